@@ -1,0 +1,123 @@
+/**
+ * Every error weir throws on purpose is a {@linkcode WeirError}; the subclass
+ * says which part of the system refused, the message says what to fix.
+ *
+ * @module
+ */
+
+/**
+ * Base class of every error weir throws on purpose.
+ *
+ * @example Catching any weir error
+ * ```ts
+ * import { ConfigError, WeirError } from "@weir/weir";
+ * try {
+ *   throw new ConfigError("--parallelism must be a positive integer, got 0");
+ * } catch (e) {
+ *   if (!(e instanceof WeirError)) throw e;
+ * }
+ * ```
+ */
+export class WeirError extends Error {
+  /** Creates an error with a message that names the problem. */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/**
+ * A job, flag or option is invalid (a wrong flag, a parallelism of 0, ...).
+ *
+ * @example
+ * ```ts
+ * import { ConfigError } from "@weir/weir";
+ * const e = new ConfigError("--mode must be exactly-once or at-least-once");
+ * console.assert(e.name === "ConfigError");
+ * ```
+ */
+export class ConfigError extends WeirError {}
+
+/**
+ * State was used wrongly: outside a keyed context, a descriptor registered
+ * twice with different types, a state name unknown on restore.
+ *
+ * @example
+ * ```ts
+ * import { StateError } from "@weir/weir";
+ * const e = new StateError('Keyed state "count" accessed outside a keyed context');
+ * console.assert(e instanceof Error);
+ * ```
+ */
+export class StateError extends WeirError {}
+
+/**
+ * A value or key could not be serialized or deserialized.
+ *
+ * @example
+ * ```ts
+ * import { SerializationError } from "@weir/weir";
+ * const e = new SerializationError("Cannot serialize key: a function is not serializable");
+ * console.assert(e.name === "SerializationError");
+ * ```
+ */
+export class SerializationError extends WeirError {}
+
+/**
+ * Stored bytes are damaged: a checksum mismatch, a truncated file, a wrong
+ * magic number or a missing file. `file` names the damaged file and `block`
+ * the block inside it when known.
+ *
+ * @example
+ * ```ts
+ * import { CorruptionError } from "@weir/weir";
+ * const e = new CorruptionError("checksum mismatch", { file: "0007.seg", block: 3 });
+ * console.assert(e.message.includes("0007.seg"));
+ * ```
+ */
+export class CorruptionError extends WeirError {
+  /** The damaged file, as the store names it. */
+  readonly file: string;
+  /** The damaged block index inside `file`, or -1 when not known. */
+  readonly block: number;
+
+  /** Creates a corruption error; the message names the file and block. */
+  constructor(
+    detail: string,
+    where: { file: string; block?: number },
+    options?: ErrorOptions,
+  ) {
+    const block = where.block ?? -1;
+    super(
+      `Corrupt segment ${where.file}${block >= 0 ? ` (block ${block})` : ""}: ${detail}`,
+      options,
+    );
+    this.file = where.file;
+    this.block = block;
+  }
+}
+
+/**
+ * A checkpoint or savepoint could not be taken or restored.
+ *
+ * @example
+ * ```ts
+ * import { CheckpointError } from "@weir/weir";
+ * const e = new CheckpointError("Cannot restore checkpoint 12: segment 0007.seg is missing");
+ * console.assert(e.name === "CheckpointError");
+ * ```
+ */
+export class CheckpointError extends WeirError {}
+
+/**
+ * A user function threw; the job fails or restarts according to its restart
+ * strategy. `cause` holds the original error.
+ *
+ * @example
+ * ```ts
+ * import { JobFailedError } from "@weir/weir";
+ * const e = new JobFailedError('Operator "parse" failed', { cause: new Error("bad input") });
+ * console.assert(e.cause instanceof Error);
+ * ```
+ */
+export class JobFailedError extends WeirError {}
