@@ -1,0 +1,363 @@
+// deno-fmt-ignore-file
+// weir's LSM key-value store, compiled to WebAssembly. Flat exports only:
+// the facade (statestore-as/mod.ts) writes keys and values into the scratch
+// regions (keyPtr / valPtr), calls an export, and reads results from linear
+// memory. Status codes are in status.ts.
+//
+// Runtime: `minimal` (TLSF allocator, no automatic GC). Nothing on a hot path
+// allocates (memtable records are bump-allocated in an arena, blocks live in
+// a fixed cache), so the runtime only serves heap.alloc/heap.free for
+// long-lived buffers; `stub` was measured equally fast on get/put (the hot
+// paths never reach the allocator) but cannot free, and segments come and go.
+//
+// Memory layout of linear memory: static data | TLSF heap holding
+//   - crc table (8 KiB), scratch key / value regions (grown on demand)
+//   - two memtables (active, frozen): arena of `memtableBytes` each + index
+//   - block cache: cacheBytes / 4096 slots of 4 KiB, 2-way set associative
+//   - per open segment: its index block and bloom filter
+//   - iterators' block copies and the writer's buffers
+
+import { ERR_ARG, ERR_BUSY, ERR_FULL, NOT_FOUND } from "./status";
+import {
+  KIND_DEL,
+  KIND_MERGE,
+  KIND_PUT,
+  Mem,
+  memFind,
+  memNew,
+  memReset,
+  memUsage,
+  memWrite,
+  REC_HDR,
+  recAt,
+} from "./memtable";
+import {
+  cacheInit,
+  eKind,
+  eVal,
+  eValLen,
+  openedSeg,
+  Seg,
+  segClose,
+  segGet,
+  segOpen,
+  stats,
+  wBlockTarget,
+  writerAdd,
+  writerBegin,
+  writerEntries,
+  writerFinish,
+} from "./segment";
+import {
+  MIt,
+  mitAddMem,
+  mitAddSeg,
+  mitNew,
+  mitNext,
+  mitReset,
+  MODE_BOTTOM,
+  MODE_RAW,
+  MODE_USER,
+} from "./iterator";
+import { Buf, bufAppend, crcInit, hashKey, newBuf } from "./util";
+
+export { errBlock, errDetail, errFile } from "./status";
+
+let kScr: Buf = newBuf(4096);
+let vScr: Buf = newBuf(65536);
+let active: Mem = changetype<Mem>(0);
+let frozen: Mem = changetype<Mem>(0);
+let hasFrozen: bool = false;
+let order: usize = 0; // u32 segment handles, newest first
+let orderN: u32 = 0;
+let res: Buf = newBuf(4096);
+let ops: Buf = newBuf(4096);
+let opEnds: Buf = newBuf(256);
+let resPtrG: usize = 0;
+let scanIt: MIt = changetype<MIt>(0);
+let jobIt: MIt = changetype<MIt>(0);
+
+/** Sets budgets. memtableBytes per memtable; cacheBytes for the block cache. */
+export function init(memtableBytes: u32, cacheBytes: u32, blockTarget: u32): void {
+  crcInit();
+  active = memNew(memtableBytes);
+  frozen = memNew(memtableBytes);
+  cacheInit(cacheBytes);
+  order = heap.alloc(1024 * 4);
+  scanIt = mitNew();
+  jobIt = mitNew();
+  wBlockTarget = blockTarget;
+}
+
+export function keyPtr(): usize {
+  return kScr.ptr;
+}
+export function valPtr(): usize {
+  return vScr.ptr;
+}
+/** Grows the scratch regions to hold a key of kl and a value of vl bytes. */
+export function reserve(kl: u32, vl: u32): void {
+  kScr.len = 0;
+  vScr.len = 0;
+  if (kl > kScr.cap) {
+    heap.free(kScr.ptr);
+    kScr.ptr = heap.alloc(<usize> kl);
+    kScr.cap = kl;
+  }
+  if (vl > vScr.cap) {
+    heap.free(vScr.ptr);
+    vScr.ptr = heap.alloc(<usize> vl);
+    vScr.cap = vl;
+  }
+}
+
+// ---- point operations -----------------------------------------------------------
+export function put(kl: u32, vl: u32): i32 {
+  const h: u64 = hashKey(kScr.ptr, kl);
+  return memWrite(active, KIND_PUT, kScr.ptr, kl, vScr.ptr, vl, <u32> h) < 0 ? ERR_FULL : 0;
+}
+export function del(kl: u32): i32 {
+  const h: u64 = hashKey(kScr.ptr, kl);
+  return memWrite(active, KIND_DEL, kScr.ptr, kl, vScr.ptr, 0, <u32> h) < 0 ? ERR_FULL : 0;
+}
+export function merge(kl: u32, vl: u32): i32 {
+  const h: u64 = hashKey(kScr.ptr, kl);
+  return memWrite(active, KIND_MERGE, kScr.ptr, kl, vScr.ptr, vl, <u32> h) < 0 ? ERR_FULL : 0;
+}
+
+let nOps: u32 = 0;
+
+/** Assembles base + operands (oldest first) into res. */
+function assemble(base: usize, bl: u32): i32 {
+  res.len = 0;
+  bufAppend(res, base, bl);
+  for (let j: i32 = <i32> nOps - 1; j >= 0; j--) {
+    const start: u32 = j == 0 ? 0 : load<u32>(opEnds.ptr + (<usize> (j - 1) << 2));
+    const end: u32 = load<u32>(opEnds.ptr + (<usize> j << 2));
+    bufAppend(res, ops.ptr + start, end - start);
+  }
+  resPtrG = res.ptr;
+  return <i32> res.len;
+}
+
+/** Applies one version of the key: returns >= 0 (a length) or NOT_FOUND when resolved, -100 to continue. */
+// @ts-ignore: decorator
+@inline
+function step(kind: u32, v: usize, vl: u32): i32 {
+  if (kind == KIND_PUT) {
+    if (nOps == 0) {
+      resPtrG = v;
+      return <i32> vl;
+    }
+    return assemble(v, vl);
+  }
+  if (kind == KIND_DEL) return nOps == 0 ? NOT_FOUND : assemble(0, 0);
+  bufAppend(ops, v, vl);
+  storeOpEnd();
+  return -100;
+}
+
+function storeOpEnd(): void {
+  if (opEnds.cap < (nOps + 1) << 2) {
+    opEnds.ptr = heap.realloc(opEnds.ptr, <usize> (nOps + 1) << 3);
+    opEnds.cap = (nOps + 1) << 3;
+  }
+  store<u32>(opEnds.ptr + (<usize> nOps << 2), ops.len);
+  nOps++;
+}
+
+function memStep(m: Mem, kl: u32, h: u32): i32 {
+  const idx: i32 = memFind(m, kScr.ptr, kl, h);
+  if (idx < 0) return -100;
+  const r: usize = recAt(m, <u32> idx);
+  return step(load<u32>(r, 12), r + REC_HDR + kl, load<u32>(r, 4));
+}
+
+/**
+ * Point lookup of the key in the key scratch. Returns the value length (the
+ * value is at resPtr(), valid until the next call), NOT_FOUND, or an error.
+ */
+export function get(kl: u32): i32 {
+  const k: usize = kScr.ptr;
+  const h: u64 = hashKey(k, kl);
+  nOps = 0;
+  ops.len = 0;
+  let r: i32 = memStep(active, kl, <u32> h);
+  if (r != -100) return r;
+  if (hasFrozen) {
+    r = memStep(frozen, kl, <u32> h);
+    if (r != -100) return r;
+  }
+  for (let i: u32 = 0; i < orderN; i++) {
+    const s: Seg = changetype<Seg>(unchecked(load<u32>(order + (<usize> i << 2))));
+    const st: i32 = segGet(s, k, kl, h);
+    if (st == NOT_FOUND) continue;
+    if (st < 0) return st;
+    r = step(eKind, eVal, eValLen);
+    if (r != -100) return r;
+  }
+  return nOps == 0 ? NOT_FOUND : assemble(0, 0);
+}
+
+export function resPtr(): usize {
+  return resPtrG;
+}
+
+// ---- memtables -------------------------------------------------------------------
+export function memBytes(): u32 {
+  return memUsage(active);
+}
+export function memEntries(): u32 {
+  return active.count;
+}
+export function frozenBytes(): u32 {
+  return hasFrozen ? memUsage(frozen) : 0;
+}
+export function frozenEntries(): u32 {
+  return hasFrozen ? frozen.count : 0;
+}
+
+/** Freezes the active memtable in O(1) (swaps it with the empty spare). */
+export function freeze(): i32 {
+  if (hasFrozen) return ERR_BUSY;
+  const t: Mem = frozen;
+  frozen = active;
+  active = t;
+  memReset(active);
+  hasFrozen = true;
+  return 0;
+}
+
+/** Drops the frozen memtable once its segment is live. */
+export function releaseFrozen(): void {
+  if (!hasFrozen) return;
+  hasFrozen = false;
+  memReset(frozen);
+}
+
+// ---- segments ----------------------------------------------------------------------
+/** Opens a segment; returns a handle (> 0) or a negative status. */
+export function openSegment(file: u32, size: f64): i32 {
+  const st: i32 = segOpen(file, size);
+  if (st < 0) return st;
+  return <i32> openedSeg;
+}
+export function closeSegment(h: u32): void {
+  segClose(changetype<Seg>(h));
+}
+export function segmentEntries(h: u32): u32 {
+  return changetype<Seg>(h).entryCount;
+}
+export function segmentBlocks(h: u32): u32 {
+  return changetype<Seg>(h).numBlocks;
+}
+
+/** Sets the read order: n handles (u32, newest first) from the key scratch. */
+export function setOrder(n: u32): i32 {
+  if (n > 1000) return ERR_ARG;
+  memory.copy(order, kScr.ptr, <usize> n << 2);
+  orderN = n;
+  return 0;
+}
+
+// ---- background jobs: flush and compaction -------------------------------------------
+/** Starts writing the frozen memtable as a segment. */
+export function jobFlush(): i32 {
+  if (!hasFrozen) return ERR_ARG;
+  mitReset(jobIt, MODE_RAW);
+  mitAddMem(jobIt, frozen, 0, 0);
+  writerBegin();
+  return 0;
+}
+
+/** Starts compacting n segments (handles in key scratch, newest first). */
+export function jobCompact(n: u32, bottom: u32): i32 {
+  mitReset(jobIt, bottom ? MODE_BOTTOM : MODE_RAW);
+  writerBegin();
+  for (let i: u32 = 0; i < n; i++) {
+    const s: Seg = changetype<Seg>(load<u32>(kScr.ptr + (<usize> i << 2)));
+    const st: i32 = mitAddSeg(jobIt, s, 0, 0);
+    if (st < 0) return st;
+  }
+  return 0;
+}
+
+/** Runs up to max entries of the current job: 1 more to do, 0 done, < 0 error. */
+export function jobStep(max: u32): i32 {
+  for (let i: u32 = 0; i < max; i++) {
+    const r: i32 = mitNext(jobIt);
+    if (r < 0) return r;
+    if (r == 0) {
+      const st: i32 = writerFinish();
+      return st < 0 ? st : 0;
+    }
+    const k: usize = jobIt.key.ptr;
+    const kl: u32 = jobIt.key.len;
+    const st: i32 = writerAdd(jobIt.kind, k, kl, jobIt.val.ptr, jobIt.val.len, hashKey(k, kl));
+    if (st < 0) return st;
+  }
+  return 1;
+}
+
+export function jobEntries(): u32 {
+  return writerEntries();
+}
+
+// ---- standalone segment writing (writeSegment) ------------------------------------------
+export function writeBegin(): void {
+  writerBegin();
+}
+/** Adds the key/value in the scratch regions with kind (1 put, 2 delete, 3 merge). */
+export function writeAdd(kind: u32, kl: u32, vl: u32): i32 {
+  if (kind != KIND_PUT && kind != KIND_DEL && kind != KIND_MERGE) return ERR_ARG;
+  return writerAdd(kind, kScr.ptr, kl, vScr.ptr, vl, hashKey(kScr.ptr, kl));
+}
+export function writeFinish(): i32 {
+  return writerFinish();
+}
+
+// ---- scans ----------------------------------------------------------------------------
+/**
+ * Opens the scan iterator over memtables and segments at the first key >=
+ * start (key scratch, kl bytes); when hasEnd, stops before the end key (value
+ * scratch, el bytes). raw = 1 keeps deletes and unresolved merges.
+ */
+export function iterOpen(kl: u32, el: u32, hasEnd: u32, raw: u32): i32 {
+  mitReset(scanIt, raw ? MODE_RAW : MODE_USER);
+  scanIt.end.len = 0;
+  if (hasEnd) {
+    bufAppend(scanIt.end, vScr.ptr, el);
+    scanIt.hasEnd = 1;
+  }
+  const k: usize = kScr.ptr;
+  mitAddMem(scanIt, active, k, kl);
+  if (hasFrozen) mitAddMem(scanIt, frozen, k, kl);
+  for (let i: u32 = 0; i < orderN; i++) {
+    const st: i32 = mitAddSeg(scanIt, changetype<Seg>(load<u32>(order + (<usize> i << 2))), k, kl);
+    if (st < 0) return st;
+  }
+  return 0;
+}
+export function iterNext(): i32 {
+  return mitNext(scanIt);
+}
+export function iterKey(): usize {
+  return scanIt.key.ptr;
+}
+export function iterKeyLen(): u32 {
+  return scanIt.key.len;
+}
+export function iterVal(): usize {
+  return scanIt.val.ptr;
+}
+export function iterValLen(): u32 {
+  return scanIt.val.len;
+}
+export function iterKind(): u32 {
+  return scanIt.kind;
+}
+
+/** Counters (f64 each): see segment.ts `stats`. */
+export function statsPtr(): usize {
+  return stats;
+}

@@ -1,0 +1,303 @@
+// deno-fmt-ignore-file
+// The memtable: records bump-allocated in one arena, a hash index (open
+// addressing, linear probing) for point lookups, and an array of entry
+// indices sorted lazily (for scans and at flush). It never frees single
+// records: the whole arena is reset when the frozen memtable has been written.
+//
+// Record layout in the arena (at arena + off):
+//   +0  u32 keyLen
+//   +4  u32 valLen
+//   +8  u32 valCap     (bytes reserved for the value; merges append in place)
+//   +12 u32 kind       (KIND_PUT | KIND_DEL | KIND_MERGE)
+//   +16 key bytes [keyLen], then value bytes [valCap]
+//
+// Hash table slot (8 bytes): +0 u32 hash (low 32 bits) | +4 u32 entry index + 1 (0 = empty)
+// entries: u32 record offset per entry index; sorted: u32 entry indices in key order.
+
+import { cmpBytes } from "./util";
+
+export const KIND_PUT: u32 = 1;
+export const KIND_DEL: u32 = 2;
+export const KIND_MERGE: u32 = 3;
+
+export const REC_HDR: u32 = 16;
+
+/** Layout: see field order; 14 x 4 bytes. */
+// @ts-ignore: decorator
+@unmanaged
+export class Mem {
+  arena: usize;
+  arenaCap: u32;
+  arenaUsed: u32;
+  entries: usize;
+  count: u32;
+  entriesCap: u32;
+  table: usize;
+  tableMask: u32;
+  sorted: usize;
+  sortedCount: u32;
+  sortedCap: u32;
+  budget: u32;
+  tmp: usize;
+  tmpCap: u32;
+}
+
+export function memNew(budget: u32): Mem {
+  const m = changetype<Mem>(heap.alloc(offsetof<Mem>()));
+  memory.fill(changetype<usize>(m), 0, offsetof<Mem>());
+  m.budget = budget;
+  m.arenaCap = budget;
+  m.arena = 0;
+  m.entriesCap = 1024;
+  m.entries = heap.alloc(<usize> m.entriesCap << 2);
+  m.tableMask = 2047;
+  m.table = heap.alloc(<usize> (m.tableMask + 1) << 3);
+  memory.fill(m.table, 0, <usize> (m.tableMask + 1) << 3);
+  return m;
+}
+
+/** Bytes the memtable occupies (arena use + index structures). */
+export function memUsage(m: Mem): u32 {
+  return m.arenaUsed + (m.entriesCap << 2) + ((m.tableMask + 1) << 3) + (m.sortedCap << 2);
+}
+
+export function memReset(m: Mem): void {
+  m.arenaUsed = 0;
+  m.count = 0;
+  m.sortedCount = 0;
+  memory.fill(m.table, 0, <usize> (m.tableMask + 1) << 3);
+}
+
+// @ts-ignore: decorator
+@inline
+export function recAt(m: Mem, idx: u32): usize {
+  return m.arena + <usize> load<u32>(m.entries + (<usize> idx << 2));
+}
+
+/** Entry index of key, or -1. */
+export function memFind(m: Mem, k: usize, kl: u32, h: u32): i32 {
+  let i: u32 = h & m.tableMask;
+  while (true) {
+    const slot: usize = m.table + (<usize> i << 3);
+    const e: u32 = load<u32>(slot, 4);
+    if (e == 0) return -1;
+    if (load<u32>(slot) == h) {
+      const r: usize = recAt(m, e - 1);
+      if (load<u32>(r) == kl && cmpBytes(r + REC_HDR, kl, k, kl) == 0) return <i32> (e - 1);
+    }
+    i = (i + 1) & m.tableMask;
+  }
+  return -1;
+}
+
+function grow(m: Mem): void {
+  const oldMask: u32 = m.tableMask;
+  const oldTable: usize = m.table;
+  const mask: u32 = (oldMask << 1) | 1;
+  const t: usize = heap.alloc(<usize> (mask + 1) << 3);
+  memory.fill(t, 0, <usize> (mask + 1) << 3);
+  for (let i: u32 = 0; i <= oldMask; i++) {
+    const s: usize = oldTable + (<usize> i << 3);
+    const e: u32 = load<u32>(s, 4);
+    if (e == 0) continue;
+    const h: u32 = load<u32>(s);
+    let j: u32 = h & mask;
+    while (load<u32>(t + (<usize> j << 3), 4) != 0) j = (j + 1) & mask;
+    store<u32>(t + (<usize> j << 3), h);
+    store<u32>(t + (<usize> j << 3), e, 4);
+  }
+  heap.free(oldTable);
+  m.table = t;
+  m.tableMask = mask;
+}
+
+/** Allocates a record; returns its offset or -1 when the memtable is full. */
+function allocRec(m: Mem, kl: u32, cap: u32): i64 {
+  const size: u32 = REC_HDR + kl + cap;
+  // Index structures may grow by doubling: count them before they do.
+  let extra: u32 = 0;
+  if (m.count + 1 > m.entriesCap) extra += m.entriesCap << 2;
+  if ((m.count + 1) * 2 > m.tableMask + 1) extra += (m.tableMask + 1) << 3;
+  if (<u64> memUsage(m) + size + extra > <u64> m.budget && m.count > 0) return -1;
+  if (m.arena == 0) m.arena = heap.alloc(<usize> m.arenaCap);
+  if (<u64> m.arenaUsed + size > <u64> m.arenaCap) {
+    if (m.count > 0) return -1;
+    // A single record larger than the budget: grow the arena for it.
+    m.arena = heap.realloc(m.arena, <usize> size);
+    m.arenaCap = size;
+  }
+  const off: u32 = m.arenaUsed;
+  m.arenaUsed += size;
+  return <i64> off;
+}
+
+function addEntry(m: Mem, off: u32, h: u32): void {
+  if (m.count == m.entriesCap) {
+    m.entriesCap <<= 1;
+    m.entries = heap.realloc(m.entries, <usize> m.entriesCap << 2);
+  }
+  const idx: u32 = m.count++;
+  store<u32>(m.entries + (<usize> idx << 2), off);
+  if (m.count * 2 > m.tableMask + 1) grow(m);
+  let i: u32 = h & m.tableMask;
+  while (load<u32>(m.table + (<usize> i << 3), 4) != 0) i = (i + 1) & m.tableMask;
+  store<u32>(m.table + (<usize> i << 3), h);
+  store<u32>(m.table + (<usize> i << 3), idx + 1, 4);
+}
+
+/**
+ * Applies a put / delete / merge. Returns 0, or -1 when the memtable is full
+ * (nothing was changed).
+ */
+export function memWrite(m: Mem, kind: u32, k: usize, kl: u32, v: usize, vl: u32, h: u32): i32 {
+  const idx: i32 = memFind(m, k, kl, h);
+  if (idx < 0) {
+    const o: i64 = allocRec(m, kl, vl);
+    if (o < 0) return -1;
+    const r: usize = m.arena + <usize> o;
+    store<u32>(r, kl);
+    store<u32>(r, vl, 4);
+    store<u32>(r, vl, 8);
+    store<u32>(r, kind, 12);
+    memory.copy(r + REC_HDR, k, kl);
+    memory.copy(r + REC_HDR + kl, v, vl);
+    addEntry(m, <u32> o, h);
+    return 0;
+  }
+  const r: usize = recAt(m, <u32> idx);
+  const oldKind: u32 = load<u32>(r, 12);
+  const oldLen: u32 = load<u32>(r, 4);
+  const cap: u32 = load<u32>(r, 8);
+  let newKind: u32 = kind;
+  let keep: u32 = 0; // bytes of the old value kept in front
+  if (kind == KIND_MERGE) {
+    if (oldKind == KIND_DEL) newKind = KIND_PUT; // delete then append = value of the operand
+    else {
+      newKind = oldKind;
+      keep = oldLen;
+    }
+  }
+  const total: u32 = keep + vl;
+  if (total <= cap) {
+    memory.copy(r + REC_HDR + kl + keep, v, vl);
+    store<u32>(r, total, 4);
+    store<u32>(r, newKind, 12);
+    return 0;
+  }
+  // Relocate with room to grow (appends double the capacity).
+  let ncap: u32 = total;
+  if (kind == KIND_MERGE) ncap = total < 16 ? 32 : total * 2;
+  const o: i64 = allocRec(m, kl, ncap);
+  if (o < 0) {
+    if (ncap == total) return -1;
+    return -1;
+  }
+  const nr: usize = m.arena + <usize> o;
+  const orr: usize = recAt(m, <u32> idx); // arena may not move, but re-read anyway
+  store<u32>(nr, kl);
+  store<u32>(nr, total, 4);
+  store<u32>(nr, ncap, 8);
+  store<u32>(nr, newKind, 12);
+  memory.copy(nr + REC_HDR, orr + REC_HDR, kl + keep);
+  memory.copy(nr + REC_HDR + kl + keep, v, vl);
+  store<u32>(m.entries + (<usize> idx << 2), <u32> o);
+  return 0;
+}
+
+// @ts-ignore: decorator
+@inline
+function cmpIdx(m: Mem, a: u32, b: u32): i32 {
+  const ra: usize = recAt(m, a);
+  const rb: usize = recAt(m, b);
+  return cmpBytes(ra + REC_HDR, load<u32>(ra), rb + REC_HDR, load<u32>(rb));
+}
+
+function mergeSort(m: Mem, a: usize, t: usize, lo: u32, hi: u32): void {
+  const n: u32 = hi - lo;
+  if (n < 16) {
+    // insertion sort
+    for (let i: u32 = lo + 1; i < hi; i++) {
+      const x: u32 = load<u32>(a + (<usize> i << 2));
+      let j: u32 = i;
+      while (j > lo && cmpIdx(m, load<u32>(a + (<usize> (j - 1) << 2)), x) > 0) {
+        store<u32>(a + (<usize> j << 2), load<u32>(a + (<usize> (j - 1) << 2)));
+        j--;
+      }
+      store<u32>(a + (<usize> j << 2), x);
+    }
+    return;
+  }
+  const mid: u32 = lo + (n >> 1);
+  mergeSort(m, a, t, lo, mid);
+  mergeSort(m, a, t, mid, hi);
+  mergeRuns(m, a, t, lo, mid, hi);
+}
+
+function mergeRuns(m: Mem, a: usize, t: usize, lo: u32, mid: u32, hi: u32): void {
+  if (mid == lo || mid == hi) return;
+  if (cmpIdx(m, load<u32>(a + (<usize> (mid - 1) << 2)), load<u32>(a + (<usize> mid << 2))) <= 0) {
+    return;
+  }
+  memory.copy(t + (<usize> lo << 2), a + (<usize> lo << 2), <usize> (hi - lo) << 2);
+  let i: u32 = lo, j: u32 = mid, k: u32 = lo;
+  while (i < mid && j < hi) {
+    const x: u32 = load<u32>(t + (<usize> i << 2));
+    const y: u32 = load<u32>(t + (<usize> j << 2));
+    if (cmpIdx(m, y, x) < 0) {
+      store<u32>(a + (<usize> k << 2), y);
+      j++;
+    } else {
+      store<u32>(a + (<usize> k << 2), x);
+      i++;
+    }
+    k++;
+  }
+  while (i < mid) {
+    store<u32>(a + (<usize> k << 2), load<u32>(t + (<usize> i << 2)));
+    k++;
+    i++;
+  }
+  while (j < hi) {
+    store<u32>(a + (<usize> k << 2), load<u32>(t + (<usize> j << 2)));
+    k++;
+    j++;
+  }
+}
+
+/**
+ * Brings `sorted` up to date: entries added since the last sort are sorted
+ * and merged into the sorted run (O(k log k + n) after k new keys).
+ */
+export function memSort(m: Mem): void {
+  const n: u32 = m.count;
+  const s: u32 = m.sortedCount;
+  if (s == n) return;
+  if (m.sortedCap < n) {
+    let c: u32 = m.sortedCap == 0 ? 1024 : m.sortedCap;
+    while (c < n) c <<= 1;
+    m.sorted = m.sorted == 0 ? heap.alloc(<usize> c << 2) : heap.realloc(m.sorted, <usize> c << 2);
+    m.sortedCap = c;
+  }
+  if (m.tmpCap < n) {
+    if (m.tmp != 0) heap.free(m.tmp);
+    m.tmp = heap.alloc(<usize> m.sortedCap << 2);
+    m.tmpCap = m.sortedCap;
+  }
+  for (let i: u32 = s; i < n; i++) store<u32>(m.sorted + (<usize> i << 2), i);
+  mergeSort(m, m.sorted, m.tmp, s, n);
+  mergeRuns(m, m.sorted, m.tmp, 0, s, n);
+  m.sortedCount = n;
+}
+
+/** First position in `sorted` whose key is >= k (memSort first). */
+export function memLowerBound(m: Mem, k: usize, kl: u32): u32 {
+  let lo: u32 = 0;
+  let hi: u32 = m.sortedCount;
+  while (lo < hi) {
+    const mid: u32 = (lo + hi) >>> 1;
+    const r: usize = recAt(m, load<u32>(m.sorted + (<usize> mid << 2)));
+    if (cmpBytes(r + REC_HDR, load<u32>(r), k, kl) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}

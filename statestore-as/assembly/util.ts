@@ -1,0 +1,177 @@
+// deno-fmt-ignore-file
+// Byte helpers: key comparison, hashing, CRC32C, varints, growable buffers.
+// All memory is unmanaged (heap.alloc/heap.free, TLSF of the `minimal`
+// runtime); hot paths never allocate.
+
+/** Unsigned lexicographic comparison of two byte strings: -1, 0 or 1. */
+export function cmpBytes(a: usize, al: u32, b: usize, bl: u32): i32 {
+  const n: u32 = al < bl ? al : bl;
+  let i: u32 = 0;
+  while (i + 8 <= n) {
+    const x: u64 = bswap<u64>(load<u64>(a + i));
+    const y: u64 = bswap<u64>(load<u64>(b + i));
+    if (x != y) return x < y ? -1 : 1;
+    i += 8;
+  }
+  while (i < n) {
+    const x: u32 = load<u8>(a + i);
+    const y: u32 = load<u8>(b + i);
+    if (x != y) return x < y ? -1 : 1;
+    i++;
+  }
+  return al == bl ? 0 : al < bl ? -1 : 1;
+}
+
+// @ts-ignore: decorator
+@inline
+function fmix64(k: u64): u64 {
+  k ^= k >> 33;
+  k *= 0xff51afd7ed558ccd;
+  k ^= k >> 33;
+  k *= 0xc4ceb9fe1a85ec53;
+  k ^= k >> 33;
+  return k;
+}
+
+/** 64-bit hash of a key (murmur3-style mixing over 8-byte words). */
+export function hashKey(p: usize, n: u32): u64 {
+  let h: u64 = 0x9e3779b97f4a7c15 ^ (<u64> n * 0xc2b2ae3d27d4eb4f);
+  let i: u32 = 0;
+  while (i + 8 <= n) {
+    let k: u64 = load<u64>(p + i);
+    k *= 0x87c37b91114253d5;
+    k = rotl<u64>(k, 31);
+    k *= 0x4cf5ad432745937f;
+    h ^= k;
+    h = rotl<u64>(h, 27) * 5 + 0x52dce729;
+    i += 8;
+  }
+  let t: u64 = 0;
+  let s: u64 = 0;
+  while (i < n) {
+    t |= (<u64> load<u8>(p + i)) << s;
+    s += 8;
+    i++;
+  }
+  h ^= fmix64(t ^ 0x165667b19e3779f9);
+  return fmix64(h);
+}
+
+// CRC32C (Castagnoli), slicing-by-8. Table: 8 x 256 u32 = 8 KiB.
+let crcTable: usize = 0;
+
+export function crcInit(): void {
+  if (crcTable != 0) return;
+  crcTable = heap.alloc(8 * 256 * 4);
+  for (let i: u32 = 0; i < 256; i++) {
+    let c: u32 = i;
+    for (let j = 0; j < 8; j++) c = c & 1 ? (c >>> 1) ^ 0x82f63b78 : c >>> 1;
+    store<u32>(crcTable + (<usize> i << 2), c);
+  }
+  for (let i: u32 = 0; i < 256; i++) {
+    let c: u32 = load<u32>(crcTable + (<usize> i << 2));
+    for (let t: u32 = 1; t < 8; t++) {
+      c = (c >>> 8) ^ load<u32>(crcTable + (<usize> (c & 255) << 2));
+      store<u32>(crcTable + ((<usize> t * 256 + i) << 2), c);
+    }
+  }
+}
+
+// @ts-ignore: decorator
+@inline
+function tbl(t: u32, i: u32): u32 {
+  return load<u32>(crcTable + ((<usize> (t << 8) + <usize> i) << 2));
+}
+
+/** CRC32C of `n` bytes at `p`. */
+export function crc32c(p: usize, n: u32): u32 {
+  let crc: u32 = 0xffffffff;
+  let i: u32 = 0;
+  while (i + 8 <= n) {
+    const one: u32 = load<u32>(p + i) ^ crc;
+    const two: u32 = load<u32>(p + i + 4);
+    crc = tbl(7, one & 255) ^ tbl(6, (one >>> 8) & 255) ^ tbl(5, (one >>> 16) & 255) ^
+      tbl(4, one >>> 24) ^ tbl(3, two & 255) ^ tbl(2, (two >>> 8) & 255) ^
+      tbl(1, (two >>> 16) & 255) ^ tbl(0, two >>> 24);
+    i += 8;
+  }
+  while (i < n) {
+    crc = tbl(0, (crc ^ load<u8>(p + i)) & 255) ^ (crc >>> 8);
+    i++;
+  }
+  return ~crc;
+}
+
+/** Writes a LEB128 varint at p; returns bytes written (1..5). */
+export function putVarint(p: usize, v: u32): u32 {
+  let n: u32 = 0;
+  while (v >= 0x80) {
+    store<u8>(p + n, <u8> (v | 0x80));
+    v >>>= 7;
+    n++;
+  }
+  store<u8>(p + n, <u8> v);
+  return n + 1;
+}
+
+// Varint decoding writes the value here and returns the new position, or 0
+// when the varint runs past `end` (a damaged block; callers report it).
+export let vOut: u32 = 0;
+
+export function getVarint(p: usize, end: usize): usize {
+  let v: u32 = 0;
+  let shift: u32 = 0;
+  while (p < end && shift < 35) {
+    const b: u32 = load<u8>(p);
+    p++;
+    v |= (b & 0x7f) << shift;
+    if ((b & 0x80) == 0) {
+      vOut = v;
+      return p;
+    }
+    shift += 7;
+  }
+  return 0;
+}
+
+/**
+ * A growable byte buffer (unmanaged).
+ *
+ * Layout (12 bytes): +0 ptr usize | +4 len u32 | +8 cap u32
+ */
+// @ts-ignore: decorator
+@unmanaged
+export class Buf {
+  ptr: usize;
+  len: u32;
+  cap: u32;
+}
+
+export function newBuf(cap: u32): Buf {
+  const b = changetype<Buf>(heap.alloc(offsetof<Buf>()));
+  b.ptr = heap.alloc(<usize> cap);
+  b.len = 0;
+  b.cap = cap;
+  return b;
+}
+
+/** Makes room for `extra` more bytes after len. */
+export function bufReserve(b: Buf, extra: u32): void {
+  const need: u32 = b.len + extra;
+  if (need <= b.cap) return;
+  let c: u32 = b.cap * 2;
+  if (c < need) c = need;
+  b.ptr = heap.realloc(b.ptr, <usize> c);
+  b.cap = c;
+}
+
+export function bufAppend(b: Buf, p: usize, n: u32): void {
+  bufReserve(b, n);
+  memory.copy(b.ptr + b.len, p, n);
+  b.len += n;
+}
+
+export function bufFree(b: Buf): void {
+  heap.free(b.ptr);
+  heap.free(changetype<usize>(b));
+}

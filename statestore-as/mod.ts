@@ -1,0 +1,29 @@
+/**
+ * weir's state store: an LSM key-value store written in AssemblyScript and
+ * compiled to WebAssembly, with a synchronous typed facade.
+ *
+ * @example
+ * ```ts
+ * import { LsmStore } from "./mod.ts";
+ * const dir = Deno.makeTempDirSync();
+ * const s = LsmStore.open({ dir });
+ * s.put(new Uint8Array([1]), new Uint8Array([2]));
+ * console.assert(s.get(new Uint8Array([1]))![0] === 2);
+ * s.close();
+ * Deno.removeSync(dir, { recursive: true });
+ * ```
+ *
+ * @module
+ */
+export {
+  LsmStore,
+  type LsmStoreOptions,
+  type LsmStoreStats,
+  type PendingCheckpoint,
+  readSegment,
+  type ScanRange,
+  segmentFileName,
+  type SegmentInfo,
+  writeSegment,
+} from "./lsm_store.ts";
+export { DenoSegmentFs, type SegmentFile, type SegmentFs } from "./segment_fs.ts";

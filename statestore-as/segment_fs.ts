@@ -1,0 +1,152 @@
+/**
+ * The small synchronous file-system interface the store reads and writes
+ * segment files through, and its Deno implementation. Tests inject faults
+ * by wrapping it.
+ *
+ * @module
+ */
+
+/** A file being written (segments are written once, then renamed into place). */
+export interface SegmentFile {
+  /** Appends all of `data`. */
+  write(data: Uint8Array): void;
+  /** Flushes the file's data to stable storage. */
+  sync(): void;
+  /** Closes the file. */
+  close(): void;
+}
+
+/**
+ * Synchronous file operations on segment files. Paths are plain strings
+ * (`dir + "/" + name`).
+ *
+ * @example Wrapping the Deno implementation to fail writes
+ * ```ts
+ * import { DenoSegmentFs, type SegmentFs } from "./segment_fs.ts";
+ * const real = new DenoSegmentFs();
+ * const failing: SegmentFs = {
+ *   readAt: (p, o, d) => real.readAt(p, o, d),
+ *   size: (p) => real.size(p),
+ *   create: () => { throw new Error("disk full"); },
+ *   rename: (a, b) => real.rename(a, b),
+ *   remove: (p) => real.remove(p),
+ *   mkdirp: (p) => real.mkdirp(p),
+ * };
+ * console.assert(typeof failing.create === "function");
+ * ```
+ */
+export interface SegmentFs {
+  /** Reads up to `dest.length` bytes at `offset`; returns how many were read (short at EOF). */
+  readAt(path: string, offset: number, dest: Uint8Array): number;
+  /** The file's size in bytes, or `undefined` when it does not exist. */
+  size(path: string): number | undefined;
+  /** Creates (truncates) a file for writing. */
+  create(path: string): SegmentFile;
+  /** Atomically renames `from` to `to`. */
+  rename(from: string, to: string): void;
+  /** Removes a file (no error when it is already gone). */
+  remove(path: string): void;
+  /** Creates a directory and its parents. */
+  mkdirp(path: string): void;
+}
+
+/**
+ * {@linkcode SegmentFs} on Deno's synchronous file API. Open read handles are
+ * cached per path (segment files never change once written).
+ *
+ * @example
+ * ```ts
+ * import { DenoSegmentFs } from "./segment_fs.ts";
+ * const fs = new DenoSegmentFs();
+ * const dir = Deno.makeTempDirSync();
+ * const f = fs.create(`${dir}/a`);
+ * f.write(new Uint8Array([1, 2, 3]));
+ * f.close();
+ * const buf = new Uint8Array(2);
+ * console.assert(fs.readAt(`${dir}/a`, 1, buf) === 2 && buf[1] === 3);
+ * fs.close();
+ * Deno.removeSync(dir, { recursive: true });
+ * ```
+ */
+export class DenoSegmentFs implements SegmentFs {
+  #open = new Map<string, Deno.FsFile>();
+
+  /** Reads at an offset through a cached read handle. */
+  readAt(path: string, offset: number, dest: Uint8Array): number {
+    let f = this.#open.get(path);
+    if (f === undefined) {
+      f = Deno.openSync(path, { read: true });
+      this.#open.set(path, f);
+    }
+    f.seekSync(offset, Deno.SeekMode.Start);
+    let n = 0;
+    while (n < dest.length) {
+      const r = f.readSync(n === 0 ? dest : dest.subarray(n));
+      if (r === null || r === 0) break;
+      n += r;
+    }
+    return n;
+  }
+
+  /** File size, or undefined when missing. */
+  size(path: string): number | undefined {
+    try {
+      return Deno.statSync(path).size;
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) return undefined;
+      throw e;
+    }
+  }
+
+  /** Creates a file for writing. */
+  create(path: string): SegmentFile {
+    const f = Deno.openSync(path, { write: true, create: true, truncate: true });
+    return {
+      write(data: Uint8Array): void {
+        let n = 0;
+        while (n < data.length) n += f.writeSync(n === 0 ? data : data.subarray(n));
+      },
+      sync(): void {
+        f.syncDataSync();
+      },
+      close(): void {
+        f.close();
+      },
+    };
+  }
+
+  /** Renames atomically. */
+  rename(from: string, to: string): void {
+    Deno.renameSync(from, to);
+  }
+
+  /** Removes a file and drops its cached handle. */
+  remove(path: string): void {
+    this.forget(path);
+    try {
+      Deno.removeSync(path);
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
+  }
+
+  /** Creates a directory tree. */
+  mkdirp(path: string): void {
+    Deno.mkdirSync(path, { recursive: true });
+  }
+
+  /** Closes the cached read handle of one file. */
+  forget(path: string): void {
+    const f = this.#open.get(path);
+    if (f !== undefined) {
+      f.close();
+      this.#open.delete(path);
+    }
+  }
+
+  /** Closes every cached read handle. */
+  close(): void {
+    for (const f of this.#open.values()) f.close();
+    this.#open.clear();
+  }
+}
