@@ -1,0 +1,135 @@
+/**
+ * Sources over in-memory data: arrays (parallel, resumable by index),
+ * iterables and async iterables (one subtask; resumable only by skipping what
+ * was read before, when the iterable replays the same items).
+ *
+ * @module
+ */
+import type { PollStatus, Source, SourceContext, SourceOutput, SourceReader } from "./source.ts";
+
+/**
+ * Reads an array; subtask `i` of `p` reads indices `i, i+p, i+2p, ...`. The
+ * position is the count of items this subtask emitted.
+ *
+ * @example
+ * ```ts
+ * import { ArraySource } from "@weir/weir";
+ * const src = new ArraySource(["a", "b", "c"]);
+ * const out: string[] = [];
+ * const reader = src.createReader({ subtaskIndex: 0, parallelism: 1, now: () => 0 });
+ * reader.poll({ collect: (v) => out.push(v) }, 10);
+ * console.assert(out.join() === "a,b,c");
+ * ```
+ */
+export class ArraySource<T> implements Source<T> {
+  /** `"array"`. */
+  readonly name = "array";
+  readonly #items: readonly T[];
+
+  /** Reads `items`. */
+  constructor(items: readonly T[]) {
+    this.#items = items;
+  }
+
+  /** Creates the reader of one subtask. */
+  createReader(ctx: SourceContext): SourceReader<T> {
+    const items = this.#items;
+    const step = ctx.parallelism;
+    let emitted = 0;
+    return {
+      poll(out: SourceOutput<T>, max: number): PollStatus {
+        let i = ctx.subtaskIndex + emitted * step;
+        for (let n = 0; n < max && i < items.length; n++, i += step) {
+          out.collect(items[i]!);
+          emitted++;
+        }
+        return i < items.length ? "more" : "end";
+      },
+      position: () => emitted,
+      restore(position) {
+        emitted = position as number;
+      },
+    };
+  }
+}
+
+/**
+ * Reads a sync or async iterable with one subtask. The position is the number
+ * of items read; restoring skips that many, which is exact only for an
+ * iterable that yields the same items again.
+ *
+ * @example
+ * ```ts
+ * import { IterableSource } from "@weir/weir";
+ * async function* numbers() { yield 1; yield 2; }
+ * const reader = new IterableSource(numbers()).createReader();
+ * const out: number[] = [];
+ * while ((await reader.poll({ collect: (v) => out.push(v) }, 10)) !== "end");
+ * console.assert(out.join() === "1,2");
+ * ```
+ */
+export class IterableSource<T> implements Source<T> {
+  /** `"iterable"`. */
+  readonly name = "iterable";
+  /** One subtask only. */
+  readonly maxParallelism = 1;
+  readonly #iterable: Iterable<T> | AsyncIterable<T>;
+
+  /** Reads `iterable`. */
+  constructor(iterable: Iterable<T> | AsyncIterable<T>) {
+    this.#iterable = iterable;
+  }
+
+  /** Creates the reader. */
+  createReader(): SourceReader<T> {
+    const src = this.#iterable;
+    let read = 0;
+    let skip = 0;
+    if (Symbol.asyncIterator in src) {
+      const it = src[Symbol.asyncIterator]();
+      return {
+        async poll(out, max) {
+          for (let n = 0; n < max; n++) {
+            const r = await it.next();
+            if (r.done) return "end";
+            if (skip > 0) skip--;
+            else {
+              out.collect(r.value);
+              read++;
+            }
+          }
+          return "more";
+        },
+        position: () => read,
+        restore(p) {
+          read = skip = p as number;
+        },
+        async close() {
+          await it.return?.();
+        },
+      };
+    }
+    const it = src[Symbol.iterator]();
+    return {
+      poll(out, max) {
+        for (let n = 0; n < max; n++) {
+          const r = it.next();
+          if (r.done) return "end";
+          if (skip > 0) skip--;
+          else {
+            out.collect(r.value);
+            read++;
+          }
+        }
+        return "more";
+      },
+      position: () => read,
+      restore(p) {
+        read = skip = p as number;
+      },
+      close() {
+        it.return?.();
+      },
+    };
+  }
+}

@@ -1,0 +1,43 @@
+/**
+ * The sink contract: a {@linkcode SinkFunction} receives every record of its
+ * subtask, synchronously, and may flush asynchronously between batches.
+ *
+ * @module
+ */
+
+/** What a sink subtask is told about its place in the job. */
+export interface SinkContext {
+  /** This subtask's index. */
+  readonly subtaskIndex: number;
+  /** How many subtasks the sink has. */
+  readonly parallelism: number;
+  /** The operator's uid. */
+  readonly operatorUid: string;
+}
+
+/**
+ * Writes records somewhere. `invoke` is called once per record; `flush` (if
+ * given) after each batch, where a sink can await I/O and so apply
+ * backpressure upstream.
+ *
+ * @example A sink that counts what it sees
+ * ```ts
+ * import type { SinkFunction } from "@weir/weir";
+ * let seen = 0;
+ * const counter: SinkFunction<string> = { invoke() { seen++; } };
+ * counter.invoke("x", undefined);
+ * console.assert(seen === 1);
+ * ```
+ */
+export interface SinkFunction<T> {
+  /** Called once per subtask before the first record. */
+  open?(ctx: SinkContext): void | Promise<void>;
+  /** Receives one record and its timestamp. */
+  invoke(value: T, timestamp: number | undefined): void;
+  /** Called after every batch; awaiting here slows the job down (backpressure). */
+  flush?(): void | Promise<void>;
+  /** Called once at end of input, before `close`. */
+  finish?(): void | Promise<void>;
+  /** Called once when the subtask stops, also on failure. */
+  close?(): void | Promise<void>;
+}

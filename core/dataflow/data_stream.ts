@@ -1,0 +1,514 @@
+/**
+ * DataStream, KeyedStream, ConnectedStreams and BroadcastStream: the fluent
+ * API that builds the logical graph, as in Flink.
+ *
+ * @module
+ */
+import { ConfigError } from "../errors.ts";
+import type { SinkFunction } from "../connectors/sink.ts";
+import { PrintSink } from "../connectors/collect_sink.ts";
+import type { MapStateDescriptor } from "../state/descriptors.ts";
+import { ValueStateDescriptor } from "../state/descriptors.ts";
+import type { Serializer } from "../state/serializer.ts";
+import { Serializers } from "../state/serializer.ts";
+import type { ValueState } from "../state/state.ts";
+import type { Edge, Partitioning, Transformation } from "../runtime/graph.ts";
+import type { StreamOperator } from "../runtime/operator.ts";
+import {
+  BroadcastProcessOperator,
+  CoProcessOperator,
+  FilterOperator,
+  FlatMapOperator,
+  type KeySelector,
+  MapOperator,
+  ProcessOperator,
+  SinkOperator,
+} from "../runtime/operators.ts";
+import type { OutputTag } from "../runtime/output_tag.ts";
+import type {
+  BroadcastProcessFunction,
+  CoProcessFunction,
+  FilterFunction,
+  FlatMapFunction,
+  KeyedProcessFunction,
+  MapFunction,
+  ProcessFunction,
+  RuntimeContext,
+} from "./functions.ts";
+
+/** Builds graph nodes; implemented by the environment. */
+export interface GraphBuilder {
+  /** Adds a node and returns it. */
+  addNode(node: Omit<Transformation, "id" | "uid" | "parallelism" | "chainable">): Transformation;
+}
+
+/** Options for one operator. */
+export interface OperatorOptions {
+  /** Display name. */
+  name?: string;
+  /** Stable id that maps state on restore. */
+  uid?: string;
+  /** Parallelism of this operator. */
+  parallelism?: number;
+}
+
+/** Settings shared by streams and sinks: name, uid, parallelism, chaining. */
+class NodeSettings {
+  /** @internal */
+  readonly node: Transformation;
+  constructor(node: Transformation) {
+    this.node = node;
+  }
+  /** Sets the uid (maps state on restore; keep it stable). */
+  uid(uid: string): this {
+    this.node.uid = uid;
+    return this;
+  }
+  /** Sets the display name. */
+  name(name: string): this {
+    this.node.name = name;
+    return this;
+  }
+  /** Sets the parallelism. */
+  setParallelism(parallelism: number): this {
+    if (!Number.isInteger(parallelism) || parallelism < 1) {
+      throw new ConfigError(
+        `Operator "${this.node.name}": parallelism must be a positive integer, got ${parallelism}`,
+      );
+    }
+    this.node.parallelism = parallelism;
+    return this;
+  }
+  /** Keeps this operator out of its producer's chain. */
+  disableChaining(): this {
+    this.node.chainable = false;
+    return this;
+  }
+}
+
+function apply(node: Transformation, opts: OperatorOptions | undefined): Transformation {
+  if (opts?.name !== undefined) node.name = opts.name;
+  if (opts?.uid !== undefined) node.uid = opts.uid;
+  if (opts?.parallelism !== undefined) new NodeSettings(node).setParallelism(opts.parallelism);
+  return node;
+}
+
+/** The end of a stream: a sink. */
+export class DataStreamSink extends NodeSettings {}
+
+/**
+ * A stream of records of type `T`.
+ *
+ * @example
+ * ```ts
+ * import { CollectSink, StreamEnvironment } from "@weir/weir";
+ * const env = StreamEnvironment.create();
+ * const out = new CollectSink<string>();
+ * env.fromCollection(["a b", "c"])
+ *   .flatMap((line: string, o) => line.split(" ").forEach((w) => o.collect(w)))
+ *   .filter((w) => w !== "c")
+ *   .addSink(out);
+ * await env.execute("words");
+ * console.assert(out.values.join() === "a,b");
+ * ```
+ */
+export class DataStream<T> extends NodeSettings {
+  /** @internal */
+  readonly env: GraphBuilder;
+  /** @internal */
+  readonly partitioning: Partitioning | undefined;
+  /** @internal */
+  readonly sideOutput: string | undefined;
+
+  /** @internal Use the environment's sources. */
+  constructor(
+    env: GraphBuilder,
+    node: Transformation,
+    partitioning?: Partitioning,
+    sideOutput?: string,
+  ) {
+    super(node);
+    this.env = env;
+    this.partitioning = partitioning;
+    this.sideOutput = sideOutput;
+  }
+
+  /** @internal The edge from this stream into an operator's input. */
+  edge(input = 0): Edge {
+    return {
+      source: this.node,
+      partitioning: this.partitioning,
+      input,
+      sideOutput: this.sideOutput,
+    };
+  }
+
+  /** @internal */
+  protected addOperator<O>(
+    name: string,
+    createOperator: () => StreamOperator,
+    inputs: Edge[],
+    opts: OperatorOptions | undefined,
+    keySerializer?: Serializer<unknown>,
+  ): DataStream<O> {
+    const node = this.env.addNode({
+      kind: "operator",
+      name,
+      inputs,
+      createOperator,
+      ...(keySerializer ? { keySerializer } : {}),
+    });
+    return new DataStream<O>(this.env, apply(node, opts));
+  }
+
+  /** Transforms every record. */
+  map<O>(fn: MapFunction<T, O>, opts?: OperatorOptions): DataStream<O> {
+    return this.addOperator("Map", () => new MapOperator(fn), [this.edge()], opts);
+  }
+
+  /** Keeps the records `fn` accepts. */
+  filter(fn: FilterFunction<T>, opts?: OperatorOptions): DataStream<T> {
+    return this.addOperator("Filter", () => new FilterOperator(fn), [this.edge()], opts);
+  }
+
+  /** Emits zero or more records per record. */
+  flatMap<O>(fn: FlatMapFunction<T, O>, opts?: OperatorOptions): DataStream<O> {
+    return this.addOperator("FlatMap", () => new FlatMapOperator(fn), [this.edge()], opts);
+  }
+
+  /** Runs a {@linkcode ProcessFunction} (side outputs; no keyed state or timers). */
+  process<O>(fn: ProcessFunction<T, O>, opts?: OperatorOptions): DataStream<O> {
+    return this.addOperator("Process", () => new ProcessOperator(fn), [this.edge()], opts);
+  }
+
+  /**
+   * Partitions by key: records with equal keys go to the same subtask, and
+   * functions applied to the result get keyed state and timers.
+   */
+  keyBy<K>(
+    keySelector: KeySelector<T, K>,
+    keySerializer: Serializer<K> = Serializers.key as Serializer<K>,
+  ): KeyedStream<T, K> {
+    return new KeyedStream<T, K>(this, keySelector, keySerializer);
+  }
+
+  /** Sends records round-robin to the next operator's subtasks. */
+  rebalance(): DataStream<T> {
+    return new DataStream<T>(this.env, this.node, { kind: "rebalance" }, this.sideOutput);
+  }
+
+  /** Sends every record to every subtask of the next operator. */
+  broadcast(): DataStream<T>;
+  /** Makes a broadcast stream for the broadcast state pattern. */
+  broadcast(...descriptors: MapStateDescriptor<unknown, unknown>[]): BroadcastStream<T>;
+  broadcast(
+    ...descriptors: MapStateDescriptor<unknown, unknown>[]
+  ): DataStream<T> | BroadcastStream<T> {
+    const s = new DataStream<T>(this.env, this.node, { kind: "broadcast" }, this.sideOutput);
+    return descriptors.length ? new BroadcastStream(s, descriptors) : s;
+  }
+
+  /** Sends every record to subtask 0 of the next operator. */
+  global(): DataStream<T> {
+    return new DataStream<T>(this.env, this.node, { kind: "global" }, this.sideOutput);
+  }
+
+  /** Keeps subtask `i`'s records on subtask `i` (needs equal parallelism). */
+  forward(): DataStream<T> {
+    return new DataStream<T>(this.env, this.node, { kind: "forward" }, this.sideOutput);
+  }
+
+  /** The records this stream's operator emitted to side output `tag`. */
+  getSideOutput<X>(tag: OutputTag<X>): DataStream<X> {
+    return new DataStream<X>(this.env, this.node, undefined, tag.id);
+  }
+
+  /** Merges streams of the same type. */
+  union(...others: DataStream<T>[]): DataStream<T> {
+    return this.addOperator(
+      "Union",
+      () => new MapOperator((v: T) => v),
+      [this.edge(), ...others.map((o) => o.edge())],
+      undefined,
+    );
+  }
+
+  /** Connects with another stream (two inputs, one function), or with a broadcast stream. */
+  connect<U>(other: DataStream<U>): ConnectedStreams<T, U>;
+  connect<U>(other: BroadcastStream<U>): BroadcastConnectedStream<T, U>;
+  connect<U>(
+    other: DataStream<U> | BroadcastStream<U>,
+  ): ConnectedStreams<T, U> | BroadcastConnectedStream<T, U> {
+    if (other instanceof BroadcastStream) return new BroadcastConnectedStream(this, other);
+    return new ConnectedStreams(this, other);
+  }
+
+  /** Sends every record to `sink`. */
+  addSink(sink: SinkFunction<T>, opts?: OperatorOptions): DataStreamSink {
+    const node = this.env.addNode({
+      kind: "sink",
+      name: "Sink",
+      inputs: [this.edge()],
+      createOperator: () => new SinkOperator(sink),
+    });
+    return new DataStreamSink(apply(node, opts));
+  }
+
+  /** Prints every record to stdout. */
+  print(prefix = ""): DataStreamSink {
+    return this.addSink(new PrintSink<T>(prefix), { name: "Print" });
+  }
+}
+
+/**
+ * A stream partitioned by key. Functions applied to it have keyed state and
+ * timers, scoped to each record's key.
+ *
+ * @example Running count per key
+ * ```ts
+ * import { CollectSink, StreamEnvironment } from "@weir/weir";
+ * const env = StreamEnvironment.create();
+ * const out = new CollectSink<{ k: string; n: number }>();
+ * env.fromCollection([{ k: "a", n: 1 }, { k: "b", n: 1 }, { k: "a", n: 1 }])
+ *   .keyBy((r) => r.k)
+ *   .sum("n")
+ *   .addSink(out);
+ * await env.execute("sum");
+ * console.assert(out.values.map((r) => r.n).join() === "1,1,2");
+ * ```
+ */
+export class KeyedStream<T, K> extends DataStream<T> {
+  /** @internal */
+  readonly keySelector: KeySelector<T, K>;
+  /** @internal */
+  readonly keySerializer: Serializer<K>;
+
+  /** @internal Use `DataStream.keyBy`. */
+  constructor(input: DataStream<T>, keySelector: KeySelector<T, K>, keySerializer: Serializer<K>) {
+    super(input.env, input.node, {
+      kind: "hash",
+      keySelector: keySelector as KeySelector,
+      keySerializer: keySerializer as Serializer<unknown>,
+    }, input.sideOutput);
+    this.keySelector = keySelector;
+    this.keySerializer = keySerializer;
+  }
+
+  /** Runs a {@linkcode KeyedProcessFunction}: keyed state, timers, side outputs. */
+  override process<O>(
+    fn: KeyedProcessFunction<K, T, O> | ProcessFunction<T, O>,
+    opts?: OperatorOptions,
+  ): DataStream<O> {
+    return this.#keyed<O>(
+      "KeyedProcess",
+      (k) => new ProcessOperator(fn as KeyedProcessFunction<unknown, T, O>, k),
+      opts,
+    );
+  }
+
+  #keyed<O>(name: string, create: (key: KeySelector) => StreamOperator, opts?: OperatorOptions) {
+    const select = this.keySelector as KeySelector;
+    const keySerializer = this.keySerializer as Serializer<unknown>;
+    return this.addOperator<O>(name, () => create(select), [this.edge()], opts, keySerializer);
+  }
+
+  /** `map` with keyed state available to rich functions. */
+  override map<O>(fn: MapFunction<T, O>, opts?: OperatorOptions): DataStream<O> {
+    return this.#keyed<O>("Map", (k) => new MapOperator(fn, k), opts);
+  }
+
+  /** `filter` with keyed state available to rich functions. */
+  override filter(fn: FilterFunction<T>, opts?: OperatorOptions): DataStream<T> {
+    return this.#keyed<T>("Filter", (k) => new FilterOperator(fn, k), opts);
+  }
+
+  /** `flatMap` with keyed state available to rich functions. */
+  override flatMap<O>(fn: FlatMapFunction<T, O>, opts?: OperatorOptions): DataStream<O> {
+    return this.#keyed<O>("FlatMap", (k) => new FlatMapOperator(fn, k), opts);
+  }
+
+  /** Rolling reduce per key: emits the reduced value after every record. */
+  reduce(
+    fn: (a: T, b: T) => T,
+    serializer: Serializer<T> = Serializers.json as Serializer<T>,
+    opts?: OperatorOptions,
+  ): DataStream<T> {
+    const reducer: KeyedProcessFunction<K, T, T> & { acc?: ValueState<T> } = {
+      open(ctx: RuntimeContext) {
+        this.acc = ctx.getState(new ValueStateDescriptor("reduce", serializer));
+      },
+      processElement(v, _ctx, out) {
+        const acc = this.acc!;
+        const prev = acc.value();
+        const next = prev === undefined ? v : fn(prev, v);
+        acc.update(next);
+        out.collect(next);
+      },
+    };
+    return this.process<T>(reducer, { name: "Reduce", ...opts });
+  }
+
+  #aggregate(
+    field: keyof T & (string | number),
+    pick: (a: number, b: number) => number,
+    name: string,
+  ) {
+    return this.reduce(
+      (a, b) => {
+        const copy = (Array.isArray(a) ? [...a] : { ...a }) as T;
+        (copy as Record<string | number, unknown>)[field] = pick(
+          a[field] as number,
+          b[field] as number,
+        );
+        return copy;
+      },
+      undefined,
+      { name },
+    );
+  }
+
+  /** Rolling sum of `field` per key (other fields come from the first record). */
+  sum(field: keyof T & (string | number)): DataStream<T> {
+    return this.#aggregate(field, (a, b) => a + b, "Sum");
+  }
+
+  /** Rolling minimum of `field` per key. */
+  min(field: keyof T & (string | number)): DataStream<T> {
+    return this.#aggregate(field, Math.min, "Min");
+  }
+
+  /** Rolling maximum of `field` per key. */
+  max(field: keyof T & (string | number)): DataStream<T> {
+    return this.#aggregate(field, Math.max, "Max");
+  }
+}
+
+/**
+ * Two streams processed by one {@linkcode CoProcessFunction}. When both
+ * inputs are keyed (or `keyBy` is called here), the function has keyed state
+ * and timers.
+ *
+ * @example
+ * ```ts
+ * import { CollectSink, StreamEnvironment } from "@weir/weir";
+ * const env = StreamEnvironment.create();
+ * const out = new CollectSink<string>();
+ * env.fromCollection([1, 2]).connect(env.fromCollection(["x"])).process({
+ *   processElement1: (v, _c, o) => o.collect(`n${v}`),
+ *   processElement2: (v, _c, o) => o.collect(`s${v}`),
+ * }).addSink(out);
+ * await env.execute("co");
+ * console.assert(out.values.sort().join() === "n1,n2,sx");
+ * ```
+ */
+export class ConnectedStreams<A, B> {
+  readonly #first: DataStream<A>;
+  readonly #second: DataStream<B>;
+
+  /** @internal Use `DataStream.connect`. */
+  constructor(first: DataStream<A>, second: DataStream<B>) {
+    this.#first = first;
+    this.#second = second;
+  }
+
+  /** Keys both inputs. */
+  keyBy<K>(
+    first: KeySelector<A, K>,
+    second: KeySelector<B, K>,
+    keySerializer: Serializer<K> = Serializers.key as Serializer<K>,
+  ): ConnectedStreams<A, B> {
+    return new ConnectedStreams(
+      this.#first.keyBy(first, keySerializer),
+      this.#second.keyBy(second, keySerializer),
+    );
+  }
+
+  /** Runs `fn` over both inputs. */
+  process<O>(fn: CoProcessFunction<A, B, O>, opts?: OperatorOptions): DataStream<O> {
+    const a = this.#first, b = this.#second;
+    const ka = a instanceof KeyedStream ? a : undefined;
+    const kb = b instanceof KeyedStream ? b : undefined;
+    if ((ka === undefined) !== (kb === undefined)) {
+      throw new ConfigError(
+        "connect: either both inputs are keyed or neither is (use ConnectedStreams.keyBy)",
+      );
+    }
+    const selectors: [KeySelector | undefined, KeySelector | undefined] = [
+      ka?.keySelector as KeySelector | undefined,
+      kb?.keySelector as KeySelector | undefined,
+    ];
+    const node = a.env.addNode({
+      kind: "operator",
+      name: "CoProcess",
+      inputs: [a.edge(0), b.edge(1)],
+      createOperator: () => new CoProcessOperator(fn, selectors),
+      ...(ka ? { keySerializer: ka.keySerializer as Serializer<unknown> } : {}),
+    });
+    return new DataStream<O>(a.env, apply(node, opts));
+  }
+}
+
+/** A stream whose records reach every subtask, with broadcast state descriptors. */
+export class BroadcastStream<T> {
+  /** @internal */
+  readonly stream: DataStream<T>;
+  /** The broadcast state this stream writes. */
+  readonly descriptors: readonly MapStateDescriptor<unknown, unknown>[];
+
+  /** @internal Use `DataStream.broadcast(descriptor)`. */
+  constructor(stream: DataStream<T>, descriptors: MapStateDescriptor<unknown, unknown>[]) {
+    this.stream = stream;
+    this.descriptors = descriptors;
+  }
+}
+
+/**
+ * A (keyed or non-keyed) stream connected with a broadcast stream.
+ *
+ * @example
+ * ```ts
+ * import { CollectSink, MapStateDescriptor, Serializers, StreamEnvironment } from "@weir/weir";
+ * const env = StreamEnvironment.create();
+ * const limits = new MapStateDescriptor("limits", Serializers.string, Serializers.f64);
+ * const out = new CollectSink<string>();
+ * const rules = env.fromCollection([["a", 1] as [string, number]]).broadcast(limits);
+ * env.fromCollection([["a", 5] as [string, number], ["b", 9] as [string, number]])
+ *   .keyBy(([k]) => k)
+ *   .connect(rules)
+ *   .process({
+ *     processElement([k, v], ctx, o) {
+ *       const limit = ctx.getBroadcastState(limits).get(k);
+ *       if (limit !== undefined && v > limit) o.collect(k);
+ *     },
+ *     processBroadcastElement([k, v], ctx) { ctx.getBroadcastState(limits).put(k, v); },
+ *   })
+ *   .addSink(out);
+ * await env.execute("rules");
+ * console.assert(out.values.length <= 1);
+ * ```
+ */
+export class BroadcastConnectedStream<A, B> {
+  readonly #main: DataStream<A>;
+  readonly #broadcast: BroadcastStream<B>;
+
+  /** @internal Use `DataStream.connect(broadcastStream)`. */
+  constructor(main: DataStream<A>, broadcast: BroadcastStream<B>) {
+    this.#main = main;
+    this.#broadcast = broadcast;
+  }
+
+  /** Runs `fn` over the main and the broadcast input. */
+  process<O>(fn: BroadcastProcessFunction<A, B, O>, opts?: OperatorOptions): DataStream<O> {
+    const main = this.#main;
+    const keyed = main instanceof KeyedStream ? main : undefined;
+    const select = keyed?.keySelector as KeySelector | undefined;
+    const node = main.env.addNode({
+      kind: "operator",
+      name: "BroadcastProcess",
+      inputs: [main.edge(0), this.#broadcast.stream.edge(1)],
+      createOperator: () => new BroadcastProcessOperator(fn, select),
+      ...(keyed ? { keySerializer: keyed.keySerializer as Serializer<unknown> } : {}),
+    });
+    return new DataStream<O>(main.env, apply(node, opts));
+  }
+}

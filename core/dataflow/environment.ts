@@ -1,0 +1,160 @@
+/**
+ * The entry point of a job: {@linkcode StreamEnvironment} creates sources and
+ * runs the dataflow built from them.
+ *
+ * @module
+ */
+import { ConfigError } from "../errors.ts";
+import { ArraySource, IterableSource } from "../connectors/collection_source.ts";
+import type { Source } from "../connectors/source.ts";
+import type { StateBackend } from "../state/backend.ts";
+import { HeapStateBackend } from "../state/heap/heap_backend.ts";
+import { defaultMaxParallelism, UPPER_BOUND_MAX_PARALLELISM } from "../state/key_group.ts";
+import { type Clock, SystemClock } from "../runtime/clock.ts";
+import type { Transformation } from "../runtime/graph.ts";
+import { Job, type JobResult } from "../runtime/job.ts";
+import { DataStream, type GraphBuilder, type OperatorOptions } from "./data_stream.ts";
+
+/** How a job runs. Every field has a default. */
+export interface EnvironmentConfig {
+  /** Default parallelism of operators (1). */
+  parallelism?: number;
+  /** Number of key groups (Flink's default for the parallelism: at least 128). */
+  maxParallelism?: number;
+  /** Keyed state backend (the heap backend). */
+  stateBackend?: StateBackend;
+  /** Processing-time clock (the system clock); tests pass a `ManualClock`. */
+  clock?: Clock;
+  /** Records a channel between tasks buffers before its producer waits (8192). */
+  channelCapacity?: number;
+}
+
+/** A job that is running: await `done`, or `cancel()` it. */
+export interface JobClient {
+  /** Resolves when the job ends. */
+  readonly done: Promise<JobResult>;
+  /** The running job. */
+  readonly job: Job;
+  /** Stops the job; `done` then resolves with `cancelled: true`. */
+  cancel(): void;
+}
+
+/**
+ * Creates sources and runs the dataflow built from them.
+ *
+ * @example
+ * ```ts
+ * import { CollectSink, StreamEnvironment } from "@weir/weir";
+ * const env = StreamEnvironment.create({ parallelism: 2 });
+ * const out = new CollectSink<number>();
+ * env.fromCollection([1, 2, 3, 4]).map((x) => x * 10).addSink(out);
+ * const result = await env.execute("times ten");
+ * console.assert(out.values.sort((a, b) => a - b).join() === "10,20,30,40");
+ * console.assert(result.name === "times ten");
+ * ```
+ */
+export class StreamEnvironment implements GraphBuilder {
+  readonly #nodes: Transformation[] = [];
+  readonly #config: Required<EnvironmentConfig>;
+  #executed = false;
+
+  private constructor(config: Required<EnvironmentConfig>) {
+    this.#config = config;
+  }
+
+  /** Creates an environment; checks the config and throws `ConfigError` naming a bad field. */
+  static create(config: EnvironmentConfig = {}): StreamEnvironment {
+    const parallelism = config.parallelism ?? 1;
+    if (!Number.isInteger(parallelism) || parallelism < 1) {
+      throw new ConfigError(`parallelism must be a positive integer, got ${parallelism}`);
+    }
+    const maxParallelism = config.maxParallelism ?? defaultMaxParallelism(parallelism);
+    if (
+      !Number.isInteger(maxParallelism) || maxParallelism < parallelism ||
+      maxParallelism > UPPER_BOUND_MAX_PARALLELISM
+    ) {
+      throw new ConfigError(
+        `maxParallelism must be an integer in ${parallelism}..${UPPER_BOUND_MAX_PARALLELISM}, got ${maxParallelism}`,
+      );
+    }
+    const channelCapacity = config.channelCapacity ?? 8192;
+    if (!Number.isInteger(channelCapacity) || channelCapacity < 1) {
+      throw new ConfigError(`channelCapacity must be a positive integer, got ${channelCapacity}`);
+    }
+    return new StreamEnvironment({
+      parallelism,
+      maxParallelism,
+      channelCapacity,
+      stateBackend: config.stateBackend ?? new HeapStateBackend(),
+      clock: config.clock ?? new SystemClock(),
+    });
+  }
+
+  /** The resolved config. */
+  get config(): Readonly<Required<EnvironmentConfig>> {
+    return this.#config;
+  }
+
+  /** @internal */
+  addNode(node: Omit<Transformation, "id" | "uid" | "parallelism" | "chainable">): Transformation {
+    const t: Transformation = {
+      ...node,
+      id: this.#nodes.length,
+      uid: undefined,
+      parallelism: undefined,
+      chainable: true,
+    };
+    this.#nodes.push(t);
+    return t;
+  }
+
+  /** Reads from any {@linkcode Source}. */
+  addSource<T>(source: Source<T>, opts?: OperatorOptions): DataStream<T> {
+    const node = this.addNode({
+      kind: "source",
+      name: opts?.name ?? `Source: ${source.name}`,
+      inputs: [],
+      source: source as Source<unknown>,
+    });
+    const stream = new DataStream<T>(this, node);
+    if (opts?.uid !== undefined) stream.uid(opts.uid);
+    if (opts?.parallelism !== undefined) stream.setParallelism(opts.parallelism);
+    return stream;
+  }
+
+  /**
+   * Reads an array (in parallel: subtask `i` reads every `p`-th item), or an
+   * iterable or async iterable (one subtask).
+   */
+  fromCollection<T>(items: readonly T[] | Iterable<T> | AsyncIterable<T>): DataStream<T> {
+    const source = Array.isArray(items)
+      ? new ArraySource<T>(items)
+      : new IterableSource<T>(items as Iterable<T> | AsyncIterable<T>);
+    return this.addSource(source, { name: "Collection Source" });
+  }
+
+  /** Reads the given values. */
+  fromElements<T>(...items: T[]): DataStream<T> {
+    return this.fromCollection(items);
+  }
+
+  /** Builds the job without running it (for inspection and the test driver). */
+  build(name: string): Job {
+    if (this.#executed) {
+      throw new ConfigError(`This environment already ran a job; create a new one for "${name}"`);
+    }
+    this.#executed = true;
+    return new Job(this.#nodes, { name, ...this.#config });
+  }
+
+  /** Runs the job and resolves when it ends (bounded input) or is cancelled. */
+  execute(name = "weir job"): Promise<JobResult> {
+    return this.executeAsync(name).done;
+  }
+
+  /** Starts the job and returns a client to await or cancel it. */
+  executeAsync(name = "weir job"): JobClient {
+    const job = this.build(name);
+    return { job, done: job.run(), cancel: () => job.cancel() };
+  }
+}

@@ -1,0 +1,98 @@
+/**
+ * Processing time. The runtime reads time and schedules processing-time
+ * timers only through a {@linkcode Clock}, so tests can drive time by hand.
+ *
+ * @module
+ */
+
+/** A source of processing time and of callbacks at given times. */
+export interface Clock {
+  /** Milliseconds since the epoch (or since the test began). */
+  now(): number;
+  /** Calls `callback` once `now() >= at`; returns a function that cancels it. */
+  schedule(at: number, callback: () => void): () => void;
+}
+
+/**
+ * Wall-clock time with `setTimeout`.
+ *
+ * @example
+ * ```ts
+ * import { SystemClock } from "@weir/weir";
+ * console.assert(Math.abs(new SystemClock().now() - Date.now()) < 1000);
+ * ```
+ */
+export class SystemClock implements Clock {
+  /** `Date.now()`. */
+  now(): number {
+    return Date.now();
+  }
+  /** Schedules with `setTimeout`. */
+  schedule(at: number, callback: () => void): () => void {
+    const id = setTimeout(callback, Math.max(0, at - Date.now()));
+    return () => clearTimeout(id);
+  }
+}
+
+/**
+ * A clock that moves only when told: `advance(ms)` or `set(t)` run every
+ * callback that became due, in time order.
+ *
+ * @example
+ * ```ts
+ * import { ManualClock } from "@weir/weir";
+ * const clock = new ManualClock(0);
+ * const fired: number[] = [];
+ * clock.schedule(10, () => fired.push(clock.now()));
+ * clock.advance(5);
+ * clock.advance(5);
+ * console.assert(fired.length === 1 && fired[0] === 10);
+ * ```
+ */
+export class ManualClock implements Clock {
+  #now: number;
+  #seq = 0;
+  readonly #pending = new Map<number, { at: number; callback: () => void }>();
+
+  /** Starts at `start` ms. */
+  constructor(start = 0) {
+    this.#now = start;
+  }
+
+  /** The current time. */
+  now(): number {
+    return this.#now;
+  }
+
+  /** Runs `callback` when time reaches `at` (at once if it already has, on the next advance). */
+  schedule(at: number, callback: () => void): () => void {
+    const id = this.#seq++;
+    this.#pending.set(id, { at, callback });
+    return () => this.#pending.delete(id);
+  }
+
+  /** Moves time forward by `ms` and runs what became due. */
+  advance(ms: number): void {
+    this.set(this.#now + ms);
+  }
+
+  /** Moves time to `t` (never backwards) and runs what became due, in time order. */
+  set(t: number): void {
+    if (t < this.#now) throw new RangeError(`ManualClock cannot go back from ${this.#now} to ${t}`);
+    this.#now = t;
+    for (;;) {
+      let first: [number, { at: number; callback: () => void }] | undefined;
+      for (const e of this.#pending) {
+        if (e[1].at <= t && (!first || e[1].at < first[1].at)) first = e;
+      }
+      if (!first) return;
+      this.#pending.delete(first[0]);
+      first[1].callback();
+    }
+  }
+
+  /** Number of callbacks not yet run. */
+  pendingCount(): number {
+    return this.#pending.size;
+  }
+}

@@ -1,0 +1,65 @@
+/**
+ * The logical dataflow graph the DataStream API builds: transformations and
+ * the edges between them. The runtime turns it into tasks.
+ *
+ * @module
+ */
+import type { Source } from "../connectors/source.ts";
+import type { Serializer } from "../state/serializer.ts";
+import type { StreamOperator } from "./operator.ts";
+import type { KeySelector } from "./operators.ts";
+
+/** How records move along an edge. */
+export type Partitioning =
+  | { readonly kind: "forward" }
+  | { readonly kind: "rebalance" }
+  | { readonly kind: "broadcast" }
+  | { readonly kind: "global" }
+  | {
+    readonly kind: "hash";
+    readonly keySelector: KeySelector;
+    readonly keySerializer: Serializer<unknown>;
+  };
+
+/** An edge into a transformation. */
+export interface Edge {
+  /** The producer. */
+  readonly source: Transformation;
+  /** How records are distributed; `undefined` = forward when parallelisms match, else rebalance. */
+  readonly partitioning: Partitioning | undefined;
+  /** Which input of a two-input operator (0 or 1). */
+  readonly input: number;
+  /** Only this side output of the producer flows along the edge. */
+  readonly sideOutput: string | undefined;
+}
+
+/** A node of the logical graph. */
+export interface Transformation {
+  /** Creation order; stable for a job built the same way. */
+  readonly id: number;
+  /** Display name. */
+  name: string;
+  /** User-set uid, if any. */
+  uid: string | undefined;
+  /** Parallelism, or `undefined` for the job default. */
+  parallelism: number | undefined;
+  /** `source`, `operator` or `sink`. */
+  readonly kind: "source" | "operator" | "sink";
+  /** Inputs. */
+  readonly inputs: Edge[];
+  /** For sources. */
+  readonly source?: Source<unknown>;
+  /** For operators and sinks. */
+  readonly createOperator?: () => StreamOperator;
+  /** Whether keyed state is available (the input is a keyed stream). */
+  readonly keySerializer?: Serializer<unknown>;
+  /** Chaining with the producer is allowed. */
+  chainable: boolean;
+}
+
+/** The uid of a transformation: the user's, or one derived from name and position. */
+export function uidOf(t: Transformation): string {
+  if (t.uid !== undefined) return t.uid;
+  const slug = t.name.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "");
+  return `${slug || t.kind}-${t.id}`;
+}

@@ -1,0 +1,55 @@
+/**
+ * What travels through channels: batches of records, and the in-band control
+ * messages (watermark, checkpoint barrier, end of input). Control messages
+ * keep their order relative to records, which is what makes barriers and
+ * watermarks correct.
+ *
+ * @module
+ */
+
+/** Kinds of channel messages. */
+export const enum MessageKind {
+  Records = 0,
+  Watermark = 1,
+  Barrier = 2,
+  EndOfInput = 3,
+}
+
+/** A batch of records; `timestamps` is null when no record has one. */
+export interface RecordBatch {
+  readonly kind: MessageKind.Records;
+  readonly values: unknown[];
+  readonly timestamps: (number | undefined)[] | null;
+}
+
+/** Event time has reached `timestamp` on this channel. */
+export interface WatermarkMessage {
+  readonly kind: MessageKind.Watermark;
+  readonly timestamp: number;
+}
+
+/** Options a checkpoint barrier carries. */
+export interface BarrierOptions {
+  /** A savepoint rather than a checkpoint. */
+  readonly savepoint: boolean;
+  /** Align barriers at multi-input tasks (exactly-once) or not (at-least-once). */
+  readonly aligned: boolean;
+}
+
+/** Everything before this barrier belongs to checkpoint `checkpointId`. */
+export interface BarrierMessage {
+  readonly kind: MessageKind.Barrier;
+  readonly checkpointId: number;
+  readonly options: BarrierOptions;
+}
+
+/** The producer has finished. */
+export interface EndOfInputMessage {
+  readonly kind: MessageKind.EndOfInput;
+}
+
+/** Anything a channel carries. */
+export type ChannelMessage = RecordBatch | WatermarkMessage | BarrierMessage | EndOfInputMessage;
+
+/** The one end-of-input message. */
+export const END_OF_INPUT: EndOfInputMessage = { kind: MessageKind.EndOfInput };

@@ -1,0 +1,99 @@
+/**
+ * The physical operator contract. Chained operators call each other directly
+ * and synchronously through {@linkcode Output}; the task around them moves
+ * batches between channels and handles watermarks, barriers and timers.
+ *
+ * @module
+ */
+import type { KeyedStateBackend, StateBackend } from "../state/backend.ts";
+import type { OperatorStateSnapshot, OperatorStateStore } from "../state/operator_state.ts";
+import type { Serializer } from "../state/serializer.ts";
+import type { Clock } from "./clock.ts";
+import type { InternalTimerService, TimerTarget } from "./timers.ts";
+
+/** Where an operator emits. */
+export interface Output<T> {
+  /** Emits a record with its timestamp. */
+  collect(value: T, timestamp: number | undefined): void;
+  /** Emits a record to the side output `tagId`. */
+  collectSide(tagId: string, value: unknown, timestamp: number | undefined): void;
+  /** Forwards a watermark. */
+  emitWatermark(timestamp: number): void;
+}
+
+/** What the task gives each operator. */
+export interface OperatorContext {
+  /** The operator's uid (stable across runs; maps state on restore). */
+  readonly uid: string;
+  /** The operator's name. */
+  readonly name: string;
+  /** This subtask's index. */
+  readonly subtaskIndex: number;
+  /** The operator's parallelism. */
+  readonly parallelism: number;
+  /** The number of key groups. */
+  readonly maxParallelism: number;
+  /** The job's clock. */
+  readonly clock: Clock;
+  /** Makes the keyed backends. */
+  readonly stateBackend: StateBackend;
+  /** Operator state of this subtask (restored if the job was). */
+  readonly operatorState: OperatorStateStore;
+  /** Whether the job was restored from a checkpoint or savepoint. */
+  readonly isRestored: boolean;
+  /** The keyed backend of this subtask; throws if the operator is not keyed. */
+  keyedBackend(): KeyedStateBackend;
+  /** The key serializer (keyed operators). */
+  readonly keySerializer: Serializer<unknown> | undefined;
+  /** Creates this operator's timer service (keyed operators). */
+  timerService<N>(
+    target: TimerTarget<N>,
+    namespaceSerializer?: Serializer<N>,
+  ): InternalTimerService<N>;
+}
+
+/** What an operator snapshot holds (keyed state is snapshotted by its backend). */
+export interface OperatorSnapshot {
+  /** Operator state. */
+  readonly operatorState: OperatorStateSnapshot;
+}
+
+/**
+ * Base of every physical operator. `input` is 0, or 1 for the second input of
+ * a two-input operator.
+ */
+export abstract class StreamOperator<OUT = unknown> {
+  /** Where this operator emits. */
+  output!: Output<OUT>;
+  /** Set before `open`. */
+  ctx!: OperatorContext;
+
+  /** Connects the operator to its context and output. */
+  setup(ctx: OperatorContext, output: Output<OUT>): void {
+    this.ctx = ctx;
+    this.output = output;
+  }
+
+  /** Called once before the first record. */
+  open(): void | Promise<void> {}
+
+  /** Handles one record. */
+  abstract processElement(value: unknown, timestamp: number | undefined, input: number): void;
+
+  /** Handles a watermark; the default forwards it. */
+  processWatermark(timestamp: number): void {
+    this.output.emitWatermark(timestamp);
+  }
+
+  /** Brings state up to date for a checkpoint (synchronous part). */
+  snapshotState(_checkpointId: number): void {}
+
+  /** A checkpoint completed. */
+  notifyCheckpointComplete(_checkpointId: number): void | Promise<void> {}
+
+  /** End of input: emit what is buffered. */
+  finish(): void | Promise<void> {}
+
+  /** Releases resources; also called on failure. */
+  close(): void | Promise<void> {}
+}

@@ -1,0 +1,373 @@
+/**
+ * The physical operators behind the DataStream API: each wraps a user
+ * function, gives it its contexts, and passes timestamps along.
+ *
+ * @module
+ */
+import { StateError } from "../errors.ts";
+import type {
+  BroadcastContext,
+  BroadcastProcessFunction,
+  CheckpointedFunction,
+  Collector,
+  CoProcessFunction,
+  FilterFunction,
+  FlatMapFunction,
+  KeyedProcessFunction,
+  MapFunction,
+  OnTimerContext,
+  ProcessFunction,
+  ReadOnlyBroadcastContext,
+  ReadOnlyBroadcastState,
+  RichFunction,
+  RuntimeContext,
+  TimerService,
+} from "../dataflow/functions.ts";
+import type { KeyedStateBackend } from "../state/backend.ts";
+import type { MapStateDescriptor } from "../state/descriptors.ts";
+import type { SinkFunction } from "../connectors/sink.ts";
+import type { OutputTag } from "./output_tag.ts";
+import { type OperatorContext, StreamOperator } from "./operator.ts";
+import type { InternalTimerService, TimeDomain, Timer } from "./timers.ts";
+
+/** Selects a record's key. */
+export type KeySelector<T = unknown, K = unknown> = (value: T) => K;
+
+type LifeCycle = RichFunction & CheckpointedFunction;
+
+/** Builds the RuntimeContext a user function's `open` receives. */
+export function runtimeContext(ctx: OperatorContext): RuntimeContext {
+  return {
+    operatorUid: ctx.uid,
+    taskName: ctx.name,
+    subtaskIndex: ctx.subtaskIndex,
+    parallelism: ctx.parallelism,
+    maxParallelism: ctx.maxParallelism,
+    getState: (d) => ctx.keyedBackend().state(d),
+    getListState: (d) => ctx.keyedBackend().state(d),
+    getMapState: (d) => ctx.keyedBackend().state(d),
+    getReducingState: (d) => ctx.keyedBackend().state(d),
+    getAggregatingState: (d) => ctx.keyedBackend().state(d),
+  };
+}
+
+/** Emits with the timestamp of the record (or timer) being handled. */
+class TimestampedCollector<T> implements Collector<T> {
+  timestamp: number | undefined = undefined;
+  readonly #op: StreamOperator<T>;
+  constructor(op: StreamOperator<T>) {
+    this.#op = op;
+  }
+  collect(value: T): void {
+    this.#op.output.collect(value, this.timestamp);
+  }
+}
+
+/**
+ * Gives each subtask its own instance of a function object: an object that
+ * inherits the user's, so fields set with `this.x = ...` in `open` belong to
+ * one subtask (JS cannot copy closures; Flink would deserialize a copy).
+ */
+function perSubtask<F>(fn: F): F {
+  return (typeof fn === "object" && fn !== null ? Object.create(fn) : fn) as F;
+}
+
+/** An operator around a user function with a life cycle. */
+abstract class UserFunctionOperator<OUT> extends StreamOperator<OUT> {
+  protected readonly fn: LifeCycle;
+  constructor(fn: unknown) {
+    super();
+    this.fn = (typeof fn === "function" ? {} : perSubtask(fn)) as LifeCycle;
+  }
+  override async open(): Promise<void> {
+    this.fn.initializeState?.({
+      operatorStateStore: this.ctx.operatorState,
+      isRestored: this.ctx.isRestored,
+    });
+    await this.fn.open?.(runtimeContext(this.ctx));
+  }
+  override snapshotState(checkpointId: number): void {
+    this.fn.snapshotState?.({ checkpointId });
+  }
+  override async close(): Promise<void> {
+    await this.fn.close?.();
+  }
+}
+
+/**
+ * Base of map, filter and flatMap: applied to a keyed stream they get a key
+ * selector, and make each record's key current so rich functions can use
+ * keyed state.
+ */
+abstract class SimpleOperator<OUT> extends UserFunctionOperator<OUT> {
+  readonly #keySelector: KeySelector | undefined;
+  #backend: KeyedStateBackend | undefined;
+  constructor(fn: unknown, keySelector: KeySelector | undefined) {
+    super(fn);
+    this.#keySelector = keySelector;
+  }
+  override open(): Promise<void> {
+    if (this.#keySelector) this.#backend = this.ctx.keyedBackend();
+    return super.open();
+  }
+  protected setKey(value: unknown): void {
+    if (this.#keySelector) this.#backend!.setCurrentKey(this.#keySelector(value));
+  }
+}
+
+/** `map`. */
+export class MapOperator<I, O> extends SimpleOperator<O> {
+  readonly #map: (v: I) => O;
+  constructor(fn: MapFunction<I, O>, keySelector?: KeySelector) {
+    super(fn, keySelector);
+    this.#map = typeof fn === "function" ? fn : fn.map.bind(this.fn);
+  }
+  processElement(value: unknown, ts: number | undefined): void {
+    this.setKey(value);
+    this.output.collect(this.#map(value as I), ts);
+  }
+}
+
+/** `filter`. */
+export class FilterOperator<I> extends SimpleOperator<I> {
+  readonly #filter: (v: I) => boolean;
+  constructor(fn: FilterFunction<I>, keySelector?: KeySelector) {
+    super(fn, keySelector);
+    this.#filter = typeof fn === "function" ? fn : fn.filter.bind(this.fn);
+  }
+  processElement(value: unknown, ts: number | undefined): void {
+    this.setKey(value);
+    if (this.#filter(value as I)) this.output.collect(value as I, ts);
+  }
+}
+
+/** `flatMap`. */
+export class FlatMapOperator<I, O> extends SimpleOperator<O> {
+  readonly #flatMap: (v: I, out: Collector<O>) => void;
+  readonly #out = new TimestampedCollector<O>(this);
+  constructor(fn: FlatMapFunction<I, O>, keySelector?: KeySelector) {
+    super(fn, keySelector);
+    this.#flatMap = typeof fn === "function" ? fn : fn.flatMap.bind(this.fn);
+  }
+  processElement(value: unknown, ts: number | undefined): void {
+    this.setKey(value);
+    this.#out.timestamp = ts;
+    this.#flatMap(value as I, this.#out);
+  }
+}
+
+/**
+ * The shared machinery of operators that run process functions: contexts,
+ * side outputs, and (when keyed) the key, keyed state and timers.
+ */
+abstract class ProcessOperatorBase<OUT> extends UserFunctionOperator<OUT> {
+  protected readonly out: TimestampedCollector<OUT> = new TimestampedCollector<OUT>(this);
+  protected readonly keySelectors: readonly (KeySelector | undefined)[];
+  protected backend: KeyedStateBackend | undefined;
+  protected timers: InternalTimerService<undefined> | undefined;
+  protected domain: TimeDomain = "event-time";
+  protected readonly context: OnTimerContext<unknown>;
+
+  constructor(fn: unknown, keySelectors: readonly (KeySelector | undefined)[]) {
+    super(fn);
+    this.keySelectors = keySelectors;
+    // deno-lint-ignore no-this-alias
+    const self = this;
+    const timerService: TimerService = {
+      currentProcessingTime: () => self.ctx.clock.now(),
+      currentWatermark: () => self.#watermark,
+      registerProcessingTimeTimer: (t) => self.#timers().registerProcessingTimeTimer(undefined, t),
+      registerEventTimeTimer: (t) => self.#timers().registerEventTimeTimer(undefined, t),
+      deleteProcessingTimeTimer: (t) => self.#timers().deleteProcessingTimeTimer(undefined, t),
+      deleteEventTimeTimer: (t) => self.#timers().deleteEventTimeTimer(undefined, t),
+    };
+    this.context = {
+      timestamp: () => self.out.timestamp,
+      output: <X>(tag: OutputTag<X>, value: X) =>
+        self.output.collectSide(tag.id, value, self.out.timestamp),
+      currentProcessingTime: () => self.ctx.clock.now(),
+      currentWatermark: () => self.#watermark,
+      getCurrentKey: () => self.#backend().currentKey(),
+      timerService: () => timerService,
+      timeDomain: () => self.domain,
+    };
+  }
+
+  #watermark = -Infinity;
+
+  #backend(): KeyedStateBackend {
+    if (!this.backend) {
+      throw new StateError(
+        `Operator "${this.ctx.name}" is not keyed: keys and timers need a keyed stream (keyBy)`,
+      );
+    }
+    return this.backend;
+  }
+
+  #timers(): InternalTimerService<undefined> {
+    this.#backend();
+    return this.timers!;
+  }
+
+  override async open(): Promise<void> {
+    if (this.keySelectors.some((k) => k !== undefined)) {
+      this.backend = this.ctx.keyedBackend();
+      this.timers = this.ctx.timerService<undefined>({
+        onTimer: (t, d) => this.#onTimer(t, d),
+      });
+    }
+    await super.open();
+  }
+
+  #onTimer(timer: Timer<undefined>, domain: TimeDomain): void {
+    this.domain = domain;
+    this.out.timestamp = timer.timestamp;
+    this.onTimer(timer.timestamp);
+  }
+
+  /** A timer fired; its key is current. */
+  protected onTimer(_timestamp: number): void {}
+
+  protected enter(value: unknown, ts: number | undefined, input: number): void {
+    this.out.timestamp = ts;
+    const select = this.keySelectors[input];
+    if (select) this.backend!.setCurrentKey(select(value));
+  }
+
+  override processWatermark(timestamp: number): void {
+    this.#watermark = timestamp;
+    this.timers?.advanceWatermark(timestamp);
+    this.output.emitWatermark(timestamp);
+  }
+
+  /** Pending timers, for the test harness. */
+  timerService(): InternalTimerService<undefined> | undefined {
+    return this.timers;
+  }
+
+  override close(): Promise<void> {
+    this.timers?.dispose();
+    return super.close();
+  }
+}
+
+/** `process` on a stream, keyed or not. */
+export class ProcessOperator<I, O> extends ProcessOperatorBase<O> {
+  readonly #process: KeyedProcessFunction<unknown, I, O> | ProcessFunction<I, O>;
+  constructor(
+    fn: KeyedProcessFunction<unknown, I, O> | ProcessFunction<I, O>,
+    keySelector?: KeySelector,
+  ) {
+    super(fn, [keySelector]);
+    this.#process = this.fn as typeof fn;
+  }
+  processElement(value: unknown, ts: number | undefined, input: number): void {
+    this.enter(value, ts, input);
+    this.#process.processElement(value as I, this.context, this.out);
+  }
+  protected override onTimer(timestamp: number): void {
+    (this.#process as KeyedProcessFunction<unknown, I, O>).onTimer?.(
+      timestamp,
+      this.context,
+      this.out,
+    );
+  }
+}
+
+/** `connect(...).process(CoProcessFunction)`. */
+export class CoProcessOperator<I1, I2, O> extends ProcessOperatorBase<O> {
+  readonly #process: CoProcessFunction<I1, I2, O>;
+  constructor(
+    fn: CoProcessFunction<I1, I2, O>,
+    keySelectors: [KeySelector | undefined, KeySelector | undefined],
+  ) {
+    super(fn, keySelectors);
+    this.#process = this.fn as typeof fn;
+  }
+  processElement(value: unknown, ts: number | undefined, input: number): void {
+    this.enter(value, ts, input);
+    if (input === 0) this.#process.processElement1(value as I1, this.context, this.out);
+    else this.#process.processElement2(value as I2, this.context, this.out);
+  }
+  protected override onTimer(timestamp: number): void {
+    this.#process.onTimer?.(timestamp, this.context, this.out);
+  }
+}
+
+/** `connect(broadcastStream).process(BroadcastProcessFunction)`; input 1 is the broadcast side. */
+export class BroadcastProcessOperator<I, B, O> extends ProcessOperatorBase<O> {
+  readonly #process: BroadcastProcessFunction<I, B, O>;
+  readonly #readOnly: ReadOnlyBroadcastContext<unknown>;
+  readonly #writable: BroadcastContext;
+
+  constructor(fn: BroadcastProcessFunction<I, B, O>, keySelector: KeySelector | undefined) {
+    super(fn, [keySelector, undefined]);
+    this.#process = this.fn as typeof fn;
+    // deno-lint-ignore no-this-alias
+    const self = this;
+    this.#readOnly = {
+      ...this.context,
+      getBroadcastState<BK, BV>(d: MapStateDescriptor<BK, BV>): ReadOnlyBroadcastState<BK, BV> {
+        const s = self.ctx.operatorState.getBroadcastState(d);
+        return { get: (k) => s.get(k), contains: (k) => s.contains(k), entries: () => s.entries() };
+      },
+    };
+    this.#writable = {
+      timestamp: this.context.timestamp,
+      output: this.context.output,
+      currentProcessingTime: this.context.currentProcessingTime,
+      currentWatermark: this.context.currentWatermark,
+      getBroadcastState: (d) => self.ctx.operatorState.getBroadcastState(d),
+      applyToKeyedState(d, fn) {
+        const backend = self.ctx.keyedBackend();
+        const state = backend.state(d);
+        for (const key of [...backend.keys(d.name)]) {
+          backend.setCurrentKey(key);
+          fn(key, state);
+        }
+        backend.clearCurrentKey();
+      },
+    };
+  }
+
+  processElement(value: unknown, ts: number | undefined, input: number): void {
+    if (input === 0) {
+      this.enter(value, ts, 0);
+      this.#process.processElement(value as I, this.#readOnly, this.out);
+    } else {
+      this.out.timestamp = ts;
+      this.backend?.clearCurrentKey();
+      this.#process.processBroadcastElement(value as B, this.#writable, this.out);
+    }
+  }
+  protected override onTimer(timestamp: number): void {
+    this.#process.onTimer?.(timestamp, this.context, this.out);
+  }
+}
+
+/** A sink at the end of a chain. */
+export class SinkOperator<T> extends StreamOperator<never> {
+  readonly sink: SinkFunction<T>;
+  constructor(sink: SinkFunction<T>) {
+    super();
+    this.sink = sink;
+  }
+  override async open(): Promise<void> {
+    await this.sink.open?.({
+      subtaskIndex: this.ctx.subtaskIndex,
+      parallelism: this.ctx.parallelism,
+      operatorUid: this.ctx.uid,
+    });
+  }
+  processElement(value: unknown, ts: number | undefined): void {
+    this.sink.invoke(value as T, ts);
+  }
+  override processWatermark(): void {}
+  override async finish(): Promise<void> {
+    await this.sink.flush?.();
+    await this.sink.finish?.();
+  }
+  override async close(): Promise<void> {
+    await this.sink.close?.();
+  }
+}

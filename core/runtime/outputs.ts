@@ -1,0 +1,193 @@
+/**
+ * Operator outputs: a fan-out to chained operators (direct synchronous calls)
+ * and to channel writers, which batch records per downstream channel and pick
+ * channels by partitioning. A record's key is serialized once, into a reused
+ * buffer, to find its key group.
+ *
+ * @module
+ */
+import { ByteWriter } from "../state/bytes.ts";
+import { murmur3 } from "../state/key_group.ts";
+import type { Channel } from "./channel.ts";
+import type { Partitioning } from "./graph.ts";
+import { type ChannelMessage, MessageKind } from "./messages.ts";
+import type { Output, StreamOperator } from "./operator.ts";
+
+/** Records per batch sent down a channel. */
+export const BATCH_SIZE = 1024;
+
+/** A place records go: a chained operator's input or a channel writer. */
+export interface Target {
+  /** Receives a record. */
+  collect(value: unknown, timestamp: number | undefined): void;
+  /** Receives a watermark. */
+  emitWatermark(timestamp: number): void;
+}
+
+/** Feeds a chained operator. */
+export class ChainedTarget implements Target {
+  readonly #op: StreamOperator;
+  readonly #input: number;
+  /** Feeds `op` as its input `input`. */
+  constructor(op: StreamOperator, input: number) {
+    this.#op = op;
+    this.#input = input;
+  }
+  /** Calls the operator directly. */
+  collect(value: unknown, timestamp: number | undefined): void {
+    this.#op.processElement(value, timestamp, this.#input);
+  }
+  /** Passes the watermark on (the task already combined inputs). */
+  emitWatermark(timestamp: number): void {
+    this.#op.processWatermark(timestamp);
+  }
+}
+
+/** Batches records into the channels of one edge. */
+export class ChannelWriter implements Target {
+  readonly channels: readonly Channel[];
+  readonly #values: unknown[][];
+  readonly #timestamps: ((number | undefined)[] | null)[];
+  readonly #select: (value: unknown) => number;
+  readonly #broadcast: boolean;
+  /** Records written, for metrics. */
+  recordsOut = 0;
+
+  /** Writes to `channels` by `partitioning`; `subtaskIndex` seeds round-robin. */
+  constructor(
+    channels: Channel[],
+    partitioning: Partitioning,
+    subtaskIndex: number,
+    maxParallelism: number,
+  ) {
+    this.channels = channels;
+    this.#values = channels.map(() => []);
+    this.#timestamps = channels.map(() => null);
+    this.#broadcast = partitioning.kind === "broadcast";
+    const n = channels.length;
+    switch (partitioning.kind) {
+      case "forward":
+      case "global":
+      case "broadcast":
+        this.#select = () => 0;
+        break;
+      case "rebalance": {
+        let next = subtaskIndex % n;
+        this.#select = () => {
+          const c = next;
+          next = next + 1 === n ? 0 : next + 1;
+          return c;
+        };
+        break;
+      }
+      case "hash": {
+        const { keySelector, keySerializer } = partitioning;
+        const w = new ByteWriter(64);
+        this.#select = (value) => {
+          w.reset();
+          keySerializer.write(keySelector(value), w);
+          const group = murmur3(w.buf, w.length) % maxParallelism;
+          return Math.floor((group * n) / maxParallelism);
+        };
+        break;
+      }
+    }
+  }
+
+  /** Buffers a record for its channel(s). */
+  collect(value: unknown, timestamp: number | undefined): void {
+    this.recordsOut++;
+    if (this.#broadcast) {
+      for (let c = 0; c < this.channels.length; c++) this.#append(c, value, timestamp);
+    } else {
+      this.#append(this.#select(value), value, timestamp);
+    }
+  }
+
+  #append(c: number, value: unknown, timestamp: number | undefined): void {
+    const values = this.#values[c]!;
+    let ts = this.#timestamps[c]!;
+    if (timestamp !== undefined && ts === null) {
+      ts = this.#timestamps[c] = new Array(values.length).fill(undefined);
+    }
+    values.push(value);
+    if (ts !== null) ts.push(timestamp);
+    if (values.length >= BATCH_SIZE) this.#flushChannel(c);
+  }
+
+  #flushChannel(c: number): void {
+    const values = this.#values[c]!;
+    if (values.length === 0) return;
+    this.channels[c]!.push({
+      kind: MessageKind.Records,
+      values,
+      timestamps: this.#timestamps[c]!,
+    });
+    this.#values[c] = [];
+    this.#timestamps[c] = null;
+  }
+
+  /** Sends every partial batch. */
+  flush(): void {
+    for (let c = 0; c < this.channels.length; c++) this.#flushChannel(c);
+  }
+
+  /** Sends a control message to every channel, after the records before it. */
+  broadcastEvent(msg: ChannelMessage): void {
+    this.flush();
+    for (const ch of this.channels) ch.push(msg);
+  }
+
+  /** Sends the watermark to every channel. */
+  emitWatermark(timestamp: number): void {
+    this.broadcastEvent({ kind: MessageKind.Watermark, timestamp });
+  }
+
+  /** Whether some channel is full. */
+  isFull(): boolean {
+    for (const ch of this.channels) if (!ch.hasSpace()) return true;
+    return false;
+  }
+
+  /** Resolves once every channel has space. */
+  async waitForSpace(): Promise<void> {
+    for (const ch of this.channels) if (!ch.hasSpace()) await ch.waitForSpace();
+  }
+}
+
+/**
+ * An operator's output: the main targets, and per side output tag its own.
+ * Watermarks go to main and side targets alike.
+ */
+export class FanOutput implements Output<unknown> {
+  readonly #main: Target[];
+  readonly #side: Map<string, Target[]>;
+  readonly #all: Target[];
+  readonly #single: Target | undefined;
+
+  /** Creates the output. */
+  constructor(main: Target[], side: Map<string, Target[]>) {
+    this.#main = main;
+    this.#side = side;
+    this.#all = [...new Set([...main, ...[...side.values()].flat()])];
+    this.#single = main.length === 1 ? main[0] : undefined;
+  }
+
+  /** Emits to every main target. */
+  collect(value: unknown, timestamp: number | undefined): void {
+    const single = this.#single;
+    if (single !== undefined) single.collect(value, timestamp);
+    else for (const t of this.#main) t.collect(value, timestamp);
+  }
+
+  /** Emits to the targets of side output `tagId` (dropped if nobody reads it). */
+  collectSide(tagId: string, value: unknown, timestamp: number | undefined): void {
+    const ts = this.#side.get(tagId);
+    if (ts) { for (const t of ts) t.collect(value, timestamp); }
+  }
+
+  /** Forwards a watermark to every target. */
+  emitWatermark(timestamp: number): void {
+    for (const t of this.#all) t.emitWatermark(timestamp);
+  }
+}

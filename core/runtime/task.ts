@@ -1,0 +1,241 @@
+/**
+ * A task runs one subtask of an operator chain: it takes batches from its
+ * input gate (or polls its source), calls the chain synchronously for each
+ * record, and awaits only at batch boundaries: when its outputs are full
+ * (backpressure) or its inputs are empty. Timers and other work from outside
+ * arrive as mails, run between batches, so operators never see concurrency.
+ *
+ * @module
+ */
+import { WeirError } from "../errors.ts";
+import type { SourceReader } from "../connectors/source.ts";
+import type { InputGate } from "./channel.ts";
+import { END_OF_INPUT, MessageKind } from "./messages.ts";
+import { StreamOperator } from "./operator.ts";
+import { BATCH_SIZE, type ChannelWriter } from "./outputs.ts";
+
+/** Thrown inside tasks when the job is cancelled. */
+export class CancelledError extends WeirError {}
+
+/** How long a source that reported `"idle"` waits before polling again. */
+const IDLE_PAUSE_MS = 5;
+/** A task that never has to wait yields to the event loop this often. */
+const YIELD_EVERY_MS = 10;
+
+/** Wraps a source reader as the head of a source task's chain. */
+export class SourceOperator extends StreamOperator {
+  /** The reader (set at open). */
+  reader!: SourceReader<unknown>;
+  /** Emits into the chain. */
+  readonly sourceOutput = {
+    collect: (value: unknown, timestamp?: number) => this.output.collect(value, timestamp),
+  };
+  processElement(): void {
+    throw new Error("a source operator has no input");
+  }
+}
+
+/** Shared by the tasks of one job. */
+export interface TaskHost {
+  /** Set when the job is being cancelled or failed. */
+  readonly cancelled: boolean;
+}
+
+/** Counters a task keeps. */
+export interface TaskMetrics {
+  /** Records into the head of the chain. */
+  recordsIn: number;
+}
+
+/** One subtask of an operator chain. */
+export class Task {
+  /** `name (i/p)`. */
+  readonly name: string;
+  /** The chain's operators, head first, in topological order. */
+  readonly operators: readonly StreamOperator[];
+  /** The channel writers of the chain's outputs. */
+  readonly writers: readonly ChannelWriter[];
+  /** Input of a non-source task. */
+  readonly gate: InputGate | null;
+  /** Counters. */
+  readonly metrics: TaskMetrics = { recordsIn: 0 };
+  readonly #host: TaskHost;
+  readonly #mails: (() => void)[] = [];
+  #mailWake: (() => void) | null = null;
+  #lastYield = 0;
+
+  /** Creates a task. */
+  constructor(
+    name: string,
+    operators: StreamOperator[],
+    writers: ChannelWriter[],
+    gate: InputGate | null,
+    host: TaskHost,
+  ) {
+    this.name = name;
+    this.operators = operators;
+    this.writers = writers;
+    this.gate = gate;
+    this.#host = host;
+  }
+
+  /** Runs `mail` on this task between batches. */
+  postMail(mail: () => void): void {
+    this.#mails.push(mail);
+    this.gate?.wake();
+    const w = this.#mailWake;
+    if (w) {
+      this.#mailWake = null;
+      w();
+    }
+  }
+
+  /** Wakes the task so it notices cancellation. */
+  wake(): void {
+    this.postMail(() => {});
+  }
+
+  #runMails(): void {
+    while (this.#mails.length > 0) {
+      this.#mails.shift()!();
+      this.#flushOutputs();
+    }
+  }
+
+  #flushOutputs(): void {
+    for (const w of this.writers) w.flush();
+  }
+
+  /** Sends partial batches; awaits when a downstream channel is full. */
+  async #afterBatch(): Promise<void> {
+    this.#flushOutputs();
+    for (const w of this.writers) if (w.isFull()) await w.waitForSpace();
+    const now = performance.now();
+    if (now - this.#lastYield > YIELD_EVERY_MS) {
+      await new Promise((r) => setTimeout(r, 0));
+      this.#lastYield = performance.now();
+    }
+    this.#checkCancelled();
+  }
+
+  #checkCancelled(): void {
+    if (this.#host.cancelled) throw new CancelledError(`Task ${this.name} cancelled`);
+  }
+
+  /** Opens every operator, head last so downstream operators are ready first. */
+  async open(): Promise<void> {
+    for (let i = this.operators.length - 1; i >= 0; i--) await this.operators[i]!.open();
+  }
+
+  /** Runs until end of input or cancellation. */
+  async run(): Promise<void> {
+    this.#lastYield = performance.now();
+    if (this.gate) await this.#runInput(this.gate);
+    else await this.#runSource(this.operators[0] as SourceOperator);
+    await this.#finish();
+  }
+
+  async #runSource(head: SourceOperator): Promise<void> {
+    const reader = head.reader;
+    for (;;) {
+      this.#runMails();
+      this.#checkCancelled();
+      let status = reader.poll(head.sourceOutput, BATCH_SIZE);
+      if (typeof status !== "string") status = await status;
+      await this.#afterBatch();
+      if (status === "end") break;
+      if (status === "idle") await this.#pause(IDLE_PAUSE_MS);
+    }
+    // A bounded source ends event time: every pending event-time timer fires.
+    head.output.emitWatermark(Infinity);
+  }
+
+  #pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const id = setTimeout(() => {
+        this.#mailWake = null;
+        resolve();
+      }, ms);
+      this.#mailWake = () => {
+        clearTimeout(id);
+        resolve();
+      };
+    });
+  }
+
+  async #runInput(gate: InputGate): Promise<void> {
+    const head = this.operators[0]!;
+    const n = gate.channels.length;
+    const watermarks = new Array<number>(n).fill(-Infinity);
+    let combined = -Infinity;
+    let ended = 0;
+    const advance = () => {
+      let min = Infinity;
+      for (const w of watermarks) if (w < min) min = w;
+      if (min > combined) {
+        combined = min;
+        head.processWatermark(min);
+      }
+    };
+    while (ended < n) {
+      if (this.#mails.length > 0) this.#runMails();
+      this.#checkCancelled();
+      const msg = gate.poll();
+      if (msg === undefined) {
+        await gate.waitForMessage();
+        continue;
+      }
+      const channel = gate.lastChannel;
+      switch (msg.kind) {
+        case MessageKind.Records: {
+          const input = gate.inputOf[channel]!;
+          const values = msg.values;
+          const ts = msg.timestamps;
+          this.metrics.recordsIn += values.length;
+          if (ts === null) {
+            for (let i = 0; i < values.length; i++) {
+              head.processElement(values[i], undefined, input);
+            }
+          } else {
+            for (let i = 0; i < values.length; i++) head.processElement(values[i], ts[i], input);
+          }
+          break;
+        }
+        case MessageKind.Watermark:
+          watermarks[channel] = msg.timestamp;
+          advance();
+          break;
+        case MessageKind.EndOfInput:
+          ended++;
+          watermarks[channel] = Infinity;
+          gate.blocked[channel] = true;
+          if (ended < n) advance();
+          break;
+        case MessageKind.Barrier:
+          break;
+      }
+      await this.#afterBatch();
+    }
+  }
+
+  async #finish(): Promise<void> {
+    for (const op of this.operators) {
+      await op.finish();
+      this.#flushOutputs();
+    }
+    for (const w of this.writers) w.broadcastEvent(END_OF_INPUT);
+  }
+
+  /** Closes every operator; errors are collected, not thrown, so all close. */
+  async close(): Promise<unknown[]> {
+    const errors: unknown[] = [];
+    for (const op of this.operators) {
+      try {
+        await op.close();
+      } catch (e) {
+        errors.push(e);
+      }
+    }
+    return errors;
+  }
+}

@@ -1,0 +1,105 @@
+/**
+ * The state backend contract. A {@linkcode StateBackend} makes one
+ * {@linkcode KeyedStateBackend} per keyed operator subtask; the heap and the
+ * LSM backends implement it, so user code never changes with the backend.
+ *
+ * @module
+ */
+import type {
+  AggregatingStateDescriptor,
+  AnyStateDescriptor,
+  ListStateDescriptor,
+  MapStateDescriptor,
+  ReducingStateDescriptor,
+  ValueStateDescriptor,
+} from "./descriptors.ts";
+import type { KeyGroupRange } from "./key_group.ts";
+import type { Serializer } from "./serializer.ts";
+import type {
+  AggregatingState,
+  ListState,
+  MapState,
+  ReducingState,
+  State,
+  ValueState,
+} from "./state.ts";
+
+/** The state object a descriptor yields. */
+export type StateFor<D> = D extends ValueStateDescriptor<infer T> ? ValueState<T>
+  : D extends ListStateDescriptor<infer T> ? ListState<T>
+  : D extends MapStateDescriptor<infer K, infer V> ? MapState<K, V>
+  : D extends ReducingStateDescriptor<infer T> ? ReducingState<T>
+  : D extends AggregatingStateDescriptor<infer IN, infer _ACC, infer OUT>
+    ? AggregatingState<IN, OUT>
+  : State;
+
+/**
+ * A state object the runtime can move between namespaces (windows use one
+ * namespace per window).
+ */
+export interface NamespacedState<N> {
+  /** Scopes the following calls to namespace `ns`. */
+  setNamespace(ns: N): void;
+}
+
+/** Options every keyed backend is created with. */
+export interface KeyedBackendOptions {
+  /** The operator's uid. */
+  readonly operatorUid: string;
+  /** Which subtask this backend serves. */
+  readonly subtaskIndex: number;
+  /** Serializes the stream's keys. */
+  readonly keySerializer: Serializer<unknown>;
+  /** Number of key groups. */
+  readonly maxParallelism: number;
+  /** The key groups this subtask owns. */
+  readonly keyGroupRange: KeyGroupRange;
+  /** A private working directory the backend may use (the LSM backend's segments). */
+  readonly workDir?: string;
+}
+
+/**
+ * Keyed state of one operator subtask. The runtime sets the current key before
+ * each call into user code; state objects read it.
+ */
+export interface KeyedStateBackend {
+  /** The key groups this backend holds. */
+  readonly keyGroupRange: KeyGroupRange;
+  /** Makes `key` current for every state object of this backend. */
+  setCurrentKey(key: unknown): void;
+  /** The current key; throws `StateError` outside a keyed context. */
+  currentKey(): unknown;
+  /** Forgets the current key: state access now throws until a key is set. */
+  clearCurrentKey(): void;
+  /**
+   * Returns the state object for `descriptor`, created on first use. A second
+   * call with the same name and a different type throws `StateError`.
+   */
+  state<D extends AnyStateDescriptor, N = undefined>(
+    descriptor: D,
+    namespaceSerializer?: Serializer<N>,
+  ): StateFor<D> & NamespacedState<N>;
+  /** Every key that has a value in state `name` (in any namespace). */
+  keys(name: string): Iterable<unknown>;
+  /** Names of the registered states. */
+  stateNames(): string[];
+  /** Releases memory and files. */
+  dispose(): void;
+}
+
+/**
+ * Makes keyed backends. Select one per job: `--state-backend heap|lsm`.
+ *
+ * @example
+ * ```ts
+ * import { HeapStateBackend, type StateBackend } from "@weir/weir";
+ * const backend: StateBackend = new HeapStateBackend();
+ * console.assert(backend.name === "heap");
+ * ```
+ */
+export interface StateBackend {
+  /** `"heap"`, `"lsm"`, ... */
+  readonly name: string;
+  /** Creates the keyed backend of one operator subtask. */
+  createKeyedBackend(options: KeyedBackendOptions): KeyedStateBackend;
+}

@@ -1,0 +1,284 @@
+/**
+ * Growable byte writer and cursor reader that every serializer writes to and
+ * reads from. Hot paths reuse one writer (`reset()`) instead of allocating.
+ *
+ * @module
+ */
+import { SerializationError } from "../errors.ts";
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder("utf-8", { fatal: false });
+
+/**
+ * A growable byte buffer. `bytes()` views the written bytes without copying;
+ * the view is valid until the next write or `reset()`.
+ *
+ * @example
+ * ```ts
+ * import { ByteReader, ByteWriter } from "@weir/weir";
+ * const w = new ByteWriter();
+ * w.writeString("héllo");
+ * w.writeF64(-0);
+ * const r = new ByteReader(w.bytes());
+ * console.assert(r.readString() === "héllo" && Object.is(r.readF64(), -0));
+ * ```
+ */
+export class ByteWriter {
+  /** The backing buffer; bytes `[0, length)` are written. */
+  buf: Uint8Array;
+  /** Number of bytes written. */
+  length = 0;
+  #view: DataView;
+
+  /** Creates a writer with an initial capacity in bytes. */
+  constructor(capacity = 64) {
+    this.buf = new Uint8Array(capacity);
+    this.#view = new DataView(this.buf.buffer);
+  }
+
+  /** Forgets the written bytes and keeps the buffer. */
+  reset(): void {
+    this.length = 0;
+  }
+
+  /** Makes room for `n` more bytes. */
+  ensure(n: number): void {
+    const need = this.length + n;
+    if (need <= this.buf.length) return;
+    let cap = this.buf.length * 2;
+    while (cap < need) cap *= 2;
+    const next = new Uint8Array(cap);
+    next.set(this.buf.subarray(0, this.length));
+    this.buf = next;
+    this.#view = new DataView(next.buffer);
+  }
+
+  /** A view of the written bytes (no copy). */
+  bytes(): Uint8Array {
+    return this.buf.subarray(0, this.length);
+  }
+
+  /** A copy of the written bytes. */
+  toBytes(): Uint8Array {
+    return this.buf.slice(0, this.length);
+  }
+
+  /** Writes one byte. */
+  writeU8(v: number): void {
+    this.ensure(1);
+    this.buf[this.length++] = v;
+  }
+
+  /** Writes a 16-bit unsigned integer, big-endian (sorts bytewise). */
+  writeU16(v: number): void {
+    this.ensure(2);
+    this.#view.setUint16(this.length, v);
+    this.length += 2;
+  }
+
+  /** Writes a 32-bit unsigned integer, big-endian. */
+  writeU32(v: number): void {
+    this.ensure(4);
+    this.#view.setUint32(this.length, v);
+    this.length += 4;
+  }
+
+  /** Writes an unsigned integer below 2^53 as a LEB128 varint. */
+  writeVarUint(v: number): void {
+    this.ensure(8);
+    while (v >= 0x80) {
+      this.buf[this.length++] = (v % 0x80) | 0x80;
+      v = Math.floor(v / 0x80);
+    }
+    this.buf[this.length++] = v;
+  }
+
+  /** Writes a 64-bit float, big-endian. */
+  writeF64(v: number): void {
+    this.ensure(8);
+    this.#view.setFloat64(this.length, v);
+    this.length += 8;
+  }
+
+  /** Writes a signed 64-bit integer, big-endian. */
+  writeI64(v: bigint): void {
+    this.ensure(8);
+    this.#view.setBigInt64(this.length, v);
+    this.length += 8;
+  }
+
+  /** Writes raw bytes with no length prefix. */
+  writeRaw(b: Uint8Array): void {
+    this.ensure(b.length);
+    this.buf.set(b, this.length);
+    this.length += b.length;
+  }
+
+  /** Writes bytes prefixed by their length. */
+  writeBytes(b: Uint8Array): void {
+    this.writeVarUint(b.length);
+    this.writeRaw(b);
+  }
+
+  /**
+   * Writes a string as UTF-8 prefixed by its byte length. Short ASCII strings
+   * take a hand-written loop: TextEncoder costs more than the copy for them.
+   */
+  writeString(s: string): void {
+    const n = s.length;
+    if (n < 128) {
+      this.ensure(1 + n * 3);
+      const start = this.length + 1;
+      let p = start;
+      const buf = this.buf;
+      for (let i = 0; i < n; i++) {
+        const c = s.charCodeAt(i);
+        if (c >= 0x80) {
+          p = -1;
+          break;
+        }
+        buf[p++] = c;
+      }
+      if (p >= 0) {
+        buf[this.length] = n;
+        this.length = p;
+        return;
+      }
+    }
+    this.ensure(5 + n * 3);
+    // Reserve a 5-byte-max varint: encode first, then shift if the prefix is shorter.
+    const at = this.length;
+    const { written } = encoder.encodeInto(s, this.buf.subarray(at + 5));
+    let prefix = 1;
+    for (let v = written; v >= 0x80; v = Math.floor(v / 0x80)) prefix++;
+    if (prefix !== 5) this.buf.copyWithin(at + prefix, at + 5, at + 5 + written);
+    this.writeVarUint(written);
+    this.length = at + prefix + written;
+  }
+}
+
+/**
+ * Reads what a {@linkcode ByteWriter} wrote. Reading past the end throws a
+ * `SerializationError` instead of returning garbage.
+ *
+ * @example
+ * ```ts
+ * import { ByteReader } from "@weir/weir";
+ * const r = new ByteReader(new Uint8Array([3, 0x61, 0x62, 0x63]));
+ * console.assert(r.readString() === "abc" && r.remaining() === 0);
+ * ```
+ */
+export class ByteReader {
+  /** The bytes being read. */
+  readonly buf: Uint8Array;
+  /** Read position. */
+  pos: number;
+  readonly #end: number;
+  readonly #view: DataView;
+
+  /** Reads `buf` from its start. */
+  constructor(buf: Uint8Array) {
+    this.buf = buf;
+    this.pos = 0;
+    this.#end = buf.length;
+    this.#view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  }
+
+  /** Bytes left to read. */
+  remaining(): number {
+    return this.#end - this.pos;
+  }
+
+  #need(n: number): void {
+    if (this.pos + n > this.#end) {
+      throw new SerializationError(
+        `Cannot deserialize: needs ${n} more bytes at offset ${this.pos}, only ${
+          this.#end - this.pos
+        } left`,
+      );
+    }
+  }
+
+  /** Reads one byte. */
+  readU8(): number {
+    this.#need(1);
+    return this.buf[this.pos++]!;
+  }
+
+  /** Reads a big-endian 16-bit unsigned integer. */
+  readU16(): number {
+    this.#need(2);
+    const v = this.#view.getUint16(this.pos);
+    this.pos += 2;
+    return v;
+  }
+
+  /** Reads a big-endian 32-bit unsigned integer. */
+  readU32(): number {
+    this.#need(4);
+    const v = this.#view.getUint32(this.pos);
+    this.pos += 4;
+    return v;
+  }
+
+  /** Reads a LEB128 varint. */
+  readVarUint(): number {
+    let result = 0;
+    let mul = 1;
+    for (let i = 0; i < 8; i++) {
+      const b = this.readU8();
+      result += (b & 0x7f) * mul;
+      if (b < 0x80) return result;
+      mul *= 0x80;
+    }
+    throw new SerializationError(`Cannot deserialize: varint too long at offset ${this.pos}`);
+  }
+
+  /** Reads a big-endian 64-bit float. */
+  readF64(): number {
+    this.#need(8);
+    const v = this.#view.getFloat64(this.pos);
+    this.pos += 8;
+    return v;
+  }
+
+  /** Reads a big-endian signed 64-bit integer. */
+  readI64(): bigint {
+    this.#need(8);
+    const v = this.#view.getBigInt64(this.pos);
+    this.pos += 8;
+    return v;
+  }
+
+  /** Reads `n` raw bytes as a view (no copy). */
+  readRaw(n: number): Uint8Array {
+    this.#need(n);
+    const v = this.buf.subarray(this.pos, this.pos + n);
+    this.pos += n;
+    return v;
+  }
+
+  /** Reads length-prefixed bytes as a copy. */
+  readBytes(): Uint8Array {
+    return this.readRaw(this.readVarUint()).slice();
+  }
+
+  /** Reads a length-prefixed UTF-8 string. */
+  readString(): string {
+    const n = this.readVarUint();
+    this.#need(n);
+    const start = this.pos;
+    this.pos += n;
+    if (n < 64) {
+      let s = "";
+      const buf = this.buf;
+      for (let i = start; i < start + n; i++) {
+        const c = buf[i]!;
+        if (c >= 0x80) return decoder.decode(buf.subarray(start, start + n));
+        s += String.fromCharCode(c);
+      }
+      return s;
+    }
+    return decoder.decode(this.buf.subarray(start, start + n));
+  }
+}

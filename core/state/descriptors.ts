@@ -1,0 +1,209 @@
+/**
+ * State descriptors: a state's name, kind and serializers. Operators declare
+ * state through descriptors; the runtime and its state backend own it.
+ *
+ * @module
+ */
+import type { Serializer } from "./serializer.ts";
+import type { AggregateFunction } from "./state.ts";
+
+/** The kinds of keyed state. */
+export type StateKind = "value" | "list" | "map" | "reducing" | "aggregating";
+
+/**
+ * What every descriptor has in common.
+ *
+ * @example
+ * ```ts
+ * import { type StateDescriptor, ValueStateDescriptor, Serializers } from "@weir/weir";
+ * const d: StateDescriptor = new ValueStateDescriptor("v", Serializers.string);
+ * console.assert(d.kind === "value" && d.typeId() === "value<string>");
+ * ```
+ */
+export abstract class StateDescriptor {
+  /** The state's name, unique within its operator. */
+  readonly name: string;
+  /** The kind of state. */
+  abstract readonly kind: StateKind;
+
+  /** Creates a descriptor named `name`. */
+  constructor(name: string) {
+    this.name = name;
+  }
+
+  /** Identifies kind and serializers; two registrations of a name must agree on it. */
+  abstract typeId(): string;
+}
+
+/**
+ * Describes a {@linkcode ValueState}.
+ *
+ * @example
+ * ```ts
+ * import { ValueStateDescriptor, Serializers } from "@weir/weir";
+ * const count = new ValueStateDescriptor("count", Serializers.f64, 0);
+ * console.assert(count.defaultValue === 0);
+ * ```
+ */
+export class ValueStateDescriptor<T> extends StateDescriptor {
+  /** Always `"value"`. */
+  readonly kind = "value" as const;
+  /** Serializes the value. */
+  readonly serializer: Serializer<T>;
+  /** Returned by `value()` when the key has no value. */
+  readonly defaultValue: T | undefined;
+
+  /** Creates a descriptor. */
+  constructor(name: string, serializer: Serializer<T>, defaultValue?: T) {
+    super(name);
+    this.serializer = serializer;
+    this.defaultValue = defaultValue;
+  }
+
+  /** `value<serializer id>`. */
+  typeId(): string {
+    return `value<${this.serializer.id}>`;
+  }
+}
+
+/**
+ * Describes a {@linkcode ListState}.
+ *
+ * @example
+ * ```ts
+ * import { ListStateDescriptor, Serializers } from "@weir/weir";
+ * const seen = new ListStateDescriptor("seen", Serializers.string);
+ * console.assert(seen.typeId() === "list<string>");
+ * ```
+ */
+export class ListStateDescriptor<T> extends StateDescriptor {
+  /** Always `"list"`. */
+  readonly kind = "list" as const;
+  /** Serializes one element. */
+  readonly elementSerializer: Serializer<T>;
+
+  /** Creates a descriptor. */
+  constructor(name: string, elementSerializer: Serializer<T>) {
+    super(name);
+    this.elementSerializer = elementSerializer;
+  }
+
+  /** `list<element serializer id>`. */
+  typeId(): string {
+    return `list<${this.elementSerializer.id}>`;
+  }
+}
+
+/**
+ * Describes a {@linkcode MapState}.
+ *
+ * @example
+ * ```ts
+ * import { MapStateDescriptor, Serializers } from "@weir/weir";
+ * const pages = new MapStateDescriptor("pages", Serializers.string, Serializers.f64);
+ * console.assert(pages.typeId() === "map<string,f64>");
+ * ```
+ */
+export class MapStateDescriptor<K, V> extends StateDescriptor {
+  /** Always `"map"`. */
+  readonly kind = "map" as const;
+  /** Serializes map keys. */
+  readonly keySerializer: Serializer<K>;
+  /** Serializes map values. */
+  readonly valueSerializer: Serializer<V>;
+
+  /** Creates a descriptor. */
+  constructor(name: string, keySerializer: Serializer<K>, valueSerializer: Serializer<V>) {
+    super(name);
+    this.keySerializer = keySerializer;
+    this.valueSerializer = valueSerializer;
+  }
+
+  /** `map<key id,value id>`. */
+  typeId(): string {
+    return `map<${this.keySerializer.id},${this.valueSerializer.id}>`;
+  }
+}
+
+/**
+ * Describes a {@linkcode ReducingState}.
+ *
+ * @example
+ * ```ts
+ * import { ReducingStateDescriptor, Serializers } from "@weir/weir";
+ * const sum = new ReducingStateDescriptor("sum", (a: number, b: number) => a + b, Serializers.f64);
+ * console.assert(sum.reduce(1, 2) === 3);
+ * ```
+ */
+export class ReducingStateDescriptor<T> extends StateDescriptor {
+  /** Always `"reducing"`. */
+  readonly kind = "reducing" as const;
+  /** Combines the stored value with an added one. */
+  readonly reduce: (a: T, b: T) => T;
+  /** Serializes the value. */
+  readonly serializer: Serializer<T>;
+
+  /** Creates a descriptor. */
+  constructor(name: string, reduce: (a: T, b: T) => T, serializer: Serializer<T>) {
+    super(name);
+    this.reduce = reduce;
+    this.serializer = serializer;
+  }
+
+  /** `reducing<serializer id>`. */
+  typeId(): string {
+    return `reducing<${this.serializer.id}>`;
+  }
+}
+
+/**
+ * Describes an {@linkcode AggregatingState}.
+ *
+ * @example
+ * ```ts
+ * import { AggregatingStateDescriptor, Serializers } from "@weir/weir";
+ * const count = new AggregatingStateDescriptor("n", {
+ *   createAccumulator: () => 0,
+ *   add: (_v: string, acc: number) => acc + 1,
+ *   getResult: (acc: number) => acc,
+ * }, Serializers.f64);
+ * console.assert(count.typeId() === "aggregating<f64>");
+ * ```
+ */
+export class AggregatingStateDescriptor<IN, ACC, OUT> extends StateDescriptor {
+  /** Always `"aggregating"`. */
+  readonly kind = "aggregating" as const;
+  /** The aggregation. */
+  readonly aggregateFunction: AggregateFunction<IN, ACC, OUT>;
+  /** Serializes the accumulator. */
+  readonly accumulatorSerializer: Serializer<ACC>;
+
+  /** Creates a descriptor. */
+  constructor(
+    name: string,
+    aggregateFunction: AggregateFunction<IN, ACC, OUT>,
+    accumulatorSerializer: Serializer<ACC>,
+  ) {
+    super(name);
+    this.aggregateFunction = aggregateFunction;
+    this.accumulatorSerializer = accumulatorSerializer;
+  }
+
+  /** `aggregating<accumulator serializer id>`. */
+  typeId(): string {
+    return `aggregating<${this.accumulatorSerializer.id}>`;
+  }
+}
+
+/** Any keyed state descriptor. */
+export type AnyStateDescriptor =
+  // deno-lint-ignore no-explicit-any
+  | ValueStateDescriptor<any>
+  // deno-lint-ignore no-explicit-any
+  | ListStateDescriptor<any>
+  // deno-lint-ignore no-explicit-any
+  | MapStateDescriptor<any, any>
+  // deno-lint-ignore no-explicit-any
+  | ReducingStateDescriptor<any>
+  // deno-lint-ignore no-explicit-any
+  | AggregatingStateDescriptor<any, any, any>;

@@ -1,0 +1,6 @@
+/**
+ * The heap state backend.
+ *
+ * @module
+ */
+export * from "./heap_backend.ts";

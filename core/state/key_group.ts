@@ -1,0 +1,175 @@
+/**
+ * Key groups: the unit of keyed state. A key's serialized bytes are hashed
+ * (murmur3, 32 bit) into one of `maxParallelism` key groups, and subtask `i`
+ * of an operator with parallelism `p` owns a contiguous range of them, as in
+ * Flink (`KeyGroupRangeAssignment`). Rescaling moves whole key groups.
+ *
+ * @module
+ */
+import { ConfigError } from "../errors.ts";
+
+/** Largest supported `maxParallelism` (key group ids fit in 2 bytes). */
+export const UPPER_BOUND_MAX_PARALLELISM = 32768;
+
+/**
+ * MurmurHash3 (x86, 32 bit) of `bytes[0, length)`.
+ *
+ * @example
+ * ```ts
+ * import { murmur3 } from "@weir/weir";
+ * console.assert(murmur3(new TextEncoder().encode("hello")) === 0x248bfa47);
+ * ```
+ */
+export function murmur3(bytes: Uint8Array, length = bytes.length, seed = 0): number {
+  let h = seed | 0;
+  const blocks = length & ~3;
+  for (let i = 0; i < blocks; i += 4) {
+    let k = bytes[i]! | (bytes[i + 1]! << 8) | (bytes[i + 2]! << 16) | (bytes[i + 3]! << 24);
+    k = Math.imul(k, 0xcc9e2d51);
+    k = (k << 15) | (k >>> 17);
+    k = Math.imul(k, 0x1b873593);
+    h ^= k;
+    h = (h << 13) | (h >>> 19);
+    h = (Math.imul(h, 5) + 0xe6546b64) | 0;
+  }
+  const tail = length & 3;
+  if (tail > 0) {
+    let k = 0;
+    if (tail === 3) k ^= bytes[blocks + 2]! << 16;
+    if (tail >= 2) k ^= bytes[blocks + 1]! << 8;
+    k ^= bytes[blocks]!;
+    k = Math.imul(k, 0xcc9e2d51);
+    k = (k << 15) | (k >>> 17);
+    k = Math.imul(k, 0x1b873593);
+    h ^= k;
+  }
+  h ^= length;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+/**
+ * The key group of a serialized key.
+ *
+ * @example
+ * ```ts
+ * import { keyGroupOf } from "@weir/weir";
+ * const g = keyGroupOf(new TextEncoder().encode("user-1"), 128);
+ * console.assert(g >= 0 && g < 128);
+ * ```
+ */
+export function keyGroupOf(keyBytes: Uint8Array, maxParallelism: number, length?: number): number {
+  return murmur3(keyBytes, length ?? keyBytes.length) % maxParallelism;
+}
+
+/**
+ * The subtask that owns `keyGroup` (Flink's
+ * `computeOperatorIndexForKeyGroup`).
+ *
+ * @example
+ * ```ts
+ * import { subtaskForKeyGroup } from "@weir/weir";
+ * console.assert(subtaskForKeyGroup(127, 128, 2) === 1);
+ * ```
+ */
+export function subtaskForKeyGroup(
+  keyGroup: number,
+  maxParallelism: number,
+  parallelism: number,
+): number {
+  return Math.floor((keyGroup * parallelism) / maxParallelism);
+}
+
+/**
+ * An inclusive range of key groups `[start, end]`; empty when `end < start`.
+ *
+ * @example
+ * ```ts
+ * import { keyGroupRangeForSubtask } from "@weir/weir";
+ * const r = keyGroupRangeForSubtask(128, 2, 1);
+ * console.assert(r.start === 64 && r.end === 127);
+ * ```
+ */
+export interface KeyGroupRange {
+  /** First key group in the range. */
+  readonly start: number;
+  /** Last key group in the range (inclusive). */
+  readonly end: number;
+}
+
+/**
+ * The key groups subtask `index` of `parallelism` owns (Flink's
+ * `computeKeyGroupRangeForOperatorIndex`).
+ *
+ * @example
+ * ```ts
+ * import { keyGroupRangeForSubtask } from "@weir/weir";
+ * console.assert(keyGroupRangeForSubtask(128, 1, 0).end === 127);
+ * ```
+ */
+export function keyGroupRangeForSubtask(
+  maxParallelism: number,
+  parallelism: number,
+  index: number,
+): KeyGroupRange {
+  return {
+    start: Math.floor((index * maxParallelism + parallelism - 1) / parallelism),
+    end: Math.floor(((index + 1) * maxParallelism - 1) / parallelism),
+  };
+}
+
+/**
+ * Flink's default max parallelism for an operator: `1.5 × parallelism`
+ * rounded up to a power of two, at least 128 and at most 32768.
+ *
+ * @example
+ * ```ts
+ * import { defaultMaxParallelism } from "@weir/weir";
+ * console.assert(defaultMaxParallelism(4) === 128 && defaultMaxParallelism(200) === 512);
+ * ```
+ */
+export function defaultMaxParallelism(parallelism: number): number {
+  const want = parallelism + Math.floor(parallelism / 2);
+  let p = 1;
+  while (p < want) p *= 2;
+  return Math.min(Math.max(p, 128), UPPER_BOUND_MAX_PARALLELISM);
+}
+
+/**
+ * Checks a parallelism / max parallelism pair and throws a `ConfigError`
+ * naming the problem.
+ *
+ * @example
+ * ```ts
+ * import { checkParallelism } from "@weir/weir";
+ * checkParallelism(2, 128, "count");
+ * ```
+ */
+export function checkParallelism(
+  parallelism: number,
+  maxParallelism: number,
+  operator: string,
+): void {
+  if (!Number.isInteger(parallelism) || parallelism < 1) {
+    throw new ConfigError(
+      `Operator "${operator}": parallelism must be a positive integer, got ${parallelism}`,
+    );
+  }
+  if (
+    !Number.isInteger(maxParallelism) || maxParallelism < 1 ||
+    maxParallelism > UPPER_BOUND_MAX_PARALLELISM
+  ) {
+    throw new ConfigError(
+      `Operator "${operator}": maxParallelism must be an integer in 1..${UPPER_BOUND_MAX_PARALLELISM}, got ${maxParallelism}`,
+    );
+  }
+  if (parallelism > maxParallelism) {
+    throw new ConfigError(
+      `Operator "${operator}": parallelism ${parallelism} exceeds maxParallelism ${maxParallelism}`,
+    );
+  }
+}

@@ -1,0 +1,206 @@
+/**
+ * Operator (non-keyed) state: list state redistributed by even split, union
+ * list state given whole to every subtask, and broadcast state (a map that is
+ * the same on every subtask). Snapshots are plain data; redistribution on
+ * rescale is a pure function.
+ *
+ * @module
+ */
+import { StateError } from "../errors.ts";
+import type { ListStateDescriptor, MapStateDescriptor } from "./descriptors.ts";
+import { deserialize, serialize } from "./serializer.ts";
+import type { ListState, MapState } from "./state.ts";
+
+/** How list entries are redistributed on restore. */
+export type OperatorStateMode = "split" | "union" | "broadcast";
+
+/** One operator state of one subtask, serialized. */
+export interface OperatorStateEntry {
+  /** Redistribution mode. */
+  readonly mode: OperatorStateMode;
+  /** The descriptor's type id, checked on restore. */
+  readonly typeId: string;
+  /** Serialized list elements, or (broadcast) alternating keys and values. */
+  readonly items: Uint8Array[];
+}
+
+/** All operator state of one subtask: state name → entry. */
+export type OperatorStateSnapshot = Record<string, OperatorStateEntry>;
+
+/**
+ * Redistributes operator state from `old` subtask snapshots to `parallelism`
+ * new subtasks: split lists are concatenated and cut into even contiguous
+ * parts, union lists go whole to everyone, broadcast state comes from the
+ * first subtask that has it.
+ *
+ * @example Two subtasks' split lists spread over three
+ * ```ts
+ * import { redistributeOperatorState } from "@weir/weir";
+ * const item = (n: number) => new Uint8Array([n]);
+ * const entry = (ns: number[]) => ({ s: { mode: "split" as const, typeId: "list<x>", items: ns.map(item) } });
+ * const next = redistributeOperatorState([entry([1, 2]), entry([3, 4, 5])], 3);
+ * console.assert(next.map((s) => s.s!.items.length).join() === "2,2,1");
+ * ```
+ */
+export function redistributeOperatorState(
+  old: readonly OperatorStateSnapshot[],
+  parallelism: number,
+): OperatorStateSnapshot[] {
+  const out: OperatorStateSnapshot[] = Array.from({ length: parallelism }, () => ({}));
+  const names = new Set(old.flatMap((s) => Object.keys(s)));
+  for (const name of names) {
+    const entries = old.map((s) => s[name]).filter((e) => e !== undefined);
+    const first = entries[0]!;
+    if (first.mode === "broadcast") {
+      for (const s of out) s[name] = first;
+      continue;
+    }
+    const all = entries.flatMap((e) => e.items);
+    if (first.mode === "union") {
+      for (const s of out) s[name] = { ...first, items: all };
+      continue;
+    }
+    const base = Math.floor(all.length / parallelism);
+    const extra = all.length % parallelism;
+    let at = 0;
+    for (let i = 0; i < parallelism; i++) {
+      const n = base + (i < extra ? 1 : 0);
+      out[i]![name] = { ...first, items: all.slice(at, at + n) };
+      at += n;
+    }
+  }
+  return out;
+}
+
+interface Registered {
+  mode: OperatorStateMode;
+  typeId: string;
+  snapshot(): Uint8Array[];
+}
+
+/**
+ * The operator state of one operator subtask, handed to
+ * `CheckpointedFunction.initializeState`.
+ *
+ * @example
+ * ```ts
+ * import { ListStateDescriptor, OperatorStateStore, Serializers } from "@weir/weir";
+ * const store = new OperatorStateStore("src");
+ * const offsets = store.getListState(new ListStateDescriptor("offsets", Serializers.f64));
+ * offsets.update([42]);
+ * const restored = new OperatorStateStore("src", store.snapshot());
+ * console.assert(restored.getListState(new ListStateDescriptor("offsets", Serializers.f64)).get()![0] === 42);
+ * ```
+ */
+export class OperatorStateStore {
+  readonly #operator: string;
+  readonly #restored: OperatorStateSnapshot;
+  readonly #states = new Map<string, Registered & { state: unknown }>();
+
+  /** Creates a store, optionally from a (redistributed) snapshot. */
+  constructor(operatorUid: string, restored: OperatorStateSnapshot = {}) {
+    this.#operator = operatorUid;
+    this.#restored = restored;
+  }
+
+  /** Whether the store was created from a snapshot. */
+  get isRestored(): boolean {
+    return Object.keys(this.#restored).length > 0;
+  }
+
+  #register<S>(
+    name: string,
+    mode: OperatorStateMode,
+    typeId: string,
+    make: (items: Uint8Array[]) => { state: S; snapshot(): Uint8Array[] },
+  ): S {
+    const known = this.#states.get(name);
+    if (known) {
+      if (known.mode !== mode || known.typeId !== typeId) {
+        throw new StateError(
+          `Operator state "${name}" of operator "${this.#operator}" is registered as ` +
+            `${known.mode} ${known.typeId}; cannot register it again as ${mode} ${typeId}`,
+        );
+      }
+      return known.state as S;
+    }
+    const prior = this.#restored[name];
+    if (prior && (prior.mode !== mode || prior.typeId !== typeId)) {
+      throw new StateError(
+        `Cannot restore operator state "${name}" of operator "${this.#operator}": ` +
+          `the snapshot holds ${prior.mode} ${prior.typeId}, the job asks for ${mode} ${typeId}`,
+      );
+    }
+    const made = make(prior?.items ?? []);
+    this.#states.set(name, { mode, typeId, snapshot: made.snapshot, state: made.state });
+    return made.state;
+  }
+
+  #list<T>(d: ListStateDescriptor<T>, mode: OperatorStateMode): ListState<T> {
+    return this.#register(d.name, mode, d.typeId(), (items) => {
+      let list = items.map((b) => deserialize(d.elementSerializer, b));
+      const state: ListState<T> = {
+        get: () => (list.length ? list.slice() : undefined),
+        add: (v) => void list.push(v),
+        addAll: (vs) => void list.push(...vs),
+        update: (vs) => void (list = [...vs]),
+        clear: () => void (list = []),
+      };
+      return { state, snapshot: () => list.map((v) => serialize(d.elementSerializer, v)) };
+    });
+  }
+
+  /** List state redistributed by even split on rescale. */
+  getListState<T>(descriptor: ListStateDescriptor<T>): ListState<T> {
+    return this.#list(descriptor, "split");
+  }
+
+  /** List state every subtask gets whole on restore. */
+  getUnionListState<T>(descriptor: ListStateDescriptor<T>): ListState<T> {
+    return this.#list(descriptor, "union");
+  }
+
+  /** Broadcast state: a map that is the same on every subtask. */
+  getBroadcastState<K, V>(descriptor: MapStateDescriptor<K, V>): MapState<K, V> {
+    return this.#register(descriptor.name, "broadcast", descriptor.typeId(), (items) => {
+      const m = new Map<K, V>();
+      for (let i = 0; i + 1 < items.length; i += 2) {
+        m.set(
+          deserialize(descriptor.keySerializer, items[i]!),
+          deserialize(descriptor.valueSerializer, items[i + 1]!),
+        );
+      }
+      const state: MapState<K, V> = {
+        get: (k) => m.get(k),
+        put: (k, v) => void m.set(k, v),
+        putAll: (es) => {
+          for (const [k, v] of es) m.set(k, v);
+        },
+        remove: (k) => void m.delete(k),
+        contains: (k) => m.has(k),
+        entries: () => new Map(m).entries(),
+        keys: () => [...m.keys()].values(),
+        values: () => [...m.values()].values(),
+        isEmpty: () => m.size === 0,
+        clear: () => m.clear(),
+      };
+      return {
+        state,
+        snapshot: () =>
+          [...m].flatMap(([k, v]) => [
+            serialize(descriptor.keySerializer, k),
+            serialize(descriptor.valueSerializer, v),
+          ]),
+      };
+    });
+  }
+
+  /** Serializes every registered state (restored but unregistered state is kept). */
+  snapshot(): OperatorStateSnapshot {
+    const out: OperatorStateSnapshot = { ...this.#restored };
+    for (const [name, s] of this.#states) {
+      out[name] = { mode: s.mode, typeId: s.typeId, items: s.snapshot() };
+    }
+    return out;
+  }
+}

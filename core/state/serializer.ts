@@ -1,0 +1,369 @@
+/**
+ * The serializer contract and weir's built-in serializers. State stores see
+ * bytes only; every state descriptor names the serializer of its values and
+ * every serializer has an id and a version so stored state can be checked and
+ * evolved on restore.
+ *
+ * @module
+ */
+import { SerializationError } from "../errors.ts";
+import { ByteReader, ByteWriter } from "./bytes.ts";
+
+/**
+ * Turns values of type `T` into bytes and back.
+ *
+ * @example A serializer for a small record
+ * ```ts
+ * import { ByteReader, ByteWriter, type Serializer } from "@weir/weir";
+ * const point: Serializer<{ x: number; y: number }> = {
+ *   id: "point",
+ *   version: 1,
+ *   write(v, out) { out.writeF64(v.x); out.writeF64(v.y); },
+ *   read(input) { return { x: input.readF64(), y: input.readF64() }; },
+ * };
+ * const w = new ByteWriter();
+ * point.write({ x: 1, y: 2 }, w);
+ * console.assert(point.read(new ByteReader(w.bytes())).y === 2);
+ * ```
+ */
+export interface Serializer<T> {
+  /** Names the encoding, e.g. `"string"` or `"array<f64>"`; checked on restore. */
+  readonly id: string;
+  /** Bumped when the encoding changes. */
+  readonly version: number;
+  /** Appends the encoding of `value` to `out`. */
+  write(value: T, out: ByteWriter): void;
+  /** Reads one value from `input`. */
+  read(input: ByteReader): T;
+}
+
+/** The value type a serializer handles. */
+export type SerializedType<S> = S extends Serializer<infer T> ? T : never;
+
+const shared = new ByteWriter(256);
+
+/**
+ * Serializes one value to a fresh byte array.
+ *
+ * @example
+ * ```ts
+ * import { deserialize, serialize, Serializers } from "@weir/weir";
+ * const bytes = serialize(Serializers.string, "hi");
+ * console.assert(deserialize(Serializers.string, bytes) === "hi");
+ * ```
+ */
+export function serialize<T>(serializer: Serializer<T>, value: T): Uint8Array {
+  shared.reset();
+  serializer.write(value, shared);
+  return shared.toBytes();
+}
+
+/**
+ * Deserializes one value and checks that all bytes were used.
+ *
+ * @example
+ * ```ts
+ * import { deserialize, serialize, Serializers } from "@weir/weir";
+ * console.assert(deserialize(Serializers.f64, serialize(Serializers.f64, 1.5)) === 1.5);
+ * ```
+ */
+export function deserialize<T>(serializer: Serializer<T>, bytes: Uint8Array): T {
+  const r = new ByteReader(bytes);
+  const v = serializer.read(r);
+  if (r.remaining() !== 0) {
+    throw new SerializationError(
+      `Cannot deserialize with "${serializer.id}": ${r.remaining()} bytes left over`,
+    );
+  }
+  return v;
+}
+
+function describe(v: unknown): string {
+  if (v === null) return "null";
+  if (typeof v === "object") return v.constructor?.name ?? "object";
+  return typeof v;
+}
+
+function expect(ok: boolean, id: string, v: unknown): void {
+  if (!ok) throw new SerializationError(`Serializer "${id}" cannot serialize a ${describe(v)}`);
+}
+
+const f64: Serializer<number> = {
+  id: "f64",
+  version: 1,
+  write(v, out) {
+    expect(typeof v === "number", "f64", v);
+    out.writeF64(v);
+  },
+  read: (r) => r.readF64(),
+};
+
+const i32: Serializer<number> = {
+  id: "i32",
+  version: 1,
+  write(v, out) {
+    expect(Number.isInteger(v) && v >= -0x80000000 && v <= 0x7fffffff, "i32", v);
+    out.writeU32(v >>> 0);
+  },
+  read: (r) => r.readU32() | 0,
+};
+
+const bigint: Serializer<bigint> = {
+  id: "bigint",
+  version: 1,
+  // Sign byte then magnitude bytes, so any size survives (not only 64 bits).
+  write(v, out) {
+    expect(typeof v === "bigint", "bigint", v);
+    const neg = v < 0n;
+    let mag = neg ? -v : v;
+    const bytes: number[] = [];
+    while (mag > 0n) {
+      bytes.push(Number(mag & 0xffn));
+      mag >>= 8n;
+    }
+    out.writeU8(neg ? 1 : 0);
+    out.writeVarUint(bytes.length);
+    for (let i = bytes.length - 1; i >= 0; i--) out.writeU8(bytes[i]!);
+  },
+  read(r) {
+    const neg = r.readU8() === 1;
+    const n = r.readVarUint();
+    let mag = 0n;
+    for (let i = 0; i < n; i++) mag = (mag << 8n) | BigInt(r.readU8());
+    return neg ? -mag : mag;
+  },
+};
+
+const boolean: Serializer<boolean> = {
+  id: "boolean",
+  version: 1,
+  write(v, out) {
+    expect(typeof v === "boolean", "boolean", v);
+    out.writeU8(v ? 1 : 0);
+  },
+  read: (r) => r.readU8() === 1,
+};
+
+const string: Serializer<string> = {
+  id: "string",
+  version: 1,
+  write(v, out) {
+    expect(typeof v === "string", "string", v);
+    out.writeString(v);
+  },
+  read: (r) => r.readString(),
+};
+
+const bytes: Serializer<Uint8Array> = {
+  id: "bytes",
+  version: 1,
+  write(v, out) {
+    expect(v instanceof Uint8Array, "bytes", v);
+    out.writeBytes(v);
+  },
+  read: (r) => r.readBytes(),
+};
+
+const json: Serializer<unknown> = {
+  id: "json",
+  version: 1,
+  write(v, out) {
+    let text: string | undefined;
+    try {
+      text = JSON.stringify(v);
+    } catch (e) {
+      throw new SerializationError(`Serializer "json" cannot serialize value: ${e}`, { cause: e });
+    }
+    if (text === undefined) expect(false, "json", v);
+    out.writeString(text!);
+  },
+  read: (r) => JSON.parse(r.readString()),
+};
+
+const enum KeyTag {
+  String = 1,
+  Number = 2,
+  BigInt = 3,
+  True = 4,
+  False = 5,
+  Array = 6,
+  Object = 7,
+}
+
+function writeKey(v: unknown, out: ByteWriter): void {
+  switch (typeof v) {
+    case "string":
+      out.writeU8(KeyTag.String);
+      out.writeString(v);
+      return;
+    case "number":
+      out.writeU8(KeyTag.Number);
+      // -0 and 0 are one key, as === says.
+      out.writeF64(v === 0 ? 0 : v);
+      return;
+    case "bigint":
+      out.writeU8(KeyTag.BigInt);
+      bigint.write(v, out);
+      return;
+    case "boolean":
+      out.writeU8(v ? KeyTag.True : KeyTag.False);
+      return;
+    case "object":
+      if (Array.isArray(v)) {
+        out.writeU8(KeyTag.Array);
+        out.writeVarUint(v.length);
+        for (const e of v) writeKey(e, out);
+        return;
+      }
+      if (v !== null && Object.getPrototypeOf(v) === Object.prototype) {
+        const names = Object.keys(v).sort();
+        out.writeU8(KeyTag.Object);
+        out.writeVarUint(names.length);
+        for (const n of names) {
+          out.writeString(n);
+          writeKey((v as Record<string, unknown>)[n], out);
+        }
+        return;
+      }
+  }
+  throw new SerializationError(
+    `Cannot serialize key of type ${describe(v)}: keys must be strings, numbers, bigints, ` +
+      `booleans, or arrays and plain objects of those`,
+  );
+}
+
+function readKey(r: ByteReader): unknown {
+  const tag = r.readU8();
+  switch (tag) {
+    case KeyTag.String:
+      return r.readString();
+    case KeyTag.Number:
+      return r.readF64();
+    case KeyTag.BigInt:
+      return bigint.read(r);
+    case KeyTag.True:
+      return true;
+    case KeyTag.False:
+      return false;
+    case KeyTag.Array: {
+      const n = r.readVarUint();
+      const a: unknown[] = [];
+      for (let i = 0; i < n; i++) a.push(readKey(r));
+      return a;
+    }
+    case KeyTag.Object: {
+      const n = r.readVarUint();
+      const o: Record<string, unknown> = {};
+      for (let i = 0; i < n; i++) o[r.readString()] = readKey(r);
+      return o;
+    }
+  }
+  throw new SerializationError(`Cannot deserialize key: unknown tag ${tag}`);
+}
+
+const key: Serializer<unknown> = { id: "key", version: 1, write: writeKey, read: readKey };
+
+function array<T>(element: Serializer<T>): Serializer<T[]> {
+  const id = `array<${element.id}>`;
+  return {
+    id,
+    version: 1,
+    write(v, out) {
+      expect(Array.isArray(v), id, v);
+      out.writeVarUint(v.length);
+      for (const e of v) element.write(e, out);
+    },
+    read(r) {
+      const n = r.readVarUint();
+      const a = new Array<T>(n);
+      for (let i = 0; i < n; i++) a[i] = element.read(r);
+      return a;
+    },
+  };
+}
+
+function tuple<T extends unknown[]>(
+  ...fields: { [K in keyof T]: Serializer<T[K]> }
+): Serializer<T> {
+  const fs = fields as Serializer<unknown>[];
+  const id = `tuple<${fs.map((f) => f.id).join(",")}>`;
+  return {
+    id,
+    version: 1,
+    write(v, out) {
+      expect(Array.isArray(v) && v.length === fs.length, id, v);
+      for (let i = 0; i < fs.length; i++) fs[i]!.write(v[i], out);
+    },
+    read(r) {
+      const a = new Array(fs.length);
+      for (let i = 0; i < fs.length; i++) a[i] = fs[i]!.read(r);
+      return a as T;
+    },
+  };
+}
+
+function record<T extends Record<string, unknown>>(
+  fields: { [K in keyof T]: Serializer<T[K]> },
+): Serializer<T> {
+  const names = Object.keys(fields).sort();
+  const fs = names.map((n) => (fields as Record<string, Serializer<unknown>>)[n]!);
+  const id = `record<${names.map((n, i) => `${n}:${fs[i]!.id}`).join(",")}>`;
+  return {
+    id,
+    version: 1,
+    write(v, out) {
+      expect(typeof v === "object" && v !== null, id, v);
+      for (let i = 0; i < names.length; i++) fs[i]!.write(v[names[i]!], out);
+    },
+    read(r) {
+      const o: Record<string, unknown> = {};
+      for (let i = 0; i < names.length; i++) o[names[i]!] = fs[i]!.read(r);
+      return o as T;
+    },
+  };
+}
+
+function optional<T>(inner: Serializer<T>): Serializer<T | undefined> {
+  return {
+    id: `optional<${inner.id}>`,
+    version: 1,
+    write(v, out) {
+      if (v === undefined) out.writeU8(0);
+      else {
+        out.writeU8(1);
+        inner.write(v, out);
+      }
+    },
+    read: (r) => (r.readU8() === 0 ? undefined : inner.read(r)),
+  };
+}
+
+/**
+ * The built-in serializers: numbers (`f64`, `i32`), `bigint` (any size),
+ * `boolean`, `string` (UTF-8), `bytes`, `json` (the fallback), `key` (the
+ * default key serializer: strings, numbers, bigints, booleans and arrays or
+ * plain objects of them), and builders for `array`, `tuple`, `record` and
+ * `optional` values.
+ *
+ * @example
+ * ```ts
+ * import { deserialize, serialize, Serializers } from "@weir/weir";
+ * const s = Serializers.tuple(Serializers.string, Serializers.f64);
+ * const v = deserialize(s, serialize(s, ["a", 1] as [string, number]));
+ * console.assert(v[0] === "a" && v[1] === 1);
+ * ```
+ */
+export const Serializers = {
+  f64,
+  i32,
+  bigint,
+  boolean,
+  string,
+  bytes,
+  json,
+  key,
+  array,
+  tuple,
+  record,
+  optional,
+} as const;

@@ -1,0 +1,156 @@
+/**
+ * The keyed state API user functions see, as in Flink: every state object is
+ * scoped to the current key (and, inside windows, the current namespace).
+ * Access is synchronous.
+ *
+ * @module
+ */
+
+/**
+ * Something that can be cleared for the current key.
+ */
+export interface State {
+  /** Removes the value for the current key and namespace. */
+  clear(): void;
+}
+
+/**
+ * A single value per key.
+ *
+ * @example
+ * ```ts
+ * import { type ValueState, ValueStateDescriptor, Serializers } from "@weir/weir";
+ * const desc = new ValueStateDescriptor("count", Serializers.f64, 0);
+ * function bump(count: ValueState<number>): number {
+ *   const n = count.value()! + 1;
+ *   count.update(n);
+ *   return n;
+ * }
+ * console.assert(desc.defaultValue === 0 && typeof bump === "function");
+ * ```
+ */
+export interface ValueState<T> extends State {
+  /** The value for the current key, or the descriptor's default (or `undefined`). */
+  value(): T | undefined;
+  /** Sets the value for the current key; `undefined` clears it. */
+  update(value: T | undefined): void;
+}
+
+/**
+ * Something values can be added to.
+ */
+export interface AppendingState<IN, OUT> extends State {
+  /** The current result, or `undefined` when nothing was added. */
+  get(): OUT | undefined;
+  /** Adds a value. */
+  add(value: IN): void;
+}
+
+/**
+ * A list of values per key. `add` appends without reading the list.
+ *
+ * @example
+ * ```ts
+ * import { type ListState } from "@weir/weir";
+ * function remember(seen: ListState<string>, v: string): number {
+ *   seen.add(v);
+ *   return seen.get()?.length ?? 0;
+ * }
+ * console.assert(typeof remember === "function");
+ * ```
+ */
+export interface ListState<T> extends AppendingState<T, T[]> {
+  /** Appends all values. */
+  addAll(values: Iterable<T>): void;
+  /** Replaces the list. */
+  update(values: Iterable<T>): void;
+}
+
+/**
+ * A map per key; iteration is in unspecified order on the heap backend and in
+ * serialized-key order on the LSM backend.
+ *
+ * @example
+ * ```ts
+ * import { type MapState } from "@weir/weir";
+ * function tally(m: MapState<string, number>, page: string): number {
+ *   const n = (m.get(page) ?? 0) + 1;
+ *   m.put(page, n);
+ *   return n;
+ * }
+ * console.assert(typeof tally === "function");
+ * ```
+ */
+export interface MapState<K, V> extends State {
+  /** The value for `key`, or `undefined`. */
+  get(key: K): V | undefined;
+  /** Sets the value for `key`. */
+  put(key: K, value: V): void;
+  /** Sets every entry. */
+  putAll(entries: Iterable<readonly [K, V]> | Map<K, V>): void;
+  /** Removes `key`. */
+  remove(key: K): void;
+  /** Whether `key` has a value. */
+  contains(key: K): boolean;
+  /** All entries. */
+  entries(): IterableIterator<[K, V]>;
+  /** All keys. */
+  keys(): IterableIterator<K>;
+  /** All values. */
+  values(): IterableIterator<V>;
+  /** Whether the map is empty. */
+  isEmpty(): boolean;
+}
+
+/**
+ * A value per key combined with a reduce function on every `add`.
+ *
+ * @example
+ * ```ts
+ * import { ReducingStateDescriptor, Serializers } from "@weir/weir";
+ * const max = new ReducingStateDescriptor("max", (a: number, b: number) => Math.max(a, b), Serializers.f64);
+ * console.assert(max.name === "max");
+ * ```
+ */
+export type ReducingState<T> = AppendingState<T, T>;
+
+/**
+ * A value per key aggregated by an {@linkcode AggregateFunction}.
+ *
+ * @example
+ * ```ts
+ * import { type AggregatingState } from "@weir/weir";
+ * function observe(avg: AggregatingState<number, number>, v: number): number | undefined {
+ *   avg.add(v);
+ *   return avg.get();
+ * }
+ * console.assert(typeof observe === "function");
+ * ```
+ */
+export type AggregatingState<IN, OUT> = AppendingState<IN, OUT>;
+
+/**
+ * Incremental aggregation with an accumulator, as in Flink.
+ *
+ * @example An average
+ * ```ts
+ * import type { AggregateFunction } from "@weir/weir";
+ * const average: AggregateFunction<number, [number, number], number> = {
+ *   createAccumulator: () => [0, 0],
+ *   add: (v, [sum, n]) => [sum + v, n + 1],
+ *   getResult: ([sum, n]) => sum / n,
+ *   merge: ([a, b], [c, d]) => [a + c, b + d],
+ * };
+ * console.assert(average.getResult(average.add(4, average.createAccumulator())) === 4);
+ * ```
+ */
+export interface AggregateFunction<IN, ACC, OUT> {
+  /** A fresh accumulator. */
+  createAccumulator(): ACC;
+  /** Adds a value; may mutate and return `acc`. */
+  add(value: IN, acc: ACC): ACC;
+  /** The result for an accumulator. */
+  getResult(acc: ACC): OUT;
+  /** Merges two accumulators (session windows need it). */
+  merge?(a: ACC, b: ACC): ACC;
+}

@@ -1,0 +1,320 @@
+import assert from "node:assert/strict";
+import { CorruptionError, StateError } from "../core/errors.ts";
+import {
+  DenoSegmentFs,
+  LsmStore,
+  readSegment,
+  type SegmentFile,
+  type SegmentFs,
+  type SegmentInfo,
+  writeSegment,
+} from "./mod.ts";
+
+const assertEquals = (a: unknown, b: unknown, msg?: string) => assert.deepEqual(a, b, msg);
+// deno-lint-ignore no-explicit-any
+const assertThrows = (f: () => unknown, cls: new (...a: any[]) => Error, msg?: string) =>
+  assert.throws(
+    f,
+    (e: unknown) => e instanceof cls && (msg === undefined || e.message.includes(msg)),
+  );
+
+const LONG = Deno.env.get("WEIR_LONG_TESTS") === "1";
+
+/** Deterministic PRNG (mulberry32). */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const hex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+const unhex = (s: string) => new Uint8Array(s.match(/../g)!.map((x) => parseInt(x, 16)));
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0; // hex strings of bytes order like the bytes
+}
+
+async function modelRun(seed: number, ops: number): Promise<void> {
+  const r = rng(seed);
+  const dir = Deno.makeTempDirSync({ prefix: "weir-lsm-model-" });
+  const model = new Map<string, string>();
+  const open = (segments?: SegmentInfo[]) =>
+    LsmStore.open({
+      dir,
+      memtableBytes: 64 << 10,
+      blockCacheBytes: 64 << 10,
+      blockSize: 1024,
+      ...(segments ? { segments } : {}),
+    });
+  let store = open();
+  const keySpace = 3000;
+  const key = () => {
+    const i = Math.floor(r() * keySpace);
+    // first byte groups keys for prefix scans; variable length tails
+    const k = new Uint8Array(2 + (i % 7));
+    k[0] = i % 11;
+    k[1] = (i * 7) & 0xff;
+    for (let j = 2; j < k.length; j++) k[j] = (i >> (j % 3)) & 0xff;
+    return k;
+  };
+  const val = () => {
+    const v = new Uint8Array(Math.floor(r() * 40));
+    for (let j = 0; j < v.length; j++) v[j] = Math.floor(r() * 256);
+    return v;
+  };
+  try {
+    for (let op = 0; op < ops; op++) {
+      const x = r();
+      if (x < 0.35) {
+        const k = key();
+        const v = val();
+        store.put(k, v);
+        model.set(hex(k), hex(v));
+      } else if (x < 0.6) {
+        const k = key();
+        const got = store.get(k);
+        const want = model.get(hex(k));
+        assertEquals(got === undefined ? undefined : hex(got), want, `get ${hex(k)} op ${op}`);
+      } else if (x < 0.7) {
+        const k = key();
+        store.delete(k);
+        model.delete(hex(k));
+      } else if (x < 0.88) {
+        const k = key();
+        const v = val();
+        store.merge(k, v);
+        model.set(hex(k), (model.get(hex(k)) ?? "") + hex(v));
+      } else if (x < 0.9) {
+        const p = new Uint8Array([Math.floor(r() * 11)]);
+        const got = [...store.scan({ prefix: p })].map(([k, v]) => `${hex(k)}=${hex(v)}`);
+        const want = [...model].filter(([k]) => k.startsWith(hex(p))).sort((a, b) =>
+          cmp(a[0], b[0])
+        )
+          .map(([k, v]) => `${k}=${v}`);
+        assertEquals(got, want, `scan prefix ${hex(p)} op ${op}`);
+      } else if (x < 0.91) {
+        const a = key();
+        const b = key();
+        const [s, e] = cmp(hex(a), hex(b)) <= 0 ? [a, b] : [b, a];
+        const got = [...store.scan({ start: s, end: e })].map(([k]) => hex(k));
+        const want = [...model.keys()].filter((k) => cmp(k, hex(s)) >= 0 && cmp(k, hex(e)) < 0)
+          .sort(cmp);
+        assertEquals(got, want, `scan range op ${op}`);
+      } else if (x < 0.915) {
+        store.flush();
+      } else if (x < 0.918) {
+        const p = store.checkpoint();
+        // keep working while the checkpoint completes
+        const k = key();
+        const v = val();
+        store.put(k, v);
+        model.set(hex(k), hex(v));
+        const segs = await p.segments;
+        assert(segs.every((s) => s.size > 0));
+      } else if (x < 0.9195) {
+        store.compact();
+        assert(store.stats().segments.length <= 1);
+      } else if (x < 0.921) {
+        const segs = store.close();
+        store = open(segs);
+      }
+    }
+    // final full comparison
+    const all = [...store.scan({})].map(([k, v]) => `${hex(k)}=${hex(v)}`);
+    const want = [...model].sort((a, b) => cmp(a[0], b[0])).map(([k, v]) => `${k}=${v}`);
+    assertEquals(all, want);
+    const st = store.stats();
+    assert(st.segments.length > 0, "most data should live in segments");
+    for (const k of model.keys()) assertEquals(hex(store.get(unhex(k))!), model.get(k));
+  } finally {
+    store.close();
+    Deno.removeSync(dir, { recursive: true });
+  }
+}
+
+Deno.test("model: random operations against a Map", async () => {
+  const seeds = LONG ? [1, 2, 3, 4, 5, 6, 7, 8] : [1, 2, 3];
+  const ops = LONG ? 300_000 : 25_000;
+  for (const seed of seeds) await modelRun(seed, ops);
+});
+
+Deno.test("merge: base then operands in order; put replaces; delete clears", () => {
+  const dir = Deno.makeTempDirSync();
+  const s = LsmStore.open({ dir, memtableBytes: 64 << 10, blockCacheBytes: 64 << 10 });
+  const k = new Uint8Array([1, 2]);
+  s.merge(k, new Uint8Array([1]));
+  s.flush();
+  s.merge(k, new Uint8Array([2]));
+  s.flush();
+  s.merge(k, new Uint8Array([3]));
+  assertEquals([...s.get(k)!], [1, 2, 3]);
+  s.put(k, new Uint8Array([9]));
+  s.merge(k, new Uint8Array([4]));
+  s.flush();
+  assertEquals([...s.get(k)!], [9, 4]);
+  s.delete(k);
+  s.flush();
+  s.merge(k, new Uint8Array([5]));
+  assertEquals([...s.get(k)!], [5]);
+  s.compact();
+  assertEquals([...s.get(k)!], [5]);
+  s.close();
+  Deno.removeSync(dir, { recursive: true });
+});
+
+Deno.test("obsolete segments are kept and reported when deleteObsoleteSegments is false", () => {
+  const dir = Deno.makeTempDirSync();
+  const s = LsmStore.open({ dir, deleteObsoleteSegments: false, autoCompact: false });
+  const names: string[] = [];
+  for (let i = 0; i < 3; i++) {
+    s.put(new Uint8Array([i]), new Uint8Array([i]));
+    names.push(s.flush()[0]!.name);
+  }
+  const live = s.compact();
+  assertEquals(live.length, 1);
+  const obsolete = s.takeObsoleteSegments().sort();
+  assertEquals(obsolete, names.sort());
+  for (const n of obsolete) assert(Deno.statSync(`${dir}/${n}`).isFile);
+  assertEquals(s.takeObsoleteSegments(), []);
+  s.close();
+  Deno.removeSync(dir, { recursive: true });
+});
+
+Deno.test("scratch path: get/put/merge/delete without building key arrays", () => {
+  const dir = Deno.makeTempDirSync();
+  const s = LsmStore.open({ dir });
+  s.keyScratch(3).set([1, 2, 3]);
+  s.valueScratch(2).set([7, 8]);
+  s.putScratch(3, 2);
+  s.keyScratch(3).set([1, 2, 3]);
+  s.valueScratch(1).set([9]);
+  s.mergeScratch(3, 1);
+  s.keyScratch(3).set([1, 2, 3]);
+  const n = s.getScratch(3);
+  assertEquals([...s.valueView(n)], [7, 8, 9]);
+  s.keyScratch(3).set([1, 2, 3]);
+  s.deleteScratch(3);
+  s.keyScratch(3).set([1, 2, 3]);
+  assertEquals(s.getScratch(3), -1);
+  s.close();
+  Deno.removeSync(dir, { recursive: true });
+});
+
+Deno.test("large keys and values cross the boundary", () => {
+  const dir = Deno.makeTempDirSync();
+  const s = LsmStore.open({ dir, memtableBytes: 256 << 10, blockCacheBytes: 64 << 10 });
+  const k = new Uint8Array(10_000).fill(3);
+  const v = new Uint8Array(200_000).map((_, i) => i & 255);
+  s.put(k, v);
+  assertEquals(s.get(k), v);
+  s.flush();
+  assertEquals(s.get(k), v);
+  s.close();
+  Deno.removeSync(dir, { recursive: true });
+});
+
+Deno.test("writeSegment rejects unsorted keys and leaves no file", () => {
+  const dir = Deno.makeTempDirSync();
+  const fs = new DenoSegmentFs();
+  assertThrows(
+    () =>
+      writeSegment(fs, `${dir}/x.seg`, [
+        [new Uint8Array([2]), new Uint8Array()],
+        [new Uint8Array([1]), new Uint8Array()],
+      ]),
+    StateError,
+  );
+  assertEquals([...Deno.readDirSync(dir)].length, 0);
+  fs.close();
+  Deno.removeSync(dir, { recursive: true });
+});
+
+// ---- fault injection -----------------------------------------------------------
+
+class FaultyFs implements SegmentFs {
+  failWrites = false;
+  real = new DenoSegmentFs();
+  readAt(p: string, o: number, d: Uint8Array): number {
+    return this.real.readAt(p, o, d);
+  }
+  size(p: string): number | undefined {
+    return this.real.size(p);
+  }
+  create(p: string): SegmentFile {
+    const f = this.real.create(p);
+    return {
+      write: (d) => {
+        if (this.failWrites) throw new Error("ENOSPC: no space left on device");
+        f.write(d);
+      },
+      sync: () => f.sync(),
+      close: () => f.close(),
+    };
+  }
+  rename(a: string, b: string): void {
+    this.real.rename(a, b);
+  }
+  remove(p: string): void {
+    this.real.remove(p);
+  }
+  mkdirp(p: string): void {
+    this.real.mkdirp(p);
+  }
+  forget(p: string): void {
+    this.real.forget(p);
+  }
+}
+
+Deno.test("fault: a failed segment write leaves the store consistent and a retry works", async () => {
+  const dir = Deno.makeTempDirSync();
+  const fs = new FaultyFs();
+  const s = LsmStore.open({ dir, fs, memtableBytes: 64 << 10, blockCacheBytes: 64 << 10 });
+  const key = (i: number) => new Uint8Array([i >> 8, i & 255, 1, 2, 3, 4, 5, 6]);
+  for (let i = 0; i < 500; i++) s.put(key(i), new Uint8Array(20).fill(i & 255));
+  fs.failWrites = true;
+  assertThrows(() => s.flush(), StateError, "no space left");
+  assertEquals([...Deno.readDirSync(dir)].map((e) => e.name), []);
+  for (let i = 0; i < 500; i++) assertEquals(s.get(key(i))![0], i & 255);
+  await assert.rejects(s.checkpoint().segments, StateError);
+  assertEquals([...Deno.readDirSync(dir)].length, 0);
+  fs.failWrites = false;
+  const segs = s.flush();
+  assertEquals(segs.length, 1);
+  assertEquals(segs[0]!.entries, 500);
+  assertEquals([...Deno.readDirSync(dir)].map((e) => e.name), [segs[0]!.name]);
+  s.close();
+  const t = LsmStore.open({ dir, segments: segs });
+  for (let i = 0; i < 500; i++) assertEquals(t.get(key(i))![0], i & 255);
+  t.close();
+  Deno.removeSync(dir, { recursive: true });
+});
+
+Deno.test("fault: writes fail while the memtable is full; data stays readable", () => {
+  const dir = Deno.makeTempDirSync();
+  const fs = new FaultyFs();
+  const s = LsmStore.open({ dir, fs, memtableBytes: 64 << 10, blockCacheBytes: 64 << 10 });
+  fs.failWrites = true;
+  let written = 0;
+  let failed = false;
+  try {
+    for (; written < 100_000; written++) {
+      s.put(new Uint8Array([written >> 16, written >> 8, written]), new Uint8Array(30));
+    }
+  } catch (e) {
+    assert(e instanceof StateError);
+    failed = true;
+  }
+  assert(failed);
+  for (let i = 0; i < written; i++) assert(s.get(new Uint8Array([i >> 16, i >> 8, i])));
+  fs.failWrites = false;
+  const segs = s.close();
+  const t = LsmStore.open({ dir, segments: segs });
+  for (let i = 0; i < written; i++) assert(t.get(new Uint8Array([i >> 16, i >> 8, i])));
+  t.close();
+  Deno.removeSync(dir, { recursive: true });
+});
