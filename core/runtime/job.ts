@@ -82,7 +82,7 @@ export class Job implements TaskHost {
   /** Every operator subtask. */
   readonly placed: PlacedOperator[] = [];
   /** Parallelism chosen per transformation id. */
-  readonly parallelism = new Map<number, number>();
+  readonly parallelism: Map<number, number> = new Map();
   #cancelled = false;
   #channels: Channel[] = [];
 
