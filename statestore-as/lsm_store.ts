@@ -263,8 +263,9 @@ class Engine {
     this.files.set(file, path);
     const h = this.guard(() => this.ex.openSegment(file, size));
     if (h < 0) {
+      const err = this.error(h);
       this.files.delete(file);
-      throw this.error(h);
+      throw err;
     }
     return { handle: h, file, size, entries: this.ex.segmentEntries(h) };
   }

@@ -1,9 +1,8 @@
 import assert from "node:assert/strict";
-import { CorruptionError, StateError } from "../core/errors.ts";
+import { StateError } from "../core/errors.ts";
 import {
   DenoSegmentFs,
   LsmStore,
-  readSegment,
   type SegmentFile,
   type SegmentFs,
   type SegmentInfo,
@@ -139,7 +138,7 @@ async function modelRun(seed: number, ops: number): Promise<void> {
 
 Deno.test("model: random operations against a Map", async () => {
   const seeds = LONG ? [1, 2, 3, 4, 5, 6, 7, 8] : [1, 2, 3];
-  const ops = LONG ? 300_000 : 25_000;
+  const ops = LONG ? 400_000 : 50_000;
   for (const seed of seeds) await modelRun(seed, ops);
 });
 

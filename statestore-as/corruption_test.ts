@@ -1,0 +1,163 @@
+import assert from "node:assert/strict";
+import { CorruptionError } from "../core/errors.ts";
+import { DenoSegmentFs, LsmStore, readSegment, writeSegment } from "./mod.ts";
+
+const FOOTER = 56;
+
+function crc32c(b: Uint8Array): number {
+  let c = ~0;
+  for (const x of b) {
+    c ^= x;
+    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0x82f63b78 : c >>> 1;
+  }
+  return ~c >>> 0;
+}
+
+const key = (i: number) => new Uint8Array([0, 0, i >> 8, i & 255]);
+const N = 2000;
+
+/** Writes a segment of N entries (many data blocks); returns its layout. */
+function fixture() {
+  const dir = Deno.makeTempDirSync({ prefix: "weir-corrupt-" });
+  const fs = new DenoSegmentFs();
+  const entries = Array.from(
+    { length: N },
+    (_, i) => [key(i), new Uint8Array(16).fill(i & 255)] as const,
+  );
+  const info = writeSegment(fs, `${dir}/t.seg`, entries);
+  fs.close();
+  const path = `${dir}/t.seg`;
+  const bytes = Deno.readFileSync(path);
+  const dv = new DataView(bytes.buffer);
+  const f = bytes.length - FOOTER;
+  const layout = {
+    indexOffset: Number(dv.getBigUint64(f, true)),
+    indexLen: dv.getUint32(f + 8, true),
+    bloomOffset: Number(dv.getBigUint64(f + 16, true)),
+    bloomLen: dv.getUint32(f + 24, true),
+    blocks: dv.getUint32(f + 36, true),
+    footer: f,
+  };
+  assert(layout.blocks > 3);
+  return { dir, path, bytes, info, layout };
+}
+
+function damage(path: string, bytes: Uint8Array, f: (b: Uint8Array) => Uint8Array): void {
+  Deno.writeFileSync(path, f(bytes.slice()));
+}
+
+/** Opening through LsmStore and reading every entry must raise CorruptionError. */
+function expectCorrupt(dir: string, name: string, block?: number, text?: string): CorruptionError {
+  let err: unknown;
+  try {
+    const s = LsmStore.open({ dir, segments: [name] });
+    try {
+      for (let i = 0; i < N; i++) s.get(key(i));
+      [...s.scan({})];
+    } finally {
+      s.close();
+    }
+  } catch (e) {
+    err = e;
+  }
+  assert(err instanceof CorruptionError, `expected CorruptionError, got ${err}`);
+  assert.equal(err.file, name);
+  assert(err.message.includes(name));
+  if (block !== undefined) assert.equal(err.block, block);
+  if (text !== undefined) assert(err.message.includes(text), err.message);
+  // the standalone reader reports it too
+  const fs = new DenoSegmentFs();
+  assert.throws(() => [...readSegment(fs, `${dir}/${name}`)], CorruptionError);
+  fs.close();
+  return err;
+}
+
+Deno.test("corruption: flipped byte in a data block names file and block; other keys stay readable", () => {
+  const { dir, path, bytes } = fixture();
+  damage(path, bytes, (b) => {
+    b[20]! ^= 0x40; // inside data block 0
+    return b;
+  });
+  expectCorrupt(dir, "t.seg", 0, "checksum");
+  const s = LsmStore.open({ dir, segments: ["t.seg"] });
+  assert.throws(() => s.get(key(0)), CorruptionError);
+  assert.equal(s.get(key(N - 1))![0], (N - 1) & 255);
+  assert.throws(() => s.get(key(1)), CorruptionError);
+  s.close();
+  Deno.removeSync(dir, { recursive: true });
+});
+
+Deno.test("corruption: flipped byte in the index block", () => {
+  const { dir, path, bytes, layout } = fixture();
+  damage(path, bytes, (b) => {
+    b[layout.indexOffset + 7]! ^= 1;
+    return b;
+  });
+  expectCorrupt(dir, "t.seg", layout.blocks, "checksum");
+  Deno.removeSync(dir, { recursive: true });
+});
+
+Deno.test("corruption: flipped byte in the bloom filter", () => {
+  const { dir, path, bytes, layout } = fixture();
+  damage(path, bytes, (b) => {
+    b[layout.bloomOffset + 9]! ^= 0x80;
+    return b;
+  });
+  expectCorrupt(dir, "t.seg", layout.blocks + 1, "checksum");
+  Deno.removeSync(dir, { recursive: true });
+});
+
+Deno.test("corruption: flipped byte in the footer", () => {
+  const { dir, path, bytes, layout } = fixture();
+  damage(path, bytes, (b) => {
+    b[layout.footer + 3]! ^= 4;
+    return b;
+  });
+  expectCorrupt(dir, "t.seg", -1, "footer");
+  Deno.removeSync(dir, { recursive: true });
+});
+
+Deno.test("corruption: truncated file", () => {
+  const { dir, path, bytes } = fixture();
+  damage(path, bytes, (b) => b.subarray(0, b.length - 100));
+  expectCorrupt(dir, "t.seg");
+  damage(path, bytes, (b) => b.subarray(0, 30));
+  expectCorrupt(dir, "t.seg", -1, "truncated");
+  Deno.removeSync(dir, { recursive: true });
+});
+
+Deno.test("corruption: wrong magic", () => {
+  const { dir, path, bytes } = fixture();
+  damage(path, bytes, (b) => {
+    b.set(new TextEncoder().encode("NOTASEG!"), b.length - 8);
+    return b;
+  });
+  expectCorrupt(dir, "t.seg", -1, "magic");
+  Deno.removeSync(dir, { recursive: true });
+});
+
+Deno.test("corruption: wrong version (with a valid footer checksum)", () => {
+  const { dir, path, bytes, layout } = fixture();
+  damage(path, bytes, (b) => {
+    const dv = new DataView(b.buffer, b.byteOffset);
+    dv.setUint32(layout.footer + 40, 99, true);
+    dv.setUint32(layout.footer + 44, crc32c(b.subarray(layout.footer, layout.footer + 44)), true);
+    return b;
+  });
+  expectCorrupt(dir, "t.seg", -1, "version");
+  Deno.removeSync(dir, { recursive: true });
+});
+
+Deno.test("corruption: missing file", () => {
+  const { dir, path } = fixture();
+  Deno.removeSync(path);
+  expectCorrupt(dir, "t.seg", -1, "missing");
+  Deno.removeSync(dir, { recursive: true });
+});
+
+Deno.test("corruption: zero-length file", () => {
+  const { dir, path, bytes } = fixture();
+  damage(path, bytes, () => new Uint8Array(0));
+  expectCorrupt(dir, "t.seg", -1, "truncated");
+  Deno.removeSync(dir, { recursive: true });
+});
