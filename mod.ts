@@ -53,3 +53,4 @@ export * from "./core/connectors/collect_sink.ts";
 export * from "./core/dataflow/functions.ts";
 export * from "./core/dataflow/data_stream.ts";
 export * from "./core/dataflow/environment.ts";
+export * from "./core/dataflow/flags.ts";

@@ -14,6 +14,7 @@ import { type Clock, SystemClock } from "../runtime/clock.ts";
 import type { Transformation } from "../runtime/graph.ts";
 import { Job, type JobResult } from "../runtime/job.ts";
 import { DataStream, type GraphBuilder, type OperatorOptions } from "./data_stream.ts";
+import { type FlagOptions, type FlagValues, type JobFlags, parseJobFlags } from "./flags.ts";
 
 /** How a job runs. Every field has a default. */
 export interface EnvironmentConfig {
@@ -88,6 +89,35 @@ export class StreamEnvironment implements GraphBuilder {
       stateBackend: config.stateBackend ?? new HeapStateBackend(),
       clock: config.clock ?? new SystemClock(),
     });
+  }
+
+  /**
+   * Creates an environment from the common job flags in `args` (default
+   * `Deno.args`) and parses the job's own `options` too; `config` supplies
+   * what the flags leave open. Throws `ConfigError` for a bad flag.
+   *
+   * @example
+   * ```ts
+   * import { StreamEnvironment } from "@weir/weir";
+   * const { env, values } = StreamEnvironment.fromArgs(
+   *   ["--parallelism", "2", "--input", "in.txt"],
+   *   { input: { type: "string" } },
+   * );
+   * console.assert(env.config.parallelism === 2 && values.input === "in.txt");
+   * ```
+   */
+  static fromArgs(
+    args: string[] = Deno.args,
+    options: FlagOptions = {},
+    config: EnvironmentConfig = {},
+  ): { env: StreamEnvironment; flags: JobFlags; values: FlagValues } {
+    const { flags, values } = parseJobFlags(args, options);
+    const env = StreamEnvironment.create({
+      ...config,
+      ...(flags.parallelism !== undefined ? { parallelism: flags.parallelism } : {}),
+      ...(flags.stateBackend === "heap" ? { stateBackend: new HeapStateBackend() } : {}),
+    });
+    return { env, flags, values };
   }
 
   /** The resolved config. */

@@ -1,0 +1,35 @@
+/**
+ * Shared helpers of the benchmarks: medians and a table printer.
+ *
+ * @module
+ */
+
+/** Median of `xs`. */
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/** Formats a rate: 1234567 → "1.23 M". */
+export function rate(perSecond: number): string {
+  if (perSecond >= 1e6) return `${(perSecond / 1e6).toFixed(2)} M`;
+  if (perSecond >= 1e3) return `${(perSecond / 1e3).toFixed(1)} k`;
+  return perSecond.toFixed(0);
+}
+
+/** Prints rows as a Markdown table. */
+export function table(header: string[], rows: (string | number)[][]): string {
+  const lines = [
+    `| ${header.join(" | ")} |`,
+    `|${header.map(() => "---").join("|")}|`,
+    ...rows.map((r) => `| ${r.join(" | ")} |`),
+  ];
+  return lines.join("\n");
+}
+
+/** The machine line every report starts with. */
+export function machine(): string {
+  return `Deno ${Deno.version.deno} (V8 ${Deno.version.v8}), ${Deno.build.os}/${Deno.build.arch}, ` +
+    `${navigator.hardwareConcurrency} cores`;
+}

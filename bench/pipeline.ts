@@ -1,0 +1,107 @@
+/**
+ * Throughput of the dataflow runtime: a stateless pipeline and keyed counting
+ * on the heap backend, with 1 and 2 parallel subtasks (one Deno process, one
+ * core: subtasks share the event loop). Median of `--runs` runs.
+ *
+ * deno run -A bench/pipeline.ts [--records N] [--runs R]
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import {
+  type Collector,
+  type KeyedProcessFunction,
+  type RuntimeContext,
+  Serializers,
+  type Source,
+  type StateBackend,
+  StreamEnvironment,
+  type ValueState,
+  ValueStateDescriptor,
+} from "../mod.ts";
+import { HeapStateBackend } from "../core/state/heap/mod.ts";
+import { machine, median, rate, table } from "./_util.ts";
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: { records: { type: "string" }, runs: { type: "string" }, quick: { type: "boolean" } },
+});
+const quick = values.quick ?? false;
+const N = Number(values.records ?? (quick ? 1_000_000 : 5_000_000));
+const RUNS = Number(values.runs ?? (quick ? 3 : 5));
+const KEYS = 100_000;
+const words = Array.from({ length: KEYS }, (_, i) => `user-${i}`);
+
+/** A source of `N` words cycling over `KEYS` keys, split over subtasks. */
+const wordSource: Source<string> = {
+  name: "words",
+  createReader(ctx) {
+    let i = ctx.subtaskIndex;
+    const step = ctx.parallelism;
+    return {
+      poll(out, max) {
+        for (let n = 0; n < max && i < N; n++, i += step) out.collect(words[i % KEYS]!);
+        return i < N ? "more" : "end";
+      },
+      position: () => i,
+      restore(p) {
+        i = p as number;
+      },
+    };
+  },
+};
+
+class Count implements KeyedProcessFunction<string, string, number> {
+  count!: ValueState<number>;
+  open(ctx: RuntimeContext): void {
+    this.count = ctx.getState(new ValueStateDescriptor("count", Serializers.f64, 0));
+  }
+  processElement(_w: string, _c: unknown, out: Collector<number>): void {
+    const n = this.count.value()! + 1;
+    this.count.update(n);
+    out.collect(n);
+  }
+}
+
+async function stateless(parallelism: number): Promise<number> {
+  const env = StreamEnvironment.create({ parallelism });
+  let n = 0;
+  env.addSource(wordSource)
+    .map((w) => w.length)
+    .filter((l) => l > 0)
+    .addSink({ invoke: () => void n++ });
+  const t = performance.now();
+  await env.execute("stateless");
+  if (n !== N) throw new Error(`lost records: ${n} of ${N}`);
+  return N / ((performance.now() - t) / 1000);
+}
+
+async function keyedCount(parallelism: number, backend: () => StateBackend): Promise<number> {
+  const env = StreamEnvironment.create({ parallelism, stateBackend: backend() });
+  let n = 0;
+  env.addSource(wordSource)
+    .keyBy((w) => w, Serializers.string)
+    .process(new Count())
+    .addSink({ invoke: () => void n++ });
+  const t = performance.now();
+  await env.execute("keyed count");
+  if (n !== N) throw new Error(`lost records: ${n} of ${N}`);
+  return N / ((performance.now() - t) / 1000);
+}
+
+const cases: [string, number, () => Promise<number>][] = [];
+for (const p of [1, 2]) {
+  cases.push(["stateless map → filter → sink", p, () => stateless(p)]);
+  cases.push(["keyed counting, heap backend", p, () => keyedCount(p, () => new HeapStateBackend())]);
+}
+
+console.log(`# bench/pipeline.ts: ${N.toLocaleString("en")} records, ${KEYS.toLocaleString("en")} keys, median of ${RUNS} runs`);
+console.log(machine());
+const rows: (string | number)[][] = [];
+for (const [name, p, run] of cases) {
+  await run(); // warm-up
+  const rates: number[] = [];
+  for (let r = 0; r < RUNS; r++) rates.push(await run());
+  rows.push([name, p, `${rate(median(rates))} records/s`]);
+}
+console.log(table(["pipeline", "subtasks", "throughput"], rows));

@@ -1,0 +1,82 @@
+/**
+ * The common job flags every weir job honours (DESIGN.md "Common job flags"),
+ * parsed with `node:util`'s `parseArgs`. A job adds its own flags next to
+ * them; a wrong flag is a `ConfigError` that names it.
+ *
+ * @module
+ */
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import { ConfigError } from "../errors.ts";
+
+/** The state backends a job can select with `--state-backend`. */
+export type StateBackendName = "heap";
+
+/** The parsed common flags. */
+export interface JobFlags {
+  /** `--parallelism N`. */
+  parallelism?: number;
+  /** `--state-backend heap`. */
+  stateBackend?: StateBackendName;
+}
+
+/** Job-specific flag definitions, as `parseArgs` takes them. */
+export type FlagOptions = NonNullable<ParseArgsConfig["options"]>;
+
+/** Values of job-specific flags. */
+export type FlagValues = Record<string, string | boolean | (string | boolean)[] | undefined>;
+
+const COMMON: FlagOptions = {
+  "parallelism": { type: "string" },
+  "state-backend": { type: "string" },
+};
+
+function positiveInt(flag: string, raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  const n = Number(raw);
+  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(n) || n < 1) {
+    throw new ConfigError(`--${flag} must be a positive integer, got "${raw}"`);
+  }
+  return n;
+}
+
+/**
+ * Parses the common flags plus a job's own `options` from `args`.
+ *
+ * @example
+ * ```ts
+ * import { parseJobFlags } from "@weir/weir";
+ * const { flags, values } = parseJobFlags(
+ *   ["--parallelism", "2", "--input", "words.txt"],
+ *   { input: { type: "string" } },
+ * );
+ * console.assert(flags.parallelism === 2 && values.input === "words.txt");
+ * ```
+ */
+export function parseJobFlags(
+  args: string[],
+  options: FlagOptions = {},
+): { flags: JobFlags; values: FlagValues } {
+  for (const name of Object.keys(options)) {
+    if (name in COMMON) throw new ConfigError(`Job flag --${name} clashes with a common flag`);
+  }
+  let parsed;
+  try {
+    parsed = parseArgs({ args, options: { ...COMMON, ...options }, strict: true });
+  } catch (e) {
+    throw new ConfigError(`Bad job flags: ${e instanceof Error ? e.message : e}`, { cause: e });
+  }
+  const v = parsed.values as FlagValues;
+  const flags: JobFlags = {};
+  const parallelism = positiveInt("parallelism", v["parallelism"] as string | undefined);
+  if (parallelism !== undefined) flags.parallelism = parallelism;
+  const backend = v["state-backend"] as string | undefined;
+  if (backend !== undefined) {
+    if (backend !== "heap") {
+      throw new ConfigError(`--state-backend must be heap, got "${backend}"`);
+    }
+    flags.stateBackend = backend;
+  }
+  const values: FlagValues = {};
+  for (const name of Object.keys(options)) values[name] = v[name];
+  return { flags, values };
+}
