@@ -7,7 +7,8 @@
 import { SerializationError } from "../errors.ts";
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder("utf-8", { fatal: false });
+// ignoreBOM keeps a leading U+FEFF: it is part of the string, not a marker.
+const decoder = new TextDecoder("utf-8", { fatal: false, ignoreBOM: true });
 
 /**
  * A growable byte buffer. `bytes()` views the written bytes without copying;

@@ -1,0 +1,162 @@
+import assert from "node:assert/strict";
+import { SerializationError } from "../errors.ts";
+import { ByteReader, ByteWriter } from "./bytes.ts";
+
+function roundTripString(s: string, capacity = 64): string {
+  const w = new ByteWriter(capacity);
+  w.writeString(s);
+  w.writeU8(0xab); // a sentinel: the length prefix must say exactly where the string ends
+  const r = new ByteReader(w.bytes());
+  const back = r.readString();
+  assert.equal(r.readU8(), 0xab);
+  assert.equal(r.remaining(), 0);
+  return back;
+}
+
+Deno.test("ByteWriter.writeString: ASCII and non-ASCII around the varint boundaries", () => {
+  for (const n of [0, 1, 63, 64, 65, 126, 127, 128, 129, 255, 16383, 16384, 16385, 100_000]) {
+    const ascii = "x".repeat(n);
+    assert.equal(roundTripString(ascii), ascii, `ascii length ${n}`);
+    const accented = "é".repeat(n); // 2 UTF-8 bytes per char
+    assert.equal(roundTripString(accented), accented, `2-byte length ${n}`);
+    const mixed = "a".repeat(Math.max(0, n - 1)) + (n > 0 ? "€" : "");
+    assert.equal(roundTripString(mixed), mixed, `mixed length ${n}`);
+  }
+});
+
+Deno.test("ByteWriter.writeString: the length prefix is the UTF-8 byte length", () => {
+  for (const [s, bytes] of [["", 0], ["abc", 3], ["é", 2], ["€", 3], ["😀", 4]] as const) {
+    const w = new ByteWriter();
+    w.writeString(s);
+    assert.equal(w.length, 1 + bytes, s);
+    assert.equal(w.bytes()[0], bytes);
+  }
+  // 128 ASCII characters need a two-byte varint (0x80 0x01).
+  const w = new ByteWriter();
+  w.writeString("a".repeat(128));
+  assert.deepEqual([...w.bytes().subarray(0, 2)], [0x80, 0x01]);
+  assert.equal(w.length, 130);
+  // 127 characters of 2 bytes each = 254 bytes: the short path falls back, prefix is 2 bytes.
+  const w2 = new ByteWriter();
+  w2.writeString("é".repeat(127));
+  assert.equal(w2.length, 2 + 254);
+});
+
+Deno.test("ByteWriter.writeString: unicode edge cases", () => {
+  const cases = [
+    "😀🎉", // astral characters (surrogate pairs)
+    "e\u0301", // combining mark: kept as two code points, not normalized
+    "\u0000nul\u0000",
+    "日本語テキスト",
+    "\uFEFFbom", // a leading BOM is content, not a marker
+    "\uFEFF" + "x".repeat(200),
+    "a😀".repeat(200),
+  ];
+  for (const s of cases) assert.equal(roundTripString(s), s);
+  // Combining sequences are not normalized: "é" precomposed and decomposed stay distinct.
+  assert.notEqual(roundTripString("\u00e9"), roundTripString("e\u0301"));
+});
+
+Deno.test("ByteWriter.writeString: lone surrogates become U+FFFD (UTF-8 cannot encode them)", () => {
+  // Documented behaviour: strings are stored as UTF-8, so an unpaired surrogate
+  // is replaced by the replacement character, as TextEncoder does.
+  assert.equal(roundTripString("a\uD800b"), "a\uFFFDb");
+  assert.equal(roundTripString("\uDC00"), "\uFFFD");
+  assert.equal(roundTripString("x".repeat(300) + "\uD83D"), "x".repeat(300) + "\uFFFD");
+});
+
+Deno.test("ByteWriter grows from a tiny capacity and keeps earlier bytes", () => {
+  const w = new ByteWriter(1);
+  w.writeU8(7);
+  w.writeString("é".repeat(1000));
+  w.writeF64(1.25);
+  w.writeBytes(new Uint8Array(5000).fill(3));
+  const r = new ByteReader(w.bytes());
+  assert.equal(r.readU8(), 7);
+  assert.equal(r.readString(), "é".repeat(1000));
+  assert.equal(r.readF64(), 1.25);
+  assert.deepEqual(r.readBytes(), new Uint8Array(5000).fill(3));
+  assert.equal(r.remaining(), 0);
+});
+
+Deno.test("ByteWriter/ByteReader: fixed-width numbers and varints", () => {
+  const w = new ByteWriter(2);
+  const varints = [0, 1, 127, 128, 16383, 16384, 2 ** 32, 2 ** 53 - 1];
+  w.writeU16(0xbeef);
+  w.writeU32(0xdeadbeef);
+  for (const v of varints) w.writeVarUint(v);
+  for (const f of [NaN, -0, 0, Infinity, -Infinity, Number.MIN_VALUE, Number.MAX_VALUE]) {
+    w.writeF64(f);
+  }
+  w.writeI64(-(2n ** 63n));
+  w.writeI64(2n ** 63n - 1n);
+  const r = new ByteReader(w.bytes());
+  assert.equal(r.readU16(), 0xbeef);
+  assert.equal(r.readU32(), 0xdeadbeef);
+  for (const v of varints) assert.equal(r.readVarUint(), v);
+  for (const f of [NaN, -0, 0, Infinity, -Infinity, Number.MIN_VALUE, Number.MAX_VALUE]) {
+    assert.ok(Object.is(r.readF64(), f), String(f));
+  }
+  assert.equal(r.readI64(), -(2n ** 63n));
+  assert.equal(r.readI64(), 2n ** 63n - 1n);
+  assert.equal(r.remaining(), 0);
+});
+
+Deno.test("ByteWriter: big-endian U16 sorts bytewise", () => {
+  const enc = (v: number) => {
+    const w = new ByteWriter();
+    w.writeU16(v);
+    return [...w.bytes()];
+  };
+  assert.deepEqual(enc(0x0102), [1, 2]);
+  assert.deepEqual(enc(255), [0, 255]);
+});
+
+Deno.test("ByteWriter: bytes() is a view, toBytes() a copy, reset() keeps the buffer", () => {
+  const w = new ByteWriter();
+  w.writeU8(1);
+  const copy = w.toBytes();
+  const view = w.bytes();
+  w.reset();
+  w.writeU8(2);
+  assert.equal(copy[0], 1);
+  assert.equal(view[0], 2);
+  assert.equal(w.length, 1);
+});
+
+Deno.test("ByteReader: reading past the end throws SerializationError", () => {
+  const reads: [string, (r: ByteReader) => unknown][] = [
+    ["u8", (r) => r.readU8()],
+    ["u16", (r) => r.readU16()],
+    ["u32", (r) => r.readU32()],
+    ["f64", (r) => r.readF64()],
+    ["i64", (r) => r.readI64()],
+    ["raw", (r) => r.readRaw(1)],
+    ["varint", (r) => r.readVarUint()],
+  ];
+  for (const [what, read] of reads) {
+    assert.throws(() => read(new ByteReader(new Uint8Array(0))), SerializationError, what);
+  }
+  // A string whose prefix promises more bytes than there are.
+  assert.throws(
+    () => new ByteReader(new Uint8Array([5, 0x61, 0x62])).readString(),
+    (e: unknown) => e instanceof SerializationError && /needs 5 more bytes/.test(e.message),
+  );
+  // A varint that never ends.
+  assert.throws(
+    () => new ByteReader(new Uint8Array(9).fill(0x80)).readVarUint(),
+    SerializationError,
+  );
+});
+
+Deno.test("ByteReader: reads a subarray view with a byteOffset correctly", () => {
+  const w = new ByteWriter();
+  w.writeU8(99);
+  w.writeU32(0x01020304);
+  w.writeString("hello");
+  const all = w.toBytes();
+  const r = new ByteReader(all.subarray(1));
+  assert.equal(r.readU32(), 0x01020304);
+  assert.equal(r.readString(), "hello");
+  assert.equal(r.remaining(), 0);
+});

@@ -1,0 +1,142 @@
+import assert from "node:assert/strict";
+import { ConfigError } from "../errors.ts";
+import {
+  checkParallelism,
+  defaultMaxParallelism,
+  keyGroupOf,
+  keyGroupRangeForSubtask,
+  murmur3,
+  subtaskForKeyGroup,
+  UPPER_BOUND_MAX_PARALLELISM,
+} from "./key_group.ts";
+
+const utf8 = (s: string) => new TextEncoder().encode(s);
+
+Deno.test("murmur3 matches the reference MurmurHash3_x86_32 vectors", () => {
+  // Vectors from the reference implementation (SMHasher) as widely published.
+  const vectors: [Uint8Array, number, number][] = [
+    [new Uint8Array(0), 0, 0],
+    [new Uint8Array(0), 1, 0x514e28b7],
+    [new Uint8Array(0), 0xffffffff, 0x81f16f39],
+    [new Uint8Array([0, 0, 0, 0]), 0, 0x2362f9de],
+    [new Uint8Array([0xff, 0xff, 0xff, 0xff]), 0, 0x76293b50],
+    [new Uint8Array([0x21, 0x43, 0x65, 0x87]), 0, 0xf55b516b],
+    [new Uint8Array([0x21, 0x43, 0x65, 0x87]), 0x5082edee, 0x2362f9de],
+    [new Uint8Array([0x21, 0x43, 0x65]), 0, 0x7e4a8634],
+    [new Uint8Array([0x21, 0x43]), 0, 0xa0f7b07a],
+    [new Uint8Array([0x21]), 0, 0x72661cf4],
+    [utf8("aaaa"), 0x9747b28c, 0x5a97808a],
+    [utf8("aaa"), 0x9747b28c, 0x283e0130],
+    [utf8("aa"), 0x9747b28c, 0x5d211726],
+    [utf8("a"), 0x9747b28c, 0x7fa09ea6],
+    [utf8("abcd"), 0x9747b28c, 0xf0478627],
+    [utf8("abc"), 0x9747b28c, 0xc84a62dd],
+    [utf8("ab"), 0x9747b28c, 0x74875592],
+    [utf8("Hello, world!"), 0x9747b28c, 0x24884cba],
+    [utf8("The quick brown fox jumps over the lazy dog"), 0x9747b28c, 0x2fa826cd],
+    [utf8("hello"), 0, 0x248bfa47],
+  ];
+  for (const [bytes, seed, want] of vectors) {
+    assert.equal(murmur3(bytes, bytes.length, seed), want, `${[...bytes]} seed ${seed}`);
+  }
+});
+
+Deno.test("murmur3 hashes only the first `length` bytes and returns an unsigned 32-bit int", () => {
+  const buf = new Uint8Array([...utf8("hello"), 1, 2, 3]);
+  assert.equal(murmur3(buf, 5), murmur3(utf8("hello")));
+  for (let i = 0; i < 1000; i++) {
+    const h = murmur3(utf8(`key-${i}`));
+    assert.ok(Number.isInteger(h) && h >= 0 && h <= 0xffffffff);
+  }
+});
+
+Deno.test("keyGroupOf spreads keys over every key group", () => {
+  const counts = new Array(128).fill(0);
+  for (let i = 0; i < 12_800; i++) counts[keyGroupOf(utf8(`user-${i}`), 128)]++;
+  // Uniform would be 100 per group; a working hash stays well inside 50..150.
+  for (const c of counts) assert.ok(c > 50 && c < 150, `group count ${c}`);
+  assert.equal(keyGroupOf(utf8("abcXYZ"), 7, 3), murmur3(utf8("abc")) % 7);
+});
+
+Deno.test("keyGroupRangeForSubtask partitions 0..maxParallelism-1 for every parallelism", () => {
+  for (const maxP of [1, 2, 3, 7, 10, 128, 300]) {
+    for (let p = 1; p <= maxP; p++) {
+      let next = 0;
+      for (let i = 0; i < p; i++) {
+        const r = keyGroupRangeForSubtask(maxP, p, i);
+        // Contiguous, in order, no gaps, no overlaps; never empty since p <= maxP.
+        assert.equal(r.start, next, `maxP ${maxP} p ${p} i ${i}`);
+        assert.ok(r.end >= r.start);
+        // Sizes differ by at most one.
+        const size = r.end - r.start + 1;
+        assert.ok(
+          size === Math.floor(maxP / p) || size === Math.ceil(maxP / p),
+          `size ${size} for maxP ${maxP} p ${p}`,
+        );
+        for (let g = r.start; g <= r.end; g++) {
+          assert.equal(subtaskForKeyGroup(g, maxP, p), i, `group ${g} maxP ${maxP} p ${p}`);
+        }
+        next = r.end + 1;
+      }
+      assert.equal(next, maxP);
+    }
+  }
+});
+
+Deno.test("key group ranges at the upper bound of max parallelism", () => {
+  const maxP = UPPER_BOUND_MAX_PARALLELISM;
+  for (const p of [1, 3, 1000, maxP]) {
+    let next = 0;
+    for (let i = 0; i < p; i++) {
+      const r = keyGroupRangeForSubtask(maxP, p, i);
+      assert.equal(r.start, next);
+      assert.equal(subtaskForKeyGroup(r.start, maxP, p), i);
+      assert.equal(subtaskForKeyGroup(r.end, maxP, p), i);
+      next = r.end + 1;
+    }
+    assert.equal(next, maxP);
+  }
+  // Flink's figures: maxParallelism 128, parallelism 3 → 0..42, 43..85, 86..127.
+  assert.deepEqual(
+    [0, 1, 2].map((i) => keyGroupRangeForSubtask(128, 3, i)),
+    [{ start: 0, end: 42 }, { start: 43, end: 85 }, { start: 86, end: 127 }],
+  );
+});
+
+Deno.test("defaultMaxParallelism follows Flink: 1.5 × p rounded up to 2^n, in 128..32768", () => {
+  const cases: [number, number][] = [
+    [1, 128],
+    [2, 128],
+    [85, 128],
+    [86, 256],
+    [170, 256],
+    [171, 256],
+    [172, 512],
+    [200, 512],
+    [1000, 2048],
+    [21845, 32768],
+    [21846, 32768],
+    [32768, 32768],
+  ];
+  for (const [p, want] of cases) assert.equal(defaultMaxParallelism(p), want, `p ${p}`);
+});
+
+Deno.test("checkParallelism rejects bad values with a ConfigError naming the operator", () => {
+  checkParallelism(1, 1, "op");
+  checkParallelism(128, 128, "op");
+  const bad: [number, number][] = [
+    [0, 128],
+    [1.5, 128],
+    [2, 1],
+    [1, 0],
+    [1, UPPER_BOUND_MAX_PARALLELISM + 1],
+    [1, 2.5],
+  ];
+  for (const [p, m] of bad) {
+    assert.throws(
+      () => checkParallelism(p, m, "counter"),
+      (e: unknown) => e instanceof ConfigError && e.message.includes('"counter"'),
+      `${p}/${m}`,
+    );
+  }
+});

@@ -1,0 +1,292 @@
+import assert from "node:assert/strict";
+import { SerializationError } from "../errors.ts";
+import { ByteReader, ByteWriter } from "./bytes.ts";
+import { deserialize, serialize, type Serializer, Serializers } from "./serializer.ts";
+
+function roundTrip<T>(s: Serializer<T>, v: T): T {
+  return deserialize(s, serialize(s, v));
+}
+
+function same<T>(s: Serializer<T>, values: T[]): void {
+  for (const v of values) {
+    const back = roundTrip(s, v);
+    if (typeof v === "number") assert.ok(Object.is(back, v), `${s.id}: ${String(v)}`);
+    else assert.deepEqual(back, v, `${s.id}: ${String(v)}`);
+  }
+}
+
+const STRINGS = [
+  "",
+  "a",
+  "x".repeat(127),
+  "x".repeat(128),
+  "x".repeat(129),
+  "é".repeat(127),
+  "é".repeat(128),
+  "é".repeat(129),
+  "y".repeat(70_000),
+  "😀 astral",
+  "e\u0301 combining",
+  "\u0000",
+  "\uFEFF leading BOM",
+];
+
+function serializerError(id: string): (e: unknown) => boolean {
+  return (e) => e instanceof SerializationError && e.message.includes(`"${id}"`);
+}
+
+Deno.test("Serializers.f64 round-trips NaN, -0, ±Infinity and extremes", () => {
+  same(Serializers.f64, [0, -0, 1.5, -1e308, NaN, Infinity, -Infinity, Number.EPSILON, 2 ** 53]);
+});
+
+Deno.test("Serializers.i32 round-trips the 32-bit range and rejects what is outside", () => {
+  same(Serializers.i32, [0, -1, 1, 0x7fffffff, -0x80000000, 12345]);
+  for (const bad of [0x80000000, -0x80000001, 1.5, NaN, Infinity]) {
+    assert.throws(() => serialize(Serializers.i32, bad), serializerError("i32"), String(bad));
+  }
+});
+
+Deno.test("Serializers.bigint round-trips any size and sign", () => {
+  same(Serializers.bigint, [
+    0n,
+    1n,
+    -1n,
+    255n,
+    256n,
+    -(2n ** 64n),
+    2n ** 64n,
+    2n ** 200n,
+    -(2n ** 200n) + 12345n,
+  ]);
+});
+
+Deno.test("Serializers.boolean and string round-trip", () => {
+  same(Serializers.boolean, [true, false]);
+  same(Serializers.string, STRINGS);
+  // Lone surrogates cannot be UTF-8: they come back as U+FFFD (documented behaviour).
+  assert.equal(roundTrip(Serializers.string, "a\uDFFFb"), "a\uFFFDb");
+});
+
+Deno.test("Serializers.bytes round-trips empty and large arrays, and copies", () => {
+  const big = new Uint8Array(300_000);
+  for (let i = 0; i < big.length; i++) big[i] = (i * 31) & 0xff;
+  same(Serializers.bytes, [new Uint8Array(0), new Uint8Array([0, 255]), big]);
+  const encoded = serialize(Serializers.bytes, new Uint8Array([1, 2, 3]));
+  const back = deserialize(Serializers.bytes, encoded);
+  encoded.fill(0);
+  assert.deepEqual([...back], [1, 2, 3]);
+});
+
+Deno.test("Serializers.array, tuple, record and optional compose", () => {
+  same(Serializers.array(Serializers.string), [[], [""], STRINGS]);
+  same(Serializers.array(Serializers.array(Serializers.f64)), [[[]], [[1, 2], [], [3]]]);
+  const t = Serializers.tuple(Serializers.string, Serializers.f64, Serializers.boolean);
+  same(t, [["", -0, true] as [string, number, boolean], ["k", NaN, false]]);
+  const r = Serializers.record({ name: Serializers.string, n: Serializers.i32 });
+  same(r, [{ name: "a", n: 1 }, { name: "", n: -5 }]);
+  const o = Serializers.optional(Serializers.string);
+  same(o, [undefined, "", "x"]);
+  const nested = Serializers.optional(
+    Serializers.record({ tags: Serializers.array(Serializers.string), when: Serializers.f64 }),
+  );
+  same(nested, [undefined, { tags: [], when: 0 }, { tags: ["a", "b"], when: 1e12 }]);
+});
+
+Deno.test("Serializers: ids name the structure and versions are set", () => {
+  const all: Serializer<unknown>[] = [
+    Serializers.f64,
+    Serializers.i32,
+    Serializers.bigint,
+    Serializers.boolean,
+    Serializers.string,
+    Serializers.bytes,
+    Serializers.json,
+    Serializers.key,
+  ] as Serializer<unknown>[];
+  assert.deepEqual(all.map((s) => s.id), [
+    "f64",
+    "i32",
+    "bigint",
+    "boolean",
+    "string",
+    "bytes",
+    "json",
+    "key",
+  ]);
+  for (const s of all) assert.ok(Number.isInteger(s.version) && s.version >= 1, s.id);
+  assert.equal(Serializers.array(Serializers.f64).id, "array<f64>");
+  assert.equal(
+    Serializers.tuple(Serializers.string, Serializers.bigint).id,
+    "tuple<string,bigint>",
+  );
+  // Record fields are sorted, so declaration order does not change the id or the encoding.
+  const r1 = Serializers.record({ b: Serializers.f64, a: Serializers.string });
+  const r2 = Serializers.record({ a: Serializers.string, b: Serializers.f64 });
+  assert.equal(r1.id, "record<a:string,b:f64>");
+  assert.equal(r1.id, r2.id);
+  assert.deepEqual(serialize(r1, { a: "x", b: 1 }), serialize(r2, { b: 1, a: "x" }));
+  assert.equal(Serializers.optional(Serializers.i32).id, "optional<i32>");
+});
+
+Deno.test("Serializers.json is the fallback for plain data", () => {
+  same(Serializers.json, [null, 0, "", "😀", [1, "a", null], { a: { b: [true, false] } }]);
+  assert.deepEqual(roundTrip(Serializers.json, { d: new Date(0) }), {
+    d: "1970-01-01T00:00:00.000Z",
+  });
+  assert.throws(() => serialize(Serializers.json, undefined), serializerError("json"));
+  assert.throws(() => serialize(Serializers.json, () => 1), serializerError("json"));
+  assert.throws(() => serialize(Serializers.json, 1n), serializerError("json"));
+  const cyclic: Record<string, unknown> = {};
+  cyclic.self = cyclic;
+  assert.throws(() => serialize(Serializers.json, cyclic), serializerError("json"));
+});
+
+Deno.test("Serializers: a value of the wrong type throws SerializationError naming the serializer", () => {
+  const cases: [Serializer<unknown>, unknown][] = [
+    [Serializers.f64 as Serializer<unknown>, "1"],
+    [Serializers.bigint as Serializer<unknown>, 1],
+    [Serializers.boolean as Serializer<unknown>, 0],
+    [Serializers.string as Serializer<unknown>, 5],
+    [Serializers.string as Serializer<unknown>, null],
+    [Serializers.bytes as Serializer<unknown>, [1, 2]],
+    [Serializers.array(Serializers.f64) as Serializer<unknown>, "abc"],
+    [Serializers.tuple(Serializers.f64, Serializers.f64) as Serializer<unknown>, [1]],
+    [Serializers.record({ a: Serializers.f64 }) as Serializer<unknown>, 3],
+  ];
+  for (const [s, v] of cases) {
+    assert.throws(() => serialize(s, v), serializerError(s.id), `${s.id} with ${String(v)}`);
+  }
+  // The message also names the value's type.
+  assert.throws(
+    () => serialize(Serializers.f64 as Serializer<unknown>, "1"),
+    /cannot serialize a string/,
+  );
+  // A wrong element type is reported by the element serializer.
+  assert.throws(
+    () => serialize(Serializers.array(Serializers.f64) as Serializer<unknown>, ["x"]),
+    serializerError("f64"),
+  );
+});
+
+Deno.test("deserialize: truncated bytes throw SerializationError", () => {
+  const cases: [Serializer<unknown>, unknown][] = [
+    [Serializers.f64 as Serializer<unknown>, 1.5],
+    [Serializers.string as Serializer<unknown>, "hello world"],
+    [Serializers.string as Serializer<unknown>, "é".repeat(200)],
+    [Serializers.bigint as Serializer<unknown>, 2n ** 100n],
+    [Serializers.bytes as Serializer<unknown>, new Uint8Array(10)],
+    [Serializers.array(Serializers.string) as Serializer<unknown>, ["a", "b"]],
+    [Serializers.json, { a: [1, 2, 3] }],
+    [Serializers.key, ["k", 1, { z: true }]],
+  ];
+  for (const [s, v] of cases) {
+    const full = serialize(s, v);
+    for (let cut = 0; cut < full.length; cut++) {
+      assert.throws(
+        () => deserialize(s, full.subarray(0, cut)),
+        SerializationError,
+        `${s.id} cut at ${cut} of ${full.length}`,
+      );
+    }
+  }
+});
+
+Deno.test("deserialize: leftover bytes throw SerializationError naming the serializer", () => {
+  const bytes = new Uint8Array([...serialize(Serializers.string, "ab"), 0, 0]);
+  assert.throws(
+    () => deserialize(Serializers.string, bytes),
+    (e: unknown) =>
+      e instanceof SerializationError && /"string"/.test(e.message) &&
+      /2 bytes left over/.test(e.message),
+  );
+});
+
+Deno.test("serialize returns a copy that later calls do not overwrite", () => {
+  const a = serialize(Serializers.string, "first");
+  const b = serialize(Serializers.string, "second!");
+  assert.equal(deserialize(Serializers.string, a), "first");
+  assert.equal(deserialize(Serializers.string, b), "second!");
+});
+
+Deno.test("Serializers.key: supported key shapes round-trip", () => {
+  const keys: unknown[] = [
+    "",
+    "user-1",
+    "😀",
+    0,
+    -1.5,
+    Infinity,
+    2n ** 70n,
+    -3n,
+    true,
+    false,
+    [],
+    ["a", 1, [true, ["nested", 2n]]],
+    {},
+    { a: 1, b: ["x", { c: false }] },
+    ...STRINGS,
+  ];
+  for (const k of keys) assert.deepEqual(roundTrip(Serializers.key, k), k);
+  assert.ok(Number.isNaN(roundTrip(Serializers.key, NaN)));
+});
+
+Deno.test("Serializers.key: -0 and 0 are one key; object key order is irrelevant", () => {
+  const enc = (v: unknown) => [...serialize(Serializers.key, v)].join();
+  assert.equal(enc(-0), enc(0));
+  assert.ok(Object.is(roundTrip(Serializers.key, -0), 0));
+  assert.equal(enc([-0, { x: -0 }]), enc([0, { x: 0 }]));
+  assert.equal(enc({ a: 1, b: 2 }), enc({ b: 2, a: 1 }));
+  assert.equal(enc({ o: { y: 1, x: [2] } }), enc({ o: { x: [2], y: 1 } }));
+  // Types stay distinct: "1", 1, 1n and true are four keys.
+  const distinct = new Set(["1", 1, 1n, true, ["1"], { 1: 1 }].map(enc));
+  assert.equal(distinct.size, 6);
+  // An array and an object with index-like names are different keys.
+  assert.notEqual(enc(["a"]), enc({ 0: "a" }));
+});
+
+Deno.test("Serializers.key: unsupported keys throw SerializationError with a clear message", () => {
+  class Point {
+    x = 1;
+  }
+  const bad: unknown[] = [
+    undefined,
+    null,
+    Symbol("s"),
+    () => 1,
+    new Date(0),
+    new Map(),
+    new Point(),
+    [1, undefined],
+    { a: () => 1 },
+  ];
+  for (const k of bad) {
+    assert.throws(
+      () => serialize(Serializers.key, k),
+      (e: unknown) =>
+        e instanceof SerializationError && /keys must be strings, numbers/.test(e.message),
+      String(typeof k),
+    );
+  }
+  assert.throws(() => serialize(Serializers.key, new Point()), /type Point/);
+});
+
+Deno.test("Serializers.key: an unknown tag is rejected on read", () => {
+  assert.throws(
+    () => deserialize(Serializers.key, new Uint8Array([99])),
+    (e: unknown) => e instanceof SerializationError && /unknown tag 99/.test(e.message),
+  );
+});
+
+Deno.test("Serializers: writing into a shared writer appends; values can be read in sequence", () => {
+  const w = new ByteWriter(4);
+  Serializers.string.write("a", w);
+  Serializers.f64.write(-0, w);
+  Serializers.key.write(["k", 2], w);
+  Serializers.optional(Serializers.bigint).write(undefined, w);
+  const r = new ByteReader(w.bytes());
+  assert.equal(Serializers.string.read(r), "a");
+  assert.ok(Object.is(Serializers.f64.read(r), -0));
+  assert.deepEqual(Serializers.key.read(r), ["k", 2]);
+  assert.equal(Serializers.optional(Serializers.bigint).read(r), undefined);
+  assert.equal(r.remaining(), 0);
+});
