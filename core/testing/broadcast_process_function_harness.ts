@@ -1,0 +1,77 @@
+/**
+ * A harness for a {@linkcode BroadcastProcessFunction}, keyed or not.
+ *
+ * @module
+ */
+import type { BroadcastProcessFunction } from "../dataflow/functions.ts";
+import type { MapStateDescriptor } from "../state/descriptors.ts";
+import { BroadcastProcessOperator, type KeySelector } from "../runtime/operators.ts";
+import { type KeyedHarnessOptions, OperatorHarness } from "./operator_harness.ts";
+
+/** Options of {@linkcode BroadcastProcessFunctionHarness.create}. */
+export interface BroadcastHarnessOptions<I, K> extends KeyedHarnessOptions<K> {
+  /** Key selector of the main input; given, the operator is keyed (state and timers). */
+  keySelector?: KeySelector<I, K>;
+}
+
+/**
+ * Runs a {@linkcode BroadcastProcessFunction} in the real broadcast operator:
+ * `processElement` feeds the main input, `processBroadcastElement` the
+ * broadcast one; `broadcastState` reads the broadcast state.
+ *
+ * @example Thresholds broadcast as rules
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type BroadcastProcessFunction, MapStateDescriptor, Serializers } from "@weir/weir";
+ * import { BroadcastProcessFunctionHarness } from "@weir/weir/testing";
+ * const rules = new MapStateDescriptor("rules", Serializers.string, Serializers.f64);
+ * const fn: BroadcastProcessFunction<[string, number], [string, number], string> = {
+ *   processElement([k, v], ctx, out) {
+ *     const limit = ctx.getBroadcastState(rules).get(k);
+ *     if (limit !== undefined && v > limit) out.collect(`${k}:${v}`);
+ *   },
+ *   processBroadcastElement([k, limit], ctx) {
+ *     ctx.getBroadcastState(rules).put(k, limit);
+ *   },
+ * };
+ * const h = await BroadcastProcessFunctionHarness.create(fn);
+ * h.processElement(["cpu", 95]);
+ * h.processBroadcastElement(["cpu", 90]);
+ * h.processElement(["cpu", 95]);
+ * h.processElement(["cpu", 50]);
+ * assert.ok(h.output().join() === "cpu:95");
+ * assert.ok(h.broadcastState(rules).get("cpu") === 90);
+ * await h.close();
+ * ```
+ */
+export class BroadcastProcessFunctionHarness<I, B, O> extends OperatorHarness<O> {
+  /** Wraps `fn` in a broadcast process operator (keyed when `keySelector` is given) and opens it. */
+  static async create<I, B, O, K = unknown>(
+    fn: BroadcastProcessFunction<I, B, O>,
+    options: BroadcastHarnessOptions<I, K> = {},
+  ): Promise<BroadcastProcessFunctionHarness<I, B, O>> {
+    const ks = options.keySelector as KeySelector | undefined;
+    const op = new BroadcastProcessOperator<I, B, O>(fn, ks);
+    const h = new BroadcastProcessFunctionHarness<I, B, O>(
+      op,
+      { ...options, keyed: ks !== undefined } as never,
+    );
+    await h.open();
+    return h;
+  }
+
+  /** Feeds a record to the main input. */
+  override processElement(value: I, timestamp?: number): void {
+    super.processElement(value, timestamp, 0);
+  }
+
+  /** Feeds a record to the broadcast input. */
+  processBroadcastElement(value: B, timestamp?: number): void {
+    super.processElement(value, timestamp, 1);
+  }
+
+  /** A copy of broadcast state `descriptor`. */
+  broadcastState<K, V>(descriptor: MapStateDescriptor<K, V>): Map<K, V> {
+    return new Map(this.context.operatorState.getBroadcastState(descriptor).entries());
+  }
+}

@@ -1,0 +1,392 @@
+/**
+ * A synchronous harness around one real physical operator (as Flink's
+ * operator test harnesses): it builds the operator's context itself (heap
+ * keyed backend, {@linkcode InternalTimerService}, operator state, a
+ * {@linkcode ManualClock}), feeds records and watermarks directly, records
+ * what the operator emits, and runs the mails that processing-time timers post
+ * when the test moves the clock.
+ *
+ * @module
+ */
+import { StateError } from "../errors.ts";
+import type { KeyedStateBackend, StateBackend } from "../state/backend.ts";
+import {
+  AggregatingStateDescriptor,
+  type AnyStateDescriptor,
+  ListStateDescriptor,
+  MapStateDescriptor,
+  ReducingStateDescriptor,
+  ValueStateDescriptor,
+} from "../state/descriptors.ts";
+import { HeapStateBackend } from "../state/heap/heap_backend.ts";
+import { keyGroupRangeForSubtask } from "../state/key_group.ts";
+import { OperatorStateStore } from "../state/operator_state.ts";
+import { type Serializer, Serializers } from "../state/serializer.ts";
+import type {
+  AggregatingState,
+  ListState,
+  MapState,
+  ReducingState,
+  ValueState,
+} from "../state/state.ts";
+import { ManualClock } from "../runtime/clock.ts";
+import type { OperatorContext, Output, StreamOperator } from "../runtime/operator.ts";
+import type { OutputTag } from "../runtime/output_tag.ts";
+import { InternalTimerService, type TimeDomain, type TimerTarget } from "../runtime/timers.ts";
+
+/** Options every harness takes. */
+export interface HarnessOptions {
+  /** The clock to drive (a new `ManualClock(startTime)` when absent). */
+  clock?: ManualClock;
+  /** Processing time at the start when no `clock` is given (0). */
+  startTime?: number;
+  /** Keyed state backend (a new heap backend). */
+  stateBackend?: StateBackend;
+  /** Number of key groups (128). */
+  maxParallelism?: number;
+  /** Operator name, as errors and `RuntimeContext.taskName` show it ("harness"). */
+  name?: string;
+  /** Operator uid ("harness"). */
+  uid?: string;
+}
+
+/** Options of a harness whose operator is keyed. */
+export interface KeyedHarnessOptions<K> extends HarnessOptions {
+  /** Serializes keys for state and timers (`Serializers.key`). */
+  keySerializer?: Serializer<K>;
+}
+
+/** A record with the timestamp it was emitted with. */
+export interface TimestampedValue<T> {
+  /** The record. */
+  readonly value: T;
+  /** Its timestamp, if it has one. */
+  readonly timestamp: number | undefined;
+}
+
+/** A timer that has not fired yet. */
+export interface PendingTimer {
+  /** When it fires. */
+  readonly timestamp: number;
+  /** The key it fires for. */
+  readonly key: unknown;
+  /** Its namespace (`undefined` for process functions; a window for window operators). */
+  readonly namespace: unknown;
+}
+
+/** What reading a keyed state gives, per descriptor type. */
+export type StateValue<D> = D extends ValueStateDescriptor<infer T> ? T | undefined
+  : D extends ListStateDescriptor<infer T> ? T[]
+  : D extends MapStateDescriptor<infer K, infer V> ? Map<K, V>
+  : D extends ReducingStateDescriptor<infer T> ? T | undefined
+  : D extends AggregatingStateDescriptor<infer _IN, infer _ACC, infer OUT> ? OUT | undefined
+  : unknown;
+
+/** Most mail rounds one clock move may take before the harness assumes a timer loop. */
+const MAX_MAIL_ROUNDS = 100_000;
+
+/**
+ * Drives any {@linkcode StreamOperator} synchronously. The process function
+ * harnesses ({@linkcode KeyedProcessFunctionHarness} and friends) are this
+ * class with typed inputs; use it directly for other operators.
+ *
+ * Processing-time timers fire only when the harness moves its clock
+ * (`setProcessingTime`, `advanceProcessingTime`; `advanceProcessingTime(0)`
+ * fires timers that are already due), as in Flink's harnesses. Event-time
+ * timers fire inside `processWatermark`.
+ *
+ * @example Every harness is an OperatorHarness
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { OperatorHarness, ProcessFunctionHarness } from "@weir/weir/testing";
+ * const h = await ProcessFunctionHarness.create<number, number>({
+ *   processElement(v, _ctx, out) { out.collect(v); out.collect(v); },
+ * });
+ * assert.ok(h instanceof OperatorHarness);
+ * h.processElement(7, 100);
+ * h.processWatermark(100);
+ * assert.ok(h.output().join() === "7,7");
+ * assert.ok(h.outputWithTimestamps()[0]!.timestamp === 100);
+ * assert.ok(h.watermarks().join() === "100");
+ * await h.close();
+ * ```
+ */
+export class OperatorHarness<OUT> {
+  /** The operator under test. */
+  readonly operator: StreamOperator<OUT>;
+  /** The clock the operator reads and schedules processing-time timers on. */
+  readonly clock: ManualClock;
+  /** The context the harness built for the operator. */
+  readonly context: OperatorContext;
+  readonly #records: TimestampedValue<OUT>[] = [];
+  readonly #side = new Map<string, TimestampedValue<unknown>[]>();
+  readonly #watermarks: number[] = [];
+  readonly #mails: (() => void)[] = [];
+  readonly #timerServices: InternalTimerService<unknown>[] = [];
+  #backend: KeyedStateBackend | undefined;
+  #opened = false;
+  #closed = false;
+
+  /** Sets the operator up; call `open()` before feeding it (the `create` functions do). */
+  protected constructor(
+    operator: StreamOperator<OUT>,
+    options: KeyedHarnessOptions<unknown> & { keyed?: boolean },
+  ) {
+    this.operator = operator;
+    this.clock = options.clock ?? new ManualClock(options.startTime ?? 0);
+    const uid = options.uid ?? "harness";
+    const name = options.name ?? "harness";
+    const maxParallelism = options.maxParallelism ?? 128;
+    const stateBackend = options.stateBackend ?? new HeapStateBackend();
+    const keySerializer = options.keyed
+      ? (options.keySerializer ?? Serializers.key)
+      : undefined;
+    const clock = this.clock;
+    const keyedBackend = (): KeyedStateBackend => {
+      if (!keySerializer) {
+        throw new StateError(
+          `Keyed state is only available on a keyed stream: the operator in harness "${name}" ` +
+            `is not keyed (give the harness a key selector)`,
+        );
+      }
+      this.#backend ??= stateBackend.createKeyedBackend({
+        operatorUid: uid,
+        subtaskIndex: 0,
+        keySerializer,
+        maxParallelism,
+        keyGroupRange: keyGroupRangeForSubtask(maxParallelism, 1, 0),
+      });
+      return this.#backend;
+    };
+    const mails = this.#mails;
+    const services = this.#timerServices;
+    this.context = {
+      uid,
+      name,
+      subtaskIndex: 0,
+      parallelism: 1,
+      maxParallelism,
+      clock,
+      stateBackend,
+      operatorState: new OperatorStateStore(uid),
+      isRestored: false,
+      keySerializer,
+      keyedBackend,
+      timerService<N>(target: TimerTarget<N>, ns?: Serializer<N>): InternalTimerService<N> {
+        const backend = keyedBackend();
+        // As in Job: the clock posts a mail; the harness runs mails when it moves time.
+        const service = new InternalTimerService<N>(
+          {
+            now: () => clock.now(),
+            scheduleProcessingTime: (at, fire) => clock.schedule(at, () => mails.push(fire)),
+            setCurrentKey: (k) => backend.setCurrentKey(k),
+            currentKey: () => backend.currentKey(),
+          },
+          target,
+          keySerializer!,
+          ns,
+        );
+        services.push(service as InternalTimerService<unknown>);
+        return service;
+      },
+    };
+    const records = this.#records;
+    const side = this.#side;
+    const watermarks = this.#watermarks;
+    const output: Output<OUT> = {
+      collect: (value, timestamp) => void records.push({ value, timestamp }),
+      collectSide: (tagId, value, timestamp) => {
+        let list = side.get(tagId);
+        if (!list) side.set(tagId, list = []);
+        list.push({ value, timestamp });
+      },
+      emitWatermark: (timestamp) => void watermarks.push(timestamp),
+    };
+    operator.setup(this.context, output);
+  }
+
+  /**
+   * Wraps `operator` and opens it. Give `keySerializer` (or `keyed: true`) for
+   * an operator that uses keyed state or timers.
+   */
+  static async forOperator<OUT>(
+    operator: StreamOperator<OUT>,
+    options: KeyedHarnessOptions<unknown> & { keyed?: boolean } = {},
+  ): Promise<OperatorHarness<OUT>> {
+    const h = new OperatorHarness<OUT>(operator, {
+      ...options,
+      keyed: options.keyed ?? options.keySerializer !== undefined,
+    });
+    await h.open();
+    return h;
+  }
+
+  /** Opens the operator (and its user function); idempotent. */
+  async open(): Promise<void> {
+    if (this.#opened) return;
+    this.#opened = true;
+    await this.operator.open();
+  }
+
+  #check(): void {
+    if (!this.#opened) throw new StateError("The harness is not open: call open() first");
+    if (this.#closed) throw new StateError("The harness is closed");
+  }
+
+  /** Feeds one record to input `input` (0, or 1 for a two-input operator's second input). */
+  processElement(value: unknown, timestamp?: number, input = 0): void {
+    this.#check();
+    this.#runMails();
+    this.operator.processElement(value, timestamp, input);
+  }
+
+  /** Feeds a watermark: event-time timers at or before it fire, in timestamp order. */
+  processWatermark(timestamp: number): void {
+    this.#check();
+    this.#runMails();
+    this.operator.processWatermark(timestamp);
+  }
+
+  /** Current processing time. */
+  get processingTime(): number {
+    return this.clock.now();
+  }
+
+  /** Moves processing time to `t` and fires the timers that became due, in order. */
+  setProcessingTime(t: number): void {
+    this.#check();
+    this.clock.set(t);
+    for (let round = 0; this.#mails.length > 0; round++) {
+      if (round >= MAX_MAIL_ROUNDS) {
+        throw new StateError(
+          `Processing-time timers keep firing at ${t}: more than ${MAX_MAIL_ROUNDS} rounds ` +
+            `(does onTimer register a timer at or before the current time?)`,
+        );
+      }
+      this.#runMails();
+      // Timers registered by the timers that just fired may already be due.
+      this.clock.set(t);
+    }
+  }
+
+  /** Moves processing time forward by `ms` and fires the timers that became due. */
+  advanceProcessingTime(ms: number): void {
+    this.setProcessingTime(this.clock.now() + ms);
+  }
+
+  #runMails(): void {
+    while (this.#mails.length > 0) this.#mails.shift()!();
+  }
+
+  /** Values emitted on the main output so far, in order. */
+  output(): OUT[] {
+    return this.#records.map((r) => r.value);
+  }
+
+  /** Records emitted on the main output so far, with their timestamps. */
+  outputWithTimestamps(): TimestampedValue<OUT>[] {
+    return this.#records.slice();
+  }
+
+  /** Values emitted to side output `tag` so far. */
+  sideOutput<X>(tag: OutputTag<X>): X[] {
+    return (this.#side.get(tag.id) ?? []).map((r) => r.value as X);
+  }
+
+  /** Records emitted to side output `tag` so far, with their timestamps. */
+  sideOutputWithTimestamps<X>(tag: OutputTag<X>): TimestampedValue<X>[] {
+    return (this.#side.get(tag.id) ?? []).slice() as TimestampedValue<X>[];
+  }
+
+  /** Watermarks the operator forwarded so far. */
+  watermarks(): number[] {
+    return this.#watermarks.slice();
+  }
+
+  /** Forgets the main and side outputs and watermarks seen so far. */
+  clearOutput(): void {
+    this.#records.length = 0;
+    this.#side.clear();
+    this.#watermarks.length = 0;
+  }
+
+  /** The keyed backend (throws `StateError` when the operator is not keyed). */
+  keyedBackend(): KeyedStateBackend {
+    return this.context.keyedBackend();
+  }
+
+  /**
+   * Reads keyed state `descriptor` for `key` without disturbing the operator's
+   * current key: a value, a list (`[]` when empty), a `Map`, or a
+   * reducing/aggregating result.
+   */
+  state<D extends AnyStateDescriptor>(descriptor: D, key: unknown): StateValue<D> {
+    return this.withKey(key, () => {
+      const s = this.keyedBackend().state(descriptor);
+      if (descriptor instanceof ValueStateDescriptor) {
+        return (s as ValueState<unknown>).value();
+      }
+      if (descriptor instanceof ListStateDescriptor) {
+        return (s as ListState<unknown>).get() ?? [];
+      }
+      if (descriptor instanceof MapStateDescriptor) {
+        return new Map((s as MapState<unknown, unknown>).entries());
+      }
+      return (s as ReducingState<unknown> | AggregatingState<unknown, unknown>).get();
+    }) as StateValue<D>;
+  }
+
+  /** Keys that have a value in state `descriptor`. */
+  keys(descriptor: AnyStateDescriptor): unknown[] {
+    return [...this.keyedBackend().keys(descriptor.name)];
+  }
+
+  /**
+   * Runs `fn` with `key` current (to read or seed keyed state), then restores
+   * the operator's current key.
+   */
+  withKey<R>(key: unknown, fn: () => R): R {
+    const backend = this.keyedBackend();
+    let had = false;
+    let previous: unknown;
+    try {
+      previous = backend.currentKey();
+      had = true;
+    } catch (e) {
+      if (!(e instanceof StateError)) throw e;
+    }
+    backend.setCurrentKey(key);
+    try {
+      return fn();
+    } finally {
+      if (had) backend.setCurrentKey(previous);
+      else backend.clearCurrentKey();
+    }
+  }
+
+  /** Timers of `domain` that have not fired, in firing order (timestamp, then registration). */
+  pendingTimers(domain: TimeDomain): PendingTimer[] {
+    const all = this.#timerServices.flatMap((s) => s.pending(domain));
+    return all.map(({ timestamp, key, namespace }) => ({ timestamp, key, namespace }))
+      .sort((a, b) => a.timestamp - b.timestamp);
+  }
+
+  /** Signals end of input: the operator emits what it buffers. */
+  async finish(): Promise<void> {
+    this.#check();
+    this.#runMails();
+    await this.operator.finish();
+  }
+
+  /** Closes the operator and releases its state and timers; idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const s of this.#timerServices) s.dispose();
+    try {
+      if (this.#opened) await this.operator.close();
+    } finally {
+      this.#backend?.dispose();
+    }
+  }
+}
