@@ -14,6 +14,8 @@ import type {
   ValueStateDescriptor,
 } from "./descriptors.ts";
 import type { KeyGroupRange } from "./key_group.ts";
+import type { StateMeta } from "./state_keys.ts";
+import type { SegmentFs } from "../../statestore-as/segment_fs.ts";
 import type { Serializer } from "./serializer.ts";
 import type {
   AggregatingState,
@@ -42,6 +44,51 @@ export interface NamespacedState<N> {
   setNamespace(ns: N): void;
 }
 
+/** A segment file a snapshot references. */
+export interface SegmentRef {
+  /** File name (globally unique). */
+  readonly name: string;
+  /** Size in bytes. */
+  readonly size: number;
+}
+
+/**
+ * What a keyed snapshot of one subtask leaves: the state table and the
+ * segments (in the layout of `state_keys.ts`) that hold the key groups.
+ * Backends read each other's handles: a savepoint of the heap backend
+ * restores into the LSM backend and back.
+ */
+export interface KeyedStateHandle {
+  /** The backend that wrote it (`"heap"`, `"lsm"`). */
+  readonly backend: string;
+  /** Key groups the subtask held. */
+  readonly keyGroupRange: KeyGroupRange;
+  /** State ids, names and types. */
+  readonly states: readonly StateMeta[];
+  /** Segments, newest first (a newer segment's entry wins over an older one's). */
+  readonly segments: readonly SegmentRef[];
+}
+
+/** Where a snapshot writes its segments. */
+export interface SnapshotStorage {
+  /** File system. */
+  readonly fs: SegmentFs;
+  /** Directory for new segments. */
+  readonly dir: string;
+  /** A new globally unique segment file name. */
+  newSegmentName(): string;
+}
+
+/** What a keyed backend restores from. */
+export interface KeyedRestore {
+  /** Handles of every old subtask whose key groups overlap this one's. */
+  readonly handles: readonly KeyedStateHandle[];
+  /** File system. */
+  readonly fs: SegmentFs;
+  /** The path of a segment named in a handle. */
+  segmentPath(name: string): string;
+}
+
 /** Options every keyed backend is created with. */
 export interface KeyedBackendOptions {
   /** The operator's uid. */
@@ -56,6 +103,8 @@ export interface KeyedBackendOptions {
   readonly keyGroupRange: KeyGroupRange;
   /** A private working directory the backend may use (the LSM backend's segments). */
   readonly workDir?: string;
+  /** Snapshots to restore from. */
+  readonly restore?: KeyedRestore;
 }
 
 /**
@@ -83,6 +132,18 @@ export interface KeyedStateBackend {
   keys(name: string): Iterable<unknown>;
   /** Names of the registered states. */
   stateNames(): string[];
+  /**
+   * Takes a snapshot: the synchronous part runs now (the heap backend copies
+   * its state to bytes, the LSM backend freezes its memtable); the returned
+   * promise is the asynchronous part that writes segments.
+   */
+  snapshot(checkpointId: number, storage: SnapshotStorage): Promise<KeyedStateHandle>;
+  /** Stores raw bytes under a store key (timers use reserved state ids). */
+  rawPut(key: Uint8Array, value: Uint8Array): void;
+  /** Deletes a raw store key. */
+  rawDelete(key: Uint8Array): void;
+  /** Raw entries with keys in `[start, end)`, ascending. */
+  rawScan(start: Uint8Array, end: Uint8Array): Iterable<[Uint8Array, Uint8Array]>;
   /** Releases memory and files. */
   dispose(): void;
 }

@@ -7,16 +7,29 @@
 import { StateError } from "../../errors.ts";
 import type {
   KeyedBackendOptions,
+  KeyedRestore,
   KeyedStateBackend,
+  KeyedStateHandle,
   NamespacedState,
+  SnapshotStorage,
   StateBackend,
   StateFor,
 } from "../backend.ts";
 import type { AnyStateDescriptor } from "../descriptors.ts";
 import type { KeyGroupRange } from "../key_group.ts";
-import { ByteWriter } from "../bytes.ts";
+import { murmur3 } from "../key_group.ts";
+import { ByteReader, ByteWriter } from "../bytes.ts";
 import type { Serializer } from "../serializer.ts";
 import type { AggregateFunction } from "../state.ts";
+import {
+  appendListElement,
+  decodeList,
+  MAX_USER_STATE_ID,
+  readStateKeyHeader,
+  type StateMeta,
+  writeStateKeyHeader,
+} from "../state_keys.ts";
+import { readSegment, writeSegment } from "../../../statestore-as/lsm_store.ts";
 
 const NO_KEY: unique symbol = Symbol("no key");
 
@@ -44,6 +57,26 @@ class Interner {
     this.#byBytes.set(id, v);
     return v;
   }
+
+  /**
+   * Like `intern`, but primitives a key cannot usually be (a function, a
+   * symbol, null, undefined) are first checked by the serializer, which throws
+   * a SerializationError naming the problem; the common primitives stay free.
+   */
+  internChecked(v: unknown): unknown {
+    switch (typeof v) {
+      case "string":
+      case "number":
+      case "bigint":
+      case "boolean":
+        return v;
+      case "object":
+        if (v !== null) return this.intern(v);
+    }
+    this.#writer.reset();
+    this.#serializer.write(v, this.#writer);
+    return v;
+  }
 }
 
 function latin1(b: Uint8Array): string {
@@ -61,13 +94,45 @@ class HeapStateBase<N> {
   protected readonly backend: HeapKeyedStateBackend;
   readonly #namespaces = new Map<unknown, Table>();
   readonly #nsInterner: Interner | undefined;
+  /** The namespace serializer, or undefined for state without namespaces. */
+  readonly nsSerializer: Serializer<unknown> | undefined;
   #ns: unknown = undefined;
   protected table: Table | undefined;
 
   constructor(backend: HeapKeyedStateBackend, nsSerializer: Serializer<N> | undefined) {
     this.backend = backend;
+    this.nsSerializer = nsSerializer as Serializer<unknown> | undefined;
     this.#nsInterner = nsSerializer && new Interner(nsSerializer as Serializer<unknown>);
     this.table = undefined;
+  }
+
+  /** Every (namespace, key, stored value). */
+  *storedEntries(): Iterable<[unknown, unknown, unknown]> {
+    for (const [ns, t] of this.#namespaces) for (const [k, v] of t) yield [ns, k, v];
+  }
+
+  /** Stores a restored value under (namespace, key). */
+  restoreValue(ns: unknown, key: unknown, value: unknown): void {
+    const nsKey = this.#nsInterner ? this.#nsInterner.intern(ns) : ns;
+    let t = this.#namespaces.get(nsKey);
+    if (!t) this.#namespaces.set(nsKey, t = new Map());
+    t.set(key, value);
+    if (nsKey === this.#ns) this.table = t;
+  }
+
+  /**
+   * Emits the store entries of one stored value: `prefix` holds the key up to
+   * and including the namespace. Overridden per kind.
+   */
+  encode(prefix: ByteWriter, value: unknown, emit: (k: Uint8Array, v: Uint8Array) => void): void {
+    void prefix, value, emit;
+    throw new StateError("encode is defined per state kind");
+  }
+
+  /** Folds one store entry (its key read up to the user key) into the stored value. */
+  decode(existing: unknown, rest: ByteReader, value: Uint8Array): unknown {
+    void existing, rest, value;
+    throw new StateError("decode is defined per state kind");
   }
 
   setNamespace(ns: N): void {
@@ -117,14 +182,37 @@ class HeapStateBase<N> {
   }
 }
 
-class HeapValueState<T, N> extends HeapStateBase<N> {
+/** Value, reducing and aggregating state: one stored value, one entry. */
+class SingleValueCodec<N> extends HeapStateBase<N> {
+  readonly #serializer: Serializer<unknown>;
+  readonly #scratch = new ByteWriter();
+  constructor(b: HeapKeyedStateBackend, ns: Serializer<N> | undefined, ser: Serializer<unknown>) {
+    super(b, ns);
+    this.#serializer = ser;
+  }
+  override encode(
+    prefix: ByteWriter,
+    value: unknown,
+    emit: (k: Uint8Array, v: Uint8Array) => void,
+  ) {
+    this.#scratch.reset();
+    this.#serializer.write(value, this.#scratch);
+    emit(prefix.toBytes(), this.#scratch.toBytes());
+  }
+  override decode(_existing: unknown, _rest: ByteReader, value: Uint8Array): unknown {
+    return this.#serializer.read(new ByteReader(value));
+  }
+}
+
+class HeapValueState<T, N> extends SingleValueCodec<N> {
   readonly #default: T | undefined;
   constructor(
     b: HeapKeyedStateBackend,
     ns: Serializer<N> | undefined,
+    ser: Serializer<T>,
     defaultValue: T | undefined,
   ) {
-    super(b, ns);
+    super(b, ns, ser as Serializer<unknown>);
     this.#default = defaultValue;
   }
   value(): T | undefined {
@@ -138,6 +226,23 @@ class HeapValueState<T, N> extends HeapStateBase<N> {
 }
 
 class HeapListState<T, N> extends HeapStateBase<N> {
+  readonly #ser: Serializer<T>;
+  constructor(b: HeapKeyedStateBackend, ns: Serializer<N> | undefined, ser: Serializer<T>) {
+    super(b, ns);
+    this.#ser = ser;
+  }
+  override encode(
+    prefix: ByteWriter,
+    value: unknown,
+    emit: (k: Uint8Array, v: Uint8Array) => void,
+  ) {
+    const out = new ByteWriter();
+    for (const el of value as T[]) appendListElement(this.#ser, el, out);
+    emit(prefix.toBytes(), out.toBytes());
+  }
+  override decode(_existing: unknown, _rest: ByteReader, value: Uint8Array): unknown {
+    return decodeList(this.#ser, value);
+  }
   get(): T[] | undefined {
     const v = this.getRaw() as T[] | undefined;
     return v === undefined ? undefined : v.slice();
@@ -159,15 +264,46 @@ class HeapListState<T, N> extends HeapStateBase<N> {
 
 class HeapMapState<K, V, N> extends HeapStateBase<N> {
   readonly #userKeys: Interner;
-  constructor(b: HeapKeyedStateBackend, ns: Serializer<N> | undefined, keySer: Serializer<K>) {
+  readonly #keySer: Serializer<K>;
+  readonly #valueSer: Serializer<V>;
+  constructor(
+    b: HeapKeyedStateBackend,
+    ns: Serializer<N> | undefined,
+    keySer: Serializer<K>,
+    valueSer: Serializer<V>,
+  ) {
     super(b, ns);
     this.#userKeys = new Interner(keySer as Serializer<unknown>);
+    this.#keySer = keySer;
+    this.#valueSer = valueSer;
+  }
+  override encode(
+    prefix: ByteWriter,
+    value: unknown,
+    emit: (k: Uint8Array, v: Uint8Array) => void,
+  ) {
+    const at = prefix.length;
+    const v = new ByteWriter();
+    for (const [mk, mv] of value as Map<K, V>) {
+      prefix.length = at;
+      this.#keySer.write(mk, prefix);
+      v.reset();
+      this.#valueSer.write(mv, v);
+      emit(prefix.toBytes(), v.toBytes());
+    }
+    prefix.length = at;
+  }
+  override decode(existing: unknown, rest: ByteReader, value: Uint8Array): unknown {
+    const m = (existing as Map<K, V> | undefined) ?? new Map<K, V>();
+    const k = this.#userKeys.intern(this.#keySer.read(rest)) as K;
+    m.set(k, this.#valueSer.read(new ByteReader(value)));
+    return m;
   }
   #map(): Map<K, V> | undefined {
     return this.getRaw() as Map<K, V> | undefined;
   }
   get(key: K): V | undefined {
-    return this.#map()?.get(this.#userKeys.intern(key) as K);
+    return this.#map()?.get(this.#userKeys.internChecked(key) as K);
   }
   put(key: K, value: V): void {
     let m = this.#map();
@@ -175,7 +311,7 @@ class HeapMapState<K, V, N> extends HeapStateBase<N> {
       m = new Map();
       this.setRaw(m);
     }
-    m.set(this.#userKeys.intern(key) as K, value);
+    m.set(this.#userKeys.internChecked(key) as K, value);
   }
   putAll(entries: Iterable<readonly [K, V]> | Map<K, V>): void {
     for (const [k, v] of entries) this.put(k, v);
@@ -183,11 +319,11 @@ class HeapMapState<K, V, N> extends HeapStateBase<N> {
   remove(key: K): void {
     const m = this.#map();
     if (m === undefined) return;
-    m.delete(this.#userKeys.intern(key) as K);
+    m.delete(this.#userKeys.internChecked(key) as K);
     if (m.size === 0) this.clear();
   }
   contains(key: K): boolean {
-    return this.#map()?.has(this.#userKeys.intern(key) as K) ?? false;
+    return this.#map()?.has(this.#userKeys.internChecked(key) as K) ?? false;
   }
   entries(): IterableIterator<[K, V]> {
     return new Map(this.#map() ?? []).entries();
@@ -203,10 +339,15 @@ class HeapMapState<K, V, N> extends HeapStateBase<N> {
   }
 }
 
-class HeapReducingState<T, N> extends HeapStateBase<N> {
+class HeapReducingState<T, N> extends SingleValueCodec<N> {
   readonly #reduce: (a: T, b: T) => T;
-  constructor(b: HeapKeyedStateBackend, ns: Serializer<N> | undefined, reduce: (a: T, b: T) => T) {
-    super(b, ns);
+  constructor(
+    b: HeapKeyedStateBackend,
+    ns: Serializer<N> | undefined,
+    ser: Serializer<T>,
+    reduce: (a: T, b: T) => T,
+  ) {
+    super(b, ns, ser as Serializer<unknown>);
     this.#reduce = reduce;
   }
   get(): T | undefined {
@@ -218,14 +359,15 @@ class HeapReducingState<T, N> extends HeapStateBase<N> {
   }
 }
 
-class HeapAggregatingState<IN, ACC, OUT, N> extends HeapStateBase<N> {
+class HeapAggregatingState<IN, ACC, OUT, N> extends SingleValueCodec<N> {
   readonly #fn: AggregateFunction<IN, ACC, OUT>;
   constructor(
     b: HeapKeyedStateBackend,
     ns: Serializer<N> | undefined,
+    ser: Serializer<ACC>,
     fn: AggregateFunction<IN, ACC, OUT>,
   ) {
-    super(b, ns);
+    super(b, ns, ser as Serializer<unknown>);
     this.#fn = fn;
   }
   get(): OUT | undefined {
@@ -239,8 +381,27 @@ class HeapAggregatingState<IN, ACC, OUT, N> extends HeapStateBase<N> {
 }
 
 interface Registered {
-  typeId: string;
+  meta: StateMeta;
   state: HeapStateBase<unknown>;
+}
+
+/** Restored entries of a state not registered yet, kept as bytes until it is. */
+interface PendingRestore {
+  meta: StateMeta;
+  entries: [Uint8Array, Uint8Array][];
+}
+
+function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const d = a[i]! - b[i]!;
+    if (d !== 0) return d;
+  }
+  return a.length - b.length;
+}
+
+function latin1Key(b: Uint8Array): string {
+  return latin1(b);
 }
 
 /**
@@ -266,20 +427,73 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
   /** The key groups this backend holds. */
   readonly keyGroupRange: KeyGroupRange;
   readonly #keys: Interner;
+  readonly #keySerializer: Serializer<unknown>;
+  readonly #maxParallelism: number;
   readonly #states = new Map<string, Registered>();
+  readonly #pending = new Map<string, PendingRestore>();
+  /** Raw entries (timers), by latin1 of the store key. */
+  readonly #raw = new Map<string, [Uint8Array, Uint8Array]>();
+  #nextStateId = 1;
   #key: unknown = NO_KEY;
   #operator: string;
 
-  /** Creates an empty backend. */
+  /** Creates a backend, restored from `options.restore` when given. */
   constructor(options: KeyedBackendOptions) {
     this.keyGroupRange = options.keyGroupRange;
     this.#keys = new Interner(options.keySerializer);
+    this.#keySerializer = options.keySerializer;
+    this.#maxParallelism = options.maxParallelism;
     this.#operator = options.operatorUid;
+    if (options.restore) this.#restore(options.restore);
+  }
+
+  /** Reads the restored segments; keeps entries of this subtask's key groups. */
+  #restore(restore: KeyedRestore): void {
+    const { start, end } = this.keyGroupRange;
+    const byId = new Map<number, PendingRestore>();
+    const seen = new Set<string>();
+    for (const handle of restore.handles) {
+      for (const meta of handle.states) {
+        let p = this.#pending.get(meta.name);
+        if (p && p.meta.typeId !== meta.typeId) {
+          throw new StateError(
+            `Cannot restore state "${meta.name}" of operator "${this.#operator}": ` +
+              `snapshots disagree on its type (${p.meta.typeId} vs ${meta.typeId})`,
+          );
+        }
+        if (!p) this.#pending.set(meta.name, p = { meta, entries: [] });
+        byId.set(meta.id, p);
+        this.#nextStateId = Math.max(this.#nextStateId, meta.id + 1);
+      }
+      // Segments are newest first: the first entry seen for a key wins.
+      for (const seg of handle.segments) {
+        for (const [k, v] of readSegment(restore.fs, restore.segmentPath(seg.name))) {
+          const kg = (k[0]! << 8) | k[1]!;
+          if (kg < start || kg > end) continue;
+          const id = latin1Key(k);
+          if (seen.has(id)) continue;
+          seen.add(id);
+          const stateId = (k[2]! << 8) | k[3]!;
+          if (stateId > MAX_USER_STATE_ID) {
+            this.#raw.set(id, [k, v]);
+            continue;
+          }
+          const p = byId.get(stateId);
+          if (!p) {
+            throw new StateError(
+              `Cannot restore operator "${this.#operator}": segment ${seg.name} holds state id ` +
+                `${stateId}, which the snapshot's state table does not name`,
+            );
+          }
+          p.entries.push([k, v]);
+        }
+      }
+    }
   }
 
   /** Makes `key` current. */
   setCurrentKey(key: unknown): void {
-    this.#key = typeof key === "object" && key !== null ? this.#keys.intern(key) : key;
+    this.#key = this.#keys.internChecked(key);
   }
 
   /** The current key. */
@@ -314,9 +528,9 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
     const known = this.#states.get(d.name);
     const typeId = d.typeId();
     if (known) {
-      if (known.typeId !== typeId) {
+      if (known.meta.typeId !== typeId) {
         throw new StateError(
-          `State "${d.name}" of operator "${this.#operator}" is registered as ${known.typeId}; ` +
+          `State "${d.name}" of operator "${this.#operator}" is registered as ${known.meta.typeId}; ` +
             `cannot register it again as ${typeId}`,
         );
       }
@@ -326,24 +540,113 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
     let state: HeapStateBase<unknown>;
     switch (d.kind) {
       case "value":
-        state = new HeapValueState(this, ns, d.defaultValue);
+        state = new HeapValueState(this, ns, d.serializer, d.defaultValue);
         break;
       case "list":
-        state = new HeapListState(this, ns);
+        state = new HeapListState(this, ns, d.elementSerializer);
         break;
       case "map":
-        state = new HeapMapState(this, ns, d.keySerializer);
+        state = new HeapMapState(this, ns, d.keySerializer, d.valueSerializer);
         break;
       case "reducing":
-        state = new HeapReducingState(this, ns, d.reduce);
+        state = new HeapReducingState(this, ns, d.serializer, d.reduce);
         break;
       case "aggregating":
-        state = new HeapAggregatingState(this, ns, d.aggregateFunction);
+        state = new HeapAggregatingState(this, ns, d.accumulatorSerializer, d.aggregateFunction);
         break;
     }
+    const pending = this.#pending.get(d.name);
+    const meta: StateMeta = {
+      id: pending?.meta.id ?? this.#nextStateId++,
+      name: d.name,
+      kind: d.kind,
+      typeId,
+      namespace: ns?.id ?? null,
+    };
+    if (pending) {
+      if (pending.meta.typeId !== typeId || pending.meta.namespace !== meta.namespace) {
+        throw new StateError(
+          `Cannot restore state "${d.name}" of operator "${this.#operator}": the snapshot holds ` +
+            `${pending.meta.typeId} (namespace ${pending.meta.namespace}), the job asks for ` +
+            `${typeId} (namespace ${meta.namespace})`,
+        );
+      }
+      this.#pending.delete(d.name);
+      this.#load(state, pending.entries);
+    }
     state.setNamespace(undefined);
-    this.#states.set(d.name, { typeId, state });
+    this.#states.set(d.name, { meta, state });
     return state as unknown as StateFor<D> & NamespacedState<N>;
+  }
+
+  #load(state: HeapStateBase<unknown>, entries: [Uint8Array, Uint8Array][]): void {
+    const tables = new Map<unknown, Map<unknown, unknown>>();
+    for (const [k, v] of entries) {
+      const { rest } = readStateKeyHeader(k);
+      const key = this.#keys.intern(this.#keySerializer.read(rest));
+      const ns = state.nsSerializer ? state.nsSerializer.read(rest) : undefined;
+      let t = tables.get(ns);
+      if (!t) tables.set(ns, t = new Map());
+      t.set(key, state.decode(t.get(key), rest, v));
+    }
+    for (const [ns, t] of tables) for (const [k, v] of t) state.restoreValue(ns, k, v);
+  }
+
+  /** Copies all state into sorted store entries (the synchronous part), then writes a segment. */
+  snapshot(_checkpointId: number, storage: SnapshotStorage): Promise<KeyedStateHandle> {
+    const entries: [Uint8Array, Uint8Array][] = [];
+    const emit = (k: Uint8Array, v: Uint8Array) => void entries.push([k, v]);
+    const keyBytes = new ByteWriter();
+    const prefix = new ByteWriter();
+    const states: StateMeta[] = [];
+    for (const { meta, state } of this.#states.values()) {
+      states.push(meta);
+      for (const [ns, key, value] of state.storedEntries()) {
+        keyBytes.reset();
+        this.#keySerializer.write(key, keyBytes);
+        const kg = murmur3(keyBytes.buf, keyBytes.length) % this.#maxParallelism;
+        prefix.reset();
+        writeStateKeyHeader(prefix, kg, meta.id);
+        prefix.writeRaw(keyBytes.bytes());
+        if (state.nsSerializer) state.nsSerializer.write(ns, prefix);
+        state.encode(prefix, value, emit);
+      }
+    }
+    for (const p of this.#pending.values()) {
+      states.push(p.meta);
+      entries.push(...p.entries);
+    }
+    entries.push(...this.#raw.values());
+    entries.sort((a, b) => compareBytes(a[0], b[0]));
+    const name = storage.newSegmentName();
+    const keyGroupRange = this.keyGroupRange;
+    // The asynchronous part: write once the synchronous part has returned.
+    return Promise.resolve().then(() => {
+      const segments = entries.length === 0
+        ? []
+        : [writeSegment(storage.fs, `${storage.dir}/${name}`, entries)].map((s) => ({
+          name: s.name,
+          size: s.size,
+        }));
+      return { backend: "heap", keyGroupRange, states, segments };
+    });
+  }
+
+  /** Stores a raw entry. */
+  rawPut(key: Uint8Array, value: Uint8Array): void {
+    this.#raw.set(latin1Key(key), [key.slice(), value.slice()]);
+  }
+
+  /** Deletes a raw entry. */
+  rawDelete(key: Uint8Array): void {
+    this.#raw.delete(latin1Key(key));
+  }
+
+  /** Raw entries in `[start, end)`, ascending. */
+  rawScan(start: Uint8Array, end: Uint8Array): Iterable<[Uint8Array, Uint8Array]> {
+    return [...this.#raw.values()]
+      .filter(([k]) => compareBytes(k, start) >= 0 && compareBytes(k, end) < 0)
+      .sort((a, b) => compareBytes(a[0], b[0]));
   }
 
   /** Every key with a value in state `name`. */

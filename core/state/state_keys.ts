@@ -1,0 +1,133 @@
+/**
+ * The one layout of keyed state as bytes, shared by every backend and by
+ * checkpoints and savepoints, so a snapshot of one backend restores into the
+ * other.
+ *
+ * ```
+ * store key:  keyGroup (u16 BE) | stateId (u16 BE) | key | namespace | userKey
+ *               2 bytes             2 bytes            serializer bytes (self-delimiting)
+ * ```
+ * - `key` is the key serializer's encoding, `namespace` the namespace
+ *   serializer's (absent for state without namespaces), `userKey` the map
+ *   key serializer's (map state only, one store entry per map entry).
+ * - Serializer encodings are self-delimiting, so `keyGroup|stateId|key|ns`
+ *   is a prefix of exactly that key's map entries, and a key-group range is
+ *   a key range: rescaling and per-range snapshots are range scans.
+ *
+ * Values: value state → value bytes; list state → the elements, each as
+ * (varint length, bytes), so a list append is a byte append (the LSM store's
+ * merge); reducing / aggregating state → the value / accumulator bytes; map
+ * state → the map value's bytes.
+ *
+ * @module
+ */
+import { ByteReader, ByteWriter } from "./bytes.ts";
+import { SerializationError } from "../errors.ts";
+import type { Serializer } from "./serializer.ts";
+
+/** Bytes before the key: key group and state id. */
+export const STATE_KEY_HEADER_BYTES = 4;
+
+/** Highest state id; ids above it are reserved (timers). */
+export const MAX_USER_STATE_ID = 0xfff0;
+
+/**
+ * Writes the header of a store key.
+ *
+ * @example
+ * ```ts
+ * import { ByteWriter, writeStateKeyHeader } from "@weir/weir";
+ * const w = new ByteWriter();
+ * writeStateKeyHeader(w, 3, 1);
+ * console.assert(w.bytes().join() === "0,3,0,1");
+ * ```
+ */
+export function writeStateKeyHeader(out: ByteWriter, keyGroup: number, stateId: number): void {
+  out.writeU16(keyGroup);
+  out.writeU16(stateId);
+}
+
+/** The parts of a store key. */
+export interface StateKeyParts {
+  /** Key group. */
+  readonly keyGroup: number;
+  /** State id. */
+  readonly stateId: number;
+  /** Reader positioned after the header (at the key bytes). */
+  readonly rest: ByteReader;
+}
+
+/**
+ * Splits a store key into header and the rest.
+ *
+ * @example
+ * ```ts
+ * import { readStateKeyHeader } from "@weir/weir";
+ * const parts = readStateKeyHeader(new Uint8Array([0, 3, 0, 1, 9]));
+ * console.assert(parts.keyGroup === 3 && parts.stateId === 1 && parts.rest.readU8() === 9);
+ * ```
+ */
+export function readStateKeyHeader(key: Uint8Array): StateKeyParts {
+  if (key.length < STATE_KEY_HEADER_BYTES) {
+    throw new SerializationError(`State key of ${key.length} bytes is shorter than its header`);
+  }
+  const rest = new ByteReader(key);
+  const keyGroup = rest.readU16();
+  const stateId = rest.readU16();
+  return { keyGroup, stateId, rest };
+}
+
+/**
+ * Encodes a list state value: each element as (varint length, bytes).
+ *
+ * @example
+ * ```ts
+ * import { decodeList, encodeList, Serializers } from "@weir/weir";
+ * const bytes = encodeList(Serializers.string, ["a", "bc"]);
+ * console.assert(decodeList(Serializers.string, bytes).join() === "a,bc");
+ * ```
+ */
+export function encodeList<T>(serializer: Serializer<T>, values: Iterable<T>): Uint8Array {
+  const out = new ByteWriter();
+  const el = new ByteWriter();
+  for (const v of values) appendListElement(serializer, v, out, el);
+  return out.toBytes();
+}
+
+/** Appends one list element's encoding to `out` (`scratch` is reused). */
+export function appendListElement<T>(
+  serializer: Serializer<T>,
+  value: T,
+  out: ByteWriter,
+  scratch: ByteWriter = new ByteWriter(),
+): void {
+  scratch.reset();
+  serializer.write(value, scratch);
+  out.writeBytes(scratch.bytes());
+}
+
+/** Decodes a list state value. */
+export function decodeList<T>(serializer: Serializer<T>, bytes: Uint8Array): T[] {
+  const r = new ByteReader(bytes);
+  const out: T[] = [];
+  while (r.remaining() > 0) {
+    const len = r.readVarUint();
+    const el = new ByteReader(r.readRaw(len));
+    out.push(serializer.read(el));
+  }
+  return out;
+}
+
+/** Per-operator table of state ids: what a snapshot records about each state. */
+export interface StateMeta {
+  /** The id used in store keys. */
+  readonly id: number;
+  /** The state's name. */
+  readonly name: string;
+  /** The descriptor's kind. */
+  readonly kind: string;
+  /** The descriptor's type id (kind and serializer ids), checked on restore. */
+  readonly typeId: string;
+  /** The namespace serializer's id, or null for state without namespaces. */
+  readonly namespace: string | null;
+}
