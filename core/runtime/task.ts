@@ -63,6 +63,8 @@ export class Task {
   readonly #mails: (() => void)[] = [];
   #mailWake: (() => void) | null = null;
   #lastYield = 0;
+  #waiting = false;
+  #ended = false;
 
   /** Creates a task. */
   constructor(
@@ -77,6 +79,14 @@ export class Task {
     this.writers = writers;
     this.gate = gate;
     this.#host = host;
+  }
+
+  /**
+   * Whether the task waits for input (or has ended) with no mail to run. With
+   * empty channels, a job whose tasks are all idle is quiet (the test driver's check).
+   */
+  get idle(): boolean {
+    return (this.#waiting || this.#ended) && this.#mails.length === 0;
   }
 
   /** Runs `mail` on this task between batches. */
@@ -130,9 +140,13 @@ export class Task {
   /** Runs until end of input or cancellation. */
   async run(): Promise<void> {
     this.#lastYield = performance.now();
-    if (this.gate) await this.#runInput(this.gate);
-    else await this.#runSource(this.operators[0] as SourceOperator);
-    await this.#finish();
+    try {
+      if (this.gate) await this.#runInput(this.gate);
+      else await this.#runSource(this.operators[0] as SourceOperator);
+      await this.#finish();
+    } finally {
+      this.#ended = true;
+    }
   }
 
   async #runSource(head: SourceOperator): Promise<void> {
@@ -144,7 +158,11 @@ export class Task {
       if (typeof status !== "string") status = await status;
       await this.#afterBatch();
       if (status === "end") break;
-      if (status === "idle") await this.#pause(IDLE_PAUSE_MS);
+      if (status === "idle") {
+        this.#waiting = true;
+        await this.#pause(IDLE_PAUSE_MS);
+        this.#waiting = false;
+      }
     }
     // A bounded source ends event time: every pending event-time timer fires.
     head.output.emitWatermark(Infinity);
@@ -182,7 +200,9 @@ export class Task {
       this.#checkCancelled();
       const msg = gate.poll();
       if (msg === undefined) {
+        this.#waiting = true;
         await gate.waitForMessage();
+        this.#waiting = false;
         continue;
       }
       const channel = gate.lastChannel;

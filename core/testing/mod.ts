@@ -17,3 +17,5 @@ export * from "./process_function_harness.ts";
 export * from "./keyed_process_function_harness.ts";
 export * from "./co_process_function_harness.ts";
 export * from "./broadcast_process_function_harness.ts";
+export * from "./test_source.ts";
+export * from "./job_test_driver.ts";

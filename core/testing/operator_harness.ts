@@ -11,11 +11,11 @@
 import { StateError } from "../errors.ts";
 import type { KeyedStateBackend, StateBackend } from "../state/backend.ts";
 import {
-  AggregatingStateDescriptor,
+  type AggregatingStateDescriptor,
   type AnyStateDescriptor,
   ListStateDescriptor,
   MapStateDescriptor,
-  ReducingStateDescriptor,
+  type ReducingStateDescriptor,
   ValueStateDescriptor,
 } from "../state/descriptors.ts";
 import { HeapStateBackend } from "../state/heap/heap_backend.ts";
@@ -138,9 +138,7 @@ export class OperatorHarness<OUT> {
     const name = options.name ?? "harness";
     const maxParallelism = options.maxParallelism ?? 128;
     const stateBackend = options.stateBackend ?? new HeapStateBackend();
-    const keySerializer = options.keyed
-      ? (options.keySerializer ?? Serializers.key)
-      : undefined;
+    const keySerializer = options.keyed ? (options.keySerializer ?? Serializers.key) : undefined;
     const clock = this.clock;
     const keyedBackend = (): KeyedStateBackend => {
       if (!keySerializer) {

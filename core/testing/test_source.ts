@@ -1,0 +1,116 @@
+/**
+ * A source the test feeds by hand.
+ *
+ * @module
+ */
+import { StateError } from "../errors.ts";
+import type {
+  PollStatus,
+  Source,
+  SourceContext,
+  SourceOutput,
+  SourceReader,
+} from "../connectors/source.ts";
+
+interface Item<T> {
+  readonly value: T;
+  readonly timestamp: number | undefined;
+}
+
+/**
+ * A {@linkcode Source} whose records the test pushes, for
+ * {@linkcode JobTestDriver}: `push` and `pushWithTimestamp` append records,
+ * `end` ends the input (which, as for any bounded source, ends event time and
+ * fires every pending event-time timer). It runs with parallelism 1; its
+ * position is the number of records read, so a restored job resumes after
+ * them.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { TestSource } from "@weir/weir/testing";
+ * const src = new TestSource<string>();
+ * src.push("a", "b");
+ * const reader = src.createReader({ subtaskIndex: 0, parallelism: 1, now: () => 0 });
+ * const got: string[] = [];
+ * assert.equal(reader.poll({ collect: (v) => got.push(v) }, 10), "idle");
+ * src.end();
+ * assert.equal(reader.poll({ collect: (v) => got.push(v) }, 10), "end");
+ * assert.deepEqual(got, ["a", "b"]);
+ * ```
+ */
+export class TestSource<T> implements Source<T> {
+  /** The source's name. */
+  readonly name: string;
+  /** One subtask reads everything, in push order. */
+  readonly maxParallelism = 1;
+  readonly #items: Item<T>[] = [];
+  #read = 0;
+  #ended = false;
+  #drained = false;
+
+  /** Creates a source named `name` ("test"). */
+  constructor(name = "test") {
+    this.name = name;
+  }
+
+  /** Appends records without timestamps. */
+  push(...values: T[]): void {
+    this.#checkOpen();
+    for (const value of values) this.#items.push({ value, timestamp: undefined });
+  }
+
+  /** Appends one record with event timestamp `timestamp`. */
+  pushWithTimestamp(value: T, timestamp: number): void {
+    this.#checkOpen();
+    this.#items.push({ value, timestamp });
+  }
+
+  /** Ends the input once what was pushed is read; idempotent. */
+  end(): void {
+    this.#ended = true;
+  }
+
+  /** Whether `end` was called. */
+  get ended(): boolean {
+    return this.#ended;
+  }
+
+  /** Whether a reader has read everything and reported the end. */
+  get drained(): boolean {
+    return this.#drained;
+  }
+
+  /** Records pushed but not yet read by the job. */
+  get pending(): number {
+    return this.#items.length - this.#read;
+  }
+
+  #checkOpen(): void {
+    if (this.#ended) throw new StateError(`TestSource "${this.name}" has ended: cannot push more`);
+  }
+
+  /** Creates the reader (one subtask). */
+  createReader(_ctx: SourceContext): SourceReader<T> {
+    const items = this.#items;
+    return {
+      poll: (out: SourceOutput<T>, max: number): PollStatus => {
+        let n = 0;
+        while (n < max && this.#read < items.length) {
+          const it = items[this.#read++]!;
+          if (it.timestamp === undefined) out.collect(it.value);
+          else out.collect(it.value, it.timestamp);
+          n++;
+        }
+        if (this.#read < items.length) return "more";
+        if (!this.#ended) return "idle";
+        this.#drained = true;
+        return "end";
+      },
+      position: () => this.#read,
+      restore: (position) => {
+        this.#read = position as number;
+      },
+    };
+  }
+}
