@@ -152,7 +152,9 @@ class HeapStateBase<N> {
   }
 
   protected getRaw(): unknown {
-    return this.table?.get(this.backend.keyForState());
+    // Check the key first: with no table yet, `table?.get(...)` would skip the check.
+    const key = this.backend.keyForState();
+    return this.table?.get(key);
   }
 
   protected setRaw(v: unknown): void {
@@ -160,9 +162,10 @@ class HeapStateBase<N> {
   }
 
   clear(): void {
+    const key = this.backend.keyForState();
     const t = this.table;
     if (t === undefined) return;
-    t.delete(this.backend.keyForState());
+    t.delete(key);
     if (t.size === 0) {
       this.#namespaces.delete(this.#ns);
       this.table = undefined;
