@@ -1,0 +1,222 @@
+import assert from "node:assert/strict";
+import { StateError } from "../errors.ts";
+import { ListStateDescriptor, MapStateDescriptor } from "./descriptors.ts";
+import {
+  type OperatorStateSnapshot,
+  OperatorStateStore,
+  redistributeOperatorState,
+} from "./operator_state.ts";
+import { deserialize, serialize, Serializers } from "./serializer.ts";
+
+const offsets = new ListStateDescriptor("offsets", Serializers.f64);
+const rules = new MapStateDescriptor("rules", Serializers.string, Serializers.f64);
+
+function splitSnapshot(name: string, items: number[], mode: "split" | "union" = "split") {
+  return {
+    [name]: {
+      mode,
+      typeId: "list<f64>",
+      items: items.map((n) => serialize(Serializers.f64, n)),
+    },
+  } as OperatorStateSnapshot;
+}
+
+function numbers(s: OperatorStateSnapshot, name: string): number[] {
+  return s[name]!.items.map((b) => deserialize(Serializers.f64, b));
+}
+
+/** A small deterministic PRNG (mulberry32). */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+Deno.test("OperatorStateStore: list state add/addAll/update/get/clear", () => {
+  const store = new OperatorStateStore("src");
+  assert.equal(store.isRestored, false);
+  const list = store.getListState(offsets);
+  assert.equal(list.get(), undefined);
+  list.add(1);
+  list.addAll([2, 3]);
+  assert.deepEqual(list.get(), [1, 2, 3]);
+  list.get()!.push(99);
+  assert.deepEqual(list.get(), [1, 2, 3], "get() returns a copy");
+  list.update([7]);
+  assert.deepEqual(list.get(), [7]);
+  list.clear();
+  assert.equal(list.get(), undefined);
+  assert.equal(store.getListState(offsets), list, "a second registration returns the same state");
+});
+
+Deno.test("OperatorStateStore: snapshot → restore for list, union and broadcast state", () => {
+  const store = new OperatorStateStore("op");
+  store.getListState(offsets).update([1, -0, NaN]);
+  store.getUnionListState(new ListStateDescriptor("seen", Serializers.string)).addAll(["a", ""]);
+  const b = store.getBroadcastState(rules);
+  b.put("x", 1);
+  b.putAll([["y", 2], ["", 0]]);
+  const snap = store.snapshot();
+  assert.equal(snap.offsets!.mode, "split");
+  assert.equal(snap.seen!.mode, "union");
+  assert.equal(snap.rules!.mode, "broadcast");
+  assert.equal(snap.rules!.typeId, "map<string,f64>");
+
+  const restored = new OperatorStateStore("op", snap);
+  assert.equal(restored.isRestored, true);
+  const list = restored.getListState(offsets).get()!;
+  assert.equal(list.length, 3);
+  assert.ok(Object.is(list[1], -0) && Number.isNaN(list[2]));
+  assert.deepEqual(
+    restored.getUnionListState(new ListStateDescriptor("seen", Serializers.string)).get(),
+    ["a", ""],
+  );
+  const rb = restored.getBroadcastState(rules);
+  assert.deepEqual([...rb.entries()].sort(), [["", 0], ["x", 1], ["y", 2]]);
+  assert.ok(rb.contains("") && !rb.isEmpty());
+  rb.remove("x");
+  assert.deepEqual([...rb.keys()].sort(), ["", "y"]);
+  assert.deepEqual([...rb.values()].sort(), [0, 2]);
+  rb.clear();
+  assert.ok(rb.isEmpty());
+});
+
+Deno.test("OperatorStateStore: restored state not registered again is kept in the next snapshot", () => {
+  const first = new OperatorStateStore("op");
+  first.getListState(offsets).update([5]);
+  first.getListState(new ListStateDescriptor("other", Serializers.f64)).update([6]);
+  const second = new OperatorStateStore("op", first.snapshot());
+  second.getListState(offsets).add(7);
+  const snap = second.snapshot();
+  assert.deepEqual(numbers(snap, "offsets"), [5, 7]);
+  assert.deepEqual(numbers(snap, "other"), [6]);
+});
+
+Deno.test("OperatorStateStore: a type or mode mismatch on restore throws StateError", () => {
+  const store = new OperatorStateStore("src");
+  store.getListState(offsets).update([1]);
+  store.getBroadcastState(rules).put("a", 1);
+  const snap = store.snapshot();
+  const cases: [string, (s: OperatorStateStore) => unknown][] = [
+    [
+      "other element type",
+      (s) => s.getListState(new ListStateDescriptor("offsets", Serializers.string)),
+    ],
+    ["union instead of split", (s) => s.getUnionListState(offsets)],
+    [
+      "broadcast instead of list",
+      (s) =>
+        s.getBroadcastState(new MapStateDescriptor("offsets", Serializers.string, Serializers.f64)),
+    ],
+    [
+      "other map types",
+      (s) =>
+        s.getBroadcastState(
+          new MapStateDescriptor("rules", Serializers.string, Serializers.string),
+        ),
+    ],
+  ];
+  for (const [what, register] of cases) {
+    assert.throws(
+      () => register(new OperatorStateStore("src", snap)),
+      (e: unknown) =>
+        e instanceof StateError && /Cannot restore operator state/.test(e.message) &&
+        e.message.includes('"src"'),
+      what,
+    );
+  }
+});
+
+Deno.test("OperatorStateStore: one name registered twice with another type throws StateError", () => {
+  const store = new OperatorStateStore("op");
+  store.getListState(offsets);
+  assert.throws(
+    () => store.getUnionListState(offsets),
+    (e: unknown) => e instanceof StateError && /registered as split list<f64>/.test(e.message),
+  );
+  assert.throws(
+    () => store.getListState(new ListStateDescriptor("offsets", Serializers.bigint)),
+    StateError,
+  );
+});
+
+Deno.test("redistributeOperatorState: even split 2 → 3 keeps order and sizes", () => {
+  const next = redistributeOperatorState(
+    [splitSnapshot("s", [1, 2, 3, 4]), splitSnapshot("s", [5, 6, 7])],
+    3,
+  );
+  assert.deepEqual(next.map((s) => numbers(s, "s")), [[1, 2, 3], [4, 5], [6, 7]]);
+});
+
+Deno.test("redistributeOperatorState: 3 → 1 concatenates; more subtasks than items leaves some empty", () => {
+  const old = [splitSnapshot("s", [1]), splitSnapshot("s", []), splitSnapshot("s", [2, 3])];
+  assert.deepEqual(redistributeOperatorState(old, 1).map((s) => numbers(s, "s")), [[1, 2, 3]]);
+  assert.deepEqual(
+    redistributeOperatorState([splitSnapshot("s", [1, 2])], 4).map((s) => numbers(s, "s")),
+    [[1], [2], [], []],
+  );
+});
+
+Deno.test("redistributeOperatorState: union gives everything to every subtask", () => {
+  const old = [splitSnapshot("u", [1, 2], "union"), splitSnapshot("u", [3], "union")];
+  const next = redistributeOperatorState(old, 3);
+  assert.equal(next.length, 3);
+  for (const s of next) {
+    assert.equal(s.u!.mode, "union");
+    assert.deepEqual(numbers(s, "u"), [1, 2, 3]);
+  }
+});
+
+Deno.test("redistributeOperatorState: broadcast state comes whole to every subtask", () => {
+  const a = new OperatorStateStore("op");
+  a.getBroadcastState(rules).putAll([["x", 1], ["y", 2]]);
+  const b = new OperatorStateStore("op");
+  b.getBroadcastState(rules).putAll([["x", 1], ["y", 2]]);
+  for (const p of [1, 2, 5]) {
+    const next = redistributeOperatorState([a.snapshot(), b.snapshot()], p);
+    assert.equal(next.length, p);
+    for (const s of next) {
+      const m = new OperatorStateStore("op", s).getBroadcastState(rules);
+      assert.deepEqual([...m.entries()].sort(), [["x", 1], ["y", 2]]);
+    }
+  }
+});
+
+Deno.test("redistributeOperatorState: several states, and a state only some subtasks have", () => {
+  const old: OperatorStateSnapshot[] = [
+    { ...splitSnapshot("s", [1, 2]), ...splitSnapshot("u", [9], "union") },
+    splitSnapshot("s", [3]),
+  ];
+  const next = redistributeOperatorState(old, 2);
+  assert.deepEqual(next.map((s) => numbers(s, "s")), [[1, 2], [3]]);
+  assert.deepEqual(next.map((s) => numbers(s, "u")), [[9], [9]]);
+});
+
+Deno.test("property: split redistribution loses and duplicates nothing, for random sizes", () => {
+  const rand = rng(42);
+  for (let round = 0; round < 300; round++) {
+    const from = 1 + Math.floor(rand() * 8);
+    const to = 1 + Math.floor(rand() * 8);
+    let id = 0;
+    const old = Array.from({ length: from }, () => {
+      const n = Math.floor(rand() * 20);
+      return splitSnapshot("s", Array.from({ length: n }, () => id++));
+    });
+    const next = redistributeOperatorState(old, to);
+    assert.equal(next.length, to);
+    const parts = next.map((s) => numbers(s, "s"));
+    // In order, each exactly once.
+    assert.deepEqual(parts.flat(), Array.from({ length: id }, (_, i) => i), `${from} → ${to}`);
+    // Even: sizes differ by at most one.
+    const sizes = parts.map((p) => p.length);
+    assert.ok(Math.max(...sizes) - Math.min(...sizes) <= 1, `sizes ${sizes}`);
+    // Going back to the old parallelism still loses nothing.
+    const back = redistributeOperatorState(next, from).flatMap((s) => numbers(s, "s"));
+    assert.deepEqual(back, Array.from({ length: id }, (_, i) => i));
+  }
+});
