@@ -1,0 +1,384 @@
+import assert from "node:assert/strict";
+import {
+  type BroadcastProcessFunction,
+  type Collector,
+  type CoProcessFunction,
+  type KeyedProcessContext,
+  type KeyedProcessFunction,
+  ListStateDescriptor,
+  MapStateDescriptor,
+  type OnTimerContext,
+  OutputTag,
+  type ProcessFunction,
+  ReducingStateDescriptor,
+  type RuntimeContext,
+  Serializers,
+  StateError,
+  type TimeDomain,
+  type ValueState,
+  ValueStateDescriptor,
+} from "../../mod.ts";
+import {
+  BroadcastProcessFunctionHarness,
+  CoProcessFunctionHarness,
+  KeyedProcessFunctionHarness,
+  ManualClock,
+  OperatorHarness,
+  ProcessFunctionHarness,
+} from "./mod.ts";
+import { FlatMapOperator, MapOperator } from "../runtime/operators.ts";
+
+type Cmd = { key: string; at: number; op?: "add" | "del"; domain?: TimeDomain };
+
+/** Registers (or deletes) the timer a command names; reports every firing. */
+class TimerFn implements KeyedProcessFunction<string, Cmd, string> {
+  processElement(c: Cmd, ctx: KeyedProcessContext<string>): void {
+    const ts = ctx.timerService();
+    const event = c.domain === "event-time";
+    if (c.op === "del") {
+      if (event) ts.deleteEventTimeTimer(c.at);
+      else ts.deleteProcessingTimeTimer(c.at);
+    } else if (event) ts.registerEventTimeTimer(c.at);
+    else ts.registerProcessingTimeTimer(c.at);
+  }
+  onTimer(t: number, ctx: OnTimerContext<string>, out: Collector<string>): void {
+    out.collect(`${ctx.timeDomain()}:${ctx.getCurrentKey()}@${t}`);
+  }
+}
+
+const byKey = (c: Cmd) => c.key;
+
+Deno.test("processing-time timers fire in timestamp order, once per key and timestamp", async () => {
+  const h = await KeyedProcessFunctionHarness.create(new TimerFn(), byKey);
+  h.processElement({ key: "a", at: 30 });
+  h.processElement({ key: "a", at: 10 });
+  h.processElement({ key: "a", at: 10 }); // duplicate: one timer
+  h.processElement({ key: "b", at: 10 });
+  h.processElement({ key: "a", at: 20 });
+  assert.deepEqual(
+    h.pendingTimers("processing-time").map((t) => `${t.key}@${t.timestamp}`),
+    ["a@10", "b@10", "a@20", "a@30"],
+  );
+  h.advanceProcessingTime(9);
+  assert.deepEqual(h.output(), []);
+  h.setProcessingTime(20);
+  assert.deepEqual(h.output(), [
+    "processing-time:a@10",
+    "processing-time:b@10",
+    "processing-time:a@20",
+  ]);
+  // The fired timer's timestamp is the output's timestamp.
+  assert.deepEqual(h.outputWithTimestamps().map((r) => r.timestamp), [10, 10, 20]);
+  assert.deepEqual(h.pendingTimers("processing-time").map((t) => t.timestamp), [30]);
+  h.advanceProcessingTime(100);
+  assert.equal(h.output().length, 4);
+  assert.equal(h.output()[3], "processing-time:a@30");
+  h.advanceProcessingTime(100);
+  assert.equal(h.output().length, 4, "a timer fires once");
+  await h.close();
+});
+
+Deno.test("deleted timers do not fire, in either domain", async () => {
+  const h = await KeyedProcessFunctionHarness.create(new TimerFn(), byKey);
+  h.processElement({ key: "a", at: 10 });
+  h.processElement({ key: "b", at: 10 });
+  h.processElement({ key: "a", at: 10, op: "del" });
+  h.processElement({ key: "a", at: 5, domain: "event-time" });
+  h.processElement({ key: "a", at: 6, domain: "event-time" });
+  h.processElement({ key: "a", at: 5, domain: "event-time", op: "del" });
+  assert.deepEqual(h.pendingTimers("processing-time").map((t) => t.key), ["b"]);
+  assert.deepEqual(h.pendingTimers("event-time").map((t) => t.timestamp), [6]);
+  h.advanceProcessingTime(50);
+  h.processWatermark(50);
+  assert.deepEqual(h.output(), ["processing-time:b@10", "event-time:a@6"]);
+  await h.close();
+});
+
+Deno.test("event-time timers fire on the watermark in timestamp order, with the watermark forwarded after", async () => {
+  const h = await KeyedProcessFunctionHarness.create(new TimerFn(), byKey);
+  for (const [key, at] of [["x", 300], ["y", 100], ["x", 200], ["z", 100]] as const) {
+    h.processElement({ key, at, domain: "event-time" });
+  }
+  h.processWatermark(99);
+  assert.deepEqual(h.output(), []);
+  assert.deepEqual(h.watermarks(), [99]);
+  h.processWatermark(200); // a timer at exactly the watermark fires
+  assert.deepEqual(h.output(), ["event-time:y@100", "event-time:z@100", "event-time:x@200"]);
+  assert.deepEqual(h.watermarks(), [99, 200]);
+  assert.deepEqual(h.pendingTimers("event-time"), [{
+    timestamp: 300,
+    key: "x",
+    namespace: undefined,
+  }]);
+  // Processing time does not fire event-time timers.
+  h.advanceProcessingTime(1_000);
+  assert.equal(h.output().length, 3);
+  h.processWatermark(Infinity);
+  assert.equal(h.output()[3], "event-time:x@300");
+  await h.close();
+});
+
+Deno.test("onTimer sees its key, domain and state; timers registered by timers fire in the same advance", async () => {
+  const count = new ValueStateDescriptor("count", Serializers.f64, 0);
+  class Chain implements KeyedProcessFunction<string, string, string> {
+    n!: ValueState<number>;
+    open(ctx: RuntimeContext) {
+      this.n = ctx.getState(count);
+    }
+    processElement(_v: string, ctx: KeyedProcessContext<string>) {
+      this.n.update(this.n.value()! + 1);
+      ctx.timerService().registerProcessingTimeTimer(ctx.currentProcessingTime() + 10);
+    }
+    onTimer(t: number, ctx: OnTimerContext<string>, out: Collector<string>) {
+      out.collect(`${ctx.getCurrentKey()}:${ctx.timeDomain()}:${t}:${this.n.value()}`);
+      // Re-arm once, 5 ms later: it is due within the same advance.
+      if (t === 1_010) ctx.timerService().registerProcessingTimeTimer(t + 5);
+    }
+  }
+  const h = await KeyedProcessFunctionHarness.create(new Chain(), (v: string) => v, {
+    startTime: 1_000,
+  });
+  assert.equal(h.processingTime, 1_000);
+  h.processElement("p");
+  h.processElement("q");
+  h.processElement("q");
+  h.advanceProcessingTime(20);
+  assert.deepEqual(h.output(), [
+    "p:processing-time:1010:1",
+    "q:processing-time:1010:2",
+    "p:processing-time:1015:1",
+    "q:processing-time:1015:2",
+  ]);
+  await h.close();
+});
+
+Deno.test("a shared clock moved directly: the harness runs the posted timers before the next record", async () => {
+  const clock = new ManualClock(0);
+  const h = await KeyedProcessFunctionHarness.create(new TimerFn(), byKey, { clock });
+  h.processElement({ key: "a", at: 5 });
+  clock.advance(5);
+  assert.deepEqual(h.output(), [], "mails wait for the harness");
+  h.processElement({ key: "b", at: 50 });
+  assert.deepEqual(h.output(), ["processing-time:a@5"]);
+  await h.close();
+});
+
+Deno.test("side outputs keep their records and timestamps apart from the main output", async () => {
+  const small = new OutputTag<number>("small");
+  const odd = new OutputTag<string>("odd");
+  const fn: ProcessFunction<number, number> = {
+    processElement(v, ctx, out) {
+      if (v < 10) ctx.output(small, v);
+      if (v % 2 === 1) ctx.output(odd, `odd ${v}`);
+      out.collect(v * 2);
+    },
+  };
+  const h = await ProcessFunctionHarness.create(fn);
+  h.processElement(3, 30);
+  h.processElement(12);
+  h.processElement(15, 150);
+  assert.deepEqual(h.output(), [6, 24, 30]);
+  assert.deepEqual(h.sideOutput(small), [3]);
+  assert.deepEqual(h.sideOutputWithTimestamps(odd), [
+    { value: "odd 3", timestamp: 30 },
+    { value: "odd 15", timestamp: 150 },
+  ]);
+  assert.deepEqual(h.sideOutput(new OutputTag<number>("nobody")), []);
+  h.clearOutput();
+  assert.deepEqual([h.output(), h.sideOutput(small), h.watermarks()], [[], [], []]);
+  await h.close();
+});
+
+Deno.test("state reads per key of every kind, without disturbing the current key", async () => {
+  const sum = new ValueStateDescriptor("sum", Serializers.f64, 0);
+  const seen = new ListStateDescriptor("seen", Serializers.f64);
+  const last = new MapStateDescriptor("last", Serializers.string, Serializers.f64);
+  const max = new ReducingStateDescriptor(
+    "max",
+    (a: number, b: number) => Math.max(a, b),
+    Serializers.f64,
+  );
+  type R = [string, number];
+  // State is declared and written in open/processElement of a class, as users do.
+  class Agg implements KeyedProcessFunction<string, R, string> {
+    st!: {
+      sum: ValueState<number>;
+      seen: import("../../mod.ts").ListState<number>;
+      last: import("../../mod.ts").MapState<string, number>;
+      max: import("../../mod.ts").ReducingState<number>;
+    };
+    open(ctx: RuntimeContext) {
+      this.st = {
+        sum: ctx.getState(sum),
+        seen: ctx.getListState(seen),
+        last: ctx.getMapState(last),
+        max: ctx.getReducingState(max),
+      };
+    }
+    processElement([_k, v]: R, ctx: KeyedProcessContext<string>, out: Collector<string>) {
+      this.st.sum.update(this.st.sum.value()! + v);
+      this.st.seen.add(v);
+      this.st.last.put(`t${ctx.timestamp()}`, v);
+      this.st.max.add(v);
+      out.collect(ctx.getCurrentKey());
+    }
+  }
+  const h = await KeyedProcessFunctionHarness.create(new Agg(), (r: R) => r[0]);
+  h.processElement(["a", 1], 1);
+  h.processElement(["b", 10], 2);
+  h.processElement(["a", 5], 3);
+  assert.equal(h.state(sum, "a"), 6);
+  assert.equal(h.state(sum, "b"), 10);
+  assert.equal(h.state(sum, "nobody"), 0, "the descriptor's default");
+  assert.deepEqual(h.state(seen, "a"), [1, 5]);
+  assert.deepEqual(h.state(seen, "nobody"), []);
+  assert.deepEqual(h.state(last, "a"), new Map([["t1", 1], ["t3", 5]]));
+  assert.equal(h.state(max, "a"), 5);
+  assert.deepEqual(h.keys(sum).sort(), ["a", "b"]);
+  // The operator's current key is still "a", the last record's.
+  assert.equal(h.keyedBackend().currentKey(), "a");
+  // Seeding state for a key before records arrive.
+  h.withKey("c", () => h.keyedBackend().state(sum).update(100));
+  h.processElement(["c", 1], 4);
+  assert.equal(h.state(sum, "c"), 101);
+  assert.deepEqual(h.output(), ["a", "b", "a", "c"]);
+  await h.close();
+});
+
+Deno.test("a non-keyed harness has no keyed state or timers", async () => {
+  const h = await ProcessFunctionHarness.create<number, number>({
+    processElement(v, _ctx, out) {
+      out.collect(v);
+    },
+  });
+  assert.throws(() => h.state(new ValueStateDescriptor("v", Serializers.f64), 1), StateError);
+  assert.deepEqual(h.pendingTimers("processing-time"), []);
+  await h.close();
+});
+
+Deno.test("open and close run the function's life cycle; a closed harness refuses records", async () => {
+  const calls: string[] = [];
+  const h = await ProcessFunctionHarness.create<number, number>({
+    open(ctx) {
+      calls.push(`open ${ctx.operatorUid} ${ctx.subtaskIndex}/${ctx.parallelism}`);
+    },
+    processElement(v, _c, out) {
+      out.collect(v);
+    },
+    close() {
+      calls.push("close");
+    },
+  }, { uid: "my-op" });
+  await h.close();
+  await h.close();
+  assert.deepEqual(calls, ["open my-op 0/1", "close"]);
+  assert.throws(() => h.processElement(1), StateError);
+});
+
+Deno.test("keyed co-process harness: both inputs share key, state and timers", async () => {
+  const pending = new ValueStateDescriptor<string>("pending", Serializers.string);
+  class Expect implements CoProcessFunction<[string, string], string, string> {
+    p!: ValueState<string>;
+    open(ctx: RuntimeContext) {
+      this.p = ctx.getState(pending);
+    }
+    processElement1([k, what]: [string, string], ctx: KeyedProcessContext<unknown>) {
+      this.p.update(what);
+      ctx.timerService().registerEventTimeTimer(100);
+      void k;
+    }
+    processElement2(_k: string, ctx: KeyedProcessContext<unknown>, out: Collector<string>) {
+      out.collect(`${ctx.getCurrentKey()} got ${this.p.value()}`);
+      this.p.clear();
+      ctx.timerService().deleteEventTimeTimer(100);
+    }
+    onTimer(t: number, ctx: OnTimerContext<unknown>, out: Collector<string>) {
+      out.collect(`${ctx.getCurrentKey()} missed ${this.p.value()} at ${t} (${ctx.timeDomain()})`);
+    }
+  }
+  const h = await CoProcessFunctionHarness.create(new Expect(), {
+    keySelectors: [(r: [string, string]) => r[0], (k: string) => k],
+  });
+  h.processElement1(["k1", "x"]);
+  h.processElement1(["k2", "y"]);
+  h.processElement2("k1");
+  assert.equal(h.state(pending, "k2"), "y");
+  assert.equal(h.state(pending, "k1"), undefined);
+  h.processWatermark(100);
+  assert.deepEqual(h.output(), ["k1 got x", "k2 missed y at 100 (event-time)"]);
+  await h.close();
+
+  const plain = await CoProcessFunctionHarness.create<number, string, string>({
+    processElement1: (v, _c, out) => out.collect(`1:${v}`),
+    processElement2: (v, _c, out) => out.collect(`2:${v}`),
+  });
+  plain.processElement2("b");
+  plain.processElement1(1);
+  assert.deepEqual(plain.output(), ["2:b", "1:1"]);
+  await plain.close();
+});
+
+Deno.test("keyed broadcast harness: broadcast state and applyToKeyedState over keys", async () => {
+  const factor = new MapStateDescriptor("factor", Serializers.string, Serializers.f64);
+  const total = new ValueStateDescriptor("total", Serializers.f64, 0);
+  class Scale implements BroadcastProcessFunction<[string, number], number, string> {
+    t!: ValueState<number>;
+    open(ctx: RuntimeContext) {
+      this.t = ctx.getState(total);
+    }
+    processElement(
+      [_k, v]: [string, number],
+      ctx: import("../../mod.ts").ReadOnlyBroadcastContext<unknown>,
+      out: Collector<string>,
+    ) {
+      const f = ctx.getBroadcastState(factor).get("f") ?? 1;
+      this.t.update(this.t.value()! + v * f);
+      out.collect(`${ctx.getCurrentKey()}=${this.t.value()}`);
+    }
+    processBroadcastElement(f: number, ctx: import("../../mod.ts").BroadcastContext) {
+      ctx.getBroadcastState(factor).put("f", f);
+      // Reset every key's total.
+      ctx.applyToKeyedState(total, (_k, s) => (s as ValueState<number>).clear());
+    }
+  }
+  const h = await BroadcastProcessFunctionHarness.create(new Scale(), {
+    keySelector: (r: [string, number]) => r[0],
+  });
+  h.processElement(["a", 2]);
+  h.processElement(["b", 3]);
+  h.processBroadcastElement(10);
+  assert.deepEqual(h.broadcastState(factor), new Map([["f", 10]]));
+  assert.equal(h.state(total, "a"), 0);
+  h.processElement(["a", 2]);
+  assert.deepEqual(h.output(), ["a=2", "b=3", "a=20"]);
+  await h.close();
+});
+
+Deno.test("OperatorHarness drives the runtime's map and flatMap operators, keyed state included", async () => {
+  const m = await OperatorHarness.forOperator(new MapOperator((x: number) => x + 1));
+  m.processElement(1, 5);
+  m.processWatermark(7);
+  assert.deepEqual(m.outputWithTimestamps(), [{ value: 2, timestamp: 5 }]);
+  assert.deepEqual(m.watermarks(), [7]);
+  await m.close();
+
+  const n = new ValueStateDescriptor("n", Serializers.f64, 0);
+  const counting = {
+    s: undefined as unknown as ValueState<number>,
+    open(ctx: RuntimeContext) {
+      this.s = ctx.getState(n);
+    },
+    flatMap(w: string, out: Collector<string>) {
+      this.s.update(this.s.value()! + 1);
+      out.collect(`${w}${this.s.value()}`);
+    },
+  };
+  const f = await OperatorHarness.forOperator(
+    new FlatMapOperator(counting, (w: unknown) => w),
+    { keySerializer: Serializers.string as never },
+  );
+  for (const w of ["x", "y", "x"]) f.processElement(w);
+  assert.deepEqual(f.output(), ["x1", "y1", "x2"]);
+  assert.equal(f.state(n, "x"), 2);
+  await f.close();
+});
