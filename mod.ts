@@ -54,3 +54,6 @@ export * from "./core/dataflow/functions.ts";
 export * from "./core/dataflow/data_stream.ts";
 export * from "./core/dataflow/environment.ts";
 export * from "./core/dataflow/flags.ts";
+export * from "./core/connectors/generator_source.ts";
+export * from "./core/connectors/file_source.ts";
+export * from "./core/connectors/file_sink.ts";

@@ -47,35 +47,45 @@ export class CollectSink<T> implements SinkFunction<T> {
  * ```
  */
 export class PrintSink<T> implements SinkFunction<T> {
-  readonly #prefix: string;
-  readonly #write: (text: string) => void;
-  #head = "";
-  #pending: string[] = [];
+  // Plain fields, not #private: the runtime gives each subtask an object that
+  // inherits this one (Object.create), and open() sets the per-subtask ones.
+  private readonly prefix: string;
+  private readonly write: ((line: string) => void) | undefined;
+  private head = "";
+  private pending: string[] = [];
 
   /** Prints with `prefix`; `write` receives each line (defaults to stdout). */
   constructor(prefix = "", write?: (line: string) => void) {
-    this.#prefix = prefix;
-    const enc = new TextEncoder();
-    this.#write = write ?? ((line) => Deno.stdout.writeSync(enc.encode(line + "\n")));
+    this.prefix = prefix;
+    this.write = write;
   }
 
   /** Computes the line prefix. */
   open(ctx: SinkContext): void {
     const sub = ctx.parallelism > 1 ? String(ctx.subtaskIndex + 1) : "";
-    const head = this.#prefix && sub ? `${this.#prefix}:${sub}` : this.#prefix || sub;
-    this.#head = head ? `${head}> ` : "";
+    const head = this.prefix && sub ? `${this.prefix}:${sub}` : this.prefix || sub;
+    this.head = head ? `${head}> ` : "";
+    this.pending = [];
   }
 
   /** Buffers a line. */
   invoke(value: T): void {
-    this.#pending.push(this.#head + (typeof value === "string" ? value : JSON.stringify(value)));
+    this.pending.push(this.head + (typeof value === "string" ? value : JSON.stringify(value)));
   }
 
-  /** Writes buffered lines. */
+  /** Writes buffered lines (to stdout with one write). */
   flush(): void {
-    if (this.#pending.length === 0) return;
-    const lines = this.#pending;
-    this.#pending = [];
-    for (const l of lines) this.#write(l);
+    if (this.pending.length === 0) return;
+    const lines = this.pending;
+    this.pending = [];
+    if (this.write) {
+      for (const l of lines) this.write(l);
+      return;
+    }
+    const bytes = encoder.encode(lines.join("\n") + "\n");
+    // A short write continues where it stopped.
+    for (let off = 0; off < bytes.length;) off += Deno.stdout.writeSync(bytes.subarray(off));
   }
 }
+
+const encoder = new TextEncoder();

@@ -7,6 +7,8 @@
 import { ConfigError } from "../errors.ts";
 import { ArraySource, IterableSource } from "../connectors/collection_source.ts";
 import type { Source } from "../connectors/source.ts";
+import { GeneratorSource, type GeneratorOptions } from "../connectors/generator_source.ts";
+import { FileSource } from "../connectors/file_source.ts";
 import type { StateBackend } from "../state/backend.ts";
 import { HeapStateBackend } from "../state/heap/heap_backend.ts";
 import { defaultMaxParallelism, UPPER_BOUND_MAX_PARALLELISM } from "../state/key_group.ts";
@@ -166,6 +168,21 @@ export class StreamEnvironment implements GraphBuilder {
   /** Reads the given values. */
   fromElements<T>(...items: T[]): DataStream<T> {
     return this.fromCollection(items);
+  }
+
+  /**
+   * Generates records `generate(seq, random)`, deterministically (see
+   * {@linkcode GeneratorSource}); in parallel, subtask `i` makes every `p`-th.
+   */
+  generate<T>(options: GeneratorOptions<T>): DataStream<T> {
+    return this.addSource(new GeneratorSource<T>(options), { name: "Generator Source" });
+  }
+
+  /** Reads the lines of a UTF-8 text file, in parallel by byte ranges (see {@linkcode FileSource}). */
+  readTextFile(path: string, opts?: { chunkBytes?: number }): DataStream<string> {
+    return this.addSource(new FileSource({ path, chunkBytes: opts?.chunkBytes }), {
+      name: `File Source: ${path}`,
+    });
   }
 
   /** Builds the job without running it (for inspection and the test driver). */

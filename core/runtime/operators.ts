@@ -350,7 +350,7 @@ export class SinkOperator<T> extends StreamOperator<never> {
   readonly sink: SinkFunction<T>;
   constructor(sink: SinkFunction<T>) {
     super();
-    this.sink = sink;
+    this.sink = perSubtask(sink);
   }
   override async open(): Promise<void> {
     await this.sink.open?.({

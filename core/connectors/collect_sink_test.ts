@@ -1,0 +1,31 @@
+import assert from "node:assert/strict";
+import { PrintSink } from "./collect_sink.ts";
+import { StreamEnvironment } from "../dataflow/environment.ts";
+
+Deno.test("PrintSink prefixes lines per subtask in a parallel job", async () => {
+  const lines: string[] = [];
+  const env = StreamEnvironment.create({ parallelism: 2 });
+  env.generate({ count: 4, generate: (seq) => seq }).addSink(
+    new PrintSink<number>("n", (l) => lines.push(l)),
+  );
+  await env.execute("print");
+  assert.deepEqual(lines.sort(), ["n:1> 0", "n:1> 2", "n:2> 1", "n:2> 3"]);
+});
+
+Deno.test("PrintSink writes to stdout by default", async () => {
+  const code = `
+    import { PrintSink } from "${new URL("./collect_sink.ts", import.meta.url).href}";
+    const sink = new PrintSink("p");
+    sink.open({ subtaskIndex: 0, parallelism: 1, operatorUid: "x" });
+    for (let i = 0; i < 3; i++) sink.invoke({ i });
+    sink.flush();
+    sink.flush();
+  `;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--no-check", code],
+    stdout: "piped",
+    stderr: "inherit",
+  }).output();
+  assert.equal(out.code, 0);
+  assert.equal(new TextDecoder().decode(out.stdout), 'p> {"i":0}\np> {"i":1}\np> {"i":2}\n');
+});

@@ -1,0 +1,80 @@
+import assert from "node:assert/strict";
+import { TextFileSink } from "./file_sink.ts";
+import { ConfigError } from "../errors.ts";
+import { StreamEnvironment } from "../dataflow/environment.ts";
+
+async function tempDir(fn: (dir: string) => Promise<void> | void): Promise<void> {
+  const dir = await Deno.makeTempDir();
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("TextFileSink writes strings as is and other values as JSON, one line each", async () => {
+  await tempDir(async (root) => {
+    const dir = `${root}/nested/out`;
+    const sink = new TextFileSink<unknown>({ dir });
+    sink.open({ subtaskIndex: 2, parallelism: 3, operatorUid: "s" });
+    sink.invoke("plain");
+    sink.invoke({ a: [1, "é"] });
+    sink.invoke(7);
+    // Nothing reaches the file before flush: lines are buffered.
+    assert.equal(await Deno.readTextFile(`${dir}/part-2-0`), "");
+    sink.flush();
+    assert.equal(await Deno.readTextFile(`${dir}/part-2-0`), 'plain\n{"a":[1,"é"]}\n7\n');
+    sink.invoke("");
+    sink.invoke("last");
+    sink.close();
+    assert.equal(
+      await Deno.readTextFile(`${dir}/part-2-0`),
+      'plain\n{"a":[1,"é"]}\n7\n\nlast\n',
+    );
+    sink.close();
+  });
+});
+
+Deno.test("TextFileSink uses format and replaces an earlier run's file", async () => {
+  await tempDir(async (dir) => {
+    await Deno.writeTextFile(`${dir}/part-0-0`, "old content that is longer\n");
+    const sink = new TextFileSink<[string, number]>({ dir, format: ([w, n]) => `${w}\t${n}` });
+    sink.open({ subtaskIndex: 0, parallelism: 1, operatorUid: "s" });
+    sink.invoke(["a", 1]);
+    sink.close();
+    assert.equal(await Deno.readTextFile(`${dir}/part-0-0`), "a\t1\n");
+  });
+});
+
+Deno.test("TextFileSink reports an unusable dir as ConfigError", async () => {
+  await tempDir(async (dir) => {
+    await Deno.writeTextFile(`${dir}/file`, "");
+    const sink = new TextFileSink<string>({ dir: `${dir}/file/sub` });
+    assert.throws(
+      () => sink.open({ subtaskIndex: 0, parallelism: 1, operatorUid: "s" }),
+      (e: Error) => e instanceof ConfigError && e.message.includes(`${dir}/file/sub/part-0-0`),
+    );
+    assert.throws(() => new TextFileSink({ dir: "" }), ConfigError);
+  });
+});
+
+Deno.test("TextFileSink in a parallel job writes one file per subtask", async () => {
+  await tempDir(async (dir) => {
+    const env = StreamEnvironment.create({ parallelism: 3 });
+    env.generate({ count: 3000, generate: (seq) => seq })
+      .map((n) => `n${n}`)
+      .addSink(new TextFileSink<string>({ dir }));
+    await env.execute("to files");
+    const names = [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+    assert.deepEqual(names, ["part-0-0", "part-1-0", "part-2-0"]);
+    const all: string[] = [];
+    for (const name of names) {
+      const text = await Deno.readTextFile(`${dir}/${name}`);
+      assert.ok(text.endsWith("\n"));
+      const lines = text.slice(0, -1).split("\n");
+      assert.ok(lines.length > 0, `${name} has lines`);
+      all.push(...lines);
+    }
+    assert.deepEqual(all.sort(), Array.from({ length: 3000 }, (_, i) => `n${i}`).sort());
+  });
+});

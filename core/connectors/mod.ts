@@ -1,0 +1,20 @@
+/**
+ * Connectors: the {@linkcode Source} and {@linkcode SinkFunction} contracts
+ * and the built-in sources (collections, generator, text files) and sinks
+ * (collect, print, text files).
+ *
+ * @example
+ * ```ts
+ * import { ArraySource } from "@weir/weir";
+ * console.assert(new ArraySource([1]).name === "array");
+ * ```
+ *
+ * @module
+ */
+export * from "./source.ts";
+export * from "./sink.ts";
+export * from "./collection_source.ts";
+export * from "./collect_sink.ts";
+export * from "./generator_source.ts";
+export * from "./file_source.ts";
+export * from "./file_sink.ts";
