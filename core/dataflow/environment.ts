@@ -7,7 +7,7 @@
 import { ConfigError } from "../errors.ts";
 import { ArraySource, IterableSource } from "../connectors/collection_source.ts";
 import type { Source } from "../connectors/source.ts";
-import { GeneratorSource, type GeneratorOptions } from "../connectors/generator_source.ts";
+import { type GeneratorOptions, GeneratorSource } from "../connectors/generator_source.ts";
 import { FileSource } from "../connectors/file_source.ts";
 import type { StateBackend } from "../state/backend.ts";
 import { HeapStateBackend } from "../state/heap/heap_backend.ts";
