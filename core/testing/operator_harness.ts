@@ -207,12 +207,12 @@ export class OperatorHarness<OUT> {
    * Wraps `operator` and opens it. Give `keySerializer` (or `keyed: true`) for
    * an operator that uses keyed state or timers.
    */
-  static async forOperator<OUT>(
+  static async forOperator<OUT, K = unknown>(
     operator: StreamOperator<OUT>,
-    options: KeyedHarnessOptions<unknown> & { keyed?: boolean } = {},
+    options: KeyedHarnessOptions<K> & { keyed?: boolean } = {},
   ): Promise<OperatorHarness<OUT>> {
     const h = new OperatorHarness<OUT>(operator, {
-      ...options,
+      ...(options as KeyedHarnessOptions<unknown>),
       keyed: options.keyed ?? options.keySerializer !== undefined,
     });
     await h.open();
