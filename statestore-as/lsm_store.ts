@@ -340,8 +340,8 @@ export class LsmStore {
     for (
       const [k, v] of [["memtableBytes", memtableBytes], ["blockCacheBytes", cacheBytes]] as const
     ) {
-      if (!Number.isInteger(v) || v < 64 << 10 || v > 1 << 30) {
-        throw new ConfigError(`${k} must be an integer between 64 KiB and 1 GiB, got ${v}`);
+      if (!Number.isInteger(v) || v < 64 << 10 || v > 512 << 20) {
+        throw new ConfigError(`${k} must be an integer between 64 KiB and 512 MiB, got ${v}`);
       }
     }
     if (!Number.isInteger(blockSize) || blockSize < 256 || blockSize > 4096) {
