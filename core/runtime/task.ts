@@ -12,6 +12,7 @@ import type { SourceReader } from "../connectors/source.ts";
 import type { InputGate } from "./channel.ts";
 import { END_OF_INPUT, MessageKind } from "./messages.ts";
 import { StreamOperator } from "./operator.ts";
+import { SinkOperator } from "./operators.ts";
 import { BATCH_SIZE, type ChannelWriter } from "./outputs.ts";
 
 /** Thrown inside tasks when the job is cancelled. */
@@ -60,6 +61,7 @@ export class Task {
   /** Counters. */
   readonly metrics: TaskMetrics = { recordsIn: 0 };
   readonly #host: TaskHost;
+  readonly #sinks: SinkOperator<unknown>[];
   readonly #mails: (() => void)[] = [];
   #mailWake: (() => void) | null = null;
   #lastYield = 0;
@@ -79,6 +81,9 @@ export class Task {
     this.writers = writers;
     this.gate = gate;
     this.#host = host;
+    this.#sinks = operators.filter((op): op is SinkOperator<unknown> =>
+      op instanceof SinkOperator && typeof op.sink.flush === "function"
+    );
   }
 
   /**
@@ -119,6 +124,11 @@ export class Task {
   /** Sends partial batches; awaits when a downstream channel is full. */
   async #afterBatch(): Promise<void> {
     this.#flushOutputs();
+    // SinkFunction.flush runs after every batch; awaiting it is the sink's backpressure.
+    for (const s of this.#sinks) {
+      const pending = s.sink.flush!();
+      if (pending) await pending;
+    }
     for (const w of this.writers) if (w.isFull()) await w.waitForSpace();
     const now = performance.now();
     if (now - this.#lastYield > YIELD_EVERY_MS) {

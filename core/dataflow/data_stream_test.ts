@@ -1,0 +1,320 @@
+import assert from "node:assert/strict";
+import { CollectSink } from "../connectors/collect_sink.ts";
+import { OutputTag } from "../runtime/output_tag.ts";
+import { MapStateDescriptor, ValueStateDescriptor } from "../state/descriptors.ts";
+import { Serializers } from "../state/serializer.ts";
+import type { ValueState } from "../state/state.ts";
+import { QueueSource, waitFor } from "../../tests/_helpers/queue_source.ts";
+import { StreamEnvironment } from "./environment.ts";
+import type {
+  BroadcastProcessFunction,
+  CoProcessFunction,
+  KeyedProcessFunction,
+  RuntimeContext,
+} from "./functions.ts";
+
+const byString = <T>(xs: T[]) => xs.map((x) => JSON.stringify(x)).sort();
+
+/** Groups [key, value] outputs into per-key sequences (order across keys may differ). */
+function perKey<V>(pairs: [string, V][]): Record<string, V[]> {
+  const out: Record<string, V[]> = {};
+  for (const [k, v] of pairs) (out[k] ??= []).push(v);
+  return out;
+}
+
+Deno.test("map, filter and flatMap with plain and rich functions", async () => {
+  for (const parallelism of [1, 3]) {
+    const env = StreamEnvironment.create({ parallelism });
+    const out = new CollectSink<string>();
+    class Tag {
+      prefix = "";
+      open(ctx: RuntimeContext) {
+        this.prefix = `p${ctx.parallelism}`;
+      }
+      map(v: number) {
+        return `${this.prefix}:${v}`;
+      }
+    }
+    env.fromCollection([1, 2, 3, 4, 5, 6])
+      .flatMap<number>((x: number, o) => {
+        o.collect(x);
+        if (x % 3 === 0) o.collect(x * 100);
+      })
+      .filter({ filter: (x: number) => x !== 2 })
+      .map((x) => x + 1)
+      .map(new Tag())
+      .addSink(out);
+    await env.execute("simple");
+    assert.deepEqual(
+      out.values.sort(),
+      [2, 4, 5, 6, 7, 301, 601].map((v) => `p${parallelism}:${v}`).sort(),
+    );
+  }
+});
+
+Deno.test("process with side outputs; getSideOutput reads each tag", async () => {
+  const env = StreamEnvironment.create();
+  const odd = new OutputTag<number>("odd");
+  const big = new OutputTag<string>("big");
+  const main = new CollectSink<number>();
+  const odds = new CollectSink<number>();
+  const bigs = new CollectSink<string>();
+  const processed = env.fromCollection([1, 2, 3, 40, 50]).process<number>({
+    processElement(v, ctx, out) {
+      if (v % 2 === 1) ctx.output(odd, v);
+      else out.collect(v);
+      if (v > 10) ctx.output(big, `big ${v}`);
+    },
+  });
+  processed.addSink(main);
+  processed.getSideOutput(odd).map((v) => v * 10).addSink(odds);
+  processed.getSideOutput(big).addSink(bigs);
+  // An unread tag is dropped, not an error.
+  await env.execute("side outputs");
+  assert.deepEqual(main.values, [2, 40, 50]);
+  assert.deepEqual(odds.values, [10, 30]);
+  assert.deepEqual(bigs.values, ["big 40", "big 50"]);
+});
+
+class Counter implements KeyedProcessFunction<string, string, [string, number]> {
+  count!: ValueState<number>;
+  open(ctx: RuntimeContext) {
+    this.count = ctx.getState(new ValueStateDescriptor("count", Serializers.f64, 0));
+  }
+  processElement(
+    w: string,
+    ctx: { getCurrentKey(): string },
+    out: { collect(v: [string, number]): void },
+  ) {
+    assert.equal(ctx.getCurrentKey(), w);
+    const n = this.count.value()! + 1;
+    this.count.update(n);
+    out.collect([w, n]);
+  }
+}
+
+Deno.test("keyBy + KeyedProcessFunction with ValueState counts per key", async () => {
+  for (const parallelism of [1, 4]) {
+    const env = StreamEnvironment.create({ parallelism });
+    const out = new CollectSink<[string, number]>();
+    const words = "a b a c b a d a".split(" ");
+    env.fromCollection(words).keyBy((w) => w).process(new Counter()).addSink(out);
+    await env.execute("count");
+    const got = perKey(out.values);
+    assert.deepEqual(got, { a: [1, 2, 3, 4], b: [1, 2], c: [1], d: [1] }, `p=${parallelism}`);
+  }
+});
+
+Deno.test("keyed side outputs and composite keys", async () => {
+  const env = StreamEnvironment.create({ parallelism: 2 });
+  const firstSeen = new OutputTag<string>("first");
+  const firsts = new CollectSink<string>();
+  const out = new CollectSink<string>();
+  class Dedupe implements KeyedProcessFunction<[string, number], [string, number], string> {
+    seen!: ValueState<boolean>;
+    open(ctx: RuntimeContext) {
+      this.seen = ctx.getState(new ValueStateDescriptor("seen", Serializers.boolean));
+    }
+    processElement(
+      v: [string, number],
+      ctx: Parameters<
+        KeyedProcessFunction<[string, number], [string, number], string>["processElement"]
+      >[1],
+      o: { collect(v: string): void },
+    ) {
+      if (!this.seen.value()) {
+        this.seen.update(true);
+        ctx.output(firstSeen, ctx.getCurrentKey().join("/"));
+      }
+      o.collect(v.join("/"));
+    }
+  }
+  const s = env.fromCollection<[string, number]>([["a", 1], ["a", 2], ["a", 1], ["b", 1]])
+    .keyBy((v) => v) // the whole tuple is the key
+    .process(new Dedupe());
+  s.addSink(out);
+  s.getSideOutput(firstSeen).addSink(firsts);
+  await env.execute("dedupe");
+  assert.deepEqual(firsts.values.sort(), ["a/1", "a/2", "b/1"]);
+  assert.equal(out.values.length, 4);
+});
+
+Deno.test("reduce, and sum/min/max by object field and tuple index", async () => {
+  const env = StreamEnvironment.create({ parallelism: 2 });
+  type R = { k: string; n: number; tag: string };
+  const rows: R[] = [
+    { k: "a", n: 3, tag: "first-a" },
+    { k: "b", n: 10, tag: "first-b" },
+    { k: "a", n: -1, tag: "x" },
+    { k: "a", n: 5, tag: "y" },
+    { k: "b", n: 1, tag: "z" },
+  ];
+  const sum = new CollectSink<R>();
+  const min = new CollectSink<R>();
+  const max = new CollectSink<R>();
+  const reduced = new CollectSink<R>();
+  const tupleSum = new CollectSink<[string, number]>();
+  const tupleMax = new CollectSink<[string, number]>();
+  const src = env.fromCollection(rows).setParallelism(1);
+  src.keyBy((r) => r.k).sum("n").addSink(sum);
+  src.keyBy((r) => r.k).min("n").addSink(min);
+  src.keyBy((r) => r.k).max("n").addSink(max);
+  src.keyBy((r) => r.k).reduce((a, b) => ({ ...b, n: a.n * 10 + b.n })).addSink(reduced);
+  // Parallelism 1 keeps the per-key order (a rebalance to 2 subtasks would not).
+  const tuples = src.map((r): [string, number] => [r.k, r.n]).setParallelism(1);
+  tuples.keyBy((t) => t[0]).sum(1).addSink(tupleSum);
+  tuples.keyBy((t) => t[0]).max(1).addSink(tupleMax);
+  await env.execute("aggregations");
+  const seq = (rs: R[]) => perKey(rs.map((r) => [r.k, `${r.n}:${r.tag}`] as [string, string]));
+  // Other fields come from the first record of the key, as in Flink.
+  assert.deepEqual(seq(sum.values), {
+    a: ["3:first-a", "2:first-a", "7:first-a"],
+    b: ["10:first-b", "11:first-b"],
+  });
+  assert.deepEqual(seq(min.values), {
+    a: ["3:first-a", "-1:first-a", "-1:first-a"],
+    b: ["10:first-b", "1:first-b"],
+  });
+  assert.deepEqual(seq(max.values), {
+    a: ["3:first-a", "3:first-a", "5:first-a"],
+    b: ["10:first-b", "10:first-b"],
+  });
+  assert.deepEqual(seq(reduced.values), {
+    a: ["3:first-a", "29:x", "295:y"],
+    b: ["10:first-b", "101:z"],
+  });
+  assert.deepEqual(perKey(tupleSum.values), { a: [3, 2, 7], b: [10, 11] });
+  assert.deepEqual(perKey(tupleMax.values), { a: [3, 3, 5], b: [10, 10] });
+  // Inputs are not mutated by the aggregation.
+  assert.deepEqual(rows[0], { k: "a", n: 3, tag: "first-a" });
+});
+
+Deno.test("union merges streams of the same type", async () => {
+  const env = StreamEnvironment.create({ parallelism: 2 });
+  const out = new CollectSink<number>();
+  const a = env.fromCollection([1, 2]);
+  const b = env.fromCollection([10, 20]).map((x) => x + 1);
+  const c = env.fromCollection([100]);
+  a.union(b, c).map((x) => x * 2).addSink(out);
+  await env.execute("union");
+  assert.deepEqual(out.values.sort((x, y) => x - y), [2, 4, 22, 42, 200]);
+});
+
+Deno.test("connect + CoProcessFunction, non-keyed", async () => {
+  const env = StreamEnvironment.create();
+  const out = new CollectSink<string>();
+  const fn: CoProcessFunction<number, string, string> = {
+    processElement1: (v, _c, o) => o.collect(`n${v}`),
+    processElement2: (v, _c, o) => o.collect(`s${v}`),
+  };
+  env.fromCollection([1, 2]).connect(env.fromCollection(["x", "y"])).process(fn).addSink(out);
+  await env.execute("co");
+  assert.deepEqual(out.values.sort(), ["n1", "n2", "sx", "sy"]);
+});
+
+Deno.test("connect + CoProcessFunction, keyed: both inputs share state per key", async () => {
+  // Deterministic order: feed the first input, wait, then the second.
+  const env = StreamEnvironment.create({ parallelism: 3 });
+  const orders = new QueueSource<{ user: string; item: string }>("orders");
+  const names = new QueueSource<[string, string]>("names");
+  const out = new CollectSink<string>();
+  class Join
+    implements CoProcessFunction<{ user: string; item: string }, [string, string], string> {
+    last!: ValueState<string>;
+    open(ctx: RuntimeContext) {
+      this.last = ctx.getState(new ValueStateDescriptor("last", Serializers.string));
+    }
+    processElement1(o: { user: string; item: string }) {
+      this.last.update(o.item);
+    }
+    processElement2(
+      [user, name]: [string, string],
+      ctx: { getCurrentKey(): unknown },
+      c: { collect(s: string): void },
+    ) {
+      assert.equal(ctx.getCurrentKey(), user);
+      c.collect(`${name} bought ${this.last.value() ?? "nothing"}`);
+    }
+  }
+  env.addSource(orders).connect(env.addSource(names))
+    .keyBy((o) => o.user, ([u]) => u)
+    .process(new Join())
+    .addSink(out);
+  const client = env.executeAsync("join");
+  orders.push({ user: "u1", item: "book" }, { user: "u2", item: "pen" }, {
+    user: "u1",
+    item: "lamp",
+  });
+  await waitFor(() => orders.emitted === 3, "orders read");
+  // Records cross a channel to the keyed task; give it a moment to take them all.
+  await new Promise((r) => setTimeout(r, 30));
+  names.push(["u1", "Ann"], ["u2", "Bob"], ["u3", "Cy"]);
+  orders.end();
+  names.end();
+  await client.done;
+  assert.deepEqual(out.values.sort(), ["Ann bought lamp", "Bob bought pen", "Cy bought nothing"]);
+});
+
+Deno.test("broadcast state pattern: keyed stream + broadcast stream, applyToKeyedState", async () => {
+  const env = StreamEnvironment.create({ parallelism: 3 });
+  const limits = new MapStateDescriptor("limits", Serializers.string, Serializers.f64);
+  const totalDesc = new ValueStateDescriptor("total", Serializers.f64, 0);
+  const events = new QueueSource<[string, number]>("events");
+  const rules = new QueueSource<[string, number] | "reset">("rules");
+  const out = new CollectSink<string>();
+  class Alert
+    implements BroadcastProcessFunction<[string, number], [string, number] | "reset", string> {
+    total!: ValueState<number>;
+    open(ctx: RuntimeContext) {
+      this.total = ctx.getState(totalDesc);
+    }
+    processElement(
+      [k, v]: [string, number],
+      ctx: Parameters<
+        BroadcastProcessFunction<[string, number], unknown, string>["processElement"]
+      >[1],
+      o: { collect(s: string): void },
+    ) {
+      const t = this.total.value()! + v;
+      this.total.update(t);
+      const limit = ctx.getBroadcastState(limits).get(k);
+      if (limit !== undefined && t > limit) o.collect(`${k} over ${limit}: ${t}`);
+    }
+    processBroadcastElement(
+      r: [string, number] | "reset",
+      ctx: Parameters<
+        BroadcastProcessFunction<unknown, unknown, string>["processBroadcastElement"]
+      >[1],
+      o: { collect(s: string): void },
+    ) {
+      if (r === "reset") {
+        ctx.applyToKeyedState(totalDesc, (key, state) => {
+          o.collect(`reset ${key} at ${(state as ValueState<number>).value()}`);
+          state.clear();
+        });
+      } else ctx.getBroadcastState(limits).put(r[0], r[1]);
+    }
+  }
+  env.addSource(events).keyBy(([k]) => k)
+    .connect(env.addSource(rules).broadcast(limits as MapStateDescriptor<unknown, unknown>))
+    .process(new Alert())
+    .addSink(out);
+  const client = env.executeAsync("alerts");
+  const settle = () => new Promise((r) => setTimeout(r, 30));
+  rules.push(["a", 5], ["b", 100]);
+  await settle();
+  events.push(["a", 3], ["b", 50], ["a", 3], ["c", 1]);
+  await settle();
+  rules.push("reset");
+  await settle();
+  events.push(["a", 4]);
+  events.end();
+  rules.end();
+  await client.done;
+  assert.deepEqual(out.values.sort(), [
+    "a over 5: 6",
+    "reset a at 6",
+    "reset b at 50",
+    "reset c at 1",
+  ]);
+});
