@@ -29,7 +29,7 @@ import {
   memUsage,
   memWrite,
   REC_HDR,
-  recAt,
+  recKind,
 } from "./memtable";
 import {
   cacheInit,
@@ -166,11 +166,12 @@ function storeOpEnd(): void {
   nOps++;
 }
 
+// @ts-ignore: decorator
+@inline
 function memStep(m: Mem, kl: u32, h: u32): i32 {
-  const idx: i32 = memFind(m, kScr.ptr, kl, h);
-  if (idx < 0) return -100;
-  const r: usize = recAt(m, <u32> idx);
-  return step(load<u32>(r, 12), r + REC_HDR + kl, load<u32>(r, 4));
+  const r: usize = memFind(m, kScr.ptr, kl, h);
+  if (r == 0) return -100;
+  return step(recKind(r), r + REC_HDR + kl, load<u32>(r, 4));
 }
 
 /**

@@ -19,6 +19,7 @@ import {
   memSort,
   REC_HDR,
   recAt,
+  recKind,
 } from "./memtable";
 import { Seg, SegIt, segItNew, segItNext, segItSeek } from "./segment";
 import { ERR_ARG } from "./status";
@@ -104,7 +105,7 @@ function memCur(s: Src): void {
   s.keyLen = load<u32>(r);
   s.key = r + REC_HDR;
   s.valLen = load<u32>(r, 4);
-  s.kind = load<u32>(r, 12);
+  s.kind = recKind(r);
   s.val = s.key + s.keyLen;
   s.valid = 1;
 }

@@ -22,6 +22,45 @@ export function cmpBytes(a: usize, al: u32, b: usize, bl: u32): i32 {
   return al == bl ? 0 : al < bl ? -1 : 1;
 }
 
+/** Equality of two byte strings of length n (u64 words, then bytes). */
+// @ts-ignore: decorator
+@inline
+export function eqBytes(a: usize, b: usize, n: u32): bool {
+  let i: u32 = 0;
+  while (i + 8 <= n) {
+    if (load<u64>(a + i) != load<u64>(b + i)) return false;
+    i += 8;
+  }
+  while (i < n) {
+    if (load<u8>(a + i) != load<u8>(b + i)) return false;
+    i++;
+  }
+  return true;
+}
+
+/**
+ * Copies n bytes (non-overlapping). Short copies run inline: V8 lowers
+ * memory.copy to a call into the runtime, which costs more than a few
+ * word moves for keys and small values.
+ */
+// @ts-ignore: decorator
+@inline
+export function copySmall(dst: usize, src: usize, n: u32): void {
+  if (n > 64) {
+    memory.copy(dst, src, n);
+    return;
+  }
+  let i: u32 = 0;
+  while (i + 8 <= n) {
+    store<u64>(dst + i, load<u64>(src + i));
+    i += 8;
+  }
+  while (i < n) {
+    store<u8>(dst + i, load<u8>(src + i));
+    i++;
+  }
+}
+
 // @ts-ignore: decorator
 @inline
 function fmix64(k: u64): u64 {
@@ -167,7 +206,7 @@ export function bufReserve(b: Buf, extra: u32): void {
 
 export function bufAppend(b: Buf, p: usize, n: u32): void {
   bufReserve(b, n);
-  memory.copy(b.ptr + b.len, p, n);
+  copySmall(b.ptr + b.len, p, n);
   b.len += n;
 }
 
