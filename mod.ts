@@ -57,3 +57,4 @@ export * from "./core/dataflow/flags.ts";
 export * from "./core/connectors/generator_source.ts";
 export * from "./core/connectors/file_source.ts";
 export * from "./core/connectors/file_sink.ts";
+export * from "./core/state/lsm/mod.ts";

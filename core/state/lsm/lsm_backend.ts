@@ -1,0 +1,883 @@
+/**
+ * The LSM state backend: keyed state in the WebAssembly LSM store
+ * (`statestore-as`), in the canonical layout of `state_keys.ts`. State can
+ * exceed memory, snapshots are incremental (a checkpoint freezes the
+ * memtable and hard-links the new segments) and restore opens segments
+ * lazily.
+ *
+ * @module
+ */
+import { CheckpointError, StateError } from "../../errors.ts";
+import type {
+  KeyedBackendOptions,
+  KeyedRestore,
+  KeyedStateBackend,
+  KeyedStateHandle,
+  NamespacedState,
+  SegmentRef,
+  SnapshotStorage,
+  StateBackend,
+  StateFor,
+} from "../backend.ts";
+import type { AnyStateDescriptor } from "../descriptors.ts";
+import { type KeyGroupRange, murmur3 } from "../key_group.ts";
+import { ByteReader, ByteWriter } from "../bytes.ts";
+import { type Serializer, Serializers } from "../serializer.ts";
+import type { AggregateFunction } from "../state.ts";
+import { appendListElement, decodeList, type StateMeta } from "../state_keys.ts";
+import { LsmStore, writeSegment } from "../../../statestore-as/lsm_store.ts";
+import { DenoSegmentFs, type SegmentFs } from "../../../statestore-as/segment_fs.ts";
+import { readHandleEntries } from "./handle_reader.ts";
+
+const NO_KEY: unique symbol = Symbol("no key");
+const EMPTY = new Uint8Array(0);
+/** Values above this go through `put` with copies; the scratch region holds 64 KiB. */
+const MAX_SCRATCH_VALUE = 65536;
+/** Writes between checks for segments that compaction made obsolete. */
+const OBSOLETE_CHECK_WRITES = 1 << 16;
+
+// Big-endian f64 decoding without allocating a reader per value.
+const F64_VIEW = new DataView(new ArrayBuffer(8));
+const F64_BYTES = new Uint8Array(F64_VIEW.buffer);
+
+function copyInto(dst: Uint8Array, at: number, src: Uint8Array, len: number): void {
+  if (len < 32) { for (let i = 0; i < len; i++) dst[at + i] = src[i]!; }
+  else dst.set(src.subarray(0, len), at);
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function randomHex(): string {
+  const b = crypto.getRandomValues(new Uint8Array(4));
+  return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+}
+
+function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return false;
+    throw e;
+  }
+}
+
+/** Decodes values of one serializer; f64 skips the reader. */
+class Codec<T> {
+  readonly ser: Serializer<T>;
+  readonly #f64: boolean;
+  constructor(ser: Serializer<T>) {
+    this.ser = ser;
+    this.#f64 = (ser as Serializer<unknown>) === Serializers.f64;
+  }
+  /** Decodes `view` (a view into store memory: copied before a generic read). */
+  read(view: Uint8Array): T {
+    if (this.#f64 && view.length === 8) {
+      for (let i = 0; i < 8; i++) F64_BYTES[i] = view[i]!;
+      return F64_VIEW.getFloat64(0) as T;
+    }
+    return this.ser.read(new ByteReader(view.slice()));
+  }
+}
+
+/** What every LSM state shares: its id, namespace bytes and store access. */
+class LsmState<N> {
+  protected readonly b: LsmKeyedStateBackend;
+  /** The state id in store keys. */
+  readonly id: number;
+  readonly #nsSer: Serializer<N> | undefined;
+  #ns = new ByteWriter(16);
+  #nsSpare = new ByteWriter(16);
+  #nsSet: boolean;
+  /** Reused writer for values. */
+  protected readonly vw = new ByteWriter();
+
+  constructor(b: LsmKeyedStateBackend, id: number, nsSer: Serializer<N> | undefined) {
+    this.b = b;
+    this.id = id;
+    this.#nsSer = nsSer;
+    this.#nsSet = nsSer === undefined;
+  }
+
+  setNamespace(ns: N): void {
+    if (this.#nsSer === undefined) return;
+    const w = this.#nsSpare;
+    w.reset();
+    this.#nsSer.write(ns, w);
+    this.#nsSpare = this.#ns;
+    this.#ns = w;
+    this.#nsSet = true;
+  }
+
+  #checkNs(): void {
+    if (!this.#nsSet) {
+      throw new StateError(
+        `State with id ${this.id} has a namespace serializer: call setNamespace() before using it`,
+      );
+    }
+  }
+
+  /** Looks the state's entry up (with a map's user key as `tail`): value length or -1. */
+  protected lookup(tail: Uint8Array = EMPTY, tailLen = 0): number {
+    this.#checkNs();
+    const b = this.b;
+    const kl = b.scratchKey(this.id, this.#ns.buf, this.#ns.length, tail, tailLen);
+    return b.store.getScratch(kl);
+  }
+
+  /** A view of the value found by the last lookup. */
+  protected view(n: number): Uint8Array {
+    return this.b.store.valueView(n);
+  }
+
+  /** Puts (or merges) the bytes in `w`. */
+  protected write(w: ByteWriter, merge: boolean, tail: Uint8Array = EMPTY, tailLen = 0): void {
+    this.#checkNs();
+    const b = this.b;
+    const vl = w.length;
+    if (vl > MAX_SCRATCH_VALUE) {
+      const key = b.fullKey(this.id, this.#ns.buf, this.#ns.length, tail, tailLen);
+      if (merge) b.store.merge(key, w.toBytes());
+      else b.store.put(key, w.toBytes());
+    } else {
+      const kl = b.scratchKey(this.id, this.#ns.buf, this.#ns.length, tail, tailLen);
+      copyInto(b.store.valueScratch(vl), 0, w.buf, vl);
+      if (merge) b.store.mergeScratch(kl, vl);
+      else b.store.putScratch(kl, vl);
+    }
+    b.wrote();
+  }
+
+  /** Deletes the entry. */
+  protected del(tail: Uint8Array = EMPTY, tailLen = 0): void {
+    this.#checkNs();
+    const b = this.b;
+    b.store.deleteScratch(b.scratchKey(this.id, this.#ns.buf, this.#ns.length, tail, tailLen));
+    b.wrote();
+  }
+
+  /** The key prefix of the current key and namespace (map entries extend it). */
+  protected prefix(): Uint8Array {
+    this.#checkNs();
+    return this.b.fullKey(this.id, this.#ns.buf, this.#ns.length, EMPTY, 0);
+  }
+
+  clear(): void {
+    this.del();
+  }
+}
+
+class LsmValueState<T, N> extends LsmState<N> {
+  readonly #codec: Codec<T>;
+  readonly #default: T | undefined;
+  constructor(
+    b: LsmKeyedStateBackend,
+    id: number,
+    ns: Serializer<N> | undefined,
+    ser: Serializer<T>,
+    defaultValue: T | undefined,
+  ) {
+    super(b, id, ns);
+    this.#codec = new Codec(ser);
+    this.#default = defaultValue;
+  }
+  value(): T | undefined {
+    const n = this.lookup();
+    return n < 0 ? this.#default : this.#codec.read(this.view(n));
+  }
+  update(v: T | undefined): void {
+    if (v === undefined) return this.clear();
+    this.vw.reset();
+    this.#codec.ser.write(v, this.vw);
+    this.write(this.vw, false);
+  }
+}
+
+class LsmListState<T, N> extends LsmState<N> {
+  readonly #ser: Serializer<T>;
+  readonly #el = new ByteWriter();
+  constructor(
+    b: LsmKeyedStateBackend,
+    id: number,
+    ns: Serializer<N> | undefined,
+    ser: Serializer<T>,
+  ) {
+    super(b, id, ns);
+    this.#ser = ser;
+  }
+  get(): T[] | undefined {
+    const n = this.lookup();
+    return n <= 0 ? undefined : decodeList(this.#ser, this.view(n).slice());
+  }
+  /** Appends with a merge record: the list is never read. */
+  add(v: T): void {
+    this.vw.reset();
+    appendListElement(this.#ser, v, this.vw, this.#el);
+    this.write(this.vw, true);
+  }
+  addAll(values: Iterable<T>): void {
+    this.vw.reset();
+    for (const v of values) appendListElement(this.#ser, v, this.vw, this.#el);
+    if (this.vw.length > 0) this.write(this.vw, true);
+  }
+  update(values: Iterable<T>): void {
+    this.vw.reset();
+    for (const v of values) appendListElement(this.#ser, v, this.vw, this.#el);
+    if (this.vw.length === 0) this.clear();
+    else this.write(this.vw, false);
+  }
+}
+
+class LsmMapState<K, V, N> extends LsmState<N> {
+  readonly #keySer: Serializer<K>;
+  readonly #values: Codec<V>;
+  readonly #uk = new ByteWriter();
+  constructor(
+    b: LsmKeyedStateBackend,
+    id: number,
+    ns: Serializer<N> | undefined,
+    keySer: Serializer<K>,
+    valueSer: Serializer<V>,
+  ) {
+    super(b, id, ns);
+    this.#keySer = keySer;
+    this.#values = new Codec(valueSer);
+  }
+  #userKey(k: K): ByteWriter {
+    this.#uk.reset();
+    this.#keySer.write(k, this.#uk);
+    return this.#uk;
+  }
+  get(key: K): V | undefined {
+    const uk = this.#userKey(key);
+    const n = this.lookup(uk.buf, uk.length);
+    return n < 0 ? undefined : this.#values.read(this.view(n));
+  }
+  put(key: K, value: V): void {
+    const uk = this.#userKey(key);
+    this.vw.reset();
+    this.#values.ser.write(value, this.vw);
+    this.write(this.vw, false, uk.buf, uk.length);
+  }
+  putAll(entries: Iterable<readonly [K, V]> | Map<K, V>): void {
+    for (const [k, v] of entries) this.put(k, v);
+  }
+  remove(key: K): void {
+    const uk = this.#userKey(key);
+    this.del(uk.buf, uk.length);
+  }
+  contains(key: K): boolean {
+    const uk = this.#userKey(key);
+    return this.lookup(uk.buf, uk.length) >= 0;
+  }
+  /** The entries of the current key and namespace, read now (a snapshot). */
+  #entries(): [K, V][] {
+    const p = this.prefix();
+    const out: [K, V][] = [];
+    for (const [k, v] of this.b.store.scan({ prefix: p })) {
+      const uk = this.#keySer.read(new ByteReader(k.subarray(p.length)));
+      out.push([uk, this.#values.ser.read(new ByteReader(v))]);
+    }
+    return out;
+  }
+  entries(): IterableIterator<[K, V]> {
+    return this.#entries().values();
+  }
+  keys(): IterableIterator<K> {
+    return this.#entries().map(([k]) => k).values();
+  }
+  values(): IterableIterator<V> {
+    return this.#entries().map(([, v]) => v).values();
+  }
+  isEmpty(): boolean {
+    for (const _ of this.b.store.scan({ prefix: this.prefix() })) return false;
+    return true;
+  }
+  override clear(): void {
+    const keys = [...this.b.store.scan({ prefix: this.prefix() })].map(([k]) => k);
+    for (const k of keys) this.b.store.delete(k);
+    this.b.wrote();
+  }
+}
+
+class LsmReducingState<T, N> extends LsmState<N> {
+  readonly #codec: Codec<T>;
+  readonly #reduce: (a: T, b: T) => T;
+  constructor(
+    b: LsmKeyedStateBackend,
+    id: number,
+    ns: Serializer<N> | undefined,
+    ser: Serializer<T>,
+    reduce: (a: T, b: T) => T,
+  ) {
+    super(b, id, ns);
+    this.#codec = new Codec(ser);
+    this.#reduce = reduce;
+  }
+  get(): T | undefined {
+    const n = this.lookup();
+    return n < 0 ? undefined : this.#codec.read(this.view(n));
+  }
+  add(v: T): void {
+    const cur = this.get();
+    this.vw.reset();
+    this.#codec.ser.write(cur === undefined ? v : this.#reduce(cur, v), this.vw);
+    this.write(this.vw, false);
+  }
+}
+
+class LsmAggregatingState<IN, ACC, OUT, N> extends LsmState<N> {
+  readonly #codec: Codec<ACC>;
+  readonly #fn: AggregateFunction<IN, ACC, OUT>;
+  constructor(
+    b: LsmKeyedStateBackend,
+    id: number,
+    ns: Serializer<N> | undefined,
+    ser: Serializer<ACC>,
+    fn: AggregateFunction<IN, ACC, OUT>,
+  ) {
+    super(b, id, ns);
+    this.#codec = new Codec(ser);
+    this.#fn = fn;
+  }
+  #acc(): ACC | undefined {
+    const n = this.lookup();
+    return n < 0 ? undefined : this.#codec.read(this.view(n));
+  }
+  get(): OUT | undefined {
+    const acc = this.#acc();
+    return acc === undefined ? undefined : this.#fn.getResult(acc);
+  }
+  add(v: IN): void {
+    const acc = this.#acc();
+    const next = this.#fn.add(v, acc === undefined ? this.#fn.createAccumulator() : acc);
+    this.vw.reset();
+    this.#codec.ser.write(next, this.vw);
+    this.write(this.vw, false);
+  }
+}
+
+interface Registered {
+  meta: StateMeta;
+  state: LsmState<unknown>;
+}
+
+/** Options of {@linkcode LsmStateBackend}. */
+export interface LsmStateBackendOptions {
+  /**
+   * Folder under which each keyed backend without a `workDir` gets its own
+   * subfolder of segments (removed on dispose). Default: a temporary folder.
+   */
+  readonly dir?: string;
+  /** Bytes per memtable of each keyed backend (default 16 MiB; 64 KiB .. 512 MiB). */
+  readonly memtableBytes?: number;
+  /** Bytes of each keyed backend's block cache (default 16 MiB; 64 KiB .. 512 MiB). */
+  readonly blockCacheBytes?: number;
+}
+
+/**
+ * Keyed state of one operator subtask in an LSM store.
+ *
+ * Segments live in the store's folder: `options.workDir` when given (kept on
+ * dispose, the segment files removed), else a fresh folder removed on
+ * dispose. Snapshots hard-link new segments into the checkpoint's folder
+ * (copies when linking fails); restore links the handles' segments into the
+ * store's folder and opens them lazily.
+ *
+ * @example
+ * ```ts
+ * import { LsmStateBackend, Serializers, ValueStateDescriptor } from "@weir/weir";
+ * const backend = new LsmStateBackend({ memtableBytes: 1 << 20 }).createKeyedBackend({
+ *   operatorUid: "count",
+ *   subtaskIndex: 0,
+ *   keySerializer: Serializers.key,
+ *   maxParallelism: 128,
+ *   keyGroupRange: { start: 0, end: 127 },
+ * });
+ * const count = backend.state(new ValueStateDescriptor("count", Serializers.f64, 0));
+ * backend.setCurrentKey("a");
+ * count.update(count.value()! + 1);
+ * console.assert(count.value() === 1);
+ * backend.dispose();
+ * ```
+ */
+export class LsmKeyedStateBackend implements KeyedStateBackend {
+  /** The key groups this backend holds. */
+  readonly keyGroupRange: KeyGroupRange;
+  /** @internal The store (state objects use it directly). */
+  store: LsmStore;
+  readonly #keySer: Serializer<unknown>;
+  readonly #maxParallelism: number;
+  readonly #operator: string;
+  readonly #dir: string;
+  /** The folder to remove on dispose (when the backend made it). */
+  readonly #ownDir: string | undefined;
+  readonly #states = new Map<string, Registered>();
+  /** Restored states not registered yet: their entries stay in the store and in snapshots. */
+  readonly #pending = new Map<string, StateMeta>();
+  #nextStateId = 1;
+  // The current key, serialized once per setCurrentKey.
+  #key: unknown = NO_KEY;
+  #cur = new ByteWriter(64);
+  #spare = new ByteWriter(64);
+  #keyLen = -1;
+  #kg = 0;
+  #writes = 0;
+  #inflight = 0;
+  #obsolete: string[] = [];
+  #disposed = false;
+
+  /** Creates a backend; restores from `options.restore` when given. */
+  constructor(options: KeyedBackendOptions, config: LsmStateBackendOptions = {}) {
+    this.keyGroupRange = options.keyGroupRange;
+    this.#keySer = options.keySerializer;
+    this.#maxParallelism = options.maxParallelism;
+    this.#operator = options.operatorUid;
+    if (options.workDir !== undefined) {
+      this.#dir = options.workDir.replace(/\/+$/, "");
+      Deno.mkdirSync(this.#dir, { recursive: true });
+    } else if (config.dir !== undefined) {
+      Deno.mkdirSync(config.dir, { recursive: true });
+      this.#dir = Deno.makeTempDirSync({
+        dir: config.dir,
+        prefix: `${options.operatorUid.replace(/[^\w.-]/g, "_")}-${options.subtaskIndex}-`,
+      });
+      this.#ownDir = this.#dir;
+    } else {
+      this.#dir = Deno.makeTempDirSync({ prefix: "weir-lsm-" });
+      this.#ownDir = this.#dir;
+    }
+    try {
+      const segments = options.restore ? this.#restore(options.restore) : [];
+      this.store = LsmStore.open({
+        dir: this.#dir,
+        segments,
+        memtableBytes: config.memtableBytes ?? 16 << 20,
+        blockCacheBytes: config.blockCacheBytes ?? 16 << 20,
+        deleteObsoleteSegments: false,
+      });
+    } catch (e) {
+      if (this.#ownDir) Deno.removeSync(this.#ownDir, { recursive: true });
+      throw e;
+    }
+  }
+
+  /**
+   * Checks the handles' state tables and brings their segments into the
+   * store's folder; returns the segment names to open, newest first.
+   * A handle inside this subtask's key groups is linked as it is; a handle
+   * reaching beyond them (scaling out) has the entries of this subtask's key
+   * groups written into one new segment, so no segment of this store (and
+   * no later snapshot) holds another subtask's key groups.
+   */
+  #restore(restore: KeyedRestore): string[] {
+    const idOf = new Map<string, number>();
+    const nameOf = new Map<number, string>();
+    for (const handle of restore.handles) {
+      for (const meta of handle.states) {
+        const p = this.#pending.get(meta.name);
+        if (p && p.typeId !== meta.typeId) {
+          throw new StateError(
+            `Cannot restore state "${meta.name}" of operator "${this.#operator}": ` +
+              `snapshots disagree on its type (${p.typeId} vs ${meta.typeId})`,
+          );
+        }
+        const known = idOf.get(meta.name);
+        const other = nameOf.get(meta.id);
+        if (
+          (known !== undefined && known !== meta.id) || (other !== undefined && other !== meta.name)
+        ) {
+          throw new StateError(
+            `Cannot restore operator "${this.#operator}": snapshots disagree on state ids ` +
+              `(state "${meta.name}" has id ${
+                known ?? meta.id
+              } and ${meta.id}, id ${meta.id} names ` +
+              `"${other ?? meta.name}" and "${meta.name}")`,
+          );
+        }
+        idOf.set(meta.name, meta.id);
+        nameOf.set(meta.id, meta.name);
+        if (!p) this.#pending.set(meta.name, meta);
+        this.#nextStateId = Math.max(this.#nextStateId, meta.id + 1);
+      }
+    }
+    const { start, end } = this.keyGroupRange;
+    const names: string[] = [];
+    const seen = new Set<string>();
+    for (const handle of restore.handles) {
+      const r = handle.keyGroupRange;
+      if (r.end < start || r.start > end) continue;
+      if (r.start >= start && r.end <= end) {
+        for (const seg of handle.segments) {
+          if (seen.has(seg.name)) continue;
+          seen.add(seg.name);
+          this.#import(restore, seg.name);
+          names.push(seg.name);
+        }
+        continue;
+      }
+      const range = { start: Math.max(start, r.start), end: Math.min(end, r.end) };
+      const name = `${randomHex()}-restored.seg`;
+      const info = writeSegment(
+        new DenoSegmentFs(),
+        `${this.#dir}/${name}`,
+        readHandleEntries(restore, handle, range),
+      );
+      if (info.entries > 0) names.push(name);
+      else Deno.removeSync(`${this.#dir}/${name}`);
+    }
+    return names;
+  }
+
+  /** Hard-links (or copies) a restored segment into the store's folder. */
+  #import(restore: KeyedRestore, name: string): void {
+    const src = restore.segmentPath(name);
+    const dst = `${this.#dir}/${name}`;
+    if (exists(dst)) return; // names are unique and segments immutable
+    const size = restore.fs.size(src);
+    if (size === undefined) {
+      throw new CheckpointError(
+        `Cannot restore operator "${this.#operator}": segment ${name} is missing (${src})`,
+      );
+    }
+    if (restore.fs instanceof DenoSegmentFs) {
+      try {
+        Deno.linkSync(src, dst);
+        return;
+      } catch { /* another device: copy */ }
+    }
+    const buf = new Uint8Array(size);
+    let at = 0;
+    while (at < size) {
+      const n = restore.fs.readAt(src, at, buf.subarray(at));
+      if (n <= 0) break;
+      at += n;
+    }
+    const tmp = `${this.#dir}/.${name}.tmp`;
+    Deno.writeFileSync(tmp, buf.subarray(0, at));
+    Deno.renameSync(tmp, dst);
+  }
+
+  /** Makes `key` current: serialized once, its key group computed from those bytes. */
+  setCurrentKey(key: unknown): void {
+    if (key === this.#key && typeof key !== "object") return;
+    const w = this.#spare;
+    w.reset();
+    this.#keySer.write(key, w); // throws before anything changes
+    this.#spare = this.#cur;
+    this.#cur = w;
+    this.#keyLen = w.length;
+    this.#kg = murmur3(w.buf, w.length) % this.#maxParallelism;
+    this.#key = key;
+  }
+
+  /** The current key. */
+  currentKey(): unknown {
+    if (this.#key === NO_KEY) throw this.#noKey();
+    return this.#key;
+  }
+
+  /** Forgets the current key. */
+  clearCurrentKey(): void {
+    this.#key = NO_KEY;
+    this.#keyLen = -1;
+  }
+
+  #noKey(): StateError {
+    return new StateError(
+      `Keyed state of operator "${this.#operator}" accessed outside a keyed context: ` +
+        `use keyed state only in functions applied to a keyed stream (after keyBy), ` +
+        `and only in the subtask whose open() created it (keep state in \`this\` fields, ` +
+        `not in variables shared by subtasks)`,
+    );
+  }
+
+  /**
+   * @internal Writes `keyGroup | stateId | key | ns | tail` into the store's
+   * key scratch; returns its length.
+   */
+  scratchKey(id: number, ns: Uint8Array, nsLen: number, tail: Uint8Array, tailLen: number): number {
+    const kl = this.#keyLen;
+    if (kl < 0) throw this.#noKey();
+    const n = 4 + kl + nsLen + tailLen;
+    const ks = this.store.keyScratch(n);
+    const kg = this.#kg;
+    ks[0] = kg >>> 8;
+    ks[1] = kg & 0xff;
+    ks[2] = id >>> 8;
+    ks[3] = id & 0xff;
+    copyInto(ks, 4, this.#cur.buf, kl);
+    if (nsLen > 0) copyInto(ks, 4 + kl, ns, nsLen);
+    if (tailLen > 0) copyInto(ks, 4 + kl + nsLen, tail, tailLen);
+    return n;
+  }
+
+  /** @internal The same key as a fresh array. */
+  fullKey(
+    id: number,
+    ns: Uint8Array,
+    nsLen: number,
+    tail: Uint8Array,
+    tailLen: number,
+  ): Uint8Array {
+    const kl = this.#keyLen;
+    if (kl < 0) throw this.#noKey();
+    const k = new Uint8Array(4 + kl + nsLen + tailLen);
+    const kg = this.#kg;
+    k[0] = kg >>> 8;
+    k[1] = kg & 0xff;
+    k[2] = id >>> 8;
+    k[3] = id & 0xff;
+    k.set(this.#cur.buf.subarray(0, kl), 4);
+    k.set(ns.subarray(0, nsLen), 4 + kl);
+    k.set(tail.subarray(0, tailLen), 4 + kl + nsLen);
+    return k;
+  }
+
+  /** @internal Counts a write; now and then removes segments compaction replaced. */
+  wrote(): void {
+    if (++this.#writes >= OBSOLETE_CHECK_WRITES) {
+      this.#writes = 0;
+      this.#collectObsolete();
+    }
+  }
+
+  /** Deletes replaced segments unless a snapshot in flight may still link them. */
+  #collectObsolete(): void {
+    for (const n of this.store.takeObsoleteSegments()) this.#obsolete.push(n);
+    if (this.#inflight > 0 || this.#obsolete.length === 0) return;
+    for (const n of this.#obsolete) {
+      try {
+        Deno.removeSync(`${this.#dir}/${n}`);
+      } catch (e) {
+        if (!(e instanceof Deno.errors.NotFound)) throw e;
+      }
+    }
+    this.#obsolete = [];
+  }
+
+  /** Returns the state object for `descriptor`. */
+  state<D extends AnyStateDescriptor, N = undefined>(
+    d: D,
+    namespaceSerializer?: Serializer<N>,
+  ): StateFor<D> & NamespacedState<N> {
+    const known = this.#states.get(d.name);
+    const typeId = d.typeId();
+    if (known) {
+      if (known.meta.typeId !== typeId) {
+        throw new StateError(
+          `State "${d.name}" of operator "${this.#operator}" is registered as ${known.meta.typeId}; ` +
+            `cannot register it again as ${typeId}`,
+        );
+      }
+      return known.state as unknown as StateFor<D> & NamespacedState<N>;
+    }
+    const ns = namespaceSerializer as Serializer<unknown> | undefined;
+    const pending = this.#pending.get(d.name);
+    const meta: StateMeta = {
+      id: pending?.id ?? this.#nextStateId++,
+      name: d.name,
+      kind: d.kind,
+      typeId,
+      namespace: ns?.id ?? null,
+    };
+    if (pending && (pending.typeId !== typeId || pending.namespace !== meta.namespace)) {
+      throw new StateError(
+        `Cannot restore state "${d.name}" of operator "${this.#operator}": the snapshot holds ` +
+          `${pending.typeId} (namespace ${pending.namespace}), the job asks for ` +
+          `${typeId} (namespace ${meta.namespace})`,
+      );
+    }
+    let state: LsmState<unknown>;
+    switch (d.kind) {
+      case "value":
+        state = new LsmValueState(this, meta.id, ns, d.serializer, d.defaultValue);
+        break;
+      case "list":
+        state = new LsmListState(this, meta.id, ns, d.elementSerializer);
+        break;
+      case "map":
+        state = new LsmMapState(this, meta.id, ns, d.keySerializer, d.valueSerializer);
+        break;
+      case "reducing":
+        state = new LsmReducingState(this, meta.id, ns, d.serializer, d.reduce);
+        break;
+      case "aggregating":
+        state = new LsmAggregatingState(
+          this,
+          meta.id,
+          ns,
+          d.accumulatorSerializer,
+          d.aggregateFunction,
+        );
+        break;
+    }
+    this.#pending.delete(d.name);
+    this.#states.set(d.name, { meta, state });
+    return state as unknown as StateFor<D> & NamespacedState<N>;
+  }
+
+  /**
+   * Freezes the memtable now (O(1)); the promise writes it as a segment and
+   * links every live segment missing from `storage.dir` there.
+   */
+  snapshot(_checkpointId: number, storage: SnapshotStorage): Promise<KeyedStateHandle> {
+    const states = [...[...this.#states.values()].map((r) => r.meta), ...this.#pending.values()];
+    const keyGroupRange = this.keyGroupRange;
+    this.#collectObsolete();
+    const pending = this.store.checkpoint();
+    this.#inflight++;
+    const run = async (): Promise<KeyedStateHandle> => {
+      try {
+        const infos = await pending.segments;
+        // Synchronous from here: no compaction can remove a listed file meanwhile.
+        storage.fs.mkdirp(storage.dir);
+        const segments: SegmentRef[] = [];
+        for (const s of infos) {
+          this.#export(s.name, storage);
+          segments.push({ name: s.name, size: s.size });
+        }
+        return { backend: "lsm", keyGroupRange, states, segments };
+      } finally {
+        this.#inflight--;
+        if (!this.#disposed) this.#collectObsolete();
+      }
+    };
+    return run();
+  }
+
+  /** Makes segment `name` exist in `storage.dir`: a hard link, else a copy. */
+  #export(name: string, storage: SnapshotStorage): void {
+    const dst = `${storage.dir}/${name}`;
+    if (storage.fs.size(dst) !== undefined) return; // linked by an earlier checkpoint
+    const src = `${this.#dir}/${name}`;
+    if (storage.fs instanceof DenoSegmentFs) {
+      try {
+        Deno.linkSync(src, dst);
+        return;
+      } catch { /* another device or no hard links: copy */ }
+    }
+    copyThrough(storage.fs, src, `${storage.dir}/.${name}.tmp`, dst);
+  }
+
+  /** Names of the live segments (in the store's folder and, once snapshotted, in the checkpoint's). */
+  liveSegments(): string[] {
+    return this.store.stats().segments.map((s) => s.name);
+  }
+
+  /** Stores a raw entry. */
+  rawPut(key: Uint8Array, value: Uint8Array): void {
+    this.store.put(key, value);
+    this.wrote();
+  }
+
+  /** Deletes a raw entry. */
+  rawDelete(key: Uint8Array): void {
+    this.store.delete(key);
+    this.wrote();
+  }
+
+  /** Raw entries in `[start, end)`, ascending. */
+  rawScan(start: Uint8Array, end: Uint8Array): Iterable<[Uint8Array, Uint8Array]> {
+    return [...this.store.scan({ start, end })];
+  }
+
+  /** Every key with a value in state `name`: a prefix scan per owned key group. */
+  *keys(name: string): Iterable<unknown> {
+    const s = this.#states.get(name);
+    if (!s) return;
+    const id = s.meta.id;
+    const prefix = new Uint8Array(4);
+    prefix[2] = id >>> 8;
+    prefix[3] = id & 0xff;
+    for (let kg = this.keyGroupRange.start; kg <= this.keyGroupRange.end; kg++) {
+      prefix[0] = kg >>> 8;
+      prefix[1] = kg & 0xff;
+      // One key group at a time, read before yielding: callers may write meanwhile.
+      const keys: unknown[] = [];
+      let prev: Uint8Array | undefined;
+      for (const [k] of this.store.scan({ prefix })) {
+        const r = new ByteReader(k);
+        r.pos = 4;
+        const key = this.#keySer.read(r);
+        const bytes = k.subarray(4, r.pos);
+        // A key's entries (namespaces, map entries) are adjacent: its encoding is self-delimiting.
+        if (prev !== undefined && sameBytes(prev, bytes)) continue;
+        prev = bytes;
+        keys.push(key);
+      }
+      yield* keys;
+    }
+  }
+
+  /** Names of the registered states. */
+  stateNames(): string[] {
+    return [...this.#states.keys()];
+  }
+
+  /** Closes the store and removes its files (the folder too when the backend made it). */
+  dispose(): void {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    this.#states.clear();
+    let live: string[] = [];
+    try {
+      live = this.store.close().map((s) => s.name);
+    } finally {
+      if (this.#ownDir) {
+        Deno.removeSync(this.#ownDir, { recursive: true });
+      } else {
+        const obsolete = [...this.#obsolete, ...this.store.takeObsoleteSegments()];
+        for (const n of [...live, ...obsolete]) {
+          try {
+            Deno.removeSync(`${this.#dir}/${n}`);
+          } catch { /* already gone */ }
+        }
+      }
+    }
+  }
+}
+
+/** Copies a file into `fs` through a temporary name. */
+function copyThrough(fs: SegmentFs, src: string, tmp: string, dst: string): void {
+  const data = Deno.readFileSync(src);
+  const out = fs.create(tmp);
+  try {
+    out.write(data);
+    out.sync();
+  } finally {
+    out.close();
+  }
+  fs.rename(tmp, dst);
+}
+
+/**
+ * The LSM state backend: `--state-backend lsm`. Each keyed operator subtask
+ * gets an LSM store of its own.
+ *
+ * @example
+ * ```ts
+ * import { LsmStateBackend } from "@weir/weir";
+ * const backend = new LsmStateBackend({ memtableBytes: 8 << 20, blockCacheBytes: 8 << 20 });
+ * console.assert(backend.name === "lsm");
+ * ```
+ */
+export class LsmStateBackend implements StateBackend {
+  /** Always `"lsm"`. */
+  readonly name = "lsm";
+  readonly #options: LsmStateBackendOptions;
+
+  /** Creates the backend; `options` apply to every keyed backend it makes. */
+  constructor(options: LsmStateBackendOptions = {}) {
+    this.#options = { ...options };
+  }
+
+  /** Creates the keyed backend of one operator subtask. */
+  createKeyedBackend(options: KeyedBackendOptions): LsmKeyedStateBackend {
+    return new LsmKeyedStateBackend(options, this.#options);
+  }
+}
