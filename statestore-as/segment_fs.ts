@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { closeSync, openSync, readSync } from "node:fs";
 
 /** A file being written (segments are written once, then renamed into place). */
 export interface SegmentFile {
@@ -69,20 +70,21 @@ export interface SegmentFs {
  * ```
  */
 export class DenoSegmentFs implements SegmentFs {
-  #open = new Map<string, Deno.FsFile>();
+  // File descriptors of node:fs: its positioned readSync is one pread, where
+  // Deno.FsFile needs a seek and a read (two ops, ~1.2 us vs ~0.95 us per 4 KiB).
+  #open = new Map<string, number>();
 
-  /** Reads at an offset through a cached read handle. */
+  /** Reads at an offset (pread) through a cached read descriptor. */
   readAt(path: string, offset: number, dest: Uint8Array): number {
-    let f = this.#open.get(path);
-    if (f === undefined) {
-      f = Deno.openSync(path, { read: true });
-      this.#open.set(path, f);
+    let fd = this.#open.get(path);
+    if (fd === undefined) {
+      fd = openSync(path, "r");
+      this.#open.set(path, fd);
     }
-    f.seekSync(offset, Deno.SeekMode.Start);
     let n = 0;
     while (n < dest.length) {
-      const r = f.readSync(n === 0 ? dest : dest.subarray(n));
-      if (r === null || r === 0) break;
+      const r = readSync(fd, dest, n, dest.length - n, offset + n);
+      if (r === 0) break;
       n += r;
     }
     return n;
@@ -137,16 +139,16 @@ export class DenoSegmentFs implements SegmentFs {
 
   /** Closes the cached read handle of one file. */
   forget(path: string): void {
-    const f = this.#open.get(path);
-    if (f !== undefined) {
-      f.close();
+    const fd = this.#open.get(path);
+    if (fd !== undefined) {
+      closeSync(fd);
       this.#open.delete(path);
     }
   }
 
   /** Closes every cached read handle. */
   close(): void {
-    for (const f of this.#open.values()) f.close();
+    for (const fd of this.#open.values()) closeSync(fd);
     this.#open.clear();
   }
 }

@@ -11,7 +11,7 @@
 // paths never reach the allocator) but cannot free, and segments come and go.
 //
 // Memory layout of linear memory: static data | TLSF heap holding
-//   - crc table (8 KiB), scratch key / value regions (grown on demand)
+//   - crc table (16 KiB), scratch key / value regions (grown on demand)
 //   - two memtables (active, frozen): arena of `memtableBytes` each + index
 //   - block cache: cacheBytes / 4096 slots of 4 KiB, 2-way set associative
 //   - per open segment: its index block and bloom filter
