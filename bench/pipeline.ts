@@ -1,6 +1,6 @@
 /**
  * Throughput of the dataflow runtime: a stateless pipeline and keyed counting
- * on the heap backend, with 1 and 2 parallel subtasks (one Deno process, one
+ * on the heap and the LSM backends, with 1 and 2 parallel subtasks (one Deno process, one
  * core: subtasks share the event loop). Median of `--runs` runs.
  *
  * deno run -A bench/pipeline.ts [--records N] [--runs R]
@@ -20,6 +20,7 @@ import {
   ValueStateDescriptor,
 } from "../mod.ts";
 import { HeapStateBackend } from "../core/state/heap/mod.ts";
+import { LsmStateBackend } from "../core/state/lsm/mod.ts";
 import { machine, median, rate, table } from "./_util.ts";
 
 const { values } = parseArgs({
@@ -92,10 +93,24 @@ async function keyedCount(parallelism: number, backend: () => StateBackend): Pro
 const cases: [string, number, () => Promise<number>][] = [];
 for (const p of [1, 2]) {
   cases.push(["stateless map → filter → sink", p, () => stateless(p)]);
-  cases.push(["keyed counting, heap backend", p, () => keyedCount(p, () => new HeapStateBackend())]);
+  cases.push([
+    "keyed counting, heap backend",
+    p,
+    () => keyedCount(p, () => new HeapStateBackend()),
+  ]);
+  cases.push(["keyed counting, LSM backend", p, () => keyedCount(p, () => new LsmStateBackend())]);
+  cases.push([
+    "keyed counting, LSM backend, value cache off",
+    p,
+    () => keyedCount(p, () => new LsmStateBackend({ cacheEntries: 0 })),
+  ]);
 }
 
-console.log(`# bench/pipeline.ts: ${N.toLocaleString("en")} records, ${KEYS.toLocaleString("en")} keys, median of ${RUNS} runs`);
+console.log(
+  `# bench/pipeline.ts: ${N.toLocaleString("en")} records, ${
+    KEYS.toLocaleString("en")
+  } keys, median of ${RUNS} runs`,
+);
 console.log(machine());
 const rows: (string | number)[][] = [];
 for (const [name, p, run] of cases) {

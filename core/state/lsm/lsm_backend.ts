@@ -30,6 +30,11 @@ import { DenoSegmentFs, type SegmentFs } from "../../../statestore-as/segment_fs
 import { readHandleEntries } from "./handle_reader.ts";
 
 const NO_KEY: unique symbol = Symbol("no key");
+/** The current key cannot index the value cache (an object key). */
+const NO_CACHE: unique symbol = Symbol("no cache");
+/** `#keyLen` when no key is current, and when the current key is not serialized yet. */
+const NO_KEY_LEN = -1;
+const KEY_STALE = -2;
 const EMPTY = new Uint8Array(0);
 /** Values above this go through `put` with copies; the scratch region holds 64 KiB. */
 const MAX_SCRATCH_VALUE = 65536;
@@ -171,8 +176,134 @@ class LsmState<N> {
   }
 }
 
-class LsmValueState<T, N> extends LsmState<N> {
-  readonly #codec: Codec<T>;
+/** A cached value: `ABSENT` marks a key without a value (a pending delete when dirty). */
+interface CacheEntry {
+  v: unknown;
+  dirty: boolean;
+}
+
+const ABSENT: unique symbol = Symbol("absent");
+
+/**
+ * Value, reducing and aggregating state: one entry per key and namespace.
+ * Without namespaces, primitive values of primitive keys are kept in a
+ * bounded write-back cache (a read-modify-write per record then costs no
+ * store call while the key is cached); the backend flushes it before
+ * snapshots and scans, and when it is full.
+ */
+class LsmSingleValueState<T, N> extends LsmState<N> {
+  protected readonly codec: Codec<T>;
+  readonly #cache: Map<unknown, CacheEntry> | undefined;
+  readonly #kw = new ByteWriter();
+  // The entry of the last cached key: update() after value() skips the lookup.
+  #memoKey: unknown = NO_CACHE;
+  #memoEntry: CacheEntry | undefined;
+
+  constructor(
+    b: LsmKeyedStateBackend,
+    id: number,
+    ns: Serializer<N> | undefined,
+    ser: Serializer<T>,
+  ) {
+    super(b, id, ns);
+    this.codec = new Codec(ser);
+    this.#cache = ns === undefined && b.cacheCapacity > 0 ? new Map() : undefined;
+  }
+
+  #load(): T | undefined {
+    const n = this.lookup();
+    return n < 0 ? undefined : this.codec.read(this.view(n));
+  }
+
+  #store(v: T): void {
+    this.vw.reset();
+    this.codec.ser.write(v, this.vw);
+    this.write(this.vw, false);
+  }
+
+  /** The current key's value. */
+  protected read(): T | undefined {
+    const cache = this.#cache;
+    const ck = this.b.cacheKey();
+    if (cache === undefined || ck === NO_CACHE) return this.#load();
+    const e = ck === this.#memoKey ? this.#memoEntry : cache.get(ck);
+    if (e !== undefined) {
+      this.#memoKey = ck;
+      this.#memoEntry = e;
+      return e.v === ABSENT ? undefined : e.v as T;
+    }
+    const v = this.#load();
+    if (typeof v !== "object" && typeof v !== "function") {
+      const ne = { v: v === undefined ? ABSENT : v, dirty: false };
+      cache.set(ck, ne);
+      this.#memoKey = ck;
+      this.#memoEntry = ne;
+      this.b.cachedOne();
+    }
+    return v;
+  }
+
+  /** Sets the current key's value (`undefined` deletes it). */
+  protected store(v: T | undefined): void {
+    const cache = this.#cache;
+    const ck = this.b.cacheKey();
+    if (cache !== undefined && ck !== NO_CACHE) {
+      if (typeof v !== "object" && typeof v !== "function") {
+        // Serialize now so a bad value fails here, not at a later flush.
+        if (v !== undefined) {
+          this.vw.reset();
+          this.codec.ser.write(v, this.vw);
+        }
+        const e = ck === this.#memoKey ? this.#memoEntry : cache.get(ck);
+        const cv = v === undefined ? ABSENT : v;
+        if (e !== undefined) {
+          e.v = cv;
+          e.dirty = true;
+        } else {
+          this.b.keyBytes(); // a key that cannot be serialized fails now, not at a flush
+          const ne = { v: cv, dirty: true };
+          cache.set(ck, ne);
+          this.#memoKey = ck;
+          this.#memoEntry = ne;
+          this.b.cachedOne();
+        }
+        return;
+      }
+      cache.delete(ck);
+      this.#memoKey = NO_CACHE;
+    }
+    if (v === undefined) this.del();
+    else this.#store(v);
+  }
+
+  override clear(): void {
+    this.store(undefined);
+  }
+
+  /** Writes dirty cached entries to the store; `drop` empties the cache. */
+  flushCache(drop: boolean): void {
+    const cache = this.#cache;
+    if (cache === undefined || cache.size === 0) return;
+    for (const [k, e] of cache) {
+      if (!e.dirty) continue;
+      e.dirty = false;
+      if (e.v === ABSENT) {
+        this.b.writeFor(k, this.id, this.#kw, undefined);
+      } else {
+        this.vw.reset();
+        this.codec.ser.write(e.v as T, this.vw);
+        this.b.writeFor(k, this.id, this.#kw, this.vw);
+      }
+    }
+    if (drop) {
+      cache.clear();
+      this.#memoKey = NO_CACHE;
+      this.#memoEntry = undefined;
+    }
+  }
+}
+
+class LsmValueState<T, N> extends LsmSingleValueState<T, N> {
   readonly #default: T | undefined;
   constructor(
     b: LsmKeyedStateBackend,
@@ -181,22 +312,17 @@ class LsmValueState<T, N> extends LsmState<N> {
     ser: Serializer<T>,
     defaultValue: T | undefined,
   ) {
-    super(b, id, ns);
-    this.#codec = new Codec(ser);
+    super(b, id, ns, ser);
     this.#default = defaultValue;
   }
   value(): T | undefined {
-    const n = this.lookup();
-    return n < 0 ? this.#default : this.#codec.read(this.view(n));
+    const v = this.read();
+    return v === undefined ? this.#default : v;
   }
   update(v: T | undefined): void {
-    if (v === undefined) return this.clear();
-    this.vw.reset();
-    this.#codec.ser.write(v, this.vw);
-    this.write(this.vw, false);
+    this.store(v);
   }
 }
-
 class LsmListState<T, N> extends LsmState<N> {
   readonly #ser: Serializer<T>;
   readonly #el = new ByteWriter();
@@ -304,8 +430,7 @@ class LsmMapState<K, V, N> extends LsmState<N> {
   }
 }
 
-class LsmReducingState<T, N> extends LsmState<N> {
-  readonly #codec: Codec<T>;
+class LsmReducingState<T, N> extends LsmSingleValueState<T, N> {
   readonly #reduce: (a: T, b: T) => T;
   constructor(
     b: LsmKeyedStateBackend,
@@ -314,24 +439,19 @@ class LsmReducingState<T, N> extends LsmState<N> {
     ser: Serializer<T>,
     reduce: (a: T, b: T) => T,
   ) {
-    super(b, id, ns);
-    this.#codec = new Codec(ser);
+    super(b, id, ns, ser);
     this.#reduce = reduce;
   }
   get(): T | undefined {
-    const n = this.lookup();
-    return n < 0 ? undefined : this.#codec.read(this.view(n));
+    return this.read();
   }
   add(v: T): void {
-    const cur = this.get();
-    this.vw.reset();
-    this.#codec.ser.write(cur === undefined ? v : this.#reduce(cur, v), this.vw);
-    this.write(this.vw, false);
+    const cur = this.read();
+    this.store(cur === undefined ? v : this.#reduce(cur, v));
   }
 }
 
-class LsmAggregatingState<IN, ACC, OUT, N> extends LsmState<N> {
-  readonly #codec: Codec<ACC>;
+class LsmAggregatingState<IN, ACC, OUT, N> extends LsmSingleValueState<ACC, N> {
   readonly #fn: AggregateFunction<IN, ACC, OUT>;
   constructor(
     b: LsmKeyedStateBackend,
@@ -340,24 +460,16 @@ class LsmAggregatingState<IN, ACC, OUT, N> extends LsmState<N> {
     ser: Serializer<ACC>,
     fn: AggregateFunction<IN, ACC, OUT>,
   ) {
-    super(b, id, ns);
-    this.#codec = new Codec(ser);
+    super(b, id, ns, ser);
     this.#fn = fn;
   }
-  #acc(): ACC | undefined {
-    const n = this.lookup();
-    return n < 0 ? undefined : this.#codec.read(this.view(n));
-  }
   get(): OUT | undefined {
-    const acc = this.#acc();
+    const acc = this.read();
     return acc === undefined ? undefined : this.#fn.getResult(acc);
   }
   add(v: IN): void {
-    const acc = this.#acc();
-    const next = this.#fn.add(v, acc === undefined ? this.#fn.createAccumulator() : acc);
-    this.vw.reset();
-    this.#codec.ser.write(next, this.vw);
-    this.write(this.vw, false);
+    const acc = this.read();
+    this.store(this.#fn.add(v, acc === undefined ? this.#fn.createAccumulator() : acc));
   }
 }
 
@@ -377,6 +489,12 @@ export interface LsmStateBackendOptions {
   readonly memtableBytes?: number;
   /** Bytes of each keyed backend's block cache (default 16 MiB; 64 KiB .. 512 MiB). */
   readonly blockCacheBytes?: number;
+  /**
+   * Entries of the write-back cache of value, reducing and aggregating state
+   * (primitive keys and values, no namespace) per keyed backend; 0 disables
+   * it. Default 131072.
+   */
+  readonly cacheEntries?: number;
 }
 
 /**
@@ -422,9 +540,14 @@ export class LsmKeyedStateBackend implements KeyedStateBackend {
   #nextStateId = 1;
   // The current key, serialized once per setCurrentKey.
   #key: unknown = NO_KEY;
+  #cacheKey: unknown = NO_CACHE;
+  #cached = 0;
+  readonly #single: LsmSingleValueState<unknown, unknown>[] = [];
+  /** @internal Entries the value cache holds before it is flushed and emptied. */
+  readonly cacheCapacity: number;
   #cur = new ByteWriter(64);
   #spare = new ByteWriter(64);
-  #keyLen = -1;
+  #keyLen = NO_KEY_LEN;
   #kg = 0;
   #writes = 0;
   #inflight = 0;
@@ -437,6 +560,7 @@ export class LsmKeyedStateBackend implements KeyedStateBackend {
     this.#keySer = options.keySerializer;
     this.#maxParallelism = options.maxParallelism;
     this.#operator = options.operatorUid;
+    this.cacheCapacity = config.cacheEntries ?? 1 << 17;
     if (options.workDir !== undefined) {
       this.#dir = options.workDir.replace(/\/+$/, "");
       Deno.mkdirSync(this.#dir, { recursive: true });
@@ -565,6 +689,14 @@ export class LsmKeyedStateBackend implements KeyedStateBackend {
   /** Makes `key` current: serialized once, its key group computed from those bytes. */
   setCurrentKey(key: unknown): void {
     if (key === this.#key && typeof key !== "object") return;
+    const t = typeof key;
+    if (t === "string" || t === "number" || t === "bigint" || t === "boolean") {
+      // Serialized on first use: a cached value's key needs no bytes.
+      this.#key = key;
+      this.#cacheKey = key;
+      this.#keyLen = KEY_STALE;
+      return;
+    }
     const w = this.#spare;
     w.reset();
     this.#keySer.write(key, w); // throws before anything changes
@@ -573,6 +705,19 @@ export class LsmKeyedStateBackend implements KeyedStateBackend {
     this.#keyLen = w.length;
     this.#kg = murmur3(w.buf, w.length) % this.#maxParallelism;
     this.#key = key;
+    this.#cacheKey = NO_CACHE;
+  }
+
+  /** @internal Serializes the current key if it is not yet; returns its length. */
+  keyBytes(): number {
+    const kl = this.#keyLen;
+    if (kl >= 0) return kl;
+    if (kl === NO_KEY_LEN) throw this.#noKey();
+    const w = this.#cur;
+    w.reset();
+    this.#keySer.write(this.#key, w);
+    this.#kg = murmur3(w.buf, w.length) % this.#maxParallelism;
+    return this.#keyLen = w.length;
   }
 
   /** The current key. */
@@ -584,7 +729,45 @@ export class LsmKeyedStateBackend implements KeyedStateBackend {
   /** Forgets the current key. */
   clearCurrentKey(): void {
     this.#key = NO_KEY;
-    this.#keyLen = -1;
+    this.#keyLen = NO_KEY_LEN;
+    this.#cacheKey = NO_CACHE;
+  }
+
+  /** @internal The current key as a cache index (checked), or `NO_CACHE`. */
+  cacheKey(): unknown {
+    if (this.#keyLen === NO_KEY_LEN) throw this.#noKey();
+    return this.#cacheKey;
+  }
+
+  /** @internal Counts a new cache entry; a full cache is flushed and emptied. */
+  cachedOne(): void {
+    if (++this.#cached >= this.cacheCapacity) this.#flushCaches(true);
+  }
+
+  /** Writes every dirty cached value to the store; `drop` empties the caches. */
+  #flushCaches(drop: boolean): void {
+    for (const s of this.#single) s.flushCache(drop);
+    if (drop) this.#cached = 0;
+  }
+
+  /**
+   * @internal Puts `value` (or deletes, when undefined) under state `id` of
+   * `key`, which need not be current (cache flushes).
+   */
+  writeFor(key: unknown, id: number, kw: ByteWriter, value: ByteWriter | undefined): void {
+    kw.reset();
+    this.#keySer.write(key, kw);
+    const kl = kw.length;
+    const kg = murmur3(kw.buf, kl) % this.#maxParallelism;
+    const k = new Uint8Array(4 + kl);
+    k[0] = kg >>> 8;
+    k[1] = kg & 0xff;
+    k[2] = id >>> 8;
+    k[3] = id & 0xff;
+    k.set(kw.buf.subarray(0, kl), 4);
+    if (value === undefined) this.store.delete(k);
+    else this.store.put(k, value.buf.subarray(0, value.length));
+    this.wrote();
   }
 
   #noKey(): StateError {
@@ -601,8 +784,7 @@ export class LsmKeyedStateBackend implements KeyedStateBackend {
    * key scratch; returns its length.
    */
   scratchKey(id: number, ns: Uint8Array, nsLen: number, tail: Uint8Array, tailLen: number): number {
-    const kl = this.#keyLen;
-    if (kl < 0) throw this.#noKey();
+    const kl = this.keyBytes();
     const n = 4 + kl + nsLen + tailLen;
     const ks = this.store.keyScratch(n);
     const kg = this.#kg;
@@ -624,8 +806,7 @@ export class LsmKeyedStateBackend implements KeyedStateBackend {
     tail: Uint8Array,
     tailLen: number,
   ): Uint8Array {
-    const kl = this.#keyLen;
-    if (kl < 0) throw this.#noKey();
+    const kl = this.keyBytes();
     const k = new Uint8Array(4 + kl + nsLen + tailLen);
     const kg = this.#kg;
     k[0] = kg >>> 8;
@@ -718,6 +899,7 @@ export class LsmKeyedStateBackend implements KeyedStateBackend {
     }
     this.#pending.delete(d.name);
     this.#states.set(d.name, { meta, state });
+    if (state instanceof LsmSingleValueState) this.#single.push(state);
     return state as unknown as StateFor<D> & NamespacedState<N>;
   }
 
@@ -728,6 +910,7 @@ export class LsmKeyedStateBackend implements KeyedStateBackend {
   snapshot(_checkpointId: number, storage: SnapshotStorage): Promise<KeyedStateHandle> {
     const states = [...[...this.#states.values()].map((r) => r.meta), ...this.#pending.values()];
     const keyGroupRange = this.keyGroupRange;
+    this.#flushCaches(false);
     this.#collectObsolete();
     const pending = this.store.checkpoint();
     this.#inflight++;
@@ -790,6 +973,7 @@ export class LsmKeyedStateBackend implements KeyedStateBackend {
   *keys(name: string): Iterable<unknown> {
     const s = this.#states.get(name);
     if (!s) return;
+    this.#flushCaches(false);
     const id = s.meta.id;
     const prefix = new Uint8Array(4);
     prefix[2] = id >>> 8;

@@ -6,6 +6,12 @@ runStateSuite(
   () => new LsmStateBackend({ memtableBytes: 1 << 20, blockCacheBytes: 1 << 20 }),
 );
 runStateSuite(
-  "lsm tiny memtable",
-  () => new LsmStateBackend({ memtableBytes: 64 << 10, blockCacheBytes: 64 << 10 }),
+  "lsm tiny cache",
+  () =>
+    new LsmStateBackend({ memtableBytes: 64 << 10, blockCacheBytes: 64 << 10, cacheEntries: 3 }),
+);
+runStateSuite(
+  "lsm no cache",
+  () =>
+    new LsmStateBackend({ memtableBytes: 64 << 10, blockCacheBytes: 64 << 10, cacheEntries: 0 }),
 );
