@@ -29,7 +29,8 @@ import {
   type StateMeta,
   writeStateKeyHeader,
 } from "../state_keys.ts";
-import { readSegment, writeSegment } from "../../../statestore-as/lsm_store.ts";
+import { writeSegment } from "../../../statestore-as/lsm_store.ts";
+import { readHandleEntries } from "../lsm/handle_reader.ts";
 
 const NO_KEY: unique symbol = Symbol("no key");
 
@@ -468,28 +469,27 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
         byId.set(meta.id, p);
         this.#nextStateId = Math.max(this.#nextStateId, meta.id + 1);
       }
-      // Segments are newest first: the first entry seen for a key wins.
-      for (const seg of handle.segments) {
-        for (const [k, v] of readSegment(restore.fs, restore.segmentPath(seg.name))) {
-          const kg = (k[0]! << 8) | k[1]!;
-          if (kg < start || kg > end) continue;
-          const id = latin1Key(k);
-          if (seen.has(id)) continue;
-          seen.add(id);
-          const stateId = (k[2]! << 8) | k[3]!;
-          if (stateId > MAX_USER_STATE_ID) {
-            this.#raw.set(id, [k, v]);
-            continue;
-          }
-          const p = byId.get(stateId);
-          if (!p) {
-            throw new StateError(
-              `Cannot restore operator "${this.#operator}": segment ${seg.name} holds state id ` +
-                `${stateId}, which the snapshot's state table does not name`,
-            );
-          }
-          p.entries.push([k, v]);
+      // The handle's segments read as one (newer entries shadow older ones,
+      // deletes hide, list appends join their base): LSM-written handles need it.
+      for (const [k, v] of readHandleEntries(restore, handle, this.keyGroupRange)) {
+        const kg = (k[0]! << 8) | k[1]!;
+        if (kg < start || kg > end) continue;
+        const id = latin1Key(k);
+        if (seen.has(id)) continue;
+        seen.add(id);
+        const stateId = (k[2]! << 8) | k[3]!;
+        if (stateId > MAX_USER_STATE_ID) {
+          this.#raw.set(id, [k, v]);
+          continue;
         }
+        const p = byId.get(stateId);
+        if (!p) {
+          throw new StateError(
+            `Cannot restore operator "${this.#operator}": a segment of its snapshot holds state id ` +
+              `${stateId}, which the snapshot's state table does not name`,
+          );
+        }
+        p.entries.push([k, v]);
       }
     }
   }

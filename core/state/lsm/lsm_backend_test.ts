@@ -405,3 +405,27 @@ Deno.test("lsm: segments live in workDir when given, else in a folder removed on
   assert.equal([...Deno.readDirSync(base)].length, 0);
   Deno.removeSync(base);
 });
+
+Deno.test("lsm: a heap backend restores appends and deletes that span LSM segments", async () => {
+  const shared = new Shared();
+  const a = keyed(new LsmStateBackend({ ...SMALL, cacheEntries: 0 })) as LsmKeyedStateBackend;
+  const list = a.state(new ListStateDescriptor("l", Serializers.string));
+  const value = a.state(new ValueStateDescriptor("v", Serializers.f64));
+  a.setCurrentKey("k");
+  list.add("a");
+  value.update(1);
+  a.store.flush();
+  list.add("b");
+  value.clear();
+  const h = await a.snapshot(1, shared.storage());
+  assert.equal(h.segments.length, 2, "the append and the delete are in a newer segment");
+  a.dispose();
+  const b = keyed(new HeapStateBackend(), ALL, shared.restore([h]));
+  const l2 = b.state(new ListStateDescriptor("l", Serializers.string));
+  const v2 = b.state(new ValueStateDescriptor("v", Serializers.f64));
+  b.setCurrentKey("k");
+  assert.deepEqual(l2.get(), ["a", "b"]);
+  assert.equal(v2.value(), undefined);
+  b.dispose();
+  shared.close();
+});
