@@ -57,4 +57,8 @@ export * from "./core/dataflow/flags.ts";
 export * from "./core/connectors/generator_source.ts";
 export * from "./core/connectors/file_source.ts";
 export * from "./core/connectors/file_sink.ts";
+export * from "./core/state/state_keys.ts";
+export * from "./core/checkpoint/mod.ts";
+export * from "./core/connectors/two_phase_commit_sink.ts";
+export * from "./core/connectors/exactly_once_file_sink.ts";
 export * from "./core/state/lsm/mod.ts";

@@ -5,6 +5,8 @@
  * @module
  */
 
+import type { CheckpointedFunction, CheckpointListener } from "../dataflow/functions.ts";
+
 /** What a sink subtask is told about its place in the job. */
 export interface SinkContext {
   /** This subtask's index. */
@@ -29,7 +31,7 @@ export interface SinkContext {
  * console.assert(seen === 1);
  * ```
  */
-export interface SinkFunction<T> {
+export interface SinkFunction<T> extends CheckpointedFunction, CheckpointListener {
   /** Called once per subtask before the first record. */
   open?(ctx: SinkContext): void | Promise<void>;
   /** Receives one record and its timestamp. */

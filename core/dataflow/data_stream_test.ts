@@ -13,7 +13,6 @@ import type {
   RuntimeContext,
 } from "./functions.ts";
 
-const byString = <T>(xs: T[]) => xs.map((x) => JSON.stringify(x)).sort();
 
 /** Groups [key, value] outputs into per-key sequences (order across keys may differ). */
 function perKey<V>(pairs: [string, V][]): Record<string, V[]> {

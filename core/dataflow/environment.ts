@@ -15,6 +15,14 @@ import { defaultMaxParallelism, UPPER_BOUND_MAX_PARALLELISM } from "../state/key
 import { type Clock, SystemClock } from "../runtime/clock.ts";
 import type { Transformation } from "../runtime/graph.ts";
 import { Job, type JobResult } from "../runtime/job.ts";
+import { type JobClient, runJob } from "../runtime/job_runner.ts";
+import type { CheckpointConfig } from "../checkpoint/coordinator.ts";
+import type { CheckpointFs } from "../checkpoint/checkpoint_fs.ts";
+import {
+  checkRestartStrategy,
+  DEFAULT_EXPONENTIAL_DELAY,
+  type RestartStrategy,
+} from "../checkpoint/restart_strategy.ts";
 import { DataStream, type GraphBuilder, type OperatorOptions } from "./data_stream.ts";
 import { type FlagOptions, type FlagValues, type JobFlags, parseJobFlags } from "./flags.ts";
 
@@ -30,16 +38,89 @@ export interface EnvironmentConfig {
   clock?: Clock;
   /** Records a channel between tasks buffers before its producer waits (8192). */
   channelCapacity?: number;
+  /** Checkpointing (off unless given). */
+  checkpoint?: CheckpointingOptions;
+  /** `"latest"` (needs `checkpoint.dir`) or the path of a checkpoint or savepoint. */
+  restore?: string;
+  /** Restore even when the snapshot holds state of operators the job lacks. */
+  allowNonRestoredState?: boolean;
+  /**
+   * What to do when the job fails (none without checkpointing; Flink's
+   * exponential-delay defaults with it).
+   */
+  restartStrategy?: RestartStrategy;
+  /** Where the job reports restores and restarts (stderr). */
+  log?: (line: string) => void;
 }
 
-/** A job that is running: await `done`, or `cancel()` it. */
-export interface JobClient {
-  /** Resolves when the job ends. */
-  readonly done: Promise<JobResult>;
-  /** The running job. */
-  readonly job: Job;
-  /** Stops the job; `done` then resolves with `cancelled: true`. */
-  cancel(): void;
+/** Checkpointing options, as Flink's; only `dir` is required. */
+export interface CheckpointingOptions {
+  /** The checkpoint directory. */
+  dir: string;
+  /** ms between periodic checkpoints (none: only manual and final checkpoints). */
+  intervalMs?: number;
+  /** `exactly-once` (default, aligned barriers) or `at-least-once`. */
+  mode?: "exactly-once" | "at-least-once";
+  /** Abort a checkpoint after this many ms (10 minutes). */
+  timeoutMs?: number;
+  /** Pause between checkpoints in ms (0). */
+  minPauseMs?: number;
+  /** Checkpoints in flight at once (1). */
+  maxConcurrent?: number;
+  /** Consecutive failed checkpoints tolerated before the job fails (0). */
+  tolerableFailures?: number;
+  /** Completed checkpoints kept (1). */
+  retained?: number;
+  /** Keep checkpoints when the job is cancelled (false). */
+  retainOnCancellation?: boolean;
+  /** File system (tests inject faults). */
+  fs?: CheckpointFs;
+}
+
+export type { JobClient };
+
+interface ResolvedConfig {
+  parallelism: number;
+  maxParallelism: number;
+  channelCapacity: number;
+  stateBackend: StateBackend;
+  clock: Clock;
+  checkpoint: CheckpointConfig | undefined;
+  checkpointFs: CheckpointFs | undefined;
+  restore: string | undefined;
+  allowNonRestoredState: boolean;
+  restartStrategy: RestartStrategy;
+  log: (line: string) => void;
+}
+
+function count(name: string, v: number | undefined, fallback: number, min: number): number {
+  const n = v ?? fallback;
+  if (!(Number.isInteger(n) && n >= min)) {
+    throw new ConfigError(`checkpoint.${name} must be an integer ≥ ${min}, got ${v}`);
+  }
+  return n;
+}
+
+function resolveCheckpoint(o: CheckpointingOptions | undefined): CheckpointConfig | undefined {
+  if (!o) return undefined;
+  if (typeof o.dir !== "string" || o.dir === "") {
+    throw new ConfigError("checkpoint.dir must name a directory");
+  }
+  const mode = o.mode ?? "exactly-once";
+  if (mode !== "exactly-once" && mode !== "at-least-once") {
+    throw new ConfigError(`checkpoint.mode must be exactly-once or at-least-once, got "${mode}"`);
+  }
+  return {
+    dir: o.dir,
+    intervalMs: o.intervalMs === undefined ? undefined : count("intervalMs", o.intervalMs, 0, 1),
+    mode,
+    timeoutMs: count("timeoutMs", o.timeoutMs, 600_000, 1),
+    minPauseMs: count("minPauseMs", o.minPauseMs, 0, 0),
+    maxConcurrent: count("maxConcurrent", o.maxConcurrent, 1, 1),
+    tolerableFailures: count("tolerableFailures", o.tolerableFailures, 0, 0),
+    retained: count("retained", o.retained, 1, 1),
+    retainOnCancellation: o.retainOnCancellation ?? false,
+  };
 }
 
 /**
@@ -58,10 +139,10 @@ export interface JobClient {
  */
 export class StreamEnvironment implements GraphBuilder {
   readonly #nodes: Transformation[] = [];
-  readonly #config: Required<EnvironmentConfig>;
+  readonly #config: ResolvedConfig;
   #executed = false;
 
-  private constructor(config: Required<EnvironmentConfig>) {
+  private constructor(config: ResolvedConfig) {
     this.#config = config;
   }
 
@@ -84,12 +165,26 @@ export class StreamEnvironment implements GraphBuilder {
     if (!Number.isInteger(channelCapacity) || channelCapacity < 1) {
       throw new ConfigError(`channelCapacity must be a positive integer, got ${channelCapacity}`);
     }
+    const checkpoint = resolveCheckpoint(config.checkpoint);
+    if (config.restore === "latest" && !checkpoint) {
+      throw new ConfigError('restore "latest" needs a checkpoint directory (--checkpoint-dir)');
+    }
+    const restartStrategy = config.restartStrategy ??
+      (checkpoint ? DEFAULT_EXPONENTIAL_DELAY : { kind: "none" });
+    checkRestartStrategy(restartStrategy);
+    const encoder = new TextEncoder();
     return new StreamEnvironment({
       parallelism,
       maxParallelism,
       channelCapacity,
       stateBackend: config.stateBackend ?? new HeapStateBackend(),
       clock: config.clock ?? new SystemClock(),
+      checkpoint,
+      checkpointFs: config.checkpoint?.fs,
+      restore: config.restore,
+      allowNonRestoredState: config.allowNonRestoredState ?? false,
+      restartStrategy,
+      log: config.log ?? ((line) => Deno.stderr.writeSync(encoder.encode(`weir: ${line}\n`))),
     });
   }
 
@@ -114,16 +209,27 @@ export class StreamEnvironment implements GraphBuilder {
     config: EnvironmentConfig = {},
   ): { env: StreamEnvironment; flags: JobFlags; values: FlagValues } {
     const { flags, values } = parseJobFlags(args, options);
+    const checkpoint: CheckpointingOptions | undefined = flags.checkpointDir !== undefined
+      ? {
+        ...config.checkpoint,
+        dir: flags.checkpointDir,
+        ...(flags.checkpointInterval !== undefined ? { intervalMs: flags.checkpointInterval } : {}),
+        ...(flags.mode !== undefined ? { mode: flags.mode } : {}),
+      }
+      : config.checkpoint;
     const env = StreamEnvironment.create({
       ...config,
       ...(flags.parallelism !== undefined ? { parallelism: flags.parallelism } : {}),
       ...(flags.stateBackend === "heap" ? { stateBackend: new HeapStateBackend() } : {}),
+      ...(checkpoint ? { checkpoint } : {}),
+      ...(flags.restore !== undefined ? { restore: flags.restore } : {}),
+      ...(flags.allowNonRestoredState ? { allowNonRestoredState: true } : {}),
     });
     return { env, flags, values };
   }
 
   /** The resolved config. */
-  get config(): Readonly<Required<EnvironmentConfig>> {
+  get config(): Readonly<ResolvedConfig> {
     return this.#config;
   }
 
@@ -191,7 +297,20 @@ export class StreamEnvironment implements GraphBuilder {
       throw new ConfigError(`This environment already ran a job; create a new one for "${name}"`);
     }
     this.#executed = true;
-    return new Job(this.#nodes, { name, ...this.#config });
+    return new Job(this.#nodes, { name, ...this.#jobConfig() });
+  }
+
+  #jobConfig() {
+    const c = this.#config;
+    return {
+      parallelism: c.parallelism,
+      maxParallelism: c.maxParallelism,
+      channelCapacity: c.channelCapacity,
+      stateBackend: c.stateBackend,
+      clock: c.clock,
+      allowNonRestoredState: c.allowNonRestoredState,
+      log: c.log,
+    };
   }
 
   /** Runs the job and resolves when it ends (bounded input) or is cancelled. */
@@ -199,9 +318,24 @@ export class StreamEnvironment implements GraphBuilder {
     return this.executeAsync(name).done;
   }
 
-  /** Starts the job and returns a client to await or cancel it. */
+  /**
+   * Starts the job and returns a client to await, checkpoint, savepoint, stop
+   * or cancel it. With checkpointing, a failed job restarts from its latest
+   * checkpoint as the restart strategy allows.
+   */
   executeAsync(name = "weir job"): JobClient {
-    const job = this.build(name);
-    return { job, done: job.run(), cancel: () => job.cancel() };
+    if (this.#executed) {
+      throw new ConfigError(`This environment already ran a job; create a new one for "${name}"`);
+    }
+    this.#executed = true;
+    const c = this.#config;
+    return runJob(this.#nodes, {
+      job: { name, ...this.#jobConfig() },
+      checkpoint: c.checkpoint,
+      fs: c.checkpointFs,
+      restore: c.restore,
+      restartStrategy: c.restartStrategy,
+      log: c.log,
+    });
   }
 }

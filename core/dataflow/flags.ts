@@ -17,6 +17,16 @@ export interface JobFlags {
   parallelism?: number;
   /** `--state-backend heap`. */
   stateBackend?: StateBackendName;
+  /** `--checkpoint-dir DIR`. */
+  checkpointDir?: string;
+  /** `--checkpoint-interval MS`. */
+  checkpointInterval?: number;
+  /** `--mode exactly-once|at-least-once`. */
+  mode?: "exactly-once" | "at-least-once";
+  /** `--restore latest|PATH`. */
+  restore?: string;
+  /** `--allow-non-restored-state`. */
+  allowNonRestoredState?: boolean;
 }
 
 /** Job-specific flag definitions, as `parseArgs` takes them. */
@@ -28,6 +38,11 @@ export type FlagValues = Record<string, string | boolean | (string | boolean)[] 
 const COMMON: FlagOptions = {
   "parallelism": { type: "string" },
   "state-backend": { type: "string" },
+  "checkpoint-dir": { type: "string" },
+  "checkpoint-interval": { type: "string" },
+  "mode": { type: "string" },
+  "restore": { type: "string" },
+  "allow-non-restored-state": { type: "boolean" },
 };
 
 function positiveInt(flag: string, raw: string | undefined): number | undefined {
@@ -76,6 +91,36 @@ export function parseJobFlags(
     }
     flags.stateBackend = backend;
   }
+  const dir = v["checkpoint-dir"] as string | undefined;
+  if (dir !== undefined) {
+    if (dir === "") throw new ConfigError("--checkpoint-dir must name a directory");
+    flags.checkpointDir = dir;
+  }
+  const interval = positiveInt(
+    "checkpoint-interval",
+    v["checkpoint-interval"] as string | undefined,
+  );
+  if (interval !== undefined) {
+    if (dir === undefined) throw new ConfigError("--checkpoint-interval needs --checkpoint-dir");
+    flags.checkpointInterval = interval;
+  }
+  const mode = v["mode"] as string | undefined;
+  if (mode !== undefined) {
+    if (mode !== "exactly-once" && mode !== "at-least-once") {
+      throw new ConfigError(`--mode must be exactly-once or at-least-once, got "${mode}"`);
+    }
+    if (dir === undefined) throw new ConfigError("--mode needs --checkpoint-dir");
+    flags.mode = mode;
+  }
+  const restore = v["restore"] as string | undefined;
+  if (restore !== undefined) {
+    if (restore === "") throw new ConfigError("--restore must be latest or a path");
+    if (restore === "latest" && dir === undefined) {
+      throw new ConfigError("--restore latest needs --checkpoint-dir");
+    }
+    flags.restore = restore;
+  }
+  if (v["allow-non-restored-state"] === true) flags.allowNonRestoredState = true;
   const values: FlagValues = {};
   for (const name of Object.keys(options)) values[name] = v[name];
   return { flags, values };

@@ -85,11 +85,20 @@ export interface FunctionSnapshotContext {
  * `initializeState` runs before `open` (restoring state), `snapshotState` at
  * every checkpoint barrier.
  */
-export interface CheckpointedFunction {
+export interface CheckpointedFunction extends CheckpointListener {
   /** Registers (and restores) operator state. */
   initializeState?(ctx: FunctionInitializationContext): void;
   /** Brings operator state up to date for checkpoint `ctx.checkpointId`. */
   snapshotState?(ctx: FunctionSnapshotContext): void;
+}
+
+/**
+ * Told when a checkpoint completed, as Flink's `CheckpointListener`: the
+ * moment a two-phase-commit sink commits what it pre-committed.
+ */
+export interface CheckpointListener {
+  /** Checkpoint `checkpointId` (and every earlier one) is complete. */
+  notifyCheckpointComplete?(checkpointId: number): void | Promise<void>;
 }
 
 /** A map function: a plain function, or an object with `map` and a life cycle. */

@@ -6,6 +6,14 @@
  * @module
  */
 import { ConfigError, JobFailedError, StateError } from "../errors.ts";
+import {
+  type CheckpointConfig,
+  CheckpointCoordinator,
+  type CompletedCheckpoint,
+  type OperatorSubtaskSnapshot,
+} from "../checkpoint/coordinator.ts";
+import { type OperatorRestore, planRestore } from "../checkpoint/restore.ts";
+import type { CheckpointStorage, LoadedManifest } from "../checkpoint/storage.ts";
 import type { KeyedStateBackend, StateBackend } from "../state/backend.ts";
 import { checkParallelism, keyGroupRangeForSubtask } from "../state/key_group.ts";
 import { OperatorStateStore } from "../state/operator_state.ts";
@@ -15,8 +23,11 @@ import type { Clock } from "./clock.ts";
 import { type Partitioning, type Transformation, uidOf } from "./graph.ts";
 import type { OperatorContext, StreamOperator } from "./operator.ts";
 import { ChainedTarget, ChannelWriter, FanOutput, type Target } from "./outputs.ts";
+import type { BarrierMessage, BarrierOptions } from "./messages.ts";
 import { CancelledError, SourceOperator, Task, type TaskHost } from "./task.ts";
 import { InternalTimerService, type TimerTarget } from "./timers.ts";
+import { MessageKind } from "./messages.ts";
+import { DenoCheckpointFs } from "../checkpoint/checkpoint_fs.ts";
 
 /** What a job runs with. */
 export interface JobConfig {
@@ -32,6 +43,20 @@ export interface JobConfig {
   readonly clock: Clock;
   /** Records a channel buffers before its writer waits. */
   readonly channelCapacity: number;
+  /** Checkpointing, when enabled. */
+  readonly checkpoint?: { readonly config: CheckpointConfig; readonly storage: CheckpointStorage };
+  /** The checkpoint or savepoint to restore. */
+  readonly restore?: LoadedManifest;
+  /** Restore even when the snapshot holds state of operators the job lacks. */
+  readonly allowNonRestoredState?: boolean;
+  /** Where the job reports what it does (restores, failed checkpoints). */
+  readonly log?: (line: string) => void;
+}
+
+/** The checkpoint that ends a job: barriers sent, then completed. */
+interface FinalCheckpoint {
+  readonly triggered: Promise<void>;
+  readonly completed: Promise<CompletedCheckpoint>;
 }
 
 /** One operator subtask, as the plan placed it. */
@@ -44,6 +69,8 @@ export interface PlacedOperator {
   readonly operator: StreamOperator;
   /** Its keyed backend, once created. */
   keyed: KeyedStateBackend | undefined;
+  /** Its operator state. */
+  operatorState: OperatorStateStore;
 }
 
 /** What `execute` returns. */
@@ -85,6 +112,15 @@ export class Job implements TaskHost {
   readonly parallelism: Map<number, number> = new Map();
   #cancelled = false;
   #channels: Channel[] = [];
+  #restorePlan: Map<string, OperatorRestore[]> | undefined;
+  #byTask = new Map<Task, PlacedOperator[]>();
+  #coordinator: CheckpointCoordinator | undefined;
+  #sourceTasks: Task[] = [];
+  #endedSources = 0;
+  #final: FinalCheckpoint | undefined;
+  #failure: Error | undefined;
+  #stopSavepoint: string | undefined;
+  #notifications: Promise<void>[] = [];
 
   /** Plans the job. */
   constructor(nodes: readonly Transformation[], config: JobConfig) {
@@ -109,7 +145,158 @@ export class Job implements TaskHost {
       }
       this.parallelism.set(n.id, p);
     }
+    if (config.restore) {
+      const ops = nodes.flatMap((n) => {
+        const p = this.parallelism.get(n.id)!;
+        return Array.from({ length: p }, (_, i) => ({
+          uid: uidOf(n),
+          parallelism: p,
+          subtaskIndex: i,
+          keyGroupRange: keyGroupRangeForSubtask(config.maxParallelism, p, i),
+        }));
+      });
+      this.#restorePlan = planRestore(
+        config.restore.manifest,
+        config.maxParallelism,
+        ops,
+        config.allowNonRestoredState ?? false,
+      );
+    }
     this.#plan(nodes);
+    this.#sourceTasks = this.tasks.filter((t) => t.gate === null);
+    if (config.checkpoint) {
+      const { config: cc, storage } = config.checkpoint;
+      const lastId = Math.max(
+        config.restore?.manifest.checkpointId ?? 0,
+        ...storage.completedIds(),
+      );
+      this.#coordinator = new CheckpointCoordinator(
+        cc,
+        storage,
+        {
+          taskCount: this.tasks.length,
+          jobName: config.name,
+          stateBackend: config.stateBackend.name,
+          maxParallelism: config.maxParallelism,
+          operatorInfo: (uid) => this.#operatorInfo(uid),
+          injectBarriers: (id, options) => this.#injectBarriers(id, options),
+          notifyComplete: (id) => this.#notifyComplete(id),
+          liveSegments: () => this.#liveSegments(),
+          fail: (e) => this.#fail(e),
+        },
+        lastId + 1,
+        config.log ?? (() => {}),
+        config.restore?.manifest,
+      );
+    }
+  }
+
+  /** The checkpoint coordinator, when checkpointing is on. */
+  get coordinator(): CheckpointCoordinator | undefined {
+    return this.#coordinator;
+  }
+
+  #operatorInfo(uid: string): { name: string; parallelism: number; source: boolean } {
+    const p = this.placed.find((x) => uidOf(x.node) === uid)!;
+    return {
+      name: p.node.name,
+      parallelism: this.parallelism.get(p.node.id)!,
+      source: p.node.kind === "source",
+    };
+  }
+
+  #injectBarriers(checkpointId: number, options: BarrierOptions): void {
+    const barrier: BarrierMessage = { kind: MessageKind.Barrier, checkpointId, options };
+    for (const t of this.#sourceTasks) t.postMail(() => t.injectBarrier(barrier));
+  }
+
+  #notifyComplete(id: number): void {
+    for (const t of this.tasks) {
+      const notify = async () => {
+        for (const op of t.operators) await op.notifyCheckpointComplete(id);
+      };
+      if (t.ended) this.#notifications.push(notify());
+      else t.postMail(notify);
+    }
+  }
+
+  #liveSegments(): Set<string> {
+    const live = new Set<string>();
+    for (const p of this.placed) {
+      const keyed = p.keyed as (KeyedStateBackend & { liveSegments?(): string[] }) | undefined;
+      for (const s of keyed?.liveSegments?.() ?? []) live.add(s);
+    }
+    return live;
+  }
+
+  #fail(error: Error): void {
+    this.#failure ??= error;
+    this.cancel();
+  }
+
+  /** @internal Snapshots the operators of `task` (synchronous part) and acknowledges. */
+  snapshotTask(task: Task, barrier: BarrierMessage, alignmentMs: number): void {
+    const coordinator = this.#coordinator;
+    if (!coordinator) return;
+    const id = barrier.checkpointId;
+    const start = performance.now();
+    const storage = this.config.checkpoint!.storage.segmentStorage();
+    const parts = this.#byTask.get(task)!.map((p) => {
+      p.operator.snapshotState(id);
+      return {
+        uid: uidOf(p.node),
+        subtaskIndex: p.subtaskIndex,
+        operatorState: p.operatorState.snapshot(),
+        keyed: p.keyed?.snapshot(id, storage),
+      };
+    });
+    const syncMs = performance.now() - start;
+    const snapshots = Promise.all(parts.map(async (s): Promise<OperatorSubtaskSnapshot> => ({
+      uid: s.uid,
+      subtaskIndex: s.subtaskIndex,
+      operatorState: s.operatorState,
+      keyed: await s.keyed,
+    })));
+    coordinator.acknowledge(this.tasks.indexOf(task), id, {
+      task: task.name,
+      alignmentMs,
+      syncMs,
+      snapshots,
+    });
+  }
+
+  /** @internal A source task ran out of input (or the job stops). */
+  sourceEnded(_task: Task): Promise<void> {
+    const coordinator = this.#coordinator;
+    if (!coordinator) return Promise.resolve();
+    if (++this.#endedSources === this.#sourceTasks.length) {
+      this.#final = coordinator.finalCheckpoint(this.#stopSavepoint);
+      this.#finalSet(this.#final);
+    }
+    return this.#finalPromise.then((f) => f.triggered);
+  }
+
+  #finalSet!: (f: FinalCheckpoint) => void;
+  #finalPromise: Promise<FinalCheckpoint> = new Promise((r) => (this.#finalSet = r));
+
+  /** @internal Whether sources should stop reading (stop-with-savepoint). */
+  get stopping(): boolean {
+    return this.#stopSavepoint !== undefined;
+  }
+
+  /**
+   * Stops the job with a savepoint: sources stop reading, the pipeline drains,
+   * a savepoint is taken and committed, and the job ends. Resolves with it.
+   */
+  stopWithSavepoint(name = `savepoint-${Date.now()}`): Promise<CompletedCheckpoint> {
+    if (!this.#coordinator) {
+      return Promise.reject(
+        new ConfigError("stop-with-savepoint needs checkpointing (--checkpoint-dir)"),
+      );
+    }
+    this.#stopSavepoint ??= name;
+    for (const t of this.#sourceTasks) t.wake();
+    return this.#finalPromise.then((f) => f.completed);
   }
 
   /** Whether the job is being cancelled. */
@@ -225,13 +412,16 @@ export class Job implements TaskHost {
         );
         chain.forEach((n, k) => {
           const t = targetsOf(n, i);
+          const restored = this.#restorePlan?.get(uidOf(n))?.[i];
           const placed: PlacedOperator = {
             node: n,
             subtaskIndex: i,
             operator: ops[k]!,
             keyed: undefined,
+            operatorState: new OperatorStateStore(uidOf(n), restored?.operatorState),
           };
           this.placed.push(placed);
+          this.#byTask.set(task, [...(this.#byTask.get(task) ?? []), placed]);
           ops[k]!.setup(this.#context(placed, task), new FanOutput(t.main, t.side));
         });
         this.tasks.push(task);
@@ -252,12 +442,23 @@ export class Job implements TaskHost {
             `is not applied to a KeyedStream (use keyBy first)`,
         );
       }
+      const restored = this.#restorePlan?.get(uid)?.[subtaskIndex];
+      const fromSnapshot = config.restore;
       placed.keyed ??= config.stateBackend.createKeyedBackend({
         operatorUid: uid,
         subtaskIndex,
         keySerializer,
         maxParallelism: config.maxParallelism,
         keyGroupRange: keyGroupRangeForSubtask(config.maxParallelism, parallelism, subtaskIndex),
+        ...(restored && fromSnapshot && restored.keyed.length > 0
+          ? {
+            restore: {
+              handles: restored.keyed,
+              fs: config.checkpoint?.storage.fs ?? new DenoCheckpointFs(),
+              segmentPath: fromSnapshot.segmentPath,
+            },
+          }
+          : {}),
       });
       return placed.keyed;
     };
@@ -269,8 +470,8 @@ export class Job implements TaskHost {
       maxParallelism: config.maxParallelism,
       clock: config.clock,
       stateBackend: config.stateBackend,
-      operatorState: new OperatorStateStore(uid),
-      isRestored: false,
+      operatorState: placed.operatorState,
+      isRestored: this.#restorePlan !== undefined,
       keySerializer,
       keyedBackend,
       timerService<N>(target: TimerTarget<N>, ns?: Serializer<N>): InternalTimerService<N> {
@@ -311,6 +512,7 @@ export class Job implements TaskHost {
     let failure: { task: Task | undefined; error: unknown } | undefined;
     try {
       await this.open();
+      this.#coordinator?.start();
       await Promise.all(this.tasks.map(async (task) => {
         try {
           await task.run();
@@ -319,11 +521,20 @@ export class Job implements TaskHost {
           this.cancel();
         }
       }));
+      // The final checkpoint commits what the sinks pre-committed at its barrier.
+      if (!failure && !this.#cancelled && this.#final) await this.#final.completed;
+      await Promise.all(this.#notifications);
     } catch (error) {
       failure ??= { task: undefined, error };
     } finally {
+      this.#coordinator?.stop();
       for (const t of this.tasks) await t.close();
       for (const p of this.placed) p.keyed?.dispose();
+    }
+    if (!failure && this.#failure) failure = { task: undefined, error: this.#failure };
+    if (!failure && this.#cancelled && this.config.checkpoint) {
+      const { config: cc, storage } = this.config.checkpoint;
+      if (!cc.retainOnCancellation) storage.discardCheckpoints();
     }
     if (failure) {
       const cause = failure.error;

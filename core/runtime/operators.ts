@@ -89,6 +89,9 @@ abstract class UserFunctionOperator<OUT> extends StreamOperator<OUT> {
   override snapshotState(checkpointId: number): void {
     this.fn.snapshotState?.({ checkpointId });
   }
+  override async notifyCheckpointComplete(checkpointId: number): Promise<void> {
+    await this.fn.notifyCheckpointComplete?.(checkpointId);
+  }
   override async close(): Promise<void> {
     await this.fn.close?.();
   }
@@ -353,11 +356,21 @@ export class SinkOperator<T> extends StreamOperator<never> {
     this.sink = perSubtask(sink);
   }
   override async open(): Promise<void> {
+    this.sink.initializeState?.({
+      operatorStateStore: this.ctx.operatorState,
+      isRestored: this.ctx.isRestored,
+    });
     await this.sink.open?.({
       subtaskIndex: this.ctx.subtaskIndex,
       parallelism: this.ctx.parallelism,
       operatorUid: this.ctx.uid,
     });
+  }
+  override snapshotState(checkpointId: number): void {
+    this.sink.snapshotState?.({ checkpointId });
+  }
+  override async notifyCheckpointComplete(checkpointId: number): Promise<void> {
+    await this.sink.notifyCheckpointComplete?.(checkpointId);
   }
   processElement(value: unknown, ts: number | undefined): void {
     this.sink.invoke(value as T, ts);

@@ -9,8 +9,11 @@
  */
 import { WeirError } from "../errors.ts";
 import type { SourceReader } from "../connectors/source.ts";
+import { ListStateDescriptor } from "../state/descriptors.ts";
+import { Serializers } from "../state/serializer.ts";
+import type { ListState } from "../state/state.ts";
 import type { InputGate } from "./channel.ts";
-import { END_OF_INPUT, MessageKind } from "./messages.ts";
+import { type BarrierMessage, END_OF_INPUT, MessageKind } from "./messages.ts";
 import { StreamOperator } from "./operator.ts";
 import { SinkOperator } from "./operators.ts";
 import { BATCH_SIZE, type ChannelWriter } from "./outputs.ts";
@@ -31,15 +34,44 @@ export class SourceOperator extends StreamOperator {
   readonly sourceOutput = {
     collect: (value: unknown, timestamp?: number) => this.output.collect(value, timestamp),
   };
+  #positions: ListState<unknown> | undefined;
+
+  /** Restores the reader's position from operator state, if the job was restored. */
+  override async open(): Promise<void> {
+    this.#positions = this.ctx.operatorState.getListState(POSITION);
+    const saved = this.#positions.get();
+    if (saved && saved.length > 0) await this.reader.restore(saved[0]);
+  }
+
+  /** Stores the reader's position: the checkpoint resumes reading exactly there. */
+  override snapshotState(): void {
+    this.#positions!.update([this.reader.position()]);
+  }
+
   processElement(): void {
     throw new Error("a source operator has no input");
   }
 }
 
+/** Operator state of a source subtask: its reader's position. */
+const POSITION = new ListStateDescriptor<unknown>("source-position", Serializers.json);
+
 /** Shared by the tasks of one job. */
 export interface TaskHost {
   /** Set when the job is being cancelled or failed. */
   readonly cancelled: boolean;
+  /**
+   * Takes this task's part of a checkpoint: the synchronous part now, the
+   * asynchronous part reported to the coordinator later.
+   */
+  snapshotTask(task: Task, barrier: BarrierMessage, alignmentMs: number): void;
+  /**
+   * A source task's input ended. Resolves once it may send end of input:
+   * after it has injected the final checkpoint's barrier, when checkpointing.
+   */
+  sourceEnded(task: Task): Promise<void>;
+  /** Sources stop reading (stop-with-savepoint). */
+  readonly stopping: boolean;
 }
 
 /** Counters a task keeps. */
@@ -62,7 +94,7 @@ export class Task {
   readonly metrics: TaskMetrics = { recordsIn: 0 };
   readonly #host: TaskHost;
   readonly #sinks: SinkOperator<unknown>[];
-  readonly #mails: (() => void)[] = [];
+  readonly #mails: (() => void | Promise<void>)[] = [];
   #mailWake: (() => void) | null = null;
   #lastYield = 0;
   #waiting = false;
@@ -86,6 +118,11 @@ export class Task {
     );
   }
 
+  /** Whether the task has stopped running. */
+  get ended(): boolean {
+    return this.#ended;
+  }
+
   /**
    * Whether the task waits for input (or has ended) with no mail to run. With
    * empty channels, a job whose tasks are all idle is quiet (the test driver's check).
@@ -94,8 +131,8 @@ export class Task {
     return (this.#waiting || this.#ended) && this.#mails.length === 0;
   }
 
-  /** Runs `mail` on this task between batches. */
-  postMail(mail: () => void): void {
+  /** Runs `mail` on this task between batches (awaited if it returns a promise). */
+  postMail(mail: () => void | Promise<void>): void {
     this.#mails.push(mail);
     this.gate?.wake();
     const w = this.#mailWake;
@@ -110,11 +147,18 @@ export class Task {
     this.postMail(() => {});
   }
 
-  #runMails(): void {
+  async #runMails(): Promise<void> {
     while (this.#mails.length > 0) {
-      this.#mails.shift()!();
+      const done = this.#mails.shift()!();
+      if (done) await done;
       this.#flushOutputs();
     }
+  }
+
+  /** Source tasks: snapshots the chain and sends the barrier downstream (run as a mail). */
+  injectBarrier(barrier: BarrierMessage): void {
+    this.#host.snapshotTask(this, barrier, 0);
+    for (const w of this.writers) w.broadcastEvent(barrier);
   }
 
   #flushOutputs(): void {
@@ -162,8 +206,9 @@ export class Task {
   async #runSource(head: SourceOperator): Promise<void> {
     const reader = head.reader;
     for (;;) {
-      this.#runMails();
+      if (this.#mails.length > 0) await this.#runMails();
       this.#checkCancelled();
+      if (this.#host.stopping) break;
       let status = reader.poll(head.sourceOutput, BATCH_SIZE);
       if (typeof status !== "string") status = await status;
       await this.#afterBatch();
@@ -176,6 +221,22 @@ export class Task {
     }
     // A bounded source ends event time: every pending event-time timer fires.
     head.output.emitWatermark(Infinity);
+    this.#flushOutputs();
+    // Keep serving mails (barriers) until the final checkpoint's barrier is out.
+    let released = false;
+    this.#host.sourceEnded(this).then(() => {
+      released = true;
+      this.wake();
+    }, () => {});
+    for (;;) {
+      await this.#runMails();
+      this.#checkCancelled();
+      if (released) break;
+      this.#waiting = true;
+      await this.#pause(1000);
+      this.#waiting = false;
+      await this.#afterBatch();
+    }
   }
 
   #pause(ms: number): Promise<void> {
@@ -205,8 +266,26 @@ export class Task {
         head.processWatermark(min);
       }
     };
+    const hasEnded = new Array<boolean>(n).fill(false);
+    // Barrier alignment: the checkpoint being aligned and the channels its barrier came from.
+    let aligning: BarrierMessage | null = null;
+    let arrived = 0;
+    const got = new Array<boolean>(n).fill(false);
+    let alignStart = 0;
+    const completeAlignment = () => {
+      if (aligning === null || arrived + ended < n) return;
+      const barrier = aligning;
+      aligning = null;
+      for (let c = 0; c < n; c++) {
+        got[c] = false;
+        gate.blocked[c] = hasEnded[c]!;
+      }
+      arrived = 0;
+      this.#host.snapshotTask(this, barrier, performance.now() - alignStart);
+      for (const w of this.writers) w.broadcastEvent(barrier);
+    };
     while (ended < n) {
-      if (this.#mails.length > 0) this.#runMails();
+      if (this.#mails.length > 0) await this.#runMails();
       this.#checkCancelled();
       const msg = gate.poll();
       if (msg === undefined) {
@@ -237,12 +316,39 @@ export class Task {
           break;
         case MessageKind.EndOfInput:
           ended++;
+          hasEnded[channel] = true;
           watermarks[channel] = Infinity;
           gate.blocked[channel] = true;
+          if (got[channel]) {
+            got[channel] = false;
+            arrived--;
+          }
           if (ended < n) advance();
+          completeAlignment();
           break;
-        case MessageKind.Barrier:
+        case MessageKind.Barrier: {
+          if (aligning !== null && msg.checkpointId < aligning.checkpointId) break; // stale
+          if (aligning !== null && msg.checkpointId > aligning.checkpointId) {
+            // A newer barrier overtook an unfinished alignment: that checkpoint is lost.
+            for (let c = 0; c < n; c++) {
+              got[c] = false;
+              gate.blocked[c] = hasEnded[c]!;
+            }
+            arrived = 0;
+            aligning = null;
+          }
+          if (aligning === null) {
+            aligning = msg;
+            alignStart = performance.now();
+          }
+          if (!got[channel]) {
+            got[channel] = true;
+            arrived++;
+            if (msg.options.aligned) gate.blocked[channel] = true;
+          }
+          completeAlignment();
           break;
+        }
       }
       await this.#afterBatch();
     }

@@ -1,0 +1,109 @@
+/**
+ * The file system checkpoints are written through: the segment operations of
+ * the state store plus what manifests and folders need. Tests wrap it to
+ * inject faults (failed writes, failed fsync, a full disk, slow writes).
+ *
+ * @module
+ */
+import { DenoSegmentFs, type SegmentFs } from "../../statestore-as/segment_fs.ts";
+
+/** File operations of the checkpoint layer. */
+export interface CheckpointFs extends SegmentFs {
+  /** A whole file, or undefined when it does not exist. */
+  readFile(path: string): Uint8Array | undefined;
+  /**
+   * Writes a file atomically: a temp file in the same folder, fsync, rename,
+   * fsync of the folder. Readers see the old file or the new one, never part.
+   */
+  writeFileAtomic(path: string, data: Uint8Array): void;
+  /** Names in a folder (empty when it does not exist). */
+  list(dir: string): string[];
+  /** Removes a folder and everything in it (no error when gone). */
+  removeTree(path: string): void;
+  /** Copies a file (savepoints take their own copies of segments). */
+  copy(from: string, to: string): void;
+}
+
+/**
+ * {@linkcode CheckpointFs} on Deno's synchronous file API.
+ *
+ * @example
+ * ```ts
+ * import { DenoCheckpointFs } from "@weir/weir";
+ * const fs = new DenoCheckpointFs();
+ * const dir = Deno.makeTempDirSync();
+ * fs.writeFileAtomic(`${dir}/m`, new TextEncoder().encode("{}"));
+ * console.assert(new TextDecoder().decode(fs.readFile(`${dir}/m`)) === "{}");
+ * console.assert(fs.list(dir).join() === "m");
+ * fs.removeTree(dir);
+ * ```
+ */
+export class DenoCheckpointFs extends DenoSegmentFs implements CheckpointFs {
+  /** Reads a whole file. */
+  readFile(path: string): Uint8Array | undefined {
+    try {
+      return Deno.readFileSync(path);
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) return undefined;
+      throw e;
+    }
+  }
+
+  /** Temp file, fsync, rename, fsync of the folder. */
+  writeFileAtomic(path: string, data: Uint8Array): void {
+    const slash = path.lastIndexOf("/");
+    const dir = slash > 0 ? path.slice(0, slash) : ".";
+    const tmp = `${dir}/.${path.slice(slash + 1)}.${crypto.randomUUID().slice(0, 8)}.tmp`;
+    const f = this.create(tmp);
+    try {
+      f.write(data);
+      f.sync();
+    } finally {
+      f.close();
+    }
+    try {
+      this.rename(tmp, path);
+    } catch (e) {
+      this.remove(tmp);
+      throw e;
+    }
+    syncDir(dir);
+  }
+
+  /** Names in a folder. */
+  list(dir: string): string[] {
+    try {
+      return [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) return [];
+      throw e;
+    }
+  }
+
+  /** Removes a tree. */
+  removeTree(path: string): void {
+    try {
+      Deno.removeSync(path, { recursive: true });
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
+  }
+
+  /** Copies a file. */
+  copy(from: string, to: string): void {
+    Deno.copyFileSync(from, to);
+  }
+}
+
+/** fsync of a folder, so a rename inside it survives a crash. */
+function syncDir(dir: string): void {
+  let f: Deno.FsFile | undefined;
+  try {
+    f = Deno.openSync(dir, { read: true });
+    f.syncSync();
+  } catch {
+    // Some file systems refuse to open or fsync folders; the rename still happened.
+  } finally {
+    f?.close();
+  }
+}

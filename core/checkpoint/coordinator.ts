@@ -1,0 +1,417 @@
+/**
+ * The checkpoint coordinator: triggers checkpoints (periodically, by hand, at
+ * end of input), collects every task's acknowledgement, completes a
+ * checkpoint by writing its manifest atomically, then tells the operators and
+ * applies retention. A checkpoint that fails or times out is aborted and its
+ * files are collected.
+ *
+ * @module
+ */
+import { CheckpointError } from "../errors.ts";
+import type { KeyedStateHandle } from "../state/backend.ts";
+import type { OperatorStateSnapshot } from "../state/operator_state.ts";
+import type { BarrierOptions } from "../runtime/messages.ts";
+import {
+  encodeOperatorState,
+  type Manifest,
+  MANIFEST_FORMAT,
+  type OperatorManifest,
+  type SubtaskManifest,
+  type TaskCheckpointStats,
+} from "./manifest.ts";
+import type { CheckpointStorage } from "./storage.ts";
+
+/** Checkpointing options, as Flink's. */
+export interface CheckpointConfig {
+  /** The checkpoint directory. */
+  readonly dir: string;
+  /** ms between periodic checkpoints; undefined: only manual and final ones. */
+  readonly intervalMs: number | undefined;
+  /** Align barriers (exactly-once) or not (at-least-once). */
+  readonly mode: "exactly-once" | "at-least-once";
+  /** A checkpoint not complete after this many ms is aborted. */
+  readonly timeoutMs: number;
+  /** ms between the end of one checkpoint and the start of the next. */
+  readonly minPauseMs: number;
+  /** Checkpoints in flight at once. */
+  readonly maxConcurrent: number;
+  /** Consecutive failed checkpoints tolerated before the job fails. */
+  readonly tolerableFailures: number;
+  /** Completed checkpoints kept. */
+  readonly retained: number;
+  /** Keep checkpoints when the job is cancelled. */
+  readonly retainOnCancellation: boolean;
+}
+
+/** One operator subtask's part of a task snapshot. */
+export interface OperatorSubtaskSnapshot {
+  /** Operator uid. */
+  readonly uid: string;
+  /** Subtask index. */
+  readonly subtaskIndex: number;
+  /** Operator state. */
+  readonly operatorState: OperatorStateSnapshot;
+  /** Keyed state, once written. */
+  readonly keyed: KeyedStateHandle | undefined;
+}
+
+/** What a task acknowledges a checkpoint with. */
+export interface TaskAck {
+  /** The task. */
+  readonly task: string;
+  /** ms aligning. */
+  readonly alignmentMs: number;
+  /** ms of the synchronous part. */
+  readonly syncMs: number;
+  /** The asynchronous part. */
+  readonly snapshots: Promise<OperatorSubtaskSnapshot[]>;
+}
+
+/** What the coordinator needs from the running job. */
+export interface CheckpointTarget {
+  /** Number of tasks that acknowledge. */
+  readonly taskCount: number;
+  /** Operator metadata by uid. */
+  operatorInfo(uid: string): { name: string; parallelism: number; source: boolean };
+  /** Sends barrier `id` from every source task. */
+  injectBarriers(id: number, options: BarrierOptions): void;
+  /** Tells every operator that checkpoint `id` completed. */
+  notifyComplete(id: number): void;
+  /** Segments the running backends use. */
+  liveSegments(): Set<string>;
+  /** The job fails (too many failed checkpoints). */
+  fail(error: Error): void;
+  /** Job name, backend name, key groups, for the manifest. */
+  readonly jobName: string;
+  readonly stateBackend: string;
+  readonly maxParallelism: number;
+}
+
+/** A completed checkpoint or savepoint. */
+export interface CompletedCheckpoint {
+  /** The manifest written. */
+  readonly manifest: Manifest;
+  /** Its folder. */
+  readonly path: string;
+}
+
+/** History entry of a checkpoint, for the admin API and logs. */
+export interface CheckpointRecord {
+  /** Id. */
+  readonly id: number;
+  /** Checkpoint or savepoint. */
+  readonly savepoint: boolean;
+  /** Status. */
+  status: "in_progress" | "completed" | "failed";
+  /** Trigger time (ms since epoch). */
+  readonly triggeredAt: number;
+  /** Completion or failure time. */
+  endedAt: number | undefined;
+  /** Why it failed. */
+  failure: string | undefined;
+  /** The manifest's folder once completed. */
+  path: string | undefined;
+}
+
+interface Pending {
+  id: number;
+  options: BarrierOptions;
+  savepointName: string | undefined;
+  triggeredAt: number;
+  start: number;
+  acks: Map<number, TaskAck>;
+  startDelays: Map<number, number>;
+  written: Set<string>;
+  timer: ReturnType<typeof setTimeout>;
+  resolve: (c: CompletedCheckpoint) => void;
+  reject: (e: Error) => void;
+  record: CheckpointRecord;
+}
+
+/** Triggers, tracks and completes checkpoints of one job run. */
+export class CheckpointCoordinator {
+  readonly #config: CheckpointConfig;
+  readonly #storage: CheckpointStorage;
+  readonly #target: CheckpointTarget;
+  readonly #log: (line: string) => void;
+  readonly #pending = new Map<number, Pending>();
+  readonly #history: CheckpointRecord[] = [];
+  #nextId: number;
+  #lastEnd = 0;
+  #consecutiveFailures = 0;
+  #periodic: ReturnType<typeof setInterval> | undefined;
+  #stopped = false;
+  #lastCompleted: Manifest | undefined;
+  #final: { triggered: Promise<void>; completed: Promise<CompletedCheckpoint> } | undefined;
+
+  /** Creates a coordinator whose first checkpoint gets id `firstId`. */
+  constructor(
+    config: CheckpointConfig,
+    storage: CheckpointStorage,
+    target: CheckpointTarget,
+    firstId: number,
+    log: (line: string) => void,
+    lastCompleted?: Manifest,
+  ) {
+    this.#config = config;
+    this.#storage = storage;
+    this.#target = target;
+    this.#nextId = firstId;
+    this.#log = log;
+    this.#lastCompleted = lastCompleted;
+  }
+
+  /** Checkpoints so far, oldest first. */
+  get history(): readonly CheckpointRecord[] {
+    return this.#history;
+  }
+
+  /** The latest completed checkpoint's manifest. */
+  get lastCompleted(): Manifest | undefined {
+    return this.#lastCompleted;
+  }
+
+  /** Starts periodic checkpoints. */
+  start(): void {
+    const interval = this.#config.intervalMs;
+    if (interval === undefined) return;
+    this.#periodic = setInterval(() => {
+      if (this.#stopped || this.#final) return;
+      if (this.#pending.size >= this.#config.maxConcurrent) return;
+      if (performance.now() - this.#lastEnd < this.#config.minPauseMs) return;
+      this.trigger().catch(() => {/* recorded in history; failures counted */});
+    }, interval);
+  }
+
+  /** Stops triggering; pending checkpoints are aborted. */
+  stop(): void {
+    this.#stopped = true;
+    if (this.#periodic !== undefined) clearInterval(this.#periodic);
+    for (const p of [...this.#pending.values()]) this.#abort(p, "the job stopped", false);
+  }
+
+  /** Triggers a checkpoint (or a savepoint named `savepointName`). */
+  trigger(savepointName?: string, onBarriersSent?: () => void): Promise<CompletedCheckpoint> {
+    if (this.#stopped) return Promise.reject(new CheckpointError("Checkpointing has stopped"));
+    const id = this.#nextId++;
+    const options: BarrierOptions = {
+      savepoint: savepointName !== undefined,
+      aligned: this.#config.mode === "exactly-once",
+    };
+    const record: CheckpointRecord = {
+      id,
+      savepoint: options.savepoint,
+      status: "in_progress",
+      triggeredAt: Date.now(),
+      endedAt: undefined,
+      failure: undefined,
+      path: undefined,
+    };
+    this.#history.push(record);
+    const promise = new Promise<CompletedCheckpoint>((resolve, reject) => {
+      const p: Pending = {
+        id,
+        options,
+        savepointName,
+        triggeredAt: record.triggeredAt,
+        start: performance.now(),
+        acks: new Map(),
+        startDelays: new Map(),
+        written: new Set(),
+        timer: setTimeout(
+          () => this.#abort(p, `timed out after ${this.#config.timeoutMs} ms`, true),
+          this.#config.timeoutMs,
+        ),
+        resolve,
+        reject,
+        record,
+      };
+      this.#pending.set(id, p);
+    });
+    this.#target.injectBarriers(id, options);
+    onBarriersSent?.();
+    return promise;
+  }
+
+  /**
+   * Every source has ended (or the job stops with a savepoint): takes the
+   * final checkpoint once those in flight have ended. `triggered` resolves when
+   * its barriers are sent, `completed` when it is complete.
+   */
+  finalCheckpoint(savepointName?: string): {
+    triggered: Promise<void>;
+    completed: Promise<CompletedCheckpoint>;
+  } {
+    if (!this.#final) {
+      let triggered!: () => void;
+      const whenTriggered = new Promise<void>((r) => (triggered = r));
+      const completed = (async () => {
+        while (this.#pending.size > 0) {
+          const first = this.#pending.values().next().value!;
+          await new Promise<void>((r) => this.#whenEnded(first.id, r));
+        }
+        try {
+          return await this.trigger(savepointName, triggered);
+        } finally {
+          triggered();
+        }
+      })();
+      this.#final = { triggered: whenTriggered, completed };
+    }
+    return this.#final;
+  }
+
+  readonly #endWaiters = new Map<number, (() => void)[]>();
+  #whenEnded(id: number, fn: () => void): void {
+    const list = this.#endWaiters.get(id) ?? [];
+    list.push(fn);
+    this.#endWaiters.set(id, list);
+  }
+  #ended(id: number): void {
+    for (const fn of this.#endWaiters.get(id) ?? []) fn();
+    this.#endWaiters.delete(id);
+  }
+
+  /** A task passed barrier `id`; `ack.snapshots` completes its asynchronous part. */
+  acknowledge(taskIndex: number, id: number, ack: TaskAck): void {
+    const p = this.#pending.get(id);
+    if (!p) return;
+    p.acks.set(taskIndex, ack);
+    p.startDelays.set(taskIndex, performance.now() - p.start - ack.alignmentMs - ack.syncMs);
+    ack.snapshots.then(
+      (snaps) => {
+        for (const s of snaps) for (const seg of s.keyed?.segments ?? []) p.written.add(seg.name);
+      },
+      (e) => this.decline(id, `task ${ack.task} failed its snapshot: ${e}`),
+    );
+    if (p.acks.size === this.#target.taskCount) {
+      this.#complete(p).catch((e) => this.#abort(p, String(e), true));
+    }
+  }
+
+  /** A task could not take its part of checkpoint `id`. */
+  decline(id: number, reason: string): void {
+    const p = this.#pending.get(id);
+    if (p) this.#abort(p, reason, true);
+  }
+
+  async #complete(p: Pending): Promise<void> {
+    const acks = [...p.acks.values()];
+    const startDelays = [...p.acks.keys()].map((k) => Math.max(0, p.startDelays.get(k)!));
+    const asyncStart = performance.now();
+    const parts = await Promise.all(acks.map((a) => a.snapshots));
+    const asyncMs = performance.now() - asyncStart;
+    if (!this.#pending.has(p.id)) return; // aborted meanwhile
+    const operators: Record<string, OperatorManifest & { subtasks: SubtaskManifest[] }> = {};
+    const segments: Record<string, { size: number }> = {};
+    const previous = new Set(Object.keys(this.#lastCompleted?.segments ?? {}));
+    const taskStats: TaskCheckpointStats[] = [];
+    let stateSize = 0, checkpointedSize = 0;
+    parts.forEach((snaps, i) => {
+      const ack = acks[i]!;
+      let taskState = 0, taskNew = 0;
+      for (const s of snaps) {
+        const info = this.#target.operatorInfo(s.uid);
+        const op = operators[s.uid] ??= { ...info, subtasks: [] };
+        const sub: SubtaskManifest = {
+          index: s.subtaskIndex,
+          operatorState: encodeOperatorState(s.operatorState),
+          ...(s.keyed ? { keyed: s.keyed } : {}),
+        };
+        op.subtasks.push(sub);
+        for (const seg of s.keyed?.segments ?? []) {
+          if (segments[seg.name]) continue;
+          segments[seg.name] = { size: seg.size };
+          taskState += seg.size;
+          if (!previous.has(seg.name)) taskNew += seg.size;
+        }
+      }
+      stateSize += taskState;
+      checkpointedSize += taskNew;
+      taskStats.push({
+        task: ack.task,
+        startDelayMs: startDelays[i]!,
+        alignmentMs: ack.alignmentMs,
+        syncMs: ack.syncMs,
+        asyncMs,
+        stateSize: taskState,
+        checkpointedSize: taskNew,
+      });
+    });
+    for (const op of Object.values(operators)) op.subtasks.sort((a, b) => a.index - b.index);
+    const manifest: Manifest = {
+      format: MANIFEST_FORMAT,
+      kind: p.options.savepoint ? "savepoint" : "checkpoint",
+      checkpointId: p.id,
+      jobName: this.#target.jobName,
+      triggeredAt: p.triggeredAt,
+      completedAt: Date.now(),
+      maxParallelism: this.#target.maxParallelism,
+      stateBackend: this.#target.stateBackend,
+      mode: this.#config.mode,
+      segmentDir: "../shared",
+      operators,
+      segments,
+      stats: {
+        durationMs: performance.now() - p.start,
+        stateSize,
+        checkpointedSize,
+        tasks: taskStats,
+      },
+    };
+    let path: string;
+    if (p.savepointName !== undefined) {
+      path = this.#storage.writeSavepoint(manifest, p.savepointName);
+    } else {
+      this.#storage.writeCheckpoint(manifest);
+      path = this.#storage.paths.checkpoint(p.id);
+      this.#lastCompleted = manifest;
+    }
+    this.#pending.delete(p.id);
+    clearTimeout(p.timer);
+    this.#lastEnd = performance.now();
+    this.#consecutiveFailures = 0;
+    p.record.status = "completed";
+    p.record.endedAt = Date.now();
+    p.record.path = path;
+    this.#target.notifyComplete(p.id);
+    if (p.savepointName === undefined) this.#collectGarbage();
+    this.#ended(p.id);
+    p.resolve({ manifest, path });
+  }
+
+  #collectGarbage(): void {
+    // Segments of checkpoints still in flight are not in any manifest yet.
+    const live = this.#target.liveSegments();
+    for (const q of this.#pending.values()) for (const s of q.written) live.add(s);
+    try {
+      this.#storage.collectGarbage(this.#config.retained, live);
+    } catch (e) {
+      this.#log(
+        `checkpoint garbage collection failed (will retry after the next checkpoint): ${e}`,
+      );
+    }
+  }
+
+  #abort(p: Pending, reason: string, countsAsFailure: boolean): void {
+    if (!this.#pending.delete(p.id)) return;
+    clearTimeout(p.timer);
+    this.#lastEnd = performance.now();
+    p.record.status = "failed";
+    p.record.endedAt = Date.now();
+    p.record.failure = reason;
+    const error = new CheckpointError(`Checkpoint ${p.id} failed: ${reason}`);
+    this.#log(error.message);
+    this.#ended(p.id);
+    p.reject(error);
+    if (!countsAsFailure) return;
+    if (p.savepointName === undefined) this.#collectGarbage();
+    if (++this.#consecutiveFailures > this.#config.tolerableFailures) {
+      this.#target.fail(
+        new CheckpointError(
+          `${this.#consecutiveFailures} consecutive checkpoints failed (tolerable: ${this.#config.tolerableFailures}); last: ${reason}`,
+        ),
+      );
+    }
+  }
+}

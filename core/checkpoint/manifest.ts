@@ -1,0 +1,167 @@
+/**
+ * The checkpoint manifest (`_metadata`): JSON with a format version, naming
+ * every operator subtask's state and every segment it needs. Small operator
+ * state (source positions, pending sink transactions) is stored inline, as
+ * Flink stores small state in its `_metadata`.
+ *
+ * @module
+ */
+import { CheckpointError } from "../errors.ts";
+import type { KeyedStateHandle } from "../state/backend.ts";
+import type { OperatorStateSnapshot } from "../state/operator_state.ts";
+
+/** The manifest format this version writes and reads. */
+export const MANIFEST_FORMAT = 1;
+
+/** Per-task statistics of one checkpoint. */
+export interface TaskCheckpointStats {
+  /** Task name. */
+  readonly task: string;
+  /** ms from trigger to this task's barrier. */
+  readonly startDelayMs: number;
+  /** ms spent aligning barriers. */
+  readonly alignmentMs: number;
+  /** ms of the synchronous part. */
+  readonly syncMs: number;
+  /** ms of the asynchronous part. */
+  readonly asyncMs: number;
+  /** Bytes of state this task references. */
+  readonly stateSize: number;
+  /** Bytes this checkpoint newly wrote for this task. */
+  readonly checkpointedSize: number;
+}
+
+/** One operator subtask's snapshot. */
+export interface SubtaskManifest {
+  /** Subtask index. */
+  readonly index: number;
+  /** Keyed state, for keyed operators. */
+  readonly keyed?: KeyedStateHandle;
+  /** Operator state, items base64-encoded. */
+  readonly operatorState: Record<string, { mode: string; typeId: string; items: string[] }>;
+}
+
+/** One operator's snapshot. */
+export interface OperatorManifest {
+  /** Display name. */
+  readonly name: string;
+  /** Parallelism at snapshot time. */
+  readonly parallelism: number;
+  /** Whether the operator is a source (positions cannot be rescaled). */
+  readonly source: boolean;
+  /** Subtasks, by index. */
+  readonly subtasks: readonly SubtaskManifest[];
+}
+
+/** A completed checkpoint or savepoint. */
+export interface Manifest {
+  /** Always {@linkcode MANIFEST_FORMAT}. */
+  readonly format: number;
+  /** Checkpoint or savepoint. */
+  readonly kind: "checkpoint" | "savepoint";
+  /** The checkpoint id. */
+  readonly checkpointId: number;
+  /** Job name. */
+  readonly jobName: string;
+  /** When it was triggered (ms since epoch). */
+  readonly triggeredAt: number;
+  /** When it completed. */
+  readonly completedAt: number;
+  /** Number of key groups. */
+  readonly maxParallelism: number;
+  /** The state backend that wrote it. */
+  readonly stateBackend: string;
+  /** Checkpointing mode. */
+  readonly mode: "exactly-once" | "at-least-once";
+  /** Where segments live, relative to the manifest's folder (`../shared` or `.`). */
+  readonly segmentDir: string;
+  /** Operators by uid. */
+  readonly operators: Readonly<Record<string, OperatorManifest>>;
+  /** Every segment referenced, with its size. */
+  readonly segments: Readonly<Record<string, { size: number }>>;
+  /** Statistics. */
+  readonly stats: {
+    readonly durationMs: number;
+    readonly stateSize: number;
+    readonly checkpointedSize: number;
+    readonly tasks: readonly TaskCheckpointStats[];
+  };
+}
+
+function b64(bytes: Uint8Array): string {
+  let s = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  }
+  return btoa(s);
+}
+
+function unb64(text: string): Uint8Array {
+  const s = atob(text);
+  const out = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
+  return out;
+}
+
+/** Operator state as the manifest stores it. */
+export function encodeOperatorState(s: OperatorStateSnapshot): SubtaskManifest["operatorState"] {
+  const out: SubtaskManifest["operatorState"] = {};
+  for (const [name, e] of Object.entries(s)) {
+    out[name] = { mode: e.mode, typeId: e.typeId, items: e.items.map(b64) };
+  }
+  return out;
+}
+
+/** Operator state from the manifest. */
+export function decodeOperatorState(m: SubtaskManifest["operatorState"]): OperatorStateSnapshot {
+  const out: OperatorStateSnapshot = {};
+  for (const [name, e] of Object.entries(m)) {
+    const mode = e.mode;
+    if (mode !== "split" && mode !== "union" && mode !== "broadcast") {
+      throw new CheckpointError(`Operator state "${name}" has an unknown mode "${mode}"`);
+    }
+    out[name] = { mode, typeId: e.typeId, items: e.items.map(unb64) };
+  }
+  return out;
+}
+
+/**
+ * Parses and checks a manifest; `where` names it in errors.
+ *
+ * @example
+ * ```ts
+ * import { parseManifest } from "@weir/weir";
+ * try {
+ *   parseManifest("{}", "chk-3/_metadata");
+ * } catch (e) {
+ *   console.assert(String(e).includes("chk-3/_metadata"));
+ * }
+ * ```
+ */
+export function parseManifest(text: string, where: string): Manifest {
+  let m: Manifest;
+  try {
+    m = JSON.parse(text);
+  } catch (e) {
+    throw new CheckpointError(`Cannot read ${where}: not valid JSON (${e})`);
+  }
+  if (typeof m !== "object" || m === null) {
+    throw new CheckpointError(`Cannot read ${where}: not a manifest object`);
+  }
+  if (m.format !== MANIFEST_FORMAT) {
+    throw new CheckpointError(
+      `Cannot read ${where}: manifest format ${m.format} is not supported (this version reads ${MANIFEST_FORMAT})`,
+    );
+  }
+  for (const field of ["checkpointId", "maxParallelism", "operators", "segments", "segmentDir"]) {
+    if (!(field in m)) {
+      throw new CheckpointError(`Cannot read ${where}: field "${field}" is missing`);
+    }
+  }
+  return m;
+}
+
+/** Serializes a manifest. */
+export function formatManifest(m: Manifest): string {
+  return JSON.stringify(m, null, 1);
+}

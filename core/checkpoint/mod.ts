@@ -1,0 +1,14 @@
+/**
+ * Checkpoints as immutable segment files plus a manifest: the coordinator,
+ * the on-disk layout, retention, restore and restart strategies.
+ *
+ * @module
+ */
+export * from "./paths.ts";
+export * from "./manifest.ts";
+export * from "./checkpoint_fs.ts";
+export * from "./storage.ts";
+export * from "./retention.ts";
+export * from "./restore.ts";
+export * from "./restart_strategy.ts";
+export * from "./coordinator.ts";

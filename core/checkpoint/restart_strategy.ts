@@ -1,0 +1,141 @@
+/**
+ * Restart strategies, as Flink's: what to do when a job fails. Pure: a
+ * decision from the failure history and the clock.
+ *
+ * @module
+ */
+import { ConfigError } from "../errors.ts";
+
+/** A restart strategy and its Flink parameters. */
+export type RestartStrategy =
+  | { readonly kind: "none" }
+  | { readonly kind: "fixed-delay"; readonly attempts: number; readonly delayMs: number }
+  | {
+    readonly kind: "failure-rate";
+    readonly maxFailuresPerInterval: number;
+    readonly intervalMs: number;
+    readonly delayMs: number;
+  }
+  | {
+    readonly kind: "exponential-delay";
+    readonly initialBackoffMs: number;
+    readonly maxBackoffMs: number;
+    readonly backoffMultiplier: number;
+    readonly resetBackoffThresholdMs: number;
+    readonly jitterFactor: number;
+    readonly attempts: number;
+  };
+
+/** The decision. */
+export type RestartDecision =
+  | { readonly restart: true; readonly delayMs: number }
+  | { readonly restart: false; readonly reason: string };
+
+/**
+ * Decides whether to restart after a failure at `now`. `failures` are the
+ * times of every failure so far, this one last.
+ *
+ * @example
+ * ```ts
+ * import { decideRestart } from "@weir/weir";
+ * const s = { kind: "fixed-delay", attempts: 2, delayMs: 100 } as const;
+ * console.assert(decideRestart(s, [0], 0).restart === true);
+ * console.assert(decideRestart(s, [0, 1, 2], 2).restart === false);
+ * ```
+ */
+export function decideRestart(
+  strategy: RestartStrategy,
+  failures: readonly number[],
+  now: number,
+  random: () => number = Math.random,
+): RestartDecision {
+  const n = failures.length;
+  switch (strategy.kind) {
+    case "none":
+      return { restart: false, reason: "the restart strategy is none" };
+    case "fixed-delay":
+      return n <= strategy.attempts
+        ? { restart: true, delayMs: strategy.delayMs }
+        : { restart: false, reason: `fixed-delay allows ${strategy.attempts} restarts` };
+    case "failure-rate": {
+      const recent = failures.filter((t) => t > now - strategy.intervalMs).length;
+      return recent <= strategy.maxFailuresPerInterval
+        ? { restart: true, delayMs: strategy.delayMs }
+        : {
+          restart: false,
+          reason:
+            `${recent} failures within ${strategy.intervalMs} ms exceed ${strategy.maxFailuresPerInterval}`,
+        };
+    }
+    case "exponential-delay": {
+      if (n > strategy.attempts) {
+        return { restart: false, reason: `exponential-delay allows ${strategy.attempts} restarts` };
+      }
+      // Failures after a quiet period start the backoff again.
+      let streak = 1;
+      for (let i = n - 1; i > 0; i--) {
+        if (failures[i]! - failures[i - 1]! > strategy.resetBackoffThresholdMs) break;
+        streak++;
+      }
+      const base = Math.min(
+        strategy.maxBackoffMs,
+        strategy.initialBackoffMs * strategy.backoffMultiplier ** (streak - 1),
+      );
+      const jitter = base * strategy.jitterFactor * (random() * 2 - 1);
+      return { restart: true, delayMs: Math.max(0, Math.round(base + jitter)) };
+    }
+  }
+}
+
+/**
+ * Checks a strategy's parameters; throws `ConfigError` naming a bad one.
+ *
+ * @example
+ * ```ts
+ * import { checkRestartStrategy } from "@weir/weir";
+ * checkRestartStrategy({ kind: "fixed-delay", attempts: 3, delayMs: 10 });
+ * ```
+ */
+export function checkRestartStrategy(s: RestartStrategy): void {
+  const nonNegative = (name: string, v: number) => {
+    if (!(Number.isFinite(v) && v >= 0)) {
+      throw new ConfigError(`Restart strategy ${s.kind}: ${name} must be a number ≥ 0, got ${v}`);
+    }
+  };
+  switch (s.kind) {
+    case "none":
+      return;
+    case "fixed-delay":
+      nonNegative("attempts", s.attempts);
+      nonNegative("delayMs", s.delayMs);
+      return;
+    case "failure-rate":
+      nonNegative("maxFailuresPerInterval", s.maxFailuresPerInterval);
+      nonNegative("intervalMs", s.intervalMs);
+      nonNegative("delayMs", s.delayMs);
+      return;
+    case "exponential-delay":
+      nonNegative("initialBackoffMs", s.initialBackoffMs);
+      nonNegative("maxBackoffMs", s.maxBackoffMs);
+      nonNegative("resetBackoffThresholdMs", s.resetBackoffThresholdMs);
+      nonNegative("attempts", s.attempts);
+      if (!(s.backoffMultiplier >= 1)) {
+        throw new ConfigError(`Restart strategy exponential-delay: backoffMultiplier must be ≥ 1`);
+      }
+      if (!(s.jitterFactor >= 0 && s.jitterFactor <= 1)) {
+        throw new ConfigError(`Restart strategy exponential-delay: jitterFactor must be in 0..1`);
+      }
+      return;
+  }
+}
+
+/** Flink's exponential-delay defaults (1 s doubling to 60 s, reset after 1 h quiet). */
+export const DEFAULT_EXPONENTIAL_DELAY: RestartStrategy = {
+  kind: "exponential-delay",
+  initialBackoffMs: 1000,
+  maxBackoffMs: 60_000,
+  backoffMultiplier: 2,
+  resetBackoffThresholdMs: 3_600_000,
+  jitterFactor: 0.1,
+  attempts: Number.MAX_SAFE_INTEGER,
+};

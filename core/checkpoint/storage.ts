@@ -1,0 +1,216 @@
+/**
+ * The I/O edge of checkpointing: reads and writes manifests and segments of
+ * one checkpoint directory through a {@linkcode CheckpointFs}. Decisions
+ * (retention, which checkpoint to restore) are made by pure functions; this
+ * class only carries them out.
+ *
+ * @module
+ */
+import { CheckpointError } from "../errors.ts";
+import type { SnapshotStorage } from "../state/backend.ts";
+import { type CheckpointFs, DenoCheckpointFs } from "./checkpoint_fs.ts";
+import { formatManifest, type Manifest, parseManifest } from "./manifest.ts";
+import {
+  type CheckpointPaths,
+  checkpointPaths,
+  METADATA_FILE,
+  parseCheckpointDirName,
+} from "./paths.ts";
+import { planRetention } from "./retention.ts";
+
+/** A manifest and the folder it was read from. */
+export interface LoadedManifest {
+  /** The manifest. */
+  readonly manifest: Manifest;
+  /** Its folder (`DIR/chk-12`, `DIR/savepoints/x`). */
+  readonly dir: string;
+  /** A path for a segment the manifest names. */
+  segmentPath(name: string): string;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+function randomId(): string {
+  const b = crypto.getRandomValues(new Uint8Array(4));
+  return [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
+}
+
+/**
+ * One checkpoint directory.
+ *
+ * @example
+ * ```ts
+ * import { CheckpointStorage } from "@weir/weir";
+ * const dir = Deno.makeTempDirSync();
+ * const storage = new CheckpointStorage(dir);
+ * console.assert(storage.completedIds().length === 0);
+ * console.assert(storage.newSegmentName().endsWith(".seg"));
+ * Deno.removeSync(dir, { recursive: true });
+ * ```
+ */
+export class CheckpointStorage {
+  /** The folder layout. */
+  readonly paths: CheckpointPaths;
+  /** The file system. */
+  readonly fs: CheckpointFs;
+  readonly #runId = randomId();
+  #seq = 0;
+
+  /** Opens (and creates) the directory. */
+  constructor(root: string, fs: CheckpointFs = new DenoCheckpointFs()) {
+    this.paths = checkpointPaths(root);
+    this.fs = fs;
+    fs.mkdirp(this.paths.shared);
+  }
+
+  /** A new segment name, unique across runs (`<run id>-<seq>.seg`). */
+  newSegmentName(): string {
+    return `h${this.#runId}-${String(++this.#seq).padStart(8, "0")}.seg`;
+  }
+
+  /** Where snapshots write segments. */
+  segmentStorage(): SnapshotStorage {
+    return { fs: this.fs, dir: this.paths.shared, newSegmentName: () => this.newSegmentName() };
+  }
+
+  /** Writes `chk-<id>/_metadata` atomically: from then on the checkpoint exists. */
+  writeCheckpoint(manifest: Manifest): void {
+    const id = manifest.checkpointId;
+    this.fs.mkdirp(this.paths.checkpoint(id));
+    this.fs.writeFileAtomic(this.paths.metadata(id), encoder.encode(formatManifest(manifest)));
+  }
+
+  /**
+   * Writes a self-contained savepoint: copies of its segments and a manifest
+   * whose segments are in its own folder. Returns the folder.
+   */
+  writeSavepoint(manifest: Manifest, name: string): string {
+    const dir = this.paths.savepoint(name);
+    this.fs.mkdirp(dir);
+    for (const seg of Object.keys(manifest.segments)) {
+      this.fs.copy(`${this.paths.shared}/${seg}`, `${dir}/${seg}`);
+    }
+    const own: Manifest = { ...manifest, kind: "savepoint", segmentDir: "." };
+    this.fs.writeFileAtomic(`${dir}/${METADATA_FILE}`, encoder.encode(formatManifest(own)));
+    return dir;
+  }
+
+  /** Ids of checkpoints with a `_metadata` file, ascending. */
+  completedIds(): number[] {
+    const ids: number[] = [];
+    for (const name of this.fs.list(this.paths.root)) {
+      const id = parseCheckpointDirName(name);
+      if (id !== undefined && this.fs.size(this.paths.metadata(id)) !== undefined) ids.push(id);
+    }
+    return ids.sort((a, b) => a - b);
+  }
+
+  /** Reads the manifest of a checkpoint id. */
+  loadCheckpoint(id: number): LoadedManifest {
+    return this.load(this.paths.checkpoint(id));
+  }
+
+  /**
+   * Reads a manifest from a checkpoint or savepoint folder, or from a
+   * `_metadata` file path.
+   */
+  load(path: string): LoadedManifest {
+    return loadManifest(this.fs, path, false);
+  }
+
+  /**
+   * Checks that every segment a manifest names exists with the recorded size.
+   * Returns the problems found, each naming the segment.
+   */
+  verify(loaded: LoadedManifest): string[] {
+    return verifyManifest(this.fs, loaded);
+  }
+
+  /** Deletes every checkpoint and shared segment (savepoints stay): a cancelled job's cleanup. */
+  discardCheckpoints(): void {
+    for (const id of this.completedIds()) this.fs.removeTree(this.paths.checkpoint(id));
+    for (const s of this.sharedSegments()) this.fs.remove(`${this.paths.shared}/${s}`);
+  }
+
+  /** Segment files in the shared folder (temp files excluded). */
+  sharedSegments(): string[] {
+    return this.fs.list(this.paths.shared).filter((n) => n.endsWith(".seg") && !n.startsWith("."));
+  }
+
+  /**
+   * Applies retention: keeps the `retain` newest completed checkpoints and
+   * deletes every other checkpoint and every segment nothing needs.
+   */
+  collectGarbage(
+    retain: number,
+    live: ReadonlySet<string>,
+  ): { checkpoints: number[]; segments: string[] } {
+    const completed = new Map<number, Set<string>>();
+    for (const id of this.completedIds()) {
+      try {
+        completed.set(id, new Set(Object.keys(this.loadCheckpoint(id).manifest.segments)));
+      } catch {
+        // An unreadable manifest keeps its segments: never delete what might be needed.
+        return { checkpoints: [], segments: [] };
+      }
+    }
+    const plan = planRetention({ completed, retain, live, onDisk: this.sharedSegments() });
+    for (const id of plan.checkpoints) this.fs.removeTree(this.paths.checkpoint(id));
+    for (const s of plan.segments) this.fs.remove(`${this.paths.shared}/${s}`);
+    return plan;
+  }
+}
+
+/**
+ * Reads a manifest from a checkpoint or savepoint folder, or a `_metadata`
+ * path; with `verify`, also checks its segments and throws a
+ * `CheckpointError` naming what is wrong.
+ *
+ * @example
+ * ```ts
+ * import { DenoCheckpointFs, loadManifest } from "@weir/weir";
+ * try {
+ *   loadManifest(new DenoCheckpointFs(), "/nonexistent/chk-1", true);
+ * } catch (e) {
+ *   console.assert(String(e).includes("does not exist"));
+ * }
+ * ```
+ */
+export function loadManifest(fs: CheckpointFs, path: string, verify: boolean): LoadedManifest {
+  const dir = path.endsWith(`/${METADATA_FILE}`)
+    ? path.slice(0, -METADATA_FILE.length - 1)
+    : path.replace(/\/+$/, "");
+  const file = `${dir}/${METADATA_FILE}`;
+  const bytes = fs.readFile(file);
+  if (bytes === undefined) {
+    throw new CheckpointError(`Cannot restore from ${dir}: ${file} does not exist`);
+  }
+  const manifest = parseManifest(decoder.decode(bytes), file);
+  const segDir = manifest.segmentDir === "." ? dir : `${dir}/${manifest.segmentDir}`;
+  const loaded: LoadedManifest = { manifest, dir, segmentPath: (name) => `${segDir}/${name}` };
+  if (verify) {
+    const problems = verifyManifest(fs, loaded);
+    if (problems.length > 0) {
+      throw new CheckpointError(
+        `Cannot restore ${manifest.kind} ${manifest.checkpointId} from ${dir}: ${
+          problems.join("; ")
+        }`,
+      );
+    }
+  }
+  return loaded;
+}
+
+/** The problems of a manifest's segments: missing, or not the recorded size. */
+export function verifyManifest(fs: CheckpointFs, loaded: LoadedManifest): string[] {
+  const problems: string[] = [];
+  for (const [name, { size }] of Object.entries(loaded.manifest.segments)) {
+    const actual = fs.size(loaded.segmentPath(name));
+    if (actual === undefined) problems.push(`segment ${name} is missing`);
+    else if (actual !== size) {
+      problems.push(`segment ${name} has ${actual} bytes, the manifest says ${size}`);
+    }
+  }
+  return problems;
+}

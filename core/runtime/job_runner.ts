@@ -1,0 +1,156 @@
+/**
+ * Runs a job to its end across failures: picks what to restore (`--restore`,
+ * then the latest checkpoint after each failure), starts a {@linkcode Job},
+ * and on failure asks the restart strategy whether and when to try again.
+ *
+ * @module
+ */
+import { ConfigError, JobFailedError } from "../errors.ts";
+import type { CheckpointConfig, CompletedCheckpoint } from "../checkpoint/coordinator.ts";
+import { decideRestart, type RestartStrategy } from "../checkpoint/restart_strategy.ts";
+import { resolveRestore } from "../checkpoint/restore.ts";
+import { CheckpointStorage, type LoadedManifest, loadManifest } from "../checkpoint/storage.ts";
+import type { CheckpointFs } from "../checkpoint/checkpoint_fs.ts";
+import { DenoCheckpointFs } from "../checkpoint/checkpoint_fs.ts";
+import type { Transformation } from "./graph.ts";
+import { Job, type JobConfig, type JobResult } from "./job.ts";
+
+/** How to run: the job config without its per-attempt parts, plus recovery settings. */
+export interface RunOptions {
+  /** The job config (checkpoint and restore are set per attempt). */
+  readonly job: Omit<JobConfig, "checkpoint" | "restore">;
+  /** Checkpointing, when enabled. */
+  readonly checkpoint: CheckpointConfig | undefined;
+  /** File system for checkpoints (tests inject faults). */
+  readonly fs: CheckpointFs | undefined;
+  /** `"latest"`, a checkpoint or savepoint path, or undefined. */
+  readonly restore: string | undefined;
+  /** What to do when the job fails. */
+  readonly restartStrategy: RestartStrategy;
+  /** Where to report restores and restarts. */
+  readonly log: (line: string) => void;
+}
+
+/** A running job: await `done`, trigger checkpoints and savepoints, stop or cancel it. */
+export interface JobClient {
+  /** Resolves when the job ends; rejects with `JobFailedError` when it fails for good. */
+  readonly done: Promise<JobResult>;
+  /** The current attempt (a new one after each restart). */
+  readonly job: Job;
+  /** Restarts so far. */
+  readonly restarts: number;
+  /** Stops the job; `done` then resolves with `cancelled: true`. */
+  cancel(): void;
+  /** Takes a checkpoint now. */
+  triggerCheckpoint(): Promise<CompletedCheckpoint>;
+  /** Takes a self-contained savepoint in `DIR/savepoints/<name>`. */
+  triggerSavepoint(name?: string): Promise<CompletedCheckpoint>;
+  /** Drains the job, takes a savepoint, commits, and ends the job. */
+  stopWithSavepoint(name?: string): Promise<CompletedCheckpoint>;
+}
+
+function savepointName(): string {
+  return `savepoint-${Date.now()}-${crypto.randomUUID().slice(0, 6)}`;
+}
+
+/** Starts `nodes` and keeps them running per the restart strategy. */
+export function runJob(nodes: readonly Transformation[], options: RunOptions): JobClient {
+  const { checkpoint, log } = options;
+  const fs = options.fs ?? new DenoCheckpointFs();
+  const storage = checkpoint ? new CheckpointStorage(checkpoint.dir, fs) : undefined;
+  let restore: LoadedManifest | undefined;
+  if (options.restore === "latest") {
+    if (!storage) throw new ConfigError("--restore latest needs --checkpoint-dir");
+    restore = resolveRestore(storage, "latest", log);
+    if (restore) log(`restoring checkpoint ${restore.manifest.checkpointId} from ${restore.dir}`);
+    else log(`no checkpoint to restore in ${storage.paths.root}; starting fresh`);
+  } else if (options.restore !== undefined) {
+    restore = storage
+      ? resolveRestore(storage, options.restore, log)
+      : verifiedLoad(fs, options.restore);
+    log(
+      `restoring ${restore!.manifest.kind} ${restore!.manifest.checkpointId} from ${restore!.dir}`,
+    );
+  }
+  const start = (from: LoadedManifest | undefined) =>
+    new Job(nodes, {
+      ...options.job,
+      ...(checkpoint && storage ? { checkpoint: { config: checkpoint, storage } } : {}),
+      ...(from ? { restore: from } : {}),
+    });
+  let job = start(restore);
+  let restarts = 0;
+  let cancelled = false;
+  let wakeSleep: (() => void) | undefined;
+  const done = (async () => {
+    const failures: number[] = [];
+    for (;;) {
+      try {
+        return await job.run();
+      } catch (e) {
+        if (cancelled || !(e instanceof JobFailedError)) throw e;
+        failures.push(Date.now());
+        const decision = decideRestart(options.restartStrategy, failures, Date.now());
+        if (!decision.restart) {
+          if (failures.length === 1) throw e;
+          throw new JobFailedError(`${e.message} (not restarting: ${decision.reason})`, {
+            cause: e.cause,
+          });
+        }
+        log(`${e.message}; restarting in ${decision.delayMs} ms`);
+        await new Promise<void>((r) => {
+          const id = setTimeout(r, decision.delayMs);
+          wakeSleep = () => {
+            clearTimeout(id);
+            r();
+          };
+        });
+        if (cancelled) {
+          return { name: options.job.name, durationMs: 0, cancelled: true, recordsIn: {} };
+        }
+        const latest = storage ? resolveRestore(storage, "latest", log) : undefined;
+        restore = latest ?? restore;
+        if (restore) {
+          log(
+            `restoring ${restore.manifest.kind} ${restore.manifest.checkpointId} after a failure`,
+          );
+        }
+        job = start(restore);
+        restarts++;
+      }
+    }
+  })();
+  return {
+    done,
+    get job() {
+      return job;
+    },
+    get restarts() {
+      return restarts;
+    },
+    cancel() {
+      cancelled = true;
+      job.cancel();
+      wakeSleep?.();
+    },
+    triggerCheckpoint() {
+      return coordinatorOf(job).trigger();
+    },
+    triggerSavepoint(name = savepointName()) {
+      return coordinatorOf(job).trigger(name);
+    },
+    stopWithSavepoint(name = savepointName()) {
+      return job.stopWithSavepoint(name);
+    },
+  };
+}
+
+function coordinatorOf(job: Job) {
+  const c = job.coordinator;
+  if (!c) throw new ConfigError("Checkpoints and savepoints need checkpointing (--checkpoint-dir)");
+  return c;
+}
+
+function verifiedLoad(fs: CheckpointFs, path: string): LoadedManifest {
+  return loadManifest(fs, path, true);
+}

@@ -1,0 +1,49 @@
+/**
+ * Checks word_count's exactly-once contract over committed output files.
+ *
+ * @module
+ */
+
+/** Word occurrence counts of a text. */
+export function countWords(text: string): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const w of text.split(/\s+/)) if (w !== "") counts.set(w, (counts.get(w) ?? 0) + 1);
+  return counts;
+}
+
+/** Every committed line (`DIR/part-*`), in no particular order. */
+export function committedLines(dir: string): string[] {
+  const lines: string[] = [];
+  for (const e of Deno.readDirSync(dir)) {
+    if (!e.isFile || !e.name.startsWith("part-")) continue;
+    const text = Deno.readTextFileSync(`${dir}/${e.name}`);
+    for (const l of text.split("\n")) if (l !== "") lines.push(l);
+  }
+  return lines;
+}
+
+/**
+ * Problems with the output of word_count over `input`: with `exact`, every
+ * word `w` seen `n` times must appear as exactly `w\t1` … `w\tn`, each once;
+ * otherwise (at-least-once) each of those lines at least once.
+ */
+export function checkWordCount(input: string, outDir: string, exact: boolean): string[] {
+  const expected = countWords(input);
+  const seen = new Map<string, number>();
+  for (const l of committedLines(outDir)) seen.set(l, (seen.get(l) ?? 0) + 1);
+  const problems: string[] = [];
+  let expectedLines = 0;
+  for (const [w, n] of expected) {
+    for (let i = 1; i <= n; i++) {
+      expectedLines++;
+      const c = seen.get(`${w}\t${i}`) ?? 0;
+      if (c === 0) problems.push(`missing ${w}\t${i}`);
+      else if (exact && c > 1) problems.push(`${w}\t${i} appears ${c} times`);
+      seen.delete(`${w}\t${i}`);
+    }
+  }
+  for (const [l] of seen) problems.push(`unexpected line ${JSON.stringify(l)}`);
+  if (problems.length > 20) return [...problems.slice(0, 20), `... ${problems.length} problems`];
+  void expectedLines;
+  return problems;
+}
