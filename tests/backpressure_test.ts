@@ -21,6 +21,7 @@ interface Run {
 
 /** Runs source → rebalance → slow sink and samples memory and channel fill. */
 async function run(total: number, channelCapacity: number, slowEvery: number): Promise<Run> {
+  // deno-lint-ignore prefer-const -- assigned once the job starts, read by the samplers before
   let job: Job | undefined;
   let channels: Channel[] = [];
   let peakBuffered = 0;

@@ -13,7 +13,6 @@ import type {
   RuntimeContext,
 } from "./functions.ts";
 
-
 /** Groups [key, value] outputs into per-key sequences (order across keys may differ). */
 function perKey<V>(pairs: [string, V][]): Record<string, V[]> {
   const out: Record<string, V[]> = {};

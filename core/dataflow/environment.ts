@@ -11,6 +11,7 @@ import { type GeneratorOptions, GeneratorSource } from "../connectors/generator_
 import { FileSource } from "../connectors/file_source.ts";
 import type { StateBackend } from "../state/backend.ts";
 import { HeapStateBackend } from "../state/heap/heap_backend.ts";
+import { LsmStateBackend } from "../state/lsm/lsm_backend.ts";
 import { defaultMaxParallelism, UPPER_BOUND_MAX_PARALLELISM } from "../state/key_group.ts";
 import { type Clock, SystemClock } from "../runtime/clock.ts";
 import type { Transformation } from "../runtime/graph.ts";
@@ -32,7 +33,7 @@ export interface EnvironmentConfig {
   parallelism?: number;
   /** Number of key groups (Flink's default for the parallelism: at least 128). */
   maxParallelism?: number;
-  /** Keyed state backend (the heap backend). */
+  /** Keyed state backend (the LSM backend). */
   stateBackend?: StateBackend;
   /** Processing-time clock (the system clock); tests pass a `ManualClock`. */
   clock?: Clock;
@@ -177,7 +178,7 @@ export class StreamEnvironment implements GraphBuilder {
       parallelism,
       maxParallelism,
       channelCapacity,
-      stateBackend: config.stateBackend ?? new HeapStateBackend(),
+      stateBackend: config.stateBackend ?? new LsmStateBackend(),
       clock: config.clock ?? new SystemClock(),
       checkpoint,
       checkpointFs: config.checkpoint?.fs,
@@ -220,7 +221,11 @@ export class StreamEnvironment implements GraphBuilder {
     const env = StreamEnvironment.create({
       ...config,
       ...(flags.parallelism !== undefined ? { parallelism: flags.parallelism } : {}),
-      ...(flags.stateBackend === "heap" ? { stateBackend: new HeapStateBackend() } : {}),
+      ...(flags.stateBackend === undefined ? {} : {
+        stateBackend: flags.stateBackend === "heap"
+          ? new HeapStateBackend()
+          : new LsmStateBackend(),
+      }),
       ...(checkpoint ? { checkpoint } : {}),
       ...(flags.restore !== undefined ? { restore: flags.restore } : {}),
       ...(flags.allowNonRestoredState ? { allowNonRestoredState: true } : {}),

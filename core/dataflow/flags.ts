@@ -9,13 +9,13 @@ import { parseArgs, type ParseArgsConfig } from "node:util";
 import { ConfigError } from "../errors.ts";
 
 /** The state backends a job can select with `--state-backend`. */
-export type StateBackendName = "heap";
+export type StateBackendName = "heap" | "lsm";
 
 /** The parsed common flags. */
 export interface JobFlags {
   /** `--parallelism N`. */
   parallelism?: number;
-  /** `--state-backend heap`. */
+  /** `--state-backend lsm|heap`. */
   stateBackend?: StateBackendName;
   /** `--checkpoint-dir DIR`. */
   checkpointDir?: string;
@@ -86,8 +86,8 @@ export function parseJobFlags(
   if (parallelism !== undefined) flags.parallelism = parallelism;
   const backend = v["state-backend"] as string | undefined;
   if (backend !== undefined) {
-    if (backend !== "heap") {
-      throw new ConfigError(`--state-backend must be heap, got "${backend}"`);
+    if (backend !== "heap" && backend !== "lsm") {
+      throw new ConfigError(`--state-backend must be lsm or heap, got "${backend}"`);
     }
     flags.stateBackend = backend;
   }
