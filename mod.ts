@@ -5,6 +5,7 @@
  *
  * @example Count words
  * ```ts
+ * import assert from "node:assert/strict";
  * import { CollectSink, Serializers, StreamEnvironment, ValueStateDescriptor } from "@weir/weir";
  * import type { KeyedProcessFunction, ValueState } from "@weir/weir";
  *
@@ -27,7 +28,7 @@
  *   .process(counter)
  *   .addSink(out);
  * await env.execute("word count");
- * console.assert(out.values.join() === "a\t1,b\t1,a\t2");
+ * assert.ok(out.values.join() === "a\t1,b\t1,a\t2");
  * ```
  *
  * @module

@@ -4,10 +4,11 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { runCli } from "@weir/weir/cli";
  * const lines: string[] = [];
  * const code = await runCli(["--version"], { out: (l) => lines.push(l), err: () => {} });
- * console.assert(code === 0 && lines[0]!.startsWith("weir "));
+ * assert.ok(code === 0 && lines[0]!.startsWith("weir "));
  * ```
  *
  * @module
@@ -38,10 +39,11 @@ Options:
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { runCli } from "@weir/weir/cli";
  * const errors: string[] = [];
  * const code = await runCli(["nope"], { out: () => {}, err: (l) => errors.push(l) });
- * console.assert(code === 2 && errors[0]!.includes("nope"));
+ * assert.ok(code === 2 && errors[0]!.includes("nope"));
  * ```
  */
 export function runCli(args: string[], io: CliIo): Promise<number> {

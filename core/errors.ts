@@ -31,9 +31,10 @@ export class WeirError extends Error {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ConfigError } from "@weir/weir";
  * const e = new ConfigError("--mode must be exactly-once or at-least-once");
- * console.assert(e.name === "ConfigError");
+ * assert.ok(e.name === "ConfigError");
  * ```
  */
 export class ConfigError extends WeirError {}
@@ -44,9 +45,10 @@ export class ConfigError extends WeirError {}
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { StateError } from "@weir/weir";
  * const e = new StateError('Keyed state "count" accessed outside a keyed context');
- * console.assert(e instanceof Error);
+ * assert.ok(e instanceof Error);
  * ```
  */
 export class StateError extends WeirError {}
@@ -56,9 +58,10 @@ export class StateError extends WeirError {}
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { SerializationError } from "@weir/weir";
  * const e = new SerializationError("Cannot serialize key: a function is not serializable");
- * console.assert(e.name === "SerializationError");
+ * assert.ok(e.name === "SerializationError");
  * ```
  */
 export class SerializationError extends WeirError {}
@@ -70,9 +73,10 @@ export class SerializationError extends WeirError {}
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { CorruptionError } from "@weir/weir";
  * const e = new CorruptionError("checksum mismatch", { file: "0007.seg", block: 3 });
- * console.assert(e.message.includes("0007.seg"));
+ * assert.ok(e.message.includes("0007.seg"));
  * ```
  */
 export class CorruptionError extends WeirError {
@@ -102,9 +106,10 @@ export class CorruptionError extends WeirError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { CheckpointError } from "@weir/weir";
  * const e = new CheckpointError("Cannot restore checkpoint 12: segment 0007.seg is missing");
- * console.assert(e.name === "CheckpointError");
+ * assert.ok(e.name === "CheckpointError");
  * ```
  */
 export class CheckpointError extends WeirError {}
@@ -115,9 +120,10 @@ export class CheckpointError extends WeirError {}
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { JobFailedError } from "@weir/weir";
  * const e = new JobFailedError('Operator "parse" failed', { cause: new Error("bad input") });
- * console.assert(e.cause instanceof Error);
+ * assert.ok(e.cause instanceof Error);
  * ```
  */
 export class JobFailedError extends WeirError {}

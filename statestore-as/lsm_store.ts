@@ -127,9 +127,10 @@ const SLAB_MAX = 1024;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { segmentFileName } from "./lsm_store.ts";
- * console.assert(segmentFileName("0a1b2c3d", 7) === "0a1b2c3d-00000007.seg");
- * console.assert(segmentFileName("0a1b2c3d", 7, true) === ".0a1b2c3d-00000007.seg.tmp");
+ * assert.ok(segmentFileName("0a1b2c3d", 7) === "0a1b2c3d-00000007.seg");
+ * assert.ok(segmentFileName("0a1b2c3d", 7, true) === ".0a1b2c3d-00000007.seg.tmp");
  * ```
  */
 export function segmentFileName(storeId: string, seq: number, temp = false): string {
@@ -343,6 +344,7 @@ class Engine {
  *
  * @example Put, get, merge, scan, checkpoint and reopen
  * ```ts
+ * import assert from "node:assert/strict";
  * import { LsmStore } from "./mod.ts";
  * const dir = Deno.makeTempDirSync();
  * const te = new TextEncoder();
@@ -350,11 +352,11 @@ class Engine {
  * store.put(te.encode("a"), te.encode("1"));
  * store.merge(te.encode("list"), te.encode("x"));
  * store.merge(te.encode("list"), te.encode("y"));
- * console.assert(new TextDecoder().decode(store.get(te.encode("list"))) === "xy");
+ * assert.ok(new TextDecoder().decode(store.get(te.encode("list"))) === "xy");
  * const segments = await store.checkpoint().segments;
  * store.close();
  * const again = LsmStore.open({ dir, segments });
- * console.assert([...again.scan({ prefix: te.encode("l") })].length === 1);
+ * assert.ok([...again.scan({ prefix: te.encode("l") })].length === 1);
  * again.close();
  * Deno.removeSync(dir, { recursive: true });
  * ```
@@ -410,10 +412,11 @@ export class LsmStore {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { LsmStore } from "./mod.ts";
    * const dir = Deno.makeTempDirSync();
    * const s = LsmStore.open({ dir });
-   * console.assert(s.get(new Uint8Array([1])) === undefined);
+   * assert.ok(s.get(new Uint8Array([1])) === undefined);
    * s.close();
    * Deno.removeSync(dir, { recursive: true });
    * ```
@@ -454,11 +457,12 @@ export class LsmStore {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { LsmStore } from "./mod.ts";
    * const dir = Deno.makeTempDirSync();
    * const s = LsmStore.open({ dir });
    * s.put(new Uint8Array([1]), new Uint8Array([42]));
-   * console.assert(s.get(new Uint8Array([1]))![0] === 42);
+   * assert.ok(s.get(new Uint8Array([1]))![0] === 42);
    * s.close();
    * Deno.removeSync(dir, { recursive: true });
    * ```
@@ -486,13 +490,14 @@ export class LsmStore {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { LsmStore } from "./mod.ts";
    * const dir = Deno.makeTempDirSync();
    * const s = LsmStore.open({ dir });
    * s.put(new Uint8Array([7, 7]), new Uint8Array([1, 2, 3]));
    * s.keyScratch(2).set([7, 7]);
    * const n = s.getScratch(2);
-   * console.assert(n === 3 && s.valueView(n)[2] === 3);
+   * assert.ok(n === 3 && s.valueView(n)[2] === 3);
    * s.close();
    * Deno.removeSync(dir, { recursive: true });
    * ```
@@ -550,12 +555,13 @@ export class LsmStore {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { LsmStore } from "./mod.ts";
    * const dir = Deno.makeTempDirSync();
    * const s = LsmStore.open({ dir });
    * s.put(new Uint8Array([1]), new Uint8Array([1]));
    * s.put(new Uint8Array([1]), new Uint8Array([2]));
-   * console.assert(s.get(new Uint8Array([1]))![0] === 2);
+   * assert.ok(s.get(new Uint8Array([1]))![0] === 2);
    * s.close();
    * Deno.removeSync(dir, { recursive: true });
    * ```
@@ -571,12 +577,13 @@ export class LsmStore {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { LsmStore } from "./mod.ts";
    * const dir = Deno.makeTempDirSync();
    * const s = LsmStore.open({ dir });
    * s.put(new Uint8Array([1]), new Uint8Array([1]));
    * s.delete(new Uint8Array([1]));
-   * console.assert(s.get(new Uint8Array([1])) === undefined);
+   * assert.ok(s.get(new Uint8Array([1])) === undefined);
    * s.close();
    * Deno.removeSync(dir, { recursive: true });
    * ```
@@ -594,12 +601,13 @@ export class LsmStore {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { LsmStore } from "./mod.ts";
    * const dir = Deno.makeTempDirSync();
    * const s = LsmStore.open({ dir });
    * s.put(new Uint8Array([1]), new Uint8Array([1]));
    * s.merge(new Uint8Array([1]), new Uint8Array([2, 3]));
-   * console.assert(s.get(new Uint8Array([1]))!.join() === "1,2,3");
+   * assert.ok(s.get(new Uint8Array([1]))!.join() === "1,2,3");
    * s.close();
    * Deno.removeSync(dir, { recursive: true });
    * ```
@@ -648,6 +656,7 @@ export class LsmStore {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { LsmStore } from "./mod.ts";
    * const dir = Deno.makeTempDirSync();
    * const s = LsmStore.open({ dir });
@@ -655,7 +664,7 @@ export class LsmStore {
    * const pending = s.checkpoint();
    * s.put(new Uint8Array([2]), new Uint8Array([2])); // not in this checkpoint
    * const segments = await pending.segments;
-   * console.assert(segments.length === 1 && segments[0]!.entries === 1);
+   * assert.ok(segments.length === 1 && segments[0]!.entries === 1);
    * s.close();
    * Deno.removeSync(dir, { recursive: true });
    * ```
@@ -679,11 +688,12 @@ export class LsmStore {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { LsmStore } from "./mod.ts";
    * const dir = Deno.makeTempDirSync();
    * const s = LsmStore.open({ dir });
    * s.put(new Uint8Array([1]), new Uint8Array([1]));
-   * console.assert(s.flush().length === 1);
+   * assert.ok(s.flush().length === 1);
    * s.close();
    * Deno.removeSync(dir, { recursive: true });
    * ```
@@ -701,6 +711,7 @@ export class LsmStore {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { LsmStore } from "./mod.ts";
    * const dir = Deno.makeTempDirSync();
    * const s = LsmStore.open({ dir, autoCompact: false });
@@ -708,7 +719,7 @@ export class LsmStore {
    *   s.put(new Uint8Array([i]), new Uint8Array([i]));
    *   s.flush();
    * }
-   * console.assert(s.compact().length === 1);
+   * assert.ok(s.compact().length === 1);
    * s.close();
    * Deno.removeSync(dir, { recursive: true });
    * ```
@@ -730,14 +741,15 @@ export class LsmStore {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { LsmStore } from "./mod.ts";
    * const dir = Deno.makeTempDirSync();
    * const s = LsmStore.open({ dir });
    * for (const k of [3, 1, 2]) s.put(new Uint8Array([9, k]), new Uint8Array([k]));
    * const keys = [...s.scan({ prefix: new Uint8Array([9]) })].map(([k]) => k[1]);
-   * console.assert(keys.join() === "1,2,3");
+   * assert.ok(keys.join() === "1,2,3");
    * const some = [...s.scan({ start: new Uint8Array([9, 2]), end: new Uint8Array([9, 3]) })];
-   * console.assert(some.length === 1);
+   * assert.ok(some.length === 1);
    * s.close();
    * Deno.removeSync(dir, { recursive: true });
    * ```
@@ -801,11 +813,12 @@ export class LsmStore {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { LsmStore } from "./mod.ts";
    * const dir = Deno.makeTempDirSync();
    * const s = LsmStore.open({ dir });
    * s.put(new Uint8Array([1]), new Uint8Array([1]));
-   * console.assert(s.stats().memtableEntries === 1);
+   * assert.ok(s.stats().memtableEntries === 1);
    * s.close();
    * Deno.removeSync(dir, { recursive: true });
    * ```
@@ -1087,13 +1100,14 @@ export class LsmStore {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { DenoSegmentFs, readSegment, writeSegment } from "./mod.ts";
  * const dir = Deno.makeTempDirSync();
  * const fs = new DenoSegmentFs();
  * const info = writeSegment(fs, `${dir}/a.seg`, [[new Uint8Array([1]), new Uint8Array([2])]]);
- * console.assert(info.entries === 1);
+ * assert.ok(info.entries === 1);
  * const all = [...readSegment(fs, `${dir}/a.seg`)];
- * console.assert(all.length === 1 && all[0]![1][0] === 2);
+ * assert.ok(all.length === 1 && all[0]![1][0] === 2);
  * fs.close();
  * Deno.removeSync(dir, { recursive: true });
  * ```

@@ -4,11 +4,12 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { LsmStore } from "./mod.ts";
  * const dir = Deno.makeTempDirSync();
  * const s = LsmStore.open({ dir });
  * s.put(new Uint8Array([1]), new Uint8Array([2]));
- * console.assert(s.get(new Uint8Array([1]))![0] === 2);
+ * assert.ok(s.get(new Uint8Array([1]))![0] === 2);
  * s.close();
  * Deno.removeSync(dir, { recursive: true });
  * ```

@@ -23,6 +23,7 @@ export interface SegmentFile {
  *
  * @example Wrapping the Deno implementation to fail writes
  * ```ts
+ * import assert from "node:assert/strict";
  * import { DenoSegmentFs, type SegmentFs } from "./segment_fs.ts";
  * const real = new DenoSegmentFs();
  * const failing: SegmentFs = {
@@ -33,7 +34,7 @@ export interface SegmentFile {
  *   remove: (p) => real.remove(p),
  *   mkdirp: (p) => real.mkdirp(p),
  * };
- * console.assert(typeof failing.create === "function");
+ * assert.ok(typeof failing.create === "function");
  * ```
  */
 export interface SegmentFs {
@@ -57,6 +58,7 @@ export interface SegmentFs {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { DenoSegmentFs } from "./segment_fs.ts";
  * const fs = new DenoSegmentFs();
  * const dir = Deno.makeTempDirSync();
@@ -64,7 +66,7 @@ export interface SegmentFs {
  * f.write(new Uint8Array([1, 2, 3]));
  * f.close();
  * const buf = new Uint8Array(2);
- * console.assert(fs.readAt(`${dir}/a`, 1, buf) === 2 && buf[1] === 3);
+ * assert.ok(fs.readAt(`${dir}/a`, 1, buf) === 2 && buf[1] === 3);
  * fs.close();
  * Deno.removeSync(dir, { recursive: true });
  * ```

@@ -29,12 +29,13 @@ export interface CheckpointFs extends SegmentFs {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { DenoCheckpointFs } from "@weir/weir";
  * const fs = new DenoCheckpointFs();
  * const dir = Deno.makeTempDirSync();
  * fs.writeFileAtomic(`${dir}/m`, new TextEncoder().encode("{}"));
- * console.assert(new TextDecoder().decode(fs.readFile(`${dir}/m`)) === "{}");
- * console.assert(fs.list(dir).join() === "m");
+ * assert.ok(new TextDecoder().decode(fs.readFile(`${dir}/m`)) === "{}");
+ * assert.ok(fs.list(dir).join() === "m");
  * fs.removeTree(dir);
  * ```
  */

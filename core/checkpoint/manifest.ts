@@ -130,11 +130,12 @@ export function decodeOperatorState(m: SubtaskManifest["operatorState"]): Operat
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseManifest } from "@weir/weir";
  * try {
  *   parseManifest("{}", "chk-3/_metadata");
  * } catch (e) {
- *   console.assert(String(e).includes("chk-3/_metadata"));
+ *   assert.ok(String(e).includes("chk-3/_metadata"));
  * }
  * ```
  */

@@ -24,8 +24,9 @@ export const SAVEPOINTS_DIR = "savepoints";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { checkpointDirName, parseCheckpointDirName } from "@weir/weir";
- * console.assert(checkpointDirName(12) === "chk-12" && parseCheckpointDirName("chk-12") === 12);
+ * assert.ok(checkpointDirName(12) === "chk-12" && parseCheckpointDirName("chk-12") === 12);
  * ```
  */
 export function checkpointDirName(id: number): string {
@@ -59,9 +60,10 @@ export interface CheckpointPaths {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { checkpointPaths } from "@weir/weir";
  * const p = checkpointPaths("/data/ck");
- * console.assert(p.metadata(3) === "/data/ck/chk-3/_metadata" && p.shared === "/data/ck/shared");
+ * assert.ok(p.metadata(3) === "/data/ck/chk-3/_metadata" && p.shared === "/data/ck/shared");
  * ```
  */
 export function checkpointPaths(root: string): CheckpointPaths {

@@ -37,10 +37,11 @@ export type RestartDecision =
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { decideRestart } from "@weir/weir";
  * const s = { kind: "fixed-delay", attempts: 2, delayMs: 100 } as const;
- * console.assert(decideRestart(s, [0], 0).restart === true);
- * console.assert(decideRestart(s, [0, 1, 2], 2).restart === false);
+ * assert.ok(decideRestart(s, [0], 0).restart === true);
+ * assert.ok(decideRestart(s, [0, 1, 2], 2).restart === false);
  * ```
  */
 export function decideRestart(

@@ -44,6 +44,7 @@ function overlaps(a: KeyGroupRange, b: KeyGroupRange): boolean {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { planRestore } from "@weir/weir";
  * const manifest = {
  *   format: 1, kind: "checkpoint", checkpointId: 1, jobName: "j", triggeredAt: 0, completedAt: 0,
@@ -51,7 +52,7 @@ function overlaps(a: KeyGroupRange, b: KeyGroupRange): boolean {
  *   operators: {}, segments: {}, stats: { durationMs: 0, stateSize: 0, checkpointedSize: 0, tasks: [] },
  * } as const;
  * const plan = planRestore(manifest, 128, [], false);
- * console.assert(plan.size === 0);
+ * assert.ok(plan.size === 0);
  * ```
  */
 export function planRestore(
@@ -123,10 +124,11 @@ export function planRestore(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { CheckpointStorage, resolveRestore } from "@weir/weir";
  * const dir = Deno.makeTempDirSync();
  * const found = resolveRestore(new CheckpointStorage(dir), "latest", () => {});
- * console.assert(found === undefined);
+ * assert.ok(found === undefined);
  * Deno.removeSync(dir, { recursive: true });
  * ```
  */

@@ -32,6 +32,7 @@ export interface RetentionPlan {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { planRetention } from "@weir/weir";
  * const plan = planRetention({
  *   completed: new Map([[1, new Set(["a", "b"])], [2, new Set(["b", "c"])]]),
@@ -39,7 +40,7 @@ export interface RetentionPlan {
  *   live: new Set(["d"]),
  *   onDisk: ["a", "b", "c", "d", "e"],
  * });
- * console.assert(plan.checkpoints.join() === "1" && plan.segments.join() === "a,e");
+ * assert.ok(plan.checkpoints.join() === "1" && plan.segments.join() === "a,e");
  * ```
  */
 export function planRetention(facts: RetentionFacts): RetentionPlan {

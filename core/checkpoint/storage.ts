@@ -41,11 +41,12 @@ function randomId(): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { CheckpointStorage } from "@weir/weir";
  * const dir = Deno.makeTempDirSync();
  * const storage = new CheckpointStorage(dir);
- * console.assert(storage.completedIds().length === 0);
- * console.assert(storage.newSegmentName().endsWith(".seg"));
+ * assert.ok(storage.completedIds().length === 0);
+ * assert.ok(storage.newSegmentName().endsWith(".seg"));
  * Deno.removeSync(dir, { recursive: true });
  * ```
  */
@@ -169,11 +170,12 @@ export class CheckpointStorage {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { DenoCheckpointFs, loadManifest } from "@weir/weir";
  * try {
  *   loadManifest(new DenoCheckpointFs(), "/nonexistent/chk-1", true);
  * } catch (e) {
- *   console.assert(String(e).includes("does not exist"));
+ *   assert.ok(String(e).includes("does not exist"));
  * }
  * ```
  */

@@ -10,12 +10,13 @@ import type { SinkContext, SinkFunction } from "./sink.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { CollectSink, StreamEnvironment } from "@weir/weir";
  * const env = StreamEnvironment.create();
  * const out = new CollectSink<number>();
  * env.fromCollection([1, 2, 3]).map((x) => x * 2).addSink(out);
  * await env.execute("double");
- * console.assert(out.values.join() === "2,4,6");
+ * assert.ok(out.values.join() === "2,4,6");
  * ```
  */
 export class CollectSink<T> implements SinkFunction<T> {
@@ -37,13 +38,14 @@ export class CollectSink<T> implements SinkFunction<T> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { PrintSink } from "@weir/weir";
  * const lines: string[] = [];
  * const sink = new PrintSink<string>("out", (l) => lines.push(l));
  * sink.open({ subtaskIndex: 1, parallelism: 2, operatorUid: "print" });
  * sink.invoke("hi");
  * sink.flush();
- * console.assert(lines[0] === "out:2> hi");
+ * assert.ok(lines[0] === "out:2> hi");
  * ```
  */
 export class PrintSink<T> implements SinkFunction<T> {

@@ -13,12 +13,13 @@ import type { PollStatus, Source, SourceContext, SourceOutput, SourceReader } fr
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ArraySource } from "@weir/weir";
  * const src = new ArraySource(["a", "b", "c"]);
  * const out: string[] = [];
  * const reader = src.createReader({ subtaskIndex: 0, parallelism: 1, now: () => 0 });
  * reader.poll({ collect: (v) => out.push(v) }, 10);
- * console.assert(out.join() === "a,b,c");
+ * assert.ok(out.join() === "a,b,c");
  * ```
  */
 export class ArraySource<T> implements Source<T> {
@@ -60,12 +61,13 @@ export class ArraySource<T> implements Source<T> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { IterableSource } from "@weir/weir";
  * async function* numbers() { yield 1; yield 2; }
  * const reader = new IterableSource(numbers()).createReader();
  * const out: number[] = [];
  * while ((await reader.poll({ collect: (v) => out.push(v) }, 10)) !== "end");
- * console.assert(out.join() === "1,2");
+ * assert.ok(out.join() === "1,2");
  * ```
  */
 export class IterableSource<T> implements Source<T> {

@@ -49,14 +49,15 @@ function exists(path: string): boolean {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ExactlyOnceFileSink, StreamEnvironment } from "@weir/weir";
  * const dir = Deno.makeTempDirSync();
  * const env = StreamEnvironment.create();
  * env.fromCollection(["a", "b"]).addSink(new ExactlyOnceFileSink<string>({ dir }));
  * await env.execute("write");
  * const parts = [...Deno.readDirSync(dir)].filter((e) => e.name.startsWith("part-"));
- * console.assert(parts.length === 1);
- * console.assert(Deno.readTextFileSync(`${dir}/${parts[0]!.name}`) === "a\nb\n");
+ * assert.ok(parts.length === 1);
+ * assert.ok(Deno.readTextFileSync(`${dir}/${parts[0]!.name}`) === "a\nb\n");
  * Deno.removeSync(dir, { recursive: true });
  * ```
  */

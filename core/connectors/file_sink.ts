@@ -26,6 +26,7 @@ function defaultFormat(value: unknown): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { TextFileSink } from "@weir/weir";
  * const dir = await Deno.makeTempDir();
  * const sink = new TextFileSink<unknown>({ dir });
@@ -33,7 +34,7 @@ function defaultFormat(value: unknown): string {
  * sink.invoke("a");
  * sink.invoke({ n: 1 });
  * sink.close();
- * console.assert(await Deno.readTextFile(`${dir}/part-0-0`) === 'a\n{"n":1}\n');
+ * assert.ok(await Deno.readTextFile(`${dir}/part-0-0`) === 'a\n{"n":1}\n');
  * await Deno.remove(dir, { recursive: true });
  * ```
  */

@@ -28,6 +28,7 @@ const BOM = "\uFEFF";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { FileSource } from "@weir/weir";
  * const path = await Deno.makeTempFile();
  * await Deno.writeTextFile(path, "one\r\ntwo\n\nthree");
@@ -39,7 +40,7 @@ const BOM = "\uFEFF";
  * const lines: string[] = [];
  * while (reader.poll({ collect: (l) => lines.push(l) }, 100) !== "end");
  * reader.close?.();
- * console.assert(JSON.stringify(lines) === '["one","two","","three"]');
+ * assert.ok(JSON.stringify(lines) === '["one","two","","three"]');
  * await Deno.remove(path);
  * ```
  */

@@ -51,6 +51,7 @@ function generatorSeedState(seed: number, seq: number): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { GeneratorSource } from "@weir/weir";
  * const src = new GeneratorSource({
  *   count: 3,
@@ -59,9 +60,9 @@ function generatorSeedState(seed: number, seq: number): number {
  * });
  * const out: { seq: number; dice: number }[] = [];
  * const reader = src.createReader({ subtaskIndex: 0, parallelism: 1, now: () => 0 });
- * console.assert(reader.poll({ collect: (v) => out.push(v) }, 10) === "end");
- * console.assert(out.map((r) => r.seq).join() === "0,1,2");
- * console.assert(out.every((r) => r.dice >= 1 && r.dice <= 6));
+ * assert.ok(reader.poll({ collect: (v) => out.push(v) }, 10) === "end");
+ * assert.ok(out.map((r) => r.seq).join() === "0,1,2");
+ * assert.ok(out.every((r) => r.dice >= 1 && r.dice <= 6));
  * ```
  */
 export class GeneratorSource<T> implements Source<T> {

@@ -5,8 +5,9 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ArraySource } from "@weir/weir";
- * console.assert(new ArraySource([1]).name === "array");
+ * assert.ok(new ArraySource([1]).name === "array");
  * ```
  *
  * @module

@@ -24,11 +24,12 @@ export interface SinkContext {
  *
  * @example A sink that counts what it sees
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { SinkFunction } from "@weir/weir";
  * let seen = 0;
  * const counter: SinkFunction<string> = { invoke() { seen++; } };
  * counter.invoke("x", undefined);
- * console.assert(seen === 1);
+ * assert.ok(seen === 1);
  * ```
  */
 export interface SinkFunction<T> extends CheckpointedFunction, CheckpointListener {

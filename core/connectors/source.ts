@@ -50,6 +50,7 @@ export interface SourceReader<T> {
  *
  * @example A source of three numbers, resumable by index
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { Source } from "@weir/weir";
  * const three: Source<number> = {
  *   name: "three",
@@ -66,7 +67,7 @@ export interface SourceReader<T> {
  *     };
  *   },
  * };
- * console.assert(three.name === "three");
+ * assert.ok(three.name === "three");
  * ```
  */
 export interface Source<T> {

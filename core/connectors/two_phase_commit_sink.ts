@@ -30,6 +30,7 @@ const PENDING = new ListStateDescriptor<unknown>("two-phase-commit-pending", Ser
  *
  * @example A sink committing to an in-memory list
  * ```ts
+ * import assert from "node:assert/strict";
  * import { TwoPhaseCommitSink } from "@weir/weir";
  * const committed: string[] = [];
  * class ListSink extends TwoPhaseCommitSink<string, string[]> {
@@ -43,7 +44,7 @@ const PENDING = new ListStateDescriptor<unknown>("two-phase-commit-pending", Ser
  * sink.open({ subtaskIndex: 0, parallelism: 1, operatorUid: "s" });
  * sink.invoke("a");
  * sink.finish(); // no checkpointing: commits at end of input
- * console.assert(committed.join() === "a");
+ * assert.ok(committed.join() === "a");
  * ```
  */
 export abstract class TwoPhaseCommitSink<T, TXN> implements SinkFunction<T> {

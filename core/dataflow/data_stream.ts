@@ -101,6 +101,7 @@ export class DataStreamSink extends NodeSettings {}
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { CollectSink, StreamEnvironment } from "@weir/weir";
  * const env = StreamEnvironment.create();
  * const out = new CollectSink<string>();
@@ -109,7 +110,7 @@ export class DataStreamSink extends NodeSettings {}
  *   .filter((w) => w !== "c")
  *   .addSink(out);
  * await env.execute("words");
- * console.assert(out.values.join() === "a,b");
+ * assert.ok(out.values.join() === "a,b");
  * ```
  */
 export class DataStream<T> extends NodeSettings {
@@ -266,6 +267,7 @@ export class DataStream<T> extends NodeSettings {
  *
  * @example Running count per key
  * ```ts
+ * import assert from "node:assert/strict";
  * import { CollectSink, StreamEnvironment } from "@weir/weir";
  * const env = StreamEnvironment.create();
  * const out = new CollectSink<{ k: string; n: number }>();
@@ -274,7 +276,7 @@ export class DataStream<T> extends NodeSettings {
  *   .sum("n")
  *   .addSink(out);
  * await env.execute("sum");
- * console.assert(out.values.map((r) => r.n).join() === "1,1,2");
+ * assert.ok(out.values.map((r) => r.n).join() === "1,1,2");
  * ```
  */
 export class KeyedStream<T, K> extends DataStream<T> {
@@ -390,6 +392,7 @@ export class KeyedStream<T, K> extends DataStream<T> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { CollectSink, StreamEnvironment } from "@weir/weir";
  * const env = StreamEnvironment.create();
  * const out = new CollectSink<string>();
@@ -398,7 +401,7 @@ export class KeyedStream<T, K> extends DataStream<T> {
  *   processElement2: (v, _c, o) => o.collect(`s${v}`),
  * }).addSink(out);
  * await env.execute("co");
- * console.assert(out.values.sort().join() === "n1,n2,sx");
+ * assert.ok(out.values.sort().join() === "n1,n2,sx");
  * ```
  */
 export class ConnectedStreams<A, B> {
@@ -467,6 +470,7 @@ export class BroadcastStream<T> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { CollectSink, MapStateDescriptor, Serializers, StreamEnvironment } from "@weir/weir";
  * const env = StreamEnvironment.create();
  * const limits = new MapStateDescriptor("limits", Serializers.string, Serializers.f64);
@@ -484,7 +488,7 @@ export class BroadcastStream<T> {
  *   })
  *   .addSink(out);
  * await env.execute("rules");
- * console.assert(out.values.length <= 1);
+ * assert.ok(out.values.length <= 1);
  * ```
  */
 export class BroadcastConnectedStream<A, B> {

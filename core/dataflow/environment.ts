@@ -129,13 +129,14 @@ function resolveCheckpoint(o: CheckpointingOptions | undefined): CheckpointConfi
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { CollectSink, StreamEnvironment } from "@weir/weir";
  * const env = StreamEnvironment.create({ parallelism: 2 });
  * const out = new CollectSink<number>();
  * env.fromCollection([1, 2, 3, 4]).map((x) => x * 10).addSink(out);
  * const result = await env.execute("times ten");
- * console.assert(out.values.sort((a, b) => a - b).join() === "10,20,30,40");
- * console.assert(result.name === "times ten");
+ * assert.ok(out.values.sort((a, b) => a - b).join() === "10,20,30,40");
+ * assert.ok(result.name === "times ten");
  * ```
  */
 export class StreamEnvironment implements GraphBuilder {
@@ -196,12 +197,13 @@ export class StreamEnvironment implements GraphBuilder {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { StreamEnvironment } from "@weir/weir";
    * const { env, values } = StreamEnvironment.fromArgs(
    *   ["--parallelism", "2", "--input", "in.txt"],
    *   { input: { type: "string" } },
    * );
-   * console.assert(env.config.parallelism === 2 && values.input === "in.txt");
+   * assert.ok(env.config.parallelism === 2 && values.input === "in.txt");
    * ```
    */
   static fromArgs(

@@ -59,12 +59,13 @@ function positiveInt(flag: string, raw: string | undefined): number | undefined 
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseJobFlags } from "@weir/weir";
  * const { flags, values } = parseJobFlags(
  *   ["--parallelism", "2", "--input", "words.txt"],
  *   { input: { type: "string" } },
  * );
- * console.assert(flags.parallelism === 2 && values.input === "words.txt");
+ * assert.ok(flags.parallelism === 2 && values.input === "words.txt");
  * ```
  */
 export function parseJobFlags(

@@ -163,11 +163,12 @@ export interface OnTimerContext<K> extends KeyedProcessContext<K> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { ProcessFunction } from "@weir/weir";
  * const evens: ProcessFunction<number, number> = {
  *   processElement(v, _ctx, out) { if (v % 2 === 0) out.collect(v); },
  * };
- * console.assert(typeof evens.processElement === "function");
+ * assert.ok(typeof evens.processElement === "function");
  * ```
  */
 export interface ProcessFunction<I, O> extends RichFunction, CheckpointedFunction {
@@ -180,6 +181,7 @@ export interface ProcessFunction<I, O> extends RichFunction, CheckpointedFunctio
  *
  * @example Count per key and report after a minute of processing time
  * ```ts
+ * import assert from "node:assert/strict";
  * import {
  *   type KeyedProcessFunction, type RuntimeContext, type ValueState,
  *   Serializers, ValueStateDescriptor,
@@ -197,7 +199,7 @@ export interface ProcessFunction<I, O> extends RichFunction, CheckpointedFunctio
  *     out.collect([ctx.getCurrentKey(), this.count.value()!]);
  *   }
  * }
- * console.assert(new Count() instanceof Count);
+ * assert.ok(new Count() instanceof Count);
  * ```
  */
 export interface KeyedProcessFunction<K, I, O> extends RichFunction, CheckpointedFunction {
@@ -212,12 +214,13 @@ export interface KeyedProcessFunction<K, I, O> extends RichFunction, Checkpointe
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { CoProcessFunction } from "@weir/weir";
  * const merge: CoProcessFunction<number, string, string> = {
  *   processElement1(v, _c, out) { out.collect(String(v)); },
  *   processElement2(v, _c, out) { out.collect(v); },
  * };
- * console.assert(typeof merge.processElement2 === "function");
+ * assert.ok(typeof merge.processElement2 === "function");
  * ```
  */
 export interface CoProcessFunction<I1, I2, O> extends RichFunction, CheckpointedFunction {
@@ -265,6 +268,7 @@ export interface BroadcastContext extends ProcessContext {
  *
  * @example Rules broadcast to all subtasks
  * ```ts
+ * import assert from "node:assert/strict";
  * import { type BroadcastProcessFunction, MapStateDescriptor, Serializers } from "@weir/weir";
  * const rules = new MapStateDescriptor("rules", Serializers.string, Serializers.f64);
  * const fn: BroadcastProcessFunction<[string, number], [string, number], string> = {
@@ -274,7 +278,7 @@ export interface BroadcastContext extends ProcessContext {
  *   },
  *   processBroadcastElement([k, limit], ctx) { ctx.getBroadcastState(rules).put(k, limit); },
  * };
- * console.assert(typeof fn.processElement === "function");
+ * assert.ok(typeof fn.processElement === "function");
  * ```
  */
 export interface BroadcastProcessFunction<I, B, O> extends RichFunction, CheckpointedFunction {

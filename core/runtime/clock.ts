@@ -18,8 +18,9 @@ export interface Clock {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { SystemClock } from "@weir/weir";
- * console.assert(Math.abs(new SystemClock().now() - Date.now()) < 1000);
+ * assert.ok(Math.abs(new SystemClock().now() - Date.now()) < 1000);
  * ```
  */
 export class SystemClock implements Clock {
@@ -40,13 +41,14 @@ export class SystemClock implements Clock {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ManualClock } from "@weir/weir";
  * const clock = new ManualClock(0);
  * const fired: number[] = [];
  * clock.schedule(10, () => fired.push(clock.now()));
  * clock.advance(5);
  * clock.advance(5);
- * console.assert(fired.length === 1 && fired[0] === 10);
+ * assert.ok(fired.length === 1 && fired[0] === 10);
  * ```
  */
 export class ManualClock implements Clock {

@@ -10,9 +10,10 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { OutputTag } from "@weir/weir";
  * const late = new OutputTag<string>("late");
- * console.assert(late.id === "late");
+ * assert.ok(late.id === "late");
  * ```
  */
 export class OutputTag<T> {

@@ -153,9 +153,10 @@ export interface KeyedStateBackend {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { HeapStateBackend, type StateBackend } from "@weir/weir";
  * const backend: StateBackend = new HeapStateBackend();
- * console.assert(backend.name === "heap");
+ * assert.ok(backend.name === "heap");
  * ```
  */
 export interface StateBackend {

@@ -16,12 +16,13 @@ const decoder = new TextDecoder("utf-8", { fatal: false, ignoreBOM: true });
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ByteReader, ByteWriter } from "@weir/weir";
  * const w = new ByteWriter();
  * w.writeString("héllo");
  * w.writeF64(-0);
  * const r = new ByteReader(w.bytes());
- * console.assert(r.readString() === "héllo" && Object.is(r.readF64(), -0));
+ * assert.ok(r.readString() === "héllo" && Object.is(r.readF64(), -0));
  * ```
  */
 export class ByteWriter {
@@ -164,9 +165,10 @@ export class ByteWriter {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ByteReader } from "@weir/weir";
  * const r = new ByteReader(new Uint8Array([3, 0x61, 0x62, 0x63]));
- * console.assert(r.readString() === "abc" && r.remaining() === 0);
+ * assert.ok(r.readString() === "abc" && r.remaining() === 0);
  * ```
  */
 export class ByteReader {

@@ -15,9 +15,10 @@ export type StateKind = "value" | "list" | "map" | "reducing" | "aggregating";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { type StateDescriptor, ValueStateDescriptor, Serializers } from "@weir/weir";
  * const d: StateDescriptor = new ValueStateDescriptor("v", Serializers.string);
- * console.assert(d.kind === "value" && d.typeId() === "value<string>");
+ * assert.ok(d.kind === "value" && d.typeId() === "value<string>");
  * ```
  */
 export abstract class StateDescriptor {
@@ -40,9 +41,10 @@ export abstract class StateDescriptor {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ValueStateDescriptor, Serializers } from "@weir/weir";
  * const count = new ValueStateDescriptor("count", Serializers.f64, 0);
- * console.assert(count.defaultValue === 0);
+ * assert.ok(count.defaultValue === 0);
  * ```
  */
 export class ValueStateDescriptor<T> extends StateDescriptor {
@@ -71,9 +73,10 @@ export class ValueStateDescriptor<T> extends StateDescriptor {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ListStateDescriptor, Serializers } from "@weir/weir";
  * const seen = new ListStateDescriptor("seen", Serializers.string);
- * console.assert(seen.typeId() === "list<string>");
+ * assert.ok(seen.typeId() === "list<string>");
  * ```
  */
 export class ListStateDescriptor<T> extends StateDescriptor {
@@ -99,9 +102,10 @@ export class ListStateDescriptor<T> extends StateDescriptor {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { MapStateDescriptor, Serializers } from "@weir/weir";
  * const pages = new MapStateDescriptor("pages", Serializers.string, Serializers.f64);
- * console.assert(pages.typeId() === "map<string,f64>");
+ * assert.ok(pages.typeId() === "map<string,f64>");
  * ```
  */
 export class MapStateDescriptor<K, V> extends StateDescriptor {
@@ -130,9 +134,10 @@ export class MapStateDescriptor<K, V> extends StateDescriptor {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ReducingStateDescriptor, Serializers } from "@weir/weir";
  * const sum = new ReducingStateDescriptor("sum", (a: number, b: number) => a + b, Serializers.f64);
- * console.assert(sum.reduce(1, 2) === 3);
+ * assert.ok(sum.reduce(1, 2) === 3);
  * ```
  */
 export class ReducingStateDescriptor<T> extends StateDescriptor {
@@ -161,13 +166,14 @@ export class ReducingStateDescriptor<T> extends StateDescriptor {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { AggregatingStateDescriptor, Serializers } from "@weir/weir";
  * const count = new AggregatingStateDescriptor("n", {
  *   createAccumulator: () => 0,
  *   add: (_v: string, acc: number) => acc + 1,
  *   getResult: (acc: number) => acc,
  * }, Serializers.f64);
- * console.assert(count.typeId() === "aggregating<f64>");
+ * assert.ok(count.typeId() === "aggregating<f64>");
  * ```
  */
 export class AggregatingStateDescriptor<IN, ACC, OUT> extends StateDescriptor {

@@ -16,8 +16,9 @@ export const UPPER_BOUND_MAX_PARALLELISM = 32768;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { murmur3 } from "@weir/weir";
- * console.assert(murmur3(new TextEncoder().encode("hello")) === 0x248bfa47);
+ * assert.ok(murmur3(new TextEncoder().encode("hello")) === 0x248bfa47);
  * ```
  */
 export function murmur3(bytes: Uint8Array, length = bytes.length, seed = 0): number {
@@ -57,9 +58,10 @@ export function murmur3(bytes: Uint8Array, length = bytes.length, seed = 0): num
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { keyGroupOf } from "@weir/weir";
  * const g = keyGroupOf(new TextEncoder().encode("user-1"), 128);
- * console.assert(g >= 0 && g < 128);
+ * assert.ok(g >= 0 && g < 128);
  * ```
  */
 export function keyGroupOf(keyBytes: Uint8Array, maxParallelism: number, length?: number): number {
@@ -72,8 +74,9 @@ export function keyGroupOf(keyBytes: Uint8Array, maxParallelism: number, length?
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { subtaskForKeyGroup } from "@weir/weir";
- * console.assert(subtaskForKeyGroup(127, 128, 2) === 1);
+ * assert.ok(subtaskForKeyGroup(127, 128, 2) === 1);
  * ```
  */
 export function subtaskForKeyGroup(
@@ -89,9 +92,10 @@ export function subtaskForKeyGroup(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { keyGroupRangeForSubtask } from "@weir/weir";
  * const r = keyGroupRangeForSubtask(128, 2, 1);
- * console.assert(r.start === 64 && r.end === 127);
+ * assert.ok(r.start === 64 && r.end === 127);
  * ```
  */
 export interface KeyGroupRange {
@@ -107,8 +111,9 @@ export interface KeyGroupRange {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { keyGroupRangeForSubtask } from "@weir/weir";
- * console.assert(keyGroupRangeForSubtask(128, 1, 0).end === 127);
+ * assert.ok(keyGroupRangeForSubtask(128, 1, 0).end === 127);
  * ```
  */
 export function keyGroupRangeForSubtask(
@@ -128,8 +133,9 @@ export function keyGroupRangeForSubtask(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { defaultMaxParallelism } from "@weir/weir";
- * console.assert(defaultMaxParallelism(4) === 128 && defaultMaxParallelism(200) === 512);
+ * assert.ok(defaultMaxParallelism(4) === 128 && defaultMaxParallelism(200) === 512);
  * ```
  */
 export function defaultMaxParallelism(parallelism: number): number {

@@ -35,11 +35,12 @@ export type OperatorStateSnapshot = Record<string, OperatorStateEntry>;
  *
  * @example Two subtasks' split lists spread over three
  * ```ts
+ * import assert from "node:assert/strict";
  * import { redistributeOperatorState } from "@weir/weir";
  * const item = (n: number) => new Uint8Array([n]);
  * const entry = (ns: number[]) => ({ s: { mode: "split" as const, typeId: "list<x>", items: ns.map(item) } });
  * const next = redistributeOperatorState([entry([1, 2]), entry([3, 4, 5])], 3);
- * console.assert(next.map((s) => s.s!.items.length).join() === "2,2,1");
+ * assert.ok(next.map((s) => s.s!.items.length).join() === "2,2,1");
  * ```
  */
 export function redistributeOperatorState(
@@ -84,12 +85,13 @@ interface Registered {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ListStateDescriptor, OperatorStateStore, Serializers } from "@weir/weir";
  * const store = new OperatorStateStore("src");
  * const offsets = store.getListState(new ListStateDescriptor("offsets", Serializers.f64));
  * offsets.update([42]);
  * const restored = new OperatorStateStore("src", store.snapshot());
- * console.assert(restored.getListState(new ListStateDescriptor("offsets", Serializers.f64)).get()![0] === 42);
+ * assert.ok(restored.getListState(new ListStateDescriptor("offsets", Serializers.f64)).get()![0] === 42);
  * ```
  */
 export class OperatorStateStore {

@@ -14,6 +14,7 @@ import { ByteReader, ByteWriter } from "./bytes.ts";
  *
  * @example A serializer for a small record
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ByteReader, ByteWriter, type Serializer } from "@weir/weir";
  * const point: Serializer<{ x: number; y: number }> = {
  *   id: "point",
@@ -23,7 +24,7 @@ import { ByteReader, ByteWriter } from "./bytes.ts";
  * };
  * const w = new ByteWriter();
  * point.write({ x: 1, y: 2 }, w);
- * console.assert(point.read(new ByteReader(w.bytes())).y === 2);
+ * assert.ok(point.read(new ByteReader(w.bytes())).y === 2);
  * ```
  */
 export interface Serializer<T> {
@@ -47,9 +48,10 @@ const shared = new ByteWriter(256);
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { deserialize, serialize, Serializers } from "@weir/weir";
  * const bytes = serialize(Serializers.string, "hi");
- * console.assert(deserialize(Serializers.string, bytes) === "hi");
+ * assert.ok(deserialize(Serializers.string, bytes) === "hi");
  * ```
  */
 export function serialize<T>(serializer: Serializer<T>, value: T): Uint8Array {
@@ -63,8 +65,9 @@ export function serialize<T>(serializer: Serializer<T>, value: T): Uint8Array {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { deserialize, serialize, Serializers } from "@weir/weir";
- * console.assert(deserialize(Serializers.f64, serialize(Serializers.f64, 1.5)) === 1.5);
+ * assert.ok(deserialize(Serializers.f64, serialize(Serializers.f64, 1.5)) === 1.5);
  * ```
  */
 export function deserialize<T>(serializer: Serializer<T>, bytes: Uint8Array): T {
@@ -347,10 +350,11 @@ function optional<T>(inner: Serializer<T>): Serializer<T | undefined> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { deserialize, serialize, Serializers } from "@weir/weir";
  * const s = Serializers.tuple(Serializers.string, Serializers.f64);
  * const v = deserialize(s, serialize(s, ["a", 1] as [string, number]));
- * console.assert(v[0] === "a" && v[1] === 1);
+ * assert.ok(v[0] === "a" && v[1] === 1);
  * ```
  */
 export const Serializers = {

@@ -19,6 +19,7 @@ export interface State {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { type ValueState, ValueStateDescriptor, Serializers } from "@weir/weir";
  * const desc = new ValueStateDescriptor("count", Serializers.f64, 0);
  * function bump(count: ValueState<number>): number {
@@ -26,7 +27,7 @@ export interface State {
  *   count.update(n);
  *   return n;
  * }
- * console.assert(desc.defaultValue === 0 && typeof bump === "function");
+ * assert.ok(desc.defaultValue === 0 && typeof bump === "function");
  * ```
  */
 export interface ValueState<T> extends State {
@@ -51,12 +52,13 @@ export interface AppendingState<IN, OUT> extends State {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { type ListState } from "@weir/weir";
  * function remember(seen: ListState<string>, v: string): number {
  *   seen.add(v);
  *   return seen.get()?.length ?? 0;
  * }
- * console.assert(typeof remember === "function");
+ * assert.ok(typeof remember === "function");
  * ```
  */
 export interface ListState<T> extends AppendingState<T, T[]> {
@@ -72,13 +74,14 @@ export interface ListState<T> extends AppendingState<T, T[]> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { type MapState } from "@weir/weir";
  * function tally(m: MapState<string, number>, page: string): number {
  *   const n = (m.get(page) ?? 0) + 1;
  *   m.put(page, n);
  *   return n;
  * }
- * console.assert(typeof tally === "function");
+ * assert.ok(typeof tally === "function");
  * ```
  */
 export interface MapState<K, V> extends State {
@@ -107,9 +110,10 @@ export interface MapState<K, V> extends State {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ReducingStateDescriptor, Serializers } from "@weir/weir";
  * const max = new ReducingStateDescriptor("max", (a: number, b: number) => Math.max(a, b), Serializers.f64);
- * console.assert(max.name === "max");
+ * assert.ok(max.name === "max");
  * ```
  */
 export type ReducingState<T> = AppendingState<T, T>;
@@ -119,12 +123,13 @@ export type ReducingState<T> = AppendingState<T, T>;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { type AggregatingState } from "@weir/weir";
  * function observe(avg: AggregatingState<number, number>, v: number): number | undefined {
  *   avg.add(v);
  *   return avg.get();
  * }
- * console.assert(typeof observe === "function");
+ * assert.ok(typeof observe === "function");
  * ```
  */
 export type AggregatingState<IN, OUT> = AppendingState<IN, OUT>;
@@ -134,6 +139,7 @@ export type AggregatingState<IN, OUT> = AppendingState<IN, OUT>;
  *
  * @example An average
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { AggregateFunction } from "@weir/weir";
  * const average: AggregateFunction<number, [number, number], number> = {
  *   createAccumulator: () => [0, 0],
@@ -141,7 +147,7 @@ export type AggregatingState<IN, OUT> = AppendingState<IN, OUT>;
  *   getResult: ([sum, n]) => sum / n,
  *   merge: ([a, b], [c, d]) => [a + c, b + d],
  * };
- * console.assert(average.getResult(average.add(4, average.createAccumulator())) === 4);
+ * assert.ok(average.getResult(average.add(4, average.createAccumulator())) === 4);
  * ```
  */
 export interface AggregateFunction<IN, ACC, OUT> {

@@ -36,10 +36,11 @@ export const MAX_USER_STATE_ID = 0xfff0;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ByteWriter, writeStateKeyHeader } from "@weir/weir";
  * const w = new ByteWriter();
  * writeStateKeyHeader(w, 3, 1);
- * console.assert(w.bytes().join() === "0,3,0,1");
+ * assert.ok(w.bytes().join() === "0,3,0,1");
  * ```
  */
 export function writeStateKeyHeader(out: ByteWriter, keyGroup: number, stateId: number): void {
@@ -62,9 +63,10 @@ export interface StateKeyParts {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { readStateKeyHeader } from "@weir/weir";
  * const parts = readStateKeyHeader(new Uint8Array([0, 3, 0, 1, 9]));
- * console.assert(parts.keyGroup === 3 && parts.stateId === 1 && parts.rest.readU8() === 9);
+ * assert.ok(parts.keyGroup === 3 && parts.stateId === 1 && parts.rest.readU8() === 9);
  * ```
  */
 export function readStateKeyHeader(key: Uint8Array): StateKeyParts {
@@ -82,9 +84,10 @@ export function readStateKeyHeader(key: Uint8Array): StateKeyParts {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { decodeList, encodeList, Serializers } from "@weir/weir";
  * const bytes = encodeList(Serializers.string, ["a", "bc"]);
- * console.assert(decodeList(Serializers.string, bytes).join() === "a,bc");
+ * assert.ok(decodeList(Serializers.string, bytes).join() === "a,bc");
  * ```
  */
 export function encodeList<T>(serializer: Serializer<T>, values: Iterable<T>): Uint8Array {

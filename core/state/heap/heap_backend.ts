@@ -413,6 +413,7 @@ function latin1Key(b: Uint8Array): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { HeapStateBackend, Serializers, ValueStateDescriptor } from "@weir/weir";
  * const backend = new HeapStateBackend().createKeyedBackend({
  *   operatorUid: "count",
@@ -424,7 +425,7 @@ function latin1Key(b: Uint8Array): string {
  * const count = backend.state(new ValueStateDescriptor("count", Serializers.f64, 0));
  * backend.setCurrentKey("a");
  * count.update(count.value()! + 1);
- * console.assert(count.value() === 1);
+ * assert.ok(count.value() === 1);
  * ```
  */
 export class HeapKeyedStateBackend implements KeyedStateBackend {
@@ -674,8 +675,9 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { HeapStateBackend } from "@weir/weir";
- * console.assert(new HeapStateBackend().name === "heap");
+ * assert.ok(new HeapStateBackend().name === "heap");
  * ```
  */
 export class HeapStateBackend implements StateBackend {

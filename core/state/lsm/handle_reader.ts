@@ -33,6 +33,7 @@ function nameOf(path: string): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { readHandleEntries } from "@weir/weir";
  * import { DenoSegmentFs, writeSegment } from "../../../statestore-as/mod.ts";
  * const dir = Deno.makeTempDirSync();
@@ -45,8 +46,8 @@ function nameOf(path: string): string {
  *   segments: [{ name: seg.name, size: seg.size }],
  * };
  * const restore = { handles: [handle], fs, segmentPath: (n: string) => `${dir}/${n}` };
- * console.assert([...readHandleEntries(restore, handle, { start: 5, end: 5 })].length === 1);
- * console.assert([...readHandleEntries(restore, handle, { start: 6, end: 9 })].length === 0);
+ * assert.ok([...readHandleEntries(restore, handle, { start: 5, end: 5 })].length === 1);
+ * assert.ok([...readHandleEntries(restore, handle, { start: 6, end: 9 })].length === 0);
  * fs.close();
  * Deno.removeSync(dir, { recursive: true });
  * ```

@@ -508,6 +508,7 @@ export interface LsmStateBackendOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { LsmStateBackend, Serializers, ValueStateDescriptor } from "@weir/weir";
  * const backend = new LsmStateBackend({ memtableBytes: 1 << 20 }).createKeyedBackend({
  *   operatorUid: "count",
@@ -519,7 +520,7 @@ export interface LsmStateBackendOptions {
  * const count = backend.state(new ValueStateDescriptor("count", Serializers.f64, 0));
  * backend.setCurrentKey("a");
  * count.update(count.value()! + 1);
- * console.assert(count.value() === 1);
+ * assert.ok(count.value() === 1);
  * backend.dispose();
  * ```
  */
@@ -1045,9 +1046,10 @@ function copyThrough(fs: SegmentFs, src: string, tmp: string, dst: string): void
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { LsmStateBackend } from "@weir/weir";
  * const backend = new LsmStateBackend({ memtableBytes: 8 << 20, blockCacheBytes: 8 << 20 });
- * console.assert(backend.name === "lsm");
+ * assert.ok(backend.name === "lsm");
  * ```
  */
 export class LsmStateBackend implements StateBackend {

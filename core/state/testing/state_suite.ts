@@ -64,11 +64,12 @@ function sortedEntries<K, V>(it: Iterable<[K, V]>): [string, V][] {
  *
  * @example Running the suite for the heap backend (in a `*_test.ts` module)
  * ```ts
+ * import assert from "node:assert/strict";
  * import { HeapStateBackend, type StateBackend } from "@weir/weir";
  * import { runStateSuite } from "./state_suite.ts";
  * const make = (): StateBackend => new HeapStateBackend();
  * // At the top level of a test module: runStateSuite("heap", make);
- * console.assert(typeof runStateSuite === "function" && make().name === "heap");
+ * assert.ok(typeof runStateSuite === "function" && make().name === "heap");
  * ```
  */
 export function runStateSuite(name: string, makeBackend: () => StateBackend): void {
