@@ -1,0 +1,151 @@
+import assert from "node:assert/strict";
+import { ConfigError } from "../errors.ts";
+import {
+  checkRestartStrategy,
+  decideRestart,
+  DEFAULT_EXPONENTIAL_DELAY,
+  type RestartStrategy,
+} from "./restart_strategy.ts";
+
+const delayOf = (d: ReturnType<typeof decideRestart>): number => {
+  assert.ok(d.restart, `expected a restart, got ${JSON.stringify(d)}`);
+  return d.delayMs;
+};
+
+Deno.test("restart: none never restarts and says why", () => {
+  const d = decideRestart({ kind: "none" }, [5], 5);
+  assert.equal(d.restart, false);
+  assert.match((d as { reason: string }).reason, /none/);
+});
+
+Deno.test("restart: fixed-delay restarts `attempts` times with its delay, then gives up", () => {
+  const s: RestartStrategy = { kind: "fixed-delay", attempts: 3, delayMs: 250 };
+  const failures: number[] = [];
+  for (let i = 1; i <= 3; i++) {
+    failures.push(i * 1000);
+    assert.equal(delayOf(decideRestart(s, failures, i * 1000)), 250);
+  }
+  failures.push(4000);
+  const d = decideRestart(s, failures, 4000);
+  assert.equal(d.restart, false);
+  assert.match((d as { reason: string }).reason, /3 restarts/);
+  assert.equal(
+    decideRestart({ kind: "fixed-delay", attempts: 0, delayMs: 0 }, [1], 1).restart,
+    false,
+  );
+});
+
+Deno.test("restart: failure-rate counts failures inside the window only", () => {
+  const s: RestartStrategy = {
+    kind: "failure-rate",
+    maxFailuresPerInterval: 2,
+    intervalMs: 1000,
+    delayMs: 40,
+  };
+  assert.equal(delayOf(decideRestart(s, [0], 0)), 40);
+  assert.equal(delayOf(decideRestart(s, [0, 100], 100)), 40);
+  const third = decideRestart(s, [0, 100, 200], 200);
+  assert.equal(third.restart, false);
+  assert.match((third as { reason: string }).reason, /3 failures within 1000 ms exceed 2/);
+  // The old failures leave the window: allowed again.
+  assert.equal(delayOf(decideRestart(s, [0, 100, 1500], 1500)), 40);
+  assert.equal(delayOf(decideRestart(s, [0, 100, 1101, 1150], 1150)), 40);
+  assert.equal(decideRestart(s, [0, 100, 1101, 1150, 1160], 1160).restart, false);
+});
+
+const expo = (over: Partial<Extract<RestartStrategy, { kind: "exponential-delay" }>> = {}) => ({
+  kind: "exponential-delay" as const,
+  initialBackoffMs: 100,
+  maxBackoffMs: 1000,
+  backoffMultiplier: 2,
+  resetBackoffThresholdMs: 10_000,
+  jitterFactor: 0,
+  attempts: 100,
+  ...over,
+});
+
+Deno.test("restart: exponential-delay grows by the multiplier up to the cap", () => {
+  const s = expo();
+  const failures: number[] = [];
+  const delays: number[] = [];
+  for (let i = 0; i < 7; i++) {
+    failures.push(i * 10);
+    delays.push(delayOf(decideRestart(s, failures, i * 10)));
+  }
+  assert.deepEqual(delays, [100, 200, 400, 800, 1000, 1000, 1000]);
+  const s3 = expo({ backoffMultiplier: 3, maxBackoffMs: 100_000 });
+  assert.equal(delayOf(decideRestart(s3, [0, 1, 2], 2)), 900);
+});
+
+Deno.test("restart: exponential-delay resets after a quiet period", () => {
+  const s = expo();
+  assert.equal(delayOf(decideRestart(s, [0, 10, 20], 20)), 400);
+  // 20 → 20_021 is quieter than the 10 s threshold: back to the initial backoff.
+  assert.equal(delayOf(decideRestart(s, [0, 10, 20, 20_021], 20_021)), 100);
+  assert.equal(delayOf(decideRestart(s, [0, 10, 20, 20_021, 20_030], 20_030)), 200);
+});
+
+Deno.test("restart: exponential-delay gives up after its attempts", () => {
+  const s = expo({ attempts: 2 });
+  assert.ok(decideRestart(s, [0, 1], 1).restart);
+  const d = decideRestart(s, [0, 1, 2], 2);
+  assert.equal(d.restart, false);
+  assert.match((d as { reason: string }).reason, /2 restarts/);
+});
+
+Deno.test("restart: jitter stays within ±factor of the base delay", () => {
+  const s = expo({ jitterFactor: 0.25 });
+  // The random source's extremes give the bounds exactly.
+  assert.equal(delayOf(decideRestart(s, [0, 1], 1, () => 0)), 150);
+  assert.equal(delayOf(decideRestart(s, [0, 1], 1, () => 0.999999)), 250);
+  assert.equal(delayOf(decideRestart(s, [0, 1], 1, () => 0.5)), 200);
+  let lo = Infinity, hi = -Infinity;
+  for (let i = 0; i < 2000; i++) {
+    const d = delayOf(decideRestart(s, [0, 1, 2], 2));
+    lo = Math.min(lo, d);
+    hi = Math.max(hi, d);
+  }
+  assert.ok(lo >= 300 && hi <= 500, `${lo}..${hi}`);
+  assert.ok(hi - lo > 100, "jitter spreads the delays");
+});
+
+Deno.test("restart: the default is Flink's exponential delay and passes the check", () => {
+  checkRestartStrategy(DEFAULT_EXPONENTIAL_DELAY);
+  assert.equal(delayOf(decideRestart(DEFAULT_EXPONENTIAL_DELAY, [0], 0, () => 0.5)), 1000);
+});
+
+Deno.test("restart: checkRestartStrategy names the bad parameter", () => {
+  const bad: [RestartStrategy, RegExp][] = [
+    [
+      { kind: "fixed-delay", attempts: -1, delayMs: 0 },
+      /fixed-delay: attempts must be a number ≥ 0, got -1/,
+    ],
+    [{ kind: "fixed-delay", attempts: 1, delayMs: NaN }, /delayMs/],
+    [{ kind: "failure-rate", maxFailuresPerInterval: 1, intervalMs: -5, delayMs: 0 }, /intervalMs/],
+    [
+      { kind: "failure-rate", maxFailuresPerInterval: Infinity, intervalMs: 5, delayMs: 0 },
+      /maxFailuresPerInterval/,
+    ],
+    [expo({ initialBackoffMs: -1 }), /initialBackoffMs/],
+    [expo({ maxBackoffMs: -1 }), /maxBackoffMs/],
+    [expo({ resetBackoffThresholdMs: -1 }), /resetBackoffThresholdMs/],
+    [expo({ backoffMultiplier: 0.5 }), /backoffMultiplier must be ≥ 1/],
+    [expo({ jitterFactor: 1.5 }), /jitterFactor must be in 0..1/],
+    [expo({ jitterFactor: -0.1 }), /jitterFactor/],
+  ];
+  for (const [s, re] of bad) {
+    assert.throws(
+      () => checkRestartStrategy(s),
+      (e: unknown) => e instanceof ConfigError && re.test(e.message),
+      JSON.stringify(s),
+    );
+  }
+  checkRestartStrategy({ kind: "none" });
+  checkRestartStrategy({
+    kind: "failure-rate",
+    maxFailuresPerInterval: 0,
+    intervalMs: 0,
+    delayMs: 0,
+  });
+  checkRestartStrategy(expo());
+});
