@@ -56,7 +56,6 @@ export abstract class TwoPhaseCommitSink<T, TXN> implements SinkFunction<T> {
   private restored: PendingTransaction<TXN>[] = [];
   private pendingState: ListState<unknown> | undefined;
   private sawCheckpoint = false;
-  private isRestored = false;
 
   /** Starts a transaction. */
   protected abstract beginTransaction(): TXN;
@@ -80,7 +79,6 @@ export abstract class TwoPhaseCommitSink<T, TXN> implements SinkFunction<T> {
   initializeState(ctx: FunctionInitializationContext): void {
     this.pendingState = ctx.operatorStateStore.getUnionListState(PENDING);
     this.restored = (this.pendingState.get() ?? []) as PendingTransaction<TXN>[];
-    this.isRestored = ctx.isRestored;
   }
 
   /** Commits restored transactions, cleans leftovers, begins a transaction. */
@@ -96,7 +94,6 @@ export abstract class TwoPhaseCommitSink<T, TXN> implements SinkFunction<T> {
     this.restored = [];
     this.pendingState?.update([]);
     this.current = this.beginTransaction();
-    void this.isRestored;
   }
 
   /** Writes into the open transaction. */
