@@ -78,6 +78,8 @@ export interface TaskHost {
 export interface TaskMetrics {
   /** Records into the head of the chain. */
   recordsIn: number;
+  /** ms spent waiting for space in full output channels (backpressure), finished waits. */
+  backPressuredMs: number;
 }
 
 /** One subtask of an operator chain. */
@@ -91,7 +93,7 @@ export class Task {
   /** Input of a non-source task. */
   readonly gate: InputGate | null;
   /** Counters. */
-  readonly metrics: TaskMetrics = { recordsIn: 0 };
+  readonly metrics: TaskMetrics = { recordsIn: 0, backPressuredMs: 0 };
   readonly #host: TaskHost;
   readonly #sinks: SinkOperator<unknown>[];
   readonly #mails: (() => void | Promise<void>)[] = [];
@@ -99,6 +101,7 @@ export class Task {
   #lastYield = 0;
   #waiting = false;
   #ended = false;
+  #backPressuredSince = 0;
 
   /** Creates a task. */
   constructor(
@@ -116,6 +119,12 @@ export class Task {
     this.#sinks = operators.filter((op): op is SinkOperator<unknown> =>
       op instanceof SinkOperator && typeof op.sink.flush === "function"
     );
+  }
+
+  /** ms this task waited on full output channels so far, including a wait in progress. */
+  get backPressuredMs(): number {
+    const since = this.#backPressuredSince;
+    return this.metrics.backPressuredMs + (since > 0 ? performance.now() - since : 0);
   }
 
   /** Whether the task has stopped running. */
@@ -173,7 +182,16 @@ export class Task {
       const pending = s.sink.flush!();
       if (pending) await pending;
     }
-    for (const w of this.writers) if (w.isFull()) await w.waitForSpace();
+    for (const w of this.writers) {
+      if (!w.isFull()) continue;
+      const since = this.#backPressuredSince = performance.now();
+      try {
+        await w.waitForSpace();
+      } finally {
+        this.#backPressuredSince = 0;
+        this.metrics.backPressuredMs += performance.now() - since;
+      }
+    }
     const now = performance.now();
     if (now - this.#lastYield > YIELD_EVERY_MS) {
       await new Promise((r) => setTimeout(r, 0));
@@ -201,6 +219,10 @@ export class Task {
     } finally {
       this.#ended = true;
     }
+    // Mails posted while the chain was finishing (the final checkpoint's
+    // completion, which commits sinks) would be lost: run them. Later ones
+    // see `ended` and the job runs them itself.
+    await this.#runMails();
   }
 
   async #runSource(head: SourceOperator): Promise<void> {
