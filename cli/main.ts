@@ -2,6 +2,17 @@
  * The `weir` command line: `deno task weir <command>` or
  * `deno run -A jsr:@weir/weir/cli <command>`.
  *
+ * ```
+ * weir checkpoints list DIR            checkpoints and savepoints of a directory
+ * weir checkpoints inspect PATH        operators, states, key groups, segments
+ * weir checkpoints gc DIR [--delete]   delete what nothing references
+ * weir state get PATH --operator UID --state NAME --key K
+ * weir state dump PATH --operator UID --state NAME [--format jsonl|csv]
+ * weir savepoint --url URL --job ID [--stop]
+ * ```
+ * Exit codes: 0 ok, 1 failed (a missing or damaged checkpoint, a key
+ * without value, an unreachable admin API), 2 bad usage.
+ *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
@@ -14,13 +25,27 @@
  * @module
  */
 import denoJson from "../deno.json" with { type: "json" };
+import { WeirError } from "../core/errors.ts";
+import { UsageError } from "./args.ts";
+import type { CliIo, Command } from "./command.ts";
+import { checkpointsGc, checkpointsInspect, checkpointsList } from "./commands/checkpoints.ts";
+import { savepoint } from "./commands/savepoint.ts";
+import { stateDump, stateGet } from "./commands/state.ts";
 
-/** Where the CLI writes. */
-export interface CliIo {
-  /** Standard output, one line per call. */
-  out(line: string): void;
-  /** Standard error, one line per call. */
-  err(line: string): void;
+export type { CliIo, Command } from "./command.ts";
+
+const COMMANDS: readonly Command[] = [
+  checkpointsList,
+  checkpointsInspect,
+  checkpointsGc,
+  stateGet,
+  stateDump,
+  savepoint,
+];
+
+function listing(commands: readonly Command[]): string {
+  const w = Math.max(...commands.map((c) => c.name.length));
+  return commands.map((c) => `  ${c.name.padEnd(w)}  ${c.summary}`).join("\n");
 }
 
 const USAGE = `weir ${denoJson.version}: a Deno-first stateful stream processor
@@ -28,14 +53,38 @@ const USAGE = `weir ${denoJson.version}: a Deno-first stateful stream processor
 Usage: weir <command> [options]
 
 Commands:
-  version        print the version
+${listing(COMMANDS)}
+  ${"version".padEnd(Math.max(...COMMANDS.map((c) => c.name.length)))}  print the version
+
+Run "weir <command> --help" for a command's options.
 
 Options:
   -h, --help     show this help
-  --version      print the version`;
+  --version      print the version
+
+Exit codes: 0 ok, 1 failed, 2 bad usage.`;
+
+function groupUsage(group: string): string {
+  return `Usage: weir ${group} <command> [options]
+
+Commands:
+${listing(COMMANDS.filter((c) => c.name.startsWith(`${group} `)))}
+
+Run "weir ${group} <command> --help" for a command's options.`;
+}
+
+/** Finds the command `args` names; the rest are its arguments. */
+function find(args: string[]): { command: Command; rest: string[] } | undefined {
+  for (const c of COMMANDS) {
+    const words = c.name.split(" ");
+    if (words.every((w, i) => args[i] === w)) return { command: c, rest: args.slice(words.length) };
+  }
+  return undefined;
+}
 
 /**
- * Runs the CLI with `args`; returns the exit code (0 ok, 2 bad usage).
+ * Runs the CLI with `args`; returns the exit code (0 ok, 1 failed, 2 bad
+ * usage). Bad usage prints one line to `err`.
  *
  * @example
  * ```ts
@@ -46,18 +95,63 @@ Options:
  * assert.ok(code === 2 && errors[0]!.includes("nope"));
  * ```
  */
-export function runCli(args: string[], io: CliIo): Promise<number> {
-  const [command] = args;
-  if (command === undefined || command === "-h" || command === "--help" || command === "help") {
+export async function runCli(args: string[], io: CliIo): Promise<number> {
+  const [first] = args;
+  if (first === undefined) {
+    io.err(USAGE);
+    return 2;
+  }
+  if (first === "-h" || first === "--help") {
     io.out(USAGE);
-    return Promise.resolve(command === undefined ? 2 : 0);
+    return 0;
   }
-  if (command === "--version" || command === "version") {
+  if (first === "--version" || first === "version") {
     io.out(`weir ${denoJson.version}`);
-    return Promise.resolve(0);
+    return 0;
   }
-  io.err(`weir: unknown command "${command}" (see weir --help)`);
-  return Promise.resolve(2);
+  if (first === "help") {
+    if (args.length === 1) {
+      io.out(USAGE);
+      return 0;
+    }
+    return runCli([...args.slice(1), "--help"], io);
+  }
+  const found = find(args);
+  const groups = new Set(
+    COMMANDS.filter((c) => c.name.includes(" ")).map((c) => c.name.split(" ")[0]!),
+  );
+  if (!found) {
+    if (groups.has(first)) {
+      const sub = args[1];
+      if (sub === "-h" || sub === "--help") {
+        io.out(groupUsage(first));
+        return 0;
+      }
+      io.err(
+        sub === undefined
+          ? `weir ${first}: missing command (see weir ${first} --help)`
+          : `weir ${first}: unknown command "${sub}" (see weir ${first} --help)`,
+      );
+      return 2;
+    }
+    io.err(`weir: unknown command "${first}" (see weir --help)`);
+    return 2;
+  }
+  try {
+    return await found.command.run(found.rest, io);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      io.err(`weir ${e.command}: ${e.message} (see weir ${e.command} --help)`);
+      return 2;
+    }
+    if (e instanceof WeirError) {
+      io.err(`weir: ${e.message}`);
+      return 1;
+    }
+    // File system and other runtime errors: one readable line, no stack.
+    io.err(`weir: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`);
+    return 1;
+  }
 }
 
 if (import.meta.main) {

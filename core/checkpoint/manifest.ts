@@ -49,6 +49,8 @@ export interface OperatorManifest {
   readonly parallelism: number;
   /** Whether the operator is a source (positions cannot be rescaled). */
   readonly source: boolean;
+  /** The key serializer's id, for keyed operators (lets tools read keys offline). */
+  readonly keySerializer?: string;
   /** Subtasks, by index. */
   readonly subtasks: readonly SubtaskManifest[];
 }

@@ -1,0 +1,132 @@
+/**
+ * Flag parsing for the CLI commands on `node:util` `parseArgs`, with bad
+ * usage reported as a one-line {@linkcode UsageError} (exit code 2).
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+
+/** Bad usage: the CLI prints the message on one line and exits with 2. */
+export class UsageError extends Error {
+  /** The command whose help to point at (`"checkpoints list"`). */
+  readonly command: string;
+  /** Creates a usage error for `command`. */
+  constructor(message: string, command: string) {
+    super(message);
+    this.name = "UsageError";
+    this.command = command;
+  }
+}
+
+/** A flag a command takes. */
+export interface FlagSpec {
+  /** `string` flags take a value; `boolean` flags do not. */
+  readonly type: "string" | "boolean";
+  /** One-letter alias. */
+  readonly short?: string;
+}
+
+/** Parsed flags and positionals. */
+export interface Parsed {
+  /** Flag values by name. */
+  readonly values: Record<string, string | boolean | undefined>;
+  /** Positional arguments. */
+  readonly positionals: string[];
+  /** Whether `--help` / `-h` was given. */
+  readonly help: boolean;
+}
+
+/**
+ * Parses `args` strictly: an unknown flag, a missing value or a wrong number
+ * of positionals throws a {@linkcode UsageError}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseCommand } from "./args.ts";
+ * const p = parseCommand(["DIR", "--json"], "checkpoints list", { json: { type: "boolean" } }, ["DIR"]);
+ * assert.ok(p.values.json === true && p.positionals[0] === "DIR");
+ * assert.throws(() => parseCommand(["--nope"], "x", {}, []), /--nope/);
+ * ```
+ */
+export function parseCommand(
+  args: string[],
+  command: string,
+  flags: Record<string, FlagSpec>,
+  positionals: string[],
+): Parsed {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      options: { ...flags, help: { type: "boolean", short: "h" } },
+      allowPositionals: true,
+      strict: true,
+    });
+  } catch (e) {
+    // node's messages are multi-line with hints; keep the first line.
+    const first = String(e instanceof Error ? e.message : e).split("\n")[0]!;
+    throw new UsageError(first.replace(/\. To specify a positional.*$/, ""), command);
+  }
+  const values = parsed.values as Record<string, string | boolean | undefined>;
+  const help = values.help === true;
+  if (!help) {
+    if (parsed.positionals.length < positionals.length) {
+      throw new UsageError(
+        `missing ${positionals.slice(parsed.positionals.length).join(" ")}`,
+        command,
+      );
+    }
+    if (parsed.positionals.length > positionals.length) {
+      throw new UsageError(
+        `unexpected argument "${parsed.positionals[positionals.length]}"`,
+        command,
+      );
+    }
+  }
+  return { values, positionals: parsed.positionals, help };
+}
+
+/**
+ * A required string flag's value, or a {@linkcode UsageError}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { requireFlag } from "./args.ts";
+ * assert.equal(requireFlag({ values: { url: "http://x" }, positionals: [], help: false }, "url", "savepoint"), "http://x");
+ * ```
+ */
+export function requireFlag(p: Parsed, name: string, command: string): string {
+  const v = p.values[name];
+  if (typeof v !== "string" || v === "") throw new UsageError(`--${name} is required`, command);
+  return v;
+}
+
+/**
+ * An optional non-negative number flag, or a {@linkcode UsageError}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { numberFlag } from "./args.ts";
+ * assert.equal(numberFlag({ values: { keep: "3" }, positionals: [], help: false }, "keep", "gc", true), 3);
+ * ```
+ */
+export function numberFlag(
+  p: Parsed,
+  name: string,
+  command: string,
+  integer: boolean,
+): number | undefined {
+  const v = p.values[name];
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (typeof v !== "string" || v.trim() === "" || !(n >= 0) || (integer && !Number.isInteger(n))) {
+    throw new UsageError(
+      `--${name} must be a non-negative ${integer ? "integer" : "number"}, got "${v}"`,
+      command,
+    );
+  }
+  return n;
+}

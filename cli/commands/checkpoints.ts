@@ -1,0 +1,336 @@
+/**
+ * `weir checkpoints list|inspect|gc`: what a checkpoint directory holds,
+ * what one snapshot holds, and deleting what no snapshot references.
+ *
+ * @module
+ */
+import { DenoCheckpointFs } from "../../core/checkpoint/checkpoint_fs.ts";
+import { checkpointPaths } from "../../core/checkpoint/paths.ts";
+import { planRetention } from "../../core/checkpoint/retention.ts";
+import { verifyManifest } from "../../core/checkpoint/storage.ts";
+import { CheckpointError } from "../../core/errors.ts";
+import { numberFlag, parseCommand, UsageError } from "../args.ts";
+import { findSnapshots, resolveSnapshot } from "../checkpoint_dir.ts";
+import type { CliIo, Command } from "../command.ts";
+import { bytes, table, time } from "../format.ts";
+
+const LIST_HELP = `Usage: weir checkpoints list DIR [--json] [--verify]
+
+Lists the checkpoints (chk-<id>) and savepoints (savepoints/*) in the
+checkpoint directory DIR: id, completion time, state size, incremental size
+(bytes the checkpoint newly wrote), segments and status. Status is
+"completed" when the manifest reads and every segment is there with its
+recorded size, "damaged: <reason>" otherwise, "incomplete" without _metadata.
+
+Options:
+  --json      one JSON array
+  --verify    also read every segment back (checks checksums; slower)
+  -h, --help  show this help`;
+
+/** `weir checkpoints list DIR`. */
+export const checkpointsList: Command = {
+  name: "checkpoints list",
+  summary: "list the checkpoints and savepoints of a checkpoint directory",
+  help: LIST_HELP,
+  run(args: string[], io: CliIo): Promise<number> {
+    const p = parseCommand(args, this.name, {
+      json: { type: "boolean" },
+      verify: { type: "boolean" },
+    }, ["DIR"]);
+    if (p.help) return help(io, LIST_HELP);
+    const found = findSnapshots(p.positionals[0]!, p.values.verify === true);
+    if (p.values.json) {
+      io.out(JSON.stringify(
+        found.map((s) => ({
+          id: s.id ?? null,
+          kind: s.kind,
+          path: s.dir,
+          completedAt: s.loaded?.manifest.completedAt ?? null,
+          stateSize: s.loaded?.manifest.stats?.stateSize ?? null,
+          checkpointedSize: s.loaded?.manifest.stats?.checkpointedSize ?? null,
+          segments: s.loaded ? Object.keys(s.loaded.manifest.segments).length : null,
+          status: s.status === "completed" ? "completed" : s.status.split(":")[0],
+          problems: s.problems,
+        })),
+        null,
+        2,
+      ));
+      return Promise.resolve(0);
+    }
+    if (found.length === 0) {
+      io.out(`No checkpoints or savepoints in ${checkpointPaths(p.positionals[0]!).root}`);
+      return Promise.resolve(0);
+    }
+    const rows = found.map((s) => {
+      const m = s.loaded?.manifest;
+      return [
+        s.id === undefined ? "-" : String(s.id),
+        s.kind,
+        m ? time(m.completedAt) : "-",
+        m?.stats ? bytes(m.stats.stateSize) : "-",
+        m?.stats ? bytes(m.stats.checkpointedSize) : "-",
+        m ? String(Object.keys(m.segments).length) : "-",
+        s.name,
+        s.status,
+      ];
+    });
+    for (
+      const l of table(
+        ["ID", "KIND", "COMPLETED", "STATE SIZE", "INCREMENTAL", "SEGMENTS", "PATH", "STATUS"],
+        rows,
+      )
+    ) io.out(l);
+    return Promise.resolve(0);
+  },
+};
+
+const INSPECT_HELP = `Usage: weir checkpoints inspect PATH [--json]
+
+Shows what one checkpoint or savepoint holds: operators, keyed states with
+their types, each subtask's key-group range, operator state and segments,
+and every segment with its size and status. PATH is a chk-<id> or
+savepoint folder, its _metadata file, or a checkpoint directory (its latest
+completed checkpoint).
+
+Options:
+  --json      the manifest with its path and status, as JSON
+  -h, --help  show this help`;
+
+/** `weir checkpoints inspect PATH`. */
+export const checkpointsInspect: Command = {
+  name: "checkpoints inspect",
+  summary: "show the operators, states, key groups and segments of a snapshot",
+  help: INSPECT_HELP,
+  run(args: string[], io: CliIo): Promise<number> {
+    const p = parseCommand(args, this.name, { json: { type: "boolean" } }, ["PATH"]);
+    if (p.help) return help(io, INSPECT_HELP);
+    const fs = new DenoCheckpointFs();
+    const loaded = resolveSnapshot(p.positionals[0]!, fs);
+    const m = loaded.manifest;
+    const problems = verifyManifest(fs, loaded);
+    const status = problems.length === 0 ? "completed" : `damaged: ${problems.join("; ")}`;
+    if (p.values.json) {
+      io.out(JSON.stringify({ path: loaded.dir, status, problems, manifest: m }, null, 2));
+      return Promise.resolve(0);
+    }
+    io.out(`${m.kind} ${m.checkpointId} of job "${m.jobName}": ${status}`);
+    io.out(`  path:        ${loaded.dir}`);
+    io.out(
+      `  completed:   ${time(m.completedAt)} (took ${Math.round(m.stats?.durationMs ?? 0)} ms)`,
+    );
+    io.out(`  backend:     ${m.stateBackend}, ${m.mode}, ${m.maxParallelism} key groups`);
+    const segs = Object.entries(m.segments);
+    io.out(
+      `  state size:  ${bytes(m.stats?.stateSize ?? 0)} (incremental ${
+        bytes(m.stats?.checkpointedSize ?? 0)
+      }) in ${segs.length} segment${segs.length === 1 ? "" : "s"}`,
+    );
+    const ops = Object.entries(m.operators);
+    io.out("");
+    io.out("Operators:");
+    for (
+      const l of table(
+        ["UID", "NAME", "PARALLELISM", "SOURCE", "KEY SERIALIZER"],
+        ops.map(([uid, o]) => [
+          uid,
+          o.name,
+          String(o.parallelism),
+          o.source ? "yes" : "no",
+          o.keySerializer ?? (o.subtasks.some((s) => s.keyed) ? "(not recorded)" : "-"),
+        ]),
+      )
+    ) io.out(`  ${l}`);
+    const stateRows: string[][] = [];
+    for (const [uid, o] of ops) {
+      const seen = new Set<string>();
+      for (const s of o.subtasks) {
+        for (const st of s.keyed?.states ?? []) {
+          if (seen.has(st.name)) continue;
+          seen.add(st.name);
+          stateRows.push([uid, st.name, st.kind, st.typeId, st.namespace ?? "-"]);
+        }
+        for (const [name, e] of Object.entries(s.operatorState)) {
+          if (seen.has(`op:${name}`)) continue;
+          seen.add(`op:${name}`);
+          stateRows.push([uid, name, `operator (${e.mode})`, e.typeId, "-"]);
+        }
+      }
+    }
+    io.out("");
+    io.out("States:");
+    if (stateRows.length === 0) io.out("  (none)");
+    else {
+      for (const l of table(["OPERATOR", "STATE", "KIND", "TYPE", "NAMESPACE"], stateRows)) {
+        io.out(`  ${l}`);
+      }
+    }
+    const subRows: string[][] = [];
+    const usedBy = new Map<string, string[]>();
+    for (const [uid, o] of ops) {
+      for (const s of o.subtasks) {
+        const k = s.keyed;
+        for (const seg of k?.segments ?? []) {
+          const u = usedBy.get(seg.name) ?? [];
+          u.push(`${uid}/${s.index}`);
+          usedBy.set(seg.name, u);
+        }
+        const opState = Object.entries(s.operatorState)
+          .map(([n, e]) => `${n}: ${e.items.length} item${e.items.length === 1 ? "" : "s"}`);
+        subRows.push([
+          uid,
+          String(s.index),
+          k ? `${k.keyGroupRange.start}-${k.keyGroupRange.end}` : "-",
+          k ? k.backend : "-",
+          k ? k.segments.map((x) => x.name).join(", ") || "(none)" : "-",
+          opState.join(", ") || "-",
+        ]);
+      }
+    }
+    io.out("");
+    io.out("Subtasks:");
+    for (
+      const l of table(
+        ["OPERATOR", "SUBTASK", "KEY GROUPS", "BACKEND", "SEGMENTS", "OPERATOR STATE"],
+        subRows,
+      )
+    ) io.out(`  ${l}`);
+    io.out("");
+    io.out("Segments:");
+    if (segs.length === 0) io.out("  (none)");
+    else {
+      const rows = segs.map(([name, { size }]) => {
+        const actual = fs.size(loaded.segmentPath(name));
+        const st = actual === undefined
+          ? "missing"
+          : actual !== size
+          ? `size ${actual}, expected ${size}`
+          : "ok";
+        return [name, String(size), st, (usedBy.get(name) ?? []).join(", ")];
+      });
+      for (const l of table(["NAME", "BYTES", "STATUS", "USED BY"], rows)) io.out(`  ${l}`);
+    }
+    return Promise.resolve(0);
+  },
+};
+
+const GC_HELP = `Usage: weir checkpoints gc DIR [--delete] [--keep N] [--min-age SECONDS] [--json]
+
+Finds what in the checkpoint directory DIR no checkpoint needs: shared
+segments no checkpoint manifest references, incomplete chk-<id> folders
+(no _metadata) and, with --keep N, checkpoints older than the N newest.
+Without --delete it only prints what it would delete (a dry run). A segment
+referenced by any remaining checkpoint manifest is never deleted; when a
+manifest cannot be read nothing is deleted. Savepoints hold their own copies
+and are never touched.
+
+Options:
+  --delete           delete (default: dry run)
+  --keep N           also delete completed checkpoints older than the N newest
+  --min-age SECONDS  leave files younger than this alone: a running job may
+                     be writing a checkpoint that does not reference them yet
+                     (default 60)
+  --json             the plan (and what was deleted) as JSON
+  -h, --help         show this help`;
+
+function mtime(path: string): number | undefined {
+  try {
+    return Deno.statSync(path).mtime?.getTime();
+  } catch {
+    return undefined;
+  }
+}
+
+/** `weir checkpoints gc DIR`. */
+export const checkpointsGc: Command = {
+  name: "checkpoints gc",
+  summary: "delete segments and checkpoints nothing references (dry run by default)",
+  help: GC_HELP,
+  run(args: string[], io: CliIo): Promise<number> {
+    const p = parseCommand(args, this.name, {
+      delete: { type: "boolean" },
+      keep: { type: "string" },
+      "min-age": { type: "string" },
+      json: { type: "boolean" },
+    }, ["DIR"]);
+    if (p.help) return help(io, GC_HELP);
+    const keep = numberFlag(p, "keep", this.name, true);
+    if (keep === 0) throw new UsageError("--keep must be at least 1", this.name);
+    const minAgeMs = (numberFlag(p, "min-age", this.name, false) ?? 60) * 1000;
+    const doDelete = p.values.delete === true;
+    const fs = new DenoCheckpointFs();
+    const paths = checkpointPaths(p.positionals[0]!);
+    const found = findSnapshots(paths.root, false, fs).filter((s) => s.name.startsWith("chk-"));
+    const unreadable = found.filter((s) => !s.loaded && !s.status.startsWith("incomplete"));
+    if (unreadable.length > 0) {
+      throw new CheckpointError(
+        `Refusing to collect garbage in ${paths.root}: ${
+          unreadable.map((s) => `${s.name}: ${s.problems[0]}`).join("; ")
+        } (its segments might be needed; fix or remove it first)`,
+      );
+    }
+    const now = Date.now();
+    const young = (path: string) => now - (mtime(path) ?? now) < minAgeMs;
+    const completed = new Map<number, Set<string>>();
+    for (const s of found) {
+      if (s.loaded && s.loaded.manifest.segmentDir !== ".") {
+        completed.set(s.id!, new Set(Object.keys(s.loaded.manifest.segments)));
+      }
+    }
+    const onDisk = fs.list(paths.shared).filter((n) => n.endsWith(".seg") && !n.startsWith("."));
+    const plan = planRetention({
+      completed,
+      retain: keep ?? completed.size,
+      // Young segments count as in use: an in-flight checkpoint may need them.
+      live: new Set(onDisk.filter((n) => young(`${paths.shared}/${n}`))),
+      onDisk,
+    });
+    const checkpoints = completed.size === 0 ? [] : plan.checkpoints;
+    const incomplete = found.filter((s) => !s.loaded && !young(s.dir)).map((s) => s.name);
+    const segments = plan.segments.map((name) => ({
+      name,
+      size: fs.size(`${paths.shared}/${name}`) ?? 0,
+    }));
+    if (doDelete) {
+      for (const id of checkpoints) fs.removeTree(paths.checkpoint(id));
+      for (const name of incomplete) fs.removeTree(`${paths.root}/${name}`);
+      for (const s of segments) fs.remove(`${paths.shared}/${s.name}`);
+    }
+    const total = segments.reduce((a, s) => a + s.size, 0);
+    if (p.values.json) {
+      io.out(JSON.stringify(
+        {
+          dryRun: !doDelete,
+          checkpoints,
+          incomplete,
+          segments,
+          bytes: total,
+          kept: [...completed.keys()].filter((id) => !checkpoints.includes(id)),
+        },
+        null,
+        2,
+      ));
+      return Promise.resolve(0);
+    }
+    const rows = [
+      ...checkpoints.map((id) => ["checkpoint", `chk-${id}`, "-"]),
+      ...incomplete.map((n) => ["incomplete", n, "-"]),
+      ...segments.map((s) => ["segment", `shared/${s.name}`, bytes(s.size)]),
+    ];
+    if (rows.length === 0) {
+      io.out(`Nothing to delete in ${paths.root}`);
+      return Promise.resolve(0);
+    }
+    for (const l of table(["WHAT", "PATH", "SIZE"], rows)) io.out(l);
+    const summary = `${checkpoints.length} checkpoint(s), ${incomplete.length} incomplete ` +
+      `folder(s), ${segments.length} segment(s) (${bytes(total)})`;
+    io.out(
+      doDelete ? `Deleted ${summary}` : `Dry run: would delete ${summary}; pass --delete to delete`,
+    );
+    return Promise.resolve(0);
+  },
+};
+
+function help(io: CliIo, text: string): Promise<number> {
+  io.out(text);
+  return Promise.resolve(0);
+}

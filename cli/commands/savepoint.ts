@@ -1,0 +1,139 @@
+/**
+ * `weir savepoint --url URL --job ID [--stop]`: triggers a savepoint of a
+ * running job through its admin API (Flink's REST paths) and waits for it.
+ *
+ * @module
+ */
+import { CheckpointError, ConfigError } from "../../core/errors.ts";
+import { numberFlag, parseCommand, requireFlag } from "../args.ts";
+import type { CliIo, Command } from "../command.ts";
+
+const HELP =
+  `Usage: weir savepoint --url URL --job ID [--stop] [--target-dir DIR] [--timeout SECONDS] [--json]
+
+Triggers a savepoint of job ID through the admin API at URL
+(POST URL/jobs/ID/savepoints, as Flink's REST API), waits until it completes
+(GET URL/jobs/ID/savepoints/REQUEST) and prints its location. With --stop
+the job stops after the savepoint ("cancel-job": true).
+
+Options:
+  --url URL          the admin API, e.g. http://127.0.0.1:8081
+  --job ID           the job id
+  --stop             stop the job after the savepoint
+  --target-dir DIR   where to write the savepoint (the job's default otherwise)
+  --timeout SECONDS  give up waiting after this long (300)
+  --json             {"requestId", "location"} as JSON
+  -h, --help         show this help`;
+
+async function call(url: string, init?: RequestInit): Promise<Record<string, unknown>> {
+  let res: Response;
+  try {
+    res = await fetch(url, init);
+  } catch (e) {
+    throw new ConfigError(
+      `Cannot reach the admin API at ${url}: ${e instanceof Error ? e.message : e}`,
+    );
+  }
+  const body = await res.text();
+  if (!res.ok) {
+    let detail = body.trim().slice(0, 300);
+    try {
+      const j = JSON.parse(body);
+      if (Array.isArray(j.errors)) detail = j.errors.join("; ");
+    } catch { /* not JSON: show the text */ }
+    throw new CheckpointError(
+      `${init?.method ?? "GET"} ${url} failed: ${res.status} ${res.statusText}${
+        detail ? `: ${detail}` : ""
+      }`,
+    );
+  }
+  try {
+    return JSON.parse(body);
+  } catch {
+    throw new CheckpointError(`${url} did not answer JSON: ${body.slice(0, 200)}`);
+  }
+}
+
+function failureText(cause: unknown): string {
+  if (typeof cause === "string") return cause;
+  if (cause && typeof cause === "object") {
+    const c = cause as Record<string, unknown>;
+    const first = typeof c["stack-trace"] === "string"
+      ? (c["stack-trace"] as string).split("\n")[0]
+      : undefined;
+    return String(c.message ?? first ?? c.class ?? JSON.stringify(cause));
+  }
+  return String(cause);
+}
+
+/** `weir savepoint --url URL --job ID [--stop]`. */
+export const savepoint: Command = {
+  name: "savepoint",
+  summary: "trigger a savepoint of a running job through its admin API",
+  help: HELP,
+  async run(args: string[], io: CliIo): Promise<number> {
+    const p = parseCommand(args, this.name, {
+      url: { type: "string" },
+      job: { type: "string" },
+      stop: { type: "boolean" },
+      "target-dir": { type: "string" },
+      timeout: { type: "string" },
+      json: { type: "boolean" },
+    }, []);
+    if (p.help) {
+      io.out(HELP);
+      return 0;
+    }
+    const base = requireFlag(p, "url", this.name).replace(/\/+$/, "");
+    const job = requireFlag(p, "job", this.name);
+    const timeoutMs = (numberFlag(p, "timeout", this.name, false) ?? 300) * 1000;
+    const body: Record<string, unknown> = { "cancel-job": p.values.stop === true };
+    if (typeof p.values["target-dir"] === "string") {
+      body["target-directory"] = p.values["target-dir"];
+    }
+    const jobUrl = `${base}/jobs/${encodeURIComponent(job)}/savepoints`;
+    const trigger = await call(jobUrl, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+    const requestId = trigger["request-id"];
+    if (typeof requestId !== "string" || requestId === "") {
+      throw new CheckpointError(`${jobUrl} answered without a "request-id"`);
+    }
+    if (!p.values.json) io.err(`Savepoint triggered (request ${requestId}); waiting...`);
+    const deadline = Date.now() + timeoutMs;
+    let delay = 50;
+    while (true) {
+      const st = await call(`${jobUrl}/${encodeURIComponent(requestId)}`);
+      const status = (st.status as { id?: string } | undefined)?.id;
+      if (status === "COMPLETED") {
+        const op = (st.operation ?? {}) as Record<string, unknown>;
+        if (op["failure-cause"] !== undefined) {
+          throw new CheckpointError(
+            `Savepoint of job ${job} failed: ${failureText(op["failure-cause"])}`,
+          );
+        }
+        const location = op.location;
+        if (typeof location !== "string") {
+          throw new CheckpointError(`Savepoint of job ${job} completed without a location`);
+        }
+        if (p.values.json) io.out(JSON.stringify({ requestId, location }));
+        else io.out(`Savepoint completed: ${location}`);
+        return 0;
+      }
+      if (status !== "IN_PROGRESS") {
+        throw new CheckpointError(`Savepoint request ${requestId} has unknown status "${status}"`);
+      }
+      if (Date.now() + delay > deadline) {
+        throw new CheckpointError(
+          `Savepoint of job ${job} did not complete within ${
+            timeoutMs / 1000
+          } s (request ${requestId})`,
+        );
+      }
+      await new Promise((r) => setTimeout(r, delay));
+      delay = Math.min(delay * 2, 1000);
+    }
+  },
+};

@@ -1,0 +1,224 @@
+/**
+ * Turning the serializer ids a checkpoint records (`"f64"`,
+ * `"array<string>"`, `"record<n:f64,w:string>"`, a state's type id such as
+ * `"map<string,f64>"`) back into serializers, so state can be read offline.
+ * Custom serializers cannot be rebuilt from their id; their bytes are shown
+ * raw.
+ *
+ * @module
+ */
+import type { ByteReader, ByteWriter } from "../core/state/bytes.ts";
+import { type Serializer, Serializers } from "../core/state/serializer.ts";
+
+/** A parsed type expression: `name<args>`; record fields carry a `field` name. */
+interface TypeNode {
+  readonly name: string;
+  readonly field?: string;
+  readonly args: TypeNode[];
+}
+
+/** Splits `a<b,c<d>>,e` at top-level commas. */
+function splitTop(text: string): string[] {
+  const parts: string[] = [];
+  let depth = 0, start = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === "<") depth++;
+    else if (c === ">") depth--;
+    else if (c === "," && depth === 0) {
+      parts.push(text.slice(start, i));
+      start = i + 1;
+    }
+    if (depth < 0) throw new Error(`unbalanced ">" in ${text}`);
+  }
+  if (depth !== 0) throw new Error(`unbalanced "<" in ${text}`);
+  parts.push(text.slice(start));
+  return parts;
+}
+
+function parseNode(text: string, inRecord: boolean): TypeNode {
+  let field: string | undefined;
+  let rest = text;
+  if (inRecord) {
+    const colon = text.indexOf(":");
+    if (colon < 0) throw new Error(`record field "${text}" has no name`);
+    field = text.slice(0, colon);
+    rest = text.slice(colon + 1);
+  }
+  const lt = rest.indexOf("<");
+  if (lt < 0) return { name: rest, args: [], ...(field !== undefined ? { field } : {}) };
+  if (!rest.endsWith(">")) throw new Error(`"${rest}" does not end with ">"`);
+  const name = rest.slice(0, lt);
+  const inner = rest.slice(lt + 1, -1);
+  const args = inner === "" ? [] : splitTop(inner).map((p) => parseNode(p, name === "record"));
+  return { name, args, ...(field !== undefined ? { field } : {}) };
+}
+
+function build(node: TypeNode): Serializer<unknown> | undefined {
+  const a = node.args;
+  const all = () => {
+    const out = a.map(build);
+    return out.every((s) => s !== undefined) ? out as Serializer<unknown>[] : undefined;
+  };
+  switch (node.name) {
+    case "f64":
+    case "i32":
+    case "bigint":
+    case "boolean":
+    case "string":
+    case "bytes":
+    case "json":
+    case "key":
+      return a.length === 0 ? Serializers[node.name] as Serializer<unknown> : undefined;
+    case "array": {
+      const el = a.length === 1 ? build(a[0]!) : undefined;
+      return el && Serializers.array(el) as Serializer<unknown>;
+    }
+    case "optional": {
+      const el = a.length === 1 ? build(a[0]!) : undefined;
+      return el && Serializers.optional(el) as Serializer<unknown>;
+    }
+    case "tuple": {
+      const fs = all();
+      return fs && Serializers.tuple(...fs) as Serializer<unknown>;
+    }
+    case "record": {
+      const fs = all();
+      if (!fs) return undefined;
+      const fields: Record<string, Serializer<unknown>> = {};
+      a.forEach((n, i) => fields[n.field!] = fs[i]!);
+      return Serializers.record(fields) as Serializer<unknown>;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * The built-in serializer an id names, or undefined for a custom (or
+ * malformed) id.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { serializerFromId } from "./serializer_ids.ts";
+ * assert.equal(serializerFromId("array<tuple<string,f64>>")?.id, "array<tuple<string,f64>>");
+ * assert.equal(serializerFromId("point"), undefined);
+ * ```
+ */
+export function serializerFromId(id: string): Serializer<unknown> | undefined {
+  try {
+    const s = build(parseNode(id, false));
+    // The rebuilt serializer must name exactly the recorded encoding.
+    return s && s.id === id ? s : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A state's type id, split into its kind and serializer ids. */
+export interface StateType {
+  /** `value`, `list`, `map`, `reducing` or `aggregating`. */
+  readonly kind: string;
+  /** The value's (list element's, accumulator's) serializer id. */
+  readonly valueId: string;
+  /** The map key's serializer id (map state only). */
+  readonly userKeyId?: string;
+}
+
+/**
+ * Splits a state descriptor's type id (`"map<string,f64>"`).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseStateTypeId } from "./serializer_ids.ts";
+ * assert.deepEqual(parseStateTypeId("map<string,array<f64>>"), {
+ *   kind: "map",
+ *   userKeyId: "string",
+ *   valueId: "array<f64>",
+ * });
+ * ```
+ */
+export function parseStateTypeId(typeId: string): StateType | undefined {
+  const lt = typeId.indexOf("<");
+  if (lt < 0 || !typeId.endsWith(">")) return undefined;
+  const kind = typeId.slice(0, lt);
+  const inner = typeId.slice(lt + 1, -1);
+  if (kind !== "map") return { kind, valueId: inner };
+  let parts: string[];
+  try {
+    parts = splitTop(inner);
+  } catch {
+    return undefined;
+  }
+  // A custom id may contain commas; only a clean two-way split is trusted.
+  if (parts.length !== 2) return undefined;
+  return { kind, userKeyId: parts[0]!, valueId: parts[1]! };
+}
+
+/** Marks bytes a serializer could not decode (shown as base64). */
+export class RawBytes {
+  /** The undecoded bytes. */
+  readonly bytes: Uint8Array;
+  /** Wraps `bytes`. */
+  constructor(bytes: Uint8Array) {
+    this.bytes = bytes;
+  }
+}
+
+/**
+ * A serializer that reads every remaining byte as {@linkcode RawBytes}: the
+ * stand-in for a custom serializer.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ByteReader } from "../core/state/bytes.ts";
+ * import { RawBytes, rawSerializer } from "./serializer_ids.ts";
+ * const v = rawSerializer.read(new ByteReader(new Uint8Array([1, 2])));
+ * assert.ok(v instanceof RawBytes && v.bytes.length === 2);
+ * ```
+ */
+export const rawSerializer: Serializer<unknown> = {
+  id: "raw",
+  version: 1,
+  write(v: unknown, out: ByteWriter) {
+    out.writeRaw((v as RawBytes).bytes);
+  },
+  read: (r: ByteReader) => new RawBytes(r.readRaw(r.remaining()).slice()),
+};
+
+/** Base64 of bytes. */
+export function toBase64(bytes: Uint8Array): string {
+  let s = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  }
+  return btoa(s);
+}
+
+/**
+ * A decoded value as JSON: bigints become decimal strings, byte arrays and
+ * raw bytes `{ "base64": ... }`, `undefined` null.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { toJsonValue } from "./serializer_ids.ts";
+ * assert.deepEqual(toJsonValue([1n, undefined, new Uint8Array([255])]), ["1", null, { base64: "/w==" }]);
+ * ```
+ */
+export function toJsonValue(v: unknown): unknown {
+  if (v === undefined) return null;
+  if (typeof v === "bigint") return v.toString();
+  if (v instanceof RawBytes || v instanceof Uint8Array) {
+    return { base64: toBase64(v instanceof RawBytes ? v.bytes : v) };
+  }
+  if (Array.isArray(v)) return v.map(toJsonValue);
+  if (typeof v === "object" && v !== null) {
+    const o: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v)) o[k] = toJsonValue(x);
+    return o;
+  }
+  return v;
+}

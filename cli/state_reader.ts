@@ -1,0 +1,334 @@
+/**
+ * Reading keyed state straight from a checkpoint or savepoint, without
+ * running the job (what Flink's State Processor API does): the operator's
+ * handles are scanned in the layout of `core/state/state_keys.ts` and keys
+ * and values decoded with serializers rebuilt from the recorded ids.
+ *
+ * @module
+ */
+import { StateError } from "../core/errors.ts";
+import type { CheckpointFs } from "../core/checkpoint/checkpoint_fs.ts";
+import type { LoadedManifest } from "../core/checkpoint/storage.ts";
+import type { KeyedRestore, KeyedStateHandle } from "../core/state/backend.ts";
+import type { ByteReader } from "../core/state/bytes.ts";
+import { keyGroupOf } from "../core/state/key_group.ts";
+import { readHandleEntries } from "../core/state/lsm/handle_reader.ts";
+import { deserialize, serialize, type Serializer } from "../core/state/serializer.ts";
+import { decodeList, readStateKeyHeader, type StateMeta } from "../core/state/state_keys.ts";
+import { parseStateTypeId, RawBytes, rawSerializer, serializerFromId } from "./serializer_ids.ts";
+
+/** One decoded state entry. */
+export interface StateEntry {
+  /** The key group it lives in. */
+  readonly keyGroup: number;
+  /** The stream key (RawBytes when its serializer is unknown). */
+  readonly key: unknown;
+  /** The namespace, for state with namespaces (windows). */
+  readonly namespace?: unknown;
+  /** The map key, for map state. */
+  readonly userKey?: unknown;
+  /** The value: a list state's value is the array of its elements. */
+  readonly value: unknown;
+}
+
+/** One keyed state of one operator in a snapshot, ready to read. */
+export interface StateView {
+  /** Operator uid. */
+  readonly operator: string;
+  /** State name. */
+  readonly state: string;
+  /** Descriptor kind. */
+  readonly kind: string;
+  /** Descriptor type id. */
+  readonly typeId: string;
+  /** The key serializer's id, or undefined when the manifest does not record it. */
+  readonly keySerializerId: string | undefined;
+  /** The namespace serializer's id, or null. */
+  readonly namespaceId: string | null;
+  /** Things the reader could not decode, to tell the user once. */
+  readonly notes: string[];
+  /** Number of key groups. */
+  readonly maxParallelism: number;
+  /** The subtask handles holding the state, with the state's id in each. */
+  readonly handles: readonly { handle: KeyedStateHandle; meta: StateMeta; subtask: number }[];
+}
+
+interface Codecs {
+  key: Serializer<unknown>;
+  namespace: Serializer<unknown> | undefined;
+  userKey: Serializer<unknown> | undefined;
+  value: Serializer<unknown>;
+}
+
+/**
+ * Finds keyed state `state` of operator `operator` in a loaded manifest and
+ * throws a `StateError` naming what exists when it is not there.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { openState } from "./state_reader.ts";
+ * const manifest = { maxParallelism: 128, operators: {} } as never;
+ * assert.throws(
+ *   () => openState({ manifest, dir: "/x", segmentPath: (n) => n }, "count", "n"),
+ *   /no operator "count"/,
+ * );
+ * ```
+ */
+export function openState(loaded: LoadedManifest, operator: string, state: string): StateView {
+  const m = loaded.manifest;
+  const op = m.operators[operator];
+  if (!op) {
+    const uids = Object.keys(m.operators);
+    throw new StateError(
+      `${loaded.dir} has no operator "${operator}"${
+        uids.length > 0 ? ` (operators: ${uids.join(", ")})` : ""
+      }`,
+    );
+  }
+  const keyed = op.subtasks.filter((s) => s.keyed !== undefined);
+  if (keyed.length === 0) {
+    throw new StateError(`Operator "${operator}" in ${loaded.dir} has no keyed state`);
+  }
+  const handles: { handle: KeyedStateHandle; meta: StateMeta; subtask: number }[] = [];
+  const names = new Set<string>();
+  for (const s of keyed) {
+    for (const meta of s.keyed!.states) {
+      names.add(meta.name);
+      if (meta.name === state) handles.push({ handle: s.keyed!, meta, subtask: s.index });
+    }
+  }
+  if (handles.length === 0) {
+    throw new StateError(
+      `Operator "${operator}" in ${loaded.dir} has no keyed state "${state}"${
+        names.size > 0 ? ` (states: ${[...names].join(", ")})` : ""
+      }`,
+    );
+  }
+  const meta = handles[0]!.meta;
+  return {
+    operator,
+    state,
+    kind: meta.kind,
+    typeId: meta.typeId,
+    keySerializerId: op.keySerializer,
+    namespaceId: meta.namespace,
+    notes: [],
+    maxParallelism: m.maxParallelism,
+    handles,
+  };
+}
+
+function codecs(view: StateView): Codecs {
+  const note = (what: string, id: string | undefined) => {
+    const msg = id === undefined
+      ? `the checkpoint does not record the ${what} serializer; ${what}s are shown as base64`
+      : `the ${what} serializer "${id}" is custom and cannot be rebuilt offline; ${what}s are shown as base64`;
+    if (!view.notes.includes(msg)) view.notes.push(msg);
+  };
+  const pick = (what: string, id: string | undefined): Serializer<unknown> => {
+    const s = id === undefined ? undefined : serializerFromId(id);
+    if (!s) note(what, id);
+    return s ?? rawSerializer;
+  };
+  const type = parseStateTypeId(view.typeId);
+  return {
+    key: pick("key", view.keySerializerId),
+    namespace: view.namespaceId === null ? undefined : pick("namespace", view.namespaceId),
+    userKey: view.kind === "map" ? pick("map key", type?.userKeyId) : undefined,
+    value: pick("value", type?.valueId),
+  };
+}
+
+function decodeValue(view: StateView, c: Codecs, bytes: Uint8Array): unknown {
+  try {
+    return view.kind === "list" ? decodeList(c.value, bytes) : deserialize(c.value, bytes);
+  } catch (e) {
+    const msg = `some values do not decode as ${view.typeId} (${
+      e instanceof Error ? e.message : e
+    }); they are shown as base64`;
+    if (!view.notes.includes(msg)) view.notes.push(msg);
+    return new RawBytes(bytes.slice());
+  }
+}
+
+function decodeEntry(
+  view: StateView,
+  c: Codecs,
+  keyGroup: number,
+  rest: ByteReader,
+  value: Uint8Array,
+): StateEntry {
+  const key = c.key.read(rest);
+  const entry: { -readonly [K in keyof StateEntry]: StateEntry[K] } = {
+    keyGroup,
+    key,
+    value: undefined,
+  };
+  if (c.namespace) entry.namespace = rest.remaining() > 0 ? c.namespace.read(rest) : undefined;
+  if (c.userKey) entry.userKey = rest.remaining() > 0 ? c.userKey.read(rest) : undefined;
+  entry.value = decodeValue(view, c, value);
+  return entry;
+}
+
+function restoreOf(loaded: LoadedManifest, fs: CheckpointFs, view: StateView): KeyedRestore {
+  return {
+    handles: view.handles.map((h) => h.handle),
+    fs,
+    segmentPath: (name) => loaded.segmentPath(name),
+  };
+}
+
+/**
+ * Every entry of a state, subtask by subtask in key order.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DenoCheckpointFs } from "../core/checkpoint/checkpoint_fs.ts";
+ * import { dumpState } from "./state_reader.ts";
+ * const view = {
+ *   operator: "o", state: "s", kind: "value", typeId: "value<f64>", keySerializerId: "string",
+ *   namespaceId: null, notes: [], maxParallelism: 128, handles: [],
+ * };
+ * const loaded = { manifest: {} as never, dir: "/x", segmentPath: (n: string) => n };
+ * assert.equal([...dumpState(loaded, new DenoCheckpointFs(), view)].length, 0);
+ * ```
+ */
+export function* dumpState(
+  loaded: LoadedManifest,
+  fs: CheckpointFs,
+  view: StateView,
+): Generator<StateEntry> {
+  const c = codecs(view);
+  const restore = restoreOf(loaded, fs, view);
+  for (const { handle, meta } of view.handles) {
+    for (const [k, v] of readHandleEntries(restore, handle, handle.keyGroupRange)) {
+      const parts = readStateKeyHeader(k);
+      if (parts.stateId !== meta.id) continue;
+      yield decodeEntry(view, c, parts.keyGroup, parts.rest, v);
+    }
+  }
+}
+
+/** Where a key lives: its key group and the subtask holding it. */
+export interface KeyLocation {
+  /** The key group. */
+  readonly keyGroup: number;
+  /** The subtask whose key-group range holds it, or -1. */
+  readonly subtask: number;
+}
+
+/**
+ * The entries of one key (several for map state and namespaced state),
+ * found by hashing the key to its key group and reading only that group.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DenoCheckpointFs } from "../core/checkpoint/checkpoint_fs.ts";
+ * import { getState } from "./state_reader.ts";
+ * const view = {
+ *   operator: "o", state: "s", kind: "value", typeId: "value<f64>", keySerializerId: "string",
+ *   namespaceId: null, notes: [], maxParallelism: 128, handles: [],
+ * };
+ * const loaded = { manifest: {} as never, dir: "/x", segmentPath: (n: string) => n };
+ * const r = getState(loaded, new DenoCheckpointFs(), view, "a");
+ * assert.ok(r.entries.length === 0 && r.location.subtask === -1);
+ * ```
+ */
+export function getState(
+  loaded: LoadedManifest,
+  fs: CheckpointFs,
+  view: StateView,
+  key: unknown,
+): { location: KeyLocation; entries: StateEntry[] } {
+  const c = codecs(view);
+  if (c.key === rawSerializer) {
+    throw new StateError(
+      `Cannot look up a key of operator "${view.operator}": ${
+        view.keySerializerId === undefined
+          ? "the checkpoint does not record its key serializer"
+          : `its key serializer "${view.keySerializerId}" is custom`
+      } (use weir state dump)`,
+    );
+  }
+  const keyBytes = serialize(c.key, key);
+  const keyGroup = keyGroupOf(keyBytes, view.maxParallelism);
+  const found = view.handles.find((h) =>
+    h.handle.keyGroupRange.start <= keyGroup && keyGroup <= h.handle.keyGroupRange.end
+  );
+  const location = { keyGroup, subtask: found?.subtask ?? -1 };
+  const entries: StateEntry[] = [];
+  if (!found) return { location, entries };
+  const restore = restoreOf(loaded, fs, view);
+  for (
+    const [k, v] of readHandleEntries(restore, found.handle, { start: keyGroup, end: keyGroup })
+  ) {
+    const parts = readStateKeyHeader(k);
+    if (parts.stateId !== found.meta.id || !startsWith(k, 4, keyBytes)) continue;
+    entries.push(decodeEntry(view, c, keyGroup, parts.rest, v));
+  }
+  return { location, entries };
+}
+
+function startsWith(bytes: Uint8Array, offset: number, prefix: Uint8Array): boolean {
+  if (bytes.length < offset + prefix.length) return false;
+  for (let i = 0; i < prefix.length; i++) if (bytes[offset + i] !== prefix[i]) return false;
+  return true;
+}
+
+/**
+ * Turns the `--key` text into a key for the key serializer `id`: strings as
+ * they are, numbers for `f64` / `i32`, JSON for structured serializers, and
+ * for the generic `key` serializer a string unless the text is a JSON array
+ * or object (or `json` is set).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseKeyText } from "./state_reader.ts";
+ * assert.equal(parseKeyText("42", "f64", false), 42);
+ * assert.equal(parseKeyText("42", "key", false), "42");
+ * assert.equal(parseKeyText("42", "key", true), 42);
+ * assert.deepEqual(parseKeyText('["a",1]', "key", false), ["a", 1]);
+ * ```
+ */
+export function parseKeyText(text: string, id: string | undefined, json: boolean): unknown {
+  const asJson = () => {
+    try {
+      return JSON.parse(text);
+    } catch {
+      throw new StateError(`--key ${text} is not valid JSON (the key serializer is "${id}")`);
+    }
+  };
+  if (json) return asJson();
+  switch (id) {
+    case "string":
+      return text;
+    case "f64":
+    case "i32": {
+      const n = Number(text);
+      if (text.trim() === "" || Number.isNaN(n)) {
+        throw new StateError(`--key ${text} is not a number (the key serializer is "${id}")`);
+      }
+      return n;
+    }
+    case "bigint":
+      try {
+        return BigInt(text);
+      } catch {
+        throw new StateError(`--key ${text} is not an integer (the key serializer is "bigint")`);
+      }
+    case "boolean":
+      if (text !== "true" && text !== "false") {
+        throw new StateError(`--key must be true or false (the key serializer is "boolean")`);
+      }
+      return text === "true";
+    case "key":
+    case "json":
+      return /^\s*[[{]/.test(text) ? asJson() : text;
+    default:
+      return asJson();
+  }
+}
