@@ -1,0 +1,812 @@
+/**
+ * The CLI against checkpoints written by real jobs: in-process through
+ * `runCli`, and as a subprocess (`deno run -A cli/main.ts`) for exit codes
+ * and output as a user sees them.
+ */
+import assert from "node:assert/strict";
+import {
+  CollectSink,
+  HeapStateBackend,
+  type KeyedProcessFunction,
+  type ListState,
+  ListStateDescriptor,
+  LsmStateBackend,
+  type MapState,
+  MapStateDescriptor,
+  type RuntimeContext,
+  type Serializer,
+  Serializers,
+  type StateBackend,
+  StreamEnvironment,
+  type ValueState,
+  ValueStateDescriptor,
+} from "../mod.ts";
+import { QueueSource, waitFor } from "../tests/_helpers/queue_source.ts";
+import { runCli } from "./main.ts";
+
+const CLI = new URL("./main.ts", import.meta.url).pathname;
+
+interface Ev {
+  user: string;
+  item: string;
+  price: number;
+  qty: number;
+}
+
+/** A serializer the CLI cannot rebuild from its id. */
+const point: Serializer<{ x: number; y: number }> = {
+  id: "point",
+  version: 1,
+  write(v, out) {
+    out.writeF64(v.x);
+    out.writeF64(v.y);
+  },
+  read: (r) => ({ x: r.readF64(), y: r.readF64() }),
+};
+
+class Track implements KeyedProcessFunction<string, Ev, string> {
+  count!: ValueState<number>;
+  items!: ListState<string>;
+  spent!: MapState<string, number>;
+  last!: ValueState<{ x: number; y: number }>;
+  lastBuy!: ValueState<[string, number]>;
+
+  open(ctx: RuntimeContext): void {
+    this.count = ctx.getState(new ValueStateDescriptor("count", Serializers.f64, 0));
+    this.items = ctx.getListState(new ListStateDescriptor("items", Serializers.string));
+    this.spent = ctx.getMapState(
+      new MapStateDescriptor("spent", Serializers.string, Serializers.f64),
+    );
+    this.last = ctx.getState(new ValueStateDescriptor("last", point));
+    this.lastBuy = ctx.getState(
+      new ValueStateDescriptor("lastBuy", Serializers.tuple(Serializers.string, Serializers.f64)),
+    );
+  }
+
+  processElement(e: Ev): void {
+    this.count.update(this.count.value()! + 1);
+    if (e.item === "RESET") {
+      this.items.clear();
+      return;
+    }
+    this.items.add(e.item);
+    this.spent.put(e.item, (this.spent.get(e.item) ?? 0) + e.price);
+    this.last.update({ x: e.price, y: e.qty });
+    this.lastBuy.update([e.item, e.price]);
+  }
+}
+
+class SumByQty implements KeyedProcessFunction<number, Ev, string> {
+  total!: ValueState<number>;
+  open(ctx: RuntimeContext): void {
+    this.total = ctx.getState(new ValueStateDescriptor("total", Serializers.f64, 0));
+  }
+  processElement(e: Ev): void {
+    this.total.update(this.total.value()! + e.price);
+  }
+}
+
+/** What the job's state should hold after `events`. */
+function model(events: Ev[]) {
+  const users = new Map<
+    string,
+    { count: number; items: string[]; spent: Map<string, number>; lastBuy?: [string, number] }
+  >();
+  const byQty = new Map<number, number>();
+  for (const e of events) {
+    const u = users.get(e.user) ??
+      users.set(e.user, { count: 0, items: [], spent: new Map() }).get(e.user)!;
+    u.count++;
+    if (e.item === "RESET") {
+      u.items = [];
+      continue;
+    }
+    u.items.push(e.item);
+    u.spent.set(e.item, (u.spent.get(e.item) ?? 0) + e.price);
+    u.lastBuy = [e.item, e.price];
+    byQty.set(e.qty, (byQty.get(e.qty) ?? 0) + e.price);
+  }
+  return { users, byQty };
+}
+
+function batch(from: number, to: number): Ev[] {
+  const out: Ev[] = [];
+  for (let i = from; i < to; i++) {
+    out.push({ user: `u${i % 5}`, item: `i${i % 3}`, price: i, qty: i % 4 });
+  }
+  return out;
+}
+
+/**
+ * Runs the job: checkpoint 1 after batch 1, checkpoint 2 after batch 2 (u3's
+ * list cleared), savepoint "sp" and the final checkpoint 3 at end of input.
+ */
+async function writeCheckpoints(dir: string, backend: StateBackend): Promise<Ev[]> {
+  const src = new QueueSource<Ev>("events");
+  const env = StreamEnvironment.create({
+    parallelism: 2,
+    stateBackend: backend,
+    checkpoint: { dir, retained: 10 },
+  });
+  const events = env.addSource(src, { uid: "events" });
+  events.keyBy((e) => e.user).process(new Track()).uid("track")
+    .addSink(new CollectSink<string>(), { uid: "sink1" });
+  events.keyBy((e) => e.qty, Serializers.i32).process(new SumByQty()).uid("byqty")
+    .addSink(new CollectSink<string>(), { uid: "sink2" });
+  const client = env.executeAsync("cli fixture");
+  const all: Ev[] = [];
+  const feed = async (evs: Ev[]) => {
+    all.push(...evs);
+    src.push(...evs);
+    await waitFor(() => src.emitted === all.length, "the source to emit");
+  };
+  await feed(batch(0, 40));
+  await client.triggerCheckpoint();
+  await feed([{ user: "u3", item: "RESET", price: 0, qty: 0 }, ...batch(40, 60)]);
+  await client.triggerCheckpoint();
+  await client.triggerSavepoint("sp");
+  src.end();
+  await client.done;
+  return all;
+}
+
+interface Run {
+  code: number;
+  out: string[];
+  err: string[];
+}
+
+async function cli(...args: string[]): Promise<Run> {
+  const out: string[] = [], err: string[] = [];
+  const code = await runCli(args, { out: (l) => out.push(l), err: (l) => err.push(l) });
+  return { code, out: out.join("\n").split("\n"), err };
+}
+
+async function sub(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const r = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", CLI, ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const d = new TextDecoder();
+  return { code: r.code, stdout: d.decode(r.stdout), stderr: d.decode(r.stderr) };
+}
+
+const fixtures = new Map<string, Promise<{ dir: string; events: Ev[] }>>();
+function fixture(backend: "lsm" | "heap"): Promise<{ dir: string; events: Ev[] }> {
+  let f = fixtures.get(backend);
+  if (!f) {
+    const dir = Deno.makeTempDirSync({ prefix: `weir-cli-${backend}-` });
+    f = writeCheckpoints(
+      dir,
+      backend === "lsm" ? new LsmStateBackend() : new HeapStateBackend(),
+    ).then((events) => ({ dir, events }));
+    fixtures.set(backend, f);
+  }
+  return f;
+}
+
+function copyTree(from: string, to: string): void {
+  Deno.mkdirSync(to, { recursive: true });
+  for (const e of Deno.readDirSync(from)) {
+    if (e.isDirectory) copyTree(`${from}/${e.name}`, `${to}/${e.name}`);
+    else Deno.copyFileSync(`${from}/${e.name}`, `${to}/${e.name}`);
+  }
+}
+
+for (const backend of ["lsm", "heap"] as const) {
+  Deno.test(`checkpoints list and inspect (${backend})`, async () => {
+    const { dir } = await fixture(backend);
+    const list = await cli("checkpoints", "list", dir, "--json");
+    assert.equal(list.code, 0);
+    const rows = JSON.parse(list.out.join("\n"));
+    assert.deepEqual(
+      rows.map((r: { id: number; kind: string; status: string }) =>
+        `${r.kind} ${r.id} ${r.status}`
+      ),
+      [
+        "checkpoint 1 completed",
+        "checkpoint 2 completed",
+        "checkpoint 4 completed",
+        "savepoint 3 completed",
+      ],
+    );
+    assert.ok(
+      rows.every((r: { segments: number; stateSize: number }) => r.segments > 0 && r.stateSize > 0),
+    );
+    const human = await cli("checkpoints", "list", dir);
+    assert.match(
+      human.out[0]!,
+      /^ID +KIND +COMPLETED +STATE SIZE +INCREMENTAL +SEGMENTS +PATH +STATUS$/,
+    );
+    assert.match(human.out[1]!, /^ 1 +checkpoint .* chk-1 +completed$/);
+
+    const inspect = await cli("checkpoints", "inspect", `${dir}/chk-2`, "--json");
+    const j = JSON.parse(inspect.out.join("\n"));
+    assert.equal(j.status, "completed");
+    assert.equal(j.manifest.operators.track.keySerializer, "key");
+    assert.equal(j.manifest.operators.byqty.keySerializer, "i32");
+    assert.equal(j.manifest.operators.events.keySerializer, undefined);
+    const text = (await cli("checkpoints", "inspect", `${dir}/chk-2`)).out.join("\n");
+    for (
+      const s of ["count", "items", "spent", "last", "lastBuy", "map<string,f64>", "0-63", "64-127"]
+    ) {
+      assert.ok(text.includes(s), `inspect shows ${s}`);
+    }
+    assert.match(text, /^checkpoint 2 of job "cli fixture": completed$/m);
+  });
+
+  Deno.test(`state get and dump match the job's state (${backend})`, async () => {
+    const { dir, events } = await fixture(backend);
+    const { users, byQty } = model(events);
+    const sp = `${dir}/savepoints/sp`;
+    for (const [user, u] of users) {
+      const count = await cli(
+        "state",
+        "get",
+        sp,
+        "--operator",
+        "track",
+        "--state",
+        "count",
+        "--key",
+        user,
+      );
+      assert.deepEqual([count.code, count.out], [0, [String(u.count)]]);
+      const items = await cli(
+        "state",
+        "get",
+        sp,
+        "--operator",
+        "track",
+        "--state",
+        "items",
+        "--key",
+        user,
+        "--json",
+      );
+      if (u.items.length === 0) {
+        // u3's list was cleared after checkpoint 1: the delete hides older segments' entries.
+        assert.equal(items.code, 1);
+        assert.equal(JSON.parse(items.out[0]!).found, false);
+      } else {
+        assert.equal(items.code, 0);
+        assert.deepEqual(JSON.parse(items.out[0]!).entries, [{ value: u.items }]);
+      }
+      const spent = await cli(
+        "state",
+        "get",
+        sp,
+        "--operator",
+        "track",
+        "--state",
+        "spent",
+        "--key",
+        user,
+        "--json",
+      );
+      const got = JSON.parse(spent.out[0]!).entries.map((
+        e: { userKey: string; value: number },
+      ) => [e.userKey, e.value]);
+      assert.deepEqual(new Map(got), u.spent);
+      const lastBuy = await cli(
+        "state",
+        "get",
+        sp,
+        "--operator",
+        "track",
+        "--state",
+        "lastBuy",
+        "--key",
+        user,
+      );
+      assert.deepEqual(JSON.parse(lastBuy.out[0]!), u.lastBuy);
+    }
+    // An i32-keyed operator: --key is read as a number.
+    for (const [qty, total] of byQty) {
+      const r = await cli(
+        "state",
+        "get",
+        sp,
+        "--operator",
+        "byqty",
+        "--state",
+        "total",
+        "--key",
+        String(qty),
+      );
+      assert.deepEqual([r.code, r.out], [0, [String(total)]]);
+    }
+    // The whole state, dumped, equals the model.
+    const dump = await cli("state", "dump", sp, "--operator", "track", "--state", "count");
+    const counts = new Map(dump.out.map((l) => JSON.parse(l)).map((e) => [e.key, e.value]));
+    assert.deepEqual(counts, new Map([...users].map(([k, u]) => [k, u.count])));
+    const spentDump = await cli(
+      "state",
+      "dump",
+      sp,
+      "--operator",
+      "track",
+      "--state",
+      "spent",
+      "--format",
+      "csv",
+    );
+    assert.equal(spentDump.out[0], "key,user_key,value");
+    const expectedRows = [...users].flatMap(([k, u]) =>
+      [...u.spent].map(([i, v]) => `${k},${i},${v}`)
+    );
+    assert.deepEqual(spentDump.out.slice(1).sort(), expectedRows.sort());
+    // Checkpoint 1 still holds the state of batch 1 only.
+    const early = model(events.slice(0, 40));
+    const c1 = await cli(
+      "state",
+      "get",
+      `${dir}/chk-1`,
+      "--operator",
+      "track",
+      "--state",
+      "items",
+      "--key",
+      "u3",
+    );
+    assert.deepEqual(JSON.parse(c1.out[0]!), early.users.get("u3")!.items);
+  });
+
+  Deno.test(`state of a custom serializer is shown as base64 with a note (${backend})`, async () => {
+    const { dir, events } = await fixture(backend);
+    const r = await cli(
+      "state",
+      "get",
+      dir,
+      "--operator",
+      "track",
+      "--state",
+      "last",
+      "--key",
+      "u1",
+      "--json",
+    );
+    assert.equal(r.code, 0);
+    const v = JSON.parse(r.out[0]!).entries[0].value;
+    const bytes = Uint8Array.from(atob(v.base64), (c) => c.charCodeAt(0));
+    const view = new DataView(bytes.buffer);
+    const lastU1 = events.filter((e) => e.user === "u1").at(-1)!;
+    assert.equal(bytes.length, 16);
+    assert.ok([view.getFloat64(0, false), view.getFloat64(0, true)].includes(lastU1.price));
+    assert.ok(r.err.some((l) => l.includes('"point" is custom')));
+  });
+}
+
+Deno.test("checkpoints gc: dry run, --delete, --keep, never a referenced segment", async () => {
+  const { dir: original } = await fixture("lsm");
+  const dir = Deno.makeTempDirSync({ prefix: "weir-cli-gc-" });
+  try {
+    copyTree(original, dir);
+    const shared = `${dir}/shared`;
+    const referenced = (ids: number[]) => {
+      const s = new Set<string>();
+      for (const id of ids) {
+        const m = JSON.parse(Deno.readTextFileSync(`${dir}/chk-${id}/_metadata`));
+        for (const n of Object.keys(m.segments)) s.add(n);
+      }
+      return s;
+    };
+    Deno.writeFileSync(`${shared}/orphan-1.seg`, new Uint8Array(10));
+    Deno.mkdirSync(`${dir}/chk-9`); // an aborted checkpoint: no _metadata
+    const before = new Set(Deno.readDirSync(shared).map((e) => e.name));
+
+    // Fresh files are left alone by default (a running job may be writing them).
+    const young = await cli("checkpoints", "gc", dir, "--json");
+    assert.deepEqual(JSON.parse(young.out.join("\n")).segments, []);
+
+    const dry = await cli("checkpoints", "gc", dir, "--min-age", "0", "--json");
+    const plan = JSON.parse(dry.out.join("\n"));
+    assert.equal(plan.dryRun, true);
+    assert.deepEqual(plan.segments.map((s: { name: string }) => s.name), ["orphan-1.seg"]);
+    assert.deepEqual(plan.incomplete, ["chk-9"]);
+    assert.deepEqual(new Set(Deno.readDirSync(shared).map((e) => e.name)), before);
+
+    const del = await cli("checkpoints", "gc", dir, "--min-age", "0", "--delete");
+    assert.equal(del.code, 0);
+    assert.match(
+      del.out.at(-1)!,
+      /^Deleted 0 checkpoint\(s\), 1 incomplete folder\(s\), 1 segment\(s\)/,
+    );
+    const after = new Set(Deno.readDirSync(shared).map((e) => e.name));
+    assert.deepEqual(after, new Set([...before].filter((n) => n !== "orphan-1.seg")));
+    assert.ok([...referenced([1, 2, 4])].every((n) => after.has(n)));
+
+    // --keep 1: checkpoints 1 and 2 go, with only the segments checkpoint 4 does not use.
+    const needed = referenced([4]);
+    const keep = await cli(
+      "checkpoints",
+      "gc",
+      dir,
+      "--min-age",
+      "0",
+      "--keep",
+      "1",
+      "--delete",
+      "--json",
+    );
+    const done = JSON.parse(keep.out.join("\n"));
+    assert.deepEqual(done.checkpoints, [1, 2]);
+    for (const s of done.segments) assert.ok(!needed.has(s.name));
+    const left = new Set(Deno.readDirSync(shared).map((e) => e.name));
+    assert.deepEqual(left, needed);
+    const list = JSON.parse(
+      (await cli("checkpoints", "list", dir, "--json", "--verify")).out.join("\n"),
+    );
+    assert.deepEqual(list.map((r: { id: number; status: string }) => `${r.id} ${r.status}`), [
+      "4 completed",
+      "3 completed",
+    ]);
+    // The savepoint is self-contained and still readable.
+    const sp = await cli(
+      "state",
+      "get",
+      `${dir}/savepoints/sp`,
+      "--operator",
+      "track",
+      "--state",
+      "count",
+      "--key",
+      "u0",
+    );
+    assert.equal(sp.code, 0);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("checkpoints gc refuses to delete when a manifest is unreadable", async () => {
+  const { dir: original } = await fixture("heap");
+  const dir = Deno.makeTempDirSync({ prefix: "weir-cli-gc-" });
+  try {
+    copyTree(original, dir);
+    Deno.writeTextFileSync(`${dir}/chk-1/_metadata`, "{ not json");
+    const before = Deno.readDirSync(`${dir}/shared`).map((e) => e.name).toArray().sort();
+    const r = await cli("checkpoints", "gc", dir, "--min-age", "0", "--keep", "1", "--delete");
+    assert.equal(r.code, 1);
+    assert.match(r.err[0]!, /^weir: Refusing to collect garbage .*chk-1/);
+    assert.deepEqual(Deno.readDirSync(`${dir}/shared`).map((e) => e.name).toArray().sort(), before);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("damaged and missing checkpoints give readable errors", async () => {
+  const { dir: original } = await fixture("lsm");
+  const dir = Deno.makeTempDirSync({ prefix: "weir-cli-bad-" });
+  try {
+    copyTree(original, dir);
+    const m = JSON.parse(Deno.readTextFileSync(`${dir}/chk-4/_metadata`));
+    const victim = Object.keys(m.segments)[0]!;
+    Deno.removeSync(`${dir}/shared/${victim}`);
+    const list = JSON.parse((await cli("checkpoints", "list", dir, "--json")).out.join("\n"));
+    const row4 = list.find((r: { id: number }) => r.id === 4);
+    assert.equal(row4.status, "damaged");
+    assert.deepEqual(row4.problems, [`segment ${victim} is missing`]);
+    const human = (await cli("checkpoints", "list", dir)).out.join("\n");
+    assert.match(human, new RegExp(`chk-4 +damaged: segment ${victim} is missing`));
+    const get = await cli(
+      "state",
+      "get",
+      `${dir}/chk-4`,
+      "--operator",
+      "track",
+      "--state",
+      "count",
+      "--key",
+      "u0",
+    );
+    assert.equal(get.code, 1);
+    assert.equal(get.err.length, 1);
+    assert.match(
+      get.err[0]!,
+      new RegExp(`^weir: Cannot read checkpoint 4 at .*chk-4: segment ${victim} is missing$`),
+    );
+
+    // A segment of the right size with garbage inside: --verify reads it back.
+    const m2 = JSON.parse(Deno.readTextFileSync(`${dir}/chk-1/_metadata`));
+    const seg = Object.keys(m2.segments)[0]!;
+    const size = Deno.statSync(`${dir}/shared/${seg}`).size;
+    Deno.writeFileSync(`${dir}/shared/${seg}`, new Uint8Array(size).fill(7));
+    const deep = JSON.parse(
+      (await cli("checkpoints", "list", dir, "--json", "--verify")).out.join("\n"),
+    );
+    assert.equal(deep.find((r: { id: number }) => r.id === 1).status, "damaged");
+    const dump = await cli(
+      "state",
+      "dump",
+      `${dir}/chk-1`,
+      "--operator",
+      "track",
+      "--state",
+      "count",
+    );
+    assert.equal(dump.code, 1);
+    assert.match(dump.err.at(-1)!, /^weir: Cannot read checkpoint 1 at .*chk-1: /);
+
+    Deno.writeTextFileSync(`${dir}/chk-2/_metadata`, "{ truncated");
+    const bad = await cli("checkpoints", "inspect", `${dir}/chk-2`);
+    assert.equal(bad.code, 1);
+    assert.match(bad.err[0]!, /^weir: Cannot read .*chk-2\/_metadata: not valid JSON/);
+    const missing = await cli("checkpoints", "inspect", `${dir}/chk-77`);
+    assert.deepEqual([missing.code, missing.err], [1, [`weir: ${dir}/chk-77 does not exist`]]);
+    const notDir = await cli("checkpoints", "list", `${dir}/nope`);
+    assert.deepEqual([notDir.code, notDir.err], [1, [
+      `weir: Checkpoint directory ${dir}/nope does not exist`,
+    ]]);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("state lookups name what exists when an operator, state or key is wrong", async () => {
+  const { dir } = await fixture("heap");
+  const op = await cli(
+    "state",
+    "get",
+    dir,
+    "--operator",
+    "nope",
+    "--state",
+    "count",
+    "--key",
+    "u0",
+  );
+  assert.equal(op.code, 1);
+  assert.match(op.err[0]!, /no operator "nope" \(operators: events, track, .*byqty/);
+  const st = await cli("state", "dump", dir, "--operator", "track", "--state", "nope");
+  assert.match(st.err[0]!, /no keyed state "nope" \(states: count, items, spent, last, lastBuy\)/);
+  const notKeyed = await cli("state", "dump", dir, "--operator", "events", "--state", "x");
+  assert.match(notKeyed.err[0]!, /Operator "events" .* has no keyed state$/);
+  const key = await cli(
+    "state",
+    "get",
+    dir,
+    "--operator",
+    "byqty",
+    "--state",
+    "total",
+    "--key",
+    "x",
+  );
+  assert.deepEqual([key.code, key.err], [1, [
+    'weir: --key x is not a number (the key serializer is "i32")',
+  ]]);
+  const absent = await cli(
+    "state",
+    "get",
+    dir,
+    "--operator",
+    "track",
+    "--state",
+    "count",
+    "--key",
+    "nobody",
+  );
+  assert.equal(absent.code, 1);
+  assert.match(
+    absent.err[0]!,
+    /^weir: key "nobody" has no value in state "count" of operator "track" \(key group \d+, subtask [01]\)$/,
+  );
+});
+
+Deno.test("bad usage: exit 2 with one line; --help everywhere", async () => {
+  const cases: [string[], RegExp][] = [
+    [["checkpoints"], /^weir checkpoints: missing command/],
+    [["checkpoints", "frob"], /^weir checkpoints: unknown command "frob"/],
+    [
+      ["checkpoints", "list"],
+      /^weir checkpoints list: missing DIR \(see weir checkpoints list --help\)$/,
+    ],
+    [["checkpoints", "list", "a", "b"], /unexpected argument "b"/],
+    [["checkpoints", "gc", "d", "--keep", "x"], /--keep must be a non-negative integer, got "x"/],
+    [["checkpoints", "gc", "d", "--keep", "0"], /--keep must be at least 1/],
+    [["state", "get", "p", "--operator", "o", "--state", "s"], /--key is required/],
+    [
+      ["state", "dump", "p", "--operator", "o", "--state", "s", "--format", "xml"],
+      /--format must be jsonl or csv/,
+    ],
+    [["state", "dump", "p", "--wat"], /^weir state dump: Unknown option '--wat'/],
+    [["savepoint", "--job", "j"], /^weir savepoint: --url is required/],
+    [["frob"], /^weir: unknown command "frob"/],
+  ];
+  for (const [args, re] of cases) {
+    const r = await cli(...args);
+    assert.equal(r.code, 2, args.join(" "));
+    assert.equal(r.err.length, 1, args.join(" "));
+    assert.match(r.err[0]!, re);
+  }
+  for (
+    const args of [
+      ["--help"],
+      ["help", "state", "dump"],
+      ["checkpoints", "--help"],
+      ["checkpoints", "list", "--help"],
+      ["checkpoints", "inspect", "-h"],
+      ["checkpoints", "gc", "--help"],
+      ["state", "get", "--help"],
+      ["state", "dump", "--help"],
+      ["savepoint", "--help"],
+    ]
+  ) {
+    const r = await cli(...args);
+    assert.equal(r.code, 0, args.join(" "));
+    assert.match(r.out[0]!, /^(Usage: weir|weir \d)/, args.join(" "));
+  }
+});
+
+Deno.test("subprocess: word_count's checkpoints, both backends", async () => {
+  const tmp = Deno.makeTempDirSync({ prefix: "weir-cli-wc-" });
+  try {
+    const words = ["apple", "pear", "fig", "kiwi"];
+    const lines: string[] = [];
+    for (let i = 0; i < 200; i++) lines.push(`${words[i % 4]} ${words[(i * 7) % 4]} lime`);
+    Deno.writeTextFileSync(`${tmp}/in.txt`, lines.join("\n") + "\n");
+    const expected = new Map<string, number>();
+    for (const w of lines.join(" ").split(/\s+/)) {
+      if (w) expected.set(w, (expected.get(w) ?? 0) + 1);
+    }
+    const example = new URL("../examples/word_count.ts", import.meta.url).pathname;
+    for (const backend of ["lsm", "heap"]) {
+      const ck = `${tmp}/ck-${backend}`;
+      const run = await new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "-A",
+          example,
+          "--input",
+          `${tmp}/in.txt`,
+          "--output",
+          `${tmp}/out-${backend}`,
+          "--checkpoint-dir",
+          ck,
+          "--state-backend",
+          backend,
+          "--parallelism",
+          "2",
+        ],
+        stdout: "null",
+        stderr: "piped",
+      }).output();
+      assert.equal(run.code, 0, new TextDecoder().decode(run.stderr));
+
+      const list = await sub("checkpoints", "list", ck);
+      assert.equal(list.code, 0, list.stderr);
+      assert.match(list.stdout, /^ID +KIND/);
+      assert.match(list.stdout, /checkpoint .* chk-\d+ +completed\n$/);
+      const inspect = await sub("checkpoints", "inspect", ck, "--json");
+      assert.equal(JSON.parse(inspect.stdout).manifest.stateBackend, backend);
+
+      const get = await sub(
+        "state",
+        "get",
+        ck,
+        "--operator",
+        "count",
+        "--state",
+        "count",
+        "--key",
+        "lime",
+      );
+      assert.deepEqual([get.code, get.stdout], [0, `${expected.get("lime")}\n`]);
+      const dump = await sub(
+        "state",
+        "dump",
+        ck,
+        "--operator",
+        "count",
+        "--state",
+        "count",
+        "--format",
+        "csv",
+      );
+      assert.equal(dump.code, 0);
+      const rows = dump.stdout.trim().split("\n");
+      assert.equal(rows[0], "key,value");
+      assert.deepEqual(
+        new Map(rows.slice(1).map((r) => [r.split(",")[0], Number(r.split(",")[1])])),
+        expected,
+      );
+
+      const bad = await sub("state", "get", ck, "--operator", "count");
+      assert.equal(bad.code, 2);
+      assert.equal(bad.stdout, "");
+      assert.equal(bad.stderr, "weir state get: --state is required (see weir state get --help)\n");
+      const missing = await sub("checkpoints", "inspect", `${tmp}/nothing`);
+      assert.deepEqual([missing.code, missing.stderr], [
+        1,
+        `weir: ${tmp}/nothing does not exist\n`,
+      ]);
+    }
+  } finally {
+    Deno.removeSync(tmp, { recursive: true });
+  }
+});
+
+Deno.test("savepoint: triggers, polls and prints the location (fake admin API)", async () => {
+  const requests: string[] = [];
+  let polls = 0;
+  let body: unknown;
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
+    const url = new URL(req.url);
+    requests.push(`${req.method} ${url.pathname}`);
+    if (req.method === "POST" && url.pathname === "/jobs/job-1/savepoints") {
+      body = await req.json();
+      return Response.json({ "request-id": "r-42" });
+    }
+    if (req.method === "GET" && url.pathname === "/jobs/job-1/savepoints/r-42") {
+      polls++;
+      return Response.json(
+        polls < 3
+          ? { status: { id: "IN_PROGRESS" } }
+          : { status: { id: "COMPLETED" }, operation: { location: "/ck/savepoints/sp-1" } },
+      );
+    }
+    if (url.pathname.startsWith("/jobs/failing/savepoints")) {
+      return req.method === "POST" ? Response.json({ "request-id": "r-1" }) : Response.json({
+        status: { id: "COMPLETED" },
+        operation: {
+          "failure-cause": {
+            class: "CheckpointError",
+            "stack-trace": "CheckpointError: disk full\n  at x",
+          },
+        },
+      });
+    }
+    return Response.json({ errors: [`Job ${url.pathname.split("/")[2]} not found`] }, {
+      status: 404,
+    });
+  });
+  const url = `http://127.0.0.1:${server.addr.port}`;
+  try {
+    const ok = await cli("savepoint", "--url", url, "--job", "job-1", "--stop");
+    assert.equal(ok.code, 0, ok.err.join("\n"));
+    assert.deepEqual(ok.out, ["Savepoint completed: /ck/savepoints/sp-1"]);
+    assert.deepEqual(body, { "cancel-job": true });
+    assert.deepEqual(requests, [
+      "POST /jobs/job-1/savepoints",
+      ...Array(3).fill("GET /jobs/job-1/savepoints/r-42"),
+    ]);
+    polls = 0;
+    const json = await sub(
+      "savepoint",
+      "--url",
+      url,
+      "--job",
+      "job-1",
+      "--json",
+      "--target-dir",
+      "/x",
+    );
+    assert.deepEqual([json.code, JSON.parse(json.stdout)], [0, {
+      requestId: "r-42",
+      location: "/ck/savepoints/sp-1",
+    }]);
+    assert.deepEqual(body, { "cancel-job": false, "target-directory": "/x" });
+
+    const failed = await cli("savepoint", "--url", url, "--job", "failing");
+    assert.deepEqual([failed.code, failed.err.at(-1)], [
+      1,
+      "weir: Savepoint of job failing failed: CheckpointError: disk full",
+    ]);
+    const unknown = await cli("savepoint", "--url", url, "--job", "nope");
+    assert.equal(unknown.code, 1);
+    assert.match(
+      unknown.err[0]!,
+      /^weir: POST .*\/jobs\/nope\/savepoints failed: 404 Not Found: Job nope not found$/,
+    );
+  } finally {
+    await server.shutdown();
+  }
+  const down = await cli("savepoint", "--url", url, "--job", "job-1");
+  assert.equal(down.code, 1);
+  assert.match(
+    down.err[0]!,
+    /^weir: Cannot reach the admin API at http:\/\/127\.0\.0\.1:\d+\/jobs\/job-1\/savepoints: /,
+  );
+});
