@@ -25,6 +25,13 @@ import {
   SinkOperator,
 } from "../runtime/operators.ts";
 import type { OutputTag } from "../runtime/output_tag.ts";
+import { TimestampsAndWatermarksOperator } from "../time/timestamps_and_watermarks_operator.ts";
+import type { WatermarkStrategy } from "../time/watermark_strategy.ts";
+import { GlobalWindows, type WindowAssigner } from "../time/window_assigners.ts";
+import { CountTrigger, PurgingTrigger } from "../time/triggers.ts";
+import { CountEvictor } from "../time/evictors.ts";
+import type { GlobalWindow, Window } from "../time/window.ts";
+import { AllWindowedStream, WindowedStream } from "../time/windowed_stream.ts";
 import type {
   BroadcastProcessFunction,
   CoProcessFunction,
@@ -219,6 +226,34 @@ export class DataStream<T> extends NodeSettings {
     return new DataStream<T>(this.env, this.node, { kind: "forward" }, this.sideOutput);
   }
 
+  /**
+   * Sets each record's event timestamp and generates watermarks with
+   * `strategy`; watermarks from upstream are replaced (the final one passes).
+   */
+  assignTimestampsAndWatermarks(
+    strategy: WatermarkStrategy<T>,
+    opts?: OperatorOptions,
+  ): DataStream<T> {
+    return this.addOperator(
+      "Timestamps/Watermarks",
+      () => new TimestampsAndWatermarksOperator(strategy),
+      [this.edge()],
+      opts,
+    );
+  }
+
+  /** Windows over the whole stream (one subtask sees every element). */
+  windowAll<W extends Window>(assigner: WindowAssigner<T, W>): AllWindowedStream<T, W> {
+    return new AllWindowedStream(this.keyBy(() => 0, Serializers.f64), assigner);
+  }
+
+  /** Count windows over the whole stream: every `size` elements, or sliding by `slide`. */
+  countWindowAll(size: number, slide?: number): AllWindowedStream<T, GlobalWindow> {
+    const s = this.windowAll(GlobalWindows.create<T>());
+    if (slide === undefined) return s.trigger(PurgingTrigger.of(CountTrigger.of(size)));
+    return s.evictor(CountEvictor.of(size)).trigger(CountTrigger.of(slide));
+  }
+
   /** The records this stream's operator emitted to side output `tag`. */
   getSideOutput<X>(tag: OutputTag<X>): DataStream<X> {
     return new DataStream<X>(this.env, this.node, undefined, tag.id);
@@ -327,6 +362,18 @@ export class KeyedStream<T, K> extends DataStream<T> {
   /** `flatMap` with keyed state available to rich functions. */
   override flatMap<O>(fn: FlatMapFunction<T, O>, opts?: OperatorOptions): DataStream<O> {
     return this.#keyed<O>("FlatMap", (k) => new FlatMapOperator(fn, k), opts);
+  }
+
+  /** Groups each key's records into windows. */
+  window<W extends Window>(assigner: WindowAssigner<T, W>): WindowedStream<T, K, W> {
+    return new WindowedStream(this, assigner);
+  }
+
+  /** Count windows per key: every `size` elements, or the last `size` every `slide`. */
+  countWindow(size: number, slide?: number): WindowedStream<T, K, GlobalWindow> {
+    const s = this.window(GlobalWindows.create<T>());
+    if (slide === undefined) return s.trigger(PurgingTrigger.of(CountTrigger.of(size)));
+    return s.evictor(CountEvictor.of(size)).trigger(CountTrigger.of(slide));
   }
 
   /** Rolling reduce per key: emits the reduced value after every record. */

@@ -13,6 +13,7 @@ export const enum MessageKind {
   Watermark = 1,
   Barrier = 2,
   EndOfInput = 3,
+  WatermarkStatus = 4,
 }
 
 /** A batch of records; `timestamps` is null when no record has one. */
@@ -26,6 +27,15 @@ export interface RecordBatch {
 export interface WatermarkMessage {
   readonly kind: MessageKind.Watermark;
   readonly timestamp: number;
+}
+
+/**
+ * The channel's producer became idle (it stops holding back the watermark
+ * downstream) or active again. Records and watermarks also make it active.
+ */
+export interface WatermarkStatusMessage {
+  readonly kind: MessageKind.WatermarkStatus;
+  readonly idle: boolean;
 }
 
 /** Options a checkpoint barrier carries. */
@@ -49,7 +59,12 @@ export interface EndOfInputMessage {
 }
 
 /** Anything a channel carries. */
-export type ChannelMessage = RecordBatch | WatermarkMessage | BarrierMessage | EndOfInputMessage;
+export type ChannelMessage =
+  | RecordBatch
+  | WatermarkMessage
+  | WatermarkStatusMessage
+  | BarrierMessage
+  | EndOfInputMessage;
 
 /** The one end-of-input message. */
 export const END_OF_INPUT: EndOfInputMessage = { kind: MessageKind.EndOfInput };

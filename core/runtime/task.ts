@@ -74,6 +74,19 @@ export interface TaskHost {
   readonly stopping: boolean;
 }
 
+/**
+ * An operator the task ticks between batches (the timestamps-and-watermarks
+ * operator: periodic watermarks, idleness).
+ */
+interface TickingOperator {
+  onProcessingTick(): void;
+  readonly sourceIdle: boolean;
+}
+
+function isTicking(op: unknown): op is TickingOperator {
+  return typeof (op as Partial<TickingOperator>).onProcessingTick === "function";
+}
+
 /** Counters a task keeps. */
 export interface TaskMetrics {
   /** Records into the head of the chain. */
@@ -96,6 +109,9 @@ export class Task {
   readonly metrics: TaskMetrics = { recordsIn: 0, backPressuredMs: 0 };
   readonly #host: TaskHost;
   readonly #sinks: SinkOperator<unknown>[];
+  readonly #tickers: TickingOperator[];
+  /** The idle status last sent downstream. */
+  #idleSent = false;
   readonly #mails: (() => void | Promise<void>)[] = [];
   #mailWake: (() => void) | null = null;
   #lastYield = 0;
@@ -119,6 +135,29 @@ export class Task {
     this.#sinks = operators.filter((op): op is SinkOperator<unknown> =>
       op instanceof SinkOperator && typeof op.sink.flush === "function"
     );
+    this.#tickers = operators.filter(isTicking) as unknown as TickingOperator[];
+  }
+
+  /** Sends the idle status downstream when it changed. */
+  #sendStatus(idle: boolean): void {
+    if (idle === this.#idleSent) return;
+    this.#idleSent = idle;
+    for (const w of this.writers) w.broadcastEvent({ kind: MessageKind.WatermarkStatus, idle });
+  }
+
+  /**
+   * Ticks the watermark generators; a source task whose generators all
+   * report idle tells downstream tasks to stop waiting for its watermark.
+   */
+  #tick(source: boolean): void {
+    const t = this.#tickers;
+    if (t.length === 0) return;
+    let idle = true;
+    for (const op of t) {
+      op.onProcessingTick();
+      if (!op.sourceIdle) idle = false;
+    }
+    if (source) this.#sendStatus(idle);
   }
 
   /** ms this task waited on full output channels so far, including a wait in progress. */
@@ -233,6 +272,7 @@ export class Task {
       if (this.#host.stopping) break;
       let status = reader.poll(head.sourceOutput, BATCH_SIZE);
       if (typeof status !== "string") status = await status;
+      this.#tick(true);
       await this.#afterBatch();
       if (status === "end") break;
       if (status === "idle") {
@@ -242,6 +282,7 @@ export class Task {
       }
     }
     // A bounded source ends event time: every pending event-time timer fires.
+    this.#sendStatus(false);
     head.output.emitWatermark(Infinity);
     this.#flushOutputs();
     // Keep serving mails (barriers) until the final checkpoint's barrier is out.
@@ -278,15 +319,33 @@ export class Task {
     const head = this.operators[0]!;
     const n = gate.channels.length;
     const watermarks = new Array<number>(n).fill(-Infinity);
+    // Idle inputs do not hold back the combined watermark (ended ones count as +Infinity).
+    const idle = new Array<boolean>(n).fill(false);
+    let idleCount = 0;
     let combined = -Infinity;
     let ended = 0;
     const advance = () => {
       let min = Infinity;
-      for (const w of watermarks) if (w < min) min = w;
+      let max = -Infinity;
+      for (let c = 0; c < n; c++) {
+        const w = watermarks[c]!;
+        if (w > max) max = w;
+        if (!idle[c] && w < min) min = w;
+      }
+      // Every input idle: event time moves to the highest of them (as Flink's valve does).
+      if (idleCount === n) min = max;
       if (min > combined) {
         combined = min;
         head.processWatermark(min);
       }
+    };
+    const setIdle = (c: number, v: boolean) => {
+      if (idle[c] === v) return;
+      idle[c] = v;
+      idleCount += v ? 1 : -1;
+      if (v) advance();
+      // All inputs idle: this task is idle for its consumers too.
+      this.#sendStatus(idleCount === n);
     };
     const hasEnded = new Array<boolean>(n).fill(false);
     // Barrier alignment: the checkpoint being aligned and the channels its barrier came from.
@@ -319,6 +378,7 @@ export class Task {
       const channel = gate.lastChannel;
       switch (msg.kind) {
         case MessageKind.Records: {
+          if (idleCount > 0) setIdle(channel, false);
           const input = gate.inputOf[channel]!;
           const values = msg.values;
           const ts = msg.timestamps;
@@ -333,13 +393,21 @@ export class Task {
           break;
         }
         case MessageKind.Watermark:
+          if (idleCount > 0) setIdle(channel, false);
           watermarks[channel] = msg.timestamp;
           advance();
+          break;
+        case MessageKind.WatermarkStatus:
+          setIdle(channel, msg.idle);
           break;
         case MessageKind.EndOfInput:
           ended++;
           hasEnded[channel] = true;
           watermarks[channel] = Infinity;
+          if (idle[channel]) {
+            idle[channel] = false;
+            idleCount--;
+          }
           gate.blocked[channel] = true;
           if (got[channel]) {
             got[channel] = false;
@@ -372,6 +440,7 @@ export class Task {
           break;
         }
       }
+      this.#tick(false);
       await this.#afterBatch();
     }
   }

@@ -4,13 +4,36 @@
  * when the watermark passes them, processing-time timers when the job's clock
  * does.
  *
+ * Every timer is also written to the operator's keyed backend (a raw entry
+ * under a reserved state id), so checkpoints of either backend include the
+ * timers, and a restored service rebuilds its queues from the key groups it
+ * owns:
+ *
+ * ```
+ * keyGroup (u16 BE) | 0xfff1 event / 0xfff2 processing (u16 BE) | timestamp (8 bytes, order-preserving) | key | namespace
+ * ```
+ *
+ * The entry's value is the timer's registration sequence number: timers with
+ * the same timestamp fire in registration order, after a restore too.
+ *
  * @module
  */
-import { ByteWriter } from "../state/bytes.ts";
+import { ByteReader, ByteWriter } from "../state/bytes.ts";
+import type { KeyedStateBackend } from "../state/backend.ts";
+import { keyGroupOf } from "../state/key_group.ts";
 import type { Serializer } from "../state/serializer.ts";
+import { MAX_USER_STATE_ID } from "../state/state_keys.ts";
 
 /** Time domain of a timer. */
 export type TimeDomain = "event-time" | "processing-time";
+
+/** Reserved state id of event-time timers in store keys. */
+export const EVENT_TIMERS_STATE_ID = MAX_USER_STATE_ID + 1;
+/** Reserved state id of processing-time timers in store keys. */
+export const PROCESSING_TIMERS_STATE_ID = MAX_USER_STATE_ID + 2;
+
+/** Bytes before the key in a timer's store key: key group, state id, timestamp. */
+const TIMER_HEADER_BYTES = 12;
 
 /** A registered timer. */
 export interface Timer<N = unknown> {
@@ -23,7 +46,9 @@ export interface Timer<N = unknown> {
 }
 
 interface QueuedTimer<N> extends Timer<N> {
+  /** The timer's store key as a latin1 string: its identity. */
   readonly id: string;
+  /** Registration order (stored as the entry's value, so it survives restore). */
   readonly seq: number;
 }
 
@@ -34,6 +59,10 @@ class TimerQueue<N> {
 
   get size(): number {
     return this.#byId.size;
+  }
+
+  has(id: string): boolean {
+    return this.#byId.has(id);
   }
 
   add(t: QueuedTimer<N>): boolean {
@@ -52,8 +81,8 @@ class TimerQueue<N> {
   }
 
   /** Deletion is lazy: the entry leaves the heap when it reaches the top. */
-  delete(id: string): void {
-    this.#byId.delete(id);
+  delete(id: string): boolean {
+    return this.#byId.delete(id);
   }
 
   peek(): QueuedTimer<N> | undefined {
@@ -119,25 +148,70 @@ export interface TimerHost {
   setCurrentKey(key: unknown): void;
   /** The current key when a timer is registered. */
   currentKey(): unknown;
+  /**
+   * The operator's keyed backend: timers are stored in it (and so
+   * checkpointed) and restored from it. Without one, timers live in memory only.
+   */
+  readonly backend?: KeyedStateBackend;
+  /** The number of key groups (needed with `backend`). */
+  readonly maxParallelism?: number;
 }
 
 /**
- * The timers of one keyed operator subtask.
+ * Writes `ts` as 8 bytes whose unsigned byte order is the numeric order
+ * (IEEE-754 with the sign bit flipped, all bits for negatives).
+ */
+function writeOrderedF64(w: ByteWriter, ts: number): void {
+  const at = w.length;
+  w.writeF64(ts === 0 ? 0 : ts); // -0 sorts as 0
+  const b = w.buf;
+  if (b[at]! & 0x80) for (let i = at; i < at + 8; i++) b[i] = ~b[i]! & 0xff;
+  else b[at] = b[at]! | 0x80;
+}
+
+function readOrderedF64(b: Uint8Array, at: number): number {
+  const c = b.slice(at, at + 8);
+  if (c[0]! & 0x80) c[0] = c[0]! & 0x7f;
+  else for (let i = 0; i < 8; i++) c[i] = ~c[i]! & 0xff;
+  return new DataView(c.buffer).getFloat64(0);
+}
+
+function latin1(b: Uint8Array): string {
+  let s = "";
+  for (let i = 0; i < b.length; i++) s += String.fromCharCode(b[i]!);
+  return s;
+}
+
+function fromLatin1(s: string): Uint8Array {
+  const b = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) b[i] = s.charCodeAt(i);
+  return b;
+}
+
+/**
+ * The timers of one keyed operator subtask (one service per operator: its
+ * timers use the operator backend's reserved timer state ids).
  */
 export class InternalTimerService<N = undefined> {
   readonly #host: TimerHost;
   readonly #target: TimerTarget<N>;
   readonly #keySerializer: Serializer<unknown>;
   readonly #nsSerializer: Serializer<N> | undefined;
+  readonly #backend: KeyedStateBackend | undefined;
+  readonly #maxParallelism: number;
   readonly #event = new TimerQueue<N>();
   readonly #processing = new TimerQueue<N>();
   readonly #writer = new ByteWriter();
+  readonly #valueWriter = new ByteWriter(16);
   #seq = 0;
   #watermark = -Infinity;
   #scheduledAt = Infinity;
   #cancelScheduled: (() => void) | null = null;
 
-  /** Creates the service. */
+  /**
+   * Creates the service; with a backend in `host`, loads the timers the
+   * backend holds (a restored job's), and schedules the processing-time ones.
+   */
   constructor(
     host: TimerHost,
     target: TimerTarget<N>,
@@ -148,6 +222,37 @@ export class InternalTimerService<N = undefined> {
     this.#target = target;
     this.#keySerializer = keySerializer;
     this.#nsSerializer = namespaceSerializer;
+    this.#backend = host.backend;
+    this.#maxParallelism = host.maxParallelism ?? 128;
+    if (this.#backend) {
+      this.#load(EVENT_TIMERS_STATE_ID, this.#event);
+      this.#load(PROCESSING_TIMERS_STATE_ID, this.#processing);
+      this.#reschedule();
+    }
+  }
+
+  #load(stateId: number, queue: TimerQueue<N>): void {
+    const backend = this.#backend!;
+    const { start, end } = backend.keyGroupRange;
+    const lo = new Uint8Array(4), hi = new Uint8Array(4);
+    for (let kg = start; kg <= end; kg++) {
+      lo[0] = hi[0] = kg >>> 8;
+      lo[1] = hi[1] = kg & 0xff;
+      lo[2] = stateId >>> 8;
+      lo[3] = stateId & 0xff;
+      hi[2] = (stateId + 1) >>> 8;
+      hi[3] = (stateId + 1) & 0xff;
+      for (const [k, v] of backend.rawScan(lo, hi)) {
+        const timestamp = readOrderedF64(k, 4);
+        const r = new ByteReader(k);
+        r.pos = TIMER_HEADER_BYTES;
+        const key = this.#keySerializer.read(r);
+        const namespace = this.#nsSerializer ? this.#nsSerializer.read(r) : undefined as N;
+        const seq = new ByteReader(v).readVarUint();
+        if (seq >= this.#seq) this.#seq = seq + 1;
+        queue.add({ timestamp, key, namespace, id: latin1(k), seq });
+      }
+    }
   }
 
   /** The last watermark this operator saw. */
@@ -160,40 +265,61 @@ export class InternalTimerService<N = undefined> {
     return this.#host.now();
   }
 
-  #id(ts: number, key: unknown, ns: N): string {
+  /** The store key of a timer of the current key, as a latin1 string. */
+  #id(stateId: number, ts: number, key: unknown, ns: N): string {
     const w = this.#writer;
     w.reset();
+    w.writeU16(0);
+    w.writeU16(stateId);
+    writeOrderedF64(w, ts);
     this.#keySerializer.write(key, w);
+    const keyEnd = w.length;
     if (this.#nsSerializer) this.#nsSerializer.write(ns, w);
-    let s = `${ts}:`;
     const b = w.bytes();
-    for (let i = 0; i < b.length; i++) s += String.fromCharCode(b[i]!);
-    return s;
+    const kg = keyGroupOf(b.subarray(TIMER_HEADER_BYTES, keyEnd), this.#maxParallelism);
+    b[0] = kg >>> 8;
+    b[1] = kg & 0xff;
+    return latin1(b);
   }
 
-  #timer(ts: number, ns: N): QueuedTimer<N> {
+  #register(queue: TimerQueue<N>, stateId: number, ns: N, ts: number): boolean {
     const key = this.#host.currentKey();
-    return { timestamp: ts, key, namespace: ns, id: this.#id(ts, key, ns), seq: this.#seq++ };
+    const id = this.#id(stateId, ts, key, ns);
+    if (queue.has(id)) return false;
+    const seq = this.#seq++;
+    queue.add({ timestamp: ts, key, namespace: ns, id, seq });
+    if (this.#backend) {
+      const v = this.#valueWriter;
+      v.reset();
+      v.writeVarUint(seq);
+      this.#backend.rawPut(this.#writer.bytes(), v.bytes());
+    }
+    return true;
+  }
+
+  #delete(queue: TimerQueue<N>, stateId: number, ns: N, ts: number): void {
+    const id = this.#id(stateId, ts, this.#host.currentKey(), ns);
+    if (queue.delete(id)) this.#backend?.rawDelete(this.#writer.bytes());
   }
 
   /** Registers an event-time timer for the current key. */
   registerEventTimeTimer(ns: N, ts: number): void {
-    this.#event.add(this.#timer(ts, ns));
+    this.#register(this.#event, EVENT_TIMERS_STATE_ID, ns, ts);
   }
 
   /** Deletes an event-time timer of the current key. */
   deleteEventTimeTimer(ns: N, ts: number): void {
-    this.#event.delete(this.#id(ts, this.#host.currentKey(), ns));
+    this.#delete(this.#event, EVENT_TIMERS_STATE_ID, ns, ts);
   }
 
   /** Registers a processing-time timer for the current key. */
   registerProcessingTimeTimer(ns: N, ts: number): void {
-    if (this.#processing.add(this.#timer(ts, ns))) this.#reschedule();
+    if (this.#register(this.#processing, PROCESSING_TIMERS_STATE_ID, ns, ts)) this.#reschedule();
   }
 
   /** Deletes a processing-time timer of the current key. */
   deleteProcessingTimeTimer(ns: N, ts: number): void {
-    this.#processing.delete(this.#id(ts, this.#host.currentKey(), ns));
+    this.#delete(this.#processing, PROCESSING_TIMERS_STATE_ID, ns, ts);
   }
 
   /** Fires every event-time timer at or before `watermark`, in order. */
@@ -203,6 +329,7 @@ export class InternalTimerService<N = undefined> {
       const t = this.#event.peek();
       if (!t || t.timestamp > watermark) return;
       this.#event.pop();
+      this.#backend?.rawDelete(fromLatin1(t.id));
       this.#host.setCurrentKey(t.key);
       this.#target.onTimer(t, "event-time");
     }
@@ -216,6 +343,7 @@ export class InternalTimerService<N = undefined> {
       const t = this.#processing.peek();
       if (!t || t.timestamp > now) break;
       this.#processing.pop();
+      this.#backend?.rawDelete(fromLatin1(t.id));
       this.#host.setCurrentKey(t.key);
       this.#target.onTimer(t, "processing-time");
     }
@@ -231,6 +359,11 @@ export class InternalTimerService<N = undefined> {
       next.timestamp,
       () => this.fireProcessingTimers(this.#host.now()),
     );
+  }
+
+  /** Number of pending timers of a domain. */
+  size(domain: TimeDomain): number {
+    return (domain === "event-time" ? this.#event : this.#processing).size;
   }
 
   /** Pending timers of a domain, in firing order. */

@@ -179,6 +179,8 @@ export class OperatorHarness<OUT> {
             scheduleProcessingTime: (at, fire) => clock.schedule(at, () => mails.push(fire)),
             setCurrentKey: (k) => backend.setCurrentKey(k),
             currentKey: () => backend.currentKey(),
+            backend,
+            maxParallelism,
           },
           target,
           keySerializer!,

@@ -1,0 +1,118 @@
+/**
+ * Evictors remove elements from a window's contents before and/or after its
+ * function runs (a window with an evictor keeps every element, no
+ * pre-aggregation).
+ *
+ * @module
+ */
+import { ConfigError } from "../errors.ts";
+import type { Window } from "./window.ts";
+
+/** An element in a window's contents, with its timestamp. */
+export interface TimestampedValue<T> {
+  /** The element. */
+  readonly value: T;
+  /** Its event timestamp (undefined in processing-time windows without timestamps). */
+  readonly timestamp: number | undefined;
+}
+
+/** What an evictor can read. */
+export interface EvictorContext {
+  /** Current event time. */
+  currentWatermark(): number;
+  /** Current processing time. */
+  currentProcessingTime(): number;
+}
+
+/**
+ * Removes elements from a window (edit `elements` in place: splice or
+ * filter into it). `size` is `elements.length`.
+ */
+export interface Evictor<T, W extends Window> {
+  /** Before the window function runs. */
+  evictBefore(elements: TimestampedValue<T>[], size: number, window: W, ctx: EvictorContext): void;
+  /** After the window function runs. */
+  evictAfter(elements: TimestampedValue<T>[], size: number, window: W, ctx: EvictorContext): void;
+}
+
+/**
+ * Keeps at most `maxCount` elements: the newest (count windows with a slide use it).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { CountEvictor } from "@weir/weir";
+ * const els = [1, 2, 3, 4].map((value) => ({ value, timestamp: value }));
+ * CountEvictor.of(2).evictBefore(els);
+ * assert.deepEqual(els.map((e) => e.value), [3, 4]);
+ * ```
+ */
+export class CountEvictor<T = unknown> implements Evictor<T, Window> {
+  readonly #max: number;
+  readonly #after: boolean;
+  private constructor(max: number, after: boolean) {
+    if (!Number.isInteger(max) || max < 0) {
+      throw new ConfigError(`CountEvictor needs a count >= 0, got ${max}`);
+    }
+    this.#max = max;
+    this.#after = after;
+  }
+  /** Keeps the newest `maxCount`; with `doEvictAfter` after the function runs. */
+  static of<T = unknown>(maxCount: number, doEvictAfter = false): CountEvictor<T> {
+    return new CountEvictor<T>(maxCount, doEvictAfter);
+  }
+  #evict(elements: TimestampedValue<T>[]): void {
+    if (elements.length > this.#max) elements.splice(0, elements.length - this.#max);
+  }
+  /** Evicts unless evicting after. */
+  evictBefore(elements: TimestampedValue<T>[]): void {
+    if (!this.#after) this.#evict(elements);
+  }
+  /** Evicts when evicting after. */
+  evictAfter(elements: TimestampedValue<T>[]): void {
+    if (this.#after) this.#evict(elements);
+  }
+}
+
+/**
+ * Keeps elements whose timestamp is within `windowSizeMs` of the newest one.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { TimeEvictor } from "@weir/weir";
+ * const els = [1, 5, 9].map((t) => ({ value: t, timestamp: t }));
+ * TimeEvictor.of(5).evictBefore(els);
+ * assert.deepEqual(els.map((e) => e.value), [5, 9]);
+ * ```
+ */
+export class TimeEvictor<T = unknown> implements Evictor<T, Window> {
+  readonly #size: number;
+  readonly #after: boolean;
+  private constructor(size: number, after: boolean) {
+    if (!(size >= 0)) throw new ConfigError(`TimeEvictor needs a size >= 0 ms, got ${size}`);
+    this.#size = size;
+    this.#after = after;
+  }
+  /** Keeps the last `windowSizeMs` ms; with `doEvictAfter` after the function runs. */
+  static of<T = unknown>(windowSizeMs: number, doEvictAfter = false): TimeEvictor<T> {
+    return new TimeEvictor<T>(windowSizeMs, doEvictAfter);
+  }
+  #evict(elements: TimestampedValue<T>[]): void {
+    let max = -Infinity;
+    for (const e of elements) if (e.timestamp !== undefined && e.timestamp > max) max = e.timestamp;
+    if (max === -Infinity) return;
+    const cut = max - this.#size;
+    let j = 0;
+    for (const e of elements) if (e.timestamp === undefined || e.timestamp > cut) elements[j++] = e;
+    elements.length = j;
+  }
+  /** Evicts unless evicting after. */
+  evictBefore(elements: TimestampedValue<T>[]): void {
+    if (!this.#after) this.#evict(elements);
+  }
+  /** Evicts when evicting after. */
+  evictAfter(elements: TimestampedValue<T>[]): void {
+    if (this.#after) this.#evict(elements);
+  }
+}

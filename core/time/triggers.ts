@@ -1,0 +1,299 @@
+/**
+ * Triggers decide when a window's function runs (fires) and when its
+ * contents are dropped (purged): on each element, on event-time and
+ * processing-time timers, and when session windows merge.
+ *
+ * @module
+ */
+import { ConfigError } from "../errors.ts";
+import type { StateFor } from "../state/backend.ts";
+import { type AnyStateDescriptor, ReducingStateDescriptor } from "../state/descriptors.ts";
+import { Serializers } from "../state/serializer.ts";
+import type { Window } from "./window.ts";
+
+/** What a trigger returns. */
+export type TriggerResult = "CONTINUE" | "FIRE" | "PURGE" | "FIRE_AND_PURGE";
+
+/** Whether a result fires the window. */
+export function isFire(r: TriggerResult): boolean {
+  return r === "FIRE" || r === "FIRE_AND_PURGE";
+}
+
+/** Whether a result purges the window's contents. */
+export function isPurge(r: TriggerResult): boolean {
+  return r === "PURGE" || r === "FIRE_AND_PURGE";
+}
+
+/** What a trigger can do, scoped to the current key and window. */
+export interface TriggerContext {
+  /** Current event time. */
+  currentWatermark(): number;
+  /** Current processing time. */
+  currentProcessingTime(): number;
+  /** Calls `onEventTime` once the watermark reaches `time`. */
+  registerEventTimeTimer(time: number): void;
+  /** Deletes an event-time timer of this window. */
+  deleteEventTimeTimer(time: number): void;
+  /** Calls `onProcessingTime` once processing time reaches `time`. */
+  registerProcessingTimeTimer(time: number): void;
+  /** Deletes a processing-time timer of this window. */
+  deleteProcessingTimeTimer(time: number): void;
+  /** Keyed state of this key and window (trigger state). */
+  getPartitionedState<D extends AnyStateDescriptor>(descriptor: D): StateFor<D>;
+}
+
+/** The context of `onMerge`. */
+export interface OnMergeContext extends TriggerContext {
+  /** Combines the merged windows' reducing state into the new window's. */
+  mergePartitionedState<T>(descriptor: ReducingStateDescriptor<T>): void;
+}
+
+/**
+ * Decides when windows fire. Implement it for custom triggers; timers a
+ * trigger registers are deleted in `clear`.
+ */
+export interface Trigger<T, W extends Window> {
+  /** An element was added to `window`. */
+  onElement(
+    element: T,
+    timestamp: number | undefined,
+    window: W,
+    ctx: TriggerContext,
+  ): TriggerResult;
+  /** An event-time timer of `window` fired. */
+  onEventTime(time: number, window: W, ctx: TriggerContext): TriggerResult;
+  /** A processing-time timer of `window` fired. */
+  onProcessingTime(time: number, window: W, ctx: TriggerContext): TriggerResult;
+  /** Whether it supports merging windows (sessions). */
+  canMerge?(): boolean;
+  /** Windows merged into `window`: re-register timers, merge trigger state. */
+  onMerge?(window: W, ctx: OnMergeContext): void;
+  /** The window is removed: delete timers and trigger state. */
+  clear(window: W, ctx: TriggerContext): void;
+}
+
+/**
+ * Fires once the watermark passes the window's end; late elements (allowed
+ * lateness) fire the window again at once. The default of event-time assigners.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { EventTimeTrigger, TimeWindow } from "@weir/weir";
+ * const t = EventTimeTrigger.create();
+ * assert.equal(t.onEventTime(9, new TimeWindow(0, 10)), "FIRE");
+ * ```
+ */
+export class EventTimeTrigger<T = unknown> implements Trigger<T, Window> {
+  /** The trigger. */
+  static create<T = unknown>(): EventTimeTrigger<T> {
+    return new EventTimeTrigger<T>();
+  }
+  /** Registers the end-of-window timer; fires at once if the window is already over. */
+  onElement(_e: T, _ts: number | undefined, window: Window, ctx: TriggerContext): TriggerResult {
+    if (window.maxTimestamp() <= ctx.currentWatermark()) return "FIRE";
+    ctx.registerEventTimeTimer(window.maxTimestamp());
+    return "CONTINUE";
+  }
+  /** Fires at the window's end. */
+  onEventTime(time: number, window: Window): TriggerResult {
+    return time === window.maxTimestamp() ? "FIRE" : "CONTINUE";
+  }
+  /** Ignores processing time. */
+  onProcessingTime(): TriggerResult {
+    return "CONTINUE";
+  }
+  /** Merges. */
+  canMerge(): boolean {
+    return true;
+  }
+  /** Registers the merged window's end. */
+  onMerge(window: Window, ctx: OnMergeContext): void {
+    if (window.maxTimestamp() > ctx.currentWatermark()) {
+      ctx.registerEventTimeTimer(window.maxTimestamp());
+    }
+  }
+  /** Deletes the end-of-window timer. */
+  clear(window: Window, ctx: TriggerContext): void {
+    ctx.deleteEventTimeTimer(window.maxTimestamp());
+  }
+}
+
+/**
+ * Fires once processing time passes the window's end. The default of
+ * processing-time assigners.
+ */
+export class ProcessingTimeTrigger<T = unknown> implements Trigger<T, Window> {
+  /** The trigger. */
+  static create<T = unknown>(): ProcessingTimeTrigger<T> {
+    return new ProcessingTimeTrigger<T>();
+  }
+  /** Registers the end-of-window timer. */
+  onElement(_e: T, _ts: number | undefined, window: Window, ctx: TriggerContext): TriggerResult {
+    ctx.registerProcessingTimeTimer(window.maxTimestamp());
+    return "CONTINUE";
+  }
+  /** Ignores event time. */
+  onEventTime(): TriggerResult {
+    return "CONTINUE";
+  }
+  /** Fires at the window's end. */
+  onProcessingTime(): TriggerResult {
+    return "FIRE";
+  }
+  /** Merges. */
+  canMerge(): boolean {
+    return true;
+  }
+  /** Registers the merged window's end. */
+  onMerge(window: Window, ctx: OnMergeContext): void {
+    if (window.maxTimestamp() > ctx.currentProcessingTime()) {
+      ctx.registerProcessingTimeTimer(window.maxTimestamp());
+    }
+  }
+  /** Deletes the end-of-window timer. */
+  clear(window: Window, ctx: TriggerContext): void {
+    ctx.deleteProcessingTimeTimer(window.maxTimestamp());
+  }
+}
+
+const sum = (a: number, b: number) => a + b;
+
+/**
+ * Fires every `count` elements of a window (the count is trigger state, kept
+ * per key and window, and merged for sessions).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { CountTrigger } from "@weir/weir";
+ * assert.equal(CountTrigger.of(3).count, 3);
+ * ```
+ */
+export class CountTrigger<T = unknown> implements Trigger<T, Window> {
+  /** Elements per firing. */
+  readonly count: number;
+  readonly #state = new ReducingStateDescriptor<number>("count-trigger", sum, Serializers.f64);
+
+  private constructor(count: number) {
+    if (!Number.isInteger(count) || count < 1) {
+      throw new ConfigError(`CountTrigger needs a count >= 1, got ${count}`);
+    }
+    this.count = count;
+  }
+
+  /** Fires every `count` elements. */
+  static of<T = unknown>(count: number): CountTrigger<T> {
+    return new CountTrigger<T>(count);
+  }
+  /** Counts; fires (and restarts the count) at `count`. */
+  onElement(_e: T, _ts: number | undefined, _w: Window, ctx: TriggerContext): TriggerResult {
+    const c = ctx.getPartitionedState(this.#state);
+    c.add(1);
+    if (c.get()! >= this.count) {
+      c.clear();
+      return "FIRE";
+    }
+    return "CONTINUE";
+  }
+  /** Ignores event time. */
+  onEventTime(): TriggerResult {
+    return "CONTINUE";
+  }
+  /** Ignores processing time. */
+  onProcessingTime(): TriggerResult {
+    return "CONTINUE";
+  }
+  /** Merges. */
+  canMerge(): boolean {
+    return true;
+  }
+  /** Adds up the merged windows' counts. */
+  onMerge(_w: Window, ctx: OnMergeContext): void {
+    ctx.mergePartitionedState(this.#state);
+  }
+  /** Drops the count. */
+  clear(_w: Window, ctx: TriggerContext): void {
+    ctx.getPartitionedState(this.#state).clear();
+  }
+}
+
+/**
+ * Turns every FIRE of the wrapped trigger into FIRE_AND_PURGE: each firing
+ * sees only the elements since the last one.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { CountTrigger, PurgingTrigger } from "@weir/weir";
+ * const t = PurgingTrigger.of(CountTrigger.of(1));
+ * const state = { add() {}, get: () => 1, clear() {} };
+ * const ctx = { getPartitionedState: () => state } as never;
+ * assert.equal(t.onElement("x", 0, {} as never, ctx), "FIRE_AND_PURGE");
+ * ```
+ */
+export class PurgingTrigger<T, W extends Window> implements Trigger<T, W> {
+  readonly #inner: Trigger<T, W>;
+  private constructor(inner: Trigger<T, W>) {
+    this.#inner = inner;
+  }
+  /** Wraps `inner`. */
+  static of<T, W extends Window>(inner: Trigger<T, W>): PurgingTrigger<T, W> {
+    return new PurgingTrigger(inner);
+  }
+  static #purging(r: TriggerResult): TriggerResult {
+    return isFire(r) ? "FIRE_AND_PURGE" : r;
+  }
+  /** The inner result, purging. */
+  onElement(e: T, ts: number | undefined, w: W, ctx: TriggerContext): TriggerResult {
+    return PurgingTrigger.#purging(this.#inner.onElement(e, ts, w, ctx));
+  }
+  /** The inner result, purging. */
+  onEventTime(time: number, w: W, ctx: TriggerContext): TriggerResult {
+    return PurgingTrigger.#purging(this.#inner.onEventTime(time, w, ctx));
+  }
+  /** The inner result, purging. */
+  onProcessingTime(time: number, w: W, ctx: TriggerContext): TriggerResult {
+    return PurgingTrigger.#purging(this.#inner.onProcessingTime(time, w, ctx));
+  }
+  /** As the inner trigger. */
+  canMerge(): boolean {
+    return this.#inner.canMerge?.() ?? false;
+  }
+  /** As the inner trigger. */
+  onMerge(w: W, ctx: OnMergeContext): void {
+    this.#inner.onMerge?.(w, ctx);
+  }
+  /** As the inner trigger. */
+  clear(w: W, ctx: TriggerContext): void {
+    this.#inner.clear(w, ctx);
+  }
+}
+
+/** Never fires: the default of {@linkcode GlobalWindows}. */
+export class NeverTrigger<T = unknown> implements Trigger<T, Window> {
+  /** The trigger. */
+  static create<T = unknown>(): NeverTrigger<T> {
+    return new NeverTrigger<T>();
+  }
+  /** Continues. */
+  onElement(): TriggerResult {
+    return "CONTINUE";
+  }
+  /** Continues. */
+  onEventTime(): TriggerResult {
+    return "CONTINUE";
+  }
+  /** Continues. */
+  onProcessingTime(): TriggerResult {
+    return "CONTINUE";
+  }
+  /** Merges. */
+  canMerge(): boolean {
+    return true;
+  }
+  /** Nothing to do. */
+  onMerge(): void {}
+  /** Nothing to clear. */
+  clear(): void {}
+}

@@ -1,0 +1,240 @@
+/**
+ * Watermark strategies: how a stream's records get their event timestamps and
+ * how event time (the watermark) advances. A {@linkcode WatermarkStrategy}
+ * combines a timestamp assigner, a {@linkcode WatermarkGenerator} (periodic,
+ * punctuated, or both), the periodic emit interval and an idle timeout.
+ *
+ * @module
+ */
+import { ConfigError } from "../errors.ts";
+
+/** Where a generator emits watermarks and reports idleness. */
+export interface WatermarkOutput {
+  /** Emits a watermark; one not above the last emitted one is ignored. */
+  emitWatermark(timestamp: number): void;
+  /** This input produces no records for now: it stops holding back event time downstream. */
+  markIdle(): void;
+  /** This input produces records again. */
+  markActive(): void;
+}
+
+/**
+ * Generates watermarks from the records it sees (`onEvent`, where punctuated
+ * generators emit) and periodically (`onPeriodicEmit`, every
+ * {@linkcode WatermarkStrategy.withWatermarkInterval} ms, where periodic
+ * generators emit).
+ */
+export interface WatermarkGenerator<T> {
+  /** Called for every record, with its (assigned) timestamp. */
+  onEvent(event: T, timestamp: number, output: WatermarkOutput): void;
+  /** Called periodically. */
+  onPeriodicEmit(output: WatermarkOutput): void;
+}
+
+/** What a generator factory gets. */
+export interface WatermarkGeneratorContext {
+  /** Current processing time of the job's clock. */
+  currentProcessingTime(): number;
+}
+
+/** Extracts a record's event timestamp; `recordTimestamp` is the one it carries, if any. */
+export type TimestampAssigner<T> = (element: T, recordTimestamp: number | undefined) => number;
+
+/**
+ * Flink's bounded out-of-orderness generator: the watermark is the highest
+ * timestamp seen so far minus the bound minus 1 (a record at exactly the
+ * watermark is late). Emits periodically.
+ */
+export class BoundedOutOfOrdernessWatermarks<T> implements WatermarkGenerator<T> {
+  readonly #bound: number;
+  #max: number;
+
+  /** `maxOutOfOrdernessMs` ≥ 0. */
+  constructor(maxOutOfOrdernessMs: number) {
+    if (!(maxOutOfOrdernessMs >= 0)) {
+      throw new ConfigError(`Out-of-orderness bound must be >= 0 ms, got ${maxOutOfOrdernessMs}`);
+    }
+    this.#bound = maxOutOfOrdernessMs;
+    // Starts so that the first watermark (before any record) is -Infinity.
+    this.#max = -Infinity;
+  }
+
+  /** Tracks the highest timestamp. */
+  onEvent(_event: T, timestamp: number): void {
+    if (timestamp > this.#max) this.#max = timestamp;
+  }
+
+  /** Emits `max - bound - 1`. */
+  onPeriodicEmit(output: WatermarkOutput): void {
+    output.emitWatermark(this.#max - this.#bound - 1);
+  }
+}
+
+/**
+ * Wraps a generator: when no record arrived for `timeoutMs` of processing
+ * time, the input is marked idle instead of emitting (so it stops holding
+ * back the watermark downstream); the next record makes it active again.
+ */
+export class WatermarksWithIdleness<T> implements WatermarkGenerator<T> {
+  readonly #inner: WatermarkGenerator<T>;
+  readonly #timeoutMs: number;
+  readonly #ctx: WatermarkGeneratorContext;
+  #lastActivity: number;
+  #idle = false;
+
+  /** Wraps `inner`. */
+  constructor(inner: WatermarkGenerator<T>, timeoutMs: number, ctx: WatermarkGeneratorContext) {
+    this.#inner = inner;
+    this.#timeoutMs = timeoutMs;
+    this.#ctx = ctx;
+    this.#lastActivity = ctx.currentProcessingTime();
+  }
+
+  /** Records activity and passes the record on. */
+  onEvent(event: T, timestamp: number, output: WatermarkOutput): void {
+    this.#lastActivity = this.#ctx.currentProcessingTime();
+    if (this.#idle) {
+      this.#idle = false;
+      output.markActive();
+    }
+    this.#inner.onEvent(event, timestamp, output);
+  }
+
+  /** Marks idle after the timeout; otherwise lets the inner generator emit. */
+  onPeriodicEmit(output: WatermarkOutput): void {
+    if (this.#ctx.currentProcessingTime() - this.#lastActivity >= this.#timeoutMs) {
+      if (!this.#idle) {
+        this.#idle = true;
+        output.markIdle();
+      }
+      return;
+    }
+    this.#inner.onPeriodicEmit(output);
+  }
+}
+
+/** Flink's default periodic watermark interval. */
+export const DEFAULT_WATERMARK_INTERVAL_MS = 200;
+
+interface StrategySpec<T> {
+  readonly generator: ((ctx: WatermarkGeneratorContext) => WatermarkGenerator<T>) | null;
+  readonly assigner: TimestampAssigner<T> | undefined;
+  readonly idleTimeoutMs: number | undefined;
+  readonly intervalMs: number;
+}
+
+/**
+ * How a stream gets timestamps and watermarks (`assignTimestampsAndWatermarks`).
+ *
+ * @example Bounded out-of-orderness, a timestamp field, a watermark after every record
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { WatermarkStrategy } from "@weir/weir";
+ * const s = WatermarkStrategy.forBoundedOutOfOrderness<{ ts: number }>(5)
+ *   .withTimestampAssigner((e) => e.ts)
+ *   .withWatermarkInterval(0);
+ * const marks: number[] = [];
+ * const gen = s.createWatermarkGenerator({ currentProcessingTime: () => 0 });
+ * const out = { emitWatermark: (t: number) => void marks.push(t), markIdle() {}, markActive() {} };
+ * gen.onEvent({ ts: 100 }, s.timestampOf({ ts: 100 }, undefined), out);
+ * gen.onPeriodicEmit(out);
+ * assert.deepEqual(marks, [94]);
+ * ```
+ */
+export class WatermarkStrategy<T> {
+  readonly #spec: StrategySpec<T>;
+
+  private constructor(spec: StrategySpec<T>) {
+    this.#spec = spec;
+  }
+
+  /** Timestamps never decrease: the watermark is the highest timestamp minus 1. */
+  static forMonotonousTimestamps<T>(): WatermarkStrategy<T> {
+    return WatermarkStrategy.forBoundedOutOfOrderness<T>(0);
+  }
+
+  /** Records arrive at most `maxOutOfOrdernessMs` late: watermark = highest − bound − 1. */
+  static forBoundedOutOfOrderness<T>(maxOutOfOrdernessMs: number): WatermarkStrategy<T> {
+    new BoundedOutOfOrdernessWatermarks(maxOutOfOrdernessMs); // validates the bound now
+    return new WatermarkStrategy<T>({
+      generator: () => new BoundedOutOfOrdernessWatermarks<T>(maxOutOfOrdernessMs),
+      assigner: undefined,
+      idleTimeoutMs: undefined,
+      intervalMs: DEFAULT_WATERMARK_INTERVAL_MS,
+    });
+  }
+
+  /** A custom generator (periodic, punctuated, or both). */
+  static forGenerator<T>(
+    factory: (ctx: WatermarkGeneratorContext) => WatermarkGenerator<T>,
+  ): WatermarkStrategy<T> {
+    return new WatermarkStrategy<T>({
+      generator: factory,
+      assigner: undefined,
+      idleTimeoutMs: undefined,
+      intervalMs: DEFAULT_WATERMARK_INTERVAL_MS,
+    });
+  }
+
+  /** Timestamps only: event time never advances (until the final watermark at end of input). */
+  static noWatermarks<T>(): WatermarkStrategy<T> {
+    return new WatermarkStrategy<T>({
+      generator: null,
+      assigner: undefined,
+      idleTimeoutMs: undefined,
+      intervalMs: DEFAULT_WATERMARK_INTERVAL_MS,
+    });
+  }
+
+  /** Takes each record's timestamp from `assigner` instead of the timestamp it carries. */
+  withTimestampAssigner(assigner: TimestampAssigner<T>): WatermarkStrategy<T> {
+    return new WatermarkStrategy<T>({ ...this.#spec, assigner });
+  }
+
+  /** Marks the input idle after `timeoutMs` of processing time without records. */
+  withIdleness(timeoutMs: number): WatermarkStrategy<T> {
+    if (!(timeoutMs > 0)) throw new ConfigError(`Idle timeout must be > 0 ms, got ${timeoutMs}`);
+    return new WatermarkStrategy<T>({ ...this.#spec, idleTimeoutMs: timeoutMs });
+  }
+
+  /**
+   * Calls the generator's `onPeriodicEmit` every `ms` of processing time
+   * (default 200); `0` calls it after every record, which makes the
+   * watermarks a pure function of the input (deterministic jobs and tests).
+   */
+  withWatermarkInterval(ms: number): WatermarkStrategy<T> {
+    if (!(ms >= 0)) throw new ConfigError(`Watermark interval must be >= 0 ms, got ${ms}`);
+    return new WatermarkStrategy<T>({ ...this.#spec, intervalMs: ms });
+  }
+
+  /** The periodic emit interval (0: after every record). */
+  get watermarkIntervalMs(): number {
+    return this.#spec.intervalMs;
+  }
+
+  /** The idle timeout, if any. */
+  get idleTimeoutMs(): number | undefined {
+    return this.#spec.idleTimeoutMs;
+  }
+
+  /** The timestamp of a record: the assigner's, else the one it carries. */
+  timestampOf(element: T, recordTimestamp: number | undefined): number {
+    const a = this.#spec.assigner;
+    if (a) return a(element, recordTimestamp);
+    if (recordTimestamp === undefined) {
+      throw new ConfigError(
+        "A record has no timestamp: give the watermark strategy a timestamp assigner " +
+          "(withTimestampAssigner) or use a source that sets timestamps",
+      );
+    }
+    return recordTimestamp;
+  }
+
+  /** Creates the generator of one subtask (idleness included). */
+  createWatermarkGenerator(ctx: WatermarkGeneratorContext): WatermarkGenerator<T> {
+    const make = this.#spec.generator;
+    const inner: WatermarkGenerator<T> = make ? make(ctx) : { onEvent() {}, onPeriodicEmit() {} };
+    const idle = this.#spec.idleTimeoutMs;
+    return idle === undefined ? inner : new WatermarksWithIdleness(inner, idle, ctx);
+  }
+}

@@ -1,0 +1,319 @@
+/**
+ * Window assigners: which windows an element belongs to. Tumbling, sliding
+ * and session windows in event or processing time, and global windows (for
+ * count windows and custom triggers).
+ *
+ * @module
+ */
+import { ConfigError } from "../errors.ts";
+import type { Serializer } from "../state/serializer.ts";
+import { GlobalWindow, TimeWindow, type Window } from "./window.ts";
+import { EventTimeTrigger, NeverTrigger, ProcessingTimeTrigger, type Trigger } from "./triggers.ts";
+
+/** What an assigner can read. */
+export interface WindowAssignerContext {
+  /** Current processing time. */
+  currentProcessingTime(): number;
+}
+
+/** Assigns elements to windows. */
+export interface WindowAssigner<T, W extends Window> {
+  /** The windows `element` (with event timestamp `timestamp`) belongs to. */
+  assignWindows(element: T, timestamp: number | undefined, ctx: WindowAssignerContext): W[];
+  /** The trigger used unless `WindowedStream.trigger` sets another. */
+  defaultTrigger(): Trigger<T, W>;
+  /** Serializes windows (window state and timers use the window as namespace). */
+  readonly windowSerializer: Serializer<W>;
+  /** Whether windows are in event time (lateness and the watermark apply). */
+  readonly isEventTime: boolean;
+  /**
+   * Merging assigners (sessions): merges overlapping windows. Calls
+   * `merge(result, merged)` for every group of two or more windows that become one.
+   */
+  mergeWindows?(windows: W[], merge: (result: W, merged: W[]) => void): void;
+}
+
+function checkPositive(what: string, v: number): void {
+  if (!(v > 0) || !Number.isFinite(v)) throw new ConfigError(`${what} must be > 0 ms, got ${v}`);
+}
+
+function checkOffset(offset: number, size: number): void {
+  if (!(Math.abs(offset) < size)) {
+    throw new ConfigError(
+      `Window offset must satisfy |offset| < size, got offset ${offset}, size ${size}`,
+    );
+  }
+}
+
+abstract class TumblingWindows<T> implements WindowAssigner<T, TimeWindow> {
+  readonly size: number;
+  readonly offset: number;
+  readonly windowSerializer: Serializer<TimeWindow> = TimeWindow.serializer;
+  abstract readonly isEventTime: boolean;
+  constructor(size: number, offset: number) {
+    checkPositive("Tumbling window size", size);
+    checkOffset(offset, size);
+    this.size = size;
+    this.offset = offset;
+  }
+  protected windowOf(ts: number): TimeWindow[] {
+    const start = TimeWindow.startOf(ts, this.size, this.offset);
+    return [new TimeWindow(start, start + this.size)];
+  }
+  abstract assignWindows(e: T, ts: number | undefined, ctx: WindowAssignerContext): TimeWindow[];
+  abstract defaultTrigger(): Trigger<T, TimeWindow>;
+}
+
+/**
+ * Tumbling event-time windows: fixed size, no overlap, starts at
+ * `offset + k * size`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { TumblingEventTimeWindows } from "@weir/weir";
+ * const [w] = TumblingEventTimeWindows.of(10).assignWindows("x", 25, { currentProcessingTime: () => 0 });
+ * assert.deepEqual([w!.start, w!.end], [20, 30]);
+ * ```
+ */
+export class TumblingEventTimeWindows<T = unknown> extends TumblingWindows<T> {
+  readonly isEventTime = true;
+  /** Windows of `size` ms, shifted by `offset` ms. */
+  static of<T = unknown>(size: number, offset = 0): TumblingEventTimeWindows<T> {
+    return new TumblingEventTimeWindows<T>(size, offset);
+  }
+  /** The window holding `timestamp`. */
+  assignWindows(_e: T, ts: number | undefined, _ctx?: WindowAssignerContext): TimeWindow[] {
+    return this.windowOf(eventTime(ts));
+  }
+  /** Fires when the watermark passes the window's end. */
+  defaultTrigger(): Trigger<T, TimeWindow> {
+    return EventTimeTrigger.create<T>();
+  }
+}
+
+/** Tumbling processing-time windows. */
+export class TumblingProcessingTimeWindows<T = unknown> extends TumblingWindows<T> {
+  readonly isEventTime = false;
+  /** Windows of `size` ms, shifted by `offset` ms. */
+  static of<T = unknown>(size: number, offset = 0): TumblingProcessingTimeWindows<T> {
+    return new TumblingProcessingTimeWindows<T>(size, offset);
+  }
+  /** The window holding the current processing time. */
+  assignWindows(_e: T, _ts: number | undefined, ctx: WindowAssignerContext): TimeWindow[] {
+    return this.windowOf(ctx.currentProcessingTime());
+  }
+  /** Fires when processing time passes the window's end. */
+  defaultTrigger(): Trigger<T, TimeWindow> {
+    return ProcessingTimeTrigger.create<T>();
+  }
+}
+
+abstract class SlidingWindows<T> implements WindowAssigner<T, TimeWindow> {
+  readonly size: number;
+  readonly slide: number;
+  readonly offset: number;
+  readonly windowSerializer: Serializer<TimeWindow> = TimeWindow.serializer;
+  abstract readonly isEventTime: boolean;
+  constructor(size: number, slide: number, offset: number) {
+    checkPositive("Sliding window size", size);
+    checkPositive("Sliding window slide", slide);
+    checkOffset(offset, slide);
+    this.size = size;
+    this.slide = slide;
+    this.offset = offset;
+  }
+  protected windowsOf(ts: number): TimeWindow[] {
+    const out: TimeWindow[] = [];
+    const last = TimeWindow.startOf(ts, this.slide, this.offset);
+    for (let start = last; start > ts - this.size; start -= this.slide) {
+      out.push(new TimeWindow(start, start + this.size));
+    }
+    return out;
+  }
+  abstract assignWindows(e: T, ts: number | undefined, ctx: WindowAssignerContext): TimeWindow[];
+  abstract defaultTrigger(): Trigger<T, TimeWindow>;
+}
+
+/**
+ * Sliding event-time windows: `size` ms long, one starting every `slide` ms,
+ * so an element is in `ceil(size / slide)` windows.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { SlidingEventTimeWindows } from "@weir/weir";
+ * const ws = SlidingEventTimeWindows.of(10, 5).assignWindows("x", 12, { currentProcessingTime: () => 0 });
+ * assert.deepEqual(ws.map((w) => w.start), [10, 5]);
+ * ```
+ */
+export class SlidingEventTimeWindows<T = unknown> extends SlidingWindows<T> {
+  readonly isEventTime = true;
+  /** Windows of `size` ms every `slide` ms, shifted by `offset` ms. */
+  static of<T = unknown>(size: number, slide: number, offset = 0): SlidingEventTimeWindows<T> {
+    return new SlidingEventTimeWindows<T>(size, slide, offset);
+  }
+  /** Every window holding `timestamp`, latest first. */
+  assignWindows(_e: T, ts: number | undefined, _ctx?: WindowAssignerContext): TimeWindow[] {
+    return this.windowsOf(eventTime(ts));
+  }
+  /** Fires when the watermark passes the window's end. */
+  defaultTrigger(): Trigger<T, TimeWindow> {
+    return EventTimeTrigger.create<T>();
+  }
+}
+
+/** Sliding processing-time windows. */
+export class SlidingProcessingTimeWindows<T = unknown> extends SlidingWindows<T> {
+  readonly isEventTime = false;
+  /** Windows of `size` ms every `slide` ms, shifted by `offset` ms. */
+  static of<T = unknown>(size: number, slide: number, offset = 0): SlidingProcessingTimeWindows<T> {
+    return new SlidingProcessingTimeWindows<T>(size, slide, offset);
+  }
+  /** Every window holding the current processing time. */
+  assignWindows(_e: T, _ts: number | undefined, ctx: WindowAssignerContext): TimeWindow[] {
+    return this.windowsOf(ctx.currentProcessingTime());
+  }
+  /** Fires when processing time passes the window's end. */
+  defaultTrigger(): Trigger<T, TimeWindow> {
+    return ProcessingTimeTrigger.create<T>();
+  }
+}
+
+/** Gives the session gap for an element (dynamic gaps). */
+export type SessionGapExtractor<T> = (element: T) => number;
+
+/** Merges sorted, touching or overlapping time windows. */
+function mergeTimeWindows(
+  windows: TimeWindow[],
+  merge: (result: TimeWindow, merged: TimeWindow[]) => void,
+): void {
+  const sorted = [...windows].sort((a, b) => a.start - b.start);
+  let cur: TimeWindow | undefined;
+  let group: TimeWindow[] = [];
+  for (const w of sorted) {
+    if (cur && cur.intersects(w)) {
+      cur = cur.cover(w);
+      group.push(w);
+    } else {
+      if (cur && group.length > 1) merge(cur, group);
+      cur = w;
+      group = [w];
+    }
+  }
+  if (cur && group.length > 1) merge(cur, group);
+}
+
+abstract class SessionWindows<T> implements WindowAssigner<T, TimeWindow> {
+  readonly #gap: SessionGapExtractor<T>;
+  readonly windowSerializer: Serializer<TimeWindow> = TimeWindow.serializer;
+  abstract readonly isEventTime: boolean;
+  constructor(gap: SessionGapExtractor<T>) {
+    this.#gap = gap;
+  }
+  protected sessionOf(element: T, ts: number): TimeWindow[] {
+    const gap = this.#gap(element);
+    checkPositive("Session gap", gap);
+    return [new TimeWindow(ts, ts + gap)];
+  }
+  abstract assignWindows(e: T, ts: number | undefined, ctx: WindowAssignerContext): TimeWindow[];
+  abstract defaultTrigger(): Trigger<T, TimeWindow>;
+  /** Merges overlapping sessions. */
+  mergeWindows(windows: TimeWindow[], merge: (r: TimeWindow, m: TimeWindow[]) => void): void {
+    mergeTimeWindows(windows, merge);
+  }
+}
+
+/**
+ * Event-time session windows: an element opens `[ts, ts + gap)`; windows
+ * that overlap merge, so a session ends after `gap` ms without elements.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { EventTimeSessionWindows } from "@weir/weir";
+ * const [w] = EventTimeSessionWindows.withGap(30).assignWindows("x", 100, { currentProcessingTime: () => 0 });
+ * assert.deepEqual([w!.start, w!.end], [100, 130]);
+ * ```
+ */
+export class EventTimeSessionWindows<T = unknown> extends SessionWindows<T> {
+  readonly isEventTime = true;
+  /** Sessions with a fixed gap. */
+  static withGap<T = unknown>(gapMs: number): EventTimeSessionWindows<T> {
+    checkPositive("Session gap", gapMs);
+    return new EventTimeSessionWindows<T>(() => gapMs);
+  }
+  /** Sessions whose gap each element gives. */
+  static withDynamicGap<T>(extractor: SessionGapExtractor<T>): EventTimeSessionWindows<T> {
+    return new EventTimeSessionWindows<T>(extractor);
+  }
+  /** The element's own session window. */
+  assignWindows(e: T, ts: number | undefined, _ctx?: WindowAssignerContext): TimeWindow[] {
+    return this.sessionOf(e, eventTime(ts));
+  }
+  /** Fires when the watermark passes the session's end. */
+  defaultTrigger(): Trigger<T, TimeWindow> {
+    return EventTimeTrigger.create<T>();
+  }
+}
+
+/** Processing-time session windows. */
+export class ProcessingTimeSessionWindows<T = unknown> extends SessionWindows<T> {
+  readonly isEventTime = false;
+  /** Sessions with a fixed gap. */
+  static withGap<T = unknown>(gapMs: number): ProcessingTimeSessionWindows<T> {
+    checkPositive("Session gap", gapMs);
+    return new ProcessingTimeSessionWindows<T>(() => gapMs);
+  }
+  /** Sessions whose gap each element gives. */
+  static withDynamicGap<T>(extractor: SessionGapExtractor<T>): ProcessingTimeSessionWindows<T> {
+    return new ProcessingTimeSessionWindows<T>(extractor);
+  }
+  /** The element's own session window, from the current processing time. */
+  assignWindows(e: T, _ts: number | undefined, ctx: WindowAssignerContext): TimeWindow[] {
+    return this.sessionOf(e, ctx.currentProcessingTime());
+  }
+  /** Fires when processing time passes the session's end. */
+  defaultTrigger(): Trigger<T, TimeWindow> {
+    return ProcessingTimeTrigger.create<T>();
+  }
+}
+
+/**
+ * One global window per key; its default trigger never fires, so give a
+ * trigger (count windows use `CountTrigger`).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { GlobalWindow, GlobalWindows } from "@weir/weir";
+ * const ws = GlobalWindows.create().assignWindows("x", 1, { currentProcessingTime: () => 0 });
+ * assert.ok(ws[0] === GlobalWindow.get());
+ * ```
+ */
+export class GlobalWindows<T = unknown> implements WindowAssigner<T, GlobalWindow> {
+  readonly windowSerializer: Serializer<GlobalWindow> = GlobalWindow.serializer;
+  readonly isEventTime = false;
+  /** The assigner. */
+  static create<T = unknown>(): GlobalWindows<T> {
+    return new GlobalWindows<T>();
+  }
+  /** The global window. */
+  assignWindows(_e?: T, _ts?: number, _ctx?: WindowAssignerContext): GlobalWindow[] {
+    return [GlobalWindow.get()];
+  }
+  /** Never fires. */
+  defaultTrigger(): Trigger<T, GlobalWindow> {
+    return NeverTrigger.create<T>();
+  }
+}
+
+function eventTime(ts: number | undefined): number {
+  if (ts === undefined) {
+    throw new ConfigError(
+      "A record without a timestamp reached an event-time window: " +
+        "call assignTimestampsAndWatermarks before the window",
+    );
+  }
+  return ts;
+}

@@ -1,0 +1,504 @@
+/**
+ * The window operator: assigns each element of a keyed stream to windows,
+ * keeps window contents in keyed state with the window as namespace
+ * (pre-aggregated for reduce and aggregate), asks the trigger when to fire,
+ * and cleans a window up at its end plus the allowed lateness. Its timers
+ * (trigger and cleanup timers) live in the state backend like the contents,
+ * so a restored job fires windows exactly as the uncrashed one would.
+ *
+ * @module
+ */
+import { ConfigError } from "../errors.ts";
+import type { Collector } from "../dataflow/functions.ts";
+import type { KeyedStateBackend, NamespacedState, StateFor } from "../state/backend.ts";
+import {
+  type AnyStateDescriptor,
+  ListStateDescriptor,
+  type ReducingStateDescriptor,
+  ValueStateDescriptor,
+} from "../state/descriptors.ts";
+import type { Serializer } from "../state/serializer.ts";
+import { Serializers } from "../state/serializer.ts";
+import type { AggregateFunction, ListState, ValueState } from "../state/state.ts";
+import { StreamOperator } from "../runtime/operator.ts";
+import { type KeySelector, runtimeContext } from "../runtime/operators.ts";
+import type { OutputTag } from "../runtime/output_tag.ts";
+import type { InternalTimerService, TimeDomain, Timer } from "../runtime/timers.ts";
+import type { Evictor, EvictorContext, TimestampedValue } from "./evictors.ts";
+import {
+  EventTimeTrigger,
+  isFire,
+  isPurge,
+  type OnMergeContext,
+  type Trigger,
+  type TriggerResult,
+} from "./triggers.ts";
+import type { Window } from "./window.ts";
+import type { WindowAssigner } from "./window_assigners.ts";
+import type {
+  KeyedStateStore,
+  ProcessWindowContext,
+  ProcessWindowFunction,
+  ReduceFunction,
+} from "./window_functions.ts";
+
+/** How a window keeps its contents. */
+export type WindowContentsSpec<IN> =
+  /** Reduce as elements arrive. */
+  | {
+    readonly kind: "reduce";
+    readonly reduce: ReduceFunction<IN>;
+    readonly serializer: Serializer<IN>;
+  }
+  /** Aggregate into an accumulator as elements arrive. */
+  | {
+    readonly kind: "aggregate";
+    // deno-lint-ignore no-explicit-any
+    readonly aggregate: AggregateFunction<IN, any, unknown>;
+    // deno-lint-ignore no-explicit-any
+    readonly accumulatorSerializer: Serializer<any>;
+  }
+  /** Keep every element (process functions, evictors). */
+  | { readonly kind: "list"; readonly serializer: Serializer<IN> };
+
+/** Everything a window operator is built from. */
+export interface WindowOperatorSpec<IN, OUT, K, W extends Window> {
+  /** Selects the key. */
+  readonly keySelector: KeySelector<IN, K>;
+  /** Assigns windows. */
+  readonly assigner: WindowAssigner<IN, W>;
+  /** When windows fire (default: the assigner's). */
+  readonly trigger?: Trigger<IN, W>;
+  /** Removes elements around firings (contents are then kept as a list). */
+  readonly evictor?: Evictor<IN, W>;
+  /** Event-time windows keep state this long after their end; late elements fire them again. */
+  readonly allowedLateness?: number;
+  /** Elements dropped as late go here. */
+  readonly lateDataTag?: OutputTag<IN>;
+  /** How contents are kept. */
+  readonly contents: WindowContentsSpec<IN>;
+  /** Evaluates a fired window; without one the (pre-aggregated) result is emitted. */
+  // deno-lint-ignore no-explicit-any
+  readonly process?: ProcessWindowFunction<any, OUT, K, W>;
+}
+
+const CONTENTS = "window-contents";
+
+function timestampedSerializer<T>(inner: Serializer<T>): Serializer<TimestampedValue<T>> {
+  return {
+    id: `timestamped<${inner.id}>`,
+    version: 1,
+    write(v, out) {
+      inner.write(v.value, out);
+      if (v.timestamp === undefined) out.writeU8(0);
+      else {
+        out.writeU8(1);
+        out.writeF64(v.timestamp);
+      }
+    },
+    read(r) {
+      const value = inner.read(r);
+      return { value, timestamp: r.readU8() === 0 ? undefined : r.readF64() };
+    },
+  };
+}
+
+function perSubtask<F>(fn: F): F {
+  return (typeof fn === "object" && fn !== null ? Object.create(fn) : fn) as F;
+}
+
+type Contents =
+  & (ValueState<unknown> | ListState<TimestampedValue<unknown>>)
+  & NamespacedState<unknown>;
+
+/** The window operator (see the module doc). */
+export class WindowOperator<IN, OUT, K, W extends Window> extends StreamOperator<OUT> {
+  readonly #spec: WindowOperatorSpec<IN, OUT, K, W>;
+  readonly #assigner: WindowAssigner<IN, W>;
+  readonly #trigger: Trigger<IN, W>;
+  readonly #lateness: number;
+  readonly #merging: boolean;
+  /** The default event-time trigger: re-registering its timers can be skipped. */
+  readonly #fastTrigger: boolean;
+  readonly #process: ProcessWindowFunction<unknown, OUT, K, W> | undefined;
+  #backend!: KeyedStateBackend;
+  #timers!: InternalTimerService<W>;
+  #contents!: Contents;
+  #windowSet: (ValueState<W[]> & NamespacedState<undefined>) | undefined;
+  #watermark = -Infinity;
+  #emitTimestamp: number | undefined = undefined;
+  /** Elements dropped (or side-output) as late. */
+  lateRecordsDropped = 0;
+  readonly #collector: Collector<OUT> = {
+    collect: (v) => this.output.collect(v, this.#emitTimestamp),
+  };
+  readonly #triggerStates = new Map<string, NamespacedState<W>>();
+  readonly #windowStates = new Map<string, NamespacedState<W>>();
+  #window!: W;
+  #mergedWindows: W[] = [];
+  readonly #tctx: OnMergeContext;
+  readonly #pctx: ProcessWindowContext<W>;
+  readonly #ectx: EvictorContext;
+
+  /** Creates the operator. */
+  constructor(spec: WindowOperatorSpec<IN, OUT, K, W>) {
+    super();
+    this.#spec = spec;
+    this.#assigner = spec.assigner;
+    this.#trigger = spec.trigger ?? spec.assigner.defaultTrigger();
+    this.#lateness = spec.allowedLateness ?? 0;
+    if (!(this.#lateness >= 0)) {
+      throw new ConfigError(`Allowed lateness must be >= 0 ms, got ${this.#lateness}`);
+    }
+    this.#merging = typeof spec.assigner.mergeWindows === "function";
+    if (this.#merging) {
+      if (!(this.#trigger.canMerge?.() ?? false)) {
+        throw new ConfigError(
+          "A merging window assigner (sessions) needs a trigger that can merge",
+        );
+      }
+      if (spec.contents.kind === "aggregate" && !spec.contents.aggregate.merge) {
+        throw new ConfigError(
+          "Session windows merge accumulators: the AggregateFunction needs a merge method",
+        );
+      }
+    }
+    this.#fastTrigger = this.#trigger instanceof EventTimeTrigger && spec.evictor === undefined &&
+      spec.contents.kind !== "list";
+    this.#process = spec.process ? perSubtask(spec.process) : undefined;
+    // deno-lint-ignore no-this-alias
+    const self = this;
+    this.#tctx = {
+      currentWatermark: () => self.#watermark,
+      currentProcessingTime: () => self.ctx.clock.now(),
+      registerEventTimeTimer: (t) => self.#timers.registerEventTimeTimer(self.#window, t),
+      deleteEventTimeTimer: (t) => self.#timers.deleteEventTimeTimer(self.#window, t),
+      registerProcessingTimeTimer: (t) => self.#timers.registerProcessingTimeTimer(self.#window, t),
+      deleteProcessingTimeTimer: (t) => self.#timers.deleteProcessingTimeTimer(self.#window, t),
+      getPartitionedState: <D extends AnyStateDescriptor>(d: D) =>
+        self.#scoped(self.#triggerStates, d, self.#window) as StateFor<D>,
+      mergePartitionedState<T>(d: ReducingStateDescriptor<T>): void {
+        const target = self.#window;
+        const s = self.#scoped(self.#triggerStates, d, target) as
+          & StateFor<typeof d>
+          & NamespacedState<W>;
+        const values: T[] = [];
+        for (const m of self.#mergedWindows) {
+          s.setNamespace(m);
+          const v = s.get();
+          if (v !== undefined) values.push(v);
+          s.clear();
+        }
+        s.setNamespace(target);
+        for (const v of values) s.add(v);
+      },
+    };
+    const windowStore: KeyedStateStore = {
+      getState: <D extends AnyStateDescriptor>(d: D) =>
+        self.#scoped(self.#windowStates, d, self.#window) as StateFor<D>,
+    };
+    const globalStore: KeyedStateStore = {
+      getState: <D extends AnyStateDescriptor>(d: D) => self.#backend.state(d) as StateFor<D>,
+    };
+    this.#pctx = {
+      get window() {
+        return self.#window;
+      },
+      currentProcessingTime: () => self.ctx.clock.now(),
+      currentWatermark: () => self.#watermark,
+      windowState: () => windowStore,
+      globalState: () => globalStore,
+      output: <X>(tag: OutputTag<X>, value: X) =>
+        self.output.collectSide(tag.id, value, self.#emitTimestamp),
+    };
+    this.#ectx = {
+      currentWatermark: () => self.#watermark,
+      currentProcessingTime: () => self.ctx.clock.now(),
+    };
+  }
+
+  #scoped(cache: Map<string, NamespacedState<W>>, d: AnyStateDescriptor, w: W): unknown {
+    let s = cache.get(d.name);
+    if (!s) {
+      s = this.#backend.state(d, this.#assigner.windowSerializer) as NamespacedState<W>;
+      cache.set(d.name, s);
+    }
+    s.setNamespace(w);
+    return s;
+  }
+
+  /** Creates the window state and timer service (restored ones on restore). */
+  override async open(): Promise<void> {
+    this.#backend = this.ctx.keyedBackend();
+    const ws = this.#assigner.windowSerializer;
+    const c = this.#spec.contents;
+    if (c.kind === "list" || this.#spec.evictor) {
+      const ser = c.kind === "aggregate" ? Serializers.json : c.serializer;
+      this.#contents = this.#backend.state(
+        new ListStateDescriptor(CONTENTS, timestampedSerializer(ser as Serializer<unknown>)),
+        ws,
+      ) as unknown as Contents;
+    } else {
+      const ser = c.kind === "reduce" ? c.serializer : c.accumulatorSerializer;
+      this.#contents = this.#backend.state(
+        new ValueStateDescriptor<unknown>(CONTENTS, ser as Serializer<unknown>),
+        ws,
+      ) as unknown as Contents;
+    }
+    if (this.#merging) {
+      this.#windowSet = this.#backend.state(
+        new ValueStateDescriptor<W[]>("window-set", Serializers.array(ws)),
+      );
+    }
+    this.#timers = this.ctx.timerService<W>({ onTimer: (t, d) => this.#onTimer(t, d) }, ws);
+    await this.#process?.open?.(runtimeContext(this.ctx));
+  }
+
+  /** The operator's timers (tests read them). */
+  timerService(): InternalTimerService<W> {
+    return this.#timers;
+  }
+
+  #cleanupTime(w: W): number {
+    const max = w.maxTimestamp();
+    return this.#assigner.isEventTime ? max + this.#lateness : max;
+  }
+
+  #isLate(w: W): boolean {
+    return this.#assigner.isEventTime && this.#cleanupTime(w) <= this.#watermark;
+  }
+
+  #registerCleanup(w: W): void {
+    const t = this.#cleanupTime(w);
+    if (t === Infinity) return; // global windows are never cleaned
+    if (this.#assigner.isEventTime) this.#timers.registerEventTimeTimer(w, t);
+    else this.#timers.registerProcessingTimeTimer(w, t);
+  }
+
+  #deleteCleanup(w: W): void {
+    const t = this.#cleanupTime(w);
+    if (t === Infinity) return;
+    if (this.#assigner.isEventTime) this.#timers.deleteEventTimeTimer(w, t);
+    else this.#timers.deleteProcessingTimeTimer(w, t);
+  }
+
+  /** Adds to the current window's contents; returns whether it had contents before. */
+  #add(value: IN, ts: number | undefined): boolean {
+    const c = this.#spec.contents;
+    if (c.kind === "list" || this.#spec.evictor) {
+      (this.#contents as ListState<TimestampedValue<unknown>>).add({ value, timestamp: ts });
+      return false;
+    }
+    const s = this.#contents as ValueState<unknown>;
+    const prev = s.value();
+    if (c.kind === "reduce") {
+      s.update(prev === undefined ? value : c.reduce(prev as IN, value));
+    } else {
+      const a = c.aggregate;
+      s.update(a.add(value, prev === undefined ? a.createAccumulator() : prev));
+    }
+    return prev !== undefined;
+  }
+
+  /** Handles one element. */
+  processElement(value: unknown, timestamp: number | undefined): void {
+    const v = value as IN;
+    this.#backend.setCurrentKey(this.#spec.keySelector(v));
+    const assigned = this.#assigner.assignWindows(v, timestamp, this.#tctx);
+    const windows = this.#merging ? this.#mergeIn(assigned) : assigned;
+    let skipped = true;
+    for (let i = 0; i < windows.length; i++) {
+      const w = windows[i]!;
+      if (this.#isLate(w)) continue;
+      skipped = false;
+      this.#window = w;
+      this.#contents.setNamespace(w);
+      const existed = this.#add(v, timestamp);
+      let r: TriggerResult;
+      const fast = existed && this.#fastTrigger;
+      if (fast) r = w.maxTimestamp() <= this.#watermark ? "FIRE" : "CONTINUE";
+      else r = this.#trigger.onElement(v, timestamp, w, this.#tctx);
+      if (isFire(r)) this.#fire(w);
+      if (isPurge(r)) {
+        this.#contents.setNamespace(w);
+        this.#contents.clear();
+      }
+      if (!fast) this.#registerCleanup(w);
+    }
+    if (
+      skipped && this.#assigner.isEventTime && timestamp !== undefined &&
+      timestamp + this.#lateness <= this.#watermark
+    ) {
+      this.lateRecordsDropped++;
+      const tag = this.#spec.lateDataTag;
+      if (tag) this.output.collectSide(tag.id, value, timestamp);
+    }
+  }
+
+  /**
+   * Session windows: adds each new window to the key's window set, merging
+   * overlapping ones (contents, trigger state and timers move to the result);
+   * returns the windows the element goes to.
+   */
+  #mergeIn(assigned: W[]): W[] {
+    const setState = this.#windowSet!;
+    let set = [...(setState.value() ?? [])];
+    const out: W[] = [];
+    let changed = false;
+    for (const w of assigned) {
+      const merges: [W, W[]][] = [];
+      this.#assigner.mergeWindows!([...set, w], (result, merged) => merges.push([result, merged]));
+      let actual = w;
+      for (const [result, merged] of merges) {
+        if (merged.includes(w)) actual = result;
+        const olds = merged.filter((m) => m !== w);
+        set = set.filter((s) => !olds.includes(s));
+        this.#mergeWindows(result, olds);
+        set.push(result);
+        changed = true;
+      }
+      if (actual === w) {
+        if (this.#isLate(w)) continue; // a new late window is never added
+        set.push(w);
+        changed = true;
+      }
+      out.push(actual);
+    }
+    if (changed) setState.update(set);
+    return out;
+  }
+
+  /** Moves the contents of `olds` into `result` and tells the trigger. */
+  #mergeWindows(result: W, olds: W[]): void {
+    const c = this.#spec.contents;
+    const sameAsResult = (w: W) => windowEquals(w, result);
+    const moved = olds.filter((o) => !sameAsResult(o));
+    const values: unknown[] = [];
+    for (const o of moved) {
+      this.#window = o;
+      this.#trigger.clear(o, this.#tctx);
+      this.#deleteCleanup(o);
+      this.#contents.setNamespace(o);
+      const v = c.kind === "list" || this.#spec.evictor
+        ? (this.#contents as ListState<unknown>).get()
+        : (this.#contents as ValueState<unknown>).value();
+      if (v !== undefined) values.push(v);
+      this.#contents.clear();
+    }
+    this.#contents.setNamespace(result);
+    if (c.kind === "list" || this.#spec.evictor) {
+      const list = this.#contents as ListState<unknown>;
+      for (const v of values) list.addAll(v as unknown[]);
+    } else {
+      const s = this.#contents as ValueState<unknown>;
+      let acc = s.value();
+      for (const v of values) {
+        if (acc === undefined) acc = v;
+        else if (c.kind === "reduce") acc = c.reduce(acc as IN, v as IN);
+        else acc = c.aggregate.merge!(acc, v);
+      }
+      s.update(acc);
+    }
+    this.#window = result;
+    this.#mergedWindows = olds;
+    this.#trigger.onMerge?.(result, this.#tctx);
+    this.#mergedWindows = [];
+  }
+
+  /** Evaluates window `w` of the current key. */
+  #fire(w: W): void {
+    this.#contents.setNamespace(w);
+    const c = this.#spec.contents;
+    let input: unknown[];
+    let elements: TimestampedValue<unknown>[] | undefined;
+    if (c.kind === "list" || this.#spec.evictor) {
+      elements = (this.#contents as ListState<TimestampedValue<unknown>>).get();
+      if (elements === undefined || elements.length === 0) return;
+      const ev = this.#spec.evictor;
+      ev?.evictBefore(elements as TimestampedValue<IN>[], elements.length, w, this.#ectx);
+      const values = elements.map((e) => e.value);
+      if (c.kind === "reduce") {
+        input = values.length ? [values.reduce((a, b) => c.reduce(a as IN, b as IN))] : [];
+      } else if (c.kind === "aggregate") {
+        let acc = c.aggregate.createAccumulator();
+        for (const x of values) acc = c.aggregate.add(x as IN, acc);
+        input = [c.aggregate.getResult(acc)];
+      } else input = values;
+    } else {
+      const acc = (this.#contents as ValueState<unknown>).value();
+      if (acc === undefined) return;
+      input = [c.kind === "aggregate" ? c.aggregate.getResult(acc) : acc];
+    }
+    this.#emitTimestamp = w.maxTimestamp();
+    this.#window = w;
+    if (this.#process) {
+      this.#process.process(this.#backend.currentKey() as K, this.#pctx, input, this.#collector);
+    } else {
+      for (const x of input) this.output.collect(x as OUT, this.#emitTimestamp);
+    }
+    if (elements && this.#spec.evictor) {
+      this.#spec.evictor.evictAfter(
+        elements as TimestampedValue<IN>[],
+        elements.length,
+        w,
+        this.#ectx,
+      );
+      this.#contents.setNamespace(w);
+      const list = this.#contents as ListState<TimestampedValue<unknown>>;
+      if (elements.length === 0) list.clear();
+      else list.update(elements);
+    }
+  }
+
+  #onTimer(timer: Timer<W>, domain: TimeDomain): void {
+    const w = timer.namespace;
+    if (this.#merging && !(this.#windowSet!.value() ?? []).some((x) => windowEquals(x, w))) {
+      return; // merged away (its timers were deleted; a stale one is ignored)
+    }
+    this.#window = w;
+    const r = domain === "event-time"
+      ? this.#trigger.onEventTime(timer.timestamp, w, this.#tctx)
+      : this.#trigger.onProcessingTime(timer.timestamp, w, this.#tctx);
+    if (isFire(r)) this.#fire(w);
+    if (isPurge(r)) {
+      this.#contents.setNamespace(w);
+      this.#contents.clear();
+    }
+    const eventTime = this.#assigner.isEventTime;
+    if ((domain === "event-time") === eventTime && timer.timestamp === this.#cleanupTime(w)) {
+      this.#clearAll(w);
+    }
+  }
+
+  /** Drops everything of window `w`: contents, trigger state and timers, window state. */
+  #clearAll(w: W): void {
+    this.#window = w;
+    this.#contents.setNamespace(w);
+    this.#contents.clear();
+    this.#trigger.clear(w, this.#tctx);
+    this.#process?.clear?.(this.#pctx);
+    if (this.#merging) {
+      const set = (this.#windowSet!.value() ?? []).filter((x) => !windowEquals(x, w));
+      this.#windowSet!.update(set.length ? set : undefined);
+    }
+  }
+
+  /** Fires event-time timers up to the watermark, then forwards it. */
+  override processWatermark(timestamp: number): void {
+    this.#watermark = timestamp;
+    this.#timers.advanceWatermark(timestamp);
+    this.output.emitWatermark(timestamp);
+  }
+
+  /** Stops processing-time callbacks and closes the function. */
+  override async close(): Promise<void> {
+    this.#timers?.dispose();
+    await this.#process?.close?.();
+  }
+}
+
+function windowEquals(a: Window, b: Window): boolean {
+  if (a === b) return true;
+  const eq = (a as { equals?: (o: unknown) => boolean }).equals;
+  return typeof eq === "function" ? eq.call(a, b) : false;
+}

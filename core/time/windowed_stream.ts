@@ -1,0 +1,344 @@
+/**
+ * The windowed stream API: `keyedStream.window(assigner)` (and `countWindow`,
+ * `windowAll`) returns a {@linkcode WindowedStream}; set a trigger, evictor,
+ * allowed lateness and a late-data side output, then apply `reduce`,
+ * `aggregate` or `process` (reduce and aggregate optionally combined with a
+ * process function that sees the window).
+ *
+ * @module
+ */
+import { ConfigError } from "../errors.ts";
+import type { Collector } from "../dataflow/functions.ts";
+import { DataStream, type KeyedStream, type OperatorOptions } from "../dataflow/data_stream.ts";
+import type { KeySelector } from "../runtime/operators.ts";
+import type { OutputTag } from "../runtime/output_tag.ts";
+import type { Serializer } from "../state/serializer.ts";
+import { Serializers } from "../state/serializer.ts";
+import type { AggregateFunction } from "../state/state.ts";
+import type { Evictor } from "./evictors.ts";
+import type { Trigger } from "./triggers.ts";
+import type { Window } from "./window.ts";
+import type { WindowAssigner } from "./window_assigners.ts";
+import type {
+  ProcessAllWindowFunction,
+  ProcessWindowContext,
+  ProcessWindowFunction,
+  ReduceFunction,
+} from "./window_functions.ts";
+import { type WindowContentsSpec, WindowOperator } from "./window_operator.ts";
+
+/** Options of reduce and aggregate: serializers for the window state. */
+export interface WindowStateOptions<S> extends OperatorOptions {
+  /** Serializes what the window keeps (value, accumulator or element; default JSON). */
+  serializer?: Serializer<S>;
+}
+
+interface WindowConfig<T, W extends Window> {
+  trigger?: Trigger<T, W>;
+  evictor?: Evictor<T, W>;
+  allowedLateness?: number;
+  lateDataTag?: OutputTag<T>;
+}
+
+/** Builds the window operator's node. */
+function windowNode<T, K, W extends Window, O>(
+  input: KeyedStream<T, K>,
+  assigner: WindowAssigner<T, W>,
+  config: WindowConfig<T, W>,
+  contents: WindowContentsSpec<T>,
+  // deno-lint-ignore no-explicit-any
+  process: ProcessWindowFunction<any, O, K, W> | undefined,
+  name: string,
+  opts: OperatorOptions | undefined,
+  forceParallelism?: number,
+): DataStream<O> {
+  const keySelector = input.keySelector as KeySelector<T, K>;
+  const node = input.env.addNode({
+    kind: "operator",
+    name,
+    inputs: [input.edge()],
+    createOperator: () =>
+      new WindowOperator<T, O, K, W>({
+        keySelector,
+        assigner,
+        ...config,
+        contents,
+        ...(process ? { process } : {}),
+      }),
+    keySerializer: input.keySerializer as Serializer<unknown>,
+  });
+  const out = new DataStream<O>(input.env, node);
+  if (opts?.name !== undefined) out.name(opts.name);
+  if (opts?.uid !== undefined) out.uid(opts.uid);
+  if (forceParallelism !== undefined) {
+    if (opts?.parallelism !== undefined && opts.parallelism !== forceParallelism) {
+      throw new ConfigError(`windowAll runs with parallelism 1, got ${opts.parallelism}`);
+    }
+    out.setParallelism(forceParallelism);
+  } else if (opts?.parallelism !== undefined) out.setParallelism(opts.parallelism);
+  return out;
+}
+
+/**
+ * Windows over a keyed stream.
+ *
+ * @example Tumbling event-time counts per key
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { CollectSink, StreamEnvironment, TumblingEventTimeWindows, WatermarkStrategy } from "@weir/weir";
+ * const env = StreamEnvironment.create();
+ * const sink = new CollectSink<string>();
+ * env.fromCollection([{ k: "a", ts: 1 }, { k: "a", ts: 5 }, { k: "b", ts: 12 }])
+ *   .assignTimestampsAndWatermarks(
+ *     WatermarkStrategy.forMonotonousTimestamps<{ k: string; ts: number }>().withTimestampAssigner((e) => e.ts),
+ *   )
+ *   .keyBy((e) => e.k)
+ *   .window(TumblingEventTimeWindows.of(10))
+ *   .aggregate(
+ *     { createAccumulator: () => 0, add: (_e, n: number) => n + 1, getResult: (n) => n },
+ *     { process: (k, ctx, [n], out) => out.collect(`${k}@${ctx.window.start}=${n}`) },
+ *   )
+ *   .addSink(sink);
+ * await env.execute("doc");
+ * assert.deepEqual(sink.values.sort(), ["a@0=2", "b@10=1"]);
+ * ```
+ */
+export class WindowedStream<T, K, W extends Window> {
+  readonly #input: KeyedStream<T, K>;
+  readonly #assigner: WindowAssigner<T, W>;
+  readonly #config: WindowConfig<T, W> = {};
+  readonly #parallelism: number | undefined;
+
+  /** Use `KeyedStream.window`. */
+  constructor(input: KeyedStream<T, K>, assigner: WindowAssigner<T, W>, parallelism?: number) {
+    this.#input = input;
+    this.#assigner = assigner;
+    this.#parallelism = parallelism;
+  }
+
+  /** Replaces the assigner's default trigger. */
+  trigger(trigger: Trigger<T, W>): this {
+    this.#config.trigger = trigger;
+    return this;
+  }
+
+  /** Removes elements before/after firings (the window then keeps every element). */
+  evictor(evictor: Evictor<T, W>): this {
+    this.#config.evictor = evictor;
+    return this;
+  }
+
+  /** Keeps event-time windows `ms` after their end; late elements update (fire) them again. */
+  allowedLateness(ms: number): this {
+    if (!(ms >= 0)) throw new ConfigError(`Allowed lateness must be >= 0 ms, got ${ms}`);
+    this.#config.allowedLateness = ms;
+    return this;
+  }
+
+  /** Sends elements dropped as late to the side output `tag` (read with `getSideOutput`). */
+  sideOutputLateData(tag: OutputTag<T>): this {
+    this.#config.lateDataTag = tag;
+    return this;
+  }
+
+  #build<O>(
+    contents: WindowContentsSpec<T>,
+    // deno-lint-ignore no-explicit-any
+    process: ProcessWindowFunction<any, O, K, W> | undefined,
+    name: string,
+    opts: OperatorOptions | undefined,
+  ): DataStream<O> {
+    return windowNode(
+      this.#input,
+      this.#assigner,
+      { ...this.#config },
+      contents,
+      process,
+      name,
+      opts,
+      this.#parallelism,
+    );
+  }
+
+  /** Reduces each window's elements; with `process`, that function gets the reduced value. */
+  reduce(fn: ReduceFunction<T>, opts?: WindowStateOptions<T>): DataStream<T>;
+  reduce<O>(
+    fn: ReduceFunction<T>,
+    process: ProcessWindowFunction<T, O, K, W>,
+    opts?: WindowStateOptions<T>,
+  ): DataStream<O>;
+  reduce<O>(
+    fn: ReduceFunction<T>,
+    processOrOpts?: ProcessWindowFunction<T, O, K, W> | WindowStateOptions<T>,
+    maybeOpts?: WindowStateOptions<T>,
+  ): DataStream<O | T> {
+    const process = isProcess(processOrOpts) ? processOrOpts : undefined;
+    const opts = (process ? maybeOpts : processOrOpts) as WindowStateOptions<T> | undefined;
+    const serializer = opts?.serializer ?? (Serializers.json as Serializer<T>);
+    return this.#build<O | T>(
+      { kind: "reduce", reduce: fn, serializer },
+      process,
+      "Window(Reduce)",
+      opts,
+    );
+  }
+
+  /**
+   * Aggregates each window with an accumulator; with `process`, that
+   * function gets the aggregate's result.
+   */
+  aggregate<ACC, R>(
+    fn: AggregateFunction<T, ACC, R>,
+    opts?: WindowStateOptions<ACC>,
+  ): DataStream<R>;
+  aggregate<ACC, R, O>(
+    fn: AggregateFunction<T, ACC, R>,
+    process: ProcessWindowFunction<R, O, K, W>,
+    opts?: WindowStateOptions<ACC>,
+  ): DataStream<O>;
+  aggregate<ACC, R, O>(
+    fn: AggregateFunction<T, ACC, R>,
+    processOrOpts?: ProcessWindowFunction<R, O, K, W> | WindowStateOptions<ACC>,
+    maybeOpts?: WindowStateOptions<ACC>,
+  ): DataStream<O | R> {
+    const process = isProcess(processOrOpts) ? processOrOpts : undefined;
+    const opts = (process ? maybeOpts : processOrOpts) as WindowStateOptions<ACC> | undefined;
+    const accumulatorSerializer = opts?.serializer ?? (Serializers.json as Serializer<ACC>);
+    return this.#build<O | R>(
+      { kind: "aggregate", aggregate: fn, accumulatorSerializer },
+      process,
+      "Window(Aggregate)",
+      opts,
+    );
+  }
+
+  /** Evaluates each window with all its elements. */
+  process<O>(
+    fn: ProcessWindowFunction<T, O, K, W>,
+    opts?: WindowStateOptions<T>,
+  ): DataStream<O> {
+    const serializer = opts?.serializer ?? (Serializers.json as Serializer<T>);
+    return this.#build<O>({ kind: "list", serializer }, fn, "Window(Process)", opts);
+  }
+}
+
+function isProcess(x: unknown): x is ProcessWindowFunction<unknown, unknown, unknown, Window> {
+  return typeof x === "object" && x !== null &&
+    typeof (x as { process?: unknown }).process === "function";
+}
+
+/** Adapts an all-window function to the keyed operator (the key is a constant). */
+function keyless<IN, O, W extends Window>(
+  fn: ProcessAllWindowFunction<IN, O, W>,
+): ProcessWindowFunction<IN, O, unknown, W> {
+  const adapter: ProcessWindowFunction<IN, O, unknown, W> & {
+    inner?: ProcessAllWindowFunction<IN, O, W>;
+  } = {
+    open(ctx) {
+      // Per-subtask copy, so `this` fields the user's open sets stay per subtask.
+      this.inner = Object.create(fn) as ProcessAllWindowFunction<IN, O, W>;
+      return this.inner.open?.(ctx);
+    },
+    process(_k: unknown, ctx: ProcessWindowContext<W>, els: IN[], out: Collector<O>) {
+      (this.inner ?? fn).process(ctx, els, out);
+    },
+    clear(ctx: ProcessWindowContext<W>) {
+      (this.inner ?? fn).clear?.(ctx);
+    },
+    close() {
+      return (this.inner ?? fn).close?.();
+    },
+  };
+  return adapter;
+}
+
+/**
+ * Windows over a whole (non-keyed) stream: one window operator subtask sees
+ * every element (parallelism 1), as in Flink.
+ */
+export class AllWindowedStream<T, W extends Window> {
+  readonly #inner: WindowedStream<T, number, W>;
+
+  /** Use `DataStream.windowAll`. */
+  constructor(input: KeyedStream<T, number>, assigner: WindowAssigner<T, W>) {
+    this.#inner = new WindowedStream(input, assigner, 1);
+  }
+
+  /** Replaces the assigner's default trigger. */
+  trigger(trigger: Trigger<T, W>): this {
+    this.#inner.trigger(trigger);
+    return this;
+  }
+
+  /** Removes elements before/after firings. */
+  evictor(evictor: Evictor<T, W>): this {
+    this.#inner.evictor(evictor);
+    return this;
+  }
+
+  /** Keeps event-time windows `ms` after their end. */
+  allowedLateness(ms: number): this {
+    this.#inner.allowedLateness(ms);
+    return this;
+  }
+
+  /** Sends elements dropped as late to `tag`. */
+  sideOutputLateData(tag: OutputTag<T>): this {
+    this.#inner.sideOutputLateData(tag);
+    return this;
+  }
+
+  /** Reduces each window; with `process`, that function gets the reduced value. */
+  reduce(fn: ReduceFunction<T>, opts?: WindowStateOptions<T>): DataStream<T>;
+  reduce<O>(
+    fn: ReduceFunction<T>,
+    process: ProcessAllWindowFunction<T, O, W>,
+    opts?: WindowStateOptions<T>,
+  ): DataStream<O>;
+  reduce<O>(
+    fn: ReduceFunction<T>,
+    processOrOpts?: ProcessAllWindowFunction<T, O, W> | WindowStateOptions<T>,
+    maybeOpts?: WindowStateOptions<T>,
+    // deno-lint-ignore no-explicit-any
+  ): DataStream<any> {
+    if (isProcess(processOrOpts)) {
+      return this.#inner.reduce<O>(
+        fn,
+        keyless(processOrOpts as ProcessAllWindowFunction<T, O, W>),
+        maybeOpts,
+      );
+    }
+    return this.#inner.reduce(fn, processOrOpts as WindowStateOptions<T> | undefined);
+  }
+
+  /** Aggregates each window; with `process`, that function gets the result. */
+  aggregate<ACC, R>(
+    fn: AggregateFunction<T, ACC, R>,
+    opts?: WindowStateOptions<ACC>,
+  ): DataStream<R>;
+  aggregate<ACC, R, O>(
+    fn: AggregateFunction<T, ACC, R>,
+    process: ProcessAllWindowFunction<R, O, W>,
+    opts?: WindowStateOptions<ACC>,
+  ): DataStream<O>;
+  aggregate<ACC, R, O>(
+    fn: AggregateFunction<T, ACC, R>,
+    processOrOpts?: ProcessAllWindowFunction<R, O, W> | WindowStateOptions<ACC>,
+    maybeOpts?: WindowStateOptions<ACC>,
+    // deno-lint-ignore no-explicit-any
+  ): DataStream<any> {
+    if (isProcess(processOrOpts)) {
+      return this.#inner.aggregate<ACC, R, O>(
+        fn,
+        keyless(processOrOpts as ProcessAllWindowFunction<R, O, W>),
+        maybeOpts,
+      );
+    }
+    return this.#inner.aggregate(fn, processOrOpts as WindowStateOptions<ACC> | undefined);
+  }
+
+  /** Evaluates each window with all its elements. */
+  process<O>(fn: ProcessAllWindowFunction<T, O, W>, opts?: WindowStateOptions<T>): DataStream<O> {
+    return this.#inner.process<O>(keyless(fn), opts);
+  }
+}
