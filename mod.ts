@@ -63,3 +63,4 @@ export * from "./core/checkpoint/mod.ts";
 export * from "./core/connectors/two_phase_commit_sink.ts";
 export * from "./core/connectors/exactly_once_file_sink.ts";
 export * from "./core/state/lsm/mod.ts";
+export * from "./core/time/mod.ts";
