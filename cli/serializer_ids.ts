@@ -89,8 +89,79 @@ function build(node: TypeNode): Serializer<unknown> | undefined {
       a.forEach((n, i) => fields[n.field!] = fs[i]!);
       return Serializers.record(fields) as Serializer<unknown>;
     }
+    case "time-window":
+      // weir's window serializers (core/time/window.ts): namespaces of window state.
+      return a.length === 0 ? timeWindow : undefined;
+    case "global-window":
+      return a.length === 0 ? globalWindow : undefined;
+    case "timestamped": {
+      const el = a.length === 1 ? build(a[0]!) : undefined;
+      return el && timestamped(el);
+    }
+    case "ttl": {
+      const el = a.length === 1 ? build(a[0]!) : undefined;
+      return el && ttl(el);
+    }
   }
   return undefined;
+}
+
+const timeWindow: Serializer<unknown> = {
+  id: "time-window",
+  version: 1,
+  write(v, out) {
+    const w = v as { start: number; end: number };
+    out.writeF64(w.start);
+    out.writeF64(w.end);
+  },
+  read: (r) => ({ start: r.readF64(), end: r.readF64() }),
+};
+
+const globalWindow: Serializer<unknown> = {
+  id: "global-window",
+  version: 1,
+  write() {},
+  read: () => "GlobalWindow",
+};
+
+/** A window element with its timestamp (core/time/window_operator.ts). */
+function timestamped(inner: Serializer<unknown>): Serializer<unknown> {
+  return {
+    id: `timestamped<${inner.id}>`,
+    version: 1,
+    write(v, out) {
+      const t = v as { value: unknown; timestamp?: number };
+      inner.write(t.value, out);
+      if (t.timestamp === undefined) out.writeU8(0);
+      else {
+        out.writeU8(1);
+        out.writeF64(t.timestamp);
+      }
+    },
+    read(r) {
+      const value = inner.read(r);
+      return r.readU8() === 0 ? { value } : { value, timestamp: r.readF64() };
+    },
+  };
+}
+
+/** A value with its last-access time, as state with TTL stores it (core/state/ttl.ts). */
+function ttl(inner: Serializer<unknown>): Serializer<unknown> {
+  return {
+    id: `ttl<${inner.id}>`,
+    version: 1,
+    write(v, out) {
+      const t = v as { v: unknown; ts: number };
+      out.writeU32(Math.floor(t.ts / 0x1_0000_0000));
+      out.writeU32(t.ts >>> 0);
+      inner.write(t.v, out);
+    },
+    read(r) {
+      const hi = r.readU32();
+      const lo = r.readU32();
+      return { v: inner.read(r), ts: hi * 0x1_0000_0000 + lo };
+    },
+  };
 }
 
 /**
@@ -126,7 +197,9 @@ export interface StateType {
 }
 
 /**
- * Splits a state descriptor's type id (`"map<string,f64>"`).
+ * Splits a state descriptor's type id (`"map<string,f64>"`); with TTL
+ * (`"value<f64>+ttl"`) the value id is `ttl<f64>`: values carry their
+ * last-access time.
  *
  * @example
  * ```ts
@@ -140,6 +213,11 @@ export interface StateType {
  * ```
  */
 export function parseStateTypeId(typeId: string): StateType | undefined {
+  // State with TTL stores each value (list element, map value) as ttl<V>.
+  if (typeId.endsWith("+ttl")) {
+    const inner = parseStateTypeId(typeId.slice(0, -"+ttl".length));
+    return inner && { ...inner, valueId: `ttl<${inner.valueId}>` };
+  }
   const lt = typeId.indexOf("<");
   if (lt < 0 || !typeId.endsWith(">")) return undefined;
   const kind = typeId.slice(0, lt);
