@@ -47,3 +47,26 @@ export function checkWordCount(input: string, outDir: string, exact: boolean): s
   void expectedLines;
   return problems;
 }
+
+/**
+ * A deterministic word_count input: `lines` lines of 1–12 words from a
+ * skewed vocabulary of `vocabulary` words, from `seed` (mulberry32).
+ */
+export function makeWordInput(seed: number, lines: number, vocabulary: number): string {
+  let s = seed >>> 0;
+  const next = () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const out: string[] = [];
+  for (let i = 0; i < lines; i++) {
+    const words: string[] = [];
+    const n = 1 + Math.floor(next() * 12);
+    for (let j = 0; j < n; j++) words.push(`w${Math.floor(vocabulary * next() ** 2)}`);
+    out.push(words.join(" "));
+  }
+  return out.join("\n") + "\n";
+}

@@ -1,0 +1,137 @@
+/**
+ * Crash test: word_count and keyed_shuffle (parallelism 2, a keyed shuffle)
+ * run in a child process that is killed with SIGKILL again and again, at
+ * random moments and inside checkpoint writes, and restarted each time with
+ * `--restore latest`; then the committed output is checked: exactly-once for
+ * `--mode exactly-once`, nothing lost for `--mode at-least-once`; for the
+ * LSM and the heap backend.
+ *
+ * `WEIR_LONG_TESTS=1` makes more kills per scenario; `WEIR_CRASH_SEED=n`
+ * repeats a run's kill schedule (timing still varies).
+ */
+import assert from "node:assert/strict";
+import { runWithCrashes } from "./_helpers/crash.ts";
+import { checkKeyedShuffle, makeShuffleInput } from "./_helpers/keyed_shuffle_check.ts";
+import { checkWordCount, makeWordInput } from "./_helpers/word_count_check.ts";
+
+const LONG = Deno.env.get("WEIR_LONG_TESTS") === "1";
+const KILLS = LONG ? 30 : 6;
+const SEED = Number(Deno.env.get("WEIR_CRASH_SEED") ?? Date.now() % 100_000);
+
+interface JobCase {
+  name: string;
+  script: string;
+  args: string[];
+  /** Random kills land up to this many ms after the job starts. */
+  maxDelayMs: number;
+  input: () => string;
+  check: (input: string, out: string, exact: boolean) => string[];
+}
+
+const JOBS: JobCase[] = [
+  {
+    name: "word_count",
+    script: "examples/word_count.ts",
+    args: [],
+    maxDelayMs: 250,
+    // Sized so that the job outlives the kills: each restart replays from the last checkpoint.
+    input: () => makeWordInput(SEED, LONG ? 120_000 : 40_000, 3000),
+    check: checkWordCount,
+  },
+  {
+    name: "keyed_shuffle",
+    script: "examples/keyed_shuffle.ts",
+    args: ["--parallelism", "2"],
+    maxDelayMs: 150,
+    input: () => makeShuffleInput(SEED, LONG ? 1_200_000 : 400_000, 500),
+    check: checkKeyedShuffle,
+  },
+];
+
+for (const job of JOBS) {
+  for (const backend of ["lsm", "heap"]) {
+    for (const mode of ["exactly-once", "at-least-once"]) {
+      Deno.test(`crash: ${job.name} ${backend} ${mode} survives ${KILLS} kill -9s`, async () => {
+        const dir = await Deno.makeTempDir({ prefix: "weir-crash-" });
+        try {
+          const input = job.input();
+          await Deno.writeTextFile(`${dir}/input.txt`, input);
+          await Deno.mkdir(`${dir}/tmp`);
+          const start = performance.now();
+          const report = await runWithCrashes({
+            script: job.script,
+            args: [
+              ...job.args,
+              "--input",
+              `${dir}/input.txt`,
+              "--output",
+              `${dir}/out`,
+              "--checkpoint-dir",
+              `${dir}/ck`,
+              "--checkpoint-interval",
+              "25",
+              "--mode",
+              mode,
+              "--state-backend",
+              backend,
+            ],
+            checkpointDir: `${dir}/ck`,
+            kills: KILLS,
+            hookEvery: 3,
+            maxDelayMs: job.maxDelayMs,
+            seed: SEED,
+            tmpDir: `${dir}/tmp`,
+          });
+          const ms = Math.round(performance.now() - start);
+          console.log(
+            `  seed ${SEED}: ${report.kills} kills (${report.hookedKills} aimed at, ` +
+              `${report.killsInCheckpointWrite} left a checkpoint write unfinished), ` +
+              `${report.runs} runs, ${ms} ms`,
+          );
+          // Not vacuous: the job must not finish before the planned kills.
+          assert.equal(report.finishedEarly, false, `finished after ${report.kills} kills`);
+          assert.equal(report.kills, KILLS);
+          assert.ok(report.hookedKills >= Math.floor(KILLS / 3), "kills inside checkpoint writes");
+          assert.ok(report.killsInCheckpointWrite >= report.hookedKills);
+          assert.match(report.lastStderr, /restoring checkpoint \d+/);
+          const problems = job.check(input, `${dir}/out`, mode === "exactly-once");
+          assert.deepEqual(problems, [], `seed ${SEED}`);
+        } finally {
+          await Deno.remove(dir, { recursive: true });
+        }
+      });
+    }
+  }
+}
+
+Deno.test("crash: --restore latest without a checkpoint starts fresh and says so", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "weir-crash-" });
+  try {
+    const input = makeWordInput(SEED, 200, 50);
+    await Deno.writeTextFile(`${dir}/input.txt`, input);
+    const { success, stderr } = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        "examples/word_count.ts",
+        "--input",
+        `${dir}/input.txt`,
+        "--output",
+        `${dir}/out`,
+        "--checkpoint-dir",
+        `${dir}/ck`,
+        "--restore",
+        "latest",
+      ],
+      env: { NO_COLOR: "1" },
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    const err = new TextDecoder().decode(stderr);
+    assert.ok(success, err);
+    assert.match(err, /no checkpoint to restore/);
+    assert.deepEqual(checkWordCount(input, `${dir}/out`, true), []);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
