@@ -6,10 +6,14 @@
  * deno run -A --unstable-kv bench/lsm_store.ts [--quick] [--full]
  * ```
  * `--quick`: 200k keys. Default: 1M keys. `--full`: adds 10M keys (slow, so gated).
- * Key numbers are the median of 3 runs.
+ * Key numbers are the median of 3 runs. Each row gives wall-clock ops/s and
+ * ops per CPU-second of this process (user + system time, from
+ * `process.cpuUsage()`): on a shared machine the second is the steadier one,
+ * since it leaves out the time the process waited for a core.
  *
  * @module
  */
+import process from "node:process";
 import { LsmStore } from "../statestore-as/mod.ts";
 
 const QUICK = Deno.args.includes("--quick");
@@ -21,23 +25,73 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)]!;
 }
 
-function report(store: string, op: string, n: number, runs: number[]): void {
-  const ms = median(runs);
+/** One timed pass: wall-clock and CPU milliseconds. */
+interface Timing {
+  wall: number;
+  cpu: number;
+}
+
+function report(store: string, op: string, n: number, runs: Timing[]): void {
+  const ms = median(runs.map((r) => r.wall));
+  const cpu = median(runs.map((r) => r.cpu));
   const ops = n / (ms / 1000);
+  const cpuOps = n / (cpu / 1000);
   rows.push([
     store,
     op,
     n.toLocaleString("en-US"),
     Math.round(ops).toLocaleString("en-US"),
+    Math.round(cpuOps).toLocaleString("en-US"),
     (ms * 1e6 / n).toFixed(0),
   ]);
-  console.error(`  ${store} ${op}: ${Math.round(ops).toLocaleString("en-US")} ops/s`);
+  console.error(
+    `  ${store} ${op}: ${Math.round(ops).toLocaleString("en-US")} ops/s, ${
+      Math.round(cpuOps).toLocaleString("en-US")
+    } ops/CPU-s`,
+  );
 }
 
-function time(f: () => void): number {
-  const t = performance.now();
+function start(): { c: { user: number; system: number }; t: number } {
+  return { c: process.cpuUsage(), t: performance.now() };
+}
+
+function stop(s: { c: { user: number; system: number }; t: number }): Timing {
+  const wall = performance.now() - s.t;
+  const d = process.cpuUsage(s.c);
+  return { wall, cpu: (d.user + d.system) / 1000 };
+}
+
+function time(f: () => void): Timing {
+  const t = start();
   f();
-  return performance.now() - t;
+  return stop(t);
+}
+
+/**
+ * Writes key `i` the way the state backend serializes a key into the
+ * store's key scratch: a fixed 4-byte prefix (key group, state id), 4 bytes
+ * mixed from `i` (keys spread over the key space), `i` big-endian, and 4
+ * fixed namespace bytes. 16 bytes.
+ */
+function writeKey(ks: Uint8Array, i: number): void {
+  let h = Math.imul(i ^ 0x5bd1e995, 0x9e3779b1);
+  h ^= h >>> 15;
+  ks[0] = 0;
+  ks[1] = 42;
+  ks[2] = 0;
+  ks[3] = 1;
+  ks[4] = h >>> 24;
+  ks[5] = (h >>> 16) & 255;
+  ks[6] = (h >>> 8) & 255;
+  ks[7] = h & 255;
+  ks[8] = i >>> 24;
+  ks[9] = (i >>> 16) & 255;
+  ks[10] = (i >>> 8) & 255;
+  ks[11] = i & 255;
+  ks[12] = 7;
+  ks[13] = 7;
+  ks[14] = 7;
+  ks[15] = 7;
 }
 
 function keys(n: number, seed: number): Uint8Array[] {
@@ -73,10 +127,12 @@ function lsmResident(n: number, vlen: number): void {
   const v = new Uint8Array(vlen).fill(7);
   const probe = shuffled(n, n);
   const label = `LsmStore (memtable) v=${vlen}B`;
-  const puts: number[] = [];
-  const gets: number[] = [];
-  const merges: number[] = [];
-  const scans: number[] = [];
+  const puts: Timing[] = [];
+  const gets: Timing[] = [];
+  const merges: Timing[] = [];
+  const scans: Timing[] = [];
+  const sputs: Timing[] = [];
+  const sgets: Timing[] = [];
   for (let r = 0; r < 3; r++) {
     const dir = tmp();
     const s = LsmStore.open({ dir, memtableBytes: 256 << 20, blockCacheBytes: 1 << 20 });
@@ -97,16 +153,42 @@ function lsmResident(n: number, vlen: number): void {
     }));
     s.close();
     Deno.removeSync(dir, { recursive: true });
+    // What the state backend does per access: serialize the key into the
+    // key scratch (and the value into the value scratch), call the scratch
+    // method, read the value through valueView. No JS object per key.
+    const dir2 = tmp();
+    const s2 = LsmStore.open({ dir: dir2, memtableBytes: 256 << 20, blockCacheBytes: 1 << 20 });
+    sputs.push(time(() => {
+      for (let i = 0; i < n; i++) {
+        writeKey(s2.keyScratch(16), i);
+        s2.valueScratch(vlen).set(v);
+        s2.putScratch(16, vlen);
+      }
+    }));
+    sgets.push(time(() => {
+      let sum = 0;
+      for (let i = 0; i < n; i++) {
+        writeKey(s2.keyScratch(16), probe[i]!);
+        const len = s2.getScratch(16);
+        if (len < 0) throw new Error("missing");
+        sum += s2.valueView(len)[0]!;
+      }
+      if (sum !== 7 * n) throw new Error("wrong values");
+    }));
+    s2.close();
+    Deno.removeSync(dir2, { recursive: true });
   }
   report(label, "put", n, puts);
   report(label, "get (random)", n, gets);
   report(label, "merge (append 4B)", n, merges);
   report(label, "scan (per entry)", n, scans);
-  // scratch path: caller writes the key into linear memory directly
+  report(label, "putScratch (key built in keyScratch)", n, sputs);
+  report(label, "getScratch+valueView (random, key built in keyScratch)", n, sgets);
+  // scratch path with the key copied from a separate Uint8Array per key
   const dir = tmp();
   const s = LsmStore.open({ dir, memtableBytes: 256 << 20, blockCacheBytes: 1 << 20 });
   for (let i = 0; i < n; i++) s.put(ks[i]!, v);
-  const sg: number[] = [];
+  const sg: Timing[] = [];
   for (let r = 0; r < 3; r++) {
     sg.push(time(() => {
       for (let i = 0; i < n; i++) {
@@ -115,14 +197,12 @@ function lsmResident(n: number, vlen: number): void {
       }
     }));
   }
-  report(label, "getScratch (random)", n, sg);
-  // The state backend serializes each key into a reused buffer: the same
-  // random gets without a separate heap object per key (whose cache misses
-  // on the JS side cost as much as the lookup itself).
+  report(label, "getScratch (random, key from a Uint8Array per key)", n, sg);
+  // get() with the key copied into one reused buffer (no heap object per key).
   const flat = new Uint8Array(n * 16);
   for (let i = 0; i < n; i++) flat.set(ks[i]!, i * 16);
   const kbuf = new Uint8Array(16);
-  const rg: number[] = [];
+  const rg: Timing[] = [];
   for (let r = 0; r < 3; r++) {
     rg.push(time(() => {
       for (let i = 0; i < n; i++) {
@@ -155,7 +235,7 @@ function lsmLarge(n: number, vlen: number): void {
   const st0 = s.stats();
   const userBytes = dataBytes;
   const probe = shuffled(n, QUICK ? 200_000 : 500_000);
-  const runs: number[] = [];
+  const runs: Timing[] = [];
   let before = s.stats();
   let blockReads = 0;
   let bloomChecks = 0;
@@ -170,11 +250,26 @@ function lsmLarge(n: number, vlen: number): void {
     blockReads = (after.blockReads - before.blockReads) / probe.length;
     bloomChecks = (after.bloomChecks - before.bloomChecks) / probe.length;
   }
+  // The same gets with each key copied into the key scratch (the backend's path).
+  const flat = new Uint8Array(n * 16);
+  for (let i = 0; i < n; i++) flat.set(ks[i]!, i * 16);
+  const sruns: Timing[] = [];
+  for (let r = 0; r < 3; r++) {
+    sruns.push(time(() => {
+      for (let i = 0; i < probe.length; i++) {
+        const ksc = s.keyScratch(16);
+        const o = probe[i]! * 16;
+        for (let j = 0; j < 16; j++) ksc[j] = flat[o + j]!;
+        if (s.getScratch(16) < 0) throw new Error("missing key");
+      }
+    }));
+  }
   report(label, `put (random order, incl. flush+compaction)`, n, [putMs]);
   report(label, "get (random)", probe.length, runs);
+  report(label, "getScratch (random, key copied into keyScratch)", probe.length, sruns);
   const after = s.stats();
   const spaceBefore = st0.segmentBytes;
-  const compactMs = time(() => s.compact());
+  const compactMs = time(() => s.compact()).wall;
   const spaceAfter = s.stats().segmentBytes;
   console.log(
     `\n${label}: budget ${(budget / 2 ** 20).toFixed(1)} MiB (memtable ${
@@ -207,8 +302,8 @@ function mapBench(n: number, vlen: number): void {
   const probe = shuffled(n, n);
   const v = new Uint8Array(vlen).fill(7);
   const dec = new TextDecoder("latin1");
-  const puts: number[] = [];
-  const gets: number[] = [];
+  const puts: Timing[] = [];
+  const gets: Timing[] = [];
   for (let r = 0; r < 3; r++) {
     const m = new Map<string, Uint8Array>();
     puts.push(time(() => {
@@ -227,12 +322,12 @@ async function kvBench(n: number, vlen: number): Promise<void> {
   const kv = await Deno.openKv(`${dir}/kv.sqlite`);
   const ks = keys(n, 1);
   const v = new Uint8Array(vlen).fill(7);
-  let t = performance.now();
+  let t = start();
   for (let i = 0; i < n; i++) await kv.set([ks[i]!], v);
-  report(`Deno KV v=${vlen}B`, "put (await each)", n, [performance.now() - t]);
-  t = performance.now();
+  report(`Deno KV v=${vlen}B`, "put (await each)", n, [stop(t)]);
+  t = start();
   for (let i = 0; i < n; i++) await kv.get([ks[(i * 7919) % n]!]);
-  report(`Deno KV v=${vlen}B`, "get (await each)", n, [performance.now() - t]);
+  report(`Deno KV v=${vlen}B`, "get (await each)", n, [stop(t)]);
   kv.close();
   Deno.removeSync(dir, { recursive: true });
 }
@@ -245,15 +340,15 @@ async function lmdbBench(n: number, vlen: number): Promise<void> {
     const db = open({ path: `${dir}/db`, encoding: "binary", keyEncoding: "binary" });
     const ks = keys(n, 1);
     const v = new Uint8Array(vlen).fill(7);
-    let t = performance.now();
+    let t = start();
     db.transactionSync(() => {
       for (let i = 0; i < n; i++) db.putSync(ks[i]!, v);
     });
-    report(`lmdb v=${vlen}B`, "put (one sync txn)", n, [performance.now() - t]);
+    report(`lmdb v=${vlen}B`, "put (one sync txn)", n, [stop(t)]);
     const probe = shuffled(n, n);
-    t = performance.now();
+    t = start();
     for (let i = 0; i < n; i++) db.get(ks[probe[i]!]!);
-    report(`lmdb v=${vlen}B`, "get (random)", n, [performance.now() - t]);
+    report(`lmdb v=${vlen}B`, "get (random)", n, [stop(t)]);
     await db.close();
     Deno.removeSync(dir, { recursive: true });
   } catch (e) {
@@ -273,17 +368,15 @@ async function classicLevelBench(n: number, vlen: number): Promise<void> {
     await db.open();
     const ks = keys(n, 1);
     const v = new Uint8Array(vlen).fill(7);
-    let t = performance.now();
+    let t = start();
     for (let i = 0; i < n; i += 10_000) {
       const b = db.batch();
       for (let j = i; j < Math.min(n, i + 10_000); j++) b.put(ks[j]!, v);
       await b.write();
     }
-    report(`classic-level v=${vlen}B`, "put (batches of 10k, awaited)", n, [
-      performance.now() - t,
-    ]);
+    report(`classic-level v=${vlen}B`, "put (batches of 10k, awaited)", n, [stop(t)]);
     const probe = shuffled(n, n);
-    const runs: number[] = [];
+    const runs: Timing[] = [];
     for (let r = 0; r < 3; r++) {
       runs.push(time(() => {
         for (let i = 0; i < n; i++) {
@@ -292,11 +385,9 @@ async function classicLevelBench(n: number, vlen: number): Promise<void> {
       }));
     }
     report(`classic-level v=${vlen}B`, "getSync (random)", n, runs);
-    t = performance.now();
+    t = start();
     for (let i = 0; i < Math.min(n, 20_000); i++) await db.get(ks[probe[i]!]!);
-    report(`classic-level v=${vlen}B`, "get (await each)", Math.min(n, 20_000), [
-      performance.now() - t,
-    ]);
+    report(`classic-level v=${vlen}B`, "get (await each)", Math.min(n, 20_000), [stop(t)]);
     await db.close();
     Deno.removeSync(dir, { recursive: true });
   } catch (e) {
@@ -323,7 +414,7 @@ await kvBench(QUICK ? 5_000 : 20_000, 100);
 await classicLevelBench(n, 100);
 await lmdbBench(QUICK ? 200_000 : n, 100);
 
-const head = ["store", "operation", "ops", "ops/s", "ns/op"];
+const head = ["store", "operation", "ops", "ops/s", "ops/CPU-s", "ns/op"];
 const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
 const line = (r: string[]) =>
   `| ${r.map((c, i) => i >= 2 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)).join(" | ")} |`;
