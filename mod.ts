@@ -39,6 +39,8 @@ export * from "./core/state/serializer.ts";
 export * from "./core/state/key_group.ts";
 export * from "./core/state/state.ts";
 export * from "./core/state/descriptors.ts";
+export * from "./core/state/ttl.ts";
+export * from "./core/state/ttl_state.ts";
 export * from "./core/state/backend.ts";
 export * from "./core/state/operator_state.ts";
 export * from "./core/state/heap/mod.ts";

@@ -55,6 +55,40 @@ export interface LsmStoreOptions {
   autoCompact?: boolean;
 }
 
+/**
+ * One rule of an {@linkcode ExpiryFilter}: keys with `tag` at the filter's
+ * `keyOffset` hold timestamped values.
+ */
+export interface ExpiryRule {
+  /** 1 to 4 bytes the key holds at `keyOffset`. */
+  readonly tag: Uint8Array;
+  /** An entry expires `ttlMs` after its timestamp. */
+  readonly ttlMs: number;
+  /**
+   * `"value"`: the value starts with the timestamp; `"list"`: the value is a
+   * run of (varint length, bytes) elements, each starting with one.
+   */
+  readonly layout: "value" | "list";
+}
+
+/**
+ * Drops expired entries when the store writes segments (flushes and
+ * compactions). A timestamp is 8 bytes, an unsigned big-endian integer of
+ * ms; an entry (or list element) is expired when `timestamp + ttlMs <= now()`.
+ * An expired entry is dropped, or replaced by a delete when older segments
+ * may still hold its key; expired list elements are cut out of the value.
+ * Values too short or malformed for their layout are kept. Keys matching no
+ * rule are never touched, so the store stays generic.
+ */
+export interface ExpiryFilter {
+  /** Where the tag starts in a key. */
+  readonly keyOffset: number;
+  /** The rules (all tags of one length). */
+  readonly rules: readonly ExpiryRule[];
+  /** The current time in ms. */
+  now(): number;
+}
+
 /** Counters of {@linkcode LsmStore.stats}. */
 export interface LsmStoreStats {
   /** Bytes used by the active memtable. */
@@ -391,6 +425,7 @@ export class LsmStore {
   #compactions = 0;
   #bytesFlushed = 0;
   #ownFs: DenoSegmentFs | undefined;
+  #filterNow: (() => number) | undefined;
 
   private constructor(o: LsmStoreOptions) {
     const memtableBytes = o.memtableBytes ?? 64 << 20;
@@ -819,6 +854,59 @@ export class LsmStore {
     });
   }
 
+  /**
+   * Sets (or, with undefined, removes) the {@linkcode ExpiryFilter} applied
+   * by later flushes and compactions.
+   *
+   * @example Entries tagged 7 at byte 0 expire 10 ms after their timestamp
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { LsmStore } from "./mod.ts";
+   * const dir = Deno.makeTempDirSync();
+   * const s = LsmStore.open({ dir, autoCompact: false });
+   * const at = (ms: number) => new Uint8Array([0, 0, 0, 0, 0, 0, 0, ms, 42]);
+   * s.put(new Uint8Array([7, 1]), at(0));
+   * s.put(new Uint8Array([7, 2]), at(5));
+   * s.put(new Uint8Array([8, 1]), at(0));
+   * s.setExpiryFilter({ keyOffset: 0, rules: [{ tag: new Uint8Array([7]), ttlMs: 10, layout: "value" }], now: () => 12 });
+   * s.flush(); // writes a delete for 7,1
+   * s.compact(); // the bottom level: the delete goes too
+   * assert.deepEqual([...s.scan()].map(([k]) => k.join()), ["7,2", "8,1"]);
+   * assert.equal(s.stats().segments[0]!.entries, 2);
+   * s.close();
+   * Deno.removeSync(dir, { recursive: true });
+   * ```
+   */
+  setExpiryFilter(filter: ExpiryFilter | undefined): void {
+    this.#live();
+    const e = this.#e;
+    const rules = filter?.rules ?? [];
+    if (filter === undefined || rules.length === 0) {
+      e.ex.filterSet(0, 0, 0);
+      this.#filterNow = undefined;
+      return;
+    }
+    const tagLen = rules[0]!.tag.length;
+    if (tagLen < 1 || tagLen > 4 || rules.some((r) => r.tag.length !== tagLen)) {
+      throw new ConfigError(`Expiry filter tags must all have the same length of 1 to 4 bytes`);
+    }
+    if (!Number.isInteger(filter.keyOffset) || filter.keyOffset < 0) {
+      throw new ConfigError(`Expiry filter keyOffset must be a non-negative integer`);
+    }
+    e.reserve(rules.length * 16, 0);
+    const view = new DataView(e.view().buffer, e.kp, rules.length * 16);
+    rules.forEach((r, i) => {
+      let tag = 0;
+      for (const b of r.tag) tag = tag * 256 + b;
+      view.setUint32(i * 16, tag, true);
+      view.setUint32(i * 16 + 4, r.layout === "list" ? 2 : 1, true);
+      view.setFloat64(i * 16 + 8, r.ttlMs, true);
+    });
+    const st = e.ex.filterSet(rules.length, filter.keyOffset, tagLen);
+    if (st < 0) throw e.error(st);
+    this.#filterNow = () => filter.now();
+  }
+
   /** Names of segments replaced by compaction and not deleted (deleteObsoleteSegments: false); clears the list. */
   takeObsoleteSegments(): string[] {
     const o = this.#obsolete;
@@ -964,6 +1052,7 @@ export class LsmStore {
   /** Runs the current job for up to `max` entries; returns true when it finished. */
   #step(max: number): boolean {
     const e = this.#e;
+    if (this.#filterNow) e.ex.filterNow(this.#filterNow());
     const st = e.guard(() => e.ex.jobStep(max));
     if (st < 0) this.#failJob(st);
     if (st > 0) return false;

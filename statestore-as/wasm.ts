@@ -32,6 +32,8 @@ export interface StoreExports {
   jobFlush(): number;
   jobCompact(n: number, bottom: number): number;
   jobStep(max: number): number;
+  filterSet(n: number, off: number, tagLen: number): number;
+  filterNow(now: number): void;
   jobEntries(): number;
   writeBegin(): void;
   writeAdd(kind: number, kl: number, vl: number): number;

@@ -453,6 +453,7 @@ export class Job implements TaskHost {
         keySerializer,
         maxParallelism: config.maxParallelism,
         keyGroupRange: keyGroupRangeForSubtask(config.maxParallelism, parallelism, subtaskIndex),
+        ttlTimeProvider: config.clock,
         ...(restored && fromSnapshot && restored.keyed.length > 0
           ? {
             restore: {

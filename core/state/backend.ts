@@ -17,6 +17,7 @@ import type { KeyGroupRange } from "./key_group.ts";
 import type { StateMeta } from "./state_keys.ts";
 import type { SegmentFs } from "../../statestore-as/segment_fs.ts";
 import type { Serializer } from "./serializer.ts";
+import type { TtlTimeProvider } from "./ttl.ts";
 import type {
   AggregatingState,
   ListState,
@@ -105,6 +106,11 @@ export interface KeyedBackendOptions {
   readonly workDir?: string;
   /** Snapshots to restore from. */
   readonly restore?: KeyedRestore;
+  /**
+   * Processing time for state TTL (the job passes its clock); default
+   * `Date.now()`.
+   */
+  readonly ttlTimeProvider?: TtlTimeProvider;
 }
 
 /**

@@ -6,6 +6,7 @@
  */
 import type { Serializer } from "./serializer.ts";
 import type { AggregateFunction } from "./state.ts";
+import type { StateTtlConfig } from "./ttl.ts";
 
 /** The kinds of keyed state. */
 export type StateKind = "value" | "list" | "map" | "reducing" | "aggregating";
@@ -32,8 +33,25 @@ export abstract class StateDescriptor {
     this.name = name;
   }
 
-  /** Identifies kind and serializers; two registrations of a name must agree on it. */
+  /** The state's time to live, if {@linkcode StateDescriptor.enableTimeToLive} was called. */
+  ttlConfig: StateTtlConfig | undefined = undefined;
+
+  /**
+   * Lets entries of this state expire (as Flink's `enableTimeToLive`). The
+   * type id gets the suffix `+ttl`: state written with TTL restores only into
+   * a descriptor with TTL.
+   */
+  enableTimeToLive(config: StateTtlConfig): void {
+    this.ttlConfig = config;
+  }
+
+  /** Identifies kind and serializers (`+ttl` with TTL); two registrations of a name must agree on it. */
   abstract typeId(): string;
+
+  /** `id`, with `+ttl` when TTL is enabled. */
+  protected withTtl(id: string): string {
+    return this.ttlConfig ? `${id}+ttl` : id;
+  }
 }
 
 /**
@@ -64,7 +82,7 @@ export class ValueStateDescriptor<T> extends StateDescriptor {
 
   /** `value<serializer id>`. */
   typeId(): string {
-    return `value<${this.serializer.id}>`;
+    return this.withTtl(`value<${this.serializer.id}>`);
   }
 }
 
@@ -93,7 +111,7 @@ export class ListStateDescriptor<T> extends StateDescriptor {
 
   /** `list<element serializer id>`. */
   typeId(): string {
-    return `list<${this.elementSerializer.id}>`;
+    return this.withTtl(`list<${this.elementSerializer.id}>`);
   }
 }
 
@@ -125,7 +143,7 @@ export class MapStateDescriptor<K, V> extends StateDescriptor {
 
   /** `map<key id,value id>`. */
   typeId(): string {
-    return `map<${this.keySerializer.id},${this.valueSerializer.id}>`;
+    return this.withTtl(`map<${this.keySerializer.id},${this.valueSerializer.id}>`);
   }
 }
 
@@ -157,7 +175,7 @@ export class ReducingStateDescriptor<T> extends StateDescriptor {
 
   /** `reducing<serializer id>`. */
   typeId(): string {
-    return `reducing<${this.serializer.id}>`;
+    return this.withTtl(`reducing<${this.serializer.id}>`);
   }
 }
 
@@ -197,7 +215,7 @@ export class AggregatingStateDescriptor<IN, ACC, OUT> extends StateDescriptor {
 
   /** `aggregating<accumulator serializer id>`. */
   typeId(): string {
-    return `aggregating<${this.accumulatorSerializer.id}>`;
+    return this.withTtl(`aggregating<${this.accumulatorSerializer.id}>`);
   }
 }
 

@@ -61,7 +61,7 @@ import {
   MODE_RAW,
   MODE_USER,
 } from "./iterator";
-import { Buf, bufAppend, crcInit, hashKey, newBuf } from "./util";
+import { Buf, bufAppend, crcInit, getVarint, hashKey, newBuf, vOut } from "./util";
 
 export { errBlock, errDetail, errFile } from "./status";
 
@@ -264,9 +264,90 @@ export function setOrder(n: u32): i32 {
 }
 
 // ---- background jobs: flush and compaction -------------------------------------------
+// ---- expired-entry filter (flushes and compactions) ----------------------------------
+// Generic: keys whose bytes [fltOff, fltOff + fltTagLen) match a rule's tag
+// hold values led by an 8-byte big-endian timestamp (ms). A rule gives a TTL
+// and a layout: 1 = the value starts with the timestamp; 2 = the value is a
+// run of (varint length, bytes) elements, each starting with one. An entry
+// (element) is expired when timestamp + ttl <= now. Expired entries are
+// dropped (a delete is written instead when older segments may hold the key),
+// expired elements are cut out of their value. Values that do not parse are
+// kept as they are.
+let fltN: u32 = 0;
+let fltRules: usize = 0; // fltN x 16 bytes: tag u32 | layout u32 | ttl f64 (little-endian)
+let fltOff: u32 = 0;
+let fltTagLen: u32 = 0;
+let fltNow: f64 = 0;
+let fltBuf: Buf = newBuf(256);
+let jobBottom: bool = false;
+
+/** Sets n filter rules (16 bytes each, in the key scratch); n = 0 removes the filter. */
+export function filterSet(n: u32, off: u32, tagLen: u32): i32 {
+  if (n > 0 && (tagLen < 1 || tagLen > 4 || n > 4096)) return ERR_ARG;
+  if (fltRules != 0) heap.free(fltRules);
+  fltRules = 0;
+  if (n > 0) {
+    fltRules = heap.alloc(<usize> n << 4);
+    memory.copy(fltRules, kScr.ptr, <usize> n << 4);
+  }
+  fltN = n;
+  fltOff = off;
+  fltTagLen = tagLen;
+  return 0;
+}
+
+/** The filter's current time (ms); the facade sets it before each job step. */
+export function filterNow(now: f64): void {
+  fltNow = now;
+}
+
+// @ts-ignore: decorator
+@inline
+function expiredAt(p: usize, ttl: f64): bool {
+  return <f64> bswap<u64>(load<u64>(p)) + ttl <= fltNow;
+}
+
+/** 0 keep, 1 drop, 2 keep the filtered value in fltBuf. */
+function filterList(v: usize, vl: u32, ttl: f64): u32 {
+  const end: usize = v + vl;
+  let p: usize = v;
+  let dropped = false;
+  let kept: u32 = 0;
+  fltBuf.len = 0;
+  while (p < end) {
+    const q: usize = getVarint(p, end);
+    if (q == 0) return 0;
+    const len: u32 = vOut;
+    if (len < 8 || q + len > end) return 0;
+    if (expiredAt(q, ttl)) dropped = true;
+    else {
+      bufAppend(fltBuf, p, <u32> (q + len - p));
+      kept++;
+    }
+    p = q + len;
+  }
+  if (!dropped) return 0;
+  return kept == 0 ? 1 : 2;
+}
+
+function filterEntry(k: usize, kl: u32, v: usize, vl: u32): u32 {
+  if (kl < fltOff + fltTagLen) return 0;
+  let tag: u32 = 0;
+  for (let i: u32 = 0; i < fltTagLen; i++) tag = (tag << 8) | <u32> load<u8>(k + fltOff + i);
+  for (let r: u32 = 0; r < fltN; r++) {
+    const p: usize = fltRules + (<usize> r << 4);
+    if (load<u32>(p) != tag) continue;
+    const ttl: f64 = load<f64>(p, 8);
+    if (load<u32>(p, 4) == 2) return filterList(v, vl, ttl);
+    return vl >= 8 && expiredAt(v, ttl) ? 1 : 0;
+  }
+  return 0;
+}
+
 /** Starts writing the frozen memtable as a segment. */
 export function jobFlush(): i32 {
   if (!hasFrozen) return ERR_ARG;
+  jobBottom = false;
   mitReset(jobIt, MODE_RAW);
   mitAddMem(jobIt, frozen, 0, 0);
   writerBegin();
@@ -276,6 +357,7 @@ export function jobFlush(): i32 {
 /** Starts compacting n segments (handles in key scratch, newest first). */
 export function jobCompact(n: u32, bottom: u32): i32 {
   mitReset(jobIt, bottom ? MODE_BOTTOM : MODE_RAW);
+  jobBottom = bottom != 0;
   writerBegin();
   for (let i: u32 = 0; i < n; i++) {
     const s: Seg = changetype<Seg>(load<u32>(kScr.ptr + (<usize> i << 2)));
@@ -296,7 +378,22 @@ export function jobStep(max: u32): i32 {
     }
     const k: usize = jobIt.key.ptr;
     const kl: u32 = jobIt.key.len;
-    const st: i32 = writerAdd(jobIt.kind, k, kl, jobIt.val.ptr, jobIt.val.len, hashKey(k, kl));
+    let kind: u32 = jobIt.kind;
+    let vp: usize = jobIt.val.ptr;
+    let vl: u32 = jobIt.val.len;
+    if (fltN > 0 && kind != KIND_DEL) {
+      const f: u32 = filterEntry(k, kl, vp, vl);
+      if (f == 1) {
+        // An expired append adds nothing; at the bottom no older version remains.
+        if (kind == KIND_MERGE || jobBottom) continue;
+        kind = KIND_DEL;
+        vl = 0;
+      } else if (f == 2) {
+        vp = fltBuf.ptr;
+        vl = fltBuf.len;
+      }
+    }
+    const st: i32 = writerAdd(kind, k, kl, vp, vl, hashKey(k, kl));
     if (st < 0) return st;
   }
   return 1;

@@ -31,6 +31,8 @@ import {
 } from "../state_keys.ts";
 import { writeSegment } from "../../../statestore-as/lsm_store.ts";
 import { readHandleEntries } from "../lsm/handle_reader.ts";
+import type { StateTtlConfig, TtlTimeProvider } from "../ttl.ts";
+import { innerTtlConfig, liveStoredValue, ttlInnerDescriptor, wrapTtlState } from "../ttl_state.ts";
 
 const NO_KEY: unique symbol = Symbol("no key");
 
@@ -99,6 +101,8 @@ class HeapStateBase<N> {
   readonly nsSerializer: Serializer<unknown> | undefined;
   #ns: unknown = undefined;
   protected table: Table | undefined;
+  /** Where TTL incremental cleanup continues. */
+  #cursor: Iterator<[unknown, Table, unknown]> | undefined;
 
   constructor(backend: HeapKeyedStateBackend, nsSerializer: Serializer<N> | undefined) {
     this.backend = backend;
@@ -110,6 +114,41 @@ class HeapStateBase<N> {
   /** Every (namespace, key, stored value). */
   *storedEntries(): Iterable<[unknown, unknown, unknown]> {
     for (const [ns, t] of this.#namespaces) for (const [k, v] of t) yield [ns, k, v];
+  }
+
+  /**
+   * TTL incremental cleanup: checks `n` stored values, continuing where the
+   * last call stopped (wrapping around at the end), and replaces each by
+   * `live(value)` (removed when undefined).
+   */
+  cleanupSome(n: number, live: (stored: unknown) => unknown): void {
+    for (let i = 0; i < n; i++) {
+      this.#cursor ??= this.#walk();
+      let r = this.#cursor.next();
+      if (r.done) {
+        this.#cursor = this.#walk();
+        r = this.#cursor.next();
+        if (r.done) return; // no entries at all
+      }
+      const [ns, t, k] = r.value;
+      const v = t.get(k);
+      if (v === undefined) continue;
+      const kept = live(v);
+      if (kept === v) continue;
+      if (kept !== undefined) {
+        t.set(k, kept);
+        continue;
+      }
+      t.delete(k);
+      if (t.size === 0 && this.#namespaces.get(ns) === t) {
+        this.#namespaces.delete(ns);
+        if (this.table === t) this.table = undefined;
+      }
+    }
+  }
+
+  *#walk(): Iterator<[unknown, Table, unknown]> {
+    for (const [ns, t] of this.#namespaces) for (const k of t.keys()) yield [ns, t, k];
   }
 
   /** Stores a restored value under (namespace, key). */
@@ -387,7 +426,17 @@ class HeapAggregatingState<IN, ACC, OUT, N> extends SingleValueCodec<N> {
 interface Registered {
   meta: StateMeta;
   state: HeapStateBase<unknown>;
+  /** The state's TTL, if any. */
+  ttl: StateTtlConfig | undefined;
 }
+
+/** A descriptor with TTL and the decorated state made for it. */
+interface TtlRegistered {
+  descriptor: AnyStateDescriptor;
+  state: unknown;
+}
+
+const SYSTEM_TIME: TtlTimeProvider = { now: () => Date.now() };
 
 /** Restored entries of a state not registered yet, kept as bytes until it is. */
 interface PendingRestore {
@@ -441,6 +490,10 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
   #nextStateId = 1;
   #key: unknown = NO_KEY;
   #operator: string;
+  readonly #time: TtlTimeProvider;
+  readonly #ttlStates = new Map<string, TtlRegistered>();
+  /** TTL incremental cleanups that run for every record (on setCurrentKey). */
+  readonly #perRecord: (() => void)[] = [];
 
   /** Creates a backend, restored from `options.restore` when given. */
   constructor(options: KeyedBackendOptions) {
@@ -449,6 +502,7 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
     this.#keySerializer = options.keySerializer;
     this.#maxParallelism = options.maxParallelism;
     this.#operator = options.operatorUid;
+    this.#time = options.ttlTimeProvider ?? SYSTEM_TIME;
     if (options.restore) this.#restore(options.restore);
   }
 
@@ -498,6 +552,7 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
   /** Makes `key` current. */
   setCurrentKey(key: unknown): void {
     this.#key = this.#keys.internChecked(key);
+    for (const f of this.#perRecord) f();
   }
 
   /** The current key. */
@@ -529,6 +584,7 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
     d: D,
     namespaceSerializer?: Serializer<N>,
   ): StateFor<D> & NamespacedState<N> {
+    if (d.ttlConfig) return this.#ttlState(d, namespaceSerializer);
     const known = this.#states.get(d.name);
     const typeId = d.typeId();
     if (known) {
@@ -579,8 +635,33 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
       this.#load(state, pending.entries);
     }
     state.setNamespace(undefined);
-    this.#states.set(d.name, { meta, state });
+    this.#states.set(d.name, { meta, state, ttl: innerTtlConfig(d) });
     return state as unknown as StateFor<D> & NamespacedState<N>;
+  }
+
+  /** A TTL state: the decorated state over the registered inner one. */
+  #ttlState<D extends AnyStateDescriptor, N>(
+    d: D,
+    namespaceSerializer: Serializer<N> | undefined,
+  ): StateFor<D> & NamespacedState<N> {
+    const cached = this.#ttlStates.get(d.name);
+    if (cached?.descriptor === d) return cached.state as StateFor<D> & NamespacedState<N>;
+    const config = d.ttlConfig!;
+    const registered = this.#states.has(d.name);
+    const inner = this.state(ttlInnerDescriptor(d, this.#time), namespaceSerializer);
+    const cleanup = config.cleanup.incremental;
+    let onAccess: (() => void) | undefined;
+    if (cleanup) {
+      const base = inner as unknown as HeapStateBase<unknown>;
+      const time = this.#time;
+      const kind = d.kind;
+      const live = (v: unknown) => liveStoredValue(kind, v, config, Math.floor(time.now()));
+      onAccess = () => base.cleanupSome(cleanup.cleanupSize, live);
+      if (cleanup.runForEveryRecord && !registered) this.#perRecord.push(onAccess);
+    }
+    const state = wrapTtlState(d, inner as NamespacedState<unknown>, this.#time, onAccess);
+    this.#ttlStates.set(d.name, { descriptor: d, state });
+    return state as StateFor<D> & NamespacedState<N>;
   }
 
   #load(state: HeapStateBase<unknown>, entries: [Uint8Array, Uint8Array][]): void {
@@ -603,9 +684,14 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
     const keyBytes = new ByteWriter();
     const prefix = new ByteWriter();
     const states: StateMeta[] = [];
-    for (const { meta, state } of this.#states.values()) {
+    const now = Math.floor(this.#time.now());
+    for (const { meta, state, ttl } of this.#states.values()) {
       states.push(meta);
-      for (const [ns, key, value] of state.storedEntries()) {
+      const prune = ttl?.cleanup.fullSnapshot ? ttl : undefined;
+      for (const [ns, key, stored] of state.storedEntries()) {
+        // Cleanup in full snapshots: expired values and elements are not written.
+        const value = prune ? liveStoredValue(meta.kind as never, stored, prune, now) : stored;
+        if (value === undefined) continue;
         keyBytes.reset();
         this.#keySerializer.write(key, keyBytes);
         const kg = murmur3(keyBytes.buf, keyBytes.length) % this.#maxParallelism;
@@ -667,6 +753,8 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
   /** Drops all state. */
   dispose(): void {
     this.#states.clear();
+    this.#ttlStates.clear();
+    this.#perRecord.length = 0;
   }
 }
 

@@ -28,6 +28,11 @@ import { appendListElement, decodeList, type StateMeta } from "../state_keys.ts"
 import { LsmStore, writeSegment } from "../../../statestore-as/lsm_store.ts";
 import { DenoSegmentFs, type SegmentFs } from "../../../statestore-as/segment_fs.ts";
 import { readHandleEntries } from "./handle_reader.ts";
+import type { TtlTimeProvider } from "../ttl.ts";
+import { innerTtlConfig, ttlInnerDescriptor, wrapTtlState } from "../ttl_state.ts";
+import type { ExpiryRule } from "../../../statestore-as/lsm_store.ts";
+
+const SYSTEM_TIME: TtlTimeProvider = { now: () => Date.now() };
 
 const NO_KEY: unique symbol = Symbol("no key");
 /** The current key cannot index the value cache (an object key). */
@@ -554,6 +559,11 @@ export class LsmKeyedStateBackend implements KeyedStateBackend {
   #inflight = 0;
   #obsolete: string[] = [];
   #disposed = false;
+  readonly #time: TtlTimeProvider;
+  /** Decorated TTL states by name, with the descriptor they were made for. */
+  readonly #ttlStates = new Map<string, { descriptor: AnyStateDescriptor; state: unknown }>();
+  /** Compaction-filter rules of the TTL states. */
+  readonly #expiryRules: ExpiryRule[] = [];
 
   /** Creates a backend; restores from `options.restore` when given. */
   constructor(options: KeyedBackendOptions, config: LsmStateBackendOptions = {}) {
@@ -562,6 +572,7 @@ export class LsmKeyedStateBackend implements KeyedStateBackend {
     this.#maxParallelism = options.maxParallelism;
     this.#operator = options.operatorUid;
     this.cacheCapacity = config.cacheEntries ?? 1 << 17;
+    this.#time = options.ttlTimeProvider ?? SYSTEM_TIME;
     if (options.workDir !== undefined) {
       this.#dir = options.workDir.replace(/\/+$/, "");
       Deno.mkdirSync(this.#dir, { recursive: true });
@@ -847,6 +858,7 @@ export class LsmKeyedStateBackend implements KeyedStateBackend {
     d: D,
     namespaceSerializer?: Serializer<N>,
   ): StateFor<D> & NamespacedState<N> {
+    if (d.ttlConfig) return this.#ttlState(d, namespaceSerializer);
     const known = this.#states.get(d.name);
     const typeId = d.typeId();
     if (known) {
@@ -901,7 +913,35 @@ export class LsmKeyedStateBackend implements KeyedStateBackend {
     this.#pending.delete(d.name);
     this.#states.set(d.name, { meta, state });
     if (state instanceof LsmSingleValueState) this.#single.push(state);
+    const ttl = innerTtlConfig(d);
+    if (ttl?.cleanup.compactionFilter) {
+      // Values of this state id carry their timestamp (layout in core/state/ttl.ts).
+      this.#expiryRules.push({
+        tag: new Uint8Array([meta.id >>> 8, meta.id & 0xff]),
+        ttlMs: ttl.ttlMs,
+        layout: d.kind === "list" ? "list" : "value",
+      });
+      const time = this.#time;
+      this.store.setExpiryFilter({
+        keyOffset: 2,
+        rules: this.#expiryRules,
+        now: () => Math.floor(time.now()),
+      });
+    }
     return state as unknown as StateFor<D> & NamespacedState<N>;
+  }
+
+  /** A TTL state: the decorated state over the registered inner one. */
+  #ttlState<D extends AnyStateDescriptor, N>(
+    d: D,
+    namespaceSerializer: Serializer<N> | undefined,
+  ): StateFor<D> & NamespacedState<N> {
+    const cached = this.#ttlStates.get(d.name);
+    if (cached?.descriptor === d) return cached.state as StateFor<D> & NamespacedState<N>;
+    const inner = this.state(ttlInnerDescriptor(d, this.#time), namespaceSerializer);
+    const state = wrapTtlState(d, inner as NamespacedState<unknown>, this.#time);
+    this.#ttlStates.set(d.name, { descriptor: d, state });
+    return state as StateFor<D> & NamespacedState<N>;
   }
 
   /**
@@ -1009,6 +1049,7 @@ export class LsmKeyedStateBackend implements KeyedStateBackend {
     if (this.#disposed) return;
     this.#disposed = true;
     this.#states.clear();
+    this.#ttlStates.clear();
     let live: string[] = [];
     try {
       live = this.store.close().map((s) => s.name);
