@@ -159,7 +159,28 @@ export class CheckpointStorage {
     const plan = planRetention({ completed, retain, live, onDisk: this.sharedSegments() });
     for (const id of plan.checkpoints) this.fs.removeTree(this.paths.checkpoint(id));
     for (const s of plan.segments) this.fs.remove(`${this.paths.shared}/${s}`);
+    this.#removeCrashLeftovers();
     return plan;
+  }
+
+  /**
+   * Removes what a killed process left: `chk-<id>` folders without a
+   * `_metadata` and temp files in `shared/`. Safe while the job runs: this
+   * process writes both synchronously (folder and manifest in one step,
+   * segment temp file to rename), so none of its own is ever half-done here.
+   */
+  #removeCrashLeftovers(): void {
+    for (const name of this.fs.list(this.paths.root)) {
+      const id = parseCheckpointDirName(name);
+      if (id !== undefined && this.fs.size(this.paths.metadata(id)) === undefined) {
+        this.fs.removeTree(this.paths.checkpoint(id));
+      }
+    }
+    for (const name of this.fs.list(this.paths.shared)) {
+      if (name.startsWith(".") && name.endsWith(".tmp")) {
+        this.fs.remove(`${this.paths.shared}/${name}`);
+      }
+    }
   }
 }
 
