@@ -161,3 +161,69 @@ Deno.test("corruption: zero-length file", () => {
   expectCorrupt(dir, "t.seg", -1, "truncated");
   Deno.removeSync(dir, { recursive: true });
 });
+
+Deno.test("format: a version 1 segment (whole-array bloom filter) still opens and reads", () => {
+  // testdata/segment_v1.seg was written by the version 1 writer: 500 entries,
+  // key [0, 1, i >> 8, i & 255] -> value [i & 255, 7, 7].
+  const dir = Deno.makeTempDirSync({ prefix: "weir-v1-" });
+  Deno.copyFileSync(new URL("./testdata/segment_v1.seg", import.meta.url), `${dir}/v1.seg`);
+  const v1 = Deno.readFileSync(`${dir}/v1.seg`);
+  assert.equal(new DataView(v1.buffer).getUint32(v1.length - FOOTER + 40, true), 1);
+  const s = LsmStore.open({ dir, segments: ["v1.seg"], autoCompact: false });
+  for (let i = 0; i < 500; i++) {
+    assert.deepEqual(
+      s.get(new Uint8Array([0, 1, i >> 8, i & 255])),
+      new Uint8Array([i & 255, 7, 7]),
+    );
+  }
+  for (let i = 500; i < 700; i++) {
+    assert.equal(s.get(new Uint8Array([0, 1, i >> 8, i & 255])), undefined);
+  }
+  assert.equal([...s.scan({})].length, 500);
+  // Compaction rewrites it in the current format, which reads the same.
+  const [out] = s.compact();
+  const bytes = Deno.readFileSync(`${dir}/${out!.name}`);
+  assert.equal(new DataView(bytes.buffer).getUint32(bytes.length - FOOTER + 40, true), 2);
+  for (let i = 0; i < 500; i += 7) {
+    assert.equal(s.get(new Uint8Array([0, 1, i >> 8, i & 255]))![0], i & 255);
+  }
+  s.close();
+  Deno.removeSync(dir, { recursive: true });
+});
+
+Deno.test("format: the version 2 bloom filter is whole 64-byte lines and rejects absent keys", () => {
+  const { dir, info, layout } = fixture();
+  assert.equal((layout.bloomLen - 4) % 64, 0);
+  assert.ok((layout.bloomLen - 4) * 8 >= info.entries * 10);
+  const s = LsmStore.open({ dir, segments: ["t.seg"] });
+  for (let i = 0; i < N; i += 97) assert.equal(s.get(key(i))![0], i & 255);
+  const before = s.stats();
+  for (let i = N; i < N + 10_000; i++) assert.equal(s.get(key(i)), undefined);
+  const st = s.stats();
+  const negatives = st.bloomNegatives - before.bloomNegatives;
+  // 10 bits per key, 6 probes in one line: about 1% false positives.
+  assert.ok(
+    negatives > 9_700,
+    `only ${negatives} of 10000 absent keys rejected by the bloom filter`,
+  );
+  s.close();
+  Deno.removeSync(dir, { recursive: true });
+});
+
+Deno.test("corruption: a version 2 bloom filter that is not whole 64-byte lines (valid checksums)", () => {
+  const { dir, path, bytes, layout } = fixture();
+  damage(path, bytes, (b) => {
+    const dv = new DataView(b.buffer, b.byteOffset);
+    const len = layout.bloomLen - 1;
+    dv.setUint32(layout.footer + 24, len, true);
+    dv.setUint32(
+      layout.footer + 28,
+      crc32c(b.subarray(layout.bloomOffset, layout.bloomOffset + len)),
+      true,
+    );
+    dv.setUint32(layout.footer + 44, crc32c(b.subarray(layout.footer, layout.footer + 44)), true);
+    return b;
+  });
+  expectCorrupt(dir, "t.seg", layout.blocks + 1, "malformed");
+  Deno.removeSync(dir, { recursive: true });
+});

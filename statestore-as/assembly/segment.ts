@@ -14,7 +14,7 @@
 //   | index block        |  u32 n | varint firstKeyLen | firstKey |
 //   |                    |  n x (varint lastKeyLen | lastKey | u64 offset | u32 size | u32 crc32c)
 //   +--------------------+  bloomOffset
-//   | bloom block        |  u32 k | bit array (10 bits/key, k = 7 probes, double hashing)
+//   | bloom block        |  u32 k | bit array (see "Bloom filters" below)
 //   +--------------------+  fileSize - 56
 //   | footer (56 bytes)  |  +0 u64 indexOffset | +8 u32 indexLen | +12 u32 indexCrc
 //   |                    |  +16 u64 bloomOffset | +24 u32 bloomLen | +28 u32 bloomCrc
@@ -30,6 +30,15 @@
 // CRC32C of each data block sits in its index entry; the index and bloom
 // CRCs sit in the footer, which has its own CRC. Blocks are numbered 0..n-1
 // (data), n (index), n+1 (bloom); the footer is BLOCK_FOOTER.
+//
+// Bloom filters (10 bits per key), by format version:
+//   1: k = 7 probes over the whole bit array, positions (h1 + i*h2) mod bits
+//      from the key's 64-bit hash (h1 = low, h2 = high 32 bits | 1). Read only.
+//   2: blocked: the bit array is 512-bit blocks (one cache line); the block
+//      is (hi32(h) * blocks) >> 32, and k = 6 bits in it come from
+//      a = lo32(h), then per probe a *= 0x9e3779b9, bit = a >> 23. One cache
+//      line and no division per segment probed (v1 cost ~2 lines and 2
+//      divisions on a miss, 7 of each on a hit).
 
 import { hostEmit, hostRead } from "./host";
 import {
@@ -59,9 +68,9 @@ import {
 
 export const FOOTER_SIZE: u32 = 56;
 export const MAGIC: u64 = 0x3147455352494557; // "WEIRSEG1"
-export const VERSION: u32 = 1;
+export const VERSION: u32 = 2;
 const RESTART_INTERVAL: u32 = 16;
-const BLOOM_K: u32 = 7;
+const BLOOM_K: u32 = 6;
 
 /**
  * An open segment (reader side): index and bloom stay in memory.
@@ -75,9 +84,12 @@ export class Seg {
   index: usize;
   indexLen: u32;
   blockIdx: usize; // u32 offset (within index) of each block's entry
-  bloom: usize; // bit array
+  bloom: usize; // the allocation holding the bloom block
   bloomBits: u32;
   bloomK: u32;
+  bloomArr: usize; // bit array (v2: 64-byte aligned)
+  bloomBlocks: u32; // v2: 512-bit blocks; 0 for a v1 filter
+  fences: usize; // u64 per data block: first 8 bytes of its last key, big-endian, zero-padded
   entryCount: u32;
   firstKey: usize;
   firstKeyLen: u32;
@@ -224,6 +236,7 @@ function freeSeg(s: Seg): void {
   if (s.blockIdx != 0) heap.free(s.blockIdx);
   if (s.bloom != 0) heap.free(s.bloom);
   if (s.scratch != 0) heap.free(s.scratch);
+  if (s.fences != 0) heap.free(s.fences);
   if (s.verified != 0) heap.free(s.verified);
   heap.free(changetype<usize>(s));
 }
@@ -256,7 +269,8 @@ function segOpenInner(s: Seg, size: f64): i32 {
   if (<u32> n != FOOTER_SIZE) return corrupt(file, BLOCK_FOOTER, D_TRUNCATED);
   if (load<u64>(f, 48) != MAGIC) return corrupt(file, BLOCK_FOOTER, D_MAGIC);
   if (crc32c(f, 44) != load<u32>(f, 44)) return corrupt(file, BLOCK_FOOTER, D_CRC);
-  if (load<u32>(f, 40) != VERSION) return corrupt(file, BLOCK_FOOTER, D_VERSION);
+  const version: u32 = load<u32>(f, 40);
+  if (version != 1 && version != VERSION) return corrupt(file, BLOCK_FOOTER, D_VERSION);
   const indexOff: f64 = <f64> load<u64>(f);
   const indexLen: u32 = load<u32>(f, 8);
   const bloomOff: f64 = <f64> load<u64>(f, 16);
@@ -302,28 +316,72 @@ function segOpenInner(s: Seg, size: f64): i32 {
     p += 16;
   }
   s.dataBytes = dataEnd;
+  // Fences: block search compares u64 prefixes first (no varint decoding,
+  // one dense array), and whole keys only on equal prefixes.
+  s.fences = heap.alloc(<usize> (nb == 0 ? 1 : nb) << 3);
+  for (let b: u32 = 0; b < nb; b++) {
+    const kp: usize = keyOfBlock(s, b, end);
+    store<u64>(s.fences + (<usize> b << 3), prefix8(kp, <u32> (s.index + <usize> load<u32>(s.blockIdx + (<usize> b << 2)) - kp)));
+  }
   // Block index entries are stored as offset of (u64 offset | u32 size | u32 crc).
   // bloom
   if (bloomLen < 12) return corrupt(file, <i32> nb + 1, D_FORMAT);
-  const bl: usize = heap.alloc(<usize> bloomLen);
-  s.bloom = bl;
+  // Read so that the bit array (after the u32 k) starts on a 64-byte line.
+  const raw: usize = heap.alloc(<usize> bloomLen + 64);
+  s.bloom = raw;
+  const bl: usize = ((raw + 4 + 63) & ~<usize> 63) - 4;
   const nbl: i32 = hostRead(file, bloomOff, bl, bloomLen);
   if (nbl < 0) return ERR_IO;
   if (<u32> nbl != bloomLen) return corrupt(file, <i32> nb + 1, D_TRUNCATED);
   if (crc32c(bl, bloomLen) != load<u32>(f, 28)) return corrupt(file, <i32> nb + 1, D_CRC);
   s.bloomK = load<u32>(bl);
   s.bloomBits = (bloomLen - 4) << 3;
+  s.bloomArr = bl + 4;
   if (s.bloomK == 0 || s.bloomK > 30) return corrupt(file, <i32> nb + 1, D_FORMAT);
+  if (version >= 2) {
+    if (((bloomLen - 4) & 63) != 0) return corrupt(file, <i32> nb + 1, D_FORMAT);
+    s.bloomBlocks = (bloomLen - 4) >>> 6;
+  }
   return 0;
+}
+
+/** The first 8 bytes of a key as a big-endian u64 (zero-padded): orders like the key. */
+// @ts-ignore: decorator
+@inline
+export function prefix8(k: usize, kl: u32): u64 {
+  if (kl >= 8) return bswap<u64>(load<u64>(k));
+  let x: u64 = 0;
+  for (let i: u32 = 0; i < 8; i++) {
+    x = (x << 8) | (i < kl ? <u64> load<u8>(k + i) : 0);
+  }
+  return x;
+}
+
+/** Blocked bloom (v2): the bits of one 512-bit block. */
+// @ts-ignore: decorator
+@inline
+function bloomBlockOf(h: u64, blocks: u32): u32 {
+  return <u32> (((h >> 32) * <u64> blocks) >> 32);
 }
 
 // @ts-ignore: decorator
 @inline
 export function bloomMay(s: Seg, h: u64): bool {
+  const nb: u32 = s.bloomBlocks;
+  if (nb != 0) {
+    const line: usize = s.bloomArr + (<usize> bloomBlockOf(h, nb) << 6);
+    let a: u32 = <u32> h;
+    for (let i: u32 = 0; i < s.bloomK; i++) {
+      a *= 0x9e3779b9;
+      const pos: u32 = a >>> 23;
+      if ((load<u8>(line + (pos >>> 3)) & (1 << (pos & 7))) == 0) return false;
+    }
+    return true;
+  }
   const m: u32 = s.bloomBits;
   const h1: u32 = <u32> h;
   const h2: u32 = <u32> (h >> 32) | 1;
-  const bits: usize = s.bloom + 4;
+  const bits: usize = s.bloomArr;
   for (let i: u32 = 0; i < s.bloomK; i++) {
     const pos: u32 = (h1 + i * h2) % m;
     if ((load<u8>(bits + (pos >>> 3)) & (1 << (pos & 7))) == 0) return false;
@@ -336,13 +394,19 @@ export function findBlock(s: Seg, k: usize, kl: u32): u32 {
   let lo: u32 = 0;
   let hi: u32 = s.numBlocks;
   const end: usize = s.index + s.indexLen;
+  const kp8: u64 = prefix8(k, kl);
+  const fences: usize = s.fences;
   while (lo < hi) {
     const mid: u32 = (lo + hi) >>> 1;
-    const e: usize = s.index + <usize> unchecked(load<u32>(s.blockIdx + (<usize> mid << 2)));
-    // last key precedes the entry: re-read its varint length backwards is not
-    // possible, so keys are addressed from their start (see keyOfBlock).
-    const kp: usize = keyOfBlock(s, mid, end);
-    const c: i32 = cmpBytes(kp, <u32> (e - kp), k, kl);
+    const f: u64 = load<u64>(fences + (<usize> mid << 3));
+    let c: i32;
+    if (f != kp8) c = f < kp8 ? -1 : 1;
+    else {
+      const e: usize = s.index + <usize> unchecked(load<u32>(s.blockIdx + (<usize> mid << 2)));
+      // The last key ends where the block's (offset, size, crc) entry starts.
+      const kp: usize = keyOfBlock(s, mid, end);
+      c = cmpBytes(kp, <u32> (e - kp), k, kl);
+    }
     if (c < 0) lo = mid + 1;
     else hi = mid;
   }
@@ -665,11 +729,9 @@ export function writerFinish(): i32 {
   const indexCrc: u32 = crc32c(wTmp.ptr, indexLen);
   let st: i32 = emit(wTmp.ptr, indexLen);
   if (st < 0) return st;
-  // bloom block
-  let bits: u32 = wEntries * 10;
-  if (bits < 64) bits = 64;
-  bits = (bits + 63) & ~63;
-  const bloomLen: u32 = 4 + (bits >>> 3);
+  // bloom block (blocked, see "Bloom filters" above)
+  const blocks: u32 = (wEntries * 10 + 511) >>> 9 > 0 ? (wEntries * 10 + 511) >>> 9 : 1;
+  const bloomLen: u32 = 4 + (blocks << 6);
   wTmp.len = 0;
   bufReserve(wTmp, bloomLen);
   memory.fill(wTmp.ptr, 0, bloomLen);
@@ -677,11 +739,12 @@ export function writerFinish(): i32 {
   const bp: usize = wTmp.ptr + 4;
   for (let i: u32 = 0; i < wEntries; i++) {
     const h: u64 = load<u64>(wHashes.ptr + (<usize> i << 3));
-    const h1: u32 = <u32> h;
-    const h2: u32 = <u32> (h >> 32) | 1;
+    const line: usize = bp + (<usize> bloomBlockOf(h, blocks) << 6);
+    let a: u32 = <u32> h;
     for (let j: u32 = 0; j < BLOOM_K; j++) {
-      const pos: u32 = (h1 + j * h2) % bits;
-      store<u8>(bp + (pos >>> 3), <u8> (<u32> load<u8>(bp + (pos >>> 3)) | (<u32> 1 << (pos & 7))));
+      a *= 0x9e3779b9;
+      const pos: u32 = a >>> 23;
+      store<u8>(line + (pos >>> 3), <u8> (<u32> load<u8>(line + (pos >>> 3)) | (<u32> 1 << (pos & 7))));
     }
   }
   const bloomOff: f64 = wOffset;
