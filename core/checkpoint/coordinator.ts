@@ -406,8 +406,9 @@ export class CheckpointCoordinator {
     this.#log(error.message);
     this.#ended(p.id);
     p.reject(error);
-    if (!countsAsFailure) return;
-    if (p.savepointName === undefined) this.#collectGarbage();
+    // As in Flink, a failed savepoint fails its trigger only, not the job.
+    if (!countsAsFailure || p.savepointName !== undefined) return;
+    this.#collectGarbage();
     if (++this.#consecutiveFailures > this.#config.tolerableFailures) {
       this.#target.fail(
         new CheckpointError(

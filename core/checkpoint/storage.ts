@@ -88,12 +88,21 @@ export class CheckpointStorage {
    */
   writeSavepoint(manifest: Manifest, name: string): string {
     const dir = this.paths.savepoint(name);
-    this.fs.mkdirp(dir);
-    for (const seg of Object.keys(manifest.segments)) {
-      this.fs.copy(`${this.paths.shared}/${seg}`, `${dir}/${seg}`);
+    if (this.fs.size(`${dir}/${METADATA_FILE}`) !== undefined) {
+      throw new CheckpointError(`Cannot write savepoint ${dir}: it already exists`);
     }
-    const own: Manifest = { ...manifest, kind: "savepoint", segmentDir: "." };
-    this.fs.writeFileAtomic(`${dir}/${METADATA_FILE}`, encoder.encode(formatManifest(own)));
+    this.fs.mkdirp(dir);
+    try {
+      for (const seg of Object.keys(manifest.segments)) {
+        this.fs.copy(`${this.paths.shared}/${seg}`, `${dir}/${seg}`);
+      }
+      const own: Manifest = { ...manifest, kind: "savepoint", segmentDir: "." };
+      this.fs.writeFileAtomic(`${dir}/${METADATA_FILE}`, encoder.encode(formatManifest(own)));
+    } catch (e) {
+      // Nothing collects savepoints: a failed one must not leave partial copies behind.
+      this.fs.removeTree(dir);
+      throw e;
+    }
     return dir;
   }
 

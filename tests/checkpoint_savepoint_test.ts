@@ -1,0 +1,237 @@
+/**
+ * Savepoints: self-contained and relocatable, restorable into the other
+ * backend and at another parallelism of the keyed operator, strict about
+ * state without an operator, and stop-with-savepoint.
+ */
+import assert from "node:assert/strict";
+import { CollectSink } from "../core/connectors/collect_sink.ts";
+import { ExactlyOnceFileSink } from "../core/connectors/exactly_once_file_sink.ts";
+import { StreamEnvironment } from "../core/dataflow/environment.ts";
+import { HeapStateBackend } from "../core/state/heap/heap_backend.ts";
+import { LsmStateBackend } from "../core/state/lsm/lsm_backend.ts";
+import type { StateBackend } from "../core/state/backend.ts";
+import { CheckpointError } from "../core/errors.ts";
+import { Serializers } from "../core/state/serializer.ts";
+import { FaultyFs } from "./_helpers/faulty_fs.ts";
+import { QueueSource } from "./_helpers/queue_source.ts";
+import { countJob, CountPerKey, lastCounts, listTree, until } from "./_helpers/checkpoint_jobs.ts";
+import { checkWordCount } from "./_helpers/word_count_check.ts";
+
+const heap = () => new HeapStateBackend();
+const lsm = () => new LsmStateBackend({ memtableBytes: 1 << 20, blockCacheBytes: 1 << 20 });
+
+function start(
+  dir: string,
+  backend: StateBackend,
+  opts: {
+    restore?: string;
+    countParallelism?: number;
+    countUid?: string;
+    allowNonRestoredState?: boolean;
+  } = {},
+) {
+  const src = new QueueSource<string>("words");
+  const out = new CollectSink<string>();
+  const env = StreamEnvironment.create({
+    stateBackend: backend,
+    parallelism: 2,
+    checkpoint: { dir },
+    ...(opts.restore ? { restore: opts.restore } : {}),
+    allowNonRestoredState: opts.allowNonRestoredState ?? false,
+    restartStrategy: { kind: "none" },
+    log: () => {},
+  });
+  const words = env.addSource(src, { uid: "src" });
+  if (opts.countUid) {
+    words.keyBy((w) => w, Serializers.string)
+      .process(new CountPerKey()).uid(opts.countUid)
+      .setParallelism(opts.countParallelism ?? 1)
+      .addSink(out, { uid: "sink" });
+  } else countJob(words, out, { countParallelism: opts.countParallelism ?? 1 });
+  const client = env.executeAsync("savepoints");
+  let pushed = 0;
+  const push = async (words: string[]) => {
+    src.push(...words);
+    pushed += words.length;
+    await until(() => out.values.length === pushed, "records through");
+  };
+  return { src, out, client, push };
+}
+
+/** 200 keys, key `k<i>` seen `1 + i % 5` times. */
+const KEYS = Array.from({ length: 200 }, (_, i) => `k${i}`);
+const firstWords = KEYS.flatMap((k, i) => Array.from({ length: 1 + (i % 5) }, () => k));
+
+/** Runs the first job, takes a savepoint, cancels; returns the savepoint folder and counts. */
+async function savepointOf(backend: StateBackend, countParallelism: number) {
+  const dir = Deno.makeTempDirSync({ prefix: "weir-sp-" });
+  const j = start(dir, backend, { countParallelism });
+  await j.push(firstWords);
+  const sp = await j.client.triggerSavepoint("sp1");
+  j.client.cancel();
+  await j.client.done;
+  return { dir, sp, counts: lastCounts(j.out.values) };
+}
+
+async function checkContinues(
+  restorePath: string,
+  backend: StateBackend,
+  countParallelism: number,
+  counts: Map<string, number>,
+) {
+  const dir2 = Deno.makeTempDirSync({ prefix: "weir-sp2-" });
+  const j = start(dir2, backend, { restore: restorePath, countParallelism });
+  await j.push([...KEYS, "new"]);
+  const after = lastCounts(j.out.values);
+  for (const k of KEYS) assert.equal(after.get(k), counts.get(k)! + 1, k);
+  assert.equal(after.get("new"), 1);
+  j.src.end();
+  await j.client.done;
+  Deno.removeSync(dir2, { recursive: true });
+}
+
+Deno.test("savepoint: self-contained (own segment copies) and relocatable", async () => {
+  const { dir, sp, counts } = await savepointOf(lsm(), 1);
+  assert.equal(sp.path, `${dir}/savepoints/sp1`);
+  assert.equal(sp.manifest.kind, "savepoint");
+  const onDisk = JSON.parse(Deno.readTextFileSync(`${sp.path}/_metadata`));
+  assert.equal(onDisk.segmentDir, ".");
+  const segs = Object.keys(sp.manifest.segments);
+  assert.ok(segs.length > 0);
+  for (const s of segs) {
+    const st = Deno.statSync(`${sp.path}/${s}`);
+    assert.equal(st.size, sp.manifest.segments[s]!.size);
+  }
+  // Nothing else of the directory is needed: drop it all, then move the savepoint.
+  for (const e of Deno.readDirSync(dir)) {
+    if (e.name !== "savepoints") Deno.removeSync(`${dir}/${e.name}`, { recursive: true });
+  }
+  assert.deepEqual(listTree(dir).filter((p) => !p.startsWith("savepoints")), []);
+  const elsewhere = Deno.makeTempDirSync({ prefix: "weir-moved-" });
+  Deno.renameSync(sp.path, `${elsewhere}/moved`);
+  Deno.removeSync(dir, { recursive: true });
+  await checkContinues(`${elsewhere}/moved`, lsm(), 1, counts);
+  Deno.removeSync(elsewhere, { recursive: true });
+});
+
+const combos: [string, () => StateBackend, number, () => StateBackend, number][] = [
+  ["heap p1 → lsm p2", heap, 1, lsm, 2],
+  ["lsm p1 → heap p2", lsm, 1, heap, 2],
+  ["heap p2 → lsm p1", heap, 2, lsm, 1],
+  ["lsm p2 → heap p1", lsm, 2, heap, 1],
+  ["lsm p2 → lsm p1", lsm, 2, lsm, 1],
+  ["heap p1 → heap p2", heap, 1, heap, 2],
+];
+for (const [name, from, p1, to, p2] of combos) {
+  Deno.test(`savepoint: restores ${name} with keyed counts continuing`, async () => {
+    const { dir, sp, counts } = await savepointOf(from(), p1);
+    assert.equal(sp.manifest.operators.count!.parallelism, p1);
+    await checkContinues(sp.path, to(), p2, counts);
+    Deno.removeSync(dir, { recursive: true });
+  });
+}
+
+Deno.test("savepoint: state of an operator the job lacks fails unless allowNonRestoredState", async () => {
+  const { dir, sp } = await savepointOf(heap(), 1);
+  const dir2 = Deno.makeTempDirSync({ prefix: "weir-sp2-" });
+  assert.throws(
+    () => start(dir2, heap(), { restore: sp.path, countUid: "renamed" }),
+    (e: unknown) =>
+      e instanceof CheckpointError && e.message.includes(`savepoint ${sp.manifest.checkpointId}`) &&
+      e.message.includes(`operator(s) "count"`),
+  );
+  const j = start(dir2, heap(), {
+    restore: sp.path,
+    countUid: "renamed",
+    allowNonRestoredState: true,
+  });
+  await j.push(["k0"]);
+  assert.deepEqual(j.out.values, ["k0\t1"], "the renamed operator starts empty");
+  j.src.end();
+  await j.client.done;
+  Deno.removeSync(dir, { recursive: true });
+  Deno.removeSync(dir2, { recursive: true });
+});
+
+Deno.test("savepoint: stop-with-savepoint drains, commits sink output and ends the job", async () => {
+  const dir = Deno.makeTempDirSync({ prefix: "weir-sp-" });
+  const outDir = Deno.makeTempDirSync({ prefix: "weir-out-" });
+  const src = new QueueSource<string>("words");
+  const env = StreamEnvironment.create({
+    checkpoint: { dir },
+    restartStrategy: { kind: "none" },
+    log: () => {},
+  });
+  let seen = 0;
+  countJob(
+    env.addSource(src, { uid: "src" }).map((w) => (seen++, w)),
+    new ExactlyOnceFileSink<string>({ dir: outDir }),
+  );
+  const client = env.executeAsync("stop");
+  const text = firstWords.join(" ");
+  src.push(...firstWords);
+  await until(() => seen === firstWords.length, "records read");
+  const sp = await client.stopWithSavepoint("final");
+  const result = await client.done;
+  assert.equal(result.cancelled, false);
+  assert.equal(sp.path, `${dir}/savepoints/final`);
+  assert.equal(sp.manifest.kind, "savepoint");
+  assert.deepEqual(checkWordCount(text, outDir, true), []);
+  // Nothing pending: every file is committed.
+  assert.deepEqual(
+    listTree(outDir).filter((p) => !p.startsWith("part-") && p !== ".in-progress/"),
+    [],
+  );
+  // The savepoint restores: counts continue.
+  const j = start(Deno.makeTempDirSync({ prefix: "weir-sp2-" }), lsm(), { restore: sp.path });
+  await j.push(["k4"]);
+  assert.deepEqual(j.out.values, ["k4\t6"]);
+  j.src.end();
+  await j.client.done;
+  Deno.removeSync(dir, { recursive: true });
+  Deno.removeSync(outDir, { recursive: true });
+});
+
+Deno.test("savepoint: a failed savepoint leaves no partial folder; a retry succeeds", async () => {
+  const dir = Deno.makeTempDirSync({ prefix: "weir-sp-" });
+  const fs = new FaultyFs();
+  const src = new QueueSource<string>("words");
+  const out = new CollectSink<string>();
+  const env = StreamEnvironment.create({
+    stateBackend: heap(),
+    checkpoint: { dir, fs, tolerableFailures: 3 },
+    restartStrategy: { kind: "none" },
+    log: () => {},
+  });
+  countJob(env.addSource(src, { uid: "src" }), out);
+  const client = env.executeAsync("savepoint fault");
+  src.push(...firstWords);
+  await until(() => out.values.length === firstWords.length, "records through");
+  fs.arm({ failWrite: { nth: 1 }, only: /\/savepoints\// });
+  await assert.rejects(client.triggerSavepoint("sp"), CheckpointError);
+  assert.ok(fs.injected > 0);
+  assert.deepEqual(listTree(`${dir}/savepoints`), [], "no partial savepoint");
+  fs.heal();
+  const sp = await client.triggerSavepoint("sp");
+  assert.deepEqual(
+    listTree(sp.path).sort(),
+    ["_metadata", ...Object.keys(sp.manifest.segments)].sort(),
+  );
+  src.end();
+  await client.done;
+  Deno.removeSync(dir, { recursive: true });
+});
+
+Deno.test("savepoint: an existing savepoint is never overwritten", async () => {
+  const dir = Deno.makeTempDirSync({ prefix: "weir-sp-" });
+  const j = start(dir, heap());
+  await j.push(["a"]);
+  const sp = await j.client.triggerSavepoint("same");
+  const before = Deno.readTextFileSync(`${sp.path}/_metadata`);
+  await j.push(["a"]);
+  await assert.rejects(j.client.triggerSavepoint("same"), CheckpointError, "already exists");
+  assert.equal(Deno.readTextFileSync(`${sp.path}/_metadata`), before);
+  j.src.end();
+  await j.client.done;
+  Deno.removeSync(dir, { recursive: true });
+});
