@@ -20,6 +20,7 @@ import {
   type TaskCheckpointStats,
 } from "./manifest.ts";
 import type { CheckpointStorage } from "./storage.ts";
+import { appendHistory, type CheckpointHistoryEntry } from "./history.ts";
 
 /** Checkpointing options, as Flink's. */
 export interface CheckpointConfig {
@@ -113,6 +114,12 @@ export interface CheckpointRecord {
   failure: string | undefined;
   /** The manifest's folder once completed. */
   path: string | undefined;
+  /** Tasks that acknowledged so far. */
+  acknowledged: number;
+  /** Tasks that acknowledge. */
+  readonly tasks: number;
+  /** Time of the latest acknowledgement (ms since epoch). */
+  latestAckAt: number | undefined;
 }
 
 interface Pending {
@@ -208,6 +215,9 @@ export class CheckpointCoordinator {
       endedAt: undefined,
       failure: undefined,
       path: undefined,
+      acknowledged: 0,
+      tasks: this.#target.taskCount,
+      latestAckAt: undefined,
     };
     this.#history.push(record);
     const promise = new Promise<CompletedCheckpoint>((resolve, reject) => {
@@ -279,6 +289,8 @@ export class CheckpointCoordinator {
     const p = this.#pending.get(id);
     if (!p) return;
     p.acks.set(taskIndex, ack);
+    p.record.acknowledged = p.acks.size;
+    p.record.latestAckAt = Date.now();
     p.startDelays.set(taskIndex, performance.now() - p.start - ack.alignmentMs - ack.syncMs);
     ack.snapshots.then(
       (snaps) => {
@@ -378,8 +390,29 @@ export class CheckpointCoordinator {
     p.record.path = path;
     this.#target.notifyComplete(p.id);
     if (p.savepointName === undefined) this.#collectGarbage();
+    this.#appendHistory({
+      kind: "checkpoint",
+      id: p.id,
+      status: "COMPLETED",
+      is_savepoint: p.options.savepoint,
+      trigger_timestamp: p.triggeredAt,
+      latest_ack_timestamp: p.record.latestAckAt ?? p.record.endedAt,
+      end_to_end_duration: manifest.stats.durationMs,
+      state_size: stateSize,
+      checkpointed_size: checkpointedSize,
+      num_subtasks: this.#target.taskCount,
+      num_acknowledged_subtasks: p.acks.size,
+      external_path: path,
+      tasks: taskStats,
+    });
     this.#ended(p.id);
     p.resolve({ manifest, path });
+  }
+
+  // One line per ended checkpoint in DIR/_history.jsonl: statistics survive restarts.
+  #appendHistory(entry: CheckpointHistoryEntry): void {
+    const problem = appendHistory(this.#storage.paths.root, entry);
+    if (problem) this.#log(problem);
   }
 
   #collectGarbage(): void {
@@ -404,6 +437,21 @@ export class CheckpointCoordinator {
     p.record.failure = reason;
     const error = new CheckpointError(`Checkpoint ${p.id} failed: ${reason}`);
     this.#log(error.message);
+    this.#appendHistory({
+      kind: "checkpoint",
+      id: p.id,
+      status: "FAILED",
+      is_savepoint: p.options.savepoint,
+      trigger_timestamp: p.triggeredAt,
+      latest_ack_timestamp: p.record.latestAckAt ?? p.record.endedAt,
+      end_to_end_duration: p.record.endedAt - p.triggeredAt,
+      state_size: 0,
+      checkpointed_size: 0,
+      num_subtasks: this.#target.taskCount,
+      num_acknowledged_subtasks: p.acks.size,
+      failure_message: reason,
+      tasks: [],
+    });
     this.#ended(p.id);
     p.reject(error);
     // As in Flink, a failed savepoint fails its trigger only, not the job.

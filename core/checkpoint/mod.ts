@@ -12,3 +12,4 @@ export * from "./retention.ts";
 export * from "./restore.ts";
 export * from "./restart_strategy.ts";
 export * from "./coordinator.ts";
+export * from "./history.ts";

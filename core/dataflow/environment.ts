@@ -26,6 +26,8 @@ import {
 } from "../checkpoint/restart_strategy.ts";
 import { DataStream, type GraphBuilder, type OperatorOptions } from "./data_stream.ts";
 import { type FlagOptions, type FlagValues, type JobFlags, parseJobFlags } from "./flags.ts";
+import { jobClientRuntime } from "../admin/runtime.ts";
+import { serveAdmin } from "../admin/server.ts";
 
 /** How a job runs. Every field has a default. */
 export interface EnvironmentConfig {
@@ -52,6 +54,20 @@ export interface EnvironmentConfig {
   restartStrategy?: RestartStrategy;
   /** Where the job reports restores and restarts (stderr). */
   log?: (line: string) => void;
+  /** The admin HTTP API (off unless given; `executeAsync` serves it while the job runs). */
+  admin?: AdminOptions;
+}
+
+/** Where the admin API listens (`--admin-port`, `--admin-host`, `--admin-token`). */
+export interface AdminOptions {
+  /** Port; 0 picks a free one. */
+  port: number;
+  /** Interface to bind (127.0.0.1). */
+  host?: string;
+  /** Bearer token requests need (`WEIR_ADMIN_TOKEN` when the flag is absent). */
+  token?: string;
+  /** Origins allowed cross-origin requests (CORS is off unless given). */
+  corsOrigins?: string[];
 }
 
 /** Checkpointing options, as Flink's; only `dir` is required. */
@@ -92,6 +108,7 @@ interface ResolvedConfig {
   allowNonRestoredState: boolean;
   restartStrategy: RestartStrategy;
   log: (line: string) => void;
+  admin: AdminOptions | undefined;
 }
 
 function count(name: string, v: number | undefined, fallback: number, min: number): number {
@@ -121,6 +138,56 @@ function resolveCheckpoint(o: CheckpointingOptions | undefined): CheckpointConfi
     tolerableFailures: count("tolerableFailures", o.tolerableFailures, 0, 0),
     retained: count("retained", o.retained, 1, 1),
     retainOnCancellation: o.retainOnCancellation ?? false,
+  };
+}
+
+function checkAdmin(a: AdminOptions | undefined): AdminOptions | undefined {
+  if (!a) return undefined;
+  if (!Number.isInteger(a.port) || a.port < 0 || a.port > 65535) {
+    throw new ConfigError(`admin.port must be a port number 0..65535, got ${a.port}`);
+  }
+  if (a.host !== undefined && a.host === "") throw new ConfigError("admin.host must not be empty");
+  return a;
+}
+
+function adminFromFlags(flags: JobFlags, base: AdminOptions | undefined): AdminOptions {
+  let token = flags.adminToken ?? base?.token;
+  if (token === undefined) {
+    try {
+      token = Deno.env.get("WEIR_ADMIN_TOKEN") || undefined;
+    } catch {
+      // No env permission: no token from the environment.
+    }
+  }
+  return {
+    ...base,
+    port: flags.adminPort!,
+    ...(flags.adminHost !== undefined ? { host: flags.adminHost } : {}),
+    ...(token !== undefined ? { token } : {}),
+  };
+}
+
+/** Serves the admin API while the job runs; `done` settles once the server has stopped. */
+function withAdmin(client: JobClient, admin: AdminOptions): JobClient {
+  const server = serveAdmin(jobClientRuntime(client), {
+    port: admin.port,
+    ...(admin.host !== undefined ? { host: admin.host } : {}),
+    ...(admin.token !== undefined ? { token: admin.token } : {}),
+    ...(admin.corsOrigins !== undefined ? { corsOrigins: admin.corsOrigins } : {}),
+  });
+  const done = client.done.finally(() => server.shutdown());
+  return {
+    done,
+    get job() {
+      return client.job;
+    },
+    get restarts() {
+      return client.restarts;
+    },
+    cancel: () => client.cancel(),
+    triggerCheckpoint: () => client.triggerCheckpoint(),
+    triggerSavepoint: (name?: string) => client.triggerSavepoint(name),
+    stopWithSavepoint: (name?: string) => client.stopWithSavepoint(name),
   };
 }
 
@@ -187,6 +254,7 @@ export class StreamEnvironment implements GraphBuilder {
       allowNonRestoredState: config.allowNonRestoredState ?? false,
       restartStrategy,
       log: config.log ?? ((line) => Deno.stderr.writeSync(encoder.encode(`weir: ${line}\n`))),
+      admin: checkAdmin(config.admin),
     });
   }
 
@@ -231,6 +299,7 @@ export class StreamEnvironment implements GraphBuilder {
       ...(checkpoint ? { checkpoint } : {}),
       ...(flags.restore !== undefined ? { restore: flags.restore } : {}),
       ...(flags.allowNonRestoredState ? { allowNonRestoredState: true } : {}),
+      ...(flags.adminPort !== undefined ? { admin: adminFromFlags(flags, config.admin) } : {}),
     });
     return { env, flags, values };
   }
@@ -336,7 +405,7 @@ export class StreamEnvironment implements GraphBuilder {
     }
     this.#executed = true;
     const c = this.#config;
-    return runJob(this.#nodes, {
+    const client = runJob(this.#nodes, {
       job: { name, ...this.#jobConfig() },
       checkpoint: c.checkpoint,
       fs: c.checkpointFs,
@@ -344,5 +413,6 @@ export class StreamEnvironment implements GraphBuilder {
       restartStrategy: c.restartStrategy,
       log: c.log,
     });
+    return c.admin ? withAdmin(client, c.admin) : client;
   }
 }

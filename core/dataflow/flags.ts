@@ -27,6 +27,12 @@ export interface JobFlags {
   restore?: string;
   /** `--allow-non-restored-state`. */
   allowNonRestoredState?: boolean;
+  /** `--admin-port PORT` (0: a free port); the admin API is off without it. */
+  adminPort?: number;
+  /** `--admin-host HOST` (127.0.0.1). */
+  adminHost?: string;
+  /** `--admin-token TOKEN`: bearer token the admin API requires. */
+  adminToken?: string;
 }
 
 /** Job-specific flag definitions, as `parseArgs` takes them. */
@@ -43,6 +49,9 @@ const COMMON: FlagOptions = {
   "mode": { type: "string" },
   "restore": { type: "string" },
   "allow-non-restored-state": { type: "boolean" },
+  "admin-port": { type: "string" },
+  "admin-host": { type: "string" },
+  "admin-token": { type: "string" },
 };
 
 function positiveInt(flag: string, raw: string | undefined): number | undefined {
@@ -52,6 +61,31 @@ function positiveInt(flag: string, raw: string | undefined): number | undefined 
     throw new ConfigError(`--${flag} must be a positive integer, got "${raw}"`);
   }
   return n;
+}
+
+function parseAdminFlags(v: FlagValues, flags: JobFlags): void {
+  const port = v["admin-port"] as string | undefined;
+  if (port !== undefined) {
+    const n = Number(port);
+    if (!/^\d+$/.test(port) || n > 65535) {
+      throw new ConfigError(
+        `--admin-port must be a port number 0..65535 (0: any free port), got "${port}"`,
+      );
+    }
+    flags.adminPort = n;
+  }
+  const host = v["admin-host"] as string | undefined;
+  if (host !== undefined) {
+    if (host === "") throw new ConfigError("--admin-host must name an interface");
+    if (port === undefined) throw new ConfigError("--admin-host needs --admin-port");
+    flags.adminHost = host;
+  }
+  const token = v["admin-token"] as string | undefined;
+  if (token !== undefined) {
+    if (token === "") throw new ConfigError("--admin-token must not be empty");
+    if (port === undefined) throw new ConfigError("--admin-token needs --admin-port");
+    flags.adminToken = token;
+  }
 }
 
 /**
@@ -122,6 +156,7 @@ export function parseJobFlags(
     flags.restore = restore;
   }
   if (v["allow-non-restored-state"] === true) flags.allowNonRestoredState = true;
+  parseAdminFlags(v, flags);
   const values: FlagValues = {};
   for (const name of Object.keys(options)) values[name] = v[name];
   return { flags, values };

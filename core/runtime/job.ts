@@ -22,7 +22,14 @@ import { Channel, InputGate } from "./channel.ts";
 import type { Clock } from "./clock.ts";
 import { type Partitioning, type Transformation, uidOf } from "./graph.ts";
 import type { OperatorContext, StreamOperator } from "./operator.ts";
-import { ChainedTarget, ChannelWriter, FanOutput, type Target } from "./outputs.ts";
+import {
+  ChainedTarget,
+  ChannelWriter,
+  FanOutput,
+  newCounters,
+  type OperatorCounters,
+  type Target,
+} from "./outputs.ts";
 import type { BarrierMessage, BarrierOptions } from "./messages.ts";
 import { CancelledError, SourceOperator, Task, type TaskHost } from "./task.ts";
 import { InternalTimerService, type TimerTarget } from "./timers.ts";
@@ -71,6 +78,8 @@ export interface PlacedOperator {
   keyed: KeyedStateBackend | undefined;
   /** Its operator state. */
   operatorState: OperatorStateStore;
+  /** Records in and out (records in counted here when chained; a chain head's are its task's). */
+  readonly counters: OperatorCounters;
 }
 
 /** What `execute` returns. */
@@ -327,6 +336,7 @@ export class Job implements TaskHost {
 
     // Operator instances per node and subtask.
     const instances = new Map<number, StreamOperator[]>();
+    const counters = new Map<number, OperatorCounters[]>();
     for (const n of nodes) {
       const ops: StreamOperator[] = [];
       for (let i = 0; i < par(n); i++) {
@@ -334,6 +344,7 @@ export class Job implements TaskHost {
         ops.push(op);
       }
       instances.set(n.id, ops);
+      counters.set(n.id, ops.map(() => newCounters()));
     }
 
     // Network edges: channels and writers.
@@ -361,7 +372,11 @@ export class Job implements TaskHost {
         for (let i = 0; i < pFrom; i++) {
           let target: Target;
           if (chained) {
-            target = new ChainedTarget(instances.get(n.id)![i]!, e.input);
+            target = new ChainedTarget(
+              instances.get(n.id)![i]!,
+              e.input,
+              counters.get(n.id)![i]!,
+            );
           } else {
             const chans: Channel[] = [];
             const to = partitioning.kind === "forward"
@@ -422,10 +437,14 @@ export class Job implements TaskHost {
             operator: ops[k]!,
             keyed: undefined,
             operatorState: new OperatorStateStore(uidOf(n), restored?.operatorState),
+            counters: counters.get(n.id)![i]!,
           };
           this.placed.push(placed);
           this.#byTask.set(task, [...(this.#byTask.get(task) ?? []), placed]);
-          ops[k]!.setup(this.#context(placed, task), new FanOutput(t.main, t.side));
+          ops[k]!.setup(
+            this.#context(placed, task),
+            new FanOutput(t.main, t.side, placed.counters),
+          );
         });
         this.tasks.push(task);
       }

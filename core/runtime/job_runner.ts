@@ -12,6 +12,7 @@ import { resolveRestore } from "../checkpoint/restore.ts";
 import { CheckpointStorage, type LoadedManifest, loadManifest } from "../checkpoint/storage.ts";
 import type { CheckpointFs } from "../checkpoint/checkpoint_fs.ts";
 import { DenoCheckpointFs } from "../checkpoint/checkpoint_fs.ts";
+import { appendHistory } from "../checkpoint/history.ts";
 import type { Transformation } from "./graph.ts";
 import { Job, type JobConfig, type JobResult } from "./job.ts";
 
@@ -72,12 +73,24 @@ export function runJob(nodes: readonly Transformation[], options: RunOptions): J
       `restoring ${restore!.manifest.kind} ${restore!.manifest.checkpointId} from ${restore!.dir}`,
     );
   }
-  const start = (from: LoadedManifest | undefined) =>
-    new Job(nodes, {
+  const start = (from: LoadedManifest | undefined) => {
+    // Restores go to the checkpoint history, so the admin API counts them across runs.
+    if (from && storage) {
+      const problem = appendHistory(storage.paths.root, {
+        kind: "restore",
+        id: from.manifest.checkpointId,
+        restore_timestamp: Date.now(),
+        is_savepoint: from.manifest.kind === "savepoint",
+        external_path: from.dir,
+      });
+      if (problem) log(problem);
+    }
+    return new Job(nodes, {
       ...options.job,
       ...(checkpoint && storage ? { checkpoint: { config: checkpoint, storage } } : {}),
       ...(from ? { restore: from } : {}),
     });
+  };
   let job = start(restore);
   let restarts = 0;
   let cancelled = false;

@@ -16,6 +16,19 @@ import type { Output, StreamOperator } from "./operator.ts";
 /** Records per batch sent down a channel. */
 export const BATCH_SIZE = 1024;
 
+/** Records into and out of one operator subtask (the admin API's per-operator counts). */
+export interface OperatorCounters {
+  /** Records the operator received. */
+  recordsIn: number;
+  /** Records the operator emitted (main and side outputs). */
+  recordsOut: number;
+}
+
+/** Fresh zeroed counters. */
+export function newCounters(): OperatorCounters {
+  return { recordsIn: 0, recordsOut: 0 };
+}
+
 /** A place records go: a chained operator's input or a channel writer. */
 export interface Target {
   /** Receives a record. */
@@ -28,13 +41,16 @@ export interface Target {
 export class ChainedTarget implements Target {
   readonly #op: StreamOperator;
   readonly #input: number;
-  /** Feeds `op` as its input `input`. */
-  constructor(op: StreamOperator, input: number) {
+  readonly #counters: OperatorCounters;
+  /** Feeds `op` as its input `input`, counting into `counters`. */
+  constructor(op: StreamOperator, input: number, counters: OperatorCounters = newCounters()) {
     this.#op = op;
     this.#input = input;
+    this.#counters = counters;
   }
   /** Calls the operator directly. */
   collect(value: unknown, timestamp: number | undefined): void {
+    this.#counters.recordsIn++;
     this.#op.processElement(value, timestamp, this.#input);
   }
   /** Passes the watermark on (the task already combined inputs). */
@@ -164,9 +180,15 @@ export class FanOutput implements Output<unknown> {
   readonly #side: Map<string, Target[]>;
   readonly #all: Target[];
   readonly #single: Target | undefined;
+  readonly #counters: OperatorCounters;
 
-  /** Creates the output. */
-  constructor(main: Target[], side: Map<string, Target[]>) {
+  /** Creates the output; emitted records are counted into `counters`. */
+  constructor(
+    main: Target[],
+    side: Map<string, Target[]>,
+    counters: OperatorCounters = newCounters(),
+  ) {
+    this.#counters = counters;
     this.#main = main;
     this.#side = side;
     this.#all = [...new Set([...main, ...[...side.values()].flat()])];
@@ -175,6 +197,7 @@ export class FanOutput implements Output<unknown> {
 
   /** Emits to every main target. */
   collect(value: unknown, timestamp: number | undefined): void {
+    this.#counters.recordsOut++;
     const single = this.#single;
     if (single !== undefined) single.collect(value, timestamp);
     else for (const t of this.#main) t.collect(value, timestamp);
@@ -182,6 +205,7 @@ export class FanOutput implements Output<unknown> {
 
   /** Emits to the targets of side output `tagId` (dropped if nobody reads it). */
   collectSide(tagId: string, value: unknown, timestamp: number | undefined): void {
+    this.#counters.recordsOut++;
     const ts = this.#side.get(tagId);
     if (ts) { for (const t of ts) t.collect(value, timestamp); }
   }

@@ -17,6 +17,7 @@ import type { KeyGroupRange } from "./key_group.ts";
 import type { StateMeta } from "./state_keys.ts";
 import type { SegmentFs } from "../../statestore-as/segment_fs.ts";
 import type { Serializer } from "./serializer.ts";
+import type { StateQueryResult } from "./queryable.ts";
 import type { TtlTimeProvider } from "./ttl.ts";
 import type {
   AggregatingState,
@@ -138,6 +139,12 @@ export interface KeyedStateBackend {
   keys(name: string): Iterable<unknown>;
   /** Names of the registered states. */
   stateNames(): string[];
+  /**
+   * Reads state `name` for `key` without changing the current key (queryable
+   * state). Run it on the owning task between batches, never concurrently
+   * with processing. Unknown state or key: `found: false`.
+   */
+  queryState?(name: string, key: unknown): StateQueryResult;
   /**
    * Takes a snapshot: the synchronous part runs now (the heap backend copies
    * its state to bytes, the LSM backend freezes its memtable); the returned

@@ -16,6 +16,7 @@ import type {
   StateFor,
 } from "../backend.ts";
 import type { AnyStateDescriptor } from "../descriptors.ts";
+import { checkQueryable, readStateValue, type StateQueryResult } from "../queryable.ts";
 import type { KeyGroupRange } from "../key_group.ts";
 import { murmur3 } from "../key_group.ts";
 import { ByteReader, ByteWriter } from "../bytes.ts";
@@ -173,6 +174,11 @@ class HeapStateBase<N> {
   decode(existing: unknown, rest: ByteReader, value: Uint8Array): unknown {
     void existing, rest, value;
     throw new StateError("decode is defined per state kind");
+  }
+
+  /** The stored value of `key` in the current namespace, without checks (queries). */
+  peek(key: unknown): unknown {
+    return this.table?.get(key);
   }
 
   setNamespace(ns: N): void {
@@ -743,6 +749,23 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
   keys(name: string): Iterable<unknown> {
     const s = this.#states.get(name);
     return s ? s.state.allKeys() : [];
+  }
+
+  /** Reads state `name` for `key`, keeping the current key (queryable state). */
+  queryState(name: string, key: unknown): StateQueryResult {
+    const s = this.#states.get(name);
+    if (!s) return { found: false };
+    checkQueryable(s.meta, this.#operator);
+    const k = this.#keys.internChecked(key);
+    if (s.state.peek(k) === undefined) return { found: false };
+    const prev = this.#key;
+    this.#key = k;
+    try {
+      const value = readStateValue(s.meta.kind, s.state);
+      return value === undefined ? { found: false } : { found: true, value };
+    } finally {
+      this.#key = prev;
+    }
   }
 
   /** Names of the registered states. */

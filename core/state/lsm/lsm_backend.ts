@@ -28,6 +28,7 @@ import { appendListElement, decodeList, type StateMeta } from "../state_keys.ts"
 import { LsmStore, writeSegment } from "../../../statestore-as/lsm_store.ts";
 import { DenoSegmentFs, type SegmentFs } from "../../../statestore-as/segment_fs.ts";
 import { readHandleEntries } from "./handle_reader.ts";
+import { checkQueryable, readStateValue, type StateQueryResult } from "../queryable.ts";
 import type { TtlTimeProvider } from "../ttl.ts";
 import { innerTtlConfig, ttlInnerDescriptor, wrapTtlState } from "../ttl_state.ts";
 import type { ExpiryRule } from "../../../statestore-as/lsm_store.ts";
@@ -246,6 +247,11 @@ class LsmSingleValueState<T, N> extends LsmState<N> {
       this.b.cachedOne();
     }
     return v;
+  }
+
+  /** The current key's stored value, without a value state's default (queries). */
+  peek(): T | undefined {
+    return this.read();
   }
 
   /** Sets the current key's value (`undefined` deletes it). */
@@ -1036,6 +1042,24 @@ export class LsmKeyedStateBackend implements KeyedStateBackend {
         keys.push(key);
       }
       yield* keys;
+    }
+  }
+
+  /** Reads state `name` for `key`, keeping the current key (queryable state). */
+  queryState(name: string, key: unknown): StateQueryResult {
+    const s = this.#states.get(name);
+    if (!s) return { found: false };
+    checkQueryable(s.meta, this.#operator);
+    const prev = this.#key;
+    this.setCurrentKey(key);
+    try {
+      const st = s.state;
+      if (st instanceof LsmSingleValueState && st.peek() === undefined) return { found: false };
+      const value = readStateValue(s.meta.kind, st);
+      return value === undefined ? { found: false } : { found: true, value };
+    } finally {
+      if (prev === NO_KEY) this.clearCurrentKey();
+      else this.setCurrentKey(prev);
     }
   }
 

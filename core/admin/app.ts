@@ -1,0 +1,91 @@
+/**
+ * The admin HTTP API: {@linkcode createAdminApp} builds a hono app with one
+ * sub-app per resource (jobs, checkpoints, savepoints, state, segments,
+ * metrics, dashboard) over an {@linkcode AdminRuntime}. Paths and JSON field
+ * names follow Flink's REST API v1; every error is JSON `{ "errors": [...] }`.
+ *
+ * @module
+ */
+import { Hono } from "hono";
+import { cors } from "hono/cors";
+import { HTTPException } from "hono/http-exception";
+import { createHash, timingSafeEqual } from "node:crypto";
+import { checkpointsRoutes } from "./checkpoints.ts";
+import { dashboardRoutes } from "./dashboard.ts";
+import { jobsRoutes } from "./jobs.ts";
+import { metricsRoutes } from "./metrics.ts";
+import { Operations } from "./operations.ts";
+import type { AdminRuntime } from "./runtime.ts";
+import { savepointsRoutes } from "./savepoints.ts";
+import { segmentsRoutes } from "./segments.ts";
+import { stateRoutes } from "./state.ts";
+
+/** Options of the admin app. */
+export interface AdminAppOptions {
+  /** Requests need `Authorization: Bearer <token>` (the dashboard page itself does not). */
+  readonly token?: string;
+  /** Origins allowed cross-origin requests (CORS is off unless given). */
+  readonly corsOrigins?: readonly string[];
+}
+
+function digest(s: string): Uint8Array {
+  return createHash("sha256").update(s).digest();
+}
+
+/** Compares in constant time (digests first, so lengths do not leak). */
+function sameToken(given: string, expected: string): boolean {
+  return timingSafeEqual(digest(given), digest(expected));
+}
+
+/**
+ * Creates the admin app. Serve it with `Deno.serve(app.fetch)` (see
+ * `serveAdmin`), or call `app.request()` in tests.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { createAdminApp } from "@weir/weir";
+ * const app = createAdminApp({ jobs: () => [] });
+ * const res = await app.request("/jobs");
+ * assert.deepEqual(await res.json(), { jobs: [] });
+ * const missing = await app.request("/nope");
+ * assert.equal(missing.status, 404);
+ * assert.ok(Array.isArray((await missing.json()).errors));
+ * ```
+ */
+export function createAdminApp(runtime: AdminRuntime, options: AdminAppOptions = {}): Hono {
+  const app = new Hono();
+  const ops = new Operations();
+  if (options.corsOrigins && options.corsOrigins.length > 0) {
+    app.use("*", cors({ origin: [...options.corsOrigins] }));
+  }
+  const token = options.token;
+  if (token !== undefined && token !== "") {
+    app.use("*", async (c, next) => {
+      if (c.req.method === "GET" && c.req.path === "/") return await next();
+      if (c.req.method === "OPTIONS" && options.corsOrigins?.length) return await next();
+      const header = c.req.header("authorization") ?? "";
+      const m = /^Bearer\s+(.+)$/i.exec(header);
+      if (!m || !sameToken(m[1]!.trim(), token)) {
+        c.header("WWW-Authenticate", 'Bearer realm="weir"');
+        return c.json({ errors: ["Missing or wrong bearer token"] }, 401);
+      }
+      await next();
+    });
+  }
+  app.route("/", dashboardRoutes());
+  app.route("/", jobsRoutes(runtime));
+  app.route("/", checkpointsRoutes(runtime, ops));
+  app.route("/", savepointsRoutes(runtime, ops));
+  app.route("/", stateRoutes(runtime));
+  app.route("/", segmentsRoutes(runtime));
+  app.route("/", metricsRoutes(runtime));
+  app.notFound((c) => c.json({ errors: [`Not found: ${c.req.method} ${c.req.path}`] }, 404));
+  app.onError((err, c) => {
+    if (err instanceof HTTPException) {
+      return c.json({ errors: [err.message || "Request failed"] }, err.status);
+    }
+    return c.json({ errors: [`Internal server error: ${err.message}`] }, 500);
+  });
+  return app;
+}

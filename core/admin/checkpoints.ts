@@ -1,0 +1,100 @@
+/**
+ * Checkpoint resources (Flink's paths and fields): `GET /jobs/:jobid/checkpoints`,
+ * `GET /jobs/:jobid/checkpoints/config`,
+ * `GET /jobs/:jobid/checkpoints/details/:checkpointid`,
+ * `POST /jobs/:jobid/checkpoints` (then `GET /jobs/:jobid/checkpoints/:triggerid`).
+ *
+ * @module
+ */
+import { Hono } from "hono";
+import { checkHexId, fail, jobParam, jsonBody } from "./http.ts";
+import type { Operations } from "./operations.ts";
+import type { AdminJob, AdminRuntime } from "./runtime.ts";
+import { checkpointDetail, checkpointsOverview, latestPerId } from "./stats.ts";
+
+function needCheckpointing(job: AdminJob) {
+  const config = job.checkpointConfig();
+  if (!config) fail(404, `Checkpointing is not enabled for job ${job.id} (--checkpoint-dir)`);
+  return config;
+}
+
+/** The checkpoint routes. */
+export function checkpointsRoutes(runtime: AdminRuntime, ops: Operations): Hono {
+  const app = new Hono();
+  app.get("/jobs/:jobid/checkpoints", (c) => {
+    const job = jobParam(c, runtime);
+    const { history, inProgress } = job.checkpoints();
+    return c.json(checkpointsOverview(history, inProgress, Date.now()));
+  });
+  app.get("/jobs/:jobid/checkpoints/config", (c) => {
+    const config = needCheckpointing(jobParam(c, runtime));
+    return c.json({
+      mode: config.mode === "exactly-once" ? "exactly_once" : "at_least_once",
+      interval: config.intervalMs ?? 0x7fffffffffffffff,
+      timeout: config.timeoutMs,
+      min_pause: config.minPauseMs,
+      max_concurrent: config.maxConcurrent,
+      tolerable_failed_checkpoints: config.tolerableFailures,
+      externalization: {
+        enabled: true,
+        delete_on_cancellation: !config.retainOnCancellation,
+      },
+      state_backend: "weir",
+      checkpoint_storage: "FileSystemCheckpointStorage",
+      unaligned_checkpoints: false,
+      checkpoints_after_tasks_finish: true,
+      directory: config.dir,
+      retained: config.retained,
+    });
+  });
+  app.get("/jobs/:jobid/checkpoints/details/:checkpointid", (c) => {
+    const job = jobParam(c, runtime);
+    const raw = c.req.param("checkpointid");
+    if (!/^[1-9]\d{0,15}$/.test(raw)) {
+      fail(400, `Malformed checkpoint id "${raw}": expected a positive integer`);
+    }
+    const id = Number(raw);
+    const { history, inProgress } = job.checkpoints();
+    const entry = latestPerId(history).find((e) => e.id === id);
+    if (entry) return c.json(checkpointDetail(entry));
+    const pending = inProgress.find((p) => p.id === id);
+    if (pending) {
+      return c.json({
+        className: "in_progress",
+        id,
+        status: "IN_PROGRESS",
+        is_savepoint: pending.isSavepoint,
+        trigger_timestamp: pending.triggeredAt,
+        num_subtasks: pending.tasks,
+        num_acknowledged_subtasks: pending.acknowledged,
+        tasks: {},
+      });
+    }
+    fail(404, `Job ${job.id} has no checkpoint ${id} in its history`);
+  });
+  app.post("/jobs/:jobid/checkpoints", async (c) => {
+    const job = jobParam(c, runtime);
+    await jsonBody(c, ["checkpointType"]);
+    needCheckpointing(job);
+    if (job.status() !== "RUNNING") fail(409, `Job ${job.id} is ${job.status()}, not running`);
+    const id = ops.start(job.id, "checkpoint", job.triggerCheckpoint());
+    return c.json({ "request-id": id }, 202);
+  });
+  app.get("/jobs/:jobid/checkpoints/:triggerid", (c) => {
+    const job = jobParam(c, runtime);
+    const id = checkHexId("trigger id", c.req.param("triggerid"));
+    const op = ops.get(job.id, id);
+    if (!op || op.kind !== "checkpoint") fail(404, `Job ${job.id} has no checkpoint trigger ${id}`);
+    return c.json({
+      status: { id: op.status },
+      ...(op.status === "COMPLETED"
+        ? {
+          operation: op.result
+            ? { checkpointId: op.result.id }
+            : { "failure-cause": { class: "CheckpointError", "stack-trace": op.failure } },
+        }
+        : {}),
+    });
+  });
+  return app;
+}

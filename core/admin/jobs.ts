@@ -1,0 +1,137 @@
+/**
+ * Job resources: `GET /jobs`, `GET /jobs/overview`, `GET /jobs/:jobid` (with
+ * vertices: uid, name, parallelism, records in/out, backpressure ratio),
+ * `GET /jobs/:jobid/vertices/:vertexid/backpressure`, and
+ * `PATCH /jobs/:jobid?mode=cancel`.
+ *
+ * @module
+ */
+import { Hono } from "hono";
+import { murmur3 } from "../state/key_group.ts";
+import { checkHexId, fail, jobParam } from "./http.ts";
+import type { AdminJob, AdminRuntime, VertexInfo } from "./runtime.ts";
+
+/**
+ * A vertex's 32-hex id, derived from its uid (stable across runs, as
+ * Flink's vertex ids are for a job with the same uids).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { vertexId } from "@weir/weir";
+ * assert.match(vertexId("count"), /^[0-9a-f]{32}$/);
+ * assert.equal(vertexId("count"), vertexId("count"));
+ * ```
+ */
+export function vertexId(uid: string): string {
+  const bytes = new TextEncoder().encode(uid);
+  return [1, 2, 3, 4].map((seed) =>
+    murmur3(bytes, bytes.length, seed).toString(16).padStart(8, "0")
+  )
+    .join("");
+}
+
+/** Flink's back-pressure level for a ratio. */
+export function backpressureLevel(ratio: number): "ok" | "low" | "high" {
+  return ratio <= 0.1 ? "ok" : ratio <= 0.5 ? "low" : "high";
+}
+
+function overview(job: AdminJob, now: number): Record<string, unknown> {
+  const end = job.endTime();
+  const vertices = job.vertices();
+  const tasks = vertices.reduce((n, v) => n + v.parallelism, 0);
+  const state = job.status();
+  return {
+    jid: job.id,
+    name: job.name,
+    state,
+    "start-time": job.startTime,
+    "end-time": end ?? -1,
+    duration: (end ?? now) - job.startTime,
+    "last-modification": end ?? job.startTime,
+    tasks: {
+      total: tasks,
+      running: state === "RUNNING" ? tasks : 0,
+      finished: state === "FINISHED" ? tasks : 0,
+      canceled: state === "CANCELED" ? tasks : 0,
+      failed: state === "FAILED" ? tasks : 0,
+    },
+  };
+}
+
+function vertexJson(job: AdminJob, v: VertexInfo, now: number): Record<string, unknown> {
+  const end = job.endTime();
+  return {
+    id: vertexId(v.uid),
+    uid: v.uid,
+    name: v.name,
+    parallelism: v.parallelism,
+    maxParallelism: job.maxParallelism(),
+    status: job.status(),
+    "start-time": job.startTime,
+    "end-time": end ?? -1,
+    duration: (end ?? now) - job.startTime,
+    metrics: {
+      "read-records": v.recordsIn,
+      "read-records-complete": true,
+      "write-records": v.recordsOut,
+      "write-records-complete": true,
+    },
+    "backpressure-ratio": v.backpressureRatio,
+    "backpressure-level": backpressureLevel(v.backpressureRatio),
+  };
+}
+
+/** The job routes. */
+export function jobsRoutes(runtime: AdminRuntime): Hono {
+  const app = new Hono();
+  app.get(
+    "/jobs",
+    (c) => c.json({ jobs: runtime.jobs().map((j) => ({ id: j.id, status: j.status() })) }),
+  );
+  app.get("/jobs/overview", (c) => {
+    const now = Date.now();
+    return c.json({ jobs: runtime.jobs().map((j) => overview(j, now)) });
+  });
+  app.get("/jobs/:jobid", (c) => {
+    const job = jobParam(c, runtime);
+    const now = Date.now();
+    const vertices = job.vertices().map((v) => vertexJson(job, v, now));
+    return c.json({
+      ...overview(job, now),
+      isStoppable: job.checkpointConfig() !== undefined,
+      now,
+      restarts: job.restarts(),
+      vertices,
+      "status-counts": { [job.status()]: vertices.length },
+      plan: {
+        jid: job.id,
+        name: job.name,
+        nodes: vertices.map((v) => ({ id: v.id, description: v.name, parallelism: v.parallelism })),
+      },
+    });
+  });
+  app.patch("/jobs/:jobid", (c) => {
+    const job = jobParam(c, runtime);
+    const mode = c.req.query("mode") ?? "cancel";
+    if (mode !== "cancel") fail(400, `Unknown mode "${mode}": only "cancel" is supported`);
+    if (job.status() !== "RUNNING") fail(409, `Job ${job.id} is ${job.status()}, not running`);
+    job.cancel();
+    return c.json({}, 202);
+  });
+  app.get("/jobs/:jobid/vertices/:vertexid/backpressure", (c) => {
+    const job = jobParam(c, runtime);
+    const id = checkHexId("vertex id", c.req.param("vertexid"));
+    const v = job.vertices().find((x) => vertexId(x.uid) === id);
+    if (!v) fail(404, `Job ${job.id} has no vertex ${id}`);
+    const level = backpressureLevel(v.backpressureRatio);
+    return c.json({
+      status: "ok",
+      backpressureLevel: level,
+      "backpressure-level": level,
+      "end-timestamp": Date.now(),
+      subtasks: [{ subtask: 0, backpressureLevel: level, ratio: v.backpressureRatio }],
+    });
+  });
+  return app;
+}

@@ -1,0 +1,229 @@
+/**
+ * `GET /metrics` in the Prometheus text exposition format (0.0.4): records
+ * in/out and backpressure per operator, checkpoint counts, durations, sizes,
+ * state size and restarts per job. Names follow Prometheus conventions (base
+ * units, `_total` counters), so `promtool check metrics` passes.
+ *
+ * @module
+ */
+import { Hono } from "hono";
+import type { AdminRuntime } from "./runtime.ts";
+import { latestPerId } from "./stats.ts";
+
+type Labels = Record<string, string>;
+
+function escapeLabel(v: string): string {
+  return v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
+}
+
+function fmtLabels(l: Labels): string {
+  const parts = Object.entries(l).map(([k, v]) => `${k}="${escapeLabel(v)}"`);
+  return parts.length ? `{${parts.join(",")}}` : "";
+}
+
+function fmtValue(v: number): string {
+  if (Number.isNaN(v)) return "NaN";
+  if (v === Infinity) return "+Inf";
+  if (v === -Infinity) return "-Inf";
+  return String(v);
+}
+
+/** Collects samples per metric family, then prints each family once (HELP, TYPE, samples). */
+class Exposition {
+  readonly #families = new Map<
+    string,
+    { help: string; type: string; samples: { suffix: string; labels: Labels; value: number }[] }
+  >();
+
+  add(
+    name: string,
+    type: "counter" | "gauge" | "summary",
+    help: string,
+    labels: Labels,
+    value: number,
+    suffix = "",
+  ): void {
+    let f = this.#families.get(name);
+    if (!f) this.#families.set(name, f = { help, type, samples: [] });
+    f.samples.push({ suffix, labels, value });
+  }
+
+  text(): string {
+    let out = "";
+    for (const [name, f] of this.#families) {
+      out += `# HELP ${name} ${f.help}\n# TYPE ${name} ${f.type}\n`;
+      for (const s of f.samples) {
+        out += `${name}${s.suffix}${fmtLabels(s.labels)} ${fmtValue(s.value)}\n`;
+      }
+    }
+    return out;
+  }
+}
+
+/**
+ * Renders the metrics of every job of `runtime`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { renderMetrics } from "@weir/weir";
+ * assert.match(renderMetrics({ jobs: () => [] }), /weir_admin_jobs 0/);
+ * ```
+ */
+export function renderMetrics(runtime: AdminRuntime): string {
+  const m = new Exposition();
+  const jobs = runtime.jobs();
+  m.add("weir_admin_jobs", "gauge", "Jobs this admin API serves.", {}, jobs.length);
+  for (const job of jobs) {
+    const jl = { job_id: job.id, job_name: job.name };
+    m.add(
+      "weir_job_running",
+      "gauge",
+      "1 while the job runs, else 0.",
+      jl,
+      job.status() === "RUNNING" ? 1 : 0,
+    );
+    m.add(
+      "weir_job_uptime_seconds",
+      "gauge",
+      "Seconds since the job started.",
+      jl,
+      ((job.endTime() ?? Date.now()) - job.startTime) / 1000,
+    );
+    m.add(
+      "weir_job_restarts_total",
+      "counter",
+      "Restarts of the job after failures.",
+      jl,
+      job.restarts(),
+    );
+    for (const v of job.vertices()) {
+      const ol = { ...jl, operator_uid: v.uid, operator_name: v.name };
+      m.add(
+        "weir_operator_records_in_total",
+        "counter",
+        "Records an operator received.",
+        ol,
+        v.recordsIn,
+      );
+      m.add(
+        "weir_operator_records_out_total",
+        "counter",
+        "Records an operator emitted.",
+        ol,
+        v.recordsOut,
+      );
+      m.add("weir_operator_parallelism", "gauge", "Parallelism of an operator.", ol, v.parallelism);
+      m.add(
+        "weir_operator_backpressure_ratio",
+        "gauge",
+        "Fraction of recent time the busiest subtask waited on full output channels.",
+        ol,
+        v.backpressureRatio,
+      );
+    }
+    const { history, inProgress } = job.checkpoints();
+    const entries = latestPerId(history);
+    const completed = entries.filter((e) => e.status === "COMPLETED");
+    const failed = entries.filter((e) => e.status === "FAILED");
+    const restores = history.filter((e) => e.kind === "restore").length;
+    const cHelp = "Checkpoints (and savepoints) that ended, by status.";
+    m.add(
+      "weir_checkpoints_total",
+      "counter",
+      cHelp,
+      { ...jl, status: "completed" },
+      completed.length,
+    );
+    m.add("weir_checkpoints_total", "counter", cHelp, { ...jl, status: "failed" }, failed.length);
+    m.add("weir_checkpoints_in_progress", "gauge", "Checkpoints in flight.", jl, inProgress.length);
+    m.add(
+      "weir_checkpoint_restores_total",
+      "counter",
+      "Restores from a checkpoint or savepoint.",
+      jl,
+      restores,
+    );
+    const dHelp = "End-to-end duration of completed checkpoints.";
+    const durations = completed.map((e) => e.end_to_end_duration / 1000);
+    for (const q of [0.5, 0.9, 0.99]) {
+      m.add(
+        "weir_checkpoint_duration_seconds",
+        "summary",
+        dHelp,
+        { ...jl, quantile: String(q) },
+        quantile(durations, q),
+      );
+    }
+    m.add(
+      "weir_checkpoint_duration_seconds",
+      "summary",
+      dHelp,
+      jl,
+      durations.reduce((a, b) => a + b, 0),
+      "_sum",
+    );
+    m.add("weir_checkpoint_duration_seconds", "summary", dHelp, jl, durations.length, "_count");
+    const last = completed[completed.length - 1];
+    m.add(
+      "weir_checkpoint_last_duration_seconds",
+      "gauge",
+      "Duration of the latest completed checkpoint.",
+      jl,
+      last ? last.end_to_end_duration / 1000 : 0,
+    );
+    m.add(
+      "weir_checkpoint_last_size_bytes",
+      "gauge",
+      "Bytes the latest completed checkpoint newly wrote.",
+      jl,
+      last ? last.checkpointed_size : 0,
+    );
+    m.add(
+      "weir_checkpoint_last_id",
+      "gauge",
+      "Id of the latest completed checkpoint.",
+      jl,
+      last ? last.id : 0,
+    );
+    m.add(
+      "weir_state_size_bytes",
+      "gauge",
+      "State size of the latest completed checkpoint.",
+      jl,
+      last ? last.state_size : 0,
+    );
+    const segments = job.segments();
+    m.add(
+      "weir_checkpoint_segments",
+      "gauge",
+      "Segment files in the checkpoint directory.",
+      jl,
+      segments.length,
+    );
+    m.add(
+      "weir_checkpoint_segments_size_bytes",
+      "gauge",
+      "Bytes of segment files in the checkpoint directory.",
+      jl,
+      segments.reduce((n, s) => n + s.size, 0),
+    );
+  }
+  return m.text();
+}
+
+function quantile(values: number[], q: number): number {
+  if (values.length === 0) return NaN;
+  const v = [...values].sort((a, b) => a - b);
+  return v[Math.min(v.length - 1, Math.max(0, Math.ceil(q * v.length) - 1))]!;
+}
+
+/** The metrics route. */
+export function metricsRoutes(runtime: AdminRuntime): Hono {
+  const app = new Hono();
+  app.get("/metrics", (c) =>
+    c.body(renderMetrics(runtime), 200, {
+      "content-type": "text/plain; version=0.0.4; charset=utf-8",
+    }));
+  return app;
+}

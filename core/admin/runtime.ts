@@ -1,0 +1,485 @@
+/**
+ * What the admin API needs from the running job(s): {@linkcode AdminRuntime},
+ * a small interface the routes read and act through, and
+ * {@linkcode jobClientRuntime}, its implementation over a {@linkcode JobClient}.
+ * Tests give the routes a fake or a real runtime.
+ *
+ * @module
+ */
+import type { CheckpointConfig } from "../checkpoint/coordinator.ts";
+import { type HistoryEntry, readHistory } from "../checkpoint/history.ts";
+import type { CheckpointStorage } from "../checkpoint/storage.ts";
+import { DenoCheckpointFs } from "../checkpoint/checkpoint_fs.ts";
+import { ByteWriter } from "../state/bytes.ts";
+import { murmur3, subtaskForKeyGroup } from "../state/key_group.ts";
+import type { Serializer } from "../state/serializer.ts";
+import { uidOf } from "../runtime/graph.ts";
+import type { Job, PlacedOperator } from "../runtime/job.ts";
+import type { JobClient } from "../runtime/job_runner.ts";
+import type { Task } from "../runtime/task.ts";
+
+/** A job's status, as Flink names it. */
+export type JobStatus = "RUNNING" | "FINISHED" | "FAILED" | "CANCELED";
+
+/** One operator of a job (a Flink job vertex), summed over its subtasks. */
+export interface VertexInfo {
+  /** Operator uid. */
+  readonly uid: string;
+  /** Display name. */
+  readonly name: string;
+  /** Parallelism. */
+  readonly parallelism: number;
+  /** Records received (0 for sources). */
+  readonly recordsIn: number;
+  /** Records emitted. */
+  readonly recordsOut: number;
+  /** Fraction of recent time its busiest subtask waited on full output channels, 0..1. */
+  readonly backpressureRatio: number;
+}
+
+/** A checkpoint in flight. */
+export interface InProgressCheckpoint {
+  /** Id. */
+  readonly id: number;
+  /** Savepoint or checkpoint. */
+  readonly isSavepoint: boolean;
+  /** Trigger time (ms since epoch). */
+  readonly triggeredAt: number;
+  /** Latest acknowledgement time, if any. */
+  readonly latestAckAt: number | undefined;
+  /** Tasks that acknowledge. */
+  readonly tasks: number;
+  /** Tasks that acknowledged. */
+  readonly acknowledged: number;
+}
+
+/** A segment file of the checkpoint directory. */
+export interface SegmentInfo {
+  /** File name. */
+  readonly name: string;
+  /** Size in bytes. */
+  readonly size: number;
+  /** Retained checkpoints whose manifests reference it. */
+  readonly checkpoints: readonly number[];
+  /** Whether a running state backend uses it. */
+  readonly live: boolean;
+}
+
+/** Where a savepoint or checkpoint operation ended. */
+export interface OperationResult {
+  /** The checkpoint id. */
+  readonly id: number;
+  /** The folder written. */
+  readonly location: string;
+}
+
+/** What a state query found. */
+export type StateQueryOutcome =
+  | { readonly kind: "found"; readonly value: unknown; readonly subtask: number }
+  | {
+    readonly kind:
+      | "unknown-operator"
+      | "unknown-state"
+      | "unknown-key"
+      | "bad-key"
+      | "not-running"
+      | "timeout";
+    readonly message: string;
+  };
+
+/** One job as the admin API sees it. */
+export interface AdminJob {
+  /** 32 hex digits, new per job run (Flink's job id). */
+  readonly id: string;
+  /** Job name. */
+  readonly name: string;
+  /** Start time (ms since epoch). */
+  readonly startTime: number;
+  /** Status now. */
+  status(): JobStatus;
+  /** End time, once ended. */
+  endTime(): number | undefined;
+  /** Restarts so far. */
+  restarts(): number;
+  /** Maximum parallelism (key groups). */
+  maxParallelism(): number;
+  /** Operators, sources first. */
+  vertices(): VertexInfo[];
+  /** Checkpointing config, or undefined when checkpointing is off. */
+  checkpointConfig(): CheckpointConfig | undefined;
+  /** The history file's entries (all runs) and this run's checkpoints in flight. */
+  checkpoints(): { history: HistoryEntry[]; inProgress: InProgressCheckpoint[] };
+  /** Segment files of the checkpoint directory (empty without checkpointing). */
+  segments(): SegmentInfo[];
+  /** Takes a checkpoint. */
+  triggerCheckpoint(): Promise<OperationResult>;
+  /** Takes a savepoint, copied to `targetDirectory` when given; `cancelJob` stops the job too. */
+  triggerSavepoint(options: { targetDirectory?: string; cancelJob?: boolean }): Promise<
+    OperationResult
+  >;
+  /** Stops the job with a savepoint. */
+  stopWithSavepoint(options: { targetDirectory?: string }): Promise<OperationResult>;
+  /** Cancels the job. */
+  cancel(): void;
+  /** Reads `stateName` of operator `uid` for the key given as text. */
+  queryState(uid: string, stateName: string, rawKey: string): Promise<StateQueryOutcome>;
+}
+
+/** The jobs an admin API serves. */
+export interface AdminRuntime {
+  /** Every job, oldest first. */
+  jobs(): readonly AdminJob[];
+}
+
+/** A new 32-hex id (Flink's job and trigger ids). */
+export function newHexId(): string {
+  return crypto.randomUUID().replaceAll("-", "");
+}
+
+/**
+ * Parses a queried key as the operator's key serializer reads keys: strings
+ * as they are, numbers for `f64`/`i32`, and for the generic `key`/`json`
+ * serializers JSON arrays and objects; the candidates are tried in order.
+ * Throws a message for text the serializer cannot take.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseQueryKey, Serializers } from "@weir/weir";
+ * assert.deepEqual(parseQueryKey(Serializers.f64, "2.5"), [2.5]);
+ * assert.deepEqual(parseQueryKey(Serializers.string, "42"), ["42"]);
+ * ```
+ */
+export function parseQueryKey(serializer: Serializer<unknown>, raw: string): unknown[] {
+  const id = serializer.id;
+  const json = (): unknown => {
+    try {
+      return JSON.parse(raw);
+    } catch {
+      throw new Error(`key "${raw}" is not JSON, which the "${id}" key serializer needs`);
+    }
+  };
+  switch (id) {
+    case "string":
+      return [raw];
+    case "f64":
+    case "i32": {
+      const n = Number(raw);
+      if (raw.trim() === "" || !Number.isFinite(n) || (id === "i32" && !Number.isInteger(n))) {
+        throw new Error(`key "${raw}" is not a number, which the "${id}" key serializer needs`);
+      }
+      return [n];
+    }
+    case "bigint":
+      if (!/^-?\d+$/.test(raw)) throw new Error(`key "${raw}" is not an integer (bigint key)`);
+      return [BigInt(raw)];
+    case "boolean":
+      if (raw !== "true" && raw !== "false") throw new Error(`key "${raw}" is not true or false`);
+      return [raw === "true"];
+    case "key":
+    case "json": {
+      // Text first (the common key); then the JSON reading if it differs (numbers, tuples).
+      const out: unknown[] = [raw];
+      try {
+        const v = JSON.parse(raw);
+        if (typeof v !== "string") out.push(v);
+      } catch { /* plain text only */ }
+      return out;
+    }
+    default:
+      return [json()];
+  }
+}
+
+interface BackpressureSample {
+  at: number;
+  busy: number;
+  ratio: number;
+}
+
+/** Backpressure ratios are measured over windows of at least this many ms. */
+const BACKPRESSURE_WINDOW_MS = 1000;
+/** A state query waits this long for its task to run it. */
+const QUERY_TIMEOUT_MS = 5000;
+
+/**
+ * The {@linkcode AdminRuntime} of one job started with `executeAsync`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { jobClientRuntime, StreamEnvironment } from "@weir/weir";
+ * const env = StreamEnvironment.create({ log: () => {} });
+ * env.fromElements(1, 2, 3).addSink({ invoke() {} });
+ * const client = env.executeAsync("tiny");
+ * const runtime = jobClientRuntime(client);
+ * await client.done;
+ * const [job] = runtime.jobs();
+ * assert.equal(job!.name, "tiny");
+ * assert.match(job!.id, /^[0-9a-f]{32}$/);
+ * ```
+ */
+export function jobClientRuntime(client: JobClient, options: { id?: string } = {}): AdminRuntime {
+  const job = new ClientJob(client, options.id ?? newHexId());
+  return { jobs: () => [job] };
+}
+
+class ClientJob implements AdminJob {
+  readonly id: string;
+  readonly name: string;
+  readonly startTime = Date.now();
+  readonly #client: JobClient;
+  #status: JobStatus = "RUNNING";
+  #endTime: number | undefined;
+  readonly #samples = new WeakMap<Task, BackpressureSample>();
+  #tasksOf = new WeakMap<Job, Map<unknown, Task>>();
+  #storage: CheckpointStorage | undefined;
+
+  constructor(client: JobClient, id: string) {
+    this.#client = client;
+    this.id = id;
+    this.name = client.job.config.name;
+    client.done.then(
+      (r) => this.#end(r.cancelled ? "CANCELED" : "FINISHED"),
+      () => this.#end("FAILED"),
+    );
+  }
+
+  #end(status: JobStatus): void {
+    this.#status = status;
+    this.#endTime = Date.now();
+  }
+
+  status(): JobStatus {
+    return this.#status;
+  }
+  endTime(): number | undefined {
+    return this.#endTime;
+  }
+  restarts(): number {
+    return this.#client.restarts;
+  }
+  maxParallelism(): number {
+    return this.#client.job.config.maxParallelism;
+  }
+
+  #taskOf(job: Job, p: PlacedOperator): Task {
+    let m = this.#tasksOf.get(job);
+    if (!m) {
+      m = new Map();
+      for (const t of job.tasks) for (const op of t.operators) m.set(op, t);
+      this.#tasksOf.set(job, m);
+    }
+    return m.get(p.operator)!;
+  }
+
+  #backpressure(t: Task): number {
+    const now = performance.now();
+    const busy = t.backPressuredMs;
+    const s = this.#samples.get(t);
+    if (!s) {
+      this.#samples.set(t, { at: now, busy, ratio: 0 });
+      return 0;
+    }
+    if (now - s.at >= BACKPRESSURE_WINDOW_MS) {
+      s.ratio = Math.min(1, Math.max(0, (busy - s.busy) / (now - s.at)));
+      s.at = now;
+      s.busy = busy;
+    }
+    return s.ratio;
+  }
+
+  vertices(): VertexInfo[] {
+    const job = this.#client.job;
+    const byUid = new Map<string, PlacedOperator[]>();
+    for (const p of job.placed) {
+      const uid = uidOf(p.node);
+      byUid.set(uid, [...(byUid.get(uid) ?? []), p]);
+    }
+    return [...byUid.entries()]
+      .sort((a, b) => a[1][0]!.node.id - b[1][0]!.node.id)
+      .map(([uid, subtasks]) => {
+        let recordsIn = 0, recordsOut = 0, ratio = 0;
+        for (const p of subtasks) {
+          const t = this.#taskOf(job, p);
+          recordsIn += t.operators[0] === p.operator ? t.metrics.recordsIn : p.counters.recordsIn;
+          recordsOut += p.counters.recordsOut;
+          ratio = Math.max(ratio, this.#backpressure(t));
+        }
+        const node = subtasks[0]!.node;
+        return {
+          uid,
+          name: node.name,
+          parallelism: job.parallelism.get(node.id)!,
+          recordsIn,
+          recordsOut,
+          backpressureRatio: ratio,
+        };
+      });
+  }
+
+  checkpointConfig(): CheckpointConfig | undefined {
+    return this.#client.job.config.checkpoint?.config;
+  }
+
+  #checkpointStorage(): CheckpointStorage | undefined {
+    const c = this.#client.job.config.checkpoint;
+    if (!c) return undefined;
+    return this.#storage ??= c.storage;
+  }
+
+  checkpoints(): { history: HistoryEntry[]; inProgress: InProgressCheckpoint[] } {
+    const storage = this.#checkpointStorage();
+    if (!storage) return { history: [], inProgress: [] };
+    const history = readHistory(storage.paths.root);
+    const inProgress = (this.#client.job.coordinator?.history ?? [])
+      .filter((r) => r.status === "in_progress")
+      .map((r) => ({
+        id: r.id,
+        isSavepoint: r.savepoint,
+        triggeredAt: r.triggeredAt,
+        latestAckAt: r.latestAckAt,
+        tasks: r.tasks,
+        acknowledged: r.acknowledged,
+      }));
+    return { history, inProgress };
+  }
+
+  segments(): SegmentInfo[] {
+    const storage = this.#checkpointStorage();
+    if (!storage) return [];
+    const refs = new Map<string, number[]>();
+    for (const id of storage.completedIds()) {
+      try {
+        for (const s of Object.keys(storage.loadCheckpoint(id).manifest.segments)) {
+          refs.set(s, [...(refs.get(s) ?? []), id]);
+        }
+      } catch {
+        // A checkpoint deleted by retention meanwhile references nothing any more.
+      }
+    }
+    const live = new Set<string>();
+    for (const p of this.#client.job.placed) {
+      const keyed = p.keyed as { liveSegments?(): string[] } | undefined;
+      for (const s of keyed?.liveSegments?.() ?? []) live.add(s);
+    }
+    return storage.sharedSegments().flatMap((name) => {
+      const size = storage.fs.size(`${storage.paths.shared}/${name}`);
+      if (size === undefined) return [];
+      return [{ name, size, checkpoints: refs.get(name) ?? [], live: live.has(name) }];
+    });
+  }
+
+  async triggerCheckpoint(): Promise<OperationResult> {
+    const c = await this.#client.triggerCheckpoint();
+    return { id: c.manifest.checkpointId, location: c.path };
+  }
+
+  async triggerSavepoint(
+    options: { targetDirectory?: string; cancelJob?: boolean },
+  ): Promise<OperationResult> {
+    const c = options.cancelJob
+      ? await this.#client.stopWithSavepoint()
+      : await this.#client.triggerSavepoint();
+    return { id: c.manifest.checkpointId, location: copyTo(c.path, options.targetDirectory) };
+  }
+
+  async stopWithSavepoint(options: { targetDirectory?: string }): Promise<OperationResult> {
+    const c = await this.#client.stopWithSavepoint();
+    return { id: c.manifest.checkpointId, location: copyTo(c.path, options.targetDirectory) };
+  }
+
+  cancel(): void {
+    this.#client.cancel();
+  }
+
+  async queryState(uid: string, stateName: string, rawKey: string): Promise<StateQueryOutcome> {
+    const job = this.#client.job;
+    const subtasks = job.placed.filter((p) => uidOf(p.node) === uid);
+    if (subtasks.length === 0) {
+      return { kind: "unknown-operator", message: `Job has no operator with uid "${uid}"` };
+    }
+    const node = subtasks[0]!.node;
+    const ser = node.keySerializer;
+    if (!ser) {
+      return {
+        kind: "unknown-state",
+        message: `Operator "${uid}" is not keyed: it has no state "${stateName}" to query by key`,
+      };
+    }
+    if (this.#status !== "RUNNING") {
+      return { kind: "not-running", message: `Job ${this.id} is ${this.#status}: state is gone` };
+    }
+    let candidates: unknown[];
+    try {
+      candidates = parseQueryKey(ser, rawKey);
+    } catch (e) {
+      return { kind: "bad-key", message: `Bad key for operator "${uid}": ${(e as Error).message}` };
+    }
+    const maxP = job.config.maxParallelism;
+    const parallelism = job.parallelism.get(node.id)!;
+    const w = new ByteWriter(64);
+    let knownState = false;
+    for (const key of candidates) {
+      w.reset();
+      try {
+        ser.write(key, w);
+      } catch {
+        continue;
+      }
+      const index = subtaskForKeyGroup(murmur3(w.buf, w.length) % maxP, maxP, parallelism);
+      const p = subtasks.find((s) => s.subtaskIndex === index)!;
+      const keyed = p.keyed;
+      if (!keyed?.queryState || !keyed.stateNames().includes(stateName)) continue;
+      knownState = true;
+      const task = this.#taskOf(job, p);
+      const result = await runOnTask(task, () => keyed.queryState!(stateName, key));
+      if (result === "timeout") {
+        return { kind: "timeout", message: `Task ${task.name} did not answer the query in time` };
+      }
+      if (result === "ended") {
+        return { kind: "not-running", message: `Task ${task.name} has ended: state is gone` };
+      }
+      if (result.found) return { kind: "found", value: result.value, subtask: index };
+    }
+    if (!knownState && !subtasks.some((s) => s.keyed?.stateNames().includes(stateName))) {
+      return {
+        kind: "unknown-state",
+        message: `Operator "${uid}" has no state named "${stateName}"`,
+      };
+    }
+    return {
+      kind: "unknown-key",
+      message: `State "${stateName}" of operator "${uid}" has no value for key "${rawKey}"`,
+    };
+  }
+}
+
+/** Runs `fn` as a mail of `task` (state is never touched concurrently with processing). */
+function runOnTask<T>(task: Task, fn: () => T): Promise<T | "timeout" | "ended"> {
+  if (task.ended) return Promise.resolve("ended");
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => resolve("timeout"), QUERY_TIMEOUT_MS);
+    task.postMail(() => {
+      clearTimeout(timer);
+      try {
+        resolve(fn());
+      } catch (e) {
+        reject(e);
+      }
+    });
+  });
+}
+
+/** Copies a self-contained savepoint folder into `target` (Flink's target-directory). */
+function copyTo(path: string, target: string | undefined): string {
+  if (target === undefined) return path;
+  const name = path.slice(path.lastIndexOf("/") + 1);
+  const dest = `${target.replace(/\/+$/, "")}/${name}`;
+  const fs = new DenoCheckpointFs();
+  fs.mkdirp(dest);
+  // Segments first, the manifest last: a folder with `_metadata` is complete.
+  const files = fs.list(path).sort((a, b) => (a === "_metadata" ? 1 : b === "_metadata" ? -1 : 0));
+  for (const f of files) fs.copy(`${path}/${f}`, `${dest}/${f}`);
+  return dest;
+}

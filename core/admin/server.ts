@@ -1,0 +1,67 @@
+/**
+ * Serves the admin app on `Deno.serve`, bound to 127.0.0.1 unless told
+ * otherwise; once it listens, prints `admin: http://HOST:PORT` to stderr.
+ *
+ * @module
+ */
+import { createAdminApp } from "./app.ts";
+import type { AdminRuntime } from "./runtime.ts";
+
+/** Where and how to serve the admin API. */
+export interface AdminServerOptions {
+  /** Port; 0 picks a free one. */
+  readonly port: number;
+  /** Interface to bind (127.0.0.1). */
+  readonly host?: string;
+  /** Bearer token requests need. */
+  readonly token?: string;
+  /** Origins allowed cross-origin requests (CORS off unless given). */
+  readonly corsOrigins?: readonly string[];
+  /** Where the `admin: http://HOST:PORT` line goes (stderr). */
+  readonly announce?: (line: string) => void;
+}
+
+/** A running admin server. */
+export interface AdminServer {
+  /** `http://HOST:PORT`. */
+  readonly url: string;
+  /** The port it listens on. */
+  readonly port: number;
+  /** Stops accepting connections and finishes the requests in flight. */
+  shutdown(): Promise<void>;
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * Starts the admin API for `runtime`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { serveAdmin } from "@weir/weir";
+ * const server = serveAdmin({ jobs: () => [] }, { port: 0, announce: () => {} });
+ * const res = await fetch(`${server.url}/jobs`);
+ * assert.deepEqual(await res.json(), { jobs: [] });
+ * await server.shutdown();
+ * ```
+ */
+export function serveAdmin(runtime: AdminRuntime, options: AdminServerOptions): AdminServer {
+  const host = options.host ?? "127.0.0.1";
+  const app = createAdminApp(runtime, {
+    ...(options.token !== undefined ? { token: options.token } : {}),
+    ...(options.corsOrigins !== undefined ? { corsOrigins: options.corsOrigins } : {}),
+  });
+  const announce = options.announce ??
+    ((line: string) => Deno.stderr.writeSync(encoder.encode(`${line}\n`)));
+  const server = Deno.serve({
+    port: options.port,
+    hostname: host,
+    onListen: () => {},
+  }, app.fetch);
+  const addr = server.addr as Deno.NetAddr;
+  const shown = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
+  const url = `http://${shown}:${addr.port}`;
+  announce(`admin: ${url}`);
+  return { url, port: addr.port, shutdown: () => server.shutdown() };
+}

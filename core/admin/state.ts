@@ -1,0 +1,35 @@
+/**
+ * Queryable state: `GET /jobs/:jobid/state/:operatorUid/:stateName?key=K`
+ * returns the current value for a key, read on the subtask that owns its key
+ * group; 404 for an unknown operator, state or key.
+ *
+ * @module
+ */
+import { Hono } from "hono";
+import { fail, jobParam } from "./http.ts";
+import type { AdminRuntime } from "./runtime.ts";
+
+/** The queryable-state route. */
+export function stateRoutes(runtime: AdminRuntime): Hono {
+  const app = new Hono();
+  app.get("/jobs/:jobid/state/:operatorUid/:stateName", async (c) => {
+    const job = jobParam(c, runtime);
+    const key = c.req.query("key");
+    if (key === undefined) fail(400, 'Missing query parameter "key"');
+    const uid = c.req.param("operatorUid");
+    const name = c.req.param("stateName");
+    const r = await job.queryState(uid, name, key);
+    if (r.kind === "found") {
+      return c.json({ operator: uid, state: name, key, subtask: r.subtask, value: r.value });
+    }
+    const status = r.kind === "bad-key"
+      ? 400
+      : r.kind === "not-running"
+      ? 409
+      : r.kind === "timeout"
+      ? 503
+      : 404;
+    fail(status, r.message);
+  });
+  return app;
+}

@@ -1,0 +1,131 @@
+/**
+ * The checkpoint history file `DIR/_history.jsonl`: one JSON line per
+ * completed or failed checkpoint and per restore, appended and fsynced, so
+ * checkpoint statistics survive restarts (the admin API reads it back). A
+ * name starting with `_` is ignored by retention and restore. Writing it is
+ * best effort: a failed append never fails a checkpoint.
+ *
+ * @module
+ */
+import type { TaskCheckpointStats } from "./manifest.ts";
+
+/** The history file's name inside the checkpoint directory. */
+export const HISTORY_FILE = "_history.jsonl";
+
+/** A completed or failed checkpoint (field names as Flink's REST API). */
+export interface CheckpointHistoryEntry {
+  /** Entry type. */
+  readonly kind: "checkpoint";
+  /** Checkpoint id. */
+  readonly id: number;
+  /** `COMPLETED` or `FAILED`. */
+  readonly status: "COMPLETED" | "FAILED";
+  /** Savepoint or checkpoint. */
+  readonly is_savepoint: boolean;
+  /** Trigger time, ms since epoch. */
+  readonly trigger_timestamp: number;
+  /** Time of the last acknowledgement (or of the failure). */
+  readonly latest_ack_timestamp: number;
+  /** ms from trigger to completion or failure. */
+  readonly end_to_end_duration: number;
+  /** Bytes of state referenced. */
+  readonly state_size: number;
+  /** Bytes newly written. */
+  readonly checkpointed_size: number;
+  /** Tasks that acknowledge. */
+  readonly num_subtasks: number;
+  /** Tasks that acknowledged. */
+  readonly num_acknowledged_subtasks: number;
+  /** Where the checkpoint or savepoint is (completed only). */
+  readonly external_path?: string;
+  /** Why it failed (failed only). */
+  readonly failure_message?: string;
+  /** Per-task statistics (completed only). */
+  readonly tasks: readonly TaskCheckpointStats[];
+}
+
+/** A restore of the job from a checkpoint or savepoint. */
+export interface RestoreHistoryEntry {
+  /** Entry type. */
+  readonly kind: "restore";
+  /** The restored checkpoint id. */
+  readonly id: number;
+  /** When the job restored (ms since epoch). */
+  readonly restore_timestamp: number;
+  /** Whether a savepoint was restored. */
+  readonly is_savepoint: boolean;
+  /** The restored folder. */
+  readonly external_path: string;
+}
+
+/** One line of the history file. */
+export type HistoryEntry = CheckpointHistoryEntry | RestoreHistoryEntry;
+
+const encoder = new TextEncoder();
+
+/**
+ * Appends `entry` to `root/_history.jsonl` and fsyncs it. Returns an error
+ * message instead of throwing (history must never fail a checkpoint).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { appendHistory, readHistory } from "@weir/weir";
+ * const dir = Deno.makeTempDirSync();
+ * appendHistory(dir, {
+ *   kind: "restore", id: 3, restore_timestamp: 1, is_savepoint: false, external_path: "x",
+ * });
+ * assert.equal(readHistory(dir).length, 1);
+ * Deno.removeSync(dir, { recursive: true });
+ * ```
+ */
+export function appendHistory(root: string, entry: HistoryEntry): string | undefined {
+  let f: Deno.FsFile | undefined;
+  try {
+    f = Deno.openSync(`${root}/${HISTORY_FILE}`, { append: true, create: true });
+    const data = encoder.encode(JSON.stringify(entry) + "\n");
+    let off = 0;
+    while (off < data.length) off += f.writeSync(data.subarray(off));
+    f.syncSync();
+    return undefined;
+  } catch (e) {
+    return `Cannot append to the checkpoint history ${root}/${HISTORY_FILE}: ${e}`;
+  } finally {
+    f?.close();
+  }
+}
+
+/**
+ * Reads the history of checkpoint directory `root`, oldest first. A missing
+ * file is an empty history; a torn last line (a crash mid-append) and lines
+ * that are not history entries are skipped.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { readHistory } from "@weir/weir";
+ * assert.deepEqual(readHistory("/nonexistent/checkpoints"), []);
+ * ```
+ */
+export function readHistory(root: string): HistoryEntry[] {
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(`${root}/${HISTORY_FILE}`);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return [];
+    throw e;
+  }
+  const out: HistoryEntry[] = [];
+  for (const line of text.split("\n")) {
+    if (line.trim() === "") continue;
+    try {
+      const v = JSON.parse(line);
+      if (v && (v.kind === "checkpoint" || v.kind === "restore") && typeof v.id === "number") {
+        out.push(v as HistoryEntry);
+      }
+    } catch {
+      // A torn line from a crash during an append: the entries before it stand.
+    }
+  }
+  return out;
+}

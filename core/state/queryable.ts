@@ -1,0 +1,76 @@
+/**
+ * Queryable state: reading one key's value of a named state from outside the
+ * operator (the admin API's `GET /jobs/:jobid/state/:operatorUid/:stateName`).
+ * Backends implement `KeyedStateBackend.queryState` with these helpers.
+ *
+ * @module
+ */
+import { StateError } from "../errors.ts";
+import type { StateMeta } from "./state_keys.ts";
+
+/** What a state query found. */
+export interface StateQueryResult {
+  /** Whether the key has a value in the state. */
+  readonly found: boolean;
+  /** The value: a list's elements, a map as an object (string keys) or entries. */
+  readonly value?: unknown;
+}
+
+/**
+ * Throws `StateError` unless state `meta` can be queried by key alone (state
+ * with namespaces, such as window state, needs its namespace too).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { checkQueryable } from "@weir/weir";
+ * assert.throws(() =>
+ *   checkQueryable({ id: 1, name: "w", kind: "value", typeId: "value<f64>", namespace: "window" }, "op")
+ * );
+ * ```
+ */
+export function checkQueryable(meta: StateMeta, operator: string): void {
+  if (meta.namespace !== null) {
+    throw new StateError(
+      `State "${meta.name}" of operator "${operator}" has namespaces (${meta.namespace}): ` +
+        `it cannot be queried by key alone`,
+    );
+  }
+}
+
+interface Readable {
+  value?(): unknown;
+  get?(): unknown;
+  entries?(): Iterable<[unknown, unknown]>;
+}
+
+/**
+ * Reads the current key's value of a state object of kind `kind` as a
+ * JSON-friendly value; `undefined` when the key has none.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { readStateValue } from "@weir/weir";
+ * const fake = { entries: () => new Map([["a", 1]]).entries() };
+ * assert.deepEqual(readStateValue("map", fake), { a: 1 });
+ * ```
+ */
+export function readStateValue(kind: string, state: unknown): unknown {
+  const s = state as Readable;
+  switch (kind) {
+    case "value":
+      return s.value!();
+    case "list":
+    case "reducing":
+    case "aggregating":
+      return s.get!();
+    case "map": {
+      const entries = [...s.entries!()];
+      if (entries.length === 0) return undefined;
+      return entries.every(([k]) => typeof k === "string") ? Object.fromEntries(entries) : entries;
+    }
+    default:
+      throw new StateError(`Cannot query state of unknown kind "${kind}"`);
+  }
+}

@@ -1,0 +1,52 @@
+/**
+ * A job for the admin API tests: an unbounded generator of words keyed by
+ * word and counted in ValueState "count" (operator uid "count"). Common
+ * flags apply (`--admin-port`, `--checkpoint-dir`, ...); `--rate N` sets
+ * records per second.
+ *
+ * @module
+ */
+import {
+  type Collector,
+  type KeyedProcessContext,
+  type KeyedProcessFunction,
+  type RuntimeContext,
+  Serializers,
+  StreamEnvironment,
+  type ValueState,
+  ValueStateDescriptor,
+} from "../../mod.ts";
+import type { EnvironmentConfig, JobClient } from "../../core/dataflow/environment.ts";
+
+/** Counts per word. */
+export class CountWords implements KeyedProcessFunction<string, string, string> {
+  count!: ValueState<number>;
+  open(ctx: RuntimeContext): void {
+    this.count = ctx.getState(new ValueStateDescriptor("count", Serializers.f64));
+  }
+  processElement(word: string, _ctx: KeyedProcessContext<string>, out: Collector<string>): void {
+    const n = (this.count.value() ?? 0) + 1;
+    this.count.update(n);
+    out.collect(`${word}\t${n}`);
+  }
+}
+
+/** Builds the job on `env`: words `w0`..`w9`. */
+export function buildAdminJob(env: StreamEnvironment, ratePerSecond: number): void {
+  env.generate({ ratePerSecond, generate: (seq) => `w${seq % 10}` }).uid("words")
+    .keyBy((w) => w, Serializers.string)
+    .process(new CountWords()).uid("count")
+    .addSink({ invoke() {} }, { uid: "sink" });
+}
+
+/** Creates the environment from `args` and starts the job. */
+export function startAdminJob(args: string[], config: EnvironmentConfig = {}): JobClient {
+  const { env, values } = StreamEnvironment.fromArgs(args, { rate: { type: "string" } }, config);
+  buildAdminJob(env, Number(values.rate ?? "2000"));
+  return env.executeAsync("admin test job");
+}
+
+if (import.meta.main) {
+  const client = startAdminJob(Deno.args);
+  await client.done;
+}

@@ -1,0 +1,208 @@
+/**
+ * Admin API routes through `app.request()` against a real running job (heap
+ * and LSM backends): jobs, vertices with record counts, checkpoints and their
+ * statistics, savepoints (trigger and poll), queryable state, segments,
+ * metrics, stop with savepoint, and history surviving a restart.
+ */
+import assert from "node:assert/strict";
+import {
+  createAdminApp,
+  HeapStateBackend,
+  jobClientRuntime,
+  LsmStateBackend,
+  type StateBackend,
+  StreamEnvironment,
+} from "../mod.ts";
+import { buildAdminJob } from "./_helpers/admin_job.ts";
+
+// deno-lint-ignore no-explicit-any
+type Json = Record<string, any>;
+
+function startJob(dir: string, backend: StateBackend, restore?: string) {
+  const env = StreamEnvironment.create({
+    parallelism: 2,
+    stateBackend: backend,
+    checkpoint: { dir, retained: 2 },
+    log: () => {},
+    ...(restore ? { restore } : {}),
+  });
+  buildAdminJob(env, 5000);
+  const client = env.executeAsync("admin api job");
+  const app = createAdminApp(jobClientRuntime(client));
+  const get = async (path: string, status = 200): Promise<Json> => {
+    const res = await app.request(path);
+    const body = await res.json();
+    assert.equal(res.status, status, `${path}: ${JSON.stringify(body)}`);
+    return body;
+  };
+  const post = async (path: string, body: unknown, status = 202): Promise<Json> => {
+    const res = await app.request(path, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+    const json = await res.json();
+    assert.equal(res.status, status, `${path}: ${JSON.stringify(json)}`);
+    return json;
+  };
+  return { client, app, get, post };
+}
+
+async function poll(get: (p: string) => Promise<Json>, path: string): Promise<Json> {
+  for (let i = 0; i < 500; i++) {
+    const r = await get(path);
+    if (r.status.id === "COMPLETED") return r;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`${path} did not complete`);
+}
+
+async function until(what: string, check: () => Promise<boolean> | boolean): Promise<void> {
+  for (let i = 0; i < 500; i++) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+for (const backend of ["heap", "lsm"] as const) {
+  Deno.test(`admin API over a running job (${backend} backend)`, async () => {
+    const dir = Deno.makeTempDirSync();
+    const target = Deno.makeTempDirSync();
+    const make = () => backend === "heap" ? new HeapStateBackend() : new LsmStateBackend();
+    const { client, get, post } = startJob(dir, make());
+    try {
+      const { jobs } = await get("/jobs");
+      assert.equal(jobs.length, 1);
+      const id = jobs[0].id;
+      assert.match(id, /^[0-9a-f]{32}$/);
+      assert.equal(jobs[0].status, "RUNNING");
+      const overview = await get("/jobs/overview");
+      assert.equal(overview.jobs[0].name, "admin api job");
+      assert.equal(overview.jobs[0].jid, id);
+
+      // Vertices: uid, name, parallelism, records in/out, backpressure.
+      await until("records to reach the counter", async () => {
+        const j = await get(`/jobs/${id}`);
+        const count = j.vertices.find((v: Json) => v.uid === "count");
+        return count.metrics["read-records"] > 100;
+      });
+      const detail = await get(`/jobs/${id}`);
+      assert.deepEqual(detail.vertices.map((v: Json) => v.uid), ["words", "count", "sink"]);
+      for (const v of detail.vertices) {
+        assert.match(v.id, /^[0-9a-f]{32}$/);
+        assert.equal(v.parallelism, 2);
+        assert.ok(v["backpressure-ratio"] >= 0 && v["backpressure-ratio"] <= 1);
+      }
+      const [words, count, sink] = detail.vertices;
+      assert.equal(words.metrics["read-records"], 0);
+      assert.ok(words.metrics["write-records"] >= count.metrics["read-records"]);
+      assert.ok(count.metrics["write-records"] <= count.metrics["read-records"]);
+      assert.ok(sink.metrics["read-records"] <= count.metrics["write-records"]);
+      const bp = await get(`/jobs/${id}/vertices/${count.id}/backpressure`);
+      assert.ok(["ok", "low", "high"].includes(bp.backpressureLevel));
+
+      // A checkpoint, triggered and polled.
+      const { "request-id": cpTrigger } = await post(`/jobs/${id}/checkpoints`, {});
+      const cp = await poll(get, `/jobs/${id}/checkpoints/${cpTrigger}`);
+      const cpId = cp.operation.checkpointId;
+      assert.ok(cpId >= 1);
+      const config = await get(`/jobs/${id}/checkpoints/config`);
+      assert.equal(config.mode, "exactly_once");
+      assert.equal(config.max_concurrent, 1);
+
+      // A savepoint into a target directory, triggered and polled.
+      const { "request-id": spTrigger } = await post(`/jobs/${id}/savepoints`, {
+        "target-directory": target,
+        "cancel-job": false,
+      });
+      assert.match(spTrigger, /^[0-9a-f]{32}$/);
+      const sp = await poll(get, `/jobs/${id}/savepoints/${spTrigger}`);
+      const location: string = sp.operation.location;
+      assert.ok(location.startsWith(target), location);
+      assert.ok(Deno.statSync(`${location}/_metadata`).isFile);
+
+      const cps = await get(`/jobs/${id}/checkpoints`);
+      assert.equal(cps.counts.completed, 2);
+      assert.equal(cps.counts.failed, 0);
+      assert.equal(cps.counts.total, cps.counts.completed + cps.counts.in_progress);
+      assert.equal(cps.latest.completed.id, cpId);
+      assert.equal(cps.latest.savepoint.is_savepoint, true);
+      assert.equal(cps.latest.failed, null);
+      for (const k of ["state_size", "checkpointed_size", "end_to_end_duration"]) {
+        const s = cps.summary[k];
+        for (const f of ["min", "max", "avg", "p50", "p90", "p99"]) {
+          assert.equal(typeof s[f], "number", `${k}.${f}`);
+        }
+        assert.ok(s.min <= s.p50 && s.p50 <= s.p90 && s.p90 <= s.p99 && s.p99 <= s.max);
+      }
+      assert.ok(cps.summary.state_size.max > 0);
+      const h = cps.history.find((x: Json) => x.id === cpId);
+      assert.equal(h.status, "COMPLETED");
+      assert.equal(h.num_subtasks, h.num_acknowledged_subtasks);
+      assert.ok(h.latest_ack_timestamp >= h.trigger_timestamp);
+
+      const details = await get(`/jobs/${id}/checkpoints/details/${cpId}`);
+      assert.equal(details.id, cpId);
+      const tasks = Object.values(details.tasks) as Json[];
+      assert.equal(tasks.length, h.num_subtasks);
+      for (const t of tasks) {
+        assert.equal(typeof t.checkpoint_duration.sync, "number");
+        assert.equal(typeof t.checkpoint_duration.async, "number");
+        assert.equal(typeof t.alignment.duration, "number");
+      }
+      await get(`/jobs/${id}/checkpoints/details/99999`, 404);
+
+      // Queryable state, routed to the owning subtask.
+      const st = await get(`/jobs/${id}/state/count/count?key=w3`);
+      assert.equal(typeof st.value, "number");
+      assert.ok(st.value > 0);
+      assert.ok(st.subtask === 0 || st.subtask === 1);
+      const later = await get(`/jobs/${id}/state/count/count?key=w3`);
+      assert.ok(later.value >= st.value);
+      await get(`/jobs/${id}/state/count/count?key=nope`, 404);
+      await get(`/jobs/${id}/state/count/other?key=w3`, 404);
+      await get(`/jobs/${id}/state/ghost/count?key=w3`, 404);
+      await get(`/jobs/${id}/state/words/count?key=w3`, 404);
+      await get(`/jobs/${id}/state/count/count`, 400);
+
+      // Segments with sizes and reference counts.
+      const seg = await get(`/jobs/${id}/segments`);
+      assert.ok(seg.segments.length > 0);
+      for (const s of seg.segments) {
+        assert.ok(s.size > 0);
+        assert.equal(s.references, s.checkpoints.length);
+      }
+      assert.ok(seg.segments.some((s: Json) => s.checkpoints.includes(cpId)));
+
+      // Stop with a savepoint; the job ends.
+      const { "request-id": stopTrigger } = await post(`/jobs/${id}/stop`, { drain: false });
+      const stop = await poll(get, `/jobs/${id}/savepoints/${stopTrigger}`);
+      assert.ok(stop.operation.location.includes("savepoints"));
+      const result = await client.done;
+      assert.equal(result.cancelled, false);
+      assert.equal((await get("/jobs")).jobs[0].status, "FINISHED");
+      await post(`/jobs/${id}/savepoints`, {}, 409);
+      await get(`/jobs/${id}/state/count/count?key=w3`, 409);
+    } finally {
+      client.cancel();
+      await client.done.catch(() => {});
+    }
+
+    // History and statistics survive a restart: a new run reads them back.
+    const second = startJob(dir, make(), "latest");
+    try {
+      const { jobs } = await second.get("/jobs");
+      const cps = await second.get(`/jobs/${jobs[0].id}/checkpoints`);
+      assert.equal(cps.counts.completed, 3, JSON.stringify(cps.counts));
+      assert.equal(cps.counts.restored, 1);
+      assert.equal(cps.latest.restored.is_savepoint, false, "latest = the newest checkpoint");
+      assert.ok(cps.history.length >= 3);
+    } finally {
+      second.client.cancel();
+      await second.client.done.catch(() => {});
+      Deno.removeSync(dir, { recursive: true });
+      Deno.removeSync(target, { recursive: true });
+    }
+  });
+}

@@ -1,0 +1,298 @@
+/**
+ * Admin API errors and access, through `app.request()` on a fake runtime:
+ * malformed ids, unknown jobs, checkpoints and triggers, unknown routes, bad
+ * bodies, the bearer token, CORS; and once over a real socket: a job started
+ * with `--admin-port 0` prints `admin: http://HOST:PORT` and is stopped with a
+ * savepoint through the API.
+ */
+import assert from "node:assert/strict";
+import {
+  type AdminJob,
+  type AdminRuntime,
+  appendHistory,
+  createAdminApp,
+  readHistory,
+} from "../mod.ts";
+
+const JOB_ID = "0123456789abcdef0123456789abcdef";
+
+function fakeJob(dir: string): AdminJob & { savepoints: number } {
+  return {
+    id: JOB_ID,
+    name: "fake",
+    startTime: 1000,
+    savepoints: 0,
+    status: () => "RUNNING",
+    endTime: () => undefined,
+    restarts: () => 0,
+    maxParallelism: () => 128,
+    vertices: () => [
+      {
+        uid: "src",
+        name: "Source",
+        parallelism: 1,
+        recordsIn: 0,
+        recordsOut: 5,
+        backpressureRatio: 0,
+      },
+    ],
+    checkpointConfig: () => ({
+      dir,
+      intervalMs: undefined,
+      mode: "at-least-once",
+      timeoutMs: 1000,
+      minPauseMs: 0,
+      maxConcurrent: 1,
+      tolerableFailures: 0,
+      retained: 1,
+      retainOnCancellation: false,
+    }),
+    checkpoints: () => ({ history: readHistory(dir), inProgress: [] }),
+    segments: () => [],
+    triggerCheckpoint: () => Promise.resolve({ id: 1, location: `${dir}/chk-1` }),
+    triggerSavepoint() {
+      this.savepoints++;
+      return Promise.reject(new Error("disk full"));
+    },
+    stopWithSavepoint: () => Promise.resolve({ id: 2, location: `${dir}/savepoints/x` }),
+    cancel: () => {},
+    queryState: () => Promise.resolve({ kind: "unknown-key", message: "no value" }),
+  };
+}
+
+async function call(
+  app: ReturnType<typeof createAdminApp>,
+  method: string,
+  path: string,
+  init: { body?: string; headers?: Record<string, string> } = {},
+): Promise<{ status: number; body: Record<string, unknown>; headers: Headers }> {
+  const res = await app.request(path, { method, ...init });
+  const text = await res.text();
+  return {
+    status: res.status,
+    body: text.startsWith("{") ? JSON.parse(text) : {},
+    headers: res.headers,
+  };
+}
+
+function assertError(
+  r: { status: number; body: Record<string, unknown> },
+  status: number,
+  re: RegExp,
+) {
+  assert.equal(r.status, status, JSON.stringify(r.body));
+  const errors = r.body.errors as string[];
+  assert.ok(Array.isArray(errors) && errors.length === 1, JSON.stringify(r.body));
+  assert.match(errors[0]!, re);
+}
+
+Deno.test("admin API errors are JSON with fitting statuses", async () => {
+  const dir = Deno.makeTempDirSync();
+  const job = fakeJob(dir);
+  const app = createAdminApp({ jobs: () => [job] });
+  assertError(await call(app, "GET", "/jobs/xyz"), 400, /Malformed job id "xyz"/);
+  assertError(await call(app, "GET", `/jobs/${"f".repeat(32)}`), 404, /not found/);
+  assertError(await call(app, "GET", "/nope/nothing"), 404, /Not found: GET \/nope\/nothing/);
+  assertError(await call(app, "DELETE", "/jobs"), 404, /Not found/);
+  assertError(
+    await call(app, "GET", `/jobs/${JOB_ID}/checkpoints/details/abc`),
+    400,
+    /Malformed checkpoint id/,
+  );
+  assertError(
+    await call(app, "GET", `/jobs/${JOB_ID}/checkpoints/details/0`),
+    400,
+    /Malformed checkpoint id/,
+  );
+  assertError(
+    await call(app, "GET", `/jobs/${JOB_ID}/checkpoints/details/7`),
+    404,
+    /no checkpoint 7/,
+  );
+  assertError(
+    await call(app, "GET", `/jobs/${JOB_ID}/savepoints/123`),
+    400,
+    /Malformed trigger id/,
+  );
+  assertError(
+    await call(app, "GET", `/jobs/${JOB_ID}/savepoints/${"a".repeat(32)}`),
+    404,
+    /no savepoint trigger/,
+  );
+  assertError(
+    await call(app, "GET", `/jobs/${JOB_ID}/vertices/${"b".repeat(32)}/backpressure`),
+    404,
+    /no vertex/,
+  );
+  assertError(await call(app, "PATCH", `/jobs/${JOB_ID}?mode=explode`), 400, /Unknown mode/);
+  assertError(await call(app, "GET", `/jobs/${JOB_ID}/state/op/s?key=k`), 404, /no value/);
+
+  // Bad bodies.
+  const sp = `/jobs/${JOB_ID}/savepoints`;
+  assertError(await call(app, "POST", sp, { body: "{not json" }), 400, /not valid JSON/);
+  assertError(await call(app, "POST", sp, { body: "[1]" }), 400, /must be a JSON object/);
+  assertError(
+    await call(app, "POST", sp, { body: '{"target":"x"}' }),
+    400,
+    /Unknown field "target"/,
+  );
+  assertError(
+    await call(app, "POST", sp, { body: '{"cancel-job":"yes"}' }),
+    400,
+    /"cancel-job" must be true or false/,
+  );
+  assertError(
+    await call(app, "POST", sp, { body: '{"target-directory":5}' }),
+    400,
+    /"target-directory" must be a non-empty string/,
+  );
+  assertError(
+    await call(app, "POST", `/jobs/${JOB_ID}/stop`, { body: '{"drain":1}' }),
+    400,
+    /"drain" must be true or false/,
+  );
+  assert.equal(job.savepoints, 0, "no savepoint was triggered by a bad request");
+
+  // A failed savepoint is reported through its trigger, Flink style.
+  const started = await call(app, "POST", sp, { body: "" });
+  assert.equal(started.status, 202);
+  const trigger = started.body["request-id"] as string;
+  await new Promise((r) => setTimeout(r, 0));
+  const polled = await call(app, "GET", `${sp}/${trigger}`);
+  assert.deepEqual(polled.body, {
+    status: { id: "COMPLETED" },
+    operation: { "failure-cause": { class: "CheckpointError", "stack-trace": "disk full" } },
+  });
+
+  // The history file feeds the statistics; a torn last line is skipped.
+  appendHistory(dir, {
+    kind: "checkpoint",
+    id: 4,
+    status: "FAILED",
+    is_savepoint: false,
+    trigger_timestamp: 10,
+    latest_ack_timestamp: 20,
+    end_to_end_duration: 10,
+    state_size: 0,
+    checkpointed_size: 0,
+    num_subtasks: 2,
+    num_acknowledged_subtasks: 1,
+    failure_message: "timed out",
+    tasks: [],
+  });
+  Deno.writeTextFileSync(`${dir}/_history.jsonl`, '{"kind":"checkp', { append: true });
+  const cps = await call(app, "GET", `/jobs/${JOB_ID}/checkpoints`);
+  assert.deepEqual(cps.body.counts, {
+    restored: 0,
+    total: 1,
+    in_progress: 0,
+    completed: 0,
+    failed: 1,
+  });
+  const latest = cps.body.latest as Record<string, Record<string, unknown>>;
+  assert.equal(latest.failed!.failure_message, "timed out");
+  assert.equal(
+    (await call(app, "GET", `/jobs/${JOB_ID}/checkpoints/details/4`)).body.status,
+    "FAILED",
+  );
+  Deno.removeSync(dir, { recursive: true });
+});
+
+Deno.test("admin API: bearer token, the open dashboard page, CORS off by default", async () => {
+  const runtime: AdminRuntime = { jobs: () => [] };
+  const app = createAdminApp(runtime, { token: "s3cret" });
+  assertError(await call(app, "GET", "/jobs"), 401, /bearer token/);
+  const wrong = await call(app, "GET", "/jobs", { headers: { authorization: "Bearer nope" } });
+  assertError(wrong, 401, /bearer token/);
+  assert.match(wrong.headers.get("www-authenticate") ?? "", /^Bearer/);
+  assertError(
+    await call(app, "GET", "/metrics", { headers: { authorization: "Basic s3cret" } }),
+    401,
+    /token/,
+  );
+  const ok = await call(app, "GET", "/jobs", { headers: { authorization: "Bearer s3cret" } });
+  assert.equal(ok.status, 200);
+  const page = await app.request("/");
+  assert.equal(page.status, 200);
+  assert.match(await page.text(), /<title>weir dashboard<\/title>/);
+
+  const open = createAdminApp(runtime);
+  const res = await open.request("/jobs", { headers: { origin: "http://evil.example" } });
+  assert.equal(res.headers.get("access-control-allow-origin"), null);
+  const withCors = createAdminApp(runtime, { corsOrigins: ["http://ok.example"] });
+  const res2 = await withCors.request("/jobs", { headers: { origin: "http://ok.example" } });
+  assert.equal(res2.headers.get("access-control-allow-origin"), "http://ok.example");
+});
+
+Deno.test("admin API over a real socket: --admin-port 0, stop with savepoint", async () => {
+  const dir = Deno.makeTempDirSync();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      new URL("./_helpers/admin_job.ts", import.meta.url).pathname,
+      "--admin-port",
+      "0",
+      "--admin-token",
+      "tok",
+      "--checkpoint-dir",
+      dir,
+      "--rate",
+      "1000",
+    ],
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+  let err = "";
+  let url: string | undefined;
+  while (url === undefined) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    err += value;
+    url = /^admin: (http:\/\/127\.0\.0\.1:\d+)$/m.exec(err)?.[1];
+  }
+  assert.ok(url, `no admin line on stderr: ${err}`);
+  const drain = (async () => {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      err += value;
+    }
+  })();
+  const auth = { authorization: "Bearer tok" };
+  assert.equal((await (await fetch(`${url}/jobs`)).json()).errors.length, 1);
+  const { jobs } = await (await fetch(`${url}/jobs`, { headers: auth })).json();
+  assert.equal(jobs.length, 1);
+  const res = await fetch(`${url}/jobs/${jobs[0].id}/stop`, {
+    method: "POST",
+    headers: { ...auth, "content-type": "application/json" },
+    body: JSON.stringify({ drain: true }),
+  });
+  assert.equal(res.status, 202);
+  const { "request-id": trigger } = await res.json();
+  let location: string | undefined;
+  for (let i = 0; i < 500 && location === undefined; i++) {
+    try {
+      const r =
+        await (await fetch(`${url}/jobs/${jobs[0].id}/savepoints/${trigger}`, { headers: auth }))
+          .json();
+      if (r.status.id === "COMPLETED") location = r.operation.location;
+    } catch {
+      break; // the job ended and its server with it
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const status = await child.status;
+  await drain;
+  assert.equal(status.code, 0, err);
+  assert.equal(err.match(/^admin: /gm)?.length, 1, "the admin line is printed once");
+  const saved = [...Deno.readDirSync(`${dir}/savepoints`)];
+  assert.equal(saved.length, 1);
+  if (location) assert.ok(location.endsWith(saved[0]!.name));
+  const history = readHistory(dir);
+  assert.ok(
+    history.some((e) => e.kind === "checkpoint" && e.is_savepoint && e.status === "COMPLETED"),
+  );
+  Deno.removeSync(dir, { recursive: true });
+});
