@@ -14,6 +14,7 @@
  */
 import { CheckpointError, ConfigError } from "../errors.ts";
 import { TwoPhaseCommitSink } from "./two_phase_commit_sink.ts";
+import type { SinkContext } from "./sink.ts";
 
 /** Options of an {@linkcode ExactlyOnceFileSink}. */
 export interface ExactlyOnceFileSinkOptions<T> {
@@ -67,7 +68,7 @@ export class ExactlyOnceFileSink<T> extends TwoPhaseCommitSink<T, FileTransactio
   /** The output folder. */
   readonly dir: string;
   private readonly format: (value: T) => string;
-  private readonly run = crypto.randomUUID().slice(0, 8);
+  private run = "";
   private seq = 0;
   private lines: string[] = [];
   private file: Deno.FsFile | undefined;
@@ -83,6 +84,17 @@ export class ExactlyOnceFileSink<T> extends TwoPhaseCommitSink<T, FileTransactio
     this.format = options.format ??
       ((v: T) => (typeof v === "string" ? v : JSON.stringify(v)));
     Deno.mkdirSync(`${this.dir}/${IN_PROGRESS_DIR}`, { recursive: true });
+  }
+
+  /**
+   * Picks this attempt's file-name prefix, then opens the base. A restart in
+   * the same process makes new subtask objects from this sink: a fixed id
+   * would name new files as the ones the failed attempt already committed.
+   */
+  override open(ctx: SinkContext): void {
+    this.run = crypto.randomUUID().slice(0, 8);
+    this.seq = 0;
+    super.open(ctx);
   }
 
   private inProgress(txn: FileTransaction): string {
