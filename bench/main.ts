@@ -1,28 +1,35 @@
 /**
  * `deno task bench`: runs every benchmark in its own process (so one cannot
  * skew another's memory or JIT state) and prints what each printed. Pass
- * `--quick` for short runs.
+ * `--quick` for short runs, `--full` for the largest sizes.
  *
  * @module
  */
-const BENCHES = ["pipeline.ts", "lsm_store.ts"];
+const BENCHES = ["pipeline.ts", "lsm_store.ts", "checkpoint.ts"];
 
-const quick = Deno.args.includes("--quick");
-for (const file of BENCHES) {
-  const path = new URL(file, import.meta.url).pathname;
+const flags = Deno.args.filter((a) => a === "--quick" || a === "--full");
+const paths = BENCHES.map((file) => new URL(file, import.meta.url).pathname);
+// Check every file before running any: a renamed bench must fail the run, not vanish from it.
+const missing = paths.filter((path) => {
   try {
-    await Deno.stat(path);
+    return !Deno.statSync(path).isFile;
   } catch {
-    continue;
+    return true;
   }
+});
+if (missing.length > 0) {
+  console.error(`bench/main.ts: benchmark file(s) missing: ${missing.join(", ")}`);
+  Deno.exit(1);
+}
+for (const [i, path] of paths.entries()) {
   const cmd = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--unstable-kv", path, ...(quick ? ["--quick"] : [])],
+    args: ["run", "-A", "--unstable-kv", path, ...flags],
     stdout: "inherit",
     stderr: "inherit",
   });
   const { code } = await cmd.output();
   if (code !== 0) {
-    console.error(`bench/${file} exited with ${code}`);
+    console.error(`bench/${BENCHES[i]} exited with ${code}`);
     Deno.exit(code);
   }
   console.log();

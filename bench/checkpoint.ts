@@ -1,0 +1,520 @@
+/**
+ * Checkpointing benchmarks (issue 4), on the LSM and the heap backends:
+ *
+ * 1. Throughput of keyed counting and of `examples/word_count.ts` with a
+ *    checkpoint every 1 s vs without checkpointing, and the % cost.
+ * 2. Per state size (10 MB, 100 MB; 1 GB with `--full`): the full checkpoint
+ *    after building the state, then incremental checkpoints after changing
+ *    0.1%, 1% and 10% of the keys: sync pause (manifest `tasks[].syncMs`),
+ *    duration, `stateSize` and `checkpointedSize`.
+ * 3. Restore time per state size: from starting a job that restores the last
+ *    checkpoint until its keyed operator has read a restored value.
+ *
+ * deno run -A bench/checkpoint.ts [--quick] [--full] [--runs R]
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import {
+  type Collector,
+  type JobClient,
+  type KeyedProcessFunction,
+  type Manifest,
+  type RuntimeContext,
+  Serializers,
+  type Source,
+  type StateBackend,
+  StreamEnvironment,
+  type ValueState,
+  ValueStateDescriptor,
+} from "../mod.ts";
+import { HeapStateBackend } from "../core/state/heap/mod.ts";
+import { LsmStateBackend } from "../core/state/lsm/mod.ts";
+import { main as wordCount } from "../examples/word_count.ts";
+import { machine, median, rate, table } from "./_util.ts";
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    quick: { type: "boolean" },
+    full: { type: "boolean" },
+    runs: { type: "string" },
+  },
+});
+const quick = values.quick ?? false;
+const full = values.full ?? false;
+const RUNS = Number(values.runs ?? 3);
+const MB = 1_000_000;
+
+const BACKENDS: [string, () => StateBackend][] = [
+  ["lsm", () => new LsmStateBackend()],
+  ["heap", () => new HeapStateBackend()],
+];
+
+const tmpRoot = await Deno.makeTempDir({ prefix: "weir-bench-checkpoint-" });
+const noLog = () => {};
+
+function mb(bytes: number): string {
+  return `${(bytes / MB).toFixed(1)} MB`;
+}
+function ms(x: number): string {
+  return x >= 100 ? `${x.toFixed(0)} ms` : `${x.toFixed(1)} ms`;
+}
+function mark(ok: boolean): string {
+  return ok ? "pass" : "**FAIL**";
+}
+
+// ---------------------------------------------------------------------------
+// 1. Throughput with and without checkpoints
+
+const COUNT_SECONDS = quick ? 3 : 8;
+const COUNT_KEYS = 1_000_000;
+const countWords = Array.from({ length: COUNT_KEYS }, (_, i) => `user-${i}`);
+/** When the running keyed-counting source stops (performance.now() ms). */
+let countDeadline = 0;
+
+/**
+ * Words cycling over `COUNT_KEYS` keys until `countDeadline`: runs are
+ * time-boxed, so a slow configuration cannot stall the benchmark.
+ */
+const countSource: Source<string> = {
+  name: "words",
+  maxParallelism: 1,
+  createReader() {
+    let i = 0;
+    return {
+      poll(out, max) {
+        if (performance.now() >= countDeadline) return "end";
+        for (let n = 0; n < max; n++, i++) out.collect(countWords[i % COUNT_KEYS]!);
+        return "more";
+      },
+      position: () => i,
+      restore(p) {
+        i = p as number;
+      },
+    };
+  },
+};
+
+class Count implements KeyedProcessFunction<string, string, number> {
+  count!: ValueState<number>;
+  open(ctx: RuntimeContext): void {
+    this.count = ctx.getState(new ValueStateDescriptor("count", Serializers.f64, 0));
+  }
+  processElement(_w: string, _c: unknown, out: Collector<number>): void {
+    const n = this.count.value()! + 1;
+    this.count.update(n);
+    out.collect(n);
+  }
+}
+
+/** Runs keyed counting; returns records/s and the number of checkpoints taken. */
+async function keyedCount(
+  backend: () => StateBackend,
+  checkpointed: boolean,
+): Promise<{ rate: number; checkpoints: number }> {
+  const dir = `${tmpRoot}/count-${crypto.randomUUID()}`;
+  const env = StreamEnvironment.create({
+    stateBackend: backend(),
+    log: noLog,
+    ...(checkpointed ? { checkpoint: { dir, intervalMs: 1000 } } : {}),
+  });
+  let n = 0;
+  env.addSource(countSource).uid("words")
+    .keyBy((w) => w, Serializers.string)
+    .process(new Count()).uid("count")
+    .addSink({ invoke: () => void n++ }, { uid: "sink" });
+  const t = performance.now();
+  countDeadline = t + COUNT_SECONDS * 1000;
+  const client = env.executeAsync("keyed count");
+  await client.done;
+  // Includes the final checkpoint at end of input when checkpointing.
+  const elapsed = performance.now() - t;
+  if (n === 0) throw new Error("keyed counting processed no records");
+  const checkpoints = client.job.coordinator?.history.filter((h) => h.status === "completed")
+    .length ?? 0;
+  await Deno.remove(dir, { recursive: true }).catch(() => {});
+  return { rate: n / (elapsed / 1000), checkpoints };
+}
+
+// word_count over a generated text file (Zipf-like over a 50k-word vocabulary).
+const WC_LINES = quick ? 150_000 : 500_000;
+const WC_WORDS_PER_LINE = 10;
+const wcInput = `${tmpRoot}/words.txt`;
+{
+  const vocab = Array.from({ length: 50_000 }, (_, i) => `w${i.toString(36)}`);
+  let seed = 12345;
+  const rnd = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
+  const lines: string[] = [];
+  for (let l = 0; l < WC_LINES; l++) {
+    const ws: string[] = [];
+    for (let w = 0; w < WC_WORDS_PER_LINE; w++) {
+      ws.push(vocab[Math.floor(vocab.length * rnd() ** 3)]!);
+    }
+    lines.push(ws.join(" "));
+  }
+  await Deno.writeTextFile(wcInput, lines.join("\n") + "\n");
+}
+const WC_RECORDS = WC_LINES * WC_WORDS_PER_LINE;
+
+async function runWordCount(backend: string, checkpointed: boolean): Promise<number> {
+  const id = crypto.randomUUID();
+  const out = `${tmpRoot}/wc-out-${id}`;
+  const chk = `${tmpRoot}/wc-chk-${id}`;
+  const t = performance.now();
+  await wordCount([
+    "--input",
+    wcInput,
+    "--output",
+    out,
+    "--state-backend",
+    backend,
+    ...(checkpointed ? ["--checkpoint-dir", chk, "--checkpoint-interval", "1000"] : []),
+  ]);
+  const elapsed = performance.now() - t;
+  let parts = 0;
+  for (const e of Deno.readDirSync(out)) if (e.name.startsWith("part-")) parts++;
+  if (parts === 0) throw new Error(`word_count committed no part files in ${out}`);
+  await Deno.remove(out, { recursive: true });
+  await Deno.remove(chk, { recursive: true }).catch(() => {});
+  return WC_RECORDS / (elapsed / 1000);
+}
+
+// ---------------------------------------------------------------------------
+// 2 and 3. Checkpoints and restore vs state size
+
+const VALUE_BYTES = 100;
+const pool = crypto.getRandomValues(new Uint8Array(1 << 16));
+
+/** A 100-byte value for key `k`, version `v` (not compressible; distinct per version). */
+function valueOf(k: number, v: number): Uint8Array {
+  const b = new Uint8Array(VALUE_BYTES);
+  const off = (k * 31 + v * 7919) % (pool.length - VALUE_BYTES);
+  b.set(pool.subarray(off, off + VALUE_BYTES));
+  const dv = new DataView(b.buffer);
+  dv.setUint32(0, k);
+  dv.setUint32(4, v);
+  return b;
+}
+
+interface Update {
+  k: number;
+  v: number;
+  probe: boolean;
+}
+
+/** What the state-size source emits next, set by the bench between phases. */
+const plan = {
+  queue: [] as Int32Array[],
+  version: 0,
+  pos: 0,
+  restored: false,
+};
+/** Records processed by the keyed operator, and when a probe read a restored value. */
+const progress = { processed: 0, probeAt: 0, probeOk: false };
+
+/** Emits queued keys, then idles; after a restore it emits one probe. */
+const stateSource: Source<Update> = {
+  name: "updates",
+  maxParallelism: 1,
+  createReader() {
+    return {
+      poll(out, max) {
+        if (plan.restored) {
+          plan.restored = false;
+          out.collect({ k: 0, v: 0, probe: true });
+          return "more";
+        }
+        const batch = plan.queue[0];
+        if (!batch) return "idle";
+        let n = 0;
+        for (; n < max && plan.pos < batch.length; n++, plan.pos++) {
+          out.collect({ k: batch[plan.pos]!, v: plan.version, probe: false });
+        }
+        if (plan.pos === batch.length) {
+          plan.queue.shift();
+          plan.pos = 0;
+        }
+        return "more";
+      },
+      position: () => 0,
+      restore() {
+        plan.restored = true;
+      },
+    };
+  },
+};
+
+class Store implements KeyedProcessFunction<number, Update, never> {
+  value!: ValueState<Uint8Array>;
+  open(ctx: RuntimeContext): void {
+    this.value = ctx.getState(new ValueStateDescriptor("value", Serializers.bytes));
+  }
+  processElement(u: Update): void {
+    if (u.probe) {
+      const v = this.value.value();
+      progress.probeOk = v !== undefined && v.length === VALUE_BYTES &&
+        new DataView(v.buffer, v.byteOffset).getUint32(0) === u.k;
+      progress.probeAt = performance.now();
+      return;
+    }
+    this.value.update(valueOf(u.k, u.v));
+    progress.processed++;
+  }
+}
+
+function startStateJob(backend: () => StateBackend, dir: string, restore?: string): JobClient {
+  const env = StreamEnvironment.create({
+    stateBackend: backend(),
+    log: noLog,
+    checkpoint: { dir, retainOnCancellation: true, timeoutMs: 3_600_000 },
+    ...(restore ? { restore } : {}),
+  });
+  env.addSource(stateSource).uid("updates")
+    .keyBy((u) => u.k, Serializers.f64)
+    .process(new Store()).uid("store");
+  return env.executeAsync("state size");
+}
+
+/** Queues `keys`, waits until the keyed operator processed them all. */
+async function apply(keys: Int32Array): Promise<void> {
+  const target = progress.processed + keys.length;
+  plan.version++;
+  plan.queue.push(keys);
+  while (progress.processed < target) await new Promise((r) => setTimeout(r, 5));
+}
+
+/** `count` distinct keys of `0..n-1`, spread over the key space. */
+function churnKeys(n: number, count: number, salt: number): Int32Array {
+  const out = new Int32Array(count);
+  // 2654435761 is prime, so j ↦ (j·p + salt) mod n is a bijection for n < p.
+  for (let j = 0; j < count; j++) {
+    out[j] = Number((BigInt(j) * 2654435761n + BigInt(salt)) % BigInt(n));
+  }
+  return out;
+}
+
+interface CheckpointRow {
+  backend: string;
+  sizeLabel: string;
+  kind: string;
+  syncMs: number;
+  durationMs: number;
+  stateSize: number;
+  checkpointedSize: number;
+}
+
+function rowOf(backend: string, sizeLabel: string, kind: string, m: Manifest): CheckpointRow {
+  return {
+    backend,
+    sizeLabel,
+    kind,
+    syncMs: Math.max(...m.stats.tasks.map((t) => t.syncMs)),
+    durationMs: m.stats.durationMs,
+    stateSize: m.stats.stateSize,
+    checkpointedSize: m.stats.checkpointedSize,
+  };
+}
+
+interface RestoreRow {
+  backend: string;
+  sizeLabel: string;
+  stateSize: number;
+  restoreMs: number[];
+}
+
+async function stateSizeCase(
+  backendName: string,
+  backend: () => StateBackend,
+  sizeLabel: string,
+  bytes: number,
+  restoreRuns: number,
+): Promise<{ rows: CheckpointRow[]; restore: RestoreRow }> {
+  const dir = `${tmpRoot}/state-${backendName}-${sizeLabel.replace(/ /g, "")}`;
+  // ~100 B value + 8 B key + per-entry overhead in a segment: aim at `bytes` of state.
+  const keys = Math.round(bytes / (VALUE_BYTES + 20));
+  plan.queue = [];
+  plan.pos = 0;
+  plan.restored = false;
+  plan.version = 0;
+  const client = startStateJob(backend, dir);
+  const rows: CheckpointRow[] = [];
+  const all = new Int32Array(keys);
+  for (let i = 0; i < keys; i++) all[i] = i;
+  const tBuild = performance.now();
+  await apply(all);
+  const buildS = (performance.now() - tBuild) / 1000;
+  console.error(
+    `  ${backendName} ${sizeLabel}: built ${keys.toLocaleString("en")} keys in ${
+      buildS.toFixed(1)
+    } s`,
+  );
+  let last = await client.triggerCheckpoint();
+  rows.push(rowOf(backendName, sizeLabel, "full (after build)", last.manifest));
+  for (const [label, frac] of [["0.1%", 0.001], ["1%", 0.01], ["10%", 0.1]] as const) {
+    await apply(churnKeys(keys, Math.max(1, Math.round(keys * frac)), rows.length * 7777));
+    last = await client.triggerCheckpoint();
+    rows.push(
+      rowOf(backendName, sizeLabel, `incremental, ${label} of keys changed`, last.manifest),
+    );
+  }
+  client.cancel();
+  await client.done.catch(() => {});
+  const restoreMs: number[] = [];
+  for (let r = 0; r < restoreRuns; r++) {
+    progress.probeAt = 0;
+    progress.probeOk = false;
+    const t = performance.now();
+    const c = startStateJob(backend, dir, last.path);
+    while (progress.probeAt === 0) await new Promise((res) => setTimeout(res, 1));
+    restoreMs.push(progress.probeAt - t);
+    if (!progress.probeOk) throw new Error(`restored ${backendName} state misses key 0`);
+    c.cancel();
+    await c.done.catch(() => {});
+  }
+  await Deno.remove(dir, { recursive: true }).catch(() => {});
+  return {
+    rows,
+    restore: { backend: backendName, sizeLabel, stateSize: rows[0]!.stateSize, restoreMs },
+  };
+}
+
+// ---------------------------------------------------------------------------
+
+console.log(`# bench/checkpoint.ts${quick ? " --quick" : ""}${full ? " --full" : ""}`);
+console.log(machine());
+const load = await Deno.readTextFile("/proc/loadavg").catch(() => "?");
+console.log(`load average at start: ${load.split(" ").slice(0, 3).join(" ")}`);
+console.log();
+
+console.log(
+  `## Throughput: checkpoint every 1 s vs none (median of ${RUNS} runs after a warm-up)`,
+);
+console.log(
+  `keyed counting: ${COUNT_SECONDS} s of input over ${
+    COUNT_KEYS.toLocaleString("en")
+  } keys (rate = records / time to job end, incl. the final checkpoint), parallelism 1; word_count: examples/word_count.ts main(), ${
+    WC_RECORDS.toLocaleString("en")
+  } words (${WC_LINES.toLocaleString("en")} lines, 50k-word vocabulary) into the exactly-once ` +
+    `file sink. Target: checkpointing costs < 10% of throughput.`,
+);
+const tputRows: (string | number)[][] = [];
+for (const [name, backend] of BACKENDS) {
+  const cases: [string, (c: boolean) => Promise<number>][] = [
+    ["keyed counting", async (c) => {
+      const r = await keyedCount(backend, c);
+      if (c) chkCounts.push(r.checkpoints);
+      return r.rate;
+    }],
+    ["word_count", (c) => runWordCount(name, c)],
+  ];
+  const chkCounts: number[] = [];
+  for (const [pipeline, run] of cases) {
+    chkCounts.length = 0;
+    await run(false); // warm-up
+    const off: number[] = [], on: number[] = [];
+    // Interleaved, so load from other processes hits both alike.
+    for (let r = 0; r < RUNS; r++) {
+      off.push(await run(false));
+      on.push(await run(true));
+    }
+    const a = median(off), b = median(on);
+    console.error(`  ${pipeline}, ${name}: off ${off.map(rate)}; on ${on.map(rate)}`);
+    const cost = (1 - b / a) * 100;
+    tputRows.push([
+      pipeline,
+      name,
+      `${rate(a)}/s`,
+      `${rate(b)}/s`,
+      `${cost.toFixed(1)}%`,
+      mark(cost < 10),
+      chkCounts.length ? `${chkCounts.join(", ")} checkpoints per run` : "",
+    ]);
+  }
+}
+console.log(table(
+  [
+    "pipeline",
+    "backend",
+    "no checkpoints",
+    "checkpoint every 1 s",
+    "cost",
+    "< 10%?",
+    "note",
+  ],
+  tputRows,
+));
+console.log();
+
+const SIZES: [string, number][] = [["10 MB", 10 * MB], ["100 MB", 100 * MB]];
+if (full) SIZES.push(["1 GB", 1000 * MB]);
+const restoreRuns = quick ? 1 : 3;
+console.log(
+  `## Checkpoints vs state size: sizes run: ${SIZES.map((s) => s[0]).join(", ")}` +
+    (full ? "" : " (1 GB needs --full)"),
+);
+console.log(
+  `ValueState<Uint8Array> of ${VALUE_BYTES} B values over N f64 keys, parallelism 1; ` +
+    `checkpoints triggered by client.triggerCheckpoint() with the job idle. sync = the ` +
+    `manifest's tasks[].syncMs (max over tasks), duration = stats.durationMs (trigger to ` +
+    `manifest written). Target: sync pause < 5 ms at any state size on the LSM backend.`,
+);
+const chkRows: CheckpointRow[] = [];
+const restoreRows: RestoreRow[] = [];
+for (const [label, bytes] of SIZES) {
+  for (const [name, backend] of BACKENDS) {
+    if (name === "heap" && bytes >= 1000 * MB) {
+      // Its checkpoints and restores copy the whole state (see the 100 MB rows): minutes here.
+      console.error(`  heap ${label}: not run`);
+      continue;
+    }
+    const runs = bytes >= 1000 * MB ? 1 : restoreRuns;
+    const r = await stateSizeCase(name, backend, label, bytes, runs);
+    chkRows.push(...r.rows);
+    restoreRows.push(r.restore);
+  }
+}
+console.log(table(
+  [
+    "backend",
+    "target size",
+    "checkpoint",
+    "sync pause",
+    "< 5 ms?",
+    "duration",
+    "stateSize",
+    "checkpointedSize",
+  ],
+  chkRows.map((r) => [
+    r.backend,
+    r.sizeLabel,
+    r.kind,
+    ms(r.syncMs),
+    r.backend === "lsm" ? mark(r.syncMs < 5) : "(target is for LSM)",
+    ms(r.durationMs),
+    mb(r.stateSize),
+    mb(r.checkpointedSize),
+  ]),
+));
+console.log();
+console.log(
+  `## Restore time vs state size (${
+    restoreRuns > 1 ? `median of ${restoreRuns}` : "1 run"
+  }): from executeAsync() of a job restoring the last checkpoint above until its keyed ` +
+    `operator has read a restored value (includes job start, manifest load and the backend's ` +
+    `restore). Target: a 1 GB LSM state under 1 s.`,
+);
+console.log(table(
+  ["backend", "target size", "stateSize", "restore (median)", "each run", "< 1 s?"],
+  restoreRows.map((r) => [
+    r.backend,
+    r.sizeLabel,
+    mb(r.stateSize),
+    ms(median(r.restoreMs)),
+    r.restoreMs.map((x) => x.toFixed(0)).join(", ") + " ms",
+    r.backend === "lsm" ? mark(median(r.restoreMs) < 1000) : "(target is for LSM)",
+  ]),
+));
+if (!full) console.log("1 GB sizes not run (pass --full).");
+
+await Deno.remove(tmpRoot, { recursive: true });
