@@ -68,3 +68,4 @@ export * from "./core/connectors/two_phase_commit_sink.ts";
 export * from "./core/connectors/exactly_once_file_sink.ts";
 export * from "./core/state/lsm/mod.ts";
 export * from "./core/time/mod.ts";
+export * from "./core/dataflow/run_main.ts";

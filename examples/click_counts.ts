@@ -14,6 +14,7 @@ import {
   type KeyedProcessContext,
   type KeyedProcessFunction,
   type OnTimerContext,
+  runMain,
   type RuntimeContext,
   Serializers,
   StreamEnvironment,
@@ -96,14 +97,4 @@ export async function main(args: string[]): Promise<void> {
   );
 }
 
-if (import.meta.main) {
-  try {
-    await main(Deno.args);
-  } catch (e) {
-    if (e instanceof ConfigError) {
-      console.error(`click_counts: ${e.message}`);
-      Deno.exit(2);
-    }
-    throw e;
-  }
-}
+if (import.meta.main) await runMain("click_counts", main);

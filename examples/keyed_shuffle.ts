@@ -24,6 +24,7 @@ import {
   ConfigError,
   ExactlyOnceFileSink,
   type KeyedProcessFunction,
+  runMain,
   type RuntimeContext,
   Serializers,
   StreamEnvironment,
@@ -105,14 +106,4 @@ export async function main(args: string[]): Promise<void> {
   await env.execute("keyed shuffle");
 }
 
-if (import.meta.main) {
-  try {
-    await main(Deno.args);
-  } catch (e) {
-    if (e instanceof ConfigError) {
-      console.error(`keyed_shuffle: ${e.message}`);
-      Deno.exit(2);
-    }
-    throw e;
-  }
-}
+if (import.meta.main) await runMain("keyed_shuffle", main);

@@ -17,6 +17,7 @@ import {
   ConfigError,
   ExactlyOnceFileSink,
   type KeyedProcessFunction,
+  runMain,
   type RuntimeContext,
   Serializers,
   StreamEnvironment,
@@ -62,14 +63,4 @@ export async function main(args: string[]): Promise<void> {
   await env.execute("word count");
 }
 
-if (import.meta.main) {
-  try {
-    await main(Deno.args);
-  } catch (e) {
-    if (e instanceof ConfigError) {
-      console.error(`word_count: ${e.message}`);
-      Deno.exit(2);
-    }
-    throw e;
-  }
-}
+if (import.meta.main) await runMain("word_count", main);
