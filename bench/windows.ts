@@ -1,0 +1,113 @@
+/**
+ * Throughput of event-time window aggregation: counts per key in tumbling
+ * windows and in sliding windows (size / slide = 10), 1M distinct keys, on the
+ * heap and the LSM backends, one subtask (one core). Median of `--runs` runs.
+ *
+ * deno run -A bench/windows.ts [--records N] [--runs R] [--quick]
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import {
+  type AggregateFunction,
+  Serializers,
+  SlidingEventTimeWindows,
+  type Source,
+  type StateBackend,
+  StreamEnvironment,
+  TumblingEventTimeWindows,
+  WatermarkStrategy,
+} from "../mod.ts";
+import { HeapStateBackend } from "../core/state/heap/mod.ts";
+import { LsmStateBackend } from "../core/state/lsm/mod.ts";
+import { machine, median, rate, table } from "./_util.ts";
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: { records: { type: "string" }, runs: { type: "string" }, quick: { type: "boolean" } },
+});
+const quick = values.quick ?? false;
+const N = Number(values.records ?? (quick ? 100_000 : 300_000));
+const RUNS = Number(values.runs ?? (quick ? 1 : 3));
+const KEYS = 1_000_000;
+/** Records per millisecond of event time. */
+const PER_MS = 100;
+const WINDOW_MS = 1_000;
+const keys = Array.from({ length: KEYS }, (_, i) => `user-${i}`);
+
+/** `N` records over `KEYS` keys (scattered), 100 per ms of event time, in order. */
+const source: Source<string> = {
+  name: "events",
+  createReader() {
+    let i = 0;
+    return {
+      poll(out, max) {
+        for (let n = 0; n < max && i < N; n++, i++) {
+          out.collect(keys[(i * 7_919) % KEYS]!, Math.floor(i / PER_MS));
+        }
+        return i < N ? "more" : "end";
+      },
+      position: () => i,
+      restore(p) {
+        i = p as number;
+      },
+    };
+  },
+};
+
+const count: AggregateFunction<string, number, number> = {
+  createAccumulator: () => 0,
+  add: (_v, n) => n + 1,
+  getResult: (n) => n,
+};
+
+async function run(kind: "tumbling" | "sliding", backend: () => StateBackend): Promise<number> {
+  const env = StreamEnvironment.create({ parallelism: 1, stateBackend: backend() });
+  let results = 0;
+  let total = 0;
+  const assigner = kind === "tumbling"
+    ? TumblingEventTimeWindows.of<string>(WINDOW_MS)
+    : SlidingEventTimeWindows.of<string>(WINDOW_MS, WINDOW_MS / 10);
+  env.addSource(source)
+    .assignTimestampsAndWatermarks(WatermarkStrategy.forMonotonousTimestamps<string>())
+    .keyBy((k) => k, Serializers.string)
+    .window(assigner)
+    .aggregate(count, { serializer: Serializers.f64 })
+    .addSink({
+      invoke: (n: number) => {
+        results++;
+        total += n;
+      },
+    });
+  const t = performance.now();
+  await env.execute(`${kind} windows`);
+  const secs = (performance.now() - t) / 1000;
+  const expected = kind === "tumbling" ? N : N * 10;
+  if (total !== expected) throw new Error(`${kind}: counted ${total} of ${expected}`);
+  void results;
+  return N / secs;
+}
+
+const backends: [string, () => StateBackend][] = [
+  ["heap", () => new HeapStateBackend()],
+  ["lsm", () => new LsmStateBackend()],
+];
+
+console.log(
+  `# bench/windows.ts: ${N.toLocaleString("en")} records, ${
+    KEYS.toLocaleString("en")
+  } keys, ${PER_MS} records per ms of event time, window ${WINDOW_MS} ms, median of ${RUNS} runs`,
+);
+console.log(machine());
+const rows: (string | number)[][] = [];
+for (const kind of ["tumbling", "sliding"] as const) {
+  for (const [name, backend] of backends) {
+    const rates: number[] = [];
+    for (let r = 0; r < RUNS; r++) rates.push(await run(kind, backend));
+    const desc = kind === "tumbling"
+      ? `tumbling ${WINDOW_MS} ms, count per key`
+      : `sliding ${WINDOW_MS} ms / ${WINDOW_MS / 10} ms, count per key`;
+    rows.push([desc, name, `${rate(median(rates))} records/s`]);
+  }
+}
+console.log(table(["window aggregation", "backend", "throughput (1 subtask)"], rows));

@@ -1,0 +1,273 @@
+import assert from "node:assert/strict";
+import { OperatorHarness } from "../testing/mod.ts";
+import { OutputTag } from "../runtime/output_tag.ts";
+import { ValueStateDescriptor } from "../state/descriptors.ts";
+import { Serializers } from "../state/serializer.ts";
+import type { AggregateFunction } from "../state/state.ts";
+import { CountEvictor, TimeEvictor } from "./evictors.ts";
+import { CountTrigger, EventTimeTrigger, PurgingTrigger, type Trigger } from "./triggers.ts";
+import { GlobalWindow, TimeWindow, type Window } from "./window.ts";
+import {
+  EventTimeSessionWindows,
+  GlobalWindows,
+  ProcessingTimeSessionWindows,
+  SlidingEventTimeWindows,
+  SlidingProcessingTimeWindows,
+  TumblingEventTimeWindows,
+  TumblingProcessingTimeWindows,
+  type WindowAssigner,
+} from "./window_assigners.ts";
+import type { ProcessWindowFunction } from "./window_functions.ts";
+import {
+  type WindowContentsSpec,
+  WindowOperator,
+  type WindowOperatorSpec,
+} from "./window_operator.ts";
+
+type E = [string, number]; // key, value
+
+const sum: WindowContentsSpec<E> = {
+  kind: "reduce",
+  reduce: (a, b) => [a[0], a[1] + b[1]],
+  serializer: Serializers.json as never,
+};
+const countAgg: AggregateFunction<E, number, number> = {
+  createAccumulator: () => 0,
+  add: (_e, n) => n + 1,
+  getResult: (n) => n,
+  merge: (a, b) => a + b,
+};
+const counting: WindowContentsSpec<E> = {
+  kind: "aggregate",
+  aggregate: countAgg,
+  accumulatorSerializer: Serializers.f64,
+};
+const list: WindowContentsSpec<E> = { kind: "list", serializer: Serializers.json as never };
+
+/** Emits `key@start-end=values`. */
+const describe: ProcessWindowFunction<unknown, string, string, Window> = {
+  process(key, ctx, els, out) {
+    const w = ctx.window;
+    const at = w instanceof TimeWindow ? `${w.start}-${w.end}` : "global";
+    const vs = els.map((e) => (Array.isArray(e) ? e[1] : e));
+    out.collect(`${key}@${at}=${vs.join(",")}`);
+  },
+};
+
+async function harness<W extends Window>(
+  assigner: WindowAssigner<E, W>,
+  contents: WindowContentsSpec<E>,
+  extra: Partial<WindowOperatorSpec<E, string, string, W>> = {},
+  backend?: "lsm",
+) {
+  const op = new WindowOperator<E, string, string, W>({
+    keySelector: (e) => e[0],
+    assigner,
+    contents,
+    process: describe as ProcessWindowFunction<unknown, string, string, W>,
+    ...extra,
+  });
+  const { LsmStateBackend } = await import("../state/lsm/mod.ts");
+  return await OperatorHarness.forOperator(op, {
+    keySerializer: Serializers.string,
+    ...(backend ? { stateBackend: new LsmStateBackend() } : {}),
+  });
+}
+
+for (const backend of [undefined, "lsm"] as const) {
+  const tag = backend ?? "heap";
+
+  Deno.test(`[${tag}] tumbling event-time: fires at the watermark, results carry the window's max timestamp`, async () => {
+    const h = await harness(TumblingEventTimeWindows.of<E>(10), sum, {}, backend);
+    h.processElement(["a", 1], 1);
+    h.processElement(["a", 2], 9);
+    h.processElement(["b", 5], 12);
+    h.processElement(["a", 7], -3); // negative timestamps: window [-10, 0)
+    h.processWatermark(8);
+    assert.deepEqual(h.output(), ["a@-10-0=7"]);
+    h.processWatermark(9); // window [0,10) ends at 9
+    assert.deepEqual(h.output(), ["a@-10-0=7", "a@0-10=3"]);
+    assert.deepEqual(h.outputWithTimestamps().map((r) => r.timestamp), [-1, 9]);
+    h.processWatermark(Infinity);
+    assert.deepEqual(h.output().slice(2), ["b@10-20=5"]);
+    assert.equal(h.pendingTimers("event-time").length, 0, "cleaned up");
+    assert.deepEqual(h.keys(new ValueStateDescriptor("window-contents", Serializers.json)), []);
+    await h.close();
+  });
+
+  Deno.test(`[${tag}] sliding event-time windows: each element in size/slide windows`, async () => {
+    const h = await harness(SlidingEventTimeWindows.of<E>(10, 5), counting, {}, backend);
+    h.processElement(["a", 0], 3);
+    h.processElement(["a", 0], 7);
+    h.processElement(["a", 0], 12);
+    h.processWatermark(Infinity);
+    assert.deepEqual(h.output(), ["a@-5-5=1", "a@0-10=2", "a@5-15=2", "a@10-20=1"]);
+    await h.close();
+  });
+
+  Deno.test(`[${tag}] late elements: dropped to the side output; allowed lateness fires again and cleans up after`, async () => {
+    const late = new OutputTag<E>("late");
+    const h = await harness(TumblingEventTimeWindows.of<E>(10), sum, {
+      allowedLateness: 5,
+      lateDataTag: late,
+    }, backend);
+    h.processElement(["a", 1], 2);
+    h.processWatermark(9);
+    assert.deepEqual(h.output(), ["a@0-10=1"]);
+    h.processElement(["a", 10], 3); // late but within lateness: a late firing with the update
+    assert.deepEqual(h.output(), ["a@0-10=1", "a@0-10=11"]);
+    h.processElement(["b", 4], 4); // a new window already due: fires at once
+    assert.deepEqual(h.output().slice(2), ["b@0-10=4"]);
+    h.processWatermark(14); // cleanup time 9 + 5
+    h.processElement(["a", 100], 5); // now late: dropped to the side output
+    assert.deepEqual(h.sideOutput(late), [["a", 100]]);
+    assert.equal(h.output().length, 3);
+    assert.equal(h.pendingTimers("event-time").length, 0);
+    await h.close();
+  });
+
+  Deno.test(`[${tag}] event-time sessions merge (contents, timers) and fire after the gap`, async () => {
+    const h = await harness(EventTimeSessionWindows.withGap<E>(10), list, {}, backend);
+    h.processElement(["a", 1], 0);
+    h.processElement(["a", 2], 30);
+    h.processElement(["a", 3], 15); // bridges [0,10) and [30,40)? no: [15,25) touches neither
+    h.processElement(["a", 4], 8); // [8,18) merges [0,10) and [15,25) -> [0,25)
+    h.processElement(["b", 9], 5);
+    assert.deepEqual(
+      h.pendingTimers("event-time").map((t) => `${t.key}:${t.timestamp}`).sort(),
+      ["a:24", "a:39", "b:14"],
+    );
+    h.processWatermark(24);
+    assert.deepEqual(h.output().sort(), ["a@0-25=1,3,4", "b@5-15=9"]);
+    h.processElement(["a", 5], 38); // extends [30,40) to [30,48)
+    h.processWatermark(Infinity);
+    assert.deepEqual(h.output().slice(2), ["a@30-48=2,5"]);
+    await h.close();
+  });
+
+  Deno.test(`[${tag}] dynamic session gaps and aggregate merging`, async () => {
+    const h = await harness(
+      EventTimeSessionWindows.withDynamicGap<E>((e) => e[1]),
+      counting,
+      {},
+      backend,
+    );
+    h.processElement(["a", 5], 0); // [0,5)
+    h.processElement(["a", 20], 4); // [4,24) merges -> [0,24)
+    h.processElement(["a", 1], 30); // [30,31)
+    h.processWatermark(Infinity);
+    assert.deepEqual(h.output(), ["a@0-24=2", "a@30-31=1"]);
+    await h.close();
+  });
+
+  Deno.test(`[${tag}] count windows: purging count trigger, and sliding count with an evictor`, async () => {
+    const tumbling = await harness(GlobalWindows.create<E>(), counting, {
+      trigger: PurgingTrigger.of(CountTrigger.of<E>(2)),
+    }, backend);
+    for (let i = 0; i < 5; i++) tumbling.processElement(["a", i], i);
+    assert.deepEqual(tumbling.output(), ["a@global=2", "a@global=2"]);
+    await tumbling.close();
+    const sliding = await harness(GlobalWindows.create<E>(), list, {
+      trigger: CountTrigger.of<E>(2),
+      evictor: CountEvictor.of<E>(3),
+    }, backend);
+    for (let i = 1; i <= 6; i++) sliding.processElement(["a", i], i);
+    assert.deepEqual(sliding.output(), ["a@global=1,2", "a@global=2,3,4", "a@global=4,5,6"]);
+    await sliding.close();
+  });
+}
+
+Deno.test("processing-time tumbling, sliding and session windows fire on the controllable clock", async () => {
+  const t = await harness(TumblingProcessingTimeWindows.of<E>(100), sum);
+  t.setProcessingTime(50);
+  t.processElement(["a", 1]);
+  t.processElement(["a", 2]);
+  t.setProcessingTime(120);
+  t.processElement(["a", 4]);
+  t.advanceProcessingTime(10);
+  assert.deepEqual(t.output(), ["a@0-100=3"]);
+  t.setProcessingTime(199);
+  assert.deepEqual(t.output(), ["a@0-100=3", "a@100-200=4"]);
+  await t.close();
+
+  const s = await harness(SlidingProcessingTimeWindows.of<E>(20, 10), counting);
+  s.setProcessingTime(15);
+  s.processElement(["a", 1]);
+  s.setProcessingTime(100);
+  assert.deepEqual(s.output(), ["a@0-20=1", "a@10-30=1"]);
+  await s.close();
+
+  const g = await harness(ProcessingTimeSessionWindows.withGap<E>(10), counting);
+  g.processElement(["a", 1]);
+  g.setProcessingTime(5);
+  g.processElement(["a", 1]); // [5,15) merges with [0,10)
+  g.setProcessingTime(12);
+  assert.deepEqual(g.output(), []);
+  g.setProcessingTime(14);
+  assert.deepEqual(g.output(), ["a@0-15=2"]);
+  await g.close();
+});
+
+Deno.test("a custom trigger fires early on a marker element; a time evictor drops old elements", async () => {
+  const early: Trigger<E, TimeWindow> = {
+    onElement: (e, ts, w, ctx) =>
+      e[1] < 0 ? "FIRE" : EventTimeTrigger.create<E>().onElement(e, ts, w, ctx),
+    onEventTime: (time, w) => (time === w.maxTimestamp() ? "FIRE_AND_PURGE" : "CONTINUE"),
+    onProcessingTime: () => "CONTINUE",
+    clear: (w, ctx) => ctx.deleteEventTimeTimer(w.maxTimestamp()),
+  };
+  const h = await harness(TumblingEventTimeWindows.of<E>(100), list, {
+    trigger: early,
+    evictor: TimeEvictor.of<E>(10),
+  });
+  h.processElement(["a", 1], 1);
+  h.processElement(["a", 2], 50);
+  h.processElement(["a", -1], 55); // early firing; the evictor keeps ts > 55 - 10
+  assert.deepEqual(h.output(), ["a@0-100=2,-1"]);
+  h.processWatermark(99);
+  assert.deepEqual(h.output(), ["a@0-100=2,-1", "a@0-100=2,-1"]);
+  await h.close();
+});
+
+Deno.test("process window functions get per-window state (cleared in clear) and global state", async () => {
+  const fires = new ValueStateDescriptor<number>("fires", Serializers.f64, 0);
+  const total = new ValueStateDescriptor<number>("total", Serializers.f64, 0);
+  const fn: ProcessWindowFunction<unknown, string, string, Window> = {
+    process(key, ctx, els, out) {
+      const f = ctx.windowState().getState(fires);
+      f.update(f.value()! + 1);
+      const g = ctx.globalState().getState(total);
+      g.update(g.value()! + els.length);
+      out.collect(`${key}:${f.value()}:${g.value()}`);
+    },
+    clear(ctx) {
+      ctx.windowState().getState(fires).clear();
+    },
+  };
+  const op = new WindowOperator<E, string, string, TimeWindow>({
+    keySelector: (e) => e[0],
+    assigner: TumblingEventTimeWindows.of<E>(10),
+    contents: list,
+    process: fn,
+    allowedLateness: 10,
+  });
+  const h = await OperatorHarness.forOperator(op, { keySerializer: Serializers.string });
+  h.processElement(["a", 1], 1);
+  h.processWatermark(9);
+  h.processElement(["a", 1], 2); // late firing of the same window: its state persists
+  h.processElement(["a", 1], 12);
+  h.processWatermark(Infinity);
+  assert.deepEqual(h.output(), ["a:1:1", "a:2:3", "a:1:4"]);
+  assert.deepEqual(h.keys(fires), [], "per-window state cleared at cleanup");
+  await h.close();
+});
+
+Deno.test("global windows never clean up; the default trigger never fires", async () => {
+  const h = await harness(GlobalWindows.create<E>(), sum);
+  h.processElement(["a", 1], 1);
+  h.processWatermark(Infinity);
+  assert.deepEqual(h.output(), []);
+  assert.equal(h.pendingTimers("event-time").length, 0);
+  assert.ok(GlobalWindow.get().maxTimestamp() === Infinity);
+  await h.close();
+});
