@@ -23,6 +23,7 @@ import {
   ExactlyOnceFileSink,
   OutputTag,
   type ProcessWindowFunction,
+  runMain,
   Serializers,
   StreamEnvironment,
   type TimeWindow,
@@ -111,14 +112,4 @@ export async function main(args: string[]): Promise<void> {
   await env.execute("tumbling counts");
 }
 
-if (import.meta.main) {
-  try {
-    await main(Deno.args);
-  } catch (e) {
-    if (e instanceof ConfigError) {
-      console.error(`tumbling_counts: ${e.message}`);
-      Deno.exit(2);
-    }
-    throw e;
-  }
-}
+if (import.meta.main) await runMain("tumbling_counts", main);
