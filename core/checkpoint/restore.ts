@@ -118,8 +118,9 @@ export function planRestore(
 
 /**
  * Finds what `--restore` names: `"latest"` is the newest checkpoint whose
- * manifest and segments are intact, falling back past damaged ones (each
- * reported through `log`); `undefined` when there is none. A path must be
+ * manifest and segments are intact (and not in `skip`: found damaged while
+ * restoring), falling back past damaged ones (each reported through `log`);
+ * `undefined` when there is none. A path must be
  * intact, or a `CheckpointError` names what is wrong.
  *
  * @example
@@ -136,11 +137,16 @@ export function resolveRestore(
   storage: CheckpointStorage,
   target: string,
   log: (line: string) => void,
+  skip: ReadonlySet<number> = new Set(),
 ): LoadedManifest | undefined {
   if (target !== "latest") return loadManifest(storage.fs, target, true);
   const ids = storage.completedIds().reverse();
   const skipped: string[] = [];
   for (const id of ids) {
+    if (skip.has(id)) {
+      skipped.push(`checkpoint ${id} is damaged`);
+      continue;
+    }
     let loaded: LoadedManifest;
     try {
       loaded = storage.loadCheckpoint(id);

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { ConfigError, JobFailedError } from "../errors.ts";
+import { ConfigError, CorruptionError, JobFailedError } from "../errors.ts";
 import type { CheckpointConfig, CompletedCheckpoint } from "../checkpoint/coordinator.ts";
 import { decideRestart, type RestartStrategy } from "../checkpoint/restart_strategy.ts";
 import { resolveRestore } from "../checkpoint/restore.ts";
@@ -95,6 +95,9 @@ export function runJob(nodes: readonly Transformation[], options: RunOptions): J
   let restarts = 0;
   let cancelled = false;
   let wakeSleep: (() => void) | undefined;
+  // Checkpoints found damaged while restoring them (a corrupt segment block is
+  // only seen when read): `latest` skips them from then on.
+  const damaged = new Set<number>();
   const done = (async () => {
     const failures: number[] = [];
     for (;;) {
@@ -102,6 +105,14 @@ export function runJob(nodes: readonly Transformation[], options: RunOptions): J
         return await job.run();
       } catch (e) {
         if (cancelled || !(e instanceof JobFailedError)) throw e;
+        const corrupt = corruptSegmentOf(e, restore);
+        if (corrupt && restore) {
+          damaged.add(restore.manifest.checkpointId);
+          log(
+            `${restore.manifest.kind} ${restore.manifest.checkpointId} is damaged ` +
+              `(${corrupt.message}); a restart skips it`,
+          );
+        }
         failures.push(Date.now());
         const decision = decideRestart(options.restartStrategy, failures, Date.now());
         if (!decision.restart) {
@@ -121,8 +132,9 @@ export function runJob(nodes: readonly Transformation[], options: RunOptions): J
         if (cancelled) {
           return { name: options.job.name, durationMs: 0, cancelled: true, recordsIn: {} };
         }
-        const latest = storage ? resolveRestore(storage, "latest", log) : undefined;
-        restore = latest ?? restore;
+        const latest = storage ? resolveRestore(storage, "latest", log, damaged) : undefined;
+        restore = latest ??
+          (restore && damaged.has(restore.manifest.checkpointId) ? undefined : restore);
         if (restore) {
           log(
             `restoring ${restore.manifest.kind} ${restore.manifest.checkpointId} after a failure`,
@@ -156,6 +168,21 @@ export function runJob(nodes: readonly Transformation[], options: RunOptions): J
       return job.stopWithSavepoint(name);
     },
   };
+}
+
+/** The CorruptionError in `e`'s causes when it names a segment of `restored`. */
+function corruptSegmentOf(
+  e: unknown,
+  restored: LoadedManifest | undefined,
+): CorruptionError | undefined {
+  if (!restored) return undefined;
+  for (let c: unknown = e; c instanceof Error; c = c.cause) {
+    if (c instanceof CorruptionError) {
+      const name = c.file.slice(c.file.lastIndexOf("/") + 1);
+      return name in restored.manifest.segments ? c : undefined;
+    }
+  }
+  return undefined;
 }
 
 function coordinatorOf(job: Job) {
