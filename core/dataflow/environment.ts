@@ -167,15 +167,30 @@ function adminFromFlags(flags: JobFlags, base: AdminOptions | undefined): AdminO
   };
 }
 
+/** How long the admin API stays up after a stop it was asked for, so clients can read the result. */
+const STOP_RESULT_GRACE_MS = 3000;
+
 /** Serves the admin API while the job runs; `done` settles once the server has stopped. */
 function withAdmin(client: JobClient, admin: AdminOptions): JobClient {
-  const server = serveAdmin(jobClientRuntime(client), {
+  let stoppedThroughApi = false;
+  const served: JobClient = Object.create(client, {
+    stopWithSavepoint: {
+      value: (name?: string) => {
+        stoppedThroughApi = true;
+        return client.stopWithSavepoint(name);
+      },
+    },
+  });
+  const server = serveAdmin(jobClientRuntime(served), {
     port: admin.port,
     ...(admin.host !== undefined ? { host: admin.host } : {}),
     ...(admin.token !== undefined ? { token: admin.token } : {}),
     ...(admin.corsOrigins !== undefined ? { corsOrigins: admin.corsOrigins } : {}),
   });
-  const done = client.done.finally(() => server.shutdown());
+  const done = client.done.finally(async () => {
+    if (stoppedThroughApi) await new Promise((r) => setTimeout(r, STOP_RESULT_GRACE_MS));
+    await server.shutdown();
+  });
   return {
     done,
     get job() {
