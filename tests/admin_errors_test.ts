@@ -6,13 +6,8 @@
  * savepoint through the API.
  */
 import assert from "node:assert/strict";
-import {
-  type AdminJob,
-  type AdminRuntime,
-  appendHistory,
-  createAdminApp,
-  readHistory,
-} from "../mod.ts";
+import { type AdminJob, type AdminRuntime, createAdminApp } from "../mod.ts";
+import { appendHistory, readHistory } from "../core/checkpoint/history.ts";
 
 const JOB_ID = "0123456789abcdef0123456789abcdef";
 

@@ -18,7 +18,7 @@ import type { AdminJob, AdminRuntime, VertexInfo } from "./runtime.ts";
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { vertexId } from "@weir/weir";
+ * import { vertexId } from "./jobs.ts";
  * assert.match(vertexId("count"), /^[0-9a-f]{32}$/);
  * assert.equal(vertexId("count"), vertexId("count"));
  * ```

@@ -66,7 +66,7 @@ class Exposition {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { renderMetrics } from "@weir/weir";
+ * import { renderMetrics } from "./metrics.ts";
  * assert.match(renderMetrics({ jobs: () => [] }), /weir_admin_jobs 0/);
  * ```
  */

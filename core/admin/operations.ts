@@ -30,7 +30,7 @@ const MAX_OPERATIONS = 1000;
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { Operations } from "@weir/weir";
+ * import { Operations } from "./operations.ts";
  * const ops = new Operations();
  * const id = ops.start("a".repeat(32), "savepoint", Promise.resolve({ id: 1, location: "/x" }));
  * await Promise.resolve();

@@ -145,7 +145,8 @@ export function newHexId(): string {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { parseQueryKey, Serializers } from "@weir/weir";
+ * import { Serializers } from "@weir/weir";
+ * import { parseQueryKey } from "./runtime.ts";
  * assert.deepEqual(parseQueryKey(Serializers.f64, "2.5"), [2.5]);
  * assert.deepEqual(parseQueryKey(Serializers.string, "42"), ["42"]);
  * ```

@@ -39,7 +39,7 @@ export interface StatsSummary {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { summarize } from "@weir/weir";
+ * import { summarize } from "./stats.ts";
  * const s = summarize([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
  * assert.deepEqual([s.min, s.max, s.p50, s.p90, s.p99], [1, 10, 5, 9, 10]);
  * ```
@@ -116,7 +116,7 @@ export const HISTORY_LIMIT = 100;
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { checkpointsOverview } from "@weir/weir";
+ * import { checkpointsOverview } from "./stats.ts";
  * const o = checkpointsOverview([], [], 0) as { counts: { total: number } };
  * assert.equal(o.counts.total, 0);
  * ```

@@ -70,7 +70,7 @@ const encoder = new TextEncoder();
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { appendHistory, readHistory } from "@weir/weir";
+ * import { appendHistory, readHistory } from "./history.ts";
  * const dir = Deno.makeTempDirSync();
  * appendHistory(dir, {
  *   kind: "restore", id: 3, restore_timestamp: 1, is_savepoint: false, external_path: "x",
@@ -103,7 +103,7 @@ export function appendHistory(root: string, entry: HistoryEntry): string | undef
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { readHistory } from "@weir/weir";
+ * import { readHistory } from "./history.ts";
  * assert.deepEqual(readHistory("/nonexistent/checkpoints"), []);
  * ```
  */

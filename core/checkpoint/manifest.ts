@@ -133,7 +133,7 @@ export function decodeOperatorState(m: SubtaskManifest["operatorState"]): Operat
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { parseManifest } from "@weir/weir";
+ * import { parseManifest } from "./manifest.ts";
  * try {
  *   parseManifest("{}", "chk-3/_metadata");
  * } catch (e) {

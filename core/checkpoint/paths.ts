@@ -25,7 +25,7 @@ export const SAVEPOINTS_DIR = "savepoints";
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { checkpointDirName, parseCheckpointDirName } from "@weir/weir";
+ * import { checkpointDirName, parseCheckpointDirName } from "./paths.ts";
  * assert.ok(checkpointDirName(12) === "chk-12" && parseCheckpointDirName("chk-12") === 12);
  * ```
  */
@@ -61,7 +61,7 @@ export interface CheckpointPaths {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { checkpointPaths } from "@weir/weir";
+ * import { checkpointPaths } from "./paths.ts";
  * const p = checkpointPaths("/data/ck");
  * assert.ok(p.metadata(3) === "/data/ck/chk-3/_metadata" && p.shared === "/data/ck/shared");
  * ```

@@ -38,7 +38,7 @@ export type RestartDecision =
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { decideRestart } from "@weir/weir";
+ * import { decideRestart } from "./restart_strategy.ts";
  * const s = { kind: "fixed-delay", attempts: 2, delayMs: 100 } as const;
  * assert.ok(decideRestart(s, [0], 0).restart === true);
  * assert.ok(decideRestart(s, [0, 1, 2], 2).restart === false);
@@ -93,7 +93,7 @@ export function decideRestart(
  *
  * @example
  * ```ts
- * import { checkRestartStrategy } from "@weir/weir";
+ * import { checkRestartStrategy } from "./restart_strategy.ts";
  * checkRestartStrategy({ kind: "fixed-delay", attempts: 3, delayMs: 10 });
  * ```
  */

@@ -45,7 +45,7 @@ function overlaps(a: KeyGroupRange, b: KeyGroupRange): boolean {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { planRestore } from "@weir/weir";
+ * import { planRestore } from "./restore.ts";
  * const manifest = {
  *   format: 1, kind: "checkpoint", checkpointId: 1, jobName: "j", triggeredAt: 0, completedAt: 0,
  *   maxParallelism: 128, stateBackend: "heap", mode: "exactly-once", segmentDir: "../shared",
@@ -126,7 +126,8 @@ export function planRestore(
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { CheckpointStorage, resolveRestore } from "@weir/weir";
+ * import { CheckpointStorage } from "./storage.ts";
+ * import { resolveRestore } from "./restore.ts";
  * const dir = Deno.makeTempDirSync();
  * const found = resolveRestore(new CheckpointStorage(dir), "latest", () => {});
  * assert.ok(found === undefined);

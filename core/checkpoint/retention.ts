@@ -33,7 +33,7 @@ export interface RetentionPlan {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { planRetention } from "@weir/weir";
+ * import { planRetention } from "./retention.ts";
  * const plan = planRetention({
  *   completed: new Map([[1, new Set(["a", "b"])], [2, new Set(["b", "c"])]]),
  *   retain: 1,

@@ -42,7 +42,7 @@ function randomId(): string {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { CheckpointStorage } from "@weir/weir";
+ * import { CheckpointStorage } from "./storage.ts";
  * const dir = Deno.makeTempDirSync();
  * const storage = new CheckpointStorage(dir);
  * assert.ok(storage.completedIds().length === 0);
@@ -201,7 +201,8 @@ export class CheckpointStorage {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { DenoCheckpointFs, loadManifest } from "@weir/weir";
+ * import { DenoCheckpointFs } from "@weir/weir";
+ * import { loadManifest } from "./storage.ts";
  * try {
  *   loadManifest(new DenoCheckpointFs(), "/nonexistent/chk-1", true);
  * } catch (e) {

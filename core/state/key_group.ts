@@ -17,7 +17,7 @@ export const UPPER_BOUND_MAX_PARALLELISM = 32768;
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { murmur3 } from "@weir/weir";
+ * import { murmur3 } from "./key_group.ts";
  * assert.ok(murmur3(new TextEncoder().encode("hello")) === 0x248bfa47);
  * ```
  */
@@ -151,7 +151,7 @@ export function defaultMaxParallelism(parallelism: number): number {
  *
  * @example
  * ```ts
- * import { checkParallelism } from "@weir/weir";
+ * import { checkParallelism } from "./key_group.ts";
  * checkParallelism(2, 128, "count");
  * ```
  */

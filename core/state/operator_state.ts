@@ -36,7 +36,7 @@ export type OperatorStateSnapshot = Record<string, OperatorStateEntry>;
  * @example Two subtasks' split lists spread over three
  * ```ts
  * import assert from "node:assert/strict";
- * import { redistributeOperatorState } from "@weir/weir";
+ * import { redistributeOperatorState } from "./operator_state.ts";
  * const item = (n: number) => new Uint8Array([n]);
  * const entry = (ns: number[]) => ({ s: { mode: "split" as const, typeId: "list<x>", items: ns.map(item) } });
  * const next = redistributeOperatorState([entry([1, 2]), entry([3, 4, 5])], 3);

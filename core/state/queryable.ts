@@ -23,7 +23,7 @@ export interface StateQueryResult {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { checkQueryable } from "@weir/weir";
+ * import { checkQueryable } from "./queryable.ts";
  * assert.throws(() =>
  *   checkQueryable({ id: 1, name: "w", kind: "value", typeId: "value<f64>", namespace: "window" }, "op")
  * );
@@ -51,7 +51,7 @@ interface Readable {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { readStateValue } from "@weir/weir";
+ * import { readStateValue } from "./queryable.ts";
  * const fake = { entries: () => new Map([["a", 1]]).entries() };
  * assert.deepEqual(readStateValue("map", fake), { a: 1 });
  * ```

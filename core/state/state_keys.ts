@@ -37,7 +37,8 @@ export const MAX_USER_STATE_ID = 0xfff0;
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { ByteWriter, writeStateKeyHeader } from "@weir/weir";
+ * import { ByteWriter } from "@weir/weir";
+ * import { writeStateKeyHeader } from "./state_keys.ts";
  * const w = new ByteWriter();
  * writeStateKeyHeader(w, 3, 1);
  * assert.ok(w.bytes().join() === "0,3,0,1");
@@ -64,7 +65,7 @@ export interface StateKeyParts {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { readStateKeyHeader } from "@weir/weir";
+ * import { readStateKeyHeader } from "./state_keys.ts";
  * const parts = readStateKeyHeader(new Uint8Array([0, 3, 0, 1, 9]));
  * assert.ok(parts.keyGroup === 3 && parts.stateId === 1 && parts.rest.readU8() === 9);
  * ```
@@ -85,7 +86,8 @@ export function readStateKeyHeader(key: Uint8Array): StateKeyParts {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { decodeList, encodeList, Serializers } from "@weir/weir";
+ * import { Serializers } from "@weir/weir";
+ * import { decodeList, encodeList } from "./state_keys.ts";
  * const bytes = encodeList(Serializers.string, ["a", "bc"]);
  * assert.ok(decodeList(Serializers.string, bytes).join() === "a,bc");
  * ```

@@ -254,7 +254,8 @@ export const TTL_TIMESTAMP_BYTES = 8;
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { deserialize, serialize, Serializers, ttlSerializer } from "@weir/weir";
+ * import { deserialize, serialize, Serializers } from "@weir/weir";
+ * import { ttlSerializer } from "./ttl.ts";
  * const s = ttlSerializer(Serializers.f64);
  * const bytes = serialize(s, { v: 2, ts: 258 });
  * assert.deepEqual([...bytes.subarray(0, 8)], [0, 0, 0, 0, 0, 0, 1, 2]);

@@ -37,7 +37,8 @@ const innerConfigs = new WeakMap<object, StateTtlConfig>();
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { innerTtlConfig, Serializers, ValueStateDescriptor } from "@weir/weir";
+ * import { Serializers, ValueStateDescriptor } from "@weir/weir";
+ * import { innerTtlConfig } from "./ttl_state.ts";
  * assert.equal(innerTtlConfig(new ValueStateDescriptor("v", Serializers.f64)), undefined);
  * ```
  */
@@ -60,7 +61,8 @@ const TOUCH: unique symbol = Symbol("ttl touch");
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { ManualClock, Serializers, StateTtlConfig, ttlInnerDescriptor, ValueStateDescriptor } from "@weir/weir";
+ * import { ManualClock, Serializers, StateTtlConfig, ValueStateDescriptor } from "@weir/weir";
+ * import { ttlInnerDescriptor } from "./ttl_state.ts";
  * const d = new ValueStateDescriptor("v", Serializers.f64);
  * d.enableTimeToLive(StateTtlConfig.newBuilder(10).build());
  * const inner = ttlInnerDescriptor(d, new ManualClock());
@@ -136,7 +138,8 @@ export function ttlInnerDescriptor(
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { liveStoredValue, StateTtlConfig } from "@weir/weir";
+ * import { StateTtlConfig } from "@weir/weir";
+ * import { liveStoredValue } from "./ttl_state.ts";
  * const ttl = StateTtlConfig.newBuilder(10).build();
  * const list = [{ v: "old", ts: 0 }, { v: "new", ts: 5 }];
  * assert.deepEqual(liveStoredValue("list", list, ttl, 12), [{ v: "new", ts: 5 }]);

@@ -34,7 +34,7 @@ function nameOf(path: string): string {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { readHandleEntries } from "@weir/weir";
+ * import { readHandleEntries } from "./handle_reader.ts";
  * import { DenoSegmentFs, writeSegment } from "../../../statestore-as/mod.ts";
  * const dir = Deno.makeTempDirSync();
  * const fs = new DenoSegmentFs();
