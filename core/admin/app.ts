@@ -20,7 +20,20 @@ import { savepointsRoutes } from "./savepoints.ts";
 import { segmentsRoutes } from "./segments.ts";
 import { stateRoutes } from "./state.ts";
 
-/** Options of the admin app. */
+/**
+ * Options of the admin app.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type AdminAppOptions, createAdminApp } from "@weir/weir";
+ * const options: AdminAppOptions = { token: "s3cret", corsOrigins: ["http://localhost:3000"] };
+ * const app = createAdminApp({ jobs: () => [] }, options);
+ * assert.equal((await app.request("/jobs")).status, 401);
+ * const ok = await app.request("/jobs", { headers: { authorization: "Bearer s3cret" } });
+ * assert.deepEqual(await ok.json(), { jobs: [] });
+ * ```
+ */
 export interface AdminAppOptions {
   /** Requests need `Authorization: Bearer <token>` (the dashboard page itself does not). */
   readonly token?: string;

@@ -18,10 +18,34 @@ import type { Job, PlacedOperator } from "../runtime/job.ts";
 import type { JobClient } from "../runtime/job_runner.ts";
 import type { Task } from "../runtime/task.ts";
 
-/** A job's status, as Flink names it. */
+/**
+ * A job's status, as Flink names it.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { JobStatus } from "@weir/weir";
+ * const ended = (s: JobStatus) => s !== "RUNNING";
+ * assert.equal(ended("FINISHED"), true);
+ * assert.equal(ended("RUNNING"), false);
+ * ```
+ */
 export type JobStatus = "RUNNING" | "FINISHED" | "FAILED" | "CANCELED";
 
-/** One operator of a job (a Flink job vertex), summed over its subtasks. */
+/**
+ * One operator of a job (a Flink job vertex), summed over its subtasks.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { VertexInfo } from "@weir/weir";
+ * const v: VertexInfo = {
+ *   uid: "counter", name: "Counter", parallelism: 2, recordsIn: 10, recordsOut: 10,
+ *   backpressureRatio: 0,
+ * };
+ * assert.equal(v.recordsIn - v.recordsOut, 0);
+ * ```
+ */
 export interface VertexInfo {
   /** Operator uid. */
   readonly uid: string;
@@ -37,7 +61,19 @@ export interface VertexInfo {
   readonly backpressureRatio: number;
 }
 
-/** A checkpoint in flight. */
+/**
+ * A checkpoint in flight.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { InProgressCheckpoint } from "@weir/weir";
+ * const c: InProgressCheckpoint = {
+ *   id: 4, isSavepoint: false, triggeredAt: 1000, latestAckAt: undefined, tasks: 3, acknowledged: 1,
+ * };
+ * assert.equal(c.tasks - c.acknowledged, 2);
+ * ```
+ */
 export interface InProgressCheckpoint {
   /** Id. */
   readonly id: number;
@@ -53,7 +89,17 @@ export interface InProgressCheckpoint {
   readonly acknowledged: number;
 }
 
-/** A segment file of the checkpoint directory. */
+/**
+ * A segment file of the checkpoint directory.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { SegmentInfo } from "@weir/weir";
+ * const s: SegmentInfo = { name: "0001.seg", size: 4096, checkpoints: [3, 4], live: true };
+ * assert.ok(s.live && s.checkpoints.includes(4));
+ * ```
+ */
 export interface SegmentInfo {
   /** File name. */
   readonly name: string;
@@ -65,7 +111,17 @@ export interface SegmentInfo {
   readonly live: boolean;
 }
 
-/** Where a savepoint or checkpoint operation ended. */
+/**
+ * Where a savepoint or checkpoint operation ended.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { OperationResult } from "@weir/weir";
+ * const r: OperationResult = { id: 7, location: "/tmp/ckpt/chk-7" };
+ * assert.ok(r.location.endsWith(`chk-${r.id}`));
+ * ```
+ */
 export interface OperationResult {
   /** The checkpoint id. */
   readonly id: number;
@@ -73,7 +129,19 @@ export interface OperationResult {
   readonly location: string;
 }
 
-/** What a state query found. */
+/**
+ * What a state query found.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { StateQueryOutcome } from "@weir/weir";
+ * const describe = (o: StateQueryOutcome) =>
+ *   o.kind === "found" ? `subtask ${o.subtask}: ${o.value}` : `${o.kind}: ${o.message}`;
+ * assert.equal(describe({ kind: "found", value: 3, subtask: 0 }), "subtask 0: 3");
+ * assert.equal(describe({ kind: "unknown-key", message: "no such key" }), "unknown-key: no such key");
+ * ```
+ */
 export type StateQueryOutcome =
   | { readonly kind: "found"; readonly value: unknown; readonly subtask: number }
   | {
@@ -87,7 +155,22 @@ export type StateQueryOutcome =
     readonly message: string;
   };
 
-/** One job as the admin API sees it. */
+/**
+ * One job as the admin API sees it.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type AdminJob, jobClientRuntime, StreamEnvironment } from "@weir/weir";
+ * const env = StreamEnvironment.create();
+ * env.fromElements(1, 2, 3).map((n: number) => n * 2);
+ * const client = env.executeAsync("doubler");
+ * const [job]: readonly AdminJob[] = jobClientRuntime(client).jobs();
+ * assert.equal(job!.name, "doubler");
+ * await client.done;
+ * assert.equal(job!.status(), "FINISHED");
+ * ```
+ */
 export interface AdminJob {
   /** 32 hex digits, new per job run (Flink's job id). */
   readonly id: string;
@@ -125,7 +208,19 @@ export interface AdminJob {
   queryState(uid: string, stateName: string, rawKey: string): Promise<StateQueryOutcome>;
 }
 
-/** The jobs an admin API serves. */
+/**
+ * The jobs an admin API serves.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type AdminRuntime, createAdminApp } from "@weir/weir";
+ * // A runtime serving no jobs; `jobClientRuntime` adapts a running job.
+ * const runtime: AdminRuntime = { jobs: () => [] };
+ * const res = await createAdminApp(runtime).request("/jobs/overview");
+ * assert.deepEqual(await res.json(), { jobs: [] });
+ * ```
+ */
 export interface AdminRuntime {
   /** Every job, oldest first. */
   jobs(): readonly AdminJob[];

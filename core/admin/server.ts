@@ -7,7 +7,20 @@
 import { createAdminApp } from "./app.ts";
 import type { AdminRuntime } from "./runtime.ts";
 
-/** Where and how to serve the admin API. */
+/**
+ * Where and how to serve the admin API.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type AdminServerOptions, serveAdmin } from "@weir/weir";
+ * const lines: string[] = [];
+ * const options: AdminServerOptions = { port: 0, host: "127.0.0.1", announce: (l) => lines.push(l) };
+ * const server = serveAdmin({ jobs: () => [] }, options);
+ * await server.shutdown();
+ * assert.match(lines[0]!, /^admin: http:\/\/127\.0\.0\.1:\d+$/);
+ * ```
+ */
 export interface AdminServerOptions {
   /** Port; 0 picks a free one. */
   readonly port: number;
@@ -21,7 +34,19 @@ export interface AdminServerOptions {
   readonly announce?: (line: string) => void;
 }
 
-/** A running admin server. */
+/**
+ * A running admin server.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type AdminServer, serveAdmin } from "@weir/weir";
+ * const server: AdminServer = serveAdmin({ jobs: () => [] }, { port: 0, announce: () => {} });
+ * assert.equal(server.url, `http://127.0.0.1:${server.port}`);
+ * assert.equal((await fetch(`${server.url}/jobs`)).status, 200);
+ * await server.shutdown();
+ * ```
+ */
 export interface AdminServer {
   /** `http://HOST:PORT`. */
   readonly url: string;

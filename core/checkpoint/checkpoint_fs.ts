@@ -7,7 +7,29 @@
  */
 import { DenoSegmentFs, type SegmentFs } from "../../statestore-as/segment_fs.ts";
 
-/** File operations of the checkpoint layer. */
+/**
+ * File operations of the checkpoint layer.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type CheckpointFs, DenoCheckpointFs, StreamEnvironment } from "@weir/weir";
+ * // Wrap the real file system to observe (or fail) manifest writes.
+ * const written: string[] = [];
+ * const real = new DenoCheckpointFs();
+ * const fs: CheckpointFs = Object.assign(Object.create(real), {
+ *   writeFileAtomic(path: string, data: Uint8Array) {
+ *     written.push(path);
+ *     real.writeFileAtomic(path, data);
+ *   },
+ * });
+ * const dir = Deno.makeTempDirSync();
+ * const env = StreamEnvironment.create({ checkpoint: { dir, fs } });
+ * env.fromElements(1, 2).map((n: number) => n);
+ * await env.execute();
+ * assert.ok(written.some((p) => p.endsWith("_metadata")));
+ * ```
+ */
 export interface CheckpointFs extends SegmentFs {
   /** A whole file, or undefined when it does not exist. */
   readFile(path: string): Uint8Array | undefined;

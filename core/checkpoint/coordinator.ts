@@ -22,7 +22,19 @@ import {
 import type { CheckpointStorage } from "./storage.ts";
 import { appendHistory, type CheckpointHistoryEntry } from "./history.ts";
 
-/** Checkpointing options, as Flink's. */
+/**
+ * Checkpointing options, as Flink's.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type CheckpointConfig, StreamEnvironment } from "@weir/weir";
+ * const env = StreamEnvironment.create({ checkpoint: { dir: "/tmp/ckpt", intervalMs: 1000 } });
+ * const config: CheckpointConfig | undefined = env.config.checkpoint;
+ * assert.equal(config?.mode, "exactly-once");
+ * assert.equal(config?.retained, 1);
+ * ```
+ */
 export interface CheckpointConfig {
   /** The checkpoint directory. */
   readonly dir: string;
@@ -90,7 +102,24 @@ export interface CheckpointTarget {
   readonly maxParallelism: number;
 }
 
-/** A completed checkpoint or savepoint. */
+/**
+ * A completed checkpoint or savepoint.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type CompletedCheckpoint, StreamEnvironment } from "@weir/weir";
+ * const dir = Deno.makeTempDirSync();
+ * const env = StreamEnvironment.create({ checkpoint: { dir } });
+ * env.generate({ generate: (n) => n, ratePerSecond: 1000 }).map((n: number) => n);
+ * const client = env.executeAsync("job");
+ * const done: CompletedCheckpoint = await client.triggerCheckpoint();
+ * client.cancel();
+ * await client.done;
+ * assert.equal(done.manifest.kind, "checkpoint");
+ * assert.ok(done.path.startsWith(dir));
+ * ```
+ */
 export interface CompletedCheckpoint {
   /** The manifest written. */
   readonly manifest: Manifest;

@@ -12,7 +12,21 @@ import type { TaskCheckpointStats } from "./manifest.ts";
 /** The history file's name inside the checkpoint directory. */
 export const HISTORY_FILE = "_history.jsonl";
 
-/** A completed or failed checkpoint (field names as Flink's REST API). */
+/**
+ * A completed or failed checkpoint (field names as Flink's REST API).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { CheckpointHistoryEntry } from "@weir/weir";
+ * const e: CheckpointHistoryEntry = {
+ *   kind: "checkpoint", id: 2, status: "COMPLETED", is_savepoint: false, trigger_timestamp: 10,
+ *   latest_ack_timestamp: 25, end_to_end_duration: 15, state_size: 100, checkpointed_size: 40,
+ *   num_subtasks: 2, num_acknowledged_subtasks: 2, external_path: "/tmp/ckpt/chk-2", tasks: [],
+ * };
+ * assert.equal(e.latest_ack_timestamp - e.trigger_timestamp, e.end_to_end_duration);
+ * ```
+ */
 export interface CheckpointHistoryEntry {
   /** Entry type. */
   readonly kind: "checkpoint";
@@ -44,7 +58,20 @@ export interface CheckpointHistoryEntry {
   readonly tasks: readonly TaskCheckpointStats[];
 }
 
-/** A restore of the job from a checkpoint or savepoint. */
+/**
+ * A restore of the job from a checkpoint or savepoint.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { RestoreHistoryEntry } from "@weir/weir";
+ * const e: RestoreHistoryEntry = {
+ *   kind: "restore", id: 2, restore_timestamp: 30, is_savepoint: false,
+ *   external_path: "/tmp/ckpt/chk-2",
+ * };
+ * assert.equal(e.kind, "restore");
+ * ```
+ */
 export interface RestoreHistoryEntry {
   /** Entry type. */
   readonly kind: "restore";
@@ -58,7 +85,20 @@ export interface RestoreHistoryEntry {
   readonly external_path: string;
 }
 
-/** One line of the history file. */
+/**
+ * One line of the history file.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { HistoryEntry } from "@weir/weir";
+ * const history: HistoryEntry[] = [
+ *   { kind: "restore", id: 1, restore_timestamp: 5, is_savepoint: true, external_path: "sp" },
+ * ];
+ * const restores = history.filter((e) => e.kind === "restore").length;
+ * assert.equal(restores, 1);
+ * ```
+ */
 export type HistoryEntry = CheckpointHistoryEntry | RestoreHistoryEntry;
 
 const encoder = new TextEncoder();

@@ -13,7 +13,20 @@ import type { OperatorStateSnapshot } from "../state/operator_state.ts";
 /** The manifest format this version writes and reads. */
 export const MANIFEST_FORMAT = 1;
 
-/** Per-task statistics of one checkpoint. */
+/**
+ * Per-task statistics of one checkpoint.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { TaskCheckpointStats } from "@weir/weir";
+ * const t: TaskCheckpointStats = {
+ *   task: "Map (1/2)", startDelayMs: 1, alignmentMs: 2, syncMs: 3, asyncMs: 4, stateSize: 10,
+ *   checkpointedSize: 5,
+ * };
+ * assert.equal(t.syncMs + t.asyncMs, 7);
+ * ```
+ */
 export interface TaskCheckpointStats {
   /** Task name. */
   readonly task: string;
@@ -31,7 +44,17 @@ export interface TaskCheckpointStats {
   readonly checkpointedSize: number;
 }
 
-/** One operator subtask's snapshot. */
+/**
+ * One operator subtask's snapshot.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { SubtaskManifest } from "@weir/weir";
+ * const s: SubtaskManifest = { index: 0, operatorState: {} };
+ * assert.equal(s.keyed, undefined);
+ * ```
+ */
 export interface SubtaskManifest {
   /** Subtask index. */
   readonly index: number;
@@ -41,7 +64,19 @@ export interface SubtaskManifest {
   readonly operatorState: Record<string, { mode: string; typeId: string; items: string[] }>;
 }
 
-/** One operator's snapshot. */
+/**
+ * One operator's snapshot.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { OperatorManifest } from "@weir/weir";
+ * const op: OperatorManifest = {
+ *   name: "Source", parallelism: 1, source: true, subtasks: [{ index: 0, operatorState: {} }],
+ * };
+ * assert.equal(op.subtasks.length, op.parallelism);
+ * ```
+ */
 export interface OperatorManifest {
   /** Display name. */
   readonly name: string;
@@ -55,7 +90,24 @@ export interface OperatorManifest {
   readonly subtasks: readonly SubtaskManifest[];
 }
 
-/** A completed checkpoint or savepoint. */
+/**
+ * A completed checkpoint or savepoint.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type Manifest, StreamEnvironment } from "@weir/weir";
+ * const dir = Deno.makeTempDirSync();
+ * const env = StreamEnvironment.create({ checkpoint: { dir } });
+ * env.generate({ generate: (n) => `r${n}`, ratePerSecond: 1000 })
+ *   .map((s: string) => s.toUpperCase()).uid("upper");
+ * const client = env.executeAsync("upper");
+ * const manifest: Manifest = (await client.stopWithSavepoint("sp")).manifest;
+ * await client.done;
+ * assert.equal(manifest.kind, "savepoint");
+ * assert.ok("upper" in manifest.operators);
+ * ```
+ */
 export interface Manifest {
   /** Always {@linkcode MANIFEST_FORMAT}. */
   readonly format: number;

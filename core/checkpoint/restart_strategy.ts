@@ -6,7 +6,18 @@
  */
 import { ConfigError } from "../errors.ts";
 
-/** A restart strategy and its Flink parameters. */
+/**
+ * A restart strategy and its Flink parameters.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type RestartStrategy, StreamEnvironment } from "@weir/weir";
+ * const restartStrategy: RestartStrategy = { kind: "fixed-delay", attempts: 3, delayMs: 100 };
+ * const env = StreamEnvironment.create({ restartStrategy });
+ * assert.deepEqual(env.config.restartStrategy, restartStrategy);
+ * ```
+ */
 export type RestartStrategy =
   | { readonly kind: "none" }
   | { readonly kind: "fixed-delay"; readonly attempts: number; readonly delayMs: number }
@@ -130,7 +141,18 @@ export function checkRestartStrategy(s: RestartStrategy): void {
   }
 }
 
-/** Flink's exponential-delay defaults (1 s doubling to 60 s, reset after 1 h quiet). */
+/**
+ * Flink's exponential-delay defaults (1 s doubling to 60 s, reset after 1 h quiet).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DEFAULT_EXPONENTIAL_DELAY, StreamEnvironment } from "@weir/weir";
+ * const env = StreamEnvironment.create({ checkpoint: { dir: "/tmp/ckpt" } });
+ * // With checkpointing and no strategy given, failed jobs restart with these defaults.
+ * assert.deepEqual(env.config.restartStrategy, DEFAULT_EXPONENTIAL_DELAY);
+ * ```
+ */
 export const DEFAULT_EXPONENTIAL_DELAY: RestartStrategy = {
   kind: "exponential-delay",
   initialBackoffMs: 1000,
