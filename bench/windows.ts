@@ -1,9 +1,10 @@
 /**
  * Throughput of event-time window aggregation: counts per key in tumbling
  * windows and in sliding windows (size / slide = 10), 1M distinct keys, on the
- * heap and the LSM backends, one subtask (one core). Median of `--runs` runs.
+ * heap and the LSM backends, one subtask (one core); 10k keys for reference.
+ * Median of `--runs` runs.
  *
- * deno run -A bench/windows.ts [--records N] [--runs R] [--quick]
+ * deno run -A bench/windows.ts [--records N] [--runs R] [--quick] [--only tumbling|sliding] [--backend heap|lsm]
  *
  * @module
  */
@@ -24,26 +25,32 @@ import { machine, median, rate, table } from "./_util.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
-  options: { records: { type: "string" }, runs: { type: "string" }, quick: { type: "boolean" } },
+  options: {
+    records: { type: "string" },
+    runs: { type: "string" },
+    quick: { type: "boolean" },
+    only: { type: "string" },
+    backend: { type: "string" },
+  },
 });
 const quick = values.quick ?? false;
 const N = Number(values.records ?? (quick ? 100_000 : 300_000));
 const RUNS = Number(values.runs ?? (quick ? 1 : 3));
-const KEYS = 1_000_000;
+const KEY_COUNTS = [1_000_000, 10_000];
 /** Records per millisecond of event time. */
 const PER_MS = 100;
 const WINDOW_MS = 1_000;
-const keys = Array.from({ length: KEYS }, (_, i) => `user-${i}`);
+const allKeys = Array.from({ length: KEY_COUNTS[0]! }, (_, i) => `user-${i}`);
 
-/** `N` records over `KEYS` keys (scattered), 100 per ms of event time, in order. */
-const source: Source<string> = {
+/** `N` records over `keyCount` keys (scattered), 100 per ms of event time, in order. */
+const source = (keyCount: number): Source<string> => ({
   name: "events",
   createReader() {
     let i = 0;
     return {
       poll(out, max) {
         for (let n = 0; n < max && i < N; n++, i++) {
-          out.collect(keys[(i * 7_919) % KEYS]!, Math.floor(i / PER_MS));
+          out.collect(allKeys[(i * 7_919) % keyCount]!, Math.floor(i / PER_MS));
         }
         return i < N ? "more" : "end";
       },
@@ -53,7 +60,7 @@ const source: Source<string> = {
       },
     };
   },
-};
+});
 
 const count: AggregateFunction<string, number, number> = {
   createAccumulator: () => 0,
@@ -61,14 +68,18 @@ const count: AggregateFunction<string, number, number> = {
   getResult: (n) => n,
 };
 
-async function run(kind: "tumbling" | "sliding", backend: () => StateBackend): Promise<number> {
+async function run(
+  kind: "tumbling" | "sliding",
+  keyCount: number,
+  backend: () => StateBackend,
+): Promise<number> {
   const env = StreamEnvironment.create({ parallelism: 1, stateBackend: backend() });
   let results = 0;
   let total = 0;
   const assigner = kind === "tumbling"
     ? TumblingEventTimeWindows.of<string>(WINDOW_MS)
     : SlidingEventTimeWindows.of<string>(WINDOW_MS, WINDOW_MS / 10);
-  env.addSource(source)
+  env.addSource(source(keyCount))
     .assignTimestampsAndWatermarks(WatermarkStrategy.forMonotonousTimestamps<string>())
     .keyBy((k) => k, Serializers.string)
     .window(assigner)
@@ -88,26 +99,36 @@ async function run(kind: "tumbling" | "sliding", backend: () => StateBackend): P
   return N / secs;
 }
 
-const backends: [string, () => StateBackend][] = [
+const backends: [string, () => StateBackend][] = ([
   ["heap", () => new HeapStateBackend()],
   ["lsm", () => new LsmStateBackend()],
-];
+] as [string, () => StateBackend][]).filter(([name]) => !values.backend || values.backend === name);
+const kinds = (["tumbling", "sliding"] as const).filter((k) => !values.only || values.only === k);
 
 console.log(
-  `# bench/windows.ts: ${N.toLocaleString("en")} records, ${
-    KEYS.toLocaleString("en")
-  } keys, ${PER_MS} records per ms of event time, window ${WINDOW_MS} ms, median of ${RUNS} runs`,
+  `# bench/windows.ts: ${N.toLocaleString("en")} records, ${PER_MS} records per ms of event ` +
+    `time, window ${WINDOW_MS} ms, median of ${RUNS} runs`,
 );
 console.log(machine());
 const rows: (string | number)[][] = [];
-for (const kind of ["tumbling", "sliding"] as const) {
-  for (const [name, backend] of backends) {
-    const rates: number[] = [];
-    for (let r = 0; r < RUNS; r++) rates.push(await run(kind, backend));
-    const desc = kind === "tumbling"
-      ? `tumbling ${WINDOW_MS} ms, count per key`
-      : `sliding ${WINDOW_MS} ms / ${WINDOW_MS / 10} ms, count per key`;
-    rows.push([desc, name, `${rate(median(rates))} records/s`]);
+for (const keyCount of KEY_COUNTS) {
+  for (const kind of kinds) {
+    for (const [name, backend] of backends) {
+      const rates: number[] = [];
+      for (let r = 0; r < RUNS; r++) rates.push(await run(kind, keyCount, backend));
+      const desc = kind === "tumbling"
+        ? `tumbling ${WINDOW_MS} ms, count per key`
+        : `sliding ${WINDOW_MS} ms / ${WINDOW_MS / 10} ms, count per key`;
+      rows.push([
+        desc,
+        keyCount.toLocaleString("en"),
+        name,
+        `${rate(median(rates))} records/s`,
+        rates.map((x) => rate(x)).join(", "),
+      ]);
+    }
   }
 }
-console.log(table(["window aggregation", "backend", "throughput (1 subtask)"], rows));
+console.log(
+  table(["window aggregation", "keys", "backend", "throughput (1 subtask, median)", "runs"], rows),
+);

@@ -4,10 +4,9 @@
  * when the watermark passes them, processing-time timers when the job's clock
  * does.
  *
- * Every timer is also written to the operator's keyed backend (a raw entry
- * under a reserved state id), so checkpoints of either backend include the
- * timers, and a restored service rebuilds its queues from the key groups it
- * owns:
+ * Timers are checkpointed as raw entries of the operator's keyed backend
+ * (under a reserved state id), and a restored service rebuilds its queues
+ * from the key groups it owns:
  *
  * ```
  * keyGroup (u16 BE) | 0xfff1 event / 0xfff2 processing (u16 BE) | timestamp (8 bytes, order-preserving) | key | namespace
@@ -15,6 +14,13 @@
  *
  * The entry's value is the timer's registration sequence number: timers with
  * the same timestamp fire in registration order, after a restore too.
+ *
+ * Entries are written lazily: a backend with `onSnapshot` calls the service
+ * at the start of every snapshot, and only then are the timers registered
+ * since the last snapshot written (a timer that fires before the next
+ * checkpoint never touches the backend); a fired or deleted timer whose entry
+ * was written is deleted from the backend at once. Backends without
+ * `onSnapshot` get every timer written through.
  *
  * @module
  */
@@ -45,91 +51,181 @@ export interface Timer<N = unknown> {
   readonly namespace: N;
 }
 
-interface QueuedTimer<N> extends Timer<N> {
-  /** The timer's store key as a latin1 string: its identity. */
-  readonly id: string;
+/** A queued timer. A class (not object literals) so V8 sees one shape. */
+class QueuedTimer<N> implements Timer<N> {
+  readonly timestamp: number;
+  readonly key: unknown;
+  readonly namespace: N;
   /** Registration order (stored as the entry's value, so it survives restore). */
   readonly seq: number;
+  /** The key's identity in the queue's index (the key itself when primitive). */
+  readonly keyId: unknown;
+  /** The namespace's identity in the queue's index. */
+  readonly nsId: unknown;
+  /** Fired or deleted. */
+  dead = false;
+  /** The backend holds the timer's entry (written at a snapshot, or restored). */
+  persisted: boolean;
+  constructor(
+    timestamp: number,
+    key: unknown,
+    namespace: N,
+    seq: number,
+    keyId: unknown,
+    nsId: unknown,
+    persisted: boolean,
+  ) {
+    this.timestamp = timestamp;
+    this.key = key;
+    this.namespace = namespace;
+    this.seq = seq;
+    this.keyId = keyId;
+    this.nsId = nsId;
+    this.persisted = persisted;
+  }
 }
 
-/** A min-heap of timers ordered by timestamp, then registration order. */
+/** The timers of one timestamp, in registration order. */
+class Bucket<N> {
+  readonly timestamp: number;
+  readonly timers: QueuedTimer<N>[] = [];
+  /** Timers before `head` have been popped. */
+  head = 0;
+  /** False when a restored timer arrived out of registration order. */
+  sorted = true;
+  constructor(timestamp: number) {
+    this.timestamp = timestamp;
+  }
+}
+
+type IndexEntry<N> = QueuedTimer<N> | QueuedTimer<N>[];
+
+/**
+ * Timers by timestamp: a bucket per distinct timestamp (timers of one
+ * timestamp fire in registration order, which is append order) and a
+ * min-heap of buckets; an index by (namespace, key) finds a timer for
+ * deduplication and deletion. Deletion is lazy: a deleted timer is marked
+ * dead and skipped when its bucket is drained.
+ */
 class TimerQueue<N> {
-  readonly #heap: QueuedTimer<N>[] = [];
-  readonly #byId = new Map<string, QueuedTimer<N>>();
+  readonly #index = new Map<unknown, Map<unknown, IndexEntry<N>>>();
+  readonly #buckets = new Map<number, Bucket<N>>();
+  readonly #heap: Bucket<N>[] = [];
+  #size = 0;
 
   get size(): number {
-    return this.#byId.size;
+    return this.#size;
   }
 
-  has(id: string): boolean {
-    return this.#byId.has(id);
+  find(nsId: unknown, keyId: unknown, ts: number): QueuedTimer<N> | undefined {
+    const e = this.#index.get(nsId)?.get(keyId);
+    if (e === undefined) return undefined;
+    if (!Array.isArray(e)) return e.timestamp === ts ? e : undefined;
+    for (let i = 0; i < e.length; i++) if (e[i]!.timestamp === ts) return e[i];
+    return undefined;
   }
 
-  add(t: QueuedTimer<N>): boolean {
-    if (this.#byId.has(t.id)) return false;
-    this.#byId.set(t.id, t);
-    const h = this.#heap;
-    h.push(t);
-    let i = h.length - 1;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (!before(h[i]!, h[p]!)) break;
-      [h[i], h[p]] = [h[p]!, h[i]!];
-      i = p;
+  add(t: QueuedTimer<N>): void {
+    let byKey = this.#index.get(t.nsId);
+    if (byKey === undefined) this.#index.set(t.nsId, byKey = new Map());
+    const e = byKey.get(t.keyId);
+    if (e === undefined) byKey.set(t.keyId, t);
+    else if (Array.isArray(e)) e.push(t);
+    else byKey.set(t.keyId, [e, t]);
+    let b = this.#buckets.get(t.timestamp);
+    if (b === undefined) {
+      b = new Bucket<N>(t.timestamp);
+      this.#buckets.set(t.timestamp, b);
+      this.#push(b);
     }
-    return true;
+    const timers = b.timers;
+    if (timers.length > b.head && timers[timers.length - 1]!.seq > t.seq) b.sorted = false;
+    timers.push(t);
+    this.#size++;
   }
 
-  /** Deletion is lazy: the entry leaves the heap when it reaches the top. */
-  delete(id: string): boolean {
-    return this.#byId.delete(id);
+  /** Takes `t` out of the index and marks it dead (it stays in its bucket until drained). */
+  remove(t: QueuedTimer<N>): void {
+    t.dead = true;
+    this.#size--;
+    const byKey = this.#index.get(t.nsId)!;
+    const e = byKey.get(t.keyId)!;
+    if (Array.isArray(e)) {
+      e.splice(e.indexOf(t), 1);
+      if (e.length === 1) byKey.set(t.keyId, e[0]!);
+    } else byKey.delete(t.keyId);
+    if (byKey.size === 0) this.#index.delete(t.nsId);
   }
 
   peek(): QueuedTimer<N> | undefined {
-    this.#dropDeleted();
-    return this.#heap[0];
+    const h = this.#heap;
+    while (h.length > 0) {
+      const b = h[0]!;
+      if (!b.sorted) {
+        const rest = b.timers.slice(b.head).sort((x, y) => x.seq - y.seq);
+        b.timers.length = b.head;
+        b.timers.push(...rest);
+        b.sorted = true;
+      }
+      const timers = b.timers;
+      while (b.head < timers.length && timers[b.head]!.dead) b.head++;
+      if (b.head < timers.length) return timers[b.head];
+      this.#buckets.delete(b.timestamp);
+      this.#popTop();
+    }
+    return undefined;
   }
 
   pop(): QueuedTimer<N> | undefined {
-    this.#dropDeleted();
-    const t = this.#popRaw();
-    if (t) this.#byId.delete(t.id);
+    const t = this.peek();
+    if (t !== undefined) {
+      const b = this.#heap[0]!;
+      b.timers[b.head++] = undefined as unknown as QueuedTimer<N>; // let it be collected
+      this.remove(t);
+    }
     return t;
   }
 
   all(): QueuedTimer<N>[] {
-    return [...this.#byId.values()].sort((a, b) => (before(a, b) ? -1 : 1));
-  }
-
-  #dropDeleted(): void {
-    while (this.#heap.length > 0 && this.#byId.get(this.#heap[0]!.id) !== this.#heap[0]) {
-      this.#popRaw();
-    }
-  }
-
-  #popRaw(): QueuedTimer<N> | undefined {
-    const h = this.#heap;
-    const top = h[0];
-    const last = h.pop();
-    if (h.length > 0 && last) {
-      h[0] = last;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1, r = l + 1;
-        let m = i;
-        if (l < h.length && before(h[l]!, h[m]!)) m = l;
-        if (r < h.length && before(h[r]!, h[m]!)) m = r;
-        if (m === i) break;
-        [h[i], h[m]] = [h[m]!, h[i]!];
-        i = m;
+    const out: QueuedTimer<N>[] = [];
+    for (const byKey of this.#index.values()) {
+      for (const e of byKey.values()) {
+        if (Array.isArray(e)) out.push(...e);
+        else out.push(e);
       }
     }
-    return top;
+    return out.sort((a, b) => a.timestamp - b.timestamp || a.seq - b.seq);
   }
-}
 
-function before(a: QueuedTimer<unknown>, b: QueuedTimer<unknown>): boolean {
-  return a.timestamp < b.timestamp || (a.timestamp === b.timestamp && a.seq < b.seq);
+  #push(b: Bucket<N>): void {
+    const h = this.#heap;
+    h.push(b);
+    let i = h.length - 1;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (h[p]!.timestamp <= b.timestamp) break;
+      h[i] = h[p]!;
+      i = p;
+    }
+    h[i] = b;
+  }
+
+  #popTop(): void {
+    const h = this.#heap;
+    const last = h.pop()!;
+    if (h.length === 0) return;
+    let i = 0;
+    for (;;) {
+      const l = 2 * i + 1, r = l + 1;
+      let m = last.timestamp, mi = -1;
+      if (l < h.length && h[l]!.timestamp < m) m = h[mi = l]!.timestamp;
+      if (r < h.length && h[r]!.timestamp < m) mi = r;
+      if (mi < 0) break;
+      h[i] = h[mi]!;
+      i = mi;
+    }
+    h[i] = last;
+  }
 }
 
 /** Where fired timers go. */
@@ -165,7 +261,7 @@ function writeOrderedF64(w: ByteWriter, ts: number): void {
   const at = w.length;
   w.writeF64(ts === 0 ? 0 : ts); // -0 sorts as 0
   const b = w.buf;
-  if (b[at]! & 0x80) for (let i = at; i < at + 8; i++) b[i] = ~b[i]! & 0xff;
+  if (b[at]! & 0x80) { for (let i = at; i < at + 8; i++) b[i] = ~b[i]! & 0xff; }
   else b[at] = b[at]! | 0x80;
 }
 
@@ -176,17 +272,18 @@ function readOrderedF64(b: Uint8Array, at: number): number {
   return new DataView(c.buffer).getFloat64(0);
 }
 
-function latin1(b: Uint8Array): string {
+/** Bytes as a string of char codes 0-255: a Map key with value semantics. */
+function latin1(b: Uint8Array, from = 0): string {
   let s = "";
-  for (let i = 0; i < b.length; i++) s += String.fromCharCode(b[i]!);
+  for (let i = from; i < b.length; i++) s += String.fromCharCode(b[i]!);
   return s;
 }
 
-function fromLatin1(s: string): Uint8Array {
-  const b = new Uint8Array(s.length);
-  for (let i = 0; i < s.length; i++) b[i] = s.charCodeAt(i);
-  return b;
-}
+/** Marks identities built from serialized bytes (never a latin1 char). */
+const BYTES_ID = "\uffff";
+
+/** How many object identities a service remembers (cleared when full). */
+const IDENTITY_CACHE_SIZE = 1024;
 
 /**
  * The timers of one keyed operator subtask (one service per operator: its
@@ -202,7 +299,18 @@ export class InternalTimerService<N = undefined> {
   readonly #event = new TimerQueue<N>();
   readonly #processing = new TimerQueue<N>();
   readonly #writer = new ByteWriter();
+  readonly #idWriter = new ByteWriter();
   readonly #valueWriter = new ByteWriter(16);
+  /** Write every timer to the backend at once (the backend has no `onSnapshot`). */
+  readonly #writeThrough: boolean;
+  /** Timers registered since the last snapshot: their entries are written at the next. */
+  #unwritten: QueuedTimer<N>[] = [];
+  /** Per entry of `#unwritten`: whether it is an event-time timer. */
+  #unwrittenEvent: boolean[] = [];
+  /** `#unwritten` is compacted when it grows past this. */
+  #compactAt = 4096;
+  /** Namespace objects seen lately, with their identity (namespaces are immutable). */
+  readonly #nsIds = new Map<unknown, unknown>();
   #seq = 0;
   #watermark = -Infinity;
   #scheduledAt = Infinity;
@@ -224,7 +332,9 @@ export class InternalTimerService<N = undefined> {
     this.#nsSerializer = namespaceSerializer;
     this.#backend = host.backend;
     this.#maxParallelism = host.maxParallelism ?? 128;
+    this.#writeThrough = typeof this.#backend?.onSnapshot !== "function";
     if (this.#backend) {
+      this.#backend.onSnapshot?.(() => this.#writeUnwritten());
       this.#load(EVENT_TIMERS_STATE_ID, this.#event);
       this.#load(PROCESSING_TIMERS_STATE_ID, this.#processing);
       this.#reschedule();
@@ -234,25 +344,114 @@ export class InternalTimerService<N = undefined> {
   #load(stateId: number, queue: TimerQueue<N>): void {
     const backend = this.#backend!;
     const { start, end } = backend.keyGroupRange;
-    const lo = new Uint8Array(4), hi = new Uint8Array(4);
-    for (let kg = start; kg <= end; kg++) {
-      lo[0] = hi[0] = kg >>> 8;
-      lo[1] = hi[1] = kg & 0xff;
-      lo[2] = stateId >>> 8;
-      lo[3] = stateId & 0xff;
-      hi[2] = (stateId + 1) >>> 8;
-      hi[3] = (stateId + 1) & 0xff;
-      for (const [k, v] of backend.rawScan(lo, hi)) {
-        const timestamp = readOrderedF64(k, 4);
-        const r = new ByteReader(k);
-        r.pos = TIMER_HEADER_BYTES;
-        const key = this.#keySerializer.read(r);
-        const namespace = this.#nsSerializer ? this.#nsSerializer.read(r) : undefined as N;
-        const seq = new ByteReader(v).readVarUint();
-        if (seq >= this.#seq) this.#seq = seq + 1;
-        queue.add({ timestamp, key, namespace, id: latin1(k), seq });
-      }
+    // One scan over the owned key groups; entries of other state ids are skipped.
+    const lo = new Uint8Array([start >>> 8, start & 0xff, stateId >>> 8, stateId & 0xff]);
+    const hi = new Uint8Array([(end + 1) >>> 8, (end + 1) & 0xff, 0, 0]);
+    for (const [k, v] of backend.rawScan(lo, hi)) {
+      if (((k[2]! << 8) | k[3]!) !== stateId) continue;
+      const timestamp = readOrderedF64(k, 4);
+      const r = new ByteReader(k);
+      r.pos = TIMER_HEADER_BYTES;
+      const key = this.#keySerializer.read(r);
+      const namespace = this.#nsSerializer ? this.#nsSerializer.read(r) : undefined as N;
+      const seq = new ByteReader(v).readVarUint();
+      if (seq >= this.#seq) this.#seq = seq + 1;
+      const keyId = this.#keyId(key), nsId = this.#nsId(namespace);
+      if (queue.find(nsId, keyId, timestamp)) continue;
+      queue.add(new QueuedTimer(timestamp, key, namespace, seq, keyId, nsId, true));
     }
+  }
+
+  /** The key's identity: the key itself when a primitive, else its serialized bytes. */
+  #keyId(key: unknown): unknown {
+    switch (typeof key) {
+      case "string":
+        if (!key.startsWith(BYTES_ID)) return key;
+        break;
+      case "number":
+      case "boolean":
+      case "bigint":
+        return key;
+    }
+    const w = this.#idWriter;
+    w.reset();
+    this.#keySerializer.write(key, w);
+    return BYTES_ID + latin1(w.bytes());
+  }
+
+  /** The namespace's identity: its serialized bytes, remembered per object. */
+  #nsId(ns: N): unknown {
+    const ser = this.#nsSerializer;
+    if (ser === undefined || ns === undefined || ns === null) return ns;
+    if (typeof ns !== "object") {
+      if (typeof ns === "string" && !ns.startsWith(BYTES_ID)) return ns;
+      if (typeof ns === "number") return ns;
+    }
+    const cache = this.#nsIds;
+    let id = cache.get(ns);
+    if (id !== undefined) return id;
+    const w = this.#idWriter;
+    w.reset();
+    ser.write(ns, w);
+    id = BYTES_ID + latin1(w.bytes());
+    if (cache.size >= IDENTITY_CACHE_SIZE) cache.clear();
+    cache.set(ns, id);
+    return id;
+  }
+
+  /** The store key of a timer (in the service's writer). */
+  #storeKey(stateId: number, t: QueuedTimer<N>): Uint8Array {
+    const w = this.#writer;
+    w.reset();
+    w.writeU16(0);
+    w.writeU16(stateId);
+    writeOrderedF64(w, t.timestamp);
+    this.#keySerializer.write(t.key, w);
+    const keyEnd = w.length;
+    if (this.#nsSerializer) this.#nsSerializer.write(t.namespace, w);
+    const b = w.bytes();
+    const kg = keyGroupOf(b.subarray(TIMER_HEADER_BYTES, keyEnd), this.#maxParallelism);
+    b[0] = kg >>> 8;
+    b[1] = kg & 0xff;
+    return b;
+  }
+
+  #put(stateId: number, t: QueuedTimer<N>): void {
+    const v = this.#valueWriter;
+    v.reset();
+    v.writeVarUint(t.seq);
+    this.#backend!.rawPut(this.#storeKey(stateId, t), v.bytes());
+    t.persisted = true;
+  }
+
+  /** A timer left the queue: its entry, if written, goes too. */
+  #forget(stateId: number, t: QueuedTimer<N>): void {
+    if (t.persisted) this.#backend!.rawDelete(this.#storeKey(stateId, t));
+  }
+
+  /** Without snapshots the list would grow forever: drop its fired and deleted timers. */
+  #compactUnwritten(): void {
+    const list = this.#unwritten, events = this.#unwrittenEvent;
+    let n = 0;
+    for (let i = 0; i < list.length; i++) {
+      if (list[i]!.dead) continue;
+      list[n] = list[i]!;
+      events[n++] = events[i]!;
+    }
+    list.length = events.length = n;
+    this.#compactAt = 2 * n + 4096;
+  }
+
+  /** Writes the entries of the timers registered since the last snapshot. */
+  #writeUnwritten(): void {
+    const list = this.#unwritten;
+    this.#unwritten = [];
+    for (let i = 0; i < list.length; i++) {
+      const t = list[i]!;
+      if (t.dead || t.persisted) continue;
+      this.#put(this.#unwrittenEvent[i] ? EVENT_TIMERS_STATE_ID : PROCESSING_TIMERS_STATE_ID, t);
+    }
+    this.#unwrittenEvent = [];
   }
 
   /** The last watermark this operator saw. */
@@ -265,46 +464,34 @@ export class InternalTimerService<N = undefined> {
     return this.#host.now();
   }
 
-  /** The store key of a timer of the current key, as a latin1 string. */
-  #id(stateId: number, ts: number, key: unknown, ns: N): string {
-    const w = this.#writer;
-    w.reset();
-    w.writeU16(0);
-    w.writeU16(stateId);
-    writeOrderedF64(w, ts);
-    this.#keySerializer.write(key, w);
-    const keyEnd = w.length;
-    if (this.#nsSerializer) this.#nsSerializer.write(ns, w);
-    const b = w.bytes();
-    const kg = keyGroupOf(b.subarray(TIMER_HEADER_BYTES, keyEnd), this.#maxParallelism);
-    b[0] = kg >>> 8;
-    b[1] = kg & 0xff;
-    return latin1(b);
-  }
-
-  #register(queue: TimerQueue<N>, stateId: number, ns: N, ts: number): boolean {
+  #register(queue: TimerQueue<N>, event: boolean, ns: N, ts: number): boolean {
     const key = this.#host.currentKey();
-    const id = this.#id(stateId, ts, key, ns);
-    if (queue.has(id)) return false;
-    const seq = this.#seq++;
-    queue.add({ timestamp: ts, key, namespace: ns, id, seq });
+    const keyId = this.#keyId(key), nsId = this.#nsId(ns);
+    if (queue.find(nsId, keyId, ts) !== undefined) return false;
+    const t = new QueuedTimer(ts, key, ns, this.#seq++, keyId, nsId, false);
+    queue.add(t);
     if (this.#backend) {
-      const v = this.#valueWriter;
-      v.reset();
-      v.writeVarUint(seq);
-      this.#backend.rawPut(this.#writer.bytes(), v.bytes());
+      if (this.#writeThrough) {
+        this.#put(event ? EVENT_TIMERS_STATE_ID : PROCESSING_TIMERS_STATE_ID, t);
+      } else {
+        this.#unwritten.push(t);
+        this.#unwrittenEvent.push(event);
+        if (this.#unwritten.length > this.#compactAt) this.#compactUnwritten();
+      }
     }
     return true;
   }
 
   #delete(queue: TimerQueue<N>, stateId: number, ns: N, ts: number): void {
-    const id = this.#id(stateId, ts, this.#host.currentKey(), ns);
-    if (queue.delete(id)) this.#backend?.rawDelete(this.#writer.bytes());
+    const t = queue.find(this.#nsId(ns), this.#keyId(this.#host.currentKey()), ts);
+    if (t === undefined) return;
+    queue.remove(t);
+    this.#forget(stateId, t);
   }
 
   /** Registers an event-time timer for the current key. */
   registerEventTimeTimer(ns: N, ts: number): void {
-    this.#register(this.#event, EVENT_TIMERS_STATE_ID, ns, ts);
+    this.#register(this.#event, true, ns, ts);
   }
 
   /** Deletes an event-time timer of the current key. */
@@ -314,7 +501,7 @@ export class InternalTimerService<N = undefined> {
 
   /** Registers a processing-time timer for the current key. */
   registerProcessingTimeTimer(ns: N, ts: number): void {
-    if (this.#register(this.#processing, PROCESSING_TIMERS_STATE_ID, ns, ts)) this.#reschedule();
+    if (this.#register(this.#processing, false, ns, ts)) this.#reschedule();
   }
 
   /** Deletes a processing-time timer of the current key. */
@@ -325,11 +512,12 @@ export class InternalTimerService<N = undefined> {
   /** Fires every event-time timer at or before `watermark`, in order. */
   advanceWatermark(watermark: number): void {
     this.#watermark = watermark;
+    const q = this.#event;
     for (;;) {
-      const t = this.#event.peek();
-      if (!t || t.timestamp > watermark) return;
-      this.#event.pop();
-      this.#backend?.rawDelete(fromLatin1(t.id));
+      const t = q.peek();
+      if (t === undefined || t.timestamp > watermark) return;
+      q.pop();
+      if (t.persisted) this.#forget(EVENT_TIMERS_STATE_ID, t);
       this.#host.setCurrentKey(t.key);
       this.#target.onTimer(t, "event-time");
     }
@@ -339,11 +527,12 @@ export class InternalTimerService<N = undefined> {
   fireProcessingTimers(now: number): void {
     this.#scheduledAt = Infinity;
     this.#cancelScheduled = null;
+    const q = this.#processing;
     for (;;) {
-      const t = this.#processing.peek();
-      if (!t || t.timestamp > now) break;
-      this.#processing.pop();
-      this.#backend?.rawDelete(fromLatin1(t.id));
+      const t = q.peek();
+      if (t === undefined || t.timestamp > now) break;
+      q.pop();
+      if (t.persisted) this.#forget(PROCESSING_TIMERS_STATE_ID, t);
       this.#host.setCurrentKey(t.key);
       this.#target.onTimer(t, "processing-time");
     }

@@ -151,6 +151,12 @@ export interface KeyedStateBackend {
    * promise is the asynchronous part that writes segments.
    */
   snapshot(checkpointId: number, storage: SnapshotStorage): Promise<KeyedStateHandle>;
+  /**
+   * Registers `flush`, run first in every snapshot's synchronous part: the
+   * timer service writes its new timers' raw entries then instead of on every
+   * registration. A backend without it gets every timer written through.
+   */
+  onSnapshot?(flush: () => void): void;
   /** Stores raw bytes under a store key (timers use reserved state ids). */
   rawPut(key: Uint8Array, value: Uint8Array): void;
   /** Deletes a raw store key. */

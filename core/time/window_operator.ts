@@ -33,7 +33,7 @@ import {
   type Trigger,
   type TriggerResult,
 } from "./triggers.ts";
-import type { Window } from "./window.ts";
+import { TimeWindow, type Window } from "./window.ts";
 import type { WindowAssigner } from "./window_assigners.ts";
 import type {
   KeyedStateStore,
@@ -139,6 +139,12 @@ export class WindowOperator<IN, OUT, K, W extends Window> extends StreamOperator
   readonly #tctx: OnMergeContext;
   readonly #pctx: ProcessWindowContext<W>;
   readonly #ectx: EvictorContext;
+  /**
+   * Non-merging assigners: one instance per time window (by start), so the
+   * state backend and the timers recognize a window by identity instead of
+   * serializing it for every element.
+   */
+  readonly #canonical = new Map<number, TimeWindow>();
 
   /** Creates the operator. */
   constructor(spec: WindowOperatorSpec<IN, OUT, K, W>) {
@@ -308,7 +314,7 @@ export class WindowOperator<IN, OUT, K, W extends Window> extends StreamOperator
     const windows = this.#merging ? this.#mergeIn(assigned) : assigned;
     let skipped = true;
     for (let i = 0; i < windows.length; i++) {
-      const w = windows[i]!;
+      const w = this.#merging ? windows[i]! : this.#canonicalOf(windows[i]!);
       if (this.#isLate(w)) continue;
       skipped = false;
       this.#window = w;
@@ -333,6 +339,15 @@ export class WindowOperator<IN, OUT, K, W extends Window> extends StreamOperator
       const tag = this.#spec.lateDataTag;
       if (tag) this.output.collectSide(tag.id, value, timestamp);
     }
+  }
+
+  #canonicalOf(w: W): W {
+    if (!(w instanceof TimeWindow)) return w;
+    const known = this.#canonical.get(w.start);
+    if (known !== undefined) return known.end === w.end ? known as unknown as W : w;
+    if (this.#canonical.size >= 1024) this.#canonical.clear();
+    this.#canonical.set(w.start, w);
+    return w;
   }
 
   /**

@@ -37,6 +37,9 @@ import { innerTtlConfig, liveStoredValue, ttlInnerDescriptor, wrapTtlState } fro
 
 const NO_KEY: unique symbol = Symbol("no key");
 
+/** How many objects a namespace interner remembers by identity (cleared when full). */
+const IDENTITY_CACHE_SIZE = 1024;
+
 /**
  * Maps a value to something a JS Map can key by with value semantics:
  * primitives stay as they are, arrays and objects become one interned
@@ -46,20 +49,34 @@ class Interner {
   readonly #serializer: Serializer<unknown>;
   readonly #byBytes = new Map<string, unknown>();
   readonly #writer = new ByteWriter();
+  /**
+   * Namespaces (windows) are immutable and the same objects come back again
+   * and again: remembering them by identity skips serializing them.
+   */
+  readonly #byIdentity: Map<unknown, unknown> | undefined;
 
-  constructor(serializer: Serializer<unknown>) {
+  constructor(serializer: Serializer<unknown>, immutable = false) {
     this.#serializer = serializer;
+    this.#byIdentity = immutable ? new Map() : undefined;
   }
 
   intern(v: unknown): unknown {
     if (typeof v !== "object" || v === null) return v;
+    const seen = this.#byIdentity;
+    if (seen !== undefined) {
+      const hit = seen.get(v);
+      if (hit !== undefined) return hit;
+    }
     this.#writer.reset();
     this.#serializer.write(v, this.#writer);
     const id = latin1(this.#writer.bytes());
-    const known = this.#byBytes.get(id);
-    if (known !== undefined) return known;
-    this.#byBytes.set(id, v);
-    return v;
+    let known = this.#byBytes.get(id);
+    if (known === undefined) this.#byBytes.set(id, known = v);
+    if (seen !== undefined) {
+      if (seen.size >= IDENTITY_CACHE_SIZE) seen.clear();
+      seen.set(v, known);
+    }
+    return known;
   }
 
   /**
@@ -83,7 +100,13 @@ class Interner {
   }
 }
 
+/** Bytes as a string of char codes 0-255 (a loop: spreading bytes into a call is slower for short keys). */
 function latin1(b: Uint8Array): string {
+  if (b.length <= 64) {
+    let s = "";
+    for (let i = 0; i < b.length; i++) s += String.fromCharCode(b[i]!);
+    return s;
+  }
   let s = "";
   for (let i = 0; i < b.length; i += 4096) {
     s += String.fromCharCode(...b.subarray(i, i + 4096));
@@ -108,7 +131,7 @@ class HeapStateBase<N> {
   constructor(backend: HeapKeyedStateBackend, nsSerializer: Serializer<N> | undefined) {
     this.backend = backend;
     this.nsSerializer = nsSerializer as Serializer<unknown> | undefined;
-    this.#nsInterner = nsSerializer && new Interner(nsSerializer as Serializer<unknown>);
+    this.#nsInterner = nsSerializer && new Interner(nsSerializer as Serializer<unknown>, true);
     this.table = undefined;
   }
 
@@ -500,6 +523,8 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
   readonly #ttlStates = new Map<string, TtlRegistered>();
   /** TTL incremental cleanups that run for every record (on setCurrentKey). */
   readonly #perRecord: (() => void)[] = [];
+  /** Run first in every snapshot (the timer services write their new timers). */
+  readonly #snapshotHooks: (() => void)[] = [];
 
   /** Creates a backend, restored from `options.restore` when given. */
   constructor(options: KeyedBackendOptions) {
@@ -685,6 +710,7 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
 
   /** Copies all state into sorted store entries (the synchronous part), then writes a segment. */
   snapshot(_checkpointId: number, storage: SnapshotStorage): Promise<KeyedStateHandle> {
+    for (const hook of this.#snapshotHooks) hook();
     const entries: [Uint8Array, Uint8Array][] = [];
     const emit = (k: Uint8Array, v: Uint8Array) => void entries.push([k, v]);
     const keyBytes = new ByteWriter();
@@ -728,6 +754,11 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
     });
   }
 
+  /** Runs `flush` first in every snapshot. */
+  onSnapshot(flush: () => void): void {
+    this.#snapshotHooks.push(flush);
+  }
+
   /** Stores a raw entry. */
   rawPut(key: Uint8Array, value: Uint8Array): void {
     this.#raw.set(latin1Key(key), [key.slice(), value.slice()]);
@@ -740,9 +771,11 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
 
   /** Raw entries in `[start, end)`, ascending. */
   rawScan(start: Uint8Array, end: Uint8Array): Iterable<[Uint8Array, Uint8Array]> {
-    return [...this.#raw.values()]
-      .filter(([k]) => compareBytes(k, start) >= 0 && compareBytes(k, end) < 0)
-      .sort((a, b) => compareBytes(a[0], b[0]));
+    const out: [Uint8Array, Uint8Array][] = [];
+    for (const e of this.#raw.values()) {
+      if (compareBytes(e[0], start) >= 0 && compareBytes(e[0], end) < 0) out.push(e);
+    }
+    return out.sort((a, b) => compareBytes(a[0], b[0]));
   }
 
   /** Every key with a value in state `name`. */
@@ -778,6 +811,7 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
     this.#states.clear();
     this.#ttlStates.clear();
     this.#perRecord.length = 0;
+    this.#snapshotHooks.length = 0;
   }
 }
 
