@@ -16,7 +16,24 @@ import { CheckpointError, ConfigError } from "../errors.ts";
 import { TwoPhaseCommitSink } from "./two_phase_commit_sink.ts";
 import type { SinkContext } from "./sink.ts";
 
-/** Options of an {@linkcode ExactlyOnceFileSink}. */
+/**
+ * Options of an {@linkcode ExactlyOnceFileSink}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ExactlyOnceFileSink, type ExactlyOnceFileSinkOptions, StreamEnvironment } from "@weir/weir";
+ * const dir = Deno.makeTempDirSync();
+ * const options: ExactlyOnceFileSinkOptions<number> = { dir, format: (n) => String(n * 10) };
+ * const env = StreamEnvironment.create({ checkpoint: { dir: Deno.makeTempDirSync() } });
+ * env.fromElements(1, 2).addSink(new ExactlyOnceFileSink(options));
+ * await env.execute();
+ * // The final checkpoint at end of input commits the part files.
+ * const parts = [...Deno.readDirSync(dir)].filter((e) => e.name.startsWith("part-"));
+ * const text = parts.map((e) => Deno.readTextFileSync(`${dir}/${e.name}`)).join("");
+ * assert.deepEqual(text.trim().split("\n"), ["10", "20"]);
+ * ```
+ */
 export interface ExactlyOnceFileSinkOptions<T> {
   /** The output folder; created if missing. */
   dir: string;

@@ -6,7 +6,22 @@
 import { ConfigError } from "../errors.ts";
 import type { SinkContext, SinkFunction } from "./sink.ts";
 
-/** Options of a {@linkcode TextFileSink}. */
+/**
+ * Options of a {@linkcode TextFileSink}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { StreamEnvironment, TextFileSink, type TextFileSinkOptions } from "@weir/weir";
+ * const dir = Deno.makeTempDirSync();
+ * const options: TextFileSinkOptions<number> = { dir, format: (n) => `n=${n}` };
+ * const env = StreamEnvironment.create();
+ * env.fromElements(1, 2).addSink(new TextFileSink(options));
+ * await env.execute();
+ * const text = [...Deno.readDirSync(dir)].map((e) => Deno.readTextFileSync(`${dir}/${e.name}`)).join("");
+ * assert.deepEqual(text.trim().split("\n"), ["n=1", "n=2"]);
+ * ```
+ */
 export interface TextFileSinkOptions<T> {
   /** The folder to write `part-<subtask>-0` files into; created if missing. */
   dir: string;

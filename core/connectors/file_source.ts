@@ -6,7 +6,23 @@
 import { ConfigError } from "../errors.ts";
 import type { PollStatus, Source, SourceContext, SourceOutput, SourceReader } from "./source.ts";
 
-/** Options of a {@linkcode FileSource}. */
+/**
+ * Options of a {@linkcode FileSource}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { CollectSink, FileSource, type FileSourceOptions, StreamEnvironment } from "@weir/weir";
+ * const path = Deno.makeTempFileSync();
+ * Deno.writeTextFileSync(path, "one\ntwo\n");
+ * const options: FileSourceOptions = { path, chunkBytes: 4 };
+ * const env = StreamEnvironment.create();
+ * const sink = new CollectSink<string>();
+ * env.addSource(new FileSource(options)).addSink(sink);
+ * await env.execute();
+ * assert.deepEqual(sink.values, ["one", "two"]);
+ * ```
+ */
 export interface FileSourceOptions {
   /** The file to read. */
   path: string;

@@ -8,7 +8,21 @@
 import { ConfigError } from "../errors.ts";
 import type { PollStatus, Source, SourceContext, SourceOutput, SourceReader } from "./source.ts";
 
-/** Options of a {@linkcode GeneratorSource}. */
+/**
+ * Options of a {@linkcode GeneratorSource}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { CollectSink, type GeneratorOptions, StreamEnvironment } from "@weir/weir";
+ * const options: GeneratorOptions<string> = { count: 3, generate: (seq) => `event-${seq}` };
+ * const env = StreamEnvironment.create();
+ * const sink = new CollectSink<string>();
+ * env.generate(options).addSink(sink);
+ * await env.execute();
+ * assert.deepEqual(sink.values, ["event-0", "event-1", "event-2"]);
+ * ```
+ */
 export interface GeneratorOptions<T> {
   /** How many records (sequence numbers `0 .. count-1`); `undefined` = unbounded. */
   count?: number | undefined;

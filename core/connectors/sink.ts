@@ -7,7 +7,24 @@
 
 import type { CheckpointedFunction, CheckpointListener } from "../dataflow/functions.ts";
 
-/** What a sink subtask is told about its place in the job. */
+/**
+ * What a sink subtask is told about its place in the job.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type SinkContext, type SinkFunction, StreamEnvironment } from "@weir/weir";
+ * const opened: string[] = [];
+ * const sink: SinkFunction<number> = {
+ *   open(ctx: SinkContext) { opened.push(`${ctx.operatorUid} ${ctx.subtaskIndex}/${ctx.parallelism}`); },
+ *   invoke() {},
+ * };
+ * const env = StreamEnvironment.create();
+ * env.fromElements(1, 2).addSink(sink).uid("out");
+ * await env.execute();
+ * assert.deepEqual(opened, ["out 0/1"]);
+ * ```
+ */
 export interface SinkContext {
   /** This subtask's index. */
   readonly subtaskIndex: number;

@@ -7,7 +7,40 @@
  * @module
  */
 
-/** What a subtask's reader is told about its place in the job. */
+/**
+ * What a subtask's reader is told about its place in the job.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { CollectSink, type Source, type SourceContext, StreamEnvironment } from "@weir/weir";
+ * // Each subtask reads the numbers congruent to its index.
+ * const seen: SourceContext[] = [];
+ * const source: Source<number> = {
+ *   name: "strided",
+ *   createReader(ctx: SourceContext) {
+ *     seen.push(ctx);
+ *     let next = ctx.subtaskIndex;
+ *     return {
+ *       poll(out) {
+ *         if (next >= 6) return "end";
+ *         out.collect(next);
+ *         next += ctx.parallelism;
+ *         return "more";
+ *       },
+ *       position: () => next,
+ *       restore(p) { next = p as number; },
+ *     };
+ *   },
+ * };
+ * const env = StreamEnvironment.create({ parallelism: 2 });
+ * const sink = new CollectSink<number>();
+ * env.addSource(source).addSink(sink);
+ * await env.execute();
+ * assert.equal(seen.length, 2);
+ * assert.deepEqual(sink.values.toSorted((a, b) => a - b), [0, 1, 2, 3, 4, 5]);
+ * ```
+ */
 export interface SourceContext {
   /** This subtask's index, `0 ≤ subtaskIndex < parallelism`. */
   readonly subtaskIndex: number;
@@ -17,7 +50,20 @@ export interface SourceContext {
   now(): number;
 }
 
-/** Where a reader emits what it reads. */
+/**
+ * Where a reader emits what it reads.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { SourceOutput } from "@weir/weir";
+ * // A reader hands records (with an optional event timestamp) to its output.
+ * const got: [string, number | undefined][] = [];
+ * const out: SourceOutput<string> = { collect: (v, ts) => got.push([v, ts]) };
+ * out.collect("click", 1000);
+ * assert.deepEqual(got, [["click", 1000]]);
+ * ```
+ */
 export interface SourceOutput<T> {
   /** Emits a record, with an event timestamp when the source knows one. */
   collect(value: T, timestamp?: number): void;
@@ -26,6 +72,24 @@ export interface SourceOutput<T> {
 /**
  * What a poll found: `"more"` (poll again), `"end"` (this reader is done), or
  * `"idle"` (nothing now; the runtime polls again after a short pause).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { PollStatus, SourceOutput } from "@weir/weir";
+ * // "more": call again; "idle": nothing now, back off; "end": input is done.
+ * const queue = ["a"];
+ * let closed = false;
+ * function poll(out: SourceOutput<string>): PollStatus {
+ *   const v = queue.shift();
+ *   if (v !== undefined) { out.collect(v); return "more"; }
+ *   return closed ? "end" : "idle";
+ * }
+ * assert.equal(poll({ collect() {} }), "more");
+ * assert.equal(poll({ collect() {} }), "idle");
+ * closed = true;
+ * assert.equal(poll({ collect() {} }), "end");
+ * ```
  */
 export type PollStatus = "more" | "end" | "idle";
 
@@ -33,6 +97,30 @@ export type PollStatus = "more" | "end" | "idle";
  * Reads one subtask's share of a source. `poll` emits at most `max` records;
  * it may return a promise (I/O, rate limits), which the runtime awaits once
  * per batch, never per record.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { SourceReader } from "@weir/weir";
+ * // Counts to 3; its position (the next number) goes into checkpoints.
+ * function counter(): SourceReader<number> {
+ *   let next = 0;
+ *   return {
+ *     poll(out, max) {
+ *       for (let i = 0; i < max && next < 3; i++) out.collect(next++);
+ *       return next < 3 ? "more" : "end";
+ *     },
+ *     position: () => next,
+ *     restore(p) { next = p as number; },
+ *   };
+ * }
+ * const r = counter();
+ * r.restore(2);
+ * const got: number[] = [];
+ * assert.equal(r.poll({ collect: (v) => got.push(v) }, 10), "end");
+ * assert.deepEqual(got, [2]);
+ * assert.equal(r.position(), 3);
+ * ```
  */
 export interface SourceReader<T> {
   /** Emits up to `max` records into `out`. */
