@@ -23,7 +23,19 @@ import type {
 import type { OutputTag } from "../runtime/output_tag.ts";
 import type { TimeDomain } from "../runtime/timers.ts";
 
-/** Receives a function's output records. */
+/**
+ * Receives a function's output records.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { Collector } from "@weir/weir";
+ * const got: string[] = [];
+ * const out: Collector<string> = { collect: (v) => got.push(v) };
+ * "a b".split(" ").forEach((w) => out.collect(w));
+ * assert.deepEqual(got, ["a", "b"]);
+ * ```
+ */
 export interface Collector<T> {
   /** Emits a record (with the input record's timestamp). */
   collect(value: T): void;
@@ -32,6 +44,24 @@ export interface Collector<T> {
 /**
  * What a function sees of its place in the job, and where it gets keyed state.
  * Keyed state is available only in functions applied to a keyed stream.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { CollectSink, type RuntimeContext, StreamEnvironment } from "@weir/weir";
+ * const env = StreamEnvironment.create({ parallelism: 2 });
+ * const sink = new CollectSink<string>();
+ * class Tag {
+ *   prefix = "";
+ *   open(ctx: RuntimeContext) {
+ *     this.prefix = `${ctx.operatorUid}#${ctx.subtaskIndex}/${ctx.parallelism}`;
+ *   }
+ *   map(n: number) { return `${this.prefix}:${n}`; }
+ * }
+ * env.fromElements(1).map(new Tag()).uid("tag").addSink(sink);
+ * await env.execute();
+ * assert.match(sink.values[0]!, /^tag#[01]\/2:1$/);
+ * ```
  */
 export interface RuntimeContext {
   /** The operator's uid. */
@@ -58,7 +88,25 @@ export interface RuntimeContext {
   ): AggregatingState<IN, OUT>;
 }
 
-/** A function with a life cycle. */
+/**
+ * A function with a life cycle.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type RichFunction, StreamEnvironment } from "@weir/weir";
+ * const events: string[] = [];
+ * const lifecycle: RichFunction & { filter(n: number): boolean } = {
+ *   open() { events.push("open"); },
+ *   filter: (n) => n > 1,
+ *   close() { events.push("close"); },
+ * };
+ * const env = StreamEnvironment.create();
+ * env.fromElements(1, 2).filter(lifecycle);
+ * await env.execute();
+ * assert.deepEqual(events, ["open", "close"]);
+ * ```
+ */
 export interface RichFunction {
   /** Called once per subtask before the first record; declare state here. */
   open?(ctx: RuntimeContext): void | Promise<void>;
@@ -66,7 +114,26 @@ export interface RichFunction {
   close?(): void | Promise<void>;
 }
 
-/** What `initializeState` receives. */
+/**
+ * What `initializeState` receives.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type FunctionInitializationContext, ListStateDescriptor, Serializers, StreamEnvironment } from "@weir/weir";
+ * const restored: boolean[] = [];
+ * const env = StreamEnvironment.create();
+ * env.fromElements(1).map({
+ *   initializeState(ctx: FunctionInitializationContext) {
+ *     restored.push(ctx.isRestored);
+ *     ctx.operatorStateStore.getListState(new ListStateDescriptor("buffer", Serializers.f64));
+ *   },
+ *   map: (n: number) => n,
+ * });
+ * await env.execute();
+ * assert.deepEqual(restored, [false]);
+ * ```
+ */
 export interface FunctionInitializationContext {
   /** Operator (non-keyed) state of this subtask. */
   readonly operatorStateStore: OperatorStateStore;
@@ -74,7 +141,19 @@ export interface FunctionInitializationContext {
   readonly isRestored: boolean;
 }
 
-/** What `snapshotState` receives. */
+/**
+ * What `snapshotState` receives.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { FunctionSnapshotContext } from "@weir/weir";
+ * const snapshots: number[] = [];
+ * const fn = { snapshotState(ctx: FunctionSnapshotContext) { snapshots.push(ctx.checkpointId); } };
+ * fn.snapshotState({ checkpointId: 3 });
+ * assert.deepEqual(snapshots, [3]);
+ * ```
+ */
 export interface FunctionSnapshotContext {
   /** The checkpoint being taken. */
   readonly checkpointId: number;
@@ -84,6 +163,31 @@ export interface FunctionSnapshotContext {
  * A function with operator state, as Flink's `CheckpointedFunction`:
  * `initializeState` runs before `open` (restoring state), `snapshotState` at
  * every checkpoint barrier.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import {
+ *   type CheckpointedFunction, CollectSink, type ListState, ListStateDescriptor, Serializers,
+ *   StreamEnvironment,
+ * } from "@weir/weir";
+ * // Keeps a running total in operator state; it survives restarts and restores.
+ * const totalDesc = new ListStateDescriptor("total", Serializers.f64);
+ * const summer: CheckpointedFunction & { total: number; state?: ListState<number>; map(n: number): number } = {
+ *   total: 0,
+ *   initializeState(ctx) {
+ *     this.state = ctx.operatorStateStore.getListState(totalDesc);
+ *     for (const t of this.state.get() ?? []) this.total += t;
+ *   },
+ *   snapshotState() { this.state!.update([this.total]); },
+ *   map(n) { return (this.total += n); },
+ * };
+ * const env = StreamEnvironment.create({ checkpoint: { dir: Deno.makeTempDirSync() } });
+ * const sink = new CollectSink<number>();
+ * env.fromElements(1, 2, 3).map(summer).uid("sum").addSink(sink);
+ * await env.execute();
+ * assert.deepEqual(sink.values, [1, 3, 6]);
+ * ```
  */
 export interface CheckpointedFunction extends CheckpointListener {
   /** Registers (and restores) operator state. */
@@ -95,28 +199,107 @@ export interface CheckpointedFunction extends CheckpointListener {
 /**
  * Told when a checkpoint completed, as Flink's `CheckpointListener`: the
  * moment a two-phase-commit sink commits what it pre-committed.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type CheckpointListener, StreamEnvironment } from "@weir/weir";
+ * const completed: number[] = [];
+ * const fn: CheckpointListener & { map(s: string): string } = {
+ *   notifyCheckpointComplete(id) { completed.push(id); },
+ *   map: (s) => s,
+ * };
+ * const env = StreamEnvironment.create({ checkpoint: { dir: Deno.makeTempDirSync() } });
+ * env.fromElements("a").map(fn);
+ * await env.execute();
+ * // The final checkpoint at end of input completes.
+ * assert.ok(completed.length >= 1);
+ * ```
  */
 export interface CheckpointListener {
   /** Checkpoint `checkpointId` (and every earlier one) is complete. */
   notifyCheckpointComplete?(checkpointId: number): void | Promise<void>;
 }
 
-/** A map function: a plain function, or an object with `map` and a life cycle. */
+/**
+ * A map function: a plain function, or an object with `map` and a life cycle.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { CollectSink, type MapFunction, StreamEnvironment } from "@weir/weir";
+ * const length: MapFunction<string, number> = (s) => s.length;
+ * const env = StreamEnvironment.create();
+ * const sink = new CollectSink<number>();
+ * env.fromElements("ab", "c").map(length).addSink(sink);
+ * await env.execute();
+ * assert.deepEqual(sink.values, [2, 1]);
+ * ```
+ */
 export type MapFunction<I, O> =
   | ((value: I) => O)
   | (RichFunction & CheckpointedFunction & { map(value: I): O });
 
-/** A filter: keeps records for which it returns true. */
+/**
+ * A filter: keeps records for which it returns true.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { CollectSink, type FilterFunction, StreamEnvironment } from "@weir/weir";
+ * const even: FilterFunction<number> = { filter: (n) => n % 2 === 0 };
+ * const env = StreamEnvironment.create();
+ * const sink = new CollectSink<number>();
+ * env.fromElements(1, 2, 3, 4).filter(even).addSink(sink);
+ * await env.execute();
+ * assert.deepEqual(sink.values, [2, 4]);
+ * ```
+ */
 export type FilterFunction<I> =
   | ((value: I) => boolean)
   | (RichFunction & CheckpointedFunction & { filter(value: I): boolean });
 
-/** A flatMap function: emits zero or more records per input. */
+/**
+ * A flatMap function: emits zero or more records per input.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { CollectSink, type FlatMapFunction, StreamEnvironment } from "@weir/weir";
+ * const words: FlatMapFunction<string, string> = (line, out) => line.split(" ").forEach((w) => out.collect(w));
+ * const env = StreamEnvironment.create();
+ * const sink = new CollectSink<string>();
+ * env.fromElements("a b", "c").flatMap(words).addSink(sink);
+ * await env.execute();
+ * assert.deepEqual(sink.values, ["a", "b", "c"]);
+ * ```
+ */
 export type FlatMapFunction<I, O> =
   | ((value: I, out: Collector<O>) => void)
   | (RichFunction & CheckpointedFunction & { flatMap(value: I, out: Collector<O>): void });
 
-/** Registers and deletes timers; reads both clocks. */
+/**
+ * Registers and deletes timers; reads both clocks.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type KeyedProcessFunction, ManualClock, type TimerService } from "@weir/weir";
+ * import { KeyedProcessFunctionHarness } from "@weir/weir/testing";
+ * // Fires 1 s (processing time) after each record.
+ * const fn: KeyedProcessFunction<string, string, string> = {
+ *   processElement(_v, ctx) {
+ *     const timers: TimerService = ctx.timerService();
+ *     timers.registerProcessingTimeTimer(timers.currentProcessingTime() + 1000);
+ *   },
+ *   onTimer(t, ctx, out) { out.collect(`${ctx.getCurrentKey()}@${t}`); },
+ * };
+ * const h = await KeyedProcessFunctionHarness.create(fn, (s: string) => s, { clock: new ManualClock(0) });
+ * h.processElement("a");
+ * h.setProcessingTime(1000);
+ * assert.deepEqual(h.output(), ["a@1000"]);
+ * ```
+ */
 export interface TimerService {
   /** Current processing time (the job's clock). */
   currentProcessingTime(): number;
@@ -132,7 +315,29 @@ export interface TimerService {
   deleteEventTimeTimer(time: number): void;
 }
 
-/** What a process function knows about the record at hand. */
+/**
+ * What a process function knows about the record at hand.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { CollectSink, OutputTag, type ProcessContext, StreamEnvironment } from "@weir/weir";
+ * const odd = new OutputTag<number>("odd");
+ * const env = StreamEnvironment.create();
+ * const evens = new CollectSink<number>();
+ * const odds = new CollectSink<number>();
+ * const split = env.fromElements(1, 2, 3).process({
+ *   processElement(n: number, ctx: ProcessContext, out) {
+ *     if (n % 2 === 0) out.collect(n);
+ *     else ctx.output(odd, n);
+ *   },
+ * });
+ * split.addSink(evens);
+ * split.getSideOutput(odd).addSink(odds);
+ * await env.execute();
+ * assert.deepEqual([evens.values, odds.values], [[2], [1, 3]]);
+ * ```
+ */
 export interface ProcessContext {
   /** The record's timestamp, if it has one. */
   timestamp(): number | undefined;
@@ -144,7 +349,24 @@ export interface ProcessContext {
   currentWatermark(): number;
 }
 
-/** The context of a keyed process function. */
+/**
+ * The context of a keyed process function.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { CollectSink, type Collector, type KeyedProcessContext, StreamEnvironment } from "@weir/weir";
+ * const env = StreamEnvironment.create();
+ * const sink = new CollectSink<string>();
+ * env.fromElements("apple", "avocado", "banana").keyBy((s) => s[0]!).process({
+ *   processElement(s: string, ctx: KeyedProcessContext<string>, out: Collector<string>) {
+ *     out.collect(`${ctx.getCurrentKey()}:${s}`);
+ *   },
+ * }).addSink(sink);
+ * await env.execute();
+ * assert.deepEqual(sink.values.toSorted(), ["a:apple", "a:avocado", "b:banana"]);
+ * ```
+ */
 export interface KeyedProcessContext<K> extends ProcessContext {
   /** The current key. */
   getCurrentKey(): K;
@@ -152,7 +374,24 @@ export interface KeyedProcessContext<K> extends ProcessContext {
   timerService(): TimerService;
 }
 
-/** The context of `onTimer`. */
+/**
+ * The context of `onTimer`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type KeyedProcessFunction, ManualClock, type OnTimerContext } from "@weir/weir";
+ * import { KeyedProcessFunctionHarness } from "@weir/weir/testing";
+ * const fn: KeyedProcessFunction<string, string, string> = {
+ *   processElement(_v, ctx) { ctx.timerService().registerProcessingTimeTimer(50); },
+ *   onTimer(_t, ctx: OnTimerContext<string>, out) { out.collect(`${ctx.getCurrentKey()} ${ctx.timeDomain()}`); },
+ * };
+ * const h = await KeyedProcessFunctionHarness.create(fn, (s: string) => s, { clock: new ManualClock(0) });
+ * h.processElement("k");
+ * h.setProcessingTime(50);
+ * assert.deepEqual(h.output(), ["k processing-time"]);
+ * ```
+ */
 export interface OnTimerContext<K> extends KeyedProcessContext<K> {
   /** Which clock fired the timer. */
   timeDomain(): TimeDomain;
@@ -232,7 +471,23 @@ export interface CoProcessFunction<I1, I2, O> extends RichFunction, Checkpointed
   onTimer?(timestamp: number, ctx: OnTimerContext<unknown>, out: Collector<O>): void;
 }
 
-/** Read-only view of broadcast state. */
+/**
+ * Read-only view of broadcast state.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { ReadOnlyBroadcastState } from "@weir/weir";
+ * const m = new Map([["a", 1]]);
+ * const view: ReadOnlyBroadcastState<string, number> = {
+ *   get: (k) => m.get(k),
+ *   contains: (k) => m.has(k),
+ *   entries: () => m.entries(),
+ * };
+ * assert.equal(view.get("a"), 1);
+ * assert.deepEqual([...view.entries()], [["a", 1]]);
+ * ```
+ */
 export interface ReadOnlyBroadcastState<K, V> {
   /** The value for `key`. */
   get(key: K): V | undefined;
@@ -242,13 +497,53 @@ export interface ReadOnlyBroadcastState<K, V> {
   entries(): IterableIterator<[K, V]>;
 }
 
-/** Context of `processElement` in a broadcast process function. */
+/**
+ * Context of `processElement` in a broadcast process function.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import {
+ *   type BroadcastProcessFunction, MapStateDescriptor, type ReadOnlyBroadcastContext, Serializers,
+ * } from "@weir/weir";
+ * const limits = new MapStateDescriptor("limits", Serializers.string, Serializers.f64);
+ * const fn: BroadcastProcessFunction<number, [string, number], number> = {
+ *   // The main input reads the broadcast state but cannot change it.
+ *   processElement(n, ctx: ReadOnlyBroadcastContext<unknown>, out) {
+ *     if (n <= (ctx.getBroadcastState(limits).get("max") ?? Infinity)) out.collect(n);
+ *   },
+ *   processBroadcastElement([k, v], ctx) { ctx.getBroadcastState(limits).put(k, v); },
+ * };
+ * assert.equal(typeof fn.processElement, "function");
+ * ```
+ */
 export interface ReadOnlyBroadcastContext<K> extends KeyedProcessContext<K> {
   /** Broadcast state, read-only on the non-broadcast side. */
   getBroadcastState<BK, BV>(descriptor: MapStateDescriptor<BK, BV>): ReadOnlyBroadcastState<BK, BV>;
 }
 
-/** Context of `processBroadcastElement`. */
+/**
+ * Context of `processBroadcastElement`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { BroadcastProcessFunctionHarness } from "@weir/weir/testing";
+ * import { type BroadcastContext, MapStateDescriptor, Serializers } from "@weir/weir";
+ * const limits = new MapStateDescriptor("limits", Serializers.string, Serializers.f64);
+ * const h = await BroadcastProcessFunctionHarness.create<number, [string, number], number>({
+ *   processElement(n, ctx, out) {
+ *     if (n <= (ctx.getBroadcastState(limits).get("max") ?? Infinity)) out.collect(n);
+ *   },
+ *   // The broadcast side may write the broadcast state.
+ *   processBroadcastElement([k, v], ctx: BroadcastContext) { ctx.getBroadcastState(limits).put(k, v); },
+ * });
+ * h.processBroadcastElement(["max", 5]);
+ * h.processElement(3);
+ * h.processElement(9);
+ * assert.deepEqual(h.output(), [3]);
+ * ```
+ */
 export interface BroadcastContext extends ProcessContext {
   /** Broadcast state, writable on the broadcast side. */
   getBroadcastState<BK, BV>(descriptor: MapStateDescriptor<BK, BV>): MapState<BK, BV>;
