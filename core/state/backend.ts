@@ -28,7 +28,26 @@ import type {
   ValueState,
 } from "./state.ts";
 
-/** The state object a descriptor yields. */
+/**
+ * The state object a descriptor yields.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ListStateDescriptor, Serializers, type StateFor } from "@weir/weir";
+ * const d = new ListStateDescriptor("seen", Serializers.string);
+ * // StateFor maps a descriptor type to the state type a backend returns for it.
+ * const seen: StateFor<typeof d> = (() => {
+ *   let items: string[] = [];
+ *   return {
+ *     get: () => items, add: (v: string) => void items.push(v), update: (v: string[]) => void (items = v),
+ *     addAll: (v: string[]) => void items.push(...v), clear: () => void (items = []),
+ *   };
+ * })();
+ * seen.add("a");
+ * assert.deepEqual([...seen.get()!], ["a"]);
+ * ```
+ */
 export type StateFor<D> = D extends ValueStateDescriptor<infer T> ? ValueState<T>
   : D extends ListStateDescriptor<infer T> ? ListState<T>
   : D extends MapStateDescriptor<infer K, infer V> ? MapState<K, V>
@@ -40,13 +59,42 @@ export type StateFor<D> = D extends ValueStateDescriptor<infer T> ? ValueState<T
 /**
  * A state object the runtime can move between namespaces (windows use one
  * namespace per window).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { HeapStateBackend, Serializers, ValueStateDescriptor } from "@weir/weir";
+ * const backend = new HeapStateBackend().createKeyedBackend({
+ *   operatorUid: "w", subtaskIndex: 0, keySerializer: Serializers.key, maxParallelism: 128,
+ *   keyGroupRange: { start: 0, end: 127 },
+ * });
+ * // One value per (key, window end): the namespace selects the window.
+ * const sum = backend.state(new ValueStateDescriptor("sum", Serializers.f64, 0), Serializers.f64);
+ * backend.setCurrentKey("k");
+ * sum.setNamespace(1000);
+ * sum.update(5);
+ * sum.setNamespace(2000);
+ * assert.equal(sum.value(), 0);
+ * sum.setNamespace(1000);
+ * assert.equal(sum.value(), 5);
+ * ```
  */
 export interface NamespacedState<N> {
   /** Scopes the following calls to namespace `ns`. */
   setNamespace(ns: N): void;
 }
 
-/** A segment file a snapshot references. */
+/**
+ * A segment file a snapshot references.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { SegmentRef } from "@weir/weir";
+ * const segments: SegmentRef[] = [{ name: "0001.seg", size: 100 }, { name: "0002.seg", size: 50 }];
+ * assert.equal(segments.reduce((n, s) => n + s.size, 0), 150);
+ * ```
+ */
 export interface SegmentRef {
   /** File name (globally unique). */
   readonly name: string;
@@ -59,6 +107,26 @@ export interface SegmentRef {
  * segments (in the layout of `state_keys.ts`) that hold the key groups.
  * Backends read each other's handles: a savepoint of the heap backend
  * restores into the LSM backend and back.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import {
+ *   DenoCheckpointFs, HeapStateBackend, type KeyedStateHandle, Serializers, ValueStateDescriptor,
+ * } from "@weir/weir";
+ * const backend = new HeapStateBackend().createKeyedBackend({
+ *   operatorUid: "count", subtaskIndex: 0, keySerializer: Serializers.key, maxParallelism: 128,
+ *   keyGroupRange: { start: 0, end: 127 },
+ * });
+ * backend.state(new ValueStateDescriptor("count", Serializers.f64, 0));
+ * let n = 0;
+ * const dir = Deno.makeTempDirSync();
+ * const handle: KeyedStateHandle = await backend.snapshot(1, {
+ *   fs: new DenoCheckpointFs(), dir, newSegmentName: () => `${++n}.seg`,
+ * });
+ * assert.equal(handle.backend, "heap");
+ * assert.deepEqual(handle.states.map((s) => s.name), ["count"]);
+ * ```
  */
 export interface KeyedStateHandle {
   /** The backend that wrote it (`"heap"`, `"lsm"`). */
@@ -71,7 +139,25 @@ export interface KeyedStateHandle {
   readonly segments: readonly SegmentRef[];
 }
 
-/** Where a snapshot writes its segments. */
+/**
+ * Where a snapshot writes its segments.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DenoCheckpointFs, HeapStateBackend, Serializers, type SnapshotStorage } from "@weir/weir";
+ * const backend = new HeapStateBackend().createKeyedBackend({
+ *   operatorUid: "op", subtaskIndex: 0, keySerializer: Serializers.key, maxParallelism: 128,
+ *   keyGroupRange: { start: 0, end: 127 },
+ * });
+ * let n = 0;
+ * const storage: SnapshotStorage = {
+ *   fs: new DenoCheckpointFs(), dir: Deno.makeTempDirSync(), newSegmentName: () => `${++n}.seg`,
+ * };
+ * const handle = await backend.snapshot(1, storage);
+ * assert.ok(handle.segments.every((s) => s.name.endsWith(".seg")));
+ * ```
+ */
 export interface SnapshotStorage {
   /** File system. */
   readonly fs: SegmentFs;
@@ -81,7 +167,33 @@ export interface SnapshotStorage {
   newSegmentName(): string;
 }
 
-/** What a keyed backend restores from. */
+/**
+ * What a keyed backend restores from.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import {
+ *   DenoCheckpointFs, HeapStateBackend, type KeyedRestore, Serializers, ValueStateDescriptor,
+ * } from "@weir/weir";
+ * const desc = new ValueStateDescriptor("v", Serializers.f64, 0);
+ * const options = {
+ *   operatorUid: "op", subtaskIndex: 0, keySerializer: Serializers.key, maxParallelism: 128,
+ *   keyGroupRange: { start: 0, end: 127 },
+ * };
+ * const fs = new DenoCheckpointFs();
+ * const dir = Deno.makeTempDirSync();
+ * const before = new HeapStateBackend().createKeyedBackend(options);
+ * before.setCurrentKey("k");
+ * before.state(desc).update(42);
+ * let n = 0;
+ * const handle = await before.snapshot(1, { fs, dir, newSegmentName: () => `${++n}.seg` });
+ * const restore: KeyedRestore = { handles: [handle], fs, segmentPath: (name) => `${dir}/${name}` };
+ * const after = new HeapStateBackend().createKeyedBackend({ ...options, restore });
+ * after.setCurrentKey("k");
+ * assert.equal(after.state(desc).value(), 42);
+ * ```
+ */
 export interface KeyedRestore {
   /** Handles of every old subtask whose key groups overlap this one's. */
   readonly handles: readonly KeyedStateHandle[];
@@ -91,7 +203,22 @@ export interface KeyedRestore {
   segmentPath(name: string): string;
 }
 
-/** Options every keyed backend is created with. */
+/**
+ * Options every keyed backend is created with.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { HeapStateBackend, type KeyedBackendOptions, keyGroupRangeForSubtask, Serializers } from "@weir/weir";
+ * // Subtask 1 of 2 holds the upper half of 128 key groups.
+ * const options: KeyedBackendOptions = {
+ *   operatorUid: "counter", subtaskIndex: 1, keySerializer: Serializers.key, maxParallelism: 128,
+ *   keyGroupRange: keyGroupRangeForSubtask(128, 2, 1),
+ * };
+ * const backend = new HeapStateBackend().createKeyedBackend(options);
+ * assert.deepEqual(backend.keyGroupRange, { start: 64, end: 127 });
+ * ```
+ */
 export interface KeyedBackendOptions {
   /** The operator's uid. */
   readonly operatorUid: string;
@@ -117,6 +244,25 @@ export interface KeyedBackendOptions {
 /**
  * Keyed state of one operator subtask. The runtime sets the current key before
  * each call into user code; state objects read it.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type KeyedStateBackend, LsmStateBackend, Serializers, ValueStateDescriptor } from "@weir/weir";
+ * const backend: KeyedStateBackend = new LsmStateBackend().createKeyedBackend({
+ *   operatorUid: "count", subtaskIndex: 0, keySerializer: Serializers.key, maxParallelism: 128,
+ *   keyGroupRange: { start: 0, end: 127 },
+ * });
+ * const count = backend.state(new ValueStateDescriptor("count", Serializers.f64, 0));
+ * for (const key of ["a", "b", "a"]) {
+ *   backend.setCurrentKey(key);
+ *   count.update(count.value()! + 1);
+ * }
+ * assert.deepEqual([...backend.keys("count")].toSorted(), ["a", "b"]);
+ * backend.setCurrentKey("a");
+ * assert.equal(count.value(), 2);
+ * backend.dispose();
+ * ```
  */
 export interface KeyedStateBackend {
   /** The key groups this backend holds. */

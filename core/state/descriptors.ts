@@ -8,7 +8,17 @@ import type { Serializer } from "./serializer.ts";
 import type { AggregateFunction } from "./state.ts";
 import type { StateTtlConfig } from "./ttl.ts";
 
-/** The kinds of keyed state. */
+/**
+ * The kinds of keyed state.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ListStateDescriptor, Serializers, type StateKind } from "@weir/weir";
+ * const kind: StateKind = new ListStateDescriptor("l", Serializers.f64).kind;
+ * assert.equal(kind, "list");
+ * ```
+ */
 export type StateKind = "value" | "list" | "map" | "reducing" | "aggregating";
 
 /**
@@ -219,7 +229,20 @@ export class AggregatingStateDescriptor<IN, ACC, OUT> extends StateDescriptor {
   }
 }
 
-/** Any keyed state descriptor. */
+/**
+ * Any keyed state descriptor.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type AnyStateDescriptor, MapStateDescriptor, Serializers, ValueStateDescriptor } from "@weir/weir";
+ * const descriptors: AnyStateDescriptor[] = [
+ *   new ValueStateDescriptor("count", Serializers.f64, 0),
+ *   new MapStateDescriptor("seen", Serializers.string, Serializers.boolean),
+ * ];
+ * assert.deepEqual(descriptors.map((d) => `${d.name}:${d.kind}`), ["count:value", "seen:map"]);
+ * ```
+ */
 export type AnyStateDescriptor =
   // deno-lint-ignore no-explicit-any
   | ValueStateDescriptor<any>

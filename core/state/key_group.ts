@@ -8,7 +8,20 @@
  */
 import { ConfigError } from "../errors.ts";
 
-/** Largest supported `maxParallelism` (key group ids fit in 2 bytes). */
+/**
+ * Largest supported `maxParallelism` (key group ids fit in 2 bytes).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ConfigError, StreamEnvironment, UPPER_BOUND_MAX_PARALLELISM } from "@weir/weir";
+ * assert.equal(UPPER_BOUND_MAX_PARALLELISM, 32768);
+ * assert.throws(
+ *   () => StreamEnvironment.create({ maxParallelism: UPPER_BOUND_MAX_PARALLELISM + 1 }),
+ *   ConfigError,
+ * );
+ * ```
+ */
 export const UPPER_BOUND_MAX_PARALLELISM = 32768;
 
 /**

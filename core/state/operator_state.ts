@@ -11,10 +11,34 @@ import type { ListStateDescriptor, MapStateDescriptor } from "./descriptors.ts";
 import { deserialize, serialize } from "./serializer.ts";
 import type { ListState, MapState } from "./state.ts";
 
-/** How list entries are redistributed on restore. */
+/**
+ * How list entries are redistributed on restore.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { OperatorStateMode } from "@weir/weir";
+ * // split: elements are divided among subtasks on restore; union: every subtask gets all;
+ * // broadcast: every subtask holds the same map.
+ * const modes: OperatorStateMode[] = ["split", "union", "broadcast"];
+ * assert.equal(modes.length, 3);
+ * ```
+ */
 export type OperatorStateMode = "split" | "union" | "broadcast";
 
-/** One operator state of one subtask, serialized. */
+/**
+ * One operator state of one subtask, serialized.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ListStateDescriptor, type OperatorStateEntry, OperatorStateStore, Serializers } from "@weir/weir";
+ * const store = new OperatorStateStore("src");
+ * store.getListState(new ListStateDescriptor("offsets", Serializers.f64)).add(7);
+ * const entry: OperatorStateEntry | undefined = store.snapshot()["offsets"];
+ * assert.equal(entry?.mode, "split");
+ * ```
+ */
 export interface OperatorStateEntry {
   /** Redistribution mode. */
   readonly mode: OperatorStateMode;
@@ -24,7 +48,22 @@ export interface OperatorStateEntry {
   readonly items: Uint8Array[];
 }
 
-/** All operator state of one subtask: state name → entry. */
+/**
+ * All operator state of one subtask: state name → entry.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ListStateDescriptor, OperatorStateStore, type OperatorStateSnapshot, Serializers } from "@weir/weir";
+ * const offsets = new ListStateDescriptor("offsets", Serializers.f64);
+ * const before = new OperatorStateStore("src");
+ * before.getListState(offsets).update([1, 2]);
+ * const snapshot: OperatorStateSnapshot = before.snapshot();
+ * const after = new OperatorStateStore("src", snapshot);
+ * assert.ok(after.isRestored);
+ * assert.deepEqual([...after.getListState(offsets).get()!], [1, 2]);
+ * ```
+ */
 export type OperatorStateSnapshot = Record<string, OperatorStateEntry>;
 
 /**

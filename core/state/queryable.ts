@@ -8,7 +8,25 @@
 import { StateError } from "../errors.ts";
 import type { StateMeta } from "./state_keys.ts";
 
-/** What a state query found. */
+/**
+ * What a state query found.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { HeapStateBackend, Serializers, type StateQueryResult, ValueStateDescriptor } from "@weir/weir";
+ * const backend = new HeapStateBackend().createKeyedBackend({
+ *   operatorUid: "op", subtaskIndex: 0, keySerializer: Serializers.key, maxParallelism: 128,
+ *   keyGroupRange: { start: 0, end: 127 },
+ * });
+ * const count = backend.state(new ValueStateDescriptor("count", Serializers.f64));
+ * backend.setCurrentKey("a");
+ * count.update(3);
+ * const hit: StateQueryResult | undefined = backend.queryState?.("count", "a");
+ * const miss: StateQueryResult | undefined = backend.queryState?.("count", "zzz");
+ * assert.deepEqual([hit, miss], [{ found: true, value: 3 }, { found: false }]);
+ * ```
+ */
 export interface StateQueryResult {
   /** Whether the key has a value in the state. */
   readonly found: boolean;

@@ -38,7 +38,18 @@ export interface Serializer<T> {
   read(input: ByteReader): T;
 }
 
-/** The value type a serializer handles. */
+/**
+ * The value type a serializer handles.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { deserialize, type SerializedType, serialize, Serializers } from "@weir/weir";
+ * const point = Serializers.tuple(Serializers.f64, Serializers.f64);
+ * const p: SerializedType<typeof point> = [1, 2];
+ * assert.deepEqual(deserialize(point, serialize(point, p)), [1, 2]);
+ * ```
+ */
 export type SerializedType<S> = S extends Serializer<infer T> ? T : never;
 
 const shared = new ByteWriter(256);

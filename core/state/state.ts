@@ -8,6 +8,22 @@
 
 /**
  * Something that can be cleared for the current key.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type State, ValueStateDescriptor, Serializers, HeapStateBackend } from "@weir/weir";
+ * const backend = new HeapStateBackend().createKeyedBackend({
+ *   operatorUid: "op", subtaskIndex: 0, keySerializer: Serializers.key, maxParallelism: 128,
+ *   keyGroupRange: { start: 0, end: 127 },
+ * });
+ * const v = backend.state(new ValueStateDescriptor("v", Serializers.f64));
+ * backend.setCurrentKey("k");
+ * v.update(1);
+ * const s: State = v;
+ * s.clear(); // every state can be cleared for the current key
+ * assert.equal(v.value(), undefined);
+ * ```
  */
 export interface State {
   /** Removes the value for the current key and namespace. */
@@ -39,6 +55,23 @@ export interface ValueState<T> extends State {
 
 /**
  * Something values can be added to.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type AppendingState, HeapStateBackend, ReducingStateDescriptor, Serializers } from "@weir/weir";
+ * const backend = new HeapStateBackend().createKeyedBackend({
+ *   operatorUid: "op", subtaskIndex: 0, keySerializer: Serializers.key, maxParallelism: 128,
+ *   keyGroupRange: { start: 0, end: 127 },
+ * });
+ * const total: AppendingState<number, number> = backend.state(
+ *   new ReducingStateDescriptor("total", (a: number, b: number) => a + b, Serializers.f64),
+ * );
+ * backend.setCurrentKey("k");
+ * total.add(2);
+ * total.add(3);
+ * assert.equal(total.get(), 5);
+ * ```
  */
 export interface AppendingState<IN, OUT> extends State {
   /** The current result, or `undefined` when nothing was added. */

@@ -123,7 +123,25 @@ export function decodeList<T>(serializer: Serializer<T>, bytes: Uint8Array): T[]
   return out;
 }
 
-/** Per-operator table of state ids: what a snapshot records about each state. */
+/**
+ * Per-operator table of state ids: what a snapshot records about each state.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { HeapStateBackend, DenoCheckpointFs, Serializers, type StateMeta, ValueStateDescriptor } from "@weir/weir";
+ * const backend = new HeapStateBackend().createKeyedBackend({
+ *   operatorUid: "op", subtaskIndex: 0, keySerializer: Serializers.key, maxParallelism: 128,
+ *   keyGroupRange: { start: 0, end: 127 },
+ * });
+ * backend.state(new ValueStateDescriptor("count", Serializers.f64));
+ * const handle = await backend.snapshot(1, {
+ *   fs: new DenoCheckpointFs(), dir: Deno.makeTempDirSync(), newSegmentName: () => "1.seg",
+ * });
+ * const meta: StateMeta = handle.states[0]!;
+ * assert.deepEqual([meta.name, meta.kind, meta.namespace], ["count", "value", null]);
+ * ```
+ */
 export interface StateMeta {
   /** The id used in store keys. */
   readonly id: number;

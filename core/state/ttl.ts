@@ -19,16 +19,59 @@ import { ConfigError, SerializationError } from "../errors.ts";
 import type { ByteReader, ByteWriter } from "./bytes.ts";
 import type { Serializer } from "./serializer.ts";
 
-/** When an entry's last-access timestamp is refreshed. */
+/**
+ * When an entry's last-access timestamp is refreshed.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { StateTtlConfig, type TtlUpdateType } from "@weir/weir";
+ * const updateType: TtlUpdateType = "OnReadAndWrite";
+ * const ttl = StateTtlConfig.newBuilder(60_000).setUpdateType(updateType).build();
+ * assert.equal(ttl.updateType, "OnReadAndWrite");
+ * ```
+ */
 export type TtlUpdateType = "OnCreateAndWrite" | "OnReadAndWrite";
 
-/** Whether a read may return an expired entry that is not cleaned up yet. */
+/**
+ * Whether a read may return an expired entry that is not cleaned up yet.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { StateTtlConfig, type TtlStateVisibility } from "@weir/weir";
+ * const visibility: TtlStateVisibility = "ReturnExpiredIfNotCleanedUp";
+ * const ttl = StateTtlConfig.newBuilder(60_000).setStateVisibility(visibility).build();
+ * assert.equal(ttl.stateVisibility, visibility);
+ * ```
+ */
 export type TtlStateVisibility = "NeverReturnExpired" | "ReturnExpiredIfNotCleanedUp";
 
-/** The time TTL is measured in (only processing time, as in Flink). */
+/**
+ * The time TTL is measured in (only processing time, as in Flink).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { StateTtlConfig, type TtlTimeCharacteristic } from "@weir/weir";
+ * const t: TtlTimeCharacteristic = StateTtlConfig.newBuilder(1000).build().timeCharacteristic;
+ * assert.equal(t, "ProcessingTime");
+ * ```
+ */
 export type TtlTimeCharacteristic = "ProcessingTime";
 
-/** Incremental cleanup of the heap backend. */
+/**
+ * Incremental cleanup of the heap backend.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type IncrementalCleanup, StateTtlConfig } from "@weir/weir";
+ * const ttl = StateTtlConfig.newBuilder(1000).cleanupIncrementally(10, true).build();
+ * const inc: IncrementalCleanup | undefined = ttl.cleanup.incremental;
+ * assert.deepEqual(inc, { cleanupSize: 10, runForEveryRecord: true });
+ * ```
+ */
 export interface IncrementalCleanup {
   /** Entries checked per state access (and per record with `runForEveryRecord`). */
   readonly cleanupSize: number;
@@ -36,7 +79,17 @@ export interface IncrementalCleanup {
   readonly runForEveryRecord: boolean;
 }
 
-/** Cleanup strategies besides cleanup on read (which always happens). */
+/**
+ * Cleanup strategies besides cleanup on read (which always happens).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { StateTtlConfig, type TtlCleanupStrategies } from "@weir/weir";
+ * const s: TtlCleanupStrategies = StateTtlConfig.newBuilder(1000).cleanupFullSnapshot().build().cleanup;
+ * assert.equal(s.fullSnapshot, true);
+ * ```
+ */
 export interface TtlCleanupStrategies {
   /** Expired entries are left out of full snapshots (heap snapshots). */
   readonly fullSnapshot: boolean;
@@ -46,7 +99,28 @@ export interface TtlCleanupStrategies {
   readonly compactionFilter: boolean;
 }
 
-/** Supplies the current processing time in ms (the job's `Clock` is one). */
+/**
+ * Supplies the current processing time in ms (the job's `Clock` is one).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { HeapStateBackend, Serializers, StateTtlConfig, type TtlTimeProvider, ValueStateDescriptor } from "@weir/weir";
+ * let now = 0;
+ * const ttlTimeProvider: TtlTimeProvider = { now: () => now };
+ * const backend = new HeapStateBackend().createKeyedBackend({
+ *   operatorUid: "op", subtaskIndex: 0, keySerializer: Serializers.key, maxParallelism: 128,
+ *   keyGroupRange: { start: 0, end: 127 }, ttlTimeProvider,
+ * });
+ * const d = new ValueStateDescriptor("v", Serializers.f64);
+ * d.enableTimeToLive(StateTtlConfig.newBuilder(100).build());
+ * const v = backend.state(d);
+ * backend.setCurrentKey("k");
+ * v.update(1);
+ * now = 150;
+ * assert.equal(v.value(), undefined);
+ * ```
+ */
 export interface TtlTimeProvider {
   /** Milliseconds. */
   now(): number;
