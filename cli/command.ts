@@ -5,7 +5,21 @@
  * @module
  */
 
-/** Where the CLI writes. */
+/**
+ * Where the CLI writes.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type CliIo, runCli } from "@weir/weir/cli";
+ * // Capture what a command prints instead of writing to the terminal.
+ * const out: string[] = [];
+ * const io: CliIo = { out: (l) => out.push(l), err: (l) => out.push(l) };
+ * const code = await runCli(["checkpoints", "list", Deno.makeTempDirSync()], io);
+ * assert.equal(typeof code, "number");
+ * assert.ok(out.length > 0);
+ * ```
+ */
 export interface CliIo {
   /** Standard output, one line per call. */
   out(line: string): void;

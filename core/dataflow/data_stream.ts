@@ -43,13 +43,40 @@ import type {
   RuntimeContext,
 } from "./functions.ts";
 
-/** Builds graph nodes; implemented by the environment. */
+/**
+ * Builds graph nodes; implemented by the environment.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type GraphBuilder, StreamEnvironment } from "@weir/weir";
+ * // Streams add their operators to the graph of the environment that made them.
+ * const env = StreamEnvironment.create();
+ * const stream = env.fromElements(1, 2);
+ * const graph: GraphBuilder = stream.env;
+ * assert.equal(graph, env);
+ * ```
+ */
 export interface GraphBuilder {
   /** Adds a node and returns it. */
   addNode(node: Omit<Transformation, "id" | "uid" | "parallelism" | "chainable">): Transformation;
 }
 
-/** Options for one operator. */
+/**
+ * Options for one operator.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { CollectSink, type OperatorOptions, StreamEnvironment } from "@weir/weir";
+ * const opts: OperatorOptions = { uid: "double", name: "Double", parallelism: 2 };
+ * const env = StreamEnvironment.create();
+ * const sink = new CollectSink<number>();
+ * env.fromElements(1, 2).map((n: number) => n * 2, opts).addSink(sink);
+ * await env.execute();
+ * assert.deepEqual(sink.values.toSorted(), [2, 4]);
+ * ```
+ */
 export interface OperatorOptions {
   /** Display name. */
   name?: string;
@@ -100,7 +127,22 @@ function apply(node: Transformation, opts: OperatorOptions | undefined): Transfo
   return node;
 }
 
-/** The end of a stream: a sink. */
+/**
+ * The end of a stream: a sink.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { CollectSink, type DataStreamSink, StreamEnvironment } from "@weir/weir";
+ * const env = StreamEnvironment.create();
+ * const sink = new CollectSink<string>();
+ * // addSink returns the sink node, to name it and give it a stable uid.
+ * const node: DataStreamSink = env.fromElements("x").addSink(sink).uid("out").name("Collect");
+ * assert.ok(node);
+ * await env.execute();
+ * assert.deepEqual(sink.values, ["x"]);
+ * ```
+ */
 export class DataStreamSink extends NodeSettings {}
 
 /**
@@ -498,7 +540,21 @@ export class ConnectedStreams<A, B> {
   }
 }
 
-/** A stream whose records reach every subtask, with broadcast state descriptors. */
+/**
+ * A stream whose records reach every subtask, with broadcast state descriptors.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type BroadcastStream, MapStateDescriptor, Serializers, StreamEnvironment } from "@weir/weir";
+ * const limits = new MapStateDescriptor("limits", Serializers.string, Serializers.f64);
+ * const env = StreamEnvironment.create();
+ * const rules: BroadcastStream<[string, number]> = env
+ *   .fromCollection([["a", 1] as [string, number]])
+ *   .broadcast(limits);
+ * assert.deepEqual(rules.descriptors, [limits]);
+ * ```
+ */
 export class BroadcastStream<T> {
   /** @internal */
   readonly stream: DataStream<T>;

@@ -29,7 +29,24 @@ import { type FlagOptions, type FlagValues, type JobFlags, parseJobFlags } from 
 import { jobClientRuntime } from "../admin/runtime.ts";
 import { serveAdmin } from "../admin/server.ts";
 
-/** How a job runs. Every field has a default. */
+/**
+ * How a job runs. Every field has a default.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type EnvironmentConfig, HeapStateBackend, ManualClock, StreamEnvironment } from "@weir/weir";
+ * const config: EnvironmentConfig = {
+ *   parallelism: 2,
+ *   maxParallelism: 256,
+ *   stateBackend: new HeapStateBackend(),
+ *   clock: new ManualClock(0),
+ * };
+ * const env = StreamEnvironment.create(config);
+ * assert.equal(env.config.parallelism, 2);
+ * assert.equal(env.config.stateBackend.name, "heap");
+ * ```
+ */
 export interface EnvironmentConfig {
   /** Default parallelism of operators (1). */
   parallelism?: number;
@@ -58,7 +75,21 @@ export interface EnvironmentConfig {
   admin?: AdminOptions;
 }
 
-/** Where the admin API listens (`--admin-port`, `--admin-host`, `--admin-token`). */
+/**
+ * Where the admin API listens (`--admin-port`, `--admin-host`, `--admin-token`).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type AdminOptions, StreamEnvironment } from "@weir/weir";
+ * const admin: AdminOptions = { port: 0, host: "127.0.0.1", token: "s3cret" };
+ * const env = StreamEnvironment.create({ admin, log: () => {} });
+ * env.fromElements(1).map((n: number) => n);
+ * const client = env.executeAsync("with admin");
+ * await client.done;
+ * assert.equal(env.config.admin?.token, "s3cret");
+ * ```
+ */
 export interface AdminOptions {
   /** Port; 0 picks a free one. */
   port: number;
@@ -70,7 +101,24 @@ export interface AdminOptions {
   corsOrigins?: string[];
 }
 
-/** Checkpointing options, as Flink's; only `dir` is required. */
+/**
+ * Checkpointing options, as Flink's; only `dir` is required.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type CheckpointingOptions, StreamEnvironment } from "@weir/weir";
+ * const checkpoint: CheckpointingOptions = {
+ *   dir: Deno.makeTempDirSync(),
+ *   intervalMs: 10_000,
+ *   mode: "at-least-once",
+ *   retained: 3,
+ * };
+ * const env = StreamEnvironment.create({ checkpoint });
+ * assert.equal(env.config.checkpoint?.retained, 3);
+ * assert.equal(env.config.checkpoint?.mode, "at-least-once");
+ * ```
+ */
 export interface CheckpointingOptions {
   /** The checkpoint directory. */
   dir: string;

@@ -8,10 +8,31 @@
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { ConfigError } from "../errors.ts";
 
-/** The state backends a job can select with `--state-backend`. */
+/**
+ * The state backends a job can select with `--state-backend`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseJobFlags, type StateBackendName } from "@weir/weir";
+ * const name: StateBackendName | undefined = parseJobFlags(["--state-backend", "heap"]).flags.stateBackend;
+ * assert.equal(name, "heap");
+ * ```
+ */
 export type StateBackendName = "heap" | "lsm";
 
-/** The parsed common flags. */
+/**
+ * The parsed common flags.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type JobFlags, parseJobFlags } from "@weir/weir";
+ * const flags: JobFlags = parseJobFlags(["--parallelism", "4", "--checkpoint-dir", "/tmp/c"]).flags;
+ * assert.equal(flags.parallelism, 4);
+ * assert.equal(flags.checkpointDir, "/tmp/c");
+ * ```
+ */
 export interface JobFlags {
   /** `--parallelism N`. */
   parallelism?: number;
@@ -35,10 +56,32 @@ export interface JobFlags {
   adminToken?: string;
 }
 
-/** Job-specific flag definitions, as `parseArgs` takes them. */
+/**
+ * Job-specific flag definitions, as `parseArgs` takes them.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type FlagOptions, parseJobFlags } from "@weir/weir";
+ * // A job's own flags, parsed alongside the common ones.
+ * const options: FlagOptions = { input: { type: "string" }, verbose: { type: "boolean" } };
+ * const { values } = parseJobFlags(["--input", "in.txt", "--verbose"], options);
+ * assert.deepEqual([values["input"], values["verbose"]], ["in.txt", true]);
+ * ```
+ */
 export type FlagOptions = NonNullable<ParseArgsConfig["options"]>;
 
-/** Values of job-specific flags. */
+/**
+ * Values of job-specific flags.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type FlagValues, parseJobFlags } from "@weir/weir";
+ * const values: FlagValues = parseJobFlags(["--top", "3"], { top: { type: "string" } }).values;
+ * assert.equal(Number(values["top"]), 3);
+ * ```
+ */
 export type FlagValues = Record<string, string | boolean | (string | boolean)[] | undefined>;
 
 const COMMON: FlagOptions = {

@@ -5,7 +5,21 @@
  * @module
  */
 
-/** A source of processing time and of callbacks at given times. */
+/**
+ * A source of processing time and of callbacks at given times.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type Clock, ManualClock, SystemClock } from "@weir/weir";
+ * // Code that needs time takes a Clock, so tests can drive it by hand.
+ * function deadline(clock: Clock, ms: number): number {
+ *   return clock.now() + ms;
+ * }
+ * assert.equal(deadline(new ManualClock(100), 50), 150);
+ * assert.ok(deadline(new SystemClock(), 0) > 0);
+ * ```
+ */
 export interface Clock {
   /** Milliseconds since the epoch (or since the test began). */
   now(): number;

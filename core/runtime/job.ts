@@ -82,7 +82,22 @@ export interface PlacedOperator {
   readonly counters: OperatorCounters;
 }
 
-/** What `execute` returns. */
+/**
+ * What `execute` returns.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type JobResult, StreamEnvironment } from "@weir/weir";
+ * const env = StreamEnvironment.create();
+ * env.fromElements(1, 2, 3).filter((n: number) => n > 1).uid("big");
+ * const result: JobResult = await env.execute("filter");
+ * assert.equal(result.name, "filter");
+ * assert.equal(result.cancelled, false);
+ * assert.ok(result.durationMs >= 0);
+ * assert.equal(typeof result.recordsIn, "object");
+ * ```
+ */
 export interface JobResult {
   /** The job's name. */
   readonly name: string;

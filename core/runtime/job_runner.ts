@@ -32,7 +32,23 @@ export interface RunOptions {
   readonly log: (line: string) => void;
 }
 
-/** A running job: await `done`, trigger checkpoints and savepoints, stop or cancel it. */
+/**
+ * A running job: await `done`, trigger checkpoints and savepoints, stop or cancel it.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type JobClient, StreamEnvironment } from "@weir/weir";
+ * const env = StreamEnvironment.create({ checkpoint: { dir: Deno.makeTempDirSync() } });
+ * env.generate({ generate: (n) => n, ratePerSecond: 1000 }).map((n: number) => n);
+ * const client: JobClient = env.executeAsync("unbounded");
+ * const checkpoint = await client.triggerCheckpoint();
+ * assert.equal(checkpoint.manifest.kind, "checkpoint");
+ * client.cancel();
+ * assert.equal((await client.done).cancelled, true);
+ * assert.equal(client.restarts, 0);
+ * ```
+ */
 export interface JobClient {
   /** Resolves when the job ends; rejects with `JobFailedError` when it fails for good. */
   readonly done: Promise<JobResult>;

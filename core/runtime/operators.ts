@@ -30,7 +30,25 @@ import type { OutputTag } from "./output_tag.ts";
 import { type OperatorContext, StreamOperator } from "./operator.ts";
 import type { InternalTimerService, TimeDomain, Timer } from "./timers.ts";
 
-/** Selects a record's key. */
+/**
+ * Selects a record's key.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { CollectSink, type KeySelector, StreamEnvironment } from "@weir/weir";
+ * type Click = { user: string; page: string };
+ * const byUser: KeySelector<Click, string> = (c) => c.user;
+ * const env = StreamEnvironment.create();
+ * const sink = new CollectSink<string>();
+ * env.fromElements<Click>({ user: "u1", page: "/" }, { user: "u1", page: "/a" })
+ *   .keyBy(byUser)
+ *   .map((c: Click) => `${c.user} ${c.page}`)
+ *   .addSink(sink);
+ * await env.execute();
+ * assert.deepEqual(sink.values, ["u1 /", "u1 /a"]);
+ * ```
+ */
 export type KeySelector<T = unknown, K = unknown> = (value: T) => K;
 
 type LifeCycle = RichFunction & CheckpointedFunction;

@@ -8,7 +8,29 @@ import type { MapStateDescriptor } from "../state/descriptors.ts";
 import { BroadcastProcessOperator, type KeySelector } from "../runtime/operators.ts";
 import { type KeyedHarnessOptions, OperatorHarness } from "./operator_harness.ts";
 
-/** Options of {@linkcode BroadcastProcessFunctionHarness.create}. */
+/**
+ * Options of {@linkcode BroadcastProcessFunctionHarness.create}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type BroadcastProcessFunction, MapStateDescriptor, Serializers } from "@weir/weir";
+ * import { type BroadcastHarnessOptions, BroadcastProcessFunctionHarness } from "@weir/weir/testing";
+ * const limits = new MapStateDescriptor("limits", Serializers.string, Serializers.f64);
+ * const fn: BroadcastProcessFunction<[string, number], [string, number], string> = {
+ *   processElement([k, v], ctx, out) {
+ *     if (v > (ctx.getBroadcastState(limits).get(k) ?? Infinity)) out.collect(`${ctx.getCurrentKey()} over`);
+ *   },
+ *   processBroadcastElement([k, v], ctx) { ctx.getBroadcastState(limits).put(k, v); },
+ * };
+ * // A key selector makes the main input keyed (timers and keyed state work).
+ * const options: BroadcastHarnessOptions<[string, number], string> = { keySelector: ([k]) => k };
+ * const h = await BroadcastProcessFunctionHarness.create(fn, options);
+ * h.processBroadcastElement(["a", 5]);
+ * h.processElement(["a", 9]);
+ * assert.deepEqual(h.output(), ["a over"]);
+ * ```
+ */
 export interface BroadcastHarnessOptions<I, K> extends KeyedHarnessOptions<K> {
   /** Key selector of the main input; given, the operator is keyed (state and timers). */
   keySelector?: KeySelector<I, K>;

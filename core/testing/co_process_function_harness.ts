@@ -7,7 +7,27 @@ import type { CoProcessFunction } from "../dataflow/functions.ts";
 import { CoProcessOperator, type KeySelector } from "../runtime/operators.ts";
 import { type KeyedHarnessOptions, OperatorHarness } from "./operator_harness.ts";
 
-/** Options of {@linkcode CoProcessFunctionHarness.create}. */
+/**
+ * Options of {@linkcode CoProcessFunctionHarness.create}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { CoProcessFunction } from "@weir/weir";
+ * import { type CoProcessHarnessOptions, CoProcessFunctionHarness } from "@weir/weir/testing";
+ * const join: CoProcessFunction<[string, number], [string, string], string> = {
+ *   processElement1: ([k, n], _ctx, out) => out.collect(`${k}:${n}`),
+ *   processElement2: ([k, s], _ctx, out) => out.collect(`${k}:${s}`),
+ * };
+ * const options: CoProcessHarnessOptions<[string, number], [string, string], string> = {
+ *   keySelectors: [([k]) => k, ([k]) => k],
+ * };
+ * const h = await CoProcessFunctionHarness.create(join, options);
+ * h.processElement1(["a", 1]);
+ * h.processElement2(["a", "x"]);
+ * assert.deepEqual(h.output(), ["a:1", "a:x"]);
+ * ```
+ */
 export interface CoProcessHarnessOptions<I1, I2, K> extends KeyedHarnessOptions<K> {
   /** Key selectors of both inputs; given, the operator is keyed (state and timers). */
   keySelectors?: [KeySelector<I1, K>, KeySelector<I2, K>];

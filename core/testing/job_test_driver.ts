@@ -10,7 +10,26 @@ import type { Job, JobResult } from "../runtime/job.ts";
 import type { Task } from "../runtime/task.ts";
 import { TestSource } from "./test_source.ts";
 
-/** Options of {@linkcode JobTestDriver.start}. */
+/**
+ * Options of {@linkcode JobTestDriver.start}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { CollectSink, ManualClock, StreamEnvironment } from "@weir/weir";
+ * import { JobTestDriver, type JobTestDriverOptions, TestSource } from "@weir/weir/testing";
+ * const env = StreamEnvironment.create({ clock: new ManualClock(0) });
+ * const input = new TestSource<number>();
+ * const out = new CollectSink<number>();
+ * env.addSource(input).map((n: number) => n + 1).addSink(out);
+ * const options: JobTestDriverOptions = { name: "inc", maxSettleTurns: 1000 };
+ * const driver = await JobTestDriver.start(env, options);
+ * input.push(1, 2);
+ * await driver.settle();
+ * assert.deepEqual(out.values, [2, 3]);
+ * assert.equal((await driver.close()).name, "inc");
+ * ```
+ */
 export interface JobTestDriverOptions {
   /** The job's name ("test job"). */
   name?: string;

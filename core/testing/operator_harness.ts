@@ -34,7 +34,23 @@ import type { OperatorContext, Output, StreamOperator } from "../runtime/operato
 import type { OutputTag } from "../runtime/output_tag.ts";
 import { InternalTimerService, type TimeDomain, type TimerTarget } from "../runtime/timers.ts";
 
-/** Options every harness takes. */
+/**
+ * Options every harness takes.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type ProcessFunction } from "@weir/weir";
+ * import { type HarnessOptions, ManualClock, ProcessFunctionHarness } from "@weir/weir/testing";
+ * const stamp: ProcessFunction<string, string> = {
+ *   processElement: (v, ctx, out) => out.collect(`${v}@${ctx.currentProcessingTime()}`),
+ * };
+ * const options: HarnessOptions = { clock: new ManualClock(500), uid: "stamp" };
+ * const h = await ProcessFunctionHarness.create(stamp, options);
+ * h.processElement("a");
+ * assert.deepEqual(h.output(), ["a@500"]);
+ * ```
+ */
 export interface HarnessOptions {
   /** The clock to drive (a new `ManualClock(startTime)` when absent). */
   clock?: ManualClock;
@@ -50,13 +66,43 @@ export interface HarnessOptions {
   uid?: string;
 }
 
-/** Options of a harness whose operator is keyed. */
+/**
+ * Options of a harness whose operator is keyed.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type KeyedProcessFunction, Serializers } from "@weir/weir";
+ * import { type KeyedHarnessOptions, KeyedProcessFunctionHarness } from "@weir/weir/testing";
+ * const echo: KeyedProcessFunction<number, number, number> = {
+ *   processElement: (v, _ctx, out) => out.collect(v),
+ * };
+ * const options: KeyedHarnessOptions<number> = { keySerializer: Serializers.f64, maxParallelism: 16 };
+ * const h = await KeyedProcessFunctionHarness.create(echo, (n: number) => n % 2, options);
+ * h.processElement(3);
+ * assert.deepEqual(h.output(), [3]);
+ * ```
+ */
 export interface KeyedHarnessOptions<K> extends HarnessOptions {
   /** Serializes keys for state and timers (`Serializers.key`). */
   keySerializer?: Serializer<K>;
 }
 
-/** A record with the timestamp it was emitted with. */
+/**
+ * A record with the timestamp it was emitted with.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type ProcessFunction } from "@weir/weir";
+ * import { ProcessFunctionHarness, type TimestampedValue } from "@weir/weir/testing";
+ * const id: ProcessFunction<string, string> = { processElement: (v, _ctx, out) => out.collect(v) };
+ * const h = await ProcessFunctionHarness.create(id);
+ * h.processElement("a", 42);
+ * const got: TimestampedValue<string>[] = h.outputWithTimestamps();
+ * assert.deepEqual(got, [{ value: "a", timestamp: 42 }]);
+ * ```
+ */
 export interface TimestampedValue<T> {
   /** The record. */
   readonly value: T;
@@ -64,7 +110,23 @@ export interface TimestampedValue<T> {
   readonly timestamp: number | undefined;
 }
 
-/** A timer that has not fired yet. */
+/**
+ * A timer that has not fired yet.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type KeyedProcessFunction, ManualClock } from "@weir/weir";
+ * import { KeyedProcessFunctionHarness, type PendingTimer } from "@weir/weir/testing";
+ * const fn: KeyedProcessFunction<string, string, string> = {
+ *   processElement(_v, ctx) { ctx.timerService().registerProcessingTimeTimer(1000); },
+ * };
+ * const h = await KeyedProcessFunctionHarness.create(fn, (s: string) => s, { clock: new ManualClock(0) });
+ * h.processElement("k");
+ * const timers: PendingTimer[] = h.pendingTimers("processing-time");
+ * assert.deepEqual(timers.map((t) => [t.timestamp, t.key]), [[1000, "k"]]);
+ * ```
+ */
 export interface PendingTimer {
   /** When it fires. */
   readonly timestamp: number;
@@ -74,7 +136,26 @@ export interface PendingTimer {
   readonly namespace: unknown;
 }
 
-/** What reading a keyed state gives, per descriptor type. */
+/**
+ * What reading a keyed state gives, per descriptor type.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type KeyedProcessFunction, ListStateDescriptor, Serializers } from "@weir/weir";
+ * import { KeyedProcessFunctionHarness, type StateValue } from "@weir/weir/testing";
+ * const seenDesc = new ListStateDescriptor("seen", Serializers.string);
+ * const fn: KeyedProcessFunction<string, string, never> = {
+ *   processElement(v, _ctx) { this.seen!.add(v); },
+ *   open(ctx) { this.seen = ctx.getListState(seenDesc); },
+ * } as KeyedProcessFunction<string, string, never> & { seen?: import("@weir/weir").ListState<string> };
+ * const h = await KeyedProcessFunctionHarness.create(fn, (s: string) => s[0]!);
+ * h.processElement("ab");
+ * h.processElement("ac");
+ * const seen: StateValue<typeof seenDesc> = h.state(seenDesc, "a");
+ * assert.deepEqual(seen, ["ab", "ac"]);
+ * ```
+ */
 export type StateValue<D> = D extends ValueStateDescriptor<infer T> ? T | undefined
   : D extends ListStateDescriptor<infer T> ? T[]
   : D extends MapStateDescriptor<infer K, infer V> ? Map<K, V>
