@@ -8,7 +8,20 @@
 import { ConfigError } from "../errors.ts";
 import type { Window } from "./window.ts";
 
-/** An element in a window's contents, with its timestamp. */
+/**
+ * An element in a window's contents, with its timestamp.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { CountEvictor, type TimestampedValue } from "@weir/weir";
+ * const elements: TimestampedValue<string>[] = [
+ *   { value: "a", timestamp: 1 }, { value: "b", timestamp: 2 }, { value: "c", timestamp: 3 },
+ * ];
+ * CountEvictor.of<string>(2).evictBefore(elements);
+ * assert.deepEqual(elements.map((e) => e.value), ["b", "c"]);
+ * ```
+ */
 export interface TimestampedValue<T> {
   /** The element. */
   readonly value: T;
@@ -16,7 +29,17 @@ export interface TimestampedValue<T> {
   readonly timestamp: number | undefined;
 }
 
-/** What an evictor can read. */
+/**
+ * What an evictor can read.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { EvictorContext } from "@weir/weir";
+ * const ctx: EvictorContext = { currentWatermark: () => 100, currentProcessingTime: () => 5000 };
+ * assert.equal(ctx.currentWatermark(), 100);
+ * ```
+ */
 export interface EvictorContext {
   /** Current event time. */
   currentWatermark(): number;
@@ -27,6 +50,23 @@ export interface EvictorContext {
 /**
  * Removes elements from a window (edit `elements` in place: splice or
  * filter into it). `size` is `elements.length`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { Evictor, TimeWindow, TimestampedValue } from "@weir/weir";
+ * // Drops negative readings before the window function sees them.
+ * const dropNegative: Evictor<number, TimeWindow> = {
+ *   evictBefore(elements: TimestampedValue<number>[]) {
+ *     const kept = elements.filter((e) => e.value >= 0);
+ *     elements.splice(0, elements.length, ...kept);
+ *   },
+ *   evictAfter() {},
+ * };
+ * const els = [{ value: -1, timestamp: 1 }, { value: 4, timestamp: 2 }];
+ * dropNegative.evictBefore(els, els.length, undefined as never, undefined as never);
+ * assert.deepEqual(els.map((e) => e.value), [4]);
+ * ```
  */
 export interface Evictor<T, W extends Window> {
   /** Before the window function runs. */
