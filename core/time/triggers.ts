@@ -11,7 +11,23 @@ import { type AnyStateDescriptor, ReducingStateDescriptor } from "../state/descr
 import { Serializers } from "../state/serializer.ts";
 import type { Window } from "./window.ts";
 
-/** What a trigger returns. */
+/**
+ * What a trigger returns.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { CountTrigger, type TriggerContext, type TriggerResult, TimeWindow } from "@weir/weir";
+ * const trigger = CountTrigger.of<string>(2);
+ * let count: number | undefined;
+ * const ctx = {
+ *   getPartitionedState: () => ({ add: (n: number) => void (count = (count ?? 0) + n), get: () => count, clear() {} }),
+ * } as unknown as TriggerContext;
+ * const w = new TimeWindow(0, 10);
+ * const results: TriggerResult[] = [trigger.onElement("a", 1, w, ctx), trigger.onElement("b", 2, w, ctx)];
+ * assert.deepEqual(results, ["CONTINUE", "FIRE"]);
+ * ```
+ */
 export type TriggerResult = "CONTINUE" | "FIRE" | "PURGE" | "FIRE_AND_PURGE";
 
 /** Whether a result fires the window. */
@@ -24,7 +40,23 @@ export function isPurge(r: TriggerResult): boolean {
   return r === "PURGE" || r === "FIRE_AND_PURGE";
 }
 
-/** What a trigger can do, scoped to the current key and window. */
+/**
+ * What a trigger can do, scoped to the current key and window.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { EventTimeTrigger, TimeWindow, type TriggerContext } from "@weir/weir";
+ * const timers: number[] = [];
+ * const ctx = {
+ *   currentWatermark: () => 0,
+ *   registerEventTimeTimer: (t: number) => void timers.push(t),
+ * } as unknown as TriggerContext;
+ * // The event-time trigger asks for a timer at the window's last timestamp.
+ * assert.equal(EventTimeTrigger.create().onElement("x", 3, new TimeWindow(0, 10), ctx), "CONTINUE");
+ * assert.deepEqual(timers, [9]);
+ * ```
+ */
 export interface TriggerContext {
   /** Current event time. */
   currentWatermark(): number;
@@ -42,7 +74,23 @@ export interface TriggerContext {
   getPartitionedState<D extends AnyStateDescriptor>(descriptor: D): StateFor<D>;
 }
 
-/** The context of `onMerge`. */
+/**
+ * The context of `onMerge`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { EventTimeTrigger, type OnMergeContext, TimeWindow } from "@weir/weir";
+ * const timers: number[] = [];
+ * const ctx = {
+ *   currentWatermark: () => 0,
+ *   registerEventTimeTimer: (t: number) => void timers.push(t),
+ * } as unknown as OnMergeContext;
+ * // Two sessions merged into [0, 30): the trigger re-registers the new end.
+ * EventTimeTrigger.create().onMerge(new TimeWindow(0, 30), ctx);
+ * assert.deepEqual(timers, [29]);
+ * ```
+ */
 export interface OnMergeContext extends TriggerContext {
   /** Combines the merged windows' reducing state into the new window's. */
   mergePartitionedState<T>(descriptor: ReducingStateDescriptor<T>): void;
@@ -51,6 +99,29 @@ export interface OnMergeContext extends TriggerContext {
 /**
  * Decides when windows fire. Implement it for custom triggers; timers a
  * trigger registers are deleted in `clear`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import {
+ *   CollectSink, GlobalWindow, GlobalWindows, StreamEnvironment, type Trigger,
+ * } from "@weir/weir";
+ * // Fires (and purges) on every record equal to "!".
+ * const onBang: Trigger<string, GlobalWindow> = {
+ *   onElement: (e) => (e === "!" ? "FIRE_AND_PURGE" : "CONTINUE"),
+ *   onEventTime: () => "CONTINUE",
+ *   onProcessingTime: () => "CONTINUE",
+ *   clear() {},
+ * };
+ * const env = StreamEnvironment.create();
+ * const out = new CollectSink<string>();
+ * env.fromElements("a", "b", "!", "c", "!").keyBy(() => 0)
+ *   .window(GlobalWindows.create<string>()).trigger(onBang)
+ *   .reduce((a, b) => a + b)
+ *   .addSink(out);
+ * await env.execute();
+ * assert.deepEqual(out.values, ["ab!", "c!"]);
+ * ```
  */
 export interface Trigger<T, W extends Window> {
   /** An element was added to `window`. */
@@ -122,6 +193,15 @@ export class EventTimeTrigger<T = unknown> implements Trigger<T, Window> {
 /**
  * Fires once processing time passes the window's end. The default of
  * processing-time assigners.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ProcessingTimeTrigger, TumblingProcessingTimeWindows } from "@weir/weir";
+ * // The default trigger of processing-time windows.
+ * const trigger = TumblingProcessingTimeWindows.of(1000).defaultTrigger();
+ * assert.ok(trigger instanceof ProcessingTimeTrigger);
+ * ```
  */
 export class ProcessingTimeTrigger<T = unknown> implements Trigger<T, Window> {
   /** The trigger. */
@@ -270,7 +350,17 @@ export class PurgingTrigger<T, W extends Window> implements Trigger<T, W> {
   }
 }
 
-/** Never fires: the default of {@linkcode GlobalWindows}. */
+/**
+ * Never fires: the default of {@linkcode GlobalWindows}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { GlobalWindows, NeverTrigger } from "@weir/weir";
+ * // Global windows never fire unless given another trigger (say a CountTrigger).
+ * assert.ok(GlobalWindows.create().defaultTrigger() instanceof NeverTrigger);
+ * ```
+ */
 export class NeverTrigger<T = unknown> implements Trigger<T, Window> {
   /** The trigger. */
   static create<T = unknown>(): NeverTrigger<T> {
