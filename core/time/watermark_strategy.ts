@@ -8,7 +8,23 @@
  */
 import { ConfigError } from "../errors.ts";
 
-/** Where a generator emits watermarks and reports idleness. */
+/**
+ * Where a generator emits watermarks and reports idleness.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { BoundedOutOfOrdernessWatermarks, type WatermarkOutput } from "@weir/weir";
+ * const emitted: number[] = [];
+ * const output: WatermarkOutput = {
+ *   emitWatermark: (t) => void emitted.push(t), markIdle() {}, markActive() {},
+ * };
+ * const gen = new BoundedOutOfOrdernessWatermarks<string>(5);
+ * gen.onEvent("a", 100);
+ * gen.onPeriodicEmit(output);
+ * assert.deepEqual(emitted, [94]);
+ * ```
+ */
 export interface WatermarkOutput {
   /** Emits a watermark; one not above the last emitted one is ignored. */
   emitWatermark(timestamp: number): void;
@@ -23,6 +39,20 @@ export interface WatermarkOutput {
  * generators emit) and periodically (`onPeriodicEmit`, every
  * {@linkcode WatermarkStrategy.withWatermarkInterval} ms, where periodic
  * generators emit).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type WatermarkGenerator, WatermarkStrategy } from "@weir/weir";
+ * // Emits a watermark right at each record that carries an end-of-batch marker.
+ * const punctuated: WatermarkGenerator<{ ts: number; last: boolean }> = {
+ *   onEvent(e, ts, out) { if (e.last) out.emitWatermark(ts); },
+ *   onPeriodicEmit() {},
+ * };
+ * const strategy = WatermarkStrategy.forGenerator(() => punctuated)
+ *   .withTimestampAssigner((e) => e.ts);
+ * assert.equal(strategy.timestampOf({ ts: 7, last: true }, undefined), 7);
+ * ```
  */
 export interface WatermarkGenerator<T> {
   /** Called for every record, with its (assigned) timestamp. */
@@ -31,19 +61,59 @@ export interface WatermarkGenerator<T> {
   onPeriodicEmit(output: WatermarkOutput): void;
 }
 
-/** What a generator factory gets. */
+/**
+ * What a generator factory gets.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type WatermarkGeneratorContext, WatermarkStrategy } from "@weir/weir";
+ * const ctx: WatermarkGeneratorContext = { currentProcessingTime: () => 0 };
+ * const gen = WatermarkStrategy.forMonotonousTimestamps<number>().createWatermarkGenerator(ctx);
+ * const seen: number[] = [];
+ * gen.onEvent(1, 50, { emitWatermark: (t) => void seen.push(t), markIdle() {}, markActive() {} });
+ * gen.onPeriodicEmit({ emitWatermark: (t) => void seen.push(t), markIdle() {}, markActive() {} });
+ * assert.deepEqual(seen, [49]);
+ * ```
+ */
 export interface WatermarkGeneratorContext {
   /** Current processing time of the job's clock. */
   currentProcessingTime(): number;
 }
 
-/** Extracts a record's event timestamp; `recordTimestamp` is the one it carries, if any. */
+/**
+ * Extracts a record's event timestamp; `recordTimestamp` is the one it carries, if any.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type TimestampAssigner, WatermarkStrategy } from "@weir/weir";
+ * type Reading = { at: string };
+ * const fromIso: TimestampAssigner<Reading> = (r) => Date.parse(r.at);
+ * const strategy = WatermarkStrategy.forBoundedOutOfOrderness<Reading>(1000)
+ *   .withTimestampAssigner(fromIso);
+ * assert.equal(strategy.timestampOf({ at: "1970-01-01T00:00:01Z" }, undefined), 1000);
+ * ```
+ */
 export type TimestampAssigner<T> = (element: T, recordTimestamp: number | undefined) => number;
 
 /**
  * Flink's bounded out-of-orderness generator: the watermark is the highest
  * timestamp seen so far minus the bound minus 1 (a record at exactly the
  * watermark is late). Emits periodically.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { BoundedOutOfOrdernessWatermarks } from "@weir/weir";
+ * const gen = new BoundedOutOfOrdernessWatermarks<string>(10);
+ * const marks: number[] = [];
+ * const out = { emitWatermark: (t: number) => void marks.push(t), markIdle() {}, markActive() {} };
+ * gen.onEvent("a", 100);
+ * gen.onEvent("b", 90); // out of order, within the bound
+ * gen.onPeriodicEmit(out);
+ * assert.deepEqual(marks, [89]);
+ * ```
  */
 export class BoundedOutOfOrdernessWatermarks<T> implements WatermarkGenerator<T> {
   readonly #bound: number;
@@ -74,6 +144,27 @@ export class BoundedOutOfOrdernessWatermarks<T> implements WatermarkGenerator<T>
  * Wraps a generator: when no record arrived for `timeoutMs` of processing
  * time, the input is marked idle instead of emitting (so it stops holding
  * back the watermark downstream); the next record makes it active again.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { BoundedOutOfOrdernessWatermarks, WatermarksWithIdleness } from "@weir/weir";
+ * let now = 0;
+ * const gen = new WatermarksWithIdleness(new BoundedOutOfOrdernessWatermarks<string>(0), 1000, {
+ *   currentProcessingTime: () => now,
+ * });
+ * const events: string[] = [];
+ * const out = {
+ *   emitWatermark: (t: number) => void events.push(`wm ${t}`),
+ *   markIdle: () => void events.push("idle"),
+ *   markActive: () => void events.push("active"),
+ * };
+ * gen.onEvent("a", 10, out);
+ * gen.onPeriodicEmit(out);
+ * now = 5000; // no record for 5 s
+ * gen.onPeriodicEmit(out);
+ * assert.deepEqual(events, ["wm 9", "idle"]);
+ * ```
  */
 export class WatermarksWithIdleness<T> implements WatermarkGenerator<T> {
   readonly #inner: WatermarkGenerator<T>;
@@ -113,7 +204,18 @@ export class WatermarksWithIdleness<T> implements WatermarkGenerator<T> {
   }
 }
 
-/** Flink's default periodic watermark interval. */
+/**
+ * Flink's default periodic watermark interval.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DEFAULT_WATERMARK_INTERVAL_MS, WatermarkStrategy } from "@weir/weir";
+ * const strategy = WatermarkStrategy.forMonotonousTimestamps<number>();
+ * assert.equal(strategy.watermarkIntervalMs, DEFAULT_WATERMARK_INTERVAL_MS);
+ * assert.equal(strategy.withWatermarkInterval(50).watermarkIntervalMs, 50);
+ * ```
+ */
 export const DEFAULT_WATERMARK_INTERVAL_MS = 200;
 
 interface StrategySpec<T> {
