@@ -8,7 +8,17 @@
  */
 import type { Serializer } from "../state/serializer.ts";
 
-/** A window: elements are grouped into windows and results emitted per window. */
+/**
+ * A window: elements are grouped into windows and results emitted per window.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { GlobalWindow, TimeWindow, type Window } from "@weir/weir";
+ * const windows: Window[] = [new TimeWindow(0, 10), GlobalWindow.get()];
+ * assert.deepEqual(windows.map((w) => w.maxTimestamp()), [9, Infinity]);
+ * ```
+ */
 export interface Window {
   /** The largest timestamp that still belongs to the window. */
   maxTimestamp(): number;
