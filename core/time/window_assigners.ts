@@ -10,13 +10,48 @@ import type { Serializer } from "../state/serializer.ts";
 import { GlobalWindow, TimeWindow, type Window } from "./window.ts";
 import { EventTimeTrigger, NeverTrigger, ProcessingTimeTrigger, type Trigger } from "./triggers.ts";
 
-/** What an assigner can read. */
+/**
+ * What an assigner can read.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { TumblingProcessingTimeWindows, type WindowAssignerContext } from "@weir/weir";
+ * const ctx: WindowAssignerContext = { currentProcessingTime: () => 1234 };
+ * const [w] = TumblingProcessingTimeWindows.of(1000).assignWindows("x", undefined, ctx);
+ * assert.deepEqual([w!.start, w!.end], [1000, 2000]);
+ * ```
+ */
 export interface WindowAssignerContext {
   /** Current processing time. */
   currentProcessingTime(): number;
 }
 
-/** Assigns elements to windows. */
+/**
+ * Assigns elements to windows.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import {
+ *   CollectSink, EventTimeTrigger, StreamEnvironment, TimeWindow, type WindowAssigner, WatermarkStrategy,
+ * } from "@weir/weir";
+ * // Windows aligned to even/odd hundreds: [0, 200), [200, 400), ...
+ * const pairs: WindowAssigner<number, TimeWindow> = {
+ *   assignWindows: (_e, ts) => [new TimeWindow(Math.floor(ts! / 200) * 200, Math.floor(ts! / 200) * 200 + 200)],
+ *   defaultTrigger: () => EventTimeTrigger.create(),
+ *   windowSerializer: TimeWindow.serializer,
+ *   isEventTime: true,
+ * };
+ * const env = StreamEnvironment.create();
+ * const out = new CollectSink<number>();
+ * env.fromElements(10, 150, 250)
+ *   .assignTimestampsAndWatermarks(WatermarkStrategy.forMonotonousTimestamps<number>().withTimestampAssigner((n) => n))
+ *   .keyBy(() => 0).window(pairs).reduce((a, b) => a + b).addSink(out);
+ * await env.execute();
+ * assert.deepEqual(out.values, [160, 250]);
+ * ```
+ */
 export interface WindowAssigner<T, W extends Window> {
   /** The windows `element` (with event timestamp `timestamp`) belongs to. */
   assignWindows(element: T, timestamp: number | undefined, ctx: WindowAssignerContext): W[];
@@ -92,7 +127,18 @@ export class TumblingEventTimeWindows<T = unknown> extends TumblingWindows<T> {
   }
 }
 
-/** Tumbling processing-time windows. */
+/**
+ * Tumbling processing-time windows.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { TumblingProcessingTimeWindows } from "@weir/weir";
+ * const assigner = TumblingProcessingTimeWindows.of(60_000);
+ * const [w] = assigner.assignWindows("x", undefined, { currentProcessingTime: () => 61_000 });
+ * assert.deepEqual([w!.start, w!.end, assigner.isEventTime], [60_000, 120_000, false]);
+ * ```
+ */
 export class TumblingProcessingTimeWindows<T = unknown> extends TumblingWindows<T> {
   readonly isEventTime = false;
   /** Windows of `size` ms, shifted by `offset` ms. */
@@ -163,7 +209,19 @@ export class SlidingEventTimeWindows<T = unknown> extends SlidingWindows<T> {
   }
 }
 
-/** Sliding processing-time windows. */
+/**
+ * Sliding processing-time windows.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { SlidingProcessingTimeWindows } from "@weir/weir";
+ * // 10 s windows every 5 s: each moment is in two windows.
+ * const assigner = SlidingProcessingTimeWindows.of(10_000, 5_000);
+ * const ws = assigner.assignWindows("x", undefined, { currentProcessingTime: () => 12_000 });
+ * assert.deepEqual(ws.map((w) => w.start).toSorted((a, b) => a - b), [5_000, 10_000]);
+ * ```
+ */
 export class SlidingProcessingTimeWindows<T = unknown> extends SlidingWindows<T> {
   readonly isEventTime = false;
   /** Windows of `size` ms every `slide` ms, shifted by `offset` ms. */
@@ -180,7 +238,21 @@ export class SlidingProcessingTimeWindows<T = unknown> extends SlidingWindows<T>
   }
 }
 
-/** Gives the session gap for an element (dynamic gaps). */
+/**
+ * Gives the session gap for an element (dynamic gaps).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { EventTimeSessionWindows, type SessionGapExtractor } from "@weir/weir";
+ * type Visit = { vip: boolean };
+ * const gap: SessionGapExtractor<Visit> = (v) => (v.vip ? 60_000 : 10_000);
+ * const [w] = EventTimeSessionWindows.withDynamicGap(gap).assignWindows({ vip: true }, 1000, {
+ *   currentProcessingTime: () => 0,
+ * });
+ * assert.deepEqual([w!.start, w!.end], [1000, 61_000]);
+ * ```
+ */
 export type SessionGapExtractor<T> = (element: T) => number;
 
 /** Merges sorted, touching or overlapping time windows. */
@@ -257,7 +329,22 @@ export class EventTimeSessionWindows<T = unknown> extends SessionWindows<T> {
   }
 }
 
-/** Processing-time session windows. */
+/**
+ * Processing-time session windows.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ProcessingTimeSessionWindows } from "@weir/weir";
+ * const assigner = ProcessingTimeSessionWindows.withGap<string>(5_000);
+ * const [w] = assigner.assignWindows("x", undefined, { currentProcessingTime: () => 100 });
+ * assert.deepEqual([w!.start, w!.end], [100, 5_100]);
+ * const merged: number[][] = [];
+ * assigner.mergeWindows([w!, ...assigner.assignWindows("y", undefined, { currentProcessingTime: () => 3_000 })],
+ *   (r) => merged.push([r.start, r.end]));
+ * assert.deepEqual(merged, [[100, 8_000]]);
+ * ```
+ */
 export class ProcessingTimeSessionWindows<T = unknown> extends SessionWindows<T> {
   readonly isEventTime = false;
   /** Sessions with a fixed gap. */
