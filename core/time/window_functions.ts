@@ -14,16 +14,80 @@ import type { Window } from "./window.ts";
 
 export type { AggregateFunction } from "../state/state.ts";
 
-/** Combines two values into one (`reduce`). */
+/**
+ * Combines two values into one (`reduce`).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { CollectSink, type ReduceFunction, StreamEnvironment } from "@weir/weir";
+ * const max: ReduceFunction<number> = (a, b) => Math.max(a, b);
+ * const env = StreamEnvironment.create();
+ * const out = new CollectSink<number>();
+ * env.fromElements(3, 9, 4).keyBy(() => "all").countWindow(3).reduce(max).addSink(out);
+ * await env.execute();
+ * assert.deepEqual(out.values, [9]);
+ * ```
+ */
 export type ReduceFunction<T> = (a: T, b: T) => T;
 
-/** Keyed state scoped to one key (and, for per-window state, one window). */
+/**
+ * Keyed state scoped to one key (and, for per-window state, one window).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import {
+ *   CollectSink, type KeyedStateStore, Serializers, StreamEnvironment, ValueStateDescriptor,
+ * } from "@weir/weir";
+ * // Counts windows per key across windows (global state).
+ * const fired = new ValueStateDescriptor("fired", Serializers.f64, 0);
+ * const env = StreamEnvironment.create();
+ * const out = new CollectSink<string>();
+ * env.fromElements("a", "a", "a", "a").keyBy((s) => s).countWindow(2)
+ *   .process({
+ *     process(key, ctx, _els, o) {
+ *       const store: KeyedStateStore = ctx.globalState();
+ *       const n = store.getState(fired);
+ *       n.update(n.value()! + 1);
+ *       o.collect(`${key}#${n.value()}`);
+ *     },
+ *   })
+ *   .addSink(out);
+ * await env.execute();
+ * assert.deepEqual(out.values, ["a#1", "a#2"]);
+ * ```
+ */
 export interface KeyedStateStore {
   /** The state for `descriptor`. */
   getState<D extends AnyStateDescriptor>(descriptor: D): StateFor<D>;
 }
 
-/** What a {@linkcode ProcessWindowFunction} sees. */
+/**
+ * What a {@linkcode ProcessWindowFunction} sees.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import {
+ *   CollectSink, type ProcessWindowContext, StreamEnvironment, type TimeWindow, TumblingEventTimeWindows,
+ *   WatermarkStrategy,
+ * } from "@weir/weir";
+ * const env = StreamEnvironment.create();
+ * const out = new CollectSink<string>();
+ * env.fromElements(1, 5, 12)
+ *   .assignTimestampsAndWatermarks(WatermarkStrategy.forMonotonousTimestamps<number>().withTimestampAssigner((n) => n))
+ *   .keyBy(() => "k").window(TumblingEventTimeWindows.of<number>(10))
+ *   .process({
+ *     process(_k, ctx: ProcessWindowContext<TimeWindow>, els, o) {
+ *       o.collect(`[${ctx.window.start},${ctx.window.end}) n=${els.length}`);
+ *     },
+ *   })
+ *   .addSink(out);
+ * await env.execute();
+ * assert.deepEqual(out.values, ["[0,10) n=2", "[10,20) n=1"]);
+ * ```
+ */
 export interface ProcessWindowContext<W extends Window> {
   /** The window being evaluated. */
   readonly window: W;
@@ -43,6 +107,24 @@ export interface ProcessWindowContext<W extends Window> {
  * Evaluates a window. `elements` are the window's contents, or the one
  * pre-aggregated value when combined with reduce or aggregate. Results carry
  * the window's max timestamp.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import {
+ *   CollectSink, type GlobalWindow, type ProcessWindowFunction, StreamEnvironment,
+ * } from "@weir/weir";
+ * const summary: ProcessWindowFunction<number, string, string, GlobalWindow> = {
+ *   process(key, _ctx, elements, out) {
+ *     out.collect(`${key}: ${Math.min(...elements)}..${Math.max(...elements)}`);
+ *   },
+ * };
+ * const env = StreamEnvironment.create();
+ * const out = new CollectSink<string>();
+ * env.fromElements(4, 1, 7).keyBy(() => "all").countWindow(3).process(summary).addSink(out);
+ * await env.execute();
+ * assert.deepEqual(out.values, ["all: 1..7"]);
+ * ```
  */
 export interface ProcessWindowFunction<IN, OUT, K, W extends Window> {
   /** Per-subtask set-up. */
@@ -55,7 +137,25 @@ export interface ProcessWindowFunction<IN, OUT, K, W extends Window> {
   close?(): void | Promise<void>;
 }
 
-/** A {@linkcode ProcessWindowFunction} of a non-keyed (`windowAll`) stream. */
+/**
+ * A {@linkcode ProcessWindowFunction} of a non-keyed (`windowAll`) stream.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import {
+ *   CollectSink, type GlobalWindow, type ProcessAllWindowFunction, StreamEnvironment,
+ * } from "@weir/weir";
+ * const joined: ProcessAllWindowFunction<string, string, GlobalWindow> = {
+ *   process(_ctx, elements, out) { out.collect(elements.join("")); },
+ * };
+ * const env = StreamEnvironment.create();
+ * const out = new CollectSink<string>();
+ * env.fromElements("a", "b", "c", "d").countWindowAll(2).process(joined).addSink(out);
+ * await env.execute();
+ * assert.deepEqual(out.values, ["ab", "cd"]);
+ * ```
+ */
 export interface ProcessAllWindowFunction<IN, OUT, W extends Window> {
   /** Per-subtask set-up. */
   open?(ctx: RuntimeContext): void | Promise<void>;
