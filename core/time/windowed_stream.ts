@@ -27,7 +27,22 @@ import type {
 } from "./window_functions.ts";
 import { type WindowContentsSpec, WindowOperator } from "./window_operator.ts";
 
-/** Options of reduce and aggregate: serializers for the window state. */
+/**
+ * Options of reduce and aggregate: serializers for the window state.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { CollectSink, Serializers, StreamEnvironment, type WindowStateOptions } from "@weir/weir";
+ * // A compact serializer for what the window keeps, instead of JSON.
+ * const opts: WindowStateOptions<number> = { uid: "sum3", serializer: Serializers.f64 };
+ * const env = StreamEnvironment.create();
+ * const out = new CollectSink<number>();
+ * env.fromElements(1, 2, 3).keyBy(() => 0).countWindow(3).reduce((a, b) => a + b, opts).addSink(out);
+ * await env.execute();
+ * assert.deepEqual(out.values, [6]);
+ * ```
+ */
 export interface WindowStateOptions<S> extends OperatorOptions {
   /** Serializes what the window keeps (value, accumulator or element; default JSON). */
   serializer?: Serializer<S>;
@@ -255,6 +270,19 @@ function keyless<IN, O, W extends Window>(
 /**
  * Windows over a whole (non-keyed) stream: one window operator subtask sees
  * every element (parallelism 1), as in Flink.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type AllWindowedStream, CollectSink, type GlobalWindow, StreamEnvironment } from "@weir/weir";
+ * const env = StreamEnvironment.create();
+ * const out = new CollectSink<number>();
+ * // A non-keyed window over the whole stream (runs with parallelism 1).
+ * const all: AllWindowedStream<number, GlobalWindow> = env.fromElements(1, 2, 3, 4).countWindowAll(2);
+ * all.reduce((a, b) => a + b).addSink(out);
+ * await env.execute();
+ * assert.deepEqual(out.values, [3, 7]);
+ * ```
  */
 export class AllWindowedStream<T, W extends Window> {
   readonly #inner: WindowedStream<T, number, W>;
