@@ -30,7 +30,25 @@ import { keyGroupOf } from "../state/key_group.ts";
 import type { Serializer } from "../state/serializer.ts";
 import { MAX_USER_STATE_ID } from "../state/state_keys.ts";
 
-/** Time domain of a timer. */
+/**
+ * Time domain of a timer.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type KeyedProcessFunction, ManualClock, type TimeDomain } from "@weir/weir";
+ * import { KeyedProcessFunctionHarness } from "@weir/weir/testing";
+ * const domains: TimeDomain[] = [];
+ * const fn: KeyedProcessFunction<string, string, never> = {
+ *   processElement(_v, ctx) { ctx.timerService().registerProcessingTimeTimer(10); },
+ *   onTimer(_t, ctx) { domains.push(ctx.timeDomain()); },
+ * };
+ * const h = await KeyedProcessFunctionHarness.create(fn, (s: string) => s, { clock: new ManualClock(0) });
+ * h.processElement("k");
+ * h.setProcessingTime(10);
+ * assert.deepEqual(domains, ["processing-time"]);
+ * ```
+ */
 export type TimeDomain = "event-time" | "processing-time";
 
 /** Reserved state id of event-time timers in store keys. */
