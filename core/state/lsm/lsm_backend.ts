@@ -489,7 +489,19 @@ interface Registered {
   state: LsmState<unknown>;
 }
 
-/** Options of {@linkcode LsmStateBackend}. */
+/**
+ * Options of {@linkcode LsmStateBackend}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { LsmStateBackend, type LsmStateBackendOptions, StreamEnvironment } from "@weir/weir";
+ * // A smaller memtable and block cache than the defaults, e.g. for many parallel subtasks.
+ * const options: LsmStateBackendOptions = { memtableBytes: 1 << 20, blockCacheBytes: 4 << 20 };
+ * const env = StreamEnvironment.create({ stateBackend: new LsmStateBackend(options) });
+ * assert.equal(env.config.stateBackend.name, "lsm");
+ * ```
+ */
 export interface LsmStateBackendOptions {
   /**
    * Folder under which each keyed backend without a `workDir` gets its own
