@@ -103,10 +103,12 @@ class QueuedTimer<N> implements Timer<N> {
   }
 }
 
-/** The timers of one timestamp, in registration order. */
+/** The timers of one timestamp, in registration order, indexed by namespace and key. */
 class Bucket<N> {
   readonly timestamp: number;
   readonly timers: QueuedTimer<N>[] = [];
+  /** The bucket's timers by namespace identity, then key identity (fired ones stay until drained). */
+  readonly byNs = new Map<unknown, Map<unknown, QueuedTimer<N>>>();
   /** Timers before `head` have been popped. */
   head = 0;
   /** False when a restored timer arrived out of registration order. */
@@ -116,17 +118,15 @@ class Bucket<N> {
   }
 }
 
-type IndexEntry<N> = QueuedTimer<N> | QueuedTimer<N>[];
-
 /**
  * Timers by timestamp: a bucket per distinct timestamp (timers of one
- * timestamp fire in registration order, which is append order) and a
- * min-heap of buckets; an index by (namespace, key) finds a timer for
- * deduplication and deletion. Deletion is lazy: a deleted timer is marked
- * dead and skipped when its bucket is drained.
+ * timestamp fire in registration order, which is append order), a min-heap
+ * of buckets, and in each bucket an index by (namespace, key) to deduplicate
+ * and delete. A popped timer is only marked dead: its bucket, index included,
+ * is dropped once drained. A deleted timer leaves the index and is skipped
+ * when its bucket drains.
  */
 class TimerQueue<N> {
-  readonly #index = new Map<unknown, Map<unknown, IndexEntry<N>>>();
   readonly #buckets = new Map<number, Bucket<N>>();
   readonly #heap: Bucket<N>[] = [];
   #size = 0;
@@ -136,43 +136,50 @@ class TimerQueue<N> {
   }
 
   find(nsId: unknown, keyId: unknown, ts: number): QueuedTimer<N> | undefined {
-    const e = this.#index.get(nsId)?.get(keyId);
-    if (e === undefined) return undefined;
-    if (!Array.isArray(e)) return e.timestamp === ts ? e : undefined;
-    for (let i = 0; i < e.length; i++) if (e[i]!.timestamp === ts) return e[i];
-    return undefined;
+    const t = this.#buckets.get(ts)?.byNs.get(nsId)?.get(keyId);
+    return t === undefined || t.dead ? undefined : t;
   }
 
-  add(t: QueuedTimer<N>): void {
-    let byKey = this.#index.get(t.nsId);
-    if (byKey === undefined) this.#index.set(t.nsId, byKey = new Map());
-    const e = byKey.get(t.keyId);
-    if (e === undefined) byKey.set(t.keyId, t);
-    else if (Array.isArray(e)) e.push(t);
-    else byKey.set(t.keyId, [e, t]);
+  /** Adds `t` unless a live timer of its namespace, key and timestamp is queued. */
+  add(t: QueuedTimer<N>): boolean {
     let b = this.#buckets.get(t.timestamp);
     if (b === undefined) {
       b = new Bucket<N>(t.timestamp);
       this.#buckets.set(t.timestamp, b);
       this.#push(b);
     }
+    let byKey = b.byNs.get(t.nsId);
+    if (byKey === undefined) b.byNs.set(t.nsId, byKey = new Map());
+    const old = byKey.get(t.keyId);
+    if (old !== undefined && !old.dead) return false;
+    byKey.set(t.keyId, t);
     const timers = b.timers;
     if (timers.length > b.head && timers[timers.length - 1]!.seq > t.seq) b.sorted = false;
     timers.push(t);
     this.#size++;
+    return true;
   }
 
-  /** Takes `t` out of the index and marks it dead (it stays in its bucket until drained). */
+  /** Adds `t` without looking for a duplicate and without indexing it (it cannot be found or deleted). */
+  append(t: QueuedTimer<N>): void {
+    let b = this.#buckets.get(t.timestamp);
+    if (b === undefined) {
+      b = new Bucket<N>(t.timestamp);
+      this.#buckets.set(t.timestamp, b);
+      this.#push(b);
+    }
+    b.timers.push(t);
+    this.#size++;
+  }
+
+  /** Deletes a queued timer: out of the index, skipped when its bucket drains. */
   remove(t: QueuedTimer<N>): void {
     t.dead = true;
     this.#size--;
-    const byKey = this.#index.get(t.nsId)!;
-    const e = byKey.get(t.keyId)!;
-    if (Array.isArray(e)) {
-      e.splice(e.indexOf(t), 1);
-      if (e.length === 1) byKey.set(t.keyId, e[0]!);
-    } else byKey.delete(t.keyId);
-    if (byKey.size === 0) this.#index.delete(t.nsId);
+    const b = this.#buckets.get(t.timestamp)!;
+    const byKey = b.byNs.get(t.nsId)!;
+    byKey.delete(t.keyId);
+    if (byKey.size === 0) b.byNs.delete(t.nsId);
   }
 
   peek(): QueuedTimer<N> | undefined {
@@ -194,23 +201,22 @@ class TimerQueue<N> {
     return undefined;
   }
 
+  /** Takes the first timer out (it stays in its bucket's index, dead, until the bucket drains). */
   pop(): QueuedTimer<N> | undefined {
     const t = this.peek();
     if (t !== undefined) {
       const b = this.#heap[0]!;
       b.timers[b.head++] = undefined as unknown as QueuedTimer<N>; // let it be collected
-      this.remove(t);
+      t.dead = true;
+      this.#size--;
     }
     return t;
   }
 
   all(): QueuedTimer<N>[] {
     const out: QueuedTimer<N>[] = [];
-    for (const byKey of this.#index.values()) {
-      for (const e of byKey.values()) {
-        if (Array.isArray(e)) out.push(...e);
-        else out.push(e);
-      }
+    for (const b of this.#buckets.values()) {
+      for (let i = b.head; i < b.timers.length; i++) if (!b.timers[i]!.dead) out.push(b.timers[i]!);
     }
     return out.sort((a, b) => a.timestamp - b.timestamp || a.seq - b.seq);
   }
@@ -375,7 +381,6 @@ export class InternalTimerService<N = undefined> {
       const seq = new ByteReader(v).readVarUint();
       if (seq >= this.#seq) this.#seq = seq + 1;
       const keyId = this.#keyId(key), nsId = this.#nsId(namespace);
-      if (queue.find(nsId, keyId, timestamp)) continue;
       queue.add(new QueuedTimer(timestamp, key, namespace, seq, keyId, nsId, true));
     }
   }
@@ -484,20 +489,22 @@ export class InternalTimerService<N = undefined> {
 
   #register(queue: TimerQueue<N>, event: boolean, ns: N, ts: number): boolean {
     const key = this.#host.currentKey();
-    const keyId = this.#keyId(key), nsId = this.#nsId(ns);
-    if (queue.find(nsId, keyId, ts) !== undefined) return false;
-    const t = new QueuedTimer(ts, key, ns, this.#seq++, keyId, nsId, false);
-    queue.add(t);
-    if (this.#backend) {
-      if (this.#writeThrough) {
-        this.#put(event ? EVENT_TIMERS_STATE_ID : PROCESSING_TIMERS_STATE_ID, t);
-      } else {
-        this.#unwritten.push(t);
-        this.#unwrittenEvent.push(event);
-        if (this.#unwritten.length > this.#compactAt) this.#compactUnwritten();
-      }
-    }
+    const t = new QueuedTimer(ts, key, ns, this.#seq, this.#keyId(key), this.#nsId(ns), false);
+    if (!queue.add(t)) return false;
+    this.#seq++;
+    if (this.#backend) this.#track(event, t);
     return true;
+  }
+
+  /** A new timer: written now (write-through) or at the next snapshot. */
+  #track(event: boolean, t: QueuedTimer<N>): void {
+    if (this.#writeThrough) {
+      this.#put(event ? EVENT_TIMERS_STATE_ID : PROCESSING_TIMERS_STATE_ID, t);
+    } else {
+      this.#unwritten.push(t);
+      this.#unwrittenEvent.push(event);
+      if (this.#unwritten.length > this.#compactAt) this.#compactUnwritten();
+    }
   }
 
   #delete(queue: TimerQueue<N>, stateId: number, ns: N, ts: number): void {
@@ -510,6 +517,20 @@ export class InternalTimerService<N = undefined> {
   /** Registers an event-time timer for the current key. */
   registerEventTimeTimer(ns: N, ts: number): void {
     this.#register(this.#event, true, ns, ts);
+  }
+
+  /**
+   * Registers an event-time timer for the current key that the caller knows
+   * is not queued, skipping the duplicate check: for callers that register a
+   * (key, namespace, timestamp) at most once while it is pending, and never
+   * delete it (the window operator registers a window's end with its first
+   * element). A duplicate would fire twice.
+   */
+  registerNewEventTimeTimer(ns: N, ts: number): void {
+    const key = this.#host.currentKey();
+    const t = new QueuedTimer(ts, key, ns, this.#seq++, undefined, undefined, false);
+    this.#event.append(t);
+    if (this.#backend) this.#track(true, t);
   }
 
   /** Deletes an event-time timer of the current key. */

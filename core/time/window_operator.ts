@@ -31,7 +31,6 @@ import {
   isPurge,
   type OnMergeContext,
   type Trigger,
-  type TriggerResult,
 } from "./triggers.ts";
 import { TimeWindow, type Window } from "./window.ts";
 import type { WindowAssigner } from "./window_assigners.ts";
@@ -169,8 +168,9 @@ export class WindowOperator<IN, OUT, K, W extends Window> extends StreamOperator
         );
       }
     }
-    this.#fastTrigger = this.#trigger instanceof EventTimeTrigger && spec.evictor === undefined &&
-      spec.contents.kind !== "list";
+    // Exactly EventTimeTrigger (a subclass may do more) on event time, contents pre-aggregated.
+    this.#fastTrigger = Object.getPrototypeOf(this.#trigger) === EventTimeTrigger.prototype &&
+      spec.assigner.isEventTime && spec.evictor === undefined && spec.contents.kind !== "list";
     this.#process = spec.process ? perSubtask(spec.process) : undefined;
     // deno-lint-ignore no-this-alias
     const self = this;
@@ -320,16 +320,29 @@ export class WindowOperator<IN, OUT, K, W extends Window> extends StreamOperator
       this.#window = w;
       this.#contents.setNamespace(w);
       const existed = this.#add(v, timestamp);
-      let r: TriggerResult;
-      const fast = existed && this.#fastTrigger;
-      if (fast) r = w.maxTimestamp() <= this.#watermark ? "FIRE" : "CONTINUE";
-      else r = this.#trigger.onElement(v, timestamp, w, this.#tctx);
+      if (this.#fastTrigger) {
+        // EventTimeTrigger.onElement inlined: its timer is registered with the window's first element.
+        const max = w.maxTimestamp();
+        if (max <= this.#watermark) this.#fire(w);
+        else if (!existed) {
+          // Without lateness the window's end is also its cleanup time, and the
+          // (key, window) has no pending timer: its contents are new, and every
+          // timer of it went at its cleanup. A duplicate could only come from
+          // contents that became undefined; it would fire on cleared contents,
+          // a no-op.
+          if (this.#lateness === 0) this.#timers.registerNewEventTimeTimer(w, max);
+          else this.#timers.registerEventTimeTimer(w, max);
+        }
+        if (!existed && this.#lateness !== 0) this.#registerCleanup(w);
+        continue;
+      }
+      const r = this.#trigger.onElement(v, timestamp, w, this.#tctx);
       if (isFire(r)) this.#fire(w);
       if (isPurge(r)) {
         this.#contents.setNamespace(w);
         this.#contents.clear();
       }
-      if (!fast) this.#registerCleanup(w);
+      this.#registerCleanup(w);
     }
     if (
       skipped && this.#assigner.isEventTime && timestamp !== undefined &&
@@ -490,7 +503,8 @@ export class WindowOperator<IN, OUT, K, W extends Window> extends StreamOperator
     this.#window = w;
     this.#contents.setNamespace(w);
     this.#contents.clear();
-    this.#trigger.clear(w, this.#tctx);
+    // EventTimeTrigger's one timer (at the window's end) has fired by the cleanup time.
+    if (!this.#fastTrigger) this.#trigger.clear(w, this.#tctx);
     this.#process?.clear?.(this.#pctx);
     if (this.#merging) {
       const set = (this.#windowSet!.value() ?? []).filter((x) => !windowEquals(x, w));
