@@ -5,12 +5,13 @@
 import assert from "node:assert/strict";
 
 async function readAdminUrl(stderr: ReadableStream<Uint8Array>): Promise<string> {
-  const reader = stderr.pipeThrough(new TextDecoderStream()).getReader();
+  const reader = stderr.getReader();
+  const decoder = new TextDecoder();
   let text = "";
   for (;;) {
     const { value, done } = await reader.read();
     if (done) throw new Error(`the job ended before listening:\n${text}`);
-    text += value;
+    text += decoder.decode(value, { stream: true });
     const m = /admin: (http:\/\/\S+)/.exec(text);
     if (m) {
       // Keep draining stderr so the child never blocks on a full pipe.

@@ -105,7 +105,7 @@ export interface JobResult {
   readonly durationMs: number;
   /** Whether the job was cancelled before its input ended. */
   readonly cancelled: boolean;
-  /** Records each operator (by uid) received, summed over subtasks. */
+  /** Records each operator (by uid) received, summed over subtasks (0 for sources). */
   readonly recordsIn: Record<string, number>;
 }
 
@@ -582,11 +582,13 @@ export class Job implements TaskHost {
       const where = failure.task ? ` in task ${failure.task.name}` : "";
       throw new JobFailedError(`Job "${this.config.name}" failed${where}: ${msg}`, { cause });
     }
+    // A chain head counts what its task took from channels; chained operators count calls.
+    const heads = new Map(this.tasks.map((t) => [t.operators[0], t]));
     const recordsIn: Record<string, number> = {};
-    for (const t of this.tasks) {
-      const head = this.placed.find((p) => p.operator === t.operators[0])!;
-      const uid = uidOf(head.node);
-      recordsIn[uid] = (recordsIn[uid] ?? 0) + t.metrics.recordsIn;
+    for (const p of this.placed) {
+      const uid = uidOf(p.node);
+      const n = heads.get(p.operator)?.metrics.recordsIn ?? p.counters.recordsIn;
+      recordsIn[uid] = (recordsIn[uid] ?? 0) + n;
     }
     return {
       name: this.config.name,

@@ -577,6 +577,8 @@ export class LsmKeyedStateBackend implements KeyedStateBackend {
   #inflight = 0;
   #obsolete: string[] = [];
   #disposed = false;
+  /** Run first in every snapshot (the timer services write their new timers). */
+  readonly #snapshotHooks: (() => void)[] = [];
   readonly #time: TtlTimeProvider;
   /** Decorated TTL states by name, with the descriptor they were made for. */
   readonly #ttlStates = new Map<string, { descriptor: AnyStateDescriptor; state: unknown }>();
@@ -967,6 +969,7 @@ export class LsmKeyedStateBackend implements KeyedStateBackend {
    * links every live segment missing from `storage.dir` there.
    */
   snapshot(_checkpointId: number, storage: SnapshotStorage): Promise<KeyedStateHandle> {
+    for (const hook of this.#snapshotHooks) hook();
     const states = [...[...this.#states.values()].map((r) => r.meta), ...this.#pending.values()];
     const keyGroupRange = this.keyGroupRange;
     this.#flushCaches(false);
@@ -1009,6 +1012,11 @@ export class LsmKeyedStateBackend implements KeyedStateBackend {
   /** Names of the live segments (in the store's folder and, once snapshotted, in the checkpoint's). */
   liveSegments(): string[] {
     return this.store.stats().segments.map((s) => s.name);
+  }
+
+  /** Runs `flush` first in every snapshot, before the memtable is frozen. */
+  onSnapshot(flush: () => void): void {
+    this.#snapshotHooks.push(flush);
   }
 
   /** Stores a raw entry. */
