@@ -4,7 +4,7 @@
  * heap and the LSM backends, one subtask (one core); 10k keys for reference.
  * Median of `--runs` runs.
  *
- * deno run -A bench/windows.ts [--records N] [--runs R] [--quick] [--only tumbling|sliding] [--backend heap|lsm]
+ * deno run -A bench/windows.ts [--records N] [--runs R] [--quick] [--only tumbling|sliding] [--backend heap|lsm] [--keys K]
  *
  * @module
  */
@@ -31,16 +31,17 @@ const { values } = parseArgs({
     quick: { type: "boolean" },
     only: { type: "string" },
     backend: { type: "string" },
+    keys: { type: "string" },
   },
 });
 const quick = values.quick ?? false;
 const N = Number(values.records ?? (quick ? 100_000 : 300_000));
 const RUNS = Number(values.runs ?? (quick ? 1 : 3));
-const KEY_COUNTS = [1_000_000, 10_000];
+const KEY_COUNTS = values.keys ? [Number(values.keys)] : [1_000_000, 10_000];
 /** Records per millisecond of event time. */
 const PER_MS = 100;
 const WINDOW_MS = 1_000;
-const allKeys = Array.from({ length: KEY_COUNTS[0]! }, (_, i) => `user-${i}`);
+const allKeys = Array.from({ length: Math.max(...KEY_COUNTS) }, (_, i) => `user-${i}`);
 
 /** `N` records over `keyCount` keys (scattered), 100 per ms of event time, in order. */
 const source = (keyCount: number): Source<string> => ({

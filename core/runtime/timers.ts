@@ -17,9 +17,9 @@
  *
  * Entries are written lazily: a backend with `onSnapshot` calls the service
  * at the start of every snapshot, and only then are the timers registered
- * since the last snapshot written (a timer that fires before the next
- * checkpoint never touches the backend); a fired or deleted timer whose entry
- * was written is deleted from the backend at once. Backends without
+ * since the last snapshot written, found by a scan of the queues (a timer
+ * that fires before the next checkpoint never touches the backend); a fired
+ * or deleted timer whose entry was written is deleted from the backend at once. Backends without
  * `onSnapshot` get every timer written through.
  *
  * @module
@@ -213,6 +213,14 @@ class TimerQueue<N> {
     return t;
   }
 
+  /** Calls `fn` for every queued timer. */
+  forEachLive(fn: (t: QueuedTimer<N>) => void): void {
+    for (const b of this.#buckets.values()) {
+      const timers = b.timers;
+      for (let i = b.head; i < timers.length; i++) if (!timers[i]!.dead) fn(timers[i]!);
+    }
+  }
+
   all(): QueuedTimer<N>[] {
     const out: QueuedTimer<N>[] = [];
     for (const b of this.#buckets.values()) {
@@ -327,12 +335,8 @@ export class InternalTimerService<N = undefined> {
   readonly #valueWriter = new ByteWriter(16);
   /** Write every timer to the backend at once (the backend has no `onSnapshot`). */
   readonly #writeThrough: boolean;
-  /** Timers registered since the last snapshot: their entries are written at the next. */
-  #unwritten: QueuedTimer<N>[] = [];
-  /** Per entry of `#unwritten`: whether it is an event-time timer. */
-  #unwrittenEvent: boolean[] = [];
-  /** `#unwritten` is compacted when it grows past this. */
-  #compactAt = 4096;
+  /** Timers registered since the last snapshot wrote the new ones. */
+  #unwritten = 0;
   /** Namespace objects seen lately, with their identity (namespaces are immutable). */
   readonly #nsIds = new Map<unknown, unknown>();
   #seq = 0;
@@ -452,29 +456,16 @@ export class InternalTimerService<N = undefined> {
     if (t.persisted) this.#backend!.rawDelete(this.#storeKey(stateId, t));
   }
 
-  /** Without snapshots the list would grow forever: drop its fired and deleted timers. */
-  #compactUnwritten(): void {
-    const list = this.#unwritten, events = this.#unwrittenEvent;
-    let n = 0;
-    for (let i = 0; i < list.length; i++) {
-      if (list[i]!.dead) continue;
-      list[n] = list[i]!;
-      events[n++] = events[i]!;
-    }
-    list.length = events.length = n;
-    this.#compactAt = 2 * n + 4096;
-  }
-
-  /** Writes the entries of the timers registered since the last snapshot. */
+  /** Writes the entries of the timers registered since the last snapshot (a scan of the queues). */
   #writeUnwritten(): void {
-    const list = this.#unwritten;
-    this.#unwritten = [];
-    for (let i = 0; i < list.length; i++) {
-      const t = list[i]!;
-      if (t.dead || t.persisted) continue;
-      this.#put(this.#unwrittenEvent[i] ? EVENT_TIMERS_STATE_ID : PROCESSING_TIMERS_STATE_ID, t);
-    }
-    this.#unwrittenEvent = [];
+    if (this.#unwritten === 0) return;
+    this.#unwritten = 0;
+    this.#event.forEachLive((t) => {
+      if (!t.persisted) this.#put(EVENT_TIMERS_STATE_ID, t);
+    });
+    this.#processing.forEachLive((t) => {
+      if (!t.persisted) this.#put(PROCESSING_TIMERS_STATE_ID, t);
+    });
   }
 
   /** The last watermark this operator saw. */
@@ -500,11 +491,7 @@ export class InternalTimerService<N = undefined> {
   #track(event: boolean, t: QueuedTimer<N>): void {
     if (this.#writeThrough) {
       this.#put(event ? EVENT_TIMERS_STATE_ID : PROCESSING_TIMERS_STATE_ID, t);
-    } else {
-      this.#unwritten.push(t);
-      this.#unwrittenEvent.push(event);
-      if (this.#unwritten.length > this.#compactAt) this.#compactUnwritten();
-    }
+    } else this.#unwritten++;
   }
 
   #delete(queue: TimerQueue<N>, stateId: number, ns: N, ts: number): void {

@@ -455,7 +455,13 @@ export class WindowOperator<IN, OUT, K, W extends Window> extends StreamOperator
     } else {
       const acc = (this.#contents as ValueState<unknown>).value();
       if (acc === undefined) return;
-      input = [c.kind === "aggregate" ? c.aggregate.getResult(acc) : acc];
+      const result = c.kind === "aggregate" ? c.aggregate.getResult(acc) : acc;
+      if (!this.#process) {
+        this.#emitTimestamp = w.maxTimestamp();
+        this.output.collect(result as OUT, this.#emitTimestamp);
+        return;
+      }
+      input = [result];
     }
     this.#emitTimestamp = w.maxTimestamp();
     this.#window = w;
