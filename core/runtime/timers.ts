@@ -372,21 +372,28 @@ export class InternalTimerService<N = undefined> {
   #load(stateId: number, queue: TimerQueue<N>): void {
     const backend = this.#backend!;
     const { start, end } = backend.keyGroupRange;
-    // One scan over the owned key groups; entries of other state ids are skipped.
-    const lo = new Uint8Array([start >>> 8, start & 0xff, stateId >>> 8, stateId & 0xff]);
-    const hi = new Uint8Array([(end + 1) >>> 8, (end + 1) & 0xff, 0, 0]);
-    for (const [k, v] of backend.rawScan(lo, hi)) {
-      if (((k[2]! << 8) | k[3]!) !== stateId) continue;
-      const timestamp = readOrderedF64(k, 4);
-      const r = new ByteReader(k);
-      r.pos = TIMER_HEADER_BYTES;
-      const key = this.#keySerializer.read(r);
-      const namespace = this.#nsSerializer ? this.#nsSerializer.read(r) : undefined as N;
-      const seq = new ByteReader(v).readVarUint();
-      if (seq >= this.#seq) this.#seq = seq + 1;
-      const keyId = this.#keyId(key), nsId = this.#nsId(namespace);
-      queue.add(new QueuedTimer(timestamp, key, namespace, seq, keyId, nsId, true));
+    const lo = new Uint8Array(4), hi = new Uint8Array(4);
+    for (let kg = start; kg <= end; kg++) {
+      lo[0] = hi[0] = kg >>> 8;
+      lo[1] = hi[1] = kg & 0xff;
+      lo[2] = stateId >>> 8;
+      lo[3] = stateId & 0xff;
+      hi[2] = (stateId + 1) >>> 8;
+      hi[3] = (stateId + 1) & 0xff;
+      for (const [k, v] of backend.rawScan(lo, hi)) this.#loadOne(queue, k, v);
     }
+  }
+
+  #loadOne(queue: TimerQueue<N>, k: Uint8Array, v: Uint8Array): void {
+    const timestamp = readOrderedF64(k, 4);
+    const r = new ByteReader(k);
+    r.pos = TIMER_HEADER_BYTES;
+    const key = this.#keySerializer.read(r);
+    const namespace = this.#nsSerializer ? this.#nsSerializer.read(r) : undefined as N;
+    const seq = new ByteReader(v).readVarUint();
+    if (seq >= this.#seq) this.#seq = seq + 1;
+    const keyId = this.#keyId(key), nsId = this.#nsId(namespace);
+    queue.add(new QueuedTimer(timestamp, key, namespace, seq, keyId, nsId, true));
   }
 
   /** The key's identity: the key itself when a primitive, else its serialized bytes. */

@@ -516,6 +516,8 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
   readonly #pending = new Map<string, PendingRestore>();
   /** Raw entries (timers), by latin1 of the store key. */
   readonly #raw = new Map<string, [Uint8Array, Uint8Array]>();
+  /** `#raw` sorted by key, built by a scan and dropped by a change (restores scan once per key group). */
+  #rawSorted: [Uint8Array, Uint8Array][] | undefined;
   #nextStateId = 1;
   #key: unknown = NO_KEY;
   #operator: string;
@@ -736,9 +738,10 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
     }
     for (const p of this.#pending.values()) {
       states.push(p.meta);
-      entries.push(...p.entries);
+      for (const e of p.entries) entries.push(e);
     }
-    entries.push(...this.#raw.values());
+    // A loop, not a spread: millions of timers would overflow the call's arguments.
+    for (const e of this.#raw.values()) entries.push(e);
     entries.sort((a, b) => compareBytes(a[0], b[0]));
     const name = storage.newSegmentName();
     const keyGroupRange = this.keyGroupRange;
@@ -762,20 +765,30 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
   /** Stores a raw entry. */
   rawPut(key: Uint8Array, value: Uint8Array): void {
     this.#raw.set(latin1Key(key), [key.slice(), value.slice()]);
+    this.#rawSorted = undefined;
   }
 
   /** Deletes a raw entry. */
   rawDelete(key: Uint8Array): void {
-    this.#raw.delete(latin1Key(key));
+    if (this.#raw.delete(latin1Key(key))) this.#rawSorted = undefined;
   }
 
   /** Raw entries in `[start, end)`, ascending. */
   rawScan(start: Uint8Array, end: Uint8Array): Iterable<[Uint8Array, Uint8Array]> {
-    const out: [Uint8Array, Uint8Array][] = [];
-    for (const e of this.#raw.values()) {
-      if (compareBytes(e[0], start) >= 0 && compareBytes(e[0], end) < 0) out.push(e);
+    const sorted = this.#rawSorted ??= [...this.#raw.values()].sort((a, b) =>
+      compareBytes(a[0], b[0])
+    );
+    let lo = 0, hi = sorted.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (compareBytes(sorted[mid]![0], start) < 0) lo = mid + 1;
+      else hi = mid;
     }
-    return out.sort((a, b) => compareBytes(a[0], b[0]));
+    const out: [Uint8Array, Uint8Array][] = [];
+    for (let i = lo; i < sorted.length && compareBytes(sorted[i]![0], end) < 0; i++) {
+      out.push(sorted[i]!);
+    }
+    return out;
   }
 
   /** Every key with a value in state `name`. */
