@@ -91,9 +91,16 @@ abstract class TumblingWindows<T> implements WindowAssigner<T, TimeWindow> {
     this.size = size;
     this.offset = offset;
   }
+  // The last assignment: consecutive elements mostly fall into the same window.
+  #lastStart = NaN;
+  #last: TimeWindow[] = [];
   protected windowOf(ts: number): TimeWindow[] {
     const start = TimeWindow.startOf(ts, this.size, this.offset);
-    return [new TimeWindow(start, start + this.size)];
+    if (start !== this.#lastStart) {
+      this.#lastStart = start;
+      this.#last = Object.freeze([new TimeWindow(start, start + this.size)]) as TimeWindow[];
+    }
+    return this.#last;
   }
   abstract assignWindows(e: T, ts: number | undefined, ctx: WindowAssignerContext): TimeWindow[];
   abstract defaultTrigger(): Trigger<T, TimeWindow>;
@@ -169,13 +176,21 @@ abstract class SlidingWindows<T> implements WindowAssigner<T, TimeWindow> {
     this.slide = slide;
     this.offset = offset;
   }
+  // The last assignment: consecutive elements mostly fall into the same slide,
+  // and when the size is a multiple of the slide, the slide fixes the windows.
+  #lastStart = NaN;
+  #last: TimeWindow[] = [];
   protected windowsOf(ts: number): TimeWindow[] {
-    const out: TimeWindow[] = [];
     const last = TimeWindow.startOf(ts, this.slide, this.offset);
+    if (last === this.#lastStart) return this.#last;
+    const out: TimeWindow[] = [];
     for (let start = last; start > ts - this.size; start -= this.slide) {
       out.push(new TimeWindow(start, start + this.size));
     }
-    return out;
+    if (this.size % this.slide !== 0) return out;
+    this.#lastStart = last;
+    this.#last = Object.freeze(out) as TimeWindow[];
+    return this.#last;
   }
   abstract assignWindows(e: T, ts: number | undefined, ctx: WindowAssignerContext): TimeWindow[];
   abstract defaultTrigger(): Trigger<T, TimeWindow>;
