@@ -113,6 +113,8 @@ class Bucket<N> {
   head = 0;
   /** False when a restored timer arrived out of registration order. */
   sorted = true;
+  /** Drained and dropped from the queue. */
+  gone = false;
   constructor(timestamp: number) {
     this.timestamp = timestamp;
   }
@@ -130,6 +132,8 @@ class TimerQueue<N> {
   readonly #buckets = new Map<number, Bucket<N>>();
   readonly #heap: Bucket<N>[] = [];
   #size = 0;
+  /** The bucket `append` used last (elements of one window register in a row). */
+  #lastAppended: Bucket<N> | undefined;
 
   get size(): number {
     return this.#size;
@@ -162,11 +166,15 @@ class TimerQueue<N> {
 
   /** Adds `t` without looking for a duplicate and without indexing it (it cannot be found or deleted). */
   append(t: QueuedTimer<N>): void {
-    let b = this.#buckets.get(t.timestamp);
-    if (b === undefined) {
-      b = new Bucket<N>(t.timestamp);
-      this.#buckets.set(t.timestamp, b);
-      this.#push(b);
+    let b = this.#lastAppended;
+    if (b === undefined || b.gone || b.timestamp !== t.timestamp) {
+      b = this.#buckets.get(t.timestamp);
+      if (b === undefined) {
+        b = new Bucket<N>(t.timestamp);
+        this.#buckets.set(t.timestamp, b);
+        this.#push(b);
+      }
+      this.#lastAppended = b;
     }
     b.timers.push(t);
     this.#size++;
@@ -196,6 +204,7 @@ class TimerQueue<N> {
       while (b.head < timers.length && timers[b.head]!.dead) b.head++;
       if (b.head < timers.length) return timers[b.head];
       this.#buckets.delete(b.timestamp);
+      b.gone = true;
       this.#popTop();
     }
     return undefined;

@@ -124,6 +124,8 @@ class HeapStateBase<N> {
   /** The namespace serializer, or undefined for state without namespaces. */
   readonly nsSerializer: Serializer<unknown> | undefined;
   #ns: unknown = undefined;
+  /** The namespace last passed to setNamespace (interned to `#ns`). */
+  #nsObject: unknown = undefined;
   protected table: Table | undefined;
   /** Where TTL incremental cleanup continues. */
   #cursor: Iterator<[unknown, Table, unknown]> | undefined;
@@ -205,7 +207,10 @@ class HeapStateBase<N> {
   }
 
   setNamespace(ns: N): void {
+    // The same namespace again (windows are immutable): `table` is kept current for it.
+    if (ns === this.#nsObject && typeof ns === "object" && ns !== null) return;
     const key = this.#nsInterner ? this.#nsInterner.intern(ns) : ns;
+    this.#nsObject = ns;
     this.#ns = key;
     this.table = this.#namespaces.get(key);
   }
