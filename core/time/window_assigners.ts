@@ -53,7 +53,11 @@ export interface WindowAssignerContext {
  * ```
  */
 export interface WindowAssigner<T, W extends Window> {
-  /** The windows `element` (with event timestamp `timestamp`) belongs to. */
+  /**
+   * The windows `element` (with event timestamp `timestamp`) belongs to. The
+   * array may be shared between calls (the built-in assigners return their
+   * last, frozen, assignment again): do not modify it.
+   */
   assignWindows(element: T, timestamp: number | undefined, ctx: WindowAssignerContext): W[];
   /** The trigger used unless `WindowedStream.trigger` sets another. */
   defaultTrigger(): Trigger<T, W>;

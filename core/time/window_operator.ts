@@ -330,8 +330,10 @@ export class WindowOperator<IN, OUT, K, W extends Window> extends StreamOperator
           // timer of it went at its cleanup. A duplicate could only come from
           // contents that became undefined; it would fire on cleared contents,
           // a no-op.
-          if (this.#lateness === 0) this.#timers.registerNewEventTimeTimer(w, max);
-          else this.#timers.registerEventTimeTimer(w, max);
+          // (Merging windows delete the timers of merged-away windows: those need the index.)
+          if (this.#lateness === 0 && !this.#merging) {
+            this.#timers.registerNewEventTimeTimer(w, max);
+          } else this.#timers.registerEventTimeTimer(w, max);
         }
         if (!existed && this.#lateness !== 0) this.#registerCleanup(w);
         continue;
