@@ -1,0 +1,100 @@
+/**
+ * Watermarks through real jobs: a punctuated generator advances event time
+ * mid-stream, the watermark downstream of a union is the minimum of its
+ * inputs, and an idle input stops holding it back.
+ */
+import assert from "node:assert/strict";
+import {
+  type Collector,
+  CollectSink,
+  type KeyedProcessFunction,
+  ManualClock,
+  type OnTimerContext,
+  StreamEnvironment,
+  WatermarkStrategy,
+} from "../mod.ts";
+import { JobTestDriver, TestSource } from "../core/testing/mod.ts";
+
+interface Ev {
+  key: string;
+  ts: number;
+  flush?: boolean;
+}
+
+/** Registers an event-time timer at each record's timestamp and reports it when it fires. */
+class FireAt implements KeyedProcessFunction<string, Ev, string> {
+  processElement(e: Ev, ctx: import("../mod.ts").KeyedProcessContext<string>): void {
+    ctx.timerService().registerEventTimeTimer(e.ts);
+  }
+  onTimer(ts: number, ctx: OnTimerContext<string>, out: Collector<string>): void {
+    out.collect(`${ctx.getCurrentKey()}@${ts} wm=${ctx.currentWatermark()}`);
+  }
+}
+
+Deno.test("watermarks: a punctuated generator fires event-time timers mid-stream", async () => {
+  const env = StreamEnvironment.create({ clock: new ManualClock(0) });
+  const src = new TestSource<Ev>();
+  const out = new CollectSink<string>();
+  const punctuated = WatermarkStrategy.forGenerator<Ev>(() => ({
+    onEvent(e, ts, output) {
+      if (e.flush) output.emitWatermark(ts);
+    },
+    onPeriodicEmit() {},
+  })).withTimestampAssigner((e) => e.ts);
+  env.addSource(src).assignTimestampsAndWatermarks(punctuated)
+    .keyBy((e) => e.key).process(new FireAt()).addSink(out);
+  const driver = await JobTestDriver.start(env);
+  src.push({ key: "a", ts: 10 }, { key: "b", ts: 20 }, { key: "a", ts: 30 });
+  await driver.settle();
+  assert.deepEqual(out.values, [], "no watermark yet");
+  src.push({ key: "x", ts: 25, flush: true });
+  await driver.settle();
+  assert.deepEqual(
+    out.values,
+    ["a@10 wm=25", "b@20 wm=25", "x@25 wm=25"],
+    "timers up to the punctuation fire, the one at it too",
+  );
+  await driver.close();
+  assert.deepEqual(out.values.slice(3), ["a@30 wm=Infinity"], "the rest fires at end of input");
+});
+
+Deno.test("watermarks: a union's watermark is the minimum of its inputs; an idle input stops holding it back", async () => {
+  for (const idle of [false, true]) {
+    const clock = new ManualClock(0);
+    const env = StreamEnvironment.create({ clock });
+    const busy = new TestSource<Ev>("busy");
+    const quiet = new TestSource<Ev>("quiet");
+    const strategy = (s: WatermarkStrategy<Ev>) => (idle ? s.withIdleness(1000) : s);
+    const wm = () =>
+      strategy(
+        WatermarkStrategy.forBoundedOutOfOrderness<Ev>(0)
+          .withTimestampAssigner((e) => e.ts)
+          .withWatermarkInterval(0),
+      );
+    const a = env.addSource(busy).assignTimestampsAndWatermarks(wm());
+    const b = env.addSource(quiet).assignTimestampsAndWatermarks(wm());
+    const out = new CollectSink<string>();
+    a.union(b).keyBy((e) => e.key).process(new FireAt()).addSink(out);
+    const driver = await JobTestDriver.start(env);
+    quiet.push({ key: "q", ts: 5 });
+    busy.push({ key: "a", ts: 10 }, { key: "a", ts: 50 });
+    await driver.settle();
+    // Busy is at 49, quiet at 4: the minimum holds the timer at 10 back.
+    assert.deepEqual(out.values, [], `idle=${idle}: the quiet input holds the watermark`);
+    await driver.advanceProcessingTime(2000);
+    if (idle) {
+      // The quiet input went idle: the watermark jumps to the busy input's 49.
+      assert.deepEqual(out.values, ["q@5 wm=49", "a@10 wm=49"], "the idle input is left out");
+    } else {
+      assert.deepEqual(out.values, [], "without idleness the quiet input still holds it");
+    }
+    busy.push({ key: "a", ts: 60 });
+    await driver.settle();
+    if (idle) {
+      assert.deepEqual(out.values.slice(2), ["a@50 wm=59"]);
+    } else {
+      assert.deepEqual(out.values, [], "without idleness the quiet input still holds it");
+    }
+    await driver.close();
+  }
+});
