@@ -36,7 +36,7 @@ const { values } = parseArgs({
 });
 const quick = values.quick ?? false;
 const N = Number(values.records ?? (quick ? 100_000 : 300_000));
-const RUNS = Number(values.runs ?? (quick ? 1 : 3));
+const RUNS = Number(values.runs ?? (quick ? 1 : 5));
 const KEY_COUNTS = values.keys ? [Number(values.keys)] : [1_000_000, 10_000];
 /** Records per millisecond of event time. */
 const PER_MS = 100;

@@ -141,7 +141,8 @@ Deno.test("tumbling_counts with --allowed-lateness-ms: late records fire their w
 Deno.test("tumbling_counts killed with SIGKILL and restored from the latest checkpoint commits what an uncrashed run commits", async () => {
   const dir = await Deno.makeTempDir();
   try {
-    const recs = makeInput(60_000, 300, 13);
+    // Sized so that the job outlives its second checkpoint (windows got fast).
+    const recs = makeInput(200_000, 300, 13);
     await Deno.writeTextFile(`${dir}/in.jsonl`, recs.map((r) => JSON.stringify(r)).join("\n"));
     const example = new URL("../examples/tumbling_counts.ts", import.meta.url).pathname;
     const args = (out: string, chk: string) => [

@@ -82,6 +82,12 @@ export type StateFor<D> = D extends ValueStateDescriptor<infer T> ? ValueState<T
 export interface NamespacedState<N> {
   /** Scopes the following calls to namespace `ns`. */
   setNamespace(ns: N): void;
+  /**
+   * Optional (the heap backend has it): removes every key's value in
+   * namespace `ns`, then calls `fn` with each key and stored value, in
+   * insertion order. The window operator fires a whole window with it.
+   */
+  drainNamespace?(ns: N, fn: (key: unknown, value: unknown) => void): void;
 }
 
 /**

@@ -144,6 +144,14 @@ export class WindowOperator<IN, OUT, K, W extends Window> extends StreamOperator
    * serializing it for every element.
    */
   readonly #canonical = new Map<number, TimeWindow>();
+  /** Windows fire through `drainNamespace` (see open). */
+  #drain = false;
+  #drainTimestamp = 0;
+  readonly #emitDrained = (_key: unknown, acc: unknown): void => {
+    const c = this.#spec.contents;
+    const v = c.kind === "aggregate" ? c.aggregate.getResult(acc) : acc;
+    this.output.collect(v as OUT, this.#drainTimestamp);
+  };
 
   /** Creates the operator. */
   constructor(spec: WindowOperatorSpec<IN, OUT, K, W>) {
@@ -257,6 +265,11 @@ export class WindowOperator<IN, OUT, K, W extends Window> extends StreamOperator
       );
     }
     this.#timers = this.ctx.timerService<W>({ onTimer: (t, d) => this.#onTimer(t, d) }, ws);
+    // A window fires for all keys at once: the default trigger, no lateness, no
+    // merging, pre-aggregated contents emitted as they are, and a backend that
+    // can hand over a namespace (the heap).
+    this.#drain = this.#fastTrigger && this.#lateness === 0 && !this.#merging &&
+      !this.#process && typeof this.#contents.drainNamespace === "function";
     await this.#process?.open?.(runtimeContext(this.ctx));
   }
 
@@ -488,6 +501,14 @@ export class WindowOperator<IN, OUT, K, W extends Window> extends StreamOperator
 
   #onTimer(timer: Timer<W>, domain: TimeDomain): void {
     const w = timer.namespace;
+    if (this.#drain && domain === "event-time" && timer.timestamp === w.maxTimestamp()) {
+      // The window's first timer emits every key's result and drops the
+      // window's contents; the other keys' timers (same timestamp, fired in
+      // this same watermark advance) then find nothing.
+      this.#drainTimestamp = timer.timestamp;
+      this.#contents.drainNamespace!(w, this.#emitDrained);
+      return;
+    }
     if (this.#merging && !(this.#windowSet!.value() ?? []).some((x) => windowEquals(x, w))) {
       return; // merged away (its timers were deleted; a stale one is ignored)
     }

@@ -215,6 +215,16 @@ class HeapStateBase<N> {
     this.table = this.#namespaces.get(key);
   }
 
+  /** Removes namespace `ns`, then calls `fn` with each of its keys and stored values, in insertion order. */
+  drainNamespace(ns: N, fn: (key: unknown, value: unknown) => void): void {
+    const nsKey = this.#nsInterner ? this.#nsInterner.intern(ns) : ns;
+    const t = this.#namespaces.get(nsKey);
+    if (t === undefined) return;
+    this.#namespaces.delete(nsKey);
+    if (this.table === t) this.table = undefined;
+    for (const [k, v] of t) fn(k, v);
+  }
+
   protected writableTable(): Table {
     let t = this.table;
     if (t === undefined) {
