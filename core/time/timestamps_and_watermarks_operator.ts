@@ -7,15 +7,25 @@
  * @module
  */
 import { StreamOperator } from "../runtime/operator.ts";
+import { ListStateDescriptor } from "../state/descriptors.ts";
+import { Serializers } from "../state/serializer.ts";
+import type { ListState } from "../state/state.ts";
 import type {
   WatermarkGenerator,
   WatermarkOutput,
   WatermarkStrategy,
 } from "./watermark_strategy.ts";
 
+/** Operator state: the last watermark emitted, so a restored job resumes event time there. */
+const WATERMARK = new ListStateDescriptor<number>("watermark", Serializers.f64);
+
 /**
  * Assigns timestamps and generates watermarks. Watermarks from upstream are
- * dropped, except the final `+Infinity` at end of input.
+ * dropped, except the final `+Infinity` at end of input. The last watermark
+ * emitted is checkpointed: a restored job emits it again before its first
+ * record, so a record that was late before the crash is late after it too
+ * (the generator's own view restarts with the replayed records and cannot
+ * emit less).
  */
 export class TimestampsAndWatermarksOperator<T> extends StreamOperator<T> {
   readonly #strategy: WatermarkStrategy<T>;
@@ -24,6 +34,9 @@ export class TimestampsAndWatermarksOperator<T> extends StreamOperator<T> {
   #nextEmit = Infinity;
   #watermark = -Infinity;
   #idle = false;
+  #saved: ListState<number> | undefined;
+  /** A restored watermark not yet sent downstream. */
+  #resend = false;
   readonly #wmOutput: WatermarkOutput = {
     emitWatermark: (ts) => {
       if (ts <= this.#watermark) return;
@@ -49,6 +62,27 @@ export class TimestampsAndWatermarksOperator<T> extends StreamOperator<T> {
     });
     this.#interval = this.#strategy.watermarkIntervalMs;
     if (this.#interval > 0) this.#nextEmit = clock.now() + this.#interval;
+    this.#saved = this.ctx.operatorState.getListState(WATERMARK);
+    // After a rescale a subtask may hold several (or none): the smallest is safe.
+    const saved = this.#saved.get() ?? [];
+    if (saved.length > 0) {
+      const wm = Math.min(...saved);
+      if (wm > -Infinity) {
+        this.#watermark = wm;
+        this.#resend = true;
+      }
+    }
+  }
+
+  /** Stores the last watermark emitted. */
+  override snapshotState(): void {
+    this.#saved?.update([this.#watermark]);
+  }
+
+  /** Sends a restored watermark downstream (once, before anything else). */
+  #resendRestored(): void {
+    this.#resend = false;
+    if (this.#watermark < Infinity) this.output.emitWatermark(this.#watermark);
   }
 
   /** Whether the generator marked this input idle (the task forwards it). */
@@ -63,6 +97,7 @@ export class TimestampsAndWatermarksOperator<T> extends StreamOperator<T> {
 
   /** Stamps the record, emits it, and lets the generator see it. */
   processElement(value: unknown, timestamp: number | undefined): void {
+    if (this.#resend) this.#resendRestored();
     const ts = this.#strategy.timestampOf(value as T, timestamp);
     this.#idle = false;
     this.output.collect(value as T, ts);
@@ -72,6 +107,7 @@ export class TimestampsAndWatermarksOperator<T> extends StreamOperator<T> {
 
   /** Called by the task between batches: periodic emission and idleness. */
   onProcessingTick(): void {
+    if (this.#resend) this.#resendRestored();
     const now = this.ctx.clock.now();
     if (this.#interval === 0) {
       this.#generator.onPeriodicEmit(this.#wmOutput);
@@ -83,6 +119,7 @@ export class TimestampsAndWatermarksOperator<T> extends StreamOperator<T> {
 
   /** Only the final watermark passes: this operator owns event time downstream. */
   override processWatermark(timestamp: number): void {
+    if (this.#resend) this.#resendRestored();
     if (timestamp === Infinity && this.#watermark < Infinity) {
       this.#watermark = Infinity;
       this.output.emitWatermark(Infinity);
