@@ -190,6 +190,9 @@ export class JobTestDriver {
   /** Moves processing time to `t` (timers that became due fire), then settles. */
   async setProcessingTime(t: number): Promise<void> {
     this.clock.set(t);
+    // Sources look at processing time between polls (periodic watermarks, idleness):
+    // wake them so they do at the new time, not after their next real-time pause.
+    for (const { task } of this.#sources) task.wake();
     await this.settle();
     // Timers that the fired ones registered at or before `t` are due too. The clock's
     // callbacks only post mails, so a drop in its pending count means some ran.
