@@ -149,6 +149,7 @@ interface Job {
 }
 
 const KIND_PUT = 1;
+const KIND_DELETE = 2;
 const SCAN_BATCH = 256;
 const STEP_ENTRIES = 50_000;
 const STAGE_BYTES = 1 << 20;
@@ -1203,7 +1204,9 @@ export class LsmStore {
 /**
  * Writes `entries` (strictly ascending keys) as one segment file at `path`
  * (through a temporary name and a rename), without an open store. This is
- * the heap state backend's snapshot format.
+ * the heap state backend's snapshot format. A `null` or `undefined` value
+ * writes a delete (a tombstone hiding the key in older segments): the heap
+ * backend's incremental snapshots use it.
  *
  * @example
  * ```ts
@@ -1222,7 +1225,7 @@ export class LsmStore {
 export function writeSegment(
   fs: SegmentFs,
   path: string,
-  sortedEntries: Iterable<readonly [Uint8Array, Uint8Array]>,
+  sortedEntries: Iterable<readonly [Uint8Array, Uint8Array | null | undefined]>,
 ): SegmentInfo {
   const e = new Engine(fs, false, 64 << 10, 64 << 10, 4096);
   const name = basename(path);
@@ -1234,8 +1237,9 @@ export function writeSegment(
     e.ex.writeBegin();
     let n = 0;
     for (const [k, v] of sortedEntries) {
-      e.load(k, v);
-      const st = e.ex.writeAdd(KIND_PUT, k.length, v.length);
+      const st = v == null
+        ? (e.load(k), e.ex.writeAdd(KIND_DELETE, k.length, 0))
+        : (e.load(k, v), e.ex.writeAdd(KIND_PUT, k.length, v.length));
       if (st < 0) {
         if (st === -6) {
           throw new StateError(`writeSegment: keys must be strictly ascending (entry ${n})`);

@@ -11,6 +11,7 @@ import type {
   KeyedStateBackend,
   KeyedStateHandle,
   NamespacedState,
+  SegmentRef,
   SnapshotStorage,
   StateBackend,
   StateFor,
@@ -116,6 +117,9 @@ function latin1(b: Uint8Array): string {
 
 type Table = Map<unknown, unknown>;
 
+/** Emits one store entry; a `null` value is a delete (incremental snapshots). */
+type Emit = (k: Uint8Array, v: Uint8Array | null) => void;
+
 /** One state: a table per namespace, each mapping key → value. */
 class HeapStateBase<N> {
   protected readonly backend: HeapKeyedStateBackend;
@@ -129,6 +133,14 @@ class HeapStateBase<N> {
   protected table: Table | undefined;
   /** Where TTL incremental cleanup continues. */
   #cursor: Iterator<[unknown, Table, unknown]> | undefined;
+  /**
+   * Keys changed since the last snapshot, by namespace: what an incremental
+   * snapshot writes. Undefined until the first snapshot (a job without
+   * checkpoints pays nothing).
+   */
+  #dirty: Map<unknown, Set<unknown>> | undefined;
+  /** `#dirty`'s set of the current namespace, once looked up. */
+  #dirtyCur: Set<unknown> | undefined;
 
   constructor(backend: HeapKeyedStateBackend, nsSerializer: Serializer<N> | undefined) {
     this.backend = backend;
@@ -140,6 +152,75 @@ class HeapStateBase<N> {
   /** Every (namespace, key, stored value). */
   *storedEntries(): Iterable<[unknown, unknown, unknown]> {
     for (const [ns, t] of this.#namespaces) for (const [k, v] of t) yield [ns, k, v];
+  }
+
+  /** The stored value of (namespace, key), namespace as interned. */
+  storedValue(ns: unknown, key: unknown): unknown {
+    return this.#namespaces.get(ns)?.get(key);
+  }
+
+  /**
+   * Returns the keys changed since the last call (by namespace) and starts
+   * a new change set; the first call starts tracking and returns undefined.
+   */
+  takeDirty(): Map<unknown, Set<unknown>> | undefined {
+    const d = this.#dirty;
+    this.#dirty = new Map();
+    this.#dirtyCur = undefined;
+    return d;
+  }
+
+  /** Records a change of `key` in the current namespace. */
+  protected markDirty(key: unknown): void {
+    if (this.#dirty === undefined) return;
+    let cur = this.#dirtyCur;
+    if (cur === undefined) {
+      cur = this.#dirty.get(this.#ns);
+      if (cur === undefined) this.#dirty.set(this.#ns, cur = new Set());
+      this.#dirtyCur = cur;
+    }
+    cur.add(key);
+  }
+
+  /** Records a change of (namespace, key), any namespace; `old` is the value it replaces. */
+  #markDirtyAt(ns: unknown, key: unknown, old: unknown): void {
+    if (this.#dirty === undefined) return;
+    let set = this.#dirty.get(ns);
+    if (set === undefined) {
+      this.#dirty.set(ns, set = new Set());
+      if (ns === this.#ns) this.#dirtyCur = set;
+    }
+    set.add(key);
+    this.replaced(ns, key, old);
+  }
+
+  /** Whether changes are tracked (a snapshot was taken). */
+  protected get tracking(): boolean {
+    return this.#dirty !== undefined;
+  }
+
+  /** The current namespace, interned. */
+  protected get nsKey(): unknown {
+    return this.#ns;
+  }
+
+  /**
+   * Called (while tracking) when the stored value `old` of (namespace, key)
+   * is removed or replaced as a whole: map state records its user keys.
+   */
+  protected replaced(ns: unknown, key: unknown, old: unknown): void {
+    void ns, key, old;
+  }
+
+  /**
+   * Emits the store entries of a changed (namespace, key) whose stored value
+   * is now `value` (undefined: removed): puts and deletes. `prefix` holds
+   * the key up to and including the namespace.
+   */
+  encodeChange(prefix: ByteWriter, ns: unknown, key: unknown, value: unknown, emit: Emit): void {
+    void ns, key;
+    if (value === undefined) emit(prefix.toBytes(), null);
+    else this.encode(prefix, value, emit);
   }
 
   /**
@@ -161,6 +242,7 @@ class HeapStateBase<N> {
       if (v === undefined) continue;
       const kept = live(v);
       if (kept === v) continue;
+      this.#markDirtyAt(ns, k, v);
       if (kept !== undefined) {
         t.set(k, kept);
         continue;
@@ -190,7 +272,7 @@ class HeapStateBase<N> {
    * Emits the store entries of one stored value: `prefix` holds the key up to
    * and including the namespace. Overridden per kind.
    */
-  encode(prefix: ByteWriter, value: unknown, emit: (k: Uint8Array, v: Uint8Array) => void): void {
+  encode(prefix: ByteWriter, value: unknown, emit: Emit): void {
     void prefix, value, emit;
     throw new StateError("encode is defined per state kind");
   }
@@ -211,6 +293,7 @@ class HeapStateBase<N> {
     if (ns === this.#nsObject && typeof ns === "object" && ns !== null) return;
     const key = this.#nsInterner ? this.#nsInterner.intern(ns) : ns;
     this.#nsObject = ns;
+    if (key !== this.#ns) this.#dirtyCur = undefined;
     this.#ns = key;
     this.table = this.#namespaces.get(key);
   }
@@ -222,6 +305,7 @@ class HeapStateBase<N> {
     if (t === undefined) return;
     this.#namespaces.delete(nsKey);
     if (this.table === t) this.table = undefined;
+    if (this.#dirty !== undefined) { for (const [k, v] of t) this.#markDirtyAt(nsKey, k, v); }
     for (const [k, v] of t) fn(k, v);
   }
 
@@ -242,13 +326,21 @@ class HeapStateBase<N> {
   }
 
   protected setRaw(v: unknown): void {
-    this.writableTable().set(this.backend.keyForState(), v);
+    const key = this.backend.keyForState();
+    this.writableTable().set(key, v);
+    if (this.#dirty !== undefined) this.markDirty(key);
   }
 
   clear(): void {
     const key = this.backend.keyForState();
     const t = this.table;
     if (t === undefined) return;
+    if (this.#dirty !== undefined) {
+      const old = t.get(key);
+      if (old === undefined) return;
+      this.markDirty(key);
+      this.replaced(this.#ns, key, old);
+    }
     t.delete(key);
     if (t.size === 0) {
       this.#namespaces.delete(this.#ns);
@@ -280,7 +372,7 @@ class SingleValueCodec<N> extends HeapStateBase<N> {
   override encode(
     prefix: ByteWriter,
     value: unknown,
-    emit: (k: Uint8Array, v: Uint8Array) => void,
+    emit: Emit,
   ) {
     this.#scratch.reset();
     this.#serializer.write(value, this.#scratch);
@@ -321,7 +413,7 @@ class HeapListState<T, N> extends HeapStateBase<N> {
   override encode(
     prefix: ByteWriter,
     value: unknown,
-    emit: (k: Uint8Array, v: Uint8Array) => void,
+    emit: Emit,
   ) {
     const out = new ByteWriter();
     for (const el of value as T[]) appendListElement(this.#ser, el, out);
@@ -337,7 +429,10 @@ class HeapListState<T, N> extends HeapStateBase<N> {
   add(v: T): void {
     const list = this.getRaw() as T[] | undefined;
     if (list === undefined) this.setRaw([v]);
-    else list.push(v);
+    else {
+      list.push(v);
+      if (this.tracking) this.markDirty(this.backend.keyForState());
+    }
   }
   addAll(values: Iterable<T>): void {
     for (const v of values) this.add(v);
@@ -353,6 +448,10 @@ class HeapMapState<K, V, N> extends HeapStateBase<N> {
   readonly #userKeys: Interner;
   readonly #keySer: Serializer<K>;
   readonly #valueSer: Serializer<V>;
+  /** User keys changed since the last snapshot, by namespace and key (while tracking). */
+  #dirtyUserKeys = new Map<unknown, Map<unknown, Set<unknown>>>();
+  /** `#dirtyUserKeys` as the last `takeDirty` took it: what `encodeChange` writes. */
+  #takenUserKeys = new Map<unknown, Map<unknown, Set<unknown>>>();
   constructor(
     b: HeapKeyedStateBackend,
     ns: Serializer<N> | undefined,
@@ -367,7 +466,7 @@ class HeapMapState<K, V, N> extends HeapStateBase<N> {
   override encode(
     prefix: ByteWriter,
     value: unknown,
-    emit: (k: Uint8Array, v: Uint8Array) => void,
+    emit: Emit,
   ) {
     const at = prefix.length;
     const v = new ByteWriter();
@@ -376,6 +475,54 @@ class HeapMapState<K, V, N> extends HeapStateBase<N> {
       this.#keySer.write(mk, prefix);
       v.reset();
       this.#valueSer.write(mv, v);
+      emit(prefix.toBytes(), v.toBytes());
+    }
+    prefix.length = at;
+  }
+  override takeDirty(): Map<unknown, Set<unknown>> | undefined {
+    this.#takenUserKeys = this.#dirtyUserKeys;
+    this.#dirtyUserKeys = new Map();
+    return super.takeDirty();
+  }
+  #markUserKey(ns: unknown, key: unknown, userKey: unknown): void {
+    let byKey = this.#dirtyUserKeys.get(ns);
+    if (byKey === undefined) this.#dirtyUserKeys.set(ns, byKey = new Map());
+    let set = byKey.get(key);
+    if (set === undefined) byKey.set(key, set = new Set());
+    set.add(userKey);
+  }
+  /** A changed map entry: mark the key and the user key. */
+  #changed(userKey: unknown): void {
+    const key = this.backend.keyForState();
+    this.markDirty(key);
+    this.#markUserKey(this.nsKey, key, userKey);
+  }
+  protected override replaced(ns: unknown, key: unknown, old: unknown): void {
+    if (old === undefined) return;
+    for (const uk of (old as Map<unknown, unknown>).keys()) this.#markUserKey(ns, key, uk);
+  }
+  override encodeChange(
+    prefix: ByteWriter,
+    ns: unknown,
+    key: unknown,
+    value: unknown,
+    emit: Emit,
+  ): void {
+    const userKeys = this.#takenUserKeys.get(ns)?.get(key);
+    if (userKeys === undefined) return;
+    const m = value as Map<K, V> | undefined;
+    const at = prefix.length;
+    const v = new ByteWriter();
+    for (const uk of userKeys) {
+      prefix.length = at;
+      this.#keySer.write(uk as K, prefix);
+      const mv = m?.get(uk as K);
+      if (mv === undefined && !m?.has(uk as K)) {
+        emit(prefix.toBytes(), null);
+        continue;
+      }
+      v.reset();
+      this.#valueSer.write(mv as V, v);
       emit(prefix.toBytes(), v.toBytes());
     }
     prefix.length = at;
@@ -398,7 +545,9 @@ class HeapMapState<K, V, N> extends HeapStateBase<N> {
       m = new Map();
       this.setRaw(m);
     }
-    m.set(this.#userKeys.internChecked(key) as K, value);
+    const uk = this.#userKeys.internChecked(key) as K;
+    m.set(uk, value);
+    if (this.tracking) this.#changed(uk);
   }
   putAll(entries: Iterable<readonly [K, V]> | Map<K, V>): void {
     for (const [k, v] of entries) this.put(k, v);
@@ -406,7 +555,9 @@ class HeapMapState<K, V, N> extends HeapStateBase<N> {
   remove(key: K): void {
     const m = this.#map();
     if (m === undefined) return;
-    m.delete(this.#userKeys.internChecked(key) as K);
+    const uk = this.#userKeys.internChecked(key) as K;
+    if (!m.delete(uk)) return;
+    if (this.tracking) this.#changed(uk);
     if (m.size === 0) this.clear();
   }
   contains(key: K): boolean {
@@ -488,6 +639,37 @@ interface PendingRestore {
   entries: [Uint8Array, Uint8Array][];
 }
 
+/** Most segments a snapshot chain (a full snapshot and its deltas) has before a full snapshot. */
+const MAX_CHAIN_SEGMENTS = 8;
+
+/**
+ * The segments the last snapshot left: the base of the next incremental
+ * snapshot (a delta segment on top of them).
+ */
+interface SnapshotChain {
+  /** Segments, newest first; the last one is the full snapshot. */
+  readonly segments: readonly SegmentRef[];
+  /** The full snapshot's size in bytes. */
+  readonly fullBytes: number;
+  /** The delta segments' total size in bytes. */
+  readonly deltaBytes: number;
+  /** Entries of the full snapshot (unknown for a restored chain). */
+  readonly fullEntries: number | undefined;
+  /** The number of the snapshot that left it (restored: 0). */
+  readonly seq: number;
+}
+
+function chainOf(
+  segments: readonly SegmentRef[],
+  seq: number,
+  fullEntries: number | undefined,
+): SnapshotChain {
+  const fullBytes = segments.length === 0 ? 0 : segments[segments.length - 1]!.size;
+  let deltaBytes = 0;
+  for (let i = 0; i < segments.length - 1; i++) deltaBytes += segments[i]!.size;
+  return { segments, fullBytes, deltaBytes, fullEntries, seq };
+}
+
 function compareBytes(a: Uint8Array, b: Uint8Array): number {
   const n = Math.min(a.length, b.length);
   for (let i = 0; i < n; i++) {
@@ -499,6 +681,13 @@ function compareBytes(a: Uint8Array, b: Uint8Array): number {
 
 function latin1Key(b: Uint8Array): string {
   return latin1(b);
+}
+
+/** The bytes of a `latin1` string. */
+function latin1Bytes(s: string): Uint8Array {
+  const b = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) b[i] = s.charCodeAt(i);
+  return b;
 }
 
 /**
@@ -533,6 +722,12 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
   readonly #raw = new Map<string, [Uint8Array, Uint8Array]>();
   /** `#raw` sorted by key, built by a scan and dropped by a change (restores scan once per key group). */
   #rawSorted: [Uint8Array, Uint8Array][] | undefined;
+  /** Raw keys (latin1) changed since the last snapshot; undefined until the first snapshot. */
+  #rawDirty: Set<string> | undefined;
+  /** What the last snapshot (or the restore) left: the next snapshot may be a delta on it. */
+  #chain: SnapshotChain | undefined;
+  /** Snapshots started; a chain from an earlier one means the last one has not finished. */
+  #snapshots = 0;
   #nextStateId = 1;
   #key: unknown = NO_KEY;
   #operator: string;
@@ -554,8 +749,21 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
     if (options.restore) this.#restore(options.restore);
   }
 
+  /** The restored handle is the chain base when it is one heap handle of exactly these key groups. */
+  #restoredChain(restore: KeyedRestore): SnapshotChain | undefined {
+    if (restore.handles.length !== 1) return undefined;
+    const h = restore.handles[0]!;
+    const r = h.keyGroupRange;
+    if (h.backend !== "heap" || r.start !== this.keyGroupRange.start) return undefined;
+    if (r.end !== this.keyGroupRange.end) return undefined;
+    return chainOf(h.segments, 0, undefined);
+  }
+
   /** Reads the restored segments; keeps entries of this subtask's key groups. */
   #restore(restore: KeyedRestore): void {
+    this.#chain = this.#restoredChain(restore);
+    // The state equals the chain: track changes from now on, for a delta on it.
+    if (this.#chain !== undefined) this.#rawDirty = new Set();
     const { start, end } = this.keyGroupRange;
     const byId = new Map<number, PendingRestore>();
     const seen = new Set<string>();
@@ -683,6 +891,8 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
       this.#load(state, pending.entries);
     }
     state.setNamespace(undefined);
+    // Tracking: changes after the last snapshot go into the next delta.
+    if (this.#rawDirty !== undefined) state.takeDirty();
     this.#states.set(d.name, { meta, state, ttl: innerTtlConfig(d) });
     return state as unknown as StateFor<D> & NamespacedState<N>;
   }
@@ -725,51 +935,169 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
     for (const [ns, t] of tables) for (const [k, v] of t) state.restoreValue(ns, k, v);
   }
 
-  /** Copies all state into sorted store entries (the synchronous part), then writes a segment. */
+  /**
+   * Copies the state into sorted store entries (the synchronous part), then
+   * writes one segment. Incremental: while the last snapshot's chain is
+   * short and its deltas small, only the entries changed since the last
+   * snapshot are written (puts and deletes), on top of the chain's
+   * segments; otherwise the full state, starting a new chain. A state with
+   * TTL cleanup in full snapshots makes every snapshot full.
+   */
   snapshot(_checkpointId: number, storage: SnapshotStorage): Promise<KeyedStateHandle> {
     for (const hook of this.#snapshotHooks) hook();
-    const entries: [Uint8Array, Uint8Array][] = [];
-    const emit = (k: Uint8Array, v: Uint8Array) => void entries.push([k, v]);
-    const keyBytes = new ByteWriter();
-    const prefix = new ByteWriter();
+    const seq = ++this.#snapshots;
     const states: StateMeta[] = [];
-    const now = Math.floor(this.#time.now());
-    for (const { meta, state, ttl } of this.#states.values()) {
-      states.push(meta);
-      const prune = ttl?.cleanup.fullSnapshot ? ttl : undefined;
-      for (const [ns, key, stored] of state.storedEntries()) {
-        // Cleanup in full snapshots: expired values and elements are not written.
-        const value = prune ? liveStoredValue(meta.kind as never, stored, prune, now) : stored;
-        if (value === undefined) continue;
-        keyBytes.reset();
-        this.#keySerializer.write(key, keyBytes);
-        const kg = murmur3(keyBytes.buf, keyBytes.length) % this.#maxParallelism;
-        prefix.reset();
-        writeStateKeyHeader(prefix, kg, meta.id);
-        prefix.writeRaw(keyBytes.bytes());
-        if (state.nsSerializer) state.nsSerializer.write(ns, prefix);
-        state.encode(prefix, value, emit);
-      }
+    for (const { meta } of this.#states.values()) states.push(meta);
+    for (const p of this.#pending.values()) states.push(p.meta);
+    // Every snapshot starts a new change set: a full one covers all changes.
+    const dirty = [...this.#states.values()].map((r) => r.state.takeDirty());
+    const rawDirty = this.#rawDirty;
+    this.#rawDirty = new Set();
+    // Cleanup in full snapshots drops expired entries from every snapshot: deltas cannot.
+    let fullCleanup = false;
+    for (const { ttl } of this.#states.values()) fullCleanup ||= ttl?.cleanup.fullSnapshot === true;
+    const chain = fullCleanup ? undefined : this.#usableChain(seq, storage);
+    let entries: [Uint8Array, Uint8Array | null][] | undefined;
+    if (chain !== undefined && rawDirty !== undefined && !dirty.includes(undefined)) {
+      entries = this.#deltaEntries(dirty as Map<unknown, Set<unknown>>[], rawDirty, chain);
     }
-    for (const p of this.#pending.values()) {
-      states.push(p.meta);
-      for (const e of p.entries) entries.push(e);
-    }
-    // A loop, not a spread: millions of timers would overflow the call's arguments.
-    for (const e of this.#raw.values()) entries.push(e);
+    const base = entries === undefined ? undefined : chain;
+    entries ??= this.#fullEntries();
     entries.sort((a, b) => compareBytes(a[0], b[0]));
     const name = storage.newSegmentName();
     const keyGroupRange = this.keyGroupRange;
     // The asynchronous part: write once the synchronous part has returned.
     return Promise.resolve().then(() => {
-      const segments = entries.length === 0
-        ? []
-        : [writeSegment(storage.fs, `${storage.dir}/${name}`, entries)].map((s) => ({
-          name: s.name,
-          size: s.size,
-        }));
-      return { backend: "heap", keyGroupRange, states, segments };
+      try {
+        const written: SegmentRef[] = entries.length === 0 ? [] : [
+          writeSegment(storage.fs, `${storage.dir}/${name}`, entries),
+        ].map((s) => ({ name: s.name, size: s.size }));
+        const segments = base === undefined ? written : [...written, ...base.segments];
+        if (seq === this.#snapshots) {
+          this.#chain = base === undefined ? chainOf(segments, seq, entries.length) : {
+            segments,
+            fullBytes: base.fullBytes,
+            deltaBytes: base.deltaBytes + (written[0]?.size ?? 0),
+            fullEntries: base.fullEntries,
+            seq,
+          };
+        }
+        return { backend: "heap", keyGroupRange, states, segments };
+      } catch (e) {
+        // The changes this snapshot took are lost to deltas: the next one is full.
+        this.#chain = undefined;
+        throw e;
+      }
     });
+  }
+
+  /** The chain the snapshot numbered `seq` may add a delta to, if any. */
+  #usableChain(seq: number, storage: SnapshotStorage): SnapshotChain | undefined {
+    const chain = this.#chain;
+    // The previous snapshot must have finished writing (its segments are the base).
+    if (chain === undefined || chain.seq !== seq - 1 && !(chain.seq === 0 && seq === 1)) {
+      return undefined;
+    }
+    if (chain.segments.length >= MAX_CHAIN_SEGMENTS) return undefined;
+    // The new handle lists the chain's segments beside the new one: they must be there.
+    for (const s of chain.segments) {
+      if (storage.fs.size(`${storage.dir}/${s.name}`) === undefined) return undefined;
+    }
+    return chain;
+  }
+
+  /**
+   * The changed entries, or undefined when a full snapshot is cheaper (the
+   * chain's deltas and this one would outgrow its full snapshot).
+   */
+  #deltaEntries(
+    dirty: Map<unknown, Set<unknown>>[],
+    rawDirty: Set<string>,
+    chain: SnapshotChain,
+  ): [Uint8Array, Uint8Array | null][] | undefined {
+    const budget = chain.fullBytes - chain.deltaBytes;
+    // Most keys changed (the usual case under uniform churn): skip straight to a full snapshot.
+    if (chain.fullEntries !== undefined && chain.fullEntries > 0) {
+      let changed = rawDirty.size;
+      for (const d of dirty) for (const keys of d.values()) changed += keys.size;
+      if (changed * (chain.fullBytes / chain.fullEntries) >= budget) return undefined;
+    }
+    const entries: [Uint8Array, Uint8Array | null][] = [];
+    let bytes = 0;
+    let over = false;
+    const emit = (k: Uint8Array, v: Uint8Array | null) => {
+      entries.push([k, v]);
+      bytes += k.length + (v === null ? 0 : v.length);
+      if (bytes >= budget) over = true;
+    };
+    for (const id of rawDirty) {
+      const e = this.#raw.get(id);
+      if (e !== undefined) emit(e[0], e[1]);
+      else emit(latin1Bytes(id), null);
+      if (over) return undefined;
+    }
+    const keyBytes = new ByteWriter();
+    const prefix = new ByteWriter();
+    let i = 0;
+    for (const { meta, state } of this.#states.values()) {
+      const changed = dirty[i++]!;
+      for (const [ns, keys] of changed) {
+        for (const key of keys) {
+          this.#prefix(prefix, keyBytes, meta.id, state, ns, key);
+          state.encodeChange(prefix, ns, key, state.storedValue(ns, key), emit);
+          if (over) return undefined;
+        }
+      }
+    }
+    return entries;
+  }
+
+  /** Writes the store key of (state, namespace, key) into `prefix`. */
+  #prefix(
+    prefix: ByteWriter,
+    keyBytes: ByteWriter,
+    stateId: number,
+    state: HeapStateBase<unknown>,
+    ns: unknown,
+    key: unknown,
+  ): void {
+    keyBytes.reset();
+    this.#keySerializer.write(key, keyBytes);
+    const kg = murmur3(keyBytes.buf, keyBytes.length) % this.#maxParallelism;
+    prefix.reset();
+    writeStateKeyHeader(prefix, kg, stateId);
+    prefix.writeRaw(keyBytes.bytes());
+    if (state.nsSerializer) state.nsSerializer.write(ns, prefix);
+  }
+
+  /** Every entry of the state (a full snapshot). */
+  #fullEntries(): [Uint8Array, Uint8Array | null][] {
+    const entries: [Uint8Array, Uint8Array | null][] = [];
+    const emit = (k: Uint8Array, v: Uint8Array | null) => void entries.push([k, v]);
+    const keyBytes = new ByteWriter();
+    const prefix = new ByteWriter();
+    const now = Math.floor(this.#time.now());
+    for (const { meta, state, ttl } of this.#states.values()) {
+      const prune = ttl?.cleanup.fullSnapshot ? ttl : undefined;
+      for (const [ns, key, stored] of state.storedEntries()) {
+        // Cleanup in full snapshots: expired values and elements are not written.
+        const value = prune ? liveStoredValue(meta.kind as never, stored, prune, now) : stored;
+        if (value === undefined) continue;
+        this.#prefix(prefix, keyBytes, meta.id, state, ns, key);
+        state.encode(prefix, value, emit);
+      }
+    }
+    for (const p of this.#pending.values()) {
+      for (const e of p.entries) entries.push(e);
+    }
+    // A loop, not a spread: millions of timers would overflow the call's arguments.
+    for (const e of this.#raw.values()) entries.push(e);
+    return entries;
+  }
+
+  /** Names of the segments the next snapshot may build on (checkpoint GC keeps them). */
+  liveSegments(): string[] {
+    return this.#chain?.segments.map((s) => s.name) ?? [];
   }
 
   /** Runs `flush` first in every snapshot. */
@@ -779,13 +1107,19 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
 
   /** Stores a raw entry. */
   rawPut(key: Uint8Array, value: Uint8Array): void {
-    this.#raw.set(latin1Key(key), [key.slice(), value.slice()]);
+    const id = latin1Key(key);
+    this.#raw.set(id, [key.slice(), value.slice()]);
     this.#rawSorted = undefined;
+    this.#rawDirty?.add(id);
   }
 
   /** Deletes a raw entry. */
   rawDelete(key: Uint8Array): void {
-    if (this.#raw.delete(latin1Key(key))) this.#rawSorted = undefined;
+    const id = latin1Key(key);
+    if (this.#raw.delete(id)) {
+      this.#rawSorted = undefined;
+      this.#rawDirty?.add(id);
+    }
   }
 
   /** Raw entries in `[start, end)`, ascending. */
