@@ -1,8 +1,33 @@
 /**
- * Shared helpers of the benchmarks: medians and a table printer.
+ * Shared helpers of the benchmarks: medians, a table printer, and the keyed
+ * counting function several benchmarks run.
  *
  * @module
  */
+import {
+  type Collector,
+  type KeyedProcessFunction,
+  type RuntimeContext,
+  Serializers,
+  type ValueState,
+  ValueStateDescriptor,
+} from "../mod.ts";
+
+/** Counts records per key in ValueState and emits the new count. */
+export class Count implements KeyedProcessFunction<string, string, number> {
+  /** The count of the current key. */
+  count!: ValueState<number>;
+  /** Declares the state. */
+  open(ctx: RuntimeContext): void {
+    this.count = ctx.getState(new ValueStateDescriptor("count", Serializers.f64, 0));
+  }
+  /** Bumps and emits. */
+  processElement(_w: string, _c: unknown, out: Collector<number>): void {
+    const n = this.count.value()! + 1;
+    this.count.update(n);
+    out.collect(n);
+  }
+}
 
 /** Median of `xs`. */
 export function median(xs: number[]): number {

@@ -16,7 +16,6 @@
  */
 import { parseArgs } from "node:util";
 import {
-  type Collector,
   type JobClient,
   type KeyedProcessFunction,
   type Manifest,
@@ -31,7 +30,7 @@ import {
 import { HeapStateBackend } from "../core/state/heap/mod.ts";
 import { LsmStateBackend } from "../core/state/lsm/mod.ts";
 import { main as wordCount } from "../examples/word_count.ts";
-import { machine, median, rate, table } from "./_util.ts";
+import { Count, machine, median, rate, table } from "./_util.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -95,18 +94,6 @@ const countSource: Source<string> = {
     };
   },
 };
-
-class Count implements KeyedProcessFunction<string, string, number> {
-  count!: ValueState<number>;
-  open(ctx: RuntimeContext): void {
-    this.count = ctx.getState(new ValueStateDescriptor("count", Serializers.f64, 0));
-  }
-  processElement(_w: string, _c: unknown, out: Collector<number>): void {
-    const n = this.count.value()! + 1;
-    this.count.update(n);
-    out.collect(n);
-  }
-}
 
 /** Runs keyed counting; returns records/s and the number of checkpoints taken. */
 async function keyedCount(

@@ -8,20 +8,10 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import {
-  type Collector,
-  type KeyedProcessFunction,
-  type RuntimeContext,
-  Serializers,
-  type Source,
-  type StateBackend,
-  StreamEnvironment,
-  type ValueState,
-  ValueStateDescriptor,
-} from "../mod.ts";
+import { Serializers, type Source, type StateBackend, StreamEnvironment } from "../mod.ts";
 import { HeapStateBackend } from "../core/state/heap/mod.ts";
 import { LsmStateBackend } from "../core/state/lsm/mod.ts";
-import { machine, median, rate, table } from "./_util.ts";
+import { Count, machine, median, rate, table } from "./_util.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -51,18 +41,6 @@ const wordSource: Source<string> = {
     };
   },
 };
-
-class Count implements KeyedProcessFunction<string, string, number> {
-  count!: ValueState<number>;
-  open(ctx: RuntimeContext): void {
-    this.count = ctx.getState(new ValueStateDescriptor("count", Serializers.f64, 0));
-  }
-  processElement(_w: string, _c: unknown, out: Collector<number>): void {
-    const n = this.count.value()! + 1;
-    this.count.update(n);
-    out.collect(n);
-  }
-}
 
 async function stateless(parallelism: number): Promise<number> {
   const env = StreamEnvironment.create({ parallelism });
