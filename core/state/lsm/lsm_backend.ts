@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { alreadyRegistered } from "../_registration.ts";
 import { CheckpointError, StateError } from "../../errors.ts";
 import type {
   KeyedBackendOptions,
@@ -879,17 +880,9 @@ export class LsmKeyedStateBackend implements KeyedStateBackend {
     namespaceSerializer?: Serializer<N>,
   ): StateFor<D> & NamespacedState<N> {
     if (d.ttlConfig) return this.#ttlState(d, namespaceSerializer);
-    const known = this.#states.get(d.name);
+    const known = alreadyRegistered(this.#states.get(d.name), d, this.#operator);
+    if (known) return known as unknown as StateFor<D> & NamespacedState<N>;
     const typeId = d.typeId();
-    if (known) {
-      if (known.meta.typeId !== typeId) {
-        throw new StateError(
-          `State "${d.name}" of operator "${this.#operator}" is registered as ${known.meta.typeId}; ` +
-            `cannot register it again as ${typeId}`,
-        );
-      }
-      return known.state as unknown as StateFor<D> & NamespacedState<N>;
-    }
     const ns = namespaceSerializer as Serializer<unknown> | undefined;
     const pending = this.#pending.get(d.name);
     const meta: StateMeta = {
