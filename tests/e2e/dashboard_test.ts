@@ -6,8 +6,8 @@
  */
 import assert from "node:assert/strict";
 import { chromium } from "playwright-core";
-import { HeapStateBackend, jobClientRuntime, serveAdmin, StreamEnvironment } from "../mod.ts";
-import { buildAdminJob } from "./_helpers/admin_job.ts";
+import { HeapStateBackend, jobClientRuntime, serveAdmin, StreamEnvironment } from "../../mod.ts";
+import { buildAdminJob } from "../_helpers/admin_job.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 
@@ -124,9 +124,9 @@ Deno.test("dashboard in headless Chromium shows the API's jobs and checkpoints; 
       { timeout: 10_000 },
     );
 
-    Deno.mkdirSync(new URL("./artifacts/", import.meta.url), { recursive: true });
+    Deno.mkdirSync(new URL("../artifacts/", import.meta.url), { recursive: true });
     await page.screenshot({
-      path: new URL("./artifacts/admin_dashboard.png", import.meta.url).pathname,
+      path: new URL("../artifacts/admin_dashboard.png", import.meta.url).pathname,
       fullPage: true,
     });
   } finally {

@@ -4,8 +4,13 @@
  * records in/out per operator and checkpoint counts, durations and sizes.
  */
 import assert from "node:assert/strict";
-import { createAdminApp, HeapStateBackend, jobClientRuntime, StreamEnvironment } from "../mod.ts";
-import { buildAdminJob } from "./_helpers/admin_job.ts";
+import {
+  createAdminApp,
+  HeapStateBackend,
+  jobClientRuntime,
+  StreamEnvironment,
+} from "../../mod.ts";
+import { buildAdminJob } from "../_helpers/admin_job.ts";
 
 async function promtool(text: string): Promise<{ ok: boolean; output: string }> {
   let child;
