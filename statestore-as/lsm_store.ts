@@ -226,6 +226,10 @@ class Engine {
    */
   kViews: Array<Uint8Array | undefined> = new Array(VIEW_MAX + 1);
   vViews: Array<Uint8Array | undefined> = new Array(VIEW_MAX + 1);
+  /** Views of the result scratch (where `get` copies values up to `rcap` bytes), by length. */
+  rViews: Array<Uint8Array | undefined> = new Array(VIEW_MAX + 1);
+  rp = 0;
+  rcap = 0;
 
   constructor(
     fs: SegmentFs,
@@ -268,6 +272,8 @@ class Engine {
     this.u8 = new Uint8Array(this.ex.memory.buffer);
     this.kp = this.ex.keyPtr();
     this.vp = this.ex.valPtr();
+    this.rp = this.ex.resScratch();
+    this.rcap = Math.min(this.ex.resScratchCap(), VIEW_MAX);
   }
 
   drainStage(): void {
@@ -585,8 +591,17 @@ export class LsmStore {
 
   /** The value found by the last `getScratch` (a view, valid until the next call). */
   valueView(len: number): Uint8Array {
-    const p = this.#e.ex.resPtr();
-    return this.#e.view().subarray(p, p + len);
+    const e = this.#e;
+    if (len > 0 && len <= e.rcap) {
+      // get copied the value to the result scratch: a view made once per length.
+      const v = e.rViews[len];
+      if (v !== undefined && v.length === len) return v;
+      const nv = e.view().subarray(e.rp, e.rp + len);
+      e.rViews[len] = nv;
+      return nv;
+    }
+    const p = e.ex.resPtr();
+    return e.view().subarray(p, p + len);
   }
 
   /** Puts the key and value already written in the scratch regions. */

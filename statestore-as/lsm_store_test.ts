@@ -204,6 +204,36 @@ Deno.test("scratch path: get/put/merge/delete without building key arrays", () =
   Deno.removeSync(dir, { recursive: true });
 });
 
+Deno.test("scratch path: values of every size around the result scratch, across table growth", () => {
+  const dir = Deno.makeTempDirSync();
+  const s = LsmStore.open({ dir });
+  // Lengths around the 256-byte result scratch; 5000 keys grow the hash table
+  // several times; the second round relocates every record (longer values).
+  const len = (i: number, round: number) => [0, 1, 7, 8, 255, 256, 257, 1000][i % 8]! + round;
+  const key = (i: number) => {
+    const k = s.keyScratch(4);
+    new DataView(k.buffer, k.byteOffset, 4).setUint32(0, i * 2654435761);
+    return 4;
+  };
+  for (const round of [0, 3]) {
+    for (let i = 0; i < 5000; i++) {
+      const vl = len(i, round);
+      const kl = key(i);
+      s.valueScratch(vl).fill((i + round) & 255);
+      s.putScratch(kl, vl);
+    }
+    for (let i = 0; i < 5000; i++) {
+      const n = s.getScratch(key(i));
+      assertEquals(n, len(i, round), `length of key ${i}`);
+      const v = s.valueView(n);
+      assert.ok(v.length === n && v.every((b) => b === ((i + round) & 255)), `value of key ${i}`);
+    }
+  }
+  assertEquals(s.getScratch(key(5000)), -1);
+  s.close();
+  Deno.removeSync(dir, { recursive: true });
+});
+
 Deno.test("large keys and values cross the boundary", () => {
   const dir = Deno.makeTempDirSync();
   const s = LsmStore.open({ dir, memtableBytes: 256 << 10, blockCacheBytes: 64 << 10 });

@@ -15,6 +15,8 @@ export interface StoreExports {
   reserve(kl: number, vl: number): void;
   get(kl: number): number;
   resPtr(): number;
+  resScratch(): number;
+  resScratchCap(): number;
   put(kl: number, vl: number): number;
   del(kl: number): number;
   merge(kl: number, vl: number): number;
