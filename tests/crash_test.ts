@@ -43,7 +43,7 @@ const JOBS: JobCase[] = [
     script: "examples/keyed_shuffle.ts",
     args: ["--parallelism", "2"],
     maxDelayMs: 150,
-    input: () => makeShuffleInput(SEED, LONG ? 1_500_000 : 500_000, 500),
+    input: () => makeShuffleInput(SEED, LONG ? 3_000_000 : 1_000_000, 500),
     check: checkKeyedShuffle,
   },
 ];
@@ -97,7 +97,7 @@ for (const job of JOBS) {
           if (!report.finishedEarly) assert.equal(report.kills, KILLS);
           assert.ok(report.hookedKills >= 1, "kills inside checkpoint writes");
           assert.ok(report.killsInCheckpointWrite >= report.hookedKills);
-          assert.match(report.lastStderr, /restoring checkpoint \d+/);
+          assert.ok(report.restoredRuns >= 1, "some run restored a checkpoint");
           const problems = job.check(input, `${dir}/out`, mode === "exactly-once");
           assert.deepEqual(problems, [], `seed ${SEED}`);
         } finally {

@@ -64,6 +64,8 @@ export interface CrashReport {
   finishedEarly: boolean;
   /** Runs, including the last one that finished. */
   runs: number;
+  /** Runs that restored a checkpoint (said "restoring checkpoint N"). */
+  restoredRuns: number;
   /** The stderr of the run that finished. */
   lastStderr: string;
 }
@@ -189,6 +191,7 @@ export async function runWithCrashes(o: CrashOptions): Promise<CrashReport> {
     hookedKills: 0,
     finishedEarly: false,
     runs: 0,
+    restoredRuns: 0,
     lastStderr: "",
   };
   for (;;) {
@@ -202,6 +205,7 @@ export async function runWithCrashes(o: CrashOptions): Promise<CrashReport> {
     const before = interruptedWrites(o.checkpointDir);
     const r = await runOnce(o, plan);
     report.runs++;
+    if (/restoring checkpoint \d+/.test(r.stderr)) report.restoredRuns++;
     if (r.killed) {
       if (!planned) {
         throw new Error(
