@@ -14,19 +14,9 @@ import {
   type WindowAssigner,
 } from "../core/time/window_assigners.ts";
 import { WindowOperator } from "../core/time/window_operator.ts";
+import { rng } from "./_helpers/queue_source.ts";
 
 type E = { k: string; v: number; ts: number };
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 async function check(seed: number, size: number, slide: number | undefined): Promise<void> {
   const r = rng(seed);

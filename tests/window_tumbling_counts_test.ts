@@ -7,22 +7,11 @@
 import assert from "node:assert/strict";
 import { main } from "../examples/tumbling_counts.ts";
 import { committedLines } from "./_helpers/word_count_check.ts";
+import { rng } from "./_helpers/queue_source.ts";
 
 interface Rec {
   key: string;
   ts: number;
-}
-
-/** A seeded random generator (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function makeInput(n: number, keys: number, seed: number, start = -500): Rec[] {

@@ -26,6 +26,7 @@
 import { DenoCheckpointFs } from "../../core/checkpoint/checkpoint_fs.ts";
 import { ConfigError } from "../../core/errors.ts";
 import type { SegmentFile } from "../../statestore-as/segment_fs.ts";
+import { rng } from "./queue_source.ts";
 
 /** What the child prints on stderr when it pauses inside a checkpoint write. */
 export const PAUSE_MARKER = "crash-hook: paused in checkpoint write";
@@ -68,18 +69,6 @@ export interface CrashReport {
   restoredRuns: number;
   /** The stderr of the run that finished. */
   lastStderr: string;
-}
-
-/** Deterministic numbers in [0, 1) (mulberry32). */
-export function seededRandom(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /**
@@ -184,7 +173,7 @@ async function runOnce(
  * outlives `runTimeoutMs`.
  */
 export async function runWithCrashes(o: CrashOptions): Promise<CrashReport> {
-  const random = seededRandom(o.seed);
+  const random = rng(o.seed);
   const report: CrashReport = {
     kills: 0,
     killsInCheckpointWrite: 0,

@@ -9,6 +9,7 @@
  * @module
  */
 import { committedLines } from "./word_count_check.ts";
+import { rng } from "./queue_source.ts";
 
 /** Amounts per user of a keyed_shuffle input (`user amount` lines). */
 export function eventsByUser(text: string): Map<string, number[]> {
@@ -28,14 +29,7 @@ export function eventsByUser(text: string): Map<string, number[]> {
  * amounts 1..999, from `seed` (mulberry32).
  */
 export function makeShuffleInput(seed: number, lines: number, users: number): string {
-  let s = seed >>> 0;
-  const next = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = rng(seed);
   const out: string[] = [];
   for (let i = 0; i < lines; i++) {
     // Skewed keys: a few hot users and a long tail.

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { rng } from "./queue_source.ts";
 
 /** Word occurrence counts of a text. */
 export function countWords(text: string): Map<string, number> {
@@ -50,14 +51,7 @@ export function checkWordCount(input: string, outDir: string, exact: boolean): s
  * skewed vocabulary of `vocabulary` words, from `seed` (mulberry32).
  */
 export function makeWordInput(seed: number, lines: number, vocabulary: number): string {
-  let s = seed >>> 0;
-  const next = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = rng(seed);
   const out: string[] = [];
   for (let i = 0; i < lines; i++) {
     const words: string[] = [];
