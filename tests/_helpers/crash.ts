@@ -5,7 +5,9 @@
  *
  * Two kinds of kill:
  * - random: a random delay after the job starts (its first stderr line,
- *   `restoring …` or `no checkpoint to restore …`);
+ *   `restoring …` or `no checkpoint to restore …`); the first kill's delay
+ *   runs from the first completed checkpoint instead, so that some later run
+ *   always restores one, however slow the machine;
  * - in a checkpoint write: the child pauses inside its `at`-th file write
  *   into the checkpoint directory (a manifest's or a segment's temp file,
  *   written and synced but not yet renamed), says so on stderr, and the
@@ -103,6 +105,28 @@ export function interruptedWrites(dir: string): Set<string> {
   return found;
 }
 
+/** Whether `dir` holds a completed checkpoint (a `chk-<id>` folder with `_metadata`). */
+function hasCompletedCheckpoint(dir: string): boolean {
+  let entries: Deno.DirEntry[];
+  try {
+    entries = [...Deno.readDirSync(dir)];
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return false;
+    throw e;
+  }
+  return entries.some((e) => {
+    if (!e.isDirectory) return false;
+    const path = `${dir}/${e.name}`;
+    if (!/^chk-\d+$/.test(e.name)) return hasCompletedCheckpoint(path);
+    try {
+      Deno.statSync(`${path}/_metadata`);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
 interface RunResult {
   status: Deno.CommandStatus;
   stderr: string;
@@ -112,7 +136,7 @@ interface RunResult {
 
 async function runOnce(
   o: CrashOptions,
-  plan: { delayMs: number } | { pauseAt: number } | undefined,
+  plan: { delayMs: number; afterCheckpoint?: boolean } | { pauseAt: number } | undefined,
 ): Promise<RunResult> {
   const env: Record<string, string> = { TMPDIR: o.tmpDir, NO_COLOR: "1" };
   if (plan && "pauseAt" in plan) {
@@ -148,7 +172,16 @@ async function runOnce(
       stderr += line + "\n";
       if (!started && /restoring|no checkpoint to restore/.test(line)) {
         started = true;
-        if (plan && "delayMs" in plan) timer = setTimeout(kill, plan.delayMs);
+        if (plan && "delayMs" in plan) {
+          // afterCheckpoint: the delay runs from the first completed checkpoint, so
+          // that the next run has one to restore whatever the machine's speed.
+          const killLater = () => {
+            if (plan.afterCheckpoint && !hasCompletedCheckpoint(o.checkpointDir)) {
+              timer = setTimeout(killLater, 5);
+            } else timer = setTimeout(kill, plan.delayMs);
+          };
+          killLater();
+        }
       }
       if (plan && "pauseAt" in plan && line.includes(PAUSE_MARKER)) {
         hooked = true;
@@ -190,7 +223,7 @@ export async function runWithCrashes(o: CrashOptions): Promise<CrashReport> {
       ? undefined
       : aimHook
       ? { pauseAt: 1 + Math.floor(random() * 6) }
-      : { delayMs: Math.floor(random() * o.maxDelayMs) };
+      : { delayMs: Math.floor(random() * o.maxDelayMs), afterCheckpoint: report.kills === 0 };
     const before = interruptedWrites(o.checkpointDir);
     const r = await runOnce(o, plan);
     report.runs++;
