@@ -19,6 +19,8 @@ import { LsmStore } from "../statestore-as/mod.ts";
 const QUICK = Deno.args.includes("--quick");
 const FULL = Deno.args.includes("--full");
 const rows: string[][] = [];
+/** Keys per getMany call. */
+const BATCH = 64;
 
 function median(xs: number[]): number {
   const s = xs.slice().sort((a, b) => a - b);
@@ -133,6 +135,7 @@ function lsmResident(n: number, vlen: number): void {
   const scans: Timing[] = [];
   const sputs: Timing[] = [];
   const sgets: Timing[] = [];
+  const mgets: Timing[] = [];
   for (let r = 0; r < 3; r++) {
     const dir = tmp();
     const s = LsmStore.open({ dir, memtableBytes: 256 << 20, blockCacheBytes: 1 << 20 });
@@ -175,6 +178,23 @@ function lsmResident(n: number, vlen: number): void {
       }
       if (sum !== 7 * n) throw new Error("wrong values");
     }));
+    // The same random gets, 64 keys per getMany call (their cache misses overlap).
+    const kb = new Uint8Array(BATCH * 16);
+    const keyViews = Array.from({ length: BATCH }, (_, j) => kb.subarray(j * 16, j * 16 + 16));
+    const ends = Array.from({ length: BATCH }, (_, j) => (j + 1) * 16);
+    mgets.push(time(() => {
+      let sum = 0;
+      const each = (_i: number, values: Uint8Array, offset: number, length: number) => {
+        if (length < 0) throw new Error("missing");
+        sum += values[offset]!;
+      };
+      for (let i = 0; i < n; i += BATCH) {
+        const m = Math.min(BATCH, n - i);
+        for (let j = 0; j < m; j++) writeKey(keyViews[j]!, probe[i + j]!);
+        s2.getMany(kb, m === BATCH ? ends : ends.slice(0, m), each);
+      }
+      if (sum !== 7 * n) throw new Error("wrong values");
+    }));
     s2.close();
     Deno.removeSync(dir2, { recursive: true });
   }
@@ -184,6 +204,7 @@ function lsmResident(n: number, vlen: number): void {
   report(label, "scan (per entry)", n, scans);
   report(label, "putScratch (key built in keyScratch)", n, sputs);
   report(label, "getScratch+valueView (random, key built in keyScratch)", n, sgets);
+  report(label, "getMany (random, 64 keys per call, keys built in a batch buffer)", n, mgets);
   // scratch path with the key copied from a separate Uint8Array per key
   const dir = tmp();
   const s = LsmStore.open({ dir, memtableBytes: 256 << 20, blockCacheBytes: 1 << 20 });

@@ -83,6 +83,15 @@ Deno.test("corruption: flipped byte in a data block names file and block; other 
   assert.throws(() => s.get(key(0)), CorruptionError);
   assert.equal(s.get(key(N - 1))![0], (N - 1) & 255);
   assert.throws(() => s.get(key(1)), CorruptionError);
+  // Batched: a key of the damaged block fails the batch, keys elsewhere still read.
+  const two = new Uint8Array([...key(N - 1), ...key(1)]);
+  assert.throws(
+    () => s.getMany(two, [4, 8], () => {}),
+    (e) => e instanceof CorruptionError && /t\.seg/.test(e.message) && /block 0/.test(e.message),
+  );
+  let last = -1;
+  s.getMany(key(N - 1), [4], (_i, v, off) => last = v[off]!);
+  assert.equal(last, (N - 1) & 255);
   s.close();
   Deno.removeSync(dir, { recursive: true });
 });

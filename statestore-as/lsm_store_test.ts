@@ -74,11 +74,24 @@ async function modelRun(seed: number, ops: number): Promise<void> {
         const v = val();
         store.put(k, v);
         model.set(hex(k), hex(v));
-      } else if (x < 0.6) {
+      } else if (x < 0.55) {
         const k = key();
         const got = store.get(k);
         const want = model.get(hex(k));
         assertEquals(got === undefined ? undefined : hex(got), want, `get ${hex(k)} op ${op}`);
+      } else if (x < 0.6) {
+        // getMany over more keys than one batch, repeats included.
+        const ks = Array.from({ length: 1 + Math.floor(r() * 150) }, key);
+        const ends: number[] = [];
+        let end = 0;
+        for (const k of ks) ends.push(end += k.length);
+        const packed = new Uint8Array(end);
+        ks.forEach((k, i) => packed.set(k, ends[i]! - k.length));
+        const got: (string | undefined)[] = [];
+        store.getMany(packed, ends, (i, values, offset, length) => {
+          got[i] = length < 0 ? undefined : hex(values.subarray(offset, offset + length));
+        });
+        assertEquals(got, ks.map((k) => model.get(hex(k))), `getMany op ${op}`);
       } else if (x < 0.7) {
         const k = key();
         store.delete(k);
@@ -232,6 +245,44 @@ Deno.test("scratch path: values of every size around the result scratch, across 
   assertEquals(s.getScratch(key(5000)), -1);
   s.close();
   Deno.removeSync(dir, { recursive: true });
+});
+
+Deno.test("getMany: large values, empty keys, a growing memtable table; bad key ends", () => {
+  const dir = Deno.makeTempDirSync({ prefix: "weir-lsm-getmany-" });
+  const s = LsmStore.open({ dir, memtableBytes: 4 << 20 });
+  try {
+    const key = (i: number) => new Uint8Array([i >> 8, i & 255, 9]);
+    const value = (i: number) => new Uint8Array(i % 3 === 0 ? 3000 : i % 50).fill(i & 255);
+    s.put(new Uint8Array(0), new Uint8Array([42]));
+    for (let i = 0; i < 500; i++) s.put(key(i), value(i));
+    // 200 keys (4 batches), 1 in 5 absent; 3000-byte values outgrow the value buffer.
+    const ids = Array.from({ length: 200 }, (_, j) => (j * 7) % 625);
+    const ends = ids.map((_, j) => (j + 1) * 3);
+    const packed = new Uint8Array(ids.length * 3);
+    ids.forEach((id, j) => packed.set(key(id), j * 3));
+    const seen: number[] = [];
+    s.getMany(packed, ends, (i, values, offset, length) => {
+      seen.push(i);
+      const id = ids[i]!;
+      if (id >= 500) return assertEquals(length, -1, `key ${id}`);
+      assertEquals(values.slice(offset, offset + length), value(id), `key ${id}`);
+    });
+    assertEquals(seen, ids.map((_, j) => j));
+    // An empty key between two others.
+    const got: Uint8Array[] = [];
+    s.getMany(new Uint8Array([0, 1, 9, 0, 2, 9]), [3, 3, 6], (_i, v, off, len) => {
+      got.push(v.slice(off, off + len));
+    });
+    assertEquals(got, [value(1), new Uint8Array([42]), value(2)]);
+    assert.throws(
+      () => s.getMany(new Uint8Array(4), [3, 2], () => {}),
+      /key ends must ascend; key 1 ends at 2/,
+    );
+    assert.throws(() => s.getMany(new Uint8Array(4), [5], () => {}), /within keys \(4 bytes\)/);
+  } finally {
+    s.close();
+    Deno.removeSync(dir, { recursive: true });
+  }
 });
 
 Deno.test("large keys and values cross the boundary", () => {

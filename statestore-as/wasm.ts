@@ -17,6 +17,12 @@ export interface StoreExports {
   resPtr(): number;
   resScratch(): number;
   resScratchCap(): number;
+  batchMax(): number;
+  batchKeyLens(): number;
+  batchOutLens(): number;
+  batchOutOffsets(): number;
+  batchValues(): number;
+  getBatch(n: number): number;
   put(kl: number, vl: number): number;
   del(kl: number): number;
   merge(kl: number, vl: number): number;

@@ -61,7 +61,7 @@ import {
   MODE_RAW,
   MODE_USER,
 } from "./iterator";
-import { Buf, bufAppend, crcInit, getVarint, hashKey, newBuf, vOut } from "./util";
+import { Buf, bufAppend, crcInit, eqBytes, getVarint, hashKey, newBuf, vOut } from "./util";
 
 export { errBlock, errDetail, errFile } from "./status";
 
@@ -175,8 +175,8 @@ function storeOpEnd(): void {
 
 // @ts-ignore: decorator
 @inline
-function memStep(m: Mem, kl: u32, h: u32): i32 {
-  const r: usize = memFind(m, kScr.ptr, kl, h);
+function memStep(m: Mem, k: usize, kl: u32, h: u32): i32 {
+  const r: usize = memFind(m, k, kl, h);
   if (r == 0) return -100;
   return step(recKind(r), r + REC_HDR + kl, load<u32>(r, 4));
 }
@@ -205,14 +205,17 @@ export function get(kl: u32): i32 {
 }
 
 function lookup(kl: u32): i32 {
-  const k: usize = kScr.ptr;
-  const h: u64 = hashKey(k, kl);
+  return lookupHashed(kScr.ptr, kl, hashKey(kScr.ptr, kl));
+}
+
+/** Point lookup of the key at k (its hash h): as get, without the copy. */
+function lookupHashed(k: usize, kl: u32, h: u64): i32 {
   nOps = 0;
   ops.len = 0;
-  let r: i32 = memStep(active, kl, <u32> h);
+  let r: i32 = memStep(active, k, kl, <u32> h);
   if (r != -100) return r;
   if (hasFrozen) {
-    r = memStep(frozen, kl, <u32> h);
+    r = memStep(frozen, k, kl, <u32> h);
     if (r != -100) return r;
   }
   for (let i: u32 = 0; i < orderN; i++) {
@@ -224,6 +227,105 @@ function lookup(kl: u32): i32 {
     if (r != -100) return r;
   }
   return nOps == 0 ? NOT_FOUND : assemble(0, 0);
+}
+
+// ---- batched point lookups -----------------------------------------------------
+// A random get over a large memtable waits on two cache misses in a row (the
+// hash slot, then the record). getBatch looks up many keys in passes so that
+// the misses of different keys overlap: all hashes and first slots, then all
+// records' first lines, then the comparisons and value copies.
+//
+//   key scratch:   key 0 | key 1 | ... (back to back, lengths in batchKeyLens)
+//   batchKeyLens:  u32 x BATCH   (in)
+//   batchOutLens:  i32 x BATCH   (out: value length, or NOT_FOUND)
+//   batchOutOffs:  u32 x BATCH   (out: offset of the value in batchValues)
+//   bRec:          usize x BATCH (the record the key's first slot points at, or 0)
+//   bHash:         u64 x BATCH
+const BATCH: u32 = 64;
+const bKeyLen: usize = heap.alloc(BATCH << 2);
+const bOutLen: usize = heap.alloc(BATCH << 2);
+const bOutOff: usize = heap.alloc(BATCH << 2);
+const bRec: usize = heap.alloc(BATCH << 2);
+const bHash: usize = heap.alloc(BATCH << 3);
+let bVal: Buf = newBuf(16384);
+// Sink of the loads that only bring records into the cache.
+let touched: u32 = 0;
+
+export function batchMax(): u32 {
+  return BATCH;
+}
+export function batchKeyLens(): usize {
+  return bKeyLen;
+}
+export function batchOutLens(): usize {
+  return bOutLen;
+}
+export function batchOutOffsets(): usize {
+  return bOutOff;
+}
+/** Where the last getBatch left the values (moves when it grows). */
+export function batchValues(): usize {
+  return bVal.ptr;
+}
+
+/**
+ * Looks up the n (<= BATCH) keys in the key scratch. Returns 0, with each
+ * key's value length (or NOT_FOUND) and value offset in the out arrays, or
+ * the first error status.
+ */
+export function getBatch(n: u32): i32 {
+  if (n > BATCH) return ERR_ARG;
+  const m: Mem = active;
+  const table: usize = m.table;
+  const mask: u32 = m.tableMask;
+  const tagMask: u32 = m.tagMask;
+  const arena: usize = m.arena;
+  // Pass 1: hashes and first slots (independent loads).
+  let k: usize = kScr.ptr;
+  for (let i: u32 = 0; i < n; i++) {
+    const kl: u32 = load<u32>(bKeyLen + (<usize> i << 2));
+    const h: u64 = hashKey(k, kl);
+    store<u64>(bHash + (<usize> i << 3), h);
+    const e: u32 = load<u32>(table + (<usize> (<u32> h & mask) << 2));
+    let r: usize = 0;
+    if (e != 0 && (e & tagMask) == (<u32> h & tagMask)) {
+      r = arena + (<usize> ((e & ~tagMask) - 1) << 3);
+    }
+    store<usize>(bRec + (<usize> i << 2), r);
+    k += kl;
+  }
+  // Pass 2: the records' first lines (independent loads).
+  let t: u32 = 0;
+  for (let i: u32 = 0; i < n; i++) {
+    const r: usize = load<usize>(bRec + (<usize> i << 2));
+    if (r != 0) t += load<u32>(r);
+  }
+  touched = t;
+  // Pass 3: a put found at the first slot is the answer; anything else
+  // (a longer probe, merges, deletes, older memtables, segments) takes the
+  // full lookup. Values are copied at once: a full lookup's result lives in
+  // buffers the next lookup reuses.
+  bVal.len = 0;
+  k = kScr.ptr;
+  for (let i: u32 = 0; i < n; i++) {
+    const kl: u32 = load<u32>(bKeyLen + (<usize> i << 2));
+    const r: usize = load<usize>(bRec + (<usize> i << 2));
+    let len: i32;
+    let v: usize;
+    if (r != 0 && load<u32>(r) == kl && recKind(r) == KIND_PUT && eqBytes(r + REC_HDR, k, kl)) {
+      v = r + REC_HDR + kl;
+      len = <i32> load<u32>(r, 4);
+    } else {
+      len = lookupHashed(k, kl, load<u64>(bHash + (<usize> i << 3)));
+      if (len < NOT_FOUND) return len;
+      v = resPtrG;
+    }
+    store<i32>(bOutLen + (<usize> i << 2), len);
+    store<u32>(bOutOff + (<usize> i << 2), bVal.len);
+    if (len > 0) bufAppend(bVal, v, <u32> len);
+    k += kl;
+  }
+  return 0;
 }
 
 export function resPtr(): usize {
