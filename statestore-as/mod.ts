@@ -26,5 +26,7 @@ export {
   segmentFileName,
   type SegmentInfo,
   writeSegment,
+  writeSegmentBatch,
 } from "./lsm_store.ts";
+export { SegmentBatch } from "./segment_batch.ts";
 export { DenoSegmentFs, type SegmentFile, type SegmentFs } from "./segment_fs.ts";

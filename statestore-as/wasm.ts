@@ -46,6 +46,10 @@ export interface StoreExports {
   writeBegin(): void;
   writeAdd(kind: number, kl: number, vl: number): number;
   writeFinish(): number;
+  batchAlloc(len: number, count: number): number;
+  batchFree(): void;
+  batchSort(): number;
+  batchWrite(): number;
   iterOpen(kl: number, el: number, hasEnd: number, raw: number): number;
   iterNext(): number;
   iterKey(): number;

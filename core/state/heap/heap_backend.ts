@@ -32,7 +32,8 @@ import {
   type StateMeta,
   writeStateKeyHeader,
 } from "../state_keys.ts";
-import { writeSegment } from "../../../statestore-as/lsm_store.ts";
+import { writeSegmentBatch } from "../../../statestore-as/lsm_store.ts";
+import { SegmentBatch } from "../../../statestore-as/segment_batch.ts";
 import { readHandleEntries } from "../lsm/handle_reader.ts";
 import type { StateTtlConfig, TtlTimeProvider } from "../ttl.ts";
 import { innerTtlConfig, liveStoredValue, ttlInnerDescriptor, wrapTtlState } from "../ttl_state.ts";
@@ -118,9 +119,6 @@ function latin1(b: Uint8Array): string {
 
 type Table = Map<unknown, unknown>;
 
-/** Emits one store entry; a `null` value is a delete (incremental snapshots). */
-type Emit = (k: Uint8Array, v: Uint8Array | null) => void;
-
 /** One state: a table per namespace, each mapping key → value. */
 class HeapStateBase<N> {
   protected readonly backend: HeapKeyedStateBackend;
@@ -132,6 +130,8 @@ class HeapStateBase<N> {
   /** The namespace last passed to setNamespace (interned to `#ns`). */
   #nsObject: unknown = undefined;
   protected table: Table | undefined;
+  /** Where `encode` serializes values (snapshots). */
+  protected readonly valueScratch: ByteWriter = new ByteWriter();
   /** Where TTL incremental cleanup continues. */
   #cursor: Iterator<[unknown, Table, unknown]> | undefined;
   /**
@@ -214,14 +214,20 @@ class HeapStateBase<N> {
   }
 
   /**
-   * Emits the store entries of a changed (namespace, key) whose stored value
+   * Adds the store entries of a changed (namespace, key) whose stored value
    * is now `value` (undefined: removed): puts and deletes. `prefix` holds
    * the key up to and including the namespace.
    */
-  encodeChange(prefix: ByteWriter, ns: unknown, key: unknown, value: unknown, emit: Emit): void {
+  encodeChange(
+    prefix: ByteWriter,
+    ns: unknown,
+    key: unknown,
+    value: unknown,
+    out: SegmentBatch,
+  ): void {
     void ns, key;
-    if (value === undefined) emit(prefix.toBytes(), null);
-    else this.encode(prefix, value, emit);
+    if (value === undefined) out.add(prefix.buf, prefix.length, null, 0);
+    else this.encode(prefix, value, out);
   }
 
   /**
@@ -270,11 +276,11 @@ class HeapStateBase<N> {
   }
 
   /**
-   * Emits the store entries of one stored value: `prefix` holds the key up to
+   * Adds the store entries of one stored value to `out`: `prefix` holds the key up to
    * and including the namespace. Overridden per kind.
    */
-  encode(prefix: ByteWriter, value: unknown, emit: Emit): void {
-    void prefix, value, emit;
+  encode(prefix: ByteWriter, value: unknown, out: SegmentBatch): void {
+    void prefix, value, out;
     throw new StateError("encode is defined per state kind");
   }
 
@@ -365,19 +371,15 @@ class HeapStateBase<N> {
 /** Value, reducing and aggregating state: one stored value, one entry. */
 class SingleValueCodec<N> extends HeapStateBase<N> {
   readonly #serializer: Serializer<unknown>;
-  readonly #scratch = new ByteWriter();
   constructor(b: HeapKeyedStateBackend, ns: Serializer<N> | undefined, ser: Serializer<unknown>) {
     super(b, ns);
     this.#serializer = ser;
   }
-  override encode(
-    prefix: ByteWriter,
-    value: unknown,
-    emit: Emit,
-  ) {
-    this.#scratch.reset();
-    this.#serializer.write(value, this.#scratch);
-    emit(prefix.toBytes(), this.#scratch.toBytes());
+  override encode(prefix: ByteWriter, value: unknown, out: SegmentBatch) {
+    const v = this.valueScratch;
+    v.reset();
+    this.#serializer.write(value, v);
+    out.add(prefix.buf, prefix.length, v.buf, v.length);
   }
   override decode(_existing: unknown, _rest: ByteReader, value: Uint8Array): unknown {
     return this.#serializer.read(new ByteReader(value));
@@ -411,14 +413,11 @@ class HeapListState<T, N> extends HeapStateBase<N> {
     super(b, ns);
     this.#ser = ser;
   }
-  override encode(
-    prefix: ByteWriter,
-    value: unknown,
-    emit: Emit,
-  ) {
-    const out = new ByteWriter();
-    for (const el of value as T[]) appendListElement(this.#ser, el, out);
-    emit(prefix.toBytes(), out.toBytes());
+  override encode(prefix: ByteWriter, value: unknown, out: SegmentBatch) {
+    const v = this.valueScratch;
+    v.reset();
+    for (const el of value as T[]) appendListElement(this.#ser, el, v);
+    out.add(prefix.buf, prefix.length, v.buf, v.length);
   }
   override decode(_existing: unknown, _rest: ByteReader, value: Uint8Array): unknown {
     return decodeList(this.#ser, value);
@@ -464,19 +463,15 @@ class HeapMapState<K, V, N> extends HeapStateBase<N> {
     this.#keySer = keySer;
     this.#valueSer = valueSer;
   }
-  override encode(
-    prefix: ByteWriter,
-    value: unknown,
-    emit: Emit,
-  ) {
+  override encode(prefix: ByteWriter, value: unknown, out: SegmentBatch) {
     const at = prefix.length;
-    const v = new ByteWriter();
+    const v = this.valueScratch;
     for (const [mk, mv] of value as Map<K, V>) {
       prefix.length = at;
       this.#keySer.write(mk, prefix);
       v.reset();
       this.#valueSer.write(mv, v);
-      emit(prefix.toBytes(), v.toBytes());
+      out.add(prefix.buf, prefix.length, v.buf, v.length);
     }
     prefix.length = at;
   }
@@ -507,24 +502,24 @@ class HeapMapState<K, V, N> extends HeapStateBase<N> {
     ns: unknown,
     key: unknown,
     value: unknown,
-    emit: Emit,
+    out: SegmentBatch,
   ): void {
     const userKeys = this.#takenUserKeys.get(ns)?.get(key);
     if (userKeys === undefined) return;
     const m = value as Map<K, V> | undefined;
     const at = prefix.length;
-    const v = new ByteWriter();
+    const v = this.valueScratch;
     for (const uk of userKeys) {
       prefix.length = at;
       this.#keySer.write(uk as K, prefix);
       const mv = m?.get(uk as K);
       if (mv === undefined && !m?.has(uk as K)) {
-        emit(prefix.toBytes(), null);
+        out.add(prefix.buf, prefix.length, null, 0);
         continue;
       }
       v.reset();
       this.#valueSer.write(mv as V, v);
-      emit(prefix.toBytes(), v.toBytes());
+      out.add(prefix.buf, prefix.length, v.buf, v.length);
     }
     prefix.length = at;
   }
@@ -950,24 +945,24 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
     let fullCleanup = false;
     for (const { ttl } of this.#states.values()) fullCleanup ||= ttl?.cleanup.fullSnapshot === true;
     const chain = fullCleanup ? undefined : this.#usableChain(seq, storage);
-    let entries: [Uint8Array, Uint8Array | null][] | undefined;
+    let entries: SegmentBatch | undefined;
     if (chain !== undefined && rawDirty !== undefined && !dirty.includes(undefined)) {
       entries = this.#deltaEntries(dirty as Map<unknown, Set<unknown>>[], rawDirty, chain);
     }
     const base = entries === undefined ? undefined : chain;
     entries ??= this.#fullEntries();
-    entries.sort((a, b) => compareBytes(a[0], b[0]));
     const name = storage.newSegmentName();
     const keyGroupRange = this.keyGroupRange;
     // The asynchronous part: write once the synchronous part has returned.
     return Promise.resolve().then(() => {
       try {
-        const written: SegmentRef[] = entries.length === 0 ? [] : [
-          writeSegment(storage.fs, `${storage.dir}/${name}`, entries),
+        // Sorted in WebAssembly as it is written.
+        const written: SegmentRef[] = entries.count === 0 ? [] : [
+          writeSegmentBatch(storage.fs, `${storage.dir}/${name}`, entries),
         ].map((s) => ({ name: s.name, size: s.size }));
         const segments = base === undefined ? written : [...written, ...base.segments];
         if (seq === this.#snapshots) {
-          this.#chain = base === undefined ? chainOf(segments, seq, entries.length) : {
+          this.#chain = base === undefined ? chainOf(segments, seq, entries.count) : {
             segments,
             fullBytes: base.fullBytes,
             deltaBytes: base.deltaBytes + (written[0]?.size ?? 0),
@@ -1007,7 +1002,7 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
     dirty: Map<unknown, Set<unknown>>[],
     rawDirty: Set<string>,
     chain: SnapshotChain,
-  ): [Uint8Array, Uint8Array | null][] | undefined {
+  ): SegmentBatch | undefined {
     const budget = chain.fullBytes - chain.deltaBytes;
     // Most keys changed (the usual case under uniform churn): skip straight to a full snapshot.
     if (chain.fullEntries !== undefined && chain.fullEntries > 0) {
@@ -1015,19 +1010,12 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
       for (const d of dirty) for (const keys of d.values()) changed += keys.size;
       if (changed * (chain.fullBytes / chain.fullEntries) >= budget) return undefined;
     }
-    const entries: [Uint8Array, Uint8Array | null][] = [];
-    let bytes = 0;
-    let over = false;
-    const emit = (k: Uint8Array, v: Uint8Array | null) => {
-      entries.push([k, v]);
-      bytes += k.length + (v === null ? 0 : v.length);
-      if (bytes >= budget) over = true;
-    };
+    const entries = new SegmentBatch();
     for (const id of rawDirty) {
       const e = this.#raw.get(id);
-      if (e !== undefined) emit(e[0], e[1]);
-      else emit(latin1Bytes(id), null);
-      if (over) return undefined;
+      if (e !== undefined) entries.put(e[0], e[1]);
+      else entries.delete(latin1Bytes(id));
+      if (entries.byteLength >= budget) return undefined;
     }
     const keyBytes = new ByteWriter();
     const prefix = new ByteWriter();
@@ -1037,8 +1025,8 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
       for (const [ns, keys] of changed) {
         for (const key of keys) {
           this.#prefix(prefix, keyBytes, meta.id, state, ns, key);
-          state.encodeChange(prefix, ns, key, state.storedValue(ns, key), emit);
-          if (over) return undefined;
+          state.encodeChange(prefix, ns, key, state.storedValue(ns, key), entries);
+          if (entries.byteLength >= budget) return undefined;
         }
       }
     }
@@ -1064,9 +1052,9 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
   }
 
   /** Every entry of the state (a full snapshot). */
-  #fullEntries(): [Uint8Array, Uint8Array | null][] {
-    const entries: [Uint8Array, Uint8Array | null][] = [];
-    const emit = (k: Uint8Array, v: Uint8Array | null) => void entries.push([k, v]);
+  #fullEntries(): SegmentBatch {
+    // Sized from the last full snapshot: growing a large batch copies it.
+    const entries = new SegmentBatch(Math.max(64 << 10, (this.#chain?.fullBytes ?? 0) * 1.25));
     const keyBytes = new ByteWriter();
     const prefix = new ByteWriter();
     const now = Math.floor(this.#time.now());
@@ -1077,14 +1065,13 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
         const value = prune ? liveStoredValue(meta.kind as never, stored, prune, now) : stored;
         if (value === undefined) continue;
         this.#prefix(prefix, keyBytes, meta.id, state, ns, key);
-        state.encode(prefix, value, emit);
+        state.encode(prefix, value, entries);
       }
     }
     for (const p of this.#pending.values()) {
-      for (const e of p.entries) entries.push(e);
+      for (const [k, v] of p.entries) entries.put(k, v);
     }
-    // A loop, not a spread: millions of timers would overflow the call's arguments.
-    for (const e of this.#raw.values()) entries.push(e);
+    for (const [k, v] of this.#raw.values()) entries.put(k, v);
     return entries;
   }
 

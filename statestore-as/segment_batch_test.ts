@@ -1,0 +1,116 @@
+import assert from "node:assert/strict";
+import { StateError } from "../core/errors.ts";
+import {
+  DenoSegmentFs,
+  LsmStore,
+  readSegment,
+  SegmentBatch,
+  writeSegment,
+  writeSegmentBatch,
+} from "./mod.ts";
+
+/** Deterministic PRNG (mulberry32). */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const hex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+
+/** Keys built to defeat a prefix sort: long shared prefixes, keys that extend others, zero bytes. */
+function awkwardKeys(seed: number, n: number): Uint8Array[] {
+  const r = rng(seed);
+  const prefixes = [0, 3, 8, 9, 16, 40, 70, 130].map((len) =>
+    Uint8Array.from({ length: len }, () => (r() < 0.3 ? 0 : 0x61))
+  );
+  const seen = new Set<string>();
+  const out: Uint8Array[] = [];
+  while (out.length < n) {
+    const p = prefixes[Math.floor(r() * prefixes.length)]!;
+    const tail = Uint8Array.from(
+      { length: Math.floor(r() * 12) },
+      () => r() < 0.4 ? 0 : Math.floor(r() * 256),
+    );
+    const k = new Uint8Array(p.length + tail.length);
+    k.set(p);
+    k.set(tail, p.length);
+    const h = hex(k);
+    if (seen.has(h)) continue;
+    seen.add(h);
+    out.push(k);
+  }
+  return out;
+}
+
+Deno.test("writeSegmentBatch sorts like a byte comparison, over awkward keys and seeds", () => {
+  const dir = Deno.makeTempDirSync({ prefix: "weir-batch-" });
+  const fs = new DenoSegmentFs();
+  try {
+    for (const seed of [1, 2, 3]) {
+      const keys = awkwardKeys(seed, 20_000);
+      const batch = new SegmentBatch(16);
+      keys.forEach((k, i) => batch.put(k, new Uint8Array([i & 255, i >> 8])));
+      const info = writeSegmentBatch(fs, `${dir}/s${seed}.seg`, batch);
+      assert.equal(info.entries, keys.length);
+      const got = [...readSegment(fs, `${dir}/s${seed}.seg`)].map(([k, v]) =>
+        `${hex(k)}=${hex(v)}`
+      );
+      const want = keys.map((k, i) => [hex(k), hex(new Uint8Array([i & 255, i >> 8]))] as const)
+        .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+        .map(([k, v]) => `${k}=${v}`);
+      assert.deepEqual(got, want, `seed ${seed}`);
+    }
+  } finally {
+    fs.close();
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("writeSegmentBatch: deletes hide older segments; add() takes writer buffers as they are", () => {
+  const dir = Deno.makeTempDirSync({ prefix: "weir-batch-" });
+  const fs = new DenoSegmentFs();
+  try {
+    const k = (i: number) => new Uint8Array([0, i]);
+    writeSegment(fs, `${dir}/old.seg`, [[k(1), k(1)], [k(2), k(2)], [k(3), k(3)]]);
+    const batch = new SegmentBatch();
+    batch.delete(k(2));
+    // A longer buffer of which only the first bytes count.
+    batch.add(new Uint8Array([0, 3, 99]), 2, new Uint8Array([7, 7, 99, 99]), 2);
+    batch.add(new Uint8Array([0, 4, 99]), 2, null, 5);
+    writeSegmentBatch(fs, `${dir}/new.seg`, batch);
+    const s = LsmStore.open({ dir, segments: ["new.seg", "old.seg"] });
+    const all = [...s.scan({})].map(([key, v]) => `${hex(key)}=${hex(v)}`);
+    s.close();
+    assert.deepEqual(all, ["0001=0001", "0003=0707"]);
+  } finally {
+    fs.close();
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("writeSegmentBatch: a key twice is a StateError and leaves no file", () => {
+  const dir = Deno.makeTempDirSync({ prefix: "weir-batch-" });
+  const fs = new DenoSegmentFs();
+  try {
+    const batch = new SegmentBatch();
+    for (let i = 0; i < 100; i++) batch.put(new Uint8Array([i]), new Uint8Array([i]));
+    batch.put(new Uint8Array([42]), new Uint8Array([0]));
+    assert.throws(
+      () => writeSegmentBatch(fs, `${dir}/dup.seg`, batch),
+      (e) => e instanceof StateError && /a key occurs twice/.test(e.message),
+    );
+    assert.deepEqual([...Deno.readDirSync(dir)], []);
+    // An empty batch writes an empty segment.
+    assert.equal(writeSegmentBatch(fs, `${dir}/empty.seg`, new SegmentBatch()).entries, 0);
+    assert.deepEqual([...readSegment(fs, `${dir}/empty.seg`)], []);
+  } finally {
+    fs.close();
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
