@@ -1395,22 +1395,38 @@ export function writeSegmentBatch(fs: SegmentFs, path: string, batch: SegmentBat
  */
 function writeSegmentFile(fs: SegmentFs, path: string, fill: (e: Engine) => number): SegmentInfo {
   const e = new Engine(fs, false, 64 << 10, 64 << 10, 4096);
-  const name = basename(path);
-  const tmp = `${path.slice(0, path.length - name.length)}.${name}.tmp`;
-  const out = fs.create(tmp);
-  e.out = out;
-  let ok = false;
-  try {
+  return writeAtomically(fs, path, (out) => {
+    e.out = out;
     e.ex.writeBegin();
     const n = fill(e);
     const st = e.ex.writeFinish();
     if (st < 0) throw e.error(st);
     e.drainStage();
+    return n;
+  });
+}
+
+/**
+ * Writes a file through a temporary name, synced, then renamed into place
+ * (files never change once written): `write` fills it and returns its
+ * entries. A failure removes the temporary file.
+ */
+export function writeAtomically(
+  fs: SegmentFs,
+  path: string,
+  write: (out: SegmentFile) => number,
+): SegmentInfo {
+  const name = basename(path);
+  const tmp = `${path.slice(0, path.length - name.length)}.${name}.tmp`;
+  const out = fs.create(tmp);
+  let ok = false;
+  try {
+    const entries = write(out);
     out.sync();
     out.close();
     ok = true;
     fs.rename(tmp, path);
-    return { name, size: fs.size(path) ?? 0, entries: n };
+    return { name, size: fs.size(path) ?? 0, entries };
   } finally {
     if (!ok) {
       try {

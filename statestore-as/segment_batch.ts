@@ -53,6 +53,19 @@ export class SegmentBatch {
     return this.#buf.subarray(0, this.#length);
   }
 
+  /**
+   * A batch over packed entries (as `bytes()` returned them), without a
+   * copy: the other side of a batch sent to a worker.
+   */
+  static fromBytes(bytes: Uint8Array, count: number): SegmentBatch {
+    const b = new SegmentBatch(0);
+    b.#buf = bytes;
+    b.#view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    b.#length = bytes.length;
+    b.#count = count;
+    return b;
+  }
+
   /** Adds a put of `key` → `value`. */
   put(key: Uint8Array, value: Uint8Array): void {
     this.add(key, key.length, value, value.length);
@@ -84,7 +97,7 @@ export class SegmentBatch {
   }
 
   #grow(need: number): void {
-    let cap = this.#buf.length * 2;
+    let cap = Math.max(64, this.#buf.length * 2);
     while (cap < need) cap *= 2;
     const next = new Uint8Array(cap);
     next.set(this.#buf.subarray(0, this.#length));

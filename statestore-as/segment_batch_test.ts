@@ -5,8 +5,10 @@ import {
   LsmStore,
   readSegment,
   SegmentBatch,
+  type SegmentFs,
   writeSegment,
   writeSegmentBatch,
+  writeSegmentBatchAsync,
 } from "./mod.ts";
 
 /** Deterministic PRNG (mulberry32). */
@@ -111,6 +113,80 @@ Deno.test("writeSegmentBatch: a key twice is a StateError and leaves no file", (
     assert.deepEqual([...readSegment(fs, `${dir}/empty.seg`)], []);
   } finally {
     fs.close();
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("writeSegmentBatchAsync: sorted on a worker, written through the caller's fs", async () => {
+  const dir = Deno.makeTempDirSync({ prefix: "weir-batch-" });
+  const real = new DenoSegmentFs();
+  const writes: string[] = [];
+  const fs: SegmentFs = {
+    readAt: (p, o, d) => real.readAt(p, o, d),
+    size: (p) => real.size(p),
+    rename: (a, b) => real.rename(a, b),
+    remove: (p) => real.remove(p),
+    mkdirp: (p) => real.mkdirp(p),
+    create: (p) => {
+      writes.push(p.slice(dir.length + 1));
+      return real.create(p);
+    },
+  };
+  try {
+    const keys = awkwardKeys(4, 30_000);
+    const batch = new SegmentBatch();
+    keys.forEach((k, i) => batch.put(k, new Uint8Array([i & 255])));
+    const info = await writeSegmentBatchAsync(fs, `${dir}/w.seg`, batch, { offThreadFrom: 0 });
+    assert.equal(info.entries, keys.length);
+    assert.equal(info.size, Deno.statSync(`${dir}/w.seg`).size);
+    assert.deepEqual(writes, [".w.seg.tmp"]);
+    const got = [...readSegment(real, `${dir}/w.seg`)].map(([k]) => hex(k));
+    assert.deepEqual(got, keys.map(hex).sort());
+    // The worker's errors come back as StateErrors; nothing is written.
+    const dup = new SegmentBatch();
+    dup.put(new Uint8Array([1]), new Uint8Array([1]));
+    dup.put(new Uint8Array([1]), new Uint8Array([2]));
+    await assert.rejects(
+      writeSegmentBatchAsync(fs, `${dir}/dup.seg`, dup, { offThreadFrom: 0 }),
+      (e) => e instanceof StateError && /a key occurs twice/.test(e.message),
+    );
+    assert.equal(real.size(`${dir}/dup.seg`), undefined);
+  } finally {
+    real.close();
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("writeSegmentBatchAsync: a failing disk removes the temporary file and rejects", async () => {
+  const dir = Deno.makeTempDirSync({ prefix: "weir-batch-" });
+  const real = new DenoSegmentFs();
+  const fs: SegmentFs = {
+    readAt: (p, o, d) => real.readAt(p, o, d),
+    size: (p) => real.size(p),
+    rename: (a, b) => real.rename(a, b),
+    remove: (p) => real.remove(p),
+    mkdirp: (p) => real.mkdirp(p),
+    create: (p) => {
+      const f = real.create(p);
+      return {
+        write: () => {
+          throw new Error("disk full");
+        },
+        sync: () => f.sync(),
+        close: () => f.close(),
+      };
+    },
+  };
+  try {
+    const batch = new SegmentBatch();
+    for (let i = 0; i < 1000; i++) batch.put(new Uint8Array([i >> 8, i & 255]), new Uint8Array(4));
+    await assert.rejects(
+      writeSegmentBatchAsync(fs, `${dir}/f.seg`, batch, { offThreadFrom: 0 }),
+      /disk full/,
+    );
+    assert.deepEqual([...Deno.readDirSync(dir)], []);
+  } finally {
+    real.close();
     Deno.removeSync(dir, { recursive: true });
   }
 });

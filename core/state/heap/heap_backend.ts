@@ -32,7 +32,7 @@ import {
   type StateMeta,
   writeStateKeyHeader,
 } from "../state_keys.ts";
-import { writeSegmentBatch } from "../../../statestore-as/lsm_store.ts";
+import { writeSegmentBatchAsync } from "../../../statestore-as/segment_batch_writer.ts";
 import { SegmentBatch } from "../../../statestore-as/segment_batch.ts";
 import { readHandleEntries } from "../lsm/handle_reader.ts";
 import type { StateTtlConfig, TtlTimeProvider } from "../ttl.ts";
@@ -150,9 +150,9 @@ class HeapStateBase<N> {
     this.table = undefined;
   }
 
-  /** Every (namespace, key, stored value). */
-  *storedEntries(): Iterable<[unknown, unknown, unknown]> {
-    for (const [ns, t] of this.#namespaces) for (const [k, v] of t) yield [ns, k, v];
+  /** Calls `fn` with every (namespace, key, stored value); no object per entry, unlike a generator. */
+  forEachStored(fn: (ns: unknown, key: unknown, stored: unknown) => void): void {
+    for (const [ns, t] of this.#namespaces) t.forEach((v, k) => fn(ns, k, v));
   }
 
   /** The stored value of (namespace, key), namespace as interned. */
@@ -724,6 +724,8 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
   #chain: SnapshotChain | undefined;
   /** Snapshots started; a chain from an earlier one means the last one has not finished. */
   #snapshots = 0;
+  /** Bytes of the last full snapshot's batch (sizes the next one). */
+  #lastFullBytes = 0;
   #nextStateId = 1;
   #key: unknown = NO_KEY;
   #operator: string;
@@ -953,29 +955,29 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
     entries ??= this.#fullEntries();
     const name = storage.newSegmentName();
     const keyGroupRange = this.keyGroupRange;
-    // The asynchronous part: write once the synchronous part has returned.
-    return Promise.resolve().then(() => {
-      try {
-        // Sorted in WebAssembly as it is written.
-        const written: SegmentRef[] = entries.count === 0 ? [] : [
-          writeSegmentBatch(storage.fs, `${storage.dir}/${name}`, entries),
-        ].map((s) => ({ name: s.name, size: s.size }));
-        const segments = base === undefined ? written : [...written, ...base.segments];
-        if (seq === this.#snapshots) {
-          this.#chain = base === undefined ? chainOf(segments, seq, entries.count) : {
-            segments,
-            fullBytes: base.fullBytes,
-            deltaBytes: base.deltaBytes + (written[0]?.size ?? 0),
-            fullEntries: base.fullEntries,
-            seq,
-          };
-        }
-        return { backend: "heap", keyGroupRange, states, segments };
-      } catch (e) {
-        // The changes this snapshot took are lost to deltas: the next one is full.
-        this.#chain = undefined;
-        throw e;
+    // The asynchronous part, once the synchronous part has returned: large
+    // batches are sorted and formatted on a worker thread.
+    const write = () =>
+      entries.count === 0
+        ? undefined
+        : writeSegmentBatchAsync(storage.fs, `${storage.dir}/${name}`, entries);
+    return Promise.resolve().then(write).then((info) => {
+      const written: SegmentRef[] = info ? [{ name: info.name, size: info.size }] : [];
+      const segments = base === undefined ? written : [...written, ...base.segments];
+      if (seq === this.#snapshots) {
+        this.#chain = base === undefined ? chainOf(segments, seq, entries.count) : {
+          segments,
+          fullBytes: base.fullBytes,
+          deltaBytes: base.deltaBytes + (written[0]?.size ?? 0),
+          fullEntries: base.fullEntries,
+          seq,
+        };
       }
+      return { backend: "heap", keyGroupRange, states, segments };
+    }, (e) => {
+      // The changes this snapshot took are lost to deltas: the next one is full.
+      this.#chain = undefined;
+      throw e;
     });
   }
 
@@ -1044,34 +1046,41 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
   ): void {
     keyBytes.reset();
     this.#keySerializer.write(key, keyBytes);
-    const kg = murmur3(keyBytes.buf, keyBytes.length) % this.#maxParallelism;
+    const n = keyBytes.length;
+    const kg = murmur3(keyBytes.buf, n) % this.#maxParallelism;
     prefix.reset();
     writeStateKeyHeader(prefix, kg, stateId);
-    prefix.writeRaw(keyBytes.bytes());
+    // A loop, not writeRaw(bytes()): no view per key.
+    prefix.ensure(n);
+    const dst = prefix.buf, src = keyBytes.buf, at = prefix.length;
+    for (let i = 0; i < n; i++) dst[at + i] = src[i]!;
+    prefix.length = at + n;
     if (state.nsSerializer) state.nsSerializer.write(ns, prefix);
   }
 
   /** Every entry of the state (a full snapshot). */
   #fullEntries(): SegmentBatch {
-    // Sized from the last full snapshot: growing a large batch copies it.
-    const entries = new SegmentBatch(Math.max(64 << 10, (this.#chain?.fullBytes ?? 0) * 1.25));
+    // Sized like the last one: growing a large batch copies it.
+    const entries = new SegmentBatch(Math.max(64 << 10, this.#lastFullBytes * 1.1));
     const keyBytes = new ByteWriter();
     const prefix = new ByteWriter();
     const now = Math.floor(this.#time.now());
     for (const { meta, state, ttl } of this.#states.values()) {
       const prune = ttl?.cleanup.fullSnapshot ? ttl : undefined;
-      for (const [ns, key, stored] of state.storedEntries()) {
+      const kind = meta.kind as never;
+      state.forEachStored((ns, key, stored) => {
         // Cleanup in full snapshots: expired values and elements are not written.
-        const value = prune ? liveStoredValue(meta.kind as never, stored, prune, now) : stored;
-        if (value === undefined) continue;
+        const value = prune ? liveStoredValue(kind, stored, prune, now) : stored;
+        if (value === undefined) return;
         this.#prefix(prefix, keyBytes, meta.id, state, ns, key);
         state.encode(prefix, value, entries);
-      }
+      });
     }
     for (const p of this.#pending.values()) {
       for (const [k, v] of p.entries) entries.put(k, v);
     }
     for (const [k, v] of this.#raw.values()) entries.put(k, v);
+    this.#lastFullBytes = entries.byteLength;
     return entries;
   }
 

@@ -237,6 +237,35 @@ Deno.test("heap incremental: deltas of every change restore into heap and LSM as
   }
 });
 
+Deno.test("heap snapshots of large state (sorted on a worker) restore into heap and LSM", async () => {
+  const shared = new Shared();
+  try {
+    // 5000 keys of every kind: ~40k entries, past writeSegmentBatchAsync's off-thread threshold.
+    const N = 5000;
+    const b = heap();
+    fill(b, N);
+    const full = await b.snapshot(1, shared.storage());
+    assert.equal(full.segments.length, 1);
+    const first = dump(b, N);
+    churn(b, Array.from({ length: N }, (_, i) => i), 1);
+    const again = await b.snapshot(2, shared.storage());
+    const live = dump(b, N);
+    assert.notDeepEqual(live, first);
+    const fromFirst = heap(FULL, shared.restore([full]));
+    assert.deepEqual(dump(fromFirst, N), first);
+    fromFirst.dispose();
+    const fromHeap = heap(FULL, shared.restore([again]));
+    assert.deepEqual(dump(fromHeap, N), live);
+    const fromLsm = lsm(FULL, shared.restore([again]));
+    assert.deepEqual(dump(fromLsm, N), live);
+    fromLsm.dispose();
+    fromHeap.dispose();
+    b.dispose();
+  } finally {
+    shared.close();
+  }
+});
+
 Deno.test("heap incremental: a delta's size follows the change, and no change adds no segment", async () => {
   const shared = new Shared();
   try {
