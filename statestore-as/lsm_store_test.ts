@@ -8,6 +8,7 @@ import {
   type SegmentInfo,
   writeSegment,
 } from "./mod.ts";
+import { hex, rng } from "./_test_util.ts";
 
 const assertEquals = (a: unknown, b: unknown, msg?: string) => assert.deepEqual(a, b, msg);
 // deno-lint-ignore no-explicit-any
@@ -19,19 +20,6 @@ const assertThrows = (f: () => unknown, cls: new (...a: any[]) => Error, msg?: s
 
 const LONG = Deno.env.get("WEIR_LONG_TESTS") === "1";
 
-/** Deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-const hex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
 const unhex = (s: string) => new Uint8Array(s.match(/../g)!.map((x) => parseInt(x, 16)));
 
 function cmp(a: string, b: string): number {

@@ -10,20 +10,7 @@ import {
   writeSegmentBatch,
   writeSegmentBatchAsync,
 } from "./mod.ts";
-
-/** Deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-const hex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+import { hex, rng } from "./_test_util.ts";
 
 /** Keys built to defeat a prefix sort: long shared prefixes, keys that extend others, zero bytes. */
 function awkwardKeys(seed: number, n: number): Uint8Array[] {
