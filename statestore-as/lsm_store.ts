@@ -1380,7 +1380,6 @@ export function writeSegmentBatch(fs: SegmentFs, path: string, batch: SegmentBat
     let st = e.ex.batchSort();
     if (st < 0) throw e.error(st);
     st = e.ex.batchWrite();
-    e.ex.batchFree();
     if (st === ERR_ARG) {
       throw new StateError(`writeSegmentBatch: a key occurs twice in the batch`);
     }

@@ -37,10 +37,32 @@ function awkwardKeys(seed: number, n: number): Uint8Array[] {
   return out;
 }
 
-Deno.test("writeSegmentBatch sorts like a byte comparison, over awkward keys and seeds", () => {
+/** Runs `f` with a fresh temporary folder and a file system on it, then removes both. */
+async function inTempDir(f: (dir: string, fs: DenoSegmentFs) => void | Promise<void>) {
   const dir = Deno.makeTempDirSync({ prefix: "weir-batch-" });
   const fs = new DenoSegmentFs();
   try {
+    await f(dir, fs);
+  } finally {
+    fs.close();
+    Deno.removeSync(dir, { recursive: true });
+  }
+}
+
+/** `fs` with its `create` replaced. */
+function withCreate(fs: SegmentFs, create: SegmentFs["create"]): SegmentFs {
+  return {
+    readAt: (p, o, d) => fs.readAt(p, o, d),
+    size: (p) => fs.size(p),
+    rename: (a, b) => fs.rename(a, b),
+    remove: (p) => fs.remove(p),
+    mkdirp: (p) => fs.mkdirp(p),
+    create,
+  };
+}
+
+Deno.test("writeSegmentBatch sorts like a byte comparison, over awkward keys and seeds", () =>
+  inTempDir((dir, fs) => {
     for (const seed of [1, 2, 3]) {
       const keys = awkwardKeys(seed, 20_000);
       const batch = new SegmentBatch(16);
@@ -55,16 +77,10 @@ Deno.test("writeSegmentBatch sorts like a byte comparison, over awkward keys and
         .map(([k, v]) => `${k}=${v}`);
       assert.deepEqual(got, want, `seed ${seed}`);
     }
-  } finally {
-    fs.close();
-    Deno.removeSync(dir, { recursive: true });
-  }
-});
+  }));
 
-Deno.test("writeSegmentBatch: deletes hide older segments; add() takes writer buffers as they are", () => {
-  const dir = Deno.makeTempDirSync({ prefix: "weir-batch-" });
-  const fs = new DenoSegmentFs();
-  try {
+Deno.test("writeSegmentBatch: deletes hide older segments; add() takes writer buffers as they are", () =>
+  inTempDir((dir, fs) => {
     const k = (i: number) => new Uint8Array([0, i]);
     writeSegment(fs, `${dir}/old.seg`, [[k(1), k(1)], [k(2), k(2)], [k(3), k(3)]]);
     const batch = new SegmentBatch();
@@ -77,16 +93,10 @@ Deno.test("writeSegmentBatch: deletes hide older segments; add() takes writer bu
     const all = [...s.scan({})].map(([key, v]) => `${hex(key)}=${hex(v)}`);
     s.close();
     assert.deepEqual(all, ["0001=0001", "0003=0707"]);
-  } finally {
-    fs.close();
-    Deno.removeSync(dir, { recursive: true });
-  }
-});
+  }));
 
-Deno.test("writeSegmentBatch: a key twice is a StateError and leaves no file", () => {
-  const dir = Deno.makeTempDirSync({ prefix: "weir-batch-" });
-  const fs = new DenoSegmentFs();
-  try {
+Deno.test("writeSegmentBatch: a key twice is a StateError and leaves no file", () =>
+  inTempDir((dir, fs) => {
     const batch = new SegmentBatch();
     for (let i = 0; i < 100; i++) batch.put(new Uint8Array([i]), new Uint8Array([i]));
     batch.put(new Uint8Array([42]), new Uint8Array([0]));
@@ -98,28 +108,15 @@ Deno.test("writeSegmentBatch: a key twice is a StateError and leaves no file", (
     // An empty batch writes an empty segment.
     assert.equal(writeSegmentBatch(fs, `${dir}/empty.seg`, new SegmentBatch()).entries, 0);
     assert.deepEqual([...readSegment(fs, `${dir}/empty.seg`)], []);
-  } finally {
-    fs.close();
-    Deno.removeSync(dir, { recursive: true });
-  }
-});
+  }));
 
-Deno.test("writeSegmentBatchAsync: sorted on a worker, written through the caller's fs", async () => {
-  const dir = Deno.makeTempDirSync({ prefix: "weir-batch-" });
-  const real = new DenoSegmentFs();
-  const writes: string[] = [];
-  const fs: SegmentFs = {
-    readAt: (p, o, d) => real.readAt(p, o, d),
-    size: (p) => real.size(p),
-    rename: (a, b) => real.rename(a, b),
-    remove: (p) => real.remove(p),
-    mkdirp: (p) => real.mkdirp(p),
-    create: (p) => {
+Deno.test("writeSegmentBatchAsync: sorted on a worker, written through the caller's fs", () =>
+  inTempDir(async (dir, real) => {
+    const writes: string[] = [];
+    const fs = withCreate(real, (p) => {
       writes.push(p.slice(dir.length + 1));
       return real.create(p);
-    },
-  };
-  try {
+    });
     const keys = awkwardKeys(4, 30_000);
     const batch = new SegmentBatch();
     keys.forEach((k, i) => batch.put(k, new Uint8Array([i & 255])));
@@ -138,22 +135,11 @@ Deno.test("writeSegmentBatchAsync: sorted on a worker, written through the calle
       (e) => e instanceof StateError && /a key occurs twice/.test(e.message),
     );
     assert.equal(real.size(`${dir}/dup.seg`), undefined);
-  } finally {
-    real.close();
-    Deno.removeSync(dir, { recursive: true });
-  }
-});
+  }));
 
-Deno.test("writeSegmentBatchAsync: a failing disk removes the temporary file and rejects", async () => {
-  const dir = Deno.makeTempDirSync({ prefix: "weir-batch-" });
-  const real = new DenoSegmentFs();
-  const fs: SegmentFs = {
-    readAt: (p, o, d) => real.readAt(p, o, d),
-    size: (p) => real.size(p),
-    rename: (a, b) => real.rename(a, b),
-    remove: (p) => real.remove(p),
-    mkdirp: (p) => real.mkdirp(p),
-    create: (p) => {
+Deno.test("writeSegmentBatchAsync: a failing disk removes the temporary file and rejects", () =>
+  inTempDir(async (dir, real) => {
+    const fs = withCreate(real, (p) => {
       const f = real.create(p);
       return {
         write: () => {
@@ -162,9 +148,7 @@ Deno.test("writeSegmentBatchAsync: a failing disk removes the temporary file and
         sync: () => f.sync(),
         close: () => f.close(),
       };
-    },
-  };
-  try {
+    });
     const batch = new SegmentBatch();
     for (let i = 0; i < 1000; i++) batch.put(new Uint8Array([i >> 8, i & 255]), new Uint8Array(4));
     await assert.rejects(
@@ -172,8 +156,4 @@ Deno.test("writeSegmentBatchAsync: a failing disk removes the temporary file and
       /disk full/,
     );
     assert.deepEqual([...Deno.readDirSync(dir)], []);
-  } finally {
-    real.close();
-    Deno.removeSync(dir, { recursive: true });
-  }
-});
+  }));

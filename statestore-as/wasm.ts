@@ -47,7 +47,6 @@ export interface StoreExports {
   writeAdd(kind: number, kl: number, vl: number): number;
   writeFinish(): number;
   batchAlloc(len: number, count: number): number;
-  batchFree(): void;
   batchSort(): number;
   batchWrite(): number;
   iterOpen(kl: number, el: number, hasEnd: number, raw: number): number;

@@ -47,7 +47,7 @@ export function batchAlloc(len: u32, n: u32): usize {
   return batch;
 }
 
-export function batchFree(): void {
+function batchFree(): void {
   if (batch == 0) return;
   heap.free(batch);
   heap.free(items);

@@ -64,7 +64,7 @@ import {
 import { Buf, bufAppend, crcInit, eqBytes, getVarint, hashKey, newBuf, vOut } from "./util";
 
 export { errBlock, errDetail, errFile } from "./status";
-export { batchAlloc, batchFree, batchSort, batchWrite } from "./batch";
+export { batchAlloc, batchSort, batchWrite } from "./batch";
 
 let kScr: Buf = newBuf(4096);
 let vScr: Buf = newBuf(65536);
