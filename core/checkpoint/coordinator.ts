@@ -339,8 +339,10 @@ export class CheckpointCoordinator {
   }
 
   async #complete(p: Pending): Promise<void> {
-    const acks = [...p.acks.values()];
-    const startDelays = [...p.acks.keys()].map((k) => Math.max(0, p.startDelays.get(k)!));
+    // Task order, not arrival order: the manifest lists operators the same way every time.
+    const tasks = [...p.acks.keys()].sort((a, b) => a - b);
+    const acks = tasks.map((t) => p.acks.get(t)!);
+    const startDelays = tasks.map((t) => Math.max(0, p.startDelays.get(t)!));
     const asyncStart = performance.now();
     const parts = await Promise.all(acks.map((a) => a.snapshots));
     const asyncMs = performance.now() - asyncStart;
