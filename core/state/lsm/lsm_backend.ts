@@ -47,6 +47,13 @@ const EMPTY = new Uint8Array(0);
 const MAX_SCRATCH_VALUE = 65536;
 /** Writes between checks for segments that compaction made obsolete. */
 const OBSOLETE_CHECK_WRITES = 1 << 16;
+/**
+ * Records the value cache is bypassed for after a fill that paid less than it
+ * cost, in cache capacities: doubled after each further such fill, up to the
+ * maximum, so a probe costs a few percent at worst.
+ */
+const BYPASS_MIN = 4;
+const BYPASS_MAX = 64;
 
 // Big-endian f64 decoding without allocating a reader per value.
 const F64_VIEW = new DataView(new ArrayBuffer(8));
@@ -55,6 +62,14 @@ const F64_BYTES = new Uint8Array(F64_VIEW.buffer);
 function copyInto(dst: Uint8Array, at: number, src: Uint8Array, len: number): void {
   if (len < 32) { for (let i = 0; i < len; i++) dst[at + i] = src[i]!; }
   else dst.set(src.subarray(0, len), at);
+}
+
+/** Writes a store key's header: key group and state id, big-endian u16 each. */
+function writeKeyHeader(k: Uint8Array, keyGroup: number, stateId: number): void {
+  k[0] = keyGroup >>> 8;
+  k[1] = keyGroup & 0xff;
+  k[2] = stateId >>> 8;
+  k[3] = stateId & 0xff;
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
@@ -237,6 +252,7 @@ class LsmSingleValueState<T, N> extends LsmState<N> {
     if (e !== undefined) {
       this.#memoKey = ck;
       this.#memoEntry = e;
+      this.b.cacheHits++;
       return e.v === ABSENT ? undefined : e.v as T;
     }
     const v = this.#load();
@@ -509,14 +525,16 @@ export interface LsmStateBackendOptions {
    * subfolder of segments (removed on dispose). Default: a temporary folder.
    */
   readonly dir?: string;
-  /** Bytes per memtable of each keyed backend (default 16 MiB; 64 KiB .. 512 MiB). */
+  /** Bytes per memtable of each keyed backend (default 64 MiB, used as written; 64 KiB .. 512 MiB). */
   readonly memtableBytes?: number;
   /** Bytes of each keyed backend's block cache (default 16 MiB; 64 KiB .. 512 MiB). */
   readonly blockCacheBytes?: number;
   /**
    * Entries of the write-back cache of value, reducing and aggregating state
    * (primitive keys and values, no namespace) per keyed backend; 0 disables
-   * it. Default 131072.
+   * it. Default 131072. When a fill of the cache sees fewer hits than entries
+   * (keys cycle through more state than it holds), the next 4 to 64 fills'
+   * worth of records bypass it.
    */
   readonly cacheEntries?: number;
 }
@@ -567,6 +585,11 @@ export class LsmKeyedStateBackend implements KeyedStateBackend {
   #key: unknown = NO_KEY;
   #cacheKey: unknown = NO_CACHE;
   #cached = 0;
+  /** @internal Reads the value cache answered since it was last emptied. */
+  cacheHits = 0;
+  /** Records left that bypass the value cache (it did not pay: keys rarely repeat). */
+  #bypassLeft = 0;
+  #bypassFills = BYPASS_MIN;
   readonly #single: LsmSingleValueState<unknown, unknown>[] = [];
   /** @internal Entries the value cache holds before it is flushed and emptied. */
   readonly cacheCapacity: number;
@@ -613,7 +636,7 @@ export class LsmKeyedStateBackend implements KeyedStateBackend {
       this.store = LsmStore.open({
         dir: this.#dir,
         segments,
-        memtableBytes: config.memtableBytes ?? 16 << 20,
+        memtableBytes: config.memtableBytes ?? 64 << 20,
         blockCacheBytes: config.blockCacheBytes ?? 16 << 20,
         deleteObsoleteSegments: false,
       });
@@ -726,8 +749,11 @@ export class LsmKeyedStateBackend implements KeyedStateBackend {
     if (t === "string" || t === "number" || t === "bigint" || t === "boolean") {
       // Serialized on first use: a cached value's key needs no bytes.
       this.#key = key;
-      this.#cacheKey = key;
       this.#keyLen = KEY_STALE;
+      if (this.#bypassLeft > 0) {
+        this.#bypassLeft--;
+        this.#cacheKey = NO_CACHE;
+      } else this.#cacheKey = key;
       return;
     }
     const w = this.#spare;
@@ -772,9 +798,24 @@ export class LsmKeyedStateBackend implements KeyedStateBackend {
     return this.#cacheKey;
   }
 
-  /** @internal Counts a new cache entry; a full cache is flushed and emptied. */
+  /**
+   * @internal Counts a new cache entry; a full cache is flushed and emptied.
+   * A miss costs more than an uncached access (a map entry and a later
+   * flush), a hit much less: a fill with fewer hits than entries did not pay,
+   * so the next records bypass the cache (keys cycling through more state
+   * than it holds never repeat in it).
+   */
   cachedOne(): void {
-    if (++this.#cached >= this.cacheCapacity) this.#flushCaches(true);
+    if (++this.#cached < this.cacheCapacity) return;
+    this.#flushCaches(true);
+    if (this.cacheHits >= this.cacheCapacity) {
+      this.#bypassFills = BYPASS_MIN;
+    } else {
+      this.#bypassLeft = this.#bypassFills * this.cacheCapacity;
+      this.#bypassFills = Math.min(BYPASS_MAX, this.#bypassFills * 2);
+      this.#cacheKey = NO_CACHE; // the current key too
+    }
+    this.cacheHits = 0;
   }
 
   /** Writes every dirty cached value to the store; `drop` empties the caches. */
@@ -792,14 +833,22 @@ export class LsmKeyedStateBackend implements KeyedStateBackend {
     this.#keySer.write(key, kw);
     const kl = kw.length;
     const kg = murmur3(kw.buf, kl) % this.#maxParallelism;
-    const k = new Uint8Array(4 + kl);
-    k[0] = kg >>> 8;
-    k[1] = kg & 0xff;
-    k[2] = id >>> 8;
-    k[3] = id & 0xff;
-    k.set(kw.buf.subarray(0, kl), 4);
-    if (value === undefined) this.store.delete(k);
-    else this.store.put(k, value.buf.subarray(0, value.length));
+    const vl = value?.length ?? 0;
+    if (vl > MAX_SCRATCH_VALUE) {
+      const k = new Uint8Array(4 + kl);
+      writeKeyHeader(k, kg, id);
+      k.set(kw.buf.subarray(0, kl), 4);
+      this.store.put(k, value!.buf.subarray(0, vl));
+    } else {
+      const k = this.store.keyScratch(4 + kl);
+      writeKeyHeader(k, kg, id);
+      copyInto(k, 4, kw.buf, kl);
+      if (value === undefined) this.store.deleteScratch(4 + kl);
+      else {
+        copyInto(this.store.valueScratch(vl), 0, value.buf, vl);
+        this.store.putScratch(4 + kl, vl);
+      }
+    }
     this.wrote();
   }
 
@@ -820,11 +869,7 @@ export class LsmKeyedStateBackend implements KeyedStateBackend {
     const kl = this.keyBytes();
     const n = 4 + kl + nsLen + tailLen;
     const ks = this.store.keyScratch(n);
-    const kg = this.#kg;
-    ks[0] = kg >>> 8;
-    ks[1] = kg & 0xff;
-    ks[2] = id >>> 8;
-    ks[3] = id & 0xff;
+    writeKeyHeader(ks, this.#kg, id);
     copyInto(ks, 4, this.#cur.buf, kl);
     if (nsLen > 0) copyInto(ks, 4 + kl, ns, nsLen);
     if (tailLen > 0) copyInto(ks, 4 + kl + nsLen, tail, tailLen);
@@ -841,11 +886,7 @@ export class LsmKeyedStateBackend implements KeyedStateBackend {
   ): Uint8Array {
     const kl = this.keyBytes();
     const k = new Uint8Array(4 + kl + nsLen + tailLen);
-    const kg = this.#kg;
-    k[0] = kg >>> 8;
-    k[1] = kg & 0xff;
-    k[2] = id >>> 8;
-    k[3] = id & 0xff;
+    writeKeyHeader(k, this.#kg, id);
     k.set(this.#cur.buf.subarray(0, kl), 4);
     k.set(ns.subarray(0, nsLen), 4 + kl);
     k.set(tail.subarray(0, tailLen), 4 + kl + nsLen);

@@ -429,3 +429,37 @@ Deno.test("lsm: a heap backend restores appends and deletes that span LSM segmen
   b.dispose();
   shared.close();
 });
+
+Deno.test("lsm value cache: steps aside while keys do not repeat in it, and comes back", () => {
+  const b = keyed(new LsmStateBackend({ ...SMALL, cacheEntries: 8 })) as LsmKeyedStateBackend;
+  const count = b.state(new ValueStateDescriptor("count", Serializers.f64, 0));
+  const model = new Map<string, number>();
+  const bump = (k: string) => {
+    b.setCurrentKey(k);
+    count.update(count.value()! + 1);
+    model.set(k, (model.get(k) ?? 0) + 1);
+  };
+  const stored = () => b.store.stats().memtableEntries;
+  // 8 distinct keys fill the cache without a hit: written out, then bypassed.
+  for (let i = 0; i < 8; i++) bump(`a${i}`);
+  assert.equal(stored(), 8);
+  // The next 4 fills' worth of records (32) go straight to the store.
+  for (let i = 0; i < 32; i++) {
+    bump(`b${i}`);
+    assert.equal(stored(), 9 + i, `record ${i} while bypassed`);
+  }
+  // Then the cache takes writes again: a new key waits in it.
+  bump("c0");
+  assert.equal(stored(), 40);
+  // Keys that repeat (2 hits per entry) keep it on: the store sees the fill only.
+  for (let i = 0; i < 8; i++) for (let r = 0; r < 3; r++) bump(`d${i}`);
+  // d6's first read filled it: c0 and d0..d5 were written (d6 was only read then).
+  assert.equal(stored(), 47);
+  bump("e0");
+  assert.equal(stored(), 47, "the fill had hits: the cache stays on");
+  for (const [k, n] of model) {
+    b.setCurrentKey(k);
+    assert.equal(count.value(), n, k);
+  }
+  b.dispose();
+});
