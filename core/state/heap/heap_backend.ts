@@ -171,6 +171,12 @@ class HeapStateBase<N> {
     return d;
   }
 
+  /** Stops tracking changes until the next `takeDirty` (the next snapshot is full). */
+  stopTracking(): void {
+    this.#dirty = undefined;
+    this.#dirtyCur = undefined;
+  }
+
   /** Records a change of `key` in the current namespace. */
   protected markDirty(key: unknown): void {
     if (this.#dirty === undefined) return;
@@ -180,7 +186,9 @@ class HeapStateBase<N> {
       if (cur === undefined) this.#dirty.set(this.#ns, cur = new Set());
       this.#dirtyCur = cur;
     }
+    const n = cur.size;
     cur.add(key);
+    if (cur.size !== n) this.backend.changedOne();
   }
 
   /** Records a change of (namespace, key), any namespace; `old` is the value it replaces. */
@@ -191,8 +199,10 @@ class HeapStateBase<N> {
       this.#dirty.set(ns, set = new Set());
       if (ns === this.#ns) this.#dirtyCur = set;
     }
+    const n = set.size;
     set.add(key);
     this.replaced(ns, key, old);
+    if (set.size !== n) this.backend.changedOne();
   }
 
   /** Whether changes are tracked (a snapshot was taken). */
@@ -480,6 +490,10 @@ class HeapMapState<K, V, N> extends HeapStateBase<N> {
     this.#dirtyUserKeys = new Map();
     return super.takeDirty();
   }
+  override stopTracking(): void {
+    super.stopTracking();
+    this.#dirtyUserKeys = new Map();
+  }
   #markUserKey(ns: unknown, key: unknown, userKey: unknown): void {
     let byKey = this.#dirtyUserKeys.get(ns);
     if (byKey === undefined) this.#dirtyUserKeys.set(ns, byKey = new Map());
@@ -666,6 +680,20 @@ function chainOf(
   return { segments, fullBytes, deltaBytes, fullEntries, seq };
 }
 
+/**
+ * Changed keys above which the snapshot after `chain` is full: its deltas
+ * would outgrow the full snapshot, or the delta would hold more than half
+ * of the state (a full snapshot then costs about as much, and tracking
+ * changes, a Set entry per key, can stop). 0 when it is full anyway.
+ */
+function trackLimit(chain: SnapshotChain | undefined): number {
+  if (chain === undefined || chain.segments.length >= MAX_CHAIN_SEGMENTS) return 0;
+  const n = chain.fullEntries;
+  if (n === undefined || n === 0) return Infinity;
+  const budget = chain.fullBytes - chain.deltaBytes;
+  return Math.floor(Math.min(budget / (chain.fullBytes / n), n / 2));
+}
+
 function compareBytes(a: Uint8Array, b: Uint8Array): number {
   const n = Math.min(a.length, b.length);
   for (let i = 0; i < n; i++) {
@@ -720,6 +748,10 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
   #rawSorted: [Uint8Array, Uint8Array][] | undefined;
   /** Raw keys (latin1) changed since the last snapshot; undefined until the first snapshot. */
   #rawDirty: Set<string> | undefined;
+  /** Keys changed since the last snapshot, while tracking. */
+  #changedKeys = 0;
+  /** Changed keys above which the next snapshot is full: tracking stops there. */
+  #trackLimit = Infinity;
   /** What the last snapshot (or the restore) left: the next snapshot may be a delta on it. */
   #chain: SnapshotChain | undefined;
   /** Snapshots started; a chain from an earlier one means the last one has not finished. */
@@ -943,6 +975,8 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
     const dirty = [...this.#states.values()].map((r) => r.state.takeDirty());
     const rawDirty = this.#rawDirty;
     this.#rawDirty = new Set();
+    this.#changedKeys = 0;
+    this.#trackLimit = Infinity; // known when this snapshot's chain is
     // Cleanup in full snapshots drops expired entries from every snapshot: deltas cannot.
     let fullCleanup = false;
     for (const { ttl } of this.#states.values()) fullCleanup ||= ttl?.cleanup.fullSnapshot === true;
@@ -972,13 +1006,28 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
           fullEntries: base.fullEntries,
           seq,
         };
+        this.#trackLimit = trackLimit(this.#chain);
+        if (this.#changedKeys > this.#trackLimit) this.#stopTracking();
       }
       return { backend: "heap", keyGroupRange, states, segments };
     }, (e) => {
       // The changes this snapshot took are lost to deltas: the next one is full.
       this.#chain = undefined;
+      if (seq === this.#snapshots) this.#stopTracking();
       throw e;
     });
+  }
+
+  /** @internal Counts a key newly changed since the last snapshot (while tracking). */
+  changedOne(): void {
+    if (++this.#changedKeys > this.#trackLimit) this.#stopTracking();
+  }
+
+  /** The next snapshot is full: stop tracking changes until it is taken. */
+  #stopTracking(): void {
+    for (const r of this.#states.values()) r.state.stopTracking();
+    this.#rawDirty = undefined;
+    this.#trackLimit = Infinity;
   }
 
   /** The chain the snapshot numbered `seq` may add a delta to, if any. */
@@ -1007,11 +1056,9 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
   ): SegmentBatch | undefined {
     const budget = chain.fullBytes - chain.deltaBytes;
     // Most keys changed (the usual case under uniform churn): skip straight to a full snapshot.
-    if (chain.fullEntries !== undefined && chain.fullEntries > 0) {
-      let changed = rawDirty.size;
-      for (const d of dirty) for (const keys of d.values()) changed += keys.size;
-      if (changed * (chain.fullBytes / chain.fullEntries) >= budget) return undefined;
-    }
+    let changed = rawDirty.size;
+    for (const d of dirty) for (const keys of d.values()) changed += keys.size;
+    if (changed > trackLimit(chain)) return undefined;
     const entries = new SegmentBatch();
     for (const id of rawDirty) {
       const e = this.#raw.get(id);
@@ -1099,7 +1146,7 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
     const id = latin1Key(key);
     this.#raw.set(id, [key.slice(), value.slice()]);
     this.#rawSorted = undefined;
-    this.#rawDirty?.add(id);
+    this.#rawChanged(id);
   }
 
   /** Deletes a raw entry. */
@@ -1107,8 +1154,16 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
     const id = latin1Key(key);
     if (this.#raw.delete(id)) {
       this.#rawSorted = undefined;
-      this.#rawDirty?.add(id);
+      this.#rawChanged(id);
     }
+  }
+
+  #rawChanged(id: string): void {
+    const d = this.#rawDirty;
+    if (d === undefined) return;
+    const n = d.size;
+    d.add(id);
+    if (d.size !== n) this.changedOne();
   }
 
   /** Raw entries in `[start, end)`, ascending. */

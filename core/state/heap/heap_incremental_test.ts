@@ -329,6 +329,43 @@ Deno.test("heap incremental: a long chain or large deltas start a new full snaps
   }
 });
 
+Deno.test("heap incremental: changes to more than half of the state stop change tracking; the next snapshot is full", async () => {
+  const shared = new Shared();
+  try {
+    const N = 1000;
+    const b = heap();
+    const v = b.state(value());
+    const bump = (from: number, to: number) => {
+      for (let i = from; i < to; i++) {
+        b.setCurrentKey(`key-${i}`);
+        v.update((v.value() ?? 0) + 1);
+      }
+    };
+    bump(0, N);
+    assert.equal((await b.snapshot(1, shared.storage())).segments.length, 1);
+    // 60% of the keys: a delta would be smaller than the full snapshot, but not by enough.
+    bump(0, 600);
+    const full = await b.snapshot(2, shared.storage());
+    assert.equal(full.segments.length, 1, "a full snapshot, not a delta");
+    // Tracking is back: 40% is a delta again.
+    bump(200, 600);
+    const delta = await b.snapshot(3, shared.storage());
+    assert.equal(delta.segments.length, 2);
+    const r = heap(FULL, shared.restore([delta]));
+    const rv = r.state(value());
+    for (let i = 0; i < N; i++) {
+      r.setCurrentKey(`key-${i}`);
+      b.setCurrentKey(`key-${i}`);
+      assert.equal(rv.value(), v.value(), `key-${i}`);
+    }
+    assert.equal(v.value(), 1); // key-999 was bumped once
+    r.dispose();
+    b.dispose();
+  } finally {
+    shared.close();
+  }
+});
+
 Deno.test("heap incremental: the first snapshot after a restore is a delta on the restored chain", async () => {
   const shared = new Shared();
   try {
