@@ -167,6 +167,47 @@ Deno.test("merge: base then operands in order; put replaces; delete clears", () 
   Deno.removeSync(dir, { recursive: true });
 });
 
+Deno.test("a written memtable answers gets of puts and deletes until the next freeze; merges read the segment", async () => {
+  const dir = Deno.makeTempDirSync();
+  const s = LsmStore.open({ dir, memtableBytes: 1 << 20, blockCacheBytes: 64 << 10 });
+  const key = (i: number) => new Uint8Array([0, i]);
+  for (let i = 0; i < 100; i++) s.put(key(i), new Uint8Array([i]));
+  s.delete(key(7));
+  s.merge(key(200), new Uint8Array([1]));
+  await s.checkpoint().segments;
+  const blockLookups = () => {
+    const st = s.stats();
+    return st.cacheHits + st.cacheMisses;
+  };
+  const before = blockLookups();
+  for (let i = 0; i < 100; i++) {
+    assertEquals(s.get(key(i)), i === 7 ? undefined : new Uint8Array([i]));
+  }
+  assert.equal(blockLookups(), before, "no segment block was read");
+  s.merge(key(200), new Uint8Array([2]));
+  assertEquals([...s.get(key(200))!], [1, 2], "the flushed operand is applied once");
+  assert.ok(blockLookups() > before);
+  // Compaction and a new freeze keep every answer.
+  s.put(key(1), new Uint8Array([99]));
+  s.flush();
+  s.compact();
+  assertEquals(s.get(key(1)), new Uint8Array([99]));
+  assertEquals(s.get(key(2)), new Uint8Array([2]));
+  assertEquals(s.get(key(7)), undefined);
+  assertEquals([...s.get(key(200))!], [1, 2]);
+  // A filter installed later may drop entries in compactions: the written memtable goes.
+  s.setExpiryFilter({
+    keyOffset: 0,
+    rules: [{ tag: new Uint8Array([9]), ttlMs: 10, layout: "value" }],
+    now: () => 0,
+  });
+  const withFilter = blockLookups();
+  assertEquals(s.get(key(2)), new Uint8Array([2]));
+  assert.ok(blockLookups() > withFilter);
+  s.close();
+  Deno.removeSync(dir, { recursive: true });
+});
+
 Deno.test("obsolete segments are kept and reported when deleteObsoleteSegments is false", () => {
   const dir = Deno.makeTempDirSync();
   const s = LsmStore.open({ dir, deleteObsoleteSegments: false, autoCompact: false });

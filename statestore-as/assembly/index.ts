@@ -14,7 +14,8 @@
 //
 // Memory layout of linear memory: static data | TLSF heap holding
 //   - crc table (16 KiB), scratch key / value regions (grown on demand)
-//   - two memtables (active, frozen): arena of `memtableBytes` each + index
+//   - two memtables (active, frozen; the frozen one stays after it is written,
+//     until the next freeze): arena of `memtableBytes` each + index
 //   - block cache: cacheBytes / 4096 slots of 4 KiB, 2-way set associative
 //   - per open segment: its index block and bloom filter
 //   - iterators' block copies and the writer's buffers
@@ -71,6 +72,14 @@ let vScr: Buf = newBuf(65536);
 let active: Mem = changetype<Mem>(0);
 let frozen: Mem = changetype<Mem>(0);
 let hasFrozen: bool = false;
+// After its segment is live the frozen memtable stays readable until the
+// next freeze: reads of keys written since the last checkpoint (under a
+// checkpoint per second, most hot keys) then cost a hash lookup, not a
+// segment search. Its content equals the newest segment's, so only a put
+// or a delete found there may answer; a merge operand is left to the
+// segment (reading both would apply it twice). Scans and flushes never see it.
+// Not kept when an expiry filter (TTL cleanup) ran at the flush.
+let frozenWritten: bool = false;
 let order: usize = 0; // u32 segment handles, newest first
 let orderN: u32 = 0;
 let res: Buf = newBuf(4096);
@@ -218,6 +227,9 @@ function lookupHashed(k: usize, kl: u32, h: u64): i32 {
   if (hasFrozen) {
     r = memStep(frozen, k, kl, <u32> h);
     if (r != -100) return r;
+  } else if (frozenWritten) {
+    const w: usize = memFind(frozen, k, kl, <u32> h);
+    if (w != 0 && recKind(w) != KIND_MERGE) return step(recKind(w), w + REC_HDR + kl, load<u32>(w, 4));
   }
   for (let i: u32 = 0; i < orderN; i++) {
     const s: Seg = changetype<Seg>(unchecked(load<u32>(order + (<usize> i << 2))));
@@ -362,14 +374,18 @@ export function freeze(): i32 {
   active = t;
   memReset(active);
   hasFrozen = true;
+  frozenWritten = false;
   return 0;
 }
 
-/** Drops the frozen memtable once its segment is live. */
+/** Marks the frozen memtable written once its segment is live (it stays readable). */
 export function releaseFrozen(): void {
   if (!hasFrozen) return;
   hasFrozen = false;
-  memReset(frozen);
+  // A flush under an expiry filter may have written deletes for expired
+  // entries: the segment no longer equals the memtable.
+  if (fltN == 0) frozenWritten = true;
+  else memReset(frozen);
 }
 
 // ---- segments ----------------------------------------------------------------------
@@ -427,6 +443,11 @@ export function filterSet(n: u32, off: u32, tagLen: u32): i32 {
   fltN = n;
   fltOff = off;
   fltTagLen = tagLen;
+  // Compactions under the filter may drop what the written memtable still holds.
+  if (n > 0 && frozenWritten) {
+    frozenWritten = false;
+    memReset(frozen);
+  }
   return 0;
 }
 
