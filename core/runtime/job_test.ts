@@ -189,6 +189,46 @@ Deno.test("executeAsync().cancel() stops a job on an unbounded source", async ()
   assert.equal(result.name, "forever");
 });
 
+Deno.test("a task that never waits still lets timers and I/O run (an HTTP request is answered)", async () => {
+  const env = StreamEnvironment.create();
+  let n = 0;
+  // A source that always has records: its task never waits, it only yields.
+  env.addSource<number>({
+    name: "busy",
+    createReader: () => ({
+      poll(out, max) {
+        for (let i = 0; i < max; i++) out.collect(n++);
+        return "more";
+      },
+      position: () => n,
+      restore() {},
+    }),
+  }).map((x) => x + 1).addSink({ invoke() {} });
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    () => new Response("ok"),
+  );
+  const client = env.executeAsync("busy");
+  try {
+    await waitFor(() => n > 100_000, "records flowing");
+    const t = performance.now();
+    const timer = new Promise<number>((r) => setTimeout(() => r(performance.now() - t), 20));
+    const res = await fetch(`http://127.0.0.1:${server.addr.port}/`);
+    assert.equal(await res.text(), "ok");
+    const fetchMs = performance.now() - t;
+    const timerMs = await timer;
+    const during = n;
+    await waitFor(() => n > during + 100_000, "records still flowing");
+    // I/O gets a turn every IO_YIELD_EVERY_MS (100 ms); without those turns this took ~1.7 s.
+    assert.ok(fetchMs < 800, `the request took ${fetchMs.toFixed(0)} ms`);
+    assert.ok(timerMs < 500, `a 20 ms timer fired after ${timerMs.toFixed(0)} ms`);
+  } finally {
+    client.cancel();
+    await client.done;
+    await server.shutdown();
+  }
+});
+
 Deno.test("a sink's flush runs after every batch, while the job runs", async () => {
   const env = StreamEnvironment.create();
   const src = new QueueSource<number>();
