@@ -67,13 +67,16 @@ function mark(ok: boolean): string {
 // 1. Throughput with and without checkpoints
 
 const COUNT_SECONDS = quick ? 3 : 8;
-const COUNT_KEYS = 1_000_000;
-const countWords = Array.from({ length: COUNT_KEYS }, (_, i) => `user-${i}`);
+/** Keyed counting runs over each of these key counts. */
+const COUNT_KEYS = [100_000, 1_000_000];
+const countWords = Array.from({ length: Math.max(...COUNT_KEYS) }, (_, i) => `user-${i}`);
+/** Keys the running keyed-counting source cycles over. */
+let countKeys = COUNT_KEYS[0]!;
 /** When the running keyed-counting source stops (performance.now() ms). */
 let countDeadline = 0;
 
 /**
- * Words cycling over `COUNT_KEYS` keys until `countDeadline`: runs are
+ * Words cycling over `countKeys` keys until `countDeadline`: runs are
  * time-boxed, so a slow configuration cannot stall the benchmark.
  */
 const countSource: Source<string> = {
@@ -84,7 +87,7 @@ const countSource: Source<string> = {
     return {
       poll(out, max) {
         if (performance.now() >= countDeadline) return "end";
-        for (let n = 0; n < max; n++, i++) out.collect(countWords[i % COUNT_KEYS]!);
+        for (let n = 0; n < max; n++, i++) out.collect(countWords[i % countKeys]!);
         return "more";
       },
       position: () => i,
@@ -378,9 +381,9 @@ console.log(
   `## Throughput: checkpoint every 1 s vs none (median of ${RUNS} runs after a warm-up)`,
 );
 console.log(
-  `keyed counting: ${COUNT_SECONDS} s of input over ${
-    COUNT_KEYS.toLocaleString("en")
-  } keys (rate = records / time to job end, incl. the final checkpoint), parallelism 1; word_count: examples/word_count.ts main(), ${
+  `keyed counting: ${COUNT_SECONDS} s of input cycling over ${
+    COUNT_KEYS.map((k) => k.toLocaleString("en")).join(" or ")
+  } keys, so every key changes between two checkpoints (rate = records / time to job end, incl. the final checkpoint), parallelism 1; word_count: examples/word_count.ts main(), ${
     WC_RECORDS.toLocaleString("en")
   } words (${WC_LINES.toLocaleString("en")} lines, 50k-word vocabulary) into the exactly-once ` +
     `file sink. Target: checkpointing costs < 10% of throughput.`,
@@ -388,11 +391,15 @@ console.log(
 const tputRows: (string | number)[][] = [];
 for (const [name, backend] of BACKENDS) {
   const cases: [string, (c: boolean) => Promise<number>][] = [
-    ["keyed counting", async (c) => {
-      const r = await keyedCount(backend, c);
-      if (c) chkCounts.push(r.checkpoints);
-      return r.rate;
-    }],
+    ...COUNT_KEYS.map((keys): [string, (c: boolean) => Promise<number>] => [
+      `keyed counting, ${keys.toLocaleString("en")} keys`,
+      async (c) => {
+        countKeys = keys;
+        const r = await keyedCount(backend, c);
+        if (c) chkCounts.push(r.checkpoints);
+        return r.rate;
+      },
+    ]),
     ["word_count", (c) => runWordCount(name, c)],
   ];
   const chkCounts: number[] = [];

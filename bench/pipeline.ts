@@ -1,7 +1,8 @@
 /**
  * Throughput of the dataflow runtime: a stateless pipeline and keyed counting
- * on the heap and the LSM backends, with 1 and 2 parallel subtasks (one Deno process, one
- * core: subtasks share the event loop). Median of `--runs` runs.
+ * over 100k and 1M keys on the heap and the LSM backends, with 1 and 2
+ * parallel subtasks (one Deno process, one core: subtasks share the event
+ * loop). Median of `--runs` runs.
  *
  * deno run -A bench/pipeline.ts [--records N] [--runs R]
  *
@@ -20,32 +21,34 @@ const { values } = parseArgs({
 const quick = values.quick ?? false;
 const N = Number(values.records ?? (quick ? 1_000_000 : 5_000_000));
 const RUNS = Number(values.runs ?? (quick ? 3 : 5));
-const KEYS = 100_000;
-const words = Array.from({ length: KEYS }, (_, i) => `user-${i}`);
+const KEY_COUNTS = [100_000, 1_000_000];
+const words = Array.from({ length: Math.max(...KEY_COUNTS) }, (_, i) => `user-${i}`);
 
-/** A source of `N` words cycling over `KEYS` keys, split over subtasks. */
-const wordSource: Source<string> = {
-  name: "words",
-  createReader(ctx) {
-    let i = ctx.subtaskIndex;
-    const step = ctx.parallelism;
-    return {
-      poll(out, max) {
-        for (let n = 0; n < max && i < N; n++, i += step) out.collect(words[i % KEYS]!);
-        return i < N ? "more" : "end";
-      },
-      position: () => i,
-      restore(p) {
-        i = p as number;
-      },
-    };
-  },
-};
+/** A source of `N` words cycling over `keys` keys, split over subtasks. */
+function wordSource(keys: number): Source<string> {
+  return {
+    name: "words",
+    createReader(ctx) {
+      let i = ctx.subtaskIndex;
+      const step = ctx.parallelism;
+      return {
+        poll(out, max) {
+          for (let n = 0; n < max && i < N; n++, i += step) out.collect(words[i % keys]!);
+          return i < N ? "more" : "end";
+        },
+        position: () => i,
+        restore(p) {
+          i = p as number;
+        },
+      };
+    },
+  };
+}
 
 async function stateless(parallelism: number): Promise<number> {
   const env = StreamEnvironment.create({ parallelism });
   let n = 0;
-  env.addSource(wordSource)
+  env.addSource(wordSource(KEY_COUNTS[0]!))
     .map((w) => w.length)
     .filter((l) => l > 0)
     .addSink({ invoke: () => void n++ });
@@ -55,10 +58,14 @@ async function stateless(parallelism: number): Promise<number> {
   return N / ((performance.now() - t) / 1000);
 }
 
-async function keyedCount(parallelism: number, backend: () => StateBackend): Promise<number> {
+async function keyedCount(
+  parallelism: number,
+  keys: number,
+  backend: () => StateBackend,
+): Promise<number> {
   const env = StreamEnvironment.create({ parallelism, stateBackend: backend() });
   let n = 0;
-  env.addSource(wordSource)
+  env.addSource(wordSource(keys))
     .keyBy((w) => w, Serializers.string)
     .process(new Count())
     .addSink({ invoke: () => void n++ });
@@ -68,33 +75,42 @@ async function keyedCount(parallelism: number, backend: () => StateBackend): Pro
   return N / ((performance.now() - t) / 1000);
 }
 
-const cases: [string, number, () => Promise<number>][] = [];
+const cases: [string, number, string, () => Promise<number>][] = [];
+const fmtKeys = (k: number) => k >= 1e6 ? `${k / 1e6}M` : `${k / 1e3}k`;
 for (const p of [1, 2]) {
-  cases.push(["stateless map → filter → sink", p, () => stateless(p)]);
-  cases.push([
-    "keyed counting, heap backend",
-    p,
-    () => keyedCount(p, () => new HeapStateBackend()),
-  ]);
-  cases.push(["keyed counting, LSM backend", p, () => keyedCount(p, () => new LsmStateBackend())]);
-  cases.push([
-    "keyed counting, LSM backend, value cache off",
-    p,
-    () => keyedCount(p, () => new LsmStateBackend({ cacheEntries: 0 })),
-  ]);
+  cases.push(["stateless map → filter → sink", p, "", () => stateless(p)]);
+  for (const k of KEY_COUNTS) {
+    const keys = fmtKeys(k);
+    cases.push([
+      "keyed counting, heap backend",
+      p,
+      keys,
+      () => keyedCount(p, k, () => new HeapStateBackend()),
+    ]);
+    cases.push([
+      "keyed counting, LSM backend",
+      p,
+      keys,
+      () => keyedCount(p, k, () => new LsmStateBackend()),
+    ]);
+    cases.push([
+      "keyed counting, LSM backend, value cache off",
+      p,
+      keys,
+      () => keyedCount(p, k, () => new LsmStateBackend({ cacheEntries: 0 })),
+    ]);
+  }
 }
 
 console.log(
-  `# bench/pipeline.ts: ${N.toLocaleString("en")} records, ${
-    KEYS.toLocaleString("en")
-  } keys, median of ${RUNS} runs`,
+  `# bench/pipeline.ts: ${N.toLocaleString("en")} records, median of ${RUNS} runs`,
 );
 console.log(machine());
 const rows: (string | number)[][] = [];
-for (const [name, p, run] of cases) {
+for (const [name, p, keys, run] of cases) {
   await run(); // warm-up
   const rates: number[] = [];
   for (let r = 0; r < RUNS; r++) rates.push(await run());
-  rows.push([name, p, `${rate(median(rates))} records/s`]);
+  rows.push([name, p, keys, `${rate(median(rates))} records/s`]);
 }
-console.log(table(["pipeline", "subtasks", "throughput"], rows));
+console.log(table(["pipeline", "subtasks", "keys", "throughput"], rows));
