@@ -525,7 +525,7 @@ export interface LsmStateBackendOptions {
    * subfolder of segments (removed on dispose). Default: a temporary folder.
    */
   readonly dir?: string;
-  /** Bytes per memtable of each keyed backend (default 64 MiB, used as written; 64 KiB .. 512 MiB). */
+  /** Bytes per memtable of each keyed backend (default 64 MiB; 64 KiB .. 512 MiB). */
   readonly memtableBytes?: number;
   /** Bytes of each keyed backend's block cache (default 16 MiB; 64 KiB .. 512 MiB). */
   readonly blockCacheBytes?: number;
