@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { setImmediate } from "node:timers";
 import { WeirError } from "../errors.ts";
 import type { SourceReader } from "../connectors/source.ts";
 import { ListStateDescriptor } from "../state/descriptors.ts";
@@ -23,21 +24,15 @@ export class CancelledError extends WeirError {}
 
 /** How long a source that reported `"idle"` waits before polling again. */
 const IDLE_PAUSE_MS = 5;
-/** A task that never has to wait yields to the event loop this often. */
-const YIELD_EVERY_MS = 10;
-const ONE_BYTE = new Uint8Array(1);
-
 /**
- * Yields to the event loop so that timers, other tasks and I/O (sockets,
- * files, workers) all get their turn. In Deno 2.9.6 `setTimeout(0)` waits
- * for a timer tick (~2 ms here, a fifth of a 10 ms slice), while
- * `setImmediate` and `MessageChannel` keep socket I/O waiting. Awaiting an
- * async op polls everything; a one-byte digest is the cheapest one that
- * needs no permission (~50 µs here).
+ * A task that never has to wait yields to the event loop this often, with
+ * `setImmediate` (~6 µs here; timers and other tasks run). `setTimeout(0)`
+ * costs ~2 ms per yield in Deno 2.9.6, a fifth of a 10 ms slice, but only
+ * it lets I/O in (sockets, the admin API): one yield in IO_YIELD_EVERY_MS
+ * uses it.
  */
-function yieldToEventLoop(): Promise<unknown> {
-  return crypto.subtle.digest("SHA-1", ONE_BYTE);
-}
+const YIELD_EVERY_MS = 10;
+const IO_YIELD_EVERY_MS = 100;
 
 /** Wraps a source reader as the head of a source task's chain. */
 export class SourceOperator extends StreamOperator {
@@ -128,6 +123,7 @@ export class Task {
   readonly #mails: (() => void | Promise<void>)[] = [];
   #mailWake: (() => void) | null = null;
   #lastYield = 0;
+  #lastIoYield = 0;
   #waiting = false;
   #ended = false;
   #backPressuredSince = 0;
@@ -246,7 +242,10 @@ export class Task {
     }
     const now = performance.now();
     if (now - this.#lastYield > YIELD_EVERY_MS) {
-      await yieldToEventLoop();
+      if (now - this.#lastIoYield > IO_YIELD_EVERY_MS) {
+        await new Promise((r) => setTimeout(r, 0));
+        this.#lastIoYield = performance.now();
+      } else await new Promise((r) => setImmediate(r));
       this.#lastYield = performance.now();
     }
     this.#checkCancelled();
@@ -263,7 +262,7 @@ export class Task {
 
   /** Runs until end of input or cancellation. */
   async run(): Promise<void> {
-    this.#lastYield = performance.now();
+    this.#lastYield = this.#lastIoYield = performance.now();
     try {
       if (this.gate) await this.#runInput(this.gate);
       else await this.#runSource(this.operators[0] as SourceOperator);
