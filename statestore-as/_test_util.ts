@@ -4,7 +4,7 @@
  * @module
  */
 
-/** Deterministic PRNG (mulberry32), so randomized tests replay by seed. */
+/** Deterministic PRNG (mulberry32), so randomized tests replay by seed (all of weir's tests use this one). */
 export function rng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {

@@ -7,6 +7,7 @@ import {
   redistributeOperatorState,
 } from "./operator_state.ts";
 import { deserialize, serialize, Serializers } from "./serializer.ts";
+import { rng } from "../../statestore-as/_test_util.ts";
 
 const offsets = new ListStateDescriptor("offsets", Serializers.f64);
 const rules = new MapStateDescriptor("rules", Serializers.string, Serializers.f64);
@@ -23,18 +24,6 @@ function splitSnapshot(name: string, items: number[], mode: "split" | "union" = 
 
 function numbers(s: OperatorStateSnapshot, name: string): number[] {
   return s[name]!.items.map((b) => deserialize(Serializers.f64, b));
-}
-
-/** A small deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 Deno.test("OperatorStateStore: list state add/addAll/update/get/clear", () => {

@@ -49,6 +49,14 @@ export function writeStateKeyHeader(out: ByteWriter, keyGroup: number, stateId: 
   out.writeU16(stateId);
 }
 
+/** Writes the same header into the first 4 bytes of `key` (no writer: store scratch regions). */
+export function putStateKeyHeader(key: Uint8Array, keyGroup: number, stateId: number): void {
+  key[0] = keyGroup >>> 8;
+  key[1] = keyGroup & 0xff;
+  key[2] = stateId >>> 8;
+  key[3] = stateId & 0xff;
+}
+
 /** The parts of a store key. */
 export interface StateKeyParts {
   /** Key group. */

@@ -186,9 +186,7 @@ class HeapStateBase<N> {
       if (cur === undefined) this.#dirty.set(this.#ns, cur = new Set());
       this.#dirtyCur = cur;
     }
-    const n = cur.size;
-    cur.add(key);
-    if (cur.size !== n) this.backend.changedOne();
+    this.backend.trackChange(cur, key);
   }
 
   /** Records a change of (namespace, key), any namespace; `old` is the value it replaces. */
@@ -199,10 +197,8 @@ class HeapStateBase<N> {
       this.#dirty.set(ns, set = new Set());
       if (ns === this.#ns) this.#dirtyCur = set;
     }
-    const n = set.size;
-    set.add(key);
     this.replaced(ns, key, old);
-    if (set.size !== n) this.backend.changedOne();
+    this.backend.trackChange(set, key);
   }
 
   /** Whether changes are tracked (a snapshot was taken). */
@@ -1018,9 +1014,11 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
     });
   }
 
-  /** @internal Counts a key newly changed since the last snapshot (while tracking). */
-  changedOne(): void {
-    if (++this.#changedKeys > this.#trackLimit) this.#stopTracking();
+  /** @internal Adds `key` to a change set; a newly changed key counts towards the tracking limit. */
+  trackChange<K>(changed: Set<K>, key: K): void {
+    const n = changed.size;
+    changed.add(key);
+    if (changed.size !== n && ++this.#changedKeys > this.#trackLimit) this.#stopTracking();
   }
 
   /** The next snapshot is full: stop tracking changes until it is taken. */
@@ -1159,11 +1157,7 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
   }
 
   #rawChanged(id: string): void {
-    const d = this.#rawDirty;
-    if (d === undefined) return;
-    const n = d.size;
-    d.add(id);
-    if (d.size !== n) this.changedOne();
+    if (this.#rawDirty !== undefined) this.trackChange(this.#rawDirty, id);
   }
 
   /** Raw entries in `[start, end)`, ascending. */

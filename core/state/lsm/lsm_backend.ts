@@ -25,7 +25,7 @@ import { type KeyGroupRange, murmur3 } from "../key_group.ts";
 import { ByteReader, ByteWriter } from "../bytes.ts";
 import { type Serializer, Serializers } from "../serializer.ts";
 import type { AggregateFunction } from "../state.ts";
-import { appendListElement, decodeList, type StateMeta } from "../state_keys.ts";
+import { appendListElement, decodeList, putStateKeyHeader, type StateMeta } from "../state_keys.ts";
 import { LsmStore, writeSegment } from "../../../statestore-as/lsm_store.ts";
 import { DenoSegmentFs, type SegmentFs } from "../../../statestore-as/segment_fs.ts";
 import { readHandleEntries } from "./handle_reader.ts";
@@ -62,14 +62,6 @@ const F64_BYTES = new Uint8Array(F64_VIEW.buffer);
 function copyInto(dst: Uint8Array, at: number, src: Uint8Array, len: number): void {
   if (len < 32) { for (let i = 0; i < len; i++) dst[at + i] = src[i]!; }
   else dst.set(src.subarray(0, len), at);
-}
-
-/** Writes a store key's header: key group and state id, big-endian u16 each. */
-function writeKeyHeader(k: Uint8Array, keyGroup: number, stateId: number): void {
-  k[0] = keyGroup >>> 8;
-  k[1] = keyGroup & 0xff;
-  k[2] = stateId >>> 8;
-  k[3] = stateId & 0xff;
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
@@ -836,12 +828,12 @@ export class LsmKeyedStateBackend implements KeyedStateBackend {
     const vl = value?.length ?? 0;
     if (vl > MAX_SCRATCH_VALUE) {
       const k = new Uint8Array(4 + kl);
-      writeKeyHeader(k, kg, id);
+      putStateKeyHeader(k, kg, id);
       k.set(kw.buf.subarray(0, kl), 4);
       this.store.put(k, value!.buf.subarray(0, vl));
     } else {
       const k = this.store.keyScratch(4 + kl);
-      writeKeyHeader(k, kg, id);
+      putStateKeyHeader(k, kg, id);
       copyInto(k, 4, kw.buf, kl);
       if (value === undefined) this.store.deleteScratch(4 + kl);
       else {
@@ -869,7 +861,7 @@ export class LsmKeyedStateBackend implements KeyedStateBackend {
     const kl = this.keyBytes();
     const n = 4 + kl + nsLen + tailLen;
     const ks = this.store.keyScratch(n);
-    writeKeyHeader(ks, this.#kg, id);
+    putStateKeyHeader(ks, this.#kg, id);
     copyInto(ks, 4, this.#cur.buf, kl);
     if (nsLen > 0) copyInto(ks, 4 + kl, ns, nsLen);
     if (tailLen > 0) copyInto(ks, 4 + kl + nsLen, tail, tailLen);
@@ -886,7 +878,7 @@ export class LsmKeyedStateBackend implements KeyedStateBackend {
   ): Uint8Array {
     const kl = this.keyBytes();
     const k = new Uint8Array(4 + kl + nsLen + tailLen);
-    writeKeyHeader(k, this.#kg, id);
+    putStateKeyHeader(k, this.#kg, id);
     k.set(this.#cur.buf.subarray(0, kl), 4);
     k.set(ns.subarray(0, nsLen), 4 + kl);
     k.set(tail.subarray(0, tailLen), 4 + kl + nsLen);

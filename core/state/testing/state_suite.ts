@@ -15,18 +15,7 @@ import {
   ValueStateDescriptor,
 } from "../descriptors.ts";
 import { serialize, Serializers } from "../serializer.ts";
-
-/** A small deterministic PRNG (mulberry32), so property tests replay by seed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from "../../../statestore-as/_test_util.ts";
 
 function keyed(make: () => StateBackend): KeyedStateBackend {
   return make().createKeyedBackend({
