@@ -10,7 +10,7 @@
  * 3. Restore time per state size: from starting a job that restores the last
  *    checkpoint until its keyed operator has read a restored value.
  *
- * deno run -A bench/checkpoint.ts [--quick] [--full] [--runs R]
+ * deno run -A bench/checkpoint.ts [--quick] [--full] [--runs R] [--backend lsm|heap] [--throughput-only]
  *
  * @module
  */
@@ -38,6 +38,8 @@ const { values } = parseArgs({
     quick: { type: "boolean" },
     full: { type: "boolean" },
     runs: { type: "string" },
+    backend: { type: "string" },
+    "throughput-only": { type: "boolean" },
   },
 });
 const quick = values.quick ?? false;
@@ -45,10 +47,10 @@ const full = values.full ?? false;
 const RUNS = Number(values.runs ?? 3);
 const MB = 1_000_000;
 
-const BACKENDS: [string, () => StateBackend][] = [
+const BACKENDS = ([
   ["lsm", () => new LsmStateBackend()],
   ["heap", () => new HeapStateBackend()],
-];
+] as [string, () => StateBackend][]).filter(([name]) => (values.backend ?? name) === name);
 
 const tmpRoot = await Deno.makeTempDir({ prefix: "weir-bench-checkpoint-" });
 const noLog = () => {};
@@ -439,6 +441,10 @@ console.log(table(
   tputRows,
 ));
 console.log();
+if (values["throughput-only"]) {
+  await Deno.remove(tmpRoot, { recursive: true });
+  Deno.exit(0);
+}
 
 const SIZES: [string, number][] = [["10 MB", 10 * MB], ["100 MB", 100 * MB]];
 if (full) SIZES.push(["1 GB", 1000 * MB]);

@@ -28,6 +28,8 @@ import {
   type StoreExports,
 } from "./wasm.ts";
 import type { SegmentBatch } from "./segment_batch.ts";
+import { adviseHugePages } from "./_huge_pages.ts";
+import { JobCancelled, StoreJobWorkers, WorkerFailed } from "./_store_jobs.ts";
 
 /** A live segment file, as listed by checkpoints and `stats()`. */
 export interface SegmentInfo {
@@ -61,6 +63,21 @@ export interface LsmStoreOptions {
   compactionTrigger?: number;
   /** Run compaction automatically after flushes (default true). */
   autoCompact?: boolean;
+  /**
+   * Ask Linux to back the store's memory with transparent huge pages
+   * (default true). Random reads over a large memtable then miss the TLB far
+   * less often. Takes effect only on Linux with the FFI permission granted
+   * (`deno run -A` grants it); see `stats().hugePages`.
+   */
+  hugePages?: boolean;
+  /**
+   * Run background flushes and compactions on worker threads (default true):
+   * the store's thread then only copies the frozen memtable out and writes
+   * the finished files. Compactions move there only with the default file
+   * system, as workers read segment files directly. Synchronous `flush()`,
+   * `compact()` and `close()` run on the calling thread.
+   */
+  backgroundThreads?: boolean;
 }
 
 /**
@@ -127,6 +144,17 @@ export interface LsmStoreStats {
   compactions: number;
   /** Segments replaced by compaction and not deleted yet. */
   obsoleteSegments: string[];
+  /**
+   * Background flushes and compactions that failed (each is retried after
+   * the next flush; a failed flush also fails the checkpoints waiting for
+   * it), and the last one's error message.
+   */
+  backgroundErrors: number;
+  lastBackgroundError: string | undefined;
+  /** Flushes and compactions that ran on worker threads (option `backgroundThreads`). */
+  workerJobs: number;
+  /** Whether the store's memory was advised to use huge pages (option `hugePages`). */
+  hugePages: boolean;
 }
 
 /** The asynchronous part of a checkpoint. */
@@ -192,6 +220,26 @@ function basename(path: string): string {
   return i < 0 ? path : path.slice(i + 1);
 }
 
+/** An expiry filter in the form the wasm module takes (and a worker receives). */
+export interface FilterSpec {
+  keyOffset: number;
+  tagLen: number;
+  /** tag as a big-endian number, layout 1 (value) or 2 (list), TTL in ms. */
+  rules: Array<{ tag: number; layout: number; ttlMs: number }>;
+}
+
+function setFilter(e: Engine, spec: FilterSpec): void {
+  e.reserve(spec.rules.length * 16, 0);
+  const view = new DataView(e.view().buffer, e.kp, spec.rules.length * 16);
+  spec.rules.forEach((r, i) => {
+    view.setUint32(i * 16, r.tag, true);
+    view.setUint32(i * 16 + 4, r.layout, true);
+    view.setFloat64(i * 16 + 8, r.ttlMs, true);
+  });
+  const st = e.ex.filterSet(spec.rules.length, spec.keyOffset, spec.tagLen);
+  if (st < 0) throw e.error(st);
+}
+
 /** Smallest key greater than every key starting with `prefix`, or undefined. */
 function prefixEnd(prefix: Uint8Array): Uint8Array | undefined {
   for (let i = prefix.length - 1; i >= 0; i--) {
@@ -238,6 +286,8 @@ class Engine {
   rViews: Array<Uint8Array | undefined> = new Array(VIEW_MAX + 1);
   rp = 0;
   rcap = 0;
+  /** Whether the memory was advised to use huge pages. */
+  hugePages: boolean;
 
   constructor(
     fs: SegmentFs,
@@ -245,6 +295,7 @@ class Engine {
     memtableBytes: number,
     cacheBytes: number,
     blockSize: number,
+    hugePages: boolean,
   ) {
     this.fs = fs;
     this.ex = instantiate({
@@ -275,6 +326,7 @@ class Engine {
         }
       },
     }, debug);
+    this.hugePages = hugePages && adviseHugePages(this.ex.memory.buffer) !== undefined;
     this.u8 = new Uint8Array(this.ex.memory.buffer);
     this.ex.init(memtableBytes, cacheBytes, blockSize);
     this.u8 = new Uint8Array(this.ex.memory.buffer);
@@ -441,6 +493,19 @@ export class LsmStore {
   #bytesFlushed = 0;
   #ownFs: DenoSegmentFs | undefined;
   #filterNow: (() => number) | undefined;
+  #filter: FilterSpec | undefined;
+  #blockSize: number;
+  /** Workers for background jobs (undefined: jobs run on this thread). */
+  #workers: StoreJobWorkers | undefined;
+  /** The background job of each kind running on a worker (a token per job). */
+  #remote: { flush?: object | undefined; compact?: object | undefined } = {};
+  /** What worker jobs wrote and read (the engine counts the rest). */
+  #workerBytesWritten = 0;
+  #workerBytesRead = 0;
+  #workerBlockReads = 0;
+  #workerJobs = 0;
+  #backgroundErrors = 0;
+  #lastBackgroundError: string | undefined;
 
   private constructor(o: LsmStoreOptions) {
     const memtableBytes = o.memtableBytes ?? 64 << 20;
@@ -463,7 +528,16 @@ export class LsmStore {
     this.#trigger = Math.max(2, o.compactionTrigger ?? 4);
     this.#autoCompact = o.autoCompact ?? true;
     this.#unit = Math.max(1, memtableBytes / 4);
-    this.#e = new Engine(this.#fs, o.debug ?? false, memtableBytes, cacheBytes, blockSize);
+    this.#blockSize = blockSize;
+    if (o.backgroundThreads ?? true) this.#workers = new StoreJobWorkers();
+    this.#e = new Engine(
+      this.#fs,
+      o.debug ?? false,
+      memtableBytes,
+      cacheBytes,
+      blockSize,
+      o.hugePages ?? true,
+    );
   }
 
   /**
@@ -886,6 +960,7 @@ export class LsmStore {
     this.#live();
     this.#drain(true);
     if (this.#segs.length > 1 || (this.#segs.length === 1 && this.#segs[0]!.entries > 0)) {
+      this.#cancelRemote("compact");
       this.#startCompaction(this.#segs.slice(), true);
       this.#drain(false);
     }
@@ -989,6 +1064,7 @@ export class LsmStore {
     if (filter === undefined || rules.length === 0) {
       e.ex.filterSet(0, 0, 0);
       this.#filterNow = undefined;
+      this.#filter = undefined;
       return;
     }
     const tagLen = rules[0]!.tag.length;
@@ -998,17 +1074,17 @@ export class LsmStore {
     if (!Number.isInteger(filter.keyOffset) || filter.keyOffset < 0) {
       throw new ConfigError(`Expiry filter keyOffset must be a non-negative integer`);
     }
-    e.reserve(rules.length * 16, 0);
-    const view = new DataView(e.view().buffer, e.kp, rules.length * 16);
-    rules.forEach((r, i) => {
-      let tag = 0;
-      for (const b of r.tag) tag = tag * 256 + b;
-      view.setUint32(i * 16, tag, true);
-      view.setUint32(i * 16 + 4, r.layout === "list" ? 2 : 1, true);
-      view.setFloat64(i * 16 + 8, r.ttlMs, true);
-    });
-    const st = e.ex.filterSet(rules.length, filter.keyOffset, tagLen);
-    if (st < 0) throw e.error(st);
+    const spec: FilterSpec = {
+      keyOffset: filter.keyOffset,
+      tagLen,
+      rules: rules.map((r) => ({
+        tag: r.tag.reduce((t, b) => t * 256 + b, 0),
+        layout: r.layout === "list" ? 2 : 1,
+        ttlMs: r.ttlMs,
+      })),
+    };
+    setFilter(e, spec);
+    this.#filter = spec;
     this.#filterNow = () => filter.now();
   }
 
@@ -1050,15 +1126,19 @@ export class LsmStore {
       cacheHits: hits,
       cacheMisses: misses,
       cacheHitRate: hits + misses === 0 ? 0 : hits / (hits + misses),
-      blockReads: f[2]!,
-      bytesRead: f[3]!,
-      bytesWritten: f[4]!,
+      blockReads: f[2]! + this.#workerBlockReads,
+      bytesRead: f[3]! + this.#workerBytesRead,
+      bytesWritten: f[4]! + this.#workerBytesWritten,
       bytesFlushed: this.#bytesFlushed,
       bloomChecks: f[6]!,
       bloomNegatives: f[5]!,
       flushes: this.#flushes,
       compactions: this.#compactions,
       obsoleteSegments: this.#obsolete.slice(),
+      backgroundErrors: this.#backgroundErrors,
+      lastBackgroundError: this.#lastBackgroundError,
+      workerJobs: this.#workerJobs,
+      hugePages: this.#e.hugePages,
     };
   }
 
@@ -1077,6 +1157,8 @@ export class LsmStore {
       infos = this.#infos();
     } finally {
       this.#closed = true;
+      this.#workers?.close();
+      this.#remote = {};
       if (this.#job) this.#abortJob();
       for (const w of this.#waiters.splice(0)) w.reject(new StateError("LsmStore closed"));
       for (const s of this.#segs) this.#forget(s.path);
@@ -1185,15 +1267,7 @@ export class LsmStore {
     if (entries > 0 || job.kind === "flush") {
       try {
         this.#fs.rename(job.tmp, path);
-        const o = e.openSegment(path);
-        seg = {
-          name: job.name,
-          path,
-          size: o.size,
-          entries: o.entries,
-          handle: o.handle,
-          file: o.file,
-        };
+        seg = this.#liveSeg(job.name);
       } catch (err) {
         this.#job = job;
         this.#failJob(err instanceof Error ? err : new StateError(String(err)));
@@ -1201,7 +1275,24 @@ export class LsmStore {
     } else {
       this.#fs.remove(job.tmp);
     }
-    if (job.kind === "flush") {
+    this.#install(job.kind, seg, job.inputs);
+  }
+
+  /** Opens a new segment file of the store. */
+  #liveSeg(name: string): LiveSeg {
+    const path = `${this.#dir}/${name}`;
+    const o = this.#e.openSegment(path);
+    return { name, path, size: o.size, entries: o.entries, handle: o.handle, file: o.file };
+  }
+
+  /**
+   * Puts a job's segment in the read order: a flush's in front (the frozen
+   * memtable is then written), a compaction's in place of its inputs (or
+   * none, when nothing survived), which become obsolete.
+   */
+  #install(kind: Job["kind"], seg: LiveSeg | undefined, inputs: LiveSeg[]): void {
+    const e = this.#e;
+    if (kind === "flush") {
       this.#segs.unshift(seg!);
       this.#setOrder();
       e.ex.releaseFrozen();
@@ -1209,22 +1300,159 @@ export class LsmStore {
       this.#bytesFlushed += seg!.size;
       const infos = this.#infos();
       for (const w of this.#waiters.splice(0)) w.resolve(infos);
-    } else {
-      const first = this.#segs.indexOf(job.inputs[0]!);
-      const set = new Set(job.inputs);
-      const rest = this.#segs.filter((s) => !set.has(s));
-      if (seg) rest.splice(first, 0, seg);
-      this.#segs = rest;
-      this.#setOrder();
-      for (const s of job.inputs) {
-        e.ex.closeSegment(s.handle);
-        e.files.delete(s.file);
-        this.#forget(s.path);
-        if (this.#deleteObsolete) this.#fs.remove(s.path);
-        else this.#obsolete.push(s.name);
-      }
-      this.#compactions++;
+      return;
     }
+    const first = this.#segs.indexOf(inputs[0]!);
+    const set = new Set(inputs);
+    const rest = this.#segs.filter((s) => !set.has(s));
+    if (seg) rest.splice(first, 0, seg);
+    this.#segs = rest;
+    this.#setOrder();
+    for (const s of inputs) {
+      e.ex.closeSegment(s.handle);
+      e.files.delete(s.file);
+      this.#forget(s.path);
+      if (this.#deleteObsolete) this.#fs.remove(s.path);
+      else this.#obsolete.push(s.name);
+    }
+    this.#compactions++;
+  }
+
+  // ---- jobs on workers --------------------------------------------------------------
+
+  /** What every worker job needs besides its input. */
+  #jobEnv(): { blockSize: number; filter: FilterSpec | undefined; now: number } {
+    return { blockSize: this.#blockSize, filter: this.#filter, now: this.#filterNow?.() ?? 0 };
+  }
+
+  /**
+   * Starts, on workers, the flush of the frozen memtable and a compaction,
+   * whichever is due and not running yet.
+   */
+  #startWorkerJobs(): void {
+    const e = this.#e;
+    if (this.#remote.flush === undefined && e.ex.frozenEntries() > 0) {
+      const u8 = e.view();
+      const arena = e.ex.frozenArena();
+      const offsets = e.ex.frozenOffsets();
+      const request: StoreJobRequest = {
+        kind: "flush",
+        arena: u8.slice(arena, arena + e.ex.frozenArenaUsed()),
+        offsets: new Uint32Array(u8.buffer.slice(offsets, offsets + e.ex.frozenEntries() * 4)),
+        ...this.#jobEnv(),
+      };
+      this.#runOnWorker(request, []);
+    }
+    // Workers read a compaction's inputs themselves: only from the real file system.
+    if (this.#remote.compact === undefined && this.#ownFs !== undefined && this.#workers) {
+      const c = this.#pickCompaction();
+      if (c) {
+        const paths = c.inputs.map((s) => s.path);
+        this.#runOnWorker(
+          { kind: "compact", paths, bottom: c.bottom, ...this.#jobEnv() },
+          c.inputs,
+        );
+      }
+    }
+  }
+
+  /**
+   * Runs a job on a worker; its file streams into a temporary file here and
+   * is renamed into place when the job succeeds (else removed).
+   */
+  #runOnWorker(request: StoreJobRequest, inputs: LiveSeg[]): void {
+    const kind = request.kind;
+    const seq = ++this.#seq;
+    const name = segmentFileName(this.#storeId, seq);
+    const tmp = `${this.#dir}/${segmentFileName(this.#storeId, seq, true)}`;
+    let out: SegmentFile | undefined;
+    let writeError: unknown;
+    const running = this.#workers!.run(request, (bytes) => {
+      if (writeError !== undefined) return;
+      try {
+        out ??= this.#fs.create(tmp);
+        out.write(bytes);
+      } catch (err) {
+        writeError = err;
+      }
+    });
+    if (running === undefined) {
+      // No workers here: everything runs on this thread from now on.
+      this.#workers = undefined;
+      this.#schedule();
+      return;
+    }
+    const token = {};
+    this.#remote[kind] = token;
+    const discard = () => {
+      try {
+        out?.close();
+      } catch { /* already failed */ }
+      if (out) this.#fs.remove(tmp);
+    };
+    running.then((result) => {
+      if (this.#remote[kind] !== token || this.#closed) return discard();
+      this.#remote[kind] = undefined;
+      let seg: LiveSeg | undefined;
+      try {
+        if (writeError !== undefined) throw writeError;
+        out ??= this.#fs.create(tmp); // an empty result wrote no bytes yet
+        out.sync();
+        out.close();
+        if (result.entries > 0 || kind === "flush") {
+          this.#fs.rename(tmp, `${this.#dir}/${name}`);
+          seg = this.#liveSeg(name);
+        } else this.#fs.remove(tmp);
+      } catch (err) {
+        discard();
+        const failure = new StateError(`writing segment ${name} failed: ${String(err)}`, {
+          cause: err,
+        });
+        this.#backgroundFailed(failure);
+        if (kind === "flush") { for (const w of this.#waiters.splice(0)) w.reject(failure); }
+        return;
+      }
+      this.#workerBytesWritten += result.bytesWritten;
+      this.#workerBytesRead += result.bytesRead;
+      this.#workerBlockReads += result.blockReads;
+      this.#workerJobs++;
+      this.#install(kind, seg, inputs);
+      this.#schedule();
+    }, (err: Error) => {
+      discard();
+      if (this.#remote[kind] !== token || err instanceof JobCancelled) return;
+      this.#remote[kind] = undefined;
+      this.#backgroundFailed(err);
+      if (err instanceof WorkerFailed) {
+        // Workers do not work here: this thread does the jobs from now on.
+        this.#workers?.close();
+        this.#workers = undefined;
+        this.#remote = {};
+        this.#schedule();
+        return;
+      }
+      // A failed compaction is retried after the next flush; a failed flush
+      // fails the checkpoints waiting for it (the frozen memtable stays, and
+      // the next freeze writes it on this thread).
+      if (kind === "flush") {
+        const failure = new StateError(`writing the memtable failed: ${err.message}`, {
+          cause: err,
+        });
+        for (const w of this.#waiters.splice(0)) w.reject(failure);
+      }
+    });
+  }
+
+  #backgroundFailed(err: unknown): void {
+    this.#backgroundErrors++;
+    this.#lastBackgroundError = err instanceof Error ? err.message : String(err);
+  }
+
+  /** Drops the worker job of `kind` (a synchronous job on this thread replaces it). */
+  #cancelRemote(kind: Job["kind"]): void {
+    if (this.#remote[kind] === undefined) return;
+    this.#remote[kind] = undefined;
+    this.#workers?.cancel(kind);
   }
 
   /**
@@ -1251,33 +1479,34 @@ export class LsmStore {
     return undefined;
   }
 
-  /** Next job to run, if any (flushes first). */
-  #nextJob(): boolean {
-    if (this.#job) return true;
-    if (this.#e.ex.frozenEntries() > 0) {
+  /**
+   * Makes sure a job runs on this thread if one is due (flushes first; with
+   * `flushOnly`, no compaction starts). A worker job of the same kind is
+   * dropped. True while there is a job.
+   */
+  #nextJob(flushOnly: boolean): boolean {
+    const frozen = this.#e.ex.frozenEntries();
+    if (this.#job) return !(flushOnly && frozen === 0 && this.#job.kind === "compact");
+    if (frozen > 0) {
+      this.#cancelRemote("flush");
       this.#startFlush();
       return true;
     }
+    if (flushOnly) return false;
     const c = this.#pickCompaction();
-    if (c) {
-      this.#startCompaction(c.inputs, c.bottom);
-      return true;
-    }
-    return false;
+    if (c === undefined) return false;
+    this.#cancelRemote("compact");
+    this.#startCompaction(c.inputs, c.bottom);
+    return true;
   }
 
-  /** Runs jobs synchronously: until the frozen memtable is written (flushOnly) or all work is done. */
+  /**
+   * Runs jobs synchronously: until the frozen memtable is written
+   * (flushOnly; a compaction in progress on this thread is finished first
+   * if a flush waits) or all work is done.
+   */
   #drain(flushOnly: boolean): void {
-    while (this.#nextJob()) {
-      if (flushOnly && this.#e.ex.frozenEntries() === 0 && this.#job?.kind !== "flush") {
-        if (this.#job?.kind === "compact" && this.#job) {
-          // a compaction in progress stays; it does not block writes
-          return;
-        }
-        return;
-      }
-      while (!this.#step(STEP_ENTRIES));
-    }
+    while (this.#nextJob(flushOnly)) while (!this.#step(STEP_ENTRIES));
   }
 
   #schedule(): void {
@@ -1286,20 +1515,23 @@ export class LsmStore {
     setTimeout(() => this.#pump(), 0);
   }
 
+  /** Background work: jobs start on workers, or run here in steps between other work. */
   #pump(): void {
     if (this.#closed) {
       this.#pumping = false;
       return;
     }
     try {
-      if (this.#nextJob()) {
+      if (this.#workers && !this.#job) this.#startWorkerJobs();
+      else if (this.#nextJob(false)) {
         this.#step(STEP_ENTRIES);
         setTimeout(() => this.#pump(), 0);
         return;
       }
-    } catch {
-      // The error reached the checkpoint's waiters (flush) or is dropped
-      // (compaction): the next flush/checkpoint retries.
+    } catch (err) {
+      // The error reached the checkpoint's waiters (flush) or only the
+      // stats (compaction): the next flush/checkpoint retries.
+      this.#backgroundFailed(err);
     }
     this.#pumping = false;
   }
@@ -1388,12 +1620,76 @@ export function writeSegmentBatch(fs: SegmentFs, path: string, batch: SegmentBat
   });
 }
 
+/** A flush or a compaction for an engine on another thread (see `_store_jobs.ts`). */
+export type StoreJobRequest =
+  & {
+    /** Target data block size. */
+    blockSize: number;
+    /** The store's expiry filter, applied at time `now`. */
+    filter: FilterSpec | undefined;
+    now: number;
+  }
+  & (
+    /** A frozen memtable, copied: its arena bytes and u32 entry offsets. */
+    | { kind: "flush"; arena: Uint8Array; offsets: Uint32Array }
+    /** Segment files to merge (paths, newest first); `bottom`: nothing older remains. */
+    | { kind: "compact"; paths: string[]; bottom: boolean }
+  );
+
+/** What a {@linkcode StoreJobRequest} wrote and read. */
+export interface StoreJobResult {
+  entries: number;
+  bytesWritten: number;
+  bytesRead: number;
+  blockReads: number;
+}
+
+/**
+ * Runs a job on a fresh engine, writing the segment file to `out` (which
+ * neither syncs nor closes it). `fs` reads the compaction's input files.
+ * Throws what the engine throws (`CorruptionError` for a damaged input).
+ */
+export function runStoreJob(req: StoreJobRequest, fs: SegmentFs, out: SegmentFile): StoreJobResult {
+  const e = new Engine(fs, false, 64 << 10, 4 << 20, req.blockSize, true);
+  e.out = out;
+  if (req.filter) {
+    setFilter(e, req.filter);
+    e.ex.filterNow(req.now);
+  }
+  let st: number;
+  if (req.kind === "flush") {
+    const count = req.offsets.length;
+    st = e.ex.adoptFrozen(req.arena.length, count);
+    if (st < 0) throw e.error(st);
+    const u8 = e.view();
+    u8.set(req.arena, e.ex.frozenArena());
+    new Uint32Array(u8.buffer, e.ex.frozenOffsets(), count).set(req.offsets);
+    st = e.guard(() => e.ex.jobFlush());
+  } else {
+    const handles = req.paths.map((p) => e.openSegment(p).handle);
+    e.reserve(handles.length * 4, 0);
+    new Uint32Array(e.view().buffer, e.kp, handles.length).set(handles);
+    st = e.guard(() => e.ex.jobCompact(handles.length, req.bottom ? 1 : 0));
+  }
+  if (st < 0) throw e.error(st);
+  do st = e.guard(() => e.ex.jobStep(1 << 30)); while (st > 0);
+  if (st < 0) throw e.error(st);
+  e.drainStage();
+  const f = new Float64Array(e.ex.memory.buffer, e.ex.statsPtr(), 8);
+  return {
+    entries: e.ex.jobEntries(),
+    bytesWritten: f[4]!,
+    bytesRead: f[3]!,
+    blockReads: f[2]!,
+  };
+}
+
 /**
  * Writes one segment file through a temporary name and a rename: `fill`
  * adds the entries to the engine's writer and returns how many.
  */
 function writeSegmentFile(fs: SegmentFs, path: string, fill: (e: Engine) => number): SegmentInfo {
-  const e = new Engine(fs, false, 64 << 10, 64 << 10, 4096);
+  const e = new Engine(fs, false, 64 << 10, 64 << 10, 4096, false);
   return writeAtomically(fs, path, (out) => {
     e.out = out;
     e.ex.writeBegin();
@@ -1441,7 +1737,7 @@ export function writeAtomically(
  * an open store. Throws {@linkcode CorruptionError} for a damaged file.
  */
 export function* readSegment(fs: SegmentFs, path: string): Generator<[Uint8Array, Uint8Array]> {
-  const e = new Engine(fs, false, 64 << 10, 64 << 10, 4096);
+  const e = new Engine(fs, false, 64 << 10, 64 << 10, 4096, false);
   const o = e.openSegment(path);
   const v = new Uint32Array(e.view().buffer, e.ex.keyPtr(), 1);
   v[0] = o.handle;

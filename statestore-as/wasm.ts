@@ -32,6 +32,10 @@ export interface StoreExports {
   frozenEntries(): number;
   freeze(): number;
   releaseFrozen(): void;
+  frozenArena(): number;
+  frozenArenaUsed(): number;
+  frozenOffsets(): number;
+  adoptFrozen(used: number, count: number): number;
   openSegment(file: number, size: number): number;
   closeSegment(h: number): void;
   segmentEntries(h: number): number;

@@ -35,7 +35,7 @@ const JOBS: JobCase[] = [
     args: [],
     maxDelayMs: 250,
     // Sized so that the job outlives the kills: each restart replays from the last checkpoint.
-    input: () => makeWordInput(SEED, LONG ? 180_000 : 120_000, 3000),
+    input: () => makeWordInput(SEED, LONG ? 720_000 : 480_000, 3000),
     check: checkWordCount,
   },
   {
@@ -43,7 +43,7 @@ const JOBS: JobCase[] = [
     script: "examples/keyed_shuffle.ts",
     args: ["--parallelism", "2"],
     maxDelayMs: 150,
-    input: () => makeShuffleInput(SEED, LONG ? 3_000_000 : 1_000_000, 500),
+    input: () => makeShuffleInput(SEED, LONG ? 4_000_000 : 2_000_000, 500),
     check: checkKeyedShuffle,
   },
 ];

@@ -378,6 +378,49 @@ export function freeze(): i32 {
   return 0;
 }
 
+// ---- flushing on another instance (a worker) ---------------------------------------------
+// The frozen memtable's records and entry offsets are copied out as they are
+// (arena bytes [0, arenaUsed), u32 offsets x count); another instance adopts
+// them as its frozen memtable and runs jobFlush. Records hold their entry
+// index, and flush reads only the arena and the offsets, never the hash table.
+
+/** Address of the frozen memtable's arena (0 if none). */
+export function frozenArena(): usize {
+  return hasFrozen ? frozen.arena : 0;
+}
+/** Bytes used in the frozen memtable's arena. */
+export function frozenArenaUsed(): u32 {
+  return hasFrozen ? frozen.arenaUsed : 0;
+}
+/** Address of the frozen memtable's entry offsets (u32 x frozenEntries()). */
+export function frozenOffsets(): usize {
+  return frozen.entries;
+}
+
+/**
+ * Makes the frozen memtable an empty shell of `used` arena bytes and `count`
+ * entries for the host to fill (arena at frozenArena(), offsets at
+ * frozenOffsets()). Returns 0, or ERR_BUSY while a frozen memtable exists.
+ */
+export function adoptFrozen(used: u32, count: u32): i32 {
+  if (hasFrozen) return ERR_BUSY;
+  const m: Mem = frozen;
+  if (m.arena != 0) heap.free(m.arena);
+  m.arena = heap.alloc(<usize> max<u32>(used, 8));
+  m.arenaCap = used;
+  m.arenaUsed = used;
+  if (m.entriesCap < count) {
+    heap.free(m.entries);
+    m.entries = heap.alloc(<usize> count << 2);
+    m.entriesCap = count;
+  }
+  m.count = count;
+  m.sortedCount = 0;
+  hasFrozen = true;
+  frozenWritten = false;
+  return 0;
+}
+
 /** Marks the frozen memtable written once its segment is live (it stays readable). */
 export function releaseFrozen(): void {
   if (!hasFrozen) return;

@@ -1,0 +1,222 @@
+import assert from "node:assert/strict";
+import { CorruptionError, StateError } from "../core/errors.ts";
+import { rng } from "./_test_util.ts";
+import { DenoSegmentFs, LsmStore, type LsmStore as Store, type SegmentFs } from "./mod.ts";
+
+const key = (i: number) => new Uint8Array([i >> 16, (i >> 8) & 255, i & 255, 7, 7, 7, 7, 7]);
+
+/** Puts, merges and deletes that are the same for every store they are applied to. */
+function workload(s: Store, seed: number, n: number): void {
+  const r = rng(seed);
+  for (let i = 0; i < n; i++) {
+    const k = key(Math.floor(r() * n));
+    const x = r();
+    if (x < 0.7) s.put(k, new Uint8Array(1 + Math.floor(r() * 40)).fill(i & 255));
+    else if (x < 0.9) s.merge(k, new Uint8Array([i & 255, 1]));
+    else s.delete(k);
+  }
+}
+
+/** Resolves when `done()` holds, polling the event loop (worker replies arrive there). */
+async function until(done: () => boolean, what: string, ms = 20_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!done()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+function contents(s: Store): string[] {
+  return [...s.scan({})].map(([k, v]) => `${k.join(".")}=${v.join(".")}`);
+}
+
+Deno.test("background jobs: a checkpoint's flush runs on a worker and writes the same file as this thread", async () => {
+  const dir = Deno.makeTempDirSync();
+  try {
+    const stores = [true, false].map((backgroundThreads) =>
+      LsmStore.open({ dir: `${dir}/${backgroundThreads}`, backgroundThreads })
+    );
+    const files: Uint8Array[] = [];
+    for (const s of stores) {
+      workload(s, 11, 30_000);
+      const [seg] = await s.checkpoint().segments;
+      files.push(Deno.readFileSync(`${dir}/${s === stores[0] ? "true" : "false"}/${seg!.name}`));
+    }
+    assert.equal(stores[0]!.stats().workerJobs, 1);
+    assert.equal(stores[1]!.stats().workerJobs, 0);
+    assert.equal(stores[0]!.stats().flushes, 1);
+    assert.deepEqual(files[0], files[1]);
+    assert.deepEqual(contents(stores[0]!), contents(stores[1]!));
+    for (const s of stores) s.close();
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("background jobs: compactions run on a worker; the data survives them and a reopen", async () => {
+  const dir = Deno.makeTempDirSync();
+  const model = LsmStore.open({
+    dir: `${dir}/model`,
+    backgroundThreads: false,
+    autoCompact: false,
+  });
+  let s = LsmStore.open({ dir: `${dir}/s`, memtableBytes: 1 << 20, compactionTrigger: 2 });
+  try {
+    for (let round = 0; round < 12; round++) {
+      for (const t of [s, model]) workload(t, 100 + round, 4000);
+      await s.checkpoint().segments;
+    }
+    await until(() => s.stats().compactions >= 2, "two compactions");
+    const st = s.stats();
+    assert.equal(st.workerJobs, st.flushes + st.compactions, "every job ran on a worker");
+    assert.ok(st.bytesRead > 0, "compactions on workers read their inputs");
+    assert.deepEqual(contents(s), contents(model));
+    for (let i = 0; i < 4000; i++) assert.deepEqual(s.get(key(i)), model.get(key(i)));
+    const segments = s.close();
+    s = LsmStore.open({ dir: `${dir}/s`, segments });
+    assert.deepEqual(contents(s), contents(model));
+    assert.ok(![...Deno.readDirSync(`${dir}/s`)].some((e) => e.name.endsWith(".tmp")));
+  } finally {
+    s.close();
+    model.close();
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("background jobs: a synchronous flush replaces a worker's flush in progress", async () => {
+  const dir = Deno.makeTempDirSync();
+  const s = LsmStore.open({ dir });
+  try {
+    workload(s, 5, 50_000);
+    const pending = s.checkpoint();
+    const flushed = s.flush(); // the worker's result is dropped when it comes
+    assert.equal(flushed.length, 1);
+    assert.deepEqual(await pending.segments, flushed);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.deepEqual(s.stats().segments, flushed);
+    assert.equal(s.stats().workerJobs, 0);
+    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), [flushed[0]!.name]);
+  } finally {
+    s.close();
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("background jobs: a worker flush whose file cannot be written fails the checkpoint; a retry works", async () => {
+  const dir = Deno.makeTempDirSync();
+  const real = new DenoSegmentFs();
+  let full = true;
+  const fs: SegmentFs = {
+    readAt: (p, o, d) => real.readAt(p, o, d),
+    size: (p) => real.size(p),
+    create: (p) => {
+      const f = real.create(p);
+      return {
+        write: (d) => {
+          if (full) throw new Error("ENOSPC: no space left on device");
+          f.write(d);
+        },
+        sync: () => f.sync(),
+        close: () => f.close(),
+      };
+    },
+    rename: (a, b) => real.rename(a, b),
+    remove: (p) => real.remove(p),
+    mkdirp: (p) => real.mkdirp(p),
+  };
+  const s = LsmStore.open({ dir, fs });
+  try {
+    workload(s, 3, 30_000);
+    const before = contents(s);
+    await assert.rejects(
+      s.checkpoint().segments,
+      (e) => e instanceof StateError && /segment .*\.seg failed: .*no space left/.test(e.message),
+    );
+    assert.deepEqual([...Deno.readDirSync(dir)], [], "no file, not even a temporary one");
+    assert.deepEqual(contents(s), before);
+    full = false;
+    const segs = await s.checkpoint().segments; // the frozen memtable is written now
+    assert.equal(segs.length, 1);
+    assert.deepEqual(contents(s), before);
+  } finally {
+    s.close();
+    real.close();
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("background jobs: a worker compaction over a corrupt segment fails alone; the store goes on", async () => {
+  const dir = Deno.makeTempDirSync();
+  let s = LsmStore.open({ dir, autoCompact: false });
+  for (let i = 0; i < 3000; i++) s.put(key(i), new Uint8Array(16).fill(1));
+  const [oldest] = s.flush();
+  const segments = s.close();
+  // Damage the first data block of the oldest segment (keys 0...).
+  const path = `${dir}/${oldest!.name}`;
+  const bytes = Deno.readFileSync(path);
+  bytes[20]! ^= 0x40;
+  Deno.writeFileSync(path, bytes);
+  s = LsmStore.open({ dir, segments, compactionTrigger: 2 });
+  try {
+    // A segment like the damaged one: the two make a compaction, on a worker.
+    for (let i = 0; i < 3000; i++) s.put(key(100_000 + i), new Uint8Array(16).fill(2));
+    await s.checkpoint().segments;
+    await until(() => s.stats().backgroundErrors > 0, "the compaction's failure");
+    const st = s.stats();
+    assert.equal(st.compactions, 0);
+    assert.equal(st.workerJobs, 1, "the flush");
+    assert.match(
+      st.lastBackgroundError!,
+      new RegExp(`Corrupt segment ${oldest!.name} \\(block 0\\)`),
+    );
+    assert.ok(![...Deno.readDirSync(dir)].some((e) => e.name.endsWith(".tmp")));
+    assert.deepEqual(s.get(key(100_000)), new Uint8Array(16).fill(2));
+    assert.deepEqual(s.get(key(2999)), new Uint8Array(16).fill(1));
+    assert.throws(() => s.get(key(0)), CorruptionError);
+  } finally {
+    try {
+      s.close(); // close compacts on this thread and meets the damage too
+    } catch (e) {
+      assert.ok(e instanceof CorruptionError && e.file === oldest!.name, String(e));
+    }
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("background jobs: where no worker can load, checkpoints run on this thread", async () => {
+  const dir = Deno.makeTempDirSync();
+  try {
+    const here = new URL(".", import.meta.url).pathname;
+    const script = `${dir}/job.ts`;
+    Deno.writeTextFileSync(
+      script,
+      `import { LsmStore } from ${JSON.stringify(new URL("./mod.ts", import.meta.url).href)};
+const s = LsmStore.open({ dir: ${JSON.stringify(`${dir}/store`)} });
+for (let i = 0; i < 1000; i++) s.put(new Uint8Array([i >> 8, i & 255]), new Uint8Array([i & 255]));
+const segments = await s.checkpoint().segments;
+const st = s.stats();
+console.log(JSON.stringify({ segments: segments.length, entries: segments[0].entries, workerJobs: st.workerJobs, error: st.lastBackgroundError }));
+s.close();
+`,
+    );
+    // Reading the worker's module is not allowed: the store itself is.
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        `--allow-read=${dir},${here}lib`,
+        `--allow-write=${dir}`,
+        script,
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+    const got = JSON.parse(new TextDecoder().decode(out.stdout));
+    assert.equal(got.segments, 1);
+    assert.equal(got.entries, 1000);
+    assert.equal(got.workerJobs, 0);
+    assert.match(got.error, /the flush worker failed: Requires read access/);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
