@@ -174,11 +174,7 @@ Deno.test("background jobs: a worker compaction over a corrupt segment fails alo
     assert.deepEqual(s.get(key(2999)), new Uint8Array(16).fill(1));
     assert.throws(() => s.get(key(0)), CorruptionError);
   } finally {
-    try {
-      s.close(); // close compacts on this thread and meets the damage too
-    } catch (e) {
-      assert.ok(e instanceof CorruptionError && e.file === oldest!.name, String(e));
-    }
+    s.close();
     Deno.removeSync(dir, { recursive: true });
   }
 });

@@ -1143,16 +1143,33 @@ export class LsmStore {
   }
 
   /**
-   * Writes the memtable, finishes background work and closes the store.
-   * Returns the live segments (newest first) to reopen it with.
+   * Writes the memtable and closes the store; background work in progress
+   * is dropped (a compaction's output is never needed to reopen). Returns
+   * the live segments (newest first) to reopen it with. With `discard`, the
+   * memtable is not written either: for a store whose files are about to
+   * be deleted.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { LsmStore } from "./mod.ts";
+   * const dir = Deno.makeTempDirSync();
+   * const s = LsmStore.open({ dir });
+   * s.put(new Uint8Array([1]), new Uint8Array([2]));
+   * const segments = s.close();
+   * const t = LsmStore.open({ dir, segments });
+   * assert.deepEqual(t.get(new Uint8Array([1])), new Uint8Array([2]));
+   * t.close({ discard: true });
+   * Deno.removeSync(dir, { recursive: true });
+   * ```
    */
-  close(): SegmentInfo[] {
+  close(options: { discard?: boolean } = {}): SegmentInfo[] {
     if (this.#closed) return this.#infos();
     let infos: SegmentInfo[] = [];
     try {
-      if (!this.#e.poisoned) {
+      if (!this.#e.poisoned && !options.discard) {
         this.#freeze();
-        this.#drain(false);
+        this.#drain(true);
       }
       infos = this.#infos();
     } finally {

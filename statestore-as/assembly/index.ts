@@ -66,6 +66,7 @@ import { Buf, bufAppend, crcInit, eqBytes, getVarint, hashKey, newBuf, vOut } fr
 
 export { errBlock, errDetail, errFile } from "./status";
 export { batchAlloc, batchSort, batchWrite } from "./batch";
+export { prefetchSum } from "./iterator";
 
 let kScr: Buf = newBuf(4096);
 let vScr: Buf = newBuf(65536);

@@ -1122,7 +1122,7 @@ export class LsmKeyedStateBackend implements KeyedStateBackend {
     this.#ttlStates.clear();
     let live: string[] = [];
     try {
-      live = this.store.close().map((s) => s.name);
+      live = this.store.close({ discard: true }).map((s) => s.name);
     } finally {
       if (this.#ownDir) {
         Deno.removeSync(this.#ownDir, { recursive: true });
