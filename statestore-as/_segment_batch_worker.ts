@@ -9,6 +9,9 @@
 import { writeSegmentBatch } from "./lsm_store.ts";
 import { SegmentBatch } from "./segment_batch.ts";
 import type { SegmentFile, SegmentFs } from "./segment_fs.ts";
+import { lowerThreadPriority } from "./_thread_priority.ts";
+
+lowerThreadPriority();
 
 /** A request: the packed entries of a batch. */
 export interface SortRequest {

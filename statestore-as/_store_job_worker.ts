@@ -9,6 +9,9 @@
  */
 import { runStoreJob, type StoreJobRequest, type StoreJobResult } from "./lsm_store.ts";
 import { DenoSegmentFs, type SegmentFile } from "./segment_fs.ts";
+import { lowerThreadPriority } from "./_thread_priority.ts";
+
+lowerThreadPriority();
 
 /** A message back: the next bytes of the file, then the job's result or its error. */
 export type StoreJobReply =
@@ -31,15 +34,15 @@ const chunks: SegmentFile = {
   close() {},
 };
 
+/** Reads compaction inputs; handles are dropped after each job (inputs get deleted). */
+const fs = new DenoSegmentFs();
+
 scope.onmessage = ({ data }) => {
-  const fs = new DenoSegmentFs();
   let reply: StoreJobReply;
   try {
     reply = { ok: runStoreJob(data, fs, chunks) };
   } catch (e) {
     reply = { error: e instanceof Error ? e.message : String(e) };
-  } finally {
-    fs.close();
   }
   scope.postMessage(reply, []);
 };

@@ -173,6 +173,11 @@ Deno.test("background jobs: a worker compaction over a corrupt segment fails alo
     assert.deepEqual(s.get(key(100_000)), new Uint8Array(16).fill(2));
     assert.deepEqual(s.get(key(2999)), new Uint8Array(16).fill(1));
     assert.throws(() => s.get(key(0)), CorruptionError);
+    // The worker starts its next job on a fresh engine.
+    s.put(key(200_000), new Uint8Array([3]));
+    await s.checkpoint().segments;
+    assert.equal(s.stats().workerJobs, 2);
+    assert.deepEqual(s.get(key(200_000)), new Uint8Array([3]));
   } finally {
     s.close();
     Deno.removeSync(dir, { recursive: true });

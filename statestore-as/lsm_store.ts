@@ -1661,44 +1661,73 @@ export interface StoreJobResult {
   blockReads: number;
 }
 
+/** The engine of the last job, reused by the next one with the same fs and block size. */
+let jobEngine: { e: Engine; fs: SegmentFs; blockSize: number } | undefined;
+
 /**
- * Runs a job on a fresh engine, writing the segment file to `out` (which
- * neither syncs nor closes it). `fs` reads the compaction's input files.
- * Throws what the engine throws (`CorruptionError` for a damaged input).
+ * Runs a job, writing the segment file to `out` (which neither syncs nor
+ * closes it). `fs` reads the compaction's input files. Throws what the
+ * engine throws (`CorruptionError` for a damaged input).
+ *
+ * The engine stays for the next job: a fresh one per job would map, fault
+ * in and unmap a memtable-sized memory each time (and unmapping interrupts
+ * every thread of the process to flush its TLB).
  */
 export function runStoreJob(req: StoreJobRequest, fs: SegmentFs, out: SegmentFile): StoreJobResult {
-  const e = new Engine(fs, false, 64 << 10, 4 << 20, req.blockSize, true);
-  e.out = out;
-  if (req.filter) {
-    setFilter(e, req.filter);
-    e.ex.filterNow(req.now);
+  if (jobEngine?.fs !== fs || jobEngine.blockSize !== req.blockSize) {
+    const e = new Engine(fs, false, 64 << 10, 4 << 20, req.blockSize, true);
+    jobEngine = { e, fs, blockSize: req.blockSize };
   }
-  let st: number;
-  if (req.kind === "flush") {
-    const count = req.offsets.length;
-    st = e.ex.adoptFrozen(req.arena.length, count);
+  const e = jobEngine.e;
+  const stats = new Float64Array(e.ex.memory.buffer, e.ex.statsPtr(), 8).slice();
+  const opened: { handle: number; file: number; path: string }[] = [];
+  try {
+    e.out = out;
+    if (req.filter) {
+      setFilter(e, req.filter);
+      e.ex.filterNow(req.now);
+    } else e.ex.filterSet(0, 0, 0);
+    let st: number;
+    if (req.kind === "flush") {
+      const count = req.offsets.length;
+      st = e.ex.adoptFrozen(req.arena.length, count);
+      if (st < 0) throw e.error(st);
+      const u8 = e.view();
+      u8.set(req.arena, e.ex.frozenArena());
+      new Uint32Array(u8.buffer, e.ex.frozenOffsets(), count).set(req.offsets);
+      st = e.guard(() => e.ex.jobFlush());
+    } else {
+      for (const path of req.paths) opened.push({ ...e.openSegment(path), path });
+      e.reserve(opened.length * 4, 0);
+      new Uint32Array(e.view().buffer, e.kp, opened.length).set(opened.map((o) => o.handle));
+      st = e.guard(() => e.ex.jobCompact(opened.length, req.bottom ? 1 : 0));
+    }
     if (st < 0) throw e.error(st);
-    const u8 = e.view();
-    u8.set(req.arena, e.ex.frozenArena());
-    new Uint32Array(u8.buffer, e.ex.frozenOffsets(), count).set(req.offsets);
-    st = e.guard(() => e.ex.jobFlush());
-  } else {
-    const handles = req.paths.map((p) => e.openSegment(p).handle);
-    e.reserve(handles.length * 4, 0);
-    new Uint32Array(e.view().buffer, e.kp, handles.length).set(handles);
-    st = e.guard(() => e.ex.jobCompact(handles.length, req.bottom ? 1 : 0));
+    do st = e.guard(() => e.ex.jobStep(1 << 30)); while (st > 0);
+    if (st < 0) throw e.error(st);
+    e.drainStage();
+    const f = new Float64Array(e.ex.memory.buffer, e.ex.statsPtr(), 8);
+    return {
+      entries: e.ex.jobEntries(),
+      bytesWritten: f[4]! - stats[4]!,
+      bytesRead: f[3]! - stats[3]!,
+      blockReads: f[2]! - stats[2]!,
+    };
+  } catch (err) {
+    jobEngine = undefined; // whatever state it is in, the next job starts afresh
+    throw err;
+  } finally {
+    e.out = undefined;
+    if (jobEngine?.e === e) {
+      e.ex.releaseFrozen();
+      for (const o of opened) {
+        e.ex.closeSegment(o.handle);
+        e.files.delete(o.file);
+      }
+    }
+    const forget = (fs as { forget?: (p: string) => void }).forget;
+    for (const o of opened) forget?.call(fs, o.path);
   }
-  if (st < 0) throw e.error(st);
-  do st = e.guard(() => e.ex.jobStep(1 << 30)); while (st > 0);
-  if (st < 0) throw e.error(st);
-  e.drainStage();
-  const f = new Float64Array(e.ex.memory.buffer, e.ex.statsPtr(), 8);
-  return {
-    entries: e.ex.jobEntries(),
-    bytesWritten: f[4]!,
-    bytesRead: f[3]!,
-    blockReads: f[2]!,
-  };
 }
 
 /**
