@@ -1,9 +1,10 @@
 /**
  * Worker side of `_store_jobs.ts`: runs one flush or compaction per message
- * on a fresh engine and streams the segment file's bytes back in chunks of
- * about 1 MiB as the engine writes them (so the worker never holds a whole
- * file), then the result. It reads the compaction's input files (immutable)
- * but writes nothing.
+ * and writes the segment file: to `tmpPath` itself (synced and closed; the
+ * store renames it), or, without one, as chunks of about 1 MiB streamed
+ * back as the engine writes them, so the worker never holds a whole file.
+ * Then it replies with the result. Compaction inputs are read directly
+ * (segment files never change).
  *
  * @module
  */
@@ -34,15 +35,42 @@ const chunks: SegmentFile = {
   close() {},
 };
 
+/**
+ * The store's temporary file, which the store created: opened, never
+ * created, so a job the store has given up on (and whose file it removed)
+ * cannot leave one behind.
+ */
+function openExisting(path: string): SegmentFile {
+  const f = Deno.openSync(path, { write: true });
+  return {
+    write(data) {
+      let at = 0;
+      while (at < data.length) at += f.writeSync(data.subarray(at));
+    },
+    sync: () => f.syncDataSync(),
+    close: () => f.close(),
+  };
+}
+
 /** Reads compaction inputs; handles are dropped after each job (inputs get deleted). */
 const fs = new DenoSegmentFs();
 
 scope.onmessage = ({ data }) => {
   let reply: StoreJobReply;
+  let file: SegmentFile | undefined;
   try {
-    reply = { ok: runStoreJob(data, fs, chunks) };
+    if (data.tmpPath !== undefined) file = openExisting(data.tmpPath);
+    const result = runStoreJob(data, fs, file ?? chunks);
+    file?.sync();
+    file?.close();
+    file = undefined;
+    reply = { ok: result };
   } catch (e) {
     reply = { error: e instanceof Error ? e.message : String(e) };
+  } finally {
+    try {
+      file?.close(); // failed: the store removes the file
+    } catch { /* already failed */ }
   }
   scope.postMessage(reply, []);
 };

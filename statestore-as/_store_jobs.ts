@@ -78,7 +78,9 @@ export class StoreJobWorkers {
     this.#slots.delete(kind);
     if (slot.idle !== undefined) clearTimeout(slot.idle);
     slot.worker.terminate();
-    slot.pending?.reject(reason);
+    const pending = slot.pending;
+    slot.pending = undefined; // chunks still queued go nowhere
+    pending?.reject(reason);
   }
 
   #slot(kind: StoreJobRequest["kind"]): Slot | undefined {

@@ -6,12 +6,12 @@ import { DenoSegmentFs, LsmStore, type LsmStore as Store, type SegmentFs } from 
 const key = (i: number) => new Uint8Array([i >> 16, (i >> 8) & 255, i & 255, 7, 7, 7, 7, 7]);
 
 /** Puts, merges and deletes that are the same for every store they are applied to. */
-function workload(s: Store, seed: number, n: number): void {
+function workload(s: Store, seed: number, n: number, maxValue = 40): void {
   const r = rng(seed);
   for (let i = 0; i < n; i++) {
     const k = key(Math.floor(r() * n));
     const x = r();
-    if (x < 0.7) s.put(k, new Uint8Array(1 + Math.floor(r() * 40)).fill(i & 255));
+    if (x < 0.7) s.put(k, new Uint8Array(1 + Math.floor(r() * maxValue)).fill(i & 255));
     else if (x < 0.9) s.merge(k, new Uint8Array([i & 255, 1]));
     else s.delete(k);
   }
@@ -38,7 +38,7 @@ Deno.test("background jobs: a checkpoint's flush runs on a worker and writes the
     );
     const files: Uint8Array[] = [];
     for (const s of stores) {
-      workload(s, 11, 30_000);
+      workload(s, 11, 60_000); // ~38k keys: enough for a worker (20k)
       const [seg] = await s.checkpoint().segments;
       files.push(Deno.readFileSync(`${dir}/${s === stores[0] ? "true" : "false"}/${seg!.name}`));
     }
@@ -53,6 +53,22 @@ Deno.test("background jobs: a checkpoint's flush runs on a worker and writes the
   }
 });
 
+Deno.test("background jobs: small flushes and compactions stay on this thread", async () => {
+  const dir = Deno.makeTempDirSync();
+  const s = LsmStore.open({ dir, compactionTrigger: 2 });
+  try {
+    for (let round = 0; round < 4; round++) {
+      workload(s, round, 5000); // ~3k keys a flush, well under 20k
+      await s.checkpoint().segments;
+    }
+    await until(() => s.stats().compactions > 0, "a compaction");
+    assert.equal(s.stats().workerJobs, 0);
+  } finally {
+    s.close();
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
 Deno.test("background jobs: compactions run on a worker; the data survives them and a reopen", async () => {
   const dir = Deno.makeTempDirSync();
   const model = LsmStore.open({
@@ -60,10 +76,11 @@ Deno.test("background jobs: compactions run on a worker; the data survives them 
     backgroundThreads: false,
     autoCompact: false,
   });
-  let s = LsmStore.open({ dir: `${dir}/s`, memtableBytes: 1 << 20, compactionTrigger: 2 });
+  // Rounds of ~4 MB segments: each compaction reads >= 4 MB, enough for a worker.
+  let s = LsmStore.open({ dir: `${dir}/s`, memtableBytes: 16 << 20, compactionTrigger: 2 });
   try {
-    for (let round = 0; round < 12; round++) {
-      for (const t of [s, model]) workload(t, 100 + round, 4000);
+    for (let round = 0; round < 6; round++) {
+      for (const t of [s, model]) workload(t, 100 + round, 60_000, 200);
       await s.checkpoint().segments;
     }
     await until(() => s.stats().compactions >= 2, "two compactions");
@@ -71,7 +88,7 @@ Deno.test("background jobs: compactions run on a worker; the data survives them 
     assert.equal(st.workerJobs, st.flushes + st.compactions, "every job ran on a worker");
     assert.ok(st.bytesRead > 0, "compactions on workers read their inputs");
     assert.deepEqual(contents(s), contents(model));
-    for (let i = 0; i < 4000; i++) assert.deepEqual(s.get(key(i)), model.get(key(i)));
+    for (let i = 0; i < 60_000; i += 7) assert.deepEqual(s.get(key(i)), model.get(key(i)));
     const segments = s.close();
     s = LsmStore.open({ dir: `${dir}/s`, segments });
     assert.deepEqual(contents(s), contents(model));
@@ -126,7 +143,7 @@ Deno.test("background jobs: a worker flush whose file cannot be written fails th
   };
   const s = LsmStore.open({ dir, fs });
   try {
-    workload(s, 3, 30_000);
+    workload(s, 3, 60_000);
     const before = contents(s);
     await assert.rejects(
       s.checkpoint().segments,
@@ -148,7 +165,7 @@ Deno.test("background jobs: a worker flush whose file cannot be written fails th
 Deno.test("background jobs: a worker compaction over a corrupt segment fails alone; the store goes on", async () => {
   const dir = Deno.makeTempDirSync();
   let s = LsmStore.open({ dir, autoCompact: false });
-  for (let i = 0; i < 3000; i++) s.put(key(i), new Uint8Array(16).fill(1));
+  for (let i = 0; i < 80_000; i++) s.put(key(i), new Uint8Array(16).fill(1));
   const [oldest] = s.flush();
   const segments = s.close();
   // Damage the first data block of the oldest segment (keys 0...).
@@ -159,7 +176,7 @@ Deno.test("background jobs: a worker compaction over a corrupt segment fails alo
   s = LsmStore.open({ dir, segments, compactionTrigger: 2 });
   try {
     // A segment like the damaged one: the two make a compaction, on a worker.
-    for (let i = 0; i < 3000; i++) s.put(key(100_000 + i), new Uint8Array(16).fill(2));
+    for (let i = 0; i < 80_000; i++) s.put(key(100_000 + i), new Uint8Array(16).fill(2));
     await s.checkpoint().segments;
     await until(() => s.stats().backgroundErrors > 0, "the compaction's failure");
     const st = s.stats();
@@ -171,10 +188,10 @@ Deno.test("background jobs: a worker compaction over a corrupt segment fails alo
     );
     assert.ok(![...Deno.readDirSync(dir)].some((e) => e.name.endsWith(".tmp")));
     assert.deepEqual(s.get(key(100_000)), new Uint8Array(16).fill(2));
-    assert.deepEqual(s.get(key(2999)), new Uint8Array(16).fill(1));
+    assert.deepEqual(s.get(key(79_999)), new Uint8Array(16).fill(1));
     assert.throws(() => s.get(key(0)), CorruptionError);
     // The worker starts its next job on a fresh engine.
-    s.put(key(200_000), new Uint8Array([3]));
+    for (let i = 0; i < 30_000; i++) s.put(key(200_000 + i), new Uint8Array([3]));
     await s.checkpoint().segments;
     assert.equal(s.stats().workerJobs, 2);
     assert.deepEqual(s.get(key(200_000)), new Uint8Array([3]));
@@ -193,7 +210,7 @@ Deno.test("background jobs: where no worker can load, checkpoints run on this th
       script,
       `import { LsmStore } from ${JSON.stringify(new URL("./mod.ts", import.meta.url).href)};
 const s = LsmStore.open({ dir: ${JSON.stringify(`${dir}/store`)} });
-for (let i = 0; i < 1000; i++) s.put(new Uint8Array([i >> 8, i & 255]), new Uint8Array([i & 255]));
+for (let i = 0; i < 30000; i++) s.put(new Uint8Array([i >> 8, i & 255]), new Uint8Array([i & 255]));
 const segments = await s.checkpoint().segments;
 const st = s.stats();
 console.log(JSON.stringify({ segments: segments.length, entries: segments[0].entries, workerJobs: st.workerJobs, error: st.lastBackgroundError }));
@@ -214,7 +231,7 @@ s.close();
     assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
     const got = JSON.parse(new TextDecoder().decode(out.stdout));
     assert.equal(got.segments, 1);
-    assert.equal(got.entries, 1000);
+    assert.equal(got.entries, 30_000);
     assert.equal(got.workerJobs, 0);
     assert.match(got.error, /the flush worker failed: Requires read access/);
   } finally {

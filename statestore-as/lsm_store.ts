@@ -175,6 +175,11 @@ interface LiveSeg {
   file: number;
 }
 
+/** A job running on a worker; `discard` drops its temporary file (idempotent). */
+interface RemoteJob {
+  discard(): void;
+}
+
 interface Job {
   kind: "flush" | "compact";
   name: string;
@@ -188,6 +193,10 @@ const KIND_PUT = 1;
 const KIND_DELETE = 2;
 const SCAN_BATCH = 256;
 const STEP_ENTRIES = 50_000;
+/** Flushes of at least this many entries run on a worker (see #startJobs). */
+const OFF_THREAD_ENTRIES = 20_000;
+/** Compactions of at least this many input bytes run on a worker. */
+const OFF_THREAD_BYTES = 4 << 20;
 const STAGE_BYTES = 1 << 20;
 const EMPTY = new Uint8Array(0);
 const SLAB_BYTES = 64 << 10;
@@ -498,7 +507,7 @@ export class LsmStore {
   /** Workers for background jobs (undefined: jobs run on this thread). */
   #workers: StoreJobWorkers | undefined;
   /** The background job of each kind running on a worker (a token per job). */
-  #remote: { flush?: object | undefined; compact?: object | undefined } = {};
+  #remote: { flush?: RemoteJob | undefined; compact?: RemoteJob | undefined } = {};
   /** What worker jobs wrote and read (the engine counts the rest). */
   #workerBytesWritten = 0;
   #workerBytesRead = 0;
@@ -1174,8 +1183,7 @@ export class LsmStore {
       infos = this.#infos();
     } finally {
       this.#closed = true;
-      this.#workers?.close();
-      this.#remote = {};
+      this.#dropWorkers();
       if (this.#job) this.#abortJob();
       for (const w of this.#waiters.splice(0)) w.reject(new StateError("LsmStore closed"));
       for (const s of this.#segs) this.#forget(s.path);
@@ -1343,34 +1351,35 @@ export class LsmStore {
   }
 
   /**
-   * Starts, on workers, the flush of the frozen memtable and a compaction,
-   * whichever is due and not running yet.
+   * Starts the background jobs that are due and not running: the flush of
+   * the frozen memtable first, then a compaction. Large jobs go to workers;
+   * small ones run here in steps (#job), as a worker's round trip, and its
+   * start (~0.5 s for the first job), would cost them more than they save.
    */
-  #startWorkerJobs(): void {
-    const e = this.#e;
-    if (this.#remote.flush === undefined && e.ex.frozenEntries() > 0) {
-      const u8 = e.view();
-      const arena = e.ex.frozenArena();
-      const offsets = e.ex.frozenOffsets();
-      const request: StoreJobRequest = {
+  #startJobs(): void {
+    const ex = this.#e.ex;
+    const frozen = ex.frozenEntries();
+    if (frozen > 0 && this.#remote.flush === undefined) {
+      if (!this.#workers || frozen < OFF_THREAD_ENTRIES) return this.#startFlush();
+      const u8 = this.#e.view();
+      const arena = ex.frozenArena();
+      const offsets = ex.frozenOffsets();
+      this.#runOnWorker({
         kind: "flush",
-        arena: u8.slice(arena, arena + e.ex.frozenArenaUsed()),
-        offsets: new Uint32Array(u8.buffer.slice(offsets, offsets + e.ex.frozenEntries() * 4)),
+        arena: u8.slice(arena, arena + ex.frozenArenaUsed()),
+        offsets: new Uint32Array(u8.buffer.slice(offsets, offsets + frozen * 4)),
         ...this.#jobEnv(),
-      };
-      this.#runOnWorker(request, []);
+      }, []);
     }
+    if (this.#remote.compact !== undefined || this.#job) return;
+    const c = this.#pickCompaction();
+    if (c === undefined) return;
     // Workers read a compaction's inputs themselves: only from the real file system.
-    if (this.#remote.compact === undefined && this.#ownFs !== undefined && this.#workers) {
-      const c = this.#pickCompaction();
-      if (c) {
-        const paths = c.inputs.map((s) => s.path);
-        this.#runOnWorker(
-          { kind: "compact", paths, bottom: c.bottom, ...this.#jobEnv() },
-          c.inputs,
-        );
-      }
-    }
+    const bytes = c.inputs.reduce((n, s) => n + s.size, 0);
+    if (this.#workers && this.#ownFs !== undefined && bytes >= OFF_THREAD_BYTES) {
+      const paths = c.inputs.map((s) => s.path);
+      this.#runOnWorker({ kind: "compact", paths, bottom: c.bottom, ...this.#jobEnv() }, c.inputs);
+    } else this.#startCompaction(c.inputs, c.bottom);
   }
 
   /**
@@ -1382,10 +1391,30 @@ export class LsmStore {
     const seq = ++this.#seq;
     const name = segmentFileName(this.#storeId, seq);
     const tmp = `${this.#dir}/${segmentFileName(this.#storeId, seq, true)}`;
+    // With the real file system the worker writes and syncs the file; with
+    // another one (tests inject faults there) the bytes come here. The
+    // worker only opens a file that exists: once this thread has removed it
+    // (a cancelled job), a late worker cannot bring it back.
+    const direct = this.#ownFs !== undefined;
     let out: SegmentFile | undefined;
+    if (direct) {
+      this.#fs.create(tmp).close();
+      request.tmpPath = tmp;
+    }
     let writeError: unknown;
+    let dropped = false;
+    const job: RemoteJob = {
+      discard: () => {
+        if (dropped) return;
+        dropped = true;
+        try {
+          out?.close();
+        } catch { /* already failed */ }
+        if (out || direct) this.#fs.remove(tmp);
+      },
+    };
     const running = this.#workers!.run(request, (bytes) => {
-      if (writeError !== undefined) return;
+      if (writeError !== undefined || dropped) return;
       try {
         out ??= this.#fs.create(tmp);
         out.write(bytes);
@@ -1395,33 +1424,29 @@ export class LsmStore {
     });
     if (running === undefined) {
       // No workers here: everything runs on this thread from now on.
+      job.discard();
       this.#workers = undefined;
       this.#schedule();
       return;
     }
-    const token = {};
-    this.#remote[kind] = token;
-    const discard = () => {
-      try {
-        out?.close();
-      } catch { /* already failed */ }
-      if (out) this.#fs.remove(tmp);
-    };
+    this.#remote[kind] = job;
     running.then((result) => {
-      if (this.#remote[kind] !== token || this.#closed) return discard();
+      if (this.#remote[kind] !== job || this.#closed) return job.discard();
       this.#remote[kind] = undefined;
       let seg: LiveSeg | undefined;
       try {
         if (writeError !== undefined) throw writeError;
-        out ??= this.#fs.create(tmp); // an empty result wrote no bytes yet
-        out.sync();
-        out.close();
+        if (!direct) {
+          out ??= this.#fs.create(tmp); // an empty result wrote no bytes yet
+          out.sync();
+          out.close();
+        }
         if (result.entries > 0 || kind === "flush") {
           this.#fs.rename(tmp, `${this.#dir}/${name}`);
           seg = this.#liveSeg(name);
         } else this.#fs.remove(tmp);
       } catch (err) {
-        discard();
+        job.discard();
         const failure = new StateError(`writing segment ${name} failed: ${String(err)}`, {
           cause: err,
         });
@@ -1436,15 +1461,13 @@ export class LsmStore {
       this.#install(kind, seg, inputs);
       this.#schedule();
     }, (err: Error) => {
-      discard();
-      if (this.#remote[kind] !== token || err instanceof JobCancelled) return;
+      job.discard();
+      if (this.#remote[kind] !== job || err instanceof JobCancelled) return;
       this.#remote[kind] = undefined;
       this.#backgroundFailed(err);
       if (err instanceof WorkerFailed) {
         // Workers do not work here: this thread does the jobs from now on.
-        this.#workers?.close();
-        this.#workers = undefined;
-        this.#remote = {};
+        this.#dropWorkers();
         this.#schedule();
         return;
       }
@@ -1460,6 +1483,15 @@ export class LsmStore {
     });
   }
 
+  /** Stops every worker; their jobs' files are removed. */
+  #dropWorkers(): void {
+    this.#workers?.close();
+    this.#workers = undefined;
+    this.#remote.flush?.discard();
+    this.#remote.compact?.discard();
+    this.#remote = {};
+  }
+
   #backgroundFailed(err: unknown): void {
     this.#backgroundErrors++;
     this.#lastBackgroundError = err instanceof Error ? err.message : String(err);
@@ -1467,9 +1499,11 @@ export class LsmStore {
 
   /** Drops the worker job of `kind` (a synchronous job on this thread replaces it). */
   #cancelRemote(kind: Job["kind"]): void {
-    if (this.#remote[kind] === undefined) return;
+    const job = this.#remote[kind];
+    if (job === undefined) return;
     this.#remote[kind] = undefined;
     this.#workers?.cancel(kind);
+    job.discard();
   }
 
   /**
@@ -1539,8 +1573,8 @@ export class LsmStore {
       return;
     }
     try {
-      if (this.#workers && !this.#job) this.#startWorkerJobs();
-      else if (this.#nextJob(false)) {
+      if (!this.#job) this.#startJobs();
+      if (this.#job) {
         this.#step(STEP_ENTRIES);
         setTimeout(() => this.#pump(), 0);
         return;
@@ -1645,6 +1679,11 @@ export type StoreJobRequest =
     /** The store's expiry filter, applied at time `now`. */
     filter: FilterSpec | undefined;
     now: number;
+    /**
+     * Where the worker writes (and syncs) the file itself; without it, the
+     * file's bytes stream back to the store.
+     */
+    tmpPath?: string;
   }
   & (
     /** A frozen memtable, copied: its arena bytes and u32 entry offsets. */
