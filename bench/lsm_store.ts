@@ -3,9 +3,10 @@
  * Deno KV, classic-level (LevelDB) and lmdb when they load.
  *
  * ```sh
- * deno run -A --unstable-kv bench/lsm_store.ts [--quick] [--full]
+ * deno run -A --unstable-kv bench/lsm_store.ts [--quick] [--full] [--huge-pages]
  * ```
  * `--quick`: 200k keys. Default: 1M keys. `--full`: adds 10M keys (slow, so gated).
+ * `--huge-pages`: the LsmStores ask for transparent huge pages, and only they run.
  * Key numbers are the median of 3 runs. Each row gives wall-clock ops/s and
  * ops per CPU-second of this process (user + system time, from
  * `process.cpuUsage()`): on a shared machine the second is the steadier one,
@@ -18,6 +19,8 @@ import { LsmStore } from "../statestore-as/mod.ts";
 
 const QUICK = Deno.args.includes("--quick");
 const FULL = Deno.args.includes("--full");
+/** `--huge-pages`: LsmStores ask for transparent huge pages (LsmStoreOptions.hugePages). */
+const HUGE = Deno.args.includes("--huge-pages");
 const rows: string[][] = [];
 /** Keys per getMany call. */
 const BATCH = 64;
@@ -138,7 +141,12 @@ function lsmResident(n: number, vlen: number): void {
   const mgets: Timing[] = [];
   for (let r = 0; r < 3; r++) {
     const dir = tmp();
-    const s = LsmStore.open({ dir, memtableBytes: 256 << 20, blockCacheBytes: 1 << 20 });
+    const s = LsmStore.open({
+      hugePages: HUGE,
+      dir,
+      memtableBytes: 256 << 20,
+      blockCacheBytes: 1 << 20,
+    });
     puts.push(time(() => {
       for (let i = 0; i < n; i++) s.put(ks[i]!, v);
     }));
@@ -160,7 +168,12 @@ function lsmResident(n: number, vlen: number): void {
     // key scratch (and the value into the value scratch), call the scratch
     // method, read the value through valueView. No JS object per key.
     const dir2 = tmp();
-    const s2 = LsmStore.open({ dir: dir2, memtableBytes: 256 << 20, blockCacheBytes: 1 << 20 });
+    const s2 = LsmStore.open({
+      hugePages: HUGE,
+      dir: dir2,
+      memtableBytes: 256 << 20,
+      blockCacheBytes: 1 << 20,
+    });
     sputs.push(time(() => {
       for (let i = 0; i < n; i++) {
         writeKey(s2.keyScratch(16), i);
@@ -207,7 +220,12 @@ function lsmResident(n: number, vlen: number): void {
   report(label, "getMany (random, 64 keys per call, keys built in a batch buffer)", n, mgets);
   // scratch path with the key copied from a separate Uint8Array per key
   const dir = tmp();
-  const s = LsmStore.open({ dir, memtableBytes: 256 << 20, blockCacheBytes: 1 << 20 });
+  const s = LsmStore.open({
+    hugePages: HUGE,
+    dir,
+    memtableBytes: 256 << 20,
+    blockCacheBytes: 1 << 20,
+  });
   for (let i = 0; i < n; i++) s.put(ks[i]!, v);
   const sg: Timing[] = [];
   for (let r = 0; r < 3; r++) {
@@ -247,7 +265,7 @@ function lsmLarge(n: number, vlen: number): void {
   const cacheBytes = Math.max(128 << 10, budget - 2 * memtableBytes);
   const label = `LsmStore (4x budget) v=${vlen}B`;
   const dir = tmp();
-  const s = LsmStore.open({ dir, memtableBytes, blockCacheBytes: cacheBytes });
+  const s = LsmStore.open({ hugePages: HUGE, dir, memtableBytes, blockCacheBytes: cacheBytes });
   const order = shuffled(n, n);
   const putMs = time(() => {
     for (let i = 0; i < n; i++) s.put(ks[order[i]!]!, v);
@@ -418,11 +436,13 @@ async function classicLevelBench(n: number, vlen: number): Promise<void> {
 
 const n = QUICK ? 200_000 : 1_000_000;
 console.log(
-  `weir statestore-as benchmark — ${Deno.build.os}/${Deno.build.arch}, ${navigator.hardwareConcurrency} cores, deno ${Deno.version.deno}, n=${n}`,
+  `weir statestore-as benchmark — ${Deno.build.os}/${Deno.build.arch}, ${navigator.hardwareConcurrency} cores, deno ${Deno.version.deno}, n=${n}${
+    HUGE ? ", LsmStore with huge pages (the peers are not run)" : ""
+  }`,
 );
 for (const vlen of [8, 100]) {
   lsmResident(n, vlen);
-  mapBench(n, vlen);
+  if (!HUGE) mapBench(n, vlen);
 }
 for (const vlen of [8, 100]) lsmLarge(n, vlen);
 if (FULL) {
@@ -431,9 +451,11 @@ if (FULL) {
 } else {
   console.log("10M-key runs are gated behind --full (they take minutes here).");
 }
-await kvBench(QUICK ? 5_000 : 20_000, 100);
-await classicLevelBench(n, 100);
-await lmdbBench(QUICK ? 200_000 : n, 100);
+if (!HUGE) {
+  await kvBench(QUICK ? 5_000 : 20_000, 100);
+  await classicLevelBench(n, 100);
+  await lmdbBench(QUICK ? 200_000 : n, 100);
+}
 
 const head = ["store", "operation", "ops", "ops/s", "ops/CPU-s", "ns/op"];
 const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));

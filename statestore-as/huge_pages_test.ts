@@ -30,13 +30,13 @@ Deno.test({
 });
 
 Deno.test({
-  name: "huge pages: the store reports the advice, and hugePages: false leaves memory alone",
+  name: "huge pages: hugePages: true advises the store's memory; by default it is left alone",
   ignore: Deno.build.os !== "linux",
   fn() {
     const dir = Deno.makeTempDirSync();
     try {
-      const on = LsmStore.open({ dir: `${dir}/on` });
-      const off = LsmStore.open({ dir: `${dir}/off`, hugePages: false });
+      const on = LsmStore.open({ dir: `${dir}/on`, hugePages: true });
+      const off = LsmStore.open({ dir: `${dir}/off` });
       for (const s of [on, off]) {
         s.put(new Uint8Array([1]), new Uint8Array([2]));
         assert.deepEqual(s.get(new Uint8Array([1])), new Uint8Array([2]));
@@ -58,7 +58,7 @@ Deno.test("huge pages: without the FFI permission the store runs without the adv
     Deno.writeTextFileSync(
       script,
       `import { LsmStore } from ${JSON.stringify(new URL("./mod.ts", import.meta.url).href)};
-const s = LsmStore.open({ dir: ${JSON.stringify(`${dir}/store`)} });
+const s = LsmStore.open({ dir: ${JSON.stringify(`${dir}/store`)}, hugePages: true });
 s.put(new Uint8Array([1]), new Uint8Array([2]));
 console.log(JSON.stringify({ huge: s.stats().hugePages, value: Array.from(s.get(new Uint8Array([1]))!) }));
 s.close();

@@ -65,17 +65,21 @@ export interface LsmStoreOptions {
   autoCompact?: boolean;
   /**
    * Ask Linux to back the store's memory with transparent huge pages
-   * (default true). Random reads over a large memtable then miss the TLB far
-   * less often. Takes effect only on Linux with the FFI permission granted
-   * (`deno run -A` grants it); see `stats().hugePages`.
+   * (default false). Random reads over a large memtable then miss the TLB
+   * less often (bench/lsm_store.ts: ~15% more random gets), but each 2 MiB
+   * page costs more to touch first, which can outweigh it in short runs
+   * (see BENCHMARKS.md). Takes effect only on Linux with the FFI permission
+   * granted (`deno run -A` grants it); see `stats().hugePages`.
    */
   hugePages?: boolean;
   /**
-   * Run background flushes and compactions on worker threads (default true):
-   * the store's thread then only copies the frozen memtable out and writes
-   * the finished files. Compactions move there only with the default file
-   * system, as workers read segment files directly. Synchronous `flush()`,
-   * `compact()` and `close()` run on the calling thread.
+   * Run large background flushes (20,000 entries or more) and compactions
+   * (4 MiB of input or more) on worker threads (default true): the store's
+   * thread then only copies the frozen memtable out. Compactions move there
+   * only with the default file system, as workers read segment files
+   * directly (and then also write and sync the output). Smaller jobs, and
+   * the synchronous `flush()`, `compact()` and `close()`, run on the calling
+   * thread.
    */
   backgroundThreads?: boolean;
 }
@@ -506,7 +510,7 @@ export class LsmStore {
   #blockSize: number;
   /** Workers for background jobs (undefined: jobs run on this thread). */
   #workers: StoreJobWorkers | undefined;
-  /** The background job of each kind running on a worker (a token per job). */
+  /** The background job of each kind running on a worker. */
   #remote: { flush?: RemoteJob | undefined; compact?: RemoteJob | undefined } = {};
   /** What worker jobs wrote and read (the engine counts the rest). */
   #workerBytesWritten = 0;
@@ -545,7 +549,7 @@ export class LsmStore {
       memtableBytes,
       cacheBytes,
       blockSize,
-      o.hugePages ?? true,
+      o.hugePages ?? false,
     );
   }
 
@@ -1346,8 +1350,18 @@ export class LsmStore {
   // ---- jobs on workers --------------------------------------------------------------
 
   /** What every worker job needs besides its input. */
-  #jobEnv(): { blockSize: number; filter: FilterSpec | undefined; now: number } {
-    return { blockSize: this.#blockSize, filter: this.#filter, now: this.#filterNow?.() ?? 0 };
+  #jobEnv(): {
+    blockSize: number;
+    filter: FilterSpec | undefined;
+    now: number;
+    hugePages: boolean;
+  } {
+    return {
+      blockSize: this.#blockSize,
+      filter: this.#filter,
+      now: this.#filterNow?.() ?? 0,
+      hugePages: this.#e.hugePages,
+    };
   }
 
   /**
@@ -1679,6 +1693,8 @@ export type StoreJobRequest =
     /** The store's expiry filter, applied at time `now`. */
     filter: FilterSpec | undefined;
     now: number;
+    /** The store's `hugePages` option. */
+    hugePages: boolean;
     /**
      * Where the worker writes (and syncs) the file itself; without it, the
      * file's bytes stream back to the store.
@@ -1701,7 +1717,7 @@ export interface StoreJobResult {
 }
 
 /** The engine of the last job, reused by the next one with the same fs and block size. */
-let jobEngine: { e: Engine; fs: SegmentFs; blockSize: number } | undefined;
+let jobEngine: { e: Engine; fs: SegmentFs; blockSize: number; hugePages: boolean } | undefined;
 
 /**
  * Runs a job, writing the segment file to `out` (which neither syncs nor
@@ -1713,9 +1729,12 @@ let jobEngine: { e: Engine; fs: SegmentFs; blockSize: number } | undefined;
  * every thread of the process to flush its TLB).
  */
 export function runStoreJob(req: StoreJobRequest, fs: SegmentFs, out: SegmentFile): StoreJobResult {
-  if (jobEngine?.fs !== fs || jobEngine.blockSize !== req.blockSize) {
-    const e = new Engine(fs, false, 64 << 10, 4 << 20, req.blockSize, true);
-    jobEngine = { e, fs, blockSize: req.blockSize };
+  if (
+    jobEngine?.fs !== fs || jobEngine.blockSize !== req.blockSize ||
+    jobEngine.hugePages !== req.hugePages
+  ) {
+    const e = new Engine(fs, false, 64 << 10, 4 << 20, req.blockSize, req.hugePages);
+    jobEngine = { e, fs, blockSize: req.blockSize, hugePages: req.hugePages };
   }
   const e = jobEngine.e;
   const stats = new Float64Array(e.ex.memory.buffer, e.ex.statsPtr(), 8).slice();
