@@ -3,13 +3,13 @@
 // A random get over a large memtable misses the TLB as well as the cache: with
 // 4 KiB pages a 136 MB arena needs 34k page-table entries, and inside a VM
 // each TLB miss walks two page tables. Backing the memory with 2 MiB pages
-// makes those walks rare (bench/lsm_store.ts on the benchmark VM, random
-// gets over 1M keys with 100-byte values on a warm memtable: ~2.5 -> ~2.9M
-// ops/s). But there the first touch of a 2 MiB page cost ~4 ms (256 MiB:
-// ~550 ms, against ~110 ms in 4 KiB pages), so a fresh store fills slower,
-// and keyed counting in a job gained nothing measurable: the store asks for
-// huge pages only when told to (LsmStoreOptions.hugePages). RocksDB offers
-// the same for its memtable arena (memtable_huge_page_size).
+// makes those walks rare (bench/lsm_store.ts --huge-pages on the benchmark
+// VM: random gets over 1M keys with 100-byte values, medians 2.51M -> 2.90M
+// ops/s). But there the first touch of a 2 MiB page costs far more than
+// touching the same memory in 4 KiB pages, so a fresh store fills slower
+// (100-byte puts 3.01M -> 1.67M): the store asks for huge pages only when
+// told to (LsmStoreOptions.hugePages). RocksDB offers the same for its
+// memtable arena (memtable_huge_page_size).
 //
 // Linux only, and only when the FFI permission is granted: the advice is a
 // libc madvise(MADV_HUGEPAGE) call on the memory's reservation. Anything

@@ -5,9 +5,9 @@
  * CRCs run on a worker. One worker per job kind, so a long compaction never holds up the
  * flush a checkpoint waits for.
  *
- * Workers stay up between jobs (starting one costs the calling thread
- * ~15 ms) and stop after IDLE_MS without work, or when the store closes:
- * an idle worker keeps the process alive.
+ * Workers stay up between jobs (a start costs the calling thread a module
+ * load and the worker a wasm compile) and stop after IDLE_MS without work,
+ * or when the store closes: an idle worker keeps the process alive.
  *
  * @module
  */

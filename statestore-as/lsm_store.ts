@@ -66,10 +66,9 @@ export interface LsmStoreOptions {
   /**
    * Ask Linux to back the store's memory with transparent huge pages
    * (default false). Random reads over a large memtable then miss the TLB
-   * less often (bench/lsm_store.ts: ~15% more random gets), but each 2 MiB
-   * page costs more to touch first, which can outweigh it in short runs
-   * (see BENCHMARKS.md). Takes effect only on Linux with the FFI permission
-   * granted (`deno run -A` grants it); see `stats().hugePages`.
+   * less often, but a 2 MiB page can cost more to touch first than it saves
+   * (BENCHMARKS.md, "State store"). Takes effect only on Linux with the FFI
+   * permission granted (`deno run -A` grants it); see `stats().hugePages`.
    */
   hugePages?: boolean;
   /**
@@ -1367,8 +1366,8 @@ export class LsmStore {
   /**
    * Starts the background jobs that are due and not running: the flush of
    * the frozen memtable first, then a compaction. Large jobs go to workers;
-   * small ones run here in steps (#job), as a worker's round trip, and its
-   * start (~0.5 s for the first job), would cost them more than they save.
+   * small ones run here in steps (#job): a worker's round trip, and its
+   * start before the first job, would cost them more than they save.
    */
   #startJobs(): void {
     const ex = this.#e.ex;
