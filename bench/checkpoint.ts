@@ -10,7 +10,7 @@
  * 3. Restore time per state size: from starting a job that restores the last
  *    checkpoint until its keyed operator has read a restored value.
  *
- * deno run -A bench/checkpoint.ts [--quick] [--full] [--runs R] [--backend lsm|heap] [--throughput-only]
+ * deno run -A bench/checkpoint.ts [--quick] [--full] [--runs R] [--backend lsm|heap] [--only throughput|sizes]
  *
  * @module
  */
@@ -39,7 +39,7 @@ const { values } = parseArgs({
     full: { type: "boolean" },
     runs: { type: "string" },
     backend: { type: "string" },
-    "throughput-only": { type: "boolean" },
+    only: { type: "string" },
   },
 });
 const quick = values.quick ?? false;
@@ -379,69 +379,75 @@ const load = await Deno.readTextFile("/proc/loadavg").catch(() => "?");
 console.log(`load average at start: ${load.split(" ").slice(0, 3).join(" ")}`);
 console.log();
 
-console.log(
-  `## Throughput: checkpoint every 1 s vs none (median of ${RUNS} runs after a warm-up)`,
-);
-console.log(
-  `keyed counting: ${COUNT_SECONDS} s of input cycling over ${
-    COUNT_KEYS.map((k) => k.toLocaleString("en")).join(" or ")
-  } keys, so every key changes between two checkpoints (rate = records / time to job end, incl. the final checkpoint), parallelism 1; word_count: examples/word_count.ts main(), ${
-    WC_RECORDS.toLocaleString("en")
-  } words (${WC_LINES.toLocaleString("en")} lines, 50k-word vocabulary) into the exactly-once ` +
-    `file sink. Target: checkpointing costs < 10% of throughput.`,
-);
-const tputRows: (string | number)[][] = [];
-for (const [name, backend] of BACKENDS) {
-  const cases: [string, (c: boolean) => Promise<number>][] = [
-    ...COUNT_KEYS.map((keys): [string, (c: boolean) => Promise<number>] => [
-      `keyed counting, ${keys.toLocaleString("en")} keys`,
-      async (c) => {
-        countKeys = keys;
-        const r = await keyedCount(backend, c);
-        if (c) chkCounts.push(r.checkpoints);
-        return r.rate;
-      },
-    ]),
-    ["word_count", (c) => runWordCount(name, c)],
-  ];
-  const chkCounts: number[] = [];
-  for (const [pipeline, run] of cases) {
-    chkCounts.length = 0;
-    await run(false); // warm-up
-    const off: number[] = [], on: number[] = [];
-    // Interleaved, so load from other processes hits both alike.
-    for (let r = 0; r < RUNS; r++) {
-      off.push(await run(false));
-      on.push(await run(true));
-    }
-    const a = median(off), b = median(on);
-    console.error(`  ${pipeline}, ${name}: off ${off.map(rate)}; on ${on.map(rate)}`);
-    const cost = (1 - b / a) * 100;
-    tputRows.push([
-      pipeline,
-      name,
-      `${rate(a)}/s`,
-      `${rate(b)}/s`,
-      `${cost.toFixed(1)}%`,
-      mark(cost < 10),
-      chkCounts.length ? `${chkCounts.join(", ")} checkpoints per run` : "",
-    ]);
-  }
+const only = values.only;
+if (only !== undefined && only !== "throughput" && only !== "sizes") {
+  throw new Error(`--only takes "throughput" or "sizes", got "${only}"`);
 }
-console.log(table(
-  [
-    "pipeline",
-    "backend",
-    "no checkpoints",
-    "checkpoint every 1 s",
-    "cost",
-    "< 10%?",
-    "note",
-  ],
-  tputRows,
-));
-console.log();
-if (values["throughput-only"]) {
+if (only !== "sizes") {
+  console.log(
+    `## Throughput: checkpoint every 1 s vs none (median of ${RUNS} runs after a warm-up)`,
+  );
+  console.log(
+    `keyed counting: ${COUNT_SECONDS} s of input cycling over ${
+      COUNT_KEYS.map((k) => k.toLocaleString("en")).join(" or ")
+    } keys, so every key changes between two checkpoints (rate = records / time to job end, incl. the final checkpoint), parallelism 1; word_count: examples/word_count.ts main(), ${
+      WC_RECORDS.toLocaleString("en")
+    } words (${WC_LINES.toLocaleString("en")} lines, 50k-word vocabulary) into the exactly-once ` +
+      `file sink. Target: checkpointing costs < 10% of throughput.`,
+  );
+  const tputRows: (string | number)[][] = [];
+  for (const [name, backend] of BACKENDS) {
+    const cases: [string, (c: boolean) => Promise<number>][] = [
+      ...COUNT_KEYS.map((keys): [string, (c: boolean) => Promise<number>] => [
+        `keyed counting, ${keys.toLocaleString("en")} keys`,
+        async (c) => {
+          countKeys = keys;
+          const r = await keyedCount(backend, c);
+          if (c) chkCounts.push(r.checkpoints);
+          return r.rate;
+        },
+      ]),
+      ["word_count", (c) => runWordCount(name, c)],
+    ];
+    const chkCounts: number[] = [];
+    for (const [pipeline, run] of cases) {
+      chkCounts.length = 0;
+      await run(false); // warm-up
+      const off: number[] = [], on: number[] = [];
+      // Interleaved, so load from other processes hits both alike.
+      for (let r = 0; r < RUNS; r++) {
+        off.push(await run(false));
+        on.push(await run(true));
+      }
+      const a = median(off), b = median(on);
+      console.error(`  ${pipeline}, ${name}: off ${off.map(rate)}; on ${on.map(rate)}`);
+      const cost = (1 - b / a) * 100;
+      tputRows.push([
+        pipeline,
+        name,
+        `${rate(a)}/s`,
+        `${rate(b)}/s`,
+        `${cost.toFixed(1)}%`,
+        mark(cost < 10),
+        chkCounts.length ? `${chkCounts.join(", ")} checkpoints per run` : "",
+      ]);
+    }
+  }
+  console.log(table(
+    [
+      "pipeline",
+      "backend",
+      "no checkpoints",
+      "checkpoint every 1 s",
+      "cost",
+      "< 10%?",
+      "note",
+    ],
+    tputRows,
+  ));
+  console.log();
+}
+if (only === "throughput") {
   await Deno.remove(tmpRoot, { recursive: true });
   Deno.exit(0);
 }
