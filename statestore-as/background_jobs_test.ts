@@ -100,6 +100,41 @@ Deno.test("background jobs: compactions run on a worker; the data survives them 
   }
 });
 
+Deno.test("background jobs: a checkpoint while the frozen memtable is unwritten queues the next one", async () => {
+  const dir = Deno.makeTempDirSync();
+  const s = LsmStore.open({ dir });
+  try {
+    const batch = (b: number) => {
+      for (let i = 0; i < 30_000; i++) s.put(key(b * 100_000 + i), new Uint8Array([b]));
+    };
+    batch(1);
+    const first = s.checkpoint();
+    batch(2);
+    const second = s.checkpoint(); // queued behind the first: no flush on this thread
+    assert.equal(s.stats().flushes, 0);
+    batch(3);
+    // Both places taken: the third freeze writes the first memtable here.
+    const third = s.checkpoint();
+    assert.equal(s.stats().flushes, 1);
+    for (const b of [1, 2, 3]) assert.deepEqual(s.get(key(b * 100_000 + 7)), new Uint8Array([b]));
+    assert.equal((await first.segments).length, 1);
+    assert.equal((await second.segments).length, 2);
+    const segments = await third.segments;
+    assert.deepEqual(segments.map((g) => g.entries), [30_000, 30_000, 30_000]);
+    const st = s.stats();
+    assert.equal(st.flushes, 3);
+    assert.equal(st.workerJobs, 2, "the second and third memtables were written on a worker");
+    const all = contents(s);
+    assert.equal(all.length, 90_000);
+    const reopened = LsmStore.open({ dir: `${dir}`, segments: s.close() });
+    assert.deepEqual(contents(reopened), all);
+    reopened.close();
+  } finally {
+    s.close();
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
 Deno.test("background jobs: a synchronous flush replaces a worker's flush in progress", async () => {
   const dir = Deno.makeTempDirSync();
   const s = LsmStore.open({ dir });

@@ -492,7 +492,15 @@ export class LsmStore {
   #seq = 0;
   #segs: LiveSeg[] = [];
   #job: Job | undefined;
-  #waiters: Array<{ resolve: (s: SegmentInfo[]) => void; reject: (e: unknown) => void }> = [];
+  /** Checkpoints waiting for the memtables frozen up to freeze number `upTo` to be written. */
+  #waiters: Array<{
+    upTo: number;
+    resolve: (s: SegmentInfo[]) => void;
+    reject: (e: unknown) => void;
+  }> = [];
+  /** Memtables frozen so far, and how many of them are written (flushes go in freeze order). */
+  #frozenCount = 0;
+  #writtenCount = 0;
   #pumping = false;
   #closed = false;
   #obsolete: string[] = [];
@@ -883,14 +891,30 @@ export class LsmStore {
     this.#schedule();
   }
 
-  /** Freezes the active memtable; a previous frozen one is written first (synchronously). */
+  /**
+   * Freezes the active memtable in O(1): as the frozen one, or queued behind
+   * a frozen one still being written. Only with both places taken does this
+   * thread write the older one first (a stall, like RocksDB's with every
+   * write buffer full).
+   */
   #freeze(): boolean {
     const ex = this.#e.ex;
     if (ex.memEntries() === 0) return false;
-    if (ex.frozenEntries() > 0 || this.#job?.kind === "flush") this.#drain(true);
+    if (ex.queuedEntries() > 0) this.#flushFrozenHere();
     const st = this.#e.guard(() => ex.freeze());
     if (st !== 0) throw this.#e.error(st);
+    this.#frozenCount++;
     return true;
+  }
+
+  /** Writes the frozen memtable on this thread now (a worker's flush of it is dropped). */
+  #flushFrozenHere(): void {
+    if (this.#job?.kind === "compact") { while (!this.#step(STEP_ENTRIES)); }
+    if (!this.#job) {
+      this.#cancelRemote("flush");
+      this.#startFlush();
+    }
+    while (!this.#step(STEP_ENTRIES));
   }
 
   /**
@@ -919,8 +943,9 @@ export class LsmStore {
     if (this.#e.ex.frozenEntries() === 0) {
       return { segments: Promise.resolve(this.#infos()) };
     }
+    const upTo = this.#frozenCount;
     const segments = new Promise<SegmentInfo[]>((resolve, reject) => {
-      this.#waiters.push({ resolve, reject });
+      this.#waiters.push({ upTo, resolve, reject });
     });
     this.#schedule();
     return { segments };
@@ -1326,8 +1351,11 @@ export class LsmStore {
       e.ex.releaseFrozen();
       this.#flushes++;
       this.#bytesFlushed += seg!.size;
+      const written = ++this.#writtenCount;
       const infos = this.#infos();
-      for (const w of this.#waiters.splice(0)) w.resolve(infos);
+      const waiting = this.#waiters;
+      this.#waiters = waiting.filter((w) => w.upTo > written);
+      for (const w of waiting) if (w.upTo <= written) w.resolve(infos);
       return;
     }
     const first = this.#segs.indexOf(inputs[0]!);

@@ -30,6 +30,7 @@ export interface StoreExports {
   memEntries(): number;
   frozenBytes(): number;
   frozenEntries(): number;
+  queuedEntries(): number;
   freeze(): number;
   releaseFrozen(): void;
   frozenArena(): number;

@@ -14,8 +14,9 @@
 //
 // Memory layout of linear memory: static data | TLSF heap holding
 //   - crc table (16 KiB), scratch key / value regions (grown on demand)
-//   - two memtables (active, frozen; the frozen one stays after it is written,
-//     until the next freeze): arena of `memtableBytes` each + index
+//   - three memtables (active; frozen, which stays after it is written until
+//     the next freeze; queued, frozen while the frozen one is still being
+//     written): arena of `memtableBytes` each + index, allocated on first use
 //   - block cache: cacheBytes / 4096 slots of 4 KiB, 2-way set associative
 //   - per open segment: its index block and bloom filter
 //   - iterators' block copies and the writer's buffers
@@ -81,6 +82,11 @@ let hasFrozen: bool = false;
 // segment (reading both would apply it twice). Scans and flushes never see it.
 // Not kept when an expiry filter (TTL cleanup) ran at the flush.
 let frozenWritten: bool = false;
+// A memtable frozen while the frozen one is still being written (a
+// checkpoint, or a full memtable, must not wait for that write): it is
+// newer than `frozen` and becomes `frozen` when that one is released.
+let queued: Mem = changetype<Mem>(0);
+let hasQueued: bool = false;
 let order: usize = 0; // u32 segment handles, newest first
 let orderN: u32 = 0;
 let res: Buf = newBuf(4096);
@@ -100,6 +106,7 @@ export function init(memtableBytes: u32, cacheBytes: u32, blockTarget: u32): voi
   crcInit();
   active = memNew(memtableBytes);
   frozen = memNew(memtableBytes);
+  queued = memNew(memtableBytes);
   cacheInit(cacheBytes);
   order = heap.alloc(1024 * 4);
   scanIt = mitNew();
@@ -225,6 +232,10 @@ function lookupHashed(k: usize, kl: u32, h: u64): i32 {
   ops.len = 0;
   let r: i32 = memStep(active, k, kl, <u32> h);
   if (r != -100) return r;
+  if (hasQueued) {
+    r = memStep(queued, k, kl, <u32> h);
+    if (r != -100) return r;
+  }
   if (hasFrozen) {
     r = memStep(frozen, k, kl, <u32> h);
     if (r != -100) return r;
@@ -361,15 +372,31 @@ export function memEntries(): u32 {
   return active.count;
 }
 export function frozenBytes(): u32 {
-  return hasFrozen ? memUsage(frozen) : 0;
+  return (hasFrozen ? memUsage(frozen) : 0) + (hasQueued ? memUsage(queued) : 0);
 }
 export function frozenEntries(): u32 {
   return hasFrozen ? frozen.count : 0;
 }
+/** Entries of the memtable queued behind the frozen one (0 if none). */
+export function queuedEntries(): u32 {
+  return hasQueued ? queued.count : 0;
+}
 
-/** Freezes the active memtable in O(1) (swaps it with the empty spare). */
+/**
+ * Freezes the active memtable in O(1) (swaps it with an empty spare): as
+ * the frozen memtable, or queued behind it while it is being written.
+ * ERR_BUSY when both places are taken.
+ */
 export function freeze(): i32 {
-  if (hasFrozen) return ERR_BUSY;
+  if (hasFrozen) {
+    if (hasQueued) return ERR_BUSY;
+    const q: Mem = queued;
+    queued = active;
+    active = q;
+    memReset(active);
+    hasQueued = true;
+    return 0;
+  }
   const t: Mem = frozen;
   frozen = active;
   active = t;
@@ -422,9 +449,21 @@ export function adoptFrozen(used: u32, count: u32): i32 {
   return 0;
 }
 
-/** Marks the frozen memtable written once its segment is live (it stays readable). */
+/**
+ * Marks the frozen memtable written once its segment is live: it stays
+ * readable, unless a queued memtable takes its place (to be written next).
+ */
 export function releaseFrozen(): void {
   if (!hasFrozen) return;
+  if (hasQueued) {
+    const t: Mem = frozen;
+    frozen = queued;
+    queued = t;
+    memReset(queued);
+    hasQueued = false;
+    frozenWritten = false;
+    return;
+  }
   hasFrozen = false;
   // A flush under an expiry filter may have written deletes for expired
   // entries: the segment no longer equals the memtable.
@@ -630,6 +669,7 @@ export function iterOpen(kl: u32, el: u32, hasEnd: u32, raw: u32): i32 {
   }
   const k: usize = kScr.ptr;
   mitAddMem(scanIt, active, k, kl);
+  if (hasQueued) mitAddMem(scanIt, queued, k, kl);
   if (hasFrozen) mitAddMem(scanIt, frozen, k, kl);
   for (let i: u32 = 0; i < orderN; i++) {
     const st: i32 = mitAddSeg(scanIt, changetype<Seg>(load<u32>(order + (<usize> i << 2))), k, kl);
