@@ -53,6 +53,38 @@ Deno.test("background jobs: a checkpoint's flush runs on a worker and writes the
   }
 });
 
+Deno.test("background jobs: a worker flush applies the expiry filter as this thread does", async () => {
+  const dir = Deno.makeTempDirSync();
+  try {
+    const files: Uint8Array[] = [];
+    const scans: string[][] = [];
+    for (const backgroundThreads of [true, false]) {
+      const s = LsmStore.open({ dir: `${dir}/${backgroundThreads}`, backgroundThreads });
+      s.setExpiryFilter({
+        keyOffset: 0,
+        rules: [{ tag: new Uint8Array([7]), ttlMs: 10, layout: "value" }],
+        now: () => 12,
+      });
+      for (let i = 0; i < 30_000; i++) {
+        const ts = new Uint8Array(12);
+        ts[7] = i % 2 === 0 ? 1 : 5; // 1 + 10 <= 12 expired, 5 + 10 > 12 live
+        s.put(new Uint8Array([7, i >> 16, (i >> 8) & 255, i & 255]), ts);
+        s.put(new Uint8Array([8, i >> 16, (i >> 8) & 255, i & 255]), new Uint8Array([1]));
+      }
+      const [seg] = await s.checkpoint().segments;
+      files.push(Deno.readFileSync(`${dir}/${backgroundThreads}/${seg!.name}`));
+      scans.push(contents(s));
+      assert.equal(s.stats().workerJobs, backgroundThreads ? 1 : 0);
+      s.close();
+    }
+    assert.deepEqual(files[0], files[1]);
+    assert.deepEqual(scans[0], scans[1]);
+    assert.equal(scans[0]!.length, 45_000, "the expired half of the tag-7 keys is gone");
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
 Deno.test("background jobs: small flushes and compactions stay on this thread", async () => {
   const dir = Deno.makeTempDirSync();
   const s = LsmStore.open({ dir, compactionTrigger: 2 });
