@@ -78,7 +78,8 @@ export interface LsmStoreOptions {
    * only with the default file system, as workers read segment files
    * directly (and then also write and sync the output). Smaller jobs, and
    * the synchronous `flush()`, `compact()` and `close()`, run on the calling
-   * thread.
+   * thread. Workers stop 3 s after their last job, or at `close()`; until
+   * then they keep the process alive.
    */
   backgroundThreads?: boolean;
 }
