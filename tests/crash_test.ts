@@ -108,6 +108,38 @@ for (const job of JOBS) {
   }
 }
 
+// Large keyed state and checkpoints 400 ms apart: the LSM store's flushes
+// (>= 20k entries) and compactions run on worker threads, so kills land
+// while workers write segment files.
+Deno.test(`crash: keyed_shuffle lsm exactly-once with jobs on workers survives ${KILLS - 2} kill -9s`, async () => {
+  const dir = await Deno.makeTempDir({ prefix: "weir-crash-" });
+  try {
+    const input = makeShuffleInput(SEED, 3_000_000, 200_000);
+    await Deno.writeTextFile(`${dir}/input.txt`, input);
+    await Deno.mkdir(`${dir}/tmp`);
+    const report = await runWithCrashes({
+      script: "examples/keyed_shuffle.ts",
+      args: [
+        ...["--parallelism", "2", "--input", `${dir}/input.txt`, "--output", `${dir}/out`],
+        ...["--checkpoint-dir", `${dir}/ck`, "--checkpoint-interval", "400"],
+        ...["--mode", "exactly-once", "--state-backend", "lsm"],
+      ],
+      checkpointDir: `${dir}/ck`,
+      kills: KILLS - 2,
+      hookEvery: 0,
+      maxDelayMs: 1500,
+      seed: SEED,
+      tmpDir: `${dir}/tmp`,
+    });
+    console.log(`  seed ${SEED}: ${report.kills} kills, ${report.runs} runs`);
+    assert.ok(report.kills >= KILLS - 4, `only ${report.kills} kills before the job finished`);
+    assert.ok(report.restoredRuns >= 1, "some run restored a checkpoint");
+    assert.deepEqual(checkKeyedShuffle(input, `${dir}/out`, true), [], `seed ${SEED}`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("crash: --restore latest without a checkpoint starts fresh and says so", async () => {
   const dir = await Deno.makeTempDir({ prefix: "weir-crash-" });
   try {
