@@ -1,9 +1,9 @@
 /**
- * Flushes and compactions on worker threads. A store's job thread only
- * copies the frozen memtable out (one memcpy) and writes the file's bytes
- * through its `SegmentFs` as they stream in; the sort, merge, encoding and
- * CRCs run on a worker. One worker per job kind, so a long compaction never holds up the
- * flush a checkpoint waits for.
+ * Flushes and compactions on worker threads. The store's thread copies the
+ * frozen memtable out (one memcpy) and installs the finished segment; the
+ * sort, merge, encoding, CRCs and (with the default file system) the file
+ * writes and fsync run on a worker. One worker per job kind, so a long
+ * compaction never holds up the flush a checkpoint waits for.
  *
  * Workers stay up between jobs (a start costs the calling thread a module
  * load and the worker a wasm compile) and stop after IDLE_MS without work,
