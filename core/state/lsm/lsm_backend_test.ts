@@ -446,20 +446,20 @@ Deno.test("lsm value cache: steps aside while keys do not repeat in it, and come
   // 8 distinct keys fill the cache without a hit: written out, then bypassed.
   for (let i = 0; i < 8; i++) bump(`a${i}`);
   assert.equal(stored(), 8);
-  // The next 4 fills' worth of records (32) go straight to the store.
-  for (let i = 0; i < 32; i++) {
+  // The next 16 fills' worth of records (128) go straight to the store.
+  for (let i = 0; i < 128; i++) {
     bump(`b${i}`);
     assert.equal(stored(), 9 + i, `record ${i} while bypassed`);
   }
   // Then the cache takes writes again: a new key waits in it.
   bump("c0");
-  assert.equal(stored(), 40);
+  assert.equal(stored(), 136);
   // Keys that repeat (2 hits per entry) keep it on: the store sees the fill only.
   for (let i = 0; i < 8; i++) for (let r = 0; r < 3; r++) bump(`d${i}`);
   // d6's first read filled it: c0 and d0..d5 were written (d6 was only read then).
-  assert.equal(stored(), 47);
+  assert.equal(stored(), 143);
   bump("e0");
-  assert.equal(stored(), 47, "the fill had hits: the cache stays on");
+  assert.equal(stored(), 143, "the fill had hits: the cache stays on");
   for (const [k, n] of model) {
     b.setCurrentKey(k);
     assert.equal(count.value(), n, k);
