@@ -29,5 +29,9 @@ export {
   writeSegmentBatch,
 } from "./lsm_store.ts";
 export { SegmentBatch } from "./segment_batch.ts";
-export { writeSegmentBatchAsync, type WriteSegmentBatchOptions } from "./segment_batch_writer.ts";
+export {
+  SegmentBatchWriter,
+  writeSegmentBatchAsync,
+  type WriteSegmentBatchOptions,
+} from "./segment_batch_writer.ts";
 export { DenoSegmentFs, type SegmentFile, type SegmentFs } from "./segment_fs.ts";

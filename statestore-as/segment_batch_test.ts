@@ -5,6 +5,7 @@ import {
   LsmStore,
   readSegment,
   SegmentBatch,
+  SegmentBatchWriter,
   type SegmentFs,
   writeSegment,
   writeSegmentBatch,
@@ -135,6 +136,30 @@ Deno.test("writeSegmentBatchAsync: sorted on a worker, written through the calle
       (e) => e instanceof StateError && /a key occurs twice/.test(e.message),
     );
     assert.equal(real.size(`${dir}/dup.seg`), undefined);
+  }));
+
+Deno.test("SegmentBatchWriter: one worker for a series of batches; close fails the batch in flight", () =>
+  inTempDir(async (dir, fs) => {
+    const writer = new SegmentBatchWriter({ offThreadFrom: 0 });
+    const batches = [1, 2, 3].map((seed) => awkwardKeys(seed, 5000));
+    // Written together: the worker sorts them in turn, each reply finds its own write.
+    const infos = await Promise.all(batches.map((keys, i) => {
+      const batch = new SegmentBatch();
+      keys.forEach((k, j) => batch.put(k, new Uint8Array([i, j & 255])));
+      return writer.write(fs, `${dir}/${i}.seg`, batch);
+    }));
+    batches.forEach((keys, i) => {
+      assert.equal(infos[i]!.entries, keys.length);
+      const got = [...readSegment(fs, `${dir}/${i}.seg`)];
+      assert.deepEqual(got.map(([k]) => hex(k)), keys.map(hex).sort());
+      assert.ok(got.every(([, v]) => v[0] === i));
+    });
+    const late = new SegmentBatch();
+    late.put(new Uint8Array([9]), new Uint8Array([9]));
+    const pending = writer.write(fs, `${dir}/late.seg`, late);
+    writer.close();
+    await assert.rejects(pending, (e) => e instanceof StateError && /closed/.test(e.message));
+    assert.equal(fs.size(`${dir}/late.seg`), undefined);
   }));
 
 Deno.test("writeSegmentBatchAsync: a failing disk removes the temporary file and rejects", () =>

@@ -50,39 +50,104 @@ export async function writeSegmentBatchAsync(
   batch: SegmentBatch,
   options: WriteSegmentBatchOptions = {},
 ): Promise<SegmentInfo> {
-  if (batch.count < (options.offThreadFrom ?? 20_000)) return writeSegmentBatch(fs, path, batch);
-  const reply = await sortOffThread(batch);
-  if (reply === undefined) return writeSegmentBatch(fs, path, batch);
-  if ("error" in reply) throw new StateError(reply.error);
-  return writeAtomically(fs, path, (out) => {
-    out.write(reply.file);
-    return reply.entries;
-  });
+  const writer = new SegmentBatchWriter(options);
+  try {
+    return await writer.write(fs, path, batch);
+  } finally {
+    writer.close();
+  }
 }
 
 /**
- * Sorts and formats the batch on a worker started for it and terminated
- * when it answers: an idle worker would keep the process alive, and
- * starting one costs the calling thread ~15 ms (measured with 1M-entry
- * batches, which take the worker ~0.5 s). Undefined when no worker starts.
+ * {@linkcode writeSegmentBatchAsync} for a series of batches (the heap state
+ * backend's snapshots): one worker serves them all, started on the first
+ * large batch and stopped by {@linkcode SegmentBatchWriter.close}. Starting
+ * a worker costs the calling thread a module load and the worker a wasm
+ * compile, per batch when each has its own. Batches are sorted in the order
+ * they are written.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DenoSegmentFs, SegmentBatch, SegmentBatchWriter } from "./mod.ts";
+ * const dir = Deno.makeTempDirSync();
+ * const fs = new DenoSegmentFs();
+ * const writer = new SegmentBatchWriter({ offThreadFrom: 0 });
+ * for (const name of ["a", "b"]) {
+ *   const batch = new SegmentBatch();
+ *   batch.put(new Uint8Array([1]), new Uint8Array([1]));
+ *   assert.ok((await writer.write(fs, `${dir}/${name}.seg`, batch)).entries === 1);
+ * }
+ * writer.close();
+ * fs.close();
+ * Deno.removeSync(dir, { recursive: true });
+ * ```
  */
-function sortOffThread(batch: SegmentBatch): Promise<SortReply> | undefined {
-  let worker: Worker;
-  try {
-    worker = new Worker(new URL("./_segment_batch_worker.ts", import.meta.url).href, {
-      type: "module",
-    });
-  } catch {
-    return undefined; // no worker here (permissions, platform): write on this thread
+export class SegmentBatchWriter {
+  #offThreadFrom: number;
+  #worker: Worker | undefined;
+  #noWorkers = false;
+  #nextId = 1;
+  #pending = new Map<number, (reply: SortReply) => void>();
+
+  /** A writer; `options.offThreadFrom` as for {@linkcode writeSegmentBatchAsync}. */
+  constructor(options: WriteSegmentBatchOptions = {}) {
+    this.#offThreadFrom = options.offThreadFrom ?? 20_000;
   }
-  const bytes = batch.bytes();
-  const request: SortRequest = { id: 1, bytes, count: batch.count };
-  return new Promise<SortReply>((resolve) => {
-    worker.onmessage = (e: MessageEvent<SortReply>) => resolve(e.data);
-    worker.onerror = (e: ErrorEvent) => {
-      e.preventDefault();
-      resolve({ id: 1, error: `the segment sort worker failed: ${e.message}` });
-    };
-    worker.postMessage(request, [bytes.buffer as ArrayBuffer]);
-  }).finally(() => worker.terminate());
+
+  /** Writes `batch` (consumed) as one segment file at `path`, sorted on the worker. */
+  async write(fs: SegmentFs, path: string, batch: SegmentBatch): Promise<SegmentInfo> {
+    if (batch.count < this.#offThreadFrom) return writeSegmentBatch(fs, path, batch);
+    const reply = await this.#sort(batch);
+    if (reply === undefined) return writeSegmentBatch(fs, path, batch);
+    if ("error" in reply) throw new StateError(reply.error);
+    return writeAtomically(fs, path, (out) => {
+      out.write(reply.file);
+      return reply.entries;
+    });
+  }
+
+  /** Stops the worker; batches still being sorted fail. */
+  close(): void {
+    this.#drop("the segment batch writer was closed");
+  }
+
+  #drop(why: string): void {
+    this.#worker?.terminate();
+    this.#worker = undefined;
+    const pending = [...this.#pending];
+    this.#pending.clear();
+    for (const [id, resolve] of pending) resolve({ id, error: why });
+  }
+
+  /** Sorts and formats the batch on the worker. Undefined when no worker starts here. */
+  #sort(batch: SegmentBatch): Promise<SortReply> | undefined {
+    if (this.#worker === undefined) {
+      if (this.#noWorkers) return undefined;
+      try {
+        this.#worker = new Worker(new URL("./_segment_batch_worker.ts", import.meta.url).href, {
+          type: "module",
+        });
+      } catch {
+        this.#noWorkers = true; // no worker here (permissions, platform): write on this thread
+        return undefined;
+      }
+      this.#worker.onmessage = (e: MessageEvent<SortReply>) => {
+        const resolve = this.#pending.get(e.data.id);
+        this.#pending.delete(e.data.id);
+        resolve?.(e.data);
+      };
+      this.#worker.onerror = (e: ErrorEvent) => {
+        e.preventDefault();
+        this.#drop(`the segment sort worker failed: ${e.message}`);
+      };
+    }
+    const bytes = batch.bytes();
+    const request: SortRequest = { id: this.#nextId++, bytes, count: batch.count };
+    const worker = this.#worker;
+    return new Promise<SortReply>((resolve) => {
+      this.#pending.set(request.id, resolve);
+      worker.postMessage(request, [bytes.buffer as ArrayBuffer]);
+    });
+  }
 }

@@ -32,7 +32,7 @@ import {
   type StateMeta,
   writeStateKeyHeader,
 } from "../state_keys.ts";
-import { writeSegmentBatchAsync } from "../../../statestore-as/segment_batch_writer.ts";
+import { SegmentBatchWriter } from "../../../statestore-as/segment_batch_writer.ts";
 import { SegmentBatch } from "../../../statestore-as/segment_batch.ts";
 import { readHandleEntries } from "../lsm/handle_reader.ts";
 import type { StateTtlConfig, TtlTimeProvider } from "../ttl.ts";
@@ -752,6 +752,8 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
   #chain: SnapshotChain | undefined;
   /** Snapshots started; a chain from an earlier one means the last one has not finished. */
   #snapshots = 0;
+  /** Sorts and writes large snapshots on one worker, kept from snapshot to snapshot. */
+  #batchWriter = new SegmentBatchWriter();
   /** Bytes of the last full snapshot's batch (sizes the next one). */
   #lastFullBytes = 0;
   #nextStateId = 1;
@@ -990,7 +992,7 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
     const write = () =>
       entries.count === 0
         ? undefined
-        : writeSegmentBatchAsync(storage.fs, `${storage.dir}/${name}`, entries);
+        : this.#batchWriter.write(storage.fs, `${storage.dir}/${name}`, entries);
     return Promise.resolve().then(write).then((info) => {
       const written: SegmentRef[] = info ? [{ name: info.name, size: info.size }] : [];
       const segments = base === undefined ? written : [...written, ...base.segments];
@@ -1212,6 +1214,7 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
     this.#ttlStates.clear();
     this.#perRecord.length = 0;
     this.#snapshotHooks.length = 0;
+    this.#batchWriter.close();
   }
 }
 
