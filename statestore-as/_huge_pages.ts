@@ -16,30 +16,16 @@
 // else (another OS, no permission, no libc, THP disabled) leaves the memory
 // as it is; the advice never changes what the store computes.
 
+import { openLibc } from "./_libc.ts";
+
 const MADV_HUGEPAGE = 14;
 const HUGE_PAGE = 2n << 20n;
 /** wasm32 memory never exceeds 4 GiB; V8 reserves at least that much up front. */
 const RESERVATION = 4n << 30n;
 
-type Libc = {
-  symbols: { madvise(addr: Deno.PointerValue, len: bigint, advice: number): number };
-};
-let libc: Libc | null | undefined;
-
-function openLibc(): Libc | null {
-  if (libc !== undefined) return libc;
-  libc = null;
-  if (Deno.build.os !== "linux") return libc;
-  try {
-    if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") return libc;
-    libc = Deno.dlopen("libc.so.6", {
-      madvise: { parameters: ["pointer", "usize", "i32"], result: "i32" },
-    }) as unknown as Libc;
-  } catch {
-    libc = null;
-  }
-  return libc;
-}
+const MADVISE = { madvise: { parameters: ["pointer", "usize", "i32"], result: "i32" } } as const;
+/** libc, opened on first use (null: not available here). */
+let libc: Deno.DynamicLibrary<typeof MADVISE> | null | undefined;
 
 /**
  * Advises the kernel to back the wasm memory whose buffer is `buffer` with
@@ -49,7 +35,8 @@ function openLibc(): Libc | null {
  * advice was not given.
  */
 export function adviseHugePages(buffer: ArrayBufferLike): bigint | undefined {
-  const c = openLibc();
+  libc ??= openLibc(MADVISE) ?? null;
+  const c = libc;
   if (c === null) return undefined;
   try {
     const base = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(new Uint8Array(buffer))));

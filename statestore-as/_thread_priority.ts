@@ -8,6 +8,8 @@
 // setpriority() on the calling thread's id raises its nice value; anything
 // else leaves the thread as it is.
 
+import { openLibc } from "./_libc.ts";
+
 /** The nice value background workers take (0 is the default, 19 the lowest). */
 export const BACKGROUND_NICE = 10;
 const PRIO_PROCESS = 0;
@@ -17,19 +19,14 @@ const PRIO_PROCESS = 0;
  * did (false off Linux, without the FFI permission, or when libc refuses).
  */
 export function lowerThreadPriority(nice = BACKGROUND_NICE): boolean {
-  if (Deno.build.os !== "linux") return false;
+  const libc = openLibc({
+    gettid: { parameters: [], result: "i32" },
+    setpriority: { parameters: ["i32", "u32", "i32"], result: "i32" },
+  });
+  if (libc === undefined) return false;
   try {
-    if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") return false;
-    const libc = Deno.dlopen("libc.so.6", {
-      gettid: { parameters: [], result: "i32" },
-      setpriority: { parameters: ["i32", "u32", "i32"], result: "i32" },
-    });
-    try {
-      return libc.symbols.setpriority(PRIO_PROCESS, libc.symbols.gettid(), nice) === 0;
-    } finally {
-      libc.close();
-    }
-  } catch {
-    return false;
+    return libc.symbols.setpriority(PRIO_PROCESS, libc.symbols.gettid(), nice) === 0;
+  } finally {
+    libc.close();
   }
 }

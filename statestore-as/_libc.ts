@@ -1,0 +1,16 @@
+// libc through FFI, for the store's optional OS hints (huge pages, thread
+// priority). Linux only, and only with the FFI permission granted: anything
+// else gives undefined, and callers then leave the OS alone.
+
+/** Opens libc with `symbols`, or undefined where that is not possible or allowed. */
+export function openLibc<S extends Deno.ForeignLibraryInterface>(
+  symbols: S,
+): Deno.DynamicLibrary<S> | undefined {
+  if (Deno.build.os !== "linux") return undefined;
+  try {
+    if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") return undefined;
+    return Deno.dlopen("libc.so.6", symbols);
+  } catch {
+    return undefined;
+  }
+}
