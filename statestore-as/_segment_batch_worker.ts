@@ -20,9 +20,9 @@ export interface SortRequest {
   count: number;
 }
 
-/** A reply: the segment file's bytes, or why there are none. */
+/** A reply: the segment file's bytes (and the request's buffer, for reuse), or why there are none. */
 export type SortReply =
-  | { id: number; file: Uint8Array; entries: number }
+  | { id: number; file: Uint8Array; entries: number; spare: ArrayBuffer }
   | { id: number; error: string };
 
 /** A file system of one file, in memory. */
@@ -69,9 +69,9 @@ scope.onmessage = ({ data: { id, bytes, count } }) => {
   const file = new MemoryFile();
   try {
     const info = writeSegmentBatch(file, "batch.seg", SegmentBatch.fromBytes(bytes, count));
-    reply = { id, file: file.bytes(), entries: info.entries };
+    reply = { id, file: file.bytes(), entries: info.entries, spare: bytes.buffer as ArrayBuffer };
   } catch (e) {
     reply = { id, error: e instanceof Error ? e.message : String(e) };
   }
-  scope.postMessage(reply, "file" in reply ? [reply.file.buffer as ArrayBuffer] : []);
+  scope.postMessage(reply, "file" in reply ? [reply.file.buffer as ArrayBuffer, reply.spare] : []);
 };

@@ -57,6 +57,7 @@ const fs = new DenoSegmentFs();
 
 scope.onmessage = ({ data }) => {
   let reply: StoreJobReply;
+  const transfer: ArrayBuffer[] = [];
   let file: SegmentFile | undefined;
   try {
     if (data.tmpPath !== undefined) file = openExisting(data.tmpPath);
@@ -64,6 +65,15 @@ scope.onmessage = ({ data }) => {
     file?.sync();
     file?.close();
     file = undefined;
+    if (data.kind === "flush") {
+      // Back to the store for its next flush's copy.
+      const spare = {
+        arena: data.arena.buffer as ArrayBuffer,
+        offsets: data.offsets.buffer as ArrayBuffer,
+      };
+      transfer.push(spare.arena, spare.offsets);
+      result.spare = spare;
+    }
     reply = { ok: result };
   } catch (e) {
     reply = { error: e instanceof Error ? e.message : String(e) };
@@ -72,5 +82,5 @@ scope.onmessage = ({ data }) => {
       file?.close(); // failed: the store removes the file
     } catch { /* already failed */ }
   }
-  scope.postMessage(reply, []);
+  scope.postMessage(reply, transfer);
 };

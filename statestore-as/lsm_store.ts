@@ -197,6 +197,8 @@ const KIND_PUT = 1;
 const KIND_DELETE = 2;
 const SCAN_BATCH = 256;
 const STEP_ENTRIES = 50_000;
+/** How long a worker flush's buffers wait for the next flush (a checkpoint interval or two). */
+const SPARE_MS = 3000;
 /** Flushes of at least this many entries run on a worker (see #startJobs). */
 const OFF_THREAD_ENTRIES = 20_000;
 /** Compactions of at least this many input bytes run on a worker. */
@@ -520,6 +522,9 @@ export class LsmStore {
   #workers: StoreJobWorkers | undefined;
   /** The background job of each kind running on a worker. */
   #remote: { flush?: RemoteJob | undefined; compact?: RemoteJob | undefined } = {};
+  /** The last worker flush's buffers, reused by the next one (dropped after SPARE_MS). */
+  #spare: FlushBuffers | undefined;
+  #spareTimer: ReturnType<typeof setTimeout> | undefined;
   /** What worker jobs wrote and read (the engine counts the rest). */
   #workerBytesWritten = 0;
   #workerBytesRead = 0;
@@ -1403,15 +1408,22 @@ export class LsmStore {
     const frozen = ex.frozenEntries();
     if (frozen > 0 && this.#remote.flush === undefined) {
       if (!this.#workers || frozen < OFF_THREAD_ENTRIES) return this.#startFlush();
+      // The copy goes into the buffers the last flush handed back: already
+      // mapped and faulted in (a fresh 64 MiB buffer costs more than the copy).
       const u8 = this.#e.view();
-      const arena = ex.frozenArena();
-      const offsets = ex.frozenOffsets();
-      this.#runOnWorker({
-        kind: "flush",
-        arena: u8.slice(arena, arena + ex.frozenArenaUsed()),
-        offsets: new Uint32Array(u8.buffer.slice(offsets, offsets + frozen * 4)),
-        ...this.#jobEnv(),
-      }, []);
+      const at = ex.frozenArena();
+      const used = ex.frozenArenaUsed();
+      const spare = this.#spare;
+      this.#spare = undefined;
+      const arena = spare && spare.arena.byteLength >= used
+        ? new Uint8Array(spare.arena, 0, used)
+        : new Uint8Array(used);
+      arena.set(u8.subarray(at, at + used));
+      const offsets = spare && spare.offsets.byteLength >= frozen * 4
+        ? new Uint32Array(spare.offsets, 0, frozen)
+        : new Uint32Array(frozen);
+      offsets.set(new Uint32Array(u8.buffer, ex.frozenOffsets(), frozen));
+      this.#runOnWorker({ kind: "flush", arena, offsets, ...this.#jobEnv() }, []);
     }
     if (this.#remote.compact !== undefined || this.#job) return;
     const c = this.#pickCompaction();
@@ -1422,6 +1434,16 @@ export class LsmStore {
       const paths = c.inputs.map((s) => s.path);
       this.#runOnWorker({ kind: "compact", paths, bottom: c.bottom, ...this.#jobEnv() }, c.inputs);
     } else this.#startCompaction(c.inputs, c.bottom);
+  }
+
+  /** Keeps a flush's buffers for the next one, for SPARE_MS: memory the store does not hold for long. */
+  #keepSpare(spare: FlushBuffers): void {
+    this.#spare = spare;
+    if (this.#spareTimer !== undefined) clearTimeout(this.#spareTimer);
+    this.#spareTimer = setTimeout(() => {
+      this.#spare = this.#spareTimer = undefined;
+    }, SPARE_MS);
+    Deno.unrefTimer(this.#spareTimer);
   }
 
   /**
@@ -1500,6 +1522,7 @@ export class LsmStore {
       this.#workerBytesRead += result.bytesRead;
       this.#workerBlockReads += result.blockReads;
       this.#workerJobs++;
+      if (result.spare) this.#keepSpare(result.spare);
       this.#install(kind, seg, inputs);
       this.#schedule();
     }, (err: Error) => {
@@ -1532,6 +1555,8 @@ export class LsmStore {
     this.#remote.flush?.discard();
     this.#remote.compact?.discard();
     this.#remote = {};
+    clearTimeout(this.#spareTimer);
+    this.#spare = this.#spareTimer = undefined;
   }
 
   #backgroundFailed(err: unknown): void {
@@ -1742,6 +1767,14 @@ export interface StoreJobResult {
   bytesWritten: number;
   bytesRead: number;
   blockReads: number;
+  /** A flush's input buffers, handed back for the next flush's copy. */
+  spare?: FlushBuffers;
+}
+
+/** The buffers a flush's frozen memtable is copied into (see `#startJobs`). */
+interface FlushBuffers {
+  arena: ArrayBuffer;
+  offsets: ArrayBuffer;
 }
 
 /** The engine of the last job, reused by the next one with the same fs and block size. */

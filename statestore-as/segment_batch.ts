@@ -32,9 +32,13 @@ export class SegmentBatch {
   #length = 0;
   #count = 0;
 
-  /** Creates an empty batch with `capacity` bytes reserved. */
-  constructor(capacity = 64 << 10) {
-    this.#buf = new Uint8Array(capacity);
+  /**
+   * Creates an empty batch with `capacity` bytes reserved, or packing into
+   * `capacity` when it is a buffer (one a finished batch handed back: its
+   * pages are already mapped, which a fresh buffer of many MiB pays for).
+   */
+  constructor(capacity: number | ArrayBuffer = 64 << 10) {
+    this.#buf = new Uint8Array(capacity as number);
     this.#view = new DataView(this.#buf.buffer);
   }
 

@@ -64,8 +64,10 @@ function withCreate(fs: SegmentFs, create: SegmentFs["create"]): SegmentFs {
 
 Deno.test("writeSegmentBatch sorts like a byte comparison, over awkward keys and seeds", () =>
   inTempDir((dir, fs) => {
-    for (const seed of [1, 2, 3]) {
-      const keys = awkwardKeys(seed, 20_000);
+    // 60k keys: ~7k share each prefix, so the sort also buckets ranges
+    // past the first 8 and 16 bytes (keysort.ts buckets from 4096 items).
+    for (const [seed, n] of [[1, 20_000], [2, 20_000], [3, 60_000]] as const) {
+      const keys = awkwardKeys(seed, n);
       const batch = new SegmentBatch(16);
       keys.forEach((k, i) => batch.put(k, new Uint8Array([i & 255, i >> 8])));
       const info = writeSegmentBatch(fs, `${dir}/s${seed}.seg`, batch);
@@ -160,6 +162,34 @@ Deno.test("SegmentBatchWriter: one worker for a series of batches; close fails t
     writer.close();
     await assert.rejects(pending, (e) => e instanceof StateError && /closed/.test(e.message));
     assert.equal(fs.size(`${dir}/late.seg`), undefined);
+  }));
+
+Deno.test("SegmentBatchWriter: a batch packs into the buffer of one sorted before, when large enough", () =>
+  inTempDir(async (dir, fs) => {
+    const writer = new SegmentBatchWriter({ offThreadFrom: 0 });
+    try {
+      const first = writer.batch(1 << 20);
+      const keys = awkwardKeys(4, 3000);
+      keys.forEach((k, j) => first.put(k, new Uint8Array(40).fill(j & 255)));
+      await writer.write(fs, `${dir}/a.seg`, first);
+      assert.equal(
+        writer.batch(4 << 20).bytes().buffer.byteLength,
+        4 << 20,
+        "too small: a new buffer",
+      );
+      // The handed-back buffer still holds the first batch's bytes: a shorter batch overwrites a part.
+      const second = writer.batch(1 << 20);
+      assert.equal(second.bytes().buffer.byteLength, 1 << 20);
+      assert.equal(second.byteLength, 0);
+      const fewer = keys.slice(0, 100);
+      fewer.forEach((k) => second.put(k, new Uint8Array([7])));
+      assert.equal((await writer.write(fs, `${dir}/b.seg`, second)).entries, 100);
+      const got = [...readSegment(fs, `${dir}/b.seg`)];
+      assert.deepEqual(got.map(([k]) => hex(k)), fewer.map(hex).sort());
+      assert.ok(got.every(([, v]) => v.length === 1 && v[0] === 7));
+    } finally {
+      writer.close();
+    }
   }));
 
 Deno.test("writeSegmentBatchAsync: a failing disk removes the temporary file and rejects", () =>

@@ -6,10 +6,13 @@
  */
 import { StateError } from "../core/errors.ts";
 import { writeAtomically, writeSegmentBatch } from "./lsm_store.ts";
-import type { SegmentBatch } from "./segment_batch.ts";
+import { SegmentBatch } from "./segment_batch.ts";
 import type { SegmentFs } from "./segment_fs.ts";
 import type { SegmentInfo } from "./lsm_store.ts";
 import type { SortReply, SortRequest } from "./_segment_batch_worker.ts";
+
+/** How long a sorted batch's buffer waits for the next batch. */
+const SPARE_MS = 3000;
 
 /** Options of {@linkcode writeSegmentBatchAsync}. */
 export interface WriteSegmentBatchOptions {
@@ -85,6 +88,9 @@ export async function writeSegmentBatchAsync(
  */
 export class SegmentBatchWriter {
   #offThreadFrom: number;
+  /** The buffer of the last batch the worker sorted, for the next batch (dropped after SPARE_MS). */
+  #spare: ArrayBuffer | undefined;
+  #spareTimer: ReturnType<typeof setTimeout> | undefined;
   #worker: Worker | undefined;
   #noWorkers = false;
   #nextId = 1;
@@ -95,12 +101,24 @@ export class SegmentBatchWriter {
     this.#offThreadFrom = options.offThreadFrom ?? 20_000;
   }
 
+  /**
+   * An empty batch of at least `capacity` bytes: in the buffer of a batch
+   * this writer sorted before when it is large enough (already mapped).
+   */
+  batch(capacity: number): SegmentBatch {
+    const spare = this.#spare;
+    if (spare === undefined || spare.byteLength < capacity) return new SegmentBatch(capacity);
+    this.#spare = undefined;
+    return new SegmentBatch(spare);
+  }
+
   /** Writes `batch` (consumed) as one segment file at `path`, sorted on the worker. */
   async write(fs: SegmentFs, path: string, batch: SegmentBatch): Promise<SegmentInfo> {
     if (batch.count < this.#offThreadFrom) return writeSegmentBatch(fs, path, batch);
     const reply = await this.#sort(batch);
     if (reply === undefined) return writeSegmentBatch(fs, path, batch);
     if ("error" in reply) throw new StateError(reply.error);
+    this.#keepSpare(reply.spare);
     return writeAtomically(fs, path, (out) => {
       out.write(reply.file);
       return reply.entries;
@@ -110,6 +128,18 @@ export class SegmentBatchWriter {
   /** Stops the worker; batches still being sorted fail. */
   close(): void {
     this.#drop("the segment batch writer was closed");
+    clearTimeout(this.#spareTimer);
+    this.#spare = this.#spareTimer = undefined;
+  }
+
+  /** Keeps a sorted batch's buffer for SPARE_MS: snapshots a second or two apart reuse it. */
+  #keepSpare(spare: ArrayBuffer): void {
+    this.#spare = spare;
+    clearTimeout(this.#spareTimer);
+    this.#spareTimer = setTimeout(() => {
+      this.#spare = this.#spareTimer = undefined;
+    }, SPARE_MS);
+    Deno.unrefTimer(this.#spareTimer);
   }
 
   #drop(why: string): void {

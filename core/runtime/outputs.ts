@@ -97,6 +97,11 @@ export class ChannelWriter implements Target {
         break;
       }
       case "hash": {
+        // One channel takes every key: no key to serialize and hash per record.
+        if (n === 1) {
+          this.#select = () => 0;
+          break;
+        }
         const { keySelector, keySerializer } = partitioning;
         const w = new ByteWriter(64);
         this.#select = (value) => {

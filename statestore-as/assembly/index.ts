@@ -66,7 +66,7 @@ import {
 import { Buf, bufAppend, crcInit, eqBytes, getVarint, hashKey, newBuf, vOut } from "./util";
 
 export { errBlock, errDetail, errFile } from "./status";
-export { batchAlloc, batchSort, batchWrite } from "./batch";
+export { batchAlloc, batchPrefetchSum, batchSort, batchWrite } from "./batch";
 export { prefetchSum } from "./iterator";
 
 let kScr: Buf = newBuf(4096);

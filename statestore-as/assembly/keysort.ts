@@ -134,13 +134,70 @@ function sortItems(lo: u32, hi: u32, byKey: bool): void {
   if (src != first) memory.copy(first, src, <usize> n * ITEM);
 }
 
+// Large ranges first go into buckets by 16 bits of their keys (one counting
+// pass, one scatter), so the merge sort works on buckets that fit in the
+// cache instead of making ~log2(n/16) passes over the whole range in
+// memory. The bits are the 16 from the highest bit where the range's keys
+// differ (in the first chunk, or the second when the first is the same
+// throughout): constant leading bytes (key group, state id) do not waste
+// the buckets.
+const RADIX_MIN: u32 = 4096;
+const BUCKETS: u32 = 1 << 16;
+let counts: usize = 0;
+
+/** Sorts items [lo, hi) by (chunks, left): buckets by 16 bits, then merge sorts per bucket. */
+function sortChunks(lo: u32, hi: u32): void {
+  const n: u32 = hi - lo;
+  const first: usize = items + <usize> lo * ITEM;
+  if (n < RADIX_MIN) return sortItems(lo, hi, false);
+  // The first chunk that differs somewhere in the range (the one before is equal throughout).
+  let chunk: usize = 0;
+  let diff: u64 = 0;
+  for (; chunk <= 8 && diff == 0; chunk += 8) {
+    const c: u64 = load<u64>(first + chunk);
+    for (let i: u32 = 1; i < n; i++) diff |= load<u64>(first + <usize> i * ITEM + chunk) ^ c;
+  }
+  chunk -= 8;
+  if (diff == 0) return sortItems(lo, hi, false);
+  const top: i32 = 63 - <i32> clz<u64>(diff);
+  const shift: u64 = <u64> (top >= 15 ? top - 15 : 0);
+  if (counts == 0) counts = heap.alloc(<usize> BUCKETS << 2);
+  memory.fill(counts, 0, <usize> BUCKETS << 2);
+  for (let i: u32 = 0; i < n; i++) {
+    const d: usize = <usize> ((load<u64>(first + <usize> i * ITEM + chunk) >> shift) & 0xffff);
+    store<u32>(counts + (d << 2), load<u32>(counts + (d << 2)) + 1);
+  }
+  // Counts become each bucket's start; the scatter moves the starts to the ends.
+  let at: u32 = 0;
+  for (let d: usize = 0; d < <usize> BUCKETS; d++) {
+    const c: u32 = load<u32>(counts + (d << 2));
+    store<u32>(counts + (d << 2), at);
+    at += c;
+  }
+  for (let i: u32 = 0; i < n; i++) {
+    const src: usize = first + <usize> i * ITEM;
+    const d: usize = <usize> ((load<u64>(src + chunk) >> shift) & 0xffff);
+    const to: u32 = load<u32>(counts + (d << 2));
+    store<u32>(counts + (d << 2), to + 1);
+    copyItem(tmp + <usize> to * ITEM, src);
+  }
+  memory.copy(first, tmp, <usize> n * ITEM);
+  // Each bucket's range: [previous end, its end). sortItems uses tmp from 0.
+  let start: u32 = 0;
+  for (let d: usize = 0; d < <usize> BUCKETS; d++) {
+    const end: u32 = load<u32>(counts + (d << 2));
+    if (end - start > 1) sortItems(lo + start, lo + end, false);
+    start = end;
+  }
+}
+
 function sortLevel(lo: u32, hi: u32, depth: u32): void {
   if (depth >= MAX_DEPTH) {
     sortItems(lo, hi, true);
     return;
   }
   for (let i: u32 = lo; i < hi; i++) fill(items + <usize> i * ITEM, depth);
-  sortItems(lo, hi, false);
+  sortChunks(lo, hi);
   // Runs of equal chunks whose keys go on: order them by what follows.
   let s: u32 = lo;
   while (s < hi) {

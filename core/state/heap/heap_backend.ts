@@ -647,6 +647,8 @@ interface PendingRestore {
 
 /** Most segments a snapshot chain (a full snapshot and its deltas) has before a full snapshot. */
 const MAX_CHAIN_SEGMENTS = 8;
+/** Most snapshot intervals change tracking pauses for after churn (see `#pauseTracking`). */
+const MAX_TRACKING_PAUSE = 8;
 
 /**
  * The segments the last snapshot left: the base of the next incremental
@@ -748,6 +750,12 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
   #changedKeys = 0;
   /** Changed keys above which the next snapshot is full: tracking stops there. */
   #trackLimit = Infinity;
+  /** Whether tracking stopped at the limit since the last snapshot (most keys changed). */
+  #churned = false;
+  /** Intervals tracking pauses for after the next churned one (0, then 1, 2, 4 … 8). */
+  #trackingBackoff = 0;
+  /** Snapshot intervals left without tracking. */
+  #pausedIntervals = 0;
   /** What the last snapshot (or the restore) left: the next snapshot may be a delta on it. */
   #chain: SnapshotChain | undefined;
   /** Snapshots started; a chain from an earlier one means the last one has not finished. */
@@ -974,17 +982,22 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
     const rawDirty = this.#rawDirty;
     this.#rawDirty = new Set();
     this.#changedKeys = 0;
-    this.#trackLimit = Infinity; // known when this snapshot's chain is
     // Cleanup in full snapshots drops expired entries from every snapshot: deltas cannot.
     let fullCleanup = false;
     for (const { ttl } of this.#states.values()) fullCleanup ||= ttl?.cleanup.fullSnapshot === true;
     const chain = fullCleanup ? undefined : this.#usableChain(seq, storage);
     let entries: SegmentBatch | undefined;
-    if (chain !== undefined && rawDirty !== undefined && !dirty.includes(undefined)) {
+    const tracked = chain !== undefined && rawDirty !== undefined && !dirty.includes(undefined);
+    if (tracked) {
       entries = this.#deltaEntries(dirty as Map<unknown, Set<unknown>>[], rawDirty, chain);
     }
     const base = entries === undefined ? undefined : chain;
     entries ??= this.#fullEntries();
+    // Until this snapshot is written (and its chain known), the limit its chain will likely have.
+    this.#trackLimit = base === undefined ? Math.floor(entries.count / 2) : trackLimit(base);
+    // Churn: tracking hit its limit, or the changes outgrew a delta's budget.
+    this.#pauseTracking(base !== undefined, this.#churned || (tracked && base === undefined));
+    this.#churned = false;
     const name = storage.newSegmentName();
     const keyGroupRange = this.keyGroupRange;
     // The asynchronous part, once the synchronous part has returned: large
@@ -1005,7 +1018,7 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
           seq,
         };
         this.#trackLimit = trackLimit(this.#chain);
-        if (this.#changedKeys > this.#trackLimit) this.#stopTracking();
+        if (this.#changedKeys > this.#trackLimit) this.#churn();
       }
       return { backend: "heap", keyGroupRange, states, segments };
     }, (e) => {
@@ -1020,7 +1033,35 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
   trackChange<K>(changed: Set<K>, key: K): void {
     const n = changed.size;
     changed.add(key);
-    if (changed.size !== n && ++this.#changedKeys > this.#trackLimit) this.#stopTracking();
+    if (changed.size !== n && ++this.#changedKeys > this.#trackLimit) this.#churn();
+  }
+
+  /**
+   * Changes passed the tracking limit: the next snapshot is full, tracking
+   * stops. Churn, unless the limit was 0 (the chain is full anyway).
+   */
+  #churn(): void {
+    if (this.#trackLimit > 0) this.#churned = true;
+    this.#stopTracking();
+  }
+
+  /**
+   * Decides whether the interval after this snapshot tracks changes. Under
+   * steady churn (most keys change between snapshots) every snapshot is full
+   * and tracking only costs: a `Set` entry for each of half the keys. So
+   * after a churned interval tracking pauses for 1, then 2, 4 … 8 intervals
+   * while churn goes on (the snapshots then are full, as they would be
+   * anyway); a delta resets the backoff.
+   */
+  #pauseTracking(delta: boolean, churned: boolean): void {
+    if (delta) this.#trackingBackoff = 0;
+    else if (churned) {
+      this.#trackingBackoff = Math.min(MAX_TRACKING_PAUSE, Math.max(1, this.#trackingBackoff * 2));
+      this.#pausedIntervals = this.#trackingBackoff;
+    }
+    if (this.#pausedIntervals === 0) return;
+    this.#pausedIntervals--;
+    this.#stopTracking();
   }
 
   /** The next snapshot is full: stop tracking changes until it is taken. */
@@ -1108,7 +1149,7 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
   /** Every entry of the state (a full snapshot). */
   #fullEntries(): SegmentBatch {
     // Sized like the last one: growing a large batch copies it.
-    const entries = new SegmentBatch(Math.max(64 << 10, this.#lastFullBytes * 1.1));
+    const entries = this.#batchWriter.batch(Math.max(64 << 10, this.#lastFullBytes * 1.1));
     const keyBytes = new ByteWriter();
     const prefix = new ByteWriter();
     const now = Math.floor(this.#time.now());

@@ -329,7 +329,7 @@ Deno.test("heap incremental: a long chain or large deltas start a new full snaps
   }
 });
 
-Deno.test("heap incremental: changes to more than half of the state stop change tracking; the next snapshot is full", async () => {
+Deno.test("heap incremental: changes to more than half of the state stop change tracking; under churn it pauses for longer", async () => {
   const shared = new Shared();
   try {
     const N = 1000;
@@ -341,17 +341,33 @@ Deno.test("heap incremental: changes to more than half of the state stop change 
         v.update((v.value() ?? 0) + 1);
       }
     };
+    const segments = async (id: number) => (await b.snapshot(id, shared.storage())).segments.length;
     bump(0, N);
-    assert.equal((await b.snapshot(1, shared.storage())).segments.length, 1);
+    assert.equal(await segments(1), 1);
     // 60% of the keys: a delta would be smaller than the full snapshot, but not by enough.
     bump(0, 600);
-    const full = await b.snapshot(2, shared.storage());
-    assert.equal(full.segments.length, 1, "a full snapshot, not a delta");
-    // Tracking is back: 40% is a delta again.
+    assert.equal(await segments(2), 1, "a full snapshot, not a delta");
+    // Tracking pauses for one interval: 40% is a full snapshot, then a delta again.
     bump(200, 600);
-    const delta = await b.snapshot(3, shared.storage());
-    assert.equal(delta.segments.length, 2);
-    const r = heap(FULL, shared.restore([delta]));
+    assert.equal(await segments(3), 1, "tracking paused");
+    bump(200, 600);
+    assert.equal(await segments(4), 2, "a delta");
+    // Churn right after churn pauses tracking for two intervals, then one again.
+    bump(0, 600);
+    assert.equal(await segments(5), 1, "churn: full");
+    bump(0, 700);
+    assert.equal(await segments(6), 1, "paused");
+    bump(0, 700);
+    assert.equal(await segments(7), 1, "churn again: full");
+    const lengths: number[] = [];
+    for (let id = 8; id <= 10; id++) {
+      bump(300, 400);
+      lengths.push(await segments(id));
+    }
+    assert.deepEqual(lengths, [1, 1, 2], "two intervals paused, then a delta");
+    const last = await b.snapshot(11, shared.storage());
+    assert.equal(last.segments.length, 2, "nothing changed: no new segment");
+    const r = heap(FULL, shared.restore([last]));
     const rv = r.state(value());
     for (let i = 0; i < N; i++) {
       r.setCurrentKey(`key-${i}`);
