@@ -31,6 +31,8 @@ export class SegmentBatch {
   #view: DataView;
   #length = 0;
   #count = 0;
+  /** Bytes of the batch whose buffer this one reuses, still intact from `#length` on (see `addKept`). */
+  #kept = 0;
 
   /**
    * Creates an empty batch with `capacity` bytes reserved, or packing into
@@ -70,6 +72,37 @@ export class SegmentBatch {
     return b;
   }
 
+  /**
+   * An empty batch in `buffer`, which holds the `keptLength` bytes of an
+   * earlier batch: {@linkcode SegmentBatch.addKept} keeps their keys.
+   */
+  static reusing(buffer: ArrayBuffer, keptLength: number): SegmentBatch {
+    const b = new SegmentBatch(buffer);
+    b.#kept = keptLength;
+    return b;
+  }
+
+  /**
+   * Adds the earlier batch's next entry (see {@linkcode SegmentBatch.reusing})
+   * with the first `valueLength` bytes of `value` as its value, when that
+   * entry is a put of a value just as long: its key bytes stay where they
+   * are. Returns false, adding nothing, otherwise. The caller knows the key
+   * is the same (a full snapshot of unchanged keys, in the same order).
+   */
+  addKept(value: Uint8Array, valueLength: number): boolean {
+    const at = this.#length;
+    if (at + 8 > this.#kept) return false;
+    const keyLength = this.#view.getUint32(at, true);
+    // A delete's length (BATCH_DELETE) never equals a value's.
+    if (this.#view.getUint32(at + 4, true) !== valueLength) return false;
+    const end = at + 8 + keyLength + valueLength;
+    if (end > this.#kept) return false;
+    copy(this.#buf, end - valueLength, value, valueLength);
+    this.#length = end;
+    this.#count++;
+    return true;
+  }
+
   /** Adds a put of `key` → `value`. */
   put(key: Uint8Array, value: Uint8Array): void {
     this.add(key, key.length, value, value.length);
@@ -87,6 +120,7 @@ export class SegmentBatch {
    */
   add(key: Uint8Array, keyLength: number, value: Uint8Array | null, valueLength: number): void {
     const valueBytes = value === null ? 0 : valueLength;
+    this.#kept = 0; // the earlier batch's bytes from here on get overwritten
     const need = this.#length + 8 + keyLength + valueBytes;
     if (need > this.#buf.length) this.#grow(need);
     const buf = this.#buf;

@@ -88,8 +88,8 @@ export async function writeSegmentBatchAsync(
  */
 export class SegmentBatchWriter {
   #offThreadFrom: number;
-  /** The buffer of the last batch the worker sorted, for the next batch (dropped after SPARE_MS). */
-  #spare: ArrayBuffer | undefined;
+  /** The buffer of the last batch the worker sorted (`from`, `length` bytes), for the next batch (dropped after SPARE_MS). */
+  #spare: { buffer: ArrayBuffer; from: SegmentBatch; length: number } | undefined;
   #spareTimer: ReturnType<typeof setTimeout> | undefined;
   #worker: Worker | undefined;
   #noWorkers = false;
@@ -107,18 +107,33 @@ export class SegmentBatchWriter {
    */
   batch(capacity: number): SegmentBatch {
     const spare = this.#spare;
-    if (spare === undefined || spare.byteLength < capacity) return new SegmentBatch(capacity);
+    if (spare === undefined || spare.buffer.byteLength < capacity) {
+      return new SegmentBatch(capacity);
+    }
     this.#spare = undefined;
-    return new SegmentBatch(spare);
+    return new SegmentBatch(spare.buffer);
+  }
+
+  /**
+   * An empty batch in the buffer of `previous`, a batch this writer sorted
+   * last, with its bytes still there (see {@linkcode SegmentBatch.addKept});
+   * undefined when that buffer is not back (or gone).
+   */
+  reuse(previous: SegmentBatch): SegmentBatch | undefined {
+    const spare = this.#spare;
+    if (spare?.from !== previous) return undefined;
+    this.#spare = undefined;
+    return SegmentBatch.reusing(spare.buffer, spare.length);
   }
 
   /** Writes `batch` (consumed) as one segment file at `path`, sorted on the worker. */
   async write(fs: SegmentFs, path: string, batch: SegmentBatch): Promise<SegmentInfo> {
     if (batch.count < this.#offThreadFrom) return writeSegmentBatch(fs, path, batch);
+    const length = batch.byteLength;
     const reply = await this.#sort(batch);
     if (reply === undefined) return writeSegmentBatch(fs, path, batch);
     if ("error" in reply) throw new StateError(reply.error);
-    this.#keepSpare(reply.spare);
+    this.#keepSpare({ buffer: reply.spare, from: batch, length });
     return writeAtomically(fs, path, (out) => {
       out.write(reply.file);
       return reply.entries;
@@ -133,7 +148,7 @@ export class SegmentBatchWriter {
   }
 
   /** Keeps a sorted batch's buffer for SPARE_MS: snapshots a second or two apart reuse it. */
-  #keepSpare(spare: ArrayBuffer): void {
+  #keepSpare(spare: { buffer: ArrayBuffer; from: SegmentBatch; length: number }): void {
     this.#spare = spare;
     clearTimeout(this.#spareTimer);
     this.#spareTimer = setTimeout(() => {

@@ -390,6 +390,13 @@ class SingleValueCodec<N> extends HeapStateBase<N> {
   override decode(_existing: unknown, _rest: ByteReader, value: Uint8Array): unknown {
     return this.#serializer.read(new ByteReader(value));
   }
+  /** Writes `value` as the kept next entry's value (see `SegmentBatch.addKept`); false when it cannot. */
+  encodeKept(value: unknown, out: SegmentBatch): boolean {
+    const v = this.valueScratch;
+    v.reset();
+    this.#serializer.write(value, v);
+    return out.addKept(v.buf, v.length);
+  }
 }
 
 class HeapValueState<T, N> extends SingleValueCodec<N> {
@@ -645,6 +652,18 @@ interface PendingRestore {
   entries: [Uint8Array, Uint8Array][];
 }
 
+/**
+ * A full snapshot's batch and where its entries came from: the key of each
+ * entry of a single-value state without namespaces (else NOT_KEPT), and
+ * each such state's entries, [first, end) by state id.
+ */
+interface LastFull {
+  batch: SegmentBatch;
+  keys: unknown[];
+  ranges: Map<number, [number, number]>;
+}
+const NOT_KEPT = Symbol("not kept");
+
 /** Most segments a snapshot chain (a full snapshot and its deltas) has before a full snapshot. */
 const MAX_CHAIN_SEGMENTS = 8;
 /** Most snapshot intervals change tracking pauses for after churn (see `#pauseTracking`). */
@@ -752,7 +771,7 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
   #trackLimit = Infinity;
   /** Whether tracking stopped at the limit since the last snapshot (most keys changed). */
   #churned = false;
-  /** Intervals tracking pauses for after the next churned one (0, then 1, 2, 4 … 8). */
+  /** Intervals tracking pauses for after the next churned one (0, then 2, 4, 8). */
   #trackingBackoff = 0;
   /** Snapshot intervals left without tracking. */
   #pausedIntervals = 0;
@@ -764,6 +783,8 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
   #batchWriter = new SegmentBatchWriter();
   /** Bytes of the last full snapshot's batch (sizes the next one). */
   #lastFullBytes = 0;
+  /** The last full snapshot's batch, for the next full one to keep its keys (see #fullEntries). */
+  #lastFull: LastFull | undefined;
   #nextStateId = 1;
   #key: unknown = NO_KEY;
   #operator: string;
@@ -1049,14 +1070,14 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
    * Decides whether the interval after this snapshot tracks changes. Under
    * steady churn (most keys change between snapshots) every snapshot is full
    * and tracking only costs: a `Set` entry for each of half the keys. So
-   * after a churned interval tracking pauses for 1, then 2, 4 … 8 intervals
+   * after a churned interval tracking pauses for 2, then 4 and 8 intervals
    * while churn goes on (the snapshots then are full, as they would be
    * anyway); a delta resets the backoff.
    */
   #pauseTracking(delta: boolean, churned: boolean): void {
     if (delta) this.#trackingBackoff = 0;
     else if (churned) {
-      this.#trackingBackoff = Math.min(MAX_TRACKING_PAUSE, Math.max(1, this.#trackingBackoff * 2));
+      this.#trackingBackoff = Math.min(MAX_TRACKING_PAUSE, Math.max(2, this.#trackingBackoff * 2));
       this.#pausedIntervals = this.#trackingBackoff;
     }
     if (this.#pausedIntervals === 0) return;
@@ -1148,14 +1169,42 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
 
   /** Every entry of the state (a full snapshot). */
   #fullEntries(): SegmentBatch {
-    // Sized like the last one: growing a large batch copies it.
-    const entries = this.#batchWriter.batch(Math.max(64 << 10, this.#lastFullBytes * 1.1));
+    // The last full snapshot's buffer, when back from the worker: while the
+    // keys come in the same order (a steady key set), each entry's key bytes
+    // are already in place and only its value is written (no key to
+    // serialize, hash and copy). The first entry that differs (a new or
+    // removed key, a value of another length) ends that: from there on every
+    // entry is written whole.
+    const last = this.#lastFull;
+    this.#lastFull = undefined;
+    const entries = (last && this.#batchWriter.reuse(last.batch)) ??
+      // Sized like the last one: growing a large batch copies it.
+      this.#batchWriter.batch(Math.max(64 << 10, this.#lastFullBytes * 1.1));
+    const keys: unknown[] = [];
+    const ranges = new Map<number, [number, number]>();
     const keyBytes = new ByteWriter();
     const prefix = new ByteWriter();
     const now = Math.floor(this.#time.now());
     for (const { meta, state, ttl } of this.#states.values()) {
       const prune = ttl?.cleanup.fullSnapshot ? ttl : undefined;
       const kind = meta.kind as never;
+      const first = entries.count;
+      if (state instanceof SingleValueCodec && !state.nsSerializer && !prune) {
+        // Keys kept from the last batch: this state's entries started at the same place there.
+        const was = last?.ranges.get(meta.id);
+        const end = was?.[0] === first ? was[1] : 0;
+        const lastKeys = last?.keys ?? [];
+        state.forEachStored((ns, key, value) => {
+          const i = entries.count;
+          if (i >= end || lastKeys[i] !== key || !state.encodeKept(value, entries)) {
+            this.#prefix(prefix, keyBytes, meta.id, state, ns, key);
+            state.encode(prefix, value, entries);
+          }
+          keys.push(key);
+        });
+        ranges.set(meta.id, [first, entries.count]);
+        continue;
+      }
       state.forEachStored((ns, key, stored) => {
         // Cleanup in full snapshots: expired values and elements are not written.
         const value = prune ? liveStoredValue(kind, stored, prune, now) : stored;
@@ -1163,7 +1212,9 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
         this.#prefix(prefix, keyBytes, meta.id, state, ns, key);
         state.encode(prefix, value, entries);
       });
+      while (keys.length < entries.count) keys.push(NOT_KEPT);
     }
+    this.#lastFull = { batch: entries, keys, ranges };
     for (const p of this.#pending.values()) {
       for (const [k, v] of p.entries) entries.put(k, v);
     }
@@ -1255,6 +1306,7 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
     this.#ttlStates.clear();
     this.#perRecord.length = 0;
     this.#snapshotHooks.length = 0;
+    this.#lastFull = undefined;
     this.#batchWriter.close();
   }
 }

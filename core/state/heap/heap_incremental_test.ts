@@ -347,25 +347,22 @@ Deno.test("heap incremental: changes to more than half of the state stop change 
     // 60% of the keys: a delta would be smaller than the full snapshot, but not by enough.
     bump(0, 600);
     assert.equal(await segments(2), 1, "a full snapshot, not a delta");
-    // Tracking pauses for one interval: 40% is a full snapshot, then a delta again.
-    bump(200, 600);
-    assert.equal(await segments(3), 1, "tracking paused");
-    bump(200, 600);
-    assert.equal(await segments(4), 2, "a delta");
-    // Churn right after churn pauses tracking for two intervals, then one again.
+    const lengths = async (from: number, to: number, change: () => void) => {
+      const out: number[] = [];
+      for (let id = from; id <= to; id++) {
+        change();
+        out.push(await segments(id));
+      }
+      return out;
+    };
+    // Tracking pauses for two intervals: 40% is a full snapshot twice, then a delta again.
+    assert.deepEqual(await lengths(3, 5, () => bump(200, 600)), [1, 1, 2]);
+    // Churn again: two intervals paused; churn right after them: four.
     bump(0, 600);
-    assert.equal(await segments(5), 1, "churn: full");
-    bump(0, 700);
-    assert.equal(await segments(6), 1, "paused");
-    bump(0, 700);
-    assert.equal(await segments(7), 1, "churn again: full");
-    const lengths: number[] = [];
-    for (let id = 8; id <= 10; id++) {
-      bump(300, 400);
-      lengths.push(await segments(id));
-    }
-    assert.deepEqual(lengths, [1, 1, 2], "two intervals paused, then a delta");
-    const last = await b.snapshot(11, shared.storage());
+    assert.equal(await segments(6), 1, "churn: full");
+    assert.deepEqual(await lengths(7, 9, () => bump(0, 700)), [1, 1, 1], "paused, paused, churn");
+    assert.deepEqual(await lengths(10, 14, () => bump(300, 400)), [1, 1, 1, 1, 2]);
+    const last = await b.snapshot(15, shared.storage());
     assert.equal(last.segments.length, 2, "nothing changed: no new segment");
     const r = heap(FULL, shared.restore([last]));
     const rv = r.state(value());
@@ -376,6 +373,85 @@ Deno.test("heap incremental: changes to more than half of the state stop change 
     }
     assert.equal(v.value(), 1); // key-999 was bumped once
     r.dispose();
+    b.dispose();
+  } finally {
+    shared.close();
+  }
+});
+
+Deno.test("heap full snapshots of a steady key set keep the last batch's keys; new, removed and resized entries still restore exactly", async () => {
+  const shared = new Shared();
+  try {
+    // Enough entries for the worker, whose handed-back buffer the next full snapshot reuses.
+    const N = 25_000;
+    const name = () => new ValueStateDescriptor("name", Serializers.string);
+    const all = (b: KeyedStateBackend) => ({
+      v: b.state(value()),
+      s: b.state(sum()),
+      n: b.state(name()),
+      m: b.state(map()),
+    });
+    const contents = (b: KeyedStateBackend) => {
+      const { v, s, n, m } = all(b);
+      const out: unknown[] = [];
+      for (let i = 0; i < N + 100; i++) {
+        b.setCurrentKey(`key-${i}`);
+        out.push([v.value(), s.get(), n.value(), [...m.entries()].sort()]);
+      }
+      return JSON.stringify(out);
+    };
+    const b = heap();
+    const st = all(b);
+    for (let i = 0; i < N; i++) {
+      b.setCurrentKey(`key-${i}`);
+      st.v.update(i);
+      st.s.add(i);
+      st.n.update(`n${i % 10}`);
+      st.m.put("x", i);
+    }
+    const rounds: [string, (i: number) => void][] = [
+      // Every value changes; a few names change length (the rest of the batch is written whole).
+      ["values and some name lengths", (i) => {
+        st.v.update(i + 1);
+        st.s.add(1);
+        st.n.update(i % 1000 === 7 ? `longer${i}` : `m${i % 10}`);
+      }],
+      // Only values of the same length: every key stays in place.
+      ["values only", (i) => {
+        st.v.update(i + 2);
+        st.s.add(1);
+      }],
+      // Removed and new keys in the first state, as most entries change.
+      ["removed and new keys", (i) => {
+        st.s.add(1);
+        st.n.update(`k${i % 10}`);
+        if (i % 5000 === 3) st.v.clear();
+        else st.v.update(i + 3);
+        if (i < 100) {
+          b.setCurrentKey(`key-${N + i}`);
+          st.v.update(-i);
+        }
+      }],
+    ];
+    const first = await b.snapshot(1, shared.storage());
+    assert.equal(first.segments.length, 1);
+    let id = 1;
+    for (const [what, change] of rounds) {
+      for (let i = 0; i < N; i++) {
+        b.setCurrentKey(`key-${i}`);
+        change(i);
+      }
+      const h = await b.snapshot(++id, shared.storage());
+      assert.equal(h.segments.length, 1, `${what}: a full snapshot`);
+      const r = heap(FULL, shared.restore([h]));
+      assert.equal(contents(r), contents(b), what);
+      r.dispose();
+      if (id === rounds.length + 1) {
+        const l = lsm(FULL, shared.restore([h]));
+        assert.equal(contents(l), contents(b), `${what}, into LSM`);
+        l.dispose();
+      }
+    }
     b.dispose();
   } finally {
     shared.close();
