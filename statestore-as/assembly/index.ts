@@ -29,9 +29,12 @@ import {
   Mem,
   memFind,
   memNew,
+  memPrefetch,
   memReset,
+  memSort,
   memUsage,
   memWrite,
+  recAt,
   REC_HDR,
   recKind,
 } from "./memtable";
@@ -582,18 +585,50 @@ function filterEntry(k: usize, kl: u32, v: usize, vl: u32): u32 {
   return 0;
 }
 
+// A flush walks the frozen memtable's sorted entries itself (jobPos): with
+// one source there is nothing to merge, and the merging iterator's
+// compares and key and value copies cost it ~20% (1M entries).
+let jobFlushing: bool = false;
+let jobPos: u32 = 0;
+let jobPrefetched: u32 = 0;
+/** The flush's prefetch loads' sum (read, so that the loads stay). */
+export function jobPrefetchSum(): u32 {
+  return jobPrefetched;
+}
+
 /** Starts writing the frozen memtable as a segment. */
 export function jobFlush(): i32 {
   if (!hasFrozen) return ERR_ARG;
   jobBottom = false;
-  mitReset(jobIt, MODE_RAW);
-  mitAddMem(jobIt, frozen, 0, 0);
+  memSort(frozen);
+  jobFlushing = true;
+  jobPos = 0;
   writerBegin();
   return 0;
 }
 
+/** Writes up to max entries of the frozen memtable in key order: as jobStep. */
+function flushStep(max: u32): i32 {
+  const m: Mem = frozen;
+  const n: u32 = m.sortedCount;
+  const stop: u32 = n - jobPos > max ? jobPos + max : n;
+  for (; jobPos < stop; jobPos++) {
+    if ((jobPos & 7) == 0) jobPrefetched += memPrefetch(m, jobPos, n);
+    const r: usize = recAt(m, load<u32>(m.sorted + (<usize> jobPos << 2)));
+    const kl: u32 = load<u32>(r);
+    const k: usize = r + REC_HDR;
+    const st: i32 = jobAdd(recKind(r), k, kl, k + kl, load<u32>(r, 4));
+    if (st < 0) return st;
+  }
+  if (jobPos < n) return 1;
+  jobFlushing = false;
+  const st: i32 = writerFinish();
+  return st < 0 ? st : 0;
+}
+
 /** Starts compacting n segments (handles in key scratch, newest first). */
 export function jobCompact(n: u32, bottom: u32): i32 {
+  jobFlushing = false;
   mitReset(jobIt, bottom ? MODE_BOTTOM : MODE_RAW);
   jobBottom = bottom != 0;
   writerBegin();
@@ -607,6 +642,7 @@ export function jobCompact(n: u32, bottom: u32): i32 {
 
 /** Runs up to max entries of the current job: 1 more to do, 0 done, < 0 error. */
 export function jobStep(max: u32): i32 {
+  if (jobFlushing) return flushStep(max);
   for (let i: u32 = 0; i < max; i++) {
     const r: i32 = mitNext(jobIt);
     if (r < 0) return r;
@@ -614,27 +650,27 @@ export function jobStep(max: u32): i32 {
       const st: i32 = writerFinish();
       return st < 0 ? st : 0;
     }
-    const k: usize = jobIt.key.ptr;
-    const kl: u32 = jobIt.key.len;
-    let kind: u32 = jobIt.kind;
-    let vp: usize = jobIt.val.ptr;
-    let vl: u32 = jobIt.val.len;
-    if (fltN > 0 && kind != KIND_DEL) {
-      const f: u32 = filterEntry(k, kl, vp, vl);
-      if (f == 1) {
-        // An expired append adds nothing; at the bottom no older version remains.
-        if (kind == KIND_MERGE || jobBottom) continue;
-        kind = KIND_DEL;
-        vl = 0;
-      } else if (f == 2) {
-        vp = fltBuf.ptr;
-        vl = fltBuf.len;
-      }
-    }
-    const st: i32 = writerAdd(kind, k, kl, vp, vl, hashKey(k, kl));
+    const st: i32 = jobAdd(jobIt.kind, jobIt.key.ptr, jobIt.key.len, jobIt.val.ptr, jobIt.val.len);
     if (st < 0) return st;
   }
   return 1;
+}
+
+/** Writes one entry of a job, through the expiry filter: 0, or the writer's error. */
+function jobAdd(kind: u32, k: usize, kl: u32, vp: usize, vl: u32): i32 {
+  if (fltN > 0 && kind != KIND_DEL) {
+    const f: u32 = filterEntry(k, kl, vp, vl);
+    if (f == 1) {
+      // An expired append adds nothing; at the bottom no older version remains.
+      if (kind == KIND_MERGE || jobBottom) return 0;
+      kind = KIND_DEL;
+      vl = 0;
+    } else if (f == 2) {
+      vp = fltBuf.ptr;
+      vl = fltBuf.len;
+    }
+  }
+  return writerAdd(kind, k, kl, vp, vl, hashKey(k, kl));
 }
 
 export function jobEntries(): u32 {

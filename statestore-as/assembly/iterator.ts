@@ -16,6 +16,7 @@ import {
   KIND_PUT,
   Mem,
   memLowerBound,
+  memPrefetch,
   memSort,
   REC_HDR,
   recAt,
@@ -98,11 +99,8 @@ export function mitReset(m: MIt, mode: u32): void {
 
 // Records sit in the arena in write order, so walking a memtable in key
 // order misses the cache twice per entry (its slot in entries, then the
-// record). Every 8 entries memCur loads the next group's records and the
-// group after's entry slots, back to back, so their misses overlap: one
-// wait per group instead of one per entry. (A load that waits alone stalls
-// the core like the use would; wasm has no prefetch instruction.) The
-// loaded bytes go to a global that is read, so the loads stay.
+// record): memCur loads ahead every 8 entries (memPrefetch). The loaded
+// bytes go to a global that is read, so the loads stay.
 let prefetched: u32 = 0;
 /** The prefetch loads' sum (read, so that the loads stay). */
 export function prefetchSum(): u32 {
@@ -114,20 +112,7 @@ function memCur(s: Src): void {
     s.valid = 0;
     return;
   }
-  if ((s.pos & 7) == 0) {
-    const mem: Mem = s.mem;
-    const sorted: usize = mem.sorted;
-    let sum: u32 = 0;
-    const recEnd: u32 = min<u32>(s.pos + 16, s.end);
-    for (let p: u32 = s.pos + 8; p < recEnd; p++) {
-      sum += load<u8>(recAt(mem, load<u32>(sorted + (<usize> p << 2))));
-    }
-    const slotEnd: u32 = min<u32>(s.pos + 24, s.end);
-    for (let p: u32 = s.pos + 16; p < slotEnd; p++) {
-      sum += load<u32>(mem.entries + (<usize> load<u32>(sorted + (<usize> p << 2)) << 2));
-    }
-    prefetched += sum;
-  }
+  if ((s.pos & 7) == 0) prefetched += memPrefetch(s.mem, s.pos, s.end);
   const r: usize = recAt(s.mem, load<u32>(s.mem.sorted + (<usize> s.pos << 2)));
   s.keyLen = load<u32>(r);
   s.key = r + REC_HDR;
