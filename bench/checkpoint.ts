@@ -76,6 +76,9 @@ const countWords = Array.from({ length: Math.max(...COUNT_KEYS) }, (_, i) => `us
 let countKeys = COUNT_KEYS[0]!;
 /** When the running keyed-counting source stops (performance.now() ms). */
 let countDeadline = 0;
+/** Records the last keyed-counting source emitted, and when it ended. */
+let countEmitted = 0;
+let countEndedAt = 0;
 
 /**
  * Words cycling over `countKeys` keys until `countDeadline`: runs are
@@ -88,7 +91,11 @@ const countSource: Source<string> = {
     let i = 0;
     return {
       poll(out, max) {
-        if (performance.now() >= countDeadline) return "end";
+        if (performance.now() >= countDeadline) {
+          countEmitted = i;
+          countEndedAt = performance.now();
+          return "end";
+        }
         for (let n = 0; n < max; n++, i++) out.collect(countWords[i % countKeys]!);
         return "more";
       },
@@ -100,11 +107,15 @@ const countSource: Source<string> = {
   },
 };
 
-/** Runs keyed counting; returns records/s and the number of checkpoints taken. */
+/**
+ * Runs keyed counting; returns records/s up to the end of input (`rate`)
+ * and to the job's end (`toEnd`, which adds draining and the final
+ * checkpoint), and the number of checkpoints taken.
+ */
 async function keyedCount(
   backend: () => StateBackend,
   checkpointed: boolean,
-): Promise<{ rate: number; checkpoints: number }> {
+): Promise<{ rate: number; toEnd: number; tailMs: number; checkpoints: number }> {
   const dir = `${tmpRoot}/count-${crypto.randomUUID()}`;
   const env = StreamEnvironment.create({
     stateBackend: backend(),
@@ -126,7 +137,13 @@ async function keyedCount(
   const checkpoints = client.job.coordinator?.history.filter((h) => h.status === "completed")
     .length ?? 0;
   await Deno.remove(dir, { recursive: true }).catch(() => {});
-  return { rate: n / (elapsed / 1000), checkpoints };
+  if (countEmitted !== n) throw new Error(`keyed counting emitted ${countEmitted}, counted ${n}`);
+  return {
+    rate: n / ((countEndedAt - t) / 1000),
+    toEnd: n / (elapsed / 1000),
+    tailMs: t + elapsed - countEndedAt,
+    checkpoints,
+  };
 }
 
 // word_count over a generated text file (Zipf-like over a 50k-word vocabulary).
@@ -385,58 +402,73 @@ if (only !== undefined && only !== "throughput" && only !== "sizes") {
 }
 if (only !== "sizes") {
   console.log(
-    `## Throughput: checkpoint every 1 s vs none (medians of ${RUNS} runs after a warm-up; each run with checkpoints right after one without, cost = the median of the ${RUNS} pairs' costs)`,
+    `## Throughput: checkpoint every 1 s vs none (medians of ${RUNS} runs after a warm-up; each run with checkpoints right after one without; cost = the median of the ${RUNS} pairs' costs)`,
   );
   console.log(
     `keyed counting: ${COUNT_SECONDS} s of input cycling over ${
       COUNT_KEYS.map((k) => k.toLocaleString("en")).join(" or ")
-    } keys, so every key changes between two checkpoints (rate = records / time to job end, incl. the final checkpoint), parallelism 1; word_count: examples/word_count.ts main(), ${
+    } keys, so every key changes between two checkpoints, parallelism 1: rate = records / time to the end of input; "to job end" adds draining and the final checkpoint (a one-off per job; its median time from the end of input to the job's end is in the note). word_count: examples/word_count.ts main() (rate = records / time to job end), ${
       WC_RECORDS.toLocaleString("en")
     } words (${WC_LINES.toLocaleString("en")} lines, 50k-word vocabulary) into the exactly-once ` +
       `file sink. Target: checkpointing costs < 10% of throughput.`,
   );
   const tputRows: (string | number)[][] = [];
+  /** Records/s while input flows, and to the job's end. */
+  type Rates = { rate: number; toEnd: number; tailMs?: number };
+  /** The median of the costs of runs paired back to back (`on` right after `off`). */
+  const pairedCost = (off: number[], on: number[]) =>
+    median(off.map((x, i) => (1 - on[i]! / x) * 100));
   for (const [name, backend] of BACKENDS) {
-    const cases: [string, (c: boolean) => Promise<number>][] = [
-      ...COUNT_KEYS.map((keys): [string, (c: boolean) => Promise<number>] => [
+    const cases: [string, (c: boolean) => Promise<Rates>][] = [
+      ...COUNT_KEYS.map((keys): [string, (c: boolean) => Promise<Rates>] => [
         `keyed counting, ${keys.toLocaleString("en")} keys`,
         async (c) => {
           countKeys = keys;
           const r = await keyedCount(backend, c);
           if (c) chkCounts.push(r.checkpoints);
-          return r.rate;
+          return r;
         },
       ]),
-      ["word_count", (c) => runWordCount(name, c)],
+      ["word_count", async (c) => {
+        const r = await runWordCount(name, c);
+        return { rate: r, toEnd: r };
+      }],
     ];
     const chkCounts: number[] = [];
     for (const [pipeline, run] of cases) {
       chkCounts.length = 0;
       await run(false); // warm-up
-      const off: number[] = [], on: number[] = [];
-      // Interleaved, so load from other processes hits both alike.
+      const off: Rates[] = [], on: Rates[] = [];
+      // Interleaved, so load from other processes hits both alike. The cost
+      // is the median of the pairs' costs: this VM's speed drifts by ±20%
+      // over tens of seconds, which a ratio of two medians mixes in.
       for (let r = 0; r < RUNS; r++) {
         off.push(await run(false));
         on.push(await run(true));
       }
-      const a = median(off), b = median(on);
-      // The cost of each pair of runs back to back, then their median: this
-      // VM's speed drifts by ±20% over tens of seconds, which a ratio of
-      // the two medians mixes into the cost.
-      const cost = median(off.map((x, i) => (1 - on[i]! / x) * 100));
+      const cost = pairedCost(off.map((r) => r.rate), on.map((r) => r.rate));
+      const endCost = pairedCost(off.map((r) => r.toEnd), on.map((r) => r.toEnd));
       console.error(
-        `  ${pipeline}, ${name}: off ${off.map(rate)}; on ${on.map(rate)}; pair costs ${
-          off.map((x, i) => `${((1 - on[i]! / x) * 100).toFixed(1)}%`)
-        }`,
+        `  ${pipeline}, ${name}: off ${off.map((r) => rate(r.rate))}; on ${
+          on.map((r) => rate(r.rate))
+        }; to job end: off ${off.map((r) => rate(r.toEnd))}; on ${on.map((r) => rate(r.toEnd))}`,
       );
+      const streaming = pipeline !== "word_count";
       tputRows.push([
         pipeline,
         name,
-        `${rate(a)}/s`,
-        `${rate(b)}/s`,
+        `${rate(median(off.map((r) => r.rate)))}/s`,
+        `${rate(median(on.map((r) => r.rate)))}/s`,
         `${cost.toFixed(1)}%`,
         mark(cost < 10),
-        chkCounts.length ? `${chkCounts.join(", ")} checkpoints per run` : "",
+        streaming ? `${rate(median(off.map((r) => r.toEnd)))}/s` : "",
+        streaming ? `${rate(median(on.map((r) => r.toEnd)))}/s` : "",
+        streaming ? `${endCost.toFixed(1)}%` : "",
+        streaming
+          ? `${chkCounts.join(", ")} checkpoints per run; end of input to job end: ${
+            ms(median(off.map((r) => r.tailMs!)))
+          } / ${ms(median(on.map((r) => r.tailMs!)))}`
+          : "",
       ]);
     }
   }
@@ -446,8 +478,11 @@ if (only !== "sizes") {
       "backend",
       "no checkpoints",
       "checkpoint every 1 s",
-      "cost (median of pairs)",
+      "cost",
       "< 10%?",
+      "to job end: none",
+      "every 1 s",
+      "cost",
       "note",
     ],
     tputRows,
