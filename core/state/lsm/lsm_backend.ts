@@ -29,6 +29,7 @@ import { appendListElement, decodeList, putStateKeyHeader, type StateMeta } from
 import { LsmStore, writeSegment } from "../../../statestore-as/lsm_store.ts";
 import { DenoSegmentFs, type SegmentFs } from "../../../statestore-as/segment_fs.ts";
 import { readHandleEntries } from "./handle_reader.ts";
+import { makeWorkDir } from "./_work_dirs.ts";
 import { checkQueryable, readStateValue, type StateQueryResult } from "../queryable.ts";
 import type { TtlTimeProvider } from "../ttl.ts";
 import { innerTtlConfig, ttlInnerDescriptor, wrapTtlState } from "../ttl_state.ts";
@@ -517,6 +518,8 @@ export interface LsmStateBackendOptions {
   /**
    * Folder under which each keyed backend without a `workDir` gets its own
    * subfolder of segments (removed on dispose). Default: a temporary folder.
+   * Subfolders left by a process that died (`kill -9`) are removed when a
+   * later process on the same host makes its first one there (Linux).
    */
   readonly dir?: string;
   /** Bytes per memtable of each keyed backend (default 64 MiB; 64 KiB .. 512 MiB). */
@@ -616,13 +619,13 @@ export class LsmKeyedStateBackend implements KeyedStateBackend {
       Deno.mkdirSync(this.#dir, { recursive: true });
     } else if (config.dir !== undefined) {
       Deno.mkdirSync(config.dir, { recursive: true });
-      this.#dir = Deno.makeTempDirSync({
-        dir: config.dir,
-        prefix: `${options.operatorUid.replace(/[^\w.-]/g, "_")}-${options.subtaskIndex}-`,
-      });
+      this.#dir = makeWorkDir(
+        config.dir,
+        `${options.operatorUid.replace(/[^\w.-]/g, "_")}-${options.subtaskIndex}-`,
+      );
       this.#ownDir = this.#dir;
     } else {
-      this.#dir = Deno.makeTempDirSync({ prefix: "weir-lsm-" });
+      this.#dir = makeWorkDir(undefined, "weir-lsm-");
       this.#ownDir = this.#dir;
     }
     try {

@@ -1,0 +1,86 @@
+/**
+ * Working folders of keyed LSM backends. Each gets an owner file naming its
+ * host and process, so that a later process on the same host removes the
+ * folders of processes that died without disposing them (`kill -9`): their
+ * segments are copies (hard links) of what checkpoints hold, or state that
+ * no one can restore any more. A folder without an owner file, of another
+ * host, or whose owner may still run is left alone.
+ *
+ * @module
+ */
+
+/** The owner file: `host\npid`. */
+const OWNER = ".owner";
+/** Parents and prefixes swept by this process already (once each). */
+const swept = new Set<string>();
+
+function hostname(): string | undefined {
+  try {
+    return Deno.hostname();
+  } catch {
+    return undefined; // no sys permission: owners cannot be judged
+  }
+}
+
+/**
+ * Makes a fresh working folder named `prefix…` under `parent` (undefined:
+ * the temporary folder) and marks it as this process's. The first call for a
+ * parent and prefix also removes that prefix's folders whose owner died.
+ */
+export function makeWorkDir(parent: string | undefined, prefix: string): string {
+  const dir = Deno.makeTempDirSync(parent === undefined ? { prefix } : { dir: parent, prefix });
+  const host = hostname();
+  if (host === undefined) return dir;
+  Deno.writeTextFileSync(`${dir}/${OWNER}`, `${host}\n${Deno.pid}`);
+  const where = dir.slice(0, dir.lastIndexOf("/"));
+  if (!swept.has(`${where}/${prefix}`)) {
+    swept.add(`${where}/${prefix}`);
+    removeStaleWorkDirs(where, prefix);
+  }
+  return dir;
+}
+
+/**
+ * Removes the folders named `prefix…` under `parent` whose owner file names
+ * this host and a process that no longer runs (Linux: no `/proc/<pid>`).
+ * Returns the removed paths. Elsewhere it removes nothing.
+ */
+export function removeStaleWorkDirs(parent: string, prefix: string): string[] {
+  const host = hostname();
+  if (Deno.build.os !== "linux" || host === undefined) return [];
+  const removed: string[] = [];
+  let entries: Deno.DirEntry[];
+  try {
+    entries = [...Deno.readDirSync(parent)];
+  } catch {
+    return removed;
+  }
+  for (const e of entries) {
+    if (!e.isDirectory || !e.name.startsWith(prefix)) continue;
+    const dir = `${parent}/${e.name}`;
+    let owner: string[];
+    try {
+      owner = Deno.readTextFileSync(`${dir}/${OWNER}`).split("\n");
+    } catch {
+      continue; // no owner file: not a folder this code made
+    }
+    const pid = Number(owner[1]);
+    if (owner[0] !== host || !Number.isSafeInteger(pid) || pid <= 0 || pid === Deno.pid) continue;
+    if (running(pid)) continue;
+    try {
+      Deno.removeSync(dir, { recursive: true });
+      removed.push(dir);
+    } catch { /* another process swept it first */ }
+  }
+  return removed;
+}
+
+/** Whether process `pid` may run: only a missing `/proc/<pid>` says it does not. */
+function running(pid: number): boolean {
+  try {
+    Deno.statSync(`/proc/${pid}`);
+    return true;
+  } catch (e) {
+    return !(e instanceof Deno.errors.NotFound);
+  }
+}
