@@ -162,6 +162,12 @@ Deno.test("SegmentBatchWriter: one worker for a series of batches; close fails t
     writer.close();
     await assert.rejects(pending, (e) => e instanceof StateError && /closed/.test(e.message));
     assert.equal(fs.size(`${dir}/late.seg`), undefined);
+    // The worker wrote the others' files itself (DenoSegmentFs); no temporary file is left.
+    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name).sort(), [
+      "0.seg",
+      "1.seg",
+      "2.seg",
+    ]);
   }));
 
 Deno.test("SegmentBatchWriter: a batch packs into the buffer of one sorted before, when large enough", () =>

@@ -1,15 +1,27 @@
 /**
- * {@linkcode writeSegmentBatchAsync}: a batch sorted and formatted on a
- * worker thread, written by the caller.
+ * {@linkcode writeSegmentBatchAsync}: a batch sorted, formatted and (through
+ * the default file system) written on a worker thread.
  *
  * @module
  */
 import { StateError } from "../core/errors.ts";
 import { writeAtomically, writeSegmentBatch } from "./lsm_store.ts";
 import { SegmentBatch } from "./segment_batch.ts";
-import type { SegmentFs } from "./segment_fs.ts";
+import { DenoSegmentFs, type SegmentFs } from "./segment_fs.ts";
 import type { SegmentInfo } from "./lsm_store.ts";
 import type { SortReply, SortRequest } from "./_segment_batch_worker.ts";
+
+/**
+ * Whether `fs` writes files exactly as {@linkcode DenoSegmentFs} does: that
+ * class or a subclass, with none of the methods a write uses replaced (a
+ * file system that injects faults replaces some). Then a worker may write a
+ * file itself.
+ */
+function writesLikeDenoFs(fs: SegmentFs): boolean {
+  const p = DenoSegmentFs.prototype;
+  return fs instanceof DenoSegmentFs && fs.create === p.create && fs.rename === p.rename &&
+    fs.remove === p.remove;
+}
 
 /** How long a sorted batch's buffer waits for the next batch. */
 const SPARE_MS = 3000;
@@ -23,8 +35,11 @@ export interface WriteSegmentBatchOptions {
 /**
  * Writes the entries of `batch`, in any order, as one segment file at
  * `path`, like {@linkcode writeSegmentBatch}, with the sort and the block
- * formatting on a worker thread: the calling thread only copies the file's
- * bytes through `fs` (temporary name, sync, rename). The batch is consumed
+ * formatting on a worker thread. With a file system that writes as
+ * {@linkcode DenoSegmentFs} does, the worker also writes and syncs the
+ * temporary file, which the calling thread renames; with any other, the
+ * calling thread writes the file's bytes through `fs` (temporary name, sync,
+ * rename). The batch is consumed
  * (its buffer moves to the worker). The heap state backend's snapshots use
  * it so that a snapshot of millions of entries does not stall the job.
  *
@@ -126,16 +141,41 @@ export class SegmentBatchWriter {
     return SegmentBatch.reusing(spare.buffer, spare.length);
   }
 
-  /** Writes `batch` (consumed) as one segment file at `path`, sorted on the worker. */
+  /**
+   * Writes `batch` (consumed) as one segment file at `path`, sorted on the
+   * worker. With a file system that writes as {@linkcode DenoSegmentFs} does,
+   * the worker writes and syncs the temporary file itself; with any other
+   * (tests inject faults there) its bytes come back and go through `fs`.
+   */
   async write(fs: SegmentFs, path: string, batch: SegmentBatch): Promise<SegmentInfo> {
     if (batch.count < this.#offThreadFrom) return writeSegmentBatch(fs, path, batch);
     const length = batch.byteLength;
-    const reply = await this.#sort(batch);
-    if (reply === undefined) return writeSegmentBatch(fs, path, batch);
-    if ("error" in reply) throw new StateError(reply.error);
+    const name = path.slice(path.lastIndexOf("/") + 1);
+    // This thread creates the file and the worker only opens it: once this
+    // thread has removed it (a failed or dropped batch), a late worker cannot
+    // bring it back.
+    const tmp = writesLikeDenoFs(fs) ? `${path.slice(0, -name.length)}.${name}.tmp` : undefined;
+    if (tmp !== undefined) fs.create(tmp).close();
+    let reply: SortReply | undefined;
+    try {
+      reply = await this.#sort(batch, tmp);
+      if (reply !== undefined && "error" in reply) throw new StateError(reply.error);
+    } catch (e) {
+      if (tmp !== undefined) fs.remove(tmp);
+      throw e;
+    }
+    if (reply === undefined) {
+      if (tmp !== undefined) fs.remove(tmp);
+      return writeSegmentBatch(fs, path, batch);
+    }
     this.#keepSpare({ buffer: reply.spare, from: batch, length });
+    if (tmp !== undefined) {
+      fs.rename(tmp, path);
+      return { name, size: reply.size, entries: reply.entries };
+    }
+    const file = reply.file!;
     return writeAtomically(fs, path, (out) => {
-      out.write(reply.file);
+      out.write(file);
       return reply.entries;
     });
   }
@@ -165,8 +205,8 @@ export class SegmentBatchWriter {
     for (const [id, resolve] of pending) resolve({ id, error: why });
   }
 
-  /** Sorts and formats the batch on the worker. Undefined when no worker starts here. */
-  #sort(batch: SegmentBatch): Promise<SortReply> | undefined {
+  /** Sorts and formats the batch on the worker (writing `tmpPath` when given). Undefined when no worker starts here. */
+  #sort(batch: SegmentBatch, tmpPath: string | undefined): Promise<SortReply> | undefined {
     if (this.#worker === undefined) {
       if (this.#noWorkers) return undefined;
       try {
@@ -188,7 +228,7 @@ export class SegmentBatchWriter {
       };
     }
     const bytes = batch.bytes();
-    const request: SortRequest = { id: this.#nextId++, bytes, count: batch.count };
+    const request: SortRequest = { id: this.#nextId++, bytes, count: batch.count, tmpPath };
     const worker = this.#worker;
     return new Promise<SortReply>((resolve) => {
       this.#pending.set(request.id, resolve);
