@@ -76,12 +76,25 @@ export class DenoSegmentFs implements SegmentFs {
   // Deno.FsFile needs a seek and a read (two ops, ~1.2 us vs ~0.95 us per 4 KiB).
   #open = new Map<string, number>();
 
+  /**
+   * The cached descriptors of `fs`: its own, or those of the file system it
+   * was made from with `Object.create(real)` (how tests and users wrap one
+   * to observe or fail some calls), which has no private fields itself.
+   */
+  static #fds(fs: object): Map<string, number> {
+    let o: object | null = fs;
+    while (o !== null && !(#open in o)) o = Object.getPrototypeOf(o);
+    if (o === null) throw new TypeError("not a DenoSegmentFs or an object made from one");
+    return (o as DenoSegmentFs).#open;
+  }
+
   /** Reads at an offset (pread) through a cached read descriptor. */
   readAt(path: string, offset: number, dest: Uint8Array): number {
-    let fd = this.#open.get(path);
+    const fds = DenoSegmentFs.#fds(this);
+    let fd = fds.get(path);
     if (fd === undefined) {
       fd = openSync(path, "r");
-      this.#open.set(path, fd);
+      fds.set(path, fd);
     }
     let n = 0;
     while (n < dest.length) {
@@ -141,16 +154,18 @@ export class DenoSegmentFs implements SegmentFs {
 
   /** Closes the cached read handle of one file. */
   forget(path: string): void {
-    const fd = this.#open.get(path);
+    const fds = DenoSegmentFs.#fds(this);
+    const fd = fds.get(path);
     if (fd !== undefined) {
       closeSync(fd);
-      this.#open.delete(path);
+      fds.delete(path);
     }
   }
 
   /** Closes every cached read handle. */
   close(): void {
-    for (const fd of this.#open.values()) closeSync(fd);
-    this.#open.clear();
+    const fds = DenoSegmentFs.#fds(this);
+    for (const fd of fds.values()) closeSync(fd);
+    fds.clear();
   }
 }
