@@ -10,6 +10,7 @@ import { writeSegmentBatch } from "./lsm_store.ts";
 import { SegmentBatch } from "./segment_batch.ts";
 import type { SegmentFile, SegmentFs } from "./segment_fs.ts";
 import { lowerThreadPriority } from "./_thread_priority.ts";
+import { openExisting } from "./_open_existing.ts";
 
 lowerThreadPriority();
 
@@ -30,30 +31,18 @@ export type SortReply =
   | { id: number; file?: Uint8Array; size: number; entries: number; spare: ArrayBuffer }
   | { id: number; error: string };
 
-/** A file system of one file, in memory. */
-class MemoryFile implements SegmentFs, SegmentFile {
-  #chunks: Uint8Array[] = [];
-  #length = 0;
-  bytes(): Uint8Array {
-    const out = new Uint8Array(this.#length);
-    let at = 0;
-    for (const c of this.#chunks) {
-      out.set(c, at);
-      at += c.length;
-    }
-    return out;
-  }
-  write(data: Uint8Array): void {
-    this.#chunks.push(data.slice());
-    this.#length += data.length;
-  }
+/** A file system of the one file a segment write goes to: `create` returns it, the rest does nothing. */
+abstract class OneFile implements SegmentFs, SegmentFile {
+  /** Bytes written. */
+  length = 0;
+  abstract write(data: Uint8Array): void;
   sync(): void {}
   close(): void {}
   readAt(): number {
     return 0;
   }
   size(): number {
-    return this.#length;
+    return this.length;
   }
   create(): SegmentFile {
     return this;
@@ -63,36 +52,41 @@ class MemoryFile implements SegmentFs, SegmentFile {
   mkdirp(): void {}
 }
 
-/** A file system of one existing file (the caller's temporary file): opened, never created. */
-class ExistingFile implements SegmentFs, SegmentFile {
-  #file: Deno.FsFile;
-  #length = 0;
-  constructor(path: string) {
-    this.#file = Deno.openSync(path, { write: true });
+/** The file in memory. */
+class MemoryFile extends OneFile {
+  #chunks: Uint8Array[] = [];
+  bytes(): Uint8Array {
+    const out = new Uint8Array(this.length);
+    let at = 0;
+    for (const c of this.#chunks) {
+      out.set(c, at);
+      at += c.length;
+    }
+    return out;
   }
   write(data: Uint8Array): void {
-    let at = 0;
-    while (at < data.length) at += this.#file.writeSync(data.subarray(at));
-    this.#length += data.length;
+    this.#chunks.push(data.slice());
+    this.length += data.length;
   }
-  sync(): void {
-    this.#file.syncDataSync();
+}
+
+/** The caller's temporary file (opened, never created). */
+class ExistingFile extends OneFile {
+  #file: SegmentFile;
+  constructor(path: string) {
+    super();
+    this.#file = openExisting(path);
   }
-  close(): void {
+  write(data: Uint8Array): void {
+    this.#file.write(data);
+    this.length += data.length;
+  }
+  override sync(): void {
+    this.#file.sync();
+  }
+  override close(): void {
     this.#file.close();
   }
-  readAt(): number {
-    return 0;
-  }
-  size(): number {
-    return this.#length;
-  }
-  create(): SegmentFile {
-    return this;
-  }
-  rename(): void {}
-  remove(): void {}
-  mkdirp(): void {}
 }
 
 /** The worker's global scope, as far as it is used here. */

@@ -11,6 +11,7 @@
 import { runStoreJob, type StoreJobRequest, type StoreJobResult } from "./lsm_store.ts";
 import { DenoSegmentFs, type SegmentFile } from "./segment_fs.ts";
 import { lowerThreadPriority } from "./_thread_priority.ts";
+import { openExisting } from "./_open_existing.ts";
 
 lowerThreadPriority();
 
@@ -34,23 +35,6 @@ const chunks: SegmentFile = {
   sync() {},
   close() {},
 };
-
-/**
- * The store's temporary file, which the store created: opened, never
- * created, so a job the store has given up on (and whose file it removed)
- * cannot leave one behind.
- */
-function openExisting(path: string): SegmentFile {
-  const f = Deno.openSync(path, { write: true });
-  return {
-    write(data) {
-      let at = 0;
-      while (at < data.length) at += f.writeSync(data.subarray(at));
-    },
-    sync: () => f.syncDataSync(),
-    close: () => f.close(),
-  };
-}
 
 /** Reads compaction inputs; handles are dropped after each job (inputs get deleted). */
 const fs = new DenoSegmentFs();

@@ -28,6 +28,7 @@ import {
   type StoreExports,
 } from "./wasm.ts";
 import type { SegmentBatch } from "./segment_batch.ts";
+import { Spare } from "./_spare.ts";
 import { adviseHugePages } from "./_huge_pages.ts";
 import { JobCancelled, StoreJobWorkers, WorkerFailed } from "./_store_jobs.ts";
 
@@ -523,8 +524,7 @@ export class LsmStore {
   /** The background job of each kind running on a worker. */
   #remote: { flush?: RemoteJob | undefined; compact?: RemoteJob | undefined } = {};
   /** The last worker flush's buffers, reused by the next one (dropped after SPARE_MS). */
-  #spare: FlushBuffers | undefined;
-  #spareTimer: ReturnType<typeof setTimeout> | undefined;
+  #spare = new Spare<FlushBuffers>(SPARE_MS);
   /** What worker jobs wrote and read (the engine counts the rest). */
   #workerBytesWritten = 0;
   #workerBytesRead = 0;
@@ -1413,8 +1413,7 @@ export class LsmStore {
       const u8 = this.#e.view();
       const at = ex.frozenArena();
       const used = ex.frozenArenaUsed();
-      const spare = this.#spare;
-      this.#spare = undefined;
+      const spare = this.#spare.take();
       const arena = spare && spare.arena.byteLength >= used
         ? new Uint8Array(spare.arena, 0, used)
         : new Uint8Array(used);
@@ -1434,16 +1433,6 @@ export class LsmStore {
       const paths = c.inputs.map((s) => s.path);
       this.#runOnWorker({ kind: "compact", paths, bottom: c.bottom, ...this.#jobEnv() }, c.inputs);
     } else this.#startCompaction(c.inputs, c.bottom);
-  }
-
-  /** Keeps a flush's buffers for the next one, for SPARE_MS: memory the store does not hold for long. */
-  #keepSpare(spare: FlushBuffers): void {
-    this.#spare = spare;
-    if (this.#spareTimer !== undefined) clearTimeout(this.#spareTimer);
-    this.#spareTimer = setTimeout(() => {
-      this.#spare = this.#spareTimer = undefined;
-    }, SPARE_MS);
-    Deno.unrefTimer(this.#spareTimer);
   }
 
   /**
@@ -1522,7 +1511,7 @@ export class LsmStore {
       this.#workerBytesRead += result.bytesRead;
       this.#workerBlockReads += result.blockReads;
       this.#workerJobs++;
-      if (result.spare) this.#keepSpare(result.spare);
+      if (result.spare) this.#spare.put(result.spare);
       this.#install(kind, seg, inputs);
       this.#schedule();
     }, (err: Error) => {
@@ -1555,8 +1544,7 @@ export class LsmStore {
     this.#remote.flush?.discard();
     this.#remote.compact?.discard();
     this.#remote = {};
-    clearTimeout(this.#spareTimer);
-    this.#spare = this.#spareTimer = undefined;
+    this.#spare.clear();
   }
 
   #backgroundFailed(err: unknown): void {

@@ -10,6 +10,7 @@ import { SegmentBatch } from "./segment_batch.ts";
 import { DenoSegmentFs, type SegmentFs } from "./segment_fs.ts";
 import type { SegmentInfo } from "./lsm_store.ts";
 import type { SortReply, SortRequest } from "./_segment_batch_worker.ts";
+import { Spare } from "./_spare.ts";
 
 /**
  * Whether `fs` writes files exactly as {@linkcode DenoSegmentFs} does: that
@@ -23,7 +24,7 @@ function writesLikeDenoFs(fs: SegmentFs): boolean {
     fs.remove === p.remove;
 }
 
-/** How long a sorted batch's buffer waits for the next batch. */
+/** How long a sorted batch's buffer waits for the next batch (snapshots a second or two apart). */
 const SPARE_MS = 3000;
 
 /** Options of {@linkcode writeSegmentBatchAsync}. */
@@ -103,9 +104,8 @@ export async function writeSegmentBatchAsync(
  */
 export class SegmentBatchWriter {
   #offThreadFrom: number;
-  /** The buffer of the last batch the worker sorted (`from`, `length` bytes), for the next batch (dropped after SPARE_MS). */
-  #spare: { buffer: ArrayBuffer; from: SegmentBatch; length: number } | undefined;
-  #spareTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The buffer of the last batch the worker sorted (`from`, `length` bytes), for the next batch. */
+  #spare = new Spare<{ buffer: ArrayBuffer; from: SegmentBatch; length: number }>(SPARE_MS);
   #worker: Worker | undefined;
   #noWorkers = false;
   #nextId = 1;
@@ -121,11 +121,11 @@ export class SegmentBatchWriter {
    * this writer sorted before when it is large enough (already mapped).
    */
   batch(capacity: number): SegmentBatch {
-    const spare = this.#spare;
+    const spare = this.#spare.peek();
     if (spare === undefined || spare.buffer.byteLength < capacity) {
       return new SegmentBatch(capacity);
     }
-    this.#spare = undefined;
+    this.#spare.clear();
     return new SegmentBatch(spare.buffer);
   }
 
@@ -135,9 +135,9 @@ export class SegmentBatchWriter {
    * undefined when that buffer is not back (or gone).
    */
   reuse(previous: SegmentBatch): SegmentBatch | undefined {
-    const spare = this.#spare;
+    const spare = this.#spare.peek();
     if (spare?.from !== previous) return undefined;
-    this.#spare = undefined;
+    this.#spare.clear();
     return SegmentBatch.reusing(spare.buffer, spare.length);
   }
 
@@ -168,7 +168,7 @@ export class SegmentBatchWriter {
       if (tmp !== undefined) fs.remove(tmp);
       return writeSegmentBatch(fs, path, batch);
     }
-    this.#keepSpare({ buffer: reply.spare, from: batch, length });
+    this.#spare.put({ buffer: reply.spare, from: batch, length });
     if (tmp !== undefined) {
       fs.rename(tmp, path);
       return { name, size: reply.size, entries: reply.entries };
@@ -183,18 +183,7 @@ export class SegmentBatchWriter {
   /** Stops the worker; batches still being sorted fail. */
   close(): void {
     this.#drop("the segment batch writer was closed");
-    clearTimeout(this.#spareTimer);
-    this.#spare = this.#spareTimer = undefined;
-  }
-
-  /** Keeps a sorted batch's buffer for SPARE_MS: snapshots a second or two apart reuse it. */
-  #keepSpare(spare: { buffer: ArrayBuffer; from: SegmentBatch; length: number }): void {
-    this.#spare = spare;
-    clearTimeout(this.#spareTimer);
-    this.#spareTimer = setTimeout(() => {
-      this.#spare = this.#spareTimer = undefined;
-    }, SPARE_MS);
-    Deno.unrefTimer(this.#spareTimer);
+    this.#spare.clear();
   }
 
   #drop(why: string): void {

@@ -18,6 +18,17 @@ function folder(parent: string, name: string, owner?: string): string {
   return `${parent}/${name}`;
 }
 
+/** The keyed LSM backend of operator "count", subtask 0, with its folders under `parent`. */
+function countBackend(parent: string) {
+  return new LsmStateBackend({ dir: parent, memtableBytes: 1 << 20 }).createKeyedBackend({
+    operatorUid: "count",
+    subtaskIndex: 0,
+    keySerializer: Serializers.key,
+    maxParallelism: 128,
+    keyGroupRange: { start: 0, end: 127 },
+  });
+}
+
 const exists = (p: string) => {
   try {
     Deno.statSync(p);
@@ -53,14 +64,7 @@ Deno.test("LSM work folders: a backend's folder names its owner; the first one s
   try {
     // What a process killed while running operator "count", subtask 0, leaves.
     const stale = folder(parent, "count-0-x1y2z3", `${Deno.hostname()}\n${await deadPid()}`);
-    const backend = new LsmStateBackend({ dir: parent, memtableBytes: 1 << 20 })
-      .createKeyedBackend({
-        operatorUid: "count",
-        subtaskIndex: 0,
-        keySerializer: Serializers.key,
-        maxParallelism: 128,
-        keyGroupRange: { start: 0, end: 127 },
-      });
+    const backend = countBackend(parent);
     assert.ok(!exists(stale), "the dead process's folder is gone");
     const mine = [...Deno.readDirSync(parent)].map((e) => e.name);
     assert.equal(mine.length, 1);
@@ -107,14 +111,7 @@ Deno.test("LSM work folders: the folder of a process killed with SIGKILL goes wh
     reader.releaseLock();
     await child.stdout.cancel();
     assert.ok(exists(left!), "kill -9 leaves the folder");
-    const backend = new LsmStateBackend({ dir: parent, memtableBytes: 1 << 20 })
-      .createKeyedBackend({
-        operatorUid: "count",
-        subtaskIndex: 0,
-        keySerializer: Serializers.key,
-        maxParallelism: 128,
-        keyGroupRange: { start: 0, end: 127 },
-      });
+    const backend = countBackend(parent);
     assert.ok(!exists(left!), "swept by the next process's first folder");
     backend.dispose();
   } finally {
