@@ -173,10 +173,16 @@ async function sub(...args: string[]): Promise<{ code: number; stdout: string; s
 }
 
 const fixtures = new Map<string, Promise<{ dir: string; events: Ev[] }>>();
+const fixtureDirs = new Map<string, string>();
+// The fixtures serve several tests: removed when the test process ends.
+addEventListener("unload", () => {
+  for (const dir of fixtureDirs.values()) Deno.removeSync(dir, { recursive: true });
+});
 function fixture(backend: "lsm" | "heap"): Promise<{ dir: string; events: Ev[] }> {
   let f = fixtures.get(backend);
   if (!f) {
     const dir = Deno.makeTempDirSync({ prefix: `weir-cli-${backend}-` });
+    fixtureDirs.set(backend, dir);
     f = writeCheckpoints(
       dir,
       backend === "lsm" ? new LsmStateBackend() : new HeapStateBackend(),

@@ -15,9 +15,11 @@
  * // Capture what a command prints instead of writing to the terminal.
  * const out: string[] = [];
  * const io: CliIo = { out: (l) => out.push(l), err: (l) => out.push(l) };
- * const code = await runCli(["checkpoints", "list", Deno.makeTempDirSync()], io);
+ * const dir = Deno.makeTempDirSync();
+ * const code = await runCli(["checkpoints", "list", dir], io);
  * assert.equal(typeof code, "number");
  * assert.ok(out.length > 0);
+ * Deno.removeSync(dir, { recursive: true });
  * ```
  */
 export interface CliIo {

@@ -183,13 +183,13 @@ Deno.test("savepoint: stop-with-savepoint drains, commits sink output and ends t
     [],
   );
   // The savepoint restores: counts continue.
-  const j = start(Deno.makeTempDirSync({ prefix: "weir-sp2-" }), lsm(), { restore: sp.path });
+  const dir2 = Deno.makeTempDirSync({ prefix: "weir-sp2-" });
+  const j = start(dir2, lsm(), { restore: sp.path });
   await j.push(["k4"]);
   assert.deepEqual(j.out.values, ["k4\t6"]);
   j.src.end();
   await j.client.done;
-  Deno.removeSync(dir, { recursive: true });
-  Deno.removeSync(outDir, { recursive: true });
+  for (const d of [dir, dir2, outDir]) Deno.removeSync(d, { recursive: true });
 });
 
 Deno.test("savepoint: a failed savepoint leaves no partial folder; a retry succeeds", async () => {

@@ -28,6 +28,7 @@ import { DenoSegmentFs, type SegmentFs } from "../../statestore-as/segment_fs.ts
  * env.fromElements(1, 2).map((n: number) => n);
  * await env.execute();
  * assert.ok(written.some((p) => p.endsWith("_metadata")));
+ * Deno.removeSync(dir, { recursive: true });
  * ```
  */
 export interface CheckpointFs extends SegmentFs {

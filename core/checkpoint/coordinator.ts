@@ -118,6 +118,7 @@ export interface CheckpointTarget {
  * await client.done;
  * assert.equal(done.manifest.kind, "checkpoint");
  * assert.ok(done.path.startsWith(dir));
+ * Deno.removeSync(dir, { recursive: true });
  * ```
  */
 export interface CompletedCheckpoint {

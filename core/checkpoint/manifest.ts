@@ -106,6 +106,7 @@ export interface OperatorManifest {
  * await client.done;
  * assert.equal(manifest.kind, "savepoint");
  * assert.ok("upper" in manifest.operators);
+ * Deno.removeSync(dir, { recursive: true });
  * ```
  */
 export interface Manifest {

@@ -25,13 +25,15 @@ import type { SinkContext } from "./sink.ts";
  * import { ExactlyOnceFileSink, type ExactlyOnceFileSinkOptions, StreamEnvironment } from "@weir/weir";
  * const dir = Deno.makeTempDirSync();
  * const options: ExactlyOnceFileSinkOptions<number> = { dir, format: (n) => String(n * 10) };
- * const env = StreamEnvironment.create({ checkpoint: { dir: Deno.makeTempDirSync() } });
+ * const checkpoints = Deno.makeTempDirSync();
+ * const env = StreamEnvironment.create({ checkpoint: { dir: checkpoints } });
  * env.fromElements(1, 2).addSink(new ExactlyOnceFileSink(options));
  * await env.execute();
  * // The final checkpoint at end of input commits the part files.
  * const parts = [...Deno.readDirSync(dir)].filter((e) => e.name.startsWith("part-"));
  * const text = parts.map((e) => Deno.readTextFileSync(`${dir}/${e.name}`)).join("");
  * assert.deepEqual(text.trim().split("\n"), ["10", "20"]);
+ * for (const d of [dir, checkpoints]) Deno.removeSync(d, { recursive: true });
  * ```
  */
 export interface ExactlyOnceFileSinkOptions<T> {

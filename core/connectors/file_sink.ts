@@ -20,6 +20,7 @@ import type { SinkContext, SinkFunction } from "./sink.ts";
  * await env.execute();
  * const text = [...Deno.readDirSync(dir)].map((e) => Deno.readTextFileSync(`${dir}/${e.name}`)).join("");
  * assert.deepEqual(text.trim().split("\n"), ["n=1", "n=2"]);
+ * Deno.removeSync(dir, { recursive: true });
  * ```
  */
 export interface TextFileSinkOptions<T> {

@@ -108,8 +108,9 @@ export interface AdminOptions {
  * ```ts
  * import assert from "node:assert/strict";
  * import { type CheckpointingOptions, StreamEnvironment } from "@weir/weir";
+ * const dir = Deno.makeTempDirSync();
  * const checkpoint: CheckpointingOptions = {
- *   dir: Deno.makeTempDirSync(),
+ *   dir,
  *   intervalMs: 10_000,
  *   mode: "at-least-once",
  *   retained: 3,
@@ -117,6 +118,7 @@ export interface AdminOptions {
  * const env = StreamEnvironment.create({ checkpoint });
  * assert.equal(env.config.checkpoint?.retained, 3);
  * assert.equal(env.config.checkpoint?.mode, "at-least-once");
+ * Deno.removeSync(dir, { recursive: true });
  * ```
  */
 export interface CheckpointingOptions {

@@ -182,11 +182,13 @@ export interface FunctionSnapshotContext {
  *   snapshotState() { this.state!.update([this.total]); },
  *   map(n) { return (this.total += n); },
  * };
- * const env = StreamEnvironment.create({ checkpoint: { dir: Deno.makeTempDirSync() } });
+ * const dir = Deno.makeTempDirSync();
+ * const env = StreamEnvironment.create({ checkpoint: { dir } });
  * const sink = new CollectSink<number>();
  * env.fromElements(1, 2, 3).map(summer).uid("sum").addSink(sink);
  * await env.execute();
  * assert.deepEqual(sink.values, [1, 3, 6]);
+ * Deno.removeSync(dir, { recursive: true });
  * ```
  */
 export interface CheckpointedFunction extends CheckpointListener {
@@ -209,11 +211,13 @@ export interface CheckpointedFunction extends CheckpointListener {
  *   notifyCheckpointComplete(id) { completed.push(id); },
  *   map: (s) => s,
  * };
- * const env = StreamEnvironment.create({ checkpoint: { dir: Deno.makeTempDirSync() } });
+ * const dir = Deno.makeTempDirSync();
+ * const env = StreamEnvironment.create({ checkpoint: { dir } });
  * env.fromElements("a").map(fn);
  * await env.execute();
  * // The final checkpoint at end of input completes.
  * assert.ok(completed.length >= 1);
+ * Deno.removeSync(dir, { recursive: true });
  * ```
  */
 export interface CheckpointListener {

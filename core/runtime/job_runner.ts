@@ -39,7 +39,8 @@ export interface RunOptions {
  * ```ts
  * import assert from "node:assert/strict";
  * import { type JobClient, StreamEnvironment } from "@weir/weir";
- * const env = StreamEnvironment.create({ checkpoint: { dir: Deno.makeTempDirSync() } });
+ * const dir = Deno.makeTempDirSync();
+ * const env = StreamEnvironment.create({ checkpoint: { dir } });
  * env.generate({ generate: (n) => n, ratePerSecond: 1000 }).map((n: number) => n);
  * const client: JobClient = env.executeAsync("unbounded");
  * const checkpoint = await client.triggerCheckpoint();
@@ -47,6 +48,7 @@ export interface RunOptions {
  * client.cancel();
  * assert.equal((await client.done).cancelled, true);
  * assert.equal(client.restarts, 0);
+ * Deno.removeSync(dir, { recursive: true });
  * ```
  */
 export interface JobClient {

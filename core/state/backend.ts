@@ -132,6 +132,7 @@ export interface SegmentRef {
  * });
  * assert.equal(handle.backend, "heap");
  * assert.deepEqual(handle.states.map((s) => s.name), ["count"]);
+ * Deno.removeSync(dir, { recursive: true });
  * ```
  */
 export interface KeyedStateHandle {
@@ -157,11 +158,13 @@ export interface KeyedStateHandle {
  *   keyGroupRange: { start: 0, end: 127 },
  * });
  * let n = 0;
+ * const dir = Deno.makeTempDirSync();
  * const storage: SnapshotStorage = {
- *   fs: new DenoCheckpointFs(), dir: Deno.makeTempDirSync(), newSegmentName: () => `${++n}.seg`,
+ *   fs: new DenoCheckpointFs(), dir, newSegmentName: () => `${++n}.seg`,
  * };
  * const handle = await backend.snapshot(1, storage);
  * assert.ok(handle.segments.every((s) => s.name.endsWith(".seg")));
+ * Deno.removeSync(dir, { recursive: true });
  * ```
  */
 export interface SnapshotStorage {
@@ -198,6 +201,7 @@ export interface SnapshotStorage {
  * const after = new HeapStateBackend().createKeyedBackend({ ...options, restore });
  * after.setCurrentKey("k");
  * assert.equal(after.state(desc).value(), 42);
+ * Deno.removeSync(dir, { recursive: true });
  * ```
  */
 export interface KeyedRestore {

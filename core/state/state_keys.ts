@@ -143,11 +143,13 @@ export function decodeList<T>(serializer: Serializer<T>, bytes: Uint8Array): T[]
  *   keyGroupRange: { start: 0, end: 127 },
  * });
  * backend.state(new ValueStateDescriptor("count", Serializers.f64));
+ * const dir = Deno.makeTempDirSync();
  * const handle = await backend.snapshot(1, {
- *   fs: new DenoCheckpointFs(), dir: Deno.makeTempDirSync(), newSegmentName: () => "1.seg",
+ *   fs: new DenoCheckpointFs(), dir, newSegmentName: () => "1.seg",
  * });
  * const meta: StateMeta = handle.states[0]!;
  * assert.deepEqual([meta.name, meta.kind, meta.namespace], ["count", "value", null]);
+ * Deno.removeSync(dir, { recursive: true });
  * ```
  */
 export interface StateMeta {
