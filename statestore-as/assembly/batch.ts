@@ -14,7 +14,7 @@
 // their offset in the batch.
 
 import { ERR_ARG } from "./status";
-import { hashKey } from "./util";
+import { hashKey, keepLoads } from "./util";
 import { ITEM, itemRef, keySort, setItemRef } from "./keysort";
 import { KIND_DEL, KIND_PUT } from "./memtable";
 import { writerAdd } from "./segment";
@@ -71,11 +71,6 @@ export function batchSort(): i32 {
 // In key order the entries sit at random places in the batch: a cache miss
 // each. Every 8 entries batchWrite loads the next 8 entries' first bytes,
 // back to back, so those misses overlap (as memCur does in iterator.ts).
-let prefetched: u32 = 0;
-/** The prefetch loads' sum (read, so that the loads stay). */
-export function batchPrefetchSum(): u32 {
-  return prefetched;
-}
 
 /** Adds the sorted batch to the segment writer (writeBegin first). Returns 0 or the writer's error. */
 export function batchWrite(): i32 {
@@ -84,7 +79,7 @@ export function batchWrite(): i32 {
       let sum: u32 = 0;
       const end: u32 = min<u32>(i + 16, count);
       for (let j: u32 = i + 8; j < end; j++) sum += load<u8>(batch + <usize> itemRef(items, j));
-      prefetched += sum;
+      keepLoads(sum);
     }
     const e: usize = batch + <usize> itemRef(items, i);
     const kl: u32 = load<u32>(e);

@@ -66,11 +66,11 @@ import {
   MODE_RAW,
   MODE_USER,
 } from "./iterator";
-import { Buf, bufAppend, crcInit, eqBytes, getVarint, hashKey, newBuf, vOut } from "./util";
+import { Buf, bufAppend, crcInit, eqBytes, getVarint, hashKey, keepLoads, newBuf, vOut } from "./util";
 
 export { errBlock, errDetail, errFile } from "./status";
-export { batchAlloc, batchPrefetchSum, batchSort, batchWrite } from "./batch";
-export { prefetchSum } from "./iterator";
+export { batchAlloc, batchSort, batchWrite } from "./batch";
+export { prefetchSum } from "./util";
 
 let kScr: Buf = newBuf(4096);
 let vScr: Buf = newBuf(65536);
@@ -590,11 +590,6 @@ function filterEntry(k: usize, kl: u32, v: usize, vl: u32): u32 {
 // compares and key and value copies cost it ~20% (1M entries).
 let jobFlushing: bool = false;
 let jobPos: u32 = 0;
-let jobPrefetched: u32 = 0;
-/** The flush's prefetch loads' sum (read, so that the loads stay). */
-export function jobPrefetchSum(): u32 {
-  return jobPrefetched;
-}
 
 /** Starts writing the frozen memtable as a segment. */
 export function jobFlush(): i32 {
@@ -613,7 +608,7 @@ function flushStep(max: u32): i32 {
   const n: u32 = m.sortedCount;
   const stop: u32 = n - jobPos > max ? jobPos + max : n;
   for (; jobPos < stop; jobPos++) {
-    if ((jobPos & 7) == 0) jobPrefetched += memPrefetch(m, jobPos, n);
+    if ((jobPos & 7) == 0) keepLoads(memPrefetch(m, jobPos, n));
     const r: usize = recAt(m, load<u32>(m.sorted + (<usize> jobPos << 2)));
     const kl: u32 = load<u32>(r);
     const k: usize = r + REC_HDR;

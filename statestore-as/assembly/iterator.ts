@@ -24,7 +24,7 @@ import {
 } from "./memtable";
 import { Seg, SegIt, segItNew, segItNext, segItSeek } from "./segment";
 import { ERR_ARG } from "./status";
-import { Buf, bufAppend, cmpBytes, newBuf } from "./util";
+import { Buf, bufAppend, cmpBytes, keepLoads, newBuf } from "./util";
 
 export const MODE_USER: u32 = 0;
 export const MODE_RAW: u32 = 1;
@@ -99,20 +99,13 @@ export function mitReset(m: MIt, mode: u32): void {
 
 // Records sit in the arena in write order, so walking a memtable in key
 // order misses the cache twice per entry (its slot in entries, then the
-// record): memCur loads ahead every 8 entries (memPrefetch). The loaded
-// bytes go to a global that is read, so the loads stay.
-let prefetched: u32 = 0;
-/** The prefetch loads' sum (read, so that the loads stay). */
-export function prefetchSum(): u32 {
-  return prefetched;
-}
-
+// record): memCur loads ahead every 8 entries (memPrefetch).
 function memCur(s: Src): void {
   if (s.pos >= s.end) {
     s.valid = 0;
     return;
   }
-  if ((s.pos & 7) == 0) prefetched += memPrefetch(s.mem, s.pos, s.end);
+  if ((s.pos & 7) == 0) keepLoads(memPrefetch(s.mem, s.pos, s.end));
   const r: usize = recAt(s.mem, load<u32>(s.mem.sorted + (<usize> s.pos << 2)));
   s.keyLen = load<u32>(r);
   s.key = r + REC_HDR;

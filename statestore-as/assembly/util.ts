@@ -3,6 +3,21 @@
 // All memory is unmanaged (heap.alloc/heap.free, TLSF of the `minimal`
 // runtime); hot paths never allocate.
 
+// Loads made only so that cache misses overlap (wasm has no prefetch
+// instruction) add what they loaded here; prefetchSum reads it, so the
+// optimizer keeps them.
+let prefetched: u32 = 0;
+/** Keeps loads made to overlap cache misses (see `prefetched`). */
+// @ts-ignore: decorator
+@inline
+export function keepLoads(sum: u32): void {
+  prefetched += sum;
+}
+/** The sum of the kept loads. */
+export function prefetchSum(): u32 {
+  return prefetched;
+}
+
 /** Unsigned lexicographic comparison of two byte strings: -1, 0 or 1. */
 export function cmpBytes(a: usize, al: u32, b: usize, bl: u32): i32 {
   const n: u32 = al < bl ? al : bl;
