@@ -21,6 +21,7 @@ import type { PollStatus, Source, SourceContext, SourceOutput, SourceReader } fr
  * env.addSource(new FileSource(options)).addSink(sink);
  * await env.execute();
  * assert.deepEqual(sink.values, ["one", "two"]);
+ * Deno.removeSync(path);
  * ```
  */
 export interface FileSourceOptions {
