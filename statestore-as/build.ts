@@ -18,11 +18,11 @@ const here = new URL(".", import.meta.url).pathname;
 export const BUILDS: ReadonlyArray<{ file: string; flags: string[] }> = [
   {
     file: "statestore.wasm",
-    flags: ["-O3", "--runtime", "minimal", "--noAssert", "--converge"],
+    flags: ["-O3", "--runtime", "minimal", "--noAssert", "--converge", "--enable", "simd"],
   },
   {
     file: "statestore_debug.wasm",
-    flags: ["--debug", "--runtime", "minimal"],
+    flags: ["--debug", "--runtime", "minimal", "--enable", "simd"],
   },
 ];
 

@@ -66,7 +66,11 @@ export function copySmall(dst: usize, src: usize, n: u32): void {
     return;
   }
   let i: u32 = 0;
-  while (i + 8 <= n) {
+  while (i + 16 <= n) {
+    v128.store(dst + i, v128.load(src + i));
+    i += 16;
+  }
+  if (i + 8 <= n) {
     store<u64>(dst + i, load<u64>(src + i));
     i += 8;
   }
