@@ -155,6 +155,13 @@ class HeapStateBase<N> {
     for (const [ns, t] of this.#namespaces) t.forEach((v, k) => fn(ns, k, v));
   }
 
+  /** Stored (namespace, key) entries. */
+  storedCount(): number {
+    let n = 0;
+    for (const t of this.#namespaces.values()) n += t.size;
+    return n;
+  }
+
   /** The stored value of (namespace, key), namespace as interned. */
   storedValue(ns: unknown, key: unknown): unknown {
     return this.#namespaces.get(ns)?.get(key);
@@ -699,16 +706,18 @@ function chainOf(
 
 /**
  * Changed keys above which the snapshot after `chain` is full: its deltas
- * would outgrow the full snapshot, or the delta would hold more than half
- * of the state (a full snapshot then costs about as much, and tracking
- * changes, a Set entry per key, can stop). 0 when it is full anyway.
+ * would outgrow the full snapshot, or the delta would hold more than an
+ * eighth of the state. Past that, tracking (a Set entry per changed key,
+ * ~80 ns each) costs the job's thread more than the full snapshot saves: a
+ * full one of unchanged keys writes only values (`SegmentBatch.addKept`).
+ * 0 when it is full anyway.
  */
 function trackLimit(chain: SnapshotChain | undefined): number {
   if (chain === undefined || chain.segments.length >= MAX_CHAIN_SEGMENTS) return 0;
   const n = chain.fullEntries;
   if (n === undefined || n === 0) return Infinity;
   const budget = chain.fullBytes - chain.deltaBytes;
-  return Math.floor(Math.min(budget / (chain.fullBytes / n), n / 2));
+  return Math.floor(Math.min(budget / (chain.fullBytes / n), n / 8));
 }
 
 function compareBytes(a: Uint8Array, b: Uint8Array): number {
@@ -1167,6 +1176,13 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
     if (state.nsSerializer) state.nsSerializer.write(ns, prefix);
   }
 
+  /** Entries of every state and raw entries (timers). */
+  #storedCount(): number {
+    let n = this.#raw.size;
+    for (const { state } of this.#states.values()) n += state.storedCount();
+    return n;
+  }
+
   /** Every entry of the state (a full snapshot). */
   #fullEntries(): SegmentBatch {
     // The last full snapshot's buffer, when back from the worker: while the
@@ -1178,9 +1194,13 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
     const last = this.#lastFull;
     this.#lastFull = undefined;
     const entries = (last && this.#batchWriter.reuse(last.batch)) ??
-      // Sized like the last one: growing a large batch copies it.
-      this.#batchWriter.batch(Math.max(64 << 10, this.#lastFullBytes * 1.1));
-    const keys: unknown[] = [];
+      // Sized like the last one (or, the first time, at ~48 bytes an entry):
+      // growing a large batch copies it.
+      this.#batchWriter.batch(
+        Math.max(64 << 10, this.#lastFullBytes * 1.1 || this.#storedCount() * 48),
+      );
+    // Updated in place: entry i's key is only read before entry i is written.
+    const keys: unknown[] = last?.keys ?? [];
     const ranges = new Map<number, [number, number]>();
     const keyBytes = new ByteWriter();
     const prefix = new ByteWriter();
@@ -1193,14 +1213,13 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
         // Keys kept from the last batch: this state's entries started at the same place there.
         const was = last?.ranges.get(meta.id);
         const end = was?.[0] === first ? was[1] : 0;
-        const lastKeys = last?.keys ?? [];
         state.forEachStored((ns, key, value) => {
           const i = entries.count;
-          if (i >= end || lastKeys[i] !== key || !state.encodeKept(value, entries)) {
+          if (i >= end || keys[i] !== key || !state.encodeKept(value, entries)) {
             this.#prefix(prefix, keyBytes, meta.id, state, ns, key);
             state.encode(prefix, value, entries);
+            keys[i] = key;
           }
-          keys.push(key);
         });
         ranges.set(meta.id, [first, entries.count]);
         continue;
@@ -1212,8 +1231,9 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
         this.#prefix(prefix, keyBytes, meta.id, state, ns, key);
         state.encode(prefix, value, entries);
       });
-      while (keys.length < entries.count) keys.push(NOT_KEPT);
+      for (let i = first; i < entries.count; i++) keys[i] = NOT_KEPT;
     }
+    keys.length = entries.count;
     this.#lastFull = { batch: entries, keys, ranges };
     for (const p of this.#pending.values()) {
       for (const [k, v] of p.entries) entries.put(k, v);

@@ -329,7 +329,7 @@ Deno.test("heap incremental: a long chain or large deltas start a new full snaps
   }
 });
 
-Deno.test("heap incremental: changes to more than half of the state stop change tracking; under churn it pauses for longer", async () => {
+Deno.test("heap incremental: changes to more than an eighth of the state stop change tracking; under churn it pauses for longer", async () => {
   const shared = new Shared();
   try {
     const N = 1000;
@@ -355,8 +355,8 @@ Deno.test("heap incremental: changes to more than half of the state stop change 
       }
       return out;
     };
-    // Tracking pauses for two intervals: 40% is a full snapshot twice, then a delta again.
-    assert.deepEqual(await lengths(3, 5, () => bump(200, 600)), [1, 1, 2]);
+    // Tracking pauses for two intervals: 10% is a full snapshot twice, then a delta again.
+    assert.deepEqual(await lengths(3, 5, () => bump(200, 300)), [1, 1, 2]);
     // Churn again: two intervals paused; churn right after them: four.
     bump(0, 600);
     assert.equal(await segments(6), 1, "churn: full");
