@@ -127,7 +127,7 @@ function tmp(): string {
   return Deno.makeTempDirSync({ prefix: "weir-bench-" });
 }
 
-function lsmResident(n: number, vlen: number): void {
+async function lsmResident(n: number, vlen: number): Promise<void> {
   const ks = keys(n, 1);
   const v = new Uint8Array(vlen).fill(7);
   const probe = shuffled(n, n);
@@ -139,6 +139,8 @@ function lsmResident(n: number, vlen: number): void {
   const sputs: Timing[] = [];
   const sgets: Timing[] = [];
   const mgets: Timing[] = [];
+  const wputs: Timing[] = [];
+  const wgets: Timing[] = [];
   for (let r = 0; r < 3; r++) {
     const dir = tmp();
     const s = LsmStore.open({
@@ -208,6 +210,31 @@ function lsmResident(n: number, vlen: number): void {
       }
       if (sum !== 7 * n) throw new Error("wrong values");
     }));
+    // A running store fills a memtable whose arena and hash table it has
+    // used before (flushing hands the written memtable back as the next
+    // one), so only its first two fills fault pages in and grow the table:
+    // flush twice, then time a third fill of the same keys and gets on it.
+    const fill = () => {
+      for (let i = 0; i < n; i++) {
+        writeKey(s2.keyScratch(16), i);
+        s2.valueScratch(vlen).set(v);
+        s2.putScratch(16, vlen);
+      }
+    };
+    await s2.flush();
+    fill();
+    await s2.flush();
+    wputs.push(time(fill));
+    wgets.push(time(() => {
+      let sum = 0;
+      for (let i = 0; i < n; i++) {
+        writeKey(s2.keyScratch(16), probe[i]!);
+        const len = s2.getScratch(16);
+        if (len < 0) throw new Error("missing");
+        sum += s2.valueView(len)[0]!;
+      }
+      if (sum !== 7 * n) throw new Error("wrong values");
+    }));
     s2.close();
     Deno.removeSync(dir2, { recursive: true });
   }
@@ -218,6 +245,8 @@ function lsmResident(n: number, vlen: number): void {
   report(label, "putScratch (key built in keyScratch)", n, sputs);
   report(label, "getScratch+valueView (random, key built in keyScratch)", n, sgets);
   report(label, "getMany (random, 64 keys per call, keys built in a batch buffer)", n, mgets);
+  report(label, "putScratch, warm memtable (third fill, after two flushes)", n, wputs);
+  report(label, "getScratch+valueView (random), warm memtable", n, wgets);
   // scratch path with the key copied from a separate Uint8Array per key
   const dir = tmp();
   const s = LsmStore.open({
@@ -336,6 +365,54 @@ function lsmLarge(n: number, vlen: number): void {
   Deno.removeSync(dir, { recursive: true });
 }
 
+/**
+ * What memory alone costs a single random get over an n-key memtable: a
+ * chain of dependent loads through arrays laid out like the memtable's hash
+ * slots (4 bytes, at most half full) and records (16-byte header, 16-byte
+ * key, the value, 8-byte aligned), each step reading a slot and then its
+ * record's first and last word. No store code runs, and each step depends
+ * on the last, so the CPU cannot overlap one step's cache misses with the
+ * next's: the rate of a get path that waits for both misses every time.
+ */
+function memoryFloor(n: number, vlen: number): void {
+  const recordBytes = (32 + vlen + 7) & ~7;
+  let slots = 2048;
+  while (slots < 2 * n) slots *= 2;
+  const words = slots + (n * recordBytes) / 4;
+  const memory = new WebAssembly.Memory({ initial: Math.ceil((words * 4) / 65536) });
+  const u32 = new Uint32Array(memory.buffer);
+  const recordWords = recordBytes / 4;
+  let seed = 1;
+  const next = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0);
+  for (let i = 0; i < slots; i++) u32[i] = slots + (next() % n) * recordWords;
+  for (let r = 0; r < n; r++) {
+    u32[slots + r * recordWords] = next();
+    u32[slots + r * recordWords + recordWords - 1] = 1;
+  }
+  const steps = 2_000_000;
+  const mask = slots - 1;
+  const runs: Timing[] = [];
+  for (let r = 0; r < 3; r++) {
+    runs.push(time(() => {
+      let h = 7, sum = 0;
+      for (let i = 0; i < steps; i++) {
+        const record = u32[h & mask]!;
+        h = u32[record]! ^ i;
+        sum += u32[record + recordWords - 1]!;
+      }
+      if (sum !== steps) throw new Error("memory floor: wrong sum");
+    }));
+  }
+  report(
+    `memory floor (no store code) v=${vlen}B`,
+    `dependent slot -> record loads, ${(slots * 4) >> 20} MiB of slots, ${
+      (n * recordBytes) >> 20
+    } MiB of records`,
+    steps,
+    runs,
+  );
+}
+
 function mapBench(n: number, vlen: number): void {
   const ks = keys(n, 1);
   const probe = shuffled(n, n);
@@ -441,12 +518,13 @@ console.log(
   }`,
 );
 for (const vlen of [8, 100]) {
-  lsmResident(n, vlen);
+  await lsmResident(n, vlen);
+  memoryFloor(n, vlen);
   if (!HUGE) mapBench(n, vlen);
 }
 for (const vlen of [8, 100]) lsmLarge(n, vlen);
 if (FULL) {
-  lsmResident(10_000_000, 8);
+  await lsmResident(10_000_000, 8);
   lsmLarge(10_000_000, 100);
 } else {
   console.log("10M-key runs are gated behind --full (they take minutes here).");
