@@ -707,10 +707,10 @@ function chainOf(
 /**
  * Changed keys above which the snapshot after `chain` is full: its deltas
  * would outgrow the full snapshot, or the delta would hold more than an
- * eighth of the state. Past that, tracking (a Set entry per changed key,
- * ~80 ns each) costs the job's thread more than the full snapshot saves: a
- * full one of unchanged keys writes only values (`SegmentBatch.addKept`).
- * 0 when it is full anyway.
+ * eighth of the state. Past that, tracking (a Set entry per changed key)
+ * costs the job's thread more than the full snapshot saves: a full one of
+ * unchanged keys writes only values (`SegmentBatch.addKept`). 0 when it is
+ * full anyway.
  */
 function trackLimit(chain: SnapshotChain | undefined): number {
   if (chain === undefined || chain.segments.length >= MAX_CHAIN_SEGMENTS) return 0;
