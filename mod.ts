@@ -162,6 +162,8 @@ export type {
 export { parseJobFlags } from "./core/dataflow/flags.ts";
 export type { FlagOptions, FlagValues, JobFlags, StateBackendName } from "./core/dataflow/flags.ts";
 export { runMain } from "./core/dataflow/run_main.ts";
+export { exitStatusOf } from "./core/exit_status.ts";
+export type { ExitStatus } from "./core/exit_status.ts";
 export { DenoCheckpointFs } from "./core/checkpoint/checkpoint_fs.ts";
 export type { CheckpointFs } from "./core/checkpoint/checkpoint_fs.ts";
 export type { CheckpointConfig, CompletedCheckpoint } from "./core/checkpoint/coordinator.ts";

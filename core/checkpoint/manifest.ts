@@ -151,8 +151,17 @@ function b64(bytes: Uint8Array): string {
   return btoa(s);
 }
 
-function unb64(text: string): Uint8Array {
-  const s = atob(text);
+function unb64(text: unknown, state: string): Uint8Array {
+  let s: string;
+  try {
+    if (typeof text !== "string") throw new TypeError(`${typeof text}, not a string`);
+    s = atob(text);
+  } catch (e) {
+    throw new CheckpointError(
+      `Operator state "${state}" is corrupt: an item is not base64 (${(e as Error).message})`,
+      { cause: e },
+    );
+  }
   const out = new Uint8Array(s.length);
   for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
   return out;
@@ -175,7 +184,10 @@ export function decodeOperatorState(m: SubtaskManifest["operatorState"]): Operat
     if (mode !== "split" && mode !== "union" && mode !== "broadcast") {
       throw new CheckpointError(`Operator state "${name}" has an unknown mode "${mode}"`);
     }
-    out[name] = { mode, typeId: e.typeId, items: e.items.map(unb64) };
+    if (!Array.isArray(e.items)) {
+      throw new CheckpointError(`Operator state "${name}" is corrupt: its items are not a list`);
+    }
+    out[name] = { mode, typeId: e.typeId, items: e.items.map((i) => unb64(i, name)) };
   }
   return out;
 }

@@ -95,9 +95,18 @@ export function planRestore(
       );
     }
     const opStates = redistributeOperatorState(
-      [...saved.subtasks].sort((a, b) => a.index - b.index).map((s) =>
-        decodeOperatorState(s.operatorState)
-      ),
+      [...saved.subtasks].sort((a, b) => a.index - b.index).map((s) => {
+        try {
+          return decodeOperatorState(s.operatorState);
+        } catch (e) {
+          throw new CheckpointError(
+            `Cannot restore ${where}: operator "${uid}" subtask ${s.index}: ${
+              (e as Error).message
+            }`,
+            { cause: e },
+          );
+        }
+      }),
       parallelism,
     );
     const restores: OperatorRestore[] = [];

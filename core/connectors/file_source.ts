@@ -82,10 +82,28 @@ export class FileSource implements Source<string> {
     return this.#path;
   }
 
+  /** Checks that the file exists and is a regular file; throws `ConfigError` if not. */
+  check(): void {
+    let info: Deno.FileInfo;
+    try {
+      info = Deno.statSync(this.#path);
+    } catch (e) {
+      throw unreadable(this.#path, e);
+    }
+    if (!info.isFile) {
+      throw new ConfigError(`FileSource cannot read "${this.#path}": not a regular file`);
+    }
+  }
+
   /** Opens the file for one subtask's range; throws `ConfigError` if it cannot be read. */
   createReader(ctx: SourceContext): SourceReader<string> {
     return new FileSplitReader(this.#path, this.#chunkBytes, ctx.subtaskIndex, ctx.parallelism);
   }
+}
+
+function unreadable(path: string, e: unknown): ConfigError {
+  const why = e instanceof Deno.errors.NotFound ? "no such file" : (e as Error).message;
+  return new ConfigError(`FileSource cannot read "${path}": ${why}`, { cause: e });
 }
 
 /** One subtask's byte range of the file. */
@@ -112,12 +130,7 @@ class FileSplitReader implements SourceReader<string> {
     try {
       file = Deno.openSync(path, { read: true });
     } catch (e) {
-      if (e instanceof Deno.errors.NotFound) {
-        throw new ConfigError(`FileSource cannot read "${path}": no such file`, { cause: e });
-      }
-      throw new ConfigError(`FileSource cannot read "${path}": ${(e as Error).message}`, {
-        cause: e,
-      });
+      throw unreadable(path, e);
     }
     this.#file = file;
     const info = file.statSync();

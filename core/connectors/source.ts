@@ -165,4 +165,9 @@ export interface Source<T> {
   readonly maxParallelism?: number;
   /** Creates the reader of one subtask. */
   createReader(ctx: SourceContext): SourceReader<T>;
+  /**
+   * Checks, before the job's first attempt, what no restart can fix (an input
+   * file that does not exist); throws `ConfigError` naming it.
+   */
+  check?(): void;
 }

@@ -24,6 +24,7 @@ import {
   DEFAULT_EXPONENTIAL_DELAY,
   type RestartStrategy,
 } from "../checkpoint/restart_strategy.ts";
+import { DEFAULT_REPEATED_FAILURE_LIMIT } from "../checkpoint/failure_classifier.ts";
 import { DataStream, type GraphBuilder, type OperatorOptions } from "./data_stream.ts";
 import { type FlagOptions, type FlagValues, type JobFlags, parseJobFlags } from "./flags.ts";
 import { jobClientRuntime } from "../admin/runtime.ts";
@@ -69,6 +70,12 @@ export interface EnvironmentConfig {
    * exponential-delay defaults with it).
    */
   restartStrategy?: RestartStrategy;
+  /**
+   * The same failure (same task, same error) this many times in a row, each
+   * after restoring the same checkpoint (or none), is deterministic: the job
+   * stops instead of restarting (3).
+   */
+  repeatedFailureLimit?: number;
   /** Where the job reports restores and restarts (stderr). */
   log?: (line: string) => void;
   /** The admin HTTP API (off unless given; `executeAsync` serves it while the job runs). */
@@ -157,6 +164,7 @@ interface ResolvedConfig {
   restore: string | undefined;
   allowNonRestoredState: boolean;
   restartStrategy: RestartStrategy;
+  repeatedFailureLimit: number;
   log: (line: string) => void;
   admin: AdminOptions | undefined;
 }
@@ -306,6 +314,12 @@ export class StreamEnvironment implements GraphBuilder {
     const restartStrategy = config.restartStrategy ??
       (checkpoint ? DEFAULT_EXPONENTIAL_DELAY : { kind: "none" });
     checkRestartStrategy(restartStrategy);
+    const repeatedFailureLimit = config.repeatedFailureLimit ?? DEFAULT_REPEATED_FAILURE_LIMIT;
+    if (!Number.isInteger(repeatedFailureLimit) || repeatedFailureLimit < 1) {
+      throw new ConfigError(
+        `repeatedFailureLimit must be a positive integer, got ${repeatedFailureLimit}`,
+      );
+    }
     const encoder = new TextEncoder();
     return new StreamEnvironment({
       parallelism,
@@ -318,6 +332,7 @@ export class StreamEnvironment implements GraphBuilder {
       restore: config.restore,
       allowNonRestoredState: config.allowNonRestoredState ?? false,
       restartStrategy,
+      repeatedFailureLimit,
       log: config.log ?? ((line) => Deno.stderr.writeSync(encoder.encode(`weir: ${line}\n`))),
       admin: checkAdmin(config.admin),
     });
@@ -456,7 +471,12 @@ export class StreamEnvironment implements GraphBuilder {
 
   /** Runs the job and resolves when it ends (bounded input) or is cancelled. */
   execute(name = "weir job"): Promise<JobResult> {
-    return this.executeAsync(name).done;
+    try {
+      return this.executeAsync(name).done;
+    } catch (e) {
+      // What fails before the first attempt rejects too, as a failed job does.
+      return Promise.reject(e);
+    }
   }
 
   /**
@@ -476,6 +496,7 @@ export class StreamEnvironment implements GraphBuilder {
       fs: c.checkpointFs,
       restore: c.restore,
       restartStrategy: c.restartStrategy,
+      repeatedFailureLimit: c.repeatedFailureLimit,
       log: c.log,
     });
     return c.admin ? withAdmin(client, c.admin) : client;

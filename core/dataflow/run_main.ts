@@ -3,12 +3,16 @@
  *
  * @module
  */
-import { ConfigError } from "../errors.ts";
+import { WeirError } from "../errors.ts";
+import { exitStatusOf } from "../exit_status.ts";
 
 /**
- * Runs a job script's `main(Deno.args)`: a `ConfigError` (a wrong or missing
- * flag) is printed as one line `name: message` and exits with code 2, as a
- * command line tool does for bad usage; any other error propagates.
+ * Runs a job script's `main(Deno.args)`. A weir error (a wrong or missing
+ * flag, a missing input file, a snapshot that cannot be restored, a job that
+ * failed for good) is printed as one line `name: message` and the process
+ * exits with a documented code (see `exitStatusOf`): 2 for a `ConfigError`
+ * (bad usage or configuration), 1 for any other. Any other error is a bug
+ * and propagates with its stack trace.
  *
  * @example
  * ```ts
@@ -30,8 +34,9 @@ export async function runMain(
   try {
     await main(args);
   } catch (e) {
-    if (!(e instanceof ConfigError)) throw e;
-    console.error(`${name}: ${e.message}`);
-    Deno.exit(2);
+    if (!(e instanceof WeirError)) throw e;
+    const { code, message } = exitStatusOf(e);
+    console.error(`${name}: ${message}`);
+    Deno.exit(code);
   }
 }

@@ -135,6 +135,8 @@ export class Job implements TaskHost {
   /** Parallelism chosen per transformation id. */
   readonly parallelism: Map<number, number> = new Map();
   #cancelled = false;
+  /** The task being opened, so a failure while restoring its state names it. */
+  #opening: Task | undefined;
   #channels: Channel[] = [];
   #restorePlan: Map<string, OperatorRestore[]> | undefined;
   #byTask = new Map<Task, PlacedOperator[]>();
@@ -543,7 +545,11 @@ export class Job implements TaskHost {
         });
       }
     }
-    for (const t of this.tasks) await t.open();
+    for (const t of this.tasks) {
+      this.#opening = t;
+      await t.open();
+    }
+    this.#opening = undefined;
   }
 
   /** Runs every task to the end; on the first failure cancels the rest and throws. */
@@ -565,7 +571,7 @@ export class Job implements TaskHost {
       if (!failure && !this.#cancelled && this.#final) await this.#final.completed;
       await Promise.all(this.#notifications);
     } catch (error) {
-      failure ??= { task: undefined, error };
+      failure ??= { task: this.#opening, error };
     } finally {
       this.#coordinator?.stop();
       for (const t of this.tasks) await t.close();

@@ -7,7 +7,8 @@
  */
 import { ConfigError, CorruptionError, JobFailedError } from "../errors.ts";
 import type { CheckpointConfig, CompletedCheckpoint } from "../checkpoint/coordinator.ts";
-import { decideRestart, type RestartStrategy } from "../checkpoint/restart_strategy.ts";
+import type { RestartStrategy } from "../checkpoint/restart_strategy.ts";
+import { type AttemptFailure, classifyFailure } from "../checkpoint/failure_classifier.ts";
 import { resolveRestore } from "../checkpoint/restore.ts";
 import { CheckpointStorage, type LoadedManifest, loadManifest } from "../checkpoint/storage.ts";
 import type { CheckpointFs } from "../checkpoint/checkpoint_fs.ts";
@@ -28,6 +29,8 @@ export interface RunOptions {
   readonly restore: string | undefined;
   /** What to do when the job fails. */
   readonly restartStrategy: RestartStrategy;
+  /** The same failure this many times from the same snapshot stops the job (see `classifyFailure`). */
+  readonly repeatedFailureLimit: number;
   /** Where to report restores and restarts. */
   readonly log: (line: string) => void;
 }
@@ -72,9 +75,15 @@ function savepointName(): string {
   return `savepoint-${Date.now()}-${crypto.randomUUID().slice(0, 6)}`;
 }
 
-/** Starts `nodes` and keeps them running per the restart strategy. */
+/**
+ * Starts `nodes` and keeps them running per the restart strategy. What a
+ * restart cannot fix fails before the first attempt (a source's `check`, a
+ * snapshot that cannot be restored) or ends the job (a `ConfigError`, the
+ * same failure repeated from the same snapshot: see `classifyFailure`).
+ */
 export function runJob(nodes: readonly Transformation[], options: RunOptions): JobClient {
   const { checkpoint, log } = options;
+  for (const n of nodes) n.source?.check?.();
   const fs = options.fs ?? new DenoCheckpointFs();
   const storage = checkpoint ? new CheckpointStorage(checkpoint.dir, fs) : undefined;
   let restore: LoadedManifest | undefined;
@@ -117,7 +126,7 @@ export function runJob(nodes: readonly Transformation[], options: RunOptions): J
   // only seen when read): `latest` skips them from then on.
   const damaged = new Set<number>();
   const done = (async () => {
-    const failures: number[] = [];
+    const failures: AttemptFailure[] = [];
     for (;;) {
       try {
         return await job.run();
@@ -131,10 +140,19 @@ export function runJob(nodes: readonly Transformation[], options: RunOptions): J
               `(${corrupt.message}); a restart skips it`,
           );
         }
-        failures.push(Date.now());
-        const decision = decideRestart(options.restartStrategy, failures, Date.now());
+        failures.push({
+          at: Date.now(),
+          signature: e.message,
+          restoredFrom: restore?.dir,
+          configError: causedByConfig(e),
+        });
+        const decision = classifyFailure(failures, {
+          strategy: options.restartStrategy,
+          repeatedFailureLimit: options.repeatedFailureLimit,
+        }, Date.now());
         if (!decision.restart) {
-          if (failures.length === 1) throw e;
+          // Without restarts the failure speaks for itself.
+          if (options.restartStrategy.kind === "none") throw e;
           throw new JobFailedError(`${e.message} (not restarting: ${decision.reason})`, {
             cause: e.cause,
           });
@@ -186,6 +204,14 @@ export function runJob(nodes: readonly Transformation[], options: RunOptions): J
       return job.stopWithSavepoint(name);
     },
   };
+}
+
+/** Whether a `ConfigError` is among `e`'s causes. */
+function causedByConfig(e: Error): boolean {
+  for (let c: unknown = e; c instanceof Error; c = c.cause) {
+    if (c instanceof ConfigError) return true;
+  }
+  return false;
 }
 
 /** The CorruptionError in `e`'s causes when it names a segment of `restored`. */

@@ -1,0 +1,83 @@
+/**
+ * Failure classification: whether a failed attempt is worth another one.
+ * Pure: a decision from the failures so far, the restart strategy and the
+ * clock. A configuration error, or the same failure again and again from the
+ * same restored snapshot, cannot succeed however often the job restarts, so
+ * it ends the job; anything else is left to the restart strategy.
+ *
+ * @module
+ */
+import { decideRestart, type RestartDecision, type RestartStrategy } from "./restart_strategy.ts";
+
+/** One failed attempt as the classifier sees it. */
+export interface AttemptFailure {
+  /** When it failed (ms). */
+  readonly at: number;
+  /** What failed: the task and the error message (same failure, same signature). */
+  readonly signature: string;
+  /** The snapshot (checkpoint or savepoint folder) the attempt restored, or undefined. */
+  readonly restoredFrom: string | undefined;
+  /** A `ConfigError` caused it: a restart cannot fix it. */
+  readonly configError: boolean;
+}
+
+/** How failures are judged. */
+export interface FailurePolicy {
+  /** What to do with failures that may be transient. */
+  readonly strategy: RestartStrategy;
+  /**
+   * The same failure this many times in a row, each from an attempt that
+   * restored the same snapshot (or none), is deterministic: the job stops.
+   */
+  readonly repeatedFailureLimit: number;
+}
+
+/** The default of {@linkcode FailurePolicy.repeatedFailureLimit}. */
+export const DEFAULT_REPEATED_FAILURE_LIMIT = 3;
+
+/**
+ * Decides whether to restart after the last of `failures` (in order, this
+ * one last).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { classifyFailure } from "./failure_classifier.ts";
+ * const policy = {
+ *   strategy: { kind: "fixed-delay", attempts: 100, delayMs: 0 },
+ *   repeatedFailureLimit: 2,
+ * } as const;
+ * const f = { at: 0, signature: "parse: bad line", restoredFrom: "chk-4", configError: false };
+ * assert.equal(classifyFailure([f], policy, 0).restart, true);
+ * assert.equal(classifyFailure([f, f], policy, 0).restart, false);
+ * ```
+ */
+export function classifyFailure(
+  failures: readonly AttemptFailure[],
+  policy: FailurePolicy,
+  now: number,
+  random: () => number = Math.random,
+): RestartDecision {
+  const last = failures.at(-1);
+  if (!last) throw new RangeError("classifyFailure needs at least one failure");
+  if (last.configError) {
+    return { restart: false, reason: "a configuration error is not fixed by a restart" };
+  }
+  let repeats = 0;
+  for (let i = failures.length - 1; i >= 0; i--) {
+    const f = failures[i]!;
+    if (f.signature !== last.signature || f.restoredFrom !== last.restoredFrom) break;
+    repeats++;
+  }
+  if (repeats >= policy.repeatedFailureLimit) {
+    const from = last.restoredFrom === undefined
+      ? "starting without a checkpoint"
+      : `restoring ${last.restoredFrom}`;
+    return {
+      restart: false,
+      reason: `the same failure happened ${repeats} times in a row, each after ${from}; ` +
+        `it is deterministic`,
+    };
+  }
+  return decideRestart(policy.strategy, failures.map((f) => f.at), now, random);
+}

@@ -1,0 +1,190 @@
+/**
+ * Failures no restart can fix, in real example processes with checkpointing
+ * on: a missing input file fails before the first attempt; a malformed input
+ * line and corrupt operator state stop after the bounded repeats; a snapshot
+ * that cannot be restored fails at once. Each ends with one line naming the
+ * problem (no stack trace) and a non-zero exit code.
+ */
+import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
+
+const ROOT = fileURLToPath(new URL("../", import.meta.url));
+
+interface Run {
+  code: number;
+  stderr: string;
+  lines: string[];
+  ms: number;
+}
+
+async function runExample(script: string, args: string[]): Promise<Run> {
+  const start = performance.now();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", `${ROOT}examples/${script}`, ...args],
+    cwd: ROOT,
+    stdout: "null",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  // Restarting forever is the bug: the test must not wait for it.
+  const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
+  const out = await child.output();
+  clearTimeout(timer);
+  const stderr = new TextDecoder().decode(out.stderr);
+  return {
+    code: out.code,
+    stderr,
+    lines: stderr.split("\n").filter((l) => l !== ""),
+    ms: performance.now() - start,
+  };
+}
+
+/** The run ended with exactly one line `name: ...` and no stack trace. */
+function assertOneLineFailure(r: Run, name: string, message: RegExp): void {
+  assert.ok(!/Uncaught|^\s+at /m.test(r.stderr), `a stack trace:\n${r.stderr}`);
+  const final = r.lines.filter((l) => l.startsWith(`${name}: `));
+  assert.equal(final.length, 1, r.stderr);
+  assert.equal(r.lines.at(-1), final[0], r.stderr);
+  assert.match(final[0]!, message);
+}
+
+function tempDir(t: Deno.TestContext): string {
+  return Deno.makeTempDirSync({ prefix: `weir-${t.name.replace(/\W+/g, "-").slice(0, 30)}-` });
+}
+
+Deno.test("a missing --input file with checkpointing fails at once: one line, exit 2", async (t) => {
+  const dir = tempDir(t);
+  try {
+    const r = await runExample("word_count.ts", [
+      "--input",
+      `${dir}/no-such-file.txt`,
+      "--output",
+      `${dir}/out`,
+      "--checkpoint-dir",
+      `${dir}/ck`,
+    ]);
+    assert.equal(r.code, 2, r.stderr);
+    assertOneLineFailure(
+      r,
+      "word_count",
+      /FileSource cannot read ".*no-such-file\.txt": no such file$/,
+    );
+    assert.ok(!r.stderr.includes("restarting"), r.stderr);
+    assert.equal(r.lines.length, 1, r.stderr);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("a malformed input line stops after the bounded repeats: one line, exit 1", async (t) => {
+  const dir = tempDir(t);
+  try {
+    const input = `${dir}/in.jsonl`;
+    Deno.writeTextFileSync(
+      input,
+      '{"key": "a", "ts": 1}\n{"key": "b", "ts": 2}\n{"key": "a", "ts": \n{"key": "c", "ts": 3}\n',
+    );
+    const r = await runExample("tumbling_counts.ts", [
+      "--input",
+      input,
+      "--window-ms",
+      "10",
+      "--output",
+      `${dir}/out`,
+      "--checkpoint-dir",
+      `${dir}/ck`,
+    ]);
+    assert.equal(r.code, 1, r.stderr);
+    // The default limit: three identical failures, so two restarts.
+    assert.equal(r.lines.filter((l) => /; restarting in \d+ ms$/.test(l)).length, 2, r.stderr);
+    assertOneLineFailure(
+      r,
+      "tumbling_counts",
+      /failed in task .*FlatMap.*: Unexpected end of JSON input \(not restarting: the same failure happened 3 times in a row, each after starting without a checkpoint; it is deterministic\)$/,
+    );
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+/** Runs word count to its end, leaving its final checkpoint in `dir/ck`. */
+async function checkpointedWordCount(dir: string): Promise<string> {
+  const input = `${dir}/in.txt`;
+  Deno.writeTextFileSync(input, "a b c\nb c\nc\n".repeat(50));
+  const r = await runExample("word_count.ts", [
+    "--input",
+    input,
+    "--output",
+    `${dir}/out`,
+    "--checkpoint-dir",
+    `${dir}/ck`,
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  const ids = [...Deno.readDirSync(`${dir}/ck`)].map((e) => e.name).filter((n) =>
+    n.startsWith("chk-")
+  );
+  assert.equal(ids.length, 1, ids.join());
+  return `${dir}/ck/${ids[0]}/_metadata`;
+}
+
+/** Sets the source position items of operator "lines" in a manifest. */
+function setSourcePosition(metadata: string, items: unknown): void {
+  const m = JSON.parse(Deno.readTextFileSync(metadata));
+  m.operators.lines.subtasks[0].operatorState["source-position"].items = items;
+  Deno.writeTextFileSync(metadata, JSON.stringify(m));
+}
+
+Deno.test("restoring operator state that is not base64 fails at once: one line, exit 1", async (t) => {
+  const dir = tempDir(t);
+  try {
+    const metadata = await checkpointedWordCount(dir);
+    setSourcePosition(metadata, ["!!not base64!!"]);
+    const r = await runExample("word_count.ts", [
+      "--input",
+      `${dir}/in.txt`,
+      "--output",
+      `${dir}/out2`,
+      "--checkpoint-dir",
+      `${dir}/ck`,
+      "--restore",
+      "latest",
+    ]);
+    assert.equal(r.code, 1, r.stderr);
+    assertOneLineFailure(
+      r,
+      "word_count",
+      /Cannot restore checkpoint 1: operator "lines" subtask 0: Operator state "source-position" is corrupt/,
+    );
+    assert.ok(!r.stderr.includes("restarting"), r.stderr);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("operator state that does not decode stops after the bounded repeats: exit 1", async (t) => {
+  const dir = tempDir(t);
+  try {
+    const metadata = await checkpointedWordCount(dir);
+    // Valid base64, but not the JSON the file source's position is.
+    setSourcePosition(metadata, ["AAAA"]);
+    const r = await runExample("word_count.ts", [
+      "--input",
+      `${dir}/in.txt`,
+      "--output",
+      `${dir}/out2`,
+      "--checkpoint-dir",
+      `${dir}/ck`,
+      "--restore",
+      "latest",
+    ]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.equal(r.lines.filter((l) => /; restarting in \d+ ms$/.test(l)).length, 2, r.stderr);
+    assertOneLineFailure(
+      r,
+      "word_count",
+      /failed in task File Source.*\(not restarting: the same failure happened 3 times in a row, each after restoring .*chk-1; it is deterministic\)$/,
+    );
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
