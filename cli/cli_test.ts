@@ -550,6 +550,62 @@ Deno.test("damaged and missing checkpoints give readable errors", async () => {
   }
 });
 
+for (const backend of ["lsm", "heap"] as const) {
+  Deno.test(`a corrupt block: list --verify and inspect exit 1, state dump prints nothing (${backend})`, async () => {
+    const { dir: original } = await fixture(backend);
+    const dir = Deno.makeTempDirSync({ prefix: "weir-cli-corrupt-" });
+    try {
+      copyTree(original, dir);
+      // One flipped byte in the first block of subtask 1's segments of "track": subtask 0
+      // reads fine, so a dump that did not check first would print its entries.
+      const m = JSON.parse(Deno.readTextFileSync(`${dir}/chk-4/_metadata`));
+      const sub1 = m.operators.track.subtasks.find((s: { index: number }) => s.index === 1);
+      const victims: string[] = sub1.keyed.segments.map((s: { name: string }) => s.name);
+      assert.ok(victims.length > 0);
+      for (const v of victims) {
+        const bytes = Deno.readFileSync(`${dir}/shared/${v}`);
+        bytes[8]! ^= 0xff;
+        Deno.writeFileSync(`${dir}/shared/${v}`, bytes);
+      }
+      const list = await cli("checkpoints", "list", dir, "--verify");
+      assert.equal(list.code, 1, list.out.join("\n"));
+      assert.match(list.out.join("\n"), /chk-4 +damaged: segment .* does not read back/);
+      const listJson = await cli("checkpoints", "list", dir, "--verify", "--json");
+      assert.equal(listJson.code, 1);
+      const intact = await cli("checkpoints", "list", original, "--verify");
+      assert.equal(intact.code, 0, intact.out.join("\n"));
+
+      const inspect = await cli("checkpoints", "inspect", `${dir}/chk-4`);
+      assert.equal(inspect.code, 1);
+      assert.match(inspect.out[0]!, /^checkpoint 4 of job "cli fixture": damaged: segment /);
+      assert.match(inspect.out.join("\n"), new RegExp(`${victims[0]} +\\d+ +damaged`));
+      const inspectJson = await cli("checkpoints", "inspect", `${dir}/chk-4`, "--json");
+      assert.equal(inspectJson.code, 1);
+      assert.match(JSON.parse(inspectJson.out.join("\n")).status, /^damaged: /);
+
+      const dump = await cli(
+        "state",
+        "dump",
+        `${dir}/chk-4`,
+        "--operator",
+        "track",
+        "--state",
+        "count",
+      );
+      assert.equal(dump.code, 1);
+      assert.deepEqual(dump.out, [""], "nothing printed before the failure");
+      assert.equal(dump.err.length, 1, dump.err.join("\n"));
+      assert.match(dump.err[0]!, /^weir: Cannot read checkpoint 4 at .*chk-4: /);
+
+      // As a user sees it: exit 1 and one line on stderr.
+      const proc = await sub("checkpoints", "inspect", `${dir}/chk-4`);
+      assert.equal(proc.code, 1, proc.stderr);
+    } finally {
+      Deno.removeSync(dir, { recursive: true });
+    }
+  });
+}
+
 Deno.test("state lookups name what exists when an operator, state or key is wrong", async () => {
   const { dir } = await fixture("heap");
   const op = await cli(

@@ -25,7 +25,7 @@
  * @module
  */
 import denoJson from "../deno.json" with { type: "json" };
-import { WeirError } from "../core/errors.ts";
+import { exitStatusOf } from "../core/exit_status.ts";
 import { UsageError } from "./args.ts";
 import type { CliIo, Command } from "./command.ts";
 import { checkpointsGc, checkpointsInspect, checkpointsList } from "./commands/checkpoints.ts";
@@ -144,13 +144,10 @@ export async function runCli(args: string[], io: CliIo): Promise<number> {
       io.err(`weir ${e.command}: ${e.message} (see weir ${e.command} --help)`);
       return 2;
     }
-    if (e instanceof WeirError) {
-      io.err(`weir: ${e.message}`);
-      return 1;
-    }
-    // File system and other runtime errors: one readable line, no stack.
-    io.err(`weir: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`);
-    return 1;
+    // weir's, file system and other runtime errors: one readable line, no stack.
+    const { code, message } = exitStatusOf(e);
+    io.err(`weir: ${message}`);
+    return code;
   }
 }
 

@@ -10,7 +10,7 @@ import { planRetention } from "../../core/checkpoint/retention.ts";
 import { verifyManifest } from "../../core/checkpoint/storage.ts";
 import { CheckpointError } from "../../core/errors.ts";
 import { numberFlag, parseCommand, UsageError } from "../args.ts";
-import { findSnapshots, resolveSnapshot } from "../checkpoint_dir.ts";
+import { findSnapshots, readBackSegments, resolveSnapshot } from "../checkpoint_dir.ts";
 import type { CliIo, Command } from "../command.ts";
 import { bytes, table, time } from "../format.ts";
 
@@ -21,6 +21,7 @@ checkpoint directory DIR: id, completion time, state size, incremental size
 (bytes the checkpoint newly wrote), segments and status. Status is
 "completed" when the manifest reads and every segment is there with its
 recorded size, "damaged: <reason>" otherwise, "incomplete" without _metadata.
+Exits 1 when a checkpoint or savepoint is damaged.
 
 Options:
   --json      one JSON array
@@ -39,6 +40,7 @@ export const checkpointsList: Command = {
     }, ["DIR"]);
     if (p.help) return help(io, LIST_HELP);
     const found = findSnapshots(p.positionals[0]!, p.values.verify === true);
+    const code = found.some((s) => s.status.startsWith("damaged")) ? 1 : 0;
     if (p.values.json) {
       io.out(JSON.stringify(
         found.map((s) => ({
@@ -55,7 +57,7 @@ export const checkpointsList: Command = {
         null,
         2,
       ));
-      return Promise.resolve(0);
+      return Promise.resolve(code);
     }
     if (found.length === 0) {
       io.out(`No checkpoints or savepoints in ${checkpointPaths(p.positionals[0]!).root}`);
@@ -80,7 +82,7 @@ export const checkpointsList: Command = {
         rows,
       )
     ) io.out(l);
-    return Promise.resolve(0);
+    return Promise.resolve(code);
   },
 };
 
@@ -90,7 +92,8 @@ Shows what one checkpoint or savepoint holds: operators, keyed states with
 their types, each subtask's key-group range, operator state and segments,
 and every segment with its size and status. PATH is a chk-<id> or
 savepoint folder, its _metadata file, or a checkpoint directory (its latest
-completed checkpoint).
+completed checkpoint). Every segment is read back (checksums); exits 1 when
+the snapshot is damaged.
 
 Options:
   --json      the manifest with its path and status, as JSON
@@ -108,10 +111,12 @@ export const checkpointsInspect: Command = {
     const loaded = resolveSnapshot(p.positionals[0]!, fs);
     const m = loaded.manifest;
     const problems = verifyManifest(fs, loaded);
+    if (problems.length === 0) problems.push(...readBackSegments(fs, loaded));
     const status = problems.length === 0 ? "completed" : `damaged: ${problems.join("; ")}`;
+    const code = problems.length === 0 ? 0 : 1;
     if (p.values.json) {
       io.out(JSON.stringify({ path: loaded.dir, status, problems, manifest: m }, null, 2));
-      return Promise.resolve(0);
+      return Promise.resolve(code);
     }
     io.out(`${m.kind} ${m.checkpointId} of job "${m.jobName}": ${status}`);
     io.out(`  path:        ${loaded.dir}`);
@@ -204,12 +209,14 @@ export const checkpointsInspect: Command = {
           ? "missing"
           : actual !== size
           ? `size ${actual}, expected ${size}`
+          : problems.some((x) => x.startsWith(`segment ${name} `))
+          ? "damaged"
           : "ok";
         return [name, String(size), st, (usedBy.get(name) ?? []).join(", ")];
       });
       for (const l of table(["NAME", "BYTES", "STATUS", "USED BY"], rows)) io.out(`  ${l}`);
     }
-    return Promise.resolve(0);
+    return Promise.resolve(code);
   },
 };
 

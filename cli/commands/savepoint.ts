@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { CheckpointError, ConfigError } from "../../core/errors.ts";
+import { CheckpointError, WeirError } from "../../core/errors.ts";
 import { numberFlag, parseCommand, requireFlag } from "../args.ts";
 import type { CliIo, Command } from "../command.ts";
 
@@ -30,7 +30,8 @@ async function call(url: string, init?: RequestInit): Promise<Record<string, unk
   try {
     res = await fetch(url, init);
   } catch (e) {
-    throw new ConfigError(
+    // Not bad usage: the job may just have ended (exit 1, not 2).
+    throw new WeirError(
       `Cannot reach the admin API at ${url}: ${e instanceof Error ? e.message : e}`,
     );
   }

@@ -50,7 +50,9 @@ Writes every entry of keyed state NAME of operator UID, read from the
 checkpoint or savepoint at PATH, one line per entry: in jsonl (default)
 {"key", "namespace"?, "userKey"?, "value"}; in csv with a header line.
 List state values are arrays. Values of custom serializers, which cannot be
-rebuilt offline, are written as {"base64": ...} with a note on stderr.
+rebuilt offline, are written as {"base64": ...} with a note on stderr. The
+state is read once before anything is written, so a damaged checkpoint fails
+(exit 1) without partial output.
 
 Options:
   --operator UID     the operator's uid (see weir checkpoints inspect)
@@ -211,6 +213,12 @@ export const stateDump: Command = {
     const loaded = load(p.positionals[0]!, fs);
     const view = openState(loaded, operator, state);
     const ns = view.namespaceId !== null, map = view.kind === "map";
+    // A read pass first: a damaged block fails the command before it prints anything.
+    try {
+      for (const _ of dumpState(loaded, fs, view)) { /* reading checks checksums and decodes */ }
+    } catch (e) {
+      readError(loaded, e);
+    }
     if (format === "csv") {
       io.out(
         ["key", ...(ns ? ["namespace"] : []), ...(map ? ["user_key"] : []), "value"].join(","),
