@@ -182,7 +182,7 @@ export { DEFAULT_EXPONENTIAL_DELAY } from "./core/checkpoint/restart_strategy.ts
 export type { RestartStrategy } from "./core/checkpoint/restart_strategy.ts";
 export { createAdminApp } from "./core/admin/app.ts";
 export type { AdminAppOptions } from "./core/admin/app.ts";
-export { serveAdmin } from "./core/admin/server.ts";
+export { checkAdminExposure, serveAdmin } from "./core/admin/server.ts";
 export type { AdminServer, AdminServerOptions } from "./core/admin/server.ts";
 export { jobClientRuntime } from "./core/admin/runtime.ts";
 export type {

@@ -18,7 +18,7 @@ import { buildAdminJob } from "./_helpers/admin_job.ts";
 // deno-lint-ignore no-explicit-any
 type Json = Record<string, any>;
 
-function startJob(dir: string, backend: StateBackend, restore?: string) {
+function startJob(dir: string, backend: StateBackend, restore?: string, savepointDir?: string) {
   const env = StreamEnvironment.create({
     parallelism: 2,
     stateBackend: backend,
@@ -28,7 +28,8 @@ function startJob(dir: string, backend: StateBackend, restore?: string) {
   });
   buildAdminJob(env, 5000);
   const client = env.executeAsync("admin api job");
-  const app = createAdminApp(jobClientRuntime(client));
+  // Savepoint target directories must be inside savepoints/ or the allowed savepointDir.
+  const app = createAdminApp(jobClientRuntime(client), savepointDir ? { savepointDir } : {});
   const get = async (path: string, status = 200): Promise<Json> => {
     const res = await app.request(path);
     const body = await res.json();
@@ -70,7 +71,7 @@ for (const backend of ["heap", "lsm"] as const) {
     const dir = Deno.makeTempDirSync();
     const target = Deno.makeTempDirSync();
     const make = () => backend === "heap" ? new HeapStateBackend() : new LsmStateBackend();
-    const { client, get, post } = startJob(dir, make());
+    const { client, get, post } = startJob(dir, make(), undefined, target);
     try {
       const { jobs } = await get("/jobs");
       assert.equal(jobs.length, 1);

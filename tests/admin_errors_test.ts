@@ -6,7 +6,13 @@
  * savepoint through the API.
  */
 import assert from "node:assert/strict";
-import { type AdminJob, type AdminRuntime, createAdminApp } from "../mod.ts";
+import {
+  type AdminJob,
+  type AdminRuntime,
+  ConfigError,
+  createAdminApp,
+  serveAdmin,
+} from "../mod.ts";
 import { appendHistory, readHistory } from "../core/checkpoint/history.ts";
 
 const JOB_ID = "0123456789abcdef0123456789abcdef";
@@ -290,4 +296,139 @@ Deno.test("admin API over a real socket: --admin-port 0, stop with savepoint", a
     history.some((e) => e.kind === "checkpoint" && e.is_savepoint && e.status === "COMPLETED"),
   );
   Deno.removeSync(dir, { recursive: true });
+});
+
+Deno.test("admin API under abuse: a body over 1 MiB gets 413 and is not buffered", async () => {
+  const dir = Deno.makeTempDirSync();
+  const job = fakeJob(dir);
+  const server = serveAdmin({ jobs: () => [job] }, { port: 0, announce: () => {} });
+  try {
+    const sp = `${server.url}/jobs/${JOB_ID}/savepoints`;
+    const big = "x".repeat((1 << 20) + 1);
+    const declared = await fetch(sp, { method: "POST", body: `{"target-directory":"${big}"}` });
+    assert.equal(declared.status, 413);
+    assert.match((await declared.json()).errors[0], /larger than 1048576 bytes/);
+    // Streamed without a length: counted as it arrives and cut off at the limit.
+    let sent = 0;
+    const chunk = new Uint8Array(64 * 1024).fill(32);
+    const endless = new ReadableStream<Uint8Array>({
+      pull(c) {
+        // Far more than the limit; the server must answer before all of it is sent.
+        if (sent >= 64 << 20) return c.close();
+        sent += chunk.length;
+        c.enqueue(chunk);
+      },
+    });
+    const streamed = await fetch(sp, { method: "POST", body: endless });
+    assert.equal(streamed.status, 413);
+    await streamed.body?.cancel();
+    assert.ok(sent < 64 << 20, `the whole body was read (${sent} bytes)`);
+    // Just under the limit is read (and found to be bad JSON).
+    const under = await fetch(sp, { method: "POST", body: "{" + " ".repeat((1 << 20) - 2) });
+    assert.equal(under.status, 400);
+    await under.body?.cancel();
+    assert.equal(job.savepoints, 0);
+  } finally {
+    await server.shutdown();
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("admin API under abuse: a non-loopback host without a token refuses to start", async () => {
+  for (const host of ["0.0.0.0", "::", "192.0.2.10"]) {
+    assert.throws(
+      () => serveAdmin({ jobs: () => [] }, { port: 0, host, announce: () => {} }),
+      (e: unknown) => e instanceof ConfigError && /--admin-insecure/.test(e.message),
+      host,
+    );
+  }
+  // Loopback needs no token.
+  for (const host of ["127.0.0.1", "localhost", "::1"]) {
+    const s = serveAdmin({ jobs: () => [] }, { port: 0, host, announce: () => {} });
+    await s.shutdown();
+  }
+  // A job script: one line, exit 2, and the job never starts.
+  const dir = Deno.makeTempDirSync();
+  try {
+    Deno.writeTextFileSync(`${dir}/in.txt`, "a b\n");
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        new URL("../examples/word_count.ts", import.meta.url).pathname,
+        "--input",
+        `${dir}/in.txt`,
+        "--output",
+        `${dir}/out`,
+        "--admin-port",
+        "0",
+        "--admin-host",
+        "0.0.0.0",
+      ],
+      stdout: "null",
+      stderr: "piped",
+      env: { WEIR_ADMIN_TOKEN: "" },
+    }).output();
+    const err = new TextDecoder().decode(out.stderr);
+    assert.equal(out.code, 2, err);
+    assert.match(
+      err,
+      /^word_count: The admin API on 0\.0\.0\.0 would be reachable .*--admin-insecure/,
+    );
+    assert.equal(err.trim().split("\n").length, 1, err);
+    assert.throws(() => Deno.statSync(`${dir}/out`), Deno.errors.NotFound, "the job did not run");
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("admin API under abuse: savepoint target-directory stays inside the allowed roots", async () => {
+  const dir = Deno.realPathSync(Deno.makeTempDirSync());
+  const outside = Deno.realPathSync(Deno.makeTempDirSync());
+  const extra = Deno.realPathSync(Deno.makeTempDirSync());
+  try {
+    Deno.mkdirSync(`${dir}/savepoints`);
+    Deno.symlinkSync(outside, `${dir}/savepoints/escape`);
+    const job = fakeJob(dir);
+    const app = createAdminApp({ jobs: () => [job] });
+    const sp = `/jobs/${JOB_ID}/savepoints`;
+    const stop = `/jobs/${JOB_ID}/stop`;
+    const body = (field: string, v: string) => ({ body: JSON.stringify({ [field]: v }) });
+    for (
+      const bad of [
+        outside,
+        "/etc",
+        `${dir}/savepoints/../../x`,
+        `${dir}/savepoints/a/../b`,
+        "../x",
+        "a/..",
+        `${dir}`,
+        `${dir}/shared`,
+        `${dir}/savepoints/escape`,
+        `${dir}/savepoints/escape/deeper`,
+        extra,
+      ]
+    ) {
+      const re = bad.split("/").includes("..") ? /must not contain "\.\."/ : /is outside/;
+      assertError(await call(app, "POST", sp, body("target-directory", bad)), 400, re);
+      assertError(await call(app, "POST", stop, body("targetDirectory", bad)), 400, re);
+    }
+    assert.equal(job.savepoints, 0, "no savepoint for a refused target");
+    // Inside the checkpoint directory's savepoints/: accepted (relative ones land there too).
+    for (const good of [`${dir}/savepoints/copies`, "copies/today", `${dir}/savepoints`]) {
+      const r = await call(app, "POST", sp, body("target-directory", good));
+      assert.equal(r.status, 202, `${good}: ${JSON.stringify(r.body)}`);
+    }
+    // --savepoint-dir allows one more root.
+    const allowing = createAdminApp({ jobs: () => [job] }, { savepointDir: extra });
+    const r = await call(allowing, "POST", sp, body("target-directory", `${extra}/x`));
+    assert.equal(r.status, 202, JSON.stringify(r.body));
+    assertError(
+      await call(allowing, "POST", sp, body("target-directory", outside)),
+      400,
+      /is outside/,
+    );
+  } finally {
+    for (const d of [dir, outside, extra]) Deno.removeSync(d, { recursive: true });
+  }
 });

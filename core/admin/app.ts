@@ -7,6 +7,7 @@
  * @module
  */
 import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
 import { HTTPException } from "hono/http-exception";
 import { createHash, timingSafeEqual } from "node:crypto";
@@ -39,7 +40,15 @@ export interface AdminAppOptions {
   readonly token?: string;
   /** Origins allowed cross-origin requests (CORS is off unless given). */
   readonly corsOrigins?: readonly string[];
+  /**
+   * A directory savepoint `target-directory` requests may point into, besides
+   * the checkpoint directory's `savepoints/` (`--savepoint-dir`).
+   */
+  readonly savepointDir?: string;
 }
+
+/** The largest request body the admin API reads; larger ones get 413. */
+export const MAX_BODY_BYTES = 1 << 20;
 
 function digest(s: string): Uint8Array {
   return createHash("sha256").update(s).digest();
@@ -69,6 +78,14 @@ function sameToken(given: string, expected: string): boolean {
 export function createAdminApp(runtime: AdminRuntime, options: AdminAppOptions = {}): Hono {
   const app = new Hono();
   const ops = new Operations();
+  // Bodies are small JSON objects: a large one is refused before it is buffered.
+  app.use(
+    "*",
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: (c) => c.json({ errors: [`Request body larger than ${MAX_BODY_BYTES} bytes`] }, 413),
+    }),
+  );
   if (options.corsOrigins && options.corsOrigins.length > 0) {
     app.use("*", cors({ origin: [...options.corsOrigins] }));
   }
@@ -89,7 +106,7 @@ export function createAdminApp(runtime: AdminRuntime, options: AdminAppOptions =
   app.route("/", dashboardRoutes());
   app.route("/", jobsRoutes(runtime));
   app.route("/", checkpointsRoutes(runtime, ops));
-  app.route("/", savepointsRoutes(runtime, ops));
+  app.route("/", savepointsRoutes(runtime, ops, options.savepointDir));
   app.route("/", stateRoutes(runtime));
   app.route("/", segmentsRoutes(runtime));
   app.route("/", metricsRoutes(runtime));

@@ -11,6 +11,7 @@ import { Hono } from "hono";
 import { checkHexId, fail, jobParam, jsonBody, optionalBoolean, optionalString } from "./http.ts";
 import type { Operations } from "./operations.ts";
 import type { AdminJob, AdminRuntime } from "./runtime.ts";
+import { checkTargetDirectory } from "./target_directory.ts";
 
 function needRunning(job: AdminJob): void {
   if (!job.checkpointConfig()) {
@@ -19,15 +20,37 @@ function needRunning(job: AdminJob): void {
   if (job.status() !== "RUNNING") fail(409, `Job ${job.id} is ${job.status()}, not running`);
 }
 
-/** The savepoint routes. */
-export function savepointsRoutes(runtime: AdminRuntime, ops: Operations): Hono {
+/**
+ * A requested target directory, checked: inside the checkpoint directory's
+ * `savepoints/` or `savepointDir` (400 otherwise); undefined when it is
+ * `savepoints/` itself, where the savepoint is written anyway.
+ */
+function targetOf(job: AdminJob, target: string | undefined, savepointDir: string | undefined) {
+  if (target === undefined) return undefined;
+  const own = `${job.checkpointConfig()!.dir}/savepoints`;
+  let checked: string;
+  try {
+    checked = checkTargetDirectory(target, [own, ...(savepointDir ? [savepointDir] : [])]);
+  } catch (e) {
+    fail(400, (e as Error).message);
+  }
+  return checked === checkTargetDirectory(own, [own]) ? undefined : checked;
+}
+
+/** The savepoint routes; `savepointDir` is a further root for target directories. */
+export function savepointsRoutes(
+  runtime: AdminRuntime,
+  ops: Operations,
+  savepointDir?: string,
+): Hono {
   const app = new Hono();
   app.post("/jobs/:jobid/savepoints", async (c) => {
     const job = jobParam(c, runtime);
     const body = await jsonBody(c, ["target-directory", "cancel-job", "formatType"]);
-    const targetDirectory = optionalString(body, "target-directory");
+    const target = optionalString(body, "target-directory");
     const cancelJob = optionalBoolean(body, "cancel-job") ?? false;
     needRunning(job);
+    const targetDirectory = targetOf(job, target, savepointDir);
     const work = job.triggerSavepoint({
       ...(targetDirectory !== undefined ? { targetDirectory } : {}),
       cancelJob,
@@ -37,10 +60,11 @@ export function savepointsRoutes(runtime: AdminRuntime, ops: Operations): Hono {
   app.post("/jobs/:jobid/stop", async (c) => {
     const job = jobParam(c, runtime);
     const body = await jsonBody(c, ["drain", "targetDirectory", "formatType"]);
-    const targetDirectory = optionalString(body, "targetDirectory");
+    const target = optionalString(body, "targetDirectory");
     // Drain or not, the job stops after its sources stop and the pipeline empties.
     optionalBoolean(body, "drain");
     needRunning(job);
+    const targetDirectory = targetOf(job, target, savepointDir);
     const work = job.stopWithSavepoint(
       targetDirectory !== undefined ? { targetDirectory } : {},
     );

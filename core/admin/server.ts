@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { ConfigError } from "../errors.ts";
 import { createAdminApp } from "./app.ts";
 import type { AdminRuntime } from "./runtime.ts";
 
@@ -30,6 +31,10 @@ export interface AdminServerOptions {
   readonly token?: string;
   /** Origins allowed cross-origin requests (CORS off unless given). */
   readonly corsOrigins?: readonly string[];
+  /** Serve a non-loopback interface without a token (`--admin-insecure`). */
+  readonly insecure?: boolean;
+  /** A further directory savepoint target directories may point into (`--savepoint-dir`). */
+  readonly savepointDir?: string;
   /** Where the `admin: http://HOST:PORT` line goes (stderr). */
   readonly announce?: (line: string) => void;
 }
@@ -73,20 +78,60 @@ const encoder = new TextEncoder();
  */
 export function serveAdmin(runtime: AdminRuntime, options: AdminServerOptions): AdminServer {
   const host = options.host ?? "127.0.0.1";
+  checkAdminExposure(host, options.token, options.insecure ?? false);
   const app = createAdminApp(runtime, {
     ...(options.token !== undefined ? { token: options.token } : {}),
     ...(options.corsOrigins !== undefined ? { corsOrigins: options.corsOrigins } : {}),
+    ...(options.savepointDir !== undefined ? { savepointDir: options.savepointDir } : {}),
   });
   const announce = options.announce ??
     ((line: string) => Deno.stderr.writeSync(encoder.encode(`${line}\n`)));
-  const server = Deno.serve({
-    port: options.port,
-    hostname: host,
-    onListen: () => {},
-  }, app.fetch);
-  const addr = server.addr as Deno.NetAddr;
+  let server: Deno.HttpServer<Deno.NetAddr>;
+  try {
+    server = Deno.serve({ port: options.port, hostname: host, onListen: () => {} }, app.fetch);
+  } catch (e) {
+    throw new ConfigError(
+      `The admin API cannot listen on ${host}:${options.port}: ${(e as Error).message}`,
+      { cause: e },
+    );
+  }
+  const addr = server.addr;
   const shown = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
   const url = `http://${shown}:${addr.port}`;
   announce(`admin: ${url}`);
   return { url, port: addr.port, shutdown: () => server.shutdown() };
+}
+
+/** Whether `host` names the loopback interface only. */
+function isLoopback(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, "").toLowerCase();
+  return h === "localhost" || h === "::1" || /^127(\.\d{1,3}){3}$/.test(h);
+}
+
+/**
+ * Refuses to expose the admin API beyond loopback without a token: anyone
+ * who reaches it can stop the job, write savepoints and read state. Throws
+ * `ConfigError` unless `host` is loopback, a token is set or `insecure` says
+ * so on purpose.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { checkAdminExposure } from "@weir/weir";
+ * checkAdminExposure("127.0.0.1", undefined, false);
+ * checkAdminExposure("0.0.0.0", "s3cret", false);
+ * checkAdminExposure("0.0.0.0", undefined, true);
+ * assert.throws(() => checkAdminExposure("0.0.0.0", undefined, false), /--admin-token/);
+ * ```
+ */
+export function checkAdminExposure(
+  host: string,
+  token: string | undefined,
+  insecure: boolean,
+): void {
+  if (isLoopback(host) || (token !== undefined && token !== "") || insecure) return;
+  throw new ConfigError(
+    `The admin API on ${host} would be reachable beyond this machine without a token: ` +
+      `set --admin-token (or WEIR_ADMIN_TOKEN), or pass --admin-insecure to allow it`,
+  );
 }

@@ -28,7 +28,7 @@ import { DEFAULT_REPEATED_FAILURE_LIMIT } from "../checkpoint/failure_classifier
 import { DataStream, type GraphBuilder, type OperatorOptions } from "./data_stream.ts";
 import { type FlagOptions, type FlagValues, type JobFlags, parseJobFlags } from "./flags.ts";
 import { jobClientRuntime } from "../admin/runtime.ts";
-import { serveAdmin } from "../admin/server.ts";
+import { checkAdminExposure, serveAdmin } from "../admin/server.ts";
 
 /**
  * How a job runs. Every field has a default.
@@ -83,7 +83,8 @@ export interface EnvironmentConfig {
 }
 
 /**
- * Where the admin API listens (`--admin-port`, `--admin-host`, `--admin-token`).
+ * Where the admin API listens (`--admin-port`, `--admin-host`, `--admin-token`,
+ * `--admin-insecure`, `--savepoint-dir`).
  *
  * @example
  * ```ts
@@ -106,6 +107,13 @@ export interface AdminOptions {
   token?: string;
   /** Origins allowed cross-origin requests (CORS is off unless given). */
   corsOrigins?: string[];
+  /** Serve a non-loopback `host` without a token (refused otherwise). */
+  insecure?: boolean;
+  /**
+   * A further directory savepoint requests' `target-directory` may point into
+   * (the checkpoint directory's `savepoints/` always may).
+   */
+  savepointDir?: string;
 }
 
 /**
@@ -205,6 +213,8 @@ function checkAdmin(a: AdminOptions | undefined): AdminOptions | undefined {
     throw new ConfigError(`admin.port must be a port number 0..65535, got ${a.port}`);
   }
   if (a.host !== undefined && a.host === "") throw new ConfigError("admin.host must not be empty");
+  // Before the job starts: a refused admin API must not leave a job running.
+  checkAdminExposure(a.host ?? "127.0.0.1", a.token, a.insecure ?? false);
   return a;
 }
 
@@ -222,6 +232,8 @@ function adminFromFlags(flags: JobFlags, base: AdminOptions | undefined): AdminO
     port: flags.adminPort!,
     ...(flags.adminHost !== undefined ? { host: flags.adminHost } : {}),
     ...(token !== undefined ? { token } : {}),
+    ...(flags.adminInsecure ? { insecure: true } : {}),
+    ...(flags.savepointDir !== undefined ? { savepointDir: flags.savepointDir } : {}),
   };
 }
 
@@ -244,6 +256,8 @@ function withAdmin(client: JobClient, admin: AdminOptions): JobClient {
     ...(admin.host !== undefined ? { host: admin.host } : {}),
     ...(admin.token !== undefined ? { token: admin.token } : {}),
     ...(admin.corsOrigins !== undefined ? { corsOrigins: admin.corsOrigins } : {}),
+    ...(admin.insecure !== undefined ? { insecure: admin.insecure } : {}),
+    ...(admin.savepointDir !== undefined ? { savepointDir: admin.savepointDir } : {}),
   });
   const done = client.done.finally(async () => {
     if (stoppedThroughApi) await new Promise((r) => setTimeout(r, STOP_RESULT_GRACE_MS));

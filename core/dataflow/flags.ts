@@ -54,6 +54,10 @@ export interface JobFlags {
   adminHost?: string;
   /** `--admin-token TOKEN`: bearer token the admin API requires. */
   adminToken?: string;
+  /** `--admin-insecure`: serve a non-loopback `--admin-host` without a token. */
+  adminInsecure?: boolean;
+  /** `--savepoint-dir DIR`: a further directory admin savepoint requests may write into. */
+  savepointDir?: string;
 }
 
 /**
@@ -95,6 +99,8 @@ const COMMON: FlagOptions = {
   "admin-port": { type: "string" },
   "admin-host": { type: "string" },
   "admin-token": { type: "string" },
+  "admin-insecure": { type: "boolean" },
+  "savepoint-dir": { type: "string" },
 };
 
 function positiveInt(flag: string, raw: string | undefined): number | undefined {
@@ -128,6 +134,16 @@ function parseAdminFlags(v: FlagValues, flags: JobFlags): void {
     if (token === "") throw new ConfigError("--admin-token must not be empty");
     if (port === undefined) throw new ConfigError("--admin-token needs --admin-port");
     flags.adminToken = token;
+  }
+  if (v["admin-insecure"] === true) {
+    if (port === undefined) throw new ConfigError("--admin-insecure needs --admin-port");
+    flags.adminInsecure = true;
+  }
+  const savepointDir = v["savepoint-dir"] as string | undefined;
+  if (savepointDir !== undefined) {
+    if (savepointDir === "") throw new ConfigError("--savepoint-dir must name a directory");
+    if (port === undefined) throw new ConfigError("--savepoint-dir needs --admin-port");
+    flags.savepointDir = savepointDir;
   }
 }
 
