@@ -107,6 +107,28 @@ Deno.test("a malformed input line stops after the bounded repeats: one line, exi
   }
 });
 
+Deno.test("a --restore path that is no snapshot fails at once: one line, exit 1", async (t) => {
+  const dir = tempDir(t);
+  try {
+    Deno.writeTextFileSync(`${dir}/in.txt`, "a b\n");
+    const r = await runExample("word_count.ts", [
+      "--input",
+      `${dir}/in.txt`,
+      "--output",
+      `${dir}/out`,
+      "--checkpoint-dir",
+      `${dir}/ck`,
+      "--restore",
+      `${dir}/ck/chk-9`,
+    ]);
+    assert.equal(r.code, 1, r.stderr);
+    assertOneLineFailure(r, "word_count", /chk-9/);
+    assert.equal(r.lines.length, 1, r.stderr);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
 /** Runs word count to its end, leaving its final checkpoint in `dir/ck`. */
 async function checkpointedWordCount(dir: string): Promise<string> {
   const input = `${dir}/in.txt`;
