@@ -27,6 +27,7 @@
  */
 import { DenoCheckpointFs } from "../../core/checkpoint/checkpoint_fs.ts";
 import { ConfigError } from "../../core/errors.ts";
+import { runMain } from "../../core/dataflow/run_main.ts";
 import type { SegmentFile } from "../../statestore-as/segment_fs.ts";
 import { rng } from "./queue_source.ts";
 
@@ -278,15 +279,8 @@ async function childMain(args: string[]): Promise<void> {
   }
   const url = new URL(script, `file://${Deno.cwd()}/`).href;
   const mod = await import(url) as { main(args: string[]): Promise<void> };
-  try {
-    await mod.main(jobArgs);
-  } catch (e) {
-    if (e instanceof ConfigError) {
-      console.error(`${script}: ${e.message}`);
-      Deno.exit(2);
-    }
-    throw e;
-  }
+  // As the example's own entry point ends: one line and a documented exit code.
+  await runMain(script, mod.main, jobArgs);
 }
 
 if (import.meta.main) await childMain(Deno.args);
