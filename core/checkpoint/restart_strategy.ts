@@ -142,7 +142,9 @@ export function checkRestartStrategy(s: RestartStrategy): void {
 }
 
 /**
- * Flink's exponential-delay defaults (1 s doubling to 60 s, reset after 1 h quiet).
+ * Flink's exponential-delay defaults: 1 s doubling to 60 s, ±10 % jitter, reset
+ * after 1 h without failures, unlimited attempts. Failures no restart can fix
+ * still end the job (see `classifyFailure` in `failure_classifier.ts`).
  *
  * @example
  * ```ts
