@@ -1,6 +1,6 @@
 /**
  * Checkpoints as immutable segment files plus a manifest: the coordinator,
- * the on-disk layout, retention, restore and restart strategies.
+ * the on-disk layout, retention, restore, restart strategies and failure classification.
  *
  * @module
  */
@@ -11,5 +11,6 @@ export * from "./storage.ts";
 export * from "./retention.ts";
 export * from "./restore.ts";
 export * from "./restart_strategy.ts";
+export * from "./failure_classifier.ts";
 export * from "./coordinator.ts";
 export * from "./history.ts";
