@@ -432,3 +432,33 @@ Deno.test("admin API under abuse: savepoint target-directory stays inside the al
     for (const d of [dir, outside, extra]) Deno.removeSync(d, { recursive: true });
   }
 });
+
+Deno.test("admin API: a port in use is one line and exit 2, and the job does not run on", async () => {
+  const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const dir = Deno.makeTempDirSync();
+  try {
+    Deno.writeTextFileSync(`${dir}/in.txt`, "a b\n");
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        new URL("../examples/word_count.ts", import.meta.url).pathname,
+        "--input",
+        `${dir}/in.txt`,
+        "--output",
+        `${dir}/out`,
+        "--admin-port",
+        String((taken.addr as Deno.NetAddr).port),
+      ],
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    const err = new TextDecoder().decode(out.stderr);
+    assert.equal(out.code, 2, err);
+    assert.match(err, /^word_count: The admin API cannot listen on 127\.0\.0\.1:\d+: /);
+    assert.equal(err.trim().split("\n").length, 1, err);
+  } finally {
+    taken.close();
+    Deno.removeSync(dir, { recursive: true });
+  }
+});

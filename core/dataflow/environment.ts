@@ -28,7 +28,7 @@ import { DEFAULT_REPEATED_FAILURE_LIMIT } from "../checkpoint/failure_classifier
 import { DataStream, type GraphBuilder, type OperatorOptions } from "./data_stream.ts";
 import { type FlagOptions, type FlagValues, type JobFlags, parseJobFlags } from "./flags.ts";
 import { jobClientRuntime } from "../admin/runtime.ts";
-import { checkAdminExposure, serveAdmin } from "../admin/server.ts";
+import { type AdminServer, checkAdminExposure, serveAdmin } from "../admin/server.ts";
 
 /**
  * How a job runs. Every field has a default.
@@ -251,14 +251,22 @@ function withAdmin(client: JobClient, admin: AdminOptions): JobClient {
       },
     },
   });
-  const server = serveAdmin(jobClientRuntime(served), {
-    port: admin.port,
-    ...(admin.host !== undefined ? { host: admin.host } : {}),
-    ...(admin.token !== undefined ? { token: admin.token } : {}),
-    ...(admin.corsOrigins !== undefined ? { corsOrigins: admin.corsOrigins } : {}),
-    ...(admin.insecure !== undefined ? { insecure: admin.insecure } : {}),
-    ...(admin.savepointDir !== undefined ? { savepointDir: admin.savepointDir } : {}),
-  });
+  let server: AdminServer;
+  try {
+    server = serveAdmin(jobClientRuntime(served), {
+      port: admin.port,
+      ...(admin.host !== undefined ? { host: admin.host } : {}),
+      ...(admin.token !== undefined ? { token: admin.token } : {}),
+      ...(admin.corsOrigins !== undefined ? { corsOrigins: admin.corsOrigins } : {}),
+      ...(admin.insecure !== undefined ? { insecure: admin.insecure } : {}),
+      ...(admin.savepointDir !== undefined ? { savepointDir: admin.savepointDir } : {}),
+    });
+  } catch (e) {
+    // A port in use: the job must not run on without the API it was asked to serve.
+    client.cancel();
+    client.done.catch(() => {});
+    throw e;
+  }
   const done = client.done.finally(async () => {
     if (stoppedThroughApi) await new Promise((r) => setTimeout(r, STOP_RESULT_GRACE_MS));
     await server.shutdown();
