@@ -54,6 +54,8 @@ export interface JobFlags {
   adminHost?: string;
   /** `--admin-token TOKEN`: bearer token the admin API requires. */
   adminToken?: string;
+  /** `--print-plan`: print the physical plan as JSON and exit without running. */
+  printPlan?: boolean;
 }
 
 /**
@@ -95,6 +97,7 @@ const COMMON: FlagOptions = {
   "admin-port": { type: "string" },
   "admin-host": { type: "string" },
   "admin-token": { type: "string" },
+  "print-plan": { type: "boolean" },
 };
 
 function positiveInt(flag: string, raw: string | undefined): number | undefined {
@@ -199,6 +202,7 @@ export function parseJobFlags(
     flags.restore = restore;
   }
   if (v["allow-non-restored-state"] === true) flags.allowNonRestoredState = true;
+  if (v["print-plan"] === true) flags.printPlan = true;
   parseAdminFlags(v, flags);
   const values: FlagValues = {};
   for (const name of Object.keys(options)) values[name] = v[name];
