@@ -68,6 +68,7 @@ function build(node: TypeNode): Serializer<unknown> | undefined {
     case "string":
     case "bytes":
     case "json":
+    case "plain":
     case "key":
       return a.length === 0 ? Serializers[node.name] as Serializer<unknown> : undefined;
     case "array": {

@@ -16,6 +16,7 @@ import { defaultMaxParallelism, UPPER_BOUND_MAX_PARALLELISM } from "../state/key
 import { type Clock, SystemClock } from "../runtime/clock.ts";
 import type { Transformation } from "../runtime/graph.ts";
 import { Job, type JobResult } from "../runtime/job.ts";
+import { buildPhysicalPlan, type PhysicalPlan } from "../runtime/physical_plan.ts";
 import { type JobClient, runJob } from "../runtime/job_runner.ts";
 import type { CheckpointConfig } from "../checkpoint/coordinator.ts";
 import type { CheckpointFs } from "../checkpoint/checkpoint_fs.ts";
@@ -65,6 +66,8 @@ export interface EnvironmentConfig {
   restore?: string;
   /** Restore even when the snapshot holds state of operators the job lacks. */
   allowNonRestoredState?: boolean;
+  /** Print the physical plan as JSON and exit instead of running (`--print-plan`). */
+  printPlan?: boolean;
   /**
    * What to do when the job fails (none without checkpointing; Flink's
    * exponential-delay defaults with it).
@@ -171,6 +174,7 @@ interface ResolvedConfig {
   checkpointFs: CheckpointFs | undefined;
   restore: string | undefined;
   allowNonRestoredState: boolean;
+  printPlan: boolean;
   restartStrategy: RestartStrategy;
   repeatedFailureLimit: number;
   log: (line: string) => void;
@@ -353,6 +357,7 @@ export class StreamEnvironment implements GraphBuilder {
       checkpointFs: config.checkpoint?.fs,
       restore: config.restore,
       allowNonRestoredState: config.allowNonRestoredState ?? false,
+      printPlan: config.printPlan ?? false,
       restartStrategy,
       repeatedFailureLimit,
       log: config.log ?? ((line) => Deno.stderr.writeSync(encoder.encode(`weir: ${line}\n`))),
@@ -401,6 +406,7 @@ export class StreamEnvironment implements GraphBuilder {
       ...(checkpoint ? { checkpoint } : {}),
       ...(flags.restore !== undefined ? { restore: flags.restore } : {}),
       ...(flags.allowNonRestoredState ? { allowNonRestoredState: true } : {}),
+      ...(flags.printPlan ? { printPlan: true } : {}),
       ...(flags.adminPort !== undefined ? { admin: adminFromFlags(flags, config.admin) } : {}),
     });
     return { env, flags, values };
@@ -469,6 +475,20 @@ export class StreamEnvironment implements GraphBuilder {
     });
   }
 
+  /**
+   * The physical plan `execute` would run: parallelism, chains, tasks with
+   * their key-group ranges, channels (plain data). The environment stays
+   * usable.
+   */
+  getExecutionPlan(name = "weir job"): PhysicalPlan {
+    const c = this.#config;
+    return buildPhysicalPlan(this.#nodes, {
+      jobName: name,
+      parallelism: c.parallelism,
+      maxParallelism: c.maxParallelism,
+    });
+  }
+
   /** Builds the job without running it (for inspection and the test driver). */
   build(name: string): Job {
     if (this.#executed) {
@@ -510,8 +530,12 @@ export class StreamEnvironment implements GraphBuilder {
     if (this.#executed) {
       throw new ConfigError(`This environment already ran a job; create a new one for "${name}"`);
     }
-    this.#executed = true;
     const c = this.#config;
+    if (c.printPlan) {
+      console.log(JSON.stringify(this.getExecutionPlan(name), null, 2));
+      Deno.exit(0);
+    }
+    this.#executed = true;
     const client = runJob(this.#nodes, {
       job: { name, ...this.#jobConfig() },
       checkpoint: c.checkpoint,

@@ -58,6 +58,8 @@ export interface JobFlags {
   adminInsecure?: boolean;
   /** `--savepoint-dir DIR`: a further directory admin savepoint requests may write into. */
   savepointDir?: string;
+  /** `--print-plan`: print the physical plan as JSON and exit without running. */
+  printPlan?: boolean;
 }
 
 /**
@@ -101,6 +103,7 @@ const COMMON: FlagOptions = {
   "admin-token": { type: "string" },
   "admin-insecure": { type: "boolean" },
   "savepoint-dir": { type: "string" },
+  "print-plan": { type: "boolean" },
 };
 
 function positiveInt(flag: string, raw: string | undefined): number | undefined {
@@ -215,6 +218,7 @@ export function parseJobFlags(
     flags.restore = restore;
   }
   if (v["allow-non-restored-state"] === true) flags.allowNonRestoredState = true;
+  if (v["print-plan"] === true) flags.printPlan = true;
   parseAdminFlags(v, flags);
   const values: FlagValues = {};
   for (const name of Object.keys(options)) values[name] = v[name];

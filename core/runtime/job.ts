@@ -15,7 +15,7 @@ import {
 import { type OperatorRestore, planRestore } from "../checkpoint/restore.ts";
 import type { CheckpointStorage, LoadedManifest } from "../checkpoint/storage.ts";
 import type { KeyedStateBackend, StateBackend } from "../state/backend.ts";
-import { checkParallelism, keyGroupRangeForSubtask } from "../state/key_group.ts";
+import { keyGroupRangeForSubtask } from "../state/key_group.ts";
 import { OperatorStateStore } from "../state/operator_state.ts";
 import type { Serializer } from "../state/serializer.ts";
 import { Channel, InputGate } from "./channel.ts";
@@ -34,6 +34,7 @@ import type { BarrierMessage, BarrierOptions } from "./messages.ts";
 import { CancelledError, SourceOperator, Task, type TaskHost } from "./task.ts";
 import { InternalTimerService, type TimerTarget } from "./timers.ts";
 import { MessageKind } from "./messages.ts";
+import { buildPhysicalPlan, type PhysicalPlan } from "./physical_plan.ts";
 import { DenoCheckpointFs } from "../checkpoint/checkpoint_fs.ts";
 
 /** What a job runs with. */
@@ -109,21 +110,6 @@ export interface JobResult {
   readonly recordsIn: Record<string, number>;
 }
 
-function resolvePartitioning(
-  p: Partitioning | undefined,
-  from: number,
-  to: number,
-  name: string,
-): Partitioning {
-  if (p === undefined) return from === to ? { kind: "forward" } : { kind: "rebalance" };
-  if (p.kind === "forward" && from !== to) {
-    throw new ConfigError(
-      `Operator "${name}": a forward edge needs equal parallelism on both sides (${from} → ${to})`,
-    );
-  }
-  return p;
-}
-
 /** A job built from a graph, ready to run once. */
 export class Job implements TaskHost {
   /** The config. */
@@ -132,6 +118,8 @@ export class Job implements TaskHost {
   readonly tasks: Task[] = [];
   /** Every operator subtask. */
   readonly placed: PlacedOperator[] = [];
+  /** The physical plan it instantiates. */
+  readonly plan: PhysicalPlan;
   /** Parallelism chosen per transformation id. */
   readonly parallelism: Map<number, number> = new Map();
   #cancelled = false;
@@ -151,26 +139,12 @@ export class Job implements TaskHost {
   /** Plans the job. */
   constructor(nodes: readonly Transformation[], config: JobConfig) {
     this.config = config;
-    if (nodes.length === 0) throw new ConfigError("The job has no operators: add a source");
-    const uids = new Map<string, Transformation>();
-    for (const n of nodes) {
-      const uid = uidOf(n);
-      if (uids.has(uid)) {
-        throw new ConfigError(
-          `Duplicate operator uid "${uid}" (operators "${uids.get(uid)!.name}" and "${n.name}")`,
-        );
-      }
-      uids.set(uid, n);
-      const p = n.parallelism ??
-        Math.min(config.parallelism, n.source?.maxParallelism ?? Infinity);
-      checkParallelism(p, config.maxParallelism, n.name);
-      if (n.source?.maxParallelism !== undefined && p > n.source.maxParallelism) {
-        throw new ConfigError(
-          `Source "${n.name}" supports parallelism up to ${n.source.maxParallelism}, got ${p}`,
-        );
-      }
-      this.parallelism.set(n.id, p);
-    }
+    this.plan = buildPhysicalPlan(nodes, {
+      jobName: config.name,
+      parallelism: config.parallelism,
+      maxParallelism: config.maxParallelism,
+    });
+    for (const v of this.plan.vertices) this.parallelism.set(v.id, v.parallelism);
     if (config.restore) {
       const ops = nodes.flatMap((n) => {
         const p = this.parallelism.get(n.id)!;
@@ -188,7 +162,7 @@ export class Job implements TaskHost {
         config.allowNonRestoredState ?? false,
       );
     }
-    this.#plan(nodes);
+    this.#instantiate(nodes);
     this.#sourceTasks = this.tasks.filter((t) => t.gate === null);
     if (config.checkpoint) {
       const { config: cc, storage } = config.checkpoint;
@@ -333,138 +307,93 @@ export class Job implements TaskHost {
     return this.#cancelled;
   }
 
-  #plan(nodes: readonly Transformation[]): void {
-    const par = (n: Transformation) => this.parallelism.get(n.id)!;
-    const consumers = new Map<number, { node: Transformation; edgeIndex: number }[]>();
-    for (const n of nodes) {
-      n.inputs.forEach((e, i) => {
-        const list = consumers.get(e.source.id) ?? [];
-        list.push({ node: n, edgeIndex: i });
-        consumers.set(e.source.id, list);
-      });
-    }
-    const chainedToInput = (n: Transformation): boolean => {
-      if (n.inputs.length !== 1 || !n.chainable) return false;
-      const e = n.inputs[0]!;
-      if (e.source.kind === "sink") return false;
-      const p = resolvePartitioning(e.partitioning, par(e.source), par(n), n.name);
-      return p.kind === "forward";
-    };
+  /** Instantiates the physical plan: operators, channels, writers, tasks. */
+  #instantiate(nodes: readonly Transformation[]): void {
+    const plan = this.plan;
+    const byId = new Map(nodes.map((n) => [n.id, n]));
+    const par = (id: number) => this.parallelism.get(id)!;
 
     // Operator instances per node and subtask.
     const instances = new Map<number, StreamOperator[]>();
     const counters = new Map<number, OperatorCounters[]>();
     for (const n of nodes) {
       const ops: StreamOperator[] = [];
-      for (let i = 0; i < par(n); i++) {
-        const op = n.kind === "source" ? new SourceOperator() : n.createOperator!();
-        ops.push(op);
+      for (let i = 0; i < par(n.id); i++) {
+        ops.push(n.kind === "source" ? new SourceOperator() : n.createOperator!());
       }
       instances.set(n.id, ops);
       counters.set(n.id, ops.map(() => newCounters()));
     }
 
-    // Network edges: channels and writers.
-    const gates = new Map<string, { channels: Channel[]; inputOf: number[] }>();
-    const gateOf = (n: Transformation, i: number) => {
-      const k = `${n.id}/${i}`;
-      let g = gates.get(k);
-      if (!g) gates.set(k, g = { channels: [], inputOf: [] });
-      return g;
-    };
+    this.#channels = plan.channels.map(() => new Channel(this.config.channelCapacity));
+    // Each producer subtask's channels of an edge, in consumer order.
+    const channelsOf = new Map<string, Channel[]>(); // `${edge}/${producer subtask}`
+    for (const c of plan.channels) {
+      const k = `${c.edge}/${plan.tasks[c.fromTask]!.subtaskIndex}`;
+      channelsOf.set(k, [...(channelsOf.get(k) ?? []), this.#channels[c.id]!]);
+    }
+
+    // Every edge's target in each producer subtask: the chained operator or a channel writer.
     const targets = new Map<string, { main: Target[]; side: Map<string, Target[]> }>();
-    const targetsOf = (n: Transformation, i: number) => {
-      const k = `${n.id}/${i}`;
+    const targetsOf = (id: number, i: number) => {
+      const k = `${id}/${i}`;
       let t = targets.get(k);
       if (!t) targets.set(k, t = { main: [], side: new Map() });
       return t;
     };
     const writersOf = new Map<string, ChannelWriter[]>();
-    for (const n of nodes) {
-      for (const e of n.inputs) {
-        const from = e.source;
-        const pFrom = par(from), pTo = par(n);
-        const partitioning = resolvePartitioning(e.partitioning, pFrom, pTo, n.name);
-        const chained = chainedToInput(n);
-        for (let i = 0; i < pFrom; i++) {
-          let target: Target;
-          if (chained) {
-            target = new ChainedTarget(
-              instances.get(n.id)![i]!,
-              e.input,
-              counters.get(n.id)![i]!,
-            );
-          } else {
-            const chans: Channel[] = [];
-            const to = partitioning.kind === "forward"
-              ? [i]
-              : partitioning.kind === "global"
-              ? [0]
-              : [...Array(pTo).keys()];
-            for (const j of to) {
-              const c = new Channel(this.config.channelCapacity);
-              this.#channels.push(c);
-              chans.push(c);
-              const g = gateOf(n, j);
-              g.channels.push(c);
-              g.inputOf.push(e.input);
-            }
-            const w = new ChannelWriter(chans, partitioning, i, this.config.maxParallelism);
-            target = w;
-            const k = `${from.id}/${i}`;
-            writersOf.set(k, [...(writersOf.get(k) ?? []), w]);
-          }
-          const t = targetsOf(from, i);
-          if (e.sideOutput === undefined) t.main.push(target);
-          else t.side.set(e.sideOutput, [...(t.side.get(e.sideOutput) ?? []), target]);
-        }
-      }
-    }
-
-    // Tasks: each chain head and what is chained behind it.
-    for (const head of nodes) {
-      if (chainedToInput(head)) continue;
-      const chain: Transformation[] = [head];
-      for (let k = 0; k < chain.length; k++) {
-        for (const c of consumers.get(chain[k]!.id) ?? []) {
-          if (chainedToInput(c.node) && !chain.includes(c.node)) chain.push(c.node);
-        }
-      }
-      chain.sort((a, b) => a.id - b.id);
-      for (let i = 0; i < par(head); i++) {
-        const ops = chain.map((n) => instances.get(n.id)![i]!);
-        const writers = chain.flatMap((n) => writersOf.get(`${n.id}/${i}`) ?? []);
-        const g = gates.get(`${head.id}/${i}`);
-        const gate = head.kind === "source"
-          ? null
-          : new InputGate(g?.channels ?? [], g?.inputOf ?? []);
-        const task = new Task(
-          `${chain.map((n) => n.name).join(" -> ")} (${i + 1}/${par(head)})`,
-          ops,
-          writers,
-          gate,
-          this,
-        );
-        chain.forEach((n, k) => {
-          const t = targetsOf(n, i);
-          const restored = this.#restorePlan?.get(uidOf(n))?.[i];
-          const placed: PlacedOperator = {
-            node: n,
-            subtaskIndex: i,
-            operator: ops[k]!,
-            keyed: undefined,
-            operatorState: new OperatorStateStore(uidOf(n), restored?.operatorState),
-            counters: counters.get(n.id)![i]!,
-          };
-          this.placed.push(placed);
-          this.#byTask.set(task, [...(this.#byTask.get(task) ?? []), placed]);
-          ops[k]!.setup(
-            this.#context(placed, task),
-            new FanOutput(t.main, t.side, placed.counters),
+    const logicalEdges = nodes.flatMap((n) => n.inputs);
+    plan.edges.forEach((e, k) => {
+      const logical = logicalEdges[k]!;
+      const partitioning: Partitioning = logical.partitioning?.kind === "hash"
+        ? logical.partitioning
+        : { kind: e.partitioning } as Partitioning;
+      for (let i = 0; i < par(e.from); i++) {
+        let target: Target;
+        if (e.chained) {
+          target = new ChainedTarget(instances.get(e.to)![i]!, e.input, counters.get(e.to)![i]!);
+        } else {
+          const w = new ChannelWriter(
+            channelsOf.get(`${k}/${i}`) ?? [],
+            partitioning,
+            i,
+            this.config.maxParallelism,
           );
-        });
-        this.tasks.push(task);
+          target = w;
+          writersOf.set(`${e.from}/${i}`, [...(writersOf.get(`${e.from}/${i}`) ?? []), w]);
+        }
+        const t = targetsOf(e.from, i);
+        if (e.sideOutput === null) t.main.push(target);
+        else t.side.set(e.sideOutput, [...(t.side.get(e.sideOutput) ?? []), target]);
       }
+    });
+
+    for (const pt of plan.tasks) {
+      const chain = plan.chains[pt.chain]!.vertices.map((id) => byId.get(id)!);
+      const i = pt.subtaskIndex;
+      const ops = chain.map((n) => instances.get(n.id)![i]!);
+      const writers = chain.flatMap((n) => writersOf.get(`${n.id}/${i}`) ?? []);
+      const gate = chain[0]!.kind === "source" ? null : new InputGate(
+        pt.inputs.map((c) => this.#channels[c]!),
+        pt.inputs.map((c) => plan.edges[plan.channels[c]!.edge]!.input),
+      );
+      const task = new Task(pt.name, ops, writers, gate, this);
+      chain.forEach((n, k) => {
+        const t = targetsOf(n.id, i);
+        const restored = this.#restorePlan?.get(uidOf(n))?.[i];
+        const placed: PlacedOperator = {
+          node: n,
+          subtaskIndex: i,
+          operator: ops[k]!,
+          keyed: undefined,
+          operatorState: new OperatorStateStore(uidOf(n), restored?.operatorState),
+          counters: counters.get(n.id)![i]!,
+        };
+        this.placed.push(placed);
+        this.#byTask.set(task, [...(this.#byTask.get(task) ?? []), placed]);
+        ops[k]!.setup(this.#context(placed, task), new FanOutput(t.main, t.side, placed.counters));
+      });
+      this.tasks.push(task);
     }
   }
 

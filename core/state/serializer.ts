@@ -8,6 +8,7 @@
  */
 import { SerializationError } from "../errors.ts";
 import { ByteReader, ByteWriter } from "./bytes.ts";
+import { plainSerializer } from "./plain_serializer.ts";
 
 /**
  * Turns values of type `T` into bytes and back.
@@ -370,6 +371,7 @@ function optional<T>(inner: Serializer<T>): Serializer<T | undefined> {
  */
 export const Serializers = {
   f64,
+  plain: plainSerializer,
   i32,
   bigint,
   boolean,

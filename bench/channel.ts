@@ -1,0 +1,117 @@
+/**
+ * The cost of moving records between workers: per-record serialization with
+ * the plain-value serializer (the default for an edge) beside a record
+ * serializer the user gives, and a ring channel from a producer worker to the
+ * main thread (records/s, bytes/s, and the process's CPU utilisation: user +
+ * system CPU seconds over wall seconds, both threads counted).
+ *
+ * Records are `{ user: "user-NNN", seq: N }`, ~20 bytes encoded.
+ *
+ * @module
+ */
+import process from "node:process";
+import { ByteWriter, Serializers } from "../mod.ts";
+import type { Serializer } from "../core/state/serializer.ts";
+import { decodeMessage, encodeMessage } from "../core/runtime/channel_codec.ts";
+import { type ChannelMessage, MessageKind } from "../core/runtime/messages.ts";
+import { RingChannelReader } from "../core/runtime/ring_channel.ts";
+import { createRing } from "../core/runtime/shared_ring.ts";
+import { machine, median, rate, table } from "./_util.ts";
+
+const quick = Deno.args.includes("--quick");
+const RUNS = quick ? 3 : 5;
+const RECORDS = quick ? 500_000 : 2_000_000;
+const BATCH = 512;
+
+function cpuMs(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+}
+
+/** ns per record to encode and to decode batches of BATCH records. */
+function serializationCost(serializer: Serializer<unknown>): { encode: number; decode: number } {
+  const values = Array.from({ length: BATCH }, (_, i) => ({ user: `user-${i % 1000}`, seq: i }));
+  const msg: ChannelMessage = { kind: MessageKind.Records, values, timestamps: null };
+  const out = new ByteWriter(64 * 1024);
+  const batches = RECORDS / BATCH;
+  const encode: number[] = [], decode: number[] = [];
+  for (let run = 0; run < RUNS; run++) {
+    let t = performance.now();
+    for (let b = 0; b < batches; b++) {
+      out.reset();
+      encodeMessage(msg, serializer, "bench", out);
+    }
+    encode.push(((performance.now() - t) * 1e6) / RECORDS);
+    const frame = out.toBytes();
+    t = performance.now();
+    for (let b = 0; b < batches; b++) decodeMessage(frame, serializer);
+    decode.push(((performance.now() - t) * 1e6) / RECORDS);
+  }
+  return { encode: median(encode), decode: median(decode) };
+}
+
+/** One transfer of RECORDS records from a worker through a ring of `ringBytes`. */
+async function transfer(ringBytes: number): Promise<{ wall: number; cpu: number; bytes: number }> {
+  const ring = createRing(ringBytes);
+  const worker = new Worker(
+    new URL("../tests/_helpers/ring_producer_worker.ts", import.meta.url).href,
+    { type: "module" },
+  );
+  const produced = new Promise<number>((resolve, reject) => {
+    worker.onerror = (e) => reject(e.error ?? new Error(e.message));
+    worker.onmessage = (e: MessageEvent<{ done?: boolean; bytes?: number }>) => {
+      if (e.data.done) resolve(e.data.bytes!);
+    };
+  });
+  // Let the worker load before the clock starts.
+  await new Promise((r) => setTimeout(r, 300));
+  const cpu0 = cpuMs(), t0 = performance.now();
+  worker.postMessage({ ring, count: RECORDS, batch: BATCH });
+  const reader = new RingChannelReader(ring, Serializers.plain);
+  let received = 0;
+  for (;;) {
+    const msg = reader.take();
+    if (msg === undefined) {
+      await reader.waitForMessage();
+      continue;
+    }
+    if (msg.kind === MessageKind.Records) received += msg.values.length;
+    else if (msg.kind === MessageKind.EndOfInput) break;
+  }
+  const wall = performance.now() - t0, cpu = cpuMs() - cpu0;
+  const bytes = await produced;
+  worker.terminate();
+  if (received !== RECORDS) throw new Error(`received ${received} of ${RECORDS} records`);
+  return { wall, cpu, bytes };
+}
+
+console.log(`## Channels between workers (${machine()})`);
+console.log(`load: ${(await Deno.readTextFile("/proc/loadavg")).trim()}\n`);
+
+const record = Serializers.record({ user: Serializers.string, seq: Serializers.f64 });
+const rows: (string | number)[][] = [];
+for (const [name, s] of [["plain (default)", Serializers.plain], ["record", record]] as const) {
+  const c = serializationCost(s as Serializer<unknown>);
+  rows.push([name, c.encode.toFixed(1), c.decode.toFixed(1)]);
+}
+console.log(`Serialization, batches of ${BATCH} records, median of ${RUNS}:\n`);
+console.log(table(["serializer", "encode ns/record", "decode ns/record"], rows));
+
+const ringRows: (string | number)[][] = [];
+for (const ringBytes of [64 * 1024, 1024 * 1024]) {
+  const runs = [];
+  for (let i = 0; i < RUNS; i++) runs.push(await transfer(ringBytes));
+  const wall = median(runs.map((r) => r.wall));
+  const cpu = median(runs.map((r) => r.cpu));
+  const bytes = runs[0]!.bytes;
+  ringRows.push([
+    `${ringBytes / 1024} KiB`,
+    `${rate(RECORDS / (wall / 1000))}/s`,
+    `${(bytes / (wall / 1000) / 1e6).toFixed(1)} MB/s`,
+    `${((cpu / wall) * 100).toFixed(0)}%`,
+  ]);
+}
+console.log(
+  `\nWorker -> main thread, ${RECORDS.toLocaleString("en-US")} records, median of ${RUNS}:\n`,
+);
+console.log(table(["ring", "records", "bytes", "CPU utilisation"], ringRows));

@@ -1,0 +1,121 @@
+/**
+ * The two ends of a channel that crosses a worker boundary: channel messages
+ * encoded with {@linkcode encodeMessage} into the frames of a shared ring.
+ * One ring per producer/consumer subtask pair, as for in-worker channels; the
+ * ring's size bounds what is in flight, which is how backpressure crosses
+ * workers.
+ *
+ * @module
+ */
+import { ByteWriter } from "../state/bytes.ts";
+import type { Serializer } from "../state/serializer.ts";
+import { decodeMessage, encodeMessage } from "./channel_codec.ts";
+import { type ChannelMessage, MessageKind } from "./messages.ts";
+import { RingReader, RingWriter } from "./shared_ring.ts";
+
+/**
+ * Writes channel messages into a ring. `write` returns undefined when the
+ * message went in at once and a promise when the writer must wait for credit
+ * first; the caller awaits it before the next write (per batch, not per record).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Serializers } from "@weir/weir";
+ * import { createRing } from "./shared_ring.ts";
+ * import { RingChannelReader, RingChannelWriter } from "./ring_channel.ts";
+ * import { END_OF_INPUT, MessageKind } from "./messages.ts";
+ * const ring = createRing(4096);
+ * const writer = new RingChannelWriter(ring, Serializers.plain, "source -> count");
+ * const reader = new RingChannelReader(ring, Serializers.plain);
+ * await writer.write({ kind: MessageKind.Records, values: ["to", "be"], timestamps: null });
+ * await writer.write(END_OF_INPUT);
+ * assert.deepEqual(reader.take(), { kind: MessageKind.Records, values: ["to", "be"], timestamps: null });
+ * assert.equal(reader.take(), END_OF_INPUT);
+ * ```
+ */
+export class RingChannelWriter {
+  readonly #ring: RingWriter;
+  readonly #serializer: Serializer<unknown>;
+  readonly #edge: string;
+  readonly #out = new ByteWriter(4096);
+  /** Bytes of frames written, for metrics. */
+  bytesOut = 0;
+
+  /** Writes into `ring` with `serializer`; `edge` names the edge in errors. */
+  constructor(ring: SharedArrayBuffer, serializer: Serializer<unknown>, edge: string) {
+    this.#ring = new RingWriter(ring);
+    this.#serializer = serializer;
+    this.#edge = edge;
+  }
+
+  /** Appends `msg`; a promise when it has to wait for the reader. */
+  write(msg: ChannelMessage): Promise<void> | undefined {
+    const out = this.#out;
+    out.reset();
+    encodeMessage(msg, this.#serializer, this.#edge, out);
+    if (out.length > this.#ring.maxFrame) return this.#split(msg);
+    this.bytesOut += out.length;
+    if (this.#ring.tryWrite(out.bytes())) return undefined;
+    return this.#waitAndWrite(out.toBytes());
+  }
+
+  async #waitAndWrite(frame: Uint8Array): Promise<void> {
+    while (!this.#ring.tryWrite(frame)) await this.#ring.waitForSpace(frame.length);
+  }
+
+  /** A batch too big for one frame goes as two halves (order kept). */
+  async #split(msg: ChannelMessage): Promise<void> {
+    if (msg.kind !== MessageKind.Records || msg.values.length < 2) {
+      throw new RangeError(
+        `Edge "${this.#edge}": one record needs ${this.#out.length} bytes, more than the ` +
+          `channel's ${this.#ring.maxFrame}-byte frames`,
+      );
+    }
+    const half = msg.values.length >> 1;
+    const ts = msg.timestamps;
+    await this.write({
+      kind: MessageKind.Records,
+      values: msg.values.slice(0, half),
+      timestamps: ts && ts.slice(0, half),
+    });
+    await this.write({
+      kind: MessageKind.Records,
+      values: msg.values.slice(half),
+      timestamps: ts && ts.slice(half),
+    });
+  }
+
+  /** Closes the ring (the job is cancelled): both sides stop waiting. */
+  close(): void {
+    this.#ring.close();
+  }
+}
+
+/** Reads the channel messages a {@linkcode RingChannelWriter} wrote. */
+export class RingChannelReader {
+  readonly #ring: RingReader;
+  readonly #serializer: Serializer<unknown>;
+
+  /** Reads from `ring`, decoding records with `serializer`. */
+  constructor(ring: SharedArrayBuffer, serializer: Serializer<unknown>) {
+    this.#ring = new RingReader(ring);
+    this.#serializer = serializer;
+  }
+
+  /** The next message, or undefined if none waits. */
+  take(): ChannelMessage | undefined {
+    const frame = this.#ring.read();
+    return frame && decodeMessage(frame, this.#serializer);
+  }
+
+  /** Resolves once a message waits (or the ring was closed). */
+  waitForMessage(): Promise<void> {
+    return this.#ring.waitForFrame();
+  }
+
+  /** Whether the ring was closed. */
+  get closed(): boolean {
+    return this.#ring.closed;
+  }
+}

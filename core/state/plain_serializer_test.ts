@@ -1,0 +1,130 @@
+import assert from "node:assert/strict";
+import { ByteReader, ByteWriter } from "./bytes.ts";
+import { plainSerializer } from "./plain_serializer.ts";
+import { SerializationError } from "../errors.ts";
+
+function roundTrip(v: unknown): unknown {
+  const w = new ByteWriter(8);
+  plainSerializer.write(v, w);
+  const r = new ByteReader(w.bytes());
+  const back = plainSerializer.read(r);
+  assert.equal(r.remaining(), 0, "every byte written is read back");
+  return back;
+}
+
+Deno.test("plain serializer: scalars keep their exact value", () => {
+  const values = [
+    0,
+    1,
+    -1,
+    63,
+    -64,
+    2 ** 53 - 1,
+    -(2 ** 53 - 1),
+    2 ** 53,
+    0.1,
+    -1.5e300,
+    Infinity,
+    -Infinity,
+    "",
+    "a",
+    "héllo wörld ✓ 𝄞",
+    "x".repeat(1000),
+    true,
+    false,
+    null,
+    undefined,
+    0n,
+    -1n,
+    2n ** 100n,
+    -(2n ** 64n) + 1n,
+  ];
+  for (const v of values) assert.deepEqual(roundTrip(v), v);
+  assert.ok(Object.is(roundTrip(-0), -0));
+  assert.ok(Number.isNaN(roundTrip(NaN)));
+});
+
+Deno.test("plain serializer: nested arrays, objects, bytes and dates", () => {
+  const v = {
+    user: "ann",
+    amounts: [1, 2.5, -3],
+    nested: { deeper: [{ a: null, b: undefined }, []], empty: {} },
+    bytes: new Uint8Array([0, 255, 7]),
+    at: new Date(1_700_000_000_123),
+    big: 12345678901234567890n,
+  };
+  const back = roundTrip(v) as typeof v;
+  assert.deepEqual(back, v);
+  assert.ok(back.bytes instanceof Uint8Array && back.at instanceof Date);
+  assert.ok("b" in back.nested.deeper[0]!, "an undefined property stays present");
+  const bare = Object.assign(Object.create(null), { k: 1 });
+  assert.deepEqual({ ...(roundTrip(bare) as object) }, { k: 1 });
+});
+
+Deno.test("plain serializer: random values round-trip", () => {
+  let seed = 42;
+  const rnd = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  const gen = (depth: number): unknown => {
+    const pick = Math.floor(rnd() * (depth > 3 ? 6 : 9));
+    switch (pick) {
+      case 0:
+        return Math.floor(rnd() * 2 ** 40) - 2 ** 39;
+      case 1:
+        return rnd() * 1e6 - 5e5;
+      case 2:
+        return String.fromCharCode(...Array.from({ length: rnd() * 20 }, () => rnd() * 0xd000));
+      case 3:
+        return rnd() < 0.5;
+      case 4:
+        return rnd() < 0.5 ? null : undefined;
+      case 5:
+        return BigInt(Math.floor(rnd() * 1e9)) * 10n ** 20n;
+      case 6:
+        return Array.from({ length: rnd() * 5 }, () => gen(depth + 1));
+      case 7:
+        return Object.fromEntries(
+          Array.from({ length: rnd() * 5 }, (_, i) => [`k${i}`, gen(depth + 1)]),
+        );
+      default:
+        return new Uint8Array(Array.from({ length: rnd() * 10 }, () => rnd() * 256));
+    }
+  };
+  for (let i = 0; i < 2000; i++) {
+    const v = gen(0);
+    assert.deepEqual(roundTrip(v), v);
+  }
+});
+
+Deno.test("plain serializer: refuses what it cannot carry, naming it", () => {
+  class Point {
+    constructor(readonly x: number) {}
+  }
+  const cases: [unknown, RegExp][] = [
+    [new Point(1), /instance of Point/],
+    [new Map([[1, 2]]), /instance of Map/],
+    [new Set([1]), /instance of Set/],
+    [() => 1, /a function/],
+    [Symbol("s"), /a symbol/],
+    [{ nested: [new Point(2)] }, /instance of Point/],
+    [new Uint16Array(2), /instance of Uint16Array/],
+  ];
+  for (const [v, pattern] of cases) {
+    assert.throws(() => plainSerializer.write(v, new ByteWriter()), (e: unknown) => {
+      assert.ok(e instanceof SerializationError);
+      assert.match(e.message, pattern);
+      assert.match(e.message, /give one for this stream/);
+      return true;
+    });
+  }
+  const cycle: Record<string, unknown> = {};
+  cycle.self = cycle;
+  assert.throws(() => plainSerializer.write(cycle, new ByteWriter()), /nested deeper than 256/);
+});
+
+Deno.test("plain serializer: damaged bytes are a SerializationError", () => {
+  assert.throws(() => plainSerializer.read(new ByteReader(new Uint8Array([99]))), /unknown tag 99/);
+  assert.throws(
+    () => plainSerializer.read(new ByteReader(new Uint8Array([6, 10, 0x61]))),
+    SerializationError,
+  );
+});
