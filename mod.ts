@@ -142,6 +142,7 @@ export type {
   ReadOnlyBroadcastState,
   RichFunction,
   RuntimeContext,
+  SyncVoid,
   TimerService,
 } from "./core/dataflow/functions.ts";
 export {
