@@ -281,7 +281,7 @@ for (const [backend, make] of BACKENDS) {
     assert.deepEqual(sink.values.sort(), ["a 2 1", "b 1 1"]);
   });
 
-  Deno.test(`${backend}: async reduce fails the job at its first call`, async () => {
+  Deno.test(`${backend}: async reduce (window and rolling) fails the job at its first call`, async () => {
     const env = StreamEnvironment.create({ stateBackend: make() });
     env.fromElements<[string, number]>(["a", 1], ["a", 2])
       .assignTimestampsAndWatermarks(
@@ -294,6 +294,14 @@ for (const [backend, make] of BACKENDS) {
       .reduce((async (a: [string, number], _b: [string, number]) => a) as never)
       .name("sum").addSink(new CollectSink());
     await assert.rejects(env.execute(), promiseFailure("reduce", "sum"));
+
+    // The rolling reduce of a keyed stream would store the promise (as "{}" in JSON).
+    const rolling = StreamEnvironment.create({ stateBackend: make() });
+    rolling.fromElements(1, 2, 3).keyBy(() => "all")
+      // @ts-expect-error: the types reject an async function too
+      .reduce(async (a: number, b: number) => await Promise.resolve(a + b))
+      .addSink(new CollectSink());
+    await assert.rejects(rolling.execute(), promiseFailure("reduce", "Reduce"));
   });
 
   Deno.test(`${backend}: connected and broadcast process functions: async fails, late state throws`, async () => {
