@@ -10,6 +10,7 @@ import {
   type Collector,
   CollectSink,
   ConfigError,
+  type CoProcessFunction,
   HeapStateBackend,
   JobFailedError,
   type KeyedProcessContext,
@@ -315,6 +316,42 @@ for (const [backend, make] of BACKENDS) {
       // @ts-expect-error: the types reject an async function too
       .process(new AsyncSecond()).name("co").addSink(new CollectSink());
     await assert.rejects(env.execute(), promiseFailure("processElement2", "co"));
+
+    // Both inputs keyed by the same key: state set in either call is gone in a later callback.
+    const late = lateCalls(4);
+    const joined = StreamEnvironment.create({ stateBackend: make() });
+    const sink = new CollectSink<string>();
+    class Join implements CoProcessFunction<string, string, string> {
+      seen!: ValueState<number>;
+      open(ctx: RuntimeContext) {
+        this.seen = ctx.getState(COUNT);
+      }
+      bump(v: string, out: Collector<string>) {
+        const n = this.seen.value()! + 1;
+        this.seen.update(n);
+        out.collect(`${v} ${n}`);
+        const seen = this.seen;
+        setTimeout(() => {
+          try {
+            seen.update(-1);
+          } catch (e) {
+            late.report(e);
+          }
+        }, 0);
+      }
+      processElement1(v: string, _ctx: unknown, out: Collector<string>) {
+        this.bump(v, out);
+      }
+      processElement2(v: string, _ctx: unknown, out: Collector<string>) {
+        this.bump(v, out);
+      }
+    }
+    joined.fromElements("a", "b").keyBy((s) => s)
+      .connect(joined.fromElements("a", "a").keyBy((s) => s))
+      .process(new Join()).uid("join").addSink(sink);
+    await joined.execute();
+    for (const e of await late.all) assert.ok(lateAccess("count", "join")(e), String(e));
+    assert.deepEqual(sink.values.toSorted(), ["a 1", "a 2", "a 3", "b 1"]);
 
     class AsyncBroadcast {
       processElement(_v: string, _ctx: ReadOnlyBroadcastContext<unknown>) {}
