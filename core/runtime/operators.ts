@@ -94,6 +94,8 @@ function perSubtask<F>(fn: F): F {
 /** An operator around a user function with a life cycle. */
 abstract class UserFunctionOperator<OUT> extends StreamOperator<OUT> {
   protected readonly fn: LifeCycle;
+  /** The keyed backend, when the operator is keyed (set in `open`). */
+  protected backend: KeyedStateBackend | undefined;
   constructor(fn: unknown) {
     super();
     this.fn = (typeof fn === "function" ? {} : perSubtask(fn)) as LifeCycle;
@@ -114,6 +116,14 @@ abstract class UserFunctionOperator<OUT> extends StreamOperator<OUT> {
   override async close(): Promise<void> {
     await this.fn.close?.();
   }
+  /**
+   * The user call returned: keyed state used later (in async callbacks)
+   * throws, and a returned promise fails the job.
+   */
+  protected endCall(result: unknown, method: string): void {
+    this.backend?.endKeyedCall();
+    if (result instanceof Promise) throw promiseReturnedError(result, method, this.ctx.name);
+  }
 }
 
 /**
@@ -123,22 +133,16 @@ abstract class UserFunctionOperator<OUT> extends StreamOperator<OUT> {
  */
 abstract class SimpleOperator<OUT> extends UserFunctionOperator<OUT> {
   readonly #keySelector: KeySelector | undefined;
-  #backend: KeyedStateBackend | undefined;
   constructor(fn: unknown, keySelector: KeySelector | undefined) {
     super(fn);
     this.#keySelector = keySelector;
   }
   override open(): Promise<void> {
-    if (this.#keySelector) this.#backend = this.ctx.keyedBackend();
+    if (this.#keySelector) this.backend = this.ctx.keyedBackend();
     return super.open();
   }
   protected setKey(value: unknown): void {
-    if (this.#keySelector) this.#backend!.setCurrentKey(this.#keySelector(value));
-  }
-  /** The user call returned: keyed state used later (async callbacks) throws. */
-  protected endCall(result: unknown, method: string): void {
-    this.#backend?.endKeyedCall();
-    if (result instanceof Promise) throw promiseReturnedError(result, method, this.ctx.name);
+    if (this.#keySelector) this.backend!.setCurrentKey(this.#keySelector(value));
   }
 }
 
@@ -194,7 +198,6 @@ export class FlatMapOperator<I, O> extends SimpleOperator<O> {
 abstract class ProcessOperatorBase<OUT> extends UserFunctionOperator<OUT> {
   protected readonly out: TimestampedCollector<OUT> = new TimestampedCollector<OUT>(this);
   protected readonly keySelectors: readonly (KeySelector | undefined)[];
-  protected backend: KeyedStateBackend | undefined;
   protected timers: InternalTimerService<undefined> | undefined;
   protected domain: TimeDomain = "event-time";
   protected readonly context: OnTimerContext<unknown>;
@@ -259,15 +262,6 @@ abstract class ProcessOperatorBase<OUT> extends UserFunctionOperator<OUT> {
   /** A timer fired; its key is current. Returns what the user's onTimer returned. */
   protected onTimer(_timestamp: number): unknown {
     return undefined;
-  }
-
-  /**
-   * The user call returned: keyed state used later (in async callbacks)
-   * throws, and a returned promise fails the job.
-   */
-  protected endCall(result: unknown, method: string): void {
-    this.backend?.endKeyedCall();
-    if (result instanceof Promise) throw promiseReturnedError(result, method, this.ctx.name);
   }
 
   protected enter(value: unknown, ts: number | undefined, input: number): void {
