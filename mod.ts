@@ -114,8 +114,8 @@ export { ArraySource, IterableSource } from "./core/connectors/collection_source
 export { CollectSink, PrintSink } from "./core/connectors/collect_sink.ts";
 export { GeneratorSource } from "./core/connectors/generator_source.ts";
 export type { GeneratorOptions } from "./core/connectors/generator_source.ts";
-export { FileSource } from "./core/connectors/file_source.ts";
-export type { FileSourceOptions } from "./core/connectors/file_source.ts";
+export { FileSource, fileSourceEncoding } from "./core/connectors/file_source.ts";
+export type { FileSourceEncoding, FileSourceOptions } from "./core/connectors/file_source.ts";
 export { TextFileSink } from "./core/connectors/file_sink.ts";
 export type { TextFileSinkOptions } from "./core/connectors/file_sink.ts";
 export { TwoPhaseCommitSink } from "./core/connectors/two_phase_commit_sink.ts";
@@ -142,6 +142,7 @@ export type {
   ReadOnlyBroadcastState,
   RichFunction,
   RuntimeContext,
+  SyncVoid,
   TimerService,
 } from "./core/dataflow/functions.ts";
 export {

@@ -1,6 +1,7 @@
 /**
  * `GET /metrics` in the Prometheus text exposition format (0.0.4): records
- * in/out and backpressure per operator, checkpoint counts, durations, sizes,
+ * in/out and backpressure per operator, source reader counters (such as the
+ * file source's replaced UTF-8 sequences), checkpoint counts, durations, sizes,
  * state size and restarts per job. Names follow Prometheus conventions (base
  * units, `_total` counters), so `promtool check metrics` passes.
  *
@@ -121,6 +122,15 @@ export function renderMetrics(runtime: AdminRuntime): string {
         ol,
         v.backpressureRatio,
       );
+      for (const [name, n] of Object.entries(v.sourceCounters ?? {})) {
+        m.add(
+          `weir_source_${name}_total`,
+          "counter",
+          `The source's reader counter ${name} (see the source's docs), over its subtasks.`,
+          ol,
+          n,
+        );
+      }
     }
     const { history, inProgress } = job.checkpoints();
     const entries = latestPerId(history);

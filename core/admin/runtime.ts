@@ -16,7 +16,7 @@ import type { Serializer } from "../state/serializer.ts";
 import { uidOf } from "../runtime/graph.ts";
 import type { Job, PlacedOperator } from "../runtime/job.ts";
 import type { JobClient } from "../runtime/job_runner.ts";
-import type { Task } from "../runtime/task.ts";
+import { SourceOperator, type Task } from "../runtime/task.ts";
 
 /**
  * A job's status, as Flink names it.
@@ -59,6 +59,8 @@ export interface VertexInfo {
   readonly recordsOut: number;
   /** Fraction of recent time its busiest subtask waited on full output channels, 0..1. */
   readonly backpressureRatio: number;
+  /** A source's reader counters (`SourceReader.counters`), summed over its subtasks. */
+  readonly sourceCounters?: Readonly<Record<string, number>>;
 }
 
 /**
@@ -396,7 +398,15 @@ class ClientJob implements AdminJob {
       .sort((a, b) => a[1][0]!.node.id - b[1][0]!.node.id)
       .map(([uid, subtasks]) => {
         let recordsIn = 0, recordsOut = 0, ratio = 0;
+        let sourceCounters: Record<string, number> | undefined;
         for (const p of subtasks) {
+          const counters = p.operator instanceof SourceOperator
+            ? p.operator.reader?.counters?.()
+            : undefined;
+          for (const [name, n] of Object.entries(counters ?? {})) {
+            sourceCounters ??= {};
+            sourceCounters[name] = (sourceCounters[name] ?? 0) + n;
+          }
           const t = this.#taskOf(job, p);
           recordsIn += t.operators[0] === p.operator ? t.metrics.recordsIn : p.counters.recordsIn;
           recordsOut += p.counters.recordsOut;
@@ -410,6 +420,7 @@ class ClientJob implements AdminJob {
           recordsIn,
           recordsOut,
           backpressureRatio: ratio,
+          ...(sourceCounters ? { sourceCounters } : {}),
         };
       });
   }

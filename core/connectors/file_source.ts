@@ -1,9 +1,10 @@
 /**
- * A replayable, splittable source of the lines of a UTF-8 text file.
+ * A replayable, splittable source of the lines of a text file (UTF-8 by
+ * default; Latin-1 or raw bytes on request).
  *
  * @module
  */
-import { ConfigError } from "../errors.ts";
+import { ConfigError, SerializationError } from "../errors.ts";
 import type { PollStatus, Source, SourceContext, SourceOutput, SourceReader } from "./source.ts";
 
 /**
@@ -29,6 +30,65 @@ export interface FileSourceOptions {
   path: string;
   /** Bytes read from disk at a time (1 MiB); a line longer than this grows the buffer. */
   chunkBytes?: number | undefined;
+  /** How lines' bytes become records (`"utf-8"`): see {@linkcode FileSourceEncoding}. */
+  encoding?: FileSourceEncoding | undefined;
+}
+
+/**
+ * How a {@linkcode FileSource} turns a line's bytes into a record:
+ * - `"utf-8"` (default): invalid sequences become U+FFFD; the reader counts
+ *   them (`replaced_utf8_sequences` in its counters, the admin API's
+ *   `weir_source_replaced_utf8_sequences_total`) and logs one warning line
+ *   naming the first one's line.
+ * - `"utf-8-fatal"`: invalid UTF-8 fails the job with a `SerializationError`
+ *   naming the file and the line number.
+ * - `"latin1"`: ISO-8859-1, each byte is the code point of the same value,
+ *   so every byte sequence reads as a distinct string.
+ * - `"bytes"`: records are `Uint8Array`s (use `FileSource<Uint8Array>`).
+ *
+ * Lines end at `\n` (a `\r` before it is dropped) in every encoding; a UTF-8
+ * byte-order mark at the start of the file is dropped in the UTF-8 encodings.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { CollectSink, FileSource, type FileSourceEncoding, StreamEnvironment } from "@weir/weir";
+ * const path = Deno.makeTempFileSync();
+ * Deno.writeFileSync(path, new Uint8Array([0x63, 0x61, 0x66, 0xe9, 0x0a])); // "café" in Latin-1
+ * const encoding: FileSourceEncoding = "latin1";
+ * const env = StreamEnvironment.create();
+ * const sink = new CollectSink<string>();
+ * env.addSource(new FileSource({ path, encoding })).addSink(sink);
+ * await env.execute();
+ * assert.deepEqual(sink.values, ["café"]);
+ * Deno.removeSync(path);
+ * ```
+ */
+export type FileSourceEncoding = "utf-8" | "utf-8-fatal" | "latin1" | "bytes";
+
+const ENCODINGS: readonly FileSourceEncoding[] = ["utf-8", "utf-8-fatal", "latin1", "bytes"];
+
+/**
+ * Checks an encoding name (a flag's value); throws `ConfigError` naming the choices.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ConfigError, fileSourceEncoding } from "@weir/weir";
+ * assert.equal(fileSourceEncoding("latin1"), "latin1");
+ * assert.equal(fileSourceEncoding(undefined), "utf-8");
+ * assert.throws(() => fileSourceEncoding("ascii"), ConfigError);
+ * ```
+ */
+export function fileSourceEncoding(name: string | undefined): FileSourceEncoding {
+  if (name === undefined) return "utf-8";
+  const e = ENCODINGS.find((x) => x === name.toLowerCase());
+  if (e === undefined) {
+    throw new ConfigError(
+      `Unknown input encoding "${name}": use one of ${ENCODINGS.join(", ")}`,
+    );
+  }
+  return e;
 }
 
 const NEWLINE = 10;
@@ -36,12 +96,13 @@ const CR = 13;
 const BOM = "\uFEFF";
 
 /**
- * Reads a UTF-8 text file line by line, emitting each line without its `\n`
- * or `\r\n`. With `p` subtasks the file is cut into `p` byte ranges and a
- * subtask reads the lines that start in its range (Hadoop's rule), so every
- * line is read exactly once. The position is the byte offset of the next
- * line, so a restored reader rereads nothing and skips nothing. The file must
- * not change while a job reads it.
+ * Reads a text file line by line, emitting each line without its `\n`
+ * or `\r\n` (as a string, or as bytes with `encoding: "bytes"`). With `p`
+ * subtasks the file is cut into `p` byte ranges and a subtask reads the lines
+ * that start in its range (Hadoop's rule), so every line is read exactly once.
+ * The position is the byte offset of the next line, so a restored reader
+ * rereads nothing and skips nothing, in every encoding. The file must not
+ * change while a job reads it.
  *
  * @example
  * ```ts
@@ -61,13 +122,14 @@ const BOM = "\uFEFF";
  * await Deno.remove(path);
  * ```
  */
-export class FileSource implements Source<string> {
+export class FileSource<T extends string | Uint8Array = string> implements Source<T> {
   /** `"file"`. */
   readonly name = "file";
   readonly #path: string;
   readonly #chunkBytes: number;
+  readonly #encoding: FileSourceEncoding;
 
-  /** Reads `options.path`; throws `ConfigError` on a bad `chunkBytes`. */
+  /** Reads `options.path`; throws `ConfigError` on a bad `chunkBytes` or `encoding`. */
   constructor(options: FileSourceOptions) {
     const chunk = options.chunkBytes ?? 1 << 20;
     if (!Number.isInteger(chunk) || chunk < 1) {
@@ -75,6 +137,7 @@ export class FileSource implements Source<string> {
     }
     this.#path = options.path;
     this.#chunkBytes = chunk;
+    this.#encoding = fileSourceEncoding(options.encoding);
   }
 
   /** The file read. */
@@ -95,9 +158,19 @@ export class FileSource implements Source<string> {
     }
   }
 
+  /** How lines are decoded. */
+  get encoding(): FileSourceEncoding {
+    return this.#encoding;
+  }
+
   /** Opens the file for one subtask's range; throws `ConfigError` if it cannot be read. */
-  createReader(ctx: SourceContext): SourceReader<string> {
-    return new FileSplitReader(this.#path, this.#chunkBytes, ctx.subtaskIndex, ctx.parallelism);
+  createReader(ctx: SourceContext): SourceReader<T> {
+    return new FileSplitReader(
+      this.#path,
+      this.#chunkBytes,
+      this.#encoding,
+      ctx,
+    ) as unknown as SourceReader<T>;
   }
 }
 
@@ -106,13 +179,43 @@ function unreadable(path: string, e: unknown): ConfigError {
   return new ConfigError(`FileSource cannot read "${path}": ${why}`, { cause: e });
 }
 
+const EF = 0xef, BF = 0xbf, BD = 0xbd;
+const REPLACEMENT = "\uFFFD";
+
+/** Occurrences of U+FFFD in `s`. */
+function countReplacementChars(s: string): number {
+  let n = 0;
+  for (let i = s.indexOf(REPLACEMENT); i >= 0; i = s.indexOf(REPLACEMENT, i + 1)) n++;
+  return n;
+}
+
+/** Occurrences of U+FFFD's own UTF-8 encoding (EF BF BD) in `b[from, to)`. */
+function countEncodedReplacementChars(b: Uint8Array, from: number, to: number): number {
+  let n = 0;
+  for (let i = b.indexOf(EF, from); i >= 0 && i + 2 < to; i = b.indexOf(EF, i + 1)) {
+    if (b[i + 1] === BF && b[i + 2] === BD) n++;
+  }
+  return n;
+}
+
+/** ISO-8859-1: each byte is the code point of the same value. */
+function latin1(b: Uint8Array): string {
+  let s = "";
+  for (let i = 0; i < b.length; i += 8192) {
+    s += String.fromCharCode.apply(null, b.subarray(i, i + 8192) as unknown as number[]);
+  }
+  return s;
+}
+
 /** One subtask's byte range of the file. */
-class FileSplitReader implements SourceReader<string> {
+class FileSplitReader implements SourceReader<string | Uint8Array> {
   readonly #file: Deno.FsFile;
   readonly #path: string;
+  readonly #encoding: FileSourceEncoding;
+  readonly #log: (line: string) => void;
   /** Lines starting at or after this offset belong to the next subtask. */
   readonly #end: number;
-  readonly #decoder = new TextDecoder("utf-8", { ignoreBOM: true });
+  readonly #decoder: TextDecoder;
   #buf: Uint8Array;
   /** File offset of `#buf[0]`. */
   #bufPos = 0;
@@ -123,9 +226,17 @@ class FileSplitReader implements SourceReader<string> {
   /** File offset of the next line. */
   #next = 0;
   #closed = false;
+  /** Invalid UTF-8 sequences replaced with U+FFFD (encoding "utf-8"). */
+  #replaced = 0;
 
-  constructor(path: string, chunkBytes: number, index: number, parallelism: number) {
+  constructor(path: string, chunkBytes: number, encoding: FileSourceEncoding, ctx: SourceContext) {
     this.#path = path;
+    this.#encoding = encoding;
+    this.#log = ctx.log ?? (() => {});
+    this.#decoder = new TextDecoder("utf-8", {
+      ignoreBOM: true,
+      fatal: encoding === "utf-8-fatal",
+    });
     let file: Deno.FsFile;
     try {
       file = Deno.openSync(path, { read: true });
@@ -139,8 +250,8 @@ class FileSplitReader implements SourceReader<string> {
       throw new ConfigError(`FileSource cannot read "${path}": not a regular file`);
     }
     const size = info.size;
-    const start = Math.floor(size * index / parallelism);
-    this.#end = Math.floor(size * (index + 1) / parallelism);
+    const start = Math.floor(size * ctx.subtaskIndex / ctx.parallelism);
+    this.#end = Math.floor(size * (ctx.subtaskIndex + 1) / ctx.parallelism);
     this.#buf = new Uint8Array(chunkBytes);
     if (start > 0 && start < this.#end) this.#skipPartialLine(start);
     else this.#seek(start);
@@ -188,12 +299,106 @@ class FileSplitReader implements SourceReader<string> {
     else this.#bufLen += n;
   }
 
+  /** The text of `#buf[from, to)` (whole lines; `\n` never occurs inside a UTF-8 sequence). */
   #decode(from: number, to: number): string {
-    const s = this.#decoder.decode(this.#buf.subarray(from, to));
-    return this.#bufPos + from === 0 && s.startsWith(BOM) ? s.slice(1) : s;
+    const bytes = this.#buf.subarray(from, to);
+    if (this.#encoding === "latin1") return latin1(bytes);
+    let s: string;
+    try {
+      s = this.#decoder.decode(bytes);
+    } catch (e) {
+      if (!(e instanceof TypeError)) throw e;
+      throw this.#invalidUtf8(from, to, e);
+    }
+    if (this.#bufPos + from === 0 && s.startsWith(BOM)) s = s.slice(1);
+    // A native scan; the exact count (U+FFFD can also be in the file) runs only on a hit.
+    if (s.indexOf(REPLACEMENT) >= 0) this.#countReplaced(s, from, to);
+    return s;
   }
 
-  poll(out: SourceOutput<string>, max: number): PollStatus {
+  #countReplaced(s: string, from: number, to: number): void {
+    const n = countReplacementChars(s) - countEncodedReplacementChars(this.#buf, from, to);
+    if (n <= 0) return;
+    if (this.#replaced === 0) {
+      const at = this.#firstInvalidLine(from, to);
+      this.#log(
+        `FileSource "${this.#path}": invalid UTF-8 at line ${this.#lineNumber(at)} was replaced ` +
+          `with U+FFFD; replaced sequences are counted (replaced_utf8_sequences). Use encoding ` +
+          `"utf-8-fatal" to fail instead, "latin1" or "bytes" to keep every byte`,
+      );
+    }
+    this.#replaced += n;
+  }
+
+  /** The file offset of the first line in `#buf[from, to)` that is not valid UTF-8. */
+  #firstInvalidLine(from: number, to: number): number {
+    const strict = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+    let start = from;
+    while (start < to) {
+      let nl = this.#buf.indexOf(NEWLINE, start);
+      if (nl < 0 || nl > to) nl = to;
+      try {
+        strict.decode(this.#buf.subarray(start, nl));
+      } catch {
+        return this.#bufPos + start;
+      }
+      start = nl + 1;
+    }
+    return this.#bufPos + from;
+  }
+
+  /** The 1-based number of the line at file offset `offset` (counts newlines before it). */
+  #lineNumber(offset: number): number {
+    const file = Deno.openSync(this.#path, { read: true });
+    try {
+      const chunk = new Uint8Array(1 << 16);
+      let line = 1;
+      let at = 0;
+      while (at < offset) {
+        const n = file.readSync(chunk.subarray(0, Math.min(chunk.length, offset - at)));
+        if (n === null || n === 0) break;
+        for (let i = chunk.indexOf(NEWLINE); i >= 0 && i < n; i = chunk.indexOf(NEWLINE, i + 1)) {
+          line++;
+        }
+        at += n;
+      }
+      return line;
+    } finally {
+      file.close();
+    }
+  }
+
+  #invalidUtf8(from: number, to: number, cause: unknown): SerializationError {
+    const at = this.#firstInvalidLine(from, to);
+    return new SerializationError(
+      `FileSource "${this.#path}": invalid UTF-8 at line ${this.#lineNumber(at)} (the line ` +
+        `starts at byte ${at}); the encoding is "utf-8-fatal". Use "utf-8" to replace invalid ` +
+        `sequences with U+FFFD, "latin1" or "bytes" to keep every byte`,
+      { cause },
+    );
+  }
+
+  #emitBytes(out: SourceOutput<string | Uint8Array>, from: number, to: number): void {
+    const buf = this.#buf;
+    let start = from;
+    while (start < to) {
+      let nl = buf.indexOf(NEWLINE, start);
+      if (nl < 0 || nl > to) nl = to;
+      const end = nl > start && buf[nl - 1] === CR ? nl - 1 : nl;
+      out.collect(buf.slice(start, end));
+      start = nl + 1;
+    }
+  }
+
+  #emit(out: SourceOutput<string | Uint8Array>, from: number, to: number, lines: number): void {
+    if (this.#encoding === "bytes") return this.#emitBytes(out, from, to);
+    // One decode for the whole batch.
+    const text = this.#decode(from, to);
+    const parts = lines === 1 ? [text] : text.split("\n");
+    for (const p of parts) out.collect(p.charCodeAt(p.length - 1) === CR ? p.slice(0, -1) : p);
+  }
+
+  poll(out: SourceOutput<string | Uint8Array>, max: number): PollStatus {
     if (this.#closed) throw new ConfigError(`FileSource reader of "${this.#path}" is closed`);
     let emitted = 0;
     while (emitted < max) {
@@ -211,17 +416,13 @@ class FileSplitReader implements SourceReader<string> {
         i = nl + 1;
       }
       if (lines > 0) {
-        // One decode for the whole batch; `\n` never occurs inside a UTF-8 sequence.
-        const text = this.#decode(first, lastNl);
-        const parts = lines === 1 ? [text] : text.split("\n");
-        for (const p of parts) {
-          out.collect(p.charCodeAt(p.length - 1) === CR ? p.slice(0, -1) : p);
-        }
+        this.#emit(out, first, lastNl, lines);
         emitted += lines;
         this.#next = this.#bufPos + lastNl + 1;
       } else if (this.#eof) {
-        // The last line has no newline.
-        out.collect(this.#decode(first, this.#bufLen));
+        // The last line has no newline (a lone `\r` at its end stays).
+        if (this.#encoding === "bytes") out.collect(this.#buf.slice(first, this.#bufLen));
+        else out.collect(this.#decode(first, this.#bufLen));
         this.#next = this.#bufPos + this.#bufLen;
         return "end";
       } else {
@@ -242,6 +443,11 @@ class FileSplitReader implements SourceReader<string> {
       );
     }
     this.#seek(position);
+  }
+
+  /** `replaced_utf8_sequences`: invalid UTF-8 sequences replaced with U+FFFD so far. */
+  counters(): Readonly<Record<string, number>> {
+    return { replaced_utf8_sequences: this.#replaced };
   }
 
   close(): void {

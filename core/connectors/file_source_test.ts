@@ -1,9 +1,11 @@
 import assert from "node:assert/strict";
-import { FileSource } from "./file_source.ts";
+import { FileSource, type FileSourceEncoding } from "./file_source.ts";
 import type { PollStatus, SourceReader } from "./source.ts";
-import { ConfigError } from "../errors.ts";
+import { ConfigError, JobFailedError, SerializationError } from "../errors.ts";
 import { StreamEnvironment } from "../dataflow/environment.ts";
 import { CollectSink } from "./collect_sink.ts";
+import { jobClientRuntime } from "../admin/runtime.ts";
+import { renderMetrics } from "../admin/metrics.ts";
 
 function reader(path: string, i = 0, p = 1, chunkBytes?: number): SourceReader<string> {
   return new FileSource({ path, chunkBytes }).createReader({
@@ -200,4 +202,213 @@ Deno.test("A job on a missing file fails with a ConfigError naming the path", as
     (e: Error) => e instanceof ConfigError && e.message.includes(path),
   );
   await Deno.remove(path.slice(0, path.lastIndexOf("/")));
+});
+
+/** A reader of `path` in `encoding` that logs into `log`. */
+function encodedReader<T extends string | Uint8Array>(
+  path: string,
+  encoding: FileSourceEncoding,
+  opts: { chunk?: number; i?: number; p?: number; log?: string[] } = {},
+): SourceReader<T> {
+  return new FileSource<T>({ path, chunkBytes: opts.chunk, encoding }).createReader({
+    subtaskIndex: opts.i ?? 0,
+    parallelism: opts.p ?? 1,
+    now: () => 0,
+    log: (line) => opts.log?.push(line),
+  });
+}
+
+function drainAny<T>(r: SourceReader<T>, max = 3): T[] {
+  const out: T[] = [];
+  let status: PollStatus;
+  do status = r.poll({ collect: (v) => out.push(v) }, max) as PollStatus; while (status === "more");
+  r.close?.();
+  return out;
+}
+
+const bytesOf = (...parts: (string | number[])[]) =>
+  new Uint8Array(
+    parts.flatMap((p) => typeof p === "string" ? [...new TextEncoder().encode(p)] : p),
+  );
+
+// Line 1 valid; line 2 "caf" + E9 (Latin-1 é: a lone lead byte); line 3 a literal U+FFFD (valid);
+// line 4 "caf" + E8; line 5 FF FE (two invalid bytes) in CRLF; line 6 has no newline.
+const MIXED = bytesOf(
+  "plain words\n",
+  "caf",
+  [0xe9],
+  " ok\n",
+  "real \uFFFD char\n",
+  "caf",
+  [0xe8],
+  "\n",
+  [0xff, 0xfe],
+  "\r\n",
+  "end",
+);
+
+Deno.test("FileSource utf-8 (default) replaces invalid sequences, counts them, warns once", async () => {
+  await withFile(MIXED, (path) => {
+    for (const chunk of [1, 3, 7, 1 << 20]) {
+      for (const max of [1, 2, 100]) {
+        const log: string[] = [];
+        const r = encodedReader<string>(path, "utf-8", { chunk, log });
+        const lines = drainAny(r, max);
+        assert.deepEqual(lines, [
+          "plain words",
+          "caf\uFFFD ok",
+          "real \uFFFD char",
+          "caf\uFFFD",
+          "\uFFFD\uFFFD",
+          "end",
+        ]);
+        // E9, E8, FF, FE: the file's own U+FFFD is not a replacement.
+        assert.deepEqual(r.counters?.(), { replaced_utf8_sequences: 4 }, `chunk ${chunk}`);
+        assert.equal(log.length, 1, `one warning line (chunk ${chunk}, max ${max})`);
+        assert.match(log[0]!, new RegExp(`"${path}": invalid UTF-8 at line 2 was replaced`));
+        assert.match(log[0]!, /utf-8-fatal/);
+      }
+    }
+  });
+  // Valid input: no warning, a zero count.
+  await withFile("a\nb\uFFFD\n", (path) => {
+    const log: string[] = [];
+    const r = encodedReader<string>(path, "utf-8", { log });
+    assert.deepEqual(drainAny(r), ["a", "b\uFFFD"]);
+    assert.deepEqual(r.counters?.(), { replaced_utf8_sequences: 0 });
+    assert.deepEqual(log, []);
+  });
+});
+
+Deno.test("FileSource utf-8-fatal fails with the file and line number", async () => {
+  await withFile(MIXED, (path) => {
+    for (const chunk of [1, 4, 1 << 20]) {
+      assert.throws(
+        () => drainAny(encodedReader<string>(path, "utf-8-fatal", { chunk }), 1),
+        (e: unknown) =>
+          e instanceof SerializationError && e.message.includes(`"${path}"`) &&
+          /invalid UTF-8 at line 2 \(the line starts at byte 12\)/.test(e.message),
+      );
+    }
+    // Restored past line 2, and the second of two subtasks: the line number still counts
+    // from the file's start.
+    const r = encodedReader<string>(path, "utf-8-fatal");
+    const third = bytesOf("plain words\n", "caf", [0xe9], " ok\n").length;
+    r.restore(third);
+    assert.throws(() => drainAny(r), /invalid UTF-8 at line 4 /);
+    const second = encodedReader<string>(path, "utf-8-fatal", { i: 1, p: 2 });
+    assert.throws(() => drainAny(second), /invalid UTF-8 at line 4 /);
+  });
+  await withFile("\uFEFFvalid\nlines\n", (path) => {
+    assert.deepEqual(drainAny(encodedReader<string>(path, "utf-8-fatal")), ["valid", "lines"]);
+  });
+});
+
+Deno.test("FileSource latin1 reads each byte as its own character", async () => {
+  await withFile(MIXED, (path) => {
+    const log: string[] = [];
+    const r = encodedReader<string>(path, "latin1", { chunk: 5, log });
+    assert.deepEqual(drainAny(r, 2), [
+      "plain words",
+      "caf\u00e9 ok",
+      "real \u00ef\u00bf\u00bd char",
+      "caf\u00e8",
+      "\u00ff\u00fe",
+      "end",
+    ]);
+    assert.deepEqual(log, []);
+  });
+  // ISO-8859-1, not windows-1252: 0x80 is U+0080, not "€".
+  await withFile(new Uint8Array([0x80, 0x9f, 0x0a]), (path) => {
+    assert.deepEqual(drainAny(encodedReader<string>(path, "latin1")), ["\u0080\u009f"]);
+  });
+});
+
+Deno.test("FileSource bytes emits each line's bytes as a Uint8Array", async () => {
+  await withFile(MIXED, (path) => {
+    for (const chunk of [1, 6, 1 << 20]) {
+      const lines = drainAny(encodedReader<Uint8Array>(path, "bytes", { chunk }), 2);
+      assert.ok(lines.every((l) => l instanceof Uint8Array));
+      assert.deepEqual(lines.map((l) => [...l]), [
+        [...bytesOf("plain words")],
+        [...bytesOf("caf", [0xe9], " ok")],
+        [...bytesOf("real \uFFFD char")],
+        [...bytesOf("caf", [0xe8])],
+        [0xff, 0xfe],
+        [...bytesOf("end")],
+      ], `chunk ${chunk}`);
+    }
+  });
+  // Records are copies: reading on does not change a line already emitted.
+  await withFile("ab\ncd\n", (path) => {
+    const got = drainAny(encodedReader<Uint8Array>(path, "bytes", { chunk: 3 }), 1);
+    assert.deepEqual(got.map((l) => new TextDecoder().decode(l)), ["ab", "cd"]);
+  });
+});
+
+Deno.test("FileSource restores mid-file in every encoding: the rest is read exactly once", async () => {
+  const lines = Array.from({ length: 40 }, (_, i) => bytesOf(`${i} `, i % 3 ? [0xe9, 0x41] : "ok"));
+  const crlf = (l: Uint8Array) => [...l, 0x0d, 0x0a];
+  const content = new Uint8Array(lines.flatMap(crlf));
+  const encodings: FileSourceEncoding[] = ["utf-8", "latin1", "bytes"];
+  await withFile(content, (path) => {
+    for (const encoding of encodings) {
+      for (let p = 1; p <= 3; p++) {
+        for (let i = 0; i < p; i++) {
+          const key = (v: unknown) => v instanceof Uint8Array ? [...v].join(",") : String(v);
+          const full = drainAny(encodedReader(path, encoding, { chunk: 8, i, p })).map(key);
+          const first = encodedReader(path, encoding, { chunk: 8, i, p });
+          const head: string[] = [];
+          first.poll({ collect: (l) => head.push(key(l)) }, 4);
+          const pos = first.position();
+          first.close?.();
+          const resumed = encodedReader(path, encoding, { chunk: 8, i, p });
+          resumed.restore(JSON.parse(JSON.stringify(pos)));
+          const rest = drainAny(resumed).map(key);
+          assert.deepEqual([...head, ...rest], full, `${encoding}, p ${p}, subtask ${i}`);
+        }
+      }
+    }
+    // utf-8-fatal restored past every invalid line reads on.
+    const firstBad = content.indexOf(0xe9);
+    const lastInvalid = lines.length - 1 - [...lines].reverse().findIndex((l) => l.includes(0xe9));
+    const from = lines.slice(0, lastInvalid + 1).reduce((n, l) => n + l.length + 2, 0);
+    assert.ok(firstBad < from);
+    const r = encodedReader<string>(path, "utf-8-fatal");
+    r.restore(from);
+    assert.deepEqual(
+      drainAny(r),
+      lines.slice(lastInvalid + 1).map((l) => new TextDecoder().decode(l)),
+    );
+  });
+});
+
+Deno.test("A job counts replaced sequences in /metrics and logs one warning per reader", async () => {
+  await withFile(MIXED, async (path) => {
+    const log: string[] = [];
+    const env = StreamEnvironment.create({ log: (l) => log.push(l) });
+    const out = new CollectSink<string>();
+    env.readTextFile(path).uid("lines").addSink(out);
+    const client = env.executeAsync("replacements");
+    await client.done;
+    assert.equal(out.values.length, 6);
+    assert.equal(log.filter((l) => l.includes("invalid UTF-8")).length, 1);
+    assert.match(
+      renderMetrics(jobClientRuntime(client)),
+      /^weir_source_replaced_utf8_sequences_total\{[^}]*operator_uid="lines"[^}]*\} 4$/m,
+    );
+
+    const fatal = StreamEnvironment.create({ log: () => {} });
+    fatal.readTextFile(path, { encoding: "utf-8-fatal" }).addSink(new CollectSink());
+    await assert.rejects(
+      fatal.execute("fatal"),
+      (e: unknown) =>
+        e instanceof JobFailedError && e.cause instanceof SerializationError &&
+        /line 2/.test(e.message),
+    );
+  });
+  assert.throws(
+    () => new FileSource({ path: "x", encoding: "ascii" as FileSourceEncoding }),
+    (e: unknown) => e instanceof ConfigError && /utf-8, utf-8-fatal, latin1, bytes/.test(e.message),
+  );
 });

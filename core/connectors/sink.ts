@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { CheckpointedFunction, CheckpointListener } from "../dataflow/functions.ts";
+import type { CheckpointedFunction, CheckpointListener, SyncVoid } from "../dataflow/functions.ts";
 
 /**
  * What a sink subtask is told about its place in the job.
@@ -53,7 +53,7 @@ export interface SinkFunction<T> extends CheckpointedFunction, CheckpointListene
   /** Called once per subtask before the first record. */
   open?(ctx: SinkContext): void | Promise<void>;
   /** Receives one record and its timestamp. */
-  invoke(value: T, timestamp: number | undefined): void;
+  invoke(value: T, timestamp: number | undefined): SyncVoid;
   /** Called after every batch; awaiting here slows the job down (backpressure). */
   flush?(): void | Promise<void>;
   /** Called once at end of input, before `close`. */

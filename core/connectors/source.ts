@@ -48,6 +48,8 @@ export interface SourceContext {
   readonly parallelism: number;
   /** Current processing time in ms (the job's clock; tests control it). */
   now(): number;
+  /** Writes a warning line to the job's log (stderr unless the environment sets `log`). */
+  log?(line: string): void;
 }
 
 /**
@@ -131,6 +133,12 @@ export interface SourceReader<T> {
   restore(position: unknown): void | Promise<void>;
   /** Releases resources. */
   close?(): void | Promise<void>;
+  /**
+   * Counters the reader keeps, by snake_case name (the file source's
+   * `replaced_utf8_sequences`). The admin API's `GET /metrics` sums them over
+   * a source's subtasks as `weir_source_<name>_total`.
+   */
+  counters?(): Readonly<Record<string, number>>;
 }
 
 /**

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { promiseReturnedError } from "../runtime/_sync_call.ts";
 import { ConfigError } from "../errors.ts";
 import type { SinkFunction } from "../connectors/sink.ts";
 import { PrintSink } from "../connectors/collect_sink.ts";
@@ -424,14 +425,16 @@ export class KeyedStream<T, K> extends DataStream<T> {
     serializer: Serializer<T> = Serializers.json as Serializer<T>,
     opts?: OperatorOptions,
   ): DataStream<T> {
-    const reducer: KeyedProcessFunction<K, T, T> & { acc?: ValueState<T> } = {
+    const reducer: KeyedProcessFunction<K, T, T> & { acc?: ValueState<T>; name?: string } = {
       open(ctx: RuntimeContext) {
         this.acc = ctx.getState(new ValueStateDescriptor("reduce", serializer));
+        this.name = ctx.taskName;
       },
       processElement(v, _ctx, out) {
         const acc = this.acc!;
         const prev = acc.value();
         const next = prev === undefined ? v : fn(prev, v);
+        if (next instanceof Promise) throw promiseReturnedError(next, "reduce", this.name!);
         acc.update(next);
         out.collect(next);
       },

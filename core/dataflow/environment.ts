@@ -8,7 +8,7 @@ import { ConfigError } from "../errors.ts";
 import { ArraySource, IterableSource } from "../connectors/collection_source.ts";
 import type { Source } from "../connectors/source.ts";
 import { type GeneratorOptions, GeneratorSource } from "../connectors/generator_source.ts";
-import { FileSource } from "../connectors/file_source.ts";
+import { FileSource, type FileSourceEncoding } from "../connectors/file_source.ts";
 import type { StateBackend } from "../state/backend.ts";
 import { HeapStateBackend } from "../state/heap/heap_backend.ts";
 import { LsmStateBackend } from "../state/lsm/lsm_backend.ts";
@@ -468,9 +468,16 @@ export class StreamEnvironment implements GraphBuilder {
     return this.addSource(new GeneratorSource<T>(options), { name: "Generator Source" });
   }
 
-  /** Reads the lines of a UTF-8 text file, in parallel by byte ranges (see {@linkcode FileSource}). */
-  readTextFile(path: string, opts?: { chunkBytes?: number }): DataStream<string> {
-    return this.addSource(new FileSource({ path, chunkBytes: opts?.chunkBytes }), {
+  /**
+   * Reads the lines of a text file (UTF-8 unless `opts.encoding` says
+   * otherwise), in parallel by byte ranges (see {@linkcode FileSource}).
+   */
+  readTextFile(
+    path: string,
+    opts?: { chunkBytes?: number; encoding?: Exclude<FileSourceEncoding, "bytes"> },
+  ): DataStream<string> {
+    const source = new FileSource({ path, chunkBytes: opts?.chunkBytes, encoding: opts?.encoding });
+    return this.addSource(source, {
       name: `File Source: ${path}`,
     });
   }

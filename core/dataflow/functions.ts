@@ -42,6 +42,27 @@ export interface Collector<T> {
 }
 
 /**
+ * What a user function that emits through a collector returns: nothing, and
+ * in particular not a promise. User functions are synchronous (keyed state
+ * and timers belong to the record being processed only during the call), so
+ * TypeScript rejects an `async` function here; the runtime also fails the job
+ * at the first call that returns a promise.
+ *
+ * @example
+ * ```ts
+ * import type { KeyedProcessFunction } from "@weir/weir";
+ * const echo: KeyedProcessFunction<string, string, string> = {
+ *   processElement(v, _ctx, out) {
+ *     out.collect(v);
+ *   },
+ * };
+ * // `async processElement(v, _ctx, out) { ... }` does not type-check.
+ * void echo;
+ * ```
+ */
+export type SyncVoid = void | undefined;
+
+/**
  * What a function sees of its place in the job, and where it gets keyed state.
  * Keyed state is available only in functions applied to a keyed stream.
  *
@@ -279,8 +300,8 @@ export type FilterFunction<I> =
  * ```
  */
 export type FlatMapFunction<I, O> =
-  | ((value: I, out: Collector<O>) => void)
-  | (RichFunction & CheckpointedFunction & { flatMap(value: I, out: Collector<O>): void });
+  | ((value: I, out: Collector<O>) => SyncVoid)
+  | (RichFunction & CheckpointedFunction & { flatMap(value: I, out: Collector<O>): SyncVoid });
 
 /**
  * Registers and deletes timers; reads both clocks.
@@ -416,7 +437,7 @@ export interface OnTimerContext<K> extends KeyedProcessContext<K> {
  */
 export interface ProcessFunction<I, O> extends RichFunction, CheckpointedFunction {
   /** Handles one record. */
-  processElement(value: I, ctx: ProcessContext, out: Collector<O>): void;
+  processElement(value: I, ctx: ProcessContext, out: Collector<O>): SyncVoid;
 }
 
 /**
@@ -447,9 +468,9 @@ export interface ProcessFunction<I, O> extends RichFunction, CheckpointedFunctio
  */
 export interface KeyedProcessFunction<K, I, O> extends RichFunction, CheckpointedFunction {
   /** Handles one record; its key is current. */
-  processElement(value: I, ctx: KeyedProcessContext<K>, out: Collector<O>): void;
+  processElement(value: I, ctx: KeyedProcessContext<K>, out: Collector<O>): SyncVoid;
   /** A timer fired; its key is current. */
-  onTimer?(timestamp: number, ctx: OnTimerContext<K>, out: Collector<O>): void;
+  onTimer?(timestamp: number, ctx: OnTimerContext<K>, out: Collector<O>): SyncVoid;
 }
 
 /**
@@ -468,11 +489,11 @@ export interface KeyedProcessFunction<K, I, O> extends RichFunction, Checkpointe
  */
 export interface CoProcessFunction<I1, I2, O> extends RichFunction, CheckpointedFunction {
   /** Handles a record of the first input. */
-  processElement1(value: I1, ctx: KeyedProcessContext<unknown>, out: Collector<O>): void;
+  processElement1(value: I1, ctx: KeyedProcessContext<unknown>, out: Collector<O>): SyncVoid;
   /** Handles a record of the second input. */
-  processElement2(value: I2, ctx: KeyedProcessContext<unknown>, out: Collector<O>): void;
+  processElement2(value: I2, ctx: KeyedProcessContext<unknown>, out: Collector<O>): SyncVoid;
   /** A timer fired (keyed inputs only). */
-  onTimer?(timestamp: number, ctx: OnTimerContext<unknown>, out: Collector<O>): void;
+  onTimer?(timestamp: number, ctx: OnTimerContext<unknown>, out: Collector<O>): SyncVoid;
 }
 
 /**
@@ -557,7 +578,10 @@ export interface BroadcastContext extends ProcessContext {
       | ValueStateDescriptor<S>
       | ListStateDescriptor<S>
       | MapStateDescriptor<unknown, unknown>,
-    fn: (key: unknown, state: ValueState<S> | ListState<S> | MapState<unknown, unknown>) => void,
+    fn: (
+      key: unknown,
+      state: ValueState<S> | ListState<S> | MapState<unknown, unknown>,
+    ) => SyncVoid,
   ): void;
 }
 
@@ -582,9 +606,9 @@ export interface BroadcastContext extends ProcessContext {
  */
 export interface BroadcastProcessFunction<I, B, O> extends RichFunction, CheckpointedFunction {
   /** Handles a record of the main input. */
-  processElement(value: I, ctx: ReadOnlyBroadcastContext<unknown>, out: Collector<O>): void;
+  processElement(value: I, ctx: ReadOnlyBroadcastContext<unknown>, out: Collector<O>): SyncVoid;
   /** Handles a broadcast record. */
-  processBroadcastElement(value: B, ctx: BroadcastContext, out: Collector<O>): void;
+  processBroadcastElement(value: B, ctx: BroadcastContext, out: Collector<O>): SyncVoid;
   /** A timer fired (keyed main input only). */
-  onTimer?(timestamp: number, ctx: OnTimerContext<unknown>, out: Collector<O>): void;
+  onTimer?(timestamp: number, ctx: OnTimerContext<unknown>, out: Collector<O>): SyncVoid;
 }

@@ -471,6 +471,7 @@ export class Job implements TaskHost {
           subtaskIndex: p.subtaskIndex,
           parallelism: this.parallelism.get(p.node.id)!,
           now: () => this.config.clock.now(),
+          log: this.config.log ?? ((line) => console.error(`weir: ${line}`)),
         });
       }
     }

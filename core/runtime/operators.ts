@@ -5,6 +5,7 @@
  * @module
  */
 import { StateError } from "../errors.ts";
+import { promiseReturnedError } from "./_sync_call.ts";
 import type {
   BroadcastContext,
   BroadcastProcessFunction,
@@ -93,6 +94,8 @@ function perSubtask<F>(fn: F): F {
 /** An operator around a user function with a life cycle. */
 abstract class UserFunctionOperator<OUT> extends StreamOperator<OUT> {
   protected readonly fn: LifeCycle;
+  /** The keyed backend, when the operator is keyed (set in `open`). */
+  protected backend: KeyedStateBackend | undefined;
   constructor(fn: unknown) {
     super();
     this.fn = (typeof fn === "function" ? {} : perSubtask(fn)) as LifeCycle;
@@ -113,6 +116,14 @@ abstract class UserFunctionOperator<OUT> extends StreamOperator<OUT> {
   override async close(): Promise<void> {
     await this.fn.close?.();
   }
+  /**
+   * The user call returned: keyed state used later (in async callbacks)
+   * throws, and a returned promise fails the job.
+   */
+  protected endCall(result: unknown, method: string): void {
+    this.backend?.endKeyedCall();
+    if (result instanceof Promise) throw promiseReturnedError(result, method, this.ctx.name);
+  }
 }
 
 /**
@@ -122,17 +133,16 @@ abstract class UserFunctionOperator<OUT> extends StreamOperator<OUT> {
  */
 abstract class SimpleOperator<OUT> extends UserFunctionOperator<OUT> {
   readonly #keySelector: KeySelector | undefined;
-  #backend: KeyedStateBackend | undefined;
   constructor(fn: unknown, keySelector: KeySelector | undefined) {
     super(fn);
     this.#keySelector = keySelector;
   }
   override open(): Promise<void> {
-    if (this.#keySelector) this.#backend = this.ctx.keyedBackend();
+    if (this.#keySelector) this.backend = this.ctx.keyedBackend();
     return super.open();
   }
   protected setKey(value: unknown): void {
-    if (this.#keySelector) this.#backend!.setCurrentKey(this.#keySelector(value));
+    if (this.#keySelector) this.backend!.setCurrentKey(this.#keySelector(value));
   }
 }
 
@@ -145,7 +155,9 @@ export class MapOperator<I, O> extends SimpleOperator<O> {
   }
   processElement(value: unknown, ts: number | undefined): void {
     this.setKey(value);
-    this.output.collect(this.#map(value as I), ts);
+    const out = this.#map(value as I);
+    this.endCall(out, "map");
+    this.output.collect(out, ts);
   }
 }
 
@@ -158,7 +170,9 @@ export class FilterOperator<I> extends SimpleOperator<I> {
   }
   processElement(value: unknown, ts: number | undefined): void {
     this.setKey(value);
-    if (this.#filter(value as I)) this.output.collect(value as I, ts);
+    const keep = this.#filter(value as I);
+    this.endCall(keep, "filter");
+    if (keep) this.output.collect(value as I, ts);
   }
 }
 
@@ -173,7 +187,7 @@ export class FlatMapOperator<I, O> extends SimpleOperator<O> {
   processElement(value: unknown, ts: number | undefined): void {
     this.setKey(value);
     this.#out.timestamp = ts;
-    this.#flatMap(value as I, this.#out);
+    this.endCall(this.#flatMap(value as I, this.#out), "flatMap");
   }
 }
 
@@ -184,7 +198,6 @@ export class FlatMapOperator<I, O> extends SimpleOperator<O> {
 abstract class ProcessOperatorBase<OUT> extends UserFunctionOperator<OUT> {
   protected readonly out: TimestampedCollector<OUT> = new TimestampedCollector<OUT>(this);
   protected readonly keySelectors: readonly (KeySelector | undefined)[];
-  protected backend: KeyedStateBackend | undefined;
   protected timers: InternalTimerService<undefined> | undefined;
   protected domain: TimeDomain = "event-time";
   protected readonly context: OnTimerContext<unknown>;
@@ -243,11 +256,13 @@ abstract class ProcessOperatorBase<OUT> extends UserFunctionOperator<OUT> {
   #onTimer(timer: Timer<undefined>, domain: TimeDomain): void {
     this.domain = domain;
     this.out.timestamp = timer.timestamp;
-    this.onTimer(timer.timestamp);
+    this.endCall(this.onTimer(timer.timestamp), "onTimer");
   }
 
-  /** A timer fired; its key is current. */
-  protected onTimer(_timestamp: number): void {}
+  /** A timer fired; its key is current. Returns what the user's onTimer returned. */
+  protected onTimer(_timestamp: number): unknown {
+    return undefined;
+  }
 
   protected enter(value: unknown, ts: number | undefined, input: number): void {
     this.out.timestamp = ts;
@@ -284,10 +299,13 @@ export class ProcessOperator<I, O> extends ProcessOperatorBase<O> {
   }
   processElement(value: unknown, ts: number | undefined, input: number): void {
     this.enter(value, ts, input);
-    this.#process.processElement(value as I, this.context, this.out);
+    this.endCall(
+      this.#process.processElement(value as I, this.context, this.out),
+      "processElement",
+    );
   }
-  protected override onTimer(timestamp: number): void {
-    (this.#process as KeyedProcessFunction<unknown, I, O>).onTimer?.(
+  protected override onTimer(timestamp: number): unknown {
+    return (this.#process as KeyedProcessFunction<unknown, I, O>).onTimer?.(
       timestamp,
       this.context,
       this.out,
@@ -307,11 +325,20 @@ export class CoProcessOperator<I1, I2, O> extends ProcessOperatorBase<O> {
   }
   processElement(value: unknown, ts: number | undefined, input: number): void {
     this.enter(value, ts, input);
-    if (input === 0) this.#process.processElement1(value as I1, this.context, this.out);
-    else this.#process.processElement2(value as I2, this.context, this.out);
+    if (input === 0) {
+      this.endCall(
+        this.#process.processElement1(value as I1, this.context, this.out),
+        "processElement1",
+      );
+    } else {
+      this.endCall(
+        this.#process.processElement2(value as I2, this.context, this.out),
+        "processElement2",
+      );
+    }
   }
-  protected override onTimer(timestamp: number): void {
-    this.#process.onTimer?.(timestamp, this.context, this.out);
+  protected override onTimer(timestamp: number): unknown {
+    return this.#process.onTimer?.(timestamp, this.context, this.out);
   }
 }
 
@@ -344,9 +371,12 @@ export class BroadcastProcessOperator<I, B, O> extends ProcessOperatorBase<O> {
         const state = backend.state(d);
         for (const key of [...backend.keys(d.name)]) {
           backend.setCurrentKey(key);
-          fn(key, state);
+          const result: unknown = fn(key, state);
+          backend.endKeyedCall();
+          if (result instanceof Promise) {
+            throw promiseReturnedError(result, "applyToKeyedState's function", self.ctx.name);
+          }
         }
-        backend.clearCurrentKey();
       },
     };
   }
@@ -354,15 +384,21 @@ export class BroadcastProcessOperator<I, B, O> extends ProcessOperatorBase<O> {
   processElement(value: unknown, ts: number | undefined, input: number): void {
     if (input === 0) {
       this.enter(value, ts, 0);
-      this.#process.processElement(value as I, this.#readOnly, this.out);
+      this.endCall(
+        this.#process.processElement(value as I, this.#readOnly, this.out),
+        "processElement",
+      );
     } else {
       this.out.timestamp = ts;
       this.backend?.clearCurrentKey();
-      this.#process.processBroadcastElement(value as B, this.#writable, this.out);
+      this.endCall(
+        this.#process.processBroadcastElement(value as B, this.#writable, this.out),
+        "processBroadcastElement",
+      );
     }
   }
-  protected override onTimer(timestamp: number): void {
-    this.#process.onTimer?.(timestamp, this.context, this.out);
+  protected override onTimer(timestamp: number): unknown {
+    return this.#process.onTimer?.(timestamp, this.context, this.out);
   }
 }
 
@@ -391,7 +427,8 @@ export class SinkOperator<T> extends StreamOperator<never> {
     await this.sink.notifyCheckpointComplete?.(checkpointId);
   }
   processElement(value: unknown, ts: number | undefined): void {
-    this.sink.invoke(value as T, ts);
+    const result: unknown = this.sink.invoke(value as T, ts);
+    if (result instanceof Promise) throw promiseReturnedError(result, "invoke", this.ctx.name);
   }
   override processWatermark(): void {}
   override async finish(): Promise<void> {

@@ -284,6 +284,15 @@ export interface KeyedStateBackend {
   /** Forgets the current key: state access now throws until a key is set. */
   clearCurrentKey(): void;
   /**
+   * Ends the synchronous user call the current key was set for (the runtime
+   * calls it when `processElement`, `onTimer`, a window function, ... returns).
+   * State access then throws a `StateError` naming the state and the operator
+   * until the next `setCurrentKey`: a callback that runs later (a timer of
+   * `setTimeout`, code after an `await`) would otherwise use whichever key is
+   * current by then.
+   */
+  endKeyedCall(): void;
+  /**
    * Returns the state object for `descriptor`, created on first use. A second
    * call with the same name and a different type throws `StateError`.
    */

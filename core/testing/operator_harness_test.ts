@@ -235,10 +235,12 @@ Deno.test("state reads per key of every kind, without disturbing the current key
   assert.deepEqual(h.state(last, "a"), new Map([["t1", 1], ["t3", 5]]));
   assert.equal(h.state(max, "a"), 5);
   assert.deepEqual(h.keys(sum).sort(), ["a", "b"]);
-  // The operator's current key is still "a", the last record's.
-  assert.equal(h.keyedBackend().currentKey(), "a");
+  // The call that set "a" returned: between records no key is current (state used
+  // by a callback that runs later throws), and reads by key leave it so.
+  assert.throws(() => h.keyedBackend().currentKey(), StateError);
   // Seeding state for a key before records arrive.
   h.withKey("c", () => h.keyedBackend().state(sum).update(100));
+  assert.throws(() => h.keyedBackend().currentKey(), StateError);
   h.processElement(["c", 1], 4);
   assert.equal(h.state(sum, "c"), 101);
   assert.deepEqual(h.output(), ["a", "b", "a", "c"]);

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { Collector, RuntimeContext } from "../dataflow/functions.ts";
+import type { Collector, RuntimeContext, SyncVoid } from "../dataflow/functions.ts";
 import type { StateFor } from "../state/backend.ts";
 import type { AnyStateDescriptor } from "../state/descriptors.ts";
 import type { OutputTag } from "../runtime/output_tag.ts";
@@ -130,7 +130,7 @@ export interface ProcessWindowFunction<IN, OUT, K, W extends Window> {
   /** Per-subtask set-up. */
   open?(ctx: RuntimeContext): void | Promise<void>;
   /** Evaluates the window. */
-  process(key: K, context: ProcessWindowContext<W>, elements: IN[], out: Collector<OUT>): void;
+  process(key: K, context: ProcessWindowContext<W>, elements: IN[], out: Collector<OUT>): SyncVoid;
   /** The window is removed (end + allowed lateness): clear per-window state here. */
   clear?(context: ProcessWindowContext<W>): void;
   /** Releases resources. */

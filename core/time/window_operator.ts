@@ -22,6 +22,7 @@ import { Serializers } from "../state/serializer.ts";
 import type { AggregateFunction, ListState, ValueState } from "../state/state.ts";
 import { StreamOperator } from "../runtime/operator.ts";
 import { type KeySelector, runtimeContext } from "../runtime/operators.ts";
+import { promiseReturnedError } from "../runtime/_sync_call.ts";
 import type { OutputTag } from "../runtime/output_tag.ts";
 import type { InternalTimerService, TimeDomain, Timer } from "../runtime/timers.ts";
 import type { Evictor, EvictorContext, TimestampedValue } from "./evictors.ts";
@@ -310,12 +311,16 @@ export class WindowOperator<IN, OUT, K, W extends Window> extends StreamOperator
     }
     const s = this.#contents as ValueState<unknown>;
     const prev = s.value();
-    if (c.kind === "reduce") {
-      s.update(prev === undefined ? value : c.reduce(prev as IN, value));
-    } else {
+    let next: unknown;
+    if (c.kind === "reduce") next = prev === undefined ? value : c.reduce(prev as IN, value);
+    else {
       const a = c.aggregate;
-      s.update(a.add(value, prev === undefined ? a.createAccumulator() : prev));
+      next = a.add(value, prev === undefined ? a.createAccumulator() : prev);
     }
+    if (next instanceof Promise) {
+      throw promiseReturnedError(next, c.kind === "reduce" ? "reduce" : "add", this.ctx.name);
+    }
+    s.update(next);
     return prev !== undefined;
   }
 
@@ -367,6 +372,7 @@ export class WindowOperator<IN, OUT, K, W extends Window> extends StreamOperator
       const tag = this.#spec.lateDataTag;
       if (tag) this.output.collectSide(tag.id, value, timestamp);
     }
+    this.#backend.endKeyedCall();
   }
 
   #canonicalOf(w: W): W {
@@ -481,7 +487,9 @@ export class WindowOperator<IN, OUT, K, W extends Window> extends StreamOperator
     this.#emitTimestamp = w.maxTimestamp();
     this.#window = w;
     if (this.#process) {
-      this.#process.process(this.#backend.currentKey() as K, this.#pctx, input, this.#collector);
+      const key = this.#backend.currentKey() as K;
+      const r: unknown = this.#process.process(key, this.#pctx, input, this.#collector);
+      if (r instanceof Promise) throw promiseReturnedError(r, "process", this.ctx.name);
     } else {
       for (const x of input) this.output.collect(x as OUT, this.#emitTimestamp);
     }
@@ -500,6 +508,11 @@ export class WindowOperator<IN, OUT, K, W extends Window> extends StreamOperator
   }
 
   #onTimer(timer: Timer<W>, domain: TimeDomain): void {
+    this.#handleTimer(timer, domain);
+    this.#backend.endKeyedCall();
+  }
+
+  #handleTimer(timer: Timer<W>, domain: TimeDomain): void {
     const w = timer.namespace;
     if (this.#drain && domain === "event-time" && timer.timestamp === w.maxTimestamp()) {
       // The window's first timer emits every key's result and drops the

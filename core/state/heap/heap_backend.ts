@@ -6,6 +6,7 @@
  */
 import { alreadyRegistered } from "../_registration.ts";
 import { StateError } from "../../errors.ts";
+import { noKeyError } from "../_no_key_error.ts";
 import type {
   KeyedBackendOptions,
   KeyedRestore,
@@ -122,6 +123,8 @@ type Table = Map<unknown, unknown>;
 /** One state: a table per namespace, each mapping key → value. */
 class HeapStateBase<N> {
   protected readonly backend: HeapKeyedStateBackend;
+  /** The state's name (errors show it). */
+  name = "";
   readonly #namespaces = new Map<unknown, Table>();
   readonly #nsInterner: Interner | undefined;
   /** The namespace serializer, or undefined for state without namespaces. */
@@ -341,18 +344,18 @@ class HeapStateBase<N> {
 
   protected getRaw(): unknown {
     // Check the key first: with no table yet, `table?.get(...)` would skip the check.
-    const key = this.backend.keyForState();
+    const key = this.backend.keyForState(this);
     return this.table?.get(key);
   }
 
   protected setRaw(v: unknown): void {
-    const key = this.backend.keyForState();
+    const key = this.backend.keyForState(this);
     this.writableTable().set(key, v);
     if (this.#dirty !== undefined) this.markDirty(key);
   }
 
   clear(): void {
-    const key = this.backend.keyForState();
+    const key = this.backend.keyForState(this);
     const t = this.table;
     if (t === undefined) return;
     if (this.#dirty !== undefined) {
@@ -451,7 +454,7 @@ class HeapListState<T, N> extends HeapStateBase<N> {
     if (list === undefined) this.setRaw([v]);
     else {
       list.push(v);
-      if (this.tracking) this.markDirty(this.backend.keyForState());
+      if (this.tracking) this.markDirty(this.backend.keyForState(this));
     }
   }
   addAll(values: Iterable<T>): void {
@@ -513,7 +516,7 @@ class HeapMapState<K, V, N> extends HeapStateBase<N> {
   }
   /** A changed map entry: mark the key and the user key. */
   #changed(userKey: unknown): void {
-    const key = this.backend.keyForState();
+    const key = this.backend.keyForState(this);
     this.markDirty(key);
     this.#markUserKey(this.nsKey, key, userKey);
   }
@@ -796,6 +799,8 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
   #lastFull: LastFull | undefined;
   #nextStateId = 1;
   #key: unknown = NO_KEY;
+  /** Whether the key was dropped by `endKeyedCall` (not cleared or never set): the error says so. */
+  #callEnded = false;
   #operator: string;
   readonly #time: TtlTimeProvider;
   readonly #ttlStates = new Map<string, TtlRegistered>();
@@ -885,19 +890,20 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
   /** Forgets the current key. */
   clearCurrentKey(): void {
     this.#key = NO_KEY;
+    this.#callEnded = false;
   }
 
-  /** @internal The current key, checked. */
-  keyForState(): unknown {
+  /** Ends the user call the current key was set for: state access throws until the next key. */
+  endKeyedCall(): void {
+    if (this.#key === NO_KEY) return;
+    this.#key = NO_KEY;
+    this.#callEnded = true;
+  }
+
+  /** @internal The current key, checked (`state` names the state in the error). */
+  keyForState(state?: HeapStateBase<unknown>): unknown {
     const k = this.#key;
-    if (k === NO_KEY) {
-      throw new StateError(
-        `Keyed state of operator "${this.#operator}" accessed outside a keyed context: ` +
-          `use keyed state only in functions applied to a keyed stream (after keyBy), ` +
-          `and only in the subtask whose open() created it (keep state in \`this\` fields, ` +
-          `not in variables shared by subtasks)`,
-      );
-    }
+    if (k === NO_KEY) throw noKeyError(this.#operator, state?.name, this.#callEnded);
     return k;
   }
 
@@ -929,6 +935,7 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
         state = new HeapAggregatingState(this, ns, d.accumulatorSerializer, d.aggregateFunction);
         break;
     }
+    state.name = d.name;
     const pending = this.#pending.get(d.name);
     const meta: StateMeta = {
       id: pending?.meta.id ?? this.#nextStateId++,

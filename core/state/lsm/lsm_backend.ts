@@ -9,6 +9,7 @@
  */
 import { alreadyRegistered } from "../_registration.ts";
 import { CheckpointError, StateError } from "../../errors.ts";
+import { noKeyError } from "../_no_key_error.ts";
 import type {
   KeyedBackendOptions,
   KeyedRestore,
@@ -241,7 +242,7 @@ class LsmSingleValueState<T, N> extends LsmState<N> {
   /** The current key's value. */
   protected read(): T | undefined {
     const cache = this.#cache;
-    const ck = this.b.cacheKey();
+    const ck = this.b.cacheKey(this.id);
     if (cache === undefined || ck === NO_CACHE) return this.#load();
     const e = ck === this.#memoKey ? this.#memoEntry : cache.get(ck);
     if (e !== undefined) {
@@ -269,7 +270,7 @@ class LsmSingleValueState<T, N> extends LsmState<N> {
   /** Sets the current key's value (`undefined` deletes it). */
   protected store(v: T | undefined): void {
     const cache = this.#cache;
-    const ck = this.b.cacheKey();
+    const ck = this.b.cacheKey(this.id);
     if (cache !== undefined && ck !== NO_CACHE) {
       if (typeof v !== "object" && typeof v !== "function") {
         // Serialize now so a bad value fails here, not at a later flush.
@@ -575,11 +576,18 @@ export class LsmKeyedStateBackend implements KeyedStateBackend {
   /** The folder to remove on dispose (when the backend made it). */
   readonly #ownDir: string | undefined;
   readonly #states = new Map<string, Registered>();
+  /** State names by id, for errors (kept after dispose: a late callback's error names its state). */
+  readonly #stateNames = new Map<number, string>();
   /** Restored states not registered yet: their entries stay in the store and in snapshots. */
   readonly #pending = new Map<string, StateMeta>();
   #nextStateId = 1;
   // The current key, serialized once per setCurrentKey.
   #key: unknown = NO_KEY;
+  /** Whether the key was dropped by `endKeyedCall` (not cleared or never set): the error says so. */
+  #callEnded = false;
+  /** The key `endKeyedCall` dropped and its bytes' state: the same key set again reuses them. */
+  #endedKey: unknown = NO_KEY;
+  #endedKeyLen = NO_KEY_LEN;
   #cacheKey: unknown = NO_CACHE;
   #cached = 0;
   /** @internal Reads the value cache answered since it was last emptied. */
@@ -742,6 +750,13 @@ export class LsmKeyedStateBackend implements KeyedStateBackend {
   /** Makes `key` current: serialized once, its key group computed from those bytes. */
   setCurrentKey(key: unknown): void {
     if (key === this.#key && typeof key !== "object") return;
+    if (key === this.#endedKey && typeof key !== "object") {
+      // The key of the call that just ended: its bytes (`#cur`) are still current.
+      this.#key = key;
+      this.#keyLen = this.#endedKeyLen;
+      return;
+    }
+    this.#endedKey = NO_KEY; // `#cur` is about to hold another key's bytes
     const t = typeof key;
     if (t === "string" || t === "number" || t === "bigint" || t === "boolean") {
       // Serialized on first use: a cached value's key needs no bytes.
@@ -765,10 +780,10 @@ export class LsmKeyedStateBackend implements KeyedStateBackend {
   }
 
   /** @internal Serializes the current key if it is not yet; returns its length. */
-  keyBytes(): number {
+  keyBytes(stateId?: number): number {
     const kl = this.#keyLen;
     if (kl >= 0) return kl;
-    if (kl === NO_KEY_LEN) throw this.#noKey();
+    if (kl === NO_KEY_LEN) throw this.#noKey(stateId);
     const w = this.#cur;
     w.reset();
     this.#keySer.write(this.#key, w);
@@ -787,11 +802,23 @@ export class LsmKeyedStateBackend implements KeyedStateBackend {
     this.#key = NO_KEY;
     this.#keyLen = NO_KEY_LEN;
     this.#cacheKey = NO_CACHE;
+    this.#callEnded = false;
+    this.#endedKey = NO_KEY;
+  }
+
+  /** Ends the user call the current key was set for: state access throws until the next key. */
+  endKeyedCall(): void {
+    if (this.#key === NO_KEY) return;
+    this.#endedKey = this.#key;
+    this.#endedKeyLen = this.#keyLen;
+    this.#key = NO_KEY;
+    this.#keyLen = NO_KEY_LEN;
+    this.#callEnded = true;
   }
 
   /** @internal The current key as a cache index (checked), or `NO_CACHE`. */
-  cacheKey(): unknown {
-    if (this.#keyLen === NO_KEY_LEN) throw this.#noKey();
+  cacheKey(stateId?: number): unknown {
+    if (this.#keyLen === NO_KEY_LEN) throw this.#noKey(stateId);
     return this.#cacheKey;
   }
 
@@ -849,13 +876,9 @@ export class LsmKeyedStateBackend implements KeyedStateBackend {
     this.wrote();
   }
 
-  #noKey(): StateError {
-    return new StateError(
-      `Keyed state of operator "${this.#operator}" accessed outside a keyed context: ` +
-        `use keyed state only in functions applied to a keyed stream (after keyBy), ` +
-        `and only in the subtask whose open() created it (keep state in \`this\` fields, ` +
-        `not in variables shared by subtasks)`,
-    );
+  #noKey(stateId?: number): StateError {
+    const name = stateId === undefined ? undefined : this.#stateNames.get(stateId);
+    return noKeyError(this.#operator, name, this.#callEnded);
   }
 
   /**
@@ -863,7 +886,7 @@ export class LsmKeyedStateBackend implements KeyedStateBackend {
    * key scratch; returns its length.
    */
   scratchKey(id: number, ns: Uint8Array, nsLen: number, tail: Uint8Array, tailLen: number): number {
-    const kl = this.keyBytes();
+    const kl = this.keyBytes(id);
     const n = 4 + kl + nsLen + tailLen;
     const ks = this.store.keyScratch(n);
     putStateKeyHeader(ks, this.#kg, id);
@@ -881,7 +904,7 @@ export class LsmKeyedStateBackend implements KeyedStateBackend {
     tail: Uint8Array,
     tailLen: number,
   ): Uint8Array {
-    const kl = this.keyBytes();
+    const kl = this.keyBytes(id);
     const k = new Uint8Array(4 + kl + nsLen + tailLen);
     putStateKeyHeader(k, this.#kg, id);
     k.set(this.#cur.buf.subarray(0, kl), 4);
@@ -963,6 +986,7 @@ export class LsmKeyedStateBackend implements KeyedStateBackend {
     }
     this.#pending.delete(d.name);
     this.#states.set(d.name, { meta, state });
+    this.#stateNames.set(meta.id, d.name);
     if (state instanceof LsmSingleValueState) this.#single.push(state);
     const ttl = innerTtlConfig(d);
     if (ttl?.cleanup.compactionFilter) {
@@ -1102,6 +1126,7 @@ export class LsmKeyedStateBackend implements KeyedStateBackend {
     if (!s) return { found: false };
     checkQueryable(s.meta, this.#operator);
     const prev = this.#key;
+    const callEnded = this.#callEnded;
     this.setCurrentKey(key);
     try {
       const st = s.state;
@@ -1109,8 +1134,10 @@ export class LsmKeyedStateBackend implements KeyedStateBackend {
       const value = readStateValue(s.meta.kind, st);
       return value === undefined ? { found: false } : { found: true, value };
     } finally {
-      if (prev === NO_KEY) this.clearCurrentKey();
-      else this.setCurrentKey(prev);
+      if (prev === NO_KEY) {
+        this.clearCurrentKey();
+        this.#callEnded = callEnded;
+      } else this.setCurrentKey(prev);
     }
   }
 

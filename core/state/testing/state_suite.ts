@@ -372,6 +372,72 @@ export function runStateSuite(name: string, makeBackend: () => StateBackend): vo
     b.dispose();
   });
 
+  test("errors: state used after the keyed call ended throws, naming the state and operator", () => {
+    const b = keyed(makeBackend);
+    const v = b.state(new ValueStateDescriptor("count", Serializers.f64, 0));
+    const l = b.state(new ListStateDescriptor("seen", Serializers.string));
+    const m = b.state(new MapStateDescriptor("last", Serializers.string, Serializers.f64));
+    const r = b.state(
+      new ReducingStateDescriptor("max", (x: number, y: number) => Math.max(x, y), Serializers.f64),
+    );
+    const calls: [string, string, () => unknown][] = [
+      ["count", "value", () => v.value()],
+      ["count", "update", () => v.update(7)],
+      ["count", "clear", () => v.clear()],
+      ["seen", "list add", () => l.add("x")],
+      ["seen", "list get", () => l.get()],
+      ["last", "map put", () => m.put("x", 1)],
+      ["last", "map get", () => m.get("x")],
+      ["max", "reducing add", () => r.add(1)],
+    ];
+    const write = (key: string, n: number) => {
+      b.setCurrentKey(key);
+      v.update(n);
+      l.add(key);
+      m.put(key, n);
+      r.add(n);
+    };
+    write("a", 1);
+    b.endKeyedCall();
+    for (const [name, what, call] of calls) {
+      assert.throws(
+        call,
+        (e: unknown) =>
+          e instanceof StateError && e.message.includes(`"${name}"`) &&
+          e.message.includes('"suite-op"') && /after the call that set its key/.test(e.message),
+        what,
+      );
+    }
+    assert.throws(() => b.currentKey(), StateError);
+    // Nothing was written by the refused calls, and the next call's key works again:
+    // the same key (its bytes reused), then another one, then the first again.
+    b.setCurrentKey("a");
+    assert.deepEqual([v.value(), l.get(), m.get("a"), r.get()], [1, ["a"], 1, 1]);
+    b.endKeyedCall();
+    write("b", 2);
+    b.endKeyedCall();
+    b.setCurrentKey("a");
+    assert.deepEqual([v.value(), l.get(), m.get("b"), r.get()], [1, ["a"], undefined, 1]);
+    l.add("a2");
+    b.setCurrentKey("b");
+    assert.deepEqual([v.value(), l.get(), m.get("b"), r.get()], [2, ["b"], 2, 2]);
+    b.endKeyedCall();
+    b.setCurrentKey(["a", 1]); // an object key: serialized on every set
+    v.update(3);
+    b.endKeyedCall();
+    b.setCurrentKey("a");
+    assert.deepEqual(l.get(), ["a", "a2"]);
+    b.setCurrentKey(["a", 1]);
+    assert.equal(v.value(), 3);
+    // clearCurrentKey (no keyed context at all) keeps the general message.
+    b.clearCurrentKey();
+    assert.throws(
+      () => v.value(),
+      (e: unknown) => e instanceof StateError && /keyed context/.test(e.message),
+    );
+    b.dispose();
+  });
+
   test("errors: one name registered with another type throws StateError", () => {
     const b = keyed(makeBackend);
     b.state(new ValueStateDescriptor("s", Serializers.f64));

@@ -1,0 +1,29 @@
+/**
+ * User functions are synchronous: the operators check what a user function
+ * returned with `result instanceof Promise` (no allocation, no call) and
+ * throw this error when it is a promise.
+ *
+ * @module
+ */
+import { ConfigError } from "../errors.ts";
+
+/**
+ * The error for a user function (`method` of operator `operator`) that
+ * returned `promise`. The promise's own later rejection (its code after an
+ * `await` fails once the job stops) is silenced: this error already says
+ * what is wrong.
+ */
+export function promiseReturnedError(
+  promise: Promise<unknown>,
+  method: string,
+  operator: string,
+): ConfigError {
+  promise.catch(() => {});
+  return new ConfigError(
+    `${method} of operator "${operator}" returned a promise: user functions are synchronous ` +
+      `(an async function is one). Keyed state, timers and the collector belong to the record ` +
+      `being processed only until the call returns, and nothing waits for the promise. ` +
+      `weir has no async I/O operator yet: do the I/O in a source, or load what the function ` +
+      `needs in open(), which may be async`,
+  );
+}
