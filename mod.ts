@@ -164,7 +164,11 @@ export type { FlagOptions, FlagValues, JobFlags, StateBackendName } from "./core
 export { runMain } from "./core/dataflow/run_main.ts";
 export { DenoCheckpointFs } from "./core/checkpoint/checkpoint_fs.ts";
 export type { CheckpointFs } from "./core/checkpoint/checkpoint_fs.ts";
-export type { CheckpointConfig, CompletedCheckpoint } from "./core/checkpoint/coordinator.ts";
+export type {
+  CheckpointConfig,
+  CompletedCheckpoint,
+  StopOptions,
+} from "./core/checkpoint/coordinator.ts";
 export type {
   CheckpointHistoryEntry,
   HistoryEntry,

@@ -13,3 +13,5 @@ export * from "./restore.ts";
 export * from "./restart_strategy.ts";
 export * from "./coordinator.ts";
 export * from "./history.ts";
+export * from "./fallback.ts";
+export * from "./checkpoint_ids.ts";

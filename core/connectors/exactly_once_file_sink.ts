@@ -8,11 +8,16 @@
  * ```
  * Only `part-*` files are output; in-progress and pending files are hidden in
  * a dot-folder. A rename is atomic, so a file is either committed whole or
- * not at all.
+ * not at all. A transaction records the folder it lives in, so a job restored
+ * with another output folder still commits the old run's pending files where
+ * they are. A committed file may be moved on by its consumer: a transaction
+ * whose file is neither pending nor in place was committed before, and is
+ * reported once instead of failing the job.
  *
  * @module
  */
-import { CheckpointError, ConfigError } from "../errors.ts";
+import { resolve } from "node:path";
+import { ConfigError } from "../errors.ts";
 import { TwoPhaseCommitSink } from "./two_phase_commit_sink.ts";
 import type { SinkContext } from "./sink.ts";
 
@@ -43,10 +48,12 @@ export interface ExactlyOnceFileSinkOptions<T> {
   format?: (value: T) => string;
 }
 
-/** A transaction: one file, and how many records it holds. */
+/** A transaction: one file, how many records it holds, and the folder it lives in. */
 interface FileTransaction {
   name: string;
   records: number;
+  /** Absolute output folder (absent in snapshots of older versions: the sink's folder). */
+  dir?: string;
 }
 
 /** The folder holding files not committed yet. */
@@ -84,7 +91,7 @@ function exists(path: string): boolean {
 export class ExactlyOnceFileSink<T> extends TwoPhaseCommitSink<T, FileTransaction> {
   /** `"exactly-once file"`. */
   readonly name = "exactly-once file";
-  /** The output folder. */
+  /** The output folder (absolute). */
   readonly dir: string;
   private readonly format: (value: T) => string;
   private run = "";
@@ -92,6 +99,8 @@ export class ExactlyOnceFileSink<T> extends TwoPhaseCommitSink<T, FileTransactio
   private lines: string[] = [];
   private file: Deno.FsFile | undefined;
   private readonly encoder = new TextEncoder();
+  /** Files found committed and moved away while committing restored transactions. */
+  private movedAway: FileTransaction[] | undefined;
 
   /** Writes into `options.dir`. */
   constructor(options: ExactlyOnceFileSinkOptions<T>) {
@@ -99,7 +108,7 @@ export class ExactlyOnceFileSink<T> extends TwoPhaseCommitSink<T, FileTransactio
     if (typeof options.dir !== "string" || options.dir === "") {
       throw new ConfigError("ExactlyOnceFileSink needs a dir");
     }
-    this.dir = options.dir;
+    this.dir = resolve(options.dir);
     this.format = options.format ??
       ((v: T) => (typeof v === "string" ? v : JSON.stringify(v)));
     Deno.mkdirSync(`${this.dir}/${IN_PROGRESS_DIR}`, { recursive: true });
@@ -113,17 +122,40 @@ export class ExactlyOnceFileSink<T> extends TwoPhaseCommitSink<T, FileTransactio
   override open(ctx: SinkContext): void {
     this.run = crypto.randomUUID().slice(0, 8);
     this.seq = 0;
-    super.open(ctx);
+    this.movedAway = [];
+    try {
+      super.open(ctx);
+    } finally {
+      const moved = this.movedAway;
+      this.movedAway = undefined;
+      if (moved.length > 0) this.reportMoved(moved);
+    }
+  }
+
+  private reportMoved(moved: FileTransaction[]): void {
+    const records = moved.reduce((n, t) => n + t.records, 0);
+    const names = moved.slice(0, 3).map((t) => `${t.dir ?? this.dir}/${t.name}`).join(", ");
+    const more = moved.length > 3 ? ` and ${moved.length - 3} more` : "";
+    (this.subtask.log ?? console.error)(
+      `${moved.length} restored transaction(s) of the exactly-once file sink (${records} ` +
+        `records: ${names}${more}) were committed before and their files have since been ` +
+        `moved or removed; they count as committed`,
+    );
+  }
+
+  private folderOf(txn: FileTransaction): string {
+    return txn.dir ?? this.dir;
   }
 
   private inProgress(txn: FileTransaction): string {
-    return `${this.dir}/${IN_PROGRESS_DIR}/${txn.name}`;
+    return `${this.folderOf(txn)}/${IN_PROGRESS_DIR}/${txn.name}`;
   }
 
   protected beginTransaction(): FileTransaction {
     this.lines = [];
     this.file = undefined;
-    return { name: `part-${this.subtask.subtaskIndex}-${this.run}-${this.seq++}`, records: 0 };
+    const name = `part-${this.subtask.subtaskIndex}-${this.run}-${this.seq++}`;
+    return { name, records: 0, dir: this.dir };
   }
 
   protected write(txn: FileTransaction, value: T): void {
@@ -152,15 +184,17 @@ export class ExactlyOnceFileSink<T> extends TwoPhaseCommitSink<T, FileTransactio
   protected commit(txn: FileTransaction): void {
     if (txn.records === 0) return;
     const from = this.inProgress(txn);
-    const to = `${this.dir}/${txn.name}`;
+    const to = `${this.folderOf(txn)}/${txn.name}`;
     try {
       Deno.renameSync(from, to);
     } catch (e) {
       if (!(e instanceof Deno.errors.NotFound)) throw e;
       if (exists(to)) return; // committed before: commit is idempotent
-      throw new CheckpointError(
-        `Cannot commit ${txn.name}: neither ${from} nor ${to} exists (${txn.records} records lost)`,
-      );
+      // Pre-commit made the file durable and only a commit moves it out of
+      // the hidden folder: gone from both places, it was committed and then
+      // moved on downstream.
+      if (this.movedAway) this.movedAway.push(txn);
+      else this.reportMoved([txn]);
     }
   }
 

@@ -15,13 +15,14 @@ import type {
   FunctionSnapshotContext,
 } from "../dataflow/functions.ts";
 import type { SinkContext, SinkFunction } from "./sink.ts";
+import { PENDING_TRANSACTIONS_STATE } from "../checkpoint/manifest.ts";
 
 interface PendingTransaction<TXN> {
   checkpointId: number;
   txn: TXN;
 }
 
-const PENDING = new ListStateDescriptor<unknown>("two-phase-commit-pending", Serializers.json);
+const PENDING = new ListStateDescriptor<unknown>(PENDING_TRANSACTIONS_STATE, Serializers.json);
 
 /**
  * Base of exactly-once sinks. `TXN` must survive JSON (it is kept in

@@ -17,7 +17,7 @@ import { type Clock, SystemClock } from "../runtime/clock.ts";
 import type { Transformation } from "../runtime/graph.ts";
 import { Job, type JobResult } from "../runtime/job.ts";
 import { type JobClient, runJob } from "../runtime/job_runner.ts";
-import type { CheckpointConfig } from "../checkpoint/coordinator.ts";
+import type { CheckpointConfig, StopOptions } from "../checkpoint/coordinator.ts";
 import type { CheckpointFs } from "../checkpoint/checkpoint_fs.ts";
 import {
   checkRestartStrategy,
@@ -64,6 +64,12 @@ export interface EnvironmentConfig {
   restore?: string;
   /** Restore even when the snapshot holds state of operators the job lacks. */
   allowNonRestoredState?: boolean;
+  /**
+   * Let `restore: "latest"` (and restarts) fall back past damaged checkpoints
+   * whose exactly-once output was committed, emitting that output again
+   * (false: such a fallback fails with an error that says so).
+   */
+  allowDuplicateOutput?: boolean;
   /**
    * What to do when the job fails (none without checkpointing; Flink's
    * exponential-delay defaults with it).
@@ -156,6 +162,7 @@ interface ResolvedConfig {
   checkpointFs: CheckpointFs | undefined;
   restore: string | undefined;
   allowNonRestoredState: boolean;
+  allowDuplicateOutput: boolean;
   restartStrategy: RestartStrategy;
   log: (line: string) => void;
   admin: AdminOptions | undefined;
@@ -225,9 +232,9 @@ function withAdmin(client: JobClient, admin: AdminOptions): JobClient {
   let stoppedThroughApi = false;
   const served: JobClient = Object.create(client, {
     stopWithSavepoint: {
-      value: (name?: string) => {
+      value: (name?: string, stop?: StopOptions) => {
         stoppedThroughApi = true;
-        return client.stopWithSavepoint(name);
+        return client.stopWithSavepoint(name, stop);
       },
     },
   });
@@ -252,7 +259,7 @@ function withAdmin(client: JobClient, admin: AdminOptions): JobClient {
     cancel: () => client.cancel(),
     triggerCheckpoint: () => client.triggerCheckpoint(),
     triggerSavepoint: (name?: string) => client.triggerSavepoint(name),
-    stopWithSavepoint: (name?: string) => client.stopWithSavepoint(name),
+    stopWithSavepoint: (name?: string, stop?: StopOptions) => client.stopWithSavepoint(name, stop),
   };
 }
 
@@ -317,6 +324,7 @@ export class StreamEnvironment implements GraphBuilder {
       checkpointFs: config.checkpoint?.fs,
       restore: config.restore,
       allowNonRestoredState: config.allowNonRestoredState ?? false,
+      allowDuplicateOutput: config.allowDuplicateOutput ?? false,
       restartStrategy,
       log: config.log ?? ((line) => Deno.stderr.writeSync(encoder.encode(`weir: ${line}\n`))),
       admin: checkAdmin(config.admin),
@@ -351,6 +359,7 @@ export class StreamEnvironment implements GraphBuilder {
         dir: flags.checkpointDir,
         ...(flags.checkpointInterval !== undefined ? { intervalMs: flags.checkpointInterval } : {}),
         ...(flags.mode !== undefined ? { mode: flags.mode } : {}),
+        ...(flags.retainedCheckpoints !== undefined ? { retained: flags.retainedCheckpoints } : {}),
       }
       : config.checkpoint;
     const env = StreamEnvironment.create({
@@ -364,6 +373,7 @@ export class StreamEnvironment implements GraphBuilder {
       ...(checkpoint ? { checkpoint } : {}),
       ...(flags.restore !== undefined ? { restore: flags.restore } : {}),
       ...(flags.allowNonRestoredState ? { allowNonRestoredState: true } : {}),
+      ...(flags.allowDuplicateOutput ? { allowDuplicateOutput: true } : {}),
       ...(flags.adminPort !== undefined ? { admin: adminFromFlags(flags, config.admin) } : {}),
     });
     return { env, flags, values };
@@ -475,6 +485,7 @@ export class StreamEnvironment implements GraphBuilder {
       checkpoint: c.checkpoint,
       fs: c.checkpointFs,
       restore: c.restore,
+      allowDuplicateOutput: c.allowDuplicateOutput,
       restartStrategy: c.restartStrategy,
       log: c.log,
     });

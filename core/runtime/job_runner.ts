@@ -6,7 +6,11 @@
  * @module
  */
 import { ConfigError, CorruptionError, JobFailedError } from "../errors.ts";
-import type { CheckpointConfig, CompletedCheckpoint } from "../checkpoint/coordinator.ts";
+import type {
+  CheckpointConfig,
+  CompletedCheckpoint,
+  StopOptions,
+} from "../checkpoint/coordinator.ts";
 import { decideRestart, type RestartStrategy } from "../checkpoint/restart_strategy.ts";
 import { resolveRestore } from "../checkpoint/restore.ts";
 import { CheckpointStorage, type LoadedManifest, loadManifest } from "../checkpoint/storage.ts";
@@ -26,6 +30,11 @@ export interface RunOptions {
   readonly fs: CheckpointFs | undefined;
   /** `"latest"`, a checkpoint or savepoint path, or undefined. */
   readonly restore: string | undefined;
+  /**
+   * Let `latest` fall back past damaged checkpoints whose exactly-once output
+   * was committed (that output is emitted again); refused otherwise.
+   */
+  readonly allowDuplicateOutput?: boolean;
   /** What to do when the job fails. */
   readonly restartStrategy: RestartStrategy;
   /** Where to report restores and restarts. */
@@ -64,8 +73,11 @@ export interface JobClient {
   triggerCheckpoint(): Promise<CompletedCheckpoint>;
   /** Takes a self-contained savepoint in `DIR/savepoints/<name>`. */
   triggerSavepoint(name?: string): Promise<CompletedCheckpoint>;
-  /** Drains the job, takes a savepoint, commits, and ends the job. */
-  stopWithSavepoint(name?: string): Promise<CompletedCheckpoint>;
+  /**
+   * Stops the job with a savepoint, commits, and ends the job; with
+   * `{ drain: true }` every window and timer fires first (see {@linkcode StopOptions}).
+   */
+  stopWithSavepoint(name?: string, options?: StopOptions): Promise<CompletedCheckpoint>;
 }
 
 function savepointName(): string {
@@ -77,10 +89,14 @@ export function runJob(nodes: readonly Transformation[], options: RunOptions): J
   const { checkpoint, log } = options;
   const fs = options.fs ?? new DenoCheckpointFs();
   const storage = checkpoint ? new CheckpointStorage(checkpoint.dir, fs) : undefined;
+  const policy = checkpoint && {
+    mode: checkpoint.mode,
+    allowDuplicateOutput: options.allowDuplicateOutput ?? false,
+  };
   let restore: LoadedManifest | undefined;
   if (options.restore === "latest") {
     if (!storage) throw new ConfigError("--restore latest needs --checkpoint-dir");
-    restore = resolveRestore(storage, "latest", log);
+    restore = resolveRestore(storage, "latest", log, undefined, policy);
     if (restore) log(`restoring checkpoint ${restore.manifest.checkpointId} from ${restore.dir}`);
     else log(`no checkpoint to restore in ${storage.paths.root}; starting fresh`);
   } else if (options.restore !== undefined) {
@@ -91,7 +107,15 @@ export function runJob(nodes: readonly Transformation[], options: RunOptions): J
       `restoring ${restore!.manifest.kind} ${restore!.manifest.checkpointId} from ${restore!.dir}`,
     );
   }
-  const start = (from: LoadedManifest | undefined) => {
+  const start = (from: LoadedManifest | undefined, lastCheckpointId?: number) => {
+    if (from?.acceptedDuplicates) log(from.acceptedDuplicates.message);
+    if (from?.manifest.drained) {
+      log(
+        `savepoint ${from.manifest.checkpointId} was taken by a stop with drain: the windows ` +
+          `and timers pending then fired early, so records after the stop start them anew ` +
+          `(Flink: drain only to end a job for good; stop without drain to upgrade)`,
+      );
+    }
     // Restores go to the checkpoint history, so the admin API counts them across runs.
     if (from && storage) {
       const problem = appendHistory(storage.paths.root, {
@@ -100,6 +124,14 @@ export function runJob(nodes: readonly Transformation[], options: RunOptions): J
         restore_timestamp: Date.now(),
         is_savepoint: from.manifest.kind === "savepoint",
         external_path: from.dir,
+        ...(from.acceptedDuplicates
+          ? {
+            duplicates_accepted: {
+              skipped: [...from.acceptedDuplicates.skipped],
+              message: from.acceptedDuplicates.message,
+            },
+          }
+          : {}),
       });
       if (problem) log(problem);
     }
@@ -107,6 +139,7 @@ export function runJob(nodes: readonly Transformation[], options: RunOptions): J
       ...options.job,
       ...(checkpoint && storage ? { checkpoint: { config: checkpoint, storage } } : {}),
       ...(from ? { restore: from } : {}),
+      ...(lastCheckpointId !== undefined ? { lastCheckpointId } : {}),
     });
   };
   let job = start(restore);
@@ -150,7 +183,9 @@ export function runJob(nodes: readonly Transformation[], options: RunOptions): J
         if (cancelled) {
           return { name: options.job.name, durationMs: 0, cancelled: true, recordsIn: {} };
         }
-        const latest = storage ? resolveRestore(storage, "latest", log, damaged) : undefined;
+        const latest = storage
+          ? resolveRestore(storage, "latest", log, damaged, policy)
+          : undefined;
         restore = latest ??
           (restore && damaged.has(restore.manifest.checkpointId) ? undefined : restore);
         if (restore) {
@@ -158,7 +193,7 @@ export function runJob(nodes: readonly Transformation[], options: RunOptions): J
             `restoring ${restore.manifest.kind} ${restore.manifest.checkpointId} after a failure`,
           );
         }
-        job = start(restore);
+        job = start(restore, job.coordinator?.lastTriggeredId);
         restarts++;
       }
     }
@@ -182,8 +217,8 @@ export function runJob(nodes: readonly Transformation[], options: RunOptions): J
     triggerSavepoint(name = savepointName()) {
       return coordinatorOf(job).trigger(name);
     },
-    stopWithSavepoint(name = savepointName()) {
-      return job.stopWithSavepoint(name);
+    stopWithSavepoint(name = savepointName(), stop?: StopOptions) {
+      return job.stopWithSavepoint(name, stop);
     },
   };
 }

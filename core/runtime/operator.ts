@@ -41,6 +41,8 @@ export interface OperatorContext {
   readonly operatorState: OperatorStateStore;
   /** Whether the job was restored from a checkpoint or savepoint. */
   readonly isRestored: boolean;
+  /** Where the job reports what it does (stderr by default). */
+  readonly log?: (line: string) => void;
   /** The keyed backend of this subtask; throws if the operator is not keyed. */
   keyedBackend(): KeyedStateBackend;
   /** The key serializer (keyed operators). */

@@ -382,6 +382,7 @@ export class SinkOperator<T> extends StreamOperator<never> {
       subtaskIndex: this.ctx.subtaskIndex,
       parallelism: this.ctx.parallelism,
       operatorUid: this.ctx.uid,
+      ...(this.ctx.log ? { log: this.ctx.log } : {}),
     });
   }
   override snapshotState(checkpointId: number): void {
