@@ -97,8 +97,11 @@ export function runJob(nodes: readonly Transformation[], options: RunOptions): J
   if (options.restore === "latest") {
     if (!storage) throw new ConfigError("--restore latest needs --checkpoint-dir");
     restore = resolveRestore(storage, "latest", log, undefined, policy);
-    if (restore) log(`restoring checkpoint ${restore.manifest.checkpointId} from ${restore.dir}`);
-    else log(`no checkpoint to restore in ${storage.paths.root}; starting fresh`);
+    if (restore) {
+      log(
+        `restoring ${restore.manifest.kind} ${restore.manifest.checkpointId} from ${restore.dir}`,
+      );
+    } else log(`no checkpoint to restore in ${storage.paths.root}; starting fresh`);
   } else if (options.restore !== undefined) {
     restore = storage
       ? resolveRestore(storage, options.restore, log)
