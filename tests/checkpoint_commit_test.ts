@@ -301,3 +301,37 @@ Deno.test("commit: a stop-with-savepoint that committed lists nothing pending an
     for (const d of [dir, dir2, out1, out2]) Deno.removeSync(d, { recursive: true });
   }
 });
+
+Deno.test("commit: a savepoint's pending file outlives a fall-back to an earlier checkpoint; restoring the savepoint commits it", async () => {
+  const dir = temp("weir-ck-"), out = temp("weir-out-"), dir2 = temp("weir-ck2-");
+  try {
+    const j1 = start(dir, { out });
+    await j1.push(first);
+    await j1.client.triggerCheckpoint();
+    await until(() => committedLines(out).length === first.length, "commits");
+    await j1.push(second);
+    const sp = await j1.client.triggerSavepoint("fork");
+    j1.client.cancel(); // a crash before the next checkpoint
+    await j1.client.done;
+    // The job goes on from checkpoint 1 (replaying `second`) and cleans up what it left.
+    const j2 = start(dir, { out, restore: "latest" });
+    await j2.push(second);
+    j2.src.end();
+    await j2.client.done;
+    assert.deepEqual(problems([...first, ...second], [out]), []);
+    // Later, the savepoint is restored (a fork): its own output is still there to commit.
+    const fork = temp("weir-fork-");
+    const logs: string[] = [];
+    const j3 = start(dir2, { out: fork, restore: sp.path, log: (l) => logs.push(l) });
+    j3.src.end();
+    await j3.client.done;
+    assert.ok(!logs.some((l) => l.includes("moved or removed")), logs.join("\n"));
+    const pending = listTree(`${out}/.in-progress`);
+    assert.deepEqual(pending, [], "committed into the folder it lives in");
+    const lines = committedLines(out);
+    assert.equal(lines.length, first.length + 2 * second.length, "the fork's copy of `second`");
+    Deno.removeSync(fork, { recursive: true });
+  } finally {
+    for (const d of [dir, dir2, out]) Deno.removeSync(d, { recursive: true });
+  }
+});

@@ -4,6 +4,8 @@
  *
  * ```
  * DIR/.in-progress/part-<subtask>-<run>-<n>   written, then pre-committed (fsync) at a barrier
+ * DIR/.in-progress/part-…-<n>.savepoint       pre-committed at a savepoint's barrier: kept until
+ *                                             a checkpoint or a restore of the savepoint commits it
  * DIR/part-<subtask>-<run>-<n>                committed: renamed when the checkpoint completes
  * ```
  * Only `part-*` files are output; in-progress and pending files are hidden in
@@ -54,7 +56,15 @@ interface FileTransaction {
   records: number;
   /** Absolute output folder (absent in snapshots of older versions: the sink's folder). */
   dir?: string;
+  /** Its pending file's name in the in-progress folder, when not `name` (a savepoint's). */
+  file?: string;
 }
+
+/**
+ * Marks a file pre-committed for a savepoint: a restore from an earlier
+ * checkpoint leaves it in place, since restoring the savepoint commits it.
+ */
+const SAVEPOINT_SUFFIX = ".savepoint";
 
 /** The folder holding files not committed yet. */
 export const IN_PROGRESS_DIR = ".in-progress";
@@ -148,7 +158,7 @@ export class ExactlyOnceFileSink<T> extends TwoPhaseCommitSink<T, FileTransactio
   }
 
   private inProgress(txn: FileTransaction): string {
-    return `${this.folderOf(txn)}/${IN_PROGRESS_DIR}/${txn.name}`;
+    return `${this.folderOf(txn)}/${IN_PROGRESS_DIR}/${txn.file ?? txn.name}`;
   }
 
   protected beginTransaction(): FileTransaction {
@@ -172,12 +182,16 @@ export class ExactlyOnceFileSink<T> extends TwoPhaseCommitSink<T, FileTransactio
     while (n < data.length) n += this.file.writeSync(data.subarray(n));
   }
 
-  protected preCommit(txn: FileTransaction): void {
+  protected preCommit(txn: FileTransaction, forSavepoint: boolean): void {
     this.flushTransaction(txn);
-    if (this.file) {
-      this.file.syncSync();
-      this.file.close();
-      this.file = undefined;
+    if (!this.file) return;
+    this.file.syncSync();
+    this.file.close();
+    this.file = undefined;
+    if (forSavepoint) {
+      const from = this.inProgress(txn);
+      txn.file = txn.name + SAVEPOINT_SUFFIX;
+      Deno.renameSync(from, this.inProgress(txn));
     }
   }
 
@@ -212,9 +226,10 @@ export class ExactlyOnceFileSink<T> extends TwoPhaseCommitSink<T, FileTransactio
   }
 
   protected override cleanUpLeftovers(keep: FileTransaction[]): void {
-    const names = new Set(keep.map((t) => t.name));
+    const names = new Set(keep.map((t) => t.file ?? t.name));
     for (const e of Deno.readDirSync(`${this.dir}/${IN_PROGRESS_DIR}`)) {
-      if (!names.has(e.name)) Deno.removeSync(`${this.dir}/${IN_PROGRESS_DIR}/${e.name}`);
+      if (names.has(e.name) || e.name.endsWith(SAVEPOINT_SUFFIX)) continue;
+      Deno.removeSync(`${this.dir}/${IN_PROGRESS_DIR}/${e.name}`);
     }
   }
 }

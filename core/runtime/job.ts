@@ -280,7 +280,7 @@ export class Job implements TaskHost {
     const start = performance.now();
     const storage = this.config.checkpoint!.storage.segmentStorage();
     const parts = this.#byTask.get(task)!.map((p) => {
-      p.operator.snapshotState(id);
+      p.operator.snapshotState(id, barrier.options.savepoint);
       return {
         uid: uidOf(p.node),
         subtaskIndex: p.subtaskIndex,

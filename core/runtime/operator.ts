@@ -87,8 +87,8 @@ export abstract class StreamOperator<OUT = unknown> {
     this.output.emitWatermark(timestamp);
   }
 
-  /** Brings state up to date for a checkpoint (synchronous part). */
-  snapshotState(_checkpointId: number): void {}
+  /** Brings state up to date for a checkpoint or (`savepoint`) a savepoint (synchronous part). */
+  snapshotState(_checkpointId: number, _savepoint?: boolean): void {}
 
   /** A checkpoint completed. */
   notifyCheckpointComplete(_checkpointId: number): void | Promise<void> {}
