@@ -5,7 +5,7 @@
  * @module
  */
 import { CheckpointError, ConfigError } from "../../core/errors.ts";
-import { numberFlag, parseCommand, requireFlag } from "../args.ts";
+import { numberFlag, parseCommand, requireFlag, UsageError } from "../args.ts";
 import type { CliIo, Command } from "../command.ts";
 
 const HELP =
@@ -97,7 +97,7 @@ export const savepoint: Command = {
     const timeoutMs = (numberFlag(p, "timeout", this.name, false) ?? 300) * 1000;
     const stop = p.values.stop === true;
     if (p.values.drain === true && !stop) {
-      throw new ConfigError("savepoint: --drain needs --stop");
+      throw new UsageError("--drain needs --stop", this.name);
     }
     const target = p.values["target-dir"];
     // Flink's bodies: `{"target-directory"}` for a savepoint, `{"targetDirectory", "drain"}` for stop.
