@@ -221,6 +221,13 @@ Deno.test("commit: --retained-checkpoints and --allow-duplicate-output are job f
       "4",
     ]);
     assert.equal(env.config.checkpoint?.retained, 4);
+    assert.equal(env.config.allowDuplicateOutput, false);
+    const allowed = StreamEnvironment.fromArgs([
+      "--checkpoint-dir",
+      dir,
+      "--allow-duplicate-output",
+    ]);
+    assert.equal(allowed.env.config.allowDuplicateOutput, true);
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }
