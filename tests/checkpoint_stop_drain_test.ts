@@ -8,7 +8,10 @@
  * late and nothing is lost.
  */
 import assert from "node:assert/strict";
+import { createAdminApp } from "../core/admin/app.ts";
+import { jobClientRuntime } from "../core/admin/runtime.ts";
 import { CollectSink } from "../core/connectors/collect_sink.ts";
+import type { JobClient } from "../core/runtime/job_runner.ts";
 import { StreamEnvironment } from "../core/dataflow/environment.ts";
 import { OutputTag } from "../core/runtime/output_tag.ts";
 import { Serializers } from "../core/state/serializer.ts";
@@ -100,20 +103,45 @@ async function reference(kind: Kind, input: Ev[]): Promise<string[]> {
   }
 }
 
+/** Stops the job with a savepoint; returns its folder. */
+type Stop = (client: JobClient) => Promise<string>;
+
+const stopWith = (drain: boolean): Stop => async (client) =>
+  (await client.stopWithSavepoint("stop", { drain })).path;
+
+/** Stops through the admin API: `POST /jobs/:id/stop` with Flink's body, polled to completion. */
+const stopThroughRest = (body: Record<string, unknown>): Stop => async (client) => {
+  const id = "f".repeat(32);
+  const app = createAdminApp(jobClientRuntime(client, { id }));
+  const res = await app.request(`/jobs/${id}/stop`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  assert.equal(res.status, 202);
+  const trigger = (await res.json())["request-id"];
+  for (;;) {
+    const st = await (await app.request(`/jobs/${id}/savepoints/${trigger}`)).json();
+    if (st.status.id === "COMPLETED") return st.operation.location;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+};
+
 /** Runs the first half, stops with a savepoint, restores and runs the rest. */
-async function stopAndRestore(kind: Kind, input: Ev[], drain: boolean) {
+async function stopAndRestore(kind: Kind, input: Ev[], drain: boolean, stop = stopWith(drain)) {
   const dir = Deno.makeTempDirSync({ prefix: "weir-stop-" });
   try {
     const half = input.length / 2;
     const first = start(kind, dir);
     first.src.push(...input.slice(0, half));
     await until(() => first.src.emitted === half, "first half read");
-    const sp = await first.client.stopWithSavepoint("stop", { drain });
+    const path = await stop(first.client);
     assert.equal((await first.client.done).cancelled, false);
-    assert.equal(sp.manifest.stop, true);
-    assert.equal(sp.manifest.drained, drain);
+    const manifest = JSON.parse(Deno.readTextFileSync(`${path}/_metadata`));
+    assert.equal(manifest.stop, true);
+    assert.equal(manifest.drained, drain);
     const logs: string[] = [];
-    const second = start(kind, dir, sp.path, (l) => logs.push(l));
+    const second = start(kind, dir, path, (l) => logs.push(l));
     second.src.push(...input.slice(half));
     second.src.end();
     await second.client.done;
@@ -140,30 +168,45 @@ for (const kind of ["tumbling", "session"] as const) {
   });
 }
 
-Deno.test("stop with drain: windows open at the stop fire then; after the restore the rest of their records fire again, none late or lost", async () => {
+for (
+  const [how, stop] of [
+    ["stopWithSavepoint", stopWith(true)],
+    ["POST /jobs/:id/stop", stopThroughRest({ drain: true })],
+  ] as const
+) {
+  Deno.test(`stop with drain (${how}): windows open at the stop fire then; after the restore the rest of their records fire again, none late or lost`, async () => {
+    const input = events();
+    const expected = await reference("tumbling", input);
+    const r = await stopAndRestore("tumbling", input, true, stop);
+    assert.deepEqual(r.late, [], "no record is late after the restore");
+    const perWindow = (lines: string[]) => {
+      const m = new Map<string, number[]>();
+      for (const l of lines) {
+        const [key, start, end, n] = l.split("\t");
+        const w = `${key}\t${start}\t${end}`;
+        m.set(w, [...(m.get(w) ?? []), Number(n)]);
+      }
+      return m;
+    };
+    const want = perWindow(expected);
+    const got = perWindow([...r.before, ...r.after]);
+    assert.deepEqual([...got.keys()].sort(), [...want.keys()].sort(), "every window fires");
+    let split = 0;
+    for (const [w, [n]] of want) {
+      const parts = got.get(w)!;
+      assert.equal(parts.reduce((a, b) => a + b, 0), n, `window ${w}: every record counted once`);
+      if (parts.length > 1) split++;
+    }
+    // The drain fired each key's open window early: those (and only those) come in two parts.
+    assert.ok(split >= 1 && split <= 5, `${split} windows split by the drain`);
+    assert.ok(r.logs.some((l) => l.includes("stop with drain")), r.logs.join("\n"));
+  });
+}
+
+Deno.test("stop without drain through POST /jobs/:id/stop (Flink's default body) keeps windows for the restore", async () => {
   const input = events();
   const expected = await reference("tumbling", input);
-  const r = await stopAndRestore("tumbling", input, true);
-  assert.deepEqual(r.late, [], "no record is late after the restore");
-  const perWindow = (lines: string[]) => {
-    const m = new Map<string, number[]>();
-    for (const l of lines) {
-      const [key, start, end, n] = l.split("\t");
-      const w = `${key}\t${start}\t${end}`;
-      m.set(w, [...(m.get(w) ?? []), Number(n)]);
-    }
-    return m;
-  };
-  const want = perWindow(expected);
-  const got = perWindow([...r.before, ...r.after]);
-  assert.deepEqual([...got.keys()].sort(), [...want.keys()].sort(), "every window fires");
-  let split = 0;
-  for (const [w, [n]] of want) {
-    const parts = got.get(w)!;
-    assert.equal(parts.reduce((a, b) => a + b, 0), n, `window ${w}: every record counted once`);
-    if (parts.length > 1) split++;
-  }
-  // The drain fired each key's open window early: those (and only those) come in two parts.
-  assert.ok(split >= 1 && split <= 5, `${split} windows split by the drain`);
-  assert.ok(r.logs.some((l) => l.includes("stop with drain")), r.logs.join("\n"));
+  const r = await stopAndRestore("tumbling", input, false, stopThroughRest({}));
+  assert.deepEqual(r.late, []);
+  assert.deepEqual([...r.before, ...r.after].toSorted(), expected);
 });
