@@ -167,7 +167,11 @@ export { exitStatusOf } from "./core/exit_status.ts";
 export type { ExitStatus } from "./core/exit_status.ts";
 export { DenoCheckpointFs } from "./core/checkpoint/checkpoint_fs.ts";
 export type { CheckpointFs } from "./core/checkpoint/checkpoint_fs.ts";
-export type { CheckpointConfig, CompletedCheckpoint } from "./core/checkpoint/coordinator.ts";
+export type {
+  CheckpointConfig,
+  CompletedCheckpoint,
+  StopOptions,
+} from "./core/checkpoint/coordinator.ts";
 export type {
   CheckpointHistoryEntry,
   HistoryEntry,

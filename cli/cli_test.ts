@@ -675,6 +675,7 @@ Deno.test("bad usage: exit 2 with one line; --help everywhere", async () => {
     ],
     [["state", "dump", "p", "--wat"], /^weir state dump: Unknown option '--wat'/],
     [["savepoint", "--job", "j"], /^weir savepoint: --url is required/],
+    [["savepoint", "--url", "u", "--job", "j", "--drain"], /^weir savepoint: --drain needs --stop/],
     [["frob"], /^weir: unknown command "frob"/],
   ];
   for (const [args, re] of cases) {
@@ -797,7 +798,10 @@ Deno.test("savepoint: triggers, polls and prints the location (fake admin API)",
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
     const url = new URL(req.url);
     requests.push(`${req.method} ${url.pathname}`);
-    if (req.method === "POST" && url.pathname === "/jobs/job-1/savepoints") {
+    if (
+      req.method === "POST" &&
+      (url.pathname === "/jobs/job-1/savepoints" || url.pathname === "/jobs/job-1/stop")
+    ) {
       body = await req.json();
       return Response.json({ "request-id": "r-42" });
     }
@@ -826,14 +830,21 @@ Deno.test("savepoint: triggers, polls and prints the location (fake admin API)",
   });
   const url = `http://127.0.0.1:${server.addr.port}`;
   try {
+    // --stop is Flink's stop: POST .../stop, without drain unless asked.
     const ok = await cli("savepoint", "--url", url, "--job", "job-1", "--stop");
     assert.equal(ok.code, 0, ok.err.join("\n"));
     assert.deepEqual(ok.out, ["Savepoint completed: /ck/savepoints/sp-1"]);
-    assert.deepEqual(body, { "cancel-job": true });
+    assert.deepEqual(body, { drain: false });
     assert.deepEqual(requests, [
-      "POST /jobs/job-1/savepoints",
+      "POST /jobs/job-1/stop",
       ...Array(3).fill("GET /jobs/job-1/savepoints/r-42"),
     ]);
+    polls = 0;
+    const drained = await cli(
+      ...["savepoint", "--url", url, "--job", "job-1", "--stop", "--drain", "--target-dir", "/y"],
+    );
+    assert.equal(drained.code, 0, drained.err.join("\n"));
+    assert.deepEqual(body, { drain: true, targetDirectory: "/y" });
     polls = 0;
     const json = await sub(
       "savepoint",
@@ -849,7 +860,7 @@ Deno.test("savepoint: triggers, polls and prints the location (fake admin API)",
       requestId: "r-42",
       location: "/ck/savepoints/sp-1",
     }]);
-    assert.deepEqual(body, { "cancel-job": false, "target-directory": "/x" });
+    assert.deepEqual(body, { "target-directory": "/x" });
 
     const failed = await cli("savepoint", "--url", url, "--job", "failing");
     assert.deepEqual([failed.code, failed.err.at(-1)], [

@@ -8,7 +8,7 @@
  * weir checkpoints gc DIR [--delete]   delete what nothing references
  * weir state get PATH --operator UID --state NAME --key K
  * weir state dump PATH --operator UID --state NAME [--format jsonl|csv]
- * weir savepoint --url URL --job ID [--stop]
+ * weir savepoint --url URL --job ID [--stop [--drain]]
  * ```
  * Exit codes: 0 ok, 1 failed (a missing or damaged checkpoint, a key
  * without value, an unreachable admin API), 2 bad usage.

@@ -197,7 +197,8 @@ for (const backend of ["heap", "lsm"] as const) {
       const cps = await second.get(`/jobs/${jobs[0].id}/checkpoints`);
       assert.equal(cps.counts.completed, 3, JSON.stringify(cps.counts));
       assert.equal(cps.counts.restored, 1);
-      assert.equal(cps.latest.restored.is_savepoint, false, "latest = the newest checkpoint");
+      // The stop committed its savepoint's output: that savepoint is the newest recovery point.
+      assert.equal(cps.latest.restored.is_savepoint, true, "latest = the stop's savepoint");
       assert.ok(cps.history.length >= 3);
     } finally {
       second.client.cancel();

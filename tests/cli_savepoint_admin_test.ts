@@ -3,25 +3,7 @@
  * then stop-with-savepoint, with the job process ending.
  */
 import assert from "node:assert/strict";
-
-async function readAdminUrl(stderr: ReadableStream<Uint8Array>): Promise<string> {
-  const reader = stderr.getReader();
-  const decoder = new TextDecoder();
-  let text = "";
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`the job ended before listening:\n${text}`);
-    text += decoder.decode(value, { stream: true });
-    const m = /admin: (http:\/\/\S+)/.exec(text);
-    if (m) {
-      // Keep draining stderr so the child never blocks on a full pipe.
-      (async () => {
-        while (!(await reader.read()).done);
-      })();
-      return m[1]!;
-    }
-  }
-}
+import { readAdminUrl } from "./_helpers/admin_url.ts";
 
 function weir(args: string[]): Promise<Deno.CommandOutput> {
   return new Deno.Command(Deno.execPath(), {

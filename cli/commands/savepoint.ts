@@ -1,25 +1,32 @@
 /**
- * `weir savepoint --url URL --job ID [--stop]`: triggers a savepoint of a
- * running job through its admin API (Flink's REST paths) and waits for it.
+ * `weir savepoint --url URL --job ID [--stop [--drain]]`: triggers a savepoint
+ * of a running job through its admin API (Flink's REST paths) and waits for it.
  *
  * @module
  */
-import { CheckpointError, WeirError } from "../../core/errors.ts";
-import { numberFlag, parseCommand, requireFlag } from "../args.ts";
+import { CheckpointError, ConfigError, WeirError } from "../../core/errors.ts";
+import { numberFlag, parseCommand, requireFlag, UsageError } from "../args.ts";
 import type { CliIo, Command } from "../command.ts";
 
 const HELP =
-  `Usage: weir savepoint --url URL --job ID [--stop] [--target-dir DIR] [--timeout SECONDS] [--json]
+  `Usage: weir savepoint --url URL --job ID [--stop [--drain]] [--target-dir DIR] [--timeout SECONDS] [--json]
 
 Triggers a savepoint of job ID through the admin API at URL
 (POST URL/jobs/ID/savepoints, as Flink's REST API), waits until it completes
-(GET URL/jobs/ID/savepoints/REQUEST) and prints its location. With --stop
-the job stops after the savepoint ("cancel-job": true).
+(GET URL/jobs/ID/savepoints/REQUEST) and prints its location. A plain
+savepoint commits no output: it is for forking or moving a job, not a
+recovery point. With --stop the job stops with a savepoint instead
+(POST URL/jobs/ID/stop, as Flink's "flink stop"): its output is committed and
+the job ends. Without --drain, windows and timers not yet fired stay in the
+savepoint and resume after a restore (the upgrade path); with --drain the
+watermark goes to the end of time first, so they all fire (to end a job for
+good).
 
 Options:
   --url URL          the admin API, e.g. http://127.0.0.1:8081
   --job ID           the job id
-  --stop             stop the job after the savepoint
+  --stop             stop the job with the savepoint
+  --drain            with --stop: fire every window and timer before the savepoint
   --target-dir DIR   where to write the savepoint (the job's default otherwise)
   --timeout SECONDS  give up waiting after this long (300)
   --json             {"requestId", "location"} as JSON
@@ -67,7 +74,7 @@ function failureText(cause: unknown): string {
   return String(cause);
 }
 
-/** `weir savepoint --url URL --job ID [--stop]`. */
+/** `weir savepoint --url URL --job ID [--stop [--drain]]`. */
 export const savepoint: Command = {
   name: "savepoint",
   summary: "trigger a savepoint of a running job through its admin API",
@@ -77,6 +84,7 @@ export const savepoint: Command = {
       url: { type: "string" },
       job: { type: "string" },
       stop: { type: "boolean" },
+      drain: { type: "boolean" },
       "target-dir": { type: "string" },
       timeout: { type: "string" },
       json: { type: "boolean" },
@@ -88,12 +96,16 @@ export const savepoint: Command = {
     const base = requireFlag(p, "url", this.name).replace(/\/+$/, "");
     const job = requireFlag(p, "job", this.name);
     const timeoutMs = (numberFlag(p, "timeout", this.name, false) ?? 300) * 1000;
-    const body: Record<string, unknown> = { "cancel-job": p.values.stop === true };
-    if (typeof p.values["target-dir"] === "string") {
-      body["target-directory"] = p.values["target-dir"];
+    const stop = p.values.stop === true;
+    if (p.values.drain === true && !stop) {
+      throw new UsageError("--drain needs --stop", this.name);
     }
+    const target = p.values["target-dir"];
+    // Flink's bodies: `{"target-directory"}` for a savepoint, `{"targetDirectory", "drain"}` for stop.
+    const body: Record<string, unknown> = stop ? { drain: p.values.drain === true } : {};
+    if (typeof target === "string") body[stop ? "targetDirectory" : "target-directory"] = target;
     const jobUrl = `${base}/jobs/${encodeURIComponent(job)}/savepoints`;
-    const trigger = await call(jobUrl, {
+    const trigger = await call(stop ? `${base}/jobs/${encodeURIComponent(job)}/stop` : jobUrl, {
       method: "POST",
       headers: { "content-type": "application/json" },
       body: JSON.stringify(body),

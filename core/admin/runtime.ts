@@ -202,8 +202,10 @@ export interface AdminJob {
   triggerSavepoint(options: { targetDirectory?: string; cancelJob?: boolean }): Promise<
     OperationResult
   >;
-  /** Stops the job with a savepoint. */
-  stopWithSavepoint(options: { targetDirectory?: string }): Promise<OperationResult>;
+  /** Stops the job with a savepoint; `drain` fires every window and timer first. */
+  stopWithSavepoint(options: { targetDirectory?: string; drain?: boolean }): Promise<
+    OperationResult
+  >;
   /** Cancels the job. */
   cancel(): void;
   /** Reads `stateName` of operator `uid` for the key given as text. */
@@ -491,8 +493,10 @@ class ClientJob implements AdminJob {
     return { id: c.manifest.checkpointId, location: copyTo(c.path, options.targetDirectory) };
   }
 
-  async stopWithSavepoint(options: { targetDirectory?: string }): Promise<OperationResult> {
-    const c = await this.#client.stopWithSavepoint();
+  async stopWithSavepoint(
+    options: { targetDirectory?: string; drain?: boolean },
+  ): Promise<OperationResult> {
+    const c = await this.#client.stopWithSavepoint(undefined, { drain: options.drain ?? false });
     return { id: c.manifest.checkpointId, location: copyTo(c.path, options.targetDirectory) };
   }
 

@@ -3,7 +3,8 @@
  * `{"target-directory"?, "cancel-job"?}` → 202 `{"request-id"}`,
  * `GET /jobs/:jobid/savepoints/:triggerid` → `{"status": {"id"}, "operation"}`,
  * and `POST /jobs/:jobid/stop` with `{"drain"?, "targetDirectory"?}`
- * (stop with savepoint, polled the same way).
+ * (stop with savepoint, polled the same way; `drain` fires every window and
+ * timer first, false by default as in Flink).
  *
  * @module
  */
@@ -61,13 +62,14 @@ export function savepointsRoutes(
     const job = jobParam(c, runtime);
     const body = await jsonBody(c, ["drain", "targetDirectory", "formatType"]);
     const target = optionalString(body, "targetDirectory");
-    // Drain or not, the job stops after its sources stop and the pipeline empties.
-    optionalBoolean(body, "drain");
+    // Flink's default: no drain, so windows and timers resume after a restore.
+    const drain = optionalBoolean(body, "drain") ?? false;
     needRunning(job);
     const targetDirectory = targetOf(job, target, savepointDir);
-    const work = job.stopWithSavepoint(
-      targetDirectory !== undefined ? { targetDirectory } : {},
-    );
+    const work = job.stopWithSavepoint({
+      ...(targetDirectory !== undefined ? { targetDirectory } : {}),
+      drain,
+    });
     return c.json({ "request-id": ops.start(job.id, "savepoint", work) }, 202);
   });
   app.get("/jobs/:jobid/savepoints/:triggerid", (c) => {

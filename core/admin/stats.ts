@@ -165,6 +165,10 @@ export function checkpointsOverview(
           restore_timestamp: restored.restore_timestamp,
           is_savepoint: restored.is_savepoint,
           external_path: restored.external_path,
+          // weir's: the restore fell back past committed output (--allow-duplicate-output).
+          ...(restored.duplicates_accepted
+            ? { duplicates_accepted: restored.duplicates_accepted }
+            : {}),
         }
         : null,
     },

@@ -13,6 +13,7 @@ import type { OperatorStateSnapshot } from "../state/operator_state.ts";
 import type { BarrierOptions } from "../runtime/messages.ts";
 import {
   encodeOperatorState,
+  hasPendingTransactions,
   type Manifest,
   MANIFEST_FORMAT,
   type OperatorManifest,
@@ -152,10 +153,31 @@ export interface CheckpointRecord {
   latestAckAt: number | undefined;
 }
 
+/**
+ * How a job stops with a savepoint (Flink's `drain`): with `drain`, sources
+ * end event time first, so every window and timer fires before the
+ * savepoint; without it (the default) they stay in the savepoint and resume
+ * after a restore.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { StopOptions } from "@weir/weir";
+ * const upgrade: StopOptions = { drain: false };
+ * assert.equal(upgrade.drain, false);
+ * ```
+ */
+export interface StopOptions {
+  /** Fire every window and timer (watermark to +∞) before the savepoint. */
+  readonly drain: boolean;
+}
+
 interface Pending {
   id: number;
   options: BarrierOptions;
   savepointName: string | undefined;
+  /** Set for the savepoint of a stop-with-savepoint: only it commits. */
+  stop: StopOptions | undefined;
   triggeredAt: number;
   start: number;
   acks: Map<number, TaskAck>;
@@ -205,6 +227,11 @@ export class CheckpointCoordinator {
     return this.#history;
   }
 
+  /** The highest id handed out so far (a restart numbers on from it). */
+  get lastTriggeredId(): number {
+    return this.#nextId - 1;
+  }
+
   /** The latest completed checkpoint's manifest. */
   get lastCompleted(): Manifest | undefined {
     return this.#lastCompleted;
@@ -229,8 +256,20 @@ export class CheckpointCoordinator {
     for (const p of [...this.#pending.values()]) this.#abort(p, "the job stopped", false);
   }
 
-  /** Triggers a checkpoint (or a savepoint named `savepointName`). */
+  /**
+   * Triggers a checkpoint (or a savepoint named `savepointName`). As in Flink
+   * 1.15+, a savepoint's completion commits no side effects (sinks commit its
+   * transactions with the next checkpoint), except a stop-with-savepoint's.
+   */
   trigger(savepointName?: string, onBarriersSent?: () => void): Promise<CompletedCheckpoint> {
+    return this.#trigger(savepointName, undefined, onBarriersSent);
+  }
+
+  #trigger(
+    savepointName: string | undefined,
+    stop: StopOptions | undefined,
+    onBarriersSent?: () => void,
+  ): Promise<CompletedCheckpoint> {
     if (this.#stopped) return Promise.reject(new CheckpointError("Checkpointing has stopped"));
     const id = this.#nextId++;
     const options: BarrierOptions = {
@@ -255,6 +294,7 @@ export class CheckpointCoordinator {
         id,
         options,
         savepointName,
+        stop,
         triggeredAt: record.triggeredAt,
         start: performance.now(),
         acks: new Map(),
@@ -276,11 +316,11 @@ export class CheckpointCoordinator {
   }
 
   /**
-   * Every source has ended (or the job stops with a savepoint): takes the
-   * final checkpoint once those in flight have ended. `triggered` resolves when
-   * its barriers are sent, `completed` when it is complete.
+   * Every source has ended (or the job stops with a savepoint: `stop`): takes
+   * the final checkpoint once those in flight have ended. `triggered` resolves
+   * when its barriers are sent, `completed` when it is complete.
    */
-  finalCheckpoint(savepointName?: string): {
+  finalCheckpoint(savepointName?: string, stop?: StopOptions): {
     triggered: Promise<void>;
     completed: Promise<CompletedCheckpoint>;
   } {
@@ -293,7 +333,7 @@ export class CheckpointCoordinator {
           await new Promise<void>((r) => this.#whenEnded(first.id, r));
         }
         try {
-          return await this.trigger(savepointName, triggered);
+          return await this.#trigger(savepointName, stop, triggered);
         } finally {
           triggered();
         }
@@ -398,6 +438,8 @@ export class CheckpointCoordinator {
       segmentDir: "../shared",
       operators,
       segments,
+      ...(p.stop ? { stop: true, drained: p.stop.drain } : {}),
+      transactionalOutput: hasPendingTransactions({ operators }),
       stats: {
         durationMs: performance.now() - p.start,
         stateSize,
@@ -420,7 +462,10 @@ export class CheckpointCoordinator {
     p.record.status = "completed";
     p.record.endedAt = Date.now();
     p.record.path = path;
-    this.#target.notifyComplete(p.id);
+    // A plain savepoint is no recovery point (`--restore latest` ignores it):
+    // committing at it would let a crash before the next checkpoint replay
+    // committed output. Its transactions commit with the next checkpoint.
+    if (p.savepointName === undefined || p.stop) this.#target.notifyComplete(p.id);
     if (p.savepointName === undefined) this.#collectGarbage();
     this.#appendHistory({
       kind: "checkpoint",

@@ -83,6 +83,11 @@ export interface RestoreHistoryEntry {
   readonly is_savepoint: boolean;
   /** The restored folder. */
   readonly external_path: string;
+  /**
+   * Set when `--allow-duplicate-output` let `--restore latest` fall back past
+   * damaged snapshots whose output was committed: their ids and the warning.
+   */
+  readonly duplicates_accepted?: { readonly skipped: number[]; readonly message: string };
 }
 
 /**

@@ -114,7 +114,7 @@ export interface Manifest {
   readonly format: number;
   /** Checkpoint or savepoint. */
   readonly kind: "checkpoint" | "savepoint";
-  /** The checkpoint id. */
+  /** The checkpoint id (unique in a checkpoint directory, savepoints included). */
   readonly checkpointId: number;
   /** Job name. */
   readonly jobName: string;
@@ -134,6 +134,18 @@ export interface Manifest {
   readonly operators: Readonly<Record<string, OperatorManifest>>;
   /** Every segment referenced, with its size. */
   readonly segments: Readonly<Record<string, { size: number }>>;
+  /**
+   * Taken by stop-with-savepoint: its transactions were committed when the
+   * job stopped, so it is a recovery point (`--restore latest` considers it).
+   */
+  readonly stop?: boolean;
+  /** Taken by a stop that drained (fired every window and timer first). */
+  readonly drained?: boolean;
+  /**
+   * Sinks pre-committed transactions at this snapshot: completing it commits
+   * output, so restoring an older snapshot would emit that output again.
+   */
+  readonly transactionalOutput?: boolean;
   /** Statistics. */
   readonly stats: {
     readonly durationMs: number;
@@ -141,6 +153,74 @@ export interface Manifest {
     readonly checkpointedSize: number;
     readonly tasks: readonly TaskCheckpointStats[];
   };
+}
+
+/** The operator-state name under which two-phase-commit sinks keep pending transactions. */
+export const PENDING_TRANSACTIONS_STATE = "two-phase-commit-pending";
+
+/**
+ * Whether any operator of `m` holds pending two-phase-commit transactions
+ * (manifests without {@linkcode Manifest.transactionalOutput} predate the field).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { hasPendingTransactions } from "./manifest.ts";
+ * const sub = (items: string[]) => ({
+ *   index: 0,
+ *   operatorState: { "two-phase-commit-pending": { mode: "union", typeId: "json", items } },
+ * });
+ * const op = (items: string[]) => ({ name: "s", parallelism: 1, source: false, subtasks: [sub(items)] });
+ * assert.equal(hasPendingTransactions({ operators: { sink: op(["e30="]) } }), true);
+ * assert.equal(hasPendingTransactions({ operators: { sink: op([]) } }), false);
+ * ```
+ */
+export function hasPendingTransactions(m: Pick<Manifest, "operators">): boolean {
+  return Object.values(m.operators).some((op) =>
+    op.subtasks.some((s) => (s.operatorState[PENDING_TRANSACTIONS_STATE]?.items.length ?? 0) > 0)
+  );
+}
+
+/**
+ * `m` with no pending two-phase-commit transactions: what a stop-with-savepoint
+ * stores once its commit is done (restoring it must not commit them again).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { hasPendingTransactions, withoutPendingTransactions } from "./manifest.ts";
+ * const m = {
+ *   operators: {
+ *     sink: {
+ *       name: "s", parallelism: 1, source: false,
+ *       subtasks: [{ index: 0, operatorState: {
+ *         "two-phase-commit-pending": { mode: "union", typeId: "json", items: ["e30="] },
+ *       } }],
+ *     },
+ *   },
+ * };
+ * assert.equal(hasPendingTransactions(withoutPendingTransactions(m)), false);
+ * ```
+ */
+export function withoutPendingTransactions<M extends Pick<Manifest, "operators">>(m: M): M {
+  const operators: Record<string, OperatorManifest> = {};
+  for (const [uid, op] of Object.entries(m.operators)) {
+    operators[uid] = {
+      ...op,
+      subtasks: op.subtasks.map((s) => {
+        const pending = s.operatorState[PENDING_TRANSACTIONS_STATE];
+        if (!pending) return s;
+        return {
+          ...s,
+          operatorState: {
+            ...s.operatorState,
+            [PENDING_TRANSACTIONS_STATE]: { ...pending, items: [] },
+          },
+        };
+      }),
+    };
+  }
+  return { ...m, operators };
 }
 
 function b64(bytes: Uint8Array): string {

@@ -14,3 +14,5 @@ export * from "./restart_strategy.ts";
 export * from "./failure_classifier.ts";
 export * from "./coordinator.ts";
 export * from "./history.ts";
+export * from "./fallback.ts";
+export * from "./checkpoint_ids.ts";

@@ -1,6 +1,7 @@
 /**
  * Restoring: which checkpoint to restore (`--restore latest` falls back past
- * damaged checkpoints and says so), and how a manifest's state maps onto the
+ * damaged checkpoints and says so, and refuses to in exactly-once mode when
+ * their output was committed), and how a manifest's state maps onto the
  * operators of the job being started — by uid, with operator state
  * redistributed and keyed state handed out by key-group range (pure).
  *
@@ -10,7 +11,8 @@ import { CheckpointError } from "../errors.ts";
 import type { KeyedStateHandle } from "../state/backend.ts";
 import type { KeyGroupRange } from "../state/key_group.ts";
 import { type OperatorStateSnapshot, redistributeOperatorState } from "../state/operator_state.ts";
-import { decodeOperatorState, type Manifest } from "./manifest.ts";
+import { decideFallback, type SkippedRecoveryPoint } from "./fallback.ts";
+import { decodeOperatorState, hasPendingTransactions, type Manifest } from "./manifest.ts";
 import { type CheckpointStorage, type LoadedManifest, loadManifest } from "./storage.ts";
 
 /** An operator subtask of the job being started. */
@@ -125,12 +127,31 @@ export function planRestore(
   return plan;
 }
 
+/** How `--restore latest` treats a fallback past damaged snapshots. */
+export interface FallbackPolicy {
+  /** The job's checkpointing mode. */
+  readonly mode: "exactly-once" | "at-least-once";
+  /** `--allow-duplicate-output`: fall back past committed output anyway. */
+  readonly allowDuplicateOutput: boolean;
+}
+
+/** Whether completing `m` committed transactions (older manifests: whether it lists any). */
+function transactionalOutput(m: Manifest): boolean {
+  return m.transactionalOutput ?? hasPendingTransactions(m);
+}
+
 /**
- * Finds what `--restore` names: `"latest"` is the newest checkpoint whose
- * manifest and segments are intact (and not in `skip`: found damaged while
- * restoring), falling back past damaged ones (each reported through `log`);
- * `undefined` when there is none. A path must be
- * intact, or a `CheckpointError` names what is wrong.
+ * Finds what `--restore` names: `"latest"` is the newest recovery point — a
+ * checkpoint, or a stop-with-savepoint's savepoint in `DIR/savepoints` (its
+ * output was committed when the job stopped) — whose manifest and segments
+ * are intact (and not in `skip`: found damaged while restoring), falling back
+ * past damaged ones (each reported through `log`); `undefined` when there is
+ * none. A plain savepoint is not a recovery point: its completion commits
+ * nothing. With a `policy` in exactly-once mode, a fallback past a snapshot
+ * whose output was committed throws a `CheckpointError` that says so, unless
+ * the policy allows duplicates (then the result's `acceptedDuplicates` says
+ * what will be emitted again). A path must be intact, or a `CheckpointError`
+ * names what is wrong.
  *
  * @example
  * ```ts
@@ -148,37 +169,92 @@ export function resolveRestore(
   target: string,
   log: (line: string) => void,
   skip: ReadonlySet<number> = new Set(),
+  policy?: FallbackPolicy,
 ): LoadedManifest | undefined {
   if (target !== "latest") return loadManifest(storage.fs, target, true);
-  const ids = storage.completedIds().reverse();
-  const skipped: string[] = [];
-  for (const id of ids) {
-    if (skip.has(id)) {
-      skipped.push(`checkpoint ${id} is damaged`);
+  const candidates: { id: number; kind: "checkpoint" | "savepoint"; load(): LoadedManifest }[] = [
+    ...storage.completedIds().map((id) => ({
+      id,
+      kind: "checkpoint" as const,
+      load: () => storage.loadCheckpoint(id),
+    })),
+    ...storage.savepoints().filter((s) => s.stop).map((s) => ({
+      id: s.id,
+      kind: "savepoint" as const,
+      load: () => storage.load(s.dir),
+    })),
+  ].sort((a, b) => b.id - a.id);
+  const skipped: SkippedRecoveryPoint[] = [];
+  const readable = (c: (typeof candidates)[number]): Manifest | undefined => {
+    try {
+      return c.load().manifest;
+    } catch {
+      return undefined;
+    }
+  };
+  for (const c of candidates) {
+    const what = `${c.kind} ${c.id}`;
+    if (skip.has(c.id)) {
+      const m = readable(c);
+      skipped.push({
+        id: c.id,
+        kind: c.kind,
+        why: `${what} is damaged`,
+        transactionalOutput: m && transactionalOutput(m),
+      });
       continue;
     }
     let loaded: LoadedManifest;
     try {
-      loaded = storage.loadCheckpoint(id);
+      loaded = c.load();
     } catch (e) {
       const why = e instanceof Error ? e.message : String(e);
-      skipped.push(why);
-      log(`checkpoint ${id} cannot be restored (${why}); trying an older one`);
+      skipped.push({ id: c.id, kind: c.kind, why, transactionalOutput: undefined });
+      log(`${what} cannot be restored (${why}); trying an older one`);
       continue;
     }
     const problems = storage.verify(loaded);
     if (problems.length === 0) {
-      if (skipped.length > 0) log(`restoring checkpoint ${id}, the newest intact one`);
-      return loaded;
+      if (skipped.length === 0) return loaded;
+      log(`restoring ${what}, the newest intact one`);
+      return applyPolicy(storage, loaded, skipped, policy);
     }
-    const why = `Cannot restore checkpoint ${id}: ${problems.join("; ")}`;
-    skipped.push(why);
+    const why = `Cannot restore ${what}: ${problems.join("; ")}`;
+    skipped.push({
+      id: c.id,
+      kind: c.kind,
+      why,
+      transactionalOutput: transactionalOutput(loaded.manifest),
+    });
     log(`${why}; trying an older one`);
   }
   if (skipped.length > 0) {
     throw new CheckpointError(
-      `No intact checkpoint in ${storage.paths.root}: ${skipped.join(" | ")}`,
+      `No intact checkpoint in ${storage.paths.root}: ${skipped.map((s) => s.why).join(" | ")}`,
     );
   }
   return undefined;
+}
+
+function applyPolicy(
+  storage: CheckpointStorage,
+  loaded: LoadedManifest,
+  skipped: SkippedRecoveryPoint[],
+  policy: FallbackPolicy | undefined,
+): LoadedManifest {
+  if (!policy) return loaded;
+  const m = loaded.manifest;
+  const decision = decideFallback({
+    dir: storage.paths.root,
+    mode: policy.mode,
+    restoring: { id: m.checkpointId, kind: m.kind, transactionalOutput: transactionalOutput(m) },
+    skipped,
+    allowDuplicateOutput: policy.allowDuplicateOutput,
+  });
+  if (decision.kind === "refuse") throw new CheckpointError(decision.message);
+  if (decision.kind === "restore") return loaded;
+  return {
+    ...loaded,
+    acceptedDuplicates: { skipped: decision.skipped, message: decision.message },
+  };
 }

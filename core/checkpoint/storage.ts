@@ -9,7 +9,12 @@
 import { CheckpointError } from "../errors.ts";
 import type { SnapshotStorage } from "../state/backend.ts";
 import { type CheckpointFs, DenoCheckpointFs } from "./checkpoint_fs.ts";
-import { formatManifest, type Manifest, parseManifest } from "./manifest.ts";
+import {
+  formatManifest,
+  type Manifest,
+  parseManifest,
+  withoutPendingTransactions,
+} from "./manifest.ts";
 import {
   type CheckpointPaths,
   checkpointPaths,
@@ -26,6 +31,21 @@ export interface LoadedManifest {
   readonly dir: string;
   /** A path for a segment the manifest names. */
   segmentPath(name: string): string;
+  /**
+   * Set when `--restore latest` fell back past damaged snapshots whose output
+   * was committed, because `--allow-duplicate-output` accepts duplicates.
+   */
+  readonly acceptedDuplicates?: { readonly skipped: readonly number[]; readonly message: string };
+}
+
+/** A savepoint in the directory's savepoints folder, from its manifest. */
+export interface SavepointInfo {
+  /** Its checkpoint id. */
+  readonly id: number;
+  /** Its folder. */
+  readonly dir: string;
+  /** Taken by stop-with-savepoint (a recovery point). */
+  readonly stop: boolean;
 }
 
 const encoder = new TextEncoder();
@@ -114,6 +134,33 @@ export class CheckpointStorage {
       if (id !== undefined && this.fs.size(this.paths.metadata(id)) !== undefined) ids.push(id);
     }
     return ids.sort((a, b) => a - b);
+  }
+
+  /** The savepoints of `DIR/savepoints` whose manifest reads, by id. */
+  savepoints(): SavepointInfo[] {
+    const found: SavepointInfo[] = [];
+    for (const name of this.fs.list(this.paths.savepoints)) {
+      const dir = this.paths.savepoint(name);
+      if (this.fs.size(`${dir}/${METADATA_FILE}`) === undefined) continue;
+      try {
+        const m = this.load(dir).manifest;
+        found.push({ id: m.checkpointId, dir, stop: m.stop === true });
+      } catch {
+        // Unreadable: not a savepoint anything can restore or number after.
+      }
+    }
+    return found.sort((a, b) => a.id - b.id);
+  }
+
+  /**
+   * Rewrites the savepoint at `dir` without pending transactions, once a
+   * stop-with-savepoint has committed them: restoring it must not commit them
+   * again (their files may have been moved on by then). Returns the manifest.
+   */
+  markSavepointCommitted(dir: string): Manifest {
+    const manifest = withoutPendingTransactions(this.load(dir).manifest);
+    this.fs.writeFileAtomic(`${dir}/${METADATA_FILE}`, encoder.encode(formatManifest(manifest)));
+    return manifest;
   }
 
   /** Reads the manifest of a checkpoint id. */

@@ -4,15 +4,22 @@
  *
  * ```
  * DIR/.in-progress/part-<subtask>-<run>-<n>   written, then pre-committed (fsync) at a barrier
+ * DIR/.in-progress/part-…-<n>.savepoint       pre-committed at a savepoint's barrier: kept until
+ *                                             a checkpoint or a restore of the savepoint commits it
  * DIR/part-<subtask>-<run>-<n>                committed: renamed when the checkpoint completes
  * ```
  * Only `part-*` files are output; in-progress and pending files are hidden in
  * a dot-folder. A rename is atomic, so a file is either committed whole or
- * not at all.
+ * not at all. A transaction records the folder it lives in, so a job restored
+ * with another output folder still commits the old run's pending files where
+ * they are. A committed file may be moved on by its consumer: a transaction
+ * whose file is neither pending nor in place was committed before, and is
+ * reported once instead of failing the job.
  *
  * @module
  */
-import { CheckpointError, ConfigError } from "../errors.ts";
+import { resolve } from "node:path";
+import { ConfigError } from "../errors.ts";
 import { TwoPhaseCommitSink } from "./two_phase_commit_sink.ts";
 import type { SinkContext } from "./sink.ts";
 
@@ -43,11 +50,21 @@ export interface ExactlyOnceFileSinkOptions<T> {
   format?: (value: T) => string;
 }
 
-/** A transaction: one file, and how many records it holds. */
+/** A transaction: one file, how many records it holds, and the folder it lives in. */
 interface FileTransaction {
   name: string;
   records: number;
+  /** Absolute output folder (absent in snapshots of older versions: the sink's folder). */
+  dir?: string;
+  /** Its pending file's name in the in-progress folder, when not `name` (a savepoint's). */
+  file?: string;
 }
+
+/**
+ * Marks a file pre-committed for a savepoint: a restore from an earlier
+ * checkpoint leaves it in place, since restoring the savepoint commits it.
+ */
+const SAVEPOINT_SUFFIX = ".savepoint";
 
 /** The folder holding files not committed yet. */
 export const IN_PROGRESS_DIR = ".in-progress";
@@ -84,7 +101,7 @@ function exists(path: string): boolean {
 export class ExactlyOnceFileSink<T> extends TwoPhaseCommitSink<T, FileTransaction> {
   /** `"exactly-once file"`. */
   readonly name = "exactly-once file";
-  /** The output folder. */
+  /** The output folder (absolute). */
   readonly dir: string;
   private readonly format: (value: T) => string;
   private run = "";
@@ -92,6 +109,8 @@ export class ExactlyOnceFileSink<T> extends TwoPhaseCommitSink<T, FileTransactio
   private lines: string[] = [];
   private file: Deno.FsFile | undefined;
   private readonly encoder = new TextEncoder();
+  /** Files found committed and moved away while committing restored transactions. */
+  private movedAway: FileTransaction[] | undefined;
 
   /** Writes into `options.dir`. */
   constructor(options: ExactlyOnceFileSinkOptions<T>) {
@@ -99,7 +118,7 @@ export class ExactlyOnceFileSink<T> extends TwoPhaseCommitSink<T, FileTransactio
     if (typeof options.dir !== "string" || options.dir === "") {
       throw new ConfigError("ExactlyOnceFileSink needs a dir");
     }
-    this.dir = options.dir;
+    this.dir = resolve(options.dir);
     this.format = options.format ??
       ((v: T) => (typeof v === "string" ? v : JSON.stringify(v)));
     Deno.mkdirSync(`${this.dir}/${IN_PROGRESS_DIR}`, { recursive: true });
@@ -113,17 +132,40 @@ export class ExactlyOnceFileSink<T> extends TwoPhaseCommitSink<T, FileTransactio
   override open(ctx: SinkContext): void {
     this.run = crypto.randomUUID().slice(0, 8);
     this.seq = 0;
-    super.open(ctx);
+    this.movedAway = [];
+    try {
+      super.open(ctx);
+    } finally {
+      const moved = this.movedAway;
+      this.movedAway = undefined;
+      if (moved.length > 0) this.reportMoved(moved);
+    }
+  }
+
+  private reportMoved(moved: FileTransaction[]): void {
+    const records = moved.reduce((n, t) => n + t.records, 0);
+    const names = moved.slice(0, 3).map((t) => `${t.dir ?? this.dir}/${t.name}`).join(", ");
+    const more = moved.length > 3 ? ` and ${moved.length - 3} more` : "";
+    (this.subtask.log ?? console.error)(
+      `${moved.length} restored transaction(s) of the exactly-once file sink (${records} ` +
+        `records: ${names}${more}) were committed before and their files have since been ` +
+        `moved or removed; they count as committed`,
+    );
+  }
+
+  private folderOf(txn: FileTransaction): string {
+    return txn.dir ?? this.dir;
   }
 
   private inProgress(txn: FileTransaction): string {
-    return `${this.dir}/${IN_PROGRESS_DIR}/${txn.name}`;
+    return `${this.folderOf(txn)}/${IN_PROGRESS_DIR}/${txn.file ?? txn.name}`;
   }
 
   protected beginTransaction(): FileTransaction {
     this.lines = [];
     this.file = undefined;
-    return { name: `part-${this.subtask.subtaskIndex}-${this.run}-${this.seq++}`, records: 0 };
+    const name = `part-${this.subtask.subtaskIndex}-${this.run}-${this.seq++}`;
+    return { name, records: 0, dir: this.dir };
   }
 
   protected write(txn: FileTransaction, value: T): void {
@@ -140,27 +182,33 @@ export class ExactlyOnceFileSink<T> extends TwoPhaseCommitSink<T, FileTransactio
     while (n < data.length) n += this.file.writeSync(data.subarray(n));
   }
 
-  protected preCommit(txn: FileTransaction): void {
+  protected preCommit(txn: FileTransaction, forSavepoint: boolean): void {
     this.flushTransaction(txn);
-    if (this.file) {
-      this.file.syncSync();
-      this.file.close();
-      this.file = undefined;
+    if (!this.file) return;
+    this.file.syncSync();
+    this.file.close();
+    this.file = undefined;
+    if (forSavepoint) {
+      const from = this.inProgress(txn);
+      txn.file = txn.name + SAVEPOINT_SUFFIX;
+      Deno.renameSync(from, this.inProgress(txn));
     }
   }
 
   protected commit(txn: FileTransaction): void {
     if (txn.records === 0) return;
     const from = this.inProgress(txn);
-    const to = `${this.dir}/${txn.name}`;
+    const to = `${this.folderOf(txn)}/${txn.name}`;
     try {
       Deno.renameSync(from, to);
     } catch (e) {
       if (!(e instanceof Deno.errors.NotFound)) throw e;
       if (exists(to)) return; // committed before: commit is idempotent
-      throw new CheckpointError(
-        `Cannot commit ${txn.name}: neither ${from} nor ${to} exists (${txn.records} records lost)`,
-      );
+      // Pre-commit made the file durable and only a commit moves it out of
+      // the hidden folder: gone from both places, it was committed and then
+      // moved on downstream.
+      if (this.movedAway) this.movedAway.push(txn);
+      else this.reportMoved([txn]);
     }
   }
 
@@ -178,9 +226,10 @@ export class ExactlyOnceFileSink<T> extends TwoPhaseCommitSink<T, FileTransactio
   }
 
   protected override cleanUpLeftovers(keep: FileTransaction[]): void {
-    const names = new Set(keep.map((t) => t.name));
+    const names = new Set(keep.map((t) => t.file ?? t.name));
     for (const e of Deno.readDirSync(`${this.dir}/${IN_PROGRESS_DIR}`)) {
-      if (!names.has(e.name)) Deno.removeSync(`${this.dir}/${IN_PROGRESS_DIR}/${e.name}`);
+      if (names.has(e.name) || e.name.endsWith(SAVEPOINT_SUFFIX)) continue;
+      Deno.removeSync(`${this.dir}/${IN_PROGRESS_DIR}/${e.name}`);
     }
   }
 }

@@ -32,6 +32,8 @@ export interface SinkContext {
   readonly parallelism: number;
   /** The operator's uid. */
   readonly operatorUid: string;
+  /** Where the job reports what it does (restores, recovered transactions). */
+  readonly log?: (line: string) => void;
 }
 
 /**

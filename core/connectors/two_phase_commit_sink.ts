@@ -15,13 +15,14 @@ import type {
   FunctionSnapshotContext,
 } from "../dataflow/functions.ts";
 import type { SinkContext, SinkFunction } from "./sink.ts";
+import { PENDING_TRANSACTIONS_STATE } from "../checkpoint/manifest.ts";
 
 interface PendingTransaction<TXN> {
   checkpointId: number;
   txn: TXN;
 }
 
-const PENDING = new ListStateDescriptor<unknown>("two-phase-commit-pending", Serializers.json);
+const PENDING = new ListStateDescriptor<unknown>(PENDING_TRANSACTIONS_STATE, Serializers.json);
 
 /**
  * Base of exactly-once sinks. `TXN` must survive JSON (it is kept in
@@ -61,8 +62,12 @@ export abstract class TwoPhaseCommitSink<T, TXN> implements SinkFunction<T> {
   protected abstract beginTransaction(): TXN;
   /** Adds a record to a transaction. */
   protected abstract write(txn: TXN, value: T, timestamp: number | undefined): void;
-  /** Makes a transaction durable and ready to commit (at the barrier). */
-  protected abstract preCommit(txn: TXN): void;
+  /**
+   * Makes a transaction durable and ready to commit (at the barrier). For a
+   * savepoint (`forSavepoint`) it must also survive `cleanUpLeftovers` of a
+   * restore from an earlier checkpoint: restoring the savepoint commits it.
+   */
+  protected abstract preCommit(txn: TXN, forSavepoint: boolean): void;
   /** Makes a pre-committed transaction visible; must be idempotent. */
   protected abstract commit(txn: TXN): void;
   /** Discards a transaction. */
@@ -110,7 +115,7 @@ export abstract class TwoPhaseCommitSink<T, TXN> implements SinkFunction<T> {
   snapshotState(ctx: FunctionSnapshotContext): void {
     this.sawCheckpoint = true;
     const txn = this.current!;
-    this.preCommit(txn);
+    this.preCommit(txn, ctx.savepoint === true);
     this.pending.push({ checkpointId: ctx.checkpointId, txn });
     this.pendingState!.update(this.pending);
     this.current = this.beginTransaction();
@@ -132,7 +137,7 @@ export abstract class TwoPhaseCommitSink<T, TXN> implements SinkFunction<T> {
     if (this.sawCheckpoint) {
       this.abort(txn);
     } else {
-      this.preCommit(txn);
+      this.preCommit(txn, false);
       this.commit(txn);
     }
     this.current = this.beginTransaction();

@@ -18,7 +18,7 @@ import type { Transformation } from "../runtime/graph.ts";
 import { Job, type JobResult } from "../runtime/job.ts";
 import { buildPhysicalPlan, type PhysicalPlan } from "../runtime/physical_plan.ts";
 import { type JobClient, runJob } from "../runtime/job_runner.ts";
-import type { CheckpointConfig } from "../checkpoint/coordinator.ts";
+import type { CheckpointConfig, StopOptions } from "../checkpoint/coordinator.ts";
 import type { CheckpointFs } from "../checkpoint/checkpoint_fs.ts";
 import {
   checkRestartStrategy,
@@ -68,6 +68,12 @@ export interface EnvironmentConfig {
   allowNonRestoredState?: boolean;
   /** Print the physical plan as JSON and exit instead of running (`--print-plan`). */
   printPlan?: boolean;
+  /**
+   * Let `restore: "latest"` (and restarts) fall back past damaged checkpoints
+   * whose exactly-once output was committed, emitting that output again
+   * (false: such a fallback fails with an error that says so).
+   */
+  allowDuplicateOutput?: boolean;
   /**
    * What to do when the job fails (none without checkpointing; Flink's
    * exponential-delay defaults with it).
@@ -175,6 +181,7 @@ interface ResolvedConfig {
   restore: string | undefined;
   allowNonRestoredState: boolean;
   printPlan: boolean;
+  allowDuplicateOutput: boolean;
   restartStrategy: RestartStrategy;
   repeatedFailureLimit: number;
   log: (line: string) => void;
@@ -249,9 +256,9 @@ function withAdmin(client: JobClient, admin: AdminOptions): JobClient {
   let stoppedThroughApi = false;
   const served: JobClient = Object.create(client, {
     stopWithSavepoint: {
-      value: (name?: string) => {
+      value: (name?: string, stop?: StopOptions) => {
         stoppedThroughApi = true;
-        return client.stopWithSavepoint(name);
+        return client.stopWithSavepoint(name, stop);
       },
     },
   });
@@ -286,7 +293,7 @@ function withAdmin(client: JobClient, admin: AdminOptions): JobClient {
     cancel: () => client.cancel(),
     triggerCheckpoint: () => client.triggerCheckpoint(),
     triggerSavepoint: (name?: string) => client.triggerSavepoint(name),
-    stopWithSavepoint: (name?: string) => client.stopWithSavepoint(name),
+    stopWithSavepoint: (name?: string, stop?: StopOptions) => client.stopWithSavepoint(name, stop),
   };
 }
 
@@ -358,6 +365,7 @@ export class StreamEnvironment implements GraphBuilder {
       restore: config.restore,
       allowNonRestoredState: config.allowNonRestoredState ?? false,
       printPlan: config.printPlan ?? false,
+      allowDuplicateOutput: config.allowDuplicateOutput ?? false,
       restartStrategy,
       repeatedFailureLimit,
       log: config.log ?? ((line) => Deno.stderr.writeSync(encoder.encode(`weir: ${line}\n`))),
@@ -393,6 +401,7 @@ export class StreamEnvironment implements GraphBuilder {
         dir: flags.checkpointDir,
         ...(flags.checkpointInterval !== undefined ? { intervalMs: flags.checkpointInterval } : {}),
         ...(flags.mode !== undefined ? { mode: flags.mode } : {}),
+        ...(flags.retainedCheckpoints !== undefined ? { retained: flags.retainedCheckpoints } : {}),
       }
       : config.checkpoint;
     const env = StreamEnvironment.create({
@@ -407,6 +416,7 @@ export class StreamEnvironment implements GraphBuilder {
       ...(flags.restore !== undefined ? { restore: flags.restore } : {}),
       ...(flags.allowNonRestoredState ? { allowNonRestoredState: true } : {}),
       ...(flags.printPlan ? { printPlan: true } : {}),
+      ...(flags.allowDuplicateOutput ? { allowDuplicateOutput: true } : {}),
       ...(flags.adminPort !== undefined ? { admin: adminFromFlags(flags, config.admin) } : {}),
     });
     return { env, flags, values };
@@ -548,6 +558,7 @@ export class StreamEnvironment implements GraphBuilder {
       checkpoint: c.checkpoint,
       fs: c.checkpointFs,
       restore: c.restore,
+      allowDuplicateOutput: c.allowDuplicateOutput,
       restartStrategy: c.restartStrategy,
       repeatedFailureLimit: c.repeatedFailureLimit,
       log: c.log,

@@ -48,6 +48,13 @@ export interface JobFlags {
   restore?: string;
   /** `--allow-non-restored-state`. */
   allowNonRestoredState?: boolean;
+  /** `--retained-checkpoints N`: completed checkpoints kept (1). */
+  retainedCheckpoints?: number;
+  /**
+   * `--allow-duplicate-output`: let `--restore latest` fall back past damaged
+   * checkpoints whose exactly-once output was committed (it is emitted again).
+   */
+  allowDuplicateOutput?: boolean;
   /** `--admin-port PORT` (0: a free port); the admin API is off without it. */
   adminPort?: number;
   /** `--admin-host HOST` (127.0.0.1). */
@@ -98,6 +105,8 @@ const COMMON: FlagOptions = {
   "mode": { type: "string" },
   "restore": { type: "string" },
   "allow-non-restored-state": { type: "boolean" },
+  "retained-checkpoints": { type: "string" },
+  "allow-duplicate-output": { type: "boolean" },
   "admin-port": { type: "string" },
   "admin-host": { type: "string" },
   "admin-token": { type: "string" },
@@ -219,6 +228,18 @@ export function parseJobFlags(
   }
   if (v["allow-non-restored-state"] === true) flags.allowNonRestoredState = true;
   if (v["print-plan"] === true) flags.printPlan = true;
+  const retained = positiveInt(
+    "retained-checkpoints",
+    v["retained-checkpoints"] as string | undefined,
+  );
+  if (retained !== undefined) {
+    if (dir === undefined) throw new ConfigError("--retained-checkpoints needs --checkpoint-dir");
+    flags.retainedCheckpoints = retained;
+  }
+  if (v["allow-duplicate-output"] === true) {
+    if (dir === undefined) throw new ConfigError("--allow-duplicate-output needs --checkpoint-dir");
+    flags.allowDuplicateOutput = true;
+  }
   parseAdminFlags(v, flags);
   const values: FlagValues = {};
   for (const name of Object.keys(options)) values[name] = v[name];

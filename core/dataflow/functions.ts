@@ -178,6 +178,11 @@ export interface FunctionInitializationContext {
 export interface FunctionSnapshotContext {
   /** The checkpoint being taken. */
   readonly checkpointId: number;
+  /**
+   * Set for a savepoint: its completion commits nothing (the next checkpoint
+   * does), and what it holds must outlast a fall-back to an earlier checkpoint.
+   */
+  readonly savepoint?: boolean;
 }
 
 /**

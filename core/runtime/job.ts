@@ -11,7 +11,10 @@ import {
   CheckpointCoordinator,
   type CompletedCheckpoint,
   type OperatorSubtaskSnapshot,
+  type StopOptions,
 } from "../checkpoint/coordinator.ts";
+import { firstCheckpointId } from "../checkpoint/checkpoint_ids.ts";
+import { readHistory } from "../checkpoint/history.ts";
 import { type OperatorRestore, planRestore } from "../checkpoint/restore.ts";
 import type { CheckpointStorage, LoadedManifest } from "../checkpoint/storage.ts";
 import type { KeyedStateBackend, StateBackend } from "../state/backend.ts";
@@ -57,6 +60,8 @@ export interface JobConfig {
   readonly restore?: LoadedManifest;
   /** Restore even when the snapshot holds state of operators the job lacks. */
   readonly allowNonRestoredState?: boolean;
+  /** The highest checkpoint id a previous attempt of this job handed out. */
+  readonly lastCheckpointId?: number;
   /** Where the job reports what it does (restores, failed checkpoints). */
   readonly log?: (line: string) => void;
 }
@@ -134,7 +139,10 @@ export class Job implements TaskHost {
   #final: FinalCheckpoint | undefined;
   #failure: Error | undefined;
   #stopSavepoint: string | undefined;
+  #stopOptions: StopOptions = { drain: false };
   #notifications: Promise<void>[] = [];
+  /** Settles once a stop-with-savepoint's commit is done (or the job ended without it). */
+  #stopCommitted = Promise.withResolvers<CompletedCheckpoint | undefined>();
 
   /** Plans the job. */
   constructor(nodes: readonly Transformation[], config: JobConfig) {
@@ -166,10 +174,13 @@ export class Job implements TaskHost {
     this.#sourceTasks = this.tasks.filter((t) => t.gate === null);
     if (config.checkpoint) {
       const { config: cc, storage } = config.checkpoint;
-      const lastId = Math.max(
-        config.restore?.manifest.checkpointId ?? 0,
-        ...storage.completedIds(),
-      );
+      const firstId = firstCheckpointId({
+        completed: storage.completedIds(),
+        savepoints: storage.savepoints().map((s) => s.id),
+        history: readHistory(storage.paths.root).map((e) => e.id),
+        restored: config.restore?.manifest.checkpointId,
+        previousAttempt: config.lastCheckpointId,
+      });
       this.#coordinator = new CheckpointCoordinator(
         cc,
         storage,
@@ -184,7 +195,7 @@ export class Job implements TaskHost {
           liveSegments: () => this.#liveSegments(),
           fail: (e) => this.#fail(e),
         },
-        lastId + 1,
+        firstId,
         config.log ?? (() => {}),
         config.restore?.manifest,
       );
@@ -245,7 +256,7 @@ export class Job implements TaskHost {
     const start = performance.now();
     const storage = this.config.checkpoint!.storage.segmentStorage();
     const parts = this.#byTask.get(task)!.map((p) => {
-      p.operator.snapshotState(id);
+      p.operator.snapshotState(id, barrier.options.savepoint);
       return {
         uid: uidOf(p.node),
         subtaskIndex: p.subtaskIndex,
@@ -273,7 +284,9 @@ export class Job implements TaskHost {
     const coordinator = this.#coordinator;
     if (!coordinator) return Promise.resolve();
     if (++this.#endedSources === this.#sourceTasks.length) {
-      this.#final = coordinator.finalCheckpoint(this.#stopSavepoint);
+      this.#final = this.#stopSavepoint === undefined
+        ? coordinator.finalCheckpoint()
+        : coordinator.finalCheckpoint(this.#stopSavepoint, this.#stopOptions);
       this.#finalSet(this.#final);
     }
     return this.#finalPromise.then((f) => f.triggered);
@@ -287,19 +300,37 @@ export class Job implements TaskHost {
     return this.#stopSavepoint !== undefined;
   }
 
+  /** @internal Whether ending sources end event time (not so for a stop without drain). */
+  get drain(): boolean {
+    return this.#stopSavepoint === undefined || this.#stopOptions.drain;
+  }
+
   /**
-   * Stops the job with a savepoint: sources stop reading, the pipeline drains,
-   * a savepoint is taken and committed, and the job ends. Resolves with it.
+   * Stops the job with a savepoint (Flink's stop): sources stop reading, the
+   * records in flight reach the operators, the savepoint is taken, its
+   * transactions are committed, and the job ends. With `drain`, sources end
+   * event time first, so every window and timer fires; without it (the
+   * default) they stay in the savepoint. Resolves with the savepoint once its
+   * commit is done; its manifest then lists no pending transactions.
    */
-  stopWithSavepoint(name = `savepoint-${Date.now()}`): Promise<CompletedCheckpoint> {
+  stopWithSavepoint(
+    name = `savepoint-${Date.now()}`,
+    options: StopOptions = { drain: false },
+  ): Promise<CompletedCheckpoint> {
     if (!this.#coordinator) {
       return Promise.reject(
         new ConfigError("stop-with-savepoint needs checkpointing (--checkpoint-dir)"),
       );
     }
-    this.#stopSavepoint ??= name;
+    if (this.#stopSavepoint === undefined) {
+      this.#stopSavepoint = name;
+      this.#stopOptions = options;
+    }
     for (const t of this.#sourceTasks) t.wake();
-    return this.#finalPromise.then((f) => f.completed);
+    return this.#finalPromise.then((f) => f.completed).then(async (c) => {
+      if (c.manifest.kind !== "savepoint") return c; // the input ended first
+      return (await this.#stopCommitted.promise) ?? c;
+    });
   }
 
   /** Whether the job is being cancelled. */
@@ -441,6 +472,7 @@ export class Job implements TaskHost {
       stateBackend: config.stateBackend,
       operatorState: placed.operatorState,
       isRestored: this.#restorePlan !== undefined,
+      ...(config.log ? { log: config.log } : {}),
       keySerializer,
       keyedBackend,
       timerService<N>(target: TimerTarget<N>, ns?: Serializer<N>): InternalTimerService<N> {
@@ -498,11 +530,19 @@ export class Job implements TaskHost {
         }
       }));
       // The final checkpoint commits what the sinks pre-committed at its barrier.
-      if (!failure && !this.#cancelled && this.#final) await this.#final.completed;
+      const final = !failure && !this.#cancelled && this.#final
+        ? await this.#final.completed
+        : undefined;
       await Promise.all(this.#notifications);
+      if (final?.manifest.stop) {
+        // Committed: restoring the savepoint must not commit (nor find) those files again.
+        const manifest = this.config.checkpoint!.storage.markSavepointCommitted(final.path);
+        this.#stopCommitted.resolve({ manifest, path: final.path });
+      }
     } catch (error) {
       failure ??= { task: this.#opening, error };
     } finally {
+      this.#stopCommitted.resolve(undefined);
       this.#coordinator?.stop();
       for (const t of this.tasks) await t.close();
       for (const p of this.placed) p.keyed?.dispose();

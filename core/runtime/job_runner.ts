@@ -6,7 +6,11 @@
  * @module
  */
 import { ConfigError, CorruptionError, JobFailedError } from "../errors.ts";
-import type { CheckpointConfig, CompletedCheckpoint } from "../checkpoint/coordinator.ts";
+import type {
+  CheckpointConfig,
+  CompletedCheckpoint,
+  StopOptions,
+} from "../checkpoint/coordinator.ts";
 import type { RestartStrategy } from "../checkpoint/restart_strategy.ts";
 import { type AttemptFailure, classifyFailure } from "../checkpoint/failure_classifier.ts";
 import { resolveRestore } from "../checkpoint/restore.ts";
@@ -27,6 +31,11 @@ export interface RunOptions {
   readonly fs: CheckpointFs | undefined;
   /** `"latest"`, a checkpoint or savepoint path, or undefined. */
   readonly restore: string | undefined;
+  /**
+   * Let `latest` fall back past damaged checkpoints whose exactly-once output
+   * was committed (that output is emitted again); refused otherwise.
+   */
+  readonly allowDuplicateOutput?: boolean;
   /** What to do when the job fails. */
   readonly restartStrategy: RestartStrategy;
   /** The same failure this many times from the same snapshot stops the job (see `classifyFailure`). */
@@ -67,8 +76,11 @@ export interface JobClient {
   triggerCheckpoint(): Promise<CompletedCheckpoint>;
   /** Takes a self-contained savepoint in `DIR/savepoints/<name>`. */
   triggerSavepoint(name?: string): Promise<CompletedCheckpoint>;
-  /** Drains the job, takes a savepoint, commits, and ends the job. */
-  stopWithSavepoint(name?: string): Promise<CompletedCheckpoint>;
+  /**
+   * Stops the job with a savepoint, commits, and ends the job; with
+   * `{ drain: true }` every window and timer fires first (see {@linkcode StopOptions}).
+   */
+  stopWithSavepoint(name?: string, options?: StopOptions): Promise<CompletedCheckpoint>;
 }
 
 function savepointName(): string {
@@ -86,12 +98,19 @@ export function runJob(nodes: readonly Transformation[], options: RunOptions): J
   for (const n of nodes) n.source?.check?.();
   const fs = options.fs ?? new DenoCheckpointFs();
   const storage = checkpoint ? new CheckpointStorage(checkpoint.dir, fs) : undefined;
+  const policy = checkpoint && {
+    mode: checkpoint.mode,
+    allowDuplicateOutput: options.allowDuplicateOutput ?? false,
+  };
   let restore: LoadedManifest | undefined;
   if (options.restore === "latest") {
     if (!storage) throw new ConfigError("--restore latest needs --checkpoint-dir");
-    restore = resolveRestore(storage, "latest", log);
-    if (restore) log(`restoring checkpoint ${restore.manifest.checkpointId} from ${restore.dir}`);
-    else log(`no checkpoint to restore in ${storage.paths.root}; starting fresh`);
+    restore = resolveRestore(storage, "latest", log, undefined, policy);
+    if (restore) {
+      log(
+        `restoring ${restore.manifest.kind} ${restore.manifest.checkpointId} from ${restore.dir}`,
+      );
+    } else log(`no checkpoint to restore in ${storage.paths.root}; starting fresh`);
   } else if (options.restore !== undefined) {
     restore = storage
       ? resolveRestore(storage, options.restore, log)
@@ -100,7 +119,15 @@ export function runJob(nodes: readonly Transformation[], options: RunOptions): J
       `restoring ${restore!.manifest.kind} ${restore!.manifest.checkpointId} from ${restore!.dir}`,
     );
   }
-  const start = (from: LoadedManifest | undefined) => {
+  const start = (from: LoadedManifest | undefined, lastCheckpointId?: number) => {
+    if (from?.acceptedDuplicates) log(from.acceptedDuplicates.message);
+    if (from?.manifest.drained) {
+      log(
+        `savepoint ${from.manifest.checkpointId} was taken by a stop with drain: the windows ` +
+          `and timers pending then fired early, so records after the stop start them anew ` +
+          `(Flink: drain only to end a job for good; stop without drain to upgrade)`,
+      );
+    }
     // Restores go to the checkpoint history, so the admin API counts them across runs.
     if (from && storage) {
       const problem = appendHistory(storage.paths.root, {
@@ -109,6 +136,14 @@ export function runJob(nodes: readonly Transformation[], options: RunOptions): J
         restore_timestamp: Date.now(),
         is_savepoint: from.manifest.kind === "savepoint",
         external_path: from.dir,
+        ...(from.acceptedDuplicates
+          ? {
+            duplicates_accepted: {
+              skipped: [...from.acceptedDuplicates.skipped],
+              message: from.acceptedDuplicates.message,
+            },
+          }
+          : {}),
       });
       if (problem) log(problem);
     }
@@ -116,6 +151,7 @@ export function runJob(nodes: readonly Transformation[], options: RunOptions): J
       ...options.job,
       ...(checkpoint && storage ? { checkpoint: { config: checkpoint, storage } } : {}),
       ...(from ? { restore: from } : {}),
+      ...(lastCheckpointId !== undefined ? { lastCheckpointId } : {}),
     });
   };
   let job = start(restore);
@@ -168,7 +204,9 @@ export function runJob(nodes: readonly Transformation[], options: RunOptions): J
         if (cancelled) {
           return { name: options.job.name, durationMs: 0, cancelled: true, recordsIn: {} };
         }
-        const latest = storage ? resolveRestore(storage, "latest", log, damaged) : undefined;
+        const latest = storage
+          ? resolveRestore(storage, "latest", log, damaged, policy)
+          : undefined;
         restore = latest ??
           (restore && damaged.has(restore.manifest.checkpointId) ? undefined : restore);
         if (restore) {
@@ -176,7 +214,7 @@ export function runJob(nodes: readonly Transformation[], options: RunOptions): J
             `restoring ${restore.manifest.kind} ${restore.manifest.checkpointId} after a failure`,
           );
         }
-        job = start(restore);
+        job = start(restore, job.coordinator?.lastTriggeredId);
         restarts++;
       }
     }
@@ -200,8 +238,8 @@ export function runJob(nodes: readonly Transformation[], options: RunOptions): J
     triggerSavepoint(name = savepointName()) {
       return coordinatorOf(job).trigger(name);
     },
-    stopWithSavepoint(name = savepointName()) {
-      return job.stopWithSavepoint(name);
+    stopWithSavepoint(name = savepointName(), stop?: StopOptions) {
+      return job.stopWithSavepoint(name, stop);
     },
   };
 }

@@ -41,6 +41,8 @@ export interface OperatorContext {
   readonly operatorState: OperatorStateStore;
   /** Whether the job was restored from a checkpoint or savepoint. */
   readonly isRestored: boolean;
+  /** Where the job reports what it does (stderr by default). */
+  readonly log?: (line: string) => void;
   /** The keyed backend of this subtask; throws if the operator is not keyed. */
   keyedBackend(): KeyedStateBackend;
   /** The key serializer (keyed operators). */
@@ -85,8 +87,8 @@ export abstract class StreamOperator<OUT = unknown> {
     this.output.emitWatermark(timestamp);
   }
 
-  /** Brings state up to date for a checkpoint (synchronous part). */
-  snapshotState(_checkpointId: number): void {}
+  /** Brings state up to date for a checkpoint or (`savepoint`) a savepoint (synchronous part). */
+  snapshotState(_checkpointId: number, _savepoint?: boolean): void {}
 
   /** A checkpoint completed. */
   notifyCheckpointComplete(_checkpointId: number): void | Promise<void> {}

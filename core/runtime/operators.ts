@@ -107,8 +107,8 @@ abstract class UserFunctionOperator<OUT> extends StreamOperator<OUT> {
     });
     await this.fn.open?.(runtimeContext(this.ctx));
   }
-  override snapshotState(checkpointId: number): void {
-    this.fn.snapshotState?.({ checkpointId });
+  override snapshotState(checkpointId: number, savepoint = false): void {
+    this.fn.snapshotState?.({ checkpointId, ...(savepoint ? { savepoint } : {}) });
   }
   override async notifyCheckpointComplete(checkpointId: number): Promise<void> {
     await this.fn.notifyCheckpointComplete?.(checkpointId);
@@ -418,10 +418,11 @@ export class SinkOperator<T> extends StreamOperator<never> {
       subtaskIndex: this.ctx.subtaskIndex,
       parallelism: this.ctx.parallelism,
       operatorUid: this.ctx.uid,
+      ...(this.ctx.log ? { log: this.ctx.log } : {}),
     });
   }
-  override snapshotState(checkpointId: number): void {
-    this.sink.snapshotState?.({ checkpointId });
+  override snapshotState(checkpointId: number, savepoint = false): void {
+    this.sink.snapshotState?.({ checkpointId, ...(savepoint ? { savepoint } : {}) });
   }
   override async notifyCheckpointComplete(checkpointId: number): Promise<void> {
     await this.sink.notifyCheckpointComplete?.(checkpointId);

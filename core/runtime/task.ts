@@ -80,6 +80,8 @@ export interface TaskHost {
   sourceEnded(task: Task): Promise<void>;
   /** Sources stop reading (stop-with-savepoint). */
   readonly stopping: boolean;
+  /** Whether a source that stops ends event time (a watermark of +∞). */
+  readonly drain: boolean;
 }
 
 /**
@@ -294,8 +296,9 @@ export class Task {
       }
     }
     // A bounded source ends event time: every pending event-time timer fires.
+    // A stop without drain does not: windows and timers stay in the savepoint.
     this.#sendStatus(false);
-    head.output.emitWatermark(Infinity);
+    if (this.#host.drain) head.output.emitWatermark(Infinity);
     this.#flushOutputs();
     // Keep serving mails (barriers) until the final checkpoint's barrier is out.
     let released = false;

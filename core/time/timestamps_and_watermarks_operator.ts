@@ -16,16 +16,20 @@ import type {
   WatermarkStrategy,
 } from "./watermark_strategy.ts";
 
-/** Operator state: the last watermark emitted, so a restored job resumes event time there. */
+/** Operator state: the last watermark generated from input, so a restored job resumes event time there. */
 const WATERMARK = new ListStateDescriptor<number>("watermark", Serializers.f64);
 
 /**
  * Assigns timestamps and generates watermarks. Watermarks from upstream are
  * dropped, except the final `+Infinity` at end of input. The last watermark
- * emitted is checkpointed: a restored job emits it again before its first
- * record, so a record that was late before the crash is late after it too
- * (the generator's own view restarts with the replayed records and cannot
- * emit less).
+ * generated from input is checkpointed: a restored job emits it again before
+ * its first record, so a record that was late before the crash is late after
+ * it too, and a window that fired before the checkpoint does not fire again
+ * for a replayed record (the generator's own view restarts with the replayed
+ * records and cannot emit less). Flink keeps no watermark in checkpoints; weir
+ * does for that reason. The `+Infinity` of end of input (or of a stop with
+ * drain) is not input's event time and is never stored: a restored job goes
+ * on from where its input is, never from the end of time.
  */
 export class TimestampsAndWatermarksOperator<T> extends StreamOperator<T> {
   readonly #strategy: WatermarkStrategy<T>;
@@ -33,6 +37,8 @@ export class TimestampsAndWatermarksOperator<T> extends StreamOperator<T> {
   #interval = 0;
   #nextEmit = Infinity;
   #watermark = -Infinity;
+  /** The last watermark generated from input (what a snapshot stores). */
+  #generated = -Infinity;
   #idle = false;
   #saved: ListState<number> | undefined;
   /** A restored watermark not yet sent downstream. */
@@ -40,7 +46,7 @@ export class TimestampsAndWatermarksOperator<T> extends StreamOperator<T> {
   readonly #wmOutput: WatermarkOutput = {
     emitWatermark: (ts) => {
       if (ts <= this.#watermark) return;
-      this.#watermark = ts;
+      this.#watermark = this.#generated = ts;
       this.#idle = false;
       this.output.emitWatermark(ts);
     },
@@ -67,16 +73,17 @@ export class TimestampsAndWatermarksOperator<T> extends StreamOperator<T> {
     const saved = this.#saved.get() ?? [];
     if (saved.length > 0) {
       const wm = Math.min(...saved);
-      if (wm > -Infinity) {
-        this.#watermark = wm;
+      // +∞ came from snapshots of older versions taken after end of input.
+      if (wm > -Infinity && wm < Infinity) {
+        this.#watermark = this.#generated = wm;
         this.#resend = true;
       }
     }
   }
 
-  /** Stores the last watermark emitted. */
+  /** Stores the last watermark generated from input. */
   override snapshotState(): void {
-    this.#saved?.update([this.#watermark]);
+    this.#saved?.update([this.#generated]);
   }
 
   /** Sends a restored watermark downstream (once, before anything else). */
