@@ -8,11 +8,15 @@
  * ```
  * Only `part-*` files are output; in-progress and pending files are hidden in
  * a dot-folder. A rename is atomic, so a file is either committed whole or
- * not at all.
+ * not at all. Pre-commit fsyncs the file and its folder, commit fsyncs the
+ * output folder after the rename: a committed file survives a crash of the
+ * machine, not only of the process.
  *
  * @module
  */
+import { type CheckpointFs, DenoCheckpointFs } from "../checkpoint/checkpoint_fs.ts";
 import { CheckpointError, ConfigError } from "../errors.ts";
+import type { SegmentFile } from "../../statestore-as/segment_fs.ts";
 import { TwoPhaseCommitSink } from "./two_phase_commit_sink.ts";
 import type { SinkContext } from "./sink.ts";
 
@@ -41,6 +45,8 @@ export interface ExactlyOnceFileSinkOptions<T> {
   dir: string;
   /** Turns a record into a line (strings as they are, other values as JSON). */
   format?: (value: T) => string;
+  /** The file system written through (tests inject faults); default {@linkcode DenoCheckpointFs}. */
+  fs?: CheckpointFs;
 }
 
 /** A transaction: one file, and how many records it holds. */
@@ -51,16 +57,6 @@ interface FileTransaction {
 
 /** The folder holding files not committed yet. */
 export const IN_PROGRESS_DIR = ".in-progress";
-
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return false;
-    throw e;
-  }
-}
 
 /**
  * Writes records as lines, exactly once across failures and restores when
@@ -90,8 +86,9 @@ export class ExactlyOnceFileSink<T> extends TwoPhaseCommitSink<T, FileTransactio
   private run = "";
   private seq = 0;
   private lines: string[] = [];
-  private file: Deno.FsFile | undefined;
+  private file: SegmentFile | undefined;
   private readonly encoder = new TextEncoder();
+  private readonly fs: CheckpointFs;
 
   /** Writes into `options.dir`. */
   constructor(options: ExactlyOnceFileSinkOptions<T>) {
@@ -102,7 +99,8 @@ export class ExactlyOnceFileSink<T> extends TwoPhaseCommitSink<T, FileTransactio
     this.dir = options.dir;
     this.format = options.format ??
       ((v: T) => (typeof v === "string" ? v : JSON.stringify(v)));
-    Deno.mkdirSync(`${this.dir}/${IN_PROGRESS_DIR}`, { recursive: true });
+    this.fs = options.fs ?? new DenoCheckpointFs();
+    this.fs.mkdirp(`${this.dir}/${IN_PROGRESS_DIR}`);
   }
 
   /**
@@ -133,19 +131,20 @@ export class ExactlyOnceFileSink<T> extends TwoPhaseCommitSink<T, FileTransactio
 
   protected override flushTransaction(txn: FileTransaction): void {
     if (this.lines.length === 0) return;
-    this.file ??= Deno.openSync(this.inProgress(txn), { write: true, create: true, append: true });
+    this.file ??= this.fs.create(this.inProgress(txn));
     const data = this.encoder.encode(this.lines.join("\n") + "\n");
     this.lines = [];
-    let n = 0;
-    while (n < data.length) n += this.file.writeSync(data.subarray(n));
+    this.file.write(data);
   }
 
   protected preCommit(txn: FileTransaction): void {
     this.flushTransaction(txn);
     if (this.file) {
-      this.file.syncSync();
+      this.file.sync();
       this.file.close();
       this.file = undefined;
+      // Its name too: a restore commits it by renaming it.
+      this.fs.syncDir(`${this.dir}/${IN_PROGRESS_DIR}`);
     }
   }
 
@@ -154,14 +153,17 @@ export class ExactlyOnceFileSink<T> extends TwoPhaseCommitSink<T, FileTransactio
     const from = this.inProgress(txn);
     const to = `${this.dir}/${txn.name}`;
     try {
-      Deno.renameSync(from, to);
+      this.fs.rename(from, to);
     } catch (e) {
       if (!(e instanceof Deno.errors.NotFound)) throw e;
-      if (exists(to)) return; // committed before: commit is idempotent
-      throw new CheckpointError(
-        `Cannot commit ${txn.name}: neither ${from} nor ${to} exists (${txn.records} records lost)`,
-      );
+      if (this.fs.size(to) === undefined) {
+        throw new CheckpointError(
+          `Cannot commit ${txn.name}: neither ${from} nor ${to} exists (${txn.records} records lost)`,
+        );
+      }
+      // Committed before (commit is idempotent); its entry may not be durable yet.
     }
+    this.fs.syncDir(this.dir);
   }
 
   protected abort(txn: FileTransaction): void {
@@ -170,17 +172,13 @@ export class ExactlyOnceFileSink<T> extends TwoPhaseCommitSink<T, FileTransactio
       this.file.close();
       this.file = undefined;
     }
-    try {
-      Deno.removeSync(this.inProgress(txn));
-    } catch (e) {
-      if (!(e instanceof Deno.errors.NotFound)) throw e;
-    }
+    this.fs.remove(this.inProgress(txn));
   }
 
   protected override cleanUpLeftovers(keep: FileTransaction[]): void {
     const names = new Set(keep.map((t) => t.name));
-    for (const e of Deno.readDirSync(`${this.dir}/${IN_PROGRESS_DIR}`)) {
-      if (!names.has(e.name)) Deno.removeSync(`${this.dir}/${IN_PROGRESS_DIR}/${e.name}`);
+    for (const name of this.fs.list(`${this.dir}/${IN_PROGRESS_DIR}`)) {
+      if (!names.has(name)) this.fs.remove(`${this.dir}/${IN_PROGRESS_DIR}/${name}`);
     }
   }
 }
