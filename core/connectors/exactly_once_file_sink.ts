@@ -10,11 +10,14 @@
  * a dot-folder. A rename is atomic, so a file is either committed whole or
  * not at all. Pre-commit fsyncs the file and its folder, commit fsyncs the
  * output folder after the rename: a committed file survives a crash of the
- * machine, not only of the process.
+ * machine, not only of the process. While a subtask runs, the sink holds a
+ * lock on `DIR` (see `dir_lock.ts`): a second job writing there fails at
+ * once, naming this one, instead of deleting this one's pending files.
  *
  * @module
  */
 import { type CheckpointFs, DenoCheckpointFs } from "../checkpoint/checkpoint_fs.ts";
+import { type DirectoryLock, lockDirectory } from "../checkpoint/dir_lock.ts";
 import { CheckpointError, ConfigError } from "../errors.ts";
 import type { SegmentFile } from "../../statestore-as/segment_fs.ts";
 import { TwoPhaseCommitSink } from "./two_phase_commit_sink.ts";
@@ -89,6 +92,12 @@ export class ExactlyOnceFileSink<T> extends TwoPhaseCommitSink<T, FileTransactio
   private file: SegmentFile | undefined;
   private readonly encoder = new TextEncoder();
   private readonly fs: CheckpointFs;
+  // One lock for all subtasks (they inherit this object), held while any of them is open.
+  private readonly dirLock: { lock: DirectoryLock | undefined; users: number } = {
+    lock: undefined,
+    users: 0,
+  };
+  private holdsDirLock = false;
 
   /** Writes into `options.dir`. */
   constructor(options: ExactlyOnceFileSinkOptions<T>) {
@@ -111,7 +120,32 @@ export class ExactlyOnceFileSink<T> extends TwoPhaseCommitSink<T, FileTransactio
   override open(ctx: SinkContext): void {
     this.run = crypto.randomUUID().slice(0, 8);
     this.seq = 0;
+    const shared = this.dirLock;
+    if (shared.users === 0) {
+      shared.lock = lockDirectory(
+        this.dir,
+        `exactly-once file sink "${ctx.operatorUid}"`,
+        "Output directory",
+      );
+    }
+    shared.users++;
+    this.holdsDirLock = true;
     super.open(ctx);
+  }
+
+  /** Aborts the open transaction; the last subtask to close releases the directory. */
+  override close(): void {
+    try {
+      super.close();
+    } finally {
+      if (this.holdsDirLock) {
+        this.holdsDirLock = false;
+        if (--this.dirLock.users === 0) {
+          this.dirLock.lock?.release();
+          this.dirLock.lock = undefined;
+        }
+      }
+    }
   }
 
   private inProgress(txn: FileTransaction): string {

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { ConfigError, CorruptionError, JobFailedError } from "../errors.ts";
+import { ConfigError, CorruptionError, DirectoryInUseError, JobFailedError } from "../errors.ts";
 import type { CheckpointConfig, CompletedCheckpoint } from "../checkpoint/coordinator.ts";
 import { decideRestart, type RestartStrategy } from "../checkpoint/restart_strategy.ts";
 import { resolveRestore } from "../checkpoint/restore.ts";
@@ -13,6 +13,7 @@ import { CheckpointStorage, type LoadedManifest, loadManifest } from "../checkpo
 import type { CheckpointFs } from "../checkpoint/checkpoint_fs.ts";
 import { DenoCheckpointFs } from "../checkpoint/checkpoint_fs.ts";
 import { appendHistory } from "../checkpoint/history.ts";
+import { type DirectoryLock, lockDirectory } from "../checkpoint/dir_lock.ts";
 import type { Transformation } from "./graph.ts";
 import { Job, type JobConfig, type JobResult } from "./job.ts";
 
@@ -74,9 +75,29 @@ function savepointName(): string {
 
 /** Starts `nodes` and keeps them running per the restart strategy. */
 export function runJob(nodes: readonly Transformation[], options: RunOptions): JobClient {
-  const { checkpoint, log } = options;
+  const { checkpoint } = options;
   const fs = options.fs ?? new DenoCheckpointFs();
   const storage = checkpoint ? new CheckpointStorage(checkpoint.dir, fs) : undefined;
+  // Held for every attempt of this run: another job on the directory fails at once, naming this one.
+  const lock = storage
+    ? lockDirectory(storage.paths.root, `job "${options.job.name}"`, "Checkpoint directory")
+    : undefined;
+  try {
+    return runLocked(nodes, options, fs, storage, lock);
+  } catch (e) {
+    lock?.release();
+    throw e;
+  }
+}
+
+function runLocked(
+  nodes: readonly Transformation[],
+  options: RunOptions,
+  fs: CheckpointFs,
+  storage: CheckpointStorage | undefined,
+  lock: DirectoryLock | undefined,
+): JobClient {
+  const { checkpoint, log } = options;
   let restore: LoadedManifest | undefined;
   if (options.restore === "latest") {
     if (!storage) throw new ConfigError("--restore latest needs --checkpoint-dir");
@@ -123,6 +144,8 @@ export function runJob(nodes: readonly Transformation[], options: RunOptions): J
         return await job.run();
       } catch (e) {
         if (cancelled || !(e instanceof JobFailedError)) throw e;
+        // Another job writes there: restarting cannot help, and its name is the message.
+        if (e.cause instanceof DirectoryInUseError) throw e.cause;
         const corrupt = corruptSegmentOf(e, restore);
         if (corrupt && restore) {
           damaged.add(restore.manifest.checkpointId);
@@ -163,6 +186,7 @@ export function runJob(nodes: readonly Transformation[], options: RunOptions): J
       }
     }
   })();
+  done.then(() => lock?.release(), () => lock?.release());
   return {
     done,
     get job() {
