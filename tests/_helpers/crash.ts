@@ -20,9 +20,10 @@
  * runs `main(args)` of the example. With `WEIR_TEST_PAUSE_IN_CHECKPOINT_MS=ms`
  * and `WEIR_TEST_PAUSE_AT=k` in its environment it first wraps
  * `DenoCheckpointFs` (test-only, this process only) so that the `k`-th file
- * created through it prints {@linkcode PAUSE_MARKER} and blocks for `ms`
- * after its data is synced and before it is renamed into place; with
- * `WEIR_TEST_RESUME_FILE=path` too, it goes on as soon as that file exists.
+ * created through it in the checkpoint directory prints
+ * {@linkcode PAUSE_MARKER} and blocks for `ms` after its data is synced and
+ * before it is renamed into place; with `WEIR_TEST_RESUME_FILE=path` too,
+ * it goes on as soon as that file exists.
  *
  * @module
  */
@@ -272,8 +273,12 @@ async function childMain(args: string[]): Promise<void> {
     const proto = DenoCheckpointFs.prototype;
     const create = proto.create;
     let writes = 0;
+    // Other writers go through DenoCheckpointFs too (the exactly-once file sink): not counted.
+    const at = jobArgs.indexOf("--checkpoint-dir");
+    const checkpointDir = at >= 0 ? jobArgs[at + 1] : undefined;
     proto.create = function (this: DenoCheckpointFs, path: string): SegmentFile {
       const f = create.call(this, path);
+      if (checkpointDir !== undefined && !path.startsWith(`${checkpointDir}/`)) return f;
       if (++writes !== pauseAt) return f;
       return {
         write: (data) => f.write(data),
