@@ -273,119 +273,108 @@ export const checkpointsGc: Command = {
       // Locking would create it.
       throw new CheckpointError(`Checkpoint directory ${paths.root} does not exist`);
     }
-    const attempt = lockForGc(paths.root);
-    try {
-      return Promise.resolve(
-        collect(io, fs, paths, attempt, keep, minAgeMs, doDelete, p.values.json === true),
+    using gcLock = lockForGc(paths.root);
+    const found = findSnapshots(paths.root, false, fs).filter((s) => s.name.startsWith("chk-"));
+    const unreadable = found.filter((s) => !s.loaded && !s.status.startsWith("incomplete"));
+    if (unreadable.length > 0) {
+      throw new CheckpointError(
+        `Refusing to collect garbage in ${paths.root}: ${
+          unreadable.map((s) => `${s.name}: ${s.problems[0]}`).join("; ")
+        } (its segments might be needed; fix or remove it first)`,
       );
-    } finally {
-      if ("lock" in attempt) attempt.lock.release();
     }
+    const completed = new Map<number, Set<string>>();
+    for (const s of found) {
+      if (s.loaded && s.loaded.manifest.segmentDir !== ".") {
+        completed.set(s.id!, new Set(Object.keys(s.loaded.manifest.segments)));
+      }
+    }
+    // A running job may be writing a checkpoint: whatever entered DIR since the newest completed
+    // one was triggered may be in it. Without a completed one, everything may be.
+    const { heldBy } = gcLock;
+    const newest = found.filter((s) => s.loaded).at(-1)?.loaded?.manifest;
+    const asOf = heldBy ? Math.min(Date.now(), newest?.triggeredAt ?? -Infinity) : Date.now();
+    const young = (path: string) => asOf - (enteredAt(path) ?? Infinity) < minAgeMs;
+    const onDisk = fs.list(paths.shared).filter((n) => n.endsWith(".seg") && !n.startsWith("."));
+    const plan = planRetention({
+      completed,
+      retain: keep ?? completed.size,
+      // Young segments count as in use: an in-flight checkpoint may need them.
+      live: new Set(onDisk.filter((n) => young(`${paths.shared}/${n}`))),
+      onDisk,
+    });
+    const checkpoints = completed.size === 0 ? [] : plan.checkpoints;
+    const incomplete = found.filter((s) => !s.loaded && !young(s.dir)).map((s) => s.name);
+    const segments = plan.segments.map((name) => ({
+      name,
+      size: fs.size(`${paths.shared}/${name}`) ?? 0,
+    }));
+    if (doDelete) {
+      for (const id of checkpoints) fs.removeTree(paths.checkpoint(id));
+      for (const name of incomplete) fs.removeTree(`${paths.root}/${name}`);
+      for (const s of segments) fs.remove(`${paths.shared}/${s.name}`);
+    }
+    const total = segments.reduce((a, s) => a + s.size, 0);
+    if (p.values.json) {
+      io.out(JSON.stringify(
+        {
+          dryRun: !doDelete,
+          checkpoints,
+          incomplete,
+          segments,
+          bytes: total,
+          kept: [...completed.keys()].filter((id) => !checkpoints.includes(id)),
+          runningJob: heldBy ?? null,
+        },
+        null,
+        2,
+      ));
+      return Promise.resolve(0);
+    }
+    if (heldBy) {
+      io.out(
+        `${paths.root} is in use by ${heldBy}: files that entered it since ${
+          newest ? `checkpoint ${newest.checkpointId} was triggered` : "it started"
+        } are kept (a checkpoint in progress may reference them)`,
+      );
+    }
+    const rows = [
+      ...checkpoints.map((id) => ["checkpoint", `chk-${id}`, "-"]),
+      ...incomplete.map((n) => ["incomplete", n, "-"]),
+      ...segments.map((s) => ["segment", `shared/${s.name}`, bytes(s.size)]),
+    ];
+    if (rows.length === 0) {
+      io.out(`Nothing to delete in ${paths.root}`);
+      return Promise.resolve(0);
+    }
+    for (const l of table(["WHAT", "PATH", "SIZE"], rows)) io.out(l);
+    const summary = `${checkpoints.length} checkpoint(s), ${incomplete.length} incomplete ` +
+      `folder(s), ${segments.length} segment(s) (${bytes(total)})`;
+    io.out(
+      doDelete ? `Deleted ${summary}` : `Dry run: would delete ${summary}; pass --delete to delete`,
+    );
+    return Promise.resolve(0);
   },
 };
 
-/** The directory's lock, or who holds it (a job on a read-only directory: unknown, so held). */
-function lockForGc(root: string): LockAttempt {
+/**
+ * gc's hold on the directory: the lock while no job runs (released when gc
+ * ends), else who holds it (`heldBy`; "another process" when unknown, or when
+ * the directory cannot be locked at all, read-only say: assume a job runs).
+ */
+function lockForGc(root: string): { heldBy: string | undefined; [Symbol.dispose](): void } {
+  let attempt: LockAttempt;
   try {
-    return tryLockDirectory(root, "weir checkpoints gc");
+    attempt = tryLockDirectory(root, "weir checkpoints gc");
   } catch {
-    return { heldBy: undefined };
+    attempt = { heldBy: undefined };
   }
-}
-
-function collect(
-  io: CliIo,
-  fs: DenoCheckpointFs,
-  paths: ReturnType<typeof checkpointPaths>,
-  attempt: LockAttempt,
-  keep: number | undefined,
-  minAgeMs: number,
-  doDelete: boolean,
-  json: boolean,
-): number {
-  const found = findSnapshots(paths.root, false, fs).filter((s) => s.name.startsWith("chk-"));
-  const unreadable = found.filter((s) => !s.loaded && !s.status.startsWith("incomplete"));
-  if (unreadable.length > 0) {
-    throw new CheckpointError(
-      `Refusing to collect garbage in ${paths.root}: ${
-        unreadable.map((s) => `${s.name}: ${s.problems[0]}`).join("; ")
-      } (its segments might be needed; fix or remove it first)`,
-    );
+  if ("lock" in attempt) {
+    const { lock } = attempt;
+    return { heldBy: undefined, [Symbol.dispose]: () => lock.release() };
   }
-  const completed = new Map<number, Set<string>>();
-  for (const s of found) {
-    if (s.loaded && s.loaded.manifest.segmentDir !== ".") {
-      completed.set(s.id!, new Set(Object.keys(s.loaded.manifest.segments)));
-    }
-  }
-  // A running job may be writing a checkpoint: whatever entered DIR since the newest completed
-  // one was triggered may be in it. Without a completed one, everything may be.
-  const running = "heldBy" in attempt;
-  const newest = found.filter((s) => s.loaded).at(-1)?.loaded?.manifest;
-  const asOf = running ? Math.min(Date.now(), newest?.triggeredAt ?? -Infinity) : Date.now();
-  const young = (path: string) => asOf - (enteredAt(path) ?? Infinity) < minAgeMs;
-  const onDisk = fs.list(paths.shared).filter((n) => n.endsWith(".seg") && !n.startsWith("."));
-  const plan = planRetention({
-    completed,
-    retain: keep ?? completed.size,
-    // Young segments count as in use: an in-flight checkpoint may need them.
-    live: new Set(onDisk.filter((n) => young(`${paths.shared}/${n}`))),
-    onDisk,
-  });
-  const checkpoints = completed.size === 0 ? [] : plan.checkpoints;
-  const incomplete = found.filter((s) => !s.loaded && !young(s.dir)).map((s) => s.name);
-  const segments = plan.segments.map((name) => ({
-    name,
-    size: fs.size(`${paths.shared}/${name}`) ?? 0,
-  }));
-  if (doDelete) {
-    for (const id of checkpoints) fs.removeTree(paths.checkpoint(id));
-    for (const name of incomplete) fs.removeTree(`${paths.root}/${name}`);
-    for (const s of segments) fs.remove(`${paths.shared}/${s.name}`);
-  }
-  const total = segments.reduce((a, s) => a + s.size, 0);
-  const holder = "heldBy" in attempt
-    ? (attempt.heldBy ? describeOwner(attempt.heldBy) : "another process")
-    : undefined;
-  if (json) {
-    io.out(JSON.stringify(
-      {
-        dryRun: !doDelete,
-        checkpoints,
-        incomplete,
-        segments,
-        bytes: total,
-        kept: [...completed.keys()].filter((id) => !checkpoints.includes(id)),
-        runningJob: holder ?? null,
-      },
-      null,
-      2,
-    ));
-    return 0;
-  }
-  if (holder) {
-    io.out(
-      `${paths.root} is in use by ${holder}: files that entered it since ${
-        newest ? `checkpoint ${newest.checkpointId} was triggered` : "it started"
-      } are kept (a checkpoint in progress may reference them)`,
-    );
-  }
-  const rows = [
-    ...checkpoints.map((id) => ["checkpoint", `chk-${id}`, "-"]),
-    ...incomplete.map((n) => ["incomplete", n, "-"]),
-    ...segments.map((s) => ["segment", `shared/${s.name}`, bytes(s.size)]),
-  ];
-  if (rows.length === 0) {
-    io.out(`Nothing to delete in ${paths.root}`);
-    return 0;
-  }
-  for (const l of table(["WHAT", "PATH", "SIZE"], rows)) io.out(l);
-  const summary = `${checkpoints.length} checkpoint(s), ${incomplete.length} incomplete ` +
-    `folder(s), ${segments.length} segment(s) (${bytes(total)})`;
-  io.out(
-    doDelete ? `Deleted ${summary}` : `Dry run: would delete ${summary}; pass --delete to delete`,
-  );
-  return 0;
+  const by = attempt.heldBy ? describeOwner(attempt.heldBy) : "another process";
+  return { heldBy: by, [Symbol.dispose]: () => {} };
 }
 
 function help(io: CliIo, text: string): Promise<number> {
