@@ -127,3 +127,18 @@ export class CheckpointError extends WeirError {}
  * ```
  */
 export class JobFailedError extends WeirError {}
+
+/**
+ * A checkpoint or output directory is locked by another running job (or a
+ * `weir checkpoints gc`): two writers on one directory destroy each other's
+ * files. The message names the holder: its job, process id, host and start.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ConfigError, DirectoryInUseError } from "@weir/weir";
+ * const e = new DirectoryInUseError('Checkpoint directory /ck is in use by job "a" (pid 7 on host h)');
+ * assert.ok(e instanceof ConfigError);
+ * ```
+ */
+export class DirectoryInUseError extends ConfigError {}

@@ -5,6 +5,8 @@
  * @module
  */
 import { DenoCheckpointFs } from "../../core/checkpoint/checkpoint_fs.ts";
+import { type LockAttempt, tryLockDirectory } from "../../core/checkpoint/dir_lock.ts";
+import { describeOwner } from "../../core/_process_owner.ts";
 import { checkpointPaths } from "../../core/checkpoint/paths.ts";
 import { planRetention } from "../../core/checkpoint/retention.ts";
 import { verifyManifest } from "../../core/checkpoint/storage.ts";
@@ -230,18 +232,26 @@ referenced by any remaining checkpoint manifest is never deleted; when a
 manifest cannot be read nothing is deleted. Savepoints hold their own copies
 and are never touched.
 
+A file's age counts from when it entered DIR (its change time, which a hard
+link renews), not from when it was written. While a job runs on DIR (it holds
+DIR/.weir-lock), ages count up to when the newest completed checkpoint was
+triggered, so nothing that entered since (what a checkpoint in progress may
+reference) is deleted however long that checkpoint takes. Otherwise gc holds
+the lock while it runs, so no job starts on DIR meanwhile.
+
 Options:
   --delete           delete (default: dry run)
   --keep N           also delete completed checkpoints older than the N newest
-  --min-age SECONDS  leave files younger than this alone: a running job may
-                     be writing a checkpoint that does not reference them yet
-                     (default 60)
+  --min-age SECONDS  leave files younger than this alone (default 60)
   --json             the plan (and what was deleted) as JSON
   -h, --help         show this help`;
 
-function mtime(path: string): number | undefined {
+/** When a file entered its folder: its change time (a hard link or rename renews it), or mtime. */
+function enteredAt(path: string): number | undefined {
   try {
-    return Deno.statSync(path).mtime?.getTime();
+    const st = Deno.statSync(path);
+    const times = [st.mtime?.getTime(), st.ctime?.getTime()].filter((t) => t !== undefined);
+    return times.length === 0 ? undefined : Math.max(...times);
   } catch {
     return undefined;
   }
@@ -266,6 +276,11 @@ export const checkpointsGc: Command = {
     const doDelete = p.values.delete === true;
     const fs = new DenoCheckpointFs();
     const paths = checkpointPaths(p.positionals[0]!);
+    if (fs.size(paths.root) === undefined) {
+      // Locking would create it.
+      throw new CheckpointError(`Checkpoint directory ${paths.root} does not exist`);
+    }
+    using gcLock = lockForGc(paths.root);
     const found = findSnapshots(paths.root, false, fs).filter((s) => s.name.startsWith("chk-"));
     const unreadable = found.filter((s) => !s.loaded && !s.status.startsWith("incomplete"));
     if (unreadable.length > 0) {
@@ -275,14 +290,18 @@ export const checkpointsGc: Command = {
         } (its segments might be needed; fix or remove it first)`,
       );
     }
-    const now = Date.now();
-    const young = (path: string) => now - (mtime(path) ?? now) < minAgeMs;
     const completed = new Map<number, Set<string>>();
     for (const s of found) {
       if (s.loaded && s.loaded.manifest.segmentDir !== ".") {
         completed.set(s.id!, new Set(Object.keys(s.loaded.manifest.segments)));
       }
     }
+    // A running job may be writing a checkpoint: whatever entered DIR since the newest completed
+    // one was triggered may be in it. Without a completed one, everything may be.
+    const { heldBy } = gcLock;
+    const newest = found.filter((s) => s.loaded).at(-1)?.loaded?.manifest;
+    const asOf = heldBy ? Math.min(Date.now(), newest?.triggeredAt ?? -Infinity) : Date.now();
+    const young = (path: string) => asOf - (enteredAt(path) ?? Infinity) < minAgeMs;
     const onDisk = fs.list(paths.shared).filter((n) => n.endsWith(".seg") && !n.startsWith("."));
     const plan = planRetention({
       completed,
@@ -312,11 +331,19 @@ export const checkpointsGc: Command = {
           segments,
           bytes: total,
           kept: [...completed.keys()].filter((id) => !checkpoints.includes(id)),
+          runningJob: heldBy ?? null,
         },
         null,
         2,
       ));
       return Promise.resolve(0);
+    }
+    if (heldBy) {
+      io.out(
+        `${paths.root} is in use by ${heldBy}: files that entered it since ${
+          newest ? `checkpoint ${newest.checkpointId} was triggered` : "it started"
+        } are kept (a checkpoint in progress may reference them)`,
+      );
     }
     const rows = [
       ...checkpoints.map((id) => ["checkpoint", `chk-${id}`, "-"]),
@@ -336,6 +363,26 @@ export const checkpointsGc: Command = {
     return Promise.resolve(0);
   },
 };
+
+/**
+ * gc's hold on the directory: the lock while no job runs (released when gc
+ * ends), else who holds it (`heldBy`; "another process" when unknown, or when
+ * the directory cannot be locked at all, read-only say: assume a job runs).
+ */
+function lockForGc(root: string): { heldBy: string | undefined; [Symbol.dispose](): void } {
+  let attempt: LockAttempt;
+  try {
+    attempt = tryLockDirectory(root, "weir checkpoints gc");
+  } catch {
+    attempt = { heldBy: undefined };
+  }
+  if ("lock" in attempt) {
+    const { lock } = attempt;
+    return { heldBy: undefined, [Symbol.dispose]: () => lock.release() };
+  }
+  const by = attempt.heldBy ? describeOwner(attempt.heldBy) : "another process";
+  return { heldBy: by, [Symbol.dispose]: () => {} };
+}
 
 function help(io: CliIo, text: string): Promise<number> {
   io.out(text);

@@ -43,8 +43,13 @@ export interface CheckpointFs extends SegmentFs {
   list(dir: string): string[];
   /** Removes a folder and everything in it (no error when gone). */
   removeTree(path: string): void;
-  /** Copies a file (savepoints take their own copies of segments). */
+  /** Copies a file and fsyncs the copy (savepoints take their own copies of segments). */
   copy(from: string, to: string): void;
+  /**
+   * fsyncs a folder, so that the files created, renamed or linked into it
+   * survive a crash of the machine (their own data needs its own fsync).
+   */
+  syncDir(path: string): void;
 }
 
 /**
@@ -91,7 +96,7 @@ export class DenoCheckpointFs extends DenoSegmentFs implements CheckpointFs {
       this.remove(tmp);
       throw e;
     }
-    syncDir(dir);
+    this.syncDir(dir);
   }
 
   /** Names in a folder. */
@@ -113,21 +118,44 @@ export class DenoCheckpointFs extends DenoSegmentFs implements CheckpointFs {
     }
   }
 
-  /** Copies a file. */
+  /** Copies a file, then fsyncs the copy. */
   copy(from: string, to: string): void {
     Deno.copyFileSync(from, to);
+    const f = Deno.openSync(to, { write: true });
+    try {
+      f.syncSync();
+    } finally {
+      f.close();
+    }
+  }
+
+  /** fsync of a folder. */
+  syncDir(path: string): void {
+    let f: Deno.FsFile;
+    try {
+      f = Deno.openSync(path, { read: true });
+    } catch (e) {
+      if (cannotSyncFolders(e)) return;
+      throw e;
+    }
+    try {
+      f.syncSync();
+    } catch (e) {
+      if (!cannotSyncFolders(e)) throw e;
+    } finally {
+      f.close();
+    }
   }
 }
 
-/** fsync of a folder, so a rename inside it survives a crash. */
-function syncDir(dir: string): void {
-  let f: Deno.FsFile | undefined;
-  try {
-    f = Deno.openSync(dir, { read: true });
-    f.syncSync();
-  } catch {
-    // Some file systems refuse to open or fsync folders; the rename still happened.
-  } finally {
-    f?.close();
-  }
+/**
+ * Whether an error says this file system does not open or fsync folders (some
+ * network and virtual ones): there is nothing more to do there. Any other
+ * error (EIO) means the folder's entries may not be durable, and is thrown.
+ */
+function cannotSyncFolders(e: unknown): boolean {
+  const code = (e as { code?: unknown }).code;
+  return e instanceof Deno.errors.NotSupported || e instanceof Deno.errors.PermissionDenied ||
+    e instanceof Deno.errors.IsADirectory ||
+    (typeof code === "string" && ["EINVAL", "ENOTSUP", "EOPNOTSUPP", "EBADF"].includes(code));
 }

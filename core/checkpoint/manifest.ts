@@ -4,14 +4,27 @@
  * state (source positions, pending sink transactions) is stored inline, as
  * Flink stores small state in its `_metadata`.
  *
+ * Format 2 ends with a `checksum` field (SHA-256 of the file's bytes with the
+ * checksum's digits as zeros), so a damaged manifest is found like a damaged
+ * segment instead of restoring wrong state. Format 1 (no checksum) is still read.
+ *
  * @module
  */
+import { createHash } from "node:crypto";
 import { CheckpointError } from "../errors.ts";
 import type { KeyedStateHandle } from "../state/backend.ts";
 import type { OperatorStateSnapshot } from "../state/operator_state.ts";
 
-/** The manifest format this version writes and reads. */
-export const MANIFEST_FORMAT = 1;
+/** The manifest format this version writes (it reads this one and 1, which has no checksum). */
+export const MANIFEST_FORMAT = 2;
+
+/** Formats this version reads. */
+const READABLE_FORMATS: readonly number[] = [1, MANIFEST_FORMAT];
+
+const CHECKSUM_PREFIX = "sha256:";
+const ZERO_DIGEST = "0".repeat(64);
+// The checksum is the last field, so it is found at the end of the text without parsing.
+const CHECKSUM_TAIL = /"checksum": "sha256:([0-9a-f]{64})"\n\}$/;
 
 /**
  * Per-task statistics of one checkpoint.
@@ -110,7 +123,7 @@ export interface OperatorManifest {
  * ```
  */
 export interface Manifest {
-  /** Always {@linkcode MANIFEST_FORMAT}. */
+  /** {@linkcode MANIFEST_FORMAT} when written; 1 for manifests of older versions. */
   readonly format: number;
   /** Checkpoint or savepoint. */
   readonly kind: "checkpoint" | "savepoint";
@@ -153,6 +166,11 @@ export interface Manifest {
     readonly checkpointedSize: number;
     readonly tasks: readonly TaskCheckpointStats[];
   };
+  /**
+   * `sha256:<hex>` of the file as written (format 2 on): set by
+   * {@linkcode formatManifest}, checked by {@linkcode parseManifest}.
+   */
+  readonly checksum?: string;
 }
 
 /** The operator-state name under which two-phase-commit sinks keep pending transactions. */
@@ -296,11 +314,14 @@ export function parseManifest(text: string, where: string): Manifest {
   if (typeof m !== "object" || m === null) {
     throw new CheckpointError(`Cannot read ${where}: not a manifest object`);
   }
-  if (m.format !== MANIFEST_FORMAT) {
+  if (!READABLE_FORMATS.includes(m.format)) {
     throw new CheckpointError(
-      `Cannot read ${where}: manifest format ${m.format} is not supported (this version reads ${MANIFEST_FORMAT})`,
+      `Cannot read ${where}: manifest format ${m.format} is not supported (this version reads ${
+        READABLE_FORMATS.join(" and ")
+      })`,
     );
   }
+  if (m.format !== 1) checkChecksum(text, m, where);
   for (const field of ["checkpointId", "maxParallelism", "operators", "segments", "segmentDir"]) {
     if (!(field in m)) {
       throw new CheckpointError(`Cannot read ${where}: field "${field}" is missing`);
@@ -309,7 +330,59 @@ export function parseManifest(text: string, where: string): Manifest {
   return m;
 }
 
-/** Serializes a manifest. */
+/** Throws when the manifest's bytes are not those its checksum was computed over. */
+function checkChecksum(text: string, m: Manifest, where: string): void {
+  const tail = CHECKSUM_TAIL.exec(text);
+  if (!tail || m.checksum !== `${CHECKSUM_PREFIX}${tail[1]}`) {
+    throw new CheckpointError(
+      `Cannot read ${where}: the manifest is damaged (format ${m.format} ends with a "checksum" field; ${
+        typeof m.checksum === "string" ? "this one is malformed or not last" : "this one has none"
+      })`,
+    );
+  }
+  const actual = digest(withDigest(text, ZERO_DIGEST));
+  if (actual !== tail[1]) {
+    throw new CheckpointError(
+      `Cannot read ${where}: the manifest is damaged (checksum mismatch: recorded ${
+        tail[1]
+      }, computed ${actual})`,
+    );
+  }
+}
+
+/** `text` (ending with the checksum field) with `hex` as the checksum's digits. */
+function withDigest(text: string, hex: string): string {
+  return text.slice(0, text.length - ZERO_DIGEST.length - 3) + hex + text.slice(-3);
+}
+
+function digest(text: string): string {
+  return createHash("sha256").update(text).digest("hex");
+}
+
+/**
+ * Serializes a manifest in the current format, its checksum last.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { formatManifest, type Manifest, MANIFEST_FORMAT, parseManifest } from "./manifest.ts";
+ * const m = {
+ *   format: MANIFEST_FORMAT, kind: "checkpoint", checkpointId: 1, jobName: "j", triggeredAt: 0,
+ *   completedAt: 0, maxParallelism: 128, stateBackend: "heap", mode: "exactly-once",
+ *   segmentDir: "../shared", operators: {}, segments: {},
+ *   stats: { durationMs: 0, stateSize: 0, checkpointedSize: 0, tasks: [] },
+ * } as const satisfies Manifest;
+ * const text = formatManifest(m);
+ * assert.equal(parseManifest(text, "m").checkpointId, 1);
+ * assert.throws(() => parseManifest(text.replace('"j"', '"k"'), "m"), /checksum mismatch/);
+ * ```
+ */
 export function formatManifest(m: Manifest): string {
-  return JSON.stringify(m, null, 1);
+  const { checksum: _, ...fields } = m;
+  const zeroed = JSON.stringify(
+    { ...fields, format: MANIFEST_FORMAT, checksum: `${CHECKSUM_PREFIX}${ZERO_DIGEST}` },
+    null,
+    1,
+  );
+  return withDigest(zeroed, digest(zeroed));
 }

@@ -58,7 +58,45 @@ function rejects(text: string, ...parts: string[]): void {
 
 Deno.test("manifest: format and parse round-trip", () => {
   const m = manifest();
-  assert.deepEqual(parseManifest(formatManifest(m), WHERE), JSON.parse(JSON.stringify(m)));
+  const parsed = parseManifest(formatManifest(m), WHERE);
+  assert.match(parsed.checksum!, /^sha256:[0-9a-f]{64}$/);
+  const { checksum: _, ...rest } = parsed;
+  assert.deepEqual(rest, JSON.parse(JSON.stringify(m)));
+  // Formatting a manifest read back (a savepoint of it) gives the same bytes.
+  assert.equal(formatManifest(parsed), formatManifest(m));
+});
+
+Deno.test("manifest: one flipped bit anywhere is found (or the file no longer parses)", () => {
+  const bytes = new TextEncoder().encode(formatManifest(manifest()));
+  const decoder = new TextDecoder();
+  for (let i = 0; i < bytes.length; i++) {
+    for (const bit of [0, 1, 5]) {
+      const damaged = bytes.slice();
+      damaged[i]! ^= 1 << bit;
+      assert.throws(
+        () => parseManifest(decoder.decode(damaged), WHERE),
+        (e: unknown) => e instanceof CheckpointError && e.message.includes(WHERE),
+        `byte ${i} bit ${bit} went unnoticed`,
+      );
+    }
+  }
+});
+
+Deno.test('manifest: the issue\'s flip ("keyed" -> "jeyed") is a checksum mismatch', () => {
+  const text = formatManifest(manifest());
+  assert.ok(text.includes('"keyed"'));
+  rejects(text.replace('"keyed"', '"jeyed"'), "damaged", "checksum mismatch");
+  rejects(text.replace(/,\n "checksum": "[^"]*"/, ""), "damaged", "has none");
+  rejects(text.replace(/"checksum": "sha256:./, '"checksum": "sha256:x'), "damaged", "malformed");
+});
+
+Deno.test("manifest: format 1 (older versions, no checksum) is still read", () => {
+  const { format: _, ...fields } = manifest();
+  const v1 = JSON.stringify({ format: 1, ...fields }, null, 1);
+  const m = parseManifest(v1, WHERE);
+  assert.equal(m.format, 1);
+  assert.equal(m.checksum, undefined);
+  assert.deepEqual(Object.keys(m.segments), ["a.seg"]);
 });
 
 Deno.test("manifest: bad JSON names the file", () => {
@@ -72,7 +110,11 @@ Deno.test("manifest: a non-object names the file", () => {
 });
 
 Deno.test("manifest: an unknown format version names the file and both versions", () => {
-  rejects(JSON.stringify({ ...manifest(), format: 2 }), "format 2", `reads ${MANIFEST_FORMAT}`);
+  rejects(
+    JSON.stringify({ ...manifest(), format: 3 }),
+    "format 3",
+    `reads 1 and ${MANIFEST_FORMAT}`,
+  );
   const { format: _, ...noFormat } = manifest();
   rejects(JSON.stringify(noFormat), "format undefined");
 });
@@ -81,7 +123,7 @@ Deno.test("manifest: each missing required field is named", () => {
   for (const field of ["checkpointId", "maxParallelism", "operators", "segments", "segmentDir"]) {
     const m: Record<string, unknown> = { ...manifest() };
     delete m[field];
-    rejects(JSON.stringify(m), `"${field}" is missing`);
+    rejects(formatManifest(m as unknown as Manifest), `"${field}" is missing`);
   }
 });
 

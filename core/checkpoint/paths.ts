@@ -6,6 +6,7 @@
  * DIR/shared/<name>.seg         immutable segments, shared between checkpoints
  * DIR/savepoints/<name>/_metadata  a savepoint's manifest
  * DIR/savepoints/<name>/<seg>   its own copies of its segments
+ * DIR/.weir-lock                the running job's lock (`LOCK_FILE` in dir_lock.ts)
  * ```
  * A checkpoint without a complete `_metadata` does not exist.
  *

@@ -77,6 +77,7 @@ export class CheckpointStorage {
   readonly fs: CheckpointFs;
   readonly #runId = randomId();
   #seq = 0;
+  #rootEntrySynced = false;
 
   /** Opens (and creates) the directory. */
   constructor(root: string, fs: CheckpointFs = new DenoCheckpointFs()) {
@@ -95,16 +96,32 @@ export class CheckpointStorage {
     return { fs: this.fs, dir: this.paths.shared, newSegmentName: () => this.newSegmentName() };
   }
 
-  /** Writes `chk-<id>/_metadata` atomically: from then on the checkpoint exists. */
+  /**
+   * Writes `chk-<id>/_metadata` atomically: from then on the checkpoint
+   * exists, and it survives a crash of the machine. Segment writers fsync
+   * their files before renaming (or linking) them into `shared/`; this
+   * fsyncs `shared/` before the manifest, and the root after it.
+   */
   writeCheckpoint(manifest: Manifest): void {
     const id = manifest.checkpointId;
+    this.fs.syncDir(this.paths.shared);
     this.fs.mkdirp(this.paths.checkpoint(id));
     this.fs.writeFileAtomic(this.paths.metadata(id), encoder.encode(formatManifest(manifest)));
+    this.#syncRoot();
+  }
+
+  /** fsyncs the root (its `chk-<id>`, `shared` and `savepoints` entries), and once its parent. */
+  #syncRoot(): void {
+    this.fs.syncDir(this.paths.root);
+    if (this.#rootEntrySynced) return;
+    const slash = this.paths.root.lastIndexOf("/");
+    this.fs.syncDir(slash > 0 ? this.paths.root.slice(0, slash) : slash === 0 ? "/" : ".");
+    this.#rootEntrySynced = true;
   }
 
   /**
    * Writes a self-contained savepoint: copies of its segments and a manifest
-   * whose segments are in its own folder. Returns the folder.
+   * whose segments are in its own folder, all fsynced. Returns the folder.
    */
   writeSavepoint(manifest: Manifest, name: string): string {
     const dir = this.paths.savepoint(name);
@@ -116,8 +133,12 @@ export class CheckpointStorage {
       for (const seg of Object.keys(manifest.segments)) {
         this.fs.copy(`${this.paths.shared}/${seg}`, `${dir}/${seg}`);
       }
+      // The copies' entries before the manifest that names them; then the folder's own entry.
+      this.fs.syncDir(dir);
       const own: Manifest = { ...manifest, kind: "savepoint", segmentDir: "." };
       this.fs.writeFileAtomic(`${dir}/${METADATA_FILE}`, encoder.encode(formatManifest(own)));
+      this.fs.syncDir(this.paths.savepoints);
+      this.#syncRoot();
     } catch (e) {
       // Nothing collects savepoints: a failed one must not leave partial copies behind.
       this.fs.removeTree(dir);

@@ -14,12 +14,20 @@
  * with another output folder still commits the old run's pending files where
  * they are. A committed file may be moved on by its consumer: a transaction
  * whose file is neither pending nor in place was committed before, and is
- * reported once instead of failing the job.
+ * reported once instead of failing the job. Pre-commit fsyncs the file and
+ * its folder, commit fsyncs the output folder after the rename: a committed
+ * file survives a crash of the machine, not only of the process. While a
+ * subtask runs, the sink holds a lock on `DIR` (see `dir_lock.ts`): a second
+ * job writing there fails at once, naming this one, instead of deleting this
+ * one's pending files.
  *
  * @module
  */
 import { resolve } from "node:path";
+import { type CheckpointFs, DenoCheckpointFs } from "../checkpoint/checkpoint_fs.ts";
+import { type DirectoryLock, lockDirectory } from "../checkpoint/dir_lock.ts";
 import { ConfigError } from "../errors.ts";
+import type { SegmentFile } from "../../statestore-as/segment_fs.ts";
 import { TwoPhaseCommitSink } from "./two_phase_commit_sink.ts";
 import type { SinkContext } from "./sink.ts";
 
@@ -48,6 +56,8 @@ export interface ExactlyOnceFileSinkOptions<T> {
   dir: string;
   /** Turns a record into a line (strings as they are, other values as JSON). */
   format?: (value: T) => string;
+  /** The file system written through (tests inject faults); default {@linkcode DenoCheckpointFs}. */
+  fs?: CheckpointFs;
 }
 
 /** A transaction: one file, how many records it holds, and the folder it lives in. */
@@ -68,16 +78,6 @@ const SAVEPOINT_SUFFIX = ".savepoint";
 
 /** The folder holding files not committed yet. */
 export const IN_PROGRESS_DIR = ".in-progress";
-
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return false;
-    throw e;
-  }
-}
 
 /**
  * Writes records as lines, exactly once across failures and restores when
@@ -107,10 +107,17 @@ export class ExactlyOnceFileSink<T> extends TwoPhaseCommitSink<T, FileTransactio
   private run = "";
   private seq = 0;
   private lines: string[] = [];
-  private file: Deno.FsFile | undefined;
+  private file: SegmentFile | undefined;
   private readonly encoder = new TextEncoder();
   /** Files found committed and moved away while committing restored transactions. */
   private movedAway: FileTransaction[] | undefined;
+  private readonly fs: CheckpointFs;
+  // One lock for all subtasks (they inherit this object), held while any of them is open.
+  private readonly dirLock: { lock: DirectoryLock | undefined; users: number } = {
+    lock: undefined,
+    users: 0,
+  };
+  private holdsDirLock = false;
 
   /** Writes into `options.dir`. */
   constructor(options: ExactlyOnceFileSinkOptions<T>) {
@@ -121,7 +128,8 @@ export class ExactlyOnceFileSink<T> extends TwoPhaseCommitSink<T, FileTransactio
     this.dir = resolve(options.dir);
     this.format = options.format ??
       ((v: T) => (typeof v === "string" ? v : JSON.stringify(v)));
-    Deno.mkdirSync(`${this.dir}/${IN_PROGRESS_DIR}`, { recursive: true });
+    this.fs = options.fs ?? new DenoCheckpointFs();
+    this.fs.mkdirp(`${this.dir}/${IN_PROGRESS_DIR}`);
   }
 
   /**
@@ -132,6 +140,16 @@ export class ExactlyOnceFileSink<T> extends TwoPhaseCommitSink<T, FileTransactio
   override open(ctx: SinkContext): void {
     this.run = crypto.randomUUID().slice(0, 8);
     this.seq = 0;
+    const shared = this.dirLock;
+    if (shared.users === 0) {
+      shared.lock = lockDirectory(
+        this.dir,
+        `exactly-once file sink "${ctx.operatorUid}"`,
+        "Output directory",
+      );
+    }
+    shared.users++;
+    this.holdsDirLock = true;
     this.movedAway = [];
     try {
       super.open(ctx);
@@ -139,6 +157,21 @@ export class ExactlyOnceFileSink<T> extends TwoPhaseCommitSink<T, FileTransactio
       const moved = this.movedAway;
       this.movedAway = undefined;
       if (moved.length > 0) this.reportMoved(moved);
+    }
+  }
+
+  /** Aborts the open transaction; the last subtask to close releases the directory. */
+  override close(): void {
+    try {
+      super.close();
+    } finally {
+      if (this.holdsDirLock) {
+        this.holdsDirLock = false;
+        if (--this.dirLock.users === 0) {
+          this.dirLock.lock?.release();
+          this.dirLock.lock = undefined;
+        }
+      }
     }
   }
 
@@ -175,24 +208,25 @@ export class ExactlyOnceFileSink<T> extends TwoPhaseCommitSink<T, FileTransactio
 
   protected override flushTransaction(txn: FileTransaction): void {
     if (this.lines.length === 0) return;
-    this.file ??= Deno.openSync(this.inProgress(txn), { write: true, create: true, append: true });
+    this.file ??= this.fs.create(this.inProgress(txn));
     const data = this.encoder.encode(this.lines.join("\n") + "\n");
     this.lines = [];
-    let n = 0;
-    while (n < data.length) n += this.file.writeSync(data.subarray(n));
+    this.file.write(data);
   }
 
   protected preCommit(txn: FileTransaction, forSavepoint: boolean): void {
     this.flushTransaction(txn);
     if (!this.file) return;
-    this.file.syncSync();
+    this.file.sync();
     this.file.close();
     this.file = undefined;
     if (forSavepoint) {
       const from = this.inProgress(txn);
       txn.file = txn.name + SAVEPOINT_SUFFIX;
-      Deno.renameSync(from, this.inProgress(txn));
+      this.fs.rename(from, this.inProgress(txn));
     }
+    // Its name too: a restore commits it by renaming it.
+    this.fs.syncDir(`${this.folderOf(txn)}/${IN_PROGRESS_DIR}`);
   }
 
   protected commit(txn: FileTransaction): void {
@@ -200,16 +234,20 @@ export class ExactlyOnceFileSink<T> extends TwoPhaseCommitSink<T, FileTransactio
     const from = this.inProgress(txn);
     const to = `${this.folderOf(txn)}/${txn.name}`;
     try {
-      Deno.renameSync(from, to);
+      this.fs.rename(from, to);
     } catch (e) {
       if (!(e instanceof Deno.errors.NotFound)) throw e;
-      if (exists(to)) return; // committed before: commit is idempotent
-      // Pre-commit made the file durable and only a commit moves it out of
-      // the hidden folder: gone from both places, it was committed and then
-      // moved on downstream.
-      if (this.movedAway) this.movedAway.push(txn);
-      else this.reportMoved([txn]);
+      if (this.fs.size(to) === undefined) {
+        // Pre-commit made the file durable and only a commit moves it out of
+        // the hidden folder: gone from both places, it was committed and then
+        // moved on downstream.
+        if (this.movedAway) this.movedAway.push(txn);
+        else this.reportMoved([txn]);
+        return;
+      }
+      // Committed before (commit is idempotent); its entry may not be durable yet.
     }
+    this.fs.syncDir(this.folderOf(txn));
   }
 
   protected abort(txn: FileTransaction): void {
@@ -218,18 +256,14 @@ export class ExactlyOnceFileSink<T> extends TwoPhaseCommitSink<T, FileTransactio
       this.file.close();
       this.file = undefined;
     }
-    try {
-      Deno.removeSync(this.inProgress(txn));
-    } catch (e) {
-      if (!(e instanceof Deno.errors.NotFound)) throw e;
-    }
+    this.fs.remove(this.inProgress(txn));
   }
 
   protected override cleanUpLeftovers(keep: FileTransaction[]): void {
     const names = new Set(keep.map((t) => t.file ?? t.name));
-    for (const e of Deno.readDirSync(`${this.dir}/${IN_PROGRESS_DIR}`)) {
-      if (names.has(e.name) || e.name.endsWith(SAVEPOINT_SUFFIX)) continue;
-      Deno.removeSync(`${this.dir}/${IN_PROGRESS_DIR}/${e.name}`);
+    for (const name of this.fs.list(`${this.dir}/${IN_PROGRESS_DIR}`)) {
+      if (names.has(name) || name.endsWith(SAVEPOINT_SUFFIX)) continue;
+      this.fs.remove(`${this.dir}/${IN_PROGRESS_DIR}/${name}`);
     }
   }
 }

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { ConfigError, CorruptionError, JobFailedError } from "../errors.ts";
+import { ConfigError, CorruptionError, DirectoryInUseError, JobFailedError } from "../errors.ts";
 import type {
   CheckpointConfig,
   CompletedCheckpoint,
@@ -18,6 +18,7 @@ import { CheckpointStorage, type LoadedManifest, loadManifest } from "../checkpo
 import type { CheckpointFs } from "../checkpoint/checkpoint_fs.ts";
 import { DenoCheckpointFs } from "../checkpoint/checkpoint_fs.ts";
 import { appendHistory } from "../checkpoint/history.ts";
+import { type DirectoryLock, lockDirectory } from "../checkpoint/dir_lock.ts";
 import type { Transformation } from "./graph.ts";
 import { Job, type JobConfig, type JobResult } from "./job.ts";
 
@@ -94,10 +95,30 @@ function savepointName(): string {
  * same failure repeated from the same snapshot: see `classifyFailure`).
  */
 export function runJob(nodes: readonly Transformation[], options: RunOptions): JobClient {
-  const { checkpoint, log } = options;
+  const { checkpoint } = options;
   for (const n of nodes) n.source?.check?.();
   const fs = options.fs ?? new DenoCheckpointFs();
   const storage = checkpoint ? new CheckpointStorage(checkpoint.dir, fs) : undefined;
+  // Held for every attempt of this run: another job on the directory fails at once, naming this one.
+  const lock = storage
+    ? lockDirectory(storage.paths.root, `job "${options.job.name}"`, "Checkpoint directory")
+    : undefined;
+  try {
+    return runLocked(nodes, options, fs, storage, lock);
+  } catch (e) {
+    lock?.release();
+    throw e;
+  }
+}
+
+function runLocked(
+  nodes: readonly Transformation[],
+  options: RunOptions,
+  fs: CheckpointFs,
+  storage: CheckpointStorage | undefined,
+  lock: DirectoryLock | undefined,
+): JobClient {
+  const { checkpoint, log } = options;
   const policy = checkpoint && {
     mode: checkpoint.mode,
     allowDuplicateOutput: options.allowDuplicateOutput ?? false,
@@ -168,6 +189,8 @@ export function runJob(nodes: readonly Transformation[], options: RunOptions): J
         return await job.run();
       } catch (e) {
         if (cancelled || !(e instanceof JobFailedError)) throw e;
+        // Another job writes there: restarting cannot help, and its name is the message.
+        if (e.cause instanceof DirectoryInUseError) throw e.cause;
         const corrupt = corruptSegmentOf(e, restore);
         if (corrupt && restore) {
           damaged.add(restore.manifest.checkpointId);
@@ -219,6 +242,7 @@ export function runJob(nodes: readonly Transformation[], options: RunOptions): J
       }
     }
   })();
+  done.then(() => lock?.release(), () => lock?.release());
   return {
     done,
     get job() {

@@ -20,8 +20,10 @@
  * runs `main(args)` of the example. With `WEIR_TEST_PAUSE_IN_CHECKPOINT_MS=ms`
  * and `WEIR_TEST_PAUSE_AT=k` in its environment it first wraps
  * `DenoCheckpointFs` (test-only, this process only) so that the `k`-th file
- * created through it prints {@linkcode PAUSE_MARKER} and blocks for `ms`
- * after its data is synced and before it is renamed into place.
+ * created through it in the checkpoint directory prints
+ * {@linkcode PAUSE_MARKER} and blocks for `ms` after its data is synced and
+ * before it is renamed into place; with `WEIR_TEST_RESUME_FILE=path` too,
+ * it goes on as soon as that file exists.
  *
  * @module
  */
@@ -252,18 +254,32 @@ export async function runWithCrashes(o: CrashOptions): Promise<CrashReport> {
   }
 }
 
+function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Child side: the pause hook, then the example's `main`. */
 async function childMain(args: string[]): Promise<void> {
   const [script, ...jobArgs] = args;
   if (!script) throw new ConfigError("usage: crash.ts EXAMPLE.ts [job args]");
   const pauseMs = Number(Deno.env.get("WEIR_TEST_PAUSE_IN_CHECKPOINT_MS") ?? 0);
   const pauseAt = Number(Deno.env.get("WEIR_TEST_PAUSE_AT") ?? 0);
+  const resumeFile = Deno.env.get("WEIR_TEST_RESUME_FILE");
   if (pauseMs > 0 && pauseAt > 0) {
     const proto = DenoCheckpointFs.prototype;
     const create = proto.create;
     let writes = 0;
+    // Other writers go through DenoCheckpointFs too (the exactly-once file sink): not counted.
+    const at = jobArgs.indexOf("--checkpoint-dir");
+    const checkpointDir = at >= 0 ? jobArgs[at + 1] : undefined;
     proto.create = function (this: DenoCheckpointFs, path: string): SegmentFile {
       const f = create.call(this, path);
+      if (checkpointDir !== undefined && !path.startsWith(`${checkpointDir}/`)) return f;
       if (++writes !== pauseAt) return f;
       return {
         write: (data) => f.write(data),
@@ -271,7 +287,12 @@ async function childMain(args: string[]): Promise<void> {
           f.sync();
           Deno.stderr.writeSync(new TextEncoder().encode(`${PAUSE_MARKER} ${path}\n`));
           // Blocks the whole job, as a slow disk would: the kill lands here.
-          Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, pauseMs);
+          const cell = new Int32Array(new SharedArrayBuffer(4));
+          const until = performance.now() + pauseMs;
+          while (performance.now() < until) {
+            if (resumeFile !== undefined && exists(resumeFile)) break;
+            Atomics.wait(cell, 0, 0, resumeFile === undefined ? pauseMs : 10);
+          }
         },
         close: () => f.close(),
       };

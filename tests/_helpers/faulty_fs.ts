@@ -3,7 +3,9 @@
  * fails, fsync fails, the disk fills up after N bytes (an ENOSPC-like error
  * after a short write, as a real disk), writes are slow. Faults apply to
  * paths matching `only` (every path by default), count from when they are
- * armed, and stay until {@linkcode FaultyFs.heal}.
+ * armed, and stay until {@linkcode FaultyFs.heal}. It records the calls that
+ * decide durability (`create`, file `sync`, `rename`, `syncDir`, `copy`) in
+ * order, so tests check what is fsynced before what.
  *
  * It is deliberately not a `DenoSegmentFs`: the LSM backend hard-links
  * segments only through a `DenoSegmentFs`, so with this file system every
@@ -31,7 +33,7 @@ export interface Faults {
   failCreate?: { nth: number; count?: number };
   /** The Nth `write` from now (1-based) fails, and the `count - 1` after it. */
   failWrite?: { nth: number; count?: number };
-  /** Every fsync fails. */
+  /** Every fsync (of files and of folders) fails. */
   failSync?: boolean;
   /** Writes beyond this many bytes from now fail with ENOSPC (the part that fits is written). */
   diskFullAfterBytes?: number;
@@ -54,6 +56,11 @@ export class FaultyFs implements CheckpointFs {
   injected = 0;
   /** Every path created (temp files included), in order. */
   readonly created: string[] = [];
+  /**
+   * The calls that decide durability, in order: `create P`, `sync P` (a
+   * file's fsync), `rename A -> B`, `syncDir P`, `copy A -> B`.
+   */
+  readonly calls: string[] = [];
 
   /** Arms `faults` (replacing those armed); counters restart. */
   arm(faults: Faults): void {
@@ -89,6 +96,7 @@ export class FaultyFs implements CheckpointFs {
   /** Creates a file whose writes and fsync are subject to the faults. */
   create(path: string): SegmentFile {
     this.created.push(path);
+    this.calls.push(`create ${path}`);
     const faulty = this.#applies(path);
     if (faulty && this.#hit(this.#faults.failCreate, ++this.#creates)) {
       this.injected++;
@@ -121,6 +129,7 @@ export class FaultyFs implements CheckpointFs {
           throw new InjectedFault(`injected: fsync of ${path} failed`);
         }
         f.sync();
+        this.calls.push(`sync ${path}`);
       },
       close: () => f.close(),
     };
@@ -129,6 +138,17 @@ export class FaultyFs implements CheckpointFs {
   /** Renames. */
   rename(from: string, to: string): void {
     this.#inner.rename(from, to);
+    this.calls.push(`rename ${from} -> ${to}`);
+  }
+
+  /** fsyncs a folder (subject to `failSync`). */
+  syncDir(path: string): void {
+    if (this.#applies(path) && this.#faults.failSync) {
+      this.injected++;
+      throw new InjectedFault(`injected: fsync of folder ${path} failed`);
+    }
+    this.#inner.syncDir(path);
+    this.calls.push(`syncDir ${path}`);
   }
 
   /** Removes a file. */
@@ -163,6 +183,7 @@ export class FaultyFs implements CheckpointFs {
 
   /** Copies through `create`/`write`, so savepoint copies meet the faults too. */
   copy(from: string, to: string): void {
+    this.calls.push(`copy ${from} -> ${to}`);
     const data = Deno.readFileSync(from);
     const out = this.create(to);
     try {

@@ -8,19 +8,12 @@
  *
  * @module
  */
+import { formatOwner, hostname, parseOwner, processRuns } from "../../_process_owner.ts";
 
 /** The owner file: `host\npid`. */
 const OWNER = ".owner";
 /** Parents and prefixes swept by this process already (once each). */
 const swept = new Set<string>();
-
-function hostname(): string | undefined {
-  try {
-    return Deno.hostname();
-  } catch {
-    return undefined; // no sys permission: owners cannot be judged
-  }
-}
 
 /**
  * Makes a fresh working folder named `prefix…` under `parent` (undefined:
@@ -30,8 +23,8 @@ function hostname(): string | undefined {
 export function makeWorkDir(parent: string | undefined, prefix: string): string {
   const dir = Deno.makeTempDirSync(parent === undefined ? { prefix } : { dir: parent, prefix });
   const host = hostname();
-  if (host === undefined) return dir;
-  Deno.writeTextFileSync(`${dir}/${OWNER}`, `${host}\n${Deno.pid}`);
+  if (host === undefined) return dir; // no sys permission: owners cannot be judged
+  Deno.writeTextFileSync(`${dir}/${OWNER}`, formatOwner({ host, pid: Deno.pid }));
   const where = dir.slice(0, dir.lastIndexOf("/"));
   if (!swept.has(`${where}/${prefix}`)) {
     swept.add(`${where}/${prefix}`);
@@ -58,29 +51,18 @@ export function removeStaleWorkDirs(parent: string, prefix: string): string[] {
   for (const e of entries) {
     if (!e.isDirectory || !e.name.startsWith(prefix)) continue;
     const dir = `${parent}/${e.name}`;
-    let owner: string[];
+    let text: string;
     try {
-      owner = Deno.readTextFileSync(`${dir}/${OWNER}`).split("\n");
+      text = Deno.readTextFileSync(`${dir}/${OWNER}`);
     } catch {
       continue; // no owner file: not a folder this code made
     }
-    const pid = Number(owner[1]);
-    if (owner[0] !== host || !Number.isSafeInteger(pid) || pid <= 0 || pid === Deno.pid) continue;
-    if (running(pid)) continue;
+    const owner = parseOwner(text);
+    if (owner?.host !== host || owner.pid === Deno.pid || processRuns(owner.pid)) continue;
     try {
       Deno.removeSync(dir, { recursive: true });
       removed.push(dir);
     } catch { /* another process swept it first */ }
   }
   return removed;
-}
-
-/** Whether process `pid` may run: only a missing `/proc/<pid>` says it does not. */
-function running(pid: number): boolean {
-  try {
-    Deno.statSync(`/proc/${pid}`);
-    return true;
-  } catch (e) {
-    return !(e instanceof Deno.errors.NotFound);
-  }
 }
