@@ -10,6 +10,13 @@
  * checkpoint at end of input, commits and exits 0; after a crash,
  * `--restore latest` resumes from the latest completed checkpoint.
  *
+ * The narrowest permissions (docs/install.md): read FILE; read and write DIR,
+ * the checkpoint folder CKPT and TMP, the temporary folder ($TMPDIR, else
+ * /tmp) where the LSM backend keeps its working segments:
+ *
+ *   deno run --allow-read=FILE,DIR,CKPT,TMP --allow-write=DIR,CKPT,TMP examples/word_count.ts \
+ *     --input FILE --output DIR --checkpoint-dir CKPT [common flags]
+ *
  * @module
  */
 import {

@@ -8,7 +8,8 @@
 // setpriority() on the calling thread's id raises its nice value; anything
 // else leaves the thread as it is.
 
-import { openLibc } from "./_libc.ts";
+import { ffiDenied, openLibc } from "./_libc.ts";
+import { noteSkipped } from "./_skip_note.ts";
 
 /** The nice value background workers take (0 is the default, 19 the lowest). */
 export const BACKGROUND_NICE = 10;
@@ -28,5 +29,39 @@ export function lowerThreadPriority(nice = BACKGROUND_NICE): boolean {
     return libc.symbols.setpriority(PRIO_PROCESS, libc.symbols.gettid(), nice) === 0;
   } finally {
     libc.close();
+  }
+}
+
+/**
+ * Starts the module worker at `url`, a background thread of the store that
+ * lowers its own priority first (see {@linkcode lowerThreadPriority}).
+ * Deno loads a worker's modules only with read access to them (file: URLs;
+ * remote ones need the import permission that loaded this module): without
+ * it this throws, and callers do the work on their own thread. Each step
+ * skipped for want of a permission is said once.
+ */
+export function startBackgroundWorker(url: URL): Worker {
+  // The worker's modules import weir's core too: the package's folder must be readable.
+  const root = new URL("..", url);
+  if (url.protocol === "file:" && !readable(root)) {
+    const dir = decodeURIComponent(root.pathname).replace(/\/$/, "");
+    noteSkipped(
+      "background store threads (flushes, compactions and snapshot writes run on the job thread)",
+      `--allow-read=${dir}`,
+    );
+    throw new Deno.errors.NotCapable(`no read access to ${url.href}`);
+  }
+  const worker = new Worker(url.href, { type: "module" });
+  if (ffiDenied()) {
+    noteSkipped("lowering the CPU priority of background store threads", "--allow-ffi");
+  }
+  return worker;
+}
+
+function readable(url: URL): boolean {
+  try {
+    return Deno.permissions.querySync({ name: "read", path: url }).state === "granted";
+  } catch {
+    return false;
   }
 }
