@@ -35,21 +35,20 @@ export function lowerThreadPriority(nice = BACKGROUND_NICE): boolean {
 /**
  * Starts the module worker at `url`, a background thread of the store that
  * lowers its own priority first (see {@linkcode lowerThreadPriority}).
- * Deno loads a worker's modules only with read access to them (file: URLs;
- * remote ones need the import permission that loaded this module): without
- * it this throws, and callers do the work on their own thread. Each step
- * skipped for want of a permission is said once.
+ * Deno loads a worker's modules only with the permission to: read access
+ * for `file:` modules (a checkout: the package's folder, as the worker
+ * imports weir's core too), import access for remote ones (JSR's host is
+ * allowed by default). Without it this throws, and callers do the work on
+ * their own thread. Each step skipped for want of a permission is said once.
  */
 export function startBackgroundWorker(url: URL): Worker {
-  // The worker's modules import weir's core too: the package's folder must be readable.
-  const root = new URL("..", url);
-  if (url.protocol === "file:" && !readable(root)) {
-    const dir = decodeURIComponent(root.pathname).replace(/\/$/, "");
+  const missing = missingLoadPermission(url);
+  if (missing !== undefined) {
     noteSkipped(
       "background store threads (flushes, compactions and snapshot writes run on the job thread)",
-      `--allow-read=${dir}`,
+      missing,
     );
-    throw new Deno.errors.NotCapable(`no read access to ${url.href}`);
+    throw new Deno.errors.NotCapable(`cannot load ${url.href} (${missing})`);
   }
   const worker = new Worker(url.href, { type: "module" });
   if (ffiDenied()) {
@@ -58,10 +57,22 @@ export function startBackgroundWorker(url: URL): Worker {
   return worker;
 }
 
-function readable(url: URL): boolean {
+/** The flag a worker at `url` needs to load and this process lacks, if any. */
+function missingLoadPermission(url: URL): string | undefined {
+  let desc: Deno.PermissionDescriptor;
+  let flag: string;
+  if (url.protocol === "file:") {
+    const root = new URL("..", url);
+    desc = { name: "read", path: root };
+    flag = `--allow-read=${decodeURIComponent(root.pathname).replace(/\/$/, "")}`;
+  } else if (url.protocol === "https:" || url.protocol === "http:") {
+    const host = `${url.hostname}:${url.port || (url.protocol === "https:" ? "443" : "80")}`;
+    desc = { name: "import", host };
+    flag = `--allow-import=${host}`;
+  } else return undefined;
   try {
-    return Deno.permissions.querySync({ name: "read", path: url }).state === "granted";
+    return Deno.permissions.querySync(desc).state === "granted" ? undefined : flag;
   } catch {
-    return false;
+    return flag;
   }
 }
