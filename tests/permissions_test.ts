@@ -4,7 +4,8 @@
  * temporary folders; no net, env, sys, run or FFI), on both state backends.
  * What it skips for want of a permission it says once: background threads
  * need read access to weir's own files (a checkout), their lower CPU
- * priority needs FFI. Granted those, it says nothing.
+ * priority needs FFI. Granted those, it says nothing. The admin API adds
+ * `--allow-net=127.0.0.1`, no more.
  */
 import assert from "node:assert/strict";
 import { checkWordCount } from "./_helpers/word_count_check.ts";
@@ -51,8 +52,11 @@ for (const backend of ["lsm", "heap"]) {
           }).join(","))
       );
       assert.ok(flags.every((f) => /^--allow-(read|write)=/.test(f)), flags.join(" "));
-      /** Runs the job with the header's flags plus `more` read paths and `extra` flags. */
-      const run = async (name: string, more: string[], extra: string[]) => {
+      /**
+       * Runs the job with the header's flags plus `more` read paths, `extra`
+       * flags and `jobArgs`; returns the lines saying what it skipped.
+       */
+      const run = async (name: string, more: string[], extra: string[], jobArgs: string[] = []) => {
         const out = `${dir}/${name}/out`;
         const ckpt = `${dir}/${name}/ckpt`;
         const args = flags.map((f) => f.replaceAll(paths.DIR!, out).replaceAll(paths.CKPT!, ckpt))
@@ -71,6 +75,7 @@ for (const backend of ["lsm", "heap"]) {
             ckpt,
             "--state-backend",
             backend,
+            ...jobArgs,
           ],
           cwd: ROOT,
           // The temporary folder comes from TMPDIR, which Deno reads without --allow-env.
@@ -83,6 +88,9 @@ for (const backend of ["lsm", "heap"]) {
         const err = new TextDecoder().decode(r.stderr);
         assert.equal(r.code, 0, err);
         assert.deepEqual(checkWordCount(text, out, true), []);
+        if (jobArgs.includes("--admin-port")) {
+          assert.match(err, /^admin: http:\/\/127\.0\.0\.1:\d+$/m);
+        }
         return err.split("\n").filter((l) => SKIPPED.test(l));
       };
 
@@ -95,6 +103,15 @@ for (const backend of ["lsm", "heap"]) {
         "weir: skipped lowering the CPU priority of background store threads: needs --allow-ffi",
       ]);
       assert.deepEqual(await run("all", [root], ["--allow-ffi"]), []);
+      // The admin API is the one thing that needs the network: on loopback, that much.
+      assert.equal(
+        (await run("admin", [root], ["--allow-ffi", "--allow-net=127.0.0.1"], [
+          "--admin-port",
+          "0",
+        ]))
+          .length,
+        0,
+      );
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
