@@ -13,7 +13,7 @@
  */
 import type { StoreJobRequest, StoreJobResult } from "./lsm_store.ts";
 import type { StoreJobReply } from "./_store_job_worker.ts";
-import { startBackgroundWorker } from "./_thread_priority.ts";
+import { startBackgroundWorker } from "./_background_worker.ts";
 
 const IDLE_MS = 3000;
 

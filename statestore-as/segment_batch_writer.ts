@@ -11,7 +11,7 @@ import { DenoSegmentFs, type SegmentFs } from "./segment_fs.ts";
 import type { SegmentInfo } from "./lsm_store.ts";
 import type { SortReply, SortRequest } from "./_segment_batch_worker.ts";
 import { Spare } from "./_spare.ts";
-import { startBackgroundWorker } from "./_thread_priority.ts";
+import { startBackgroundWorker } from "./_background_worker.ts";
 
 /**
  * Whether `fs` writes files exactly as {@linkcode DenoSegmentFs} does: that
