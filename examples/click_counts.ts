@@ -6,6 +6,13 @@
  *
  *   deno run -A examples/click_counts.ts [--clicks N] [--rate PER_SECOND] [common flags]
  *
+ * The narrowest permissions (docs/install.md): the temporary folder TMP
+ * ($TMPDIR, else /tmp), where the LSM backend keeps its working segments;
+ * add CKPT to both lists with `--checkpoint-dir CKPT`, and `--allow-net=127.0.0.1`
+ * with `--admin-port`:
+ *
+ *   deno run --allow-read=TMP --allow-write=TMP examples/click_counts.ts
+ *
  * @module
  */
 import {

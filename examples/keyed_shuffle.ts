@@ -3,6 +3,12 @@
  *
  *   deno run -A examples/keyed_shuffle.ts --input FILE --output DIR [common flags]
  *
+ * The narrowest permissions (docs/install.md; TMP is the temporary folder,
+ * where the LSM backend keeps its working segments):
+ *
+ *   deno run --allow-read=FILE,DIR,CKPT,TMP --allow-write=DIR,CKPT,TMP \
+ *     examples/keyed_shuffle.ts --input FILE --output DIR --checkpoint-dir CKPT
+ *
  * Reads FILE through the replayable file source (with `--parallelism 2`, two
  * subtasks reading a byte range each), parses each line `user amount` into an
  * event, keys by user (a shuffle: every source subtask sends to every

@@ -4,6 +4,12 @@
  *   deno run -A examples/tumbling_counts.ts --input FILE.jsonl --window-ms W \
  *     --out-of-orderness-ms D --output DIR [--allowed-lateness-ms L] [common flags]
  *
+ * The narrowest permissions (docs/install.md; TMP is the temporary folder,
+ * where the LSM backend keeps its working segments):
+ *
+ *   deno run --allow-read=FILE.jsonl,DIR,CKPT,TMP --allow-write=DIR,CKPT,TMP \
+ *     examples/tumbling_counts.ts --input FILE.jsonl ... --checkpoint-dir CKPT
+ *
  * Reads JSON lines `{"key": string, "ts": number}` through the replayable
  * file source (parallelism 1), stamps each record with `ts` and emits a
  * watermark after every record (highest ts so far − D − 1, Flink's bounded

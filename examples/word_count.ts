@@ -18,6 +18,13 @@
  * whitespace bytes and shows each word's bytes as Latin-1 characters (so
  * different byte sequences stay different words in every mode but `utf-8`).
  *
+ * The narrowest permissions (docs/install.md): read FILE; read and write DIR,
+ * the checkpoint folder CKPT and TMP, the temporary folder ($TMPDIR, else
+ * /tmp) where the LSM backend keeps its working segments:
+ *
+ *   deno run --allow-read=FILE,DIR,CKPT,TMP --allow-write=DIR,CKPT,TMP examples/word_count.ts \
+ *     --input FILE --output DIR --checkpoint-dir CKPT [common flags]
+ *
  * @module
  */
 import {

@@ -16,7 +16,8 @@
 // else (another OS, no permission, no libc, THP disabled) leaves the memory
 // as it is; the advice never changes what the store computes.
 
-import { openLibc } from "./_libc.ts";
+import { ffiDenied, openLibc } from "./_libc.ts";
+import { noteSkipped } from "./_skip_note.ts";
 
 const MADV_HUGEPAGE = 14;
 const HUGE_PAGE = 2n << 20n;
@@ -37,7 +38,10 @@ let libc: Deno.DynamicLibrary<typeof MADVISE> | null | undefined;
 export function adviseHugePages(buffer: ArrayBufferLike): bigint | undefined {
   libc ??= openLibc(MADVISE) ?? null;
   const c = libc;
-  if (c === null) return undefined;
+  if (c === null) {
+    if (ffiDenied()) noteSkipped("huge pages for the store's memory (hugePages)", "--allow-ffi");
+    return undefined;
+  }
   try {
     const base = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(new Uint8Array(buffer))));
     const start = (base + HUGE_PAGE - 1n) & ~(HUGE_PAGE - 1n);

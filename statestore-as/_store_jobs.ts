@@ -13,6 +13,7 @@
  */
 import type { StoreJobRequest, StoreJobResult } from "./lsm_store.ts";
 import type { StoreJobReply } from "./_store_job_worker.ts";
+import { startBackgroundWorker } from "./_background_worker.ts";
 
 const IDLE_MS = 3000;
 
@@ -89,9 +90,7 @@ export class StoreJobWorkers {
     if (this.#broken) return undefined;
     let worker: Worker;
     try {
-      worker = new Worker(new URL("./_store_job_worker.ts", import.meta.url).href, {
-        type: "module",
-      });
+      worker = startBackgroundWorker(new URL("./_store_job_worker.ts", import.meta.url));
     } catch {
       this.#broken = true; // no workers here (permissions, platform)
       return undefined;

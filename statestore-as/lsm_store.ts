@@ -1476,10 +1476,11 @@ export class LsmStore {
       }
     });
     if (running === undefined) {
-      // No workers here: everything runs on this thread from now on.
+      // No workers here: everything runs on this thread from now on, this
+      // job too. (Only #pump calls here, so #schedule would be a no-op.)
       job.discard();
       this.#workers = undefined;
-      this.#schedule();
+      this.#startJobs();
       return;
     }
     this.#remote[kind] = job;

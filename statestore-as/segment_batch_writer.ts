@@ -11,6 +11,7 @@ import { DenoSegmentFs, type SegmentFs } from "./segment_fs.ts";
 import type { SegmentInfo } from "./lsm_store.ts";
 import type { SortReply, SortRequest } from "./_segment_batch_worker.ts";
 import { Spare } from "./_spare.ts";
+import { startBackgroundWorker } from "./_background_worker.ts";
 
 /**
  * Whether `fs` writes files exactly as {@linkcode DenoSegmentFs} does: that
@@ -199,9 +200,9 @@ export class SegmentBatchWriter {
     if (this.#worker === undefined) {
       if (this.#noWorkers) return undefined;
       try {
-        this.#worker = new Worker(new URL("./_segment_batch_worker.ts", import.meta.url).href, {
-          type: "module",
-        });
+        this.#worker = startBackgroundWorker(
+          new URL("./_segment_batch_worker.ts", import.meta.url),
+        );
       } catch {
         this.#noWorkers = true; // no worker here (permissions, platform): write on this thread
         return undefined;

@@ -1,10 +1,15 @@
 /**
- * Loading and instantiating the compiled store (`lib/*.wasm`), and the
- * mapping of its status codes to typed errors.
+ * Loading and instantiating the compiled store (`lib/*_wasm.ts`, made by
+ * `build.ts`), and the mapping of its status codes to typed errors.
  *
  * @module
  */
 import { CorruptionError, StateError } from "../core/errors.ts";
+// The bytes come in as static imports, not as files read next to
+// import.meta.url, so the store loads from any module URL (file:, https:,
+// jsr:) and in workers, without read or net permissions.
+import releaseWasm from "./lib/statestore_wasm.ts";
+import debugWasm from "./lib/statestore_debug_wasm.ts";
 
 /** The flat exports of `assembly/index.ts`. */
 export interface StoreExports {
@@ -102,11 +107,7 @@ const modules = new Map<boolean, WebAssembly.Module>();
 function loadModule(debug: boolean): WebAssembly.Module {
   let m = modules.get(debug);
   if (m === undefined) {
-    const url = new URL(
-      debug ? "./lib/statestore_debug.wasm" : "./lib/statestore.wasm",
-      import.meta.url,
-    );
-    m = new WebAssembly.Module(Deno.readFileSync(url));
+    m = new WebAssembly.Module(Uint8Array.fromBase64(debug ? debugWasm : releaseWasm));
     modules.set(debug, m);
   }
   return m;

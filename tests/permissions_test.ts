@@ -1,0 +1,119 @@
+/**
+ * Deno's permission model: examples/word_count.ts runs with exactly the
+ * flags its header names (file access to its input, output, checkpoint and
+ * temporary folders; no net, env, sys, run or FFI), on both state backends.
+ * What it skips for want of a permission it says once: background threads
+ * need read access to weir's own files (a checkout), their lower CPU
+ * priority needs FFI. Granted those, it says nothing. The admin API adds
+ * `--allow-net=127.0.0.1`, no more.
+ */
+import assert from "node:assert/strict";
+import { checkWordCount } from "./_helpers/word_count_check.ts";
+
+const ROOT = new URL("..", import.meta.url).pathname;
+const EXAMPLE = "examples/word_count.ts";
+
+/** The `--allow-*` flags of the header's `deno run … examples/word_count.ts` line. */
+function headerFlags(): string[] {
+  const source = Deno.readTextFileSync(`${ROOT}${EXAMPLE}`);
+  const header = source.slice(0, source.indexOf("*/")).replace(/\\\n\s*\*\s*/g, " ");
+  const m = header.match(/deno run ((?:--allow-\S+ )+)examples\/word_count\.ts/);
+  assert.ok(m, "the header names the job's minimal deno run flags");
+  return m[1]!.trim().split(" ");
+}
+
+/** Distinct words enough that the final checkpoint's segment is written on a worker. */
+function input(): string {
+  const lines = ["to be or not to be", "that is the question"];
+  for (let i = 0; i < 30_000; i++) lines.push(`w${i % 25_000} x${i % 7}`);
+  return lines.join("\n") + "\n";
+}
+
+const SKIPPED = /^weir: skipped/;
+
+for (const backend of ["lsm", "heap"]) {
+  Deno.test(`permissions: word_count (${backend}) runs with exactly its header's flags`, async () => {
+    const dir = await Deno.makeTempDir({ prefix: "weir-perms-" });
+    try {
+      const paths: Record<string, string> = {
+        FILE: `${dir}/input.txt`,
+        DIR: `${dir}/out`,
+        CKPT: `${dir}/ckpt`,
+        TMP: `${dir}/tmp`,
+      };
+      const text = input();
+      await Deno.writeTextFile(paths.FILE!, text);
+      await Deno.mkdir(paths.TMP!);
+      const flags = headerFlags().map((f) =>
+        f.replace(/=(.*)$/, (_, list: string) =>
+          "=" + list.split(",").map((name) => {
+            assert.ok(name in paths, `unknown placeholder ${name} in ${f}`);
+            return paths[name];
+          }).join(","))
+      );
+      assert.ok(flags.every((f) => /^--allow-(read|write)=/.test(f)), flags.join(" "));
+      /**
+       * Runs the job with the header's flags plus `more` read paths, `extra`
+       * flags and `jobArgs`; returns the lines saying what it skipped.
+       */
+      const run = async (name: string, more: string[], extra: string[], jobArgs: string[] = []) => {
+        const out = `${dir}/${name}/out`;
+        const ckpt = `${dir}/${name}/ckpt`;
+        const args = flags.map((f) => f.replaceAll(paths.DIR!, out).replaceAll(paths.CKPT!, ckpt))
+          .map((f) => f.startsWith("--allow-read=") ? [f, ...more].join(",") : f);
+        const r = await new Deno.Command(Deno.execPath(), {
+          args: [
+            "run",
+            ...args,
+            ...extra,
+            EXAMPLE,
+            "--input",
+            paths.FILE!,
+            "--output",
+            out,
+            "--checkpoint-dir",
+            ckpt,
+            "--state-backend",
+            backend,
+            ...jobArgs,
+          ],
+          cwd: ROOT,
+          // The temporary folder comes from TMPDIR, which Deno reads without --allow-env.
+          env: { NO_COLOR: "1", TMPDIR: paths.TMP! },
+          stdin: "null",
+          stdout: "piped",
+          stderr: "piped",
+          signal: AbortSignal.timeout(120_000),
+        }).output();
+        const err = new TextDecoder().decode(r.stderr);
+        assert.equal(r.code, 0, err);
+        assert.deepEqual(checkWordCount(text, out, true), []);
+        if (jobArgs.includes("--admin-port")) {
+          assert.match(err, /^admin: http:\/\/127\.0\.0\.1:\d+$/m);
+        }
+        return err.split("\n").filter((l) => SKIPPED.test(l));
+      };
+
+      const root = ROOT.replace(/\/$/, "");
+      assert.deepEqual(await run("exact", [], []), [
+        "weir: skipped background store threads (flushes, compactions and snapshot writes " +
+        `run on the job thread): needs --allow-read=${root}`,
+      ]);
+      assert.deepEqual(await run("threads", [root], []), [
+        "weir: skipped lowering the CPU priority of background store threads: needs --allow-ffi",
+      ]);
+      assert.deepEqual(await run("all", [root], ["--allow-ffi"]), []);
+      // The admin API is the one thing that needs the network: on loopback, that much.
+      assert.equal(
+        (await run("admin", [root], ["--allow-ffi", "--allow-net=127.0.0.1"], [
+          "--admin-port",
+          "0",
+        ]))
+          .length,
+        0,
+      );
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
+}
