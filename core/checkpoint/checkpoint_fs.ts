@@ -155,7 +155,10 @@ export class DenoCheckpointFs extends DenoSegmentFs implements CheckpointFs {
  */
 function cannotSyncFolders(e: unknown): boolean {
   const code = (e as { code?: unknown }).code;
+  // NotCapable: Deno's permissions do not cover the folder (the checkpoint
+  // directory's parent, typically), so there is nothing this process may sync.
   return e instanceof Deno.errors.NotSupported || e instanceof Deno.errors.PermissionDenied ||
+    e instanceof Deno.errors.NotCapable ||
     e instanceof Deno.errors.IsADirectory ||
     (typeof code === "string" && ["EINVAL", "ENOTSUP", "EOPNOTSUPP", "EBADF"].includes(code));
 }

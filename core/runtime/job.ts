@@ -287,6 +287,10 @@ export class Job implements TaskHost {
       this.#final = this.#stopSavepoint === undefined
         ? coordinator.finalCheckpoint()
         : coordinator.finalCheckpoint(this.#stopSavepoint, this.#stopOptions);
+      // A failed final checkpoint fails the job through the coordinator; when the job is
+      // cancelled or failed first nothing awaits this promise, and an unobserved rejection
+      // would end the process with a stack trace.
+      this.#final.completed.catch(() => {});
       this.#finalSet(this.#final);
     }
     return this.#finalPromise.then((f) => f.triggered);
