@@ -7,6 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
+import { formatManifest } from "../core/checkpoint/manifest.ts";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 
@@ -149,11 +150,14 @@ async function checkpointedWordCount(dir: string): Promise<string> {
   return `${dir}/ck/${ids[0]}/_metadata`;
 }
 
-/** Sets the source position items of operator "lines" in a manifest. */
+/**
+ * Sets the source position items of operator "lines" in a manifest, with a checksum that
+ * matches: the manifest is intact, its operator state is what is wrong.
+ */
 function setSourcePosition(metadata: string, items: unknown): void {
   const m = JSON.parse(Deno.readTextFileSync(metadata));
   m.operators.lines.subtasks[0].operatorState["source-position"].items = items;
-  Deno.writeTextFileSync(metadata, JSON.stringify(m));
+  Deno.writeTextFileSync(metadata, formatManifest(m));
 }
 
 Deno.test("restoring operator state that is not base64 fails at once: one line, exit 1", async (t) => {
