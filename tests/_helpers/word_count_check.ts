@@ -29,9 +29,14 @@ export function committedLines(dir: string): string[] {
  * otherwise (at-least-once) each of those lines at least once.
  */
 export function checkWordCount(input: string, outDir: string, exact: boolean): string[] {
+  return checkWordCountLines(input, committedLines(outDir), exact);
+}
+
+/** {@linkcode checkWordCount} over output lines from anywhere (a Kafka topic). */
+export function checkWordCountLines(input: string, lines: string[], exact: boolean): string[] {
   const expected = countWords(input);
   const seen = new Map<string, number>();
-  for (const l of committedLines(outDir)) seen.set(l, (seen.get(l) ?? 0) + 1);
+  for (const l of lines) seen.set(l, (seen.get(l) ?? 0) + 1);
   const problems: string[] = [];
   for (const [w, n] of expected) {
     for (let i = 1; i <= n; i++) {

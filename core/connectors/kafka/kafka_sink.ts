@@ -181,6 +181,51 @@ export async function readTransactionMarkers(
   }
 }
 
+/** What one sink subtask keeps. */
+interface SubtaskRuntime {
+  subtask: SinkContext;
+  producer: KafkaProducer | undefined;
+  state: ListState<SubtaskPending> | undefined;
+  restored: SubtaskPending[];
+  /** Records of the current checkpoint interval (exactly-once). */
+  buffer: StoredRecord[];
+  /** Pre-committed checkpoints not yet committed (exactly-once). */
+  pending: PendingCheckpoint[];
+  /** Pending checkpoints whose commit is scheduled. */
+  scheduled: Set<PendingCheckpoint>;
+  /** Records sent and not yet acknowledged, by delivery id (at-least-once). */
+  inFlight: Map<number, StoredRecord>;
+  /** Records the full local queue did not take yet. */
+  overflow: StoredRecord[];
+  nextId: number;
+  failure: Error | null;
+  /** The background commits, in order. */
+  committing: Promise<void>;
+  /** This process: tags what it writes. */
+  attempt: string;
+  /** Names the checkpoints this process pre-commits (see {@linkcode TransactionMarker.run}). */
+  run: string;
+}
+
+function newSubtaskRuntime(): SubtaskRuntime {
+  return {
+    subtask: { subtaskIndex: 0, parallelism: 1, operatorUid: "" },
+    producer: undefined,
+    state: undefined,
+    restored: [],
+    buffer: [],
+    pending: [],
+    scheduled: new Set(),
+    inFlight: new Map(),
+    overflow: [],
+    nextId: 1,
+    failure: null,
+    committing: Promise.resolve(),
+    attempt: crypto.randomUUID(),
+    run: crypto.randomUUID(),
+  };
+}
+
 /**
  * Writes records to a Kafka topic.
  *
@@ -200,110 +245,100 @@ export async function readTransactionMarkers(
  * ```
  */
 export class KafkaSink<T> implements SinkFunction<T> {
-  readonly #options: KafkaSinkOptions<T>;
-  readonly #guarantee: DeliveryGuarantee;
-  #subtask: SinkContext = { subtaskIndex: 0, parallelism: 1, operatorUid: "" };
-  #producer: KafkaProducer | undefined;
-  #state: ListState<SubtaskPending> | undefined;
-  #restored: SubtaskPending[] = [];
-  /** Records of the current checkpoint interval (exactly-once). */
-  #buffer: StoredRecord[] = [];
-  /** Pre-committed checkpoints not yet committed (exactly-once). */
-  #pending: PendingCheckpoint[] = [];
-  /** Records sent and not yet acknowledged, by delivery id (at-least-once). */
-  #inFlight = new Map<number, StoredRecord>();
-  #nextId = 1;
-  #failure: Error | null = null;
-  #committing: Promise<void> = Promise.resolve();
-  /** This process: tags what it writes. */
-  #attempt = crypto.randomUUID();
-  /** Names the checkpoints this process pre-commits (see {@linkcode TransactionMarker.run}). */
-  #run = crypto.randomUUID();
-  #encoder = new TextEncoder();
+  private readonly options: KafkaSinkOptions<T>;
+  private readonly guarantee: DeliveryGuarantee;
+  private readonly encoder = new TextEncoder();
+  /**
+   * Per-subtask state: the runtime gives each subtask an object that inherits
+   * the sink (`Object.create`), so it is made in `initializeState`, never shared.
+   */
+  private s!: SubtaskRuntime;
 
   /** Creates the sink. */
   constructor(options: KafkaSinkOptions<T>) {
-    this.#guarantee = options.deliveryGuarantee ?? "at-least-once";
-    if (this.#guarantee === "exactly-once" && !options.transactionalIdPrefix) {
+    this.guarantee = options.deliveryGuarantee ?? "at-least-once";
+    if (this.guarantee === "exactly-once" && !options.transactionalIdPrefix) {
       throw new ConfigError("A Kafka sink with exactly-once needs a transactionalIdPrefix");
     }
-    if (!["none", "at-least-once", "exactly-once"].includes(this.#guarantee)) {
+    if (!["none", "at-least-once", "exactly-once"].includes(this.guarantee)) {
       throw new ConfigError(
-        `deliveryGuarantee must be none, at-least-once or exactly-once, got "${this.#guarantee}"`,
+        `deliveryGuarantee must be none, at-least-once or exactly-once, got "${this.guarantee}"`,
       );
     }
-    this.#options = options;
+    this.options = options;
   }
 
-  get #transactionTopic(): string {
-    return this.#options.transactionTopic ?? `${this.#options.topic}.weir-transactions`;
+  private get transactionTopic(): string {
+    return this.options.transactionTopic ?? `${this.options.topic}.weir-transactions`;
   }
 
-  #transactionalId(subtask: number): string {
-    return `${this.#options.transactionalIdPrefix}-${subtask}`;
+  private transactionalId(subtask: number): string {
+    return `${this.options.transactionalIdPrefix}-${subtask}`;
   }
 
-  #newProducer(transactionalId?: string): KafkaProducer {
+  private newProducer(transactionalId?: string): KafkaProducer {
     const props: KafkaProperties = {
       "linger.ms": 5,
-      ...this.#options.properties,
-      "bootstrap.servers": this.#options.bootstrapServers,
+      ...this.options.properties,
+      "bootstrap.servers": this.options.bootstrapServers,
     };
     if (transactionalId !== undefined) props["transactional.id"] = transactionalId;
-    else if (this.#guarantee !== "none") props["enable.idempotence"] = true;
-    return KafkaProducer.create(props, (id, err) => this.#delivered(id, err));
+    else if (this.guarantee !== "none") props["enable.idempotence"] = true;
+    return KafkaProducer.create(props, (id, err) => this.delivered(id, err));
   }
 
-  #delivered(id: number, err: number): void {
-    if (err !== 0 && this.#failure === null) {
-      this.#failure = new KafkaError(
-        `Kafka sink: a record to "${this.#options.topic}" failed`,
+  private delivered(id: number, err: number): void {
+    if (err !== 0 && this.s.failure === null) {
+      this.s.failure = new KafkaError(
+        `Kafka sink: a record to "${this.options.topic}" failed`,
         err,
       );
     }
-    if (id > 0) this.#inFlight.delete(id);
+    if (id > 0) this.s.inFlight.delete(id);
   }
 
   /** Restores what earlier runs left unfinished. */
   initializeState(ctx: FunctionInitializationContext): void {
-    if (this.#guarantee === "none") return;
-    this.#state = ctx.operatorStateStore.getUnionListState(PENDING);
-    this.#restored = [...(this.#state.get() ?? [])];
+    this.s = newSubtaskRuntime();
+    if (this.guarantee === "none") return;
+    this.s.state = ctx.operatorStateStore.getUnionListState(PENDING);
+    this.s.restored = [...(this.s.state.get() ?? [])];
   }
 
   /** Connects; after a restore, finishes the transactions (or resends the records) this subtask inherits. */
   async open(ctx: SinkContext): Promise<void> {
-    this.#subtask = ctx;
-    const mine = this.#restored.filter((r) => r.subtask % ctx.parallelism === ctx.subtaskIndex);
-    this.#restored = [];
-    if (this.#guarantee !== "exactly-once") {
-      this.#producer = this.#newProducer();
-      for (const r of mine) for (const p of r.pending) for (const s of p.records) this.#send(s);
+    if (!Object.hasOwn(this, "s")) this.s = newSubtaskRuntime();
+    this.s.subtask = ctx;
+    const mine = this.s.restored.filter((r) => r.subtask % ctx.parallelism === ctx.subtaskIndex);
+    this.s.restored = [];
+    if (this.guarantee !== "exactly-once") {
+      this.s.producer = this.newProducer();
+      for (const r of mine) for (const p of r.pending) for (const s of p.records) this.send(s);
       return;
     }
     // init_transactions fences the old producers of these ids and aborts their open transactions.
-    this.#producer = this.#newProducer(this.#transactionalId(ctx.subtaskIndex));
-    await this.#producer.initTransactions(TIMEOUT_MS);
+    this.s.producer = this.newProducer(this.transactionalId(ctx.subtaskIndex));
+    await this.s.producer.initTransactions(TIMEOUT_MS);
     const others = new Map<number, KafkaProducer>();
     try {
       for (const r of mine) {
         if (r.subtask === ctx.subtaskIndex || others.has(r.subtask)) continue;
-        const producer = this.#newProducer(this.#transactionalId(r.subtask));
+        const producer = this.newProducer(this.transactionalId(r.subtask));
         others.set(r.subtask, producer);
         await producer.initTransactions(TIMEOUT_MS);
       }
       const markers = mine.length === 0 ? new Map() : await readTransactionMarkers(
-        this.#options.bootstrapServers,
-        this.#transactionTopic,
-        this.#options.properties,
+        this.options.bootstrapServers,
+        this.transactionTopic,
+        this.options.properties,
       );
       for (const r of mine) {
-        const id = this.#transactionalId(r.subtask);
-        const producer = others.get(r.subtask) ?? this.#producer;
+        const id = this.transactionalId(r.subtask);
+        const producer = others.get(r.subtask) ?? this.s.producer;
         const committed = markers.get(id) ?? [];
         for (const p of r.pending.toSorted((a, b) => a.checkpointId - b.checkpointId)) {
           if (p.checkpointId > lastCommitted(committed, p.run)) {
-            await this.#transaction(producer, id, p);
+            await this.transaction(producer, id, p);
           }
         }
       }
@@ -312,78 +347,85 @@ export class KafkaSink<T> implements SinkFunction<T> {
     }
   }
 
-  #send(s: StoredRecord): void {
+  private send(s: StoredRecord): void {
     const r = load(s);
-    const id = this.#nextId++;
-    if (this.#guarantee !== "none") this.#inFlight.set(id, s);
-    if (!this.#producer!.produce(this.#options.topic, r.value, r.key ?? null, r.partition, id)) {
+    const id = this.s.nextId++;
+    if (this.guarantee !== "none") this.s.inFlight.set(id, s);
+    if (!this.s.producer!.produce(this.options.topic, r.value, r.key ?? null, r.partition, id)) {
       // The local queue is full: keep the record for the next flush to resend.
-      this.#inFlight.delete(id);
-      this.#overflow.push(s);
+      this.s.inFlight.delete(id);
+      this.s.overflow.push(s);
     }
   }
 
-  #overflow: StoredRecord[] = [];
-
   /** Writes one record (exactly-once: into the current checkpoint interval). */
   invoke(value: T): void {
-    if (this.#failure) throw this.#failure;
-    const s = store(this.#options.serializer(value));
-    if (this.#guarantee === "exactly-once") this.#buffer.push(s);
-    else if (this.#overflow.length > 0) this.#overflow.push(s);
-    else this.#send(s);
+    if (this.s.failure) throw this.s.failure;
+    const s = store(this.options.serializer(value));
+    if (this.guarantee === "exactly-once") this.s.buffer.push(s);
+    else if (this.s.overflow.length > 0) this.s.overflow.push(s);
+    else this.send(s);
   }
 
   /** Serves delivery reports; waits only when too much is undelivered (backpressure). */
   async flush(): Promise<void> {
-    if (this.#failure) throw this.#failure;
-    const producer = this.#producer!;
+    if (this.s.failure) throw this.s.failure;
+    const producer = this.s.producer!;
     producer.poll();
-    if (this.#overflow.length > 0 || producer.outstanding > MAX_OUTSTANDING) {
+    if (this.s.overflow.length > 0 || producer.outstanding > MAX_OUTSTANDING) {
       await producer.flush(TIMEOUT_MS);
-      const again = this.#overflow;
-      this.#overflow = [];
-      for (const s of again) this.#send(s);
+      const again = this.s.overflow;
+      this.s.overflow = [];
+      for (const s of again) this.send(s);
     }
-    if (this.#failure) throw this.#failure;
+    if (this.s.failure) throw this.s.failure;
   }
 
   /** Pre-commits: the interval's records (or the undelivered ones) go into the checkpoint. */
   snapshotState(ctx: FunctionSnapshotContext): void {
-    if (this.#guarantee === "none") return;
-    if (this.#guarantee === "exactly-once") {
-      this.#pending.push({ run: this.#run, checkpointId: ctx.checkpointId, records: this.#buffer });
-      this.#buffer = [];
-      this.#state!.update([{ subtask: this.#subtask.subtaskIndex, pending: this.#pending }]);
+    if (this.guarantee === "none") return;
+    if (this.guarantee === "exactly-once") {
+      this.s.pending.push({
+        run: this.s.run,
+        checkpointId: ctx.checkpointId,
+        records: this.s.buffer,
+      });
+      this.s.buffer = [];
+      this.s.state!.update([{ subtask: this.s.subtask.subtaskIndex, pending: this.s.pending }]);
       return;
     }
-    this.#producer!.poll();
-    const undelivered = [...this.#inFlight.values(), ...this.#overflow];
-    this.#state!.update([{
-      subtask: this.#subtask.subtaskIndex,
-      pending: [{ run: this.#run, checkpointId: ctx.checkpointId, records: undelivered }],
+    this.s.producer!.poll();
+    const undelivered = [...this.s.inFlight.values(), ...this.s.overflow];
+    this.s.state!.update([{
+      subtask: this.s.subtask.subtaskIndex,
+      pending: [{ run: this.s.run, checkpointId: ctx.checkpointId, records: undelivered }],
     }]);
   }
 
   /** Exactly-once: commits the transactions of checkpoints up to `checkpointId`, in the background. */
   notifyCheckpointComplete(checkpointId: number): void {
-    if (this.#guarantee !== "exactly-once") return;
-    const due = this.#pending.filter((p) => p.checkpointId <= checkpointId);
+    if (this.guarantee !== "exactly-once") return;
+    // Scheduled once: a commit still running keeps its checkpoint in `pending` (and state).
+    const due = this.s.pending.filter((p) =>
+      p.checkpointId <= checkpointId && !this.s.scheduled.has(p)
+    );
     if (due.length === 0) return;
-    const id = this.#transactionalId(this.#subtask.subtaskIndex);
-    this.#committing = this.#committing.then(async () => {
+    for (const p of due) this.s.scheduled.add(p);
+    const id = this.transactionalId(this.s.subtask.subtaskIndex);
+    this.s.committing = this.s.committing.then(async () => {
       for (const p of due) {
-        if (this.#failure) return;
-        await this.#transaction(this.#producer!, id, p);
-        this.#pending = this.#pending.filter((q) => q !== p);
+        if (this.s.failure) return;
+        await this.transaction(this.s.producer!, id, p);
+        this.s.pending = this.s.pending.filter((q) => q !== p);
+        this.s.scheduled.delete(p);
       }
     }).catch((e) => {
-      this.#failure ??= e instanceof Error ? e : new Error(String(e));
+      this.s.failure ??= e instanceof Error ? e : new Error(String(e));
     });
   }
 
   /** Writes one checkpoint's records and its marker in a transaction, and commits. */
-  async #transaction(
+  private async transaction(
     producer: KafkaProducer,
     transactionalId: string,
     p: PendingCheckpoint,
@@ -391,58 +433,60 @@ export class KafkaSink<T> implements SinkFunction<T> {
     const marker: TransactionMarker = {
       run: p.run,
       checkpointId: p.checkpointId,
-      attempt: this.#attempt,
+      attempt: this.s.attempt,
     };
-    const tag = this.#encoder.encode(transactionTag(transactionalId, marker));
+    const tag = this.encoder.encode(transactionTag(transactionalId, marker));
     const headers = [[TRANSACTION_HEADER, tag]] as const;
     producer.beginTransaction();
     for (const s of p.records) {
       const r = load(s);
       const extra = { headers, ...(r.partition === undefined ? {} : { partition: r.partition }) };
-      while (!producer.produceWith(this.#options.topic, r.value, r.key ?? null, extra)) {
+      while (!producer.produceWith(this.options.topic, r.value, r.key ?? null, extra)) {
         await producer.flush(TIMEOUT_MS);
       }
     }
     // The marker follows the data, so a marker never stands for records still on their way.
     await producer.flush(TIMEOUT_MS);
     producer.produce(
-      this.#transactionTopic,
-      this.#encoder.encode(JSON.stringify(marker)),
-      this.#encoder.encode(transactionalId),
+      this.transactionTopic,
+      this.encoder.encode(JSON.stringify(marker)),
+      this.encoder.encode(transactionalId),
     );
     await producer.commitTransaction(TIMEOUT_MS);
   }
 
   /** End of input: waits until everything is in Kafka (exactly-once: committed). */
   async finish(): Promise<void> {
-    await this.#committing;
-    if (this.#failure) throw this.#failure;
-    if (this.#guarantee === "exactly-once") {
+    await this.s.committing;
+    if (this.s.failure) throw this.s.failure;
+    if (this.guarantee === "exactly-once") {
       // Without checkpointing (or after the last one) the remaining records commit now.
-      if (this.#buffer.length > 0) {
+      if (this.s.buffer.length > 0) {
         const last = {
-          run: this.#run,
+          run: this.s.run,
           checkpointId: Number.MAX_SAFE_INTEGER,
-          records: this.#buffer,
+          records: this.s.buffer,
         };
-        this.#buffer = [];
-        await this.#transaction(
-          this.#producer!,
-          this.#transactionalId(this.#subtask.subtaskIndex),
+        this.s.buffer = [];
+        await this.transaction(
+          this.s.producer!,
+          this.transactionalId(this.s.subtask.subtaskIndex),
           last,
         );
       }
       return;
     }
     await this.flush();
-    await this.#producer!.flush(TIMEOUT_MS);
-    if (this.#failure) throw this.#failure;
+    await this.s.producer!.flush(TIMEOUT_MS);
+    if (this.s.failure) throw this.s.failure;
   }
 
   /** Closes the producer (pending transactions stay in the checkpoint for a restore). */
   async close(): Promise<void> {
-    await this.#committing;
-    await this.#producer?.close();
-    this.#producer = undefined;
+    if (!Object.hasOwn(this, "s")) return;
+    await this.s.committing;
+    await this.s.producer?.close();
+    this.s.producer = undefined;
+    if (this.s.failure) throw this.s.failure;
   }
 }
