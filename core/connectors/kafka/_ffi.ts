@@ -148,10 +148,21 @@ export function rdkafka(): Rdkafka {
 
 const encoder = new TextEncoder();
 
-/** A NUL-terminated C string. */
+/**
+ * `bytes` bytes that stay where they are: V8 keeps small typed arrays inside
+ * its heap and moves them when it collects garbage, so memory that librdkafka
+ * reads later (a pointer stored in a struct) or writes from another thread (a
+ * nonblocking call's out-parameter) must be an explicit ArrayBuffer, whose
+ * backing store never moves.
+ */
+export function pinned(bytes: number): ArrayBuffer {
+  return new ArrayBuffer(Math.max(bytes, 8));
+}
+
+/** A NUL-terminated C string (in {@linkcode pinned} memory). */
 export function cstr(s: string): Uint8Array<ArrayBuffer> {
   const bytes = encoder.encode(s);
-  const out = new Uint8Array(bytes.length + 1);
+  const out = new Uint8Array(pinned(bytes.length + 1));
   out.set(bytes);
   return out;
 }

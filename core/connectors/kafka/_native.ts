@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { cstr, errBuf, errBufText, errorText, rdkafka, readCString } from "./_ffi.ts";
+import { cstr, errBuf, errBufText, errorText, pinned, rdkafka, readCString } from "./_ffi.ts";
 import { KafkaError } from "./kafka_error.ts";
 
 /** `RD_KAFKA_PRODUCER` / `RD_KAFKA_CONSUMER`. */
@@ -122,7 +122,7 @@ export async function fetchMetadata(
   timeoutMs: number,
 ): Promise<TopicMetadata[]> {
   const k = rdkafka();
-  const out = new BigUint64Array(1);
+  const out = new BigUint64Array(pinned(8));
   check(await k.rd_kafka_metadata(rk, 1, null, out, timeoutMs), "Kafka metadata request");
   const md = Deno.UnsafePointer.create(out[0]!)!;
   try {

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { cstr, rdkafka, readCString } from "./_ffi.ts";
+import { cstr, pinned, rdkafka, readCString } from "./_ffi.ts";
 import {
   check,
   ClientType,
@@ -169,12 +169,13 @@ export class KafkaConsumer {
     partition: number,
     timeoutMs = 10_000,
   ): Promise<{ low: number; high: number }> {
-    const low = new BigInt64Array(1);
-    const high = new BigInt64Array(1);
+    const low = new BigInt64Array(pinned(8));
+    const high = new BigInt64Array(pinned(8));
+    const name = cstr(topic); // referenced after the call: alive while the other thread reads it
     check(
       await rdkafka().rd_kafka_query_watermark_offsets(
         this.#rk,
-        cstr(topic),
+        name,
         partition,
         low,
         high,
@@ -182,6 +183,7 @@ export class KafkaConsumer {
       ),
       `Kafka watermark offsets of ${topic}-${partition}`,
     );
+    void name.length;
     return { low: Number(low[0]!), high: Number(high[0]!) };
   }
 

@@ -207,6 +207,12 @@ interface SubtaskRuntime {
   run: string;
 }
 
+/** 64 random bits in hex: short, since every exactly-once record carries two in a header. */
+function randomId(): string {
+  const b = crypto.getRandomValues(new Uint8Array(8));
+  return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+}
+
 function newSubtaskRuntime(): SubtaskRuntime {
   return {
     subtask: { subtaskIndex: 0, parallelism: 1, operatorUid: "" },
@@ -221,8 +227,8 @@ function newSubtaskRuntime(): SubtaskRuntime {
     nextId: 1,
     failure: null,
     committing: Promise.resolve(),
-    attempt: crypto.randomUUID(),
-    run: crypto.randomUUID(),
+    attempt: randomId(),
+    run: randomId(),
   };
 }
 

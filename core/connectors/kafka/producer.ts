@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { cstr, rdkafka } from "./_ffi.ts";
+import { cstr, pinned, rdkafka } from "./_ffi.ts";
 import {
   check,
   ClientType,
@@ -24,6 +24,7 @@ const RD_KAFKA_EVENT_DR = 0x1;
 const RD_KAFKA_EVENT_ERROR = 0x8;
 const RD_KAFKA_MSG_F_COPY = 0x2;
 const ERR_QUEUE_FULL = -184;
+const encoder = new TextEncoder();
 /** `sizeof(rd_kafka_vu_t)`: the type, padded to 8, and a 64-byte union. */
 const VU_SIZE = 72;
 const VTYPE_TOPIC = 1;
@@ -113,12 +114,21 @@ export class KafkaProducer {
     this.#throwIfFailed();
     const headers = extra.headers ?? [];
     const count = 6 + (extra.timestamp !== undefined ? 1 : 0) + headers.length;
-    const vus = new DataView(new ArrayBuffer(count * VU_SIZE));
-    const keep: Uint8Array[] = [];
-    const ptr = (b: Uint8Array<ArrayBuffer> | null): bigint => {
-      if (b === null || b.length === 0) return 0n;
-      keep.push(b);
-      return Deno.UnsafePointer.value(Deno.UnsafePointer.of(b));
+    // One pinned arena holds the structs and every byte they point to (see `pinned`).
+    const name = encoder.encode(topic);
+    let bytes = count * VU_SIZE + name.length + 1 + (value?.length ?? 0) + (key?.length ?? 0);
+    for (const [n, v] of headers) bytes += n.length * 3 + 1 + (v?.length ?? 0);
+    const arena = pinned(bytes);
+    const base = Deno.UnsafePointer.value(Deno.UnsafePointer.of(arena));
+    const u8 = new Uint8Array(arena);
+    const vus = new DataView(arena);
+    let data = count * VU_SIZE;
+    const place = (b: Uint8Array | null, nul = false): bigint => {
+      if (b === null) return 0n;
+      const at = data;
+      u8.set(b, at);
+      data += b.length + (nul ? 1 : 0);
+      return BigInt(base) + BigInt(at);
     };
     let at = 0;
     const put = (type: number, a: bigint, b = 0n, c = 0n) => {
@@ -128,18 +138,22 @@ export class KafkaProducer {
       vus.setBigUint64(o + 16, b, true);
       vus.setBigUint64(o + 24, c, true);
     };
-    const name = cstr(topic);
-    put(VTYPE_TOPIC, ptr(name));
+    put(VTYPE_TOPIC, place(name, true));
     put(VTYPE_PARTITION, BigInt.asUintN(32, BigInt(extra.partition ?? -1)));
-    put(VTYPE_VALUE, ptr(value), BigInt(value?.length ?? 0));
-    put(VTYPE_KEY, ptr(key), BigInt(key?.length ?? 0));
+    put(VTYPE_VALUE, place(value), BigInt(value?.length ?? 0));
+    put(VTYPE_KEY, place(key), BigInt(key?.length ?? 0));
     put(VTYPE_MSGFLAGS, BigInt(RD_KAFKA_MSG_F_COPY));
     if (extra.timestamp !== undefined) {
       put(VTYPE_TIMESTAMP, BigInt.asUintN(64, BigInt(Math.trunc(extra.timestamp))));
     }
     for (const [hName, hValue] of headers) {
       const size = hValue === null ? -1n : BigInt(hValue.length);
-      put(VTYPE_HEADER, ptr(cstr(hName)), ptr(hValue), BigInt.asUintN(64, size));
+      put(
+        VTYPE_HEADER,
+        place(encoder.encode(hName), true),
+        place(hValue),
+        BigInt.asUintN(64, size),
+      );
     }
     put(VTYPE_OPAQUE, BigInt(extra.id ?? 0));
     const error = rdkafka().rd_kafka_produceva(
@@ -147,7 +161,6 @@ export class KafkaProducer {
       new Uint8Array(vus.buffer),
       BigInt(at),
     );
-    keep.length = 0; // the buffers had to live until librdkafka copied them
     if (error === null) return true;
     const e = takeError(error, `Kafka produce to "${topic}"`)!;
     if (e.code === ERR_QUEUE_FULL) return false;
