@@ -70,6 +70,11 @@ export class SourceOperator extends StreamOperator {
     this.#positions!.update([reader.position()]);
   }
 
+  /** Releases the reader (a Kafka consumer's connections and threads). */
+  override async close(): Promise<void> {
+    await this.reader?.close?.();
+  }
+
   /** Tells a split reader that a checkpoint completed. */
   override notifyCheckpointComplete(checkpointId: number): void | Promise<void> {
     const reader = this.reader;
