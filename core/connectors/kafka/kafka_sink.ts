@@ -148,6 +148,8 @@ export async function readTransactionMarkers(
     "bootstrap.servers": bootstrapServers,
     "isolation.level": "read_committed",
     "enable.partition.eof": true,
+    // A short read to the end at start-up: do not let the broker hold empty fetches.
+    "fetch.wait.max.ms": 10,
   });
   try {
     const meta = (await consumer.metadata()).find((t) => t.topic === topic);
