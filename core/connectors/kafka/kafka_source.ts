@@ -94,6 +94,9 @@ export function kafkaSplitOwner(topic: string, partition: number, parallelism: n
 
 const key = (topic: string, partition: number) => `${topic}:${partition}`;
 
+/** ms between look-ups of the partitions' high watermarks, for the lag metric. */
+const LAG_CHECK_MS = 5_000;
+
 /**
  * Reads Kafka topics.
  *
@@ -252,6 +255,7 @@ export class KafkaSourceReader<T> implements SplitReader<T> {
     });
     await this.#discover(true);
     this.#started = true;
+    this.#nextLagCheck = this.#ctx.now() + LAG_CHECK_MS;
   }
 
   async #topicPartitions(): Promise<{ topic: string; partition: number }[]> {
@@ -280,15 +284,17 @@ export class KafkaSourceReader<T> implements SplitReader<T> {
     // the beginning (as Flink); at the very first start the configured starting offsets apply.
     const fromStart = !first || this.#restored;
     const consumer = this.#consumer!;
-    for (const tp of mine) {
+    // One round trip per partition, all at once (each runs on its own thread).
+    const splits = await Promise.all(mine.map(async (tp) => {
       const { low, high } = await consumer.watermarks(tp.topic, tp.partition);
       const offset = fromStart
         ? low
         : await this.#startingOffset(tp.topic, tp.partition, low, high);
       const split: KafkaSplit = { ...tp, offset };
       if (this.#bounded) split.stop = high;
-      this.#splits.set(key(tp.topic, tp.partition), split);
-    }
+      return split;
+    }));
+    for (const split of splits) this.#splits.set(key(split.topic, split.partition), split);
     if (first || mine.length > 0) this.#assign();
   }
 
@@ -368,14 +374,14 @@ export class KafkaSourceReader<T> implements SplitReader<T> {
       if (this.#active().length === 0) return "end";
     }
     if (now >= this.#nextLagCheck) {
-      this.#nextLagCheck = now + 5_000;
+      this.#nextLagCheck = now + LAG_CHECK_MS;
       await this.#updateLag();
     }
     return records.length > 0 ? "more" : "idle";
   }
 
   async #updateLag(): Promise<void> {
-    for (const s of this.#splits.values()) {
+    await Promise.all([...this.#splits.values()].map(async (s) => {
       const k = key(s.topic, s.partition);
       let st = this.#stats.get(k);
       if (!st) this.#stats.set(k, st = { records: 0, bytes: 0, high: -1 });
@@ -384,7 +390,7 @@ export class KafkaSourceReader<T> implements SplitReader<T> {
       } catch {
         // Lag is for monitoring: a broker that does not answer now leaves the last value.
       }
-    }
+    }));
   }
 
   /** Closes the consumer. */
