@@ -50,12 +50,13 @@ function copyBytes(p: Deno.PointerValue, len: number): Uint8Array | null {
 /**
  * A consumer with manual partition assignment.
  *
- * @example Reading a partition from the start (needs a broker)
- * ```ts ignore
+ * @example Assigning a partition and polling (nothing arrives without a broker)
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { KafkaConsumer } from "@weir/weir";
- * const c = KafkaConsumer.create({ "bootstrap.servers": "127.0.0.1:9092" });
+ * const c = KafkaConsumer.create({ "bootstrap.servers": "127.0.0.1:9", "log_level": 0 });
  * c.assign([{ topic: "words", partition: 0, offset: 0 }]);
- * const records = c.poll(100);
+ * assert.deepEqual(c.poll(100), []); // never waits
  * await c.close();
  * ```
  */

@@ -237,8 +237,9 @@ function newSubtaskRuntime(): SubtaskRuntime {
 /**
  * Writes records to a Kafka topic.
  *
- * @example Exactly-once into "counts" (needs a broker)
- * ```ts ignore
+ * @example Exactly-once into "counts" (the job needs the topic "counts.weir-transactions")
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { KafkaSerializers, KafkaSink } from "@weir/weir";
  * const sink = new KafkaSink<[string, number]>({
  *   bootstrapServers: "127.0.0.1:9092",
@@ -250,6 +251,7 @@ function newSubtaskRuntime(): SubtaskRuntime {
  *     value: KafkaSerializers.string(`${word}\t${n}`),
  *   }),
  * });
+ * assert.ok(sink); // connects when the job opens it
  * ```
  */
 export class KafkaSink<T> implements SinkFunction<T> {

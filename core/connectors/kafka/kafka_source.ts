@@ -100,18 +100,20 @@ const LAG_CHECK_MS = 5_000;
 /**
  * Reads Kafka topics.
  *
- * @example Lines of a topic, to its current end (needs a broker)
- * ```ts ignore
+ * @example Lines of a topic, to where it ended when the job started
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { KafkaDeserializers, KafkaSource, StreamEnvironment } from "@weir/weir";
  * const env = StreamEnvironment.create();
- * const lines = env.addSource(
- *   new KafkaSource({
- *     bootstrapServers: "127.0.0.1:9092",
- *     topics: ["lines"],
- *     bounded: true,
- *     deserializer: (r) => KafkaDeserializers.string(r.value) ?? "",
- *   }),
- * );
+ * const source = new KafkaSource({
+ *   bootstrapServers: "127.0.0.1:9092",
+ *   topics: ["lines"],
+ *   bounded: true,
+ *   deserializer: (r) => KafkaDeserializers.string(r.value) ?? "",
+ * });
+ * const lines = env.addSource(source, { uid: "lines" }); // connects when the job runs
+ * assert.equal(source.name, "kafka");
+ * assert.ok(lines);
  * ```
  */
 export class KafkaSource<T> implements Source<T> {
