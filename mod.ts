@@ -132,27 +132,13 @@ export {
   KafkaSink,
   KafkaSource,
   kafkaSplitOwner,
-  readTransactionMarkers,
-  TRANSACTION_HEADER,
-  transactionTag,
 } from "./core/connectors/kafka/mod.ts";
 export type {
   ConsumedRecord,
   DeliveryGuarantee,
-  DeliveryListener,
-  KafkaDeserializer,
-  KafkaOutputRecord,
-  KafkaProperties,
-  KafkaRecord,
-  KafkaSerializer,
   KafkaSinkOptions,
   KafkaSourceOptions,
-  KafkaSplit,
-  KafkaSplitMetrics,
-  PartitionOffset,
   StartingOffsets,
-  TopicMetadata,
-  TransactionMarker,
 } from "./core/connectors/kafka/mod.ts";
 export type {
   BroadcastContext,

@@ -22,7 +22,20 @@ import { KafkaError } from "./kafka_error.ts";
 
 const ERR_PARTITION_EOF = -191;
 
-/** One consumed record. */
+/**
+ * One consumed record, as a `KafkaSourceOptions.deserializer` sees it.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type ConsumedRecord, KafkaDeserializers } from "@weir/weir";
+ * const r: ConsumedRecord = {
+ *   topic: "t", partition: 0, offset: 7, timestamp: 1000,
+ *   key: null, value: new TextEncoder().encode("hi"), headers: [],
+ * };
+ * assert.equal(`${r.partition}@${r.offset}: ${KafkaDeserializers.string(r.value)}`, "0@7: hi");
+ * ```
+ */
 export interface ConsumedRecord {
   /** Topic. */
   readonly topic: string;

@@ -32,7 +32,17 @@ import { KafkaError } from "./kafka_error.ts";
 import type { KafkaProperties } from "./_native.ts";
 import { KafkaProducer } from "./producer.ts";
 
-/** How much a Kafka sink promises (Flink's `DeliveryGuarantee`). */
+/**
+ * How much a Kafka sink promises (Flink's `DeliveryGuarantee`).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { DeliveryGuarantee } from "@weir/weir";
+ * const all: DeliveryGuarantee[] = ["none", "at-least-once", "exactly-once"];
+ * assert.equal(all.length, 3);
+ * ```
+ */
 export type DeliveryGuarantee = "none" | "at-least-once" | "exactly-once";
 
 /** A record to write: what a {@linkcode KafkaSinkOptions.serializer} returns. */
@@ -45,7 +55,22 @@ export interface KafkaOutputRecord {
   partition?: number;
 }
 
-/** Options of a {@linkcode KafkaSink}. */
+/**
+ * Options of a {@linkcode KafkaSink}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type KafkaSinkOptions, KafkaSerializers } from "@weir/weir";
+ * const options: KafkaSinkOptions<{ user: string; n: number }> = {
+ *   bootstrapServers: "127.0.0.1:9092",
+ *   topic: "totals",
+ *   deliveryGuarantee: "at-least-once",
+ *   serializer: (t) => ({ key: KafkaSerializers.string(t.user), value: KafkaSerializers.json(t) }),
+ * };
+ * assert.equal(new TextDecoder().decode(options.serializer({ user: "a", n: 1 }).value!), '{"user":"a","n":1}');
+ * ```
+ */
 export interface KafkaSinkOptions<T> {
   /** `host:port,...` of the cluster. */
   bootstrapServers: string;

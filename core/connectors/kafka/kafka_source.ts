@@ -19,6 +19,19 @@ import type { KafkaProperties, PartitionOffset } from "./_native.ts";
  * `earliest`, `latest`, the group's committed offsets (else `fallback`), the
  * first record at or after a timestamp, or given offsets per `topic:partition`
  * (else `fallback`).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { StartingOffsets } from "@weir/weir";
+ * const choices: StartingOffsets[] = [
+ *   "earliest",
+ *   { committed: { fallback: "latest" } },
+ *   { timestamp: Date.parse("2026-01-01T00:00:00Z") },
+ *   { specific: { "orders:0": 42 }, fallback: "earliest" },
+ * ];
+ * assert.equal(choices.length, 4);
+ * ```
  */
 export type StartingOffsets =
   | "earliest"
@@ -27,7 +40,23 @@ export type StartingOffsets =
   | { timestamp: number }
   | { specific: Record<string, number>; fallback: "earliest" | "latest" };
 
-/** Options of a {@linkcode KafkaSource}. */
+/**
+ * Options of a {@linkcode KafkaSource}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { KafkaDeserializers, type KafkaSourceOptions } from "@weir/weir";
+ * const options: KafkaSourceOptions<unknown> = {
+ *   bootstrapServers: "127.0.0.1:9092",
+ *   topicPattern: new RegExp("orders-.+"),
+ *   startingOffsets: "latest",
+ *   partitionDiscoveryIntervalMs: 10_000,
+ *   deserializer: (r) => KafkaDeserializers.json(r.value),
+ * };
+ * assert.ok(options.topicPattern!.test("orders-eu"));
+ * ```
+ */
 export interface KafkaSourceOptions<T> {
   /** `host:port,...` of the cluster. */
   bootstrapServers: string;
