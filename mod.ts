@@ -108,6 +108,7 @@ export type {
   SourceContext,
   SourceOutput,
   SourceReader,
+  SplitInfo,
   SplitReader,
 } from "./core/connectors/source.ts";
 export { isSplitReader } from "./core/connectors/source.ts";

@@ -16,7 +16,8 @@ import type { Serializer } from "../state/serializer.ts";
 import { uidOf } from "../runtime/graph.ts";
 import type { Job, PlacedOperator } from "../runtime/job.ts";
 import type { JobClient } from "../runtime/job_runner.ts";
-import type { Task } from "../runtime/task.ts";
+import { SourceOperator, type Task } from "../runtime/task.ts";
+import { isSplitReader, type SplitInfo } from "../connectors/source.ts";
 
 /**
  * A job's status, as Flink names it.
@@ -59,6 +60,8 @@ export interface VertexInfo {
   readonly recordsOut: number;
   /** Fraction of recent time its busiest subtask waited on full output channels, 0..1. */
   readonly backpressureRatio: number;
+  /** A split-reading source's splits and their positions, per subtask. */
+  readonly splits?: readonly (SplitInfo & { subtask: number })[];
 }
 
 /**
@@ -396,7 +399,12 @@ class ClientJob implements AdminJob {
       .sort((a, b) => a[1][0]!.node.id - b[1][0]!.node.id)
       .map(([uid, subtasks]) => {
         let recordsIn = 0, recordsOut = 0, ratio = 0;
+        const splits: (SplitInfo & { subtask: number })[] = [];
         for (const p of subtasks) {
+          const reader = p.operator instanceof SourceOperator ? p.operator.reader : undefined;
+          if (reader && isSplitReader(reader) && reader.splitInfo) {
+            for (const s of reader.splitInfo()) splits.push({ ...s, subtask: p.subtaskIndex });
+          }
           const t = this.#taskOf(job, p);
           recordsIn += t.operators[0] === p.operator ? t.metrics.recordsIn : p.counters.recordsIn;
           recordsOut += p.counters.recordsOut;
@@ -410,6 +418,7 @@ class ClientJob implements AdminJob {
           recordsIn,
           recordsOut,
           backpressureRatio: ratio,
+          ...(splits.length > 0 ? { splits } : {}),
         };
       });
   }

@@ -171,6 +171,32 @@ export interface SplitReader<T> extends SourceReader<T> {
   restoreSplits(all: unknown[]): void | Promise<void>;
   /** Checkpoint `checkpointId` is complete (e.g. commit offsets for monitoring). */
   notifyCheckpointComplete?(checkpointId: number): void | Promise<void>;
+  /** The splits as the admin API and `/metrics` show them. */
+  splitInfo?(): SplitInfo[];
+}
+
+/**
+ * A split as the admin API's job detail and `/metrics` show it.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { SplitInfo } from "@weir/weir";
+ * const s: SplitInfo = { id: "orders:3", position: 1200, records: 200, bytes: 20_000, lag: 15 };
+ * assert.equal(s.position as number + s.lag!, 1215);
+ * ```
+ */
+export interface SplitInfo {
+  /** The split (a Kafka partition: `topic:partition`). */
+  readonly id: string;
+  /** Where the reader is (a Kafka partition: the next offset). */
+  readonly position: unknown;
+  /** Records read from it by this run. */
+  readonly records: number;
+  /** Bytes read from it by this run. */
+  readonly bytes: number;
+  /** Records behind the end of the split, as last seen (undefined: not known). */
+  readonly lag?: number;
 }
 
 /**

@@ -70,10 +70,10 @@ if (import.meta.main) {
   const { mc, bootstraps } = startCluster(Number(Deno.args[0] ?? 3));
   const out = (s: string) => Deno.stdout.writeSync(new TextEncoder().encode(s + "\n"));
   out(`bootstrap ${bootstraps}`);
-  const decoder = new TextDecoderStream();
+  const decoder = new TextDecoder();
   let buffered = "";
-  for await (const chunk of Deno.stdin.readable.pipeThrough(decoder)) {
-    buffered += chunk;
+  for await (const chunk of Deno.stdin.readable) {
+    buffered += decoder.decode(chunk, { stream: true });
     let nl: number;
     while ((nl = buffered.indexOf("\n")) >= 0) {
       const line = buffered.slice(0, nl);

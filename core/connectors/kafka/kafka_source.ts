@@ -10,7 +10,14 @@
  * @module
  */
 import { ConfigError } from "../../errors.ts";
-import type { PollStatus, Source, SourceContext, SourceOutput, SplitReader } from "../source.ts";
+import type {
+  PollStatus,
+  Source,
+  SourceContext,
+  SourceOutput,
+  SplitInfo,
+  SplitReader,
+} from "../source.ts";
 import { type ConsumedRecord, KafkaConsumer } from "./consumer.ts";
 import type { KafkaProperties, PartitionOffset } from "./_native.ts";
 
@@ -236,6 +243,17 @@ export class KafkaSourceReader<T> implements SplitReader<T> {
     });
   }
 
+  /** The owned partitions for the admin API and `/metrics`. */
+  splitInfo(): SplitInfo[] {
+    return this.splitMetrics().map((m) => ({
+      id: key(m.topic, m.partition),
+      position: m.offset,
+      records: m.records,
+      bytes: m.bytes,
+      ...(m.lag >= 0 ? { lag: m.lag } : {}),
+    }));
+  }
+
   /** Keeps the restored splits this subtask owns. */
   restoreSplits(all: unknown[]): void {
     this.#restored = all.length > 0;
@@ -286,7 +304,7 @@ export class KafkaSourceReader<T> implements SplitReader<T> {
     });
     await this.#discover(true);
     this.#started = true;
-    this.#nextLagCheck = this.#ctx.now() + LAG_CHECK_MS;
+    this.#nextLagCheck = 0; // the first poll learns the lag
   }
 
   async #topicPartitions(): Promise<{ topic: string; partition: number }[]> {
@@ -405,13 +423,15 @@ export class KafkaSourceReader<T> implements SplitReader<T> {
       if (this.#active().length === 0) return "end";
     }
     if (now >= this.#nextLagCheck) {
-      this.#nextLagCheck = now + LAG_CHECK_MS;
-      await this.#updateLag();
+      const known = await this.#updateLag();
+      // A partition whose end is not known yet (a broker still connecting) is asked again soon.
+      this.#nextLagCheck = now + (known ? LAG_CHECK_MS : LAG_CHECK_MS / 25);
     }
     return records.length > 0 ? "more" : "idle";
   }
 
-  async #updateLag(): Promise<void> {
+  /** Refreshes every split's high watermark; whether all are known. */
+  async #updateLag(): Promise<boolean> {
     await Promise.all([...this.#splits.values()].map(async (s) => {
       const k = key(s.topic, s.partition);
       let st = this.#stats.get(k);
@@ -422,6 +442,9 @@ export class KafkaSourceReader<T> implements SplitReader<T> {
         // Lag is for monitoring: a broker that does not answer now leaves the last value.
       }
     }));
+    return [...this.#splits.values()].every((s) =>
+      (this.#stats.get(key(s.topic, s.partition))?.high ?? -1) >= 0
+    );
   }
 
   /** Closes the consumer. */
