@@ -3,6 +3,7 @@ import { MockKafka } from "../../../tests/_helpers/kafka_mock.ts";
 import { until } from "../../../tests/_helpers/checkpoint_jobs.ts";
 import { CollectSink } from "../collect_sink.ts";
 import { StreamEnvironment } from "../../dataflow/environment.ts";
+import { KafkaConsumer } from "./consumer.ts";
 import { KafkaProducer } from "./producer.ts";
 import { KafkaDeserializers } from "./serde.ts";
 import { KafkaSource, type KafkaSourceOptions, kafkaSplitOwner } from "./kafka_source.ts";
@@ -182,6 +183,18 @@ Deno.test("KafkaSource: rescales 2 → 1 → 3 from savepoints with no record lo
     }
     assert.equal(new Set(all).size, all.length, "no record repeated");
     assert.equal(all.length, 150, "no record lost");
+    // Completed checkpoints also committed the offsets to the group, for lag monitoring.
+    const c = KafkaConsumer.create({
+      "bootstrap.servers": kafka.bootstrap,
+      "group.id": "weir-kafka",
+    });
+    const committed = await c.committed([0, 1, 2, 3, 4].map((partition) => ({
+      topic: "t",
+      partition,
+      offset: -1001,
+    })));
+    await c.close();
+    assert.equal(committed.reduce((n, o) => n + o.offset, 0), 150);
   } finally {
     await kafka.stop();
     Deno.removeSync(dir, { recursive: true });
