@@ -221,9 +221,9 @@ interface SubtaskRuntime {
   /** Pending checkpoints whose commit is scheduled. */
   scheduled: Set<PendingCheckpoint>;
   /** Records sent and not yet acknowledged, by delivery id (at-least-once). */
-  inFlight: Map<number, StoredRecord>;
+  inFlight: Map<number, KafkaOutputRecord>;
   /** Records the full local queue did not take yet. */
-  overflow: StoredRecord[];
+  overflow: KafkaOutputRecord[];
   nextId: number;
   failure: Error | null;
   /** The background commits, in order. */
@@ -348,7 +348,9 @@ export class KafkaSink<T> implements SinkFunction<T> {
     this.s.restored = [];
     if (this.guarantee !== "exactly-once") {
       this.s.producer = this.newProducer();
-      for (const r of mine) for (const p of r.pending) for (const s of p.records) this.send(s);
+      for (const r of mine) {
+        for (const p of r.pending) for (const s of p.records) this.send(load(s));
+      }
       return;
     }
     // init_transactions fences the old producers of these ids and aborts their open transactions.
@@ -382,24 +384,23 @@ export class KafkaSink<T> implements SinkFunction<T> {
     }
   }
 
-  private send(s: StoredRecord): void {
-    const r = load(s);
+  private send(r: KafkaOutputRecord): void {
     const id = this.s.nextId++;
-    if (this.guarantee !== "none") this.s.inFlight.set(id, s);
+    if (this.guarantee !== "none") this.s.inFlight.set(id, r);
     if (!this.s.producer!.produce(this.options.topic, r.value, r.key ?? null, r.partition, id)) {
       // The local queue is full: keep the record for the next flush to resend.
       this.s.inFlight.delete(id);
-      this.s.overflow.push(s);
+      this.s.overflow.push(r);
     }
   }
 
   /** Writes one record (exactly-once: into the current checkpoint interval). */
   invoke(value: T): void {
     if (this.s.failure) throw this.s.failure;
-    const s = store(this.options.serializer(value));
-    if (this.guarantee === "exactly-once") this.s.buffer.push(s);
-    else if (this.s.overflow.length > 0) this.s.overflow.push(s);
-    else this.send(s);
+    const r = this.options.serializer(value);
+    if (this.guarantee === "exactly-once") this.s.buffer.push(store(r));
+    else if (this.s.overflow.length > 0) this.s.overflow.push(r);
+    else this.send(r);
   }
 
   /** Serves delivery reports; waits only when too much is undelivered (backpressure). */
@@ -411,7 +412,7 @@ export class KafkaSink<T> implements SinkFunction<T> {
       await producer.flush(TIMEOUT_MS);
       const again = this.s.overflow;
       this.s.overflow = [];
-      for (const s of again) this.send(s);
+      for (const r of again) this.send(r);
     }
     if (this.s.failure) throw this.s.failure;
   }
@@ -430,7 +431,7 @@ export class KafkaSink<T> implements SinkFunction<T> {
       return;
     }
     this.s.producer!.poll();
-    const undelivered = [...this.s.inFlight.values(), ...this.s.overflow];
+    const undelivered = [...this.s.inFlight.values(), ...this.s.overflow].map(store);
     this.s.state!.update([{
       subtask: this.s.subtask.subtaskIndex,
       pending: [{ run: this.s.run, checkpointId: ctx.checkpointId, records: undelivered }],
