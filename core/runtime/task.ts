@@ -70,9 +70,14 @@ export class SourceOperator extends StreamOperator {
     this.#positions!.update([reader.position()]);
   }
 
-  /** Releases the reader (a Kafka consumer's connections and threads). */
+  /**
+   * Releases a split reader (a Kafka consumer's connections and threads).
+   * Other readers are left as before: an async iterable's `return()` would
+   * wait for a `next()` that may never settle.
+   */
   override async close(): Promise<void> {
-    await this.reader?.close?.();
+    const reader = this.reader;
+    if (reader && isSplitReader(reader)) await reader.close?.();
   }
 
   /** Tells a split reader that a checkpoint completed. */
