@@ -392,19 +392,14 @@ export class KafkaSourceReader<T> implements SplitReader<T> {
     }
     const records = consumer.poll(max);
     const deserialize = this.#options.deserializer;
-    let finished = false;
     for (const r of records) {
       const k = key(r.topic, r.partition);
       const split = this.#splits.get(k);
       // Records of a partition given away, or before the split's position (a seek in flight).
       if (!split || r.offset < split.offset) continue;
-      if (split.stop !== undefined && r.offset >= split.stop) {
-        finished = true;
-        continue;
-      }
+      if (split.stop !== undefined && r.offset >= split.stop) continue;
       out.collect(deserialize(r), r.timestamp >= 0 ? r.timestamp : undefined);
       split.offset = r.offset + 1;
-      if (split.stop !== undefined && split.offset >= split.stop) finished = true;
       let st = this.#stats.get(k);
       if (!st) this.#stats.set(k, st = { records: 0, bytes: 0, high: -1 });
       st.records++;
@@ -417,9 +412,9 @@ export class KafkaSourceReader<T> implements SplitReader<T> {
         if (!consumer.atEnd.has(key(s.topic, s.partition))) continue;
         const [p] = consumer.positions([{ topic: s.topic, partition: s.partition, offset: -1001 }]);
         if (p && p.offset >= s.offset) s.offset = Math.min(p.offset, s.stop!);
-        if (s.offset >= s.stop!) finished = true;
       }
-      if (finished) this.#assign();
+      // Finished partitions stay assigned (their later records are skipped above): a new
+      // assignment would drop what librdkafka already fetched for every other partition.
       if (this.#active().length === 0) return "end";
     }
     if (now >= this.#nextLagCheck) {
