@@ -20,12 +20,19 @@ const SEED = Number(Deno.env.get("WEIR_CRASH_SEED") ?? Date.now() % 100_000);
 
 // Input lines per case: sized so that the job outlives the kills (at-least-once writes
 // without transactions and runs faster).
-const CASES: { backend: string; parallelism: number; mode: string; lines: number }[] = [
-  { backend: "lsm", parallelism: 1, mode: "exactly-once", lines: 6_000 },
-  { backend: "lsm", parallelism: 2, mode: "exactly-once", lines: 6_000 },
-  { backend: "heap", parallelism: 1, mode: "exactly-once", lines: 6_000 },
-  { backend: "heap", parallelism: 2, mode: "exactly-once", lines: 6_000 },
-  { backend: "heap", parallelism: 2, mode: "at-least-once", lines: 30_000 },
+// Kills land up to `maxDelayMs` after a run starts.
+const CASES: {
+  backend: string;
+  parallelism: number;
+  mode: string;
+  lines: number;
+  maxDelayMs: number;
+}[] = [
+  { backend: "lsm", parallelism: 1, mode: "exactly-once", lines: 6_000, maxDelayMs: 1200 },
+  { backend: "lsm", parallelism: 2, mode: "exactly-once", lines: 6_000, maxDelayMs: 1200 },
+  { backend: "heap", parallelism: 1, mode: "exactly-once", lines: 6_000, maxDelayMs: 1200 },
+  { backend: "heap", parallelism: 2, mode: "exactly-once", lines: 6_000, maxDelayMs: 1200 },
+  { backend: "heap", parallelism: 2, mode: "at-least-once", lines: 40_000, maxDelayMs: 400 },
 ];
 
 for (const c of CASES) {
@@ -37,7 +44,7 @@ for (const c of CASES) {
     try {
       await kafka.createTopic("lines", 3);
       // Output spread wide: the mock keeps only the last few MB of each partition.
-      await kafka.createTopic("counts", 6);
+      await kafka.createTopic("counts", 12);
       await kafka.createTopic("counts.weir-transactions", 1);
       const input = makeWordInput(SEED, LONG ? 2 * c.lines : c.lines, 800);
       await produceLines(kafka.bootstrap, "lines", input);
@@ -54,7 +61,7 @@ for (const c of CASES) {
         checkpointDir: `${dir}/ck`,
         kills: KILLS,
         hookEvery: 0,
-        maxDelayMs: 1200,
+        maxDelayMs: c.maxDelayMs,
         seed: SEED,
         tmpDir: `${dir}/tmp`,
         runTimeoutMs: 120_000,
