@@ -53,7 +53,8 @@ function overlaps(a: KeyGroupRange, b: KeyGroupRange): boolean {
 
 /**
  * Maps a manifest onto operator subtasks. Throws `CheckpointError` when the
- * key groups differ, a source's parallelism changed, or state has no operator
+ * key groups differ, a source that keeps a single position (not splits) changed
+ * its parallelism, or state has no operator
  * (unless `allowNonRestoredState`).
  *
  * @example
