@@ -108,7 +108,10 @@ export type {
   SourceContext,
   SourceOutput,
   SourceReader,
+  SplitInfo,
+  SplitReader,
 } from "./core/connectors/source.ts";
+export { isSplitReader } from "./core/connectors/source.ts";
 export type { SinkContext, SinkFunction } from "./core/connectors/sink.ts";
 export { ArraySource, IterableSource } from "./core/connectors/collection_source.ts";
 export { CollectSink, PrintSink } from "./core/connectors/collect_sink.ts";
@@ -121,6 +124,23 @@ export type { TextFileSinkOptions } from "./core/connectors/file_sink.ts";
 export { TwoPhaseCommitSink } from "./core/connectors/two_phase_commit_sink.ts";
 export { ExactlyOnceFileSink } from "./core/connectors/exactly_once_file_sink.ts";
 export type { ExactlyOnceFileSinkOptions } from "./core/connectors/exactly_once_file_sink.ts";
+export {
+  KafkaConsumer,
+  KafkaDeserializers,
+  KafkaError,
+  KafkaProducer,
+  KafkaSerializers,
+  KafkaSink,
+  KafkaSource,
+  kafkaSplitOwner,
+} from "./core/connectors/kafka/mod.ts";
+export type {
+  ConsumedRecord,
+  DeliveryGuarantee,
+  KafkaSinkOptions,
+  KafkaSourceOptions,
+  StartingOffsets,
+} from "./core/connectors/kafka/mod.ts";
 export type {
   BroadcastContext,
   BroadcastProcessFunction,

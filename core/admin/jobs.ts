@@ -79,6 +79,7 @@ function vertexJson(job: AdminJob, v: VertexInfo, now: number): Record<string, u
     },
     "backpressure-ratio": v.backpressureRatio,
     "backpressure-level": backpressureLevel(v.backpressureRatio),
+    ...(v.splits ? { splits: v.splits } : {}),
   };
 }
 

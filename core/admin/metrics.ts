@@ -115,6 +115,32 @@ export function renderMetrics(runtime: AdminRuntime): string {
         v.recordsOut,
       );
       m.add("weir_operator_parallelism", "gauge", "Parallelism of an operator.", ol, v.parallelism);
+      for (const s of v.splits ?? []) {
+        const sl = { ...ol, split: s.id, subtask: String(s.subtask) };
+        m.add(
+          "weir_source_split_records_total",
+          "counter",
+          "Records a source read from a split (a Kafka partition).",
+          sl,
+          s.records,
+        );
+        m.add(
+          "weir_source_split_bytes_total",
+          "counter",
+          "Key and value bytes a source read from a split.",
+          sl,
+          s.bytes,
+        );
+        if (s.lag !== undefined) {
+          m.add(
+            "weir_source_split_lag_records",
+            "gauge",
+            "Records between a source's position in a split and the split's end.",
+            sl,
+            s.lag,
+          );
+        }
+      }
       m.add(
         "weir_operator_backpressure_ratio",
         "gauge",

@@ -17,6 +17,7 @@ import { uidOf } from "../runtime/graph.ts";
 import type { Job, PlacedOperator } from "../runtime/job.ts";
 import type { JobClient } from "../runtime/job_runner.ts";
 import { SourceOperator, type Task } from "../runtime/task.ts";
+import { isSplitReader, type SplitInfo } from "../connectors/source.ts";
 
 /**
  * A job's status, as Flink names it.
@@ -61,6 +62,8 @@ export interface VertexInfo {
   readonly backpressureRatio: number;
   /** A source's reader counters (`SourceReader.counters`), summed over its subtasks. */
   readonly sourceCounters?: Readonly<Record<string, number>>;
+  /** A split-reading source's splits and their positions, per subtask. */
+  readonly splits?: readonly (SplitInfo & { subtask: number })[];
 }
 
 /**
@@ -401,13 +404,15 @@ class ClientJob implements AdminJob {
       .map(([uid, subtasks]) => {
         let recordsIn = 0, recordsOut = 0, ratio = 0;
         let sourceCounters: Record<string, number> | undefined;
+        const splits: (SplitInfo & { subtask: number })[] = [];
         for (const p of subtasks) {
-          const counters = p.operator instanceof SourceOperator
-            ? p.operator.reader?.counters?.()
-            : undefined;
-          for (const [name, n] of Object.entries(counters ?? {})) {
+          const reader = p.operator instanceof SourceOperator ? p.operator.reader : undefined;
+          for (const [name, n] of Object.entries(reader?.counters?.() ?? {})) {
             sourceCounters ??= {};
             sourceCounters[name] = (sourceCounters[name] ?? 0) + n;
+          }
+          if (reader && isSplitReader(reader) && reader.splitInfo) {
+            for (const s of reader.splitInfo()) splits.push({ ...s, subtask: p.subtaskIndex });
           }
           const t = this.#taskOf(job, p);
           recordsIn += t.operators[0] === p.operator ? t.metrics.recordsIn : p.counters.recordsIn;
@@ -423,6 +428,7 @@ class ClientJob implements AdminJob {
           recordsOut,
           backpressureRatio: ratio,
           ...(sourceCounters ? { sourceCounters } : {}),
+          ...(splits.length > 0 ? { splits } : {}),
         };
       });
   }

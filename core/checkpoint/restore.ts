@@ -35,13 +35,28 @@ export interface OperatorRestore {
   readonly keyed: KeyedStateHandle[];
 }
 
+/**
+ * Whether a source's saved state is splits only (split readers keep their
+ * splits as union state and rescale); a single reader position cannot move.
+ */
+function keepsSplits(
+  subtasks: readonly {
+    operatorState: Manifest["operators"][string]["subtasks"][number]["operatorState"];
+  }[],
+): boolean {
+  return subtasks.every((s) =>
+    !(decodeOperatorState(s.operatorState)["source-position"]?.items.length)
+  );
+}
+
 function overlaps(a: KeyGroupRange, b: KeyGroupRange): boolean {
   return a.start <= b.end && b.start <= a.end;
 }
 
 /**
  * Maps a manifest onto operator subtasks. Throws `CheckpointError` when the
- * key groups differ, a source's parallelism changed, or state has no operator
+ * key groups differ, a source that keeps a single position (not splits) changed
+ * its parallelism, or state has no operator
  * (unless `allowNonRestoredState`).
  *
  * @example
@@ -90,7 +105,7 @@ export function planRestore(
     const saved = manifest.operators[uid];
     if (!saved) continue;
     const parallelism = subtasks[0]!.parallelism;
-    if (saved.source && saved.parallelism !== parallelism) {
+    if (saved.source && saved.parallelism !== parallelism && !keepsSplits(saved.subtasks)) {
       throw new CheckpointError(
         `Cannot restore ${where}: source "${uid}" ran with parallelism ${saved.parallelism}, ` +
           `the job gives it ${parallelism}; set the source's parallelism to ${saved.parallelism}`,

@@ -126,6 +126,33 @@ Deno.test("planRestore: a source's parallelism cannot change", () => {
   );
 });
 
+Deno.test("planRestore: a source that keeps splits may change its parallelism; all see every split", () => {
+  const splitSource: OperatorManifest = {
+    name: "kafka",
+    parallelism: 2,
+    source: true,
+    subtasks: [["t:0", "t:2"], ["t:1"]].map((splits, i) => ({
+      index: i,
+      operatorState: encodeOperatorState({
+        "source-splits": {
+          mode: "union",
+          typeId: "json",
+          items: splits.map((s) => new TextEncoder().encode(JSON.stringify(s))),
+        },
+      }),
+    })),
+  };
+  const plan = planRestore(manifest({ src: splitSource }), MAX, ops("src", 3), false);
+  const restores = plan.get("src")!;
+  assert.equal(restores.length, 3);
+  for (const r of restores) {
+    const items = r.operatorState["source-splits"]!.items.map((b) =>
+      JSON.parse(new TextDecoder().decode(b))
+    );
+    assert.deepEqual(items.toSorted(), ["t:0", "t:1", "t:2"]);
+  }
+});
+
 Deno.test("planRestore: scaling out hands each subtask the handles overlapping its key groups", () => {
   const plan = planRestore(manifest({ count: keyedOp(2) }), MAX, ops("count", 3), false);
   const got = plan.get("count")!.map((r) => segsOf(r.keyed));

@@ -142,6 +142,87 @@ export interface SourceReader<T> {
 }
 
 /**
+ * A reader whose state is a list of splits (Flink's FLIP-27 reader state):
+ * a Kafka partition and its offset, a file and its position. The splits of
+ * all subtasks are kept together in the checkpoint (union list state) and
+ * every reader of a restored job is given all of them and keeps the ones it
+ * owns, so such a source's parallelism may change on restore. Readers also
+ * hear when a checkpoint completes.
+ *
+ * @example A reader of numbered splits, each owned by `split % parallelism`
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { isSplitReader, type SplitReader } from "@weir/weir";
+ * function reader(subtask: number, parallelism: number): SplitReader<number> {
+ *   let splits: { id: number; next: number }[] = [];
+ *   return {
+ *     poll: () => "end",
+ *     position: () => null,
+ *     restore() {},
+ *     snapshotSplits: () => splits.map((s) => ({ ...s })),
+ *     restoreSplits(all) {
+ *       splits = (all as { id: number; next: number }[]).filter((s) => s.id % parallelism === subtask);
+ *     },
+ *   };
+ * }
+ * // Three splits of two old subtasks, restored into one new subtask of two.
+ * const r = reader(1, 2);
+ * r.restoreSplits([{ id: 0, next: 5 }, { id: 1, next: 7 }, { id: 3, next: 2 }]);
+ * assert.ok(isSplitReader(r));
+ * assert.deepEqual(r.snapshotSplits(1), [{ id: 1, next: 7 }, { id: 3, next: 2 }]);
+ * ```
+ */
+export interface SplitReader<T> extends SourceReader<T> {
+  /** This reader's splits with their positions (each JSON-serializable), for checkpoint `checkpointId`. */
+  snapshotSplits(checkpointId: number): unknown[];
+  /** Before the first poll of a restored job: every subtask's splits; keep your own. */
+  restoreSplits(all: unknown[]): void | Promise<void>;
+  /** Checkpoint `checkpointId` is complete (e.g. commit offsets for monitoring). */
+  notifyCheckpointComplete?(checkpointId: number): void | Promise<void>;
+  /** The splits as the admin API and `/metrics` show them. */
+  splitInfo?(): SplitInfo[];
+}
+
+/**
+ * A split as the admin API's job detail and `/metrics` show it.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { SplitInfo } from "@weir/weir";
+ * const s: SplitInfo = { id: "orders:3", position: 1200, records: 200, bytes: 20_000, lag: 15 };
+ * assert.equal(s.position as number + s.lag!, 1215);
+ * ```
+ */
+export interface SplitInfo {
+  /** The split (a Kafka partition: `topic:partition`). */
+  readonly id: string;
+  /** Where the reader is (a Kafka partition: the next offset). */
+  readonly position: unknown;
+  /** Records read from it by this run. */
+  readonly records: number;
+  /** Bytes read from it by this run. */
+  readonly bytes: number;
+  /** Records behind the end of the split, as last seen (undefined: not known). */
+  readonly lag?: number;
+}
+
+/**
+ * Whether a reader keeps its state as splits ({@linkcode SplitReader}).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { isSplitReader } from "@weir/weir";
+ * assert.equal(isSplitReader({ poll: () => "end", position: () => 0, restore() {} }), false);
+ * ```
+ */
+export function isSplitReader<T>(reader: SourceReader<T>): reader is SplitReader<T> {
+  return typeof (reader as Partial<SplitReader<T>>).snapshotSplits === "function" &&
+    typeof (reader as Partial<SplitReader<T>>).restoreSplits === "function";
+}
+
+/**
  * A source of records.
  *
  * @example A source of three numbers, resumable by index

@@ -9,7 +9,7 @@
  */
 import { setImmediate } from "node:timers";
 import { WeirError } from "../errors.ts";
-import type { SourceReader } from "../connectors/source.ts";
+import { isSplitReader, type SourceReader } from "../connectors/source.ts";
 import { ListStateDescriptor } from "../state/descriptors.ts";
 import { Serializers } from "../state/serializer.ts";
 import type { ListState } from "../state/state.ts";
@@ -43,17 +43,47 @@ export class SourceOperator extends StreamOperator {
     collect: (value: unknown, timestamp?: number) => this.output.collect(value, timestamp),
   };
   #positions: ListState<unknown> | undefined;
+  #splits: ListState<unknown> | undefined;
 
-  /** Restores the reader's position from operator state, if the job was restored. */
+  /** Restores the reader's position (or splits) from operator state, if the job was restored. */
   override async open(): Promise<void> {
+    const reader = this.reader;
+    if (isSplitReader(reader)) {
+      // Union state: every subtask sees every split and keeps its own, so the source rescales.
+      this.#splits = this.ctx.operatorState.getUnionListState(SPLITS);
+      const all = this.#splits.get();
+      if (this.ctx.operatorState.isRestored) await reader.restoreSplits([...(all ?? [])]);
+      return;
+    }
     this.#positions = this.ctx.operatorState.getListState(POSITION);
     const saved = this.#positions.get();
-    if (saved && saved.length > 0) await this.reader.restore(saved[0]);
+    if (saved && saved.length > 0) await reader.restore(saved[0]);
   }
 
-  /** Stores the reader's position: the checkpoint resumes reading exactly there. */
-  override snapshotState(): void {
-    this.#positions!.update([this.reader.position()]);
+  /** Stores the reader's position (or splits): the checkpoint resumes reading exactly there. */
+  override snapshotState(checkpointId: number): void {
+    const reader = this.reader;
+    if (this.#splits && isSplitReader(reader)) {
+      this.#splits.update(reader.snapshotSplits(checkpointId));
+      return;
+    }
+    this.#positions!.update([reader.position()]);
+  }
+
+  /**
+   * Releases a split reader (a Kafka consumer's connections and threads).
+   * Other readers are left as before: an async iterable's `return()` would
+   * wait for a `next()` that may never settle.
+   */
+  override async close(): Promise<void> {
+    const reader = this.reader;
+    if (reader && isSplitReader(reader)) await reader.close?.();
+  }
+
+  /** Tells a split reader that a checkpoint completed. */
+  override notifyCheckpointComplete(checkpointId: number): void | Promise<void> {
+    const reader = this.reader;
+    if (isSplitReader(reader)) return reader.notifyCheckpointComplete?.(checkpointId);
   }
 
   processElement(): void {
@@ -63,6 +93,8 @@ export class SourceOperator extends StreamOperator {
 
 /** Operator state of a source subtask: its reader's position. */
 const POSITION = new ListStateDescriptor<unknown>("source-position", Serializers.json);
+/** Operator state of a split reader: its splits (union: all subtasks' splits on restore). */
+const SPLITS = new ListStateDescriptor<unknown>("source-splits", Serializers.json);
 
 /** Shared by the tasks of one job. */
 export interface TaskHost {

@@ -1,0 +1,141 @@
+/**
+ * Kafka connector throughput against librdkafka's mock cluster (one helper
+ * process, three brokers on loopback): the source's read rate and the sink's
+ * write rate (records/s and MB/s of 100-byte values) beside `kcat`'s consume
+ * and produce rates against the same cluster in the same run, and the cost of
+ * exactly-once (transactions at 1 s checkpoints) against at-least-once (1 s
+ * checkpoints). One subtask each. The mock keeps only the last few MB of a
+ * partition, so topics have many partitions and every rate counts the records
+ * actually read.
+ *
+ * deno run -A bench/kafka.ts [--records N] [--quick]
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { KafkaSink, KafkaSource, type SinkFunction, StreamEnvironment } from "../mod.ts";
+import { MockKafka } from "../tests/_helpers/kafka_mock.ts";
+import { machine, rate, table } from "./_util.ts";
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: { records: { type: "string" }, quick: { type: "boolean" } },
+});
+const N = Number(values.records ?? (values.quick ? 20_000 : 300_000));
+const VALUE_BYTES = 100;
+const PARTITIONS = 24;
+
+/** A 100-byte value for record `i` (ASCII, no newline: kcat reads it as one line). */
+function valueOf(i: number): string {
+  const head = `record-${i}-`;
+  return head + "x".repeat(VALUE_BYTES - head.length);
+}
+
+function row(what: string, records: number, ms: number): (string | number)[] {
+  const perSecond = records / (ms / 1000);
+  return [
+    what,
+    records,
+    Math.round(ms),
+    `${rate(perSecond)}/s`,
+    `${(perSecond * VALUE_BYTES / 1e6).toFixed(1)} MB/s`,
+  ];
+}
+
+async function kcat(args: string[], input?: string): Promise<{ ms: number; out: string }> {
+  const start = performance.now();
+  const child = new Deno.Command("kcat", {
+    args,
+    stdin: input === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  if (input !== undefined) {
+    const w = child.stdin.getWriter();
+    await w.write(new TextEncoder().encode(input));
+    await w.close();
+  }
+  const r = await child.output();
+  if (!r.success) throw new Error(`kcat ${args.join(" ")}: ${new TextDecoder().decode(r.stderr)}`);
+  return { ms: performance.now() - start, out: new TextDecoder().decode(r.stdout) };
+}
+
+/** A sink that counts. */
+function counter(): { sink: SinkFunction<unknown>; count: () => number } {
+  let n = 0;
+  return { sink: { invoke: () => void n++ }, count: () => n };
+}
+
+async function readWithWeir(bootstrap: string, topic: string): Promise<{ ms: number; n: number }> {
+  const env = StreamEnvironment.create({ parallelism: 1, log: () => {} });
+  const c = counter();
+  env.addSource(
+    new KafkaSource({
+      bootstrapServers: bootstrap,
+      topics: [topic],
+      bounded: true,
+      deserializer: (r) => r.value,
+    }),
+  ).addSink(c.sink);
+  const start = performance.now();
+  await env.execute("kafka read");
+  return { ms: performance.now() - start, n: c.count() };
+}
+
+async function writeWithWeir(
+  bootstrap: string,
+  topic: string,
+  guarantee: "at-least-once" | "exactly-once",
+): Promise<number> {
+  const dir = await Deno.makeTempDir({ prefix: "weir-bench-kafka-" });
+  try {
+    const env = StreamEnvironment.create({
+      parallelism: 1,
+      checkpoint: { dir, intervalMs: 1000 },
+      log: () => {},
+    });
+    const enc = new TextEncoder();
+    env.generate({ count: N, generate: (i) => valueOf(i) }).addSink(
+      new KafkaSink<string>({
+        bootstrapServers: bootstrap,
+        topic,
+        deliveryGuarantee: guarantee,
+        transactionalIdPrefix: `bench-${topic}`,
+        serializer: (v) => ({ value: enc.encode(v) }),
+      }),
+    );
+    const start = performance.now();
+    await env.execute("kafka write");
+    return performance.now() - start;
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+const kafka = await MockKafka.start();
+try {
+  const b = kafka.bootstrap;
+  for (const t of ["kcat-in", "alo-out", "eo-out"]) await kafka.createTopic(t, PARTITIONS);
+  await kafka.createTopic("eo-out.weir-transactions", 1);
+  const lines = Array.from({ length: N }, (_, i) => valueOf(i)).join("\n") + "\n";
+  const produced = await kcat(["-P", "-b", b, "-t", "kcat-in", "-X", "linger.ms=5"], lines);
+  const consumed = await kcat(["-C", "-b", b, "-t", "kcat-in", "-e", "-q", "-o", "beginning"]);
+  const kcatRead = consumed.out.split("\n").filter((l) => l !== "").length;
+  const weirRead = await readWithWeir(b, "kcat-in");
+  const alo = await writeWithWeir(b, "alo-out", "at-least-once");
+  const eo = await writeWithWeir(b, "eo-out", "exactly-once");
+  console.log(`## Kafka connectors (mock cluster, ${N} records of ${VALUE_BYTES} bytes)\n`);
+  console.log(machine() + "\n");
+  console.log(table(["run", "records", "ms", "records/s", "MB/s"], [
+    row("kcat produce", N, produced.ms),
+    row("weir sink, at-least-once (1 s checkpoints)", N, alo),
+    row("weir sink, exactly-once (transactions, 1 s checkpoints)", N, eo),
+    row("kcat consume", kcatRead, consumed.ms),
+    row("weir source (bounded)", weirRead.n, weirRead.ms),
+  ]));
+  console.log(
+    `\nexactly-once costs ${((eo / alo - 1) * 100).toFixed(0)}% more time than at-least-once`,
+  );
+} finally {
+  await kafka.stop();
+}

@@ -1,0 +1,528 @@
+/**
+ * The Kafka sink: delivery guarantee `none`, `at-least-once` or
+ * `exactly-once` (Kafka transactions).
+ *
+ * Exactly-once: librdkafka cannot resume another process's transaction by
+ * producer id and epoch (Flink's Java producer does this by reflection), so a
+ * transaction is written only once its checkpoint is complete. At the barrier
+ * the records of the checkpoint interval go into the checkpoint (pre-commit);
+ * when the checkpoint completes, one transactional producer per subtask
+ * (`transactional.id` = prefix-subtask) writes them and, last in the same
+ * transaction, a marker record (key = transactional id, value = checkpoint id)
+ * to the transaction topic, then commits. After a restore, the producer's
+ * `init_transactions` fences older producers and aborts their open
+ * transactions; the restored checkpoints whose marker is not committed are
+ * written again. Nothing waits on the job thread: commits run in the
+ * background and their failure fails the job at its next batch.
+ *
+ * @module
+ */
+import { decodeBase64, encodeBase64 } from "./_base64.ts";
+import { ConfigError } from "../../errors.ts";
+import { ListStateDescriptor } from "../../state/descriptors.ts";
+import { type Serializer, Serializers } from "../../state/serializer.ts";
+import type { ListState } from "../../state/state.ts";
+import type {
+  FunctionInitializationContext,
+  FunctionSnapshotContext,
+} from "../../dataflow/functions.ts";
+import type { SinkContext, SinkFunction } from "../sink.ts";
+import { KafkaConsumer } from "./consumer.ts";
+import { KafkaError } from "./kafka_error.ts";
+import type { KafkaProperties } from "./_native.ts";
+import { KafkaProducer } from "./producer.ts";
+
+/**
+ * How much a Kafka sink promises (Flink's `DeliveryGuarantee`).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { DeliveryGuarantee } from "@weir/weir";
+ * const all: DeliveryGuarantee[] = ["none", "at-least-once", "exactly-once"];
+ * assert.equal(all.length, 3);
+ * ```
+ */
+export type DeliveryGuarantee = "none" | "at-least-once" | "exactly-once";
+
+/** A record to write: what a {@linkcode KafkaSinkOptions.serializer} returns. */
+export interface KafkaOutputRecord {
+  /** Key bytes; records with the same key go to the same partition (murmur2, as Java). */
+  key?: Uint8Array<ArrayBuffer> | null;
+  /** Value bytes (null: a tombstone). */
+  value: Uint8Array<ArrayBuffer> | null;
+  /** A fixed partition instead of key-based partitioning. */
+  partition?: number;
+}
+
+/**
+ * Options of a {@linkcode KafkaSink}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type KafkaSinkOptions, KafkaSerializers } from "@weir/weir";
+ * const options: KafkaSinkOptions<{ user: string; n: number }> = {
+ *   bootstrapServers: "127.0.0.1:9092",
+ *   topic: "totals",
+ *   deliveryGuarantee: "at-least-once",
+ *   serializer: (t) => ({ key: KafkaSerializers.string(t.user), value: KafkaSerializers.json(t) }),
+ * };
+ * assert.equal(new TextDecoder().decode(options.serializer({ user: "a", n: 1 }).value!), '{"user":"a","n":1}');
+ * ```
+ */
+export interface KafkaSinkOptions<T> {
+  /** `host:port,...` of the cluster. */
+  bootstrapServers: string;
+  /** The topic records go to. */
+  topic: string;
+  /** Turns a value into a record. */
+  serializer: (value: T) => KafkaOutputRecord;
+  /** `at-least-once` unless given. */
+  deliveryGuarantee?: DeliveryGuarantee;
+  /** Exactly-once: the prefix of the transactional ids (unique per job and sink). */
+  transactionalIdPrefix?: string;
+  /**
+   * Exactly-once: the topic of commit markers, one per transaction (created by
+   * you with 1 partition, best compacted). Default `<topic>.weir-transactions`.
+   */
+  transactionTopic?: string;
+  /** More librdkafka producer properties. */
+  properties?: KafkaProperties;
+}
+
+/** The header naming an exactly-once record's transaction ({@linkcode transactionTag}). */
+export const TRANSACTION_HEADER = "weir.txn";
+
+/** `<transactional id> <run> <checkpoint> <attempt>`: the value of {@linkcode TRANSACTION_HEADER}. */
+export function transactionTag(transactionalId: string, m: TransactionMarker): string {
+  return `${transactionalId} ${m.run} ${m.checkpointId} ${m.attempt}`;
+}
+
+/** The highest checkpoint of `run` among committed markers (-1: none). */
+function lastCommitted(markers: readonly TransactionMarker[], run: string): number {
+  let last = -1;
+  for (const m of markers) if (m.run === run && m.checkpointId > last) last = m.checkpointId;
+  return last;
+}
+
+/** A record as kept in a checkpoint until its transaction commits. */
+interface StoredRecord {
+  k?: string;
+  v?: string;
+  p?: number;
+}
+
+interface PendingCheckpoint {
+  run: string;
+  checkpointId: number;
+  records: StoredRecord[];
+}
+
+/** Union operator state: each subtask's records not yet safely in Kafka. */
+interface SubtaskPending {
+  subtask: number;
+  pending: PendingCheckpoint[];
+}
+
+const PENDING = new ListStateDescriptor<SubtaskPending>(
+  "kafka-sink-pending",
+  Serializers.json as Serializer<SubtaskPending>,
+);
+const TIMEOUT_MS = 60_000;
+/** Undelivered records above which `flush` waits (backpressure). */
+const MAX_OUTSTANDING = 50_000;
+
+function store(r: KafkaOutputRecord): StoredRecord {
+  const s: StoredRecord = {};
+  if (r.key) s.k = encodeBase64(r.key);
+  if (r.value) s.v = encodeBase64(r.value);
+  if (r.partition !== undefined) s.p = r.partition;
+  return s;
+}
+
+function load(s: StoredRecord): KafkaOutputRecord {
+  return {
+    key: s.k === undefined ? null : decodeBase64(s.k),
+    value: s.v === undefined ? null : decodeBase64(s.v),
+    ...(s.p === undefined ? {} : { partition: s.p }),
+  };
+}
+
+/** A commit marker's value: which run made the transaction, for which checkpoint, which attempt wrote it. */
+export interface TransactionMarker {
+  /** The process that pre-committed the records (checkpoint ids are unique within it). */
+  run: string;
+  /** The checkpoint. */
+  checkpointId: number;
+  /** The process that wrote the transaction. */
+  attempt: string;
+}
+
+/**
+ * Reads the transaction topic (read_committed) to its end: every committed
+ * marker, by transactional id, in order.
+ */
+export async function readTransactionMarkers(
+  bootstrapServers: string,
+  topic: string,
+  properties: KafkaProperties = {},
+): Promise<Map<string, TransactionMarker[]>> {
+  const consumer = KafkaConsumer.create({
+    ...properties,
+    "bootstrap.servers": bootstrapServers,
+    "isolation.level": "read_committed",
+    "enable.partition.eof": true,
+    // A short read to the end at start-up: do not let the broker hold empty fetches.
+    "fetch.wait.max.ms": 10,
+  });
+  try {
+    const meta = (await consumer.metadata()).find((t) => t.topic === topic);
+    if (!meta || meta.err !== 0 || meta.partitions.length === 0) {
+      throw new ConfigError(
+        `Kafka exactly-once sink: the transaction topic "${topic}" does not exist; ` +
+          `create it (1 partition, cleanup.policy=compact) or set transactionTopic`,
+      );
+    }
+    consumer.assign(meta.partitions.map((p) => ({ topic, partition: p.id, offset: -2 })));
+    const markers = new Map<string, TransactionMarker[]>();
+    const deadline = Date.now() + TIMEOUT_MS;
+    const decoder = new TextDecoder();
+    while (!meta.partitions.every((p) => consumer.atEnd.has(`${topic}:${p.id}`))) {
+      if (Date.now() > deadline) {
+        throw new KafkaError(`Timed out reading the transaction topic "${topic}"`, -185);
+      }
+      const batch = consumer.poll(1000);
+      for (const r of batch) {
+        if (!r.key || !r.value) continue;
+        const id = decoder.decode(r.key);
+        const list = markers.get(id) ?? [];
+        list.push(JSON.parse(decoder.decode(r.value)));
+        markers.set(id, list);
+      }
+      if (batch.length === 0) await new Promise((r) => setTimeout(r, 5));
+    }
+    return markers;
+  } finally {
+    await consumer.close();
+  }
+}
+
+/** What one sink subtask keeps. */
+interface SubtaskRuntime {
+  subtask: SinkContext;
+  producer: KafkaProducer | undefined;
+  state: ListState<SubtaskPending> | undefined;
+  restored: SubtaskPending[];
+  /** Records of the current checkpoint interval (exactly-once). */
+  buffer: StoredRecord[];
+  /** Pre-committed checkpoints not yet committed (exactly-once). */
+  pending: PendingCheckpoint[];
+  /** Pending checkpoints whose commit is scheduled. */
+  scheduled: Set<PendingCheckpoint>;
+  /** Records sent and not yet acknowledged, by delivery id (at-least-once). */
+  inFlight: Map<number, KafkaOutputRecord>;
+  /** Records the full local queue did not take yet. */
+  overflow: KafkaOutputRecord[];
+  nextId: number;
+  failure: Error | null;
+  /** The background commits, in order. */
+  committing: Promise<void>;
+  /** This process: tags what it writes. */
+  attempt: string;
+  /** Names the checkpoints this process pre-commits (see {@linkcode TransactionMarker.run}). */
+  run: string;
+}
+
+/** 64 random bits in hex: short, since every exactly-once record carries two in a header. */
+function randomId(): string {
+  const b = crypto.getRandomValues(new Uint8Array(8));
+  return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+}
+
+function newSubtaskRuntime(): SubtaskRuntime {
+  return {
+    subtask: { subtaskIndex: 0, parallelism: 1, operatorUid: "" },
+    producer: undefined,
+    state: undefined,
+    restored: [],
+    buffer: [],
+    pending: [],
+    scheduled: new Set(),
+    inFlight: new Map(),
+    overflow: [],
+    nextId: 1,
+    failure: null,
+    committing: Promise.resolve(),
+    attempt: randomId(),
+    run: randomId(),
+  };
+}
+
+/**
+ * Writes records to a Kafka topic.
+ *
+ * @example Exactly-once into "counts" (the job needs the topic "counts.weir-transactions")
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { KafkaSerializers, KafkaSink } from "@weir/weir";
+ * const sink = new KafkaSink<[string, number]>({
+ *   bootstrapServers: "127.0.0.1:9092",
+ *   topic: "counts",
+ *   deliveryGuarantee: "exactly-once",
+ *   transactionalIdPrefix: "word-count",
+ *   serializer: ([word, n]) => ({
+ *     key: KafkaSerializers.string(word),
+ *     value: KafkaSerializers.string(`${word}\t${n}`),
+ *   }),
+ * });
+ * assert.ok(sink); // connects when the job opens it
+ * ```
+ */
+export class KafkaSink<T> implements SinkFunction<T> {
+  private readonly options: KafkaSinkOptions<T>;
+  private readonly guarantee: DeliveryGuarantee;
+  private readonly encoder = new TextEncoder();
+  /**
+   * Per-subtask state: the runtime gives each subtask an object that inherits
+   * the sink (`Object.create`), so it is made in `initializeState`, never shared.
+   */
+  private s!: SubtaskRuntime;
+
+  /** Creates the sink. */
+  constructor(options: KafkaSinkOptions<T>) {
+    this.guarantee = options.deliveryGuarantee ?? "at-least-once";
+    if (this.guarantee === "exactly-once" && !options.transactionalIdPrefix) {
+      throw new ConfigError("A Kafka sink with exactly-once needs a transactionalIdPrefix");
+    }
+    if (!["none", "at-least-once", "exactly-once"].includes(this.guarantee)) {
+      throw new ConfigError(
+        `deliveryGuarantee must be none, at-least-once or exactly-once, got "${this.guarantee}"`,
+      );
+    }
+    this.options = options;
+  }
+
+  private get transactionTopic(): string {
+    return this.options.transactionTopic ?? `${this.options.topic}.weir-transactions`;
+  }
+
+  private transactionalId(subtask: number): string {
+    return `${this.options.transactionalIdPrefix}-${subtask}`;
+  }
+
+  private newProducer(transactionalId?: string): KafkaProducer {
+    const props: KafkaProperties = {
+      "linger.ms": 5,
+      ...this.options.properties,
+      "bootstrap.servers": this.options.bootstrapServers,
+    };
+    if (transactionalId !== undefined) props["transactional.id"] = transactionalId;
+    else if (this.guarantee !== "none") props["enable.idempotence"] = true;
+    return KafkaProducer.create(props, (id, err) => this.delivered(id, err));
+  }
+
+  private delivered(id: number, err: number): void {
+    if (err !== 0 && this.s.failure === null) {
+      this.s.failure = new KafkaError(
+        `Kafka sink: a record to "${this.options.topic}" failed`,
+        err,
+      );
+    }
+    if (id > 0) this.s.inFlight.delete(id);
+  }
+
+  /** Restores what earlier runs left unfinished. */
+  initializeState(ctx: FunctionInitializationContext): void {
+    this.s = newSubtaskRuntime();
+    if (this.guarantee === "none") return;
+    this.s.state = ctx.operatorStateStore.getUnionListState(PENDING);
+    this.s.restored = [...(this.s.state.get() ?? [])];
+  }
+
+  /** Connects; after a restore, finishes the transactions (or resends the records) this subtask inherits. */
+  async open(ctx: SinkContext): Promise<void> {
+    if (!Object.hasOwn(this, "s")) this.s = newSubtaskRuntime();
+    this.s.subtask = ctx;
+    const mine = this.s.restored.filter((r) => r.subtask % ctx.parallelism === ctx.subtaskIndex);
+    this.s.restored = [];
+    if (this.guarantee !== "exactly-once") {
+      this.s.producer = this.newProducer();
+      for (const r of mine) {
+        for (const p of r.pending) for (const s of p.records) this.send(load(s));
+      }
+      return;
+    }
+    // init_transactions fences the old producers of these ids and aborts their open transactions.
+    this.s.producer = this.newProducer(this.transactionalId(ctx.subtaskIndex));
+    await this.s.producer.initTransactions(TIMEOUT_MS);
+    const others = new Map<number, KafkaProducer>();
+    try {
+      for (const r of mine) {
+        if (r.subtask === ctx.subtaskIndex || others.has(r.subtask)) continue;
+        const producer = this.newProducer(this.transactionalId(r.subtask));
+        others.set(r.subtask, producer);
+        await producer.initTransactions(TIMEOUT_MS);
+      }
+      const markers = mine.length === 0 ? new Map() : await readTransactionMarkers(
+        this.options.bootstrapServers,
+        this.transactionTopic,
+        this.options.properties,
+      );
+      for (const r of mine) {
+        const id = this.transactionalId(r.subtask);
+        const producer = others.get(r.subtask) ?? this.s.producer;
+        const committed = markers.get(id) ?? [];
+        for (const p of r.pending.toSorted((a, b) => a.checkpointId - b.checkpointId)) {
+          if (p.checkpointId > lastCommitted(committed, p.run)) {
+            await this.transaction(producer, id, p);
+          }
+        }
+      }
+    } finally {
+      for (const p of others.values()) await p.close();
+    }
+  }
+
+  private send(r: KafkaOutputRecord): void {
+    const id = this.s.nextId++;
+    if (this.guarantee !== "none") this.s.inFlight.set(id, r);
+    if (!this.s.producer!.produce(this.options.topic, r.value, r.key ?? null, r.partition, id)) {
+      // The local queue is full: keep the record for the next flush to resend.
+      this.s.inFlight.delete(id);
+      this.s.overflow.push(r);
+    }
+  }
+
+  /** Writes one record (exactly-once: into the current checkpoint interval). */
+  invoke(value: T): void {
+    if (this.s.failure) throw this.s.failure;
+    const r = this.options.serializer(value);
+    if (this.guarantee === "exactly-once") this.s.buffer.push(store(r));
+    else if (this.s.overflow.length > 0) this.s.overflow.push(r);
+    else this.send(r);
+  }
+
+  /** Serves delivery reports; waits only when too much is undelivered (backpressure). */
+  async flush(): Promise<void> {
+    if (this.s.failure) throw this.s.failure;
+    const producer = this.s.producer!;
+    producer.poll();
+    if (this.s.overflow.length > 0 || producer.outstanding > MAX_OUTSTANDING) {
+      await producer.flush(TIMEOUT_MS);
+      const again = this.s.overflow;
+      this.s.overflow = [];
+      for (const r of again) this.send(r);
+    }
+    if (this.s.failure) throw this.s.failure;
+  }
+
+  /** Pre-commits: the interval's records (or the undelivered ones) go into the checkpoint. */
+  snapshotState(ctx: FunctionSnapshotContext): void {
+    if (this.guarantee === "none") return;
+    if (this.guarantee === "exactly-once") {
+      this.s.pending.push({
+        run: this.s.run,
+        checkpointId: ctx.checkpointId,
+        records: this.s.buffer,
+      });
+      this.s.buffer = [];
+      this.s.state!.update([{ subtask: this.s.subtask.subtaskIndex, pending: this.s.pending }]);
+      return;
+    }
+    this.s.producer!.poll();
+    const undelivered = [...this.s.inFlight.values(), ...this.s.overflow].map(store);
+    this.s.state!.update([{
+      subtask: this.s.subtask.subtaskIndex,
+      pending: [{ run: this.s.run, checkpointId: ctx.checkpointId, records: undelivered }],
+    }]);
+  }
+
+  /** Exactly-once: commits the transactions of checkpoints up to `checkpointId`, in the background. */
+  notifyCheckpointComplete(checkpointId: number): void {
+    if (this.guarantee !== "exactly-once") return;
+    // Scheduled once: a commit still running keeps its checkpoint in `pending` (and state).
+    const due = this.s.pending.filter((p) =>
+      p.checkpointId <= checkpointId && !this.s.scheduled.has(p)
+    );
+    if (due.length === 0) return;
+    for (const p of due) this.s.scheduled.add(p);
+    const id = this.transactionalId(this.s.subtask.subtaskIndex);
+    this.s.committing = this.s.committing.then(async () => {
+      for (const p of due) {
+        if (this.s.failure) return;
+        await this.transaction(this.s.producer!, id, p);
+        this.s.pending = this.s.pending.filter((q) => q !== p);
+        this.s.scheduled.delete(p);
+      }
+    }).catch((e) => {
+      this.s.failure ??= e instanceof Error ? e : new Error(String(e));
+    });
+  }
+
+  /** Writes one checkpoint's records and its marker in a transaction, and commits. */
+  private async transaction(
+    producer: KafkaProducer,
+    transactionalId: string,
+    p: PendingCheckpoint,
+  ): Promise<void> {
+    const marker: TransactionMarker = {
+      run: p.run,
+      checkpointId: p.checkpointId,
+      attempt: this.s.attempt,
+    };
+    const tag = this.encoder.encode(transactionTag(transactionalId, marker));
+    const headers = [[TRANSACTION_HEADER, tag]] as const;
+    producer.beginTransaction();
+    for (const s of p.records) {
+      const r = load(s);
+      const extra = { headers, ...(r.partition === undefined ? {} : { partition: r.partition }) };
+      while (!producer.produceWith(this.options.topic, r.value, r.key ?? null, extra)) {
+        await producer.flush(TIMEOUT_MS);
+      }
+    }
+    // The marker follows the data, so a marker never stands for records still on their way.
+    await producer.flush(TIMEOUT_MS);
+    producer.produce(
+      this.transactionTopic,
+      this.encoder.encode(JSON.stringify(marker)),
+      this.encoder.encode(transactionalId),
+    );
+    await producer.commitTransaction(TIMEOUT_MS);
+  }
+
+  /** End of input: waits until everything is in Kafka (exactly-once: committed). */
+  async finish(): Promise<void> {
+    await this.s.committing;
+    if (this.s.failure) throw this.s.failure;
+    if (this.guarantee === "exactly-once") {
+      // Without checkpointing (or after the last one) the remaining records commit now.
+      if (this.s.buffer.length > 0) {
+        const last = {
+          run: this.s.run,
+          checkpointId: Number.MAX_SAFE_INTEGER,
+          records: this.s.buffer,
+        };
+        this.s.buffer = [];
+        await this.transaction(
+          this.s.producer!,
+          this.transactionalId(this.s.subtask.subtaskIndex),
+          last,
+        );
+      }
+      return;
+    }
+    await this.flush();
+    await this.s.producer!.flush(TIMEOUT_MS);
+    if (this.s.failure) throw this.s.failure;
+  }
+
+  /** Closes the producer (pending transactions stay in the checkpoint for a restore). */
+  async close(): Promise<void> {
+    if (!Object.hasOwn(this, "s")) return;
+    await this.s.committing;
+    await this.s.producer?.close();
+    this.s.producer = undefined;
+    if (this.s.failure) throw this.s.failure;
+  }
+}

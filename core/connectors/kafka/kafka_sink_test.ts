@@ -1,0 +1,220 @@
+import assert from "node:assert/strict";
+import { MockKafka, readTopic } from "../../../tests/_helpers/kafka_mock.ts";
+import { committedOutput } from "../../../tests/_helpers/kafka_word_count_check.ts";
+import { OperatorStateStore, redistributeOperatorState } from "../../state/operator_state.ts";
+import { ConfigError } from "../../errors.ts";
+import { KafkaProducer } from "./producer.ts";
+import { type DeliveryGuarantee, KafkaSink } from "./kafka_sink.ts";
+import { KafkaSerializers } from "./serde.ts";
+
+/** One sink subtask driven through its hooks, as the runtime calls them. */
+async function subtask(
+  kafka: MockKafka,
+  guarantee: DeliveryGuarantee,
+  index: number,
+  parallelism: number,
+  restored?: OperatorStateStore,
+) {
+  const sink = new KafkaSink<string>({
+    bootstrapServers: kafka.bootstrap,
+    topic: "out",
+    deliveryGuarantee: guarantee,
+    transactionalIdPrefix: "test",
+    serializer: (v) => ({ key: KafkaSerializers.string(v), value: KafkaSerializers.string(v) }),
+  });
+  const store = restored ?? new OperatorStateStore("sink");
+  const s = Object.create(sink) as KafkaSink<string>;
+  s.initializeState({ operatorStateStore: store, isRestored: restored !== undefined });
+  await s.open({ subtaskIndex: index, parallelism, operatorUid: "sink" });
+  return { s, store };
+}
+
+async function values(kafka: MockKafka, exactlyOnce: boolean): Promise<string[]> {
+  return (await committedOutput(kafka.bootstrap, "out", exactlyOnce)).values.toSorted();
+}
+
+async function cluster(): Promise<MockKafka> {
+  const kafka = await MockKafka.start();
+  await kafka.createTopic("out", 4);
+  await kafka.createTopic("out.weir-transactions", 1);
+  return kafka;
+}
+
+Deno.test("KafkaSink exactly-once: commits when the checkpoint completes, and a restore writes what was not committed, once", async () => {
+  const kafka = await cluster();
+  try {
+    const { s, store } = await subtask(kafka, "exactly-once", 0, 1);
+    for (const v of ["a", "b", "c"]) s.invoke(v);
+    s.snapshotState({ checkpointId: 1 });
+    for (const v of ["d", "e"]) s.invoke(v);
+    s.snapshotState({ checkpointId: 2 });
+    const atCheckpoint2 = store.snapshot();
+    // Nothing is written before its checkpoint completes.
+    assert.deepEqual(await values(kafka, false), []);
+    s.notifyCheckpointComplete(1);
+    await s.flush();
+    s.invoke("f"); // after checkpoint 2: lost with the crash, replayed by the source
+    for (let i = 0; i < 200 && (await values(kafka, true)).length < 3; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.deepEqual(await values(kafka, true), ["a", "b", "c"]);
+    // A crash now: checkpoint 2 completed but its notification never came.
+    // The restored subtask finds checkpoint 1's marker and writes only checkpoint 2.
+    const restored = new OperatorStateStore("sink", atCheckpoint2);
+    const again = await subtask(kafka, "exactly-once", 0, 1, restored);
+    assert.deepEqual(await values(kafka, true), ["a", "b", "c", "d", "e"]);
+    await again.s.close();
+    await s.close();
+    // A second restore from the same checkpoint repeats nothing.
+    const third = await subtask(
+      kafka,
+      "exactly-once",
+      0,
+      1,
+      new OperatorStateStore("sink", atCheckpoint2),
+    );
+    await third.s.close();
+    assert.deepEqual(await values(kafka, true), ["a", "b", "c", "d", "e"]);
+  } finally {
+    await kafka.stop();
+  }
+});
+
+Deno.test("KafkaSink exactly-once: a restore at a lower parallelism commits the pending checkpoints of the gone subtasks", async () => {
+  const kafka = await cluster();
+  try {
+    const subs = [
+      await subtask(kafka, "exactly-once", 0, 2),
+      await subtask(kafka, "exactly-once", 1, 2),
+    ];
+    subs[0]!.s.invoke("x0");
+    subs[1]!.s.invoke("x1");
+    for (const { s } of subs) s.snapshotState({ checkpointId: 7 });
+    const states = redistributeOperatorState(subs.map(({ store }) => store.snapshot()), 1);
+    for (const { s } of subs) await s.close();
+    const one = await subtask(
+      kafka,
+      "exactly-once",
+      0,
+      1,
+      new OperatorStateStore("sink", states[0]!),
+    );
+    await one.s.close();
+    assert.deepEqual(await values(kafka, true), ["x0", "x1"]);
+  } finally {
+    await kafka.stop();
+  }
+});
+
+Deno.test("KafkaSink at-least-once: records not yet acknowledged at a checkpoint are sent again after a restore", async () => {
+  const kafka = await cluster();
+  try {
+    const { s, store } = await subtask(kafka, "at-least-once", 0, 1);
+    for (let i = 0; i < 100; i++) s.invoke(`r${i}`);
+    s.snapshotState({ checkpointId: 1 });
+    const snapshot = store.snapshot();
+    await s.finish();
+    await s.close();
+    const restored = await subtask(
+      kafka,
+      "at-least-once",
+      0,
+      1,
+      new OperatorStateStore("sink", snapshot),
+    );
+    await restored.s.finish();
+    await restored.s.close();
+    const got = await values(kafka, false);
+    assert.deepEqual(
+      [...new Set(got)].toSorted(),
+      Array.from({ length: 100 }, (_, i) => `r${i}`).toSorted(),
+    );
+    assert.ok(got.length >= 100);
+  } finally {
+    await kafka.stop();
+  }
+});
+
+Deno.test("KafkaSink none: writes without checkpoint state", async () => {
+  const kafka = await cluster();
+  try {
+    const { s, store } = await subtask(kafka, "none", 0, 1);
+    for (const v of ["p", "q"]) s.invoke(v);
+    s.snapshotState({ checkpointId: 1 });
+    assert.deepEqual(store.snapshot(), {});
+    await s.finish();
+    await s.close();
+    assert.deepEqual(await values(kafka, false), ["p", "q"]);
+  } finally {
+    await kafka.stop();
+  }
+});
+
+Deno.test("KafkaSink: options and a missing transaction topic are named", async () => {
+  assert.throws(
+    () =>
+      new KafkaSink({
+        bootstrapServers: "x",
+        topic: "t",
+        deliveryGuarantee: "exactly-once",
+        serializer: () => ({ value: null }),
+      }),
+    /transactionalIdPrefix/,
+  );
+  const kafka = await MockKafka.start(1);
+  try {
+    await kafka.createTopic("out", 1);
+    const sink = new KafkaSink<string>({
+      bootstrapServers: kafka.bootstrap,
+      topic: "out",
+      deliveryGuarantee: "exactly-once",
+      transactionalIdPrefix: "p",
+      serializer: () => ({ value: null }),
+    });
+    const store = new OperatorStateStore("sink");
+    sink.initializeState({ operatorStateStore: store, isRestored: false });
+    sink.invoke("a");
+    sink.snapshotState({ checkpointId: 1 });
+    const restored = new KafkaSink<string>({
+      bootstrapServers: kafka.bootstrap,
+      topic: "out",
+      deliveryGuarantee: "exactly-once",
+      transactionalIdPrefix: "p",
+      serializer: () => ({ value: null }),
+    });
+    restored.initializeState({
+      operatorStateStore: new OperatorStateStore("sink", store.snapshot()),
+      isRestored: true,
+    });
+    await assert.rejects(
+      () => restored.open({ subtaskIndex: 0, parallelism: 1, operatorUid: "s" }),
+      (e: Error) => e instanceof ConfigError && e.message.includes('"out.weir-transactions"'),
+    );
+    await restored.close();
+  } finally {
+    await kafka.stop();
+  }
+});
+
+// What the crash test's checker has to make up for: librdkafka 2.0.2's mock cluster
+// shows records of aborted transactions to read_committed consumers. If a later
+// librdkafka fixes this, this test fails and the checker can drop its filtering.
+Deno.test("mock cluster: read_committed still shows aborted records (librdkafka 2.0.2)", async () => {
+  const kafka = await cluster();
+  try {
+    const p = KafkaProducer.create({
+      "bootstrap.servers": kafka.bootstrap,
+      "transactional.id": "m",
+    });
+    await p.initTransactions(10_000);
+    p.beginTransaction();
+    p.produce("out", new TextEncoder().encode("aborted"), null, 0);
+    await p.flush(10_000);
+    await p.abortTransaction(10_000);
+    await p.close();
+    const seen = await readTopic(kafka.bootstrap, "out");
+    assert.equal(seen.length, 1);
+  } finally {
+    await kafka.stop();
+  }
+});

@@ -1,0 +1,450 @@
+/**
+ * The Kafka source: topics or a topic pattern, partition discovery, starting
+ * offsets, an optional bounded mode and `read_committed` by default. Each
+ * partition is a split with its next offset; the splits are the reader state
+ * in weir's checkpoints, so the source resumes exactly and rescales: a
+ * partition belongs to one subtask, chosen as Flink's Kafka enumerator does.
+ * Offsets are also committed to the consumer group when a checkpoint
+ * completes, for lag monitoring only.
+ *
+ * @module
+ */
+import { ConfigError } from "../../errors.ts";
+import type {
+  PollStatus,
+  Source,
+  SourceContext,
+  SourceOutput,
+  SplitInfo,
+  SplitReader,
+} from "../source.ts";
+import { type ConsumedRecord, KafkaConsumer } from "./consumer.ts";
+import type { KafkaProperties, PartitionOffset } from "./_native.ts";
+
+/**
+ * Where partitions without a checkpointed offset start (Flink's `OffsetsInitializer`):
+ * `earliest`, `latest`, the group's committed offsets (else `fallback`), the
+ * first record at or after a timestamp, or given offsets per `topic:partition`
+ * (else `fallback`).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { StartingOffsets } from "@weir/weir";
+ * const choices: StartingOffsets[] = [
+ *   "earliest",
+ *   { committed: { fallback: "latest" } },
+ *   { timestamp: Date.parse("2026-01-01T00:00:00Z") },
+ *   { specific: { "orders:0": 42 }, fallback: "earliest" },
+ * ];
+ * assert.equal(choices.length, 4);
+ * ```
+ */
+export type StartingOffsets =
+  | "earliest"
+  | "latest"
+  | { committed: { fallback: "earliest" | "latest" } }
+  | { timestamp: number }
+  | { specific: Record<string, number>; fallback: "earliest" | "latest" };
+
+/**
+ * Options of a {@linkcode KafkaSource}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { KafkaDeserializers, type KafkaSourceOptions } from "@weir/weir";
+ * const options: KafkaSourceOptions<unknown> = {
+ *   bootstrapServers: "127.0.0.1:9092",
+ *   topicPattern: new RegExp("orders-.+"),
+ *   startingOffsets: "latest",
+ *   partitionDiscoveryIntervalMs: 10_000,
+ *   deserializer: (r) => KafkaDeserializers.json(r.value),
+ * };
+ * assert.ok(options.topicPattern!.test("orders-eu"));
+ * ```
+ */
+export interface KafkaSourceOptions<T> {
+  /** `host:port,...` of the cluster. */
+  bootstrapServers: string;
+  /** Topics to read (or give `topicPattern`). */
+  topics?: readonly string[];
+  /** Reads every topic whose whole name matches. */
+  topicPattern?: RegExp;
+  /** Turns a record (key, value, headers, partition, offset, timestamp) into a value. */
+  deserializer: (record: ConsumedRecord) => T;
+  /** Where to start without a checkpoint (`earliest`). */
+  startingOffsets?: StartingOffsets;
+  /**
+   * Stop at the offsets that were the latest when the job first started (kept
+   * across restores), then end input.
+   */
+  bounded?: boolean;
+  /** ms between looks for new partitions and topics (30 000; 0: never; bounded: never). */
+  partitionDiscoveryIntervalMs?: number;
+  /** The consumer group offsets are committed to for monitoring (`weir-<name>`). */
+  groupId?: string;
+  /** Commit offsets to the group when a checkpoint completes (true). */
+  commitOffsetsOnCheckpoint?: boolean;
+  /** A name for plans and metrics (`kafka`). */
+  name?: string;
+  /** More librdkafka consumer properties (`isolation.level` is `read_committed` unless set). */
+  properties?: KafkaProperties;
+}
+
+/** A partition as a split: where to read next and, when bounded, where to stop. */
+export interface KafkaSplit {
+  /** Topic. */
+  topic: string;
+  /** Partition. */
+  partition: number;
+  /** The next offset to read. */
+  offset: number;
+  /** Bounded: the offset to stop before. */
+  stop?: number;
+}
+
+/** Java's `String.hashCode`, for Flink's partition-to-reader assignment. */
+function javaHash(s: string): number {
+  let h = 0;
+  for (let i = 0; i < s.length; i++) h = (Math.imul(h, 31) + s.charCodeAt(i)) | 0;
+  return h;
+}
+
+/**
+ * The subtask that owns a partition (Flink's `KafkaSourceEnumerator.getSplitOwner`):
+ * a topic's partitions go round-robin from a start that depends on the topic.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { kafkaSplitOwner } from "@weir/weir";
+ * const owners = [0, 1, 2, 3].map((p) => kafkaSplitOwner("words", p, 2));
+ * assert.deepEqual(owners.toSorted(), [0, 0, 1, 1]);
+ * ```
+ */
+export function kafkaSplitOwner(topic: string, partition: number, parallelism: number): number {
+  const start = (Math.imul(javaHash(topic), 31) & 0x7fffffff) % parallelism;
+  return (start + partition) % parallelism;
+}
+
+const key = (topic: string, partition: number) => `${topic}:${partition}`;
+
+/** ms between look-ups of the partitions' high watermarks, for the lag metric. */
+const LAG_CHECK_MS = 5_000;
+
+/**
+ * Reads Kafka topics.
+ *
+ * @example Lines of a topic, to where it ended when the job started
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { KafkaDeserializers, KafkaSource, StreamEnvironment } from "@weir/weir";
+ * const env = StreamEnvironment.create();
+ * const source = new KafkaSource({
+ *   bootstrapServers: "127.0.0.1:9092",
+ *   topics: ["lines"],
+ *   bounded: true,
+ *   deserializer: (r) => KafkaDeserializers.string(r.value) ?? "",
+ * });
+ * const lines = env.addSource(source, { uid: "lines" }); // connects when the job runs
+ * assert.equal(source.name, "kafka");
+ * assert.ok(lines);
+ * ```
+ */
+export class KafkaSource<T> implements Source<T> {
+  /** The name in plans and metrics. */
+  readonly name: string;
+  readonly #options: KafkaSourceOptions<T>;
+
+  /** Creates the source. */
+  constructor(options: KafkaSourceOptions<T>) {
+    if ((options.topics === undefined) === (options.topicPattern === undefined)) {
+      throw new ConfigError("A Kafka source needs either topics or topicPattern");
+    }
+    if (options.topics && options.topics.length === 0) {
+      throw new ConfigError("A Kafka source needs at least one topic");
+    }
+    if (!options.bootstrapServers) throw new ConfigError("A Kafka source needs bootstrapServers");
+    this.#options = options;
+    this.name = options.name ?? "kafka";
+  }
+
+  /** Creates subtask `ctx.subtaskIndex`'s reader. */
+  createReader(ctx: SourceContext): KafkaSourceReader<T> {
+    return new KafkaSourceReader(this.#options, ctx, this.name);
+  }
+}
+
+/** What a reader reports per partition (for `/metrics` and the admin API). */
+export interface KafkaSplitMetrics {
+  /** Topic. */
+  topic: string;
+  /** Partition. */
+  partition: number;
+  /** The next offset to read. */
+  offset: number;
+  /** Records read. */
+  records: number;
+  /** Value and key bytes read. */
+  bytes: number;
+  /** The partition's high watermark minus `offset`, as last seen (-1: not yet known). */
+  lag: number;
+}
+
+/** One subtask's reader: owns some partitions of the source's topics. */
+export class KafkaSourceReader<T> implements SplitReader<T> {
+  readonly #options: KafkaSourceOptions<T>;
+  readonly #ctx: SourceContext;
+  readonly #groupId: string;
+  #consumer: KafkaConsumer | undefined;
+  /** Owned splits by `topic:partition`. */
+  #splits = new Map<string, KafkaSplit>();
+  /** Every partition seen (owned or not): discovery adds only new ones. */
+  #known = new Set<string>();
+  #started = false;
+  #restored = false;
+  #nextDiscovery = 0;
+  #offsetsAt = new Map<number, PartitionOffset[]>();
+  #stats = new Map<string, { records: number; bytes: number; high: number }>();
+  #nextLagCheck = 0;
+
+  /** Creates the reader (it connects on its first poll). */
+  constructor(options: KafkaSourceOptions<T>, ctx: SourceContext, name: string) {
+    this.#options = options;
+    this.#ctx = ctx;
+    this.#groupId = options.groupId ?? `weir-${name}`;
+  }
+
+  get #bounded(): boolean {
+    return this.#options.bounded ?? false;
+  }
+
+  get #discoveryMs(): number {
+    return this.#bounded ? 0 : this.#options.partitionDiscoveryIntervalMs ?? 30_000;
+  }
+
+  #owns(topic: string, partition: number): boolean {
+    return kafkaSplitOwner(topic, partition, this.#ctx.parallelism) === this.#ctx.subtaskIndex;
+  }
+
+  /** Partitions per split, as `/metrics` and the admin API show them. */
+  splitMetrics(): KafkaSplitMetrics[] {
+    return [...this.#splits.values()].map((s) => {
+      const st = this.#stats.get(key(s.topic, s.partition));
+      return {
+        topic: s.topic,
+        partition: s.partition,
+        offset: s.offset,
+        records: st?.records ?? 0,
+        bytes: st?.bytes ?? 0,
+        lag: st && st.high >= 0 ? Math.max(0, st.high - s.offset) : -1,
+      };
+    });
+  }
+
+  /** The owned partitions for the admin API and `/metrics`. */
+  splitInfo(): SplitInfo[] {
+    return this.splitMetrics().map((m) => ({
+      id: key(m.topic, m.partition),
+      position: m.offset,
+      records: m.records,
+      bytes: m.bytes,
+      ...(m.lag >= 0 ? { lag: m.lag } : {}),
+    }));
+  }
+
+  /** Keeps the restored splits this subtask owns. */
+  restoreSplits(all: unknown[]): void {
+    this.#restored = all.length > 0;
+    for (const raw of all) {
+      const s = raw as KafkaSplit;
+      this.#known.add(key(s.topic, s.partition));
+      if (this.#owns(s.topic, s.partition)) this.#splits.set(key(s.topic, s.partition), { ...s });
+    }
+  }
+
+  /** The owned splits and their next offsets. */
+  snapshotSplits(checkpointId: number): unknown[] {
+    const splits = [...this.#splits.values()].map((s) => ({ ...s }));
+    this.#offsetsAt.set(
+      checkpointId,
+      splits.map(({ topic, partition, offset }) => ({ topic, partition, offset })),
+    );
+    return splits;
+  }
+
+  /** Commits the offsets of checkpoint `checkpointId` to the group (monitoring only). */
+  notifyCheckpointComplete(checkpointId: number): void {
+    const offsets = this.#offsetsAt.get(checkpointId);
+    for (const id of this.#offsetsAt.keys()) if (id <= checkpointId) this.#offsetsAt.delete(id);
+    if (!offsets || this.#options.commitOffsetsOnCheckpoint === false || !this.#consumer) return;
+    try {
+      this.#consumer.commitAsync(offsets.filter((o) => o.offset >= 0));
+    } catch {
+      // Committed offsets are for monitoring; a failed commit must not fail the job.
+    }
+  }
+
+  /** Split readers have no single position (kept for the {@linkcode SourceReader} contract). */
+  position(): unknown {
+    return null;
+  }
+
+  /** Not used: split readers restore through `restoreSplits`. */
+  restore(): void {}
+
+  async #start(): Promise<void> {
+    this.#consumer = KafkaConsumer.create({
+      "isolation.level": "read_committed",
+      "enable.partition.eof": true,
+      ...this.#options.properties,
+      "bootstrap.servers": this.#options.bootstrapServers,
+      "group.id": this.#groupId,
+    });
+    await this.#discover(true);
+    this.#started = true;
+    this.#nextLagCheck = 0; // the first poll learns the lag
+  }
+
+  async #topicPartitions(): Promise<{ topic: string; partition: number }[]> {
+    const meta = await this.#consumer!.metadata();
+    const out: { topic: string; partition: number }[] = [];
+    const pattern = this.#options.topicPattern;
+    const wanted = new Set(this.#options.topics ?? []);
+    for (const t of meta) {
+      const match = pattern
+        ? new RegExp(`^(?:${pattern.source})$`, pattern.flags).test(t.topic)
+        : wanted.has(t.topic);
+      if (!match || t.err !== 0) continue;
+      for (const p of t.partitions) out.push({ topic: t.topic, partition: p.id });
+    }
+    return out;
+  }
+
+  /** Finds partitions not seen before, resolves where the owned ones start, assigns. */
+  async #discover(first: boolean): Promise<void> {
+    const found = (await this.#topicPartitions()).filter((tp) =>
+      !this.#known.has(key(tp.topic, tp.partition))
+    );
+    for (const tp of found) this.#known.add(key(tp.topic, tp.partition));
+    const mine = found.filter((tp) => this.#owns(tp.topic, tp.partition));
+    // After a restore, or for partitions appearing while running, new partitions start at
+    // the beginning (as Flink); at the very first start the configured starting offsets apply.
+    const fromStart = !first || this.#restored;
+    const consumer = this.#consumer!;
+    // One round trip per partition, all at once (each runs on its own thread).
+    const splits = await Promise.all(mine.map(async (tp) => {
+      const { low, high } = await consumer.watermarks(tp.topic, tp.partition);
+      const offset = fromStart
+        ? low
+        : await this.#startingOffset(tp.topic, tp.partition, low, high);
+      const split: KafkaSplit = { ...tp, offset };
+      if (this.#bounded) split.stop = high;
+      return split;
+    }));
+    for (const split of splits) this.#splits.set(key(split.topic, split.partition), split);
+    if (first || mine.length > 0) this.#assign();
+  }
+
+  async #startingOffset(
+    topic: string,
+    partition: number,
+    low: number,
+    high: number,
+  ): Promise<number> {
+    const start = this.#options.startingOffsets ?? "earliest";
+    const pick = (f: "earliest" | "latest") => f === "earliest" ? low : high;
+    if (start === "earliest" || start === "latest") return pick(start);
+    const consumer = this.#consumer!;
+    if ("committed" in start) {
+      const [c] = await consumer.committed([{ topic, partition, offset: -1001 }]);
+      return c && c.offset >= 0
+        ? Math.min(Math.max(c.offset, low), high)
+        : pick(start.committed.fallback);
+    }
+    if ("timestamp" in start) {
+      const [o] = await consumer.offsetsForTimes([{ topic, partition, offset: start.timestamp }]);
+      return o && o.offset >= 0 ? o.offset : high;
+    }
+    const given = start.specific[key(topic, partition)];
+    return given !== undefined ? given : pick(start.fallback);
+  }
+
+  #active(): KafkaSplit[] {
+    return [...this.#splits.values()].filter((s) => s.stop === undefined || s.offset < s.stop);
+  }
+
+  #assign(): void {
+    this.#consumer!.assign(
+      this.#active().map((s) => ({ topic: s.topic, partition: s.partition, offset: s.offset })),
+    );
+  }
+
+  /** Emits up to `max` records of the owned partitions. */
+  async poll(out: SourceOutput<T>, max: number): Promise<PollStatus> {
+    if (!this.#started) await this.#start();
+    const consumer = this.#consumer!;
+    const now = this.#ctx.now();
+    if (this.#discoveryMs > 0 && now >= this.#nextDiscovery) {
+      if (this.#nextDiscovery > 0) await this.#discover(false);
+      this.#nextDiscovery = now + this.#discoveryMs;
+    }
+    const records = consumer.poll(max);
+    const deserialize = this.#options.deserializer;
+    for (const r of records) {
+      const k = key(r.topic, r.partition);
+      const split = this.#splits.get(k);
+      // Records of a partition given away, or before the split's position (a seek in flight).
+      if (!split || r.offset < split.offset) continue;
+      if (split.stop !== undefined && r.offset >= split.stop) continue;
+      out.collect(deserialize(r), r.timestamp >= 0 ? r.timestamp : undefined);
+      split.offset = r.offset + 1;
+      let st = this.#stats.get(k);
+      if (!st) this.#stats.set(k, st = { records: 0, bytes: 0, high: -1 });
+      st.records++;
+      st.bytes += (r.value?.length ?? 0) + (r.key?.length ?? 0);
+    }
+    if (this.#bounded) {
+      // Control records (transaction markers) may sit just before the stop offset: the
+      // consumer's position moves past them without a record.
+      for (const s of this.#active()) {
+        if (!consumer.atEnd.has(key(s.topic, s.partition))) continue;
+        const [p] = consumer.positions([{ topic: s.topic, partition: s.partition, offset: -1001 }]);
+        if (p && p.offset >= s.offset) s.offset = Math.min(p.offset, s.stop!);
+      }
+      // Finished partitions stay assigned (their later records are skipped above): a new
+      // assignment would drop what librdkafka already fetched for every other partition.
+      if (this.#active().length === 0) return "end";
+    }
+    if (now >= this.#nextLagCheck) {
+      const known = await this.#updateLag();
+      // A partition whose end is not known yet (a broker still connecting) is asked again soon.
+      this.#nextLagCheck = now + (known ? LAG_CHECK_MS : LAG_CHECK_MS / 25);
+    }
+    return records.length > 0 ? "more" : "idle";
+  }
+
+  /** Refreshes every split's high watermark; whether all are known. */
+  async #updateLag(): Promise<boolean> {
+    await Promise.all([...this.#splits.values()].map(async (s) => {
+      const k = key(s.topic, s.partition);
+      let st = this.#stats.get(k);
+      if (!st) this.#stats.set(k, st = { records: 0, bytes: 0, high: -1 });
+      try {
+        st.high = (await this.#consumer!.watermarks(s.topic, s.partition, 1_000)).high;
+      } catch {
+        // Lag is for monitoring: a broker that does not answer now leaves the last value.
+      }
+    }));
+    return [...this.#splits.values()].every((s) =>
+      (this.#stats.get(key(s.topic, s.partition))?.high ?? -1) >= 0
+    );
+  }
+
+  /** Closes the consumer. */
+  async close(): Promise<void> {
+    await this.#consumer?.close();
+    this.#consumer = undefined;
+  }
+}

@@ -1,0 +1,202 @@
+import assert from "node:assert/strict";
+import { MockKafka } from "../../../tests/_helpers/kafka_mock.ts";
+import { until } from "../../../tests/_helpers/checkpoint_jobs.ts";
+import { CollectSink } from "../collect_sink.ts";
+import { StreamEnvironment } from "../../dataflow/environment.ts";
+import { KafkaConsumer } from "./consumer.ts";
+import { KafkaProducer } from "./producer.ts";
+import { KafkaDeserializers } from "./serde.ts";
+import { KafkaSource, type KafkaSourceOptions, kafkaSplitOwner } from "./kafka_source.ts";
+
+const enc = new TextEncoder();
+
+async function produce(bootstrap: string, topic: string, values: string[], partition = -1) {
+  const p = KafkaProducer.create({ "bootstrap.servers": bootstrap });
+  for (const v of values) p.produce(topic, enc.encode(v), enc.encode(v), partition);
+  await p.flush(10_000);
+  await p.close();
+}
+
+/** `partition:offset:value` of every record. */
+const describe = (r: { partition: number; offset: number; value: Uint8Array | null }) =>
+  `${r.partition}:${r.offset}:${KafkaDeserializers.string(r.value)}`;
+
+function source(
+  bootstrap: string,
+  extra: Partial<KafkaSourceOptions<string>>,
+): KafkaSource<string> {
+  return new KafkaSource<string>({
+    bootstrapServers: bootstrap,
+    topics: ["t"],
+    deserializer: describe,
+    ...extra,
+  } as KafkaSourceOptions<string>);
+}
+
+async function runBounded(src: KafkaSource<string>, parallelism = 2): Promise<string[]> {
+  const env = StreamEnvironment.create({ parallelism, log: () => {} });
+  const sink = new CollectSink<string>();
+  env.addSource(src).addSink(sink);
+  await env.execute();
+  return sink.values;
+}
+
+Deno.test("kafkaSplitOwner: a topic's partitions spread round-robin over the readers", () => {
+  for (const p of [1, 2, 3, 5]) {
+    const counts = new Array(p).fill(0);
+    for (let part = 0; part < 10 * p; part++) counts[kafkaSplitOwner("orders", part, p)]++;
+    assert.deepEqual(counts, new Array(p).fill(10));
+  }
+});
+
+Deno.test("KafkaSource: bounded reads every partition to where it ended at start; fields and event time", async () => {
+  const kafka = await MockKafka.start();
+  try {
+    await kafka.createTopic("t", 3);
+    const values = Array.from({ length: 60 }, (_, i) => `v${i}`);
+    await produce(kafka.bootstrap, "t", values);
+    const got = await runBounded(source(kafka.bootstrap, { bounded: true }));
+    assert.equal(got.length, 60);
+    assert.deepEqual(got.map((s) => s.split(":")[2]).toSorted(), values.toSorted());
+    // Offsets are dense per partition from 0.
+    for (const p of ["0", "1", "2"]) {
+      const offsets = got.filter((s) => s.startsWith(`${p}:`)).map((s) => Number(s.split(":")[1]));
+      assert.deepEqual(offsets.toSorted((a, b) => a - b), [...offsets.keys()]);
+    }
+    // Key, headers and the record timestamp as event time.
+    const seen: { key: string | null; ts: number | undefined }[] = [];
+    const env = StreamEnvironment.create({ parallelism: 1, log: () => {} });
+    env.addSource(
+      new KafkaSource({
+        bootstrapServers: kafka.bootstrap,
+        topics: ["t"],
+        bounded: true,
+        deserializer: (r) => ({ key: KafkaDeserializers.string(r.key), ts: r.timestamp }),
+      }),
+    ).process({
+      processElement(v: { key: string | null; ts: number }, ctx, out) {
+        seen.push({ key: v.key, ts: ctx.timestamp() });
+        out.collect(v);
+      },
+    }).addSink(new CollectSink());
+    await env.execute();
+    assert.equal(seen.length, 60);
+    assert.ok(seen.every((s) => s.key !== null && s.key.startsWith("v")));
+    assert.ok(seen.every((s) => typeof s.ts === "number" && Math.abs(s.ts - Date.now()) < 60_000));
+  } finally {
+    await kafka.stop();
+  }
+});
+
+Deno.test("KafkaSource: starting offsets latest, specific with a fallback, committed with a fallback", async () => {
+  const kafka = await MockKafka.start();
+  try {
+    await kafka.createTopic("t", 2);
+    await produce(kafka.bootstrap, "t", ["a0", "a1", "a2", "a3"], 0);
+    await produce(kafka.bootstrap, "t", ["b0", "b1"], 1);
+    assert.deepEqual(
+      await runBounded(source(kafka.bootstrap, { bounded: true, startingOffsets: "latest" })),
+      [],
+    );
+    const specific = await runBounded(source(kafka.bootstrap, {
+      bounded: true,
+      startingOffsets: { specific: { "t:0": 2 }, fallback: "earliest" },
+    }));
+    assert.deepEqual(specific.toSorted(), ["0:2:a2", "0:3:a3", "1:0:b0", "1:1:b1"]);
+    const committed = await runBounded(source(kafka.bootstrap, {
+      bounded: true,
+      groupId: "never-committed",
+      startingOffsets: { committed: { fallback: "latest" } },
+    }));
+    assert.deepEqual(committed, []);
+  } finally {
+    await kafka.stop();
+  }
+});
+
+Deno.test("KafkaSource: discovery picks up a topic created while running (topic pattern)", async () => {
+  const kafka = await MockKafka.start();
+  const dir = Deno.makeTempDirSync({ prefix: "weir-kafka-disc-" });
+  try {
+    await kafka.createTopic("events-a", 2);
+    await produce(kafka.bootstrap, "events-a", ["a1", "a2"]);
+    const env = StreamEnvironment.create({ parallelism: 2, log: () => {} });
+    const sink = new CollectSink<string>();
+    env.addSource(
+      new KafkaSource({
+        bootstrapServers: kafka.bootstrap,
+        topicPattern: /events-.*/,
+        partitionDiscoveryIntervalMs: 100,
+        deserializer: (r) => `${r.topic}:${KafkaDeserializers.string(r.value)}`,
+      }),
+    ).addSink(sink);
+    const client = env.executeAsync("discovery");
+    await until(() => sink.values.length === 2, "the first topic read");
+    await kafka.createTopic("events-b", 3);
+    await kafka.createTopic("other", 1);
+    await produce(kafka.bootstrap, "events-b", ["b1", "b2", "b3", "b4"]);
+    await produce(kafka.bootstrap, "other", ["x"]);
+    await until(() => sink.values.length === 6, "the new topic read", 15_000);
+    client.cancel();
+    await client.done;
+    assert.deepEqual(sink.values.toSorted(), [
+      "events-a:a1",
+      "events-a:a2",
+      "events-b:b1",
+      "events-b:b2",
+      "events-b:b3",
+      "events-b:b4",
+    ]);
+  } finally {
+    await kafka.stop();
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("KafkaSource: rescales 2 → 1 → 3 from savepoints with no record lost or repeated", async () => {
+  const kafka = await MockKafka.start();
+  const dir = Deno.makeTempDirSync({ prefix: "weir-kafka-rescale-" });
+  try {
+    await kafka.createTopic("t", 5);
+    const all: string[] = [];
+    let restore: string | undefined;
+    let batch = 0;
+    for (const parallelism of [2, 1, 3]) {
+      const values = Array.from({ length: 50 }, (_, i) => `r${batch}-${i}`);
+      batch++;
+      await produce(kafka.bootstrap, "t", values);
+      const env = StreamEnvironment.create({
+        parallelism,
+        checkpoint: { dir, intervalMs: 60_000 },
+        ...(restore ? { restore } : {}),
+        restartStrategy: { kind: "none" },
+        log: () => {},
+      });
+      const sink = new CollectSink<string>();
+      env.addSource(source(kafka.bootstrap, {}), { uid: "kafka" }).addSink(sink, { uid: "out" });
+      const client = env.executeAsync(`rescale-${parallelism}`);
+      await until(() => sink.values.length >= values.length, `run at parallelism ${parallelism}`);
+      const sp = await client.stopWithSavepoint(`p${parallelism}`);
+      await client.done;
+      restore = sp.path;
+      all.push(...sink.values);
+    }
+    assert.equal(new Set(all).size, all.length, "no record repeated");
+    assert.equal(all.length, 150, "no record lost");
+    // Completed checkpoints also committed the offsets to the group, for lag monitoring.
+    const c = KafkaConsumer.create({
+      "bootstrap.servers": kafka.bootstrap,
+      "group.id": "weir-kafka",
+    });
+    const committed = await c.committed([0, 1, 2, 3, 4].map((partition) => ({
+      topic: "t",
+      partition,
+      offset: -1001,
+    })));
+    await c.close();
+    assert.equal(committed.reduce((n, o) => n + o.offset, 0), 150);
+  } finally {
+    await kafka.stop();
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
