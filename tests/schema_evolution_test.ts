@@ -12,6 +12,73 @@ import { BACKENDS, type Counted, Keep, runKeep, SCHEMA_CHANGES } from "./_helper
 import { type Serializer, Serializers } from "../core/state/serializer.ts";
 import type { ByteWriter } from "../core/state/bytes.ts";
 
+const { f64, i32, string } = Serializers;
+
+/** One supported schema change: the old and the new serializer, and first values. */
+interface SchemaChange {
+  /** What changes. */
+  readonly name: string;
+  /** The serializer of the job that wrote the checkpoint. */
+  readonly old: Serializer<Counted>;
+  /** A word's first value under `old` (n is set by the job). */
+  readonly oldFresh: Counted;
+  /** The serializer of the restored job. */
+  readonly now: Serializer<Counted>;
+  /** A word's first value under `now`. */
+  readonly nowFresh: Counted;
+  /** What `{ n, ...oldFresh }` written by the old job reads as in the new one. */
+  readonly migrated: (n: number) => Counted;
+}
+
+/** Every supported change. */
+const SCHEMA_CHANGES: readonly SchemaChange[] = [
+  {
+    name: "field added with a default",
+    old: Serializers.record({ n: f64 }) as Serializer<Counted>,
+    oldFresh: { n: 0 },
+    now: Serializers.record({
+      n: f64,
+      unit: Serializers.withDefault(string, "none"),
+    }) as Serializer<
+      Counted
+    >,
+    nowFresh: { n: 0, unit: "new" },
+    migrated: (n) => ({ n, unit: "none" }),
+  },
+  {
+    name: "field removed",
+    old: Serializers.record({ n: f64, tag: string }) as Serializer<Counted>,
+    oldFresh: { n: 0, tag: "t" },
+    now: Serializers.record({ n: f64 }) as Serializer<Counted>,
+    nowFresh: { n: 0 },
+    migrated: (n) => ({ n }),
+  },
+  {
+    name: "fields reordered",
+    old: Serializers.record({ n: f64, tag: string }) as Serializer<Counted>,
+    oldFresh: { n: 0, tag: "t" },
+    now: Serializers.record({ tag: string, n: f64 }) as Serializer<Counted>,
+    nowFresh: { n: 0, tag: "u" },
+    migrated: (n) => ({ n, tag: "t" }),
+  },
+  {
+    name: "i32 widened to f64",
+    old: Serializers.record({ n: i32 }) as Serializer<Counted>,
+    oldFresh: { n: 0 },
+    now: Serializers.record({ n: f64 }) as Serializer<Counted>,
+    nowFresh: { n: 0 },
+    migrated: (n) => ({ n }),
+  },
+  {
+    name: "user serializer version 1 to 2",
+    old: counterV1,
+    oldFresh: { n: 0 },
+    now: counterV2,
+    nowFresh: { n: 0, unit: "new" },
+    migrated: (n) => ({ n, unit: "times" }),
+  },
+];
+
 /** The line the job emits for a word it saw `n` times before, each value being `value(i)`. */
 function line(word: string, n: number, value: (i: number) => Counted): string {
   const prev = n === 0 ? null : value(n);

@@ -13,6 +13,7 @@ import type {
 } from "../../core/dataflow/functions.ts";
 import { StreamEnvironment } from "../../core/dataflow/environment.ts";
 import { ExactlyOnceFileSink } from "../../core/connectors/exactly_once_file_sink.ts";
+import type { SinkFunction } from "../../core/connectors/sink.ts";
 import {
   ListStateDescriptor,
   MapStateDescriptor,
@@ -78,8 +79,8 @@ export const BACKENDS: Record<string, () => StateBackend> = {
 
 /**
  * Runs `fn` over `words` to the end of input (a final checkpoint commits
- * the output in `outDir`), restoring the latest checkpoint in `dir` when
- * `restore`. Rejects when the job fails.
+ * the output in `outDir`, or `sink` takes it), restoring the latest
+ * checkpoint in `dir` when `restore`. Rejects when the job fails.
  */
 export async function runKeep(o: {
   backend: StateBackend;
@@ -88,6 +89,7 @@ export async function runKeep(o: {
   fn: Keep;
   words: readonly string[];
   restore: boolean;
+  sink?: SinkFunction<string>;
 }): Promise<void> {
   const src = new QueueSource<string>("words");
   const env = StreamEnvironment.create({
@@ -100,7 +102,7 @@ export async function runKeep(o: {
   env.addSource(src, { uid: "src" })
     .keyBy((w) => w, Serializers.string)
     .process<string>(o.fn).uid("keep")
-    .addSink(new ExactlyOnceFileSink<string>({ dir: o.outDir }), { uid: "sink" });
+    .addSink(o.sink ?? new ExactlyOnceFileSink<string>({ dir: o.outDir }), { uid: "sink" });
   src.push(...o.words);
   src.end();
   await env.execute("keep");
@@ -134,69 +136,14 @@ export const counterV2: Serializer<Counted> = {
   },
 };
 
-const { f64, i32, string } = Serializers;
+/** The serializer of the golden checkpoints' state (tests/testdata/make_golden.ts). */
+export const GOLDEN_SERIALIZER = Serializers.record({
+  n: Serializers.i32,
+  tag: Serializers.string,
+}) as Serializer<Counted>;
 
-/** One supported schema change: the old and the new serializer, and first values. */
-export interface SchemaChange {
-  /** What changes. */
-  readonly name: string;
-  /** The serializer of the job that wrote the checkpoint. */
-  readonly old: Serializer<Counted>;
-  /** A word's first value under `old` (n is set by the job). */
-  readonly oldFresh: Counted;
-  /** The serializer of the restored job. */
-  readonly now: Serializer<Counted>;
-  /** A word's first value under `now`. */
-  readonly nowFresh: Counted;
-  /** What `{ n, ...oldFresh }` written by the old job reads as in the new one. */
-  readonly migrated: (n: number) => Counted;
-}
+/** A word's first value in the golden checkpoints. */
+export const GOLDEN_FRESH: Counted = { n: 0, tag: "golden" };
 
-/** Every supported change. */
-export const SCHEMA_CHANGES: readonly SchemaChange[] = [
-  {
-    name: "field added with a default",
-    old: Serializers.record({ n: f64 }) as Serializer<Counted>,
-    oldFresh: { n: 0 },
-    now: Serializers.record({
-      n: f64,
-      unit: Serializers.withDefault(string, "none"),
-    }) as Serializer<
-      Counted
-    >,
-    nowFresh: { n: 0, unit: "new" },
-    migrated: (n) => ({ n, unit: "none" }),
-  },
-  {
-    name: "field removed",
-    old: Serializers.record({ n: f64, tag: string }) as Serializer<Counted>,
-    oldFresh: { n: 0, tag: "t" },
-    now: Serializers.record({ n: f64 }) as Serializer<Counted>,
-    nowFresh: { n: 0 },
-    migrated: (n) => ({ n }),
-  },
-  {
-    name: "fields reordered",
-    old: Serializers.record({ n: f64, tag: string }) as Serializer<Counted>,
-    oldFresh: { n: 0, tag: "t" },
-    now: Serializers.record({ tag: string, n: f64 }) as Serializer<Counted>,
-    nowFresh: { n: 0, tag: "u" },
-    migrated: (n) => ({ n, tag: "t" }),
-  },
-  {
-    name: "i32 widened to f64",
-    old: Serializers.record({ n: i32 }) as Serializer<Counted>,
-    oldFresh: { n: 0 },
-    now: Serializers.record({ n: f64 }) as Serializer<Counted>,
-    nowFresh: { n: 0 },
-    migrated: (n) => ({ n }),
-  },
-  {
-    name: "user serializer version 1 to 2",
-    old: counterV1,
-    oldFresh: { n: 0 },
-    now: counterV2,
-    nowFresh: { n: 0, unit: "new" },
-    migrated: (n) => ({ n, unit: "times" }),
-  },
-];
+/** The words the golden checkpoints counted. */
+export const GOLDEN_WORDS: readonly string[] = ["a", "b", "a", "c", "a"];
