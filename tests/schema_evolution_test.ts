@@ -8,7 +8,14 @@
  */
 import assert from "node:assert/strict";
 import { committedLines } from "./_helpers/word_count_check.ts";
-import { BACKENDS, type Counted, Keep, runKeep, SCHEMA_CHANGES } from "./_helpers/schema_jobs.ts";
+import {
+  BACKENDS,
+  type Counted,
+  counterV1,
+  counterV2,
+  Keep,
+  runKeep,
+} from "./_helpers/schema_jobs.ts";
 import { type Serializer, Serializers } from "../core/state/serializer.ts";
 import type { ByteWriter } from "../core/state/bytes.ts";
 
