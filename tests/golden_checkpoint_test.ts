@@ -3,7 +3,8 @@
  * (written by `tests/testdata/make_golden.ts`: `golden_v2` by this version,
  * `golden_v2_before_schemas` by weir before snapshots recorded serializer
  * schemas) keep restoring, on either backend, with the job's serializer
- * unchanged and evolved (a field widened from i32 to f64, a field added).
+ * unchanged and evolved (a field widened from i32 to f64, a field added);
+ * `weir state dump` reads each checkpoint with the schema it recorded.
  */
 import assert from "node:assert/strict";
 import { cpSync } from "node:fs";
@@ -18,6 +19,7 @@ import {
   runKeep,
 } from "./_helpers/schema_jobs.ts";
 import { type Serializer, Serializers } from "../core/state/serializer.ts";
+import { runCli } from "../cli/main.ts";
 
 const TESTDATA = new URL("./testdata/", import.meta.url).pathname;
 
@@ -71,4 +73,51 @@ for (const folder of ["golden_v2", "golden_v2_before_schemas"]) {
       }
     }
   }
+}
+
+/** `weir state dump PATH --operator keep --state NAME`: the JSON lines. */
+async function dump(path: string, state: string): Promise<unknown[]> {
+  const out: string[] = [], err: string[] = [];
+  const args = ["state", "dump", path, "--operator", "keep", "--state", state];
+  const code = await runCli(args, { out: (l) => out.push(l), err: (l) => err.push(l) });
+  assert.equal(code, 0, err.join("\n"));
+  return out.join("\n").split("\n").filter((l) => l !== "").map((l) => JSON.parse(l))
+    .sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
+}
+
+for (const folder of ["golden_v2", "golden_v2_before_schemas"]) {
+  Deno.test(`weir state dump reads ${folder} and its evolved successor, each with its own schema`, async () => {
+    const dir = Deno.makeTempDirSync({ prefix: "weir-golden-" });
+    try {
+      cpSync(`${TESTDATA}${folder}/lsm`, `${dir}/ck`, { recursive: true });
+      const before = [
+        { key: "a", value: { n: 3, tag: "golden" } },
+        { key: "b", value: { n: 1, tag: "golden" } },
+        { key: "c", value: { n: 1, tag: "golden" } },
+      ];
+      assert.deepEqual(await dump(`${dir}/ck/chk-1`, "acc"), before);
+      // The job moves on to the evolved schema; its checkpoint records that one.
+      await runKeep({
+        backend: BACKENDS.lsm!(),
+        dir: `${dir}/ck`,
+        outDir: `${dir}/out`,
+        fn: new Keep(EVOLVED, { ...GOLDEN_FRESH, unit: "new" }),
+        words: ["b"],
+        restore: true,
+      });
+      assert.deepEqual(await dump(`${dir}/ck/chk-1`, "acc"), before);
+      assert.deepEqual(await dump(`${dir}/ck`, "acc"), [
+        { key: "a", value: { n: 3, tag: "golden", unit: "none" } },
+        { key: "b", value: { n: 2, tag: "golden", unit: "none" } },
+        { key: "c", value: { n: 1, tag: "golden", unit: "none" } },
+      ]);
+      assert.deepEqual(await dump(`${dir}/ck`, "history"), [
+        { key: "a", value: [1, 2, 3].map((n) => ({ n, tag: "golden", unit: "none" })) },
+        { key: "b", value: [1, 2].map((n) => ({ n, tag: "golden", unit: "none" })) },
+        { key: "c", value: [{ n: 1, tag: "golden", unit: "none" }] },
+      ]);
+    } finally {
+      Deno.removeSync(dir, { recursive: true });
+    }
+  });
 }
