@@ -18,7 +18,7 @@ import {
   schemaOf,
   type SerializerSchema,
 } from "./serializer_schema.ts";
-import { appendListElement, type StateMeta, type StateSchemas } from "./state_keys.ts";
+import type { StateMeta, StateSchemas } from "./state_keys.ts";
 
 /** The serializers of a descriptor's stored values and map keys. */
 function serializersOf(d: AnyStateDescriptor): {
@@ -38,24 +38,28 @@ function serializersOf(d: AnyStateDescriptor): {
   }
 }
 
+/** The schemas of state `d`'s serializers. */
+export function stateSchemas(d: AnyStateDescriptor): StateSchemas {
+  const s = serializersOf(d);
+  return {
+    value: schemaOf(s.value),
+    ...(s.userKey ? { userKey: schemaOf(s.userKey) } : {}),
+  };
+}
+
 /** What a snapshot records about state `d` (id `id`), schemas included. */
 export function stateMeta(
   id: number,
   d: AnyStateDescriptor,
   namespace: Serializer<unknown> | undefined,
 ): StateMeta {
-  const s = serializersOf(d);
-  const schemas: StateSchemas = {
-    value: schemaOf(s.value),
-    ...(s.userKey ? { userKey: schemaOf(s.userKey) } : {}),
-  };
   return {
     id,
     name: d.name,
     kind: d.kind,
     typeId: d.typeId(),
     namespace: namespace?.id ?? null,
-    schemas,
+    schemas: stateSchemas(d),
   };
 }
 
@@ -72,23 +76,19 @@ function recordedSchemas(meta: StateMeta): StateSchemas | undefined {
 
 /**
  * How restored state `old` becomes the job's state `d`: undefined when its
- * bytes read as they are, else a function rewriting one stored value (a
- * whole list for list state) from the old encoding to the new one. Throws
- * `StateError` when it cannot be restored.
- *
- * Cost: a migration reads and rewrites every stored value of that state
- * once, when the state is first registered after the restore (the heap
- * backend while loading it, the LSM backend by a scan and rewrite of its
- * entries); states whose schemas are compatible as they are cost nothing
- * and stay lazily restored.
+ * bytes read as they are, else a function rewriting one stored value (one
+ * list element, map value, accumulator) from the old encoding to the new
+ * one. Throws `StateError` naming the state, both schemas and what to do
+ * when it cannot be restored. `label` names the kind of state in messages.
  */
-export function restoredStateMigration(
+export function restoredValueMigration(
   old: StateMeta,
   d: AnyStateDescriptor,
   namespace: Serializer<unknown> | undefined,
   operator: string,
+  label = "state",
 ): ((value: Uint8Array) => Uint8Array) | undefined {
-  const where = `Cannot restore state "${d.name}" of operator "${operator}"`;
+  const where = `Cannot restore ${label} "${d.name}" of operator "${operator}"`;
   const typeId = d.typeId();
   const nsId = namespace?.id ?? null;
   if (old.kind !== d.kind || old.namespace !== nsId) {
@@ -131,35 +131,48 @@ export function restoredStateMigration(
   const readOld = c.readOld;
   const ser = now.value;
   const out = new ByteWriter();
-  const scratch = new ByteWriter();
-  if (d.kind === "list") {
-    return (bytes) => {
-      const r = new ByteReader(bytes);
-      out.reset();
-      while (r.remaining() > 0) {
-        const el = new ByteReader(r.readRaw(r.readVarUint()));
-        appendListElement(ser, readOld(el), out, scratch);
-        leftOver(el, where);
-      }
-      return out.toBytes();
-    };
-  }
   return (bytes) => {
     const r = new ByteReader(bytes);
     const v = readOld(r);
-    leftOver(r, where);
+    if (r.remaining() !== 0) {
+      throw new StateError(
+        `${where}: a stored value has ${r.remaining()} bytes left after migrating it; it was ` +
+          `not written with the schema the snapshot records`,
+      );
+    }
     out.reset();
     ser.write(v, out);
     return out.toBytes();
   };
 }
 
-/** An old value that did not use all its bytes was not written under the recorded schema. */
-function leftOver(r: ByteReader, where: string): void {
-  if (r.remaining() !== 0) {
-    throw new StateError(
-      `${where}: a stored value has ${r.remaining()} bytes left after migrating it; it was not ` +
-        `written with the schema the snapshot records`,
-    );
-  }
+/**
+ * {@linkcode restoredValueMigration} for keyed state, whose list state
+ * stores a key's whole list as one value (`state_keys.ts`).
+ *
+ * Cost: a migration reads and rewrites every stored value of that state
+ * once, when the state is first registered after the restore (the heap
+ * backend while loading it, the LSM backend by a scan and rewrite of its
+ * entries); states whose schemas are compatible as they are cost nothing
+ * and stay lazily restored.
+ */
+export function restoredStateMigration(
+  old: StateMeta,
+  d: AnyStateDescriptor,
+  namespace: Serializer<unknown> | undefined,
+  operator: string,
+): ((value: Uint8Array) => Uint8Array) | undefined {
+  const migrate = restoredValueMigration(old, d, namespace, operator);
+  if (!migrate || d.kind !== "list") return migrate;
+  const out = new ByteWriter();
+  return (bytes) => {
+    const r = new ByteReader(bytes);
+    out.reset();
+    while (r.remaining() > 0) {
+      const el = migrate(r.readRaw(r.readVarUint()));
+      out.writeVarUint(el.length);
+      out.writeRaw(el);
+    }
+    return out.toBytes();
+  };
 }

@@ -410,7 +410,8 @@ function serializerForSchema(schema: SerializerSchema): Serializer<unknown> | un
     const out = n.map(serializerForSchema);
     return out.every((s) => s !== undefined) ? out as Serializer<unknown>[] : undefined;
   };
-  const name = schema.id.slice(0, schema.id.indexOf("<") >>> 0);
+  const lt = schema.id.indexOf("<");
+  const name = lt < 0 ? schema.id : schema.id.slice(0, lt);
   switch (name) {
     case "array":
     case "optional": {
