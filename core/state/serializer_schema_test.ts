@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ByteReader, ByteWriter } from "./bytes.ts";
+import { ByteReader, type ByteWriter } from "./bytes.ts";
 import { serialize, type Serializer, Serializers } from "./serializer.ts";
 import {
   formatSchema,
