@@ -120,7 +120,16 @@ export function resolveSchemaCompatibility<T>(
 /**
  * The default rule: same id and version (or an unrecorded version) as is;
  * an older version through `migrations[n]` (version n → n + 1) up to the
- * current one; anything else incompatible.
+ * current one; anything else incompatible. A serializer's own
+ * `resolveSchemaCompatibility` can fall back to it.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { resolveByVersion, Serializers } from "@weir/weir";
+ * assert.equal(resolveByVersion(Serializers.string, { id: "string", version: 1 }).type, "compatibleAsIs");
+ * assert.equal(resolveByVersion(Serializers.string, { id: "string", version: 2 }).type, "incompatible");
+ * ```
  */
 export function resolveByVersion<T>(
   serializer: Serializer<T>,
