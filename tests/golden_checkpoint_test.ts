@@ -121,3 +121,26 @@ for (const folder of ["golden_v2", "golden_v2_before_schemas"]) {
     }
   });
 }
+
+Deno.test("weir checkpoints inspect shows the recorded schema versions, or that none were recorded", async () => {
+  for (
+    const [folder, schema] of [
+      ["golden_v2", "version 1"],
+      ["golden_v2_before_schemas", "(not recorded)"],
+    ] as const
+  ) {
+    const out: string[] = [];
+    const path = `${TESTDATA}${folder}/heap/chk-1`;
+    const io = { out: (l: string) => out.push(l), err: () => {} };
+    assert.equal(await runCli(["checkpoints", "inspect", path], io), 0);
+    const row = out.find((l) => l.includes("value<record<n:i32,tag:string>>"));
+    assert.deepEqual(row?.trim().split(/\s{2,}/), [
+      "keep",
+      "acc",
+      "value",
+      "value<record<n:i32,tag:string>>",
+      schema,
+      "-",
+    ]);
+  }
+});

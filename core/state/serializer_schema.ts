@@ -183,6 +183,22 @@ export function resolveByVersion<T>(
  * ```
  */
 export function formatSchema(schema: SerializerSchema): string {
+  return `${schema.id} (${schemaVersions(schema)})`;
+}
+
+/**
+ * The versions in a schema: its own and those of nested serializers that
+ * are not at version 1.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { schemaVersions } from "./serializer_schema.ts";
+ * const s = { id: "array<c>", version: 1, nested: [{ id: "c", version: 3 }] };
+ * assert.equal(schemaVersions(s), "version 1, c version 3");
+ * ```
+ */
+export function schemaVersions(schema: SerializerSchema): string {
   const versions: string[] = [];
   const walk = (s: SerializerSchema) => {
     for (const n of s.nested ?? []) {
@@ -192,7 +208,7 @@ export function formatSchema(schema: SerializerSchema): string {
   };
   walk(schema);
   const own = schema.version === undefined ? "version not recorded" : `version ${schema.version}`;
-  return `${schema.id} (${[own, ...versions].join(", ")})`;
+  return [own, ...versions].join(", ");
 }
 
 /** A parsed serializer id: `name<args>`; record fields carry a `field` name. */

@@ -160,7 +160,7 @@ export interface StateMeta {
   readonly name: string;
   /** The descriptor's kind. */
   readonly kind: string;
-  /** The descriptor's type id (kind and serializer ids), checked on restore. */
+  /** The descriptor's type id (kind and serializer ids). */
   readonly typeId: string;
   /** The namespace serializer's id, or null for state without namespaces. */
   readonly namespace: string | null;
