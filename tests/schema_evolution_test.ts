@@ -3,8 +3,9 @@
  * with one state serializer restores into the same job with a changed one
  * (field added with a default, field removed, fields reordered, i32 widened
  * to f64, a user serializer's version 1 → 2), on both backends, with value,
- * list and map state and the exactly-once file sink; an incompatible change
- * fails naming the state and both schemas.
+ * list and map state and the exactly-once file sink; state with TTL migrates
+ * its values and keeps their timestamps; an incompatible change fails naming
+ * the state and both schemas.
  */
 import assert from "node:assert/strict";
 import { committedLines } from "./_helpers/word_count_check.ts";
@@ -18,6 +19,8 @@ import {
 } from "./_helpers/schema_jobs.ts";
 import { type Serializer, Serializers } from "../core/state/serializer.ts";
 import type { ByteWriter } from "../core/state/bytes.ts";
+import { StateTtlConfig } from "../core/state/ttl.ts";
+import { runCli } from "../cli/main.ts";
 
 const { f64, i32, string } = Serializers;
 
@@ -218,6 +221,73 @@ for (const [backendName, backend] of Object.entries(BACKENDS)) {
           restore: true,
         }),
         /counter \(version 1\) in the snapshot to counter \(version 2\) in the job: "counter" has no migration from version 1 to 2/,
+      );
+    } finally {
+      Deno.removeSync(dir, { recursive: true });
+    }
+  });
+}
+
+/** `weir state dump` of the latest checkpoint's "acc" state (with TTL: `{ v, ts }` per key). */
+async function dumpAcc(dir: string): Promise<Map<string, { v: unknown; ts: number }>> {
+  const out: string[] = [];
+  const args = ["state", "dump", dir, "--operator", "keep", "--state", "acc"];
+  assert.equal(await runCli(args, { out: (l) => out.push(l), err: () => {} }), 0);
+  const lines = out.join("\n").split("\n").filter((l) => l !== "").map((l) => JSON.parse(l));
+  return new Map(lines.map((e) => [e.key, e.value]));
+}
+
+const TTL = StateTtlConfig.newBuilder(3_600_000).cleanupInLsmCompactFilter().build();
+
+for (const [backendName, backend] of Object.entries(BACKENDS)) {
+  Deno.test(`schema evolution (${backendName}): state with TTL migrates its values and keeps their timestamps`, async () => {
+    const dir = Deno.makeTempDirSync({ prefix: "weir-schema-" });
+    try {
+      const old = Serializers.record({ n: Serializers.i32 }) as Serializer<Counted>;
+      const now = Serializers.record({
+        n: Serializers.f64,
+        unit: Serializers.withDefault(Serializers.string, "none"),
+      }) as Serializer<Counted>;
+      const base = { dir: `${dir}/ck`, outDir: `${dir}/out` };
+      await runKeep({
+        ...base,
+        backend: backend(),
+        fn: new Keep(old, { n: 0 }, TTL),
+        words: ["a", "a", "b"],
+        restore: false,
+      });
+      const before = await dumpAcc(base.dir);
+      await runKeep({
+        ...base,
+        backend: backend(),
+        fn: new Keep(now, { n: 0, unit: "new" }, TTL),
+        words: ["a"],
+        restore: true,
+      });
+      const migrated = (n: number) => ({ n, unit: "none" });
+      assert.deepEqual(
+        committedLines(base.outDir).map(canonical).sort(),
+        [
+          line("a", 0, (n) => ({ n })),
+          line("a", 1, (n) => ({ n })),
+          line("b", 0, (n) => ({ n })),
+          line("a", 2, migrated),
+        ].map(canonical).sort(),
+      );
+      // "b", untouched since, kept its last-access time through the migration.
+      const after = await dumpAcc(base.dir);
+      assert.ok(typeof before.get("b")?.ts === "number");
+      assert.deepEqual(after.get("b"), { ...before.get("b")!, v: { n: 1, unit: "none" } });
+      // Without TTL, the same state is refused: TTL cannot be switched off on restore.
+      await assert.rejects(
+        runKeep({
+          ...base,
+          backend: backend(),
+          fn: new Keep(now, { n: 0 }),
+          words: ["a"],
+          restore: true,
+        }),
+        /state "acc" of operator "keep": the snapshot holds value<record<n:f64,unit:string>>\+ttl, the job asks for value<record<n:f64,unit:string>>; TTL cannot be enabled or disabled/,
       );
     } finally {
       Deno.removeSync(dir, { recursive: true });

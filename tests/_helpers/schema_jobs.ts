@@ -22,6 +22,7 @@ import {
 import { type Serializer, Serializers } from "../../core/state/serializer.ts";
 import type { ListState, MapState, ValueState } from "../../core/state/state.ts";
 import type { StateBackend } from "../../core/state/backend.ts";
+import type { StateTtlConfig } from "../../core/state/ttl.ts";
 import { HeapStateBackend } from "../../core/state/heap/heap_backend.ts";
 import { LsmStateBackend } from "../../core/state/lsm/lsm_backend.ts";
 import { QueueSource } from "./queue_source.ts";
@@ -44,18 +45,29 @@ export class Keep implements KeyedProcessFunction<string, string, string> {
   /** A word's first value (before its count is set). */
   readonly fresh: Counted;
 
-  /** State values use `serializer`; a word's first value is `fresh` with `n: 1`. */
-  constructor(serializer: Serializer<Counted>, fresh: Counted) {
+  /** The states' time to live, if any. */
+  readonly ttl: StateTtlConfig | undefined;
+
+  /**
+   * State values use `serializer`; a word's first value is `fresh` with
+   * `n: 1`; with `ttl` every state has that time to live.
+   */
+  constructor(serializer: Serializer<Counted>, fresh: Counted, ttl?: StateTtlConfig) {
     this.serializer = serializer;
     this.fresh = fresh;
+    this.ttl = ttl;
   }
 
   /** Declares the three states. */
   open(ctx: RuntimeContext): void {
     const s = this.serializer;
-    this.acc = ctx.getState(new ValueStateDescriptor("acc", s));
-    this.history = ctx.getListState(new ListStateDescriptor("history", s));
-    this.byCount = ctx.getMapState(new MapStateDescriptor("byCount", Serializers.f64, s));
+    const acc = new ValueStateDescriptor("acc", s);
+    const history = new ListStateDescriptor("history", s);
+    const byCount = new MapStateDescriptor("byCount", Serializers.f64, s);
+    if (this.ttl) { for (const d of [acc, history, byCount]) d.enableTimeToLive(this.ttl); }
+    this.acc = ctx.getState(acc);
+    this.history = ctx.getListState(history);
+    this.byCount = ctx.getMapState(byCount);
   }
 
   /** Bumps the count, keeping the other fields. */

@@ -1010,7 +1010,7 @@ export class LsmKeyedStateBackend implements KeyedStateBackend {
     for (let kg = this.keyGroupRange.start; kg <= this.keyGroupRange.end; kg++) {
       prefix[0] = kg >>> 8;
       prefix[1] = kg & 0xff;
-      // Read the key group first: writes during a scan are not allowed to change it.
+      // Read the key group first: a scan may or may not see writes made during it.
       const entries = [...this.store.scan({ prefix })];
       for (const [k, v] of entries) this.store.put(k, migrate(v));
     }
