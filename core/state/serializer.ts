@@ -40,7 +40,7 @@ import {
  * ```
  */
 export interface Serializer<T> {
-  /** Names the encoding, e.g. `"string"` or `"array<f64>"`; checked on restore. */
+  /** Names the encoding, e.g. `"string"` or `"array<f64>"`; snapshots record it with `version`. */
   readonly id: string;
   /**
    * Bumped when the encoding changes (with a step in `migrations`, so state
