@@ -7,7 +7,7 @@
  * checked against this format. Regenerate only on purpose (a new format
  * gets a new folder):
  *
- * ```
+ * ```sh
  * deno run -A tests/testdata/make_golden.ts [FOLDER]
  * ```
  *
