@@ -38,6 +38,12 @@ export { ByteReader, ByteWriter } from "./core/state/bytes.ts";
 export { deserialize, serialize, Serializers } from "./core/state/serializer.ts";
 export type { SerializedType, Serializer } from "./core/state/serializer.ts";
 export {
+  resolveByVersion,
+  resolveSchemaCompatibility,
+  schemaOf,
+} from "./core/state/serializer_schema.ts";
+export type { SchemaCompatibility, SerializerSchema } from "./core/state/serializer_schema.ts";
+export {
   defaultMaxParallelism,
   keyGroupOf,
   keyGroupRangeForSubtask,
@@ -91,7 +97,7 @@ export type {
   OperatorStateSnapshot,
 } from "./core/state/operator_state.ts";
 export type { StateQueryResult } from "./core/state/queryable.ts";
-export type { StateMeta } from "./core/state/state_keys.ts";
+export type { StateMeta, StateSchemas } from "./core/state/state_keys.ts";
 export { HeapKeyedStateBackend, HeapStateBackend } from "./core/state/heap/heap_backend.ts";
 export { LsmKeyedStateBackend, LsmStateBackend } from "./core/state/lsm/lsm_backend.ts";
 export type { LsmStateBackendOptions } from "./core/state/lsm/lsm_backend.ts";

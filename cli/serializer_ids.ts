@@ -9,50 +9,7 @@
  */
 import type { ByteReader, ByteWriter } from "../core/state/bytes.ts";
 import { type Serializer, Serializers } from "../core/state/serializer.ts";
-
-/** A parsed type expression: `name<args>`; record fields carry a `field` name. */
-interface TypeNode {
-  readonly name: string;
-  readonly field?: string;
-  readonly args: TypeNode[];
-}
-
-/** Splits `a<b,c<d>>,e` at top-level commas. */
-function splitTop(text: string): string[] {
-  const parts: string[] = [];
-  let depth = 0, start = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (c === "<") depth++;
-    else if (c === ">") depth--;
-    else if (c === "," && depth === 0) {
-      parts.push(text.slice(start, i));
-      start = i + 1;
-    }
-    if (depth < 0) throw new Error(`unbalanced ">" in ${text}`);
-  }
-  if (depth !== 0) throw new Error(`unbalanced "<" in ${text}`);
-  parts.push(text.slice(start));
-  return parts;
-}
-
-function parseNode(text: string, inRecord: boolean): TypeNode {
-  let field: string | undefined;
-  let rest = text;
-  if (inRecord) {
-    const colon = text.indexOf(":");
-    if (colon < 0) throw new Error(`record field "${text}" has no name`);
-    field = text.slice(0, colon);
-    rest = text.slice(colon + 1);
-  }
-  const lt = rest.indexOf("<");
-  if (lt < 0) return { name: rest, args: [], ...(field !== undefined ? { field } : {}) };
-  if (!rest.endsWith(">")) throw new Error(`"${rest}" does not end with ">"`);
-  const name = rest.slice(0, lt);
-  const inner = rest.slice(lt + 1, -1);
-  const args = inner === "" ? [] : splitTop(inner).map((p) => parseNode(p, name === "record"));
-  return { name, args, ...(field !== undefined ? { field } : {}) };
-}
+import { parseTypeId, type TypeNode } from "../core/state/serializer_schema.ts";
 
 function build(node: TypeNode): Serializer<unknown> | undefined {
   const a = node.args;
@@ -179,7 +136,7 @@ function ttl(inner: Serializer<unknown>): Serializer<unknown> {
  */
 export function serializerFromId(id: string): Serializer<unknown> | undefined {
   try {
-    const s = build(parseNode(id, false));
+    const s = build(parseTypeId(id));
     // The rebuilt serializer must name exactly the recorded encoding.
     return s && s.id === id ? s : undefined;
   } catch {
@@ -187,53 +144,7 @@ export function serializerFromId(id: string): Serializer<unknown> | undefined {
   }
 }
 
-/** A state's type id, split into its kind and serializer ids. */
-export interface StateType {
-  /** `value`, `list`, `map`, `reducing` or `aggregating`. */
-  readonly kind: string;
-  /** The value's (list element's, accumulator's) serializer id. */
-  readonly valueId: string;
-  /** The map key's serializer id (map state only). */
-  readonly userKeyId?: string;
-}
-
-/**
- * Splits a state descriptor's type id (`"map<string,f64>"`); with TTL
- * (`"value<f64>+ttl"`) the value id is `ttl<f64>`: values carry their
- * last-access time.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { parseStateTypeId } from "./serializer_ids.ts";
- * assert.deepEqual(parseStateTypeId("map<string,array<f64>>"), {
- *   kind: "map",
- *   userKeyId: "string",
- *   valueId: "array<f64>",
- * });
- * ```
- */
-export function parseStateTypeId(typeId: string): StateType | undefined {
-  // State with TTL stores each value (list element, map value) as ttl<V>.
-  if (typeId.endsWith("+ttl")) {
-    const inner = parseStateTypeId(typeId.slice(0, -"+ttl".length));
-    return inner && { ...inner, valueId: `ttl<${inner.valueId}>` };
-  }
-  const lt = typeId.indexOf("<");
-  if (lt < 0 || !typeId.endsWith(">")) return undefined;
-  const kind = typeId.slice(0, lt);
-  const inner = typeId.slice(lt + 1, -1);
-  if (kind !== "map") return { kind, valueId: inner };
-  let parts: string[];
-  try {
-    parts = splitTop(inner);
-  } catch {
-    return undefined;
-  }
-  // A custom id may contain commas; only a clean two-way split is trusted.
-  if (parts.length !== 2) return undefined;
-  return { kind, userKeyId: parts[0]!, valueId: parts[1]! };
-}
+export { parseStateTypeId, type StateType } from "../core/state/serializer_schema.ts";
 
 /** Marks bytes a serializer could not decode (shown as base64). */
 export class RawBytes {

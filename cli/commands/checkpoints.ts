@@ -11,6 +11,7 @@ import { checkpointPaths } from "../../core/checkpoint/paths.ts";
 import { planRetention } from "../../core/checkpoint/retention.ts";
 import { verifyManifest } from "../../core/checkpoint/storage.ts";
 import { CheckpointError } from "../../core/errors.ts";
+import { schemaVersions } from "../../core/state/serializer_schema.ts";
 import { numberFlag, parseCommand, UsageError } from "../args.ts";
 import { findSnapshots, readBackSegments, resolveSnapshot } from "../checkpoint_dir.ts";
 import type { CliIo, Command } from "../command.ts";
@@ -91,7 +92,7 @@ export const checkpointsList: Command = {
 const INSPECT_HELP = `Usage: weir checkpoints inspect PATH [--json]
 
 Shows what one checkpoint or savepoint holds: operators, keyed states with
-their types, each subtask's key-group range, operator state and segments,
+their types and schema versions, each subtask's key-group range, operator state and segments,
 and every segment with its size and status. PATH is a chk-<id> or
 savepoint folder, its _metadata file, or a checkpoint directory (its latest
 completed checkpoint). Every segment is read back (checksums); exits 1 when
@@ -154,12 +155,14 @@ export const checkpointsInspect: Command = {
         for (const st of s.keyed?.states ?? []) {
           if (seen.has(st.name)) continue;
           seen.add(st.name);
-          stateRows.push([uid, st.name, st.kind, st.typeId, st.namespace ?? "-"]);
+          const schema = st.schemas ? schemaVersions(st.schemas.value) : "(not recorded)";
+          stateRows.push([uid, st.name, st.kind, st.typeId, schema, st.namespace ?? "-"]);
         }
         for (const [name, e] of Object.entries(s.operatorState)) {
           if (seen.has(`op:${name}`)) continue;
           seen.add(`op:${name}`);
-          stateRows.push([uid, name, `operator (${e.mode})`, e.typeId, "-"]);
+          const schema = e.schemas ? schemaVersions(e.schemas.value) : "(not recorded)";
+          stateRows.push([uid, name, `operator (${e.mode})`, e.typeId, schema, "-"]);
         }
       }
     }
@@ -167,7 +170,8 @@ export const checkpointsInspect: Command = {
     io.out("States:");
     if (stateRows.length === 0) io.out("  (none)");
     else {
-      for (const l of table(["OPERATOR", "STATE", "KIND", "TYPE", "NAMESPACE"], stateRows)) {
+      const head = ["OPERATOR", "STATE", "KIND", "TYPE", "SCHEMA", "NAMESPACE"];
+      for (const l of table(head, stateRows)) {
         io.out(`  ${l}`);
       }
     }

@@ -14,6 +14,7 @@ import { createHash } from "node:crypto";
 import { CheckpointError } from "../errors.ts";
 import type { KeyedStateHandle } from "../state/backend.ts";
 import type { OperatorStateSnapshot } from "../state/operator_state.ts";
+import type { StateSchemas } from "../state/state_keys.ts";
 
 /** The manifest format this version writes (it reads this one and 1, which has no checksum). */
 export const MANIFEST_FORMAT = 2;
@@ -73,8 +74,11 @@ export interface SubtaskManifest {
   readonly index: number;
   /** Keyed state, for keyed operators. */
   readonly keyed?: KeyedStateHandle;
-  /** Operator state, items base64-encoded. */
-  readonly operatorState: Record<string, { mode: string; typeId: string; items: string[] }>;
+  /** Operator state, items base64-encoded (`schemas` since schemas are recorded). */
+  readonly operatorState: Record<
+    string,
+    { mode: string; typeId: string; schemas?: StateSchemas; items: string[] }
+  >;
 }
 
 /**
@@ -269,7 +273,8 @@ function unb64(text: unknown, state: string): Uint8Array {
 export function encodeOperatorState(s: OperatorStateSnapshot): SubtaskManifest["operatorState"] {
   const out: SubtaskManifest["operatorState"] = {};
   for (const [name, e] of Object.entries(s)) {
-    out[name] = { mode: e.mode, typeId: e.typeId, items: e.items.map(b64) };
+    const schemas = e.schemas ? { schemas: e.schemas } : {};
+    out[name] = { mode: e.mode, typeId: e.typeId, ...schemas, items: e.items.map(b64) };
   }
   return out;
 }
@@ -285,7 +290,8 @@ export function decodeOperatorState(m: SubtaskManifest["operatorState"]): Operat
     if (!Array.isArray(e.items)) {
       throw new CheckpointError(`Operator state "${name}" is corrupt: its items are not a list`);
     }
-    out[name] = { mode, typeId: e.typeId, items: e.items.map((i) => unb64(i, name)) };
+    const schemas = e.schemas ? { schemas: e.schemas } : {};
+    out[name] = { mode, typeId: e.typeId, ...schemas, items: e.items.map((i) => unb64(i, name)) };
   }
   return out;
 }

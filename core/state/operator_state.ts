@@ -9,6 +9,8 @@
 import { StateError } from "../errors.ts";
 import type { ListStateDescriptor, MapStateDescriptor } from "./descriptors.ts";
 import { deserialize, serialize } from "./serializer.ts";
+import { restoredValueMigration, stateSchemas } from "./_state_migration.ts";
+import type { StateSchemas } from "./state_keys.ts";
 import type { ListState, MapState } from "./state.ts";
 
 /**
@@ -42,8 +44,13 @@ export type OperatorStateMode = "split" | "union" | "broadcast";
 export interface OperatorStateEntry {
   /** Redistribution mode. */
   readonly mode: OperatorStateMode;
-  /** The descriptor's type id, checked on restore. */
+  /** The descriptor's type id. */
   readonly typeId: string;
+  /**
+   * The serializers' schemas, so that changed serializers can read the items
+   * (absent in snapshots written before schemas were recorded).
+   */
+  readonly schemas?: StateSchemas;
   /** Serialized list elements, or (broadcast) alternating keys and values. */
   readonly items: Uint8Array[];
 }
@@ -115,6 +122,7 @@ export function redistributeOperatorState(
 interface Registered {
   mode: OperatorStateMode;
   typeId: string;
+  schemas: StateSchemas;
   snapshot(): Uint8Array[];
 }
 
@@ -150,11 +158,12 @@ export class OperatorStateStore {
   }
 
   #register<S>(
-    name: string,
+    d: ListStateDescriptor<unknown> | MapStateDescriptor<unknown, unknown>,
     mode: OperatorStateMode,
-    typeId: string,
     make: (items: Uint8Array[]) => { state: S; snapshot(): Uint8Array[] },
   ): S {
+    const name = d.name;
+    const typeId = d.typeId();
     const known = this.#states.get(name);
     if (known) {
       if (known.mode !== mode || known.typeId !== typeId) {
@@ -166,19 +175,44 @@ export class OperatorStateStore {
       return known.state as S;
     }
     const prior = this.#restored[name];
-    if (prior && (prior.mode !== mode || prior.typeId !== typeId)) {
-      throw new StateError(
-        `Cannot restore operator state "${name}" of operator "${this.#operator}": ` +
-          `the snapshot holds ${prior.mode} ${prior.typeId}, the job asks for ${mode} ${typeId}`,
-      );
+    let items = prior?.items ?? [];
+    if (prior) {
+      if (prior.mode !== mode) {
+        throw new StateError(
+          `Cannot restore operator state "${name}" of operator "${this.#operator}": ` +
+            `the snapshot holds ${prior.mode} ${prior.typeId}, the job asks for ${mode} ${typeId}`,
+        );
+      }
+      const lt = prior.typeId.indexOf("<");
+      const old = {
+        id: 0,
+        name,
+        kind: lt < 0 ? prior.typeId : prior.typeId.slice(0, lt),
+        typeId: prior.typeId,
+        namespace: null,
+        ...(prior.schemas ? { schemas: prior.schemas } : {}),
+      };
+      const migrate = restoredValueMigration(old, d, undefined, this.#operator, "operator state");
+      // Items are few (positions, pending transactions, broadcast rules): migrated now, all.
+      if (migrate) {
+        items = mode === "broadcast"
+          ? items.map((b, i) => (i % 2 === 1 ? migrate(b) : b))
+          : items.map(migrate);
+      }
     }
-    const made = make(prior?.items ?? []);
-    this.#states.set(name, { mode, typeId, snapshot: made.snapshot, state: made.state });
+    const made = make(items);
+    this.#states.set(name, {
+      mode,
+      typeId,
+      schemas: stateSchemas(d),
+      snapshot: made.snapshot,
+      state: made.state,
+    });
     return made.state;
   }
 
   #list<T>(d: ListStateDescriptor<T>, mode: OperatorStateMode): ListState<T> {
-    return this.#register(d.name, mode, d.typeId(), (items) => {
+    return this.#register(d as ListStateDescriptor<unknown>, mode, (items) => {
       let list = items.map((b) => deserialize(d.elementSerializer, b));
       const state: ListState<T> = {
         get: () => (list.length ? list.slice() : undefined),
@@ -203,7 +237,8 @@ export class OperatorStateStore {
 
   /** Broadcast state: a map that is the same on every subtask. */
   getBroadcastState<K, V>(descriptor: MapStateDescriptor<K, V>): MapState<K, V> {
-    return this.#register(descriptor.name, "broadcast", descriptor.typeId(), (items) => {
+    const d = descriptor as MapStateDescriptor<unknown, unknown>;
+    return this.#register(d, "broadcast", (items) => {
       const m = new Map<K, V>();
       for (let i = 0; i + 1 < items.length; i += 2) {
         m.set(
@@ -240,7 +275,7 @@ export class OperatorStateStore {
   snapshot(): OperatorStateSnapshot {
     const out: OperatorStateSnapshot = { ...this.#restored };
     for (const [name, s] of this.#states) {
-      out[name] = { mode: s.mode, typeId: s.typeId, items: s.snapshot() };
+      out[name] = { mode: s.mode, typeId: s.typeId, schemas: s.schemas, items: s.snapshot() };
     }
     return out;
   }

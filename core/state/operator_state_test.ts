@@ -7,6 +7,7 @@ import {
   redistributeOperatorState,
 } from "./operator_state.ts";
 import { deserialize, serialize, Serializers } from "./serializer.ts";
+import { decodeOperatorState, encodeOperatorState } from "../checkpoint/manifest.ts";
 import { rng } from "../../statestore-as/_test_util.ts";
 
 const offsets = new ListStateDescriptor("offsets", Serializers.f64);
@@ -208,4 +209,51 @@ Deno.test("property: split redistribution loses and duplicates nothing, for rand
     const back = redistributeOperatorState(next, from).flatMap((s) => numbers(s, "s"));
     assert.deepEqual(back, Array.from({ length: id }, (_, i) => i));
   }
+});
+
+Deno.test("OperatorStateStore: list, union and broadcast state migrate to an evolved schema through the manifest", () => {
+  const oldRecord = Serializers.record({ n: Serializers.i32, tag: Serializers.string });
+  const newRecord = Serializers.record({
+    n: Serializers.f64,
+    unit: Serializers.withDefault(Serializers.string, "none"),
+  });
+  const before = new OperatorStateStore("op");
+  before.getListState(new ListStateDescriptor("split", oldRecord)).add({ n: 1, tag: "x" });
+  before.getUnionListState(new ListStateDescriptor("union", oldRecord)).add({ n: 2, tag: "y" });
+  before.getBroadcastState(new MapStateDescriptor("rules", Serializers.string, oldRecord))
+    .put("r", { n: 3, tag: "z" });
+  // Through the manifest's encoding, as a checkpoint stores it.
+  const snapshot = decodeOperatorState(encodeOperatorState(before.snapshot()));
+  assert.deepEqual(snapshot["split"]!.schemas?.value.fields, ["n", "tag"]);
+  const after = new OperatorStateStore("op", snapshot);
+  assert.deepEqual(after.getListState(new ListStateDescriptor("split", newRecord)).get(), [
+    { n: 1, unit: "none" },
+  ]);
+  assert.deepEqual(after.getUnionListState(new ListStateDescriptor("union", newRecord)).get(), [
+    { n: 2, unit: "none" },
+  ]);
+  const rulesAfter = after.getBroadcastState(
+    new MapStateDescriptor("rules", Serializers.string, newRecord),
+  );
+  assert.deepEqual([...rulesAfter.entries()], [["r", { n: 3, unit: "none" }]]);
+  // The next snapshot records the new schema.
+  assert.deepEqual(after.snapshot()["split"]!.schemas?.value.fields, ["n", "unit"]);
+});
+
+Deno.test("OperatorStateStore: an incompatible schema change names the state and both schemas", () => {
+  const before = new OperatorStateStore("op");
+  before.getListState(new ListStateDescriptor("pos", Serializers.string)).add("a");
+  const after = new OperatorStateStore("op", before.snapshot());
+  assert.throws(
+    () => after.getListState(new ListStateDescriptor("pos", Serializers.f64)),
+    (e: unknown) =>
+      e instanceof StateError &&
+      /operator state "pos" of operator "op".*from string \(version 1\) in the snapshot to f64 \(version 1\) in the job/
+        .test(e.message),
+  );
+});
+
+Deno.test("OperatorStateStore: a snapshot without schemas (older weir) restores as before", () => {
+  const store = new OperatorStateStore("src", splitSnapshot("offsets", [4, 5]));
+  assert.deepEqual(store.getListState(offsets).get(), [4, 5]);
 });

@@ -1,14 +1,25 @@
 /**
  * The serializer contract and weir's built-in serializers. State stores see
  * bytes only; every state descriptor names the serializer of its values and
- * every serializer has an id and a version so stored state can be checked and
- * evolved on restore.
+ * every serializer has an id and a version. Snapshots record each state's
+ * serializer schemas (`serializer_schema.ts`); on restore the new serializer
+ * reads old bytes as they are, migrates them, or refuses with a clear error
+ * (docs/state.md, "Schema evolution").
  *
  * @module
  */
 import { SerializationError } from "../errors.ts";
 import { ByteReader, ByteWriter } from "./bytes.ts";
 import { plainSerializer } from "./plain_serializer.ts";
+import {
+  COMPATIBLE_AS_IS,
+  incompatible,
+  resolveByVersion,
+  resolveSchemaCompatibility,
+  type SchemaCompatibility,
+  schemaOf,
+  type SerializerSchema,
+} from "./serializer_schema.ts";
 
 /**
  * Turns values of type `T` into bytes and back.
@@ -29,14 +40,35 @@ import { plainSerializer } from "./plain_serializer.ts";
  * ```
  */
 export interface Serializer<T> {
-  /** Names the encoding, e.g. `"string"` or `"array<f64>"`; checked on restore. */
+  /** Names the encoding, e.g. `"string"` or `"array<f64>"`; snapshots record it with `version`. */
   readonly id: string;
-  /** Bumped when the encoding changes. */
+  /**
+   * Bumped when the encoding changes (with a step in `migrations`, so state
+   * written by the old version still restores).
+   */
   readonly version: number;
   /** Appends the encoding of `value` to `out`. */
   write(value: T, out: ByteWriter): void;
   /** Reads one value from `input`. */
   read(input: ByteReader): T;
+  /**
+   * Optional: rewrites one value's encoding of version `n` (the key) as
+   * version `n + 1`, reading exactly that value from `input`. On restore,
+   * state written by an older version passes through each step up to the
+   * current version.
+   */
+  readonly migrations?: Readonly<Record<number, (input: ByteReader, out: ByteWriter) => void>>;
+  /**
+   * Optional: the schema snapshots record for this serializer; default
+   * `{ id, version }`. Composites record their nested serializers' schemas.
+   */
+  snapshotSchema?(): SerializerSchema;
+  /**
+   * Optional (Flink's `resolveSchemaCompatibility`): how this serializer
+   * reads bytes written under `old`; default: by id, version and
+   * `migrations` (`resolveByVersion`).
+   */
+  resolveSchemaCompatibility?(old: SerializerSchema): SchemaCompatibility<T>;
 }
 
 /**
@@ -111,6 +143,11 @@ const f64: Serializer<number> = {
     out.writeF64(v);
   },
   read: (r) => r.readF64(),
+  // Widening: every i32 is exactly an f64.
+  resolveSchemaCompatibility: (old) =>
+    old.id === "i32"
+      ? { type: "compatibleAfterMigration", readOld: (r) => r.readU32() | 0 }
+      : resolveByVersion(f64, old),
 };
 
 const i32: Serializer<number> = {
@@ -278,9 +315,42 @@ function readKey(r: ByteReader): unknown {
 
 const key: Serializer<unknown> = { id: "key", version: 1, write: writeKey, read: readKey };
 
+/** A field's default for records that gain it, set by `withDefault`. */
+const fieldDefaults = new WeakMap<Serializer<unknown>, { value: unknown }>();
+
+/**
+ * The composite rule: `old` must be a `kind` composite; `nested` resolves
+ * each new part against the old parts. As is when every part is, else a
+ * migration built by `read` from the per-part readers.
+ */
+function resolveParts<T>(
+  kind: string,
+  id: string,
+  old: SerializerSchema,
+  parts: readonly Serializer<unknown>[],
+  read: (readers: ((r: ByteReader) => unknown)[], r: ByteReader) => T,
+): SchemaCompatibility<T> {
+  if (!old.id.startsWith(`${kind}<`) || old.nested?.length !== parts.length) {
+    return incompatible(`"${old.id}" cannot be read as "${id}"`);
+  }
+  let asIs = true;
+  const readers: ((r: ByteReader) => unknown)[] = [];
+  for (let i = 0; i < parts.length; i++) {
+    const c = resolveSchemaCompatibility(parts[i]!, old.nested[i]!);
+    if (c.type === "incompatible") return c;
+    if (c.type === "compatibleAfterMigration") {
+      asIs = false;
+      readers.push(c.readOld);
+    } else readers.push((r) => parts[i]!.read(r));
+  }
+  return asIs
+    ? COMPATIBLE_AS_IS
+    : { type: "compatibleAfterMigration", readOld: (r) => read(readers, r) };
+}
+
 function array<T>(element: Serializer<T>): Serializer<T[]> {
   const id = `array<${element.id}>`;
-  return {
+  const s: Serializer<T[]> = {
     id,
     version: 1,
     write(v, out) {
@@ -294,7 +364,16 @@ function array<T>(element: Serializer<T>): Serializer<T[]> {
       for (let i = 0; i < n; i++) a[i] = element.read(r);
       return a;
     },
+    snapshotSchema: () => ({ id, version: 1, nested: [schemaOf(element as Serializer<unknown>)] }),
+    resolveSchemaCompatibility: (old) =>
+      resolveParts("array", id, old, [element as Serializer<unknown>], ([el], r) => {
+        const n = r.readVarUint();
+        const a = new Array<T>(n);
+        for (let i = 0; i < n; i++) a[i] = el!(r) as T;
+        return a;
+      }),
   };
+  return s;
 }
 
 function tuple<T extends unknown[]>(
@@ -314,7 +393,48 @@ function tuple<T extends unknown[]>(
       for (let i = 0; i < fs.length; i++) a[i] = fs[i]!.read(r);
       return a as T;
     },
+    snapshotSchema: () => ({ id, version: 1, nested: fs.map(schemaOf) }),
+    resolveSchemaCompatibility: (old) =>
+      resolveParts("tuple", id, old, fs, (readers, r) => readers.map((read) => read(r)) as T),
   };
+}
+
+/**
+ * A serializer that reads bytes written under `schema` when it names
+ * built-ins only (a removed record field's bytes must be skipped), else
+ * undefined.
+ */
+function serializerForSchema(schema: SerializerSchema): Serializer<unknown> | undefined {
+  const n = schema.nested ?? [];
+  const all = () => {
+    const out = n.map(serializerForSchema);
+    return out.every((s) => s !== undefined) ? out as Serializer<unknown>[] : undefined;
+  };
+  const lt = schema.id.indexOf("<");
+  const name = lt < 0 ? schema.id : schema.id.slice(0, lt);
+  switch (name) {
+    case "array":
+    case "optional": {
+      const el = n.length === 1 ? serializerForSchema(n[0]!) : undefined;
+      if (!el) return undefined;
+      return (name === "array" ? array(el) : optional(el)) as Serializer<unknown>;
+    }
+    case "tuple": {
+      const fs = all();
+      return fs && tuple(...fs) as Serializer<unknown>;
+    }
+    case "record": {
+      const fs = all();
+      const names = schema.fields;
+      if (!fs || names?.length !== fs.length) return undefined;
+      return record(Object.fromEntries(names.map((f, i) => [f, fs[i]!]))) as Serializer<unknown>;
+    }
+  }
+  const leaf = (Serializers as Record<string, unknown>)[schema.id];
+  return leaf !== undefined && typeof leaf === "object" &&
+      (leaf as Serializer<unknown>).id === schema.id
+    ? leaf as Serializer<unknown>
+    : undefined;
 }
 
 function record<T extends Record<string, unknown>>(
@@ -335,12 +455,90 @@ function record<T extends Record<string, unknown>>(
       for (let i = 0; i < names.length; i++) o[names[i]!] = fs[i]!.read(r);
       return o as T;
     },
+    snapshotSchema: () => ({ id, version: 1, fields: names, nested: fs.map(schemaOf) }),
+    resolveSchemaCompatibility: (old) => resolveRecord<T>(id, names, fs, old),
+  };
+}
+
+/**
+ * Records evolve by field name: kept fields resolve against their old
+ * schema, removed fields are read and dropped, added fields take their
+ * `withDefault` value. Fields are encoded in name order, so declaring them
+ * in another order changes nothing.
+ */
+function resolveRecord<T>(
+  id: string,
+  names: readonly string[],
+  fs: readonly Serializer<unknown>[],
+  old: SerializerSchema,
+): SchemaCompatibility<T> {
+  const oldNames = old.fields;
+  const oldNested = old.nested;
+  if (!old.id.startsWith("record<") || !oldNames || oldNested?.length !== oldNames.length) {
+    return incompatible(`"${old.id}" is not a record, so it cannot be read as "${id}"`);
+  }
+  let asIs = names.length === oldNames.length;
+  // For each old field: how to read it and which new field (or none: dropped) it fills.
+  const readers: ((r: ByteReader) => unknown)[] = [];
+  const targets: (string | undefined)[] = [];
+  for (let i = 0; i < oldNames.length; i++) {
+    const name = oldNames[i]!;
+    const j = names.indexOf(name);
+    if (j < 0) {
+      asIs = false;
+      const skip = serializerForSchema(oldNested[i]!);
+      if (!skip) {
+        return incompatible(
+          `field "${name}" was removed, but its old serializer "${oldNested[i]!.id}" is not a ` +
+            `built-in one, so its bytes cannot be skipped`,
+        );
+      }
+      readers.push((r) => skip.read(r));
+      targets.push(undefined);
+      continue;
+    }
+    const c = resolveSchemaCompatibility(fs[j]!, oldNested[i]!);
+    if (c.type === "incompatible") return incompatible(`field "${name}": ${c.reason}`);
+    if (c.type === "compatibleAfterMigration") {
+      asIs = false;
+      readers.push(c.readOld);
+    } else readers.push((r) => fs[j]!.read(r));
+    targets.push(name);
+  }
+  const added: [string, { value: unknown }][] = [];
+  for (let j = 0; j < names.length; j++) {
+    if (oldNames.includes(names[j]!)) continue;
+    asIs = false;
+    const d = fieldDefaults.get(fs[j]!);
+    if (!d) {
+      return incompatible(
+        `field "${names[j]}" was added without a default; declare it as ` +
+          `Serializers.withDefault(serializer, value)`,
+      );
+    }
+    added.push([names[j]!, d]);
+  }
+  if (asIs) return COMPATIBLE_AS_IS;
+  return {
+    type: "compatibleAfterMigration",
+    readOld(r) {
+      const o: Record<string, unknown> = {};
+      for (let i = 0; i < readers.length; i++) {
+        const v = readers[i]!(r);
+        const t = targets[i];
+        if (t !== undefined) o[t] = v;
+      }
+      // A copy per value: a default object must not be shared between keys.
+      for (const [n, d] of added) o[n] = structuredClone(d.value);
+      return o as T;
+    },
   };
 }
 
 function optional<T>(inner: Serializer<T>): Serializer<T | undefined> {
+  const id = `optional<${inner.id}>`;
   return {
-    id: `optional<${inner.id}>`,
+    id,
     version: 1,
     write(v, out) {
       if (v === undefined) out.writeU8(0);
@@ -350,15 +548,44 @@ function optional<T>(inner: Serializer<T>): Serializer<T | undefined> {
       }
     },
     read: (r) => (r.readU8() === 0 ? undefined : inner.read(r)),
+    snapshotSchema: () => ({ id, version: 1, nested: [schemaOf(inner as Serializer<unknown>)] }),
+    resolveSchemaCompatibility: (old) =>
+      resolveParts(
+        "optional",
+        id,
+        old,
+        [inner as Serializer<unknown>],
+        ([el], r) => (r.readU8() === 0 ? undefined : el!(r) as T),
+      ),
   };
+}
+
+/**
+ * `inner` with a default value for records that gain this field: old state
+ * without the field restores with `defaultValue` in it. Same id, version and
+ * encoding as `inner`, so adding the default to an existing field changes
+ * nothing.
+ */
+function withDefault<T>(inner: Serializer<T>, defaultValue: T): Serializer<T> {
+  const s: Serializer<T> = {
+    id: inner.id,
+    version: inner.version,
+    write: (v, out) => inner.write(v, out),
+    read: (r) => inner.read(r),
+    snapshotSchema: () => schemaOf(inner as Serializer<unknown>),
+    resolveSchemaCompatibility: (old) => resolveSchemaCompatibility(inner, old),
+  };
+  fieldDefaults.set(s as Serializer<unknown>, { value: defaultValue });
+  return s;
 }
 
 /**
  * The built-in serializers: numbers (`f64`, `i32`), `bigint` (any size),
  * `boolean`, `string` (UTF-8), `bytes`, `json` (the fallback), `key` (the
  * default key serializer: strings, numbers, bigints, booleans and arrays or
- * plain objects of them), and builders for `array`, `tuple`, `record` and
- * `optional` values.
+ * plain objects of them), `plain` (schema-less plain values), builders for
+ * `array`, `tuple`, `record` and `optional` values, and `withDefault` (a
+ * record field's value for state written before the field existed).
  *
  * @example
  * ```ts
@@ -383,4 +610,5 @@ export const Serializers = {
   tuple,
   record,
   optional,
+  withDefault,
 } as const;

@@ -24,6 +24,7 @@
 import { ByteReader, ByteWriter } from "./bytes.ts";
 import { SerializationError } from "../errors.ts";
 import type { Serializer } from "./serializer.ts";
+import type { SerializerSchema } from "./serializer_schema.ts";
 
 /** Bytes before the key: key group and state id. */
 export const STATE_KEY_HEADER_BYTES = 4;
@@ -159,8 +160,32 @@ export interface StateMeta {
   readonly name: string;
   /** The descriptor's kind. */
   readonly kind: string;
-  /** The descriptor's type id (kind and serializer ids), checked on restore. */
+  /** The descriptor's type id (kind and serializer ids). */
   readonly typeId: string;
   /** The namespace serializer's id, or null for state without namespaces. */
   readonly namespace: string | null;
+  /**
+   * The serializers' schemas, to read the bytes when the job's serializers
+   * have changed; absent in snapshots written before schemas were recorded
+   * (they are derived from `typeId` then).
+   */
+  readonly schemas?: StateSchemas;
+}
+
+/**
+ * The schemas of one state's serializers, as a snapshot records them.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { StateSchemas } from "./state_keys.ts";
+ * const s: StateSchemas = { value: { id: "f64", version: 1 } };
+ * assert.equal(s.userKey, undefined);
+ * ```
+ */
+export interface StateSchemas {
+  /** The value's (list element's, map value's, accumulator's) serializer. */
+  readonly value: SerializerSchema;
+  /** The map key's serializer (map state only). */
+  readonly userKey?: SerializerSchema;
 }

@@ -18,6 +18,12 @@
 import { ConfigError, SerializationError } from "../errors.ts";
 import type { ByteReader, ByteWriter } from "./bytes.ts";
 import type { Serializer } from "./serializer.ts";
+import {
+  incompatible,
+  resolveSchemaCompatibility,
+  type SchemaCompatibility,
+  schemaOf,
+} from "./serializer_schema.ts";
 
 /**
  * When an entry's last-access timestamp is refreshed.
@@ -353,6 +359,29 @@ export function ttlSerializer<T>(inner: Serializer<T>): Serializer<TtlValue<T>> 
       const hi = input.readU32();
       const lo = input.readU32();
       return { ts: hi * 0x1_0000_0000 + lo, v: inner.read(input) };
+    },
+    snapshotSchema: () => ({
+      id: `ttl<${inner.id}>`,
+      version: inner.version,
+      nested: [schemaOf(inner as Serializer<unknown>)],
+    }),
+    // The timestamp stays; the value evolves as `inner` decides.
+    resolveSchemaCompatibility(old): SchemaCompatibility<TtlValue<T>> {
+      if (!old.id.startsWith("ttl<") || old.nested?.length !== 1) {
+        return incompatible(
+          `"${old.id}" was written without TTL; state cannot change between with and without TTL`,
+        );
+      }
+      const c = resolveSchemaCompatibility(inner, old.nested[0]!);
+      if (c.type !== "compatibleAfterMigration") return c;
+      return {
+        type: "compatibleAfterMigration",
+        readOld(input) {
+          const hi = input.readU32();
+          const lo = input.readU32();
+          return { ts: hi * 0x1_0000_0000 + lo, v: c.readOld(input) };
+        },
+      };
     },
   };
 }

@@ -5,6 +5,7 @@
  * @module
  */
 import { alreadyRegistered } from "../_registration.ts";
+import { restoredStateMigration, stateMeta } from "../_state_migration.ts";
 import { StateError } from "../../errors.ts";
 import { noKeyError } from "../_no_key_error.ts";
 import type {
@@ -915,7 +916,6 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
     if (d.ttlConfig) return this.#ttlState(d, namespaceSerializer);
     const known = alreadyRegistered(this.#states.get(d.name), d, this.#operator);
     if (known) return known as unknown as StateFor<D> & NamespacedState<N>;
-    const typeId = d.typeId();
     const ns = namespaceSerializer as Serializer<unknown> | undefined;
     let state: HeapStateBase<unknown>;
     switch (d.kind) {
@@ -937,22 +937,16 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
     }
     state.name = d.name;
     const pending = this.#pending.get(d.name);
-    const meta: StateMeta = {
-      id: pending?.meta.id ?? this.#nextStateId++,
-      name: d.name,
-      kind: d.kind,
-      typeId,
-      namespace: ns?.id ?? null,
-    };
+    const meta = stateMeta(pending?.meta.id ?? this.#nextStateId++, d, ns);
     if (pending) {
-      if (pending.meta.typeId !== typeId || pending.meta.namespace !== meta.namespace) {
-        throw new StateError(
-          `Cannot restore state "${d.name}" of operator "${this.#operator}": the snapshot holds ` +
-            `${pending.meta.typeId} (namespace ${pending.meta.namespace}), the job asks for ` +
-            `${typeId} (namespace ${meta.namespace})`,
-        );
-      }
+      const migrate = restoredStateMigration(pending.meta, d, ns, this.#operator);
       this.#pending.delete(d.name);
+      if (migrate) {
+        // Migrated while loading. The restored segments hold the old bytes,
+        // so the next snapshot is full rather than a delta on them.
+        for (const e of pending.entries) e[1] = migrate(e[1]);
+        this.#chain = undefined;
+      }
       this.#load(state, pending.entries);
     }
     state.setNamespace(undefined);

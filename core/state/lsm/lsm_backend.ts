@@ -8,6 +8,7 @@
  * @module
  */
 import { alreadyRegistered } from "../_registration.ts";
+import { restoredStateMigration, stateMeta } from "../_state_migration.ts";
 import { CheckpointError, StateError } from "../../errors.ts";
 import { noKeyError } from "../_no_key_error.ts";
 import type {
@@ -943,23 +944,11 @@ export class LsmKeyedStateBackend implements KeyedStateBackend {
     if (d.ttlConfig) return this.#ttlState(d, namespaceSerializer);
     const known = alreadyRegistered(this.#states.get(d.name), d, this.#operator);
     if (known) return known as unknown as StateFor<D> & NamespacedState<N>;
-    const typeId = d.typeId();
     const ns = namespaceSerializer as Serializer<unknown> | undefined;
     const pending = this.#pending.get(d.name);
-    const meta: StateMeta = {
-      id: pending?.id ?? this.#nextStateId++,
-      name: d.name,
-      kind: d.kind,
-      typeId,
-      namespace: ns?.id ?? null,
-    };
-    if (pending && (pending.typeId !== typeId || pending.namespace !== meta.namespace)) {
-      throw new StateError(
-        `Cannot restore state "${d.name}" of operator "${this.#operator}": the snapshot holds ` +
-          `${pending.typeId} (namespace ${pending.namespace}), the job asks for ` +
-          `${typeId} (namespace ${meta.namespace})`,
-      );
-    }
+    const meta = stateMeta(pending?.id ?? this.#nextStateId++, d, ns);
+    const migrate = pending && restoredStateMigration(pending, d, ns, this.#operator);
+    if (migrate) this.#migrateStored(meta.id, migrate);
     let state: LsmState<unknown>;
     switch (d.kind) {
       case "value":
@@ -1004,6 +993,28 @@ export class LsmKeyedStateBackend implements KeyedStateBackend {
       });
     }
     return state as unknown as StateFor<D> & NamespacedState<N>;
+  }
+
+  /**
+   * Rewrites every stored value of state `id` in this subtask's key groups.
+   * Restore opens segments without reading them, so a schema migration is
+   * the one restore step that reads a state: done once, when the state is
+   * registered, and only for a state whose schema changed. The new values
+   * shadow the old ones in the segments the restore linked, so every later
+   * read and snapshot sees the new encoding only.
+   */
+  #migrateStored(id: number, migrate: (value: Uint8Array) => Uint8Array): void {
+    const prefix = new Uint8Array(4);
+    prefix[2] = id >>> 8;
+    prefix[3] = id & 0xff;
+    for (let kg = this.keyGroupRange.start; kg <= this.keyGroupRange.end; kg++) {
+      prefix[0] = kg >>> 8;
+      prefix[1] = kg & 0xff;
+      // Read the key group first: a scan may or may not see writes made during it.
+      const entries = [...this.store.scan({ prefix })];
+      for (const [k, v] of entries) this.store.put(k, migrate(v));
+    }
+    this.wrote();
   }
 
   /** A TTL state: the decorated state over the registered inner one. */

@@ -374,7 +374,9 @@ Deno.test("lsm: restore errors: type mismatch and a missing segment", async () =
   const b = keyed(new LsmStateBackend(SMALL), ALL, shared.restore([h]));
   assert.throws(
     () => b.state(new ValueStateDescriptor("v", Serializers.string)),
-    (e: unknown) => e instanceof StateError && /snapshot holds value<f64>/.test(e.message),
+    (e: unknown) =>
+      e instanceof StateError &&
+      /state "v".*from f64 \(version 1\) in the snapshot to string/.test(e.message),
   );
   b.dispose();
   Deno.removeSync(`${shared.dir}/${h.segments[0]!.name}`);
