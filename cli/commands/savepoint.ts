@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { CheckpointError, ConfigError, WeirError } from "../../core/errors.ts";
+import { CheckpointError, WeirError } from "../../core/errors.ts";
 import { numberFlag, parseCommand, requireFlag, UsageError } from "../args.ts";
 import type { CliIo, Command } from "../command.ts";
 
