@@ -80,6 +80,11 @@ export interface TaskHost {
   sourceEnded(task: Task): Promise<void>;
   /** Sources stop reading (stop-with-savepoint). */
   readonly stopping: boolean;
+  /**
+   * A promise while a keyed backend of the task's chain wants its writes to
+   * wait for background work (a write stall); undefined otherwise.
+   */
+  writeStall?(task: Task): Promise<void> | undefined;
 }
 
 /**
@@ -101,6 +106,8 @@ export interface TaskMetrics {
   recordsIn: number;
   /** ms spent waiting for space in full output channels (backpressure), finished waits. */
   backPressuredMs: number;
+  /** ms spent waiting for a keyed backend's background work (write stalls), finished waits. */
+  writeStalledMs: number;
 }
 
 /** One subtask of an operator chain. */
@@ -114,7 +121,7 @@ export class Task {
   /** Input of a non-source task. */
   readonly gate: InputGate | null;
   /** Counters. */
-  readonly metrics: TaskMetrics = { recordsIn: 0, backPressuredMs: 0 };
+  readonly metrics: TaskMetrics = { recordsIn: 0, backPressuredMs: 0, writeStalledMs: 0 };
   readonly #host: TaskHost;
   readonly #sinks: SinkOperator<unknown>[];
   readonly #tickers: TickingOperator[];
@@ -240,6 +247,18 @@ export class Task {
         this.metrics.backPressuredMs += performance.now() - since;
       }
     }
+    // State writes outran background flushes or compactions: take no more
+    // input until they caught up (mails, such as barriers, still run).
+    for (let stall = this.#host.writeStall?.(this); stall; stall = this.#host.writeStall?.(this)) {
+      const since = performance.now();
+      try {
+        await this.#untilMailOr(stall);
+      } finally {
+        this.metrics.writeStalledMs += performance.now() - since;
+      }
+      if (this.#mails.length > 0) await this.#runMails();
+      this.#checkCancelled();
+    }
     const now = performance.now();
     if (now - this.#lastYield > YIELD_EVERY_MS) {
       if (now - this.#lastIoYield > IO_YIELD_EVERY_MS) {
@@ -312,6 +331,19 @@ export class Task {
       this.#waiting = false;
       await this.#afterBatch();
     }
+  }
+
+  /** Resolves when `p` settles or a mail arrives, whichever comes first. */
+  #untilMailOr(p: Promise<void>): Promise<void> {
+    if (this.#mails.length > 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        if (this.#mailWake === done) this.#mailWake = null;
+        resolve();
+      };
+      this.#mailWake = done;
+      p.then(done, done);
+    });
   }
 
   #pause(ms: number): Promise<void> {
