@@ -1,6 +1,6 @@
 /**
  * `GET /metrics` in the Prometheus text exposition format (0.0.4): records
- * in/out and backpressure per operator, checkpoint counts, durations, sizes,
+ * in/out, backpressure and state write stalls per operator, checkpoint counts, durations, sizes,
  * state size and restarts per job. Names follow Prometheus conventions (base
  * units, `_total` counters), so `promtool check metrics` passes.
  *
@@ -121,6 +121,16 @@ export function renderMetrics(runtime: AdminRuntime): string {
         ol,
         v.backpressureRatio,
       );
+      if (v.stateWriteStallMs !== undefined) {
+        m.add(
+          "weir_operator_state_write_stall_seconds_total",
+          "counter",
+          "Time an operator's keyed state writes waited for the state backend's flushes and " +
+            "compactions (LSM write stalls), summed over its subtasks.",
+          ol,
+          v.stateWriteStallMs / 1000,
+        );
+      }
     }
     const { history, inProgress } = job.checkpoints();
     const entries = latestPerId(history);

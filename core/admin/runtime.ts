@@ -59,6 +59,11 @@ export interface VertexInfo {
   readonly recordsOut: number;
   /** Fraction of recent time its busiest subtask waited on full output channels, 0..1. */
   readonly backpressureRatio: number;
+  /**
+   * ms its subtasks' keyed state writes waited for the backend's background
+   * work (LSM write stalls), summed; absent for operators without such state.
+   */
+  readonly stateWriteStallMs?: number;
 }
 
 /**
@@ -396,11 +401,14 @@ class ClientJob implements AdminJob {
       .sort((a, b) => a[1][0]!.node.id - b[1][0]!.node.id)
       .map(([uid, subtasks]) => {
         let recordsIn = 0, recordsOut = 0, ratio = 0;
+        let stallMs: number | undefined;
         for (const p of subtasks) {
           const t = this.#taskOf(job, p);
           recordsIn += t.operators[0] === p.operator ? t.metrics.recordsIn : p.counters.recordsIn;
           recordsOut += p.counters.recordsOut;
           ratio = Math.max(ratio, this.#backpressure(t));
+          const stalled = p.keyed?.writeStallMs?.();
+          if (stalled !== undefined) stallMs = (stallMs ?? 0) + stalled;
         }
         const node = subtasks[0]!.node;
         return {
@@ -410,6 +418,7 @@ class ClientJob implements AdminJob {
           recordsIn,
           recordsOut,
           backpressureRatio: ratio,
+          ...(stallMs === undefined ? {} : { stateWriteStallMs: stallMs }),
         };
       });
   }
