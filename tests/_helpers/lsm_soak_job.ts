@@ -1,14 +1,15 @@
 /**
  * The LSM memory soak job: keyed 100-byte string values rewritten over a
  * fixed key set, on the LSM backend with small budgets and a checkpoint
- * every second. Prints one JSON line: records written, seconds, peak and
- * final RSS (MiB, from /proc/self/status), the backend's write-stall time
- * as `/metrics` reported it, and the budgets.
+ * every second. Prints one JSON line: records written, seconds, CPU seconds
+ * of the process, peak and final RSS (MiB, from /proc/self/status), the
+ * backend's write-stall time as `/metrics` reported it, and the budgets.
  *
  * deno run -A tests/_helpers/lsm_soak_job.ts --writes N [--keys K] [--memtable-mib M] [--cache-mib C] [--state-backend lsm|heap]
  *
  * @module
  */
+import process from "node:process";
 import { parseArgs } from "node:util";
 import {
   createAdminApp,
@@ -92,12 +93,15 @@ try {
   clearInterval(sampler);
 }
 const seconds = (performance.now() - start) / 1000;
+const cpu = process.cpuUsage();
+const cpuSeconds = (cpu.user + cpu.system) / 1e6;
 const { peak, rss } = memoryMiB();
 Deno.removeSync(dir, { recursive: true });
 console.log(JSON.stringify({
   writes,
   keys,
   seconds,
+  cpuSeconds,
   peakMiB: Math.round(peak),
   rssMiB: Math.round(rss),
   stallSeconds,
