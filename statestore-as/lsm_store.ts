@@ -959,27 +959,37 @@ export class LsmStore {
     try {
       const ex = this.#e.ex;
       // A worker's flush under way: waiting costs less than redoing it here.
-      if (ex.queuedEntries() > 0 && !this.#finishRemote("flush")) this.#flushFrozenHere();
+      if (ex.queuedEntries() > 0) this.#finishRemote("flush");
+      if (ex.queuedEntries() > 0) this.#flushFrozenHere();
       while (this.#segs.length > this.#stallSegments && this.#compactNow());
     } finally {
       this.#writeStallMs += performance.now() - start;
     }
   }
 
-  /** Finishes (or runs) one compaction on this thread; false when none is due. */
+  /**
+   * Finishes (or runs) one compaction on this thread; false when none is
+   * due or it failed (a failure counts as a background error, as when it
+   * runs in the background: the writer goes on).
+   */
   #compactNow(): boolean {
-    if (this.#job) {
+    try {
+      if (this.#job) {
+        while (!this.#step(STEP_ENTRIES));
+        return true;
+      }
+      // A compaction that does not finish in time is left running (cancelling
+      // would cost its work and its worker's memory): the writer goes on.
+      if (this.#remote.compact !== undefined) return this.#finishRemote("compact");
+      const c = this.#pickCompaction();
+      if (c === undefined) return false;
+      this.#startCompaction(c.inputs, c.bottom);
       while (!this.#step(STEP_ENTRIES));
       return true;
+    } catch (err) {
+      this.#backgroundFailed(err);
+      return false;
     }
-    // A compaction that does not finish in time is left running (cancelling
-    // would cost its work and its worker's memory): the writer goes on.
-    if (this.#remote.compact !== undefined) return this.#finishRemote("compact");
-    const c = this.#pickCompaction();
-    if (c === undefined) return false;
-    this.#startCompaction(c.inputs, c.bottom);
-    while (!this.#step(STEP_ENTRIES));
-    return true;
   }
 
   /**
@@ -1641,9 +1651,9 @@ export class LsmStore {
   /**
    * Installs the segment a worker job wrote (`finish` renames or removes
    * its temporary file). Failures go to the stats and, for a flush, to the
-   * checkpoints waiting for it.
+   * checkpoints waiting for it. True when the segment was installed.
    */
-  #remoteDone(kind: Job["kind"], job: RemoteJob, result: StoreJobResult): void {
+  #remoteDone(kind: Job["kind"], job: RemoteJob, result: StoreJobResult): boolean {
     this.#remote[kind] = undefined;
     let seg: LiveSeg | undefined;
     try {
@@ -1656,7 +1666,7 @@ export class LsmStore {
       });
       this.#backgroundFailed(failure);
       if (kind === "flush") { for (const w of this.#waiters.splice(0)) w.reject(failure); }
-      return;
+      return false;
     }
     this.#workerBytesWritten += result.bytesWritten;
     this.#workerBytesRead += result.bytesRead;
@@ -1665,6 +1675,7 @@ export class LsmStore {
     if (result.spare) this.#spare.put(result.spare);
     this.#install(kind, seg, job.inputs);
     this.#schedule();
+    return true;
   }
 
   #remoteFailed(kind: Job["kind"], err: Error): void {
@@ -1690,7 +1701,7 @@ export class LsmStore {
   /**
    * A write stall: blocks until the worker job of `kind` has written its
    * file (at most STALL_WAIT_MS: a worker that died never signals) and
-   * installs it. True when it finished.
+   * installs it. True when its segment was installed.
    */
   #finishRemote(kind: Job["kind"]): boolean {
     const job = this.#remote[kind];
@@ -1700,8 +1711,9 @@ export class LsmStore {
     if (result instanceof Error) {
       job.discard();
       this.#remoteFailed(kind, result);
-    } else this.#remoteDone(kind, job, result);
-    return true;
+      return false;
+    }
+    return this.#remoteDone(kind, job, result);
   }
 
   /** Stops every worker; their jobs' files are removed. */
