@@ -13,14 +13,14 @@ const CACHE_MIB = 2;
 /** The store's budget: three memtables (active, frozen, queued) and the block cache. */
 const BUDGET_MIB = 3 * MEMTABLE_MIB + CACHE_MIB;
 /**
- * What the process holds whatever it writes: the Deno runtime, the V8 heaps
- * of the job's thread (the backend's value cache included) and of the flush
- * and compaction workers, their engines' fixed memory, the worker copy of a
- * frozen memtable and its spare. A run of 100k writes peaks at ~180 MiB, and
- * runs of 2.4M to 12M writes at 260-295 MiB, loaded or not; before write
- * stalls, 3M writes under load passed 600 MiB.
+ * What the process holds whatever it writes: the Deno runtime, the code and
+ * V8 heaps of the job's thread and of the flush and compaction workers
+ * (~200 MiB together), the job thread's JS heap (the backend's value cache,
+ * and garbage between collections: up to ~110 MiB), the worker copy of a
+ * frozen memtable and its spare. Runs of 2.4M to 12M writes peak at 260-340
+ * MiB here, loaded or not; before write stalls, 3M writes passed 600 MiB.
  */
-const FIXED_OVERHEAD_MIB = 330;
+const FIXED_OVERHEAD_MIB = 370;
 const RSS_BOUND_MIB = BUDGET_MIB + FIXED_OVERHEAD_MIB;
 /** Each write is a ~16-byte key and a 100-byte value: 20 budgets' worth of bytes. */
 const WRITES = Math.ceil((20 * BUDGET_MIB * 2 ** 20) / 116);

@@ -5,7 +5,9 @@
  * of the process, peak and final RSS (MiB, from /proc/self/status), the
  * backend's write-stall time as `/metrics` reported it, and the budgets.
  *
- * deno run -A tests/_helpers/lsm_soak_job.ts --writes N [--keys K] [--memtable-mib M] [--cache-mib C] [--state-backend lsm|heap]
+ * deno run -A tests/_helpers/lsm_soak_job.ts --writes N [--keys K] [--memtable-mib M] [--cache-mib C] [--state-backend lsm|heap] [--progress]
+ *
+ * `--progress` prints the RSS, the JS heap and the write-stall time to stderr every second.
  *
  * @module
  */
@@ -33,6 +35,7 @@ const { values } = parseArgs({
     "memtable-mib": { type: "string", default: "4" },
     "cache-mib": { type: "string", default: "2" },
     "state-backend": { type: "string", default: "lsm" },
+    progress: { type: "boolean", default: false },
   },
 });
 const writes = Number(values.writes);
@@ -86,7 +89,18 @@ const sample = async () => {
   );
   if (line !== undefined) stallSeconds = Number(line.split(" ").pop());
 };
-const sampler = setInterval(() => void sample().catch(() => {}), 500);
+let ticks = 0;
+const sampler = setInterval(() => {
+  void sample().catch(() => {});
+  if (values.progress && ++ticks % 2 === 0) {
+    const { peak, rss } = memoryMiB();
+    const heap = Deno.memoryUsage().heapUsed / 2 ** 20;
+    console.error(
+      `${(ticks / 2).toFixed(0)} s: RSS ${rss.toFixed(0)} MiB (peak ${peak.toFixed(0)}), ` +
+        `JS heap ${heap.toFixed(0)} MiB, write stalls ${(stallSeconds ?? 0).toFixed(1)} s`,
+    );
+  }
+}, 500);
 try {
   await client.done;
 } finally {
