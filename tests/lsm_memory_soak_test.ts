@@ -63,6 +63,10 @@ Deno.test("LSM memory soak: 20x the budget written under load keeps RSS under bu
   assert.ok(out.success, `the soak job failed:\n${stderr}`);
   const result = JSON.parse(new TextDecoder().decode(out.stdout).trim().split("\n").pop()!);
   assert.equal(result.writes, WRITES);
+  console.log(
+    `  ${WRITES} writes in ${result.seconds.toFixed(1)} s: peak RSS ${result.peakMiB} MiB ` +
+      `(bound ${RSS_BOUND_MIB}), write stalls ${result.stallSeconds?.toFixed(1)} s`,
+  );
   assert.ok(
     result.peakMiB <= RSS_BOUND_MIB,
     `peak RSS ${result.peakMiB} MiB > ${RSS_BOUND_MIB} MiB (budget ${BUDGET_MIB} + ${FIXED_OVERHEAD_MIB})`,
