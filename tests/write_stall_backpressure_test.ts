@@ -2,7 +2,8 @@
  * A keyed backend's write stall is backpressure: while its `writeStall()`
  * promise is pending, the keyed task takes no more input, its input channel
  * fills and the source is polled no more; when it resolves, the job goes on
- * (a checkpoint triggered meanwhile completes) and no record is lost.
+ * (a checkpoint triggered meanwhile completes) and no record is lost. The
+ * backend's stall time shows in `/metrics`.
  */
 import assert from "node:assert/strict";
 import { BATCH_SIZE } from "../core/runtime/outputs.ts";
@@ -11,7 +12,13 @@ import type {
   KeyedStateBackend,
   StateBackend,
 } from "../core/state/backend.ts";
-import { HeapStateBackend, Serializers, StreamEnvironment } from "../mod.ts";
+import {
+  createAdminApp,
+  HeapStateBackend,
+  jobClientRuntime,
+  Serializers,
+  StreamEnvironment,
+} from "../mod.ts";
 import { Count } from "../bench/_util.ts";
 
 Deno.test("write stall: a pending writeStall() holds the source back until it resolves", async () => {
@@ -28,6 +35,7 @@ Deno.test("write stall: a pending writeStall() holds the source back until it re
         asked++;
         return stallOn ? stalled : undefined;
       };
+      keyed.writeStallMs = () => 1500;
       return keyed;
     },
   } as StateBackend;
@@ -76,6 +84,14 @@ Deno.test("write stall: a pending writeStall() holds the source back until it re
     // Only what the channel between the tasks holds went past the stall.
     assert.ok(polled < 50, `polled ${polled} times`);
     assert.ok(asked >= 1);
+    // The backend's stall time reaches /metrics, per operator, in seconds.
+    const metrics = await (await createAdminApp(jobClientRuntime(client)).request("/metrics"))
+      .text();
+    assert.match(
+      metrics,
+      /\nweir_operator_state_write_stall_seconds_total\{[^}]*operator_uid="count"[^}]*\} 1\.5\n/,
+    );
+    assert.doesNotMatch(metrics, /write_stall_seconds_total\{[^}]*operator_uid="words"/);
     const checkpoint = client.triggerCheckpoint();
     stallOn = false;
     release();
