@@ -341,6 +341,7 @@ function lsmLarge(n: number, vlen: number): void {
         (st0.bytesWritten / userBytes).toFixed(2)
       } ` +
       `(segment bytes written / user bytes), ${st0.flushes} flushes, ${st0.compactions} compactions\n` +
+      `  write stalls during the puts: ${st0.writeStalls} (${st0.writeStallMs.toFixed(0)} ms)\n` +
       `  space amplification ${
         (spaceBefore / spaceAfter).toFixed(2)
       } (live segment bytes / after full compaction; ` +
