@@ -3,17 +3,19 @@
  * Deno KV, classic-level (LevelDB) and lmdb when they load.
  *
  * ```sh
- * deno run -A --unstable-kv bench/lsm_store.ts [--quick] [--full] [--huge-pages]
+ * deno run -A --unstable-kv --v8-flags=--expose-gc bench/lsm_store.ts [--quick] [--full] [--huge-pages] [--only stores|soak]
  * ```
  * `--quick`: 200k keys. Default: 1M keys. `--full`: adds 10M keys (slow, so gated).
- * `--soak-only`: only the keyed-job memory soak rows (see `keyedSoak`).
+ * `--only stores|soak`: only the store rows, or only the keyed-job memory soak rows (`keyedSoak`).
  * `--huge-pages`: the LsmStores ask for transparent huge pages, and only they run.
  * Key numbers are the median of 3 runs. Each row gives wall-clock ops/s and
  * ops per CPU-second of this process (user + system time, from
  * `process.cpuUsage()`): on a shared machine the second is the steadier one,
  * since it leaves out the time the process waited for a core. "peak RSS" is
  * the process's peak resident memory (VmHWM) since its group of rows began
- * (one store and value size; reset through /proc/self/clear_refs).
+ * (one store and value size; reset through /proc/self/clear_refs after a
+ * full GC when run with `--v8-flags=--expose-gc`, as bench/main.ts does;
+ * without it, memory earlier groups left for the GC counts too).
  *
  * @module
  */
@@ -25,7 +27,10 @@ const QUICK = Deno.args.includes("--quick");
 const FULL = Deno.args.includes("--full");
 /** `--huge-pages`: LsmStores ask for transparent huge pages (LsmStoreOptions.hugePages). */
 const HUGE = Deno.args.includes("--huge-pages");
-const SOAK_ONLY = Deno.args.includes("--soak-only");
+const ONLY = Deno.args[Deno.args.indexOf("--only") + 1];
+if (Deno.args.includes("--only") && ONLY !== "stores" && ONLY !== "soak") {
+  throw new Error(`bench/lsm_store.ts: --only takes "stores" or "soak", got ${ONLY}`);
+}
 const rows: string[][] = [];
 /** Keys per getMany call. */
 const BATCH = 64;
@@ -512,10 +517,14 @@ console.log(
 );
 /** Runs one group of rows with the peak RSS reset at its start. */
 async function group(run: () => void | Promise<void>): Promise<void> {
+  // Earlier groups' stores and arrays are garbage: collect them first.
+  const gc = (globalThis as { gc?: () => void }).gc;
+  gc?.();
+  gc?.();
   resetPeakRss();
   await run();
 }
-if (!SOAK_ONLY) {
+if (ONLY !== "soak") {
   for (const vlen of [8, 100]) {
     await group(() => lsmResident(n, vlen));
     await group(() => memoryFloor(n, vlen));
@@ -584,7 +593,7 @@ async function keyedSoak(writes: number): Promise<void> {
     console.error(`  soak ${backend}${busy ? " (busy cores)" : ""}: peak RSS ${r.peakMiB} MiB`);
   }
 }
-if (!HUGE) await keyedSoak(QUICK ? 1_000_000 : FULL ? 12_000_000 : 6_000_000);
+if (!HUGE && ONLY !== "stores") await keyedSoak(QUICK ? 1_000_000 : FULL ? 12_000_000 : 6_000_000);
 
 const head = ["store", "operation", "ops", "ops/s", "ops/CPU-s", "ns/op", "peak RSS (MiB)"];
 const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));

@@ -23,7 +23,8 @@ if (missing.length > 0) {
 }
 for (const [i, path] of paths.entries()) {
   const cmd = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--unstable-kv", path, ...flags],
+    // --expose-gc: benchmarks that report memory collect garbage between cases.
+    args: ["run", "-A", "--unstable-kv", "--v8-flags=--expose-gc", path, ...flags],
     stdout: "inherit",
     stderr: "inherit",
   });
