@@ -14,8 +14,10 @@
  * since it leaves out the time the process waited for a core. "peak RSS" is
  * the process's peak resident memory (VmHWM) since its group of rows began
  * (one store and value size; reset through /proc/self/clear_refs after a
- * full GC when run with `--v8-flags=--expose-gc`, as bench/main.ts does;
- * without it, memory earlier groups left for the GC counts too).
+ * full GC when run with `--v8-flags=--expose-gc`, as bench/main.ts does).
+ * It still counts what earlier groups left resident (freed memory the
+ * allocator keeps), so it is an upper bound for the store rows; the
+ * keyed-job soak rows each run in a process of their own and are exact.
  *
  * @module
  */
