@@ -563,6 +563,8 @@ export class LsmStore {
   #stallSegments: number;
   #writeStalls = 0;
   #writeStallMs = 0;
+  /** A worker compaction a write stall waited for in vain (not waited for again). */
+  #gaveUpOn: RemoteJob | undefined;
   /** The pending `writeStall()` promise, its resolver and when it began. */
   #stalled: { promise: Promise<void>; resolve: () => void; since: number } | undefined;
 
@@ -979,8 +981,15 @@ export class LsmStore {
         return true;
       }
       // A compaction that does not finish in time is left running (cancelling
-      // would cost its work and its worker's memory): the writer goes on.
-      if (this.#remote.compact !== undefined) return this.#finishRemote("compact");
+      // would cost its work and its worker's memory) and not waited for
+      // again: the writer goes on (a starved worker must not stall every write).
+      const remote = this.#remote.compact;
+      if (remote !== undefined) {
+        if (remote === this.#gaveUpOn) return false;
+        if (this.#finishRemote("compact")) return true;
+        this.#gaveUpOn = remote;
+        return false;
+      }
       const c = this.#pickCompaction();
       if (c === undefined) return false;
       this.#startCompaction(c.inputs, c.bottom);
