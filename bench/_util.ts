@@ -53,6 +53,26 @@ export function table(header: string[], rows: (string | number)[][]): string {
   return lines.join("\n");
 }
 
+/**
+ * Resets this process's peak RSS (`VmHWM`) to its current RSS, so the next
+ * `peakRssMiB()` covers only what ran in between (Linux; no-op elsewhere).
+ */
+export function resetPeakRss(): void {
+  try {
+    Deno.writeTextFileSync("/proc/self/clear_refs", "5");
+  } catch { /* not Linux, or not allowed: the peak then covers the whole run */ }
+}
+
+/** This process's peak RSS in MiB since start or the last `resetPeakRss()`; NaN off Linux. */
+export function peakRssMiB(): number {
+  try {
+    const m = Deno.readTextFileSync("/proc/self/status").match(/VmHWM:\s+(\d+) kB/);
+    return m ? Number(m[1]) / 1024 : NaN;
+  } catch {
+    return NaN;
+  }
+}
+
 /** The machine line every report starts with. */
 export function machine(): string {
   return `Deno ${Deno.version.deno} (V8 ${Deno.version.v8}), ${Deno.build.os}/${Deno.build.arch}, ` +

@@ -3,24 +3,36 @@
  * Deno KV, classic-level (LevelDB) and lmdb when they load.
  *
  * ```sh
- * deno run -A --unstable-kv bench/lsm_store.ts [--quick] [--full] [--huge-pages]
+ * deno run -A --unstable-kv --v8-flags=--expose-gc bench/lsm_store.ts [--quick] [--full] [--huge-pages] [--only stores|soak]
  * ```
  * `--quick`: 200k keys. Default: 1M keys. `--full`: adds 10M keys (slow, so gated).
+ * `--only stores|soak`: only the store rows, or only the keyed-job memory soak rows (`keyedSoak`).
  * `--huge-pages`: the LsmStores ask for transparent huge pages, and only they run.
  * Key numbers are the median of 3 runs. Each row gives wall-clock ops/s and
  * ops per CPU-second of this process (user + system time, from
  * `process.cpuUsage()`): on a shared machine the second is the steadier one,
- * since it leaves out the time the process waited for a core.
+ * since it leaves out the time the process waited for a core. "peak RSS" is
+ * the process's peak resident memory (VmHWM) since its group of rows began
+ * (one store and value size; reset through /proc/self/clear_refs after a
+ * full GC when run with `--v8-flags=--expose-gc`, as bench/main.ts does).
+ * It still counts what earlier groups left resident (freed memory the
+ * allocator keeps), so it is an upper bound for the store rows; the
+ * keyed-job soak rows each run in a process of their own and are exact.
  *
  * @module
  */
 import process from "node:process";
 import { LsmStore } from "../statestore-as/mod.ts";
+import { peakRssMiB, resetPeakRss } from "./_util.ts";
 
 const QUICK = Deno.args.includes("--quick");
 const FULL = Deno.args.includes("--full");
 /** `--huge-pages`: LsmStores ask for transparent huge pages (LsmStoreOptions.hugePages). */
 const HUGE = Deno.args.includes("--huge-pages");
+const ONLY = Deno.args[Deno.args.indexOf("--only") + 1];
+if (Deno.args.includes("--only") && ONLY !== "stores" && ONLY !== "soak") {
+  throw new Error(`bench/lsm_store.ts: --only takes "stores" or "soak", got ${ONLY}`);
+}
 const rows: string[][] = [];
 /** Keys per getMany call. */
 const BATCH = 64;
@@ -48,6 +60,7 @@ function report(store: string, op: string, n: number, runs: Timing[]): void {
     Math.round(ops).toLocaleString("en-US"),
     Math.round(cpuOps).toLocaleString("en-US"),
     (ms * 1e6 / n).toFixed(0),
+    peakRssMiB().toFixed(0),
   ]);
   console.error(
     `  ${store} ${op}: ${Math.round(ops).toLocaleString("en-US")} ops/s, ${
@@ -335,6 +348,7 @@ function lsmLarge(n: number, vlen: number): void {
         (st0.bytesWritten / userBytes).toFixed(2)
       } ` +
       `(segment bytes written / user bytes), ${st0.flushes} flushes, ${st0.compactions} compactions\n` +
+      `  write stalls during the puts: ${st0.writeStalls} (${st0.writeStallMs.toFixed(0)} ms)\n` +
       `  space amplification ${
         (spaceBefore / spaceAfter).toFixed(2)
       } (live segment bytes / after full compaction; ` +
@@ -532,25 +546,87 @@ console.log(
     HUGE ? ", LsmStore with huge pages (the peers are not run)" : ""
   }`,
 );
-for (const vlen of [8, 100]) {
-  await lsmResident(n, vlen);
-  memoryFloor(n, vlen);
-  if (!HUGE) mapBench(n, vlen);
+/** Runs one group of rows with the peak RSS reset at its start. */
+async function group(run: () => void | Promise<void>): Promise<void> {
+  // Earlier groups' stores and arrays are garbage: collect them first.
+  const gc = (globalThis as { gc?: () => void }).gc;
+  gc?.();
+  gc?.();
+  resetPeakRss();
+  await run();
 }
-for (const vlen of [8, 100]) lsmLarge(n, vlen);
-if (FULL) {
-  await lsmResident(10_000_000, 8);
-  lsmLarge(10_000_000, 100);
-} else {
-  console.log("10M-key runs are gated behind --full (they take minutes here).");
-}
-if (!HUGE) {
-  await kvBench(QUICK ? 5_000 : 20_000, 100);
-  await classicLevelBench(n, 100);
-  await lmdbBench(QUICK ? 200_000 : n, 100);
+if (ONLY !== "soak") {
+  for (const vlen of [8, 100]) {
+    await group(() => lsmResident(n, vlen));
+    await group(() => memoryFloor(n, vlen));
+    if (!HUGE) await group(() => mapBench(n, vlen));
+  }
+  for (const vlen of [8, 100]) await group(() => lsmLarge(n, vlen));
+  if (FULL) {
+    await group(() => lsmResident(10_000_000, 8));
+    await group(() => lsmLarge(10_000_000, 100));
+  } else {
+    console.log("10M-key runs are gated behind --full (they take minutes here).");
+  }
+  if (!HUGE) {
+    await group(() => kvBench(QUICK ? 5_000 : 20_000, 100));
+    await group(() => classicLevelBench(n, 100));
+    await group(() => lmdbBench(QUICK ? 200_000 : n, 100));
+  }
 }
 
-const head = ["store", "operation", "ops", "ops/s", "ops/CPU-s", "ns/op"];
+/**
+ * The memory soak (tests/_helpers/lsm_soak_job.ts in a process of its own):
+ * a keyed job rewrites 100-byte values over 300k keys with a checkpoint
+ * every second, on the LSM backend (4 MiB memtables, 2 MiB block cache) on
+ * a quiet machine and with both cores kept busy by two other processes, and
+ * on the heap backend. Rows give its peak RSS, and its write-stall time.
+ */
+async function keyedSoak(writes: number): Promise<void> {
+  const cases: Array<[backend: string, busy: number]> = [["lsm", 0], ["lsm", 2], ["heap", 0]];
+  for (const [backend, busy] of cases) {
+    const hogs = Array.from(
+      { length: busy },
+      () => new Deno.Command("sh", { args: ["-c", "while :; do :; done"] }).spawn(),
+    );
+    let out: Deno.CommandOutput;
+    try {
+      out = await new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "-A",
+          new URL("../tests/_helpers/lsm_soak_job.ts", import.meta.url).pathname,
+          "--writes",
+          String(writes),
+          "--state-backend",
+          backend,
+        ],
+        stderr: "inherit",
+      }).output();
+    } finally {
+      for (const h of hogs) {
+        h.kill("SIGKILL");
+        await h.status;
+      }
+    }
+    if (!out.success) throw new Error(`the ${backend} soak job failed`);
+    const r = JSON.parse(new TextDecoder().decode(out.stdout).trim().split("\n").pop()!);
+    const stall = backend === "lsm" ? `, write stalls ${(r.stallSeconds ?? 0).toFixed(1)} s` : "";
+    rows.push([
+      `keyed job, ${backend} backend, 300k keys, v=100B${busy ? ", both cores busy" : ""}`,
+      `rewrite (checkpoint every 1 s${stall})`,
+      writes.toLocaleString("en-US"),
+      Math.round(writes / r.seconds).toLocaleString("en-US"),
+      Math.round(writes / r.cpuSeconds).toLocaleString("en-US"),
+      (r.seconds * 1e9 / writes).toFixed(0),
+      String(r.peakMiB),
+    ]);
+    console.error(`  soak ${backend}${busy ? " (busy cores)" : ""}: peak RSS ${r.peakMiB} MiB`);
+  }
+}
+if (!HUGE && ONLY !== "stores") await keyedSoak(QUICK ? 1_000_000 : FULL ? 12_000_000 : 6_000_000);
+
+const head = ["store", "operation", "ops", "ops/s", "ops/CPU-s", "ns/op", "peak RSS (MiB)"];
 const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
 const line = (r: string[]) =>
   `| ${r.map((c, i) => i >= 2 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)).join(" | ")} |`;

@@ -31,7 +31,8 @@ if (missing.length > 0) {
 for (const [i, path] of paths.entries()) {
   const cmd = new Deno.Command(Deno.execPath(), {
     // --no-lock: bench/lsm_store.ts's comparison stores stay out of deno.lock (see there).
-    args: ["run", "-A", "--unstable-kv", "--no-lock", path, ...flags],
+    // --expose-gc: benchmarks that report memory collect garbage between cases.
+    args: ["run", "-A", "--unstable-kv", "--no-lock", "--v8-flags=--expose-gc", path, ...flags],
     stdout: "inherit",
     stderr: "inherit",
   });

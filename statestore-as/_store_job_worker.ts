@@ -8,29 +8,30 @@
  *
  * @module
  */
-import { runStoreJob, type StoreJobRequest, type StoreJobResult } from "./lsm_store.ts";
+import { runStoreJob, type StoreJobResult } from "./lsm_store.ts";
+import { type JobEnvelope, JobSignal } from "./_store_jobs.ts";
 import { DenoSegmentFs, type SegmentFile } from "./segment_fs.ts";
 import { lowerThreadPriority } from "./_thread_priority.ts";
 import { openExisting } from "./_open_existing.ts";
 
-lowerThreadPriority();
-
-/** A message back: the next bytes of the file, then the job's result or its error. */
+/** A message back about job `id`: the next bytes of the file, then the job's result or its error. */
 export type StoreJobReply =
-  | { chunk: Uint8Array }
-  | { ok: StoreJobResult }
-  | { error: string };
+  & { id: number }
+  & ({ chunk: Uint8Array } | { ok: StoreJobResult } | { error: string });
 
 const scope = self as unknown as {
-  onmessage: ((e: MessageEvent<StoreJobRequest>) => void) | null;
+  onmessage: ((e: MessageEvent<JobEnvelope>) => void) | null;
   postMessage(message: StoreJobReply, transfer: Transferable[]): void;
 };
+
+/** The job running now. */
+let jobId = 0;
 
 /** The output file: each write (the engine's staging buffer) goes out as a chunk. */
 const chunks: SegmentFile = {
   write(data) {
     const chunk = data.slice();
-    scope.postMessage({ chunk }, [chunk.buffer]);
+    scope.postMessage({ id: jobId, chunk }, [chunk.buffer]);
   },
   sync() {},
   close() {},
@@ -39,8 +40,21 @@ const chunks: SegmentFile = {
 /** Reads compaction inputs; handles are dropped after each job (inputs get deleted). */
 const fs = new DenoSegmentFs();
 
-scope.onmessage = ({ data }) => {
+/** Whether this worker's priority is set (by its first job: a worker runs one kind). */
+let prioritySet = false;
+
+scope.onmessage = ({ data: { id, request: data, signal } }) => {
+  jobId = id;
+  if (!prioritySet) {
+    // Compactions yield the CPU to the job's thread. Flushes do not: a
+    // writer that fills memtables faster than they are written waits for
+    // the flush (a write stall), so a starved flush would stall the job
+    // (RocksDB runs flushes in its high-priority pool for the same reason).
+    if (data.kind === "compact") lowerThreadPriority();
+    prioritySet = true;
+  }
   let reply: StoreJobReply;
+  let done: StoreJobResult | undefined;
   const transfer: ArrayBuffer[] = [];
   let file: SegmentFile | undefined;
   try {
@@ -58,13 +72,16 @@ scope.onmessage = ({ data }) => {
       transfer.push(spare.arena, spare.offsets);
       result.spare = spare;
     }
-    reply = { ok: result };
+    reply = { id, ok: result };
+    done = result;
   } catch (e) {
-    reply = { error: e instanceof Error ? e.message : String(e) };
+    reply = { id, error: e instanceof Error ? e.message : String(e) };
   } finally {
     try {
       file?.close(); // failed: the store removes the file
     } catch { /* already failed */ }
   }
+  // The file is complete (or failed): a store waiting for it goes on now.
+  JobSignal.set(signal, done);
   scope.postMessage(reply, transfer);
 };

@@ -8,6 +8,9 @@
  * Workers stay up between jobs (a start costs the calling thread a module
  * load and the worker a wasm compile) and stop after IDLE_MS without work,
  * or when the store closes: an idle worker keeps the process alive.
+ * Cancelling a job terminates its worker, and a terminated worker's memory
+ * is not given back soon: so the store waits for a job (`finishNow`, a
+ * write stall) rather than cancelling it.
  *
  * @module
  */
@@ -17,15 +20,56 @@ import { startBackgroundWorker } from "./_background_worker.ts";
 
 const IDLE_MS = 3000;
 
+/**
+ * A job as posted to a worker. `signal` is shared memory the worker sets
+ * when the job's file is complete, so the store's thread can wait for it
+ * without its event loop (see {@linkcode JobSignal}).
+ */
+export interface JobEnvelope {
+  id: number;
+  request: StoreJobRequest;
+  signal: SharedArrayBuffer;
+}
+
+/**
+ * The layout of a job's signal: an i32 state at byte 0 (RUNNING, DONE or
+ * FAILED) and, once DONE, the result's counts as f64 from byte 8.
+ */
+export const JobSignal = {
+  BYTES: 48,
+  RUNNING: 0,
+  DONE: 1,
+  FAILED: 2,
+  /** Writes `result` and the state, and wakes a waiting thread. */
+  set(signal: SharedArrayBuffer, result: StoreJobResult | undefined): void {
+    const state = new Int32Array(signal, 0, 1);
+    if (result) {
+      const f = new Float64Array(signal, 8, 4);
+      f[0] = result.entries;
+      f[1] = result.bytesWritten;
+      f[2] = result.bytesRead;
+      f[3] = result.blockReads;
+    }
+    Atomics.store(state, 0, result ? JobSignal.DONE : JobSignal.FAILED);
+    Atomics.notify(state, 0);
+  },
+} as const;
+
 interface Pending {
   resolve: (r: StoreJobResult) => void;
   reject: (e: Error) => void;
   chunk: (bytes: Uint8Array) => void;
+  /** Whether the worker writes the file itself (then the store may wait for it). */
+  direct: boolean;
 }
 
 interface Slot {
   worker: Worker;
-  pending: Pending | undefined;
+  /** Jobs whose final message has not arrived, by id. */
+  jobs: Map<number, Pending>;
+  /** The job the worker is running or will run; undefined once it finished. */
+  current: number | undefined;
+  signal: SharedArrayBuffer;
   idle: ReturnType<typeof setTimeout> | undefined;
 }
 
@@ -39,11 +83,14 @@ export class WorkerFailed extends Error {}
 export class StoreJobWorkers {
   #slots = new Map<StoreJobRequest["kind"], Slot>();
   #broken = false;
+  #nextId = 1;
 
   /**
    * Starts `req` on its kind's worker (the arena and offsets of a flush move
    * there); `chunk` receives the file's bytes in order, before the promise
    * resolves. Undefined when no worker can start here: run it on this thread.
+   * The promise settles when the worker's reply arrives, also for a job that
+   * `finishNow` already finished.
    */
   run(
     req: StoreJobRequest,
@@ -51,16 +98,41 @@ export class StoreJobWorkers {
   ): Promise<StoreJobResult> | undefined {
     const slot = this.#slot(req.kind);
     if (slot === undefined) return undefined;
-    if (slot.pending) throw new Error(`a ${req.kind} job is already running`);
+    if (slot.current !== undefined) throw new Error(`a ${req.kind} job is already running`);
     if (slot.idle !== undefined) clearTimeout(slot.idle);
     slot.idle = undefined;
+    const id = this.#nextId++;
     return new Promise<StoreJobResult>((resolve, reject) => {
-      slot.pending = { resolve, reject, chunk };
+      slot.jobs.set(id, { resolve, reject, chunk, direct: req.tmpPath !== undefined });
+      slot.current = id;
+      Atomics.store(new Int32Array(slot.signal, 0, 1), 0, JobSignal.RUNNING);
       const transfer = req.kind === "flush"
         ? [req.arena.buffer as ArrayBuffer, req.offsets.buffer as ArrayBuffer]
         : [];
-      slot.worker.postMessage(req, transfer);
+      const envelope: JobEnvelope = { id, request: req, signal: slot.signal };
+      slot.worker.postMessage(envelope, transfer);
     });
+  }
+
+  /**
+   * Blocks this thread up to `timeoutMs` until the running job of `kind`
+   * has written its file, and returns its result (an Error when it failed).
+   * Undefined when it did not finish in time, or when its bytes stream back
+   * through this thread's event loop (then it cannot finish while this
+   * thread waits). The worker is free for the next job at once.
+   */
+  finishNow(kind: StoreJobRequest["kind"], timeoutMs: number): StoreJobResult | Error | undefined {
+    const slot = this.#slots.get(kind);
+    const id = slot?.current;
+    if (slot === undefined || id === undefined || !slot.jobs.get(id)?.direct) return undefined;
+    const state = new Int32Array(slot.signal, 0, 1);
+    Atomics.wait(state, 0, JobSignal.RUNNING, timeoutMs);
+    const st = Atomics.load(state, 0);
+    if (st === JobSignal.RUNNING) return undefined;
+    slot.current = undefined;
+    if (st === JobSignal.FAILED) return new Error(`the ${kind} job failed on its worker`);
+    const f = new Float64Array(slot.signal, 8, 4);
+    return { entries: f[0]!, bytesWritten: f[1]!, bytesRead: f[2]!, blockReads: f[3]! };
   }
 
   /** Stops the worker running a job of `kind` (its promise rejects with JobCancelled). */
@@ -79,9 +151,10 @@ export class StoreJobWorkers {
     this.#slots.delete(kind);
     if (slot.idle !== undefined) clearTimeout(slot.idle);
     slot.worker.terminate();
-    const pending = slot.pending;
-    slot.pending = undefined; // chunks still queued go nowhere
-    pending?.reject(reason);
+    const jobs = [...slot.jobs.values()];
+    slot.jobs.clear(); // chunks still queued go nowhere
+    slot.current = undefined;
+    for (const p of jobs) p.reject(reason);
   }
 
   #slot(kind: StoreJobRequest["kind"]): Slot | undefined {
@@ -95,18 +168,30 @@ export class StoreJobWorkers {
       this.#broken = true; // no workers here (permissions, platform)
       return undefined;
     }
-    const slot: Slot = { worker, pending: undefined, idle: undefined };
+    const slot: Slot = {
+      worker,
+      jobs: new Map(),
+      current: undefined,
+      signal: new SharedArrayBuffer(JobSignal.BYTES),
+      idle: undefined,
+    };
     worker.onmessage = (e: MessageEvent<StoreJobReply>) => {
-      if ("chunk" in e.data) return slot.pending?.chunk(e.data.chunk);
-      const p = slot.pending;
-      slot.pending = undefined;
-      const idle = setTimeout(() => {
-        if (this.#slots.get(kind) === slot && !slot.pending) this.#stop(kind, new JobCancelled(""));
-      }, IDLE_MS);
-      Deno.unrefTimer(idle);
-      slot.idle = idle;
-      if ("ok" in e.data) p?.resolve(e.data.ok);
-      else p?.reject(new Error(e.data.error));
+      const reply = e.data;
+      const p = slot.jobs.get(reply.id);
+      if ("chunk" in reply) return p?.chunk(reply.chunk);
+      slot.jobs.delete(reply.id);
+      if (slot.current === reply.id) slot.current = undefined;
+      if (slot.jobs.size === 0) {
+        const idle = setTimeout(() => {
+          if (this.#slots.get(kind) === slot && slot.jobs.size === 0) {
+            this.#stop(kind, new JobCancelled(""));
+          }
+        }, IDLE_MS);
+        Deno.unrefTimer(idle);
+        slot.idle = idle;
+      }
+      if ("ok" in reply) p?.resolve(reply.ok);
+      else p?.reject(new Error(reply.error));
     };
     worker.onerror = (e: ErrorEvent) => {
       e.preventDefault();

@@ -4,7 +4,9 @@
 // with the job's thread (and V8's GC threads) for a core; the scheduler
 // splits the time evenly, so the job loses throughput to work that could
 // wait. RocksDB lowers its background threads' priority for the same reason
-// (Env::LowerThreadPoolCPUPriority). Linux only, with the FFI permission:
+// (Env::LowerThreadPoolCPUPriority). Work the job's thread waits for is
+// the exception: the LSM store's flush worker keeps its priority (writes
+// stall on a flush that falls behind). Linux only, with the FFI permission:
 // setpriority() on the calling thread's id raises its nice value; anything
 // else leaves the thread as it is.
 

@@ -48,7 +48,11 @@ export interface LsmStoreOptions {
   dir: string;
   /** File system; defaults to {@linkcode DenoSegmentFs}. */
   fs?: SegmentFs;
-  /** Bytes per memtable (the active one, plus one frozen while it is written). Default 64 MiB. */
+  /**
+   * Bytes per memtable (default 64 MiB). The store holds at most three: the
+   * active one, one frozen while it is written and one queued behind it;
+   * a write that fills the active one then stalls (see `stats().writeStallMs`).
+   */
   memtableBytes?: number;
   /** Bytes of the block cache. Default 64 MiB. */
   blockCacheBytes?: number;
@@ -64,6 +68,13 @@ export interface LsmStoreOptions {
   compactionTrigger?: number;
   /** Run compaction automatically after flushes (default true). */
   autoCompact?: boolean;
+  /**
+   * Live segments above which writes stall until a compaction has merged
+   * some (default 32; at least twice `compactionTrigger`). Memory for the
+   * segments' indexes and blooms then stays bounded when compactions fall
+   * behind the writer (RocksDB's level-0 stop trigger).
+   */
+  stallSegments?: number;
   /**
    * Ask Linux to back the store's memory with transparent huge pages
    * (default false). Random reads over a large memtable then miss the TLB
@@ -160,6 +171,14 @@ export interface LsmStoreStats {
   workerJobs: number;
   /** Whether the store's memory was advised to use huge pages (option `hugePages`). */
   hugePages: boolean;
+  /**
+   * Write stalls: times the writer had to wait for background work (a full
+   * memtable with both frozen places taken, or more than `stallSegments`
+   * live segments), and the ms spent waiting, synchronously in a write or
+   * awaiting {@linkcode LsmStore.writeStall}.
+   */
+  writeStalls: number;
+  writeStallMs: number;
 }
 
 /** The asynchronous part of a checkpoint. */
@@ -182,7 +201,11 @@ interface LiveSeg {
 
 /** A job running on a worker; `discard` drops its temporary file (idempotent). */
 interface RemoteJob {
+  readonly name: string;
+  readonly inputs: LiveSeg[];
   discard(): void;
+  /** Completes its file: renamed into place when `keep` (returns the name), else removed. */
+  finish(keep: boolean): string | undefined;
 }
 
 interface Job {
@@ -205,6 +228,11 @@ const OFF_THREAD_ENTRIES = 20_000;
 /** Compactions of at least this many input bytes run on a worker. */
 const OFF_THREAD_BYTES = 4 << 20;
 const STAGE_BYTES = 1 << 20;
+/**
+ * The longest a write waits for a worker's job before doing the work itself
+ * (which cancels the worker: a last resort, see `_store_jobs.ts`).
+ */
+const STALL_WAIT_MS = 10_000;
 const EMPTY = new Uint8Array(0);
 const SLAB_BYTES = 64 << 10;
 const SLAB_MAX = 1024;
@@ -532,6 +560,13 @@ export class LsmStore {
   #workerJobs = 0;
   #backgroundErrors = 0;
   #lastBackgroundError: string | undefined;
+  #stallSegments: number;
+  #writeStalls = 0;
+  #writeStallMs = 0;
+  /** A worker compaction a write stall waited for in vain (not waited for again). */
+  #gaveUpOn: RemoteJob | undefined;
+  /** The pending `writeStall()` promise, its resolver and when it began. */
+  #stalled: { promise: Promise<void>; resolve: () => void; since: number } | undefined;
 
   private constructor(o: LsmStoreOptions) {
     const memtableBytes = o.memtableBytes ?? 64 << 20;
@@ -553,6 +588,7 @@ export class LsmStore {
     this.#deleteObsolete = o.deleteObsoleteSegments ?? true;
     this.#trigger = Math.max(2, o.compactionTrigger ?? 4);
     this.#autoCompact = o.autoCompact ?? true;
+    this.#stallSegments = Math.max(2 * this.#trigger, o.stallSegments ?? 32);
     this.#unit = Math.max(1, memtableBytes / 4);
     this.#blockSize = blockSize;
     if (o.backgroundThreads ?? true) this.#workers = new StoreJobWorkers();
@@ -894,7 +930,7 @@ export class LsmStore {
     e.load(k, v);
     st = e.guard(() => kind === 1 ? ex.put(kl, vl) : kind === 2 ? ex.del(kl) : ex.merge(kl, vl));
     if (st !== 0) throw e.error(st);
-    this.#schedule();
+    this.#kick();
   }
 
   /**
@@ -906,11 +942,111 @@ export class LsmStore {
   #freeze(): boolean {
     const ex = this.#e.ex;
     if (ex.memEntries() === 0) return false;
-    if (ex.queuedEntries() > 0) this.#flushFrozenHere();
+    if (ex.queuedEntries() > 0 || this.#segs.length > this.#stallSegments) this.#stall();
     const st = this.#e.guard(() => ex.freeze());
     if (st !== 0) throw this.#e.error(st);
     this.#frozenCount++;
     return true;
+  }
+
+  /**
+   * A write stall, RocksDB's "stop": background work fell behind, so this
+   * thread waits for it (or does it) before the memtable it froze is
+   * queued. Bounded: one memtable's flush, or the compactions that bring
+   * the segments back to `stallSegments`.
+   */
+  #stall(): void {
+    const start = performance.now();
+    this.#writeStalls++;
+    try {
+      const ex = this.#e.ex;
+      // A worker's flush under way: waiting costs less than redoing it here.
+      if (ex.queuedEntries() > 0) this.#finishRemote("flush");
+      if (ex.queuedEntries() > 0) this.#flushFrozenHere();
+      while (this.#segs.length > this.#stallSegments && this.#compactNow());
+    } finally {
+      this.#writeStallMs += performance.now() - start;
+    }
+  }
+
+  /**
+   * Finishes (or runs) one compaction on this thread; false when none is
+   * due or it failed (a failure counts as a background error, as when it
+   * runs in the background: the writer goes on).
+   */
+  #compactNow(): boolean {
+    try {
+      if (this.#job) {
+        while (!this.#step(STEP_ENTRIES));
+        return true;
+      }
+      // A compaction that does not finish in time is left running (cancelling
+      // would cost its work and its worker's memory) and not waited for
+      // again: the writer goes on (a starved worker must not stall every write).
+      const remote = this.#remote.compact;
+      if (remote !== undefined) {
+        if (remote === this.#gaveUpOn) return false;
+        if (this.#finishRemote("compact")) return true;
+        this.#gaveUpOn = remote;
+        return false;
+      }
+      const c = this.#pickCompaction();
+      if (c === undefined) return false;
+      this.#startCompaction(c.inputs, c.bottom);
+      while (!this.#step(STEP_ENTRIES));
+      return true;
+    } catch (err) {
+      this.#backgroundFailed(err);
+      return false;
+    }
+  }
+
+  /**
+   * Resolves when the background work the writer waits for is done, or
+   * undefined when none is pending: a task loop awaits it between batches,
+   * so a stall becomes backpressure on the job's sources instead of a
+   * blocking wait inside a write. Due when both frozen memtable places are
+   * taken (the next full memtable would stall) or when live segments exceed
+   * `stallSegments` while a compaction runs. The time awaited counts in
+   * `stats().writeStallMs`.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { LsmStore } from "./mod.ts";
+   * const dir = Deno.makeTempDirSync();
+   * const s = LsmStore.open({ dir });
+   * s.put(new Uint8Array([1]), new Uint8Array([1]));
+   * assert.equal(s.writeStall(), undefined); // nothing to wait for
+   * assert.equal(s.stats().writeStalls, 0);
+   * s.close();
+   * Deno.removeSync(dir, { recursive: true });
+   * ```
+   */
+  writeStall(): Promise<void> | undefined {
+    if (this.#stalled) return this.#stalled.promise;
+    if (this.#closed || !this.#stallDue()) return undefined;
+    let resolve!: () => void;
+    const promise = new Promise<void>((r) => (resolve = r));
+    this.#stalled = { promise, resolve, since: performance.now() };
+    this.#writeStalls++;
+    this.#schedule();
+    return promise;
+  }
+
+  #stallDue(): boolean {
+    if (this.#e.ex.queuedEntries() > 0) return true;
+    return this.#segs.length > this.#stallSegments &&
+      (this.#remote.compact !== undefined || this.#job?.kind === "compact");
+  }
+
+  /** Ends a `writeStall()` wait once background work caught up (or failed, or the store closed). */
+  #unstall(force: boolean): void {
+    const s = this.#stalled;
+    if (s === undefined || (!force && !this.#closed && this.#stallDue())) return;
+    this.#stalled = undefined;
+    this.#writeStallMs += performance.now() - s.since;
+    s.resolve();
   }
 
   /** Writes the frozen memtable on this thread now (a worker's flush of it is dropped). */
@@ -1182,6 +1318,9 @@ export class LsmStore {
       lastBackgroundError: this.#lastBackgroundError,
       workerJobs: this.#workerJobs,
       hugePages: this.#e.hugePages,
+      writeStalls: this.#writeStalls,
+      writeStallMs: this.#writeStallMs +
+        (this.#stalled ? performance.now() - this.#stalled.since : 0),
     };
   }
 
@@ -1217,6 +1356,7 @@ export class LsmStore {
       infos = this.#infos();
     } finally {
       this.#closed = true;
+      this.#unstall(true);
       this.#dropWorkers();
       if (this.#job) this.#abortJob();
       for (const w of this.#waiters.splice(0)) w.reject(new StateError("LsmStore closed"));
@@ -1362,6 +1502,7 @@ export class LsmStore {
       const waiting = this.#waiters;
       this.#waiters = waiting.filter((w) => w.upTo > written);
       for (const w of waiting) if (w.upTo <= written) w.resolve(infos);
+      this.#unstall(false);
       return;
     }
     const first = this.#segs.indexOf(inputs[0]!);
@@ -1378,6 +1519,7 @@ export class LsmStore {
       else this.#obsolete.push(s.name);
     }
     this.#compactions++;
+    this.#unstall(false);
   }
 
   // ---- jobs on workers --------------------------------------------------------------
@@ -1457,6 +1599,8 @@ export class LsmStore {
     let writeError: unknown;
     let dropped = false;
     const job: RemoteJob = {
+      name,
+      inputs,
       discard: () => {
         if (dropped) return;
         dropped = true;
@@ -1464,6 +1608,22 @@ export class LsmStore {
           out?.close();
         } catch { /* already failed */ }
         if (out || direct) this.#fs.remove(tmp);
+      },
+      finish: (keep) => {
+        if (writeError !== undefined) throw writeError;
+        if (!direct) {
+          out ??= this.#fs.create(tmp); // an empty result wrote no bytes yet
+          out.sync();
+          out.close();
+        }
+        if (!keep) {
+          this.#fs.remove(tmp);
+          dropped = true;
+          return undefined;
+        }
+        this.#fs.rename(tmp, `${this.#dir}/${name}`);
+        dropped = true;
+        return name;
       },
     };
     const running = this.#workers!.run(request, (bytes) => {
@@ -1485,57 +1645,85 @@ export class LsmStore {
     }
     this.#remote[kind] = job;
     running.then((result) => {
-      if (this.#remote[kind] !== job || this.#closed) return job.discard();
-      this.#remote[kind] = undefined;
-      let seg: LiveSeg | undefined;
-      try {
-        if (writeError !== undefined) throw writeError;
-        if (!direct) {
-          out ??= this.#fs.create(tmp); // an empty result wrote no bytes yet
-          out.sync();
-          out.close();
-        }
-        if (result.entries > 0 || kind === "flush") {
-          this.#fs.rename(tmp, `${this.#dir}/${name}`);
-          seg = this.#liveSeg(name);
-        } else this.#fs.remove(tmp);
-      } catch (err) {
-        job.discard();
-        const failure = new StateError(`writing segment ${name} failed: ${String(err)}`, {
-          cause: err,
-        });
-        this.#backgroundFailed(failure);
-        if (kind === "flush") { for (const w of this.#waiters.splice(0)) w.reject(failure); }
-        return;
+      if (this.#remote[kind] !== job || this.#closed) {
+        // Finished already (a write stall waited for it) or no longer wanted.
+        if (result.spare && !this.#closed) this.#spare.put(result.spare);
+        return job.discard();
       }
-      this.#workerBytesWritten += result.bytesWritten;
-      this.#workerBytesRead += result.bytesRead;
-      this.#workerBlockReads += result.blockReads;
-      this.#workerJobs++;
-      if (result.spare) this.#spare.put(result.spare);
-      this.#install(kind, seg, inputs);
-      this.#schedule();
+      this.#remoteDone(kind, job, result);
     }, (err: Error) => {
       job.discard();
       if (this.#remote[kind] !== job || err instanceof JobCancelled) return;
-      this.#remote[kind] = undefined;
-      this.#backgroundFailed(err);
-      if (err instanceof WorkerFailed) {
-        // Workers do not work here: this thread does the jobs from now on.
-        this.#dropWorkers();
-        this.#schedule();
-        return;
-      }
-      // A failed compaction is retried after the next flush; a failed flush
-      // fails the checkpoints waiting for it (the frozen memtable stays, and
-      // the next freeze writes it on this thread).
-      if (kind === "flush") {
-        const failure = new StateError(`writing the memtable failed: ${err.message}`, {
-          cause: err,
-        });
-        for (const w of this.#waiters.splice(0)) w.reject(failure);
-      }
+      this.#remoteFailed(kind, err);
     });
+  }
+
+  /**
+   * Installs the segment a worker job wrote (`finish` renames or removes
+   * its temporary file). Failures go to the stats and, for a flush, to the
+   * checkpoints waiting for it. True when the segment was installed.
+   */
+  #remoteDone(kind: Job["kind"], job: RemoteJob, result: StoreJobResult): boolean {
+    this.#remote[kind] = undefined;
+    let seg: LiveSeg | undefined;
+    try {
+      const name = job.finish(result.entries > 0 || kind === "flush");
+      if (name !== undefined) seg = this.#liveSeg(name);
+    } catch (err) {
+      job.discard();
+      const failure = new StateError(`writing segment ${job.name} failed: ${String(err)}`, {
+        cause: err,
+      });
+      this.#backgroundFailed(failure);
+      if (kind === "flush") { for (const w of this.#waiters.splice(0)) w.reject(failure); }
+      return false;
+    }
+    this.#workerBytesWritten += result.bytesWritten;
+    this.#workerBytesRead += result.bytesRead;
+    this.#workerBlockReads += result.blockReads;
+    this.#workerJobs++;
+    if (result.spare) this.#spare.put(result.spare);
+    this.#install(kind, seg, job.inputs);
+    this.#schedule();
+    return true;
+  }
+
+  #remoteFailed(kind: Job["kind"], err: Error): void {
+    this.#remote[kind] = undefined;
+    this.#backgroundFailed(err);
+    if (err instanceof WorkerFailed) {
+      // Workers do not work here: this thread does the jobs from now on.
+      this.#dropWorkers();
+      this.#schedule();
+      return;
+    }
+    // A failed compaction is retried after the next flush; a failed flush
+    // fails the checkpoints waiting for it (the frozen memtable stays, and
+    // the next freeze writes it on this thread).
+    if (kind === "flush") {
+      const failure = new StateError(`writing the memtable failed: ${err.message}`, {
+        cause: err,
+      });
+      for (const w of this.#waiters.splice(0)) w.reject(failure);
+    }
+  }
+
+  /**
+   * A write stall: blocks until the worker job of `kind` has written its
+   * file (at most STALL_WAIT_MS: a worker that died never signals) and
+   * installs it. True when its segment was installed.
+   */
+  #finishRemote(kind: Job["kind"]): boolean {
+    const job = this.#remote[kind];
+    if (job === undefined || this.#workers === undefined) return false;
+    const result = this.#workers.finishNow(kind, STALL_WAIT_MS);
+    if (result === undefined) return false;
+    if (result instanceof Error) {
+      job.discard();
+      this.#remoteFailed(kind, result);
+      return false;
+    }
+    return this.#remoteDone(kind, job, result);
   }
 
   /** Stops every worker; their jobs' files are removed. */
@@ -1551,6 +1739,8 @@ export class LsmStore {
   #backgroundFailed(err: unknown): void {
     this.#backgroundErrors++;
     this.#lastBackgroundError = err instanceof Error ? err.message : String(err);
+    // The writer goes on; its next full memtable does the work synchronously.
+    this.#unstall(true);
   }
 
   /** Drops the worker job of `kind` (a synchronous job on this thread replaces it). */
@@ -1614,6 +1804,19 @@ export class LsmStore {
    */
   #drain(flushOnly: boolean): void {
     while (this.#nextJob(flushOnly)) while (!this.#step(STEP_ENTRIES));
+  }
+
+  /**
+   * Starts due background jobs now (a worker begins the flush at once, not
+   * when the event loop next runs timers) and schedules the rest.
+   */
+  #kick(): void {
+    try {
+      if (!this.#job) this.#startJobs();
+    } catch (err) {
+      this.#backgroundFailed(err);
+    }
+    this.#schedule();
   }
 
   #schedule(): void {

@@ -1,6 +1,6 @@
 /**
  * `GET /metrics` in the Prometheus text exposition format (0.0.4): records
- * in/out and backpressure per operator, source reader counters (such as the
+ * in/out, backpressure and state write stalls per operator, source reader counters (such as the
  * file source's replaced UTF-8 sequences), checkpoint counts, durations, sizes,
  * state size and restarts per job. Names follow Prometheus conventions (base
  * units, `_total` counters), so `promtool check metrics` passes.
@@ -155,6 +155,16 @@ export function renderMetrics(runtime: AdminRuntime): string {
           `The source's reader counter ${name} (see the source's docs), over its subtasks.`,
           ol,
           n,
+        );
+      }
+      if (v.stateWriteStallMs !== undefined) {
+        m.add(
+          "weir_operator_state_write_stall_seconds_total",
+          "counter",
+          "Time an operator's keyed state writes waited for the state backend's flushes and " +
+            "compactions (LSM write stalls), summed over its subtasks.",
+          ol,
+          v.stateWriteStallMs / 1000,
         );
       }
     }

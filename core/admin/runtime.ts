@@ -64,6 +64,11 @@ export interface VertexInfo {
   readonly sourceCounters?: Readonly<Record<string, number>>;
   /** A split-reading source's splits and their positions, per subtask. */
   readonly splits?: readonly (SplitInfo & { subtask: number })[];
+  /**
+   * ms its subtasks' keyed state writes waited for the backend's background
+   * work (LSM write stalls), summed; absent for operators without such state.
+   */
+  readonly stateWriteStallMs?: number;
 }
 
 /**
@@ -405,6 +410,7 @@ class ClientJob implements AdminJob {
         let recordsIn = 0, recordsOut = 0, ratio = 0;
         let sourceCounters: Record<string, number> | undefined;
         const splits: (SplitInfo & { subtask: number })[] = [];
+        let stallMs: number | undefined;
         for (const p of subtasks) {
           const reader = p.operator instanceof SourceOperator ? p.operator.reader : undefined;
           for (const [name, n] of Object.entries(reader?.counters?.() ?? {})) {
@@ -418,6 +424,8 @@ class ClientJob implements AdminJob {
           recordsIn += t.operators[0] === p.operator ? t.metrics.recordsIn : p.counters.recordsIn;
           recordsOut += p.counters.recordsOut;
           ratio = Math.max(ratio, this.#backpressure(t));
+          const stalled = p.keyed?.writeStallMs?.();
+          if (stalled !== undefined) stallMs = (stallMs ?? 0) + stalled;
         }
         const node = subtasks[0]!.node;
         return {
@@ -429,6 +437,7 @@ class ClientJob implements AdminJob {
           backpressureRatio: ratio,
           ...(sourceCounters ? { sourceCounters } : {}),
           ...(splits.length > 0 ? { splits } : {}),
+          ...(stallMs === undefined ? {} : { stateWriteStallMs: stallMs }),
         };
       });
   }

@@ -280,6 +280,15 @@ export class Job implements TaskHost {
   }
 
   /** @internal A source task ran out of input (or the job stops). */
+  /** @internal Waits for the write stall of a keyed backend of `task`'s chain, if one is due. */
+  writeStall(task: Task): Promise<void> | undefined {
+    for (const p of this.#byTask.get(task) ?? []) {
+      const stall = p.keyed?.writeStall?.();
+      if (stall) return stall;
+    }
+    return undefined;
+  }
+
   sourceEnded(_task: Task): Promise<void> {
     const coordinator = this.#coordinator;
     if (!coordinator) return Promise.resolve();

@@ -114,6 +114,11 @@ export interface TaskHost {
   readonly stopping: boolean;
   /** Whether a source that stops ends event time (a watermark of +∞). */
   readonly drain: boolean;
+  /**
+   * A promise while a keyed backend of the task's chain wants its writes to
+   * wait for background work (a write stall); undefined otherwise.
+   */
+  writeStall?(task: Task): Promise<void> | undefined;
 }
 
 /**
@@ -274,6 +279,13 @@ export class Task {
         this.metrics.backPressuredMs += performance.now() - since;
       }
     }
+    // State writes outran background flushes or compactions: take no more
+    // input until they caught up or a mail (a barrier, a timer) arrived.
+    // One wait per batch: after a failed background job the next batch's
+    // writes do the work themselves, and report the failure.
+    // (The backend counts the time in its stats.)
+    const stall = this.#host.writeStall?.(this);
+    if (stall) await this.#untilMailOr(stall);
     const now = performance.now();
     if (now - this.#lastYield > YIELD_EVERY_MS) {
       if (now - this.#lastIoYield > IO_YIELD_EVERY_MS) {
@@ -347,6 +359,19 @@ export class Task {
       this.#waiting = false;
       await this.#afterBatch();
     }
+  }
+
+  /** Resolves when `p` settles or a mail arrives, whichever comes first. */
+  #untilMailOr(p: Promise<void>): Promise<void> {
+    if (this.#mails.length > 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        if (this.#mailWake === done) this.#mailWake = null;
+        resolve();
+      };
+      this.#mailWake = done;
+      p.then(done, done);
+    });
   }
 
   #pause(ms: number): Promise<void> {

@@ -322,6 +322,15 @@ export interface KeyedStateBackend {
    * registration. A backend without it gets every timer written through.
    */
   onSnapshot?(flush: () => void): void;
+  /**
+   * Resolves when the background work the backend's writes wait for has
+   * caught up (the LSM backend's flushes and compactions); undefined when
+   * writes need not wait. The task awaits it between batches, so a write
+   * stall becomes backpressure on the job's sources.
+   */
+  writeStall?(): Promise<void> | undefined;
+  /** ms writes have waited for background work so far (write stalls). */
+  writeStallMs?(): number;
   /** Stores raw bytes under a store key (timers use reserved state ids). */
   rawPut(key: Uint8Array, value: Uint8Array): void;
   /** Deletes a raw store key. */

@@ -1080,6 +1080,16 @@ export class LsmKeyedStateBackend implements KeyedStateBackend {
     return this.store.stats().segments.map((s) => s.name);
   }
 
+  /** Resolves when the store's flushes and compactions caught up with the writes (see `LsmStore.writeStall`). */
+  writeStall(): Promise<void> | undefined {
+    return this.store.writeStall();
+  }
+
+  /** ms the store's writes waited for flushes and compactions (`LsmStore` stats). */
+  writeStallMs(): number {
+    return this.store.stats().writeStallMs;
+  }
+
   /** Runs `flush` first in every snapshot, before the memtable is frozen. */
   onSnapshot(flush: () => void): void {
     this.#snapshotHooks.push(flush);
