@@ -154,6 +154,15 @@ export {
   KeyedStream,
 } from "./core/dataflow/data_stream.ts";
 export type { GraphBuilder, OperatorOptions } from "./core/dataflow/data_stream.ts";
+export { AsyncDataStream, DEFAULT_ASYNC_CAPACITY } from "./core/dataflow/async_data_stream.ts";
+export { AsyncRetryStrategies } from "./core/dataflow/async_function.ts";
+export type {
+  AsyncFunction,
+  AsyncRetryStrategy,
+  RetryPredicates,
+  RichAsyncFunction,
+} from "./core/dataflow/async_function.ts";
+export { AsyncTimeoutError } from "./core/runtime/async_wait_operator.ts";
 export { StreamEnvironment } from "./core/dataflow/environment.ts";
 export type {
   AdminOptions,

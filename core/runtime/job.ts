@@ -477,6 +477,7 @@ export class Job implements TaskHost {
       operatorState: placed.operatorState,
       isRestored: this.#restorePlan !== undefined,
       ...(config.log ? { log: config.log } : {}),
+      mailbox: task.mailbox,
       keySerializer,
       keyedBackend,
       timerService<N>(target: TimerTarget<N>, ns?: Serializer<N>): InternalTimerService<N> {

@@ -21,6 +21,32 @@ export interface Output<T> {
   emitWatermark(timestamp: number): void;
 }
 
+/**
+ * The task's mailbox, for operators whose work completes outside a batch
+ * (async I/O): mails run on the task between batches, so results are emitted
+ * in the same sequence as records, watermarks and barriers.
+ */
+export interface Mailbox {
+  /** Runs `mail` on the task between batches; a mail that throws fails the task. */
+  post(mail: () => void): void;
+  /** Runs mails (and nothing else) until `done()` holds: end of input waits for results. */
+  yieldUntil(done: () => boolean): Promise<void>;
+}
+
+/**
+ * An operator that can ask its task to stop feeding it records: while
+ * `backPressured` holds after a batch, the task runs mails only.
+ */
+export interface CapacityLimited {
+  /** Whether the operator holds as many unfinished records as it may. */
+  readonly backPressured: boolean;
+}
+
+/** Whether `op` limits its input (see {@linkcode CapacityLimited}). */
+export function isCapacityLimited(op: unknown): op is CapacityLimited {
+  return typeof (op as Partial<CapacityLimited>).backPressured === "boolean";
+}
+
 /** What the task gives each operator. */
 export interface OperatorContext {
   /** The operator's uid (stable across runs; maps state on restore). */
@@ -43,6 +69,8 @@ export interface OperatorContext {
   readonly isRestored: boolean;
   /** Where the job reports what it does (stderr by default). */
   readonly log?: (line: string) => void;
+  /** The task's mailbox (absent in harnesses that drive an operator by hand). */
+  readonly mailbox?: Mailbox;
   /** The keyed backend of this subtask; throws if the operator is not keyed. */
   keyedBackend(): KeyedStateBackend;
   /** The key serializer (keyed operators). */

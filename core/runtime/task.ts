@@ -15,7 +15,12 @@ import { Serializers } from "../state/serializer.ts";
 import type { ListState } from "../state/state.ts";
 import type { InputGate } from "./channel.ts";
 import { type BarrierMessage, END_OF_INPUT, MessageKind } from "./messages.ts";
-import { StreamOperator } from "./operator.ts";
+import {
+  type CapacityLimited,
+  isCapacityLimited,
+  type Mailbox,
+  StreamOperator,
+} from "./operator.ts";
 import { SinkOperator } from "./operators.ts";
 import { BATCH_SIZE, type ChannelWriter } from "./outputs.ts";
 
@@ -120,6 +125,7 @@ export class Task {
   readonly #host: TaskHost;
   readonly #sinks: SinkOperator<unknown>[];
   readonly #tickers: TickingOperator[];
+  readonly #limited: CapacityLimited[];
   /** The idle status last sent downstream. */
   #idleSent = false;
   readonly #mails: (() => void | Promise<void>)[] = [];
@@ -147,6 +153,7 @@ export class Task {
       op instanceof SinkOperator && typeof op.sink.flush === "function"
     );
     this.#tickers = operators.filter(isTicking) as unknown as TickingOperator[];
+    this.#limited = operators.filter(isCapacityLimited) as unknown as CapacityLimited[];
   }
 
   /** Sends the idle status downstream when it changed. */
@@ -201,6 +208,25 @@ export class Task {
     }
   }
 
+  /** This task's mailbox, as operators see it. */
+  readonly mailbox: Mailbox = {
+    post: (mail) => this.postMail(mail),
+    yieldUntil: (done) => this.#runMailsUntil(done),
+  };
+
+  /**
+   * Runs mails until `done()`: the task waits for an operator (async I/O at
+   * capacity or finishing) without taking input, but results still flow.
+   */
+  async #runMailsUntil(done: () => boolean): Promise<void> {
+    while (!done()) {
+      this.#checkCancelled();
+      if (this.#mails.length === 0) await this.#pause(1000);
+      await this.#runMails();
+      await this.#waitForOutputs();
+    }
+  }
+
   /** Wakes the task so it notices cancellation. */
   wake(): void {
     this.postMail(() => {});
@@ -232,6 +258,23 @@ export class Task {
       const pending = s.sink.flush!();
       if (pending) await pending;
     }
+    for (const op of this.#limited) {
+      if (op.backPressured) await this.#runMailsUntil(() => !op.backPressured);
+    }
+    await this.#waitForOutputs();
+    const now = performance.now();
+    if (now - this.#lastYield > YIELD_EVERY_MS) {
+      if (now - this.#lastIoYield > IO_YIELD_EVERY_MS) {
+        await new Promise((r) => setTimeout(r, 0));
+        this.#lastIoYield = performance.now();
+      } else await new Promise((r) => setImmediate(r));
+      this.#lastYield = performance.now();
+    }
+    this.#checkCancelled();
+  }
+
+  /** Awaits space in full output channels (backpressure), timing the wait. */
+  async #waitForOutputs(): Promise<void> {
     for (const w of this.writers) {
       if (!w.isFull()) continue;
       const since = this.#backPressuredSince = performance.now();
@@ -242,15 +285,6 @@ export class Task {
         this.metrics.backPressuredMs += performance.now() - since;
       }
     }
-    const now = performance.now();
-    if (now - this.#lastYield > YIELD_EVERY_MS) {
-      if (now - this.#lastIoYield > IO_YIELD_EVERY_MS) {
-        await new Promise((r) => setTimeout(r, 0));
-        this.#lastIoYield = performance.now();
-      } else await new Promise((r) => setImmediate(r));
-      this.#lastYield = performance.now();
-    }
-    this.#checkCancelled();
   }
 
   #checkCancelled(): void {
