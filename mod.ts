@@ -154,7 +154,7 @@ export {
   KeyedStream,
 } from "./core/dataflow/data_stream.ts";
 export type { GraphBuilder, OperatorOptions } from "./core/dataflow/data_stream.ts";
-export { AsyncDataStream, DEFAULT_ASYNC_CAPACITY } from "./core/dataflow/async_data_stream.ts";
+export { AsyncDataStream } from "./core/dataflow/async_data_stream.ts";
 export { AsyncRetryStrategies } from "./core/dataflow/async_function.ts";
 export type {
   AsyncFunction,

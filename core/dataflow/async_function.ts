@@ -68,7 +68,21 @@ export type AsyncFunction<IN, OUT> =
 
 /**
  * When and how often a record's async call is made again. The timeout
- * covers every attempt of a record, as in Flink.
+ * covers every attempt of a record, as in Flink. Usually made with
+ * {@linkcode AsyncRetryStrategies}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { AsyncRetryStrategy } from "@weir/weir";
+ * // Up to 2 retries, 10 ms then 20 ms apart, on network errors only.
+ * const retry: AsyncRetryStrategy<string> = {
+ *   maxRetries: 2,
+ *   delayMs: (attempts) => 10 * attempts,
+ *   retryOnError: (e) => e instanceof TypeError,
+ * };
+ * assert.equal(retry.delayMs(2), 20);
+ * ```
  */
 export interface AsyncRetryStrategy<OUT = unknown> {
   /** Attempts after the first, at most. */
@@ -81,7 +95,18 @@ export interface AsyncRetryStrategy<OUT = unknown> {
   retryOnError?(error: unknown): boolean;
 }
 
-/** Predicates of a retry strategy. */
+/**
+ * Predicates of a retry strategy.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { AsyncRetryStrategies, type RetryPredicates } from "@weir/weir";
+ * const onEmpty: RetryPredicates<string> = { retryOnResult: (r) => r.length === 0 };
+ * const retry = AsyncRetryStrategies.fixedDelay({ maxRetries: 3, delayMs: 5, ...onEmpty });
+ * assert.equal(retry.retryOnResult?.([]), true);
+ * ```
+ */
 export interface RetryPredicates<OUT> {
   /** Retry when the results are these (default: never). */
   readonly retryOnResult?: (results: readonly OUT[]) => boolean;

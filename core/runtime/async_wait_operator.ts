@@ -16,7 +16,20 @@ import { promiseReturnedError } from "./_sync_call.ts";
 import { type CapacityLimited, type Mailbox, StreamOperator } from "./operator.ts";
 import { runtimeContext } from "./operators.ts";
 
-/** An async call that ran out of time and has no `timeout` handler. */
+/**
+ * An async call that ran out of time and has no `timeout` handler: the job
+ * fails with it (as its cause).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { AsyncDataStream, AsyncTimeoutError, JobFailedError, StreamEnvironment } from "@weir/weir";
+ * const env = StreamEnvironment.create();
+ * const never = () => new Promise<string[]>(() => {});
+ * AsyncDataStream.orderedWait(env.fromElements(1), never, 20, 1);
+ * await assert.rejects(env.execute(), (e) => e instanceof JobFailedError && e.cause instanceof AsyncTimeoutError);
+ * ```
+ */
 export class AsyncTimeoutError extends WeirError {}
 
 /** How an {@linkcode AsyncWaitOperator} runs. */
