@@ -380,9 +380,11 @@ export class Job implements TaskHost {
     const logicalEdges = nodes.flatMap((n) => n.inputs);
     plan.edges.forEach((e, k) => {
       const logical = logicalEdges[k]!;
-      const partitioning: Partitioning = logical.partitioning?.kind === "hash"
-        ? logical.partitioning
-        : { kind: e.partitioning } as Partitioning;
+      // Hash and custom edges carry code (key selectors): take them from the logical graph.
+      const partitioning: Partitioning =
+        logical.partitioning?.kind === "hash" || logical.partitioning?.kind === "custom"
+          ? logical.partitioning
+          : { kind: e.partitioning } as Partitioning;
       for (let i = 0; i < par(e.from); i++) {
         let target: Target;
         if (e.chained) {

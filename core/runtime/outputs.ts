@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { ConfigError } from "../errors.ts";
 import { ByteWriter } from "../state/bytes.ts";
 import { murmur3 } from "../state/key_group.ts";
 import type { Channel } from "./channel.ts";
@@ -87,6 +88,25 @@ export class ChannelWriter implements Target {
       case "broadcast":
         this.#select = () => 0;
         break;
+      case "shuffle":
+        this.#select = () => Math.floor(Math.random() * n);
+        break;
+      case "custom": {
+        const { partitioner, keySelector } = partitioning;
+        this.#select = (value) => {
+          const c = partitioner(keySelector(value), n);
+          if (!Number.isInteger(c) || c < 0 || c >= n) {
+            throw new ConfigError(
+              `partitionCustom: the partitioner returned ${c} for ${n} partitions; it must ` +
+                `return an integer from 0 to ${n - 1}`,
+            );
+          }
+          return c;
+        };
+        break;
+      }
+      // Rescale: the plan gives this producer subtask only its subset of channels.
+      case "rescale":
       case "rebalance": {
         let next = subtaskIndex % n;
         this.#select = () => {
