@@ -238,19 +238,23 @@ export type {
   WindowAssignerContext,
 } from "./core/time/window_assigners.ts";
 export {
+  ContinuousEventTimeTrigger,
+  ContinuousProcessingTimeTrigger,
   CountTrigger,
+  DeltaTrigger,
   EventTimeTrigger,
   NeverTrigger,
   ProcessingTimeTrigger,
   PurgingTrigger,
 } from "./core/time/triggers.ts";
 export type {
+  DeltaFunction,
   OnMergeContext,
   Trigger,
   TriggerContext,
   TriggerResult,
 } from "./core/time/triggers.ts";
-export { CountEvictor, TimeEvictor } from "./core/time/evictors.ts";
+export { CountEvictor, DeltaEvictor, TimeEvictor } from "./core/time/evictors.ts";
 export type { Evictor, EvictorContext, TimestampedValue } from "./core/time/evictors.ts";
 export type {
   KeyedStateStore,

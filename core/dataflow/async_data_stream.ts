@@ -60,9 +60,10 @@ function asyncWait<I, O>(
  * assert.deepEqual(out.values, ["user1", "user2", "user3"]);
  * ```
  */
-export const AsyncDataStream = {
+export class AsyncDataStream {
+  private constructor() {}
   /** Emits each record's results in input order. */
-  orderedWait<I, O>(
+  static orderedWait<I, O>(
     stream: DataStream<I>,
     fn: AsyncFunction<I, O>,
     timeoutMs: number,
@@ -70,9 +71,9 @@ export const AsyncDataStream = {
     retryStrategy?: AsyncRetryStrategy<O>,
   ): DataStream<O> {
     return asyncWait(true, stream, fn, timeoutMs, capacity, retryStrategy);
-  },
+  }
   /** Emits results as calls complete (watermarks still keep their place). */
-  unorderedWait<I, O>(
+  static unorderedWait<I, O>(
     stream: DataStream<I>,
     fn: AsyncFunction<I, O>,
     timeoutMs: number,
@@ -80,5 +81,5 @@ export const AsyncDataStream = {
     retryStrategy?: AsyncRetryStrategy<O>,
   ): DataStream<O> {
     return asyncWait(false, stream, fn, timeoutMs, capacity, retryStrategy);
-  },
-};
+  }
+}

@@ -139,16 +139,17 @@ function nonNegative(name: string, v: number): number {
  * assert.equal(calls, 4);
  * ```
  */
-export const AsyncRetryStrategies = {
+export class AsyncRetryStrategies {
+  private constructor() {}
   /** The same delay before every retry. */
-  fixedDelay<OUT = unknown>(
+  static fixedDelay<OUT = unknown>(
     opts: { readonly maxRetries: number; readonly delayMs: number } & RetryPredicates<OUT>,
   ): AsyncRetryStrategy<OUT> {
     const delay = nonNegative("delayMs", opts.delayMs);
     return { ...opts, delayMs: () => delay };
-  },
+  }
   /** `initialDelayMs`, multiplied by `multiplier` (default 2) per retry, capped at `maxDelayMs`. */
-  exponentialBackoff<OUT = unknown>(
+  static exponentialBackoff<OUT = unknown>(
     opts: {
       readonly maxRetries: number;
       readonly initialDelayMs: number;
@@ -171,5 +172,5 @@ export const AsyncRetryStrategies = {
       ...(retryOnError ? { retryOnError } : {}),
       delayMs: (attempts) => Math.min(max, initial * multiplier ** (attempts - 1)),
     };
-  },
-};
+  }
+}
