@@ -163,6 +163,13 @@ export type {
   RichAsyncFunction,
 } from "./core/dataflow/async_function.ts";
 export { AsyncTimeoutError } from "./core/runtime/async_wait_operator.ts";
+export { MetricGroup } from "./core/runtime/metric_group.ts";
+export type {
+  Counter,
+  Histogram,
+  HistogramStatistics,
+  MetricSample,
+} from "./core/runtime/metric_group.ts";
 export { StreamEnvironment } from "./core/dataflow/environment.ts";
 export type {
   AdminOptions,

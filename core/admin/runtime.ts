@@ -17,6 +17,7 @@ import { uidOf } from "../runtime/graph.ts";
 import type { Job, PlacedOperator } from "../runtime/job.ts";
 import type { JobClient } from "../runtime/job_runner.ts";
 import { SourceOperator, type Task } from "../runtime/task.ts";
+import type { MetricSample } from "../runtime/metric_group.ts";
 
 /**
  * A job's status, as Flink names it.
@@ -61,6 +62,18 @@ export interface VertexInfo {
   readonly backpressureRatio: number;
   /** A source's reader counters (`SourceReader.counters`), summed over its subtasks. */
   readonly sourceCounters?: Readonly<Record<string, number>>;
+  /** The operator's output watermark: the lowest over its subtasks (-Infinity before one). */
+  readonly watermark?: number;
+  /**
+   * ms from the event timestamp of the newest record it emitted to now
+   * (event-time latency at this operator; NaN before a timestamped record).
+   */
+  readonly eventTimeLagMs?: number;
+  /** User-defined metrics (`RuntimeContext.getMetricGroup`), per subtask that has any. */
+  readonly userMetrics?: readonly {
+    readonly subtaskIndex: number;
+    readonly samples: readonly MetricSample[];
+  }[];
 }
 
 /**
@@ -400,8 +413,15 @@ class ClientJob implements AdminJob {
       .sort((a, b) => a[1][0]!.node.id - b[1][0]!.node.id)
       .map(([uid, subtasks]) => {
         let recordsIn = 0, recordsOut = 0, ratio = 0;
+        let watermark = Infinity, newest = NaN;
         let sourceCounters: Record<string, number> | undefined;
+        const userMetrics: { subtaskIndex: number; samples: MetricSample[] }[] = [];
         for (const p of subtasks) {
+          watermark = Math.min(watermark, p.counters.watermark);
+          const ts = p.counters.lastTimestamp;
+          if (!Number.isNaN(ts) && !(newest >= ts)) newest = ts;
+          const samples = p.metricGroup.samples();
+          if (samples.length > 0) userMetrics.push({ subtaskIndex: p.subtaskIndex, samples });
           const counters = p.operator instanceof SourceOperator
             ? p.operator.reader?.counters?.()
             : undefined;
@@ -423,6 +443,9 @@ class ClientJob implements AdminJob {
           recordsOut,
           backpressureRatio: ratio,
           ...(sourceCounters ? { sourceCounters } : {}),
+          watermark,
+          eventTimeLagMs: Date.now() - newest,
+          ...(userMetrics.length > 0 ? { userMetrics } : {}),
         };
       });
   }

@@ -39,6 +39,7 @@ import { InternalTimerService, type TimerTarget } from "./timers.ts";
 import { MessageKind } from "./messages.ts";
 import { buildPhysicalPlan, type PhysicalPlan } from "./physical_plan.ts";
 import { DenoCheckpointFs } from "../checkpoint/checkpoint_fs.ts";
+import { MetricGroup } from "./metric_group.ts";
 
 /** What a job runs with. */
 export interface JobConfig {
@@ -86,6 +87,8 @@ export interface PlacedOperator {
   operatorState: OperatorStateStore;
   /** Records in and out (records in counted here when chained; a chain head's are its task's). */
   readonly counters: OperatorCounters;
+  /** User-defined metrics of this subtask. */
+  readonly metricGroup: MetricGroup;
 }
 
 /**
@@ -425,6 +428,7 @@ export class Job implements TaskHost {
           keyed: undefined,
           operatorState: new OperatorStateStore(uidOf(n), restored?.operatorState),
           counters: counters.get(n.id)![i]!,
+          metricGroup: new MetricGroup(),
         };
         this.placed.push(placed);
         this.#byTask.set(task, [...(this.#byTask.get(task) ?? []), placed]);
@@ -480,6 +484,7 @@ export class Job implements TaskHost {
       isRestored: this.#restorePlan !== undefined,
       ...(config.log ? { log: config.log } : {}),
       mailbox: task.mailbox,
+      metricGroup: placed.metricGroup,
       keySerializer,
       keyedBackend,
       timerService<N>(target: TimerTarget<N>, ns?: Serializer<N>): InternalTimerService<N> {

@@ -9,6 +9,7 @@ import type { KeyedStateBackend, StateBackend } from "../state/backend.ts";
 import type { OperatorStateSnapshot, OperatorStateStore } from "../state/operator_state.ts";
 import type { Serializer } from "../state/serializer.ts";
 import type { Clock } from "./clock.ts";
+import type { MetricGroup } from "./metric_group.ts";
 import type { InternalTimerService, TimerTarget } from "./timers.ts";
 
 /** Where an operator emits. */
@@ -69,6 +70,8 @@ export interface OperatorContext {
   readonly isRestored: boolean;
   /** Where the job reports what it does (stderr by default). */
   readonly log?: (line: string) => void;
+  /** User-defined metrics of this subtask (`RuntimeContext.getMetricGroup`). */
+  readonly metricGroup?: MetricGroup;
   /** The task's mailbox (absent in harnesses that drive an operator by hand). */
   readonly mailbox?: Mailbox;
   /** The keyed backend of this subtask; throws if the operator is not keyed. */

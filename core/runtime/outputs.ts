@@ -23,11 +23,15 @@ export interface OperatorCounters {
   recordsIn: number;
   /** Records the operator emitted (main and side outputs). */
   recordsOut: number;
+  /** The last watermark the operator emitted (its output watermark); -Infinity before one. */
+  watermark: number;
+  /** Event timestamp of the last record emitted that had one (NaN before one). */
+  lastTimestamp: number;
 }
 
 /** Fresh zeroed counters. */
 export function newCounters(): OperatorCounters {
-  return { recordsIn: 0, recordsOut: 0 };
+  return { recordsIn: 0, recordsOut: 0, watermark: -Infinity, lastTimestamp: NaN };
 }
 
 /** A place records go: a chained operator's input or a channel writer. */
@@ -222,7 +226,9 @@ export class FanOutput implements Output<unknown> {
 
   /** Emits to every main target. */
   collect(value: unknown, timestamp: number | undefined): void {
-    this.#counters.recordsOut++;
+    const c = this.#counters;
+    c.recordsOut++;
+    if (timestamp !== undefined) c.lastTimestamp = timestamp;
     const single = this.#single;
     if (single !== undefined) single.collect(value, timestamp);
     else for (const t of this.#main) t.collect(value, timestamp);
@@ -237,6 +243,7 @@ export class FanOutput implements Output<unknown> {
 
   /** Forwards a watermark to every target. */
   emitWatermark(timestamp: number): void {
+    this.#counters.watermark = timestamp;
     for (const t of this.#all) t.emitWatermark(timestamp);
   }
 }
