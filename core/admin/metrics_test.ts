@@ -6,6 +6,7 @@ import type { Counter, Histogram } from "../runtime/metric_group.ts";
 import { ConfigError } from "../errors.ts";
 import { WatermarkStrategy } from "../time/watermark_strategy.ts";
 import { QueueSource, waitFor } from "../../tests/_helpers/queue_source.ts";
+import { createAdminApp } from "./app.ts";
 import { renderMetrics } from "./metrics.ts";
 import { jobClientRuntime } from "./runtime.ts";
 
@@ -125,6 +126,15 @@ Deno.test("metrics: user counters, gauges and histograms per subtask; watermark 
     );
     const lag = sample(text, "weir_operator_event_time_lag_seconds", /operator_uid="words"/)!;
     assert.ok(lag >= 4.5 && lag < 60, `lag ${lag}`);
+    // The job view (and so the dashboard) shows the same per operator.
+    const app = createAdminApp(jobClientRuntime(client));
+    const { jobs } = await (await app.request("/jobs")).json();
+    const job = await (await app.request(`/jobs/${jobs[0].id}`)).json();
+    const vertex = job.vertices.find((v: { uid: string }) => v.uid === "words");
+    assert.equal(vertex.watermark, base + 500);
+    assert.ok(vertex["event-time-lag"] >= 4500, String(vertex["event-time-lag"]));
+    const source = job.vertices.find((v: { uid: string }) => v.uid === "events");
+    assert.equal(source.watermark, null, "no watermark out of the source: JSON null");
   } finally {
     client.cancel();
     await client.done;
