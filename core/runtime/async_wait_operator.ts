@@ -57,7 +57,10 @@ interface Entry {
   emitted: boolean;
   attempts: number;
   abort: AbortController | undefined;
-  cancelTimers: (() => void)[];
+  /** When its calls time out (clock ms). */
+  deadline: number;
+  /** Cancels a scheduled retry. */
+  cancelRetry: (() => void) | undefined;
 }
 
 /** In-flight records in a checkpoint: value and timestamp. */
@@ -104,6 +107,9 @@ export class AsyncWaitOperator<I, O> extends StreamOperator<O> implements Capaci
   #tailSegment = 0;
   #mailbox!: Mailbox;
   #saved: ListState<SavedRecord> | undefined;
+  /** Records in flight in start order (so in deadline order), for the timeout timer. */
+  readonly #deadlines: Entry[] = [];
+  #cancelTimeoutTimer: (() => void) | undefined;
   #closed = false;
 
   /** Creates the operator; `options` are checked by the API. */
@@ -157,7 +163,8 @@ export class AsyncWaitOperator<I, O> extends StreamOperator<O> implements Capaci
       emitted: false,
       attempts: 0,
       abort: undefined,
-      cancelTimers: [],
+      deadline: Infinity,
+      cancelRetry: undefined,
     };
     this.#queue.push(entry);
     this.#unemitted++;
@@ -181,7 +188,8 @@ export class AsyncWaitOperator<I, O> extends StreamOperator<O> implements Capaci
       emitted: false,
       attempts: 0,
       abort: undefined,
-      cancelTimers: [],
+      deadline: Infinity,
+      cancelRetry: undefined,
     });
     this.#tailSegment++;
   }
@@ -190,12 +198,38 @@ export class AsyncWaitOperator<I, O> extends StreamOperator<O> implements Capaci
     this.#inFlight++;
     const t = this.#options.timeoutMs;
     if (t !== Infinity) {
-      const clock = this.ctx.clock;
-      entry.cancelTimers.push(
-        clock.schedule(clock.now() + t, () => this.#post(() => this.#timedOut(entry))),
-      );
+      // Every record has the same timeout, so deadlines grow in start order: one timer, for the
+      // earliest, instead of one per record.
+      entry.deadline = this.ctx.clock.now() + t;
+      this.#deadlines.push(entry);
+      if (this.#cancelTimeoutTimer === undefined) this.#scheduleTimeouts();
     }
     this.#attempt(entry);
+  }
+
+  /** Schedules the timer for the earliest deadline of a record still in flight. */
+  #scheduleTimeouts(): void {
+    const q = this.#deadlines;
+    while (q.length > 0 && q[0]!.done) q.shift();
+    const first = q[0];
+    if (first === undefined) {
+      this.#cancelTimeoutTimer = undefined;
+      return;
+    }
+    this.#cancelTimeoutTimer = this.ctx.clock.schedule(
+      first.deadline,
+      () => this.#post(() => this.#timeoutsDue()),
+    );
+  }
+
+  #timeoutsDue(): void {
+    const now = this.ctx.clock.now();
+    const q = this.#deadlines;
+    while (q.length > 0 && (q[0]!.done || q[0]!.deadline <= now)) {
+      const e = q.shift()!;
+      if (!e.done) this.#timedOut(e);
+    }
+    this.#scheduleTimeouts();
   }
 
   /** Posts unless closed: a late callback after cancellation has no task to run on. */
@@ -248,11 +282,9 @@ export class AsyncWaitOperator<I, O> extends StreamOperator<O> implements Capaci
     const retry = this.#options.retry!;
     if (entry.attempts > retry.maxRetries) return false;
     const clock = this.ctx.clock;
-    entry.cancelTimers.push(
-      clock.schedule(
-        clock.now() + retry.delayMs(entry.attempts),
-        () => this.#post(() => !entry.done && this.#attempt(entry)),
-      ),
+    entry.cancelRetry = clock.schedule(
+      clock.now() + retry.delayMs(entry.attempts),
+      () => this.#post(() => !entry.done && this.#attempt(entry)),
     );
     return true;
   }
@@ -276,8 +308,11 @@ export class AsyncWaitOperator<I, O> extends StreamOperator<O> implements Capaci
     entry.results = results;
     entry.done = true;
     entry.abort = undefined;
-    for (const cancel of entry.cancelTimers) cancel();
-    entry.cancelTimers.length = 0;
+    entry.cancelRetry?.();
+    entry.cancelRetry = undefined;
+    // Finished records leave the deadline queue from its head (the timer skips any others).
+    const d = this.#deadlines;
+    while (d.length > 0 && d[0]!.done) d.shift();
     this.#inFlight--;
     const next = this.#pending.shift();
     if (next) this.#start(next);
@@ -337,8 +372,9 @@ export class AsyncWaitOperator<I, O> extends StreamOperator<O> implements Capaci
   /** Aborts calls still in flight and closes the function. */
   override async close(): Promise<void> {
     this.#closed = true;
+    this.#cancelTimeoutTimer?.();
     for (const e of this.#queue) {
-      for (const cancel of e.cancelTimers) cancel();
+      e.cancelRetry?.();
       e.abort?.abort(new WeirError("the job stopped"));
     }
     await this.#fn.close?.();
