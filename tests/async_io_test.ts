@@ -17,6 +17,8 @@ import { HeapStateBackend } from "../core/state/heap/heap_backend.ts";
 import { WatermarkStrategy } from "../core/time/watermark_strategy.ts";
 import { httpLookup, type LookupServer, startLookupServer } from "./_helpers/lookup_server.ts";
 import { until } from "./_helpers/checkpoint_jobs.ts";
+import { committedLines } from "./_helpers/word_count_check.ts";
+import { ExactlyOnceFileSink } from "../core/connectors/exactly_once_file_sink.ts";
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 
@@ -277,4 +279,29 @@ Deno.test("async I/O: bad capacity, timeout or retry settings name the problem",
       }),
     /multiplier must be a finite number >= 1/,
   );
+});
+
+Deno.test("async I/O: at end of input every result is out before the final checkpoint commits", async () => {
+  await withServer(async (server) => {
+    for (const chained of [true, false]) {
+      const dir = Deno.makeTempDirSync({ prefix: "weir-async-final-" });
+      const env = StreamEnvironment.create({
+        stateBackend: new HeapStateBackend(),
+        checkpoint: { dir: `${dir}/ck` },
+        log: () => {},
+      });
+      let numbers: DataStream<number> = env.fromCollection(range(30));
+      // Not chained: the final watermark and barrier reach the operator through a channel.
+      if (!chained) numbers = numbers.rebalance();
+      AsyncDataStream.unorderedWait(numbers, httpLookup(server, () => "?delay=30"), 5000, 50)
+        .addSink(new ExactlyOnceFileSink<string>({ dir: `${dir}/out` }));
+      await env.execute();
+      assert.deepEqual(
+        committedLines(`${dir}/out`).toSorted(),
+        range(30).map((i) => `value-${i}`).toSorted(),
+        chained ? "chained" : "after a channel",
+      );
+      Deno.removeSync(dir, { recursive: true });
+    }
+  });
 });

@@ -111,6 +111,8 @@ export class AsyncWaitOperator<I, O> extends StreamOperator<O> implements Capaci
   readonly #deadlines: Entry[] = [];
   #cancelTimeoutTimer: (() => void) | undefined;
   #closed = false;
+  /** The final watermark arrived: input has ended. */
+  #endOfTime = false;
 
   /** Creates the operator; `options` are checked by the API. */
   constructor(fn: AsyncFunction<I, O>, options: AsyncWaitOptions) {
@@ -129,9 +131,15 @@ export class AsyncWaitOperator<I, O> extends StreamOperator<O> implements Capaci
     }
   }
 
-  /** Whether the task should stop feeding records until some are emitted. */
+  /**
+   * Whether the task should stop feeding records until some are emitted; and
+   * after the final watermark (end of input), until every record is out: the
+   * final checkpoint's barrier follows it, and what is emitted after that
+   * barrier would never be committed.
+   */
   get backPressured(): boolean {
-    return this.#unemitted >= this.#options.capacity;
+    return this.#unemitted >= this.#options.capacity ||
+      (this.#endOfTime && this.#queue.length > 0);
   }
 
   /** Calls in flight now (tests and metrics). */
@@ -174,6 +182,7 @@ export class AsyncWaitOperator<I, O> extends StreamOperator<O> implements Capaci
 
   /** A watermark passes only after every record before it (both modes). */
   override processWatermark(timestamp: number): void {
+    if (timestamp === Infinity) this.#endOfTime = true;
     if (this.#queue.length === 0) {
       this.output.emitWatermark(timestamp);
       return;

@@ -36,10 +36,11 @@ export interface Mailbox {
 
 /**
  * An operator that can ask its task to stop feeding it records: while
- * `backPressured` holds after a batch, the task runs mails only.
+ * `backPressured` holds after a batch (or after the final watermark of a
+ * source), the task runs mails only.
  */
 export interface CapacityLimited {
-  /** Whether the operator holds as many unfinished records as it may. */
+  /** Whether the operator holds as many unfinished records as it may, or must finish them now. */
   readonly backPressured: boolean;
 }
 

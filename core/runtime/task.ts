@@ -258,9 +258,7 @@ export class Task {
       const pending = s.sink.flush!();
       if (pending) await pending;
     }
-    for (const op of this.#limited) {
-      if (op.backPressured) await this.#runMailsUntil(() => !op.backPressured);
-    }
+    await this.#waitForLimited();
     await this.#waitForOutputs();
     const now = performance.now();
     if (now - this.#lastYield > YIELD_EVERY_MS) {
@@ -271,6 +269,13 @@ export class Task {
       this.#lastYield = performance.now();
     }
     this.#checkCancelled();
+  }
+
+  /** Waits, running mails, while an operator of the chain asks for no input (async I/O). */
+  async #waitForLimited(): Promise<void> {
+    for (const op of this.#limited) {
+      if (op.backPressured) await this.#runMailsUntil(() => !op.backPressured);
+    }
   }
 
   /** Awaits space in full output channels (backpressure), timing the wait. */
@@ -333,6 +338,8 @@ export class Task {
     // A stop without drain does not: windows and timers stay in the savepoint.
     this.#sendStatus(false);
     if (this.#host.drain) head.output.emitWatermark(Infinity);
+    // Async I/O in the chain emits its last results before the final checkpoint's barrier.
+    await this.#waitForLimited();
     this.#flushOutputs();
     // Keep serving mails (barriers) until the final checkpoint's barrier is out.
     let released = false;
