@@ -1,7 +1,7 @@
 /**
  * Job resources: `GET /jobs`, `GET /jobs/overview`, `GET /jobs/:jobid` (with
  * vertices: uid, name, parallelism, records in/out, backpressure ratio, output watermark and
- * event-time lag in ms, both null when not finite),
+ * event-time lag and input latency in ms, null when not finite),
  * `GET /jobs/:jobid/vertices/:vertexid/backpressure`, and
  * `PATCH /jobs/:jobid?mode=cancel`.
  *
@@ -83,6 +83,7 @@ function vertexJson(job: AdminJob, v: VertexInfo, now: number): Record<string, u
     // JSON has no infinities: null before the first watermark (and after the final one).
     watermark: Number.isFinite(v.watermark) ? v.watermark : null,
     "event-time-lag": Number.isFinite(v.eventTimeLagMs) ? v.eventTimeLagMs : null,
+    "input-latency": Number.isFinite(v.inputLatencyMs) ? v.inputLatencyMs : null,
   };
 }
 

@@ -1,6 +1,6 @@
 /**
  * `GET /metrics` in the Prometheus text exposition format (0.0.4): records
- * in/out, backpressure, output watermark and event-time lag per operator,
+ * in/out, backpressure, output watermark, event-time lag and input latency per operator,
  * user-defined metrics per operator subtask, source reader counters (such as the
  * file source's replaced UTF-8 sequences), checkpoint counts, durations, sizes,
  * state size and restarts per job. Names follow Prometheus conventions (base
@@ -140,6 +140,16 @@ export function renderMetrics(runtime: AdminRuntime): string {
           "Now minus the event timestamp of the newest record an operator emitted (latency).",
           ol,
           v.eventTimeLagMs / 1000,
+        );
+      }
+      if (v.inputLatencyMs !== undefined && !Number.isNaN(v.inputLatencyMs)) {
+        m.add(
+          "weir_operator_input_latency_seconds",
+          "gauge",
+          "Time record batches recently waited in the input channels of an operator's task " +
+            "(moving average, busiest subtask).",
+          ol,
+          v.inputLatencyMs / 1000,
         );
       }
       for (const { subtaskIndex, samples } of v.userMetrics ?? []) {

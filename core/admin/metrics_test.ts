@@ -65,7 +65,7 @@ function sample(text: string, name: string, labels: RegExp): number | undefined 
   return v === "+Inf" ? Infinity : v === "-Inf" ? -Infinity : Number(v);
 }
 
-Deno.test("metrics: user counters, gauges and histograms per subtask; watermark and event-time lag per operator", async () => {
+Deno.test("metrics: user counters, gauges and histograms per subtask; watermark, event-time lag and input latency per operator", async () => {
   const src = new QueueSource<{ word: string; at: number }>("events");
   const env = StreamEnvironment.create({ parallelism: 2, log: () => {} });
   const out = new CollectSink<string>();
@@ -126,6 +126,13 @@ Deno.test("metrics: user counters, gauges and histograms per subtask; watermark 
     );
     const lag = sample(text, "weir_operator_event_time_lag_seconds", /operator_uid="words"/)!;
     assert.ok(lag >= 4.5 && lag < 60, `lag ${lag}`);
+    // Behind a channel, words has an input latency; the source reads no channel.
+    const latency = sample(text, "weir_operator_input_latency_seconds", /operator_uid="words"/);
+    assert.ok(latency !== undefined && latency >= 0 && latency < 5, `latency ${latency}`);
+    assert.equal(
+      sample(text, "weir_operator_input_latency_seconds", /operator_uid="events"/),
+      undefined,
+    );
     // The job view (and so the dashboard) shows the same per operator.
     const app = createAdminApp(jobClientRuntime(client));
     const { jobs } = await (await app.request("/jobs")).json();
@@ -135,6 +142,8 @@ Deno.test("metrics: user counters, gauges and histograms per subtask; watermark 
     assert.ok(vertex["event-time-lag"] >= 4500, String(vertex["event-time-lag"]));
     const source = job.vertices.find((v: { uid: string }) => v.uid === "events");
     assert.equal(source.watermark, null, "no watermark out of the source: JSON null");
+    assert.equal(source["input-latency"], null);
+    assert.equal(typeof vertex["input-latency"], "number");
   } finally {
     client.cancel();
     await client.done;

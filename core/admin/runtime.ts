@@ -69,6 +69,11 @@ export interface VertexInfo {
    * (event-time latency at this operator; NaN before a timestamped record).
    */
   readonly eventTimeLagMs?: number;
+  /**
+   * ms record batches recently waited in the input channels of its task (the busiest
+   * subtask's moving average; NaN for sources and before the first batch).
+   */
+  readonly inputLatencyMs?: number;
   /** User-defined metrics (`RuntimeContext.getMetricGroup`), per subtask that has any. */
   readonly userMetrics?: readonly {
     readonly subtaskIndex: number;
@@ -413,7 +418,7 @@ class ClientJob implements AdminJob {
       .sort((a, b) => a[1][0]!.node.id - b[1][0]!.node.id)
       .map(([uid, subtasks]) => {
         let recordsIn = 0, recordsOut = 0, ratio = 0;
-        let watermark = Infinity, newest = NaN;
+        let watermark = Infinity, newest = NaN, inputLatency = NaN;
         let sourceCounters: Record<string, number> | undefined;
         const userMetrics: { subtaskIndex: number; samples: MetricSample[] }[] = [];
         for (const p of subtasks) {
@@ -433,6 +438,8 @@ class ClientJob implements AdminJob {
           recordsIn += t.operators[0] === p.operator ? t.metrics.recordsIn : p.counters.recordsIn;
           recordsOut += p.counters.recordsOut;
           ratio = Math.max(ratio, this.#backpressure(t));
+          const waited = t.metrics.inputLatencyMs;
+          if (!Number.isNaN(waited) && !(inputLatency >= waited)) inputLatency = waited;
         }
         const node = subtasks[0]!.node;
         return {
@@ -445,6 +452,7 @@ class ClientJob implements AdminJob {
           ...(sourceCounters ? { sourceCounters } : {}),
           watermark,
           eventTimeLagMs: Date.now() - newest,
+          inputLatencyMs: inputLatency,
           ...(userMetrics.length > 0 ? { userMetrics } : {}),
         };
       });

@@ -167,6 +167,7 @@ export class ChannelWriter implements Target {
       kind: MessageKind.Records,
       values,
       timestamps: this.#timestamps[c]!,
+      sentAt: performance.now(),
     });
     this.#values[c] = [];
     this.#timestamps[c] = null;

@@ -108,6 +108,11 @@ export interface TaskMetrics {
   recordsIn: number;
   /** ms spent waiting for space in full output channels (backpressure), finished waits. */
   backPressuredMs: number;
+  /**
+   * ms record batches waited in the input channels before this task took them: a moving
+   * average over about the last ten batches (NaN before one; source tasks have no input).
+   */
+  inputLatencyMs: number;
 }
 
 /** One subtask of an operator chain. */
@@ -121,7 +126,7 @@ export class Task {
   /** Input of a non-source task. */
   readonly gate: InputGate | null;
   /** Counters. */
-  readonly metrics: TaskMetrics = { recordsIn: 0, backPressuredMs: 0 };
+  readonly metrics: TaskMetrics = { recordsIn: 0, backPressuredMs: 0, inputLatencyMs: NaN };
   readonly #host: TaskHost;
   readonly #sinks: SinkOperator<unknown>[];
   readonly #tickers: TickingOperator[];
@@ -439,6 +444,13 @@ export class Task {
           const values = msg.values;
           const ts = msg.timestamps;
           this.metrics.recordsIn += values.length;
+          if (msg.sentAt !== undefined) {
+            const waited = performance.now() - msg.sentAt;
+            const m = this.metrics;
+            m.inputLatencyMs = Number.isNaN(m.inputLatencyMs)
+              ? waited
+              : m.inputLatencyMs + (waited - m.inputLatencyMs) * 0.1;
+          }
           if (ts === null) {
             for (let i = 0; i < values.length; i++) {
               head.processElement(values[i], undefined, input);

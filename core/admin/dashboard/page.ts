@@ -22,6 +22,7 @@ interface Vertex {
   "backpressure-ratio": number;
   watermark: number | null;
   "event-time-lag": number | null;
+  "input-latency": number | null;
 }
 interface JobDetail {
   jid: string;
@@ -124,6 +125,11 @@ function renderVertices(job: JobDetail): void {
         "td",
         { class: "event-time-lag" },
         v["event-time-lag"] === null ? "-" : `${(v["event-time-lag"] / 1000).toFixed(1)} s`,
+      ),
+      el(
+        "td",
+        { class: "input-latency" },
+        v["input-latency"] === null ? "-" : `${v["input-latency"].toFixed(1)} ms`,
       ),
     )
   ));
