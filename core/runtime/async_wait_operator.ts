@@ -142,11 +142,6 @@ export class AsyncWaitOperator<I, O> extends StreamOperator<O> implements Capaci
       (this.#endOfTime && this.#queue.length > 0);
   }
 
-  /** Calls in flight now (tests and metrics). */
-  get inFlight(): number {
-    return this.#inFlight;
-  }
-
   /** Opens the function and calls it again for the records a restored checkpoint had in flight. */
   override async open(): Promise<void> {
     const mailbox = this.ctx.mailbox;
