@@ -126,11 +126,12 @@ export function renderMetrics(runtime: AdminRuntime): string {
       );
       if (v.watermark !== undefined) {
         m.add(
-          "weir_operator_watermark_milliseconds",
+          "weir_operator_watermark_seconds",
           "gauge",
-          "Output watermark of an operator, the lowest over its subtasks (-Inf before one).",
+          "Output watermark of an operator in seconds (event time), the lowest over its " +
+            "subtasks (-Inf before one).",
           ol,
-          v.watermark,
+          v.watermark / 1000,
         );
       }
       if (v.eventTimeLagMs !== undefined && !Number.isNaN(v.eventTimeLagMs)) {

@@ -90,9 +90,9 @@ Deno.test("metrics: user counters, gauges and histograms per subtask; watermark,
       () =>
         sample(
           renderMetrics(jobClientRuntime(client)),
-          "weir_operator_watermark_milliseconds",
+          "weir_operator_watermark_seconds",
           /operator_uid="words"/,
-        ) === base + 500,
+        ) === (base + 500) / 1000,
       "the words operator's watermark",
     );
     const text = renderMetrics(jobClientRuntime(client));
@@ -117,12 +117,12 @@ Deno.test("metrics: user counters, gauges and histograms per subtask; watermark,
     assert.ok(sample(text, "weir_user_word_length", /subtask_index="0".*quantile="0.5"/)! >= 1);
     // Each subtask of words got every watermark (rebalance broadcasts them): the last record's.
     assert.equal(
-      sample(text, "weir_operator_watermark_milliseconds", /operator_uid="stamped"/),
-      base + 500,
+      sample(text, "weir_operator_watermark_seconds", /operator_uid="stamped"/),
+      (base + 500) / 1000,
     );
     assert.equal(
-      sample(text, "weir_operator_watermark_milliseconds", /operator_uid="words"/),
-      base + 500,
+      sample(text, "weir_operator_watermark_seconds", /operator_uid="words"/),
+      (base + 500) / 1000,
     );
     const lag = sample(text, "weir_operator_event_time_lag_seconds", /operator_uid="words"/)!;
     assert.ok(lag >= 4.5 && lag < 60, `lag ${lag}`);
