@@ -450,7 +450,8 @@ class ClientJob implements AdminJob {
           recordsOut,
           backpressureRatio: ratio,
           ...(sourceCounters ? { sourceCounters } : {}),
-          watermark,
+          // A sink emits no watermark: it has no output watermark to show.
+          ...(node.kind === "sink" ? {} : { watermark }),
           eventTimeLagMs: Date.now() - newest,
           inputLatencyMs: inputLatency,
           ...(userMetrics.length > 0 ? { userMetrics } : {}),
