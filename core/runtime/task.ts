@@ -226,7 +226,8 @@ export class Task {
   async #runMailsUntil(done: () => boolean): Promise<void> {
     while (!done()) {
       this.#checkCancelled();
-      if (this.#mails.length === 0) await this.#pause(1000);
+      // No timer: a result, a barrier or cancellation (`wake`) all arrive as mails.
+      if (this.#mails.length === 0) await new Promise<void>((r) => this.#mailWake = r);
       await this.#runMails();
       await this.#waitForOutputs();
     }
