@@ -305,3 +305,25 @@ Deno.test("async I/O: at end of input every result is out before the final check
     }
   });
 });
+
+Deno.test("async I/O: the timeout covers every retry of a record", async () => {
+  await withServer(async (server) => {
+    const env = StreamEnvironment.create();
+    const out = new CollectSink<string>();
+    const alwaysFailing: RichAsyncFunction<number, string> = {
+      asyncInvoke: httpLookup(server, () => "?fail=1000"),
+      timeout: (id) => [`gave up on ${id}`],
+    };
+    AsyncDataStream.orderedWait(
+      env.fromCollection([7]),
+      alwaysFailing,
+      150,
+      1,
+      AsyncRetryStrategies.fixedDelay({ maxRetries: 1000, delayMs: 20 }),
+    ).addSink(out);
+    await env.execute();
+    assert.deepEqual(out.values, ["gave up on 7"]);
+    const attempts = server.requests.get("7")!;
+    assert.ok(attempts >= 2 && attempts <= 9, `${attempts} attempts in 150 ms, 20 ms apart`);
+  });
+});
