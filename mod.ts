@@ -180,6 +180,22 @@ export {
   KeyedStream,
 } from "./core/dataflow/data_stream.ts";
 export type { GraphBuilder, OperatorOptions } from "./core/dataflow/data_stream.ts";
+export { AsyncDataStream } from "./core/dataflow/async_data_stream.ts";
+export { AsyncRetryStrategies } from "./core/dataflow/async_function.ts";
+export type {
+  AsyncFunction,
+  AsyncRetryStrategy,
+  RetryPredicates,
+  RichAsyncFunction,
+} from "./core/dataflow/async_function.ts";
+export { AsyncTimeoutError } from "./core/runtime/async_wait_operator.ts";
+export { MetricGroup } from "./core/runtime/metric_group.ts";
+export type {
+  Counter,
+  Histogram,
+  HistogramStatistics,
+  MetricSample,
+} from "./core/runtime/metric_group.ts";
 export { StreamEnvironment } from "./core/dataflow/environment.ts";
 export type {
   AdminOptions,
@@ -255,19 +271,23 @@ export type {
   WindowAssignerContext,
 } from "./core/time/window_assigners.ts";
 export {
+  ContinuousEventTimeTrigger,
+  ContinuousProcessingTimeTrigger,
   CountTrigger,
+  DeltaTrigger,
   EventTimeTrigger,
   NeverTrigger,
   ProcessingTimeTrigger,
   PurgingTrigger,
 } from "./core/time/triggers.ts";
 export type {
+  DeltaFunction,
   OnMergeContext,
   Trigger,
   TriggerContext,
   TriggerResult,
 } from "./core/time/triggers.ts";
-export { CountEvictor, TimeEvictor } from "./core/time/evictors.ts";
+export { CountEvictor, DeltaEvictor, TimeEvictor } from "./core/time/evictors.ts";
 export type { Evictor, EvictorContext, TimestampedValue } from "./core/time/evictors.ts";
 export type {
   KeyedStateStore,

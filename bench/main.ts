@@ -12,6 +12,7 @@ const BENCHES = [
   "checkpoint.ts",
   "windows.ts",
   "kafka.ts",
+  "async_io.ts",
 ];
 
 const flags = Deno.args.filter((a) => a === "--quick" || a === "--full");

@@ -42,7 +42,7 @@ function promiseFailure(method: string, operator: string) {
   return (e: unknown) =>
     e instanceof JobFailedError && e.cause instanceof ConfigError &&
     e.cause.message.startsWith(`${method} of operator "${operator}" returned a promise`) &&
-    /async I\/O/.test(e.cause.message) && /do the I\/O in a source/.test(e.cause.message);
+    /AsyncDataStream.orderedWait\/unorderedWait \(async I\/O\)/.test(e.cause.message);
 }
 
 /** Counts words in ValueState "count"; `late` runs after each synchronous call's update. */

@@ -32,7 +32,7 @@ export function dashboardHtml(): string {
 <table id="jobs"><thead><tr><th>Name</th><th>Id</th><th>Status</th><th>Restarts</th><th>Throughput</th></tr></thead>
 <tbody id="jobs-body"></tbody></table>
 <h2>Operators of <span id="selected-job"></span></h2>
-<table id="vertices"><thead><tr><th>Name</th><th>Uid</th><th>Parallelism</th><th>Records in</th><th>Records out</th><th>Backpressure</th></tr></thead>
+<table id="vertices"><thead><tr><th>Name</th><th>Uid</th><th>Parallelism</th><th>Records in</th><th>Records out</th><th>Backpressure</th><th>Watermark</th><th>Event-time lag</th><th>Input latency</th></tr></thead>
 <tbody id="vertices-body"></tbody></table>
 <h2>Checkpoints</h2>
 <div class="counts">

@@ -1,6 +1,7 @@
 /**
  * Job resources: `GET /jobs`, `GET /jobs/overview`, `GET /jobs/:jobid` (with
- * vertices: uid, name, parallelism, records in/out, backpressure ratio),
+ * vertices: uid, name, parallelism, records in/out, backpressure ratio, output watermark and
+ * event-time lag and input latency in ms, null when not finite),
  * `GET /jobs/:jobid/vertices/:vertexid/backpressure`, and
  * `PATCH /jobs/:jobid?mode=cancel`.
  *
@@ -80,6 +81,10 @@ function vertexJson(job: AdminJob, v: VertexInfo, now: number): Record<string, u
     "backpressure-ratio": v.backpressureRatio,
     "backpressure-level": backpressureLevel(v.backpressureRatio),
     ...(v.splits ? { splits: v.splits } : {}),
+    // JSON has no infinities: null before the first watermark (and after the final one).
+    watermark: Number.isFinite(v.watermark) ? v.watermark : null,
+    "event-time-lag": Number.isFinite(v.eventTimeLagMs) ? v.eventTimeLagMs : null,
+    "input-latency": Number.isFinite(v.inputLatencyMs) ? v.inputLatencyMs : null,
   };
 }
 

@@ -1,6 +1,7 @@
 /**
  * `GET /metrics` in the Prometheus text exposition format (0.0.4): records
- * in/out, backpressure and state write stalls per operator, source reader counters (such as the
+ * in/out, backpressure, state write stalls, output watermark, event-time lag and input latency per
+ * operator, user-defined metrics per operator subtask, source reader counters (such as the
  * file source's replaced UTF-8 sequences), checkpoint counts, durations, sizes,
  * state size and restarts per job. Names follow Prometheus conventions (base
  * units, `_total` counters), so `promtool check metrics` passes.
@@ -8,6 +9,7 @@
  * @module
  */
 import { Hono } from "hono";
+import type { MetricSample } from "../runtime/metric_group.ts";
 import type { AdminRuntime } from "./runtime.ts";
 import { latestPerId } from "./stats.ts";
 
@@ -148,6 +150,39 @@ export function renderMetrics(runtime: AdminRuntime): string {
         ol,
         v.backpressureRatio,
       );
+      if (v.watermark !== undefined) {
+        m.add(
+          "weir_operator_watermark_seconds",
+          "gauge",
+          "Output watermark of an operator in seconds (event time), the lowest over its " +
+            "subtasks (-Inf before one).",
+          ol,
+          v.watermark / 1000,
+        );
+      }
+      if (v.eventTimeLagMs !== undefined && !Number.isNaN(v.eventTimeLagMs)) {
+        m.add(
+          "weir_operator_event_time_lag_seconds",
+          "gauge",
+          "Now minus the event timestamp of the newest record an operator emitted (latency).",
+          ol,
+          v.eventTimeLagMs / 1000,
+        );
+      }
+      if (v.inputLatencyMs !== undefined && !Number.isNaN(v.inputLatencyMs)) {
+        m.add(
+          "weir_operator_input_latency_seconds",
+          "gauge",
+          "Time record batches recently waited in the input channels of an operator's task " +
+            "(moving average, busiest subtask).",
+          ol,
+          v.inputLatencyMs / 1000,
+        );
+      }
+      for (const { subtaskIndex, samples } of v.userMetrics ?? []) {
+        const sl = { ...ol, subtask_index: String(subtaskIndex) };
+        for (const s of samples) addUserMetric(m, s, sl);
+      }
       for (const [name, n] of Object.entries(v.sourceCounters ?? {})) {
         m.add(
           `weir_source_${name}_total`,
@@ -256,6 +291,32 @@ export function renderMetrics(runtime: AdminRuntime): string {
     );
   }
   return m.text();
+}
+
+/** A user-defined metric `name` as `weir_user_<name>` (counters end in `_total`). */
+function addUserMetric(m: Exposition, s: MetricSample, labels: Labels): void {
+  const help = `User-defined ${s.kind} ${s.name} (RuntimeContext.getMetricGroup).`;
+  switch (s.kind) {
+    case "counter":
+      m.add(`weir_user_${s.name}_total`, "counter", help, labels, s.value);
+      break;
+    case "gauge":
+      m.add(`weir_user_${s.name}`, "gauge", help, labels, s.value);
+      break;
+    case "histogram":
+      for (const q of [0.5, 0.9, 0.99]) {
+        m.add(
+          `weir_user_${s.name}`,
+          "summary",
+          help,
+          { ...labels, quantile: String(q) },
+          s.value.quantile(q),
+        );
+      }
+      m.add(`weir_user_${s.name}`, "summary", help, labels, s.value.sum, "_sum");
+      m.add(`weir_user_${s.name}`, "summary", help, labels, s.value.count, "_count");
+      break;
+  }
 }
 
 function quantile(values: number[], q: number): number {

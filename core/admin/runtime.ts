@@ -18,6 +18,7 @@ import type { Job, PlacedOperator } from "../runtime/job.ts";
 import type { JobClient } from "../runtime/job_runner.ts";
 import { SourceOperator, type Task } from "../runtime/task.ts";
 import { isSplitReader, type SplitInfo } from "../connectors/source.ts";
+import type { MetricSample } from "../runtime/metric_group.ts";
 
 /**
  * A job's status, as Flink names it.
@@ -69,6 +70,23 @@ export interface VertexInfo {
    * work (LSM write stalls), summed; absent for operators without such state.
    */
   readonly stateWriteStallMs?: number;
+  /** The operator's output watermark: the lowest over its subtasks (-Infinity before one). */
+  readonly watermark?: number;
+  /**
+   * ms from the event timestamp of the newest record it emitted to now
+   * (event-time latency at this operator; NaN before a timestamped record).
+   */
+  readonly eventTimeLagMs?: number;
+  /**
+   * ms record batches recently waited in the input channels of its task (the busiest
+   * subtask's moving average; NaN for sources and before the first batch).
+   */
+  readonly inputLatencyMs?: number;
+  /** User-defined metrics (`RuntimeContext.getMetricGroup`), per subtask that has any. */
+  readonly userMetrics?: readonly {
+    readonly subtaskIndex: number;
+    readonly samples: readonly MetricSample[];
+  }[];
 }
 
 /**
@@ -408,10 +426,17 @@ class ClientJob implements AdminJob {
       .sort((a, b) => a[1][0]!.node.id - b[1][0]!.node.id)
       .map(([uid, subtasks]) => {
         let recordsIn = 0, recordsOut = 0, ratio = 0;
+        let watermark = Infinity, newest = NaN, inputLatency = NaN;
         let sourceCounters: Record<string, number> | undefined;
         const splits: (SplitInfo & { subtask: number })[] = [];
         let stallMs: number | undefined;
+        const userMetrics: { subtaskIndex: number; samples: MetricSample[] }[] = [];
         for (const p of subtasks) {
+          watermark = Math.min(watermark, p.counters.watermark);
+          const ts = p.counters.lastTimestamp;
+          if (!Number.isNaN(ts) && !(newest >= ts)) newest = ts;
+          const samples = p.metricGroup.samples();
+          if (samples.length > 0) userMetrics.push({ subtaskIndex: p.subtaskIndex, samples });
           const reader = p.operator instanceof SourceOperator ? p.operator.reader : undefined;
           for (const [name, n] of Object.entries(reader?.counters?.() ?? {})) {
             sourceCounters ??= {};
@@ -426,6 +451,8 @@ class ClientJob implements AdminJob {
           ratio = Math.max(ratio, this.#backpressure(t));
           const stalled = p.keyed?.writeStallMs?.();
           if (stalled !== undefined) stallMs = (stallMs ?? 0) + stalled;
+          const waited = t.metrics.inputLatencyMs;
+          if (!Number.isNaN(waited) && !(inputLatency >= waited)) inputLatency = waited;
         }
         const node = subtasks[0]!.node;
         return {
@@ -438,6 +465,11 @@ class ClientJob implements AdminJob {
           ...(sourceCounters ? { sourceCounters } : {}),
           ...(splits.length > 0 ? { splits } : {}),
           ...(stallMs === undefined ? {} : { stateWriteStallMs: stallMs }),
+          // A sink emits no watermark: it has no output watermark to show.
+          ...(node.kind === "sink" ? {} : { watermark }),
+          eventTimeLagMs: Date.now() - newest,
+          inputLatencyMs: inputLatency,
+          ...(userMetrics.length > 0 ? { userMetrics } : {}),
         };
       });
   }

@@ -114,8 +114,30 @@ class NodeSettings {
     this.node.parallelism = parallelism;
     return this;
   }
-  /** Keeps this operator out of its producer's chain. */
+  /**
+   * Runs this operator in a task of its own: neither chained to its producer
+   * nor its consumers to it (Flink's `disableChaining`).
+   */
   disableChaining(): this {
+    this.node.chainable = false;
+    this.node.chainOutputs = false;
+    return this;
+  }
+  /**
+   * Starts a new chain at this operator: it is not chained to its producer,
+   * and the operators after it may chain to it.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { StreamEnvironment } from "@weir/weir";
+   * const env = StreamEnvironment.create();
+   * env.fromElements(1, 2).map((n: number) => n + 1).startNewChain().filter((n) => n > 2).print();
+   * const chains = env.getExecutionPlan().chains.map((c) => c.vertices.length);
+   * assert.deepEqual(chains, [1, 3]); // source | map -> filter -> print
+   * ```
+   */
+  startNewChain(): this {
     this.node.chainable = false;
     return this;
   }
@@ -257,6 +279,78 @@ export class DataStream<T> extends NodeSettings {
   ): DataStream<T> | BroadcastStream<T> {
     const s = new DataStream<T>(this.env, this.node, { kind: "broadcast" }, this.sideOutput);
     return descriptors.length ? new BroadcastStream(s, descriptors) : s;
+  }
+
+  /**
+   * Sends records round-robin to a subset of the next operator's subtasks:
+   * each subtask here feeds its own group there (or a group here feeds one
+   * there), so fewer channels are needed than with `rebalance`.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { StreamEnvironment } from "@weir/weir";
+   * const env = StreamEnvironment.create({ parallelism: 4 });
+   * env.fromCollection([1, 2, 3, 4]).setParallelism(2).rescale().map((n: number) => n).print();
+   * const plan = env.getExecutionPlan();
+   * assert.equal(plan.channels.length, 4); // 2 producers x 2 consumers each, not 2 x 4
+   * ```
+   */
+  rescale(): DataStream<T> {
+    return new DataStream<T>(this.env, this.node, { kind: "rescale" }, this.sideOutput);
+  }
+
+  /**
+   * Sends each record to a uniformly random subtask of the next operator.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { CollectSink, StreamEnvironment } from "@weir/weir";
+   * const env = StreamEnvironment.create({ parallelism: 2 });
+   * const out = new CollectSink<number>();
+   * env.fromCollection([1, 2, 3]).shuffle().map((n: number) => n * 2).addSink(out);
+   * await env.execute();
+   * assert.deepEqual(out.values.toSorted(), [2, 4, 6]);
+   * ```
+   */
+  shuffle(): DataStream<T> {
+    return new DataStream<T>(this.env, this.node, { kind: "shuffle" }, this.sideOutput);
+  }
+
+  /**
+   * Sends each record to the subtask `partitioner(key, numPartitions)` picks
+   * for its key (an integer from 0 to `numPartitions - 1`). Unlike `keyBy`,
+   * the stream is not keyed: no keyed state after it.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { CollectSink, type RuntimeContext, StreamEnvironment } from "@weir/weir";
+   * const env = StreamEnvironment.create({ parallelism: 2 });
+   * const out = new CollectSink<string>();
+   * const tagWithSubtask = {
+   *   subtask: -1,
+   *   open(ctx: RuntimeContext) { this.subtask = ctx.subtaskIndex; },
+   *   map(x: number) { return `${this.subtask}:${x}`; },
+   * };
+   * env.fromCollection([1, 2, 3, 4])
+   *   .partitionCustom((even: boolean) => (even ? 0 : 1), (x) => x % 2 === 0)
+   *   .map(tagWithSubtask)
+   *   .addSink(out);
+   * await env.execute();
+   * assert.deepEqual(out.values.toSorted(), ["0:2", "0:4", "1:1", "1:3"]);
+   * ```
+   */
+  partitionCustom<K>(
+    partitioner: (key: K, numPartitions: number) => number,
+    keySelector: KeySelector<T, K>,
+  ): DataStream<T> {
+    return new DataStream<T>(this.env, this.node, {
+      kind: "custom",
+      partitioner: partitioner as (key: unknown, numPartitions: number) => number,
+      keySelector: keySelector as KeySelector,
+    }, this.sideOutput);
   }
 
   /** Sends every record to subtask 0 of the next operator. */
@@ -474,6 +568,68 @@ export class KeyedStream<T, K> extends DataStream<T> {
   /** Rolling maximum of `field` per key. */
   max(field: keyof T & (string | number)): DataStream<T> {
     return this.#aggregate(field, Math.max, "Max");
+  }
+
+  /**
+   * Rolling minimum per key, as whole records: emits, after every record, the
+   * record with the smallest `field` so far (on ties the first one, or with
+   * `first = false` the latest). `min` only updates the field.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { CollectSink, StreamEnvironment } from "@weir/weir";
+   * type Bid = { item: string; price: number; bidder: string };
+   * const env = StreamEnvironment.create();
+   * const out = new CollectSink<Bid>();
+   * env.fromElements<Bid>(
+   *   { item: "a", price: 5, bidder: "x" },
+   *   { item: "a", price: 3, bidder: "y" },
+   *   { item: "a", price: 4, bidder: "z" },
+   * ).keyBy((b) => b.item).minBy("price").addSink(out);
+   * await env.execute();
+   * assert.deepEqual(out.values.map((b) => b.bidder), ["x", "y", "y"]);
+   * ```
+   */
+  minBy(field: keyof T & (string | number), first = true): DataStream<T> {
+    return this.#by(field, first, (a, b) => (a as number) < (b as number), "MinBy");
+  }
+
+  /**
+   * Rolling maximum per key, as whole records: emits, after every record, the
+   * record with the largest `field` so far (on ties the first one, or with
+   * `first = false` the latest). `max` only updates the field.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { CollectSink, StreamEnvironment } from "@weir/weir";
+   * const env = StreamEnvironment.create();
+   * const out = new CollectSink<[string, number, string]>();
+   * env.fromElements<[string, number, string]>(["k", 1, "a"], ["k", 2, "b"], ["k", 2, "c"])
+   *   .keyBy((t) => t[0]).maxBy(1, false).addSink(out);
+   * await env.execute();
+   * assert.deepEqual(out.values.map((t) => t[2]), ["a", "b", "c"]);
+   * ```
+   */
+  maxBy(field: keyof T & (string | number), first = true): DataStream<T> {
+    return this.#by(field, first, (a, b) => (a as number) > (b as number), "MaxBy");
+  }
+
+  #by(
+    field: keyof T & (string | number),
+    first: boolean,
+    better: (a: unknown, b: unknown) => boolean,
+    name: string,
+  ): DataStream<T> {
+    return this.reduce(
+      (kept, next) => {
+        const a = kept[field], b = next[field];
+        return better(b, a) || (!first && a === b) ? next : kept;
+      },
+      undefined,
+      { name },
+    );
   }
 }
 

@@ -20,6 +20,7 @@ import type {
   ReducingState,
   ValueState,
 } from "../state/state.ts";
+import type { MetricGroup } from "../runtime/metric_group.ts";
 import type { OutputTag } from "../runtime/output_tag.ts";
 import type { TimeDomain } from "../runtime/timers.ts";
 
@@ -107,6 +108,8 @@ export interface RuntimeContext {
   getAggregatingState<IN, ACC, OUT>(
     descriptor: AggregatingStateDescriptor<IN, ACC, OUT>,
   ): AggregatingState<IN, OUT>;
+  /** This subtask's user-defined metrics (counters, gauges, histograms), exported in `/metrics`. */
+  getMetricGroup(): MetricGroup;
 }
 
 /**

@@ -22,8 +22,8 @@ export function promiseReturnedError(
   return new ConfigError(
     `${method} of operator "${operator}" returned a promise: user functions are synchronous ` +
       `(an async function is one). Keyed state, timers and the collector belong to the record ` +
-      `being processed only until the call returns, and nothing waits for the promise. ` +
-      `weir has no async I/O operator yet: do the I/O in a source, or load what the function ` +
-      `needs in open(), which may be async`,
+      `being processed only until the call returns, and nothing waits for the promise. For ` +
+      `I/O per record use AsyncDataStream.orderedWait/unorderedWait (async I/O), or load ` +
+      `what the function needs in open(), which may be async`,
   );
 }

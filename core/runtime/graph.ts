@@ -13,6 +13,16 @@ import type { KeySelector } from "./operators.ts";
 export type Partitioning =
   | { readonly kind: "forward" }
   | { readonly kind: "rebalance" }
+  /** Round-robin over a subset of the consumer's subtasks (see `rescaleTargets`). */
+  | { readonly kind: "rescale" }
+  /** A uniformly random subtask per record. */
+  | { readonly kind: "shuffle" }
+  | {
+    readonly kind: "custom";
+    /** Picks the consumer subtask of a key: an integer in `[0, numPartitions)`. */
+    readonly partitioner: (key: unknown, numPartitions: number) => number;
+    readonly keySelector: KeySelector;
+  }
   | { readonly kind: "broadcast" }
   | { readonly kind: "global" }
   | {
@@ -55,6 +65,8 @@ export interface Transformation {
   readonly keySerializer?: Serializer<unknown>;
   /** Chaining with the producer is allowed. */
   chainable: boolean;
+  /** `false`: consumers may not chain to this operator (`disableChaining`). */
+  chainOutputs?: boolean;
 }
 
 /** The uid of a transformation: the user's, or one derived from name and position. */

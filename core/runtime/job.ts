@@ -39,6 +39,7 @@ import { InternalTimerService, type TimerTarget } from "./timers.ts";
 import { MessageKind } from "./messages.ts";
 import { buildPhysicalPlan, type PhysicalPlan } from "./physical_plan.ts";
 import { DenoCheckpointFs } from "../checkpoint/checkpoint_fs.ts";
+import { MetricGroup } from "./metric_group.ts";
 
 /** What a job runs with. */
 export interface JobConfig {
@@ -86,6 +87,8 @@ export interface PlacedOperator {
   operatorState: OperatorStateStore;
   /** Records in and out (records in counted here when chained; a chain head's are its task's). */
   readonly counters: OperatorCounters;
+  /** User-defined metrics of this subtask. */
+  readonly metricGroup: MetricGroup;
 }
 
 /**
@@ -389,9 +392,11 @@ export class Job implements TaskHost {
     const logicalEdges = nodes.flatMap((n) => n.inputs);
     plan.edges.forEach((e, k) => {
       const logical = logicalEdges[k]!;
-      const partitioning: Partitioning = logical.partitioning?.kind === "hash"
-        ? logical.partitioning
-        : { kind: e.partitioning } as Partitioning;
+      // Hash and custom edges carry code (key selectors): take them from the logical graph.
+      const partitioning: Partitioning =
+        logical.partitioning?.kind === "hash" || logical.partitioning?.kind === "custom"
+          ? logical.partitioning
+          : { kind: e.partitioning } as Partitioning;
       for (let i = 0; i < par(e.from); i++) {
         let target: Target;
         if (e.chained) {
@@ -432,6 +437,7 @@ export class Job implements TaskHost {
           keyed: undefined,
           operatorState: new OperatorStateStore(uidOf(n), restored?.operatorState),
           counters: counters.get(n.id)![i]!,
+          metricGroup: new MetricGroup(),
         };
         this.placed.push(placed);
         this.#byTask.set(task, [...(this.#byTask.get(task) ?? []), placed]);
@@ -486,6 +492,8 @@ export class Job implements TaskHost {
       operatorState: placed.operatorState,
       isRestored: this.#restorePlan !== undefined,
       ...(config.log ? { log: config.log } : {}),
+      mailbox: task.mailbox,
+      metricGroup: placed.metricGroup,
       keySerializer,
       keyedBackend,
       timerService<N>(target: TimerTarget<N>, ns?: Serializer<N>): InternalTimerService<N> {

@@ -21,6 +21,8 @@ export interface RecordBatch {
   readonly kind: MessageKind.Records;
   readonly values: unknown[];
   readonly timestamps: (number | undefined)[] | null;
+  /** `performance.now()` when the producer sent it (same thread only): input latency metrics. */
+  readonly sentAt?: number;
 }
 
 /** Event time has reached `timestamp` on this channel. */

@@ -9,6 +9,7 @@ import type { KeyedStateBackend, StateBackend } from "../state/backend.ts";
 import type { OperatorStateSnapshot, OperatorStateStore } from "../state/operator_state.ts";
 import type { Serializer } from "../state/serializer.ts";
 import type { Clock } from "./clock.ts";
+import type { MetricGroup } from "./metric_group.ts";
 import type { InternalTimerService, TimerTarget } from "./timers.ts";
 
 /** Where an operator emits. */
@@ -19,6 +20,33 @@ export interface Output<T> {
   collectSide(tagId: string, value: unknown, timestamp: number | undefined): void;
   /** Forwards a watermark. */
   emitWatermark(timestamp: number): void;
+}
+
+/**
+ * The task's mailbox, for operators whose work completes outside a batch
+ * (async I/O): mails run on the task between batches, so results are emitted
+ * in the same sequence as records, watermarks and barriers.
+ */
+export interface Mailbox {
+  /** Runs `mail` on the task between batches; a mail that throws fails the task. */
+  post(mail: () => void): void;
+  /** Runs mails (and nothing else) until `done()` holds: end of input waits for results. */
+  yieldUntil(done: () => boolean): Promise<void>;
+}
+
+/**
+ * An operator that can ask its task to stop feeding it records: while
+ * `backPressured` holds after a batch (or after the final watermark of a
+ * source), the task runs mails only.
+ */
+export interface CapacityLimited {
+  /** Whether the operator holds as many unfinished records as it may, or must finish them now. */
+  readonly backPressured: boolean;
+}
+
+/** Whether `op` limits its input (see {@linkcode CapacityLimited}). */
+export function isCapacityLimited(op: unknown): op is CapacityLimited {
+  return typeof (op as Partial<CapacityLimited>).backPressured === "boolean";
 }
 
 /** What the task gives each operator. */
@@ -43,6 +71,10 @@ export interface OperatorContext {
   readonly isRestored: boolean;
   /** Where the job reports what it does (stderr by default). */
   readonly log?: (line: string) => void;
+  /** User-defined metrics of this subtask (`RuntimeContext.getMetricGroup`). */
+  readonly metricGroup?: MetricGroup;
+  /** The task's mailbox (absent in harnesses that drive an operator by hand). */
+  readonly mailbox?: Mailbox;
   /** The keyed backend of this subtask; throws if the operator is not keyed. */
   keyedBackend(): KeyedStateBackend;
   /** The key serializer (keyed operators). */

@@ -28,6 +28,7 @@ import type { KeyedStateBackend } from "../state/backend.ts";
 import type { MapStateDescriptor } from "../state/descriptors.ts";
 import type { SinkFunction } from "../connectors/sink.ts";
 import type { OutputTag } from "./output_tag.ts";
+import { MetricGroup } from "./metric_group.ts";
 import { type OperatorContext, StreamOperator } from "./operator.ts";
 import type { InternalTimerService, TimeDomain, Timer } from "./timers.ts";
 
@@ -56,6 +57,8 @@ type LifeCycle = RichFunction & CheckpointedFunction;
 
 /** Builds the RuntimeContext a user function's `open` receives. */
 export function runtimeContext(ctx: OperatorContext): RuntimeContext {
+  // Harnesses give no group: metrics still work, nobody exports them.
+  let fallback: MetricGroup | undefined;
   return {
     operatorUid: ctx.uid,
     taskName: ctx.name,
@@ -67,6 +70,7 @@ export function runtimeContext(ctx: OperatorContext): RuntimeContext {
     getMapState: (d) => ctx.keyedBackend().state(d),
     getReducingState: (d) => ctx.keyedBackend().state(d),
     getAggregatingState: (d) => ctx.keyedBackend().state(d),
+    getMetricGroup: () => ctx.metricGroup ?? (fallback ??= new MetricGroup()),
   };
 }
 

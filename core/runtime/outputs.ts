@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { ConfigError } from "../errors.ts";
 import { ByteWriter } from "../state/bytes.ts";
 import { murmur3 } from "../state/key_group.ts";
 import type { Channel } from "./channel.ts";
@@ -22,11 +23,15 @@ export interface OperatorCounters {
   recordsIn: number;
   /** Records the operator emitted (main and side outputs). */
   recordsOut: number;
+  /** The last watermark the operator emitted (its output watermark); -Infinity before one. */
+  watermark: number;
+  /** Event timestamp of the last record emitted that had one (NaN before one). */
+  lastTimestamp: number;
 }
 
 /** Fresh zeroed counters. */
 export function newCounters(): OperatorCounters {
-  return { recordsIn: 0, recordsOut: 0 };
+  return { recordsIn: 0, recordsOut: 0, watermark: -Infinity, lastTimestamp: NaN };
 }
 
 /** A place records go: a chained operator's input or a channel writer. */
@@ -87,6 +92,25 @@ export class ChannelWriter implements Target {
       case "broadcast":
         this.#select = () => 0;
         break;
+      case "shuffle":
+        this.#select = () => Math.floor(Math.random() * n);
+        break;
+      case "custom": {
+        const { partitioner, keySelector } = partitioning;
+        this.#select = (value) => {
+          const c = partitioner(keySelector(value), n);
+          if (!Number.isInteger(c) || c < 0 || c >= n) {
+            throw new ConfigError(
+              `partitionCustom: the partitioner returned ${c} for ${n} partitions; it must ` +
+                `return an integer from 0 to ${n - 1}`,
+            );
+          }
+          return c;
+        };
+        break;
+      }
+      // Rescale: the plan gives this producer subtask only its subset of channels.
+      case "rescale":
       case "rebalance": {
         let next = subtaskIndex % n;
         this.#select = () => {
@@ -143,6 +167,7 @@ export class ChannelWriter implements Target {
       kind: MessageKind.Records,
       values,
       timestamps: this.#timestamps[c]!,
+      sentAt: performance.now(),
     });
     this.#values[c] = [];
     this.#timestamps[c] = null;
@@ -202,7 +227,9 @@ export class FanOutput implements Output<unknown> {
 
   /** Emits to every main target. */
   collect(value: unknown, timestamp: number | undefined): void {
-    this.#counters.recordsOut++;
+    const c = this.#counters;
+    c.recordsOut++;
+    if (timestamp !== undefined) c.lastTimestamp = timestamp;
     const single = this.#single;
     if (single !== undefined) single.collect(value, timestamp);
     else for (const t of this.#main) t.collect(value, timestamp);
@@ -217,6 +244,7 @@ export class FanOutput implements Output<unknown> {
 
   /** Forwards a watermark to every target. */
   emitWatermark(timestamp: number): void {
+    this.#counters.watermark = timestamp;
     for (const t of this.#all) t.emitWatermark(timestamp);
   }
 }

@@ -153,6 +153,31 @@ function resolvePartitioning(
 }
 
 /**
+ * The consumer subtasks producer subtask `i` of a rescale edge sends to
+ * (Flink's pointwise pattern): with more consumers, each producer gets its
+ * own contiguous group of them; with fewer, each consumer reads from a
+ * contiguous group of producers; with as many, `i` sends to `i`.
+ *
+ * @example
+ * ```ts ignore
+ * rescaleTargets(1, 2, 4); // [2, 3]
+ * rescaleTargets(3, 4, 2); // [1]
+ * ```
+ */
+export function rescaleTargets(i: number, from: number, to: number): number[] {
+  if (from <= to) {
+    const start = Math.floor((i * to) / from);
+    const end = Math.floor(((i + 1) * to) / from);
+    return Array.from({ length: end - start }, (_, k) => start + k);
+  }
+  // Consumer j reads producers [floor(j * from / to), floor((j + 1) * from / to)).
+  for (let j = 0; j < to; j++) {
+    if (i < Math.floor(((j + 1) * from) / to)) return [j];
+  }
+  return [to - 1];
+}
+
+/**
  * Builds the physical plan of `nodes` (pure). Throws a ConfigError for a
  * duplicate uid, a parallelism out of range, or a forward edge between
  * different parallelisms.
@@ -190,7 +215,7 @@ export function buildPhysicalPlan(
     for (const e of n.inputs) {
       const partitioning = resolvePartitioning(e.partitioning, par(e.source), par(n), n.name);
       const chained = n.inputs.length === 1 && n.chainable && e.source.kind !== "sink" &&
-        partitioning === "forward";
+        e.source.chainOutputs !== false && partitioning === "forward";
       edgeIndex.set(e, edges.length);
       edges.push({
         from: e.source.id,
@@ -256,6 +281,8 @@ export function buildPhysicalPlan(
         ? [i]
         : e.partitioning === "global"
         ? [0]
+        : e.partitioning === "rescale"
+        ? rescaleTargets(i, pFrom, pTo)
         : [...Array(pTo).keys()];
       for (const j of to) {
         const toTask = taskOf.get(`${chainOf.get(e.to)}/${j}`)!;

@@ -15,7 +15,12 @@ import { Serializers } from "../state/serializer.ts";
 import type { ListState } from "../state/state.ts";
 import type { InputGate } from "./channel.ts";
 import { type BarrierMessage, END_OF_INPUT, MessageKind } from "./messages.ts";
-import { StreamOperator } from "./operator.ts";
+import {
+  type CapacityLimited,
+  isCapacityLimited,
+  type Mailbox,
+  StreamOperator,
+} from "./operator.ts";
 import { SinkOperator } from "./operators.ts";
 import { BATCH_SIZE, type ChannelWriter } from "./outputs.ts";
 
@@ -140,6 +145,11 @@ export interface TaskMetrics {
   recordsIn: number;
   /** ms spent waiting for space in full output channels (backpressure), finished waits. */
   backPressuredMs: number;
+  /**
+   * ms record batches waited in the input channels before this task took them: a moving
+   * average over about the last ten batches (NaN before one; source tasks have no input).
+   */
+  inputLatencyMs: number;
 }
 
 /** One subtask of an operator chain. */
@@ -153,10 +163,11 @@ export class Task {
   /** Input of a non-source task. */
   readonly gate: InputGate | null;
   /** Counters. */
-  readonly metrics: TaskMetrics = { recordsIn: 0, backPressuredMs: 0 };
+  readonly metrics: TaskMetrics = { recordsIn: 0, backPressuredMs: 0, inputLatencyMs: NaN };
   readonly #host: TaskHost;
   readonly #sinks: SinkOperator<unknown>[];
   readonly #tickers: TickingOperator[];
+  readonly #limited: CapacityLimited[];
   /** The idle status last sent downstream. */
   #idleSent = false;
   readonly #mails: (() => void | Promise<void>)[] = [];
@@ -184,6 +195,7 @@ export class Task {
       op instanceof SinkOperator && typeof op.sink.flush === "function"
     );
     this.#tickers = operators.filter(isTicking) as unknown as TickingOperator[];
+    this.#limited = operators.filter(isCapacityLimited) as unknown as CapacityLimited[];
   }
 
   /** Sends the idle status downstream when it changed. */
@@ -238,6 +250,26 @@ export class Task {
     }
   }
 
+  /** This task's mailbox, as operators see it. */
+  readonly mailbox: Mailbox = {
+    post: (mail) => this.postMail(mail),
+    yieldUntil: (done) => this.#runMailsUntil(done),
+  };
+
+  /**
+   * Runs mails until `done()`: the task waits for an operator (async I/O at
+   * capacity or finishing) without taking input, but results still flow.
+   */
+  async #runMailsUntil(done: () => boolean): Promise<void> {
+    while (!done()) {
+      this.#checkCancelled();
+      // No timer: a result, a barrier or cancellation (`wake`) all arrive as mails.
+      if (this.#mails.length === 0) await new Promise<void>((r) => this.#mailWake = r);
+      await this.#runMails();
+      await this.#waitForOutputs();
+    }
+  }
+
   /** Wakes the task so it notices cancellation. */
   wake(): void {
     this.postMail(() => {});
@@ -269,16 +301,8 @@ export class Task {
       const pending = s.sink.flush!();
       if (pending) await pending;
     }
-    for (const w of this.writers) {
-      if (!w.isFull()) continue;
-      const since = this.#backPressuredSince = performance.now();
-      try {
-        await w.waitForSpace();
-      } finally {
-        this.#backPressuredSince = 0;
-        this.metrics.backPressuredMs += performance.now() - since;
-      }
-    }
+    await this.#waitForLimited();
+    await this.#waitForOutputs();
     // State writes outran background flushes or compactions: take no more
     // input until they caught up or a mail (a barrier, a timer) arrived.
     // One wait per batch: after a failed background job the next batch's
@@ -295,6 +319,27 @@ export class Task {
       this.#lastYield = performance.now();
     }
     this.#checkCancelled();
+  }
+
+  /** Waits, running mails, while an operator of the chain asks for no input (async I/O). */
+  async #waitForLimited(): Promise<void> {
+    for (const op of this.#limited) {
+      if (op.backPressured) await this.#runMailsUntil(() => !op.backPressured);
+    }
+  }
+
+  /** Awaits space in full output channels (backpressure), timing the wait. */
+  async #waitForOutputs(): Promise<void> {
+    for (const w of this.writers) {
+      if (!w.isFull()) continue;
+      const since = this.#backPressuredSince = performance.now();
+      try {
+        await w.waitForSpace();
+      } finally {
+        this.#backPressuredSince = 0;
+        this.metrics.backPressuredMs += performance.now() - since;
+      }
+    }
   }
 
   #checkCancelled(): void {
@@ -343,6 +388,8 @@ export class Task {
     // A stop without drain does not: windows and timers stay in the savepoint.
     this.#sendStatus(false);
     if (this.#host.drain) head.output.emitWatermark(Infinity);
+    // Async I/O in the chain emits its last results before the final checkpoint's barrier.
+    await this.#waitForLimited();
     this.#flushOutputs();
     // Keep serving mails (barriers) until the final checkpoint's barrier is out.
     let released = false;
@@ -455,6 +502,13 @@ export class Task {
           const values = msg.values;
           const ts = msg.timestamps;
           this.metrics.recordsIn += values.length;
+          if (msg.sentAt !== undefined) {
+            const waited = performance.now() - msg.sentAt;
+            const m = this.metrics;
+            m.inputLatencyMs = Number.isNaN(m.inputLatencyMs)
+              ? waited
+              : m.inputLatencyMs + (waited - m.inputLatencyMs) * 0.1;
+          }
           if (ts === null) {
             for (let i = 0; i < values.length; i++) {
               head.processElement(values[i], undefined, input);

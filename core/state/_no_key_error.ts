@@ -24,7 +24,7 @@ export function noKeyError(
         `(in a setTimeout or promise callback, or after an await): user functions are ` +
         `synchronous, and keyed state belongs to the record or timer being processed only ` +
         `until the call returns. Read and write state before returning; an async function ` +
-        `is not supported (weir has no async I/O operator yet: do the I/O in a source)`,
+        `is not supported (for I/O per record use AsyncDataStream: async I/O)`,
     );
   }
   return new StateError(

@@ -6,6 +6,7 @@
  * @module
  */
 import { ConfigError } from "../errors.ts";
+import type { DeltaFunction } from "./triggers.ts";
 import type { Window } from "./window.ts";
 
 /**
@@ -145,6 +146,54 @@ export class TimeEvictor<T = unknown> implements Evictor<T, Window> {
     const cut = max - this.#size;
     let j = 0;
     for (const e of elements) if (e.timestamp === undefined || e.timestamp > cut) elements[j++] = e;
+    elements.length = j;
+  }
+  /** Evicts unless evicting after. */
+  evictBefore(elements: TimestampedValue<T>[]): void {
+    if (!this.#after) this.#evict(elements);
+  }
+  /** Evicts when evicting after. */
+  evictAfter(elements: TimestampedValue<T>[]): void {
+    if (this.#after) this.#evict(elements);
+  }
+}
+
+/**
+ * Evicts the elements at least `threshold` away (by `delta`) from the
+ * window's last element.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DeltaEvictor } from "@weir/weir";
+ * const els = [1, 8, 9, 3, 10].map((v, i) => ({ value: v, timestamp: i }));
+ * DeltaEvictor.of(3, (a: number, b: number) => Math.abs(b - a)).evictBefore(els);
+ * assert.deepEqual(els.map((e) => e.value), [8, 9, 10]);
+ * ```
+ */
+export class DeltaEvictor<T> implements Evictor<T, Window> {
+  readonly #threshold: number;
+  readonly #delta: DeltaFunction<T>;
+  readonly #after: boolean;
+  private constructor(threshold: number, delta: DeltaFunction<T>, after: boolean) {
+    if (!(threshold >= 0)) {
+      throw new ConfigError(`DeltaEvictor needs a threshold >= 0, got ${threshold}`);
+    }
+    this.#threshold = threshold;
+    this.#delta = delta;
+    this.#after = after;
+  }
+  /** Evicts elements `threshold` or more from the last; with `doEvictAfter` after the function. */
+  static of<T>(threshold: number, delta: DeltaFunction<T>, doEvictAfter = false): DeltaEvictor<T> {
+    return new DeltaEvictor<T>(threshold, delta, doEvictAfter);
+  }
+  #evict(elements: TimestampedValue<T>[]): void {
+    const last = elements.at(-1);
+    if (last === undefined) return;
+    let j = 0;
+    for (const e of elements) {
+      if (this.#delta(e.value, last.value) < this.#threshold) elements[j++] = e;
+    }
     elements.length = j;
   }
   /** Evicts unless evicting after. */

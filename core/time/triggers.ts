@@ -7,8 +7,12 @@
  */
 import { ConfigError } from "../errors.ts";
 import type { StateFor } from "../state/backend.ts";
-import { type AnyStateDescriptor, ReducingStateDescriptor } from "../state/descriptors.ts";
-import { Serializers } from "../state/serializer.ts";
+import {
+  type AnyStateDescriptor,
+  ReducingStateDescriptor,
+  ValueStateDescriptor,
+} from "../state/descriptors.ts";
+import { type Serializer, Serializers } from "../state/serializer.ts";
 import type { Window } from "./window.ts";
 
 /**
@@ -386,4 +390,266 @@ export class NeverTrigger<T = unknown> implements Trigger<T, Window> {
   onMerge(): void {}
   /** Nothing to clear. */
   clear(): void {}
+}
+
+/**
+ * How far apart two elements are (Flink's DeltaFunction): used by
+ * {@linkcode DeltaTrigger} and `DeltaEvictor`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { DeltaFunction } from "@weir/weir";
+ * const priceMove: DeltaFunction<{ price: number }> = (a, b) => Math.abs(b.price - a.price);
+ * assert.equal(priceMove({ price: 10 }, { price: 7 }), 3);
+ * ```
+ */
+export type DeltaFunction<T> = (oldPoint: T, newPoint: T) => number;
+
+const earliest = (a: number, b: number) => Math.min(a, b);
+
+function checkInterval(name: string, interval: number): number {
+  if (!Number.isFinite(interval) || interval <= 0) {
+    throw new ConfigError(`${name} needs an interval > 0 ms, got ${interval}`);
+  }
+  return interval;
+}
+
+/**
+ * Fires a window every `interval` ms of event time while it is open (early
+ * results), and at its end. The next firing time is trigger state (merged
+ * for sessions).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import {
+ *   CollectSink, ContinuousEventTimeTrigger, StreamEnvironment, TumblingEventTimeWindows, WatermarkStrategy,
+ * } from "@weir/weir";
+ * const env = StreamEnvironment.create();
+ * const out = new CollectSink<number>();
+ * env.fromElements(1, 5, 12, 18, 25)
+ *   .assignTimestampsAndWatermarks(
+ *     WatermarkStrategy.forGenerator<number>(() => ({ onEvent: (_e, ts, o) => o.emitWatermark(ts), onPeriodicEmit() {} }))
+ *       .withTimestampAssigner((n) => n),
+ *   )
+ *   .keyBy(() => "all")
+ *   .window(TumblingEventTimeWindows.of<number>(30))
+ *   .trigger(ContinuousEventTimeTrigger.of(10))
+ *   .reduce((a, b) => a + b)
+ *   .addSink(out);
+ * await env.execute();
+ * // The watermark of 12 passes 10: an early firing of 1 + 5 + 12; that of 25 passes 20; then
+ * // the window's end (29).
+ * assert.deepEqual(out.values, [18, 61, 61]);
+ * ```
+ */
+export class ContinuousEventTimeTrigger<T = unknown> implements Trigger<T, Window> {
+  /** ms of event time between firings. */
+  readonly interval: number;
+  readonly #next = new ReducingStateDescriptor<number>("fire-time", earliest, Serializers.f64);
+  private constructor(interval: number) {
+    this.interval = checkInterval("ContinuousEventTimeTrigger", interval);
+  }
+  /** Fires every `interval` ms of event time. */
+  static of<T = unknown>(interval: number): ContinuousEventTimeTrigger<T> {
+    return new ContinuousEventTimeTrigger<T>(interval);
+  }
+  #registerNext(time: number, window: Window, ctx: TriggerContext): void {
+    const next = Math.min(time + this.interval, window.maxTimestamp());
+    ctx.getPartitionedState(this.#next).add(next);
+    ctx.registerEventTimeTimer(next);
+  }
+  /** Registers the window's end and, for its first element, the first firing time. */
+  onElement(_e: T, ts: number | undefined, window: Window, ctx: TriggerContext): TriggerResult {
+    if (window.maxTimestamp() <= ctx.currentWatermark()) return "FIRE";
+    ctx.registerEventTimeTimer(window.maxTimestamp());
+    if (ts === undefined) {
+      throw new ConfigError("ContinuousEventTimeTrigger needs records with event timestamps");
+    }
+    if (ctx.getPartitionedState(this.#next).get() === undefined) {
+      this.#registerNext(
+        ts - (((ts % this.interval) + this.interval) % this.interval),
+        window,
+        ctx,
+      );
+    }
+    return "CONTINUE";
+  }
+  /** Fires at the window's end and at each firing time (then schedules the next). */
+  onEventTime(time: number, window: Window, ctx: TriggerContext): TriggerResult {
+    if (time === window.maxTimestamp()) return "FIRE";
+    const next = ctx.getPartitionedState(this.#next);
+    if (next.get() === time) {
+      next.clear();
+      this.#registerNext(time, window, ctx);
+      return "FIRE";
+    }
+    return "CONTINUE";
+  }
+  /** Ignores processing time. */
+  onProcessingTime(): TriggerResult {
+    return "CONTINUE";
+  }
+  /** Merges. */
+  canMerge(): boolean {
+    return true;
+  }
+  /** Keeps the earliest firing time of the merged windows. */
+  onMerge(window: Window, ctx: OnMergeContext): void {
+    ctx.mergePartitionedState(this.#next);
+    const next = ctx.getPartitionedState(this.#next).get();
+    if (next !== undefined) ctx.registerEventTimeTimer(next);
+    if (window.maxTimestamp() > ctx.currentWatermark()) {
+      ctx.registerEventTimeTimer(window.maxTimestamp());
+    }
+  }
+  /** Deletes the timers and the firing time. */
+  clear(window: Window, ctx: TriggerContext): void {
+    const next = ctx.getPartitionedState(this.#next);
+    const t = next.get();
+    if (t !== undefined) ctx.deleteEventTimeTimer(t);
+    next.clear();
+    ctx.deleteEventTimeTimer(window.maxTimestamp());
+  }
+}
+
+/**
+ * Fires a window every `interval` ms of processing time, aligned to multiples
+ * of `interval`, up to its end.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ContinuousProcessingTimeTrigger, GlobalWindows } from "@weir/weir";
+ * // A running total of a global window, refreshed every second.
+ * const trigger = ContinuousProcessingTimeTrigger.of<number>(1000);
+ * assert.equal(trigger.interval, 1000);
+ * void GlobalWindows.create<number>();
+ * ```
+ */
+export class ContinuousProcessingTimeTrigger<T = unknown> implements Trigger<T, Window> {
+  /** ms of processing time between firings. */
+  readonly interval: number;
+  readonly #next = new ReducingStateDescriptor<number>("fire-time", earliest, Serializers.f64);
+  private constructor(interval: number) {
+    this.interval = checkInterval("ContinuousProcessingTimeTrigger", interval);
+  }
+  /** Fires every `interval` ms of processing time. */
+  static of<T = unknown>(interval: number): ContinuousProcessingTimeTrigger<T> {
+    return new ContinuousProcessingTimeTrigger<T>(interval);
+  }
+  #registerNext(time: number, window: Window, ctx: TriggerContext): void {
+    const next = Math.min(time + this.interval, window.maxTimestamp());
+    ctx.getPartitionedState(this.#next).add(next);
+    ctx.registerProcessingTimeTimer(next);
+  }
+  /** For a window's first element, schedules the next aligned firing. */
+  onElement(_e: T, _ts: number | undefined, window: Window, ctx: TriggerContext): TriggerResult {
+    if (ctx.getPartitionedState(this.#next).get() === undefined) {
+      const now = ctx.currentProcessingTime();
+      this.#registerNext(now - (now % this.interval), window, ctx);
+    }
+    return "CONTINUE";
+  }
+  /** Ignores event time. */
+  onEventTime(): TriggerResult {
+    return "CONTINUE";
+  }
+  /** Fires at the firing time and schedules the next. */
+  onProcessingTime(time: number, window: Window, ctx: TriggerContext): TriggerResult {
+    const next = ctx.getPartitionedState(this.#next);
+    if (next.get() !== time) return "CONTINUE";
+    next.clear();
+    // The window's end was the last firing.
+    if (time < window.maxTimestamp()) this.#registerNext(time, window, ctx);
+    return "FIRE";
+  }
+  /** Merges. */
+  canMerge(): boolean {
+    return true;
+  }
+  /** Keeps the earliest firing time of the merged windows. */
+  onMerge(_w: Window, ctx: OnMergeContext): void {
+    ctx.mergePartitionedState(this.#next);
+    const next = ctx.getPartitionedState(this.#next).get();
+    if (next !== undefined) ctx.registerProcessingTimeTimer(next);
+  }
+  /** Deletes the timer and the firing time. */
+  clear(_w: Window, ctx: TriggerContext): void {
+    const next = ctx.getPartitionedState(this.#next);
+    const t = next.get();
+    if (t !== undefined) ctx.deleteProcessingTimeTimer(t);
+    next.clear();
+  }
+}
+
+/**
+ * Fires when an element is more than `threshold` away (by `delta`) from the
+ * element of the last firing (the first element of the window starts it).
+ * That element is trigger state, written with `serializer` (JSON by default).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { CollectSink, DeltaTrigger, GlobalWindows, StreamEnvironment } from "@weir/weir";
+ * const env = StreamEnvironment.create();
+ * const out = new CollectSink<number[]>();
+ * env.fromElements(10, 11, 12, 16, 17, 30).keyBy(() => "price")
+ *   .window(GlobalWindows.create<number>())
+ *   .trigger(DeltaTrigger.of(4, (a: number, b: number) => Math.abs(b - a)))
+ *   .process({ process: (_k, _c, els: Iterable<number>, o) => o.collect([...els]) })
+ *   .addSink(out);
+ * await env.execute();
+ * // 16 is more than 4 from 10; 30 more than 4 from 16.
+ * assert.deepEqual(out.values, [[10, 11, 12, 16], [10, 11, 12, 16, 17, 30]]);
+ * ```
+ */
+export class DeltaTrigger<T> implements Trigger<T, Window> {
+  /** The distance that fires. */
+  readonly threshold: number;
+  readonly #delta: DeltaFunction<T>;
+  readonly #last: ValueStateDescriptor<T>;
+  private constructor(threshold: number, delta: DeltaFunction<T>, serializer: Serializer<T>) {
+    if (!(threshold >= 0)) {
+      throw new ConfigError(`DeltaTrigger needs a threshold >= 0, got ${threshold}`);
+    }
+    this.threshold = threshold;
+    this.#delta = delta;
+    this.#last = new ValueStateDescriptor<T>("delta-trigger-last", serializer);
+  }
+  /** Fires when `delta(last fired, element) > threshold`. */
+  static of<T>(
+    threshold: number,
+    delta: DeltaFunction<T>,
+    serializer: Serializer<T> = Serializers.json as Serializer<T>,
+  ): DeltaTrigger<T> {
+    return new DeltaTrigger<T>(threshold, delta, serializer);
+  }
+  /** Compares with the element of the last firing. */
+  onElement(element: T, _ts: number | undefined, _w: Window, ctx: TriggerContext): TriggerResult {
+    const last = ctx.getPartitionedState(this.#last);
+    const prev = last.value();
+    if (prev === undefined) {
+      last.update(element);
+      return "CONTINUE";
+    }
+    if (this.#delta(prev, element) > this.threshold) {
+      last.update(element);
+      return "FIRE";
+    }
+    return "CONTINUE";
+  }
+  /** Ignores event time. */
+  onEventTime(): TriggerResult {
+    return "CONTINUE";
+  }
+  /** Ignores processing time. */
+  onProcessingTime(): TriggerResult {
+    return "CONTINUE";
+  }
+  /** Drops the element of the last firing. */
+  clear(_w: Window, ctx: TriggerContext): void {
+    ctx.getPartitionedState(this.#last).clear();
+  }
 }

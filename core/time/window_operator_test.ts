@@ -4,8 +4,16 @@ import { OutputTag } from "../runtime/output_tag.ts";
 import { ValueStateDescriptor } from "../state/descriptors.ts";
 import { Serializers } from "../state/serializer.ts";
 import type { AggregateFunction } from "../state/state.ts";
-import { CountEvictor, TimeEvictor } from "./evictors.ts";
-import { CountTrigger, EventTimeTrigger, PurgingTrigger, type Trigger } from "./triggers.ts";
+import { CountEvictor, DeltaEvictor, TimeEvictor } from "./evictors.ts";
+import {
+  ContinuousEventTimeTrigger,
+  ContinuousProcessingTimeTrigger,
+  CountTrigger,
+  DeltaTrigger,
+  EventTimeTrigger,
+  PurgingTrigger,
+  type Trigger,
+} from "./triggers.ts";
 import { GlobalWindow, TimeWindow, type Window } from "./window.ts";
 import {
   EventTimeSessionWindows,
@@ -316,3 +324,68 @@ Deno.test("windows fired whole (heap) emit what per-key firing (lsm) emits, tumb
     assert.ok(runs[0]!.length > 100);
   }
 });
+
+for (const backend of [undefined, "lsm"] as const) {
+  Deno.test(`[${backend ?? "heap"}] continuous event-time trigger: early firings every interval, then the window's end`, async () => {
+    const h = await harness(TumblingEventTimeWindows.of<E>(100), list, {
+      trigger: ContinuousEventTimeTrigger.of<E>(30),
+    }, backend);
+    h.processElement(["a", 1], 5);
+    h.processElement(["b", 1], 40);
+    h.processWatermark(29);
+    assert.deepEqual(h.output(), []);
+    h.processWatermark(30); // a's first firing time: 0 + 30
+    assert.deepEqual(h.output(), ["a@0-100=1"]);
+    h.processElement(["a", 2], 50);
+    h.processWatermark(60); // a at 60; b's first firing time is also 30 + 30 = 60
+    assert.deepEqual(h.output().slice(1).toSorted(), ["a@0-100=1,2", "b@0-100=1"]);
+    h.processWatermark(90); // both at 90
+    assert.equal(h.output().length, 5);
+    h.processWatermark(99); // min(120, 99): the window's end fires each once more, then is gone
+    assert.deepEqual(h.output().slice(5).toSorted(), ["a@0-100=1,2", "b@0-100=1"]);
+    h.processWatermark(500);
+    assert.equal(h.output().length, 7, "no firings after the window's end");
+    await h.close();
+  });
+}
+
+Deno.test("continuous processing-time trigger fires at aligned intervals up to the window's end", async () => {
+  const h = await harness(TumblingProcessingTimeWindows.of<E>(100), counting, {
+    trigger: ContinuousProcessingTimeTrigger.of<E>(40),
+  });
+  h.setProcessingTime(10);
+  h.processElement(["a", 1]);
+  h.setProcessingTime(39);
+  assert.deepEqual(h.output(), []);
+  h.setProcessingTime(40);
+  assert.deepEqual(h.output(), ["a@0-100=1"]);
+  h.processElement(["a", 1]);
+  h.setProcessingTime(80);
+  assert.deepEqual(h.output(), ["a@0-100=1", "a@0-100=2"]);
+  h.setProcessingTime(99); // min(120, 99): the last firing is at the window's end
+  assert.deepEqual(h.output(), ["a@0-100=1", "a@0-100=2", "a@0-100=2"]);
+  h.setProcessingTime(400);
+  assert.equal(h.output().length, 3);
+  await h.close();
+});
+
+const delta = (a: E, b: E) => Math.abs(b[1] - a[1]);
+for (const backend of [undefined, "lsm"] as const) {
+  Deno.test(`[${backend ?? "heap"}] delta trigger fires when an element moves past the threshold; delta evictor drops far ones`, async () => {
+    const h = await harness(GlobalWindows.create<E>(), list, {
+      trigger: DeltaTrigger.of<E>(5, delta),
+      evictor: DeltaEvictor.of<E>(5, delta),
+    }, backend);
+    for (const v of [10, 12, 14]) h.processElement(["a", v], v);
+    h.processElement(["b", 100], 1);
+    assert.deepEqual(h.output(), []);
+    h.processElement(["a", 16], 16); // 16 - 10 > 5: fires; the evictor keeps what is < 5 from 16
+    assert.deepEqual(h.output(), ["a@global=12,14,16"]);
+    h.processElement(["a", 20], 20); // 20 - 16 = 4: no firing
+    h.processElement(["b", 94], 2); // 6 from b's first element: b fires alone
+    assert.deepEqual(h.output(), ["a@global=12,14,16", "b@global=94"]);
+    h.processElement(["a", 22], 22); // 22 - 16 > 5
+    assert.deepEqual(h.output().at(-1), "a@global=20,22");
+    await h.close();
+  });
+}

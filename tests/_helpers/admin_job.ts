@@ -8,6 +8,8 @@
  */
 import {
   type Collector,
+  type Counter,
+  type Histogram,
   type KeyedProcessContext,
   type KeyedProcessFunction,
   type RuntimeContext,
@@ -18,13 +20,21 @@ import {
 } from "../../mod.ts";
 import type { EnvironmentConfig, JobClient } from "../../core/dataflow/environment.ts";
 
-/** Counts per word. */
+/** Counts per word; user-defined metrics: a counter, a histogram and a gauge. */
 export class CountWords implements KeyedProcessFunction<string, string, string> {
   count!: ValueState<number>;
+  counted!: Counter;
+  wordLength!: Histogram;
   open(ctx: RuntimeContext): void {
     this.count = ctx.getState(new ValueStateDescriptor("count", Serializers.f64));
+    const metrics = ctx.getMetricGroup();
+    this.counted = metrics.counter("words_counted");
+    this.wordLength = metrics.histogram("word_length");
+    metrics.gauge("subtask", () => ctx.subtaskIndex);
   }
   processElement(word: string, _ctx: KeyedProcessContext<string>, out: Collector<string>): void {
+    this.counted.inc();
+    this.wordLength.update(word.length);
     const n = (this.count.value() ?? 0) + 1;
     this.count.update(n);
     out.collect(`${word}\t${n}`);

@@ -86,6 +86,14 @@ Deno.test("dashboard in headless Chromium shows the API's jobs and checkpoints; 
           .metrics["read-records"],
     );
 
+    // The keyed count reads a channel: its input latency shows in ms; the source has none.
+    const countLatency = page.locator('#vertices-body tr[data-vertex-uid="count"] .input-latency');
+    assert.match((await countLatency.textContent()) ?? "", /^\d+\.\d ms$/);
+    assert.equal(
+      await page.locator('#vertices-body tr[data-vertex-uid="words"] .input-latency').textContent(),
+      "-",
+    );
+
     // The checkpoint chart: one bar per ended checkpoint, with the API's figures.
     await page.waitForFunction(
       "document.querySelectorAll('.checkpoint-bar').length >= 3",

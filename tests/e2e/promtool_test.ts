@@ -1,7 +1,8 @@
 /**
  * `GET /metrics` of a running job: Prometheus text that `promtool check
  * metrics` accepts (promtool is required: `.ci/run` installs it), with
- * records in/out per operator and checkpoint counts, durations and sizes.
+ * records in/out per operator, checkpoint counts, durations and sizes, the
+ * operators' watermark and input latency, and user-defined metrics.
  */
 import assert from "node:assert/strict";
 import {
@@ -63,6 +64,13 @@ Deno.test("metrics of a running job pass promtool check metrics", async () => {
     assert.match(text, /job_name="a \\"quoted\\"\\\\job"/);
     assert.ok(Number(sample("weir_state_size_bytes", /job_id/)!.split(" ").pop()) > 0);
     assert.match(text, /weir_job_restarts_total\{[^}]*\} 0\n/);
+    // User-defined metrics per subtask, and the watermark/latency gauges per operator.
+    assert.ok(sample("weir_user_words_counted_total", /operator_uid="count".*subtask_index="1"/));
+    assert.ok(sample("weir_user_word_length_count", /subtask_index="0"/));
+    assert.ok(sample("weir_user_word_length", /quantile="0.99"/));
+    assert.ok(sample("weir_user_subtask", /subtask_index="1"/)?.endsWith(" 1"));
+    assert.ok(sample("weir_operator_input_latency_seconds", /operator_uid="count"/));
+    assert.ok(sample("weir_operator_watermark_seconds", /operator_uid="count"/));
     const check = await promtool(text);
     assert.ok(check.ok, `promtool check metrics failed:\n${check.output}\n---\n${text}`);
     assert.equal(check.output.trim(), "", check.output);

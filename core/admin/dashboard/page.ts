@@ -20,6 +20,9 @@ interface Vertex {
   parallelism: number;
   metrics: { "read-records": number; "write-records": number };
   "backpressure-ratio": number;
+  watermark: number | null;
+  "event-time-lag": number | null;
+  "input-latency": number | null;
 }
 interface JobDetail {
   jid: string;
@@ -117,6 +120,17 @@ function renderVertices(job: JobDetail): void {
       el("td", { class: "records-in" }, String(v.metrics["read-records"])),
       el("td", { class: "records-out" }, String(v.metrics["write-records"])),
       el("td", {}, `${Math.round(v["backpressure-ratio"] * 100)}%`),
+      el("td", { class: "watermark" }, v.watermark === null ? "-" : String(v.watermark)),
+      el(
+        "td",
+        { class: "event-time-lag" },
+        v["event-time-lag"] === null ? "-" : `${(v["event-time-lag"] / 1000).toFixed(1)} s`,
+      ),
+      el(
+        "td",
+        { class: "input-latency" },
+        v["input-latency"] === null ? "-" : `${v["input-latency"].toFixed(1)} ms`,
+      ),
     )
   ));
 }

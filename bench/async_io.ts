@@ -1,0 +1,108 @@
+/**
+ * Throughput of async I/O: one subtask looks every record up over HTTP on a
+ * local server (a Web Worker running Deno.serve) that answers after 5 ms,
+ * with 100 calls in flight (capacity 100), ordered and unordered. The ceiling
+ * is capacity / latency = 20k records/s. For reference, the same with a lookup
+ * that only waits 5 ms (a timer, no network): the operator's own cost. Median
+ * of `--runs` runs.
+ *
+ * deno run -A bench/async_io.ts [--records N] [--runs R] [--quick] [--latency MS] [--capacity C]
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { AsyncDataStream, type Source, StreamEnvironment } from "../mod.ts";
+import { machine, median, rate, table } from "./_util.ts";
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    records: { type: "string" },
+    runs: { type: "string" },
+    quick: { type: "boolean" },
+    latency: { type: "string" },
+    capacity: { type: "string" },
+  },
+});
+const quick = values.quick ?? false;
+const N = Number(values.records ?? (quick ? 20_000 : 100_000));
+const RUNS = Number(values.runs ?? (quick ? 1 : 3));
+const LATENCY_MS = Number(values.latency ?? 5);
+const CAPACITY = Number(values.capacity ?? 100);
+
+// The server runs on its own thread, so its work is not counted against the job's.
+const serverCode = `
+const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+  await new Promise((r) => setTimeout(r, ${LATENCY_MS}));
+  return new Response(new URL(req.url).pathname.slice(1));
+});
+self.postMessage(server.addr.port);
+`;
+const worker = new Worker(
+  URL.createObjectURL(new Blob([serverCode], { type: "text/javascript" })),
+  { type: "module" },
+);
+const port = await new Promise<number>((resolve) => worker.onmessage = (e) => resolve(e.data));
+const base = `http://127.0.0.1:${port}/`;
+
+const numbers: Source<number> = {
+  name: "numbers",
+  createReader() {
+    let i = 0;
+    return {
+      poll(out, max) {
+        for (let n = 0; n < max && i < N; n++) out.collect(i++);
+        return i < N ? "more" : "end";
+      },
+      position: () => i,
+      restore(p) {
+        i = p as number;
+      },
+    };
+  },
+};
+
+const httpLookup = async (n: number): Promise<number[]> => {
+  const res = await fetch(base + n);
+  return [Number(await res.text())];
+};
+const timerLookup = (n: number): Promise<number[]> =>
+  new Promise((resolve) => setTimeout(() => resolve([n]), LATENCY_MS));
+
+async function run(ordered: boolean, lookup: (n: number) => Promise<number[]>): Promise<number> {
+  const env = StreamEnvironment.create({ parallelism: 1 });
+  let sum = 0;
+  const wait = ordered ? AsyncDataStream.orderedWait : AsyncDataStream.unorderedWait;
+  wait(env.addSource(numbers), lookup, 10_000, CAPACITY).addSink({
+    invoke: (n: number) => {
+      sum += n;
+    },
+  });
+  const t = performance.now();
+  await env.execute("async lookup");
+  const secs = (performance.now() - t) / 1000;
+  if (sum !== (N * (N - 1)) / 2) {
+    throw new Error(`lookups summed to ${sum}, not ${N * (N - 1) / 2}`);
+  }
+  return N / secs;
+}
+
+console.log(
+  `# bench/async_io.ts: ${N.toLocaleString("en")} HTTP lookups, ${LATENCY_MS} ms latency, ` +
+    `capacity ${CAPACITY}, 1 subtask, median of ${RUNS} runs`,
+);
+console.log(machine());
+const rows: string[][] = [];
+for (const [name, lookup] of [["HTTP", httpLookup], ["timer only", timerLookup]] as const) {
+  for (const ordered of [true, false]) {
+    const rates: number[] = [];
+    for (let r = 0; r < RUNS; r++) rates.push(await run(ordered, lookup));
+    rows.push([
+      `${ordered ? "orderedWait" : "unorderedWait"}, ${name} lookup`,
+      `${rate(median(rates))} records/s`,
+      rates.map((x) => rate(x)).join(", "),
+    ]);
+  }
+}
+console.log(table(["async I/O", "throughput per subtask (median)", "runs"], rows));
+worker.terminate();

@@ -1,0 +1,329 @@
+/**
+ * Async I/O against a real HTTP server on 127.0.0.1: emission order (ordered
+ * and unordered), the capacity as the server counts it, retries of failing
+ * responses, timeouts, watermarks kept behind earlier records, and a
+ * checkpoint taken with records in flight restored with nothing lost or doubled.
+ */
+import assert from "node:assert/strict";
+import { AsyncDataStream } from "../core/dataflow/async_data_stream.ts";
+import { AsyncRetryStrategies, type RichAsyncFunction } from "../core/dataflow/async_function.ts";
+import type { DataStream } from "../core/dataflow/data_stream.ts";
+import { StreamEnvironment } from "../core/dataflow/environment.ts";
+import type { Collector, ProcessContext } from "../core/dataflow/functions.ts";
+import { CollectSink } from "../core/connectors/collect_sink.ts";
+import { ConfigError, JobFailedError } from "../core/errors.ts";
+import { AsyncTimeoutError } from "../core/runtime/async_wait_operator.ts";
+import { HeapStateBackend } from "../core/state/heap/heap_backend.ts";
+import { WatermarkStrategy } from "../core/time/watermark_strategy.ts";
+import { httpLookup, type LookupServer, startLookupServer } from "./_helpers/lookup_server.ts";
+import { until } from "./_helpers/checkpoint_jobs.ts";
+import { committedLines } from "./_helpers/word_count_check.ts";
+import { ExactlyOnceFileSink } from "../core/connectors/exactly_once_file_sink.ts";
+
+const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+
+async function withServer(body: (server: LookupServer) => Promise<void>): Promise<void> {
+  const server = startLookupServer();
+  try {
+    await body(server);
+  } finally {
+    await server.close();
+  }
+}
+
+/** Later ids of every ten answer sooner, so completion order differs from input order. */
+const reversedDelays = (id: number) => `?delay=${(10 - (id % 10)) * 4}`;
+
+Deno.test("async I/O: ordered emits in input order, unordered as responses complete", async () => {
+  await withServer(async (server) => {
+    for (const ordered of [true, false]) {
+      const env = StreamEnvironment.create();
+      const out = new CollectSink<string>();
+      const wait = ordered ? AsyncDataStream.orderedWait : AsyncDataStream.unorderedWait;
+      wait(env.fromCollection(range(40)), httpLookup(server, reversedDelays), 5000, 10)
+        .addSink(out);
+      await env.execute();
+      const expected = range(40).map((i) => `value-${i}`);
+      if (ordered) assert.deepEqual(out.values, expected);
+      else {
+        assert.deepEqual(out.values.toSorted(), expected.toSorted());
+        assert.notDeepEqual(out.values, expected, "unordered follows completion order");
+        // Within the first ten, the fastest (id 9) answers before the slowest (id 0).
+        assert.ok(out.values.indexOf("value-9") < out.values.indexOf("value-0"), out.values.join());
+      }
+    }
+  });
+});
+
+Deno.test("async I/O: never more than capacity requests in flight, and capacity is used", async () => {
+  await withServer(async (server) => {
+    for (const capacity of [1, 7]) {
+      const env = StreamEnvironment.create();
+      const out = new CollectSink<string>();
+      AsyncDataStream.unorderedWait(
+        env.fromCollection(range(60)),
+        httpLookup(server, () => "?delay=5"),
+        5000,
+        capacity,
+      ).addSink(out);
+      const before = server.maxInFlight;
+      await env.execute();
+      assert.equal(out.values.length, 60);
+      assert.ok(server.maxInFlight <= capacity, `${server.maxInFlight} in flight > ${capacity}`);
+      assert.ok(before <= server.maxInFlight);
+      if (capacity > 1) assert.equal(server.maxInFlight, capacity, "the capacity is filled");
+    }
+  });
+});
+
+Deno.test("async I/O: failing responses are retried with backoff; retries used up fail the job", async () => {
+  await withServer(async (server) => {
+    const env = StreamEnvironment.create();
+    const out = new CollectSink<string>();
+    const retry = AsyncRetryStrategies.exponentialBackoff<string>({
+      maxRetries: 2,
+      initialDelayMs: 2,
+      maxDelayMs: 20,
+      retryOnError: (e) => e instanceof Error && e.message.startsWith("HTTP 503"),
+    });
+    AsyncDataStream.orderedWait(
+      env.fromCollection(range(10)),
+      httpLookup(server, () => "?fail=2"),
+      5000,
+      5,
+      retry,
+    ).addSink(out);
+    await env.execute();
+    assert.deepEqual(out.values, range(10).map((i) => `value-${i}`));
+    for (const i of range(10)) assert.equal(server.requests.get(String(i)), 3, `requests of ${i}`);
+
+    const env2 = StreamEnvironment.create();
+    AsyncDataStream.orderedWait(
+      env2.fromCollection([100, 101]),
+      httpLookup(server, () => "?fail=3"),
+      5000,
+      5,
+      AsyncRetryStrategies.fixedDelay({ maxRetries: 1, delayMs: 1 }),
+    ).name("enrich");
+    await assert.rejects(env2.execute(), (e: unknown) => {
+      assert.ok(e instanceof JobFailedError);
+      const msg = (e.cause as Error).message;
+      assert.match(msg, /async function of operator "enrich" failed \(attempt 2\)/);
+      assert.match(msg, /HTTP 503: failure 2 of 10[01]/);
+      return true;
+    });
+  });
+});
+
+Deno.test("async I/O: a result predicate retries empty answers", async () => {
+  await withServer(async (server) => {
+    const env = StreamEnvironment.create();
+    const out = new CollectSink<string>();
+    let calls = 0;
+    // The first answer of every id is treated as empty.
+    const fn = async (id: number, signal: AbortSignal) => {
+      const [v] = await httpLookup(server)(id, signal);
+      return ++calls % 2 === 1 ? [] : [v!];
+    };
+    AsyncDataStream.orderedWait(
+      env.fromCollection([1, 2, 3]),
+      fn,
+      5000,
+      1,
+      AsyncRetryStrategies.fixedDelay<string>({
+        maxRetries: 3,
+        delayMs: 1,
+        retryOnResult: (r) => r.length === 0,
+      }),
+    ).addSink(out);
+    await env.execute();
+    assert.deepEqual(out.values, ["value-1", "value-2", "value-3"]);
+    assert.equal(calls, 6);
+  });
+});
+
+Deno.test("async I/O: a slow response times out: timeout() answers, or the job fails", async () => {
+  await withServer(async (server) => {
+    const slowSome = (id: number) => id % 2 === 0 ? "?delay=2000" : "";
+    const lookup = httpLookup(server, slowSome);
+    const withFallback: RichAsyncFunction<number, string> = {
+      asyncInvoke: lookup,
+      timeout: (id) => [`fallback-${id}`],
+    };
+    const env = StreamEnvironment.create();
+    const out = new CollectSink<string>();
+    const started = performance.now();
+    AsyncDataStream.orderedWait(env.fromCollection(range(6)), withFallback, 100, 10)
+      .addSink(out);
+    await env.execute();
+    assert.deepEqual(out.values, [
+      "fallback-0",
+      "value-1",
+      "fallback-2",
+      "value-3",
+      "fallback-4",
+      "value-5",
+    ]);
+    // The timed-out fetches were aborted: the job did not wait for the slow answers.
+    assert.ok(performance.now() - started < 1800);
+
+    const env2 = StreamEnvironment.create();
+    AsyncDataStream.unorderedWait(env2.fromCollection([0]), lookup, 50, 10).name("slow");
+    await assert.rejects(env2.execute(), (e: unknown) => {
+      assert.ok(e instanceof JobFailedError);
+      assert.ok(e.cause instanceof AsyncTimeoutError);
+      assert.match(e.cause.message, /operator "slow" timed out after 50 ms/);
+      return true;
+    });
+  });
+});
+
+Deno.test("async I/O: a watermark never overtakes the records before it, in both modes", async () => {
+  await withServer(async (server) => {
+    for (const ordered of [true, false]) {
+      const env = StreamEnvironment.create();
+      const out = new CollectSink<string>();
+      // A watermark right after every record: record i (timestamp i) is followed by watermark i.
+      const stamped: DataStream<number> = env.fromCollection(range(30))
+        .assignTimestampsAndWatermarks(
+          WatermarkStrategy.forGenerator<number>(() => ({
+            onEvent: (_e, ts, o) => o.emitWatermark(ts),
+            onPeriodicEmit() {},
+          })).withTimestampAssigner((i) => i),
+        );
+      const wait = ordered ? AsyncDataStream.orderedWait : AsyncDataStream.unorderedWait;
+      wait(stamped, httpLookup(server, reversedDelays), 5000, 10)
+        .process({
+          processElement(v: string, ctx: ProcessContext, o: Collector<string>) {
+            o.collect(`${v}@${ctx.timestamp()} wm=${ctx.currentWatermark()}`);
+          },
+        })
+        .addSink(out);
+      await env.execute();
+      assert.equal(out.values.length, 30);
+      for (const line of out.values) {
+        const [, ts, wm] = line.match(/@(\d+) wm=(-?\w+)/)!;
+        assert.ok(Number(wm) < Number(ts) || wm === "-Infinity", `late: ${line}`);
+      }
+    }
+  });
+});
+
+Deno.test("async I/O: a checkpoint with records in flight restores with nothing lost or doubled", async () => {
+  await withServer(async (server) => {
+    for (const ordered of [true, false]) {
+      const dir = Deno.makeTempDirSync({ prefix: "weir-async-" });
+      const n = 40;
+      const held = ordered ? ["30"] : ["5", "17", "30"];
+      const run = (out: CollectSink<string>, restore?: string) => {
+        const env = StreamEnvironment.create({
+          stateBackend: new HeapStateBackend(),
+          checkpoint: { dir, retainOnCancellation: true },
+          ...(restore ? { restore } : {}),
+          restartStrategy: { kind: "none" },
+          log: () => {},
+        });
+        const wait = ordered ? AsyncDataStream.orderedWait : AsyncDataStream.unorderedWait;
+        wait(env.fromCollection(range(n)).uid("numbers"), httpLookup(server), 60_000, 20)
+          .uid("lookup")
+          .addSink(out, { uid: "sink" });
+        return env.executeAsync("async restore");
+      };
+      server.requests.clear();
+      server.hold(...held);
+      const first = new CollectSink<string>();
+      const client = run(first);
+      // Everything not held (and, ordered, not behind a held record) is out; the rest waits.
+      const expectedOut = ordered ? 30 : n - held.length;
+      await until(() => first.values.length === expectedOut, "unheld records through");
+      await until(() => held.every((id) => server.requests.get(id) === 1), "held requests sent");
+      const checkpoint = await client.triggerCheckpoint();
+      client.cancel();
+      await client.done;
+      const requestsBefore = new Map(server.requests);
+      server.release();
+
+      const second = new CollectSink<string>();
+      await run(second, checkpoint.path).done;
+      const all = [...first.values, ...second.values];
+      assert.deepEqual(all.toSorted(), range(n).map((i) => `value-${i}`).toSorted());
+      assert.equal(new Set(all).size, n, "nothing doubled");
+      // Only the records in flight at the checkpoint were looked up again.
+      const again = [...server.requests].filter(([id, c]) => c > (requestsBefore.get(id) ?? 0));
+      const inFlight = ordered ? range(10).map((i) => String(30 + i)) : held;
+      assert.deepEqual(again.map(([id]) => id).toSorted(), inFlight.toSorted());
+      if (ordered) assert.deepEqual(second.values, inFlight.map((i) => `value-${i}`));
+      Deno.removeSync(dir, { recursive: true });
+    }
+  });
+});
+
+Deno.test("async I/O: bad capacity, timeout or retry settings name the problem", () => {
+  const env = StreamEnvironment.create();
+  const s = env.fromElements(1);
+  const f = (n: number) => Promise.resolve([n]);
+  assert.throws(() => AsyncDataStream.orderedWait(s, f, 100, 0), ConfigError);
+  assert.throws(() => AsyncDataStream.orderedWait(s, f, 100, 1.5), /capacity must be a positive/);
+  assert.throws(() => AsyncDataStream.orderedWait(s, f, 0, 5), /timeout must be a positive/);
+  assert.throws(
+    () => AsyncDataStream.orderedWait(s, f, 10, 5, { maxRetries: -1, delayMs: () => 0 }),
+    /maxRetries must be an integer >= 0/,
+  );
+  assert.throws(
+    () =>
+      AsyncRetryStrategies.exponentialBackoff({
+        maxRetries: 1,
+        initialDelayMs: 1,
+        maxDelayMs: 5,
+        multiplier: 0.5,
+      }),
+    /multiplier must be a finite number >= 1/,
+  );
+});
+
+Deno.test("async I/O: at end of input every result is out before the final checkpoint commits", async () => {
+  await withServer(async (server) => {
+    for (const chained of [true, false]) {
+      const dir = Deno.makeTempDirSync({ prefix: "weir-async-final-" });
+      const env = StreamEnvironment.create({
+        stateBackend: new HeapStateBackend(),
+        checkpoint: { dir: `${dir}/ck` },
+        log: () => {},
+      });
+      let numbers: DataStream<number> = env.fromCollection(range(30));
+      // Not chained: the final watermark and barrier reach the operator through a channel.
+      if (!chained) numbers = numbers.rebalance();
+      AsyncDataStream.unorderedWait(numbers, httpLookup(server, () => "?delay=30"), 5000, 50)
+        .addSink(new ExactlyOnceFileSink<string>({ dir: `${dir}/out` }));
+      await env.execute();
+      assert.deepEqual(
+        committedLines(`${dir}/out`).toSorted(),
+        range(30).map((i) => `value-${i}`).toSorted(),
+        chained ? "chained" : "after a channel",
+      );
+      Deno.removeSync(dir, { recursive: true });
+    }
+  });
+});
+
+Deno.test("async I/O: the timeout covers every retry of a record", async () => {
+  await withServer(async (server) => {
+    const env = StreamEnvironment.create();
+    const out = new CollectSink<string>();
+    const alwaysFailing: RichAsyncFunction<number, string> = {
+      asyncInvoke: httpLookup(server, () => "?fail=1000"),
+      timeout: (id) => [`gave up on ${id}`],
+    };
+    AsyncDataStream.orderedWait(
+      env.fromCollection([7]),
+      alwaysFailing,
+      150,
+      1,
+      AsyncRetryStrategies.fixedDelay({ maxRetries: 1000, delayMs: 20 }),
+    ).addSink(out);
+    await env.execute();
+    assert.deepEqual(out.values, ["gave up on 7"]);
+    const attempts = server.requests.get("7")!;
+    assert.ok(attempts >= 2 && attempts <= 9, `${attempts} attempts in 150 ms, 20 ms apart`);
+  });
+});
