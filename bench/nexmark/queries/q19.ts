@@ -1,0 +1,53 @@
+/**
+ * Nexmark q19, auction top-10 price: the ten highest bids of each auction
+ * (equal prices ordered by time, then `extra`, so the result does not depend
+ * on arrival order). An updating result: when a bid enters an auction's top
+ * 10 at rank r, the rows of ranks r…10 are emitted again; the latest row per
+ * (auction, rank_number) is the result.
+ *
+ * ```sql
+ * SELECT * FROM
+ * (SELECT *, ROW_NUMBER() OVER (PARTITION BY auction ORDER BY price DESC) AS rank_number FROM bid)
+ * WHERE rank_number <= 10;
+ * ```
+ *
+ * @module
+ */
+import {
+  type KeyedProcessFunction,
+  Serializers,
+  type ValueState,
+  ValueStateDescriptor,
+} from "../../../mod.ts";
+import type { Bid } from "../model.ts";
+import type { NexmarkQuery, Row } from "../query.ts";
+import { beats } from "./q9.ts";
+
+const TOP = 10;
+const topDesc = new ValueStateDescriptor<Bid[]>("top", Serializers.json as never);
+
+/** q19. */
+export const q19: NexmarkQuery = {
+  name: "q19",
+  key: (r) => `${r.auction}\u0000${r.rank_number}`,
+  build: (s) =>
+    s.bids().keyBy((b) => b.auction, Serializers.f64)
+      .process<Row>(
+        {
+          open(ctx) {
+            this.top = ctx.getState(topDesc);
+          },
+          processElement(b, _ctx, out) {
+            const top = this.top!.value() ?? [];
+            let at = top.length;
+            while (at > 0 && beats(b, top[at - 1]!)) at--;
+            if (at >= TOP) return;
+            top.splice(at, 0, b);
+            if (top.length > TOP) top.length = TOP;
+            this.top!.update(top);
+            for (let i = at; i < top.length; i++) out.collect({ ...top[i]!, rank_number: i + 1 });
+          },
+        } as KeyedProcessFunction<number, Bid, Row> & { top?: ValueState<Bid[]> },
+        { uid: "q19", name: "q19: Top 10 per auction" },
+      ),
+};
