@@ -14,7 +14,7 @@ import { Serializers } from "../core/state/serializer.ts";
 import type { StateBackend } from "../core/state/backend.ts";
 import { HeapStateBackend } from "../core/state/heap/heap_backend.ts";
 import { LsmStateBackend } from "../core/state/lsm/lsm_backend.ts";
-import { MapStateDescriptor } from "../core/state/descriptors.ts";
+import { ListStateDescriptor } from "../core/state/descriptors.ts";
 import { StateTtlConfig } from "../core/state/ttl.ts";
 import { ManualClock } from "../core/runtime/clock.ts";
 import { OutputTag } from "../core/runtime/output_tag.ts";
@@ -117,8 +117,11 @@ async function checkInterval(
   h.processWatermark(Infinity);
   assert.deepEqual(h.pendingTimers("event-time"), [], msg);
   for (const side of ["left-buffer", "right-buffer"]) {
-    const d = new MapStateDescriptor(side, Serializers.f64, Serializers.array(Serializers.json));
-    for (const k of h.keys(d)) assert.equal(h.state(d, k).size, 0, msg);
+    const d = new ListStateDescriptor(
+      side,
+      Serializers.tuple(Serializers.f64, Serializers.json, Serializers.f64),
+    );
+    for (const k of h.keys(d)) assert.equal(h.state(d, k).length, 0, msg);
   }
   await h.close();
 }

@@ -3,22 +3,29 @@
  * two-input operator that joins a left element at time `t` with every right
  * element of the same key whose time lies in `[t + lower, t + upper]`.
  *
- * Each side's elements are buffered in keyed map state by timestamp, so the
- * buffers and their cleanup timers are checkpointed and restored by either
- * backend. A left element is dropped once the watermark passes the last time
- * a right element could still match it (`t + upper`), a right element once it
- * passes `t - lower`. An element behind the watermark on arrival is late: it
- * goes to the side's late-data output, or is dropped.
+ * Each side's elements are buffered in keyed list state (`[timestamp,
+ * element, watermark at arrival]`; appended without reading, read with one lookup, never scanned),
+ * so the buffers and their cleanup timers are checkpointed and restored by
+ * either backend. A left element expires once the watermark reaches the last
+ * time a right element could still match it (`t + upper`), a right element
+ * once it reaches `t - lower`; an expired element never joins again. An
+ * element behind the watermark on arrival is late: it goes to the side's
+ * late-data output, or is dropped.
+ *
+ * Expired elements are removed by cleanup timers rounded up to a multiple of
+ * the interval's length, so a busy key rewrites its buffer once per interval
+ * rather than once per distinct timestamp; a buffer holds its elements at
+ * most about twice as long as they can match.
  *
  * @module
  */
 import { ConfigError, StateError } from "../errors.ts";
 import type { Collector } from "../dataflow/functions.ts";
 import type { KeyedStateBackend, NamespacedState } from "../state/backend.ts";
-import { MapStateDescriptor } from "../state/descriptors.ts";
+import { ListStateDescriptor } from "../state/descriptors.ts";
 import type { Serializer } from "../state/serializer.ts";
 import { Serializers } from "../state/serializer.ts";
-import type { MapState } from "../state/state.ts";
+import type { ListState } from "../state/state.ts";
 import { StreamOperator } from "../runtime/operator.ts";
 import { type KeySelector, runtimeContext } from "../runtime/operators.ts";
 import type { OutputTag } from "../runtime/output_tag.ts";
@@ -51,7 +58,9 @@ export interface IntervalJoinSpec<L, R, O> {
   readonly fn: ProcessJoinFunction<L, R, O>;
 }
 
-type Buffer = MapState<number, unknown[]> & NamespacedState<undefined>;
+/** An element, its timestamp and the watermark when it arrived. */
+type Entry = [timestamp: number, element: unknown, arrival: number];
+type Buffer = ListState<Entry> & NamespacedState<undefined>;
 
 const LEFT = 0;
 const RIGHT = 1;
@@ -62,6 +71,8 @@ export class IntervalJoinOperator<L, R, O> extends StreamOperator<O> {
   /** Inclusive bounds in whole ms. */
   readonly #lower: number;
   readonly #upper: number;
+  /** Cleanup timers are rounded up to a multiple of this (ms). */
+  readonly #cleanupStep: number;
   readonly #fn: ProcessJoinFunction<L, R, O>;
   #backend!: KeyedStateBackend;
   #timers!: InternalTimerService<number>;
@@ -92,6 +103,7 @@ export class IntervalJoinOperator<L, R, O> extends StreamOperator<O> {
           `is above upper bound ${spec.upper}${spec.upperExclusive ? " (exclusive)" : ""}`,
       );
     }
+    this.#cleanupStep = Math.max(1, this.#upper - this.#lower);
     this.#fn = Object.create(spec.fn) as ProcessJoinFunction<L, R, O>;
     // deno-lint-ignore no-this-alias
     const self = this;
@@ -113,13 +125,14 @@ export class IntervalJoinOperator<L, R, O> extends StreamOperator<O> {
       ["right-buffer", this.#spec.rightSerializer],
     ] as const;
     for (const [name, ser] of sides) {
-      this.#buffers.push(this.#backend.state(
-        new MapStateDescriptor(
-          name,
-          Serializers.f64,
-          Serializers.array((ser ?? json) as Serializer<unknown>),
-        ),
-      ) as Buffer);
+      const entry = Serializers.tuple(
+        Serializers.f64,
+        (ser ?? json) as Serializer<unknown>,
+        Serializers.f64,
+      );
+      this.#buffers.push(
+        this.#backend.state(new ListStateDescriptor<Entry>(name, entry)) as Buffer,
+      );
     }
     this.#timers = this.ctx.timerService<number>(
       { onTimer: (t) => this.#cleanup(t) },
@@ -150,40 +163,49 @@ export class IntervalJoinOperator<L, R, O> extends StreamOperator<O> {
     this.#backend.setCurrentKey(
       left ? this.#spec.leftKey(value as L) : this.#spec.rightKey(value as R),
     );
-    const own = this.#buffers[left ? LEFT : RIGHT]!;
-    const list = own.get(ts);
-    if (list === undefined) own.put(ts, [value]);
-    else {
-      list.push(value);
-      own.put(ts, list);
-    }
+    this.#buffers[left ? LEFT : RIGHT]!.add([ts, value, this.#watermark]);
     // Bounds on the other side's timestamps.
     const from = left ? ts + this.#lower : ts - this.#upper;
     const to = left ? ts + this.#upper : ts - this.#lower;
-    for (const [other, elements] of this.#buffers[left ? RIGHT : LEFT]!.entries()) {
-      if (other < from || other > to) continue;
-      this.#leftTs = left ? ts : other;
-      this.#rightTs = left ? other : ts;
-      this.#emitTs = ts > other ? ts : other;
-      for (const e of elements) {
+    const others = this.#buffers[left ? RIGHT : LEFT]!.get();
+    if (others !== undefined) {
+      for (const [other, e, arrival] of others) {
+        if (other < from || other > to || this.#expired(!left, other, arrival)) continue;
+        this.#leftTs = left ? ts : other;
+        this.#rightTs = left ? other : ts;
+        this.#emitTs = ts > other ? ts : other;
         if (left) this.#fn.processElement(value as L, e as R, this.#ctx, this.#out);
         else this.#fn.processElement(e as L, value as R, this.#ctx, this.#out);
       }
     }
-    // Once the watermark passes this, no element of the other side can match it.
-    const cleanupAt = left
-      ? (this.#upper > 0 ? ts + this.#upper : ts)
-      : (this.#lower <= 0 ? ts - this.#lower : ts);
-    this.#timers.registerEventTimeTimer(input, cleanupAt);
+    const step = this.#cleanupStep;
+    this.#timers.registerEventTimeTimer(input, Math.ceil(this.#expiry(left, ts) / step) * step);
   }
 
+  /** When the watermark reaches this, an element of the side at `ts` can no longer match. */
+  #expiry(left: boolean, ts: number): number {
+    if (left) return this.#upper > 0 ? ts + this.#upper : ts;
+    return this.#lower <= 0 ? ts - this.#lower : ts;
+  }
+
+  /**
+   * Whether an element was dropped in Flink's operator, which removes it at
+   * the first watermark (after its arrival) that reaches its expiry: an
+   * element exactly at the watermark still joins until the next one.
+   */
+  #expired(left: boolean, ts: number, arrival: number): boolean {
+    return this.#watermark > arrival && this.#expiry(left, ts) <= this.#watermark;
+  }
+
+  /** Removes the side's expired elements. */
   #cleanup(timer: Timer<number>): void {
     const left = timer.namespace === LEFT;
-    const t = timer.timestamp;
-    const ts = left
-      ? (this.#upper > 0 ? t - this.#upper : t)
-      : (this.#lower <= 0 ? t + this.#lower : t);
-    this.#buffers[left ? LEFT : RIGHT]!.remove(ts);
+    const buffer = this.#buffers[left ? LEFT : RIGHT]!;
+    const entries = buffer.get();
+    if (entries === undefined) return;
+    const live = entries.filter(([ts, , arrival]) => !this.#expired(left, ts, arrival));
+    if (live.length === 0) buffer.clear();
+    else if (live.length < entries.length) buffer.update(live);
   }
 
   /** Drops buffered elements the watermark made unmatchable, then forwards it. */
