@@ -5,7 +5,7 @@
  *
  * @module
  */
-const BENCHES = ["pipeline.ts", "lsm_store.ts", "checkpoint.ts", "windows.ts"];
+const BENCHES = ["pipeline.ts", "lsm_store.ts", "checkpoint.ts", "windows.ts", "nexmark.ts"];
 
 const flags = Deno.args.filter((a) => a === "--quick" || a === "--full");
 const paths = BENCHES.map((file) => new URL(file, import.meta.url).pathname);
