@@ -10,6 +10,7 @@
 import { type DataStream, Serializers } from "../../../mod.ts";
 import type { NexmarkStreams } from "../generator.ts";
 import type { Auction, Bid } from "../model.ts";
+import { AUCTION_SERIALIZER, BID_SERIALIZER } from "../serializers.ts";
 
 /** A bid and its (open) auction. */
 export interface AuctionBid {
@@ -28,5 +29,10 @@ export function bidsOnOpenAuctions(s: NexmarkStreams, name: string): DataStream<
       processElement(a, b, _ctx, out) {
         if (b.dateTime <= a.expires) out.collect({ a, b });
       },
-    }, { uid: `${name}-join`, name: `${name}: Join` });
+    }, {
+      uid: `${name}-join`,
+      name: `${name}: Join`,
+      leftSerializer: AUCTION_SERIALIZER,
+      rightSerializer: BID_SERIALIZER,
+    });
 }

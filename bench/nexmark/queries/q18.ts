@@ -21,6 +21,7 @@ import {
 } from "../../../mod.ts";
 import type { Bid } from "../model.ts";
 import type { NexmarkQuery, Row } from "../query.ts";
+import { BID_SERIALIZER } from "../serializers.ts";
 
 /** Whether bid `a` is later than `b`: later time, then higher price, then `extra`. */
 export function later(a: Bid, b: Bid): boolean {
@@ -29,7 +30,20 @@ export function later(a: Bid, b: Bid): boolean {
   return a.extra > b.extra;
 }
 
-const lastDesc = new ValueStateDescriptor<Bid>("last", Serializers.json as never);
+const lastDesc = new ValueStateDescriptor<Bid>("last", BID_SERIALIZER);
+
+/** A bid as a row, fields in the columns' order. */
+export function bidRow(b: Bid): Row {
+  return {
+    auction: b.auction,
+    bidder: b.bidder,
+    price: b.price,
+    channel: b.channel,
+    url: b.url,
+    dateTime: b.dateTime,
+    extra: b.extra,
+  };
+}
 
 /** q18. */
 export const q18: NexmarkQuery = {
@@ -46,7 +60,7 @@ export const q18: NexmarkQuery = {
             const old = this.last!.value();
             if (old !== undefined && !later(b, old)) return;
             this.last!.update(b);
-            out.collect({ ...b });
+            out.collect(bidRow(b));
           },
         } as KeyedProcessFunction<string, Bid, Row> & { last?: ValueState<Bid> },
         { uid: "q18", name: "q18: Last bid" },

@@ -22,9 +22,13 @@ import {
 import type { Bid } from "../model.ts";
 import type { NexmarkQuery, Row } from "../query.ts";
 import { beats } from "./q9.ts";
+import { bidRow } from "./q18.ts";
+import { BID_SERIALIZER } from "../serializers.ts";
 
 const TOP = 10;
-const topDesc = new ValueStateDescriptor<Bid[]>("top", Serializers.json as never);
+const topDesc = new ValueStateDescriptor<Bid[]>("top", Serializers.array(BID_SERIALIZER));
+/** The 10th bid of a full top 10: a bid that does not beat it is skipped without reading the list. */
+const floorDesc = new ValueStateDescriptor<Bid>("floor", BID_SERIALIZER);
 
 /** q19. */
 export const q19: NexmarkQuery = {
@@ -36,8 +40,11 @@ export const q19: NexmarkQuery = {
         {
           open(ctx) {
             this.top = ctx.getState(topDesc);
+            this.floor = ctx.getState(floorDesc);
           },
           processElement(b, _ctx, out) {
+            const floor = this.floor!.value();
+            if (floor !== undefined && !beats(b, floor)) return;
             const top = this.top!.value() ?? [];
             let at = top.length;
             while (at > 0 && beats(b, top[at - 1]!)) at--;
@@ -45,9 +52,15 @@ export const q19: NexmarkQuery = {
             top.splice(at, 0, b);
             if (top.length > TOP) top.length = TOP;
             this.top!.update(top);
-            for (let i = at; i < top.length; i++) out.collect({ ...top[i]!, rank_number: i + 1 });
+            if (top.length === TOP) this.floor!.update(top[TOP - 1]);
+            for (let i = at; i < top.length; i++) {
+              out.collect({ ...bidRow(top[i]!), rank_number: i + 1 });
+            }
           },
-        } as KeyedProcessFunction<number, Bid, Row> & { top?: ValueState<Bid[]> },
+        } as KeyedProcessFunction<number, Bid, Row> & {
+          top?: ValueState<Bid[]>;
+          floor?: ValueState<Bid>;
+        },
         { uid: "q19", name: "q19: Top 10 per auction" },
       ),
 };

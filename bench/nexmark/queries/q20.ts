@@ -14,6 +14,7 @@
  */
 import { Serializers } from "../../../mod.ts";
 import type { NexmarkQuery, Row } from "../query.ts";
+import { AUCTION_SERIALIZER, BID_SERIALIZER } from "../serializers.ts";
 
 /** q20. */
 export const q20: NexmarkQuery = {
@@ -39,6 +40,11 @@ export const q20: NexmarkQuery = {
         seller: a.seller,
         category: a.category,
         auction_extra: a.extra,
-      }), { uid: "q20", name: "q20: Join" });
+      }), {
+        uid: "q20",
+        name: "q20: Join",
+        leftSerializer: BID_SERIALIZER,
+        rightSerializer: AUCTION_SERIALIZER,
+      });
   },
 };

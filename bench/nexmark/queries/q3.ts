@@ -13,6 +13,7 @@
  */
 import { Serializers } from "../../../mod.ts";
 import type { NexmarkQuery, Row } from "../query.ts";
+import { AUCTION_SERIALIZER, PERSON_SERIALIZER } from "../serializers.ts";
 
 const STATES = new Set(["OR", "ID", "CA"]);
 
@@ -26,7 +27,12 @@ export const q3: NexmarkQuery = {
       .innerJoin(persons.keyBy((p) => p.id, Serializers.f64))
       .apply<Row>(
         (a, p) => ({ name: p.name, city: p.city, state: p.state, id: a.id }),
-        { uid: "q3", name: "q3: Join" },
+        {
+          uid: "q3",
+          name: "q3: Join",
+          leftSerializer: AUCTION_SERIALIZER,
+          rightSerializer: PERSON_SERIALIZER,
+        },
       );
   },
 };

@@ -20,6 +20,7 @@
  */
 import { type AggregateFunction, Serializers, TumblingEventTimeWindows } from "../../../mod.ts";
 import type { NexmarkQuery, Row } from "../query.ts";
+import { BID_SERIALIZER } from "../serializers.ts";
 
 const SIZE = 10_000;
 
@@ -56,6 +57,14 @@ export const q7: NexmarkQuery = {
             extra: b.extra,
           });
         },
-      }, { uid: "q7", name: "q7: Join" });
+      }, {
+        uid: "q7",
+        name: "q7: Join",
+        leftSerializer: BID_SERIALIZER,
+        rightSerializer: Serializers.record({
+          maxprice: Serializers.f64,
+          dateTime: Serializers.f64,
+        }),
+      });
   },
 };

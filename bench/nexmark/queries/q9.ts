@@ -26,6 +26,7 @@ import {
 } from "../../../mod.ts";
 import type { Bid } from "../model.ts";
 import type { NexmarkQuery, Row } from "../query.ts";
+import { BID_SERIALIZER } from "../serializers.ts";
 import { type AuctionBid, bidsOnOpenAuctions } from "./_winning_bids.ts";
 
 /** Whether bid `a` beats bid `b`: higher price, then earlier, then `extra`. */
@@ -35,7 +36,7 @@ export function beats(a: Bid, b: Bid): boolean {
   return a.extra < b.extra;
 }
 
-const best = new ValueStateDescriptor<Bid>("best", Serializers.json as never);
+const best = new ValueStateDescriptor<Bid>("best", BID_SERIALIZER);
 
 /** q9. */
 export const q9: NexmarkQuery = {
@@ -54,7 +55,16 @@ export const q9: NexmarkQuery = {
             if (old !== undefined && !beats(b, old)) return;
             this.best!.update(b);
             out.collect({
-              ...a,
+              id: a.id,
+              itemName: a.itemName,
+              description: a.description,
+              initialBid: a.initialBid,
+              reserve: a.reserve,
+              dateTime: a.dateTime,
+              expires: a.expires,
+              seller: a.seller,
+              category: a.category,
+              extra: a.extra,
               auction: b.auction,
               bidder: b.bidder,
               price: b.price,
