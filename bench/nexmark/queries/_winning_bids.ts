@@ -1,5 +1,5 @@
 /**
- * The join q4 and q9 share: each bid with the auction it is for, when the bid
+ * q9's join: each bid with the auction it is for, when the bid
  * was made while the auction was open (`A.dateTime <= B.dateTime <= A.expires`).
  * An interval join on the auction id with bounds `[0, longest auction]`: the
  * generator bounds an auction's length, so an auction is dropped once the

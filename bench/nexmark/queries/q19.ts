@@ -27,8 +27,14 @@ import { BID_SERIALIZER } from "../serializers.ts";
 
 const TOP = 10;
 const topDesc = new ValueStateDescriptor<Bid[]>("top", Serializers.array(BID_SERIALIZER));
-/** The 10th bid of a full top 10: a bid that does not beat it is skipped without reading the list. */
-const floorDesc = new ValueStateDescriptor<Bid>("floor", BID_SERIALIZER);
+/**
+ * What orders the 10th bid of a full top 10 (price, time, extra): a bid that
+ * does not beat it is skipped without reading the list.
+ */
+const floorDesc = new ValueStateDescriptor(
+  "floor",
+  Serializers.tuple(Serializers.f64, Serializers.f64, Serializers.string),
+);
 
 /** q19. */
 export const q19: NexmarkQuery = {
@@ -44,7 +50,10 @@ export const q19: NexmarkQuery = {
           },
           processElement(b, _ctx, out) {
             const floor = this.floor!.value();
-            if (floor !== undefined && !beats(b, floor)) return;
+            if (
+              floor !== undefined &&
+              !beats(b, { price: floor[0], dateTime: floor[1], extra: floor[2] } as Bid)
+            ) return;
             const top = this.top!.value() ?? [];
             let at = top.length;
             while (at > 0 && beats(b, top[at - 1]!)) at--;
@@ -52,14 +61,15 @@ export const q19: NexmarkQuery = {
             top.splice(at, 0, b);
             if (top.length > TOP) top.length = TOP;
             this.top!.update(top);
-            if (top.length === TOP) this.floor!.update(top[TOP - 1]);
+            const last = top[TOP - 1];
+            if (last) this.floor!.update([last.price, last.dateTime, last.extra]);
             for (let i = at; i < top.length; i++) {
               out.collect({ ...bidRow(top[i]!), rank_number: i + 1 });
             }
           },
         } as KeyedProcessFunction<number, Bid, Row> & {
           top?: ValueState<Bid[]>;
-          floor?: ValueState<Bid>;
+          floor?: ValueState<[number, number, string]>;
         },
         { uid: "q19", name: "q19: Top 10 per auction" },
       ),

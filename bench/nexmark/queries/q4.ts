@@ -26,7 +26,6 @@ import {
   ValueStateDescriptor,
 } from "../../../mod.ts";
 import type { NexmarkQuery, Row } from "../query.ts";
-import { bidsOnOpenAuctions } from "./_winning_bids.ts";
 
 interface Max {
   id: number;
@@ -41,12 +40,56 @@ const sumCount = new ValueStateDescriptor(
   Serializers.tuple(Serializers.f64, Serializers.f64),
 );
 
+/** The auction columns q4 uses (the planner's projection: less state to read per bid). */
+interface OpenAuction {
+  id: number;
+  category: number;
+  dateTime: number;
+  expires: number;
+}
+const OPEN_AUCTION = Serializers.record<OpenAuction & Record<string, unknown>>({
+  id: Serializers.f64,
+  category: Serializers.f64,
+  dateTime: Serializers.f64,
+  expires: Serializers.f64,
+});
+const PRICE = Serializers.record<{ auction: number; price: number; dateTime: number }>({
+  auction: Serializers.f64,
+  price: Serializers.f64,
+  dateTime: Serializers.f64,
+});
+
 /** q4. */
 export const q4: NexmarkQuery = {
   name: "q4",
   key: (r) => String(r.id),
   build: (s) =>
-    bidsOnOpenAuctions(s, "q4")
+    s.auctions()
+      .map((a): OpenAuction => ({
+        id: a.id,
+        category: a.category,
+        dateTime: a.dateTime,
+        expires: a.expires,
+      }), { uid: "q4-auctions", name: "q4: Project auctions" })
+      .keyBy((a) => a.id, Serializers.f64)
+      .intervalJoin(
+        s.bids().map((b) => ({ auction: b.auction, price: b.price, dateTime: b.dateTime }), {
+          uid: "q4-bids",
+          name: "q4: Project bids",
+        }).keyBy((b) => b.auction, Serializers.f64),
+      )
+      // A bid made while its auction was open: B.dateTime in [A.dateTime, A.expires].
+      .between(0, s.generator.maxAuctionLengthMs())
+      .process<{ a: OpenAuction; b: { price: number } }>({
+        processElement(a, b, _ctx, out) {
+          if (b.dateTime <= a.expires) out.collect({ a, b });
+        },
+      }, {
+        uid: "q4-join",
+        name: "q4: Join",
+        leftSerializer: OPEN_AUCTION,
+        rightSerializer: PRICE,
+      })
       .keyBy(({ a }) => a.id, Serializers.f64)
       .process<Max>(
         {
