@@ -298,3 +298,27 @@ export type {
 } from "./core/time/window_functions.ts";
 export { AllWindowedStream, WindowedStream } from "./core/time/windowed_stream.ts";
 export type { WindowStateOptions } from "./core/time/windowed_stream.ts";
+export {
+  CoGroupedStreams,
+  CoGroupEqualTo,
+  CoGroupWhere,
+  CoGroupWithWindow,
+} from "./core/time/co_grouped_streams.ts";
+export type { TaggedUnion } from "./core/time/co_grouped_streams.ts";
+export {
+  JoinedStreams,
+  JoinEqualTo,
+  JoinWhere,
+  JoinWithWindow,
+} from "./core/time/joined_streams.ts";
+export type {
+  CoGroupFunction,
+  FlatJoinFunction,
+  JoinFunction,
+  ProcessJoinContext,
+  ProcessJoinFunction,
+} from "./core/time/join_functions.ts";
+export { IntervalJoin, IntervalJoined } from "./core/time/interval_join.ts";
+export type { IntervalJoinOptions } from "./core/time/interval_join.ts";
+export { RegularJoin } from "./core/dataflow/regular_join.ts";
+export type { RegularJoinOptions } from "./core/dataflow/regular_join.ts";

@@ -13,6 +13,7 @@ const BENCHES = [
   "windows.ts",
   "kafka.ts",
   "async_io.ts",
+  "nexmark.ts",
 ];
 
 const flags = Deno.args.filter((a) => a === "--quick" || a === "--full");

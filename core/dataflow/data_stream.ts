@@ -33,6 +33,10 @@ import { CountTrigger, PurgingTrigger } from "../time/triggers.ts";
 import { CountEvictor } from "../time/evictors.ts";
 import type { GlobalWindow, Window } from "../time/window.ts";
 import { AllWindowedStream, WindowedStream } from "../time/windowed_stream.ts";
+import { CoGroupedStreams } from "../time/co_grouped_streams.ts";
+import { JoinedStreams } from "../time/joined_streams.ts";
+import { IntervalJoin } from "../time/interval_join.ts";
+import { RegularJoin } from "./regular_join.ts";
 import type {
   BroadcastProcessFunction,
   CoProcessFunction,
@@ -416,6 +420,16 @@ export class DataStream<T> extends NodeSettings {
     return new ConnectedStreams(this, other);
   }
 
+  /** Window join with `other`: `.where(key).equalTo(otherKey).window(assigner).apply(fn)`. */
+  join<U>(other: DataStream<U>): JoinedStreams<T, U> {
+    return new JoinedStreams(this, other);
+  }
+
+  /** Window coGroup with `other`: `.where(key).equalTo(otherKey).window(assigner).apply(fn)`. */
+  coGroup<U>(other: DataStream<U>): CoGroupedStreams<T, U> {
+    return new CoGroupedStreams(this, other);
+  }
+
   /** Sends every record to `sink`. */
   addSink(sink: SinkFunction<T>, opts?: OperatorOptions): DataStreamSink {
     const node = this.env.addNode({
@@ -499,6 +513,24 @@ export class KeyedStream<T, K> extends DataStream<T> {
   /** `flatMap` with keyed state available to rich functions. */
   override flatMap<O>(fn: FlatMapFunction<T, O>, opts?: OperatorOptions): DataStream<O> {
     return this.#keyed<O>("FlatMap", (k) => new FlatMapOperator(fn, k), opts);
+  }
+
+  /**
+   * Interval join with another keyed stream: `.between(lower, upper).process(fn)`
+   * joins each record at `t` with `other`'s records of its key in `[t + lower, t + upper]`.
+   */
+  intervalJoin<R>(other: KeyedStream<R, K>): IntervalJoin<T, R, K> {
+    sameKeys(this, other, "intervalJoin");
+    return new IntervalJoin(this, other);
+  }
+
+  /**
+   * Regular (unwindowed) inner join with another keyed stream on the key:
+   * `.withStateTtl(ttl).apply(fn)`.
+   */
+  innerJoin<R>(other: KeyedStream<R, K>): RegularJoin<T, R, K> {
+    sameKeys(this, other, "innerJoin");
+    return new RegularJoin(this, other);
   }
 
   /** Groups each key's records into windows. */
@@ -629,6 +661,19 @@ export class KeyedStream<T, K> extends DataStream<T> {
       },
       undefined,
       { name },
+    );
+  }
+}
+
+/** Both inputs of a keyed two-input operator must hash their keys alike. */
+function sameKeys(
+  a: { keySerializer: { id: string } },
+  b: { keySerializer: { id: string } },
+  op: string,
+) {
+  if (a.keySerializer.id !== b.keySerializer.id) {
+    throw new ConfigError(
+      `${op}: both inputs need the same key serializer, got "${a.keySerializer.id}" and "${b.keySerializer.id}"`,
     );
   }
 }

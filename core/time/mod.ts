@@ -14,3 +14,8 @@ export * from "./evictors.ts";
 export * from "./window_functions.ts";
 export * from "./window_operator.ts";
 export * from "./windowed_stream.ts";
+export * from "./join_functions.ts";
+export * from "./co_grouped_streams.ts";
+export * from "./joined_streams.ts";
+export * from "./interval_join_operator.ts";
+export * from "./interval_join.ts";

@@ -1,0 +1,203 @@
+/**
+ * Window join: `a.join(b).where(keyA).equalTo(keyB).window(assigner).apply(fn)`.
+ * An inner join per key and window: every pair of a first-input and a
+ * second-input element with equal keys in the same window meets once. Built,
+ * as in Flink, on the window coGroup (see {@linkcode CoGroupedStreams}).
+ *
+ * @module
+ */
+import { ConfigError } from "../errors.ts";
+import type { Collector } from "../dataflow/functions.ts";
+import type { DataStream, OperatorOptions } from "../dataflow/data_stream.ts";
+import type { KeySelector } from "../runtime/operators.ts";
+import type { Serializer } from "../state/serializer.ts";
+import { Serializers } from "../state/serializer.ts";
+import {
+  coGroupWindows,
+  type KeyedPair,
+  type TaggedUnion,
+  type TwoInputWindowConfig,
+} from "./co_grouped_streams.ts";
+import type { Trigger } from "./triggers.ts";
+import type { Window } from "./window.ts";
+import type { WindowAssigner } from "./window_assigners.ts";
+import type { CoGroupFunction, FlatJoinFunction, JoinFunction } from "./join_functions.ts";
+
+/**
+ * Two streams to join: give the first input's key with `where`, the
+ * second's with `equalTo`, then a window.
+ *
+ * @example Joining clicks with views in 10 ms tumbling windows
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { CollectSink, StreamEnvironment, TumblingEventTimeWindows, WatermarkStrategy } from "@weir/weir";
+ * type E = { user: string; ts: number };
+ * const env = StreamEnvironment.create();
+ * const wm = WatermarkStrategy.forMonotonousTimestamps<E>().withTimestampAssigner((e) => e.ts);
+ * const views = env.fromElements<E>({ user: "u", ts: 1 }, { user: "u", ts: 12 }).assignTimestampsAndWatermarks(wm);
+ * const clicks = env.fromElements<E>({ user: "u", ts: 5 }).assignTimestampsAndWatermarks(wm);
+ * const out = new CollectSink<string>();
+ * views.join(clicks).where((v) => v.user).equalTo((c) => c.user)
+ *   .window(TumblingEventTimeWindows.of(10))
+ *   .apply((v, c) => `${v.ts}-${c.ts}`)
+ *   .addSink(out);
+ * await env.execute();
+ * assert.deepEqual(out.values, ["1-5"]);
+ * ```
+ */
+export class JoinedStreams<A, B> {
+  readonly #first: DataStream<A>;
+  readonly #second: DataStream<B>;
+
+  /** Use `DataStream.join`. */
+  constructor(first: DataStream<A>, second: DataStream<B>) {
+    this.#first = first;
+    this.#second = second;
+  }
+
+  /** The first input's key. */
+  where<K>(
+    keySelector: KeySelector<A, K>,
+    keySerializer: Serializer<K> = Serializers.key as Serializer<K>,
+  ): JoinWhere<A, B, K> {
+    return new JoinWhere(this.#first, this.#second, keySelector, keySerializer);
+  }
+}
+
+/**
+ * A join with the first input's key: give the second's with `equalTo`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type JoinWhere, StreamEnvironment } from "@weir/weir";
+ * const env = StreamEnvironment.create();
+ * const w: JoinWhere<number, number, number> = env.fromElements(1).join(env.fromElements(2))
+ *   .where((n) => n % 2);
+ * assert.ok(typeof w.equalTo === "function");
+ * ```
+ */
+export class JoinWhere<A, B, K> {
+  readonly #first: DataStream<A>;
+  readonly #second: DataStream<B>;
+  readonly #keyA: KeySelector<A, K>;
+  readonly #keySerializer: Serializer<K>;
+
+  /** Use `JoinedStreams.where`. */
+  constructor(
+    first: DataStream<A>,
+    second: DataStream<B>,
+    keyA: KeySelector<A, K>,
+    keySerializer: Serializer<K>,
+  ) {
+    this.#first = first;
+    this.#second = second;
+    this.#keyA = keyA;
+    this.#keySerializer = keySerializer;
+  }
+
+  /** The second input's key (equal keys join). */
+  equalTo(keySelector: KeySelector<B, K>): JoinEqualTo<A, B, K> {
+    return new JoinEqualTo({
+      first: this.#first,
+      second: this.#second,
+      keyA: this.#keyA,
+      keyB: keySelector,
+      keySerializer: this.#keySerializer,
+    });
+  }
+}
+
+/**
+ * A join with both keys: give the window.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type JoinEqualTo, StreamEnvironment } from "@weir/weir";
+ * const env = StreamEnvironment.create();
+ * const e: JoinEqualTo<number, number, number> = env.fromElements(1).join(env.fromElements(2))
+ *   .where((n) => n % 2).equalTo((n) => n % 2);
+ * assert.ok(typeof e.window === "function");
+ * ```
+ */
+export class JoinEqualTo<A, B, K> {
+  readonly #pair: KeyedPair<A, B, K>;
+
+  /** Use `JoinWhere.equalTo`. */
+  constructor(pair: KeyedPair<A, B, K>) {
+    this.#pair = pair;
+  }
+
+  /** Joins within the windows of `assigner` (tumbling, sliding, session, ...). */
+  window<W extends Window>(
+    assigner: WindowAssigner<TaggedUnion<A, B>, W>,
+  ): JoinWithWindow<A, B, K, W> {
+    return new JoinWithWindow(this.#pair, assigner);
+  }
+}
+
+/**
+ * The windowed join; `apply` a {@linkcode JoinFunction} or {@linkcode FlatJoinFunction}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type JoinWithWindow, SlidingEventTimeWindows, StreamEnvironment, type TimeWindow } from "@weir/weir";
+ * const env = StreamEnvironment.create();
+ * const w: JoinWithWindow<number, number, number, TimeWindow> = env.fromElements(1)
+ *   .join(env.fromElements(2)).where((n) => n % 2).equalTo((n) => n % 2)
+ *   .window(SlidingEventTimeWindows.of(10, 5));
+ * assert.ok(typeof w.apply === "function");
+ * ```
+ */
+export class JoinWithWindow<A, B, K, W extends Window> {
+  readonly #pair: KeyedPair<A, B, K>;
+  readonly #assigner: WindowAssigner<TaggedUnion<A, B>, W>;
+  readonly #config: TwoInputWindowConfig<A, B, W> = {};
+
+  /** Use `JoinEqualTo.window`. */
+  constructor(pair: KeyedPair<A, B, K>, assigner: WindowAssigner<TaggedUnion<A, B>, W>) {
+    this.#pair = pair;
+    this.#assigner = assigner;
+  }
+
+  /** Replaces the assigner's default trigger. */
+  trigger(trigger: Trigger<TaggedUnion<A, B>, W>): this {
+    this.#config.trigger = trigger;
+    return this;
+  }
+
+  /** Keeps event-time windows `ms` after their end; late elements fire them again. */
+  allowedLateness(ms: number): this {
+    if (!(ms >= 0)) throw new ConfigError(`Allowed lateness must be >= 0 ms, got ${ms}`);
+    this.#config.allowedLateness = ms;
+    return this;
+  }
+
+  /** Calls `fn` for every pair with equal keys in the same window. */
+  apply<O>(
+    fn: JoinFunction<A, B, O> | FlatJoinFunction<A, B, O>,
+    opts?: OperatorOptions,
+  ): DataStream<O> {
+    const coGroup: CoGroupFunction<A, B, O> & { inner?: FlatJoinFunction<A, B, O> } = {
+      open(ctx) {
+        if (typeof fn === "function") return;
+        this.inner = Object.create(fn) as FlatJoinFunction<A, B, O>;
+        return this.inner.open?.(ctx);
+      },
+      coGroup(as, bs, out: Collector<O>) {
+        if (typeof fn === "function") {
+          for (const a of as) for (const b of bs) out.collect(fn(a, b));
+          return;
+        }
+        const f = this.inner ?? fn;
+        for (const a of as) for (const b of bs) f.join(a, b, out);
+      },
+      close() {
+        return typeof fn === "function" ? undefined : (this.inner ?? fn).close?.();
+      },
+    };
+    return coGroupWindows(this.#pair, this.#assigner, this.#config, coGroup, "Join", opts);
+  }
+}

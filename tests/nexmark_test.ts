@@ -1,0 +1,238 @@
+/**
+ * Nexmark correctness: every query's output for 100k generated events, on
+ * both state backends and with parallelism 1 and 2, equals a direct reference
+ * computation over the same events (tests/_helpers/nexmark_reference.ts).
+ * All queries run in one job per configuration (one source feeding every
+ * query, each writing through its own exactly-once file sink, with periodic
+ * checkpoints); the events are the run's own dump. For updating queries the
+ * latest row per key is compared; for q12 (processing-time windows) the
+ * count per bidder. The example's command line is checked too.
+ */
+import assert from "node:assert/strict";
+import {
+  ExactlyOnceFileSink,
+  HeapStateBackend,
+  LsmStateBackend,
+  type StateBackend,
+  StreamEnvironment,
+} from "../mod.ts";
+import { NexmarkGenerator, NexmarkStreams } from "../bench/nexmark/generator.ts";
+import type { NexmarkEvent } from "../bench/nexmark/model.ts";
+import { QUERIES } from "../bench/nexmark/queries/mod.ts";
+import type { NexmarkQuery, Row } from "../bench/nexmark/query.ts";
+import { JsonLinesFileSink } from "../bench/nexmark/sinks.ts";
+import { main } from "../examples/nexmark.ts";
+import { nexmarkReference } from "./_helpers/nexmark_reference.ts";
+
+const EVENTS = 100_000;
+/** 2000 events per second of event time: 50 s, so windows of 10 s fire several times. */
+const TPS = 2000;
+
+/** Committed rows of `dir`, each subtask's files in commit order. */
+async function committedRows(dir: string): Promise<Row[]> {
+  const names: string[] = [];
+  for await (const e of Deno.readDir(dir)) if (e.name.startsWith("part-")) names.push(e.name);
+  const order = (n: string) => n.split("-").map((p, i) => (i === 1 || i === 3 ? Number(p) : p));
+  names.sort((a, b) => {
+    const [x, y] = [order(a), order(b)];
+    for (let i = 0; i < x.length; i++) {
+      if (x[i]! < y[i]!) return -1;
+      if (x[i]! > y[i]!) return 1;
+    }
+    return 0;
+  });
+  const rows: Row[] = [];
+  for (const n of names) {
+    for (const line of (await Deno.readTextFile(`${dir}/${n}`)).split("\n")) {
+      if (line !== "") rows.push(JSON.parse(line));
+    }
+  }
+  return rows;
+}
+
+function canonical(rows: Row[]): string[] {
+  return rows.map((r) => JSON.stringify(Object.entries(r).sort(([a], [b]) => (a < b ? -1 : 1))))
+    .sort();
+}
+
+/** What a query's output means: all rows, the latest per key, or (q12) the count per bidder. */
+function result(q: NexmarkQuery, rows: Row[]): Row[] {
+  if (q.name === "q12") {
+    const counts = new Map<number, number>();
+    for (const r of rows) {
+      assert.equal((r.endtime as number) - (r.starttime as number), 10_000);
+      assert.equal((r.starttime as number) % 10_000, 0);
+      counts.set(
+        r.bidder as number,
+        (counts.get(r.bidder as number) ?? 0) + (r.bid_count as number),
+      );
+    }
+    return [...counts].map(([bidder, bid_count]) => ({ bidder, bid_count }));
+  }
+  if (!q.key) return rows;
+  const last = new Map<string, Row>();
+  for (const r of rows) last.set(q.key(r), r);
+  return [...last.values()];
+}
+
+async function readEvents(path: string): Promise<NexmarkEvent[]> {
+  const text = await Deno.readTextFile(path);
+  return text.split("\n").filter((l) => l !== "").map((l) => JSON.parse(l) as NexmarkEvent);
+}
+
+async function checkAll(backend: () => StateBackend, parallelism: number, seed: number) {
+  const dir = await Deno.makeTempDir({ prefix: "nexmark-test-" });
+  try {
+    const env = StreamEnvironment.create({
+      parallelism,
+      stateBackend: backend(),
+      checkpoint: { dir: `${dir}/checkpoints`, intervalMs: 300 },
+    });
+    const streams = new NexmarkStreams(env, { events: EVENTS, seed, config: { tps: TPS } });
+    for (const q of QUERIES.values()) {
+      q.build(streams).addSink(new ExactlyOnceFileSink<Row>({ dir: `${dir}/${q.name}` }), {
+        uid: `sink-${q.name}`,
+      });
+    }
+    streams.events.addSink(new JsonLinesFileSink(`${dir}/events.jsonl`), {
+      uid: "dump",
+      parallelism: 1,
+    });
+    await env.execute("nexmark all queries");
+    const events = await readEvents(`${dir}/events.jsonl`);
+    assert.equal(events.length, EVENTS);
+    const want = nexmarkReference(events);
+    for (const q of QUERIES.values()) {
+      const got = result(q, await committedRows(`${dir}/${q.name}`));
+      const expected = want.get(q.name)!;
+      assert.ok(expected.length > 0, `${q.name}: the reference has rows`);
+      const [g, w] = [canonical(got), canonical(expected)];
+      if (g.length !== w.length || g.some((x, i) => x !== w[i])) {
+        const missing = w.filter((x) => !g.includes(x)).slice(0, 3);
+        const extra = g.filter((x) => !w.includes(x)).slice(0, 3);
+        assert.fail(
+          `${q.name} (${backend().name}, parallelism ${parallelism}): ${g.length} rows, ` +
+            `want ${w.length}\nmissing ${missing.join("\n")}\nextra ${extra.join("\n")}`,
+        );
+      }
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+for (
+  const [name, backend] of [["heap", () => new HeapStateBackend()], [
+    "lsm",
+    () => new LsmStateBackend(),
+  ]] as const
+) {
+  for (const parallelism of [1, 2]) {
+    Deno.test(`nexmark (${name}, parallelism ${parallelism}): every query equals the reference`, async () => {
+      await checkAll(backend, parallelism, parallelism * 7 + name.length);
+    });
+  }
+}
+
+Deno.test("nexmark generator: 1:3:46 proportions, ids, times and the dump's shape", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await main([
+      "--query",
+      "q2",
+      "--events",
+      "5000",
+      "--tps",
+      "1000",
+      "--seed",
+      "3",
+      "--dump",
+      `${dir}/events.jsonl`,
+      "--output",
+      `${dir}/out`,
+      "--checkpoint-dir",
+      `${dir}/chk`,
+      "--parallelism",
+      "2",
+    ]);
+    const events = (await readEvents(`${dir}/events.jsonl`)).sort(
+      (a, b) =>
+        (a.bid ?? a.auction ?? a.person)!.dateTime - (b.bid ?? b.auction ?? b.person)!.dateTime,
+    );
+    assert.equal(events.length, 5000);
+    const kinds = [0, 0, 0];
+    for (const e of events) {
+      kinds[e.event_type]!++;
+      assert.deepEqual(Object.keys(e), ["event_type", "person", "auction", "bid"]);
+      const set = [e.person, e.auction, e.bid].map((x) => x !== null);
+      assert.deepEqual(set, [0, 1, 2].map((t) => t === e.event_type));
+    }
+    assert.deepEqual(kinds, [100, 300, 4600]);
+    assert.deepEqual(Object.keys(events.find((e) => e.person)!.person!), [
+      "id",
+      "name",
+      "emailAddress",
+      "creditCard",
+      "city",
+      "state",
+      "dateTime",
+      "extra",
+    ]);
+    assert.deepEqual(Object.keys(events.find((e) => e.auction)!.auction!), [
+      "id",
+      "itemName",
+      "description",
+      "initialBid",
+      "reserve",
+      "dateTime",
+      "expires",
+      "seller",
+      "category",
+      "extra",
+    ]);
+    assert.deepEqual(Object.keys(events.find((e) => e.bid)!.bid!), [
+      "auction",
+      "bidder",
+      "price",
+      "channel",
+      "url",
+      "dateTime",
+      "extra",
+    ]);
+    // 1000 events per second of event time: 5000 events span 5 s.
+    const times = events.map((e) => (e.bid ?? e.auction ?? e.person)!.dateTime);
+    assert.equal(times[times.length - 1]! - times[0]!, 4999);
+    // Persons and auctions are numbered from 1000 in order; bids mostly go to hot auctions and bidders.
+    assert.deepEqual(events.filter((e) => e.person).map((e) => e.person!.id).slice(0, 3), [
+      1000,
+      1001,
+      1002,
+    ]);
+    const bids = events.flatMap((e) => (e.bid ? [e.bid] : []));
+    const hotAuction = bids.filter((b) => (b.auction - 1000) % 100 === 0).length / bids.length;
+    assert.ok(hotAuction > 0.45 && hotAuction < 0.6, `hot auction share ${hotAuction}`);
+    const maxLen = new NexmarkGenerator({ tps: 1000 }).maxAuctionLengthMs();
+    for (const e of events) {
+      if (e.auction) {
+        assert.ok(
+          e.auction.expires > e.auction.dateTime &&
+            e.auction.expires - e.auction.dateTime <= maxLen,
+        );
+      }
+    }
+    // The output is q2's rows of these events.
+    const got = canonical(await committedRows(`${dir}/out`));
+    assert.deepEqual(got, canonical(nexmarkReference(events).get("q2")!));
+    assert.ok(got.length > 0);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("nexmark example: an unknown query or a bad count is a clear error", async () => {
+  await assert.rejects(main(["--query", "q6", "--events", "10"]), /--query must be one of q0, q1/);
+  await assert.rejects(
+    main(["--query", "q1", "--events", "1.5"]),
+    /--events must be an integer >= 0/,
+  );
+});
