@@ -151,7 +151,20 @@ export async function runCli(args: string[], io: CliIo): Promise<number> {
   }
 }
 
+/**
+ * `deno task weir` runs in the repository; its task passes the caller's
+ * directory (`INIT_CWD`) as `WEIR_CALLER_CWD` so relative paths on the
+ * command line mean what the caller meant.
+ */
+function enterCallerDirectory(): void {
+  const env = { name: "env", variable: "WEIR_CALLER_CWD" } as const;
+  if (Deno.permissions.querySync(env).state !== "granted") return;
+  const dir = Deno.env.get("WEIR_CALLER_CWD");
+  if (dir) Deno.chdir(dir);
+}
+
 if (import.meta.main) {
+  enterCallerDirectory();
   const code = await runCli(Deno.args, {
     out: (l) => console.log(l),
     err: (l) => console.error(l),
