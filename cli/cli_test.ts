@@ -708,6 +708,8 @@ Deno.test("bad usage: exit 2 with one line; --help everywhere", async () => {
     [["state", "dump", "p", "--wat"], /^weir state dump: Unknown option '--wat'/],
     [["savepoint", "--job", "j"], /^weir savepoint: --url is required/],
     [["savepoint", "--url", "u", "--job", "j", "--drain"], /^weir savepoint: --drain needs --stop/],
+    [["jobs", "list"], /^weir jobs list: --url is required/],
+    [["cancel", "--url", "u"], /^weir cancel: --job is required/],
     [["frob"], /^weir: unknown command "frob"/],
   ];
   for (const [args, re] of cases) {
@@ -727,6 +729,8 @@ Deno.test("bad usage: exit 2 with one line; --help everywhere", async () => {
       ["state", "get", "--help"],
       ["state", "dump", "--help"],
       ["savepoint", "--help"],
+      ["jobs", "list", "--help"],
+      ["cancel", "--help"],
     ]
   ) {
     const r = await cli(...args);

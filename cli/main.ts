@@ -9,6 +9,8 @@
  * weir state get PATH --operator UID --state NAME --key K
  * weir state dump PATH --operator UID --state NAME [--format jsonl|csv]
  * weir savepoint --url URL --job ID [--stop [--drain]]
+ * weir jobs list --url URL             the jobs a running admin API serves
+ * weir cancel --url URL --job ID       cancel a job (no savepoint)
  * ```
  * Exit codes: 0 ok, 1 failed (a missing or damaged checkpoint, a key
  * without value, an unreachable admin API), 2 bad usage.
@@ -29,6 +31,7 @@ import { exitStatusOf } from "../core/exit_status.ts";
 import { UsageError } from "./args.ts";
 import type { CliIo, Command } from "./command.ts";
 import { checkpointsGc, checkpointsInspect, checkpointsList } from "./commands/checkpoints.ts";
+import { cancel, jobsList } from "./commands/jobs.ts";
 import { savepoint } from "./commands/savepoint.ts";
 import { stateDump, stateGet } from "./commands/state.ts";
 
@@ -41,6 +44,8 @@ const COMMANDS: readonly Command[] = [
   stateGet,
   stateDump,
   savepoint,
+  jobsList,
+  cancel,
 ];
 
 function listing(commands: readonly Command[]): string {
