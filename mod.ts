@@ -202,7 +202,9 @@ export type {
   OperationResult,
   SegmentInfo,
   StateQueryOutcome,
+  SubtaskInfo,
   VertexInfo,
+  VertexInput,
 } from "./core/admin/runtime.ts";
 export { GlobalWindow, TimeWindow } from "./core/time/window.ts";
 export type { Window } from "./core/time/window.ts";

@@ -103,6 +103,34 @@ for (const backend of ["heap", "lsm"] as const) {
       const bp = await get(`/jobs/${id}/vertices/${count.id}/backpressure`);
       assert.ok(["ok", "low", "high"].includes(bp.backpressureLevel));
 
+      // The plan: edges with their producers and partitioning (keyBy is HASH; the sink is
+      // chained: FORWARD).
+      assert.deepEqual(
+        detail.plan.nodes.map((
+          n: Json,
+        ) => [n.id, n.inputs?.map((i: Json) => [i.id, i.ship_strategy])]),
+        [[words.id, undefined], [count.id, [[words.id, "HASH"]]], [sink.id, [[
+          count.id,
+          "FORWARD",
+        ]]]],
+      );
+      // Per-subtask figures of a vertex, adding up to the vertex's.
+      const counted = await get(`/jobs/${id}/vertices/${count.id}`);
+      assert.equal(counted.name, count.name);
+      assert.deepEqual(counted.subtasks.map((s: Json) => s.subtask), [0, 1]);
+      const inBoth = counted.subtasks.reduce(
+        (n: number, s: Json) => n + s.metrics["read-records"],
+        0,
+      );
+      assert.ok(
+        inBoth >= count.metrics["read-records"],
+        `${inBoth} >= ${count.metrics["read-records"]}`,
+      );
+      for (const st of counted.subtasks) {
+        assert.ok(st["backpressure-ratio"] >= 0 && st["backpressure-ratio"] <= 1);
+      }
+      await get(`/jobs/${id}/vertices/${"0".repeat(32)}`, 404);
+
       // A checkpoint, triggered and polled.
       const { "request-id": cpTrigger } = await post(`/jobs/${id}/checkpoints`, {});
       const cp = await poll(get, `/jobs/${id}/checkpoints/${cpTrigger}`);

@@ -1,6 +1,7 @@
 /**
  * Job resources: `GET /jobs`, `GET /jobs/overview`, `GET /jobs/:jobid` (with
  * vertices: uid, name, parallelism, records in/out, backpressure ratio),
+ * `GET /jobs/:jobid/vertices/:vertexid` (per-subtask records and backpressure),
  * `GET /jobs/:jobid/vertices/:vertexid/backpressure`, and
  * `PATCH /jobs/:jobid?mode=cancel`.
  *
@@ -107,7 +108,24 @@ export function jobsRoutes(runtime: AdminRuntime): Hono {
       plan: {
         jid: job.id,
         name: job.name,
-        nodes: vertices.map((v) => ({ id: v.id, description: v.name, parallelism: v.parallelism })),
+        nodes: job.vertices().map((v) => ({
+          id: vertexId(v.uid),
+          description: v.name,
+          parallelism: v.parallelism,
+          ...(v.inputs && v.inputs.length > 0
+            ? {
+              // Flink's plan node inputs: the producer's vertex id and ship strategy.
+              inputs: v.inputs.map((e, num) => ({
+                num,
+                id: vertexId(e.uid),
+                ship_strategy: e.partitioning,
+                exchange: "pipelined_bounded",
+                input: e.input,
+                ...(e.sideOutput !== undefined ? { side_output: e.sideOutput } : {}),
+              })),
+            }
+            : {}),
+        })),
       },
     });
   });
@@ -118,6 +136,38 @@ export function jobsRoutes(runtime: AdminRuntime): Hono {
     if (job.status() !== "RUNNING") fail(409, `Job ${job.id} is ${job.status()}, not running`);
     job.cancel();
     return c.json({}, 202);
+  });
+  app.get("/jobs/:jobid/vertices/:vertexid", (c) => {
+    const job = jobParam(c, runtime);
+    const id = checkHexId("vertex id", c.req.param("vertexid"));
+    const v = job.vertices().find((x) => vertexId(x.uid) === id);
+    if (!v) fail(404, `Job ${job.id} has no vertex ${id}`);
+    const now = Date.now();
+    const end = job.endTime();
+    return c.json({
+      id,
+      uid: v.uid,
+      name: v.name,
+      parallelism: v.parallelism,
+      maxParallelism: job.maxParallelism(),
+      now,
+      subtasks: (v.subtasks ?? []).map((s) => ({
+        subtask: s.index,
+        status: job.status(),
+        attempt: job.restarts(),
+        "start-time": job.startTime,
+        "end-time": end ?? -1,
+        duration: (end ?? now) - job.startTime,
+        metrics: {
+          "read-records": s.recordsIn,
+          "read-records-complete": true,
+          "write-records": s.recordsOut,
+          "write-records-complete": true,
+        },
+        "backpressure-ratio": s.backpressureRatio,
+        "backpressure-level": backpressureLevel(s.backpressureRatio),
+      })),
+    });
   });
   app.get("/jobs/:jobid/vertices/:vertexid/backpressure", (c) => {
     const job = jobParam(c, runtime);

@@ -13,7 +13,7 @@ import { DenoCheckpointFs } from "../checkpoint/checkpoint_fs.ts";
 import { ByteWriter } from "../state/bytes.ts";
 import { murmur3, subtaskForKeyGroup } from "../state/key_group.ts";
 import type { Serializer } from "../state/serializer.ts";
-import { uidOf } from "../runtime/graph.ts";
+import { type Edge, type Transformation, uidOf } from "../runtime/graph.ts";
 import type { Job, PlacedOperator } from "../runtime/job.ts";
 import type { JobClient } from "../runtime/job_runner.ts";
 import { SourceOperator, type Task } from "../runtime/task.ts";
@@ -61,6 +61,57 @@ export interface VertexInfo {
   readonly backpressureRatio: number;
   /** A source's reader counters (`SourceReader.counters`), summed over its subtasks. */
   readonly sourceCounters?: Readonly<Record<string, number>>;
+  /** The edges into this operator: its producers and how records reach it. */
+  readonly inputs?: readonly VertexInput[];
+  /** Per-subtask figures, in subtask order. */
+  readonly subtasks?: readonly SubtaskInfo[];
+}
+
+/**
+ * An edge into a vertex (Flink's plan node input).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { VertexInput } from "@weir/weir";
+ * const edge: VertexInput = { uid: "source", partitioning: "HASH", input: 0 };
+ * assert.equal(edge.partitioning, "HASH");
+ * ```
+ */
+export interface VertexInput {
+  /** The producer's uid. */
+  readonly uid: string;
+  /**
+   * How records are distributed, as Flink's ship strategies: `FORWARD`,
+   * `HASH` (keyBy), `REBALANCE`, `BROADCAST`, `GLOBAL`.
+   */
+  readonly partitioning: string;
+  /** Which input of a two-input operator (0 or 1). */
+  readonly input: number;
+  /** The producer's side output that flows along the edge, if only one does. */
+  readonly sideOutput?: string;
+}
+
+/**
+ * One subtask of a vertex.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { SubtaskInfo } from "@weir/weir";
+ * const s: SubtaskInfo = { index: 0, recordsIn: 5, recordsOut: 5, backpressureRatio: 0 };
+ * assert.equal(s.index, 0);
+ * ```
+ */
+export interface SubtaskInfo {
+  /** Subtask index. */
+  readonly index: number;
+  /** Records received. */
+  readonly recordsIn: number;
+  /** Records emitted. */
+  readonly recordsOut: number;
+  /** Fraction of recent time its task waited on full output channels, 0..1. */
+  readonly backpressureRatio: number;
 }
 
 /**
@@ -401,6 +452,7 @@ class ClientJob implements AdminJob {
       .map(([uid, subtasks]) => {
         let recordsIn = 0, recordsOut = 0, ratio = 0;
         let sourceCounters: Record<string, number> | undefined;
+        const perSubtask: SubtaskInfo[] = [];
         for (const p of subtasks) {
           const counters = p.operator instanceof SourceOperator
             ? p.operator.reader?.counters?.()
@@ -410,9 +462,17 @@ class ClientJob implements AdminJob {
             sourceCounters[name] = (sourceCounters[name] ?? 0) + n;
           }
           const t = this.#taskOf(job, p);
-          recordsIn += t.operators[0] === p.operator ? t.metrics.recordsIn : p.counters.recordsIn;
+          const inHere = t.operators[0] === p.operator ? t.metrics.recordsIn : p.counters.recordsIn;
+          const pressure = this.#backpressure(t);
+          recordsIn += inHere;
           recordsOut += p.counters.recordsOut;
-          ratio = Math.max(ratio, this.#backpressure(t));
+          ratio = Math.max(ratio, pressure);
+          perSubtask.push({
+            index: p.subtaskIndex,
+            recordsIn: inHere,
+            recordsOut: p.counters.recordsOut,
+            backpressureRatio: pressure,
+          });
         }
         const node = subtasks[0]!.node;
         return {
@@ -423,6 +483,13 @@ class ClientJob implements AdminJob {
           recordsOut,
           backpressureRatio: ratio,
           ...(sourceCounters ? { sourceCounters } : {}),
+          inputs: node.inputs.map((e) => ({
+            uid: uidOf(e.source),
+            partitioning: shipStrategy(e, job, node),
+            input: e.input,
+            ...(e.sideOutput !== undefined ? { sideOutput: e.sideOutput } : {}),
+          })),
+          subtasks: perSubtask.sort((a, b) => a.index - b.index),
         };
       });
   }
@@ -593,4 +660,10 @@ function copyTo(path: string, target: string | undefined): string {
   const files = fs.list(path).sort((a, b) => (a === "_metadata" ? 1 : b === "_metadata" ? -1 : 0));
   for (const f of files) fs.copy(`${path}/${f}`, `${dest}/${f}`);
   return dest;
+}
+
+/** Flink's ship strategy name of edge `e` into `consumer` (unset: forward at equal parallelism). */
+function shipStrategy(e: Edge, job: Job, consumer: Transformation): string {
+  const same = job.parallelism.get(e.source.id) === job.parallelism.get(consumer.id);
+  return (e.partitioning?.kind ?? (same ? "forward" : "rebalance")).toUpperCase();
 }
