@@ -1,8 +1,9 @@
 /**
  * The dashboard end to end in headless Chromium (Debian's `chromium`, driven
- * by playwright-core): it shows the job, its operators and the checkpoint
- * history chart as the API reports them, refreshes live, and its button
- * triggers a savepoint. Saves a screenshot to tests/artifacts/.
+ * by playwright-core): the token prompt; the job, its graph (nodes, edges with
+ * partitioning) and an operator's subtasks and state as the API reports them;
+ * the checkpoint chart's axes and bars and a checkpoint's detail; savepoint
+ * and stop buttons. Saves a screenshot of every view to tests/artifacts/.
  */
 import assert from "node:assert/strict";
 import { chromium } from "playwright-core";
@@ -14,7 +15,7 @@ const CHROMIUM = "/usr/bin/chromium";
 // deno-lint-ignore no-explicit-any
 type Json = Record<string, any>;
 
-Deno.test("dashboard in headless Chromium shows the API's jobs and checkpoints; savepoint button", async () => {
+Deno.test("dashboard in headless Chromium: token prompt, job graph, operator, checkpoints, savepoint and stop", async () => {
   try {
     Deno.statSync(CHROMIUM);
   } catch {
@@ -54,9 +55,21 @@ Deno.test("dashboard in headless Chromium shows the API's jobs and checkpoints; 
       "--disable-sync",
     ],
   });
+  const shots = new URL("../artifacts/", import.meta.url);
+  Deno.mkdirSync(shots, { recursive: true });
   try {
     const page = context.pages()[0] ?? await context.newPage();
-    await page.goto(`${server.url}/?refresh=250#token=t0k`);
+    page.on("dialog", (d) => void d.accept());
+    const shot = (name: string) =>
+      page.screenshot({ path: new URL(`dashboard_${name}.png`, shots).pathname, fullPage: true });
+
+    // Without a token the page asks for one; the prompt's token is then used.
+    await page.goto(`${server.url}/?refresh=250`);
+    await page.locator("#token-form:not([hidden])").waitFor({ timeout: 10_000 });
+    await shot("token_prompt");
+    await page.fill("#token-input", "t0k");
+    await page.click('#token-form button[type="submit"]');
+    await page.locator("#token-form[hidden]").waitFor({ state: "attached", timeout: 10_000 });
     const { jobs } = await api("/jobs");
     const jobId: string = jobs[0].id;
 
@@ -86,7 +99,67 @@ Deno.test("dashboard in headless Chromium shows the API's jobs and checkpoints; 
           .metrics["read-records"],
     );
 
-    // The checkpoint chart: one bar per ended checkpoint, with the API's figures.
+    // The job graph: a node per vertex with its parallelism, an edge per plan input with its
+    // ship strategy.
+    const nodes = await page.locator(".graph-node").evaluateAll((els) =>
+      els.map((e) => ({
+        id: e.getAttribute("data-vertex-id"),
+        parallelism: Number(e.getAttribute("data-parallelism")),
+        text: e.textContent,
+      }))
+    );
+    assert.deepEqual(
+      nodes.map((n) => [n.id, n.parallelism]),
+      detail.plan.nodes.map((n: Json) => [n.id, n.parallelism]),
+    );
+    const edges = await page.locator(".graph-edge").evaluateAll((els) =>
+      els.map((
+        e,
+      ) => [
+        e.getAttribute("data-from"),
+        e.getAttribute("data-to"),
+        e.getAttribute("data-ship-strategy"),
+      ])
+    );
+    assert.deepEqual(
+      edges,
+      detail.plan.nodes.flatMap((n: Json) =>
+        (n.inputs ?? []).map((i: Json) => [i.id, n.id, i.ship_strategy])
+      ),
+    );
+    assert.ok(edges.some((e) => e[2] === "HASH"), JSON.stringify(edges));
+    const labels = await page.locator(".graph-edge-label").allTextContents();
+    assert.ok(labels.includes("HASH"), labels.join());
+    await shot("job_graph");
+
+    // Clicking an operator opens it: per-subtask records as the API has them, state lookup.
+    const countVertex = detail.vertices.find((v: Json) => v.uid === "count");
+    await page.click(`.graph-node[data-vertex-id="${countVertex.id}"]`);
+    await page.locator('#operator[data-vertex-uid="count"]:not([hidden])').waitFor({
+      timeout: 10_000,
+    });
+    await page.locator("#operator-subtasks-body tr").nth(1).waitFor({ timeout: 10_000 });
+    const subtasks = await page.locator("#operator-subtasks-body tr").evaluateAll((rows) =>
+      rows.map((r) => ({
+        subtask: Number(r.getAttribute("data-subtask")),
+        recordsIn: Number(r.querySelector(".subtask-records-in")?.textContent),
+      }))
+    );
+    const apiSubtasks = (await api(`/jobs/${jobId}/vertices/${countVertex.id}`)).subtasks;
+    assert.deepEqual(subtasks.map((s) => s.subtask), apiSubtasks.map((s: Json) => s.subtask));
+    subtasks.forEach((s, i) => {
+      assert.ok(s.recordsIn > 0 && s.recordsIn <= apiSubtasks[i].metrics["read-records"]);
+    });
+    await page.fill("#state-name", "count");
+    await page.fill("#state-key", "w3");
+    await page.click('#state-form button[type="submit"]');
+    await page.locator('#state-result[data-state="found"]').waitFor({ timeout: 10_000 });
+    const found = Number((await page.locator("#state-result").textContent())!.split(" ")[0]);
+    const viaApi = (await api(`/jobs/${jobId}/state/count/count?key=w3`)).value;
+    assert.ok(found > 0 && found <= viaApi, `${found} <= ${viaApi}`);
+    await shot("operator");
+
+    // The checkpoint chart: axes with units, one bar per ended checkpoint, with the API's figures.
     await page.waitForFunction(
       "document.querySelectorAll('.checkpoint-bar').length >= 3",
       null,
@@ -97,6 +170,7 @@ Deno.test("dashboard in headless Chromium shows the API's jobs and checkpoints; 
         id: Number(e.getAttribute("data-checkpoint-id")),
         duration: Number(e.getAttribute("data-duration")),
         size: Number(e.getAttribute("data-size")),
+        stateSize: Number(e.getAttribute("data-state-size")),
       }))
     );
     const history = (await api(`/jobs/${jobId}/checkpoints`)).history as Json[];
@@ -105,16 +179,45 @@ Deno.test("dashboard in headless Chromium shows the API's jobs and checkpoints; 
       assert.ok(h, `bar ${bar.id} is in the API's history`);
       assert.equal(bar.duration, h.end_to_end_duration);
       assert.equal(bar.size, h.checkpointed_size);
+      assert.equal(bar.stateSize, h.state_size);
     }
     assert.deepEqual(bars.map((b) => b.id), [...bars.map((b) => b.id)].sort((a, b) => a - b));
+    const durationTicks = await page.locator(".tick-duration").allTextContents();
+    const sizeTicks = await page.locator(".tick-size").allTextContents();
+    assert.ok(durationTicks.length >= 2 && durationTicks.every((t) => / (ms|s)$/.test(t)));
+    assert.ok(sizeTicks.length >= 2 && sizeTicks.every((t) => / (B|KiB|MiB|GiB)$/.test(t)));
+    assert.ok((await page.locator(".tick-id").count()) >= 1);
+    assert.equal(await page.locator(".incremental-size-line").count(), 1);
+
+    // A click on a bar opens the checkpoint's detail: per-task times and sizes from the API.
+    const barId = bars.at(-1)!.id;
+    await page.click(`.checkpoint-bar[data-checkpoint-id="${barId}"]`);
+    await page.locator(`#checkpoint-detail[data-checkpoint-id="${barId}"]:not([hidden])`).waitFor({
+      timeout: 10_000,
+    });
+    const apiDetail = await api(`/jobs/${jobId}/checkpoints/details/${barId}`);
+    const taskRows = await page.locator("#checkpoint-tasks-body tr").evaluateAll((rows) =>
+      rows.map((r) => ({
+        task: r.getAttribute("data-task"),
+        size: Number(r.querySelector(".task-checkpointed-size")?.getAttribute("data-bytes")),
+      }))
+    );
+    assert.deepEqual(
+      taskRows,
+      Object.values(apiDetail.tasks).map((t) => ({
+        task: (t as Json).id,
+        size: (t as Json).checkpointed_size,
+      })),
+    );
+    assert.ok(taskRows.length > 0);
+    await shot("checkpoints");
 
     // The savepoint button.
     await page.click("#savepoint-button");
-    const status = page.locator('#savepoint-status[data-state="completed"]');
+    const status = page.locator('#operation-status[data-state="completed"]');
     await status.waitFor({ timeout: 15_000 });
-    const text = (await status.textContent()) ?? "";
-    const location = text.replace(/^savepoint completed: /, "");
-    assert.ok(location.startsWith(`${dir}/savepoints/`), text);
+    const location = (await status.getAttribute("data-location")) ?? "";
+    assert.ok(location.startsWith(`${dir}/savepoints/`), location);
     assert.ok(Deno.statSync(`${location}/_metadata`).isFile);
     const after = await api(`/jobs/${jobId}/checkpoints`);
     assert.equal(after.latest.savepoint.external_path, location);
@@ -123,12 +226,23 @@ Deno.test("dashboard in headless Chromium shows the API's jobs and checkpoints; 
       null,
       { timeout: 10_000 },
     );
+    await shot("admin_dashboard");
 
-    Deno.mkdirSync(new URL("../artifacts/", import.meta.url), { recursive: true });
-    await page.screenshot({
-      path: new URL("../artifacts/admin_dashboard.png", import.meta.url).pathname,
-      fullPage: true,
-    });
+    // Stop with savepoint from the page (the dialog is confirmed): the job ends.
+    await page.click("#stop-button");
+    const stopped = page.locator('#operation-status[data-state="completed"]');
+    await page.waitForFunction(
+      `document.getElementById("operation-status")?.textContent?.startsWith("stop completed")`,
+      null,
+      { timeout: 20_000 },
+    );
+    const stopLocation = (await stopped.getAttribute("data-location")) ?? "";
+    assert.ok(Deno.statSync(`${stopLocation}/_metadata`).isFile, stopLocation);
+    await client.done;
+    await page.locator(`#jobs-body tr[data-job-id="${jobId}"] .job-state:text("FINISHED")`)
+      .waitFor({ timeout: 10_000 });
+    assert.equal(await page.locator("#cancel-button").isDisabled(), true);
+    await shot("stopped");
   } finally {
     await context.close();
     client.cancel();
