@@ -710,6 +710,7 @@ Deno.test("bad usage: exit 2 with one line; --help everywhere", async () => {
     [["savepoint", "--url", "u", "--job", "j", "--drain"], /^weir savepoint: --drain needs --stop/],
     [["jobs", "list"], /^weir jobs list: --url is required/],
     [["cancel", "--url", "u"], /^weir cancel: --job is required/],
+    [["ui"], /^weir ui: --checkpoint-dir is required/],
     [["frob"], /^weir: unknown command "frob"/],
   ];
   for (const [args, re] of cases) {
@@ -731,6 +732,7 @@ Deno.test("bad usage: exit 2 with one line; --help everywhere", async () => {
       ["savepoint", "--help"],
       ["jobs", "list", "--help"],
       ["cancel", "--help"],
+      ["ui", "--help"],
     ]
   ) {
     const r = await cli(...args);

@@ -11,6 +11,7 @@
  * weir savepoint --url URL --job ID [--stop [--drain]]
  * weir jobs list --url URL             the jobs a running admin API serves
  * weir cancel --url URL --job ID       cancel a job (no savepoint)
+ * weir ui --checkpoint-dir DIR         the dashboard of an ended job, read-only
  * ```
  * Exit codes: 0 ok, 1 failed (a missing or damaged checkpoint, a key
  * without value, an unreachable admin API), 2 bad usage.
@@ -34,6 +35,7 @@ import { checkpointsGc, checkpointsInspect, checkpointsList } from "./commands/c
 import { cancel, jobsList } from "./commands/jobs.ts";
 import { savepoint } from "./commands/savepoint.ts";
 import { stateDump, stateGet } from "./commands/state.ts";
+import { ui } from "./commands/ui.ts";
 
 export type { CliIo, Command } from "./command.ts";
 
@@ -46,6 +48,7 @@ const COMMANDS: readonly Command[] = [
   savepoint,
   jobsList,
   cancel,
+  ui,
 ];
 
 function listing(commands: readonly Command[]): string {
