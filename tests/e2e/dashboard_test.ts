@@ -6,8 +6,16 @@
  * and stop buttons. Saves a screenshot of every view to tests/artifacts/.
  */
 import assert from "node:assert/strict";
-import { chromium } from "playwright-core";
-import { HeapStateBackend, jobClientRuntime, serveAdmin, StreamEnvironment } from "../../mod.ts";
+import { type BrowserContext, chromium } from "playwright-core";
+import {
+  type AdminJob,
+  type CheckpointHistoryEntry,
+  HeapStateBackend,
+  jobClientRuntime,
+  serveAdmin,
+  StreamEnvironment,
+  type VertexInfo,
+} from "../../mod.ts";
 import { buildAdminJob } from "../_helpers/admin_job.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
@@ -15,12 +23,29 @@ const CHROMIUM = "/usr/bin/chromium";
 // deno-lint-ignore no-explicit-any
 type Json = Record<string, any>;
 
-Deno.test("dashboard in headless Chromium: token prompt, job graph, operator, checkpoints, savepoint and stop", async () => {
+function launch(profile: string): Promise<BrowserContext> {
   try {
     Deno.statSync(CHROMIUM);
   } catch {
     throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (.ci/run does it)`);
   }
+  return chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
+}
+
+Deno.test("dashboard in headless Chromium: token prompt, job graph, operator, checkpoints, savepoint and stop", async () => {
   const dir = Deno.makeTempDirSync();
   const profile = Deno.makeTempDirSync({ prefix: "weir-chromium-" });
   const env = StreamEnvironment.create({
@@ -41,20 +66,7 @@ Deno.test("dashboard in headless Chromium: token prompt, job graph, operator, ch
     assert.equal(res.status, 200, path);
     return await res.json();
   };
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
+  const context = await launch(profile);
   const shots = new URL("../artifacts/", import.meta.url);
   Deno.mkdirSync(shots, { recursive: true });
   try {
@@ -249,6 +261,117 @@ Deno.test("dashboard in headless Chromium: token prompt, job graph, operator, ch
     await client.done.catch(() => {});
     await server.shutdown();
     Deno.removeSync(dir, { recursive: true });
+    Deno.removeSync(profile, { recursive: true });
+  }
+});
+
+Deno.test("dashboard stays usable at 1,000 operator subtasks and 10,000 checkpoints of history", async () => {
+  // A job as the API would report a large one: 5 chained vertices of 200 subtasks each.
+  const vertices: VertexInfo[] = Array.from({ length: 5 }, (_, i) => ({
+    uid: `op-${i}`,
+    name: `Operator ${i}`,
+    parallelism: 200,
+    recordsIn: i === 0 ? 0 : 1_000_000,
+    recordsOut: 1_000_000,
+    backpressureRatio: i / 5,
+    inputs: i === 0 ? [] : [{ uid: `op-${i - 1}`, partitioning: "HASH", input: 0 }],
+    subtasks: Array.from({ length: 200 }, (_, s) => ({
+      index: s,
+      recordsIn: i === 0 ? 0 : 5000,
+      recordsOut: 5000,
+      backpressureRatio: (s % 10) / 10,
+    })),
+  }));
+  const history: CheckpointHistoryEntry[] = Array.from({ length: 10_000 }, (_, i) => ({
+    kind: "checkpoint",
+    id: i + 1,
+    status: i % 97 === 0 ? "FAILED" : "COMPLETED",
+    is_savepoint: false,
+    trigger_timestamp: 1_700_000_000_000 + i * 1000,
+    latest_ack_timestamp: 1_700_000_000_000 + i * 1000 + 50,
+    end_to_end_duration: 20 + (i % 50),
+    state_size: 1_000_000 + i * 100,
+    checkpointed_size: 10_000 + (i % 7) * 1000,
+    num_subtasks: 1000,
+    num_acknowledged_subtasks: 1000,
+    ...(i % 97 === 0 ? { failure_message: "disk full" } : { external_path: `/ck/chk-${i + 1}` }),
+    tasks: Array.from({ length: 50 }, (_, t) => ({
+      task: `Operator ${t % 5} (${t + 1}/200)`,
+      startDelayMs: 1,
+      alignmentMs: 2,
+      syncMs: 3,
+      asyncMs: 10,
+      stateSize: 20_000,
+      checkpointedSize: 200,
+    })),
+  }));
+  const readOnly = () => Promise.reject(new Error("not in this test"));
+  const job: AdminJob = {
+    id: "0123456789abcdef0123456789abcdef",
+    name: "big job",
+    startTime: Date.now(),
+    status: () => "RUNNING",
+    endTime: () => undefined,
+    restarts: () => 0,
+    maxParallelism: () => 1024,
+    vertices: () => vertices,
+    checkpointConfig: () => undefined,
+    checkpoints: () => ({ history, inProgress: [] }),
+    segments: () => [],
+    triggerCheckpoint: readOnly,
+    triggerSavepoint: readOnly,
+    stopWithSavepoint: readOnly,
+    cancel: () => {},
+    queryState: () => Promise.resolve({ kind: "unknown-key", message: "none" }),
+  };
+  const server = serveAdmin({ jobs: () => [job] }, { port: 0, announce: () => {} });
+  const profile = Deno.makeTempDirSync({ prefix: "weir-chromium-" });
+  const context = await launch(profile);
+  try {
+    const page = context.pages()[0] ?? await context.newPage();
+    const started = performance.now();
+    await page.goto(`${server.url}/?refresh=1000`);
+    await page.waitForFunction("Number(document.body.dataset.refreshes) >= 1", null, {
+      timeout: 10_000,
+    });
+    const firstPaint = performance.now() - started;
+    // It keeps refreshing every second: a refresh takes well under its interval.
+    await page.waitForFunction("Number(document.body.dataset.refreshes) >= 4", null, {
+      timeout: 8_000,
+    });
+    assert.equal(await page.locator(".graph-node").count(), 5);
+    // The chart and table show the newest checkpoints, and say the table is cut.
+    const bars = await page.locator(".checkpoint-bar").count();
+    assert.ok(bars > 0 && bars <= 200, `${bars} bars`);
+    assert.equal(
+      await page.locator(".checkpoint-bar").last().getAttribute("data-checkpoint-id"),
+      "10000",
+    );
+    assert.match((await page.locator("#history-note").textContent()) ?? "", /of 10000$/);
+    assert.equal(await page.locator("#count-completed").textContent(), String(10_000 - 104));
+
+    // Every subtask of an operator, and a checkpoint's 50 tasks.
+    await page.click('.graph-node[data-vertex-uid="op-3"]');
+    await page.waitForFunction(
+      "document.querySelectorAll('#operator-subtasks-body tr').length === 200",
+      null,
+      { timeout: 10_000 },
+    );
+    await page.click('.checkpoint-bar[data-checkpoint-id="10000"]');
+    await page.waitForFunction(
+      "document.querySelectorAll('#checkpoint-tasks-body tr').length === 50",
+      null,
+      { timeout: 10_000 },
+    );
+    assert.ok(firstPaint < 10_000, `first paint after ${Math.round(firstPaint)} ms`);
+    Deno.mkdirSync(new URL("../artifacts/", import.meta.url), { recursive: true });
+    await page.screenshot({
+      path: new URL("../artifacts/dashboard_large_job.png", import.meta.url).pathname,
+      fullPage: true,
+    });
+  } finally {
+    await context.close();
+    await server.shutdown();
     Deno.removeSync(profile, { recursive: true });
   }
 });

@@ -57,7 +57,13 @@ interface HistoryRow {
   failure_message?: string | null;
 }
 interface Checkpoints {
-  counts: { completed: number; failed: number; in_progress: number; restored: number };
+  counts: {
+    completed: number;
+    failed: number;
+    in_progress: number;
+    restored: number;
+    total: number;
+  };
   history: HistoryRow[];
   latest: {
     failed: HistoryRow | null;
@@ -547,8 +553,9 @@ function renderCheckpoints(c: Checkpoints): void {
   // The newest first; long histories are cut so the page stays quick to draw.
   const ended = c.history.filter((h) => h.status !== "IN_PROGRESS");
   renderChart(ended.slice(0, CHART_CHECKPOINTS).reverse());
-  $("history-note").textContent = c.history.length > HISTORY_ROWS
-    ? `the newest ${HISTORY_ROWS} of ${c.history.length}`
+  const listed = Math.min(HISTORY_ROWS, c.history.length);
+  $("history-note").textContent = c.counts.total > listed
+    ? `the newest ${listed} of ${c.counts.total}`
     : "";
   $("checkpoint-history-body").replaceChildren(
     ...c.history.slice(0, HISTORY_ROWS).map((r) => {
