@@ -12,8 +12,10 @@ import {
   LsmStateBackend,
   type StateBackend,
   StreamEnvironment,
+  WatermarkStrategy,
 } from "../mod.ts";
 import { buildAdminJob } from "./_helpers/admin_job.ts";
+import { QueueSource } from "./_helpers/queue_source.ts";
 
 // deno-lint-ignore no-explicit-any
 type Json = Record<string, any>;
@@ -236,3 +238,38 @@ for (const backend of ["heap", "lsm"] as const) {
     }
   });
 }
+
+Deno.test("a vertex's subtasks report their input watermark", async () => {
+  const env = StreamEnvironment.create({ parallelism: 2, stateBackend: new HeapStateBackend() });
+  const src = new QueueSource<number>("times");
+  env.addSource(src)
+    .assignTimestampsAndWatermarks(
+      WatermarkStrategy.forMonotonousTimestamps<number>()
+        .withTimestampAssigner((t) => t)
+        .withWatermarkInterval(0),
+    ).setParallelism(1)
+    .keyBy((t) => t % 2)
+    .process({ processElement() {} }).uid("keyed")
+    .addSink({ invoke() {} }, { uid: "sink" });
+  const client = env.executeAsync("watermarks");
+  const app = createAdminApp(jobClientRuntime(client));
+  const get = async (path: string): Promise<Json> => await (await app.request(path)).json();
+  try {
+    const id = (await get("/jobs")).jobs[0].id;
+    const keyed = (await get(`/jobs/${id}`)).vertices.find((v: Json) => v.uid === "keyed");
+    const before = await get(`/jobs/${id}/vertices/${keyed.id}`);
+    assert.deepEqual(before.subtasks.map((s: Json) => s.currentInputWatermark), [null, null]);
+    src.push(1000, 2000);
+    // Monotonous timestamps: the watermark is the highest timestamp − 1, sent to both subtasks.
+    for (let i = 0;; i++) {
+      const now = await get(`/jobs/${id}/vertices/${keyed.id}`);
+      const marks = now.subtasks.map((s: Json) => s.currentInputWatermark);
+      if (marks.every((m: number | null) => m === 1999)) break;
+      assert.ok(i < 500, `watermarks ${JSON.stringify(marks)}`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  } finally {
+    src.end();
+    await client.done;
+  }
+});

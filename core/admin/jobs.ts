@@ -166,6 +166,10 @@ export function jobsRoutes(runtime: AdminRuntime): Hono {
         },
         "backpressure-ratio": s.backpressureRatio,
         "backpressure-level": backpressureLevel(s.backpressureRatio),
+        // Flink's subtask metric; +∞ (input ended) is not JSON: reported as null like -∞.
+        currentInputWatermark: s.inputWatermark !== undefined && Number.isFinite(s.inputWatermark)
+          ? s.inputWatermark
+          : null,
       })),
     });
   });

@@ -112,6 +112,11 @@ export interface SubtaskInfo {
   readonly recordsOut: number;
   /** Fraction of recent time its task waited on full output channels, 0..1. */
   readonly backpressureRatio: number;
+  /**
+   * The watermark into its task (the least of its inputs'; ms of event time),
+   * or undefined before the first one and for sources.
+   */
+  readonly inputWatermark?: number;
 }
 
 /**
@@ -472,6 +477,9 @@ class ClientJob implements AdminJob {
             recordsIn: inHere,
             recordsOut: p.counters.recordsOut,
             backpressureRatio: pressure,
+            ...(t.metrics.inputWatermark > -Infinity
+              ? { inputWatermark: t.metrics.inputWatermark }
+              : {}),
           });
         }
         const node = subtasks[0]!.node;

@@ -103,6 +103,8 @@ export interface TaskMetrics {
   recordsIn: number;
   /** ms spent waiting for space in full output channels (backpressure), finished waits. */
   backPressuredMs: number;
+  /** The combined watermark of the inputs (Flink's `currentInputWatermark`); -∞ for sources. */
+  inputWatermark: number;
 }
 
 /** One subtask of an operator chain. */
@@ -116,7 +118,7 @@ export class Task {
   /** Input of a non-source task. */
   readonly gate: InputGate | null;
   /** Counters. */
-  readonly metrics: TaskMetrics = { recordsIn: 0, backPressuredMs: 0 };
+  readonly metrics: TaskMetrics = { recordsIn: 0, backPressuredMs: 0, inputWatermark: -Infinity };
   readonly #host: TaskHost;
   readonly #sinks: SinkOperator<unknown>[];
   readonly #tickers: TickingOperator[];
@@ -351,6 +353,7 @@ export class Task {
       if (idleCount === n) min = max;
       if (min > combined) {
         combined = min;
+        this.metrics.inputWatermark = min;
         head.processWatermark(min);
       }
     };

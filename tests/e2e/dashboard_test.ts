@@ -267,6 +267,7 @@ Deno.test("dashboard in headless Chromium: token prompt, job graph, operator, ch
 
 Deno.test("dashboard stays usable at 1,000 operator subtasks and 10,000 checkpoints of history", async () => {
   // A job as the API would report a large one: 5 chained vertices of 200 subtasks each.
+  const watermark = Date.now() - 5_000;
   const vertices: VertexInfo[] = Array.from({ length: 5 }, (_, i) => ({
     uid: `op-${i}`,
     name: `Operator ${i}`,
@@ -280,6 +281,7 @@ Deno.test("dashboard stays usable at 1,000 operator subtasks and 10,000 checkpoi
       recordsIn: i === 0 ? 0 : 5000,
       recordsOut: 5000,
       backpressureRatio: (s % 10) / 10,
+      ...(i === 0 ? {} : { inputWatermark: watermark }),
     })),
   }));
   const history: CheckpointHistoryEntry[] = Array.from({ length: 10_000 }, (_, i) => ({
@@ -357,6 +359,12 @@ Deno.test("dashboard stays usable at 1,000 operator subtasks and 10,000 checkpoi
       null,
       { timeout: 10_000 },
     );
+    const first = page.locator('#operator-subtasks-body tr[data-subtask="0"]');
+    assert.equal(
+      await first.locator(".subtask-watermark").textContent(),
+      new Date(watermark).toISOString(),
+    );
+    assert.match((await first.locator(".subtask-lag").textContent()) ?? "", /^\d+(\.\d+)? s$/);
     await page.click('.checkpoint-bar[data-checkpoint-id="10000"]');
     await page.waitForFunction(
       "document.querySelectorAll('#checkpoint-tasks-body tr').length === 50",

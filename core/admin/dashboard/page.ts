@@ -74,6 +74,18 @@ interface SubtaskRow {
   subtask: number;
   metrics: { "read-records": number; "write-records": number };
   "backpressure-ratio": number;
+  currentInputWatermark: number | null;
+}
+
+/** A watermark as a time when it looks like ms since the epoch, else as a number. */
+function watermarkText(w: number | null): string {
+  if (w === null) return "—";
+  return w >= 1e11 ? new Date(w).toISOString() : String(w);
+}
+
+/** How far event time is behind the wall clock, for watermarks that are epoch times. */
+function lagText(w: number | null): string {
+  return w === null || w < 1e11 ? "—" : ms(Math.max(0, Date.now() - w));
 }
 interface TaskDetail {
   id: string;
@@ -376,6 +388,8 @@ async function renderOperator(): Promise<void> {
         },
         `${Math.round(s["backpressure-ratio"] * 100)}%`,
       ),
+      el("td", { class: "subtask-watermark mono" }, watermarkText(s.currentInputWatermark)),
+      el("td", { class: "subtask-lag" }, lagText(s.currentInputWatermark)),
     )
   ));
 }
