@@ -273,3 +273,38 @@ Deno.test("a vertex's subtasks report their input watermark", async () => {
     await client.done;
   }
 });
+
+Deno.test("GET /jobs/:id/exceptions lists the failures that restarted the job", async () => {
+  const dir = Deno.makeTempDirSync({ prefix: "weir-admin-exceptions-" });
+  const env = StreamEnvironment.create({
+    stateBackend: new HeapStateBackend(),
+    checkpoint: { dir },
+    restartStrategy: { kind: "fixed-delay", attempts: 3, delayMs: 10 },
+    log: () => {},
+  });
+  let failed = false;
+  env.fromCollection([1, 2, 3]).map((n: number) => {
+    // The first attempt fails once; the restarted one succeeds.
+    if (!failed) {
+      failed = true;
+      throw new Error("boom at the first record");
+    }
+    return n;
+  }).uid("flaky").addSink({ invoke() {} });
+  const client = env.executeAsync("flaky job");
+  const app = createAdminApp(jobClientRuntime(client));
+  try {
+    await client.done;
+    const id = (await (await app.request("/jobs")).json()).jobs[0].id;
+    const detail = await (await app.request(`/jobs/${id}`)).json();
+    assert.equal(detail.restarts, 1);
+    const body = await (await app.request(`/jobs/${id}/exceptions`)).json();
+    assert.equal(body.exceptionHistory.entries.length, 1);
+    const [entry] = body.exceptionHistory.entries;
+    assert.match(entry.stacktrace, /boom at the first record/);
+    assert.equal(body["root-exception"], entry.stacktrace);
+    assert.ok(entry.timestamp <= Date.now() && entry.timestamp > Date.now() - 60_000);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});

@@ -72,6 +72,9 @@ export function dashboardHtml(): string {
 <h3>History (click a row for its detail) <span id="history-note" class="mono"></span></h3>
 <table id="checkpoint-history"><thead><tr><th>Id</th><th>Status</th><th>Type</th><th>Duration</th><th>Incremental size</th><th>Full size</th></tr></thead>
 <tbody id="checkpoint-history-body"></tbody></table>
+<h2>Exceptions (restart history) <span id="exceptions-note" class="mono"></span></h2>
+<table id="exceptions"><thead><tr><th>Time</th><th>Failure</th><th>Attempt had restored</th></tr></thead>
+<tbody id="exceptions-body"></tbody></table>
 <p class="mono">updated <span id="updated">never</span></p>
 <script>${script}</script>
 </body></html>

@@ -3,6 +3,7 @@
  * vertices: uid, name, parallelism, records in/out, backpressure ratio),
  * `GET /jobs/:jobid/vertices/:vertexid` (per-subtask records and backpressure),
  * `GET /jobs/:jobid/vertices/:vertexid/backpressure`, and
+ * `GET /jobs/:jobid/exceptions` (the restart history), and
  * `PATCH /jobs/:jobid?mode=cancel`.
  *
  * @module
@@ -136,6 +137,23 @@ export function jobsRoutes(runtime: AdminRuntime): Hono {
     if (job.status() !== "RUNNING") fail(409, `Job ${job.id} is ${job.status()}, not running`);
     job.cancel();
     return c.json({}, 202);
+  });
+  app.get("/jobs/:jobid/exceptions", (c) => {
+    const job = jobParam(c, runtime);
+    // Flink's shape: the newest first, and the root exception of the latest failure.
+    const entries = [...(job.exceptions?.() ?? [])].reverse().map((e) => ({
+      exceptionName: e.message.split(":")[0],
+      stacktrace: e.message,
+      timestamp: e.timestamp,
+      ...(e.restoredFrom !== undefined ? { restoredFrom: e.restoredFrom } : {}),
+    }));
+    return c.json({
+      "root-exception": entries[0]?.stacktrace ?? null,
+      timestamp: entries[0]?.timestamp ?? null,
+      "all-exceptions": [],
+      truncated: false,
+      exceptionHistory: { entries, truncated: false },
+    });
   });
   app.get("/jobs/:jobid/vertices/:vertexid", (c) => {
     const job = jobParam(c, runtime);

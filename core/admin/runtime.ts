@@ -266,6 +266,28 @@ export interface AdminJob {
   cancel(): void;
   /** Reads `stateName` of operator `uid` for the key given as text. */
   queryState(uid: string, stateName: string, rawKey: string): Promise<StateQueryOutcome>;
+  /** The failures that restarted (or ended) the job, oldest first; none when absent. */
+  exceptions?(): readonly JobException[];
+}
+
+/**
+ * A failure of a job attempt (Flink's exception history entry).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { JobException } from "@weir/weir";
+ * const e: JobException = { timestamp: 1000, message: "task map (1/2): boom" };
+ * assert.ok(e.message.includes("boom"));
+ * ```
+ */
+export interface JobException {
+  /** When the attempt failed (ms since epoch). */
+  readonly timestamp: number;
+  /** What failed: the task and the error message. */
+  readonly message: string;
+  /** The checkpoint or savepoint folder the failed attempt had restored, if any. */
+  readonly restoredFrom?: string;
 }
 
 /**
@@ -414,6 +436,13 @@ class ClientJob implements AdminJob {
   }
   restarts(): number {
     return this.#client.restarts;
+  }
+  exceptions(): JobException[] {
+    return this.#client.failures.map((f) => ({
+      timestamp: f.at,
+      message: f.signature,
+      ...(f.restoredFrom !== undefined ? { restoredFrom: f.restoredFrom } : {}),
+    }));
   }
   maxParallelism(): number {
     return this.#client.job.config.maxParallelism;

@@ -90,6 +90,8 @@ Deno.test("dashboard in headless Chromium: token prompt, job graph, operator, ch
     await row.waitFor({ timeout: 10_000 });
     assert.equal(await row.locator(".job-name").textContent(), "dashboard job");
     assert.equal(await row.locator(".job-state").textContent(), "RUNNING");
+    assert.equal(await page.locator(".exception").count(), 0);
+    assert.match((await page.locator("#exceptions-note").textContent()) ?? "", /has not failed/);
 
     // Operators, as the API has them; record counts refresh live.
     const detail = await api(`/jobs/${jobId}`);
@@ -203,7 +205,9 @@ Deno.test("dashboard in headless Chromium: token prompt, job graph, operator, ch
 
     // A click on a bar opens the checkpoint's detail: per-task times and sizes from the API.
     const barId = bars.at(-1)!.id;
-    await page.click(`.checkpoint-bar[data-checkpoint-id="${barId}"]`);
+    // Dispatched on the bar itself: the chart redraws with new checkpoints every 250 ms, so a
+    // click at the bar's position could hit its neighbour.
+    await page.locator(`.checkpoint-bar[data-checkpoint-id="${barId}"]`).dispatchEvent("click");
     await page.locator(`#checkpoint-detail[data-checkpoint-id="${barId}"]:not([hidden])`).waitFor({
       timeout: 10_000,
     });
@@ -325,6 +329,14 @@ Deno.test("dashboard stays usable at 1,000 operator subtasks and 10,000 checkpoi
     stopWithSavepoint: readOnly,
     cancel: () => {},
     queryState: () => Promise.resolve({ kind: "unknown-key", message: "none" }),
+    exceptions: () => [
+      { timestamp: 1_700_000_000_000, message: "Operator 2 (7/200): first failure" },
+      {
+        timestamp: 1_700_000_100_000,
+        message: "Operator 4 (1/200): second failure",
+        restoredFrom: "/ck/chk-9",
+      },
+    ],
   };
   const server = serveAdmin({ jobs: () => [job] }, { port: 0, announce: () => {} });
   const profile = Deno.makeTempDirSync({ prefix: "weir-chromium-" });
@@ -342,6 +354,11 @@ Deno.test("dashboard stays usable at 1,000 operator subtasks and 10,000 checkpoi
       timeout: 8_000,
     });
     assert.equal(await page.locator(".graph-node").count(), 5);
+    // The exceptions view: newest first, as the API lists them.
+    assert.deepEqual(await page.locator(".exception-message").allTextContents(), [
+      "Operator 4 (1/200): second failure",
+      "Operator 2 (7/200): first failure",
+    ]);
     // The chart and table show the newest checkpoints, and say the table is cut.
     const bars = await page.locator(".checkpoint-bar").count();
     assert.ok(bars > 0 && bars <= 200, `${bars} bars`);

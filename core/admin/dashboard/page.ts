@@ -10,6 +10,7 @@
  * - checkpoints: counts, the latest restore and failure with its cause, a
  *   chart with axes and units (duration; full and incremental size), and a
  *   detail view per checkpoint (per-task sync/async/alignment and sizes);
+ * - exceptions: the failures that restarted the job, newest first;
  * - actions: savepoint, stop (with or without drain) and cancel.
  *
  * When the API answers 401 the page asks for the bearer token and keeps it in
@@ -636,6 +637,24 @@ async function showCheckpoint(id: number): Promise<void> {
   }
 }
 
+interface Exceptions {
+  exceptionHistory: { entries: { stacktrace: string; timestamp: number; restoredFrom?: string }[] };
+}
+
+function renderExceptions(e: Exceptions): void {
+  const entries = e.exceptionHistory.entries;
+  $("exceptions-note").textContent = entries.length === 0 ? "none: the job has not failed" : "";
+  $("exceptions-body").replaceChildren(...entries.map((x) =>
+    el(
+      "tr",
+      { class: "exception" },
+      el("td", {}, new Date(x.timestamp).toLocaleString()),
+      el("td", { class: "exception-message mono" }, x.stacktrace),
+      el("td", { class: "mono" }, x.restoredFrom ?? "—"),
+    )
+  ));
+}
+
 function showTokenPrompt(message: string): void {
   const form = $("token-form");
   form.hidden = false;
@@ -666,6 +685,7 @@ async function refresh(): Promise<void> {
         ($(id) as HTMLButtonElement).disabled = !running ||
           (id !== "cancel-button" && !job.isStoppable);
       }
+      renderExceptions(await api<Exceptions>(`/jobs/${job.jid}/exceptions`));
       try {
         renderCheckpoints(await api<Checkpoints>(`/jobs/${job.jid}/checkpoints`));
       } catch {
