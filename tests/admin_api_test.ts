@@ -138,6 +138,16 @@ for (const backend of ["heap", "lsm"] as const) {
       const cp = await poll(get, `/jobs/${id}/checkpoints/${cpTrigger}`);
       const cpId = cp.operation.checkpointId;
       assert.ok(cpId >= 1);
+      // Each subtask's state size is its task's, as the newest completed checkpoint measured it.
+      const withSizes = await get(`/jobs/${id}/vertices/${count.id}`);
+      const newestDetail = await get(
+        `/jobs/${id}/checkpoints/details/${withSizes.stateSizeCheckpointId}`,
+      );
+      assert.ok(withSizes.stateSizeCheckpointId >= cpId);
+      for (const st of withSizes.subtasks) {
+        assert.equal(st.stateSize, newestDetail.tasks[st.task].state_size, st.task);
+        assert.ok(st.stateSize > 0, `${st.task}: ${st.stateSize}`);
+      }
       const config = await get(`/jobs/${id}/checkpoints/config`);
       assert.equal(config.mode, "exactly_once");
       assert.equal(config.max_concurrent, 1);

@@ -48,7 +48,7 @@ export function dashboardHtml(): string {
 <div id="job-graph"></div>
 <section id="operator" class="panel" hidden>
 <h3>Operator <span id="operator-name"></span></h3>
-<div class="scroll"><table id="operator-subtasks"><thead><tr><th>Subtask</th><th>Records in</th><th>Records out</th><th>Backpressure</th><th>Input watermark</th><th>Event-time lag</th></tr></thead>
+<div class="scroll"><table id="operator-subtasks"><thead><tr><th>Subtask</th><th>Records in</th><th>Records out</th><th>Backpressure</th><th>State size (task, last checkpoint)</th><th>Input watermark</th><th>Event-time lag</th></tr></thead>
 <tbody id="operator-subtasks-body"></tbody></table></div>
 <form id="state-form"><h3>Queryable state</h3>
 <label>State <input id="state-name" required></label> <label>Key <input id="state-key" required></label>

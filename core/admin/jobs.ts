@@ -162,9 +162,17 @@ export function jobsRoutes(runtime: AdminRuntime): Hono {
     if (!v) fail(404, `Job ${job.id} has no vertex ${id}`);
     const now = Date.now();
     const end = job.endTime();
+    // State size per task, as the newest completed checkpoint measured it.
+    const newest = job.checkpoints().history.findLast((e) =>
+      e.kind === "checkpoint" && e.status === "COMPLETED"
+    );
+    const sizes = new Map(
+      newest?.kind === "checkpoint" ? newest.tasks.map((t) => [t.task, t.stateSize]) : [],
+    );
     return c.json({
       id,
       uid: v.uid,
+      ...(newest ? { stateSizeCheckpointId: newest.id } : {}),
       name: v.name,
       parallelism: v.parallelism,
       maxParallelism: job.maxParallelism(),
@@ -184,6 +192,9 @@ export function jobsRoutes(runtime: AdminRuntime): Hono {
         },
         "backpressure-ratio": s.backpressureRatio,
         "backpressure-level": backpressureLevel(s.backpressureRatio),
+        ...(s.task !== undefined ? { task: s.task } : {}),
+        // Of the subtask's task (its operator chain); null before the first checkpoint.
+        stateSize: s.task !== undefined ? sizes.get(s.task) ?? null : null,
         // Flink's subtask metric; +∞ (input ended) is not JSON: reported as null like -∞.
         currentInputWatermark: s.inputWatermark !== undefined && Number.isFinite(s.inputWatermark)
           ? s.inputWatermark

@@ -106,6 +106,8 @@ export interface VertexInput {
 export interface SubtaskInfo {
   /** Subtask index. */
   readonly index: number;
+  /** The task (operator chain subtask) it runs in, as checkpoint statistics name it. */
+  readonly task?: string;
   /** Records received. */
   readonly recordsIn: number;
   /** Records emitted. */
@@ -503,6 +505,7 @@ class ClientJob implements AdminJob {
           ratio = Math.max(ratio, pressure);
           perSubtask.push({
             index: p.subtaskIndex,
+            task: t.name,
             recordsIn: inHere,
             recordsOut: p.counters.recordsOut,
             backpressureRatio: pressure,

@@ -164,6 +164,13 @@ Deno.test("dashboard in headless Chromium: token prompt, job graph, operator, ch
     subtasks.forEach((s, i) => {
       assert.ok(s.recordsIn > 0 && s.recordsIn <= apiSubtasks[i].metrics["read-records"]);
     });
+    // State size per subtask: its task's at the newest completed checkpoint.
+    await page.waitForFunction(
+      `[...document.querySelectorAll("#operator-subtasks-body .subtask-state-size")]` +
+        `.every((c) => Number(c.getAttribute("data-bytes")) > 0)`,
+      null,
+      { timeout: 10_000 },
+    );
     await page.fill("#state-name", "count");
     await page.fill("#state-key", "w3");
     await page.click('#state-form button[type="submit"]');

@@ -76,6 +76,7 @@ interface SubtaskRow {
   metrics: { "read-records": number; "write-records": number };
   "backpressure-ratio": number;
   currentInputWatermark: number | null;
+  stateSize: number | null;
 }
 
 /** A watermark as a time when it looks like ms since the epoch, else as a number. */
@@ -388,6 +389,11 @@ async function renderOperator(): Promise<void> {
           style: `background:${pressureColour(s["backpressure-ratio"])}`,
         },
         `${Math.round(s["backpressure-ratio"] * 100)}%`,
+      ),
+      el(
+        "td",
+        { class: "subtask-state-size", "data-bytes": String(s.stateSize ?? "") },
+        s.stateSize === null ? "—" : bytes(s.stateSize),
       ),
       el("td", { class: "subtask-watermark mono" }, watermarkText(s.currentInputWatermark)),
       el("td", { class: "subtask-lag" }, lagText(s.currentInputWatermark)),
