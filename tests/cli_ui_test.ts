@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { HeapStateBackend, StreamEnvironment } from "../mod.ts";
 import { readHistory } from "../core/checkpoint/history.ts";
 import { buildAdminJob } from "./_helpers/admin_job.ts";
+import { readAdminUrl } from "./_helpers/admin_url.ts";
 
 // deno-lint-ignore no-explicit-any
 type Json = Record<string, any>;
@@ -37,15 +38,7 @@ Deno.test("weir ui serves a stopped job's checkpoints, operators and state, read
     stderr: "piped",
   }).spawn();
   try {
-    const reader = ui.stderr.getReader();
-    let text = "";
-    let url: string | undefined;
-    while (!url) {
-      const { value, done } = await reader.read();
-      if (done) throw new Error(`weir ui ended: ${text}`);
-      text += new TextDecoder().decode(value);
-      url = /ui: (http:\/\/\S+)/.exec(text)?.[1];
-    }
+    const url = await readAdminUrl(ui.stderr);
     const get = async (path: string, status = 200): Promise<Json> => {
       const res = await fetch(`${url}${path}`);
       const body = await res.json();

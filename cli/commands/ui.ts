@@ -16,7 +16,7 @@ checkpoints are in DIR, after it finished, stopped or crashed: its operators
 (from the newest completed checkpoint), the checkpoint history with restores
 and failures (DIR/_history.jsonl), each checkpoint's detail, and queryable
 state read from the newest checkpoint. Nothing can be triggered. Prints
-"ui: http://HOST:PORT" on stderr and serves until interrupted (Ctrl-C).
+"admin: http://HOST:PORT" on stderr and serves until interrupted (Ctrl-C).
 
 Options:
   --checkpoint-dir DIR  the job's checkpoint directory
@@ -49,9 +49,9 @@ export const ui: Command = {
       port,
       ...(typeof p.values.host === "string" ? { host: p.values.host } : {}),
       ...(typeof token === "string" ? { token } : {}),
-      announce: () => {},
+      // The same `admin: http://HOST:PORT` line a job prints.
+      announce: (line) => io.err(line),
     });
-    io.err(`ui: ${server.url}`);
     // Until interrupted: the process ends on SIGINT/SIGTERM.
     await new Promise<void>((resolve) => {
       const stop = () => resolve();

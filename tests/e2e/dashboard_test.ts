@@ -16,6 +16,7 @@ import {
   StreamEnvironment,
   type VertexInfo,
 } from "../../mod.ts";
+import { historyRuntime } from "../../cli/history_runtime.ts";
 import { buildAdminJob } from "../_helpers/admin_job.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
@@ -208,6 +209,12 @@ Deno.test("dashboard in headless Chromium: token prompt, job graph, operator, ch
     assert.ok(durationTicks.length >= 2 && durationTicks.every((t) => / (ms|s)$/.test(t)));
     assert.ok(sizeTicks.length >= 2 && sizeTicks.every((t) => / (B|KiB|MiB|GiB)$/.test(t)));
     assert.ok((await page.locator(".tick-id").count()) >= 1);
+    // Every bar stays inside the plot: the axis reaches the longest duration.
+    const plotTop = Number(await page.locator(".axis-y-duration").getAttribute("y1"));
+    const barTops = await page.locator(".checkpoint-bar").evaluateAll((els) =>
+      els.map((e) => Number(e.getAttribute("y")))
+    );
+    assert.ok(Math.min(...barTops) >= plotTop - 0.001, `${Math.min(...barTops)} < ${plotTop}`);
     assert.equal(await page.locator(".incremental-size-line").count(), 1);
 
     // A click on a bar opens the checkpoint's detail: per-task times and sizes from the API.
@@ -404,6 +411,69 @@ Deno.test("dashboard stays usable at 1,000 operator subtasks and 10,000 checkpoi
   } finally {
     await context.close();
     await server.shutdown();
+    Deno.removeSync(profile, { recursive: true });
+  }
+});
+
+Deno.test("weir ui's page for a stopped job: history, graph and state, read-only", async () => {
+  const dir = Deno.makeTempDirSync({ prefix: "weir-ui-e2e-" });
+  const env = StreamEnvironment.create({
+    parallelism: 2,
+    stateBackend: new HeapStateBackend(),
+    checkpoint: { dir, intervalMs: 50 },
+    log: () => {},
+  });
+  buildAdminJob(env, 4000);
+  const client = env.executeAsync("ended job");
+  await new Promise((r) => setTimeout(r, 500));
+  await client.stopWithSavepoint();
+  await client.done;
+  const server = serveAdmin(historyRuntime(dir), { port: 0, announce: () => {} });
+  const profile = Deno.makeTempDirSync({ prefix: "weir-chromium-" });
+  const context = await launch(profile);
+  try {
+    const page = context.pages()[0] ?? await context.newPage();
+    await page.goto(`${server.url}/`);
+    const state = page.locator("#jobs-body .job-state");
+    await state.waitFor({ timeout: 10_000 });
+    assert.equal(await state.textContent(), "FINISHED");
+    await page.waitForFunction("document.querySelectorAll('.checkpoint-bar').length > 0", null, {
+      timeout: 10_000,
+    });
+    const jobId = (await (await fetch(`${server.url}/jobs`)).json()).jobs[0].id;
+    const history = (await (await fetch(`${server.url}/jobs/${jobId}/checkpoints`)).json())
+      .history as Json[];
+    assert.equal(await page.locator(".checkpoint-bar").count(), history.length);
+    assert.equal(await page.locator(".graph-node").count(), 3);
+    const top = Number(await page.locator(".axis-y-duration").getAttribute("y1"));
+    const tops = await page.locator(".checkpoint-bar").evaluateAll((els) =>
+      els.map((e) => Number(e.getAttribute("y")))
+    );
+    assert.ok(Math.min(...tops) >= top - 0.001, `a bar above the axis: ${tops} < ${top}`);
+    for (const id of ["#savepoint-button", "#stop-button", "#drain-button", "#cancel-button"]) {
+      assert.equal(await page.locator(id).isDisabled(), true, id);
+    }
+    // State as the newest checkpoint (the stop's savepoint) holds it.
+    await page.locator('.graph-node[data-vertex-uid="count"]').dispatchEvent("click");
+    await page.fill("#state-name", "count");
+    await page.fill("#state-key", "w3");
+    await page.click('#state-form button[type="submit"]');
+    await page.locator('#state-result[data-state="found"]').waitFor({ timeout: 10_000 });
+    const viaApi = await (await fetch(`${server.url}/jobs/${jobId}/state/count/count?key=w3`))
+      .json();
+    assert.equal(
+      (await page.locator("#state-result").textContent())!.split(" ")[0],
+      String(viaApi.value),
+    );
+    Deno.mkdirSync(new URL("../artifacts/", import.meta.url), { recursive: true });
+    await page.screenshot({
+      path: new URL("../artifacts/dashboard_weir_ui.png", import.meta.url).pathname,
+      fullPage: true,
+    });
+  } finally {
+    await context.close();
+    await server.shutdown();
+    Deno.removeSync(dir, { recursive: true });
     Deno.removeSync(profile, { recursive: true });
   }
 });

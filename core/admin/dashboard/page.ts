@@ -429,8 +429,9 @@ function ticks(max: number, count = 4): number[] {
   const raw = max / count;
   const p = 10 ** Math.floor(Math.log10(raw));
   const step = [1, 2, 5, 10].map((m) => m * p).find((s) => s >= raw) ?? raw;
-  const out: number[] = [];
-  for (let t = 0; t <= max + step / 2; t += step) out.push(t);
+  // Up to the first tick at or above max, so the tallest bar stays inside the axis.
+  const out: number[] = [0];
+  while (out.at(-1)! < max) out.push(out.length * step);
   return out;
 }
 
