@@ -142,7 +142,8 @@ export function jobsRoutes(runtime: AdminRuntime): Hono {
     const job = jobParam(c, runtime);
     // Flink's shape: the newest first, and the root exception of the latest failure.
     const entries = [...(job.exceptions?.() ?? [])].reverse().map((e) => ({
-      exceptionName: e.message.split(":")[0],
+      // Every attempt failure reaches the runner as a JobFailedError naming the task.
+      exceptionName: "JobFailedError",
       stacktrace: e.message,
       timestamp: e.timestamp,
       ...(e.restoredFrom !== undefined ? { restoredFrom: e.restoredFrom } : {}),
