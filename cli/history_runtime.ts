@@ -56,13 +56,25 @@ export function historyRuntime(dir: string): AdminRuntime {
   const endTime = Math.max(...times, latest?.manifest.completedAt ?? -Infinity);
   const restores = history.filter((h) => !("trigger_timestamp" in h)).length;
   const manifest = latest?.manifest;
+  const tasks = manifest?.stats.tasks ?? [];
   const vertices: VertexInfo[] = Object.entries(manifest?.operators ?? {}).map(([uid, op]) => ({
     uid,
     name: op.name,
     parallelism: op.parallelism,
+    // Record counts and backpressure die with the job: the checkpoint does not keep them.
     recordsIn: 0,
     recordsOut: 0,
     backpressureRatio: 0,
+    subtasks: op.subtasks.map((s) => {
+      const task = taskOf(tasks.map((t) => t.task), op.name, s.index, op.parallelism);
+      return {
+        index: s.index,
+        ...(task !== undefined ? { task } : {}),
+        recordsIn: 0,
+        recordsOut: 0,
+        backpressureRatio: 0,
+      };
+    }),
   }));
   const job: AdminJob = {
     id: vertexId(`weir ui ${root}`),
@@ -109,4 +121,20 @@ export function historyRuntime(dir: string): AdminRuntime {
     },
   };
   return { jobs: () => [job] };
+}
+
+/**
+ * The task (`A -> B (i/p)`, as checkpoint statistics name it) that ran subtask
+ * `index` of the operator named `name`: the one whose chain includes it.
+ */
+function taskOf(
+  tasks: readonly string[],
+  name: string,
+  index: number,
+  parallelism: number,
+): string | undefined {
+  const suffix = ` (${index + 1}/${parallelism})`;
+  return tasks.find((t) =>
+    t.endsWith(suffix) && t.slice(0, -suffix.length).split(" -> ").includes(name)
+  );
 }

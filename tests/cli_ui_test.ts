@@ -71,6 +71,14 @@ Deno.test("weir ui serves a stopped job's checkpoints, operators and state, read
     const newest = checkpoints.history[0];
     const one = await get(`/jobs/${id}/checkpoints/details/${newest.id}`);
     assert.ok(Object.keys(one.tasks).length > 0);
+    // Each operator subtask's state size is its task's in that newest checkpoint.
+    const counter = detail.vertices.find((v: Json) => v.uid === "count");
+    const subtasks = (await get(`/jobs/${id}/vertices/${counter.id}`)).subtasks as Json[];
+    assert.deepEqual(subtasks.map((s) => s.subtask), [0, 1]);
+    for (const s of subtasks) {
+      assert.match(s.task, /KeyedProcess.* \([12]\/2\)$/);
+      assert.equal(s.stateSize, one.tasks[s.task].state_size);
+    }
 
     // Queryable state from the newest checkpoint: the stop's savepoint holds the final counts.
     const state = await get(`/jobs/${id}/state/count/count?key=w3`);
