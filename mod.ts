@@ -7,28 +7,30 @@
  * ```ts
  * import assert from "node:assert/strict";
  * import { CollectSink, Serializers, StreamEnvironment, ValueStateDescriptor } from "@weir/weir";
- * import type { KeyedProcessFunction, ValueState } from "@weir/weir";
+ * import type { Collector, KeyedProcessFunction, RuntimeContext, ValueState } from "@weir/weir";
  *
- * const env = StreamEnvironment.create();
+ * // State handles live in `this`, set in open(): every parallel subtask gets
+ * // its own copy of the function object (never keep them in module variables).
+ * class CountWords implements KeyedProcessFunction<string, string, string> {
+ *   count!: ValueState<number>;
+ *   open(ctx: RuntimeContext) {
+ *     this.count = ctx.getState(new ValueStateDescriptor("count", Serializers.f64, 0));
+ *   }
+ *   processElement(word: string, _ctx: unknown, out: Collector<string>) {
+ *     const n = this.count.value()! + 1;
+ *     this.count.update(n);
+ *     out.collect(`${word}\t${n}`);
+ *   }
+ * }
+ * const env = StreamEnvironment.create({ parallelism: 2 });
  * const out = new CollectSink<string>();
- * let count!: ValueState<number>;
- * const counter: KeyedProcessFunction<string, string, string> = {
- *   open(ctx) {
- *     count = ctx.getState(new ValueStateDescriptor("count", Serializers.f64, 0));
- *   },
- *   processElement(word, _ctx, o) {
- *     const n = count.value()! + 1;
- *     count.update(n);
- *     o.collect(`${word}\t${n}`);
- *   },
- * };
  * env.fromCollection(["a b", "a"])
  *   .flatMap((line: string, o) => line.split(/\s+/).forEach((w) => o.collect(w)))
  *   .keyBy((w) => w)
- *   .process(counter)
+ *   .process(new CountWords())
  *   .addSink(out);
  * await env.execute("word count");
- * assert.ok(out.values.join() === "a\t1,b\t1,a\t2");
+ * assert.deepEqual(out.values.sort(), ["a\t1", "a\t2", "b\t1"]);
  * ```
  *
  * @module
@@ -152,7 +154,9 @@ export type {
   BroadcastProcessFunction,
   CheckpointedFunction,
   CheckpointListener,
+  CoFlatMapFunction,
   Collector,
+  CoMapFunction,
   CoProcessFunction,
   FilterFunction,
   FlatMapFunction,
@@ -230,17 +234,21 @@ export type { RestartStrategy } from "./core/checkpoint/restart_strategy.ts";
 export { createAdminApp } from "./core/admin/app.ts";
 export type { AdminAppOptions } from "./core/admin/app.ts";
 export { checkAdminExposure, serveAdmin } from "./core/admin/server.ts";
+export type { AttemptFailure } from "./core/checkpoint/failure_classifier.ts";
 export type { AdminServer, AdminServerOptions } from "./core/admin/server.ts";
 export { jobClientRuntime } from "./core/admin/runtime.ts";
 export type {
   AdminJob,
   AdminRuntime,
   InProgressCheckpoint,
+  JobException,
   JobStatus,
   OperationResult,
   SegmentInfo,
   StateQueryOutcome,
+  SubtaskInfo,
   VertexInfo,
+  VertexInput,
 } from "./core/admin/runtime.ts";
 export { GlobalWindow, TimeWindow } from "./core/time/window.ts";
 export type { Window } from "./core/time/window.ts";

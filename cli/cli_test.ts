@@ -405,6 +405,16 @@ Deno.test("checkpoints gc: dry run, --delete, --keep, never a referenced segment
     // Fresh files are left alone by default (a running job may be writing them).
     const young = await cli("checkpoints", "gc", dir, "--json");
     assert.deepEqual(JSON.parse(young.out.join("\n")).segments, []);
+    assert.deepEqual(JSON.parse(young.out.join("\n")).skippedYoungerThanMinAge, {
+      segments: ["orphan-1.seg"],
+      incomplete: ["chk-9"],
+    });
+    // ... and says so, rather than "Nothing to delete".
+    const youngText = await cli("checkpoints", "gc", dir);
+    assert.deepEqual(youngText.out, [
+      `Nothing old enough to delete in ${dir}. Skipped 1 unreferenced segment(s) and ` +
+      `1 incomplete folder(s) younger than --min-age 60 s (pass a smaller --min-age to include them)`,
+    ]);
 
     const dry = await cli("checkpoints", "gc", dir, "--min-age", "0", "--json");
     const plan = JSON.parse(dry.out.join("\n"));
@@ -463,6 +473,28 @@ Deno.test("checkpoints gc: dry run, --delete, --keep, never a referenced segment
     assert.equal(sp.code, 0);
   } finally {
     Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("deno task weir resolves relative paths against the caller's directory", async () => {
+  const { dir: original } = await fixture("heap");
+  const caller = Deno.makeTempDirSync({ prefix: "weir-cli-caller-" });
+  try {
+    copyTree(original, `${caller}/ck`);
+    const config = new URL("../deno.json", import.meta.url).pathname;
+    const r = await new Deno.Command(Deno.execPath(), {
+      args: ["task", "--quiet", "--config", config, "weir", "checkpoints", "list", "ck", "--json"],
+      cwd: caller,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const stderr = new TextDecoder().decode(r.stderr);
+    assert.equal(r.code, 0, stderr);
+    const rows = JSON.parse(new TextDecoder().decode(r.stdout));
+    const ids = rows.map((x: { id: number }) => x.id);
+    assert.ok(ids.includes(1) && ids.includes(4), JSON.stringify(ids));
+  } finally {
+    Deno.removeSync(caller, { recursive: true });
   }
 });
 
@@ -676,6 +708,9 @@ Deno.test("bad usage: exit 2 with one line; --help everywhere", async () => {
     [["state", "dump", "p", "--wat"], /^weir state dump: Unknown option '--wat'/],
     [["savepoint", "--job", "j"], /^weir savepoint: --url is required/],
     [["savepoint", "--url", "u", "--job", "j", "--drain"], /^weir savepoint: --drain needs --stop/],
+    [["jobs", "list"], /^weir jobs list: --url is required/],
+    [["cancel", "--url", "u"], /^weir cancel: --job is required/],
+    [["ui"], /^weir ui: --checkpoint-dir is required/],
     [["frob"], /^weir: unknown command "frob"/],
   ];
   for (const [args, re] of cases) {
@@ -695,6 +730,9 @@ Deno.test("bad usage: exit 2 with one line; --help everywhere", async () => {
       ["state", "get", "--help"],
       ["state", "dump", "--help"],
       ["savepoint", "--help"],
+      ["jobs", "list", "--help"],
+      ["cancel", "--help"],
+      ["ui", "--help"],
     ]
   ) {
     const r = await cli(...args);

@@ -9,6 +9,9 @@
  * weir state get PATH --operator UID --state NAME --key K
  * weir state dump PATH --operator UID --state NAME [--format jsonl|csv]
  * weir savepoint --url URL --job ID [--stop [--drain]]
+ * weir jobs list --url URL             the jobs a running admin API serves
+ * weir cancel --url URL --job ID       cancel a job (no savepoint)
+ * weir ui --checkpoint-dir DIR         the dashboard of an ended job, read-only
  * ```
  * Exit codes: 0 ok, 1 failed (a missing or damaged checkpoint, a key
  * without value, an unreachable admin API), 2 bad usage.
@@ -29,8 +32,10 @@ import { exitStatusOf } from "../core/exit_status.ts";
 import { UsageError } from "./args.ts";
 import type { CliIo, Command } from "./command.ts";
 import { checkpointsGc, checkpointsInspect, checkpointsList } from "./commands/checkpoints.ts";
+import { cancel, jobsList } from "./commands/jobs.ts";
 import { savepoint } from "./commands/savepoint.ts";
 import { stateDump, stateGet } from "./commands/state.ts";
+import { ui } from "./commands/ui.ts";
 
 export type { CliIo, Command } from "./command.ts";
 
@@ -41,6 +46,9 @@ const COMMANDS: readonly Command[] = [
   stateGet,
   stateDump,
   savepoint,
+  jobsList,
+  cancel,
+  ui,
 ];
 
 function listing(commands: readonly Command[]): string {
@@ -151,7 +159,20 @@ export async function runCli(args: string[], io: CliIo): Promise<number> {
   }
 }
 
+/**
+ * `deno task weir` runs in the repository; its task passes the caller's
+ * directory (`INIT_CWD`) as `WEIR_CALLER_CWD` so relative paths on the
+ * command line mean what the caller meant.
+ */
+function enterCallerDirectory(): void {
+  const env = { name: "env", variable: "WEIR_CALLER_CWD" } as const;
+  if (Deno.permissions.querySync(env).state !== "granted") return;
+  const dir = Deno.env.get("WEIR_CALLER_CWD");
+  if (dir) Deno.chdir(dir);
+}
+
 if (import.meta.main) {
+  enterCallerDirectory();
   const code = await runCli(Deno.args, {
     out: (l) => console.log(l),
     err: (l) => console.error(l),

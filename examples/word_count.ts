@@ -1,5 +1,5 @@
 /**
- * Word count (the DESIGN.md contract):
+ * Word count, exactly once:
  *
  *   deno run -A examples/word_count.ts --input FILE --output DIR
  *     [--input-encoding utf-8|utf-8-fatal|latin1|bytes] [common flags]

@@ -12,8 +12,10 @@ import {
   LsmStateBackend,
   type StateBackend,
   StreamEnvironment,
+  WatermarkStrategy,
 } from "../mod.ts";
 import { buildAdminJob } from "./_helpers/admin_job.ts";
+import { QueueSource } from "./_helpers/queue_source.ts";
 
 // deno-lint-ignore no-explicit-any
 type Json = Record<string, any>;
@@ -103,11 +105,49 @@ for (const backend of ["heap", "lsm"] as const) {
       const bp = await get(`/jobs/${id}/vertices/${count.id}/backpressure`);
       assert.ok(["ok", "low", "high"].includes(bp.backpressureLevel));
 
+      // The plan: edges with their producers and partitioning (keyBy is HASH; the sink is
+      // chained: FORWARD).
+      assert.deepEqual(
+        detail.plan.nodes.map((
+          n: Json,
+        ) => [n.id, n.inputs?.map((i: Json) => [i.id, i.ship_strategy])]),
+        [[words.id, undefined], [count.id, [[words.id, "HASH"]]], [sink.id, [[
+          count.id,
+          "FORWARD",
+        ]]]],
+      );
+      // Per-subtask figures of a vertex, adding up to the vertex's.
+      const counted = await get(`/jobs/${id}/vertices/${count.id}`);
+      assert.equal(counted.name, count.name);
+      assert.deepEqual(counted.subtasks.map((s: Json) => s.subtask), [0, 1]);
+      const inBoth = counted.subtasks.reduce(
+        (n: number, s: Json) => n + s.metrics["read-records"],
+        0,
+      );
+      assert.ok(
+        inBoth >= count.metrics["read-records"],
+        `${inBoth} >= ${count.metrics["read-records"]}`,
+      );
+      for (const st of counted.subtasks) {
+        assert.ok(st["backpressure-ratio"] >= 0 && st["backpressure-ratio"] <= 1);
+      }
+      await get(`/jobs/${id}/vertices/${"0".repeat(32)}`, 404);
+
       // A checkpoint, triggered and polled.
       const { "request-id": cpTrigger } = await post(`/jobs/${id}/checkpoints`, {});
       const cp = await poll(get, `/jobs/${id}/checkpoints/${cpTrigger}`);
       const cpId = cp.operation.checkpointId;
       assert.ok(cpId >= 1);
+      // Each subtask's state size is its task's, as the newest completed checkpoint measured it.
+      const withSizes = await get(`/jobs/${id}/vertices/${count.id}`);
+      const newestDetail = await get(
+        `/jobs/${id}/checkpoints/details/${withSizes.stateSizeCheckpointId}`,
+      );
+      assert.ok(withSizes.stateSizeCheckpointId >= cpId);
+      for (const st of withSizes.subtasks) {
+        assert.equal(st.stateSize, newestDetail.tasks[st.task].state_size, st.task);
+        assert.ok(st.stateSize > 0, `${st.task}: ${st.stateSize}`);
+      }
       const config = await get(`/jobs/${id}/checkpoints/config`);
       assert.equal(config.mode, "exactly_once");
       assert.equal(config.max_concurrent, 1);
@@ -208,3 +248,73 @@ for (const backend of ["heap", "lsm"] as const) {
     }
   });
 }
+
+Deno.test("a vertex's subtasks report their input watermark", async () => {
+  const env = StreamEnvironment.create({ parallelism: 2, stateBackend: new HeapStateBackend() });
+  const src = new QueueSource<number>("times");
+  env.addSource(src)
+    .assignTimestampsAndWatermarks(
+      WatermarkStrategy.forMonotonousTimestamps<number>()
+        .withTimestampAssigner((t) => t)
+        .withWatermarkInterval(0),
+    ).setParallelism(1)
+    .keyBy((t) => t % 2)
+    .process({ processElement() {} }).uid("keyed")
+    .addSink({ invoke() {} }, { uid: "sink" });
+  const client = env.executeAsync("watermarks");
+  const app = createAdminApp(jobClientRuntime(client));
+  const get = async (path: string): Promise<Json> => await (await app.request(path)).json();
+  try {
+    const id = (await get("/jobs")).jobs[0].id;
+    const keyed = (await get(`/jobs/${id}`)).vertices.find((v: Json) => v.uid === "keyed");
+    const before = await get(`/jobs/${id}/vertices/${keyed.id}`);
+    assert.deepEqual(before.subtasks.map((s: Json) => s.currentInputWatermark), [null, null]);
+    src.push(1000, 2000);
+    // Monotonous timestamps: the watermark is the highest timestamp − 1, sent to both subtasks.
+    for (let i = 0;; i++) {
+      const now = await get(`/jobs/${id}/vertices/${keyed.id}`);
+      const marks = now.subtasks.map((s: Json) => s.currentInputWatermark);
+      if (marks.every((m: number | null) => m === 1999)) break;
+      assert.ok(i < 500, `watermarks ${JSON.stringify(marks)}`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  } finally {
+    src.end();
+    await client.done;
+  }
+});
+
+Deno.test("GET /jobs/:id/exceptions lists the failures that restarted the job", async () => {
+  const dir = Deno.makeTempDirSync({ prefix: "weir-admin-exceptions-" });
+  const env = StreamEnvironment.create({
+    stateBackend: new HeapStateBackend(),
+    checkpoint: { dir },
+    restartStrategy: { kind: "fixed-delay", attempts: 3, delayMs: 10 },
+    log: () => {},
+  });
+  let failed = false;
+  env.fromCollection([1, 2, 3]).map((n: number) => {
+    // The first attempt fails once; the restarted one succeeds.
+    if (!failed) {
+      failed = true;
+      throw new Error("boom at the first record");
+    }
+    return n;
+  }).uid("flaky").addSink({ invoke() {} });
+  const client = env.executeAsync("flaky job");
+  const app = createAdminApp(jobClientRuntime(client));
+  try {
+    await client.done;
+    const id = (await (await app.request("/jobs")).json()).jobs[0].id;
+    const detail = await (await app.request(`/jobs/${id}`)).json();
+    assert.equal(detail.restarts, 1);
+    const body = await (await app.request(`/jobs/${id}/exceptions`)).json();
+    assert.equal(body.exceptionHistory.entries.length, 1);
+    const [entry] = body.exceptionHistory.entries;
+    assert.match(entry.stacktrace, /boom at the first record/);
+    assert.equal(body["root-exception"], entry.stacktrace);
+    assert.ok(entry.timestamp <= Date.now() && entry.timestamp > Date.now() - 60_000);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});

@@ -246,7 +246,8 @@ the lock while it runs, so no job starts on DIR meanwhile.
 Options:
   --delete           delete (default: dry run)
   --keep N           also delete completed checkpoints older than the N newest
-  --min-age SECONDS  leave files younger than this alone (default 60)
+  --min-age SECONDS  leave files younger than this alone (default 60); gc says
+                     how many unreferenced ones it skipped for it
   --json             the plan (and what was deleted) as JSON
   -h, --help         show this help`;
 
@@ -316,6 +317,18 @@ export const checkpointsGc: Command = {
     });
     const checkpoints = completed.size === 0 ? [] : plan.checkpoints;
     const incomplete = found.filter((s) => !s.loaded && !young(s.dir)).map((s) => s.name);
+    // What only --min-age saved: unreferenced, but too young to delete. Said, so that
+    // "nothing to delete" is not mistaken for "nothing unreferenced".
+    const unreferenced = planRetention({
+      completed,
+      retain: keep ?? completed.size,
+      live: new Set(),
+      onDisk,
+    }).segments;
+    const skipped = {
+      segments: unreferenced.filter((n) => !plan.segments.includes(n)),
+      incomplete: found.filter((s) => !s.loaded && young(s.dir)).map((s) => s.name),
+    };
     const segments = plan.segments.map((name) => ({
       name,
       size: fs.size(`${paths.shared}/${name}`) ?? 0,
@@ -336,6 +349,7 @@ export const checkpointsGc: Command = {
           bytes: total,
           kept: [...completed.keys()].filter((id) => !checkpoints.includes(id)),
           runningJob: heldBy ?? null,
+          skippedYoungerThanMinAge: skipped,
         },
         null,
         2,
@@ -354,8 +368,16 @@ export const checkpointsGc: Command = {
       ...incomplete.map((n) => ["incomplete", n, "-"]),
       ...segments.map((s) => ["segment", `shared/${s.name}`, bytes(s.size)]),
     ];
+    const skippedCount = skipped.segments.length + skipped.incomplete.length;
+    const skippedNote = skippedCount === 0 ? undefined : `Skipped ${skipped.segments.length} ` +
+      `unreferenced segment(s) and ${skipped.incomplete.length} incomplete folder(s) younger ` +
+      `than --min-age ${minAgeMs / 1000} s (pass a smaller --min-age to include them)`;
     if (rows.length === 0) {
-      io.out(`Nothing to delete in ${paths.root}`);
+      io.out(
+        skippedNote
+          ? `Nothing old enough to delete in ${paths.root}. ${skippedNote}`
+          : `Nothing to delete in ${paths.root}`,
+      );
       return Promise.resolve(0);
     }
     for (const l of table(["WHAT", "PATH", "SIZE"], rows)) io.out(l);
@@ -364,6 +386,7 @@ export const checkpointsGc: Command = {
     io.out(
       doDelete ? `Deleted ${summary}` : `Dry run: would delete ${summary}; pass --delete to delete`,
     );
+    if (skippedNote) io.out(skippedNote);
     return Promise.resolve(0);
   },
 };

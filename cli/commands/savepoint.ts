@@ -4,7 +4,8 @@
  *
  * @module
  */
-import { CheckpointError, WeirError } from "../../core/errors.ts";
+import { CheckpointError } from "../../core/errors.ts";
+import { adminCall } from "../admin_client.ts";
 import { numberFlag, parseCommand, requireFlag, UsageError } from "../args.ts";
 import type { CliIo, Command } from "../command.ts";
 
@@ -32,34 +33,8 @@ Options:
   --json             {"requestId", "location"} as JSON
   -h, --help         show this help`;
 
-async function call(url: string, init?: RequestInit): Promise<Record<string, unknown>> {
-  let res: Response;
-  try {
-    res = await fetch(url, init);
-  } catch (e) {
-    // Not bad usage: the job may just have ended (exit 1, not 2).
-    throw new WeirError(
-      `Cannot reach the admin API at ${url}: ${e instanceof Error ? e.message : e}`,
-    );
-  }
-  const body = await res.text();
-  if (!res.ok) {
-    let detail = body.trim().slice(0, 300);
-    try {
-      const j = JSON.parse(body);
-      if (Array.isArray(j.errors)) detail = j.errors.join("; ");
-    } catch { /* not JSON: show the text */ }
-    throw new CheckpointError(
-      `${init?.method ?? "GET"} ${url} failed: ${res.status} ${res.statusText}${
-        detail ? `: ${detail}` : ""
-      }`,
-    );
-  }
-  try {
-    return JSON.parse(body);
-  } catch {
-    throw new CheckpointError(`${url} did not answer JSON: ${body.slice(0, 200)}`);
-  }
+function call(url: string, init?: RequestInit): Promise<Record<string, unknown>> {
+  return adminCall(url, init);
 }
 
 function failureText(cause: unknown): string {

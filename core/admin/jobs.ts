@@ -2,7 +2,9 @@
  * Job resources: `GET /jobs`, `GET /jobs/overview`, `GET /jobs/:jobid` (with
  * vertices: uid, name, parallelism, records in/out, backpressure ratio, output watermark and
  * event-time lag and input latency in ms, null when not finite),
+ * `GET /jobs/:jobid/vertices/:vertexid` (per-subtask records and backpressure),
  * `GET /jobs/:jobid/vertices/:vertexid/backpressure`, and
+ * `GET /jobs/:jobid/exceptions` (the restart history), and
  * `PATCH /jobs/:jobid?mode=cancel`.
  *
  * @module
@@ -113,7 +115,24 @@ export function jobsRoutes(runtime: AdminRuntime): Hono {
       plan: {
         jid: job.id,
         name: job.name,
-        nodes: vertices.map((v) => ({ id: v.id, description: v.name, parallelism: v.parallelism })),
+        nodes: job.vertices().map((v) => ({
+          id: vertexId(v.uid),
+          description: v.name,
+          parallelism: v.parallelism,
+          ...(v.inputs && v.inputs.length > 0
+            ? {
+              // Flink's plan node inputs: the producer's vertex id and ship strategy.
+              inputs: v.inputs.map((e, num) => ({
+                num,
+                id: vertexId(e.uid),
+                ship_strategy: e.partitioning,
+                exchange: "pipelined_bounded",
+                input: e.input,
+                ...(e.sideOutput !== undefined ? { side_output: e.sideOutput } : {}),
+              })),
+            }
+            : {}),
+        })),
       },
     });
   });
@@ -124,6 +143,71 @@ export function jobsRoutes(runtime: AdminRuntime): Hono {
     if (job.status() !== "RUNNING") fail(409, `Job ${job.id} is ${job.status()}, not running`);
     job.cancel();
     return c.json({}, 202);
+  });
+  app.get("/jobs/:jobid/exceptions", (c) => {
+    const job = jobParam(c, runtime);
+    // Flink's shape: the newest first, and the root exception of the latest failure.
+    const entries = [...(job.exceptions?.() ?? [])].reverse().map((e) => ({
+      // Every attempt failure reaches the runner as a JobFailedError naming the task.
+      exceptionName: "JobFailedError",
+      stacktrace: e.message,
+      timestamp: e.timestamp,
+      ...(e.restoredFrom !== undefined ? { restoredFrom: e.restoredFrom } : {}),
+    }));
+    return c.json({
+      "root-exception": entries[0]?.stacktrace ?? null,
+      timestamp: entries[0]?.timestamp ?? null,
+      "all-exceptions": [],
+      truncated: false,
+      exceptionHistory: { entries, truncated: false },
+    });
+  });
+  app.get("/jobs/:jobid/vertices/:vertexid", (c) => {
+    const job = jobParam(c, runtime);
+    const id = checkHexId("vertex id", c.req.param("vertexid"));
+    const v = job.vertices().find((x) => vertexId(x.uid) === id);
+    if (!v) fail(404, `Job ${job.id} has no vertex ${id}`);
+    const now = Date.now();
+    const end = job.endTime();
+    // State size per task, as the newest completed checkpoint measured it.
+    const newest = job.checkpoints().history.findLast((e) =>
+      e.kind === "checkpoint" && e.status === "COMPLETED"
+    );
+    const sizes = new Map(
+      newest?.kind === "checkpoint" ? newest.tasks.map((t) => [t.task, t.stateSize]) : [],
+    );
+    return c.json({
+      id,
+      uid: v.uid,
+      ...(newest ? { stateSizeCheckpointId: newest.id } : {}),
+      name: v.name,
+      parallelism: v.parallelism,
+      maxParallelism: job.maxParallelism(),
+      now,
+      subtasks: (v.subtasks ?? []).map((s) => ({
+        subtask: s.index,
+        status: job.status(),
+        attempt: job.restarts(),
+        "start-time": job.startTime,
+        "end-time": end ?? -1,
+        duration: (end ?? now) - job.startTime,
+        metrics: {
+          "read-records": s.recordsIn,
+          "read-records-complete": true,
+          "write-records": s.recordsOut,
+          "write-records-complete": true,
+        },
+        "backpressure-ratio": s.backpressureRatio,
+        "backpressure-level": backpressureLevel(s.backpressureRatio),
+        ...(s.task !== undefined ? { task: s.task } : {}),
+        // Of the subtask's task (its operator chain); null before the first checkpoint.
+        stateSize: s.task !== undefined ? sizes.get(s.task) ?? null : null,
+        // Flink's subtask metric; +∞ (input ended) is not JSON: reported as null like -∞.
+        currentInputWatermark: s.inputWatermark !== undefined && Number.isFinite(s.inputWatermark)
+          ? s.inputWatermark
+          : null,
+      })),
+    });
   });
   app.get("/jobs/:jobid/vertices/:vertexid/backpressure", (c) => {
     const job = jobParam(c, runtime);

@@ -13,7 +13,7 @@ import { DenoCheckpointFs } from "../checkpoint/checkpoint_fs.ts";
 import { ByteWriter } from "../state/bytes.ts";
 import { murmur3, subtaskForKeyGroup } from "../state/key_group.ts";
 import type { Serializer } from "../state/serializer.ts";
-import { uidOf } from "../runtime/graph.ts";
+import { type Edge, type Transformation, uidOf } from "../runtime/graph.ts";
 import type { Job, PlacedOperator } from "../runtime/job.ts";
 import type { JobClient } from "../runtime/job_runner.ts";
 import { SourceOperator, type Task } from "../runtime/task.ts";
@@ -87,6 +87,64 @@ export interface VertexInfo {
     readonly subtaskIndex: number;
     readonly samples: readonly MetricSample[];
   }[];
+  /** The edges into this operator: its producers and how records reach it. */
+  readonly inputs?: readonly VertexInput[];
+  /** Per-subtask figures, in subtask order. */
+  readonly subtasks?: readonly SubtaskInfo[];
+}
+
+/**
+ * An edge into a vertex (Flink's plan node input).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { VertexInput } from "@weir/weir";
+ * const edge: VertexInput = { uid: "source", partitioning: "HASH", input: 0 };
+ * assert.equal(edge.partitioning, "HASH");
+ * ```
+ */
+export interface VertexInput {
+  /** The producer's uid. */
+  readonly uid: string;
+  /**
+   * How records are distributed, as Flink's ship strategies: `FORWARD`,
+   * `HASH` (keyBy), `REBALANCE`, `BROADCAST`, `GLOBAL`.
+   */
+  readonly partitioning: string;
+  /** Which input of a two-input operator (0 or 1). */
+  readonly input: number;
+  /** The producer's side output that flows along the edge, if only one does. */
+  readonly sideOutput?: string;
+}
+
+/**
+ * One subtask of a vertex.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { SubtaskInfo } from "@weir/weir";
+ * const s: SubtaskInfo = { index: 0, recordsIn: 5, recordsOut: 5, backpressureRatio: 0 };
+ * assert.equal(s.index, 0);
+ * ```
+ */
+export interface SubtaskInfo {
+  /** Subtask index. */
+  readonly index: number;
+  /** The task (operator chain subtask) it runs in, as checkpoint statistics name it. */
+  readonly task?: string;
+  /** Records received. */
+  readonly recordsIn: number;
+  /** Records emitted. */
+  readonly recordsOut: number;
+  /** Fraction of recent time its task waited on full output channels, 0..1. */
+  readonly backpressureRatio: number;
+  /**
+   * The watermark into its task (the least of its inputs'; ms of event time),
+   * or undefined before the first one and for sources.
+   */
+  readonly inputWatermark?: number;
 }
 
 /**
@@ -236,6 +294,28 @@ export interface AdminJob {
   cancel(): void;
   /** Reads `stateName` of operator `uid` for the key given as text. */
   queryState(uid: string, stateName: string, rawKey: string): Promise<StateQueryOutcome>;
+  /** The failures that restarted (or ended) the job, oldest first; none when absent. */
+  exceptions?(): readonly JobException[];
+}
+
+/**
+ * A failure of a job attempt (Flink's exception history entry).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { JobException } from "@weir/weir";
+ * const e: JobException = { timestamp: 1000, message: "task map (1/2): boom" };
+ * assert.ok(e.message.includes("boom"));
+ * ```
+ */
+export interface JobException {
+  /** When the attempt failed (ms since epoch). */
+  readonly timestamp: number;
+  /** What failed: the task and the error message. */
+  readonly message: string;
+  /** The checkpoint or savepoint folder the failed attempt had restored, if any. */
+  readonly restoredFrom?: string;
 }
 
 /**
@@ -385,6 +465,13 @@ class ClientJob implements AdminJob {
   restarts(): number {
     return this.#client.restarts;
   }
+  exceptions(): JobException[] {
+    return this.#client.failures.map((f) => ({
+      timestamp: f.at,
+      message: f.signature,
+      ...(f.restoredFrom !== undefined ? { restoredFrom: f.restoredFrom } : {}),
+    }));
+  }
   maxParallelism(): number {
     return this.#client.job.config.maxParallelism;
   }
@@ -431,6 +518,7 @@ class ClientJob implements AdminJob {
         const splits: (SplitInfo & { subtask: number })[] = [];
         let stallMs: number | undefined;
         const userMetrics: { subtaskIndex: number; samples: MetricSample[] }[] = [];
+        const perSubtask: SubtaskInfo[] = [];
         for (const p of subtasks) {
           watermark = Math.min(watermark, p.counters.watermark);
           const ts = p.counters.lastTimestamp;
@@ -446,13 +534,25 @@ class ClientJob implements AdminJob {
             for (const s of reader.splitInfo()) splits.push({ ...s, subtask: p.subtaskIndex });
           }
           const t = this.#taskOf(job, p);
-          recordsIn += t.operators[0] === p.operator ? t.metrics.recordsIn : p.counters.recordsIn;
+          const inHere = t.operators[0] === p.operator ? t.metrics.recordsIn : p.counters.recordsIn;
+          const pressure = this.#backpressure(t);
+          recordsIn += inHere;
           recordsOut += p.counters.recordsOut;
-          ratio = Math.max(ratio, this.#backpressure(t));
+          ratio = Math.max(ratio, pressure);
           const stalled = p.keyed?.writeStallMs?.();
           if (stalled !== undefined) stallMs = (stallMs ?? 0) + stalled;
           const waited = t.metrics.inputLatencyMs;
           if (!Number.isNaN(waited) && !(inputLatency >= waited)) inputLatency = waited;
+          perSubtask.push({
+            index: p.subtaskIndex,
+            task: t.name,
+            recordsIn: inHere,
+            recordsOut: p.counters.recordsOut,
+            backpressureRatio: pressure,
+            ...(t.metrics.inputWatermark > -Infinity
+              ? { inputWatermark: t.metrics.inputWatermark }
+              : {}),
+          });
         }
         const node = subtasks[0]!.node;
         return {
@@ -470,6 +570,13 @@ class ClientJob implements AdminJob {
           eventTimeLagMs: Date.now() - newest,
           inputLatencyMs: inputLatency,
           ...(userMetrics.length > 0 ? { userMetrics } : {}),
+          inputs: node.inputs.map((e) => ({
+            uid: uidOf(e.source),
+            partitioning: shipStrategy(e, job, node),
+            input: e.input,
+            ...(e.sideOutput !== undefined ? { sideOutput: e.sideOutput } : {}),
+          })),
+          subtasks: perSubtask.sort((a, b) => a.index - b.index),
         };
       });
   }
@@ -640,4 +747,10 @@ function copyTo(path: string, target: string | undefined): string {
   const files = fs.list(path).sort((a, b) => (a === "_metadata" ? 1 : b === "_metadata" ? -1 : 0));
   for (const f of files) fs.copy(`${path}/${f}`, `${dest}/${f}`);
   return dest;
+}
+
+/** Flink's ship strategy name of edge `e` into `consumer` (unset: forward at equal parallelism). */
+function shipStrategy(e: Edge, job: Job, consumer: Transformation): string {
+  const same = job.parallelism.get(e.source.id) === job.parallelism.get(consumer.id);
+  return (e.partitioning?.kind ?? (same ? "forward" : "rebalance")).toUpperCase();
 }

@@ -9,7 +9,20 @@
  */
 import { decideRestart, type RestartDecision, type RestartStrategy } from "./restart_strategy.ts";
 
-/** One failed attempt as the classifier sees it. */
+/**
+ * One failed attempt as the classifier sees it (and as `JobClient.failures`
+ * lists the restart history).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { AttemptFailure } from "@weir/weir";
+ * const f: AttemptFailure = {
+ *   at: 1000, signature: "task map (1/2): boom", restoredFrom: undefined, configError: false,
+ * };
+ * assert.equal(f.configError, false);
+ * ```
+ */
 export interface AttemptFailure {
   /** When it failed (ms). */
   readonly at: number;

@@ -39,6 +39,9 @@ import { IntervalJoin } from "../time/interval_join.ts";
 import { RegularJoin } from "./regular_join.ts";
 import type {
   BroadcastProcessFunction,
+  CoFlatMapFunction,
+  Collector,
+  CoMapFunction,
   CoProcessFunction,
   FilterFunction,
   FlatMapFunction,
@@ -717,6 +720,34 @@ export class ConnectedStreams<A, B> {
       this.#first.keyBy(first, keySerializer),
       this.#second.keyBy(second, keySerializer),
     );
+  }
+
+  /** Maps both inputs to one stream: `fn.map1` for the first, `fn.map2` for the second. */
+  map<O>(fn: CoMapFunction<A, B, O>, opts?: OperatorOptions): DataStream<O> {
+    // The process function inherits from `fn`, so `open`, `close`, state hooks and fields set
+    // in `open` are the user's, on the per-subtask copy the operator makes.
+    const co: CoProcessFunction<A, B, O> = Object.assign(Object.create(fn), {
+      processElement1(this: CoMapFunction<A, B, O>, v: A, _c: unknown, out: Collector<O>) {
+        out.collect(this.map1(v));
+      },
+      processElement2(this: CoMapFunction<A, B, O>, v: B, _c: unknown, out: Collector<O>) {
+        out.collect(this.map2(v));
+      },
+    });
+    return this.process(co, { name: "CoMap", ...opts });
+  }
+
+  /** Emits zero or more records per record of either input (`fn.flatMap1`, `fn.flatMap2`). */
+  flatMap<O>(fn: CoFlatMapFunction<A, B, O>, opts?: OperatorOptions): DataStream<O> {
+    const co: CoProcessFunction<A, B, O> = Object.assign(Object.create(fn), {
+      processElement1(this: CoFlatMapFunction<A, B, O>, v: A, _c: unknown, out: Collector<O>) {
+        return this.flatMap1(v, out);
+      },
+      processElement2(this: CoFlatMapFunction<A, B, O>, v: B, _c: unknown, out: Collector<O>) {
+        return this.flatMap2(v, out);
+      },
+    });
+    return this.process(co, { name: "CoFlatMap", ...opts });
   }
 
   /** Runs `fn` over both inputs. */

@@ -253,6 +253,47 @@ Deno.test("connect + CoProcessFunction, keyed: both inputs share state per key",
   assert.deepEqual(out.values.sort(), ["Ann bought lamp", "Bob bought pen", "Cy bought nothing"]);
 });
 
+Deno.test("connect + CoMapFunction and CoFlatMapFunction: keyed state, open() and node names", async () => {
+  const env = StreamEnvironment.create({ parallelism: 2 });
+  const mapped = new CollectSink<string>();
+  const flat = new CollectSink<string>();
+  const seen = new ValueStateDescriptor("seen", Serializers.f64, 0);
+  class Count {
+    n!: ValueState<number>;
+    open(ctx: RuntimeContext) {
+      this.n = ctx.getState(seen);
+    }
+    bump(): number {
+      const n = this.n.value()! + 1;
+      this.n.update(n);
+      return n;
+    }
+    map1(word: string) {
+      return `${word}#${this.bump()}`;
+    }
+    map2([word, k]: [string, number]) {
+      return `${word}+${k}#${this.bump()}`;
+    }
+  }
+  const words = env.fromCollection(["a", "b", "a"]);
+  const bonus = env.fromCollection<[string, number]>([["a", 10]]);
+  words.connect(bonus).keyBy((w) => w, ([w]) => w).map(new Count()).addSink(mapped);
+  const flatNode = words.connect(env.fromCollection([3])).flatMap({
+    flatMap1: (w, out) => out.collect(w.toUpperCase()),
+    flatMap2: (n, out) => {
+      for (let i = 0; i < n; i++) out.collect(`${i}`);
+    },
+  });
+  flatNode.addSink(flat);
+  assert.equal(flatNode.node.name, "CoFlatMap");
+  await env.execute("co-map");
+  // Per key, the counter counts records of both inputs (their order between inputs is free).
+  const a = mapped.values.filter((v) => v.startsWith("a")).map((v) => v.split("#")[1]).sort();
+  assert.deepEqual(a, ["1", "2", "3"]);
+  assert.deepEqual(mapped.values.filter((v) => v.startsWith("b")), ["b#1"]);
+  assert.deepEqual(flat.values.sort(), ["0", "1", "2", "A", "A", "B"]);
+});
+
 Deno.test("broadcast state pattern: keyed stream + broadcast stream, applyToKeyedState", async () => {
   const env = StreamEnvironment.create({ parallelism: 3 });
   const limits = new MapStateDescriptor("limits", Serializers.string, Serializers.f64);

@@ -290,6 +290,9 @@ function withAdmin(client: JobClient, admin: AdminOptions): JobClient {
     get restarts() {
       return client.restarts;
     },
+    get failures() {
+      return client.failures;
+    },
     cancel: () => client.cancel(),
     triggerCheckpoint: () => client.triggerCheckpoint(),
     triggerSavepoint: (name?: string) => client.triggerSavepoint(name),

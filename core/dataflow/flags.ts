@@ -1,5 +1,5 @@
 /**
- * The common job flags every weir job honours (DESIGN.md "Common job flags"),
+ * The common job flags every weir job honours (listed in the README),
  * parsed with `node:util`'s `parseArgs`. A job adds its own flags next to
  * them; a wrong flag is a `ConfigError` that names it.
  *

@@ -505,6 +505,59 @@ export interface CoProcessFunction<I1, I2, O> extends RichFunction, Checkpointed
 }
 
 /**
+ * Maps the records of two connected streams to one output type: `map1` for
+ * the first input, `map2` for the second (Flink's `CoMapFunction`). Keyed
+ * connected streams give it keyed state through `getRuntimeContext` in `open`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { CollectSink, type CoMapFunction, StreamEnvironment } from "@weir/weir";
+ * const label: CoMapFunction<number, string, string> = {
+ *   map1: (n) => `n:${n}`,
+ *   map2: (s) => `s:${s}`,
+ * };
+ * const env = StreamEnvironment.create();
+ * const out = new CollectSink<string>();
+ * env.fromElements(1).connect(env.fromElements("x")).map(label).addSink(out);
+ * await env.execute();
+ * assert.deepEqual(out.values.sort(), ["n:1", "s:x"]);
+ * ```
+ */
+export interface CoMapFunction<I1, I2, O> extends RichFunction, CheckpointedFunction {
+  /** Maps a record of the first input. */
+  map1(value: I1): O;
+  /** Maps a record of the second input. */
+  map2(value: I2): O;
+}
+
+/**
+ * Emits zero or more records per record of either of two connected streams
+ * (Flink's `CoFlatMapFunction`).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { CollectSink, type CoFlatMapFunction, StreamEnvironment } from "@weir/weir";
+ * const split: CoFlatMapFunction<string, number, string> = {
+ *   flatMap1: (line, out) => line.split(" ").forEach((w) => out.collect(w)),
+ *   flatMap2: (n, out) => out.collect(String(n)),
+ * };
+ * const env = StreamEnvironment.create();
+ * const out = new CollectSink<string>();
+ * env.fromElements("a b").connect(env.fromElements(7)).flatMap(split).addSink(out);
+ * await env.execute();
+ * assert.deepEqual(out.values.sort(), ["7", "a", "b"]);
+ * ```
+ */
+export interface CoFlatMapFunction<I1, I2, O> extends RichFunction, CheckpointedFunction {
+  /** Handles a record of the first input. */
+  flatMap1(value: I1, out: Collector<O>): SyncVoid;
+  /** Handles a record of the second input. */
+  flatMap2(value: I2, out: Collector<O>): SyncVoid;
+}
+
+/**
  * Read-only view of broadcast state.
  *
  * @example
@@ -617,6 +670,13 @@ export interface BroadcastProcessFunction<I, B, O> extends RichFunction, Checkpo
   processElement(value: I, ctx: ReadOnlyBroadcastContext<unknown>, out: Collector<O>): SyncVoid;
   /** Handles a broadcast record. */
   processBroadcastElement(value: B, ctx: BroadcastContext, out: Collector<O>): SyncVoid;
-  /** A timer fired (keyed main input only). */
-  onTimer?(timestamp: number, ctx: OnTimerContext<unknown>, out: Collector<O>): SyncVoid;
+  /**
+   * A timer fired (keyed main input only). As in Flink, its context reads the
+   * broadcast state too.
+   */
+  onTimer?(
+    timestamp: number,
+    ctx: OnTimerContext<unknown> & ReadOnlyBroadcastContext<unknown>,
+    out: Collector<O>,
+  ): SyncVoid;
 }

@@ -71,6 +71,8 @@ export interface JobClient {
   readonly job: Job;
   /** Restarts so far. */
   readonly restarts: number;
+  /** The failures of this run's attempts, oldest first (the restart history). */
+  readonly failures: readonly AttemptFailure[];
   /** Stops the job; `done` then resolves with `cancelled: true`. */
   cancel(): void;
   /** Takes a checkpoint now. */
@@ -182,8 +184,8 @@ function runLocked(
   // Checkpoints found damaged while restoring them (a corrupt segment block is
   // only seen when read): `latest` skips them from then on.
   const damaged = new Set<number>();
+  const failures: AttemptFailure[] = [];
   const done = (async () => {
-    const failures: AttemptFailure[] = [];
     for (;;) {
       try {
         return await job.run();
@@ -250,6 +252,9 @@ function runLocked(
     },
     get restarts() {
       return restarts;
+    },
+    get failures() {
+      return failures;
     },
     cancel() {
       cancelled = true;

@@ -349,7 +349,7 @@ export class CoProcessOperator<I1, I2, O> extends ProcessOperatorBase<O> {
 /** `connect(broadcastStream).process(BroadcastProcessFunction)`; input 1 is the broadcast side. */
 export class BroadcastProcessOperator<I, B, O> extends ProcessOperatorBase<O> {
   readonly #process: BroadcastProcessFunction<I, B, O>;
-  readonly #readOnly: ReadOnlyBroadcastContext<unknown>;
+  readonly #readOnly: ReadOnlyBroadcastContext<unknown> & OnTimerContext<unknown>;
   readonly #writable: BroadcastContext;
 
   constructor(fn: BroadcastProcessFunction<I, B, O>, keySelector: KeySelector | undefined) {
@@ -402,7 +402,7 @@ export class BroadcastProcessOperator<I, B, O> extends ProcessOperatorBase<O> {
     }
   }
   protected override onTimer(timestamp: number): unknown {
-    return this.#process.onTimer?.(timestamp, this.context, this.out);
+    return this.#process.onTimer?.(timestamp, this.#readOnly, this.out);
   }
 }
 

@@ -150,6 +150,8 @@ export interface TaskMetrics {
    * average over about the last ten batches (NaN before one; source tasks have no input).
    */
   inputLatencyMs: number;
+  /** The combined watermark of the inputs (Flink's `currentInputWatermark`); -∞ for sources. */
+  inputWatermark: number;
 }
 
 /** One subtask of an operator chain. */
@@ -163,7 +165,12 @@ export class Task {
   /** Input of a non-source task. */
   readonly gate: InputGate | null;
   /** Counters. */
-  readonly metrics: TaskMetrics = { recordsIn: 0, backPressuredMs: 0, inputLatencyMs: NaN };
+  readonly metrics: TaskMetrics = {
+    recordsIn: 0,
+    backPressuredMs: 0,
+    inputLatencyMs: NaN,
+    inputWatermark: -Infinity,
+  };
   readonly #host: TaskHost;
   readonly #sinks: SinkOperator<unknown>[];
   readonly #tickers: TickingOperator[];
@@ -455,6 +462,7 @@ export class Task {
       if (idleCount === n) min = max;
       if (min > combined) {
         combined = min;
+        this.metrics.inputWatermark = min;
         head.processWatermark(min);
       }
     };

@@ -234,6 +234,8 @@ export class OperatorHarness<OUT> {
         keySerializer,
         maxParallelism,
         keyGroupRange: keyGroupRangeForSubtask(maxParallelism, 1, 0),
+        // As in Job: TTL reads the clock the test drives, not the wall clock.
+        ttlTimeProvider: clock,
       });
       return this.#backend;
     };

@@ -14,6 +14,7 @@ import {
   type RuntimeContext,
   Serializers,
   StateError,
+  StateTtlConfig,
   type TimeDomain,
   type ValueState,
   ValueStateDescriptor,
@@ -353,6 +354,54 @@ Deno.test("keyed broadcast harness: broadcast state and applyToKeyedState over k
   assert.equal(h.state(total, "a"), 0);
   h.processElement(["a", 2]);
   assert.deepEqual(h.output(), ["a=2", "b=3", "a=20"]);
+  await h.close();
+});
+
+Deno.test("keyed broadcast harness: onTimer reads the broadcast state, as in Flink", async () => {
+  const threshold = new MapStateDescriptor("threshold", Serializers.string, Serializers.f64);
+  const fn: BroadcastProcessFunction<[string, number], number, string> = {
+    processElement(_v, ctx) {
+      ctx.timerService().registerEventTimeTimer(100);
+    },
+    processBroadcastElement(t, ctx) {
+      ctx.getBroadcastState(threshold).put("t", t);
+    },
+    onTimer(ts, ctx, out) {
+      out.collect(`${ctx.getCurrentKey()}@${ts}: t=${ctx.getBroadcastState(threshold).get("t")}`);
+    },
+  };
+  const h = await BroadcastProcessFunctionHarness.create(fn, {
+    keySelector: (r: [string, number]) => r[0],
+  });
+  h.processElement(["a", 1]);
+  h.processBroadcastElement(7);
+  h.processWatermark(100);
+  assert.deepEqual(h.output(), ["a@100: t=7"]);
+  await h.close();
+});
+
+Deno.test("state TTL in a harness follows the harness's ManualClock, not the wall clock", async () => {
+  const seen = new ValueStateDescriptor("seen", Serializers.f64);
+  seen.enableTimeToLive(StateTtlConfig.newBuilder(1000).build());
+  class Remember implements KeyedProcessFunction<string, string, string> {
+    s!: ValueState<number>;
+    open(ctx: RuntimeContext) {
+      this.s = ctx.getState(seen);
+    }
+    processElement(v: string, ctx: KeyedProcessContext<string>, out: Collector<string>) {
+      out.collect(`${v}:${this.s.value() ?? "none"}`);
+      this.s.update(ctx.currentProcessingTime());
+    }
+  }
+  const h = await KeyedProcessFunctionHarness.create(new Remember(), (v: string) => v, {
+    startTime: 0,
+  });
+  h.processElement("k");
+  h.advanceProcessingTime(999);
+  h.processElement("k"); // 999 ms after the write: still alive
+  h.advanceProcessingTime(1000);
+  h.processElement("k"); // 1000 ms after the last write: expired
+  assert.deepEqual(h.output(), ["k:none", "k:0", "k:none"]);
   await h.close();
 });
 

@@ -1,0 +1,83 @@
+/**
+ * `weir jobs list` and `weir cancel` against the real admin API of a running
+ * job (with a bearer token): the list shows it running, cancel ends it.
+ */
+import assert from "node:assert/strict";
+import { readAdminUrl } from "./_helpers/admin_url.ts";
+
+function weir(args: string[], env: Record<string, string> = {}): Promise<Deno.CommandOutput> {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", new URL("../cli/main.ts", import.meta.url).pathname, ...args],
+    env,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+}
+
+const text = (b: Uint8Array) => new TextDecoder().decode(b);
+
+Deno.test("weir jobs list and weir cancel drive the admin API of a running job", async () => {
+  const job = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      new URL("./_helpers/admin_job.ts", import.meta.url).pathname,
+      "--admin-port",
+      "0",
+      "--admin-token",
+      "s3cret",
+      "--rate",
+      "2000",
+    ],
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  try {
+    const url = await readAdminUrl(job.stderr);
+
+    const refused = await weir(["jobs", "list", "--url", url]);
+    assert.equal(refused.code, 1);
+    assert.match(text(refused.stderr), /401.*Missing or wrong bearer token/);
+
+    const json = await weir(["jobs", "list", "--url", url, "--token", "s3cret", "--json"]);
+    assert.equal(json.code, 0, text(json.stderr));
+    const [only, ...others] = JSON.parse(text(json.stdout)).jobs;
+    assert.equal(others.length, 0);
+    assert.equal(only.state, "RUNNING");
+    const id = only.jid as string;
+
+    // The token may come from the environment; the table names the job.
+    const table = await weir(["jobs", "list", "--url", url], { WEIR_ADMIN_TOKEN: "s3cret" });
+    assert.equal(table.code, 0, text(table.stderr));
+    const lines = text(table.stdout).trimEnd().split("\n");
+    assert.match(lines[0]!, /^ID\s+STATUS\s+NAME\s+STARTED\s+DURATION$/);
+    assert.ok(lines[1]!.startsWith(`${id}  RUNNING`), lines[1]);
+
+    const unknown = await weir([
+      "cancel",
+      "--url",
+      url,
+      "--job",
+      "0".repeat(32),
+      "--token",
+      "s3cret",
+    ]);
+    assert.equal(unknown.code, 1);
+    assert.match(text(unknown.stderr), /404/);
+
+    const cancel = await weir(["cancel", "--url", url, "--job", id, "--token", "s3cret"]);
+    assert.equal(cancel.code, 0, text(cancel.stderr));
+    assert.equal(text(cancel.stdout), `Cancelled job ${id}\n`);
+    // The job process ends without being killed.
+    const ended = await Promise.race([
+      job.status.then(() => true),
+      new Promise<false>((r) => setTimeout(() => r(false), 20_000)),
+    ]);
+    assert.ok(ended, "the job process ends after cancel");
+  } finally {
+    try {
+      job.kill("SIGKILL");
+    } catch { /* already ended */ }
+    await job.status;
+  }
+});

@@ -1,0 +1,101 @@
+/**
+ * `weir ui --checkpoint-dir DIR` after the job stopped: the dashboard's API
+ * answers from the checkpoint directory, read-only.
+ */
+import assert from "node:assert/strict";
+import { HeapStateBackend, StreamEnvironment } from "../mod.ts";
+import { readHistory } from "../core/checkpoint/history.ts";
+import { buildAdminJob } from "./_helpers/admin_job.ts";
+import { readAdminUrl } from "./_helpers/admin_url.ts";
+
+// deno-lint-ignore no-explicit-any
+type Json = Record<string, any>;
+
+Deno.test("weir ui serves a stopped job's checkpoints, operators and state, read-only", async () => {
+  const dir = Deno.makeTempDirSync({ prefix: "weir-ui-" });
+  const env = StreamEnvironment.create({
+    parallelism: 2,
+    stateBackend: new HeapStateBackend(),
+    checkpoint: { dir, intervalMs: 50 },
+    log: () => {},
+  });
+  buildAdminJob(env, 4000);
+  const client = env.executeAsync("ui job");
+  await new Promise((r) => setTimeout(r, 600));
+  await client.stopWithSavepoint();
+  await client.done;
+
+  const ui = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      new URL("../cli/main.ts", import.meta.url).pathname,
+      "ui",
+      "--checkpoint-dir",
+      dir,
+    ],
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  try {
+    const url = await readAdminUrl(ui.stderr);
+    const get = async (path: string, status = 200): Promise<Json> => {
+      const res = await fetch(`${url}${path}`);
+      const body = await res.json();
+      assert.equal(res.status, status, `${path}: ${JSON.stringify(body)}`);
+      return body;
+    };
+
+    const { jobs } = await get("/jobs");
+    assert.equal(jobs.length, 1);
+    assert.equal(jobs[0].status, "FINISHED");
+    const id = jobs[0].id as string;
+    const detail = await get(`/jobs/${id}`);
+    assert.match(detail.name, /^ui job \(checkpoints in /);
+    assert.deepEqual(detail.vertices.map((v: Json) => [v.uid, v.parallelism]), [
+      ["words", 2],
+      ["count", 2],
+      ["sink", 2],
+    ]);
+    assert.equal(detail.isStoppable, false);
+
+    // The checkpoint history is the directory's, with per-task detail.
+    const completed = readHistory(dir).filter((h) => "trigger_timestamp" in h)
+      .map((h) => (h as { id: number }).id);
+    const checkpoints = await get(`/jobs/${id}/checkpoints`);
+    assert.deepEqual(
+      checkpoints.history.map((h: Json) => h.id).sort((a: number, b: number) => a - b),
+      [...new Set(completed)].sort((a, b) => a - b),
+    );
+    assert.ok(checkpoints.counts.completed >= 2, JSON.stringify(checkpoints.counts));
+    const newest = checkpoints.history[0];
+    const one = await get(`/jobs/${id}/checkpoints/details/${newest.id}`);
+    assert.ok(Object.keys(one.tasks).length > 0);
+    // Each operator subtask's state size is its task's in that newest checkpoint.
+    const counter = detail.vertices.find((v: Json) => v.uid === "count");
+    const subtasks = (await get(`/jobs/${id}/vertices/${counter.id}`)).subtasks as Json[];
+    assert.deepEqual(subtasks.map((s) => s.subtask), [0, 1]);
+    for (const s of subtasks) {
+      assert.match(s.task, /KeyedProcess.* \([12]\/2\)$/);
+      assert.equal(s.stateSize, one.tasks[s.task].state_size);
+    }
+
+    // Queryable state from the newest checkpoint: the stop's savepoint holds the final counts.
+    const state = await get(`/jobs/${id}/state/count/count?key=w3`);
+    assert.ok(state.value > 0, JSON.stringify(state));
+    await get(`/jobs/${id}/state/count/nope?key=w3`, 404);
+
+    // Read-only: nothing can be triggered or cancelled.
+    const cancel = await fetch(`${url}/jobs/${id}?mode=cancel`, { method: "PATCH" });
+    assert.equal(cancel.status, 409);
+    await cancel.body?.cancel();
+    const page = await fetch(`${url}/`);
+    assert.equal(page.status, 200);
+    assert.match(await page.text(), /id="job-graph"/);
+  } finally {
+    ui.kill("SIGTERM");
+    const status = await ui.status;
+    assert.equal(status.code, 0);
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
