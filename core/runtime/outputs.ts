@@ -8,7 +8,7 @@
  */
 import { ByteWriter } from "../state/bytes.ts";
 import { murmur3 } from "../state/key_group.ts";
-import type { Channel } from "./channel.ts";
+import type { OutputChannel } from "./channel.ts";
 import type { Partitioning } from "./graph.ts";
 import { type ChannelMessage, MessageKind } from "./messages.ts";
 import type { Output, StreamOperator } from "./operator.ts";
@@ -61,7 +61,7 @@ export class ChainedTarget implements Target {
 
 /** Batches records into the channels of one edge. */
 export class ChannelWriter implements Target {
-  readonly channels: readonly Channel[];
+  readonly channels: readonly OutputChannel[];
   readonly #values: unknown[][];
   readonly #timestamps: ((number | undefined)[] | null)[];
   readonly #select: (value: unknown) => number;
@@ -71,7 +71,7 @@ export class ChannelWriter implements Target {
 
   /** Writes to `channels` by `partitioning`; `subtaskIndex` seeds round-robin. */
   constructor(
-    channels: Channel[],
+    channels: OutputChannel[],
     partitioning: Partitioning,
     subtaskIndex: number,
     maxParallelism: number,
