@@ -77,6 +77,12 @@ export class CheckpointStorage {
   readonly fs: CheckpointFs;
   readonly #runId = randomId();
   #seq = 0;
+  /**
+   * Set while other threads write segments into `shared/` (the worker
+   * executor's workers): a temp file there may be a write in progress, not
+   * a crash's leftover.
+   */
+  otherWriters = false;
 
   /** Opens (and creates) the directory. */
   constructor(root: string, fs: CheckpointFs = new DenoCheckpointFs()) {
@@ -232,7 +238,7 @@ export class CheckpointStorage {
         this.fs.removeTree(this.paths.checkpoint(id));
       }
     }
-    for (const name of this.fs.list(this.paths.shared)) {
+    for (const name of this.otherWriters ? [] : this.fs.list(this.paths.shared)) {
       if (name.startsWith(".") && name.endsWith(".tmp")) {
         this.fs.remove(`${this.paths.shared}/${name}`);
       }

@@ -222,6 +222,8 @@ export function runInWorker(
               ring,
               serializer,
               `${producer.name} -> ${byId.get(edge.to)!.name}`,
+              `(it crosses workers: call .returns(serializer) on operator "${producer.name}" ` +
+                `[uid ${plan.vertices.find((v) => v.id === producer.id)!.uid}])`,
             );
             return { out, close: () => out.close() };
           }

@@ -197,7 +197,10 @@ export class Job implements TaskHost {
       this.plan.tasks.filter((t) =>
         vertexKind.get(this.plan.chains[t.chain]!.vertices[0]!) === "source"
       ).length;
-    if (config.executor === "workers" && !this.#role) {
+    // One subtask per chain (`--parallelism 1`) stays on this thread: one core either way.
+    const spread = Math.max(...this.plan.chains.map((c) => c.parallelism)) > 1;
+    if (config.executor === "workers" && spread && !this.#role) {
+      if (config.checkpoint) config.checkpoint.storage.otherWriters = true;
       this.#workers = new WorkerExecutor(this.plan, nodes, {
         workers: config.workers ?? navigator.hardwareConcurrency,
         ...(config.checkpoint ? { checkpoint: config.checkpoint } : {}),

@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { SerializationError } from "../errors.ts";
 import type { Serializer } from "../state/serializer.ts";
 import type { InputChannel, InputGate, OutputChannel } from "./channel.ts";
 import type { ChannelMessage } from "./messages.ts";
@@ -43,14 +44,24 @@ import { RingChannelReader, RingChannelWriter } from "./ring_channel.ts";
  */
 export class RingOutputChannel implements OutputChannel {
   readonly #writer: RingChannelWriter;
+  readonly #hint: string;
   readonly #queue: ChannelMessage[] = [];
   #draining: Promise<void> | undefined;
   #error: unknown;
   #closed = false;
 
-  /** Writes into `ring` with `serializer`; `edge` names the edge in errors. */
-  constructor(ring: SharedArrayBuffer, serializer: Serializer<unknown>, edge: string) {
+  /**
+   * Writes into `ring` with `serializer`; `edge` names the edge in errors, and
+   * `hint` (if any) ends a serialization error's message: how to give a serializer.
+   */
+  constructor(
+    ring: SharedArrayBuffer,
+    serializer: Serializer<unknown>,
+    edge: string,
+    hint = "",
+  ) {
     this.#writer = new RingChannelWriter(ring, serializer, edge);
+    this.#hint = hint;
   }
 
   /** Bytes written so far. */
@@ -66,7 +77,13 @@ export class RingOutputChannel implements OutputChannel {
       this.#queue.push(msg);
       return;
     }
-    const wait = this.#writer.write(msg);
+    let wait;
+    try {
+      wait = this.#writer.write(msg);
+    } catch (e) {
+      if (!(e instanceof SerializationError) || this.#hint === "") throw e;
+      throw new SerializationError(`${e.message} ${this.#hint}`, { cause: e });
+    }
     if (wait) this.#draining = this.#drain(wait);
   }
 
@@ -138,13 +155,17 @@ export class RingInputChannel implements InputChannel {
     return this.#reader.take();
   }
 
-  /** Sleeps on the ring (once at a time) and notifies the gate when a frame arrives. */
+  /**
+   * Sleeps on the ring (once at a time) and notifies the gate when a frame
+   * arrives. A ring the other side closed (its worker cancelled) brings no
+   * more frames: no notify, or the task would spin; the job's cancel wakes it.
+   */
   armWake(): void {
-    if (this.#armed) return;
+    if (this.#armed || this.#reader.closed) return;
     this.#armed = true;
     this.#reader.waitForMessage().then(() => {
       this.#armed = false;
-      this.#gate?.notify(this.#index);
+      if (!this.#reader.closed || this.#reader.hasMessage()) this.#gate?.notify(this.#index);
     });
   }
 
