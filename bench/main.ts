@@ -5,7 +5,14 @@
  *
  * @module
  */
-const BENCHES = ["pipeline.ts", "channel.ts", "lsm_store.ts", "checkpoint.ts", "windows.ts"];
+const BENCHES = [
+  "pipeline.ts",
+  "parallel.ts",
+  "channel.ts",
+  "lsm_store.ts",
+  "checkpoint.ts",
+  "windows.ts",
+];
 
 const flags = Deno.args.filter((a) => a === "--quick" || a === "--full");
 const paths = BENCHES.map((file) => new URL(file, import.meta.url).pathname);

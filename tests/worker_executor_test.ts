@@ -84,11 +84,11 @@ for (const backend of ["heap", "lsm"]) {
 
 Deno.test("worker executor: records cross workers with backpressure (a slow consumer bounds the lag)", async () => {
   const { code, stdout, stderr } = await run([
-    ...["--scenario", "lag", "--records", "30000", "--parallelism", "2", "--executor", "workers"],
+    ...["--scenario", "lag", "--records", "20000", "--parallelism", "2", "--executor", "workers"],
   ]);
   assert.equal(code, 0, stderr);
   const r = lastJsonLine<{ maxLagMs: number; durationMs: number; count: number }>(stdout);
-  assert.equal(r.count, 30_000);
+  assert.equal(r.count, 20_000);
   // Without backpressure the source would emit everything at once and the last
   // records would wait nearly the whole run; with it, only what the rings and
   // channels hold is ahead of the consumer.
