@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { parseJobFlags, StreamEnvironment } from "../mod.ts";
 import { placeTasks } from "../core/runtime/worker_executor.ts";
+import { readAdminUrl } from "./_helpers/admin_url.ts";
 
 const SCRIPT = new URL("./_helpers/parallel_job.ts", import.meta.url).pathname;
 
@@ -142,3 +143,60 @@ for (const backend of ["lsm", "heap"]) {
     }
   });
 }
+
+Deno.test("worker executor: the admin API lists the job, checkpoints, stops it with a savepoint; state queries say why not", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "weir-workers-admin-" });
+  try {
+    const line = Array.from({ length: 40 }, (_, i) => `w${i}`).join(" ");
+    await Deno.writeTextFile(`${dir}/in.txt`, `${line}\n`.repeat(100_000));
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        ...["run", "-A", new URL("../examples/word_count.ts", import.meta.url).pathname],
+        ...["--input", `${dir}/in.txt`, "--output", `${dir}/out`],
+        ...["--checkpoint-dir", `${dir}/ck`, "--checkpoint-interval", "100"],
+        ...["--parallelism", "2", "--executor", "workers", "--admin-port", "0"],
+      ],
+      env: { NO_COLOR: "1" },
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    const rest = { text: "" };
+    try {
+      const url = await readAdminUrl(child.stderr, rest);
+      const jobs = await (await fetch(`${url}/jobs`)).json() as { jobs: { id: string }[] };
+      assert.equal(jobs.jobs.length, 1);
+      const id = jobs.jobs[0]!.id;
+      // A checkpoint completes through the coordinator in the main thread.
+      const deadline = Date.now() + 60_000;
+      for (;;) {
+        const c = await (await fetch(`${url}/jobs/${id}/checkpoints`)).json() as {
+          counts: { completed: number };
+        };
+        if (c.counts.completed > 0) break;
+        assert.ok(Date.now() < deadline, "no checkpoint completed");
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const q = await fetch(`${url}/jobs/${id}/state/count/count?key=w1`);
+      assert.equal(q.status, 409);
+      assert.match((await q.json()).errors[0], /not available with the worker executor/);
+      const stop = await fetch(`${url}/jobs/${id}/stop`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: "{}",
+      });
+      assert.equal(stop.status, 202);
+      const status = await child.status;
+      assert.equal(status.code, 0, rest.text);
+      const savepoints = [...Deno.readDirSync(`${dir}/ck/savepoints`)];
+      assert.equal(savepoints.length, 1, "the stop took a savepoint");
+    } finally {
+      try {
+        child.kill("SIGKILL");
+      } catch { /* ended */ }
+      await child.status;
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -240,6 +240,14 @@ export class Job implements TaskHost {
     }
   }
 
+  /**
+   * Whether the subtasks run on the worker executor's workers: this thread
+   * then holds no operator instances (`placed` and `tasks` are empty).
+   */
+  get onWorkers(): boolean {
+    return this.#workers !== undefined;
+  }
+
   /** The checkpoint coordinator, when checkpointing is on. */
   get coordinator(): CheckpointCoordinator | undefined {
     return this.#coordinator;
