@@ -44,7 +44,16 @@ import { WorkerExecutor } from "./worker_executor.ts";
 
 /**
  * Where a job's subtasks run: `inline` on this thread (one core), `workers`
- * spread over Deno Web Workers (see `WorkerExecutor`).
+ * spread over Deno Web Workers, one core each (docs/execution.md).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type ExecutorKind, StreamEnvironment } from "@weir/weir";
+ * const executor: ExecutorKind = "inline";
+ * const env = StreamEnvironment.create({ executor, parallelism: 2 });
+ * assert.equal(env.config.executor, "inline");
+ * ```
  */
 export type ExecutorKind = "inline" | "workers";
 
