@@ -547,7 +547,11 @@ export class StreamEnvironment implements GraphBuilder {
     };
   }
 
-  /** Runs the job and resolves when it ends (bounded input) or is cancelled. */
+  /**
+   * Runs the job and resolves when it ends (bounded input) or is cancelled.
+   * With the worker executor, the script runs again in every worker, where
+   * `execute` runs that worker's subtasks and never settles (docs/execution.md).
+   */
   execute(name = "weir job"): Promise<JobResult> {
     try {
       return this.executeAsync(name).done;

@@ -332,6 +332,8 @@ export class WorkerExecutor {
         return;
       case "barrierAck": {
         const snapshots = Promise.withResolvers<OperatorSubtaskSnapshot[]>();
+        // The coordinator ignores an ack of a checkpoint it already dropped: no rejection unhandled.
+        snapshots.promise.catch(() => {});
         this.#snapshots.set(`${msg.task}/${msg.id}`, snapshots);
         this.#options.acknowledge(msg.task, msg.id, {
           task: msg.name,
