@@ -118,6 +118,15 @@ Deno.test("worker executor: a record the default serializer cannot carry names t
   assert.match(stderr, /call \.returns\(serializer\) on operator "Map" \[uid to-point\]/);
 });
 
+Deno.test("worker executor: .returns(serializer) carries class instances across workers", async () => {
+  const { code, stdout, stderr } = await run([
+    ...["--scenario", "returns", "--parallelism", "2", "--executor", "workers"],
+  ]);
+  assert.equal(code, 0, stderr);
+  const printed = stdout.trim().split("\n").map((l) => Number(l.slice(l.indexOf("> ") + 2)));
+  assert.deepEqual(printed.sort(), [1, 2, 3, 4]);
+});
+
 for (const backend of ["lsm", "heap"]) {
   Deno.test(`worker executor: a user function that throws once restarts every worker from the checkpoint, exactly once (${backend})`, async () => {
     const dir = await Deno.makeTempDir({ prefix: "weir-workers-" });

@@ -11,7 +11,8 @@
  *   across workers; prints the largest lag (ms from a record's creation to its
  *   processing) and the job's duration, as JSON.
  * - `mismatch`: the graph built in a worker has one more operator.
- * - `class`: records that are class instances cross workers without a serializer.
+ * - `class`: records that are class instances cross workers without a serializer;
+ *   `returns`: the same with `.returns(serializer)`, printing `x` of each.
  * - `fail --records N --keys K --output DIR --marker FILE [--fail-at M]`: the keyed
  *   count into the exactly-once file sink (`key<TAB>count` lines); subtask 1 of
  *   the count throws on its M-th record (500) once (the marker file remembers it).
@@ -26,6 +27,7 @@ import {
   type KeyedProcessFunction,
   runMain,
   type RuntimeContext,
+  type Serializer,
   Serializers,
   StreamEnvironment,
   type ValueState,
@@ -62,6 +64,13 @@ const PAD = "x".repeat(1000);
 class Point {
   constructor(readonly x: number) {}
 }
+
+const POINT: Serializer<Point> = {
+  id: "point",
+  version: 1,
+  write: (p, out) => out.writeF64(p.x),
+  read: (input) => new Point(input.readF64()),
+};
 
 function busyWait(ms: number): void {
   const end = performance.now() + ms;
@@ -120,9 +129,13 @@ async function main(args: string[]): Promise<void> {
       await env.execute("mismatch");
       return;
     }
-    case "class": {
-      env.fromElements(1, 2, 3, 4).uid("numbers")
-        .map((n: number) => new Point(n)).uid("to-point")
+    case "class":
+    case "returns": {
+      const points = env.fromElements(1, 2, 3, 4).uid("numbers")
+        .map((n: number) => new Point(n)).uid("to-point");
+      // Class instances cross workers with their own serializer.
+      if (values.scenario === "returns") points.returns(POINT);
+      points
         .keyBy((p) => p.x, Serializers.f64)
         .map((p) => p.x).uid("x")
         .print();
