@@ -26,9 +26,18 @@ export function committedLines(dir: string): string[] {
 /**
  * Problems with the output of word_count over `input`: with `exact`, every
  * word `w` seen `n` times must appear as exactly `w\t1` … `w\tn`, each once;
- * otherwise (at-least-once) each of those lines at least once.
+ * otherwise (at-least-once) each of those lines at least once. With
+ * `parallel` (counting subtasks read more than one input channel), counts
+ * above `n` may appear at-least-once too: unaligned barriers let a count
+ * include records the restore then replays (Flink's at-least-once: state may
+ * see a record twice).
  */
-export function checkWordCount(input: string, outDir: string, exact: boolean): string[] {
+export function checkWordCount(
+  input: string,
+  outDir: string,
+  exact: boolean,
+  parallel = false,
+): string[] {
   const expected = countWords(input);
   const seen = new Map<string, number>();
   for (const l of committedLines(outDir)) seen.set(l, (seen.get(l) ?? 0) + 1);
@@ -41,7 +50,13 @@ export function checkWordCount(input: string, outDir: string, exact: boolean): s
       seen.delete(`${w}\t${i}`);
     }
   }
-  for (const [l] of seen) problems.push(`unexpected line ${JSON.stringify(l)}`);
+  for (const [l] of seen) {
+    const tab = l.lastIndexOf("\t");
+    const n = expected.get(l.slice(0, tab));
+    const count = Number(l.slice(tab + 1));
+    if (!exact && parallel && n !== undefined && Number.isInteger(count) && count > n) continue;
+    problems.push(`unexpected line ${JSON.stringify(l)}`);
+  }
   if (problems.length > 20) return [...problems.slice(0, 20), `... ${problems.length} problems`];
   return problems;
 }
