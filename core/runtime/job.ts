@@ -136,6 +136,11 @@ export interface JobResult {
   readonly cancelled: boolean;
   /** Records each operator (by uid) received, summed over subtasks (0 for sources). */
   readonly recordsIn: Record<string, number>;
+  /**
+   * ms from the start until every subtask was open and running (with the
+   * worker executor: its workers started, imported the script and restored).
+   */
+  readonly startupMs?: number;
 }
 
 /** A job built from a graph, ready to run once. */
@@ -151,6 +156,7 @@ export class Job implements TaskHost {
   /** Parallelism chosen per transformation id. */
   readonly parallelism: Map<number, number> = new Map();
   #cancelled = false;
+  #startupMs: number | undefined;
   /** The worker executor, when this job (in the main thread) runs on workers. */
   #workers: WorkerExecutor | undefined;
   #role: WorkerRoleHooks | undefined;
@@ -632,6 +638,7 @@ export class Job implements TaskHost {
     let recordsIn: Record<string, number> = {};
     try {
       await workers.guard(workers.start());
+      this.#startupMs = performance.now() - start;
       this.#coordinator?.start();
       await workers.guard(workers.tasksEnded());
       const final = !this.#cancelled && this.#final
@@ -660,6 +667,7 @@ export class Job implements TaskHost {
     try {
       await this.open();
       if (this.#role) await this.#role.opened();
+      this.#startupMs = performance.now() - start;
       this.#coordinator?.start();
       await Promise.all(this.tasks.map(async (task) => {
         try {
@@ -723,6 +731,7 @@ export class Job implements TaskHost {
       durationMs: performance.now() - start,
       cancelled: this.#cancelled,
       recordsIn,
+      ...(this.#startupMs !== undefined ? { startupMs: this.#startupMs } : {}),
     };
   }
 
