@@ -99,6 +99,14 @@ Deno.test("worker executor: records cross workers with backpressure (a slow cons
   );
 });
 
+Deno.test("worker executor: a worker that dies fails the job, and the process ends", async () => {
+  const { code, stderr } = await run([
+    ...["--scenario", "die", "--parallelism", "2", "--executor", "workers"],
+  ]);
+  assert.equal(code, 1, stderr);
+  assert.match(stderr, /Job "die" failed: worker 1 died: .*worker crashed on purpose/);
+});
+
 Deno.test("worker executor: a graph rebuilt differently in a worker is a clear error", async () => {
   const { code, stderr } = await run([
     ...["--scenario", "mismatch", "--parallelism", "2", "--executor", "workers"],

@@ -11,6 +11,7 @@
  *   across workers; prints the largest lag (ms from a record's creation to its
  *   processing) and the job's duration, as JSON.
  * - `mismatch`: the graph built in a worker has one more operator.
+ * - `die`: worker 1 throws an uncaught error while the (unbounded) job runs.
  * - `class`: records that are class instances cross workers without a serializer;
  *   `returns`: the same with `.returns(serializer)`, printing `x` of each.
  * - `fail --records N --keys K --output DIR --marker FILE [--fail-at M]`: the keyed
@@ -120,6 +121,19 @@ async function main(args: string[]): Promise<void> {
         durationMs: Date.now() - start,
         count: sink.values.length,
       }));
+      return;
+    }
+    case "die": {
+      // Worker 1 dies of an uncaught error while the job runs (unbounded source).
+      if ((globalThis as { name?: string }).name === "weir-worker/1") {
+        setTimeout(() => {
+          throw new Error("worker crashed on purpose");
+        }, 300);
+      }
+      env.generate({ generate: (n) => n, ratePerSecond: 10_000 }).uid("gen")
+        .map((n: number) => n + 1).uid("inc")
+        .addSink(new CollectSink<number>()).uid("collect");
+      await env.execute("die");
       return;
     }
     case "mismatch": {
