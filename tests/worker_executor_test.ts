@@ -140,6 +140,9 @@ for (const backend of ["lsm", "heap"]) {
     const dir = await Deno.makeTempDir({ prefix: "weir-workers-" });
     try {
       const records = 300_000, keys = 1000;
+      // A crashed run's orphan segment: collected once checkpoints complete.
+      await Deno.mkdir(`${dir}/ck/shared`, { recursive: true });
+      await Deno.writeTextFile(`${dir}/ck/shared/horphan-00000001.seg`, "left by a crash");
       const { code, stderr } = await run([
         ...["--scenario", "fail", "--records", String(records), "--keys", String(keys)],
         ...["--fail-at", "60000", "--output", `${dir}/out`, "--marker", `${dir}/marker`],
@@ -155,6 +158,10 @@ for (const backend of ["lsm", "heap"]) {
         lines.push(...Deno.readTextFileSync(`${dir}/out/${e.name}`).split("\n").filter((l) => l));
       }
       assert.deepEqual(lines.sort(), expectedCounts(records, keys));
+      assert.ok(
+        !Deno.readDirSync(`${dir}/ck/shared`).some((e) => e.name.startsWith("horphan")),
+        "the orphan segment was collected",
+      );
     } finally {
       await Deno.remove(dir, { recursive: true });
     }

@@ -22,8 +22,10 @@
  *   Decline) settles. Plan task ids are the coordinator's task indexes.
  * - Live segments: a worker reports its backends' segments when it opens and
  *   with every SnapshotDone. A segment in `shared/` is collectable only when
- *   a worker once reported it and none reports it now; one no report named
- *   yet (being written by a worker this instant) is kept.
+ *   it was there before the workers started (a crashed run's leftover, or
+ *   kept by a retained checkpoint) or a worker once reported it, and no worker
+ *   reports it now; one no report named yet (being written by a worker this
+ *   instant) is kept.
  * - A worker that fails (a user function throws, a corrupt segment) or dies
  *   fails the attempt: every worker is cancelled (terminated after a grace
  *   period) and the restart strategy starts fresh workers from the latest
@@ -159,6 +161,10 @@ export class WorkerExecutor {
     this.#closed = new Quorum(this.size);
     this.#live = Array.from({ length: this.size }, () => new Set());
     for (const n of nodes) if (n.sink instanceof CollectSink) this.#collect.set(n.id, n.sink);
+    const storage = options.checkpoint?.storage;
+    if (storage) {
+      for (const name of storage.fs.list(storage.paths.shared)) this.#reported.add(name);
+    }
     const rings = Array.from(
       { length: this.size },
       () => ({} as Record<number, SharedArrayBuffer>),
