@@ -107,7 +107,7 @@ export { ManualClock, SystemClock } from "./core/runtime/clock.ts";
 export type { Clock } from "./core/runtime/clock.ts";
 export { OutputTag } from "./core/runtime/output_tag.ts";
 export type { TimeDomain } from "./core/runtime/timers.ts";
-export type { JobResult } from "./core/runtime/job.ts";
+export type { ExecutorKind, JobResult } from "./core/runtime/job.ts";
 export type { JobClient } from "./core/runtime/job_runner.ts";
 export type { KeySelector } from "./core/runtime/operators.ts";
 export type {

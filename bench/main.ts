@@ -7,6 +7,7 @@
  */
 const BENCHES = [
   "pipeline.ts",
+  "parallel.ts",
   "channel.ts",
   "lsm_store.ts",
   "checkpoint.ts",

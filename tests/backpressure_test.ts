@@ -4,7 +4,7 @@
  * one batch, and the heap does not grow with the number of records.
  */
 import assert from "node:assert/strict";
-import type { Channel } from "../core/runtime/channel.ts";
+import { Channel } from "../core/runtime/channel.ts";
 import type { Job } from "../core/runtime/job.ts";
 import { BATCH_SIZE } from "../core/runtime/outputs.ts";
 import { type SinkFunction, type Source, StreamEnvironment } from "../mod.ts";
@@ -28,7 +28,8 @@ async function run(total: number, channelCapacity: number, slowEvery: number): P
   let timesFull = 0;
   const sampleChannels = () => {
     if (channels.length === 0 && job) {
-      channels = job.tasks.flatMap((t) => (t.gate ? [...t.gate.channels] : []));
+      channels = job.tasks.flatMap((t) => (t.gate ? [...t.gate.channels] : []))
+        .filter((c): c is Channel => c instanceof Channel);
     }
     for (const c of channels) {
       if (c.buffered > peakBuffered) peakBuffered = c.buffered;

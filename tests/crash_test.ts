@@ -1,6 +1,7 @@
 /**
  * Crash test: word_count and keyed_shuffle (parallelism 2, a keyed shuffle)
- * run in a child process that is killed with SIGKILL again and again, at
+ * run in a child process (each also at parallelism 2 on the worker executor,
+ * whose workers a kill takes down with the process) that is killed with SIGKILL again and again, at
  * random moments and inside checkpoint writes, and restarted each time with
  * `--restore latest`; then the committed output is checked: exactly-once for
  * `--mode exactly-once`, nothing lost for `--mode at-least-once`; for the
@@ -43,6 +44,24 @@ const JOBS: JobCase[] = [
     script: "examples/keyed_shuffle.ts",
     args: ["--parallelism", "2"],
     maxDelayMs: 150,
+    input: () => makeShuffleInput(SEED, LONG ? 4_000_000 : 2_000_000, 500),
+    check: checkKeyedShuffle,
+  },
+  // On the worker executor, a run starts its workers first (each imports the
+  // script again): kills land over a longer stretch, most while workers run.
+  {
+    name: "word_count on workers",
+    script: "examples/word_count.ts",
+    args: ["--parallelism", "2", "--executor", "workers"],
+    maxDelayMs: 2500,
+    input: () => makeWordInput(SEED, LONG ? 720_000 : 480_000, 3000),
+    check: (input, out, exact) => checkWordCount(input, out, exact, true),
+  },
+  {
+    name: "keyed_shuffle on workers",
+    script: "examples/keyed_shuffle.ts",
+    args: ["--parallelism", "2", "--executor", "workers"],
+    maxDelayMs: 2000,
     input: () => makeShuffleInput(SEED, LONG ? 4_000_000 : 2_000_000, 500),
     check: checkKeyedShuffle,
   },

@@ -237,6 +237,7 @@ export type StateQueryOutcome =
       | "unknown-key"
       | "bad-key"
       | "not-running"
+      | "unavailable"
       | "timeout";
     readonly message: string;
   };
@@ -660,6 +661,13 @@ class ClientJob implements AdminJob {
 
   async queryState(uid: string, stateName: string, rawKey: string): Promise<StateQueryOutcome> {
     const job = this.#client.job;
+    if (job.onWorkers) {
+      return {
+        kind: "unavailable",
+        message: "Queryable state is not available with the worker executor (the state lives " +
+          "in the workers); run the job with --executor inline to query it",
+      };
+    }
     const subtasks = job.placed.filter((p) => uidOf(p.node) === uid);
     if (subtasks.length === 0) {
       return { kind: "unknown-operator", message: `Job has no operator with uid "${uid}"` };

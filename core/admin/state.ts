@@ -24,7 +24,7 @@ export function stateRoutes(runtime: AdminRuntime): Hono {
     }
     const status = r.kind === "bad-key"
       ? 400
-      : r.kind === "not-running"
+      : r.kind === "not-running" || r.kind === "unavailable"
       ? 409
       : r.kind === "timeout"
       ? 503

@@ -78,6 +78,12 @@ export class CheckpointStorage {
   readonly #runId = randomId();
   #seq = 0;
   #rootEntrySynced = false;
+  /**
+   * Set while other threads write segments into `shared/` (the worker
+   * executor's workers): a temp file there may be a write in progress, not
+   * a crash's leftover.
+   */
+  otherWriters = false;
 
   /** Opens (and creates) the directory. */
   constructor(root: string, fs: CheckpointFs = new DenoCheckpointFs()) {
@@ -253,7 +259,7 @@ export class CheckpointStorage {
         this.fs.removeTree(this.paths.checkpoint(id));
       }
     }
-    for (const name of this.fs.list(this.paths.shared)) {
+    for (const name of this.otherWriters ? [] : this.fs.list(this.paths.shared)) {
       if (name.startsWith(".") && name.endsWith(".tmp")) {
         this.fs.remove(`${this.paths.shared}/${name}`);
       }

@@ -212,6 +212,16 @@ export class DataStream<T> extends NodeSettings {
     this.partitioning = partitioning;
     this.sideOutput = sideOutput;
   }
+  /**
+   * Gives the serializer of this stream's records, used where they cross
+   * workers (the worker executor); without one, records must be plain values
+   * (`Serializers.plain`): a class instance or a function is an error naming
+   * the edge.
+   */
+  returns(serializer: Serializer<T>): this {
+    this.node.outputSerializer = serializer as Serializer<unknown>;
+    return this;
+  }
 
   /** @internal The edge from this stream into an operator's input. */
   edge(input = 0): Edge {
@@ -440,6 +450,7 @@ export class DataStream<T> extends NodeSettings {
       name: "Sink",
       inputs: [this.edge()],
       createOperator: () => new SinkOperator(sink),
+      sink: sink as SinkFunction<unknown>,
     });
     return new DataStreamSink(apply(node, opts));
   }

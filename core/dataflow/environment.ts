@@ -15,7 +15,8 @@ import { LsmStateBackend } from "../state/lsm/lsm_backend.ts";
 import { defaultMaxParallelism, UPPER_BOUND_MAX_PARALLELISM } from "../state/key_group.ts";
 import { type Clock, SystemClock } from "../runtime/clock.ts";
 import type { Transformation } from "../runtime/graph.ts";
-import { Job, type JobResult } from "../runtime/job.ts";
+import { type ExecutorKind, Job, type JobResult } from "../runtime/job.ts";
+import { runInWorker, workerIndex } from "../runtime/_worker_role.ts";
 import { buildPhysicalPlan, type PhysicalPlan } from "../runtime/physical_plan.ts";
 import { type JobClient, runJob } from "../runtime/job_runner.ts";
 import type { CheckpointConfig, StopOptions } from "../checkpoint/coordinator.ts";
@@ -50,8 +51,17 @@ import { type AdminServer, checkAdminExposure, serveAdmin } from "../admin/serve
  * ```
  */
 export interface EnvironmentConfig {
-  /** Default parallelism of operators (1). */
+  /**
+   * Default parallelism of operators (1 with the inline executor; the number
+   * of cores, `navigator.hardwareConcurrency`, with the worker executor).
+   */
   parallelism?: number;
+  /**
+   * Where subtasks run (`--executor`): `inline` (default) on this thread;
+   * `workers` on Deno Web Workers, one per core at most, each importing the
+   * job's main module again (see docs/execution.md for the contract).
+   */
+  executor?: ExecutorKind;
   /** Number of key groups (Flink's default for the parallelism: at least 128). */
   maxParallelism?: number;
   /** Keyed state backend (the LSM backend). */
@@ -172,6 +182,7 @@ export type { JobClient };
 
 interface ResolvedConfig {
   parallelism: number;
+  executor: ExecutorKind;
   maxParallelism: number;
   channelCapacity: number;
   stateBackend: StateBackend;
@@ -326,7 +337,13 @@ export class StreamEnvironment implements GraphBuilder {
 
   /** Creates an environment; checks the config and throws `ConfigError` naming a bad field. */
   static create(config: EnvironmentConfig = {}): StreamEnvironment {
-    const parallelism = config.parallelism ?? 1;
+    const executor = config.executor ?? "inline";
+    if (executor !== "inline" && executor !== "workers") {
+      throw new ConfigError(`executor must be inline or workers, got "${executor}"`);
+    }
+    // As Flink's local environment: one subtask per core unless told otherwise.
+    const parallelism = config.parallelism ??
+      (executor === "workers" ? navigator.hardwareConcurrency : 1);
     if (!Number.isInteger(parallelism) || parallelism < 1) {
       throw new ConfigError(`parallelism must be a positive integer, got ${parallelism}`);
     }
@@ -359,6 +376,7 @@ export class StreamEnvironment implements GraphBuilder {
     const encoder = new TextEncoder();
     return new StreamEnvironment({
       parallelism,
+      executor,
       maxParallelism,
       channelCapacity,
       stateBackend: config.stateBackend ?? new LsmStateBackend(),
@@ -419,6 +437,7 @@ export class StreamEnvironment implements GraphBuilder {
       ...(flags.restore !== undefined ? { restore: flags.restore } : {}),
       ...(flags.allowNonRestoredState ? { allowNonRestoredState: true } : {}),
       ...(flags.printPlan ? { printPlan: true } : {}),
+      ...(flags.executor !== undefined ? { executor: flags.executor } : {}),
       ...(flags.allowDuplicateOutput ? { allowDuplicateOutput: true } : {}),
       ...(flags.adminPort !== undefined ? { admin: adminFromFlags(flags, config.admin) } : {}),
     });
@@ -531,7 +550,11 @@ export class StreamEnvironment implements GraphBuilder {
     };
   }
 
-  /** Runs the job and resolves when it ends (bounded input) or is cancelled. */
+  /**
+   * Runs the job and resolves when it ends (bounded input) or is cancelled.
+   * With the worker executor, the script runs again in every worker, where
+   * `execute` runs that worker's subtasks and never settles (docs/execution.md).
+   */
   execute(name = "weir job"): Promise<JobResult> {
     try {
       return this.executeAsync(name).done;
@@ -551,13 +574,30 @@ export class StreamEnvironment implements GraphBuilder {
       throw new ConfigError(`This environment already ran a job; create a new one for "${name}"`);
     }
     const c = this.#config;
+    if (workerIndex !== undefined) {
+      // A worker of the worker executor: run this worker's subtasks, never return.
+      this.#executed = true;
+      const done = runInWorker(this.#nodes, { name, ...this.#jobConfig() });
+      return {
+        done,
+        get job(): Job {
+          throw new ConfigError("A worker of the worker executor has no job client");
+        },
+        restarts: 0,
+        failures: [],
+        cancel: () => {},
+        triggerCheckpoint: () => done,
+        triggerSavepoint: () => done,
+        stopWithSavepoint: () => done,
+      };
+    }
     if (c.printPlan) {
       console.log(JSON.stringify(this.getExecutionPlan(name), null, 2));
       Deno.exit(0);
     }
     this.#executed = true;
     const client = runJob(this.#nodes, {
-      job: { name, ...this.#jobConfig() },
+      job: { name, ...this.#jobConfig(), executor: c.executor },
       checkpoint: c.checkpoint,
       fs: c.checkpointFs,
       restore: c.restore,

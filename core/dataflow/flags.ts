@@ -67,6 +67,8 @@ export interface JobFlags {
   savepointDir?: string;
   /** `--print-plan`: print the physical plan as JSON and exit without running. */
   printPlan?: boolean;
+  /** `--executor inline|workers`: run subtasks on this thread or on Web Workers. */
+  executor?: "inline" | "workers";
 }
 
 /**
@@ -113,6 +115,7 @@ const COMMON: FlagOptions = {
   "admin-insecure": { type: "boolean" },
   "savepoint-dir": { type: "string" },
   "print-plan": { type: "boolean" },
+  "executor": { type: "string" },
 };
 
 function positiveInt(flag: string, raw: string | undefined): number | undefined {
@@ -228,6 +231,13 @@ export function parseJobFlags(
   }
   if (v["allow-non-restored-state"] === true) flags.allowNonRestoredState = true;
   if (v["print-plan"] === true) flags.printPlan = true;
+  const executor = v["executor"] as string | undefined;
+  if (executor !== undefined) {
+    if (executor !== "inline" && executor !== "workers") {
+      throw new ConfigError(`--executor must be inline or workers, got "${executor}"`);
+    }
+    flags.executor = executor;
+  }
   const retained = positiveInt(
     "retained-checkpoints",
     v["retained-checkpoints"] as string | undefined,

@@ -20,8 +20,42 @@ function waiter(): Waiter {
   return { promise, resolve };
 }
 
+/**
+ * The writing end of a channel, as a {@linkcode ChannelWriter} uses it: an
+ * in-worker {@linkcode Channel} or a ring to another worker.
+ */
+export interface OutputChannel {
+  /** Appends a message; never blocks. */
+  push(msg: ChannelMessage): void;
+  /** Whether the writer may go on without waiting. */
+  hasSpace(): boolean;
+  /** Resolves once the channel has space again (or is closed). */
+  waitForSpace(): Promise<void>;
+  /** Stops the channel (the job is cancelled). */
+  close(): void;
+}
+
+/**
+ * The reading end of a channel, as an {@linkcode InputGate} uses it. A channel
+ * whose messages arrive without a `push` in this thread (a ring filled by
+ * another worker) implements `armWake`: the gate calls it before it sleeps,
+ * and the channel then calls `gate.notify(index)` once a message arrives.
+ */
+export interface InputChannel {
+  /** Connects the reading side. */
+  attach(gate: InputGate, index: number): void;
+  /** Whether a message is waiting. */
+  hasMessage(): boolean;
+  /** Takes the next message. */
+  take(): ChannelMessage | undefined;
+  /** Stops the channel (the job is cancelled). */
+  close(): void;
+  /** Arranges one `notify` of the attached gate when the next message arrives. */
+  armWake?(): void;
+}
+
 /** A bounded FIFO from one producer subtask to one consumer subtask. */
-export class Channel {
+export class Channel implements OutputChannel, InputChannel {
   /** Most records buffered before a writer must wait. */
   readonly capacity: number;
   #queue: ChannelMessage[] = [];
@@ -116,7 +150,7 @@ export class Channel {
  */
 export class InputGate {
   /** The channels, in input order. */
-  readonly channels: readonly Channel[];
+  readonly channels: readonly InputChannel[];
   /** For each channel, the task input (0 or 1 for two-input operators) it feeds. */
   readonly inputOf: readonly number[];
   /** Blocked channels are not polled. */
@@ -127,7 +161,7 @@ export class InputGate {
   #waiter: Waiter | null = null;
 
   /** Creates a gate over `channels`. */
-  constructor(channels: Channel[], inputOf: number[]) {
+  constructor(channels: InputChannel[], inputOf: number[]) {
     this.channels = channels;
     this.inputOf = inputOf;
     this.blocked = channels.map(() => false);
@@ -168,6 +202,9 @@ export class InputGate {
   waitForMessage(): Promise<void> {
     for (let c = 0; c < this.channels.length; c++) {
       if (!this.blocked[c] && this.channels[c]!.hasMessage()) return Promise.resolve();
+    }
+    for (let c = 0; c < this.channels.length; c++) {
+      if (!this.blocked[c]) this.channels[c]!.armWake?.();
     }
     this.#waiter ??= waiter();
     return this.#waiter.promise;

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { SinkFunction } from "../connectors/sink.ts";
 import type { Source } from "../connectors/source.ts";
 import type { Serializer } from "../state/serializer.ts";
 import type { StreamOperator } from "./operator.ts";
@@ -63,6 +64,13 @@ export interface Transformation {
   readonly createOperator?: () => StreamOperator;
   /** Whether keyed state is available (the input is a keyed stream). */
   readonly keySerializer?: Serializer<unknown>;
+  /** For sinks: the user's sink function (the worker executor streams a `CollectSink` back). */
+  readonly sink?: SinkFunction<unknown>;
+  /**
+   * Serializer of the records this transformation emits, where they cross
+   * workers (`returns`); the plain-value serializer otherwise.
+   */
+  outputSerializer?: Serializer<unknown>;
   /** Chaining with the producer is allowed. */
   chainable: boolean;
   /** `false`: consumers may not chain to this operator (`disableChaining`). */

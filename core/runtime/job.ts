@@ -21,7 +21,7 @@ import type { KeyedStateBackend, StateBackend } from "../state/backend.ts";
 import { keyGroupRangeForSubtask } from "../state/key_group.ts";
 import { OperatorStateStore } from "../state/operator_state.ts";
 import type { Serializer } from "../state/serializer.ts";
-import { Channel, InputGate } from "./channel.ts";
+import { Channel, type InputChannel, InputGate, type OutputChannel } from "./channel.ts";
 import type { Clock } from "./clock.ts";
 import { type Partitioning, type Transformation, uidOf } from "./graph.ts";
 import type { OperatorContext, StreamOperator } from "./operator.ts";
@@ -40,6 +40,23 @@ import { MessageKind } from "./messages.ts";
 import { buildPhysicalPlan, type PhysicalPlan } from "./physical_plan.ts";
 import { DenoCheckpointFs } from "../checkpoint/checkpoint_fs.ts";
 import { MetricGroup } from "./metric_group.ts";
+import type { WorkerRoleHooks } from "./_worker_protocol.ts";
+import { WorkerExecutor } from "./worker_executor.ts";
+
+/**
+ * Where a job's subtasks run: `inline` on this thread (one core), `workers`
+ * spread over Deno Web Workers, one core each (docs/execution.md).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type ExecutorKind, StreamEnvironment } from "@weir/weir";
+ * const executor: ExecutorKind = "inline";
+ * const env = StreamEnvironment.create({ executor, parallelism: 2 });
+ * assert.equal(env.config.executor, "inline");
+ * ```
+ */
+export type ExecutorKind = "inline" | "workers";
 
 /** What a job runs with. */
 export interface JobConfig {
@@ -65,6 +82,12 @@ export interface JobConfig {
   readonly lastCheckpointId?: number;
   /** Where the job reports what it does (restores, failed checkpoints). */
   readonly log?: (line: string) => void;
+  /** Where subtasks run (inline). */
+  readonly executor?: ExecutorKind;
+  /** Workers of the worker executor (the cores, at most the parallelism). */
+  readonly workers?: number;
+  /** @internal Set in a worker of the worker executor: what it runs and how it reports. */
+  readonly workerRole?: WorkerRoleHooks;
 }
 
 /** The checkpoint that ends a job: barriers sent, then completed. */
@@ -116,6 +139,11 @@ export interface JobResult {
   readonly cancelled: boolean;
   /** Records each operator (by uid) received, summed over subtasks (0 for sources). */
   readonly recordsIn: Record<string, number>;
+  /**
+   * ms from the start until every subtask was open and running (with the
+   * worker executor: its workers started, imported the script and restored).
+   */
+  readonly startupMs?: number;
 }
 
 /** A job built from a graph, ready to run once. */
@@ -131,9 +159,17 @@ export class Job implements TaskHost {
   /** Parallelism chosen per transformation id. */
   readonly parallelism: Map<number, number> = new Map();
   #cancelled = false;
+  #startupMs: number | undefined;
+  /** The worker executor, when this job (in the main thread) runs on workers. */
+  #workers: WorkerExecutor | undefined;
+  #role: WorkerRoleHooks | undefined;
+  /** Plan task id of each local task. */
+  #taskIds = new Map<Task, number>();
+  /** Source tasks of the whole plan (not only the local ones). */
+  #sourceTaskCount = 0;
   /** The task being opened, so a failure while restoring its state names it. */
   #opening: Task | undefined;
-  #channels: Channel[] = [];
+  #channels: { close(): void }[] = [];
   #restorePlan: Map<string, OperatorRestore[]> | undefined;
   #byTask = new Map<Task, PlacedOperator[]>();
   #coordinator: CheckpointCoordinator | undefined;
@@ -173,9 +209,26 @@ export class Job implements TaskHost {
         config.allowNonRestoredState ?? false,
       );
     }
-    this.#instantiate(nodes);
+    this.#role = config.workerRole;
+    const vertexKind = new Map(this.plan.vertices.map((v) => [v.id, v.kind]));
+    this.#sourceTaskCount =
+      this.plan.tasks.filter((t) =>
+        vertexKind.get(this.plan.chains[t.chain]!.vertices[0]!) === "source"
+      ).length;
+    // One subtask per chain (`--parallelism 1`) stays on this thread: one core either way.
+    const spread = Math.max(...this.plan.chains.map((c) => c.parallelism)) > 1;
+    if (config.executor === "workers" && spread && !this.#role) {
+      if (config.checkpoint) config.checkpoint.storage.otherWriters = true;
+      this.#workers = new WorkerExecutor(this.plan, nodes, {
+        workers: config.workers ?? navigator.hardwareConcurrency,
+        ...(config.checkpoint ? { checkpoint: config.checkpoint } : {}),
+        ...(config.restore ? { restoreDir: config.restore.dir } : {}),
+        acknowledge: (task, id, ack) => this.#coordinator?.acknowledge(task, id, ack),
+        sourceEnded: () => this.#sourceEnded(),
+      });
+    } else this.#instantiate(nodes);
     this.#sourceTasks = this.tasks.filter((t) => t.gate === null);
-    if (config.checkpoint) {
+    if (config.checkpoint && !this.#role) {
       const { config: cc, storage } = config.checkpoint;
       const firstId = firstCheckpointId({
         completed: storage.completedIds(),
@@ -188,7 +241,7 @@ export class Job implements TaskHost {
         cc,
         storage,
         {
-          taskCount: this.tasks.length,
+          taskCount: this.plan.tasks.length,
           jobName: config.name,
           stateBackend: config.stateBackend.name,
           maxParallelism: config.maxParallelism,
@@ -205,6 +258,14 @@ export class Job implements TaskHost {
     }
   }
 
+  /**
+   * Whether the subtasks run on the worker executor's workers: this thread
+   * then holds no operator instances (`placed` and `tasks` are empty).
+   */
+  get onWorkers(): boolean {
+    return this.#workers !== undefined;
+  }
+
   /** The checkpoint coordinator, when checkpointing is on. */
   get coordinator(): CheckpointCoordinator | undefined {
     return this.#coordinator;
@@ -213,21 +274,34 @@ export class Job implements TaskHost {
   #operatorInfo(
     uid: string,
   ): { name: string; parallelism: number; source: boolean; keySerializer?: string } {
-    const p = this.placed.find((x) => uidOf(x.node) === uid)!;
+    // From the plan: with the worker executor, the main thread has no operator instances.
+    const v = this.plan.vertices.find((x) => x.uid === uid)!;
     return {
-      name: p.node.name,
-      parallelism: this.parallelism.get(p.node.id)!,
-      source: p.node.kind === "source",
-      ...(p.node.keySerializer ? { keySerializer: p.node.keySerializer.id } : {}),
+      name: v.name,
+      parallelism: v.parallelism,
+      source: v.kind === "source",
+      ...(v.keySerializer !== null ? { keySerializer: v.keySerializer } : {}),
     };
   }
 
   #injectBarriers(checkpointId: number, options: BarrierOptions): void {
+    if (this.#workers) return this.#workers.injectBarriers(checkpointId, options);
+    this.injectBarriers(checkpointId, options);
+  }
+
+  /** @internal Sends barrier `checkpointId` from this thread's source tasks. */
+  injectBarriers(checkpointId: number, options: BarrierOptions): void {
     const barrier: BarrierMessage = { kind: MessageKind.Barrier, checkpointId, options };
     for (const t of this.#sourceTasks) t.postMail(() => t.injectBarrier(barrier));
   }
 
   #notifyComplete(id: number): void {
+    if (this.#workers) return this.#workers.notifyComplete(id);
+    this.notifyCheckpointComplete(id);
+  }
+
+  /** @internal Tells this thread's operators that checkpoint `id` completed. */
+  notifyCheckpointComplete(id: number): void {
     for (const t of this.tasks) {
       const notify = async () => {
         for (const op of t.operators) await op.notifyCheckpointComplete(id);
@@ -238,6 +312,12 @@ export class Job implements TaskHost {
   }
 
   #liveSegments(): Set<string> {
+    if (this.#workers) return this.#workers.liveSegments();
+    return this.liveSegments();
+  }
+
+  /** @internal Segments this thread's keyed backends use. */
+  liveSegments(): Set<string> {
     const live = new Set<string>();
     for (const p of this.placed) {
       const keyed = p.keyed as (KeyedStateBackend & { liveSegments?(): string[] }) | undefined;
@@ -253,8 +333,10 @@ export class Job implements TaskHost {
 
   /** @internal Snapshots the operators of `task` (synchronous part) and acknowledges. */
   snapshotTask(task: Task, barrier: BarrierMessage, alignmentMs: number): void {
-    const coordinator = this.#coordinator;
-    if (!coordinator) return;
+    const acknowledge = this.#role
+      ? this.#role.acknowledge.bind(this.#role)
+      : this.#coordinator?.acknowledge.bind(this.#coordinator);
+    if (!acknowledge || !this.config.checkpoint) return;
     const id = barrier.checkpointId;
     const start = performance.now();
     const storage = this.config.checkpoint!.storage.segmentStorage();
@@ -274,7 +356,7 @@ export class Job implements TaskHost {
       operatorState: s.operatorState,
       keyed: await s.keyed,
     })));
-    coordinator.acknowledge(this.tasks.indexOf(task), id, {
+    acknowledge(this.#taskIds.get(task)!, id, {
       task: task.name,
       alignmentMs,
       syncMs,
@@ -292,10 +374,16 @@ export class Job implements TaskHost {
     return undefined;
   }
 
-  sourceEnded(_task: Task): Promise<void> {
+  sourceEnded(task: Task): Promise<void> {
+    if (this.#role) return this.#role.sourceEnded(this.#taskIds.get(task)!);
+    return this.#sourceEnded();
+  }
+
+  /** Counts ended source tasks of the plan; the last one triggers the final checkpoint. */
+  #sourceEnded(): Promise<void> {
     const coordinator = this.#coordinator;
     if (!coordinator) return Promise.resolve();
-    if (++this.#endedSources === this.#sourceTasks.length) {
+    if (++this.#endedSources === this.#sourceTaskCount) {
       this.#final = this.#stopSavepoint === undefined
         ? coordinator.finalCheckpoint()
         : coordinator.finalCheckpoint(this.#stopSavepoint, this.#stopOptions);
@@ -338,15 +426,21 @@ export class Job implements TaskHost {
         new ConfigError("stop-with-savepoint needs checkpointing (--checkpoint-dir)"),
       );
     }
+    this.stopSources(name, options);
+    this.#workers?.stopSources(name, options);
+    return this.#finalPromise.then((f) => f.completed).then(async (c) => {
+      if (c.manifest.kind !== "savepoint") return c; // the input ended first
+      return (await this.#stopCommitted.promise) ?? c;
+    });
+  }
+
+  /** @internal Sources of this thread stop reading, for savepoint `name`. */
+  stopSources(name: string, options: StopOptions): void {
     if (this.#stopSavepoint === undefined) {
       this.#stopSavepoint = name;
       this.#stopOptions = options;
     }
     for (const t of this.#sourceTasks) t.wake();
-    return this.#finalPromise.then((f) => f.completed).then(async (c) => {
-      if (c.manifest.kind !== "savepoint") return c; // the input ended first
-      return (await this.#stopCommitted.promise) ?? c;
-    });
   }
 
   /** Whether the job is being cancelled. */
@@ -372,13 +466,29 @@ export class Job implements TaskHost {
       counters.set(n.id, ops.map(() => newCounters()));
     }
 
-    this.#channels = plan.channels.map(() => new Channel(this.config.channelCapacity));
-    // Each producer subtask's channels of an edge, in consumer order.
-    const channelsOf = new Map<string, Channel[]>(); // `${edge}/${producer subtask}`
+    // In a worker, only its tasks and its ends of their channels; inline, all of them.
+    const role = this.#role;
+    const localTask = (id: number) => !role || role.tasks.has(id);
+    const outEnds: (OutputChannel | undefined)[] = [];
+    const inEnds: (InputChannel | undefined)[] = [];
     for (const c of plan.channels) {
-      const k = `${c.edge}/${plan.tasks[c.fromTask]!.subtaskIndex}`;
-      channelsOf.set(k, [...(channelsOf.get(k) ?? []), this.#channels[c.id]!]);
+      const ends = role ? role.channel(c.id) : new Channel(this.config.channelCapacity);
+      if (!ends) continue;
+      this.#channels.push(ends);
+      outEnds[c.id] = ends instanceof Channel ? ends : ends.out;
+      inEnds[c.id] = ends instanceof Channel ? ends : ends.in;
     }
+    // Each local producer subtask's channels of an edge, in consumer order.
+    const channelsOf = new Map<string, OutputChannel[]>(); // `${edge}/${producer subtask}`
+    for (const c of plan.channels) {
+      if (!localTask(c.fromTask)) continue;
+      const k = `${c.edge}/${plan.tasks[c.fromTask]!.subtaskIndex}`;
+      channelsOf.set(k, [...(channelsOf.get(k) ?? []), outEnds[c.id]!]);
+    }
+    const taskOf = new Map(plan.tasks.map((t) => [`${t.chain}/${t.subtaskIndex}`, t.id]));
+    const chainOf = new Map(plan.vertices.map((v) => [v.id, v.chain]));
+    const localSubtask = (vertex: number, i: number) =>
+      localTask(taskOf.get(`${chainOf.get(vertex)}/${i}`)!);
 
     // Every edge's target in each producer subtask: the chained operator or a channel writer.
     const targets = new Map<string, { main: Target[]; side: Map<string, Target[]> }>();
@@ -398,6 +508,7 @@ export class Job implements TaskHost {
           ? logical.partitioning
           : { kind: e.partitioning } as Partitioning;
       for (let i = 0; i < par(e.from); i++) {
+        if (!localSubtask(e.from, i)) continue;
         let target: Target;
         if (e.chained) {
           target = new ChainedTarget(instances.get(e.to)![i]!, e.input, counters.get(e.to)![i]!);
@@ -418,12 +529,13 @@ export class Job implements TaskHost {
     });
 
     for (const pt of plan.tasks) {
+      if (!localTask(pt.id)) continue;
       const chain = plan.chains[pt.chain]!.vertices.map((id) => byId.get(id)!);
       const i = pt.subtaskIndex;
       const ops = chain.map((n) => instances.get(n.id)![i]!);
       const writers = chain.flatMap((n) => writersOf.get(`${n.id}/${i}`) ?? []);
       const gate = chain[0]!.kind === "source" ? null : new InputGate(
-        pt.inputs.map((c) => this.#channels[c]!),
+        pt.inputs.map((c) => inEnds[c]!),
         pt.inputs.map((c) => plan.edges[plan.channels[c]!.edge]!.input),
       );
       const task = new Task(pt.name, ops, writers, gate, this);
@@ -444,6 +556,7 @@ export class Job implements TaskHost {
         ops[k]!.setup(this.#context(placed, task), new FanOutput(t.main, t.side, placed.counters));
       });
       this.tasks.push(task);
+      this.#taskIds.set(task, pt.id);
     }
   }
 
@@ -536,11 +649,46 @@ export class Job implements TaskHost {
   }
 
   /** Runs every task to the end; on the first failure cancels the rest and throws. */
-  async run(): Promise<JobResult> {
+  run(): Promise<JobResult> {
+    return this.#workers ? this.#runOnWorkers(this.#workers) : this.#runHere();
+  }
+
+  async #runOnWorkers(workers: WorkerExecutor): Promise<JobResult> {
+    const start = performance.now();
+    let failure: { task: undefined; error: unknown } | undefined;
+    let recordsIn: Record<string, number> = {};
+    try {
+      await workers.guard(workers.start());
+      this.#startupMs = performance.now() - start;
+      this.#coordinator?.start();
+      await workers.guard(workers.tasksEnded());
+      const final = !this.#cancelled && this.#final
+        ? await workers.guard(this.#final.completed)
+        : undefined;
+      // After the final checkpoint's notifications: the workers commit, then finish.
+      recordsIn = await workers.guard(workers.finish());
+      if (final?.manifest.stop) {
+        const manifest = this.config.checkpoint!.storage.markSavepointCommitted(final.path);
+        this.#stopCommitted.resolve({ manifest, path: final.path });
+      }
+    } catch (error) {
+      if (!(error instanceof CancelledError)) failure = { task: undefined, error };
+    } finally {
+      this.#stopCommitted.resolve(undefined);
+      this.#coordinator?.stop();
+      await workers.shutdown();
+    }
+    failure ??= workers.failure && { task: undefined, error: workers.failure };
+    return this.#conclude(failure, start, recordsIn);
+  }
+
+  async #runHere(): Promise<JobResult> {
     const start = performance.now();
     let failure: { task: Task | undefined; error: unknown } | undefined;
     try {
       await this.open();
+      if (this.#role) await this.#role.opened();
+      this.#startupMs = performance.now() - start;
       this.#coordinator?.start();
       await Promise.all(this.tasks.map(async (task) => {
         try {
@@ -554,6 +702,8 @@ export class Job implements TaskHost {
       const final = !failure && !this.#cancelled && this.#final
         ? await this.#final.completed
         : undefined;
+      // In a worker, the main thread says when the final checkpoint's notifications were sent.
+      if (this.#role && !failure && !this.#cancelled) await this.#role.tasksEnded();
       await Promise.all(this.#notifications);
       if (final?.manifest.stop) {
         // Committed: restoring the savepoint must not commit (nor find) those files again.
@@ -568,17 +718,6 @@ export class Job implements TaskHost {
       for (const t of this.tasks) await t.close();
       for (const p of this.placed) p.keyed?.dispose();
     }
-    if (!failure && this.#failure) failure = { task: undefined, error: this.#failure };
-    if (!failure && this.#cancelled && this.config.checkpoint) {
-      const { config: cc, storage } = this.config.checkpoint;
-      if (!cc.retainOnCancellation) storage.discardCheckpoints();
-    }
-    if (failure) {
-      const cause = failure.error;
-      const msg = cause instanceof Error ? cause.message : String(cause);
-      const where = failure.task ? ` in task ${failure.task.name}` : "";
-      throw new JobFailedError(`Job "${this.config.name}" failed${where}: ${msg}`, { cause });
-    }
     // A chain head counts what its task took from channels; chained operators count calls.
     const heads = new Map(this.tasks.map((t) => [t.operators[0], t]));
     const recordsIn: Record<string, number> = {};
@@ -587,11 +726,33 @@ export class Job implements TaskHost {
       const n = heads.get(p.operator)?.metrics.recordsIn ?? p.counters.recordsIn;
       recordsIn[uid] = (recordsIn[uid] ?? 0) + n;
     }
+    return this.#conclude(failure, start, recordsIn);
+  }
+
+  #conclude(
+    failure: { task: Task | undefined; error: unknown } | undefined,
+    start: number,
+    recordsIn: Record<string, number>,
+  ): JobResult {
+    if (!failure && this.#failure) failure = { task: undefined, error: this.#failure };
+    if (!failure && this.#cancelled && this.config.checkpoint && !this.#role) {
+      const { config: cc, storage } = this.config.checkpoint;
+      if (!cc.retainOnCancellation) storage.discardCheckpoints();
+    }
+    if (failure) {
+      const cause = failure.error;
+      const msg = cause instanceof Error ? cause.message : String(cause);
+      const where = failure.task ? ` in task ${failure.task.name}` : "";
+      // A worker's failure already says where it happened.
+      if (cause instanceof JobFailedError) throw cause;
+      throw new JobFailedError(`Job "${this.config.name}" failed${where}: ${msg}`, { cause });
+    }
     return {
       name: this.config.name,
       durationMs: performance.now() - start,
       cancelled: this.#cancelled,
       recordsIn,
+      ...(this.#startupMs !== undefined ? { startupMs: this.#startupMs } : {}),
     };
   }
 
@@ -599,6 +760,7 @@ export class Job implements TaskHost {
   cancel(): void {
     if (this.#cancelled) return;
     this.#cancelled = true;
+    this.#workers?.cancel();
     for (const c of this.#channels) c.close();
     for (const t of this.tasks) t.wake();
   }

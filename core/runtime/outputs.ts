@@ -9,7 +9,7 @@
 import { ConfigError } from "../errors.ts";
 import { ByteWriter } from "../state/bytes.ts";
 import { murmur3 } from "../state/key_group.ts";
-import type { Channel } from "./channel.ts";
+import type { OutputChannel } from "./channel.ts";
 import type { Partitioning } from "./graph.ts";
 import { type ChannelMessage, MessageKind } from "./messages.ts";
 import type { Output, StreamOperator } from "./operator.ts";
@@ -66,7 +66,7 @@ export class ChainedTarget implements Target {
 
 /** Batches records into the channels of one edge. */
 export class ChannelWriter implements Target {
-  readonly channels: readonly Channel[];
+  readonly channels: readonly OutputChannel[];
   readonly #values: unknown[][];
   readonly #timestamps: ((number | undefined)[] | null)[];
   readonly #select: (value: unknown) => number;
@@ -76,7 +76,7 @@ export class ChannelWriter implements Target {
 
   /** Writes to `channels` by `partitioning`; `subtaskIndex` seeds round-robin. */
   constructor(
-    channels: Channel[],
+    channels: OutputChannel[],
     partitioning: Partitioning,
     subtaskIndex: number,
     maxParallelism: number,

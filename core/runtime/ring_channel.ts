@@ -109,9 +109,19 @@ export class RingChannelReader {
     return frame && decodeMessage(frame, this.#serializer);
   }
 
+  /** Whether a message waits. */
+  hasMessage(): boolean {
+    return this.#ring.hasFrame();
+  }
+
   /** Resolves once a message waits (or the ring was closed). */
   waitForMessage(): Promise<void> {
     return this.#ring.waitForFrame();
+  }
+
+  /** Closes the ring (the job is cancelled): both sides stop waiting. */
+  close(): void {
+    this.#ring.close();
   }
 
   /** Whether the ring was closed. */

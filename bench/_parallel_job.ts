@@ -1,0 +1,63 @@
+/**
+ * One job of bench/parallel.ts, run as its own process (the worker
+ * executor's workers import this script again, so one job per process):
+ *
+ *   deno run -A bench/_parallel_job.ts --job keyed|stateless --records N [--keys K] [common flags]
+ *   deno run -A bench/_parallel_job.ts --job word_count [word_count's flags]
+ *
+ * Prints one JSON line: records (0 for word_count), wall ms and process CPU ms (user + system of
+ * every thread, workers included) from just before the job to its end, and the job's startup ms
+ * (until every subtask runs: workers spawned and opened; 0 for word_count, which does not say).
+ *
+ * @module
+ */
+import process from "node:process";
+import { runMain, Serializers, type SinkFunction, StreamEnvironment } from "../mod.ts";
+import { main as wordCount } from "../examples/word_count.ts";
+import { Count } from "./_util.ts";
+
+/** Counts what reaches it (per subtask, so nothing is shared). */
+class CountingSink implements SinkFunction<unknown> {
+  n = 0;
+  invoke(): void {
+    this.n++;
+  }
+}
+
+function cpuMs(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+}
+
+async function main(args: string[]): Promise<void> {
+  const i = args.indexOf("--job");
+  const job = args[i + 1];
+  const rest = args.filter((_, k) => k !== i && k !== i + 1);
+  const wall0 = performance.now(), cpu0 = cpuMs();
+  let records = 0;
+  let startupMs = 0;
+  if (job === "word_count") {
+    await wordCount(rest); // records: the caller knows its input
+  } else {
+    const { env, values } = StreamEnvironment.fromArgs(rest, {
+      records: { type: "string" },
+      keys: { type: "string" },
+    });
+    records = Number(values.records);
+    const keys = Number(values.keys ?? 1);
+    const words = Array.from({ length: keys }, (_, k) => `user-${k}`);
+    const source = env.generate({ count: records, generate: (n) => words[n % keys]! }).uid("gen");
+    if (job === "keyed") {
+      source.keyBy((w) => w, Serializers.string).process(new Count()).uid("count")
+        .addSink(new CountingSink()).uid("sink");
+    } else {
+      source.map((w) => w.length).uid("len").filter((n) => n % 2 === 0 || n > 5).uid("filter")
+        .addSink(new CountingSink()).uid("sink");
+    }
+    startupMs = (await env.execute(`bench ${job}`)).startupMs ?? 0;
+  }
+  const wallMs = performance.now() - wall0;
+  console.log(JSON.stringify({ records, wallMs, startupMs, cpuMs: cpuMs() - cpu0 }));
+}
+
+if (import.meta.main) await runMain("bench/_parallel_job", main);

@@ -1,0 +1,181 @@
+/**
+ * Every core: each job at parallelism 1 on the inline executor against
+ * parallelism 2 on the worker executor, in the same run. Keyed counting over
+ * 100k and 1M keys (heap and LSM), `examples/word_count.ts` with
+ * exactly-once output and a checkpoint every second, and a stateless
+ * map → filter → sink. Each run is its own process (bench/_parallel_job.ts);
+ * CPU is the process's user + system time over all its threads, and
+ * utilisation is CPU seconds per wall second (2.0 = two cores busy).
+ * Throughput is given over the whole job and over the time once every
+ * subtask runs (after the workers' start). Median of `--runs` runs (by
+ * whole-job throughput).
+ *
+ * deno run -A bench/parallel.ts [--records N] [--runs R] [--quick]
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { machine, rate, table } from "./_util.ts";
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    records: { type: "string" },
+    runs: { type: "string" },
+    quick: { type: "boolean" },
+    full: { type: "boolean" },
+  },
+});
+const quick = values.quick ?? false;
+const N = Number(values.records ?? (quick ? 1_000_000 : 5_000_000));
+const RUNS = Number(values.runs ?? (quick ? 1 : 3));
+const JOB = new URL("./_parallel_job.ts", import.meta.url).pathname;
+
+interface Measure {
+  records: number;
+  wallMs: number;
+  /** Until every subtask runs (workers spawned, script imported, state opened). */
+  startupMs: number;
+  cpuMs: number;
+}
+
+async function runJob(args: string[]): Promise<Measure> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", JOB, ...args],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const stdout = new TextDecoder().decode(out.stdout).trim().split("\n");
+  if (out.code !== 0) {
+    throw new Error(`${args.join(" ")} failed:\n${new TextDecoder().decode(out.stderr)}`);
+  }
+  return JSON.parse(stdout[stdout.length - 1]!) as Measure;
+}
+
+/** The median run by throughput (the upper one of an even count). */
+function pick(runs: Measure[]): Measure {
+  const sorted = [...runs].sort((a, b) => a.records / a.wallMs - b.records / b.wallMs);
+  return sorted[sorted.length >> 1]!;
+}
+
+/** Median run of `args`. */
+async function measure(args: string[]): Promise<Measure> {
+  const runs: Measure[] = [];
+  for (let r = 0; r < RUNS; r++) runs.push(await runJob(args));
+  return pick(runs);
+}
+
+const P1 = ["--parallelism", "1", "--executor", "inline"];
+const P2 = ["--parallelism", "2", "--executor", "workers"];
+
+/** Records per second over the whole job, and once every subtask runs. */
+function rates(m: Measure): { total: number; running: number } {
+  return {
+    total: m.records / (m.wallMs / 1000),
+    running: m.records / ((m.wallMs - m.startupMs) / 1000),
+  };
+}
+
+function cells(m: Measure): string[] {
+  const r = rates(m);
+  return [
+    `${rate(r.total)}/s`,
+    `${rate(r.running)}/s`,
+    (m.cpuMs / 1000).toFixed(2),
+    (m.cpuMs / m.wallMs).toFixed(2),
+  ];
+}
+
+/** A text file of `words` words (10k distinct), for word_count. */
+function wordInput(path: string, words: number): void {
+  let seed = 42;
+  const next = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
+  const lines: string[] = [];
+  for (let n = 0; n < words;) {
+    const k = Math.min(words - n, 1 + Math.floor(next() * 12));
+    const line: string[] = [];
+    for (let j = 0; j < k; j++) line.push(`w${Math.floor(10_000 * next() ** 2)}`);
+    lines.push(line.join(" "));
+    n += k;
+  }
+  Deno.writeTextFileSync(path, lines.join("\n") + "\n");
+}
+
+const rows: (string | number)[][] = [];
+function row(name: string, p1: Measure, p2: Measure): void {
+  const a = rates(p1), b = rates(p2);
+  rows.push([
+    name,
+    ...cells(p1),
+    ...cells(p2),
+    `${(b.total / a.total).toFixed(2)}×`,
+    `${(b.running / a.running).toFixed(2)}×`,
+  ]);
+}
+
+for (const keys of [100_000, 1_000_000]) {
+  for (const backend of ["heap", "lsm"]) {
+    const args = ["--job", "keyed", "--records", String(N), "--keys", String(keys)];
+    const b = ["--state-backend", backend];
+    row(
+      `keyed count, ${keys >= 1e6 ? `${keys / 1e6}M` : `${keys / 1000}k`} keys, ${backend}`,
+      await measure([...args, ...b, ...P1]),
+      await measure([...args, ...b, ...P2]),
+    );
+  }
+}
+
+{
+  const dir = Deno.makeTempDirSync({ prefix: "weir-bench-parallel-" });
+  try {
+    const words = Math.max(1000, Math.floor(N / 2));
+    wordInput(`${dir}/input.txt`, words);
+    const wc = (p: string[], tag: string) => [
+      ...["--job", "word_count", "--input", `${dir}/input.txt`, "--output", `${dir}/out-${tag}`],
+      ...["--checkpoint-dir", `${dir}/ck-${tag}`, "--checkpoint-interval", "1000"],
+      ...["--mode", "exactly-once", ...p],
+    ];
+    const runs: Measure[][] = [[], []];
+    for (let r = 0; r < RUNS; r++) {
+      for (const [k, p] of [P1, P2].entries()) {
+        const tag = `${k}-${r}`;
+        runs[k]!.push({ ...(await runJob(wc(p, tag))), records: words });
+        Deno.removeSync(`${dir}/out-${tag}`, { recursive: true });
+        Deno.removeSync(`${dir}/ck-${tag}`, { recursive: true });
+      }
+    }
+    row("word_count, exactly-once, checkpoint 1 s", pick(runs[0]!), pick(runs[1]!));
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+}
+
+// A record costs little here: ten times as many, so the run outlasts the workers' start.
+row(
+  `map → filter → sink (${10 * N} records)`,
+  await measure(["--job", "stateless", "--records", String(10 * N), ...P1]),
+  await measure(["--job", "stateless", "--records", String(10 * N), ...P2]),
+);
+
+console.log(`## Every core: parallelism 1 (inline) vs 2 (workers), ${N} records\n`);
+console.log(machine());
+console.log();
+console.log(table([
+  "job",
+  "p1 rec/s",
+  "p1 rec/s running",
+  "p1 CPU s",
+  "p1 cores",
+  "p2 rec/s",
+  "p2 rec/s running",
+  "p2 CPU s",
+  "p2 cores",
+  "p2 / p1",
+  "p2 / p1 running",
+], rows));
+console.log(
+  "\nrunning: records over the time after every subtask runs (the worker executor first starts " +
+    "its workers, which import the script again); word_count does not report its start (0). " +
+    "CPU s: user + system of every thread; cores: CPU s per wall second.",
+);

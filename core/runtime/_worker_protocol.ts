@@ -1,0 +1,123 @@
+/**
+ * The messages between the main thread (checkpoint coordinator, job runner)
+ * and the workers of the worker executor, and the hooks a worker's `Job`
+ * reaches the main thread through. Plain data only (structured clone): no
+ * closures or shared promises cross, so the same protocol could cross
+ * processes later.
+ *
+ * @module
+ */
+import type {
+  CheckpointConfig,
+  OperatorSubtaskSnapshot,
+  TaskAck,
+} from "../checkpoint/coordinator.ts";
+import type { InputChannel, OutputChannel } from "./channel.ts";
+import type { BarrierOptions } from "./messages.ts";
+import type { PhysicalPlan } from "./physical_plan.ts";
+
+/** `self.name` prefix of the executor's workers; the rest is the worker's index. */
+export const WORKER_NAME_PREFIX = "weir-worker/";
+
+/** What a worker is started with. */
+export interface WorkerInit {
+  /** Index of the worker. */
+  readonly worker: number;
+  /** The main thread's plan; the worker's own must equal it. */
+  readonly plan: PhysicalPlan;
+  /** Plan task ids this worker runs. */
+  readonly tasks: readonly number[];
+  /** Shared rings by plan channel id, for channels between this worker and another. */
+  readonly rings: Readonly<Record<number, SharedArrayBuffer>>;
+  /** Checkpointing: where segments go (the coordinator stays in the main thread). */
+  readonly checkpoint?: { readonly dir: string; readonly config: CheckpointConfig };
+  /** The checkpoint or savepoint folder to restore, resolved by the main thread. */
+  readonly restoreDir?: string;
+}
+
+/** Main thread → worker. */
+export type ToWorker =
+  | { readonly type: "init"; readonly init: WorkerInit }
+  | { readonly type: "injectBarrier"; readonly id: number; readonly options: BarrierOptions }
+  | { readonly type: "notifyComplete"; readonly id: number }
+  | { readonly type: "finalTriggered"; readonly task: number }
+  | { readonly type: "stop"; readonly name: string; readonly drain: boolean }
+  | { readonly type: "run" }
+  | { readonly type: "finish" }
+  | { readonly type: "cancel" };
+
+/** Worker → main thread. */
+export type FromWorker =
+  | { readonly type: "ready" }
+  | { readonly type: "opened"; readonly live: string[] }
+  | {
+    readonly type: "barrierAck";
+    readonly task: number;
+    readonly name: string;
+    readonly id: number;
+    readonly alignmentMs: number;
+    readonly syncMs: number;
+  }
+  | {
+    readonly type: "snapshotDone";
+    readonly task: number;
+    readonly id: number;
+    readonly snapshots: OperatorSubtaskSnapshot[];
+    readonly live: string[];
+  }
+  | {
+    readonly type: "decline";
+    readonly task: number;
+    readonly id: number;
+    readonly reason: string;
+  }
+  | { readonly type: "sourceEnded"; readonly task: number }
+  | {
+    readonly type: "collect";
+    readonly vertex: number;
+    readonly values: unknown[];
+    readonly timestamps: (number | undefined)[];
+  }
+  | { readonly type: "tasksEnded" }
+  | { readonly type: "finished"; readonly recordsIn: Record<string, number> }
+  | { readonly type: "failure"; readonly failure: SerializedFailure }
+  | { readonly type: "closed" };
+
+/** An error as data: enough to rebuild the classes the restart logic looks at. */
+export interface SerializedFailure {
+  /** The job-level message (`Job "x" failed in task T: ...`). */
+  readonly message: string;
+  /** The root cause's class name, message, and for a CorruptionError its file and block. */
+  readonly cause: {
+    readonly name: string;
+    readonly message: string;
+    readonly file?: string;
+    readonly block?: number;
+  };
+}
+
+/**
+ * How a `Job` running in a worker reaches the rest of the job: the tasks and
+ * channel ends it instantiates, and the coordinator in the main thread.
+ */
+export interface WorkerRoleHooks {
+  /** Plan task ids this worker runs. */
+  readonly tasks: ReadonlySet<number>;
+  /**
+   * This worker's ends of plan channel `id`: an in-worker channel when both
+   * tasks are here, a ring end when one is, nothing when neither is.
+   */
+  channel(id: number): { out?: OutputChannel; in?: InputChannel; close(): void } | undefined;
+  /**
+   * Every task here has opened (restored its state); resolves once every
+   * worker's have, so no task runs before all opened (as inline: a sink's
+   * subtask 0 cleans up leftovers at open).
+   */
+  opened(): Promise<void>;
+  /** A task passed barrier `id` (its synchronous part is done). */
+  acknowledge(task: number, id: number, ack: TaskAck): void;
+  /** A source task's input ended; resolves once it may send end of input. */
+  sourceEnded(task: number): Promise<void>;
+  /** Every task here ended; resolves once the main thread says to finish (or cancel). */
+  tasksEnded(): Promise<void>;
+}

@@ -1,0 +1,294 @@
+/**
+ * The worker role of the worker executor. A worker imports the job's main
+ * module again; this module (imported by the environment, so evaluated before
+ * the job script's body) tells from `self.name` that it runs in such a worker,
+ * listens for the main thread's messages at once, and says it is ready: the
+ * main thread sends the plan only then, so no message is lost.
+ *
+ * `env.execute()` in the worker role rebuilds the plan, checks it equals the
+ * main thread's, instantiates only this worker's tasks (ring ends for
+ * channels to other workers), runs them and reports; it never returns.
+ *
+ * @module
+ */
+import { ConfigError, CorruptionError } from "../errors.ts";
+import { DenoCheckpointFs } from "../checkpoint/checkpoint_fs.ts";
+import { CheckpointStorage, loadManifest } from "../checkpoint/storage.ts";
+import { CollectSink } from "../connectors/collect_sink.ts";
+import { Serializers } from "../state/serializer.ts";
+import { Channel } from "./channel.ts";
+import type { Transformation } from "./graph.ts";
+import { Job, type JobConfig } from "./job.ts";
+import { buildPhysicalPlan, type PhysicalPlan } from "./physical_plan.ts";
+import { RingInputChannel, RingOutputChannel } from "./remote_channel.ts";
+import {
+  type FromWorker,
+  type SerializedFailure,
+  type ToWorker,
+  WORKER_NAME_PREFIX,
+  type WorkerInit,
+  type WorkerRoleHooks,
+} from "./_worker_protocol.ts";
+
+interface WorkerScope {
+  readonly name?: string;
+  postMessage(msg: FromWorker): void;
+  addEventListener(type: "message", fn: (e: MessageEvent<ToWorker>) => void): void;
+}
+
+function detectWorker(): number | undefined {
+  if (typeof (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope === "undefined") {
+    return undefined;
+  }
+  const name = (globalThis as unknown as WorkerScope).name;
+  if (typeof name !== "string" || !name.startsWith(WORKER_NAME_PREFIX)) return undefined;
+  const index = Number(name.slice(WORKER_NAME_PREFIX.length));
+  return Number.isInteger(index) && index >= 0 ? index : undefined;
+}
+
+/** This thread's index when it is a worker of the worker executor, else undefined. */
+export const workerIndex: number | undefined = detectWorker();
+
+const scope = globalThis as unknown as WorkerScope;
+const init = Promise.withResolvers<WorkerInit>();
+const inbox: ToWorker[] = [];
+let handler: ((msg: ToWorker) => void) | undefined;
+
+if (workerIndex !== undefined) {
+  scope.addEventListener("message", (e) => {
+    const msg = e.data;
+    if (msg.type === "init") init.resolve(msg.init);
+    else if (handler) handler(msg);
+    else inbox.push(msg);
+  });
+  scope.postMessage({ type: "ready" });
+}
+
+function post(msg: FromWorker): void {
+  scope.postMessage(msg);
+}
+
+/**
+ * The first vertex (or channel) where `mine` differs from `theirs`, as a
+ * clear ConfigError; none when they are equal.
+ */
+export function checkSamePlan(theirs: PhysicalPlan, mine: PhysicalPlan, worker: number): void {
+  if (JSON.stringify(theirs) === JSON.stringify(mine)) return;
+  const contract = "build the graph deterministically before execute(): the script runs again " +
+    "in every worker, and the same calls must give the same operators, uids and parallelism";
+  const prefix = `The job graph rebuilt in worker ${worker} differs from the main thread's plan`;
+  if (theirs.jobName !== mine.jobName) {
+    throw new ConfigError(
+      `${prefix}: the job is "${mine.jobName}" here, "${theirs.jobName}" there ` +
+        `(one job per script with the worker executor); ${contract}`,
+    );
+  }
+  const n = Math.max(theirs.vertices.length, mine.vertices.length);
+  for (let i = 0; i < n; i++) {
+    const a = theirs.vertices[i], b = mine.vertices[i];
+    if (JSON.stringify(a) === JSON.stringify(b)) continue;
+    const show = (v: typeof a) =>
+      v ? `"${v.name}" [uid ${v.uid}, parallelism ${v.parallelism}]` : "missing";
+    throw new ConfigError(
+      `${prefix}: operator ${i} is ${show(b)} here but ${show(a)} in the main thread; ${contract}`,
+    );
+  }
+  throw new ConfigError(`${prefix}: its edges or chains differ; ${contract}`);
+}
+
+function serializeFailure(e: unknown, fallback: string): SerializedFailure {
+  let root: unknown = e instanceof Error && e.cause !== undefined ? e.cause : e;
+  for (let c: unknown = e; c instanceof Error; c = c.cause) {
+    if (c instanceof ConfigError || c instanceof CorruptionError) {
+      root = c;
+      break;
+    }
+  }
+  const message = e instanceof Error ? e.message : String(e);
+  const r = root instanceof Error ? root : new Error(String(root));
+  return {
+    message: e instanceof Error && e.name === "JobFailedError"
+      ? message
+      : `${fallback}: ${message}`,
+    cause: {
+      name: r.name,
+      message: r.message,
+      ...(r instanceof CorruptionError ? { file: r.file, block: r.block } : {}),
+    },
+  };
+}
+
+/** Streams a worker's CollectSink records to the main thread's sink, per batch. */
+function forwardCollectSinks(nodes: readonly Transformation[]): () => void {
+  const pending = new Map<number, { values: unknown[]; timestamps: (number | undefined)[] }>();
+  let scheduled = false;
+  const flush = () => {
+    scheduled = false;
+    for (const [vertex, b] of pending) {
+      if (b.values.length > 0) post({ type: "collect", vertex, ...b });
+    }
+    pending.clear();
+  };
+  for (const n of nodes) {
+    const sink = n.sink;
+    if (!(sink instanceof CollectSink)) continue;
+    // Subtasks' sink objects inherit from this one, so they all forward.
+    sink.invoke = (value: unknown, timestamp: number | undefined) => {
+      let b = pending.get(n.id);
+      if (!b) pending.set(n.id, b = { values: [], timestamps: [] });
+      b.values.push(value);
+      b.timestamps.push(timestamp);
+      if (!scheduled) {
+        scheduled = true;
+        queueMicrotask(flush);
+      }
+    };
+  }
+  return flush;
+}
+
+/**
+ * Runs this worker's part of the job `nodes` (the worker role of
+ * `env.execute()`); reports to the main thread and never settles.
+ */
+export function runInWorker(
+  nodes: readonly Transformation[],
+  config: Omit<JobConfig, "checkpoint" | "restore" | "workerRole" | "executor">,
+): Promise<never> {
+  const worker = workerIndex!;
+  (async () => {
+    const start = await init.promise;
+    let job: Job | undefined;
+    let ended = false;
+    let cancelRequested = false;
+    const run = Promise.withResolvers<void>();
+    const finish = Promise.withResolvers<void>();
+    const finals = new Map<number, () => void>();
+    const closeIfAsked = () => {
+      if (ended && cancelRequested) post({ type: "closed" });
+    };
+    handler = (msg) => {
+      switch (msg.type) {
+        case "injectBarrier":
+          job?.injectBarriers(msg.id, msg.options);
+          return;
+        case "notifyComplete":
+          job?.notifyCheckpointComplete(msg.id);
+          return;
+        case "finalTriggered":
+          finals.get(msg.task)?.();
+          return;
+        case "stop":
+          job?.stopSources(msg.name, { drain: msg.drain });
+          return;
+        case "run":
+          run.resolve();
+          return;
+        case "finish":
+          finish.resolve();
+          return;
+        case "cancel":
+          cancelRequested = true;
+          job?.cancel();
+          run.resolve();
+          finish.resolve();
+          closeIfAsked();
+          return;
+      }
+    };
+    try {
+      const plan = buildPhysicalPlan(nodes, {
+        jobName: config.name,
+        parallelism: config.parallelism,
+        maxParallelism: config.maxParallelism,
+      });
+      checkSamePlan(start.plan, plan, worker);
+      const tasks = new Set(start.tasks);
+      const byId = new Map(nodes.map((n) => [n.id, n]));
+      const flushCollect = forwardCollectSinks(nodes);
+      const hooks: WorkerRoleHooks = {
+        tasks,
+        channel(id) {
+          const c = plan.channels[id]!;
+          const from = tasks.has(c.fromTask), to = tasks.has(c.toTask);
+          if (from && to) return new Channel(config.channelCapacity);
+          if (!from && !to) return undefined;
+          const ring = start.rings[id]!;
+          const edge = plan.edges[c.edge]!;
+          const producer = byId.get(edge.from)!;
+          const serializer = producer.outputSerializer ?? Serializers.plain;
+          if (from) {
+            const out = new RingOutputChannel(
+              ring,
+              serializer,
+              `${producer.name} -> ${byId.get(edge.to)!.name}`,
+              `(it crosses workers: call .returns(serializer) on operator "${producer.name}" ` +
+                `[uid ${plan.vertices.find((v) => v.id === producer.id)!.uid}])`,
+            );
+            return { out, close: () => out.close() };
+          }
+          const input = new RingInputChannel(ring, serializer);
+          return { in: input, close: () => input.close() };
+        },
+        opened() {
+          post({ type: "opened", live: [...job!.liveSegments()] });
+          return run.promise;
+        },
+        acknowledge(task, id, ack) {
+          post({
+            type: "barrierAck",
+            task,
+            name: ack.task,
+            id,
+            alignmentMs: ack.alignmentMs,
+            syncMs: ack.syncMs,
+          });
+          ack.snapshots.then(
+            (snapshots) =>
+              post({ type: "snapshotDone", task, id, snapshots, live: [...job!.liveSegments()] }),
+            (e) => post({ type: "decline", task, id, reason: String(e) }),
+          );
+        },
+        sourceEnded(task) {
+          flushCollect();
+          post({ type: "sourceEnded", task });
+          return new Promise((resolve) => finals.set(task, resolve));
+        },
+        tasksEnded() {
+          flushCollect();
+          post({ type: "tasksEnded" });
+          return finish.promise;
+        },
+      };
+      const fs = new DenoCheckpointFs();
+      job = new Job(nodes, {
+        ...config,
+        ...(start.checkpoint
+          ? {
+            checkpoint: {
+              config: start.checkpoint.config,
+              storage: new CheckpointStorage(start.checkpoint.dir, fs),
+            },
+          }
+          : {}),
+        ...(start.restoreDir !== undefined
+          ? { restore: loadManifest(fs, start.restoreDir, false) }
+          : {}),
+        workerRole: hooks,
+      });
+      for (const msg of inbox.splice(0)) handler(msg);
+      const result = await job.run();
+      flushCollect();
+      post({ type: "finished", recordsIn: result.recordsIn });
+    } catch (e) {
+      post({
+        type: "failure",
+        failure: serializeFailure(e, `Job "${config.name}" failed in worker ${worker}`),
+      });
+    } finally {
+      ended = true;
+      closeIfAsked();
+    }
+  })();
+  return new Promise<never>(() => {});
+}

@@ -1,0 +1,400 @@
+/**
+ * The worker executor: runs a job's subtasks on Deno Web Workers, so a job
+ * at parallelism N keeps up to N cores busy (Flink's task slots).
+ *
+ * Decisions:
+ * - Placement: subtask `i` of every chain runs on worker `i % W`, with
+ *   `W = min(workers, the largest chain parallelism)`. Chains stay inside a
+ *   worker, and so do forward edges between equal parallelisms; a hash or
+ *   rebalance edge crosses workers for the consumers elsewhere.
+ * - User functions are code, not data: each worker imports the job's main
+ *   module (`Deno.mainModule`) again, under the name `weir-worker/<i>`, and
+ *   its `env.execute()` rebuilds the graph, checks it against the plan sent
+ *   here and runs only its tasks (see `_worker_role.ts`); it never returns
+ *   to the rest of the script.
+ * - One SharedArrayBuffer ring per plan channel whose two tasks are on
+ *   different workers (credit = ring size: backpressure holds across
+ *   workers); channels inside a worker pass object references as inline.
+ * - The checkpoint coordinator stays in this thread. This shell turns its
+ *   commands into messages (InjectBarrier, NotifyCheckpointComplete, Stop,
+ *   Finish, Cancel) and workers' messages into coordinator calls: a
+ *   BarrierAck acknowledges with a promise that the later SnapshotDone (or
+ *   Decline) settles. Plan task ids are the coordinator's task indexes.
+ * - Live segments: a worker reports its backends' segments when it opens and
+ *   with every SnapshotDone. A segment in `shared/` is collectable only when
+ *   it was there before the workers started (a crashed run's leftover, or
+ *   kept by a retained checkpoint) or a worker once reported it, and no worker
+ *   reports it now; one no report named yet (being written by a worker this
+ *   instant) is kept.
+ * - A worker that fails (a user function throws, a corrupt segment) or dies
+ *   fails the attempt: every worker is cancelled (terminated after a grace
+ *   period) and the restart strategy starts fresh workers from the latest
+ *   checkpoint.
+ * - `CollectSink` records stream back to the main thread's sink (by vertex
+ *   id) before a worker reports its tasks ended, so `sink.values` is complete
+ *   when `execute()` resolves.
+ *
+ * @module
+ */
+import { ConfigError, CorruptionError, JobFailedError, WeirError } from "../errors.ts";
+import type {
+  CheckpointConfig,
+  OperatorSubtaskSnapshot,
+  StopOptions,
+  TaskAck,
+} from "../checkpoint/coordinator.ts";
+import type { CheckpointStorage } from "../checkpoint/storage.ts";
+import { CollectSink } from "../connectors/collect_sink.ts";
+import type { Transformation } from "./graph.ts";
+import type { BarrierOptions } from "./messages.ts";
+import type { PhysicalPlan } from "./physical_plan.ts";
+import { createRing } from "./shared_ring.ts";
+import { CancelledError } from "./task.ts";
+import {
+  type FromWorker,
+  type SerializedFailure,
+  type ToWorker,
+  WORKER_NAME_PREFIX,
+  type WorkerInit,
+} from "./_worker_protocol.ts";
+
+/** Bytes of each ring between two workers: the credit of one channel. */
+export const DEFAULT_RING_BYTES = 1 << 19;
+/** How long cancelled workers get to close their backends before they are terminated. */
+const CLOSE_GRACE_MS = 5000;
+
+/** What the executor needs from the job in this thread. */
+export interface WorkerExecutorOptions {
+  /** Most workers to start (the cores). */
+  readonly workers: number;
+  /** Checkpointing: its storage and settings. */
+  readonly checkpoint?: { readonly storage: CheckpointStorage; readonly config: CheckpointConfig };
+  /** The checkpoint or savepoint folder to restore. */
+  readonly restoreDir?: string;
+  /** Bytes per ring ({@linkcode DEFAULT_RING_BYTES}). */
+  readonly ringBytes?: number;
+  /** The module workers import (`Deno.mainModule`). */
+  readonly mainModule?: string;
+  /** A task acknowledged barrier `id`. */
+  acknowledge(task: number, id: number, ack: TaskAck): void;
+  /** A source task's input ended; resolves once it may end (final barrier injected). */
+  sourceEnded(): Promise<void>;
+}
+
+/** Which worker runs each plan task: subtask `i` on worker `i % workers`. */
+export function placeTasks(plan: PhysicalPlan, workers: number): number[] {
+  const most = Math.max(...plan.chains.map((c) => c.parallelism));
+  const w = Math.max(1, Math.min(workers, most));
+  return plan.tasks.map((t) => t.subtaskIndex % w);
+}
+
+function rebuildFailure(f: SerializedFailure): JobFailedError {
+  let cause: Error;
+  if (f.cause.name === "ConfigError") cause = new ConfigError(f.cause.message);
+  else if (f.cause.name === "CorruptionError" && f.cause.file !== undefined) {
+    cause = new CorruptionError("", {
+      file: f.cause.file,
+      ...(f.cause.block !== undefined ? { block: f.cause.block } : {}),
+    });
+    cause.message = f.cause.message;
+  } else {
+    cause = new Error(f.cause.message);
+    cause.name = f.cause.name;
+  }
+  return new JobFailedError(f.message, { cause });
+}
+
+/** Counts reports from every worker; resolves when all arrived. */
+class Quorum {
+  readonly #seen = new Set<number>();
+  readonly #size: number;
+  readonly #done = Promise.withResolvers<void>();
+  constructor(size: number) {
+    this.#size = size;
+  }
+  get promise(): Promise<void> {
+    return this.#done.promise;
+  }
+  arrive(worker: number): void {
+    this.#seen.add(worker);
+    if (this.#seen.size === this.#size) this.#done.resolve();
+  }
+}
+
+/** Runs a plan's tasks on Web Workers; the job in this thread drives it. */
+export class WorkerExecutor {
+  /** Worker of each plan task. */
+  readonly placement: readonly number[];
+  /** Number of workers. */
+  readonly size: number;
+  readonly #plan: PhysicalPlan;
+  readonly #options: WorkerExecutorOptions;
+  readonly #workers: Worker[] = [];
+  readonly #inits: WorkerInit[] = [];
+  readonly #opened: Quorum;
+  readonly #tasksEnded: Quorum;
+  readonly #finished: Quorum;
+  readonly #closed: Quorum;
+  readonly #recordsIn: Record<string, number> = {};
+  readonly #snapshots = new Map<string, PromiseWithResolvers<OperatorSubtaskSnapshot[]>>();
+  readonly #live: Set<string>[];
+  readonly #reported = new Set<string>();
+  readonly #collect = new Map<number, CollectSink<unknown>>();
+  readonly #interrupt = Promise.withResolvers<void>();
+  #failure: Error | undefined;
+  #cancelled = false;
+  #started = false;
+
+  /** Places `plan` (built from `nodes`) on workers; `start` spawns them. */
+  constructor(
+    plan: PhysicalPlan,
+    nodes: readonly Transformation[],
+    options: WorkerExecutorOptions,
+  ) {
+    this.#plan = plan;
+    this.#options = options;
+    this.placement = placeTasks(plan, options.workers);
+    this.size = Math.max(...this.placement) + 1;
+    this.#opened = new Quorum(this.size);
+    this.#tasksEnded = new Quorum(this.size);
+    this.#finished = new Quorum(this.size);
+    this.#closed = new Quorum(this.size);
+    this.#live = Array.from({ length: this.size }, () => new Set());
+    for (const n of nodes) if (n.sink instanceof CollectSink) this.#collect.set(n.id, n.sink);
+    const storage = options.checkpoint?.storage;
+    if (storage) {
+      for (const name of storage.fs.list(storage.paths.shared)) this.#reported.add(name);
+    }
+    const rings = Array.from(
+      { length: this.size },
+      () => ({} as Record<number, SharedArrayBuffer>),
+    );
+    for (const c of plan.channels) {
+      const from = this.placement[c.fromTask]!, to = this.placement[c.toTask]!;
+      if (from === to) continue;
+      const ring = createRing(options.ringBytes ?? DEFAULT_RING_BYTES);
+      rings[from]![c.id] = ring;
+      rings[to]![c.id] = ring;
+    }
+    for (let w = 0; w < this.size; w++) {
+      this.#inits.push({
+        worker: w,
+        plan,
+        tasks: plan.tasks.filter((t) => this.placement[t.id] === w).map((t) => t.id),
+        rings: rings[w]!,
+        ...(options.checkpoint
+          ? {
+            checkpoint: {
+              dir: options.checkpoint.storage.paths.root,
+              config: options.checkpoint.config,
+            },
+          }
+          : {}),
+        ...(options.restoreDir !== undefined ? { restoreDir: options.restoreDir } : {}),
+      });
+    }
+  }
+
+  /** The first failure of a worker, once one failed. */
+  get failure(): Error | undefined {
+    return this.#failure;
+  }
+
+  /** Spawns the workers; resolves once every one has opened its tasks and runs them. */
+  async start(): Promise<void> {
+    const main = this.#options.mainModule ?? Deno.mainModule;
+    if (!main) {
+      throw new ConfigError("The worker executor needs a main module to import in its workers");
+    }
+    this.#started = true;
+    for (let w = 0; w < this.size; w++) {
+      const worker = new Worker(main, { type: "module", name: `${WORKER_NAME_PREFIX}${w}` });
+      worker.onmessage = (e: MessageEvent<FromWorker>) => this.#receive(w, e.data);
+      worker.onerror = (e) => {
+        // Not handled here, a worker's error would end this process.
+        e.preventDefault();
+        this.#fail(
+          new JobFailedError(
+            `Job "${this.#plan.jobName}" failed: worker ${w} died: ${e.message}`,
+            { cause: e.error },
+          ),
+        );
+        this.#closed.arrive(w);
+      };
+      worker.onmessageerror = () => {
+        this.#fail(new JobFailedError(`Worker ${w} sent a message that could not be read`));
+      };
+      this.#workers.push(worker);
+    }
+    await this.guard(this.#opened.promise);
+    this.#broadcast({ type: "run" });
+  }
+
+  /** Resolves once every worker's tasks have ended. */
+  tasksEnded(): Promise<void> {
+    return this.#tasksEnded.promise;
+  }
+
+  /** Tells workers to finish (after the final checkpoint's notifications); their records-in counts. */
+  async finish(): Promise<Record<string, number>> {
+    this.#broadcast({ type: "finish" });
+    await this.#finished.promise;
+    return this.#recordsIn;
+  }
+
+  /** `p`, unless the job fails or is cancelled first (then it rejects). */
+  guard<T>(p: Promise<T>): Promise<T> {
+    return Promise.race([
+      p,
+      this.#interrupt.promise.then((): never => {
+        throw this.#failure ?? new CancelledError(`Job "${this.#plan.jobName}" cancelled`);
+      }),
+    ]);
+  }
+
+  /** Sends barrier `id` from every source task. */
+  injectBarriers(id: number, options: BarrierOptions): void {
+    this.#broadcast({ type: "injectBarrier", id, options });
+  }
+
+  /** Checkpoint `id` completed: sinks commit. */
+  notifyComplete(id: number): void {
+    this.#broadcast({ type: "notifyComplete", id });
+  }
+
+  /** Sources stop reading, for the stop-with-savepoint `name`. */
+  stopSources(name: string, options: StopOptions): void {
+    this.#broadcast({ type: "stop", name, drain: options.drain });
+  }
+
+  /**
+   * Segments of `shared/` the running job may still need: every one but
+   * those a worker reported once and no worker reports now.
+   */
+  liveSegments(): Set<string> {
+    const storage = this.#options.checkpoint?.storage;
+    const live = new Set<string>();
+    if (!storage) return live;
+    const current = new Set(this.#live.flatMap((s) => [...s]));
+    for (const name of storage.fs.list(storage.paths.shared)) {
+      if (!this.#reported.has(name) || current.has(name)) live.add(name);
+    }
+    return live;
+  }
+
+  /** Stops the job: workers cancel their tasks. */
+  cancel(): void {
+    this.#cancelled = true;
+    this.#interrupt.resolve();
+  }
+
+  /** Cancels what still runs and terminates every worker. */
+  async shutdown(): Promise<void> {
+    if (!this.#started) return;
+    this.#broadcast({ type: "cancel" });
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      this.#closed.promise,
+      new Promise((r) => (timer = setTimeout(r, CLOSE_GRACE_MS))),
+    ]);
+    clearTimeout(timer);
+    for (const w of this.#workers) w.terminate();
+    for (const d of this.#snapshots.values()) {
+      d.reject(new CancelledError("The job ended before the snapshot was written"));
+    }
+    this.#snapshots.clear();
+  }
+
+  #fail(e: Error): void {
+    this.#failure ??= e;
+    this.#interrupt.resolve();
+  }
+
+  #post(w: number, msg: ToWorker): void {
+    try {
+      this.#workers[w]?.postMessage(msg);
+    } catch (e) {
+      if (!(e instanceof WeirError)) this.#fail(e as Error);
+    }
+  }
+
+  #broadcast(msg: ToWorker): void {
+    for (let w = 0; w < this.#workers.length; w++) this.#post(w, msg);
+  }
+
+  #setLive(w: number, live: string[]): void {
+    this.#live[w] = new Set(live);
+    for (const s of live) this.#reported.add(s);
+  }
+
+  #receive(w: number, msg: FromWorker): void {
+    switch (msg.type) {
+      case "ready":
+        this.#post(w, { type: "init", init: this.#inits[w]! });
+        return;
+      case "opened":
+        this.#setLive(w, msg.live);
+        this.#opened.arrive(w);
+        return;
+      case "barrierAck": {
+        const snapshots = Promise.withResolvers<OperatorSubtaskSnapshot[]>();
+        // The coordinator ignores an ack of a checkpoint it already dropped: no rejection unhandled.
+        snapshots.promise.catch(() => {});
+        this.#snapshots.set(`${msg.task}/${msg.id}`, snapshots);
+        this.#options.acknowledge(msg.task, msg.id, {
+          task: msg.name,
+          alignmentMs: msg.alignmentMs,
+          syncMs: msg.syncMs,
+          snapshots: snapshots.promise,
+        });
+        return;
+      }
+      case "snapshotDone": {
+        for (const s of msg.snapshots) {
+          for (const seg of s.keyed?.segments ?? []) this.#reported.add(seg.name);
+        }
+        this.#setLive(w, msg.live);
+        const key = `${msg.task}/${msg.id}`;
+        this.#snapshots.get(key)?.resolve(msg.snapshots);
+        this.#snapshots.delete(key);
+        return;
+      }
+      case "decline": {
+        const key = `${msg.task}/${msg.id}`;
+        this.#snapshots.get(key)?.reject(new Error(msg.reason));
+        this.#snapshots.delete(key);
+        return;
+      }
+      case "sourceEnded":
+        this.#options.sourceEnded().then(
+          () => this.#post(w, { type: "finalTriggered", task: msg.task }),
+          () => {},
+        );
+        return;
+      case "collect": {
+        const sink = this.#collect.get(msg.vertex);
+        if (sink) {
+          for (let i = 0; i < msg.values.length; i++) {
+            sink.invoke(msg.values[i], msg.timestamps[i]);
+          }
+        }
+        return;
+      }
+      case "tasksEnded":
+        this.#tasksEnded.arrive(w);
+        return;
+      case "finished":
+        for (const [uid, n] of Object.entries(msg.recordsIn)) {
+          this.#recordsIn[uid] = (this.#recordsIn[uid] ?? 0) + n;
+        }
+        this.#finished.arrive(w);
+        return;
+      case "failure":
+        if (!this.#cancelled) this.#fail(rebuildFailure(msg.failure));
+        return;
+      case "closed":
+        this.#closed.arrive(w);
+        return;
+    }
+  }
+}

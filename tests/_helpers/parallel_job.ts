@@ -1,0 +1,176 @@
+/**
+ * Job scripts for the worker executor's tests (run as a main module: the
+ * executor's workers import it again).
+ *
+ *   deno run -A tests/_helpers/parallel_job.ts --scenario S [common flags] [options]
+ *
+ * - `count --records N --keys K`: generated keys `k<i % K>`, keyed count in
+ *   ValueState, `[key, count]` per record into a CollectSink; prints one JSON
+ *   line `{ values, recordsIn }` (values sorted) after `execute()`.
+ * - `lag --records N`: a fast source into a slow keyed consumer (0.2 ms a record)
+ *   across workers; prints the largest lag (ms from a record's creation to its
+ *   processing) and the job's duration, as JSON.
+ * - `mismatch`: the graph built in a worker has one more operator.
+ * - `die`: worker 1 throws an uncaught error while the (unbounded) job runs.
+ * - `class`: records that are class instances cross workers without a serializer;
+ *   `returns`: the same with `.returns(serializer)`, printing `x` of each.
+ * - `fail --records N --keys K --output DIR --marker FILE [--fail-at M]`: the keyed
+ *   count into the exactly-once file sink (`key<TAB>count` lines); subtask 1 of
+ *   the count throws on its M-th record (500) once (the marker file remembers it).
+ *
+ * @module
+ */
+import {
+  type Collector,
+  CollectSink,
+  ConfigError,
+  ExactlyOnceFileSink,
+  type KeyedProcessFunction,
+  runMain,
+  type RuntimeContext,
+  type Serializer,
+  Serializers,
+  StreamEnvironment,
+  type ValueState,
+  ValueStateDescriptor,
+} from "../../mod.ts";
+
+class Count implements KeyedProcessFunction<string, string, [string, number]> {
+  count!: ValueState<number>;
+  seen = 0;
+  subtask = 0;
+  constructor(readonly failMarker?: string, readonly failAt = 0) {}
+  open(ctx: RuntimeContext): void {
+    this.count = ctx.getState(new ValueStateDescriptor("count", Serializers.f64, 0));
+    this.subtask = ctx.subtaskIndex;
+  }
+  processElement(key: string, _ctx: unknown, out: Collector<[string, number]>): void {
+    if (this.failMarker && this.subtask === 1 && ++this.seen === this.failAt) {
+      try {
+        Deno.statSync(this.failMarker);
+      } catch {
+        Deno.writeTextFileSync(this.failMarker, "failed once\n");
+        throw new Error(`injected failure on record ${this.seen} of subtask 1`);
+      }
+    }
+    const n = this.count.value()! + 1;
+    this.count.update(n);
+    out.collect([key, n]);
+  }
+}
+
+/** About 1 KiB per record: a ring between workers holds a few hundred. */
+const PAD = "x".repeat(1000);
+
+class Point {
+  constructor(readonly x: number) {}
+}
+
+const POINT: Serializer<Point> = {
+  id: "point",
+  version: 1,
+  write: (p, out) => out.writeF64(p.x),
+  read: (input) => new Point(input.readF64()),
+};
+
+function busyWait(ms: number): void {
+  const end = performance.now() + ms;
+  while (performance.now() < end) { /* a slow consumer */ }
+}
+
+async function main(args: string[]): Promise<void> {
+  // Small in-worker channels, so the rings between workers hold most of what is in flight.
+  const { env, values } = StreamEnvironment.fromArgs(args, {
+    scenario: { type: "string" },
+    records: { type: "string" },
+    keys: { type: "string" },
+    output: { type: "string" },
+    marker: { type: "string" },
+    "fail-at": { type: "string" },
+  }, { channelCapacity: 1024 });
+  const records = Number(values.records ?? 10_000);
+  const keys = Number(values.keys ?? 100);
+  const inWorker = (globalThis as { name?: string }).name?.startsWith("weir-worker/") ?? false;
+  switch (values.scenario) {
+    case "count": {
+      const sink = new CollectSink<[string, number]>();
+      env.generate({ count: records, generate: (n) => `k${n % keys}` }).uid("gen")
+        .keyBy((k) => k, Serializers.string)
+        .process(new Count()).uid("count")
+        .addSink(sink).uid("collect");
+      const result = await env.execute("parallel count");
+      const sorted = sink.values.map(([k, n]) => `${k}\t${n}`).sort();
+      console.log(JSON.stringify({ values: sorted, recordsIn: result.recordsIn }));
+      return;
+    }
+    case "lag": {
+      const sink = new CollectSink<number>();
+      const start = Date.now();
+      env.generate({ count: records, generate: (n) => ({ n, at: Date.now(), pad: PAD }) }).uid(
+        "gen",
+      )
+        .keyBy((r) => r.n % 64, Serializers.f64)
+        .map((r) => {
+          busyWait(0.2);
+          return Date.now() - r.at;
+        }).uid("slow")
+        .addSink(sink).uid("collect");
+      await env.execute("lag");
+      console.log(JSON.stringify({
+        maxLagMs: Math.max(...sink.values),
+        durationMs: Date.now() - start,
+        count: sink.values.length,
+      }));
+      return;
+    }
+    case "die": {
+      // Worker 1 dies of an uncaught error while the job runs (unbounded source).
+      if ((globalThis as { name?: string }).name === "weir-worker/1") {
+        setTimeout(() => {
+          throw new Error("worker crashed on purpose");
+        }, 300);
+      }
+      env.generate({ generate: (n) => n, ratePerSecond: 10_000 }).uid("gen")
+        .map((n: number) => n + 1).uid("inc")
+        .addSink(new CollectSink<number>()).uid("collect");
+      await env.execute("die");
+      return;
+    }
+    case "mismatch": {
+      let s = env.fromElements(1, 2, 3, 4).uid("numbers").map((n: number) => n + 1).uid("inc");
+      if (inWorker) s = s.map((n: number) => n * 2).uid("double");
+      s.print();
+      await env.execute("mismatch");
+      return;
+    }
+    case "class":
+    case "returns": {
+      const points = env.fromElements(1, 2, 3, 4).uid("numbers")
+        .map((n: number) => new Point(n)).uid("to-point");
+      // Class instances cross workers with their own serializer.
+      if (values.scenario === "returns") points.returns(POINT);
+      points
+        .keyBy((p) => p.x, Serializers.f64)
+        .map((p) => p.x).uid("x")
+        .print();
+      await env.execute("class records");
+      return;
+    }
+    case "fail": {
+      if (!values.output || !values.marker) throw new ConfigError("--output and --marker needed");
+      env.generate({ count: records, generate: (n) => `k${n % keys}` }).uid("gen")
+        .keyBy((k) => k, Serializers.string)
+        .process(new Count(values.marker as string, Number(values["fail-at"] ?? 500))).uid("count")
+        .map(([k, n]) => `${k}\t${n}`).uid("format")
+        .addSink(new ExactlyOnceFileSink<string>({ dir: values.output as string }), {
+          uid: "sink",
+        });
+      await env.execute("fail once");
+      return;
+    }
+    default:
+      throw new ConfigError(`unknown --scenario ${values.scenario}`);
+  }
+}
+
+if (import.meta.main) await runMain("parallel_job", main);

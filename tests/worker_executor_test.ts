@@ -1,0 +1,226 @@
+/**
+ * The worker executor end to end: job scripts (tests/_helpers/parallel_job.ts)
+ * run in child processes with `--executor workers`, so their subtasks run on
+ * Web Workers that import the script again.
+ */
+import assert from "node:assert/strict";
+import { parseJobFlags, StreamEnvironment } from "../mod.ts";
+import { placeTasks } from "../core/runtime/worker_executor.ts";
+import { readAdminUrl } from "./_helpers/admin_url.ts";
+
+const SCRIPT = new URL("./_helpers/parallel_job.ts", import.meta.url).pathname;
+
+async function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", SCRIPT, ...args],
+    env: { NO_COLOR: "1" },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder();
+  return { code: out.code, stdout: text.decode(out.stdout), stderr: text.decode(out.stderr) };
+}
+
+function lastJsonLine<T>(stdout: string): T {
+  const lines = stdout.trim().split("\n");
+  return JSON.parse(lines[lines.length - 1]!) as T;
+}
+
+/** `k<i>\t1` … `k<i>\tn` for every key the generator makes. */
+function expectedCounts(records: number, keys: number): string[] {
+  const out: string[] = [];
+  for (let k = 0; k < keys; k++) {
+    const n = Math.floor(records / keys) + (k < records % keys ? 1 : 0);
+    for (let i = 1; i <= n; i++) out.push(`k${k}\t${i}`);
+  }
+  return out.sort();
+}
+
+Deno.test("worker executor: --executor is a common flag; workers default to a subtask per core", () => {
+  assert.equal(parseJobFlags(["--executor", "workers"]).flags.executor, "workers");
+  assert.throws(
+    () => parseJobFlags(["--executor", "threads"]),
+    /--executor must be inline or workers/,
+  );
+  const { env } = StreamEnvironment.fromArgs(["--executor", "workers"]);
+  assert.equal(env.config.parallelism, navigator.hardwareConcurrency);
+  assert.equal(StreamEnvironment.fromArgs([]).env.config.parallelism, 1);
+  assert.equal(
+    StreamEnvironment.fromArgs(["--executor", "workers", "--parallelism", "1"]).env
+      .config.parallelism,
+    1,
+  );
+});
+
+Deno.test("worker executor: subtask i of every chain goes to worker i % W", () => {
+  const env = StreamEnvironment.create({ parallelism: 3 });
+  env.fromElements("a", "b").map((w: string) => w).keyBy((w) => w).map((w) => w).print();
+  const plan = env.getExecutionPlan("placement");
+  assert.deepEqual(
+    placeTasks(plan, 2),
+    plan.tasks.map((t) => t.subtaskIndex % 2),
+  );
+  assert.deepEqual(placeTasks(plan, 8), plan.tasks.map((t) => t.subtaskIndex), "W ≤ parallelism");
+});
+
+for (const backend of ["heap", "lsm"]) {
+  Deno.test(`worker executor: keyed counts at parallelism 2 equal the model and inline, CollectSink streams back (${backend})`, async () => {
+    const records = 40_000, keys = 700;
+    const args = ["--scenario", "count", "--records", String(records), "--keys", String(keys)];
+    const common = ["--parallelism", "2", "--state-backend", backend];
+    const workers = await run([...args, ...common, "--executor", "workers"]);
+    assert.equal(workers.code, 0, workers.stderr);
+    const inline = await run([...args, ...common, "--executor", "inline"]);
+    assert.equal(inline.code, 0, inline.stderr);
+    type Out = { values: string[]; recordsIn: Record<string, number> };
+    const w = lastJsonLine<Out>(workers.stdout), i = lastJsonLine<Out>(inline.stdout);
+    assert.equal(w.values.length, records, "every record reached the main thread's CollectSink");
+    assert.deepEqual(w.values, expectedCounts(records, keys));
+    assert.deepEqual(w.values, i.values);
+    assert.deepEqual(w.recordsIn, { gen: 0, count: records, collect: records });
+    assert.deepEqual(w.recordsIn, i.recordsIn);
+  });
+}
+
+Deno.test("worker executor: records cross workers with backpressure (a slow consumer bounds the lag)", async () => {
+  const { code, stdout, stderr } = await run([
+    ...["--scenario", "lag", "--records", "20000", "--parallelism", "2", "--executor", "workers"],
+  ]);
+  assert.equal(code, 0, stderr);
+  const r = lastJsonLine<{ maxLagMs: number; durationMs: number; count: number }>(stdout);
+  assert.equal(r.count, 20_000);
+  // Without backpressure the source would emit everything at once and the last
+  // records would wait nearly the whole run; with it, only what the rings and
+  // channels hold is ahead of the consumer.
+  assert.ok(
+    r.maxLagMs < r.durationMs / 2,
+    `largest lag ${r.maxLagMs} ms of a ${r.durationMs} ms run`,
+  );
+});
+
+Deno.test("worker executor: a worker that dies fails the job, and the process ends", async () => {
+  const { code, stderr } = await run([
+    ...["--scenario", "die", "--parallelism", "2", "--executor", "workers"],
+  ]);
+  assert.equal(code, 1, stderr);
+  assert.match(stderr, /Job "die" failed: worker 1 died: .*worker crashed on purpose/);
+});
+
+Deno.test("worker executor: a graph rebuilt differently in a worker is a clear error", async () => {
+  const { code, stderr } = await run([
+    ...["--scenario", "mismatch", "--parallelism", "2", "--executor", "workers"],
+  ]);
+  assert.equal(code, 1, stderr);
+  assert.match(stderr, /job graph rebuilt in worker \d differs from the main thread's plan/);
+  assert.match(stderr, /operator 2 is "Map" \[uid double, parallelism 2\] here but "Print"/);
+  assert.match(stderr, /build the graph deterministically before execute\(\)/);
+});
+
+Deno.test("worker executor: a record the default serializer cannot carry names the operator and .returns", async () => {
+  const { code, stderr } = await run([
+    ...["--scenario", "class", "--parallelism", "2", "--executor", "workers"],
+  ]);
+  assert.equal(code, 1, stderr);
+  assert.match(stderr, /cannot carry an instance of Point/);
+  assert.match(stderr, /call \.returns\(serializer\) on operator "Map" \[uid to-point\]/);
+});
+
+Deno.test("worker executor: .returns(serializer) carries class instances across workers", async () => {
+  const { code, stdout, stderr } = await run([
+    ...["--scenario", "returns", "--parallelism", "2", "--executor", "workers"],
+  ]);
+  assert.equal(code, 0, stderr);
+  const printed = stdout.trim().split("\n").map((l) => Number(l.slice(l.indexOf("> ") + 2)));
+  assert.deepEqual(printed.sort(), [1, 2, 3, 4]);
+});
+
+for (const backend of ["lsm", "heap"]) {
+  Deno.test(`worker executor: a user function that throws once restarts every worker from the checkpoint, exactly once (${backend})`, async () => {
+    const dir = await Deno.makeTempDir({ prefix: "weir-workers-" });
+    try {
+      const records = 300_000, keys = 1000;
+      // A crashed run's orphan segment: collected once checkpoints complete.
+      await Deno.mkdir(`${dir}/ck/shared`, { recursive: true });
+      await Deno.writeTextFile(`${dir}/ck/shared/horphan-00000001.seg`, "left by a crash");
+      const { code, stderr } = await run([
+        ...["--scenario", "fail", "--records", String(records), "--keys", String(keys)],
+        ...["--fail-at", "60000", "--output", `${dir}/out`, "--marker", `${dir}/marker`],
+        ...["--checkpoint-dir", `${dir}/ck`, "--checkpoint-interval", "50"],
+        ...["--parallelism", "2", "--executor", "workers", "--state-backend", backend],
+      ]);
+      assert.equal(code, 0, stderr);
+      assert.match(stderr, /injected failure on record 60000 of subtask 1; restarting/);
+      assert.match(stderr, /restoring checkpoint \d+ after a failure/);
+      const lines: string[] = [];
+      for (const e of Deno.readDirSync(`${dir}/out`)) {
+        if (!e.name.startsWith("part-")) continue;
+        lines.push(...Deno.readTextFileSync(`${dir}/out/${e.name}`).split("\n").filter((l) => l));
+      }
+      assert.deepEqual(lines.sort(), expectedCounts(records, keys));
+      assert.ok(
+        !Deno.readDirSync(`${dir}/ck/shared`).some((e) => e.name.startsWith("horphan")),
+        "the orphan segment was collected",
+      );
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
+}
+
+Deno.test("worker executor: the admin API lists the job, checkpoints, stops it with a savepoint; state queries say why not", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "weir-workers-admin-" });
+  try {
+    const line = Array.from({ length: 40 }, (_, i) => `w${i}`).join(" ");
+    await Deno.writeTextFile(`${dir}/in.txt`, `${line}\n`.repeat(100_000));
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        ...["run", "-A", new URL("../examples/word_count.ts", import.meta.url).pathname],
+        ...["--input", `${dir}/in.txt`, "--output", `${dir}/out`],
+        ...["--checkpoint-dir", `${dir}/ck`, "--checkpoint-interval", "100"],
+        ...["--parallelism", "2", "--executor", "workers", "--admin-port", "0"],
+      ],
+      env: { NO_COLOR: "1" },
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    const rest = { text: "" };
+    try {
+      const url = await readAdminUrl(child.stderr, rest);
+      const jobs = await (await fetch(`${url}/jobs`)).json() as { jobs: { id: string }[] };
+      assert.equal(jobs.jobs.length, 1);
+      const id = jobs.jobs[0]!.id;
+      // A checkpoint completes through the coordinator in the main thread.
+      const deadline = Date.now() + 60_000;
+      for (;;) {
+        const c = await (await fetch(`${url}/jobs/${id}/checkpoints`)).json() as {
+          counts: { completed: number };
+        };
+        if (c.counts.completed > 0) break;
+        assert.ok(Date.now() < deadline, "no checkpoint completed");
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const q = await fetch(`${url}/jobs/${id}/state/count/count?key=w1`);
+      assert.equal(q.status, 409);
+      assert.match((await q.json()).errors[0], /not available with the worker executor/);
+      const stop = await fetch(`${url}/jobs/${id}/stop`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: "{}",
+      });
+      assert.equal(stop.status, 202);
+      const status = await child.status;
+      assert.equal(status.code, 0, rest.text);
+      const savepoints = [...Deno.readDirSync(`${dir}/ck/savepoints`)];
+      assert.equal(savepoints.length, 1, "the stop took a savepoint");
+    } finally {
+      try {
+        child.kill("SIGKILL");
+      } catch { /* ended */ }
+      await child.status;
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
