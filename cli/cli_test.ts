@@ -482,9 +482,14 @@ Deno.test("deno task weir resolves relative paths against the caller's directory
   try {
     copyTree(original, `${caller}/ck`);
     const config = new URL("../deno.json", import.meta.url).pathname;
+    // As from a shell: `deno task` keeps an INIT_CWD it inherits (this test may itself run
+    // under `deno task test`, whose INIT_CWD is the repository).
+    const { INIT_CWD: _, ...env } = Deno.env.toObject();
     const r = await new Deno.Command(Deno.execPath(), {
       args: ["task", "--quiet", "--config", config, "weir", "checkpoints", "list", "ck", "--json"],
       cwd: caller,
+      clearEnv: true,
+      env,
       stdout: "piped",
       stderr: "piped",
     }).output();
