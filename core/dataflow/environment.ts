@@ -27,7 +27,16 @@ import {
 } from "../checkpoint/restart_strategy.ts";
 import { DEFAULT_REPEATED_FAILURE_LIMIT } from "../checkpoint/failure_classifier.ts";
 import { DataStream, type GraphBuilder, type OperatorOptions } from "./data_stream.ts";
-import { type FlagOptions, type FlagValues, type JobFlags, parseJobFlags } from "./flags.ts";
+import {
+  type CheckpointStorageSpec,
+  type FlagOptions,
+  type FlagValues,
+  type JobFlags,
+  parseCheckpointStorage,
+  parseJobFlags,
+} from "./flags.ts";
+import { CheckpointMirror } from "../checkpoint/storage/checkpoint_mirror.ts";
+import { openRemoteStore } from "../checkpoint/storage/open_remote_store.ts";
 import { jobClientRuntime } from "../admin/runtime.ts";
 import { type AdminServer, checkAdminExposure, serveAdmin } from "../admin/server.ts";
 
@@ -146,8 +155,17 @@ export interface AdminOptions {
  * ```
  */
 export interface CheckpointingOptions {
-  /** The checkpoint directory. */
+  /**
+   * The checkpoint directory; with `storage`, the local working copy (a new
+   * temporary folder when empty).
+   */
   dir: string;
+  /**
+   * A database to keep checkpoints in (`postgres://…`, `redis://…`; the URL's
+   * `job` parameter names the job there, the job name by default). Start the
+   * job with `execute()`, which first reads the database's checkpoints.
+   */
+  storage?: string;
   /** ms between periodic checkpoints (none: only manual and final checkpoints). */
   intervalMs?: number;
   /** `exactly-once` (default, aligned barriers) or `at-least-once`. */
@@ -178,6 +196,10 @@ interface ResolvedConfig {
   clock: Clock;
   checkpoint: CheckpointConfig | undefined;
   checkpointFs: CheckpointFs | undefined;
+  /** The database of `checkpoint.storage`, parsed. */
+  checkpointStorage: Exclude<CheckpointStorageSpec, { kind: "file" }> | undefined;
+  /** `checkpoint.dir` was made here (a database's working copy) and goes at the end. */
+  checkpointDirIsTemporary: boolean;
   restore: string | undefined;
   allowNonRestoredState: boolean;
   printPlan: boolean;
@@ -196,8 +218,36 @@ function count(name: string, v: number | undefined, fallback: number, min: numbe
   return n;
 }
 
+function remoteStorage(
+  url: string | undefined,
+): Exclude<CheckpointStorageSpec, { kind: "file" }> | undefined {
+  if (url === undefined) return undefined;
+  const spec = parseCheckpointStorage(url);
+  if (spec.kind === "file") {
+    throw new ConfigError("checkpoint.storage names a database; give a folder as checkpoint.dir");
+  }
+  return spec;
+}
+
+/**
+ * `--restore` against a database: `latest`, a checkpoint id or a savepoint's
+ * name, found in the working folder the database was pulled into.
+ */
+function restoreTarget(dir: string, restore: string): string {
+  if (restore === "latest") return restore;
+  if (/^\d+$/.test(restore)) return `${dir}/chk-${restore}`;
+  const name = restore.replace(/^savepoints\//, "");
+  if (!name.includes("/")) return `${dir}/savepoints/${name}`;
+  throw new ConfigError(
+    `--restore with checkpoints in a database takes latest, a checkpoint id or a savepoint name, got "${restore}"`,
+  );
+}
+
 function resolveCheckpoint(o: CheckpointingOptions | undefined): CheckpointConfig | undefined {
   if (!o) return undefined;
+  if (o.storage !== undefined && (o.dir === "" || o.dir === undefined)) {
+    o = { ...o, dir: Deno.makeTempDirSync({ prefix: "weir-checkpoints-" }) };
+  }
   if (typeof o.dir !== "string" || o.dir === "") {
     throw new ConfigError("checkpoint.dir must name a directory");
   }
@@ -316,6 +366,7 @@ export class StreamEnvironment implements GraphBuilder {
   readonly #nodes: Transformation[] = [];
   readonly #config: ResolvedConfig;
   #executed = false;
+  #mirror: CheckpointMirror | undefined;
 
   private constructor(config: ResolvedConfig) {
     this.#config = config;
@@ -362,6 +413,9 @@ export class StreamEnvironment implements GraphBuilder {
       clock: config.clock ?? new SystemClock(),
       checkpoint,
       checkpointFs: config.checkpoint?.fs,
+      checkpointStorage: remoteStorage(config.checkpoint?.storage),
+      checkpointDirIsTemporary: config.checkpoint?.storage !== undefined &&
+        !config.checkpoint.dir,
       restore: config.restore,
       allowNonRestoredState: config.allowNonRestoredState ?? false,
       printPlan: config.printPlan ?? false,
@@ -395,15 +449,21 @@ export class StreamEnvironment implements GraphBuilder {
     config: EnvironmentConfig = {},
   ): { env: StreamEnvironment; flags: JobFlags; values: FlagValues } {
     const { flags, values } = parseJobFlags(args, options);
-    const checkpoint: CheckpointingOptions | undefined = flags.checkpointDir !== undefined
-      ? {
-        ...config.checkpoint,
-        dir: flags.checkpointDir,
-        ...(flags.checkpointInterval !== undefined ? { intervalMs: flags.checkpointInterval } : {}),
-        ...(flags.mode !== undefined ? { mode: flags.mode } : {}),
-        ...(flags.retainedCheckpoints !== undefined ? { retained: flags.retainedCheckpoints } : {}),
-      }
-      : config.checkpoint;
+    const checkpoint: CheckpointingOptions | undefined =
+      flags.checkpointDir !== undefined || flags.checkpointStorage !== undefined
+        ? {
+          ...config.checkpoint,
+          dir: flags.checkpointDir ?? "",
+          ...(flags.checkpointStorage !== undefined ? { storage: flags.checkpointStorage } : {}),
+          ...(flags.checkpointInterval !== undefined
+            ? { intervalMs: flags.checkpointInterval }
+            : {}),
+          ...(flags.mode !== undefined ? { mode: flags.mode } : {}),
+          ...(flags.retainedCheckpoints !== undefined
+            ? { retained: flags.retainedCheckpoints }
+            : {}),
+        }
+        : config.checkpoint;
     const env = StreamEnvironment.create({
       ...config,
       ...(flags.parallelism !== undefined ? { parallelism: flags.parallelism } : {}),
@@ -530,11 +590,32 @@ export class StreamEnvironment implements GraphBuilder {
 
   /** Runs the job and resolves when it ends (bounded input) or is cancelled. */
   execute(name = "weir job"): Promise<JobResult> {
+    if (this.#config.checkpointStorage && !this.#mirror) return this.#executeWithDatabase(name);
     try {
       return this.executeAsync(name).done;
     } catch (e) {
       // What fails before the first attempt rejects too, as a failed job does.
       return Promise.reject(e);
+    }
+  }
+
+  // Checkpoints in a database: pull them into the working folder, run, close the connection.
+  async #executeWithDatabase(name: string): Promise<JobResult> {
+    const spec = this.#config.checkpointStorage!;
+    const dir = this.#config.checkpoint!.dir;
+    const store = await openRemoteStore(spec, name);
+    try {
+      this.#mirror = await CheckpointMirror.open(store, dir);
+    } catch (e) {
+      await store.close().catch(() => {});
+      throw e;
+    }
+    try {
+      return await this.executeAsync(name).done;
+    } finally {
+      await this.#mirror.close();
+      // A working folder this environment made holds only copies of what the database has.
+      if (this.#config.checkpointDirIsTemporary) Deno.removeSync(dir, { recursive: true });
     }
   }
 
@@ -552,12 +633,20 @@ export class StreamEnvironment implements GraphBuilder {
       console.log(JSON.stringify(this.getExecutionPlan(name), null, 2));
       Deno.exit(0);
     }
+    if (c.checkpointStorage && !this.#mirror) {
+      throw new ConfigError(
+        "With checkpoints in a database (checkpoint.storage), start the job with execute()",
+      );
+    }
     this.#executed = true;
     const client = runJob(this.#nodes, {
       job: { name, ...this.#jobConfig() },
       checkpoint: c.checkpoint,
       fs: c.checkpointFs,
-      restore: c.restore,
+      mirror: this.#mirror,
+      restore: c.checkpointStorage && c.restore !== undefined
+        ? restoreTarget(c.checkpoint!.dir, c.restore)
+        : c.restore,
       allowDuplicateOutput: c.allowDuplicateOutput,
       restartStrategy: c.restartStrategy,
       repeatedFailureLimit: c.repeatedFailureLimit,

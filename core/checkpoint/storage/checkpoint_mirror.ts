@@ -1,0 +1,220 @@
+/**
+ * Checkpoints kept in a database: the glue between the file storage the job
+ * writes through (a local working folder) and a {@linkcode RemoteStore}.
+ *
+ * - Open: the store's completed checkpoints and savepoints are pulled into the
+ *   working folder, so restore (`latest`, an id, a savepoint, at any
+ *   parallelism) runs the file storage's code on them.
+ * - Complete: once the coordinator has written a checkpoint's manifest
+ *   locally, {@linkcode CheckpointMirror.publish} commits to the store the
+ *   segments no earlier checkpoint uploaded (the backends' segments hold the
+ *   entries changed since the previous checkpoint), the decoded entries that
+ *   changed, and the manifest, in one atomic commit. Only then is the
+ *   checkpoint complete: a failure declines it (and removes the local copy).
+ *   This runs on the coordinator's asynchronous completion, never on the job
+ *   thread's synchronous part.
+ * - Retention: after local garbage collection the store drops what no
+ *   retained checkpoint or savepoint needs.
+ *
+ * @module
+ */
+import { CheckpointError } from "../../errors.ts";
+import { DenoCheckpointFs } from "../checkpoint_fs.ts";
+import { parseManifest } from "../manifest.ts";
+import { METADATA_FILE } from "../paths.ts";
+import type { CheckpointStorage, LoadedManifest } from "../storage.ts";
+import { loadManifest } from "../storage.ts";
+import { dumpState, openState } from "../../../cli/state_reader.ts";
+import { toJsonValue } from "../../../cli/serializer_ids.ts";
+import type { RemoteEntry, RemoteStore, StateRow } from "./remote_store.ts";
+
+const decoder = new TextDecoder();
+
+/** Decoded state of a checkpoint: entry identity → row. */
+type StateImage = Map<string, StateRow>;
+
+/**
+ * A working folder mirrored into a {@linkcode RemoteStore}.
+ *
+ * @example
+ * ```ts ignore
+ * const mirror = await CheckpointMirror.open(store, Deno.makeTempDirSync());
+ * // runJob(..., { mirror }) publishes each checkpoint; then:
+ * await mirror.close();
+ * ```
+ */
+export class CheckpointMirror {
+  /** The store. */
+  readonly store: RemoteStore;
+  /** The local working folder (a checkpoint directory). */
+  readonly root: string;
+  readonly #fs = new DenoCheckpointFs();
+  readonly #uploaded: Set<string>;
+  #image: StateImage;
+  // Commits and collections run one at a time, in order.
+  #queue: Promise<unknown> = Promise.resolve();
+  #log: (line: string) => void = () => {};
+
+  private constructor(store: RemoteStore, root: string, uploaded: Set<string>, image: StateImage) {
+    this.store = store;
+    this.root = root;
+    this.#uploaded = uploaded;
+    this.#image = image;
+  }
+
+  /** Pulls the store's checkpoints and savepoints into `root`. */
+  static async open(store: RemoteStore, root: string): Promise<CheckpointMirror> {
+    const fs = new DenoCheckpointFs();
+    const entries = await store.list();
+    const uploaded = new Set(await store.segmentNames());
+    fs.mkdirp(`${root}/shared`);
+    let latest: LoadedManifest | undefined;
+    for (const e of entries) {
+      const dir = folderOf(root, e);
+      fs.mkdirp(dir);
+      const bytes = await store.manifest(e);
+      const manifest = parseManifest(decoder.decode(bytes), `${store.where} ${e.kind} ${e.id}`);
+      const segDir = manifest.segmentDir === "." ? dir : `${dir}/${manifest.segmentDir}`;
+      for (const name of Object.keys(manifest.segments)) {
+        const path = `${segDir}/${name}`;
+        // Missing in the store: restore names it (and `latest` falls back past it).
+        if (fs.size(path) !== undefined || !uploaded.has(name)) continue;
+        fs.writeFileAtomic(path, await store.segment(name));
+      }
+      fs.writeFileAtomic(`${dir}/${METADATA_FILE}`, bytes);
+      if (e.kind === "checkpoint") latest = { manifest, dir, segmentPath: (n) => `${segDir}/${n}` };
+    }
+    let image: StateImage = new Map();
+    try {
+      if (latest) image = decodeState(latest);
+    } catch {
+      // Undecodable: the first checkpoint then writes every entry again.
+    }
+    return new CheckpointMirror(store, root, uploaded, image);
+  }
+
+  /** Where problems of background work (garbage collection) are reported. */
+  set log(log: (line: string) => void) {
+    this.#log = log;
+  }
+
+  /**
+   * Commits the checkpoint or savepoint the storage just wrote at `path`.
+   * Rejects (and the checkpoint is declined) when the store cannot take it.
+   */
+  publish(storage: CheckpointStorage, path: string): Promise<void> {
+    return this.#enqueue(async () => {
+      const loaded = loadManifest(this.#fs, path, false);
+      const { manifest } = loaded;
+      const segments = new Map<string, Uint8Array>();
+      for (const name of Object.keys(manifest.segments)) {
+        if (this.#uploaded.has(name)) continue;
+        const bytes = storage.fs.readFile(loaded.segmentPath(name));
+        if (!bytes) throw new CheckpointError(`segment ${name} of ${path} is missing`);
+        segments.set(name, bytes);
+      }
+      const checkpoint = manifest.kind === "checkpoint";
+      const image = checkpoint ? decodeState(loaded) : this.#image;
+      const rows = checkpoint ? changedRows(this.#image, image) : [];
+      await this.store.commit({
+        id: manifest.checkpointId,
+        kind: manifest.kind === "savepoint" ? "savepoint" : "checkpoint",
+        ...(checkpoint ? {} : { name: path.slice(path.lastIndexOf("/") + 1) }),
+        manifest: storage.fs.readFile(`${loaded.dir}/${METADATA_FILE}`)!,
+        segments,
+        rows,
+      });
+      for (const name of segments.keys()) this.#uploaded.add(name);
+      this.#image = image;
+    });
+  }
+
+  /** Replaces a savepoint's manifest in the store (in the background). */
+  savepointRewritten(dir: string, manifest: Uint8Array): void {
+    const name = dir.slice(dir.lastIndexOf("/") + 1);
+    this.#background(
+      `updating savepoint ${name}`,
+      () => this.store.replaceSavepointManifest(name, manifest),
+    );
+  }
+
+  /**
+   * Drops from the store what the local folder no longer holds: checkpoints
+   * retention removed and segments none of the rest (nor `live`) needs.
+   */
+  collect(storage: CheckpointStorage, live: ReadonlySet<string> = new Set()): void {
+    this.#background("collecting old checkpoints", async () => {
+      const ids = storage.completedIds();
+      const keep = new Set(live);
+      const loaded = [
+        ...ids.map((id) => storage.loadCheckpoint(id)),
+        ...storage.savepoints().map((s) => storage.load(s.dir)),
+      ];
+      for (const l of loaded) for (const s of Object.keys(l.manifest.segments)) keep.add(s);
+      await this.store.collect(ids, keep);
+      for (const s of [...this.#uploaded]) if (!keep.has(s)) this.#uploaded.delete(s);
+    });
+  }
+
+  /** Waits for background work, then closes the connection. */
+  async close(): Promise<void> {
+    await this.#queue.catch(() => {});
+    await this.store.close();
+  }
+
+  #enqueue<T>(f: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(f, f);
+    this.#queue = run.catch(() => {});
+    return run;
+  }
+
+  #background(what: string, f: () => Promise<void>): void {
+    this.#enqueue(f).catch((e) =>
+      this.#log(`${what} failed (retried after the next checkpoint): ${e}`)
+    );
+  }
+}
+
+function folderOf(root: string, e: RemoteEntry): string {
+  return e.kind === "savepoint" ? `${root}/savepoints/${e.name}` : `${root}/chk-${e.id}`;
+}
+
+function json(v: unknown): string {
+  return JSON.stringify(toJsonValue(v)) ?? "null";
+}
+
+/** Every keyed state entry of a checkpoint, decoded. */
+function decodeState(loaded: LoadedManifest): StateImage {
+  const fs = new DenoCheckpointFs();
+  const image: StateImage = new Map();
+  for (const [uid, op] of Object.entries(loaded.manifest.operators)) {
+    const names = new Set<string>();
+    for (const s of op.subtasks) for (const m of s.keyed?.states ?? []) names.add(m.name);
+    for (const state of names) {
+      for (const e of dumpState(loaded, fs, openState(loaded, uid, state))) {
+        const row: StateRow = {
+          operator: uid,
+          state,
+          keyGroup: e.keyGroup,
+          key: json(e.key),
+          namespace: e.namespace === undefined ? null : json(e.namespace),
+          userKey: e.userKey === undefined ? null : json(e.userKey),
+          value: json(e.value),
+        };
+        image.set(
+          `${uid}\u0000${state}\u0000${row.key}\u0000${row.namespace}\u0000${row.userKey}`,
+          row,
+        );
+      }
+    }
+  }
+  return image;
+}
+
+/** Rows for entries new or changed in `next`, and tombstones for those gone. */
+function changedRows(prev: StateImage, next: StateImage): StateRow[] {
+  const rows: StateRow[] = [];
+  for (const [id, row] of next) if (prev.get(id)?.value !== row.value) rows.push(row);
+  for (const [id, row] of prev) if (!next.has(id)) rows.push({ ...row, value: null });
+  return rows;
+}
