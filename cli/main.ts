@@ -31,6 +31,7 @@ import type { CliIo, Command } from "./command.ts";
 import { checkpointsGc, checkpointsInspect, checkpointsList } from "./commands/checkpoints.ts";
 import { savepoint } from "./commands/savepoint.ts";
 import { stateDump, stateGet } from "./commands/state.ts";
+import { withDatabaseSnapshots } from "./database_snapshots.ts";
 
 export type { CliIo, Command } from "./command.ts";
 
@@ -138,7 +139,11 @@ export async function runCli(args: string[], io: CliIo): Promise<number> {
     return 2;
   }
   try {
-    return await found.command.run(found.rest, io);
+    return await withDatabaseSnapshots(
+      found.command.name,
+      found.rest,
+      (rest) => found.command.run(rest, io),
+    );
   } catch (e) {
     if (e instanceof UsageError) {
       io.err(`weir ${e.command}: ${e.message} (see weir ${e.command} --help)`);

@@ -599,23 +599,37 @@ export class StreamEnvironment implements GraphBuilder {
     }
   }
 
-  // Checkpoints in a database: pull them into the working folder, run, close the connection.
+  // Checkpoints in a database: pull them into the working folder, then run.
   async #executeWithDatabase(name: string): Promise<JobResult> {
-    const spec = this.#config.checkpointStorage!;
-    const dir = this.#config.checkpoint!.dir;
+    await this.openCheckpointStorage(name);
+    return await this.executeAsync(name).done;
+  }
+
+  /**
+   * With checkpoints in a database (`checkpoint.storage`), connects and reads
+   * its checkpoints of job `name` (or of the URL's `job` parameter), so that
+   * `executeAsync` can restore from them. `execute()` does this itself. The
+   * connection closes when the job ends.
+   */
+  async openCheckpointStorage(name = "weir job"): Promise<void> {
+    const spec = this.#config.checkpointStorage;
+    if (!spec) throw new ConfigError("This environment keeps no checkpoints in a database");
+    if (this.#mirror) return;
     const store = await openRemoteStore(spec, name);
     try {
-      this.#mirror = await CheckpointMirror.open(store, dir);
+      this.#mirror = await CheckpointMirror.open(store, this.#config.checkpoint!.dir);
     } catch (e) {
       await store.close().catch(() => {});
       throw e;
     }
-    try {
-      return await this.executeAsync(name).done;
-    } finally {
-      await this.#mirror.close();
-      // A working folder this environment made holds only copies of what the database has.
-      if (this.#config.checkpointDirIsTemporary) Deno.removeSync(dir, { recursive: true });
+  }
+
+  // The job ended: let the database's background work finish, then close it.
+  async #closeCheckpointStorage(): Promise<void> {
+    await this.#mirror!.close();
+    // A working folder this environment made holds only copies of what the database has.
+    if (this.#config.checkpointDirIsTemporary) {
+      Deno.removeSync(this.#config.checkpoint!.dir, { recursive: true });
     }
   }
 
@@ -635,7 +649,7 @@ export class StreamEnvironment implements GraphBuilder {
     }
     if (c.checkpointStorage && !this.#mirror) {
       throw new ConfigError(
-        "With checkpoints in a database (checkpoint.storage), start the job with execute()",
+        "With checkpoints in a database (checkpoint.storage), start the job with execute() or call openCheckpointStorage() first",
       );
     }
     this.#executed = true;
@@ -652,6 +666,9 @@ export class StreamEnvironment implements GraphBuilder {
       repeatedFailureLimit: c.repeatedFailureLimit,
       log: c.log,
     });
-    return c.admin ? withAdmin(client, c.admin) : client;
+    const result = c.admin ? withAdmin(client, c.admin) : client;
+    if (!this.#mirror) return result;
+    const done = result.done.finally(() => this.#closeCheckpointStorage());
+    return Object.create(result, { done: { value: done } });
   }
 }

@@ -248,13 +248,19 @@ export function parseJobFlags(
   }
   const storage = v["checkpoint-storage"] as string | undefined;
   if (storage !== undefined) {
-    if (dir !== undefined) {
-      throw new ConfigError("Give --checkpoint-dir or --checkpoint-storage, not both");
-    }
     const where = parseCheckpointStorage(storage);
-    if (where.kind === "file") flags.checkpointDir = where.dir;
-    else flags.checkpointStorage = storage;
-    dir = storage;
+    if (where.kind === "file") {
+      if (dir !== undefined) {
+        throw new ConfigError(
+          "Give --checkpoint-dir DIR or --checkpoint-storage file:DIR, not both",
+        );
+      }
+      flags.checkpointDir = where.dir;
+    } else {
+      // With a database, --checkpoint-dir (optional) names the local working copy.
+      flags.checkpointStorage = storage;
+    }
+    dir ??= storage;
   }
   const interval = positiveInt(
     "checkpoint-interval",

@@ -68,6 +68,17 @@ export class CheckpointMirror {
     const entries = await store.list();
     const uploaded = new Set(await store.segmentNames());
     fs.mkdirp(`${root}/shared`);
+    // Invariant: the working copy holds only what the store committed. A checkpoint
+    // a killed process wrote locally but never committed must not be restored.
+    const committed = new Set(entries.map((e) => folderOf(root, e)));
+    for (const name of fs.list(root)) {
+      if (/^chk-\d+$/.test(name) && !committed.has(`${root}/${name}`)) {
+        fs.removeTree(`${root}/${name}`);
+      }
+    }
+    for (const name of fs.list(`${root}/savepoints`)) {
+      if (!committed.has(`${root}/savepoints/${name}`)) fs.removeTree(`${root}/savepoints/${name}`);
+    }
     let latest: LoadedManifest | undefined;
     for (const e of entries) {
       const dir = folderOf(root, e);

@@ -206,14 +206,19 @@ export class PostgresStore implements RemoteStore {
           return;
         }
         // A row superseded by a newer one that the oldest kept checkpoint already sees
-        // is seen by no kept checkpoint.
+        // is seen by no kept checkpoint (a hash join: no per-row subquery).
         const oldest = Math.min(...keepIds);
-        await tx`DELETE FROM weir_state_entries e WHERE e.job_id = ${job}
-          AND e.checkpoint_id < ${oldest} AND EXISTS (
-            SELECT 1 FROM weir_state_entries n WHERE n.job_id = e.job_id
-              AND n.operator_uid = e.operator_uid AND n.state_name = e.state_name
-              AND n.entry = e.entry AND n.checkpoint_id > e.checkpoint_id
-              AND n.checkpoint_id <= ${oldest})`;
+        await tx`DELETE FROM weir_state_entries e USING (
+            SELECT operator_uid, state_name, entry, max(checkpoint_id) AS newest
+            FROM weir_state_entries WHERE job_id = ${job} AND checkpoint_id <= ${oldest}
+            GROUP BY operator_uid, state_name, entry) n
+          WHERE e.job_id = ${job} AND e.operator_uid = n.operator_uid
+            AND e.state_name = n.state_name AND e.entry = n.entry
+            AND e.checkpoint_id < n.newest`;
+        // What remains at or below the oldest kept checkpoint is each entry's only row
+        // there: a tombstone among them hides nothing any more.
+        await tx`DELETE FROM weir_state_entries WHERE job_id = ${job}
+          AND checkpoint_id <= ${oldest} AND tombstone`;
       });
     } catch (e) {
       throw this.#error("collect old checkpoints in", e);
