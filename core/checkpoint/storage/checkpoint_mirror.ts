@@ -30,8 +30,19 @@ import type { RemoteEntry, RemoteStore, StateRow } from "./remote_store.ts";
 
 const decoder = new TextDecoder();
 
-/** Decoded state of a checkpoint: entry identity → row. */
-type StateImage = Map<string, StateRow>;
+/**
+ * What the last committed checkpoint's rows said, compactly: entry identity
+ * (operator, state, key, namespace, map key) → a hash of its value's JSON.
+ */
+type StateImage = Map<string, number>;
+
+/** A decoded checkpoint: the image and the rows it consists of. */
+interface DecodedState {
+  readonly image: StateImage;
+  readonly rows: Map<string, StateRow>;
+}
+
+const SEP = "\u0000";
 
 /**
  * A working folder mirrored into a {@linkcode RemoteStore}.
@@ -97,7 +108,7 @@ export class CheckpointMirror {
     }
     let image: StateImage = new Map();
     try {
-      if (latest) image = decodeState(latest);
+      if (latest) image = decodeState(latest).image;
     } catch {
       // Undecodable: the first checkpoint then writes every entry again.
     }
@@ -125,8 +136,9 @@ export class CheckpointMirror {
         segments.set(name, bytes);
       }
       const checkpoint = manifest.kind === "checkpoint";
-      const image = checkpoint ? decodeState(loaded) : this.#image;
-      const rows = checkpoint ? changedRows(this.#image, image) : [];
+      const decoded = checkpoint ? decodeState(loaded) : undefined;
+      const image = decoded?.image ?? this.#image;
+      const rows = decoded ? changedRows(this.#image, decoded) : [];
       await this.store.commit({
         id: manifest.checkpointId,
         kind: manifest.kind === "savepoint" ? "savepoint" : "checkpoint",
@@ -195,9 +207,10 @@ function json(v: unknown): string {
 }
 
 /** Every keyed state entry of a checkpoint, decoded. */
-function decodeState(loaded: LoadedManifest): StateImage {
+function decodeState(loaded: LoadedManifest): DecodedState {
   const fs = new DenoCheckpointFs();
   const image: StateImage = new Map();
+  const rows = new Map<string, StateRow>();
   for (const [uid, op] of Object.entries(loaded.manifest.operators)) {
     const names = new Set<string>();
     for (const s of op.subtasks) for (const m of s.keyed?.states ?? []) names.add(m.name);
@@ -212,20 +225,42 @@ function decodeState(loaded: LoadedManifest): StateImage {
           userKey: e.userKey === undefined ? null : json(e.userKey),
           value: json(e.value),
         };
-        image.set(
-          `${uid}\u0000${state}\u0000${row.key}\u0000${row.namespace}\u0000${row.userKey}`,
-          row,
-        );
+        const id = [uid, state, row.key, row.namespace, row.userKey].join(SEP);
+        image.set(id, hash(row.value!));
+        rows.set(id, row);
       }
     }
   }
-  return image;
+  return { image, rows };
+}
+
+/** FNV-1a of a string's UTF-16 units, twice with different seeds (53 bits). */
+function hash(text: string): number {
+  let a = 0x811c9dc5, b = 0x01000193;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    a = Math.imul(a ^ c, 0x01000193);
+    b = Math.imul(b ^ c, 0x5bd1e995);
+  }
+  return (a >>> 0) * 0x200000 + ((b >>> 0) & 0x1fffff);
 }
 
 /** Rows for entries new or changed in `next`, and tombstones for those gone. */
-function changedRows(prev: StateImage, next: StateImage): StateRow[] {
+function changedRows(prev: StateImage, next: DecodedState): StateRow[] {
   const rows: StateRow[] = [];
-  for (const [id, row] of next) if (prev.get(id)?.value !== row.value) rows.push(row);
-  for (const [id, row] of prev) if (!next.has(id)) rows.push({ ...row, value: null });
+  for (const [id, row] of next.rows) if (prev.get(id) !== next.image.get(id)) rows.push(row);
+  for (const id of prev.keys()) {
+    if (next.image.has(id)) continue;
+    const [operator, state, key, namespace, userKey] = id.split(SEP);
+    rows.push({
+      operator: operator!,
+      state: state!,
+      keyGroup: 0,
+      key: key!,
+      namespace: namespace === "null" || namespace === "" ? null : namespace!,
+      userKey: userKey === "null" || userKey === "" ? null : userKey!,
+      value: null,
+    });
+  }
   return rows;
 }

@@ -90,7 +90,14 @@ export class PostgresStore implements RemoteStore {
       onnotice: () => {},
       connect_timeout: 5,
       // A dead server fails the statement instead of hanging the checkpoint.
-      connection: { application_name: "weir", statement_timeout: 60_000 },
+      // A lock held by a killed writer's transaction fails the checkpoint (it is retried)
+      // rather than waiting for the server to notice.
+      connection: {
+        application_name: "weir",
+        statement_timeout: 60_000,
+        lock_timeout: 10_000,
+        idle_in_transaction_session_timeout: 30_000,
+      },
     });
     const store = new PostgresStore(sql, jobId, where);
     try {
