@@ -21,7 +21,6 @@ import { HeapStateBackend } from "../core/state/heap/heap_backend.ts";
 import { LsmStateBackend } from "../core/state/lsm/lsm_backend.ts";
 import { CollectSink } from "../core/connectors/collect_sink.ts";
 import { QueueSource } from "./_helpers/queue_source.ts";
-import { until } from "./_helpers/checkpoint_jobs.ts";
 import { startPostgres, startRedis } from "./_helpers/db_servers.ts";
 import { type DatabaseKind, psql, redisCli } from "./_helpers/database_state.ts";
 
