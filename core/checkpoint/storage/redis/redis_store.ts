@@ -24,6 +24,8 @@ import {
 
 type Client = ReturnType<typeof createClient>;
 
+const FIELD_BATCH = 10_000;
+
 /**
  * A {@linkcode RemoteStore} on Redis. The URL's `job` parameter names the job;
  * `redis:` alone takes the server from `REDIS_URL`.
@@ -148,9 +150,15 @@ export class RedisStore implements RemoteStore {
         if (r.value === null) s.del.push(field);
         else s.set.push(field, r.value);
       }
+      // Bounded commands: a big state's fields go in batches (one command must fit the
+      // server's query buffer), still inside the one MULTI.
       for (const [key, s] of byState) {
-        if (s.set.length > 0) m.hSet(key, s.set);
-        if (s.del.length > 0) m.hDel(key, s.del);
+        for (let i = 0; i < s.set.length; i += 2 * FIELD_BATCH) {
+          m.hSet(key, s.set.slice(i, i + 2 * FIELD_BATCH));
+        }
+        for (let i = 0; i < s.del.length; i += FIELD_BATCH) {
+          m.hDel(key, s.del.slice(i, i + FIELD_BATCH));
+        }
       }
       m.set(this.#manifestKey(c), bytes(c.manifest));
       if (c.kind === "savepoint") m.hSet(`${p}savepoints`, c.name!, String(c.id));
