@@ -20,6 +20,7 @@ import {
   checkpointsInDatabase,
   type DatabaseKind,
   psql,
+  redisCli,
   stateInDatabase,
 } from "./_helpers/database_state.ts";
 
@@ -48,7 +49,8 @@ function stage(
   url: string,
   parallelism: number,
   backend: "heap" | "lsm",
-  extra: { restore?: string; tolerableFailures?: number; intervalMs?: number } = {},
+  extra: { restore?: string; tolerableFailures?: number; intervalMs?: number; retained?: number } =
+    {},
 ): Stage {
   const src = new QueueSource<string>("words");
   const out = new CollectSink<string>();
@@ -60,6 +62,7 @@ function stage(
       dir: "",
       storage: url,
       ...(extra.intervalMs !== undefined ? { intervalMs: extra.intervalMs } : {}),
+      ...(extra.retained !== undefined ? { retained: extra.retained } : {}),
       ...(extra.tolerableFailures !== undefined
         ? { tolerableFailures: extra.tolerableFailures }
         : {}),
@@ -215,6 +218,65 @@ for (const kind of ["postgres", "redis"] as DatabaseKind[]) {
       );
       s.src.end();
       await client.done;
+    });
+  });
+
+  Deno.test(`${kind} checkpoint storage: retention keeps the newest checkpoints and the segments they need; an older retained one restores`, async () => {
+    await withServer(kind, async (server) => {
+      const url = `${server.url}?job=retain`;
+      const s = stage(url, 2, "lsm", { retained: 2 });
+      await s.env.openCheckpointStorage("retain");
+      const client = s.env.executeAsync("retain");
+      const ids: number[] = [];
+      const batches = [words(40, 11), words(40, 12), words(40, 13), words(40, 14)];
+      let sent = 0;
+      for (const b of batches) {
+        s.src.push(...b);
+        sent += b.length;
+        await until(() => s.out.values.length === sent, "records counted");
+        ids.push((await client.triggerCheckpoint()).manifest.checkpointId);
+      }
+      const newest = ids.slice(-2);
+      await until(
+        () => checkpointsInDatabase(kind, server.url, "retain").join() === newest.join(),
+        "old checkpoints collected",
+      );
+      // The database's segments are exactly those the kept checkpoints name.
+      const needed = new Set<string>();
+      let stored: string[];
+      if (kind === "postgres") {
+        for (
+          const [seg] of psql(
+            server.url,
+            `SELECT jsonb_object_keys(convert_from(manifest, 'UTF8')::jsonb -> 'segments')
+             FROM weir_checkpoints WHERE job_id = 'retain'`,
+          )
+        ) needed.add(seg!);
+        stored = psql(server.url, `SELECT name FROM weir_segments WHERE job_id = 'retain'`)
+          .map((r) => r[0]!);
+      } else {
+        for (const id of newest) {
+          const m = redisCli(server.url, "GET", `weir:retain:manifest:${id}`).join("\n");
+          for (const seg of Object.keys(JSON.parse(m).segments)) needed.add(seg);
+        }
+        stored = redisCli(server.url, "SMEMBERS", "weir:retain:segments");
+      }
+      assert.deepEqual(new Set(stored), needed);
+      // More input, then the final checkpoint: the last manual one is now the older kept one.
+      s.src.push(...words(40, 15));
+      await until(() => s.out.values.length === sent + 40, "records counted");
+      s.src.end();
+      await client.done;
+      // It restores: its counts, not the newest's.
+      const r = stage(url, 1, "heap", { restore: String(ids.at(-1)) });
+      await r.env.openCheckpointStorage("retain");
+      const rc = r.env.executeAsync("retain");
+      r.src.push("w0");
+      await until(() => r.out.values.length === 1, "a record counted");
+      r.src.end();
+      await rc.done;
+      const before = counts(batches.flat()).get("w0") ?? 0;
+      assert.deepEqual(r.out.values, [`w0\t${before + 1}`]);
     });
   });
 
