@@ -55,6 +55,8 @@ export interface CheckpointConfig {
   readonly retained: number;
   /** Keep checkpoints when the job is cancelled. */
   readonly retainOnCancellation: boolean;
+  /** The database checkpoints go to (`postgres://host:port/db`, no credentials), if any. */
+  readonly database?: string;
 }
 
 /** One operator subtask's part of a task snapshot. */

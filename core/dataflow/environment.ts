@@ -37,6 +37,7 @@ import {
 } from "./flags.ts";
 import { CheckpointMirror } from "../checkpoint/storage/checkpoint_mirror.ts";
 import { openRemoteStore } from "../checkpoint/storage/open_remote_store.ts";
+import { redactUrl } from "../checkpoint/storage/remote_store.ts";
 import { jobClientRuntime } from "../admin/runtime.ts";
 import { type AdminServer, checkAdminExposure, serveAdmin } from "../admin/server.ts";
 
@@ -265,6 +266,7 @@ function resolveCheckpoint(o: CheckpointingOptions | undefined): CheckpointConfi
     tolerableFailures: count("tolerableFailures", o.tolerableFailures, 0, 0),
     retained: count("retained", o.retained, 1, 1),
     retainOnCancellation: o.retainOnCancellation ?? false,
+    ...(o.storage !== undefined ? { database: redactUrl(o.storage) } : {}),
   };
 }
 

@@ -45,3 +45,20 @@ Deno.test("the URL's job parameter names the job", () => {
   assert.equal(jobOf("postgres://h/db?job=word-count"), "word-count");
   assert.equal(jobOf("redis://h:1"), undefined);
 });
+
+Deno.test("a job's checkpoint config names its database without the password", async () => {
+  const { StreamEnvironment } = await import("../../dataflow/environment.ts");
+  const env = StreamEnvironment.create({
+    checkpoint: { dir: "", storage: "postgres://weir:s3cret@db:5432/weir?job=wc" },
+  });
+  const config = env.config.checkpoint!;
+  try {
+    assert.equal(config.database, "postgres://weir@db:5432/weir");
+    assert.ok(!JSON.stringify(config).includes("s3cret"));
+    // executeAsync needs the database read first.
+    env.fromElements(1).map((n: number) => n);
+    assert.throws(() => env.executeAsync("wc"), /openCheckpointStorage/);
+  } finally {
+    Deno.removeSync(config.dir, { recursive: true });
+  }
+});
