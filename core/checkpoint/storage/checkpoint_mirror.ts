@@ -48,10 +48,27 @@ const SEP = "\u0000";
  * A working folder mirrored into a {@linkcode RemoteStore}.
  *
  * @example
- * ```ts ignore
- * const mirror = await CheckpointMirror.open(store, Deno.makeTempDirSync());
- * // runJob(..., { mirror }) publishes each checkpoint; then:
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { CheckpointMirror } from "./checkpoint_mirror.ts";
+ * import type { RemoteStore } from "./remote_store.ts";
+ * // A store without checkpoints: the working copy starts empty.
+ * const empty: RemoteStore = {
+ *   where: "nowhere",
+ *   list: () => Promise.resolve([]),
+ *   manifest: () => Promise.reject(new Error("none")),
+ *   segmentNames: () => Promise.resolve([]),
+ *   segment: () => Promise.reject(new Error("none")),
+ *   commit: () => Promise.resolve(),
+ *   replaceSavepointManifest: () => Promise.resolve(),
+ *   collect: () => Promise.resolve(),
+ *   close: () => Promise.resolve(),
+ * };
+ * const dir = Deno.makeTempDirSync();
+ * const mirror = await CheckpointMirror.open(empty, dir);
+ * assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["shared"]);
  * await mirror.close();
+ * Deno.removeSync(dir, { recursive: true });
  * ```
  */
 export class CheckpointMirror {

@@ -12,9 +12,13 @@ import type { RemoteStore } from "./remote_store.ts";
  * `job` parameter names.
  *
  * @example
- * ```ts ignore
- * const store = await openRemoteStore({ kind: "redis", url: "redis://127.0.0.1:6379" }, "wc");
- * await store.close();
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { openRemoteStore } from "./open_remote_store.ts";
+ * await assert.rejects(
+ *   openRemoteStore({ kind: "redis", url: "redis://127.0.0.1:1?job=wc" }, "word count"),
+ *   /Redis at redis:\/\/127\.0\.0\.1:1 \(job "wc"\)/,
+ * );
  * ```
  */
 export async function openRemoteStore(

@@ -63,10 +63,14 @@ const SCHEMA = [
  * `PGUSER`, ….
  *
  * @example
- * ```ts ignore
- * const store = await PostgresStore.open("postgres://weir@127.0.0.1:5432/weir", "word-count");
- * console.log((await store.list()).map((e) => e.id));
- * await store.close();
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { PostgresStore } from "./postgres_store.ts";
+ * // No server on port 1: a clear error naming it, without the password.
+ * await assert.rejects(
+ *   PostgresStore.open("postgres://weir:s3cret@127.0.0.1:1/weir", "word-count"),
+ *   (e: Error) => e.message.includes("127.0.0.1:1") && !e.message.includes("s3cret"),
+ * );
  * ```
  */
 export class PostgresStore implements RemoteStore {

@@ -31,10 +31,14 @@ const FIELD_BATCH = 10_000;
  * `redis:` alone takes the server from `REDIS_URL`.
  *
  * @example
- * ```ts ignore
- * const store = await RedisStore.open("redis://127.0.0.1:6379", "word-count");
- * console.log((await store.list()).map((e) => e.id));
- * await store.close();
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { RedisStore } from "./redis_store.ts";
+ * // No server on port 1: a clear error naming it, without the password.
+ * await assert.rejects(
+ *   RedisStore.open("redis://default:s3cret@127.0.0.1:1", "word-count"),
+ *   (e: Error) => e.message.includes("127.0.0.1:1") && !e.message.includes("s3cret"),
+ * );
  * ```
  */
 export class RedisStore implements RemoteStore {
