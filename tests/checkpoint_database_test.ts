@@ -292,3 +292,51 @@ for (const kind of ["postgres", "redis"] as DatabaseKind[]) {
     });
   });
 }
+
+for (const kind of ["postgres", "redis"] as DatabaseKind[]) {
+  Deno.test(
+    `${kind} checkpoint storage: credentials from the environment (${
+      kind === "postgres" ? "PGPASSWORD" : "REDIS_URL"
+    }), never printed`,
+    async () => {
+      await withServer(kind, async (server) => {
+        const dir = Deno.makeTempDirSync({ prefix: "weir-dbenv-" });
+        try {
+          Deno.writeTextFileSync(`${dir}/in.txt`, "a b a\nc a\n");
+          const storage = kind === "postgres"
+            ? `postgres://weir@127.0.0.1:${server.port}/postgres?job=env`
+            : "redis:";
+          const env = kind === "postgres"
+            ? { PGPASSWORD: server.password }
+            : { REDIS_URL: `${server.url}?job=env` };
+          const out = await new Deno.Command(Deno.execPath(), {
+            args: [
+              "run",
+              "-A",
+              "examples/word_count.ts",
+              "--input",
+              `${dir}/in.txt`,
+              "--output",
+              `${dir}/out`,
+              "--checkpoint-storage",
+              storage,
+            ],
+            env: { ...env, NO_COLOR: "1" },
+            stdout: "piped",
+            stderr: "piped",
+          }).output();
+          const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+          assert.equal(out.code, 0, text);
+          assert.ok(!text.includes(server.password));
+          // The job is named by the URL's job parameter (REDIS_URL's for `redis:`).
+          assert.deepEqual(
+            new Map([...stateInDatabase(kind, server.url, "env", "count", "count")].sort()),
+            new Map([['"a"', 3], ['"b"', 1], ['"c"', 1]]),
+          );
+        } finally {
+          Deno.removeSync(dir, { recursive: true });
+        }
+      });
+    },
+  );
+}
