@@ -1,8 +1,8 @@
 /**
  * Checkpoints in PostgreSQL and Redis, in process: restore and rescaling
  * 2 → 1 → 3 from savepoints kept in the database, the database restarted
- * mid-run (checkpoints are declined meanwhile, the job carries on), an
- * incomplete checkpoint invisible in the view, credentials never printed,
+ * mid-run (checkpoints are declined meanwhile, the job carries on), a
+ * declined checkpoint invisible in the view, retention, credentials never printed,
  * a clear error naming the server when it is gone at restore, and the CLI
  * reading the database.
  */
@@ -192,7 +192,7 @@ for (const kind of ["postgres", "redis"] as DatabaseKind[]) {
     });
   });
 
-  Deno.test(`${kind} checkpoint storage: a checkpoint declined after one subtask wrote its part is invisible`, async () => {
+  Deno.test(`${kind} checkpoint storage: a declined checkpoint is invisible in the database and its view`, async () => {
     await withServer(kind, async (server) => {
       const url = `${server.url}?job=declined`;
       const s = stage(url, 2, "heap", { tolerableFailures: 10 });
@@ -203,8 +203,8 @@ for (const kind of ["postgres", "redis"] as DatabaseKind[]) {
       const first = await client.triggerCheckpoint();
       s.src.push(...words(50, 8));
       await until(() => s.out.values.length === 100, "records counted");
-      // The next checkpoint's parts are written (its segments in the working copy), then
-      // one subtask declines it before the coordinator completes it.
+      // A subtask declines the next checkpoint before the coordinator completes it. (Kills
+      // in the middle of a checkpoint's writes are in checkpoint_database_crash_test.ts.)
       const pending = client.triggerCheckpoint();
       client.job.coordinator!.decline(first.manifest.checkpointId + 1, "test: subtask 1 declines");
       await assert.rejects(pending);
