@@ -10,7 +10,13 @@
  * 3. Restore time per state size: from starting a job that restores the last
  *    checkpoint until its keyed operator has read a restored value.
  *
- * deno run -A bench/checkpoint.ts [--quick] [--full] [--runs R] [--backend lsm|heap] [--only throughput|sizes]
+ * 4. Checkpoint storages side by side (file, PostgreSQL, Redis; private servers
+ *    started here): checkpoint duration and segment bytes for 1M keys with 1%,
+ *    10% and 100% of the keys changed, restore time for 1M and 10M keys, and
+ *    keyed counting throughput with a checkpoint every 1 s vs none.
+ *
+ * deno run -A bench/checkpoint.ts [--quick] [--full] [--runs R] [--backend lsm|heap]
+ *   [--only throughput|sizes|storages] [--storages file,postgres,redis]
  *
  * @module
  */
@@ -40,6 +46,7 @@ const { values } = parseArgs({
     runs: { type: "string" },
     backend: { type: "string" },
     only: { type: "string" },
+    storages: { type: "string" },
   },
 });
 const quick = values.quick ?? false;
@@ -117,18 +124,22 @@ const countSource: Source<string> = {
 async function keyedCount(
   backend: () => StateBackend,
   checkpointed: boolean,
+  storage?: string,
 ): Promise<{ rate: number; toEnd: number; tailMs: number; checkpoints: number }> {
   const dir = `${tmpRoot}/count-${crypto.randomUUID()}`;
   const env = StreamEnvironment.create({
     stateBackend: backend(),
     log: noLog,
-    ...(checkpointed ? { checkpoint: { dir, intervalMs: 1000 } } : {}),
+    ...(checkpointed
+      ? { checkpoint: { dir, intervalMs: 1000, ...(storage ? { storage } : {}) } }
+      : {}),
   });
   let n = 0;
   env.addSource(countSource).uid("words")
     .keyBy((w) => w, Serializers.string)
     .process(new Count()).uid("count")
     .addSink({ invoke: () => void n++ }, { uid: "sink" });
+  if (checkpointed && storage) await env.openCheckpointStorage("keyed count");
   const t = performance.now();
   countDeadline = t + COUNT_SECONDS * 1000;
   const client = env.executeAsync("keyed count");
@@ -274,17 +285,31 @@ class Store implements KeyedProcessFunction<number, Update, never> {
   }
 }
 
-function startStateJob(backend: () => StateBackend, dir: string, restore?: string): JobClient {
+function stateJob(
+  backend: () => StateBackend,
+  dir: string,
+  restore?: string,
+  storage?: string,
+): StreamEnvironment {
   const env = StreamEnvironment.create({
     stateBackend: backend(),
     log: noLog,
-    checkpoint: { dir, retainOnCancellation: true, timeoutMs: 3_600_000 },
+    checkpoint: {
+      dir,
+      retainOnCancellation: true,
+      timeoutMs: 3_600_000,
+      ...(storage ? { storage } : {}),
+    },
     ...(restore ? { restore } : {}),
   });
   env.addSource(stateSource).uid("updates")
     .keyBy((u) => u.k, Serializers.f64)
     .process(new Store()).uid("store");
-  return env.executeAsync("state size");
+  return env;
+}
+
+function startStateJob(backend: () => StateBackend, dir: string, restore?: string): JobClient {
+  return stateJob(backend, dir, restore).executeAsync("state size");
 }
 
 /** Queues `keys`, waits until the keyed operator processed them all. */
@@ -406,8 +431,13 @@ console.log(`load average at start: ${load.split(" ").slice(0, 3).join(" ")}`);
 console.log();
 
 const only = values.only;
-if (only !== undefined && only !== "throughput" && only !== "sizes") {
-  throw new Error(`--only takes "throughput" or "sizes", got "${only}"`);
+if (only !== undefined && only !== "throughput" && only !== "sizes" && only !== "storages") {
+  throw new Error(`--only takes "throughput", "sizes" or "storages", got "${only}"`);
+}
+if (only === "storages") {
+  await storagesSection();
+  await Deno.remove(tmpRoot, { recursive: true });
+  Deno.exit(0);
 }
 if (only !== "sizes") {
   console.log(
@@ -590,5 +620,138 @@ console.log(table(
   ]),
 ));
 if (!full) console.log("1 GB sizes not run (pass --full).");
+console.log();
+await storagesSection();
 
 await Deno.remove(tmpRoot, { recursive: true });
+
+// ---------------------------------------------------------------------------
+// 4. Checkpoint storages: file vs PostgreSQL vs Redis
+
+async function storagesSection(): Promise<void> {
+  const { startPostgres, startRedis } = await import("../tests/_helpers/db_servers.ts");
+  const kinds = (values.storages ?? "file,postgres,redis").split(",");
+  const [backendName, backend] = BACKENDS[0]!;
+  const keys = quick ? 20_000 : 1_000_000;
+  const restoreSizes = quick ? [20_000, 50_000] : [1_000_000, 10_000_000];
+  const chkRows: string[][] = [];
+  const restoreRows: string[][] = [];
+  const tputRows: string[][] = [];
+  for (const kind of kinds) {
+    if (kind !== "file" && kind !== "postgres" && kind !== "redis") {
+      throw new Error(`--storages takes file, postgres and redis, got "${kind}"`);
+    }
+    const server = kind === "postgres"
+      ? await startPostgres()
+      : kind === "redis"
+      ? await startRedis()
+      : undefined;
+    const url = (job: string) => server ? `${server.url}?job=${job}` : undefined;
+    try {
+      // Checkpoint duration (wall time of triggerCheckpoint: includes the database commit).
+      const dir = `${tmpRoot}/storage-${kind}`;
+      resetPlan();
+      const env = stateJob(backend, dir, undefined, url("churn"));
+      if (server) await env.openCheckpointStorage("state size");
+      const client = env.executeAsync("state size");
+      const all = new Int32Array(keys);
+      for (let i = 0; i < keys; i++) all[i] = i;
+      await apply(all);
+      const timed = async (label: string) => {
+        const t = performance.now();
+        const c = await client.triggerCheckpoint();
+        chkRows.push([
+          kind,
+          backendName,
+          keys.toLocaleString("en"),
+          label,
+          ms(performance.now() - t),
+          mb(c.manifest.stats.checkpointedSize),
+        ]);
+      };
+      await timed("full (after build)");
+      for (const [label, frac] of [["1%", 0.01], ["10%", 0.1], ["100%", 1]] as const) {
+        await apply(churnKeys(keys, Math.max(1, Math.round(keys * frac)), chkRows.length * 7777));
+        await timed(`${label} of keys changed`);
+      }
+      client.cancel();
+      await client.done.catch(() => {});
+      // Restore time: from creating the job (database read included) to a restored value.
+      for (const n of restoreSizes) {
+        const rdir = `${tmpRoot}/restore-${kind}-${n}`;
+        resetPlan();
+        const build = stateJob(backend, rdir, undefined, url(`restore-${n}`));
+        if (server) await build.openCheckpointStorage("state size");
+        const b = build.executeAsync("state size");
+        const ks = new Int32Array(n);
+        for (let i = 0; i < n; i++) ks[i] = i;
+        await apply(ks);
+        const last = await b.triggerCheckpoint();
+        b.cancel();
+        await b.done.catch(() => {});
+        progress.probeAt = 0;
+        progress.probeOk = false;
+        const t = performance.now();
+        const renv = stateJob(
+          backend,
+          server ? "" : rdir,
+          server ? "latest" : last.path,
+          url(`restore-${n}`),
+        );
+        if (server) await renv.openCheckpointStorage("state size");
+        const c = renv.executeAsync("state size");
+        while (progress.probeAt === 0) await new Promise((res) => setTimeout(res, 1));
+        if (!progress.probeOk) throw new Error(`restored ${kind} state misses key 0`);
+        restoreRows.push([kind, backendName, n.toLocaleString("en"), ms(progress.probeAt - t)]);
+        c.cancel();
+        await c.done.catch(() => {});
+        await Deno.remove(rdir, { recursive: true }).catch(() => {});
+      }
+      // Throughput with a checkpoint every 1 s vs none.
+      for (const k of quick ? COUNT_KEYS.slice(0, 1) : COUNT_KEYS) {
+        countKeys = k;
+        const costs: number[] = [];
+        const rates: number[] = [];
+        for (let r = 0; r < (quick ? 1 : RUNS); r++) {
+          const off = await keyedCount(backend, false);
+          const on = await keyedCount(backend, true, url(`count-${crypto.randomUUID()}`));
+          rates.push(on.rate);
+          costs.push((1 - on.rate / off.rate) * 100);
+        }
+        tputRows.push([
+          kind,
+          backendName,
+          k.toLocaleString("en"),
+          rate(median(rates)),
+          `${median(costs).toFixed(1)}%`,
+          mark(median(costs) < 10),
+        ]);
+      }
+    } finally {
+      await server?.stop();
+    }
+  }
+  console.log(
+    `## Checkpoint storages: ${backendName} backend, ${
+      keys.toLocaleString("en")
+    } keys of ${VALUE_BYTES}-byte values; duration = wall time of triggerCheckpoint() (for a database: until it committed); bytes = segment bytes the checkpoint added (what a database receives besides the changed rows)`,
+  );
+  console.log(table(["storage", "backend", "keys", "checkpoint", "duration", "bytes"], chkRows));
+  console.log();
+  console.log(
+    "## Checkpoint storages: restore time (job creation, database read included, to the first restored value)",
+  );
+  console.log(table(["storage", "backend", "keys", "restore"], restoreRows));
+  console.log();
+  console.log(
+    `## Checkpoint storages: keyed counting with a checkpoint every 1 s (target: cost < 10%; every key changes between checkpoints when keys are few)`,
+  );
+  console.log(table(["storage", "backend", "keys", "records/s", "cost", "< 10%?"], tputRows));
+}
+
+function resetPlan(): void {
+  plan.queue = [];
+  plan.pos = 0;
+  plan.restored = false;
+  plan.version = 0;
+}

@@ -36,6 +36,7 @@ import { cancel, jobsList } from "./commands/jobs.ts";
 import { savepoint } from "./commands/savepoint.ts";
 import { stateDump, stateGet } from "./commands/state.ts";
 import { ui } from "./commands/ui.ts";
+import { withDatabaseSnapshots } from "./database_snapshots.ts";
 
 export type { CliIo, Command } from "./command.ts";
 
@@ -146,7 +147,11 @@ export async function runCli(args: string[], io: CliIo): Promise<number> {
     return 2;
   }
   try {
-    return await found.command.run(found.rest, io);
+    return await withDatabaseSnapshots(
+      found.command.name,
+      found.rest,
+      (rest) => found.command.run(rest, io),
+    );
   } catch (e) {
     if (e instanceof UsageError) {
       io.err(`weir ${e.command}: ${e.message} (see weir ${e.command} --help)`);

@@ -40,7 +40,13 @@ export function checkpointsRoutes(runtime: AdminRuntime, ops: Operations): Hono 
         delete_on_cancellation: !config.retainOnCancellation,
       },
       state_backend: "weir",
-      checkpoint_storage: "FileSystemCheckpointStorage",
+      checkpoint_storage: config.database === undefined
+        ? "FileSystemCheckpointStorage"
+        : config.database.startsWith("redis")
+        ? "RedisCheckpointStorage"
+        : "PostgresCheckpointStorage",
+      // weir's: where a database keeps the checkpoints (never with credentials).
+      ...(config.database === undefined ? {} : { database: config.database }),
       unaligned_checkpoints: false,
       checkpoints_after_tasks_finish: true,
       directory: config.dir,

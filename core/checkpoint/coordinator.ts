@@ -55,6 +55,8 @@ export interface CheckpointConfig {
   readonly retained: number;
   /** Keep checkpoints when the job is cancelled. */
   readonly retainOnCancellation: boolean;
+  /** The database checkpoints go to (`postgres://host:port/db`, no credentials), if any. */
+  readonly database?: string;
 }
 
 /** One operator subtask's part of a task snapshot. */
@@ -453,8 +455,20 @@ export class CheckpointCoordinator {
     } else {
       this.#storage.writeCheckpoint(manifest);
       path = this.#storage.paths.checkpoint(p.id);
-      this.#lastCompleted = manifest;
     }
+    const mirror = this.#storage.mirror;
+    if (mirror) {
+      // With a database as checkpoint storage the checkpoint completes when the
+      // database has committed it; otherwise it is declined, and its local copy goes.
+      try {
+        await mirror.publish(this.#storage, path);
+      } catch (e) {
+        this.#storage.fs.removeTree(path);
+        throw e;
+      }
+      if (!this.#pending.has(p.id)) return; // aborted meanwhile: restore recommits it
+    }
+    if (p.savepointName === undefined) this.#lastCompleted = manifest;
     this.#pending.delete(p.id);
     clearTimeout(p.timer);
     this.#lastEnd = performance.now();
@@ -498,6 +512,7 @@ export class CheckpointCoordinator {
     for (const q of this.#pending.values()) for (const s of q.written) live.add(s);
     try {
       this.#storage.collectGarbage(this.#config.retained, live);
+      this.#storage.mirror?.collect(this.#storage, live);
     } catch (e) {
       this.#log(
         `checkpoint garbage collection failed (will retry after the next checkpoint): ${e}`,

@@ -22,6 +22,7 @@ import {
   parseCheckpointDirName,
 } from "./paths.ts";
 import { planRetention } from "./retention.ts";
+import type { CheckpointMirror } from "./storage/checkpoint_mirror.ts";
 
 /** A manifest and the folder it was read from. */
 export interface LoadedManifest {
@@ -75,6 +76,12 @@ export class CheckpointStorage {
   readonly paths: CheckpointPaths;
   /** The file system. */
   readonly fs: CheckpointFs;
+  /**
+   * Set when checkpoints go to a database (`--checkpoint-storage postgres://…`):
+   * this directory is then the local working copy, and a checkpoint is complete
+   * once the mirror has committed it.
+   */
+  mirror: CheckpointMirror | undefined;
   readonly #runId = randomId();
   #seq = 0;
   #rootEntrySynced = false;
@@ -186,7 +193,9 @@ export class CheckpointStorage {
    */
   markSavepointCommitted(dir: string): Manifest {
     const manifest = withoutPendingTransactions(this.load(dir).manifest);
-    this.fs.writeFileAtomic(`${dir}/${METADATA_FILE}`, encoder.encode(formatManifest(manifest)));
+    const bytes = encoder.encode(formatManifest(manifest));
+    this.fs.writeFileAtomic(`${dir}/${METADATA_FILE}`, bytes);
+    this.mirror?.savepointRewritten(dir, bytes);
     return manifest;
   }
 
@@ -215,6 +224,7 @@ export class CheckpointStorage {
   discardCheckpoints(): void {
     for (const id of this.completedIds()) this.fs.removeTree(this.paths.checkpoint(id));
     for (const s of this.sharedSegments()) this.fs.remove(`${this.paths.shared}/${s}`);
+    this.mirror?.collect(this);
   }
 
   /** Segment files in the shared folder (temp files excluded). */

@@ -28,7 +28,17 @@ import {
 } from "../checkpoint/restart_strategy.ts";
 import { DEFAULT_REPEATED_FAILURE_LIMIT } from "../checkpoint/failure_classifier.ts";
 import { DataStream, type GraphBuilder, type OperatorOptions } from "./data_stream.ts";
-import { type FlagOptions, type FlagValues, type JobFlags, parseJobFlags } from "./flags.ts";
+import {
+  type CheckpointStorageSpec,
+  type FlagOptions,
+  type FlagValues,
+  type JobFlags,
+  parseCheckpointStorage,
+  parseJobFlags,
+} from "./flags.ts";
+import { CheckpointMirror } from "../checkpoint/storage/checkpoint_mirror.ts";
+import { openRemoteStore } from "../checkpoint/storage/open_remote_store.ts";
+import { redactUrl } from "../checkpoint/storage/remote_store.ts";
 import { jobClientRuntime } from "../admin/runtime.ts";
 import { type AdminServer, checkAdminExposure, serveAdmin } from "../admin/server.ts";
 
@@ -156,8 +166,17 @@ export interface AdminOptions {
  * ```
  */
 export interface CheckpointingOptions {
-  /** The checkpoint directory. */
+  /**
+   * The checkpoint directory; with `storage`, the local working copy (a new
+   * temporary folder when empty).
+   */
   dir: string;
+  /**
+   * A database to keep checkpoints in (`postgres://…`, `redis://…`; the URL's
+   * `job` parameter names the job there, the job name by default). Start the
+   * job with `execute()`, which first reads the database's checkpoints.
+   */
+  storage?: string;
   /** ms between periodic checkpoints (none: only manual and final checkpoints). */
   intervalMs?: number;
   /** `exactly-once` (default, aligned barriers) or `at-least-once`. */
@@ -189,6 +208,10 @@ interface ResolvedConfig {
   clock: Clock;
   checkpoint: CheckpointConfig | undefined;
   checkpointFs: CheckpointFs | undefined;
+  /** The database of `checkpoint.storage`, parsed. */
+  checkpointStorage: Exclude<CheckpointStorageSpec, { kind: "file" }> | undefined;
+  /** `checkpoint.dir` was made here (a database's working copy) and goes at the end. */
+  checkpointDirIsTemporary: boolean;
   restore: string | undefined;
   allowNonRestoredState: boolean;
   printPlan: boolean;
@@ -207,8 +230,36 @@ function count(name: string, v: number | undefined, fallback: number, min: numbe
   return n;
 }
 
+function remoteStorage(
+  url: string | undefined,
+): Exclude<CheckpointStorageSpec, { kind: "file" }> | undefined {
+  if (url === undefined) return undefined;
+  const spec = parseCheckpointStorage(url);
+  if (spec.kind === "file") {
+    throw new ConfigError("checkpoint.storage names a database; give a folder as checkpoint.dir");
+  }
+  return spec;
+}
+
+/**
+ * `--restore` against a database: `latest`, a checkpoint id or a savepoint's
+ * name, found in the working folder the database was pulled into.
+ */
+function restoreTarget(dir: string, restore: string): string {
+  if (restore === "latest") return restore;
+  if (/^\d+$/.test(restore)) return `${dir}/chk-${restore}`;
+  const name = restore.replace(/^savepoints\//, "");
+  if (!name.includes("/")) return `${dir}/savepoints/${name}`;
+  throw new ConfigError(
+    `--restore with checkpoints in a database takes latest, a checkpoint id or a savepoint name, got "${restore}"`,
+  );
+}
+
 function resolveCheckpoint(o: CheckpointingOptions | undefined): CheckpointConfig | undefined {
   if (!o) return undefined;
+  if (o.storage !== undefined && (o.dir === "" || o.dir === undefined)) {
+    o = { ...o, dir: Deno.makeTempDirSync({ prefix: "weir-checkpoints-" }) };
+  }
   if (typeof o.dir !== "string" || o.dir === "") {
     throw new ConfigError("checkpoint.dir must name a directory");
   }
@@ -226,6 +277,7 @@ function resolveCheckpoint(o: CheckpointingOptions | undefined): CheckpointConfi
     tolerableFailures: count("tolerableFailures", o.tolerableFailures, 0, 0),
     retained: count("retained", o.retained, 1, 1),
     retainOnCancellation: o.retainOnCancellation ?? false,
+    ...(o.storage !== undefined ? { database: redactUrl(o.storage) } : {}),
   };
 }
 
@@ -330,6 +382,7 @@ export class StreamEnvironment implements GraphBuilder {
   readonly #nodes: Transformation[] = [];
   readonly #config: ResolvedConfig;
   #executed = false;
+  #mirror: CheckpointMirror | undefined;
 
   private constructor(config: ResolvedConfig) {
     this.#config = config;
@@ -383,6 +436,9 @@ export class StreamEnvironment implements GraphBuilder {
       clock: config.clock ?? new SystemClock(),
       checkpoint,
       checkpointFs: config.checkpoint?.fs,
+      checkpointStorage: remoteStorage(config.checkpoint?.storage),
+      checkpointDirIsTemporary: config.checkpoint?.storage !== undefined &&
+        !config.checkpoint.dir,
       restore: config.restore,
       allowNonRestoredState: config.allowNonRestoredState ?? false,
       printPlan: config.printPlan ?? false,
@@ -416,15 +472,21 @@ export class StreamEnvironment implements GraphBuilder {
     config: EnvironmentConfig = {},
   ): { env: StreamEnvironment; flags: JobFlags; values: FlagValues } {
     const { flags, values } = parseJobFlags(args, options);
-    const checkpoint: CheckpointingOptions | undefined = flags.checkpointDir !== undefined
-      ? {
-        ...config.checkpoint,
-        dir: flags.checkpointDir,
-        ...(flags.checkpointInterval !== undefined ? { intervalMs: flags.checkpointInterval } : {}),
-        ...(flags.mode !== undefined ? { mode: flags.mode } : {}),
-        ...(flags.retainedCheckpoints !== undefined ? { retained: flags.retainedCheckpoints } : {}),
-      }
-      : config.checkpoint;
+    const checkpoint: CheckpointingOptions | undefined =
+      flags.checkpointDir !== undefined || flags.checkpointStorage !== undefined
+        ? {
+          ...config.checkpoint,
+          dir: flags.checkpointDir ?? "",
+          ...(flags.checkpointStorage !== undefined ? { storage: flags.checkpointStorage } : {}),
+          ...(flags.checkpointInterval !== undefined
+            ? { intervalMs: flags.checkpointInterval }
+            : {}),
+          ...(flags.mode !== undefined ? { mode: flags.mode } : {}),
+          ...(flags.retainedCheckpoints !== undefined
+            ? { retained: flags.retainedCheckpoints }
+            : {}),
+        }
+        : config.checkpoint;
     const env = StreamEnvironment.create({
       ...config,
       ...(flags.parallelism !== undefined ? { parallelism: flags.parallelism } : {}),
@@ -556,11 +618,46 @@ export class StreamEnvironment implements GraphBuilder {
    * `execute` runs that worker's subtasks and never settles (docs/execution.md).
    */
   execute(name = "weir job"): Promise<JobResult> {
+    if (this.#config.checkpointStorage && !this.#mirror) return this.#executeWithDatabase(name);
     try {
       return this.executeAsync(name).done;
     } catch (e) {
       // What fails before the first attempt rejects too, as a failed job does.
       return Promise.reject(e);
+    }
+  }
+
+  // Checkpoints in a database: pull them into the working folder, then run.
+  async #executeWithDatabase(name: string): Promise<JobResult> {
+    await this.openCheckpointStorage(name);
+    return await this.executeAsync(name).done;
+  }
+
+  /**
+   * With checkpoints in a database (`checkpoint.storage`), connects and reads
+   * its checkpoints of job `name` (or of the URL's `job` parameter), so that
+   * `executeAsync` can restore from them. `execute()` does this itself. The
+   * connection closes when the job ends.
+   */
+  async openCheckpointStorage(name = "weir job"): Promise<void> {
+    const spec = this.#config.checkpointStorage;
+    if (!spec) throw new ConfigError("This environment keeps no checkpoints in a database");
+    if (this.#mirror) return;
+    const store = await openRemoteStore(spec, name);
+    try {
+      this.#mirror = await CheckpointMirror.open(store, this.#config.checkpoint!.dir);
+    } catch (e) {
+      await store.close().catch(() => {});
+      throw e;
+    }
+  }
+
+  // The job ended: let the database's background work finish, then close it.
+  async #closeCheckpointStorage(): Promise<void> {
+    await this.#mirror!.close();
+    // A working folder this environment made holds only copies of what the database has.
+    if (this.#config.checkpointDirIsTemporary) {
+      Deno.removeSync(this.#config.checkpoint!.dir, { recursive: true });
     }
   }
 
@@ -595,17 +692,28 @@ export class StreamEnvironment implements GraphBuilder {
       console.log(JSON.stringify(this.getExecutionPlan(name), null, 2));
       Deno.exit(0);
     }
+    if (c.checkpointStorage && !this.#mirror) {
+      throw new ConfigError(
+        "With checkpoints in a database (checkpoint.storage), start the job with execute() or call openCheckpointStorage() first",
+      );
+    }
     this.#executed = true;
     const client = runJob(this.#nodes, {
       job: { name, ...this.#jobConfig(), executor: c.executor },
       checkpoint: c.checkpoint,
       fs: c.checkpointFs,
-      restore: c.restore,
+      mirror: this.#mirror,
+      restore: c.checkpointStorage && c.restore !== undefined
+        ? restoreTarget(c.checkpoint!.dir, c.restore)
+        : c.restore,
       allowDuplicateOutput: c.allowDuplicateOutput,
       restartStrategy: c.restartStrategy,
       repeatedFailureLimit: c.repeatedFailureLimit,
       log: c.log,
     });
-    return c.admin ? withAdmin(client, c.admin) : client;
+    const result = c.admin ? withAdmin(client, c.admin) : client;
+    if (!this.#mirror) return result;
+    const done = result.done.finally(() => this.#closeCheckpointStorage());
+    return Object.create(result, { done: { value: done } });
   }
 }

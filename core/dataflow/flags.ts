@@ -38,8 +38,10 @@ export interface JobFlags {
   parallelism?: number;
   /** `--state-backend lsm|heap`. */
   stateBackend?: StateBackendName;
-  /** `--checkpoint-dir DIR`. */
+  /** `--checkpoint-dir DIR` (or `--checkpoint-storage file:DIR`). */
   checkpointDir?: string;
+  /** `--checkpoint-storage postgres://…|redis://…`: checkpoints go to that database. */
+  checkpointStorage?: string;
   /** `--checkpoint-interval MS`. */
   checkpointInterval?: number;
   /** `--mode exactly-once|at-least-once`. */
@@ -103,6 +105,7 @@ const COMMON: FlagOptions = {
   "parallelism": { type: "string" },
   "state-backend": { type: "string" },
   "checkpoint-dir": { type: "string" },
+  "checkpoint-storage": { type: "string" },
   "checkpoint-interval": { type: "string" },
   "mode": { type: "string" },
   "restore": { type: "string" },
@@ -117,6 +120,47 @@ const COMMON: FlagOptions = {
   "print-plan": { type: "boolean" },
   "executor": { type: "string" },
 };
+
+/** Where `--checkpoint-storage` puts checkpoints. */
+export type CheckpointStorageSpec =
+  | { readonly kind: "file"; readonly dir: string }
+  | { readonly kind: "postgres" | "redis"; readonly url: string };
+
+/**
+ * Parses `--checkpoint-storage file:DIR | postgres://… | redis://…`
+ * (`redis:` alone: the server in `REDIS_URL`). Errors never repeat the value,
+ * which may hold a password.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseCheckpointStorage } from "./flags.ts";
+ * assert.deepEqual(parseCheckpointStorage("file:/tmp/c"), { kind: "file", dir: "/tmp/c" });
+ * assert.equal(parseCheckpointStorage("postgres://u@h/db").kind, "postgres");
+ * ```
+ */
+export function parseCheckpointStorage(spec: string): CheckpointStorageSpec {
+  if (spec.startsWith("file:")) {
+    const dir = spec.slice("file:".length).replace(/^\/\/(?=\/)/, "");
+    if (dir === "") throw new ConfigError("--checkpoint-storage file:DIR must name a directory");
+    return { kind: "file", dir };
+  }
+  const scheme = /^([a-z]+):/.exec(spec)?.[1];
+  if (scheme === "postgres" || scheme === "postgresql") return { kind: "postgres", url: spec };
+  if (scheme === "redis" || scheme === "rediss") {
+    let url = spec;
+    if (/^rediss?:(\/\/)?$/.test(spec)) {
+      url = Deno.env.get("REDIS_URL") ?? "";
+      if (url === "") throw new ConfigError("--checkpoint-storage redis: needs REDIS_URL set");
+    }
+    return { kind: "redis", url };
+  }
+  throw new ConfigError(
+    `--checkpoint-storage must be file:DIR, postgres://… or redis://…, got a value starting "${
+      scheme ?? spec.slice(0, 8)
+    }"`,
+  );
+}
 
 function positiveInt(flag: string, raw: string | undefined): number | undefined {
   if (raw === undefined) return undefined;
@@ -200,10 +244,26 @@ export function parseJobFlags(
     }
     flags.stateBackend = backend;
   }
-  const dir = v["checkpoint-dir"] as string | undefined;
+  let dir = v["checkpoint-dir"] as string | undefined;
   if (dir !== undefined) {
     if (dir === "") throw new ConfigError("--checkpoint-dir must name a directory");
     flags.checkpointDir = dir;
+  }
+  const storage = v["checkpoint-storage"] as string | undefined;
+  if (storage !== undefined) {
+    const where = parseCheckpointStorage(storage);
+    if (where.kind === "file") {
+      if (dir !== undefined) {
+        throw new ConfigError(
+          "Give --checkpoint-dir DIR or --checkpoint-storage file:DIR, not both",
+        );
+      }
+      flags.checkpointDir = where.dir;
+    } else {
+      // With a database, --checkpoint-dir (optional) names the local working copy.
+      flags.checkpointStorage = storage;
+    }
+    dir ??= storage;
   }
   const interval = positiveInt(
     "checkpoint-interval",

@@ -19,6 +19,7 @@ import type { CheckpointFs } from "../checkpoint/checkpoint_fs.ts";
 import { DenoCheckpointFs } from "../checkpoint/checkpoint_fs.ts";
 import { appendHistory } from "../checkpoint/history.ts";
 import { type DirectoryLock, lockDirectory } from "../checkpoint/dir_lock.ts";
+import type { CheckpointMirror } from "../checkpoint/storage/checkpoint_mirror.ts";
 import type { Transformation } from "./graph.ts";
 import { Job, type JobConfig, type JobResult } from "./job.ts";
 
@@ -30,6 +31,8 @@ export interface RunOptions {
   readonly checkpoint: CheckpointConfig | undefined;
   /** File system for checkpoints (tests inject faults). */
   readonly fs: CheckpointFs | undefined;
+  /** The database checkpoints go to, already pulled into `checkpoint.dir`. */
+  readonly mirror?: CheckpointMirror | undefined;
   /** `"latest"`, a checkpoint or savepoint path, or undefined. */
   readonly restore: string | undefined;
   /**
@@ -101,6 +104,10 @@ export function runJob(nodes: readonly Transformation[], options: RunOptions): J
   for (const n of nodes) n.source?.check?.();
   const fs = options.fs ?? new DenoCheckpointFs();
   const storage = checkpoint ? new CheckpointStorage(checkpoint.dir, fs) : undefined;
+  if (storage && options.mirror) {
+    storage.mirror = options.mirror;
+    options.mirror.log = options.log;
+  }
   // Held for every attempt of this run: another job on the directory fails at once, naming this one.
   const lock = storage
     ? lockDirectory(storage.paths.root, `job "${options.job.name}"`, "Checkpoint directory")

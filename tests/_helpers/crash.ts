@@ -54,6 +54,11 @@ export interface CrashOptions {
   seed: number;
   /** Temporary folder of the children (`TMPDIR`: LSM work folders a kill leaves behind). */
   tmpDir: string;
+  /**
+   * Whether a checkpoint the next run can restore exists (default: a `chk-<id>`
+   * folder with `_metadata` in `checkpointDir`); the first kill waits for it.
+   */
+  checkpointReady?: () => boolean;
   /** ms one run may take before the loop gives up (60 s). */
   runTimeoutMs?: number;
 }
@@ -179,7 +184,8 @@ async function runOnce(
           // afterCheckpoint: the delay runs from the first completed checkpoint, so
           // that the next run has one to restore whatever the machine's speed.
           const killLater = () => {
-            if (plan.afterCheckpoint && !hasCompletedCheckpoint(o.checkpointDir)) {
+            const ready = o.checkpointReady ?? (() => hasCompletedCheckpoint(o.checkpointDir));
+            if (plan.afterCheckpoint && !ready()) {
               timer = setTimeout(killLater, 5);
             } else timer = setTimeout(kill, plan.delayMs);
           };

@@ -1,0 +1,67 @@
+/**
+ * Lets `weir checkpoints list|inspect` and `weir state get|dump` read
+ * checkpoints kept in a database: a `postgres://…?job=J` or `redis://…?job=J`
+ * argument is replaced by a temporary copy of the job's checkpoints (the
+ * layout of a checkpoint directory), removed afterwards. `&checkpoint=N` or
+ * `&savepoint=NAME` picks one snapshot instead of the latest.
+ *
+ * @module
+ */
+import { ConfigError } from "../core/errors.ts";
+import { parseCheckpointStorage } from "../core/dataflow/flags.ts";
+import { CheckpointMirror } from "../core/checkpoint/storage/checkpoint_mirror.ts";
+import { jobOf, openRemoteStore } from "../core/checkpoint/storage/open_remote_store.ts";
+import { redactUrl } from "../core/checkpoint/storage/remote_store.ts";
+
+const DATABASE_URL = /^(postgres|postgresql|redis|rediss):/;
+
+/** Commands that take a checkpoint directory or snapshot path as their first positional. */
+const READERS = new Set(["checkpoints list", "checkpoints inspect", "state get", "state dump"]);
+
+/**
+ * Runs `run(args)` with every database URL in `args` replaced by a local copy
+ * of that job's checkpoints, for the commands that read snapshots.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { withDatabaseSnapshots } from "./database_snapshots.ts";
+ * const args = await withDatabaseSnapshots("checkpoints list", ["/tmp/x"], (a) => Promise.resolve(a));
+ * assert.deepEqual(args, ["/tmp/x"]);
+ * ```
+ */
+export async function withDatabaseSnapshots<T>(
+  command: string,
+  args: string[],
+  run: (args: string[]) => Promise<T>,
+): Promise<T> {
+  const at = READERS.has(command) ? args.findIndex((a) => DATABASE_URL.test(a)) : -1;
+  if (at < 0) return run(args);
+  const url = args[at]!;
+  const job = jobOf(url);
+  if (job === undefined) {
+    throw new ConfigError(
+      `${redactUrl(url)}: name the job with ?job=NAME (the job's name or its URL's job parameter)`,
+    );
+  }
+  const spec = parseCheckpointStorage(url);
+  if (spec.kind === "file") return run(args);
+  const params = new URL(url).searchParams;
+  const store = await openRemoteStore(spec, job);
+  const dir = Deno.makeTempDirSync({ prefix: "weir-cli-" });
+  try {
+    const mirror = await CheckpointMirror.open(store, dir);
+    await mirror.close();
+    const id = params.get("checkpoint");
+    const savepoint = params.get("savepoint");
+    const path = id !== null
+      ? `${dir}/chk-${id}`
+      : savepoint !== null
+      ? `${dir}/savepoints/${savepoint}`
+      : dir;
+    return await run(args.map((a, i) => i === at ? path : a));
+  } finally {
+    await store.close().catch(() => {});
+    Deno.removeSync(dir, { recursive: true });
+  }
+}

@@ -1,0 +1,265 @@
+/**
+ * Checkpoints in PostgreSQL (`--checkpoint-storage postgres://…`), through
+ * the maintained `postgres` client (npm:postgres).
+ *
+ * Tables (created when missing):
+ * - `weir_checkpoints(job_id, kind, checkpoint_id, name, manifest, completed_at)`:
+ *   one row per completed checkpoint or savepoint;
+ * - `weir_segments(job_id, name, data)`: segment files, shared between checkpoints;
+ * - `weir_state_entries(job_id, operator_uid, state_name, entry, key_group, key,
+ *   namespace, user_key, value, tombstone, checkpoint_id)`: decoded entries, one row
+ *   each time an entry changed (or was removed: `tombstone`) in a checkpoint;
+ * - view `weir_state_latest`: every job's state as of its latest completed checkpoint.
+ *
+ * @module
+ */
+import postgres from "postgres";
+import { Buffer } from "node:buffer";
+import { CheckpointError } from "../../../errors.ts";
+import {
+  redactUrl,
+  type RemoteCommit,
+  type RemoteEntry,
+  type RemoteStore,
+  type StateRow,
+} from "../remote_store.ts";
+
+// Rows per INSERT … unnest(): few round trips, bounded message size.
+const ROW_BATCH = 5000;
+
+const SCHEMA = [
+  `CREATE TABLE IF NOT EXISTS weir_checkpoints (
+    job_id text NOT NULL, kind text NOT NULL, checkpoint_id bigint NOT NULL, name text,
+    manifest bytea NOT NULL, completed_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (job_id, kind, checkpoint_id))`,
+  `CREATE TABLE IF NOT EXISTS weir_segments (
+    job_id text NOT NULL, name text NOT NULL, data bytea NOT NULL, PRIMARY KEY (job_id, name))`,
+  `CREATE TABLE IF NOT EXISTS weir_state_entries (
+    job_id text NOT NULL, operator_uid text NOT NULL, state_name text NOT NULL,
+    entry text NOT NULL, key_group int NOT NULL, key jsonb NOT NULL, namespace jsonb,
+    user_key jsonb, value jsonb, tombstone boolean NOT NULL, checkpoint_id bigint NOT NULL,
+    PRIMARY KEY (job_id, operator_uid, state_name, entry, checkpoint_id))`,
+  // Invariant (enforced by commit()): a row of weir_state_entries or weir_segments
+  // is written in the same transaction as the weir_checkpoints row of the checkpoint
+  // that completed with it, so only completed checkpoints' rows exist. An entry's
+  // state as of checkpoint C is its newest row with checkpoint_id <= C.
+  `CREATE OR REPLACE VIEW weir_state_latest AS
+    SELECT s.job_id, s.operator_uid, s.state_name, s.key, s.namespace, s.user_key, s.value,
+      s.latest AS checkpoint_id, s.checkpoint_id AS written_in_checkpoint, s.key_group
+    FROM (
+      SELECT DISTINCT ON (e.job_id, e.operator_uid, e.state_name, e.entry) e.*, l.latest
+      FROM weir_state_entries e
+      JOIN (SELECT job_id, max(checkpoint_id) AS latest FROM weir_checkpoints
+            WHERE kind = 'checkpoint' GROUP BY job_id) l
+        ON l.job_id = e.job_id AND e.checkpoint_id <= l.latest
+      ORDER BY e.job_id, e.operator_uid, e.state_name, e.entry, e.checkpoint_id DESC
+    ) s
+    WHERE NOT s.tombstone`,
+];
+
+/**
+ * A {@linkcode RemoteStore} on PostgreSQL. The URL's `job` parameter (or
+ * `jobId`) names the job; credentials come from the URL or `PGPASSWORD`,
+ * `PGUSER`, ….
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { PostgresStore } from "./postgres_store.ts";
+ * // No server on port 1: a clear error naming it, without the password.
+ * await assert.rejects(
+ *   PostgresStore.open("postgres://weir:s3cret@127.0.0.1:1/weir", "word-count"),
+ *   (e: Error) => e.message.includes("127.0.0.1:1") && !e.message.includes("s3cret"),
+ * );
+ * ```
+ */
+export class PostgresStore implements RemoteStore {
+  readonly where: string;
+  readonly #sql: postgres.Sql;
+  readonly #job: string;
+
+  private constructor(sql: postgres.Sql, job: string, where: string) {
+    this.#sql = sql;
+    this.#job = job;
+    this.where = where;
+  }
+
+  /** Connects and creates the tables and the view when missing. */
+  static async open(url: string, jobId: string): Promise<PostgresStore> {
+    const where = `${redactUrl(url)} (job "${jobId}")`;
+    const u = new URL(url);
+    u.search = "";
+    const sql = postgres(u.toString(), {
+      max: 4,
+      onnotice: () => {},
+      connect_timeout: 5,
+      // A dead server fails the statement instead of hanging the checkpoint.
+      // A lock held by a killed writer's transaction fails the checkpoint (it is retried)
+      // rather than waiting for the server to notice.
+      connection: {
+        application_name: "weir",
+        statement_timeout: 60_000,
+        lock_timeout: 10_000,
+        idle_in_transaction_session_timeout: 30_000,
+      },
+    });
+    const store = new PostgresStore(sql, jobId, where);
+    try {
+      // Concurrent jobs creating the schema at once: one at a time.
+      await sql.begin(async (tx) => {
+        await tx.unsafe("SELECT pg_advisory_xact_lock(7265697201)");
+        for (const ddl of SCHEMA) await tx.unsafe(ddl);
+      });
+    } catch (e) {
+      await sql.end({ timeout: 1 }).catch(() => {});
+      throw store.#error("connect to", e);
+    }
+    return store;
+  }
+
+  #error(what: string, e: unknown): CheckpointError {
+    const msg = e instanceof Error ? e.message : String(e);
+    return new CheckpointError(`Cannot ${what} PostgreSQL at ${this.where}: ${msg}`);
+  }
+
+  async list(): Promise<RemoteEntry[]> {
+    try {
+      const rows = await this.#sql`SELECT kind, checkpoint_id, name FROM weir_checkpoints
+        WHERE job_id = ${this.#job} ORDER BY checkpoint_id`;
+      return rows.map((r) => ({
+        id: Number(r.checkpoint_id),
+        kind: r.kind as "checkpoint" | "savepoint",
+        ...(r.name === null ? {} : { name: r.name as string }),
+      }));
+    } catch (e) {
+      throw this.#error("list checkpoints in", e);
+    }
+  }
+
+  async manifest(entry: RemoteEntry): Promise<Uint8Array> {
+    try {
+      const rows = await this.#sql`SELECT manifest FROM weir_checkpoints
+        WHERE job_id = ${this.#job} AND kind = ${entry.kind} AND checkpoint_id = ${entry.id}`;
+      if (rows.length === 0) throw new Error(`${entry.kind} ${entry.id} does not exist`);
+      return new Uint8Array(rows[0]!.manifest as Uint8Array);
+    } catch (e) {
+      throw this.#error(`read ${entry.kind} ${entry.id} from`, e);
+    }
+  }
+
+  async segmentNames(): Promise<string[]> {
+    try {
+      const rows = await this.#sql`SELECT name FROM weir_segments WHERE job_id = ${this.#job}`;
+      return rows.map((r) => r.name as string);
+    } catch (e) {
+      throw this.#error("list segments in", e);
+    }
+  }
+
+  async segment(name: string): Promise<Uint8Array> {
+    try {
+      const rows = await this.#sql`SELECT data FROM weir_segments
+        WHERE job_id = ${this.#job} AND name = ${name}`;
+      if (rows.length === 0) throw new Error(`segment ${name} does not exist`);
+      return new Uint8Array(rows[0]!.data as Uint8Array);
+    } catch (e) {
+      throw this.#error(`read segment ${name} from`, e);
+    }
+  }
+
+  async commit(c: RemoteCommit): Promise<void> {
+    const job = this.#job;
+    try {
+      await this.#sql.begin(async (tx) => {
+        for (const [name, data] of c.segments) {
+          await tx`INSERT INTO weir_segments (job_id, name, data)
+            VALUES (${job}, ${name}, ${Buffer.from(data.buffer, data.byteOffset, data.length)})
+            ON CONFLICT (job_id, name) DO NOTHING`;
+        }
+        for (let i = 0; i < c.rows.length; i += ROW_BATCH) {
+          await insertRows(tx, job, c.id, c.rows.slice(i, i + ROW_BATCH));
+        }
+        // Last: the row that makes the checkpoint (and everything above) visible.
+        await tx`INSERT INTO weir_checkpoints (job_id, kind, checkpoint_id, name, manifest)
+          VALUES (${job}, ${c.kind}, ${c.id}, ${c.name ?? null},
+            ${Buffer.from(c.manifest.buffer, c.manifest.byteOffset, c.manifest.length)})`;
+      });
+    } catch (e) {
+      throw this.#error(`write ${c.kind} ${c.id} to`, e);
+    }
+  }
+
+  async replaceSavepointManifest(name: string, manifest: Uint8Array): Promise<void> {
+    try {
+      await this.#sql`UPDATE weir_checkpoints SET manifest = ${Buffer.from(manifest)}
+        WHERE job_id = ${this.#job} AND kind = 'savepoint' AND name = ${name}`;
+    } catch (e) {
+      throw this.#error(`update savepoint ${name} in`, e);
+    }
+  }
+
+  async collect(keepIds: readonly number[], keepSegments: ReadonlySet<string>): Promise<void> {
+    const job = this.#job;
+    try {
+      await this.#sql.begin(async (tx) => {
+        const ids = keepIds.map(String);
+        await tx`DELETE FROM weir_checkpoints WHERE job_id = ${job} AND kind = 'checkpoint'
+          AND NOT (checkpoint_id = ANY(${ids}::bigint[]))`;
+        const names = [...keepSegments];
+        await tx`DELETE FROM weir_segments WHERE job_id = ${job}
+          AND NOT (name = ANY(${names}::text[]))`;
+        // Rows of checkpoints that no longer exist above the newest one (a retracted one).
+        const newest = keepIds.length ? Math.max(...keepIds) : 0;
+        await tx`DELETE FROM weir_state_entries WHERE job_id = ${job}
+          AND checkpoint_id > ${newest}`;
+        if (keepIds.length === 0) {
+          await tx`DELETE FROM weir_state_entries WHERE job_id = ${job}`;
+          return;
+        }
+        // A row superseded by a newer one that the oldest kept checkpoint already sees
+        // is seen by no kept checkpoint (a hash join: no per-row subquery).
+        const oldest = Math.min(...keepIds);
+        await tx`DELETE FROM weir_state_entries e USING (
+            SELECT operator_uid, state_name, entry, max(checkpoint_id) AS newest
+            FROM weir_state_entries WHERE job_id = ${job} AND checkpoint_id <= ${oldest}
+            GROUP BY operator_uid, state_name, entry) n
+          WHERE e.job_id = ${job} AND e.operator_uid = n.operator_uid
+            AND e.state_name = n.state_name AND e.entry = n.entry
+            AND e.checkpoint_id < n.newest`;
+        // What remains at or below the oldest kept checkpoint is each entry's only row
+        // there: a tombstone among them hides nothing any more.
+        await tx`DELETE FROM weir_state_entries WHERE job_id = ${job}
+          AND checkpoint_id <= ${oldest} AND tombstone`;
+      });
+    } catch (e) {
+      throw this.#error("collect old checkpoints in", e);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.#sql.end({ timeout: 2 });
+  }
+}
+
+async function insertRows(
+  tx: postgres.TransactionSql,
+  job: string,
+  checkpointId: number,
+  rows: readonly StateRow[],
+): Promise<void> {
+  const col = <T>(f: (r: StateRow) => T) => rows.map(f);
+  await tx`INSERT INTO weir_state_entries (job_id, operator_uid, state_name, entry, key_group,
+      key, namespace, user_key, value, tombstone, checkpoint_id)
+    SELECT ${job}, op, st, en, kg, k::jsonb, ns::jsonb, uk::jsonb, v::jsonb, v IS NULL,
+      ${checkpointId}
+    FROM unnest(${col((r) => r.operator)}::text[], ${col((r) => r.state)}::text[],
+      ${col((r) => entryId(r))}::text[], ${col((r) => r.keyGroup)}::int[],
+      ${col((r) => r.key)}::text[], ${col((r) => r.namespace)}::text[],
+      ${col((r) => r.userKey)}::text[], ${col((r) => r.value)}::text[])
+      AS t(op, st, en, kg, k, ns, uk, v)`;
+}
+
+/** An entry's identity within its state: key, namespace and map key. */
+function entryId(r: StateRow): string {
+  return `[${r.key},${r.namespace ?? "null"},${r.userKey ?? "null"}]`;
+}

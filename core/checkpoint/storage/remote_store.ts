@@ -1,0 +1,104 @@
+/**
+ * What a database must offer to hold checkpoints (`--checkpoint-storage
+ * postgres://…|redis://…`). The job still writes each checkpoint to a local
+ * working folder first (the file storage, which restores lazily from
+ * segments); a {@linkcode RemoteStore} receives, when the coordinator
+ * completes a checkpoint, its manifest, the segments no earlier checkpoint
+ * uploaded and the decoded state entries that changed, all in one atomic
+ * commit. See `checkpoint_mirror.ts` for the glue.
+ *
+ * @module
+ */
+
+/** A decoded keyed state entry as the outside world reads it (JSON texts). */
+export interface StateRow {
+  /** Operator uid. */
+  readonly operator: string;
+  /** State name. */
+  readonly state: string;
+  /** Key group of the key. */
+  readonly keyGroup: number;
+  /** The key as JSON text. */
+  readonly key: string;
+  /** The namespace as JSON text, or null outside windows. */
+  readonly namespace: string | null;
+  /** The map key as JSON text, or null for other kinds. */
+  readonly userKey: string | null;
+  /** The value as JSON text; null marks a removed entry (a tombstone). */
+  readonly value: string | null;
+}
+
+/** One completed checkpoint or savepoint, ready to commit. */
+export interface RemoteCommit {
+  /** Checkpoint id. */
+  readonly id: number;
+  /** `"checkpoint"` or `"savepoint"`. */
+  readonly kind: "checkpoint" | "savepoint";
+  /** The savepoint's name (its folder name), for savepoints. */
+  readonly name?: string;
+  /** The manifest's bytes exactly as written (its checksum covers them). */
+  readonly manifest: Uint8Array;
+  /** Segments the store does not hold yet, by name. */
+  readonly segments: ReadonlyMap<string, Uint8Array>;
+  /** Entries changed since the previous checkpoint (checkpoints only). */
+  readonly rows: readonly StateRow[];
+}
+
+/** A checkpoint or savepoint as listed by the store. */
+export interface RemoteEntry {
+  /** Checkpoint id. */
+  readonly id: number;
+  /** Its kind. */
+  readonly kind: "checkpoint" | "savepoint";
+  /** Savepoint name (savepoints). */
+  readonly name?: string;
+}
+
+/**
+ * A database holding the checkpoints of one job. Every method is atomic on
+ * the server: a commit is visible with all its parts or not at all.
+ */
+export interface RemoteStore {
+  /** The server and job, for messages (never the credentials). */
+  readonly where: string;
+  /** Completed checkpoints and savepoints of the job, ascending ids. */
+  list(): Promise<RemoteEntry[]>;
+  /** A manifest's bytes. */
+  manifest(entry: RemoteEntry): Promise<Uint8Array>;
+  /** Names of the segments the store holds for the job. */
+  segmentNames(): Promise<string[]>;
+  /** A segment's bytes. */
+  segment(name: string): Promise<Uint8Array>;
+  /** Makes a checkpoint visible, with its segments and rows, atomically. */
+  commit(c: RemoteCommit): Promise<void>;
+  /** Replaces a savepoint's manifest (after a stop-with-savepoint committed its output). */
+  replaceSavepointManifest(name: string, manifest: Uint8Array): Promise<void>;
+  /**
+   * Drops checkpoints not in `keepIds` (savepoints stay), segments not in
+   * `keepSegments`, and state rows no retained checkpoint can see.
+   */
+  collect(keepIds: readonly number[], keepSegments: ReadonlySet<string>): Promise<void>;
+  /** Ends connections. */
+  close(): Promise<void>;
+}
+
+/**
+ * The URL without its password, for messages: `postgres://weir@127.0.0.1:5432/db`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { redactUrl } from "./remote_store.ts";
+ * assert.equal(redactUrl("postgres://u:secret@h:1/db?job=x"), "postgres://u@h:1/db");
+ * ```
+ */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    u.password = "";
+    u.search = "";
+    return u.toString().replace(/\/$/, "");
+  } catch {
+    return url.replace(/\/\/[^@/]*@/, "//").split("?")[0]!;
+  }
+}

@@ -1,0 +1,72 @@
+/**
+ * Reads a job's state the way someone outside the job would: `psql` over the
+ * `weir_state_latest` view, `redis-cli` over the documented key layout.
+ *
+ * @module
+ */
+
+/** Which database. */
+export type DatabaseKind = "postgres" | "redis";
+
+function output(cmd: string, args: string[]): string {
+  const out = new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).outputSync();
+  const text = new TextDecoder().decode(out.stdout);
+  if (!out.success) {
+    throw new Error(`${cmd} failed: ${new TextDecoder().decode(out.stderr)}`);
+  }
+  return text;
+}
+
+/** Runs one SQL statement with psql; rows as arrays of columns. */
+export function psql(url: string, sql: string): string[][] {
+  return output("psql", [url, "-X", "-A", "-t", "-F", "\t", "-c", sql])
+    .split("\n").filter((l) => l !== "").map((l) => l.split("\t"));
+}
+
+/** Runs one redis-cli command; its output lines. */
+export function redisCli(url: string, ...command: string[]): string[] {
+  return output("redis-cli", ["-u", url, "--no-auth-warning", ...command])
+    .split("\n").filter((l) => l !== "");
+}
+
+/**
+ * The values of one keyed state as of the job's latest completed checkpoint,
+ * by key (JSON text of the key), read from outside the job.
+ */
+export function stateInDatabase(
+  kind: DatabaseKind,
+  url: string,
+  job: string,
+  operator: string,
+  state: string,
+): Map<string, unknown> {
+  const found = new Map<string, unknown>();
+  if (kind === "postgres") {
+    for (
+      const [key, value] of psql(
+        url,
+        `SELECT key::text, value::text FROM weir_state_latest WHERE job_id = '${job}'
+         AND operator_uid = '${operator}' AND state_name = '${state}'`,
+      )
+    ) found.set(key!, JSON.parse(value!));
+    return found;
+  }
+  const lines = redisCli(url, "HGETALL", `weir:${job}:state:${operator}:${state}`);
+  for (let i = 0; i + 1 < lines.length; i += 2) {
+    const [key] = JSON.parse(lines[i]!) as unknown[];
+    found.set(JSON.stringify(key), JSON.parse(lines[i + 1]!));
+  }
+  return found;
+}
+
+/** Ids of the job's completed checkpoints in the database. */
+export function checkpointsInDatabase(kind: DatabaseKind, url: string, job: string): number[] {
+  if (kind === "postgres") {
+    return psql(
+      url,
+      `SELECT checkpoint_id FROM weir_checkpoints WHERE job_id = '${job}' AND kind = 'checkpoint'
+       ORDER BY checkpoint_id`,
+    ).map((r) => Number(r[0]));
+  }
+  return redisCli(url, "ZRANGE", `weir:${job}:checkpoints`, "0", "-1").map(Number);
+}

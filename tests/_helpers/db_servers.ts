@@ -1,0 +1,173 @@
+/**
+ * Private PostgreSQL and Redis servers for tests: each starts on 127.0.0.1 on
+ * a free port with its own data folder, and can be killed and restarted (fault
+ * tests) and stopped. No test depends on a server someone else started.
+ * Debian's `postgresql` (15) and `redis-server` must be installed (.ci/run does).
+ * PostgreSQL refuses to run as root: as root, the server runs as the
+ * `postgres` user the Debian package creates.
+ *
+ * @module
+ */
+
+/** A running test server. */
+export interface TestServer {
+  /** Its URL, with credentials. */
+  readonly url: string;
+  /** The password in `url` (tests check it is never printed). */
+  readonly password: string;
+  /** The port. */
+  readonly port: number;
+  /** Kills the server at once (SIGKILL for Redis, an immediate shutdown for PostgreSQL). */
+  kill(): Promise<void>;
+  /** Starts it again on the same port and data. */
+  start(): Promise<void>;
+  /** Stops it and removes its data. */
+  stop(): Promise<void>;
+}
+
+/** A port nothing listens on now. */
+export function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+async function run(cmd: string[], what: string): Promise<void> {
+  const out = await new Deno.Command(cmd[0]!, {
+    args: cmd.slice(1),
+    stdout: "piped",
+    stderr: "piped",
+  })
+    .output();
+  if (!out.success) {
+    throw new Error(`${what} failed: ${new TextDecoder().decode(out.stderr)}`);
+  }
+}
+
+async function waitForPort(port: number, what: string): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    try {
+      const c = await Deno.connect({ hostname: "127.0.0.1", port });
+      c.close();
+      return;
+    } catch {
+      if (Date.now() > deadline) throw new Error(`${what} did not listen on ${port}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}
+
+const PG_BIN = (() => {
+  for (const v of ["17", "16", "15", "14", "13"]) {
+    const bin = `/usr/lib/postgresql/${v}/bin`;
+    try {
+      Deno.statSync(`${bin}/initdb`);
+      return bin;
+    } catch {
+      // next version
+    }
+  }
+  return "/usr/lib/postgresql/15/bin";
+})();
+
+/** Starts a private PostgreSQL (user `weir`, a password, database `postgres`). */
+export async function startPostgres(): Promise<TestServer> {
+  const root = Deno.uid() === 0;
+  const asUser = (cmd: string[]) => root ? ["runuser", "-u", "postgres", "--", ...cmd] : cmd;
+  const dir = Deno.makeTempDirSync({ prefix: "weir-pg-" });
+  const data = `${dir}/data`;
+  const password = `pw-${crypto.randomUUID().slice(0, 8)}`;
+  Deno.writeTextFileSync(`${dir}/pw`, password);
+  if (root) await run(["chown", "-R", "postgres", dir], "chown");
+  await run(
+    asUser([
+      `${PG_BIN}/initdb`,
+      "-D",
+      data,
+      "-U",
+      "weir",
+      "--auth=scram-sha-256",
+      `--pwfile=${dir}/pw`,
+      "--no-sync",
+    ]),
+    "initdb",
+  );
+  const port = freePort();
+  const ctl = (args: string[]) => run(asUser([`${PG_BIN}/pg_ctl`, "-D", data, ...args]), "pg_ctl");
+  const start = async () => {
+    await ctl([
+      "-o",
+      `-p ${port} -k ${dir} -h 127.0.0.1 -F -c max_connections=50`,
+      "-l",
+      `${dir}/log`,
+      "-w",
+      "start",
+    ]);
+    await waitForPort(port, "postgres");
+  };
+  await start();
+  return {
+    url: `postgres://weir:${password}@127.0.0.1:${port}/postgres`,
+    password,
+    port,
+    kill: () => ctl(["-m", "immediate", "-w", "stop"]),
+    start,
+    stop: async () => {
+      await ctl(["-m", "immediate", "-w", "stop"]).catch(() => {});
+      Deno.removeSync(dir, { recursive: true });
+    },
+  };
+}
+
+/** Starts a private Redis (no persistence, a password). */
+export async function startRedis(): Promise<TestServer> {
+  const dir = Deno.makeTempDirSync({ prefix: "weir-redis-" });
+  const password = `pw-${crypto.randomUUID().slice(0, 8)}`;
+  const port = freePort();
+  let child: Deno.ChildProcess | undefined;
+  const start = async () => {
+    child = new Deno.Command("redis-server", {
+      args: [
+        "--port",
+        String(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        dir,
+        "--requirepass",
+        password,
+      ],
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    await waitForPort(port, "redis-server");
+  };
+  const kill = async () => {
+    if (!child) return;
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // already gone
+    }
+    await child.status;
+    child = undefined;
+  };
+  await start();
+  return {
+    url: `redis://default:${password}@127.0.0.1:${port}`,
+    password,
+    port,
+    kill,
+    start,
+    stop: async () => {
+      await kill();
+      Deno.removeSync(dir, { recursive: true });
+    },
+  };
+}

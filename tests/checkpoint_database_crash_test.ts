@@ -1,0 +1,137 @@
+/**
+ * Crash test with checkpoints in PostgreSQL and Redis: word_count
+ * (parallelism 1) and keyed_shuffle (parallelism 2) on both working backends
+ * are killed with SIGKILL a few times (at random and inside checkpoint
+ * writes) and restarted with `--restore latest`, which reads the database.
+ * The output must be exactly-once, and the database must then hold the same
+ * counts as an independent count of the input, read with psql / redis-cli.
+ */
+import assert from "node:assert/strict";
+import { runWithCrashes } from "./_helpers/crash.ts";
+import { startPostgres, startRedis, type TestServer } from "./_helpers/db_servers.ts";
+import { type DatabaseKind, stateInDatabase } from "./_helpers/database_state.ts";
+import {
+  checkKeyedShuffle,
+  eventsByUser,
+  makeShuffleInput,
+} from "./_helpers/keyed_shuffle_check.ts";
+import { checkWordCount, countWords, makeWordInput } from "./_helpers/word_count_check.ts";
+
+const KILLS = 3;
+const SEED = Number(Deno.env.get("WEIR_CRASH_SEED") ?? Date.now() % 100_000);
+
+interface Case {
+  name: string;
+  script: string;
+  parallelism: number;
+  input: () => string;
+  check: (input: string, out: string, exact: boolean) => string[];
+  /** The state the database must hold afterwards: operator, state, key → value. */
+  expected: (input: string) => { operator: string; state: string; values: Map<string, number> };
+}
+
+const CASES: Case[] = [
+  {
+    name: "word_count",
+    script: "examples/word_count.ts",
+    parallelism: 1,
+    input: () => makeWordInput(SEED, 240_000, 2000),
+    check: checkWordCount,
+    expected: (input) => ({
+      operator: "count",
+      state: "count",
+      values: new Map([...countWords(input)].map(([w, n]) => [JSON.stringify(w), n])),
+    }),
+  },
+  {
+    name: "keyed_shuffle",
+    script: "examples/keyed_shuffle.ts",
+    parallelism: 2,
+    input: () => makeShuffleInput(SEED, 1_500_000, 300),
+    check: checkKeyedShuffle,
+    expected: (input) => ({
+      operator: "sum",
+      state: "n",
+      values: new Map([...eventsByUser(input)].map(([u, a]) => [JSON.stringify(u), a.length])),
+    }),
+  },
+];
+
+for (const kind of ["postgres", "redis"] as DatabaseKind[]) {
+  Deno.test(`crash (${kind} checkpoint storage): exactly-once after kill -9, database holds the input's counts`, async (t) => {
+    const server: TestServer = kind === "postgres" ? await startPostgres() : await startRedis();
+    try {
+      for (const c of CASES) {
+        for (const backend of ["heap", "lsm"]) {
+          await t.step(`${c.name} ${backend} parallelism ${c.parallelism}`, async () => {
+            const dir = await Deno.makeTempDir({ prefix: "weir-dbcrash-" });
+            const job = `${c.name}-${backend}`;
+            try {
+              const input = c.input();
+              await Deno.writeTextFile(`${dir}/input.txt`, input);
+              await Deno.mkdir(`${dir}/tmp`);
+              const report = await runWithCrashes({
+                script: c.script,
+                args: [
+                  "--input",
+                  `${dir}/input.txt`,
+                  "--output",
+                  `${dir}/out`,
+                  "--checkpoint-storage",
+                  `${server.url}?job=${job}`,
+                  // The local working copy: where the kills inside checkpoint writes land.
+                  "--checkpoint-dir",
+                  `${dir}/ck`,
+                  "--checkpoint-interval",
+                  "40",
+                  "--state-backend",
+                  backend,
+                  "--parallelism",
+                  String(c.parallelism),
+                ],
+                checkpointDir: `${dir}/ck`,
+                // The database committed one: the history line comes after the commit.
+                checkpointReady: () => {
+                  try {
+                    return Deno.readTextFileSync(`${dir}/ck/_history.jsonl`).includes(
+                      '"status":"COMPLETED"',
+                    );
+                  } catch {
+                    return false;
+                  }
+                },
+                kills: KILLS,
+                hookEvery: 2,
+                // Short: the first kill comes this soon after the database committed a checkpoint,
+                // before a fast machine finishes the job.
+                maxDelayMs: 300,
+                seed: SEED,
+                tmpDir: `${dir}/tmp`,
+              });
+              // How many of the planned kills land before the job ends depends on the machine's load;
+              // at least one, and a restore from the database, make the test meaningful.
+              assert.ok(report.kills >= 1, "some run was killed");
+              assert.ok(report.restoredRuns >= 1, "some run restored a checkpoint");
+              assert.ok(
+                !report.lastStderr.includes(server.password),
+                "the password is not printed",
+              );
+              assert.deepEqual(c.check(input, `${dir}/out`, true), [], `seed ${SEED}`);
+              const want = c.expected(input);
+              const got = stateInDatabase(kind, server.url, job, want.operator, want.state);
+              assert.deepEqual(
+                new Map([...got].sort()),
+                new Map([...want.values].sort()),
+                `seed ${SEED}`,
+              );
+            } finally {
+              await Deno.remove(dir, { recursive: true });
+            }
+          });
+        }
+      }
+    } finally {
+      await server.stop();
+    }
+  });
+}

@@ -1,0 +1,342 @@
+/**
+ * Checkpoints in PostgreSQL and Redis, in process: restore and rescaling
+ * 2 → 1 → 3 from savepoints kept in the database, the database restarted
+ * mid-run (checkpoints are declined meanwhile, the job carries on), a
+ * declined checkpoint invisible in the view, retention, credentials never printed,
+ * a clear error naming the server when it is gone at restore, and the CLI
+ * reading the database.
+ */
+import assert from "node:assert/strict";
+import { StreamEnvironment } from "../core/dataflow/environment.ts";
+import { HeapStateBackend } from "../core/state/heap/heap_backend.ts";
+import { LsmStateBackend } from "../core/state/lsm/lsm_backend.ts";
+import { CollectSink } from "../core/connectors/collect_sink.ts";
+import { CheckpointError } from "../core/errors.ts";
+import { runCli } from "../cli/main.ts";
+import { countJob, lastCounts, until } from "./_helpers/checkpoint_jobs.ts";
+import { QueueSource } from "./_helpers/queue_source.ts";
+import { startPostgres, startRedis, type TestServer } from "./_helpers/db_servers.ts";
+import {
+  checkpointsInDatabase,
+  type DatabaseKind,
+  psql,
+  redisCli,
+  stateInDatabase,
+} from "./_helpers/database_state.ts";
+
+function counts(words: readonly string[]): Map<string, number> {
+  const m = new Map<string, number>();
+  for (const w of words) m.set(w, (m.get(w) ?? 0) + 1);
+  return m;
+}
+
+function words(n: number, seed: number): string[] {
+  return Array.from({ length: n }, (_, i) => `w${(i * 7919 + seed) % 37}`);
+}
+
+function asJsonKeys(m: Map<string, number>): Map<string, number> {
+  return new Map([...m].map(([k, v]): [string, number] => [JSON.stringify(k), v]).sort());
+}
+
+interface Stage {
+  env: StreamEnvironment;
+  src: QueueSource<string>;
+  out: CollectSink<string>;
+  logs: string[];
+}
+
+function stage(
+  url: string,
+  parallelism: number,
+  backend: "heap" | "lsm",
+  extra: { restore?: string; tolerableFailures?: number; intervalMs?: number; retained?: number } =
+    {},
+): Stage {
+  const src = new QueueSource<string>("words");
+  const out = new CollectSink<string>();
+  const logs: string[] = [];
+  const env = StreamEnvironment.create({
+    parallelism,
+    stateBackend: backend === "heap" ? new HeapStateBackend() : new LsmStateBackend(),
+    checkpoint: {
+      dir: "",
+      storage: url,
+      ...(extra.intervalMs !== undefined ? { intervalMs: extra.intervalMs } : {}),
+      ...(extra.retained !== undefined ? { retained: extra.retained } : {}),
+      ...(extra.tolerableFailures !== undefined
+        ? { tolerableFailures: extra.tolerableFailures }
+        : {}),
+    },
+    ...(extra.restore !== undefined ? { restore: extra.restore } : {}),
+    // Each stage reads a new source: only the counts carry over.
+    allowNonRestoredState: true,
+    restartStrategy: { kind: "none" },
+    log: (l) => logs.push(l),
+  });
+  countJob(env.addSource(src, { uid: `src-${crypto.randomUUID()}` }), out, {
+    countParallelism: parallelism,
+  });
+  return { env, src, out, logs };
+}
+
+async function withServer(kind: DatabaseKind, f: (s: TestServer) => Promise<void>): Promise<void> {
+  const server = kind === "postgres" ? await startPostgres() : await startRedis();
+  try {
+    await f(server);
+  } finally {
+    await server.stop();
+  }
+}
+
+for (const kind of ["postgres", "redis"] as DatabaseKind[]) {
+  Deno.test(`${kind} checkpoint storage: savepoints rescale 2 → 1 → 3, the view shows the counts, the CLI reads them`, async () => {
+    await withServer(kind, async (server) => {
+      const url = `${server.url}?job=rescale`;
+      const batches = [words(300, 1), words(200, 2), words(250, 3)];
+      const expected = counts(batches.flat());
+      let restore: string | undefined;
+      const parallelisms = [2, 1, 3];
+      for (let i = 0; i < 3; i++) {
+        const s = stage(url, parallelisms[i]!, i === 1 ? "lsm" : "heap", {
+          ...(restore ? { restore } : {}),
+        });
+        await s.env.openCheckpointStorage("rescale");
+        const client = s.env.executeAsync("rescale");
+        s.src.push(...batches[i]!);
+        await until(() => s.out.values.length === batches[i]!.length, "records counted");
+        if (i < 2) {
+          const sp = await client.stopWithSavepoint(`sp-${i}`);
+          assert.equal(sp.manifest.kind, "savepoint");
+          restore = `sp-${i}`;
+        } else s.src.end();
+        await client.done;
+        // Counts carry over through the savepoint at the new parallelism.
+        const sofar = counts(batches.slice(0, i + 1).flat());
+        assert.deepEqual(lastCounts(s.out.values), sofar);
+      }
+      // The final checkpoint of the last stage: the state, readable from outside.
+      assert.deepEqual(
+        new Map([...stateInDatabase(kind, server.url, "rescale", "count", "count")].sort()),
+        asJsonKeys(expected),
+      );
+      if (kind === "postgres") {
+        const cols = psql(
+          server.url,
+          `SELECT job_id, operator_uid, state_name, key::text, namespace::text, user_key::text,
+             value::text, checkpoint_id FROM weir_state_latest WHERE key = '"w0"'::jsonb`,
+        );
+        const latest = Math.max(...checkpointsInDatabase(kind, server.url, "rescale"));
+        assert.deepEqual(cols, [[
+          "rescale",
+          "count",
+          "count",
+          '"w0"',
+          "",
+          "",
+          String(expected.get("w0")),
+          String(latest),
+        ]]);
+      }
+      // The CLI reads the database: list, and a key's value.
+      const out: string[] = [];
+      const io = { out: (l: string) => out.push(l), err: (l: string) => out.push(l) };
+      assert.equal(await runCli(["checkpoints", "list", url], io), 0, out.join("\n"));
+      assert.ok(out.some((l) => l.includes("savepoint")), out.join("\n"));
+      assert.ok(!out.join("\n").includes(server.password));
+      out.length = 0;
+      assert.equal(
+        await runCli(
+          ["state", "get", url, "--operator", "count", "--state", "count", "--key", "w1", "--json"],
+          io,
+        ),
+        0,
+        out.join("\n"),
+      );
+      assert.ok(out.join("\n").includes(String(expected.get("w1"))), out.join("\n"));
+    });
+  });
+
+  Deno.test(`${kind} checkpoint storage: the server restarted mid-run declines checkpoints meanwhile, the job carries on`, async () => {
+    await withServer(kind, async (server) => {
+      const url = `${server.url}?job=restart`;
+      const s = stage(url, 2, "heap", { intervalMs: 50, tolerableFailures: 1000 });
+      await s.env.openCheckpointStorage("restart");
+      const client = s.env.executeAsync("restart");
+      const batch = words(100, 5);
+      s.src.push(...batch);
+      await until(
+        () => checkpointsInDatabase(kind, server.url, "restart").length > 0,
+        "a checkpoint",
+      );
+      await server.kill();
+      s.src.push(...batch);
+      await until(
+        () => s.logs.some((l) => /Checkpoint \d+ failed/.test(l)),
+        "a declined checkpoint",
+        20_000,
+      );
+      await server.start();
+      // Redis lost its data (no persistence); PostgreSQL kept it. Either way new ones complete.
+      const before = Math.max(0, ...checkpointsInDatabase(kind, server.url, "restart"));
+      await until(
+        () => Math.max(0, ...checkpointsInDatabase(kind, server.url, "restart")) > before,
+        "a checkpoint after the restart",
+        30_000,
+      );
+      s.src.end();
+      await client.done;
+      assert.deepEqual(lastCounts(s.out.values), counts([...batch, ...batch]));
+      const log = s.logs.join("\n");
+      assert.ok(log.includes(`127.0.0.1:${server.port}`), "the failure names the server");
+      assert.ok(!log.includes(server.password), "the password is never printed");
+    });
+  });
+
+  Deno.test(`${kind} checkpoint storage: a declined checkpoint is invisible in the database and its view`, async () => {
+    await withServer(kind, async (server) => {
+      const url = `${server.url}?job=declined`;
+      const s = stage(url, 2, "heap", { tolerableFailures: 10 });
+      await s.env.openCheckpointStorage("declined");
+      const client = s.env.executeAsync("declined");
+      s.src.push(...words(50, 7));
+      await until(() => s.out.values.length === 50, "records counted");
+      const first = await client.triggerCheckpoint();
+      s.src.push(...words(50, 8));
+      await until(() => s.out.values.length === 100, "records counted");
+      // A subtask declines the next checkpoint before the coordinator completes it. (Kills
+      // in the middle of a checkpoint's writes are in checkpoint_database_crash_test.ts.)
+      const pending = client.triggerCheckpoint();
+      client.job.coordinator!.decline(first.manifest.checkpointId + 1, "test: subtask 1 declines");
+      await assert.rejects(pending);
+      assert.deepEqual(checkpointsInDatabase(kind, server.url, "declined"), [
+        first.manifest.checkpointId,
+      ]);
+      // The view still shows the first checkpoint's counts.
+      assert.deepEqual(
+        new Map([...stateInDatabase(kind, server.url, "declined", "count", "count")].sort()),
+        asJsonKeys(counts(words(50, 7))),
+      );
+      s.src.end();
+      await client.done;
+    });
+  });
+
+  Deno.test(`${kind} checkpoint storage: retention keeps the newest checkpoints and the segments they need; an older retained one restores`, async () => {
+    await withServer(kind, async (server) => {
+      const url = `${server.url}?job=retain`;
+      const s = stage(url, 2, "lsm", { retained: 2 });
+      await s.env.openCheckpointStorage("retain");
+      const client = s.env.executeAsync("retain");
+      const ids: number[] = [];
+      const batches = [words(40, 11), words(40, 12), words(40, 13), words(40, 14)];
+      let sent = 0;
+      for (const b of batches) {
+        s.src.push(...b);
+        sent += b.length;
+        await until(() => s.out.values.length === sent, "records counted");
+        ids.push((await client.triggerCheckpoint()).manifest.checkpointId);
+      }
+      const newest = ids.slice(-2);
+      await until(
+        () => checkpointsInDatabase(kind, server.url, "retain").join() === newest.join(),
+        "old checkpoints collected",
+      );
+      // The database's segments are exactly those the kept checkpoints name.
+      const needed = new Set<string>();
+      let stored: string[];
+      if (kind === "postgres") {
+        for (
+          const [seg] of psql(
+            server.url,
+            `SELECT jsonb_object_keys(convert_from(manifest, 'UTF8')::jsonb -> 'segments')
+             FROM weir_checkpoints WHERE job_id = 'retain'`,
+          )
+        ) needed.add(seg!);
+        stored = psql(server.url, `SELECT name FROM weir_segments WHERE job_id = 'retain'`)
+          .map((r) => r[0]!);
+      } else {
+        for (const id of newest) {
+          const m = redisCli(server.url, "GET", `weir:retain:manifest:${id}`).join("\n");
+          for (const seg of Object.keys(JSON.parse(m).segments)) needed.add(seg);
+        }
+        stored = redisCli(server.url, "SMEMBERS", "weir:retain:segments");
+      }
+      assert.deepEqual(new Set(stored), needed);
+      // More input, then the final checkpoint: the last manual one is now the older kept one.
+      s.src.push(...words(40, 15));
+      await until(() => s.out.values.length === sent + 40, "records counted");
+      s.src.end();
+      await client.done;
+      // It restores: its counts, not the newest's.
+      const r = stage(url, 1, "heap", { restore: String(ids.at(-1)) });
+      await r.env.openCheckpointStorage("retain");
+      const rc = r.env.executeAsync("retain");
+      r.src.push("w0");
+      await until(() => r.out.values.length === 1, "a record counted");
+      r.src.end();
+      await rc.done;
+      const before = counts(batches.flat()).get("w0") ?? 0;
+      assert.deepEqual(r.out.values, [`w0\t${before + 1}`]);
+    });
+  });
+
+  Deno.test(`${kind} checkpoint storage: restore with the server gone is a clear error naming it, without the password`, async () => {
+    await withServer(kind, async (server) => {
+      await server.kill();
+      const s = stage(`${server.url}?job=gone`, 1, "heap", { restore: "latest" });
+      const e = await s.env.execute("gone").then(() => undefined, (e) => e);
+      assert.ok(e instanceof CheckpointError, String(e));
+      assert.match(e.message, new RegExp(`127\\.0\\.0\\.1:${server.port}`));
+      assert.ok(!e.message.includes(server.password));
+      await server.start();
+    });
+  });
+}
+
+for (const kind of ["postgres", "redis"] as DatabaseKind[]) {
+  Deno.test(
+    `${kind} checkpoint storage: credentials from the environment (${
+      kind === "postgres" ? "PGPASSWORD" : "REDIS_URL"
+    }), never printed`,
+    async () => {
+      await withServer(kind, async (server) => {
+        const dir = Deno.makeTempDirSync({ prefix: "weir-dbenv-" });
+        try {
+          Deno.writeTextFileSync(`${dir}/in.txt`, "a b a\nc a\n");
+          const storage = kind === "postgres"
+            ? `postgres://weir@127.0.0.1:${server.port}/postgres?job=env`
+            : "redis:";
+          const env = kind === "postgres"
+            ? { PGPASSWORD: server.password }
+            : { REDIS_URL: `${server.url}?job=env` };
+          const out = await new Deno.Command(Deno.execPath(), {
+            args: [
+              "run",
+              "-A",
+              "examples/word_count.ts",
+              "--input",
+              `${dir}/in.txt`,
+              "--output",
+              `${dir}/out`,
+              "--checkpoint-storage",
+              storage,
+            ],
+            env: { ...env, NO_COLOR: "1" },
+            stdout: "piped",
+            stderr: "piped",
+          }).output();
+          const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+          assert.equal(out.code, 0, text);
+          assert.ok(!text.includes(server.password));
+          // The job is named by the URL's job parameter (REDIS_URL's for `redis:`).
+          assert.deepEqual(
+            new Map([...stateInDatabase(kind, server.url, "env", "count", "count")].sort()),
+            new Map([['"a"', 3], ['"b"', 1], ['"c"', 1]]),
+          );
+        } finally {
+          Deno.removeSync(dir, { recursive: true });
+        }
+      });
+    },
+  );
+}
