@@ -186,10 +186,23 @@ Deno.test("coordinator: LSM retention never deletes a segment a kept checkpoint 
     countJob(env.addSource(src, { uid: "src" }), out);
     const client = env.executeAsync("lsm retention");
     const seen: Manifest[] = [];
+    let pushed = 0;
     for (let round = 0; round < 14; round++) {
-      for (let k = 0; k < 40; k++) src.push(...words(round * 40 + k).map((w) => `${w}-${round}`));
-      await until(() => out.values.length === src.emitted, "records through");
+      for (let k = 0; k < 40; k++) {
+        const batch = words(round * 40 + k).map((w) => `${w}-${round}`);
+        src.push(...batch);
+        pushed += batch.length;
+      }
+      // Wait for every record pushed, not for what the source emitted so far:
+      // before its next poll those match too, and the round's records would
+      // then come after the checkpoint's barrier (checkpoints every other
+      // round then hold new state, too few segments for a compaction).
+      await until(() => out.values.length === pushed, "records through");
+      const before = new Set(Object.keys(seen.at(-1)?.segments ?? {}));
       seen.push((await client.triggerCheckpoint()).manifest);
+      // Every round writes new keys: its checkpoint holds a segment the last one did not.
+      const segs = Object.keys(seen.at(-1)!.segments);
+      assert.ok(segs.some((s) => !before.has(s)), `round ${round} wrote no new segment`);
       // Checkpoints this close together could keep the store busy with flushes:
       // let a compaction finish once, so later checkpoints drop replaced segments.
       if (round === 6) await until(() => compactions(client) > 0, "a compaction");
