@@ -121,11 +121,24 @@ function holdLock(file: Deno.FsFile, path: string, dir: string, holder: string):
 
 /**
  * Locks `dir` for `holder`, or throws a `DirectoryInUseError` naming the
- * holder; `what` names the directory in it (`Checkpoint directory`).
+ * holder; `what` names the directory in it (`Checkpoint directory`). With
+ * `shareWithThisProcess`, a lock this process already holds for the same
+ * holder (another worker thread of the same job) counts as taken.
  */
-export function lockDirectory(dir: string, holder: string, what: string): DirectoryLock {
+export function lockDirectory(
+  dir: string,
+  holder: string,
+  what: string,
+  options: { readonly shareWithThisProcess?: boolean } = {},
+): DirectoryLock {
   const attempt = tryLockDirectory(dir, holder);
   if ("lock" in attempt) return attempt.lock;
+  // The worker executor's workers of one job share a process: a sibling worker
+  // holding the directory for the same holder is this job, not another one.
+  const held = attempt.heldBy;
+  if (options.shareWithThisProcess && held?.pid === Deno.pid && held.holder === holder) {
+    return { dir, release() {} };
+  }
   const by = attempt.heldBy
     ? describeOwner(attempt.heldBy)
     : "another process (its lock file names no holder)";

@@ -26,6 +26,7 @@
 import { resolve } from "node:path";
 import { type CheckpointFs, DenoCheckpointFs } from "../checkpoint/checkpoint_fs.ts";
 import { type DirectoryLock, lockDirectory } from "../checkpoint/dir_lock.ts";
+import { workerIndex } from "../runtime/_worker_role.ts";
 import { ConfigError } from "../errors.ts";
 import type { SegmentFile } from "../../statestore-as/segment_fs.ts";
 import { TwoPhaseCommitSink } from "./two_phase_commit_sink.ts";
@@ -146,6 +147,8 @@ export class ExactlyOnceFileSink<T> extends TwoPhaseCommitSink<T, FileTransactio
         this.dir,
         `exactly-once file sink "${ctx.operatorUid}"`,
         "Output directory",
+        // Subtasks on the worker executor's other workers have their own copy of this sink.
+        { shareWithThisProcess: workerIndex !== undefined },
       );
     }
     shared.users++;

@@ -16,7 +16,8 @@
  *   `returns`: the same with `.returns(serializer)`, printing `x` of each.
  * - `fail --records N --keys K --output DIR --marker FILE [--fail-at M]`: the keyed
  *   count into the exactly-once file sink (`key<TAB>count` lines); subtask 1 of
- *   the count throws on its M-th record (500) once (the marker file remembers it).
+ *   the count throws once (the marker file remembers it) on its first record from the M-th
+ *   (500) on that comes after a checkpoint completed (a `chk-*` folder exists).
  *
  * @module
  */
@@ -39,13 +40,22 @@ class Count implements KeyedProcessFunction<string, string, [string, number]> {
   count!: ValueState<number>;
   seen = 0;
   subtask = 0;
-  constructor(readonly failMarker?: string, readonly failAt = 0) {}
+  constructor(
+    readonly failMarker?: string,
+    readonly failAt = 0,
+    readonly checkpointDir?: string,
+  ) {}
   open(ctx: RuntimeContext): void {
     this.count = ctx.getState(new ValueStateDescriptor("count", Serializers.f64, 0));
     this.subtask = ctx.subtaskIndex;
   }
   processElement(key: string, _ctx: unknown, out: Collector<[string, number]>): void {
-    if (this.failMarker && this.subtask === 1 && ++this.seen === this.failAt) {
+    // Fails at the first record from the M-th on once a checkpoint completed, so the
+    // restart restores one (how fast checkpoints complete depends on the machine).
+    if (
+      this.failMarker && this.subtask === 1 && ++this.seen >= this.failAt &&
+      this.checkpointCompleted()
+    ) {
       try {
         Deno.statSync(this.failMarker);
       } catch {
@@ -56,6 +66,18 @@ class Count implements KeyedProcessFunction<string, string, [string, number]> {
     const n = this.count.value()! + 1;
     this.count.update(n);
     out.collect([key, n]);
+  }
+  completed = false;
+  checkpointCompleted(): boolean {
+    if (this.completed || this.checkpointDir === undefined) return true;
+    try {
+      for (const e of Deno.readDirSync(this.checkpointDir)) {
+        if (e.name.startsWith("chk-")) this.completed = true;
+      }
+    } catch {
+      // not made yet
+    }
+    return this.completed;
   }
 }
 
@@ -80,7 +102,7 @@ function busyWait(ms: number): void {
 
 async function main(args: string[]): Promise<void> {
   // Small in-worker channels, so the rings between workers hold most of what is in flight.
-  const { env, values } = StreamEnvironment.fromArgs(args, {
+  const { env, flags, values } = StreamEnvironment.fromArgs(args, {
     scenario: { type: "string" },
     records: { type: "string" },
     keys: { type: "string" },
@@ -160,7 +182,9 @@ async function main(args: string[]): Promise<void> {
       if (!values.output || !values.marker) throw new ConfigError("--output and --marker needed");
       env.generate({ count: records, generate: (n) => `k${n % keys}` }).uid("gen")
         .keyBy((k) => k, Serializers.string)
-        .process(new Count(values.marker as string, Number(values["fail-at"] ?? 500))).uid("count")
+        .process(
+          new Count(values.marker as string, Number(values["fail-at"] ?? 500), flags.checkpointDir),
+        ).uid("count")
         .map(([k, n]) => `${k}\t${n}`).uid("format")
         .addSink(new ExactlyOnceFileSink<string>({ dir: values.output as string }), {
           uid: "sink",
