@@ -48,12 +48,13 @@ const JOBS: JobCase[] = [
     check: checkKeyedShuffle,
   },
   // On the worker executor, a run starts its workers first (each imports the
-  // script again): kills land over a longer stretch, most while workers run.
+  // script again, a few hundred ms), then runs on two cores: kills land over a
+  // stretch that covers both.
   {
     name: "word_count on workers",
     script: "examples/word_count.ts",
     args: ["--parallelism", "2", "--executor", "workers"],
-    maxDelayMs: 2500,
+    maxDelayMs: 900,
     input: () => makeWordInput(SEED, LONG ? 720_000 : 480_000, 3000),
     check: (input, out, exact) => checkWordCount(input, out, exact, true),
   },
@@ -61,7 +62,7 @@ const JOBS: JobCase[] = [
     name: "keyed_shuffle on workers",
     script: "examples/keyed_shuffle.ts",
     args: ["--parallelism", "2", "--executor", "workers"],
-    maxDelayMs: 2000,
+    maxDelayMs: 900,
     input: () => makeShuffleInput(SEED, LONG ? 4_000_000 : 2_000_000, 500),
     check: checkKeyedShuffle,
   },
