@@ -48,22 +48,22 @@ const JOBS: JobCase[] = [
     check: checkKeyedShuffle,
   },
   // On the worker executor, a run starts its workers first (each imports the
-  // script again, a few hundred ms), then runs on two cores: kills land over a
-  // stretch that covers both.
+  // script again, a few hundred ms), then runs on two cores: twice the input,
+  // so that the kills land before the job's end however the delays fall.
   {
     name: "word_count on workers",
     script: "examples/word_count.ts",
     args: ["--parallelism", "2", "--executor", "workers"],
-    maxDelayMs: 900,
-    input: () => makeWordInput(SEED, LONG ? 720_000 : 480_000, 3000),
+    maxDelayMs: 600,
+    input: () => makeWordInput(SEED, LONG ? 1_440_000 : 960_000, 3000),
     check: (input, out, exact) => checkWordCount(input, out, exact, true),
   },
   {
     name: "keyed_shuffle on workers",
     script: "examples/keyed_shuffle.ts",
     args: ["--parallelism", "2", "--executor", "workers"],
-    maxDelayMs: 900,
-    input: () => makeShuffleInput(SEED, LONG ? 4_000_000 : 2_000_000, 500),
+    maxDelayMs: 600,
+    input: () => makeShuffleInput(SEED, LONG ? 8_000_000 : 4_000_000, 500),
     check: checkKeyedShuffle,
   },
 ];

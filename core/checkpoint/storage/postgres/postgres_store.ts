@@ -57,6 +57,31 @@ const SCHEMA = [
     WHERE NOT s.tombstone`,
 ];
 
+let ignoring = false;
+
+/**
+ * postgres.js (3.4) under Deno's `node:net` can write to a socket it already
+ * destroyed when the server goes away: `connection.js` `nextWrite` throws
+ * "Cannot read properties of null (reading 'write')" from a `setImmediate`
+ * callback that no promise reaches, and an uncaught error ends the process.
+ * That error only means the connection is gone: the statement in flight fails
+ * (the checkpoint is declined) and the next one reconnects. So exactly that
+ * error is not let end the process; any other uncaught error still does.
+ */
+function ignoreClosedSocketWrites(): void {
+  if (ignoring) return;
+  ignoring = true;
+  globalThis.addEventListener("error", (e) => {
+    const err = e.error as { message?: unknown; stack?: unknown } | undefined;
+    if (
+      err?.message === "Cannot read properties of null (reading 'write')" &&
+      typeof err.stack === "string" && /postgres[\/]src[\/]connection\.js/.test(err.stack)
+    ) {
+      e.preventDefault();
+    }
+  });
+}
+
 /**
  * A {@linkcode RemoteStore} on PostgreSQL. The URL's `job` parameter (or
  * `jobId`) names the job; credentials come from the URL or `PGPASSWORD`,
@@ -86,6 +111,7 @@ export class PostgresStore implements RemoteStore {
 
   /** Connects and creates the tables and the view when missing. */
   static async open(url: string, jobId: string): Promise<PostgresStore> {
+    ignoreClosedSocketWrites();
     const where = `${redactUrl(url)} (job "${jobId}")`;
     const u = new URL(url);
     u.search = "";
