@@ -47,7 +47,8 @@ const CASES: Case[] = [
     name: "keyed_shuffle",
     script: "examples/keyed_shuffle.ts",
     parallelism: 2,
-    input: () => makeShuffleInput(SEED, 1_500_000, 300),
+    // Long enough that a kill lands after the database committed a checkpoint on a quiet machine.
+    input: () => makeShuffleInput(SEED, 2_000_000, 300),
     check: checkKeyedShuffle,
     expected: (input) => ({
       operator: "sum",
