@@ -134,11 +134,12 @@ export class CoGroupedStreams<A, B> {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { type CoGroupWhere, StreamEnvironment } from "@weir/weir";
+ * import { type CoGroupWhere, StreamEnvironment, TumblingEventTimeWindows } from "@weir/weir";
  * const env = StreamEnvironment.create();
  * const w: CoGroupWhere<number, number, number> = env.fromElements(1).coGroup(env.fromElements(2))
  *   .where((n) => n % 2);
- * assert.ok(typeof w.equalTo === "function");
+ * w.equalTo((n) => n % 2).window(TumblingEventTimeWindows.of(10)).apply({ coGroup: () => {} });
+ * assert.ok(env.getExecutionPlan().edges.some((x) => x.partitioning === "hash"), "keyed by the keys");
  * ```
  */
 export class CoGroupWhere<A, B, K> {
@@ -187,11 +188,12 @@ export interface KeyedPair<A, B, K> {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { type CoGroupEqualTo, StreamEnvironment } from "@weir/weir";
+ * import { type CoGroupEqualTo, StreamEnvironment, TumblingEventTimeWindows } from "@weir/weir";
  * const env = StreamEnvironment.create();
  * const e: CoGroupEqualTo<number, number, number> = env.fromElements(1).coGroup(env.fromElements(2))
  *   .where((n) => n % 2).equalTo((n) => n % 2);
- * assert.ok(typeof e.window === "function");
+ * e.window(TumblingEventTimeWindows.of(10)).apply({ coGroup: () => {} });
+ * assert.ok(env.getExecutionPlan().edges.some((x) => x.partitioning === "hash"), "keyed by the keys");
  * ```
  */
 export class CoGroupEqualTo<A, B, K> {
@@ -221,7 +223,8 @@ export class CoGroupEqualTo<A, B, K> {
  * const w: CoGroupWithWindow<number, number, number, TimeWindow> = env.fromElements(1)
  *   .coGroup(env.fromElements(2)).where((n) => n % 2).equalTo((n) => n % 2)
  *   .window(TumblingEventTimeWindows.of(10)).allowedLateness(5);
- * assert.ok(typeof w.apply === "function");
+ * w.apply({ coGroup: () => {} });
+ * assert.ok(env.getExecutionPlan().edges.some((x) => x.partitioning === "hash"), "keyed by the keys");
  * ```
  */
 export class CoGroupWithWindow<A, B, K, W extends Window> {

@@ -44,7 +44,8 @@ export interface IntervalJoinOptions<L, R> extends OperatorOptions {
  * const env = StreamEnvironment.create();
  * const j: IntervalJoin<number, number, number> = env.fromElements(1).keyBy((n) => n)
  *   .intervalJoin(env.fromElements(2).keyBy((n) => n - 1));
- * assert.ok(typeof j.between === "function");
+ * j.between(0, 10).process({ processElement: (a, b, _ctx, out) => out.collect(a + b) });
+ * assert.ok(env.getExecutionPlan().edges.some((x) => x.partitioning === "hash"), "keyed by the keys");
  * ```
  */
 export class IntervalJoin<L, R, K> {

@@ -70,11 +70,12 @@ export class JoinedStreams<A, B> {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { type JoinWhere, StreamEnvironment } from "@weir/weir";
+ * import { type JoinWhere, StreamEnvironment, TumblingEventTimeWindows } from "@weir/weir";
  * const env = StreamEnvironment.create();
  * const w: JoinWhere<number, number, number> = env.fromElements(1).join(env.fromElements(2))
  *   .where((n) => n % 2);
- * assert.ok(typeof w.equalTo === "function");
+ * w.equalTo((n) => n % 2).window(TumblingEventTimeWindows.of(10)).apply((a, b) => a + b);
+ * assert.ok(env.getExecutionPlan().edges.some((x) => x.partitioning === "hash"), "keyed by the keys");
  * ```
  */
 export class JoinWhere<A, B, K> {
@@ -114,11 +115,12 @@ export class JoinWhere<A, B, K> {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { type JoinEqualTo, StreamEnvironment } from "@weir/weir";
+ * import { type JoinEqualTo, StreamEnvironment, TumblingEventTimeWindows } from "@weir/weir";
  * const env = StreamEnvironment.create();
  * const e: JoinEqualTo<number, number, number> = env.fromElements(1).join(env.fromElements(2))
  *   .where((n) => n % 2).equalTo((n) => n % 2);
- * assert.ok(typeof e.window === "function");
+ * e.window(TumblingEventTimeWindows.of(10)).apply((a, b) => a + b);
+ * assert.ok(env.getExecutionPlan().edges.some((x) => x.partitioning === "hash"), "keyed by the keys");
  * ```
  */
 export class JoinEqualTo<A, B, K> {
@@ -148,7 +150,8 @@ export class JoinEqualTo<A, B, K> {
  * const w: JoinWithWindow<number, number, number, TimeWindow> = env.fromElements(1)
  *   .join(env.fromElements(2)).where((n) => n % 2).equalTo((n) => n % 2)
  *   .window(SlidingEventTimeWindows.of(10, 5));
- * assert.ok(typeof w.apply === "function");
+ * w.apply((a, b) => a + b);
+ * assert.ok(env.getExecutionPlan().edges.some((x) => x.partitioning === "hash"), "keyed by the keys");
  * ```
  */
 export class JoinWithWindow<A, B, K, W extends Window> {
