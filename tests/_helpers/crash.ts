@@ -4,10 +4,16 @@
  * and again, then lets it finish.
  *
  * Two kinds of kill:
- * - random: a random delay after the job starts (its first stderr line,
- *   `restoring …` or `no checkpoint to restore …`); the first kill's delay
- *   runs from the first completed checkpoint instead, so that some later run
- *   always restores one, however slow the machine;
+ * - random: after a random share of the input was read in this run, when the
+ *   test says how many records the input has (`records`), else a random delay
+ *   after the job starts (its first stderr line, `restoring …` or `no
+ *   checkpoint to restore …`). The first kill also waits for the first
+ *   completed checkpoint, so that some later run always restores one, however
+ *   slow the machine. Counting records makes the schedule independent of the
+ *   machine's speed: the shares of all kills add up to at most
+ *   {@linkcode KILLED_SHARE} of the input, and a restored run resumes at or
+ *   before the point where the last run was killed, so every run has input
+ *   left when its kill comes;
  * - in a checkpoint write: the child pauses inside its `at`-th file write
  *   into the checkpoint directory (a manifest's or a segment's temp file,
  *   written and synced but not yet renamed), says so on stderr, and the
@@ -17,7 +23,10 @@
  *
  *   deno run -A tests/_helpers/crash.ts EXAMPLE.ts [job args]
  *
- * runs `main(args)` of the example. With `WEIR_TEST_PAUSE_IN_CHECKPOINT_MS=ms`
+ * runs `main(args)` of the example. With `WEIR_TEST_PROGRESS_EVERY=n` it
+ * wraps every source reader (in the main thread and in each worker, which
+ * import this file again) so that every `n` records read print
+ * {@linkcode PROGRESS_MARKER} and the count. With `WEIR_TEST_PAUSE_IN_CHECKPOINT_MS=ms`
  * and `WEIR_TEST_PAUSE_AT=k` in its environment it first wraps
  * `DenoCheckpointFs` (test-only, this process only) so that the `k`-th file
  * created through it in the checkpoint directory prints
@@ -30,11 +39,21 @@
 import { DenoCheckpointFs } from "../../core/checkpoint/checkpoint_fs.ts";
 import { ConfigError } from "../../core/errors.ts";
 import { runMain } from "../../core/dataflow/run_main.ts";
+import { SourceOperator } from "../../core/runtime/task.ts";
 import type { SegmentFile } from "../../statestore-as/segment_fs.ts";
 import { rng } from "./queue_source.ts";
 
 /** What the child prints on stderr when it pauses inside a checkpoint write. */
 export const PAUSE_MARKER = "crash-hook: paused in checkpoint write";
+
+/** What the child prints on stderr, with a count, as its sources read records. */
+export const PROGRESS_MARKER = "crash-hook: records read";
+
+/**
+ * The share of the input that all random kills together may let the runs
+ * read: the rest is the margin that the kill signal's latency eats into.
+ */
+export const KILLED_SHARE = 0.6;
 
 /** Options of {@linkcode runWithCrashes}. */
 export interface CrashOptions {
@@ -48,8 +67,16 @@ export interface CrashOptions {
   kills: number;
   /** Every `hookEvery`-th kill lands inside a checkpoint write (0: none). */
   hookEvery: number;
-  /** Random kills land 0 … `maxDelayMs` after the job started. */
-  maxDelayMs: number;
+  /**
+   * Records the job's sources read in all (the input's lines). When given,
+   * random kills come after a random number of records read; else after a
+   * random delay of up to `maxDelayMs`. Reads measure progress only where the
+   * source reads at the pace of processing: a job whose work lags far behind
+   * its reads (async I/O holds its input in flight) is killed by time instead.
+   */
+  records?: number;
+  /** Without `records`: random kills land 0 … `maxDelayMs` after the job started. */
+  maxDelayMs?: number;
   /** Seeds the delays and the paused write's index. */
   seed: number;
   /** Temporary folder of the children (`TMPDIR`: LSM work folders a kill leaves behind). */
@@ -71,8 +98,12 @@ export interface CrashReport {
   killsInCheckpointWrite: number;
   /** Kills that were aimed at a checkpoint write (the child reported the pause). */
   hookedKills: number;
-  /** Whether the job finished before all planned kills happened. */
-  finishedEarly: boolean;
+  /**
+   * The kill the job finished before, if it did: a kill after a share of the
+   * input always lands; one aimed at the `k`-th checkpoint write misses when
+   * the run writes fewer files.
+   */
+  missed: "none" | "in a checkpoint write" | "random";
   /** Runs, including the last one that finished. */
   runs: number;
   /** Runs that restored a checkpoint (said "restoring checkpoint N"). */
@@ -142,11 +173,18 @@ interface RunResult {
   hooked: boolean;
 }
 
-async function runOnce(
-  o: CrashOptions,
-  plan: { delayMs: number; afterCheckpoint?: boolean } | { pauseAt: number } | undefined,
-): Promise<RunResult> {
+/** When a run is killed: after a delay or some records read (and a checkpoint), or in a write. */
+type KillPlan =
+  | { delayMs: number; afterCheckpoint: boolean }
+  | { afterRecords: number; afterCheckpoint: boolean }
+  | { pauseAt: number };
+
+async function runOnce(o: CrashOptions, plan: KillPlan | undefined): Promise<RunResult> {
   const env: Record<string, string> = { TMPDIR: o.tmpDir, NO_COLOR: "1" };
+  if (plan && "afterRecords" in plan) {
+    // Fine enough that a kill lands close to its target.
+    env.WEIR_TEST_PROGRESS_EVERY = String(Math.max(1, Math.floor(o.records! / 2000)));
+  }
   if (plan && "pauseAt" in plan) {
     env.WEIR_TEST_PAUSE_IN_CHECKPOINT_MS = "10000";
     env.WEIR_TEST_PAUSE_AT = String(plan.pauseAt);
@@ -160,6 +198,16 @@ async function runOnce(
   }).spawn();
   let killed = false, hooked = false, started = false;
   let timer: ReturnType<typeof setTimeout> | undefined;
+  let read = 0;
+  const ready = o.checkpointReady ?? (() => hasCompletedCheckpoint(o.checkpointDir));
+  // Kills once this run read its share, and (for the first kill) a checkpoint completed.
+  const killWhenRead = () => {
+    if (killed || !plan || !("afterRecords" in plan) || read < plan.afterRecords) return;
+    if (plan.afterCheckpoint && !ready()) {
+      clearTimeout(timer);
+      timer = setTimeout(killWhenRead, 5);
+    } else kill();
+  };
   const kill = () => {
     if (killed) return;
     try {
@@ -184,13 +232,16 @@ async function runOnce(
           // afterCheckpoint: the delay runs from the first completed checkpoint, so
           // that the next run has one to restore whatever the machine's speed.
           const killLater = () => {
-            const ready = o.checkpointReady ?? (() => hasCompletedCheckpoint(o.checkpointDir));
             if (plan.afterCheckpoint && !ready()) {
               timer = setTimeout(killLater, 5);
             } else timer = setTimeout(kill, plan.delayMs);
           };
           killLater();
         }
+      }
+      if (line.startsWith(PROGRESS_MARKER)) {
+        read += Number(line.slice(PROGRESS_MARKER.length));
+        killWhenRead();
       }
       if (plan && "pauseAt" in plan && line.includes(PAUSE_MARKER)) {
         hooked = true;
@@ -215,12 +266,17 @@ async function runOnce(
  * outlives `runTimeoutMs`.
  */
 export async function runWithCrashes(o: CrashOptions): Promise<CrashReport> {
+  if ((o.records === undefined) === (o.maxDelayMs === undefined)) {
+    throw new Error("runWithCrashes: give either records or maxDelayMs");
+  }
   const random = rng(o.seed);
+  // Each random kill's share of the input: together at most KILLED_SHARE.
+  const share = (KILLED_SHARE * (o.records ?? 0)) / Math.max(1, o.kills);
   const report: CrashReport = {
     kills: 0,
     killsInCheckpointWrite: 0,
     hookedKills: 0,
-    finishedEarly: false,
+    missed: "none",
     runs: 0,
     restoredRuns: 0,
     lastStderr: "",
@@ -228,11 +284,14 @@ export async function runWithCrashes(o: CrashOptions): Promise<CrashReport> {
   for (;;) {
     const planned = report.kills < o.kills;
     const aimHook = planned && o.hookEvery > 0 && (report.kills + 1) % o.hookEvery === 0;
-    const plan = !planned
+    const afterCheckpoint = report.kills === 0;
+    const plan: KillPlan | undefined = !planned
       ? undefined
       : aimHook
-      ? { pauseAt: 1 + Math.floor(random() * 6) }
-      : { delayMs: Math.floor(random() * o.maxDelayMs), afterCheckpoint: report.kills === 0 };
+      ? { pauseAt: 1 + Math.floor(random() * 4) }
+      : o.records !== undefined
+      ? { afterRecords: Math.ceil(share * (0.1 + 0.9 * random())), afterCheckpoint }
+      : { delayMs: Math.floor(random() * o.maxDelayMs!), afterCheckpoint };
     const before = interruptedWrites(o.checkpointDir);
     const r = await runOnce(o, plan);
     report.runs++;
@@ -255,9 +314,29 @@ export async function runWithCrashes(o: CrashOptions): Promise<CrashReport> {
       );
     }
     report.lastStderr = r.stderr;
-    report.finishedEarly = planned;
+    report.missed = !planned ? "none" : aimHook ? "in a checkpoint write" : "random";
     return report;
   }
+}
+
+/**
+ * Asserts that every planned kill landed, but for one aimed at a checkpoint
+ * write that the run did not reach (then the job finished and no later kill
+ * could come).
+ */
+export function assertKillsLanded(report: CrashReport, planned: number): void {
+  if (report.kills === planned) return;
+  if (report.missed === "in a checkpoint write") return;
+  throw new Error(
+    `only ${report.kills} of ${planned} kills landed: the job finished before a ${report.missed} kill`,
+  );
+}
+
+/** The records a line-per-record input holds: its lines (a last one without `\n` counts). */
+export function linesIn(text: string): number {
+  let n = 0;
+  for (let i = text.indexOf("\n"); i >= 0; i = text.indexOf("\n", i + 1)) n++;
+  return text.length > 0 && !text.endsWith("\n") ? n + 1 : n;
 }
 
 function exists(path: string): boolean {
@@ -269,13 +348,41 @@ function exists(path: string): boolean {
   }
 }
 
-/** Child side: the pause hook, then the example's `main`. */
+/**
+ * Child side: wraps each source reader's `poll` as its operator opens, so that
+ * every `every` records this thread's sources read print the count.
+ */
+function reportRecordsRead(every: number): void {
+  const proto = SourceOperator.prototype;
+  const open = proto.open;
+  const encoder = new TextEncoder();
+  let unreported = 0;
+  proto.open = function (this: SourceOperator): Promise<void> {
+    const reader = this.reader;
+    const poll = reader.poll;
+    reader.poll = (out, max) => {
+      const counting = Object.create(out) as typeof out;
+      counting.collect = (value, timestamp) => {
+        out.collect(value, timestamp);
+        if (++unreported < every) return;
+        Deno.stderr.writeSync(encoder.encode(`${PROGRESS_MARKER} ${unreported}\n`));
+        unreported = 0;
+      };
+      return poll.call(reader, counting, max);
+    };
+    return open.call(this);
+  };
+}
+
+/** Child side: the pause and progress hooks, then the example's `main`. */
 async function childMain(args: string[]): Promise<void> {
   const [script, ...jobArgs] = args;
   if (!script) throw new ConfigError("usage: crash.ts EXAMPLE.ts [job args]");
   const pauseMs = Number(Deno.env.get("WEIR_TEST_PAUSE_IN_CHECKPOINT_MS") ?? 0);
   const pauseAt = Number(Deno.env.get("WEIR_TEST_PAUSE_AT") ?? 0);
   const resumeFile = Deno.env.get("WEIR_TEST_RESUME_FILE");
+  const progressEvery = Number(Deno.env.get("WEIR_TEST_PROGRESS_EVERY") ?? 0);
+  if (progressEvery > 0) reportRecordsRead(progressEvery);
   if (pauseMs > 0 && pauseAt > 0) {
     const proto = DenoCheckpointFs.prototype;
     const create = proto.create;
