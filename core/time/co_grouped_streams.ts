@@ -8,7 +8,6 @@
  *
  * @module
  */
-import { ConfigError } from "../errors.ts";
 import type { Collector } from "../dataflow/functions.ts";
 import type { DataStream, OperatorOptions } from "../dataflow/data_stream.ts";
 import type { KeySelector } from "../runtime/operators.ts";
@@ -19,6 +18,7 @@ import type { Window } from "./window.ts";
 import type { WindowAssigner } from "./window_assigners.ts";
 import type { ProcessWindowFunction } from "./window_functions.ts";
 import type { CoGroupFunction } from "./join_functions.ts";
+import { WhereStage, WindowedStage } from "./_two_input_stages.ts";
 
 /**
  * An element of either input, tagged with its side (0: first, 1: second):
@@ -142,34 +142,9 @@ export class CoGroupedStreams<A, B> {
  * assert.ok(env.getExecutionPlan().edges.some((x) => x.partitioning === "hash"), "keyed by the keys");
  * ```
  */
-export class CoGroupWhere<A, B, K> {
-  readonly #first: DataStream<A>;
-  readonly #second: DataStream<B>;
-  readonly #keyA: KeySelector<A, K>;
-  readonly #keySerializer: Serializer<K>;
-
-  /** Use `CoGroupedStreams.where`. */
-  constructor(
-    first: DataStream<A>,
-    second: DataStream<B>,
-    keyA: KeySelector<A, K>,
-    keySerializer: Serializer<K>,
-  ) {
-    this.#first = first;
-    this.#second = second;
-    this.#keyA = keyA;
-    this.#keySerializer = keySerializer;
-  }
-
-  /** The second input's key (equal keys meet). */
-  equalTo(keySelector: KeySelector<B, K>): CoGroupEqualTo<A, B, K> {
-    return new CoGroupEqualTo({
-      first: this.#first,
-      second: this.#second,
-      keyA: this.#keyA,
-      keyB: keySelector,
-      keySerializer: this.#keySerializer,
-    });
+export class CoGroupWhere<A, B, K> extends WhereStage<A, B, K, CoGroupEqualTo<A, B, K>> {
+  protected withKeys(pair: KeyedPair<A, B, K>): CoGroupEqualTo<A, B, K> {
+    return new CoGroupEqualTo(pair);
   }
 }
 
@@ -227,32 +202,9 @@ export class CoGroupEqualTo<A, B, K> {
  * assert.ok(env.getExecutionPlan().edges.some((x) => x.partitioning === "hash"), "keyed by the keys");
  * ```
  */
-export class CoGroupWithWindow<A, B, K, W extends Window> {
-  readonly #pair: KeyedPair<A, B, K>;
-  readonly #assigner: WindowAssigner<TaggedUnion<A, B>, W>;
-  readonly #config: TwoInputWindowConfig<A, B, W> = {};
-
-  /** Use `CoGroupEqualTo.window`. */
-  constructor(pair: KeyedPair<A, B, K>, assigner: WindowAssigner<TaggedUnion<A, B>, W>) {
-    this.#pair = pair;
-    this.#assigner = assigner;
-  }
-
-  /** Replaces the assigner's default trigger. */
-  trigger(trigger: Trigger<TaggedUnion<A, B>, W>): this {
-    this.#config.trigger = trigger;
-    return this;
-  }
-
-  /** Keeps event-time windows `ms` after their end; late elements fire them again. */
-  allowedLateness(ms: number): this {
-    if (!(ms >= 0)) throw new ConfigError(`Allowed lateness must be >= 0 ms, got ${ms}`);
-    this.#config.allowedLateness = ms;
-    return this;
-  }
-
+export class CoGroupWithWindow<A, B, K, W extends Window> extends WindowedStage<A, B, K, W> {
   /** Calls `fn` with each key's elements of each window, by side. */
   apply<O>(fn: CoGroupFunction<A, B, O>, opts?: OperatorOptions): DataStream<O> {
-    return coGroupWindows(this.#pair, this.#assigner, this.#config, fn, "CoGroup", opts);
+    return coGroupWindows(this.pair, this.assigner, this.config, fn, "CoGroup", opts);
   }
 }

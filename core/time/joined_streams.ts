@@ -6,22 +6,16 @@
  *
  * @module
  */
-import { ConfigError } from "../errors.ts";
 import type { Collector } from "../dataflow/functions.ts";
 import type { DataStream, OperatorOptions } from "../dataflow/data_stream.ts";
 import type { KeySelector } from "../runtime/operators.ts";
 import type { Serializer } from "../state/serializer.ts";
 import { Serializers } from "../state/serializer.ts";
-import {
-  coGroupWindows,
-  type KeyedPair,
-  type TaggedUnion,
-  type TwoInputWindowConfig,
-} from "./co_grouped_streams.ts";
-import type { Trigger } from "./triggers.ts";
+import { coGroupWindows, type KeyedPair, type TaggedUnion } from "./co_grouped_streams.ts";
 import type { Window } from "./window.ts";
 import type { WindowAssigner } from "./window_assigners.ts";
 import type { CoGroupFunction, FlatJoinFunction, JoinFunction } from "./join_functions.ts";
+import { WhereStage, WindowedStage } from "./_two_input_stages.ts";
 
 /**
  * Two streams to join: give the first input's key with `where`, the
@@ -78,34 +72,9 @@ export class JoinedStreams<A, B> {
  * assert.ok(env.getExecutionPlan().edges.some((x) => x.partitioning === "hash"), "keyed by the keys");
  * ```
  */
-export class JoinWhere<A, B, K> {
-  readonly #first: DataStream<A>;
-  readonly #second: DataStream<B>;
-  readonly #keyA: KeySelector<A, K>;
-  readonly #keySerializer: Serializer<K>;
-
-  /** Use `JoinedStreams.where`. */
-  constructor(
-    first: DataStream<A>,
-    second: DataStream<B>,
-    keyA: KeySelector<A, K>,
-    keySerializer: Serializer<K>,
-  ) {
-    this.#first = first;
-    this.#second = second;
-    this.#keyA = keyA;
-    this.#keySerializer = keySerializer;
-  }
-
-  /** The second input's key (equal keys join). */
-  equalTo(keySelector: KeySelector<B, K>): JoinEqualTo<A, B, K> {
-    return new JoinEqualTo({
-      first: this.#first,
-      second: this.#second,
-      keyA: this.#keyA,
-      keyB: keySelector,
-      keySerializer: this.#keySerializer,
-    });
+export class JoinWhere<A, B, K> extends WhereStage<A, B, K, JoinEqualTo<A, B, K>> {
+  protected withKeys(pair: KeyedPair<A, B, K>): JoinEqualTo<A, B, K> {
+    return new JoinEqualTo(pair);
   }
 }
 
@@ -154,30 +123,7 @@ export class JoinEqualTo<A, B, K> {
  * assert.ok(env.getExecutionPlan().edges.some((x) => x.partitioning === "hash"), "keyed by the keys");
  * ```
  */
-export class JoinWithWindow<A, B, K, W extends Window> {
-  readonly #pair: KeyedPair<A, B, K>;
-  readonly #assigner: WindowAssigner<TaggedUnion<A, B>, W>;
-  readonly #config: TwoInputWindowConfig<A, B, W> = {};
-
-  /** Use `JoinEqualTo.window`. */
-  constructor(pair: KeyedPair<A, B, K>, assigner: WindowAssigner<TaggedUnion<A, B>, W>) {
-    this.#pair = pair;
-    this.#assigner = assigner;
-  }
-
-  /** Replaces the assigner's default trigger. */
-  trigger(trigger: Trigger<TaggedUnion<A, B>, W>): this {
-    this.#config.trigger = trigger;
-    return this;
-  }
-
-  /** Keeps event-time windows `ms` after their end; late elements fire them again. */
-  allowedLateness(ms: number): this {
-    if (!(ms >= 0)) throw new ConfigError(`Allowed lateness must be >= 0 ms, got ${ms}`);
-    this.#config.allowedLateness = ms;
-    return this;
-  }
-
+export class JoinWithWindow<A, B, K, W extends Window> extends WindowedStage<A, B, K, W> {
   /** Calls `fn` for every pair with equal keys in the same window. */
   apply<O>(
     fn: JoinFunction<A, B, O> | FlatJoinFunction<A, B, O>,
@@ -201,6 +147,6 @@ export class JoinWithWindow<A, B, K, W extends Window> {
         return typeof fn === "function" ? undefined : (this.inner ?? fn).close?.();
       },
     };
-    return coGroupWindows(this.#pair, this.#assigner, this.#config, coGroup, "Join", opts);
+    return coGroupWindows(this.pair, this.assigner, this.config, coGroup, "Join", opts);
   }
 }
