@@ -1,5 +1,5 @@
 /**
- * Word count from a Kafka topic to a Kafka topic, exactly once (DESIGN.md contract):
+ * Word count from a Kafka topic to a Kafka topic, exactly once:
  *
  *   deno run -A examples/kafka_word_count.ts --bootstrap-servers HOST:PORT \
  *     --input-topic T --output-topic U [--bounded] [common flags]
@@ -12,6 +12,13 @@
  * commit markers. With `--bounded` the job reads up to the offsets that were
  * the latest when it first started (kept across restores), takes a final
  * checkpoint, commits and exits 0. Needs librdkafka (docs/kafka.md).
+ *
+ * The narrowest permissions (docs/install.md): FFI for librdkafka, whose
+ * sockets need no --allow-net; read and write the checkpoint folder CKPT and
+ * TMP, the temporary folder ($TMPDIR, else /tmp) of the LSM backend:
+ *
+ *   deno run --allow-ffi --allow-read=CKPT,TMP --allow-write=CKPT,TMP examples/kafka_word_count.ts \
+ *     --bootstrap-servers HOST:PORT --input-topic T --output-topic U --checkpoint-dir CKPT
  *
  * @module
  */

@@ -9,17 +9,30 @@
  */
 import assert from "node:assert/strict";
 import { checkWordCount } from "./_helpers/word_count_check.ts";
+import { MockKafka } from "./_helpers/kafka_mock.ts";
+import { checkKafkaWordCount, produceLines } from "./_helpers/kafka_word_count_check.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const EXAMPLE = "examples/word_count.ts";
 
-/** The `--allow-*` flags of the header's `deno run … examples/word_count.ts` line. */
-function headerFlags(): string[] {
-  const source = Deno.readTextFileSync(`${ROOT}${EXAMPLE}`);
+/** The `--allow-*` flags of the header's `deno run … examples/NAME.ts` line. */
+function headerFlags(example = EXAMPLE): string[] {
+  const source = Deno.readTextFileSync(`${ROOT}${example}`);
   const header = source.slice(0, source.indexOf("*/")).replace(/\\\n\s*\*\s*/g, " ");
-  const m = header.match(/deno run ((?:--allow-\S+ )+)examples\/word_count\.ts/);
-  assert.ok(m, "the header names the job's minimal deno run flags");
+  const m = header.match(new RegExp(`deno run ((?:--allow-\\S+ )+)${example.replace(".", "\\.")}`));
+  assert.ok(m, `the header of ${example} names the job's minimal deno run flags`);
   return m[1]!.trim().split(" ");
+}
+
+/** `--allow-x=A,B` with each placeholder name replaced by its path. */
+function withPaths(flags: string[], paths: Record<string, string>): string[] {
+  return flags.map((f) =>
+    f.replace(/=(.*)$/, (_, list: string) =>
+      "=" + list.split(",").map((name) => {
+        assert.ok(name in paths, `unknown placeholder ${name} in ${f}`);
+        return paths[name];
+      }).join(","))
+  );
 }
 
 /** Distinct words enough that the final checkpoint's segment is written on a worker. */
@@ -44,13 +57,7 @@ for (const backend of ["lsm", "heap"]) {
       const text = input();
       await Deno.writeTextFile(paths.FILE!, text);
       await Deno.mkdir(paths.TMP!);
-      const flags = headerFlags().map((f) =>
-        f.replace(/=(.*)$/, (_, list: string) =>
-          "=" + list.split(",").map((name) => {
-            assert.ok(name in paths, `unknown placeholder ${name} in ${f}`);
-            return paths[name];
-          }).join(","))
-      );
+      const flags = withPaths(headerFlags(), paths);
       assert.ok(flags.every((f) => /^--allow-(read|write)=/.test(f)), flags.join(" "));
       /**
        * Runs the job with the header's flags plus `more` read paths, `extra`
@@ -117,3 +124,40 @@ for (const backend of ["lsm", "heap"]) {
     }
   });
 }
+
+Deno.test("permissions: kafka_word_count runs with exactly its header's flags (FFI, no net or env)", async () => {
+  const kafka = await MockKafka.start();
+  const dir = await Deno.makeTempDir({ prefix: "weir-perms-" });
+  try {
+    const paths = { CKPT: `${dir}/ckpt`, TMP: `${dir}/tmp` };
+    await Deno.mkdir(paths.TMP);
+    await kafka.createTopic("lines", 2);
+    await kafka.createTopic("counts", 2);
+    await kafka.createTopic("counts.weir-transactions", 1);
+    const text = "to be or not to be\nthat is the question\n";
+    await produceLines(kafka.bootstrap, "lines", text);
+    const flags = withPaths(headerFlags("examples/kafka_word_count.ts"), paths);
+    assert.ok(!flags.some((f) => /^--allow-(net|env|run|sys|all)/.test(f)), flags.join(" "));
+    const r = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        ...flags,
+        "examples/kafka_word_count.ts",
+        ...["--bootstrap-servers", kafka.bootstrap, "--input-topic", "lines"],
+        ...["--output-topic", "counts", "--bounded", "--checkpoint-dir", paths.CKPT],
+      ],
+      cwd: ROOT,
+      env: { NO_COLOR: "1", TMPDIR: paths.TMP },
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+      signal: AbortSignal.timeout(120_000),
+    }).output();
+    assert.equal(r.code, 0, new TextDecoder().decode(r.stderr));
+    const { problems } = await checkKafkaWordCount(kafka.bootstrap, text, "counts", true);
+    assert.deepEqual(problems, []);
+  } finally {
+    await kafka.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

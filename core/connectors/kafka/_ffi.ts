@@ -108,7 +108,9 @@ let lib: Rdkafka | undefined;
 
 /** Library names tried in order (Linux, macOS). */
 function candidates(): string[] {
-  const own = Deno.env.get("WEIR_LIBRDKAFKA");
+  // Read only where allowed: a job needs no --allow-env to use the default library.
+  const allowed = Deno.permissions.querySync({ name: "env", variable: "WEIR_LIBRDKAFKA" });
+  const own = allowed.state === "granted" ? Deno.env.get("WEIR_LIBRDKAFKA") : undefined;
   if (own) return [own];
   if (Deno.build.os === "darwin") {
     return [
