@@ -224,24 +224,26 @@ export class DirectoryReader implements SplitReader<string | Uint8Array> {
       this.#nextListing = this.#ctx.now() + this.#opts.monitorIntervalMs;
     }
     let emitted = 0;
-    const counting = {
-      collect: (v: string | Uint8Array) => {
-        emitted++;
-        out.collect(v);
-      },
-    };
     while (emitted < max) {
       const current = this.#current ?? this.#openNext();
       if (!current) break;
+      const id = splitId(current.split);
+      const splitOut = out.forSplit?.(id) ?? out;
       const before = emitted;
-      const status = current.reader.poll(counting, max - emitted);
-      this.#stats.get(splitId(current.split))!.records += emitted - before;
+      const status = current.reader.poll({
+        collect: (v: string | Uint8Array) => {
+          emitted++;
+          splitOut.collect(v);
+        },
+      }, max - emitted);
+      this.#stats.get(id)!.records += emitted - before;
       current.split.offset = current.reader.position();
       if (status === "end") {
         current.split.offset = current.split.end;
         this.#replaced += current.reader.counters().replaced_utf8_sequences ?? 0;
         current.reader.close();
         this.#current = undefined;
+        out.releaseSplit?.(id);
       }
     }
     if (this.#current || this.#splits.some((s) => s.offset < s.end)) return "more";
