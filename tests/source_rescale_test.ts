@@ -1,7 +1,7 @@
 /**
- * A job reading a directory (each file a split) with monitoring rescales from
- * savepoints taken in the middle of its files: the splits with their
- * positions are the reader state.
+ * Split sources rescale from savepoints taken in the middle of their input:
+ * the splits with their positions are the reader state (a directory's files,
+ * the generator's sequences).
  */
 import assert from "node:assert/strict";
 import { FileSource, type SinkFunction, StreamEnvironment } from "../mod.ts";
@@ -77,5 +77,46 @@ Deno.test("FileSource over a monitored directory: rescales 2 → 1 → 3 from sa
   } finally {
     Deno.removeSync(dir, { recursive: true });
     Deno.removeSync(input, { recursive: true });
+  }
+});
+
+Deno.test("GeneratorSource: rescales 2 → 1 → 3 from savepoints taken mid-sequence, no record lost or repeated", async () => {
+  const dir = Deno.makeTempDirSync({ prefix: "weir-gen-rescale-" });
+  const count = 10_000;
+  try {
+    const all: string[] = [];
+    let restore: string | undefined;
+    for (const [run, parallelism] of [2, 1, 3].entries()) {
+      const env = StreamEnvironment.create({
+        parallelism,
+        checkpoint: { dir, intervalMs: 60_000 },
+        ...(restore ? { restore } : {}),
+        restartStrategy: { kind: "none" },
+        log: () => {},
+      });
+      const sink = gatedSink();
+      env.generate({ count, generate: (seq) => `r${seq}` }).uid("gen").addSink(sink, {
+        uid: "out",
+      });
+      const client = env.executeAsync(`gen-${parallelism}`);
+      const last = run === 2;
+      if (last) {
+        sink.release();
+        await client.done;
+        all.push(...sink.values);
+        break;
+      }
+      await until(() => sink.values.length > 0, `run at parallelism ${parallelism}`);
+      const savepoint = client.stopWithSavepoint(`p${parallelism}`);
+      sink.release();
+      restore = (await savepoint).path;
+      await client.done;
+      assert.ok(sink.values.length < count, "stopped mid-sequence");
+      all.push(...sink.values);
+    }
+    assert.equal(new Set(all).size, all.length, "no record repeated");
+    assert.equal(all.length, count, "no record lost");
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
   }
 });
