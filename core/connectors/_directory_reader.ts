@@ -146,7 +146,6 @@ export class DirectoryReader implements SplitReader<string | Uint8Array> {
         position: s.offset,
         records: st?.records ?? 0,
         bytes: st ? Math.max(0, s.offset - st.from) : 0,
-        lag: 0,
       };
     });
   }
