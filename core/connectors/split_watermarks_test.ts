@@ -6,6 +6,8 @@ import { CollectSink } from "./collect_sink.ts";
 import { WatermarkStrategy } from "../time/watermark_strategy.ts";
 import { StreamEnvironment } from "../dataflow/environment.ts";
 import { ConfigError } from "../errors.ts";
+import { ManualClock } from "../runtime/clock.ts";
+import { TumblingEventTimeWindows } from "../time/window_assigners.ts";
 
 /** Timestamps are the numbers themselves; a watermark after every record. */
 const perRecord = () =>
@@ -212,3 +214,52 @@ Deno.test("env.fromSource: records are stamped and the watermark downstream foll
     "3000@3000/19",
   ]);
 });
+
+Deno.test("env.fromSource: a split idle for the timeout on the job's clock lets event time advance downstream (windows fire)", async () => {
+  const clock = new ManualClock(0);
+  const queue: [string, number][] = [];
+  let closed = false;
+  // A live source of two splits, fed by the test.
+  const source: Source<number> = {
+    name: "live-splits",
+    maxParallelism: 1,
+    createReader() {
+      return {
+        poll(out) {
+          if (queue.length === 0) return closed ? "end" : "idle";
+          for (const [split, n] of queue.splice(0)) out.forSplit!(split).collect(n);
+          return "more";
+        },
+        position: () => 0,
+        restore() {},
+      };
+    },
+  };
+  const env = StreamEnvironment.create({ clock });
+  const windows = new CollectSink<number>();
+  env.fromSource(source, perRecord().withIdleness(1_000), "live")
+    .keyBy(() => "all")
+    .window(TumblingEventTimeWindows.of<number>(100))
+    .reduce((a, b) => a + b)
+    .addSink(windows);
+  const client = env.executeAsync("idle split");
+  queue.push(["a", 50], ["b", 60]);
+  await until(() => queue.length === 0 && windows.values.length === 0);
+  queue.push(["a", 150], ["a", 250]);
+  await until(() => queue.length === 0);
+  // Split b holds event time at 59: no window may fire however long we wait in real time.
+  await new Promise((r) => setTimeout(r, 50));
+  assert.deepEqual(windows.values, []);
+  clock.advance(1_000); // b has been silent for the idleness timeout; a has a record now
+  queue.push(["a", 260]);
+  await until(() => windows.values.length === 2);
+  assert.deepEqual(windows.values, [110, 150]); // [0, 100) and [100, 200)
+  closed = true;
+  await client.done;
+  assert.deepEqual(windows.values, [110, 150, 510]);
+});
+
+async function until(cond: () => boolean): Promise<void> {
+  for (let i = 0; i < 3_000 && !cond(); i++) await new Promise((r) => setTimeout(r, 10));
+  assert.ok(cond(), "timed out");
+}
