@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { setImmediate } from "node:timers";
 import type { PollStatus, Source, SourceContext, SourceOutput, SourceReader } from "./source.ts";
 
 /**
@@ -54,10 +55,23 @@ export class ArraySource<T> implements Source<T> {
   }
 }
 
+const TURN_ENDED = Symbol("turn ended");
+
+/** `p`'s result if it settles within the current microtasks, else {@linkcode TURN_ENDED}. */
+function settledNow<R>(p: Promise<R>): Promise<R | typeof TURN_ENDED> {
+  return Promise.race([
+    p,
+    new Promise<typeof TURN_ENDED>((r) => setImmediate(() => r(TURN_ENDED))),
+  ]);
+}
+
 /**
  * Reads a sync or async iterable with one subtask. The position is the number
  * of items read; restoring skips that many, which is exact only for an
- * iterable that yields the same items again.
+ * iterable that yields the same items again. An async iterable may be a live
+ * stream: a poll emits the items that are ready and returns at the first one
+ * that is not (`"idle"` if none was), so what was read goes downstream at once
+ * and checkpoints do not wait for the next item.
  *
  * @example
  * ```ts
@@ -89,15 +103,31 @@ export class IterableSource<T> implements Source<T> {
     let skip = 0;
     if (Symbol.asyncIterator in src) {
       const it = src[Symbol.asyncIterator]();
+      // The `next()` in flight: kept across polls, so a poll never waits on a live stream.
+      let pending: Promise<IteratorResult<T>> | undefined;
       return {
         async poll(out, max) {
-          for (let n = 0; n < max; n++) {
-            const r = await it.next();
+          // Items that are ready within the current macrotask are read; the first one that
+          // is not ends the poll, so records already read go downstream (through a keyBy)
+          // and barriers reach the task while the iterable waits for more.
+          let turnEnded = false;
+          const turn = new Promise<typeof TURN_ENDED>((r) =>
+            setImmediate(() => {
+              turnEnded = true;
+              r(TURN_ENDED);
+            })
+          );
+          for (let n = 0; n < max;) {
+            pending ??= it.next();
+            const r = turnEnded ? await settledNow(pending) : await Promise.race([pending, turn]);
+            if (r === TURN_ENDED) return n > 0 ? "more" : "idle";
+            pending = undefined;
             if (r.done) return "end";
             if (skip > 0) skip--;
             else {
               out.collect(r.value);
               read++;
+              n++;
             }
           }
           return "more";

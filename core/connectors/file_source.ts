@@ -1,11 +1,14 @@
 /**
- * A replayable, splittable source of the lines of a text file (UTF-8 by
- * default; Latin-1 or raw bytes on request).
+ * A replayable, splittable source of the lines of a text file or of the
+ * files of a directory (UTF-8 by default; Latin-1 or raw bytes on request),
+ * optionally watching the directory for new files.
  *
  * @module
  */
-import { ConfigError, SerializationError } from "../errors.ts";
-import type { PollStatus, Source, SourceContext, SourceOutput, SourceReader } from "./source.ts";
+import { ConfigError } from "../errors.ts";
+import { FileRangeReader, unreadable } from "./_file_range_reader.ts";
+import { DirectoryReader } from "./_directory_reader.ts";
+import type { Source, SourceContext, SourceReader } from "./source.ts";
 
 /**
  * Options of a {@linkcode FileSource}.
@@ -26,12 +29,20 @@ import type { PollStatus, Source, SourceContext, SourceOutput, SourceReader } fr
  * ```
  */
 export interface FileSourceOptions {
-  /** The file to read. */
+  /** The file to read, or a directory whose files are read (see {@linkcode FileSource}). */
   path: string;
   /** Bytes read from disk at a time (1 MiB); a line longer than this grows the buffer. */
   chunkBytes?: number | undefined;
   /** How lines' bytes become records (`"utf-8"`): see {@linkcode FileSourceEncoding}. */
   encoding?: FileSourceEncoding | undefined;
+  /**
+   * A directory only: look for new files this often, in ms (continuous mode:
+   * the source never ends). Without it the files there at the job's first
+   * start are read and the source ends.
+   */
+  monitorIntervalMs?: number | undefined;
+  /** A directory only: files larger than this are read as several splits of this many bytes (64 MiB). */
+  splitBytes?: number | undefined;
 }
 
 /**
@@ -91,10 +102,6 @@ export function fileSourceEncoding(name: string | undefined): FileSourceEncoding
   return e;
 }
 
-const NEWLINE = 10;
-const CR = 13;
-const BOM = "\uFEFF";
-
 /**
  * Reads a text file line by line, emitting each line without its `\n`
  * or `\r\n` (as a string, or as bytes with `encoding: "bytes"`). With `p`
@@ -103,6 +110,17 @@ const BOM = "\uFEFF";
  * The position is the byte offset of the next line, so a restored reader
  * rereads nothing and skips nothing, in every encoding. The file must not
  * change while a job reads it.
+ *
+ * Given a directory, each of its files is a split (a file larger than
+ * `splitBytes` several, by byte ranges, read by the same rule); names starting
+ * with `.` or `_` (in-progress files) and subdirectories are skipped. A split
+ * belongs to the subtask a hash of its file name and start picks, and the
+ * reader state is its splits with their next line's offset, finished ones
+ * included, kept as union list state: a restored job may run the source at
+ * another parallelism and reads every line exactly once. With
+ * `monitorIntervalMs` the directory is listed again at that interval and new
+ * files are read from their start; a file must be complete when its name
+ * appears (write it under a hidden name, then rename it).
  *
  * @example
  * ```ts
@@ -121,6 +139,22 @@ const BOM = "\uFEFF";
  * assert.ok(JSON.stringify(lines) === '["one","two","","three"]');
  * await Deno.remove(path);
  * ```
+ *
+ * @example A directory of files, each a split, read by two subtasks
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { CollectSink, FileSource, StreamEnvironment } from "@weir/weir";
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/a.txt`, "a1\na2\n");
+ * await Deno.writeTextFile(`${dir}/b.txt`, "b1\n");
+ * await Deno.writeTextFile(`${dir}/.c.txt.inprogress`, "skipped\n");
+ * const env = StreamEnvironment.create({ parallelism: 2 });
+ * const sink = new CollectSink<string>();
+ * env.addSource(new FileSource({ path: dir })).addSink(sink);
+ * await env.execute();
+ * assert.deepEqual(sink.values.toSorted(), ["a1", "a2", "b1"]);
+ * await Deno.remove(dir, { recursive: true });
+ * ```
  */
 export class FileSource<T extends string | Uint8Array = string> implements Source<T> {
   /** `"file"`. */
@@ -128,34 +162,64 @@ export class FileSource<T extends string | Uint8Array = string> implements Sourc
   readonly #path: string;
   readonly #chunkBytes: number;
   readonly #encoding: FileSourceEncoding;
+  readonly #monitorIntervalMs: number;
+  readonly #splitBytes: number;
 
-  /** Reads `options.path`; throws `ConfigError` on a bad `chunkBytes` or `encoding`. */
+  /** Reads `options.path`; throws `ConfigError` naming a bad option. */
   constructor(options: FileSourceOptions) {
     const chunk = options.chunkBytes ?? 1 << 20;
     if (!Number.isInteger(chunk) || chunk < 1) {
       throw new ConfigError(`FileSource chunkBytes must be a positive integer, got ${chunk}`);
     }
+    const monitor = options.monitorIntervalMs ?? 0;
+    if (!Number.isSafeInteger(monitor) || monitor < 0) {
+      throw new ConfigError(
+        `FileSource monitorIntervalMs must be a positive integer, got ${options.monitorIntervalMs}`,
+      );
+    }
+    const splitBytes = options.splitBytes ?? 64 << 20;
+    if (!Number.isSafeInteger(splitBytes) || splitBytes < 1) {
+      throw new ConfigError(`FileSource splitBytes must be a positive integer, got ${splitBytes}`);
+    }
     this.#path = options.path;
     this.#chunkBytes = chunk;
     this.#encoding = fileSourceEncoding(options.encoding);
+    this.#monitorIntervalMs = monitor;
+    this.#splitBytes = splitBytes;
   }
 
-  /** The file read. */
+  /** The file or directory read. */
   get path(): string {
     return this.#path;
   }
 
-  /** Checks that the file exists and is a regular file; throws `ConfigError` if not. */
+  /**
+   * Checks that the path is a regular file or a directory (monitoring needs a
+   * directory); throws `ConfigError` if not.
+   */
   check(): void {
+    this.#isDirectory();
+  }
+
+  #isDirectory(): boolean {
     let info: Deno.FileInfo;
     try {
       info = Deno.statSync(this.#path);
     } catch (e) {
       throw unreadable(this.#path, e);
     }
+    if (info.isDirectory) return true;
     if (!info.isFile) {
-      throw new ConfigError(`FileSource cannot read "${this.#path}": not a regular file`);
+      throw new ConfigError(
+        `FileSource cannot read "${this.#path}": not a regular file or a directory`,
+      );
     }
+    if (this.#monitorIntervalMs > 0) {
+      throw new ConfigError(
+        `FileSource cannot monitor "${this.#path}" for new files: it is a file, not a directory`,
+      );
+    }
+    return false;
   }
 
   /** How lines are decoded. */
@@ -163,296 +227,21 @@ export class FileSource<T extends string | Uint8Array = string> implements Sourc
     return this.#encoding;
   }
 
-  /** Opens the file for one subtask's range; throws `ConfigError` if it cannot be read. */
+  /**
+   * Opens the file for one subtask's range, or reads the subtask's splits of
+   * the directory; throws `ConfigError` if the path cannot be read.
+   */
   createReader(ctx: SourceContext): SourceReader<T> {
-    return new FileSplitReader(
-      this.#path,
-      this.#chunkBytes,
-      this.#encoding,
-      ctx,
-    ) as unknown as SourceReader<T>;
-  }
-}
-
-function unreadable(path: string, e: unknown): ConfigError {
-  const why = e instanceof Deno.errors.NotFound ? "no such file" : (e as Error).message;
-  return new ConfigError(`FileSource cannot read "${path}": ${why}`, { cause: e });
-}
-
-const EF = 0xef, BF = 0xbf, BD = 0xbd;
-const REPLACEMENT = "\uFFFD";
-
-/** Occurrences of U+FFFD in `s`. */
-function countReplacementChars(s: string): number {
-  let n = 0;
-  for (let i = s.indexOf(REPLACEMENT); i >= 0; i = s.indexOf(REPLACEMENT, i + 1)) n++;
-  return n;
-}
-
-/** Occurrences of U+FFFD's own UTF-8 encoding (EF BF BD) in `b[from, to)`. */
-function countEncodedReplacementChars(b: Uint8Array, from: number, to: number): number {
-  let n = 0;
-  for (let i = b.indexOf(EF, from); i >= 0 && i + 2 < to; i = b.indexOf(EF, i + 1)) {
-    if (b[i + 1] === BF && b[i + 2] === BD) n++;
-  }
-  return n;
-}
-
-/** ISO-8859-1: each byte is the code point of the same value. */
-function latin1(b: Uint8Array): string {
-  let s = "";
-  for (let i = 0; i < b.length; i += 8192) {
-    s += String.fromCharCode.apply(null, b.subarray(i, i + 8192) as unknown as number[]);
-  }
-  return s;
-}
-
-/** One subtask's byte range of the file. */
-class FileSplitReader implements SourceReader<string | Uint8Array> {
-  readonly #file: Deno.FsFile;
-  readonly #path: string;
-  readonly #encoding: FileSourceEncoding;
-  readonly #log: (line: string) => void;
-  /** Lines starting at or after this offset belong to the next subtask. */
-  readonly #end: number;
-  readonly #decoder: TextDecoder;
-  #buf: Uint8Array;
-  /** File offset of `#buf[0]`. */
-  #bufPos = 0;
-  /** Valid bytes in `#buf`. */
-  #bufLen = 0;
-  /** The last read hit the end of the file. */
-  #eof = false;
-  /** File offset of the next line. */
-  #next = 0;
-  #closed = false;
-  /** Invalid UTF-8 sequences replaced with U+FFFD (encoding "utf-8"). */
-  #replaced = 0;
-
-  constructor(path: string, chunkBytes: number, encoding: FileSourceEncoding, ctx: SourceContext) {
-    this.#path = path;
-    this.#encoding = encoding;
-    this.#log = ctx.log ?? (() => {});
-    this.#decoder = new TextDecoder("utf-8", {
-      ignoreBOM: true,
-      fatal: encoding === "utf-8-fatal",
-    });
-    let file: Deno.FsFile;
-    try {
-      file = Deno.openSync(path, { read: true });
-    } catch (e) {
-      throw unreadable(path, e);
+    if (this.#isDirectory()) {
+      return new DirectoryReader(this.#path, {
+        chunkBytes: this.#chunkBytes,
+        encoding: this.#encoding,
+        splitBytes: this.#splitBytes,
+        monitorIntervalMs: this.#monitorIntervalMs,
+      }, ctx) as unknown as SourceReader<T>;
     }
-    this.#file = file;
-    const info = file.statSync();
-    if (!info.isFile) {
-      file.close();
-      throw new ConfigError(`FileSource cannot read "${path}": not a regular file`);
-    }
-    const size = info.size;
-    const start = Math.floor(size * ctx.subtaskIndex / ctx.parallelism);
-    this.#end = Math.floor(size * (ctx.subtaskIndex + 1) / ctx.parallelism);
-    this.#buf = new Uint8Array(chunkBytes);
-    if (start > 0 && start < this.#end) this.#skipPartialLine(start);
-    else this.#seek(start);
-  }
-
-  /** Moves to the first line starting at or after `start` (looking from `start - 1`). */
-  #skipPartialLine(start: number): void {
-    this.#seek(start - 1);
-    for (;;) {
-      const nl = this.#buf.subarray(0, this.#bufLen).indexOf(NEWLINE, this.#next - this.#bufPos);
-      if (nl >= 0) {
-        this.#next = this.#bufPos + nl + 1;
-        return;
-      }
-      // Nothing here is kept: the scanned bytes belong to the previous subtask's line.
-      this.#next = this.#bufPos + this.#bufLen;
-      if (this.#eof) return;
-      this.#fill();
-    }
-  }
-
-  #seek(offset: number): void {
-    this.#file.seekSync(offset, Deno.SeekMode.Start);
-    this.#bufPos = offset;
-    this.#bufLen = 0;
-    this.#eof = false;
-    this.#next = offset;
-  }
-
-  /** Keeps the bytes from `#next` on and reads one more chunk after them. */
-  #fill(): void {
-    const from = this.#next - this.#bufPos;
-    const keep = this.#bufLen - from;
-    if (from > 0) this.#buf.copyWithin(0, from, this.#bufLen);
-    this.#bufPos = this.#next;
-    this.#bufLen = keep;
-    if (keep === this.#buf.length) {
-      // A line longer than the buffer.
-      const bigger = new Uint8Array(this.#buf.length * 2);
-      bigger.set(this.#buf);
-      this.#buf = bigger;
-    }
-    const n = this.#file.readSync(this.#buf.subarray(keep));
-    if (n === null || n === 0) this.#eof = true;
-    else this.#bufLen += n;
-  }
-
-  /** The text of `#buf[from, to)` (whole lines; `\n` never occurs inside a UTF-8 sequence). */
-  #decode(from: number, to: number): string {
-    const bytes = this.#buf.subarray(from, to);
-    if (this.#encoding === "latin1") return latin1(bytes);
-    let s: string;
-    try {
-      s = this.#decoder.decode(bytes);
-    } catch (e) {
-      if (!(e instanceof TypeError)) throw e;
-      throw this.#invalidUtf8(from, to, e);
-    }
-    if (this.#bufPos + from === 0 && s.startsWith(BOM)) s = s.slice(1);
-    // A native scan; the exact count (U+FFFD can also be in the file) runs only on a hit.
-    if (s.indexOf(REPLACEMENT) >= 0) this.#countReplaced(s, from, to);
-    return s;
-  }
-
-  #countReplaced(s: string, from: number, to: number): void {
-    const n = countReplacementChars(s) - countEncodedReplacementChars(this.#buf, from, to);
-    if (n <= 0) return;
-    if (this.#replaced === 0) {
-      const at = this.#firstInvalidLine(from, to);
-      this.#log(
-        `FileSource "${this.#path}": invalid UTF-8 at line ${this.#lineNumber(at)} was replaced ` +
-          `with U+FFFD; replaced sequences are counted (replaced_utf8_sequences). Use encoding ` +
-          `"utf-8-fatal" to fail instead, "latin1" or "bytes" to keep every byte`,
-      );
-    }
-    this.#replaced += n;
-  }
-
-  /** The file offset of the first line in `#buf[from, to)` that is not valid UTF-8. */
-  #firstInvalidLine(from: number, to: number): number {
-    const strict = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
-    let start = from;
-    while (start < to) {
-      let nl = this.#buf.indexOf(NEWLINE, start);
-      if (nl < 0 || nl > to) nl = to;
-      try {
-        strict.decode(this.#buf.subarray(start, nl));
-      } catch {
-        return this.#bufPos + start;
-      }
-      start = nl + 1;
-    }
-    return this.#bufPos + from;
-  }
-
-  /** The 1-based number of the line at file offset `offset` (counts newlines before it). */
-  #lineNumber(offset: number): number {
-    const file = Deno.openSync(this.#path, { read: true });
-    try {
-      const chunk = new Uint8Array(1 << 16);
-      let line = 1;
-      let at = 0;
-      while (at < offset) {
-        const n = file.readSync(chunk.subarray(0, Math.min(chunk.length, offset - at)));
-        if (n === null || n === 0) break;
-        for (let i = chunk.indexOf(NEWLINE); i >= 0 && i < n; i = chunk.indexOf(NEWLINE, i + 1)) {
-          line++;
-        }
-        at += n;
-      }
-      return line;
-    } finally {
-      file.close();
-    }
-  }
-
-  #invalidUtf8(from: number, to: number, cause: unknown): SerializationError {
-    const at = this.#firstInvalidLine(from, to);
-    return new SerializationError(
-      `FileSource "${this.#path}": invalid UTF-8 at line ${this.#lineNumber(at)} (the line ` +
-        `starts at byte ${at}); the encoding is "utf-8-fatal". Use "utf-8" to replace invalid ` +
-        `sequences with U+FFFD, "latin1" or "bytes" to keep every byte`,
-      { cause },
-    );
-  }
-
-  #emitBytes(out: SourceOutput<string | Uint8Array>, from: number, to: number): void {
-    const buf = this.#buf;
-    let start = from;
-    while (start < to) {
-      let nl = buf.indexOf(NEWLINE, start);
-      if (nl < 0 || nl > to) nl = to;
-      const end = nl > start && buf[nl - 1] === CR ? nl - 1 : nl;
-      out.collect(buf.slice(start, end));
-      start = nl + 1;
-    }
-  }
-
-  #emit(out: SourceOutput<string | Uint8Array>, from: number, to: number, lines: number): void {
-    if (this.#encoding === "bytes") return this.#emitBytes(out, from, to);
-    // One decode for the whole batch.
-    const text = this.#decode(from, to);
-    const parts = lines === 1 ? [text] : text.split("\n");
-    for (const p of parts) out.collect(p.charCodeAt(p.length - 1) === CR ? p.slice(0, -1) : p);
-  }
-
-  poll(out: SourceOutput<string | Uint8Array>, max: number): PollStatus {
-    if (this.#closed) throw new ConfigError(`FileSource reader of "${this.#path}" is closed`);
-    let emitted = 0;
-    while (emitted < max) {
-      if (this.#next >= this.#end) return "end";
-      const data = this.#buf.subarray(0, this.#bufLen);
-      const first = this.#next - this.#bufPos;
-      let i = first;
-      let lines = 0;
-      let lastNl = -1;
-      while (emitted + lines < max && this.#bufPos + i < this.#end) {
-        const nl = data.indexOf(NEWLINE, i);
-        if (nl < 0) break;
-        lines++;
-        lastNl = nl;
-        i = nl + 1;
-      }
-      if (lines > 0) {
-        this.#emit(out, first, lastNl, lines);
-        emitted += lines;
-        this.#next = this.#bufPos + lastNl + 1;
-      } else if (this.#eof) {
-        // The last line has no newline (a lone `\r` at its end stays).
-        if (this.#encoding === "bytes") out.collect(this.#buf.slice(first, this.#bufLen));
-        else out.collect(this.#decode(first, this.#bufLen));
-        this.#next = this.#bufPos + this.#bufLen;
-        return "end";
-      } else {
-        this.#fill();
-      }
-    }
-    return this.#next < this.#end ? "more" : "end";
-  }
-
-  position(): number {
-    return this.#next;
-  }
-
-  restore(position: unknown): void {
-    if (typeof position !== "number" || !Number.isSafeInteger(position) || position < 0) {
-      throw new ConfigError(
-        `FileSource cannot resume "${this.#path}" at position ${String(position)}`,
-      );
-    }
-    this.#seek(position);
-  }
-
-  /** `replaced_utf8_sequences`: invalid UTF-8 sequences replaced with U+FFFD so far. */
-  counters(): Readonly<Record<string, number>> {
-    return { replaced_utf8_sequences: this.#replaced };
-  }
-
-  close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#file.close();
+    return new FileRangeReader(this.#path, this.#chunkBytes, this.#encoding, ctx.log, {
+      share: [ctx.subtaskIndex, ctx.parallelism],
+    }) as unknown as SourceReader<T>;
   }
 }

@@ -174,7 +174,7 @@ Deno.test("FileSource reports a missing file and a bad chunk size as ConfigError
       () => reader(path),
       (e: Error) => e instanceof ConfigError && e.message.includes(path),
     );
-    assert.throws(() => reader(dir), /not a regular file/);
+    assert.throws(() => reader("/dev/null"), /not a regular file or a directory/);
     assert.throws(() => new FileSource({ path, chunkBytes: 0 }), ConfigError);
   } finally {
     await Deno.remove(dir, { recursive: true });

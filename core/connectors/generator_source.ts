@@ -6,7 +6,7 @@
  * @module
  */
 import { ConfigError } from "../errors.ts";
-import type { PollStatus, Source, SourceContext, SourceOutput, SourceReader } from "./source.ts";
+import type { PollStatus, Source, SourceContext, SourceOutput, SplitReader } from "./source.ts";
 
 /**
  * Options of a {@linkcode GeneratorSource}.
@@ -57,8 +57,12 @@ function generatorSeedState(seed: number, seq: number): number {
 
 /**
  * Generates records `generate(seq, random)`; subtask `i` of `p` produces the
- * sequence numbers `i, i+p, i+2p, ... < count`. The position is this
- * subtask's next sequence number. With `ratePerSecond`, each subtask emits at
+ * sequence numbers `i, i+p, i+2p, ... < count`. That progression is a split
+ * (`{ stride: p, next }`), and the reader state is the subtask's splits, so a
+ * restored job may run at another parallelism: split `next mod stride` goes to
+ * subtask `(next mod stride) mod p'`, and a subtask with several emits them in
+ * sequence order. (A job restored at a higher parallelism than its first
+ * start's leaves the extra subtasks without splits.) With `ratePerSecond`, each subtask emits at
  * most its share of the rate, measured on the job's clock from its first
  * poll (a token bucket holding one second's worth), and reports `"idle"` when
  * ahead of schedule.
@@ -105,66 +109,145 @@ export class GeneratorSource<T> implements Source<T> {
   }
 
   /** Creates the reader of one subtask. */
-  createReader(ctx: SourceContext): SourceReader<T> {
-    const { generate, ratePerSecond } = this.#opts;
-    const count = this.#opts.count ?? Infinity;
-    const seed = this.#opts.seed ?? 0;
-    const step = ctx.parallelism;
-    // A token bucket per subtask: its share of the rate, holding at most one
-    // second's worth, so a stalled job does not burst to catch up.
-    const perMs = ratePerSecond === undefined ? Infinity : ratePerSecond / step / 1000;
-    const capacity = Math.max(1, perMs * 1000);
-    let tokens = 0;
-    let refilledAt = -1;
-    let next = ctx.subtaskIndex;
-    // mulberry32, with its state reset per record; one closure for all records.
-    let state = 0;
-    const random = (): number => {
-      state = (state + 0x6d2b79f5) | 0;
-      let t = Math.imul(state ^ (state >>> 15), 1 | state);
-      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
-    return {
-      poll(out: SourceOutput<T>, max: number): PollStatus {
-        if (next >= count) return "end";
-        let budget = max;
-        if (perMs !== Infinity) {
-          const now = ctx.now();
-          if (refilledAt < 0) refilledAt = now;
-          tokens = Math.min(capacity, tokens + (now - refilledAt) * perMs);
-          refilledAt = now;
-          // The epsilon keeps 0.1 * 10 from flooring to 0.
-          const allowed = Math.floor(tokens + 1e-9);
-          if (allowed <= 0) return "idle";
-          if (allowed < budget) budget = allowed;
-        }
-        let n = 0;
-        for (; n < budget && next < count; n++) {
-          state = generatorSeedState(seed, next) | 0;
-          const value = generate(next, random);
-          next += step;
-          out.collect(value);
-        }
-        if (perMs !== Infinity) tokens = Math.max(0, tokens - n);
-        return next < count ? "more" : "end";
-      },
-      position: () => next,
-      restore(position) {
-        if (
-          typeof position !== "number" || !Number.isSafeInteger(position) ||
-          position % step !== ctx.subtaskIndex % step
-        ) {
-          throw new ConfigError(
-            `GeneratorSource subtask ${ctx.subtaskIndex} of ${step} cannot resume at position ${
-              String(position)
-            }`,
-          );
-        }
-        next = position;
-        tokens = 0;
-        refilledAt = -1;
-      },
-    };
+  createReader(ctx: SourceContext): SplitReader<T> {
+    return new GeneratorReader(this.#opts, ctx);
+  }
+}
+
+/**
+ * A split of the sequence: the numbers `next, next + stride, … < count`. The
+ * job's first start makes one split per subtask (`stride` = parallelism), so
+ * subtask `i` produces `i, i+p, …` as it always did.
+ */
+interface SequenceSplit {
+  stride: number;
+  next: number;
+}
+
+function checkSplit(raw: unknown): SequenceSplit {
+  const s = raw as Partial<SequenceSplit> | null;
+  if (
+    typeof s !== "object" || s === null || !Number.isSafeInteger(s.stride) ||
+    (s.stride as number) < 1 || !Number.isSafeInteger(s.next) || (s.next as number) < 0
+  ) {
+    throw new ConfigError(
+      `GeneratorSource cannot resume: a checkpointed split is not a sequence split: ${
+        JSON.stringify(raw)
+      }`,
+    );
+  }
+  return { stride: s.stride!, next: s.next! };
+}
+
+/** A subtask's splits of the sequence, read in sequence order. */
+class GeneratorReader<T> implements SplitReader<T> {
+  readonly #generate: (seq: number, random: () => number) => T;
+  readonly #count: number;
+  readonly #seed: number;
+  readonly #ctx: SourceContext;
+  /** Owned splits, finished ones included (their ends are known to the checkpoint). */
+  #splits: SequenceSplit[];
+  // A token bucket per subtask: its share of the rate, holding at most one
+  // second's worth, so a stalled job does not burst to catch up.
+  readonly #perMs: number;
+  readonly #capacity: number;
+  #tokens = 0;
+  #refilledAt = -1;
+  // mulberry32, with its state reset per record; one closure for all records.
+  #state = 0;
+  readonly #random = (): number => {
+    const state = this.#state = (this.#state + 0x6d2b79f5) | 0;
+    let t = Math.imul(state ^ (state >>> 15), 1 | state);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+
+  constructor(opts: GeneratorOptions<T>, ctx: SourceContext) {
+    this.#generate = opts.generate;
+    this.#count = opts.count ?? Infinity;
+    this.#seed = opts.seed ?? 0;
+    this.#ctx = ctx;
+    this.#splits = [{ stride: ctx.parallelism, next: ctx.subtaskIndex }];
+    this.#perMs = opts.ratePerSecond === undefined
+      ? Infinity
+      : opts.ratePerSecond / ctx.parallelism / 1000;
+    this.#capacity = Math.max(1, this.#perMs * 1000);
+  }
+
+  /** The owned splits with their next sequence numbers. */
+  snapshotSplits(): unknown[] {
+    return this.#splits.map((s) => ({ ...s }));
+  }
+
+  /** Keeps the splits this subtask owns: split `next mod stride` goes to `(next mod stride) mod p`. */
+  restoreSplits(all: unknown[]): void {
+    const splits = all.map(checkSplit);
+    // Nothing checkpointed for this source (it is new in the job): start afresh.
+    if (splits.length === 0) return;
+    const { subtaskIndex, parallelism } = this.#ctx;
+    this.#splits = splits.filter((s) => (s.next % s.stride) % parallelism === subtaskIndex);
+    this.#tokens = 0;
+    this.#refilledAt = -1;
+  }
+
+  /** The next sequence number of a subtask with one split (null with several). */
+  position(): unknown {
+    return this.#splits.length === 1 ? this.#splits[0]!.next : null;
+  }
+
+  /** Not used: split readers restore through `restoreSplits`. */
+  restore(): void {}
+
+  /** The unfinished split with the lowest next number. */
+  #lowest(): SequenceSplit | undefined {
+    let low: SequenceSplit | undefined;
+    for (const s of this.#splits) {
+      if (s.next < this.#count && (!low || s.next < low.next)) low = s;
+    }
+    return low;
+  }
+
+  poll(out: SourceOutput<T>, max: number): PollStatus {
+    let budget = max;
+    if (this.#perMs !== Infinity) {
+      const now = this.#ctx.now();
+      if (this.#refilledAt < 0) this.#refilledAt = now;
+      this.#tokens = Math.min(
+        this.#capacity,
+        this.#tokens + (now - this.#refilledAt) * this.#perMs,
+      );
+      this.#refilledAt = now;
+      // The epsilon keeps 0.1 * 10 from flooring to 0.
+      const allowed = Math.floor(this.#tokens + 1e-9);
+      if (allowed <= 0) return this.#lowest() ? "idle" : "end";
+      if (allowed < budget) budget = allowed;
+    }
+    const count = this.#count;
+    const seed = this.#seed;
+    const generate = this.#generate;
+    const random = this.#random;
+    let n = 0;
+    if (this.#splits.length === 1) {
+      const split = this.#splits[0]!;
+      const step = split.stride;
+      let next = split.next;
+      for (; n < budget && next < count; n++) {
+        this.#state = generatorSeedState(seed, next) | 0;
+        const value = generate(next, random);
+        next += step;
+        out.collect(value);
+      }
+      split.next = next;
+    } else {
+      for (let split = this.#lowest(); n < budget && split; n++, split = this.#lowest()) {
+        const seq = split.next;
+        this.#state = generatorSeedState(seed, seq) | 0;
+        const value = generate(seq, random);
+        split.next = seq + split.stride;
+        out.collect(value);
+      }
+    }
+    if (this.#perMs !== Infinity) this.#tokens = Math.max(0, this.#tokens - n);
+    return this.#lowest() ? "more" : "end";
   }
 }

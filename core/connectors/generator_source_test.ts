@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { type GeneratorOptions, GeneratorSource } from "./generator_source.ts";
-import type { PollStatus, SourceReader } from "./source.ts";
+import type { PollStatus, SourceReader, SplitReader } from "./source.ts";
 import { ConfigError } from "../errors.ts";
 import { ManualClock } from "../runtime/clock.ts";
 import { StreamEnvironment } from "../dataflow/environment.ts";
@@ -14,7 +14,7 @@ const opts = (extra: Partial<GeneratorOptions<Rec>> = {}): GeneratorOptions<Rec>
   ...extra,
 });
 
-function readers<T>(src: GeneratorSource<T>, p: number, now = () => 0): SourceReader<T>[] {
+function readers<T>(src: GeneratorSource<T>, p: number, now = () => 0): SplitReader<T>[] {
   return Array.from(
     { length: p },
     (_, i) => src.createReader({ subtaskIndex: i, parallelism: p, now }),
@@ -122,21 +122,49 @@ Deno.test("GeneratorSource rate limit does not burst after a stall", () => {
   assert.deepEqual(out, Array.from({ length: 25 }, (_, i) => i));
 });
 
-Deno.test("GeneratorSource restores at a position and continues the exact sequence", () => {
+Deno.test("GeneratorSource restores its splits and continues the exact sequence", () => {
   for (const p of [1, 3]) {
     const full = readers(new GeneratorSource(opts()), p).map((r) => drain(r));
     const [first] = readers(new GeneratorSource(opts()), p);
     const head: Rec[] = [];
     first!.poll({ collect: (v) => head.push(v) }, 4);
-    const pos = first!.position();
-    assert.equal(pos, 4 * p);
+    assert.equal(first!.position(), 4 * p);
+    const splits = JSON.parse(JSON.stringify(first!.snapshotSplits(1)));
     const [resumed] = readers(new GeneratorSource(opts()), p);
-    resumed!.restore(JSON.parse(JSON.stringify(pos)));
+    resumed!.restoreSplits(splits);
     assert.deepEqual([...head, ...drain(resumed!)], full[0]);
   }
   const [r] = readers(new GeneratorSource(opts()), 2);
-  assert.throws(() => r!.restore(3), ConfigError);
-  assert.throws(() => r!.restore("x"), ConfigError);
+  assert.throws(() => r!.restoreSplits([{ stride: 0, next: 3 }]), ConfigError);
+  assert.throws(() => r!.restoreSplits(["x"]), /not a sequence split/);
+});
+
+Deno.test("GeneratorSource rescales from its splits 3 → 1 → 2: every record once, each subtask in sequence order", () => {
+  const src = new GeneratorSource(opts({ count: 100 }));
+  const got: number[] = [];
+  let state: unknown[] = [];
+  for (const r of readers(src, 3)) {
+    r.poll({ collect: (v) => got.push(v.seq) }, 7);
+    state.push(...r.snapshotSplits(1));
+  }
+  const [one] = readers(src, 1);
+  one!.restoreSplits(state);
+  const middle: number[] = [];
+  one!.poll({ collect: (v) => middle.push(v.seq) }, 20);
+  assert.deepEqual(
+    middle,
+    middle.toSorted((a, b) => a - b),
+    "one subtask merges its splits in order",
+  );
+  got.push(...middle);
+  state = one!.snapshotSplits(2);
+  for (const r of readers(src, 2)) {
+    r.restoreSplits(state);
+    const rest = drain(r).map((v) => v.seq);
+    assert.deepEqual(rest, rest.toSorted((a, b) => a - b));
+    got.push(...rest);
+  }
+  assert.deepEqual(got.toSorted((a, b) => a - b), Array.from({ length: 100 }, (_, i) => i));
 });
 
 Deno.test("GeneratorSource rejects bad options", () => {

@@ -18,6 +18,7 @@ export * from "./collection_source.ts";
 export * from "./collect_sink.ts";
 export * from "./generator_source.ts";
 export * from "./file_source.ts";
+export * from "./split_watermarks.ts";
 export * from "./file_sink.ts";
 export * from "./two_phase_commit_sink.ts";
 export * from "./exactly_once_file_sink.ts";

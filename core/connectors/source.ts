@@ -69,6 +69,14 @@ export interface SourceContext {
 export interface SourceOutput<T> {
   /** Emits a record, with an event timestamp when the source knows one. */
   collect(value: T, timestamp?: number): void;
+  /**
+   * The output of split `splitId` (Flink's `createOutputForSplit`): with
+   * `env.fromSource`, each split's records get their own watermark generator.
+   * Absent when the source's watermarks are not per split: use this output.
+   */
+  forSplit?(splitId: string): SourceOutput<T>;
+  /** Split `splitId` is finished: it no longer holds the watermark back. */
+  releaseSplit?(splitId: string): void;
 }
 
 /**

@@ -9,6 +9,13 @@ import { ArraySource, IterableSource } from "../connectors/collection_source.ts"
 import type { Source } from "../connectors/source.ts";
 import { type GeneratorOptions, GeneratorSource } from "../connectors/generator_source.ts";
 import { FileSource, type FileSourceEncoding } from "../connectors/file_source.ts";
+import {
+  type ReaderWatermarks,
+  SourceWatermarksOperator,
+  WatermarkedSource,
+} from "../connectors/_watermarked_source.ts";
+import type { WatermarkAlignmentGroup } from "../connectors/split_watermarks.ts";
+import type { WatermarkStrategy } from "../time/watermark_strategy.ts";
 import type { StateBackend } from "../state/backend.ts";
 import { HeapStateBackend } from "../state/heap/heap_backend.ts";
 import { LsmStateBackend } from "../state/lsm/lsm_backend.ts";
@@ -380,6 +387,8 @@ function withAdmin(client: JobClient, admin: AdminOptions): JobClient {
  */
 export class StreamEnvironment implements GraphBuilder {
   readonly #nodes: Transformation[] = [];
+  /** The watermark alignment groups of `fromSource` sources, by name. */
+  readonly #alignmentGroups = new Map<string, WatermarkAlignmentGroup>();
   readonly #config: ResolvedConfig;
   #executed = false;
   #mirror: CheckpointMirror | undefined;
@@ -536,6 +545,77 @@ export class StreamEnvironment implements GraphBuilder {
     if (opts?.uid !== undefined) stream.uid(opts.uid);
     if (opts?.parallelism !== undefined) stream.setParallelism(opts.parallelism);
     return stream;
+  }
+
+  /**
+   * Reads `source` with watermarks generated inside its readers, per split
+   * (Flink's `fromSource`): each split's records go through their own
+   * generator of `strategy`, a subtask's watermark is the minimum over its
+   * active splits, a split without records for the strategy's idleness
+   * timeout stops holding it back (a subtask whose splits are all idle is
+   * idle downstream), and with `withWatermarkAlignment` a reader whose
+   * watermark runs more than the drift ahead of its group's lowest stops
+   * reading until the others catch up. Readers name a record's split with
+   * `out.forSplit(id)` (the file and Kafka sources do); other records count
+   * as one split per reader. `opts.uid` and `opts.parallelism` apply to the
+   * source (its splits are state under that uid).
+   *
+   * @example Two splits read in turns, one far behind: the watermark follows the slower
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { CollectSink, type Source, StreamEnvironment, WatermarkStrategy } from "@weir/weir";
+   * const records: [string, number][] = [["a", 1000], ["b", 10], ["a", 2000], ["b", 20]];
+   * const source: Source<number> = {
+   *   name: "two-splits",
+   *   maxParallelism: 1,
+   *   createReader() {
+   *     let next = 0;
+   *     return {
+   *       poll(out) {
+   *         if (next === 0) ["a", "b"].forEach((split) => out.forSplit?.(split)); // both assigned
+   *         const r = records[next++];
+   *         if (!r) return "end";
+   *         (out.forSplit?.(r[0]) ?? out).collect(r[1]);
+   *         return "more";
+   *       },
+   *       position: () => next,
+   *       restore(p) { next = p as number; },
+   *     };
+   *   },
+   * };
+   * const strategy = WatermarkStrategy.forMonotonousTimestamps<number>()
+   *   .withTimestampAssigner((n) => n)
+   *   .withWatermarkInterval(0);
+   * const env = StreamEnvironment.create();
+   * const seen = new CollectSink<string>();
+   * env.fromSource(source, strategy, "two splits", { uid: "two-splits" })
+   *   .process<string>({ processElement: (n, ctx, out) => out.collect(`${n}/${ctx.currentWatermark()}`) })
+   *   .addSink(seen);
+   * await env.execute();
+   * // Split "b" holds the watermark back: 9 after its first record, not 999.
+   * assert.deepEqual(seen.values, ["1000/-Infinity", "10/-Infinity", "2000/9", "20/9"]);
+   * ```
+   */
+  fromSource<T>(
+    source: Source<T>,
+    strategy: WatermarkStrategy<T>,
+    name: string,
+    opts?: OperatorOptions,
+  ): DataStream<T> {
+    const readers: ReaderWatermarks<T> = new Map();
+    const id = `${name}#${this.#nodes.length}`;
+    const wrapped = new WatermarkedSource(source, strategy, readers, this.#alignmentGroups, id);
+    const stream = this.addSource(wrapped, { ...opts, name: `Source: ${name}` });
+    const node = this.addNode({
+      kind: "operator",
+      name: `${name}: Watermarks`,
+      inputs: [stream.edge()],
+      createOperator: () => new SourceWatermarksOperator(readers),
+    });
+    const out = new DataStream<T>(this, node);
+    // Chained to its source: it reads the watermarks of the reader of its own subtask.
+    if (opts?.parallelism !== undefined) out.setParallelism(opts.parallelism);
+    return out;
   }
 
   /**

@@ -218,11 +218,37 @@ export class WatermarksWithIdleness<T> implements WatermarkGenerator<T> {
  */
 export const DEFAULT_WATERMARK_INTERVAL_MS = 200;
 
+/**
+ * A watermark alignment group (`WatermarkStrategy.withWatermarkAlignment`):
+ * the sources read with `env.fromSource` in group `group` pause a reader
+ * whose watermark is more than `maxDriftMs` ahead of the group's lowest, as
+ * last reported; readers report every `updateIntervalMs` of processing time.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type WatermarkAlignment, WatermarkStrategy } from "@weir/weir";
+ * const s = WatermarkStrategy.forMonotonousTimestamps<number>()
+ *   .withWatermarkAlignment("clicks-and-views", 30_000);
+ * const a: WatermarkAlignment | undefined = s.alignment;
+ * assert.deepEqual(a, { group: "clicks-and-views", maxDriftMs: 30_000, updateIntervalMs: 1_000 });
+ * ```
+ */
+export interface WatermarkAlignment {
+  /** The group's name: sources with the same name are aligned with each other. */
+  readonly group: string;
+  /** How far (ms of event time) a reader may run ahead of the group's lowest watermark. */
+  readonly maxDriftMs: number;
+  /** ms of processing time between a reader's reports to its group (1000). */
+  readonly updateIntervalMs: number;
+}
+
 interface StrategySpec<T> {
   readonly generator: ((ctx: WatermarkGeneratorContext) => WatermarkGenerator<T>) | null;
   readonly assigner: TimestampAssigner<T> | undefined;
   readonly idleTimeoutMs: number | undefined;
   readonly intervalMs: number;
+  readonly alignment?: WatermarkAlignment;
 }
 
 /**
@@ -307,6 +333,37 @@ export class WatermarkStrategy<T> {
   withWatermarkInterval(ms: number): WatermarkStrategy<T> {
     if (!(ms >= 0)) throw new ConfigError(`Watermark interval must be >= 0 ms, got ${ms}`);
     return new WatermarkStrategy<T>({ ...this.#spec, intervalMs: ms });
+  }
+
+  /**
+   * Aligns the watermarks of the sources read with `env.fromSource` in
+   * `group` (Flink 1.17's watermark alignment): a reader whose watermark is
+   * more than `maxDriftMs` ahead of the group's lowest stops reading until
+   * the others catch up. Idle and finished readers do not hold the group back.
+   */
+  withWatermarkAlignment(
+    group: string,
+    maxDriftMs: number,
+    updateIntervalMs = 1_000,
+  ): WatermarkStrategy<T> {
+    if (!group) throw new ConfigError("A watermark alignment group needs a name");
+    if (!(maxDriftMs >= 0)) {
+      throw new ConfigError(`Watermark alignment max drift must be >= 0 ms, got ${maxDriftMs}`);
+    }
+    if (!(updateIntervalMs > 0)) {
+      throw new ConfigError(
+        `Watermark alignment update interval must be > 0 ms, got ${updateIntervalMs}`,
+      );
+    }
+    return new WatermarkStrategy<T>({
+      ...this.#spec,
+      alignment: { group, maxDriftMs, updateIntervalMs },
+    });
+  }
+
+  /** The watermark alignment group, if any (only `env.fromSource` applies it). */
+  get alignment(): WatermarkAlignment | undefined {
+    return this.#spec.alignment;
   }
 
   /** The periodic emit interval (0: after every record). */

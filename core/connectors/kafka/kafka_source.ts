@@ -392,13 +392,20 @@ export class KafkaSourceReader<T> implements SplitReader<T> {
     }
     const records = consumer.poll(max);
     const deserialize = this.#options.deserializer;
+    // With `env.fromSource`, each partition has its own watermark generator: every
+    // assigned partition holds the watermark back from the start, as in Flink.
+    const perSplit = out.forSplit !== undefined;
+    if (perSplit) { for (const s of this.#active()) out.forSplit!(key(s.topic, s.partition)); }
     for (const r of records) {
       const k = key(r.topic, r.partition);
       const split = this.#splits.get(k);
       // Records of a partition given away, or before the split's position (a seek in flight).
       if (!split || r.offset < split.offset) continue;
       if (split.stop !== undefined && r.offset >= split.stop) continue;
-      out.collect(deserialize(r), r.timestamp >= 0 ? r.timestamp : undefined);
+      (perSplit ? out.forSplit!(k) : out).collect(
+        deserialize(r),
+        r.timestamp >= 0 ? r.timestamp : undefined,
+      );
       split.offset = r.offset + 1;
       let st = this.#stats.get(k);
       if (!st) this.#stats.set(k, st = { records: 0, bytes: 0, high: -1 });
@@ -415,6 +422,13 @@ export class KafkaSourceReader<T> implements SplitReader<T> {
       }
       // Finished partitions stay assigned (their later records are skipped above): a new
       // assignment would drop what librdkafka already fetched for every other partition.
+      if (perSplit) {
+        for (const s of this.#splits.values()) {
+          if (s.stop !== undefined && s.offset >= s.stop) {
+            out.releaseSplit?.(key(s.topic, s.partition));
+          }
+        }
+      }
       if (this.#active().length === 0) return "end";
     }
     if (now >= this.#nextLagCheck) {

@@ -3,6 +3,8 @@ import { MockKafka } from "../../../tests/_helpers/kafka_mock.ts";
 import { until } from "../../../tests/_helpers/checkpoint_jobs.ts";
 import { CollectSink } from "../collect_sink.ts";
 import { StreamEnvironment } from "../../dataflow/environment.ts";
+import { WatermarkStrategy } from "../../time/watermark_strategy.ts";
+import { type ReaderWatermarks, WatermarkedSource } from "../_watermarked_source.ts";
 import { KafkaConsumer } from "./consumer.ts";
 import { KafkaProducer } from "./producer.ts";
 import { KafkaDeserializers } from "./serde.ts";
@@ -150,6 +152,42 @@ Deno.test("KafkaSource: discovery picks up a topic created while running (topic 
   } finally {
     await kafka.stop();
     Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("KafkaSource read with per-split watermarks (env.fromSource): a watermark per partition, the reader's is the minimum", async () => {
+  const kafka = await MockKafka.start();
+  try {
+    await kafka.createTopic("t", 2);
+    await produce(kafka.bootstrap, "t", ["1000", "2000", "3000", "4000"], 0);
+    await produce(kafka.bootstrap, "t", ["10", "20"], 1);
+    const strategy = WatermarkStrategy.forMonotonousTimestamps<string>()
+      .withTimestampAssigner((s) => Number(s.split(":")[2]))
+      .withWatermarkInterval(0);
+    // The reader as env.fromSource runs it, polled one record at a time.
+    const watermarks: ReaderWatermarks<string> = new Map();
+    const reader = new WatermarkedSource(
+      source(kafka.bootstrap, { bounded: true }),
+      strategy,
+      watermarks,
+      new Map(),
+      "kafka",
+    ).createReader({ subtaskIndex: 0, parallelism: 1, now: () => 0 });
+    const got: string[] = [];
+    const seen: number[] = [];
+    for (let polls = 0; polls < 10_000; polls++) {
+      const status = await reader.poll({ collect: (v) => void got.push(v) }, 1);
+      seen.push(watermarks.get(0)!.watermark);
+      if (status === "end") break;
+    }
+    await reader.close?.();
+    assert.equal(got.length, 6);
+    // Partition 1 (at 10 and 20) holds the reader's watermark back, whatever order the
+    // partitions' records were fetched in: never past 19, though partition 0 is at 3999.
+    assert.ok(seen.every((w) => w <= 19), JSON.stringify(seen));
+    assert.equal(seen.at(-1), 19);
+  } finally {
+    await kafka.stop();
   }
 });
 
