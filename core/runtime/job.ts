@@ -341,21 +341,26 @@ export class Job implements TaskHost {
     const start = performance.now();
     const storage = this.config.checkpoint!.storage.segmentStorage();
     const parts = this.#byTask.get(task)!.map((p) => {
-      p.operator.snapshotState(id, barrier.options.savepoint);
+      // The asynchronous part (a sink's fsync or flush) runs on while the task goes on.
+      const operatorAsync = p.operator.snapshotState(id, barrier.options.savepoint);
       return {
         uid: uidOf(p.node),
         subtaskIndex: p.subtaskIndex,
+        operatorAsync,
         operatorState: p.operatorState.snapshot(),
         keyed: p.keyed?.snapshot(id, storage),
       };
     });
     const syncMs = performance.now() - start;
-    const snapshots = Promise.all(parts.map(async (s): Promise<OperatorSubtaskSnapshot> => ({
-      uid: s.uid,
-      subtaskIndex: s.subtaskIndex,
-      operatorState: s.operatorState,
-      keyed: await s.keyed,
-    })));
+    const snapshots = Promise.all(parts.map(async (s): Promise<OperatorSubtaskSnapshot> => {
+      await s.operatorAsync;
+      return {
+        uid: s.uid,
+        subtaskIndex: s.subtaskIndex,
+        operatorState: s.operatorState,
+        keyed: await s.keyed,
+      };
+    }));
     acknowledge(this.#taskIds.get(task)!, id, {
       task: task.name,
       alignmentMs,
