@@ -353,12 +353,13 @@ export class Job implements TaskHost {
     });
     const syncMs = performance.now() - start;
     const snapshots = Promise.all(parts.map(async (s): Promise<OperatorSubtaskSnapshot> => {
-      await s.operatorAsync;
+      // Both awaited at once: a rejection of either must not leave the other unobserved.
+      const [, keyed] = await Promise.all([s.operatorAsync, s.keyed]);
       return {
         uid: s.uid,
         subtaskIndex: s.subtaskIndex,
         operatorState: s.operatorState,
-        keyed: await s.keyed,
+        keyed,
       };
     }));
     acknowledge(this.#taskIds.get(task)!, id, {
