@@ -13,6 +13,11 @@ export interface SegmentFile {
   write(data: Uint8Array): void;
   /** Flushes the file's data to stable storage. */
   sync(): void;
+  /**
+   * As `sync`, without blocking the calling thread (the fsync runs on
+   * another thread). Optional: callers fall back to `sync`.
+   */
+  syncAsync?(): Promise<void>;
   /** Closes the file. */
   close(): void;
 }
@@ -125,6 +130,10 @@ export class DenoSegmentFs implements SegmentFs {
       },
       sync(): void {
         f.syncDataSync();
+      },
+      // Deno runs asynchronous file operations on its blocking-I/O threads.
+      syncAsync(): Promise<void> {
+        return f.syncData();
       },
       close(): void {
         f.close();

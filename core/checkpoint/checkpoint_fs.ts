@@ -50,6 +50,11 @@ export interface CheckpointFs extends SegmentFs {
    * survive a crash of the machine (their own data needs its own fsync).
    */
   syncDir(path: string): void;
+  /**
+   * As `syncDir`, without blocking the calling thread. Optional: callers
+   * fall back to `syncDir`.
+   */
+  syncDirAsync?(path: string): Promise<void>;
 }
 
 /**
@@ -124,6 +129,24 @@ export class DenoCheckpointFs extends DenoSegmentFs implements CheckpointFs {
     const f = Deno.openSync(to, { write: true });
     try {
       f.syncSync();
+    } finally {
+      f.close();
+    }
+  }
+
+  /** fsync of a folder, on Deno's blocking-I/O threads. */
+  async syncDirAsync(path: string): Promise<void> {
+    let f: Deno.FsFile;
+    try {
+      f = await Deno.open(path, { read: true });
+    } catch (e) {
+      if (cannotSyncFolders(e)) return;
+      throw e;
+    }
+    try {
+      await f.sync();
+    } catch (e) {
+      if (!cannotSyncFolders(e)) throw e;
     } finally {
       f.close();
     }

@@ -16,7 +16,10 @@
  * whose file is neither pending nor in place was committed before, and is
  * reported once instead of failing the job. Pre-commit fsyncs the file and
  * its folder, commit fsyncs the output folder after the rename: a committed
- * file survives a crash of the machine, not only of the process. While a
+ * file survives a crash of the machine, not only of the process. The fsyncs
+ * run off the job thread (`syncAsync`/`syncDirAsync` of the file system, when
+ * it has them): records flow into the next file while a checkpoint's file
+ * is made durable. While a
  * subtask runs, the sink holds a lock on `DIR` (see `dir_lock.ts`): a second
  * job writing there fails at once, naming this one, instead of deleting this
  * one's pending files.
@@ -138,7 +141,7 @@ export class ExactlyOnceFileSink<T> extends TwoPhaseCommitSink<T, FileTransactio
    * the same process makes new subtask objects from this sink: a fixed id
    * would name new files as the ones the failed attempt already committed.
    */
-  override open(ctx: SinkContext): void {
+  override async open(ctx: SinkContext): Promise<void> {
     this.run = crypto.randomUUID().slice(0, 8);
     this.seq = 0;
     const shared = this.dirLock;
@@ -155,7 +158,7 @@ export class ExactlyOnceFileSink<T> extends TwoPhaseCommitSink<T, FileTransactio
     this.holdsDirLock = true;
     this.movedAway = [];
     try {
-      super.open(ctx);
+      await super.open(ctx);
     } finally {
       const moved = this.movedAway;
       this.movedAway = undefined;
@@ -164,9 +167,9 @@ export class ExactlyOnceFileSink<T> extends TwoPhaseCommitSink<T, FileTransactio
   }
 
   /** Aborts the open transaction; the last subtask to close releases the directory. */
-  override close(): void {
+  override async close(): Promise<void> {
     try {
-      super.close();
+      await super.close();
     } finally {
       if (this.holdsDirLock) {
         this.holdsDirLock = false;
@@ -217,22 +220,33 @@ export class ExactlyOnceFileSink<T> extends TwoPhaseCommitSink<T, FileTransactio
     this.file.write(data);
   }
 
-  protected preCommit(txn: FileTransaction, forSavepoint: boolean): void {
+  protected preCommit(txn: FileTransaction, forSavepoint: boolean): Promise<void> | undefined {
     this.flushTransaction(txn);
-    if (!this.file) return;
-    this.file.sync();
-    this.file.close();
+    const file = this.file;
+    if (!file) return;
+    // The next transaction writes a file of its own while this one is made durable.
     this.file = undefined;
-    if (forSavepoint) {
-      const from = this.inProgress(txn);
-      txn.file = txn.name + SAVEPOINT_SUFFIX;
-      this.fs.rename(from, this.inProgress(txn));
-    }
-    // Its name too: a restore commits it by renaming it.
-    this.fs.syncDir(`${this.folderOf(txn)}/${IN_PROGRESS_DIR}`);
+    const from = this.inProgress(txn);
+    // Decided now: the checkpoint records the name the file will have.
+    if (forSavepoint) txn.file = txn.name + SAVEPOINT_SUFFIX;
+    const to = this.inProgress(txn);
+    return (async () => {
+      try {
+        await (file.syncAsync?.() ?? file.sync());
+      } finally {
+        file.close();
+      }
+      if (from !== to) this.fs.rename(from, to);
+      // Its name too: a restore commits it by renaming it.
+      await this.syncDir(`${this.folderOf(txn)}/${IN_PROGRESS_DIR}`);
+    })();
   }
 
-  protected commit(txn: FileTransaction): void {
+  private syncDir(path: string): Promise<void> | void {
+    return this.fs.syncDirAsync?.(path) ?? this.fs.syncDir(path);
+  }
+
+  protected async commit(txn: FileTransaction): Promise<void> {
     if (txn.records === 0) return;
     const from = this.inProgress(txn);
     const to = `${this.folderOf(txn)}/${txn.name}`;
@@ -250,7 +264,7 @@ export class ExactlyOnceFileSink<T> extends TwoPhaseCommitSink<T, FileTransactio
       }
       // Committed before (commit is idempotent); its entry may not be durable yet.
     }
-    this.fs.syncDir(this.folderOf(txn));
+    await this.syncDir(this.folderOf(txn));
   }
 
   protected abort(txn: FileTransaction): void {

@@ -5,6 +5,13 @@
  * is committed. After a restore, the transactions the checkpoint holds are
  * committed again (commit must be idempotent) and leftovers are aborted.
  *
+ * `preCommit`, `commit` and `abort` may return promises. A pre-commit's
+ * promise is the asynchronous part of the checkpoint: the barrier goes on and
+ * records keep flowing into the next transaction while it runs (an fsync, a
+ * flush), and the checkpoint completes only once it resolves. A failed
+ * pre-commit declines its checkpoint and fails the job at its next batch, so
+ * that transaction is never committed.
+ *
  * @module
  */
 import { ListStateDescriptor } from "../state/descriptors.ts";
@@ -42,9 +49,9 @@ const PENDING = new ListStateDescriptor<unknown>(PENDING_TRANSACTIONS_STATE, Ser
  *   protected abort() {}
  * }
  * const sink = new ListSink();
- * sink.open({ subtaskIndex: 0, parallelism: 1, operatorUid: "s" });
+ * await sink.open({ subtaskIndex: 0, parallelism: 1, operatorUid: "s" });
  * sink.invoke("a");
- * sink.finish(); // no checkpointing: commits at end of input
+ * await sink.finish(); // no checkpointing: commits at end of input
  * assert.ok(committed.join() === "a");
  * ```
  */
@@ -57,21 +64,28 @@ export abstract class TwoPhaseCommitSink<T, TXN> implements SinkFunction<T> {
   private restored: PendingTransaction<TXN>[] = [];
   private pendingState: ListState<unknown> | undefined;
   private sawCheckpoint = false;
+  /** Pre-commits still running. */
+  private preCommits = new Set<Promise<void>>();
+  /** Why a pre-commit failed: the job fails rather than commit later checkpoints. */
+  private failure: Error | undefined;
 
   /** Starts a transaction. */
   protected abstract beginTransaction(): TXN;
   /** Adds a record to a transaction. */
   protected abstract write(txn: TXN, value: T, timestamp: number | undefined): void;
   /**
-   * Makes a transaction durable and ready to commit (at the barrier). For a
-   * savepoint (`forSavepoint`) it must also survive `cleanUpLeftovers` of a
-   * restore from an earlier checkpoint: restoring the savepoint commits it.
+   * Makes a transaction durable and ready to commit (at the barrier). What
+   * `txn` records must be final when this returns (it goes into the
+   * checkpoint then); the work may go on in the returned promise, while the
+   * next transaction takes records. For a savepoint (`forSavepoint`) it must
+   * also survive `cleanUpLeftovers` of a restore from an earlier checkpoint:
+   * restoring the savepoint commits it.
    */
-  protected abstract preCommit(txn: TXN, forSavepoint: boolean): void;
+  protected abstract preCommit(txn: TXN, forSavepoint: boolean): void | Promise<void>;
   /** Makes a pre-committed transaction visible; must be idempotent. */
-  protected abstract commit(txn: TXN): void;
+  protected abstract commit(txn: TXN): void | Promise<void>;
   /** Discards a transaction. */
-  protected abstract abort(txn: TXN): void;
+  protected abstract abort(txn: TXN): void | Promise<void>;
   /** Called between batches with the open transaction (write buffered data). */
   protected flushTransaction(_txn: TXN): void | Promise<void> {}
   /**
@@ -87,13 +101,15 @@ export abstract class TwoPhaseCommitSink<T, TXN> implements SinkFunction<T> {
   }
 
   /** Commits restored transactions, cleans leftovers, begins a transaction. */
-  open(ctx: SinkContext): void {
+  async open(ctx: SinkContext): Promise<void> {
     this.subtask = ctx;
     this.pending = [];
+    this.preCommits = new Set();
+    this.failure = undefined;
     if (ctx.subtaskIndex === 0) {
       // Union state: every subtask sees every pending transaction; one commits them.
       const keep = this.restored.map((p) => p.txn);
-      for (const txn of keep) this.commit(txn);
+      for (const txn of keep) await this.commit(txn);
       this.cleanUpLeftovers(keep);
     }
     this.restored = [];
@@ -106,46 +122,65 @@ export abstract class TwoPhaseCommitSink<T, TXN> implements SinkFunction<T> {
     this.write(this.current!, value, timestamp);
   }
 
-  /** Writes buffered data of the open transaction. */
+  /** Writes buffered data of the open transaction; fails the job if a pre-commit failed. */
   flush(): void | Promise<void> {
+    if (this.failure) throw this.failure;
     return this.flushTransaction(this.current!);
   }
 
-  /** Pre-commits the open transaction for checkpoint `checkpointId` and begins the next. */
-  snapshotState(ctx: FunctionSnapshotContext): void {
+  /**
+   * Pre-commits the open transaction for checkpoint `checkpointId` and begins
+   * the next; returns the pre-commit's asynchronous part, if any.
+   */
+  snapshotState(ctx: FunctionSnapshotContext): void | Promise<void> {
+    if (this.failure) throw this.failure;
     this.sawCheckpoint = true;
     const txn = this.current!;
-    this.preCommit(txn, ctx.savepoint === true);
+    const preCommitted = this.preCommit(txn, ctx.savepoint === true);
     this.pending.push({ checkpointId: ctx.checkpointId, txn });
     this.pendingState!.update(this.pending);
     this.current = this.beginTransaction();
+    if (!(preCommitted instanceof Promise)) return;
+    const tracked = preCommitted.catch((e: unknown) => {
+      this.failure ??= e instanceof Error ? e : new Error(String(e));
+      throw e;
+    }).finally(() => this.preCommits.delete(tracked));
+    this.preCommits.add(tracked);
+    return tracked;
   }
 
   /** Commits every transaction pre-committed for checkpoints up to `checkpointId`. */
-  notifyCheckpointComplete(checkpointId: number): void {
+  async notifyCheckpointComplete(checkpointId: number): Promise<void> {
+    // A completed checkpoint's pre-commits resolved; a failed one may precede it.
+    if (this.failure) throw this.failure;
     const done = this.pending.filter((p) => p.checkpointId <= checkpointId);
-    for (const p of done) this.commit(p.txn);
     this.pending = this.pending.filter((p) => p.checkpointId > checkpointId);
+    for (const p of done) await this.commit(p.txn);
   }
 
   /**
    * End of input. Without checkpointing the open transaction commits now;
    * with it, the final checkpoint already took everything.
    */
-  finish(): void {
+  async finish(): Promise<void> {
     const txn = this.current!;
     if (this.sawCheckpoint) {
-      this.abort(txn);
+      await this.abort(txn);
     } else {
-      this.preCommit(txn, false);
-      this.commit(txn);
+      await this.preCommit(txn, false);
+      await this.commit(txn);
     }
     this.current = this.beginTransaction();
   }
 
-  /** Aborts the open transaction; pre-committed ones stay for a restore to commit. */
-  close(): void {
-    if (this.current !== undefined) this.abort(this.current);
+  /**
+   * Aborts the open transaction; pre-committed ones stay for a restore to
+   * commit. Waits for pre-commits still running (their failure was reported
+   * through their checkpoint).
+   */
+  async close(): Promise<void> {
+    await Promise.allSettled(this.preCommits);
+    if (this.current !== undefined) await this.abort(this.current);
     this.current = undefined;
   }
 }

@@ -223,8 +223,14 @@ export interface FunctionSnapshotContext {
 export interface CheckpointedFunction extends CheckpointListener {
   /** Registers (and restores) operator state. */
   initializeState?(ctx: FunctionInitializationContext): void;
-  /** Brings operator state up to date for checkpoint `ctx.checkpointId`. */
-  snapshotState?(ctx: FunctionSnapshotContext): void;
+  /**
+   * Brings operator state up to date for checkpoint `ctx.checkpointId`. The
+   * state is taken when this returns; a returned promise is the asynchronous
+   * part (a flush, an fsync, a network round trip): the barrier goes on and
+   * records keep flowing meanwhile, and the checkpoint completes only once it
+   * resolves (a rejection declines the checkpoint).
+   */
+  snapshotState?(ctx: FunctionSnapshotContext): void | Promise<void>;
 }
 
 /**

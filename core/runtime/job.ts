@@ -341,21 +341,27 @@ export class Job implements TaskHost {
     const start = performance.now();
     const storage = this.config.checkpoint!.storage.segmentStorage();
     const parts = this.#byTask.get(task)!.map((p) => {
-      p.operator.snapshotState(id, barrier.options.savepoint);
+      // The asynchronous part (a sink's fsync or flush) runs on while the task goes on.
+      const operatorAsync = p.operator.snapshotState(id, barrier.options.savepoint);
       return {
         uid: uidOf(p.node),
         subtaskIndex: p.subtaskIndex,
+        operatorAsync,
         operatorState: p.operatorState.snapshot(),
         keyed: p.keyed?.snapshot(id, storage),
       };
     });
     const syncMs = performance.now() - start;
-    const snapshots = Promise.all(parts.map(async (s): Promise<OperatorSubtaskSnapshot> => ({
-      uid: s.uid,
-      subtaskIndex: s.subtaskIndex,
-      operatorState: s.operatorState,
-      keyed: await s.keyed,
-    })));
+    const snapshots = Promise.all(parts.map(async (s): Promise<OperatorSubtaskSnapshot> => {
+      // Both awaited at once: a rejection of either must not leave the other unobserved.
+      const [, keyed] = await Promise.all([s.operatorAsync, s.keyed]);
+      return {
+        uid: s.uid,
+        subtaskIndex: s.subtaskIndex,
+        operatorState: s.operatorState,
+        keyed,
+      };
+    }));
     acknowledge(this.#taskIds.get(task)!, id, {
       task: task.name,
       alignmentMs,

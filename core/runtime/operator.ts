@@ -119,8 +119,12 @@ export abstract class StreamOperator<OUT = unknown> {
     this.output.emitWatermark(timestamp);
   }
 
-  /** Brings state up to date for a checkpoint or (`savepoint`) a savepoint (synchronous part). */
-  snapshotState(_checkpointId: number, _savepoint?: boolean): void {}
+  /**
+   * Brings state up to date for a checkpoint or (`savepoint`) a savepoint.
+   * The state is taken when this returns; a returned promise is the
+   * asynchronous part, which the checkpoint waits for (the task does not).
+   */
+  snapshotState(_checkpointId: number, _savepoint?: boolean): void | Promise<void> {}
 
   /** A checkpoint completed. */
   notifyCheckpointComplete(_checkpointId: number): void | Promise<void> {}

@@ -111,8 +111,8 @@ abstract class UserFunctionOperator<OUT> extends StreamOperator<OUT> {
     });
     await this.fn.open?.(runtimeContext(this.ctx));
   }
-  override snapshotState(checkpointId: number, savepoint = false): void {
-    this.fn.snapshotState?.({ checkpointId, ...(savepoint ? { savepoint } : {}) });
+  override snapshotState(checkpointId: number, savepoint = false): void | Promise<void> {
+    return this.fn.snapshotState?.({ checkpointId, ...(savepoint ? { savepoint } : {}) });
   }
   override async notifyCheckpointComplete(checkpointId: number): Promise<void> {
     await this.fn.notifyCheckpointComplete?.(checkpointId);
@@ -425,8 +425,8 @@ export class SinkOperator<T> extends StreamOperator<never> {
       ...(this.ctx.log ? { log: this.ctx.log } : {}),
     });
   }
-  override snapshotState(checkpointId: number, savepoint = false): void {
-    this.sink.snapshotState?.({ checkpointId, ...(savepoint ? { savepoint } : {}) });
+  override snapshotState(checkpointId: number, savepoint = false): void | Promise<void> {
+    return this.sink.snapshotState?.({ checkpointId, ...(savepoint ? { savepoint } : {}) });
   }
   override async notifyCheckpointComplete(checkpointId: number): Promise<void> {
     await this.sink.notifyCheckpointComplete?.(checkpointId);

@@ -5,7 +5,8 @@
  * paths matching `only` (every path by default), count from when they are
  * armed, and stay until {@linkcode FaultyFs.heal}. It records the calls that
  * decide durability (`create`, file `sync`, `rename`, `syncDir`, `copy`) in
- * order, so tests check what is fsynced before what.
+ * order, so tests check what is fsynced before what (an asynchronous fsync
+ * when it completes).
  *
  * It is deliberately not a `DenoSegmentFs`: the LSM backend hard-links
  * segments only through a `DenoSegmentFs`, so with this file system every
@@ -131,6 +132,15 @@ export class FaultyFs implements CheckpointFs {
         f.sync();
         this.calls.push(`sync ${path}`);
       },
+      // Recorded as `sync P` too: what counts is the order of completed fsyncs.
+      syncAsync: async () => {
+        if (faulty && this.#faults.failSync) {
+          this.injected++;
+          throw new InjectedFault(`injected: fsync of ${path} failed`);
+        }
+        await f.syncAsync!();
+        this.calls.push(`sync ${path}`);
+      },
       close: () => f.close(),
     };
   }
@@ -148,6 +158,16 @@ export class FaultyFs implements CheckpointFs {
       throw new InjectedFault(`injected: fsync of folder ${path} failed`);
     }
     this.#inner.syncDir(path);
+    this.calls.push(`syncDir ${path}`);
+  }
+
+  /** fsyncs a folder off the calling thread (subject to `failSync`). */
+  async syncDirAsync(path: string): Promise<void> {
+    if (this.#applies(path) && this.#faults.failSync) {
+      this.injected++;
+      throw new InjectedFault(`injected: fsync of folder ${path} failed`);
+    }
+    await this.#inner.syncDirAsync(path);
     this.calls.push(`syncDir ${path}`);
   }
 

@@ -1,0 +1,150 @@
+import assert from "node:assert/strict";
+import { type CheckpointFs, DenoCheckpointFs } from "../checkpoint/checkpoint_fs.ts";
+import { StreamEnvironment } from "../dataflow/environment.ts";
+import type { SegmentFile } from "../../statestore-as/segment_fs.ts";
+import { QueueSource } from "../../tests/_helpers/queue_source.ts";
+import { until } from "../../tests/_helpers/checkpoint_jobs.ts";
+import { ExactlyOnceFileSink, IN_PROGRESS_DIR } from "./exactly_once_file_sink.ts";
+
+/** An asynchronous fsync the test holds. */
+interface Held {
+  path: string;
+  /** Lets it finish. */
+  release(): void;
+  /** Fails it, as a disk reporting an I/O error. */
+  fail(error: Error): void;
+}
+
+/**
+ * A file system whose pending part files have a slow disk: an fsync on the
+ * calling thread blocks it for a second, an asynchronous one finishes when
+ * the test releases it.
+ */
+function slowDisk(): {
+  fs: CheckpointFs;
+  written: { path: string; text: string }[];
+  held: Held[];
+  blockingSyncs: () => number;
+  holdSyncs: (hold: boolean) => void;
+} {
+  const real = new DenoCheckpointFs();
+  const written: { path: string; text: string }[] = [];
+  const held: Held[] = [];
+  let blocking = 0;
+  let hold = true;
+  const fs: CheckpointFs = Object.assign(Object.create(real) as DenoCheckpointFs, {
+    create(path: string): SegmentFile {
+      const f = real.create(path);
+      if (!path.includes(`/${IN_PROGRESS_DIR}/`)) return f;
+      return {
+        write(data: Uint8Array) {
+          written.push({ path, text: new TextDecoder().decode(data) });
+          f.write(data);
+        },
+        sync() {
+          blocking++;
+          Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1000);
+          f.sync();
+        },
+        syncAsync(): Promise<void> {
+          if (!hold) return f.syncAsync!();
+          const done = Promise.withResolvers<void>();
+          held.push({
+            path,
+            release: () => f.syncAsync!().then(done.resolve, done.reject),
+            fail: (error) => done.reject(error),
+          });
+          return done.promise;
+        },
+        close: () => f.close(),
+      };
+    },
+  });
+  return { fs, written, held, blockingSyncs: () => blocking, holdSyncs: (h) => (hold = h) };
+}
+
+function parts(dir: string): string[] {
+  return [...Deno.readDirSync(dir)].filter((e) => e.name.startsWith("part-"))
+    .map((e) => Deno.readTextFileSync(`${dir}/${e.name}`)).toSorted();
+}
+
+Deno.test("exactly-once file sink: records flow into the next file while a checkpoint's fsync is in flight", async () => {
+  const dir = Deno.makeTempDirSync({ prefix: "weir-eo-sink-" });
+  try {
+    const disk = slowDisk();
+    const src = new QueueSource<string>();
+    const env = StreamEnvironment.create({
+      checkpoint: { dir: `${dir}/ck` },
+      restartStrategy: { kind: "none" },
+      log: () => {},
+    });
+    env.addSource(src, { uid: "src" })
+      .addSink(new ExactlyOnceFileSink<string>({ dir: `${dir}/out`, fs: disk.fs }), {
+        uid: "sink",
+      });
+    const client = env.executeAsync("slow fsync");
+    src.push("a", "b");
+    await until(() => disk.written.some((w) => w.text.includes("b")), "the first records written");
+    let completed = false;
+    const checkpoint = client.triggerCheckpoint().then((c) => {
+      completed = true;
+      return c;
+    });
+    await until(() => disk.held.length === 1, "the pre-commit's fsync in flight");
+    const first = disk.held[0]!.path;
+
+    src.push("c", "d");
+    await until(
+      () => disk.written.some((w) => w.path !== first && w.text.includes("d")),
+      "records after the barrier written to the next file while the fsync is held",
+    );
+    assert.equal(disk.blockingSyncs(), 0, "no fsync blocked the job thread");
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(completed, false, "the checkpoint waits for its fsync");
+    assert.deepEqual(parts(`${dir}/out`), [], "nothing committed before the checkpoint completes");
+
+    disk.holdSyncs(false);
+    disk.held[0]!.release();
+    await checkpoint;
+    await until(() => parts(`${dir}/out`).length === 1, "the first file committed");
+    assert.deepEqual(parts(`${dir}/out`), ["a\nb\n"]);
+
+    src.end();
+    await client.done;
+    assert.deepEqual(parts(`${dir}/out`), ["a\nb\n", "c\nd\n"]);
+    assert.deepEqual([...Deno.readDirSync(`${dir}/out/${IN_PROGRESS_DIR}`)], []);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("exactly-once file sink: a failed asynchronous fsync declines the checkpoint and fails the job, committing nothing", async () => {
+  const dir = Deno.makeTempDirSync({ prefix: "weir-eo-sink-" });
+  try {
+    const disk = slowDisk();
+    const src = new QueueSource<string>();
+    const env = StreamEnvironment.create({
+      checkpoint: { dir: `${dir}/ck` },
+      restartStrategy: { kind: "none" },
+      log: () => {},
+    });
+    env.addSource(src, { uid: "src" })
+      .addSink(new ExactlyOnceFileSink<string>({ dir: `${dir}/out`, fs: disk.fs }), {
+        uid: "sink",
+      });
+    const client = env.executeAsync("failing fsync");
+    const failed = client.done.then(() => undefined, (e: unknown) => e);
+    src.push("a");
+    await until(() => disk.written.length > 0, "the first record written");
+    const checkpoint = client.triggerCheckpoint().then(() => undefined, (e: unknown) => e);
+    await until(() => disk.held.length === 1, "the pre-commit's fsync in flight");
+    // The disk reports the error after the barrier went on.
+    disk.held[0]!.fail(new Error("injected: fsync failed"));
+    assert.match(String(await checkpoint), /injected: fsync failed/);
+    src.push("b");
+    assert.match(String(await failed), /injected: fsync failed/);
+    assert.deepEqual(parts(`${dir}/out`), []);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
