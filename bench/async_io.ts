@@ -20,6 +20,8 @@ const { values } = parseArgs({
     records: { type: "string" },
     runs: { type: "string" },
     quick: { type: "boolean" },
+    // bench/main.ts passes --full to every bench; this one has no larger size.
+    full: { type: "boolean" },
     latency: { type: "string" },
     capacity: { type: "string" },
   },

@@ -16,7 +16,13 @@ import { Count, machine, median, rate, table } from "./_util.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
-  options: { records: { type: "string" }, runs: { type: "string" }, quick: { type: "boolean" } },
+  options: {
+    records: { type: "string" },
+    runs: { type: "string" },
+    quick: { type: "boolean" },
+    // bench/main.ts passes --full to every bench; this one has no larger size.
+    full: { type: "boolean" },
+  },
 });
 const quick = values.quick ?? false;
 const N = Number(values.records ?? (quick ? 1_000_000 : 5_000_000));

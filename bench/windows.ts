@@ -29,6 +29,8 @@ const { values } = parseArgs({
     records: { type: "string" },
     runs: { type: "string" },
     quick: { type: "boolean" },
+    // bench/main.ts passes --full to every bench; this one has no larger size.
+    full: { type: "boolean" },
     only: { type: "string" },
     backend: { type: "string" },
     keys: { type: "string" },
