@@ -10,7 +10,7 @@
 import { CheckpointError } from "../errors.ts";
 import type { KeyedStateHandle } from "../state/backend.ts";
 import type { OperatorStateSnapshot } from "../state/operator_state.ts";
-import type { BarrierOptions } from "../runtime/messages.ts";
+import type { CoordinatorToTask, TaskToCoordinator } from "../runtime/control_messages.ts";
 import type { Manifest } from "./manifest.ts";
 import type { CheckpointStorage } from "./storage.ts";
 import { appendHistory, type CheckpointHistoryEntry } from "./history.ts";
@@ -73,28 +73,14 @@ export interface OperatorSubtaskSnapshot {
   readonly keyed: KeyedStateHandle | undefined;
 }
 
-/** What a task acknowledges a checkpoint with. */
-export interface TaskAck {
-  /** The task. */
-  readonly task: string;
-  /** ms aligning. */
-  readonly alignmentMs: number;
-  /** ms of the synchronous part. */
-  readonly syncMs: number;
-  /** The asynchronous part. */
-  readonly snapshots: Promise<OperatorSubtaskSnapshot[]>;
-}
-
 /** What the coordinator needs from the running job. */
 export interface CheckpointTarget {
   /** Number of tasks that acknowledge. */
   readonly taskCount: number;
   /** Operator metadata by uid. */
   operatorInfo(uid: string): OperatorInfo;
-  /** Sends barrier `id` from every source task. */
-  injectBarriers(id: number, options: BarrierOptions): void;
-  /** Tells every operator that checkpoint `id` completed. */
-  notifyComplete(id: number): void;
+  /** Sends `msg` to the tasks: InjectBarrier to the sources, NotifyCheckpointComplete to all. */
+  send(msg: CoordinatorToTask): void;
   /** Segments the running backends use. */
   liveSegments(): Set<string>;
   /** The job fails (too many failed checkpoints). */
@@ -293,25 +279,40 @@ export class CheckpointCoordinator {
     return this.#final;
   }
 
-  /** A task passed barrier `id`; `ack.snapshots` completes its asynchronous part. */
-  acknowledge(taskIndex: number, id: number, ack: TaskAck): void {
-    this.#handle({
-      type: "barrierAck",
-      at: now(),
-      task: taskIndex,
-      id,
-      name: ack.task,
-      alignmentMs: ack.alignmentMs,
-      syncMs: ack.syncMs,
-    });
-    ack.snapshots.then(
-      (snapshots) =>
-        this.#handle({ type: "snapshotDone", at: now(), task: taskIndex, id, snapshots }),
-      (e) => this.decline(id, `task ${ack.task} failed its snapshot: ${e}`),
-    );
+  /** A task's message about a checkpoint: BarrierAck, SnapshotDone or Decline. */
+  receive(msg: TaskToCoordinator): void {
+    const at = now();
+    switch (msg.type) {
+      case "barrierAck":
+        return this.#handle({
+          type: "barrierAck",
+          at,
+          task: msg.task,
+          id: msg.id,
+          name: msg.name,
+          alignmentMs: msg.alignmentMs,
+          syncMs: msg.syncMs,
+        });
+      case "snapshotDone":
+        return this.#handle({
+          type: "snapshotDone",
+          at,
+          task: msg.task,
+          id: msg.id,
+          snapshots: msg.snapshots,
+        });
+      case "decline":
+        return this.#handle({
+          type: "decline",
+          at,
+          id: msg.id,
+          reason: msg.reason,
+          ...(msg.subsumed ? { subsumed: true } : {}),
+        });
+    }
   }
 
-  /** A task could not take its part of checkpoint `id`. */
+  /** Checkpoint `id` cannot complete (a task could not take its part). */
   decline(id: number, reason: string): void {
     this.#handle({ type: "decline", at: now(), id, reason });
   }
@@ -344,7 +345,7 @@ export class CheckpointCoordinator {
   #run(c: CoordinatorCommand): void {
     switch (c.type) {
       case "injectBarrier":
-        this.#target.injectBarriers(c.id, c.options);
+        this.#target.send({ type: "injectBarrier", id: c.id, options: c.options });
         if (c.request !== undefined) this.#triggered(c.request);
         return;
       case "rejectTrigger":
@@ -364,7 +365,7 @@ export class CheckpointCoordinator {
       case "writeManifest":
         return this.#write(c.id, c.manifest, c.savepointName);
       case "notifyComplete":
-        return this.#target.notifyComplete(c.id);
+        return this.#target.send({ type: "notifyComplete", id: c.id });
       case "collectGarbage":
         return this.#collectGarbage(c.retained, c.inFlight);
       case "completed":

@@ -23,8 +23,9 @@
  *   `timeoutMs`, asked for with `scheduleTimeout`) or a failed manifest
  *   write. A failed checkpoint counts against `tolerableFailures` (the job
  *   fails when the consecutive failures exceed it); a failed savepoint fails
- *   its trigger only, and checkpoints aborted because the job stops or a task
- *   failed count nothing.
+ *   its trigger only; checkpoints aborted because the job stops or a task
+ *   failed, or declined as subsumed by a newer one, count nothing (as Flink's
+ *   `CheckpointFailureManager`).
  * - Messages about a checkpoint no longer pending (a late ack, snapshot or
  *   decline of an aborted or completed checkpoint, a timeout after
  *   completion) are ignored: the segments a late snapshot wrote are in no
@@ -201,12 +202,27 @@ export type CoordinatorEvent =
     readonly id: number;
     readonly snapshots: readonly OperatorSubtaskSnapshot[];
   }
-  /** Checkpoint `id` cannot complete (a task declined it). */
-  | { readonly type: "decline"; readonly at: Instant; readonly id: number; readonly reason: string }
+  /**
+   * Checkpoint `id` cannot complete (a task declined it). `subsumed`: a newer
+   * checkpoint's barrier overtook it at a task (Flink's
+   * `CHECKPOINT_DECLINED_SUBSUMED`), which counts no failure.
+   */
+  | {
+    readonly type: "decline";
+    readonly at: Instant;
+    readonly id: number;
+    readonly reason: string;
+    readonly subsumed?: boolean;
+  }
   /** Checkpoint `id`'s timeout (from `scheduleTimeout`) expired. */
   | { readonly type: "timeout"; readonly at: Instant; readonly id: number }
   /** The manifest of `id` is written at `path` (and committed to the database, if any). */
-  | { readonly type: "manifestWritten"; readonly at: Instant; readonly id: number; path: string }
+  | {
+    readonly type: "manifestWritten";
+    readonly at: Instant;
+    readonly id: number;
+    readonly path: string;
+  }
   /** Writing the manifest of `id` failed. */
   | {
     readonly type: "manifestFailed";
@@ -378,7 +394,7 @@ function apply(
     }
     case "decline": {
       const p = s.pending.get(e.id);
-      return p ? abort(s, p, e.reason, true, e.at, out) : s;
+      return p ? abort(s, p, e.reason, e.subsumed !== true, e.at, out) : s;
     }
     case "timeout": {
       const p = s.pending.get(e.id);

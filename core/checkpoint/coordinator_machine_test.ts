@@ -425,3 +425,15 @@ Deno.test("coordinator machine: garbage collection keeps the segments of checkpo
   const gc = r.commands.find((c) => c.type === "collectGarbage");
   assert.deepEqual(gc, { type: "collectGarbage", retained: 1, inFlight: ["fresh"] });
 });
+
+Deno.test("coordinator machine: a checkpoint declined as subsumed by a newer one is aborted without counting a failure", () => {
+  const r = run(
+    fresh({ maxConcurrent: 2, tolerableFailures: 0 }),
+    { type: "tick", at: at(0) },
+    { type: "tick", at: at(1) },
+    { type: "decline", at: at(2), id: 1, reason: "overtaken by 2", subsumed: true },
+  );
+  assert.deepEqual(types(r.commands).slice(4), ["cancelTimeout", "aborted"]);
+  assert.equal(r.state.consecutiveFailures, 0);
+  assert.deepEqual([...r.state.pending.keys()], [2]);
+});
