@@ -312,6 +312,21 @@ export class CheckpointCoordinator {
     }
   }
 
+  /**
+   * A task failed (`task` names it when known): checkpoints in flight are
+   * aborted with the failure as their reason, and none starts any more.
+   */
+  taskFailed(task: string | undefined, error: unknown): void {
+    if (this.#periodic !== undefined) clearInterval(this.#periodic);
+    const reason = error instanceof Error ? error.message : String(error);
+    this.#handle({
+      type: "taskFailure",
+      at: now(),
+      ...(task !== undefined ? { task } : {}),
+      reason,
+    });
+  }
+
   /** Checkpoint `id` cannot complete (a task could not take its part). */
   decline(id: number, reason: string): void {
     this.#handle({ type: "decline", at: now(), id, reason });

@@ -230,11 +230,14 @@ export type CoordinatorEvent =
     readonly id: number;
     readonly reason: string;
   }
-  /** A task failed: the job restarts or fails, no checkpoint in flight completes. */
+  /**
+   * A task (named, when known) failed: the job restarts or fails, so no
+   * checkpoint in flight can complete and none starts.
+   */
   | {
     readonly type: "taskFailure";
     readonly at: Instant;
-    readonly task: string;
+    readonly task?: string;
     readonly reason: string;
   }
   /** The job stopped: no more checkpoints. */
@@ -411,7 +414,12 @@ function apply(
       return complete(s, p, p.manifest, e.path, e.at, out);
     }
     case "taskFailure":
-      return shutdown(s, `task ${e.task} failed: ${e.reason}`, e.at, out);
+      return shutdown(
+        s,
+        e.task === undefined ? e.reason : `task ${e.task} failed: ${e.reason}`,
+        e.at,
+        out,
+      );
     case "shutdown":
       return shutdown(s, "the job stopped", e.at, out);
   }

@@ -395,10 +395,10 @@ Deno.test("coordinator machine: a task failure aborts checkpoints in flight, nam
   const r = run(
     fresh(),
     { type: "tick", at: at(0) },
-    { type: "taskFailure", at: at(1), task: "map (1/2)", reason: "Error: boom" },
+    { type: "taskFailure", at: at(1), task: "map (1/2)", reason: "boom" },
   );
   const aborted = r.commands.find((c) => c.type === "aborted");
-  assert.equal(aborted?.type === "aborted" && aborted.reason, "task map (1/2) failed: Error: boom");
+  assert.equal(aborted?.type === "aborted" && aborted.reason, "task map (1/2) failed: boom");
   assert.equal(r.state.stopped, true);
   assert.equal(r.state.consecutiveFailures, 0);
 });
@@ -436,4 +436,14 @@ Deno.test("coordinator machine: a checkpoint declined as subsumed by a newer one
   assert.deepEqual(types(r.commands).slice(4), ["cancelTimeout", "aborted"]);
   assert.equal(r.state.consecutiveFailures, 0);
   assert.deepEqual([...r.state.pending.keys()], [2]);
+});
+
+Deno.test("coordinator machine: a failure not tied to one task (a worker's) is the abort reason as it is", () => {
+  const r = run(
+    fresh(),
+    { type: "tick", at: at(0) },
+    { type: "taskFailure", at: at(1), reason: 'Job "j" failed in worker 1: boom' },
+  );
+  const aborted = r.commands.find((c) => c.type === "aborted");
+  assert.equal(aborted?.type === "aborted" && aborted.reason, 'Job "j" failed in worker 1: boom');
 });

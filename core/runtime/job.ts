@@ -690,7 +690,11 @@ export class Job implements TaskHost {
         this.#stopCommitted.resolve({ manifest, path: final.path });
       }
     } catch (error) {
-      if (!(error instanceof CancelledError)) failure = { task: undefined, error };
+      if (!(error instanceof CancelledError)) {
+        failure = { task: undefined, error };
+        // The failure names its worker; checkpoints in flight fail with it.
+        this.#coordinator?.taskFailed(undefined, error);
+      }
     } finally {
       this.#stopCommitted.resolve(undefined);
       this.#coordinator?.stop();
@@ -712,7 +716,10 @@ export class Job implements TaskHost {
         try {
           await task.run();
         } catch (error) {
-          if (!(error instanceof CancelledError)) failure ??= { task, error };
+          if (!(error instanceof CancelledError)) {
+            failure ??= { task, error };
+            this.#coordinator?.taskFailed(task.name, error);
+          }
           this.cancel();
         }
       }));
