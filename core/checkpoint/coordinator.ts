@@ -5,6 +5,12 @@
  * applies retention. A checkpoint that fails or times out is aborted and its
  * files are collected.
  *
+ * Every decision is made by the pure state machine in
+ * `coordinator_machine.ts` (its design notes are there); the class here is
+ * its effectful shell: it turns calls, tasks' messages and timers into
+ * events, and carries out the commands (barriers and notifications to the
+ * tasks, manifest writes, garbage collection, history lines, promises).
+ *
  * @module
  */
 import { CheckpointError } from "../errors.ts";
@@ -178,6 +184,7 @@ export class CheckpointCoordinator {
   readonly #onTriggered = new Map<number, () => void>();
   readonly #ended: CheckpointRecord[] = [];
   #final: { triggered: Promise<void>; completed: Promise<CompletedCheckpoint> } | undefined;
+  #finalRequest: number | undefined;
 
   /** Creates a coordinator whose first checkpoint gets id `firstId`. */
   constructor(
@@ -268,6 +275,7 @@ export class CheckpointCoordinator {
       const triggered = new Promise<void>((r) => this.#onTriggered.set(request, r));
       const completed = this.#requests.get(request)!.promise;
       this.#final = { triggered, completed };
+      this.#finalRequest = request;
       this.#handle({
         type: "finalCheckpoint",
         at: now(),
@@ -364,7 +372,9 @@ export class CheckpointCoordinator {
         if (c.request !== undefined) this.#triggered(c.request);
         return;
       case "rejectTrigger":
-        this.#triggered(c.request);
+        // The final checkpoint's `triggered` settles either way (sources may then end).
+        if (c.request === this.#finalRequest) this.#triggered(c.request);
+        else this.#onTriggered.delete(c.request);
         this.#answer(c.request)?.reject(new CheckpointError(c.reason));
         return;
       case "scheduleTimeout":
