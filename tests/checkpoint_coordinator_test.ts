@@ -238,3 +238,37 @@ Deno.test("coordinator: LSM retention never deletes a segment a kept checkpoint 
     Deno.removeSync(dir, { recursive: true });
   }
 });
+
+Deno.test("coordinator: a task failure aborts the checkpoint in flight with the failure, naming the task", async () => {
+  const dir = Deno.makeTempDirSync({ prefix: "weir-ck-" });
+  try {
+    const src = new QueueSource<string>("words");
+    const out = new CollectSink<string>();
+    const env = StreamEnvironment.create({
+      stateBackend: new HeapStateBackend(),
+      checkpoint: { dir },
+      restartStrategy: { kind: "none" },
+      log: () => {},
+    });
+    let inFlight: Promise<unknown> | undefined;
+    // The map triggers a checkpoint, then fails on the same record: its barrier is not out yet.
+    const mapped = env.addSource(src, { uid: "src" }).map((w: string) => {
+      if (w !== "poison") return w;
+      inFlight = client.triggerCheckpoint().then(() => "completed", (e: Error) => e.message);
+      throw new Error("poison record");
+    }).uid("poison-map");
+    countJob(mapped, out);
+    const client = env.executeAsync("task-failure");
+    src.push("a", "b");
+    await until(() => out.values.length === 2, "records through");
+    src.push("poison");
+    await assert.rejects(client.done, /poison record/);
+    const reason = await inFlight;
+    assert.match(String(reason), /^Checkpoint \d+ failed: task .+ failed: poison record$/);
+    const failed = client.job.coordinator!.history.filter((r) => r.status === "failed");
+    assert.equal(failed.length, 1);
+    assert.match(failed[0]!.failure!, /^task .+ failed: poison record$/);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});

@@ -5,23 +5,31 @@
  * applies retention. A checkpoint that fails or times out is aborted and its
  * files are collected.
  *
+ * Every decision is made by the pure state machine in
+ * `coordinator_machine.ts` (its design notes are there); the class here is
+ * its effectful shell: it turns calls, tasks' messages and timers into
+ * events, and carries out the commands (barriers and notifications to the
+ * tasks, manifest writes, garbage collection, history lines, promises).
+ *
  * @module
  */
 import { CheckpointError } from "../errors.ts";
 import type { KeyedStateHandle } from "../state/backend.ts";
 import type { OperatorStateSnapshot } from "../state/operator_state.ts";
-import type { BarrierOptions } from "../runtime/messages.ts";
-import {
-  encodeOperatorState,
-  hasPendingTransactions,
-  type Manifest,
-  MANIFEST_FORMAT,
-  type OperatorManifest,
-  type SubtaskManifest,
-  type TaskCheckpointStats,
-} from "./manifest.ts";
+import type { CoordinatorToTask, TaskToCoordinator } from "../runtime/control_messages.ts";
+import type { Manifest } from "./manifest.ts";
 import type { CheckpointStorage } from "./storage.ts";
 import { appendHistory, type CheckpointHistoryEntry } from "./history.ts";
+import {
+  type CoordinatorCommand,
+  type CoordinatorEvent,
+  type CoordinatorState,
+  initialCoordinatorState,
+  inProgressRecord,
+  type Instant,
+  type OperatorInfo,
+  step,
+} from "./coordinator_machine.ts";
 
 /**
  * Checkpointing options, as Flink's.
@@ -71,30 +79,14 @@ export interface OperatorSubtaskSnapshot {
   readonly keyed: KeyedStateHandle | undefined;
 }
 
-/** What a task acknowledges a checkpoint with. */
-export interface TaskAck {
-  /** The task. */
-  readonly task: string;
-  /** ms aligning. */
-  readonly alignmentMs: number;
-  /** ms of the synchronous part. */
-  readonly syncMs: number;
-  /** The asynchronous part. */
-  readonly snapshots: Promise<OperatorSubtaskSnapshot[]>;
-}
-
 /** What the coordinator needs from the running job. */
 export interface CheckpointTarget {
   /** Number of tasks that acknowledge. */
   readonly taskCount: number;
   /** Operator metadata by uid. */
-  operatorInfo(
-    uid: string,
-  ): { name: string; parallelism: number; source: boolean; keySerializer?: string };
-  /** Sends barrier `id` from every source task. */
-  injectBarriers(id: number, options: BarrierOptions): void;
-  /** Tells every operator that checkpoint `id` completed. */
-  notifyComplete(id: number): void;
+  operatorInfo(uid: string): OperatorInfo;
+  /** Sends `msg` to the tasks: InjectBarrier to the sources, NotifyCheckpointComplete to all. */
+  send(msg: CoordinatorToTask): void;
   /** Segments the running backends use. */
   liveSegments(): Set<string>;
   /** The job fails (too many failed checkpoints). */
@@ -174,38 +166,25 @@ export interface StopOptions {
   readonly drain: boolean;
 }
 
-interface Pending {
-  id: number;
-  options: BarrierOptions;
-  savepointName: string | undefined;
-  /** Set for the savepoint of a stop-with-savepoint: only it commits. */
-  stop: StopOptions | undefined;
-  triggeredAt: number;
-  start: number;
-  acks: Map<number, TaskAck>;
-  startDelays: Map<number, number>;
-  written: Set<string>;
-  timer: ReturnType<typeof setTimeout>;
-  resolve: (c: CompletedCheckpoint) => void;
-  reject: (e: Error) => void;
-  record: CheckpointRecord;
-}
-
 /** Triggers, tracks and completes checkpoints of one job run. */
 export class CheckpointCoordinator {
   readonly #config: CheckpointConfig;
   readonly #storage: CheckpointStorage;
   readonly #target: CheckpointTarget;
   readonly #log: (line: string) => void;
-  readonly #pending = new Map<number, Pending>();
-  readonly #history: CheckpointRecord[] = [];
-  #nextId: number;
-  #lastEnd = 0;
-  #consecutiveFailures = 0;
+  #state: CoordinatorState;
+  /** Events that arrived while commands ran: handled after them, in order. */
+  readonly #queue: CoordinatorEvent[] = [];
+  #stepping = false;
+  readonly #timeouts = new Map<number, ReturnType<typeof setTimeout>>();
   #periodic: ReturnType<typeof setInterval> | undefined;
-  #stopped = false;
-  #lastCompleted: Manifest | undefined;
+  #nextRequest = 1;
+  readonly #requests = new Map<number, PromiseWithResolvers<CompletedCheckpoint>>();
+  /** Called once the request's barriers are sent (or its trigger was refused). */
+  readonly #onTriggered = new Map<number, () => void>();
+  readonly #ended: CheckpointRecord[] = [];
   #final: { triggered: Promise<void>; completed: Promise<CompletedCheckpoint> } | undefined;
+  #finalRequest: number | undefined;
 
   /** Creates a coordinator whose first checkpoint gets id `firstId`. */
   constructor(
@@ -219,43 +198,49 @@ export class CheckpointCoordinator {
     this.#config = config;
     this.#storage = storage;
     this.#target = target;
-    this.#nextId = firstId;
     this.#log = log;
-    this.#lastCompleted = lastCompleted;
+    this.#state = initialCoordinatorState(
+      {
+        config,
+        taskCount: target.taskCount,
+        jobName: target.jobName,
+        stateBackend: target.stateBackend,
+        maxParallelism: target.maxParallelism,
+        operatorInfo: (uid) => target.operatorInfo(uid),
+      },
+      firstId,
+      lastCompleted,
+    );
   }
 
   /** Checkpoints so far, oldest first. */
   get history(): readonly CheckpointRecord[] {
-    return this.#history;
+    const s = this.#state;
+    const inProgress = [...s.pending.values()].map((p) => inProgressRecord(s, p));
+    return [...this.#ended, ...inProgress].sort((a, b) => a.id - b.id);
   }
 
   /** The highest id handed out so far (a restart numbers on from it). */
   get lastTriggeredId(): number {
-    return this.#nextId - 1;
+    return this.#state.nextId - 1;
   }
 
   /** The latest completed checkpoint's manifest. */
   get lastCompleted(): Manifest | undefined {
-    return this.#lastCompleted;
+    return this.#state.lastCompleted;
   }
 
   /** Starts periodic checkpoints. */
   start(): void {
     const interval = this.#config.intervalMs;
     if (interval === undefined) return;
-    this.#periodic = setInterval(() => {
-      if (this.#stopped || this.#final) return;
-      if (this.#pending.size >= this.#config.maxConcurrent) return;
-      if (performance.now() - this.#lastEnd < this.#config.minPauseMs) return;
-      this.trigger().catch(() => {/* recorded in history; failures counted */});
-    }, interval);
+    this.#periodic = setInterval(() => this.#handle({ type: "tick", at: now() }), interval);
   }
 
   /** Stops triggering; pending checkpoints are aborted. */
   stop(): void {
-    this.#stopped = true;
     if (this.#periodic !== undefined) clearInterval(this.#periodic);
-    for (const p of [...this.#pending.values()]) this.#abort(p, "the job stopped", false);
+    this.#handle({ type: "shutdown", at: now() });
   }
 
   /**
@@ -264,56 +249,15 @@ export class CheckpointCoordinator {
    * transactions with the next checkpoint), except a stop-with-savepoint's.
    */
   trigger(savepointName?: string, onBarriersSent?: () => void): Promise<CompletedCheckpoint> {
-    return this.#trigger(savepointName, undefined, onBarriersSent);
-  }
-
-  #trigger(
-    savepointName: string | undefined,
-    stop: StopOptions | undefined,
-    onBarriersSent?: () => void,
-  ): Promise<CompletedCheckpoint> {
-    if (this.#stopped) return Promise.reject(new CheckpointError("Checkpointing has stopped"));
-    const id = this.#nextId++;
-    const options: BarrierOptions = {
-      savepoint: savepointName !== undefined,
-      aligned: this.#config.mode === "exactly-once",
-    };
-    const record: CheckpointRecord = {
-      id,
-      savepoint: options.savepoint,
-      status: "in_progress",
-      triggeredAt: Date.now(),
-      endedAt: undefined,
-      failure: undefined,
-      path: undefined,
-      acknowledged: 0,
-      tasks: this.#target.taskCount,
-      latestAckAt: undefined,
-    };
-    this.#history.push(record);
-    const promise = new Promise<CompletedCheckpoint>((resolve, reject) => {
-      const p: Pending = {
-        id,
-        options,
-        savepointName,
-        stop,
-        triggeredAt: record.triggeredAt,
-        start: performance.now(),
-        acks: new Map(),
-        startDelays: new Map(),
-        written: new Set(),
-        timer: setTimeout(
-          () => this.#abort(p, `timed out after ${this.#config.timeoutMs} ms`, true),
-          this.#config.timeoutMs,
-        ),
-        resolve,
-        reject,
-        record,
-      };
-      this.#pending.set(id, p);
+    const request = this.#request();
+    const { promise } = this.#requests.get(request)!;
+    if (onBarriersSent) this.#onTriggered.set(request, onBarriersSent);
+    this.#handle({
+      type: "trigger",
+      at: now(),
+      request,
+      ...(savepointName !== undefined ? { savepointName } : {}),
     });
-    this.#target.injectBarriers(id, options);
-    onBarriersSent?.();
     return promise;
   }
 
@@ -327,177 +271,186 @@ export class CheckpointCoordinator {
     completed: Promise<CompletedCheckpoint>;
   } {
     if (!this.#final) {
-      let triggered!: () => void;
-      const whenTriggered = new Promise<void>((r) => (triggered = r));
-      const completed = (async () => {
-        while (this.#pending.size > 0) {
-          const first = this.#pending.values().next().value!;
-          await new Promise<void>((r) => this.#whenEnded(first.id, r));
-        }
-        try {
-          return await this.#trigger(savepointName, stop, triggered);
-        } finally {
-          triggered();
-        }
-      })();
-      this.#final = { triggered: whenTriggered, completed };
+      const request = this.#request();
+      const triggered = new Promise<void>((r) => this.#onTriggered.set(request, r));
+      const completed = this.#requests.get(request)!.promise;
+      this.#final = { triggered, completed };
+      this.#finalRequest = request;
+      this.#handle({
+        type: "finalCheckpoint",
+        at: now(),
+        request,
+        ...(savepointName !== undefined ? { savepointName } : {}),
+        ...(stop ? { stop } : {}),
+      });
     }
     return this.#final;
   }
 
-  readonly #endWaiters = new Map<number, (() => void)[]>();
-  #whenEnded(id: number, fn: () => void): void {
-    const list = this.#endWaiters.get(id) ?? [];
-    list.push(fn);
-    this.#endWaiters.set(id, list);
-  }
-  #ended(id: number): void {
-    for (const fn of this.#endWaiters.get(id) ?? []) fn();
-    this.#endWaiters.delete(id);
-  }
-
-  /** A task passed barrier `id`; `ack.snapshots` completes its asynchronous part. */
-  acknowledge(taskIndex: number, id: number, ack: TaskAck): void {
-    const p = this.#pending.get(id);
-    if (!p) return;
-    p.acks.set(taskIndex, ack);
-    p.record.acknowledged = p.acks.size;
-    p.record.latestAckAt = Date.now();
-    p.startDelays.set(taskIndex, performance.now() - p.start - ack.alignmentMs - ack.syncMs);
-    ack.snapshots.then(
-      (snaps) => {
-        for (const s of snaps) for (const seg of s.keyed?.segments ?? []) p.written.add(seg.name);
-      },
-      (e) => this.decline(id, `task ${ack.task} failed its snapshot: ${e}`),
-    );
-    if (p.acks.size === this.#target.taskCount) {
-      this.#complete(p).catch((e) => this.#abort(p, String(e), true));
+  /** A task's message about a checkpoint: BarrierAck, SnapshotDone or Decline. */
+  receive(msg: TaskToCoordinator): void {
+    const at = now();
+    switch (msg.type) {
+      case "barrierAck":
+        return this.#handle({
+          type: "barrierAck",
+          at,
+          task: msg.task,
+          id: msg.id,
+          name: msg.name,
+          alignmentMs: msg.alignmentMs,
+          syncMs: msg.syncMs,
+        });
+      case "snapshotDone":
+        return this.#handle({
+          type: "snapshotDone",
+          at,
+          task: msg.task,
+          id: msg.id,
+          snapshots: msg.snapshots,
+        });
+      case "decline":
+        return this.#handle({
+          type: "decline",
+          at,
+          id: msg.id,
+          reason: msg.reason,
+          ...(msg.subsumed ? { subsumed: true } : {}),
+        });
     }
   }
 
-  /** A task could not take its part of checkpoint `id`. */
-  decline(id: number, reason: string): void {
-    const p = this.#pending.get(id);
-    if (p) this.#abort(p, reason, true);
+  /**
+   * A task failed (`task` names it when known): checkpoints in flight are
+   * aborted with the failure as their reason, and none starts any more.
+   */
+  taskFailed(task: string | undefined, error: unknown): void {
+    if (this.#periodic !== undefined) clearInterval(this.#periodic);
+    const reason = error instanceof Error ? error.message : String(error);
+    this.#handle({
+      type: "taskFailure",
+      at: now(),
+      ...(task !== undefined ? { task } : {}),
+      reason,
+    });
   }
 
-  async #complete(p: Pending): Promise<void> {
-    // Task order, not arrival order: the manifest lists operators the same way every time.
-    const tasks = [...p.acks.keys()].sort((a, b) => a - b);
-    const acks = tasks.map((t) => p.acks.get(t)!);
-    const startDelays = tasks.map((t) => Math.max(0, p.startDelays.get(t)!));
-    const asyncStart = performance.now();
-    const parts = await Promise.all(acks.map((a) => a.snapshots));
-    const asyncMs = performance.now() - asyncStart;
-    if (!this.#pending.has(p.id)) return; // aborted meanwhile
-    const operators: Record<string, OperatorManifest & { subtasks: SubtaskManifest[] }> = {};
-    const segments: Record<string, { size: number }> = {};
-    const previous = new Set(Object.keys(this.#lastCompleted?.segments ?? {}));
-    const taskStats: TaskCheckpointStats[] = [];
-    let stateSize = 0, checkpointedSize = 0;
-    parts.forEach((snaps, i) => {
-      const ack = acks[i]!;
-      let taskState = 0, taskNew = 0;
-      for (const s of snaps) {
-        const info = this.#target.operatorInfo(s.uid);
-        const op = operators[s.uid] ??= { ...info, subtasks: [] };
-        const sub: SubtaskManifest = {
-          index: s.subtaskIndex,
-          operatorState: encodeOperatorState(s.operatorState),
-          ...(s.keyed ? { keyed: s.keyed } : {}),
-        };
-        op.subtasks.push(sub);
-        for (const seg of s.keyed?.segments ?? []) {
-          if (segments[seg.name]) continue;
-          segments[seg.name] = { size: seg.size };
-          taskState += seg.size;
-          if (!previous.has(seg.name)) taskNew += seg.size;
-        }
+  /** Checkpoint `id` cannot complete (a task could not take its part). */
+  decline(id: number, reason: string): void {
+    this.#handle({ type: "decline", at: now(), id, reason });
+  }
+
+  #request(): number {
+    const request = this.#nextRequest++;
+    const p = Promise.withResolvers<CompletedCheckpoint>();
+    // A periodic or final checkpoint's failure is recorded in history; nobody may await it.
+    p.promise.catch(() => {});
+    this.#requests.set(request, p);
+    return request;
+  }
+
+  /** Steps the state machine with `event` and carries out its commands. */
+  #handle(event: CoordinatorEvent): void {
+    this.#queue.push(event);
+    if (this.#stepping) return;
+    this.#stepping = true;
+    try {
+      for (let e = this.#queue.shift(); e !== undefined; e = this.#queue.shift()) {
+        const { state, commands } = step(this.#state, e);
+        this.#state = state;
+        for (const c of commands) this.#run(c);
       }
-      stateSize += taskState;
-      checkpointedSize += taskNew;
-      taskStats.push({
-        task: ack.task,
-        startDelayMs: startDelays[i]!,
-        alignmentMs: ack.alignmentMs,
-        syncMs: ack.syncMs,
-        asyncMs,
-        stateSize: taskState,
-        checkpointedSize: taskNew,
-      });
-    });
-    for (const op of Object.values(operators)) op.subtasks.sort((a, b) => a.index - b.index);
-    const manifest: Manifest = {
-      format: MANIFEST_FORMAT,
-      kind: p.options.savepoint ? "savepoint" : "checkpoint",
-      checkpointId: p.id,
-      jobName: this.#target.jobName,
-      triggeredAt: p.triggeredAt,
-      completedAt: Date.now(),
-      maxParallelism: this.#target.maxParallelism,
-      stateBackend: this.#target.stateBackend,
-      mode: this.#config.mode,
-      segmentDir: "../shared",
-      operators,
-      segments,
-      ...(p.stop ? { stop: true, drained: p.stop.drain } : {}),
-      transactionalOutput: hasPendingTransactions({ operators }),
-      stats: {
-        durationMs: performance.now() - p.start,
-        stateSize,
-        checkpointedSize,
-        tasks: taskStats,
-      },
-    };
+    } finally {
+      this.#stepping = false;
+    }
+  }
+
+  #run(c: CoordinatorCommand): void {
+    switch (c.type) {
+      case "injectBarrier":
+        this.#target.send({ type: "injectBarrier", id: c.id, options: c.options });
+        if (c.request !== undefined) this.#triggered(c.request);
+        return;
+      case "rejectTrigger":
+        // The final checkpoint's `triggered` settles either way (sources may then end).
+        if (c.request === this.#finalRequest) this.#triggered(c.request);
+        else this.#onTriggered.delete(c.request);
+        this.#answer(c.request)?.reject(new CheckpointError(c.reason));
+        return;
+      case "scheduleTimeout":
+        this.#timeouts.set(
+          c.id,
+          setTimeout(() => this.#handle({ type: "timeout", at: now(), id: c.id }), c.delayMs),
+        );
+        return;
+      case "cancelTimeout":
+        clearTimeout(this.#timeouts.get(c.id));
+        this.#timeouts.delete(c.id);
+        return;
+      case "writeManifest":
+        return this.#write(c.id, c.manifest, c.savepointName);
+      case "notifyComplete":
+        return this.#target.send({ type: "notifyComplete", id: c.id });
+      case "collectGarbage":
+        return this.#collectGarbage(c.retained, c.inFlight);
+      case "completed":
+        this.#ended.push(c.record);
+        this.#appendHistory(c.history);
+        if (c.request !== undefined) {
+          this.#answer(c.request)?.resolve({ manifest: c.manifest, path: c.path });
+        }
+        return;
+      case "aborted": {
+        const error = new CheckpointError(`Checkpoint ${c.id} failed: ${c.reason}`);
+        this.#log(error.message);
+        this.#ended.push(c.record);
+        this.#appendHistory(c.history);
+        if (c.request !== undefined) this.#answer(c.request)?.reject(error);
+        return;
+      }
+      case "failJob":
+        return this.#target.fail(new CheckpointError(c.reason));
+    }
+  }
+
+  #triggered(request: number): void {
+    this.#onTriggered.get(request)?.();
+    this.#onTriggered.delete(request);
+  }
+
+  #answer(request: number): PromiseWithResolvers<CompletedCheckpoint> | undefined {
+    const p = this.#requests.get(request);
+    this.#requests.delete(request);
+    return p;
+  }
+
+  #write(id: number, manifest: Manifest, savepointName: string | undefined): void {
     let path: string;
-    if (p.savepointName !== undefined) {
-      path = this.#storage.writeSavepoint(manifest, p.savepointName);
-    } else {
-      this.#storage.writeCheckpoint(manifest);
-      path = this.#storage.paths.checkpoint(p.id);
+    try {
+      if (savepointName !== undefined) {
+        path = this.#storage.writeSavepoint(manifest, savepointName);
+      } else {
+        this.#storage.writeCheckpoint(manifest);
+        path = this.#storage.paths.checkpoint(id);
+      }
+    } catch (e) {
+      this.#handle({ type: "manifestFailed", at: now(), id, reason: String(e) });
+      return;
     }
     const mirror = this.#storage.mirror;
-    if (mirror) {
-      // With a database as checkpoint storage the checkpoint completes when the
-      // database has committed it; otherwise it is declined, and its local copy goes.
-      try {
-        await mirror.publish(this.#storage, path);
-      } catch (e) {
-        this.#storage.fs.removeTree(path);
-        throw e;
-      }
-      if (!this.#pending.has(p.id)) return; // aborted meanwhile: restore recommits it
+    if (!mirror) {
+      this.#handle({ type: "manifestWritten", at: now(), id, path });
+      return;
     }
-    if (p.savepointName === undefined) this.#lastCompleted = manifest;
-    this.#pending.delete(p.id);
-    clearTimeout(p.timer);
-    this.#lastEnd = performance.now();
-    this.#consecutiveFailures = 0;
-    p.record.status = "completed";
-    p.record.endedAt = Date.now();
-    p.record.path = path;
-    // A plain savepoint is no recovery point (`--restore latest` ignores it):
-    // committing at it would let a crash before the next checkpoint replay
-    // committed output. Its transactions commit with the next checkpoint.
-    if (p.savepointName === undefined || p.stop) this.#target.notifyComplete(p.id);
-    if (p.savepointName === undefined) this.#collectGarbage();
-    this.#appendHistory({
-      kind: "checkpoint",
-      id: p.id,
-      status: "COMPLETED",
-      is_savepoint: p.options.savepoint,
-      trigger_timestamp: p.triggeredAt,
-      latest_ack_timestamp: p.record.latestAckAt ?? p.record.endedAt,
-      end_to_end_duration: manifest.stats.durationMs,
-      state_size: stateSize,
-      checkpointed_size: checkpointedSize,
-      num_subtasks: this.#target.taskCount,
-      num_acknowledged_subtasks: p.acks.size,
-      external_path: path,
-      tasks: taskStats,
-    });
-    this.#ended(p.id);
-    p.resolve({ manifest, path });
+    // With a database as checkpoint storage the checkpoint completes when the
+    // database has committed it; otherwise it is declined, and its local copy goes.
+    mirror.publish(this.#storage, path).then(
+      () => this.#handle({ type: "manifestWritten", at: now(), id, path }),
+      (e) => {
+        this.#storage.fs.removeTree(path);
+        this.#handle({ type: "manifestFailed", at: now(), id, reason: String(e) });
+      },
+    );
   }
 
   // One line per ended checkpoint in DIR/_history.jsonl: statistics survive restarts.
@@ -506,12 +459,11 @@ export class CheckpointCoordinator {
     if (problem) this.#log(problem);
   }
 
-  #collectGarbage(): void {
-    // Segments of checkpoints still in flight are not in any manifest yet.
+  #collectGarbage(retained: number, inFlight: readonly string[]): void {
     const live = this.#target.liveSegments();
-    for (const q of this.#pending.values()) for (const s of q.written) live.add(s);
+    for (const s of inFlight) live.add(s);
     try {
-      this.#storage.collectGarbage(this.#config.retained, live);
+      this.#storage.collectGarbage(retained, live);
       this.#storage.mirror?.collect(this.#storage, live);
     } catch (e) {
       this.#log(
@@ -519,42 +471,8 @@ export class CheckpointCoordinator {
       );
     }
   }
+}
 
-  #abort(p: Pending, reason: string, countsAsFailure: boolean): void {
-    if (!this.#pending.delete(p.id)) return;
-    clearTimeout(p.timer);
-    this.#lastEnd = performance.now();
-    p.record.status = "failed";
-    p.record.endedAt = Date.now();
-    p.record.failure = reason;
-    const error = new CheckpointError(`Checkpoint ${p.id} failed: ${reason}`);
-    this.#log(error.message);
-    this.#appendHistory({
-      kind: "checkpoint",
-      id: p.id,
-      status: "FAILED",
-      is_savepoint: p.options.savepoint,
-      trigger_timestamp: p.triggeredAt,
-      latest_ack_timestamp: p.record.latestAckAt ?? p.record.endedAt,
-      end_to_end_duration: p.record.endedAt - p.triggeredAt,
-      state_size: 0,
-      checkpointed_size: 0,
-      num_subtasks: this.#target.taskCount,
-      num_acknowledged_subtasks: p.acks.size,
-      failure_message: reason,
-      tasks: [],
-    });
-    this.#ended(p.id);
-    p.reject(error);
-    // As in Flink, a failed savepoint fails its trigger only, not the job.
-    if (!countsAsFailure || p.savepointName !== undefined) return;
-    this.#collectGarbage();
-    if (++this.#consecutiveFailures > this.#config.tolerableFailures) {
-      this.#target.fail(
-        new CheckpointError(
-          `${this.#consecutiveFailures} consecutive checkpoints failed (tolerable: ${this.#config.tolerableFailures}); last: ${reason}`,
-        ),
-      );
-    }
-  }
+function now(): Instant {
+  return { mono: performance.now(), epoch: Date.now() };
 }

@@ -7,13 +7,15 @@
  *
  * @module
  */
-import type {
-  CheckpointConfig,
-  OperatorSubtaskSnapshot,
-  TaskAck,
-} from "../checkpoint/coordinator.ts";
+import type { CheckpointConfig } from "../checkpoint/coordinator.ts";
 import type { InputChannel, OutputChannel } from "./channel.ts";
-import type { BarrierOptions } from "./messages.ts";
+import type {
+  BarrierAck,
+  CoordinatorToTask,
+  Decline,
+  SnapshotDone,
+  TaskToCoordinator,
+} from "./control_messages.ts";
 import type { PhysicalPlan } from "./physical_plan.ts";
 
 /** `self.name` prefix of the executor's workers; the rest is the worker's index. */
@@ -38,8 +40,7 @@ export interface WorkerInit {
 /** Main thread → worker. */
 export type ToWorker =
   | { readonly type: "init"; readonly init: WorkerInit }
-  | { readonly type: "injectBarrier"; readonly id: number; readonly options: BarrierOptions }
-  | { readonly type: "notifyComplete"; readonly id: number }
+  | CoordinatorToTask
   | { readonly type: "finalTriggered"; readonly task: number }
   | { readonly type: "stop"; readonly name: string; readonly drain: boolean }
   | { readonly type: "run" }
@@ -50,27 +51,10 @@ export type ToWorker =
 export type FromWorker =
   | { readonly type: "ready" }
   | { readonly type: "opened"; readonly live: string[] }
-  | {
-    readonly type: "barrierAck";
-    readonly task: number;
-    readonly name: string;
-    readonly id: number;
-    readonly alignmentMs: number;
-    readonly syncMs: number;
-  }
-  | {
-    readonly type: "snapshotDone";
-    readonly task: number;
-    readonly id: number;
-    readonly snapshots: OperatorSubtaskSnapshot[];
-    readonly live: string[];
-  }
-  | {
-    readonly type: "decline";
-    readonly task: number;
-    readonly id: number;
-    readonly reason: string;
-  }
+  | BarrierAck
+  /** With the segments the worker's backends use now. */
+  | (SnapshotDone & { readonly live: string[] })
+  | Decline
   | { readonly type: "sourceEnded"; readonly task: number }
   | {
     readonly type: "collect";
@@ -114,8 +98,8 @@ export interface WorkerRoleHooks {
    * subtask 0 cleans up leftovers at open).
    */
   opened(): Promise<void>;
-  /** A task passed barrier `id` (its synchronous part is done). */
-  acknowledge(task: number, id: number, ack: TaskAck): void;
+  /** A task's message to the coordinator (BarrierAck, SnapshotDone, Decline). */
+  report(msg: TaskToCoordinator): void;
   /** A source task's input ended; resolves once it may send end of input. */
   sourceEnded(task: number): Promise<void>;
   /** Every task here ended; resolves once the main thread says to finish (or cancel). */

@@ -170,10 +170,8 @@ export function runInWorker(
     handler = (msg) => {
       switch (msg.type) {
         case "injectBarrier":
-          job?.injectBarriers(msg.id, msg.options);
-          return;
         case "notifyComplete":
-          job?.notifyCheckpointComplete(msg.id);
+          job?.deliver(msg);
           return;
         case "finalTriggered":
           finals.get(msg.task)?.();
@@ -234,20 +232,8 @@ export function runInWorker(
           post({ type: "opened", live: [...job!.liveSegments()] });
           return run.promise;
         },
-        acknowledge(task, id, ack) {
-          post({
-            type: "barrierAck",
-            task,
-            name: ack.task,
-            id,
-            alignmentMs: ack.alignmentMs,
-            syncMs: ack.syncMs,
-          });
-          ack.snapshots.then(
-            (snapshots) =>
-              post({ type: "snapshotDone", task, id, snapshots, live: [...job!.liveSegments()] }),
-            (e) => post({ type: "decline", task, id, reason: String(e) }),
-          );
+        report(msg) {
+          post(msg.type === "snapshotDone" ? { ...msg, live: [...job!.liveSegments()] } : msg);
         },
         sourceEnded(task) {
           flushCollect();

@@ -41,6 +41,7 @@ import { buildPhysicalPlan, type PhysicalPlan } from "./physical_plan.ts";
 import { DenoCheckpointFs } from "../checkpoint/checkpoint_fs.ts";
 import { MetricGroup } from "./metric_group.ts";
 import type { WorkerRoleHooks } from "./_worker_protocol.ts";
+import type { CoordinatorToTask, TaskToCoordinator } from "./control_messages.ts";
 import { WorkerExecutor } from "./worker_executor.ts";
 
 /**
@@ -223,7 +224,7 @@ export class Job implements TaskHost {
         workers: config.workers ?? navigator.hardwareConcurrency,
         ...(config.checkpoint ? { checkpoint: config.checkpoint } : {}),
         ...(config.restore ? { restoreDir: config.restore.dir } : {}),
-        acknowledge: (task, id, ack) => this.#coordinator?.acknowledge(task, id, ack),
+        report: (msg) => this.#coordinator?.receive(msg),
         sourceEnded: () => this.#sourceEnded(),
       });
     } else this.#instantiate(nodes);
@@ -246,8 +247,7 @@ export class Job implements TaskHost {
           stateBackend: config.stateBackend.name,
           maxParallelism: config.maxParallelism,
           operatorInfo: (uid) => this.#operatorInfo(uid),
-          injectBarriers: (id, options) => this.#injectBarriers(id, options),
-          notifyComplete: (id) => this.#notifyComplete(id),
+          send: (msg) => this.#workers ? this.#workers.send(msg) : this.deliver(msg),
           liveSegments: () => this.#liveSegments(),
           fail: (e) => this.#fail(e),
         },
@@ -284,24 +284,20 @@ export class Job implements TaskHost {
     };
   }
 
-  #injectBarriers(checkpointId: number, options: BarrierOptions): void {
-    if (this.#workers) return this.#workers.injectBarriers(checkpointId, options);
-    this.injectBarriers(checkpointId, options);
+  /** @internal Hands the coordinator's `msg` to this thread's tasks. */
+  deliver(msg: CoordinatorToTask): void {
+    if (msg.type === "injectBarrier") this.#injectBarriers(msg.id, msg.options);
+    else this.#notifyCheckpointComplete(msg.id);
   }
 
-  /** @internal Sends barrier `checkpointId` from this thread's source tasks. */
-  injectBarriers(checkpointId: number, options: BarrierOptions): void {
+  /** Sends barrier `checkpointId` from this thread's source tasks. */
+  #injectBarriers(checkpointId: number, options: BarrierOptions): void {
     const barrier: BarrierMessage = { kind: MessageKind.Barrier, checkpointId, options };
     for (const t of this.#sourceTasks) t.postMail(() => t.injectBarrier(barrier));
   }
 
-  #notifyComplete(id: number): void {
-    if (this.#workers) return this.#workers.notifyComplete(id);
-    this.notifyCheckpointComplete(id);
-  }
-
-  /** @internal Tells this thread's operators that checkpoint `id` completed. */
-  notifyCheckpointComplete(id: number): void {
+  /** Tells this thread's operators that checkpoint `id` completed. */
+  #notifyCheckpointComplete(id: number): void {
     for (const t of this.tasks) {
       const notify = async () => {
         for (const op of t.operators) await op.notifyCheckpointComplete(id);
@@ -331,12 +327,21 @@ export class Job implements TaskHost {
     this.cancel();
   }
 
-  /** @internal Snapshots the operators of `task` (synchronous part) and acknowledges. */
+  /**
+   * Sends a task's message to the coordinator: directly (inline), or to the
+   * main thread (in a worker). The same messages either way.
+   */
+  #report(msg: TaskToCoordinator): void {
+    if (this.#role) this.#role.report(msg);
+    else this.#coordinator?.receive(msg);
+  }
+
+  /**
+   * @internal Snapshots the operators of `task` (synchronous part), sends
+   * BarrierAck, then SnapshotDone (or Decline) once the asynchronous part is written.
+   */
   snapshotTask(task: Task, barrier: BarrierMessage, alignmentMs: number): void {
-    const acknowledge = this.#role
-      ? this.#role.acknowledge.bind(this.#role)
-      : this.#coordinator?.acknowledge.bind(this.#coordinator);
-    if (!acknowledge || !this.config.checkpoint) return;
+    if ((!this.#role && !this.#coordinator) || !this.config.checkpoint) return;
     const id = barrier.checkpointId;
     const start = performance.now();
     const storage = this.config.checkpoint!.storage.segmentStorage();
@@ -362,12 +367,25 @@ export class Job implements TaskHost {
         keyed,
       };
     }));
-    acknowledge(this.#taskIds.get(task)!, id, {
-      task: task.name,
-      alignmentMs,
-      syncMs,
-      snapshots,
-    });
+    const taskId = this.#taskIds.get(task)!;
+    this.#report({ type: "barrierAck", task: taskId, name: task.name, id, alignmentMs, syncMs });
+    snapshots.then(
+      (snapshots) => this.#report({ type: "snapshotDone", task: taskId, id, snapshots }),
+      (e) =>
+        this.#report({
+          type: "decline",
+          task: taskId,
+          id,
+          reason: `task ${task.name} failed its snapshot: ${e}`,
+        }),
+    );
+  }
+
+  /** @internal `task` gives up checkpoint `checkpointId`: a newer barrier overtook it. */
+  declineCheckpoint(task: Task, checkpointId: number, reason: string): void {
+    if ((!this.#role && !this.#coordinator) || !this.config.checkpoint) return;
+    const taskId = this.#taskIds.get(task)!;
+    this.#report({ type: "decline", task: taskId, id: checkpointId, reason, subsumed: true });
   }
 
   /** @internal A source task ran out of input (or the job stops). */
@@ -678,7 +696,11 @@ export class Job implements TaskHost {
         this.#stopCommitted.resolve({ manifest, path: final.path });
       }
     } catch (error) {
-      if (!(error instanceof CancelledError)) failure = { task: undefined, error };
+      if (!(error instanceof CancelledError)) {
+        failure = { task: undefined, error };
+        // The failure names its worker; checkpoints in flight fail with it.
+        this.#coordinator?.taskFailed(undefined, error);
+      }
     } finally {
       this.#stopCommitted.resolve(undefined);
       this.#coordinator?.stop();
@@ -700,7 +722,10 @@ export class Job implements TaskHost {
         try {
           await task.run();
         } catch (error) {
-          if (!(error instanceof CancelledError)) failure ??= { task, error };
+          if (!(error instanceof CancelledError)) {
+            failure ??= { task, error };
+            this.#coordinator?.taskFailed(task.name, error);
+          }
           this.cancel();
         }
       }));

@@ -23,6 +23,8 @@ import {
 } from "./operator.ts";
 import { SinkOperator } from "./operators.ts";
 import { BATCH_SIZE, type ChannelWriter } from "./outputs.ts";
+import { BarrierAligner } from "./barrier_aligner.ts";
+import { WatermarkValve } from "./watermark_valve.ts";
 
 /** Thrown inside tasks when the job is cancelled. */
 export class CancelledError extends WeirError {}
@@ -110,6 +112,12 @@ export interface TaskHost {
    * asynchronous part reported to the coordinator later.
    */
   snapshotTask(task: Task, barrier: BarrierMessage, alignmentMs: number): void;
+  /**
+   * The task gives up its part of checkpoint `checkpointId` because a newer
+   * checkpoint's barrier overtook it (Flink's subsumed decline: the
+   * coordinator aborts it without counting a failure).
+   */
+  declineCheckpoint(task: Task, checkpointId: number, reason: string): void;
   /**
    * A source task's input ended. Resolves once it may send end of input:
    * after it has injected the final checkpoint's barrier, when checkpointing.
@@ -444,54 +452,27 @@ export class Task {
   async #runInput(gate: InputGate): Promise<void> {
     const head = this.operators[0]!;
     const n = gate.channels.length;
-    const watermarks = new Array<number>(n).fill(-Infinity);
-    // Idle inputs do not hold back the combined watermark (ended ones count as +Infinity).
-    const idle = new Array<boolean>(n).fill(false);
-    let idleCount = 0;
-    let combined = -Infinity;
-    let ended = 0;
-    const advance = () => {
-      let min = Infinity;
-      let max = -Infinity;
-      for (let c = 0; c < n; c++) {
-        const w = watermarks[c]!;
-        if (w > max) max = w;
-        if (!idle[c] && w < min) min = w;
-      }
-      // Every input idle: event time moves to the highest of them (as Flink's valve does).
-      if (idleCount === n) min = max;
-      if (min > combined) {
-        combined = min;
-        this.metrics.inputWatermark = min;
-        head.processWatermark(min);
-      }
-    };
-    const setIdle = (c: number, v: boolean) => {
-      if (idle[c] === v) return;
-      idle[c] = v;
-      idleCount += v ? 1 : -1;
-      if (v) advance();
+    const valve = new WatermarkValve(n, {
+      emitWatermark: (timestamp) => {
+        this.metrics.inputWatermark = timestamp;
+        head.processWatermark(timestamp);
+      },
       // All inputs idle: this task is idle for its consumers too.
-      this.#sendStatus(idleCount === n);
-    };
-    const hasEnded = new Array<boolean>(n).fill(false);
-    // Barrier alignment: the checkpoint being aligned and the channels its barrier came from.
-    let aligning: BarrierMessage | null = null;
-    let arrived = 0;
-    const got = new Array<boolean>(n).fill(false);
-    let alignStart = 0;
-    const completeAlignment = () => {
-      if (aligning === null || arrived + ended < n) return;
-      const barrier = aligning;
-      aligning = null;
-      for (let c = 0; c < n; c++) {
-        got[c] = false;
-        gate.blocked[c] = hasEnded[c]!;
-      }
-      arrived = 0;
-      this.#host.snapshotTask(this, barrier, performance.now() - alignStart);
-      for (const w of this.writers) w.broadcastEvent(barrier);
-    };
+      emitStatus: (idle) => this.#sendStatus(idle),
+    });
+    const aligner = new BarrierAligner(gate.blocked, {
+      aligned: (barrier, alignmentMs) => {
+        this.#host.snapshotTask(this, barrier, alignmentMs);
+        for (const w of this.writers) w.broadcastEvent(barrier);
+      },
+      subsumed: (id, by) =>
+        this.#host.declineCheckpoint(
+          this,
+          id,
+          `task ${this.name} received barrier ${by} before aligning checkpoint ${id} (subsumed)`,
+        ),
+    });
+    let ended = 0;
     while (ended < n) {
       if (this.#mails.length > 0) await this.#runMails();
       this.#checkCancelled();
@@ -505,7 +486,7 @@ export class Task {
       const channel = gate.lastChannel;
       switch (msg.kind) {
         case MessageKind.Records: {
-          if (idleCount > 0) setIdle(channel, false);
+          valve.onRecord(channel);
           const input = gate.inputOf[channel]!;
           const values = msg.values;
           const ts = msg.timestamps;
@@ -527,52 +508,19 @@ export class Task {
           break;
         }
         case MessageKind.Watermark:
-          if (idleCount > 0) setIdle(channel, false);
-          watermarks[channel] = msg.timestamp;
-          advance();
+          valve.onWatermark(channel, msg.timestamp);
           break;
         case MessageKind.WatermarkStatus:
-          setIdle(channel, msg.idle);
+          valve.onStatus(channel, msg.idle);
           break;
         case MessageKind.EndOfInput:
           ended++;
-          hasEnded[channel] = true;
-          watermarks[channel] = Infinity;
-          if (idle[channel]) {
-            idle[channel] = false;
-            idleCount--;
-          }
-          gate.blocked[channel] = true;
-          if (got[channel]) {
-            got[channel] = false;
-            arrived--;
-          }
-          if (ended < n) advance();
-          completeAlignment();
+          valve.onEnd(channel, ended === n);
+          aligner.onEnd(channel);
           break;
-        case MessageKind.Barrier: {
-          if (aligning !== null && msg.checkpointId < aligning.checkpointId) break; // stale
-          if (aligning !== null && msg.checkpointId > aligning.checkpointId) {
-            // A newer barrier overtook an unfinished alignment: that checkpoint is lost.
-            for (let c = 0; c < n; c++) {
-              got[c] = false;
-              gate.blocked[c] = hasEnded[c]!;
-            }
-            arrived = 0;
-            aligning = null;
-          }
-          if (aligning === null) {
-            aligning = msg;
-            alignStart = performance.now();
-          }
-          if (!got[channel]) {
-            got[channel] = true;
-            arrived++;
-            if (msg.options.aligned) gate.blocked[channel] = true;
-          }
-          completeAlignment();
+        case MessageKind.Barrier:
+          aligner.onBarrier(channel, msg);
           break;
-        }
       }
       this.#tick(false);
       await this.#afterBatch();

@@ -15,11 +15,11 @@
  * - One SharedArrayBuffer ring per plan channel whose two tasks are on
  *   different workers (credit = ring size: backpressure holds across
  *   workers); channels inside a worker pass object references as inline.
- * - The checkpoint coordinator stays in this thread. This shell turns its
- *   commands into messages (InjectBarrier, NotifyCheckpointComplete, Stop,
- *   Finish, Cancel) and workers' messages into coordinator calls: a
- *   BarrierAck acknowledges with a promise that the later SnapshotDone (or
- *   Decline) settles. Plan task ids are the coordinator's task indexes.
+ * - The checkpoint coordinator stays in this thread. Its commands go to the
+ *   workers as messages (InjectBarrier, NotifyCheckpointComplete, Stop,
+ *   Finish, Cancel), and the tasks' BarrierAck, SnapshotDone and Decline
+ *   messages go to it as they came (`control_messages.ts`), as the inline
+ *   executor's do. Plan task ids are the coordinator's task indexes.
  * - Live segments: a worker reports its backends' segments when it opens and
  *   with every SnapshotDone. A segment in `shared/` is collectable only when
  *   it was there before the workers started (a crashed run's leftover, or
@@ -37,16 +37,11 @@
  * @module
  */
 import { ConfigError, CorruptionError, JobFailedError, WeirError } from "../errors.ts";
-import type {
-  CheckpointConfig,
-  OperatorSubtaskSnapshot,
-  StopOptions,
-  TaskAck,
-} from "../checkpoint/coordinator.ts";
+import type { CheckpointConfig, StopOptions } from "../checkpoint/coordinator.ts";
 import type { CheckpointStorage } from "../checkpoint/storage.ts";
 import { CollectSink } from "../connectors/collect_sink.ts";
 import type { Transformation } from "./graph.ts";
-import type { BarrierOptions } from "./messages.ts";
+import type { CoordinatorToTask, TaskToCoordinator } from "./control_messages.ts";
 import type { PhysicalPlan } from "./physical_plan.ts";
 import { createRing } from "./shared_ring.ts";
 import { CancelledError } from "./task.ts";
@@ -75,8 +70,8 @@ export interface WorkerExecutorOptions {
   readonly ringBytes?: number;
   /** The module workers import (`Deno.mainModule`). */
   readonly mainModule?: string;
-  /** A task acknowledged barrier `id`. */
-  acknowledge(task: number, id: number, ack: TaskAck): void;
+  /** A task's message to the coordinator. */
+  report(msg: TaskToCoordinator): void;
   /** A source task's input ended; resolves once it may end (final barrier injected). */
   sourceEnded(): Promise<void>;
 }
@@ -136,7 +131,6 @@ export class WorkerExecutor {
   readonly #finished: Quorum;
   readonly #closed: Quorum;
   readonly #recordsIn: Record<string, number> = {};
-  readonly #snapshots = new Map<string, PromiseWithResolvers<OperatorSubtaskSnapshot[]>>();
   readonly #live: Set<string>[];
   readonly #reported = new Set<string>();
   readonly #collect = new Map<number, CollectSink<unknown>>();
@@ -252,14 +246,9 @@ export class WorkerExecutor {
     ]);
   }
 
-  /** Sends barrier `id` from every source task. */
-  injectBarriers(id: number, options: BarrierOptions): void {
-    this.#broadcast({ type: "injectBarrier", id, options });
-  }
-
-  /** Checkpoint `id` completed: sinks commit. */
-  notifyComplete(id: number): void {
-    this.#broadcast({ type: "notifyComplete", id });
+  /** Sends the coordinator's `msg` to every worker's tasks. */
+  send(msg: CoordinatorToTask): void {
+    this.#broadcast(msg);
   }
 
   /** Sources stop reading, for the stop-with-savepoint `name`. */
@@ -299,10 +288,6 @@ export class WorkerExecutor {
     ]);
     clearTimeout(timer);
     for (const w of this.#workers) w.terminate();
-    for (const d of this.#snapshots.values()) {
-      d.reject(new CancelledError("The job ended before the snapshot was written"));
-    }
-    this.#snapshots.clear();
   }
 
   #fail(e: Error): void {
@@ -336,33 +321,17 @@ export class WorkerExecutor {
         this.#setLive(w, msg.live);
         this.#opened.arrive(w);
         return;
-      case "barrierAck": {
-        const snapshots = Promise.withResolvers<OperatorSubtaskSnapshot[]>();
-        // The coordinator ignores an ack of a checkpoint it already dropped: no rejection unhandled.
-        snapshots.promise.catch(() => {});
-        this.#snapshots.set(`${msg.task}/${msg.id}`, snapshots);
-        this.#options.acknowledge(msg.task, msg.id, {
-          task: msg.name,
-          alignmentMs: msg.alignmentMs,
-          syncMs: msg.syncMs,
-          snapshots: snapshots.promise,
-        });
+      case "barrierAck":
+      case "decline":
+        this.#options.report(msg);
         return;
-      }
       case "snapshotDone": {
         for (const s of msg.snapshots) {
           for (const seg of s.keyed?.segments ?? []) this.#reported.add(seg.name);
         }
         this.#setLive(w, msg.live);
-        const key = `${msg.task}/${msg.id}`;
-        this.#snapshots.get(key)?.resolve(msg.snapshots);
-        this.#snapshots.delete(key);
-        return;
-      }
-      case "decline": {
-        const key = `${msg.task}/${msg.id}`;
-        this.#snapshots.get(key)?.reject(new Error(msg.reason));
-        this.#snapshots.delete(key);
+        const { live: _, ...done } = msg;
+        this.#options.report(done);
         return;
       }
       case "sourceEnded":

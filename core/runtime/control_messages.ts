@@ -1,0 +1,76 @@
+/**
+ * The control plane between tasks and the checkpoint coordinator, as plain
+ * messages (structured-cloneable: no closures, no promises). The inline
+ * executor hands them to the coordinator directly; the worker executor posts
+ * them between threads (`_worker_protocol.ts`). Either way the coordinator
+ * sees the same messages in the same order per task: a BarrierAck, then the
+ * SnapshotDone or Decline of the same checkpoint.
+ *
+ * @module
+ */
+import type { OperatorSubtaskSnapshot } from "../checkpoint/coordinator.ts";
+import type { BarrierOptions } from "./messages.ts";
+
+/** Coordinator → source tasks: send barrier `id` downstream (InjectBarrier). */
+export interface InjectBarrier {
+  readonly type: "injectBarrier";
+  /** Checkpoint id. */
+  readonly id: number;
+  /** Savepoint or not; aligned or not. */
+  readonly options: BarrierOptions;
+}
+
+/** Coordinator → every task: checkpoint `id` completed; sinks commit (NotifyCheckpointComplete). */
+export interface NotifyCheckpointComplete {
+  readonly type: "notifyComplete";
+  /** Checkpoint id. */
+  readonly id: number;
+}
+
+/** A task passed barrier `id`: its synchronous part is done (BarrierAck). */
+export interface BarrierAck {
+  readonly type: "barrierAck";
+  /** Plan task id (the coordinator's task index). */
+  readonly task: number;
+  /** The task's name, for statistics. */
+  readonly name: string;
+  /** Checkpoint id. */
+  readonly id: number;
+  /** ms from the first barrier to the last at this task. */
+  readonly alignmentMs: number;
+  /** ms of the synchronous part. */
+  readonly syncMs: number;
+}
+
+/** A task's asynchronous part of checkpoint `id` is written (SnapshotDone). */
+export interface SnapshotDone {
+  readonly type: "snapshotDone";
+  /** Plan task id. */
+  readonly task: number;
+  /** Checkpoint id. */
+  readonly id: number;
+  /** State handles and sizes of the task's operators. */
+  readonly snapshots: OperatorSubtaskSnapshot[];
+}
+
+/**
+ * A task cannot take its part of checkpoint `id` (Decline). `subsumed`: a
+ * newer checkpoint's barrier overtook it; the coordinator counts no failure.
+ */
+export interface Decline {
+  readonly type: "decline";
+  /** Plan task id. */
+  readonly task: number;
+  /** Checkpoint id. */
+  readonly id: number;
+  /** Why, for the checkpoint's failure message. */
+  readonly reason: string;
+  /** Overtaken by a newer checkpoint rather than failed. */
+  readonly subsumed?: boolean;
+}
+
+/** Coordinator → tasks. */
+export type CoordinatorToTask = InjectBarrier | NotifyCheckpointComplete;
+
+/** Tasks → coordinator. */
+export type TaskToCoordinator = BarrierAck | SnapshotDone | Decline;

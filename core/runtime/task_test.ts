@@ -1,0 +1,98 @@
+import assert from "node:assert/strict";
+import { Channel, InputGate } from "./channel.ts";
+import {
+  type BarrierMessage,
+  type ChannelMessage,
+  END_OF_INPUT,
+  MessageKind,
+  type RecordBatch,
+} from "./messages.ts";
+import { StreamOperator } from "./operator.ts";
+import { Task, type TaskHost } from "./task.ts";
+
+class Recorder extends StreamOperator {
+  readonly seen: unknown[][] = [];
+  processElement(value: unknown): void {
+    this.seen.push(["record", value]);
+  }
+  override processWatermark(timestamp: number): void {
+    this.seen.push(["watermark", timestamp]);
+  }
+}
+
+const barrier = (checkpointId: number, aligned: boolean): BarrierMessage => ({
+  kind: MessageKind.Barrier,
+  checkpointId,
+  options: { savepoint: false, aligned },
+});
+
+function send(channel: Channel, ...messages: ChannelMessage[]): void {
+  for (const m of messages) channel.push(m);
+}
+
+function inputTask(channels: number) {
+  const chans = Array.from({ length: channels }, () => new Channel(64));
+  const gate = new InputGate(chans, chans.map(() => 0));
+  const head = new Recorder();
+  const calls: unknown[][] = [];
+  const host: TaskHost = {
+    cancelled: false,
+    stopping: false,
+    drain: true,
+    snapshotTask: (_t, b, alignmentMs) => {
+      calls.push(["snapshot", b.checkpointId]);
+      head.seen.push(["snapshot", b.checkpointId]);
+      assert.ok(alignmentMs >= 0);
+    },
+    declineCheckpoint: (_t, id, reason) => calls.push(["decline", id, reason]),
+    sourceEnded: () => Promise.resolve(),
+  };
+  const task = new Task("join (1/1)", [head], [], gate, host);
+  return { chans, head, calls, task };
+}
+
+Deno.test("task: input watermarks go through the valve; an idle input does not hold them back", async () => {
+  const { chans, head, task } = inputTask(2);
+  chans[0]!.push({ kind: MessageKind.Watermark, timestamp: 10 });
+  chans[1]!.push({ kind: MessageKind.WatermarkStatus, idle: true });
+  chans[0]!.push({ kind: MessageKind.Watermark, timestamp: 20 });
+  chans[0]!.push(END_OF_INPUT);
+  chans[1]!.push(END_OF_INPUT);
+  await task.run();
+  assert.deepEqual(head.seen, [["watermark", 10], ["watermark", 20]]);
+  assert.equal(task.metrics.inputWatermark, 20);
+});
+
+Deno.test("task: a barrier overtaking an unfinished alignment declines the older checkpoint as subsumed", async () => {
+  const { chans, calls, task } = inputTask(2);
+  // At-least-once: channel 0 is not blocked after its barrier 1, so its barrier 2 overtakes.
+  send(chans[0]!, barrier(1, false), barrier(2, false), END_OF_INPUT);
+  const done = task.run();
+  // Channel 1 is still empty: the task declines 1 on channel 0's barrier 2 and waits.
+  for (let i = 0; i < 200 && calls.length === 0; i++) {
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  send(chans[1]!, barrier(1, false), barrier(2, false), END_OF_INPUT);
+  await done;
+  assert.deepEqual(calls, [
+    [
+      "decline",
+      1,
+      "task join (1/1) received barrier 2 before aligning checkpoint 1 (subsumed)",
+    ],
+    ["snapshot", 2],
+  ]);
+});
+
+Deno.test("task: exactly-once holds a channel's records after its barrier until the snapshot", async () => {
+  const { chans, head, task } = inputTask(2);
+  const batch = (v: string): RecordBatch => ({
+    kind: MessageKind.Records,
+    values: [v],
+    timestamps: null,
+  });
+  send(chans[0]!, barrier(1, true), batch("after-0"), END_OF_INPUT);
+  send(chans[1]!, batch("before-1"), barrier(1, true), END_OF_INPUT);
+  await task.run();
+  assert.deepEqual(head.seen, [["record", "before-1"], ["snapshot", 1], ["record", "after-0"]]);
+});
