@@ -83,6 +83,9 @@ export function historyRuntime(dir: string): AdminRuntime {
     status: () => "FINISHED",
     endTime: () => endTime,
     restarts: () => restores,
+    // The checkpoint history keeps operators, checkpoints and state; the live figures die with
+    // the job.
+    notRecorded: () => ["records", "backpressure", "watermarks", "edges"],
     maxParallelism: () => manifest?.maxParallelism ?? 128,
     vertices: () => vertices,
     checkpointConfig: () => undefined,

@@ -115,6 +115,8 @@ export function jobsRoutes(runtime: AdminRuntime): Hono {
     return c.json({
       ...overview(job, now),
       isStoppable: job.checkpointConfig() !== undefined,
+      // weir's: figures the job's source does not keep (an ended job's checkpoint history).
+      ...(job.notRecorded ? { "not-recorded": job.notRecorded() } : {}),
       now,
       restarts: job.restarts(),
       vertices,

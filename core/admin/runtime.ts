@@ -302,6 +302,12 @@ export interface AdminJob {
   cancel(): void;
   /** Reads `stateName` of operator `uid` for the key given as text. */
   queryState(uid: string, stateName: string, rawKey: string): Promise<StateQueryOutcome>;
+  /**
+   * Figures this job's source does not record (`weir ui` reads a checkpoint
+   * directory: `records`, `backpressure`, `watermarks`, `edges`); they are
+   * reported as 0 or absent, and the dashboard says they are not recorded.
+   */
+  notRecorded?(): readonly string[];
   /** The failures that restarted (or ended) the job, oldest first; none when absent. */
   exceptions?(): readonly JobException[];
 }
