@@ -275,7 +275,7 @@ export interface AdminJob {
   restarts(): number;
   /** Maximum parallelism (key groups). */
   maxParallelism(): number;
-  /** Operators, sources first (the latest {@linkcode JobView}'s). */
+  /** Operators, sources first (from the job's latest view, `core/admin/job_view.ts`). */
   vertices(): readonly VertexInfo[];
   /**
    * Brings the figures `vertices()` returns up to date (asks the workers of

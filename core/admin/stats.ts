@@ -112,10 +112,30 @@ function inProgressJson(c: InProgressCheckpoint, now: number): Record<string, un
  * otherwise (Flink's `web.checkpoints.history` is 10).
  */
 export const HISTORY_LIMIT = 100;
-/** The most history entries one `/checkpoints` page lists. */
+/**
+ * The most history entries one `/checkpoints` page lists.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { HISTORY_LIMIT, MAX_HISTORY_LIMIT } from "./stats.ts";
+ * assert.ok(HISTORY_LIMIT <= MAX_HISTORY_LIMIT);
+ * ```
+ */
 export const MAX_HISTORY_LIMIT = 10_000;
 
-/** Which part of the history (newest first) a `/checkpoints` answer lists. */
+/**
+ * Which part of the history (newest first) a `/checkpoints` answer lists.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { checkpointsOverview, type HistoryPage } from "./stats.ts";
+ * const page: HistoryPage = { limit: 10, offset: 20 };
+ * const o = checkpointsOverview([], [], 0, page) as { history_offset: number };
+ * assert.equal(o.history_offset, 20);
+ * ```
+ */
 export interface HistoryPage {
   /** Entries to list. */
   readonly limit: number;
