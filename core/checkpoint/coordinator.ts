@@ -21,7 +21,7 @@ import {
   type TaskCheckpointStats,
 } from "./manifest.ts";
 import type { CheckpointStorage } from "./storage.ts";
-import { appendHistory, type CheckpointHistoryEntry } from "./history.ts";
+import { appendHistory, type CheckpointHistoryEntry, type OperatorFigures } from "./history.ts";
 
 /**
  * Checkpointing options, as Flink's.
@@ -99,6 +99,8 @@ export interface CheckpointTarget {
   liveSegments(): Set<string>;
   /** The job fails (too many failed checkpoints). */
   fail(error: Error): void;
+  /** The operators' figures now, kept with a completed checkpoint's history entry. */
+  operatorFigures?(): OperatorFigures[];
   /** Job name, backend name, key groups, for the manifest. */
   readonly jobName: string;
   readonly stateBackend: string;
@@ -481,6 +483,13 @@ export class CheckpointCoordinator {
     // committed output. Its transactions commit with the next checkpoint.
     if (p.savepointName === undefined || p.stop) this.#target.notifyComplete(p.id);
     if (p.savepointName === undefined) this.#collectGarbage();
+    let figures: OperatorFigures[] | undefined;
+    try {
+      figures = this.#target.operatorFigures?.();
+    } catch (e) {
+      // Figures are for display: a failure to read them never fails the checkpoint.
+      this.#log(`operator figures for checkpoint ${p.id} not recorded: ${e}`);
+    }
     this.#appendHistory({
       kind: "checkpoint",
       id: p.id,
@@ -495,6 +504,7 @@ export class CheckpointCoordinator {
       num_acknowledged_subtasks: p.acks.size,
       external_path: path,
       tasks: taskStats,
+      ...(figures ? { operators: figures } : {}),
     });
     this.#ended(p.id);
     p.resolve({ manifest, path });

@@ -43,6 +43,7 @@ import { MetricGroup } from "./metric_group.ts";
 import type { WorkerRoleHooks } from "./_worker_protocol.ts";
 import { WorkerExecutor } from "./worker_executor.ts";
 import {
+  operatorFigures,
   querySubtaskState,
   reportSubtasks,
   type SubtaskReport,
@@ -259,6 +260,7 @@ export class Job implements TaskHost {
           notifyComplete: (id) => this.#notifyComplete(id),
           liveSegments: () => this.#liveSegments(),
           fail: (e) => this.#fail(e),
+          operatorFigures: () => operatorFigures(this.plan, this.subtaskReports()),
         },
         firstId,
         config.log ?? (() => {}),

@@ -8,7 +8,9 @@
  * @module
  */
 import { isSplitReader, type SplitInfo } from "../connectors/source.ts";
+import type { OperatorFigures } from "../checkpoint/history.ts";
 import type { KeyedStateBackend } from "../state/backend.ts";
+import type { PhysicalPlan } from "./physical_plan.ts";
 import { uidOf } from "./graph.ts";
 import type { Job, PlacedOperator } from "./job.ts";
 import type { MetricSample } from "./metric_group.ts";
@@ -133,6 +135,44 @@ export type SubtaskStateAnswer =
   | { readonly kind: "found"; readonly value: unknown }
   | { readonly kind: "missing" }
   | { readonly kind: "unknown-state" | "ended" | "timeout" | "error"; readonly message: string };
+
+/**
+ * Every operator's figures summed from `reports`, with its input edges from
+ * `plan` (what a completed checkpoint's history entry keeps).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { StreamEnvironment } from "@weir/weir";
+ * import { operatorFigures } from "./subtask_report.ts";
+ * const env = StreamEnvironment.create({ parallelism: 1 });
+ * env.fromElements(1).uid("src").map((n: number) => n).uid("m");
+ * const [src, m] = operatorFigures(env.getExecutionPlan(), []);
+ * assert.deepEqual(src, { uid: "src", records_in: 0, records_out: 0, watermark: null, inputs: [] });
+ * assert.equal(m!.inputs[0]!.partitioning, "FORWARD");
+ * ```
+ */
+export function operatorFigures(
+  plan: PhysicalPlan,
+  reports: readonly SubtaskReport[],
+): OperatorFigures[] {
+  const byId = new Map(plan.vertices.map((v) => [v.id, v]));
+  return plan.vertices.map((v) => {
+    const mine = reports.filter((r) => r.uid === v.uid);
+    const low = Math.min(...mine.map((r) => r.watermark));
+    return {
+      uid: v.uid,
+      records_in: mine.reduce((n, r) => n + r.recordsIn, 0),
+      records_out: mine.reduce((n, r) => n + r.recordsOut, 0),
+      watermark: v.kind !== "sink" && Number.isFinite(low) ? low : null,
+      inputs: plan.edges.filter((e) => e.to === v.id).map((e) => ({
+        uid: byId.get(e.from)!.uid,
+        partitioning: e.partitioning.toUpperCase(),
+        input: e.input,
+      })),
+    };
+  });
+}
 
 /** The task each operator subtask of `job` runs in (this thread's only). */
 function tasksOf(job: Job): Map<PlacedOperator["operator"], Task> {

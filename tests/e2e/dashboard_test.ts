@@ -511,19 +511,25 @@ Deno.test("weir ui's page for a stopped job: history, graph and state, read-only
       .history as Json[];
     assert.equal(await page.locator(".checkpoint-bar").count(), history.length);
     assert.equal(await page.locator(".graph-node").count(), 3);
-    // The live figures died with the job: the page says so instead of showing zeros.
+    // Backpressure and per-subtask records died with the job: the page says so, not zeros.
+    // Records and edges are the newest checkpoint's (the stop's savepoint) history entry's.
     assert.match(
       (await page.locator("#not-recorded").textContent()) ?? "",
-      /^Not recorded for this job: records, backpressure, watermarks, edges\./,
+      /^Not recorded for this job: backpressure, subtask records: .* as of the newest completed/,
     );
+    const detail = await (await fetch(`${server.url}/jobs/${jobId}`)).json();
+    assert.deepEqual(detail["not-recorded"], ["backpressure", "subtask records"]);
+    const count = detail.vertices.find((v: Json) => v.uid === "count");
+    assert.ok(count.metrics["read-records"] > 0);
     assert.equal(
       await page.locator('#vertices-body tr[data-vertex-uid="count"] .records-in').textContent(),
-      "not recorded",
+      String(count.metrics["read-records"]),
     );
     assert.equal(
-      await page.locator('.graph-node[data-vertex-uid="count"] .graph-node-rates').textContent(),
-      "records not recorded",
+      await page.locator('#vertices-body tr[data-vertex-uid="count"] .backpressure').textContent(),
+      "not recorded",
     );
+    assert.ok((await page.locator(".graph-edge-label").allTextContents()).includes("HASH"));
     const top = Number(await page.locator(".axis-y-duration").getAttribute("y1"));
     const tops = await page.locator(".checkpoint-bar").evaluateAll((els) =>
       els.map((e) => Number(e.getAttribute("y")))

@@ -419,13 +419,12 @@ function renderGraph(job: JobDetail): void {
   }
   $("job-graph").replaceChildren(root);
   const missing = job["not-recorded"] ?? [];
+  const asOf = missing.includes("records")
+    ? " This checkpoint history is older than the figures weir keeps with each checkpoint."
+    : " Records, watermarks and edges are as of the newest completed checkpoint.";
   $("not-recorded").textContent = missing.length === 0
     ? ""
-    : `Not recorded for this job: ${
-      missing.join(", ")
-    }. The checkpoint history keeps operators, checkpoints and state, not the live figures${
-      missing.includes("edges") ? " or the edges between operators" : ""
-    }; they show only while a job runs.`;
+    : `Not recorded for this job: ${missing.join(", ")}: they live only while a job runs.${asOf}`;
 }
 
 /** Each source's watermark: the lowest over its subtasks, and each subtask's. */
@@ -476,6 +475,7 @@ async function renderOperator(): Promise<void> {
   panel.hidden = false;
   panel.dataset.vertexUid = vertex.uid;
   $("operator-name").textContent = `${vertex.name} (${vertex.uid})`;
+  const records = recorded(job, "subtask records");
   const detail = await api<{ subtasks: SubtaskRow[] }>(
     `/jobs/${job.jid}/vertices/${vertex.id}`,
   );
@@ -484,8 +484,16 @@ async function renderOperator(): Promise<void> {
       "tr",
       { "data-subtask": String(s.subtask) },
       el("td", {}, String(s.subtask)),
-      el("td", { class: "subtask-records-in" }, String(s.metrics["read-records"])),
-      el("td", { class: "subtask-records-out" }, String(s.metrics["write-records"])),
+      el(
+        "td",
+        { class: "subtask-records-in" },
+        records ? String(s.metrics["read-records"]) : NOT_RECORDED,
+      ),
+      el(
+        "td",
+        { class: "subtask-records-out" },
+        records ? String(s.metrics["write-records"]) : NOT_RECORDED,
+      ),
       el(
         "td",
         {
