@@ -199,7 +199,8 @@ Deno.test("dashboard in headless Chromium: token prompt, job graph, operator, ch
         stateSize: Number(e.getAttribute("data-state-size")),
       }))
     );
-    const history = (await api(`/jobs/${jobId}/checkpoints`)).history as Json[];
+    // The page asks for 120 checkpoints a page (more than the API's default 100).
+    const history = (await api(`/jobs/${jobId}/checkpoints?limit=120`)).history as Json[];
     for (const bar of bars) {
       const h = history.find((x) => x.id === bar.id);
       assert.ok(h, `bar ${bar.id} is in the API's history`);
