@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { parseJobFlags, StreamEnvironment } from "../mod.ts";
 import { placeTasks } from "../core/runtime/worker_executor.ts";
 import { readAdminUrl } from "./_helpers/admin_url.ts";
+import { readHistory } from "../core/checkpoint/history.ts";
 
 const SCRIPT = new URL("./_helpers/parallel_job.ts", import.meta.url).pathname;
 
@@ -216,6 +217,15 @@ Deno.test("worker executor: the admin API lists the job, checkpoints, reads stat
       assert.equal(status.code, 0, rest.text);
       const savepoints = [...Deno.readDirSync(`${dir}/ck/savepoints`)];
       assert.equal(savepoints.length, 1, "the stop took a savepoint");
+      // Completed checkpoints keep the operators' figures the workers reported (for weir ui).
+      const kept = readHistory(`${dir}/ck`).findLast((h) =>
+        h.kind === "checkpoint" && h.status === "COMPLETED"
+      );
+      const counted = kept?.kind === "checkpoint"
+        ? kept.operators?.find((f) => f.uid === "count")
+        : undefined;
+      assert.ok(counted && counted.records_in > 0, JSON.stringify(kept));
+      assert.deepEqual(counted.inputs.map((i) => i.partitioning), ["HASH"]);
     } finally {
       try {
         child.kill("SIGKILL");
