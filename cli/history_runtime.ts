@@ -2,8 +2,11 @@
  * An {@linkcode AdminRuntime} over a checkpoint directory instead of a running
  * job, for `weir ui`: one ended job whose operators come from the newest
  * completed checkpoint's manifest and whose checkpoints, restores and failures
- * come from the history file (`DIR/_history.jsonl`). Queryable state reads
- * that checkpoint. Nothing can be triggered: it is read-only.
+ * come from the history file (`DIR/_history.jsonl`). Records in and out,
+ * watermarks and edges are the ones the newest completed checkpoint's history
+ * entry kept (`operators`); backpressure and per-subtask records are not kept.
+ * Queryable state reads that checkpoint. Nothing can be triggered: it is
+ * read-only.
  *
  * @module
  */
@@ -15,7 +18,7 @@ import type {
   VertexInfo,
 } from "../core/admin/runtime.ts";
 import { DenoCheckpointFs } from "../core/checkpoint/checkpoint_fs.ts";
-import { readHistory } from "../core/checkpoint/history.ts";
+import { type CheckpointHistoryEntry, readHistory } from "../core/checkpoint/history.ts";
 import type { LoadedManifest } from "../core/checkpoint/storage.ts";
 import { CheckpointError, WeirError } from "../core/errors.ts";
 import { resolveSnapshot } from "./checkpoint_dir.ts";
@@ -57,14 +60,22 @@ export function historyRuntime(dir: string): AdminRuntime {
   const restores = history.filter((h) => !("trigger_timestamp" in h)).length;
   const manifest = latest?.manifest;
   const tasks = manifest?.stats.tasks ?? [];
+  // The newest completed checkpoint whose entry kept the operators' figures (older weir versions
+  // kept none).
+  const kept = history.findLast((h): h is CheckpointHistoryEntry & {
+    operators: NonNullable<CheckpointHistoryEntry["operators"]>;
+  } => h.kind === "checkpoint" && h.status === "COMPLETED" && h.operators !== undefined);
+  const figures = new Map(kept?.operators.map((f) => [f.uid, f]));
   const vertices: VertexInfo[] = Object.entries(manifest?.operators ?? {}).map(([uid, op]) => ({
     uid,
     name: op.name,
     parallelism: op.parallelism,
-    // Record counts and backpressure die with the job: the checkpoint does not keep them.
-    recordsIn: 0,
-    recordsOut: 0,
+    // Backpressure dies with the job; records, watermark and edges as the newest entry kept them.
+    recordsIn: figures.get(uid)?.records_in ?? 0,
+    recordsOut: figures.get(uid)?.records_out ?? 0,
     backpressureRatio: 0,
+    ...(figures.get(uid)?.watermark != null ? { watermark: figures.get(uid)!.watermark! } : {}),
+    ...(figures.has(uid) ? { inputs: figures.get(uid)!.inputs } : {}),
     subtasks: op.subtasks.map((s) => {
       const task = taskOf(tasks.map((t) => t.task), op.name, s.index, op.parallelism);
       return {
@@ -83,6 +94,12 @@ export function historyRuntime(dir: string): AdminRuntime {
     status: () => "FINISHED",
     endTime: () => endTime,
     restarts: () => restores,
+    // The checkpoint history keeps operators, checkpoints and state, and each completed
+    // checkpoint's operator figures; the rest dies with the job.
+    notRecorded: () =>
+      kept
+        ? ["backpressure", "subtask records"]
+        : ["records", "backpressure", "watermarks", "edges", "subtask records"],
     maxParallelism: () => manifest?.maxParallelism ?? 128,
     vertices: () => vertices,
     checkpointConfig: () => undefined,

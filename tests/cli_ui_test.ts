@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { HeapStateBackend, StreamEnvironment } from "../mod.ts";
-import { readHistory } from "../core/checkpoint/history.ts";
+import { type OperatorFigures, readHistory } from "../core/checkpoint/history.ts";
 import { buildAdminJob } from "./_helpers/admin_job.ts";
 import { readAdminUrl } from "./_helpers/admin_url.ts";
 
@@ -58,6 +58,26 @@ Deno.test("weir ui serves a stopped job's checkpoints, operators and state, read
       ["sink", 2],
     ]);
     assert.equal(detail.isStoppable, false);
+    // Records, watermark and edges as the newest completed checkpoint's history entry kept them;
+    // backpressure and per-subtask records are not kept, and the answer says so.
+    const kept = readHistory(dir).findLast((h) =>
+      h.kind === "checkpoint" && h.status === "COMPLETED"
+    );
+    const figures: readonly OperatorFigures[] | undefined = kept?.kind === "checkpoint"
+      ? kept.operators
+      : undefined;
+    assert.ok(figures, "a completed checkpoint keeps its operators' figures");
+    assert.deepEqual(detail["not-recorded"], ["backpressure", "subtask records"]);
+    for (const v of detail.vertices) {
+      const f: OperatorFigures = figures.find((x) => x.uid === v.uid)!;
+      assert.equal(v.metrics["read-records"], f.records_in);
+      assert.equal(v.metrics["write-records"], f.records_out);
+    }
+    assert.ok(figures.find((f) => f.uid === "count")!.records_in > 0);
+    assert.deepEqual(
+      detail.plan.nodes.map((n: Json) => n.inputs?.map((i: Json) => i.ship_strategy)),
+      [undefined, ["HASH"], ["FORWARD"]],
+    );
 
     // The checkpoint history is the directory's, with per-task detail.
     const completed = readHistory(dir).filter((h) => "trigger_timestamp" in h)

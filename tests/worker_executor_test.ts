@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { parseJobFlags, StreamEnvironment } from "../mod.ts";
 import { placeTasks } from "../core/runtime/worker_executor.ts";
 import { readAdminUrl } from "./_helpers/admin_url.ts";
+import { readHistory } from "../core/checkpoint/history.ts";
 
 const SCRIPT = new URL("./_helpers/parallel_job.ts", import.meta.url).pathname;
 
@@ -168,7 +169,7 @@ for (const backend of ["lsm", "heap"]) {
   });
 }
 
-Deno.test("worker executor: the admin API lists the job, checkpoints, stops it with a savepoint; state queries say why not", async () => {
+Deno.test("worker executor: the admin API lists the job, checkpoints, reads state on a worker, stops it with a savepoint", async () => {
   const dir = await Deno.makeTempDir({ prefix: "weir-workers-admin-" });
   try {
     const line = Array.from({ length: 40 }, (_, i) => `w${i}`).join(" ");
@@ -201,9 +202,11 @@ Deno.test("worker executor: the admin API lists the job, checkpoints, stops it w
         assert.ok(Date.now() < deadline, "no checkpoint completed");
         await new Promise((r) => setTimeout(r, 100));
       }
+      // The count of a word lives in the worker that runs its key group's subtask.
       const q = await fetch(`${url}/jobs/${id}/state/count/count?key=w1`);
-      assert.equal(q.status, 409);
-      assert.match((await q.json()).errors[0], /not available with the worker executor/);
+      const found = await q.json();
+      assert.equal(q.status, 200, JSON.stringify(found));
+      assert.ok(found.value > 0 && [0, 1].includes(found.subtask), JSON.stringify(found));
       const stop = await fetch(`${url}/jobs/${id}/stop`, {
         method: "POST",
         headers: { "content-type": "application/json" },
@@ -214,6 +217,15 @@ Deno.test("worker executor: the admin API lists the job, checkpoints, stops it w
       assert.equal(status.code, 0, rest.text);
       const savepoints = [...Deno.readDirSync(`${dir}/ck/savepoints`)];
       assert.equal(savepoints.length, 1, "the stop took a savepoint");
+      // Completed checkpoints keep the operators' figures the workers reported (for weir ui).
+      const kept = readHistory(`${dir}/ck`).findLast((h) =>
+        h.kind === "checkpoint" && h.status === "COMPLETED"
+      );
+      const counted = kept?.kind === "checkpoint"
+        ? kept.operators?.find((f) => f.uid === "count")
+        : undefined;
+      assert.ok(counted && counted.records_in > 0, JSON.stringify(kept));
+      assert.deepEqual(counted.inputs.map((i) => i.partitioning), ["HASH"]);
     } finally {
       try {
         child.kill("SIGKILL");
@@ -222,5 +234,94 @@ Deno.test("worker executor: the admin API lists the job, checkpoints, stops it w
     }
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("worker executor: the admin API shows per-subtask figures the workers report and queries state on the owning worker", async () => {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      ...["run", "-A", new URL("./_helpers/admin_job.ts", import.meta.url).pathname],
+      ...["--parallelism", "2", "--executor", "workers", "--admin-port", "0", "--rate", "4000"],
+    ],
+    env: { NO_COLOR: "1" },
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const rest = { text: "" };
+  // deno-lint-ignore no-explicit-any
+  const get = async (path: string): Promise<any> => {
+    const res = await fetch(`${url}${path}`);
+    const body = await res.json();
+    assert.equal(res.status, 200, `${path}: ${JSON.stringify(body)}`);
+    return body;
+  };
+  let url = "";
+  try {
+    url = await readAdminUrl(child.stderr, rest);
+    const id = (await get("/jobs")).jobs[0].id as string;
+    const job = await get(`/jobs/${id}`);
+    const count = job.vertices.find((v: { uid: string }) => v.uid === "count");
+    assert.equal(count.parallelism, 2);
+    // Both subtasks of the keyed counter run on workers; each reports its own records.
+    const deadline = Date.now() + 60_000;
+    // deno-lint-ignore no-explicit-any
+    let subtasks: any[] = [];
+    for (;;) {
+      subtasks = (await get(`/jobs/${id}/vertices/${count.id}`)).subtasks;
+      if (subtasks.length === 2 && subtasks.every((s) => s.metrics["read-records"] > 50)) break;
+      assert.ok(
+        Date.now() < deadline,
+        `subtasks never counted records: ${JSON.stringify(subtasks)}`,
+      );
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.deepEqual(subtasks.map((s) => s.subtask), [0, 1]);
+    assert.deepEqual(subtasks.map((s) => s.task), [
+      "KeyedProcess -> Sink (1/2)",
+      "KeyedProcess -> Sink (2/2)",
+    ]);
+    const bp = await get(`/jobs/${id}/vertices/${count.id}/backpressure`);
+    assert.deepEqual(bp.subtasks.map((s: { subtask: number }) => s.subtask), [0, 1]);
+    const words = job.vertices.find((v: { uid: string }) => v.uid === "words");
+    const marks = await get(`/jobs/${id}/vertices/${words.id}/watermarks`);
+    assert.ok(marks.some((m: { id: string }) => m.id === "0.currentOutputWatermark"));
+    // Prometheus: per-subtask records and the user metrics of each worker's subtask.
+    const text = await (await fetch(`${url}/metrics`)).text();
+    for (const i of [0, 1]) {
+      const records = new RegExp(
+        `weir_subtask_records_in_total\\{[^}]*operator_uid="count"[^}]*subtask_index="${i}"\\} (\\d+)`,
+      ).exec(text);
+      assert.ok(records && Number(records[1]) > 50, `subtask ${i} in:\n${text}`);
+      assert.match(text, new RegExp(`words_counted[^\\n]*subtask_index="${i}"`));
+    }
+    // Every word's count, read on whichever worker owns its key group, grows.
+    const first = new Map<string, number>();
+    const owners = new Set<number>();
+    for (let w = 0; w < 10; w++) {
+      const r = await get(`/jobs/${id}/state/count/count?key=w${w}`);
+      assert.ok(r.value > 0, JSON.stringify(r));
+      first.set(`w${w}`, r.value);
+      owners.add(r.subtask);
+    }
+    assert.deepEqual([...owners].sort(), [0, 1], "keys live on both subtasks");
+    await new Promise((r) => setTimeout(r, 300));
+    const again = await get(`/jobs/${id}/state/count/count?key=w3`);
+    assert.ok(again.value > first.get("w3")!, `${again.value} > ${first.get("w3")}`);
+    // A missing key and a missing state are clear 404s, answered by the worker.
+    const missing = await fetch(`${url}/jobs/${id}/state/count/count?key=nope`);
+    assert.equal(missing.status, 404);
+    assert.match((await missing.json()).errors[0], /no value for key "nope"/);
+    const noState = await fetch(`${url}/jobs/${id}/state/count/total?key=w1`);
+    assert.equal(noState.status, 404);
+    assert.match((await noState.json()).errors[0], /no state named "total"/);
+    const cancel = await fetch(`${url}/jobs/${id}?mode=cancel`, { method: "PATCH" });
+    assert.equal(cancel.status, 202);
+    await child.status;
+  } finally {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* ended */ }
+    await child.status;
   }
 });

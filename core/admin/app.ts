@@ -50,6 +50,10 @@ export interface AdminAppOptions {
 /** The largest request body the admin API reads; larger ones get 413. */
 export const MAX_BODY_BYTES = 1 << 20;
 
+/** Paths whose answers include per-subtask figures (vertices, metrics, live segments). */
+const FRESH_FIGURES =
+  /^\/(metrics|jobs\/[0-9a-f]{32}(\/vertices\/[^/]+(\/backpressure|\/watermarks)?|\/segments)?)$/;
+
 function digest(s: string): Uint8Array {
   return createHash("sha256").update(s).digest();
 }
@@ -103,6 +107,13 @@ export function createAdminApp(runtime: AdminRuntime, options: AdminAppOptions =
       await next();
     });
   }
+  // Routes that read a job's figures get fresh ones (the workers report on demand).
+  app.use("*", async (c, next) => {
+    if (c.req.method === "GET" && FRESH_FIGURES.test(c.req.path)) {
+      await Promise.all(runtime.jobs().map((j) => j.refresh?.()));
+    }
+    await next();
+  });
   app.route("/", dashboardRoutes());
   app.route("/", jobsRoutes(runtime));
   app.route("/", checkpointsRoutes(runtime, ops));

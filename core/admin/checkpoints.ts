@@ -1,5 +1,6 @@
 /**
- * Checkpoint resources (Flink's paths and fields): `GET /jobs/:jobid/checkpoints`,
+ * Checkpoint resources (Flink's paths and fields): `GET /jobs/:jobid/checkpoints`
+ * (weir's `?limit=N&offset=M` pages its history, newest first),
  * `GET /jobs/:jobid/checkpoints/config`,
  * `GET /jobs/:jobid/checkpoints/details/:checkpointid`,
  * `POST /jobs/:jobid/checkpoints` (then `GET /jobs/:jobid/checkpoints/:triggerid`).
@@ -10,7 +11,29 @@ import { Hono } from "hono";
 import { checkHexId, fail, jobParam, jsonBody } from "./http.ts";
 import type { Operations } from "./operations.ts";
 import type { AdminJob, AdminRuntime } from "./runtime.ts";
-import { checkpointDetail, checkpointsOverview, latestPerId } from "./stats.ts";
+import {
+  checkpointDetail,
+  checkpointsOverview,
+  HISTORY_LIMIT,
+  type HistoryPage,
+  latestPerId,
+  MAX_HISTORY_LIMIT,
+} from "./stats.ts";
+
+/** `?limit=` and `?offset=` of a history request: 400 for anything but fitting integers. */
+function historyPage(limit: string | undefined, offset: string | undefined): HistoryPage {
+  const int = (name: string, raw: string | undefined, fallback: number, max: number) => {
+    if (raw === undefined) return fallback;
+    if (!/^\d{1,9}$/.test(raw) || Number(raw) > max) {
+      fail(400, `Query parameter "${name}" must be an integer from 0 to ${max}, not "${raw}"`);
+    }
+    return Number(raw);
+  };
+  return {
+    limit: int("limit", limit, HISTORY_LIMIT, MAX_HISTORY_LIMIT),
+    offset: int("offset", offset, 0, 999_999_999),
+  };
+}
 
 function needCheckpointing(job: AdminJob) {
   const config = job.checkpointConfig();
@@ -23,8 +46,9 @@ export function checkpointsRoutes(runtime: AdminRuntime, ops: Operations): Hono 
   const app = new Hono();
   app.get("/jobs/:jobid/checkpoints", (c) => {
     const job = jobParam(c, runtime);
+    const page = historyPage(c.req.query("limit"), c.req.query("offset"));
     const { history, inProgress } = job.checkpoints();
-    return c.json(checkpointsOverview(history, inProgress, Date.now()));
+    return c.json(checkpointsOverview(history, inProgress, Date.now(), page));
   });
   app.get("/jobs/:jobid/checkpoints/config", (c) => {
     const config = needCheckpointing(jobParam(c, runtime));

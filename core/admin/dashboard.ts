@@ -46,14 +46,18 @@ export function dashboardHtml(): string {
 <h2>Job graph of <span id="selected-job"></span></h2>
 <p class="mono">node colour: backpressure (green none, red always); edges: partitioning. Click an operator.</p>
 <div id="job-graph"></div>
+<p id="not-recorded" class="note"></p>
 <section id="operator" class="panel" hidden>
 <h3>Operator <span id="operator-name"></span></h3>
-<div class="scroll"><table id="operator-subtasks"><thead><tr><th>Subtask</th><th>Records in</th><th>Records out</th><th>Backpressure</th><th>State size (task, last checkpoint)</th><th>Input watermark</th><th>Event-time lag</th></tr></thead>
+<div class="scroll"><table id="operator-subtasks"><thead><tr><th>Subtask</th><th>Records in</th><th>Records out</th><th>Backpressure</th><th>State size (task, last checkpoint)</th><th>Input watermark</th><th>Event-time lag</th><th>Output watermark</th></tr></thead>
 <tbody id="operator-subtasks-body"></tbody></table></div>
 <form id="state-form"><h3>Queryable state</h3>
 <label>State <input id="state-name" required></label> <label>Key <input id="state-key" required></label>
 <button type="submit">Look up</button> <span id="state-result" class="mono"></span></form>
 </section>
+<h2>Source watermarks</h2>
+<table id="source-watermarks"><thead><tr><th>Source</th><th>Watermark (lowest subtask)</th><th>Event-time lag</th><th>Per subtask</th></tr></thead>
+<tbody id="source-watermarks-body"></tbody></table>
 <h2>Operators</h2>
 <table id="vertices"><thead><tr><th>Name</th><th>Uid</th><th>Parallelism</th><th>Records in</th><th>Records out</th><th>Backpressure</th><th>Watermark</th><th>Event-time lag</th><th>Input latency</th></tr></thead>
 <tbody id="vertices-body"></tbody></table>
@@ -69,7 +73,8 @@ export function dashboardHtml(): string {
 <div class="scroll"><table id="checkpoint-tasks"><thead><tr><th>Task</th><th>Sync</th><th>Async</th><th>Alignment</th><th>Start delay</th><th>Full size</th><th>Incremental size</th></tr></thead>
 <tbody id="checkpoint-tasks-body"></tbody></table></div>
 </section>
-<h3>History (click a row for its detail) <span id="history-note" class="mono"></span></h3>
+<h3>History (click a row for its detail) <span id="history-note" class="mono"></span>
+<button id="history-newer" type="button">Newer</button> <button id="history-older" type="button">Older</button></h3>
 <table id="checkpoint-history"><thead><tr><th>Id</th><th>Status</th><th>Type</th><th>Duration</th><th>Incremental size</th><th>Full size</th></tr></thead>
 <tbody id="checkpoint-history-body"></tbody></table>
 <h2>Exceptions (restart history) <span id="exceptions-note" class="mono"></span></h2>

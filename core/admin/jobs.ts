@@ -3,7 +3,9 @@
  * vertices: uid, name, parallelism, records in/out, backpressure ratio, output watermark and
  * event-time lag and input latency in ms, null when not finite),
  * `GET /jobs/:jobid/vertices/:vertexid` (per-subtask records and backpressure),
- * `GET /jobs/:jobid/vertices/:vertexid/backpressure`, and
+ * `GET /jobs/:jobid/vertices/:vertexid/backpressure` (per subtask),
+ * `GET /jobs/:jobid/vertices/:vertexid/watermarks` (Flink's per-subtask
+ * `currentInputWatermark`, and weir's `currentOutputWatermark`), and
  * `GET /jobs/:jobid/exceptions` (the restart history), and
  * `PATCH /jobs/:jobid?mode=cancel`.
  *
@@ -90,6 +92,11 @@ function vertexJson(job: AdminJob, v: VertexInfo, now: number): Record<string, u
   };
 }
 
+/** JSON has no infinities: `null` for a value not finite or absent. */
+function finiteOrNull(n: number | undefined): number | null {
+  return n !== undefined && Number.isFinite(n) ? n : null;
+}
+
 /** The job routes. */
 export function jobsRoutes(runtime: AdminRuntime): Hono {
   const app = new Hono();
@@ -108,6 +115,8 @@ export function jobsRoutes(runtime: AdminRuntime): Hono {
     return c.json({
       ...overview(job, now),
       isStoppable: job.checkpointConfig() !== undefined,
+      // weir's: figures the job's source does not keep (an ended job's checkpoint history).
+      ...(job.notRecorded ? { "not-recorded": job.notRecorded() } : {}),
       now,
       restarts: job.restarts(),
       vertices,
@@ -203,9 +212,9 @@ export function jobsRoutes(runtime: AdminRuntime): Hono {
         // Of the subtask's task (its operator chain); null before the first checkpoint.
         stateSize: s.task !== undefined ? sizes.get(s.task) ?? null : null,
         // Flink's subtask metric; +∞ (input ended) is not JSON: reported as null like -∞.
-        currentInputWatermark: s.inputWatermark !== undefined && Number.isFinite(s.inputWatermark)
-          ? s.inputWatermark
-          : null,
+        currentInputWatermark: finiteOrNull(s.inputWatermark),
+        // weir's: the subtask's output watermark (what a source has emitted); absent for sinks.
+        ...(s.watermark !== undefined ? { currentOutputWatermark: finiteOrNull(s.watermark) } : {}),
       })),
     });
   });
@@ -220,8 +229,34 @@ export function jobsRoutes(runtime: AdminRuntime): Hono {
       backpressureLevel: level,
       "backpressure-level": level,
       "end-timestamp": Date.now(),
-      subtasks: [{ subtask: 0, backpressureLevel: level, ratio: v.backpressureRatio }],
+      subtasks: (v.subtasks ?? []).map((s) => {
+        const subtaskLevel = backpressureLevel(s.backpressureRatio);
+        return {
+          subtask: s.index,
+          backpressureLevel: subtaskLevel,
+          "backpressure-level": subtaskLevel,
+          ratio: s.backpressureRatio,
+        };
+      }),
     });
+  });
+  app.get("/jobs/:jobid/vertices/:vertexid/watermarks", (c) => {
+    const job = jobParam(c, runtime);
+    const id = checkHexId("vertex id", c.req.param("vertexid"));
+    const v = job.vertices().find((x) => vertexId(x.uid) === id);
+    if (!v) fail(404, `Job ${job.id} has no vertex ${id}`);
+    // Flink's shape: metric ids `<subtask>.currentInputWatermark` with string values, and
+    // Long.MIN_VALUE before a watermark.
+    const show = (w: number | undefined) =>
+      w !== undefined && Number.isFinite(w) ? String(w) : "-9223372036854775808";
+    return c.json(
+      (v.subtasks ?? []).flatMap((s) => [
+        { id: `${s.index}.currentInputWatermark`, value: show(s.inputWatermark) },
+        ...(s.watermark !== undefined
+          ? [{ id: `${s.index}.currentOutputWatermark`, value: show(s.watermark) }]
+          : []),
+      ]),
+    );
   });
   return app;
 }

@@ -179,6 +179,39 @@ export function renderMetrics(runtime: AdminRuntime): string {
           v.inputLatencyMs / 1000,
         );
       }
+      for (const st of v.subtasks ?? []) {
+        const sl = { ...ol, subtask_index: String(st.index) };
+        m.add(
+          "weir_subtask_records_in_total",
+          "counter",
+          "Records an operator subtask received.",
+          sl,
+          st.recordsIn,
+        );
+        m.add(
+          "weir_subtask_records_out_total",
+          "counter",
+          "Records an operator subtask emitted.",
+          sl,
+          st.recordsOut,
+        );
+        m.add(
+          "weir_subtask_backpressure_ratio",
+          "gauge",
+          "Fraction of recent time an operator subtask's task waited on full output channels.",
+          sl,
+          st.backpressureRatio,
+        );
+        if (st.watermark !== undefined) {
+          m.add(
+            "weir_subtask_watermark_seconds",
+            "gauge",
+            "Output watermark of an operator subtask in seconds (event time; -Inf before one).",
+            sl,
+            st.watermark / 1000,
+          );
+        }
+      }
       for (const { subtaskIndex, samples } of v.userMetrics ?? []) {
         const sl = { ...ol, subtask_index: String(subtaskIndex) };
         for (const s of samples) addUserMetric(m, s, sl);

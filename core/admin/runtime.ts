@@ -13,12 +13,12 @@ import { DenoCheckpointFs } from "../checkpoint/checkpoint_fs.ts";
 import { ByteWriter } from "../state/bytes.ts";
 import { murmur3, subtaskForKeyGroup } from "../state/key_group.ts";
 import type { Serializer } from "../state/serializer.ts";
-import { type Edge, type Transformation, uidOf } from "../runtime/graph.ts";
-import type { Job, PlacedOperator } from "../runtime/job.ts";
+import { uidOf } from "../runtime/graph.ts";
+import type { Job } from "../runtime/job.ts";
 import type { JobClient } from "../runtime/job_runner.ts";
-import { SourceOperator, type Task } from "../runtime/task.ts";
-import { isSplitReader, type SplitInfo } from "../connectors/source.ts";
+import type { SplitInfo } from "../connectors/source.ts";
 import type { MetricSample } from "../runtime/metric_group.ts";
+import { type JobView, JobViewBuilder, viewVertices } from "./job_view.ts";
 
 /**
  * A job's status, as Flink names it.
@@ -145,6 +145,8 @@ export interface SubtaskInfo {
    * or undefined before the first one and for sources.
    */
   readonly inputWatermark?: number;
+  /** Its output watermark (-Infinity before one); absent for sinks. */
+  readonly watermark?: number;
 }
 
 /**
@@ -273,8 +275,13 @@ export interface AdminJob {
   restarts(): number;
   /** Maximum parallelism (key groups). */
   maxParallelism(): number;
-  /** Operators, sources first. */
-  vertices(): VertexInfo[];
+  /** Operators, sources first (from the job's latest view, `core/admin/job_view.ts`). */
+  vertices(): readonly VertexInfo[];
+  /**
+   * Brings the figures `vertices()` returns up to date (asks the workers of
+   * the worker executor for reports); absent when they always are.
+   */
+  refresh?(): Promise<void>;
   /** Checkpointing config, or undefined when checkpointing is off. */
   checkpointConfig(): CheckpointConfig | undefined;
   /** The history file's entries (all runs) and this run's checkpoints in flight. */
@@ -295,6 +302,12 @@ export interface AdminJob {
   cancel(): void;
   /** Reads `stateName` of operator `uid` for the key given as text. */
   queryState(uid: string, stateName: string, rawKey: string): Promise<StateQueryOutcome>;
+  /**
+   * Figures this job's source does not record (`weir ui` reads a checkpoint
+   * directory: `records`, `backpressure`, `watermarks`, `edges`); they are
+   * reported as 0 or absent, and the dashboard says they are not recorded.
+   */
+  notRecorded?(): readonly string[];
   /** The failures that restarted (or ended) the job, oldest first; none when absent. */
   exceptions?(): readonly JobException[];
 }
@@ -398,14 +411,6 @@ export function parseQueryKey(serializer: Serializer<unknown>, raw: string): unk
   }
 }
 
-interface BackpressureSample {
-  at: number;
-  busy: number;
-  ratio: number;
-}
-
-/** Backpressure ratios are measured over windows of at least this many ms. */
-const BACKPRESSURE_WINDOW_MS = 1000;
 /** A state query waits this long for its task to run it. */
 const QUERY_TIMEOUT_MS = 5000;
 
@@ -438,8 +443,8 @@ class ClientJob implements AdminJob {
   readonly #client: JobClient;
   #status: JobStatus = "RUNNING";
   #endTime: number | undefined;
-  readonly #samples = new WeakMap<Task, BackpressureSample>();
-  #tasksOf = new WeakMap<Job, Map<unknown, Task>>();
+  /** A view per job attempt: a restart starts its tasks' figures from 0. */
+  readonly #views = new WeakMap<Job, JobViewBuilder>();
   #storage: CheckpointStorage | undefined;
 
   constructor(client: JobClient, id: string) {
@@ -477,109 +482,20 @@ class ClientJob implements AdminJob {
     return this.#client.job.config.maxParallelism;
   }
 
-  #taskOf(job: Job, p: PlacedOperator): Task {
-    let m = this.#tasksOf.get(job);
-    if (!m) {
-      m = new Map();
-      for (const t of job.tasks) for (const op of t.operators) m.set(op, t);
-      this.#tasksOf.set(job, m);
-    }
-    return m.get(p.operator)!;
-  }
-
-  #backpressure(t: Task): number {
-    const now = performance.now();
-    const busy = t.backPressuredMs;
-    const s = this.#samples.get(t);
-    if (!s) {
-      this.#samples.set(t, { at: now, busy, ratio: 0 });
-      return 0;
-    }
-    if (now - s.at >= BACKPRESSURE_WINDOW_MS) {
-      s.ratio = Math.min(1, Math.max(0, (busy - s.busy) / (now - s.at)));
-      s.at = now;
-      s.busy = busy;
-    }
-    return s.ratio;
-  }
-
-  vertices(): VertexInfo[] {
+  /** The job's current {@linkcode JobView}: this thread's subtasks read now, workers' reported. */
+  view(): JobView {
     const job = this.#client.job;
-    const byUid = new Map<string, PlacedOperator[]>();
-    for (const p of job.placed) {
-      const uid = uidOf(p.node);
-      byUid.set(uid, [...(byUid.get(uid) ?? []), p]);
-    }
-    return [...byUid.entries()]
-      .sort((a, b) => a[1][0]!.node.id - b[1][0]!.node.id)
-      .map(([uid, subtasks]) => {
-        let recordsIn = 0, recordsOut = 0, ratio = 0;
-        let watermark = Infinity, newest = NaN, inputLatency = NaN;
-        let sourceCounters: Record<string, number> | undefined;
-        const splits: (SplitInfo & { subtask: number })[] = [];
-        let stallMs: number | undefined;
-        const userMetrics: { subtaskIndex: number; samples: MetricSample[] }[] = [];
-        const perSubtask: SubtaskInfo[] = [];
-        for (const p of subtasks) {
-          watermark = Math.min(watermark, p.counters.watermark);
-          const ts = p.counters.lastTimestamp;
-          if (!Number.isNaN(ts) && !(newest >= ts)) newest = ts;
-          const samples = p.metricGroup.samples();
-          if (samples.length > 0) userMetrics.push({ subtaskIndex: p.subtaskIndex, samples });
-          const reader = p.operator instanceof SourceOperator ? p.operator.reader : undefined;
-          for (const [name, n] of Object.entries(reader?.counters?.() ?? {})) {
-            sourceCounters ??= {};
-            sourceCounters[name] = (sourceCounters[name] ?? 0) + n;
-          }
-          if (reader && isSplitReader(reader) && reader.splitInfo) {
-            for (const s of reader.splitInfo()) splits.push({ ...s, subtask: p.subtaskIndex });
-          }
-          const t = this.#taskOf(job, p);
-          const inHere = t.operators[0] === p.operator ? t.metrics.recordsIn : p.counters.recordsIn;
-          const pressure = this.#backpressure(t);
-          recordsIn += inHere;
-          recordsOut += p.counters.recordsOut;
-          ratio = Math.max(ratio, pressure);
-          const stalled = p.keyed?.writeStallMs?.();
-          if (stalled !== undefined) stallMs = (stallMs ?? 0) + stalled;
-          const waited = t.metrics.inputLatencyMs;
-          if (!Number.isNaN(waited) && !(inputLatency >= waited)) inputLatency = waited;
-          perSubtask.push({
-            index: p.subtaskIndex,
-            task: t.name,
-            recordsIn: inHere,
-            recordsOut: p.counters.recordsOut,
-            backpressureRatio: pressure,
-            ...(t.metrics.inputWatermark > -Infinity
-              ? { inputWatermark: t.metrics.inputWatermark }
-              : {}),
-          });
-        }
-        const node = subtasks[0]!.node;
-        return {
-          uid,
-          name: node.name,
-          parallelism: job.parallelism.get(node.id)!,
-          recordsIn,
-          recordsOut,
-          backpressureRatio: ratio,
-          ...(sourceCounters ? { sourceCounters } : {}),
-          ...(splits.length > 0 ? { splits } : {}),
-          ...(stallMs === undefined ? {} : { stateWriteStallMs: stallMs }),
-          // A sink emits no watermark: it has no output watermark to show.
-          ...(node.kind === "sink" ? {} : { watermark }),
-          eventTimeLagMs: Date.now() - newest,
-          inputLatencyMs: inputLatency,
-          ...(userMetrics.length > 0 ? { userMetrics } : {}),
-          inputs: node.inputs.map((e) => ({
-            uid: uidOf(e.source),
-            partitioning: shipStrategy(e, job, node),
-            input: e.input,
-            ...(e.sideOutput !== undefined ? { sideOutput: e.sideOutput } : {}),
-          })),
-          subtasks: perSubtask.sort((a, b) => a.index - b.index),
-        };
-      });
+    let builder = this.#views.get(job);
+    if (!builder) this.#views.set(job, builder = new JobViewBuilder(viewVertices(job.plan)));
+    return builder.update(job.subtaskReports());
+  }
+
+  refresh(): Promise<void> {
+    return this.#status === "RUNNING" ? this.#client.job.refreshReports() : Promise.resolve();
+  }
+
+  vertices(): readonly VertexInfo[] {
+    return this.view().vertices;
   }
 
   checkpointConfig(): CheckpointConfig | undefined {
@@ -622,11 +538,7 @@ class ClientJob implements AdminJob {
         // A checkpoint deleted by retention meanwhile references nothing any more.
       }
     }
-    const live = new Set<string>();
-    for (const p of this.#client.job.placed) {
-      const keyed = p.keyed as { liveSegments?(): string[] } | undefined;
-      for (const s of keyed?.liveSegments?.() ?? []) live.add(s);
-    }
+    const live = new Set(this.view().liveSegments);
     return storage.sharedSegments().flatMap((name) => {
       const size = storage.fs.size(`${storage.paths.shared}/${name}`);
       if (size === undefined) return [];
@@ -661,18 +573,10 @@ class ClientJob implements AdminJob {
 
   async queryState(uid: string, stateName: string, rawKey: string): Promise<StateQueryOutcome> {
     const job = this.#client.job;
-    if (job.onWorkers) {
-      return {
-        kind: "unavailable",
-        message: "Queryable state is not available with the worker executor (the state lives " +
-          "in the workers); run the job with --executor inline to query it",
-      };
-    }
-    const subtasks = job.placed.filter((p) => uidOf(p.node) === uid);
-    if (subtasks.length === 0) {
+    const node = job.nodes.find((n) => uidOf(n) === uid);
+    if (!node) {
       return { kind: "unknown-operator", message: `Job has no operator with uid "${uid}"` };
     }
-    const node = subtasks[0]!.node;
     const ser = node.keySerializer;
     if (!ser) {
       return {
@@ -692,7 +596,6 @@ class ClientJob implements AdminJob {
     const maxP = job.config.maxParallelism;
     const parallelism = job.parallelism.get(node.id)!;
     const w = new ByteWriter(64);
-    let knownState = false;
     for (const key of candidates) {
       w.reset();
       try {
@@ -700,48 +603,32 @@ class ClientJob implements AdminJob {
       } catch {
         continue;
       }
-      const index = subtaskForKeyGroup(murmur3(w.buf, w.length) % maxP, maxP, parallelism);
-      const p = subtasks.find((s) => s.subtaskIndex === index)!;
-      const keyed = p.keyed;
-      if (!keyed?.queryState || !keyed.stateNames().includes(stateName)) continue;
-      knownState = true;
-      const task = this.#taskOf(job, p);
-      const result = await runOnTask(task, () => keyed.queryState!(stateName, key));
-      if (result === "timeout") {
-        return { kind: "timeout", message: `Task ${task.name} did not answer the query in time` };
+      // The subtask owning the key's key group answers, in this thread or on its worker.
+      const subtaskIndex = subtaskForKeyGroup(murmur3(w.buf, w.length) % maxP, maxP, parallelism);
+      const answer = await job.queryState(
+        { uid, subtaskIndex, stateName, key },
+        QUERY_TIMEOUT_MS,
+      );
+      switch (answer.kind) {
+        case "found":
+          return { kind: "found", value: answer.value, subtask: subtaskIndex };
+        case "missing":
+          continue;
+        case "unknown-state":
+          return { kind: "unknown-state", message: answer.message };
+        case "ended":
+          return { kind: "not-running", message: answer.message };
+        case "timeout":
+          return { kind: "timeout", message: answer.message };
+        case "error":
+          return { kind: "unavailable", message: answer.message };
       }
-      if (result === "ended") {
-        return { kind: "not-running", message: `Task ${task.name} has ended: state is gone` };
-      }
-      if (result.found) return { kind: "found", value: result.value, subtask: index };
-    }
-    if (!knownState && !subtasks.some((s) => s.keyed?.stateNames().includes(stateName))) {
-      return {
-        kind: "unknown-state",
-        message: `Operator "${uid}" has no state named "${stateName}"`,
-      };
     }
     return {
       kind: "unknown-key",
       message: `State "${stateName}" of operator "${uid}" has no value for key "${rawKey}"`,
     };
   }
-}
-
-/** Runs `fn` as a mail of `task` (state is never touched concurrently with processing). */
-function runOnTask<T>(task: Task, fn: () => T): Promise<T | "timeout" | "ended"> {
-  if (task.ended) return Promise.resolve("ended");
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => resolve("timeout"), QUERY_TIMEOUT_MS);
-    task.postMail(() => {
-      clearTimeout(timer);
-      try {
-        resolve(fn());
-      } catch (e) {
-        reject(e);
-      }
-    });
-  });
 }
 
 /** Copies a self-contained savepoint folder into `target` (Flink's target-directory). */
@@ -755,10 +642,4 @@ function copyTo(path: string, target: string | undefined): string {
   const files = fs.list(path).sort((a, b) => (a === "_metadata" ? 1 : b === "_metadata" ? -1 : 0));
   for (const f of files) fs.copy(`${path}/${f}`, `${dest}/${f}`);
   return dest;
-}
-
-/** Flink's ship strategy name of edge `e` into `consumer` (unset: forward at equal parallelism). */
-function shipStrategy(e: Edge, job: Job, consumer: Transformation): string {
-  const same = job.parallelism.get(e.source.id) === job.parallelism.get(consumer.id);
-  return (e.partitioning?.kind ?? (same ? "forward" : "rebalance")).toUpperCase();
 }

@@ -107,11 +107,47 @@ function inProgressJson(c: InProgressCheckpoint, now: number): Record<string, un
   };
 }
 
-/** How many history entries `/checkpoints` lists (Flink's `web.checkpoints.history` is 10). */
+/**
+ * How many history entries `/checkpoints` lists unless `?limit=` says
+ * otherwise (Flink's `web.checkpoints.history` is 10).
+ */
 export const HISTORY_LIMIT = 100;
+/**
+ * The most history entries one `/checkpoints` page lists.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { HISTORY_LIMIT, MAX_HISTORY_LIMIT } from "./stats.ts";
+ * assert.ok(HISTORY_LIMIT <= MAX_HISTORY_LIMIT);
+ * ```
+ */
+export const MAX_HISTORY_LIMIT = 10_000;
 
 /**
- * The body of `GET /jobs/:jobid/checkpoints`, newest history first.
+ * Which part of the history (newest first) a `/checkpoints` answer lists.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { checkpointsOverview, type HistoryPage } from "./stats.ts";
+ * const page: HistoryPage = { limit: 10, offset: 20 };
+ * const o = checkpointsOverview([], [], 0, page) as { history_offset: number };
+ * assert.equal(o.history_offset, 20);
+ * ```
+ */
+export interface HistoryPage {
+  /** Entries to list. */
+  readonly limit: number;
+  /** Newer entries to skip. */
+  readonly offset: number;
+}
+
+/**
+ * The body of `GET /jobs/:jobid/checkpoints`, newest history first: the
+ * `page` of it (default the newest {@linkcode HISTORY_LIMIT}); counts and
+ * summary cover all of it, and `history_total`/`history_offset` (weir's) say
+ * where the page is.
  *
  * @example
  * ```ts
@@ -125,6 +161,7 @@ export function checkpointsOverview(
   history: readonly HistoryEntry[],
   inProgress: readonly InProgressCheckpoint[],
   now: number,
+  page: HistoryPage = { limit: HISTORY_LIMIT, offset: 0 },
 ): Record<string, unknown> {
   const checkpoints = latestPerId(history);
   const restores = history.filter((e): e is RestoreHistoryEntry => e.kind === "restore");
@@ -172,7 +209,9 @@ export function checkpointsOverview(
         }
         : null,
     },
-    history: rows.slice(0, HISTORY_LIMIT).map((r) => r.json),
+    history: rows.slice(page.offset, page.offset + page.limit).map((r) => r.json),
+    history_total: rows.length,
+    history_offset: page.offset,
   };
 }
 

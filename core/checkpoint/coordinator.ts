@@ -19,7 +19,7 @@ import type { OperatorStateSnapshot } from "../state/operator_state.ts";
 import type { CoordinatorToTask, TaskToCoordinator } from "../runtime/control_messages.ts";
 import type { Manifest } from "./manifest.ts";
 import type { CheckpointStorage } from "./storage.ts";
-import { appendHistory, type CheckpointHistoryEntry } from "./history.ts";
+import { appendHistory, type CheckpointHistoryEntry, type OperatorFigures } from "./history.ts";
 import {
   type CoordinatorCommand,
   type CoordinatorEvent,
@@ -91,6 +91,8 @@ export interface CheckpointTarget {
   liveSegments(): Set<string>;
   /** The job fails (too many failed checkpoints). */
   fail(error: Error): void;
+  /** The operators' figures now, kept with a completed checkpoint's history entry. */
+  operatorFigures?(): OperatorFigures[];
   /** Job name, backend name, key groups, for the manifest. */
   readonly jobName: string;
   readonly stateBackend: string;
@@ -393,13 +395,15 @@ export class CheckpointCoordinator {
         return this.#target.send({ type: "notifyComplete", id: c.id });
       case "collectGarbage":
         return this.#collectGarbage(c.retained, c.inFlight);
-      case "completed":
+      case "completed": {
         this.#ended.push(c.record);
-        this.#appendHistory(c.history);
+        const figures = this.#operatorFigures(c.id);
+        this.#appendHistory(figures ? { ...c.history, operators: figures } : c.history);
         if (c.request !== undefined) {
           this.#answer(c.request)?.resolve({ manifest: c.manifest, path: c.path });
         }
         return;
+      }
       case "aborted": {
         const error = new CheckpointError(`Checkpoint ${c.id} failed: ${c.reason}`);
         this.#log(error.message);
@@ -454,6 +458,17 @@ export class CheckpointCoordinator {
   }
 
   // One line per ended checkpoint in DIR/_history.jsonl: statistics survive restarts.
+  /** The operators' figures for checkpoint `id`'s history line, if the target has them. */
+  #operatorFigures(id: number): OperatorFigures[] | undefined {
+    try {
+      return this.#target.operatorFigures?.();
+    } catch (e) {
+      // Figures are for display: a failure to read them never fails the checkpoint.
+      this.#log(`operator figures for checkpoint ${id} not recorded: ${e}`);
+      return undefined;
+    }
+  }
+
   #appendHistory(entry: CheckpointHistoryEntry): void {
     const problem = appendHistory(this.#storage.paths.root, entry);
     if (problem) this.#log(problem);

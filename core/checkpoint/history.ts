@@ -56,6 +56,41 @@ export interface CheckpointHistoryEntry {
   readonly failure_message?: string;
   /** Per-task statistics (completed only). */
   readonly tasks: readonly TaskCheckpointStats[];
+  /** weir's: the operators' figures when it completed (completed only; for `weir ui`). */
+  readonly operators?: readonly OperatorFigures[];
+}
+
+/**
+ * An operator's figures when a checkpoint completed, kept in the history so
+ * the dashboard of an ended job (`weir ui`) can show its records, watermark
+ * and edges.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { OperatorFigures } from "./history.ts";
+ * const f: OperatorFigures = {
+ *   uid: "count", records_in: 10, records_out: 10, watermark: null,
+ *   inputs: [{ uid: "words", partitioning: "HASH", input: 0 }],
+ * };
+ * assert.equal(f.inputs[0]!.partitioning, "HASH");
+ * ```
+ */
+export interface OperatorFigures {
+  /** Operator uid. */
+  readonly uid: string;
+  /** Records it received, summed over its subtasks (0 for sources). */
+  readonly records_in: number;
+  /** Records it emitted, summed over its subtasks. */
+  readonly records_out: number;
+  /** Its output watermark, the lowest over its subtasks; null before one and for sinks. */
+  readonly watermark: number | null;
+  /** Its input edges: the producer's uid, the ship strategy, which input. */
+  readonly inputs: readonly {
+    readonly uid: string;
+    readonly partitioning: string;
+    readonly input: number;
+  }[];
 }
 
 /**

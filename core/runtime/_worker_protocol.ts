@@ -17,6 +17,7 @@ import type {
   TaskToCoordinator,
 } from "./control_messages.ts";
 import type { PhysicalPlan } from "./physical_plan.ts";
+import type { SubtaskReport, SubtaskStateAnswer } from "./subtask_report.ts";
 
 /** `self.name` prefix of the executor's workers; the rest is the worker's index. */
 export const WORKER_NAME_PREFIX = "weir-worker/";
@@ -45,7 +46,33 @@ export type ToWorker =
   | { readonly type: "stop"; readonly name: string; readonly drain: boolean }
   | { readonly type: "run" }
   | { readonly type: "finish" }
-  | { readonly type: "cancel" };
+  | { readonly type: "cancel" }
+  | AdminToWorker;
+
+/** Main thread → worker, for the admin API (answered by `_worker_admin.ts`). */
+export type AdminToWorker =
+  /** Report the subtasks now (answered with a `report` of the same `request`). */
+  | { readonly type: "report"; readonly request: number }
+  /** Read one key's state on a subtask this worker runs. */
+  | {
+    readonly type: "queryState";
+    readonly request: number;
+    readonly uid: string;
+    readonly subtaskIndex: number;
+    readonly stateName: string;
+    readonly key: unknown;
+    readonly timeoutMs: number;
+  };
+
+/** Worker → main thread, for the admin API. */
+export type AdminFromWorker =
+  /** The worker's subtasks; `request` null for the periodic reports. */
+  | {
+    readonly type: "report";
+    readonly request: number | null;
+    readonly subtasks: readonly SubtaskReport[];
+  }
+  | { readonly type: "stateAnswer"; readonly request: number; readonly answer: SubtaskStateAnswer };
 
 /** Worker → main thread. */
 export type FromWorker =
@@ -65,7 +92,8 @@ export type FromWorker =
   | { readonly type: "tasksEnded" }
   | { readonly type: "finished"; readonly recordsIn: Record<string, number> }
   | { readonly type: "failure"; readonly failure: SerializedFailure }
-  | { readonly type: "closed" };
+  | { readonly type: "closed" }
+  | AdminFromWorker;
 
 /** An error as data: enough to rebuild the classes the restart logic looks at. */
 export interface SerializedFailure {

@@ -29,6 +29,7 @@ import {
   type WorkerInit,
   type WorkerRoleHooks,
 } from "./_worker_protocol.ts";
+import { answerAdmin, reportPeriodically } from "./_worker_admin.ts";
 
 interface WorkerScope {
   readonly name?: string;
@@ -159,6 +160,7 @@ export function runInWorker(
   (async () => {
     const start = await init.promise;
     let job: Job | undefined;
+    const stopReports = reportPeriodically(() => job, post);
     let ended = false;
     let cancelRequested = false;
     const run = Promise.withResolvers<void>();
@@ -191,6 +193,10 @@ export function runInWorker(
           run.resolve();
           finish.resolve();
           closeIfAsked();
+          return;
+        case "report":
+        case "queryState":
+          answerAdmin(job, msg, post);
           return;
       }
     };
@@ -272,6 +278,7 @@ export function runInWorker(
         failure: serializeFailure(e, `Job "${config.name}" failed in worker ${worker}`),
       });
     } finally {
+      stopReports();
       ended = true;
       closeIfAsked();
     }

@@ -43,6 +43,13 @@ import { MetricGroup } from "./metric_group.ts";
 import type { WorkerRoleHooks } from "./_worker_protocol.ts";
 import type { CoordinatorToTask, TaskToCoordinator } from "./control_messages.ts";
 import { WorkerExecutor } from "./worker_executor.ts";
+import {
+  operatorFigures,
+  querySubtaskState,
+  reportSubtasks,
+  type SubtaskReport,
+  type SubtaskStateAnswer,
+} from "./subtask_report.ts";
 
 /**
  * Where a job's subtasks run: `inline` on this thread (one core), `workers`
@@ -157,6 +164,8 @@ export class Job implements TaskHost {
   readonly placed: PlacedOperator[] = [];
   /** The physical plan it instantiates. */
   readonly plan: PhysicalPlan;
+  /** The transformations it was built from (key serializers, names). */
+  readonly nodes: readonly Transformation[];
   /** Parallelism chosen per transformation id. */
   readonly parallelism: Map<number, number> = new Map();
   #cancelled = false;
@@ -187,6 +196,7 @@ export class Job implements TaskHost {
   /** Plans the job. */
   constructor(nodes: readonly Transformation[], config: JobConfig) {
     this.config = config;
+    this.nodes = nodes;
     this.plan = buildPhysicalPlan(nodes, {
       jobName: config.name,
       parallelism: config.parallelism,
@@ -250,6 +260,7 @@ export class Job implements TaskHost {
           send: (msg) => this.#workers ? this.#workers.send(msg) : this.deliver(msg),
           liveSegments: () => this.#liveSegments(),
           fail: (e) => this.#fail(e),
+          operatorFigures: () => operatorFigures(this.plan, this.subtaskReports()),
         },
         firstId,
         config.log ?? (() => {}),
@@ -264,6 +275,38 @@ export class Job implements TaskHost {
    */
   get onWorkers(): boolean {
     return this.#workers !== undefined;
+  }
+
+  /**
+   * Every operator subtask's figures: read here (inline), or the workers'
+   * latest reports (see {@linkcode refreshReports}).
+   */
+  subtaskReports(): SubtaskReport[] {
+    return this.#workers ? this.#workers.admin.reports() : reportSubtasks(this);
+  }
+
+  /** Asks the workers for fresh reports (nothing to do inline). */
+  refreshReports(): Promise<void> {
+    return this.#workers ? this.#workers.admin.refresh() : Promise.resolve();
+  }
+
+  /** Reads a key's state on the subtask given, in this thread or on its worker. */
+  queryState(
+    query: { uid: string; subtaskIndex: number; stateName: string; key: unknown },
+    timeoutMs: number,
+  ): Promise<SubtaskStateAnswer> {
+    if (!this.#workers) return querySubtaskState(this, query, timeoutMs);
+    const vertex = this.plan.vertices.find((v) => v.uid === query.uid);
+    const task = this.plan.tasks.find((t) =>
+      t.chain === vertex?.chain && t.subtaskIndex === query.subtaskIndex
+    );
+    if (!task) {
+      return Promise.resolve({
+        kind: "error",
+        message: `Operator "${query.uid}" has no subtask ${query.subtaskIndex}`,
+      });
+    }
+    return this.#workers.admin.queryState(this.#workers.placement[task.id]!, query, timeoutMs);
   }
 
   /** The checkpoint coordinator, when checkpointing is on. */

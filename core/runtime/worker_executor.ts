@@ -45,6 +45,7 @@ import type { CoordinatorToTask, TaskToCoordinator } from "./control_messages.ts
 import type { PhysicalPlan } from "./physical_plan.ts";
 import { createRing } from "./shared_ring.ts";
 import { CancelledError } from "./task.ts";
+import { WorkerAdminLink } from "./_worker_admin.ts";
 import {
   type FromWorker,
   type SerializedFailure,
@@ -122,6 +123,8 @@ export class WorkerExecutor {
   readonly placement: readonly number[];
   /** Number of workers. */
   readonly size: number;
+  /** The admin API's link to the workers: their subtasks' reports and state queries. */
+  readonly admin: WorkerAdminLink;
   readonly #plan: PhysicalPlan;
   readonly #options: WorkerExecutorOptions;
   readonly #workers: Worker[] = [];
@@ -149,6 +152,7 @@ export class WorkerExecutor {
     this.#options = options;
     this.placement = placeTasks(plan, options.workers);
     this.size = Math.max(...this.placement) + 1;
+    this.admin = new WorkerAdminLink(this.size, (w, msg) => this.#post(w, msg));
     this.#opened = new Quorum(this.size);
     this.#tasksEnded = new Quorum(this.size);
     this.#finished = new Quorum(this.size);
@@ -279,6 +283,7 @@ export class WorkerExecutor {
 
   /** Cancels what still runs and terminates every worker. */
   async shutdown(): Promise<void> {
+    this.admin.close();
     if (!this.#started) return;
     this.#broadcast({ type: "cancel" });
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -363,6 +368,10 @@ export class WorkerExecutor {
         return;
       case "closed":
         this.#closed.arrive(w);
+        return;
+      case "report":
+      case "stateAnswer":
+        this.admin.receive(w, msg);
         return;
     }
   }

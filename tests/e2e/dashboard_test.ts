@@ -3,7 +3,10 @@
  * by playwright-core): the token prompt; the job, its graph (nodes, edges with
  * partitioning) and an operator's subtasks and state as the API reports them;
  * the checkpoint chart's axes and bars and a checkpoint's detail; savepoint
- * and stop buttons. Saves a screenshot of every view to tests/artifacts/.
+ * and stop buttons; source watermarks; paging through a long checkpoint
+ * history; `weir ui` saying what an ended job did not record; per-subtask
+ * figures of a job on the worker executor. Saves a screenshot of every view to
+ * tests/artifacts/.
  */
 import assert from "node:assert/strict";
 import { type BrowserContext, chromium } from "playwright-core";
@@ -18,6 +21,7 @@ import {
 } from "../../mod.ts";
 import { historyRuntime } from "../../cli/history_runtime.ts";
 import { buildAdminJob } from "../_helpers/admin_job.ts";
+import { readAdminUrl } from "../_helpers/admin_url.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 
@@ -195,7 +199,8 @@ Deno.test("dashboard in headless Chromium: token prompt, job graph, operator, ch
         stateSize: Number(e.getAttribute("data-state-size")),
       }))
     );
-    const history = (await api(`/jobs/${jobId}/checkpoints`)).history as Json[];
+    // The page asks for 120 checkpoints a page (more than the API's default 100).
+    const history = (await api(`/jobs/${jobId}/checkpoints?limit=120`)).history as Json[];
     for (const bar of bars) {
       const h = history.find((x) => x.id === bar.id);
       assert.ok(h, `bar ${bar.id} is in the API's history`);
@@ -293,12 +298,14 @@ Deno.test("dashboard stays usable at 1,000 operator subtasks and 10,000 checkpoi
     recordsIn: i === 0 ? 0 : 1_000_000,
     recordsOut: 1_000_000,
     backpressureRatio: i / 5,
+    watermark: watermark - i,
     inputs: i === 0 ? [] : [{ uid: `op-${i - 1}`, partitioning: "HASH", input: 0 }],
     subtasks: Array.from({ length: 200 }, (_, s) => ({
       index: s,
       recordsIn: i === 0 ? 0 : 5000,
       recordsOut: 5000,
       backpressureRatio: (s % 10) / 10,
+      watermark: watermark - i + (s === 0 ? 0 : 1000),
       ...(i === 0 ? {} : { inputWatermark: watermark }),
     })),
   }));
@@ -380,8 +387,63 @@ Deno.test("dashboard stays usable at 1,000 operator subtasks and 10,000 checkpoi
       await page.locator(".checkpoint-bar").last().getAttribute("data-checkpoint-id"),
       "10000",
     );
-    assert.match((await page.locator("#history-note").textContent()) ?? "", /of 10000$/);
+    assert.equal(
+      await page.locator("#history-note").textContent(),
+      "1–120 (newest first) of 10000",
+    );
     assert.equal(await page.locator("#count-completed").textContent(), String(10_000 - 104));
+    assert.equal(await page.locator("#history-newer").isDisabled(), true);
+    // Older pages, back to the oldest checkpoint: chart and table show the same 120.
+    await page.click("#history-older");
+    await page.waitForFunction(
+      `document.querySelector("#history-note").textContent === "121–240 (newest first) of 10000"`,
+      null,
+      { timeout: 10_000 },
+    );
+    assert.equal(
+      await page.locator(".checkpoint-bar").last().getAttribute("data-checkpoint-id"),
+      "9880",
+    );
+    assert.equal(
+      await page.locator("#checkpoint-history-body tr").first().getAttribute("data-checkpoint-id"),
+      "9880",
+    );
+    for (let i = 0; i < 82; i++) await page.click("#history-older");
+    await page.waitForFunction(
+      `document.querySelector("#history-note").textContent === ` +
+        `"9961–10000 (newest first) of 10000"`,
+      null,
+      { timeout: 20_000 },
+    );
+    assert.equal(
+      await page.locator("#checkpoint-history-body tr").last().getAttribute("data-checkpoint-id"),
+      "1",
+    );
+    assert.equal(await page.locator("#history-older").isDisabled(), true);
+    await page.click("#history-newer");
+    await page.waitForFunction(
+      `document.querySelector("#history-note").textContent.startsWith("9841–9960 ")`,
+      null,
+      { timeout: 10_000 },
+    );
+
+    // Each source's watermark (the lowest subtask's) and its subtasks'; each node's.
+    const source = page.locator('#source-watermarks-body tr[data-vertex-uid="op-0"]');
+    await source.waitFor({ timeout: 10_000 });
+    assert.equal(
+      await source.locator(".source-watermark").textContent(),
+      new Date(watermark).toISOString(),
+    );
+    assert.match(
+      (await source.locator(".source-subtask-watermarks").textContent()) ?? "",
+      new RegExp(`^${new Date(watermark).toISOString()}, .* \\(200 subtasks\\)$`),
+    );
+    assert.equal(await page.locator("#source-watermarks-body tr").count(), 1);
+    assert.equal(
+      await page.locator('.graph-node[data-vertex-uid="op-2"] .graph-node-watermark')
+        .textContent(),
+      `watermark ${new Date(watermark - 2).toISOString()}`,
+    );
 
     // Every subtask of an operator, and a checkpoint's 50 tasks.
     await page.click('.graph-node[data-vertex-uid="op-3"]');
@@ -396,7 +458,12 @@ Deno.test("dashboard stays usable at 1,000 operator subtasks and 10,000 checkpoi
       new Date(watermark).toISOString(),
     );
     assert.match((await first.locator(".subtask-lag").textContent()) ?? "", /^\d+(\.\d+)? s$/);
-    await page.click('.checkpoint-bar[data-checkpoint-id="10000"]');
+    assert.equal(
+      await first.locator(".subtask-output-watermark").textContent(),
+      new Date(watermark - 3).toISOString(),
+    );
+    // A checkpoint of the page shown (ids 160 down to 41).
+    await page.click('.checkpoint-bar[data-checkpoint-id="100"]');
     await page.waitForFunction(
       "document.querySelectorAll('#checkpoint-tasks-body tr').length === 50",
       null,
@@ -445,6 +512,25 @@ Deno.test("weir ui's page for a stopped job: history, graph and state, read-only
       .history as Json[];
     assert.equal(await page.locator(".checkpoint-bar").count(), history.length);
     assert.equal(await page.locator(".graph-node").count(), 3);
+    // Backpressure and per-subtask records died with the job: the page says so, not zeros.
+    // Records and edges are the newest checkpoint's (the stop's savepoint) history entry's.
+    assert.match(
+      (await page.locator("#not-recorded").textContent()) ?? "",
+      /^Not recorded for this job: backpressure, subtask records: .* as of the newest completed/,
+    );
+    const detail = await (await fetch(`${server.url}/jobs/${jobId}`)).json();
+    assert.deepEqual(detail["not-recorded"], ["backpressure", "subtask records"]);
+    const count = detail.vertices.find((v: Json) => v.uid === "count");
+    assert.ok(count.metrics["read-records"] > 0);
+    assert.equal(
+      await page.locator('#vertices-body tr[data-vertex-uid="count"] .records-in').textContent(),
+      String(count.metrics["read-records"]),
+    );
+    assert.equal(
+      await page.locator('#vertices-body tr[data-vertex-uid="count"] .backpressure').textContent(),
+      "not recorded",
+    );
+    assert.ok((await page.locator(".graph-edge-label").allTextContents()).includes("HASH"));
     const top = Number(await page.locator(".axis-y-duration").getAttribute("y1"));
     const tops = await page.locator(".checkpoint-bar").evaluateAll((els) =>
       els.map((e) => Number(e.getAttribute("y")))
@@ -474,6 +560,64 @@ Deno.test("weir ui's page for a stopped job: history, graph and state, read-only
     await context.close();
     await server.shutdown();
     Deno.removeSync(dir, { recursive: true });
+    Deno.removeSync(profile, { recursive: true });
+  }
+});
+
+Deno.test("dashboard of a job on the worker executor: per-subtask figures the workers report", async () => {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      ...["run", "-A", new URL("../_helpers/admin_job.ts", import.meta.url).pathname],
+      ...["--parallelism", "2", "--executor", "workers", "--admin-port", "0", "--rate", "2000"],
+    ],
+    env: { NO_COLOR: "1" },
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const profile = Deno.makeTempDirSync({ prefix: "weir-chromium-" });
+  let context: BrowserContext | undefined;
+  try {
+    const url = await readAdminUrl(child.stderr);
+    context = await launch(profile);
+    const page = context.pages()[0] ?? await context.newPage();
+    await page.goto(`${url}/?refresh=500`);
+    await page.locator('.graph-node[data-vertex-uid="count"]').waitFor({ timeout: 20_000 });
+    await page.locator('.graph-node[data-vertex-uid="count"]').dispatchEvent("click");
+    // Both subtasks of the keyed counter, each on its worker, count records.
+    await page.waitForFunction(
+      `[...document.querySelectorAll("#operator-subtasks-body .subtask-records-in")]` +
+        `.filter((c) => Number(c.textContent) > 20).length === 2`,
+      null,
+      { timeout: 20_000 },
+    );
+    const jobId = (await (await fetch(`${url}/jobs`)).json()).jobs[0].id;
+    const countId = (await (await fetch(`${url}/jobs/${jobId}`)).json()).vertices
+      .find((v: Json) => v.uid === "count").id;
+    const apiSubtasks = (await (await fetch(`${url}/jobs/${jobId}/vertices/${countId}`)).json())
+      .subtasks as Json[];
+    assert.deepEqual(apiSubtasks.map((s) => s.subtask), [0, 1]);
+    // Queryable state from the page: answered by the worker that owns the key.
+    await page.fill("#state-name", "count");
+    await page.fill("#state-key", "w3");
+    await page.click('#state-form button[type="submit"]');
+    await page.locator('#state-result[data-state="found"]').waitFor({ timeout: 10_000 });
+    assert.match(
+      (await page.locator("#state-result").textContent()) ?? "",
+      /^\d+ \(subtask [01]\)$/,
+    );
+    Deno.mkdirSync(new URL("../artifacts/", import.meta.url), { recursive: true });
+    await page.screenshot({
+      path: new URL("../artifacts/dashboard_workers.png", import.meta.url).pathname,
+      fullPage: true,
+    });
+    await fetch(`${url}/jobs/${jobId}?mode=cancel`, { method: "PATCH" });
+  } finally {
+    await context?.close();
+    try {
+      child.kill("SIGKILL");
+    } catch { /* ended */ }
+    await child.status;
     Deno.removeSync(profile, { recursive: true });
   }
 });

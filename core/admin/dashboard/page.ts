@@ -5,17 +5,23 @@
  *
  * - jobs, and the selected job's graph: operators as nodes (parallelism,
  *   records in/out per second, backpressure as colour), edges labelled with
- *   their partitioning; a click on a node opens the operator: per-subtask
- *   records and backpressure, and a queryable-state lookup by key;
+ *   their partitioning, each node's output watermark; a click on a node opens
+ *   the operator: per-subtask records, backpressure, input and output
+ *   watermarks, and a queryable-state lookup by key;
+ * - sources: each source's current watermark, the lowest over its subtasks,
+ *   and each subtask's;
  * - checkpoints: counts, the latest restore and failure with its cause, a
- *   chart with axes and units (duration; full and incremental size), and a
- *   detail view per checkpoint (per-task sync/async/alignment and sizes);
+ *   chart with axes and units (duration; full and incremental size) and the
+ *   history, paged (`?limit&offset` of the API) back to the oldest entry, and
+ *   a detail view per checkpoint (per-task sync/async/alignment and sizes);
  * - exceptions: the failures that restarted the job, newest first;
  * - actions: savepoint, stop (with or without drain) and cancel.
  *
  * When the API answers 401 the page asks for the bearer token and keeps it in
  * `sessionStorage` (a `#token=...` fragment is still taken, then removed from
- * the address bar). `?refresh=MS` sets the refresh interval.
+ * the address bar). `?refresh=MS` sets the refresh interval. Figures a job's
+ * source does not record (`weir ui` of an ended job: records, backpressure,
+ * watermarks, edges) are shown as not recorded, never as zeros.
  *
  * @module
  */
@@ -47,6 +53,7 @@ interface JobDetail {
   state: string;
   restarts: number;
   isStoppable: boolean;
+  "not-recorded"?: string[];
   vertices: Vertex[];
   plan: { nodes: PlanNode[] };
 }
@@ -61,6 +68,8 @@ interface HistoryRow {
   failure_message?: string | null;
 }
 interface Checkpoints {
+  history_total: number;
+  history_offset: number;
   counts: {
     completed: number;
     failed: number;
@@ -79,6 +88,7 @@ interface SubtaskRow {
   metrics: { "read-records": number; "write-records": number };
   "backpressure-ratio": number;
   currentInputWatermark: number | null;
+  currentOutputWatermark?: number | null;
   stateSize: number | null;
 }
 
@@ -103,9 +113,8 @@ interface TaskDetail {
 }
 
 const TOKEN_KEY = "weir-admin-token";
-/** How many checkpoints the chart shows, and the history table lists (the newest). */
+/** How many checkpoints one page of the chart and the history table shows. */
 const CHART_CHECKPOINTS = 120;
-const HISTORY_ROWS = 50;
 const refreshMs = Number(new URLSearchParams(location.search).get("refresh") ?? "1000") || 1000;
 
 function takeFragmentToken(): void {
@@ -185,6 +194,14 @@ let selected: string | undefined;
 let selectedVertex: string | undefined;
 let selectedCheckpoint: number | undefined;
 let current: JobDetail | undefined;
+/** The history page shown: newer entries skipped (0: the newest page). */
+let historyOffset = 0;
+const NOT_RECORDED = "not recorded";
+
+/** Whether the selected job's source records `what` (records, backpressure, watermarks, edges). */
+function recorded(job: JobDetail, what: string): boolean {
+  return !(job["not-recorded"] ?? []).includes(what);
+}
 /** Records per second in and out of each vertex of the selected job, as of the last refresh. */
 let vertexRates = new Map<string, { inRate: number; outRate: number }>();
 
@@ -210,6 +227,7 @@ function renderJobs(jobs: JobDetail[], rates: Map<string, number>): void {
       selected = j.jid;
       selectedVertex = undefined;
       selectedCheckpoint = undefined;
+      historyOffset = 0;
       void refresh();
     });
     return row;
@@ -217,6 +235,8 @@ function renderJobs(jobs: JobDetail[], rates: Map<string, number>): void {
 }
 
 function renderVertices(job: JobDetail): void {
+  const records = recorded(job, "records"), pressure = recorded(job, "backpressure");
+  const watermarks = recorded(job, "watermarks");
   $("vertices-body").replaceChildren(...job.vertices.map((v) =>
     el(
       "tr",
@@ -224,19 +244,39 @@ function renderVertices(job: JobDetail): void {
       el("td", {}, v.name),
       el("td", { class: "mono" }, v.uid),
       el("td", {}, String(v.parallelism)),
-      el("td", { class: "records-in" }, String(v.metrics["read-records"])),
-      el("td", { class: "records-out" }, String(v.metrics["write-records"])),
-      el("td", {}, `${Math.round(v["backpressure-ratio"] * 100)}%`),
-      el("td", { class: "watermark" }, v.watermark === null ? "-" : String(v.watermark)),
+      el("td", { class: "records-in" }, records ? String(v.metrics["read-records"]) : NOT_RECORDED),
+      el(
+        "td",
+        { class: "records-out" },
+        records ? String(v.metrics["write-records"]) : NOT_RECORDED,
+      ),
+      el(
+        "td",
+        { class: "backpressure" },
+        pressure ? `${Math.round(v["backpressure-ratio"] * 100)}%` : NOT_RECORDED,
+      ),
+      el(
+        "td",
+        { class: "watermark mono", "data-watermark": String(v.watermark ?? "") },
+        watermarks ? watermarkText(v.watermark) : NOT_RECORDED,
+      ),
       el(
         "td",
         { class: "event-time-lag" },
-        v["event-time-lag"] === null ? "-" : `${(v["event-time-lag"] / 1000).toFixed(1)} s`,
+        !records
+          ? NOT_RECORDED
+          : v["event-time-lag"] === null
+          ? "-"
+          : `${(v["event-time-lag"] / 1000).toFixed(1)} s`,
       ),
       el(
         "td",
         { class: "input-latency" },
-        v["input-latency"] === null ? "-" : `${v["input-latency"].toFixed(1)} ms`,
+        !records
+          ? NOT_RECORDED
+          : v["input-latency"] === null
+          ? "-"
+          : `${v["input-latency"].toFixed(1)} ms`,
       ),
     )
   ));
@@ -264,7 +304,9 @@ function renderGraph(job: JobDetail): void {
   const nodes = job.plan.nodes;
   const vertexById = new Map(job.vertices.map((v) => [v.id, v]));
   const depth = layers(nodes);
-  const W = 200, H = 66, GX = 90, GY = 24, PAD = 16;
+  const W = 210, H = 84, GX = 90, GY = 24, PAD = 16;
+  const records = recorded(job, "records"), pressured = recorded(job, "backpressure");
+  const watermarks = recorded(job, "watermarks");
   const rows = new Map<number, number>();
   const pos = new Map<string, { x: number; y: number }>();
   for (const n of nodes) {
@@ -324,7 +366,7 @@ function renderGraph(job: JobDetail): void {
     const { x, y } = pos.get(n.id)!;
     const v = vertexById.get(n.id);
     const { inRate, outRate } = vertexRates.get(n.id) ?? { inRate: 0, outRate: 0 };
-    const pressure = v?.["backpressure-ratio"] ?? 0;
+    const pressure = pressured ? v?.["backpressure-ratio"] ?? 0 : 0;
     const g = svg("g", {
       class: `graph-node${n.id === selectedVertex ? " selected" : ""}`,
       "data-vertex-id": n.id,
@@ -341,7 +383,7 @@ function renderGraph(job: JobDetail): void {
         width: W,
         height: H,
         rx: 6,
-        fill: pressureColour(pressure),
+        fill: pressured ? pressureColour(pressure) : "#eee",
         stroke: n.id === selectedVertex ? "#1a4d8f" : "#888",
         "stroke-width": n.id === selectedVertex ? 3 : 1,
       }),
@@ -349,12 +391,19 @@ function renderGraph(job: JobDetail): void {
       svg(
         "text",
         { x: x + 8, y: y + 36, "font-size": 11, class: "graph-node-parallelism" },
-        `parallelism ${n.parallelism} · backpressure ${Math.round(pressure * 100)}%`,
+        `parallelism ${n.parallelism} · backpressure ${
+          pressured ? `${Math.round(pressure * 100)}%` : NOT_RECORDED
+        }`,
       ),
       svg(
         "text",
         { x: x + 8, y: y + 54, "font-size": 11, class: "graph-node-rates" },
-        `in ${rate(inRate)} · out ${rate(outRate)}`,
+        records ? `in ${rate(inRate)} · out ${rate(outRate)}` : `records ${NOT_RECORDED}`,
+      ),
+      svg(
+        "text",
+        { x: x + 8, y: y + 72, "font-size": 11, class: "graph-node-watermark" },
+        `watermark ${watermarks ? watermarkText(v?.watermark ?? null) : NOT_RECORDED}`,
       ),
     );
     const open = () => {
@@ -369,6 +418,46 @@ function renderGraph(job: JobDetail): void {
     root.append(g);
   }
   $("job-graph").replaceChildren(root);
+  const missing = job["not-recorded"] ?? [];
+  const asOf = missing.includes("records")
+    ? " This checkpoint history is older than the figures weir keeps with each checkpoint."
+    : " Records, watermarks and edges are as of the newest completed checkpoint.";
+  $("not-recorded").textContent = missing.length === 0
+    ? ""
+    : `Not recorded for this job: ${missing.join(", ")}: they live only while a job runs.${asOf}`;
+}
+
+/** Each source's watermark: the lowest over its subtasks, and each subtask's. */
+async function renderSourceWatermarks(job: JobDetail): Promise<void> {
+  const sources = job.plan.nodes.filter((n) => (n.inputs ?? []).length === 0);
+  const watermarks = recorded(job, "watermarks");
+  const rows = await Promise.all(sources.map(async (n) => {
+    const v = job.vertices.find((x) => x.id === n.id);
+    const detail = watermarks
+      ? await api<{ subtasks: SubtaskRow[] }>(`/jobs/${job.jid}/vertices/${n.id}`)
+      : { subtasks: [] };
+    const subtasks = detail.subtasks.map((s) => watermarkText(s.currentOutputWatermark ?? null));
+    return el(
+      "tr",
+      { "data-vertex-uid": v?.uid ?? "" },
+      el("td", {}, n.description),
+      el(
+        "td",
+        { class: "source-watermark mono", "data-watermark": String(v?.watermark ?? "") },
+        watermarks ? watermarkText(v?.watermark ?? null) : NOT_RECORDED,
+      ),
+      el("td", { class: "source-lag" }, watermarks ? lagText(v?.watermark ?? null) : "—"),
+      el(
+        "td",
+        { class: "source-subtask-watermarks mono" },
+        // Many subtasks: the first few, then how many more.
+        subtasks.length > 8
+          ? `${subtasks.slice(0, 8).join(", ")} … (${subtasks.length} subtasks)`
+          : subtasks.join(", "),
+      ),
+    );
+  }));
+  $("source-watermarks-body").replaceChildren(...rows);
 }
 
 async function renderOperator(): Promise<void> {
@@ -386,6 +475,7 @@ async function renderOperator(): Promise<void> {
   panel.hidden = false;
   panel.dataset.vertexUid = vertex.uid;
   $("operator-name").textContent = `${vertex.name} (${vertex.uid})`;
+  const records = recorded(job, "subtask records");
   const detail = await api<{ subtasks: SubtaskRow[] }>(
     `/jobs/${job.jid}/vertices/${vertex.id}`,
   );
@@ -394,8 +484,16 @@ async function renderOperator(): Promise<void> {
       "tr",
       { "data-subtask": String(s.subtask) },
       el("td", {}, String(s.subtask)),
-      el("td", { class: "subtask-records-in" }, String(s.metrics["read-records"])),
-      el("td", { class: "subtask-records-out" }, String(s.metrics["write-records"])),
+      el(
+        "td",
+        { class: "subtask-records-in" },
+        records ? String(s.metrics["read-records"]) : NOT_RECORDED,
+      ),
+      el(
+        "td",
+        { class: "subtask-records-out" },
+        records ? String(s.metrics["write-records"]) : NOT_RECORDED,
+      ),
       el(
         "td",
         {
@@ -411,6 +509,11 @@ async function renderOperator(): Promise<void> {
       ),
       el("td", { class: "subtask-watermark mono" }, watermarkText(s.currentInputWatermark)),
       el("td", { class: "subtask-lag" }, lagText(s.currentInputWatermark)),
+      el(
+        "td",
+        { class: "subtask-output-watermark mono" },
+        s.currentOutputWatermark === undefined ? "—" : watermarkText(s.currentOutputWatermark),
+      ),
     )
   ));
 }
@@ -586,15 +689,18 @@ function renderCheckpoints(c: Checkpoints): void {
   $("latest-failure").textContent = failed
     ? `checkpoint ${failed.id}: ${failed.failure_message ?? "unknown cause"}`
     : "none";
-  // The newest first; long histories are cut so the page stays quick to draw.
+  // One page of the history, newest first: the chart and the table show the same checkpoints.
   const ended = c.history.filter((h) => h.status !== "IN_PROGRESS");
-  renderChart(ended.slice(0, CHART_CHECKPOINTS).reverse());
-  const listed = Math.min(HISTORY_ROWS, c.history.length);
-  $("history-note").textContent = c.counts.total > listed
-    ? `the newest ${listed} of ${c.counts.total}`
+  renderChart(ended.slice().reverse());
+  const total = c.history_total;
+  const from = c.history_offset + 1, to = c.history_offset + c.history.length;
+  $("history-note").textContent = total > c.history.length
+    ? `${from}–${to} (newest first) of ${total}`
     : "";
+  ($("history-newer") as HTMLButtonElement).disabled = c.history_offset === 0;
+  ($("history-older") as HTMLButtonElement).disabled = to >= total;
   $("checkpoint-history-body").replaceChildren(
-    ...c.history.slice(0, HISTORY_ROWS).map((r) => {
+    ...c.history.map((r) => {
       const row = el(
         "tr",
         { "data-checkpoint-id": String(r.id), class: "clickable" },
@@ -701,6 +807,7 @@ async function refresh(): Promise<void> {
       }]));
       renderGraph(job);
       await renderOperator();
+      await renderSourceWatermarks(job);
       const running = job.state === "RUNNING";
       for (const id of ["savepoint-button", "stop-button", "drain-button", "cancel-button"]) {
         ($(id) as HTMLButtonElement).disabled = !running ||
@@ -708,7 +815,15 @@ async function refresh(): Promise<void> {
       }
       renderExceptions(await api<Exceptions>(`/jobs/${job.jid}/exceptions`));
       try {
-        renderCheckpoints(await api<Checkpoints>(`/jobs/${job.jid}/checkpoints`));
+        let page = await api<Checkpoints>(
+          `/jobs/${job.jid}/checkpoints?limit=${CHART_CHECKPOINTS}&offset=${historyOffset}`,
+        );
+        if (historyOffset > 0 && page.history.length === 0) {
+          // The history shrank below the page (another job selected): back to the newest.
+          historyOffset = 0;
+          page = await api<Checkpoints>(`/jobs/${job.jid}/checkpoints?limit=${CHART_CHECKPOINTS}`);
+        }
+        renderCheckpoints(page);
       } catch {
         // Checkpointing off: nothing to chart.
       }
@@ -787,6 +902,14 @@ $("stop-button").addEventListener("click", () => void runOperation("stop"));
 $("drain-button").addEventListener("click", () => void runOperation("drain"));
 $("cancel-button").addEventListener("click", () => void cancelJob());
 $("state-form").addEventListener("submit", (e) => void lookupState(e));
+$("history-older").addEventListener("click", () => {
+  historyOffset += CHART_CHECKPOINTS;
+  void refresh();
+});
+$("history-newer").addEventListener("click", () => {
+  historyOffset = Math.max(0, historyOffset - CHART_CHECKPOINTS);
+  void refresh();
+});
 $("token-form").addEventListener("submit", (e) => {
   e.preventDefault();
   sessionStorage.setItem(TOKEN_KEY, ($("token-input") as HTMLInputElement).value);

@@ -1,0 +1,233 @@
+/**
+ * The admin API's picture of a running job: a {@linkcode JobView}, plain
+ * data built from the physical plan and the {@linkcode SubtaskReport}s of the
+ * threads that run the subtasks (this thread inline; each worker, at an
+ * interval and on demand, with the worker executor). The routes read a view,
+ * never operator instances, so they work the same on either executor.
+ *
+ * @module
+ */
+import type { PhysicalPlan } from "../runtime/physical_plan.ts";
+import type { MetricSample } from "../runtime/metric_group.ts";
+import { samplesOf, type SubtaskReport } from "../runtime/subtask_report.ts";
+import type { SplitInfo } from "../connectors/source.ts";
+import type { SubtaskInfo, VertexInfo, VertexInput } from "./runtime.ts";
+
+/**
+ * A job's operators with their per-subtask figures at one instant.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { JobView } from "./job_view.ts";
+ * const view: JobView = { updatedAt: 0, vertices: [], liveSegments: [] };
+ * assert.deepEqual(structuredClone(view), view);
+ * ```
+ */
+export interface JobView {
+  /** When the reports it sums were taken (ms since epoch). */
+  readonly updatedAt: number;
+  /** Operators in plan order (sources first), with per-subtask figures. */
+  readonly vertices: readonly VertexInfo[];
+  /** Segments of `shared/` the subtasks' keyed backends use. */
+  readonly liveSegments: readonly string[];
+}
+
+/** What a view needs of an operator besides its subtasks' reports. */
+export interface ViewVertex {
+  /** Operator uid. */
+  readonly uid: string;
+  /** Display name. */
+  readonly name: string;
+  /** Whether it is a sink (a sink has no output watermark). */
+  readonly sink: boolean;
+  /** Parallelism. */
+  readonly parallelism: number;
+  /** Its input edges. */
+  readonly inputs: readonly VertexInput[];
+}
+
+/**
+ * The operators of `plan` as a view shows them: their edges' partitioning
+ * named as Flink's ship strategies.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { StreamEnvironment } from "@weir/weir";
+ * import { viewVertices } from "./job_view.ts";
+ * const env = StreamEnvironment.create({ parallelism: 2 });
+ * env.fromElements("a", "b").uid("src").keyBy((s: string) => s).map((s: string) => s).uid("m");
+ * const plan = env.getExecutionPlan();
+ * assert.deepEqual(viewVertices(plan).map((v) => [v.uid, v.inputs.map((i) => i.partitioning)]), [
+ *   ["src", []],
+ *   ["m", ["HASH"]],
+ * ]);
+ * ```
+ */
+export function viewVertices(plan: PhysicalPlan): ViewVertex[] {
+  const byId = new Map(plan.vertices.map((v) => [v.id, v]));
+  return plan.vertices.map((v) => ({
+    uid: v.uid,
+    name: v.name,
+    sink: v.kind === "sink",
+    parallelism: v.parallelism,
+    inputs: plan.edges.filter((e) => e.to === v.id).map((e) => ({
+      uid: byId.get(e.from)!.uid,
+      partitioning: e.partitioning.toUpperCase(),
+      input: e.input,
+      ...(e.sideOutput !== null ? { sideOutput: e.sideOutput } : {}),
+    })),
+  }));
+}
+
+/** Backpressure ratios are measured over windows of at least this many ms. */
+export const BACKPRESSURE_WINDOW_MS = 1000;
+
+interface BackpressureSample {
+  at: number;
+  busy: number;
+  ratio: number;
+}
+
+/**
+ * Builds {@linkcode JobView}s from reports. It keeps one thing between
+ * updates: each task's backpressure time at the start of its current window,
+ * so a ratio is the share of the last window (≥ {@linkcode BACKPRESSURE_WINDOW_MS})
+ * a task waited on full output channels.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { JobViewBuilder } from "./job_view.ts";
+ * const builder = new JobViewBuilder([
+ *   { uid: "src", name: "Source", sink: false, parallelism: 1, inputs: [] },
+ * ]);
+ * const report = (backPressuredMs: number) => ({
+ *   uid: "src", subtaskIndex: 0, at: backPressuredMs * 2, task: "Source (1/1)", recordsIn: 0, recordsOut: 10,
+ *   backPressuredMs, watermark: 5, lastTimestamp: NaN, inputWatermark: -Infinity,
+ *   inputLatencyMs: NaN, userMetrics: [], liveSegments: [],
+ * });
+ * builder.update([report(0)]);
+ * const view = builder.update([report(500)]);
+ * assert.equal(view.vertices[0]!.backpressureRatio, 0.5);
+ * assert.equal(view.vertices[0]!.watermark, 5);
+ * ```
+ */
+export class JobViewBuilder {
+  readonly #vertices: readonly ViewVertex[];
+  readonly #samples = new Map<string, BackpressureSample>();
+  #view: JobView = { updatedAt: 0, vertices: [], liveSegments: [] };
+
+  /** A builder for the operators `vertices` (see {@linkcode viewVertices}). */
+  constructor(vertices: readonly ViewVertex[]) {
+    this.#vertices = vertices;
+    this.#view = { updatedAt: 0, vertices: this.#sum([], Date.now()), liveSegments: [] };
+  }
+
+  /** The latest view. */
+  get view(): JobView {
+    return this.#view;
+  }
+
+  /**
+   * A new view from `reports` (every subtask's latest), at `now` (ms since
+   * epoch; event-time lags are measured to it).
+   */
+  update(reports: readonly SubtaskReport[], now: number = Date.now()): JobView {
+    const live = new Set<string>();
+    for (const r of reports) for (const s of r.liveSegments) live.add(s);
+    this.#view = { updatedAt: now, vertices: this.#sum(reports, now), liveSegments: [...live] };
+    return this.#view;
+  }
+
+  #backpressure(task: string, busy: number, now: number): number {
+    const s = this.#samples.get(task);
+    // No sample yet, or the task restarted (its time counts from 0 again).
+    if (!s || busy < s.busy) {
+      this.#samples.set(task, { at: now, busy, ratio: 0 });
+      return 0;
+    }
+    if (now - s.at >= BACKPRESSURE_WINDOW_MS) {
+      s.ratio = Math.min(1, Math.max(0, (busy - s.busy) / (now - s.at)));
+      s.at = now;
+      s.busy = busy;
+    }
+    return s.ratio;
+  }
+
+  #sum(reports: readonly SubtaskReport[], now: number): VertexInfo[] {
+    const byUid = new Map<string, SubtaskReport[]>();
+    for (const r of reports) byUid.set(r.uid, [...(byUid.get(r.uid) ?? []), r]);
+    // A task's ratio once per update, whichever of its operators asks.
+    const ratios = new Map<string, number>();
+    const ratioOf = (r: SubtaskReport) => {
+      let ratio = ratios.get(r.task);
+      if (ratio === undefined) {
+        ratio = this.#backpressure(r.task, r.backPressuredMs, r.at);
+        ratios.set(r.task, ratio);
+      }
+      return ratio;
+    };
+    return this.#vertices.map((v) => {
+      const subtasks = (byUid.get(v.uid) ?? []).sort((a, b) => a.subtaskIndex - b.subtaskIndex);
+      let recordsIn = 0, recordsOut = 0, ratio = 0;
+      let watermark = subtasks.length > 0 ? Infinity : -Infinity;
+      let newest = NaN, inputLatency = NaN;
+      let sourceCounters: Record<string, number> | undefined;
+      let stallMs: number | undefined;
+      const splits: (SplitInfo & { subtask: number })[] = [];
+      const userMetrics: { subtaskIndex: number; samples: readonly MetricSample[] }[] = [];
+      const perSubtask: SubtaskInfo[] = [];
+      for (const r of subtasks) {
+        const pressure = ratioOf(r);
+        recordsIn += r.recordsIn;
+        recordsOut += r.recordsOut;
+        ratio = Math.max(ratio, pressure);
+        watermark = Math.min(watermark, r.watermark);
+        if (!Number.isNaN(r.lastTimestamp) && !(newest >= r.lastTimestamp)) {
+          newest = r.lastTimestamp;
+        }
+        if (!Number.isNaN(r.inputLatencyMs) && !(inputLatency >= r.inputLatencyMs)) {
+          inputLatency = r.inputLatencyMs;
+        }
+        for (const [name, n] of Object.entries(r.sourceCounters ?? {})) {
+          sourceCounters ??= {};
+          sourceCounters[name] = (sourceCounters[name] ?? 0) + n;
+        }
+        for (const s of r.splits ?? []) splits.push({ ...s, subtask: r.subtaskIndex });
+        if (r.writeStallMs !== undefined) stallMs = (stallMs ?? 0) + r.writeStallMs;
+        if (r.userMetrics.length > 0) {
+          userMetrics.push({ subtaskIndex: r.subtaskIndex, samples: samplesOf(r.userMetrics) });
+        }
+        perSubtask.push({
+          index: r.subtaskIndex,
+          task: r.task,
+          recordsIn: r.recordsIn,
+          recordsOut: r.recordsOut,
+          backpressureRatio: pressure,
+          ...(r.inputWatermark > -Infinity ? { inputWatermark: r.inputWatermark } : {}),
+          ...(v.sink ? {} : { watermark: r.watermark }),
+        });
+      }
+      return {
+        uid: v.uid,
+        name: v.name,
+        parallelism: v.parallelism,
+        recordsIn,
+        recordsOut,
+        backpressureRatio: ratio,
+        ...(sourceCounters ? { sourceCounters } : {}),
+        ...(splits.length > 0 ? { splits } : {}),
+        ...(stallMs === undefined ? {} : { stateWriteStallMs: stallMs }),
+        // A sink emits no watermark: it has no output watermark to show.
+        ...(v.sink ? {} : { watermark }),
+        eventTimeLagMs: now - newest,
+        inputLatencyMs: inputLatency,
+        ...(userMetrics.length > 0 ? { userMetrics } : {}),
+        inputs: v.inputs,
+        subtasks: perSubtask,
+      };
+    });
+  }
+}

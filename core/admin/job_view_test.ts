@@ -1,0 +1,235 @@
+import assert from "node:assert/strict";
+import { MetricGroup } from "../runtime/metric_group.ts";
+import { reportedMetrics, type SubtaskReport } from "../runtime/subtask_report.ts";
+import { createAdminApp } from "./app.ts";
+import { vertexId } from "./jobs.ts";
+import { JobViewBuilder, type ViewVertex } from "./job_view.ts";
+import type { AdminJob } from "./runtime.ts";
+
+// deno-lint-ignore no-explicit-any
+type Json = any;
+
+const VERTICES: ViewVertex[] = [
+  { uid: "src", name: "Source", sink: false, parallelism: 2, inputs: [] },
+  {
+    uid: "count",
+    name: "Count",
+    sink: false,
+    parallelism: 2,
+    inputs: [{ uid: "src", partitioning: "HASH", input: 0 }],
+  },
+  {
+    uid: "sink",
+    name: "Sink",
+    sink: true,
+    parallelism: 2,
+    inputs: [{ uid: "count", partitioning: "FORWARD", input: 0 }],
+  },
+];
+
+function report(
+  uid: string,
+  subtaskIndex: number,
+  at: number,
+  fields: Partial<SubtaskReport> = {},
+): SubtaskReport {
+  return {
+    uid,
+    subtaskIndex,
+    at,
+    task: `${uid} (${subtaskIndex + 1}/2)`,
+    recordsIn: 0,
+    recordsOut: 0,
+    backPressuredMs: 0,
+    watermark: -Infinity,
+    lastTimestamp: NaN,
+    inputWatermark: -Infinity,
+    inputLatencyMs: NaN,
+    userMetrics: [],
+    liveSegments: [],
+    ...fields,
+  };
+}
+
+/** An AdminJob whose figures are a JobView's; the rest is what the routes need. */
+function viewJob(builder: JobViewBuilder): AdminJob {
+  return {
+    id: "a".repeat(32),
+    name: "view job",
+    startTime: 1000,
+    status: () => "RUNNING",
+    endTime: () => undefined,
+    restarts: () => 0,
+    maxParallelism: () => 128,
+    vertices: () => builder.view.vertices,
+    checkpointConfig: () => undefined,
+    checkpoints: () => ({ history: [], inProgress: [] }),
+    segments: () => [],
+    triggerCheckpoint: () => Promise.reject(new Error("unused")),
+    triggerSavepoint: () => Promise.reject(new Error("unused")),
+    stopWithSavepoint: () => Promise.reject(new Error("unused")),
+    cancel: () => {},
+    queryState: () => Promise.resolve({ kind: "unknown-key", message: "none" }),
+  };
+}
+
+/** Two reports per subtask, 1 s apart, as workers would send them. */
+function twoRounds(builder: JobViewBuilder): void {
+  const metrics = new MetricGroup();
+  metrics.counter("seen").inc(7);
+  const sizes = metrics.histogram("size");
+  for (let i = 1; i <= 10; i++) sizes.update(i);
+  for (const at of [10_000, 11_000]) {
+    const t = (at - 10_000) / 1000; // 0, then 1
+    builder.update([
+      report("src", 0, at, { recordsOut: 100 + 100 * t, watermark: 5000, backPressuredMs: 0 }),
+      report("src", 1, at, {
+        recordsOut: 50 + 50 * t,
+        watermark: 4000,
+        backPressuredMs: 600 * t,
+        sourceCounters: { bytes: 10 },
+      }),
+      report("count", 0, at, {
+        recordsIn: 90 + 100 * t,
+        recordsOut: 90 + 100 * t,
+        inputWatermark: 4000,
+        watermark: 4000,
+        userMetrics: reportedMetrics(metrics.samples()),
+        liveSegments: ["a.seg"],
+      }),
+      report("count", 1, at, {
+        recordsIn: 40,
+        recordsOut: 40,
+        inputWatermark: 4000,
+        watermark: 4000,
+        liveSegments: ["b.seg", "a.seg"],
+      }),
+      report("sink", 0, at, { recordsIn: 90 }),
+      report("sink", 1, at, { recordsIn: 40 }),
+    ], at + 5);
+  }
+}
+
+Deno.test("JobView: vertices sum their subtasks' reports; backpressure is the share of the last window", () => {
+  const builder = new JobViewBuilder(VERTICES);
+  // Before any report: every operator, no subtasks, nothing counted.
+  assert.deepEqual(builder.view.vertices.map((v) => [v.uid, v.recordsIn, v.subtasks]), [
+    ["src", 0, []],
+    ["count", 0, []],
+    ["sink", 0, []],
+  ]);
+  twoRounds(builder);
+  const [src, count, sink] = builder.view.vertices;
+  assert.equal(src!.recordsOut, 300);
+  assert.equal(src!.watermark, 4000, "the lowest subtask's");
+  assert.deepEqual(src!.subtasks!.map((s) => s.watermark), [5000, 4000]);
+  assert.deepEqual(src!.subtasks!.map((s) => s.backpressureRatio), [0, 0.6]);
+  assert.equal(src!.backpressureRatio, 0.6, "the busiest subtask's");
+  assert.deepEqual(src!.sourceCounters, { bytes: 10 });
+  assert.equal(count!.recordsIn, 230);
+  assert.equal(count!.userMetrics!.length, 1);
+  const size = count!.userMetrics![0]!.samples.find((s) => s.name === "size");
+  assert.ok(size?.kind === "histogram");
+  assert.equal(size.value.count, 10);
+  assert.equal(size.value.quantile(0.5), 5);
+  assert.equal(sink!.watermark, undefined, "a sink has no output watermark");
+  assert.equal(sink!.subtasks![0]!.watermark, undefined);
+  assert.deepEqual([...builder.view.liveSegments].sort(), ["a.seg", "b.seg"]);
+  assert.equal(builder.view.updatedAt, 11_005);
+
+  // A restarted task counts from 0 again: a new window, not a negative ratio.
+  builder.update([report("src", 1, 12_000, { backPressuredMs: 10 })], 12_000);
+  assert.equal(builder.view.vertices[0]!.backpressureRatio, 0);
+});
+
+Deno.test("JobView: the admin routes read it (jobs, vertices, subtasks, backpressure, watermarks, Prometheus)", async () => {
+  const builder = new JobViewBuilder(VERTICES);
+  twoRounds(builder);
+  const app = createAdminApp({ jobs: () => [viewJob(builder)] });
+  const get = async (path: string): Promise<Json> => {
+    const res = await app.request(path);
+    const body = res.headers.get("content-type")?.includes("json")
+      ? await res.json()
+      : await res.text();
+    assert.equal(res.status, 200, `${path}: ${JSON.stringify(body)}`);
+    return body;
+  };
+  const id = "a".repeat(32);
+  const job = await get(`/jobs/${id}`);
+  assert.deepEqual(
+    job.vertices.map((v: Json) => [v.uid, v.metrics["read-records"], v.metrics["write-records"]]),
+    [["src", 0, 300], ["count", 230, 230], ["sink", 130, 0]],
+  );
+  assert.deepEqual(job.vertices.map((v: Json) => v.watermark), [4000, 4000, null]);
+  assert.deepEqual(
+    job.plan.nodes.map((n: Json) => n.inputs?.map((i: Json) => i.ship_strategy)),
+    [undefined, ["HASH"], ["FORWARD"]],
+  );
+
+  const src = await get(`/jobs/${id}/vertices/${vertexId("src")}`);
+  assert.deepEqual(
+    src.subtasks.map((s: Json) => [
+      s.subtask,
+      s.task,
+      s.metrics["write-records"],
+      s["backpressure-level"],
+      s.currentOutputWatermark,
+    ]),
+    [[0, "src (1/2)", 200, "ok", 5000], [1, "src (2/2)", 100, "high", 4000]],
+  );
+  const count = await get(`/jobs/${id}/vertices/${vertexId("count")}`);
+  assert.deepEqual(count.subtasks.map((s: Json) => s.currentInputWatermark), [4000, 4000]);
+
+  const bp = await get(`/jobs/${id}/vertices/${vertexId("src")}/backpressure`);
+  assert.equal(bp.backpressureLevel, "high");
+  assert.deepEqual(
+    bp.subtasks.map((s: Json) => [s.subtask, s.backpressureLevel, s.ratio]),
+    [[0, "ok", 0], [1, "high", 0.6]],
+  );
+
+  const marks = await get(`/jobs/${id}/vertices/${vertexId("src")}/watermarks`);
+  assert.deepEqual(marks, [
+    { id: "0.currentInputWatermark", value: "-9223372036854775808" },
+    { id: "0.currentOutputWatermark", value: "5000" },
+    { id: "1.currentInputWatermark", value: "-9223372036854775808" },
+    { id: "1.currentOutputWatermark", value: "4000" },
+  ]);
+
+  const text: string = await get("/metrics");
+  const line = (name: string, uid: string, subtask: number) =>
+    new RegExp(
+      `^${name}\\{[^}]*operator_uid="${uid}"[^}]*subtask_index="${subtask}"\\} (\\S+)$`,
+      "m",
+    )
+      .exec(text)?.[1];
+  assert.equal(line("weir_subtask_records_out_total", "src", 1), "100");
+  assert.equal(line("weir_subtask_records_in_total", "count", 0), "190");
+  assert.equal(line("weir_subtask_backpressure_ratio", "src", 1), "0.6");
+  assert.equal(line("weir_subtask_watermark_seconds", "src", 0), "5");
+  assert.equal(line("weir_user_seen_total", "count", 0), "7");
+  assert.equal(line("weir_subtask_watermark_seconds", "sink", 0), undefined);
+});
+
+Deno.test("JobView: a job's refresh runs before the routes that read figures, not before others", async () => {
+  const builder = new JobViewBuilder(VERTICES);
+  let refreshed = 0;
+  const job: AdminJob = {
+    ...viewJob(builder),
+    refresh: () => {
+      refreshed++;
+      // A worker's answer: fresh reports arrive before the route reads the view.
+      builder.update([report("src", 0, 20_000, { recordsOut: 42 })], 20_000);
+      return Promise.resolve();
+    },
+  };
+  const app = createAdminApp({ jobs: () => [job] });
+  const detail = await (await app.request(`/jobs/${job.id}`)).json();
+  assert.equal(detail.vertices[0].metrics["write-records"], 42);
+  assert.equal(refreshed, 1);
+  await app.request(`/jobs/${job.id}/checkpoints`);
+  await app.request("/jobs/overview");
+  assert.equal(refreshed, 1);
+  await app.request(`/jobs/${job.id}/vertices/${vertexId("src")}/watermarks`);
+  await app.request("/metrics");
+  assert.equal(refreshed, 3);
+});
