@@ -19,7 +19,7 @@ import { readHistory } from "../core/checkpoint/history.ts";
 import type { LoadedManifest } from "../core/checkpoint/storage.ts";
 import { CheckpointError, WeirError } from "../core/errors.ts";
 import { resolveSnapshot } from "./checkpoint_dir.ts";
-import { getState, openState, parseKeyText } from "./state_reader.ts";
+import { getState, openState, parseKeyText } from "../core/state/state_reader.ts";
 
 const READ_ONLY = "weir ui is read-only: it shows a checkpoint directory, not a running job";
 

@@ -24,8 +24,8 @@ import { parseManifest } from "../manifest.ts";
 import { METADATA_FILE } from "../paths.ts";
 import type { CheckpointStorage, LoadedManifest } from "../storage.ts";
 import { loadManifest } from "../storage.ts";
-import { dumpState, openState } from "../../../cli/state_reader.ts";
-import { toJsonValue } from "../../../cli/serializer_ids.ts";
+import { dumpState, openState } from "../../state/state_reader.ts";
+import { toJsonValue } from "../../state/serializer_ids.ts";
 import type { RemoteEntry, RemoteStore, StateRow } from "./remote_store.ts";
 
 const decoder = new TextDecoder();

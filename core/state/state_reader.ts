@@ -6,15 +6,15 @@
  *
  * @module
  */
-import { StateError } from "../core/errors.ts";
-import type { CheckpointFs } from "../core/checkpoint/checkpoint_fs.ts";
-import type { LoadedManifest } from "../core/checkpoint/storage.ts";
-import type { KeyedRestore, KeyedStateHandle } from "../core/state/backend.ts";
-import type { ByteReader } from "../core/state/bytes.ts";
-import { keyGroupOf } from "../core/state/key_group.ts";
-import { readHandleEntries } from "../core/state/lsm/handle_reader.ts";
-import { deserialize, serialize, type Serializer } from "../core/state/serializer.ts";
-import { decodeList, readStateKeyHeader, type StateMeta } from "../core/state/state_keys.ts";
+import { StateError } from "../errors.ts";
+import type { CheckpointFs } from "../checkpoint/checkpoint_fs.ts";
+import type { LoadedManifest } from "../checkpoint/storage.ts";
+import type { KeyedRestore, KeyedStateHandle } from "./backend.ts";
+import type { ByteReader } from "./bytes.ts";
+import { keyGroupOf } from "./key_group.ts";
+import { readHandleEntries } from "./lsm/handle_reader.ts";
+import { deserialize, serialize, type Serializer } from "./serializer.ts";
+import { decodeList, readStateKeyHeader, type StateMeta } from "./state_keys.ts";
 import { parseStateTypeId, RawBytes, rawSerializer, serializerFromId } from "./serializer_ids.ts";
 
 /** One decoded state entry. */
@@ -185,7 +185,7 @@ function restoreOf(loaded: LoadedManifest, fs: CheckpointFs, view: StateView): K
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { DenoCheckpointFs } from "../core/checkpoint/checkpoint_fs.ts";
+ * import { DenoCheckpointFs } from "../checkpoint/checkpoint_fs.ts";
  * import { dumpState } from "./state_reader.ts";
  * const view = {
  *   operator: "o", state: "s", kind: "value", typeId: "value<f64>", keySerializerId: "string",
@@ -226,7 +226,7 @@ export interface KeyLocation {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { DenoCheckpointFs } from "../core/checkpoint/checkpoint_fs.ts";
+ * import { DenoCheckpointFs } from "../checkpoint/checkpoint_fs.ts";
  * import { getState } from "./state_reader.ts";
  * const view = {
  *   operator: "o", state: "s", kind: "value", typeId: "value<f64>", keySerializerId: "string",
