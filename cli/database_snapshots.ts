@@ -50,7 +50,8 @@ export async function withDatabaseSnapshots<T>(
   const store = await openRemoteStore(spec, job);
   const dir = Deno.makeTempDirSync({ prefix: "weir-cli-" });
   try {
-    const mirror = await CheckpointMirror.open(store, dir);
+    // Read-only: a running job's checkpoint in progress is left alone.
+    const mirror = await CheckpointMirror.open(store, dir, { readOnly: true });
     await mirror.close();
     const id = params.get("checkpoint");
     const savepoint = params.get("savepoint");

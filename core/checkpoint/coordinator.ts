@@ -510,6 +510,8 @@ export class CheckpointCoordinator {
     // Segments of checkpoints still in flight are not in any manifest yet.
     const live = this.#target.liveSegments();
     for (const q of this.#pending.values()) for (const s of q.written) live.add(s);
+    // The database mirror reads the previous checkpoint's segments to find what changed.
+    for (const s of this.#storage.mirror?.pinnedSegments() ?? []) live.add(s);
     try {
       this.#storage.collectGarbage(this.#config.retained, live);
       this.#storage.mirror?.collect(this.#storage, live);

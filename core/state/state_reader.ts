@@ -157,7 +157,7 @@ function decodeEntry(
   c: Codecs,
   keyGroup: number,
   rest: ByteReader,
-  value: Uint8Array,
+  value: Uint8Array | undefined,
 ): StateEntry {
   const key = c.key.read(rest);
   const entry: { -readonly [K in keyof StateEntry]: StateEntry[K] } = {
@@ -167,8 +167,36 @@ function decodeEntry(
   };
   if (c.namespace) entry.namespace = rest.remaining() > 0 ? c.namespace.read(rest) : undefined;
   if (c.userKey) entry.userKey = rest.remaining() > 0 ? c.userKey.read(rest) : undefined;
-  entry.value = decodeValue(view, c, value);
+  if (value !== undefined) entry.value = decodeValue(view, c, value);
   return entry;
+}
+
+/**
+ * Decodes raw store entries of the state `view` reads: `[key, value]` as a
+ * snapshot holds them; without a value only the key's parts are decoded
+ * (the entry's identity, for an entry that was removed).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { entryDecoder } from "./state_reader.ts";
+ * const view = {
+ *   operator: "o", state: "s", kind: "value", typeId: "value<f64>", keySerializerId: "string",
+ *   namespaceId: null, notes: [], maxParallelism: 128, handles: [],
+ * };
+ * // key group 3, state id 1, the string key "a" (varint length 1, 0x61)
+ * const e = entryDecoder(view)(new Uint8Array([0, 3, 0, 1, 1, 0x61]), undefined);
+ * assert.deepEqual(e, { keyGroup: 3, key: "a", value: undefined });
+ * ```
+ */
+export function entryDecoder(
+  view: StateView,
+): (key: Uint8Array, value: Uint8Array | undefined) => StateEntry {
+  const c = codecs(view);
+  return (key, value) => {
+    const parts = readStateKeyHeader(key);
+    return decodeEntry(view, c, parts.keyGroup, parts.rest, value);
+  };
 }
 
 function restoreOf(loaded: LoadedManifest, fs: CheckpointFs, view: StateView): KeyedRestore {
