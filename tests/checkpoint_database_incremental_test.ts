@@ -20,10 +20,17 @@ import { LsmStateBackend } from "../core/state/lsm/lsm_backend.ts";
 import { CollectSink } from "../core/connectors/collect_sink.ts";
 import { openRemoteStore } from "../core/checkpoint/storage/open_remote_store.ts";
 import type { RemoteStore, StateRow } from "../core/checkpoint/storage/remote_store.ts";
+import { runCli } from "../cli/main.ts";
 import { QueueSource } from "./_helpers/queue_source.ts";
 import { until } from "./_helpers/checkpoint_jobs.ts";
 import { startPostgres, startRedis, type TestServer } from "./_helpers/db_servers.ts";
-import { type DatabaseKind, psql, redisCli, stateInDatabase } from "./_helpers/database_state.ts";
+import {
+  checkpointsInDatabase,
+  type DatabaseKind,
+  psql,
+  redisCli,
+  stateInDatabase,
+} from "./_helpers/database_state.ts";
 
 /** `+k` adds one to k's count, `-k` removes k's count, `?k` reports it (`k<TAB>n`, n = 0 when absent). */
 class Counts implements KeyedProcessFunction<string, string, string> {
@@ -50,14 +57,25 @@ function reference(ops: readonly string[]): Map<string, number> {
   return m;
 }
 
-function job(url: string, backend: "heap" | "lsm", parallelism: number, restore?: string) {
+function job(
+  url: string,
+  backend: "heap" | "lsm",
+  parallelism: number,
+  restore?: string,
+  retained?: number,
+) {
   const src = new QueueSource<string>("ops");
   const out = new CollectSink<string>();
   const env = StreamEnvironment.create({
     parallelism,
     stateBackend: backend === "heap" ? new HeapStateBackend() : new LsmStateBackend(),
     // Checkpoints only when the test triggers them.
-    checkpoint: { dir: "", storage: url, intervalMs: 3_600_000 },
+    checkpoint: {
+      dir: "",
+      storage: url,
+      intervalMs: 3_600_000,
+      ...(retained !== undefined ? { retained } : {}),
+    },
     ...(restore ? { restore } : {}),
     allowNonRestoredState: true,
     restartStrategy: { kind: "none" },
@@ -281,6 +299,115 @@ for (const kind of ["postgres", "redis"] as DatabaseKind[]) {
         assert.deepEqual(visible(), new Map([['"a"', 1], ['"b"', 1], ['"c"', 5]]));
       } finally {
         await store.close();
+      }
+    });
+  });
+}
+
+for (const kind of ["postgres", "redis"] as DatabaseKind[]) {
+  Deno.test(`${kind} checkpoint storage: weir checkpoints gc on the URL keeps the newest, drops the rest and unfinished parts, leaves a checkpoint in progress alone`, async () => {
+    await withServer(kind, async (server) => {
+      const name = "gc";
+      const url = `${server.url}?job=${name}`;
+      const all: string[] = [];
+      const j = job(url, "heap", 2, undefined, 10);
+      await j.env.openCheckpointStorage(name);
+      const client = j.env.executeAsync(name);
+      for (let round = 0; round < 4; round++) {
+        const ops = Array.from({ length: 40 }, (_, i) => `${i % 9 === round ? "-" : "+"}k${i}`);
+        all.push(...ops);
+        j.src.push(...ops);
+        await until(() => j.out.values.length === all.length, `round ${round}`);
+        await client.triggerCheckpoint();
+      }
+      j.src.end();
+      await client.done;
+      const ids = checkpointsInDatabase(kind, server.url, name);
+      assert.ok(ids.length >= 4, `checkpoints: ${ids}`);
+      const latest = ids.at(-1)!;
+      // Leftovers: the parts of a checkpoint that failed earlier, and one in progress.
+      const store = await openRemoteStore({ kind, url: server.url }, name);
+      const row: StateRow = {
+        operator: "counts",
+        state: "count",
+        keyGroup: 1,
+        key: '"zz"',
+        namespace: null,
+        userKey: null,
+        value: "7",
+      };
+      try {
+        // (an id below the latest that no checkpoint completed: the job's ids are 1, 2, …)
+        await store.writePart(0, {
+          segments: new Map([["dead.seg", new Uint8Array(5)]]),
+          rows: [row],
+        });
+        await store.writePart(latest + 1, {
+          segments: new Map([["busy.seg", new Uint8Array(5)]]),
+          rows: [row],
+        });
+      } finally {
+        await store.close();
+      }
+      const out: string[] = [];
+      const io = { out: (l: string) => out.push(l), err: (l: string) => out.push(l) };
+      // A dry run says what would go and deletes nothing.
+      assert.equal(
+        await runCli(["checkpoints", "gc", url, "--keep", "1", "--json"], io),
+        0,
+        out.join("\n"),
+      );
+      const plan = JSON.parse(out.join("\n"));
+      assert.equal(plan.dryRun, true);
+      assert.deepEqual(plan.checkpoints, ids.slice(0, -1));
+      const dropped = plan.segments.map((s: { name: string }) => s.name);
+      assert.ok(dropped.includes("dead.seg") && !dropped.includes("busy.seg"), dropped.join());
+      assert.deepEqual(checkpointsInDatabase(kind, server.url, name), ids);
+      out.length = 0;
+      assert.equal(await runCli(["checkpoints", "gc", url, "--keep", "1", "--delete"], io), 0);
+      assert.ok(out.some((l) => l.startsWith("Deleted")), out.join("\n"));
+      assert.ok(!out.join("\n").includes(server.password));
+      assert.deepEqual(checkpointsInDatabase(kind, server.url, name), [latest]);
+      if (kind === "postgres") {
+        const segments = psql(server.url, `SELECT name FROM weir_segments WHERE job_id = '${name}'`)
+          .map((r) => r[0]);
+        assert.ok(!segments.includes("dead.seg") && segments.includes("busy.seg"));
+        // Rows: only what the latest checkpoint shows, plus the part in progress.
+        const rows = psql(
+          server.url,
+          `SELECT DISTINCT checkpoint_id FROM weir_state_entries WHERE job_id = '${name}'
+           AND checkpoint_id NOT IN (SELECT checkpoint_id FROM weir_versions
+             WHERE job_id = '${name}') ORDER BY 1`,
+        );
+        assert.deepEqual(rows, [[String(latest + 1)]]);
+        const superseded = psql(
+          server.url,
+          `SELECT count(*) FROM weir_state_entries e WHERE job_id = '${name}'
+           AND checkpoint_id <= ${latest} AND EXISTS (SELECT 1 FROM weir_state_entries n
+             WHERE n.job_id = e.job_id AND n.entry = e.entry AND n.checkpoint_id > e.checkpoint_id
+             AND n.checkpoint_id <= ${latest})`,
+        );
+        assert.deepEqual(superseded, [["0"]]);
+      } else {
+        const segments = redisCli(server.url, "SMEMBERS", `weir:${name}:segments`);
+        assert.ok(!segments.includes("dead.seg") && segments.includes("busy.seg"));
+        assert.deepEqual(redisCli(server.url, "SMEMBERS", `weir:${name}:pending`), [
+          String(latest + 1),
+        ]);
+      }
+      // The view still shows the latest state, and the kept checkpoint restores.
+      const want = reference(all);
+      assert.deepEqual(
+        new Map([...stateInDatabase(kind, server.url, name, "counts", "count")].sort()),
+        new Map([...want].map(([k, v]): [string, number] => [JSON.stringify(k), v]).sort()),
+      );
+      const r = job(url, "heap", 1, "latest");
+      r.src.push(...Array.from({ length: 40 }, (_, i) => `?k${i}`));
+      r.src.end();
+      await r.env.execute(name);
+      for (const l of r.out.values) {
+        const [k, n] = l.split("\t");
+        assert.equal(Number(n), want.get(k!) ?? 0, k);
       }
     });
   });

@@ -55,6 +55,25 @@ export interface RemoteCompletion {
   readonly reset?: boolean;
 }
 
+/** How {@linkcode RemoteStore.collect} collects. */
+export interface CollectOptions {
+  /** Only say what would be dropped. */
+  readonly dryRun?: boolean;
+  /**
+   * Keep segments a checkpoint with a higher id uploaded: one in progress (a
+   * running job's; ids only grow) may need them before its manifest names them.
+   */
+  readonly keepUploadedAfter?: number;
+}
+
+/** What {@linkcode RemoteStore.collect} dropped. */
+export interface Collected {
+  /** Checkpoint ids. */
+  readonly checkpoints: number[];
+  /** Segments, with their sizes in bytes. */
+  readonly segments: { name: string; size: number }[];
+}
+
 /** A checkpoint or savepoint as listed by the store. */
 export interface RemoteEntry {
   /** Checkpoint id. */
@@ -98,9 +117,14 @@ export interface RemoteStore {
   replaceSavepointManifest(name: string, manifest: Uint8Array): Promise<void>;
   /**
    * Drops checkpoints not in `keepIds` (savepoints stay), segments not in
-   * `keepSegments`, and state rows no retained checkpoint can see.
+   * `keepSegments`, and state rows no retained checkpoint can see; returns
+   * the checkpoints and segments dropped (or, with `dryRun`, to drop).
    */
-  collect(keepIds: readonly number[], keepSegments: ReadonlySet<string>): Promise<void>;
+  collect(
+    keepIds: readonly number[],
+    keepSegments: ReadonlySet<string>,
+    options?: CollectOptions,
+  ): Promise<Collected>;
   /** Ends connections. */
   close(): Promise<void>;
 }

@@ -5,7 +5,8 @@
  * Tables (created when missing):
  * - `weir_checkpoints(job_id, kind, checkpoint_id, name, manifest, completed_at)`:
  *   one row per completed checkpoint or savepoint;
- * - `weir_segments(job_id, name, data)`: segment files, shared between checkpoints;
+ * - `weir_segments(job_id, name, data, checkpoint_id)`: segment files, shared between
+ *   checkpoints (`checkpoint_id`: the checkpoint that uploaded it);
  * - `weir_state_entries(job_id, operator_uid, state_name, entry, key_group, key,
  *   namespace, user_key, value, tombstone, checkpoint_id)`: decoded entries, one row
  *   each time an entry changed (or was removed: `tombstone`) in a checkpoint;
@@ -19,6 +20,8 @@ import postgres from "postgres";
 import { Buffer } from "node:buffer";
 import { CheckpointError } from "../../../errors.ts";
 import {
+  type Collected,
+  type CollectOptions,
   redactUrl,
   type RemoteCompletion,
   type RemoteEntry,
@@ -42,6 +45,7 @@ const SCHEMA = [
     entry text NOT NULL, key_group int NOT NULL, key jsonb NOT NULL, namespace jsonb,
     user_key jsonb, value jsonb, tombstone boolean NOT NULL, checkpoint_id bigint NOT NULL,
     PRIMARY KEY (job_id, operator_uid, state_name, entry, checkpoint_id))`,
+  `ALTER TABLE weir_segments ADD COLUMN IF NOT EXISTS checkpoint_id bigint`,
   `CREATE TABLE IF NOT EXISTS weir_versions (
     job_id text NOT NULL, checkpoint_id bigint NOT NULL, PRIMARY KEY (job_id, checkpoint_id))`,
   `CREATE INDEX IF NOT EXISTS weir_state_entries_version
@@ -220,8 +224,9 @@ export class PostgresStore implements RemoteStore {
     try {
       await this.#sql.begin(async (tx) => {
         for (const [name, data] of part.segments) {
-          await tx`INSERT INTO weir_segments (job_id, name, data)
-            VALUES (${job}, ${name}, ${Buffer.from(data.buffer, data.byteOffset, data.length)})
+          await tx`INSERT INTO weir_segments (job_id, name, data, checkpoint_id)
+            VALUES (${job}, ${name}, ${Buffer.from(data.buffer, data.byteOffset, data.length)},
+              ${id})
             ON CONFLICT (job_id, name) DO NOTHING`;
         }
         for (let i = 0; i < part.rows.length; i += ROW_BATCH) {
@@ -289,16 +294,35 @@ export class PostgresStore implements RemoteStore {
     }
   }
 
-  async collect(keepIds: readonly number[], keepSegments: ReadonlySet<string>): Promise<void> {
+  async collect(
+    keepIds: readonly number[],
+    keepSegments: ReadonlySet<string>,
+    options: CollectOptions = {},
+  ): Promise<Collected> {
     const job = this.#job;
+    const after = options.keepUploadedAfter ?? null;
+    let collected: Collected = { checkpoints: [], segments: [] };
     try {
       await this.#sql.begin(async (tx) => {
         const ids = keepIds.map(String);
-        await tx`DELETE FROM weir_checkpoints WHERE job_id = ${job} AND kind = 'checkpoint'
-          AND NOT (checkpoint_id = ANY(${ids}::bigint[]))`;
         const names = [...keepSegments];
+        const drop = await tx`SELECT checkpoint_id FROM weir_checkpoints
+          WHERE job_id = ${job} AND kind = 'checkpoint'
+            AND NOT (checkpoint_id = ANY(${ids}::bigint[])) ORDER BY checkpoint_id`;
+        const segments = await tx`SELECT name, octet_length(data) AS size FROM weir_segments
+          WHERE job_id = ${job} AND NOT (name = ANY(${names}::text[]))
+            AND (${after}::bigint IS NULL OR checkpoint_id IS NULL
+              OR checkpoint_id <= ${after}::bigint)
+          ORDER BY name`;
+        collected = {
+          checkpoints: drop.map((r) => Number(r.checkpoint_id)),
+          segments: segments.map((r) => ({ name: r.name as string, size: Number(r.size) })),
+        };
+        if (options.dryRun) return;
+        await tx`DELETE FROM weir_checkpoints WHERE job_id = ${job} AND kind = 'checkpoint'
+          AND checkpoint_id = ANY(${collected.checkpoints.map(String)}::bigint[])`;
         await tx`DELETE FROM weir_segments WHERE job_id = ${job}
-          AND NOT (name = ANY(${names}::text[]))`;
+          AND name = ANY(${collected.segments.map((s) => s.name)}::text[])`;
         if (keepIds.length === 0) {
           await tx`DELETE FROM weir_state_entries WHERE job_id = ${job}`;
           await tx`DELETE FROM weir_versions WHERE job_id = ${job}`;
@@ -327,6 +351,7 @@ export class PostgresStore implements RemoteStore {
     } catch (e) {
       throw this.#error("collect old checkpoints in", e);
     }
+    return collected;
   }
 
   async close(): Promise<void> {

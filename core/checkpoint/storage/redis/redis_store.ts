@@ -6,6 +6,7 @@
  * - `weir:J:savepoints`: hash, savepoint name → checkpoint id;
  * - `weir:J:manifest:<id>`, `weir:J:savepoint:<name>`: manifest bytes (JSON);
  * - `weir:J:segments`: set of segment names; `weir:J:segment:<name>`: its bytes;
+ *   `weir:J:segment-checkpoints`: hash, segment name → the checkpoint that uploaded it;
  * - `weir:J:latest`: the latest completed checkpoint id;
  * - `weir:J:state:<operator>:<state>`: hash, field `[key,namespace,userKey]` (JSON)
  *   → value (JSON), the state as of the latest completed checkpoint;
@@ -20,6 +21,8 @@ import { commandOptions, createClient } from "redis";
 import { Buffer } from "node:buffer";
 import { CheckpointError } from "../../../errors.ts";
 import {
+  type Collected,
+  type CollectOptions,
   redactUrl,
   type RemoteCompletion,
   type RemoteEntry,
@@ -156,6 +159,7 @@ export class RedisStore implements RemoteStore {
       m.sAdd(`${p}pending`, String(id));
       for (const [name, data] of part.segments) {
         m.set(`${p}segment:${name}`, bytes(data));
+        m.hSet(`${p}segment-checkpoints`, name, String(id));
         m.sAdd(`${p}segments`, name);
       }
       const byState = new Map<string, string[]>();
@@ -217,22 +221,36 @@ export class RedisStore implements RemoteStore {
     });
   }
 
-  collect(keepIds: readonly number[], keepSegments: ReadonlySet<string>): Promise<void> {
+  collect(
+    keepIds: readonly number[],
+    keepSegments: ReadonlySet<string>,
+    options: CollectOptions = {},
+  ): Promise<Collected> {
     return this.#try("collect old checkpoints in", async () => {
       const p = this.#prefix;
       const keep = new Set(keepIds.map(String));
       const ids = await this.#client.zRange(`${p}checkpoints`, 0, -1);
       const names = await this.#client.sMembers(`${p}segments`);
+      const uploadedBy = await this.#client.hGetAll(`${p}segment-checkpoints`);
+      const after = options.keepUploadedAfter;
+      const checkpoints = ids.filter((id) => !keep.has(id)).map(Number);
+      const segments: { name: string; size: number }[] = [];
+      for (const n of names.sort()) {
+        if (keepSegments.has(n)) continue;
+        const by = uploadedBy[n];
+        if (after !== undefined && by !== undefined && Number(by) > after) continue;
+        segments.push({ name: n, size: await this.#client.strLen(`${p}segment:${n}`) });
+      }
+      if (options.dryRun) return { checkpoints, segments };
       const m = this.#client.multi();
-      for (const id of ids) {
-        if (keep.has(id)) continue;
-        m.zRem(`${p}checkpoints`, id);
+      for (const id of checkpoints) {
+        m.zRem(`${p}checkpoints`, String(id));
         m.del(`${p}manifest:${id}`);
       }
-      for (const n of names) {
-        if (keepSegments.has(n)) continue;
-        m.sRem(`${p}segments`, n);
-        m.del(`${p}segment:${n}`);
+      for (const { name } of segments) {
+        m.sRem(`${p}segments`, name);
+        m.hDel(`${p}segment-checkpoints`, name);
+        m.del(`${p}segment:${name}`);
       }
       if (keepIds.length === 0) {
         m.del(`${p}latest`);
@@ -240,6 +258,7 @@ export class RedisStore implements RemoteStore {
         m.del(`${p}states`);
       }
       await m.exec();
+      return { checkpoints, segments };
     });
   }
 
