@@ -68,6 +68,8 @@ export class CheckpointMirror {
   readonly root: string;
   readonly #fs = new DenoCheckpointFs();
   readonly #uploaded: Set<string>;
+  // Checkpoints that failed and whose parts are still to be removed from the store.
+  readonly #undiscarded = new Set<number>();
   // The latest checkpoint the store completed: what its state rows show.
   #baseline: LoadedManifest | undefined;
   // Commits and collections run one at a time, in order.
@@ -196,7 +198,8 @@ export class CheckpointMirror {
           ...(reset ? { reset } : {}),
         });
       } catch (e) {
-        await this.store.discard({ id }).catch(() => {});
+        // Retried with the next collection when the server is gone now.
+        await this.store.discard({ id }).catch(() => this.#undiscarded.add(id));
         throw e;
       }
       for (const p of parts.values()) {
@@ -237,6 +240,10 @@ export class CheckpointMirror {
         ...storage.savepoints().map((s) => storage.load(s.dir)),
       ];
       for (const l of loaded) for (const s of Object.keys(l.manifest.segments)) keep.add(s);
+      for (const id of [...this.#undiscarded]) {
+        await this.store.discard({ id });
+        this.#undiscarded.delete(id);
+      }
       await this.store.collect(ids, keep);
       for (const s of [...this.#uploaded]) if (!keep.has(s)) this.#uploaded.delete(s);
     });
