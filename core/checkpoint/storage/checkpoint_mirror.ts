@@ -159,21 +159,18 @@ export class CheckpointMirror {
           }
         }
       }
-      for (const name of Object.keys(manifest.segments)) {
-        if (this.#uploaded.has(name)) continue;
-        const bytes = storage.fs.readFile(loaded.segmentPath(name));
-        if (!bytes) throw new CheckpointError(`segment ${name} of ${path} is missing`);
-        partOf(owner.get(name) ?? 0).segments.set(name, bytes);
+      // The store shows another checkpoint than ours (the server lost its data, or
+      // another writer): it may lack segments uploaded before (they go again), and
+      // a checkpoint writes every entry (the rest goes).
+      const lost = (await this.store.latest()) !== this.#baseline?.manifest.checkpointId;
+      if (lost) {
+        const held = new Set(await this.store.segmentNames());
+        for (const name of [...this.#uploaded]) if (!held.has(name)) this.#uploaded.delete(name);
       }
       let reset = false;
       if (checkpoint) {
-        let baseline = this.#baseline;
-        // The rows show another checkpoint than ours (the server lost its data, or
-        // another writer): write every entry, and the rest goes.
-        if ((await this.store.latest()) !== baseline?.manifest.checkpointId) {
-          baseline = undefined;
-          reset = true;
-        }
+        const baseline = lost ? undefined : this.#baseline;
+        reset = lost;
         let changed;
         try {
           changed = [...changedRows(this.#fs, baseline, loaded)];
@@ -184,6 +181,12 @@ export class CheckpointMirror {
           reset = true;
         }
         for (const { row, subtask } of changed) partOf(subtask).rows.push(row);
+      }
+      for (const name of Object.keys(manifest.segments)) {
+        if (this.#uploaded.has(name)) continue;
+        const bytes = storage.fs.readFile(loaded.segmentPath(name));
+        if (!bytes) throw new CheckpointError(`segment ${name} of ${path} is missing`);
+        partOf(owner.get(name) ?? 0).segments.set(name, bytes);
       }
       if (parts.size === 0) partOf(0);
       const id = manifest.checkpointId;
