@@ -134,23 +134,34 @@ function* changedInOperator(
     return d;
   };
   const lookups = new Map<Keyed, HandleLookup>();
-  const restore = { handles: after.map((k) => k.handle), fs, segmentPath: next.segmentPath };
+  /** The entry's value in a snapshot (its handles hold the key group of `key`). */
+  const valueIn = (loaded: LoadedManifest, handles: Keyed[], key: Uint8Array, state: string) => {
+    const keyGroup = (key[0]! << 8) | key[1]!;
+    const holder = handles.find((k) =>
+      k.handle.keyGroupRange.start <= keyGroup && keyGroup <= k.handle.keyGroupRange.end
+    );
+    const meta: StateMeta | undefined = holder?.handle.states.find((m) => m.name === state);
+    if (!holder || !meta) return { holder, value: undefined };
+    let lookup = lookups.get(holder);
+    if (!lookup) {
+      const restore = {
+        handles: handles.map((k) => k.handle),
+        fs,
+        segmentPath: (n: string) => loaded.segmentPath(n),
+      };
+      lookups.set(holder, lookup = openHandleLookup(restore, holder.handle));
+    }
+    const own = key.slice();
+    own[2] = meta.id >> 8;
+    own[3] = meta.id & 0xff;
+    return { holder, value: lookup.get(own) };
+  };
   try {
     for (const { key, state } of candidates.values()) {
       const keyGroup = (key[0]! << 8) | key[1]!;
-      const holder = after.find((k) =>
-        k.handle.keyGroupRange.start <= keyGroup && keyGroup <= k.handle.keyGroupRange.end
-      );
-      const meta: StateMeta | undefined = holder?.handle.states.find((m) => m.name === state);
-      let value: Uint8Array | undefined;
-      if (holder && meta) {
-        let lookup = lookups.get(holder);
-        if (!lookup) lookups.set(holder, lookup = openHandleLookup(restore, holder.handle));
-        const own = key.slice();
-        own[2] = meta.id >> 8;
-        own[3] = meta.id & 0xff;
-        value = lookup.get(own);
-      }
+      const { holder, value } = valueIn(next, after, key, state);
+      // A segment rewritten without changing the entry (an LSM compaction): nothing to write.
+      if (prev && sameBytes(valueIn(prev, before, key, state).value, value)) continue;
       const e = decoderOf(state)(key, value);
       yield {
         subtask: holder?.index ?? 0,
@@ -168,4 +179,11 @@ function* changedInOperator(
   } finally {
     for (const l of lookups.values()) l.close();
   }
+}
+
+function sameBytes(a: Uint8Array | undefined, b: Uint8Array | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
