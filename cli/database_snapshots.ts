@@ -11,9 +11,36 @@ import { ConfigError } from "../core/errors.ts";
 import { parseCheckpointStorage } from "../core/dataflow/flags.ts";
 import { CheckpointMirror } from "../core/checkpoint/storage/checkpoint_mirror.ts";
 import { jobOf, openRemoteStore } from "../core/checkpoint/storage/open_remote_store.ts";
-import { redactUrl } from "../core/checkpoint/storage/remote_store.ts";
+import { redactUrl, type RemoteStore } from "../core/checkpoint/storage/remote_store.ts";
 
 const DATABASE_URL = /^(postgres|postgresql|redis|rediss):/;
+
+/** Whether a command's argument names a database rather than a directory. */
+export function isDatabaseUrl(arg: string): boolean {
+  return DATABASE_URL.test(arg);
+}
+
+/**
+ * Connects to the checkpoints of the job a `postgres://…?job=J` or
+ * `redis://…?job=J` URL names; a ConfigError when it names no job.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { openDatabase } from "./database_snapshots.ts";
+ * await assert.rejects(openDatabase("redis://u:pw@127.0.0.1:1"), /name the job with \?job=NAME/);
+ * ```
+ */
+export async function openDatabase(url: string): Promise<RemoteStore> {
+  const job = jobOf(url);
+  const spec = parseCheckpointStorage(url);
+  if (job === undefined || spec.kind === "file") {
+    throw new ConfigError(
+      `${redactUrl(url)}: name the job with ?job=NAME (the job's name or its URL's job parameter)`,
+    );
+  }
+  return await openRemoteStore(spec, job);
+}
 
 /** Commands that take a checkpoint directory or snapshot path as their first positional. */
 const READERS = new Set(["checkpoints list", "checkpoints inspect", "state get", "state dump"]);
@@ -35,22 +62,15 @@ export async function withDatabaseSnapshots<T>(
   args: string[],
   run: (args: string[]) => Promise<T>,
 ): Promise<T> {
-  const at = READERS.has(command) ? args.findIndex((a) => DATABASE_URL.test(a)) : -1;
+  const at = READERS.has(command) ? args.findIndex((a) => isDatabaseUrl(a)) : -1;
   if (at < 0) return run(args);
   const url = args[at]!;
-  const job = jobOf(url);
-  if (job === undefined) {
-    throw new ConfigError(
-      `${redactUrl(url)}: name the job with ?job=NAME (the job's name or its URL's job parameter)`,
-    );
-  }
-  const spec = parseCheckpointStorage(url);
-  if (spec.kind === "file") return run(args);
   const params = new URL(url).searchParams;
-  const store = await openRemoteStore(spec, job);
+  const store = await openDatabase(url);
   const dir = Deno.makeTempDirSync({ prefix: "weir-cli-" });
   try {
-    const mirror = await CheckpointMirror.open(store, dir);
+    // Read-only: a running job's checkpoint in progress is left alone.
+    const mirror = await CheckpointMirror.open(store, dir, { readOnly: true });
     await mirror.close();
     const id = params.get("checkpoint");
     const savepoint = params.get("savepoint");

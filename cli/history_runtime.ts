@@ -22,7 +22,7 @@ import { type CheckpointHistoryEntry, readHistory } from "../core/checkpoint/his
 import type { LoadedManifest } from "../core/checkpoint/storage.ts";
 import { CheckpointError, WeirError } from "../core/errors.ts";
 import { resolveSnapshot } from "./checkpoint_dir.ts";
-import { getState, openState, parseKeyText } from "./state_reader.ts";
+import { getState, openState, parseKeyText } from "../core/state/state_reader.ts";
 
 const READ_ONLY = "weir ui is read-only: it shows a checkpoint directory, not a running job";
 

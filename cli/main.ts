@@ -5,7 +5,7 @@
  * ```
  * weir checkpoints list DIR            checkpoints and savepoints of a directory
  * weir checkpoints inspect PATH        operators, states, key groups, segments
- * weir checkpoints gc DIR [--delete]   delete what nothing references
+ * weir checkpoints gc DIR|URL [--delete] delete what nothing references
  * weir state get PATH --operator UID --state NAME --key K
  * weir state dump PATH --operator UID --state NAME [--format jsonl|csv]
  * weir savepoint --url URL --job ID [--stop [--drain]]

@@ -2094,6 +2094,37 @@ export function writeAtomically(
  * an open store. Throws {@linkcode CorruptionError} for a damaged file.
  */
 export function* readSegment(fs: SegmentFs, path: string): Generator<[Uint8Array, Uint8Array]> {
+  for (const [k, v] of readSegmentRecords(fs, path, false)) yield [k, v];
+}
+
+/**
+ * Iterates every key a segment file holds a record for, in key order:
+ * deletes and merge records included, so the keys a segment changes (what an
+ * incremental copy of the segment's effect needs). Throws
+ * {@linkcode CorruptionError} for a damaged file.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DenoSegmentFs, readSegmentKeys, writeSegment } from "./mod.ts";
+ * const dir = Deno.makeTempDirSync();
+ * const fs = new DenoSegmentFs();
+ * // A delete (undefined value) is a record too.
+ * writeSegment(fs, `${dir}/a.seg`, [[new Uint8Array([1]), new Uint8Array([9])], [new Uint8Array([2]), undefined]]);
+ * assert.deepEqual([...readSegmentKeys(fs, `${dir}/a.seg`)].map((k) => k[0]), [1, 2]);
+ * fs.close();
+ * Deno.removeSync(dir, { recursive: true });
+ * ```
+ */
+export function* readSegmentKeys(fs: SegmentFs, path: string): Generator<Uint8Array> {
+  for (const [k] of readSegmentRecords(fs, path, true)) yield k;
+}
+
+function* readSegmentRecords(
+  fs: SegmentFs,
+  path: string,
+  raw: boolean,
+): Generator<[Uint8Array, Uint8Array]> {
   const e = new Engine(fs, false, 64 << 10, 64 << 10, 4096, false);
   const o = e.openSegment(path);
   const v = new Uint32Array(e.view().buffer, e.ex.keyPtr(), 1);
@@ -2102,7 +2133,7 @@ export function* readSegment(fs: SegmentFs, path: string): Generator<[Uint8Array
   let start = EMPTY;
   while (true) {
     e.load(start);
-    let st = e.ex.iterOpen(start.length, 0, 0, 0);
+    let st = e.ex.iterOpen(start.length, 0, 0, raw ? 1 : 0);
     if (st < 0) throw e.error(st);
     const batch: Array<[Uint8Array, Uint8Array]> = [];
     let done = false;

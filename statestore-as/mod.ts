@@ -22,6 +22,7 @@ export {
   type LsmStoreStats,
   type PendingCheckpoint,
   readSegment,
+  readSegmentKeys,
   type ScanRange,
   segmentFileName,
   type SegmentInfo,

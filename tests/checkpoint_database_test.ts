@@ -15,6 +15,7 @@ import { CheckpointError } from "../core/errors.ts";
 import { runCli } from "../cli/main.ts";
 import { countJob, lastCounts, until } from "./_helpers/checkpoint_jobs.ts";
 import { QueueSource } from "./_helpers/queue_source.ts";
+import { openRemoteStore } from "../core/checkpoint/storage/open_remote_store.ts";
 import { startPostgres, startRedis, type TestServer } from "./_helpers/db_servers.ts";
 import {
   checkpointsInDatabase,
@@ -186,6 +187,24 @@ for (const kind of ["postgres", "redis"] as DatabaseKind[]) {
       s.src.end();
       await client.done;
       assert.deepEqual(lastCounts(s.out.values), counts([...batch, ...batch]));
+      // The latest checkpoint is whole in the database (Redis lost what was uploaded before).
+      const store = await openRemoteStore({ kind, url: server.url }, "restart");
+      try {
+        const latest = (await store.list()).filter((e) => e.kind === "checkpoint").at(-1)!;
+        const manifest = JSON.parse(new TextDecoder().decode(await store.manifest(latest)));
+        const held = new Set(await store.segmentNames());
+        for (const name of Object.keys(manifest.segments)) assert.ok(held.has(name), name);
+      } finally {
+        await store.close();
+      }
+      // A new job restores it and counts on.
+      const again = stage(url, 1, "heap", { restore: "latest" });
+      await again.env.openCheckpointStorage("restart");
+      const next = again.env.executeAsync("restart");
+      again.src.push("w0");
+      again.src.end();
+      await next.done;
+      assert.ok(Number(again.out.values.at(-1)!.split("\t")[1]) > 1, again.out.values.join());
       const log = s.logs.join("\n");
       assert.ok(log.includes(`127.0.0.1:${server.port}`), "the failure names the server");
       assert.ok(!log.includes(server.password), "the password is never printed");

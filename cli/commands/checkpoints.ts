@@ -15,6 +15,8 @@ import { schemaVersions } from "../../core/state/serializer_schema.ts";
 import { numberFlag, parseCommand, UsageError } from "../args.ts";
 import { findSnapshots, readBackSegments, resolveSnapshot } from "../checkpoint_dir.ts";
 import type { CliIo, Command } from "../command.ts";
+import { gcDatabase } from "../database_gc.ts";
+import { isDatabaseUrl } from "../database_snapshots.ts";
 import { bytes, table, time } from "../format.ts";
 
 const LIST_HELP = `Usage: weir checkpoints list DIR [--json] [--verify]
@@ -226,7 +228,8 @@ export const checkpointsInspect: Command = {
   },
 };
 
-const GC_HELP = `Usage: weir checkpoints gc DIR [--delete] [--keep N] [--min-age SECONDS] [--json]
+const GC_HELP =
+  `Usage: weir checkpoints gc DIR|URL [--delete] [--keep N] [--min-age SECONDS] [--json]
 
 Finds what in the checkpoint directory DIR no checkpoint needs: shared
 segments no checkpoint manifest references, incomplete chk-<id> folders
@@ -242,6 +245,13 @@ DIR/.weir-lock), ages count up to when the newest completed checkpoint was
 triggered, so nothing that entered since (what a checkpoint in progress may
 reference) is deleted however long that checkpoint takes. Otherwise gc holds
 the lock while it runs, so no job starts on DIR meanwhile.
+
+With a database URL (postgres://…?job=J or redis://…?job=J: checkpoints kept
+with --checkpoint-storage), gc finds the job's checkpoints older than the N
+newest, segments no remaining checkpoint or savepoint references and state
+rows none of them can see, and removes the parts of checkpoints that never
+completed. A running job's checkpoint in progress (a higher id than the
+latest completed one) is left alone; --min-age does not apply.
 
 Options:
   --delete           delete (default: dry run)
@@ -279,6 +289,13 @@ export const checkpointsGc: Command = {
     if (keep === 0) throw new UsageError("--keep must be at least 1", this.name);
     const minAgeMs = (numberFlag(p, "min-age", this.name, false) ?? 60) * 1000;
     const doDelete = p.values.delete === true;
+    if (isDatabaseUrl(p.positionals[0]!)) {
+      return gcDatabase(
+        p.positionals[0]!,
+        { keep, delete: doDelete, json: p.values.json === true },
+        io,
+      );
+    }
     const fs = new DenoCheckpointFs();
     const paths = checkpointPaths(p.positionals[0]!);
     if (fs.size(paths.root) === undefined) {

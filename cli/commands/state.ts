@@ -12,7 +12,7 @@ import { parseCommand, requireFlag, UsageError } from "../args.ts";
 import { resolveSnapshot } from "../checkpoint_dir.ts";
 import type { CliIo, Command } from "../command.ts";
 import { table } from "../format.ts";
-import { toJsonValue } from "../serializer_ids.ts";
+import { toJsonValue } from "../../core/state/serializer_ids.ts";
 import {
   dumpState,
   getState,
@@ -20,7 +20,7 @@ import {
   parseKeyText,
   type StateEntry,
   type StateView,
-} from "../state_reader.ts";
+} from "../../core/state/state_reader.ts";
 
 const GET_HELP =
   `Usage: weir state get PATH --operator UID --state NAME --key K [--key-json] [--json]

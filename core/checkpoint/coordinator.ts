@@ -477,6 +477,8 @@ export class CheckpointCoordinator {
   #collectGarbage(retained: number, inFlight: readonly string[]): void {
     const live = this.#target.liveSegments();
     for (const s of inFlight) live.add(s);
+    // The database mirror reads the previous checkpoint's segments to find what changed.
+    for (const s of this.#storage.mirror?.pinnedSegments() ?? []) live.add(s);
     try {
       this.#storage.collectGarbage(retained, live);
       this.#storage.mirror?.collect(this.#storage, live);

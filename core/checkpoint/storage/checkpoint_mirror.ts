@@ -4,15 +4,17 @@
  *
  * - Open: the store's completed checkpoints and savepoints are pulled into the
  *   working folder, so restore (`latest`, an id, a savepoint, at any
- *   parallelism) runs the file storage's code on them.
+ *   parallelism) runs the file storage's code on them; parts of checkpoints
+ *   that never completed are discarded.
  * - Complete: once the coordinator has written a checkpoint's manifest
- *   locally, {@linkcode CheckpointMirror.publish} commits to the store the
- *   segments no earlier checkpoint uploaded (the backends' segments hold the
- *   entries changed since the previous checkpoint), the decoded entries that
- *   changed, and the manifest, in one atomic commit. Only then is the
- *   checkpoint complete: a failure declines it (and removes the local copy).
- *   This runs on the coordinator's asynchronous completion, never on the job
- *   thread's synchronous part.
+ *   locally, {@linkcode CheckpointMirror.publish} writes one part per subtask,
+ *   concurrently: the segments no earlier checkpoint uploaded and the decoded
+ *   entries that changed since the previous checkpoint (found from the
+ *   segments the two checkpoints do not share, see `changed_entries.ts`).
+ *   Then the manifest makes them visible at once. Only then is the checkpoint
+ *   complete: a failure declines it (its parts are discarded, the local copy
+ *   removed). This runs on the coordinator's asynchronous completion, never
+ *   on the job thread.
  * - Retention: after local garbage collection the store drops what no
  *   retained checkpoint or savepoint needs.
  *
@@ -24,25 +26,10 @@ import { parseManifest } from "../manifest.ts";
 import { METADATA_FILE } from "../paths.ts";
 import type { CheckpointStorage, LoadedManifest } from "../storage.ts";
 import { loadManifest } from "../storage.ts";
-import { dumpState, openState } from "../../../cli/state_reader.ts";
-import { toJsonValue } from "../../../cli/serializer_ids.ts";
-import type { RemoteEntry, RemoteStore, StateRow } from "./remote_store.ts";
+import { changedRows } from "./changed_entries.ts";
+import type { RemoteEntry, RemotePart, RemoteStore, StateRow } from "./remote_store.ts";
 
 const decoder = new TextDecoder();
-
-/**
- * What the last committed checkpoint's rows said, compactly: entry identity
- * (operator, state, key, namespace, map key) → a hash of its value's JSON.
- */
-type StateImage = Map<string, number>;
-
-/** A decoded checkpoint: the image and the rows it consists of. */
-interface DecodedState {
-  readonly image: StateImage;
-  readonly rows: Map<string, StateRow>;
-}
-
-const SEP = "\u0000";
 
 /**
  * A working folder mirrored into a {@linkcode RemoteStore}.
@@ -56,10 +43,13 @@ const SEP = "\u0000";
  * const empty: RemoteStore = {
  *   where: "nowhere",
  *   list: () => Promise.resolve([]),
+ *   latest: () => Promise.resolve(undefined),
  *   manifest: () => Promise.reject(new Error("none")),
  *   segmentNames: () => Promise.resolve([]),
  *   segment: () => Promise.reject(new Error("none")),
- *   commit: () => Promise.resolve(),
+ *   writePart: () => Promise.resolve(),
+ *   complete: () => Promise.resolve(),
+ *   discard: () => Promise.resolve(),
  *   replaceSavepointManifest: () => Promise.resolve(),
  *   collect: () => Promise.resolve(),
  *   close: () => Promise.resolve(),
@@ -78,21 +68,35 @@ export class CheckpointMirror {
   readonly root: string;
   readonly #fs = new DenoCheckpointFs();
   readonly #uploaded: Set<string>;
-  #image: StateImage;
+  // Checkpoints that failed and whose parts are still to be removed from the store.
+  readonly #undiscarded = new Set<number>();
+  // The latest checkpoint the store completed: what its state rows show.
+  #baseline: LoadedManifest | undefined;
   // Commits and collections run one at a time, in order.
   #queue: Promise<unknown> = Promise.resolve();
   #log: (line: string) => void = () => {};
 
-  private constructor(store: RemoteStore, root: string, uploaded: Set<string>, image: StateImage) {
+  private constructor(
+    store: RemoteStore,
+    root: string,
+    uploaded: Set<string>,
+    baseline: LoadedManifest | undefined,
+  ) {
     this.store = store;
     this.root = root;
     this.#uploaded = uploaded;
-    this.#image = image;
+    this.#baseline = baseline;
   }
 
   /** Pulls the store's checkpoints and savepoints into `root`. */
-  static async open(store: RemoteStore, root: string): Promise<CheckpointMirror> {
+  static async open(
+    store: RemoteStore,
+    root: string,
+    options: { readOnly?: boolean } = {},
+  ): Promise<CheckpointMirror> {
     const fs = new DenoCheckpointFs();
+    // A killed writer's parts: nobody completes them now.
+    if (!options.readOnly) await store.discard();
     const entries = await store.list();
     const uploaded = new Set(await store.segmentNames());
     fs.mkdirp(`${root}/shared`);
@@ -123,13 +127,7 @@ export class CheckpointMirror {
       fs.writeFileAtomic(`${dir}/${METADATA_FILE}`, bytes);
       if (e.kind === "checkpoint") latest = { manifest, dir, segmentPath: (n) => `${segDir}/${n}` };
     }
-    let image: StateImage = new Map();
-    try {
-      if (latest) image = decodeState(latest).image;
-    } catch {
-      // Undecodable: the first checkpoint then writes every entry again.
-    }
-    return new CheckpointMirror(store, root, uploaded, image);
+    return new CheckpointMirror(store, root, uploaded, latest);
   }
 
   /** Where problems of background work (garbage collection) are reported. */
@@ -145,28 +143,82 @@ export class CheckpointMirror {
     return this.#enqueue(async () => {
       const loaded = loadManifest(this.#fs, path, false);
       const { manifest } = loaded;
-      const segments = new Map<string, Uint8Array>();
+      const checkpoint = manifest.kind === "checkpoint";
+      const parts = new Map<number, { segments: Map<string, Uint8Array>; rows: StateRow[] }>();
+      const partOf = (subtask: number) => {
+        let part = parts.get(subtask);
+        if (!part) parts.set(subtask, part = { segments: new Map(), rows: [] });
+        return part;
+      };
+      // Each segment goes with the part of the (first) subtask naming it.
+      const owner = new Map<string, number>();
+      for (const op of Object.values(manifest.operators)) {
+        for (const s of op.subtasks) {
+          for (const seg of s.keyed?.segments ?? []) {
+            if (!owner.has(seg.name)) owner.set(seg.name, s.index);
+          }
+        }
+      }
+      // The store shows another checkpoint than ours (the server lost its data, or
+      // another writer): it may lack segments uploaded before (they go again), and
+      // a checkpoint writes every entry (the rest goes).
+      const lost = (await this.store.latest()) !== this.#baseline?.manifest.checkpointId;
+      if (lost) {
+        const held = new Set(await this.store.segmentNames());
+        for (const name of [...this.#uploaded]) if (!held.has(name)) this.#uploaded.delete(name);
+      }
+      let reset = false;
+      if (checkpoint) {
+        const baseline = lost ? undefined : this.#baseline;
+        reset = lost;
+        let changed;
+        try {
+          changed = [...changedRows(this.#fs, baseline, loaded)];
+        } catch (e) {
+          if (!baseline) throw e;
+          this.#log(`reading the previous checkpoint's segments failed, writing every entry: ${e}`);
+          changed = [...changedRows(this.#fs, undefined, loaded)];
+          reset = true;
+        }
+        for (const { row, subtask } of changed) partOf(subtask).rows.push(row);
+      }
       for (const name of Object.keys(manifest.segments)) {
         if (this.#uploaded.has(name)) continue;
         const bytes = storage.fs.readFile(loaded.segmentPath(name));
         if (!bytes) throw new CheckpointError(`segment ${name} of ${path} is missing`);
-        segments.set(name, bytes);
+        partOf(owner.get(name) ?? 0).segments.set(name, bytes);
       }
-      const checkpoint = manifest.kind === "checkpoint";
-      const decoded = checkpoint ? decodeState(loaded) : undefined;
-      const image = decoded?.image ?? this.#image;
-      const rows = decoded ? changedRows(this.#image, decoded) : [];
-      await this.store.commit({
-        id: manifest.checkpointId,
-        kind: manifest.kind === "savepoint" ? "savepoint" : "checkpoint",
-        ...(checkpoint ? {} : { name: path.slice(path.lastIndexOf("/") + 1) }),
-        manifest: storage.fs.readFile(`${loaded.dir}/${METADATA_FILE}`)!,
-        segments,
-        rows,
-      });
-      for (const name of segments.keys()) this.#uploaded.add(name);
-      this.#image = image;
+      if (parts.size === 0) partOf(0);
+      const id = manifest.checkpointId;
+      try {
+        // Every subtask's part at once; none is visible before complete().
+        await Promise.all([...parts.values()].map((p: RemotePart) => this.store.writePart(id, p)));
+        await this.store.complete({
+          id,
+          kind: checkpoint ? "checkpoint" : "savepoint",
+          ...(checkpoint ? {} : { name: path.slice(path.lastIndexOf("/") + 1) }),
+          manifest: storage.fs.readFile(`${loaded.dir}/${METADATA_FILE}`)!,
+          ...(reset ? { reset } : {}),
+        });
+      } catch (e) {
+        // Retried with the next collection when the server is gone now.
+        await this.store.discard({ id }).catch(() => this.#undiscarded.add(id));
+        throw e;
+      }
+      for (const p of parts.values()) {
+        for (const name of p.segments.keys()) this.#uploaded.add(name);
+      }
+      if (checkpoint) this.#baseline = loaded;
     });
+  }
+
+  /**
+   * Segments the next {@linkcode CheckpointMirror.publish} reads besides the
+   * new checkpoint's (the previous checkpoint's, to find what changed): local
+   * garbage collection must keep them.
+   */
+  pinnedSegments(): string[] {
+    return Object.keys(this.#baseline?.manifest.segments ?? {});
   }
 
   /** Replaces a savepoint's manifest in the store (in the background). */
@@ -191,6 +243,10 @@ export class CheckpointMirror {
         ...storage.savepoints().map((s) => storage.load(s.dir)),
       ];
       for (const l of loaded) for (const s of Object.keys(l.manifest.segments)) keep.add(s);
+      for (const id of [...this.#undiscarded]) {
+        await this.store.discard({ id });
+        this.#undiscarded.delete(id);
+      }
       await this.store.collect(ids, keep);
       for (const s of [...this.#uploaded]) if (!keep.has(s)) this.#uploaded.delete(s);
     });
@@ -217,67 +273,4 @@ export class CheckpointMirror {
 
 function folderOf(root: string, e: RemoteEntry): string {
   return e.kind === "savepoint" ? `${root}/savepoints/${e.name}` : `${root}/chk-${e.id}`;
-}
-
-function json(v: unknown): string {
-  return JSON.stringify(toJsonValue(v)) ?? "null";
-}
-
-/** Every keyed state entry of a checkpoint, decoded. */
-function decodeState(loaded: LoadedManifest): DecodedState {
-  const fs = new DenoCheckpointFs();
-  const image: StateImage = new Map();
-  const rows = new Map<string, StateRow>();
-  for (const [uid, op] of Object.entries(loaded.manifest.operators)) {
-    const names = new Set<string>();
-    for (const s of op.subtasks) for (const m of s.keyed?.states ?? []) names.add(m.name);
-    for (const state of names) {
-      for (const e of dumpState(loaded, fs, openState(loaded, uid, state))) {
-        const row: StateRow = {
-          operator: uid,
-          state,
-          keyGroup: e.keyGroup,
-          key: json(e.key),
-          namespace: e.namespace === undefined ? null : json(e.namespace),
-          userKey: e.userKey === undefined ? null : json(e.userKey),
-          value: json(e.value),
-        };
-        const id = [uid, state, row.key, row.namespace, row.userKey].join(SEP);
-        image.set(id, hash(row.value!));
-        rows.set(id, row);
-      }
-    }
-  }
-  return { image, rows };
-}
-
-/** FNV-1a of a string's UTF-16 units, twice with different seeds (53 bits). */
-function hash(text: string): number {
-  let a = 0x811c9dc5, b = 0x01000193;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    a = Math.imul(a ^ c, 0x01000193);
-    b = Math.imul(b ^ c, 0x5bd1e995);
-  }
-  return (a >>> 0) * 0x200000 + ((b >>> 0) & 0x1fffff);
-}
-
-/** Rows for entries new or changed in `next`, and tombstones for those gone. */
-function changedRows(prev: StateImage, next: DecodedState): StateRow[] {
-  const rows: StateRow[] = [];
-  for (const [id, row] of next.rows) if (prev.get(id) !== next.image.get(id)) rows.push(row);
-  for (const id of prev.keys()) {
-    if (next.image.has(id)) continue;
-    const [operator, state, key, namespace, userKey] = id.split(SEP);
-    rows.push({
-      operator: operator!,
-      state: state!,
-      keyGroup: 0,
-      key: key!,
-      namespace: namespace === "null" || namespace === "" ? null : namespace!,
-      userKey: userKey === "null" || userKey === "" ? null : userKey!,
-      value: null,
-    });
-  }
-  return rows;
 }

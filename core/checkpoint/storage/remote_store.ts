@@ -3,9 +3,10 @@
  * postgres://…|redis://…`). The job still writes each checkpoint to a local
  * working folder first (the file storage, which restores lazily from
  * segments); a {@linkcode RemoteStore} receives, when the coordinator
- * completes a checkpoint, its manifest, the segments no earlier checkpoint
- * uploaded and the decoded state entries that changed, all in one atomic
- * commit. See `checkpoint_mirror.ts` for the glue.
+ * completes a checkpoint, one part per subtask (the segments no earlier
+ * checkpoint uploaded and the decoded state entries that changed), written
+ * concurrently, then the manifest, which makes them visible atomically. See
+ * `checkpoint_mirror.ts` for the glue.
  *
  * @module
  */
@@ -28,8 +29,16 @@ export interface StateRow {
   readonly value: string | null;
 }
 
-/** One completed checkpoint or savepoint, ready to commit. */
-export interface RemoteCommit {
+/** What one subtask contributes to a checkpoint: written before it completes, invisible until then. */
+export interface RemotePart {
+  /** Segments the store does not hold yet, by name. */
+  readonly segments: ReadonlyMap<string, Uint8Array>;
+  /** Entries changed since the previous checkpoint (checkpoints only). */
+  readonly rows: readonly StateRow[];
+}
+
+/** What makes a checkpoint or savepoint whose parts were written visible. */
+export interface RemoteCompletion {
   /** Checkpoint id. */
   readonly id: number;
   /** `"checkpoint"` or `"savepoint"`. */
@@ -38,10 +47,31 @@ export interface RemoteCommit {
   readonly name?: string;
   /** The manifest's bytes exactly as written (its checksum covers them). */
   readonly manifest: Uint8Array;
-  /** Segments the store does not hold yet, by name. */
-  readonly segments: ReadonlyMap<string, Uint8Array>;
-  /** Entries changed since the previous checkpoint (checkpoints only). */
-  readonly rows: readonly StateRow[];
+  /**
+   * The parts hold every entry, not the changes since the latest completed
+   * checkpoint (the store's rows did not match it): entries the parts do not
+   * write are removed.
+   */
+  readonly reset?: boolean;
+}
+
+/** How {@linkcode RemoteStore.collect} collects. */
+export interface CollectOptions {
+  /** Only say what would be dropped. */
+  readonly dryRun?: boolean;
+  /**
+   * Keep segments a checkpoint with a higher id uploaded: one in progress (a
+   * running job's; ids only grow) may need them before its manifest names them.
+   */
+  readonly keepUploadedAfter?: number;
+}
+
+/** What {@linkcode RemoteStore.collect} dropped. */
+export interface Collected {
+  /** Checkpoint ids. */
+  readonly checkpoints: number[];
+  /** Segments, with their sizes in bytes. */
+  readonly segments: { name: string; size: number }[];
 }
 
 /** A checkpoint or savepoint as listed by the store. */
@@ -55,29 +85,46 @@ export interface RemoteEntry {
 }
 
 /**
- * A database holding the checkpoints of one job. Every method is atomic on
- * the server: a commit is visible with all its parts or not at all.
+ * A database holding the checkpoints of one job. A checkpoint is written in
+ * parts (one per subtask, concurrently), then completed: its parts become
+ * visible with it, atomically on the server; the parts of a checkpoint that
+ * never completes are never visible and are removed by
+ * {@linkcode RemoteStore.discard}.
  */
 export interface RemoteStore {
   /** The server and job, for messages (never the credentials). */
   readonly where: string;
   /** Completed checkpoints and savepoints of the job, ascending ids. */
   list(): Promise<RemoteEntry[]>;
+  /** The latest completed checkpoint's id (the one the state rows show), if any. */
+  latest(): Promise<number | undefined>;
   /** A manifest's bytes. */
   manifest(entry: RemoteEntry): Promise<Uint8Array>;
   /** Names of the segments the store holds for the job. */
   segmentNames(): Promise<string[]>;
   /** A segment's bytes. */
   segment(name: string): Promise<Uint8Array>;
-  /** Makes a checkpoint visible, with its segments and rows, atomically. */
-  commit(c: RemoteCommit): Promise<void>;
+  /** Writes one part of checkpoint `id`, invisible until {@linkcode RemoteStore.complete}. */
+  writePart(id: number, part: RemotePart): Promise<void>;
+  /** Makes a checkpoint (with the parts written for it) visible, atomically. */
+  complete(c: RemoteCompletion): Promise<void>;
+  /**
+   * Removes the parts of checkpoints that did not complete: of `id` only, or
+   * with `below`, of every id below it, or with neither, of every id.
+   */
+  discard(which?: { id: number } | { below: number }): Promise<void>;
   /** Replaces a savepoint's manifest (after a stop-with-savepoint committed its output). */
   replaceSavepointManifest(name: string, manifest: Uint8Array): Promise<void>;
   /**
    * Drops checkpoints not in `keepIds` (savepoints stay), segments not in
-   * `keepSegments`, and state rows no retained checkpoint can see.
+   * `keepSegments`, and state rows no retained checkpoint can see; returns
+   * the checkpoints and segments dropped (or, with `dryRun`, to drop).
    */
-  collect(keepIds: readonly number[], keepSegments: ReadonlySet<string>): Promise<void>;
+  collect(
+    keepIds: readonly number[],
+    keepSegments: ReadonlySet<string>,
+    options?: CollectOptions,
+  ): Promise<Collected>;
   /** Ends connections. */
   close(): Promise<void>;
 }

@@ -110,3 +110,63 @@ function compare(a: Uint8Array, b: Uint8Array): number {
   }
   return a.length - b.length;
 }
+
+/** Point lookups in a keyed snapshot handle: {@linkcode openHandleLookup}. */
+export interface HandleLookup {
+  /** The live value of `key` with every segment merged, or undefined (absent or deleted). */
+  get(key: Uint8Array): Uint8Array | undefined;
+  /** Releases the segments. */
+  close(): void;
+}
+
+/**
+ * Opens `handle` read-only for point lookups (newer segments shadow older
+ * ones, deletes hide, list appends are joined), as {@linkcode readHandleEntries}
+ * reads it.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { openHandleLookup } from "./handle_reader.ts";
+ * import { DenoSegmentFs, writeSegment } from "../../../statestore-as/mod.ts";
+ * const dir = Deno.makeTempDirSync();
+ * const fs = new DenoSegmentFs();
+ * const k = new Uint8Array([0, 5, 0, 1, 7]);
+ * const older = writeSegment(fs, `${dir}/a.seg`, [[k, new Uint8Array([1])]]);
+ * const newer = writeSegment(fs, `${dir}/b.seg`, [[k, undefined]]);
+ * const handle = (segments: { name: string; size: number }[]) => ({
+ *   backend: "heap", keyGroupRange: { start: 0, end: 127 }, states: [], segments,
+ * });
+ * const restore = (h: ReturnType<typeof handle>) => ({ handles: [h], fs, segmentPath: (n: string) => `${dir}/${n}` });
+ * const one = handle([older]);
+ * const a = openHandleLookup(restore(one), one);
+ * assert.equal(a.get(k)![0], 1);
+ * a.close();
+ * const both = handle([newer, older]); // the delete shadows the value
+ * const b = openHandleLookup(restore(both), both);
+ * assert.equal(b.get(k), undefined);
+ * b.close();
+ * fs.close();
+ * Deno.removeSync(dir, { recursive: true });
+ * ```
+ */
+export function openHandleLookup(restore: KeyedRestore, handle: KeyedStateHandle): HandleLookup {
+  if (handle.segments.length === 0) return { get: () => undefined, close: () => {} };
+  const paths = handle.segments.map((s) => restore.segmentPath(s.name));
+  const dir = dirOf(paths[0]!);
+  if (paths.some((p) => dirOf(p) !== dir)) {
+    throw new StateError(
+      `Cannot read a snapshot handle whose segments lie in different folders: ${paths.join(", ")}`,
+    );
+  }
+  const store = LsmStore.open({
+    dir,
+    fs: restore.fs,
+    segments: paths.map(nameOf),
+    autoCompact: false,
+    deleteObsoleteSegments: false,
+    memtableBytes: 64 << 10,
+    blockCacheBytes: 4 << 20,
+  });
+  return { get: (key) => store.get(key), close: () => store.close() };
+}

@@ -5,10 +5,13 @@
  * Tables (created when missing):
  * - `weir_checkpoints(job_id, kind, checkpoint_id, name, manifest, completed_at)`:
  *   one row per completed checkpoint or savepoint;
- * - `weir_segments(job_id, name, data)`: segment files, shared between checkpoints;
+ * - `weir_segments(job_id, name, data, checkpoint_id)`: segment files, shared between
+ *   checkpoints (`checkpoint_id`: the checkpoint that uploaded it);
  * - `weir_state_entries(job_id, operator_uid, state_name, entry, key_group, key,
  *   namespace, user_key, value, tombstone, checkpoint_id)`: decoded entries, one row
  *   each time an entry changed (or was removed: `tombstone`) in a checkpoint;
+ * - `weir_versions(job_id, checkpoint_id)`: the checkpoints whose entry rows are
+ *   committed (rows of any other checkpoint id are invisible);
  * - view `weir_state_latest`: every job's state as of its latest completed checkpoint.
  *
  * @module
@@ -17,9 +20,12 @@ import postgres from "postgres";
 import { Buffer } from "node:buffer";
 import { CheckpointError } from "../../../errors.ts";
 import {
+  type Collected,
+  type CollectOptions,
   redactUrl,
-  type RemoteCommit,
+  type RemoteCompletion,
   type RemoteEntry,
+  type RemotePart,
   type RemoteStore,
   type StateRow,
 } from "../remote_store.ts";
@@ -39,16 +45,25 @@ const SCHEMA = [
     entry text NOT NULL, key_group int NOT NULL, key jsonb NOT NULL, namespace jsonb,
     user_key jsonb, value jsonb, tombstone boolean NOT NULL, checkpoint_id bigint NOT NULL,
     PRIMARY KEY (job_id, operator_uid, state_name, entry, checkpoint_id))`,
-  // Invariant (enforced by commit()): a row of weir_state_entries or weir_segments
-  // is written in the same transaction as the weir_checkpoints row of the checkpoint
-  // that completed with it, so only completed checkpoints' rows exist. An entry's
-  // state as of checkpoint C is its newest row with checkpoint_id <= C.
+  `ALTER TABLE weir_segments ADD COLUMN IF NOT EXISTS checkpoint_id bigint`,
+  `CREATE TABLE IF NOT EXISTS weir_versions (
+    job_id text NOT NULL, checkpoint_id bigint NOT NULL, PRIMARY KEY (job_id, checkpoint_id))`,
+  `CREATE INDEX IF NOT EXISTS weir_state_entries_version
+    ON weir_state_entries (job_id, checkpoint_id)`,
+  // Invariant (enforced by writePart() and complete()): subtasks write their rows of
+  // weir_state_entries under the checkpoint's id in their own transactions, before the
+  // checkpoint completes; a row counts only once its checkpoint id is in weir_versions,
+  // which complete() inserts in the same transaction as the weir_checkpoints row. So
+  // the view shows exactly the rows of completed checkpoints: a declined, aborted or
+  // crashed checkpoint's rows stay invisible until discard() deletes them. An entry's
+  // state as of checkpoint C is its newest committed row with checkpoint_id <= C.
   `CREATE OR REPLACE VIEW weir_state_latest AS
     SELECT s.job_id, s.operator_uid, s.state_name, s.key, s.namespace, s.user_key, s.value,
       s.latest AS checkpoint_id, s.checkpoint_id AS written_in_checkpoint, s.key_group
     FROM (
       SELECT DISTINCT ON (e.job_id, e.operator_uid, e.state_name, e.entry) e.*, l.latest
       FROM weir_state_entries e
+      JOIN weir_versions v ON v.job_id = e.job_id AND v.checkpoint_id = e.checkpoint_id
       JOIN (SELECT job_id, max(checkpoint_id) AS latest FROM weir_checkpoints
             WHERE kind = 'checkpoint' GROUP BY job_id) l
         ON l.job_id = e.job_id AND e.checkpoint_id <= l.latest
@@ -193,25 +208,80 @@ export class PostgresStore implements RemoteStore {
     }
   }
 
-  async commit(c: RemoteCommit): Promise<void> {
+  async latest(): Promise<number | undefined> {
+    try {
+      const rows = await this.#sql`SELECT max(checkpoint_id) AS id FROM weir_checkpoints
+        WHERE job_id = ${this.#job} AND kind = 'checkpoint'`;
+      const id = rows[0]?.id;
+      return id === null || id === undefined ? undefined : Number(id);
+    } catch (e) {
+      throw this.#error("read the latest checkpoint in", e);
+    }
+  }
+
+  async writePart(id: number, part: RemotePart): Promise<void> {
     const job = this.#job;
     try {
       await this.#sql.begin(async (tx) => {
-        for (const [name, data] of c.segments) {
-          await tx`INSERT INTO weir_segments (job_id, name, data)
-            VALUES (${job}, ${name}, ${Buffer.from(data.buffer, data.byteOffset, data.length)})
+        for (const [name, data] of part.segments) {
+          await tx`INSERT INTO weir_segments (job_id, name, data, checkpoint_id)
+            VALUES (${job}, ${name}, ${Buffer.from(data.buffer, data.byteOffset, data.length)},
+              ${id})
             ON CONFLICT (job_id, name) DO NOTHING`;
         }
-        for (let i = 0; i < c.rows.length; i += ROW_BATCH) {
-          await insertRows(tx, job, c.id, c.rows.slice(i, i + ROW_BATCH));
+        for (let i = 0; i < part.rows.length; i += ROW_BATCH) {
+          await insertRows(tx, job, id, part.rows.slice(i, i + ROW_BATCH));
         }
-        // Last: the row that makes the checkpoint (and everything above) visible.
+      });
+    } catch (e) {
+      throw this.#error(`write checkpoint ${id} to`, e);
+    }
+  }
+
+  async complete(c: RemoteCompletion): Promise<void> {
+    const job = this.#job;
+    try {
+      await this.#sql.begin(async (tx) => {
+        if (c.reset) {
+          // Entries visible now that the parts did not write: gone.
+          await tx`INSERT INTO weir_state_entries (job_id, operator_uid, state_name, entry,
+              key_group, key, namespace, user_key, value, tombstone, checkpoint_id)
+            SELECT DISTINCT ON (e.operator_uid, e.state_name, e.entry) e.job_id,
+              e.operator_uid, e.state_name, e.entry, e.key_group, e.key, e.namespace,
+              e.user_key, NULL, true, ${c.id}
+            FROM weir_state_entries e
+            JOIN weir_versions v ON v.job_id = e.job_id AND v.checkpoint_id = e.checkpoint_id
+            WHERE e.job_id = ${job}
+            ORDER BY e.operator_uid, e.state_name, e.entry, e.checkpoint_id DESC
+            ON CONFLICT (job_id, operator_uid, state_name, entry, checkpoint_id) DO NOTHING`;
+        }
+        if (c.kind === "checkpoint") {
+          await tx`INSERT INTO weir_versions (job_id, checkpoint_id) VALUES (${job}, ${c.id})
+            ON CONFLICT DO NOTHING`;
+        }
         await tx`INSERT INTO weir_checkpoints (job_id, kind, checkpoint_id, name, manifest)
           VALUES (${job}, ${c.kind}, ${c.id}, ${c.name ?? null},
             ${Buffer.from(c.manifest.buffer, c.manifest.byteOffset, c.manifest.length)})`;
       });
     } catch (e) {
       throw this.#error(`write ${c.kind} ${c.id} to`, e);
+    }
+  }
+
+  async discard(which?: { id: number } | { below: number }): Promise<void> {
+    const job = this.#job;
+    const id = which && "id" in which ? which.id : undefined;
+    const below = which && "below" in which ? which.below : Number.MAX_SAFE_INTEGER;
+    try {
+      await this.#sql`DELETE FROM weir_state_entries e WHERE e.job_id = ${job}
+        AND e.checkpoint_id < ${below} ${
+        id === undefined ? this.#sql`` : this.#sql`
+        AND e.checkpoint_id = ${id}`
+      }
+        AND NOT EXISTS (SELECT 1 FROM weir_versions v
+          WHERE v.job_id = e.job_id AND v.checkpoint_id = e.checkpoint_id)`;
+    } catch (e) {
+      throw this.#error("remove the rows of incomplete checkpoints from", e);
     }
   }
 
@@ -224,31 +294,49 @@ export class PostgresStore implements RemoteStore {
     }
   }
 
-  async collect(keepIds: readonly number[], keepSegments: ReadonlySet<string>): Promise<void> {
+  async collect(
+    keepIds: readonly number[],
+    keepSegments: ReadonlySet<string>,
+    options: CollectOptions = {},
+  ): Promise<Collected> {
     const job = this.#job;
+    const after = options.keepUploadedAfter ?? null;
+    let collected: Collected = { checkpoints: [], segments: [] };
     try {
       await this.#sql.begin(async (tx) => {
         const ids = keepIds.map(String);
-        await tx`DELETE FROM weir_checkpoints WHERE job_id = ${job} AND kind = 'checkpoint'
-          AND NOT (checkpoint_id = ANY(${ids}::bigint[]))`;
         const names = [...keepSegments];
+        const drop = await tx`SELECT checkpoint_id FROM weir_checkpoints
+          WHERE job_id = ${job} AND kind = 'checkpoint'
+            AND NOT (checkpoint_id = ANY(${ids}::bigint[])) ORDER BY checkpoint_id`;
+        const segments = await tx`SELECT name, octet_length(data) AS size FROM weir_segments
+          WHERE job_id = ${job} AND NOT (name = ANY(${names}::text[]))
+            AND (${after}::bigint IS NULL OR checkpoint_id IS NULL
+              OR checkpoint_id <= ${after}::bigint)
+          ORDER BY name`;
+        collected = {
+          checkpoints: drop.map((r) => Number(r.checkpoint_id)),
+          segments: segments.map((r) => ({ name: r.name as string, size: Number(r.size) })),
+        };
+        if (options.dryRun) return;
+        await tx`DELETE FROM weir_checkpoints WHERE job_id = ${job} AND kind = 'checkpoint'
+          AND checkpoint_id = ANY(${collected.checkpoints.map(String)}::bigint[])`;
         await tx`DELETE FROM weir_segments WHERE job_id = ${job}
-          AND NOT (name = ANY(${names}::text[]))`;
-        // Rows of checkpoints that no longer exist above the newest one (a retracted one).
-        const newest = keepIds.length ? Math.max(...keepIds) : 0;
-        await tx`DELETE FROM weir_state_entries WHERE job_id = ${job}
-          AND checkpoint_id > ${newest}`;
+          AND name = ANY(${collected.segments.map((s) => s.name)}::text[])`;
         if (keepIds.length === 0) {
           await tx`DELETE FROM weir_state_entries WHERE job_id = ${job}`;
+          await tx`DELETE FROM weir_versions WHERE job_id = ${job}`;
           return;
         }
-        // A row superseded by a newer one that the oldest kept checkpoint already sees
+        // A row superseded by a newer committed one that the oldest kept checkpoint already sees
         // is seen by no kept checkpoint (a hash join: no per-row subquery).
         const oldest = Math.min(...keepIds);
         await tx`DELETE FROM weir_state_entries e USING (
-            SELECT operator_uid, state_name, entry, max(checkpoint_id) AS newest
-            FROM weir_state_entries WHERE job_id = ${job} AND checkpoint_id <= ${oldest}
-            GROUP BY operator_uid, state_name, entry) n
+            SELECT x.operator_uid, x.state_name, x.entry, max(x.checkpoint_id) AS newest
+            FROM weir_state_entries x
+            JOIN weir_versions v ON v.job_id = x.job_id AND v.checkpoint_id = x.checkpoint_id
+            WHERE x.job_id = ${job} AND x.checkpoint_id <= ${oldest}
+            GROUP BY x.operator_uid, x.state_name, x.entry) n
           WHERE e.job_id = ${job} AND e.operator_uid = n.operator_uid
             AND e.state_name = n.state_name AND e.entry = n.entry
             AND e.checkpoint_id < n.newest`;
@@ -256,10 +344,14 @@ export class PostgresStore implements RemoteStore {
         // there: a tombstone among them hides nothing any more.
         await tx`DELETE FROM weir_state_entries WHERE job_id = ${job}
           AND checkpoint_id <= ${oldest} AND tombstone`;
+        await tx`DELETE FROM weir_versions v WHERE v.job_id = ${job}
+          AND v.checkpoint_id < ${oldest} AND NOT EXISTS (SELECT 1 FROM weir_state_entries e
+            WHERE e.job_id = ${job} AND e.checkpoint_id = v.checkpoint_id)`;
       });
     } catch (e) {
       throw this.#error("collect old checkpoints in", e);
     }
+    return collected;
   }
 
   async close(): Promise<void> {
@@ -282,7 +374,9 @@ async function insertRows(
       ${col((r) => entryId(r))}::text[], ${col((r) => r.keyGroup)}::int[],
       ${col((r) => r.key)}::text[], ${col((r) => r.namespace)}::text[],
       ${col((r) => r.userKey)}::text[], ${col((r) => r.value)}::text[])
-      AS t(op, st, en, kg, k, ns, uk, v)`;
+      AS t(op, st, en, kg, k, ns, uk, v)
+    ON CONFLICT (job_id, operator_uid, state_name, entry, checkpoint_id) DO UPDATE SET
+      key_group = excluded.key_group, value = excluded.value, tombstone = excluded.tombstone`;
 }
 
 /** An entry's identity within its state: key, namespace and map key. */

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { ByteWriter } from "../core/state/bytes.ts";
-import { deserialize, serialize, type Serializer, Serializers } from "../core/state/serializer.ts";
+import { ByteWriter } from "./bytes.ts";
+import { deserialize, serialize, type Serializer, Serializers } from "./serializer.ts";
 import { parseStateTypeId, serializerFromId } from "./serializer_ids.ts";
 
 Deno.test("every built-in serializer id rebuilds a serializer that reads the original's bytes", () => {

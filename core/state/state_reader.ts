@@ -6,15 +6,15 @@
  *
  * @module
  */
-import { StateError } from "../core/errors.ts";
-import type { CheckpointFs } from "../core/checkpoint/checkpoint_fs.ts";
-import type { LoadedManifest } from "../core/checkpoint/storage.ts";
-import type { KeyedRestore, KeyedStateHandle } from "../core/state/backend.ts";
-import type { ByteReader } from "../core/state/bytes.ts";
-import { keyGroupOf } from "../core/state/key_group.ts";
-import { readHandleEntries } from "../core/state/lsm/handle_reader.ts";
-import { deserialize, serialize, type Serializer } from "../core/state/serializer.ts";
-import { decodeList, readStateKeyHeader, type StateMeta } from "../core/state/state_keys.ts";
+import { StateError } from "../errors.ts";
+import type { CheckpointFs } from "../checkpoint/checkpoint_fs.ts";
+import type { LoadedManifest } from "../checkpoint/storage.ts";
+import type { KeyedRestore, KeyedStateHandle } from "./backend.ts";
+import type { ByteReader } from "./bytes.ts";
+import { keyGroupOf } from "./key_group.ts";
+import { readHandleEntries } from "./lsm/handle_reader.ts";
+import { deserialize, serialize, type Serializer } from "./serializer.ts";
+import { decodeList, readStateKeyHeader, type StateMeta } from "./state_keys.ts";
 import { parseStateTypeId, RawBytes, rawSerializer, serializerFromId } from "./serializer_ids.ts";
 
 /** One decoded state entry. */
@@ -157,7 +157,7 @@ function decodeEntry(
   c: Codecs,
   keyGroup: number,
   rest: ByteReader,
-  value: Uint8Array,
+  value: Uint8Array | undefined,
 ): StateEntry {
   const key = c.key.read(rest);
   const entry: { -readonly [K in keyof StateEntry]: StateEntry[K] } = {
@@ -167,8 +167,36 @@ function decodeEntry(
   };
   if (c.namespace) entry.namespace = rest.remaining() > 0 ? c.namespace.read(rest) : undefined;
   if (c.userKey) entry.userKey = rest.remaining() > 0 ? c.userKey.read(rest) : undefined;
-  entry.value = decodeValue(view, c, value);
+  if (value !== undefined) entry.value = decodeValue(view, c, value);
   return entry;
+}
+
+/**
+ * Decodes raw store entries of the state `view` reads: `[key, value]` as a
+ * snapshot holds them; without a value only the key's parts are decoded
+ * (the entry's identity, for an entry that was removed).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { entryDecoder } from "./state_reader.ts";
+ * const view = {
+ *   operator: "o", state: "s", kind: "value", typeId: "value<f64>", keySerializerId: "string",
+ *   namespaceId: null, notes: [], maxParallelism: 128, handles: [],
+ * };
+ * // key group 3, state id 1, the string key "a" (varint length 1, 0x61)
+ * const e = entryDecoder(view)(new Uint8Array([0, 3, 0, 1, 1, 0x61]), undefined);
+ * assert.deepEqual(e, { keyGroup: 3, key: "a", value: undefined });
+ * ```
+ */
+export function entryDecoder(
+  view: StateView,
+): (key: Uint8Array, value: Uint8Array | undefined) => StateEntry {
+  const c = codecs(view);
+  return (key, value) => {
+    const parts = readStateKeyHeader(key);
+    return decodeEntry(view, c, parts.keyGroup, parts.rest, value);
+  };
 }
 
 function restoreOf(loaded: LoadedManifest, fs: CheckpointFs, view: StateView): KeyedRestore {
@@ -185,7 +213,7 @@ function restoreOf(loaded: LoadedManifest, fs: CheckpointFs, view: StateView): K
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { DenoCheckpointFs } from "../core/checkpoint/checkpoint_fs.ts";
+ * import { DenoCheckpointFs } from "../checkpoint/checkpoint_fs.ts";
  * import { dumpState } from "./state_reader.ts";
  * const view = {
  *   operator: "o", state: "s", kind: "value", typeId: "value<f64>", keySerializerId: "string",
@@ -226,7 +254,7 @@ export interface KeyLocation {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { DenoCheckpointFs } from "../core/checkpoint/checkpoint_fs.ts";
+ * import { DenoCheckpointFs } from "../checkpoint/checkpoint_fs.ts";
  * import { getState } from "./state_reader.ts";
  * const view = {
  *   operator: "o", state: "s", kind: "value", typeId: "value<f64>", keySerializerId: "string",

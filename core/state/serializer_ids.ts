@@ -7,9 +7,9 @@
  *
  * @module
  */
-import type { ByteReader, ByteWriter } from "../core/state/bytes.ts";
-import { type Serializer, Serializers } from "../core/state/serializer.ts";
-import { parseTypeId, type TypeNode } from "../core/state/serializer_schema.ts";
+import type { ByteReader, ByteWriter } from "./bytes.ts";
+import { type Serializer, Serializers } from "./serializer.ts";
+import { parseTypeId, type TypeNode } from "./serializer_schema.ts";
 
 function build(node: TypeNode): Serializer<unknown> | undefined {
   const a = node.args;
@@ -144,7 +144,7 @@ export function serializerFromId(id: string): Serializer<unknown> | undefined {
   }
 }
 
-export { parseStateTypeId, type StateType } from "../core/state/serializer_schema.ts";
+export { parseStateTypeId, type StateType } from "./serializer_schema.ts";
 
 /** Marks bytes a serializer could not decode (shown as base64). */
 export class RawBytes {
@@ -163,7 +163,7 @@ export class RawBytes {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { ByteReader } from "../core/state/bytes.ts";
+ * import { ByteReader } from "./bytes.ts";
  * import { RawBytes, rawSerializer } from "./serializer_ids.ts";
  * const v = rawSerializer.read(new ByteReader(new Uint8Array([1, 2])));
  * assert.ok(v instanceof RawBytes && v.bytes.length === 2);

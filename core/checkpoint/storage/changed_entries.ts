@@ -1,0 +1,189 @@
+/**
+ * The keyed state entries that changed between two checkpoints, decoded,
+ * found from the segments alone: both working backends snapshot
+ * incrementally (a checkpoint's handles share the previous one's segments
+ * and add new ones), so an entry whose value differs between the two has a
+ * record in a segment one of them has and the other has not. Only those
+ * segments' keys are read, and each key's value is looked up in the new
+ * checkpoint's handles: present → an upsert, absent → a tombstone (a delete,
+ * TTL expiry, a state or operator that went away).
+ *
+ * @module
+ */
+import type { CheckpointFs } from "../checkpoint_fs.ts";
+import type { LoadedManifest } from "../storage.ts";
+import type { KeyedStateHandle } from "../../state/backend.ts";
+import type { StateMeta } from "../../state/state_keys.ts";
+import { type HandleLookup, openHandleLookup } from "../../state/lsm/handle_reader.ts";
+import { entryDecoder, openState, type StateEntry } from "../../state/state_reader.ts";
+import { toJsonValue } from "../../state/serializer_ids.ts";
+import { readSegmentKeys } from "../../../statestore-as/lsm_store.ts";
+import type { StateRow } from "./remote_store.ts";
+
+interface Keyed {
+  readonly handle: KeyedStateHandle;
+  readonly index: number;
+}
+
+function keyedOf(loaded: LoadedManifest | undefined, uid: string): Keyed[] {
+  const op = loaded?.manifest.operators[uid];
+  if (!op) return [];
+  return op.subtasks.flatMap((s) => s.keyed ? [{ handle: s.keyed, index: s.index }] : []);
+}
+
+function json(v: unknown): string {
+  return JSON.stringify(toJsonValue(v)) ?? "null";
+}
+
+function latin1(b: Uint8Array): string {
+  let s = "";
+  for (let i = 0; i < b.length; i += 4096) {
+    s += String.fromCharCode(...b.subarray(i, i + 4096));
+  }
+  return s;
+}
+
+/** A changed entry's row and the subtask of `next` whose key groups hold it. */
+export interface ChangedRow {
+  /** The row (value null: a tombstone). */
+  readonly row: StateRow;
+  /** Subtask index in `next` (0 when no subtask holds the key any more). */
+  readonly subtask: number;
+}
+
+/**
+ * Rows for the keyed state entries of `next` that differ from `prev`
+ * (every entry of `next` without `prev`). Reads the segment files through
+ * `fs`; throws when one of them cannot be read.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DenoCheckpointFs } from "../checkpoint_fs.ts";
+ * import { changedRows } from "./changed_entries.ts";
+ * const next = {
+ *   manifest: { operators: {}, maxParallelism: 128 } as never,
+ *   dir: "/x",
+ *   segmentPath: (n: string) => n,
+ * };
+ * assert.deepEqual([...changedRows(new DenoCheckpointFs(), undefined, next)], []);
+ * ```
+ */
+export function* changedRows(
+  fs: CheckpointFs,
+  prev: LoadedManifest | undefined,
+  next: LoadedManifest,
+): Generator<ChangedRow> {
+  const uids = new Set([
+    ...Object.keys(prev?.manifest.operators ?? {}),
+    ...Object.keys(next.manifest.operators),
+  ]);
+  for (const uid of uids) yield* changedInOperator(fs, prev, next, uid);
+}
+
+function* changedInOperator(
+  fs: CheckpointFs,
+  prev: LoadedManifest | undefined,
+  next: LoadedManifest,
+  uid: string,
+): Generator<ChangedRow> {
+  const before = keyedOf(prev, uid);
+  const after = keyedOf(next, uid);
+  if (before.length === 0 && after.length === 0) return;
+  const segmentsBefore = new Set(before.flatMap((k) => k.handle.segments.map((s) => s.name)));
+  const segmentsAfter = new Set(after.flatMap((k) => k.handle.segments.map((s) => s.name)));
+  // Keys to look at, by the identity of their entry (state name and the key bytes
+  // without the state id, which each snapshot assigns): in `after`'s ids where it has the state.
+  const candidates = new Map<string, { key: Uint8Array; state: string }>();
+  const collect = (loaded: LoadedManifest, k: Keyed, name: string) => {
+    const names = new Map(k.handle.states.map((m) => [m.id, m.name]));
+    for (const key of readSegmentKeys(fs, loaded.segmentPath(name))) {
+      const state = names.get((key[2]! << 8) | key[3]!);
+      if (state === undefined) continue;
+      const id = `${state}\u0000${latin1(key.subarray(0, 2))}${latin1(key.subarray(4))}`;
+      if (!candidates.has(id)) candidates.set(id, { key, state });
+    }
+  };
+  const seen = new Set<string>();
+  for (const k of after) {
+    for (const s of k.handle.segments) {
+      if (segmentsBefore.has(s.name) || seen.has(s.name)) continue;
+      seen.add(s.name);
+      collect(next, k, s.name);
+    }
+  }
+  for (const k of before) {
+    for (const s of k.handle.segments) {
+      if (segmentsAfter.has(s.name) || seen.has(s.name)) continue;
+      seen.add(s.name);
+      collect(prev!, k, s.name);
+    }
+  }
+  if (candidates.size === 0) return;
+  const decoders = new Map<
+    string,
+    (key: Uint8Array, value: Uint8Array | undefined) => StateEntry
+  >();
+  const decoderOf = (state: string) => {
+    let d = decoders.get(state);
+    if (!d) {
+      const inNext = after.some((k) => k.handle.states.some((m) => m.name === state));
+      d = entryDecoder(openState(inNext ? next : prev!, uid, state));
+      decoders.set(state, d);
+    }
+    return d;
+  };
+  const lookups = new Map<Keyed, HandleLookup>();
+  /** The entry's value in a snapshot (its handles hold the key group of `key`). */
+  const valueIn = (loaded: LoadedManifest, handles: Keyed[], key: Uint8Array, state: string) => {
+    const keyGroup = (key[0]! << 8) | key[1]!;
+    const holder = handles.find((k) =>
+      k.handle.keyGroupRange.start <= keyGroup && keyGroup <= k.handle.keyGroupRange.end
+    );
+    const meta: StateMeta | undefined = holder?.handle.states.find((m) => m.name === state);
+    if (!holder || !meta) return { holder, value: undefined };
+    let lookup = lookups.get(holder);
+    if (!lookup) {
+      const restore = {
+        handles: handles.map((k) => k.handle),
+        fs,
+        segmentPath: (n: string) => loaded.segmentPath(n),
+      };
+      lookups.set(holder, lookup = openHandleLookup(restore, holder.handle));
+    }
+    const own = key.slice();
+    own[2] = meta.id >> 8;
+    own[3] = meta.id & 0xff;
+    return { holder, value: lookup.get(own) };
+  };
+  try {
+    for (const { key, state } of candidates.values()) {
+      const keyGroup = (key[0]! << 8) | key[1]!;
+      const { holder, value } = valueIn(next, after, key, state);
+      // A segment rewritten without changing the entry (an LSM compaction): nothing to write.
+      if (prev && sameBytes(valueIn(prev, before, key, state).value, value)) continue;
+      const e = decoderOf(state)(key, value);
+      yield {
+        subtask: holder?.index ?? 0,
+        row: {
+          operator: uid,
+          state,
+          keyGroup,
+          key: json(e.key),
+          namespace: e.namespace === undefined ? null : json(e.namespace),
+          userKey: e.userKey === undefined ? null : json(e.userKey),
+          value: value === undefined ? null : json(e.value),
+        },
+      };
+    }
+  } finally {
+    for (const l of lookups.values()) l.close();
+  }
+}
+
+function sameBytes(a: Uint8Array | undefined, b: Uint8Array | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}

@@ -1,0 +1,103 @@
+import assert from "node:assert/strict";
+import { DenoCheckpointFs } from "../checkpoint_fs.ts";
+import type { Manifest } from "../manifest.ts";
+import type { LoadedManifest } from "../storage.ts";
+import type { KeyedStateBackend, KeyedStateHandle } from "../../state/backend.ts";
+import { ListStateDescriptor, ValueStateDescriptor } from "../../state/descriptors.ts";
+import { HeapStateBackend } from "../../state/heap/heap_backend.ts";
+import { LsmStateBackend } from "../../state/lsm/lsm_backend.ts";
+import { Serializers } from "../../state/serializer.ts";
+import { readHandleEntries } from "../../state/lsm/handle_reader.ts";
+import { writeSegment } from "../../../statestore-as/lsm_store.ts";
+import { changedRows } from "./changed_entries.ts";
+
+const count = () => new ValueStateDescriptor("count", Serializers.f64);
+const seen = () => new ListStateDescriptor("seen", Serializers.string);
+
+function loaded(dir: string, handle: KeyedStateHandle | undefined): LoadedManifest {
+  const manifest = {
+    maxParallelism: 128,
+    operators: handle
+      ? {
+        op: {
+          name: "op",
+          parallelism: 1,
+          source: false,
+          keySerializer: "string",
+          subtasks: [{ index: 0, keyed: handle, operatorState: {} }],
+        },
+      }
+      : {},
+  } as unknown as Manifest;
+  return { manifest, dir, segmentPath: (n) => `${dir}/${n}` };
+}
+
+for (const kind of ["heap", "lsm"] as const) {
+  Deno.test(`changedRows (${kind}): only what changed since the previous snapshot, removals as tombstones`, async () => {
+    const dir = Deno.makeTempDirSync({ prefix: "weir-changed-entries-test-" });
+    const fs = new DenoCheckpointFs();
+    let n = 0;
+    const storage = { fs, dir, newSegmentName: () => `${kind}-${++n}.seg` };
+    const options = {
+      operatorUid: "op",
+      subtaskIndex: 0,
+      keySerializer: Serializers.string,
+      maxParallelism: 128,
+      keyGroupRange: { start: 0, end: 127 },
+    };
+    const b: KeyedStateBackend = kind === "heap"
+      ? new HeapStateBackend().createKeyedBackend(options)
+      : new LsmStateBackend({ dir: `${dir}/store` }).createKeyedBackend(options);
+    try {
+      const c = b.state(count());
+      const l = b.state(seen());
+      for (let i = 0; i < 1000; i++) {
+        b.setCurrentKey(`k${i}`);
+        c.update(i);
+        l.add(`a${i}`);
+      }
+      const first = loaded(dir, await b.snapshot(1, storage));
+      const all = [...changedRows(fs, undefined, first)];
+      assert.equal(all.length, 2000, "without a previous snapshot, every entry");
+      // 1% of the keys change: 6 counts updated, 2 lists appended to, 2 counts cleared.
+      for (let i = 0; i < 10; i++) {
+        b.setCurrentKey(`k${i * 100}`);
+        if (i < 6) c.update(-1);
+        else if (i < 8) l.add("again");
+        else c.clear();
+      }
+      const second = loaded(dir, await b.snapshot(2, storage));
+      const rows = [...changedRows(fs, first, second)].map((r) => r.row);
+      const show = (r: (typeof rows)[number]) => `${r.state} ${r.key} ${r.value}`;
+      assert.deepEqual(rows.map(show).sort(), [
+        'count "k0" -1',
+        'count "k100" -1',
+        'count "k200" -1',
+        'count "k300" -1',
+        'count "k400" -1',
+        'count "k500" -1',
+        'count "k800" null',
+        'count "k900" null',
+        'seen "k600" ["a600","again"]',
+        'seen "k700" ["a700","again"]',
+      ]);
+      // The segments rewritten into one with the same entries (what a compaction or a
+      // full snapshot does): nothing changed, nothing to write.
+      const handle = second.manifest.operators.op!.subtasks[0]!.keyed!;
+      const restore = { handles: [handle], fs, segmentPath: second.segmentPath };
+      const merged = writeSegment(fs, `${dir}/merged.seg`, [...readHandleEntries(restore, handle)]);
+      const compacted = loaded(dir, {
+        ...handle,
+        segments: [{ name: merged.name, size: merged.size }],
+      });
+      assert.deepEqual([...changedRows(fs, second, compacted)], []);
+      // The operator gone: every entry it had becomes a tombstone.
+      const gone = [...changedRows(fs, second, loaded(dir, undefined))].map((r) => r.row);
+      assert.equal(gone.length, 1998);
+      assert.ok(gone.every((r) => r.value === null));
+    } finally {
+      b.dispose();
+      Deno.removeSync(dir, { recursive: true });
+    }
+  });
+}
