@@ -10,14 +10,20 @@
  */
 import assert from "node:assert/strict";
 import {
+  deserialize,
   ExactlyOnceFileSink,
   HeapStateBackend,
   LsmStateBackend,
+  SerializationError,
+  serialize,
+  type Serializer,
+  Serializers,
   type StateBackend,
   StreamEnvironment,
 } from "../mod.ts";
 import { NexmarkGenerator, NexmarkStreams } from "../bench/nexmark/generator.ts";
-import type { NexmarkEvent } from "../bench/nexmark/model.ts";
+import type { Bid, NexmarkEvent } from "../bench/nexmark/model.ts";
+import { BID_SERIALIZER } from "../bench/nexmark/serializers.ts";
 import { QUERIES } from "../bench/nexmark/queries/mod.ts";
 import type { NexmarkQuery, Row } from "../bench/nexmark/query.ts";
 import { JsonLinesFileSink } from "../bench/nexmark/sinks.ts";
@@ -235,4 +241,39 @@ Deno.test("nexmark example: an unknown query or a bad count is a clear error", a
     main(["--query", "q1", "--events", "1.5"]),
     /--events must be an integer >= 0/,
   );
+});
+
+Deno.test("nexmark bid serializer: the record's bytes, and reads and copies equal to the record's", () => {
+  const { f64, string } = Serializers;
+  const record = Serializers.record<Bid & Record<string, unknown>>({
+    auction: f64,
+    bidder: f64,
+    price: f64,
+    channel: string,
+    url: string,
+    dateTime: f64,
+    extra: string,
+  }) as unknown as Serializer<Bid>;
+  assert.deepEqual(BID_SERIALIZER.snapshotSchema!(), record.snapshotSchema!());
+  const g = new NexmarkGenerator();
+  let seed = 7;
+  const random = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
+  let bids = 0;
+  for (let n = 0; bids < 200; n++) {
+    const b = g.event(n, random).bid;
+    if (!b) continue;
+    bids++;
+    const odd = bids % 50 === 0 ? { ...b, extra: "lone \uD800", surplus: 1 } : b;
+    const bytes = serialize(BID_SERIALIZER, odd);
+    assert.deepEqual(bytes, serialize(record, odd));
+    const expected = deserialize(record, bytes);
+    for (const got of [deserialize(BID_SERIALIZER, bytes), BID_SERIALIZER.copy!(odd)]) {
+      assert.deepStrictEqual(got, expected);
+      assert.deepEqual(Object.keys(got), Object.keys(expected));
+    }
+  }
+  for (const bad of [null, 3, { ...g.event(3, random).bid, price: "1" }]) {
+    assert.throws(() => serialize(BID_SERIALIZER, bad as unknown as Bid), SerializationError);
+    assert.throws(() => BID_SERIALIZER.copy!(bad as unknown as Bid), SerializationError);
+  }
 });

@@ -52,6 +52,15 @@ export interface Serializer<T> {
   /** Reads one value from `input`. */
   read(input: ByteReader): T;
   /**
+   * Optional (Flink's `TypeSerializer.copy`): a copy of `value` equal to what
+   * `read` returns for what `write` writes, sharing nothing mutable with
+   * `value`, and throwing where `write` throws. State backends that keep
+   * decoded values (the LSM backend's value cache) use it to hand out and
+   * keep values without the byte round trip. Every built-in serializer has
+   * it but `json`, `key` and `plain`; a composite has it when its parts do.
+   */
+  copy?(value: T): T;
+  /**
    * Optional: rewrites one value's encoding of version `n` (the key) as
    * version `n + 1`, reading exactly that value from `input`. On restore,
    * state written by an older version passes through each step up to the
@@ -143,6 +152,10 @@ const f64: Serializer<number> = {
     out.writeF64(v);
   },
   read: (r) => r.readF64(),
+  copy(v) {
+    expect(typeof v === "number", "f64", v);
+    return v;
+  },
   // Widening: every i32 is exactly an f64.
   resolveSchemaCompatibility: (old) =>
     old.id === "i32"
@@ -158,6 +171,10 @@ const i32: Serializer<number> = {
     out.writeU32(v >>> 0);
   },
   read: (r) => r.readU32() | 0,
+  copy(v) {
+    expect(Number.isInteger(v) && v >= -0x80000000 && v <= 0x7fffffff, "i32", v);
+    return v | 0; // -0 reads back as 0
+  },
 };
 
 const bigint: Serializer<bigint> = {
@@ -184,6 +201,10 @@ const bigint: Serializer<bigint> = {
     for (let i = 0; i < n; i++) mag = (mag << 8n) | BigInt(r.readU8());
     return neg ? -mag : mag;
   },
+  copy(v) {
+    expect(typeof v === "bigint", "bigint", v);
+    return v;
+  },
 };
 
 const boolean: Serializer<boolean> = {
@@ -194,6 +215,10 @@ const boolean: Serializer<boolean> = {
     out.writeU8(v ? 1 : 0);
   },
   read: (r) => r.readU8() === 1,
+  copy(v) {
+    expect(typeof v === "boolean", "boolean", v);
+    return v;
+  },
 };
 
 const string: Serializer<string> = {
@@ -204,6 +229,11 @@ const string: Serializer<string> = {
     out.writeString(v);
   },
   read: (r) => r.readString(),
+  copy(v) {
+    expect(typeof v === "string", "string", v);
+    // UTF-8 has no lone surrogates: the encoding replaces them with U+FFFD.
+    return v.isWellFormed() ? v : v.toWellFormed();
+  },
 };
 
 const bytes: Serializer<Uint8Array> = {
@@ -214,6 +244,10 @@ const bytes: Serializer<Uint8Array> = {
     out.writeBytes(v);
   },
   read: (r) => r.readBytes(),
+  copy(v) {
+    expect(v instanceof Uint8Array, "bytes", v);
+    return new Uint8Array(v); // a plain Uint8Array, as read returns, even for a subclass
+  },
 };
 
 const json: Serializer<unknown> = {
@@ -373,6 +407,26 @@ function array<T>(element: Serializer<T>): Serializer<T[]> {
         return a;
       }),
   };
+  if ((element as Serializer<unknown>) === f64) {
+    // Numbers copy as they are: check them, then let the engine copy the array.
+    s.copy = (v) => {
+      expect(Array.isArray(v), id, v);
+      const n = v.length;
+      for (let i = 0; i < n; i++) {
+        const e = v[i];
+        if (typeof e !== "number") expect(false, "f64", e);
+      }
+      return v.constructor === Array ? v.slice() : Array.from(v);
+    };
+  } else if (element.copy) {
+    s.copy = (v) => {
+      expect(Array.isArray(v), id, v);
+      const n = v.length;
+      const a = new Array<T>(n);
+      for (let i = 0; i < n; i++) a[i] = element.copy!(v[i]!);
+      return a;
+    };
+  }
   return s;
 }
 
@@ -381,7 +435,7 @@ function tuple<T extends unknown[]>(
 ): Serializer<T> {
   const fs = fields as Serializer<unknown>[];
   const id = `tuple<${fs.map((f) => f.id).join(",")}>`;
-  return {
+  const s: Serializer<T> = {
     id,
     version: 1,
     write(v, out) {
@@ -397,6 +451,15 @@ function tuple<T extends unknown[]>(
     resolveSchemaCompatibility: (old) =>
       resolveParts("tuple", id, old, fs, (readers, r) => readers.map((read) => read(r)) as T),
   };
+  if (fs.every((f) => f.copy)) {
+    s.copy = (v) => {
+      expect(Array.isArray(v) && v.length === fs.length, id, v);
+      const a = new Array(fs.length);
+      for (let i = 0; i < fs.length; i++) a[i] = fs[i]!.copy!(v[i]);
+      return a as T;
+    };
+  }
+  return s;
 }
 
 /**
@@ -443,7 +506,7 @@ function record<T extends Record<string, unknown>>(
   const names = Object.keys(fields).sort();
   const fs = names.map((n) => (fields as Record<string, Serializer<unknown>>)[n]!);
   const id = `record<${names.map((n, i) => `${n}:${fs[i]!.id}`).join(",")}>`;
-  return {
+  const s: Serializer<T> = {
     id,
     version: 1,
     write(v, out) {
@@ -458,6 +521,15 @@ function record<T extends Record<string, unknown>>(
     snapshotSchema: () => ({ id, version: 1, fields: names, nested: fs.map(schemaOf) }),
     resolveSchemaCompatibility: (old) => resolveRecord<T>(id, names, fs, old),
   };
+  if (fs.every((f) => f.copy)) {
+    s.copy = (v) => {
+      expect(typeof v === "object" && v !== null, id, v);
+      const o: Record<string, unknown> = {};
+      for (let i = 0; i < names.length; i++) o[names[i]!] = fs[i]!.copy!(v[names[i]!]);
+      return o as T;
+    };
+  }
+  return s;
 }
 
 /**
@@ -537,7 +609,7 @@ function resolveRecord<T>(
 
 function optional<T>(inner: Serializer<T>): Serializer<T | undefined> {
   const id = `optional<${inner.id}>`;
-  return {
+  const s: Serializer<T | undefined> = {
     id,
     version: 1,
     write(v, out) {
@@ -558,6 +630,8 @@ function optional<T>(inner: Serializer<T>): Serializer<T | undefined> {
         ([el], r) => (r.readU8() === 0 ? undefined : el!(r) as T),
       ),
   };
+  if (inner.copy) s.copy = (v) => (v === undefined ? undefined : inner.copy!(v));
+  return s;
 }
 
 /**
@@ -575,6 +649,7 @@ function withDefault<T>(inner: Serializer<T>, defaultValue: T): Serializer<T> {
     snapshotSchema: () => schemaOf(inner as Serializer<unknown>),
     resolveSchemaCompatibility: (old) => resolveSchemaCompatibility(inner, old),
   };
+  if (inner.copy) s.copy = (v) => inner.copy!(v);
   fieldDefaults.set(s as Serializer<unknown>, { value: defaultValue });
   return s;
 }

@@ -290,3 +290,97 @@ Deno.test("Serializers: writing into a shared writer appends; values can be read
   assert.equal(Serializers.optional(Serializers.bigint).read(r), undefined);
   assert.equal(r.remaining(), 0);
 });
+
+/** Whether `a` and `b` share a mutable object (an array, plain object or byte array) anywhere. */
+function sharesMutable(a: unknown, b: unknown): boolean {
+  if (typeof a !== "object" || a === null || typeof b !== "object" || b === null) return false;
+  if (a === b) return true;
+  const ka = Object.keys(a);
+  return ka.some((k) =>
+    sharesMutable((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])
+  );
+}
+
+Deno.test("Serializers copy: what a write then a read gives, sharing nothing mutable", () => {
+  const { f64, i32, bigint, boolean, string, bytes, array, tuple, record, optional } = Serializers;
+  const point = record({ y: f64, x: f64, tags: array(string), at: optional(tuple(i32, bytes)) });
+  const cases: [Serializer<unknown>, unknown][] = [
+    [f64, -0],
+    [f64, NaN],
+    [f64, 1.5],
+    [i32, -0], // reads back as 0
+    [i32, -7],
+    [bigint, -(2n ** 70n)],
+    [boolean, false],
+    ...STRINGS.map((s): [Serializer<unknown>, unknown] => [string, s]),
+    [string, "lone \uD800 surrogate \uDFFF"], // UTF-8 has none: U+FFFD twice
+    [bytes, new Uint8Array([1, 2, 3]).subarray(1)],
+    [array(f64), [1, -0, NaN, Infinity]],
+    [array(f64), []],
+    [array(array(string)), [["a"], [], ["b", "c"]]],
+    [tuple(f64, string), [1, "a"]],
+    // Unknown fields are dropped and fields come in name order, as `read` gives them.
+    [point, { x: 1, y: 2, tags: ["t"], at: [3, new Uint8Array([9])], extra: "dropped" }],
+    [point, { x: 1, y: 2, tags: [], at: undefined }],
+    [optional(array(f64)), undefined],
+    [Serializers.withDefault(array(f64), []), [4]],
+  ] as [Serializer<unknown>, unknown][];
+  for (const [s, v] of cases) {
+    assert.ok(s.copy, `${s.id} copies`);
+    const copied = s.copy(v);
+    const read = roundTrip(s, v);
+    if (typeof read === "number") assert.ok(Object.is(copied, read), `${s.id}: ${String(v)}`);
+    else assert.deepStrictEqual(copied, read, `${s.id}: ${String(v)}`);
+    if (typeof read === "object" && read !== null) {
+      assert.deepEqual(Object.keys(copied as object), Object.keys(read), `${s.id}: field order`);
+    }
+    assert.ok(!sharesMutable(copied, v), `${s.id}: the copy shares nothing mutable with the value`);
+  }
+  // A Uint8Array subclass copies to a plain Uint8Array, as it reads back.
+  class Tagged extends Uint8Array {}
+  assert.equal(bytes.copy!(new Tagged([1])).constructor, Uint8Array);
+  // So does an Array subclass of numbers.
+  class Numbers extends Array<number> {}
+  assert.equal(array(f64).copy!(Numbers.from([1, 2])).constructor, Array);
+});
+
+Deno.test("Serializers copy: throws where write throws, with the same error", () => {
+  const { f64, i32, string, bytes, array, tuple, record, optional } = Serializers;
+  const cases: [Serializer<unknown>, unknown][] = [
+    [f64, "1"],
+    [i32, 2 ** 31],
+    [i32, 1.5],
+    [string, 5],
+    [bytes, [1, 2]],
+    [array(f64), "abc"],
+    [array(f64), [1, "x"]],
+    [array(f64), [1, , 2]], // a hole reads as undefined
+    [array(string), ["a", 1]],
+    [tuple(f64, f64), [1]],
+    [record({ a: f64 }), 3],
+    [record({ a: f64 }), null],
+    [record({ a: f64 }), {}],
+    [optional(f64), null],
+  ] as [Serializer<unknown>, unknown][];
+  for (const [s, v] of cases) {
+    let written: unknown;
+    try {
+      serialize(s, v);
+    } catch (e) {
+      written = e;
+    }
+    assert.ok(written instanceof SerializationError, `${s.id} fails to write ${String(v)}`);
+    assert.throws(() => s.copy!(v), (e) =>
+      e instanceof SerializationError &&
+      e.message === (written as Error).message, `${s.id} copy of ${String(v)}`);
+  }
+});
+
+Deno.test("Serializers copy: json, key and plain have none, nor a composite of them", () => {
+  const { json, key, plain, array, tuple, record, optional, f64 } = Serializers;
+  for (const s of [json, key, plain, array(json), tuple(f64, key), record({ a: plain })]) {
+    assert.equal((s as Serializer<unknown>).copy, undefined, s.id);
+  }
+  assert.equal(optional(json).copy, undefined);
+  assert.equal(Serializers.withDefault(json, null).copy, undefined);
+});

@@ -195,24 +195,41 @@ class LsmState<N> {
   }
 }
 
-/** A cached value: `ABSENT` marks a key without a value (a pending delete when dirty). */
+/**
+ * A cached value: `ABSENT` marks a key without a value (a pending delete when
+ * dirty); `units` is what it was counted as in the cache's capacity.
+ */
 interface CacheEntry {
   v: unknown;
   dirty: boolean;
+  units: number;
 }
 
 const ABSENT: unique symbol = Symbol("absent");
 
+/** Whether `v` can change after it is handed out (a cached one is handed out as a copy). */
+function isObject(v: unknown): boolean {
+  return (typeof v === "object" && v !== null) || typeof v === "function";
+}
+
 /**
  * Value, reducing and aggregating state: one entry per key and namespace.
- * Without namespaces, primitive values of primitive keys are kept in a
- * bounded write-back cache (a read-modify-write per record then costs no
- * store call while the key is cached); the backend flushes it before
- * snapshots and scans, and when it is full.
+ * Without namespaces, values of primitive keys are kept in a bounded
+ * write-back cache (a read-modify-write per record then costs no store call
+ * while the key is cached); the backend flushes it before snapshots and
+ * scans, and when it is full. Primitive values are cached as they are;
+ * object values only when the serializer can `copy` them: the cache keeps a
+ * copy and hands out copies, so a value read or written behaves as one that
+ * went through the store (a change to it is not state until `update`).
  */
 class LsmSingleValueState<T, N> extends LsmState<N> {
   protected readonly codec: Codec<T>;
   readonly #cache: Map<unknown, CacheEntry> | undefined;
+  /** The serializer, when it can copy values: object values are cached too. */
+  readonly #copier: Serializer<T> | undefined;
+  /** Estimated serialized size of this state's object values: what their cache entries weigh. */
+  #objectBytes = 0;
+  #objectStores = 0;
   readonly #kw = new ByteWriter();
   // The entry of the last cached key: update() after value() skips the lookup.
   #memoKey: unknown = NO_CACHE;
@@ -227,17 +244,32 @@ class LsmSingleValueState<T, N> extends LsmState<N> {
     super(b, id, ns);
     this.codec = new Codec(ser);
     this.#cache = ns === undefined && b.cacheCapacity > 0 ? new Map() : undefined;
+    this.#copier = ser.copy === undefined ? undefined : ser;
   }
 
   #load(): T | undefined {
     const n = this.lookup();
-    return n < 0 ? undefined : this.codec.read(this.view(n));
+    if (n < 0) return undefined;
+    const v = this.codec.read(this.view(n));
+    if (isObject(v)) this.#sized(n);
+    return v;
   }
 
   #store(v: T): void {
     this.vw.reset();
     this.codec.ser.write(v, this.vw);
     this.write(this.vw, false);
+  }
+
+  /** Folds one object value's serialized size into the estimate. */
+  #sized(bytes: number): void {
+    const est = this.#objectBytes;
+    this.#objectBytes = est === 0 ? bytes : est + (bytes - est) / 8;
+  }
+
+  /** Cache units of a new entry holding `v`: 1, plus 1 per 64 estimated bytes of an object. */
+  #units(v: unknown): number {
+    return isObject(v) ? 1 + (this.#objectBytes >>> 6) : 1;
   }
 
   /** The current key's value. */
@@ -250,15 +282,20 @@ class LsmSingleValueState<T, N> extends LsmState<N> {
       this.#memoKey = ck;
       this.#memoEntry = e;
       this.b.cacheHits++;
-      return e.v === ABSENT ? undefined : e.v as T;
+      const v = e.v;
+      if (v === ABSENT) return undefined;
+      return isObject(v) ? this.#copier!.copy!(v as T) : v as T;
     }
     const v = this.#load();
-    if (typeof v !== "object" && typeof v !== "function") {
-      const ne = { v: v === undefined ? ABSENT : v, dirty: false };
+    const object = isObject(v);
+    if (!object || this.#copier !== undefined) {
+      // A decoded object is the caller's: the cache keeps a copy.
+      const cv = v === undefined ? ABSENT : object ? this.#copier!.copy!(v!) : v;
+      const ne = { v: cv, dirty: false, units: this.#units(cv) };
       cache.set(ck, ne);
       this.#memoKey = ck;
       this.#memoEntry = ne;
-      this.b.cachedOne();
+      this.b.cached(ne.units, 1);
     }
     return v;
   }
@@ -268,29 +305,56 @@ class LsmSingleValueState<T, N> extends LsmState<N> {
     return this.read();
   }
 
+  /**
+   * What the cache keeps for `v` (a copy, which fails where serializing
+   * would), or `NO_CACHE` when it cannot keep it (an object that the
+   * serializer cannot copy).
+   */
+  #cacheable(v: T | undefined): unknown {
+    if (v === undefined) return ABSENT;
+    const copier = this.#copier;
+    if (copier !== undefined) {
+      const cv = copier.copy!(v);
+      // Now and then the size of an object value, for its cache weight.
+      if (isObject(cv) && (this.#objectStores++ & 15) === 0) {
+        this.vw.reset();
+        this.codec.ser.write(cv, this.vw);
+        this.#sized(this.vw.length);
+      }
+      return cv;
+    }
+    if (isObject(v)) return NO_CACHE;
+    // Serialize now so a bad value fails here, not at a later flush.
+    this.vw.reset();
+    this.codec.ser.write(v, this.vw);
+    return v;
+  }
+
   /** Sets the current key's value (`undefined` deletes it). */
   protected store(v: T | undefined): void {
     const cache = this.#cache;
     const ck = this.b.cacheKey(this.id);
     if (cache !== undefined && ck !== NO_CACHE) {
-      if (typeof v !== "object" && typeof v !== "function") {
-        // Serialize now so a bad value fails here, not at a later flush.
-        if (v !== undefined) {
-          this.vw.reset();
-          this.codec.ser.write(v, this.vw);
-        }
+      const cv = this.#cacheable(v);
+      if (cv !== NO_CACHE) {
         const e = ck === this.#memoKey ? this.#memoEntry : cache.get(ck);
-        const cv = v === undefined ? ABSENT : v;
+        const units = this.#units(cv);
         if (e !== undefined) {
           e.v = cv;
           e.dirty = true;
+          // An entry that grew (an object where there was none, or a larger estimate) counts more.
+          if (units > e.units) {
+            const more = units - e.units;
+            e.units = units;
+            this.b.cached(more, 0);
+          }
         } else {
           this.b.keyBytes(); // a key that cannot be serialized fails now, not at a flush
-          const ne = { v: cv, dirty: true };
+          const ne = { v: cv, dirty: true, units };
           cache.set(ck, ne);
           this.#memoKey = ck;
           this.#memoEntry = ne;
-          this.b.cachedOne();
+          this.b.cached(units, 1);
         }
         return;
       }
@@ -317,6 +381,7 @@ class LsmSingleValueState<T, N> extends LsmState<N> {
       } else {
         this.vw.reset();
         this.codec.ser.write(e.v as T, this.vw);
+        if (isObject(e.v)) this.#sized(this.vw.length);
         this.b.writeFor(k, this.id, this.#kw, this.vw);
       }
     }
@@ -529,11 +594,13 @@ export interface LsmStateBackendOptions {
   /** Bytes of each keyed backend's block cache (default 16 MiB; 64 KiB .. 512 MiB). */
   readonly blockCacheBytes?: number;
   /**
-   * Entries of the write-back cache of value, reducing and aggregating state
-   * (primitive keys and values, no namespace) per keyed backend; 0 disables
-   * it. Default 131072. When a fill of the cache sees fewer hits than entries
-   * (keys cycle through more state than it holds), the next 16 to 256 fills'
-   * worth of records bypass it.
+   * Capacity of the write-back cache of value, reducing and aggregating
+   * state (primitive keys, no namespace) per keyed backend; 0 disables it.
+   * A primitive value counts 1; an object value (cached when its serializer
+   * has `copy`) counts 1 plus 1 per 64 bytes of its estimated serialized
+   * size. Default 131072. When a fill of the cache sees fewer hits than
+   * entries (keys cycle through more state than it holds), the next 16 to
+   * 256 fills' worth of records bypass it.
    */
   readonly cacheEntries?: number;
 }
@@ -590,7 +657,9 @@ export class LsmKeyedStateBackend implements KeyedStateBackend {
   #endedKey: unknown = NO_KEY;
   #endedKeyLen = NO_KEY_LEN;
   #cacheKey: unknown = NO_CACHE;
+  /** Units (`cacheEntries`) and entries the value caches hold. */
   #cached = 0;
+  #cachedEntries = 0;
   /** @internal Reads the value cache answered since it was last emptied. */
   cacheHits = 0;
   /** Records left that bypass the value cache (it did not pay: keys rarely repeat). */
@@ -824,16 +893,19 @@ export class LsmKeyedStateBackend implements KeyedStateBackend {
   }
 
   /**
-   * @internal Counts a new cache entry; a full cache is flushed and emptied.
+   * @internal Counts `units` more in the value caches (see `cacheEntries`),
+   * of `newEntries` (0 or 1) new entries; a full cache is flushed and emptied.
    * A miss costs more than an uncached access (a map entry and a later
    * flush), a hit much less: a fill with fewer hits than entries did not pay,
    * so the next records bypass the cache (keys cycling through more state
    * than it holds never repeat in it).
    */
-  cachedOne(): void {
-    if (++this.#cached < this.cacheCapacity) return;
+  cached(units: number, newEntries: number): void {
+    this.#cachedEntries += newEntries;
+    if ((this.#cached += units) < this.cacheCapacity) return;
+    const entries = this.#cachedEntries;
     this.#flushCaches(true);
-    if (this.cacheHits >= this.cacheCapacity) {
+    if (this.cacheHits >= entries) {
       this.#bypassFills = BYPASS_MIN;
     } else {
       this.#bypassLeft = this.#bypassFills * this.cacheCapacity;
@@ -846,7 +918,7 @@ export class LsmKeyedStateBackend implements KeyedStateBackend {
   /** Writes every dirty cached value to the store; `drop` empties the caches. */
   #flushCaches(drop: boolean): void {
     for (const s of this.#single) s.flushCache(drop);
-    if (drop) this.#cached = 0;
+    if (drop) this.#cached = this.#cachedEntries = 0;
   }
 
   /**

@@ -7,7 +7,12 @@ import type {
   SnapshotStorage,
   StateBackend,
 } from "../backend.ts";
-import { ListStateDescriptor, MapStateDescriptor, ValueStateDescriptor } from "../descriptors.ts";
+import {
+  AggregatingStateDescriptor,
+  ListStateDescriptor,
+  MapStateDescriptor,
+  ValueStateDescriptor,
+} from "../descriptors.ts";
 import { keyGroupOf, type KeyGroupRange, keyGroupRangeForSubtask } from "../key_group.ts";
 import { serialize, Serializers } from "../serializer.ts";
 import { HeapStateBackend } from "../heap/heap_backend.ts";
@@ -466,5 +471,100 @@ Deno.test("lsm value cache: steps aside while keys do not repeat in it, and come
     b.setCurrentKey(k);
     assert.equal(count.value(), n, k);
   }
+  b.dispose();
+});
+
+const STATS = Serializers.record({
+  n: Serializers.f64,
+  prices: Serializers.array(Serializers.f64),
+});
+type Stats = { n: number; prices: number[] };
+
+Deno.test("lsm value cache: object values stay in it as copies, so a record's update writes nothing until a flush", async () => {
+  const shared = new Shared();
+  const cached = keyed(new LsmStateBackend(SMALL)) as LsmKeyedStateBackend;
+  const uncached = keyed(
+    new LsmStateBackend({ ...SMALL, cacheEntries: 0 }),
+  ) as LsmKeyedStateBackend;
+  const run = (b: LsmKeyedStateBackend) => {
+    const st = b.state(new ValueStateDescriptor<Stats>("stats", STATS));
+    const agg = b.state(
+      new AggregatingStateDescriptor<number, number[], number>("agg", {
+        createAccumulator: () => [],
+        add: (v, acc) => {
+          acc.push(v);
+          return acc;
+        },
+        getResult: (acc) => acc.length,
+        merge: (a, c) => [...a, ...c],
+      }, Serializers.array(Serializers.f64)),
+    );
+    const seen: unknown[] = [];
+    for (let i = 0; i < 60; i++) {
+      b.setCurrentKey(`k${i % 3}`);
+      const s = st.value() ?? { n: 0, prices: [] };
+      s.n++;
+      s.prices.push(i);
+      st.update(s);
+      // Changes after update, or to a value read, are not state until the next update.
+      s.n = -1;
+      s.prices.push(-1);
+      st.value()!.prices.length = 0;
+      agg.add(i);
+      seen.push(structuredClone(st.value()), agg.get());
+    }
+    return seen;
+  };
+  const expected = run(uncached);
+  assert.deepEqual(run(cached), expected);
+  assert.deepEqual(expected.slice(-2), [{
+    n: 20,
+    prices: Array.from({ length: 20 }, (_, i) => 3 * i + 2),
+  }, 20]);
+  assert.equal(cached.store.stats().memtableEntries, 0, "every value waits in the cache");
+  const handle = await cached.snapshot(1, shared.storage());
+  const restored = keyed(new LsmStateBackend(SMALL), ALL, shared.restore([handle]));
+  const st = restored.state(new ValueStateDescriptor<Stats>("stats", STATS));
+  for (const k of ["k0", "k1", "k2"]) {
+    restored.setCurrentKey(k);
+    uncached.setCurrentKey(k);
+    assert.deepEqual(
+      st.value(),
+      uncached.state(new ValueStateDescriptor<Stats>("stats", STATS)).value(),
+    );
+  }
+  for (const b of [cached, uncached, restored]) b.dispose();
+  shared.close();
+});
+
+Deno.test("lsm value cache: an object value counts by its size, so large values are flushed sooner", () => {
+  // 64 units: a value of 100 numbers (801 bytes) counts 13, so the 5th key fills the cache.
+  const b = keyed(new LsmStateBackend({ ...SMALL, cacheEntries: 64 })) as LsmKeyedStateBackend;
+  const st = b.state(new ValueStateDescriptor("big", Serializers.array(Serializers.f64)));
+  const stored = () => b.store.stats().memtableEntries;
+  for (let k = 0; k < 4; k++) {
+    b.setCurrentKey(`k${k}`);
+    for (let r = 0; r < 3; r++) st.update(Array.from({ length: 100 }, (_, i) => i + r + k));
+  }
+  assert.equal(stored(), 0);
+  b.setCurrentKey("k4");
+  st.update(Array.from({ length: 100 }, (_, i) => i));
+  assert.equal(stored(), 5, "the fifth value filled the cache: all five were written");
+  for (let k = 0; k < 4; k++) {
+    b.setCurrentKey(`k${k}`);
+    assert.deepEqual(st.value(), Array.from({ length: 100 }, (_, i) => i + 2 + k));
+  }
+  b.dispose();
+});
+
+Deno.test("lsm value cache: an object value of a serializer without copy is not cached", () => {
+  const b = keyed(new LsmStateBackend(SMALL)) as LsmKeyedStateBackend;
+  const st = b.state(new ValueStateDescriptor<{ a: number }>("j", Serializers.json as never));
+  b.setCurrentKey("k");
+  const v = { a: 1 };
+  st.update(v);
+  v.a = 2;
+  assert.equal(b.store.stats().memtableEntries, 1, "written through");
+  assert.deepEqual(st.value(), { a: 1 });
   b.dispose();
 });
