@@ -278,21 +278,10 @@ type ShapeBuilder = (read: () => unknown) => Record<string, unknown>;
 
 /** Keys above which an object is built property by property (no compiled literal). */
 const MAX_COMPILED_KEYS = 64;
+/** Longest string (in bytes) the reader decodes by hand. */
+const MAX_INLINE_STRING = 32;
 /** Compiled shapes a reader keeps (cleared when full: a stream of ever-new shapes stays bounded). */
 const MAX_CACHED_SHAPES = 1024;
-/** Slots of the decoded-string cache (a power of two). */
-const STRING_CACHE_SLOTS = 1 << 16;
-/** Longest string (in bytes) the cache holds. */
-const MAX_CACHED_STRING = 32;
-
-/**
- * Recently decoded short ASCII strings by a hash of their bytes, shared by
- * the readers of a thread. A hit returns the same string object again:
- * nothing to build, and its hash is already computed when it is used as a
- * Map key (keyed state, by-key lookups), which a fresh string's is not.
- */
-const stringCache = new Array<string | undefined>(STRING_CACHE_SLOTS);
-
 function compileShape(keys: readonly string[]): ShapeBuilder {
   if (keys.length > MAX_COMPILED_KEYS || new Set(keys).size !== keys.length) {
     return (read) => {
@@ -345,40 +334,29 @@ export class BatchValueReader {
     return r.readVarUint();
   }
 
+  /**
+   * A string: short ASCII ones built here (cheaper than TextDecoder for them),
+   * the rest as the plain serializer reads them.
+   */
   #string(r: ByteReader): string {
     const at = r.pos;
     const n = this.#varUint(r);
     const buf = r.buf;
     const start = r.pos;
-    let h = n;
-    let ascii = n <= MAX_CACHED_STRING && start + n <= buf.length;
-    for (let i = start; ascii && i < start + n; i++) {
-      const c = buf[i]!;
-      h = Math.imul(h ^ c, 0x01000193);
-      if (c >= 0x80) ascii = false;
-    }
-    if (!ascii) {
-      // Long, non-ASCII or truncated: as the plain serializer reads it.
-      r.pos = at;
-      return r.readString();
-    }
-    r.pos = start + n;
-    const slot = (h ^ (h >>> 15)) & (STRING_CACHE_SLOTS - 1);
-    const hit = stringCache[slot];
-    if (hit !== undefined && hit.length === n) {
-      let same = true;
-      for (let i = 0; i < n; i++) {
-        if (hit.charCodeAt(i) !== buf[start + i]) {
-          same = false;
-          break;
-        }
+    if (n <= MAX_INLINE_STRING && start + n <= buf.length) {
+      let s = "";
+      for (let i = start; i < start + n; i++) {
+        const c = buf[i]!;
+        if (c >= 0x80) break;
+        s += String.fromCharCode(c);
       }
-      if (same) return hit;
+      if (s.length === n) {
+        r.pos = start + n;
+        return s;
+      }
     }
-    let s = "";
-    for (let i = start; i < start + n; i++) s += String.fromCharCode(buf[i]!);
-    stringCache[slot] = s;
-    return s;
+    r.pos = at;
+    return r.readString();
   }
 
   #shape(keys: string[]): ShapeBuilder {
