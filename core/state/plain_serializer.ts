@@ -278,8 +278,15 @@ type ShapeBuilder = (read: () => unknown) => Record<string, unknown>;
 
 /** Keys above which an object is built property by property (no compiled literal). */
 const MAX_COMPILED_KEYS = 64;
-/** Longest string (in bytes) the reader decodes by hand. */
-const MAX_INLINE_STRING = 32;
+/**
+ * Longest ASCII string the reader cuts out of the whole frame decoded once:
+ * V8 copies a substring shorter than 13 chars (longer ones would be slices
+ * that keep the frame's string alive as long as the value lives, a state key
+ * for instance).
+ */
+const MAX_SUBSTRING = 12;
+/** Single-byte: char index = byte index (only used for ASCII runs). */
+const latin1 = new TextDecoder("latin1");
 /** Compiled shapes a reader keeps (cleared when full: a stream of ever-new shapes stays bounded). */
 const MAX_CACHED_SHAPES = 1024;
 function compileShape(keys: readonly string[]): ShapeBuilder {
@@ -312,11 +319,14 @@ export class BatchValueReader {
   readonly #compiled = new Map<string, ShapeBuilder>();
   readonly #shapes: ShapeBuilder[] = [];
   #r: ByteReader | undefined;
+  /** The batch's bytes as one string, decoded at the first short string. */
+  #text: string | undefined;
   readonly #readNested = () => this.#value(this.#r!);
 
   /** Starts a batch in `r`: its shapes are new. */
   startBatch(r: ByteReader): void {
     this.#r = r;
+    this.#text = undefined;
     this.#shapes.length = 0;
   }
 
@@ -334,25 +344,25 @@ export class BatchValueReader {
     return r.readVarUint();
   }
 
-  /**
-   * A string: short ASCII ones built here (cheaper than TextDecoder for them),
-   * the rest as the plain serializer reads them.
-   */
+  /** A string: short ASCII ones cut out of the batch's text, the rest as the plain serializer reads them. */
   #string(r: ByteReader): string {
     const at = r.pos;
     const n = this.#varUint(r);
     const buf = r.buf;
     const start = r.pos;
-    if (n <= MAX_INLINE_STRING && start + n <= buf.length) {
-      let s = "";
-      for (let i = start; i < start + n; i++) {
-        const c = buf[i]!;
-        if (c >= 0x80) break;
-        s += String.fromCharCode(c);
+    const end = start + n;
+    if (n <= MAX_SUBSTRING && end <= buf.length) {
+      let ascii = true;
+      for (let i = start; i < end; i++) {
+        if (buf[i]! >= 0x80) {
+          ascii = false;
+          break;
+        }
       }
-      if (s.length === n) {
-        r.pos = start + n;
-        return s;
+      if (ascii) {
+        r.pos = end;
+        // One decode per batch, then a copy per string: no string built char by char.
+        return (this.#text ??= latin1.decode(buf)).substring(start, end);
       }
     }
     r.pos = at;
