@@ -14,12 +14,27 @@
  * EndOfInput:      (nothing)
  * ```
  *
+ * With the plain-value serializer (an edge's default), a batch's values are
+ * written by {@linkcode writeBatchValue}: plain objects by shape, so a batch
+ * carries each list of field names once and the reader builds each shape's
+ * objects from one compiled literal (see `core/state/plain_serializer.ts`).
+ *
  * @module
  */
 import { SerializationError } from "../errors.ts";
 import { ByteReader, type ByteWriter } from "../state/bytes.ts";
 import type { Serializer } from "../state/serializer.ts";
+import {
+  BatchValueReader,
+  plainSerializer,
+  ShapeTable,
+  writeBatchValue,
+} from "../state/plain_serializer.ts";
 import { type ChannelMessage, END_OF_INPUT, MessageKind } from "./messages.ts";
+
+// One of each per thread: encoding and decoding a message is synchronous.
+const shapes = new ShapeTable();
+const batchReader = new BatchValueReader();
 
 /**
  * Appends `msg` to `out`. A record the serializer refuses is a
@@ -49,11 +64,13 @@ export function encodeMessage(
       const { values, timestamps } = msg;
       out.writeVarUint(values.length);
       out.writeU8(timestamps === null ? 0 : 1);
-      let i = 0;
+      const plain = serializer === plainSerializer;
+      if (plain) shapes.reset();
       try {
-        for (; i < values.length; i++) {
+        for (let i = 0; i < values.length; i++) {
           if (timestamps !== null) out.writeF64(timestamps[i] ?? NaN);
-          serializer.write(values[i], out);
+          if (plain) writeBatchValue(values[i], out, shapes);
+          else serializer.write(values[i], out);
         }
       } catch (e) {
         if (!(e instanceof SerializationError)) throw e;
@@ -86,12 +103,14 @@ export function decodeMessage(bytes: Uint8Array, serializer: Serializer<unknown>
       const hasTimestamps = r.readU8() === 1;
       const values = new Array<unknown>(n);
       const timestamps = hasTimestamps ? new Array<number | undefined>(n) : null;
+      const plain = serializer === plainSerializer;
+      if (plain) batchReader.startBatch(r);
       for (let i = 0; i < n; i++) {
         if (timestamps !== null) {
           const t = r.readF64();
           timestamps[i] = Number.isNaN(t) ? undefined : t;
         }
-        values[i] = serializer.read(r);
+        values[i] = plain ? batchReader.read() : serializer.read(r);
       }
       return { kind, values, timestamps };
     }

@@ -53,3 +53,80 @@ Deno.test("channel codec: a record the serializer refuses names the edge", () =>
   );
   assert.throws(() => decodeMessage(new Uint8Array([42]), Serializers.plain), /unknown kind 42/);
 });
+
+Deno.test("channel codec: a plain batch carries each object shape's field names once", () => {
+  const values = Array.from(
+    { length: 200 },
+    (_, i) => ({ customerName: `c${i}`, amountInCents: i }),
+  );
+  const batch: ChannelMessage = { kind: MessageKind.Records, values, timestamps: null };
+  const out = new ByteWriter();
+  encodeMessage(batch, Serializers.plain, "e", out);
+  const text = new TextDecoder().decode(out.bytes());
+  assert.equal(text.split("customerName").length - 1, 1, "the field name is written once");
+  assert.ok(out.length < 200 * 12, `${out.length} bytes: no field names per record`);
+  assert.deepEqual(decodeMessage(out.bytes(), Serializers.plain), batch);
+});
+
+Deno.test("channel codec: plain batches of mixed shapes, nesting and odd keys round-trip", () => {
+  const many = Object.fromEntries(Array.from({ length: 70 }, (_, i) => [`k${i}`, i]));
+  const protoKey = JSON.parse('{"__proto__": {"x": 1}, "a": 2}');
+  const values: unknown[] = [];
+  for (let i = 0; i < 300; i++) {
+    values.push(
+      { user: `u${i % 7}`, n: i, tags: [`t${i % 3}`, { deep: i % 2 === 0, at: new Date(i) }] },
+      { [`shape${i % 20}`]: i, other: null }, // 20 shapes: past the linear search
+      { 1: "int key first", b: undefined, "é": "ü✓", long: "x".repeat(40 + (i % 5)) },
+    );
+  }
+  values.push(many, protoKey, {}, [], "", -0, 2n ** 70n, new Uint8Array([1, 2]));
+  const batch: ChannelMessage = {
+    kind: MessageKind.Records,
+    values,
+    timestamps: values.map((_, i) => (i % 3 === 0 ? undefined : i)),
+  };
+  const out = new ByteWriter();
+  for (let round = 0; round < 2; round++) { // the second round decodes with cached shapes
+    out.reset();
+    encodeMessage(batch, Serializers.plain, "e", out);
+    const back = decodeMessage(out.bytes(), Serializers.plain);
+    assert.deepEqual(back, batch);
+    const values = (back as { values: unknown[] }).values;
+    const p = values[values.length - 7] as Record<string, unknown>;
+    assert.equal(Object.getPrototypeOf(p), Object.prototype, "__proto__ stays an own property");
+    assert.deepEqual(Object.keys(p), ["__proto__", "a"]);
+    assert.deepEqual(Object.keys(values[2] as object), ["1", "b", "é", "long"]);
+  }
+});
+
+Deno.test("channel codec: plain batch strings of every length and alphabet round-trip", () => {
+  // Short ASCII strings are decoded by hand; a non-ASCII byte or a long one falls back.
+  const values = Array.from(
+    { length: 3000 },
+    (_, i) => ["w", "é", "✓", "𝄞", "a\u0000b"][i % 5]!.repeat(1 + (i % 40)) + i,
+  );
+  const batch: ChannelMessage = { kind: MessageKind.Records, values, timestamps: null };
+  const out = new ByteWriter();
+  encodeMessage(batch, Serializers.plain, "e", out);
+  for (let round = 0; round < 2; round++) {
+    assert.deepEqual(decodeMessage(out.bytes(), Serializers.plain), batch);
+  }
+});
+
+Deno.test("channel codec: a damaged plain batch is a SerializationError", () => {
+  const batch: ChannelMessage = {
+    kind: MessageKind.Records,
+    values: [{ a: "text", b: 1 }, { a: "more", b: 2 }],
+    timestamps: null,
+  };
+  const out = new ByteWriter();
+  encodeMessage(batch, Serializers.plain, "e", out);
+  const bytes = out.toBytes();
+  assert.throws(
+    () => decodeMessage(bytes.subarray(0, bytes.length - 3), Serializers.plain),
+    SerializationError,
+  );
+  const badShape = bytes.slice();
+  badShape[bytes.indexOf(13)] = 14; // an unknown tag where the second object's shape id was
+  assert.throws(() => decodeMessage(badShape, Serializers.plain), SerializationError);
+});

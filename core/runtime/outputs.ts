@@ -2,13 +2,16 @@
  * Operator outputs: a fan-out to chained operators (direct synchronous calls)
  * and to channel writers, which batch records per downstream channel and pick
  * channels by partitioning. A record's key is serialized once, into a reused
- * buffer, to find its key group.
+ * buffer, to find its key group; a short ASCII string key under the string or
+ * the default key serializer is hashed straight from its chars, as the bytes
+ * those serializers write.
  *
  * @module
  */
 import { ConfigError } from "../errors.ts";
 import { ByteWriter } from "../state/bytes.ts";
-import { murmur3 } from "../state/key_group.ts";
+import { murmur3, murmur3Ascii } from "../state/key_group.ts";
+import { type Serializer, Serializers } from "../state/serializer.ts";
 import type { OutputChannel } from "./channel.ts";
 import type { Partitioning } from "./graph.ts";
 import { type ChannelMessage, MessageKind } from "./messages.ts";
@@ -62,6 +65,35 @@ export class ChainedTarget implements Target {
   emitWatermark(timestamp: number): void {
     this.#op.processWatermark(timestamp);
   }
+}
+
+/** Key tag of a string in `Serializers.key`'s format. */
+const KEY_STRING_TAG = 1;
+
+/**
+ * The murmur3 hash of a key's serialized bytes. Strings of fewer than 128
+ * ASCII chars under `Serializers.string` (`varint length | chars`) or
+ * `Serializers.key` (`tag 1 | varint length | chars`) are hashed from their
+ * chars: the same bytes, none written.
+ */
+export function keyHasher(keySerializer: Serializer<unknown>): (key: unknown) => number {
+  const w = new ByteWriter(64);
+  const serialized = (key: unknown) => {
+    w.reset();
+    keySerializer.write(key, w);
+    return murmur3(w.buf, w.length);
+  };
+  const tagged = keySerializer === Serializers.key;
+  if (!tagged && keySerializer !== (Serializers.string as Serializer<unknown>)) return serialized;
+  return (key) => {
+    if (typeof key === "string" && key.length < 0x80) {
+      const h = tagged
+        ? murmur3Ascii(key, 2, KEY_STRING_TAG, key.length)
+        : murmur3Ascii(key, 1, key.length);
+      if (h >= 0) return h;
+    }
+    return serialized(key);
+  };
 }
 
 /** Batches records into the channels of one edge. */
@@ -127,11 +159,9 @@ export class ChannelWriter implements Target {
           break;
         }
         const { keySelector, keySerializer } = partitioning;
-        const w = new ByteWriter(64);
+        const hash = keyHasher(keySerializer);
         this.#select = (value) => {
-          w.reset();
-          keySerializer.write(keySelector(value), w);
-          const group = murmur3(w.buf, w.length) % maxParallelism;
+          const group = hash(keySelector(value)) % maxParallelism;
           return Math.floor((group * n) / maxParallelism);
         };
         break;

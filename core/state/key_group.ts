@@ -67,6 +67,54 @@ export function murmur3(bytes: Uint8Array, length = bytes.length, seed = 0): num
 }
 
 /**
+ * {@linkcode murmur3} of `prefixLength` (0 to 2) bytes `p0`, `p1` followed by
+ * the ASCII string `s` (one byte per char), without writing the bytes out;
+ * -1 when `s` has a char above 0x7f (hash its UTF-8 bytes instead).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { murmur3, murmur3Ascii } from "./key_group.ts";
+ * const bytes = new Uint8Array([1, 6, ...new TextEncoder().encode("user-1")]);
+ * assert.equal(murmur3Ascii("user-1", 2, 1, 6), murmur3(bytes));
+ * assert.equal(murmur3Ascii("é"), -1);
+ * ```
+ */
+export function murmur3Ascii(s: string, prefixLength = 0, p0 = 0, p1 = 0): number {
+  let h = 0;
+  let k = prefixLength === 0 ? 0 : prefixLength === 1 ? p0 : p0 | (p1 << 8);
+  let n = prefixLength;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0x80) return -1;
+    k |= c << (8 * n);
+    if (++n === 4) {
+      k = Math.imul(k, 0xcc9e2d51);
+      k = (k << 15) | (k >>> 17);
+      k = Math.imul(k, 0x1b873593);
+      h ^= k;
+      h = (h << 13) | (h >>> 19);
+      h = (Math.imul(h, 5) + 0xe6546b64) | 0;
+      k = 0;
+      n = 0;
+    }
+  }
+  if (n > 0) {
+    k = Math.imul(k, 0xcc9e2d51);
+    k = (k << 15) | (k >>> 17);
+    k = Math.imul(k, 0x1b873593);
+    h ^= k;
+  }
+  h ^= prefixLength + s.length;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+/**
  * The key group of a serialized key.
  *
  * @example

@@ -16,6 +16,16 @@
  * 11 date   f64 ms since epoch
  * ```
  *
+ * In a channel frame's batch of records (see `core/runtime/channel_codec.ts`),
+ * plain objects are written by shape instead of tag 8, so a batch carries each
+ * list of field names once, and decoding builds objects of one shape with one
+ * compiled literal (no property-name strings to decode and intern per record):
+ *
+ * ```
+ * 12 new shape   varint n | n strings (the keys) | n values   (the batch's next shape id)
+ * 13 known shape varint id | values in that shape's key order
+ * ```
+ *
  * Class instances, functions, symbols, Maps and Sets are refused: their
  * prototype would be lost on the other side, so the value would not be the
  * one the user sent. A user gives a serializer of their own for those.
@@ -39,6 +49,8 @@ const enum Tag {
   BigInt = 9,
   Bytes = 10,
   Date = 11,
+  NewShape = 12,
+  KnownShape = 13,
 }
 
 /** Integers below this in magnitude zigzag-encode to at most 2^53 - 1, still exact. */
@@ -54,7 +66,76 @@ function refuse(what: string): never {
   );
 }
 
-function writeValue(v: unknown, out: ByteWriter, depth: number): void {
+/** Shapes linearly searched before the by-name index: a batch rarely has more. */
+const LINEAR_SHAPES = 8;
+
+function sameKeys(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/**
+ * The object shapes (key lists) one batch has written so far: the first
+ * object of a shape writes its keys, later ones only the shape's id.
+ */
+export class ShapeTable {
+  readonly #shapes: string[][] = [];
+  readonly #byKeys = new Map<string, number>();
+  #last = -1;
+
+  /** Forgets every shape (a new batch). */
+  reset(): void {
+    this.#shapes.length = 0;
+    this.#byKeys.clear();
+    this.#last = -1;
+  }
+
+  /** Writes the tag and shape of an object with `keys` (its values follow). */
+  write(keys: string[], out: ByteWriter): void {
+    const shapes = this.#shapes;
+    let id = this.#last;
+    if (id < 0 || !sameKeys(shapes[id]!, keys)) {
+      id = -1;
+      if (shapes.length <= LINEAR_SHAPES) {
+        for (let i = 0; i < shapes.length; i++) {
+          if (sameKeys(shapes[i]!, keys)) {
+            id = i;
+            break;
+          }
+        }
+      } else id = this.#byKeys.get(JSON.stringify(keys)) ?? -1;
+    }
+    if (id >= 0) {
+      this.#last = id;
+      out.writeU8(Tag.KnownShape);
+      out.writeVarUint(id);
+      return;
+    }
+    this.#last = shapes.length;
+    shapes.push(keys);
+    this.#byKeys.set(JSON.stringify(keys), this.#last);
+    out.writeU8(Tag.NewShape);
+    out.writeVarUint(keys.length);
+    for (let i = 0; i < keys.length; i++) out.writeString(keys[i]!);
+  }
+}
+
+/**
+ * Appends `v` to a batch: as the plain serializer writes it, but objects by
+ * shape (tags 12 and 13) in `shapes`. A value it cannot carry is refused as
+ * {@linkcode plainSerializer} refuses it.
+ */
+export function writeBatchValue(v: unknown, out: ByteWriter, shapes: ShapeTable): void {
+  writeValue(v, out, 0, shapes);
+}
+
+function writeValue(
+  v: unknown,
+  out: ByteWriter,
+  depth: number,
+  shapes?: ShapeTable,
+): void {
   switch (typeof v) {
     case "string":
       out.writeU8(Tag.String);
@@ -93,12 +174,19 @@ function writeValue(v: unknown, out: ByteWriter, depth: number): void {
   if (Array.isArray(v)) {
     out.writeU8(Tag.Array);
     out.writeVarUint(v.length);
-    for (let i = 0; i < v.length; i++) writeValue(v[i], out, depth + 1);
+    for (let i = 0; i < v.length; i++) writeValue(v[i], out, depth + 1, shapes);
     return;
   }
   const proto = Object.getPrototypeOf(v);
   if (proto === Object.prototype || proto === null) {
     const keys = Object.keys(v);
+    if (shapes !== undefined) {
+      shapes.write(keys, out);
+      for (let i = 0; i < keys.length; i++) {
+        writeValue((v as Record<string, unknown>)[keys[i]!], out, depth + 1, shapes);
+      }
+      return;
+    }
     out.writeU8(Tag.Object);
     out.writeVarUint(keys.length);
     for (const k of keys) {
@@ -182,6 +270,157 @@ function readValue(r: ByteReader): unknown {
       throw new SerializationError(
         `Cannot deserialize a plain value: unknown tag ${tag} at offset ${r.pos - 1}`,
       );
+  }
+}
+
+/** Builds an object of one shape, reading its values in key order. */
+type ShapeBuilder = (read: () => unknown) => Record<string, unknown>;
+
+/** Keys above which an object is built property by property (no compiled literal). */
+const MAX_COMPILED_KEYS = 64;
+/**
+ * Longest ASCII string the reader cuts out of the whole frame decoded once:
+ * V8 copies a substring shorter than 13 chars (longer ones would be slices
+ * that keep the frame's string alive as long as the value lives, a state key
+ * for instance).
+ */
+const MAX_SUBSTRING = 12;
+/** Single-byte: char index = byte index (only used for ASCII runs). */
+const latin1 = new TextDecoder("latin1");
+/** Compiled shapes a reader keeps (cleared when full: a stream of ever-new shapes stays bounded). */
+const MAX_CACHED_SHAPES = 1024;
+function compileShape(keys: readonly string[]): ShapeBuilder {
+  if (keys.length > MAX_COMPILED_KEYS || new Set(keys).size !== keys.length) {
+    return (read) => {
+      const o: Record<string, unknown> = {};
+      for (const k of keys) Object.defineProperty(o, k, propertyOf(read()));
+      return o;
+    };
+  }
+  // A literal with the keys in order: every object of the shape gets one hidden
+  // class. Values are read left to right, as the writer wrote them. A computed
+  // "__proto__" defines an own property (a literal one would set the prototype).
+  const props = keys.map((k) =>
+    `${k === "__proto__" ? '["__proto__"]' : JSON.stringify(k)}: read()`
+  );
+  return new Function("read", `return { ${props.join(", ")} };`) as ShapeBuilder;
+}
+
+function propertyOf(value: unknown): PropertyDescriptor {
+  return { value, writable: true, enumerable: true, configurable: true };
+}
+
+/**
+ * Reads the values {@linkcode writeBatchValue} wrote into one batch. Keep one
+ * per channel: it remembers compiled shapes from batch to batch; call
+ * `startBatch` before each batch's values.
+ */
+export class BatchValueReader {
+  readonly #compiled = new Map<string, ShapeBuilder>();
+  readonly #shapes: ShapeBuilder[] = [];
+  #r: ByteReader | undefined;
+  /** The batch's bytes as one string, decoded at the first short string. */
+  #text: string | undefined;
+  readonly #readNested = () => this.#value(this.#r!);
+
+  /** Starts a batch in `r`: its shapes are new. */
+  startBatch(r: ByteReader): void {
+    this.#r = r;
+    this.#text = undefined;
+    this.#shapes.length = 0;
+  }
+
+  /** Reads the next value of the batch. */
+  read(): unknown {
+    return this.#value(this.#r!);
+  }
+
+  #varUint(r: ByteReader): number {
+    const b = r.buf[r.pos];
+    if (b !== undefined && b < 0x80) {
+      r.pos++;
+      return b;
+    }
+    return r.readVarUint();
+  }
+
+  /** A string: short ASCII ones cut out of the batch's text, the rest as the plain serializer reads them. */
+  #string(r: ByteReader): string {
+    const at = r.pos;
+    const n = this.#varUint(r);
+    const buf = r.buf;
+    const start = r.pos;
+    const end = start + n;
+    if (n <= MAX_SUBSTRING && end <= buf.length) {
+      let ascii = true;
+      for (let i = start; i < end; i++) {
+        if (buf[i]! >= 0x80) {
+          ascii = false;
+          break;
+        }
+      }
+      if (ascii) {
+        r.pos = end;
+        // One decode per batch, then a copy per string: no string built char by char.
+        return (this.#text ??= latin1.decode(buf)).substring(start, end);
+      }
+    }
+    r.pos = at;
+    return r.readString();
+  }
+
+  #shape(keys: string[]): ShapeBuilder {
+    const name = JSON.stringify(keys);
+    let build = this.#compiled.get(name);
+    if (build === undefined) {
+      if (this.#compiled.size >= MAX_CACHED_SHAPES) this.#compiled.clear();
+      this.#compiled.set(name, build = compileShape(keys));
+    }
+    return build;
+  }
+
+  #value(r: ByteReader): unknown {
+    const tag = r.buf[r.pos++];
+    switch (tag) {
+      case Tag.String:
+        return this.#string(r);
+      case Tag.Int: {
+        const z = this.#varUint(r);
+        return z % 2 === 0 ? z / 2 : -(z + 1) / 2;
+      }
+      case Tag.True:
+        return true;
+      case Tag.False:
+        return false;
+      case Tag.Null:
+        return null;
+      case Tag.Undefined:
+        return undefined;
+      case Tag.Array: {
+        const n = this.#varUint(r);
+        if (n > r.remaining()) break;
+        const a = new Array(n);
+        for (let i = 0; i < n; i++) a[i] = this.#value(r);
+        return a;
+      }
+      case Tag.NewShape: {
+        const n = this.#varUint(r);
+        if (n > r.remaining()) break;
+        const keys = new Array<string>(n);
+        for (let i = 0; i < n; i++) keys[i] = this.#string(r);
+        const build = this.#shape(keys);
+        this.#shapes.push(build);
+        return build(this.#readNested);
+      }
+      case Tag.KnownShape: {
+        const build = this.#shapes[this.#varUint(r)];
+        if (build === undefined) break;
+        return build(this.#readNested);
+      }
+    }
+    // The rarer kinds, and errors, as the plain serializer reads them.
+    r.pos--;
+    return readValue(r);
   }
 }
 
