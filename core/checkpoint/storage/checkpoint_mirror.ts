@@ -51,7 +51,7 @@ const decoder = new TextDecoder();
  *   complete: () => Promise.resolve(),
  *   discard: () => Promise.resolve(),
  *   replaceSavepointManifest: () => Promise.resolve(),
- *   collect: () => Promise.resolve(),
+ *   collect: () => Promise.resolve({ checkpoints: [], segments: [] }),
  *   close: () => Promise.resolve(),
  * };
  * const dir = Deno.makeTempDirSync();
