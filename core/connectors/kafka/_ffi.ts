@@ -35,6 +35,7 @@ const SYMBOLS = {
   rd_kafka_queue_poll: { parameters: [P, "i32"], result: P },
   rd_kafka_event_type: { parameters: [P], result: "i32" },
   rd_kafka_event_message_next: { parameters: [P], result: P },
+  rd_kafka_event_message_array: { parameters: [P, P, "usize"], result: "usize" },
   rd_kafka_event_error: { parameters: [P], result: "i32" },
   rd_kafka_event_error_string: { parameters: [P], result: P },
   rd_kafka_event_error_is_fatal: { parameters: [P], result: "i32" },
@@ -42,8 +43,9 @@ const SYMBOLS = {
   rd_kafka_topic_new: { parameters: [P, B, P], result: P },
   rd_kafka_topic_destroy: { parameters: [P], result: "void" },
   rd_kafka_topic_name: { parameters: [P], result: P },
+  // The opaque pointer carries a delivery id: passed as an integer, it needs no pointer object.
   rd_kafka_produce: {
-    parameters: [P, "i32", "i32", B, "usize", B, "usize", P],
+    parameters: [P, "i32", "i32", B, "usize", B, "usize", "usize"],
     result: "i32",
   },
   rd_kafka_produceva: { parameters: [P, B, "usize"], result: P },
@@ -54,10 +56,11 @@ const SYMBOLS = {
   rd_kafka_topic_partition_list_destroy: { parameters: [P], result: "void" },
   rd_kafka_assign: { parameters: [P, P], result: "i32" },
   rd_kafka_poll_set_consumer: { parameters: [P], result: "i32" },
-  rd_kafka_consume_batch_queue: { parameters: [P, "i32", B, "usize"], result: "isize" },
+  rd_kafka_consume_batch_queue: { parameters: [P, "i32", P, "usize"], result: "isize" },
   rd_kafka_message_destroy: { parameters: [P], result: "void" },
-  rd_kafka_message_timestamp: { parameters: [P, B], result: "i64" },
-  rd_kafka_message_headers: { parameters: [P, B], result: "i32" },
+  // Per-message calls take pointers only: V8 calls them directly, without a buffer check.
+  rd_kafka_message_timestamp: { parameters: [P, P], result: "i64" },
+  rd_kafka_message_headers: { parameters: [P, P], result: "i32" },
   rd_kafka_header_get_all: { parameters: [P, "usize", B, B, B], result: "i32" },
   rd_kafka_position: { parameters: [P, P], result: "i32" },
   rd_kafka_commit: { parameters: [P, P, "i32"], result: "i32" },

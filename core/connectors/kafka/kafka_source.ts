@@ -192,6 +192,14 @@ export interface KafkaSplitMetrics {
   lag: number;
 }
 
+/** Counters of one split. */
+interface SplitStats {
+  records: number;
+  bytes: number;
+  /** The partition's high watermark as last seen (-1: not yet known). */
+  high: number;
+}
+
 /** One subtask's reader: owns some partitions of the source's topics. */
 export class KafkaSourceReader<T> implements SplitReader<T> {
   readonly #options: KafkaSourceOptions<T>;
@@ -206,7 +214,7 @@ export class KafkaSourceReader<T> implements SplitReader<T> {
   #restored = false;
   #nextDiscovery = 0;
   #offsetsAt = new Map<number, PartitionOffset[]>();
-  #stats = new Map<string, { records: number; bytes: number; high: number }>();
+  #stats = new Map<string, SplitStats>();
   #nextLagCheck = 0;
 
   /** Creates the reader (it connects on its first poll). */
@@ -396,21 +404,30 @@ export class KafkaSourceReader<T> implements SplitReader<T> {
     // assigned partition holds the watermark back from the start, as in Flink.
     const perSplit = out.forSplit !== undefined;
     if (perSplit) { for (const s of this.#active()) out.forSplit!(key(s.topic, s.partition)); }
+    // A batch holds runs of records of one partition: look its split up once per run.
+    let run: ConsumedRecord | undefined;
+    let k = "";
+    let split: KafkaSplit | undefined;
+    let stats: SplitStats | undefined;
+    let target: SourceOutput<T> = out;
     for (const r of records) {
-      const k = key(r.topic, r.partition);
-      const split = this.#splits.get(k);
+      if (run === undefined || r.partition !== run.partition || r.topic !== run.topic) {
+        run = r;
+        k = key(r.topic, r.partition);
+        split = this.#splits.get(k);
+        if (split) {
+          stats = this.#stats.get(k);
+          if (!stats) this.#stats.set(k, stats = { records: 0, bytes: 0, high: -1 });
+          target = perSplit ? out.forSplit!(k) : out;
+        }
+      }
       // Records of a partition given away, or before the split's position (a seek in flight).
       if (!split || r.offset < split.offset) continue;
       if (split.stop !== undefined && r.offset >= split.stop) continue;
-      (perSplit ? out.forSplit!(k) : out).collect(
-        deserialize(r),
-        r.timestamp >= 0 ? r.timestamp : undefined,
-      );
+      target.collect(deserialize(r), r.timestamp >= 0 ? r.timestamp : undefined);
       split.offset = r.offset + 1;
-      let st = this.#stats.get(k);
-      if (!st) this.#stats.set(k, st = { records: 0, bytes: 0, high: -1 });
-      st.records++;
-      st.bytes += (r.value?.length ?? 0) + (r.key?.length ?? 0);
+      stats!.records++;
+      stats!.bytes += (r.value?.length ?? 0) + (r.key?.length ?? 0);
     }
     if (this.#bounded) {
       // Control records (transaction markers) may sit just before the stop offset: the

@@ -27,6 +27,10 @@ const ERR_QUEUE_FULL = -184;
 const encoder = new TextEncoder();
 /** `sizeof(rd_kafka_vu_t)`: the type, padded to 8, and a 64-byte union. */
 const VU_SIZE = 72;
+/** `sizeof(rd_kafka_message_t)`. */
+const MESSAGE_SIZE = 72;
+/** Delivery reports taken from an event per call. */
+const REPORT_BATCH = 1024;
 const VTYPE_TOPIC = 1;
 const VTYPE_PARTITION = 3;
 const VTYPE_VALUE = 4;
@@ -59,6 +63,11 @@ export class KafkaProducer {
   readonly #queue: Deno.PointerObject;
   readonly #topics = new Map<string, Deno.PointerObject>();
   #onDelivery: DeliveryListener | undefined;
+  readonly #reportPtrs = Deno.UnsafePointer.of(pinned(REPORT_BATCH * 8))!;
+  readonly #reportView = new Deno.UnsafePointerView(this.#reportPtrs);
+  /** A copy of one reported `rd_kafka_message_t`, as 32-bit words. */
+  readonly #fields = new Uint8Array(MESSAGE_SIZE);
+  readonly #words = new Uint32Array(this.#fields.buffer);
   #error: KafkaError | null = null;
   #closed = false;
 
@@ -191,7 +200,7 @@ export class KafkaProducer {
       BigInt(value?.length ?? 0),
       key,
       BigInt(key?.length ?? 0),
-      id > 0 ? Deno.UnsafePointer.create(BigInt(id)) : null,
+      BigInt(id),
     );
     if (rc === 0) return true;
     const code = k.rd_kafka_last_error();
@@ -209,18 +218,8 @@ export class KafkaProducer {
       if (ev === null) return served;
       try {
         const type = k.rd_kafka_event_type(ev);
-        if (type === RD_KAFKA_EVENT_DR) {
-          for (;;) {
-            const msg = k.rd_kafka_event_message_next(ev);
-            if (msg === null) break;
-            served++;
-            const view = new Deno.UnsafePointerView(msg);
-            const err = view.getInt32(0);
-            const opaque = view.getPointer(64);
-            const id = opaque === null ? 0 : Number(Deno.UnsafePointer.value(opaque));
-            this.#onDelivery?.(id, err);
-          }
-        } else if (type === RD_KAFKA_EVENT_ERROR && k.rd_kafka_event_error_is_fatal(ev) !== 0) {
+        if (type === RD_KAFKA_EVENT_DR) served += this.#reports(ev);
+        else if (type === RD_KAFKA_EVENT_ERROR && k.rd_kafka_event_error_is_fatal(ev) !== 0) {
           this.#error = fatalError(this.#rk) ??
             new KafkaError("Kafka producer fatal error", k.rd_kafka_event_error(ev), {
               fatal: true,
@@ -229,6 +228,23 @@ export class KafkaProducer {
       } finally {
         k.rd_kafka_event_destroy(ev);
       }
+    }
+  }
+
+  /** Hands a delivery-report event's messages to the listener, a batch of pointers at a time. */
+  #reports(ev: Deno.PointerObject): number {
+    const k = rdkafka();
+    const words = this.#words;
+    let served = 0;
+    for (;;) {
+      const n = Number(k.rd_kafka_event_message_array(ev, this.#reportPtrs, BigInt(REPORT_BATCH)));
+      for (let i = 0; i < n; i++) {
+        // err (first word) and the opaque delivery id (`_private`, last field), in one read.
+        Deno.UnsafePointerView.copyInto(this.#reportView.getPointer(i * 8)!, this.#fields);
+        this.#onDelivery?.(words[16]! + words[17]! * 2 ** 32, words[0]! | 0);
+      }
+      served += n;
+      if (n < REPORT_BATCH) return served;
     }
   }
 
