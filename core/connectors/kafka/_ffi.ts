@@ -57,10 +57,11 @@ const SYMBOLS = {
   rd_kafka_assign: { parameters: [P, P], result: "i32" },
   rd_kafka_poll_set_consumer: { parameters: [P], result: "i32" },
   rd_kafka_consume_batch_queue: { parameters: [P, "i32", P, "usize"], result: "isize" },
-  rd_kafka_message_destroy: { parameters: [P], result: "void" },
-  // Per-message calls take pointers only: V8 calls them directly, without a buffer check.
-  rd_kafka_message_timestamp: { parameters: [P, P], result: "i64" },
-  rd_kafka_message_headers: { parameters: [P, P], result: "i32" },
+  // Per-message calls take the message's address as a bigint read from the batch array:
+  // a pointer object for it would cost a slow (non-FFI) call per message.
+  rd_kafka_message_destroy: { parameters: ["u64"], result: "void" },
+  rd_kafka_message_timestamp: { parameters: ["u64", P], result: "i64" },
+  rd_kafka_message_headers: { parameters: ["u64", P], result: "i32" },
   rd_kafka_header_get_all: { parameters: [P, "usize", B, B, B], result: "i32" },
   rd_kafka_position: { parameters: [P, P], result: "i32" },
   rd_kafka_commit: { parameters: [P, P, "i32"], result: "i32" },
@@ -91,6 +92,9 @@ const SYMBOLS = {
   rd_kafka_error_txn_requires_abort: { parameters: [P], result: "i32" },
   rd_kafka_error_destroy: { parameters: [P], result: "void" },
   rd_kafka_consumer_close: { parameters: [P], result: "i32", nonblocking: true },
+  // libc's, found through librdkafka's dependencies (not on Windows): copies bytes out of
+  // librdkafka's memory at FFI-call cost, where a pointer view's copy is a slower op.
+  memcpy: { parameters: [B, "u64", "usize"], result: "u64", optional: true },
   rd_kafka_mock_cluster_new: { parameters: [P, "i32"], result: P },
   rd_kafka_mock_cluster_destroy: { parameters: [P], result: "void" },
   rd_kafka_mock_cluster_bootstraps: { parameters: [P], result: P },
@@ -162,6 +166,13 @@ const encoder = new TextEncoder();
  */
 export function pinned(bytes: number): ArrayBuffer {
   return new ArrayBuffer(Math.max(bytes, 8));
+}
+
+/** Copies `dst.length` bytes from the native address `src` into `dst`. */
+export function copyFromAddress(dst: Uint8Array, src: bigint): void {
+  const copy = rdkafka().memcpy;
+  if (copy !== null) copy(dst, src, BigInt(dst.length));
+  else Deno.UnsafePointerView.copyInto(Deno.UnsafePointer.create(src)!, dst);
 }
 
 /** A NUL-terminated C string (in {@linkcode pinned} memory). */

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { cstr, pinned, rdkafka, readCString } from "./_ffi.ts";
+import { copyFromAddress, cstr, pinned, rdkafka, readCString } from "./_ffi.ts";
 import {
   check,
   ClientType,
@@ -90,14 +90,12 @@ export class KafkaConsumer {
   readonly #queue: Deno.PointerObject;
   /** `rd_kafka_message_t*[]` filled by `rd_kafka_consume_batch_queue`. */
   #batch: Deno.PointerObject | null = null;
-  #batchView: Deno.UnsafePointerView = new Deno.UnsafePointerView(
-    Deno.UnsafePointer.of(pinned(8))!,
-  );
-  #batchSize = 0;
+  #addresses = new BigUint64Array(0);
   /** A copy of the current message's struct, read as 32-bit words. */
   readonly #fields = new Uint8Array(MESSAGE_SIZE);
   readonly #i32 = new Int32Array(this.#fields.buffer);
   readonly #u32 = new Uint32Array(this.#fields.buffer);
+  readonly #u64 = new BigUint64Array(this.#fields.buffer);
   /** An out-parameter librdkafka writes (pinned: passed as a raw pointer). */
   readonly #outWords = new BigUint64Array(pinned(8));
   readonly #out = Deno.UnsafePointer.of(this.#outWords)!;
@@ -155,28 +153,28 @@ export class KafkaConsumer {
   poll(max: number): ConsumedRecord[] {
     if (this.#closed) throw new KafkaError("The Kafka consumer is closed", -172);
     const k = rdkafka();
-    if (this.#batchSize < max) {
-      this.#batchSize = max;
-      this.#batch = Deno.UnsafePointer.of(pinned(max * 8))!;
-      this.#batchView = new Deno.UnsafePointerView(this.#batch);
+    if (this.#addresses.length < max) {
+      this.#addresses = new BigUint64Array(pinned(max * 8));
+      this.#batch = Deno.UnsafePointer.of(this.#addresses)!;
     }
     const n = Number(k.rd_kafka_consume_batch_queue(this.#queue, 0, this.#batch, BigInt(max)));
     const out: ConsumedRecord[] = [];
+    const addresses = this.#addresses;
     const fields = this.#fields;
     const i32 = this.#i32;
     const u32 = this.#u32;
+    const u64 = this.#u64;
     for (let i = 0; i < n; i++) {
-      const msg = this.#batchView.getPointer(i * 8)!;
+      const msg = addresses[i]!;
       try {
-        Deno.UnsafePointerView.copyInto(msg, fields);
+        copyFromAddress(fields, msg);
         const err = i32[0]!;
-        const view = new Deno.UnsafePointerView(msg);
         const partition = i32[4]!;
         if (err !== 0) {
           if (err === ERR_PARTITION_EOF) {
-            this.atEnd.add(`${this.#topicName(view)}:${partition}`);
+            this.atEnd.add(`${this.#topicName()}:${partition}`);
           } else {
-            const text = copyBytes(view.getPointer(24), u32[8]! + u32[9]! * TWO_32);
+            const text = u64[3] === 0n ? null : this.#copy(u64[3]!, u32[8]! + u32[9]! * TWO_32);
             this.lastError = new KafkaError(
               `Kafka consumer: ${text ? new TextDecoder().decode(text) : err}`,
               err,
@@ -184,19 +182,15 @@ export class KafkaConsumer {
           }
           continue;
         }
-        const topic = this.#topicName(view);
+        const topic = this.#topicName();
         if (this.atEnd.size > 0) this.atEnd.delete(`${topic}:${partition}`);
         out.push({
           topic,
           partition,
           offset: u32[14]! + i32[15]! * TWO_32,
           timestamp: Number(k.rd_kafka_message_timestamp(msg, null)),
-          key: u32[10] === 0 && u32[11] === 0
-            ? null
-            : this.#copy(view.getPointer(40)!, u32[12]! + u32[13]! * TWO_32),
-          value: u32[6] === 0 && u32[7] === 0
-            ? null
-            : this.#copy(view.getPointer(24)!, u32[8]! + u32[9]! * TWO_32),
+          key: u64[5] === 0n ? null : this.#copy(u64[5]!, u32[12]! + u32[13]! * TWO_32),
+          value: u64[3] === 0n ? null : this.#copy(u64[3]!, u32[8]! + u32[9]! * TWO_32),
           headers: this.#headers(msg),
         });
       } finally {
@@ -210,7 +204,7 @@ export class KafkaConsumer {
    * Copies a key or value out of librdkafka's memory. Small ones are views
    * into a shared chunk, so a value kept long keeps at most the chunk alive.
    */
-  #copy(p: Deno.PointerObject, len: number): Uint8Array {
+  #copy(address: bigint, len: number): Uint8Array {
     let out: Uint8Array;
     if (len > SMALL_BYTES) {
       out = new Uint8Array(len);
@@ -222,23 +216,23 @@ export class KafkaConsumer {
       out = new Uint8Array(this.#chunk, this.#chunkAt, len);
       this.#chunkAt += len;
     }
-    if (len > 0) Deno.UnsafePointerView.copyInto(p, out);
+    if (len > 0) copyFromAddress(out, address);
     return out;
   }
 
-  /** The message's topic name, decoded once per topic handle. */
-  #topicName(view: Deno.UnsafePointerView): string {
+  /** The current message's topic name, decoded once per topic handle. */
+  #topicName(): string {
     const handle = this.#u32[2]! + this.#u32[3]! * TWO_32;
     let name = this.#topicNames.get(handle);
     if (name === undefined) {
-      name = readCString(rdkafka().rd_kafka_topic_name(view.getPointer(8)));
+      name = readCString(rdkafka().rd_kafka_topic_name(Deno.UnsafePointer.create(this.#u64[1]!)));
       this.#topicNames.set(handle, name);
     }
     return name;
   }
 
   /** The message's headers (a shared empty list when it has none). */
-  #headers(msg: Deno.PointerObject): readonly (readonly [string, Uint8Array | null])[] {
+  #headers(msg: bigint): readonly (readonly [string, Uint8Array | null])[] {
     const k = rdkafka();
     if (k.rd_kafka_message_headers(msg, this.#out) !== 0) return NO_HEADERS;
     const h = Deno.UnsafePointer.create(this.#outWords[0]!);

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { cstr, pinned, rdkafka } from "./_ffi.ts";
+import { copyFromAddress, cstr, pinned, rdkafka } from "./_ffi.ts";
 import {
   check,
   ClientType,
@@ -63,8 +63,9 @@ export class KafkaProducer {
   readonly #queue: Deno.PointerObject;
   readonly #topics = new Map<string, Deno.PointerObject>();
   #onDelivery: DeliveryListener | undefined;
-  readonly #reportPtrs = Deno.UnsafePointer.of(pinned(REPORT_BATCH * 8))!;
-  readonly #reportView = new Deno.UnsafePointerView(this.#reportPtrs);
+  /** Addresses of reported messages (`rd_kafka_message_t*[]`, filled by librdkafka). */
+  readonly #reported = new BigUint64Array(pinned(REPORT_BATCH * 8));
+  readonly #reportPtrs = Deno.UnsafePointer.of(this.#reported)!;
   /** A copy of one reported `rd_kafka_message_t`, as 32-bit words. */
   readonly #fields = new Uint8Array(MESSAGE_SIZE);
   readonly #words = new Uint32Array(this.#fields.buffer);
@@ -240,7 +241,7 @@ export class KafkaProducer {
       const n = Number(k.rd_kafka_event_message_array(ev, this.#reportPtrs, BigInt(REPORT_BATCH)));
       for (let i = 0; i < n; i++) {
         // err (first word) and the opaque delivery id (`_private`, last field), in one read.
-        Deno.UnsafePointerView.copyInto(this.#reportView.getPointer(i * 8)!, this.#fields);
+        copyFromAddress(this.#fields, this.#reported[i]!);
         this.#onDelivery?.(words[16]! + words[17]! * 2 ** 32, words[0]! | 0);
       }
       served += n;
