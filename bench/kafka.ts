@@ -18,6 +18,7 @@ import process from "node:process";
 import { parseArgs } from "node:util";
 import {
   KafkaConsumer,
+  KafkaSerializers,
   KafkaSink,
   KafkaSource,
   type SinkFunction,
@@ -132,14 +133,13 @@ async function writeWithWeir(
       checkpoint: { dir, intervalMs: 1000 },
       log: () => {},
     });
-    const enc = new TextEncoder();
     env.generate({ count: N, generate: (i) => valueOf(i) }).addSink(
       new KafkaSink<string>({
         bootstrapServers: bootstrap,
         topic,
         deliveryGuarantee: guarantee,
         transactionalIdPrefix: `bench-${topic}`,
-        serializer: (v) => ({ value: enc.encode(v) }),
+        serializer: (v) => ({ value: KafkaSerializers.string(v) }),
       }),
     );
     const { ms, cpu } = await measured(() => env.execute("kafka write"));
