@@ -189,8 +189,12 @@ export class KafkaConsumer {
           partition,
           offset: u32[14]! + i32[15]! * TWO_32,
           timestamp: Number(k.rd_kafka_message_timestamp(msg, null)),
-          key: u64[5] === 0n ? null : this.#copy(u64[5]!, u32[12]! + u32[13]! * TWO_32),
-          value: u64[3] === 0n ? null : this.#copy(u64[3]!, u32[8]! + u32[9]! * TWO_32),
+          key: u32[10] === 0 && u32[11] === 0
+            ? null
+            : this.#copy(u64[5]!, u32[12]! + u32[13]! * TWO_32),
+          value: u32[6] === 0 && u32[7] === 0
+            ? null
+            : this.#copy(u64[3]!, u32[8]! + u32[9]! * TWO_32),
           headers: this.#headers(msg),
         });
       } finally {
