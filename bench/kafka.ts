@@ -52,6 +52,8 @@ interface Cost {
   cpu: number;
 }
 
+const inputs = Array.from({ length: N }, (_, i) => valueOf(i));
+
 function row(what: string, records: number, cost: Cost): (string | number)[] {
   const perSecond = records / (cost.ms / 1000);
   return [
@@ -133,7 +135,8 @@ async function writeWithWeir(
       checkpoint: { dir, intervalMs: 1000 },
       log: () => {},
     });
-    env.generate({ count: N, generate: (i) => valueOf(i) }).addSink(
+    // Built before the clock starts, as kcat's input is: both sides time only writing.
+    env.generate({ count: N, generate: (i) => inputs[i]! }).addSink(
       new KafkaSink<string>({
         bootstrapServers: bootstrap,
         topic,
@@ -177,7 +180,7 @@ try {
   const b = kafka.bootstrap;
   for (const t of ["kcat-in", "alo-out", "eo-out"]) await kafka.createTopic(t, PARTITIONS);
   await kafka.createTopic("eo-out.weir-transactions", 1);
-  const lines = Array.from({ length: N }, (_, i) => valueOf(i)).join("\n") + "\n";
+  const lines = inputs.join("\n") + "\n";
   const produced = await kcat(["-P", "-b", b, "-t", "kcat-in", "-X", "linger.ms=5"], lines);
   const consumed = await kcat(["-C", "-b", b, "-t", "kcat-in", "-e", "-q", "-o", "beginning"]);
   const kcatRead = consumed.out.split("\n").filter((l) => l !== "").length;
