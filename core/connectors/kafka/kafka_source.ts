@@ -312,7 +312,8 @@ export class KafkaSourceReader<T> implements SplitReader<T> {
     });
     await this.#discover(true);
     this.#started = true;
-    this.#nextLagCheck = 0; // the first poll learns the lag
+    // Discovery saw the ends of the partitions it assigned; restored ones are asked at once.
+    this.#nextLagCheck = this.#highsKnown() ? this.#ctx.now() + LAG_CHECK_MS : 0;
   }
 
   async #topicPartitions(): Promise<{ topic: string; partition: number }[]> {
@@ -349,6 +350,7 @@ export class KafkaSourceReader<T> implements SplitReader<T> {
         : await this.#startingOffset(tp.topic, tp.partition, low, high);
       const split: KafkaSplit = { ...tp, offset };
       if (this.#bounded) split.stop = high;
+      this.#statsOf(key(tp.topic, tp.partition)).high = high; // lag is known from the start
       return split;
     }));
     for (const split of splits) this.#splits.set(key(split.topic, split.partition), split);
@@ -416,8 +418,7 @@ export class KafkaSourceReader<T> implements SplitReader<T> {
         k = key(r.topic, r.partition);
         split = this.#splits.get(k);
         if (split) {
-          stats = this.#stats.get(k);
-          if (!stats) this.#stats.set(k, stats = { records: 0, bytes: 0, high: -1 });
+          stats = this.#statsOf(k);
           target = perSplit ? out.forSplit!(k) : out;
         }
       }
@@ -456,21 +457,30 @@ export class KafkaSourceReader<T> implements SplitReader<T> {
     return records.length > 0 ? "more" : "idle";
   }
 
+  #statsOf(k: string): SplitStats {
+    let st = this.#stats.get(k);
+    if (!st) this.#stats.set(k, st = { records: 0, bytes: 0, high: -1 });
+    return st;
+  }
+
+  /** Whether every split's high watermark is known. */
+  #highsKnown(): boolean {
+    return [...this.#splits.values()].every((s) =>
+      (this.#stats.get(key(s.topic, s.partition))?.high ?? -1) >= 0
+    );
+  }
+
   /** Refreshes every split's high watermark; whether all are known. */
   async #updateLag(): Promise<boolean> {
     await Promise.all([...this.#splits.values()].map(async (s) => {
-      const k = key(s.topic, s.partition);
-      let st = this.#stats.get(k);
-      if (!st) this.#stats.set(k, st = { records: 0, bytes: 0, high: -1 });
+      const st = this.#statsOf(key(s.topic, s.partition));
       try {
         st.high = (await this.#consumer!.watermarks(s.topic, s.partition, 1_000)).high;
       } catch {
         // Lag is for monitoring: a broker that does not answer now leaves the last value.
       }
     }));
-    return [...this.#splits.values()].every((s) =>
-      (this.#stats.get(key(s.topic, s.partition))?.high ?? -1) >= 0
-    );
+    return this.#highsKnown();
   }
 
   /** Closes the consumer. */
