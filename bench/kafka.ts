@@ -6,15 +6,19 @@
  * exactly-once (transactions at 1 s checkpoints) against at-least-once (1 s
  * checkpoints). One subtask each. The mock keeps only the last few MB of a
  * partition, so topics have many partitions and every rate counts the records
- * actually read.
+ * actually read. The machine is often shared, so beside wall time every row
+ * shows the CPU seconds (user + system, all threads) of the process doing the
+ * work: weir's own (`process.cpuUsage`), kcat's from `/usr/bin/time`.
  *
  * deno run -A bench/kafka.ts [--records N] [--quick]
  *
  * @module
  */
+import process from "node:process";
 import { parseArgs } from "node:util";
 import {
   KafkaConsumer,
+  KafkaSerializers,
   KafkaSink,
   KafkaSource,
   type SinkFunction,
@@ -42,21 +46,44 @@ function valueOf(i: number): string {
   return head + "x".repeat(VALUE_BYTES - head.length);
 }
 
-function row(what: string, records: number, ms: number): (string | number)[] {
-  const perSecond = records / (ms / 1000);
+/** Wall time and CPU seconds (user + system) of one run. */
+interface Cost {
+  ms: number;
+  cpu: number;
+}
+
+const inputs = Array.from({ length: N }, (_, i) => valueOf(i));
+
+function row(what: string, records: number, cost: Cost): (string | number)[] {
+  const perSecond = records / (cost.ms / 1000);
   return [
     what,
     records,
-    Math.round(ms),
+    Math.round(cost.ms),
     `${rate(perSecond)}/s`,
     `${(perSecond * VALUE_BYTES / 1e6).toFixed(1)} MB/s`,
+    cost.cpu.toFixed(2),
+    `${rate(records / cost.cpu)}`,
   ];
 }
 
-async function kcat(args: string[], input?: string): Promise<{ ms: number; out: string }> {
+/** Runs `f`, timing it in wall and in this process's CPU seconds. */
+async function measured<R>(f: () => Promise<R>): Promise<Cost & { result: R }> {
+  const cpu = process.cpuUsage();
   const start = performance.now();
-  const child = new Deno.Command("kcat", {
-    args,
+  const result = await f();
+  const ms = performance.now() - start;
+  const used = process.cpuUsage(cpu);
+  return { ms, cpu: (used.user + used.system) / 1e6, result };
+}
+
+const TIME = "/usr/bin/time";
+
+async function kcat(args: string[], input?: string): Promise<Cost & { out: string }> {
+  const times = await Deno.makeTempFile({ prefix: "weir-bench-kcat-" });
+  const start = performance.now();
+  const child = new Deno.Command(TIME, {
+    args: ["-f", "%U %S", "-o", times, "kcat", ...args],
     stdin: input === undefined ? "null" : "piped",
     stdout: "piped",
     stderr: "piped",
@@ -67,8 +94,12 @@ async function kcat(args: string[], input?: string): Promise<{ ms: number; out: 
     await w.close();
   }
   const r = await child.output();
+  const ms = performance.now() - start;
   if (!r.success) throw new Error(`kcat ${args.join(" ")}: ${new TextDecoder().decode(r.stderr)}`);
-  return { ms: performance.now() - start, out: new TextDecoder().decode(r.stdout) };
+  const [user = NaN, system = NaN] = (await Deno.readTextFile(times)).trim().split(/\s+/)
+    .slice(-2).map(Number);
+  await Deno.remove(times);
+  return { ms, cpu: user + system, out: new TextDecoder().decode(r.stdout) };
 }
 
 /** A sink that counts. */
@@ -77,7 +108,7 @@ function counter(): { sink: SinkFunction<unknown>; count: () => number } {
   return { sink: { invoke: () => void n++ }, count: () => n };
 }
 
-async function readWithWeir(bootstrap: string, topic: string): Promise<{ ms: number; n: number }> {
+async function readWithWeir(bootstrap: string, topic: string): Promise<Cost & { n: number }> {
   const env = StreamEnvironment.create({ parallelism: 1, log: () => {} });
   const c = counter();
   env.addSource(
@@ -88,16 +119,15 @@ async function readWithWeir(bootstrap: string, topic: string): Promise<{ ms: num
       deserializer: (r) => r.value,
     }),
   ).addSink(c.sink);
-  const start = performance.now();
-  await env.execute("kafka read");
-  return { ms: performance.now() - start, n: c.count() };
+  const cost = await measured(() => env.execute("kafka read"));
+  return { ms: cost.ms, cpu: cost.cpu, n: c.count() };
 }
 
 async function writeWithWeir(
   bootstrap: string,
   topic: string,
   guarantee: "at-least-once" | "exactly-once",
-): Promise<number> {
+): Promise<Cost> {
   const dir = await Deno.makeTempDir({ prefix: "weir-bench-kafka-" });
   try {
     const env = StreamEnvironment.create({
@@ -105,19 +135,18 @@ async function writeWithWeir(
       checkpoint: { dir, intervalMs: 1000 },
       log: () => {},
     });
-    const enc = new TextEncoder();
-    env.generate({ count: N, generate: (i) => valueOf(i) }).addSink(
+    // Built before the clock starts, as kcat's input is: both sides time only writing.
+    env.generate({ count: N, generate: (i) => inputs[i]! }).addSink(
       new KafkaSink<string>({
         bootstrapServers: bootstrap,
         topic,
         deliveryGuarantee: guarantee,
         transactionalIdPrefix: `bench-${topic}`,
-        serializer: (v) => ({ value: enc.encode(v) }),
+        serializer: (v) => ({ value: KafkaSerializers.string(v) }),
       }),
     );
-    const start = performance.now();
-    await env.execute("kafka write");
-    return performance.now() - start;
+    const { ms, cpu } = await measured(() => env.execute("kafka write"));
+    return { ms, cpu };
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -151,7 +180,7 @@ try {
   const b = kafka.bootstrap;
   for (const t of ["kcat-in", "alo-out", "eo-out"]) await kafka.createTopic(t, PARTITIONS);
   await kafka.createTopic("eo-out.weir-transactions", 1);
-  const lines = Array.from({ length: N }, (_, i) => valueOf(i)).join("\n") + "\n";
+  const lines = inputs.join("\n") + "\n";
   const produced = await kcat(["-P", "-b", b, "-t", "kcat-in", "-X", "linger.ms=5"], lines);
   const consumed = await kcat(["-C", "-b", b, "-t", "kcat-in", "-e", "-q", "-o", "beginning"]);
   const kcatRead = consumed.out.split("\n").filter((l) => l !== "").length;
@@ -161,15 +190,17 @@ try {
   for (const t of ["alo-out", "eo-out"]) await assertWrote(b, t);
   console.log(`## Kafka connectors (mock cluster, ${N} records of ${VALUE_BYTES} bytes)\n`);
   console.log(machine() + "\n");
-  console.log(table(["run", "records", "ms", "records/s", "MB/s"], [
-    row("kcat produce", N, produced.ms),
+  console.log(table(["run", "records", "ms", "records/s", "MB/s", "CPU s", "records/CPU-s"], [
+    row("kcat produce", N, produced),
     row("weir sink, at-least-once (1 s checkpoints)", N, alo),
     row("weir sink, exactly-once (transactions, 1 s checkpoints)", N, eo),
-    row("kcat consume", kcatRead, consumed.ms),
-    row("weir source (bounded)", weirRead.n, weirRead.ms),
+    row("kcat consume", kcatRead, consumed),
+    row("weir source (bounded)", weirRead.n, weirRead),
   ]));
   console.log(
-    `\nexactly-once costs ${((eo / alo - 1) * 100).toFixed(0)}% more time than at-least-once`,
+    `\nexactly-once costs ${((eo.ms / alo.ms - 1) * 100).toFixed(0)}% more time and ${
+      ((eo.cpu / alo.cpu - 1) * 100).toFixed(0)
+    }% more CPU than at-least-once`,
   );
 } finally {
   await kafka.stop();

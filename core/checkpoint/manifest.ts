@@ -246,11 +246,8 @@ export function withoutPendingTransactions<M extends Pick<Manifest, "operators">
 }
 
 function b64(bytes: Uint8Array): string {
-  let s = "";
-  for (let i = 0; i < bytes.length; i += 0x8000) {
-    s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  }
-  return btoa(s);
+  // The native encoder: a Kafka sink's pending records can make this state large.
+  return (bytes as Uint8Array & { toBase64(): string }).toBase64();
 }
 
 function unb64(text: unknown, state: string): Uint8Array {

@@ -35,6 +35,7 @@ const SYMBOLS = {
   rd_kafka_queue_poll: { parameters: [P, "i32"], result: P },
   rd_kafka_event_type: { parameters: [P], result: "i32" },
   rd_kafka_event_message_next: { parameters: [P], result: P },
+  rd_kafka_event_message_array: { parameters: [P, P, "usize"], result: "usize" },
   rd_kafka_event_error: { parameters: [P], result: "i32" },
   rd_kafka_event_error_string: { parameters: [P], result: P },
   rd_kafka_event_error_is_fatal: { parameters: [P], result: "i32" },
@@ -42,8 +43,9 @@ const SYMBOLS = {
   rd_kafka_topic_new: { parameters: [P, B, P], result: P },
   rd_kafka_topic_destroy: { parameters: [P], result: "void" },
   rd_kafka_topic_name: { parameters: [P], result: P },
+  // The opaque pointer carries a delivery id: passed as an integer, it needs no pointer object.
   rd_kafka_produce: {
-    parameters: [P, "i32", "i32", B, "usize", B, "usize", P],
+    parameters: [P, "i32", "i32", B, "usize", B, "usize", "usize"],
     result: "i32",
   },
   rd_kafka_produceva: { parameters: [P, B, "usize"], result: P },
@@ -54,10 +56,12 @@ const SYMBOLS = {
   rd_kafka_topic_partition_list_destroy: { parameters: [P], result: "void" },
   rd_kafka_assign: { parameters: [P, P], result: "i32" },
   rd_kafka_poll_set_consumer: { parameters: [P], result: "i32" },
-  rd_kafka_consume_batch_queue: { parameters: [P, "i32", B, "usize"], result: "isize" },
-  rd_kafka_message_destroy: { parameters: [P], result: "void" },
-  rd_kafka_message_timestamp: { parameters: [P, B], result: "i64" },
-  rd_kafka_message_headers: { parameters: [P, B], result: "i32" },
+  rd_kafka_consume_batch_queue: { parameters: [P, "i32", P, "usize"], result: "isize" },
+  // Per-message calls take the message's address as a bigint read from the batch array:
+  // a pointer object for it would cost a slow (non-FFI) call per message.
+  rd_kafka_message_destroy: { parameters: ["u64"], result: "void" },
+  rd_kafka_message_timestamp: { parameters: ["u64", P], result: "i64" },
+  rd_kafka_message_headers: { parameters: ["u64", P], result: "i32" },
   rd_kafka_header_get_all: { parameters: [P, "usize", B, B, B], result: "i32" },
   rd_kafka_position: { parameters: [P, P], result: "i32" },
   rd_kafka_commit: { parameters: [P, P, "i32"], result: "i32" },
@@ -88,6 +92,9 @@ const SYMBOLS = {
   rd_kafka_error_txn_requires_abort: { parameters: [P], result: "i32" },
   rd_kafka_error_destroy: { parameters: [P], result: "void" },
   rd_kafka_consumer_close: { parameters: [P], result: "i32", nonblocking: true },
+  // libc's, found through librdkafka's dependencies (not on Windows): copies bytes out of
+  // librdkafka's memory at FFI-call cost, where a pointer view's copy is a slower op.
+  memcpy: { parameters: [B, "u64", "usize"], result: "u64", optional: true },
   rd_kafka_mock_cluster_new: { parameters: [P, "i32"], result: P },
   rd_kafka_mock_cluster_destroy: { parameters: [P], result: "void" },
   rd_kafka_mock_cluster_bootstraps: { parameters: [P], result: P },
@@ -159,6 +166,13 @@ const encoder = new TextEncoder();
  */
 export function pinned(bytes: number): ArrayBuffer {
   return new ArrayBuffer(Math.max(bytes, 8));
+}
+
+/** Copies `dst.length` bytes from the native address `src` into `dst`. */
+export function copyFromAddress(dst: Uint8Array, src: bigint): void {
+  const copy = rdkafka().memcpy;
+  if (copy !== null) copy(dst, src, BigInt(dst.length));
+  else Deno.UnsafePointerView.copyInto(Deno.UnsafePointer.create(src)!, dst);
 }
 
 /** A NUL-terminated C string (in {@linkcode pinned} memory). */

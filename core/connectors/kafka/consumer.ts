@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { cstr, pinned, rdkafka, readCString } from "./_ffi.ts";
+import { copyFromAddress, cstr, pinned, rdkafka, readCString } from "./_ffi.ts";
 import {
   check,
   ClientType,
@@ -21,6 +21,7 @@ import {
 import { KafkaError } from "./kafka_error.ts";
 
 const ERR_PARTITION_EOF = -191;
+const NO_HEADERS: readonly (readonly [string, Uint8Array | null])[] = Object.freeze([]);
 
 /**
  * One consumed record, as a `KafkaSourceOptions.deserializer` sees it.
@@ -47,7 +48,10 @@ export interface ConsumedRecord {
   readonly timestamp: number;
   /** Key bytes (null when absent). */
   readonly key: Uint8Array | null;
-  /** Value bytes (null for a tombstone). */
+  /**
+   * Value bytes (null for a tombstone). Small keys and values of a poll share
+   * 16 KiB chunks: copy one (`slice()`) to keep it long without its chunk.
+   */
   readonly value: Uint8Array | null;
   /** Headers in order (a name may repeat). */
   readonly headers: readonly (readonly [string, Uint8Array | null])[];
@@ -56,9 +60,17 @@ export interface ConsumedRecord {
 function copyBytes(p: Deno.PointerValue, len: number): Uint8Array | null {
   if (p === null) return null;
   const out = new Uint8Array(len);
-  if (len > 0) new Deno.UnsafePointerView(p).copyInto(out);
+  if (len > 0) Deno.UnsafePointerView.copyInto(p, out);
   return out;
 }
+
+/** Bytes up to this size are cut from a shared chunk (an ArrayBuffer of their own costs more). */
+const SMALL_BYTES = 1024;
+const CHUNK_BYTES = 16 * 1024;
+
+/** `sizeof(rd_kafka_message_t)`: err, rkt, partition, payload, len, key, key_len, offset, _private. */
+const MESSAGE_SIZE = 72;
+const TWO_32 = 2 ** 32;
 
 /**
  * A consumer with manual partition assignment.
@@ -76,7 +88,21 @@ function copyBytes(p: Deno.PointerValue, len: number): Uint8Array | null {
 export class KafkaConsumer {
   readonly #rk: Deno.PointerObject;
   readonly #queue: Deno.PointerObject;
-  #batch = new BigUint64Array(0);
+  /** `rd_kafka_message_t*[]` filled by `rd_kafka_consume_batch_queue`. */
+  #batch: Deno.PointerObject | null = null;
+  #addresses = new BigUint64Array(0);
+  /** A copy of the current message's struct, read as 32-bit words. */
+  readonly #fields = new Uint8Array(MESSAGE_SIZE);
+  readonly #i32 = new Int32Array(this.#fields.buffer);
+  readonly #u32 = new Uint32Array(this.#fields.buffer);
+  readonly #u64 = new BigUint64Array(this.#fields.buffer);
+  /** An out-parameter librdkafka writes (pinned: passed as a raw pointer). */
+  readonly #outWords = new BigUint64Array(pinned(8));
+  readonly #out = Deno.UnsafePointer.of(this.#outWords)!;
+  /** Topic names by topic handle (librdkafka keeps a handle per topic while the client lives). */
+  readonly #topicNames = new Map<number, string>();
+  #chunk = new ArrayBuffer(0);
+  #chunkAt = 0;
   #closed = false;
   /** The last non-fatal error the client reported (it keeps retrying). */
   lastError: KafkaError | null = null;
@@ -110,6 +136,9 @@ export class KafkaConsumer {
   assign(partitions: readonly PartitionOffset[]): void {
     const k = rdkafka();
     const list = toList(partitions);
+    // A handle lives while its partitions are assigned or its messages exist: after a
+    // new assignment a freed handle's address could come back for another topic.
+    this.#topicNames.clear();
     try {
       check(k.rd_kafka_assign(this.#rk, list), "Kafka assign");
     } finally {
@@ -117,30 +146,35 @@ export class KafkaConsumer {
     }
   }
 
-  /** Returns up to `max` records already fetched; never waits. */
+  /**
+   * Returns up to `max` records already fetched; never waits. One call takes
+   * the whole batch; each message's fixed fields are copied out in one read.
+   */
   poll(max: number): ConsumedRecord[] {
     if (this.#closed) throw new KafkaError("The Kafka consumer is closed", -172);
     const k = rdkafka();
-    if (this.#batch.length < max) this.#batch = new BigUint64Array(max);
+    if (this.#addresses.length < max) {
+      this.#addresses = new BigUint64Array(pinned(max * 8));
+      this.#batch = Deno.UnsafePointer.of(this.#addresses)!;
+    }
     const n = Number(k.rd_kafka_consume_batch_queue(this.#queue, 0, this.#batch, BigInt(max)));
     const out: ConsumedRecord[] = [];
-    const tsType = new Int32Array(1);
-    const hdrs = new BigUint64Array(1);
-    const nameP = new BigUint64Array(1);
-    const valP = new BigUint64Array(1);
-    const sizeP = new BigUint64Array(1);
+    const addresses = this.#addresses;
+    const fields = this.#fields;
+    const i32 = this.#i32;
+    const u32 = this.#u32;
+    const u64 = this.#u64;
     for (let i = 0; i < n; i++) {
-      const msg = Deno.UnsafePointer.create(this.#batch[i]!)!;
+      const msg = addresses[i]!;
       try {
-        const v = new Deno.UnsafePointerView(msg);
-        const err = v.getInt32(0);
+        copyFromAddress(fields, msg);
+        const err = i32[0]!;
+        const partition = i32[4]!;
         if (err !== 0) {
           if (err === ERR_PARTITION_EOF) {
-            this.atEnd.add(
-              `${readCString(k.rd_kafka_topic_name(v.getPointer(8)))}:${v.getInt32(16)}`,
-            );
+            this.atEnd.add(`${this.#topicName()}:${partition}`);
           } else {
-            const text = copyBytes(v.getPointer(24), Number(v.getBigUint64(32)));
+            const text = u64[3] === 0n ? null : this.#copy(u64[3]!, u32[8]! + u32[9]! * TWO_32);
             this.lastError = new KafkaError(
               `Kafka consumer: ${text ? new TextDecoder().decode(text) : err}`,
               err,
@@ -148,33 +182,75 @@ export class KafkaConsumer {
           }
           continue;
         }
-        const headers: [string, Uint8Array | null][] = [];
-        if (k.rd_kafka_message_headers(msg, hdrs) === 0) {
-          const h = Deno.UnsafePointer.create(hdrs[0]!);
-          for (let j = 0; k.rd_kafka_header_get_all(h, BigInt(j), nameP, valP, sizeP) === 0; j++) {
-            headers.push([
-              readCString(Deno.UnsafePointer.create(nameP[0]!)),
-              copyBytes(Deno.UnsafePointer.create(valP[0]!), Number(sizeP[0]!)),
-            ]);
-          }
-        }
-        const topic = readCString(k.rd_kafka_topic_name(v.getPointer(8)));
-        const partition = v.getInt32(16);
+        const topic = this.#topicName();
         if (this.atEnd.size > 0) this.atEnd.delete(`${topic}:${partition}`);
         out.push({
           topic,
           partition,
-          offset: Number(v.getBigInt64(56)),
-          timestamp: Number(k.rd_kafka_message_timestamp(msg, tsType)),
-          key: copyBytes(v.getPointer(40), Number(v.getBigUint64(48))),
-          value: copyBytes(v.getPointer(24), Number(v.getBigUint64(32))),
-          headers,
+          offset: u32[14]! + i32[15]! * TWO_32,
+          timestamp: Number(k.rd_kafka_message_timestamp(msg, null)),
+          key: u32[10] === 0 && u32[11] === 0
+            ? null
+            : this.#copy(u64[5]!, u32[12]! + u32[13]! * TWO_32),
+          value: u32[6] === 0 && u32[7] === 0
+            ? null
+            : this.#copy(u64[3]!, u32[8]! + u32[9]! * TWO_32),
+          headers: this.#headers(msg),
         });
       } finally {
         k.rd_kafka_message_destroy(msg);
       }
     }
     return out;
+  }
+
+  /**
+   * Copies a key or value out of librdkafka's memory. Small ones are views
+   * into a shared chunk, so a value kept long keeps at most the chunk alive.
+   */
+  #copy(address: bigint, len: number): Uint8Array {
+    let out: Uint8Array;
+    if (len > SMALL_BYTES) {
+      out = new Uint8Array(len);
+    } else {
+      if (this.#chunkAt + len > this.#chunk.byteLength) {
+        this.#chunk = new ArrayBuffer(CHUNK_BYTES);
+        this.#chunkAt = 0;
+      }
+      out = new Uint8Array(this.#chunk, this.#chunkAt, len);
+      this.#chunkAt += len;
+    }
+    if (len > 0) copyFromAddress(out, address);
+    return out;
+  }
+
+  /** The current message's topic name, decoded once per topic handle. */
+  #topicName(): string {
+    const handle = this.#u32[2]! + this.#u32[3]! * TWO_32;
+    let name = this.#topicNames.get(handle);
+    if (name === undefined) {
+      name = readCString(rdkafka().rd_kafka_topic_name(Deno.UnsafePointer.create(this.#u64[1]!)));
+      this.#topicNames.set(handle, name);
+    }
+    return name;
+  }
+
+  /** The message's headers (a shared empty list when it has none). */
+  #headers(msg: bigint): readonly (readonly [string, Uint8Array | null])[] {
+    const k = rdkafka();
+    if (k.rd_kafka_message_headers(msg, this.#out) !== 0) return NO_HEADERS;
+    const h = Deno.UnsafePointer.create(this.#outWords[0]!);
+    const headers: [string, Uint8Array | null][] = [];
+    const nameP = new BigUint64Array(1);
+    const valP = new BigUint64Array(1);
+    const sizeP = new BigUint64Array(1);
+    for (let j = 0; k.rd_kafka_header_get_all(h, BigInt(j), nameP, valP, sizeP) === 0; j++) {
+      headers.push([
+        readCString(Deno.UnsafePointer.create(nameP[0]!)),
+        copyBytes(Deno.UnsafePointer.create(valP[0]!), Number(sizeP[0]!)),
+      ]);
+    }
+    return headers;
   }
 
   /** The low and high watermark offsets of a partition, asked of its leader. */

@@ -88,3 +88,34 @@ Deno.test("consumer: committed offsets come back to the group", async () => {
     await kafka.stop();
   }
 });
+
+Deno.test("consumer: many records across polls keep their own bytes (small ones share chunks), tombstones stay null", async () => {
+  const kafka = await MockKafka.start(1);
+  try {
+    await kafka.createTopic("m", 2);
+    const p = KafkaProducer.create({ "bootstrap.servers": kafka.bootstrap });
+    // Sizes around the 1 KiB limit of chunk sharing (the mock keeps only a few MB).
+    const valueOf = (i: number) => `${i}:` + "abcdefgh".repeat([0, 3, 127, 128, 200][i % 5]!);
+    const n = 3_000;
+    for (let i = 0; i < n; i++) {
+      const value = i % 97 === 0 ? null : enc.encode(valueOf(i));
+      while (!p.produce("m", value, enc.encode(`key-${i}`), i % 2)) p.poll();
+    }
+    await p.flush(10_000);
+    const c = KafkaConsumer.create({ "bootstrap.servers": kafka.bootstrap });
+    c.assign([0, 1].map((partition) => ({ topic: "m", partition, offset: 0 })));
+    const got = await consumeN(c, n);
+    await c.close();
+    await p.close();
+    assert.equal(got.length, n);
+    for (const r of got) {
+      const i = Number(dec.decode(r.key!).slice(4));
+      assert.equal(r.partition, i % 2);
+      if (i % 97 === 0) assert.equal(r.value, null, `record ${i} is a tombstone`);
+      else assert.equal(dec.decode(r.value!), valueOf(i), `record ${i}`);
+      assert.deepEqual(r.headers, []);
+    }
+  } finally {
+    await kafka.stop();
+  }
+});

@@ -192,6 +192,14 @@ export interface KafkaSplitMetrics {
   lag: number;
 }
 
+/** Counters of one split. */
+interface SplitStats {
+  records: number;
+  bytes: number;
+  /** The partition's high watermark as last seen (-1: not yet known). */
+  high: number;
+}
+
 /** One subtask's reader: owns some partitions of the source's topics. */
 export class KafkaSourceReader<T> implements SplitReader<T> {
   readonly #options: KafkaSourceOptions<T>;
@@ -206,7 +214,7 @@ export class KafkaSourceReader<T> implements SplitReader<T> {
   #restored = false;
   #nextDiscovery = 0;
   #offsetsAt = new Map<number, PartitionOffset[]>();
-  #stats = new Map<string, { records: number; bytes: number; high: number }>();
+  #stats = new Map<string, SplitStats>();
   #nextLagCheck = 0;
 
   /** Creates the reader (it connects on its first poll). */
@@ -304,7 +312,8 @@ export class KafkaSourceReader<T> implements SplitReader<T> {
     });
     await this.#discover(true);
     this.#started = true;
-    this.#nextLagCheck = 0; // the first poll learns the lag
+    // Discovery saw the ends of the partitions it assigned; restored ones are asked at once.
+    this.#nextLagCheck = this.#highsKnown() ? this.#ctx.now() + LAG_CHECK_MS : 0;
   }
 
   async #topicPartitions(): Promise<{ topic: string; partition: number }[]> {
@@ -341,6 +350,7 @@ export class KafkaSourceReader<T> implements SplitReader<T> {
         : await this.#startingOffset(tp.topic, tp.partition, low, high);
       const split: KafkaSplit = { ...tp, offset };
       if (this.#bounded) split.stop = high;
+      this.#statsOf(key(tp.topic, tp.partition)).high = high; // lag is known from the start
       return split;
     }));
     for (const split of splits) this.#splits.set(key(split.topic, split.partition), split);
@@ -396,21 +406,29 @@ export class KafkaSourceReader<T> implements SplitReader<T> {
     // assigned partition holds the watermark back from the start, as in Flink.
     const perSplit = out.forSplit !== undefined;
     if (perSplit) { for (const s of this.#active()) out.forSplit!(key(s.topic, s.partition)); }
+    // A batch holds runs of records of one partition: look its split up once per run.
+    let run: ConsumedRecord | undefined;
+    let k = "";
+    let split: KafkaSplit | undefined;
+    let stats: SplitStats | undefined;
+    let target: SourceOutput<T> = out;
     for (const r of records) {
-      const k = key(r.topic, r.partition);
-      const split = this.#splits.get(k);
+      if (run === undefined || r.partition !== run.partition || r.topic !== run.topic) {
+        run = r;
+        k = key(r.topic, r.partition);
+        split = this.#splits.get(k);
+        if (split) {
+          stats = this.#statsOf(k);
+          target = perSplit ? out.forSplit!(k) : out;
+        }
+      }
       // Records of a partition given away, or before the split's position (a seek in flight).
       if (!split || r.offset < split.offset) continue;
       if (split.stop !== undefined && r.offset >= split.stop) continue;
-      (perSplit ? out.forSplit!(k) : out).collect(
-        deserialize(r),
-        r.timestamp >= 0 ? r.timestamp : undefined,
-      );
+      target.collect(deserialize(r), r.timestamp >= 0 ? r.timestamp : undefined);
       split.offset = r.offset + 1;
-      let st = this.#stats.get(k);
-      if (!st) this.#stats.set(k, st = { records: 0, bytes: 0, high: -1 });
-      st.records++;
-      st.bytes += (r.value?.length ?? 0) + (r.key?.length ?? 0);
+      stats!.records++;
+      stats!.bytes += (r.value?.length ?? 0) + (r.key?.length ?? 0);
     }
     if (this.#bounded) {
       // Control records (transaction markers) may sit just before the stop offset: the
@@ -439,21 +457,30 @@ export class KafkaSourceReader<T> implements SplitReader<T> {
     return records.length > 0 ? "more" : "idle";
   }
 
+  #statsOf(k: string): SplitStats {
+    let st = this.#stats.get(k);
+    if (!st) this.#stats.set(k, st = { records: 0, bytes: 0, high: -1 });
+    return st;
+  }
+
+  /** Whether every split's high watermark is known. */
+  #highsKnown(): boolean {
+    return [...this.#splits.values()].every((s) =>
+      (this.#stats.get(key(s.topic, s.partition))?.high ?? -1) >= 0
+    );
+  }
+
   /** Refreshes every split's high watermark; whether all are known. */
   async #updateLag(): Promise<boolean> {
     await Promise.all([...this.#splits.values()].map(async (s) => {
-      const k = key(s.topic, s.partition);
-      let st = this.#stats.get(k);
-      if (!st) this.#stats.set(k, st = { records: 0, bytes: 0, high: -1 });
+      const st = this.#statsOf(key(s.topic, s.partition));
       try {
         st.high = (await this.#consumer!.watermarks(s.topic, s.partition, 1_000)).high;
       } catch {
         // Lag is for monitoring: a broker that does not answer now leaves the last value.
       }
     }));
-    return [...this.#splits.values()].every((s) =>
-      (this.#stats.get(key(s.topic, s.partition))?.high ?? -1) >= 0
-    );
+    return this.#highsKnown();
   }
 
   /** Closes the consumer. */

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { cstr, pinned, rdkafka } from "./_ffi.ts";
+import { copyFromAddress, cstr, pinned, rdkafka } from "./_ffi.ts";
 import {
   check,
   ClientType,
@@ -27,6 +27,12 @@ const ERR_QUEUE_FULL = -184;
 const encoder = new TextEncoder();
 /** `sizeof(rd_kafka_vu_t)`: the type, padded to 8, and a 64-byte union. */
 const VU_SIZE = 72;
+/** `sizeof(rd_kafka_message_t)`. */
+const MESSAGE_SIZE = 72;
+/** Topic and header names whose bytes a producer keeps. */
+const MAX_NAMES = 256;
+/** Delivery reports taken from an event per call. */
+const REPORT_BATCH = 1024;
 const VTYPE_TOPIC = 1;
 const VTYPE_PARTITION = 3;
 const VTYPE_VALUE = 4;
@@ -59,6 +65,17 @@ export class KafkaProducer {
   readonly #queue: Deno.PointerObject;
   readonly #topics = new Map<string, Deno.PointerObject>();
   #onDelivery: DeliveryListener | undefined;
+  /** `produceWith`'s structs and bytes (pinned: the structs hold their addresses). */
+  #arena = new Uint8Array(0);
+  #arenaView = new DataView(new ArrayBuffer(0));
+  #arenaBase = 0n;
+  readonly #names = new Map<string, Uint8Array>();
+  /** Addresses of reported messages (`rd_kafka_message_t*[]`, filled by librdkafka). */
+  readonly #reported = new BigUint64Array(pinned(REPORT_BATCH * 8));
+  readonly #reportPtrs = Deno.UnsafePointer.of(this.#reported)!;
+  /** A copy of one reported `rd_kafka_message_t`, as 32-bit words. */
+  readonly #fields = new Uint8Array(MESSAGE_SIZE);
+  readonly #words = new Uint32Array(this.#fields.buffer);
   #error: KafkaError | null = null;
   #closed = false;
 
@@ -98,6 +115,23 @@ export class KafkaProducer {
     return t;
   }
 
+  /** UTF-8 bytes of a topic or header name (the first few hundred names are kept). */
+  #name(name: string): Uint8Array {
+    let bytes = this.#names.get(name);
+    if (bytes === undefined) {
+      bytes = encoder.encode(name);
+      if (this.#names.size < MAX_NAMES) this.#names.set(name, bytes);
+    }
+    return bytes;
+  }
+
+  #growArena(bytes: number): void {
+    const buffer = pinned(Math.max(bytes, this.#arena.length * 2, 4096));
+    this.#arena = new Uint8Array(buffer);
+    this.#arenaView = new DataView(buffer);
+    this.#arenaBase = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buffer)));
+  }
+
   /**
    * Queues a record with headers and/or a timestamp (librdkafka's
    * `rd_kafka_produceva`); otherwise as {@linkcode KafkaProducer.produce}.
@@ -116,21 +150,23 @@ export class KafkaProducer {
     this.#throwIfFailed();
     const headers = extra.headers ?? [];
     const count = 6 + (extra.timestamp !== undefined ? 1 : 0) + headers.length;
-    // One pinned arena holds the structs and every byte they point to (see `pinned`).
-    const name = encoder.encode(topic);
+    // One pinned arena holds the structs and every byte they point to (see `pinned`);
+    // librdkafka copies them all during the call, so the next call reuses it.
+    const name = this.#name(topic);
     let bytes = count * VU_SIZE + name.length + 1 + (value?.length ?? 0) + (key?.length ?? 0);
     for (const [n, v] of headers) bytes += n.length * 3 + 1 + (v?.length ?? 0);
-    const arena = pinned(bytes);
-    const base = Deno.UnsafePointer.value(Deno.UnsafePointer.of(arena));
-    const u8 = new Uint8Array(arena);
-    const vus = new DataView(arena);
+    if (this.#arena.length < bytes) this.#growArena(bytes);
+    const u8 = this.#arena;
+    const vus = this.#arenaView;
+    const base = this.#arenaBase;
     let data = count * VU_SIZE;
     const place = (b: Uint8Array | null, nul = false): bigint => {
       if (b === null) return 0n;
       const at = data;
       u8.set(b, at);
-      data += b.length + (nul ? 1 : 0);
-      return BigInt(base) + BigInt(at);
+      data += b.length;
+      if (nul) u8[data++] = 0;
+      return base + BigInt(at);
     };
     let at = 0;
     const put = (type: number, a: bigint, b = 0n, c = 0n) => {
@@ -150,19 +186,10 @@ export class KafkaProducer {
     }
     for (const [hName, hValue] of headers) {
       const size = hValue === null ? -1n : BigInt(hValue.length);
-      put(
-        VTYPE_HEADER,
-        place(encoder.encode(hName), true),
-        place(hValue),
-        BigInt.asUintN(64, size),
-      );
+      put(VTYPE_HEADER, place(this.#name(hName), true), place(hValue), BigInt.asUintN(64, size));
     }
     put(VTYPE_OPAQUE, BigInt(extra.id ?? 0));
-    const error = rdkafka().rd_kafka_produceva(
-      this.#rk,
-      new Uint8Array(vus.buffer),
-      BigInt(at),
-    );
+    const error = rdkafka().rd_kafka_produceva(this.#rk, u8, BigInt(at));
     if (error === null) return true;
     const e = takeError(error, `Kafka produce to "${topic}"`)!;
     if (e.code === ERR_QUEUE_FULL) return false;
@@ -191,7 +218,7 @@ export class KafkaProducer {
       BigInt(value?.length ?? 0),
       key,
       BigInt(key?.length ?? 0),
-      id > 0 ? Deno.UnsafePointer.create(BigInt(id)) : null,
+      BigInt(id),
     );
     if (rc === 0) return true;
     const code = k.rd_kafka_last_error();
@@ -209,18 +236,8 @@ export class KafkaProducer {
       if (ev === null) return served;
       try {
         const type = k.rd_kafka_event_type(ev);
-        if (type === RD_KAFKA_EVENT_DR) {
-          for (;;) {
-            const msg = k.rd_kafka_event_message_next(ev);
-            if (msg === null) break;
-            served++;
-            const view = new Deno.UnsafePointerView(msg);
-            const err = view.getInt32(0);
-            const opaque = view.getPointer(64);
-            const id = opaque === null ? 0 : Number(Deno.UnsafePointer.value(opaque));
-            this.#onDelivery?.(id, err);
-          }
-        } else if (type === RD_KAFKA_EVENT_ERROR && k.rd_kafka_event_error_is_fatal(ev) !== 0) {
+        if (type === RD_KAFKA_EVENT_DR) served += this.#reports(ev);
+        else if (type === RD_KAFKA_EVENT_ERROR && k.rd_kafka_event_error_is_fatal(ev) !== 0) {
           this.#error = fatalError(this.#rk) ??
             new KafkaError("Kafka producer fatal error", k.rd_kafka_event_error(ev), {
               fatal: true,
@@ -229,6 +246,23 @@ export class KafkaProducer {
       } finally {
         k.rd_kafka_event_destroy(ev);
       }
+    }
+  }
+
+  /** Hands a delivery-report event's messages to the listener, a batch of pointers at a time. */
+  #reports(ev: Deno.PointerObject): number {
+    const k = rdkafka();
+    const words = this.#words;
+    let served = 0;
+    for (;;) {
+      const n = Number(k.rd_kafka_event_message_array(ev, this.#reportPtrs, BigInt(REPORT_BATCH)));
+      for (let i = 0; i < n; i++) {
+        // err (first word) and the opaque delivery id (`_private`, last field), in one read.
+        copyFromAddress(this.#fields, this.#reported[i]!);
+        this.#onDelivery?.(words[16]! + words[17]! * 2 ** 32, words[0]! | 0);
+      }
+      served += n;
+      if (n < REPORT_BATCH) return served;
     }
   }
 

@@ -48,6 +48,30 @@ export const KafkaDeserializers: {
   },
 };
 
+/** Strings up to this many UTF-16 units are encoded into a shared chunk. */
+const SMALL_STRING = 1024;
+const CHUNK_BYTES = 16 * 1024;
+let chunk = new Uint8Array(0);
+let chunkAt = 0;
+
+/**
+ * UTF-8 bytes of `s`. Small strings are encoded into a shared chunk: an
+ * ArrayBuffer per record costs more than the encoding, and a value kept long
+ * keeps at most the chunk alive.
+ */
+function encodeUtf8(s: string): Uint8Array<ArrayBuffer> {
+  if (s.length > SMALL_STRING) return encoder.encode(s);
+  const most = s.length * 3; // UTF-8 bytes per UTF-16 unit, at most
+  if (chunkAt + most > chunk.length) {
+    chunk = new Uint8Array(CHUNK_BYTES);
+    chunkAt = 0;
+  }
+  const { written } = encoder.encodeInto(s, chunk.subarray(chunkAt));
+  const out = chunk.subarray(chunkAt, chunkAt + written);
+  chunkAt += written;
+  return out;
+}
+
 /** Turns a value into record bytes. */
 export type KafkaSerializer<T> = (value: T) => Uint8Array<ArrayBuffer> | null;
 
@@ -68,8 +92,8 @@ export const KafkaSerializers: {
   readonly json: KafkaSerializer<unknown>;
 } = {
   bytes: (v) => v,
-  string: (v) => v === null ? null : encoder.encode(v),
-  json: (v) => encoder.encode(JSON.stringify(v)),
+  string: (v) => v === null ? null : encodeUtf8(v),
+  json: (v) => encodeUtf8(JSON.stringify(v) ?? ""),
 };
 
 /** A consumed record with its key and value deserialized. */
