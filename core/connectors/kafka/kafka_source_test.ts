@@ -167,7 +167,9 @@ Deno.test("KafkaSource read with per-split watermarks (env.fromSource): a waterm
     // The reader as env.fromSource runs it, polled one record at a time.
     const watermarks: ReaderWatermarks<string> = new Map();
     const reader = new WatermarkedSource(
-      source(kafka.bootstrap, { bounded: true }),
+      // Unbounded: a bounded read releases a partition at its end, and then the other
+      // one's watermark rightly takes over, which would make the check depend on fetch order.
+      source(kafka.bootstrap, {}),
       strategy,
       watermarks,
       new Map(),
@@ -175,10 +177,10 @@ Deno.test("KafkaSource read with per-split watermarks (env.fromSource): a waterm
     ).createReader({ subtaskIndex: 0, parallelism: 1, now: () => 0 });
     const got: string[] = [];
     const seen: number[] = [];
-    for (let polls = 0; polls < 10_000; polls++) {
-      const status = await reader.poll({ collect: (v) => void got.push(v) }, 1);
+    const deadline = Date.now() + 30_000;
+    while (got.length < 6 && Date.now() < deadline) {
+      await reader.poll({ collect: (v) => void got.push(v) }, 1);
       seen.push(watermarks.get(0)!.watermark);
-      if (status === "end") break;
     }
     await reader.close?.();
     assert.equal(got.length, 6);
