@@ -12,8 +12,10 @@ async function until(cond: () => boolean, what: string): Promise<void> {
 }
 
 /**
- * Collects lines; its `flush` (awaited by the task after every batch) waits
- * until `release()`, so the test can stop the job after the first batch.
+ * Collects lines; its `flush` (awaited by the task after every batch) waits,
+ * once a line has arrived, until `release()`, so the test can stop the job
+ * after the first batch of records (a reader's first poll may only ask its
+ * enumerator for a split).
  * (No private fields: each subtask's sink is an `Object.create` of this one.)
  */
 function gatedSink(): SinkFunction<string> & { values: string[]; release(): void } {
@@ -24,7 +26,7 @@ function gatedSink(): SinkFunction<string> & { values: string[]; release(): void
     values,
     release: () => release(),
     invoke: (v) => void values.push(v),
-    flush: () => gate,
+    flush: () => values.length > 0 ? gate : undefined,
   };
 }
 

@@ -8,7 +8,9 @@
 import { ConfigError } from "../errors.ts";
 import { FileRangeReader, unreadable } from "./_file_range_reader.ts";
 import { DirectoryReader } from "./_directory_reader.ts";
+import { type FileSplit, FileSplitEnumerator } from "./_file_split_enumerator.ts";
 import type { Source, SourceContext, SourceReader } from "./source.ts";
+import type { SplitEnumerator, SplitEnumeratorContext } from "./split_enumerator.ts";
 
 /**
  * Options of a {@linkcode FileSource}.
@@ -236,12 +238,28 @@ export class FileSource<T extends string | Uint8Array = string> implements Sourc
       return new DirectoryReader(this.#path, {
         chunkBytes: this.#chunkBytes,
         encoding: this.#encoding,
-        splitBytes: this.#splitBytes,
-        monitorIntervalMs: this.#monitorIntervalMs,
       }, ctx) as unknown as SourceReader<T>;
     }
     return new FileRangeReader(this.#path, this.#chunkBytes, this.#encoding, ctx.log, {
       share: [ctx.subtaskIndex, ctx.parallelism],
     }) as unknown as SourceReader<T>;
+  }
+
+  /**
+   * A directory's split enumerator (it lists the directory, and again at
+   * `monitorIntervalMs` when monitoring); undefined for a single file, whose
+   * subtasks each read a byte range of it.
+   */
+  createEnumerator(
+    ctx: SplitEnumeratorContext<unknown>,
+    restored: unknown,
+  ): SplitEnumerator<unknown, unknown> | undefined {
+    if (!this.#isDirectory()) return undefined;
+    return new FileSplitEnumerator(
+      this.#path,
+      { splitBytes: this.#splitBytes, monitorIntervalMs: this.#monitorIntervalMs },
+      ctx as SplitEnumeratorContext<FileSplit>,
+      restored,
+    ) as SplitEnumerator<unknown, unknown>;
   }
 }
