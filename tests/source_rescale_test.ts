@@ -82,6 +82,53 @@ Deno.test("FileSource over a monitored directory: rescales 2 → 1 → 3 from sa
   }
 });
 
+Deno.test("FileSource over a directory: rescales 2 → 1 → 3 from savepoints taken mid-file, more subtasks than splits left, files of the first start only, the job ends, no line lost or repeated", async () => {
+  const input = Deno.makeTempDirSync({ prefix: "weir-dir-input-" });
+  const dir = Deno.makeTempDirSync({ prefix: "weir-dir-rescale-" });
+  try {
+    const written: string[] = [];
+    for (let f = 0; f < 2; f++) {
+      const lines = Array.from({ length: LINES_PER_FILE }, (_, i) => `file${f}-${i}`);
+      Deno.writeTextFileSync(`${input}/f${f}.txt`, lines.join("\n") + "\n");
+      written.push(...lines);
+    }
+    const all: string[] = [];
+    let restore: string | undefined;
+    for (const [run, parallelism] of [2, 1, 3].entries()) {
+      // Not read: the directory was listed at the job's first start.
+      if (run === 1) Deno.writeTextFileSync(`${input}/late.txt`, "late\n");
+      const env = StreamEnvironment.create({
+        parallelism,
+        checkpoint: { dir, intervalMs: 60_000 },
+        ...(restore ? { restore } : {}),
+        restartStrategy: { kind: "none" },
+        log: () => {},
+      });
+      const sink = gatedSink();
+      env.addSource(new FileSource({ path: input, chunkBytes: 4096 }), { uid: "files" })
+        .addSink(sink, { uid: "out" });
+      const client = env.executeAsync(`bounded-${parallelism}`);
+      if (run === 2) {
+        sink.release();
+        await client.done; // the source ends once every split is read
+      } else {
+        await until(() => sink.values.length > 0, `run at parallelism ${parallelism}`);
+        const savepoint = client.stopWithSavepoint(`b${parallelism}`);
+        sink.release();
+        restore = (await savepoint).path;
+        await client.done;
+        assert.ok(all.length + sink.values.length < written.length, "stopped mid-input");
+      }
+      all.push(...sink.values);
+    }
+    assert.equal(new Set(all).size, all.length, "no line repeated");
+    assert.deepEqual(all.toSorted(), written.toSorted(), "no line lost, none of late.txt");
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+    Deno.removeSync(input, { recursive: true });
+  }
+});
+
 Deno.test("GeneratorSource: rescales 2 → 1 → 3 from savepoints taken mid-sequence, no record lost or repeated", async () => {
   const dir = Deno.makeTempDirSync({ prefix: "weir-gen-rescale-" });
   const count = 10_000;

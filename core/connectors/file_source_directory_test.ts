@@ -3,6 +3,8 @@ import { FileSource, type FileSourceOptions } from "./file_source.ts";
 import type { PollStatus } from "./source.ts";
 import { type EnumeratedSplitReader, isEnumeratedSplitReader } from "./split_enumerator.ts";
 import { ConfigError } from "../errors.ts";
+import { StreamEnvironment } from "../dataflow/environment.ts";
+import type { SinkContext, SinkFunction } from "./sink.ts";
 import { SourceCoordinator } from "../runtime/_source_coordinator.ts";
 import type { EnumeratorToReader } from "../runtime/control_messages.ts";
 
@@ -142,6 +144,36 @@ Deno.test("FileSource over a directory: a reader that finishes early takes over 
     while (d.poll(1, 7, got) !== "end");
     d.close();
     assert.deepEqual(got.toSorted(), expected.toSorted());
+  });
+});
+
+Deno.test("FileSource over a directory in a job: a subtask that finishes early takes over the files a slow one has not started (work stealing through split requests)", async () => {
+  await withDir(async (dir) => {
+    const expected = writeFiles(dir, 12, 200);
+    const read: string[][] = [[], []];
+    // Each subtask's sink is an Object.create of this one; subtask 1's flush (awaited by its
+    // task after every batch, and the source is chained to it) is slow.
+    const sink: SinkFunction<string> & { subtask: number } = {
+      subtask: 0,
+      open(ctx: SinkContext) {
+        this.subtask = ctx.subtaskIndex;
+      },
+      invoke(line) {
+        read[this.subtask]!.push(line);
+      },
+      flush() {
+        if (this.subtask === 1) return new Promise((r) => setTimeout(r, 40));
+      },
+    };
+    const env = StreamEnvironment.create({ parallelism: 2 });
+    env.addSource(new FileSource({ path: dir, chunkBytes: 256 }), { uid: "files" })
+      .addSink(sink, { uid: "out" });
+    await env.execute("work stealing");
+    assert.deepEqual(read.flat().toSorted(), expected.toSorted(), "every line once");
+    const files = (lines: string[]) => new Set(lines.map((l) => l.split("-")[0])).size;
+    // A split goes to the reader that asks: the fast one reads nearly every file.
+    assert.ok(files(read[0]!) >= 9, `subtask 0 read ${files(read[0]!)} files of 12`);
+    assert.ok(files(read[1]!) <= 3, `subtask 1 read ${files(read[1]!)} files of 12`);
   });
 });
 
