@@ -157,10 +157,16 @@ export class FileSplitEnumerator implements SplitEnumerator<FileSplit, FileEnume
     else this.#ctx.signalNoMoreSplits(subtask);
   }
 
-  /** Splits of a failed reader, or the readers' unfinished splits on restore: assigned again. */
+  /**
+   * Splits of a failed reader, or the readers' splits on restore: unfinished
+   * ones are assigned again. Their files count as listed (a checkpoint of a
+   * version without an enumerator has no enumerator state, and its readers'
+   * splits include finished ones: those files must not be read again).
+   */
   addSplitsBack(splits: FileSplit[], _subtask: number): void {
     for (const s of splits) {
       const split = checkFileSplit(s, this.#dir);
+      this.#listed.add(split.file);
       if (split.offset < split.end) this.#unassigned.push(split);
     }
     // Readers waiting in monitoring mode need not wait for the next listing.

@@ -221,6 +221,24 @@ Deno.test("FileSource over a directory: restored at a higher parallelism than th
   });
 });
 
+Deno.test("FileSource over a directory: a checkpoint without enumerator state (readers' splits, finished ones included) resumes without reading a file again", async () => {
+  await withDir((dir) => {
+    const expected = writeFiles(dir, 3, 10);
+    const size = Deno.statSync(`${dir}/f001.txt`).size;
+    const firstLine = new TextEncoder().encode(expected[10] + "\n").length;
+    // f000 read, f001 read up to its second line, f002 not started, as older readers kept them.
+    const splits = [
+      { file: "f000.txt", start: 0, end: size, offset: size },
+      { file: "f001.txt", start: 0, end: size, offset: firstLine },
+      { file: "f002.txt", start: 0, end: size, offset: 0 },
+    ];
+    const d = directory(dir, 2, {}, { state: undefined, splits });
+    const got = readAll(d, 4);
+    d.close();
+    assert.deepEqual(got.toSorted(), expected.slice(11).toSorted());
+  });
+});
+
 Deno.test("FileSource over a directory: bad options and a bad checkpointed split are ConfigErrors naming the problem", async () => {
   await withDir((dir) => {
     const file = `${dir}/a.txt`;

@@ -113,9 +113,10 @@ export class SourceCoordinator {
       (running as { enumerator: SplitEnumerator<unknown, unknown> }).enumerator = enumerator;
       this.#running.set(s.uid, running);
       this.#guard(() => {
-        enumerator.start();
-        // A restored job's readers start empty: their splits are assigned again, at any parallelism.
+        // A restored job's readers start empty: their splits are assigned again, at any
+        // parallelism. Given back before the first discovery, which then knows them.
         if (s.restoredSplits?.length) enumerator.addSplitsBack([...s.restoredSplits], -1);
+        enumerator.start();
       });
     }
     const early = this.#early ?? [];
