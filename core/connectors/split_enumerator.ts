@@ -106,7 +106,8 @@ export interface SplitEnumerator<S, E> {
   /**
    * Splits go back to the enumerator: those assigned to a failed reader since
    * the last completed checkpoint, or, on restore, the readers' unfinished
-   * splits. They are assigned again, from their positions.
+   * splits (`subtask` -1: they may go to any reader). They are assigned
+   * again, from their positions.
    */
   addSplitsBack(splits: S[], subtask: number): void;
   /** The state to keep in checkpoint `checkpointId` (JSON-serializable). */

@@ -85,49 +85,39 @@ export class SourceCoordinator {
 
   /** Creates and starts the enumerators, gives restored splits back, then handles early messages. */
   start(): void {
-    for (const s of this.#sources) {
-      const running: Running = {
-        enumerator: undefined!,
-        registered: new Set(),
-        assigned: new Map(),
-      };
-      const ctx: SplitEnumeratorContext<unknown> = {
-        parallelism: s.parallelism,
-        registeredReaders: () => [...running.registered],
-        assignSplits: (subtask, splits) => {
-          const since = running.assigned.get(this.#lastSnapshot) ?? new Map<number, unknown[]>();
-          running.assigned.set(this.#lastSnapshot, since);
-          since.set(subtask, [...(since.get(subtask) ?? []), ...splits]);
-          this.#target.send({ type: "addSplits", uid: s.uid, subtask, splits });
-        },
-        signalNoMoreSplits: (subtask) =>
-          this.#target.send({ type: "noMoreSplits", uid: s.uid, subtask }),
-        callPeriodically: (fn, intervalMs) => {
-          if (this.#closed) return;
-          this.#timers.push(setInterval(() => this.#guard(fn), intervalMs));
-        },
-        now: () => this.#target.now(),
-      };
-      const enumerator = s.source.createEnumerator?.(ctx, s.restoredState);
-      if (!enumerator) continue;
-      (running as { enumerator: SplitEnumerator<unknown, unknown> }).enumerator = enumerator;
-      this.#running.set(s.uid, running);
-      this.#guard(() => {
-        // A restored job's readers start empty: their splits are assigned again, at any
-        // parallelism. Given back before the first discovery, which then knows them.
-        if (s.restoredSplits?.length) enumerator.addSplitsBack([...s.restoredSplits], -1);
-        enumerator.start();
-      });
-    }
+    for (const s of this.#sources) this.#guard(() => this.#startOne(s));
     const early = this.#early ?? [];
     this.#early = undefined;
     for (const msg of early) this.receive(msg);
   }
 
-  /** Whether `source` (by uid) runs with an enumerator. */
-  has(uid: string): boolean {
-    return this.#running.has(uid) ||
-      (this.#early !== undefined && this.#sources.some((s) => s.uid === uid));
+  #startOne(s: EnumeratedSource): void {
+    const registered = new Set<number>();
+    const assigned: Running["assigned"] = new Map();
+    const ctx: SplitEnumeratorContext<unknown> = {
+      parallelism: s.parallelism,
+      registeredReaders: () => [...registered],
+      assignSplits: (subtask, splits) => {
+        const since = assigned.get(this.#lastSnapshot) ?? new Map<number, unknown[]>();
+        assigned.set(this.#lastSnapshot, since);
+        since.set(subtask, [...(since.get(subtask) ?? []), ...splits]);
+        this.#target.send({ type: "addSplits", uid: s.uid, subtask, splits });
+      },
+      signalNoMoreSplits: (subtask) =>
+        this.#target.send({ type: "noMoreSplits", uid: s.uid, subtask }),
+      callPeriodically: (fn, intervalMs) => {
+        if (this.#closed) return;
+        this.#timers.push(setInterval(() => this.#guard(fn), intervalMs));
+      },
+      now: () => this.#target.now(),
+    };
+    const enumerator = s.source.createEnumerator?.(ctx, s.restoredState);
+    if (!enumerator) return;
+    this.#running.set(s.uid, { enumerator, registered, assigned });
+    // A restored job's readers start empty: their splits are assigned again, at any
+    // parallelism. Given back before the first discovery, which then knows them.
+    if (s.restoredSplits?.length) enumerator.addSplitsBack([...s.restoredSplits], -1);
+    enumerator.start();
   }
 
   /** A reader's message. */
