@@ -5,6 +5,8 @@ import { type EnumeratedSplitReader, isEnumeratedSplitReader } from "./split_enu
 import { ConfigError } from "../errors.ts";
 import { StreamEnvironment } from "../dataflow/environment.ts";
 import type { SinkContext, SinkFunction } from "./sink.ts";
+import { CollectSink } from "./collect_sink.ts";
+import { WatermarkStrategy } from "../time/watermark_strategy.ts";
 import { SourceCoordinator } from "../runtime/_source_coordinator.ts";
 import type { EnumeratorToReader } from "../runtime/control_messages.ts";
 
@@ -174,6 +176,21 @@ Deno.test("FileSource over a directory in a job: a subtask that finishes early t
     // A split goes to the reader that asks: the fast one reads nearly every file.
     assert.ok(files(read[0]!) >= 9, `subtask 0 read ${files(read[0]!)} files of 12`);
     assert.ok(files(read[1]!) <= 3, `subtask 1 read ${files(read[1]!)} files of 12`);
+  });
+});
+
+Deno.test("FileSource over a directory read with env.fromSource (readers wrapped for watermarks per split): the enumerator still assigns every file", async () => {
+  await withDir(async (dir) => {
+    const expected = writeFiles(dir, 6, 50);
+    const env = StreamEnvironment.create({ parallelism: 2 });
+    const out = new CollectSink<string>();
+    const strategy = WatermarkStrategy.forMonotonousTimestamps<string>()
+      .withTimestampAssigner((line) => Number(line.split(/[f-]/)[1]) * 1000);
+    env.fromSource(new FileSource({ path: dir, chunkBytes: 64 }), strategy, "files", {
+      uid: "files",
+    }).addSink(out);
+    await env.execute("fromSource over a directory");
+    assert.deepEqual(out.values.toSorted(), expected.toSorted());
   });
 });
 
