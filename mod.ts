@@ -120,6 +120,12 @@ export type {
   SplitReader,
 } from "./core/connectors/source.ts";
 export { isSplitReader } from "./core/connectors/source.ts";
+export type {
+  EnumeratedSplitReader,
+  SplitEnumerator,
+  SplitEnumeratorContext,
+} from "./core/connectors/split_enumerator.ts";
+export { isEnumeratedSplitReader } from "./core/connectors/split_enumerator.ts";
 export type { SinkContext, SinkFunction } from "./core/connectors/sink.ts";
 export { ArraySource, IterableSource } from "./core/connectors/collection_source.ts";
 export { CollectSink, PrintSink } from "./core/connectors/collect_sink.ts";

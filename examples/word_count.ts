@@ -10,6 +10,8 @@
  * `DIR/part-*`). With `--checkpoint-dir` the job checkpoints, takes a final
  * checkpoint at end of input, commits and exits 0; after a crash,
  * `--restore latest` resumes from the latest completed checkpoint.
+ * `--input` may also name a directory: its files are read (each a split the
+ * source's enumerator assigns to a subtask that asks for work; see docs/sources.md).
  *
  * `--input-encoding` (see `FileSourceEncoding`): `utf-8` (default) replaces
  * invalid sequences with U+FFFD, counts them and logs one warning line;

@@ -5,7 +5,8 @@
  * random moments and inside checkpoint writes, and restarted each time with
  * `--restore latest`; then the committed output is checked: exactly-once for
  * `--mode exactly-once`, nothing lost for `--mode at-least-once`; for the
- * LSM and the heap backend.
+ * LSM and the heap backend. word_count also reads a directory of files at
+ * parallelism 2 (its split enumerator's state restored with the readers').
  *
  * `WEIR_LONG_TESTS=1` makes more kills per scenario; `WEIR_CRASH_SEED=n`
  * repeats a run's kill schedule (timing still varies).
@@ -113,6 +114,52 @@ for (const job of JOBS) {
       });
     }
   }
+}
+
+// A directory of files: the source's enumerator (main thread) assigns the files to the readers,
+// and its state (files listed, files not yet assigned) is restored beside the readers' positions.
+for (const executor of ["inline", "workers"]) {
+  Deno.test(`crash: word_count over a directory of files (split enumerator) at parallelism 2 (${executor}) lsm exactly-once survives ${KILLS} kill -9s`, async () => {
+    const dir = await Deno.makeTempDir({ prefix: "weir-crash-dir-" });
+    try {
+      const input = makeWordInput(SEED, LONG ? 720_000 : 240_000, 3000);
+      const lines = input.split("\n");
+      const files = 12;
+      await Deno.mkdir(`${dir}/input`);
+      for (let f = 0; f < files; f++) {
+        const part = lines.slice(
+          Math.floor(lines.length * f / files),
+          Math.floor(lines.length * (f + 1) / files),
+        );
+        await Deno.writeTextFile(
+          `${dir}/input/part-${String(f).padStart(2, "0")}.txt`,
+          part.join("\n") + "\n",
+        );
+      }
+      await Deno.mkdir(`${dir}/tmp`);
+      const report = await runWithCrashes({
+        script: "examples/word_count.ts",
+        args: [
+          ...["--parallelism", "2", "--executor", executor],
+          ...["--input", `${dir}/input`, "--output", `${dir}/out`],
+          ...["--checkpoint-dir", `${dir}/ck`, "--checkpoint-interval", "25"],
+          ...["--mode", "exactly-once", "--state-backend", "lsm"],
+        ],
+        checkpointDir: `${dir}/ck`,
+        kills: KILLS,
+        hookEvery: 3,
+        records: linesIn(input),
+        seed: SEED,
+        tmpDir: `${dir}/tmp`,
+      });
+      assertKillsLanded(report, KILLS);
+      assert.ok(report.restoredRuns >= 1, "some run restored a checkpoint");
+      const problems = checkWordCount(input, `${dir}/out`, true, true);
+      assert.deepEqual(problems, [], `seed ${SEED}`);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
 }
 
 // Large keyed state and checkpoints 400 ms apart: the LSM store's flushes

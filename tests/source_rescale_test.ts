@@ -1,10 +1,14 @@
 /**
  * Split sources rescale from savepoints taken in the middle of their input:
  * the splits with their positions are the reader state (a directory's files,
- * the generator's sequences).
+ * the generator's sequences); a directory's enumerator keeps the files it
+ * listed and the splits it has not assigned.
  */
 import assert from "node:assert/strict";
 import { FileSource, type SinkFunction, StreamEnvironment } from "../mod.ts";
+import { decodeOperatorState, parseManifest } from "../core/checkpoint/manifest.ts";
+import { OperatorStateStore } from "../core/state/operator_state.ts";
+import { SOURCE_SPLITS } from "../core/runtime/task.ts";
 
 async function until(cond: () => boolean, what: string): Promise<void> {
   for (let i = 0; i < 6_000 && !cond(); i++) await new Promise((r) => setTimeout(r, 10));
@@ -12,8 +16,10 @@ async function until(cond: () => boolean, what: string): Promise<void> {
 }
 
 /**
- * Collects lines; its `flush` (awaited by the task after every batch) waits
- * until `release()`, so the test can stop the job after the first batch.
+ * Collects lines; its `flush` (awaited by the task after every batch) waits,
+ * once a line has arrived, until `release()`, so the test can stop the job
+ * after the first batch of records (a reader's first poll may only ask its
+ * enumerator for a split).
  * (No private fields: each subtask's sink is an `Object.create` of this one.)
  */
 function gatedSink(): SinkFunction<string> & { values: string[]; release(): void } {
@@ -24,7 +30,7 @@ function gatedSink(): SinkFunction<string> & { values: string[]; release(): void
     values,
     release: () => release(),
     invoke: (v) => void values.push(v),
-    flush: () => gate,
+    flush: () => values.length > 0 ? gate : undefined,
   };
 }
 
@@ -74,6 +80,94 @@ Deno.test("FileSource over a monitored directory: rescales 2 → 1 → 3 from sa
     }
     assert.equal(new Set(all).size, all.length, "no line repeated");
     assert.equal(all.length, written, "no line lost");
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+    Deno.removeSync(input, { recursive: true });
+  }
+});
+
+Deno.test("FileSource over a directory: rescales 2 → 1 → 3 from savepoints taken mid-file, more subtasks than splits left, files of the first start only, the job ends, no line lost or repeated", async () => {
+  const input = Deno.makeTempDirSync({ prefix: "weir-dir-input-" });
+  const dir = Deno.makeTempDirSync({ prefix: "weir-dir-rescale-" });
+  try {
+    const written: string[] = [];
+    for (let f = 0; f < 2; f++) {
+      const lines = Array.from({ length: LINES_PER_FILE }, (_, i) => `file${f}-${i}`);
+      Deno.writeTextFileSync(`${input}/f${f}.txt`, lines.join("\n") + "\n");
+      written.push(...lines);
+    }
+    const all: string[] = [];
+    let restore: string | undefined;
+    for (const [run, parallelism] of [2, 1, 3].entries()) {
+      // Not read: the directory was listed at the job's first start.
+      if (run === 1) Deno.writeTextFileSync(`${input}/late.txt`, "late\n");
+      const env = StreamEnvironment.create({
+        parallelism,
+        checkpoint: { dir, intervalMs: 60_000 },
+        ...(restore ? { restore } : {}),
+        restartStrategy: { kind: "none" },
+        log: () => {},
+      });
+      const sink = gatedSink();
+      env.addSource(new FileSource({ path: input, chunkBytes: 4096 }), { uid: "files" })
+        .addSink(sink, { uid: "out" });
+      const client = env.executeAsync(`bounded-${parallelism}`);
+      if (run === 2) {
+        sink.release();
+        await client.done; // the source ends once every split is read
+      } else {
+        await until(() => sink.values.length > 0, `run at parallelism ${parallelism}`);
+        const savepoint = client.stopWithSavepoint(`b${parallelism}`);
+        sink.release();
+        restore = (await savepoint).path;
+        await client.done;
+        assert.ok(all.length + sink.values.length < written.length, "stopped mid-input");
+      }
+      all.push(...sink.values);
+    }
+    assert.equal(new Set(all).size, all.length, "no line repeated");
+    assert.deepEqual(all.toSorted(), written.toSorted(), "no line lost, none of late.txt");
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+    Deno.removeSync(input, { recursive: true });
+  }
+});
+
+Deno.test("FileSource over a directory: a savepoint holds the enumerator's state (files listed, splits unassigned) beside the reader's split, each split in exactly one of them", async () => {
+  const input = Deno.makeTempDirSync({ prefix: "weir-dir-input-" });
+  const dir = Deno.makeTempDirSync({ prefix: "weir-dir-manifest-" });
+  try {
+    const names = ["a.txt", "b.txt", "c.txt"];
+    for (const name of names) {
+      const lines = Array.from({ length: LINES_PER_FILE }, (_, i) => `${name}-${i}`);
+      Deno.writeTextFileSync(`${input}/${name}`, lines.join("\n") + "\n");
+    }
+    const env = StreamEnvironment.create({
+      checkpoint: { dir, intervalMs: 60_000 },
+      restartStrategy: { kind: "none" },
+      log: () => {},
+    });
+    const sink = gatedSink();
+    env.addSource(new FileSource({ path: input, chunkBytes: 4096 }), { uid: "files" })
+      .addSink(sink, { uid: "out" });
+    const client = env.executeAsync("manifest");
+    await until(() => sink.values.length > 0, "first batch");
+    const savepoint = client.stopWithSavepoint("sp");
+    sink.release();
+    const { path } = await savepoint;
+    await client.done;
+    const manifest = parseManifest(Deno.readTextFileSync(`${path}/_metadata`), path);
+    const op = manifest.operators["files"]!;
+    const enumerator = op.enumerator as { listed: string[]; unassigned: { file: string }[] };
+    assert.deepEqual(enumerator.listed.toSorted(), names);
+    const readerSplits = op.subtasks.flatMap((s) => [
+      ...new OperatorStateStore("files", decodeOperatorState(s.operatorState))
+        .getUnionListState(SOURCE_SPLITS).get() ?? [],
+    ]) as { file: string; offset: number }[];
+    // The reader holds a.txt, read up to where it stopped; b and c wait in the enumerator.
+    assert.deepEqual(readerSplits.map((s) => s.file), ["a.txt"]);
+    assert.ok(readerSplits[0]!.offset > 0);
+    assert.deepEqual(enumerator.unassigned.map((s) => s.file), ["b.txt", "c.txt"]);
   } finally {
     Deno.removeSync(dir, { recursive: true });
     Deno.removeSync(input, { recursive: true });

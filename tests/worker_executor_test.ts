@@ -169,6 +169,56 @@ for (const backend of ["lsm", "heap"]) {
   });
 }
 
+/** Writes `files` files of `lines` keys `k<i % keys>` into a new directory; returns it and the expected counts. */
+function keyFiles(files: number, lines: number, keys: number): { dir: string; expected: string[] } {
+  const dir = Deno.makeTempDirSync({ prefix: "weir-workers-input-" });
+  let n = 0;
+  for (let f = 0; f < files; f++) {
+    const text = Array.from({ length: lines }, () => `k${n++ % keys}`);
+    Deno.writeTextFileSync(`${dir}/part-${String(f).padStart(2, "0")}.txt`, text.join("\n") + "\n");
+  }
+  return { dir, expected: expectedCounts(n, keys) };
+}
+
+Deno.test("worker executor: a directory source's enumerator in the main thread assigns files to readers on the workers, every line once", async () => {
+  const { dir, expected } = keyFiles(12, 2_000, 300);
+  try {
+    const args = ["--scenario", "files", "--input", dir, "--parallelism", "2"];
+    const workers = await run([...args, "--executor", "workers"]);
+    assert.equal(workers.code, 0, workers.stderr);
+    const w = lastJsonLine<{ values: string[]; recordsIn: Record<string, number> }>(workers.stdout);
+    assert.deepEqual(w.values, expected);
+    assert.deepEqual(w.recordsIn, { files: 0, count: expected.length, collect: expected.length });
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("worker executor: a directory source restarts from the checkpoint after a failure (enumerator state and readers' splits restored), exactly once", async () => {
+  const { dir: input, expected } = keyFiles(20, 15_000, 1000);
+  const dir = await Deno.makeTempDir({ prefix: "weir-workers-" });
+  try {
+    const { code, stderr } = await run([
+      ...["--scenario", "files", "--input", input, "--fail-at", "60000"],
+      ...["--output", `${dir}/out`, "--marker", `${dir}/marker`],
+      ...["--checkpoint-dir", `${dir}/ck`, "--checkpoint-interval", "50"],
+      ...["--parallelism", "2", "--executor", "workers"],
+    ]);
+    assert.equal(code, 0, stderr);
+    assert.match(stderr, /injected failure on record \d+ of subtask 1; restarting/);
+    assert.match(stderr, /restoring checkpoint \d+ after a failure/);
+    const lines: string[] = [];
+    for (const e of Deno.readDirSync(`${dir}/out`)) {
+      if (!e.name.startsWith("part-")) continue;
+      lines.push(...Deno.readTextFileSync(`${dir}/out/${e.name}`).split("\n").filter((l) => l));
+    }
+    assert.deepEqual(lines.sort(), expected);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+    Deno.removeSync(input, { recursive: true });
+  }
+});
+
 Deno.test("worker executor: the admin API lists the job, checkpoints, reads state on a worker, stops it with a savepoint", async () => {
   const dir = await Deno.makeTempDir({ prefix: "weir-workers-admin-" });
   try {

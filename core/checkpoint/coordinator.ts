@@ -17,7 +17,7 @@ import { CheckpointError } from "../errors.ts";
 import type { KeyedStateHandle } from "../state/backend.ts";
 import type { OperatorStateSnapshot } from "../state/operator_state.ts";
 import type { CoordinatorToTask, TaskToCoordinator } from "../runtime/control_messages.ts";
-import type { Manifest } from "./manifest.ts";
+import type { Manifest, OperatorManifest } from "./manifest.ts";
 import type { CheckpointStorage } from "./storage.ts";
 import { appendHistory, type CheckpointHistoryEntry, type OperatorFigures } from "./history.ts";
 import {
@@ -93,6 +93,11 @@ export interface CheckpointTarget {
   fail(error: Error): void;
   /** The operators' figures now, kept with a completed checkpoint's history entry. */
   operatorFigures?(): OperatorFigures[];
+  /**
+   * The split enumerators' states by source uid, taken just before checkpoint
+   * `id`'s barriers are sent; kept in the manifest beside the readers' splits.
+   */
+  snapshotEnumerators?(id: number): Record<string, unknown>;
   /** Job name, backend name, key groups, for the manifest. */
   readonly jobName: string;
   readonly stateBackend: string;
@@ -187,6 +192,8 @@ export class CheckpointCoordinator {
   readonly #ended: CheckpointRecord[] = [];
   #final: { triggered: Promise<void>; completed: Promise<CompletedCheckpoint> } | undefined;
   #finalRequest: number | undefined;
+  /** Enumerator states of checkpoints in flight, by checkpoint id. */
+  readonly #enumeratorStates = new Map<number, Record<string, unknown>>();
 
   /** Creates a coordinator whose first checkpoint gets id `firstId`. */
   constructor(
@@ -369,10 +376,14 @@ export class CheckpointCoordinator {
 
   #run(c: CoordinatorCommand): void {
     switch (c.type) {
-      case "injectBarrier":
+      case "injectBarrier": {
+        // Before the barriers: a split assigned after this reaches its reader after the barrier.
+        const states = this.#target.snapshotEnumerators?.(c.id);
+        if (states && Object.keys(states).length > 0) this.#enumeratorStates.set(c.id, states);
         this.#target.send({ type: "injectBarrier", id: c.id, options: c.options });
         if (c.request !== undefined) this.#triggered(c.request);
         return;
+      }
       case "rejectTrigger":
         // The final checkpoint's `triggered` settles either way (sources may then end).
         if (c.request === this.#finalRequest) this.#triggered(c.request);
@@ -408,6 +419,7 @@ export class CheckpointCoordinator {
         const error = new CheckpointError(`Checkpoint ${c.id} failed: ${c.reason}`);
         this.#log(error.message);
         this.#ended.push(c.record);
+        this.#enumeratorStates.delete(c.id);
         this.#appendHistory(c.history);
         if (c.request !== undefined) this.#answer(c.request)?.reject(error);
         return;
@@ -428,7 +440,9 @@ export class CheckpointCoordinator {
     return p;
   }
 
-  #write(id: number, manifest: Manifest, savepointName: string | undefined): void {
+  #write(id: number, written: Manifest, savepointName: string | undefined): void {
+    const manifest = withEnumerators(written, this.#enumeratorStates.get(id));
+    this.#enumeratorStates.delete(id);
     let path: string;
     try {
       if (savepointName !== undefined) {
@@ -492,4 +506,15 @@ export class CheckpointCoordinator {
 
 function now(): Instant {
   return { mono: performance.now(), epoch: Date.now() };
+}
+
+/** `m` with each source's enumerator state (if any) in its operator's entry. */
+function withEnumerators(m: Manifest, states: Record<string, unknown> | undefined): Manifest {
+  if (!states) return m;
+  const operators: Record<string, OperatorManifest> = { ...m.operators };
+  for (const [uid, enumerator] of Object.entries(states)) {
+    const op = operators[uid];
+    if (op) operators[uid] = { ...op, enumerator };
+  }
+  return { ...m, operators };
 }

@@ -105,6 +105,8 @@ export interface OperatorManifest {
   readonly keySerializer?: string;
   /** Subtasks, by index. */
   readonly subtasks: readonly SubtaskManifest[];
+  /** A split source's enumerator state (its unassigned splits, the splits it found). */
+  readonly enumerator?: unknown;
 }
 
 /**

@@ -19,6 +19,12 @@ import {
   type SplitReader,
 } from "./source.ts";
 import { SplitWatermarks, WatermarkAlignmentGroup } from "./split_watermarks.ts";
+import {
+  type EnumeratedSplitReader,
+  isEnumeratedSplitReader,
+  type SplitEnumerator,
+  type SplitEnumeratorContext,
+} from "./split_enumerator.ts";
 
 /** The watermarks of one `fromSource` call's readers, by subtask index (same thread as the operator). */
 export type ReaderWatermarks<T> = Map<number, SplitWatermarks<T>>;
@@ -62,6 +68,14 @@ export class WatermarkedSource<T> implements Source<T> {
   /** The wrapped source's check. */
   check(): void {
     this.#inner.check?.();
+  }
+
+  /** The wrapped source's split enumerator, if it has one. */
+  createEnumerator(
+    ctx: SplitEnumeratorContext<unknown>,
+    restored: unknown,
+  ): SplitEnumerator<unknown, unknown> | undefined {
+    return this.#inner.createEnumerator?.(ctx, restored);
   }
 
   /** The wrapped source's reader of `ctx`'s subtask, with watermarks per split. */
@@ -146,7 +160,13 @@ export class WatermarkedSource<T> implements Source<T> {
       split.notifyCheckpointComplete = (id) => reader.notifyCheckpointComplete!(id);
     }
     if (reader.splitInfo) split.splitInfo = () => reader.splitInfo!();
-    return split;
+    if (!isEnumeratedSplitReader(reader)) return split;
+    const enumerated: EnumeratedSplitReader<T> = {
+      ...split,
+      addSplits: (splits) => reader.addSplits(splits),
+      notifyNoMoreSplits: () => reader.notifyNoMoreSplits(),
+    };
+    return enumerated;
   }
 }
 

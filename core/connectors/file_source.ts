@@ -8,7 +8,9 @@
 import { ConfigError } from "../errors.ts";
 import { FileRangeReader, unreadable } from "./_file_range_reader.ts";
 import { DirectoryReader } from "./_directory_reader.ts";
+import { type FileSplit, FileSplitEnumerator } from "./_file_split_enumerator.ts";
 import type { Source, SourceContext, SourceReader } from "./source.ts";
+import type { SplitEnumerator, SplitEnumeratorContext } from "./split_enumerator.ts";
 
 /**
  * Options of a {@linkcode FileSource}.
@@ -113,14 +115,16 @@ export function fileSourceEncoding(name: string | undefined): FileSourceEncoding
  *
  * Given a directory, each of its files is a split (a file larger than
  * `splitBytes` several, by byte ranges, read by the same rule); names starting
- * with `.` or `_` (in-progress files) and subdirectories are skipped. A split
- * belongs to the subtask a hash of its file name and start picks, and the
- * reader state is its splits with their next line's offset, finished ones
- * included, kept as union list state: a restored job may run the source at
- * another parallelism and reads every line exactly once. With
- * `monitorIntervalMs` the directory is listed again at that interval and new
- * files are read from their start; a file must be complete when its name
- * appears (write it under a hidden name, then rename it).
+ * with `.` or `_` (in-progress files) and subdirectories are skipped. The
+ * source's split enumerator (in the job's main thread) lists the directory
+ * and assigns one split at a time to a reader that asks for work, so a reader
+ * that finishes early takes over the files not yet started. Its state (the
+ * files listed, the splits not assigned) and the readers' unfinished splits
+ * with their next line's offset are kept in checkpoints: a restored job may
+ * run the source at another parallelism and reads every line exactly once.
+ * With `monitorIntervalMs` the enumerator lists the directory again at that
+ * interval and new files are read from their start; a file must be complete
+ * when its name appears (write it under a hidden name, then rename it).
  *
  * @example
  * ```ts
@@ -236,12 +240,28 @@ export class FileSource<T extends string | Uint8Array = string> implements Sourc
       return new DirectoryReader(this.#path, {
         chunkBytes: this.#chunkBytes,
         encoding: this.#encoding,
-        splitBytes: this.#splitBytes,
-        monitorIntervalMs: this.#monitorIntervalMs,
       }, ctx) as unknown as SourceReader<T>;
     }
     return new FileRangeReader(this.#path, this.#chunkBytes, this.#encoding, ctx.log, {
       share: [ctx.subtaskIndex, ctx.parallelism],
     }) as unknown as SourceReader<T>;
+  }
+
+  /**
+   * A directory's split enumerator (it lists the directory, and again at
+   * `monitorIntervalMs` when monitoring); undefined for a single file, whose
+   * subtasks each read a byte range of it.
+   */
+  createEnumerator(
+    ctx: SplitEnumeratorContext<unknown>,
+    restored: unknown,
+  ): SplitEnumerator<unknown, unknown> | undefined {
+    if (!this.#isDirectory()) return undefined;
+    return new FileSplitEnumerator(
+      this.#path,
+      { splitBytes: this.#splitBytes, monitorIntervalMs: this.#monitorIntervalMs },
+      ctx as SplitEnumeratorContext<FileSplit>,
+      restored,
+    ) as SplitEnumerator<unknown, unknown>;
   }
 }

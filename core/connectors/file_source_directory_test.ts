@@ -1,28 +1,94 @@
 import assert from "node:assert/strict";
 import { FileSource, type FileSourceOptions } from "./file_source.ts";
-import { isSplitReader, type PollStatus, type SplitReader } from "./source.ts";
+import type { PollStatus } from "./source.ts";
+import { type EnumeratedSplitReader, isEnumeratedSplitReader } from "./split_enumerator.ts";
 import { ConfigError } from "../errors.ts";
+import { StreamEnvironment } from "../dataflow/environment.ts";
+import type { SinkContext, SinkFunction } from "./sink.ts";
+import { CollectSink } from "./collect_sink.ts";
+import { WatermarkStrategy } from "../time/watermark_strategy.ts";
+import { SourceCoordinator } from "../runtime/_source_coordinator.ts";
+import type { EnumeratorToReader } from "../runtime/control_messages.ts";
 
 type Options = Omit<FileSourceOptions, "path">;
 
-function reader(dir: string, i: number, p: number, opts: Options = {}, clock = () => 0) {
-  const r = new FileSource({ path: dir, ...opts }).createReader({
-    subtaskIndex: i,
+/**
+ * A directory source's enumerator (in the runtime's SourceCoordinator) and
+ * `p` readers, wired by message queues as the job wires them: an assignment
+ * reaches a reader before its next poll.
+ */
+function directory(
+  dir: string,
+  p: number,
+  opts: Options = {},
+  restored?: { state: unknown; splits: unknown[] },
+) {
+  const source = new FileSource({ path: dir, ...opts });
+  const inbox: EnumeratorToReader[] = [];
+  const assigned: number[] = Array(p).fill(0);
+  const sources = new SourceCoordinator([{
+    uid: "files",
+    source: source as FileSource<string>,
     parallelism: p,
-    now: clock,
+    ...(restored ? { restoredState: restored.state, restoredSplits: restored.splits } : {}),
+  }], {
+    send: (m) => void inbox.push(m),
+    fail: (e) => {
+      throw e;
+    },
+    now: () => 0,
   });
-  assert.ok(isSplitReader(r), "a directory's reader keeps its state as splits");
-  return r as SplitReader<string>;
+  const readers = Array.from({ length: p }, (_, i) => {
+    const r = source.createReader({
+      subtaskIndex: i,
+      parallelism: p,
+      now: () => 0,
+      sendSplitRequest: () => sources.receive({ type: "splitRequest", uid: "files", subtask: i }),
+    });
+    assert.ok(isEnumeratedSplitReader(r), "a directory's reader is fed by the enumerator");
+    return r as EnumeratedSplitReader<string>;
+  });
+  sources.start();
+  const deliver = () => {
+    for (const m of inbox.splice(0)) {
+      const r = readers[m.subtask]!;
+      if (m.type === "addSplits") {
+        assigned[m.subtask]! += m.splits.length;
+        r.addSplits(m.splits);
+      } else r.notifyNoMoreSplits();
+    }
+  };
+  return {
+    readers,
+    assigned,
+    /** Polls reader `i` once (after delivering what the enumerator sent). */
+    poll(i: number, max: number, into: string[]): PollStatus {
+      deliver();
+      return readers[i]!.poll({ collect: (v) => into.push(v) }, max) as PollStatus;
+    },
+    /** The enumerator's and the readers' state, as a checkpoint holds them. */
+    checkpoint(id: number) {
+      deliver();
+      const state = sources.snapshot(id)["files"];
+      return { state, splits: readers.flatMap((r) => r.snapshotSplits(id)) };
+    },
+    close() {
+      sources.close();
+      for (const r of readers) r.close?.();
+    },
+  };
 }
 
-/** Polls `r` `polls` times (or to the end) with batches of `max`; the lines and the last status. */
-function read(r: SplitReader<string>, max: number, polls = Infinity) {
+/** Polls every reader in turn until all end (or `rounds` rounds); the lines read. */
+function readAll(d: ReturnType<typeof directory>, max: number, rounds = Infinity): string[] {
   const lines: string[] = [];
-  let status: PollStatus = "more";
-  for (let n = 0; n < polls && status === "more"; n++) {
-    status = r.poll({ collect: (v) => lines.push(v) }, max) as PollStatus;
+  const ended = new Set<number>();
+  for (let n = 0; n < rounds && ended.size < d.readers.length; n++) {
+    for (let i = 0; i < d.readers.length; i++) {
+      if (!ended.has(i) && d.poll(i, max, lines) === "end") ended.add(i);
+    }
   }
-  return { lines, status };
+  return lines;
 }
 
 async function withDir(fn: (dir: string) => void | Promise<void>) {
@@ -54,19 +120,12 @@ Deno.test("FileSource over a directory: every line once at parallelism 1..4, lar
     Deno.writeTextFileSync(`${dir}/sub/nested.txt`, "no\n");
     for (const splitBytes of [100, 1 << 20]) {
       for (let p = 1; p <= 4; p++) {
-        const got: string[] = [];
-        let splits = 0;
-        for (let i = 0; i < p; i++) {
-          const r = reader(dir, i, p, { splitBytes, chunkBytes: 64 });
-          const { lines, status } = read(r, 5);
-          assert.equal(status, "end");
-          splits += r.snapshotSplits(1).length;
-          got.push(...lines);
-          r.close?.();
-        }
+        const d = directory(dir, p, { splitBytes, chunkBytes: 64 });
+        const got = readAll(d, 5);
+        d.close();
         assert.deepEqual(got.toSorted(), expected.toSorted(), `splitBytes ${splitBytes}, p ${p}`);
         assert.equal(
-          splits,
+          d.assigned.reduce((a, b) => a + b),
           splitBytes === 100 ? 7 * Math.ceil(Deno.statSync(`${dir}/f000.txt`).size / 100) : 7,
         );
       }
@@ -74,76 +133,126 @@ Deno.test("FileSource over a directory: every line once at parallelism 1..4, lar
   });
 });
 
-Deno.test("FileSource over a directory: splits restored mid-file at another parallelism (2 → 1 → 3) read every line exactly once", async () => {
+Deno.test("FileSource over a directory: a reader that finishes early takes over the files not yet read, through split requests", async () => {
+  await withDir((dir) => {
+    const expected = writeFiles(dir, 10, 20);
+    const d = directory(dir, 2, { chunkBytes: 64 });
+    const got: string[] = [];
+    // Subtask 1 polls once (it gets one file), then is stuck; subtask 0 reads everything else.
+    d.poll(1, 1, got);
+    d.poll(1, 1, got);
+    while (d.poll(0, 7, got) !== "end");
+    assert.deepEqual(d.assigned, [9, 1]);
+    while (d.poll(1, 7, got) !== "end");
+    d.close();
+    assert.deepEqual(got.toSorted(), expected.toSorted());
+  });
+});
+
+Deno.test("FileSource over a directory in a job: a subtask that finishes early takes over the files a slow one has not started (work stealing through split requests)", async () => {
+  await withDir(async (dir) => {
+    const expected = writeFiles(dir, 12, 200);
+    const read: string[][] = [[], []];
+    // Each subtask's sink is an Object.create of this one; subtask 1's flush (awaited by its
+    // task after every batch, and the source is chained to it) is slow.
+    const sink: SinkFunction<string> & { subtask: number } = {
+      subtask: 0,
+      open(ctx: SinkContext) {
+        this.subtask = ctx.subtaskIndex;
+      },
+      invoke(line) {
+        read[this.subtask]!.push(line);
+      },
+      flush() {
+        if (this.subtask === 1) return new Promise((r) => setTimeout(r, 40));
+      },
+    };
+    const env = StreamEnvironment.create({ parallelism: 2 });
+    env.addSource(new FileSource({ path: dir, chunkBytes: 256 }), { uid: "files" })
+      .addSink(sink, { uid: "out" });
+    await env.execute("work stealing");
+    assert.deepEqual(read.flat().toSorted(), expected.toSorted(), "every line once");
+    const files = (lines: string[]) => new Set(lines.map((l) => l.split("-")[0])).size;
+    // A split goes to the reader that asks: the fast one reads nearly every file.
+    assert.ok(files(read[0]!) >= 9, `subtask 0 read ${files(read[0]!)} files of 12`);
+    assert.ok(files(read[1]!) <= 3, `subtask 1 read ${files(read[1]!)} files of 12`);
+  });
+});
+
+Deno.test("FileSource over a directory read with env.fromSource (readers wrapped for watermarks per split): the enumerator still assigns every file", async () => {
+  await withDir(async (dir) => {
+    const expected = writeFiles(dir, 6, 50);
+    const env = StreamEnvironment.create({ parallelism: 2 });
+    const out = new CollectSink<string>();
+    const strategy = WatermarkStrategy.forMonotonousTimestamps<string>()
+      .withTimestampAssigner((line) => Number(line.split(/[f-]/)[1]) * 1000);
+    env.fromSource(new FileSource({ path: dir, chunkBytes: 64 }), strategy, "files", {
+      uid: "files",
+    }).addSink(out);
+    await env.execute("fromSource over a directory");
+    assert.deepEqual(out.values.toSorted(), expected.toSorted());
+  });
+});
+
+Deno.test("FileSource over a directory: splits restored mid-file at another parallelism (2 → 1 → 3) read every line exactly once; a file added later is not read", async () => {
   await withDir((dir) => {
     const expected = writeFiles(dir, 5, 60);
     const opts: Options = { splitBytes: 300, chunkBytes: 32 };
     const got: string[] = [];
     // Two subtasks read a little, then checkpoint.
-    let state: unknown[] = [];
-    for (let i = 0; i < 2; i++) {
-      const r = reader(dir, i, 2, opts);
-      got.push(...read(r, 7, 3).lines);
-      state.push(...r.snapshotSplits(1));
-      r.close?.();
-    }
+    const two = directory(dir, 2, opts);
+    got.push(...readAll(two, 7, 3));
+    const first = two.checkpoint(1);
+    two.close();
     assert.ok(got.length > 0 && got.length < expected.length);
-    // One subtask takes every split, reads more, checkpoints.
-    const one = reader(dir, 0, 1, opts);
-    one.restoreSplits(state);
-    got.push(...read(one, 11, 4).lines);
-    state = one.snapshotSplits(2);
-    one.close?.();
+    assert.ok((first.state as { unassigned: unknown[] }).unassigned.length > 0);
+    // One subtask gets every split back, reads more, checkpoints.
+    const one = directory(dir, 1, opts, first);
+    got.push(...readAll(one, 11, 4));
+    const second = one.checkpoint(2);
+    one.close();
     assert.ok(got.length < expected.length);
+    // A file written now is not read: a bounded source's files are those of its first start.
+    Deno.writeTextFileSync(`${dir}/late.txt`, "late\n");
     // Three subtasks finish.
-    for (let i = 0; i < 3; i++) {
-      const r = reader(dir, i, 3, opts);
-      r.restoreSplits(state);
-      const { lines, status } = read(r, 13);
-      assert.equal(status, "end");
-      got.push(...lines);
-      r.close?.();
-    }
+    const three = directory(dir, 3, opts, second);
+    got.push(...readAll(three, 13));
+    three.close();
     assert.deepEqual(got.toSorted(), expected.toSorted());
   });
 });
 
-Deno.test("FileSource over a directory: a checkpoint before the first poll holds the subtask's splits", async () => {
+Deno.test("FileSource over a directory: restored at a higher parallelism than there are splits left, every subtask ends", async () => {
   await withDir((dir) => {
-    writeFiles(dir, 6, 3);
-    const all = [0, 1].flatMap((i) => reader(dir, i, 2).snapshotSplits(1));
-    assert.equal(all.length, 6);
+    const expected = writeFiles(dir, 2, 30);
+    const opts: Options = { chunkBytes: 32 };
+    const got: string[] = [];
+    const one = directory(dir, 1, opts);
+    got.push(...readAll(one, 5, 2));
+    const saved = one.checkpoint(1);
+    one.close();
+    const four = directory(dir, 4, opts, saved);
+    got.push(...readAll(four, 5));
+    four.close();
+    assert.deepEqual(got.toSorted(), expected.toSorted());
   });
 });
 
-Deno.test("FileSource monitoring a directory: new files are read from their start, the source never ends, a restore does not read old files again", async () => {
+Deno.test("FileSource over a directory: a checkpoint without enumerator state (readers' splits, finished ones included) resumes without reading a file again", async () => {
   await withDir((dir) => {
-    let now = 0;
-    const clock = () => now;
-    const opts: Options = { monitorIntervalMs: 1_000 };
-    const r = reader(dir, 0, 1, opts, clock);
-    assert.deepEqual(read(r, 100), { lines: [], status: "idle" });
-    const first = writeFiles(dir, 2, 3);
-    // Not before the interval has passed on the job's clock.
-    assert.deepEqual(read(r, 100), { lines: [], status: "idle" });
-    now = 1_000;
-    const a = read(r, 100, 10);
-    assert.deepEqual(a.lines.toSorted(), first.toSorted());
-    assert.equal(a.status, "idle");
-    const state = r.snapshotSplits(1);
-    r.close?.();
-    const second = writeFiles(dir, 1, 4, 2);
-    // Restored at parallelism 2: only the new file is read.
-    const got: string[] = [];
-    for (let i = 0; i < 2; i++) {
-      const s = reader(dir, i, 2, opts, clock);
-      s.restoreSplits(state);
-      const { lines, status } = read(s, 100, 10);
-      assert.equal(status, "idle");
-      got.push(...lines);
-      s.close?.();
-    }
-    assert.deepEqual(got.toSorted(), second.toSorted());
+    const expected = writeFiles(dir, 3, 10);
+    const size = Deno.statSync(`${dir}/f001.txt`).size;
+    const firstLine = new TextEncoder().encode(expected[10] + "\n").length;
+    // f000 read, f001 read up to its second line, f002 not started, as older readers kept them.
+    const splits = [
+      { file: "f000.txt", start: 0, end: size, offset: size },
+      { file: "f001.txt", start: 0, end: size, offset: firstLine },
+      { file: "f002.txt", start: 0, end: size, offset: 0 },
+    ];
+    const d = directory(dir, 2, {}, { state: undefined, splits });
+    const got = readAll(d, 4);
+    d.close();
+    assert.deepEqual(got.toSorted(), expected.slice(11).toSorted());
   });
 });
 
@@ -157,10 +266,13 @@ Deno.test("FileSource over a directory: bad options and a bad checkpointed split
     );
     assert.throws(() => new FileSource({ path: dir, monitorIntervalMs: -1 }), ConfigError);
     assert.throws(() => new FileSource({ path: dir, splitBytes: 0 }), /splitBytes/);
-    const r = reader(dir, 0, 1);
     assert.throws(
-      () => r.restoreSplits([{ partition: 3, offset: 7 }]),
+      () => directory(dir, 1, {}, { state: undefined, splits: [{ partition: 3, offset: 7 }] }),
       (e: Error) => e instanceof ConfigError && e.message.includes(dir),
+    );
+    assert.throws(
+      () => directory(dir, 1, {}, { state: { files: [] }, splits: [] }),
+      (e: Error) => e instanceof ConfigError && /enumerator state/.test(e.message),
     );
   });
 });

@@ -13,6 +13,7 @@
  * @module
  */
 export * from "./source.ts";
+export * from "./split_enumerator.ts";
 export * from "./sink.ts";
 export * from "./collection_source.ts";
 export * from "./collect_sink.ts";

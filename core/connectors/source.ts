@@ -6,6 +6,7 @@
  *
  * @module
  */
+import type { SplitEnumerator, SplitEnumeratorContext } from "./split_enumerator.ts";
 
 /**
  * What a subtask's reader is told about its place in the job.
@@ -50,6 +51,11 @@ export interface SourceContext {
   now(): number;
   /** Writes a warning line to the job's log (stderr unless the environment sets `log`). */
   log?(line: string): void;
+  /**
+   * Asks the source's enumerator for a split (readers of a source with
+   * `createEnumerator`; the answer arrives as `addSplits` or `notifyNoMoreSplits`).
+   */
+  sendSplitRequest?(): void;
 }
 
 /**
@@ -267,4 +273,14 @@ export interface Source<T> {
    * file that does not exist); throws `ConfigError` naming it.
    */
   check?(): void;
+  /**
+   * The source's split enumerator, in the job's main thread (one per source),
+   * when its readers are fed splits on request (`EnumeratedSplitReader`):
+   * `restored` is its state from the checkpoint restored, undefined on a first
+   * start. Without it (or when it returns undefined) each reader finds its own splits.
+   */
+  createEnumerator?(
+    ctx: SplitEnumeratorContext<unknown>,
+    restored: unknown,
+  ): SplitEnumerator<unknown, unknown> | undefined;
 }

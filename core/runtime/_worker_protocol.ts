@@ -13,6 +13,8 @@ import type {
   BarrierAck,
   CoordinatorToTask,
   Decline,
+  EnumeratorToReader,
+  ReaderToEnumerator,
   SnapshotDone,
   TaskToCoordinator,
 } from "./control_messages.ts";
@@ -42,6 +44,7 @@ export interface WorkerInit {
 export type ToWorker =
   | { readonly type: "init"; readonly init: WorkerInit }
   | CoordinatorToTask
+  | EnumeratorToReader
   | { readonly type: "finalTriggered"; readonly task: number }
   | { readonly type: "stop"; readonly name: string; readonly drain: boolean }
   | { readonly type: "run" }
@@ -82,6 +85,7 @@ export type FromWorker =
   /** With the segments the worker's backends use now. */
   | (SnapshotDone & { readonly live: string[] })
   | Decline
+  | ReaderToEnumerator
   | { readonly type: "sourceEnded"; readonly task: number }
   | {
     readonly type: "collect";
@@ -126,8 +130,8 @@ export interface WorkerRoleHooks {
    * subtask 0 cleans up leftovers at open).
    */
   opened(): Promise<void>;
-  /** A task's message to the coordinator (BarrierAck, SnapshotDone, Decline). */
-  report(msg: TaskToCoordinator): void;
+  /** A task's message to the coordinator (BarrierAck, SnapshotDone, Decline) or to an enumerator. */
+  report(msg: TaskToCoordinator | ReaderToEnumerator): void;
   /** A source task's input ended; resolves once it may send end of input. */
   sourceEnded(task: number): Promise<void>;
   /** Every task here ended; resolves once the main thread says to finish (or cancel). */

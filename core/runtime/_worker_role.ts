@@ -173,6 +173,8 @@ export function runInWorker(
       switch (msg.type) {
         case "injectBarrier":
         case "notifyComplete":
+        case "addSplits":
+        case "noMoreSplits":
           job?.deliver(msg);
           return;
         case "finalTriggered":

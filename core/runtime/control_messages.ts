@@ -74,3 +74,47 @@ export type CoordinatorToTask = InjectBarrier | NotifyCheckpointComplete;
 
 /** Tasks → coordinator. */
 export type TaskToCoordinator = BarrierAck | SnapshotDone | Decline;
+
+/** A source reader → its enumerator: the reader has no split and asks for one (Flink's RequestSplitEvent). */
+export interface SplitRequest {
+  readonly type: "splitRequest";
+  /** The source's uid. */
+  readonly uid: string;
+  /** The reader's subtask. */
+  readonly subtask: number;
+}
+
+/** A source reader → its enumerator: the reader opened (Flink's ReaderRegistrationEvent). */
+export interface ReaderRegistered {
+  readonly type: "readerRegistered";
+  /** The source's uid. */
+  readonly uid: string;
+  /** The reader's subtask. */
+  readonly subtask: number;
+}
+
+/** An enumerator → one reader: read these splits (Flink's AddSplitEvent). */
+export interface AddSplits {
+  readonly type: "addSplits";
+  /** The source's uid. */
+  readonly uid: string;
+  /** The reader's subtask. */
+  readonly subtask: number;
+  /** The splits, with their positions. */
+  readonly splits: unknown[];
+}
+
+/** An enumerator → one reader: no more splits will come (Flink's NoMoreSplitsEvent). */
+export interface NoMoreSplits {
+  readonly type: "noMoreSplits";
+  /** The source's uid. */
+  readonly uid: string;
+  /** The reader's subtask. */
+  readonly subtask: number;
+}
+
+/** Source readers → their enumerators (in the main thread). */
+export type ReaderToEnumerator = SplitRequest | ReaderRegistered;
+
+/** Enumerators → source readers. */
+export type EnumeratorToReader = AddSplits | NoMoreSplits;

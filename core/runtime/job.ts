@@ -34,14 +34,21 @@ import {
   type Target,
 } from "./outputs.ts";
 import type { BarrierMessage, BarrierOptions } from "./messages.ts";
-import { CancelledError, SourceOperator, Task, type TaskHost } from "./task.ts";
+import { CancelledError, SOURCE_SPLITS, SourceOperator, Task, type TaskHost } from "./task.ts";
 import { InternalTimerService, type TimerTarget } from "./timers.ts";
 import { MessageKind } from "./messages.ts";
 import { buildPhysicalPlan, type PhysicalPlan } from "./physical_plan.ts";
 import { DenoCheckpointFs } from "../checkpoint/checkpoint_fs.ts";
 import { MetricGroup } from "./metric_group.ts";
 import type { WorkerRoleHooks } from "./_worker_protocol.ts";
-import type { CoordinatorToTask, TaskToCoordinator } from "./control_messages.ts";
+import type {
+  CoordinatorToTask,
+  EnumeratorToReader,
+  ReaderToEnumerator,
+  TaskToCoordinator,
+} from "./control_messages.ts";
+import { SourceCoordinator } from "./_source_coordinator.ts";
+import { isEnumeratedSplitReader } from "../connectors/split_enumerator.ts";
 import { WorkerExecutor } from "./worker_executor.ts";
 import {
   operatorFigures,
@@ -183,6 +190,8 @@ export class Job implements TaskHost {
   #restorePlan: Map<string, OperatorRestore[]> | undefined;
   #byTask = new Map<Task, PlacedOperator[]>();
   #coordinator: CheckpointCoordinator | undefined;
+  /** The sources' split enumerators (main thread only). */
+  #sources: SourceCoordinator | undefined;
   #sourceTasks: Task[] = [];
   #endedSources = 0;
   #final: FinalCheckpoint | undefined;
@@ -234,11 +243,12 @@ export class Job implements TaskHost {
         workers: config.workers ?? navigator.hardwareConcurrency,
         ...(config.checkpoint ? { checkpoint: config.checkpoint } : {}),
         ...(config.restore ? { restoreDir: config.restore.dir } : {}),
-        report: (msg) => this.#coordinator?.receive(msg),
+        report: (msg) => this.#receive(msg),
         sourceEnded: () => this.#sourceEnded(),
       });
     } else this.#instantiate(nodes);
     this.#sourceTasks = this.tasks.filter((t) => t.gate === null);
+    if (!this.#role) this.#sources = this.#sourceCoordinator(nodes, config);
     if (config.checkpoint && !this.#role) {
       const { config: cc, storage } = config.checkpoint;
       const firstId = firstCheckpointId({
@@ -257,7 +267,11 @@ export class Job implements TaskHost {
           stateBackend: config.stateBackend.name,
           maxParallelism: config.maxParallelism,
           operatorInfo: (uid) => this.#operatorInfo(uid),
-          send: (msg) => this.#workers ? this.#workers.send(msg) : this.deliver(msg),
+          send: (msg) => {
+            if (msg.type === "notifyComplete") this.#sources?.notifyCheckpointComplete(msg.id);
+            this.#toTasks(msg);
+          },
+          snapshotEnumerators: (id) => this.#sources?.snapshot(id) ?? {},
           liveSegments: () => this.#liveSegments(),
           fail: (e) => this.#fail(e),
           operatorFigures: () => operatorFigures(this.plan, this.subtaskReports()),
@@ -327,10 +341,73 @@ export class Job implements TaskHost {
     };
   }
 
-  /** @internal Hands the coordinator's `msg` to this thread's tasks. */
-  deliver(msg: CoordinatorToTask): void {
+  /**
+   * The split enumerators of the sources that have one; a restored job gives
+   * each its state and its readers' unfinished splits (union state: any subtask's copy).
+   */
+  #sourceCoordinator(
+    nodes: readonly Transformation[],
+    config: JobConfig,
+  ): SourceCoordinator | undefined {
+    const sources = nodes.filter((n) => n.kind === "source" && n.source?.createEnumerator);
+    if (sources.length === 0) return undefined;
+    return new SourceCoordinator(
+      sources.map((n) => {
+        const uid = uidOf(n);
+        const restored = this.#restorePlan?.get(uid)?.[0];
+        const splits = restored
+          ? new OperatorStateStore(uid, restored.operatorState).getUnionListState(SOURCE_SPLITS)
+            .get()
+          : undefined;
+        return {
+          uid,
+          source: n.source!,
+          parallelism: this.parallelism.get(n.id)!,
+          ...(config.restore
+            ? { restoredState: config.restore.manifest.operators[uid]?.enumerator }
+            : {}),
+          ...(splits ? { restoredSplits: [...splits] } : {}),
+        };
+      }),
+      {
+        send: (msg) => this.#toTasks(msg),
+        fail: (e) => this.#fail(e),
+        now: () => config.clock.now(),
+      },
+    );
+  }
+
+  /** Sends a message to the tasks: on the workers, or on this thread. */
+  #toTasks(msg: CoordinatorToTask | EnumeratorToReader): void {
+    if (this.#workers) this.#workers.send(msg);
+    else this.deliver(msg);
+  }
+
+  /** A task's message (from this thread or a worker): to the enumerators or the coordinator. */
+  #receive(msg: TaskToCoordinator | ReaderToEnumerator): void {
+    if (msg.type === "splitRequest" || msg.type === "readerRegistered") this.#sources?.receive(msg);
+    else this.#coordinator?.receive(msg);
+  }
+
+  /** @internal Hands the coordinator's or an enumerator's `msg` to this thread's tasks. */
+  deliver(msg: CoordinatorToTask | EnumeratorToReader): void {
     if (msg.type === "injectBarrier") this.#injectBarriers(msg.id, msg.options);
-    else this.#notifyCheckpointComplete(msg.id);
+    else if (msg.type === "notifyComplete") this.#notifyCheckpointComplete(msg.id);
+    else this.#toReader(msg);
+  }
+
+  /** Hands an assignment to the reader it names, if it runs on this thread (between batches). */
+  #toReader(msg: EnumeratorToReader): void {
+    for (const [task, placed] of this.#byTask) {
+      const p = placed[0];
+      if (!p || !(p.operator instanceof SourceOperator)) continue;
+      if (uidOf(p.node) !== msg.uid || p.subtaskIndex !== msg.subtask) continue;
+      const reader = p.operator.reader;
+      if (!isEnumeratedSplitReader(reader)) return;
+      const splits = msg.type === "addSplits" ? msg.splits : undefined;
+      task.postMail(() => splits ? reader.addSplits(splits) : reader.notifyNoMoreSplits());
+      return;
+    }
   }
 
   /** Sends barrier `checkpointId` from this thread's source tasks. */
@@ -374,9 +451,9 @@ export class Job implements TaskHost {
    * Sends a task's message to the coordinator: directly (inline), or to the
    * main thread (in a worker). The same messages either way.
    */
-  #report(msg: TaskToCoordinator): void {
+  #report(msg: TaskToCoordinator | ReaderToEnumerator): void {
     if (this.#role) this.#role.report(msg);
-    else this.#coordinator?.receive(msg);
+    else this.#receive(msg);
   }
 
   /**
@@ -700,12 +777,19 @@ export class Job implements TaskHost {
   async open(): Promise<void> {
     for (const p of this.placed) {
       if (p.operator instanceof SourceOperator) {
-        p.operator.reader = p.node.source!.createReader({
-          subtaskIndex: p.subtaskIndex,
+        const uid = uidOf(p.node);
+        const subtask = p.subtaskIndex;
+        const reader = p.node.source!.createReader({
+          subtaskIndex: subtask,
           parallelism: this.parallelism.get(p.node.id)!,
           now: () => this.config.clock.now(),
           log: this.config.log ?? ((line) => console.error(`weir: ${line}`)),
+          sendSplitRequest: () => this.#report({ type: "splitRequest", uid, subtask }),
         });
+        p.operator.reader = reader;
+        if (isEnumeratedSplitReader(reader)) {
+          this.#report({ type: "readerRegistered", uid, subtask });
+        }
       }
     }
     for (const t of this.tasks) {
@@ -727,6 +811,7 @@ export class Job implements TaskHost {
     try {
       await workers.guard(workers.start());
       this.#startupMs = performance.now() - start;
+      this.#sources?.start();
       this.#coordinator?.start();
       await workers.guard(workers.tasksEnded());
       const final = !this.#cancelled && this.#final
@@ -747,6 +832,7 @@ export class Job implements TaskHost {
     } finally {
       this.#stopCommitted.resolve(undefined);
       this.#coordinator?.stop();
+      this.#sources?.close();
       await workers.shutdown();
     }
     failure ??= workers.failure && { task: undefined, error: workers.failure };
@@ -760,6 +846,7 @@ export class Job implements TaskHost {
       await this.open();
       if (this.#role) await this.#role.opened();
       this.#startupMs = performance.now() - start;
+      this.#sources?.start();
       this.#coordinator?.start();
       await Promise.all(this.tasks.map(async (task) => {
         try {
@@ -789,6 +876,7 @@ export class Job implements TaskHost {
     } finally {
       this.#stopCommitted.resolve(undefined);
       this.#coordinator?.stop();
+      this.#sources?.close();
       for (const t of this.tasks) await t.close();
       for (const p of this.placed) p.keyed?.dispose();
     }

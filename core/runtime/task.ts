@@ -10,6 +10,7 @@
 import { setImmediate } from "node:timers";
 import { WeirError } from "../errors.ts";
 import { isSplitReader, type SourceReader } from "../connectors/source.ts";
+import { isEnumeratedSplitReader } from "../connectors/split_enumerator.ts";
 import { ListStateDescriptor } from "../state/descriptors.ts";
 import { Serializers } from "../state/serializer.ts";
 import type { ListState } from "../state/state.ts";
@@ -57,9 +58,12 @@ export class SourceOperator extends StreamOperator {
     const reader = this.reader;
     if (isSplitReader(reader)) {
       // Union state: every subtask sees every split and keeps its own, so the source rescales.
-      this.#splits = this.ctx.operatorState.getUnionListState(SPLITS);
+      this.#splits = this.ctx.operatorState.getUnionListState(SOURCE_SPLITS);
       const all = this.#splits.get();
-      if (this.ctx.operatorState.isRestored) await reader.restoreSplits([...(all ?? [])]);
+      // A reader fed by an enumerator starts empty: the enumerator gets the splits back.
+      if (this.ctx.operatorState.isRestored && !isEnumeratedSplitReader(reader)) {
+        await reader.restoreSplits([...(all ?? [])]);
+      }
       return;
     }
     this.#positions = this.ctx.operatorState.getListState(POSITION);
@@ -101,7 +105,10 @@ export class SourceOperator extends StreamOperator {
 /** Operator state of a source subtask: its reader's position. */
 const POSITION = new ListStateDescriptor<unknown>("source-position", Serializers.json);
 /** Operator state of a split reader: its splits (union: all subtasks' splits on restore). */
-const SPLITS = new ListStateDescriptor<unknown>("source-splits", Serializers.json);
+export const SOURCE_SPLITS: ListStateDescriptor<unknown> = new ListStateDescriptor<unknown>(
+  "source-splits",
+  Serializers.json,
+);
 
 /** Shared by the tasks of one job. */
 export interface TaskHost {

@@ -41,7 +41,12 @@ import type { CheckpointConfig, StopOptions } from "../checkpoint/coordinator.ts
 import type { CheckpointStorage } from "../checkpoint/storage.ts";
 import { CollectSink } from "../connectors/collect_sink.ts";
 import type { Transformation } from "./graph.ts";
-import type { CoordinatorToTask, TaskToCoordinator } from "./control_messages.ts";
+import type {
+  CoordinatorToTask,
+  EnumeratorToReader,
+  ReaderToEnumerator,
+  TaskToCoordinator,
+} from "./control_messages.ts";
 import type { PhysicalPlan } from "./physical_plan.ts";
 import { createRing } from "./shared_ring.ts";
 import { CancelledError } from "./task.ts";
@@ -71,8 +76,8 @@ export interface WorkerExecutorOptions {
   readonly ringBytes?: number;
   /** The module workers import (`Deno.mainModule`). */
   readonly mainModule?: string;
-  /** A task's message to the coordinator. */
-  report(msg: TaskToCoordinator): void;
+  /** A task's message to the coordinator or to a source's enumerator. */
+  report(msg: TaskToCoordinator | ReaderToEnumerator): void;
   /** A source task's input ended; resolves once it may end (final barrier injected). */
   sourceEnded(): Promise<void>;
 }
@@ -250,8 +255,8 @@ export class WorkerExecutor {
     ]);
   }
 
-  /** Sends the coordinator's `msg` to every worker's tasks. */
-  send(msg: CoordinatorToTask): void {
+  /** Sends the coordinator's or an enumerator's `msg` to every worker's tasks. */
+  send(msg: CoordinatorToTask | EnumeratorToReader): void {
     this.#broadcast(msg);
   }
 
@@ -328,6 +333,8 @@ export class WorkerExecutor {
         return;
       case "barrierAck":
       case "decline":
+      case "splitRequest":
+      case "readerRegistered":
         this.#options.report(msg);
         return;
       case "snapshotDone": {

@@ -18,6 +18,10 @@
  *   count into the exactly-once file sink (`key<TAB>count` lines); subtask 1 of
  *   the count throws once (the marker file remembers it) on its first record from the M-th
  *   (500) on that comes after a checkpoint completed (a `chk-*` folder exists).
+ * - `files --input DIR [--output DIR --marker FILE [--fail-at M]]`: the lines of the
+ *   files in DIR (a directory FileSource: its enumerator in the main thread, its
+ *   readers on the workers), keyed count; without `--output` as `count` prints them,
+ *   with it as `fail` writes them (and fails once).
  *
  * @module
  */
@@ -26,6 +30,7 @@ import {
   CollectSink,
   ConfigError,
   ExactlyOnceFileSink,
+  FileSource,
   type KeyedProcessFunction,
   runMain,
   type RuntimeContext,
@@ -104,6 +109,7 @@ async function main(args: string[]): Promise<void> {
   // Small in-worker channels, so the rings between workers hold most of what is in flight.
   const { env, flags, values } = StreamEnvironment.fromArgs(args, {
     scenario: { type: "string" },
+    input: { type: "string" },
     records: { type: "string" },
     keys: { type: "string" },
     output: { type: "string" },
@@ -190,6 +196,30 @@ async function main(args: string[]): Promise<void> {
           uid: "sink",
         });
       await env.execute("fail once");
+      return;
+    }
+    case "files": {
+      if (!values.input) throw new ConfigError("--input DIR needed");
+      const counted = env.addSource(new FileSource({ path: values.input as string }), {
+        uid: "files",
+      })
+        .keyBy((k) => k, Serializers.string);
+      if (values.output) {
+        counted.process(
+          new Count(values.marker as string, Number(values["fail-at"] ?? 500), flags.checkpointDir),
+        ).uid("count")
+          .map(([k, n]) => `${k}\t${n}`).uid("format")
+          .addSink(new ExactlyOnceFileSink<string>({ dir: values.output as string }), {
+            uid: "sink",
+          });
+        await env.execute("files fail once");
+        return;
+      }
+      const sink = new CollectSink<[string, number]>();
+      counted.process(new Count()).uid("count").addSink(sink).uid("collect");
+      const result = await env.execute("files count");
+      const sorted = sink.values.map(([k, n]) => `${k}\t${n}`).sort();
+      console.log(JSON.stringify({ values: sorted, recordsIn: result.recordsIn }));
       return;
     }
     default:

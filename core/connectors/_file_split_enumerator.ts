@@ -1,0 +1,210 @@
+/**
+ * The split enumerator of a directory {@linkcode FileSource}: it lists the
+ * directory (again at an interval when monitoring), cuts each new file into
+ * splits, and hands one split at a time to a reader that asks. Its state is
+ * the files it has listed and the splits not yet assigned.
+ *
+ * @module
+ */
+import { join } from "node:path";
+import { ConfigError } from "../errors.ts";
+import { unreadable } from "./_file_range_reader.ts";
+import type { SplitEnumerator, SplitEnumeratorContext } from "./split_enumerator.ts";
+
+/** A byte range of a file in the directory and the offset of its next line. */
+export interface FileSplit {
+  /** The file's name in the directory. */
+  file: string;
+  /** Lines starting at or after this byte belong to the split... */
+  start: number;
+  /** ...up to this one (exclusive). */
+  end: number;
+  /** The next line's offset; `end` once the split is read. */
+  offset: number;
+}
+
+/** The enumerator's checkpointed state. */
+export interface FileEnumeratorState {
+  /** Files listed and cut into splits: never listed again. */
+  listed: string[];
+  /** Splits no reader holds. */
+  unassigned: FileSplit[];
+}
+
+/** How the directory is cut into splits and watched. */
+export interface FileEnumeratorOptions {
+  /** Files larger than this are several splits of this many bytes. */
+  splitBytes: number;
+  /** ms between listings; 0: list once (at the first start), then no more splits. */
+  monitorIntervalMs: number;
+}
+
+/** The id of a split in logs, metrics and per-split watermarks. */
+export const fileSplitId = (s: Pick<FileSplit, "file" | "start">): string => `${s.file}@${s.start}`;
+
+/** Names that are not input: hidden and in-progress files (`.x`, `_x`), as Flink and Hadoop skip. */
+const isHidden = (name: string) => name.startsWith(".") || name.startsWith("_");
+
+/** Checks a split read from a checkpoint; throws `ConfigError` naming it. */
+export function checkFileSplit(raw: unknown, dir: string): FileSplit {
+  const s = raw as Partial<FileSplit> | null;
+  const ok = typeof s === "object" && s !== null && typeof s.file === "string" &&
+    [s.start, s.end, s.offset].every((n) => Number.isSafeInteger(n) && (n as number) >= 0);
+  if (!ok) {
+    throw new ConfigError(
+      `FileSource cannot resume directory "${dir}": a checkpointed split is not a file split: ` +
+        JSON.stringify(raw),
+    );
+  }
+  return { file: s.file!, start: s.start!, end: s.end!, offset: s.offset! };
+}
+
+function checkState(raw: unknown, dir: string): FileEnumeratorState {
+  const s = raw as Partial<FileEnumeratorState> | null;
+  if (
+    typeof s !== "object" || s === null || !Array.isArray(s.listed) ||
+    !s.listed.every((f) => typeof f === "string") || !Array.isArray(s.unassigned)
+  ) {
+    throw new ConfigError(
+      `FileSource cannot resume directory "${dir}": the checkpointed enumerator state is not ` +
+        `{ listed, unassigned }: ${JSON.stringify(raw)}`,
+    );
+  }
+  return { listed: s.listed, unassigned: s.unassigned.map((u) => checkFileSplit(u, dir)) };
+}
+
+/**
+ * Lists a directory and assigns its file splits on request.
+ *
+ * @example Two readers share three files; the one that asks most reads most
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { FileSplitEnumerator } from "./_file_split_enumerator.ts";
+ * const dir = Deno.makeTempDirSync();
+ * for (const f of ["a", "b", "c"]) Deno.writeTextFileSync(`${dir}/${f}.txt`, "x\n");
+ * const got: string[] = [];
+ * const e = new FileSplitEnumerator(dir, { splitBytes: 1024, monitorIntervalMs: 0 }, {
+ *   parallelism: 2,
+ *   registeredReaders: () => [0, 1],
+ *   assignSplits: (subtask, splits) => splits.forEach((s) => got.push(`${subtask}:${s.file}`)),
+ *   signalNoMoreSplits: (subtask) => void got.push(`${subtask}:end`),
+ *   callPeriodically: () => {},
+ *   now: () => 0,
+ * }, undefined);
+ * e.start();
+ * e.handleSplitRequest(0);
+ * e.handleSplitRequest(1);
+ * e.handleSplitRequest(0);
+ * e.handleSplitRequest(0);
+ * assert.deepEqual(got, ["0:a.txt", "1:b.txt", "0:c.txt", "0:end"]);
+ * Deno.removeSync(dir, { recursive: true });
+ * ```
+ */
+export class FileSplitEnumerator implements SplitEnumerator<FileSplit, FileEnumeratorState> {
+  readonly #dir: string;
+  readonly #opts: FileEnumeratorOptions;
+  readonly #ctx: SplitEnumeratorContext<FileSplit>;
+  readonly #listed: Set<string>;
+  readonly #unassigned: FileSplit[];
+  /** Readers that asked while nothing was unassigned (monitoring: served by the next listing). */
+  readonly #waiting = new Set<number>();
+  readonly #restored: boolean;
+
+  /** Resumes from `restored` state (undefined: a first start). */
+  constructor(
+    dir: string,
+    options: FileEnumeratorOptions,
+    ctx: SplitEnumeratorContext<FileSplit>,
+    restored: unknown,
+  ) {
+    this.#dir = dir;
+    this.#opts = options;
+    this.#ctx = ctx;
+    const state = restored === undefined ? undefined : checkState(restored, dir);
+    this.#restored = state !== undefined;
+    this.#listed = new Set(state?.listed ?? []);
+    this.#unassigned = state?.unassigned ?? [];
+  }
+
+  get #monitoring(): boolean {
+    return this.#opts.monitorIntervalMs > 0;
+  }
+
+  /**
+   * Lists the directory (a bounded source restored: never; its files were
+   * fixed at the first start) and, when monitoring, schedules the next listings.
+   */
+  start(): void {
+    if (!this.#restored || this.#monitoring) this.#discover();
+    if (this.#monitoring) {
+      this.#ctx.callPeriodically(() => {
+        this.#discover();
+        for (const subtask of [...this.#waiting]) this.handleSplitRequest(subtask);
+      }, this.#opts.monitorIntervalMs);
+    }
+  }
+
+  /** Nothing to do: readers ask when they need a split. */
+  addReader(_subtask: number): void {}
+
+  /** Assigns the next unassigned split, or ends the reader when there will be none. */
+  handleSplitRequest(subtask: number): void {
+    const split = this.#unassigned.shift();
+    if (split) {
+      this.#waiting.delete(subtask);
+      this.#ctx.assignSplits(subtask, [split]);
+    } else if (this.#monitoring) this.#waiting.add(subtask);
+    else this.#ctx.signalNoMoreSplits(subtask);
+  }
+
+  /**
+   * Splits of a failed reader, or the readers' splits on restore: unfinished
+   * ones are assigned again. Their files count as listed (a checkpoint of a
+   * version without an enumerator has no enumerator state, and its readers'
+   * splits include finished ones: those files must not be read again).
+   */
+  addSplitsBack(splits: FileSplit[], _subtask: number): void {
+    for (const s of splits) {
+      const split = checkFileSplit(s, this.#dir);
+      this.#listed.add(split.file);
+      if (split.offset < split.end) this.#unassigned.push(split);
+    }
+    // Readers waiting in monitoring mode need not wait for the next listing.
+    for (const subtask of [...this.#waiting]) {
+      if (this.#unassigned.length === 0) break;
+      this.handleSplitRequest(subtask);
+    }
+  }
+
+  /** The files listed and the splits no reader holds. */
+  snapshotState(): FileEnumeratorState {
+    return { listed: [...this.#listed], unassigned: this.#unassigned.map((s) => ({ ...s })) };
+  }
+
+  /** Adds the splits of files not listed before, in name order. */
+  #discover(): void {
+    let names: string[];
+    try {
+      names = [...Deno.readDirSync(this.#dir)].map((e) => e.name).filter((n) => !isHidden(n));
+    } catch (e) {
+      throw unreadable(this.#dir, e);
+    }
+    for (const file of names.sort()) {
+      if (this.#listed.has(file)) continue;
+      let info: Deno.FileInfo;
+      try {
+        info = Deno.statSync(join(this.#dir, file));
+      } catch (e) {
+        if (e instanceof Deno.errors.NotFound) continue; // removed since the listing
+        throw unreadable(join(this.#dir, file), e);
+      }
+      if (!info.isFile) continue;
+      this.#listed.add(file);
+      const size = info.size;
+      const step = this.#opts.splitBytes;
+      for (let start = 0; start === 0 || start < size; start += step) {
+        this.#unassigned.push({ file, start, end: Math.min(size, start + step), offset: start });
+      }
+    }
+  }
+}

@@ -1,0 +1,117 @@
+import assert from "node:assert/strict";
+import type { Source } from "../connectors/source.ts";
+import type { SplitEnumerator, SplitEnumeratorContext } from "../connectors/split_enumerator.ts";
+import { SourceCoordinator } from "./_source_coordinator.ts";
+import type { EnumeratorToReader } from "./control_messages.ts";
+
+/** A source whose enumerator hands out the letters of `splits`, one per request. */
+function letters(splits: string[], calls: string[]): Source<string> {
+  return {
+    name: "letters",
+    createReader: () => ({ poll: () => "end", position: () => null, restore() {} }),
+    createEnumerator(ctx: SplitEnumeratorContext<unknown>, restored: unknown) {
+      const left: string[] = restored === undefined ? [...splits] : [...(restored as string[])];
+      const e: SplitEnumerator<unknown, unknown> = {
+        start: () => void calls.push("start"),
+        addReader: (s) => void calls.push(`addReader ${s}`),
+        handleSplitRequest(subtask) {
+          const next = left.shift();
+          if (next === undefined) ctx.signalNoMoreSplits(subtask);
+          else ctx.assignSplits(subtask, [next]);
+        },
+        addSplitsBack(back, subtask) {
+          calls.push(`back ${subtask} ${back.join("")}`);
+          left.unshift(...(back as string[]));
+        },
+        snapshotState: () => [...left],
+        notifyCheckpointComplete: (id) => void calls.push(`complete ${id}`),
+        close: () => void calls.push("close"),
+      };
+      return e;
+    },
+  };
+}
+
+function setup(splits: string[], restored?: { state?: unknown; splits?: unknown[] }) {
+  const calls: string[] = [];
+  const sent: EnumeratorToReader[] = [];
+  const failures: Error[] = [];
+  const sources = new SourceCoordinator([{
+    uid: "src",
+    source: letters(splits, calls) as Source<unknown>,
+    parallelism: 2,
+    ...(restored?.state !== undefined ? { restoredState: restored.state } : {}),
+    ...(restored?.splits ? { restoredSplits: restored.splits } : {}),
+  }], { send: (m) => void sent.push(m), fail: (e) => void failures.push(e), now: () => 0 });
+  const ask = (subtask: number) => sources.receive({ type: "splitRequest", uid: "src", subtask });
+  const got = (subtask: number) =>
+    sent.filter((m) => m.subtask === subtask).map((m) =>
+      m.type === "addSplits" ? m.splits.join("") : "end"
+    );
+  return { sources, calls, sent, failures, ask, got };
+}
+
+Deno.test("SourceCoordinator: messages before start wait for it; registrations and requests reach the enumerator; assignments become messages to the reader", () => {
+  const t = setup(["a", "b", "c"]);
+  t.sources.receive({ type: "readerRegistered", uid: "src", subtask: 1 });
+  t.ask(1);
+  assert.deepEqual(t.sent, []);
+  t.sources.start();
+  assert.deepEqual(t.calls, ["start", "addReader 1"]);
+  t.ask(0);
+  t.ask(1);
+  t.ask(1);
+  assert.deepEqual(t.got(1), ["a", "c", "end"]);
+  assert.deepEqual(t.got(0), ["b"]);
+  assert.deepEqual(t.sent[0], { type: "addSplits", uid: "src", subtask: 1, splits: ["a"] });
+  t.sources.receive({ type: "splitRequest", uid: "other", subtask: 0 }); // not an enumerated source
+  t.sources.close();
+  assert.equal(t.calls.at(-1), "close");
+});
+
+Deno.test("SourceCoordinator: a failed reader's splits assigned since the last completed checkpoint go back to the enumerator; older ones are in that checkpoint", () => {
+  const t = setup(["a", "b", "c", "d"]);
+  t.sources.start();
+  t.ask(0); // a: before checkpoint 1's snapshot
+  t.sources.snapshot(1);
+  t.ask(0); // b: after it
+  t.ask(1); // c
+  t.sources.notifyCheckpointComplete(1);
+  t.sources.snapshot(2);
+  t.ask(0); // d: after checkpoint 2's snapshot, which has not completed
+  t.sources.readerFailed("src", 0);
+  assert.ok(t.calls.includes("back 0 bd"), t.calls.join(", "));
+  assert.ok(t.calls.includes("complete 1"));
+  t.ask(1);
+  t.ask(1);
+  assert.deepEqual(t.got(1), ["c", "b", "d"]);
+  // Given back once: a second failure has nothing more to return.
+  t.sources.readerFailed("src", 0);
+  assert.equal(t.calls.filter((c) => c.startsWith("back")).length, 1);
+});
+
+Deno.test("SourceCoordinator: a restored enumerator gets its state and the readers' unfinished splits back; snapshots are by source uid; a throwing enumerator fails the job", () => {
+  const t = setup(["x"], { state: ["c"], splits: ["a", "b"] });
+  t.sources.start();
+  assert.deepEqual(t.calls.slice(0, 2), ["back -1 ab", "start"]);
+  assert.deepEqual(t.sources.snapshot(5), { src: ["a", "b", "c"] });
+  const failing = new SourceCoordinator([{
+    uid: "bad",
+    source: {
+      name: "bad",
+      createReader: () => ({ poll: () => "end", position: () => null, restore() {} }),
+      createEnumerator: () => ({
+        start() {
+          throw new Error("cannot list /nowhere");
+        },
+        addReader() {},
+        handleSplitRequest() {},
+        addSplitsBack() {},
+        snapshotState: () => null,
+      }),
+    },
+    parallelism: 1,
+  }], { send() {}, fail: (e) => void t.failures.push(e), now: () => 0 });
+  failing.start();
+  assert.match(String(t.failures[0]), /cannot list \/nowhere/);
+});
