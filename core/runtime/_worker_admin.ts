@@ -79,6 +79,15 @@ function postReport(
   }
 }
 
+/**
+ * Worker side: posts `job`'s report now, unasked. Sent before a snapshot's
+ * completion message (messages keep their order), so the figures a completed
+ * checkpoint keeps in its history are this worker's as of that snapshot.
+ */
+export function reportNow(job: Job, post: (m: AdminFromWorker) => void): void {
+  postReport(job, null, post);
+}
+
 /** Worker side: posts a report every {@linkcode REPORT_INTERVAL_MS}; returns the stop. */
 export function reportPeriodically(
   job: () => Job | undefined,

@@ -29,7 +29,7 @@ import {
   type WorkerInit,
   type WorkerRoleHooks,
 } from "./_worker_protocol.ts";
-import { answerAdmin, reportPeriodically } from "./_worker_admin.ts";
+import { answerAdmin, reportNow, reportPeriodically } from "./_worker_admin.ts";
 
 interface WorkerScope {
   readonly name?: string;
@@ -241,7 +241,9 @@ export function runInWorker(
           return run.promise;
         },
         report(msg) {
-          post(msg.type === "snapshotDone" ? { ...msg, live: [...job!.liveSegments()] } : msg);
+          if (msg.type !== "snapshotDone") return post(msg);
+          reportNow(job!, post);
+          post({ ...msg, live: [...job!.liveSegments()] });
         },
         sourceEnded(task) {
           flushCollect();
