@@ -805,14 +805,15 @@ async function refresh(): Promise<void> {
         inRate: perSecond(`in:${job.jid}:${v.id}`, v.metrics["read-records"]),
         outRate: perSecond(`out:${job.jid}:${v.id}`, v.metrics["write-records"]),
       }]));
-      renderGraph(job);
-      await renderOperator();
-      await renderSourceWatermarks(job);
+      // With the job's state, before anything awaited: the buttons never offer what it shows ended.
       const running = job.state === "RUNNING";
       for (const id of ["savepoint-button", "stop-button", "drain-button", "cancel-button"]) {
         ($(id) as HTMLButtonElement).disabled = !running ||
           (id !== "cancel-button" && !job.isStoppable);
       }
+      renderGraph(job);
+      await renderOperator();
+      await renderSourceWatermarks(job);
       renderExceptions(await api<Exceptions>(`/jobs/${job.jid}/exceptions`));
       try {
         let page = await api<Checkpoints>(
