@@ -1,7 +1,7 @@
 /**
  * Crash test with checkpoints in PostgreSQL and Redis: word_count
  * (parallelism 1) and keyed_shuffle (parallelism 2) on both working backends
- * are killed with SIGKILL a few times (at random and inside checkpoint
+ * are killed with SIGKILL a few times (after random shares of the input and inside checkpoint
  * writes) and restarted with `--restore latest`, which reads the database.
  * The output must be exactly-once, and the database must then hold the same
  * counts as an independent count of the input, read with psql / redis-cli.

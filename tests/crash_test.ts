@@ -1,15 +1,16 @@
 /**
  * Crash test: word_count and keyed_shuffle (parallelism 2, a keyed shuffle)
  * run in a child process (each also at parallelism 2 on the worker executor,
- * whose workers a kill takes down with the process) that is killed with SIGKILL again and again, at
- * random moments and inside checkpoint writes, and restarted each time with
+ * whose workers a kill takes down with the process) that is killed with
+ * SIGKILL again and again, after random shares of the input were read and
+ * inside checkpoint writes, and restarted each time with
  * `--restore latest`; then the committed output is checked: exactly-once for
  * `--mode exactly-once`, nothing lost for `--mode at-least-once`; for the
  * LSM and the heap backend. word_count also reads a directory of files at
  * parallelism 2 (its split enumerator's state restored with the readers').
  *
  * `WEIR_LONG_TESTS=1` makes more kills per scenario; `WEIR_CRASH_SEED=n`
- * repeats a run's kill schedule (timing still varies).
+ * repeats a run's kill schedule (where in a batch a kill lands still varies).
  */
 import assert from "node:assert/strict";
 import { assertKillsLanded, linesIn, runWithCrashes } from "./_helpers/crash.ts";
