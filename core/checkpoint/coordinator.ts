@@ -92,7 +92,7 @@ export interface CheckpointTarget {
   /** The job fails (too many failed checkpoints). */
   fail(error: Error): void;
   /** The operators' figures now, kept with a completed checkpoint's history entry. */
-  operatorFigures?(): OperatorFigures[];
+  operatorFigures(): OperatorFigures[];
   /**
    * The split enumerators' states by source uid, taken just before checkpoint
    * `id`'s barriers are sent; kept in the manifest beside the readers' splits.
@@ -471,11 +471,10 @@ export class CheckpointCoordinator {
     );
   }
 
-  // One line per ended checkpoint in DIR/_history.jsonl: statistics survive restarts.
-  /** The operators' figures for checkpoint `id`'s history line, if the target has them. */
+  /** The operators' figures for checkpoint `id`'s history line; undefined if reading them failed. */
   #operatorFigures(id: number): OperatorFigures[] | undefined {
     try {
-      return this.#target.operatorFigures?.();
+      return this.#target.operatorFigures();
     } catch (e) {
       // Figures are for display: a failure to read them never fails the checkpoint.
       this.#log(`operator figures for checkpoint ${id} not recorded: ${e}`);
@@ -483,6 +482,7 @@ export class CheckpointCoordinator {
     }
   }
 
+  // One line per ended checkpoint in DIR/_history.jsonl: statistics survive restarts.
   #appendHistory(entry: CheckpointHistoryEntry): void {
     const problem = appendHistory(this.#storage.paths.root, entry);
     if (problem) this.#log(problem);
