@@ -169,7 +169,7 @@ for (const executor of ["inline", "workers"]) {
 Deno.test(`crash: keyed_shuffle lsm exactly-once with jobs on workers survives ${KILLS - 2} kill -9s`, async () => {
   const dir = await Deno.makeTempDir({ prefix: "weir-crash-" });
   try {
-    const input = makeShuffleInput(SEED, 3_000_000, 200_000);
+    const input = makeShuffleInput(SEED, 1_200_000, 100_000);
     await Deno.writeTextFile(`${dir}/input.txt`, input);
     await Deno.mkdir(`${dir}/tmp`);
     const report = await runWithCrashes({
@@ -183,7 +183,7 @@ Deno.test(`crash: keyed_shuffle lsm exactly-once with jobs on workers survives $
       kills: KILLS - 2,
       hookEvery: 0,
       records: linesIn(input),
-      // Its last run replays up to half of 3M events with flushes and compactions.
+      // Its last run replays up to 60% of the input with flushes and compactions.
       runTimeoutMs: 180_000,
       seed: SEED,
       tmpDir: `${dir}/tmp`,
