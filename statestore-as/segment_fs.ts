@@ -39,7 +39,7 @@ export interface SegmentFile {
  *   remove: (p) => real.remove(p),
  *   mkdirp: (p) => real.mkdirp(p),
  * };
- * assert.ok(typeof failing.create === "function");
+ * assert.throws(() => failing.create("/tmp/any-segment"), /disk full/);
  * ```
  */
 export interface SegmentFs {

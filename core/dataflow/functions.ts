@@ -443,10 +443,14 @@ export interface OnTimerContext<K> extends KeyedProcessContext<K> {
  * ```ts
  * import assert from "node:assert/strict";
  * import type { ProcessFunction } from "@weir/weir";
+ * import { ProcessFunctionHarness } from "@weir/weir/testing";
  * const evens: ProcessFunction<number, number> = {
  *   processElement(v, _ctx, out) { if (v % 2 === 0) out.collect(v); },
  * };
- * assert.ok(typeof evens.processElement === "function");
+ * const h = await ProcessFunctionHarness.create(evens);
+ * for (const v of [1, 2, 3, 4]) h.processElement(v);
+ * assert.deepEqual(h.output(), [2, 4]);
+ * await h.close();
  * ```
  */
 export interface ProcessFunction<I, O> extends RichFunction, CheckpointedFunction {
@@ -464,6 +468,7 @@ export interface ProcessFunction<I, O> extends RichFunction, CheckpointedFunctio
  *   type KeyedProcessFunction, type RuntimeContext, type ValueState,
  *   Serializers, ValueStateDescriptor,
  * } from "@weir/weir";
+ * import { KeyedProcessFunctionHarness, ManualClock } from "@weir/weir/testing";
  * class Count implements KeyedProcessFunction<string, string, [string, number]> {
  *   count!: ValueState<number>;
  *   open(ctx: RuntimeContext) {
@@ -477,7 +482,14 @@ export interface ProcessFunction<I, O> extends RichFunction, CheckpointedFunctio
  *     out.collect([ctx.getCurrentKey(), this.count.value()!]);
  *   }
  * }
- * assert.ok(new Count() instanceof Count);
+ * const h = await KeyedProcessFunctionHarness.create(new Count(), (w: string) => w, {
+ *   clock: new ManualClock(0),
+ * });
+ * h.processElement("a");
+ * h.processElement("a");
+ * h.setProcessingTime(60_000);
+ * assert.deepEqual(h.output(), [["a", 2]]);
+ * await h.close();
  * ```
  */
 export interface KeyedProcessFunction<K, I, O> extends RichFunction, CheckpointedFunction {
@@ -494,11 +506,16 @@ export interface KeyedProcessFunction<K, I, O> extends RichFunction, Checkpointe
  * ```ts
  * import assert from "node:assert/strict";
  * import type { CoProcessFunction } from "@weir/weir";
+ * import { CoProcessFunctionHarness } from "@weir/weir/testing";
  * const merge: CoProcessFunction<number, string, string> = {
  *   processElement1(v, _c, out) { out.collect(String(v)); },
  *   processElement2(v, _c, out) { out.collect(v); },
  * };
- * assert.ok(typeof merge.processElement2 === "function");
+ * const h = await CoProcessFunctionHarness.create(merge);
+ * h.processElement1(7);
+ * h.processElement2("seven");
+ * assert.deepEqual(h.output(), ["7", "seven"]);
+ * await h.close();
  * ```
  */
 export interface CoProcessFunction<I1, I2, O> extends RichFunction, CheckpointedFunction {
@@ -660,6 +677,7 @@ export interface BroadcastContext extends ProcessContext {
  * ```ts
  * import assert from "node:assert/strict";
  * import { type BroadcastProcessFunction, MapStateDescriptor, Serializers } from "@weir/weir";
+ * import { BroadcastProcessFunctionHarness } from "@weir/weir/testing";
  * const rules = new MapStateDescriptor("rules", Serializers.string, Serializers.f64);
  * const fn: BroadcastProcessFunction<[string, number], [string, number], string> = {
  *   processElement([k, v], ctx, out) {
@@ -668,7 +686,12 @@ export interface BroadcastContext extends ProcessContext {
  *   },
  *   processBroadcastElement([k, limit], ctx) { ctx.getBroadcastState(rules).put(k, limit); },
  * };
- * assert.ok(typeof fn.processElement === "function");
+ * const h = await BroadcastProcessFunctionHarness.create(fn);
+ * h.processBroadcastElement(["cpu", 90]);
+ * h.processElement(["cpu", 95]);
+ * h.processElement(["disk", 95]);
+ * assert.deepEqual(h.output(), ["cpu"]);
+ * await h.close();
  * ```
  */
 export interface BroadcastProcessFunction<I, B, O> extends RichFunction, CheckpointedFunction {

@@ -36,14 +36,21 @@ export interface State {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { type ValueState, ValueStateDescriptor, Serializers } from "@weir/weir";
- * const desc = new ValueStateDescriptor("count", Serializers.f64, 0);
- * function bump(count: ValueState<number>): number {
- *   const n = count.value()! + 1;
- *   count.update(n);
- *   return n;
- * }
- * assert.ok(desc.defaultValue === 0 && typeof bump === "function");
+ * import { HeapStateBackend, Serializers, type ValueState, ValueStateDescriptor } from "@weir/weir";
+ * const backend = new HeapStateBackend().createKeyedBackend({
+ *   operatorUid: "op", subtaskIndex: 0, keySerializer: Serializers.key, maxParallelism: 128,
+ *   keyGroupRange: { start: 0, end: 127 },
+ * });
+ * const count: ValueState<number> = backend.state(
+ *   new ValueStateDescriptor("count", Serializers.f64, 0),
+ * );
+ * backend.setCurrentKey("a");
+ * count.update(count.value()! + 1);
+ * count.update(count.value()! + 1);
+ * backend.setCurrentKey("b");
+ * assert.equal(count.value(), 0); // the default: "b" has no value yet
+ * backend.setCurrentKey("a");
+ * assert.equal(count.value(), 2);
  * ```
  */
 export interface ValueState<T> extends State {
@@ -86,12 +93,18 @@ export interface AppendingState<IN, OUT> extends State {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { type ListState } from "@weir/weir";
- * function remember(seen: ListState<string>, v: string): number {
- *   seen.add(v);
- *   return seen.get()?.length ?? 0;
- * }
- * assert.ok(typeof remember === "function");
+ * import { HeapStateBackend, type ListState, ListStateDescriptor, Serializers } from "@weir/weir";
+ * const backend = new HeapStateBackend().createKeyedBackend({
+ *   operatorUid: "op", subtaskIndex: 0, keySerializer: Serializers.key, maxParallelism: 128,
+ *   keyGroupRange: { start: 0, end: 127 },
+ * });
+ * const seen: ListState<string> = backend.state(new ListStateDescriptor("seen", Serializers.string));
+ * backend.setCurrentKey("user-1");
+ * seen.add("home");
+ * seen.addAll(["cart", "checkout"]);
+ * assert.deepEqual(seen.get(), ["home", "cart", "checkout"]);
+ * seen.update(["home"]);
+ * assert.deepEqual(seen.get(), ["home"]);
  * ```
  */
 export interface ListState<T> extends AppendingState<T, T[]> {
@@ -108,13 +121,18 @@ export interface ListState<T> extends AppendingState<T, T[]> {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { type MapState } from "@weir/weir";
- * function tally(m: MapState<string, number>, page: string): number {
- *   const n = (m.get(page) ?? 0) + 1;
- *   m.put(page, n);
- *   return n;
- * }
- * assert.ok(typeof tally === "function");
+ * import { HeapStateBackend, type MapState, MapStateDescriptor, Serializers } from "@weir/weir";
+ * const backend = new HeapStateBackend().createKeyedBackend({
+ *   operatorUid: "op", subtaskIndex: 0, keySerializer: Serializers.key, maxParallelism: 128,
+ *   keyGroupRange: { start: 0, end: 127 },
+ * });
+ * const visits: MapState<string, number> = backend.state(
+ *   new MapStateDescriptor("visits", Serializers.string, Serializers.f64),
+ * );
+ * backend.setCurrentKey("user-1");
+ * for (const page of ["home", "cart", "home"]) visits.put(page, (visits.get(page) ?? 0) + 1);
+ * assert.equal(visits.get("home"), 2);
+ * assert.deepEqual([...visits.keys()].sort(), ["cart", "home"]);
  * ```
  */
 export interface MapState<K, V> extends State {
@@ -157,12 +175,26 @@ export type ReducingState<T> = AppendingState<T, T>;
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { type AggregatingState } from "@weir/weir";
- * function observe(avg: AggregatingState<number, number>, v: number): number | undefined {
- *   avg.add(v);
- *   return avg.get();
- * }
- * assert.ok(typeof observe === "function");
+ * import {
+ *   type AggregateFunction, type AggregatingState, AggregatingStateDescriptor, HeapStateBackend,
+ *   Serializers,
+ * } from "@weir/weir";
+ * const average: AggregateFunction<number, [number, number], number> = {
+ *   createAccumulator: () => [0, 0],
+ *   add: (v, [sum, n]) => [sum + v, n + 1],
+ *   getResult: ([sum, n]) => sum / n,
+ *   merge: ([s1, n1], [s2, n2]) => [s1 + s2, n1 + n2],
+ * };
+ * const backend = new HeapStateBackend().createKeyedBackend({
+ *   operatorUid: "op", subtaskIndex: 0, keySerializer: Serializers.key, maxParallelism: 128,
+ *   keyGroupRange: { start: 0, end: 127 },
+ * });
+ * const avg: AggregatingState<number, number> = backend.state(
+ *   new AggregatingStateDescriptor("avg", average, Serializers.tuple(Serializers.f64, Serializers.f64)),
+ * );
+ * backend.setCurrentKey("sensor-1");
+ * for (const v of [10, 20, 60]) avg.add(v);
+ * assert.equal(avg.get(), 30);
  * ```
  */
 export type AggregatingState<IN, OUT> = AppendingState<IN, OUT>;

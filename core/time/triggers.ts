@@ -521,11 +521,28 @@ export class ContinuousEventTimeTrigger<T = unknown> implements Trigger<T, Windo
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { ContinuousProcessingTimeTrigger, GlobalWindows } from "@weir/weir";
- * // A running total of a global window, refreshed every second.
- * const trigger = ContinuousProcessingTimeTrigger.of<number>(1000);
- * assert.equal(trigger.interval, 1000);
- * void GlobalWindows.create<number>();
+ * import {
+ *   CollectSink, ContinuousProcessingTimeTrigger, StreamEnvironment, TumblingProcessingTimeWindows,
+ * } from "@weir/weir";
+ * import { JobTestDriver, ManualClock, TestSource } from "@weir/weir/testing";
+ * // A minute's running total, refreshed every 10 seconds.
+ * const env = StreamEnvironment.create({ clock: new ManualClock(0) });
+ * const amounts = new TestSource<number>();
+ * const out = new CollectSink<number>();
+ * env.addSource(amounts).keyBy(() => "all")
+ *   .window(TumblingProcessingTimeWindows.of<number>(60_000))
+ *   .trigger(ContinuousProcessingTimeTrigger.of(10_000))
+ *   .reduce((a, b) => a + b)
+ *   .addSink(out);
+ * const driver = await JobTestDriver.start(env);
+ * amounts.push(5, 7);
+ * await driver.settle();
+ * await driver.advanceProcessingTime(10_000);
+ * amounts.push(3);
+ * await driver.settle();
+ * await driver.advanceProcessingTime(10_000);
+ * assert.deepEqual(out.values, [12, 15]);
+ * await driver.close();
  * ```
  */
 export class ContinuousProcessingTimeTrigger<T = unknown> implements Trigger<T, Window> {

@@ -51,15 +51,8 @@ function sortedEntries<K, V>(it: Iterable<[K, V]>): [string, V][] {
  * @param name Prefix of every test name, e.g. `"heap"`.
  * @param makeBackend Creates a fresh backend for each test.
  *
- * @example Running the suite for the heap backend (in a `*_test.ts` module)
- * ```ts
- * import assert from "node:assert/strict";
- * import { HeapStateBackend, type StateBackend } from "@weir/weir";
- * import { runStateSuite } from "./state_suite.ts";
- * const make = (): StateBackend => new HeapStateBackend();
- * // At the top level of a test module: runStateSuite("heap", make);
- * assert.ok(typeof runStateSuite === "function" && make().name === "heap");
- * ```
+ * Usage, at the top level of a `*_test.ts` module:
+ * `runStateSuite("heap", () => new HeapStateBackend())`.
  */
 export function runStateSuite(name: string, makeBackend: () => StateBackend): void {
   const test = (title: string, fn: () => void) => Deno.test(`${name}: ${title}`, fn);

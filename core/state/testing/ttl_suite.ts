@@ -84,14 +84,8 @@ function withTtl<D extends AnyStateDescriptor>(d: D, config: StateTtlConfig): D 
  * reducing and aggregating state, namespaces, type checks and snapshot
  * round trips (with and without full-snapshot cleanup), also into `other`.
  *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { HeapStateBackend } from "@weir/weir";
- * import { runTtlSuite } from "./ttl_suite.ts";
- * // At the top level of a test module: runTtlSuite("heap", () => new HeapStateBackend(), ...);
- * assert.ok(typeof runTtlSuite === "function" && new HeapStateBackend().name === "heap");
- * ```
+ * Call it at the top level of a test module:
+ * `runTtlSuite("heap", () => new HeapStateBackend(), () => lsmBackend())`.
  */
 export function runTtlSuite(
   name: string,
