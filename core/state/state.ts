@@ -162,9 +162,17 @@ export interface MapState<K, V> extends State {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { ReducingStateDescriptor, Serializers } from "@weir/weir";
- * const max = new ReducingStateDescriptor("max", (a: number, b: number) => Math.max(a, b), Serializers.f64);
- * assert.ok(max.name === "max");
+ * import { HeapStateBackend, type ReducingState, ReducingStateDescriptor, Serializers } from "@weir/weir";
+ * const backend = new HeapStateBackend().createKeyedBackend({
+ *   operatorUid: "op", subtaskIndex: 0, keySerializer: Serializers.key, maxParallelism: 128,
+ *   keyGroupRange: { start: 0, end: 127 },
+ * });
+ * const max: ReducingState<number> = backend.state(
+ *   new ReducingStateDescriptor("max", (a: number, b: number) => Math.max(a, b), Serializers.f64),
+ * );
+ * backend.setCurrentKey("sensor-1");
+ * for (const v of [3, 9, 4]) max.add(v);
+ * assert.equal(max.get(), 9);
  * ```
  */
 export type ReducingState<T> = AppendingState<T, T>;
