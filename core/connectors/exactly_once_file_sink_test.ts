@@ -63,6 +63,20 @@ function slowDisk(): {
   return { fs, written, held, blockingSyncs: () => blocking, holdSyncs: (h) => (hold = h) };
 }
 
+/** A job from a queue into the exactly-once file sink on `slowDisk()`, checkpointing into `dir/ck`. */
+function startOnSlowDisk(dir: string, name: string) {
+  const disk = slowDisk();
+  const src = new QueueSource<string>();
+  const env = StreamEnvironment.create({
+    checkpoint: { dir: `${dir}/ck` },
+    restartStrategy: { kind: "none" },
+    log: () => {},
+  });
+  env.addSource(src, { uid: "src" })
+    .addSink(new ExactlyOnceFileSink<string>({ dir: `${dir}/out`, fs: disk.fs }), { uid: "sink" });
+  return { disk, src, client: env.executeAsync(name) };
+}
+
 function parts(dir: string): string[] {
   return [...Deno.readDirSync(dir)].filter((e) => e.name.startsWith("part-"))
     .map((e) => Deno.readTextFileSync(`${dir}/${e.name}`)).toSorted();
@@ -71,18 +85,7 @@ function parts(dir: string): string[] {
 Deno.test("exactly-once file sink: records flow into the next file while a checkpoint's fsync is in flight", async () => {
   const dir = Deno.makeTempDirSync({ prefix: "weir-eo-sink-" });
   try {
-    const disk = slowDisk();
-    const src = new QueueSource<string>();
-    const env = StreamEnvironment.create({
-      checkpoint: { dir: `${dir}/ck` },
-      restartStrategy: { kind: "none" },
-      log: () => {},
-    });
-    env.addSource(src, { uid: "src" })
-      .addSink(new ExactlyOnceFileSink<string>({ dir: `${dir}/out`, fs: disk.fs }), {
-        uid: "sink",
-      });
-    const client = env.executeAsync("slow fsync");
+    const { disk, src, client } = startOnSlowDisk(dir, "slow fsync");
     src.push("a", "b");
     await until(() => disk.written.some((w) => w.text.includes("b")), "the first records written");
     let completed = false;
@@ -121,18 +124,7 @@ Deno.test("exactly-once file sink: records flow into the next file while a check
 Deno.test("exactly-once file sink: a failed asynchronous fsync declines the checkpoint and fails the job, committing nothing", async () => {
   const dir = Deno.makeTempDirSync({ prefix: "weir-eo-sink-" });
   try {
-    const disk = slowDisk();
-    const src = new QueueSource<string>();
-    const env = StreamEnvironment.create({
-      checkpoint: { dir: `${dir}/ck` },
-      restartStrategy: { kind: "none" },
-      log: () => {},
-    });
-    env.addSource(src, { uid: "src" })
-      .addSink(new ExactlyOnceFileSink<string>({ dir: `${dir}/out`, fs: disk.fs }), {
-        uid: "sink",
-      });
-    const client = env.executeAsync("failing fsync");
+    const { disk, src, client } = startOnSlowDisk(dir, "failing fsync");
     const failed = client.done.then(() => undefined, (e: unknown) => e);
     src.push("a");
     await until(() => disk.written.length > 0, "the first record written");
