@@ -14,7 +14,6 @@ import {
   SourceWatermarksOperator,
   WatermarkedSource,
 } from "../connectors/_watermarked_source.ts";
-import type { WatermarkAlignmentGroup } from "../connectors/split_watermarks.ts";
 import type { WatermarkStrategy } from "../time/watermark_strategy.ts";
 import type { StateBackend } from "../state/backend.ts";
 import { HeapStateBackend } from "../state/heap/heap_backend.ts";
@@ -387,8 +386,6 @@ function withAdmin(client: JobClient, admin: AdminOptions): JobClient {
  */
 export class StreamEnvironment implements GraphBuilder {
   readonly #nodes: Transformation[] = [];
-  /** The watermark alignment groups of `fromSource` sources, by name. */
-  readonly #alignmentGroups = new Map<string, WatermarkAlignmentGroup>();
   readonly #config: ResolvedConfig;
   #executed = false;
   #mirror: CheckpointMirror | undefined;
@@ -603,8 +600,7 @@ export class StreamEnvironment implements GraphBuilder {
     opts?: OperatorOptions,
   ): DataStream<T> {
     const readers: ReaderWatermarks<T> = new Map();
-    const id = `${name}#${this.#nodes.length}`;
-    const wrapped = new WatermarkedSource(source, strategy, readers, this.#alignmentGroups, id);
+    const wrapped = new WatermarkedSource(source, strategy, readers);
     const stream = this.addSource(wrapped, { ...opts, name: `Source: ${name}` });
     const node = this.addNode({
       kind: "operator",

@@ -172,8 +172,6 @@ Deno.test("KafkaSource read with per-split watermarks (env.fromSource): a waterm
       source(kafka.bootstrap, {}),
       strategy,
       watermarks,
-      new Map(),
-      "kafka",
     ).createReader({ subtaskIndex: 0, parallelism: 1, now: () => 0 });
     const got: string[] = [];
     const seen: number[] = [];
