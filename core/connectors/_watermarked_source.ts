@@ -152,11 +152,10 @@ export class WatermarkedSource<T> implements Source<T> {
         downstream = out;
         if (aligned) {
           const now = ctx.now();
-          if (now >= nextReport) {
+          // A reader without a watermark yet does not report: it holds nobody back.
+          if (now >= nextReport && watermarks.watermark > -Infinity) {
             nextReport = now + alignment.updateIntervalMs;
-            // A reader without a watermark yet does not report: it holds nobody back.
-            const watermark = watermarks.idle ? Infinity : watermarks.watermark;
-            if (watermark > -Infinity) report(watermark);
+            report(watermarks.idle ? Infinity : watermarks.watermark);
           }
           // Every split ahead of the group (or the reader cannot pause single splits):
           // read nothing until the others catch up.
