@@ -550,9 +550,10 @@ export class StreamEnvironment implements GraphBuilder {
    * generator of `strategy`, a subtask's watermark is the minimum over its
    * active splits, a split without records for the strategy's idleness
    * timeout stops holding it back (a subtask whose splits are all idle is
-   * idle downstream), and with `withWatermarkAlignment` a reader whose
-   * watermark runs more than the drift ahead of its group's lowest stops
-   * reading until the others catch up. Readers name a record's split with
+   * idle downstream), and with `withWatermarkAlignment` a split whose
+   * watermark runs more than the drift ahead of its group's lowest is paused
+   * until the others catch up (`SourceReader.pauseOrResumeSplits`; a reader
+   * without it pauses as a whole). Readers name a record's split with
    * `out.forSplit(id)` (the file and Kafka sources do); other records count
    * as one split per reader. `opts.uid` and `opts.parallelism` apply to the
    * source (its splits are state under that uid).
