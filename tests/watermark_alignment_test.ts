@@ -37,7 +37,7 @@ function violations(
       ? records.slice(0, i).filter((s) => s.split === "slow")
       : slow.filter((s) => s.at <= r.at);
     const slowLatest = slowSoFar.at(-1)?.ts ?? -Infinity;
-    const slowDone = order === "sequence" ? slowSoFar.length === slow.length : r.at > slowEnd.at;
+    const slowDone = order === "sequence" ? slowSoFar.length === slow.length : r.at >= slowEnd.at;
     const checked = order === "sequence" ? i >= 4 : r.afterPause;
     if (checked && !slowDone && fastPrevious > slowLatest + maxDrift) {
       bad.push(`fast:${r.ts} (previous ${fastPrevious}) read with slow at ${slowLatest}`);
