@@ -95,6 +95,32 @@ Deno.test("watermark alignment: the slow split's end lets the fast one run to it
   );
 });
 
+Deno.test("watermark alignment: a quiet split goes idle and no longer holds its paused sibling back", async () => {
+  const env = StreamEnvironment.create();
+  const sink = new CollectSink<AlignedRecord>();
+  env.fromSource(
+    splitsSource({
+      slow: { times: times(3, 10), liveUntilOthersEnd: true },
+      fast: { times: times(31, 100) },
+    }),
+    alignedStrategy(100).withIdleness(50),
+    "one split goes quiet",
+  ).addSink(sink);
+  await env.execute("aligned splits, one idle");
+  const got = sink.values.map((r) => `${r.split}:${r.ts}`);
+  // Held within the drift of slow (at 20) until slow went idle, then read to the end.
+  assert.deepEqual(got.slice(0, 6), [
+    "slow:0",
+    "fast:0",
+    "slow:10",
+    "fast:100",
+    "slow:20",
+    "fast:200",
+  ]);
+  assert.deepEqual(got.slice(6), times(28, 100).map((t) => `fast:${t + 300}`));
+  assert.ok(sink.values.some((r) => r.afterPause), "the fast split was paused");
+});
+
 const SCRIPT = new URL("./_helpers/parallel_job.ts", import.meta.url).pathname;
 
 Deno.test("watermark alignment on the worker executor: one group over two subtasks on two workers holds the fast subtask within the drift of the slow one", async () => {

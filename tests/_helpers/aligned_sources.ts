@@ -34,6 +34,12 @@ export interface TestSplit {
   readonly subtask?: number;
   /** The reader pauses (returns "idle") after this many of its records (never). */
   readonly idleEvery?: number;
+  /**
+   * After its records the split stays open without any (a quiet live input)
+   * until its reader's other splits end; the reader fails if they have not
+   * after 2000 polls.
+   */
+  readonly liveUntilOthersEnd?: boolean;
 }
 
 /** `n` event times from 0, `step` apart. */
@@ -49,22 +55,31 @@ export function splitsSource(splits: Record<string, TestSplit>): Source<AlignedR
       const left = new Map(
         Object.entries(splits)
           .filter(([, s]) => (s.subtask ?? 0) === ctx.subtaskIndex)
-          .map(([id, s]) => [id, { times: [...s.times], idleEvery: s.idleEvery, read: 0 }]),
+          .map(([id, s]) => [id, { ...s, times: [...s.times], read: 0 }]),
       );
       const paused = new Set<string>();
       let pauses = 0;
+      let polls = 0;
       return {
         poll(out: SourceOutput<AlignedRecord>): PollStatus {
           let emitted = 0;
           let rest = false;
+          polls++;
           for (const [id, s] of left) {
             const split = out.forSplit?.(id) ?? out;
             if (paused.has(id)) continue;
+            if (s.times.length === 0) { // a live split, quiet
+              if (left.size > 1 && polls > 2000) {
+                throw new Error(`split ${id} still waits after 2000 polls: the others did not end`);
+              }
+              if (left.size === 1) left.delete(id);
+              continue;
+            }
             const ts = s.times.shift()!;
             split.collect({ split: id, ts, at: Date.now(), afterPause: pauses > 0 }, ts);
             emitted++;
             if (s.idleEvery !== undefined && ++s.read % s.idleEvery === 0) rest = true;
-            if (s.times.length === 0) {
+            if (s.times.length === 0 && !s.liveUntilOthersEnd) {
               left.delete(id);
               out.releaseSplit?.(id);
             }
