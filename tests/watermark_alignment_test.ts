@@ -2,8 +2,9 @@
  * Watermark alignment through real jobs (`env.fromSource` with
  * `withWatermarkAlignment`): a fast split is held within the drift of a slow
  * one of the same reader, and of another subtask's on the worker executor
- * (the group lives in the main thread). Assertions are on the order records
- * were read in, never on how long anything took.
+ * (the group lives in the main thread); a slow split that finishes or goes
+ * quiet (idle) lets it run on. Assertions are on the order records were read
+ * in, never on how long anything took.
  */
 import assert from "node:assert/strict";
 import { CollectSink, StreamEnvironment } from "../mod.ts";
