@@ -133,7 +133,11 @@ export { GeneratorSource } from "./core/connectors/generator_source.ts";
 export type { GeneratorOptions } from "./core/connectors/generator_source.ts";
 export { FileSource, fileSourceEncoding } from "./core/connectors/file_source.ts";
 export type { FileSourceEncoding, FileSourceOptions } from "./core/connectors/file_source.ts";
-export { SplitWatermarks, WatermarkAlignmentGroup } from "./core/connectors/split_watermarks.ts";
+export {
+  splitsToPauseOrResume,
+  SplitWatermarks,
+  WatermarkAlignmentGroup,
+} from "./core/connectors/split_watermarks.ts";
 export { TextFileSink } from "./core/connectors/file_sink.ts";
 export type { TextFileSinkOptions } from "./core/connectors/file_sink.ts";
 export { TwoPhaseCommitSink } from "./core/connectors/two_phase_commit_sink.ts";

@@ -23,16 +23,28 @@ export interface DirectoryReadOptions {
 const splitId = fileSplitId;
 
 /**
+ * Lines read from a split at a time once watermark alignment pauses splits: a
+ * split paused by one of its own lines stops within this many.
+ */
+const PAUSABLE_STEP = 16;
+
+/**
  * Reads the file splits the source's enumerator assigns to this subtask, one
- * after another, and asks for another when it has none left.
+ * after another, and asks for another when it has none left. A split paused
+ * by watermark alignment (`pauseOrResumeSplits`) is skipped, left open at its
+ * position, until it is resumed.
  */
 export class DirectoryReader implements EnumeratedSplitReader<string | Uint8Array> {
   readonly #dir: string;
   readonly #opts: DirectoryReadOptions;
   readonly #ctx: SourceContext;
-  /** Assigned splits not yet finished, the one being read first. */
+  /** Assigned splits not yet finished, in the order they are read. */
   readonly #splits: FileSplit[] = [];
-  #current: { split: FileSplit; reader: FileRangeReader } | undefined;
+  /** The open splits' readers (the one being read, and paused ones), by split id. */
+  readonly #open = new Map<string, FileRangeReader>();
+  readonly #paused = new Set<string>();
+  /** Splits have been paused: read in small steps, so a pause takes effect soon. */
+  #pausing = false;
   /** A split request is on its way and not answered yet. */
   #requested = false;
   #noMoreSplits = false;
@@ -91,14 +103,20 @@ export class DirectoryReader implements EnumeratedSplitReader<string | Uint8Arra
 
   /** `replaced_utf8_sequences`: invalid UTF-8 sequences replaced with U+FFFD so far. */
   counters(): Readonly<Record<string, number>> {
-    const current = this.#current?.reader.counters().replaced_utf8_sequences ?? 0;
-    return { replaced_utf8_sequences: this.#replaced + current };
+    let open = 0;
+    for (const r of this.#open.values()) open += r.counters().replaced_utf8_sequences ?? 0;
+    return { replaced_utf8_sequences: this.#replaced + open };
   }
 
-  /** Opens the next assigned split. */
-  #openNext(): { split: FileSplit; reader: FileRangeReader } | undefined {
-    const split = this.#splits[0];
-    if (!split) return undefined;
+  /** Stops reading the splits in `pause` (their files stay open) and reads those in `resume` again. */
+  pauseOrResumeSplits(pause: readonly string[], resume: readonly string[]): void {
+    this.#pausing = true;
+    for (const id of pause) this.#paused.add(id);
+    for (const id of resume) this.#paused.delete(id);
+  }
+
+  /** Opens `split`. */
+  #openSplit(split: FileSplit): FileRangeReader {
     const path = join(this.#dir, split.file);
     const reader = new FileRangeReader(
       path,
@@ -110,36 +128,45 @@ export class DirectoryReader implements EnumeratedSplitReader<string | Uint8Arra
     if (split.offset > split.start) reader.restore(split.offset);
     const id = splitId(split);
     if (!this.#stats.has(id)) this.#stats.set(id, { records: 0, from: split.offset });
-    return this.#current = { split, reader };
+    this.#open.set(id, reader);
+    return reader;
   }
 
-  /** Emits up to `max` lines of the assigned splits, one split after another. */
+  /**
+   * Emits up to `max` lines of the assigned splits, one split after another
+   * (skipping paused ones); `"idle"` when every split it has is paused.
+   */
   poll(out: SourceOutput<string | Uint8Array>, max: number): PollStatus {
     let emitted = 0;
     while (emitted < max) {
-      const current = this.#current ?? this.#openNext();
-      if (!current) break;
-      const id = splitId(current.split);
+      const index = this.#paused.size === 0
+        ? 0
+        : this.#splits.findIndex((s) => !this.#paused.has(splitId(s)));
+      const split = this.#splits[index];
+      if (!split) break;
+      const id = splitId(split);
+      const reader = this.#open.get(id) ?? this.#openSplit(split);
       const splitOut = out.forSplit?.(id) ?? out;
       const before = emitted;
-      const status = current.reader.poll({
+      const status = reader.poll({
         collect: (v: string | Uint8Array) => {
           emitted++;
           splitOut.collect(v);
         },
-      }, max - emitted);
+      }, this.#pausing ? Math.min(PAUSABLE_STEP, max - emitted) : max - emitted);
       this.#stats.get(id)!.records += emitted - before;
-      current.split.offset = current.reader.position();
+      split.offset = reader.position();
       if (status === "end") {
         // A finished split leaves the reader state: it is never read again.
-        this.#splits.shift();
-        this.#replaced += current.reader.counters().replaced_utf8_sequences ?? 0;
-        current.reader.close();
-        this.#current = undefined;
+        this.#splits.splice(index, 1);
+        this.#replaced += reader.counters().replaced_utf8_sequences ?? 0;
+        reader.close();
+        this.#open.delete(id);
+        this.#paused.delete(id);
         out.releaseSplit?.(id);
       }
     }
-    if (this.#splits.length > 0) return "more";
+    if (this.#splits.length > 0) return emitted > 0 ? "more" : "idle";
     if (this.#noMoreSplits) return "end";
     if (!this.#requested) {
       this.#requested = true;
@@ -148,9 +175,9 @@ export class DirectoryReader implements EnumeratedSplitReader<string | Uint8Arra
     return emitted > 0 ? "more" : "idle";
   }
 
-  /** Closes the open file. */
+  /** Closes the open files. */
   close(): void {
-    this.#current?.reader.close();
-    this.#current = undefined;
+    for (const r of this.#open.values()) r.close();
+    this.#open.clear();
   }
 }

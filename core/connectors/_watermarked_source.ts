@@ -1,9 +1,18 @@
 /**
  * What `env.fromSource(source, strategy, name)` runs: the source's readers
  * wrapped so each split's records feed that split's watermark generator
- * ({@linkcode SplitWatermarks}), readers ahead of their alignment group paused,
+ * ({@linkcode SplitWatermarks}), splits ahead of their alignment group paused,
  * and an operator chained after the source that emits the reader's watermark
  * and idleness downstream between batches.
+ *
+ * Watermark alignment (Flink 1.17+): every update interval a reader reports
+ * its watermark to its group in the job's main thread (`ctx.reportWatermark`;
+ * the group spans every subtask of every source naming it, on any worker) and
+ * is answered with the highest watermark it may have (`alignWatermarks`). A
+ * split whose watermark goes above it is paused at once
+ * (`pauseOrResumeSplits`), and resumed when an answer allows it again; a
+ * reader whose own watermark is above it reads nothing (the fallback for
+ * readers that cannot pause single splits).
  *
  * @module
  */
@@ -18,7 +27,7 @@ import {
   type SourceReader,
   type SplitReader,
 } from "./source.ts";
-import { SplitWatermarks, WatermarkAlignmentGroup } from "./split_watermarks.ts";
+import { splitsToPauseOrResume, SplitWatermarks } from "./split_watermarks.ts";
 import {
   type EnumeratedSplitReader,
   isEnumeratedSplitReader,
@@ -28,6 +37,17 @@ import {
 
 /** The watermarks of one `fromSource` call's readers, by subtask index (same thread as the operator). */
 export type ReaderWatermarks<T> = Map<number, SplitWatermarks<T>>;
+
+/** A reader of a `fromSource` source: it hears its alignment group's answers. */
+export interface AlignedReader {
+  /** The highest watermark this reader's splits may have and go on reading. */
+  alignWatermarks(maxAllowedWatermark: number): void;
+}
+
+/** Whether `reader` hears alignment answers ({@linkcode AlignedReader}). */
+export function isAlignedReader(reader: unknown): reader is AlignedReader {
+  return typeof (reader as Partial<AlignedReader>).alignWatermarks === "function";
+}
 
 /** The split of records a reader emits without naming one. */
 const WHOLE_READER = "";
@@ -41,28 +61,17 @@ export class WatermarkedSource<T> implements Source<T> {
   readonly #inner: Source<T>;
   readonly #strategy: WatermarkStrategy<T>;
   readonly #readers: ReaderWatermarks<T>;
-  readonly #groups: Map<string, WatermarkAlignmentGroup>;
-  readonly #id: string;
 
   /**
    * Reads `inner` with `strategy`'s watermarks per split; `readers` is shared
-   * with the {@linkcode SourceWatermarksOperator}; `groups` are the job's
-   * alignment groups by name; `id` names this source in its group.
+   * with the {@linkcode SourceWatermarksOperator}.
    */
-  constructor(
-    inner: Source<T>,
-    strategy: WatermarkStrategy<T>,
-    readers: ReaderWatermarks<T>,
-    groups: Map<string, WatermarkAlignmentGroup>,
-    id: string,
-  ) {
+  constructor(inner: Source<T>, strategy: WatermarkStrategy<T>, readers: ReaderWatermarks<T>) {
     this.#inner = inner;
     this.name = inner.name;
     if (inner.maxParallelism !== undefined) this.maxParallelism = inner.maxParallelism;
     this.#strategy = strategy;
     this.#readers = readers;
-    this.#groups = groups;
-    this.#id = id;
   }
 
   /** The wrapped source's check. */
@@ -79,24 +88,40 @@ export class WatermarkedSource<T> implements Source<T> {
   }
 
   /** The wrapped source's reader of `ctx`'s subtask, with watermarks per split. */
-  createReader(ctx: SourceContext): SourceReader<T> {
+  createReader(ctx: SourceContext): SourceReader<T> & AlignedReader {
     const reader = this.#inner.createReader(ctx);
-    const watermarks = new SplitWatermarks(this.#strategy, () => ctx.now());
-    this.#readers.set(ctx.subtaskIndex, watermarks);
     const alignment = this.#strategy.alignment;
-    let group: WatermarkAlignmentGroup | undefined;
-    if (alignment) {
-      group = this.#groups.get(alignment.group);
-      if (!group) {
-        this.#groups.set(
-          alignment.group,
-          group = new WatermarkAlignmentGroup(alignment.maxDriftMs),
-        );
-      }
-    }
-    const member = `${this.#id}/${ctx.subtaskIndex}`;
-    let nextReport = -Infinity;
+    const reportWatermark = ctx.reportWatermark;
+    const aligned = alignment !== undefined && reportWatermark !== undefined;
+    const report = (watermark: number) =>
+      reportWatermark!(alignment!.group, alignment!.maxDriftMs, watermark);
+    const splitPausing = aligned && typeof reader.pauseOrResumeSplits === "function";
     let maxAllowed = Infinity;
+    const paused = new Set<string>();
+    const pauseOrResume = (pause: string[], resume: string[]) => {
+      if (pause.length === 0 && resume.length === 0) return;
+      for (const id of pause) {
+        paused.add(id);
+        watermarks.setSplitPaused(id, true);
+      }
+      for (const id of resume) {
+        paused.delete(id);
+        watermarks.setSplitPaused(id, false);
+      }
+      reader.pauseOrResumeSplits!(pause, resume);
+    };
+    // A split is paused as soon as its watermark passes the limit (Flink's
+    // updateCurrentSplitWatermark), even in the middle of the reader's poll.
+    const onSplitWatermark = splitPausing
+      ? (id: string, watermark: number) => {
+        if (watermark > maxAllowed && id !== WHOLE_READER && !paused.has(id)) {
+          pauseOrResume([id], []);
+        }
+      }
+      : undefined;
+    const watermarks = new SplitWatermarks(this.#strategy, () => ctx.now(), onSplitWatermark);
+    this.#readers.set(ctx.subtaskIndex, watermarks);
+    let nextReport = -Infinity;
     // Outputs per split, made once: a split's records go through them on every poll.
     let downstream: SourceOutput<T> = { collect() {} };
     const outputs = new Map<string, SourceOutput<T>>();
@@ -118,40 +143,50 @@ export class WatermarkedSource<T> implements Source<T> {
       forSplit: splitOutput,
       releaseSplit: (id) => {
         outputs.delete(id);
+        paused.delete(id);
         watermarks.release(id);
       },
     };
-    const wrapped: SourceReader<T> = {
+    const wrapped: SourceReader<T> & AlignedReader = {
       poll(out: SourceOutput<T>, max: number): PollStatus | Promise<PollStatus> {
         downstream = out;
-        if (group) {
+        if (aligned) {
           const now = ctx.now();
-          if (now >= nextReport) {
-            group.report(member, watermarks.idle ? Infinity : watermarks.watermark);
-            maxAllowed = group.maxAllowedWatermark();
-            nextReport = now + alignment!.updateIntervalMs;
+          // A reader without a watermark yet does not report: it holds nobody back.
+          if (now >= nextReport && watermarks.watermark > -Infinity) {
+            nextReport = now + alignment.updateIntervalMs;
+            report(watermarks.idle ? Infinity : watermarks.watermark);
           }
-          // Ahead of the group: read nothing until the others catch up (reader-level alignment).
-          if (!watermarks.idle && watermarks.watermark > maxAllowed) return "idle";
+          // Every split ahead of the group (or the reader cannot pause single splits):
+          // read nothing until the others catch up.
+          const ahead = !watermarks.idle && watermarks.watermark > maxAllowed;
+          watermarks.setReaderPaused(ahead);
+          if (ahead) return "idle";
         }
         const status = reader.poll(whole, max);
-        if (!group) return status;
+        if (!aligned) return status;
+        // A finished reader holds the group back no more.
         const leaveAtEnd = (s: PollStatus) => {
-          if (s === "end") group.leave(member);
+          if (s === "end") report(Infinity);
           return s;
         };
         return typeof status === "string" ? leaveAtEnd(status) : status.then(leaveAtEnd);
       },
+      alignWatermarks(maxAllowedWatermark: number): void {
+        maxAllowed = maxAllowedWatermark;
+        if (!splitPausing) return;
+        const splits = watermarks.splits();
+        splits.delete(WHOLE_READER);
+        const { pause, resume } = splitsToPauseOrResume(splits, paused, maxAllowed);
+        pauseOrResume(pause, resume);
+      },
       position: () => reader.position(),
       restore: (p) => reader.restore(p),
-      close: () => {
-        group?.leave(member);
-        return reader.close?.();
-      },
+      close: () => reader.close?.(),
     };
     if (reader.counters) wrapped.counters = () => reader.counters!();
     if (!isSplitReader(reader)) return wrapped;
-    const split: SplitReader<T> = {
+    const split: SplitReader<T> & AlignedReader = {
       ...wrapped,
       snapshotSplits: (id) => reader.snapshotSplits(id),
       restoreSplits: (all) => reader.restoreSplits(all),
@@ -161,7 +196,7 @@ export class WatermarkedSource<T> implements Source<T> {
     }
     if (reader.splitInfo) split.splitInfo = () => reader.splitInfo!();
     if (!isEnumeratedSplitReader(reader)) return split;
-    const enumerated: EnumeratedSplitReader<T> = {
+    const enumerated: EnumeratedSplitReader<T> & AlignedReader = {
       ...split,
       addSplits: (splits) => reader.addSplits(splits),
       notifyNoMoreSplits: () => reader.notifyNoMoreSplits(),

@@ -276,3 +276,76 @@ Deno.test("FileSource over a directory: bad options and a bad checkpointed split
     );
   });
 });
+
+Deno.test("FileSource over a directory: a reader pauses and resumes single splits (watermark alignment), each from where it stopped, every line once", () => {
+  const dir = Deno.makeTempDirSync();
+  try {
+    const lines = (p: string) => Array.from({ length: 40 }, (_, i) => `${p}${i}`);
+    Deno.writeTextFileSync(`${dir}/a.txt`, lines("a").join("\n") + "\n");
+    Deno.writeTextFileSync(`${dir}/b.txt`, lines("b").join("\n") + "\n");
+    const reader = new FileSource({ path: dir }).createReader({
+      subtaskIndex: 0,
+      parallelism: 1,
+      now: () => 0,
+    }) as EnumeratedSplitReader<string>;
+    const split = (file: string) => ({
+      file,
+      start: 0,
+      end: Deno.statSync(`${dir}/${file}`).size,
+      offset: 0,
+    });
+    reader.addSplits([split("a.txt"), split("b.txt")]);
+    reader.notifyNoMoreSplits();
+    const splitOf = new Map<string, string>(); // "a" or "b" → its split id
+    const all: string[] = [];
+    let got: string[] = [];
+    let onLine = (_line: string) => {};
+    const poll = (max: number) => {
+      got = [];
+      const status = reader.poll({
+        collect: () => assert.fail("every line goes to its split's output"),
+        forSplit: (id) => ({
+          collect: (line) => {
+            splitOf.set(line[0]!, id);
+            got.push(line);
+            onLine(line);
+          },
+        }),
+        releaseSplit: () => {},
+      }, max);
+      all.push(...got);
+      return status;
+    };
+    const pause = (...files: string[]) =>
+      reader.pauseOrResumeSplits!(files.map((f) => splitOf.get(f)!), []);
+    const resume = (...files: string[]) =>
+      reader.pauseOrResumeSplits!([], files.map((f) => splitOf.get(f)!));
+    assert.equal(poll(5), "more");
+    assert.deepEqual(got, ["a0", "a1", "a2", "a3", "a4"]);
+    pause("a");
+    assert.equal(poll(5), "more");
+    assert.deepEqual(got, ["b0", "b1", "b2", "b3", "b4"], "a is paused: b is read");
+    pause("b");
+    assert.equal(poll(5), "idle", "every split paused");
+    assert.equal(got.length, 0);
+    resume("a");
+    assert.equal(poll(5), "more");
+    assert.deepEqual(got, ["a5", "a6", "a7", "a8", "a9"], "a goes on from where it stopped");
+    // A line that takes its split too far pauses it in the middle of a poll: the reader
+    // stops reading it within a few lines and goes on with the other split.
+    resume("b");
+    onLine = (line) => void (line === "a12" && pause("a"));
+    assert.equal(poll(100), "more");
+    const lastA = got.findLastIndex((l) => l.startsWith("a"));
+    assert.ok(lastA < 16, `a read on to ${got[lastA]} after it was paused at a12`);
+    assert.deepEqual(got.slice(lastA + 1), lines("b").slice(5), "then b, to its end");
+    onLine = () => {};
+    resume("a");
+    for (let i = 0; i < 100 && poll(7) !== "end"; i++);
+    assert.deepEqual(all.filter((l) => l.startsWith("a")), lines("a"));
+    assert.deepEqual(all.filter((l) => l.startsWith("b")), lines("b"));
+    reader.close?.();
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});

@@ -56,6 +56,12 @@ export interface SourceContext {
    * `createEnumerator`; the answer arrives as `addSplits` or `notifyNoMoreSplits`).
    */
   sendSplitRequest?(): void;
+  /**
+   * Reports the reader's watermark to its watermark alignment group in the
+   * job's main thread (used by `env.fromSource` with `withWatermarkAlignment`;
+   * the answer comes back to the reader as the highest watermark it may have).
+   */
+  reportWatermark?(group: string, maxDriftMs: number, watermark: number): void;
 }
 
 /**
@@ -153,6 +159,15 @@ export interface SourceReader<T> {
    * a source's subtasks as `weir_source_<name>_total`.
    */
   counters?(): Readonly<Record<string, number>>;
+  /**
+   * Stops reading the splits in `pause` and reads the splits in `resume`
+   * again (Flink's `SourceReader.pauseOrResumeSplits`); splits are named as
+   * in `out.forSplit(id)`. Watermark alignment calls it, also from inside
+   * `poll` (a split's record took it too far ahead): the reader emits no more
+   * records of a paused split, keeps its position, and returns `"idle"` when
+   * every split it has is paused. A reader without it is paused as a whole.
+   */
+  pauseOrResumeSplits?(pause: readonly string[], resume: readonly string[]): void;
 }
 
 /**

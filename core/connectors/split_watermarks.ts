@@ -3,7 +3,9 @@
  * `SourceOutput` per split): each split has its own watermark generator, the
  * reader's watermark is the minimum over its active splits, a split idle for
  * the strategy's idleness timeout stops holding it back, and watermark
- * alignment groups pause readers that run ahead.
+ * alignment pauses the splits that run ahead of their group (Flink 1.17's
+ * split-level alignment): the pure rules are here, the messages between readers
+ * and the main thread in `_watermarked_source.ts` and `runtime/_watermark_alignment.ts`.
  *
  * @module
  */
@@ -19,6 +21,17 @@ interface SplitState<T> {
   readonly output: WatermarkOutput;
   watermark: number;
   idle: boolean;
+  /** Paused by alignment (itself; its whole reader is `readerPaused`). */
+  paused: boolean;
+  readonly activity: ActivityClock;
+}
+
+/** A split's clock for idleness: it stands still while the split is paused. */
+interface ActivityClock {
+  /** When it stopped, or undefined while it runs. */
+  stoppedAt: number | undefined;
+  /** ms it stood still so far. */
+  stoppedMs: number;
 }
 
 /**
@@ -28,7 +41,11 @@ interface SplitState<T> {
  * with an interval of 0); `watermark` is the minimum over the splits that are
  * neither idle nor released, and never goes back; `idle` says that no split
  * holds it (all idle or released). A split seen for the first time holds the
- * watermark at -∞ until its generator emits.
+ * watermark at -∞ until its generator emits. A split paused by watermark
+ * alignment (`pause`) keeps holding the watermark: its idleness is measured on
+ * a clock that stands still while it is paused, since it has no records because
+ * it was told to wait, not because its input is quiet (Flink's
+ * `PausableRelativeClock`).
  *
  * @example Two splits: the slower one holds the watermark until it goes idle
  * ```ts
@@ -58,28 +75,51 @@ export class SplitWatermarks<T> {
   readonly #splits = new Map<string, SplitState<T>>();
   readonly #interval: number;
   #nextEmit: number;
+  readonly #onSplitWatermark: ((split: string, watermark: number) => void) | undefined;
   #watermark = -Infinity;
   #idle = true;
+  #readerPaused = false;
 
-  /** Generates watermarks per `strategy`; `clock` is processing time (the job's clock). */
-  constructor(strategy: WatermarkStrategy<T>, clock: () => number) {
+  /**
+   * Generates watermarks per `strategy`; `clock` is processing time (the
+   * job's clock); `onSplitWatermark` hears each advance of a split's watermark.
+   */
+  constructor(
+    strategy: WatermarkStrategy<T>,
+    clock: () => number,
+    onSplitWatermark?: (split: string, watermark: number) => void,
+  ) {
     this.#strategy = strategy;
     this.#clock = clock;
     this.#interval = strategy.watermarkIntervalMs;
     this.#nextEmit = clock() + this.#interval;
+    this.#onSplitWatermark = onSplitWatermark;
   }
 
   #split(id: string): SplitState<T> {
     let s = this.#splits.get(id);
     if (s) return s;
+    const activity: ActivityClock = {
+      stoppedAt: this.#readerPaused ? this.#clock() : undefined,
+      stoppedMs: 0,
+    };
+    const currentProcessingTime = () => {
+      const now = this.#clock();
+      return now - activity.stoppedMs -
+        (activity.stoppedAt === undefined ? 0 : now - activity.stoppedAt);
+    };
     const state: SplitState<T> = {
-      generator: this.#strategy.createWatermarkGenerator({ currentProcessingTime: this.#clock }),
+      generator: this.#strategy.createWatermarkGenerator({ currentProcessingTime }),
       watermark: -Infinity,
       idle: false,
+      paused: false,
+      activity,
       output: {
         emitWatermark: (ts) => {
-          if (ts > state.watermark) state.watermark = ts;
           state.idle = false;
+          if (ts <= state.watermark) return;
+          state.watermark = ts;
+          this.#onSplitWatermark?.(id, ts);
         },
         markIdle: () => void (state.idle = true),
         markActive: () => void (state.idle = false),
@@ -115,6 +155,33 @@ export class SplitWatermarks<T> {
     this.#update();
   }
 
+  /**
+   * Split `split` is paused (`true`) or resumed by watermark alignment: its
+   * idleness clock stands still while it is paused.
+   */
+  setSplitPaused(split: string, paused: boolean): void {
+    const s = this.#splits.get(split);
+    if (!s) return;
+    s.paused = paused;
+    this.#stopClock(s, paused || this.#readerPaused);
+  }
+
+  /** The whole reader is paused by watermark alignment (`true`) or resumed. */
+  setReaderPaused(paused: boolean): void {
+    if (paused === this.#readerPaused) return;
+    this.#readerPaused = paused;
+    for (const s of this.#splits.values()) this.#stopClock(s, paused || s.paused);
+  }
+
+  #stopClock(s: SplitState<T>, stop: boolean): void {
+    const a = s.activity;
+    if (stop && a.stoppedAt === undefined) a.stoppedAt = this.#clock();
+    else if (!stop && a.stoppedAt !== undefined) {
+      a.stoppedMs += this.#clock() - a.stoppedAt;
+      a.stoppedAt = undefined;
+    }
+  }
+
   /** Periodic emission and idleness, when the interval is due. */
   tick(): void {
     const now = this.#clock();
@@ -147,34 +214,69 @@ export class SplitWatermarks<T> {
     for (const [id, s] of this.#splits) if (!s.idle) out.set(id, s.watermark);
     return out;
   }
+
+  /** Every split not released (idle ones too), with its watermark. */
+  splits(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const [id, s] of this.#splits) out.set(id, s.watermark);
+    return out;
+  }
 }
 
 /**
- * The readers of one watermark alignment group (see
- * `WatermarkStrategy.withWatermarkAlignment`): each reports its watermark (an
- * idle or finished reader reports +∞ or leaves); a reader may read while its
- * watermark is at most the group's lowest plus `maxDriftMs`.
+ * Which splits to pause and which to resume when a reader learns (or a split
+ * reaches) the highest watermark its alignment group allows (Flink's
+ * `SourceOperator.checkSplitWatermarkAlignment`): a split whose watermark is
+ * above `maxAllowed` pauses, a paused split at or below it resumes. A split
+ * without a watermark yet (-∞) never pauses.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { splitsToPauseOrResume } from "@weir/weir";
+ * const splits = new Map([["slow", 100], ["fast", 900], ["caught-up", 150]]);
+ * const { pause, resume } = splitsToPauseOrResume(splits, new Set(["caught-up"]), 200);
+ * assert.deepEqual(pause, ["fast"]);
+ * assert.deepEqual(resume, ["caught-up"]);
+ * ```
+ */
+export function splitsToPauseOrResume(
+  splits: ReadonlyMap<string, number>,
+  paused: ReadonlySet<string>,
+  maxAllowed: number,
+): { pause: string[]; resume: string[] } {
+  const pause: string[] = [];
+  const resume: string[] = [];
+  for (const [id, watermark] of splits) {
+    if (watermark > maxAllowed) {
+      if (!paused.has(id)) pause.push(id);
+    } else if (paused.has(id)) resume.push(id);
+  }
+  return { pause, resume };
+}
+
+/**
+ * The readers of one watermark alignment group, over every source that names
+ * it and every subtask of them (kept in the job's main thread): each reports
+ * its watermark (+∞ when idle or finished; a reader with no watermark yet does
+ * not report, so it does not hold the group back). A reader of a source with
+ * `maxDriftMs` may read while its watermark is at most the group's lowest
+ * plus `maxDriftMs`.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  * import { WatermarkAlignmentGroup } from "@weir/weir";
- * const g = new WatermarkAlignmentGroup(100);
+ * const g = new WatermarkAlignmentGroup();
  * g.report("clicks/0", 1_000);
  * g.report("views/0", 5_000);
- * assert.equal(g.maxAllowedWatermark(), 1_100);
+ * assert.equal(g.maxAllowedWatermark(100), 1_100);
  * g.report("clicks/0", Infinity); // idle
- * assert.equal(g.maxAllowedWatermark(), 5_100);
+ * assert.equal(g.maxAllowedWatermark(100), 5_100);
  * ```
  */
 export class WatermarkAlignmentGroup {
-  readonly #maxDrift: number;
   readonly #members = new Map<string, number>();
-
-  /** A group whose readers may run `maxDriftMs` ahead of its lowest watermark. */
-  constructor(maxDriftMs: number) {
-    this.#maxDrift = maxDriftMs;
-  }
 
   /** Reader `member`'s current watermark (+∞ when idle). */
   report(member: string, watermark: number): void {
@@ -186,10 +288,15 @@ export class WatermarkAlignmentGroup {
     this.#members.delete(member);
   }
 
-  /** The highest watermark a reader may have and go on reading (+∞: no limit). */
-  maxAllowedWatermark(): number {
+  /** The lowest watermark reported (+∞: none holds the group). */
+  lowestWatermark(): number {
     let min = Infinity;
     for (const w of this.#members.values()) if (w < min) min = w;
-    return min + this.#maxDrift;
+    return min;
+  }
+
+  /** The highest watermark a reader allowed `maxDriftMs` may have and go on reading (+∞: no limit). */
+  maxAllowedWatermark(maxDriftMs: number): number {
+    return this.lowestWatermark() + maxDriftMs;
   }
 }

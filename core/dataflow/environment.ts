@@ -14,7 +14,6 @@ import {
   SourceWatermarksOperator,
   WatermarkedSource,
 } from "../connectors/_watermarked_source.ts";
-import type { WatermarkAlignmentGroup } from "../connectors/split_watermarks.ts";
 import type { WatermarkStrategy } from "../time/watermark_strategy.ts";
 import type { StateBackend } from "../state/backend.ts";
 import { HeapStateBackend } from "../state/heap/heap_backend.ts";
@@ -387,8 +386,6 @@ function withAdmin(client: JobClient, admin: AdminOptions): JobClient {
  */
 export class StreamEnvironment implements GraphBuilder {
   readonly #nodes: Transformation[] = [];
-  /** The watermark alignment groups of `fromSource` sources, by name. */
-  readonly #alignmentGroups = new Map<string, WatermarkAlignmentGroup>();
   readonly #config: ResolvedConfig;
   #executed = false;
   #mirror: CheckpointMirror | undefined;
@@ -553,9 +550,10 @@ export class StreamEnvironment implements GraphBuilder {
    * generator of `strategy`, a subtask's watermark is the minimum over its
    * active splits, a split without records for the strategy's idleness
    * timeout stops holding it back (a subtask whose splits are all idle is
-   * idle downstream), and with `withWatermarkAlignment` a reader whose
-   * watermark runs more than the drift ahead of its group's lowest stops
-   * reading until the others catch up. Readers name a record's split with
+   * idle downstream), and with `withWatermarkAlignment` a split whose
+   * watermark runs more than the drift ahead of its group's lowest is paused
+   * until the others catch up (`SourceReader.pauseOrResumeSplits`; a reader
+   * without it pauses as a whole). Readers name a record's split with
    * `out.forSplit(id)` (the file and Kafka sources do); other records count
    * as one split per reader. `opts.uid` and `opts.parallelism` apply to the
    * source (its splits are state under that uid).
@@ -603,8 +601,7 @@ export class StreamEnvironment implements GraphBuilder {
     opts?: OperatorOptions,
   ): DataStream<T> {
     const readers: ReaderWatermarks<T> = new Map();
-    const id = `${name}#${this.#nodes.length}`;
-    const wrapped = new WatermarkedSource(source, strategy, readers, this.#alignmentGroups, id);
+    const wrapped = new WatermarkedSource(source, strategy, readers);
     const stream = this.addSource(wrapped, { ...opts, name: `Source: ${name}` });
     const node = this.addNode({
       kind: "operator",

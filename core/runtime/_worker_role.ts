@@ -175,6 +175,7 @@ export function runInWorker(
         case "notifyComplete":
         case "addSplits":
         case "noMoreSplits":
+        case "watermarkAlignment":
           job?.deliver(msg);
           return;
         case "finalTriggered":

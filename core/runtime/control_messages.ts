@@ -113,8 +113,40 @@ export interface NoMoreSplits {
   readonly subtask: number;
 }
 
-/** Source readers → their enumerators (in the main thread). */
-export type ReaderToEnumerator = SplitRequest | ReaderRegistered;
+/**
+ * A source reader in a watermark alignment group → the main thread, every
+ * update interval: its watermark (Flink's ReportedWatermarkEvent).
+ */
+export interface ReportedWatermark {
+  readonly type: "reportedWatermark";
+  /** The source's uid. */
+  readonly uid: string;
+  /** The reader's subtask. */
+  readonly subtask: number;
+  /** The alignment group's name. */
+  readonly group: string;
+  /** How far this source's readers may run ahead of the group's lowest watermark. */
+  readonly maxDriftMs: number;
+  /** The reader's watermark; +∞ when it is idle or finished (it holds nobody back). */
+  readonly watermark: number;
+}
 
-/** Enumerators → source readers. */
-export type EnumeratorToReader = AddSplits | NoMoreSplits;
+/**
+ * The main thread → one reader of an alignment group: the highest watermark
+ * its splits may have and go on reading (Flink's WatermarkAlignmentEvent).
+ */
+export interface WatermarkAlignmentEvent {
+  readonly type: "watermarkAlignment";
+  /** The source's uid. */
+  readonly uid: string;
+  /** The reader's subtask. */
+  readonly subtask: number;
+  /** The group's lowest reported watermark plus the source's max drift. */
+  readonly maxAllowedWatermark: number;
+}
+
+/** Source readers → their enumerators and alignment groups (in the main thread). */
+export type ReaderToEnumerator = SplitRequest | ReaderRegistered | ReportedWatermark;
+
+/** Enumerators and alignment groups → source readers. */
+export type EnumeratorToReader = AddSplits | NoMoreSplits | WatermarkAlignmentEvent;

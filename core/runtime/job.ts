@@ -48,7 +48,9 @@ import type {
   TaskToCoordinator,
 } from "./control_messages.ts";
 import { SourceCoordinator } from "./_source_coordinator.ts";
+import { WatermarkAlignmentGroups } from "./_watermark_alignment.ts";
 import { isEnumeratedSplitReader } from "../connectors/split_enumerator.ts";
+import { isAlignedReader } from "../connectors/_watermarked_source.ts";
 import { WorkerExecutor } from "./worker_executor.ts";
 import {
   operatorFigures,
@@ -192,6 +194,8 @@ export class Job implements TaskHost {
   #coordinator: CheckpointCoordinator | undefined;
   /** The sources' split enumerators (main thread only). */
   #sources: SourceCoordinator | undefined;
+  /** The watermark alignment groups (main thread only; readers report by message). */
+  readonly #alignment = new WatermarkAlignmentGroups();
   #sourceTasks: Task[] = [];
   #endedSources = 0;
   #final: FinalCheckpoint | undefined;
@@ -385,8 +389,10 @@ export class Job implements TaskHost {
 
   /** A task's message (from this thread or a worker): to the enumerators or the coordinator. */
   #receive(msg: TaskToCoordinator | ReaderToEnumerator): void {
-    if (msg.type === "splitRequest" || msg.type === "readerRegistered") this.#sources?.receive(msg);
-    else this.#coordinator?.receive(msg);
+    if (msg.type === "reportedWatermark") this.#toTasks(this.#alignment.receive(msg));
+    else if (msg.type === "splitRequest" || msg.type === "readerRegistered") {
+      this.#sources?.receive(msg);
+    } else this.#coordinator?.receive(msg);
   }
 
   /** @internal Hands the coordinator's or an enumerator's `msg` to this thread's tasks. */
@@ -396,13 +402,21 @@ export class Job implements TaskHost {
     else this.#toReader(msg);
   }
 
-  /** Hands an assignment to the reader it names, if it runs on this thread (between batches). */
+  /**
+   * Hands an assignment or an alignment to the reader it names, if it runs on
+   * this thread (between batches).
+   */
   #toReader(msg: EnumeratorToReader): void {
     for (const [task, placed] of this.#byTask) {
       const p = placed[0];
       if (!p || !(p.operator instanceof SourceOperator)) continue;
       if (uidOf(p.node) !== msg.uid || p.subtaskIndex !== msg.subtask) continue;
       const reader = p.operator.reader;
+      if (msg.type === "watermarkAlignment") {
+        const max = msg.maxAllowedWatermark;
+        if (isAlignedReader(reader)) task.postMail(() => reader.alignWatermarks(max));
+        return;
+      }
       if (!isEnumeratedSplitReader(reader)) return;
       const splits = msg.type === "addSplits" ? msg.splits : undefined;
       task.postMail(() => splits ? reader.addSplits(splits) : reader.notifyNoMoreSplits());
@@ -785,6 +799,8 @@ export class Job implements TaskHost {
           now: () => this.config.clock.now(),
           log: this.config.log ?? ((line) => console.error(`weir: ${line}`)),
           sendSplitRequest: () => this.#report({ type: "splitRequest", uid, subtask }),
+          reportWatermark: (group, maxDriftMs, watermark) =>
+            this.#report({ type: "reportedWatermark", uid, subtask, group, maxDriftMs, watermark }),
         });
         p.operator.reader = reader;
         if (isEnumeratedSplitReader(reader)) {

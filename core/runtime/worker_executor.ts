@@ -335,6 +335,7 @@ export class WorkerExecutor {
       case "decline":
       case "splitRequest":
       case "readerRegistered":
+      case "reportedWatermark":
         this.#options.report(msg);
         return;
       case "snapshotDone": {

@@ -220,9 +220,10 @@ export const DEFAULT_WATERMARK_INTERVAL_MS = 200;
 
 /**
  * A watermark alignment group (`WatermarkStrategy.withWatermarkAlignment`):
- * the sources read with `env.fromSource` in group `group` pause a reader
- * whose watermark is more than `maxDriftMs` ahead of the group's lowest, as
- * last reported; readers report every `updateIntervalMs` of processing time.
+ * the sources read with `env.fromSource` in group `group` pause a split (or,
+ * for a reader that cannot pause single splits, the reader) whose watermark is
+ * more than `maxDriftMs` ahead of the group's lowest, as last reported; readers
+ * report to the job's main thread every `updateIntervalMs` of processing time.
  *
  * @example
  * ```ts
@@ -337,9 +338,12 @@ export class WatermarkStrategy<T> {
 
   /**
    * Aligns the watermarks of the sources read with `env.fromSource` in
-   * `group` (Flink 1.17's watermark alignment): a reader whose watermark is
-   * more than `maxDriftMs` ahead of the group's lowest stops reading until
-   * the others catch up. Idle and finished readers do not hold the group back.
+   * `group` (Flink 1.17's watermark alignment), over all their subtasks on
+   * any executor: a split whose watermark is more than `maxDriftMs` ahead of
+   * the group's lowest is paused until the others catch up (a reader that
+   * cannot pause single splits pauses as a whole). Readers report every
+   * `updateIntervalMs`; idle and finished splits and readers do not hold the
+   * group back.
    */
   withWatermarkAlignment(
     group: string,

@@ -23,8 +23,14 @@
  *   readers on the workers), keyed count; without `--output` as `count` prints them,
  *   with it as `fail` writes them (and fails once).
  *
+ * - `aligned`: `env.fromSource` of two splits in watermark alignment group "g"
+ *   (max drift 100): "slow" on subtask 0 (event times 0, 200, … 29800, resting
+ *   after each record), "fast" on subtask 1 (0, 10, … 29990, resting after every
+ *   50); prints the records read (`tests/_helpers/aligned_sources.ts`) as JSON.
+ *
  * @module
  */
+import { alignedStrategy, splitsSource, times } from "./aligned_sources.ts";
 import {
   type Collector,
   CollectSink,
@@ -220,6 +226,21 @@ async function main(args: string[]): Promise<void> {
       const result = await env.execute("files count");
       const sorted = sink.values.map(([k, n]) => `${k}\t${n}`).sort();
       console.log(JSON.stringify({ values: sorted, recordsIn: result.recordsIn }));
+      return;
+    }
+    case "aligned": {
+      const sink = new CollectSink<unknown>();
+      env.fromSource(
+        splitsSource({
+          slow: { times: times(150, 200), subtask: 0, idleEvery: 1 },
+          fast: { times: times(3000, 10), subtask: 1, idleEvery: 50 },
+        }),
+        alignedStrategy(100),
+        "two speeds",
+        { uid: "splits" },
+      ).addSink(sink).uid("collect");
+      await env.execute("aligned subtasks");
+      console.log(JSON.stringify(sink.values));
       return;
     }
     default:

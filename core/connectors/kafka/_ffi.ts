@@ -55,6 +55,8 @@ const SYMBOLS = {
   rd_kafka_topic_partition_list_set_offset: { parameters: [P, B, "i32", "i64"], result: "i32" },
   rd_kafka_topic_partition_list_destroy: { parameters: [P], result: "void" },
   rd_kafka_assign: { parameters: [P, P], result: "i32" },
+  rd_kafka_pause_partitions: { parameters: [P, P], result: "i32" },
+  rd_kafka_resume_partitions: { parameters: [P, P], result: "i32" },
   rd_kafka_poll_set_consumer: { parameters: [P], result: "i32" },
   rd_kafka_consume_batch_queue: { parameters: [P, "i32", P, "usize"], result: "isize" },
   // Per-message calls take the message's address as a bigint read from the batch array:

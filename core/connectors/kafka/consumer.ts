@@ -147,6 +147,27 @@ export class KafkaConsumer {
   }
 
   /**
+   * Stops fetching `partitions` (`paused` true) or fetches them again
+   * (librdkafka's `rd_kafka_pause_partitions`); the assignment stays, and a
+   * paused partition stays paused through a new `assign`.
+   */
+  setPaused(partitions: readonly { topic: string; partition: number }[], paused: boolean): void {
+    if (partitions.length === 0) return;
+    const k = rdkafka();
+    const list = toList(partitions.map((p) => ({ ...p, offset: -1001 })));
+    try {
+      check(
+        paused
+          ? k.rd_kafka_pause_partitions(this.#rk, list)
+          : k.rd_kafka_resume_partitions(this.#rk, list),
+        paused ? "Kafka pause" : "Kafka resume",
+      );
+    } finally {
+      k.rd_kafka_topic_partition_list_destroy(list);
+    }
+  }
+
+  /**
    * Returns up to `max` records already fetched; never waits. One call takes
    * the whole batch; each message's fixed fields are copied out in one read.
    */

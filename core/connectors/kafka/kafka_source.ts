@@ -216,6 +216,10 @@ export class KafkaSourceReader<T> implements SplitReader<T> {
   #offsetsAt = new Map<number, PartitionOffset[]>();
   #stats = new Map<string, SplitStats>();
   #nextLagCheck = 0;
+  /** Splits paused by watermark alignment, by `topic:partition`. */
+  readonly #paused = new Set<string>();
+  /** Paused splits whose fetched records were dropped: assigned again from their offsets on resume. */
+  readonly #skipped = new Set<string>();
 
   /** Creates the reader (it connects on its first poll). */
   constructor(options: KafkaSourceOptions<T>, ctx: SourceContext, name: string) {
@@ -386,9 +390,38 @@ export class KafkaSourceReader<T> implements SplitReader<T> {
   }
 
   #assign(): void {
-    this.#consumer!.assign(
+    const consumer = this.#consumer!;
+    consumer.assign(
       this.#active().map((s) => ({ topic: s.topic, partition: s.partition, offset: s.offset })),
     );
+    // Fetching restarts at the splits' offsets: nothing dropped is lost; paused splits stay so.
+    this.#skipped.clear();
+    consumer.setPaused(this.#partitions(this.#paused), true);
+  }
+
+  #partitions(keys: Iterable<string>): { topic: string; partition: number }[] {
+    const out: { topic: string; partition: number }[] = [];
+    for (const k of keys) {
+      const s = this.#splits.get(k);
+      if (s) out.push({ topic: s.topic, partition: s.partition });
+    }
+    return out;
+  }
+
+  /**
+   * Stops reading the partitions (`topic:partition`) in `pause` and reads
+   * those in `resume` again (watermark alignment). Records of a paused
+   * partition already fetched are dropped, and read again after it resumes.
+   */
+  pauseOrResumeSplits(pause: readonly string[], resume: readonly string[]): void {
+    for (const k of pause) this.#paused.add(k);
+    for (const k of resume) this.#paused.delete(k);
+    const consumer = this.#consumer;
+    if (!consumer) return;
+    consumer.setPaused(this.#partitions(pause), true);
+    if (resume.some((k) => this.#skipped.has(k))) this.#assign();
+    // A partition's pause outlives a new assignment in librdkafka.
+    consumer.setPaused(this.#partitions(resume), false);
   }
 
   /** Emits up to `max` records of the owned partitions. */
@@ -424,6 +457,11 @@ export class KafkaSourceReader<T> implements SplitReader<T> {
       }
       // Records of a partition given away, or before the split's position (a seek in flight).
       if (!split || r.offset < split.offset) continue;
+      // Paused by watermark alignment, possibly by this batch's previous record.
+      if (this.#paused.size > 0 && this.#paused.has(k)) {
+        this.#skipped.add(k);
+        continue;
+      }
       if (split.stop !== undefined && r.offset >= split.stop) continue;
       target.collect(deserialize(r), r.timestamp >= 0 ? r.timestamp : undefined);
       split.offset = r.offset + 1;
@@ -434,7 +472,9 @@ export class KafkaSourceReader<T> implements SplitReader<T> {
       // Control records (transaction markers) may sit just before the stop offset: the
       // consumer's position moves past them without a record.
       for (const s of this.#active()) {
-        if (!consumer.atEnd.has(key(s.topic, s.partition))) continue;
+        const k = key(s.topic, s.partition);
+        // A paused partition's position may be past records it dropped.
+        if (!consumer.atEnd.has(k) || this.#paused.has(k) || this.#skipped.has(k)) continue;
         const [p] = consumer.positions([{ topic: s.topic, partition: s.partition, offset: -1001 }]);
         if (p && p.offset >= s.offset) s.offset = Math.min(p.offset, s.stop!);
       }
@@ -443,6 +483,7 @@ export class KafkaSourceReader<T> implements SplitReader<T> {
       if (perSplit) {
         for (const s of this.#splits.values()) {
           if (s.stop !== undefined && s.offset >= s.stop) {
+            this.#paused.delete(key(s.topic, s.partition));
             out.releaseSplit?.(key(s.topic, s.partition));
           }
         }
