@@ -89,6 +89,7 @@ function checkState(raw: unknown, dir: string): FileEnumeratorState {
  *   assignSplits: (subtask, splits) => splits.forEach((s) => got.push(`${subtask}:${s.file}`)),
  *   signalNoMoreSplits: (subtask) => void got.push(`${subtask}:end`),
  *   callPeriodically: () => {},
+ *   callAsync: () => {},
  *   now: () => 0,
  * }, undefined);
  * e.start();

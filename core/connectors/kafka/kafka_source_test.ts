@@ -9,6 +9,8 @@ import { KafkaConsumer } from "./consumer.ts";
 import { KafkaProducer } from "./producer.ts";
 import { KafkaDeserializers } from "./serde.ts";
 import { KafkaSource, type KafkaSourceOptions, kafkaSplitOwner } from "./kafka_source.ts";
+import type { Source } from "../source.ts";
+import type { EnumeratedSplitReader, SplitEnumeratorContext } from "../split_enumerator.ts";
 
 const enc = new TextEncoder();
 
@@ -33,6 +35,32 @@ function source(
     deserializer: describe,
     ...extra,
   } as KafkaSourceOptions<string>);
+}
+
+/**
+ * Runs `src`'s enumerator for `readers` (subtask i: readers[i], all registered) as the
+ * job's source coordinator would, until its first discovery is handled.
+ */
+function enumerate(src: Source<string>, readers: EnumeratedSplitReader<string>[]) {
+  let discovered: Promise<void> = Promise.resolve();
+  const ctx: SplitEnumeratorContext<unknown> = {
+    parallelism: readers.length,
+    registeredReaders: () => [...readers.keys()],
+    assignSplits: (subtask, splits) => readers[subtask]!.addSplits(splits),
+    signalNoMoreSplits: (subtask) => readers[subtask]!.notifyNoMoreSplits(),
+    callPeriodically: () => {},
+    callAsync: (work, handle) => void (discovered = work().then(handle)),
+    now: () => 0,
+  };
+  const enumerator = src.createEnumerator!(ctx, undefined)!;
+  enumerator.start();
+  return {
+    enumerator,
+    close: async () => {
+      await discovered;
+      await enumerator.close?.();
+    },
+  };
 }
 
 async function runBounded(src: KafkaSource<string>, parallelism = 2): Promise<string[]> {
@@ -166,7 +194,7 @@ Deno.test("KafkaSource read with per-split watermarks (env.fromSource): a waterm
       .withWatermarkInterval(0);
     // The reader as env.fromSource runs it, polled one record at a time.
     const watermarks: ReaderWatermarks<string> = new Map();
-    const reader = new WatermarkedSource(
+    const wrapped = new WatermarkedSource(
       // Unbounded: a bounded read releases a partition at its end, and then the other
       // one's watermark rightly takes over, which would make the check depend on fetch order.
       source(kafka.bootstrap, {}),
@@ -174,7 +202,9 @@ Deno.test("KafkaSource read with per-split watermarks (env.fromSource): a waterm
       watermarks,
       new Map(),
       "kafka",
-    ).createReader({ subtaskIndex: 0, parallelism: 1, now: () => 0 });
+    );
+    const reader = wrapped.createReader({ subtaskIndex: 0, parallelism: 1, now: () => 0 });
+    await enumerate(wrapped, [reader as EnumeratedSplitReader<string>]).close();
     const got: string[] = [];
     const seen: number[] = [];
     const deadline = Date.now() + 30_000;
