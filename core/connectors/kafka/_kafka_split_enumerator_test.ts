@@ -233,7 +233,7 @@ Deno.test("KafkaSplitEnumerator restored from a checkpoint taken before its firs
   assert.ok(h.closed());
 });
 
-Deno.test("KafkaSplitEnumerator given back splits of a checkpoint without enumerator state counts them as read", async () => {
+Deno.test("KafkaSplitEnumerator given back splits of a checkpoint without enumerator state counts them as read", () => {
   const h = harness({ parallelism: 1, bounded: true }, { t: 2 });
   h.enumerator.addSplitsBack([{ topic: "t", partition: 0, offset: 3, stop: 9 }], -1);
   h.enumerator.start();
