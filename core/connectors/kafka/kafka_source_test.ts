@@ -3,6 +3,7 @@ import { MockKafka } from "../../../tests/_helpers/kafka_mock.ts";
 import { until } from "../../../tests/_helpers/checkpoint_jobs.ts";
 import { CollectSink } from "../collect_sink.ts";
 import { StreamEnvironment } from "../../dataflow/environment.ts";
+import type { RuntimeContext } from "../../dataflow/functions.ts";
 import { WatermarkStrategy } from "../../time/watermark_strategy.ts";
 import { type ReaderWatermarks, WatermarkedSource } from "../_watermarked_source.ts";
 import { KafkaConsumer } from "./consumer.ts";
@@ -265,6 +266,89 @@ Deno.test("KafkaSource: rescales 2 → 1 → 3 from savepoints with no record lo
     })));
     await c.close();
     assert.equal(committed.reduce((n, o) => n + o.offset, 0), 150);
+  } finally {
+    await kafka.stop();
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("KafkaSource: partitions discovered while running, and after a restore at another parallelism, are each read by exactly one subtask, their owner", async () => {
+  const kafka = await MockKafka.start();
+  const dir = Deno.makeTempDirSync({ prefix: "weir-kafka-enum-" });
+  try {
+    await kafka.createTopic("events-a", 2);
+    await produce(kafka.bootstrap, "events-a", ["a1", "a2", "a3", "a4"]);
+    let restore: string | undefined;
+    const runs: { parallelism: number; tagged: string[] }[] = [];
+    for (const parallelism of [2, 3]) {
+      const env = StreamEnvironment.create({
+        parallelism,
+        checkpoint: { dir, intervalMs: 60_000 },
+        ...(restore ? { restore } : {}),
+        restartStrategy: { kind: "none" },
+        log: () => {},
+      });
+      const sink = new CollectSink<string>();
+      const tagWithSubtask = {
+        subtask: -1,
+        open(ctx: RuntimeContext) {
+          this.subtask = ctx.subtaskIndex;
+        },
+        map(v: string) {
+          return `${this.subtask}|${v}`;
+        },
+      };
+      env.addSource(
+        new KafkaSource({
+          bootstrapServers: kafka.bootstrap,
+          topicPattern: /events-.*/,
+          partitionDiscoveryIntervalMs: 100,
+          deserializer: (r) => `${r.topic}:${r.partition}|${KafkaDeserializers.string(r.value)}`,
+        }),
+        { uid: "kafka" },
+      ).map(tagWithSubtask).addSink(sink, { uid: "out" });
+      const client = env.executeAsync(`discover-${parallelism}`);
+      if (parallelism === 2) {
+        await until(() => sink.values.length === 4, "the first topic read");
+        await kafka.createTopic("events-b", 3); // while running
+        await produce(kafka.bootstrap, "events-b", ["b1", "b2", "b3", "b4", "b5", "b6"]);
+        await until(() => sink.values.length === 10, "the topic created while running read");
+      } else {
+        await until(() => sink.values.length === 8, "the restored job's input read", 15_000);
+      }
+      const sp = await client.stopWithSavepoint(`p${parallelism}`);
+      await client.done;
+      restore = sp.path;
+      runs.push({ parallelism, tagged: [...sink.values] });
+      if (parallelism === 2) {
+        // While the job is stopped: a new topic, and more records in the known ones.
+        await kafka.createTopic("events-c", 2);
+        await produce(kafka.bootstrap, "events-c", ["c1", "c2", "c3", "c4"]);
+        await produce(kafka.bootstrap, "events-a", ["a5", "a6"]);
+        await produce(kafka.bootstrap, "events-b", ["b7", "b8"]);
+      }
+    }
+    const values = runs.flatMap((r) => r.tagged.map((t) => t.split("|")[2]!));
+    assert.deepEqual(values.toSorted(), [
+      ...["a1", "a2", "a3", "a4", "a5", "a6"],
+      ...["b1", "b2", "b3", "b4", "b5", "b6", "b7", "b8"],
+      ...["c1", "c2", "c3", "c4"],
+    ]);
+    for (const { parallelism, tagged } of runs) {
+      const readers = new Map<string, Set<number>>();
+      for (const t of tagged) {
+        const [subtask, partition] = t.split("|");
+        readers.set(partition!, (readers.get(partition!) ?? new Set()).add(Number(subtask)));
+      }
+      for (const [id, subtasks] of readers) {
+        const [topic, partition] = id.split(":");
+        assert.deepEqual(
+          [...subtasks],
+          [kafkaSplitOwner(topic!, Number(partition), parallelism)],
+          `${id} at parallelism ${parallelism}`,
+        );
+      }
+    }
   } finally {
     await kafka.stop();
     Deno.removeSync(dir, { recursive: true });
