@@ -152,10 +152,10 @@ export interface KafkaEnumeratorOptions {
  * }, undefined);
  * e.start();
  * await rediscover();
- * assert.deepEqual(got.toSorted(), ["0:1@0", "0:3@0", "1:0@0", "1:2@0"]);
+ * assert.deepEqual(got.toSorted(), ["0:0@0", "0:2@0", "1:1@0", "1:3@0"]);
  * parts.push({ topic: "t", partition: 4 });
  * await rediscover();
- * assert.equal(got.at(-1), "1:4@0");
+ * assert.equal(got.at(-1), "0:4@0");
  * ```
  */
 export class KafkaSplitEnumerator implements SplitEnumerator<KafkaSplit, KafkaEnumeratorState> {
