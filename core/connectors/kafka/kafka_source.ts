@@ -314,7 +314,11 @@ export class KafkaSourceReader<T> implements EnumeratedSplitReader<T> {
    * already fetched for the other partitions, so finished partitions stay
    * assigned until then (their later records are skipped in `poll`).
    */
-  #assign(): KafkaConsumer {
+  #assign(): void {
+    this.#reassign = false;
+    const active = this.#active();
+    // Splits that start at their stop (bounded, `latest`) need no client.
+    if (!this.#consumer && active.length === 0) return;
     this.#consumer ??= KafkaConsumer.create({
       "isolation.level": "read_committed",
       "enable.partition.eof": true,
@@ -323,15 +327,14 @@ export class KafkaSourceReader<T> implements EnumeratedSplitReader<T> {
       "group.id": this.#groupId,
     });
     this.#consumer.assign(
-      this.#active().map((s) => ({ topic: s.topic, partition: s.partition, offset: s.offset })),
+      active.map((s) => ({ topic: s.topic, partition: s.partition, offset: s.offset })),
     );
-    this.#reassign = false;
-    return this.#consumer;
   }
 
   /** Emits up to `max` records of the assigned partitions. */
   async poll(out: SourceOutput<T>, max: number): Promise<PollStatus> {
-    const consumer = this.#reassign ? this.#assign() : this.#consumer;
+    if (this.#reassign) this.#assign();
+    const consumer = this.#consumer;
     if (!consumer) return this.#noMoreSplits ? "end" : "idle";
     const now = this.#ctx.now();
     const records = consumer.poll(max);
