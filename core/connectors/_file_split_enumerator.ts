@@ -9,6 +9,7 @@
 import { join } from "node:path";
 import { ConfigError } from "../errors.ts";
 import { unreadable } from "./_file_range_reader.ts";
+import { SplitQueue } from "./_split_queue.ts";
 import type { SplitEnumerator, SplitEnumeratorContext } from "./split_enumerator.ts";
 
 /** A byte range of a file in the directory and the offset of its next line. */
@@ -89,6 +90,7 @@ function checkState(raw: unknown, dir: string): FileEnumeratorState {
  *   assignSplits: (subtask, splits) => splits.forEach((s) => got.push(`${subtask}:${s.file}`)),
  *   signalNoMoreSplits: (subtask) => void got.push(`${subtask}:end`),
  *   callPeriodically: () => {},
+ *   callAsync: () => {},
  *   now: () => 0,
  * }, undefined);
  * e.start();
@@ -105,9 +107,8 @@ export class FileSplitEnumerator implements SplitEnumerator<FileSplit, FileEnume
   readonly #opts: FileEnumeratorOptions;
   readonly #ctx: SplitEnumeratorContext<FileSplit>;
   readonly #listed: Set<string>;
-  readonly #unassigned: FileSplit[];
-  /** Readers that asked while nothing was unassigned (monitoring: served by the next listing). */
-  readonly #waiting = new Set<number>();
+  /** Splits no reader holds; with monitoring, readers wait there for the next listing. */
+  readonly #unassigned: SplitQueue<FileSplit>;
   readonly #restored: boolean;
 
   /** Resumes from `restored` state (undefined: a first start). */
@@ -123,7 +124,9 @@ export class FileSplitEnumerator implements SplitEnumerator<FileSplit, FileEnume
     const state = restored === undefined ? undefined : checkState(restored, dir);
     this.#restored = state !== undefined;
     this.#listed = new Set(state?.listed ?? []);
-    this.#unassigned = state?.unassigned ?? [];
+    this.#unassigned = new SplitQueue(ctx, state?.unassigned ?? [], {
+      more: options.monitorIntervalMs > 0,
+    });
   }
 
   get #monitoring(): boolean {
@@ -137,10 +140,7 @@ export class FileSplitEnumerator implements SplitEnumerator<FileSplit, FileEnume
   start(): void {
     if (!this.#restored || this.#monitoring) this.#discover();
     if (this.#monitoring) {
-      this.#ctx.callPeriodically(() => {
-        this.#discover();
-        for (const subtask of [...this.#waiting]) this.handleSplitRequest(subtask);
-      }, this.#opts.monitorIntervalMs);
+      this.#ctx.callPeriodically(() => this.#discover(), this.#opts.monitorIntervalMs);
     }
   }
 
@@ -149,12 +149,7 @@ export class FileSplitEnumerator implements SplitEnumerator<FileSplit, FileEnume
 
   /** Assigns the next unassigned split, or ends the reader when there will be none. */
   handleSplitRequest(subtask: number): void {
-    const split = this.#unassigned.shift();
-    if (split) {
-      this.#waiting.delete(subtask);
-      this.#ctx.assignSplits(subtask, [split]);
-    } else if (this.#monitoring) this.#waiting.add(subtask);
-    else this.#ctx.signalNoMoreSplits(subtask);
+    this.#unassigned.request(subtask);
   }
 
   /**
@@ -164,25 +159,20 @@ export class FileSplitEnumerator implements SplitEnumerator<FileSplit, FileEnume
    * splits include finished ones: those files must not be read again).
    */
   addSplitsBack(splits: FileSplit[], _subtask: number): void {
-    for (const s of splits) {
-      const split = checkFileSplit(s, this.#dir);
-      this.#listed.add(split.file);
-      if (split.offset < split.end) this.#unassigned.push(split);
-    }
+    const back = splits.map((s) => checkFileSplit(s, this.#dir));
+    for (const split of back) this.#listed.add(split.file);
     // Readers waiting in monitoring mode need not wait for the next listing.
-    for (const subtask of [...this.#waiting]) {
-      if (this.#unassigned.length === 0) break;
-      this.handleSplitRequest(subtask);
-    }
+    this.#unassigned.add(back.filter((split) => split.offset < split.end));
   }
 
   /** The files listed and the splits no reader holds. */
   snapshotState(): FileEnumeratorState {
-    return { listed: [...this.#listed], unassigned: this.#unassigned.map((s) => ({ ...s })) };
+    return { listed: [...this.#listed], unassigned: this.#unassigned.left.map((s) => ({ ...s })) };
   }
 
-  /** Adds the splits of files not listed before, in name order. */
+  /** Adds the splits of files not listed before, in name order; serves waiting readers. */
   #discover(): void {
+    const found: FileSplit[] = [];
     let names: string[];
     try {
       names = [...Deno.readDirSync(this.#dir)].map((e) => e.name).filter((n) => !isHidden(n));
@@ -203,8 +193,9 @@ export class FileSplitEnumerator implements SplitEnumerator<FileSplit, FileEnume
       const size = info.size;
       const step = this.#opts.splitBytes;
       for (let start = 0; start === 0 || start < size; start += step) {
-        this.#unassigned.push({ file, start, end: Math.min(size, start + step), offset: start });
+        found.push({ file, start, end: Math.min(size, start + step), offset: start });
       }
     }
+    this.#unassigned.add(found);
   }
 }

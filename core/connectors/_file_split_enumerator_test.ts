@@ -21,6 +21,7 @@ function recorder(parallelism = 2) {
     },
     signalNoMoreSplits: (subtask) => void events.push(`${subtask}:end`),
     callPeriodically: (fn) => void periodic.push(fn),
+    callAsync: () => {},
     now: () => 0,
   };
   return { ctx, events, assigned, tick: () => periodic.forEach((fn) => fn()), periodic };

@@ -6,7 +6,17 @@
  * @module
  */
 import { ConfigError } from "../errors.ts";
-import type { PollStatus, Source, SourceContext, SourceOutput, SplitReader } from "./source.ts";
+import type { PollStatus, Source, SourceContext, SourceOutput } from "./source.ts";
+import type {
+  EnumeratedSplitReader,
+  SplitEnumerator,
+  SplitEnumeratorContext,
+} from "./split_enumerator.ts";
+import {
+  checkSequenceSplit,
+  GeneratorSplitEnumerator,
+  type SequenceSplit,
+} from "./_generator_split_enumerator.ts";
 
 /**
  * Options of a {@linkcode GeneratorSource}.
@@ -58,14 +68,18 @@ function generatorSeedState(seed: number, seq: number): number {
 /**
  * Generates records `generate(seq, random)`; subtask `i` of `p` produces the
  * sequence numbers `i, i+p, i+2p, ... < count`. That progression is a split
- * (`{ stride: p, next }`), and the reader state is the subtask's splits, so a
- * restored job may run at another parallelism: split `next mod stride` goes to
- * subtask `(next mod stride) mod p'`, and a subtask with several emits them in
- * sequence order. (A job restored at a higher parallelism than its first
- * start's leaves the extra subtasks without splits.) With `ratePerSecond`, each subtask emits at
- * most its share of the rate, measured on the job's clock from its first
- * poll (a token bucket holding one second's worth), and reports `"idle"` when
- * ahead of schedule.
+ * (`{ stride: p, next }`); the source's split enumerator (in the job's main
+ * thread) hands the splits to the readers that ask, and the reader state is
+ * each subtask's unfinished splits, so a restored job may run at another
+ * parallelism: the enumerator cuts the splits (`{ stride, next }` into
+ * `{ k·stride, next + j·stride }`) until each subtask gets an equal share,
+ * split `next mod stride` going to subtask `(next mod stride) mod p'`, and a
+ * subtask with several emits them merged in sequence order. A reader that has
+ * read its splits (with `count`) takes over one no reader has started. A
+ * reader made outside a job (no enumerator to ask) reads split `{ p, i }`.
+ * With `ratePerSecond`, each subtask emits at most its share of the rate,
+ * measured on the job's clock from its first poll (a token bucket holding one
+ * second's worth), and reports `"idle"` when ahead of schedule.
  *
  * @example
  * ```ts
@@ -108,45 +122,35 @@ export class GeneratorSource<T> implements Source<T> {
     this.#opts = options;
   }
 
-  /** Creates the reader of one subtask. */
-  createReader(ctx: SourceContext): SplitReader<T> {
+  /** Creates the reader of one subtask: it reads the splits the enumerator assigns. */
+  createReader(ctx: SourceContext): EnumeratedSplitReader<T> {
     return new GeneratorReader(this.#opts, ctx);
   }
-}
 
-/**
- * A split of the sequence: the numbers `next, next + stride, … < count`. The
- * job's first start makes one split per subtask (`stride` = parallelism), so
- * subtask `i` produces `i, i+p, …` as it always did.
- */
-interface SequenceSplit {
-  stride: number;
-  next: number;
-}
-
-function checkSplit(raw: unknown): SequenceSplit {
-  const s = raw as Partial<SequenceSplit> | null;
-  if (
-    typeof s !== "object" || s === null || !Number.isSafeInteger(s.stride) ||
-    (s.stride as number) < 1 || !Number.isSafeInteger(s.next) || (s.next as number) < 0
-  ) {
-    throw new ConfigError(
-      `GeneratorSource cannot resume: a checkpointed split is not a sequence split: ${
-        JSON.stringify(raw)
-      }`,
-    );
+  /** The source's split enumerator: it hands the splits of the sequence to readers that ask. */
+  createEnumerator(
+    ctx: SplitEnumeratorContext<unknown>,
+    restored: unknown,
+  ): SplitEnumerator<unknown, unknown> {
+    return new GeneratorSplitEnumerator(
+      this.#opts.count ?? Infinity,
+      ctx as SplitEnumeratorContext<SequenceSplit>,
+      restored,
+    ) as SplitEnumerator<unknown, unknown>;
   }
-  return { stride: s.stride!, next: s.next! };
 }
 
-/** A subtask's splits of the sequence, read in sequence order. */
-class GeneratorReader<T> implements SplitReader<T> {
+/** A subtask's splits of the sequence, read merged in sequence order. */
+class GeneratorReader<T> implements EnumeratedSplitReader<T> {
   readonly #generate: (seq: number, random: () => number) => T;
   readonly #count: number;
   readonly #seed: number;
   readonly #ctx: SourceContext;
-  /** Owned splits, finished ones included (their ends are known to the checkpoint). */
-  #splits: SequenceSplit[];
+  /** Assigned splits not yet finished. */
+  #splits: SequenceSplit[] = [];
+  /** A split request is on its way and not answered yet. */
+  #requested = false;
+  #noMoreSplits = false;
   // A token bucket per subtask: its share of the rate, holding at most one
   // second's worth, so a stalled job does not burst to catch up.
   readonly #perMs: number;
@@ -167,27 +171,40 @@ class GeneratorReader<T> implements SplitReader<T> {
     this.#count = opts.count ?? Infinity;
     this.#seed = opts.seed ?? 0;
     this.#ctx = ctx;
-    this.#splits = [{ stride: ctx.parallelism, next: ctx.subtaskIndex }];
+    if (!ctx.sendSplitRequest) {
+      // Outside a job there is no enumerator to ask: the split of a first start.
+      this.#splits = [{ stride: ctx.parallelism, next: ctx.subtaskIndex }];
+      this.#noMoreSplits = true;
+    }
     this.#perMs = opts.ratePerSecond === undefined
       ? Infinity
       : opts.ratePerSecond / ctx.parallelism / 1000;
     this.#capacity = Math.max(1, this.#perMs * 1000);
   }
 
-  /** The owned splits with their next sequence numbers. */
+  /** The unfinished splits with their next sequence numbers. */
   snapshotSplits(): unknown[] {
-    return this.#splits.map((s) => ({ ...s }));
+    return this.#splits.filter((s) => s.next < this.#count).map((s) => ({ ...s }));
   }
 
-  /** Keeps the splits this subtask owns: split `next mod stride` goes to `(next mod stride) mod p`. */
+  /** Splits the enumerator assigned: merged with the ones being read, in sequence order. */
+  addSplits(splits: unknown[]): void {
+    this.#requested = false;
+    this.#splits.push(...splits.map(checkSequenceSplit));
+  }
+
+  /** The enumerator has nothing more for this reader: it ends when its splits are read. */
+  notifyNoMoreSplits(): void {
+    this.#requested = false;
+    this.#noMoreSplits = true;
+  }
+
+  /**
+   * Replaces the splits with `all` (not called in a job: the enumerator gets
+   * a restored job's splits back and assigns them again).
+   */
   restoreSplits(all: unknown[]): void {
-    const splits = all.map(checkSplit);
-    // Nothing checkpointed for this source (it is new in the job): start afresh.
-    if (splits.length === 0) return;
-    const { subtaskIndex, parallelism } = this.#ctx;
-    this.#splits = splits.filter((s) => (s.next % s.stride) % parallelism === subtaskIndex);
-    this.#tokens = 0;
-    this.#refilledAt = -1;
+    this.#splits = all.map(checkSequenceSplit);
   }
 
   /** The next sequence number of a subtask with one split (null with several). */
@@ -219,7 +236,7 @@ class GeneratorReader<T> implements SplitReader<T> {
       this.#refilledAt = now;
       // The epsilon keeps 0.1 * 10 from flooring to 0.
       const allowed = Math.floor(this.#tokens + 1e-9);
-      if (allowed <= 0) return this.#lowest() ? "idle" : "end";
+      if (allowed <= 0) return this.#lowest() ? "idle" : this.#ask();
       if (allowed < budget) budget = allowed;
     }
     const count = this.#count;
@@ -248,6 +265,17 @@ class GeneratorReader<T> implements SplitReader<T> {
       }
     }
     if (this.#perMs !== Infinity) this.#tokens = Math.max(0, this.#tokens - n);
-    return this.#lowest() ? "more" : "end";
+    return this.#lowest() ? "more" : this.#ask();
+  }
+
+  /** No split left to read: ends, or asks the enumerator for more (takes over one). */
+  #ask(): PollStatus {
+    this.#splits = this.#splits.filter((s) => s.next < this.#count);
+    if (this.#noMoreSplits) return "end";
+    if (!this.#requested) {
+      this.#requested = true;
+      this.#ctx.sendSplitRequest!();
+    }
+    return "idle";
   }
 }

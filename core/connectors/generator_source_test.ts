@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { type GeneratorOptions, GeneratorSource } from "./generator_source.ts";
 import type { PollStatus, SourceReader, SplitReader } from "./source.ts";
+import type { EnumeratedSplitReader, SplitEnumeratorContext } from "./split_enumerator.ts";
 import { ConfigError } from "../errors.ts";
 import { ManualClock } from "../runtime/clock.ts";
 import { StreamEnvironment } from "../dataflow/environment.ts";
@@ -139,32 +140,127 @@ Deno.test("GeneratorSource restores its splits and continues the exact sequence"
   assert.throws(() => r!.restoreSplits(["x"]), /not a sequence split/);
 });
 
-Deno.test("GeneratorSource rescales from its splits 3 → 1 → 2: every record once, each subtask in sequence order", () => {
-  const src = new GeneratorSource(opts({ count: 100 }));
+/**
+ * A run of `src` at parallelism `p` as a job runs it: its enumerator (restored from
+ * `from`, a previous run's snapshot) answers the readers' requests at once.
+ */
+function run<T>(src: GeneratorSource<T>, p: number, from?: { state: unknown; splits: unknown[] }) {
+  const events: string[] = [];
+  const readers: EnumeratedSplitReader<T>[] = [];
+  const ctx: SplitEnumeratorContext<unknown> = {
+    parallelism: p,
+    registeredReaders: () => [...readers.keys()],
+    assignSplits: (subtask, splits) => {
+      events.push(`${subtask}:${splits.length}`);
+      readers[subtask]!.addSplits(splits);
+    },
+    signalNoMoreSplits: (subtask) => {
+      events.push(`${subtask}:end`);
+      readers[subtask]!.notifyNoMoreSplits();
+    },
+    callPeriodically: () => {},
+    callAsync: () => {},
+    now: () => 0,
+  };
+  const enumerator = src.createEnumerator(ctx, from?.state);
+  if (from) enumerator.addSplitsBack(from.splits, -1);
+  enumerator.start();
+  for (let i = 0; i < p; i++) {
+    readers.push(src.createReader({
+      subtaskIndex: i,
+      parallelism: p,
+      now: () => 0,
+      sendSplitRequest: () => enumerator.handleSplitRequest(i),
+    }) as EnumeratedSplitReader<T>);
+  }
+  return {
+    readers,
+    events,
+    /** Polls reader `i` once for up to `max` records. */
+    poll(i: number, max: number): T[] {
+      const out: T[] = [];
+      readers[i]!.poll({ collect: (v) => out.push(v) }, max);
+      return out;
+    },
+    /** Reads reader `i` to its end. */
+    drain(i: number): T[] {
+      const out: T[] = [];
+      while (readers[i]!.poll({ collect: (v) => out.push(v) }, 7) !== "end");
+      return out;
+    },
+    snapshot: () => ({
+      state: JSON.parse(JSON.stringify(enumerator.snapshotState(1))),
+      splits: JSON.parse(JSON.stringify(readers.flatMap((r) => r.snapshotSplits(1)))),
+    }),
+  };
+}
+
+const inOrder = (xs: number[]) => xs.every((x, i) => i === 0 || xs[i - 1]! < x);
+const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+
+Deno.test("GeneratorSource on its enumerator: at a first start subtask i of p reads i, i+p, …", () => {
+  const r = run(new GeneratorSource(opts({ count: 30 })), 3);
+  for (const i of [2, 0, 1]) r.poll(i, 0); // the order readers ask in does not matter
+  for (const i of [0, 1, 2]) {
+    const seqs = r.drain(i).map((v) => v.seq);
+    assert.deepEqual(seqs, range(30).filter((s) => s % 3 === i));
+  }
+});
+
+Deno.test("GeneratorSource rescales through its enumerator 3 → 1 → 2 → 4: every record once, each subtask in sequence order, equal shares", () => {
+  const src = new GeneratorSource(opts({ count: 200 }));
   const got: number[] = [];
-  let state: unknown[] = [];
-  for (const r of readers(src, 3)) {
-    r.poll({ collect: (v) => got.push(v.seq) }, 7);
-    state.push(...r.snapshotSplits(1));
+  const three = run(src, 3);
+  for (const i of [0, 1, 2]) {
+    three.poll(i, 0); // asks for its split
+    got.push(...three.poll(i, 7).map((v) => v.seq));
   }
-  const [one] = readers(src, 1);
-  one!.restoreSplits(state);
-  const middle: number[] = [];
-  one!.poll({ collect: (v) => middle.push(v.seq) }, 20);
-  assert.deepEqual(
-    middle,
-    middle.toSorted((a, b) => a - b),
-    "one subtask merges its splits in order",
-  );
+  const one = run(src, 1, three.snapshot());
+  one.poll(0, 0); // asks: gets all three splits
+  const middle = one.poll(0, 20).map((v) => v.seq);
+  assert.ok(inOrder(middle), "one subtask merges its splits in order");
   got.push(...middle);
-  state = one!.snapshotSplits(2);
-  for (const r of readers(src, 2)) {
-    r.restoreSplits(state);
-    const rest = drain(r).map((v) => v.seq);
-    assert.deepEqual(rest, rest.toSorted((a, b) => a - b));
-    got.push(...rest);
+  const two = run(src, 2, one.snapshot());
+  for (const i of [0, 1]) {
+    two.poll(i, 0);
+    const part = two.poll(i, 30).map((v) => v.seq);
+    assert.ok(inOrder(part));
+    got.push(...part);
   }
-  assert.deepEqual(got.toSorted((a, b) => a - b), Array.from({ length: 100 }, (_, i) => i));
+  // Restored at a higher parallelism than the first start's: the splits are cut so
+  // that all four subtasks get work, the same share each.
+  const four = run(src, 4, two.snapshot());
+  for (const i of [0, 1, 2, 3]) four.poll(i, 0);
+  const parts = [0, 1, 2, 3].map((i) => four.drain(i).map((v) => v.seq));
+  for (const part of parts) assert.ok(inOrder(part));
+  const sizes = parts.map((p) => p.length);
+  assert.ok(Math.max(...sizes) - Math.min(...sizes) <= 8, `shares ${sizes}`);
+  got.push(...parts.flat());
+  assert.deepEqual(got.toSorted((a, b) => a - b), range(200));
+});
+
+Deno.test("GeneratorSource: a reader that has read its splits takes over one no reader has started", () => {
+  const src = new GeneratorSource(opts({ count: 40 }));
+  const r = run(src, 2);
+  const first = r.drain(0).map((v) => v.seq); // reader 1 never asked
+  assert.deepEqual(first.slice(0, 20), range(40).filter((s) => s % 2 === 0));
+  assert.deepEqual(first.slice(20), range(40).filter((s) => s % 2 === 1), "took over split 1");
+  assert.deepEqual(r.drain(1), []);
+  assert.deepEqual(r.events, ["0:1", "0:1", "0:end", "1:end"]);
+});
+
+Deno.test("GeneratorSource enumerator state: the splits not assigned yet; a restore of a finished run reads nothing", () => {
+  const src = new GeneratorSource(opts({ count: 10 }));
+  const r = run(src, 2);
+  r.drain(1);
+  assert.deepEqual(r.snapshot().state, [], "reader 1 took over split 0 when done");
+  const again = run(src, 3, r.snapshot());
+  assert.deepEqual([0, 1, 2].flatMap((i) => again.drain(i)), []);
+  assert.throws(() => run(src, 1, { state: { x: 1 }, splits: [] }), ConfigError);
+  assert.throws(
+    () => run(src, 1, { state: [{ stride: 0, next: 1 }], splits: [] }),
+    /sequence split/,
+  );
 });
 
 Deno.test("GeneratorSource rejects bad options", () => {

@@ -25,6 +25,7 @@ import type { SourceReader, SplitReader } from "./source.ts";
  *   assignSplits: (subtask, splits) => void assigned.push([subtask, splits]),
  *   signalNoMoreSplits: () => {},
  *   callPeriodically: () => {},
+ *   callAsync: () => {},
  *   now: () => 0,
  * };
  * ctx.assignSplits(1, ["a.txt@0"]);
@@ -42,6 +43,13 @@ export interface SplitEnumeratorContext<S> {
   signalNoMoreSplits(subtask: number): void;
   /** Calls `fn` every `intervalMs` of wall time until the enumerator closes. */
   callPeriodically(fn: () => void, intervalMs: number): void;
+  /**
+   * Runs `work` (I/O, such as a Kafka metadata request) and hands its result
+   * to `handle` in a later turn of the main thread; with `intervalMs`, runs it
+   * again that long after each `handle`, until the enumerator closes (runs
+   * never overlap). A rejection fails the job, as a throwing `handle` does.
+   */
+  callAsync<T>(work: () => Promise<T>, handle: (result: T) => void, intervalMs?: number): void;
   /** Current processing time in ms (the job's clock). */
   now(): number;
 }
@@ -84,6 +92,7 @@ export interface SplitEnumeratorContext<S> {
  *   assignSplits: (_, s) => void got.push(...s),
  *   signalNoMoreSplits: () => void got.push("end"),
  *   callPeriodically: () => {},
+ *   callAsync: () => {},
  *   now: () => 0,
  * };
  * const e = fixed(ctx, ["a", "b"]);
@@ -114,8 +123,8 @@ export interface SplitEnumerator<S, E> {
   snapshotState(checkpointId: number): E;
   /** Checkpoint `checkpointId` completed. */
   notifyCheckpointComplete?(checkpointId: number): void;
-  /** Releases resources. */
-  close?(): void;
+  /** Releases resources (the job waits for a returned promise). */
+  close?(): void | Promise<void>;
 }
 
 /**

@@ -71,7 +71,7 @@ export class SourceCoordinator {
   readonly #sources: readonly EnumeratedSource[];
   readonly #target: SourceCoordinatorTarget;
   readonly #running = new Map<string, Running>();
-  readonly #timers: ReturnType<typeof setInterval>[] = [];
+  readonly #timers = new Set<ReturnType<typeof setTimeout>>();
   /** Messages that arrived before `start`. */
   #early: ReaderToEnumerator[] | undefined = [];
   #lastSnapshot = 0;
@@ -107,8 +107,9 @@ export class SourceCoordinator {
         this.#target.send({ type: "noMoreSplits", uid: s.uid, subtask }),
       callPeriodically: (fn, intervalMs) => {
         if (this.#closed) return;
-        this.#timers.push(setInterval(() => this.#guard(fn), intervalMs));
+        this.#timers.add(setInterval(() => this.#guard(fn), intervalMs));
       },
+      callAsync: (work, handle, intervalMs) => this.#callAsync(work, handle, intervalMs),
       now: () => this.#target.now(),
     };
     const enumerator = s.source.createEnumerator?.(ctx, s.restoredState);
@@ -169,12 +170,42 @@ export class SourceCoordinator {
     if (back.length > 0) this.#guard(() => r.enumerator.addSplitsBack(back, subtask));
   }
 
-  /** Stops periodic discovery and closes the enumerators. */
-  close(): void {
+  /** Runs `work`, then `handle` with its result unless closed; again after `intervalMs`. */
+  #callAsync<T>(work: () => Promise<T>, handle: (result: T) => void, intervalMs?: number): void {
+    if (this.#closed) return;
+    let pending: Promise<T>;
+    try {
+      pending = work();
+    } catch (e) {
+      pending = Promise.reject(e);
+    }
+    pending.then((result) => {
+      if (this.#closed) return;
+      this.#guard(() => handle(result));
+      if (intervalMs === undefined || this.#closed) return;
+      const timer = setTimeout(() => {
+        this.#timers.delete(timer);
+        this.#callAsync(work, handle, intervalMs);
+      }, intervalMs);
+      this.#timers.add(timer);
+    }, (e) => {
+      if (!this.#closed) this.#target.fail(e instanceof Error ? e : new Error(String(e)));
+    });
+  }
+
+  /** Stops periodic discovery and closes the enumerators (their I/O, too). */
+  async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    for (const t of this.#timers) clearInterval(t);
-    for (const r of this.#running.values()) this.#guard(() => r.enumerator.close?.());
+    for (const t of this.#timers) clearTimeout(t);
+    const closing: Promise<void>[] = [];
+    for (const r of this.#running.values()) {
+      this.#guard(() => {
+        const done = r.enumerator.close?.();
+        if (done) closing.push(done.catch((e) => this.#target.fail(e)));
+      });
+    }
+    await Promise.all(closing);
   }
 
   #guard(fn: () => void): void {

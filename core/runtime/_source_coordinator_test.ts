@@ -115,3 +115,77 @@ Deno.test("SourceCoordinator: a restored enumerator gets its state and the reade
   failing.start();
   assert.match(String(t.failures[0]), /cannot list \/nowhere/);
 });
+
+/** A source whose enumerator runs `work` through `callAsync` and records what happens. */
+function asyncSource(
+  work: () => Promise<string>,
+  intervalMs: number | undefined,
+  events: string[],
+  closing: Promise<void>,
+): Source<unknown> {
+  return {
+    name: "async",
+    createReader: () => ({ poll: () => "end", position: () => null, restore() {} }),
+    createEnumerator: (ctx) => ({
+      start: () => ctx.callAsync(work, (r) => void events.push(`handled ${r}`), intervalMs),
+      addReader() {},
+      handleSplitRequest() {},
+      addSplitsBack() {},
+      snapshotState: () => null,
+      close: () => closing.then(() => void events.push("closed")),
+    }),
+  };
+}
+
+Deno.test("SourceCoordinator: callAsync hands the result over in a later turn, repeats after the interval without overlap, and stops at close, which waits for the enumerator's close", async () => {
+  const events: string[] = [];
+  let runs = 0;
+  let running = false;
+  const work = async () => {
+    assert.ok(!running, "runs never overlap");
+    running = true;
+    await new Promise((r) => setTimeout(r, 5));
+    running = false;
+    return `run ${++runs}`;
+  };
+  const { promise: closing, resolve: closed } = Promise.withResolvers<void>();
+  const failures: Error[] = [];
+  const sources = new SourceCoordinator([{
+    uid: "a",
+    source: asyncSource(work, 1, events, closing),
+    parallelism: 1,
+  }], { send() {}, fail: (e) => void failures.push(e), now: () => 0 });
+  sources.start();
+  assert.deepEqual(events, [], "not handled in the same turn");
+  while (runs < 3) await new Promise((r) => setTimeout(r, 2));
+  const done = sources.close();
+  let finished = false;
+  void done.then(() => finished = true);
+  await new Promise((r) => setTimeout(r, 20));
+  assert.ok(!finished, "close waits for the enumerator's close");
+  const handled = events.length;
+  closed();
+  await done;
+  assert.ok(handled >= 2 && events.slice(0, handled).every((e, i) => e === `handled run ${i + 1}`));
+  assert.deepEqual(events.slice(handled), ["closed"], "nothing handled after close");
+  assert.ok(runs <= handled + 1);
+  assert.deepEqual(failures, []);
+});
+
+Deno.test("SourceCoordinator: a rejected callAsync fails the job", async () => {
+  const failures: Error[] = [];
+  const sources = new SourceCoordinator([{
+    uid: "a",
+    source: asyncSource(
+      () => Promise.reject(new Error("metadata request timed out")),
+      undefined,
+      [],
+      Promise.resolve(),
+    ),
+    parallelism: 1,
+  }], { send() {}, fail: (e) => void failures.push(e), now: () => 0 });
+  sources.start();
+  await new Promise((r) => setTimeout(r, 0));
+  assert.match(String(failures[0]), /metadata request timed out/);
+  await sources.close();
+});

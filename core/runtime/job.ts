@@ -848,7 +848,7 @@ export class Job implements TaskHost {
     } finally {
       this.#stopCommitted.resolve(undefined);
       this.#coordinator?.stop();
-      this.#sources?.close();
+      await this.#sources?.close();
       await workers.shutdown();
     }
     failure ??= workers.failure && { task: undefined, error: workers.failure };
@@ -892,7 +892,7 @@ export class Job implements TaskHost {
     } finally {
       this.#stopCommitted.resolve(undefined);
       this.#coordinator?.stop();
-      this.#sources?.close();
+      await this.#sources?.close();
       for (const t of this.tasks) await t.close();
       for (const p of this.placed) p.keyed?.dispose();
     }

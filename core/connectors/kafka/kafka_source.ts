@@ -1,25 +1,32 @@
 /**
  * The Kafka source: topics or a topic pattern, partition discovery, starting
  * offsets, an optional bounded mode and `read_committed` by default. Each
- * partition is a split with its next offset; the splits are the reader state
- * in weir's checkpoints, so the source resumes exactly and rescales: a
- * partition belongs to one subtask, chosen as Flink's Kafka enumerator does.
- * Offsets are also committed to the consumer group when a checkpoint
- * completes, for lag monitoring only.
+ * partition is a split with its next offset. The source's split enumerator
+ * (in the job's main thread) discovers the partitions and assigns each to one
+ * reader, as Flink's Kafka enumerator does; the splits are the reader state
+ * in weir's checkpoints, so the source resumes exactly and rescales. Offsets
+ * are also committed to the consumer group when a checkpoint completes, for
+ * lag monitoring only.
  *
  * @module
  */
 import { ConfigError } from "../../errors.ts";
+import type { PollStatus, Source, SourceContext, SourceOutput, SplitInfo } from "../source.ts";
 import type {
-  PollStatus,
-  Source,
-  SourceContext,
-  SourceOutput,
-  SplitInfo,
-  SplitReader,
-} from "../source.ts";
+  EnumeratedSplitReader,
+  SplitEnumerator,
+  SplitEnumeratorContext,
+} from "../split_enumerator.ts";
 import { type ConsumedRecord, KafkaConsumer } from "./consumer.ts";
 import type { KafkaProperties, PartitionOffset } from "./_native.ts";
+import {
+  checkKafkaSplit,
+  KafkaClusterLookup,
+  KafkaSplitEnumerator,
+  kafkaSplitId as key,
+} from "./_kafka_split_enumerator.ts";
+
+export { kafkaSplitOwner } from "./_kafka_split_enumerator.ts";
 
 /**
  * Where partitions without a checkpointed offset start (Flink's `OffsetsInitializer`):
@@ -104,32 +111,6 @@ export interface KafkaSplit {
   stop?: number;
 }
 
-/** Java's `String.hashCode`, for Flink's partition-to-reader assignment. */
-function javaHash(s: string): number {
-  let h = 0;
-  for (let i = 0; i < s.length; i++) h = (Math.imul(h, 31) + s.charCodeAt(i)) | 0;
-  return h;
-}
-
-/**
- * The subtask that owns a partition (Flink's `KafkaSourceEnumerator.getSplitOwner`):
- * a topic's partitions go round-robin from a start that depends on the topic.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { kafkaSplitOwner } from "@weir/weir";
- * const owners = [0, 1, 2, 3].map((p) => kafkaSplitOwner("words", p, 2));
- * assert.deepEqual(owners.toSorted(), [0, 0, 1, 1]);
- * ```
- */
-export function kafkaSplitOwner(topic: string, partition: number, parallelism: number): number {
-  const start = (Math.imul(javaHash(topic), 31) & 0x7fffffff) % parallelism;
-  return (start + partition) % parallelism;
-}
-
-const key = (topic: string, partition: number) => `${topic}:${partition}`;
-
 /** ms between look-ups of the partitions' high watermarks, for the lag metric. */
 const LAG_CHECK_MS = 5_000;
 
@@ -170,11 +151,36 @@ export class KafkaSource<T> implements Source<T> {
     this.name = options.name ?? "kafka";
   }
 
-  /** Creates subtask `ctx.subtaskIndex`'s reader. */
+  /** Creates subtask `ctx.subtaskIndex`'s reader: it reads the partitions the enumerator assigns. */
   createReader(ctx: SourceContext): KafkaSourceReader<T> {
     return new KafkaSourceReader(this.#options, ctx, this.name);
   }
+
+  /**
+   * The source's split enumerator: it discovers partitions (again every
+   * `partitionDiscoveryIntervalMs` unless bounded), resolves their starting
+   * offsets and assigns each to its owner ({@linkcode kafkaSplitOwner}).
+   */
+  createEnumerator(
+    ctx: SplitEnumeratorContext<unknown>,
+    restored: unknown,
+  ): SplitEnumerator<unknown, unknown> {
+    const bounded = this.#options.bounded ?? false;
+    return new KafkaSplitEnumerator(
+      {
+        bounded,
+        discoveryIntervalMs: bounded ? 0 : this.#options.partitionDiscoveryIntervalMs ?? 30_000,
+      },
+      ctx as SplitEnumeratorContext<KafkaSplit>,
+      new KafkaClusterLookup(this.#options, groupIdOf(this.#options, this.name)),
+      restored,
+    ) as SplitEnumerator<unknown, unknown>;
+  }
 }
+
+/** The consumer group offsets are committed to (and committed starting offsets read from). */
+const groupIdOf = (options: KafkaSourceOptions<unknown>, name: string) =>
+  options.groupId ?? `weir-${name}`;
 
 /** What a reader reports per partition (for `/metrics` and the admin API). */
 export interface KafkaSplitMetrics {
@@ -200,19 +206,17 @@ interface SplitStats {
   high: number;
 }
 
-/** One subtask's reader: owns some partitions of the source's topics. */
-export class KafkaSourceReader<T> implements SplitReader<T> {
+/** One subtask's reader: reads the partitions the source's enumerator assigns to it. */
+export class KafkaSourceReader<T> implements EnumeratedSplitReader<T> {
   readonly #options: KafkaSourceOptions<T>;
   readonly #ctx: SourceContext;
   readonly #groupId: string;
   #consumer: KafkaConsumer | undefined;
-  /** Owned splits by `topic:partition`. */
+  /** Assigned splits by `topic:partition` (finished ones too: they stay in the checkpoint). */
   #splits = new Map<string, KafkaSplit>();
-  /** Every partition seen (owned or not): discovery adds only new ones. */
-  #known = new Set<string>();
-  #started = false;
-  #restored = false;
-  #nextDiscovery = 0;
+  /** Splits arrived since the consumer's assignment was last set. */
+  #reassign = false;
+  #noMoreSplits = false;
   #offsetsAt = new Map<number, PartitionOffset[]>();
   #stats = new Map<string, SplitStats>();
   #nextLagCheck = 0;
@@ -221,29 +225,17 @@ export class KafkaSourceReader<T> implements SplitReader<T> {
   /** Paused splits whose fetched records were dropped: assigned again from their offsets on resume. */
   readonly #skipped = new Set<string>();
 
-  /** Creates the reader (it connects on its first poll). */
+  /** Creates the reader (it connects once it has splits). */
   constructor(options: KafkaSourceOptions<T>, ctx: SourceContext, name: string) {
     this.#options = options;
     this.#ctx = ctx;
-    this.#groupId = options.groupId ?? `weir-${name}`;
-  }
-
-  get #bounded(): boolean {
-    return this.#options.bounded ?? false;
-  }
-
-  get #discoveryMs(): number {
-    return this.#bounded ? 0 : this.#options.partitionDiscoveryIntervalMs ?? 30_000;
-  }
-
-  #owns(topic: string, partition: number): boolean {
-    return kafkaSplitOwner(topic, partition, this.#ctx.parallelism) === this.#ctx.subtaskIndex;
+    this.#groupId = groupIdOf(options as KafkaSourceOptions<unknown>, name);
   }
 
   /** Partitions per split, as `/metrics` and the admin API show them. */
   splitMetrics(): KafkaSplitMetrics[] {
     return [...this.#splits.values()].map((s) => {
-      const st = this.#stats.get(key(s.topic, s.partition));
+      const st = this.#stats.get(key(s));
       return {
         topic: s.topic,
         partition: s.partition,
@@ -255,10 +247,10 @@ export class KafkaSourceReader<T> implements SplitReader<T> {
     });
   }
 
-  /** The owned partitions for the admin API and `/metrics`. */
+  /** The assigned partitions for the admin API and `/metrics`. */
   splitInfo(): SplitInfo[] {
     return this.splitMetrics().map((m) => ({
-      id: key(m.topic, m.partition),
+      id: key(m),
       position: m.offset,
       records: m.records,
       bytes: m.bytes,
@@ -266,17 +258,27 @@ export class KafkaSourceReader<T> implements SplitReader<T> {
     }));
   }
 
-  /** Keeps the restored splits this subtask owns. */
-  restoreSplits(all: unknown[]): void {
-    this.#restored = all.length > 0;
-    for (const raw of all) {
-      const s = raw as KafkaSplit;
-      this.#known.add(key(s.topic, s.partition));
-      if (this.#owns(s.topic, s.partition)) this.#splits.set(key(s.topic, s.partition), { ...s });
+  /** Partitions the enumerator assigned, from their offsets; read from the next poll. */
+  addSplits(splits: unknown[]): void {
+    for (const raw of splits) {
+      const split = checkKafkaSplit(raw);
+      this.#splits.set(key(split), split);
     }
+    this.#reassign = true;
+    this.#nextLagCheck = 0; // the new partitions' lag is known soon
   }
 
-  /** The owned splits and their next offsets. */
+  /** Bounded: the enumerator has assigned everything; the reader ends at its splits' stops. */
+  notifyNoMoreSplits(): void {
+    this.#noMoreSplits = true;
+  }
+
+  /** Not called: the enumerator gets a restored job's splits back and assigns them again. */
+  restoreSplits(all: unknown[]): void {
+    this.addSplits(all);
+  }
+
+  /** The assigned splits and their next offsets. */
   snapshotSplits(checkpointId: number): unknown[] {
     const splits = [...this.#splits.values()].map((s) => ({ ...s }));
     this.#offsetsAt.set(
@@ -303,100 +305,37 @@ export class KafkaSourceReader<T> implements SplitReader<T> {
     return null;
   }
 
-  /** Not used: split readers restore through `restoreSplits`. */
+  /** Not used: split readers restore through their splits. */
   restore(): void {}
 
-  async #start(): Promise<void> {
-    this.#consumer = KafkaConsumer.create({
+  #active(): KafkaSplit[] {
+    return [...this.#splits.values()].filter((s) => s.stop === undefined || s.offset < s.stop);
+  }
+
+  /**
+   * Assigns the unfinished splits to the consumer (created with the first
+   * ones). Only when splits arrive: a new assignment drops what librdkafka
+   * already fetched for the other partitions, so finished partitions stay
+   * assigned until then (their later records are skipped in `poll`).
+   */
+  #assign(): void {
+    this.#reassign = false;
+    const active = this.#active();
+    // Splits that start at their stop (bounded, `latest`) need no client.
+    if (!this.#consumer && active.length === 0) return;
+    this.#consumer ??= KafkaConsumer.create({
       "isolation.level": "read_committed",
       "enable.partition.eof": true,
       ...this.#options.properties,
       "bootstrap.servers": this.#options.bootstrapServers,
       "group.id": this.#groupId,
     });
-    await this.#discover(true);
-    this.#started = true;
-    // Discovery saw the ends of the partitions it assigned; restored ones are asked at once.
-    this.#nextLagCheck = this.#highsKnown() ? this.#ctx.now() + LAG_CHECK_MS : 0;
-  }
-
-  async #topicPartitions(): Promise<{ topic: string; partition: number }[]> {
-    const meta = await this.#consumer!.metadata();
-    const out: { topic: string; partition: number }[] = [];
-    const pattern = this.#options.topicPattern;
-    const wanted = new Set(this.#options.topics ?? []);
-    for (const t of meta) {
-      const match = pattern
-        ? new RegExp(`^(?:${pattern.source})$`, pattern.flags).test(t.topic)
-        : wanted.has(t.topic);
-      if (!match || t.err !== 0) continue;
-      for (const p of t.partitions) out.push({ topic: t.topic, partition: p.id });
-    }
-    return out;
-  }
-
-  /** Finds partitions not seen before, resolves where the owned ones start, assigns. */
-  async #discover(first: boolean): Promise<void> {
-    const found = (await this.#topicPartitions()).filter((tp) =>
-      !this.#known.has(key(tp.topic, tp.partition))
-    );
-    for (const tp of found) this.#known.add(key(tp.topic, tp.partition));
-    const mine = found.filter((tp) => this.#owns(tp.topic, tp.partition));
-    // After a restore, or for partitions appearing while running, new partitions start at
-    // the beginning (as Flink); at the very first start the configured starting offsets apply.
-    const fromStart = !first || this.#restored;
-    const consumer = this.#consumer!;
-    // One round trip per partition, all at once (each runs on its own thread).
-    const splits = await Promise.all(mine.map(async (tp) => {
-      const { low, high } = await consumer.watermarks(tp.topic, tp.partition);
-      const offset = fromStart
-        ? low
-        : await this.#startingOffset(tp.topic, tp.partition, low, high);
-      const split: KafkaSplit = { ...tp, offset };
-      if (this.#bounded) split.stop = high;
-      this.#statsOf(key(tp.topic, tp.partition)).high = high; // lag is known from the start
-      return split;
-    }));
-    for (const split of splits) this.#splits.set(key(split.topic, split.partition), split);
-    if (first || mine.length > 0) this.#assign();
-  }
-
-  async #startingOffset(
-    topic: string,
-    partition: number,
-    low: number,
-    high: number,
-  ): Promise<number> {
-    const start = this.#options.startingOffsets ?? "earliest";
-    const pick = (f: "earliest" | "latest") => f === "earliest" ? low : high;
-    if (start === "earliest" || start === "latest") return pick(start);
-    const consumer = this.#consumer!;
-    if ("committed" in start) {
-      const [c] = await consumer.committed([{ topic, partition, offset: -1001 }]);
-      return c && c.offset >= 0
-        ? Math.min(Math.max(c.offset, low), high)
-        : pick(start.committed.fallback);
-    }
-    if ("timestamp" in start) {
-      const [o] = await consumer.offsetsForTimes([{ topic, partition, offset: start.timestamp }]);
-      return o && o.offset >= 0 ? o.offset : high;
-    }
-    const given = start.specific[key(topic, partition)];
-    return given !== undefined ? given : pick(start.fallback);
-  }
-
-  #active(): KafkaSplit[] {
-    return [...this.#splits.values()].filter((s) => s.stop === undefined || s.offset < s.stop);
-  }
-
-  #assign(): void {
-    const consumer = this.#consumer!;
-    consumer.assign(
-      this.#active().map((s) => ({ topic: s.topic, partition: s.partition, offset: s.offset })),
+    this.#consumer.assign(
+      active.map((s) => ({ topic: s.topic, partition: s.partition, offset: s.offset })),
     );
     // Fetching restarts at the splits' offsets: nothing dropped is lost; paused splits stay so.
     this.#skipped.clear();
-    consumer.setPaused(this.#partitions(this.#paused), true);
+    this.#consumer.setPaused(this.#partitions(this.#paused), true);
   }
 
   #partitions(keys: Iterable<string>): { topic: string; partition: number }[] {
@@ -424,21 +363,18 @@ export class KafkaSourceReader<T> implements SplitReader<T> {
     consumer.setPaused(this.#partitions(resume), false);
   }
 
-  /** Emits up to `max` records of the owned partitions. */
+  /** Emits up to `max` records of the assigned partitions. */
   async poll(out: SourceOutput<T>, max: number): Promise<PollStatus> {
-    if (!this.#started) await this.#start();
-    const consumer = this.#consumer!;
+    if (this.#reassign) this.#assign();
+    const consumer = this.#consumer;
+    if (!consumer) return this.#noMoreSplits ? "end" : "idle";
     const now = this.#ctx.now();
-    if (this.#discoveryMs > 0 && now >= this.#nextDiscovery) {
-      if (this.#nextDiscovery > 0) await this.#discover(false);
-      this.#nextDiscovery = now + this.#discoveryMs;
-    }
     const records = consumer.poll(max);
     const deserialize = this.#options.deserializer;
     // With `env.fromSource`, each partition has its own watermark generator: every
     // assigned partition holds the watermark back from the start, as in Flink.
     const perSplit = out.forSplit !== undefined;
-    if (perSplit) { for (const s of this.#active()) out.forSplit!(key(s.topic, s.partition)); }
+    if (perSplit) { for (const s of this.#active()) out.forSplit!(key(s)); }
     // A batch holds runs of records of one partition: look its split up once per run.
     let run: ConsumedRecord | undefined;
     let k = "";
@@ -448,14 +384,14 @@ export class KafkaSourceReader<T> implements SplitReader<T> {
     for (const r of records) {
       if (run === undefined || r.partition !== run.partition || r.topic !== run.topic) {
         run = r;
-        k = key(r.topic, r.partition);
+        k = key(r);
         split = this.#splits.get(k);
         if (split) {
           stats = this.#statsOf(k);
           target = perSplit ? out.forSplit!(k) : out;
         }
       }
-      // Records of a partition given away, or before the split's position (a seek in flight).
+      // Records before the split's position (a seek in flight).
       if (!split || r.offset < split.offset) continue;
       // Paused by watermark alignment, possibly by this batch's previous record.
       if (this.#paused.size > 0 && this.#paused.has(k)) {
@@ -468,28 +404,25 @@ export class KafkaSourceReader<T> implements SplitReader<T> {
       stats!.records++;
       stats!.bytes += (r.value?.length ?? 0) + (r.key?.length ?? 0);
     }
-    if (this.#bounded) {
-      // Control records (transaction markers) may sit just before the stop offset: the
-      // consumer's position moves past them without a record.
-      for (const s of this.#active()) {
-        const k = key(s.topic, s.partition);
-        // A paused partition's position may be past records it dropped.
-        if (!consumer.atEnd.has(k) || this.#paused.has(k) || this.#skipped.has(k)) continue;
-        const [p] = consumer.positions([{ topic: s.topic, partition: s.partition, offset: -1001 }]);
-        if (p && p.offset >= s.offset) s.offset = Math.min(p.offset, s.stop!);
-      }
-      // Finished partitions stay assigned (their later records are skipped above): a new
-      // assignment would drop what librdkafka already fetched for every other partition.
-      if (perSplit) {
-        for (const s of this.#splits.values()) {
-          if (s.stop !== undefined && s.offset >= s.stop) {
-            this.#paused.delete(key(s.topic, s.partition));
-            out.releaseSplit?.(key(s.topic, s.partition));
-          }
+    // Control records (transaction markers) may sit just before a stop offset: the
+    // consumer's position moves past them without a record.
+    for (const s of this.#active()) {
+      const k = key(s);
+      // A paused partition's position may be past records it dropped.
+      if (s.stop === undefined || !consumer.atEnd.has(k) || this.#paused.has(k)) continue;
+      if (this.#skipped.has(k)) continue;
+      const [p] = consumer.positions([{ topic: s.topic, partition: s.partition, offset: -1001 }]);
+      if (p && p.offset >= s.offset) s.offset = Math.min(p.offset, s.stop);
+    }
+    if (perSplit) {
+      for (const s of this.#splits.values()) {
+        if (s.stop !== undefined && s.offset >= s.stop) {
+          this.#paused.delete(key(s));
+          out.releaseSplit?.(key(s));
         }
       }
-      if (this.#active().length === 0) return "end";
     }
+    if (this.#noMoreSplits && this.#active().length === 0) return "end";
     if (now >= this.#nextLagCheck) {
       const known = await this.#updateLag();
       // A partition whose end is not known yet (a broker still connecting) is asked again soon.
@@ -504,24 +437,20 @@ export class KafkaSourceReader<T> implements SplitReader<T> {
     return st;
   }
 
-  /** Whether every split's high watermark is known. */
-  #highsKnown(): boolean {
-    return [...this.#splits.values()].every((s) =>
-      (this.#stats.get(key(s.topic, s.partition))?.high ?? -1) >= 0
-    );
-  }
-
   /** Refreshes every split's high watermark; whether all are known. */
   async #updateLag(): Promise<boolean> {
+    const consumer = this.#consumer!;
+    let known = true;
     await Promise.all([...this.#splits.values()].map(async (s) => {
-      const st = this.#statsOf(key(s.topic, s.partition));
+      const st = this.#statsOf(key(s));
       try {
-        st.high = (await this.#consumer!.watermarks(s.topic, s.partition, 1_000)).high;
+        st.high = (await consumer.watermarks(s.topic, s.partition, 1_000)).high;
       } catch {
         // Lag is for monitoring: a broker that does not answer now leaves the last value.
       }
+      if (st.high < 0) known = false;
     }));
-    return this.#highsKnown();
+    return known;
   }
 
   /** Closes the consumer. */

@@ -3,12 +3,15 @@ import { MockKafka } from "../../../tests/_helpers/kafka_mock.ts";
 import { until } from "../../../tests/_helpers/checkpoint_jobs.ts";
 import { CollectSink } from "../collect_sink.ts";
 import { StreamEnvironment } from "../../dataflow/environment.ts";
+import type { RuntimeContext } from "../../dataflow/functions.ts";
 import { WatermarkStrategy } from "../../time/watermark_strategy.ts";
 import { type ReaderWatermarks, WatermarkedSource } from "../_watermarked_source.ts";
 import { KafkaConsumer } from "./consumer.ts";
 import { KafkaProducer } from "./producer.ts";
 import { KafkaDeserializers } from "./serde.ts";
 import { KafkaSource, type KafkaSourceOptions, kafkaSplitOwner } from "./kafka_source.ts";
+import type { Source } from "../source.ts";
+import type { EnumeratedSplitReader, SplitEnumeratorContext } from "../split_enumerator.ts";
 
 const enc = new TextEncoder();
 
@@ -33,6 +36,32 @@ function source(
     deserializer: describe,
     ...extra,
   } as KafkaSourceOptions<string>);
+}
+
+/**
+ * Runs `src`'s enumerator for `readers` (subtask i: readers[i], all registered) as the
+ * job's source coordinator would, until its first discovery is handled.
+ */
+function enumerate(src: Source<string>, readers: EnumeratedSplitReader<string>[]) {
+  let discovered: Promise<void> = Promise.resolve();
+  const ctx: SplitEnumeratorContext<unknown> = {
+    parallelism: readers.length,
+    registeredReaders: () => [...readers.keys()],
+    assignSplits: (subtask, splits) => readers[subtask]!.addSplits(splits),
+    signalNoMoreSplits: (subtask) => readers[subtask]!.notifyNoMoreSplits(),
+    callPeriodically: () => {},
+    callAsync: (work, handle) => void (discovered = work().then(handle)),
+    now: () => 0,
+  };
+  const enumerator = src.createEnumerator!(ctx, undefined)!;
+  enumerator.start();
+  return {
+    enumerator,
+    close: async () => {
+      await discovered;
+      await enumerator.close?.();
+    },
+  };
 }
 
 async function runBounded(src: KafkaSource<string>, parallelism = 2): Promise<string[]> {
@@ -166,13 +195,15 @@ Deno.test("KafkaSource read with per-split watermarks (env.fromSource): a waterm
       .withWatermarkInterval(0);
     // The reader as env.fromSource runs it, polled one record at a time.
     const watermarks: ReaderWatermarks<string> = new Map();
-    const reader = new WatermarkedSource(
+    const wrapped = new WatermarkedSource(
       // Unbounded: a bounded read releases a partition at its end, and then the other
       // one's watermark rightly takes over, which would make the check depend on fetch order.
       source(kafka.bootstrap, {}),
       strategy,
       watermarks,
-    ).createReader({ subtaskIndex: 0, parallelism: 1, now: () => 0 });
+    );
+    const reader = wrapped.createReader({ subtaskIndex: 0, parallelism: 1, now: () => 0 });
+    await enumerate(wrapped, [reader as unknown as EnumeratedSplitReader<string>]).close();
     const got: string[] = [];
     const seen: number[] = [];
     const deadline = Date.now() + 30_000;
@@ -246,11 +277,9 @@ Deno.test("KafkaSource reader pauses and resumes single partitions (watermark al
     const values = Array.from({ length: 50 }, (_, i) => `v${i}`);
     await produce(kafka.bootstrap, "t", values, 0);
     await produce(kafka.bootstrap, "t", values, 1);
-    const reader = source(kafka.bootstrap, {}).createReader({
-      subtaskIndex: 0,
-      parallelism: 1,
-      now: () => Date.now(),
-    });
+    const src = source(kafka.bootstrap, {});
+    const reader = src.createReader({ subtaskIndex: 0, parallelism: 1, now: () => Date.now() });
+    await enumerate(src, [reader as EnumeratedSplitReader<string>]).close();
     const got: string[] = [];
     let onRecord = (_r: string) => {};
     const out = {
@@ -287,5 +316,88 @@ Deno.test("KafkaSource reader pauses and resumes single partitions (watermark al
     await reader.close?.();
   } finally {
     await kafka.stop();
+  }
+});
+
+Deno.test("KafkaSource: partitions discovered while running, and after a restore at another parallelism, are each read by exactly one subtask, their owner", async () => {
+  const kafka = await MockKafka.start();
+  const dir = Deno.makeTempDirSync({ prefix: "weir-kafka-enum-" });
+  try {
+    await kafka.createTopic("events-a", 2);
+    await produce(kafka.bootstrap, "events-a", ["a1", "a2", "a3", "a4"]);
+    let restore: string | undefined;
+    const runs: { parallelism: number; tagged: string[] }[] = [];
+    for (const parallelism of [2, 3]) {
+      const env = StreamEnvironment.create({
+        parallelism,
+        checkpoint: { dir, intervalMs: 60_000 },
+        ...(restore ? { restore } : {}),
+        restartStrategy: { kind: "none" },
+        log: () => {},
+      });
+      const sink = new CollectSink<string>();
+      const tagWithSubtask = {
+        subtask: -1,
+        open(ctx: RuntimeContext) {
+          this.subtask = ctx.subtaskIndex;
+        },
+        map(v: string) {
+          return `${this.subtask}|${v}`;
+        },
+      };
+      env.addSource(
+        new KafkaSource({
+          bootstrapServers: kafka.bootstrap,
+          topicPattern: /events-.*/,
+          partitionDiscoveryIntervalMs: 100,
+          deserializer: (r) => `${r.topic}:${r.partition}|${KafkaDeserializers.string(r.value)}`,
+        }),
+        { uid: "kafka" },
+      ).map(tagWithSubtask).addSink(sink, { uid: "out" });
+      const client = env.executeAsync(`discover-${parallelism}`);
+      if (parallelism === 2) {
+        await until(() => sink.values.length === 4, "the first topic read");
+        await kafka.createTopic("events-b", 3); // while running
+        await produce(kafka.bootstrap, "events-b", ["b1", "b2", "b3", "b4", "b5", "b6"]);
+        await until(() => sink.values.length === 10, "the topic created while running read");
+      } else {
+        await until(() => sink.values.length === 8, "the restored job's input read", 15_000);
+      }
+      const sp = await client.stopWithSavepoint(`p${parallelism}`);
+      await client.done;
+      restore = sp.path;
+      runs.push({ parallelism, tagged: [...sink.values] });
+      if (parallelism === 2) {
+        // While the job is stopped: a new topic, and more records in the known ones.
+        await kafka.createTopic("events-c", 2);
+        await produce(kafka.bootstrap, "events-c", ["c1", "c2", "c3", "c4"]);
+        await produce(kafka.bootstrap, "events-a", ["a5", "a6"]);
+        await produce(kafka.bootstrap, "events-b", ["b7", "b8"]);
+      }
+    }
+    const values = runs.flatMap((r) => r.tagged.map((t) => t.split("|")[2]!));
+    assert.deepEqual(values.toSorted(), [
+      ...["a1", "a2", "a3", "a4", "a5", "a6"],
+      ...["b1", "b2", "b3", "b4", "b5", "b6", "b7", "b8"],
+      ...["c1", "c2", "c3", "c4"],
+    ]);
+    for (const { parallelism, tagged } of runs) {
+      const readers = new Map<string, Set<number>>();
+      for (const t of tagged) {
+        const [subtask, partition] = t.split("|");
+        readers.set(partition!, (readers.get(partition!) ?? new Set()).add(Number(subtask)));
+      }
+      for (const [id, subtasks] of readers) {
+        const [topic, partition] = id.split(":");
+        assert.deepEqual(
+          [...subtasks],
+          [kafkaSplitOwner(topic!, Number(partition), parallelism)],
+          `${id} at parallelism ${parallelism}`,
+        );
+      }
+    }
+  } finally {
+    await kafka.stop();
+    Deno.removeSync(dir, { recursive: true });
   }
 });
