@@ -114,6 +114,8 @@ export interface SplitEnumerator<S, E> {
   snapshotState(checkpointId: number): E;
   /** Checkpoint `checkpointId` completed. */
   notifyCheckpointComplete?(checkpointId: number): void;
+  /** Checkpoint `checkpointId` was aborted: the state it took is in no checkpoint. */
+  notifyCheckpointAborted?(checkpointId: number): void;
   /** Releases resources. */
   close?(): void;
 }

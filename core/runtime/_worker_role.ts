@@ -173,6 +173,7 @@ export function runInWorker(
       switch (msg.type) {
         case "injectBarrier":
         case "notifyComplete":
+        case "notifyAborted":
         case "addSplits":
         case "noMoreSplits":
           job?.deliver(msg);
