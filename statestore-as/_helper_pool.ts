@@ -51,7 +51,10 @@ export interface HelperTask {
   readonly onDispatch?: () => void;
   /** Messages the task posts while it runs, in order, before it settles. */
   readonly onProgress?: (message: unknown) => void;
-  /** Aborting drops the task if queued, or stops the thread running it; rejects with the reason. */
+  /**
+   * Aborting rejects the task with the reason at once: dropped if queued,
+   * its thread stopped if running (or, rarely, left to finish unheard).
+   */
   readonly signal?: AbortSignal;
 }
 
@@ -311,15 +314,13 @@ export class HelperPool {
     const at = this.#queue.indexOf(q);
     if (at >= 0) this.#queue.splice(at, 1);
     const t = this.#threads.find((t) => t.inFlight.includes(q));
-    // A task still running cannot be interrupted but by stopping its thread
-    // (the others posted to it fail with it); a finished one just drops its result.
-    const stop = t !== undefined && q.seq >= Atomics.load(t.finished, 0);
     settle(q, () => q.reject(reason));
-    if (!stop) return;
+    // A task still running cannot be interrupted but by stopping its thread.
+    // Not while the replies of tasks it finished are still on their way (the
+    // thread runs on, its result is dropped): they belong to other holders.
+    const running = t !== undefined && q.seq >= Atomics.load(t.finished, 0);
+    if (!running || t.inFlight.length > 1) return;
     this.#remove(t);
-    for (const o of t.inFlight) {
-      settle(o, () => o.reject(new HelperThreadFailed(`${o.task.name}: its thread was stopped`)));
-    }
     this.#dispatch();
   }
 
