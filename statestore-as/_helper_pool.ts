@@ -163,34 +163,13 @@ export class HelperPool {
   /** A lease on the pool (see {@linkcode HelperThreads.release}). */
   lease(): HelperThreads & { submitMoving(task: HelperTask): Promise<Outcome> } {
     this.#leases++;
-    const mine = new Set<AbortController>();
-    let released = false;
-    const submitMoving = (task: HelperTask): Promise<Outcome> => {
-      if (released) return Promise.reject(new Error(`${task.name}: the lease was released`));
-      const ac = new AbortController();
-      const outer = task.signal;
-      if (outer?.aborted) ac.abort(outer.reason);
-      const forward = () => ac.abort(outer!.reason);
-      outer?.addEventListener("abort", forward, { once: true });
-      mine.add(ac);
-      return this.#submit({ ...task, signal: ac.signal }).finally(() => {
-        mine.delete(ac);
-        outer?.removeEventListener("abort", forward);
-      });
-    };
-    return {
-      size: this.size,
-      startsElsewhere: false,
-      submitMoving,
-      submit: async <R>(task: HelperTask) => (await submitMoving(task)).value as R,
-      startQueued: () => this.#dispatch(),
-      release: () => {
-        if (released) return;
-        released = true;
-        for (const ac of mine) ac.abort(new Error("the helper pool lease was released"));
+    return leaseOver(
+      { size: this.size, startsElsewhere: false, startQueued: () => this.#dispatch() },
+      (task) => this.#submit(task),
+      () => {
         if (--this.#leases === 0) this.#stopAll();
       },
-    };
+    );
   }
 
   #submit(task: HelperTask): Promise<Outcome> {
@@ -340,6 +319,43 @@ export class HelperPool {
   }
 }
 
+/**
+ * A lease over `submit`: a task's own abort signal still works, and
+ * releasing cancels the lease's tasks not yet settled, then calls `onRelease`.
+ */
+function leaseOver(
+  base: Pick<HelperThreads, "size" | "startsElsewhere" | "startQueued">,
+  submit: (task: HelperTask) => Promise<Outcome>,
+  onRelease: () => void,
+): HelperThreads & { submitMoving(task: HelperTask): Promise<Outcome> } {
+  const mine = new Set<AbortController>();
+  let released = false;
+  const submitMoving = (task: HelperTask): Promise<Outcome> => {
+    if (released) return Promise.reject(new Error(`${task.name}: the lease was released`));
+    const ac = new AbortController();
+    const outer = task.signal;
+    if (outer?.aborted) ac.abort(outer.reason);
+    const forward = () => ac.abort(outer!.reason);
+    outer?.addEventListener("abort", forward, { once: true });
+    mine.add(ac);
+    return submit({ ...task, signal: ac.signal }).finally(() => {
+      mine.delete(ac);
+      outer?.removeEventListener("abort", forward);
+    });
+  };
+  return {
+    ...base,
+    submitMoving,
+    submit: async <R>(task: HelperTask) => (await submitMoving(task)).value as R,
+    release: () => {
+      if (released) return;
+      released = true;
+      for (const ac of mine) ac.abort(new Error("the helper pool lease was released"));
+      onRelease();
+    },
+  };
+}
+
 function settle(q: Queued, how: () => void): void {
   if (q.done) return;
   q.done = true;
@@ -378,7 +394,7 @@ class RemoteHelperPool {
   #nextId = 1;
   #pending = new Map<
     number,
-    { task: HelperTask; resolve(v: unknown): void; reject(e: unknown): void }
+    { task: HelperTask; resolve(o: Outcome): void; reject(e: unknown): void }
   >();
 
   constructor(port: MessagePort, size: number) {
@@ -390,34 +406,14 @@ class RemoteHelperPool {
   }
 
   lease(): HelperThreads {
-    const mine = new Set<AbortController>();
-    let released = false;
-    return {
-      size: this.size,
-      startsElsewhere: true,
-      startQueued: () => {},
-      submit: <R>(task: HelperTask): Promise<R> => {
-        if (released) return Promise.reject(new Error(`${task.name}: the lease was released`));
-        const ac = new AbortController();
-        const outer = task.signal;
-        if (outer?.aborted) ac.abort(outer.reason);
-        const forward = () => ac.abort(outer!.reason);
-        outer?.addEventListener("abort", forward, { once: true });
-        mine.add(ac);
-        return (this.#submit({ ...task, signal: ac.signal }) as Promise<R>).finally(() => {
-          mine.delete(ac);
-          outer?.removeEventListener("abort", forward);
-        });
-      },
-      release: () => {
-        if (released) return;
-        released = true;
-        for (const ac of mine) ac.abort(new Error("the helper pool lease was released"));
-      },
-    };
+    return leaseOver(
+      { size: this.size, startsElsewhere: true, startQueued: () => {} },
+      (task) => this.#submit(task),
+      () => {},
+    );
   }
 
-  #submit(task: HelperTask): Promise<unknown> {
+  #submit(task: HelperTask): Promise<Outcome> {
     return new Promise((resolve, reject) => {
       const signal = task.signal;
       if (signal?.aborted) return reject(signal.reason);
@@ -450,7 +446,7 @@ class RemoteHelperPool {
     if ("progress" in a) return p.task.onProgress?.(a.progress);
     this.#pending.delete(a.id);
     this.#refresh();
-    if ("value" in a) return p.resolve(a.value);
+    if ("value" in a) return p.resolve({ value: a.value, transfer: a.transfer });
     const E = a.kind === "task"
       ? HelperTaskFailed
       : a.kind === "thread"
