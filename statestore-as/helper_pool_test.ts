@@ -67,6 +67,27 @@ Deno.test("helper pool: one thread runs its tasks in order, work the job waits f
   }
 });
 
+Deno.test("helper pool: low-priority work lowers its thread; work the job waits for goes to another thread", async () => {
+  const { pool } = counted(2);
+  const lease = pool.lease();
+  type Who = { thread: string; nice: number | undefined };
+  const who = (priority: "normal" | "low") =>
+    lease.submit<Who>(task({ op: "whoami" }, { priority }));
+  try {
+    const low = await who("low");
+    const normal = await who("normal");
+    assert.notEqual(normal.thread, low.thread, "a flush does not run on the lowered thread");
+    assert.equal((await who("low")).thread, low.thread);
+    assert.equal((await who("normal")).thread, normal.thread);
+    // Where Linux shows it (and FFI is allowed): the lowered thread's nice value is 10.
+    if (low.nice !== undefined && normal.nice !== undefined) {
+      assert.deepEqual([low.nice, normal.nice], [10, 0]);
+    }
+  } finally {
+    lease.release();
+  }
+});
+
 Deno.test("helper pool: a task that throws rejects naming the task; its thread goes on with the next", async () => {
   const { pool, started } = counted(1);
   const lease = pool.lease();

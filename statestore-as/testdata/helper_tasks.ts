@@ -11,7 +11,21 @@ type Input =
   | { op: "echo"; value: string; sleepMs?: number }
   | { op: "throw"; message: string }
   | { op: "die" }
-  | { op: "chunks"; bytes: Uint8Array };
+  | { op: "chunks"; bytes: Uint8Array }
+  | { op: "whoami" };
+
+/** This thread, told apart from the pool's others. */
+const THREAD = crypto.randomUUID();
+
+/** This thread's nice value where Linux shows it, else undefined. */
+function nice(): number | undefined {
+  try {
+    const stat = Deno.readTextFileSync("/proc/thread-self/stat");
+    return Number(stat.split(") ")[1]!.split(" ")[16]);
+  } catch {
+    return undefined;
+  }
+}
 
 /** Runs one test task. */
 export async function runTask(
@@ -33,6 +47,8 @@ export async function runTask(
         throw new Error("the thread died");
       });
       return await new Promise<never>(() => {});
+    case "whoami":
+      return { value: { thread: THREAD, nice: nice() } };
     case "chunks": {
       for (const b of i.bytes) {
         const chunk = new Uint8Array([b]);
