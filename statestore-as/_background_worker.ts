@@ -6,8 +6,24 @@ import { ffiDenied } from "./_libc.ts";
 import { noteSkipped } from "./_skip_note.ts";
 
 /**
- * Starts the module worker at `url`, a background thread of the store that
- * lowers its own priority first (`_thread_priority.ts`, with FFI).
+ * Whether a module worker at `url` can load here; when not, says once what
+ * the store skips for want of which permission (callers then do the work on
+ * their own thread).
+ */
+export function canStartBackgroundWorker(url: URL): boolean {
+  const missing = missingLoadPermission(url);
+  if (missing === undefined) return true;
+  noteSkipped(
+    "background store threads (flushes, compactions and snapshot writes run on the job thread)",
+    missing,
+  );
+  return false;
+}
+
+/**
+ * Starts the module worker at `url`, a background thread of the store (a
+ * helper pool's thread, `_helper_pool.ts`) that lowers its own priority for
+ * low-priority work (`_thread_priority.ts`, with FFI).
  * Deno loads a worker's modules only with the permission to: read access
  * for `file:` modules (a checkout: the package's folder, as the worker
  * imports weir's core too), import access for remote ones (JSR's host is
@@ -15,13 +31,8 @@ import { noteSkipped } from "./_skip_note.ts";
  * their own thread. Each step skipped for want of a permission is said once.
  */
 export function startBackgroundWorker(url: URL): Worker {
-  const missing = missingLoadPermission(url);
-  if (missing !== undefined) {
-    noteSkipped(
-      "background store threads (flushes, compactions and snapshot writes run on the job thread)",
-      missing,
-    );
-    throw new Deno.errors.NotCapable(`cannot load ${url.href} (${missing})`);
+  if (!canStartBackgroundWorker(url)) {
+    throw new Deno.errors.NotCapable(`cannot load ${url.href} (${missingLoadPermission(url)})`);
   }
   const worker = new Worker(url.href, { type: "module" });
   if (ffiDenied()) {

@@ -1,5 +1,6 @@
 /**
- * Worker side of {@linkcode writeSegmentBatchAsync}: sorts a batch and
+ * The task module of {@linkcode writeSegmentBatchAsync} (run on a helper
+ * pool thread, `_helper_pool.ts`, at low priority): sorts a batch and
  * formats it as a segment file, either into the temporary file the caller
  * created (written and synced here; the caller renames it) or in memory,
  * handing the file's bytes back for the caller's own `SegmentFs`.
@@ -9,14 +10,11 @@
 import { writeSegmentBatch } from "./lsm_store.ts";
 import { SegmentBatch } from "./segment_batch.ts";
 import type { SegmentFile, SegmentFs } from "./segment_fs.ts";
-import { lowerThreadPriority } from "./_thread_priority.ts";
 import { openExisting } from "./_open_existing.ts";
-
-lowerThreadPriority();
+import type { HelperTaskOutput } from "./_helper_thread.ts";
 
 /** A request: the packed entries of a batch, and the file to write them to, if any. */
 export interface SortRequest {
-  id: number;
   bytes: Uint8Array;
   count: number;
   /** A file the caller created: written and synced here. Without it, the file's bytes go back. */
@@ -25,11 +23,14 @@ export interface SortRequest {
 
 /**
  * A reply: the segment file's size and bytes (unless written to `tmpPath`),
- * the request's buffer (for reuse); or why there are none.
+ * the request's buffer (for reuse).
  */
-export type SortReply =
-  | { id: number; file?: Uint8Array; size: number; entries: number; spare: ArrayBuffer }
-  | { id: number; error: string };
+export interface SortReply {
+  file?: Uint8Array;
+  size: number;
+  entries: number;
+  spare: ArrayBuffer;
+}
 
 /** A file system of the one file a segment write goes to: `create` returns it, the rest does nothing. */
 abstract class OneFile implements SegmentFs, SegmentFile {
@@ -89,13 +90,9 @@ class ExistingFile extends OneFile {
   }
 }
 
-/** The worker's global scope, as far as it is used here. */
-const scope = self as unknown as {
-  onmessage: ((e: MessageEvent<SortRequest>) => void) | null;
-  postMessage(message: SortReply, transfer: Transferable[]): void;
-};
-
-scope.onmessage = ({ data: { id, bytes, count, tmpPath } }) => {
+/** Sorts and writes the batch of `input` (a {@linkcode SortRequest}); throws what failed. */
+export function runTask(input: unknown): HelperTaskOutput {
+  const { bytes, count, tmpPath } = input as SortRequest;
   let reply: SortReply;
   let file: ExistingFile | undefined;
   try {
@@ -105,20 +102,18 @@ scope.onmessage = ({ data: { id, bytes, count, tmpPath } }) => {
       file = new ExistingFile(tmpPath);
       const info = writeSegmentBatch(file, "batch.seg", batch); // syncs and closes it
       file = undefined;
-      reply = { id, size: info.size, entries: info.entries, spare };
+      reply = { size: info.size, entries: info.entries, spare };
     } else {
       const memory = new MemoryFile();
       const info = writeSegmentBatch(memory, "batch.seg", batch);
-      reply = { id, file: memory.bytes(), size: info.size, entries: info.entries, spare };
+      reply = { file: memory.bytes(), size: info.size, entries: info.entries, spare };
     }
   } catch (e) {
-    reply = { id, error: e instanceof Error ? e.message : String(e) };
     try {
       file?.close(); // the caller removes the file
     } catch { /* already closed */ }
+    throw e;
   }
-  const transfer = "spare" in reply
-    ? [reply.spare, ...(reply.file ? [reply.file.buffer as ArrayBuffer] : [])]
-    : [];
-  scope.postMessage(reply, transfer);
-};
+  const transfer = [reply.spare, ...(reply.file ? [reply.file.buffer as ArrayBuffer] : [])];
+  return { value: reply, transfer };
+}

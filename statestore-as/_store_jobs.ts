@@ -1,45 +1,46 @@
 /**
- * Flushes and compactions on worker threads. The store's thread copies the
+ * Flushes and compactions on helper threads. The store's thread copies the
  * frozen memtable out (one memcpy) and installs the finished segment; the
  * sort, merge, encoding, CRCs and (with the default file system) the file
- * writes and fsync run on a worker. One worker per job kind, so a long
- * compaction never holds up the flush a checkpoint waits for.
+ * writes and fsync run on a thread of the process's helper pool
+ * (`_helper_pool.ts`), shared by every store. A store runs one job per kind
+ * at a time; a flush goes ahead of queued compactions and keeps its thread's
+ * priority (a checkpoint waits for it), a compaction runs at low priority.
  *
- * Workers stay up between jobs (a start costs the calling thread a module
- * load and the worker a wasm compile) and stop after IDLE_MS without work,
- * or when the store closes: an idle worker keeps the process alive.
- * Cancelling a job terminates its worker, and a terminated worker's memory
- * is not given back soon: so the store waits for a job (`finishNow`, a
- * write stall) rather than cancelling it.
+ * Threads stay up between jobs (a start costs a module load and a wasm
+ * compile) and stop when idle or when the last store closes. Cancelling a
+ * running job stops its thread, and a stopped thread's memory is not given
+ * back soon: so the store waits for a job (`finishNow`, a write stall)
+ * rather than cancelling it.
  *
  * @module
  */
 import type { StoreJobRequest, StoreJobResult } from "./lsm_store.ts";
-import type { StoreJobReply } from "./_store_job_worker.ts";
-import { startBackgroundWorker } from "./_background_worker.ts";
+import { HelperThreadFailed, type HelperThreads, leaseHelperPool } from "./_helper_pool.ts";
 
-const IDLE_MS = 3000;
+const JOB_MODULE = new URL("./_store_job_worker.ts", import.meta.url);
 
 /**
- * A job as posted to a worker. `signal` is shared memory the worker sets
- * when the job's file is complete, so the store's thread can wait for it
- * without its event loop (see {@linkcode JobSignal}).
+ * A job as posted to a helper thread. `signal` is shared memory the thread
+ * sets when the job starts and when its file is complete, so the store's
+ * thread can wait for it without its event loop (see {@linkcode JobSignal}).
  */
 export interface JobEnvelope {
-  id: number;
   request: StoreJobRequest;
   signal: SharedArrayBuffer;
 }
 
 /**
- * The layout of a job's signal: an i32 state at byte 0 (RUNNING, DONE or
- * FAILED) and, once DONE, the result's counts as f64 from byte 8.
+ * The layout of a job's signal: an i32 state at byte 0 (QUEUED, RUNNING,
+ * DONE or FAILED) and, once DONE, the result's counts as f64 from byte 8.
  */
 export const JobSignal = {
   BYTES: 48,
   RUNNING: 0,
   DONE: 1,
   FAILED: 2,
+  /** Waiting in the helper pool's queue for a thread. */
+  QUEUED: 3,
   /** Writes `result` and the state, and wakes a waiting thread. */
   set(signal: SharedArrayBuffer, result: StoreJobResult | undefined): void {
     const state = new Int32Array(signal, 0, 1);
@@ -55,149 +56,126 @@ export const JobSignal = {
   },
 } as const;
 
-interface Pending {
-  resolve: (r: StoreJobResult) => void;
-  reject: (e: Error) => void;
-  chunk: (bytes: Uint8Array) => void;
-  /** Whether the worker writes the file itself (then the store may wait for it). */
-  direct: boolean;
-}
-
 interface Slot {
-  worker: Worker;
-  /** Jobs whose final message has not arrived, by id. */
-  jobs: Map<number, Pending>;
-  /** The job the worker is running or will run; undefined once it finished. */
-  current: number | undefined;
-  signal: SharedArrayBuffer;
-  idle: ReturnType<typeof setTimeout> | undefined;
+  /** The job of this kind the store waits for, until it finished; its signal. */
+  current: { id: number; signal: SharedArrayBuffer; direct: boolean } | undefined;
+  /** Jobs whose result has not arrived, by id: aborting one cancels it. */
+  jobs: Map<number, AbortController>;
 }
 
 /** Thrown into a job's promise when it was cancelled (its result is not wanted). */
 export class JobCancelled extends Error {}
 
-/** Thrown into a job's promise when its worker died or never started. */
+/** Thrown into a job's promise when its thread died or never started. */
 export class WorkerFailed extends Error {}
 
-/** Runs store jobs on workers, one job per kind at a time. */
+/** Runs a store's jobs on the helper pool, one job per kind at a time. */
 export class StoreJobWorkers {
   #slots = new Map<StoreJobRequest["kind"], Slot>();
+  #pool: HelperThreads | undefined;
   #broken = false;
   #nextId = 1;
 
   /**
-   * Starts `req` on its kind's worker (the arena and offsets of a flush move
+   * Starts `req` on a helper thread (the arena and offsets of a flush move
    * there); `chunk` receives the file's bytes in order, before the promise
-   * resolves. Undefined when no worker can start here: run it on this thread.
-   * The promise settles when the worker's reply arrives, also for a job that
-   * `finishNow` already finished.
+   * resolves. Undefined when no helper thread can start here: run it on this
+   * thread. The promise settles when the thread's reply arrives, also for a
+   * job that `finishNow` already finished.
    */
   run(
     req: StoreJobRequest,
     chunk: (bytes: Uint8Array) => void,
   ): Promise<StoreJobResult> | undefined {
-    const slot = this.#slot(req.kind);
-    if (slot === undefined) return undefined;
+    if (this.#pool === undefined && !this.#broken) {
+      this.#pool = leaseHelperPool();
+      this.#broken = this.#pool === undefined; // no threads here (permissions, platform)
+    }
+    const pool = this.#pool;
+    if (pool === undefined) return undefined;
+    let slot = this.#slots.get(req.kind);
+    if (slot === undefined) {
+      this.#slots.set(req.kind, slot = { current: undefined, jobs: new Map() });
+    }
     if (slot.current !== undefined) throw new Error(`a ${req.kind} job is already running`);
-    if (slot.idle !== undefined) clearTimeout(slot.idle);
-    slot.idle = undefined;
     const id = this.#nextId++;
-    return new Promise<StoreJobResult>((resolve, reject) => {
-      slot.jobs.set(id, { resolve, reject, chunk, direct: req.tmpPath !== undefined });
-      slot.current = id;
-      Atomics.store(new Int32Array(slot.signal, 0, 1), 0, JobSignal.RUNNING);
-      const transfer = req.kind === "flush"
+    const signal = new SharedArrayBuffer(JobSignal.BYTES);
+    Atomics.store(new Int32Array(signal, 0, 1), 0, JobSignal.QUEUED);
+    const envelope: JobEnvelope = { request: req, signal };
+    const abort = new AbortController();
+    slot.jobs.set(id, abort);
+    slot.current = { id, signal, direct: req.tmpPath !== undefined };
+    const done = () => {
+      slot.jobs.delete(id);
+      if (slot.current?.id === id) slot.current = undefined;
+    };
+    return pool.submit<StoreJobResult>({
+      name: `the ${req.kind} job`,
+      module: JOB_MODULE,
+      input: envelope,
+      transfer: req.kind === "flush"
         ? [req.arena.buffer as ArrayBuffer, req.offsets.buffer as ArrayBuffer]
-        : [];
-      const envelope: JobEnvelope = { id, request: req, signal: slot.signal };
-      slot.worker.postMessage(envelope, transfer);
+        : [],
+      priority: req.kind === "flush" ? "normal" : "low",
+      // On a thread now: it runs to the end whatever this thread does.
+      onDispatch: () => Atomics.store(new Int32Array(signal, 0, 1), 0, JobSignal.RUNNING),
+      onProgress: (bytes) => chunk(bytes as Uint8Array),
+      signal: abort.signal,
+    }).then((result) => {
+      done();
+      return result;
+    }, (e: unknown) => {
+      done();
+      if (e instanceof HelperThreadFailed) throw new WorkerFailed(e.message);
+      throw e;
     });
   }
 
   /**
    * Blocks this thread up to `timeoutMs` until the running job of `kind`
    * has written its file, and returns its result (an Error when it failed).
-   * Undefined when it did not finish in time, or when its bytes stream back
+   * Undefined when it did not finish in time, when its bytes stream back
    * through this thread's event loop (then it cannot finish while this
-   * thread waits). The worker is free for the next job at once.
+   * thread waits), or when it still waits for a thread of a pool that only
+   * this thread's event loop can start it on. The kind is free for the next
+   * job at once.
    */
   finishNow(kind: StoreJobRequest["kind"], timeoutMs: number): StoreJobResult | Error | undefined {
-    const slot = this.#slots.get(kind);
-    const id = slot?.current;
-    if (slot === undefined || id === undefined || !slot.jobs.get(id)?.direct) return undefined;
-    const state = new Int32Array(slot.signal, 0, 1);
-    Atomics.wait(state, 0, JobSignal.RUNNING, timeoutMs);
+    const job = this.#slots.get(kind)?.current;
+    if (job === undefined || !job.direct || this.#pool === undefined) return undefined;
+    const state = new Int32Array(job.signal, 0, 1);
+    const deadline = performance.now() + timeoutMs;
+    if (Atomics.load(state, 0) === JobSignal.QUEUED) {
+      this.#pool.startQueued();
+      if (Atomics.load(state, 0) === JobSignal.QUEUED && !this.#pool.startsElsewhere) {
+        return undefined; // only this thread's event loop could start it
+      }
+      Atomics.wait(state, 0, JobSignal.QUEUED, timeoutMs);
+    }
+    // Woken also when the job starts: wait on until it ends or time is up.
+    for (let left = timeoutMs; left > 0; left = deadline - performance.now()) {
+      if (Atomics.wait(state, 0, JobSignal.RUNNING, left) === "not-equal") break;
+    }
     const st = Atomics.load(state, 0);
-    if (st === JobSignal.RUNNING) return undefined;
-    slot.current = undefined;
-    if (st === JobSignal.FAILED) return new Error(`the ${kind} job failed on its worker`);
-    const f = new Float64Array(slot.signal, 8, 4);
+    if (st === JobSignal.RUNNING || st === JobSignal.QUEUED) return undefined;
+    this.#slots.get(kind)!.current = undefined;
+    if (st === JobSignal.FAILED) return new Error(`the ${kind} job failed on its helper thread`);
+    const f = new Float64Array(job.signal, 8, 4);
     return { entries: f[0]!, bytesWritten: f[1]!, bytesRead: f[2]!, blockReads: f[3]! };
   }
 
-  /** Stops the worker running a job of `kind` (its promise rejects with JobCancelled). */
+  /** Cancels the jobs of `kind` (their promises reject with JobCancelled). */
   cancel(kind: StoreJobRequest["kind"]): void {
-    this.#stop(kind, new JobCancelled(`${kind} cancelled`));
-  }
-
-  /** Stops every worker. */
-  close(): void {
-    for (const kind of [...this.#slots.keys()]) this.#stop(kind, new JobCancelled("store closed"));
-  }
-
-  #stop(kind: StoreJobRequest["kind"], reason: Error): void {
     const slot = this.#slots.get(kind);
     if (slot === undefined) return;
     this.#slots.delete(kind);
-    if (slot.idle !== undefined) clearTimeout(slot.idle);
-    slot.worker.terminate();
-    const jobs = [...slot.jobs.values()];
-    slot.jobs.clear(); // chunks still queued go nowhere
-    slot.current = undefined;
-    for (const p of jobs) p.reject(reason);
+    for (const abort of slot.jobs.values()) abort.abort(new JobCancelled(`${kind} cancelled`));
   }
 
-  #slot(kind: StoreJobRequest["kind"]): Slot | undefined {
-    const have = this.#slots.get(kind);
-    if (have) return have;
-    if (this.#broken) return undefined;
-    let worker: Worker;
-    try {
-      worker = startBackgroundWorker(new URL("./_store_job_worker.ts", import.meta.url));
-    } catch {
-      this.#broken = true; // no workers here (permissions, platform)
-      return undefined;
-    }
-    const slot: Slot = {
-      worker,
-      jobs: new Map(),
-      current: undefined,
-      signal: new SharedArrayBuffer(JobSignal.BYTES),
-      idle: undefined,
-    };
-    worker.onmessage = (e: MessageEvent<StoreJobReply>) => {
-      const reply = e.data;
-      const p = slot.jobs.get(reply.id);
-      if ("chunk" in reply) return p?.chunk(reply.chunk);
-      slot.jobs.delete(reply.id);
-      if (slot.current === reply.id) slot.current = undefined;
-      if (slot.jobs.size === 0) {
-        const idle = setTimeout(() => {
-          if (this.#slots.get(kind) === slot && slot.jobs.size === 0) {
-            this.#stop(kind, new JobCancelled(""));
-          }
-        }, IDLE_MS);
-        Deno.unrefTimer(idle);
-        slot.idle = idle;
-      }
-      if ("ok" in reply) p?.resolve(reply.ok);
-      else p?.reject(new Error(reply.error));
-    };
-    worker.onerror = (e: ErrorEvent) => {
-      e.preventDefault();
-      this.#stop(kind, new WorkerFailed(`the ${kind} worker failed: ${e.message}`));
-    };
-    this.#slots.set(kind, slot);
-    return slot;
+  /** Cancels every job and lets go of the helper pool. */
+  close(): void {
+    for (const kind of [...this.#slots.keys()]) this.cancel(kind);
+    this.#pool?.release();
+    this.#pool = undefined;
   }
 }

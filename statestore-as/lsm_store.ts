@@ -85,13 +85,15 @@ export interface LsmStoreOptions {
   hugePages?: boolean;
   /**
    * Run large background flushes (20,000 entries or more) and compactions
-   * (4 MiB of input or more) on worker threads (default true): the store's
-   * thread then only copies the frozen memtable out. Compactions move there
-   * only with the default file system, as workers read segment files
-   * directly (and then also write and sync the output). Smaller jobs, and
-   * the synchronous `flush()`, `compact()` and `close()`, run on the calling
-   * thread. Workers stop 3 s after their last job, or at `close()`; until
-   * then they keep the process alive.
+   * (4 MiB of input or more) on helper threads (default true): the store's
+   * thread then only copies the frozen memtable out. The threads are the
+   * process's helper pool, shared by every store (at most one per core).
+   * Compactions move there only with the default file system, as the
+   * threads read segment files directly (and then also write and sync the
+   * output). Smaller jobs, and the synchronous `flush()`, `compact()` and
+   * `close()`, run on the calling thread. Helper threads stop 3 s after
+   * their last job, or when the last store using them closes; until then
+   * they keep the process alive.
    */
   backgroundThreads?: boolean;
 }

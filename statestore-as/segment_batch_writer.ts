@@ -1,6 +1,7 @@
 /**
  * {@linkcode writeSegmentBatchAsync}: a batch sorted, formatted and (through
- * the default file system) written on a worker thread.
+ * the default file system) written on a helper thread (the process's helper
+ * pool, `_helper_pool.ts`, at low priority).
  *
  * @module
  */
@@ -11,7 +12,9 @@ import { DenoSegmentFs, type SegmentFs } from "./segment_fs.ts";
 import type { SegmentInfo } from "./lsm_store.ts";
 import type { SortReply, SortRequest } from "./_segment_batch_worker.ts";
 import { Spare } from "./_spare.ts";
-import { startBackgroundWorker } from "./_background_worker.ts";
+import { type HelperThreads, leaseHelperPool } from "./_helper_pool.ts";
+
+const SORT_MODULE = new URL("./_segment_batch_worker.ts", import.meta.url);
 
 /**
  * Whether `fs` writes files exactly as {@linkcode DenoSegmentFs} does: that
@@ -45,8 +48,8 @@ export interface WriteSegmentBatchOptions {
  * (its buffer moves to the worker). The heap state backend's snapshots use
  * it so that a snapshot of millions of entries does not stall the job.
  *
- * Each call runs its own worker, terminated when it is done. Where no
- * worker can start, the batch is written on the calling thread.
+ * Each call holds the helper pool until it is done. Where no helper thread
+ * can start, the batch is written on the calling thread.
  *
  * @example
  * ```ts
@@ -80,11 +83,9 @@ export async function writeSegmentBatchAsync(
 
 /**
  * {@linkcode writeSegmentBatchAsync} for a series of batches (the heap state
- * backend's snapshots): one worker serves them all, started on the first
- * large batch and stopped by {@linkcode SegmentBatchWriter.close}. Starting
- * a worker costs the calling thread a module load and the worker a wasm
- * compile, per batch when each has its own. Batches are sorted in the order
- * they are written.
+ * backend's snapshots): the writer holds the process's helper pool from the
+ * first large batch until {@linkcode SegmentBatchWriter.close}, so its
+ * threads (a module load and a wasm compile to start) serve every batch.
  *
  * @example
  * ```ts
@@ -107,10 +108,10 @@ export class SegmentBatchWriter {
   #offThreadFrom: number;
   /** The buffer of the last batch the worker sorted (`from`, `length` bytes), for the next batch. */
   #spare = new Spare<{ buffer: ArrayBuffer; from: SegmentBatch; length: number }>(SPARE_MS);
-  #worker: Worker | undefined;
-  #noWorkers = false;
-  #nextId = 1;
-  #pending = new Map<number, (reply: SortReply) => void>();
+  #pool: HelperThreads | undefined;
+  #noThreads = false;
+  /** Aborts the batches being sorted. */
+  #sorting = new AbortController();
 
   /** A writer; `options.offThreadFrom` as for {@linkcode writeSegmentBatchAsync}. */
   constructor(options: WriteSegmentBatchOptions = {}) {
@@ -160,10 +161,9 @@ export class SegmentBatchWriter {
     let reply: SortReply | undefined;
     try {
       reply = await this.#sort(batch, tmp);
-      if (reply !== undefined && "error" in reply) throw new StateError(reply.error);
     } catch (e) {
       if (tmp !== undefined) fs.remove(tmp);
-      throw e;
+      throw new StateError(e instanceof Error ? e.message : String(e), { cause: e });
     }
     if (reply === undefined) {
       if (tmp !== undefined) fs.remove(tmp);
@@ -181,48 +181,33 @@ export class SegmentBatchWriter {
     });
   }
 
-  /** Stops the worker; batches still being sorted fail. */
+  /** Lets go of the helper pool; batches still being sorted fail. */
   close(): void {
-    this.#drop("the segment batch writer was closed");
+    this.#sorting.abort(new Error("the segment batch writer was closed"));
+    this.#sorting = new AbortController();
+    this.#pool?.release();
+    this.#pool = undefined;
     this.#spare.clear();
   }
 
-  #drop(why: string): void {
-    this.#worker?.terminate();
-    this.#worker = undefined;
-    const pending = [...this.#pending];
-    this.#pending.clear();
-    for (const [id, resolve] of pending) resolve({ id, error: why });
-  }
-
-  /** Sorts and formats the batch on the worker (writing `tmpPath` when given). Undefined when no worker starts here. */
+  /** Sorts and formats the batch on a helper thread (writing `tmpPath` when given). Undefined when none starts here. */
   #sort(batch: SegmentBatch, tmpPath: string | undefined): Promise<SortReply> | undefined {
-    if (this.#worker === undefined) {
-      if (this.#noWorkers) return undefined;
-      try {
-        this.#worker = startBackgroundWorker(
-          new URL("./_segment_batch_worker.ts", import.meta.url),
-        );
-      } catch {
-        this.#noWorkers = true; // no worker here (permissions, platform): write on this thread
-        return undefined;
-      }
-      this.#worker.onmessage = (e: MessageEvent<SortReply>) => {
-        const resolve = this.#pending.get(e.data.id);
-        this.#pending.delete(e.data.id);
-        resolve?.(e.data);
-      };
-      this.#worker.onerror = (e: ErrorEvent) => {
-        e.preventDefault();
-        this.#drop(`the segment sort worker failed: ${e.message}`);
-      };
+    if (this.#pool === undefined) {
+      if (this.#noThreads) return undefined;
+      this.#pool = leaseHelperPool();
+      // No helper threads here (permissions, platform): write on this thread.
+      if (this.#pool === undefined) this.#noThreads = true;
+      if (this.#pool === undefined) return undefined;
     }
     const bytes = batch.bytes();
-    const request: SortRequest = { id: this.#nextId++, bytes, count: batch.count, tmpPath };
-    const worker = this.#worker;
-    return new Promise<SortReply>((resolve) => {
-      this.#pending.set(request.id, resolve);
-      worker.postMessage(request, [bytes.buffer as ArrayBuffer]);
+    const request: SortRequest = { bytes, count: batch.count, tmpPath };
+    return this.#pool.submit<SortReply>({
+      name: `the sort of ${batch.count} entries`,
+      module: SORT_MODULE,
+      input: request,
+      transfer: [bytes.buffer as ArrayBuffer],
+      priority: "low",
+      signal: this.#sorting.signal,
     });
   }
 }

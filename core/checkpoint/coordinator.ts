@@ -404,6 +404,8 @@ export class CheckpointCoordinator {
         return this.#write(c.id, c.manifest, c.savepointName);
       case "notifyComplete":
         return this.#target.send({ type: "notifyComplete", id: c.id });
+      case "notifyAborted":
+        return this.#target.send({ type: "notifyAborted", id: c.id });
       case "collectGarbage":
         return this.#collectGarbage(c.retained, c.inFlight);
       case "completed": {

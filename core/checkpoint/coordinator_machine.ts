@@ -26,6 +26,12 @@
  *   its trigger only; checkpoints aborted because the job stops or a task
  *   failed, or declined as subsumed by a newer one, count nothing (as Flink's
  *   `CheckpointFailureManager`).
+ * - Every aborted checkpoint, whatever the cause (a decline, also as
+ *   subsumed, a timeout, a failed manifest write, a task failure, the job
+ *   stopping), is announced to the tasks (NotifyCheckpointAborted), as
+ *   Flink's `CheckpointCoordinator` does for each pending checkpoint it
+ *   aborts: operators may drop what they prepared for it early. Tasks that
+ *   already stopped do not get it.
  * - Messages about a checkpoint no longer pending (a late ack, snapshot or
  *   decline of an aborted or completed checkpoint, a timeout after
  *   completion) are ignored: the segments a late snapshot wrote are in no
@@ -267,6 +273,8 @@ export type CoordinatorCommand =
   }
   /** Tell every operator that `id` completed (NotifyCheckpointComplete): sinks commit. */
   | { readonly type: "notifyComplete"; readonly id: number }
+  /** Tell every operator that `id` was aborted (NotifyCheckpointAborted). */
+  | { readonly type: "notifyAborted"; readonly id: number }
   /** Apply retention; keep `inFlight` and the segments the running backends use. */
   | {
     readonly type: "collectGarbage";
@@ -673,6 +681,7 @@ function abort(
   pending.delete(p.id);
   let next: CoordinatorState = { ...s, pending, lastEnd: at.mono };
   out.push({ type: "cancelTimeout", id: p.id });
+  out.push({ type: "notifyAborted", id: p.id });
   out.push({
     type: "aborted",
     id: p.id,

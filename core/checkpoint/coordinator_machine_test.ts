@@ -184,8 +184,13 @@ Deno.test("coordinator machine: a tick within minPauseMs of the last checkpoint'
 Deno.test("coordinator machine: a timeout aborts the checkpoint and counts as a failure", () => {
   const { state } = run(fresh({ tolerableFailures: 1 }), { type: "tick", at: at(0) });
   const r = run(state, { type: "timeout", at: at(1000), id: 1 });
-  assert.deepEqual(types(r.commands), ["cancelTimeout", "aborted", "collectGarbage"]);
-  const aborted = r.commands[1] as Extract<CoordinatorCommand, { type: "aborted" }>;
+  assert.deepEqual(types(r.commands), [
+    "cancelTimeout",
+    "notifyAborted",
+    "aborted",
+    "collectGarbage",
+  ]);
+  const aborted = r.commands[2] as Extract<CoordinatorCommand, { type: "aborted" }>;
   assert.equal(aborted.reason, "timed out after 1000 ms");
   assert.equal(aborted.history.status, "FAILED");
   assert.equal(aborted.history.end_to_end_duration, 1000);
@@ -252,9 +257,10 @@ Deno.test("coordinator machine: a declined savepoint fails its trigger only", ()
     "scheduleTimeout",
     "injectBarrier",
     "cancelTimeout",
+    "notifyAborted",
     "aborted",
   ]);
-  const aborted = r.commands[3] as Extract<CoordinatorCommand, { type: "aborted" }>;
+  const aborted = r.commands[4] as Extract<CoordinatorCommand, { type: "aborted" }>;
   assert.equal(aborted.request, 3);
   assert.equal(aborted.reason, "task t0 failed its snapshot: disk full");
   assert.equal(r.state.consecutiveFailures, 0);
@@ -433,7 +439,7 @@ Deno.test("coordinator machine: a checkpoint declined as subsumed by a newer one
     { type: "tick", at: at(1) },
     { type: "decline", at: at(2), id: 1, reason: "overtaken by 2", subsumed: true },
   );
-  assert.deepEqual(types(r.commands).slice(4), ["cancelTimeout", "aborted"]);
+  assert.deepEqual(types(r.commands).slice(4), ["cancelTimeout", "notifyAborted", "aborted"]);
   assert.equal(r.state.consecutiveFailures, 0);
   assert.deepEqual([...r.state.pending.keys()], [2]);
 });
@@ -446,4 +452,44 @@ Deno.test("coordinator machine: a failure not tied to one task (a worker's) is t
   );
   const aborted = r.commands.find((c) => c.type === "aborted");
   assert.equal(aborted?.type === "aborted" && aborted.reason, 'Job "j" failed in worker 1: boom');
+});
+
+Deno.test("coordinator machine: every abort cause tells the tasks (notifyAborted), once, before the abort is recorded", () => {
+  const causes: [string, CoordinatorEvent[]][] = [
+    ["decline", [{ type: "decline", at: at(5), id: 1, reason: "snapshot failed" }]],
+    ["subsumed", [{ type: "decline", at: at(5), id: 1, reason: "overtaken", subsumed: true }]],
+    ["timeout", [{ type: "timeout", at: at(1000), id: 1 }]],
+    ["manifest write", [
+      ...ackAll(1, 5),
+      { type: "manifestFailed", at: at(6), id: 1, reason: "disk full" },
+    ]],
+    ["task failure", [{ type: "taskFailure", at: at(5), task: "map (1/2)", reason: "boom" }]],
+    ["shutdown", [{ type: "shutdown", at: at(5) }]],
+  ];
+  for (const [cause, events] of causes) {
+    const r = run(fresh({ tolerableFailures: 5 }), { type: "tick", at: at(0) }, ...events);
+    const notified = r.commands.filter((c) => c.type === "notifyAborted");
+    assert.deepEqual(notified, [{ type: "notifyAborted", id: 1 }], cause);
+    const kinds = types(r.commands);
+    assert.ok(kinds.indexOf("notifyAborted") < kinds.indexOf("aborted"), cause);
+    assert.ok(!kinds.includes("notifyComplete"), cause);
+    // A late message about the aborted checkpoint announces nothing again.
+    const late = run(r.state, { type: "timeout", at: at(2000), id: 1 }, ...ackAll(1, 2001));
+    assert.deepEqual(late.commands, [], cause);
+  }
+});
+
+Deno.test("coordinator machine: a completed checkpoint is not announced as aborted; only the aborted one of two is", () => {
+  const r = run(
+    fresh({ maxConcurrent: 2, tolerableFailures: 1 }),
+    { type: "tick", at: at(0) },
+    { type: "tick", at: at(1) },
+    { type: "decline", at: at(2), id: 1, reason: "no" },
+    ...ackAll(2, 3),
+    { type: "manifestWritten", at: at(4), id: 2, path: "/ckpt/chk-2" },
+  );
+  assert.deepEqual(r.commands.filter((c) => c.type.startsWith("notify")), [
+    { type: "notifyAborted", id: 1 },
+    { type: "notifyComplete", id: 2 },
+  ]);
 });

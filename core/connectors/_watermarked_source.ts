@@ -194,6 +194,9 @@ export class WatermarkedSource<T> implements Source<T> {
     if (reader.notifyCheckpointComplete) {
       split.notifyCheckpointComplete = (id) => reader.notifyCheckpointComplete!(id);
     }
+    if (reader.notifyCheckpointAborted) {
+      split.notifyCheckpointAborted = (id) => reader.notifyCheckpointAborted!(id);
+    }
     if (reader.splitInfo) split.splitInfo = () => reader.splitInfo!();
     if (!isEnumeratedSplitReader(reader)) return split;
     const enumerated: EnumeratedSplitReader<T> & AlignedReader = {

@@ -208,6 +208,8 @@ export interface SplitReader<T> extends SourceReader<T> {
   restoreSplits(all: unknown[]): void | Promise<void>;
   /** Checkpoint `checkpointId` is complete (e.g. commit offsets for monitoring). */
   notifyCheckpointComplete?(checkpointId: number): void | Promise<void>;
+  /** Checkpoint `checkpointId` was aborted (its splits' positions are in no checkpoint). */
+  notifyCheckpointAborted?(checkpointId: number): void | Promise<void>;
   /** The splits as the admin API and `/metrics` show them. */
   splitInfo?(): SplitInfo[];
 }

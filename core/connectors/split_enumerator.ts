@@ -123,6 +123,8 @@ export interface SplitEnumerator<S, E> {
   snapshotState(checkpointId: number): E;
   /** Checkpoint `checkpointId` completed. */
   notifyCheckpointComplete?(checkpointId: number): void;
+  /** Checkpoint `checkpointId` was aborted: the state it took is in no checkpoint. */
+  notifyCheckpointAborted?(checkpointId: number): void;
   /** Releases resources (the job waits for a returned promise). */
   close?(): void | Promise<void>;
 }

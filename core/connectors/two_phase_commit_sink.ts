@@ -12,6 +12,12 @@
  * pre-commit declines its checkpoint and fails the job at its next batch, so
  * that transaction is never committed.
  *
+ * An aborted checkpoint (`notifyCheckpointAborted`) aborts nothing, as in
+ * Flink: its pre-committed transaction stays pending, in the state of the
+ * next checkpoint, and is committed when that one completes. Aborting it
+ * would lose records the job will not replay (they came before the next
+ * checkpoint's barrier).
+ *
  * @module
  */
 import { ListStateDescriptor } from "../state/descriptors.ts";

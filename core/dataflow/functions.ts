@@ -235,7 +235,8 @@ export interface CheckpointedFunction extends CheckpointListener {
 
 /**
  * Told when a checkpoint completed, as Flink's `CheckpointListener`: the
- * moment a two-phase-commit sink commits what it pre-committed.
+ * moment a two-phase-commit sink commits what it pre-committed; and when one
+ * was aborted ({@linkcode CheckpointListener.notifyCheckpointAborted}).
  *
  * @example
  * ```ts
@@ -258,6 +259,42 @@ export interface CheckpointedFunction extends CheckpointListener {
 export interface CheckpointListener {
   /** Checkpoint `checkpointId` (and every earlier one) is complete. */
   notifyCheckpointComplete?(checkpointId: number): void | Promise<void>;
+  /**
+   * Checkpoint `checkpointId` was aborted, as Flink's
+   * `CheckpointListener.notifyCheckpointAborted`: a task declined it (its
+   * snapshot failed, or a newer checkpoint overtook it), it timed out, its
+   * manifest could not be written, or a task failure aborted it. A function
+   * may drop what it prepared only for that checkpoint. It is a hint: it may
+   * not come (a task that already ended, or is failing, does not hear it),
+   * and what was pre-committed for it is still committed by the next
+   * completed checkpoint (two-phase-commit sinks keep their transactions).
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { type FunctionSnapshotContext, StreamEnvironment } from "@weir/weir";
+   * const aborted: number[] = [];
+   * const fn = {
+   *   // The first checkpoint's snapshot fails: a task declines it, and it is aborted.
+   *   snapshotState(ctx: FunctionSnapshotContext) {
+   *     if (ctx.checkpointId === 1) return Promise.reject(new Error("disk full"));
+   *   },
+   *   notifyCheckpointAborted(id: number) { aborted.push(id); },
+   *   map: (n: number) => n,
+   * };
+   * const dir = Deno.makeTempDirSync();
+   * const env = StreamEnvironment.create({ checkpoint: { dir, tolerableFailures: 1 } });
+   * env.generate({ generate: (n) => n, ratePerSecond: 1000 }).map(fn);
+   * const client = env.executeAsync("listener");
+   * await assert.rejects(client.triggerCheckpoint(), /disk full/);
+   * while (aborted.length === 0) await new Promise((r) => setTimeout(r, 5));
+   * client.cancel();
+   * await client.done.catch(() => {});
+   * assert.deepEqual(aborted, [1]);
+   * Deno.removeSync(dir, { recursive: true });
+   * ```
+   */
+  notifyCheckpointAborted?(checkpointId: number): void | Promise<void>;
 }
 
 /**

@@ -153,6 +153,13 @@ export class SourceCoordinator {
     }
   }
 
+  /** Checkpoint `checkpointId` was aborted: the enumerators are told (its splits stay assigned). */
+  notifyCheckpointAborted(checkpointId: number): void {
+    for (const r of this.#running.values()) {
+      this.#guard(() => r.enumerator.notifyCheckpointAborted?.(checkpointId));
+    }
+  }
+
   /**
    * The reader of `subtask` failed: the splits assigned to it since the last
    * completed checkpoint go back to the enumerator (its older splits are in

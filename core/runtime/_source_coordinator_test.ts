@@ -25,6 +25,7 @@ function letters(splits: string[], calls: string[]): Source<string> {
         },
         snapshotState: () => [...left],
         notifyCheckpointComplete: (id) => void calls.push(`complete ${id}`),
+        notifyCheckpointAborted: (id) => void calls.push(`aborted ${id}`),
         close: () => void calls.push("close"),
       };
       return e;
@@ -188,4 +189,17 @@ Deno.test("SourceCoordinator: a rejected callAsync fails the job", async () => {
   await new Promise((r) => setTimeout(r, 0));
   assert.match(String(failures[0]), /metadata request timed out/);
   await sources.close();
+});
+
+Deno.test("SourceCoordinator: an aborted checkpoint reaches the enumerator; its splits stay assigned and go back on a reader's failure", () => {
+  const t = setup(["a", "b"]);
+  t.sources.start();
+  t.sources.snapshot(1);
+  t.ask(0); // a: after checkpoint 1's snapshot
+  t.sources.notifyCheckpointAborted(1);
+  assert.ok(t.calls.includes("aborted 1"), t.calls.join(", "));
+  assert.ok(!t.calls.includes("complete 1"));
+  // Checkpoint 1 holds no split: a failed reader's split assigned since goes back.
+  t.sources.readerFailed("src", 0);
+  assert.ok(t.calls.includes("back 0 a"), t.calls.join(", "));
 });

@@ -38,6 +38,11 @@ export interface WorkerInit {
   readonly checkpoint?: { readonly dir: string; readonly config: CheckpointConfig };
   /** The checkpoint or savepoint folder to restore, resolved by the main thread. */
   readonly restoreDir?: string;
+  /**
+   * The main thread's helper pool (the stores' background threads, one pool
+   * per process): a port to submit through, and its size.
+   */
+  readonly helpers?: { readonly port: MessagePort; readonly size: number };
 }
 
 /** Main thread → worker. */

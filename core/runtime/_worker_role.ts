@@ -11,6 +11,7 @@
  *
  * @module
  */
+import { useHelperPoolPort } from "../../statestore-as/_helper_pool.ts";
 import { ConfigError, CorruptionError } from "../errors.ts";
 import { DenoCheckpointFs } from "../checkpoint/checkpoint_fs.ts";
 import { CheckpointStorage, loadManifest } from "../checkpoint/storage.ts";
@@ -58,8 +59,11 @@ let handler: ((msg: ToWorker) => void) | undefined;
 if (workerIndex !== undefined) {
   scope.addEventListener("message", (e) => {
     const msg = e.data;
-    if (msg.type === "init") init.resolve(msg.init);
-    else if (handler) handler(msg);
+    if (msg.type === "init") {
+      // Before any store opens: their background work goes to the main thread's pool.
+      if (msg.init.helpers) useHelperPoolPort(msg.init.helpers.port, msg.init.helpers.size);
+      init.resolve(msg.init);
+    } else if (handler) handler(msg);
     else inbox.push(msg);
   });
   scope.postMessage({ type: "ready" });
@@ -173,6 +177,7 @@ export function runInWorker(
       switch (msg.type) {
         case "injectBarrier":
         case "notifyComplete":
+        case "notifyAborted":
         case "addSplits":
         case "noMoreSplits":
         case "watermarkAlignment":

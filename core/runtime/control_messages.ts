@@ -27,6 +27,17 @@ export interface NotifyCheckpointComplete {
   readonly id: number;
 }
 
+/**
+ * Coordinator → every task: checkpoint `id` was aborted (declined, timed out,
+ * failed, or the job is failing); operators may drop what they prepared for
+ * it (NotifyCheckpointAborted).
+ */
+export interface NotifyCheckpointAborted {
+  readonly type: "notifyAborted";
+  /** Checkpoint id. */
+  readonly id: number;
+}
+
 /** A task passed barrier `id`: its synchronous part is done (BarrierAck). */
 export interface BarrierAck {
   readonly type: "barrierAck";
@@ -70,7 +81,10 @@ export interface Decline {
 }
 
 /** Coordinator → tasks. */
-export type CoordinatorToTask = InjectBarrier | NotifyCheckpointComplete;
+export type CoordinatorToTask =
+  | InjectBarrier
+  | NotifyCheckpointComplete
+  | NotifyCheckpointAborted;
 
 /** Tasks → coordinator. */
 export type TaskToCoordinator = BarrierAck | SnapshotDone | Decline;

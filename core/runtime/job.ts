@@ -273,6 +273,7 @@ export class Job implements TaskHost {
           operatorInfo: (uid) => this.#operatorInfo(uid),
           send: (msg) => {
             if (msg.type === "notifyComplete") this.#sources?.notifyCheckpointComplete(msg.id);
+            if (msg.type === "notifyAborted") this.#sources?.notifyCheckpointAborted(msg.id);
             this.#toTasks(msg);
           },
           snapshotEnumerators: (id) => this.#sources?.snapshot(id) ?? {},
@@ -399,6 +400,7 @@ export class Job implements TaskHost {
   deliver(msg: CoordinatorToTask | EnumeratorToReader): void {
     if (msg.type === "injectBarrier") this.#injectBarriers(msg.id, msg.options);
     else if (msg.type === "notifyComplete") this.#notifyCheckpointComplete(msg.id);
+    else if (msg.type === "notifyAborted") this.#notifyCheckpointAborted(msg.id);
     else this.#toReader(msg);
   }
 
@@ -438,6 +440,21 @@ export class Job implements TaskHost {
       };
       if (t.ended) this.#notifications.push(notify());
       else t.postMail(notify);
+    }
+  }
+
+  /**
+   * Tells this thread's operators that checkpoint `id` was aborted. Only
+   * tasks still running hear it: an ended task's operators close once the
+   * final checkpoint's notifications are done, and an abort does not hold
+   * them open (nor does a cancelled task run mail).
+   */
+  #notifyCheckpointAborted(id: number): void {
+    for (const t of this.tasks) {
+      if (t.ended) continue;
+      t.postMail(async () => {
+        for (const op of t.operators) await op.notifyCheckpointAborted(id);
+      });
     }
   }
 

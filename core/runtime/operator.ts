@@ -129,6 +129,9 @@ export abstract class StreamOperator<OUT = unknown> {
   /** A checkpoint completed. */
   notifyCheckpointComplete(_checkpointId: number): void | Promise<void> {}
 
+  /** A checkpoint was aborted: what was prepared for it will not be committed by it. */
+  notifyCheckpointAborted(_checkpointId: number): void | Promise<void> {}
+
   /** End of input: emit what is buffered. */
   finish(): void | Promise<void> {}
 

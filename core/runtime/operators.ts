@@ -117,6 +117,9 @@ abstract class UserFunctionOperator<OUT> extends StreamOperator<OUT> {
   override async notifyCheckpointComplete(checkpointId: number): Promise<void> {
     await this.fn.notifyCheckpointComplete?.(checkpointId);
   }
+  override async notifyCheckpointAborted(checkpointId: number): Promise<void> {
+    await this.fn.notifyCheckpointAborted?.(checkpointId);
+  }
   override async close(): Promise<void> {
     await this.fn.close?.();
   }
@@ -430,6 +433,9 @@ export class SinkOperator<T> extends StreamOperator<never> {
   }
   override async notifyCheckpointComplete(checkpointId: number): Promise<void> {
     await this.sink.notifyCheckpointComplete?.(checkpointId);
+  }
+  override async notifyCheckpointAborted(checkpointId: number): Promise<void> {
+    await this.sink.notifyCheckpointAborted?.(checkpointId);
   }
   processElement(value: unknown, ts: number | undefined): void {
     const result: unknown = this.sink.invoke(value as T, ts);

@@ -97,6 +97,12 @@ export class SourceOperator extends StreamOperator {
     if (isSplitReader(reader)) return reader.notifyCheckpointComplete?.(checkpointId);
   }
 
+  /** Tells a split reader that a checkpoint was aborted. */
+  override notifyCheckpointAborted(checkpointId: number): void | Promise<void> {
+    const reader = this.reader;
+    if (isSplitReader(reader)) return reader.notifyCheckpointAborted?.(checkpointId);
+  }
+
   processElement(): void {
     throw new Error("a source operator has no input");
   }

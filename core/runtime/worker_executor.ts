@@ -51,6 +51,7 @@ import type { PhysicalPlan } from "./physical_plan.ts";
 import { createRing } from "./shared_ring.ts";
 import { CancelledError } from "./task.ts";
 import { WorkerAdminLink } from "./_worker_admin.ts";
+import { connectHelperPool } from "../../statestore-as/_helper_pool.ts";
 import {
   type FromWorker,
   type SerializedFailure,
@@ -133,6 +134,8 @@ export class WorkerExecutor {
   readonly #plan: PhysicalPlan;
   readonly #options: WorkerExecutorOptions;
   readonly #workers: Worker[] = [];
+  /** Each worker's link to this thread's helper pool (closed at shutdown). */
+  readonly #helperLinks: { close(): void }[] = [];
   readonly #inits: WorkerInit[] = [];
   readonly #opened: Quorum;
   readonly #tasksEnded: Quorum;
@@ -298,6 +301,7 @@ export class WorkerExecutor {
     ]);
     clearTimeout(timer);
     for (const w of this.#workers) w.terminate();
+    for (const link of this.#helperLinks.splice(0)) link.close();
   }
 
   #fail(e: Error): void {
@@ -305,9 +309,9 @@ export class WorkerExecutor {
     this.#interrupt.resolve();
   }
 
-  #post(w: number, msg: ToWorker): void {
+  #post(w: number, msg: ToWorker, transfer: Transferable[] = []): void {
     try {
-      this.#workers[w]?.postMessage(msg);
+      this.#workers[w]?.postMessage(msg, transfer);
     } catch (e) {
       if (!(e instanceof WeirError)) this.#fail(e as Error);
     }
@@ -324,9 +328,14 @@ export class WorkerExecutor {
 
   #receive(w: number, msg: FromWorker): void {
     switch (msg.type) {
-      case "ready":
-        this.#post(w, { type: "init", init: this.#inits[w]! });
+      case "ready": {
+        // The worker's stores submit background work to this thread's helper pool.
+        const link = connectHelperPool();
+        this.#helperLinks.push(link);
+        const helpers = { port: link.port, size: link.size };
+        this.#post(w, { type: "init", init: { ...this.#inits[w]!, helpers } }, [link.port]);
         return;
+      }
       case "opened":
         this.#setLive(w, msg.live);
         this.#opened.arrive(w);
