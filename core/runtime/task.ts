@@ -396,7 +396,6 @@ export class Task {
       const pending = s.sink.flush!();
       if (pending) await pending;
     }
-    await this.#waitForLimited();
     await this.#waitForOutputs();
     // State writes outran background flushes or compactions: take no more
     // input until they caught up or a mail (a barrier, a timer) arrived.
@@ -414,6 +413,9 @@ export class Task {
       } else await this.#parkUntil(new Promise((r) => setImmediate(r)), () => false);
       this.#lastYield = performance.now();
     }
+    // After the yield: while an async operator at capacity still has buffered records, its results
+    // refill its call slots during the yield; once it has room the task takes input right away.
+    await this.#waitForLimited();
     this.#checkCancelled();
   }
 
