@@ -5,9 +5,9 @@
  * is capacity / latency = 20k records/s. For reference, the same with a lookup
  * that only waits 5 ms (a timer, no network): the operator's own cost; and
  * that timer lookup run by a plain Deno loop without weir (`capacity` loops,
- * each starting its next call when one completes): what the timer itself
- * allows on this machine, the practical ceiling of the timer rows. Median of
- * `--runs` runs.
+ * each starting its next call when one completes), in this same process:
+ * what the timer itself allows here, the practical ceiling of the timer rows.
+ * Median of `--runs` runs.
  *
  * deno run -A bench/async_io.ts [--records N] [--runs R] [--quick] [--latency MS] [--capacity C]
  *
