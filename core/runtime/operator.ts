@@ -28,7 +28,12 @@ export interface Output<T> {
  * in the same sequence as records, watermarks and barriers.
  */
 export interface Mailbox {
-  /** Runs `mail` on the task between batches; a mail that throws fails the task. */
+  /**
+   * Runs `mail` on the task between batches: at once, inside `post`, when the
+   * task is waiting between batches (an async result refills its call slot in
+   * the microtask it completes in), else queued behind earlier mails. A mail
+   * that throws fails the task.
+   */
   post(mail: () => void): void;
   /** Runs mails (and nothing else) until `done()` holds: end of input waits for results. */
   yieldUntil(done: () => boolean): Promise<void>;

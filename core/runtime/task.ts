@@ -175,6 +175,16 @@ export interface TaskMetrics {
   inputWatermark: number;
 }
 
+/** A wait of the task between batches, during which operators' mails run at once. */
+interface Parked {
+  /** Ends the wait once it holds after a mail. */
+  readonly done: () => boolean;
+  /** What a mail threw. */
+  failure?: { error: unknown };
+  /** What a mail returned to await. */
+  pending?: Promise<void>;
+}
+
 /** One subtask of an operator chain. */
 export class Task {
   /** `name (i/p)`. */
@@ -200,6 +210,15 @@ export class Task {
   #idleSent = false;
   readonly #mails: (() => void | Promise<void>)[] = [];
   #mailWake: (() => void) | null = null;
+  /**
+   * Set while the task waits between batches (for an operator at capacity,
+   * or yielding to the event loop): an operator's mail runs at once, in
+   * `post`, so an async call's result refills its slot in the microtask it
+   * completes in. `done` ends the wait.
+   */
+  #parked: Parked | null = null;
+  /** A parked mail is running: mails it posts queue. */
+  #runningParked = false;
   #lastYield = 0;
   #lastIoYield = 0;
   #waiting = false;
@@ -280,7 +299,13 @@ export class Task {
 
   /** This task's mailbox, as operators see it. */
   readonly mailbox: Mailbox = {
-    post: (mail) => this.postMail(mail),
+    post: (mail) => {
+      if (
+        this.#parked && !this.#runningParked && this.#mails.length === 0 && !this.#host.cancelled
+      ) {
+        this.#runParked(this.#parked, mail);
+      } else this.postMail(mail);
+    },
     yieldUntil: (done) => this.#runMailsUntil(done),
   };
 
@@ -292,9 +317,57 @@ export class Task {
     while (!done()) {
       this.#checkCancelled();
       // No timer: a result, a barrier or cancellation (`wake`) all arrive as mails.
-      if (this.#mails.length === 0) await new Promise<void>((r) => this.#mailWake = r);
+      if (this.#mails.length === 0) {
+        await this.#parkUntil(new Promise<void>((r) => this.#mailWake = r), done);
+      }
       await this.#runMails();
       await this.#waitForOutputs();
+    }
+  }
+
+  /**
+   * Waits for `wakeUp`, running the operators' mails as they arrive (see
+   * `#parked`); a mail that threw fails the task here.
+   */
+  async #parkUntil(wakeUp: Promise<unknown>, done: () => boolean): Promise<void> {
+    const parked: Parked = this.#parked = { done };
+    try {
+      await wakeUp;
+    } finally {
+      if (this.#parked === parked) this.#parked = null;
+    }
+    if (parked.failure) throw parked.failure.error;
+    if (parked.pending) await parked.pending;
+  }
+
+  /** Runs a mail posted while parked; wakes the task when its wait is over or it must take over. */
+  #runParked(parked: Parked, mail: () => void | Promise<void>): void {
+    this.#runningParked = true;
+    try {
+      const pending = mail();
+      if (pending) {
+        // Awaited when the wait ends (a yield's may end later): a rejection is not unhandled.
+        pending.catch(() => {});
+        parked.pending = pending;
+      }
+      this.#flushOutputs();
+    } catch (error) {
+      parked.failure = { error };
+    } finally {
+      this.#runningParked = false;
+    }
+    // The task takes over from here: a failure, a mail to await, mails posted meanwhile, full
+    // outputs (backpressure), or the wait is done.
+    if (
+      parked.failure || parked.pending || this.#mails.length > 0 || parked.done() ||
+      this.writers.some((w) => w.isFull())
+    ) {
+      this.#parked = null;
+      const w = this.#mailWake;
+      if (w) {
+        this.#mailWake = null;
+        w();
+      }
     }
   }
 
@@ -329,7 +402,6 @@ export class Task {
       const pending = s.sink.flush!();
       if (pending) await pending;
     }
-    await this.#waitForLimited();
     await this.#waitForOutputs();
     // State writes outran background flushes or compactions: take no more
     // input until they caught up or a mail (a barrier, a timer) arrived.
@@ -340,12 +412,16 @@ export class Task {
     if (stall) await this.#untilMailOr(stall);
     const now = performance.now();
     if (now - this.#lastYield > YIELD_EVERY_MS) {
+      // Parked while yielding: async results that arrive meanwhile refill their slots at once.
       if (now - this.#lastIoYield > IO_YIELD_EVERY_MS) {
-        await new Promise((r) => setTimeout(r, 0));
+        await this.#parkUntil(new Promise((r) => setTimeout(r, 0)), () => false);
         this.#lastIoYield = performance.now();
-      } else await new Promise((r) => setImmediate(r));
+      } else await this.#parkUntil(new Promise((r) => setImmediate(r)), () => false);
       this.#lastYield = performance.now();
     }
+    // After the yield: while an async operator at capacity still has buffered records, its results
+    // refill its call slots during the yield; once it has room the task takes input right away.
+    await this.#waitForLimited();
     this.#checkCancelled();
   }
 

@@ -96,3 +96,40 @@ Deno.test("task: exactly-once holds a channel's records after its barrier until 
   await task.run();
   assert.deepEqual(head.seen, [["record", "before-1"], ["snapshot", 1], ["record", "after-0"]]);
 });
+
+Deno.test("task: a mail an operator posts while the task waits for it runs at once, in post", async () => {
+  const { task } = inputTask(1);
+  const ran: string[] = [];
+  let results = 0;
+  // The task waits until two results are in (an async operator at capacity).
+  const waited = task.mailbox.yieldUntil(() => results === 2);
+  await Promise.resolve();
+  task.mailbox.post(() => {
+    results++;
+    ran.push("first");
+  });
+  // No await in between: the result is in before post returns (it refills a slot right away).
+  assert.deepEqual(ran, ["first"]);
+  // A mail posted by a running mail waits for it, then the task runs it.
+  task.mailbox.post(() => {
+    task.mailbox.post(() => {
+      results++;
+      ran.push("nested");
+    });
+    ran.push("second");
+  });
+  assert.deepEqual(ran, ["first", "second"]);
+  await waited;
+  assert.deepEqual(ran, ["first", "second", "nested"]);
+  assert.equal(results, 2);
+});
+
+Deno.test("task: a mail that throws while the task waits fails the wait with its error", async () => {
+  const { task } = inputTask(1);
+  const waited = task.mailbox.yieldUntil(() => false);
+  await Promise.resolve();
+  task.mailbox.post(() => {
+    throw new Error("lookup result was malformed");
+  });
+  await assert.rejects(waited, /lookup result was malformed/);
+});
