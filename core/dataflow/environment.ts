@@ -46,8 +46,7 @@ import {
 import { CheckpointMirror } from "../checkpoint/storage/checkpoint_mirror.ts";
 import { openRemoteStore } from "../checkpoint/storage/open_remote_store.ts";
 import { redactUrl } from "../checkpoint/storage/remote_store.ts";
-import { jobClientRuntime } from "../admin/runtime.ts";
-import { type AdminServer, checkAdminExposure, serveAdmin } from "../admin/server.ts";
+import { checkAdminExposure } from "../admin/exposure.ts";
 
 /**
  * How a job runs. Every field has a default.
@@ -321,8 +320,24 @@ function adminFromFlags(flags: JobFlags, base: AdminOptions | undefined): AdminO
 /** How long the admin API stays up after a stop it was asked for, so clients can read the result. */
 const STOP_RESULT_GRACE_MS = 3000;
 
-/** Serves the admin API while the job runs; `done` settles once the server has stopped. */
-function withAdmin(client: JobClient, admin: AdminOptions): JobClient {
+/**
+ * The admin server, loaded only when a job asks for the admin API: a job
+ * without it, and every worker of the worker executor, never loads hono.
+ */
+function loadAdminServer() {
+  return Promise.all([import("../admin/server.ts"), import("../admin/runtime.ts")]);
+}
+
+/**
+ * Serves the admin API while the job runs; `done` settles once the server has
+ * stopped. The server starts once `server` has loaded: if it cannot listen,
+ * the job is cancelled and `done` rejects with that error.
+ */
+function withAdmin(
+  client: JobClient,
+  admin: AdminOptions,
+  server: ReturnType<typeof loadAdminServer>,
+): JobClient {
   let stoppedThroughApi = false;
   const served: JobClient = Object.create(client, {
     stopWithSavepoint: {
@@ -332,26 +347,33 @@ function withAdmin(client: JobClient, admin: AdminOptions): JobClient {
       },
     },
   });
-  let server: AdminServer;
-  try {
-    server = serveAdmin(jobClientRuntime(served), {
+  const listening = server.then(([{ serveAdmin }, { jobClientRuntime }]) =>
+    serveAdmin(jobClientRuntime(served), {
       port: admin.port,
       ...(admin.host !== undefined ? { host: admin.host } : {}),
       ...(admin.token !== undefined ? { token: admin.token } : {}),
       ...(admin.corsOrigins !== undefined ? { corsOrigins: admin.corsOrigins } : {}),
       ...(admin.insecure !== undefined ? { insecure: admin.insecure } : {}),
       ...(admin.savepointDir !== undefined ? { savepointDir: admin.savepointDir } : {}),
-    });
-  } catch (e) {
-    // A port in use: the job must not run on without the API it was asked to serve.
-    client.cancel();
-    client.done.catch(() => {});
-    throw e;
-  }
-  const done = client.done.finally(async () => {
-    if (stoppedThroughApi) await new Promise((r) => setTimeout(r, STOP_RESULT_GRACE_MS));
-    await server.shutdown();
-  });
+    })
+  );
+  const done = (async () => {
+    let api;
+    try {
+      api = await listening;
+    } catch (e) {
+      // A port in use: the job must not run on without the API it was asked to serve.
+      client.cancel();
+      await client.done.catch(() => {});
+      throw e;
+    }
+    try {
+      return await client.done;
+    } finally {
+      if (stoppedThroughApi) await new Promise((r) => setTimeout(r, STOP_RESULT_GRACE_MS));
+      await api.shutdown();
+    }
+  })();
   return {
     done,
     get job() {
@@ -392,6 +414,7 @@ export class StreamEnvironment implements GraphBuilder {
   readonly #config: ResolvedConfig;
   #executed = false;
   #mirror: CheckpointMirror | undefined;
+  #adminServer: ReturnType<typeof loadAdminServer> | undefined;
 
   private constructor(config: ResolvedConfig) {
     this.#config = config;
@@ -698,7 +721,13 @@ export class StreamEnvironment implements GraphBuilder {
    * `execute` runs that worker's subtasks and never settles (docs/execution.md).
    */
   execute(name = "weir job"): Promise<JobResult> {
-    if (this.#config.checkpointStorage && !this.#mirror) return this.#executeWithDatabase(name);
+    const c = this.#config;
+    if (
+      (c.checkpointStorage && !this.#mirror) ||
+      (this.#servesAdmin() && this.#adminServer === undefined)
+    ) {
+      return this.#prepareAndExecute(name);
+    }
     try {
       return this.executeAsync(name).done;
     } catch (e) {
@@ -707,10 +736,18 @@ export class StreamEnvironment implements GraphBuilder {
     }
   }
 
-  // Checkpoints in a database: pull them into the working folder, then run.
-  async #executeWithDatabase(name: string): Promise<JobResult> {
-    await this.openCheckpointStorage(name);
+  // Pull checkpoints kept in a database into the working folder, and load the admin
+  // server before the job starts (so a port in use stops it before it runs), then run.
+  async #prepareAndExecute(name: string): Promise<JobResult> {
+    if (this.#config.checkpointStorage && !this.#mirror) await this.openCheckpointStorage(name);
+    if (this.#servesAdmin()) await (this.#adminServer ??= loadAdminServer());
     return await this.executeAsync(name).done;
+  }
+
+  /** Whether this thread serves the admin API (never a worker, never a plan print). */
+  #servesAdmin(): boolean {
+    const c = this.#config;
+    return c.admin !== undefined && workerIndex === undefined && !c.printPlan;
   }
 
   /**
@@ -791,7 +828,9 @@ export class StreamEnvironment implements GraphBuilder {
       repeatedFailureLimit: c.repeatedFailureLimit,
       log: c.log,
     });
-    const result = c.admin ? withAdmin(client, c.admin) : client;
+    const result = c.admin
+      ? withAdmin(client, c.admin, this.#adminServer ??= loadAdminServer())
+      : client;
     if (!this.#mirror) return result;
     const done = result.done.finally(() => this.#closeCheckpointStorage());
     return Object.create(result, { done: { value: done } });

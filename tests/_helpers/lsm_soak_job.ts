@@ -14,9 +14,7 @@
 import process from "node:process";
 import { parseArgs } from "node:util";
 import {
-  createAdminApp,
   HeapStateBackend,
-  jobClientRuntime,
   type KeyedProcessContext,
   type KeyedProcessFunction,
   LsmStateBackend,
@@ -26,6 +24,7 @@ import {
   type ValueState,
   ValueStateDescriptor,
 } from "../../mod.ts";
+import { createAdminApp, jobClientRuntime } from "../../core/admin/mod.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
