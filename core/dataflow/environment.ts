@@ -24,6 +24,7 @@ import { type Clock, SystemClock } from "../runtime/clock.ts";
 import type { Transformation } from "../runtime/graph.ts";
 import { type ExecutorKind, Job, type JobResult } from "../runtime/job.ts";
 import { runInWorker, workerIndex } from "../runtime/_worker_role.ts";
+import { currentSite, defaultExecution } from "./_default_execution.ts";
 import { buildPhysicalPlan, type PhysicalPlan } from "../runtime/physical_plan.ts";
 import { type JobClient, runJob } from "../runtime/job_runner.ts";
 import type { CheckpointConfig, StopOptions } from "../checkpoint/coordinator.ts";
@@ -68,14 +69,19 @@ import { checkAdminExposure } from "../admin/exposure.ts";
  */
 export interface EnvironmentConfig {
   /**
-   * Default parallelism of operators (1 with the inline executor; the number
-   * of cores, `navigator.hardwareConcurrency`, with the worker executor).
+   * Default parallelism of operators. Unset: the number of cores
+   * (`navigator.hardwareConcurrency`, at most 85) when the job may run on
+   * workers, as Flink's local environment; 1 with `executor: "inline"` and
+   * under `deno test`.
    */
   parallelism?: number;
   /**
-   * Where subtasks run (`--executor`): `inline` (default) on this thread;
-   * `workers` on Deno Web Workers, one per core at most, each importing the
-   * job's main module again (see docs/execution.md for the contract).
+   * Where subtasks run (`--executor`): `workers` on Deno Web Workers, one per
+   * core at most, each importing the job's main module again (see
+   * docs/execution.md for the contract); `inline` on this thread. Unset:
+   * `workers` when the parallelism is above 1 and the job runs as a script,
+   * `inline` at parallelism 1 and under `deno test` (whose workers would import
+   * the test file).
    */
   executor?: ExecutorKind;
   /** Number of key groups (Flink's default for the parallelism: at least 128). */
@@ -422,13 +428,13 @@ export class StreamEnvironment implements GraphBuilder {
 
   /** Creates an environment; checks the config and throws `ConfigError` naming a bad field. */
   static create(config: EnvironmentConfig = {}): StreamEnvironment {
-    const executor = config.executor ?? "inline";
-    if (executor !== "inline" && executor !== "workers") {
-      throw new ConfigError(`executor must be inline or workers, got "${executor}"`);
+    if (
+      config.executor !== undefined && config.executor !== "inline" &&
+      config.executor !== "workers"
+    ) {
+      throw new ConfigError(`executor must be inline or workers, got "${config.executor}"`);
     }
-    // As Flink's local environment: one subtask per core unless told otherwise.
-    const parallelism = config.parallelism ??
-      (executor === "workers" ? navigator.hardwareConcurrency : 1);
+    const { parallelism, executor } = defaultExecution(config, currentSite());
     if (!Number.isInteger(parallelism) || parallelism < 1) {
       throw new ConfigError(`parallelism must be a positive integer, got ${parallelism}`);
     }
