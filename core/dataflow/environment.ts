@@ -270,7 +270,13 @@ function restoreTarget(dir: string, restore: string): string {
 function resolveCheckpoint(o: CheckpointingOptions | undefined): CheckpointConfig | undefined {
   if (!o) return undefined;
   if (o.storage !== undefined && (o.dir === "" || o.dir === undefined)) {
-    o = { ...o, dir: Deno.makeTempDirSync({ prefix: "weir-checkpoints-" }) };
+    // A worker of the worker executor uses the main thread's working folder (its init names it).
+    o = {
+      ...o,
+      dir: workerIndex === undefined
+        ? Deno.makeTempDirSync({ prefix: "weir-checkpoints-" })
+        : "(the main thread's working folder)",
+    };
   }
   if (typeof o.dir !== "string" || o.dir === "") {
     throw new ConfigError("checkpoint.dir must name a directory");
@@ -729,8 +735,7 @@ export class StreamEnvironment implements GraphBuilder {
   execute(name = "weir job"): Promise<JobResult> {
     const c = this.#config;
     if (
-      (c.checkpointStorage && !this.#mirror) ||
-      (this.#servesAdmin() && this.#adminServer === undefined)
+      (this.#pullsCheckpoints()) || (this.#servesAdmin() && this.#adminServer === undefined)
     ) {
       return this.#prepareAndExecute(name);
     }
@@ -745,9 +750,18 @@ export class StreamEnvironment implements GraphBuilder {
   // Pull checkpoints kept in a database into the working folder, and load the admin
   // server before the job starts (so a port in use stops it before it runs), then run.
   async #prepareAndExecute(name: string): Promise<JobResult> {
-    if (this.#config.checkpointStorage && !this.#mirror) await this.openCheckpointStorage(name);
+    if (this.#pullsCheckpoints()) await this.openCheckpointStorage(name);
     if (this.#servesAdmin()) await (this.#adminServer ??= loadAdminServer());
     return await this.executeAsync(name).done;
+  }
+
+  /**
+   * Whether this thread still has to pull the checkpoints from their database
+   * (a worker never does: the main thread restores and names the folder).
+   */
+  #pullsCheckpoints(): boolean {
+    return this.#config.checkpointStorage !== undefined && !this.#mirror &&
+      workerIndex === undefined;
   }
 
   /** Whether this thread serves the admin API (never a worker, never a plan print). */
