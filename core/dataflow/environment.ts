@@ -369,6 +369,8 @@ function withAdmin(
       ...(admin.savepointDir !== undefined ? { savepointDir: admin.savepointDir } : {}),
     })
   );
+  // Awaited once the server listens: a job that fails before then is no unhandled rejection.
+  client.done.catch(() => {});
   const done = (async () => {
     let api;
     try {
@@ -733,10 +735,7 @@ export class StreamEnvironment implements GraphBuilder {
    * `execute` runs that worker's subtasks and never settles (docs/execution.md).
    */
   execute(name = "weir job"): Promise<JobResult> {
-    const c = this.#config;
-    if (
-      (this.#pullsCheckpoints()) || (this.#servesAdmin() && this.#adminServer === undefined)
-    ) {
+    if (this.#pullsCheckpoints() || (this.#servesAdmin() && this.#adminServer === undefined)) {
       return this.#prepareAndExecute(name);
     }
     try {

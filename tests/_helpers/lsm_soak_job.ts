@@ -65,6 +65,8 @@ class Rewrite implements KeyedProcessFunction<string, number, never> {
 
 const dir = Deno.makeTempDirSync({ prefix: "weir-lsm-soak-" });
 const env = StreamEnvironment.create({
+  // One subtask, one store: the process's memory is that store's budget.
+  parallelism: 1,
   stateBackend: values["state-backend"] === "heap" ? new HeapStateBackend() : new LsmStateBackend({
     dir: `${dir}/work`,
     memtableBytes: memtableMiB << 20,
