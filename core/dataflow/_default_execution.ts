@@ -41,18 +41,18 @@ export function underTestRunner(): boolean {
 }
 
 /**
- * Whether workers can import `mainModule` again as the job: a script file
- * (that `readable` says they may read: a worker needs read permission for its
- * module, the main module does not) or URL, not the code of `deno eval`,
- * standard input or the REPL.
+ * Whether workers can import `url` (the main module, weir's folder) again: a
+ * file or folder that `readable` says they may read (a worker needs read
+ * permission for its modules, the main thread does not) or a URL; not the
+ * code of `deno eval`, standard input or the REPL.
  */
-export function importableMainModule(
-  mainModule: string,
+export function importableByWorkers(
+  url: string,
   readable: (path: string) => boolean = canRead,
 ): boolean {
-  if (/\/\$deno\$[a-z]+\.m?ts$/.test(mainModule)) return false;
-  if (mainModule.startsWith("file:")) return readable(fileURLToPath(mainModule));
-  return /^https?:/.test(mainModule);
+  if (/\/\$deno\$[a-z]+\.m?ts$/.test(url)) return false;
+  if (url.startsWith("file:")) return readable(fileURLToPath(url));
+  return /^https?:/.test(url);
 }
 
 function canRead(path: string): boolean {
@@ -69,9 +69,13 @@ export function currentSite(): ExecutionSite {
   return {
     cores: navigator.hardwareConcurrency,
     workersPossible: workerIndex !== undefined ||
-      (!underTestRunner() && mainModule !== undefined && importableMainModule(mainModule)),
+      (!underTestRunner() && mainModule !== undefined && importableByWorkers(mainModule) &&
+        importableByWorkers(WEIR_ROOT)),
   };
 }
+
+/** weir's own folder (or URL): workers import it too, so they need to read it. */
+const WEIR_ROOT = new URL("../../", import.meta.url).href;
 
 /**
  * The parallelism and executor for what `given` leaves open: an explicit

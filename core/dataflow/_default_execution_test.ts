@@ -3,7 +3,7 @@ import {
   currentSite,
   DEFAULT_PARALLELISM_CAP,
   defaultExecution,
-  importableMainModule,
+  importableByWorkers,
   underTestRunner,
 } from "./_default_execution.ts";
 import { defaultMaxParallelism } from "../state/key_group.ts";
@@ -75,13 +75,13 @@ Deno.test("default execution: the default parallelism is capped where the defaul
 });
 
 Deno.test("default execution: workers need a main module they can import again", async () => {
-  assert.equal(importableMainModule("file:///jobs/word_count.ts", () => true), true);
+  assert.equal(importableByWorkers("file:///jobs/word_count.ts", () => true), true);
   // A worker needs read permission for the module it imports.
-  assert.equal(importableMainModule("file:///jobs/word_count.ts", () => false), false);
-  assert.equal(importableMainModule("https://example.com/job.ts"), true);
+  assert.equal(importableByWorkers("file:///jobs/word_count.ts", () => false), false);
+  assert.equal(importableByWorkers("https://example.com/job.ts"), true);
   for (const synthetic of ["$deno$eval.mts", "$deno$stdin.mts", "$deno$repl.mts"]) {
     assert.equal(
-      importableMainModule(`file:///home/me/${synthetic}`, () => true),
+      importableByWorkers(`file:///home/me/${synthetic}`, () => true),
       false,
       synthetic,
     );
@@ -102,4 +102,49 @@ Deno.test("default execution: workers need a main module they can import again",
   }).output();
   assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
   assert.deepEqual(JSON.parse(new TextDecoder().decode(out.stdout)), [1, "inline", 0, [1, 2, 3]]);
+});
+
+Deno.test("default execution: a script whose workers may not read it or weir runs inline", async () => {
+  const weir = new URL("../../", import.meta.url);
+  const dir = Deno.makeTempDirSync({ prefix: "weir-default-" });
+  try {
+    Deno.writeTextFileSync(
+      `${dir}/job.ts`,
+      `import { CollectSink, HeapStateBackend, StreamEnvironment } from "${new URL(
+        "mod.ts",
+        weir,
+      )}";
+      const env = StreamEnvironment.create({ stateBackend: new HeapStateBackend(), log: () => {} });
+      const sink = new CollectSink<number>();
+      env.fromElements(1, 2, 3, 4).keyBy((n) => n % 2).map((n: number) => n * 10).addSink(sink);
+      const result = await env.execute("permissions");
+      const values = sink.values.sort((a, b) => a - b);
+      console.log(JSON.stringify([env.config.parallelism, env.config.executor, result.workers ?? 0, values]));`,
+    );
+    const run = async (read: string) => {
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          `--config=${new URL("deno.json", weir).pathname}`,
+          `--allow-read=${read}`,
+          `${dir}/job.ts`,
+        ],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+      return JSON.parse(new TextDecoder().decode(out.stdout));
+    };
+    // The job script readable, weir's checkout not: the workers could not load weir.
+    assert.deepEqual(await run(dir), [1, "inline", 0, [10, 20, 30, 40]]);
+    const cores = Math.min(navigator.hardwareConcurrency, DEFAULT_PARALLELISM_CAP);
+    assert.deepEqual(await run(`${dir},${weir.pathname}`), [
+      cores,
+      cores > 1 ? "workers" : "inline",
+      cores > 1 ? cores : 0,
+      [10, 20, 30, 40],
+    ]);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
 });

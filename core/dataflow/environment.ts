@@ -71,8 +71,8 @@ export interface EnvironmentConfig {
   /**
    * Default parallelism of operators. Unset: the number of cores
    * (`navigator.hardwareConcurrency`, at most 85) when the job may run on
-   * workers, as Flink's local environment; 1 with `executor: "inline"` and
-   * under `deno test`.
+   * workers, as Flink's local environment; else 1 (`executor: "inline"`,
+   * under `deno test`).
    */
   parallelism?: number;
   /**
@@ -80,8 +80,9 @@ export interface EnvironmentConfig {
    * core at most, each importing the job's main module again (see
    * docs/execution.md for the contract); `inline` on this thread. Unset:
    * `workers` when the parallelism is above 1 and the job runs as a script,
-   * `inline` at parallelism 1 and under `deno test` (whose workers would import
-   * the test file).
+   * `inline` at parallelism 1, under `deno test` (whose workers would import
+   * the test file) and where workers could not read the script or weir
+   * (docs/execution.md, "Defaults").
    */
   executor?: ExecutorKind;
   /** Number of key groups (Flink's default for the parallelism: at least 128). */
