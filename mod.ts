@@ -242,25 +242,7 @@ export type {
 } from "./core/checkpoint/manifest.ts";
 export { DEFAULT_EXPONENTIAL_DELAY } from "./core/checkpoint/restart_strategy.ts";
 export type { RestartStrategy } from "./core/checkpoint/restart_strategy.ts";
-export { createAdminApp } from "./core/admin/app.ts";
-export type { AdminAppOptions } from "./core/admin/app.ts";
-export { checkAdminExposure, serveAdmin } from "./core/admin/server.ts";
 export type { AttemptFailure } from "./core/checkpoint/failure_classifier.ts";
-export type { AdminServer, AdminServerOptions } from "./core/admin/server.ts";
-export { jobClientRuntime } from "./core/admin/runtime.ts";
-export type {
-  AdminJob,
-  AdminRuntime,
-  InProgressCheckpoint,
-  JobException,
-  JobStatus,
-  OperationResult,
-  SegmentInfo,
-  StateQueryOutcome,
-  SubtaskInfo,
-  VertexInfo,
-  VertexInput,
-} from "./core/admin/runtime.ts";
 export { GlobalWindow, TimeWindow } from "./core/time/window.ts";
 export type { Window } from "./core/time/window.ts";
 export {

@@ -141,6 +141,7 @@ async function keyedCount(
 ): Promise<{ rate: number; toEnd: number; tailMs: number; checkpoints: number }> {
   const dir = `${tmpRoot}/count-${crypto.randomUUID()}`;
   const env = StreamEnvironment.create({
+    parallelism: 1, // one thread, as the figures it is compared with (and many jobs per script)
     stateBackend: backend(),
     log: noLog,
     ...(checkpointed
@@ -305,6 +306,7 @@ function stateJob(
   storage?: string,
 ): StreamEnvironment {
   const env = StreamEnvironment.create({
+    parallelism: 1, // one thread, as the figures it is compared with (and many jobs per script)
     stateBackend: backend(),
     log: noLog,
     checkpoint: {

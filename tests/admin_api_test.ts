@@ -6,14 +6,13 @@
  */
 import assert from "node:assert/strict";
 import {
-  createAdminApp,
   HeapStateBackend,
-  jobClientRuntime,
   LsmStateBackend,
   type StateBackend,
   StreamEnvironment,
   WatermarkStrategy,
 } from "../mod.ts";
+import { createAdminApp, jobClientRuntime } from "../core/admin/mod.ts";
 import { buildAdminJob } from "./_helpers/admin_job.ts";
 import { QueueSource } from "./_helpers/queue_source.ts";
 

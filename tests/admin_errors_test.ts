@@ -6,13 +6,8 @@
  * savepoint through the API.
  */
 import assert from "node:assert/strict";
-import {
-  type AdminJob,
-  type AdminRuntime,
-  ConfigError,
-  createAdminApp,
-  serveAdmin,
-} from "../mod.ts";
+import { ConfigError } from "../mod.ts";
+import { type AdminJob, type AdminRuntime, createAdminApp, serveAdmin } from "../core/admin/mod.ts";
 import { appendHistory, readHistory } from "../core/checkpoint/history.ts";
 
 const JOB_ID = "0123456789abcdef0123456789abcdef";

@@ -1,7 +1,8 @@
 /**
- * Crash test: word_count and keyed_shuffle (parallelism 2, a keyed shuffle)
- * run in a child process (each also at parallelism 2 on the worker executor,
- * whose workers a kill takes down with the process) that is killed with
+ * Crash test: word_count (parallelism 1) and keyed_shuffle (parallelism 2, a
+ * keyed shuffle) run inline in a child process (each also at parallelism 2 on
+ * the worker executor, whose workers a kill takes down with the process) that
+ * is killed with
  * SIGKILL again and again, after random shares of the input were read and
  * inside checkpoint writes, and restarted each time with
  * `--restore latest`; then the committed output is checked: exactly-once for
@@ -31,16 +32,17 @@ interface JobCase {
 
 const JOBS: JobCase[] = [
   {
+    // The inline rows pin their executor and parallelism: a script's default is workers.
     name: "word_count",
     script: "examples/word_count.ts",
-    args: [],
+    args: ["--parallelism", "1"],
     input: () => makeWordInput(SEED, LONG ? 720_000 : 240_000, 3000),
     check: checkWordCount,
   },
   {
     name: "keyed_shuffle",
     script: "examples/keyed_shuffle.ts",
-    args: ["--parallelism", "2"],
+    args: ["--parallelism", "2", "--executor", "inline"],
     input: () => makeShuffleInput(SEED, LONG ? 4_000_000 : 800_000, 500),
     check: checkKeyedShuffle,
   },
@@ -175,7 +177,8 @@ Deno.test(`crash: keyed_shuffle lsm exactly-once with jobs on workers survives $
     const report = await runWithCrashes({
       script: "examples/keyed_shuffle.ts",
       args: [
-        ...["--parallelism", "2", "--input", `${dir}/input.txt`, "--output", `${dir}/out`],
+        ...["--parallelism", "2", "--executor", "inline"],
+        ...["--input", `${dir}/input.txt`, "--output", `${dir}/out`],
         ...["--checkpoint-dir", `${dir}/ck`, "--checkpoint-interval", "400"],
         ...["--mode", "exactly-once", "--state-backend", "lsm"],
       ],

@@ -16,7 +16,8 @@ const WORD_COUNT = new URL("../examples/word_count.ts", import.meta.url).pathnam
 /** word_count in a child that pauses (alive, holding its locks) in its first checkpoint write. */
 async function pausedJob(args: string[]): Promise<Deno.ChildProcess> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", CRASH_CHILD, WORD_COUNT, ...args],
+    // Inline: the pause in the first checkpoint write then holds the whole job.
+    args: ["run", "-A", CRASH_CHILD, WORD_COUNT, ...args, "--parallelism", "1"],
     env: { NO_COLOR: "1", WEIR_TEST_PAUSE_IN_CHECKPOINT_MS: "60000", WEIR_TEST_PAUSE_AT: "1" },
     stdin: "null",
     stdout: "null",

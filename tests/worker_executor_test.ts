@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { parseJobFlags, StreamEnvironment } from "../mod.ts";
 import { placeTasks } from "../core/runtime/worker_executor.ts";
+import { DEFAULT_PARALLELISM_CAP } from "../core/dataflow/_default_execution.ts";
 import { readAdminUrl } from "./_helpers/admin_url.ts";
 import { readHistory } from "../core/checkpoint/history.ts";
 
@@ -45,13 +46,61 @@ Deno.test("worker executor: --executor is a common flag; workers default to a su
     /--executor must be inline or workers/,
   );
   const { env } = StreamEnvironment.fromArgs(["--executor", "workers"]);
-  assert.equal(env.config.parallelism, navigator.hardwareConcurrency);
+  assert.equal(
+    env.config.parallelism,
+    Math.min(navigator.hardwareConcurrency, DEFAULT_PARALLELISM_CAP),
+  );
   assert.equal(StreamEnvironment.fromArgs([]).env.config.parallelism, 1);
   assert.equal(
     StreamEnvironment.fromArgs(["--executor", "workers", "--parallelism", "1"]).env
       .config.parallelism,
     1,
   );
+});
+
+Deno.test("worker executor: a script without --parallelism runs a subtask per core on workers; --parallelism 1 runs inline", async () => {
+  const cores = Math.min(navigator.hardwareConcurrency, DEFAULT_PARALLELISM_CAP);
+  const dir = Deno.makeTempDirSync();
+  try {
+    Deno.writeTextFileSync(`${dir}/in.txt`, "a b a\n");
+    const example = new URL("../examples/word_count.ts", import.meta.url).pathname;
+    const printed = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        example,
+        "--input",
+        `${dir}/in.txt`,
+        "--output",
+        `${dir}/out`,
+        "--print-plan",
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(printed.code, 0, new TextDecoder().decode(printed.stderr));
+    const plan = JSON.parse(new TextDecoder().decode(printed.stdout)) as {
+      maxParallelism: number;
+      vertices: { parallelism: number }[];
+    };
+    assert.deepEqual(plan.vertices.map((v) => v.parallelism), plan.vertices.map(() => cores));
+    assert.equal(plan.maxParallelism, 128, "the default key groups do not depend on the machine");
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+  const records = 2_000, keys = 50;
+  const args = ["--scenario", "count", "--records", String(records), "--keys", String(keys)];
+  type Out = { values: string[]; workers: number };
+  const byDefault = await run(args);
+  assert.equal(byDefault.code, 0, byDefault.stderr);
+  const d = lastJsonLine<Out>(byDefault.stdout);
+  assert.equal(d.workers, cores > 1 ? cores : 0, "one worker per subtask, one subtask per core");
+  assert.deepEqual(d.values, expectedCounts(records, keys));
+  const single = await run([...args, "--parallelism", "1"]);
+  assert.equal(single.code, 0, single.stderr);
+  const s = lastJsonLine<Out>(single.stdout);
+  assert.equal(s.workers, 0, "--parallelism 1 stays on the main thread");
+  assert.deepEqual(s.values, d.values);
 });
 
 Deno.test("worker executor: subtask i of every chain goes to worker i % W", () => {

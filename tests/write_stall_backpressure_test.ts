@@ -12,13 +12,8 @@ import type {
   KeyedStateBackend,
   StateBackend,
 } from "../core/state/backend.ts";
-import {
-  createAdminApp,
-  HeapStateBackend,
-  jobClientRuntime,
-  Serializers,
-  StreamEnvironment,
-} from "../mod.ts";
+import { HeapStateBackend, Serializers, StreamEnvironment } from "../mod.ts";
+import { createAdminApp, jobClientRuntime } from "../core/admin/mod.ts";
 import { Count } from "../bench/_util.ts";
 
 Deno.test("write stall: a pending writeStall() holds the source back until it resolves", async () => {

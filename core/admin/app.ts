@@ -27,7 +27,7 @@ import { stateRoutes } from "./state.ts";
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { type AdminAppOptions, createAdminApp } from "@weir/weir";
+ * import { type AdminAppOptions, createAdminApp } from "@weir/weir/admin";
  * const options: AdminAppOptions = { token: "s3cret", corsOrigins: ["http://localhost:3000"] };
  * const app = createAdminApp({ jobs: () => [] }, options);
  * assert.equal((await app.request("/jobs")).status, 401);
@@ -70,7 +70,7 @@ function sameToken(given: string, expected: string): boolean {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { createAdminApp } from "@weir/weir";
+ * import { createAdminApp } from "@weir/weir/admin";
  * const app = createAdminApp({ jobs: () => [] });
  * const res = await app.request("/jobs");
  * assert.deepEqual(await res.json(), { jobs: [] });

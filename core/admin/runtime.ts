@@ -26,7 +26,7 @@ import { type JobView, JobViewBuilder, viewVertices } from "./job_view.ts";
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import type { JobStatus } from "@weir/weir";
+ * import type { JobStatus } from "@weir/weir/admin";
  * const ended = (s: JobStatus) => s !== "RUNNING";
  * assert.equal(ended("FINISHED"), true);
  * assert.equal(ended("RUNNING"), false);
@@ -40,7 +40,7 @@ export type JobStatus = "RUNNING" | "FINISHED" | "FAILED" | "CANCELED";
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import type { VertexInfo } from "@weir/weir";
+ * import type { VertexInfo } from "@weir/weir/admin";
  * const v: VertexInfo = {
  *   uid: "counter", name: "Counter", parallelism: 2, recordsIn: 10, recordsOut: 10,
  *   backpressureRatio: 0,
@@ -99,7 +99,7 @@ export interface VertexInfo {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import type { VertexInput } from "@weir/weir";
+ * import type { VertexInput } from "@weir/weir/admin";
  * const edge: VertexInput = { uid: "source", partitioning: "HASH", input: 0 };
  * assert.equal(edge.partitioning, "HASH");
  * ```
@@ -124,7 +124,7 @@ export interface VertexInput {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import type { SubtaskInfo } from "@weir/weir";
+ * import type { SubtaskInfo } from "@weir/weir/admin";
  * const s: SubtaskInfo = { index: 0, recordsIn: 5, recordsOut: 5, backpressureRatio: 0 };
  * assert.equal(s.index, 0);
  * ```
@@ -155,7 +155,7 @@ export interface SubtaskInfo {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import type { InProgressCheckpoint } from "@weir/weir";
+ * import type { InProgressCheckpoint } from "@weir/weir/admin";
  * const c: InProgressCheckpoint = {
  *   id: 4, isSavepoint: false, triggeredAt: 1000, latestAckAt: undefined, tasks: 3, acknowledged: 1,
  * };
@@ -183,7 +183,7 @@ export interface InProgressCheckpoint {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import type { SegmentInfo } from "@weir/weir";
+ * import type { SegmentInfo } from "@weir/weir/admin";
  * const s: SegmentInfo = { name: "0001.seg", size: 4096, checkpoints: [3, 4], live: true };
  * assert.ok(s.live && s.checkpoints.includes(4));
  * ```
@@ -205,7 +205,7 @@ export interface SegmentInfo {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import type { OperationResult } from "@weir/weir";
+ * import type { OperationResult } from "@weir/weir/admin";
  * const r: OperationResult = { id: 7, location: "/tmp/ckpt/chk-7" };
  * assert.ok(r.location.endsWith(`chk-${r.id}`));
  * ```
@@ -223,7 +223,7 @@ export interface OperationResult {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import type { StateQueryOutcome } from "@weir/weir";
+ * import type { StateQueryOutcome } from "@weir/weir/admin";
  * const describe = (o: StateQueryOutcome) =>
  *   o.kind === "found" ? `subtask ${o.subtask}: ${o.value}` : `${o.kind}: ${o.message}`;
  * assert.equal(describe({ kind: "found", value: 3, subtask: 0 }), "subtask 0: 3");
@@ -250,7 +250,8 @@ export type StateQueryOutcome =
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { type AdminJob, jobClientRuntime, StreamEnvironment } from "@weir/weir";
+ * import { StreamEnvironment } from "@weir/weir";
+ * import { type AdminJob, jobClientRuntime } from "@weir/weir/admin";
  * const env = StreamEnvironment.create();
  * env.fromElements(1, 2, 3).map((n: number) => n * 2);
  * const client = env.executeAsync("doubler");
@@ -318,7 +319,7 @@ export interface AdminJob {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import type { JobException } from "@weir/weir";
+ * import type { JobException } from "@weir/weir/admin";
  * const e: JobException = { timestamp: 1000, message: "task map (1/2): boom" };
  * assert.ok(e.message.includes("boom"));
  * ```
@@ -338,7 +339,7 @@ export interface JobException {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { type AdminRuntime, createAdminApp } from "@weir/weir";
+ * import { type AdminRuntime, createAdminApp } from "@weir/weir/admin";
  * // A runtime serving no jobs; `jobClientRuntime` adapts a running job.
  * const runtime: AdminRuntime = { jobs: () => [] };
  * const res = await createAdminApp(runtime).request("/jobs/overview");
@@ -420,7 +421,8 @@ const QUERY_TIMEOUT_MS = 5000;
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { jobClientRuntime, StreamEnvironment } from "@weir/weir";
+ * import { StreamEnvironment } from "@weir/weir";
+ * import { jobClientRuntime } from "@weir/weir/admin";
  * const env = StreamEnvironment.create({ log: () => {} });
  * env.fromElements(1, 2, 3).addSink({ invoke() {} });
  * const client = env.executeAsync("tiny");

@@ -6,7 +6,10 @@
  */
 import { ConfigError } from "../errors.ts";
 import { createAdminApp } from "./app.ts";
+import { checkAdminExposure } from "./exposure.ts";
 import type { AdminRuntime } from "./runtime.ts";
+
+export { checkAdminExposure };
 
 /**
  * Where and how to serve the admin API.
@@ -14,7 +17,7 @@ import type { AdminRuntime } from "./runtime.ts";
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { type AdminServerOptions, serveAdmin } from "@weir/weir";
+ * import { type AdminServerOptions, serveAdmin } from "@weir/weir/admin";
  * const lines: string[] = [];
  * const options: AdminServerOptions = { port: 0, host: "127.0.0.1", announce: (l) => lines.push(l) };
  * const server = serveAdmin({ jobs: () => [] }, options);
@@ -45,7 +48,7 @@ export interface AdminServerOptions {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { type AdminServer, serveAdmin } from "@weir/weir";
+ * import { type AdminServer, serveAdmin } from "@weir/weir/admin";
  * const server: AdminServer = serveAdmin({ jobs: () => [] }, { port: 0, announce: () => {} });
  * assert.equal(server.url, `http://127.0.0.1:${server.port}`);
  * assert.equal((await fetch(`${server.url}/jobs`)).status, 200);
@@ -69,7 +72,7 @@ const encoder = new TextEncoder();
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { serveAdmin } from "@weir/weir";
+ * import { serveAdmin } from "@weir/weir/admin";
  * const server = serveAdmin({ jobs: () => [] }, { port: 0, announce: () => {} });
  * const res = await fetch(`${server.url}/jobs`);
  * assert.deepEqual(await res.json(), { jobs: [] });
@@ -100,38 +103,4 @@ export function serveAdmin(runtime: AdminRuntime, options: AdminServerOptions): 
   const url = `http://${shown}:${addr.port}`;
   announce(`admin: ${url}`);
   return { url, port: addr.port, shutdown: () => server.shutdown() };
-}
-
-/** Whether `host` names the loopback interface only. */
-function isLoopback(host: string): boolean {
-  const h = host.replace(/^\[|\]$/g, "").toLowerCase();
-  return h === "localhost" || h === "::1" || /^127(\.\d{1,3}){3}$/.test(h);
-}
-
-/**
- * Refuses to expose the admin API beyond loopback without a token: anyone
- * who reaches it can stop the job, write savepoints and read state. Throws
- * `ConfigError` unless `host` is loopback, a token is set or `insecure` says
- * so on purpose.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { checkAdminExposure } from "@weir/weir";
- * checkAdminExposure("127.0.0.1", undefined, false);
- * checkAdminExposure("0.0.0.0", "s3cret", false);
- * checkAdminExposure("0.0.0.0", undefined, true);
- * assert.throws(() => checkAdminExposure("0.0.0.0", undefined, false), /--admin-token/);
- * ```
- */
-export function checkAdminExposure(
-  host: string,
-  token: string | undefined,
-  insecure: boolean,
-): void {
-  if (isLoopback(host) || (token !== undefined && token !== "") || insecure) return;
-  throw new ConfigError(
-    `The admin API on ${host} would be reachable beyond this machine without a token: ` +
-      `set --admin-token (or WEIR_ADMIN_TOKEN), or pass --admin-insecure to allow it`,
-  );
 }

@@ -23,6 +23,7 @@ import { type Clock, SystemClock } from "../runtime/clock.ts";
 import type { Transformation } from "../runtime/graph.ts";
 import { type ExecutorKind, Job, type JobResult } from "../runtime/job.ts";
 import { runInWorker, workerIndex } from "../runtime/_worker_role.ts";
+import { currentSite, defaultExecution } from "./_default_execution.ts";
 import { buildPhysicalPlan, type PhysicalPlan } from "../runtime/physical_plan.ts";
 import { type JobClient, runJob } from "../runtime/job_runner.ts";
 import type { CheckpointConfig, StopOptions } from "../checkpoint/coordinator.ts";
@@ -45,8 +46,7 @@ import {
 import { CheckpointMirror } from "../checkpoint/storage/checkpoint_mirror.ts";
 import { openRemoteStore } from "../checkpoint/storage/open_remote_store.ts";
 import { redactUrl } from "../checkpoint/storage/remote_store.ts";
-import { jobClientRuntime } from "../admin/runtime.ts";
-import { type AdminServer, checkAdminExposure, serveAdmin } from "../admin/server.ts";
+import { checkAdminExposure } from "../admin/exposure.ts";
 
 /**
  * How a job runs. Every field has a default.
@@ -68,14 +68,20 @@ import { type AdminServer, checkAdminExposure, serveAdmin } from "../admin/serve
  */
 export interface EnvironmentConfig {
   /**
-   * Default parallelism of operators (1 with the inline executor; the number
-   * of cores, `navigator.hardwareConcurrency`, with the worker executor).
+   * Default parallelism of operators. Unset: the number of cores
+   * (`navigator.hardwareConcurrency`, at most 85) when the job may run on
+   * workers, as Flink's local environment; else 1 (`executor: "inline"`,
+   * under `deno test`).
    */
   parallelism?: number;
   /**
-   * Where subtasks run (`--executor`): `inline` (default) on this thread;
-   * `workers` on Deno Web Workers, one per core at most, each importing the
-   * job's main module again (see docs/execution.md for the contract).
+   * Where subtasks run (`--executor`): `workers` on Deno Web Workers, one per
+   * core at most, each importing the job's main module again (see
+   * docs/execution.md for the contract); `inline` on this thread. Unset:
+   * `workers` when the parallelism is above 1 and the job runs as a script,
+   * `inline` at parallelism 1, under `deno test` (whose workers would import
+   * the test file) and where workers could not read the script or weir
+   * (docs/execution.md, "Defaults").
    */
   executor?: ExecutorKind;
   /** Number of key groups (Flink's default for the parallelism: at least 128). */
@@ -264,7 +270,13 @@ function restoreTarget(dir: string, restore: string): string {
 function resolveCheckpoint(o: CheckpointingOptions | undefined): CheckpointConfig | undefined {
   if (!o) return undefined;
   if (o.storage !== undefined && (o.dir === "" || o.dir === undefined)) {
-    o = { ...o, dir: Deno.makeTempDirSync({ prefix: "weir-checkpoints-" }) };
+    // A worker of the worker executor uses the main thread's working folder (its init names it).
+    o = {
+      ...o,
+      dir: workerIndex === undefined
+        ? Deno.makeTempDirSync({ prefix: "weir-checkpoints-" })
+        : "(the main thread's working folder)",
+    };
   }
   if (typeof o.dir !== "string" || o.dir === "") {
     throw new ConfigError("checkpoint.dir must name a directory");
@@ -320,8 +332,24 @@ function adminFromFlags(flags: JobFlags, base: AdminOptions | undefined): AdminO
 /** How long the admin API stays up after a stop it was asked for, so clients can read the result. */
 const STOP_RESULT_GRACE_MS = 3000;
 
-/** Serves the admin API while the job runs; `done` settles once the server has stopped. */
-function withAdmin(client: JobClient, admin: AdminOptions): JobClient {
+/**
+ * The admin server, loaded only when a job asks for the admin API: a job
+ * without it, and every worker of the worker executor, never loads hono.
+ */
+function loadAdminServer() {
+  return Promise.all([import("../admin/server.ts"), import("../admin/runtime.ts")]);
+}
+
+/**
+ * Serves the admin API while the job runs; `done` settles once the server has
+ * stopped. The server starts once `server` has loaded: if it cannot listen,
+ * the job is cancelled and `done` rejects with that error.
+ */
+function withAdmin(
+  client: JobClient,
+  admin: AdminOptions,
+  server: ReturnType<typeof loadAdminServer>,
+): JobClient {
   let stoppedThroughApi = false;
   const served: JobClient = Object.create(client, {
     stopWithSavepoint: {
@@ -331,26 +359,35 @@ function withAdmin(client: JobClient, admin: AdminOptions): JobClient {
       },
     },
   });
-  let server: AdminServer;
-  try {
-    server = serveAdmin(jobClientRuntime(served), {
+  const listening = server.then(([{ serveAdmin }, { jobClientRuntime }]) =>
+    serveAdmin(jobClientRuntime(served), {
       port: admin.port,
       ...(admin.host !== undefined ? { host: admin.host } : {}),
       ...(admin.token !== undefined ? { token: admin.token } : {}),
       ...(admin.corsOrigins !== undefined ? { corsOrigins: admin.corsOrigins } : {}),
       ...(admin.insecure !== undefined ? { insecure: admin.insecure } : {}),
       ...(admin.savepointDir !== undefined ? { savepointDir: admin.savepointDir } : {}),
-    });
-  } catch (e) {
-    // A port in use: the job must not run on without the API it was asked to serve.
-    client.cancel();
-    client.done.catch(() => {});
-    throw e;
-  }
-  const done = client.done.finally(async () => {
-    if (stoppedThroughApi) await new Promise((r) => setTimeout(r, STOP_RESULT_GRACE_MS));
-    await server.shutdown();
-  });
+    })
+  );
+  // Awaited once the server listens: a job that fails before then is no unhandled rejection.
+  client.done.catch(() => {});
+  const done = (async () => {
+    let api;
+    try {
+      api = await listening;
+    } catch (e) {
+      // A port in use: the job must not run on without the API it was asked to serve.
+      client.cancel();
+      await client.done.catch(() => {});
+      throw e;
+    }
+    try {
+      return await client.done;
+    } finally {
+      if (stoppedThroughApi) await new Promise((r) => setTimeout(r, STOP_RESULT_GRACE_MS));
+      await api.shutdown();
+    }
+  })();
   return {
     done,
     get job() {
@@ -389,6 +426,7 @@ export class StreamEnvironment implements GraphBuilder {
   readonly #config: ResolvedConfig;
   #executed = false;
   #mirror: CheckpointMirror | undefined;
+  #adminServer: ReturnType<typeof loadAdminServer> | undefined;
 
   private constructor(config: ResolvedConfig) {
     this.#config = config;
@@ -396,13 +434,13 @@ export class StreamEnvironment implements GraphBuilder {
 
   /** Creates an environment; checks the config and throws `ConfigError` naming a bad field. */
   static create(config: EnvironmentConfig = {}): StreamEnvironment {
-    const executor = config.executor ?? "inline";
-    if (executor !== "inline" && executor !== "workers") {
-      throw new ConfigError(`executor must be inline or workers, got "${executor}"`);
+    if (
+      config.executor !== undefined && config.executor !== "inline" &&
+      config.executor !== "workers"
+    ) {
+      throw new ConfigError(`executor must be inline or workers, got "${config.executor}"`);
     }
-    // As Flink's local environment: one subtask per core unless told otherwise.
-    const parallelism = config.parallelism ??
-      (executor === "workers" ? navigator.hardwareConcurrency : 1);
+    const { parallelism, executor } = defaultExecution(config, currentSite());
     if (!Number.isInteger(parallelism) || parallelism < 1) {
       throw new ConfigError(`parallelism must be a positive integer, got ${parallelism}`);
     }
@@ -695,7 +733,9 @@ export class StreamEnvironment implements GraphBuilder {
    * `execute` runs that worker's subtasks and never settles (docs/execution.md).
    */
   execute(name = "weir job"): Promise<JobResult> {
-    if (this.#config.checkpointStorage && !this.#mirror) return this.#executeWithDatabase(name);
+    if (this.#pullsCheckpoints() || (this.#servesAdmin() && this.#adminServer === undefined)) {
+      return this.#prepareAndExecute(name);
+    }
     try {
       return this.executeAsync(name).done;
     } catch (e) {
@@ -704,10 +744,27 @@ export class StreamEnvironment implements GraphBuilder {
     }
   }
 
-  // Checkpoints in a database: pull them into the working folder, then run.
-  async #executeWithDatabase(name: string): Promise<JobResult> {
-    await this.openCheckpointStorage(name);
+  // Pull checkpoints kept in a database into the working folder, and load the admin
+  // server before the job starts (so a port in use stops it before it runs), then run.
+  async #prepareAndExecute(name: string): Promise<JobResult> {
+    if (this.#pullsCheckpoints()) await this.openCheckpointStorage(name);
+    if (this.#servesAdmin()) await (this.#adminServer ??= loadAdminServer());
     return await this.executeAsync(name).done;
+  }
+
+  /**
+   * Whether this thread still has to pull the checkpoints from their database
+   * (a worker never does: the main thread restores and names the folder).
+   */
+  #pullsCheckpoints(): boolean {
+    return this.#config.checkpointStorage !== undefined && !this.#mirror &&
+      workerIndex === undefined;
+  }
+
+  /** Whether this thread serves the admin API (never a worker, never a plan print). */
+  #servesAdmin(): boolean {
+    const c = this.#config;
+    return c.admin !== undefined && workerIndex === undefined && !c.printPlan;
   }
 
   /**
@@ -788,7 +845,9 @@ export class StreamEnvironment implements GraphBuilder {
       repeatedFailureLimit: c.repeatedFailureLimit,
       log: c.log,
     });
-    const result = c.admin ? withAdmin(client, c.admin) : client;
+    const result = c.admin
+      ? withAdmin(client, c.admin, this.#adminServer ??= loadAdminServer())
+      : client;
     if (!this.#mirror) return result;
     const done = result.done.finally(() => this.#closeCheckpointStorage());
     return Object.create(result, { done: { value: done } });

@@ -34,7 +34,7 @@ export type StateBackendName = "heap" | "lsm";
  * ```
  */
 export interface JobFlags {
-  /** `--parallelism N`. */
+  /** `--parallelism N` (unset: one subtask per core on workers; 1 under `deno test`). */
   parallelism?: number;
   /** `--state-backend lsm|heap`. */
   stateBackend?: StateBackendName;
@@ -69,7 +69,10 @@ export interface JobFlags {
   savepointDir?: string;
   /** `--print-plan`: print the physical plan as JSON and exit without running. */
   printPlan?: boolean;
-  /** `--executor inline|workers`: run subtasks on this thread or on Web Workers. */
+  /**
+   * `--executor inline|workers`: run subtasks on this thread or on Web Workers
+   * (unset: workers at parallelism > 1, except under `deno test`).
+   */
   executor?: "inline" | "workers";
 }
 

@@ -161,6 +161,8 @@ export interface JobResult {
    * worker executor: its workers started, imported the script and restored).
    */
   readonly startupMs?: number;
+  /** The Web Workers the subtasks ran on (the worker executor); absent when they ran inline. */
+  readonly workers?: number;
 }
 
 /** A job built from a graph, ready to run once. */
@@ -948,6 +950,7 @@ export class Job implements TaskHost {
       cancelled: this.#cancelled,
       recordsIn,
       ...(this.#startupMs !== undefined ? { startupMs: this.#startupMs } : {}),
+      ...(this.#workers ? { workers: this.#workers.size } : {}),
     };
   }
 

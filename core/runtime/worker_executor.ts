@@ -36,7 +36,13 @@
  *
  * @module
  */
-import { ConfigError, CorruptionError, JobFailedError, WeirError } from "../errors.ts";
+import {
+  ConfigError,
+  CorruptionError,
+  DirectoryInUseError,
+  JobFailedError,
+  WeirError,
+} from "../errors.ts";
 import type { CheckpointConfig, StopOptions } from "../checkpoint/coordinator.ts";
 import type { CheckpointStorage } from "../checkpoint/storage.ts";
 import { CollectSink } from "../connectors/collect_sink.ts";
@@ -93,6 +99,8 @@ export function placeTasks(plan: PhysicalPlan, workers: number): number[] {
 function rebuildFailure(f: SerializedFailure): JobFailedError {
   let cause: Error;
   if (f.cause.name === "ConfigError") cause = new ConfigError(f.cause.message);
+  // Another job holds a directory: as inline, not restarted (a restart cannot fix it).
+  else if (f.cause.name === "DirectoryInUseError") cause = new DirectoryInUseError(f.cause.message);
   else if (f.cause.name === "CorruptionError" && f.cause.file !== undefined) {
     cause = new CorruptionError("", {
       file: f.cause.file,

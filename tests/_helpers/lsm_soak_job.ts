@@ -14,9 +14,7 @@
 import process from "node:process";
 import { parseArgs } from "node:util";
 import {
-  createAdminApp,
   HeapStateBackend,
-  jobClientRuntime,
   type KeyedProcessContext,
   type KeyedProcessFunction,
   LsmStateBackend,
@@ -26,6 +24,7 @@ import {
   type ValueState,
   ValueStateDescriptor,
 } from "../../mod.ts";
+import { createAdminApp, jobClientRuntime } from "../../core/admin/mod.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -66,6 +65,8 @@ class Rewrite implements KeyedProcessFunction<string, number, never> {
 
 const dir = Deno.makeTempDirSync({ prefix: "weir-lsm-soak-" });
 const env = StreamEnvironment.create({
+  // One subtask, one store: the process's memory is that store's budget.
+  parallelism: 1,
   stateBackend: values["state-backend"] === "heap" ? new HeapStateBackend() : new LsmStateBackend({
     dir: `${dir}/work`,
     memtableBytes: memtableMiB << 20,

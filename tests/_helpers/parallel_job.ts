@@ -6,7 +6,8 @@
  *
  * - `count --records N --keys K`: generated keys `k<i % K>`, keyed count in
  *   ValueState, `[key, count]` per record into a CollectSink; prints one JSON
- *   line `{ values, recordsIn }` (values sorted) after `execute()`.
+ *   line `{ values, recordsIn, workers }` (values sorted; workers: 0 inline) after
+ *   `execute()`.
  * - `lag --records N`: a fast source into a slow keyed consumer (0.2 ms a record)
  *   across workers; prints the largest lag (ms from a record's creation to its
  *   processing) and the job's duration, as JSON.
@@ -134,7 +135,13 @@ async function main(args: string[]): Promise<void> {
         .addSink(sink).uid("collect");
       const result = await env.execute("parallel count");
       const sorted = sink.values.map(([k, n]) => `${k}\t${n}`).sort();
-      console.log(JSON.stringify({ values: sorted, recordsIn: result.recordsIn }));
+      console.log(
+        JSON.stringify({
+          values: sorted,
+          recordsIn: result.recordsIn,
+          workers: result.workers ?? 0,
+        }),
+      );
       return;
     }
     case "lag": {
@@ -225,7 +232,13 @@ async function main(args: string[]): Promise<void> {
       counted.process(new Count()).uid("count").addSink(sink).uid("collect");
       const result = await env.execute("files count");
       const sorted = sink.values.map(([k, n]) => `${k}\t${n}`).sort();
-      console.log(JSON.stringify({ values: sorted, recordsIn: result.recordsIn }));
+      console.log(
+        JSON.stringify({
+          values: sorted,
+          recordsIn: result.recordsIn,
+          workers: result.workers ?? 0,
+        }),
+      );
       return;
     }
     case "aligned": {

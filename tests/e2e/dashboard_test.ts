@@ -10,15 +10,13 @@
  */
 import assert from "node:assert/strict";
 import { type BrowserContext, chromium } from "playwright-core";
+import { type CheckpointHistoryEntry, HeapStateBackend, StreamEnvironment } from "../../mod.ts";
 import {
   type AdminJob,
-  type CheckpointHistoryEntry,
-  HeapStateBackend,
   jobClientRuntime,
   serveAdmin,
-  StreamEnvironment,
   type VertexInfo,
-} from "../../mod.ts";
+} from "../../core/admin/mod.ts";
 import { historyRuntime } from "../../cli/history_runtime.ts";
 import { buildAdminJob } from "../_helpers/admin_job.ts";
 import { readAdminUrl } from "../_helpers/admin_url.ts";

@@ -5,12 +5,8 @@
  * operators' watermark and input latency, and user-defined metrics.
  */
 import assert from "node:assert/strict";
-import {
-  createAdminApp,
-  HeapStateBackend,
-  jobClientRuntime,
-  StreamEnvironment,
-} from "../../mod.ts";
+import { HeapStateBackend, StreamEnvironment } from "../../mod.ts";
+import { createAdminApp, jobClientRuntime } from "../../core/admin/mod.ts";
 import { buildAdminJob } from "../_helpers/admin_job.ts";
 
 async function promtool(text: string): Promise<{ ok: boolean; output: string }> {
