@@ -166,8 +166,8 @@ for (const executor of ["inline", "workers"]) {
 }
 
 // Large keyed state and checkpoints 400 ms apart: the LSM store's flushes
-// (>= 20k entries) and compactions run on worker threads, so kills land
-// while workers write segment files.
+// (>= 20k entries) and compactions run on the helper pool's threads, so kills
+// land while those threads write segment files.
 Deno.test(`crash: keyed_shuffle lsm exactly-once with jobs on workers survives ${KILLS - 2} kill -9s`, async () => {
   const dir = await Deno.makeTempDir({ prefix: "weir-crash-" });
   try {
