@@ -25,7 +25,7 @@
  * @module
  */
 import { canStartBackgroundWorker, startBackgroundWorker } from "./_background_worker.ts";
-import type { HelperReply, HelperRequest } from "./_helper_thread.ts";
+import type { HelperReply, HelperRequest } from "./_helper_tasks.ts";
 
 /** How long a thread stays up without work. */
 const IDLE_MS = 3000;

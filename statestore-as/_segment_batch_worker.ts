@@ -11,7 +11,7 @@ import { writeSegmentBatch } from "./lsm_store.ts";
 import { SegmentBatch } from "./segment_batch.ts";
 import type { SegmentFile, SegmentFs } from "./segment_fs.ts";
 import { openExisting } from "./_open_existing.ts";
-import type { HelperTaskOutput } from "./_helper_thread.ts";
+import type { HelperTaskOutput } from "./_helper_tasks.ts";
 
 /** A request: the packed entries of a batch, and the file to write them to, if any. */
 export interface SortRequest {

@@ -12,7 +12,7 @@
 import { runStoreJob, type StoreJobResult } from "./lsm_store.ts";
 import { type JobEnvelope, JobSignal } from "./_store_jobs.ts";
 import { DenoSegmentFs, type SegmentFile } from "./segment_fs.ts";
-import type { HelperTaskOutput } from "./_helper_thread.ts";
+import type { HelperTaskOutput } from "./_helper_tasks.ts";
 import { openExisting } from "./_open_existing.ts";
 
 /** Reads compaction inputs; handles are dropped after each job (inputs get deleted). */

@@ -9,15 +9,17 @@ import { startBackgroundWorker } from "./_background_worker.ts";
 import { LsmStore } from "./lsm_store.ts";
 
 const TASKS = new URL("./testdata/helper_tasks.ts", import.meta.url);
+/** A thread entry that knows TASKS (weir's own entry knows the stores' task modules only). */
+const TEST_THREAD = new URL("./testdata/helper_thread.ts", import.meta.url);
 
-/** A pool whose started threads are counted. */
+/** A pool of test threads, counted as they start. */
 function counted(size: number): { pool: HelperPool; started: () => number } {
   let started = 0;
   const pool = new HelperPool({
     size,
-    startThread: (url) => {
+    startThread: () => {
       started++;
-      return startBackgroundWorker(url);
+      return startBackgroundWorker(TEST_THREAD);
     },
   });
   return { pool, started: () => started };

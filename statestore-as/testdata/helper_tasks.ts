@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { HelperTaskOutput } from "../_helper_thread.ts";
+import type { HelperTaskOutput } from "../_helper_tasks.ts";
 
 type Input =
   | { op: "square"; n: number; sleepMs?: number }
