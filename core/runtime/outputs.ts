@@ -10,7 +10,7 @@
  */
 import { ConfigError } from "../errors.ts";
 import { ByteWriter } from "../state/bytes.ts";
-import { murmur3, murmur3Ascii } from "../state/key_group.ts";
+import { keyGroupOfHash, murmur3, murmur3Ascii, subtaskForKeyGroup } from "../state/key_group.ts";
 import { type Serializer, Serializers } from "../state/serializer.ts";
 import type { OutputChannel } from "./channel.ts";
 import type { Partitioning } from "./graph.ts";
@@ -160,10 +160,13 @@ export class ChannelWriter implements Target {
         }
         const { keySelector, keySerializer } = partitioning;
         const hash = keyHasher(keySerializer);
-        this.#select = (value) => {
-          const group = hash(keySelector(value)) % maxParallelism;
-          return Math.floor((group * n) / maxParallelism);
-        };
+        // The channel of each key group, looked up: no division per record.
+        const channelOf = new Uint16Array(maxParallelism);
+        for (let g = 0; g < maxParallelism; g++) {
+          channelOf[g] = subtaskForKeyGroup(g, maxParallelism, n);
+        }
+        this.#select = (value) =>
+          channelOf[keyGroupOfHash(hash(keySelector(value)), maxParallelism)]!;
         break;
       }
     }

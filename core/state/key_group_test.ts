@@ -4,6 +4,7 @@ import {
   checkParallelism,
   defaultMaxParallelism,
   keyGroupOf,
+  keyGroupOfHash,
   keyGroupRangeForSubtask,
   murmur3,
   subtaskForKeyGroup,
@@ -56,6 +57,26 @@ Deno.test("keyGroupOf spreads keys over every key group", () => {
   // Uniform would be 100 per group; a working hash stays well inside 50..150.
   for (const c of counts) assert.ok(c > 50 && c < 150, `group count ${c}`);
   assert.equal(keyGroupOf(utf8("abcXYZ"), 7, 3), murmur3(utf8("abc")) % 7);
+});
+
+Deno.test("keyGroupOfHash is hash % maxParallelism for every unsigned 32-bit hash", () => {
+  const hashes = [0, 1, 0xffff, 0x10000, 0x7fffffff, 0x80000000, 0xfffffffe, 0xffffffff];
+  let x = 0x9e3779b9;
+  for (let i = 0; i < 2000; i++) {
+    x = (Math.imul(x ^ (x >>> 15), 0x2c1b3c6d) + i) >>> 0;
+    hashes.push(x);
+  }
+  const maxes = [1, 2, 3, 7, 128, 1000, 4096, 32767, UPPER_BOUND_MAX_PARALLELISM];
+  for (const m of maxes) {
+    for (const h of hashes) assert.equal(keyGroupOfHash(h, m), h % m, `${h} % ${m}`);
+  }
+});
+
+Deno.test("keyGroupOf is the key group of the key's murmur3 hash", () => {
+  for (const key of ["", "a", "user-1", "héllo", "x".repeat(100)]) {
+    const h = murmur3(utf8(key));
+    for (const m of [128, 32768]) assert.equal(keyGroupOf(utf8(key), m), h % m);
+  }
 });
 
 Deno.test("keyGroupRangeForSubtask partitions 0..maxParallelism-1 for every parallelism", () => {

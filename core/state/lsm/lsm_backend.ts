@@ -23,7 +23,7 @@ import type {
   StateFor,
 } from "../backend.ts";
 import type { AnyStateDescriptor } from "../descriptors.ts";
-import { type KeyGroupRange, murmur3 } from "../key_group.ts";
+import { keyGroupOfHash, type KeyGroupRange, murmur3 } from "../key_group.ts";
 import { ByteReader, ByteWriter } from "../bytes.ts";
 import { type Serializer, Serializers } from "../serializer.ts";
 import type { AggregateFunction } from "../state.ts";
@@ -844,7 +844,7 @@ export class LsmKeyedStateBackend implements KeyedStateBackend {
     this.#spare = this.#cur;
     this.#cur = w;
     this.#keyLen = w.length;
-    this.#kg = murmur3(w.buf, w.length) % this.#maxParallelism;
+    this.#kg = keyGroupOfHash(murmur3(w.buf, w.length), this.#maxParallelism);
     this.#key = key;
     this.#cacheKey = NO_CACHE;
   }
@@ -857,7 +857,7 @@ export class LsmKeyedStateBackend implements KeyedStateBackend {
     const w = this.#cur;
     w.reset();
     this.#keySer.write(this.#key, w);
-    this.#kg = murmur3(w.buf, w.length) % this.#maxParallelism;
+    this.#kg = keyGroupOfHash(murmur3(w.buf, w.length), this.#maxParallelism);
     return this.#keyLen = w.length;
   }
 
@@ -929,7 +929,7 @@ export class LsmKeyedStateBackend implements KeyedStateBackend {
     kw.reset();
     this.#keySer.write(key, kw);
     const kl = kw.length;
-    const kg = murmur3(kw.buf, kl) % this.#maxParallelism;
+    const kg = keyGroupOfHash(murmur3(kw.buf, kl), this.#maxParallelism);
     const vl = value?.length ?? 0;
     if (vl > MAX_SCRATCH_VALUE) {
       const k = new Uint8Array(4 + kl);
