@@ -144,7 +144,10 @@ export class CheckpointMirror {
       const loaded = loadManifest(this.#fs, path, false);
       const { manifest } = loaded;
       const checkpoint = manifest.kind === "checkpoint";
-      const parts = new Map<number, { segments: Map<string, Uint8Array>; rows: StateRow[] }>();
+      const parts = new Map<
+        number,
+        { segments: Map<string, Uint8Array>; rows: StateRow[]; reset?: boolean }
+      >();
       const partOf = (subtask: number) => {
         let part = parts.get(subtask);
         if (!part) parts.set(subtask, part = { segments: new Map(), rows: [] });
@@ -182,6 +185,7 @@ export class CheckpointMirror {
         }
         for (const { row, subtask } of changed) partOf(subtask).rows.push(row);
       }
+      if (reset) { for (const p of parts.values()) p.reset = true; }
       for (const name of Object.keys(manifest.segments)) {
         if (this.#uploaded.has(name)) continue;
         const bytes = storage.fs.readFile(loaded.segmentPath(name));
