@@ -113,6 +113,47 @@ Deno.test("redis checkpoint storage: a reset checkpoint shows exactly the entrie
   });
 });
 
+Deno.test("redis checkpoint storage: a checkpoint that does not complete is invisible; its changes are undone in the shadow field by field, not copied again", async () => {
+  await withStore("redis", "undo", async (store, server) => {
+    const visible = () =>
+      new Map([...stateInDatabase("redis", server.url, "undo", "counts", "n")].sort());
+    const rows = Array.from({ length: 3000 }, (_, i) => row("n", `k${i}`, "1"));
+    await store.writePart(1, { segments: new Map(), rows });
+    await store.complete({ id: 1, kind: "checkpoint", manifest });
+    const one = visible();
+    assert.equal(one.size, 3000);
+    // Checkpoint 2 writes its part (k0 changed, k1 removed, a new key) and fails.
+    await store.writePart(2, {
+      segments: new Map(),
+      rows: [row("n", "k0", "9"), row("n", "k1", null), row("n", "new", "1")],
+    });
+    assert.deepEqual(visible(), one, "the part is invisible");
+    assert.deepEqual(redisCli(server.url, "EXISTS", "weir:undo:shadow-of"), ["0"]);
+    const undo = await redisCommands(server.url, () => store.discard({ id: 2 }));
+    assert.ok(!undo.some((l) => /"(copy|hgetall)"/i.test(l)), undo.join("\n"));
+    assert.deepEqual(redisCli(server.url, "GET", "weir:undo:shadow-of"), ["1"]);
+    assert.deepEqual(
+      new Map(
+        [...stateInDatabase("redis", server.url, "undo", "counts", "n")].sort(),
+      ),
+      one,
+    );
+    // The next checkpoint starts from a shadow as of checkpoint 1: nothing copied, and
+    // nothing of the failed part shows.
+    const next = await redisCommands(server.url, async () => {
+      await store.writePart(3, { segments: new Map(), rows: [row("n", "k2", "5")] });
+      await store.complete({ id: 3, kind: "checkpoint", manifest });
+    });
+    assert.ok(!next.some((l) => /"copy"/i.test(l)), next.join("\n"));
+    const three = visible();
+    assert.equal(three.size, 3000);
+    assert.equal(three.get('"k0"'), 1);
+    assert.equal(three.get('"k1"'), 1);
+    assert.equal(three.get('"k2"'), 5);
+    assert.equal(three.get('"new"'), undefined);
+  });
+});
+
 Deno.test("redis checkpoint storage: state hashes written before the states set are found and carried on; old pending parts are removed", async () => {
   const p = "weir:legacy:";
   await withStore("redis", "legacy", async (store, server) => {

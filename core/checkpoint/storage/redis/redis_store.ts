@@ -35,6 +35,8 @@ type Client = ReturnType<typeof createClient>;
 
 // Fields per HSET/HDEL: one command must fit the server's query buffer.
 const FIELD_BATCH = 10_000;
+// Fields per script undoing a part's changes: each script blocks the server briefly.
+const RESTORE_BATCH = 1000;
 
 /** A state hash's changes: field → value (JSON), null for a removed entry. */
 type Changes = Map<string, string | null>;
@@ -58,8 +60,9 @@ export class RedisStore implements RemoteStore {
   readonly where: string;
   readonly #client: Client;
   readonly #prefix: string;
-  // The shadow's preparation for the checkpoint being written (once per checkpoint id).
-  #preparing: { id: number; done: Promise<void> } | undefined;
+  // The shadow's preparation for the checkpoint being written (once per checkpoint id):
+  // resolves to the checkpoint whose state the shadow then holds (null: none, a reset).
+  #preparing: { id: number; done: Promise<string | null> } | undefined;
   // What each checkpoint being written put into the shadow, by state hash: after the
   // swap the shadow (the old state) gets the same changes, to be one checkpoint ahead.
   readonly #written = new Map<number, Map<string, Changes>>();
@@ -199,7 +202,7 @@ export class RedisStore implements RemoteStore {
    * Makes the shadow hashes hold the latest completed checkpoint's state (or
    * nothing, for a `reset`), once per checkpoint, before its parts write into them.
    */
-  #prepareShadow(id: number, reset: boolean): Promise<void> {
+  #prepareShadow(id: number, reset: boolean): Promise<string | null> {
     if (this.#preparing?.id !== id) {
       this.#preparing = { id, done: this.#rebuildShadow(reset) };
       // A failed preparation is retried by the next part or checkpoint.
@@ -208,20 +211,47 @@ export class RedisStore implements RemoteStore {
     return this.#preparing.done;
   }
 
-  async #rebuildShadow(reset: boolean): Promise<void> {
+  async #rebuildShadow(reset: boolean): Promise<string | null> {
     const p = this.#prefix;
-    const [latest, shadowOf] = await this.#client.mGet([`${p}latest`, `${p}shadow-of`]);
+    const [latest = null, shadowOf] = await this.#client.mGet([`${p}latest`, `${p}shadow-of`]);
     // From here until complete() swaps it in, the shadow is not any checkpoint's state.
     await this.#client.del(`${p}shadow-of`);
-    if (!reset && latest !== null && latest !== undefined && shadowOf === latest) return;
+    if (reset) {
+      for (const key of await this.#stateKeys(latest)) {
+        await this.#client.unlink(this.#shadowOf(key));
+      }
+      return null;
+    }
+    if (latest !== null && shadowOf === latest) return latest;
     // The shadow is behind, or half-written by a checkpoint that never completed (a
     // failure, a killed job): copied from the state hashes, on the server.
     const m = this.#client.multi();
-    for (const key of await this.#stateKeys(latest ?? null)) {
+    for (const key of await this.#stateKeys(latest)) {
       m.unlink(this.#shadowOf(key));
-      if (!reset) m.copy(key, this.#shadowOf(key));
+      m.copy(key, this.#shadowOf(key));
     }
     await m.execAsPipeline();
+    return latest;
+  }
+
+  /**
+   * Undoes in the shadow the changes a checkpoint that will not complete wrote
+   * there (each field as the state hashes have it): the shadow is as of
+   * checkpoint `base` again, without copying every entry.
+   */
+  async #restoreShadow(written: Map<string, Changes>, base: string): Promise<void> {
+    const m = this.#client.multi();
+    for (const [key, changes] of written) {
+      const fields = [...changes.keys()];
+      for (let i = 0; i < fields.length; i += RESTORE_BATCH) {
+        m.eval(RESTORE, {
+          arguments: [key, this.#shadowOf(key), ...fields.slice(i, i + RESTORE_BATCH)],
+        });
+      }
+    }
+    await m.execAsPipeline();
+    // Only once every field is back: a half-restored shadow stays no checkpoint's state.
+    await this.#client.set(`${this.#prefix}shadow-of`, base);
   }
 
   /**
@@ -278,9 +308,16 @@ export class RedisStore implements RemoteStore {
       const p = this.#prefix;
       const dropped = (id: number) =>
         !which || ("id" in which ? id === which.id : id < which.below);
-      // Their changes stay in the shadow, which is no checkpoint's state now
-      // (`shadow-of` is absent): the next checkpoint copies it from the state hashes.
-      for (const id of [...this.#written.keys()]) if (dropped(id)) this.#written.delete(id);
+      // Their changes stay in the shadow, which is no checkpoint's state now (`shadow-of`
+      // is absent): they are undone where this store knows them, else the next checkpoint
+      // copies the shadow from the state hashes.
+      for (const [id, written] of [...this.#written]) {
+        if (!dropped(id)) continue;
+        const prepared = this.#preparing?.id === id ? this.#preparing.done : undefined;
+        const base = await prepared?.catch(() => null);
+        if (typeof base === "string") await this.#restoreShadow(written, base);
+        this.#written.delete(id);
+      }
       if (this.#preparing && dropped(this.#preparing.id)) this.#preparing = undefined;
       // Parts written by the layout before the shadow hashes (pending hashes per checkpoint).
       for (const id of await this.#client.sMembers(`${p}pending`)) {
@@ -382,6 +419,16 @@ if kind == 'savepoint' then
 else
   redis.call('ZADD', p .. 'checkpoints', id, id)
   redis.call('SET', p .. 'latest', id)
+end
+return 1
+`;
+
+// A shadow hash's fields as the state hash has them (ARGV: state hash, shadow, fields).
+const RESTORE = `
+local live, shadow = ARGV[1], ARGV[2]
+for i = 3, #ARGV do
+  local v = redis.call('HGET', live, ARGV[i])
+  if v then redis.call('HSET', shadow, ARGV[i], v) else redis.call('HDEL', shadow, ARGV[i]) end
 end
 return 1
 `;
