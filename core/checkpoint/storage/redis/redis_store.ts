@@ -250,7 +250,7 @@ export class RedisStore implements RemoteStore {
       }
     }
     await m.execAsPipeline();
-    // Only once every field is back: a half-restored shadow stays no checkpoint's state.
+    // Only once every field is back (a pipeline runs the commands after a failed one).
     await this.#client.set(`${this.#prefix}shadow-of`, base);
   }
 
@@ -298,8 +298,13 @@ export class RedisStore implements RemoteStore {
       // checkpoint copies the shadow from the state hashes instead.
       const m = this.#client.multi();
       for (const [key, changes] of written) writeChanges(m, this.#shadowOf(key), changes);
-      m.set(`${this.#prefix}shadow-of`, String(c.id));
-      await m.execAsPipeline().catch(() => {});
+      try {
+        await m.execAsPipeline();
+        // Only once every change is in (a pipeline runs the commands after a failed one).
+        await this.#client.set(`${this.#prefix}shadow-of`, String(c.id));
+      } catch {
+        // The checkpoint is complete; the shadow stays no checkpoint's state.
+      }
     });
   }
 
