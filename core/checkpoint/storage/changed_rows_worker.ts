@@ -3,11 +3,11 @@
  * checkpoints do not share, comparing and decoding the changed entries costs
  * CPU in proportion to those segments (an LSM compaction's output is read
  * whole), which would otherwise be taken from the job's thread. Where no
- * worker starts (permissions), the rows are found on the calling thread.
+ * worker starts or loads (the permission to read weir's modules is missing),
+ * the rows are found on the calling thread.
  *
  * @module
  */
-import { startBackgroundWorker } from "../../../statestore-as/_background_worker.ts";
 import type { CheckpointFs } from "../checkpoint_fs.ts";
 import type { Manifest } from "../manifest.ts";
 import type { LoadedManifest } from "../storage.ts";
@@ -114,8 +114,16 @@ export class ChangedRowsWorker {
   #start(): Worker | undefined {
     if (this.#worker || this.#unavailable) return this.#worker;
     try {
-      this.#worker = startBackgroundWorker(new URL("./_changed_rows_thread.ts", import.meta.url));
+      const url = new URL("./_changed_rows_thread.ts", import.meta.url);
+      // The worker loads weir's modules (state, statestore-as): it needs to read them all.
+      const root = new URL("../../../", import.meta.url);
+      if (
+        url.protocol === "file:" &&
+        Deno.permissions.querySync({ name: "read", path: root }).state !== "granted"
+      ) throw new Deno.errors.NotCapable(`cannot read ${root.pathname}`);
+      this.#worker = new Worker(url.href, { type: "module" });
     } catch {
+      // No workers here: every request is done on this thread.
       this.#unavailable = true;
       return undefined;
     }

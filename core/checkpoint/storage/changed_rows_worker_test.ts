@@ -26,7 +26,7 @@ function loaded(dir: string, handle: KeyedStateHandle): LoadedManifest {
   return { manifest, dir, segmentPath: (n) => `${dir}/${n}` };
 }
 
-Deno.test("ChangedRowsWorker: the worker finds the rows changedRows finds; an unreadable segment rejects naming it", async () => {
+Deno.test("ChangedRowsWorker: the worker finds the rows changedRows finds; an unreadable segment rejects naming it; without the permission to load it, the rows are found on this thread", async () => {
   const dir = Deno.makeTempDirSync({ prefix: "weir-changed-rows-worker-test-" });
   const fs = new DenoCheckpointFs();
   let n = 0;
@@ -58,6 +58,29 @@ Deno.test("ChangedRowsWorker: the worker finds the rows changedRows finds; an un
     assert.equal((await worker.changedRows(undefined, first)).length, 500);
     const missing = { ...second, segmentPath: (s: string) => `${dir}/missing/${s}` };
     await assert.rejects(worker.changedRows(first, missing), /missing/);
+    // Without the permission to read weir's modules no worker loads: the same rows,
+    // found on the calling thread, and nothing said on stderr.
+    Deno.writeTextFileSync(`${dir}/snapshots.json`, JSON.stringify([first, second]));
+    Deno.writeTextFileSync(
+      `${dir}/probe.ts`,
+      `import { ChangedRowsWorker } from "${import.meta.resolve("./changed_rows_worker.ts")}";
+import { DenoCheckpointFs } from "${import.meta.resolve("../checkpoint_fs.ts")}";
+const [a, b] = JSON.parse(Deno.readTextFileSync("${dir}/snapshots.json"))
+  .map((l) => ({ ...l, segmentPath: (n) => l.dir + "/" + n }));
+const w = new ChangedRowsWorker(new DenoCheckpointFs());
+console.log(JSON.stringify(await w.changedRows(a, b)));
+w.close();
+`,
+    );
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--no-lock", `--allow-read=${dir}`, `--allow-write=${dir}`, `${dir}/probe.ts`],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const stderr = new TextDecoder().decode(out.stderr);
+    assert.ok(out.success, stderr);
+    assert.equal(stderr.replace(/\x1b\[[0-9;]*m/g, "").replace(/^(Check|Download).*\n/gm, ""), "");
+    assert.deepEqual(JSON.parse(new TextDecoder().decode(out.stdout)), here);
   } finally {
     worker.close();
     b.dispose();
