@@ -2122,11 +2122,39 @@ export function* readSegmentKeys(fs: SegmentFs, path: string): Generator<Uint8Ar
   for (const [k] of readSegmentRecords(fs, path, true)) yield k;
 }
 
+/**
+ * Iterates every record a segment file holds, in key order, as stored:
+ * `[key, kind, value]` with kind 1 (a value), 2 (a delete) or 3 (a merge
+ * operand). Two segments holding the same record for a key (a compaction's
+ * copy) hold the same triple. Throws {@linkcode CorruptionError} for a
+ * damaged file.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DenoSegmentFs, readSegmentRawRecords, writeSegment } from "./mod.ts";
+ * const dir = Deno.makeTempDirSync();
+ * const fs = new DenoSegmentFs();
+ * writeSegment(fs, `${dir}/a.seg`, [[new Uint8Array([1]), new Uint8Array([9])], [new Uint8Array([2]), undefined]]);
+ * const records = [...readSegmentRawRecords(fs, `${dir}/a.seg`)];
+ * assert.deepEqual(records.map(([k, kind]) => [k[0], kind]), [[1, 1], [2, 2]]);
+ * assert.deepEqual([...records[0]![2]], [9]);
+ * fs.close();
+ * Deno.removeSync(dir, { recursive: true });
+ * ```
+ */
+export function* readSegmentRawRecords(
+  fs: SegmentFs,
+  path: string,
+): Generator<[Uint8Array, number, Uint8Array]> {
+  for (const [k, v, kind] of readSegmentRecords(fs, path, true)) yield [k, kind, v];
+}
+
 function* readSegmentRecords(
   fs: SegmentFs,
   path: string,
   raw: boolean,
-): Generator<[Uint8Array, Uint8Array]> {
+): Generator<[Uint8Array, Uint8Array, number]> {
   const e = new Engine(fs, false, 64 << 10, 64 << 10, 4096, false);
   const o = e.openSegment(path);
   const v = new Uint32Array(e.view().buffer, e.ex.keyPtr(), 1);
@@ -2137,7 +2165,7 @@ function* readSegmentRecords(
     e.load(start);
     let st = e.ex.iterOpen(start.length, 0, 0, raw ? 1 : 0);
     if (st < 0) throw e.error(st);
-    const batch: Array<[Uint8Array, Uint8Array]> = [];
+    const batch: Array<[Uint8Array, Uint8Array, number]> = [];
     let done = false;
     while (batch.length < SCAN_BATCH) {
       st = e.ex.iterNext();
@@ -2149,7 +2177,11 @@ function* readSegmentRecords(
       const u8 = e.view();
       const kp = e.ex.iterKey();
       const vp = e.ex.iterVal();
-      batch.push([u8.slice(kp, kp + e.ex.iterKeyLen()), u8.slice(vp, vp + e.ex.iterValLen())]);
+      batch.push([
+        u8.slice(kp, kp + e.ex.iterKeyLen()),
+        u8.slice(vp, vp + e.ex.iterValLen()),
+        e.ex.iterKind(),
+      ]);
     }
     yield* batch;
     if (done) return;

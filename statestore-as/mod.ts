@@ -23,6 +23,7 @@ export {
   type PendingCheckpoint,
   readSegment,
   readSegmentKeys,
+  readSegmentRawRecords,
   type ScanRange,
   segmentFileName,
   type SegmentInfo,

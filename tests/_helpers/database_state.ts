@@ -5,6 +5,8 @@
  * @module
  */
 
+import { until } from "./checkpoint_jobs.ts";
+
 /** Which database. */
 export type DatabaseKind = "postgres" | "redis";
 
@@ -21,6 +23,40 @@ function output(cmd: string, args: string[]): string {
 export function psql(url: string, sql: string): string[][] {
   return output("psql", [url, "-X", "-A", "-t", "-F", "\t", "-c", sql])
     .split("\n").filter((l) => l !== "").map((l) => l.split("\t"));
+}
+
+/**
+ * Runs `f` while `redis-cli MONITOR` records every command the server runs
+ * (a script's commands too); returns MONITOR's lines,
+ * `<time> [<db> <client>] "command" "arg" …` (client `lua` for a script's).
+ */
+export async function redisCommands(url: string, f: () => Promise<void>): Promise<string[]> {
+  const monitor = new Deno.Command("redis-cli", {
+    args: ["-u", url, "--no-auth-warning", "MONITOR"],
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  const reader = monitor.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  const reading = (async () => {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      text += value;
+    }
+  })();
+  try {
+    await until(() => text.startsWith("OK"), "MONITOR started");
+    await f();
+    // A marker command: MONITOR has shown everything before it once it shows it.
+    redisCli(url, "ECHO", "end-of-commands");
+    await until(() => text.includes("end-of-commands"), "MONITOR caught up");
+  } finally {
+    monitor.kill();
+    await reading.catch(() => {});
+    await monitor.status;
+  }
+  return text.split("\n").filter((l) => l !== "" && l !== "OK");
 }
 
 /** Runs one redis-cli command; its output lines. */

@@ -4,9 +4,11 @@
  * incrementally (a checkpoint's handles share the previous one's segments
  * and add new ones), so an entry whose value differs between the two has a
  * record in a segment one of them has and the other has not. Only those
- * segments' keys are read, and each key's value is looked up in the new
- * checkpoint's handles: present → an upsert, absent → a tombstone (a delete,
- * TTL expiry, a state or operator that went away).
+ * segments' records are read. A key whose records there are the same on both
+ * sides (a compaction's copy) is unchanged; any other key's value is looked
+ * up in both checkpoints' handles and, where it differs, decoded: present →
+ * an upsert, absent → a tombstone (a delete, TTL expiry, a state or operator
+ * that went away).
  *
  * @module
  */
@@ -17,7 +19,7 @@ import type { StateMeta } from "../../state/state_keys.ts";
 import { type HandleLookup, openHandleLookup } from "../../state/lsm/handle_reader.ts";
 import { entryDecoder, openState, type StateEntry } from "../../state/state_reader.ts";
 import { toJsonValue } from "../../state/serializer_ids.ts";
-import { readSegmentKeys } from "../../../statestore-as/lsm_store.ts";
+import { readSegmentRawRecords } from "../../../statestore-as/lsm_store.ts";
 import type { StateRow } from "./remote_store.ts";
 
 interface Keyed {
@@ -35,12 +37,35 @@ function json(v: unknown): string {
   return JSON.stringify(toJsonValue(v)) ?? "null";
 }
 
-function latin1(b: Uint8Array): string {
-  let s = "";
-  for (let i = 0; i < b.length; i += 4096) {
-    s += String.fromCharCode(...b.subarray(i, i + 4096));
+/** The key bytes as a string, without bytes 2-3 (the state id each snapshot assigns). */
+function keyIdentity(key: Uint8Array): string {
+  let s = String.fromCharCode(key[0]!, key[1]!);
+  for (let i = 4; i < key.length; i += 4096) {
+    s += String.fromCharCode.apply(null, key.subarray(i, i + 4096) as unknown as number[]);
   }
   return s;
+}
+
+/** A record as a segment stores it; values above {@linkcode KEPT_VALUE} bytes are not kept. */
+interface SegmentRecord {
+  readonly kind: number;
+  readonly value: Uint8Array | undefined;
+}
+
+// Longer values are not compared record by record (memory): their keys are looked up.
+const KEPT_VALUE = 256;
+
+/** The two sides hold the same records (kept values only): the entry did not change. */
+function sameRecords(a: readonly SegmentRecord[], b: readonly SegmentRecord[]): boolean {
+  if (a.length !== b.length || a.length === 0) return false;
+  const unmatched = [...b];
+  for (const r of a) {
+    if (r.value === undefined) return false;
+    const i = unmatched.findIndex((o) => o.kind === r.kind && sameBytes(o.value, r.value));
+    if (i < 0) return false;
+    unmatched.splice(i, 1);
+  }
+  return true;
 }
 
 /** A changed entry's row and the subtask of `next` whose key groups hold it. */
@@ -93,15 +118,24 @@ function* changedInOperator(
   const segmentsBefore = new Set(before.flatMap((k) => k.handle.segments.map((s) => s.name)));
   const segmentsAfter = new Set(after.flatMap((k) => k.handle.segments.map((s) => s.name)));
   // Keys to look at, by the identity of their entry (state name and the key bytes
-  // without the state id, which each snapshot assigns): in `after`'s ids where it has the state.
-  const candidates = new Map<string, { key: Uint8Array; state: string }>();
-  const collect = (loaded: LoadedManifest, k: Keyed, name: string) => {
+  // without the state id, which each snapshot assigns): in `after`'s ids where it has
+  // the state, with the records each side's unshared segments hold for it.
+  const candidates = new Map<
+    string,
+    { key: Uint8Array; state: string; added: SegmentRecord[]; removed: SegmentRecord[] }
+  >();
+  const collect = (loaded: LoadedManifest, k: Keyed, name: string, added: boolean) => {
     const names = new Map(k.handle.states.map((m) => [m.id, m.name]));
-    for (const key of readSegmentKeys(fs, loaded.segmentPath(name))) {
+    for (const [key, kind, value] of readSegmentRawRecords(fs, loaded.segmentPath(name))) {
       const state = names.get((key[2]! << 8) | key[3]!);
       if (state === undefined) continue;
-      const id = `${state}\u0000${latin1(key.subarray(0, 2))}${latin1(key.subarray(4))}`;
-      if (!candidates.has(id)) candidates.set(id, { key, state });
+      const id = `${state}\u0000${keyIdentity(key)}`;
+      let c = candidates.get(id);
+      if (!c) candidates.set(id, c = { key, state, added: [], removed: [] });
+      (added ? c.added : c.removed).push({
+        kind,
+        value: value.length <= KEPT_VALUE ? value : undefined,
+      });
     }
   };
   const seen = new Set<string>();
@@ -109,14 +143,14 @@ function* changedInOperator(
     for (const s of k.handle.segments) {
       if (segmentsBefore.has(s.name) || seen.has(s.name)) continue;
       seen.add(s.name);
-      collect(next, k, s.name);
+      collect(next, k, s.name, true);
     }
   }
   for (const k of before) {
     for (const s of k.handle.segments) {
       if (segmentsAfter.has(s.name) || seen.has(s.name)) continue;
       seen.add(s.name);
-      collect(prev!, k, s.name);
+      collect(prev!, k, s.name, false);
     }
   }
   if (candidates.size === 0) return;
@@ -157,7 +191,10 @@ function* changedInOperator(
     return { holder, value: lookup.get(own) };
   };
   try {
-    for (const { key, state } of candidates.values()) {
+    for (const { key, state, added, removed } of candidates.values()) {
+      // A compaction's copy (LSM) or a full snapshot's unchanged entry (heap): the
+      // segments both sides share hold the rest of the key's records, unchanged too.
+      if (prev && sameRecords(added, removed)) continue;
       const keyGroup = (key[0]! << 8) | key[1]!;
       const { holder, value } = valueIn(next, after, key, state);
       // A segment rewritten without changing the entry (an LSM compaction): nothing to write.

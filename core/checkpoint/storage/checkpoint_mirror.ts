@@ -13,8 +13,9 @@
  *   segments the two checkpoints do not share, see `changed_entries.ts`).
  *   Then the manifest makes them visible at once. Only then is the checkpoint
  *   complete: a failure declines it (its parts are discarded, the local copy
- *   removed). This runs on the coordinator's asynchronous completion, never
- *   on the job thread.
+ *   removed). This runs on the coordinator's asynchronous completion: the
+ *   job's thread never waits for it, and finding and decoding the changed
+ *   entries runs on a worker thread (`changed_rows_worker.ts`).
  * - Retention: after local garbage collection the store drops what no
  *   retained checkpoint or savepoint needs.
  *
@@ -26,7 +27,7 @@ import { parseManifest } from "../manifest.ts";
 import { METADATA_FILE } from "../paths.ts";
 import type { CheckpointStorage, LoadedManifest } from "../storage.ts";
 import { loadManifest } from "../storage.ts";
-import { changedRows } from "./changed_entries.ts";
+import { ChangedRowsWorker } from "./changed_rows_worker.ts";
 import type { RemoteEntry, RemotePart, RemoteStore, StateRow } from "./remote_store.ts";
 
 const decoder = new TextDecoder();
@@ -67,6 +68,8 @@ export class CheckpointMirror {
   /** The local working folder (a checkpoint directory). */
   readonly root: string;
   readonly #fs = new DenoCheckpointFs();
+  // Finding and decoding the changed entries costs CPU the job's thread should not give.
+  readonly #changes = new ChangedRowsWorker(this.#fs);
   readonly #uploaded: Set<string>;
   // Checkpoints that failed and whose parts are still to be removed from the store.
   readonly #undiscarded = new Set<number>();
@@ -144,7 +147,10 @@ export class CheckpointMirror {
       const loaded = loadManifest(this.#fs, path, false);
       const { manifest } = loaded;
       const checkpoint = manifest.kind === "checkpoint";
-      const parts = new Map<number, { segments: Map<string, Uint8Array>; rows: StateRow[] }>();
+      const parts = new Map<
+        number,
+        { segments: Map<string, Uint8Array>; rows: StateRow[]; reset?: boolean }
+      >();
       const partOf = (subtask: number) => {
         let part = parts.get(subtask);
         if (!part) parts.set(subtask, part = { segments: new Map(), rows: [] });
@@ -173,15 +179,16 @@ export class CheckpointMirror {
         reset = lost;
         let changed;
         try {
-          changed = [...changedRows(this.#fs, baseline, loaded)];
+          changed = await this.#changes.changedRows(baseline, loaded);
         } catch (e) {
           if (!baseline) throw e;
           this.#log(`reading the previous checkpoint's segments failed, writing every entry: ${e}`);
-          changed = [...changedRows(this.#fs, undefined, loaded)];
+          changed = await this.#changes.changedRows(undefined, loaded);
           reset = true;
         }
         for (const { row, subtask } of changed) partOf(subtask).rows.push(row);
       }
+      if (reset) { for (const p of parts.values()) p.reset = true; }
       for (const name of Object.keys(manifest.segments)) {
         if (this.#uploaded.has(name)) continue;
         const bytes = storage.fs.readFile(loaded.segmentPath(name));
@@ -255,6 +262,7 @@ export class CheckpointMirror {
   /** Waits for background work, then closes the connection. */
   async close(): Promise<void> {
     await this.#queue.catch(() => {});
+    this.#changes.close();
     await this.store.close();
   }
 

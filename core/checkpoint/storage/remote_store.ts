@@ -35,6 +35,8 @@ export interface RemotePart {
   readonly segments: ReadonlyMap<string, Uint8Array>;
   /** Entries changed since the previous checkpoint (checkpoints only). */
   readonly rows: readonly StateRow[];
+  /** As {@linkcode RemoteCompletion.reset}: the checkpoint's parts hold every entry. */
+  readonly reset?: boolean;
 }
 
 /** What makes a checkpoint or savepoint whose parts were written visible. */

@@ -147,13 +147,37 @@ export class PostgresStore implements RemoteStore {
     const store = new PostgresStore(sql, jobId, where);
     try {
       // Concurrent jobs creating the schema at once: one at a time.
-      await sql.begin(async (tx) => {
-        await tx.unsafe("SELECT pg_advisory_xact_lock(7265697201)");
-        for (const ddl of SCHEMA) await tx.unsafe(ddl);
-      });
+      await sql`SELECT 1`;
     } catch (e) {
       await sql.end({ timeout: 1 }).catch(() => {});
       throw store.#error("connect to", e);
+    }
+    try {
+      await sql.begin(async (tx) => {
+        await tx.unsafe("SELECT pg_advisory_xact_lock(7265697201)");
+        const [had] = await tx`SELECT to_regclass('weir_state_entries') IS NOT NULL AS entries,
+          to_regclass('weir_versions') IS NOT NULL AS versions`;
+        for (const ddl of SCHEMA) await tx.unsafe(ddl);
+        // Tables from before weir_versions: each row was written in the transaction that
+        // completed its checkpoint, so every row counts. Left out, the rows would be
+        // invisible and the first discard() would delete them.
+        if (had?.entries && !had.versions) {
+          await tx`INSERT INTO weir_versions (job_id, checkpoint_id)
+            SELECT DISTINCT job_id, checkpoint_id FROM weir_state_entries
+            ON CONFLICT DO NOTHING`;
+        }
+      });
+    } catch (e) {
+      await sql.end({ timeout: 1 }).catch(() => {});
+      // SQLSTATE class 42: a table or column is not what the statements expect.
+      if (!String((e as { code?: unknown }).code).startsWith("42")) {
+        throw store.#error("connect to", e);
+      }
+      const msg = e instanceof Error ? e.message : String(e);
+      throw new CheckpointError(
+        `Cannot use PostgreSQL at ${where}: its weir_* tables are not in a layout this version ` +
+          `reads or migrates (${msg}); rename or drop them, or use another database`,
+      );
     }
     return store;
   }

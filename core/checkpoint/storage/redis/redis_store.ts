@@ -11,9 +11,10 @@
  * - `weir:J:state:<operator>:<state>`: hash, field `[key,namespace,userKey]` (JSON)
  *   → value (JSON), the state as of the latest completed checkpoint;
  *   `weir:J:states`: set of those hashes' names;
- * - while checkpoint `<id>` is written: `weir:J:pending` (set of such ids),
- *   `weir:J:pending:<id>` (set of the state hashes it changes) and
- *   `weir:J:pending:<id>|<state hash>` (hash of the changes, `""` for a removed entry).
+ * - `weir:J:shadow:<operator>:<state>`: the same hashes one checkpoint behind or
+ *   ahead: the checkpoint being written goes there, and completing it swaps each
+ *   shadow with its state hash (`RENAME`, O(1) per hash); `weir:J:shadow-of`: the
+ *   checkpoint whose state the shadow holds (absent while it is being written).
  *
  * @module
  */
@@ -32,7 +33,13 @@ import {
 
 type Client = ReturnType<typeof createClient>;
 
+// Fields per HSET/HDEL: one command must fit the server's query buffer.
 const FIELD_BATCH = 10_000;
+// Fields per script undoing a part's changes: each script blocks the server briefly.
+const RESTORE_BATCH = 1000;
+
+/** A state hash's changes: field → value (JSON), null for a removed entry. */
+type Changes = Map<string, string | null>;
 
 /**
  * A {@linkcode RemoteStore} on Redis. The URL's `job` parameter names the job;
@@ -53,6 +60,12 @@ export class RedisStore implements RemoteStore {
   readonly where: string;
   readonly #client: Client;
   readonly #prefix: string;
+  // The shadow's preparation for the checkpoint being written (once per checkpoint id):
+  // resolves to the checkpoint whose state the shadow then holds (null: none, a reset).
+  #preparing: { id: number; done: Promise<string | null> } | undefined;
+  // What each checkpoint being written put into the shadow, by state hash: after the
+  // swap the shadow (the old state) gets the same changes, to be one checkpoint ahead.
+  readonly #written = new Map<number, Map<string, Changes>>();
 
   private constructor(client: Client, job: string, where: string) {
     this.#client = client;
@@ -153,35 +166,117 @@ export class RedisStore implements RemoteStore {
   writePart(id: number, part: RemotePart): Promise<void> {
     return this.#try(`write checkpoint ${id} to`, async () => {
       const p = this.#prefix;
-      const pending = `${p}pending:${id}`;
-      // Pipelined (no MULTI): the part is invisible until complete() applies it anyway.
+      const byState = new Map<string, Changes>();
+      for (const r of part.rows) {
+        const key = `${p}state:${r.operator}:${r.state}`;
+        let changes = byState.get(key);
+        if (!changes) byState.set(key, changes = new Map());
+        changes.set(`[${r.key},${r.namespace ?? "null"},${r.userKey ?? "null"}]`, r.value);
+      }
+      if (byState.size > 0) await this.#prepareShadow(id, part.reset === true);
+      let written = this.#written.get(id);
+      if (!written) this.#written.set(id, written = new Map());
+      // Pipelined (no MULTI): the shadow is invisible until complete() swaps it in.
       const m = this.#client.multi();
-      m.sAdd(`${p}pending`, String(id));
       for (const [name, data] of part.segments) {
         m.set(`${p}segment:${name}`, bytes(data));
         m.hSet(`${p}segment-checkpoints`, name, String(id));
         m.sAdd(`${p}segments`, name);
       }
-      const byState = new Map<string, string[]>();
-      for (const r of part.rows) {
-        const key = `${p}state:${r.operator}:${r.state}`;
-        let fields = byState.get(key);
-        if (!fields) byState.set(key, fields = []);
-        fields.push(`[${r.key},${r.namespace ?? "null"},${r.userKey ?? "null"}]`, r.value ?? "");
-      }
-      for (const [key, fields] of byState) {
-        m.sAdd(pending, key);
-        // Bounded commands: one must fit the server's query buffer.
-        for (let i = 0; i < fields.length; i += 2 * FIELD_BATCH) {
-          m.hSet(`${pending}|${key}`, fields.slice(i, i + 2 * FIELD_BATCH));
-        }
+      for (const [key, changes] of byState) {
+        m.sAdd(`${p}states`, key);
+        writeChanges(m, this.#shadowOf(key), changes);
+        const all = written.get(key);
+        if (!all) written.set(key, changes);
+        else for (const [f, v] of changes) all.set(f, v);
       }
       await m.execAsPipeline();
     });
   }
 
+  #shadowOf(stateKey: string): string {
+    return `${this.#prefix}shadow:${stateKey.slice(this.#prefix.length + "state:".length)}`;
+  }
+
+  /**
+   * Makes the shadow hashes hold the latest completed checkpoint's state (or
+   * nothing, for a `reset`), once per checkpoint, before its parts write into them.
+   */
+  #prepareShadow(id: number, reset: boolean): Promise<string | null> {
+    if (this.#preparing?.id !== id) {
+      this.#preparing = { id, done: this.#rebuildShadow(reset) };
+      // A failed preparation is retried by the next part or checkpoint.
+      this.#preparing.done.catch(() => this.#preparing = undefined);
+    }
+    return this.#preparing.done;
+  }
+
+  async #rebuildShadow(reset: boolean): Promise<string | null> {
+    const p = this.#prefix;
+    const [latest = null, shadowOf] = await this.#client.mGet([`${p}latest`, `${p}shadow-of`]);
+    // From here until complete() swaps it in, the shadow is not any checkpoint's state.
+    await this.#client.del(`${p}shadow-of`);
+    if (reset) {
+      for (const key of await this.#stateKeys(latest)) {
+        await this.#client.unlink(this.#shadowOf(key));
+      }
+      return null;
+    }
+    if (latest !== null && shadowOf === latest) return latest;
+    // The shadow is behind, or half-written by a checkpoint that never completed (a
+    // failure, a killed job): copied from the state hashes, on the server.
+    const m = this.#client.multi();
+    for (const key of await this.#stateKeys(latest)) {
+      m.unlink(this.#shadowOf(key));
+      m.copy(key, this.#shadowOf(key));
+    }
+    await m.execAsPipeline();
+    return latest;
+  }
+
+  /**
+   * Undoes in the shadow the changes a checkpoint that will not complete wrote
+   * there (each field as the state hashes have it): the shadow is as of
+   * checkpoint `base` again, without copying every entry.
+   */
+  async #restoreShadow(written: Map<string, Changes>, base: string): Promise<void> {
+    const m = this.#client.multi();
+    for (const [key, changes] of written) {
+      const fields = [...changes.keys()];
+      for (let i = 0; i < fields.length; i += RESTORE_BATCH) {
+        m.eval(RESTORE, {
+          arguments: [key, this.#shadowOf(key), ...fields.slice(i, i + RESTORE_BATCH)],
+        });
+      }
+    }
+    await m.execAsPipeline();
+    // Only once every field is back (a pipeline runs the commands after a failed one).
+    await this.#client.set(`${this.#prefix}shadow-of`, base);
+  }
+
+  /**
+   * The state hashes' names. Databases written before `states` existed have
+   * the hashes only: they are found by name and recorded.
+   */
+  async #stateKeys(latest: string | null): Promise<string[]> {
+    const p = this.#prefix;
+    const keys = await this.#client.sMembers(`${p}states`);
+    if (keys.length > 0 || latest === null) return keys;
+    const match = `${p.replace(/[*?[\]\\]/g, (c) => `\\${c}`)}state:*`;
+    for await (const key of this.#client.scanIterator({ MATCH: match, TYPE: "hash" })) {
+      keys.push(key);
+    }
+    if (keys.length > 0) await this.#client.sAdd(`${p}states`, keys);
+    return keys;
+  }
+
   complete(c: RemoteCompletion): Promise<void> {
     return this.#try(`write ${c.kind} ${c.id} to`, async () => {
+      const written = this.#written.get(c.id);
+      const changed = written !== undefined && written.size > 0;
+      const swap = c.kind === "checkpoint" && (changed || c.reset === true);
+      // A reset without a part writing rows: the state becomes empty.
+      if (swap) await this.#prepareShadow(c.id, c.reset === true);
       // sendCommand: the manifest goes as bytes.
       await this.#client.sendCommand([
         "EVAL",
@@ -193,18 +288,45 @@ export class RedisStore implements RemoteStore {
         c.name ?? "",
         this.#manifestKey(c),
         bytes(c.manifest),
-        c.reset ? "1" : "0",
+        swap ? "1" : "0",
       ]);
+      this.#written.delete(c.id);
+      this.#preparing = undefined;
+      if (!swap || c.reset || !written) return;
+      // The shadow now holds the previous checkpoint's state: it gets this one's
+      // changes, so the next checkpoint writes only its own. If that fails, the next
+      // checkpoint copies the shadow from the state hashes instead.
+      const m = this.#client.multi();
+      for (const [key, changes] of written) writeChanges(m, this.#shadowOf(key), changes);
+      try {
+        await m.execAsPipeline();
+        // Only once every change is in (a pipeline runs the commands after a failed one).
+        await this.#client.set(`${this.#prefix}shadow-of`, String(c.id));
+      } catch {
+        // The checkpoint is complete; the shadow stays no checkpoint's state.
+      }
     });
   }
 
   discard(which?: { id: number } | { below: number }): Promise<void> {
     return this.#try("remove the parts of incomplete checkpoints from", async () => {
       const p = this.#prefix;
+      const dropped = (id: number) =>
+        !which || ("id" in which ? id === which.id : id < which.below);
+      // Their changes stay in the shadow, which is no checkpoint's state now (`shadow-of`
+      // is absent): they are undone where this store knows them, else the next checkpoint
+      // copies the shadow from the state hashes.
+      for (const [id, written] of [...this.#written]) {
+        if (!dropped(id)) continue;
+        const prepared = this.#preparing?.id === id ? this.#preparing.done : undefined;
+        const base = await prepared?.catch(() => null);
+        if (typeof base === "string") await this.#restoreShadow(written, base);
+        this.#written.delete(id);
+      }
+      if (this.#preparing && dropped(this.#preparing.id)) this.#preparing = undefined;
+      // Parts written by the layout before the shadow hashes (pending hashes per checkpoint).
       for (const id of await this.#client.sMembers(`${p}pending`)) {
-        if (which && ("id" in which ? Number(id) !== which.id : Number(id) >= which.below)) {
-          continue;
-        }
+        if (!dropped(Number(id))) continue;
         const pending = `${p}pending:${id}`;
         const m = this.#client.multi();
         for (const key of await this.#client.sMembers(pending)) m.del(`${pending}|${key}`);
@@ -254,8 +376,12 @@ export class RedisStore implements RemoteStore {
       }
       if (keepIds.length === 0) {
         m.del(`${p}latest`);
-        for (const key of await this.#client.sMembers(`${p}states`)) m.del(key);
+        for (const key of await this.#client.sMembers(`${p}states`)) {
+          m.del(key);
+          m.del(this.#shadowOf(key));
+        }
         m.del(`${p}states`);
+        m.del(`${p}shadow-of`);
       }
       await m.exec();
       return { checkpoints, segments };
@@ -268,34 +394,30 @@ export class RedisStore implements RemoteStore {
 }
 
 // Invariant (enforced here): the state hashes, `latest`, `checkpoints` and the
-// manifest change only in this script, which Redis runs atomically. It applies the
-// parts the subtasks wrote under `pending:<id>` and records the checkpoint, so a
-// reader sees a checkpoint with all its parts or none of them; the parts of a
-// checkpoint that never completes stay under `pending:` until discard() removes them.
+// manifest change only in this script, which Redis runs atomically. The parts of a
+// checkpoint go into the shadow hashes, which no reader looks at; the script swaps
+// each shadow with its state hash (three RENAMEs: no copying, O(state hashes)) and
+// records the checkpoint, so a reader sees the state of one completed checkpoint,
+// never a part of one that did not complete. `shadow-of` stays absent after a swap:
+// complete() sets it once the shadow has caught up.
 const COMPLETE = `
-local p, id, kind, name, mkey, manifest, reset =
+local p, id, kind, name, mkey, manifest, swap =
   ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
-local pending = p .. 'pending:' .. id
-if reset == '1' then
-  for _, t in ipairs(redis.call('SMEMBERS', p .. 'states')) do redis.call('DEL', t) end
-end
-for _, t in ipairs(redis.call('SMEMBERS', pending)) do
-  local h = pending .. '|' .. t
-  local kv = redis.call('HGETALL', h)
-  local set, del = {}, {}
-  for i = 1, #kv, 2 do
-    if kv[i + 1] == '' then del[#del + 1] = kv[i]
-    else set[#set + 1] = kv[i]; set[#set + 1] = kv[i + 1] end
-    if #set >= 1000 then redis.call('HSET', t, unpack(set)); set = {} end
-    if #del >= 1000 then redis.call('HDEL', t, unpack(del)); del = {} end
+if swap == '1' then
+  local tmp = p .. 'swapping'
+  for _, t in ipairs(redis.call('SMEMBERS', p .. 'states')) do
+    local s = p .. 'shadow:' .. string.sub(t, #p + 7)
+    local live, shadow = redis.call('EXISTS', t) == 1, redis.call('EXISTS', s) == 1
+    if live and shadow then
+      redis.call('RENAME', t, tmp); redis.call('RENAME', s, t); redis.call('RENAME', tmp, s)
+    elseif shadow then redis.call('RENAME', s, t)
+    elseif live then redis.call('RENAME', t, s) end
   end
-  if #set > 0 then redis.call('HSET', t, unpack(set)) end
-  if #del > 0 then redis.call('HDEL', t, unpack(del)) end
-  redis.call('DEL', h)
-  redis.call('SADD', p .. 'states', t)
+  redis.call('DEL', p .. 'shadow-of')
+elseif kind == 'checkpoint' and redis.call('GET', p .. 'shadow-of') == redis.call('GET', p .. 'latest') then
+  -- Nothing changed: a shadow as of the previous checkpoint is as of this one too.
+  redis.call('SET', p .. 'shadow-of', id)
 end
-redis.call('DEL', pending)
-redis.call('SREM', p .. 'pending', id)
 redis.call('SET', mkey, manifest)
 if kind == 'savepoint' then
   redis.call('HSET', p .. 'savepoints', name, id)
@@ -305,6 +427,36 @@ else
 end
 return 1
 `;
+
+// A shadow hash's fields as the state hash has them (ARGV: state hash, shadow, fields).
+const RESTORE = `
+local live, shadow = ARGV[1], ARGV[2]
+for i = 3, #ARGV do
+  local v = redis.call('HGET', live, ARGV[i])
+  if v then redis.call('HSET', shadow, ARGV[i], v) else redis.call('HDEL', shadow, ARGV[i]) end
+end
+return 1
+`;
+
+/** Queues `changes` to hash `key` in bounded commands. */
+function writeChanges(m: ReturnType<Client["multi"]>, key: string, changes: Changes): void {
+  let set: string[] = [];
+  let del: string[] = [];
+  for (const [field, value] of changes) {
+    if (value === null) del.push(field);
+    else set.push(field, value);
+    if (set.length >= 2 * FIELD_BATCH) {
+      m.hSet(key, set);
+      set = [];
+    }
+    if (del.length >= FIELD_BATCH) {
+      m.hDel(key, del);
+      del = [];
+    }
+  }
+  if (set.length > 0) m.hSet(key, set);
+  if (del.length > 0) m.hDel(key, del);
+}
 
 function bytes(b: Uint8Array): Buffer {
   return Buffer.from(b.buffer, b.byteOffset, b.length);

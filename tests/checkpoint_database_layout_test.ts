@@ -1,0 +1,249 @@
+/**
+ * The database layouts: Redis completes a checkpoint by swapping hashes (the
+ * script's work does not grow with the changes, a reset removes what it does
+ * not write), and databases written by the layout before versioned parts
+ * (PostgreSQL without `weir_versions`, Redis without `states`) are migrated
+ * when a job opens them: their state stays visible and is carried on.
+ */
+import assert from "node:assert/strict";
+import { openRemoteStore } from "../core/checkpoint/storage/open_remote_store.ts";
+import type { RemoteStore, StateRow } from "../core/checkpoint/storage/remote_store.ts";
+import { startPostgres, startRedis, type TestServer } from "./_helpers/db_servers.ts";
+import {
+  type DatabaseKind,
+  psql,
+  redisCli,
+  redisCommands,
+  stateInDatabase,
+} from "./_helpers/database_state.ts";
+
+async function withStore(
+  kind: DatabaseKind,
+  job: string,
+  f: (store: RemoteStore, server: TestServer) => Promise<void>,
+  before?: (server: TestServer) => void,
+): Promise<void> {
+  const server = kind === "postgres" ? await startPostgres() : await startRedis();
+  try {
+    before?.(server);
+    const store = await openRemoteStore({ kind, url: server.url }, job);
+    try {
+      await f(store, server);
+    } finally {
+      await store.close();
+    }
+  } finally {
+    await server.stop();
+  }
+}
+
+const row = (state: string, key: string, value: string | null): StateRow => ({
+  operator: "counts",
+  state,
+  keyGroup: 1,
+  key: JSON.stringify(key),
+  namespace: null,
+  userKey: null,
+  value,
+});
+const manifest = new TextEncoder().encode("{}");
+
+Deno.test("redis checkpoint storage: completing a checkpoint swaps hashes, its script's commands do not grow with the changes", async () => {
+  await withStore("redis", "swap", async (store, server) => {
+    const visible = () => new Map([...stateInDatabase("redis", server.url, "swap", "counts", "n")]);
+    /** Commands the completion script ran while checkpoint `id` with `rows` completed. */
+    const completing = async (id: number, rows: StateRow[]) => {
+      await store.writePart(id, { segments: new Map(), rows });
+      const lines = await redisCommands(
+        server.url,
+        () => store.complete({ id, kind: "checkpoint", manifest }),
+      );
+      return lines.filter((l) => / lua\] /.test(l));
+    };
+    const keys = (n: number, from = 0) => Array.from({ length: n }, (_, i) => `k${from + i}`);
+    await completing(1, keys(10).map((k) => row("n", k, "1")));
+    const small = await completing(2, keys(10).map((k) => row("n", k, "2")));
+    const large = await completing(3, [
+      ...keys(2000).map((k) => row("n", k, "3")),
+      ...keys(5).map((k) => row("n", k, null)),
+    ]);
+    assert.deepEqual(
+      visible(),
+      new Map(keys(2000).slice(5).map((k): [string, number] => [JSON.stringify(k), 3])),
+    );
+    assert.ok(small.length > 0, "the script's commands are seen");
+    assert.equal(large.length, small.length, `${small.join("\n")}\n---\n${large.join("\n")}`);
+    assert.ok(!large.some((l) => /"(hset|hdel|hgetall)"/i.test(l)), large.join("\n"));
+    // After the catch-up the shadow is as of checkpoint 3: the next one copies nothing.
+    assert.deepEqual(redisCli(server.url, "GET", "weir:swap:shadow-of"), ["3"]);
+    const next = await redisCommands(server.url, async () => {
+      await store.writePart(4, { segments: new Map(), rows: [row("n", "k7", "4")] });
+      await store.complete({ id: 4, kind: "checkpoint", manifest });
+    });
+    assert.ok(!next.some((l) => /"copy"/i.test(l)), next.join("\n"));
+    assert.equal(visible().get('"k7"'), 4);
+    assert.equal(visible().size, 1995);
+  });
+});
+
+Deno.test("redis checkpoint storage: a reset checkpoint shows exactly the entries it writes; one without changes keeps the state", async () => {
+  await withStore("redis", "reset", async (store, server) => {
+    const visible = () =>
+      new Map([...stateInDatabase("redis", server.url, "reset", "counts", "n")].sort());
+    await store.writePart(1, {
+      segments: new Map(),
+      rows: [row("n", "a", "1"), row("n", "b", "1")],
+    });
+    await store.writePart(1, { segments: new Map(), rows: [row("m", "x", "1")] });
+    await store.complete({ id: 1, kind: "checkpoint", manifest });
+    // No changes: nothing swapped, the state stays.
+    await store.writePart(2, { segments: new Map(), rows: [] });
+    await store.complete({ id: 2, kind: "checkpoint", manifest });
+    assert.deepEqual(visible(), new Map([['"a"', 1], ['"b"', 1]]));
+    assert.equal(await store.latest(), 2);
+    // A reset: every entry is written; the rest (b, and state m) goes.
+    await store.writePart(3, { segments: new Map(), rows: [row("n", "a", "5")], reset: true });
+    await store.complete({ id: 3, kind: "checkpoint", manifest, reset: true });
+    assert.deepEqual(visible(), new Map([['"a"', 5]]));
+    assert.deepEqual(stateInDatabase("redis", server.url, "reset", "counts", "m"), new Map());
+    // Incremental again after it.
+    await store.writePart(4, { segments: new Map(), rows: [row("n", "c", "1")] });
+    await store.complete({ id: 4, kind: "checkpoint", manifest });
+    assert.deepEqual(visible(), new Map([['"a"', 5], ['"c"', 1]]));
+  });
+});
+
+Deno.test("redis checkpoint storage: a checkpoint that does not complete is invisible; its changes are undone in the shadow field by field, not copied again", async () => {
+  await withStore("redis", "undo", async (store, server) => {
+    const visible = () =>
+      new Map([...stateInDatabase("redis", server.url, "undo", "counts", "n")].sort());
+    const rows = Array.from({ length: 3000 }, (_, i) => row("n", `k${i}`, "1"));
+    await store.writePart(1, { segments: new Map(), rows });
+    await store.complete({ id: 1, kind: "checkpoint", manifest });
+    const one = visible();
+    assert.equal(one.size, 3000);
+    // Checkpoint 2 writes its part (k0 changed, k1 removed, a new key) and fails.
+    await store.writePart(2, {
+      segments: new Map(),
+      rows: [row("n", "k0", "9"), row("n", "k1", null), row("n", "new", "1")],
+    });
+    assert.deepEqual(visible(), one, "the part is invisible");
+    assert.deepEqual(redisCli(server.url, "EXISTS", "weir:undo:shadow-of"), ["0"]);
+    const undo = await redisCommands(server.url, () => store.discard({ id: 2 }));
+    assert.ok(!undo.some((l) => /"(copy|hgetall)"/i.test(l)), undo.join("\n"));
+    assert.deepEqual(redisCli(server.url, "GET", "weir:undo:shadow-of"), ["1"]);
+    assert.deepEqual(
+      new Map(
+        [...stateInDatabase("redis", server.url, "undo", "counts", "n")].sort(),
+      ),
+      one,
+    );
+    // The next checkpoint starts from a shadow as of checkpoint 1: nothing copied, and
+    // nothing of the failed part shows.
+    const next = await redisCommands(server.url, async () => {
+      await store.writePart(3, { segments: new Map(), rows: [row("n", "k2", "5")] });
+      await store.complete({ id: 3, kind: "checkpoint", manifest });
+    });
+    assert.ok(!next.some((l) => /"copy"/i.test(l)), next.join("\n"));
+    const three = visible();
+    assert.equal(three.size, 3000);
+    assert.equal(three.get('"k0"'), 1);
+    assert.equal(three.get('"k1"'), 1);
+    assert.equal(three.get('"k2"'), 5);
+    assert.equal(three.get('"new"'), undefined);
+  });
+});
+
+Deno.test("redis checkpoint storage: state hashes written before the states set are found and carried on; old pending parts are removed", async () => {
+  const p = "weir:legacy:";
+  await withStore("redis", "legacy", async (store, server) => {
+    await store.discard();
+    assert.deepEqual(redisCli(server.url, "KEYS", `${p}pending*`), []);
+    await store.writePart(2, {
+      segments: new Map(),
+      rows: [row("n", "a", "2"), row("n", "b", null)],
+    });
+    await store.complete({ id: 2, kind: "checkpoint", manifest });
+    assert.deepEqual(
+      new Map([...stateInDatabase("redis", server.url, "legacy", "counts", "n")].sort()),
+      new Map([['"a"', 2], ['"c"', 1]]),
+    );
+    assert.deepEqual(redisCli(server.url, "SMEMBERS", `${p}states`), [`${p}state:counts:n`]);
+  }, (server) => {
+    // What a job of the layout before the `states` set and the shadow hashes left.
+    redisCli(server.url, "ZADD", `${p}checkpoints`, "1", "1");
+    redisCli(server.url, "SET", `${p}latest`, "1");
+    redisCli(server.url, "SET", `${p}manifest:1`, "{}");
+    redisCli(
+      server.url,
+      "HSET",
+      `${p}state:counts:n`,
+      '["a",null,null]',
+      "1",
+      '["b",null,null]',
+      "1",
+      '["c",null,null]',
+      "1",
+    );
+    // A checkpoint that layout never completed.
+    redisCli(server.url, "SADD", `${p}pending`, "2");
+    redisCli(server.url, "SADD", `${p}pending:2`, `${p}state:counts:n`);
+    redisCli(server.url, "HSET", `${p}pending:2|${p}state:counts:n`, '["a",null,null]', "9");
+  });
+});
+
+Deno.test("postgres checkpoint storage: rows written before weir_versions stay visible and count when the job opens the database", async () => {
+  await withStore("postgres", "legacy", async (store, server) => {
+    const visible = () =>
+      new Map([...stateInDatabase("postgres", server.url, "legacy", "counts", "n")].sort());
+    // What a job opening the store does first (CheckpointMirror.open): the rows are kept.
+    await store.discard();
+    assert.deepEqual(visible(), new Map([['"a"', 2], ['"b"', 1]]));
+    await store.writePart(3, {
+      segments: new Map(),
+      rows: [row("n", "b", null), row("n", "d", "1")],
+    });
+    await store.complete({ id: 3, kind: "checkpoint", manifest });
+    assert.deepEqual(visible(), new Map([['"a"', 2], ['"d"', 1]]));
+  }, (server) => {
+    // The tables of the layout before versioned parts, with two checkpoints' rows.
+    psql(
+      server.url,
+      `CREATE TABLE weir_checkpoints (
+        job_id text NOT NULL, kind text NOT NULL, checkpoint_id bigint NOT NULL, name text,
+        manifest bytea NOT NULL, completed_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (job_id, kind, checkpoint_id));
+      CREATE TABLE weir_segments (
+        job_id text NOT NULL, name text NOT NULL, data bytea NOT NULL, PRIMARY KEY (job_id, name));
+      CREATE TABLE weir_state_entries (
+        job_id text NOT NULL, operator_uid text NOT NULL, state_name text NOT NULL,
+        entry text NOT NULL, key_group int NOT NULL, key jsonb NOT NULL, namespace jsonb,
+        user_key jsonb, value jsonb, tombstone boolean NOT NULL, checkpoint_id bigint NOT NULL,
+        PRIMARY KEY (job_id, operator_uid, state_name, entry, checkpoint_id));
+      INSERT INTO weir_checkpoints (job_id, kind, checkpoint_id, manifest)
+        VALUES ('legacy', 'checkpoint', 1, '\\x7b7d'), ('legacy', 'checkpoint', 2, '\\x7b7d');
+      INSERT INTO weir_state_entries VALUES
+        ('legacy', 'counts', 'n', '["a",null,null]', 1, '"a"', NULL, NULL, '1', false, 1),
+        ('legacy', 'counts', 'n', '["b",null,null]', 1, '"b"', NULL, NULL, '1', false, 1),
+        ('legacy', 'counts', 'n', '["c",null,null]', 1, '"c"', NULL, NULL, '1', false, 1),
+        ('legacy', 'counts', 'n', '["a",null,null]', 1, '"a"', NULL, NULL, '2', false, 2),
+        ('legacy', 'counts', 'n', '["c",null,null]', 1, '"c"', NULL, NULL, NULL, true, 2);`,
+    );
+  });
+});
+
+Deno.test("postgres checkpoint storage: tables of a layout it cannot read are a clear error naming the problem", async () => {
+  const server = await startPostgres();
+  try {
+    psql(server.url, `CREATE TABLE weir_state_entries (job_id text, payload text)`);
+    await assert.rejects(
+      openRemoteStore({ kind: "postgres", url: server.url }, "x"),
+      (e: Error) =>
+        /not in a layout this version reads or migrates/.test(e.message) &&
+        /checkpoint_id/.test(e.message) && /rename or drop them/.test(e.message) &&
+        !e.message.includes(server.password),
+    );
+  } finally {
+    await server.stop();
+  }
+});
