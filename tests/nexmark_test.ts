@@ -226,6 +226,35 @@ Deno.test("nexmark generator: 1:3:46 proportions, ids, times and the dump's shap
         );
       }
     }
+    // Strings as Nexmark's generator makes them: random letters with about 1 in 13 a space,
+    // 3 to max - 1 long before trimming, each event its own; names, cards and channels in form.
+    const persons = events.flatMap((e) => (e.person ? [e.person] : []));
+    const auctions = events.flatMap((e) => (e.auction ? [e.auction] : []));
+    for (const p of persons) {
+      assert.match(p.name, /^[A-Z][a-z]+ [A-Z][a-z]+$/);
+      assert.match(p.emailAddress, /^[a-z ]{0,6}@[a-z ]{0,4}\.com$/);
+      assert.match(p.creditCard, /^\d{4} \d{4} \d{4} \d{4}$/);
+    }
+    for (const a of auctions) {
+      assert.match(a.itemName, /^([a-z]([a-z ]{0,17}[a-z])?)?$/);
+      assert.match(a.description, /^([a-z]([a-z ]{0,97}[a-z])?)?$/);
+    }
+    const descriptions = auctions.map((a) => a.description);
+    assert.equal(new Set(descriptions).size, descriptions.length);
+    const text = descriptions.join("");
+    const spaces = text.split(" ").length - 1;
+    assert.ok(
+      Math.abs(spaces / text.length - 1 / 13) < 0.01,
+      `space share ${spaces / text.length}`,
+    );
+    const meanLength = descriptions.reduce((n, d) => n + d.length, 0) / descriptions.length;
+    assert.ok(meanLength > 45 && meanLength < 56, `mean description length ${meanLength}`);
+    const cards = new Set(persons.flatMap((p) => p.creditCard.split(" ")));
+    assert.ok(cards.size > 0.9 * 4 * persons.length, `${cards.size} distinct card groups`);
+    for (const b of bids) {
+      assert.match(b.channel, /^(Google|Facebook|Baidu|Apple|channel-\d{1,4})$/);
+      assert.match(b.url, /^https:\/\/www\.nexmark\.com\/\w+\/\w+\/\w+\/item\.htm\?query=1/);
+    }
     // The output is q2's rows of these events.
     const got = canonical(await committedRows(`${dir}/out`));
     assert.deepEqual(got, canonical(nexmarkReference(events).get("q2")!));
