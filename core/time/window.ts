@@ -95,6 +95,9 @@ export class TimeWindow implements Window {
       const start = r.readF64();
       return new TimeWindow(start, r.readF64());
     },
+    // What a read of the write makes (unary plus coerces and throws as writeF64 does): with a
+    // copy, the LSM backend's value cache keeps a key's session window set decoded.
+    copy: (w) => new TimeWindow(+w.start, +w.end),
   };
 }
 
