@@ -216,8 +216,11 @@ function nextExtra(r: Random, currentSize: number, average: number): string {
   return PADDING.substring(at, at + size);
 }
 
+const LN_1E6 = 6 * Math.LN10;
+
+/** Nexmark's price: `10^(6u)` dollars for a uniform `u`, in cents (exp costs less than pow). */
 function nextPrice(r: Random): number {
-  return Math.round(Math.pow(10, r() * 6) * 100);
+  return Math.round(Math.exp(r() * LN_1E6) * 100);
 }
 
 /** Builds events from event numbers for one config. */
