@@ -6,7 +6,8 @@
  * query, each writing through its own exactly-once file sink, with periodic
  * checkpoints); the events are the run's own dump. For updating queries the
  * latest row per key is compared; for q12 (processing-time windows) the
- * count per bidder. The example's command line is checked too.
+ * count per bidder. q17 runs once more over midnight (an auction's bids on
+ * two days). The example's command line is checked too.
  */
 import assert from "node:assert/strict";
 import {
@@ -261,6 +262,36 @@ Deno.test("nexmark generator: 1:3:46 proportions, ids, times and the dump's shap
     assert.ok(got.length > 0);
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("nexmark q17: auctions with bids before and after midnight keep a row per day", async () => {
+  const q17 = QUERIES.get("q17")!;
+  for (const backend of [new HeapStateBackend(), new LsmStateBackend()]) {
+    const dir = await Deno.makeTempDir({ prefix: "nexmark-q17-" });
+    try {
+      const env = StreamEnvironment.create({ parallelism: 1, stateBackend: backend });
+      const streams = new NexmarkStreams(env, {
+        events: 20_000,
+        // 10 s of events from 5 s before midnight.
+        config: { tps: 2000, baseTime: Date.UTC(2026, 0, 1) - 5000 },
+      });
+      q17.build(streams).addSink(new ExactlyOnceFileSink<Row>({ dir: `${dir}/out` }), {
+        uid: "sink",
+      });
+      streams.events.addSink(new JsonLinesFileSink(`${dir}/events.jsonl`), { uid: "dump" });
+      await env.execute("nexmark q17 over midnight");
+      const want = nexmarkReference(await readEvents(`${dir}/events.jsonl`)).get("q17")!;
+      const days = new Map<number, Set<unknown>>();
+      for (const r of want) {
+        days.set(r.auction as number, (days.get(r.auction as number) ?? new Set()).add(r.day));
+      }
+      assert.ok([...days.values()].some((d) => d.size === 2), "an auction has bids on two days");
+      const got = result(q17, await committedRows(`${dir}/out`));
+      assert.deepEqual(canonical(got), canonical(want), backend.name);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
   }
 });
 
