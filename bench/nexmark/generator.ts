@@ -7,10 +7,10 @@
  * of 100, most bids come from one bidder of a block of 100 people, most
  * auctions from one seller of such a block), auctions last up to twice the
  * time until `numInFlightAuctions` more auctions open, and `extra` pads each
- * event to its kind's average size. Random strings (names, descriptions,
- * email addresses, `extra`) are windows of fixed random texts at random
- * offsets: as random as strings built letter by letter, for two random
- * numbers each.
+ * event to its kind's average size. Random strings (item names,
+ * descriptions, email addresses, `extra`) are windows of fixed random texts
+ * at random offsets: as random as strings built letter by letter, for two
+ * random numbers each.
  *
  * An event is a function of `(seed, n)` alone (its random numbers come from a
  * PRNG seeded by both), so the events do not depend on parallelism: source
@@ -136,7 +136,7 @@ function nextInt(r: Random, n: number): number {
   return Math.floor(r() * n);
 }
 
-/** A random string of 3 to `max - 1` letters, about 1 in 13 of them `special`, trimmed. */
+/** A random string of 3 to `max - 1` letters, about 1 in 13 of them `special`, trimmed (URL parts). */
 function tableString(r: Random, max: number, special: string): string {
   let len = 3 + nextInt(r, max - 3);
   let s = "";
@@ -155,7 +155,7 @@ function randomText(r: Random, len: number, spaces: boolean): string {
   return new TextDecoder().decode(bytes);
 }
 
-/** The fixed tables (hot URLs, channels, the padding text), from a fixed seed as Flink's. */
+/** The fixed tables (hot URLs, channels, the random texts), from a fixed seed as Flink's. */
 function mulberry32(seed: number): Random {
   let s = seed | 0;
   return () => {
