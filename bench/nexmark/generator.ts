@@ -136,7 +136,7 @@ function nextInt(r: Random, n: number): number {
   return Math.floor(r() * n);
 }
 
-/** A random string of 3 to `max - 1` letters, about 1 in 13 of them `special`, trimmed (URL parts). */
+/** A URL part: 3 to `max - 1` random letters, about 1 in 13 of them `special`, trimmed. */
 function tableString(r: Random, max: number, special: string): string {
   let len = 3 + nextInt(r, max - 3);
   let s = "";
