@@ -6,7 +6,8 @@
  * query, each writing through its own exactly-once file sink, with periodic
  * checkpoints); the events are the run's own dump. For updating queries the
  * latest row per key is compared; for q12 (processing-time windows) the
- * count per bidder. The example's command line is checked too.
+ * count per bidder. q17 runs once more over midnight (an auction's bids on
+ * two days). The example's command line is checked too.
  */
 import assert from "node:assert/strict";
 import {
@@ -226,12 +227,71 @@ Deno.test("nexmark generator: 1:3:46 proportions, ids, times and the dump's shap
         );
       }
     }
+    // Strings as Nexmark's generator makes them: random letters with about 1 in 13 a space,
+    // 3 to max - 1 long before trimming, each event its own; names, cards and channels in form.
+    const persons = events.flatMap((e) => (e.person ? [e.person] : []));
+    const auctions = events.flatMap((e) => (e.auction ? [e.auction] : []));
+    for (const p of persons) {
+      assert.match(p.name, /^[A-Z][a-z]+ [A-Z][a-z]+$/);
+      assert.match(p.emailAddress, /^[a-z ]{0,6}@[a-z ]{0,4}\.com$/);
+      assert.match(p.creditCard, /^\d{4} \d{4} \d{4} \d{4}$/);
+    }
+    for (const a of auctions) {
+      assert.match(a.itemName, /^([a-z]([a-z ]{0,17}[a-z])?)?$/);
+      assert.match(a.description, /^([a-z]([a-z ]{0,97}[a-z])?)?$/);
+    }
+    const descriptions = auctions.map((a) => a.description);
+    assert.equal(new Set(descriptions).size, descriptions.length);
+    const text = descriptions.join("");
+    const spaces = text.split(" ").length - 1;
+    assert.ok(
+      Math.abs(spaces / text.length - 1 / 13) < 0.01,
+      `space share ${spaces / text.length}`,
+    );
+    const meanLength = descriptions.reduce((n, d) => n + d.length, 0) / descriptions.length;
+    assert.ok(meanLength > 45 && meanLength < 56, `mean description length ${meanLength}`);
+    const cards = new Set(persons.flatMap((p) => p.creditCard.split(" ")));
+    assert.ok(cards.size > 0.9 * 4 * persons.length, `${cards.size} distinct card groups`);
+    for (const b of bids) {
+      assert.match(b.channel, /^(Google|Facebook|Baidu|Apple|channel-\d{1,4})$/);
+      assert.match(b.url, /^https:\/\/www\.nexmark\.com\/\w+\/\w+\/\w+\/item\.htm\?query=1/);
+    }
     // The output is q2's rows of these events.
     const got = canonical(await committedRows(`${dir}/out`));
     assert.deepEqual(got, canonical(nexmarkReference(events).get("q2")!));
     assert.ok(got.length > 0);
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("nexmark q17: bids before and after midnight give a row per day", async () => {
+  const q17 = QUERIES.get("q17")!;
+  for (const backend of [new HeapStateBackend(), new LsmStateBackend()]) {
+    const dir = await Deno.makeTempDir({ prefix: "nexmark-q17-" });
+    try {
+      const env = StreamEnvironment.create({ parallelism: 1, stateBackend: backend });
+      const streams = new NexmarkStreams(env, {
+        events: 20_000,
+        // 10 s of events from 5 s before midnight.
+        config: { tps: 2000, baseTime: Date.UTC(2026, 0, 1) - 5000 },
+      });
+      q17.build(streams).addSink(new ExactlyOnceFileSink<Row>({ dir: `${dir}/out` }), {
+        uid: "sink",
+      });
+      streams.events.addSink(new JsonLinesFileSink(`${dir}/events.jsonl`), { uid: "dump" });
+      await env.execute("nexmark q17 over midnight");
+      const want = nexmarkReference(await readEvents(`${dir}/events.jsonl`)).get("q17")!;
+      const days = new Map<number, Set<unknown>>();
+      for (const r of want) {
+        days.set(r.auction as number, (days.get(r.auction as number) ?? new Set()).add(r.day));
+      }
+      assert.ok([...days.values()].some((d) => d.size === 2), "an auction has bids on two days");
+      const got = result(q17, await committedRows(`${dir}/out`));
+      assert.deepEqual(canonical(got), canonical(want), backend.name);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
   }
 });
 

@@ -7,7 +7,10 @@
  * of 100, most bids come from one bidder of a block of 100 people, most
  * auctions from one seller of such a block), auctions last up to twice the
  * time until `numInFlightAuctions` more auctions open, and `extra` pads each
- * event to its kind's average size.
+ * event to its kind's average size. Random strings (item names,
+ * descriptions, email addresses, `extra`) are windows of fixed random texts
+ * at random offsets: as random as strings built letter by letter, for two
+ * random numbers each.
  *
  * An event is a function of `(seed, n)` alone (its random numbers come from a
  * PRNG seeded by both), so the events do not depend on parallelism: source
@@ -133,8 +136,8 @@ function nextInt(r: Random, n: number): number {
   return Math.floor(r() * n);
 }
 
-/** A random string of 3 to `max - 1` letters, about 1 in 13 of them `special`, trimmed. */
-function nextString(r: Random, max: number, special = " "): string {
+/** A URL part: 3 to `max - 1` random letters, about 1 in 13 of them `special`, trimmed. */
+function tableString(r: Random, max: number, special: string): string {
   let len = 3 + nextInt(r, max - 3);
   let s = "";
   while (len-- > 0) {
@@ -143,7 +146,16 @@ function nextString(r: Random, max: number, special = " "): string {
   return s.trim();
 }
 
-/** The fixed tables (hot URLs, channels, the padding text), from a fixed seed as Flink's. */
+/** `len` random letters, about 1 in 13 of them a space when `spaces`. */
+function randomText(r: Random, len: number, spaces: boolean): string {
+  const bytes = new Uint8Array(len);
+  for (let i = 0; i < len; i++) {
+    bytes[i] = spaces && nextInt(r, 13) === 0 ? 32 : 97 + nextInt(r, 26);
+  }
+  return new TextDecoder().decode(bytes);
+}
+
+/** The fixed tables (hot URLs, channels, the random texts), from a fixed seed as Flink's. */
 function mulberry32(seed: number): Random {
   let s = seed | 0;
   return () => {
@@ -156,26 +168,43 @@ function mulberry32(seed: number): Random {
 
 const tables = mulberry32(0x4e584d4b);
 function baseUrl(r: Random): string {
-  return `https://www.nexmark.com/${nextString(r, 5, "_")}/${nextString(r, 5, "_")}/${
-    nextString(r, 5, "_")
-  }/item.htm?query=1`;
+  const dir = () => tableString(r, 5, "_");
+  // Joined, so the table holds flat strings: a query scanning a URL does not flatten it first.
+  return ["https://www.nexmark.com/", dir(), "/", dir(), "/", dir(), "/item.htm?query=1"].join("");
 }
 const HOT_URLS = HOT_CHANNELS.map(() => baseUrl(tables));
 /** Java's `Math.abs(Integer.reverse(i))`. */
 function reversedBits(i: number): number {
-  let x = i >>> 0, y = 0;
-  for (let b = 0; b < 32; b++) {
-    y = (y << 1) | (x & 1);
-    x >>>= 1;
-  }
-  return Math.abs(y | 0);
+  let x = i | 0;
+  x = ((x >>> 1) & 0x55555555) | ((x & 0x55555555) << 1);
+  x = ((x >>> 2) & 0x33333333) | ((x & 0x33333333) << 2);
+  x = ((x >>> 4) & 0x0f0f0f0f) | ((x & 0x0f0f0f0f) << 4);
+  x = ((x >>> 8) & 0x00ff00ff) | ((x & 0x00ff00ff) << 8);
+  return Math.abs((x >>> 16) | (x << 16));
 }
 const CHANNEL_URLS = Array.from({ length: CHANNELS }, (_, i) => {
   const url = baseUrl(tables);
-  return nextInt(tables, 10) > 0 ? `${url}&channel_id=${reversedBits(i)}` : url;
+  return nextInt(tables, 10) > 0 ? [url, "&channel_id=", reversedBits(i)].join("") : url;
 });
-const PADDING = Array.from({ length: 1 << 17 }, () => String.fromCharCode(97 + nextInt(tables, 26)))
-  .join("");
+const CHANNEL_NAMES = Array.from({ length: CHANNELS }, (_, i) => `channel-${i}`);
+const PADDING = randomText(tables, 1 << 17, false);
+/**
+ * Random text as Nexmark's nextString makes (letters, 1 in 13 a space): an
+ * event's strings are windows of it, from two random numbers instead of two
+ * per character; each window is as random as a string made for the event.
+ */
+const TEXT = randomText(tables, 1 << 17, true);
+/** "First Last" for every pair of names. */
+const FULL_NAMES = FIRST_NAMES.flatMap((first) => LAST_NAMES.map((last) => `${first} ${last}`));
+/** "0000" … "9999": the groups of a credit card number. */
+const FOUR_DIGITS = Array.from({ length: 10_000 }, (_, i) => String(i).padStart(4, "0"));
+
+/** A random string of 3 to `max - 1` characters (Nexmark's nextString), trimmed. */
+function nextString(r: Random, max: number): string {
+  const len = 3 + nextInt(r, max - 3);
+  const at = nextInt(r, TEXT.length - len);
+  return TEXT.substring(at, at + len).trim();
+}
 
 /** Padding so that `currentSize` plus it averages `average` (±20%). */
 function nextExtra(r: Random, currentSize: number, average: number): string {
@@ -187,8 +216,11 @@ function nextExtra(r: Random, currentSize: number, average: number): string {
   return PADDING.substring(at, at + size);
 }
 
+const LN_1E6 = 6 * Math.LN10;
+
+/** Nexmark's price: `10^(6u)` dollars for a uniform `u`, in cents (exp costs less than pow). */
 function nextPrice(r: Random): number {
-  return Math.round(Math.pow(10, r() * 6) * 100);
+  return Math.round(Math.exp(r() * LN_1E6) * 100);
 }
 
 /** Builds events from event numbers for one config. */
@@ -282,13 +314,11 @@ export class NexmarkGenerator {
   }
 
   #person(n: number, r: Random, ts: number): Person {
-    const name = `${FIRST_NAMES[nextInt(r, FIRST_NAMES.length)]} ${
-      LAST_NAMES[nextInt(r, LAST_NAMES.length)]
-    }`;
+    const name = FULL_NAMES[nextInt(r, FULL_NAMES.length)]!;
     const emailAddress = `${nextString(r, 7)}@${nextString(r, 5)}.com`;
-    const card: string[] = [];
-    for (let i = 0; i < 4; i++) card.push(String(nextInt(r, 10_000)).padStart(4, "0"));
-    const creditCard = card.join(" ");
+    const creditCard = `${FOUR_DIGITS[nextInt(r, 10_000)]} ${FOUR_DIGITS[nextInt(r, 10_000)]} ${
+      FOUR_DIGITS[nextInt(r, 10_000)]
+    } ${FOUR_DIGITS[nextInt(r, 10_000)]}`;
     const city = US_CITIES[nextInt(r, US_CITIES.length)]!;
     const state = US_STATES[nextInt(r, US_STATES.length)]!;
     const size = 8 + name.length + emailAddress.length + creditCard.length + city.length +
@@ -351,7 +381,7 @@ export class NexmarkGenerator {
       url = HOT_URLS[i]!;
     } else {
       const i = nextInt(r, CHANNELS);
-      channel = `channel-${i}`;
+      channel = CHANNEL_NAMES[i]!;
       url = CHANNEL_URLS[i]!;
     }
     return {

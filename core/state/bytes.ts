@@ -124,11 +124,12 @@ export class ByteWriter {
 
   /**
    * Writes a string as UTF-8 prefixed by its byte length. Short ASCII strings
-   * take a hand-written loop: TextEncoder costs more than the copy for them.
+   * take a hand-written loop: TextEncoder costs more than the copy for them
+   * (up to about 64 characters).
    */
   writeString(s: string): void {
     const n = s.length;
-    if (n < 128) {
+    if (n < 64) {
       this.ensure(1 + n * 3);
       const start = this.length + 1;
       let p = start;
@@ -272,7 +273,8 @@ export class ByteReader {
     this.#need(n);
     const start = this.pos;
     this.pos += n;
-    if (n < 64) {
+    // Appending characters costs less than a TextDecoder call only for very short strings.
+    if (n < 16) {
       let s = "";
       const buf = this.buf;
       for (let i = start; i < start + n; i++) {

@@ -14,7 +14,9 @@ function roundTripString(s: string, capacity = 64): string {
 }
 
 Deno.test("ByteWriter.writeString: ASCII and non-ASCII around the varint boundaries", () => {
-  for (const n of [0, 1, 63, 64, 65, 126, 127, 128, 129, 255, 16383, 16384, 16385, 100_000]) {
+  for (
+    const n of [0, 1, 15, 16, 17, 63, 64, 65, 126, 127, 128, 129, 255, 16383, 16384, 16385, 100_000]
+  ) {
     const ascii = "x".repeat(n);
     assert.equal(roundTripString(ascii), ascii, `ascii length ${n}`);
     const accented = "é".repeat(n); // 2 UTF-8 bytes per char

@@ -95,6 +95,14 @@ export class TimeWindow implements Window {
       const start = r.readF64();
       return new TimeWindow(start, r.readF64());
     },
+    // With a copy, the LSM backend's value cache keeps a key's session window set decoded. A
+    // window is immutable (readonly fields), so as Flink's it is its own copy: the same object
+    // stays its timers' namespace. Anything else becomes what a read of its write would be
+    // (unary plus coerces and throws as writeF64 does).
+    copy: (w) =>
+      w instanceof TimeWindow && typeof w.start === "number" && typeof w.end === "number"
+        ? w
+        : new TimeWindow(+w.start, +w.end),
   };
 }
 

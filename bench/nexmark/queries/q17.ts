@@ -28,41 +28,51 @@ import type { NexmarkQuery, Row } from "../query.ts";
 import { day, rank } from "./_common.ts";
 
 const DAY_MS = 86_400_000;
+/** Numbers per day in the state: the day, then total, rank1, rank2, rank3, min, max, sum. */
+const STRIDE = 8;
 
-/** total, rank1, rank2, rank3, min, max, sum. */
-const statsDesc = new ValueStateDescriptor("stats", Serializers.array(Serializers.f64));
+/**
+ * Per auction, the statistics of each of its days, one after the other: bids
+ * go to the newest auctions, so an auction's bids span one day, rarely two.
+ */
+const statsDesc = new ValueStateDescriptor("stats-by-day", Serializers.array(Serializers.f64));
 
 /** q17. */
 export const q17: NexmarkQuery = {
   name: "q17",
   key: (r) => `${r.auction}\u0000${r.day}`,
   build: (s) =>
-    // (day, auction) as one number: hashing a number is cheaper than building a string key.
-    s.bids().keyBy((b) => Math.floor(b.dateTime / DAY_MS) * 2 ** 32 + b.auction, Serializers.f64)
+    // Keyed by the auction, with its days inside its state: a small integer key costs less to
+    // hash and compare than (day, auction) in one number beyond 2^31.
+    s.bids().keyBy((b) => b.auction, Serializers.f64)
       .process<Row>(
         {
           open(ctx) {
             this.stats = ctx.getState(statsDesc);
           },
           processElement(b, _ctx, out) {
-            const st = this.stats!.value() ?? [0, 0, 0, 0, Infinity, -Infinity, 0];
-            st[0]!++;
-            st[rank(b.price)]!++;
-            st[4] = Math.min(st[4]!, b.price);
-            st[5] = Math.max(st[5]!, b.price);
-            st[6]! += b.price;
+            const d = Math.floor(b.dateTime / DAY_MS);
+            const st = this.stats!.value() ?? [];
+            let at = 0;
+            while (at < st.length && st[at] !== d) at += STRIDE;
+            if (at === st.length) st.push(d, 0, 0, 0, 0, Infinity, -Infinity, 0);
+            st[at + 1]!++;
+            st[at + 1 + rank(b.price)]!++;
+            st[at + 5] = Math.min(st[at + 5]!, b.price);
+            st[at + 6] = Math.max(st[at + 6]!, b.price);
+            st[at + 7]! += b.price;
             this.stats!.update(st);
             out.collect({
               auction: b.auction,
               day: day(b.dateTime),
-              total_bids: st[0]!,
-              rank1_bids: st[1]!,
-              rank2_bids: st[2]!,
-              rank3_bids: st[3]!,
-              min_price: st[4]!,
-              max_price: st[5]!,
-              avg_price: Math.trunc(st[6]! / st[0]!),
-              sum_price: st[6]!,
+              total_bids: st[at + 1]!,
+              rank1_bids: st[at + 2]!,
+              rank2_bids: st[at + 3]!,
+              rank3_bids: st[at + 4]!,
+              min_price: st[at + 5]!,
+              max_price: st[at + 6]!,
+              avg_price: Math.trunc(st[at + 7]! / st[at + 1]!),
+              sum_price: st[at + 7]!,
             });
           },
         } as KeyedProcessFunction<number, Bid, Row> & { stats?: ValueState<number[]> },

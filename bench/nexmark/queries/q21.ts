@@ -20,7 +20,6 @@
  */
 import type { NexmarkQuery, Row } from "../query.ts";
 
-const HOT: Record<string, string> = { apple: "0", google: "1", facebook: "2", baidu: "3" };
 const PARAM = "channel_id=";
 
 /** `CASE lower(channel) …` of the hot channels, or undefined. */
@@ -28,7 +27,19 @@ function hotChannelId(channel: string): string | undefined {
   // Only names as long as a hot one can be one: most channels skip the lowercasing.
   const n = channel.length;
   if (n !== 5 && n !== 6 && n !== 8) return undefined;
-  return HOT[channel.toLowerCase()];
+  // A switch compares the new string's characters; a property lookup would first look it up
+  // among the engine's unique strings.
+  switch (channel.toLowerCase()) {
+    case "apple":
+      return "0";
+    case "google":
+      return "1";
+    case "facebook":
+      return "2";
+    case "baidu":
+      return "3";
+  }
+  return undefined;
 }
 
 /** `REGEXP_EXTRACT(url, '(&|^)channel_id=([^&]*)', 2)` without a regular expression. */
