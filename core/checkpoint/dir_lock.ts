@@ -16,8 +16,10 @@ import { DirectoryInUseError } from "../errors.ts";
 import {
   describeOwner,
   formatOwner,
+  hostname,
   parseOwner,
   type ProcessOwner,
+  processRuns,
   thisProcess,
 } from "../_process_owner.ts";
 
@@ -148,16 +150,27 @@ export function lockDirectory(
   );
 }
 
-/** The holder named in a lock file; a holder that just took the lock gets a moment to write it. */
+/**
+ * The holder named in a lock file; a holder that just took the lock gets a
+ * moment to write it. Until it has, the file may still name the process that
+ * held it before and was killed: a name of this host whose process is gone is
+ * not the holder (one worker of a restarted job locks the directory while its
+ * sibling reads the previous run's name).
+ */
 function readHolder(path: string): ProcessOwner | undefined {
   for (let attempt = 0; attempt < 20; attempt++) {
     try {
       const owner = parseOwner(Deno.readTextFileSync(path).trimEnd());
-      if (owner) return owner;
+      if (owner && !isGone(owner)) return owner;
     } catch (e) {
       if (!(e instanceof Deno.errors.NotFound)) throw e;
     }
     Atomics.wait(sleeper, 0, 0, 10);
   }
   return undefined;
+}
+
+/** Whether `owner` is a process of this host that no longer runs. */
+function isGone(owner: ProcessOwner): boolean {
+  return owner.pid !== Deno.pid && owner.host === hostname() && !processRuns(owner.pid);
 }

@@ -57,6 +57,46 @@ Deno.test("dir lock: a lock file a killed process left is taken over (only the O
   }
 });
 
+Deno.test("dir lock: a sibling worker that has locked but not yet named itself is not mistaken for the killed run whose name the file still holds", async () => {
+  const dir = Deno.makeTempDirSync({ prefix: "weir-lock-" });
+  const holder = 'exactly-once file sink "sink"';
+  const dead = new Deno.Command("true").spawn();
+  await dead.status;
+  Deno.writeTextFileSync(`${dir}/${LOCK_FILE}`, `${Deno.hostname()}\n${dead.pid}\n0\n${holder}\n`);
+  // The sibling: takes the OS lock at once, writes its name (this process, same holder) later.
+  const sibling = new Worker(
+    URL.createObjectURL(
+      new Blob([
+        `const file = Deno.openSync(${
+          JSON.stringify(`${dir}/${LOCK_FILE}`)
+        }, { read: true, write: true });
+file.lockSync(true);
+postMessage("locked");
+setTimeout(() => {
+  file.truncateSync(0);
+  file.writeSync(new TextEncoder().encode(${
+          JSON.stringify(`${Deno.hostname()}\n${Deno.pid}\n0\n${holder}\n`)
+        }));
+}, 50);
+onmessage = () => { file.close(); postMessage("released"); };`,
+      ], { type: "text/javascript" }),
+    ),
+    { type: "module" },
+  );
+  try {
+    await new Promise((resolve) => sibling.onmessage = resolve);
+    const shared = lockDirectory(dir, holder, "Output directory", { shareWithThisProcess: true });
+    shared.release(); // a shared lock's release leaves the sibling's lock alone
+    assert.ok(exists(`${dir}/${LOCK_FILE}`));
+  } finally {
+    const released = new Promise((resolve) => sibling.onmessage = resolve);
+    sibling.postMessage("release");
+    await released;
+    sibling.terminate();
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
 Deno.test("dir lock: a second job in the same process on a running job's checkpoint directory fails at start", async () => {
   const dir = Deno.makeTempDirSync({ prefix: "weir-lock-" });
   try {

@@ -3,7 +3,7 @@
  *
  * As Flink's local environment, a job started as a script gets one subtask
  * per core, run on the worker executor. A job started inside `deno test`
- * keeps today's single inline subtask: the worker executor's workers import
+ * keeps a single inline subtask: the worker executor's workers import
  * the main module again, and under the test runner that is the test file,
  * not the job (and the test driver's runs must stay deterministic).
  *
