@@ -38,6 +38,7 @@ import {
   ConfigError,
   ExactlyOnceFileSink,
   FileSource,
+  type JobResult,
   type KeyedProcessFunction,
   runMain,
   type RuntimeContext,
@@ -112,6 +113,14 @@ function busyWait(ms: number): void {
   while (performance.now() < end) { /* a slow consumer */ }
 }
 
+/** Prints the counts (sorted `key\tcount` lines), records read and workers as one JSON line. */
+function printCounts(counts: [string, number][], result: JobResult): void {
+  const values = counts.map(([k, n]) => `${k}\t${n}`).sort();
+  console.log(
+    JSON.stringify({ values, recordsIn: result.recordsIn, workers: result.workers ?? 0 }),
+  );
+}
+
 async function main(args: string[]): Promise<void> {
   // Small in-worker channels, so the rings between workers hold most of what is in flight.
   const { env, flags, values } = StreamEnvironment.fromArgs(args, {
@@ -134,14 +143,7 @@ async function main(args: string[]): Promise<void> {
         .process(new Count()).uid("count")
         .addSink(sink).uid("collect");
       const result = await env.execute("parallel count");
-      const sorted = sink.values.map(([k, n]) => `${k}\t${n}`).sort();
-      console.log(
-        JSON.stringify({
-          values: sorted,
-          recordsIn: result.recordsIn,
-          workers: result.workers ?? 0,
-        }),
-      );
+      printCounts(sink.values, result);
       return;
     }
     case "lag": {
@@ -231,14 +233,7 @@ async function main(args: string[]): Promise<void> {
       const sink = new CollectSink<[string, number]>();
       counted.process(new Count()).uid("count").addSink(sink).uid("collect");
       const result = await env.execute("files count");
-      const sorted = sink.values.map(([k, n]) => `${k}\t${n}`).sort();
-      console.log(
-        JSON.stringify({
-          values: sorted,
-          recordsIn: result.recordsIn,
-          workers: result.workers ?? 0,
-        }),
-      );
+      printCounts(sink.values, result);
       return;
     }
     case "aligned": {
