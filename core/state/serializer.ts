@@ -11,6 +11,7 @@
 import { SerializationError } from "../errors.ts";
 import { ByteReader, ByteWriter } from "./bytes.ts";
 import { plainSerializer } from "./plain_serializer.ts";
+import { registerValueCopies, valueCopies } from "./_value_copies.ts";
 import {
   COMPATIBLE_AS_IS,
   incompatible,
@@ -250,6 +251,12 @@ const bytes: Serializer<Uint8Array> = {
   },
 };
 
+// A copy of an immutable value is the value: nothing to check twice.
+for (const p of [f64, i32, bigint, boolean, string] as Serializer<unknown>[]) {
+  registerValueCopies(p, { over: (v) => p.copy!(v), ofCopy: (v) => v });
+}
+registerValueCopies(bytes, { over: (v) => bytes.copy!(v), ofCopy: (v) => v.slice() });
+
 const json: Serializer<unknown> = {
   id: "json",
   version: 1,
@@ -409,15 +416,34 @@ function array<T>(element: Serializer<T>): Serializer<T[]> {
   };
   if ((element as Serializer<unknown>) === f64) {
     // Numbers copy as they are: check them, then let the engine copy the array.
-    s.copy = (v) => {
+    const check = (v: T[]) => {
       expect(Array.isArray(v), id, v);
       const n = v.length;
       for (let i = 0; i < n; i++) {
         const e = v[i];
         if (typeof e !== "number") expect(false, "f64", e);
       }
+    };
+    const copy = (v: T[]) => {
+      check(v);
       return v.constructor === Array ? v.slice() : Array.from(v);
     };
+    s.copy = copy;
+    registerValueCopies(s, {
+      over(v, target) {
+        if (!Array.isArray(target) || target === v) return copy(v);
+        check(v);
+        const n = v.length;
+        const had = target.length;
+        if (had > n) target.length = n;
+        const kept = had < n ? had : n;
+        for (let i = 0; i < kept; i++) target[i] = v[i]!;
+        // Pushed, not assigned past the end: the array stays packed.
+        for (let i = kept; i < n; i++) target.push(v[i]!);
+        return target;
+      },
+      ofCopy: (v) => v.slice(),
+    });
   } else if (element.copy) {
     s.copy = (v) => {
       expect(Array.isArray(v), id, v);
@@ -426,6 +452,16 @@ function array<T>(element: Serializer<T>): Serializer<T[]> {
       for (let i = 0; i < n; i++) a[i] = element.copy!(v[i]!);
       return a;
     };
+    const el = valueCopies(element);
+    registerValueCopies(s, {
+      over: (v) => s.copy!(v),
+      ofCopy(v) {
+        const n = v.length;
+        const a = new Array<T>(n);
+        for (let i = 0; i < n; i++) a[i] = el.ofCopy(v[i]!);
+        return a;
+      },
+    });
   }
   return s;
 }
@@ -458,6 +494,24 @@ function tuple<T extends unknown[]>(
       for (let i = 0; i < fs.length; i++) a[i] = fs[i]!.copy!(v[i]);
       return a as T;
     };
+    const parts = fs.map(valueCopies);
+    const fresh = new Array<unknown>(fs.length);
+    registerValueCopies(s, {
+      over(v, target) {
+        if (!Array.isArray(target) || target === v) return s.copy!(v);
+        expect(Array.isArray(v) && v.length === fs.length, id, v);
+        // Every field first: a field that throws leaves the target as it was.
+        for (let i = 0; i < fs.length; i++) fresh[i] = fs[i]!.copy!(v[i]);
+        for (let i = 0; i < fs.length; i++) target[i] = fresh[i];
+        fresh.fill(undefined);
+        return target;
+      },
+      ofCopy(v) {
+        const a = new Array(fs.length);
+        for (let i = 0; i < fs.length; i++) a[i] = parts[i]!.ofCopy(v[i]);
+        return a as T;
+      },
+    });
   }
   return s;
 }
@@ -528,6 +582,25 @@ function record<T extends Record<string, unknown>>(
       for (let i = 0; i < names.length; i++) o[names[i]!] = fs[i]!.copy!(v[names[i]!]);
       return o as T;
     };
+    const parts = fs.map(valueCopies);
+    const fresh = new Array<unknown>(fs.length);
+    registerValueCopies(s, {
+      over(v, target) {
+        if (typeof target !== "object" || target === null || target === v) return s.copy!(v);
+        expect(typeof v === "object" && v !== null, id, v);
+        // Every field first: a field that throws leaves the target as it was.
+        for (let i = 0; i < names.length; i++) fresh[i] = fs[i]!.copy!(v[names[i]!]);
+        const t = target as Record<string, unknown>;
+        for (let i = 0; i < names.length; i++) t[names[i]!] = fresh[i];
+        fresh.fill(undefined);
+        return target;
+      },
+      ofCopy(v) {
+        const o: Record<string, unknown> = {};
+        for (let i = 0; i < names.length; i++) o[names[i]!] = parts[i]!.ofCopy(v[names[i]!]);
+        return o as T;
+      },
+    });
   }
   return s;
 }
@@ -630,7 +703,15 @@ function optional<T>(inner: Serializer<T>): Serializer<T | undefined> {
         ([el], r) => (r.readU8() === 0 ? undefined : el!(r) as T),
       ),
   };
-  if (inner.copy) s.copy = (v) => (v === undefined ? undefined : inner.copy!(v));
+  if (inner.copy) {
+    s.copy = (v) => (v === undefined ? undefined : inner.copy!(v));
+    const el = valueCopies(inner);
+    registerValueCopies(s, {
+      over: (v, target) =>
+        v === undefined ? undefined : target === undefined ? inner.copy!(v) : el.over(v, target),
+      ofCopy: (v) => (v === undefined ? undefined : el.ofCopy(v)),
+    });
+  }
   return s;
 }
 
@@ -649,7 +730,10 @@ function withDefault<T>(inner: Serializer<T>, defaultValue: T): Serializer<T> {
     snapshotSchema: () => schemaOf(inner as Serializer<unknown>),
     resolveSchemaCompatibility: (old) => resolveSchemaCompatibility(inner, old),
   };
-  if (inner.copy) s.copy = (v) => inner.copy!(v);
+  if (inner.copy) {
+    s.copy = (v) => inner.copy!(v);
+    registerValueCopies(s, valueCopies(inner));
+  }
   fieldDefaults.set(s as Serializer<unknown>, { value: defaultValue });
   return s;
 }

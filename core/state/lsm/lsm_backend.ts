@@ -26,6 +26,7 @@ import type { AnyStateDescriptor } from "../descriptors.ts";
 import { keyGroupOfHash, type KeyGroupRange, murmur3 } from "../key_group.ts";
 import { ByteReader, ByteWriter } from "../bytes.ts";
 import { type Serializer, Serializers } from "../serializer.ts";
+import { type ValueCopies, valueCopies } from "../_value_copies.ts";
 import type { AggregateFunction } from "../state.ts";
 import { appendListElement, decodeList, putStateKeyHeader, type StateMeta } from "../state_keys.ts";
 import { LsmStore, writeSegment } from "../../../statestore-as/lsm_store.ts";
@@ -220,13 +221,17 @@ function isObject(v: unknown): boolean {
  * scans, and when it is full. Primitive values are cached as they are;
  * object values only when the serializer can `copy` them: the cache keeps a
  * copy and hands out copies, so a value read or written behaves as one that
- * went through the store (a change to it is not state until `update`).
+ * went through the store (a change to it is not state until `update`). An
+ * update is copied over the key's cached copy where the serializer can
+ * (`_value_copies.ts`), and a cached copy needs no checks when copied out.
  */
 class LsmSingleValueState<T, N> extends LsmState<N> {
   protected readonly codec: Codec<T>;
   readonly #cache: Map<unknown, CacheEntry> | undefined;
   /** The serializer, when it can copy values: object values are cached too. */
   readonly #copier: Serializer<T> | undefined;
+  /** Its cheaper copies, for values the cache copied before. */
+  readonly #copies: ValueCopies<T> | undefined;
   /** Estimated serialized size of this state's object values: what their cache entries weigh. */
   #objectBytes = 0;
   #objectStores = 0;
@@ -245,6 +250,7 @@ class LsmSingleValueState<T, N> extends LsmState<N> {
     this.codec = new Codec(ser);
     this.#cache = ns === undefined && b.cacheCapacity > 0 ? new Map() : undefined;
     this.#copier = ser.copy === undefined ? undefined : ser;
+    this.#copies = ser.copy === undefined ? undefined : valueCopies(ser);
   }
 
   #load(): T | undefined {
@@ -284,13 +290,13 @@ class LsmSingleValueState<T, N> extends LsmState<N> {
       this.b.cacheHits++;
       const v = e.v;
       if (v === ABSENT) return undefined;
-      return isObject(v) ? this.#copier!.copy!(v as T) : v as T;
+      return isObject(v) ? this.#copies!.ofCopy(v as T) : v as T;
     }
     const v = this.#load();
     const object = isObject(v);
     if (!object || this.#copier !== undefined) {
       // A decoded object is the caller's: the cache keeps a copy.
-      const cv = v === undefined ? ABSENT : object ? this.#copier!.copy!(v!) : v;
+      const cv = v === undefined ? ABSENT : object ? this.#copies!.ofCopy(v!) : v;
       const ne = { v: cv, dirty: false, units: this.#units(cv) };
       cache.set(ck, ne);
       this.#memoKey = ck;
@@ -307,14 +313,16 @@ class LsmSingleValueState<T, N> extends LsmState<N> {
 
   /**
    * What the cache keeps for `v` (a copy, which fails where serializing
-   * would), or `NO_CACHE` when it cannot keep it (an object that the
-   * serializer cannot copy).
+   * would, written over `was`, the entry's old value, where it can be), or
+   * `NO_CACHE` when it cannot keep it (an object that the serializer cannot
+   * copy).
    */
-  #cacheable(v: T | undefined): unknown {
+  #cacheable(v: T | undefined, was: unknown): unknown {
     if (v === undefined) return ABSENT;
     const copier = this.#copier;
     if (copier !== undefined) {
-      const cv = copier.copy!(v);
+      // The cache never hands out its own values: nothing else holds `was`.
+      const cv = isObject(was) ? this.#copies!.over(v, was as T) : copier.copy!(v);
       // Now and then the size of an object value, for its cache weight.
       if (isObject(cv) && (this.#objectStores++ & 15) === 0) {
         this.vw.reset();
@@ -335,9 +343,9 @@ class LsmSingleValueState<T, N> extends LsmState<N> {
     const cache = this.#cache;
     const ck = this.b.cacheKey(this.id);
     if (cache !== undefined && ck !== NO_CACHE) {
-      const cv = this.#cacheable(v);
+      const e = ck === this.#memoKey ? this.#memoEntry : cache.get(ck);
+      const cv = this.#cacheable(v, e?.v);
       if (cv !== NO_CACHE) {
-        const e = ck === this.#memoKey ? this.#memoEntry : cache.get(ck);
         const units = this.#units(cv);
         if (e !== undefined) {
           e.v = cv;

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { CheckpointError, StateError } from "../../errors.ts";
+import { CheckpointError, SerializationError, StateError } from "../../errors.ts";
 import type {
   KeyedRestore,
   KeyedStateBackend,
@@ -535,6 +535,23 @@ Deno.test("lsm value cache: object values stay in it as copies, so a record's up
   }
   for (const b of [cached, uncached, restored]) b.dispose();
   shared.close();
+});
+
+Deno.test("lsm value cache: an update that cannot be serialized leaves the cached value as it was", () => {
+  const b = keyed(new LsmStateBackend(SMALL)) as LsmKeyedStateBackend;
+  const st = b.state(new ValueStateDescriptor("nums", Serializers.array(Serializers.f64)));
+  b.setCurrentKey("k");
+  st.update([1, 2]);
+  const v = st.value()!;
+  v.push(3, "four" as unknown as number);
+  assert.throws(() => st.update(v), SerializationError);
+  assert.deepEqual(st.value(), [1, 2]);
+  v.length = 3;
+  st.update(v); // written over the cached copy
+  v[0] = 9;
+  assert.deepEqual(st.value(), [1, 2, 3]);
+  assert.equal(b.store.stats().memtableEntries, 0, "the value waits in the cache");
+  b.dispose();
 });
 
 Deno.test("lsm value cache: an object value counts by its size, so large values are flushed sooner", () => {
