@@ -10,7 +10,9 @@
  * subtask runs (after the workers' start). Median of `--runs` runs (by
  * whole-job throughput).
  *
- * deno run -A bench/parallel.ts [--records N] [--runs R] [--quick]
+ * deno run -A bench/parallel.ts [--records N] [--runs R] [--quick] [--only TEXT]
+ *
+ * `--only TEXT`: only the rows whose name contains TEXT (e.g. `--only "1M keys, lsm"`).
  *
  * @module
  */
@@ -24,8 +26,12 @@ const { values } = parseArgs({
     runs: { type: "string" },
     quick: { type: "boolean" },
     full: { type: "boolean" },
+    only: { type: "string" },
   },
 });
+const ONLY = values.only;
+/** Whether the row named `name` runs (`--only`). */
+const wanted = (name: string) => ONLY === undefined || name.includes(ONLY);
 const quick = values.quick ?? false;
 const N = Number(values.records ?? (quick ? 1_000_000 : 5_000_000));
 const RUNS = Number(values.runs ?? (quick ? 1 : 3));
@@ -102,6 +108,9 @@ function wordInput(path: string, words: number): void {
   Deno.writeTextFileSync(path, lines.join("\n") + "\n");
 }
 
+const WORD_COUNT = "word_count, exactly-once, checkpoint 1 s";
+const STATELESS = `map → filter → sink (${10 * N} records)`;
+
 const rows: (string | number)[][] = [];
 function row(name: string, p1: Measure, p2: Measure): void {
   const a = rates(p1), b = rates(p2);
@@ -118,15 +127,15 @@ for (const keys of [100_000, 1_000_000]) {
   for (const backend of ["heap", "lsm"]) {
     const args = ["--job", "keyed", "--records", String(N), "--keys", String(keys)];
     const b = ["--state-backend", backend];
-    row(
-      `keyed count, ${keys >= 1e6 ? `${keys / 1e6}M` : `${keys / 1000}k`} keys, ${backend}`,
-      await measure([...args, ...b, ...P1]),
-      await measure([...args, ...b, ...P2]),
-    );
+    const name = `keyed count, ${
+      keys >= 1e6 ? `${keys / 1e6}M` : `${keys / 1000}k`
+    } keys, ${backend}`;
+    if (!wanted(name)) continue;
+    row(name, await measure([...args, ...b, ...P1]), await measure([...args, ...b, ...P2]));
   }
 }
 
-{
+if (wanted(WORD_COUNT)) {
   const dir = Deno.makeTempDirSync({ prefix: "weir-bench-parallel-" });
   try {
     const words = Math.max(1000, Math.floor(N / 2));
@@ -145,18 +154,21 @@ for (const keys of [100_000, 1_000_000]) {
         Deno.removeSync(`${dir}/ck-${tag}`, { recursive: true });
       }
     }
-    row("word_count, exactly-once, checkpoint 1 s", pick(runs[0]!), pick(runs[1]!));
+    row(WORD_COUNT, pick(runs[0]!), pick(runs[1]!));
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }
 }
 
 // A record costs little here: ten times as many, so the run outlasts the workers' start.
-row(
-  `map → filter → sink (${10 * N} records)`,
-  await measure(["--job", "stateless", "--records", String(10 * N), ...P1]),
-  await measure(["--job", "stateless", "--records", String(10 * N), ...P2]),
-);
+if (wanted(STATELESS)) {
+  row(
+    STATELESS,
+    await measure(["--job", "stateless", "--records", String(10 * N), ...P1]),
+    await measure(["--job", "stateless", "--records", String(10 * N), ...P2]),
+  );
+}
+if (rows.length === 0) throw new Error(`bench/parallel.ts: no row's name contains "${ONLY}"`);
 
 console.log(`## Every core: parallelism 1 (inline) vs 2 (workers), ${N} records\n`);
 console.log(machine());

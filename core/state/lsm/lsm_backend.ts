@@ -91,6 +91,24 @@ function exists(path: string): boolean {
   }
 }
 
+/** Default `cacheEntries`: the value cache of an operator over all its key groups. */
+const DEFAULT_CACHE_ENTRIES = 1 << 17;
+
+/**
+ * The value cache capacity of a backend holding `range`: its share of
+ * `entries` (at least 1; 0 stays 0). Each subtask sees only the keys of its
+ * key groups, so a share caches as many of them as the whole capacity does
+ * at parallelism 1; a whole capacity per subtask would multiply the cache's
+ * memory, and the work of a fill that does not pay (keys that never repeat
+ * in it), by the parallelism.
+ */
+function cacheShare(entries: number, range: KeyGroupRange, maxParallelism: number): number {
+  if (entries <= 0) return 0;
+  const groups = range.end - range.start + 1;
+  if (groups >= maxParallelism) return entries;
+  return Math.max(1, Math.round(entries * groups / maxParallelism));
+}
+
 /** Decodes values of one serializer; f64 skips the reader. */
 class Codec<T> {
   readonly ser: Serializer<T>;
@@ -603,8 +621,11 @@ export interface LsmStateBackendOptions {
   readonly blockCacheBytes?: number;
   /**
    * Capacity of the write-back cache of value, reducing and aggregating
-   * state (primitive keys, no namespace) per keyed backend; 0 disables it.
-   * A primitive value counts 1; an object value (cached when its serializer
+   * state (primitive keys, no namespace) of an operator over all its key
+   * groups; 0 disables it. Each keyed backend gets the share of its key
+   * groups (at least 1): the subtasks of an operator together cache as much
+   * at any parallelism, as each sees only its share of the keys. A
+   * primitive value counts 1; an object value (cached when its serializer
    * has `copy`) counts 1 plus 1 per 64 bytes of its estimated serialized
    * size. Default 131072. When a fill of the cache sees fewer hits than
    * entries (keys cycle through more state than it holds), the next 16 to
@@ -698,7 +719,11 @@ export class LsmKeyedStateBackend implements KeyedStateBackend {
     this.#keySer = options.keySerializer;
     this.#maxParallelism = options.maxParallelism;
     this.#operator = options.operatorUid;
-    this.cacheCapacity = config.cacheEntries ?? 1 << 17;
+    this.cacheCapacity = cacheShare(
+      config.cacheEntries ?? DEFAULT_CACHE_ENTRIES,
+      options.keyGroupRange,
+      options.maxParallelism,
+    );
     this.#time = options.ttlTimeProvider ?? SYSTEM_TIME;
     if (options.workDir !== undefined) {
       this.#dir = options.workDir.replace(/\/+$/, "");

@@ -585,3 +585,44 @@ Deno.test("lsm value cache: an object value of a serializer without copy is not 
   assert.deepEqual(st.value(), { a: 1 });
   b.dispose();
 });
+
+Deno.test("lsm value cache: a backend holding half the key groups caches half the entries", () => {
+  const half = keyGroupRangeForSubtask(MAX_P, 2, 1);
+  const mine: string[] = [];
+  for (let i = 0; mine.length < 8; i++) {
+    const g = keyGroupOf(serialize(Serializers.key, `k${i}`), MAX_P);
+    if (g >= half.start && g <= half.end) mine.push(`k${i}`);
+  }
+  const options = { ...SMALL, cacheEntries: 8 };
+  const whole = keyed(new LsmStateBackend(options)) as LsmKeyedStateBackend;
+  const part = keyed(new LsmStateBackend(options), half) as LsmKeyedStateBackend;
+  assert.equal(whole.cacheCapacity, 8);
+  assert.equal(part.cacheCapacity, 4);
+  const count = (b: LsmKeyedStateBackend) =>
+    b.state(new ValueStateDescriptor("count", Serializers.f64, 0));
+  const [cw, cp] = [count(whole), count(part)];
+  for (const [n, k] of mine.slice(0, 7).entries()) {
+    whole.setCurrentKey(k);
+    cw.update(cw.value()! + n + 1);
+    part.setCurrentKey(k);
+    cp.update(cp.value()! + n + 1);
+    // The part's 4th key fills its cache: the four values are written (and, as no key was hit,
+    // later keys bypass it); the whole's cache holds all seven.
+    assert.equal(part.store.stats().memtableEntries, n < 3 ? 0 : n + 1, `after key ${n + 1}`);
+  }
+  assert.equal(whole.store.stats().memtableEntries, 0);
+  for (const [n, k] of mine.slice(0, 7).entries()) {
+    for (const [b, c] of [[whole, cw], [part, cp]] as const) {
+      b.setCurrentKey(k);
+      assert.equal(c.value(), n + 1);
+    }
+  }
+  whole.dispose();
+  part.dispose();
+  const none = keyed(new LsmStateBackend({ ...SMALL, cacheEntries: 0 }), half);
+  assert.equal((none as LsmKeyedStateBackend).cacheCapacity, 0, "0 still disables the cache");
+  none.dispose();
+  const one = keyed(new LsmStateBackend({ ...SMALL, cacheEntries: 1 }), { start: 5, end: 5 });
+  assert.equal((one as LsmKeyedStateBackend).cacheCapacity, 1, "a share is at least 1");
+  one.dispose();
+});
