@@ -10,7 +10,10 @@
  * subtask runs (after the workers' start). Median of `--runs` runs (by
  * whole-job throughput).
  *
- * deno run -A bench/parallel.ts [--records N] [--runs R] [--quick]
+ * deno run -A bench/parallel.ts [--records N] [--runs R] [--quick] [--only TEXT]
+ *
+ * `--only TEXT` runs just the rows whose name contains TEXT (case-insensitive),
+ * e.g. `--only "100k keys, heap"`: one row costs a fraction of the whole run.
  *
  * @module
  */
@@ -24,12 +27,19 @@ const { values } = parseArgs({
     runs: { type: "string" },
     quick: { type: "boolean" },
     full: { type: "boolean" },
+    only: { type: "string" },
   },
 });
 const quick = values.quick ?? false;
 const N = Number(values.records ?? (quick ? 1_000_000 : 5_000_000));
 const RUNS = Number(values.runs ?? (quick ? 1 : 3));
 const JOB = new URL("./_parallel_job.ts", import.meta.url).pathname;
+const ONLY = values.only?.toLowerCase();
+
+/** Whether the row named `name` runs (all do without `--only`). */
+function selected(name: string): boolean {
+  return ONLY === undefined || name.toLowerCase().includes(ONLY);
+}
 
 interface Measure {
   records: number;
@@ -116,17 +126,17 @@ function row(name: string, p1: Measure, p2: Measure): void {
 
 for (const keys of [100_000, 1_000_000]) {
   for (const backend of ["heap", "lsm"]) {
+    const count = keys >= 1e6 ? `${keys / 1e6}M` : `${keys / 1000}k`;
+    const name = `keyed count, ${count} keys, ${backend}`;
+    if (!selected(name)) continue;
     const args = ["--job", "keyed", "--records", String(N), "--keys", String(keys)];
     const b = ["--state-backend", backend];
-    row(
-      `keyed count, ${keys >= 1e6 ? `${keys / 1e6}M` : `${keys / 1000}k`} keys, ${backend}`,
-      await measure([...args, ...b, ...P1]),
-      await measure([...args, ...b, ...P2]),
-    );
+    row(name, await measure([...args, ...b, ...P1]), await measure([...args, ...b, ...P2]));
   }
 }
 
-{
+const WORD_COUNT = "word_count, exactly-once, checkpoint 1 s";
+if (selected(WORD_COUNT)) {
   const dir = Deno.makeTempDirSync({ prefix: "weir-bench-parallel-" });
   try {
     const words = Math.max(1000, Math.floor(N / 2));
@@ -145,18 +155,24 @@ for (const keys of [100_000, 1_000_000]) {
         Deno.removeSync(`${dir}/ck-${tag}`, { recursive: true });
       }
     }
-    row("word_count, exactly-once, checkpoint 1 s", pick(runs[0]!), pick(runs[1]!));
+    row(WORD_COUNT, pick(runs[0]!), pick(runs[1]!));
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }
 }
 
 // A record costs little here: ten times as many, so the run outlasts the workers' start.
-row(
-  `map → filter → sink (${10 * N} records)`,
-  await measure(["--job", "stateless", "--records", String(10 * N), ...P1]),
-  await measure(["--job", "stateless", "--records", String(10 * N), ...P2]),
-);
+const STATELESS = `map → filter → sink (${10 * N} records)`;
+if (selected(STATELESS)) {
+  row(
+    STATELESS,
+    await measure(["--job", "stateless", "--records", String(10 * N), ...P1]),
+    await measure(["--job", "stateless", "--records", String(10 * N), ...P2]),
+  );
+}
+if (rows.length === 0) {
+  throw new Error(`--only ${JSON.stringify(values.only)} matches no row of this benchmark`);
+}
 
 console.log(`## Every core: parallelism 1 (inline) vs 2 (workers), ${N} records\n`);
 console.log(machine());
