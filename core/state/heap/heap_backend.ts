@@ -34,6 +34,7 @@ import {
   type StateMeta,
   writeStateKeyHeader,
 } from "../state_keys.ts";
+import { KeyTable } from "./_key_table.ts";
 import { SegmentBatchWriter } from "../../../statestore-as/segment_batch_writer.ts";
 import { SegmentBatch } from "../../../statestore-as/segment_batch.ts";
 import { readHandleEntries } from "../lsm/handle_reader.ts";
@@ -119,7 +120,7 @@ function latin1(b: Uint8Array): string {
   return s;
 }
 
-type Table = Map<unknown, unknown>;
+type Table = KeyTable;
 
 /** One state: a table per namespace, each mapping key → value. */
 class HeapStateBase<N> {
@@ -287,7 +288,7 @@ class HeapStateBase<N> {
   restoreValue(ns: unknown, key: unknown, value: unknown): void {
     const nsKey = this.#nsInterner ? this.#nsInterner.intern(ns) : ns;
     let t = this.#namespaces.get(nsKey);
-    if (!t) this.#namespaces.set(nsKey, t = new Map());
+    if (!t) this.#namespaces.set(nsKey, t = new KeyTable());
     t.set(key, value);
     if (nsKey === this.#ns) this.table = t;
   }
@@ -322,7 +323,7 @@ class HeapStateBase<N> {
     this.table = this.#namespaces.get(key);
   }
 
-  /** Removes namespace `ns`, then calls `fn` with each of its keys and stored values, in insertion order. */
+  /** Removes namespace `ns`, then calls `fn` with each of its keys and stored values, in insertion order (see `KeyTable`). */
   drainNamespace(ns: N, fn: (key: unknown, value: unknown) => void): void {
     const nsKey = this.#nsInterner ? this.#nsInterner.intern(ns) : ns;
     const t = this.#namespaces.get(nsKey);
@@ -336,7 +337,7 @@ class HeapStateBase<N> {
   protected writableTable(): Table {
     let t = this.table;
     if (t === undefined) {
-      t = new Map();
+      t = new KeyTable();
       this.#namespaces.set(this.#ns, t);
       this.table = t;
     }
