@@ -7,7 +7,7 @@
  *
  * Prints one JSON line: records (0 for word_count), wall ms and process CPU ms (user + system of
  * every thread, workers included) from just before the job to its end, and the job's startup ms
- * (until every subtask runs: workers spawned and opened; 0 for word_count, which does not say).
+ * (until every subtask runs: workers spawned and opened).
  *
  * @module
  */
@@ -37,7 +37,7 @@ async function main(args: string[]): Promise<void> {
   let records = 0;
   let startupMs = 0;
   if (job === "word_count") {
-    await wordCount(rest); // records: the caller knows its input
+    startupMs = (await wordCount(rest)).startupMs ?? 0; // records: the caller knows its input
   } else {
     const { env, values } = StreamEnvironment.fromArgs(rest, {
       records: { type: "string" },

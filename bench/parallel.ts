@@ -10,7 +10,11 @@
  * subtask runs (after the workers' start). Median of `--runs` runs (by
  * whole-job throughput).
  *
- * deno run -A bench/parallel.ts [--records N] [--runs R] [--quick]
+ * deno run -A bench/parallel.ts [--records N] [--runs R] [--quick] [--only keyed|word_count|stateless]...
+ *
+ * `--only` (repeatable) runs just those rows. word_count runs its p1 and p2
+ * jobs interleaved (p1, p2, p1, p2, ...), so a change of load on a shared
+ * machine hits both alike.
  *
  * @module
  */
@@ -24,8 +28,17 @@ const { values } = parseArgs({
     runs: { type: "string" },
     quick: { type: "boolean" },
     full: { type: "boolean" },
+    only: { type: "string", multiple: true },
   },
 });
+const ROWS = ["keyed", "word_count", "stateless"];
+for (const name of values.only ?? []) {
+  if (!ROWS.includes(name)) {
+    throw new Error(`--only ${name}: unknown row, use one of ${ROWS.join(", ")}`);
+  }
+}
+/** Whether the row `name` runs (every row without `--only`). */
+const selected = (name: string) => values.only === undefined || values.only.includes(name);
 const quick = values.quick ?? false;
 const N = Number(values.records ?? (quick ? 1_000_000 : 5_000_000));
 const RUNS = Number(values.runs ?? (quick ? 1 : 3));
@@ -114,7 +127,7 @@ function row(name: string, p1: Measure, p2: Measure): void {
   ]);
 }
 
-for (const keys of [100_000, 1_000_000]) {
+for (const keys of selected("keyed") ? [100_000, 1_000_000] : []) {
   for (const backend of ["heap", "lsm"]) {
     const args = ["--job", "keyed", "--records", String(N), "--keys", String(keys)];
     const b = ["--state-backend", backend];
@@ -126,7 +139,7 @@ for (const keys of [100_000, 1_000_000]) {
   }
 }
 
-{
+if (selected("word_count")) {
   const dir = Deno.makeTempDirSync({ prefix: "weir-bench-parallel-" });
   try {
     const words = Math.max(1000, Math.floor(N / 2));
@@ -152,11 +165,13 @@ for (const keys of [100_000, 1_000_000]) {
 }
 
 // A record costs little here: ten times as many, so the run outlasts the workers' start.
-row(
-  `map → filter → sink (${10 * N} records)`,
-  await measure(["--job", "stateless", "--records", String(10 * N), ...P1]),
-  await measure(["--job", "stateless", "--records", String(10 * N), ...P2]),
-);
+if (selected("stateless")) {
+  row(
+    `map → filter → sink (${10 * N} records)`,
+    await measure(["--job", "stateless", "--records", String(10 * N), ...P1]),
+    await measure(["--job", "stateless", "--records", String(10 * N), ...P2]),
+  );
+}
 
 console.log(`## Every core: parallelism 1 (inline) vs 2 (workers), ${N} records\n`);
 console.log(machine());
@@ -176,6 +191,6 @@ console.log(table([
 ], rows));
 console.log(
   "\nrunning: records over the time after every subtask runs (the worker executor first starts " +
-    "its workers, which import the script again); word_count does not report its start (0). " +
+    "its workers, which import the script again). " +
     "CPU s: user + system of every thread; cores: CPU s per wall second.",
 );
