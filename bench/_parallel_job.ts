@@ -7,14 +7,15 @@
  *
  * Prints one JSON line: records (0 for word_count), wall ms and process CPU ms (user + system of
  * every thread, workers included) from just before the job to its end, and the job's startup ms
- * (until every subtask runs: workers spawned and opened).
+ * (until every subtask runs: workers spawned and opened), and on Linux the CPU ms by thread
+ * (`threads`: main, workers, V8 background; see `sampleThreadCpu`).
  *
  * @module
  */
 import process from "node:process";
 import { runMain, Serializers, type SinkFunction, StreamEnvironment } from "../mod.ts";
 import { main as wordCount } from "../examples/word_count.ts";
-import { Count } from "./_util.ts";
+import { Count, sampleThreadCpu } from "./_util.ts";
 
 /** Counts what reaches it (per subtask, so nothing is shared). */
 class CountingSink implements SinkFunction<unknown> {
@@ -33,6 +34,7 @@ async function main(args: string[]): Promise<void> {
   const i = args.indexOf("--job");
   const job = args[i + 1];
   const rest = args.filter((_, k) => k !== i && k !== i + 1);
+  const threads = sampleThreadCpu();
   const wall0 = performance.now(), cpu0 = cpuMs();
   let records = 0;
   let startupMs = 0;
@@ -60,7 +62,8 @@ async function main(args: string[]): Promise<void> {
     startupMs = (await env.execute(`bench ${job}`)).startupMs ?? 0;
   }
   const wallMs = performance.now() - wall0;
-  console.log(JSON.stringify({ records, wallMs, startupMs, cpuMs: cpuMs() - cpu0 }));
+  const cpu = cpuMs() - cpu0;
+  console.log(JSON.stringify({ records, wallMs, startupMs, cpuMs: cpu, threads: threads.stop() }));
 }
 
 if (import.meta.main) await runMain("bench/_parallel_job", main);

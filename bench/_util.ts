@@ -78,3 +78,70 @@ export function machine(): string {
   return `Deno ${Deno.version.deno} (V8 ${Deno.version.v8}), ${Deno.build.os}/${Deno.build.arch}, ` +
     `${navigator.hardwareConcurrency} cores`;
 }
+
+/** CPU ms of this process's threads by kind (see {@linkcode sampleThreadCpu}). */
+export interface ThreadCpu {
+  /** The main thread (the job's coordinator; every subtask when inline). */
+  main: number;
+  /** Web Workers: the worker executor's workers and the state backends' helper threads. */
+  workers: number;
+  /** V8's background threads: optimizing compilers and concurrent garbage collection. */
+  v8: number;
+}
+
+/**
+ * Samples the CPU time of this process's threads every `everyMs` until
+ * `stop()`, which gives each kind's CPU since the start (Linux's
+ * `/proc/self/task`; undefined elsewhere). A thread that ended is counted up to
+ * its last sample: the process total (`process.cpuUsage()`) less these is the
+ * rest (ended threads' last moments, Deno's I/O threads).
+ */
+export function sampleThreadCpu(everyMs = 50): { stop(): ThreadCpu | undefined } {
+  // Clock ticks of /proc/<pid>/task/<tid>/stat: USER_HZ, 100 on Linux.
+  const msPerTick = 10;
+  const main = String(Deno.pid);
+  const seen = new Map<string, { kind: keyof ThreadCpu | "other"; ms: number }>();
+  const read = (): boolean => {
+    let tids: string[];
+    try {
+      tids = [...Deno.readDirSync("/proc/self/task")].map((e) => e.name);
+    } catch {
+      return false;
+    }
+    for (const tid of tids) {
+      let stat: string;
+      try {
+        stat = Deno.readTextFileSync(`/proc/self/task/${tid}/stat`);
+      } catch {
+        continue; // ended since the listing
+      }
+      const close = stat.lastIndexOf(")");
+      const name = stat.slice(stat.indexOf("(") + 1, close);
+      const fields = stat.slice(close + 2).split(" ");
+      const ms = (Number(fields[11]) + Number(fields[12])) * msPerTick;
+      const kind = tid === main
+        ? "main"
+        : name.startsWith("worker-")
+        ? "workers"
+        : name.startsWith("V8 ")
+        ? "v8"
+        : "other";
+      seen.set(tid, { kind, ms });
+    }
+    return true;
+  };
+  if (!read()) return { stop: () => undefined };
+  const before = new Map([...seen].map(([tid, t]) => [tid, t.ms]));
+  const timer = setInterval(read, everyMs);
+  return {
+    stop(): ThreadCpu {
+      clearInterval(timer);
+      read();
+      const cpu: ThreadCpu = { main: 0, workers: 0, v8: 0 };
+      for (const [tid, t] of seen) {
+        if (t.kind !== "other") cpu[t.kind] += t.ms - (before.get(tid) ?? 0);
+      }
+      return cpu;
+    },
+  };
+}

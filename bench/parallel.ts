@@ -8,9 +8,12 @@
  * utilisation is CPU seconds per wall second (2.0 = two cores busy).
  * Throughput is given over the whole job and over the time once every
  * subtask runs (after the workers' start). Median of `--runs` runs (by
- * whole-job throughput).
+ * whole-job throughput). On Linux a second table splits each run's CPU by
+ * thread: the main thread, the workers, V8's background threads (optimizing
+ * compilers, concurrent GC: each worker warms up its own code) and the rest.
  *
- * deno run -A bench/parallel.ts [--records N] [--runs R] [--quick] [--only keyed|word_count|stateless]...
+ *   deno run -A bench/parallel.ts [--records N] [--runs R] [--quick]
+ *     [--only keyed|word_count|stateless]...
  *
  * `--only` (repeatable) runs just those rows. word_count runs its p1 and p2
  * jobs interleaved (p1, p2, p1, p2, ...), so a change of load on a shared
@@ -19,7 +22,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { machine, rate, table } from "./_util.ts";
+import { machine, rate, table, type ThreadCpu } from "./_util.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -50,6 +53,8 @@ interface Measure {
   /** Until every subtask runs (workers spawned, script imported, state opened). */
   startupMs: number;
   cpuMs: number;
+  /** CPU by thread (Linux only). */
+  threads?: ThreadCpu;
 }
 
 async function runJob(args: string[]): Promise<Measure> {
@@ -115,9 +120,19 @@ function wordInput(path: string, words: number): void {
   Deno.writeTextFileSync(path, lines.join("\n") + "\n");
 }
 
+/** CPU seconds of the main thread, the workers, V8's background threads and the rest. */
+function threadCells(m: Measure): string[] {
+  const t = m.threads;
+  if (!t) return ["", "", "", ""];
+  const s = (ms: number) => (ms / 1000).toFixed(2);
+  return [s(t.main), s(t.workers), s(t.v8), s(m.cpuMs - t.main - t.workers - t.v8)];
+}
+
 const rows: (string | number)[][] = [];
+const threadRows: (string | number)[][] = [];
 function row(name: string, p1: Measure, p2: Measure): void {
   const a = rates(p1), b = rates(p2);
+  threadRows.push([name, ...threadCells(p1), ...threadCells(p2)]);
   rows.push([
     name,
     ...cells(p1),
@@ -194,3 +209,22 @@ console.log(
     "its workers, which import the script again). " +
     "CPU s: user + system of every thread; cores: CPU s per wall second.",
 );
+if (threadRows.some((r) => r[1] !== "")) {
+  console.log("\nCPU seconds by thread (the same runs):\n");
+  console.log(table([
+    "job",
+    "p1 main",
+    "p1 workers",
+    "p1 V8 background",
+    "p1 rest",
+    "p2 main",
+    "p2 workers",
+    "p2 V8 background",
+    "p2 rest",
+  ], threadRows));
+  console.log(
+    "\nmain: the coordinator (and every subtask inline); workers: the worker executor's workers " +
+      "and the state backends' helper threads; V8 background: optimizing compilers and " +
+      "concurrent GC; rest: Deno's I/O threads and threads' last moments before they ended.",
+  );
+}
