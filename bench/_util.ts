@@ -96,9 +96,10 @@ export interface ThreadCpu {
  * its last sample: the process total (`process.cpuUsage()`) less these is the
  * rest (ended threads' last moments, Deno's I/O threads). The stat files stay
  * open and the task folder is listed again only when the thread count
- * changed, so a sample costs the main thread a few microseconds per thread.
+ * changed; still, a sample costs the main thread (which runs every subtask
+ * at parallelism 1) tens of microseconds per thread, hence the long interval.
  */
-export function sampleThreadCpu(everyMs = 50): { stop(): ThreadCpu | undefined } {
+export function sampleThreadCpu(everyMs = 250): { stop(): ThreadCpu | undefined } {
   // Clock ticks of /proc/<pid>/task/<tid>/stat: USER_HZ, 100 on Linux.
   const msPerTick = 10;
   const main = String(Deno.pid);
