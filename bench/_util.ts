@@ -95,11 +95,12 @@ export interface ThreadCpu {
  * `/proc/self/task`; undefined elsewhere). A thread that ended is counted up to
  * its last sample: the process total (`process.cpuUsage()`) less these is the
  * rest (ended threads' last moments, Deno's I/O threads). The stat files stay
- * open and the task folder is listed again only when the thread count
- * changed; still, a sample costs the main thread (which runs every subtask
- * at parallelism 1) tens of microseconds per thread, hence the long interval.
+ * open, the task folder is listed again only when the thread count changed,
+ * and a sample reads only threads that may end first (workers, I/O threads):
+ * the main thread runs every subtask at parallelism 1, and its samples must
+ * not cost it much.
  */
-export function sampleThreadCpu(everyMs = 250): { stop(): ThreadCpu | undefined } {
+export function sampleThreadCpu(everyMs = 100): { stop(): ThreadCpu | undefined } {
   // Clock ticks of /proc/<pid>/task/<tid>/stat: USER_HZ, 100 on Linux.
   const msPerTick = 10;
   const main = String(Deno.pid);
@@ -140,7 +141,8 @@ export function sampleThreadCpu(everyMs = 250): { stop(): ThreadCpu | undefined 
       } catch { /* ended since the listing */ }
     }
   };
-  const sample = () => {
+  /** Reads the threads' stat files; with `all` false only those of threads that may end first. */
+  const sample = (all: boolean) => {
     // Field 20 of /proc/self/stat (the 18th after the name) is the number of threads.
     const n = Number(readStat(proc)?.fields[17]);
     if (n !== count) {
@@ -148,7 +150,8 @@ export function sampleThreadCpu(everyMs = 250): { stop(): ThreadCpu | undefined 
       list();
     }
     for (const [tid, t] of threads) {
-      if (!t.file) continue;
+      // The main thread and V8's threads live as long as the process: read at the start and end.
+      if (!t.file || (!all && (t.kind === "main" || t.kind === "v8"))) continue;
       const stat = readStat(t.file);
       if (!stat) {
         t.file.close();
@@ -165,13 +168,13 @@ export function sampleThreadCpu(everyMs = 250): { stop(): ThreadCpu | undefined 
       t.ms = (Number(stat.fields[11]) + Number(stat.fields[12])) * msPerTick;
     }
   };
-  sample();
+  sample(true);
   const before = new Map([...threads].map(([tid, t]) => [tid, t.ms]));
-  const timer = setInterval(sample, everyMs);
+  const timer = setInterval(() => sample(false), everyMs);
   return {
     stop(): ThreadCpu {
       clearInterval(timer);
-      sample();
+      sample(true);
       const cpu: ThreadCpu = { main: 0, workers: 0, v8: 0 };
       for (const [tid, t] of threads) {
         if (t.kind === "main" || t.kind === "workers" || t.kind === "v8") {
