@@ -7,18 +7,15 @@
  *
  * Prints one JSON line: records (0 for word_count), wall ms and process CPU ms (user + system of
  * every thread, workers included) from just before the job to its end, and the job's startup ms
- * (until every subtask runs: workers spawned and opened; 0 for word_count, which does not say).
- * On Linux it also gives `threadCpuMs`: the process's CPU ms since it started, per kind of thread
- * (`main`, the executor's `workers`, V8's `v8Helpers` that collect garbage and compile, `other`,
- * and `ended` threads), at 10 ms resolution: where the CPU of parallelism 2 goes beyond that of
- * parallelism 1.
+ * (until every subtask runs: workers spawned and opened), and on Linux the CPU ms by thread
+ * (`threads`: main, workers, V8 background; see `sampleThreadCpu`).
  *
  * @module
  */
 import process from "node:process";
 import { runMain, Serializers, type SinkFunction, StreamEnvironment } from "../mod.ts";
 import { main as wordCount } from "../examples/word_count.ts";
-import { Count } from "./_util.ts";
+import { Count, sampleThreadCpu } from "./_util.ts";
 
 /** Counts what reaches it (per subtask, so nothing is shared). */
 class CountingSink implements SinkFunction<unknown> {
@@ -33,59 +30,16 @@ function cpuMs(): number {
   return (u.user + u.system) / 1000;
 }
 
-/** User + system ms in a `/proc/.../stat` line (fields 14 and 15; the name may hold spaces). */
-function statCpuMs(stat: string): { name: string; ms: number } {
-  const close = stat.lastIndexOf(")");
-  const fields = stat.slice(close + 2).split(" ");
-  const ticks = Number(fields[11]) + Number(fields[12]);
-  return { name: stat.slice(stat.indexOf("(") + 1, close), ms: ticks * 10 };
-}
-
-/**
- * CPU ms of this process's threads by kind (Linux `/proc`; undefined elsewhere). `ended` is what
- * threads that are gone used (the process total counts them, their own entries went with them).
- */
-function threadCpuMs(): Record<string, number> | undefined {
-  const out: Record<string, number> = { main: 0, workers: 0, v8Helpers: 0, other: 0, ended: 0 };
-  let total, tasks;
-  try {
-    total = statCpuMs(Deno.readTextFileSync("/proc/self/stat")).ms;
-    tasks = [...Deno.readDirSync("/proc/self/task")];
-  } catch {
-    return undefined;
-  }
-  let live = 0;
-  for (const task of tasks) {
-    let stat;
-    try {
-      stat = Deno.readTextFileSync(`/proc/self/task/${task.name}/stat`);
-    } catch {
-      continue; // ended meanwhile: in `ended`
-    }
-    const { name, ms } = statCpuMs(stat);
-    const kind = task.name === String(Deno.pid)
-      ? "main"
-      : name.startsWith("worker-")
-      ? "workers"
-      : name.startsWith("V8 ")
-      ? "v8Helpers"
-      : "other";
-    out[kind]! += ms;
-    live += ms;
-  }
-  out.ended = Math.max(0, total - live);
-  return out;
-}
-
 async function main(args: string[]): Promise<void> {
   const i = args.indexOf("--job");
   const job = args[i + 1];
   const rest = args.filter((_, k) => k !== i && k !== i + 1);
+  const threads = sampleThreadCpu();
   const wall0 = performance.now(), cpu0 = cpuMs();
   let records = 0;
   let startupMs = 0;
   if (job === "word_count") {
-    await wordCount(rest); // records: the caller knows its input
+    startupMs = (await wordCount(rest)).startupMs ?? 0; // records: the caller knows its input
   } else {
     const { env, values } = StreamEnvironment.fromArgs(rest, {
       records: { type: "string" },
@@ -109,9 +63,7 @@ async function main(args: string[]): Promise<void> {
   }
   const wallMs = performance.now() - wall0;
   const cpu = cpuMs() - cpu0;
-  console.log(
-    JSON.stringify({ records, wallMs, startupMs, cpuMs: cpu, threadCpuMs: threadCpuMs() }),
-  );
+  console.log(JSON.stringify({ records, wallMs, startupMs, cpuMs: cpu, threads: threads.stop() }));
 }
 
 if (import.meta.main) await runMain("bench/_parallel_job", main);

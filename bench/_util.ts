@@ -78,3 +78,112 @@ export function machine(): string {
   return `Deno ${Deno.version.deno} (V8 ${Deno.version.v8}), ${Deno.build.os}/${Deno.build.arch}, ` +
     `${navigator.hardwareConcurrency} cores`;
 }
+
+/** CPU ms of this process's threads by kind (see {@linkcode sampleThreadCpu}). */
+export interface ThreadCpu {
+  /** The main thread (the job's coordinator; every subtask when inline). */
+  main: number;
+  /** Web Workers: the worker executor's workers and the state backends' helper threads. */
+  workers: number;
+  /** V8's background threads: optimizing compilers and concurrent garbage collection. */
+  v8: number;
+}
+
+/**
+ * Samples the CPU time of this process's threads every `everyMs` until
+ * `stop()`, which gives each kind's CPU since the start (Linux's
+ * `/proc/self/task`; undefined elsewhere). A thread that ended is counted up to
+ * its last sample: the process total (`process.cpuUsage()`) less these is the
+ * rest (ended threads' last moments, Deno's I/O threads). The stat files stay
+ * open, the task folder is listed again only when the thread count changed,
+ * and a sample reads only threads that may end first (workers, I/O threads):
+ * the main thread runs every subtask at parallelism 1, and its samples must
+ * not cost it much.
+ */
+export function sampleThreadCpu(everyMs = 100): { stop(): ThreadCpu | undefined } {
+  // Clock ticks of /proc/<pid>/task/<tid>/stat: USER_HZ, 100 on Linux.
+  const msPerTick = 10;
+  const main = String(Deno.pid);
+  const buf = new Uint8Array(4096);
+  const decoder = new TextDecoder();
+  /** The fields after a stat file's `(name)`, and the name; undefined once the thread ended. */
+  const readStat = (file: Deno.FsFile): { name: string; fields: string[] } | undefined => {
+    try {
+      file.seekSync(0, Deno.SeekMode.Start);
+      const text = decoder.decode(buf.subarray(0, file.readSync(buf) ?? 0));
+      const close = text.lastIndexOf(")");
+      if (close < 0) return undefined;
+      return {
+        name: text.slice(text.indexOf("(") + 1, close),
+        fields: text.slice(close + 2).split(" "),
+      };
+    } catch {
+      return undefined;
+    }
+  };
+  let proc: Deno.FsFile;
+  try {
+    proc = Deno.openSync("/proc/self/stat");
+  } catch {
+    return { stop: () => undefined };
+  }
+  const threads = new Map<string, { file: Deno.FsFile | undefined; kind: string; ms: number }>();
+  let count = -1;
+  const list = () => {
+    for (const e of Deno.readDirSync("/proc/self/task")) {
+      if (threads.has(e.name)) continue;
+      try {
+        threads.set(e.name, {
+          file: Deno.openSync(`/proc/self/task/${e.name}/stat`),
+          kind: "other",
+          ms: 0,
+        });
+      } catch { /* ended since the listing */ }
+    }
+  };
+  /** Reads the threads' stat files; with `all` false only those of threads that may end first. */
+  const sample = (all: boolean) => {
+    // Field 20 of /proc/self/stat (the 18th after the name) is the number of threads.
+    const n = Number(readStat(proc)?.fields[17]);
+    if (n !== count) {
+      count = n;
+      list();
+    }
+    for (const [tid, t] of threads) {
+      // The main thread and V8's threads live as long as the process: read at the start and end.
+      if (!t.file || (!all && (t.kind === "main" || t.kind === "v8"))) continue;
+      const stat = readStat(t.file);
+      if (!stat) {
+        t.file.close();
+        t.file = undefined;
+        continue;
+      }
+      t.kind = tid === main
+        ? "main"
+        : stat.name.startsWith("worker-")
+        ? "workers"
+        : stat.name.startsWith("V8 ")
+        ? "v8"
+        : "other";
+      t.ms = (Number(stat.fields[11]) + Number(stat.fields[12])) * msPerTick;
+    }
+  };
+  sample(true);
+  const before = new Map([...threads].map(([tid, t]) => [tid, t.ms]));
+  const timer = setInterval(() => sample(false), everyMs);
+  return {
+    stop(): ThreadCpu {
+      clearInterval(timer);
+      sample(true);
+      const cpu: ThreadCpu = { main: 0, workers: 0, v8: 0 };
+      for (const [tid, t] of threads) {
+        if (t.kind === "main" || t.kind === "workers" || t.kind === "v8") {
+          cpu[t.kind] += t.ms - (before.get(tid) ?? 0);
+        }
+        t.file?.close();
+      }
+      proc.close();
+      return cpu;
+    },
+  };
+}

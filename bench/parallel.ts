@@ -8,16 +8,21 @@
  * utilisation is CPU seconds per wall second (2.0 = two cores busy).
  * Throughput is given over the whole job and over the time once every
  * subtask runs (after the workers' start). Median of `--runs` runs (by
- * whole-job throughput).
+ * whole-job throughput). On Linux a second table splits each run's CPU by
+ * thread: the main thread, the workers, V8's background threads (optimizing
+ * compilers, concurrent GC: each worker warms up its own code) and the rest.
  *
- * deno run -A bench/parallel.ts [--records N] [--runs R] [--quick] [--only TEXT]
+ *   deno run -A bench/parallel.ts [--records N] [--runs R] [--quick]
+ *     [--only keyed|word_count|stateless]...
  *
- * `--only TEXT`: only the rows whose name contains TEXT (e.g. `--only "1M keys, lsm"`).
+ * `--only` (repeatable) runs just those rows. word_count runs its p1 and p2
+ * jobs interleaved (p1, p2, p1, p2, ...), so a change of load on a shared
+ * machine hits both alike.
  *
  * @module
  */
 import { parseArgs } from "node:util";
-import { machine, rate, table } from "./_util.ts";
+import { machine, rate, table, type ThreadCpu } from "./_util.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -26,12 +31,17 @@ const { values } = parseArgs({
     runs: { type: "string" },
     quick: { type: "boolean" },
     full: { type: "boolean" },
-    only: { type: "string" },
+    only: { type: "string", multiple: true },
   },
 });
-const ONLY = values.only;
-/** Whether the row named `name` runs (`--only`). */
-const wanted = (name: string) => ONLY === undefined || name.includes(ONLY);
+const ROWS = ["keyed", "word_count", "stateless"];
+for (const name of values.only ?? []) {
+  if (!ROWS.includes(name)) {
+    throw new Error(`--only ${name}: unknown row, use one of ${ROWS.join(", ")}`);
+  }
+}
+/** Whether the row `name` runs (every row without `--only`). */
+const selected = (name: string) => values.only === undefined || values.only.includes(name);
 const quick = values.quick ?? false;
 const N = Number(values.records ?? (quick ? 1_000_000 : 5_000_000));
 const RUNS = Number(values.runs ?? (quick ? 1 : 3));
@@ -43,6 +53,8 @@ interface Measure {
   /** Until every subtask runs (workers spawned, script imported, state opened). */
   startupMs: number;
   cpuMs: number;
+  /** CPU by thread (Linux only). */
+  threads?: ThreadCpu;
 }
 
 async function runJob(args: string[]): Promise<Measure> {
@@ -108,12 +120,19 @@ function wordInput(path: string, words: number): void {
   Deno.writeTextFileSync(path, lines.join("\n") + "\n");
 }
 
-const WORD_COUNT = "word_count, exactly-once, checkpoint 1 s";
-const STATELESS = `map → filter → sink (${10 * N} records)`;
+/** CPU seconds of the main thread, the workers, V8's background threads and the rest. */
+function threadCells(m: Measure): string[] {
+  const t = m.threads;
+  if (!t) return ["", "", "", ""];
+  const s = (ms: number) => (ms / 1000).toFixed(2);
+  return [s(t.main), s(t.workers), s(t.v8), s(m.cpuMs - t.main - t.workers - t.v8)];
+}
 
 const rows: (string | number)[][] = [];
+const threadRows: (string | number)[][] = [];
 function row(name: string, p1: Measure, p2: Measure): void {
   const a = rates(p1), b = rates(p2);
+  threadRows.push([name, ...threadCells(p1), ...threadCells(p2)]);
   rows.push([
     name,
     ...cells(p1),
@@ -123,19 +142,19 @@ function row(name: string, p1: Measure, p2: Measure): void {
   ]);
 }
 
-for (const keys of [100_000, 1_000_000]) {
+for (const keys of selected("keyed") ? [100_000, 1_000_000] : []) {
   for (const backend of ["heap", "lsm"]) {
     const args = ["--job", "keyed", "--records", String(N), "--keys", String(keys)];
     const b = ["--state-backend", backend];
-    const name = `keyed count, ${
-      keys >= 1e6 ? `${keys / 1e6}M` : `${keys / 1000}k`
-    } keys, ${backend}`;
-    if (!wanted(name)) continue;
-    row(name, await measure([...args, ...b, ...P1]), await measure([...args, ...b, ...P2]));
+    row(
+      `keyed count, ${keys >= 1e6 ? `${keys / 1e6}M` : `${keys / 1000}k`} keys, ${backend}`,
+      await measure([...args, ...b, ...P1]),
+      await measure([...args, ...b, ...P2]),
+    );
   }
 }
 
-if (wanted(WORD_COUNT)) {
+if (selected("word_count")) {
   const dir = Deno.makeTempDirSync({ prefix: "weir-bench-parallel-" });
   try {
     const words = Math.max(1000, Math.floor(N / 2));
@@ -154,21 +173,20 @@ if (wanted(WORD_COUNT)) {
         Deno.removeSync(`${dir}/ck-${tag}`, { recursive: true });
       }
     }
-    row(WORD_COUNT, pick(runs[0]!), pick(runs[1]!));
+    row("word_count, exactly-once, checkpoint 1 s", pick(runs[0]!), pick(runs[1]!));
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }
 }
 
 // A record costs little here: ten times as many, so the run outlasts the workers' start.
-if (wanted(STATELESS)) {
+if (selected("stateless")) {
   row(
-    STATELESS,
+    `map → filter → sink (${10 * N} records)`,
     await measure(["--job", "stateless", "--records", String(10 * N), ...P1]),
     await measure(["--job", "stateless", "--records", String(10 * N), ...P2]),
   );
 }
-if (rows.length === 0) throw new Error(`bench/parallel.ts: no row's name contains "${ONLY}"`);
 
 console.log(`## Every core: parallelism 1 (inline) vs 2 (workers), ${N} records\n`);
 console.log(machine());
@@ -188,6 +206,25 @@ console.log(table([
 ], rows));
 console.log(
   "\nrunning: records over the time after every subtask runs (the worker executor first starts " +
-    "its workers, which import the script again); word_count does not report its start (0). " +
+    "its workers, which import the script again). " +
     "CPU s: user + system of every thread; cores: CPU s per wall second.",
 );
+if (threadRows.some((r) => r[1] !== "")) {
+  console.log("\nCPU seconds by thread (the same runs):\n");
+  console.log(table([
+    "job",
+    "p1 main",
+    "p1 workers",
+    "p1 V8 background",
+    "p1 rest",
+    "p2 main",
+    "p2 workers",
+    "p2 V8 background",
+    "p2 rest",
+  ], threadRows));
+  console.log(
+    "\nmain: the coordinator (and every subtask inline); workers: the worker executor's workers " +
+      "and the state backends' helper threads; V8 background: optimizing compilers and " +
+      "concurrent GC; rest: Deno's I/O threads and threads' last moments before they ended.",
+  );
+}

@@ -36,6 +36,7 @@ import {
   ExactlyOnceFileSink,
   FileSource,
   fileSourceEncoding,
+  type JobResult,
   type KeyedProcessFunction,
   runMain,
   type RuntimeContext,
@@ -99,8 +100,8 @@ function words(env: StreamEnvironment, input: string, encoding: string | undefin
   }).uid("split");
 }
 
-/** Builds and runs the job with `args`. */
-export async function main(args: string[]): Promise<void> {
+/** Builds and runs the job with `args`; its result (a benchmark reads the start-up time). */
+export async function main(args: string[]): Promise<JobResult> {
   const { env, values } = StreamEnvironment.fromArgs(args, {
     input: { type: "string" },
     output: { type: "string" },
@@ -114,7 +115,7 @@ export async function main(args: string[]): Promise<void> {
     .keyBy((w) => w, Serializers.string)
     .process(new CountWords()).uid("count")
     .addSink(new ExactlyOnceFileSink<string>({ dir: output }), { uid: "sink" });
-  await env.execute("word count");
+  return await env.execute("word count");
 }
 
 if (import.meta.main) await runMain("word_count", main);

@@ -7,12 +7,12 @@ import { WeirError } from "../errors.ts";
 import { exitStatusOf } from "../exit_status.ts";
 
 /**
- * Runs a job script's `main(Deno.args)`. A weir error (a wrong or missing
- * flag, a missing input file, a snapshot that cannot be restored, a job that
- * failed for good) is printed as one line `name: message` and the process
- * exits with a documented code (see `exitStatusOf`): 2 for a `ConfigError`
- * (bad usage or configuration), 1 for any other. Any other error is a bug
- * and propagates with its stack trace.
+ * Runs a job script's `main(Deno.args)` (what it resolves to is ignored).
+ * A weir error (a wrong or missing flag, a missing input file, a snapshot
+ * that cannot be restored, a job that failed for good) is printed as one
+ * line `name: message` and the process exits with a documented code (see
+ * `exitStatusOf`): 2 for a `ConfigError` (bad usage or configuration), 1 for
+ * any other. Any other error is a bug and propagates with its stack trace.
  *
  * @example
  * ```ts
@@ -28,7 +28,7 @@ import { exitStatusOf } from "../exit_status.ts";
  */
 export async function runMain(
   name: string,
-  main: (args: string[]) => Promise<void>,
+  main: (args: string[]) => Promise<unknown>,
   args: string[] = Deno.args,
 ): Promise<void> {
   try {
