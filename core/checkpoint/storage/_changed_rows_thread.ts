@@ -1,13 +1,22 @@
 /**
- * Worker side of `changed_rows_worker.ts`: finds one checkpoint's changed
- * entries per message (reading the segment files itself) and replies with
- * the rows or the error.
+ * Worker side of `changed_rows_worker.ts`: per message, finds one
+ * checkpoint's changed entries (reading the segment files itself) and replies
+ * with the rows, or writes a checkpoint's parts to a store through a
+ * connection of its own and replies with what it wrote; or the error.
  *
  * @module
  */
 import { DenoCheckpointFs } from "../checkpoint_fs.ts";
 import { changedRows } from "./changed_entries.ts";
-import { type ChangedRowsReply, type ChangedRowsRequest, loadedOf } from "./changed_rows_worker.ts";
+import {
+  type ChangedRowsReply,
+  type ChangedRowsRequest,
+  loadedOf,
+  type PartPlanFiles,
+} from "./changed_rows_worker.ts";
+import { openRemoteStore } from "./open_remote_store.ts";
+import type { PartWriterAddress, RemoteStore } from "./remote_store.ts";
+import { type PartsWritten, writeParts } from "./_write_parts.ts";
 
 // Not at a lower priority: the checkpoint's completion must keep pace with the job.
 const scope = self as unknown as {
@@ -16,10 +25,60 @@ const scope = self as unknown as {
 };
 
 const fs = new DenoCheckpointFs();
-scope.onmessage = ({ data: { id, prev, next } }) => {
+// One connection per store; one that failed to open is opened again next time.
+const stores = new Map<string, Promise<RemoteStore>>();
+
+function storeAt(a: PartWriterAddress): Promise<RemoteStore> {
+  const key = JSON.stringify([a.kind, a.url, a.job]);
+  let store = stores.get(key);
+  if (!store) {
+    store = openRemoteStore({ kind: a.kind, url: a.url }, a.job);
+    stores.set(key, store);
+    store.catch(() => stores.delete(key));
+  }
+  return store;
+}
+
+const rowsOf = (
+  prev: Parameters<typeof changedRows>[1],
+  next: Parameters<typeof changedRows>[2],
+) => {
   try {
-    const rows = [...changedRows(fs, loadedOf(prev), loadedOf(next)!)];
-    scope.postMessage({ id, rows });
+    return Promise.resolve([...changedRows(fs, prev, next)]);
+  } catch (e) {
+    return Promise.reject(e);
+  }
+};
+
+async function write(address: PartWriterAddress, plan: PartPlanFiles): Promise<PartsWritten> {
+  const store = await storeAt(address);
+  return await writeParts(
+    store,
+    { ...plan, prev: loadedOf(plan.prev), next: loadedOf(plan.next)! },
+    {
+      changedRows: rowsOf,
+      readFile: (path) => fs.readFile(path),
+    },
+  );
+}
+
+async function close(): Promise<void> {
+  const open = [...stores.values()];
+  stores.clear();
+  await Promise.all(open.map((s) => s.then((s) => s.close()).catch(() => {})));
+}
+
+scope.onmessage = async ({ data }) => {
+  const { id } = data;
+  try {
+    if (data.op === "rows") {
+      scope.postMessage({ id, rows: await rowsOf(loadedOf(data.prev), loadedOf(data.next)!) });
+    } else if (data.op === "write") {
+      scope.postMessage({ id, written: await write(data.store, data.plan) });
+    } else {
+      await close();
+      scope.postMessage({ id, closed: true });
+    }
   } catch (e) {
     scope.postMessage({ id, error: e instanceof Error ? e.message : String(e) });
   }

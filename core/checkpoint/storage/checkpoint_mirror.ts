@@ -14,21 +14,22 @@
  *   Then the manifest makes them visible at once. Only then is the checkpoint
  *   complete: a failure declines it (its parts are discarded, the local copy
  *   removed). This runs on the coordinator's asynchronous completion: the
- *   job's thread never waits for it, and finding and decoding the changed
- *   entries runs on a worker thread (`changed_rows_worker.ts`).
+ *   job's thread never waits for it. Finding and decoding the changed entries
+ *   runs on a worker thread (`changed_rows_worker.ts`), and so does writing
+ *   the parts where the store lets another connection write them
+ *   (PostgreSQL): the job's thread then only commits the manifest.
  * - Retention: after local garbage collection the store drops what no
  *   retained checkpoint or savepoint needs.
  *
  * @module
  */
-import { CheckpointError } from "../../errors.ts";
 import { DenoCheckpointFs } from "../checkpoint_fs.ts";
 import { parseManifest } from "../manifest.ts";
 import { METADATA_FILE } from "../paths.ts";
 import type { CheckpointStorage, LoadedManifest } from "../storage.ts";
 import { loadManifest } from "../storage.ts";
 import { ChangedRowsWorker } from "./changed_rows_worker.ts";
-import type { RemoteEntry, RemotePart, RemoteStore, StateRow } from "./remote_store.ts";
+import type { RemoteEntry, RemoteStore } from "./remote_store.ts";
 
 const decoder = new TextDecoder();
 
@@ -147,15 +148,6 @@ export class CheckpointMirror {
       const loaded = loadManifest(this.#fs, path, false);
       const { manifest } = loaded;
       const checkpoint = manifest.kind === "checkpoint";
-      const parts = new Map<
-        number,
-        { segments: Map<string, Uint8Array>; rows: StateRow[]; reset?: boolean }
-      >();
-      const partOf = (subtask: number) => {
-        let part = parts.get(subtask);
-        if (!part) parts.set(subtask, part = { segments: new Map(), rows: [] });
-        return part;
-      };
       // Each segment goes with the part of the (first) subtask naming it.
       const owner = new Map<string, number>();
       for (const op of Object.values(manifest.operators)) {
@@ -173,48 +165,35 @@ export class CheckpointMirror {
         const held = new Set(await this.store.segmentNames());
         for (const name of [...this.#uploaded]) if (!held.has(name)) this.#uploaded.delete(name);
       }
-      let reset = false;
-      if (checkpoint) {
-        const baseline = lost ? undefined : this.#baseline;
-        reset = lost;
-        let changed;
-        try {
-          changed = await this.#changes.changedRows(baseline, loaded);
-        } catch (e) {
-          if (!baseline) throw e;
-          this.#log(`reading the previous checkpoint's segments failed, writing every entry: ${e}`);
-          changed = await this.#changes.changedRows(undefined, loaded);
-          reset = true;
-        }
-        for (const { row, subtask } of changed) partOf(subtask).rows.push(row);
-      }
-      if (reset) { for (const p of parts.values()) p.reset = true; }
-      for (const name of Object.keys(manifest.segments)) {
-        if (this.#uploaded.has(name)) continue;
-        const bytes = storage.fs.readFile(loaded.segmentPath(name));
-        if (!bytes) throw new CheckpointError(`segment ${name} of ${path} is missing`);
-        partOf(owner.get(name) ?? 0).segments.set(name, bytes);
-      }
-      if (parts.size === 0) partOf(0);
+      const segments = Object.keys(manifest.segments)
+        .filter((name) => !this.#uploaded.has(name))
+        .map((name) => ({ name, path: loaded.segmentPath(name), subtask: owner.get(name) ?? 0 }));
       const id = manifest.checkpointId;
       try {
-        // Every subtask's part at once; none is visible before complete().
-        await Promise.all([...parts.values()].map((p: RemotePart) => this.store.writePart(id, p)));
+        // Every subtask's part at once (off this thread where the store allows it);
+        // none is visible before complete().
+        const written = await this.#changes.writeParts(this.store, {
+          id,
+          checkpoint,
+          prev: lost ? undefined : this.#baseline,
+          next: loaded,
+          reset: checkpoint && lost,
+          segments,
+        });
+        if (written.note) this.#log(written.note);
         await this.store.complete({
           id,
           kind: checkpoint ? "checkpoint" : "savepoint",
           ...(checkpoint ? {} : { name: path.slice(path.lastIndexOf("/") + 1) }),
           manifest: storage.fs.readFile(`${loaded.dir}/${METADATA_FILE}`)!,
-          ...(reset ? { reset } : {}),
+          ...(written.reset ? { reset: true } : {}),
         });
       } catch (e) {
         // Retried with the next collection when the server is gone now.
         await this.store.discard({ id }).catch(() => this.#undiscarded.add(id));
         throw e;
       }
-      for (const p of parts.values()) {
-        for (const name of p.segments.keys()) this.#uploaded.add(name);
-      }
+      for (const { name } of segments) this.#uploaded.add(name);
       if (checkpoint) this.#baseline = loaded;
     });
   }
@@ -262,7 +241,7 @@ export class CheckpointMirror {
   /** Waits for background work, then closes the connection. */
   async close(): Promise<void> {
     await this.#queue.catch(() => {});
-    this.#changes.close();
+    await this.#changes.close();
     await this.store.close();
   }
 

@@ -39,6 +39,21 @@ export interface RemotePart {
   readonly reset?: boolean;
 }
 
+/**
+ * How another thread opens its own connection to the same store and job, to
+ * write parts there (see {@linkcode RemoteStore.partWriter}). It holds the
+ * URL as given, credentials included: it is posted to that thread, never
+ * printed.
+ */
+export interface PartWriterAddress {
+  /** The store's kind. */
+  readonly kind: "postgres" | "redis";
+  /** The server's URL. */
+  readonly url: string;
+  /** The job. */
+  readonly job: string;
+}
+
 /** What makes a checkpoint or savepoint whose parts were written visible. */
 export interface RemoteCompletion {
   /** Checkpoint id. */
@@ -106,6 +121,14 @@ export interface RemoteStore {
   segmentNames(): Promise<string[]>;
   /** A segment's bytes. */
   segment(name: string): Promise<Uint8Array>;
+  /**
+   * Where another connection may write this store's parts, when a part
+   * written through it is the same as one written here (the store keeps no
+   * state between {@linkcode RemoteStore.writePart} and
+   * {@linkcode RemoteStore.complete}); none: parts are written through this
+   * object.
+   */
+  partWriter?(): PartWriterAddress;
   /** Writes one part of checkpoint `id`, invisible until {@linkcode RemoteStore.complete}. */
   writePart(id: number, part: RemotePart): Promise<void>;
   /** Makes a checkpoint (with the parts written for it) visible, atomically. */

@@ -22,6 +22,7 @@ import { CheckpointError } from "../../../errors.ts";
 import {
   type Collected,
   type CollectOptions,
+  type PartWriterAddress,
   redactUrl,
   type RemoteCompletion,
   type RemoteEntry,
@@ -117,11 +118,13 @@ export class PostgresStore implements RemoteStore {
   readonly where: string;
   readonly #sql: postgres.Sql;
   readonly #job: string;
+  readonly #url: string;
 
-  private constructor(sql: postgres.Sql, job: string, where: string) {
+  private constructor(sql: postgres.Sql, job: string, where: string, url: string) {
     this.#sql = sql;
     this.#job = job;
     this.where = where;
+    this.#url = url;
   }
 
   /** Connects and creates the tables and the view when missing. */
@@ -144,7 +147,7 @@ export class PostgresStore implements RemoteStore {
         idle_in_transaction_session_timeout: 30_000,
       },
     });
-    const store = new PostgresStore(sql, jobId, where);
+    const store = new PostgresStore(sql, jobId, where, url);
     try {
       // Concurrent jobs creating the schema at once: one at a time.
       await sql`SELECT 1`;
@@ -241,6 +244,11 @@ export class PostgresStore implements RemoteStore {
     } catch (e) {
       throw this.#error("read the latest checkpoint in", e);
     }
+  }
+
+  /** A part is one transaction of its own: any connection may write it. */
+  partWriter(): PartWriterAddress {
+    return { kind: "postgres", url: this.#url, job: this.#job };
   }
 
   async writePart(id: number, part: RemotePart): Promise<void> {
