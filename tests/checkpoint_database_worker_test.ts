@@ -61,7 +61,7 @@ function plan(id: number, prev: LoadedManifest | undefined, next: LoadedManifest
     next,
     reset: false,
     segments: Object.keys(next.manifest.segments).filter((n) => !have.has(n))
-      .map((name) => ({ name, path: next.segmentPath(name), subtask: 0 })),
+      .map((name) => ({ name, path: next.segmentPath(name) })),
   };
 }
 

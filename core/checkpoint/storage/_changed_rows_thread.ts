@@ -39,16 +39,11 @@ function storeAt(a: PartWriterAddress): Promise<RemoteStore> {
   return store;
 }
 
-const rowsOf = (
-  prev: Parameters<typeof changedRows>[1],
-  next: Parameters<typeof changedRows>[2],
-) => {
-  try {
-    return Promise.resolve([...changedRows(fs, prev, next)]);
-  } catch (e) {
-    return Promise.reject(e);
-  }
-};
+type Snapshot = Parameters<typeof changedRows>[2];
+
+function rowsOf(prev: Snapshot | undefined, next: Snapshot) {
+  return [...changedRows(fs, prev, next)];
+}
 
 async function write(address: PartWriterAddress, plan: PartPlanFiles): Promise<PartsWritten> {
   const store = await storeAt(address);
@@ -56,7 +51,8 @@ async function write(address: PartWriterAddress, plan: PartPlanFiles): Promise<P
     store,
     { ...plan, prev: loadedOf(plan.prev), next: loadedOf(plan.next)! },
     {
-      changedRows: rowsOf,
+      // Found as the parts are written: the rows are never all held at once.
+      changedRows: (prev, next) => Promise.resolve(changedRows(fs, prev, next)),
       readFile: (path) => fs.readFile(path),
     },
   );
@@ -72,7 +68,7 @@ scope.onmessage = async ({ data }) => {
   const { id } = data;
   try {
     if (data.op === "rows") {
-      scope.postMessage({ id, rows: await rowsOf(loadedOf(data.prev), loadedOf(data.next)!) });
+      scope.postMessage({ id, rows: rowsOf(loadedOf(data.prev), loadedOf(data.next)!) });
     } else if (data.op === "write") {
       scope.postMessage({ id, written: await write(data.store, data.plan) });
     } else {

@@ -1,6 +1,6 @@
 /**
- * Writes one checkpoint's parts (one per subtask: its changed entries and the
- * segments it uploads) to a {@linkcode RemoteStore}: on the changed-rows
+ * Writes one checkpoint's parts (its changed entries and the segments the
+ * store does not hold yet) to a {@linkcode RemoteStore}: on the changed-rows
  * worker for stores whose parts any connection may write, else on the
  * calling thread. See `changed_rows_worker.ts`.
  *
@@ -17,8 +17,6 @@ export interface PartSegment {
   readonly name: string;
   /** Its file. */
   readonly path: string;
-  /** The subtask whose part carries it. */
-  readonly subtask: number;
 }
 
 /** What to write for one checkpoint or savepoint. */
@@ -51,52 +49,104 @@ export interface PartsWritten {
 
 /** How {@linkcode writeParts} reads. */
 export interface PartSources {
-  /** The changed entries between two checkpoints. */
-  changedRows(prev: LoadedManifest | undefined, next: LoadedManifest): Promise<ChangedRow[]>;
+  /**
+   * The changed entries between two checkpoints: found already, or found as
+   * they are iterated (an error then comes from the iteration).
+   */
+  changedRows(
+    prev: LoadedManifest | undefined,
+    next: LoadedManifest,
+  ): Promise<Iterable<ChangedRow>>;
   /** A file's bytes, undefined when it is missing. */
   readFile(path: string): Uint8Array | undefined;
 }
 
-/** Writes the parts of `plan` to `store`, concurrently; none is visible before `complete()`. */
+// Changed entries go in parts of at most this many rows, written while the rest are
+// still being found: memory stays bounded however many entries changed.
+const ROWS_PER_PART = 50_000;
+// Segments go in parts of about this many bytes (a segment is never split).
+const SEGMENT_BYTES_PER_PART = 16 * 1024 * 1024;
+// Parts being written at once: the next is prepared meanwhile.
+const PARTS_IN_FLIGHT = 2;
+
+/**
+ * Writes the parts of `plan` to `store`, several at once; none is visible
+ * before `complete()`. The changed entries and the segments take as many
+ * parts as keep each part's size bounded.
+ */
 export async function writeParts(
   store: RemoteStore,
   plan: PartPlan,
   sources: PartSources,
 ): Promise<PartsWritten> {
-  const parts = new Map<
-    number,
-    { segments: Map<string, Uint8Array>; rows: StateRow[]; reset?: boolean }
-  >();
-  const partOf = (subtask: number) => {
-    let part = parts.get(subtask);
-    if (!part) parts.set(subtask, part = { segments: new Map(), rows: [] });
-    return part;
+  const inFlight = new Set<Promise<void>>();
+  let failure: { error: unknown } | undefined;
+  let sent = 0;
+  const send = async (part: RemotePart) => {
+    sent++;
+    const writing: Promise<void> = store.writePart(plan.id, part).then(
+      () => void inFlight.delete(writing),
+      (error) => {
+        inFlight.delete(writing);
+        failure ??= { error };
+      },
+    );
+    inFlight.add(writing);
+    while (inFlight.size >= PARTS_IN_FLIGHT) await Promise.race(inFlight);
+    if (failure) throw failure.error;
   };
+  const drain = async () => {
+    await Promise.all(inFlight);
+    if (failure) throw failure.error;
+  };
+
   let reset = plan.reset;
   let note: string | undefined;
   let rows = 0;
-  if (plan.checkpoint) {
-    let changed;
-    try {
-      changed = await sources.changedRows(plan.prev, plan.next);
-    } catch (e) {
-      if (!plan.prev) throw e;
-      note = `reading the previous checkpoint's segments failed, writing every entry: ${e}`;
-      changed = await sources.changedRows(undefined, plan.next);
-      reset = true;
+  const sendRows = async (changed: Iterable<ChangedRow>) => {
+    let part: StateRow[] = [];
+    for (const { row } of changed) {
+      part.push(row);
+      rows++;
+      if (part.length >= ROWS_PER_PART) {
+        await send({ segments: new Map(), rows: part, ...(reset ? { reset } : {}) });
+        part = [];
+      }
     }
-    for (const { row, subtask } of changed) partOf(subtask).rows.push(row);
-    rows = changed.length;
+    if (part.length > 0) {
+      await send({ segments: new Map(), rows: part, ...(reset ? { reset } : {}) });
+    }
+  };
+  if (plan.checkpoint) {
+    try {
+      await sendRows(await sources.changedRows(plan.prev, plan.next));
+    } catch (e) {
+      if (!plan.prev || failure) throw failure ? failure.error : e;
+      note = `reading the previous checkpoint's segments failed, writing every entry: ${e}`;
+      // Rows written before the failure go: the checkpoint writes every entry now.
+      await drain();
+      if (sent > 0) await store.discard({ id: plan.id });
+      rows = 0;
+      reset = true;
+      await sendRows(await sources.changedRows(undefined, plan.next));
+    }
   }
-  if (reset) { for (const p of parts.values()) p.reset = true; }
   let segmentBytes = 0;
-  for (const { name, path, subtask } of plan.segments) {
-    const bytes = sources.readFile(path);
-    if (!bytes) throw new CheckpointError(`segment ${name} of ${plan.next.dir} is missing`);
-    partOf(subtask).segments.set(name, bytes);
-    segmentBytes += bytes.length;
+  let segments = new Map<string, Uint8Array>();
+  let bytes = 0;
+  for (const { name, path } of plan.segments) {
+    const data = sources.readFile(path);
+    if (!data) throw new CheckpointError(`segment ${name} of ${plan.next.dir} is missing`);
+    segments.set(name, data);
+    bytes += data.length;
+    segmentBytes += data.length;
+    if (bytes >= SEGMENT_BYTES_PER_PART) {
+      await send({ segments, rows: [] });
+      segments = new Map();
+      bytes = 0;
+    }
   }
-  if (parts.size === 0) partOf(0);
-  await Promise.all([...parts.values()].map((p: RemotePart) => store.writePart(plan.id, p)));
+  if (segments.size > 0 || sent === 0) await send({ segments, rows: [] });
+  await drain();
   return { rows, segmentBytes, reset, ...(note === undefined ? {} : { note }) };
 }

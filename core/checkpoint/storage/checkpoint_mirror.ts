@@ -7,10 +7,11 @@
  *   parallelism) runs the file storage's code on them; parts of checkpoints
  *   that never completed are discarded.
  * - Complete: once the coordinator has written a checkpoint's manifest
- *   locally, {@linkcode CheckpointMirror.publish} writes one part per subtask,
- *   concurrently: the segments no earlier checkpoint uploaded and the decoded
- *   entries that changed since the previous checkpoint (found from the
- *   segments the two checkpoints do not share, see `changed_entries.ts`).
+ *   locally, {@linkcode CheckpointMirror.publish} writes its parts, several at
+ *   once: the segments no earlier checkpoint uploaded and the decoded entries
+ *   that changed since the previous checkpoint (found from the segments the
+ *   two checkpoints do not share, see `changed_entries.ts`), in parts of
+ *   bounded size (`_write_parts.ts`).
  *   Then the manifest makes them visible at once. Only then is the checkpoint
  *   complete: a failure declines it (its parts are discarded, the local copy
  *   removed). This runs on the coordinator's asynchronous completion: the
@@ -148,15 +149,6 @@ export class CheckpointMirror {
       const loaded = loadManifest(this.#fs, path, false);
       const { manifest } = loaded;
       const checkpoint = manifest.kind === "checkpoint";
-      // Each segment goes with the part of the (first) subtask naming it.
-      const owner = new Map<string, number>();
-      for (const op of Object.values(manifest.operators)) {
-        for (const s of op.subtasks) {
-          for (const seg of s.keyed?.segments ?? []) {
-            if (!owner.has(seg.name)) owner.set(seg.name, s.index);
-          }
-        }
-      }
       // The store shows another checkpoint than ours (the server lost its data, or
       // another writer): it may lack segments uploaded before (they go again), and
       // a checkpoint writes every entry (the rest goes).
@@ -167,11 +159,11 @@ export class CheckpointMirror {
       }
       const segments = Object.keys(manifest.segments)
         .filter((name) => !this.#uploaded.has(name))
-        .map((name) => ({ name, path: loaded.segmentPath(name), subtask: owner.get(name) ?? 0 }));
+        .map((name) => ({ name, path: loaded.segmentPath(name) }));
       const id = manifest.checkpointId;
       try {
-        // Every subtask's part at once (off this thread where the store allows it);
-        // none is visible before complete().
+        // The parts, several at once (off this thread where the store allows it); none
+        // is visible before complete().
         const written = await this.#changes.writeParts(this.store, {
           id,
           checkpoint,

@@ -3,9 +3,9 @@
  * postgres://…|redis://…`). The job still writes each checkpoint to a local
  * working folder first (the file storage, which restores lazily from
  * segments); a {@linkcode RemoteStore} receives, when the coordinator
- * completes a checkpoint, one part per subtask (the segments no earlier
- * checkpoint uploaded and the decoded state entries that changed), written
- * concurrently, then the manifest, which makes them visible atomically. See
+ * completes a checkpoint, its parts (the segments no earlier checkpoint
+ * uploaded and the decoded state entries that changed, in parts of bounded
+ * size), written concurrently, then the manifest, which makes them visible atomically. See
  * `checkpoint_mirror.ts` for the glue.
  *
  * @module
@@ -29,7 +29,7 @@ export interface StateRow {
   readonly value: string | null;
 }
 
-/** What one subtask contributes to a checkpoint: written before it completes, invisible until then. */
+/** A share of a checkpoint: written before it completes, invisible until then. */
 export interface RemotePart {
   /** Segments the store does not hold yet, by name. */
   readonly segments: ReadonlyMap<string, Uint8Array>;
@@ -103,7 +103,7 @@ export interface RemoteEntry {
 
 /**
  * A database holding the checkpoints of one job. A checkpoint is written in
- * parts (one per subtask, concurrently), then completed: its parts become
+ * parts (several at once), then completed: its parts become
  * visible with it, atomically on the server; the parts of a checkpoint that
  * never completes are never visible and are removed by
  * {@linkcode RemoteStore.discard}.
