@@ -1,15 +1,16 @@
 /**
- * Writes one checkpoint's parts (its changed entries and the segments the
- * store does not hold yet) to a {@linkcode RemoteStore}: on the changed-rows
- * worker for stores whose parts any connection may write, else on the
- * calling thread. See `changed_rows_worker.ts`.
+ * Publishes one checkpoint to a {@linkcode RemoteStore}: writes its parts
+ * (its changed entries and the segments the store does not hold yet), then
+ * completes it. Runs on the changed-rows worker, through a connection of its
+ * own, or on the calling thread where no worker runs; see
+ * `changed_rows_worker.ts`.
  *
  * @module
  */
 import { CheckpointError } from "../../errors.ts";
 import type { LoadedManifest } from "../storage.ts";
 import type { ChangedRow } from "./changed_entries.ts";
-import type { RemotePart, RemoteStore, StateRow } from "./remote_store.ts";
+import type { RemoteCompletion, RemotePart, RemoteStore, StateRow } from "./remote_store.ts";
 
 /** A segment a part uploads. */
 export interface PartSegment {
@@ -149,4 +150,31 @@ export async function writeParts(
   if (segments.size > 0 || sent === 0) await send({ segments, rows: [] });
   await drain();
   return { rows, segmentBytes, reset, ...(note === undefined ? {} : { note }) };
+}
+
+/**
+ * Writes the parts of `plan`, then completes the checkpoint with
+ * `completion`: only then is it visible. On failure its parts are discarded
+ * (`undiscarded` is called when that fails too: the server is gone) and the
+ * error is thrown.
+ */
+export async function publishParts(
+  store: RemoteStore,
+  plan: PartPlan,
+  completion: Omit<RemoteCompletion, "id" | "reset">,
+  sources: PartSources,
+  undiscarded: () => void,
+): Promise<PartsWritten> {
+  try {
+    const written = await writeParts(store, plan, sources);
+    await store.complete({
+      ...completion,
+      id: plan.id,
+      ...(written.reset ? { reset: true } : {}),
+    });
+    return written;
+  } catch (e) {
+    await store.discard({ id: plan.id }).catch(undiscarded);
+    throw e;
+  }
 }

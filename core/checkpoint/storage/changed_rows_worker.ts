@@ -1,16 +1,15 @@
 /**
- * {@linkcode changedRows} and the writing of a checkpoint's parts on a worker
- * thread: reading the segments two checkpoints do not share, comparing and
- * decoding the changed entries costs CPU in proportion to those segments (an
- * LSM compaction's output is read whole), and so does encoding them for the
- * database; both would otherwise be taken from the job's thread. For a store
- * whose parts any connection may write ({@linkcode RemoteStore.partWriter}:
- * PostgreSQL), the worker opens its own connection and writes the parts
- * itself: the rows never come back, the job's thread only learns how many
- * were written. For other stores (Redis) the worker finds the rows and the
- * calling thread writes them. Where no worker starts or loads (the
+ * {@linkcode changedRows} and the publication of a checkpoint to a database
+ * on a worker thread: reading the segments two checkpoints do not share,
+ * comparing and decoding the changed entries costs CPU in proportion to
+ * those segments (an LSM compaction's output is read whole), and so does
+ * encoding them for the database; both would otherwise be taken from the
+ * job's thread. The worker opens its own connection to the store
+ * ({@linkcode RemoteStore.address}), writes the checkpoint's parts and
+ * completes it: the rows never come back, the job's thread only learns how
+ * many were written, or the error. Where no worker starts or loads (the
  * permission to read weir's modules is missing), all of it runs on the
- * calling thread.
+ * calling thread, through its own connection.
  *
  * @module
  */
@@ -19,8 +18,13 @@ import type { CheckpointFs } from "../checkpoint_fs.ts";
 import type { Manifest } from "../manifest.ts";
 import type { LoadedManifest } from "../storage.ts";
 import { type ChangedRow, changedRows } from "./changed_entries.ts";
-import type { PartWriterAddress, RemoteStore } from "./remote_store.ts";
-import { type PartPlan, type PartSources, type PartsWritten, writeParts } from "./_write_parts.ts";
+import type { RemoteCompletion, RemoteStore, StoreAddress } from "./remote_store.ts";
+import {
+  type PartPlan,
+  type PartSources,
+  type PartsWritten,
+  publishParts,
+} from "./_write_parts.ts";
 
 export type { PartPlan, PartSegment, PartsWritten } from "./_write_parts.ts";
 
@@ -34,6 +38,9 @@ export interface SnapshotFiles {
   readonly paths: Readonly<Record<string, string>>;
 }
 
+/** What completes a published checkpoint, besides its id. */
+export type Completion = Omit<RemoteCompletion, "id" | "reset">;
+
 /** A {@linkcode PartPlan} as posted to the worker. */
 export type PartPlanFiles = Omit<PartPlan, "prev" | "next"> & {
   readonly prev: SnapshotFiles | undefined;
@@ -44,8 +51,13 @@ export type PartPlanFiles = Omit<PartPlan, "prev" | "next"> & {
 export type ChangedRowsTask =
   // The changed rows between two checkpoints (none before: every entry of `next`).
   | { readonly op: "rows"; readonly prev: SnapshotFiles | undefined; readonly next: SnapshotFiles }
-  // Write a checkpoint's parts to the store at `store`.
-  | { readonly op: "write"; readonly store: PartWriterAddress; readonly plan: PartPlanFiles }
+  // Write a checkpoint's parts to the store at `store`, then complete it.
+  | {
+    readonly op: "publish";
+    readonly store: StoreAddress;
+    readonly plan: PartPlanFiles;
+    readonly completion: Completion;
+  }
   // Close the worker's connections.
   | { readonly op: "close" };
 
@@ -59,7 +71,8 @@ export type ChangedRowsReply =
     | { readonly rows: ChangedRow[] }
     | { readonly written: PartsWritten }
     | { readonly closed: true }
-    | { readonly error: string }
+    // `undiscarded`: the failed checkpoint's parts could not be removed either.
+    | { readonly error: string; readonly undiscarded?: boolean }
   );
 
 function files(l: LoadedManifest): SnapshotFiles {
@@ -73,7 +86,8 @@ interface Pending {
   readonly here: () => Promise<unknown>;
   readonly resolve: (v: unknown) => void;
   readonly reject: (e: Error) => void;
-  readonly write: boolean;
+  // A publication: its errors are CheckpointErrors; called when its parts stay behind.
+  readonly undiscarded?: () => void;
 }
 
 // How long close() waits for the worker to end its connections.
@@ -119,19 +133,26 @@ export class ChangedRowsWorker {
   }
 
   /**
-   * Writes the parts of `plan` to `store` (none is visible before
-   * `store.complete()`): on the worker, through its own connection, where the
-   * store allows it; else the worker finds the rows and this thread writes
-   * them. Rejects when the store cannot take them.
+   * Writes the parts of `plan` to `store`, then completes the checkpoint with
+   * `completion` (none is visible before): on the worker, through its own
+   * connection, where the store has an address; else here (the worker, if
+   * any, finds the rows). On failure the parts are discarded (`undiscarded`
+   * is called when that fails too) and the promise rejects.
    */
-  writeParts(store: RemoteStore, plan: PartPlan): Promise<PartsWritten> {
-    const address = store.partWriter?.();
+  publish(
+    store: RemoteStore,
+    plan: PartPlan,
+    completion: Completion,
+    undiscarded: () => void,
+  ): Promise<PartsWritten> {
+    const address = store.address?.();
     const worker = address && this.#start();
     if (!worker) {
-      return writeParts(store, plan, {
+      const sources: PartSources = {
         changedRows: (prev, next) => this.changedRows(prev, next),
         readFile: (path) => this.#fs.readFile(path),
-      });
+      };
+      return publishParts(store, plan, completion, sources, undiscarded);
     }
     const posted: PartPlanFiles = {
       ...plan,
@@ -140,8 +161,9 @@ export class ChangedRowsWorker {
     };
     return this.#send(
       worker,
-      { op: "write", store: address, plan: posted },
-      () => writeParts(store, plan, this.#sourcesHere()),
+      { op: "publish", store: address, plan: posted, completion },
+      () => publishParts(store, plan, completion, this.#sourcesHere(), undiscarded),
+      undiscarded,
     );
   }
 
@@ -166,6 +188,7 @@ export class ChangedRowsWorker {
     worker: Worker,
     task: ChangedRowsTask,
     here: () => Promise<T>,
+    undiscarded?: () => void,
   ): Promise<T> {
     const id = this.#nextId++;
     return new Promise<T>((resolve, reject) => {
@@ -173,7 +196,7 @@ export class ChangedRowsWorker {
         here,
         resolve: resolve as (v: unknown) => void,
         reject,
-        write: task.op === "write",
+        ...(undiscarded ? { undiscarded } : {}),
       });
       worker.postMessage({ ...task, id });
     });
@@ -216,7 +239,8 @@ export class ChangedRowsWorker {
       if (!p) return;
       const reply = e.data;
       if ("error" in reply) {
-        p.reject(p.write ? new CheckpointError(reply.error) : new Error(reply.error));
+        if (reply.undiscarded) p.undiscarded?.();
+        p.reject(p.undiscarded ? new CheckpointError(reply.error) : new Error(reply.error));
       } else if ("rows" in reply) p.resolve(reply.rows);
       else if ("written" in reply) p.resolve(reply.written);
       else p.resolve(undefined);

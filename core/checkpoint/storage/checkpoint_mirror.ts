@@ -17,8 +17,8 @@
  *   removed). This runs on the coordinator's asynchronous completion: the
  *   job's thread never waits for it. Finding and decoding the changed entries
  *   runs on a worker thread (`changed_rows_worker.ts`), and so does writing
- *   the parts where the store lets another connection write them
- *   (PostgreSQL): the job's thread then only commits the manifest.
+ *   the parts and completing the checkpoint, through the worker's own
+ *   connection: the rows never come back to the job's thread.
  * - Retention: after local garbage collection the store drops what no
  *   retained checkpoint or savepoint needs.
  *
@@ -161,30 +161,27 @@ export class CheckpointMirror {
         .filter((name) => !this.#uploaded.has(name))
         .map((name) => ({ name, path: loaded.segmentPath(name) }));
       const id = manifest.checkpointId;
-      try {
-        // The parts, several at once (off this thread where the store allows it); none
-        // is visible before complete().
-        const written = await this.#changes.writeParts(this.store, {
+      // The parts, several at once, then the manifest that makes them visible: on the
+      // worker, through its own connection, where it runs. A failure declines the
+      // checkpoint; parts the server did not let go are retried with the next collection.
+      const written = await this.#changes.publish(
+        this.store,
+        {
           id,
           checkpoint,
           prev: lost ? undefined : this.#baseline,
           next: loaded,
           reset: checkpoint && lost,
           segments,
-        });
-        if (written.note) this.#log(written.note);
-        await this.store.complete({
-          id,
+        },
+        {
           kind: checkpoint ? "checkpoint" : "savepoint",
           ...(checkpoint ? {} : { name: path.slice(path.lastIndexOf("/") + 1) }),
           manifest: storage.fs.readFile(`${loaded.dir}/${METADATA_FILE}`)!,
-          ...(written.reset ? { reset: true } : {}),
-        });
-      } catch (e) {
-        // Retried with the next collection when the server is gone now.
-        await this.store.discard({ id }).catch(() => this.#undiscarded.add(id));
-        throw e;
-      }
+        },
+        () => this.#undiscarded.add(id),
+      );
+      if (written.note) this.#log(written.note);
       for (const { name } of segments) this.#uploaded.add(name);
       if (checkpoint) this.#baseline = loaded;
     });

@@ -40,12 +40,11 @@ export interface RemotePart {
 }
 
 /**
- * How another thread opens its own connection to the same store and job, to
- * write parts there (see {@linkcode RemoteStore.partWriter}). It holds the
- * URL as given, credentials included: it is posted to that thread, never
- * printed.
+ * How another thread opens its own connection to the same store and job (see
+ * {@linkcode RemoteStore.address}). It holds the URL as given, credentials
+ * included: it is posted to that thread, never printed.
  */
-export interface PartWriterAddress {
+export interface StoreAddress {
   /** The store's kind. */
   readonly kind: "postgres" | "redis";
   /** The server's URL. */
@@ -122,13 +121,11 @@ export interface RemoteStore {
   /** A segment's bytes. */
   segment(name: string): Promise<Uint8Array>;
   /**
-   * Where another connection may write this store's parts, when a part
-   * written through it is the same as one written here (the store keeps no
-   * state between {@linkcode RemoteStore.writePart} and
-   * {@linkcode RemoteStore.complete}); none: parts are written through this
-   * object.
+   * How another thread opens the same store: a checkpoint's parts and its
+   * completion may be written through a connection of that thread's (all of
+   * one checkpoint's through the same). None: only through this object.
    */
-  partWriter?(): PartWriterAddress;
+  address?(): StoreAddress;
   /** Writes one part of checkpoint `id`, invisible until {@linkcode RemoteStore.complete}. */
   writePart(id: number, part: RemotePart): Promise<void>;
   /** Makes a checkpoint (with the parts written for it) visible, atomically. */

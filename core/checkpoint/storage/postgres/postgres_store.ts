@@ -22,13 +22,13 @@ import { CheckpointError } from "../../../errors.ts";
 import {
   type Collected,
   type CollectOptions,
-  type PartWriterAddress,
   redactUrl,
   type RemoteCompletion,
   type RemoteEntry,
   type RemotePart,
   type RemoteStore,
   type StateRow,
+  type StoreAddress,
 } from "../remote_store.ts";
 
 // Rows per INSERT … unnest(): few round trips, bounded message size.
@@ -246,8 +246,7 @@ export class PostgresStore implements RemoteStore {
     }
   }
 
-  /** A part is one transaction of its own: any connection may write it. */
-  partWriter(): PartWriterAddress {
+  address(): StoreAddress {
     return { kind: "postgres", url: this.#url, job: this.#job };
   }
 
