@@ -23,6 +23,7 @@
  *
  * @module
  */
+import process from "node:process";
 import { parseArgs } from "node:util";
 import {
   type JobClient,
@@ -99,6 +100,28 @@ let countDeadline = 0;
 /** Records the last keyed-counting source emitted, and when it ended. */
 let countEmitted = 0;
 let countEndedAt = 0;
+/** CPU milliseconds used so far. */
+interface Cpu {
+  /** By the calling thread (the job's, at parallelism 1). */
+  readonly thread: number;
+  /** By every thread of the process (worker threads too). */
+  readonly process: number;
+}
+
+/**
+ * CPU time so far (NaN where /proc is not readable): unlike records/s on a
+ * shared machine, it does not depend on what else runs.
+ */
+function cpuNow(): Cpu {
+  try {
+    // Nanoseconds on the CPU.
+    const thread = Number(Deno.readTextFileSync("/proc/thread-self/schedstat").split(" ")[0]) / 1e6;
+    const { user, system } = process.cpuUsage();
+    return { thread, process: (user + system) / 1000 };
+  } catch {
+    return { thread: NaN, process: NaN };
+  }
+}
 
 /**
  * Words cycling over `countKeys` keys until `countDeadline`: runs are
@@ -132,13 +155,16 @@ const countSource: Source<string> = {
 /**
  * Runs keyed counting; returns records/s up to the end of input (`rate`)
  * and to the job's end (`toEnd`, which adds draining and the final
- * checkpoint), and the number of checkpoints taken.
+ * checkpoint), the number of checkpoints taken, and the CPU time used up to
+ * the job's end.
  */
 async function keyedCount(
   backend: () => StateBackend,
   checkpointed: boolean,
   storage?: string,
-): Promise<{ rate: number; toEnd: number; tailMs: number; checkpoints: number }> {
+): Promise<
+  { rate: number; toEnd: number; tailMs: number; checkpoints: number; records: number; cpu: Cpu }
+> {
   const dir = `${tmpRoot}/count-${crypto.randomUUID()}`;
   const env = StreamEnvironment.create({
     parallelism: 1, // one thread, as the figures it is compared with (and many jobs per script)
@@ -155,11 +181,13 @@ async function keyedCount(
     .addSink({ invoke: () => void n++ }, { uid: "sink" });
   if (checkpointed && storage) await env.openCheckpointStorage("keyed count");
   const t = performance.now();
+  const cpu = cpuNow();
   countDeadline = t + COUNT_SECONDS * 1000;
   const client = env.executeAsync("keyed count");
   await client.done;
   // Includes the final checkpoint at end of input when checkpointing.
   const elapsed = performance.now() - t;
+  const cpuAtEnd = cpuNow();
   if (n === 0) throw new Error("keyed counting processed no records");
   const checkpoints = client.job.coordinator?.history.filter((h) => h.status === "completed")
     .length ?? 0;
@@ -170,6 +198,8 @@ async function keyedCount(
     toEnd: n / (elapsed / 1000),
     tailMs: t + elapsed - countEndedAt,
     checkpoints,
+    records: n,
+    cpu: { thread: cpuAtEnd.thread - cpu.thread, process: cpuAtEnd.process - cpu.process },
   };
 }
 
@@ -734,11 +764,19 @@ async function storagesSection(): Promise<void> {
         countHotKeys = Math.max(1, Math.round(k! * churn!));
         const costs: number[] = [];
         const rates: number[] = [];
+        const threadCpu: number[] = [];
+        const processCpu: number[] = [];
         for (let r = 0; r < (quick ? 1 : RUNS); r++) {
           const off = await keyedCount(backend, false);
           const on = await keyedCount(backend, true, url(`count-${crypto.randomUUID()}`));
           rates.push(on.rate);
           costs.push((1 - on.rate / off.rate) * 100);
+          // What the checkpoints added: the CPU time beyond what counting as many records
+          // took without them, per checkpoint.
+          const extra = (k: keyof Cpu) =>
+            (on.cpu[k] - on.records * off.cpu[k] / off.records) / Math.max(1, on.checkpoints);
+          threadCpu.push(extra("thread"));
+          processCpu.push(extra("process"));
         }
         tputRows.push([
           kind,
@@ -748,6 +786,8 @@ async function storagesSection(): Promise<void> {
           rate(median(rates)),
           `${median(costs).toFixed(1)}%`,
           mark(median(costs) < 10),
+          ms(median(threadCpu)),
+          ms(median(processCpu)),
         ]);
       }
     } finally {
@@ -767,10 +807,23 @@ async function storagesSection(): Promise<void> {
   console.log(table(["storage", "backend", "keys", "restore"], restoreRows));
   console.log();
   console.log(
-    `## Checkpoint storages: keyed counting with a checkpoint every 1 s (target: cost < 10% at 1% churn; churn: the share of the keys the job updates, all of them between two checkpoints)`,
+    `## Checkpoint storages: keyed counting with a checkpoint every 1 s (target: cost < 10% at 1% churn; churn: the share of the keys the job updates, all of them between two checkpoints; CPU per checkpoint: the CPU time of the job's thread and of the whole process (worker threads included) beyond what as many records took without checkpoints, per checkpoint, up to the job's end: unlike records/s, it does not depend on the machine's load; at 1% churn neither do the keys a checkpoint writes)`,
   );
   console.log(
-    table(["storage", "backend", "keys", "churn", "records/s", "cost", "< 10%?"], tputRows),
+    table(
+      [
+        "storage",
+        "backend",
+        "keys",
+        "churn",
+        "records/s",
+        "cost",
+        "< 10%?",
+        "job-thread CPU per checkpoint",
+        "process CPU per checkpoint",
+      ],
+      tputRows,
+    ),
   );
 }
 

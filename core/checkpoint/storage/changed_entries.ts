@@ -16,7 +16,11 @@ import type { CheckpointFs } from "../checkpoint_fs.ts";
 import type { LoadedManifest } from "../storage.ts";
 import type { KeyedStateHandle } from "../../state/backend.ts";
 import type { StateMeta } from "../../state/state_keys.ts";
-import { type HandleLookup, openHandleLookup } from "../../state/lsm/handle_reader.ts";
+import {
+  type HandleLookup,
+  openHandleLookup,
+  readHandleEntries,
+} from "../../state/lsm/handle_reader.ts";
 import { entryDecoder, openState, type StateEntry } from "../../state/state_reader.ts";
 import { toJsonValue } from "../../state/serializer_ids.ts";
 import { readSegmentRawRecords } from "../../../statestore-as/lsm_store.ts";
@@ -103,7 +107,55 @@ export function* changedRows(
     ...Object.keys(prev?.manifest.operators ?? {}),
     ...Object.keys(next.manifest.operators),
   ]);
-  for (const uid of uids) yield* changedInOperator(fs, prev, next, uid);
+  for (const uid of uids) {
+    yield* prev ? changedInOperator(fs, prev, next, uid) : everyEntryOf(fs, next, uid);
+  }
+}
+
+function rowOf(
+  operator: string,
+  state: string,
+  key: Uint8Array,
+  e: StateEntry,
+  value: Uint8Array | undefined,
+): StateRow {
+  return {
+    operator,
+    state,
+    keyGroup: (key[0]! << 8) | key[1]!,
+    key: json(e.key),
+    namespace: e.namespace === undefined ? null : json(e.namespace),
+    userKey: e.userKey === undefined ? null : json(e.userKey),
+    value: value === undefined ? null : json(e.value),
+  };
+}
+
+/**
+ * Every entry of operator `uid` in `next`, each subtask's handle read in key
+ * order: unlike {@linkcode changedInOperator}, nothing is held per key, so a
+ * first checkpoint of any size is read in bounded memory.
+ */
+function* everyEntryOf(fs: CheckpointFs, next: LoadedManifest, uid: string): Generator<ChangedRow> {
+  const keyed = keyedOf(next, uid);
+  const restore = {
+    handles: keyed.map((k) => k.handle),
+    fs,
+    segmentPath: (n: string) => next.segmentPath(n),
+  };
+  const decoders = new Map<
+    string,
+    (key: Uint8Array, value: Uint8Array | undefined) => StateEntry
+  >();
+  for (const k of keyed) {
+    const names = new Map(k.handle.states.map((m) => [m.id, m.name]));
+    for (const [key, value] of readHandleEntries(restore, k.handle, k.handle.keyGroupRange)) {
+      const state = names.get((key[2]! << 8) | key[3]!);
+      if (state === undefined) continue;
+      let decode = decoders.get(state);
+      if (!decode) decoders.set(state, decode = entryDecoder(openState(next, uid, state)));
+      yield { subtask: k.index, row: rowOf(uid, state, key, decode(key, value), value) };
+    }
+  }
 }
 
 function* changedInOperator(
@@ -195,23 +247,11 @@ function* changedInOperator(
       // A compaction's copy (LSM) or a full snapshot's unchanged entry (heap): the
       // segments both sides share hold the rest of the key's records, unchanged too.
       if (prev && sameRecords(added, removed)) continue;
-      const keyGroup = (key[0]! << 8) | key[1]!;
       const { holder, value } = valueIn(next, after, key, state);
       // A segment rewritten without changing the entry (an LSM compaction): nothing to write.
       if (prev && sameBytes(valueIn(prev, before, key, state).value, value)) continue;
       const e = decoderOf(state)(key, value);
-      yield {
-        subtask: holder?.index ?? 0,
-        row: {
-          operator: uid,
-          state,
-          keyGroup,
-          key: json(e.key),
-          namespace: e.namespace === undefined ? null : json(e.namespace),
-          userKey: e.userKey === undefined ? null : json(e.userKey),
-          value: value === undefined ? null : json(e.value),
-        },
-      };
+      yield { subtask: holder?.index ?? 0, row: rowOf(uid, state, key, e, value) };
     }
   } finally {
     for (const l of lookups.values()) l.close();

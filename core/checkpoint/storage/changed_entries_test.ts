@@ -69,6 +69,17 @@ for (const kind of ["heap", "lsm"] as const) {
       const second = loaded(dir, await b.snapshot(2, storage));
       const rows = [...changedRows(fs, first, second)].map((r) => r.row);
       const show = (r: (typeof rows)[number]) => `${r.state} ${r.key} ${r.value}`;
+      // Every entry of the second snapshot, read whole, is the first's with the changes.
+      const entries = (rs: typeof rows) =>
+        new Map(rs.map((r) => [`${r.state} ${r.key}`, r.value] as const));
+      const expected = entries(all.map((r) => r.row));
+      for (const [id, value] of entries(rows)) {
+        if (value === null) expected.delete(id);
+        else expected.set(id, value);
+      }
+      const whole = [...changedRows(fs, undefined, second)].map((r) => r.row);
+      assert.equal(whole.length, 1998);
+      assert.deepEqual(entries(whole), expected);
       assert.deepEqual(rows.map(show).sort(), [
         'count "k0" -1',
         'count "k100" -1',

@@ -69,7 +69,7 @@ const [a, b] = JSON.parse(Deno.readTextFileSync("${dir}/snapshots.json"))
   .map((l) => ({ ...l, segmentPath: (n) => l.dir + "/" + n }));
 const w = new ChangedRowsWorker(new DenoCheckpointFs());
 console.log(JSON.stringify(await w.changedRows(a, b)));
-w.close();
+await w.close();
 `,
     );
     const out = await new Deno.Command(Deno.execPath(), {
@@ -83,7 +83,7 @@ w.close();
     assert.equal(stderr.replace(/^(Check|Download).*\n/gm, ""), "");
     assert.deepEqual(JSON.parse(new TextDecoder().decode(out.stdout)), here);
   } finally {
-    worker.close();
+    await worker.close();
     b.dispose();
     Deno.removeSync(dir, { recursive: true });
   }

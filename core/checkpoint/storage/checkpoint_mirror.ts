@@ -7,28 +7,30 @@
  *   parallelism) runs the file storage's code on them; parts of checkpoints
  *   that never completed are discarded.
  * - Complete: once the coordinator has written a checkpoint's manifest
- *   locally, {@linkcode CheckpointMirror.publish} writes one part per subtask,
- *   concurrently: the segments no earlier checkpoint uploaded and the decoded
- *   entries that changed since the previous checkpoint (found from the
- *   segments the two checkpoints do not share, see `changed_entries.ts`).
+ *   locally, {@linkcode CheckpointMirror.publish} writes its parts, several at
+ *   once: the segments no earlier checkpoint uploaded and the decoded entries
+ *   that changed since the previous checkpoint (found from the segments the
+ *   two checkpoints do not share, see `changed_entries.ts`), in parts of
+ *   bounded size (`_write_parts.ts`).
  *   Then the manifest makes them visible at once. Only then is the checkpoint
  *   complete: a failure declines it (its parts are discarded, the local copy
  *   removed). This runs on the coordinator's asynchronous completion: the
- *   job's thread never waits for it, and finding and decoding the changed
- *   entries runs on a worker thread (`changed_rows_worker.ts`).
+ *   job's thread never waits for it. Finding and decoding the changed entries
+ *   runs on a worker thread (`changed_rows_worker.ts`), and so does writing
+ *   the parts and completing the checkpoint, through the worker's own
+ *   connection: the rows never come back to the job's thread.
  * - Retention: after local garbage collection the store drops what no
  *   retained checkpoint or savepoint needs.
  *
  * @module
  */
-import { CheckpointError } from "../../errors.ts";
 import { DenoCheckpointFs } from "../checkpoint_fs.ts";
 import { parseManifest } from "../manifest.ts";
 import { METADATA_FILE } from "../paths.ts";
 import type { CheckpointStorage, LoadedManifest } from "../storage.ts";
 import { loadManifest } from "../storage.ts";
 import { ChangedRowsWorker } from "./changed_rows_worker.ts";
-import type { RemoteEntry, RemotePart, RemoteStore, StateRow } from "./remote_store.ts";
+import type { RemoteEntry, RemoteStore } from "./remote_store.ts";
 
 const decoder = new TextDecoder();
 
@@ -147,24 +149,6 @@ export class CheckpointMirror {
       const loaded = loadManifest(this.#fs, path, false);
       const { manifest } = loaded;
       const checkpoint = manifest.kind === "checkpoint";
-      const parts = new Map<
-        number,
-        { segments: Map<string, Uint8Array>; rows: StateRow[]; reset?: boolean }
-      >();
-      const partOf = (subtask: number) => {
-        let part = parts.get(subtask);
-        if (!part) parts.set(subtask, part = { segments: new Map(), rows: [] });
-        return part;
-      };
-      // Each segment goes with the part of the (first) subtask naming it.
-      const owner = new Map<string, number>();
-      for (const op of Object.values(manifest.operators)) {
-        for (const s of op.subtasks) {
-          for (const seg of s.keyed?.segments ?? []) {
-            if (!owner.has(seg.name)) owner.set(seg.name, s.index);
-          }
-        }
-      }
       // The store shows another checkpoint than ours (the server lost its data, or
       // another writer): it may lack segments uploaded before (they go again), and
       // a checkpoint writes every entry (the rest goes).
@@ -173,48 +157,32 @@ export class CheckpointMirror {
         const held = new Set(await this.store.segmentNames());
         for (const name of [...this.#uploaded]) if (!held.has(name)) this.#uploaded.delete(name);
       }
-      let reset = false;
-      if (checkpoint) {
-        const baseline = lost ? undefined : this.#baseline;
-        reset = lost;
-        let changed;
-        try {
-          changed = await this.#changes.changedRows(baseline, loaded);
-        } catch (e) {
-          if (!baseline) throw e;
-          this.#log(`reading the previous checkpoint's segments failed, writing every entry: ${e}`);
-          changed = await this.#changes.changedRows(undefined, loaded);
-          reset = true;
-        }
-        for (const { row, subtask } of changed) partOf(subtask).rows.push(row);
-      }
-      if (reset) { for (const p of parts.values()) p.reset = true; }
-      for (const name of Object.keys(manifest.segments)) {
-        if (this.#uploaded.has(name)) continue;
-        const bytes = storage.fs.readFile(loaded.segmentPath(name));
-        if (!bytes) throw new CheckpointError(`segment ${name} of ${path} is missing`);
-        partOf(owner.get(name) ?? 0).segments.set(name, bytes);
-      }
-      if (parts.size === 0) partOf(0);
+      const segments = Object.keys(manifest.segments)
+        .filter((name) => !this.#uploaded.has(name))
+        .map((name) => ({ name, path: loaded.segmentPath(name) }));
       const id = manifest.checkpointId;
-      try {
-        // Every subtask's part at once; none is visible before complete().
-        await Promise.all([...parts.values()].map((p: RemotePart) => this.store.writePart(id, p)));
-        await this.store.complete({
+      // The parts, several at once, then the manifest that makes them visible: on the
+      // worker, through its own connection, where it runs. A failure declines the
+      // checkpoint; parts the server did not let go are retried with the next collection.
+      const written = await this.#changes.publish(
+        this.store,
+        {
           id,
+          checkpoint,
+          prev: lost ? undefined : this.#baseline,
+          next: loaded,
+          reset: checkpoint && lost,
+          segments,
+        },
+        {
           kind: checkpoint ? "checkpoint" : "savepoint",
           ...(checkpoint ? {} : { name: path.slice(path.lastIndexOf("/") + 1) }),
           manifest: storage.fs.readFile(`${loaded.dir}/${METADATA_FILE}`)!,
-          ...(reset ? { reset } : {}),
-        });
-      } catch (e) {
-        // Retried with the next collection when the server is gone now.
-        await this.store.discard({ id }).catch(() => this.#undiscarded.add(id));
-        throw e;
-      }
-      for (const p of parts.values()) {
-        for (const name of p.segments.keys()) this.#uploaded.add(name);
-      }
+        },
+        () => this.#undiscarded.add(id),
+      );
+      if (written.note) this.#log(written.note);
+      for (const { name } of segments) this.#uploaded.add(name);
       if (checkpoint) this.#baseline = loaded;
     });
   }
@@ -262,7 +230,7 @@ export class CheckpointMirror {
   /** Waits for background work, then closes the connection. */
   async close(): Promise<void> {
     await this.#queue.catch(() => {});
-    this.#changes.close();
+    await this.#changes.close();
     await this.store.close();
   }
 

@@ -3,9 +3,9 @@
  * postgres://…|redis://…`). The job still writes each checkpoint to a local
  * working folder first (the file storage, which restores lazily from
  * segments); a {@linkcode RemoteStore} receives, when the coordinator
- * completes a checkpoint, one part per subtask (the segments no earlier
- * checkpoint uploaded and the decoded state entries that changed), written
- * concurrently, then the manifest, which makes them visible atomically. See
+ * completes a checkpoint, its parts (the segments no earlier checkpoint
+ * uploaded and the decoded state entries that changed, in parts of bounded
+ * size), written concurrently, then the manifest, which makes them visible atomically. See
  * `checkpoint_mirror.ts` for the glue.
  *
  * @module
@@ -29,7 +29,7 @@ export interface StateRow {
   readonly value: string | null;
 }
 
-/** What one subtask contributes to a checkpoint: written before it completes, invisible until then. */
+/** A share of a checkpoint: written before it completes, invisible until then. */
 export interface RemotePart {
   /** Segments the store does not hold yet, by name. */
   readonly segments: ReadonlyMap<string, Uint8Array>;
@@ -37,6 +37,20 @@ export interface RemotePart {
   readonly rows: readonly StateRow[];
   /** As {@linkcode RemoteCompletion.reset}: the checkpoint's parts hold every entry. */
   readonly reset?: boolean;
+}
+
+/**
+ * How another thread opens its own connection to the same store and job (see
+ * {@linkcode RemoteStore.address}). It holds the URL as given, credentials
+ * included: it is posted to that thread, never printed.
+ */
+export interface StoreAddress {
+  /** The store's kind. */
+  readonly kind: "postgres" | "redis";
+  /** The server's URL. */
+  readonly url: string;
+  /** The job. */
+  readonly job: string;
 }
 
 /** What makes a checkpoint or savepoint whose parts were written visible. */
@@ -88,7 +102,7 @@ export interface RemoteEntry {
 
 /**
  * A database holding the checkpoints of one job. A checkpoint is written in
- * parts (one per subtask, concurrently), then completed: its parts become
+ * parts (several at once), then completed: its parts become
  * visible with it, atomically on the server; the parts of a checkpoint that
  * never completes are never visible and are removed by
  * {@linkcode RemoteStore.discard}.
@@ -106,6 +120,12 @@ export interface RemoteStore {
   segmentNames(): Promise<string[]>;
   /** A segment's bytes. */
   segment(name: string): Promise<Uint8Array>;
+  /**
+   * How another thread opens the same store: a checkpoint's parts and its
+   * completion may be written through a connection of that thread's (all of
+   * one checkpoint's through the same). None: only through this object.
+   */
+  address?(): StoreAddress;
   /** Writes one part of checkpoint `id`, invisible until {@linkcode RemoteStore.complete}. */
   writePart(id: number, part: RemotePart): Promise<void>;
   /** Makes a checkpoint (with the parts written for it) visible, atomically. */

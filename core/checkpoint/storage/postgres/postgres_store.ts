@@ -28,6 +28,7 @@ import {
   type RemotePart,
   type RemoteStore,
   type StateRow,
+  type StoreAddress,
 } from "../remote_store.ts";
 
 // Rows per INSERT … unnest(): few round trips, bounded message size.
@@ -117,11 +118,16 @@ export class PostgresStore implements RemoteStore {
   readonly where: string;
   readonly #sql: postgres.Sql;
   readonly #job: string;
+  readonly #url: string;
+  // The oldest kept checkpoint of this object's last collection: rows at or below it were
+  // collected then, so the next collection looks only at rows written after it.
+  #collectedUpTo: number | undefined;
 
-  private constructor(sql: postgres.Sql, job: string, where: string) {
+  private constructor(sql: postgres.Sql, job: string, where: string, url: string) {
     this.#sql = sql;
     this.#job = job;
     this.where = where;
+    this.#url = url;
   }
 
   /** Connects and creates the tables and the view when missing. */
@@ -144,7 +150,7 @@ export class PostgresStore implements RemoteStore {
         idle_in_transaction_session_timeout: 30_000,
       },
     });
-    const store = new PostgresStore(sql, jobId, where);
+    const store = new PostgresStore(sql, jobId, where, url);
     try {
       // Concurrent jobs creating the schema at once: one at a time.
       await sql`SELECT 1`;
@@ -241,6 +247,10 @@ export class PostgresStore implements RemoteStore {
     } catch (e) {
       throw this.#error("read the latest checkpoint in", e);
     }
+  }
+
+  address(): StoreAddress {
+    return { kind: "postgres", url: this.#url, job: this.#job };
   }
 
   async writePart(id: number, part: RemotePart): Promise<void> {
@@ -353,13 +363,19 @@ export class PostgresStore implements RemoteStore {
           return;
         }
         // A row superseded by a newer committed one that the oldest kept checkpoint already sees
-        // is seen by no kept checkpoint (a hash join: no per-row subquery).
+        // is seen by no kept checkpoint (a hash join: no per-row subquery). Only entries written
+        // since the last collection can have such rows: every other entry has one row at or
+        // below its oldest checkpoint already (and no tombstone there).
         const oldest = Math.min(...keepIds);
+        const since = this.#collectedUpTo !== undefined && this.#collectedUpTo <= oldest
+          ? this.#collectedUpTo
+          : -1;
         await tx`DELETE FROM weir_state_entries e USING (
             SELECT x.operator_uid, x.state_name, x.entry, max(x.checkpoint_id) AS newest
             FROM weir_state_entries x
             JOIN weir_versions v ON v.job_id = x.job_id AND v.checkpoint_id = x.checkpoint_id
             WHERE x.job_id = ${job} AND x.checkpoint_id <= ${oldest}
+              AND x.checkpoint_id > ${since}
             GROUP BY x.operator_uid, x.state_name, x.entry) n
           WHERE e.job_id = ${job} AND e.operator_uid = n.operator_uid
             AND e.state_name = n.state_name AND e.entry = n.entry
@@ -367,13 +383,16 @@ export class PostgresStore implements RemoteStore {
         // What remains at or below the oldest kept checkpoint is each entry's only row
         // there: a tombstone among them hides nothing any more.
         await tx`DELETE FROM weir_state_entries WHERE job_id = ${job}
-          AND checkpoint_id <= ${oldest} AND tombstone`;
+          AND checkpoint_id <= ${oldest} AND checkpoint_id > ${since} AND tombstone`;
         await tx`DELETE FROM weir_versions v WHERE v.job_id = ${job}
           AND v.checkpoint_id < ${oldest} AND NOT EXISTS (SELECT 1 FROM weir_state_entries e
             WHERE e.job_id = ${job} AND e.checkpoint_id = v.checkpoint_id)`;
       });
     } catch (e) {
       throw this.#error("collect old checkpoints in", e);
+    }
+    if (!options.dryRun) {
+      this.#collectedUpTo = keepIds.length === 0 ? undefined : Math.min(...keepIds);
     }
     return collected;
   }

@@ -29,6 +29,7 @@ import {
   type RemoteEntry,
   type RemotePart,
   type RemoteStore,
+  type StoreAddress,
 } from "../remote_store.ts";
 
 type Client = ReturnType<typeof createClient>;
@@ -60,6 +61,8 @@ export class RedisStore implements RemoteStore {
   readonly where: string;
   readonly #client: Client;
   readonly #prefix: string;
+  readonly #job: string;
+  readonly #url: string;
   // The shadow's preparation for the checkpoint being written (once per checkpoint id):
   // resolves to the checkpoint whose state the shadow then holds (null: none, a reset).
   #preparing: { id: number; done: Promise<string | null> } | undefined;
@@ -67,9 +70,11 @@ export class RedisStore implements RemoteStore {
   // swap the shadow (the old state) gets the same changes, to be one checkpoint ahead.
   readonly #written = new Map<number, Map<string, Changes>>();
 
-  private constructor(client: Client, job: string, where: string) {
+  private constructor(client: Client, job: string, where: string, url: string) {
     this.#client = client;
     this.#prefix = `weir:${job}:`;
+    this.#job = job;
+    this.#url = url;
     this.where = where;
   }
 
@@ -86,7 +91,7 @@ export class RedisStore implements RemoteStore {
     });
     // Without a listener a lost connection would end the process; commands report it.
     client.on("error", () => {});
-    const store = new RedisStore(client, jobId, where);
+    const store = new RedisStore(client, jobId, where, url);
     try {
       await Promise.race([
         client.connect(),
@@ -161,6 +166,10 @@ export class RedisStore implements RemoteStore {
       const id = await this.#client.get(`${this.#prefix}latest`);
       return id === null ? undefined : Number(id);
     });
+  }
+
+  address(): StoreAddress {
+    return { kind: "redis", url: this.#url, job: this.#job };
   }
 
   writePart(id: number, part: RemotePart): Promise<void> {
