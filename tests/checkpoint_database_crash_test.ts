@@ -89,8 +89,7 @@ for (const kind of ["postgres", "redis"] as DatabaseKind[]) {
                   "--parallelism",
                   String(c.parallelism),
                   // One thread, as before workers were the default: the storage is under test
-                  // here (crash_test.ts kills jobs on workers). On workers a run killed in a
-                  // checkpoint write may have read so far that the next run ends before its kill.
+                  // here (crash_test.ts kills jobs on workers).
                   "--executor",
                   "inline",
                 ],
