@@ -125,10 +125,10 @@ export interface CrashReport {
   missedDetail: string;
   /**
    * With `records`: each run's position in the input, in records, where it
-   * started (its restored checkpoint's) and where it ended (killed or done);
-   * `undefined` where the restored checkpoint was not seen being written.
+   * started (its restored checkpoint's), where its random kill was aimed, and
+   * where it ended (killed or done); `undefined` where not known.
    */
-  positions: { start: number | undefined; end: number | undefined }[];
+  positions: { start: number | undefined; target: number | undefined; end: number | undefined }[];
   /** Runs, including the last one that finished. */
   runs: number;
   /** Runs that restored a checkpoint (said "restoring checkpoint N"). */
@@ -409,7 +409,7 @@ export async function runWithCrashes(o: CrashOptions): Promise<CrashReport> {
     const r = await runOnce(o, plan, new RunPosition(checkpoints, () => furthest));
     report.runs++;
     if (o.records !== undefined) {
-      report.positions.push({ start: r.start, end: r.end });
+      report.positions.push({ start: r.start, target: r.target, end: r.end });
       furthest = Math.max(furthest, r.end ?? 0);
     }
     if (/restoring checkpoint \d+/.test(r.stderr)) report.restoredRuns++;
