@@ -22,7 +22,10 @@
  * - in a checkpoint write: the child pauses inside its `at`-th file write
  *   into the checkpoint directory (a manifest's or a segment's temp file,
  *   written and synced but not yet renamed), says so on stderr, and the
- *   parent kills it there.
+ *   parent kills it there. With `records`, writes count only once the run
+ *   has read past a target aimed as a random kill's, so that a kill in a
+ *   write does not come so late in the input that the next kills have
+ *   nothing left to aim at.
  *
  * This file is also the child's entry point:
  *
@@ -39,7 +42,8 @@
  * created through it in the checkpoint directory prints
  * {@linkcode PAUSE_MARKER} and blocks for `ms` after its data is synced and
  * before it is renamed into place; with `WEIR_TEST_RESUME_FILE=path` too,
- * it goes on as soon as that file exists.
+ * it goes on as soon as that file exists; with `WEIR_TEST_ARM_FILE=path`,
+ * only writes made while that file exists count.
  *
  * @module
  */
@@ -205,12 +209,13 @@ interface RunResult {
 /**
  * When a run is killed: after a delay, or once it has read past `share` of
  * the records left after its restored position (and a checkpoint completed),
- * or in a write.
+ * or in its `pauseAt`-th checkpoint file write after that point (with
+ * `records`; else from its start).
  */
 type KillPlan =
   | { delayMs: number; afterCheckpoint: boolean }
   | { share: number; afterCheckpoint: boolean }
-  | { pauseAt: number };
+  | { pauseAt: number; share: number };
 
 /**
  * The position in the input, in records, of every checkpoint a run's sources
@@ -274,9 +279,21 @@ async function runOnce(
     // that a kill lands close to its target.
     env.WEIR_TEST_PROGRESS_EVERY = String(Math.max(1, Math.floor(o.records / 2000)));
   }
+  const armFile = `${o.tmpDir}/crash-hook-armed`;
   if (plan && "pauseAt" in plan) {
     env.WEIR_TEST_PAUSE_IN_CHECKPOINT_MS = "10000";
     env.WEIR_TEST_PAUSE_AT = String(plan.pauseAt);
+    if (o.records !== undefined) {
+      // Writes count once the run is past its target: a run killed in a write late in the
+      // input would leave the next kills too little to aim at.
+      env.WEIR_TEST_ARM_FILE = armFile;
+      Deno.mkdirSync(o.tmpDir, { recursive: true });
+      try {
+        Deno.removeSync(armFile);
+      } catch (e) {
+        if (!(e instanceof Deno.errors.NotFound)) throw e;
+      }
+    }
   }
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", import.meta.filename!, o.script, ...o.args, "--restore", "latest"],
@@ -289,11 +306,16 @@ async function runOnce(
   let timer: ReturnType<typeof setTimeout> | undefined;
   let target: number | undefined;
   const ready = o.checkpointReady ?? (() => hasCompletedCheckpoint(o.checkpointDir));
-  // Kills once this run read past its target, and (for the first kill) a checkpoint completed.
+  let armed = false;
+  // Once this run read past its target: kills it (for the first kill, once a checkpoint
+  // completed), or arms the pause in a checkpoint write.
   const killWhenRead = () => {
     const now = position.now;
-    if (killed || target === undefined || now === undefined || now < target) return;
-    if (plan && "share" in plan && plan.afterCheckpoint && !ready()) {
+    if (killed || armed || target === undefined || now === undefined || now < target) return;
+    if (plan && "pauseAt" in plan) {
+      Deno.writeTextFileSync(armFile, "");
+      armed = true;
+    } else if (plan && "afterCheckpoint" in plan && plan.afterCheckpoint && !ready()) {
       clearTimeout(timer);
       timer = setTimeout(killWhenRead, 5);
     } else kill();
@@ -323,9 +345,9 @@ async function runOnce(
       if (restore || /no checkpoint to restore/.test(line)) {
         // Also a restart within the run, after a failure: reads count from that checkpoint.
         position.restored(restore ? Number(restore[1]) : undefined);
-        if (plan && "share" in plan && target === undefined) {
+        if (plan && "share" in plan && o.records !== undefined && target === undefined) {
           const start = position.start!;
-          target = start + Math.max(1, Math.ceil((o.records! - start) * plan.share));
+          target = start + Math.max(1, Math.ceil((o.records - start) * plan.share));
         }
       }
       if (!started && /restoring|no checkpoint to restore/.test(line)) {
@@ -401,7 +423,7 @@ export async function runWithCrashes(o: CrashOptions): Promise<CrashReport> {
     const plan: KillPlan | undefined = !planned
       ? undefined
       : aimHook
-      ? { pauseAt: 1 + Math.floor(random() * 4) }
+      ? { pauseAt: 1 + Math.floor(random() * 4), share }
       : o.records !== undefined
       ? { share, afterCheckpoint }
       : { delayMs: Math.floor(random() * o.maxDelayMs!), afterCheckpoint };
@@ -441,8 +463,11 @@ export async function runWithCrashes(o: CrashOptions): Promise<CrashReport> {
 function describeMiss(o: CrashOptions, plan: KillPlan, r: RunResult, report: CrashReport): string {
   const kill = `kill ${report.kills + 1} of ${o.kills} (seed ${o.seed}, run ${report.runs})`;
   if ("pauseAt" in plan) {
-    return `${kill} was aimed at checkpoint file write ${plan.pauseAt} of its run, which finished ` +
-      `before it`;
+    const from = o.records === undefined
+      ? "its start"
+      : `record ${r.target ?? "?"} of ${o.records} (the run started at ${r.start ?? "?"})`;
+    return `${kill} was aimed at checkpoint file write ${plan.pauseAt} after ${from}, which the ` +
+      `run finished before`;
   }
   if ("delayMs" in plan) return `${kill} was aimed ${plan.delayMs} ms after the start`;
   return `${kill} was aimed at record ${r.target ?? "?"} of ${o.records}; the run started at ` +
@@ -525,6 +550,7 @@ async function childMain(args: string[]): Promise<void> {
   const pauseMs = Number(Deno.env.get("WEIR_TEST_PAUSE_IN_CHECKPOINT_MS") ?? 0);
   const pauseAt = Number(Deno.env.get("WEIR_TEST_PAUSE_AT") ?? 0);
   const resumeFile = Deno.env.get("WEIR_TEST_RESUME_FILE");
+  const armFile = Deno.env.get("WEIR_TEST_ARM_FILE");
   const progressEvery = Number(Deno.env.get("WEIR_TEST_PROGRESS_EVERY") ?? 0);
   if (progressEvery > 0) reportRecordsRead(progressEvery);
   if (pauseMs > 0 && pauseAt > 0) {
@@ -537,6 +563,7 @@ async function childMain(args: string[]): Promise<void> {
     proto.create = function (this: DenoCheckpointFs, path: string): SegmentFile {
       const f = create.call(this, path);
       if (checkpointDir !== undefined && !path.startsWith(`${checkpointDir}/`)) return f;
+      if (armFile !== undefined && !exists(armFile)) return f;
       if (++writes !== pauseAt) return f;
       return {
         write: (data) => f.write(data),
