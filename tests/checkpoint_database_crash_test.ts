@@ -1,8 +1,8 @@
 /**
  * Crash test with checkpoints in PostgreSQL and Redis: word_count
  * (parallelism 1) and keyed_shuffle (parallelism 2) on both working backends
- * are killed with SIGKILL a few times (after random shares of the input and inside checkpoint
- * writes) and restarted with `--restore latest`, which reads the database.
+ * are killed with SIGKILL a few times (after random shares of the input each run has left and
+ * inside checkpoint writes) and restarted with `--restore latest`, which reads the database.
  * The output must be exactly-once, and the database must then hold the same
  * counts as an independent count of the input, read with psql / redis-cli.
  */
@@ -89,8 +89,7 @@ for (const kind of ["postgres", "redis"] as DatabaseKind[]) {
                   "--parallelism",
                   String(c.parallelism),
                   // One thread, as before workers were the default: the storage is under test
-                  // here (crash_test.ts kills jobs on workers). On workers a run killed in a
-                  // checkpoint write may have read so far that the next run ends before its kill.
+                  // here (crash_test.ts kills jobs on workers).
                   "--executor",
                   "inline",
                 ],

@@ -2,10 +2,9 @@
  * Crash test: word_count (parallelism 1) and keyed_shuffle (parallelism 2, a
  * keyed shuffle) run inline in a child process (each also at parallelism 2 on
  * the worker executor, whose workers a kill takes down with the process) that
- * is killed with
- * SIGKILL again and again, after random shares of the input were read and
- * inside checkpoint writes, and restarted each time with
- * `--restore latest`; then the committed output is checked: exactly-once for
+ * is killed with SIGKILL again and again, after random shares of the input
+ * left after each run's restored position were read and inside checkpoint
+ * writes, and restarted each time with `--restore latest`; then the committed output is checked: exactly-once for
  * `--mode exactly-once`, nothing lost for `--mode at-least-once`; for the
  * LSM and the heap backend. word_count also reads a directory of files at
  * parallelism 2 (its split enumerator's state restored with the readers').
@@ -102,7 +101,7 @@ for (const job of JOBS) {
               `${report.killsInCheckpointWrite} left a checkpoint write unfinished), ` +
               `${report.runs} runs, ${ms} ms`,
           );
-          // Not vacuous: kills come after shares of the input, so all of them land.
+          // Not vacuous: kills come after shares of the input each run has left, so all of them land.
           assertKillsLanded(report, KILLS);
           if (report.missed === "none") {
             assert.ok(report.hookedKills >= 1, "kills inside checkpoint writes");

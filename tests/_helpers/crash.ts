@@ -4,20 +4,28 @@
  * and again, then lets it finish.
  *
  * Two kinds of kill:
- * - random: after a random share of the input was read in this run, when the
- *   test says how many records the input has (`records`), else a random delay
- *   after the job starts (its first stderr line, `restoring …` or `no
- *   checkpoint to restore …`). The first kill also waits for the first
- *   completed checkpoint, so that some later run always restores one, however
- *   slow the machine. Counting records makes the schedule independent of the
- *   machine's speed: the shares of all kills add up to at most
- *   {@linkcode KILLED_SHARE} of the input, and a restored run resumes at or
- *   before the point where the last run was killed, so every run has input
- *   left when its kill comes;
+ * - random: when the test says how many records the input has (`records`),
+ *   once the run has read past a random point of the input that is still
+ *   left after its restored position: at most {@linkcode KILLED_SHARE}
+ *   divided by the kills still to make of the remaining records. The harness
+ *   knows each run's restored position because the children print, for every
+ *   checkpoint, how many records their sources had read before its barrier
+ *   ({@linkcode CHECKPOINT_MARKER}); a restored run starts at the position
+ *   of the checkpoint it names (`restoring checkpoint N`). Counting records
+ *   makes the schedule independent of the machine's speed, and aiming into
+ *   the remaining input keeps it so after a kill that came late in the input
+ *   (one in a checkpoint write lands wherever that write comes). Without
+ *   `records`: a random delay after the job starts (its first stderr line,
+ *   `restoring …` or `no checkpoint to restore …`). The first kill also waits
+ *   for the first completed checkpoint, so that some later run always
+ *   restores one, however slow the machine;
  * - in a checkpoint write: the child pauses inside its `at`-th file write
  *   into the checkpoint directory (a manifest's or a segment's temp file,
  *   written and synced but not yet renamed), says so on stderr, and the
- *   parent kills it there.
+ *   parent kills it there. With `records`, writes count only once the run
+ *   has read past a target aimed as a random kill's, so that a kill in a
+ *   write does not come so late in the input that the next kills have
+ *   nothing left to aim at.
  *
  * This file is also the child's entry point:
  *
@@ -26,13 +34,16 @@
  * runs `main(args)` of the example. With `WEIR_TEST_PROGRESS_EVERY=n` it
  * wraps every source reader (in the main thread and in each worker, which
  * import this file again) so that every `n` records read print
- * {@linkcode PROGRESS_MARKER} and the count. With `WEIR_TEST_PAUSE_IN_CHECKPOINT_MS=ms`
+ * {@linkcode PROGRESS_MARKER} and the count, and every source subtask's
+ * snapshot prints {@linkcode CHECKPOINT_MARKER}, the checkpoint's id and the
+ * records that subtask read before it. With `WEIR_TEST_PAUSE_IN_CHECKPOINT_MS=ms`
  * and `WEIR_TEST_PAUSE_AT=k` in its environment it first wraps
  * `DenoCheckpointFs` (test-only, this process only) so that the `k`-th file
  * created through it in the checkpoint directory prints
  * {@linkcode PAUSE_MARKER} and blocks for `ms` after its data is synced and
  * before it is renamed into place; with `WEIR_TEST_RESUME_FILE=path` too,
- * it goes on as soon as that file exists.
+ * it goes on as soon as that file exists; with `WEIR_TEST_ARM_FILE=path`,
+ * only writes made while that file exists count.
  *
  * @module
  */
@@ -50,8 +61,17 @@ export const PAUSE_MARKER = "crash-hook: paused in checkpoint write";
 export const PROGRESS_MARKER = "crash-hook: records read";
 
 /**
- * The share of the input that all random kills together may let the runs
- * read: the rest is the margin that the kill signal's latency eats into.
+ * What a source subtask prints on stderr as it snapshots its position: the
+ * checkpoint's id and the records it read in this run (or since the run's
+ * last restore after a failure).
+ */
+export const CHECKPOINT_MARKER = "crash-hook: source snapshot";
+
+/**
+ * The share of the input left after a run's restored position that a random
+ * kill may let that run read when it is the last kill to make (the share is
+ * divided by the kills still to make): the rest is the margin that the kill
+ * signal's latency eats into.
  */
 export const KILLED_SHARE = 0.6;
 
@@ -100,10 +120,19 @@ export interface CrashReport {
   hookedKills: number;
   /**
    * The kill the job finished before, if it did: a kill after a share of the
-   * input always lands; one aimed at the `k`-th checkpoint write misses when
-   * the run writes fewer files.
+   * remaining input lands unless the kill signal is slower than the rest of
+   * the run; one aimed at the `k`-th checkpoint write misses when the run
+   * writes fewer files.
    */
   missed: "none" | "in a checkpoint write" | "random";
+  /** When a kill missed: which one, where it was aimed and where the run was. */
+  missedDetail: string;
+  /**
+   * With `records`: each run's position in the input, in records, where it
+   * started (its restored checkpoint's), where its random kill was aimed, and
+   * where it ended (killed or done); `undefined` where not known.
+   */
+  positions: { start: number | undefined; target: number | undefined; end: number | undefined }[];
   /** Runs, including the last one that finished. */
   runs: number;
   /** Runs that restored a checkpoint (said "restoring checkpoint N"). */
@@ -171,23 +200,100 @@ interface RunResult {
   stderr: string;
   killed: boolean;
   hooked: boolean;
+  /** With `records`: the run's restored position, its target (random kills) and its end. */
+  start: number | undefined;
+  target: number | undefined;
+  end: number | undefined;
 }
 
-/** When a run is killed: after a delay or some records read (and a checkpoint), or in a write. */
+/**
+ * When a run is killed: after a delay, or once it has read past `share` of
+ * the records left after its restored position (and a checkpoint completed),
+ * or in its `pauseAt`-th checkpoint file write after that point (with
+ * `records`; else from its start).
+ */
 type KillPlan =
   | { delayMs: number; afterCheckpoint: boolean }
-  | { afterRecords: number; afterCheckpoint: boolean }
-  | { pauseAt: number };
+  | { share: number; afterCheckpoint: boolean }
+  | { pauseAt: number; share: number };
 
-async function runOnce(o: CrashOptions, plan: KillPlan | undefined): Promise<RunResult> {
-  const env: Record<string, string> = { TMPDIR: o.tmpDir, NO_COLOR: "1" };
-  if (plan && "afterRecords" in plan) {
-    // Fine enough that a kill lands close to its target.
-    env.WEIR_TEST_PROGRESS_EVERY = String(Math.max(1, Math.floor(o.records! / 2000)));
+/**
+ * The position in the input, in records, of every checkpoint a run's sources
+ * snapshotted: the position the run started at plus what its sources read
+ * before the barrier. A checkpoint id taken again by a later run (the earlier
+ * one never completed) is overwritten, so a completed checkpoint's entry is
+ * the run that completed it.
+ */
+type CheckpointPositions = Map<number, number>;
+
+/**
+ * A run's position in the input as its stderr tells it. `start` is the
+ * restored checkpoint's position (0 for a fresh start; the furthest position
+ * any run reached if the checkpoint was not seen being written, which puts
+ * kills earlier, never later).
+ */
+class RunPosition {
+  start: number | undefined;
+  #read = 0;
+  #sums = new Map<number, number>();
+  constructor(
+    private readonly checkpoints: CheckpointPositions,
+    private readonly furthest: () => number,
+  ) {}
+
+  /** The restored checkpoint (`undefined`: a fresh start): reads count from its position. */
+  restored(checkpointId: number | undefined): void {
+    this.start = checkpointId === undefined
+      ? 0
+      : this.checkpoints.get(checkpointId) ?? this.furthest();
+    this.#read = 0;
+    this.#sums.clear();
   }
+
+  read(records: number): void {
+    this.#read += records;
+  }
+
+  /** One source subtask's records read before checkpoint `id`. */
+  snapshotted(id: number, records: number): void {
+    if (this.start === undefined) return;
+    const sum = (this.#sums.get(id) ?? 0) + records;
+    this.#sums.set(id, sum);
+    this.checkpoints.set(id, this.start + sum);
+  }
+
+  /** Where the run is (`undefined` before its restore line). */
+  get now(): number | undefined {
+    return this.start === undefined ? undefined : this.start + this.#read;
+  }
+}
+
+async function runOnce(
+  o: CrashOptions,
+  plan: KillPlan | undefined,
+  position: RunPosition,
+): Promise<RunResult> {
+  const env: Record<string, string> = { TMPDIR: o.tmpDir, NO_COLOR: "1" };
+  if (o.records !== undefined) {
+    // Every run reports, so that the next one knows where its checkpoint is; fine enough
+    // that a kill lands close to its target.
+    env.WEIR_TEST_PROGRESS_EVERY = String(Math.max(1, Math.floor(o.records / 2000)));
+  }
+  const armFile = `${o.tmpDir}/crash-hook-armed`;
   if (plan && "pauseAt" in plan) {
     env.WEIR_TEST_PAUSE_IN_CHECKPOINT_MS = "10000";
     env.WEIR_TEST_PAUSE_AT = String(plan.pauseAt);
+    if (o.records !== undefined) {
+      // Writes count once the run is past its target: a run killed in a write late in the
+      // input would leave the next kills too little to aim at.
+      env.WEIR_TEST_ARM_FILE = armFile;
+      Deno.mkdirSync(o.tmpDir, { recursive: true });
+      try {
+        Deno.removeSync(armFile);
+      } catch (e) {
+        if (!(e instanceof Deno.errors.NotFound)) throw e;
+      }
+    }
   }
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", import.meta.filename!, o.script, ...o.args, "--restore", "latest"],
@@ -198,12 +304,18 @@ async function runOnce(o: CrashOptions, plan: KillPlan | undefined): Promise<Run
   }).spawn();
   let killed = false, hooked = false, started = false;
   let timer: ReturnType<typeof setTimeout> | undefined;
-  let read = 0;
+  let target: number | undefined;
   const ready = o.checkpointReady ?? (() => hasCompletedCheckpoint(o.checkpointDir));
-  // Kills once this run read its share, and (for the first kill) a checkpoint completed.
+  let armed = false;
+  // Once this run read past its target: kills it (for the first kill, once a checkpoint
+  // completed), or arms the pause in a checkpoint write.
   const killWhenRead = () => {
-    if (killed || !plan || !("afterRecords" in plan) || read < plan.afterRecords) return;
-    if (plan.afterCheckpoint && !ready()) {
+    const now = position.now;
+    if (killed || armed || target === undefined || now === undefined || now < target) return;
+    if (plan && "pauseAt" in plan) {
+      Deno.writeTextFileSync(armFile, "");
+      armed = true;
+    } else if (plan && "afterCheckpoint" in plan && plan.afterCheckpoint && !ready()) {
       clearTimeout(timer);
       timer = setTimeout(killWhenRead, 5);
     } else kill();
@@ -225,7 +337,19 @@ async function runOnce(o: CrashOptions, plan: KillPlan | undefined): Promise<Run
     while ((nl = pending.indexOf("\n")) >= 0) {
       const line = pending.slice(0, nl);
       pending = pending.slice(nl + 1);
-      stderr += line + "\n";
+      // The progress lines would bury the job's own in a failure's message.
+      if (!line.startsWith(PROGRESS_MARKER) && !line.startsWith(CHECKPOINT_MARKER)) {
+        stderr += line + "\n";
+      }
+      const restore = /^\S+: restoring (?:checkpoint|savepoint) (\d+)/.exec(line);
+      if (restore || /no checkpoint to restore/.test(line)) {
+        // Also a restart within the run, after a failure: reads count from that checkpoint.
+        position.restored(restore ? Number(restore[1]) : undefined);
+        if (plan && "share" in plan && o.records !== undefined && target === undefined) {
+          const start = position.start!;
+          target = start + Math.max(1, Math.ceil((o.records - start) * plan.share));
+        }
+      }
       if (!started && /restoring|no checkpoint to restore/.test(line)) {
         started = true;
         if (plan && "delayMs" in plan) {
@@ -240,8 +364,12 @@ async function runOnce(o: CrashOptions, plan: KillPlan | undefined): Promise<Run
         }
       }
       if (line.startsWith(PROGRESS_MARKER)) {
-        read += Number(line.slice(PROGRESS_MARKER.length));
+        position.read(Number(line.slice(PROGRESS_MARKER.length)));
         killWhenRead();
+      }
+      if (line.startsWith(CHECKPOINT_MARKER)) {
+        const [id, records] = line.slice(CHECKPOINT_MARKER.length).trim().split(" ");
+        position.snapshotted(Number(id), Number(records));
       }
       if (plan && "pauseAt" in plan && line.includes(PAUSE_MARKER)) {
         hooked = true;
@@ -257,6 +385,9 @@ async function runOnce(o: CrashOptions, plan: KillPlan | undefined): Promise<Run
     stderr: stderr + pending,
     killed: killed && status.signal === "SIGKILL",
     hooked,
+    start: position.start,
+    target,
+    end: position.now,
   };
 }
 
@@ -270,31 +401,39 @@ export async function runWithCrashes(o: CrashOptions): Promise<CrashReport> {
     throw new Error("runWithCrashes: give either records or maxDelayMs");
   }
   const random = rng(o.seed);
-  // Each random kill's share of the input: together at most KILLED_SHARE.
-  const share = (KILLED_SHARE * (o.records ?? 0)) / Math.max(1, o.kills);
   const report: CrashReport = {
     kills: 0,
     killsInCheckpointWrite: 0,
     hookedKills: 0,
     missed: "none",
+    missedDetail: "",
+    positions: [],
     runs: 0,
     restoredRuns: 0,
     lastStderr: "",
   };
+  const checkpoints: CheckpointPositions = new Map();
+  let furthest = 0;
   for (;;) {
     const planned = report.kills < o.kills;
     const aimHook = planned && o.hookEvery > 0 && (report.kills + 1) % o.hookEvery === 0;
     const afterCheckpoint = report.kills === 0;
+    // A share of what is left, split among the kills still to make: later kills have room too.
+    const share = (KILLED_SHARE * (0.1 + 0.9 * random())) / Math.max(1, o.kills - report.kills);
     const plan: KillPlan | undefined = !planned
       ? undefined
       : aimHook
-      ? { pauseAt: 1 + Math.floor(random() * 4) }
+      ? { pauseAt: 1 + Math.floor(random() * 4), share }
       : o.records !== undefined
-      ? { afterRecords: Math.ceil(share * (0.1 + 0.9 * random())), afterCheckpoint }
+      ? { share, afterCheckpoint }
       : { delayMs: Math.floor(random() * o.maxDelayMs!), afterCheckpoint };
     const before = interruptedWrites(o.checkpointDir);
-    const r = await runOnce(o, plan);
+    const r = await runOnce(o, plan, new RunPosition(checkpoints, () => furthest));
     report.runs++;
+    if (o.records !== undefined) {
+      report.positions.push({ start: r.start, target: r.target, end: r.end });
+      furthest = Math.max(furthest, r.end ?? 0);
+    }
     if (/restoring checkpoint \d+/.test(r.stderr)) report.restoredRuns++;
     if (r.killed) {
       if (!planned) {
@@ -315,20 +454,40 @@ export async function runWithCrashes(o: CrashOptions): Promise<CrashReport> {
     }
     report.lastStderr = r.stderr;
     report.missed = !planned ? "none" : aimHook ? "in a checkpoint write" : "random";
+    if (plan) report.missedDetail = describeMiss(o, plan, r, report);
     return report;
   }
+}
+
+/** Which kill the finished run did not get, where it was aimed and where the run was. */
+function describeMiss(o: CrashOptions, plan: KillPlan, r: RunResult, report: CrashReport): string {
+  const kill = `kill ${report.kills + 1} of ${o.kills} (seed ${o.seed}, run ${report.runs})`;
+  if ("pauseAt" in plan) {
+    const from = o.records === undefined
+      ? "its start"
+      : `record ${r.target ?? "?"} of ${o.records} (the run started at ${r.start ?? "?"})`;
+    return `${kill} was aimed at checkpoint file write ${plan.pauseAt} after ${from}, which the ` +
+      `run finished before`;
+  }
+  if ("delayMs" in plan) return `${kill} was aimed ${plan.delayMs} ms after the start`;
+  return `${kill} was aimed at record ${r.target ?? "?"} of ${o.records}; the run started at ` +
+    `${r.start ?? "?"} and finished (last reported position ${r.end ?? "?"})`;
 }
 
 /**
  * Asserts that every planned kill landed, but for one aimed at a checkpoint
  * write that the run did not reach (then the job finished and no later kill
- * could come).
+ * could come): that one is logged, so that the lost coverage shows.
  */
 export function assertKillsLanded(report: CrashReport, planned: number): void {
   if (report.kills === planned) return;
-  if (report.missed === "in a checkpoint write") return;
+  if (report.missed === "in a checkpoint write") {
+    console.log(`  missed: ${report.missedDetail}`);
+    return;
+  }
   throw new Error(
-    `only ${report.kills} of ${planned} kills landed: the job finished before a ${report.missed} kill`,
+    `only ${report.kills} of ${planned} kills landed: the job finished before a ` +
+      `${report.missed} kill: ${report.missedDetail}`,
   );
 }
 
@@ -355,15 +514,25 @@ function exists(path: string): boolean {
 function reportRecordsRead(every: number): void {
   const proto = SourceOperator.prototype;
   const open = proto.open;
+  const snapshotState = proto.snapshotState;
   const encoder = new TextEncoder();
   let unreported = 0;
+  // Per source subtask (a restart after a failure opens new operators: counts start anew).
+  const readBy = new WeakMap<SourceOperator, number>();
+  proto.snapshotState = function (this: SourceOperator, checkpointId: number): void {
+    snapshotState.call(this, checkpointId);
+    const line = `${CHECKPOINT_MARKER} ${checkpointId} ${readBy.get(this) ?? 0}\n`;
+    Deno.stderr.writeSync(encoder.encode(line));
+  };
   proto.open = function (this: SourceOperator): Promise<void> {
     const reader = this.reader;
     const poll = reader.poll;
+    readBy.set(this, 0);
     reader.poll = (out, max) => {
       const counting = Object.create(out) as typeof out;
       counting.collect = (value, timestamp) => {
         out.collect(value, timestamp);
+        readBy.set(this, readBy.get(this)! + 1);
         if (++unreported < every) return;
         Deno.stderr.writeSync(encoder.encode(`${PROGRESS_MARKER} ${unreported}\n`));
         unreported = 0;
@@ -381,6 +550,7 @@ async function childMain(args: string[]): Promise<void> {
   const pauseMs = Number(Deno.env.get("WEIR_TEST_PAUSE_IN_CHECKPOINT_MS") ?? 0);
   const pauseAt = Number(Deno.env.get("WEIR_TEST_PAUSE_AT") ?? 0);
   const resumeFile = Deno.env.get("WEIR_TEST_RESUME_FILE");
+  const armFile = Deno.env.get("WEIR_TEST_ARM_FILE");
   const progressEvery = Number(Deno.env.get("WEIR_TEST_PROGRESS_EVERY") ?? 0);
   if (progressEvery > 0) reportRecordsRead(progressEvery);
   if (pauseMs > 0 && pauseAt > 0) {
@@ -393,6 +563,7 @@ async function childMain(args: string[]): Promise<void> {
     proto.create = function (this: DenoCheckpointFs, path: string): SegmentFile {
       const f = create.call(this, path);
       if (checkpointDir !== undefined && !path.startsWith(`${checkpointDir}/`)) return f;
+      if (armFile !== undefined && !exists(armFile)) return f;
       if (++writes !== pauseAt) return f;
       return {
         write: (data) => f.write(data),
