@@ -6,10 +6,11 @@
  * that only waits 5 ms, no network: the operator's own cost. That wait is
  * made two ways: a `setTimeout` per call, and one shared timer for all calls
  * (`fixedDelay`; see bench/_fixed_delay.ts for why one timer per call makes
- * Deno's garbage collections pause far longer). Each timer lookup is also run
- * by a plain Deno loop without weir (`capacity` loops, each starting its next
- * call when one completes), in this same process: what the wait itself allows
- * here, the practical ceiling of its rows. Median of `--runs` runs.
+ * Deno's garbage collections pause far longer). Each lookup is also run by a
+ * plain Deno loop without weir (`capacity` loops, each starting its next call
+ * when one completes), in this same process: what the lookup itself allows
+ * here (for HTTP: `fetch` and the server), the practical ceiling of its rows.
+ * Median of `--runs` runs.
  *
  * deno run -A bench/async_io.ts [--records N] [--runs R] [--quick] [--latency MS] [--capacity C]
  *
@@ -90,7 +91,7 @@ async function run(ordered: boolean, lookup: (n: number) => Promise<number[]>): 
   return N / secs;
 }
 
-/** The timer lookup without weir: `CAPACITY` loops share the records, each awaiting one call at a time. */
+/** A lookup without weir: `CAPACITY` loops share the records, each awaiting one call at a time. */
 async function plainLoop(lookup: (n: number) => Promise<number[]>): Promise<number> {
   let next = 0;
   let sum = 0;
@@ -129,7 +130,7 @@ for (const [name, lookup] of lookups) {
     ]);
   }
 }
-for (const [name, lookup] of lookups.slice(1)) {
+for (const [name, lookup] of lookups) {
   const plainRates: number[] = [];
   for (let r = 0; r < RUNS; r++) plainRates.push(await plainLoop(lookup));
   rows.push([
