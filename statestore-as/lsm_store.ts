@@ -28,6 +28,7 @@ import {
   type StoreExports,
 } from "./wasm.ts";
 import type { SegmentBatch } from "./segment_batch.ts";
+import { sortedBatchEntries, WASM_SORT_MAX_BYTES } from "./_batch_entries.ts";
 import { Spare } from "./_spare.ts";
 import { adviseHugePages } from "./_huge_pages.ts";
 import { JobCancelled, StoreJobWorkers, WorkerFailed } from "./_store_jobs.ts";
@@ -1917,6 +1918,9 @@ export function writeSegment(
  * ```
  */
 export function writeSegmentBatch(fs: SegmentFs, path: string, batch: SegmentBatch): SegmentInfo {
+  if (batch.byteLength > WASM_SORT_MAX_BYTES) {
+    return writeSegment(fs, path, sortedBatchEntries(batch));
+  }
   return writeSegmentFile(fs, path, (e) => {
     const bytes = batch.bytes();
     const at = e.ex.batchAlloc(bytes.length, batch.count);

@@ -8,6 +8,7 @@
 import { StateError } from "../core/errors.ts";
 import { writeAtomically, writeSegmentBatch } from "./lsm_store.ts";
 import { SegmentBatch } from "./segment_batch.ts";
+import { WASM_SORT_MAX_BYTES } from "./_batch_entries.ts";
 import { DenoSegmentFs, type SegmentFs } from "./segment_fs.ts";
 import type { SegmentInfo } from "./lsm_store.ts";
 import type { SortReply, SortRequest } from "./_segment_batch_worker.ts";
@@ -150,7 +151,10 @@ export class SegmentBatchWriter {
    * (tests inject faults there) its bytes come back and go through `fs`.
    */
   async write(fs: SegmentFs, path: string, batch: SegmentBatch): Promise<SegmentInfo> {
-    if (batch.count < this.#offThreadFrom) return writeSegmentBatch(fs, path, batch);
+    // A batch too large for the WebAssembly sort is sorted on this thread.
+    if (batch.count < this.#offThreadFrom || batch.byteLength > WASM_SORT_MAX_BYTES) {
+      return writeSegmentBatch(fs, path, batch);
+    }
     const length = batch.byteLength;
     const name = path.slice(path.lastIndexOf("/") + 1);
     // This thread creates the file and the worker only opens it: once this
