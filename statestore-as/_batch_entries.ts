@@ -52,7 +52,8 @@ export function sortedBatchEntries(batch: SegmentBatch): [Uint8Array, Uint8Array
   return entries;
 }
 
-function compareBytes(a: Uint8Array, b: Uint8Array): number {
+/** Bytewise order of `a` and `b`: negative, 0 or positive. */
+export function compareBytes(a: Uint8Array, b: Uint8Array): number {
   const n = Math.min(a.length, b.length);
   for (let i = 0; i < n; i++) {
     const d = a[i]! - b[i]!;

@@ -6,10 +6,9 @@
  * a later discard), after which the worker reconnects.
  */
 import assert from "node:assert/strict";
+import { loadedWithOneSubtask } from "../core/checkpoint/storage/_test_manifest.ts";
 import { DenoCheckpointFs } from "../core/checkpoint/checkpoint_fs.ts";
-import type { Manifest } from "../core/checkpoint/manifest.ts";
 import type { LoadedManifest } from "../core/checkpoint/storage.ts";
-import type { KeyedStateHandle } from "../core/state/backend.ts";
 import { ValueStateDescriptor } from "../core/state/descriptors.ts";
 import { LsmStateBackend } from "../core/state/lsm/lsm_backend.ts";
 import { Serializers } from "../core/state/serializer.ts";
@@ -22,21 +21,19 @@ import type { RemoteStore } from "../core/checkpoint/storage/remote_store.ts";
 import { startPostgres, startRedis } from "./_helpers/db_servers.ts";
 import { type DatabaseKind, stateInDatabase } from "./_helpers/database_state.ts";
 
-function loaded(dir: string, handle: KeyedStateHandle): LoadedManifest {
-  const manifest = {
+/** A checkpoint file system and segment storage in `dir`, and an LSM keyed backend of operator `op`. */
+function checkpointSetup(dir: string) {
+  const fs = new DenoCheckpointFs();
+  let n = 0;
+  const storage = { fs, dir, newSegmentName: () => `w-${++n}.seg` };
+  const b = new LsmStateBackend({ dir: `${dir}/store` }).createKeyedBackend({
+    operatorUid: "op",
+    subtaskIndex: 0,
+    keySerializer: Serializers.string,
     maxParallelism: 128,
-    segments: Object.fromEntries(handle.segments.map((s) => [s.name, s.size])),
-    operators: {
-      op: {
-        name: "op",
-        parallelism: 1,
-        source: false,
-        keySerializer: "string",
-        subtasks: [{ index: 0, keyed: handle, operatorState: {} }],
-      },
-    },
-  } as unknown as Manifest;
-  return { manifest, dir, segmentPath: (n) => `${dir}/${n}` };
+    keyGroupRange: { start: 0, end: 127 },
+  });
+  return { fs, storage, b };
 }
 
 /** `store`, except that writing through it fails: parts and completions must come from elsewhere. */
@@ -69,16 +66,7 @@ for (const kind of ["postgres", "redis"] as DatabaseKind[]) {
   Deno.test(`${kind} checkpoint storage: the changed-rows worker publishes through its own connection; a killed server rejects naming it, then the worker reconnects`, async () => {
     const server = kind === "postgres" ? await startPostgres() : await startRedis();
     const dir = Deno.makeTempDirSync({ prefix: "weir-part-writer-test-" });
-    const fs = new DenoCheckpointFs();
-    let n = 0;
-    const storage = { fs, dir, newSegmentName: () => `w-${++n}.seg` };
-    const b = new LsmStateBackend({ dir: `${dir}/store` }).createKeyedBackend({
-      operatorUid: "op",
-      subtaskIndex: 0,
-      keySerializer: Serializers.string,
-      maxParallelism: 128,
-      keyGroupRange: { start: 0, end: 127 },
-    });
+    const { fs, storage, b } = checkpointSetup(dir);
     const url = `${server.url}?job=parts`;
     const store = await openRemoteStore({ kind, url }, "parts");
     const worker = new ChangedRowsWorker(fs);
@@ -97,7 +85,7 @@ for (const kind of ["postgres", "redis"] as DatabaseKind[]) {
         b.setCurrentKey(`k${i}`);
         c.update(i);
       }
-      const first = loaded(dir, await b.snapshot(1, storage));
+      const first = loadedWithOneSubtask(dir, await b.snapshot(1, storage));
       const p1 = plan(1, undefined, first);
       assert.ok(p1.segments.length > 0);
       const written = await publish(p1);
@@ -118,7 +106,7 @@ for (const kind of ["postgres", "redis"] as DatabaseKind[]) {
         if (i < 4) c.update(-i - 1);
         else c.clear();
       }
-      const second = loaded(dir, await b.snapshot(2, storage));
+      const second = loadedWithOneSubtask(dir, await b.snapshot(2, storage));
       assert.equal((await publish(plan(2, first, second))).rows, 5);
       const after = state();
       assert.equal(after.size, 499);
@@ -129,7 +117,7 @@ for (const kind of ["postgres", "redis"] as DatabaseKind[]) {
       // password, and its parts could not be discarded either.
       b.setCurrentKey("k1");
       c.update(1000);
-      const third = loaded(dir, await b.snapshot(3, storage));
+      const third = loadedWithOneSubtask(dir, await b.snapshot(3, storage));
       await server.kill();
       await assert.rejects(
         publish(plan(3, second, third)),
@@ -163,16 +151,7 @@ for (const kind of ["postgres", "redis"] as DatabaseKind[]) {
 Deno.test("postgres checkpoint storage: without the permission to read weir's modules, the checkpoint is published on the job thread", async () => {
   const server = await startPostgres();
   const dir = Deno.makeTempDirSync({ prefix: "weir-part-writer-test-" });
-  const fs = new DenoCheckpointFs();
-  let n = 0;
-  const storage = { fs, dir, newSegmentName: () => `w-${++n}.seg` };
-  const b = new LsmStateBackend({ dir: `${dir}/store` }).createKeyedBackend({
-    operatorUid: "op",
-    subtaskIndex: 0,
-    keySerializer: Serializers.string,
-    maxParallelism: 128,
-    keyGroupRange: { start: 0, end: 127 },
-  });
+  const { fs, storage, b } = checkpointSetup(dir);
   try {
     const c = b.state(new ValueStateDescriptor("count", Serializers.f64));
     for (let i = 0; i < 300; i++) {
@@ -181,7 +160,7 @@ Deno.test("postgres checkpoint storage: without the permission to read weir's mo
     }
     Deno.writeTextFileSync(
       `${dir}/plan.json`,
-      JSON.stringify(plan(1, undefined, loaded(dir, await b.snapshot(1, storage)))),
+      JSON.stringify(plan(1, undefined, loadedWithOneSubtask(dir, await b.snapshot(1, storage)))),
     );
     Deno.writeTextFileSync(
       `${dir}/probe.ts`,

@@ -1,30 +1,11 @@
 import assert from "node:assert/strict";
+import { loadedWithOneSubtask } from "./_test_manifest.ts";
 import { DenoCheckpointFs } from "../checkpoint_fs.ts";
-import type { Manifest } from "../manifest.ts";
-import type { LoadedManifest } from "../storage.ts";
-import type { KeyedStateHandle } from "../../state/backend.ts";
 import { ValueStateDescriptor } from "../../state/descriptors.ts";
 import { LsmStateBackend } from "../../state/lsm/lsm_backend.ts";
 import { Serializers } from "../../state/serializer.ts";
 import { changedRows } from "./changed_entries.ts";
 import { ChangedRowsWorker } from "./changed_rows_worker.ts";
-
-function loaded(dir: string, handle: KeyedStateHandle): LoadedManifest {
-  const manifest = {
-    maxParallelism: 128,
-    segments: Object.fromEntries(handle.segments.map((s) => [s.name, s.size])),
-    operators: {
-      op: {
-        name: "op",
-        parallelism: 1,
-        source: false,
-        keySerializer: "string",
-        subtasks: [{ index: 0, keyed: handle, operatorState: {} }],
-      },
-    },
-  } as unknown as Manifest;
-  return { manifest, dir, segmentPath: (n) => `${dir}/${n}` };
-}
 
 Deno.test("ChangedRowsWorker: the worker finds the rows changedRows finds; an unreadable segment rejects naming it; without the permission to load it, the rows are found on this thread", async () => {
   const dir = Deno.makeTempDirSync({ prefix: "weir-changed-rows-worker-test-" });
@@ -45,13 +26,13 @@ Deno.test("ChangedRowsWorker: the worker finds the rows changedRows finds; an un
       b.setCurrentKey(`k${i}`);
       c.update(i);
     }
-    const first = loaded(dir, await b.snapshot(1, storage));
+    const first = loadedWithOneSubtask(dir, await b.snapshot(1, storage));
     for (let i = 0; i < 5; i++) {
       b.setCurrentKey(`k${i * 100}`);
       if (i < 4) c.update(-i);
       else c.clear();
     }
-    const second = loaded(dir, await b.snapshot(2, storage));
+    const second = loadedWithOneSubtask(dir, await b.snapshot(2, storage));
     const here = [...changedRows(fs, first, second)];
     assert.equal(here.length, 5);
     assert.deepEqual(await worker.changedRows(first, second), here);

@@ -37,6 +37,7 @@ import {
 import { KeyTable } from "./_key_table.ts";
 import { SegmentBatchWriter } from "../../../statestore-as/segment_batch_writer.ts";
 import { SegmentBatch } from "../../../statestore-as/segment_batch.ts";
+import { compareBytes } from "../../../statestore-as/_batch_entries.ts";
 import { readHandleEntries } from "../lsm/handle_reader.ts";
 import type { StateTtlConfig, TtlTimeProvider } from "../ttl.ts";
 import { innerTtlConfig, liveStoredValue, ttlInnerDescriptor, wrapTtlState } from "../ttl_state.ts";
@@ -723,15 +724,6 @@ function trackLimit(chain: SnapshotChain | undefined): number {
   if (n === undefined || n === 0) return Infinity;
   const budget = chain.fullBytes - chain.deltaBytes;
   return Math.floor(Math.min(budget / (chain.fullBytes / n), n / 8));
-}
-
-function compareBytes(a: Uint8Array, b: Uint8Array): number {
-  const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) {
-    const d = a[i]! - b[i]!;
-    if (d !== 0) return d;
-  }
-  return a.length - b.length;
 }
 
 function latin1Key(b: Uint8Array): string {
