@@ -151,7 +151,7 @@ for (const kind of ["postgres", "redis"] as DatabaseKind[]) {
 Deno.test("postgres checkpoint storage: without the permission to read weir's modules, the checkpoint is published on the job thread", async () => {
   const server = await startPostgres();
   const dir = Deno.makeTempDirSync({ prefix: "weir-part-writer-test-" });
-  const { fs, storage, b } = checkpointSetup(dir);
+  const { storage, b } = checkpointSetup(dir);
   try {
     const c = b.state(new ValueStateDescriptor("count", Serializers.f64));
     for (let i = 0; i < 300; i++) {
