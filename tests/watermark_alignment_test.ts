@@ -125,6 +125,7 @@ Deno.test("watermark alignment: a quiet split goes idle and no longer holds its 
 const SCRIPT = new URL("./_helpers/parallel_job.ts", import.meta.url).pathname;
 
 Deno.test("watermark alignment on the worker executor: one group over two subtasks on two workers holds the fast subtask within the drift of the slow one", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "weir-aligned-" });
   const out = await new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -132,6 +133,8 @@ Deno.test("watermark alignment on the worker executor: one group over two subtas
       SCRIPT,
       "--scenario",
       "aligned",
+      "--marker",
+      `${dir}/slow-started`,
       "--executor",
       "workers",
       "--parallelism",
@@ -141,7 +144,7 @@ Deno.test("watermark alignment on the worker executor: one group over two subtas
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
-  }).output();
+  }).output().finally(() => Deno.remove(dir, { recursive: true }));
   const text = new TextDecoder();
   assert.equal(out.code, 0, text.decode(out.stderr));
   const lines = text.decode(out.stdout).trim().split("\n");

@@ -40,6 +40,19 @@ export interface TestSplit {
    * after 2000 polls.
    */
   readonly liveUntilOthersEnd?: boolean;
+  /** The split writes this file once it has read `after` of its records. */
+  readonly signal?: { readonly file: string; readonly after: number };
+  /** The split reads nothing until this file exists (another split's `signal`). */
+  readonly waitFor?: string;
+}
+
+function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** `n` event times from 0, `step` apart. */
@@ -68,6 +81,7 @@ export function splitsSource(splits: Record<string, TestSplit>): Source<AlignedR
           for (const [id, s] of left) {
             const split = out.forSplit?.(id) ?? out;
             if (paused.has(id)) continue;
+            if (s.waitFor !== undefined && !exists(s.waitFor)) continue;
             if (s.times.length === 0) { // a live split, quiet
               if (left.size > 1 && polls > 2000) {
                 throw new Error(`split ${id} still waits after 2000 polls: the others did not end`);
@@ -78,7 +92,9 @@ export function splitsSource(splits: Record<string, TestSplit>): Source<AlignedR
             const ts = s.times.shift()!;
             split.collect({ split: id, ts, at: Date.now(), afterPause: pauses > 0 }, ts);
             emitted++;
-            if (s.idleEvery !== undefined && ++s.read % s.idleEvery === 0) rest = true;
+            s.read++;
+            if (s.idleEvery !== undefined && s.read % s.idleEvery === 0) rest = true;
+            if (s.signal && s.read === s.signal.after) Deno.writeTextFileSync(s.signal.file, "");
             if (s.times.length === 0 && !s.liveUntilOthersEnd) {
               left.delete(id);
               out.releaseSplit?.(id);

@@ -24,10 +24,11 @@
  *   readers on the workers), keyed count; without `--output` as `count` prints them,
  *   with it as `fail` writes them (and fails once).
  *
- * - `aligned`: `env.fromSource` of two splits in watermark alignment group "g"
+ * - `aligned --marker FILE`: `env.fromSource` of two splits in watermark alignment group "g"
  *   (max drift 100): "slow" on subtask 0 (event times 0, 200, … 29800, resting
  *   after each record), "fast" on subtask 1 (0, 10, … 29990, resting after every
- *   50); prints the records read (`tests/_helpers/aligned_sources.ts`) as JSON.
+ *   50, from when slow has read 5 and written `--marker FILE`); prints the
+ *   records read (`tests/_helpers/aligned_sources.ts`) as JSON.
  *
  * @module
  */
@@ -237,11 +238,15 @@ async function main(args: string[]): Promise<void> {
       return;
     }
     case "aligned": {
+      // A reader that has not reported yet holds nobody back (as in Flink): fast starts once
+      // slow has read a few records, so that slow's reports are in the group by then.
+      if (!values.marker) throw new ConfigError("--marker needed");
+      const signal = { file: values.marker, after: 5 };
       const sink = new CollectSink<unknown>();
       env.fromSource(
         splitsSource({
-          slow: { times: times(150, 200), subtask: 0, idleEvery: 1 },
-          fast: { times: times(3000, 10), subtask: 1, idleEvery: 50 },
+          slow: { times: times(150, 200), subtask: 0, idleEvery: 1, signal },
+          fast: { times: times(3000, 10), subtask: 1, idleEvery: 50, waitFor: signal.file },
         }),
         alignedStrategy(100),
         "two speeds",
