@@ -21,7 +21,7 @@ import {
 } from "../../../mod.ts";
 import type { Bid } from "../model.ts";
 import type { NexmarkQuery, Row } from "../query.ts";
-import { beats } from "./q9.ts";
+import { beats } from "./_winning_bids.ts";
 import { bidRow } from "./q18.ts";
 import { BID_SERIALIZER } from "../serializers.ts";
 
