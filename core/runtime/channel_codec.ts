@@ -7,12 +7,19 @@
  *
  * ```
  * u8 kind | body
- * Records:         varint count | u8 hasTimestamps | (f64 timestamp (NaN: none))? value, per record
+ * Records:         varint count | u8 flags (bit 0 timestamps, bit 1 sentAt) | (f64 sentAt)?
+ *                  | ((f64 timestamp (NaN: none))? value), per record
  * Watermark:       f64 timestamp
  * WatermarkStatus: u8 idle
  * Barrier:         varint checkpointId | u8 flags (bit 0 savepoint, bit 1 aligned)
  * EndOfInput:      (nothing)
  * ```
+ *
+ * A batch's `sentAt` crosses as wall-clock time (`performance.timeOrigin` plus
+ * the sender's `performance.now()`) and is read back on the receiver's clock,
+ * so input latency is measured across workers too, and a decoded batch has
+ * the same fields as one made in the receiving worker (its input loop sees
+ * one object shape).
  *
  * With the plain-value serializer (an edge's default), a batch's values are
  * written by {@linkcode writeBatchValue}: plain objects by shape, so a batch
@@ -61,9 +68,10 @@ export function encodeMessage(
   out.writeU8(msg.kind);
   switch (msg.kind) {
     case MessageKind.Records: {
-      const { values, timestamps } = msg;
+      const { values, timestamps, sentAt } = msg;
       out.writeVarUint(values.length);
-      out.writeU8(timestamps === null ? 0 : 1);
+      out.writeU8((timestamps === null ? 0 : 1) | (sentAt === undefined ? 0 : 2));
+      if (sentAt !== undefined) out.writeF64(performance.timeOrigin + sentAt);
       const plain = serializer === plainSerializer;
       if (plain) shapes.reset();
       try {
@@ -100,7 +108,9 @@ export function decodeMessage(bytes: Uint8Array, serializer: Serializer<unknown>
   switch (kind) {
     case MessageKind.Records: {
       const n = r.readVarUint();
-      const hasTimestamps = r.readU8() === 1;
+      const flags = r.readU8();
+      const hasTimestamps = (flags & 1) !== 0;
+      const sentAt = (flags & 2) !== 0 ? r.readF64() - performance.timeOrigin : undefined;
       const values = new Array<unknown>(n);
       const timestamps = hasTimestamps ? new Array<number | undefined>(n) : null;
       const plain = serializer === plainSerializer;
@@ -112,7 +122,10 @@ export function decodeMessage(bytes: Uint8Array, serializer: Serializer<unknown>
         }
         values[i] = plain ? batchReader.read() : serializer.read(r);
       }
-      return { kind, values, timestamps };
+      // The fields in the order a ChannelWriter's batches have them: one shape.
+      return sentAt === undefined
+        ? { kind, values, timestamps }
+        : { kind, values, timestamps, sentAt };
     }
     case MessageKind.Watermark:
       return { kind, timestamp: r.readF64() };

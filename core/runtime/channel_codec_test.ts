@@ -4,6 +4,7 @@ import { Serializers } from "../state/serializer.ts";
 import { SerializationError } from "../errors.ts";
 import { decodeMessage, encodeMessage } from "./channel_codec.ts";
 import { type ChannelMessage, END_OF_INPUT, MessageKind } from "./messages.ts";
+import { ChannelWriter } from "./outputs.ts";
 
 Deno.test("channel codec: every message kind round-trips in order", () => {
   const messages: ChannelMessage[] = [
@@ -129,4 +130,26 @@ Deno.test("channel codec: a damaged plain batch is a SerializationError", () => 
   const badShape = bytes.slice();
   badShape[bytes.indexOf(13)] = 14; // an unknown tag where the second object's shape id was
   assert.throws(() => decodeMessage(badShape, Serializers.plain), SerializationError);
+});
+
+Deno.test("channel codec: a batch's send time crosses, and the decoded batch has a local batch's fields in order", () => {
+  const sent: ChannelMessage[] = [];
+  const writer = new ChannelWriter(
+    [{ push: (m) => sent.push(m), hasSpace: () => true, waitForSpace: async () => {}, close() {} }],
+    { kind: "forward" },
+    0,
+    128,
+  );
+  writer.collect("a", undefined);
+  writer.flush();
+  const local = sent[0]!;
+  assert.ok(local.kind === MessageKind.Records && local.sentAt !== undefined);
+  const out = new ByteWriter();
+  encodeMessage(local, Serializers.plain, "a -> b", out);
+  const decoded = decodeMessage(out.bytes(), Serializers.plain);
+  assert.deepEqual(Object.keys(decoded), Object.keys(local));
+  assert.ok(decoded.kind === MessageKind.Records);
+  // Wall-clock time and back, on the same thread: the same instant (float rounding aside).
+  assert.ok(Math.abs(decoded.sentAt! - local.sentAt) < 0.01, `${decoded.sentAt} ~ ${local.sentAt}`);
+  assert.deepEqual(decoded.values, ["a"]);
 });
