@@ -18,6 +18,7 @@ Deno.test("ring channel: records, watermarks and a barrier cross a worker in ord
     };
   });
   const count = 200_000;
+  const started = performance.now();
   worker.postMessage({ ring, count, batch: 100 });
   try {
     const reader = new RingChannelReader(ring, Serializers.plain);
@@ -37,13 +38,20 @@ Deno.test("ring channel: records, watermarks and a barrier cross a worker in ord
         continue;
       }
       switch (msg.kind) {
-        case MessageKind.Records:
+        case MessageKind.Records: {
+          // The send time, on this thread's clock: after the start, not after now.
+          const sentAt = msg.sentAt;
+          assert.ok(
+            sentAt !== undefined && sentAt >= started && sentAt <= performance.now(),
+            `a batch's send time ${sentAt} is between the start ${started} and now`,
+          );
           for (const v of msg.values as { user: string; seq: number }[]) {
             assert.equal(v.seq, next, "records arrive once each, in order");
             assert.equal(v.user, `user-${next % 1000}`);
             next++;
           }
           break;
+        }
         case MessageKind.Watermark:
           assert.equal(msg.timestamp, next, "a watermark follows the records before it");
           watermark = msg.timestamp;

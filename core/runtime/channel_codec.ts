@@ -7,14 +7,28 @@
  *
  * ```
  * u8 kind | body
- * Records:         varint count | u8 hasTimestamps | (f64 timestamp (NaN: none))? value, per record
+ * Records:         varint count | u8 flags (bit 0 timestamps, bit 1 sentAt, bit 2 ASCII column)
+ *                  | (f64 sentAt)? | body
+ *   body:          ((f64 timestamp (NaN: none))? value), per record
+ *   ASCII column:  ((f64 timestamp (NaN: none))? varint length), per record
+ *                  | varint bytes | the records' chars, one byte each
  * Watermark:       f64 timestamp
  * WatermarkStatus: u8 idle
  * Barrier:         varint checkpointId | u8 flags (bit 0 savepoint, bit 1 aligned)
  * EndOfInput:      (nothing)
  * ```
  *
- * With the plain-value serializer (an edge's default), a batch's values are
+ * A batch's `sentAt` crosses as wall-clock time (`performance.timeOrigin` plus
+ * the sender's `performance.now()`) and is read back on the receiver's clock,
+ * so input latency is measured across workers too, and a decoded batch has
+ * the same fields as one made in the receiving worker (its input loop sees
+ * one object shape).
+ *
+ * With the plain-value serializer (an edge's default), a batch whose records
+ * are all ASCII strings (words, keys, lines) is written as a column: the
+ * lengths, then every record's chars, one byte each; the reader decodes the
+ * chars once and cuts each record out of them.
+ * Another batch's values are
  * written by {@linkcode writeBatchValue}: plain objects by shape, so a batch
  * carries each list of field names once and the reader builds each shape's
  * objects from one compiled literal (see `core/state/plain_serializer.ts`).
@@ -35,6 +49,95 @@ import { type ChannelMessage, END_OF_INPUT, MessageKind } from "./messages.ts";
 // One of each per thread: encoding and decoding a message is synchronous.
 const shapes = new ShapeTable();
 const batchReader = new BatchValueReader();
+/** Single-byte: char index = byte index (used for ASCII only). */
+const latin1 = new TextDecoder("latin1");
+/** The lengths of an ASCII column's records, while the reader reads them. */
+let columnLengths = new Int32Array(1024);
+
+const COLUMN_FLAG = 4;
+/**
+ * Longest record the reader cuts out of a column's decoded chars: V8 copies
+ * a substring shorter than 13 chars; a longer one would be a slice that keeps
+ * the whole batch's chars alive as long as the record lives (a state key).
+ */
+const MAX_SUBSTRING = 12;
+
+/**
+ * Writes `values` as an ASCII column (after the flags) when every one is an
+ * ASCII string; otherwise writes nothing and returns false.
+ */
+function writeAsciiColumn(
+  values: readonly unknown[],
+  timestamps: readonly (number | undefined)[] | null,
+  out: ByteWriter,
+): boolean {
+  const start = out.length;
+  let total = 0;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (typeof v !== "string") {
+      out.length = start;
+      return false;
+    }
+    if (timestamps !== null) out.writeF64(timestamps[i] ?? NaN);
+    out.writeVarUint(v.length);
+    total += v.length;
+  }
+  out.writeVarUint(total);
+  out.ensure(total);
+  // A loop over the chars: cheaper than joining the strings and encoding the result.
+  const buf = out.buf;
+  let p = out.length;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i] as string;
+    for (let j = 0; j < v.length; j++) {
+      const c = v.charCodeAt(j);
+      if (c >= 0x80) {
+        out.length = start;
+        return false;
+      }
+      buf[p++] = c;
+    }
+  }
+  out.length = p;
+  return true;
+}
+
+/** Reads the ASCII column {@linkcode writeAsciiColumn} wrote into `values` (and `timestamps`). */
+function readAsciiColumn(
+  r: ByteReader,
+  values: unknown[],
+  timestamps: (number | undefined)[] | null,
+): void {
+  const n = values.length;
+  if (columnLengths.length < n) columnLengths = new Int32Array(n);
+  const lengths = columnLengths;
+  let total = 0;
+  for (let i = 0; i < n; i++) {
+    if (timestamps !== null) {
+      const t = r.readF64();
+      timestamps[i] = Number.isNaN(t) ? undefined : t;
+    }
+    total += lengths[i] = r.readVarUint();
+  }
+  const bytes = r.readVarUint();
+  if (bytes !== total) {
+    throw new SerializationError(
+      `A damaged channel message: its records' lengths add up to ${total}, not its ${bytes} chars`,
+    );
+  }
+  const at = r.pos;
+  const raw = r.readRaw(bytes);
+  const chars = latin1.decode(raw);
+  let from = 0;
+  for (let i = 0; i < n; i++) {
+    const to = from + lengths[i]!;
+    values[i] = to - from <= MAX_SUBSTRING
+      ? chars.substring(from, to)
+      : latin1.decode(r.buf.subarray(at + from, at + to));
+    from = to;
+  }
+}
 
 /**
  * Appends `msg` to `out`. A record the serializer refuses is a
@@ -61,10 +164,16 @@ export function encodeMessage(
   out.writeU8(msg.kind);
   switch (msg.kind) {
     case MessageKind.Records: {
-      const { values, timestamps } = msg;
+      const { values, timestamps, sentAt } = msg;
       out.writeVarUint(values.length);
-      out.writeU8(timestamps === null ? 0 : 1);
+      const flagsAt = out.length;
+      out.writeU8((timestamps === null ? 0 : 1) | (sentAt === undefined ? 0 : 2));
+      if (sentAt !== undefined) out.writeF64(performance.timeOrigin + sentAt);
       const plain = serializer === plainSerializer;
+      if (plain && writeAsciiColumn(values, timestamps, out)) {
+        out.buf[flagsAt]! |= COLUMN_FLAG;
+        return;
+      }
       if (plain) shapes.reset();
       try {
         for (let i = 0; i < values.length; i++) {
@@ -100,19 +209,28 @@ export function decodeMessage(bytes: Uint8Array, serializer: Serializer<unknown>
   switch (kind) {
     case MessageKind.Records: {
       const n = r.readVarUint();
-      const hasTimestamps = r.readU8() === 1;
+      const flags = r.readU8();
+      const hasTimestamps = (flags & 1) !== 0;
+      const sentAt = (flags & 2) !== 0 ? r.readF64() - performance.timeOrigin : undefined;
       const values = new Array<unknown>(n);
       const timestamps = hasTimestamps ? new Array<number | undefined>(n) : null;
-      const plain = serializer === plainSerializer;
-      if (plain) batchReader.startBatch(r);
-      for (let i = 0; i < n; i++) {
-        if (timestamps !== null) {
-          const t = r.readF64();
-          timestamps[i] = Number.isNaN(t) ? undefined : t;
+      if ((flags & COLUMN_FLAG) !== 0) {
+        readAsciiColumn(r, values, timestamps);
+      } else {
+        const plain = serializer === plainSerializer;
+        if (plain) batchReader.startBatch(r);
+        for (let i = 0; i < n; i++) {
+          if (timestamps !== null) {
+            const t = r.readF64();
+            timestamps[i] = Number.isNaN(t) ? undefined : t;
+          }
+          values[i] = plain ? batchReader.read() : serializer.read(r);
         }
-        values[i] = plain ? batchReader.read() : serializer.read(r);
       }
-      return { kind, values, timestamps };
+      // The fields in the order a ChannelWriter's batches have them: one shape.
+      return sentAt === undefined
+        ? { kind, values, timestamps }
+        : { kind, values, timestamps, sentAt };
     }
     case MessageKind.Watermark:
       return { kind, timestamp: r.readF64() };

@@ -4,6 +4,7 @@ import { Serializers } from "../state/serializer.ts";
 import { SerializationError } from "../errors.ts";
 import { decodeMessage, encodeMessage } from "./channel_codec.ts";
 import { type ChannelMessage, END_OF_INPUT, MessageKind } from "./messages.ts";
+import { ChannelWriter } from "./outputs.ts";
 
 Deno.test("channel codec: every message kind round-trips in order", () => {
   const messages: ChannelMessage[] = [
@@ -113,6 +114,51 @@ Deno.test("channel codec: plain batch strings of every length and alphabet round
   }
 });
 
+Deno.test("channel codec: a batch of ASCII strings is one column of lengths and chars", () => {
+  // Short ones, long ones (past the substring limit), empty ones; with and without timestamps.
+  const values = Array.from({ length: 1500 }, (_, i) => "w".repeat(i % 70) + (i % 3 ? i : ""));
+  const timestamps = values.map((_, i) => (i % 4 === 0 ? undefined : i * 10));
+  for (const ts of [null, timestamps]) {
+    const batch: ChannelMessage = { kind: MessageKind.Records, values, timestamps: ts };
+    const out = new ByteWriter();
+    encodeMessage(batch, Serializers.plain, "e", out);
+    const chars = values.reduce((n, v) => n + v.length, 0);
+    // kind, count (2 bytes), flags, a length byte per record, total chars (3 bytes), the chars.
+    const expected = 1 + 2 + 1 + values.length * (ts ? 9 : 1) + 3 + chars;
+    assert.equal(out.length, expected, "no tag per record: lengths, then the chars");
+    assert.equal(out.buf[3]! & 4, 4, "the column flag");
+    assert.deepEqual(decodeMessage(out.bytes(), Serializers.plain), batch);
+  }
+  // A non-ASCII string or a value of another type: every value is written on its own.
+  for (const odd of ["é", 42, null]) {
+    const batch: ChannelMessage = {
+      kind: MessageKind.Records,
+      values: ["a", "b", odd, "c"],
+      timestamps: null,
+    };
+    const out = new ByteWriter();
+    encodeMessage(batch, Serializers.plain, "e", out);
+    assert.equal(out.buf[2]! & 4, 0, `no column with ${odd}`);
+    assert.deepEqual(decodeMessage(out.bytes(), Serializers.plain), batch);
+  }
+  // Lengths that do not add up to the chars: a damaged message, not wrong records.
+  const out = new ByteWriter();
+  encodeMessage(
+    { kind: MessageKind.Records, values: ["ab", "cd"], timestamps: null },
+    Serializers.plain,
+    "e",
+    out,
+  );
+  const bytes = out.toBytes();
+  assert.deepEqual([...bytes], [0, 2, 4, 2, 2, 4, 97, 98, 99, 100]);
+  bytes[3] = 3;
+  assert.throws(() => decodeMessage(bytes, Serializers.plain), /lengths add up to 5, not its 4/);
+  assert.throws(
+    () => decodeMessage(out.bytes().subarray(0, 8), Serializers.plain),
+    SerializationError,
+  );
+});
+
 Deno.test("channel codec: a damaged plain batch is a SerializationError", () => {
   const batch: ChannelMessage = {
     kind: MessageKind.Records,
@@ -129,4 +175,26 @@ Deno.test("channel codec: a damaged plain batch is a SerializationError", () => 
   const badShape = bytes.slice();
   badShape[bytes.indexOf(13)] = 14; // an unknown tag where the second object's shape id was
   assert.throws(() => decodeMessage(badShape, Serializers.plain), SerializationError);
+});
+
+Deno.test("channel codec: a batch's send time crosses, and the decoded batch has a local batch's fields in order", () => {
+  const sent: ChannelMessage[] = [];
+  const writer = new ChannelWriter(
+    [{ push: (m) => sent.push(m), hasSpace: () => true, waitForSpace: async () => {}, close() {} }],
+    { kind: "forward" },
+    0,
+    128,
+  );
+  writer.collect("a", undefined);
+  writer.flush();
+  const local = sent[0]!;
+  assert.ok(local.kind === MessageKind.Records && local.sentAt !== undefined);
+  const out = new ByteWriter();
+  encodeMessage(local, Serializers.plain, "a -> b", out);
+  const decoded = decodeMessage(out.bytes(), Serializers.plain);
+  assert.deepEqual(Object.keys(decoded), Object.keys(local));
+  assert.ok(decoded.kind === MessageKind.Records);
+  // Wall-clock time and back, on the same thread: the same instant (float rounding aside).
+  assert.ok(Math.abs(decoded.sentAt! - local.sentAt) < 0.01, `${decoded.sentAt} ~ ${local.sentAt}`);
+  assert.deepEqual(decoded.values, ["a"]);
 });

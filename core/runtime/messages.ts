@@ -21,7 +21,10 @@ export interface RecordBatch {
   readonly kind: MessageKind.Records;
   readonly values: unknown[];
   readonly timestamps: (number | undefined)[] | null;
-  /** `performance.now()` when the producer sent it (same thread only): input latency metrics. */
+  /**
+   * `performance.now()` of this thread when the producer sent it (a batch from another worker
+   * arrives with it converted to this thread's clock): input latency metrics.
+   */
   readonly sentAt?: number;
 }
 

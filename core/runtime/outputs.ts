@@ -165,8 +165,12 @@ export class ChannelWriter implements Target {
         for (let g = 0; g < maxParallelism; g++) {
           channelOf[g] = subtaskForKeyGroup(g, maxParallelism, n);
         }
-        this.#select = (value) =>
-          channelOf[keyGroupOfHash(hash(keySelector(value)), maxParallelism)]!;
+        // A power-of-two maxParallelism (the default 128) takes the key group as the hash's low
+        // bits: the same number as `keyGroupOfHash`, without its two integer divisions.
+        const mask = maxParallelism - 1;
+        this.#select = (maxParallelism & mask) === 0
+          ? (value) => channelOf[hash(keySelector(value)) & mask]!
+          : (value) => channelOf[keyGroupOfHash(hash(keySelector(value)), maxParallelism)]!;
         break;
       }
     }

@@ -10,7 +10,7 @@
 import { ByteWriter } from "../state/bytes.ts";
 import type { Serializer } from "../state/serializer.ts";
 import { decodeMessage, encodeMessage } from "./channel_codec.ts";
-import { type ChannelMessage, MessageKind } from "./messages.ts";
+import { type ChannelMessage, MessageKind, type RecordBatch } from "./messages.ts";
 import { RingReader, RingWriter } from "./shared_ring.ts";
 
 /**
@@ -74,16 +74,12 @@ export class RingChannelWriter {
     }
     const half = msg.values.length >> 1;
     const ts = msg.timestamps;
-    await this.write({
-      kind: MessageKind.Records,
-      values: msg.values.slice(0, half),
-      timestamps: ts && ts.slice(0, half),
-    });
-    await this.write({
-      kind: MessageKind.Records,
-      values: msg.values.slice(half),
-      timestamps: ts && ts.slice(half),
-    });
+    const part = (values: unknown[], timestamps: (number | undefined)[] | null): RecordBatch =>
+      msg.sentAt === undefined
+        ? { kind: MessageKind.Records, values, timestamps }
+        : { kind: MessageKind.Records, values, timestamps, sentAt: msg.sentAt };
+    await this.write(part(msg.values.slice(0, half), ts && ts.slice(0, half)));
+    await this.write(part(msg.values.slice(half), ts && ts.slice(half)));
   }
 
   /** Closes the ring (the job is cancelled): both sides stop waiting. */

@@ -2,7 +2,7 @@
  * A worker that produces records into a ring channel, for the cross-worker
  * channel test and bench/channel.ts: `count` records in batches of `batch`,
  * a watermark after every batch, a barrier after the first half, then end of
- * input. It posts `{ sent }` after every batch so the other side can see it
+ * input. Record batches carry their send time (`sentAt`), as a task's do. It posts `{ sent }` after every batch so the other side can see it
  * stall when the ring is full.
  *
  * @module
@@ -26,7 +26,13 @@ self.onmessage = async (e: MessageEvent<Start>) => {
     const n = Math.min(batch, count - sent);
     const values = new Array<unknown>(n);
     for (let i = 0; i < n; i++) values[i] = { user: `user-${(sent + i) % 1000}`, seq: sent + i };
-    await writer.write({ kind: MessageKind.Records, values, timestamps: null });
+    // Stamped as a ChannelWriter stamps its batches: the reader sees when it was sent.
+    await writer.write({
+      kind: MessageKind.Records,
+      values,
+      timestamps: null,
+      sentAt: performance.now(),
+    });
     sent += n;
     await writer.write({ kind: MessageKind.Watermark, timestamp: sent });
     if (!barrierSent && sent >= count / 2) {
