@@ -107,12 +107,12 @@ export class DenoSegmentFs implements SegmentFs {
   /** Reads at an offset (pread) through a cached read descriptor. */
   readAt(path: string, offset: number, dest: Uint8Array): number {
     const fds = DenoSegmentFs.#fds(this);
+    const fs = nodeFs();
     let fd = fds.get(path);
     if (fd === undefined) {
-      fd = nodeFs().openSync(path, "r");
+      fd = fs.openSync(path, "r");
       fds.set(path, fd);
     }
-    const fs = nodeFs();
     let n = 0;
     while (n < dest.length) {
       const r = fs.readSync(fd, dest, n, dest.length - n, offset + n);
