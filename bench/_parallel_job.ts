@@ -12,7 +12,6 @@
  *
  * @module
  */
-import process from "node:process";
 import { runMain, Serializers, type SinkFunction, StreamEnvironment } from "../mod.ts";
 import { main as wordCount } from "../examples/word_count.ts";
 import { Count, sampleThreadCpu } from "./_util.ts";
@@ -25,17 +24,27 @@ class CountingSink implements SinkFunction<unknown> {
   }
 }
 
-function cpuMs(): number {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1000;
+/**
+ * Process CPU ms (user + system), in the main thread only. The worker executor's workers run
+ * this script again up to `execute()`, which never returns there: measuring in them would only
+ * add to parallelism 2 (node:process's import, a thread sampler per worker).
+ */
+async function processCpuMs(): Promise<(() => number) | undefined> {
+  if ("WorkerGlobalScope" in globalThis) return undefined;
+  const { default: process } = await import("node:process");
+  return () => {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1000;
+  };
 }
 
 async function main(args: string[]): Promise<void> {
   const i = args.indexOf("--job");
   const job = args[i + 1];
   const rest = args.filter((_, k) => k !== i && k !== i + 1);
-  const threads = sampleThreadCpu();
-  const wall0 = performance.now(), cpu0 = cpuMs();
+  const cpuMs = await processCpuMs();
+  const threads = cpuMs ? sampleThreadCpu() : undefined;
+  const wall0 = performance.now(), cpu0 = cpuMs?.() ?? 0;
   let records = 0;
   let startupMs = 0;
   if (job === "word_count") {
@@ -62,8 +71,8 @@ async function main(args: string[]): Promise<void> {
     startupMs = (await env.execute(`bench ${job}`)).startupMs ?? 0;
   }
   const wallMs = performance.now() - wall0;
-  const cpu = cpuMs() - cpu0;
-  console.log(JSON.stringify({ records, wallMs, startupMs, cpuMs: cpu, threads: threads.stop() }));
+  const cpu = cpuMs!() - cpu0;
+  console.log(JSON.stringify({ records, wallMs, startupMs, cpuMs: cpu, threads: threads?.stop() }));
 }
 
 if (import.meta.main) await runMain("bench/_parallel_job", main);

@@ -175,6 +175,11 @@ export interface LsmStoreStats {
   /** Whether the store's memory was advised to use huge pages (option `hugePages`). */
   hugePages: boolean;
   /**
+   * Size of the store's linear memory: the block cache and room for three
+   * memtables from the start (pages not written to take no RAM).
+   */
+  memoryBytes: number;
+  /**
    * Write stalls: times the writer had to wait for background work (a full
    * memtable with both frozen places taken, or more than `stallSegments`
    * live segments), and the ms spent waiting, synchronously in a write or
@@ -603,6 +608,27 @@ export class LsmStore {
       blockSize,
       o.hugePages ?? false,
     );
+    this.#reserveMemtables(memtableBytes);
+  }
+
+  /**
+   * Grows the store's memory now by what its memtables may take (the active
+   * one, the frozen one being written and one queued behind it), so it does
+   * not grow while the job runs: in V8 each growth of a WebAssembly memory
+   * costs a full garbage collection of the thread's JS heap, cheap while the
+   * store opens, not with a job's objects live.
+   */
+  #reserveMemtables(memtableBytes: number): void {
+    try {
+      this.#e.ex.reserveHeap(3 * memtableBytes);
+    } catch (e) {
+      this.#ownFs?.close();
+      throw new StateError(
+        `LsmStore: could not reserve ${3 * memtableBytes} bytes of memory for three memtables ` +
+          `of memtableBytes ${memtableBytes}: ${e}`,
+        { cause: e },
+      );
+    }
   }
 
   /**
@@ -1321,6 +1347,7 @@ export class LsmStore {
       lastBackgroundError: this.#lastBackgroundError,
       workerJobs: this.#workerJobs,
       hugePages: this.#e.hugePages,
+      memoryBytes: e.ex.memory.buffer.byteLength,
       writeStalls: this.#writeStalls,
       writeStallMs: this.#writeStallMs +
         (this.#stalled ? performance.now() - this.#stalled.since : 0),

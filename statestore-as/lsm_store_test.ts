@@ -445,3 +445,32 @@ Deno.test("fault: writes fail while the memtable is full; data stays readable", 
   t.close();
   Deno.removeSync(dir, { recursive: true });
 });
+
+Deno.test("memory for three memtables is reserved at open: filling and freezing them grows none", () => {
+  const dir = Deno.makeTempDirSync({ prefix: "weir-lsm-reserve-" });
+  const mib = 1 << 20;
+  const s = LsmStore.open({
+    dir,
+    memtableBytes: mib,
+    blockCacheBytes: mib,
+    backgroundThreads: false,
+  });
+  try {
+    const opened = s.stats().memoryBytes;
+    assert.ok(opened >= 4 * mib, `memory at open: ${opened} bytes`);
+    // Values large enough that the memtables' indexes and sort scratch stay small beside them.
+    const value = new Uint8Array(1000).fill(7);
+    const key = (i: number) => new TextEncoder().encode(`key-${i}`);
+    // Several memtables' worth: the active one fills and freezes, the frozen one is written.
+    for (let i = 0; i < 5000; i++) s.put(key(i), value);
+    s.flush();
+    const stats = s.stats();
+    assert.ok(stats.flushes >= 4, `flushes: ${stats.flushes}`);
+    assertEquals(stats.memoryBytes, opened);
+    assertEquals(s.get(key(0)), value);
+    assertEquals(s.get(key(4999)), value);
+  } finally {
+    s.close({ discard: true });
+    Deno.removeSync(dir, { recursive: true });
+  }
+});

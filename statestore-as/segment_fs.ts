@@ -5,7 +5,18 @@
  *
  * @module
  */
-import { closeSync, openSync, readSync } from "node:fs";
+type NodeFs = typeof import("node:fs");
+
+let loadedNodeFs: NodeFs | undefined;
+
+/**
+ * node:fs, loaded on the first segment read rather than at import: every
+ * worker of the worker executor imports the store, and loading Deno's node:fs
+ * layer costs each of them startup time, though many never read a segment.
+ */
+function nodeFs(): NodeFs {
+  return loadedNodeFs ??= process.getBuiltinModule("node:fs");
+}
 
 /** A file being written (segments are written once, then renamed into place). */
 export interface SegmentFile {
@@ -96,14 +107,15 @@ export class DenoSegmentFs implements SegmentFs {
   /** Reads at an offset (pread) through a cached read descriptor. */
   readAt(path: string, offset: number, dest: Uint8Array): number {
     const fds = DenoSegmentFs.#fds(this);
+    const fs = nodeFs();
     let fd = fds.get(path);
     if (fd === undefined) {
-      fd = openSync(path, "r");
+      fd = fs.openSync(path, "r");
       fds.set(path, fd);
     }
     let n = 0;
     while (n < dest.length) {
-      const r = readSync(fd, dest, n, dest.length - n, offset + n);
+      const r = fs.readSync(fd, dest, n, dest.length - n, offset + n);
       if (r === 0) break;
       n += r;
     }
@@ -166,7 +178,7 @@ export class DenoSegmentFs implements SegmentFs {
     const fds = DenoSegmentFs.#fds(this);
     const fd = fds.get(path);
     if (fd !== undefined) {
-      closeSync(fd);
+      nodeFs().closeSync(fd);
       fds.delete(path);
     }
   }
@@ -174,7 +186,7 @@ export class DenoSegmentFs implements SegmentFs {
   /** Closes every cached read handle. */
   close(): void {
     const fds = DenoSegmentFs.#fds(this);
-    for (const fd of fds.values()) closeSync(fd);
+    for (const fd of fds.values()) nodeFs().closeSync(fd);
     fds.clear();
   }
 }

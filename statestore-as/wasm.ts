@@ -15,6 +15,7 @@ import debugWasm from "./lib/statestore_debug_wasm.ts";
 export interface StoreExports {
   memory: WebAssembly.Memory;
   init(memtableBytes: number, cacheBytes: number, blockTarget: number): void;
+  reserveHeap(bytes: number): void;
   keyPtr(): number;
   valPtr(): number;
   reserve(kl: number, vl: number): void;

@@ -10,7 +10,6 @@
  *
  * @module
  */
-import { createHash } from "node:crypto";
 import { CheckpointError } from "../errors.ts";
 import type { KeyedStateHandle } from "../state/backend.ts";
 import type { OperatorStateSnapshot } from "../state/operator_state.ts";
@@ -360,8 +359,14 @@ function withDigest(text: string, hex: string): string {
   return text.slice(0, text.length - ZERO_DIGEST.length - 3) + hex + text.slice(-3);
 }
 
+/**
+ * The SHA-256 of `text`, hex. node:crypto loads on the first manifest written
+ * or read, not at import: every worker of the worker executor imports this
+ * module, and loading Deno's node:crypto layer costs each of them startup
+ * time, though only the main thread writes manifests.
+ */
 function digest(text: string): string {
-  return createHash("sha256").update(text).digest("hex");
+  return process.getBuiltinModule("node:crypto").createHash("sha256").update(text).digest("hex");
 }
 
 /**
