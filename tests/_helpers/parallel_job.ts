@@ -241,7 +241,7 @@ async function main(args: string[]): Promise<void> {
       // A reader that has not reported yet holds nobody back (as in Flink): fast starts once
       // slow has read a few records, so that slow's reports are in the group by then.
       if (!values.marker) throw new ConfigError("--marker needed");
-      const signal = { file: values.marker, after: 5 };
+      const signal = { file: values.marker as string, after: 5 };
       const sink = new CollectSink<unknown>();
       env.fromSource(
         splitsSource({
