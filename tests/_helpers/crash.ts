@@ -39,7 +39,7 @@
  * records that subtask read before it. With `WEIR_TEST_PAUSE_IN_CHECKPOINT_MS=ms`
  * and `WEIR_TEST_PAUSE_AT=k` in its environment it first wraps
  * `DenoCheckpointFs` (test-only, this process only) so that the `k`-th file
- * created through it in the checkpoint directory prints
+ * written and synced through it in the checkpoint directory prints
  * {@linkcode PAUSE_MARKER} and blocks for `ms` after its data is synced and
  * before it is renamed into place; with `WEIR_TEST_RESUME_FILE=path` too,
  * it goes on as soon as that file exists; with `WEIR_TEST_ARM_FILE=path`,
@@ -661,12 +661,14 @@ async function childMain(args: string[]): Promise<void> {
     proto.create = function (this: DenoCheckpointFs, path: string): SegmentFile {
       const f = create.call(this, path);
       if (checkpointDir !== undefined && !path.startsWith(`${checkpointDir}/`)) return f;
-      if (armFile !== undefined && !exists(armFile)) return f;
-      if (++writes !== pauseAt) return f;
       return {
         write: (data) => f.write(data),
         sync: () => {
           f.sync();
+          // Writes count as they are synced: a file created here and written by another thread
+          // (a segment sorted on the helper pool) never is, and would take the pause with it.
+          if (armFile !== undefined && !exists(armFile)) return;
+          if (++writes !== pauseAt) return;
           Deno.stderr.writeSync(new TextEncoder().encode(`${PAUSE_MARKER} ${path}\n`));
           // Blocks the whole job, as a slow disk would: the kill lands here.
           const cell = new Int32Array(new SharedArrayBuffer(4));
