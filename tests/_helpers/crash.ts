@@ -295,7 +295,9 @@ async function runOnce(
   }
   const armFile = `${o.tmpDir}/crash-hook-armed`;
   if (plan && "pauseAt" in plan) {
-    env.WEIR_TEST_PAUSE_IN_CHECKPOINT_MS = "10000";
+    // Paused until the kill, however late it comes: a pause that ran out would let the write
+    // finish before a slow kill, which would then land outside it.
+    env.WEIR_TEST_PAUSE_IN_CHECKPOINT_MS = String(o.runTimeoutMs ?? 60_000);
     env.WEIR_TEST_PAUSE_AT = String(plan.pauseAt);
     if (o.records !== undefined) {
       // Writes count once the run is past its target: a run killed in a write late in the
