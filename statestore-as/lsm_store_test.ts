@@ -92,18 +92,19 @@ async function modelRun(seed: number, ops: number): Promise<void> {
       } else if (x < 0.9) {
         const p = new Uint8Array([Math.floor(r() * 11)]);
         const got = [...store.scan({ prefix: p })].map(([k, v]) => `${hex(k)}=${hex(v)}`);
-        const want = [...model].filter(([k]) => k.startsWith(hex(p))).sort((a, b) =>
+        const prefix = hex(p);
+        const want = [...model].filter(([k]) => k.startsWith(prefix)).sort((a, b) =>
           cmp(a[0], b[0])
         )
           .map(([k, v]) => `${k}=${v}`);
-        assertEquals(got, want, `scan prefix ${hex(p)} op ${op}`);
+        assertEquals(got, want, `scan prefix ${prefix} op ${op}`);
       } else if (x < 0.91) {
         const a = key();
         const b = key();
         const [s, e] = cmp(hex(a), hex(b)) <= 0 ? [a, b] : [b, a];
         const got = [...store.scan({ start: s, end: e })].map(([k]) => hex(k));
-        const want = [...model.keys()].filter((k) => cmp(k, hex(s)) >= 0 && cmp(k, hex(e)) < 0)
-          .sort(cmp);
+        const [from, to] = [hex(s), hex(e)];
+        const want = [...model.keys()].filter((k) => cmp(k, from) >= 0 && cmp(k, to) < 0).sort(cmp);
         assertEquals(got, want, `scan range op ${op}`);
       } else if (x < 0.915) {
         store.flush();

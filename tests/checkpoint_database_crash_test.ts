@@ -7,7 +7,7 @@
  * counts as an independent count of the input, read with psql / redis-cli.
  */
 import assert from "node:assert/strict";
-import { assertKillsLanded, linesIn, runWithCrashes } from "./_helpers/crash.ts";
+import { assertKillsLanded, describeReport, linesIn, runWithCrashes } from "./_helpers/crash.ts";
 import { startPostgres, startRedis, type TestServer } from "./_helpers/db_servers.ts";
 import { type DatabaseKind, stateInDatabase } from "./_helpers/database_state.ts";
 import {
@@ -111,12 +111,15 @@ for (const kind of ["postgres", "redis"] as DatabaseKind[]) {
                 tmpDir: `${dir}/tmp`,
               });
               assertKillsLanded(report, KILLS);
-              assert.ok(report.restoredRuns >= 1, "some run restored a checkpoint");
+              assert.ok(
+                report.restoredRuns >= 1,
+                `no run restored a checkpoint\n${describeReport(report)}`,
+              );
               assert.ok(
                 !report.lastStderr.includes(server.password),
                 "the password is not printed",
               );
-              assert.deepEqual(c.check(input, `${dir}/out`, true), [], `seed ${SEED}`);
+              assert.deepEqual(c.check(input, `${dir}/out`, true), [], describeReport(report));
               const want = c.expected(input);
               const got = stateInDatabase(kind, server.url, job, want.operator, want.state);
               assert.deepEqual(

@@ -9,7 +9,7 @@
  * `WEIR_LONG_TESTS=1` makes more kills; `WEIR_CRASH_SEED=n` repeats a kill schedule.
  */
 import assert from "node:assert/strict";
-import { assertKillsLanded, linesIn, runWithCrashes } from "./_helpers/crash.ts";
+import { assertKillsLanded, describeReport, linesIn, runWithCrashes } from "./_helpers/crash.ts";
 import { MockKafka } from "./_helpers/kafka_mock.ts";
 import { checkKafkaWordCount, produceLines } from "./_helpers/kafka_word_count_check.ts";
 import { makeWordInput } from "./_helpers/word_count_check.ts";
@@ -63,7 +63,10 @@ for (const c of CASES) {
         runTimeoutMs: 120_000,
       });
       assertKillsLanded(report, KILLS);
-      assert.ok(report.restoredRuns >= 1, "some run restored a checkpoint");
+      assert.ok(
+        report.restoredRuns >= 1,
+        `no run restored a checkpoint\n${describeReport(report)}`,
+      );
       const { problems, uncommitted } = await checkKafkaWordCount(
         kafka.bootstrap,
         input,
@@ -74,7 +77,7 @@ for (const c of CASES) {
         `  seed ${SEED}: ${report.kills} kills, ${report.runs} runs; ` +
           `${uncommitted} records of unfinished transactions left out`,
       );
-      assert.deepEqual(problems, [], `seed ${SEED}`);
+      assert.deepEqual(problems, [], describeReport(report));
     } finally {
       await kafka.stop();
       await Deno.remove(dir, { recursive: true });

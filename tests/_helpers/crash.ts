@@ -39,7 +39,7 @@
  * records that subtask read before it. With `WEIR_TEST_PAUSE_IN_CHECKPOINT_MS=ms`
  * and `WEIR_TEST_PAUSE_AT=k` in its environment it first wraps
  * `DenoCheckpointFs` (test-only, this process only) so that the `k`-th file
- * created through it in the checkpoint directory prints
+ * written and synced through it in the checkpoint directory prints
  * {@linkcode PAUSE_MARKER} and blocks for `ms` after its data is synced and
  * before it is renamed into place; with `WEIR_TEST_RESUME_FILE=path` too,
  * it goes on as soon as that file exists; with `WEIR_TEST_ARM_FILE=path`,
@@ -139,6 +139,14 @@ export interface CrashReport {
   restoredRuns: number;
   /** The stderr of the run that finished. */
   lastStderr: string;
+  /** The seed the kill schedule came from. */
+  seed: number;
+  /**
+   * One line per run: where it started, the kill aimed at it, and how it
+   * ended (where it was killed, the checkpoint write it was paused in, what
+   * the kill left unfinished); what a failure's message shows.
+   */
+  history: string[];
 }
 
 /**
@@ -200,6 +208,12 @@ interface RunResult {
   stderr: string;
   killed: boolean;
   hooked: boolean;
+  /** The watchdog killed it (`runTimeoutMs`), not the plan. */
+  timedOut: boolean;
+  /** The checkpoint file write it was paused in (the pause marker's path). */
+  pausedIn: string | undefined;
+  /** The checkpoint it restored first (`undefined`: a fresh start, or none said). */
+  restoredFrom: number | undefined;
   /** With `records`: the run's restored position, its target (random kills) and its end. */
   start: number | undefined;
   target: number | undefined;
@@ -281,7 +295,9 @@ async function runOnce(
   }
   const armFile = `${o.tmpDir}/crash-hook-armed`;
   if (plan && "pauseAt" in plan) {
-    env.WEIR_TEST_PAUSE_IN_CHECKPOINT_MS = "10000";
+    // Paused until the kill, however late it comes: a pause that ran out would let the write
+    // finish before a slow kill, which would then land outside it.
+    env.WEIR_TEST_PAUSE_IN_CHECKPOINT_MS = String(o.runTimeoutMs ?? 60_000);
     env.WEIR_TEST_PAUSE_AT = String(plan.pauseAt);
     if (o.records !== undefined) {
       // Writes count once the run is past its target: a run killed in a write late in the
@@ -302,7 +318,9 @@ async function runOnce(
     stdout: "null",
     stderr: "piped",
   }).spawn();
-  let killed = false, hooked = false, started = false;
+  let killed = false, hooked = false, started = false, timedOut = false;
+  let pausedIn: string | undefined;
+  let restoredFrom: number | undefined;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let target: number | undefined;
   const ready = o.checkpointReady ?? (() => hasCompletedCheckpoint(o.checkpointDir));
@@ -327,7 +345,10 @@ async function runOnce(
       killed = true;
     } catch { /* already exited */ }
   };
-  const watchdog = setTimeout(kill, o.runTimeoutMs ?? 60_000);
+  const watchdog = setTimeout(() => {
+    timedOut = !killed;
+    kill();
+  }, o.runTimeoutMs ?? 60_000);
   let stderr = "";
   let pending = "";
   const decoder = new TextDecoder();
@@ -345,6 +366,7 @@ async function runOnce(
       if (restore || /no checkpoint to restore/.test(line)) {
         // Also a restart within the run, after a failure: reads count from that checkpoint.
         position.restored(restore ? Number(restore[1]) : undefined);
+        if (restore && !started) restoredFrom = Number(restore[1]);
         if (plan && "share" in plan && o.records !== undefined && target === undefined) {
           const start = position.start!;
           target = start + Math.max(1, Math.ceil((o.records - start) * plan.share));
@@ -372,7 +394,10 @@ async function runOnce(
         position.snapshotted(Number(id), Number(records));
       }
       if (plan && "pauseAt" in plan && line.includes(PAUSE_MARKER)) {
-        hooked = true;
+        if (!killed) {
+          hooked = true;
+          pausedIn = line.slice(line.indexOf(PAUSE_MARKER) + PAUSE_MARKER.length).trim();
+        }
         kill();
       }
     }
@@ -385,6 +410,9 @@ async function runOnce(
     stderr: stderr + pending,
     killed: killed && status.signal === "SIGKILL",
     hooked,
+    timedOut,
+    pausedIn,
+    restoredFrom,
     start: position.start,
     target,
     end: position.now,
@@ -411,6 +439,8 @@ export async function runWithCrashes(o: CrashOptions): Promise<CrashReport> {
     runs: 0,
     restoredRuns: 0,
     lastStderr: "",
+    seed: o.seed,
+    history: [],
   };
   const checkpoints: CheckpointPositions = new Map();
   let furthest = 0;
@@ -436,20 +466,24 @@ export async function runWithCrashes(o: CrashOptions): Promise<CrashReport> {
     }
     if (/restoring checkpoint \d+/.test(r.stderr)) report.restoredRuns++;
     if (r.killed) {
-      if (!planned) {
+      const left = [...interruptedWrites(o.checkpointDir)].filter((p) => !before.has(p));
+      report.history.push(describeRun(o, plan, r, report.runs, left));
+      if (!planned || r.timedOut) {
         throw new Error(
-          `${o.script} did not finish within ${o.runTimeoutMs ?? 60_000} ms:\n${r.stderr}`,
+          `${o.script} did not finish within ${o.runTimeoutMs ?? 60_000} ms (seed ${o.seed}):\n` +
+            `${report.history.join("\n")}\n${r.stderr}`,
         );
       }
       report.kills++;
       if (r.hooked) report.hookedKills++;
-      const after = interruptedWrites(o.checkpointDir);
-      if ([...after].some((p) => !before.has(p))) report.killsInCheckpointWrite++;
+      if (left.length > 0) report.killsInCheckpointWrite++;
       continue;
     }
+    report.history.push(describeRun(o, plan, r, report.runs, []));
     if (!r.status.success) {
       throw new Error(
-        `${o.script} failed (exit ${r.status.code}, seed ${o.seed}) after ${report.kills} kills:\n${r.stderr}`,
+        `${o.script} failed (exit ${r.status.code}, seed ${o.seed}) after ${report.kills} kills:\n` +
+          `${report.history.join("\n")}\n${r.stderr}`,
       );
     }
     report.lastStderr = r.stderr;
@@ -457,6 +491,44 @@ export async function runWithCrashes(o: CrashOptions): Promise<CrashReport> {
     if (plan) report.missedDetail = describeMiss(o, plan, r, report);
     return report;
   }
+}
+
+/** One line of {@linkcode CrashReport.history}: the run `n`, its kill plan and its end. */
+function describeRun(
+  o: CrashOptions,
+  plan: KillPlan | undefined,
+  r: RunResult,
+  n: number,
+  left: string[],
+): string {
+  const at = (p: number | undefined) => p === undefined ? "?" : String(p);
+  const from = r.restoredFrom === undefined ? "a fresh start" : `checkpoint ${r.restoredFrom}`;
+  const start = o.records === undefined ? from : `${from} (record ${at(r.start)})`;
+  const aim = plan === undefined
+    ? "no kill"
+    : "pauseAt" in plan
+    ? `a kill in checkpoint file write ${plan.pauseAt}` +
+      (o.records === undefined ? "" : ` after record ${at(r.target)}`)
+    : "delayMs" in plan
+    ? `a kill ${plan.delayMs} ms after the start`
+    : `a kill at record ${at(r.target)}`;
+  const end = !r.killed
+    ? r.status.success ? "finished" : `failed (exit ${r.status.code})`
+    : r.timedOut
+    ? `timed out after ${o.runTimeoutMs ?? 60_000} ms`
+    : r.hooked
+    ? `killed paused in ${r.pausedIn}`
+    : "killed";
+  const where = o.records === undefined ? "" : ` at record ${at(r.end)}`;
+  const unfinished = left.length === 0 ? "" : `, left ${left.join(", ")}`;
+  return `run ${n}: from ${start}, aimed ${aim}; ${end}${where}${unfinished}`;
+}
+
+/** A report's seed and run history, for a failure's message. */
+export function describeReport(report: CrashReport): string {
+  return `seed ${report.seed}: ${report.kills} kills (${report.hookedKills} in checkpoint ` +
+    `writes, ${report.killsInCheckpointWrite} left a write unfinished), ${report.runs} runs, ` +
+    `${report.restoredRuns} restored a checkpoint\n  ${report.history.join("\n  ")}`;
 }
 
 /** Which kill the finished run did not get, where it was aimed and where the run was. */
@@ -487,8 +559,36 @@ export function assertKillsLanded(report: CrashReport, planned: number): void {
   }
   throw new Error(
     `only ${report.kills} of ${planned} kills landed: the job finished before a ` +
-      `${report.missed} kill: ${report.missedDetail}`,
+      `${report.missed} kill: ${report.missedDetail}\n${describeReport(report)}`,
   );
+}
+
+/**
+ * Asserts what makes a crash run count: the planned kills landed
+ * ({@linkcode assertKillsLanded}); with `inCheckpointWrites`, at least one
+ * landed inside a checkpoint write (unless the job finished before one), and
+ * every such kill left that write unfinished on disk; some run restored a
+ * checkpoint. Each message names the seed and the run history.
+ */
+export function assertCrashCoverage(
+  report: CrashReport,
+  planned: number,
+  { inCheckpointWrites }: { inCheckpointWrites: boolean },
+): void {
+  assertKillsLanded(report, planned);
+  const fail = (what: string) => {
+    throw new Error(`${what}\n${describeReport(report)}`);
+  };
+  if (inCheckpointWrites && report.missed === "none" && report.hookedKills < 1) {
+    fail("no kill landed inside a checkpoint write");
+  }
+  if (report.killsInCheckpointWrite < report.hookedKills) {
+    fail(
+      `${report.hookedKills} kills landed paused in a checkpoint write, but only ` +
+        `${report.killsInCheckpointWrite} left an unfinished write behind`,
+    );
+  }
+  if (report.restoredRuns < 1) fail("no run restored a checkpoint");
 }
 
 /** The records a line-per-record input holds: its lines (a last one without `\n` counts). */
@@ -563,12 +663,14 @@ async function childMain(args: string[]): Promise<void> {
     proto.create = function (this: DenoCheckpointFs, path: string): SegmentFile {
       const f = create.call(this, path);
       if (checkpointDir !== undefined && !path.startsWith(`${checkpointDir}/`)) return f;
-      if (armFile !== undefined && !exists(armFile)) return f;
-      if (++writes !== pauseAt) return f;
       return {
         write: (data) => f.write(data),
         sync: () => {
           f.sync();
+          // Writes count as they are synced: a file created here and written by another thread
+          // (a segment sorted on the helper pool) never is, and would take the pause with it.
+          if (armFile !== undefined && !exists(armFile)) return;
+          if (++writes !== pauseAt) return;
           Deno.stderr.writeSync(new TextEncoder().encode(`${PAUSE_MARKER} ${path}\n`));
           // Blocks the whole job, as a slow disk would: the kill lands here.
           const cell = new Int32Array(new SharedArrayBuffer(4));

@@ -53,25 +53,62 @@ export function checkWordCountLines(
   parallel = false,
 ): string[] {
   const expected = countWords(input);
-  const seen = new Map<string, number>();
-  for (const l of lines) seen.set(l, (seen.get(l) ?? 0) + 1);
+  // Lines `w\tc` by word, each count's lines in `byCount[c]` (a map keyed by whole lines cost
+  // seconds at a million lines); other lines, or counts far beyond the word's, in `other`.
+  const byWord = new Map<string, number[]>();
+  const other = new Map<string, number>();
+  for (const l of lines) {
+    const tab = l.lastIndexOf("\t");
+    const c = tab < 0 ? 0 : positiveInteger(l, tab + 1);
+    const w = l.slice(0, tab);
+    if (c === 0 || c > 4 * (expected.get(w) ?? 0) + 1024) {
+      other.set(l, (other.get(l) ?? 0) + 1);
+      continue;
+    }
+    let byCount = byWord.get(w);
+    if (byCount === undefined) byWord.set(w, byCount = []);
+    while (byCount.length <= c) byCount.push(0);
+    byCount[c]!++;
+  }
   const problems: string[] = [];
   for (const [w, n] of expected) {
+    const byCount = byWord.get(w) ?? [];
     for (let i = 1; i <= n; i++) {
-      const c = seen.get(`${w}\t${i}`) ?? 0;
+      const c = byCount[i] ?? 0;
       if (c === 0) problems.push(`missing ${w}\t${i}`);
       else if (exact && c > 1) problems.push(`${w}\t${i} appears ${c} times`);
-      seen.delete(`${w}\t${i}`);
+      if (i < byCount.length) byCount[i] = 0;
     }
   }
-  for (const [l] of seen) {
-    if (extraAllowed) break;
+  if (extraAllowed) return truncated(problems);
+  const left = [...other.keys()];
+  for (const [w, byCount] of byWord) {
+    byCount.forEach((c, i) => c > 0 && left.push(`${w}\t${i}`));
+  }
+  for (const l of left) {
     const tab = l.lastIndexOf("\t");
     const n = expected.get(l.slice(0, tab));
     const count = Number(l.slice(tab + 1));
     if (!exact && parallel && n !== undefined && Number.isInteger(count) && count > n) continue;
     problems.push(`unexpected line ${JSON.stringify(l)}`);
   }
+  return truncated(problems);
+}
+
+/** The decimal integer >= 1 that `text` holds from `from` on, without leading zeros; else 0. */
+function positiveInteger(text: string, from: number): number {
+  if (from >= text.length || text.charCodeAt(from) === 48) return 0;
+  let n = 0;
+  for (let i = from; i < text.length; i++) {
+    const d = text.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return 0;
+    n = n * 10 + d;
+  }
+  return n <= Number.MAX_SAFE_INTEGER ? n : 0;
+}
+
+/** At most 20 problems and how many there were. */
+function truncated(problems: string[]): string[] {
   if (problems.length > 20) return [...problems.slice(0, 20), `... ${problems.length} problems`];
   return problems;
 }
