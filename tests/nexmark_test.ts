@@ -1,5 +1,5 @@
 /**
- * Nexmark correctness: every query's output for 50k generated events, on
+ * Nexmark correctness: every query's output for 100k generated events, on
  * both state backends and with parallelism 1 and 2, equals a direct reference
  * computation over the same events (tests/_helpers/nexmark_reference.ts).
  * All queries run in one job per configuration (one source feeding every
@@ -31,9 +31,9 @@ import { JsonLinesFileSink } from "../bench/nexmark/sinks.ts";
 import { main } from "../examples/nexmark.ts";
 import { nexmarkReference } from "./_helpers/nexmark_reference.ts";
 
-const EVENTS = 50_000;
-/** 1000 events per second of event time: 50 s, so windows of 10 s fire several times. */
-const TPS = 1000;
+const EVENTS = 100_000;
+/** 2000 events per second of event time: 50 s, so windows of 10 s fire several times. */
+const TPS = 2000;
 
 /** Committed rows of `dir`, each subtask's files in commit order. */
 async function committedRows(dir: string): Promise<Row[]> {
