@@ -247,3 +247,39 @@ Deno.test("postgres checkpoint storage: tables of a layout it cannot read are a 
     await server.stop();
   }
 });
+
+Deno.test("postgres checkpoint storage: parts go in with COPY, text escaped; entries a checkpoint writes twice keep the last", async () => {
+  await withStore("postgres", "copy", async (store, server) => {
+    // Backslashes, tabs and line breaks are COPY's own syntax: they must arrive as written.
+    const odd = "tab\there\\back\nline\r";
+    await store.writePart(1, {
+      segments: new Map(),
+      rows: [
+        { ...row("n", odd, JSON.stringify(odd)), operator: "op\t\\1" },
+        { ...row("n", "m", "1"), namespace: JSON.stringify("w\\1"), userKey: '{"k":"a\\tb"}' },
+        row("n", "a", "1"),
+      ],
+    });
+    // Entries written twice in one checkpoint: within one part, and again in a later one.
+    await store.writePart(1, {
+      segments: new Map(),
+      rows: [row("n", "b", "1"), row("n", "b", "2"), row("n", "a", "3")],
+    });
+    await store.writePart(1, { segments: new Map(), rows: [row("n", "b", "4")] });
+    await store.complete({ id: 1, kind: "checkpoint", manifest });
+    assert.deepEqual(
+      psql(
+        server.url,
+        // The operator as JSON text: psql's output separates fields by tabs.
+        `SELECT to_json(operator_uid)::text, key::text, namespace::text, user_key::text,
+          value::text FROM weir_state_latest WHERE job_id = 'copy' ORDER BY operator_uid, key::text`,
+      ),
+      [
+        ['"counts"', '"a"', "", "", "3"],
+        ['"counts"', '"b"', "", "", "4"],
+        ['"counts"', '"m"', '"w\\\\1"', '{"k": "a\\tb"}', "1"],
+        [JSON.stringify("op\t\\1"), JSON.stringify(odd), "", "", JSON.stringify(odd)],
+      ],
+    );
+  });
+});

@@ -12,6 +12,8 @@
  *   each time an entry changed (or was removed: `tombstone`) in a checkpoint;
  * - `weir_versions(job_id, checkpoint_id)`: the checkpoints whose entry rows are
  *   committed (rows of any other checkpoint id are invisible);
+ * - `weir_collections(job_id, collected_up_to)`: where the last collection of old rows
+ *   stopped (the next one reads only rows written since);
  * - view `weir_state_latest`: every job's state as of its latest completed checkpoint.
  *
  * @module
@@ -31,7 +33,8 @@ import {
   type StoreAddress,
 } from "../remote_store.ts";
 
-// Rows per INSERT … unnest(): few round trips, bounded message size.
+// Rows per INSERT … unnest() of an upsert (where COPY cannot write a part): few round
+// trips, bounded message size.
 const ROW_BATCH = 5000;
 
 const SCHEMA = [
@@ -51,6 +54,11 @@ const SCHEMA = [
     job_id text NOT NULL, checkpoint_id bigint NOT NULL, PRIMARY KEY (job_id, checkpoint_id))`,
   `CREATE INDEX IF NOT EXISTS weir_state_entries_version
     ON weir_state_entries (job_id, checkpoint_id)`,
+  // Collection finds tombstones without reading a checkpoint's other rows.
+  `CREATE INDEX IF NOT EXISTS weir_state_entries_tombstones
+    ON weir_state_entries (job_id, checkpoint_id) WHERE tombstone`,
+  `CREATE TABLE IF NOT EXISTS weir_collections (
+    job_id text PRIMARY KEY, collected_up_to bigint NOT NULL)`,
   // Invariant (enforced by writePart() and complete()): subtasks write their rows of
   // weir_state_entries under the checkpoint's id in their own transactions, before the
   // checkpoint completes; a row counts only once its checkpoint id is in weir_versions,
@@ -119,9 +127,6 @@ export class PostgresStore implements RemoteStore {
   readonly #sql: postgres.Sql;
   readonly #job: string;
   readonly #url: string;
-  // The oldest kept checkpoint of this object's last collection: rows at or below it were
-  // collected then, so the next collection looks only at rows written after it.
-  #collectedUpTo: number | undefined;
 
   private constructor(sql: postgres.Sql, job: string, where: string, url: string) {
     this.#sql = sql;
@@ -254,22 +259,38 @@ export class PostgresStore implements RemoteStore {
   }
 
   async writePart(id: number, part: RemotePart): Promise<void> {
-    const job = this.#job;
     try {
-      await this.#sql.begin(async (tx) => {
-        for (const [name, data] of part.segments) {
-          await tx`INSERT INTO weir_segments (job_id, name, data, checkpoint_id)
-            VALUES (${job}, ${name}, ${Buffer.from(data.buffer, data.byteOffset, data.length)},
-              ${id})
-            ON CONFLICT (job_id, name) DO NOTHING`;
-        }
-        for (let i = 0; i < part.rows.length; i += ROW_BATCH) {
-          await insertRows(tx, job, id, part.rows.slice(i, i + ROW_BATCH));
-        }
-      });
+      await this.#writePart(id, part, false);
     } catch (e) {
-      throw this.#error(`write checkpoint ${id} to`, e);
+      if ((e as { code?: unknown }).code !== UNIQUE_VIOLATION) {
+        throw this.#error(`write checkpoint ${id} to`, e);
+      }
+      // Two changed entries of the checkpoint decoded to the same entry (e.g. keys whose
+      // JSON is the same): COPY cannot merge them, the upsert can (the last one stays).
+      try {
+        await this.#writePart(id, part, true);
+      } catch (e) {
+        throw this.#error(`write checkpoint ${id} to`, e);
+      }
     }
+  }
+
+  async #writePart(id: number, part: RemotePart, upsert: boolean): Promise<void> {
+    const job = this.#job;
+    await this.#sql.begin(async (tx) => {
+      for (const [name, data] of part.segments) {
+        await tx`INSERT INTO weir_segments (job_id, name, data, checkpoint_id)
+          VALUES (${job}, ${name}, ${Buffer.from(data.buffer, data.byteOffset, data.length)},
+            ${id})
+          ON CONFLICT (job_id, name) DO NOTHING`;
+      }
+      if (part.rows.length === 0) return;
+      if (!upsert) return await copyRows(tx, job, id, part.rows);
+      const rows = lastOfEachEntry(part.rows);
+      for (let i = 0; i < rows.length; i += ROW_BATCH) {
+        await upsertRows(tx, job, id, rows.slice(i, i + ROW_BATCH));
+      }
+    });
   }
 
   async complete(c: RemoteCompletion): Promise<void> {
@@ -360,26 +381,39 @@ export class PostgresStore implements RemoteStore {
         if (keepIds.length === 0) {
           await tx`DELETE FROM weir_state_entries WHERE job_id = ${job}`;
           await tx`DELETE FROM weir_versions WHERE job_id = ${job}`;
+          await tx`DELETE FROM weir_collections WHERE job_id = ${job}`;
           return;
         }
-        // A row superseded by a newer committed one that the oldest kept checkpoint already sees
-        // is seen by no kept checkpoint (a hash join: no per-row subquery). Only entries written
-        // since the last collection can have such rows: every other entry has one row at or
-        // below its oldest checkpoint already (and no tombstone there).
+        // Where the last collection stopped (kept in the database: a restarted job does not
+        // go over every row again). Rows at or below it were collected then, so only entries
+        // written since can have rows to drop: every other entry has one row at or below the
+        // oldest kept checkpoint already (and no tombstone there).
         const oldest = Math.min(...keepIds);
-        const since = this.#collectedUpTo !== undefined && this.#collectedUpTo <= oldest
-          ? this.#collectedUpTo
-          : -1;
-        await tx`DELETE FROM weir_state_entries e USING (
-            SELECT x.operator_uid, x.state_name, x.entry, max(x.checkpoint_id) AS newest
-            FROM weir_state_entries x
-            JOIN weir_versions v ON v.job_id = x.job_id AND v.checkpoint_id = x.checkpoint_id
-            WHERE x.job_id = ${job} AND x.checkpoint_id <= ${oldest}
-              AND x.checkpoint_id > ${since}
-            GROUP BY x.operator_uid, x.state_name, x.entry) n
-          WHERE e.job_id = ${job} AND e.operator_uid = n.operator_uid
-            AND e.state_name = n.state_name AND e.entry = n.entry
-            AND e.checkpoint_id < n.newest`;
+        const [mark] = await tx`SELECT collected_up_to FROM weir_collections
+          WHERE job_id = ${job} FOR UPDATE`;
+        const upTo = mark === undefined ? undefined : Number(mark.collected_up_to);
+        const since = upTo !== undefined && upTo <= oldest ? upTo : -1;
+        // One statement per checkpoint, each over the rows it wrote (the changed entries):
+        // none has to go over the whole state, however large. A row superseded by a newer
+        // committed one that the oldest kept checkpoint already sees is seen by no kept
+        // checkpoint.
+        const versions = await tx`SELECT checkpoint_id FROM weir_versions
+          WHERE job_id = ${job} AND checkpoint_id <= ${oldest} AND checkpoint_id > ${since}
+          ORDER BY checkpoint_id`;
+        // Each checkpoint's rows look up their entries' older rows (the primary key): a
+        // hash or merge join would read every row of the job instead.
+        await tx`SET LOCAL enable_hashjoin = off`;
+        await tx`SET LOCAL enable_mergejoin = off`;
+        for (const { checkpoint_id: version } of versions) {
+          // Nothing below it (a first checkpoint, all of whose rows are new): nothing to drop.
+          const [older] = await tx`SELECT 1 AS found FROM weir_state_entries
+            WHERE job_id = ${job} AND checkpoint_id < ${version} LIMIT 1`;
+          if (older === undefined) continue;
+          await tx`DELETE FROM weir_state_entries e USING weir_state_entries n
+            WHERE n.job_id = ${job} AND n.checkpoint_id = ${version} AND e.job_id = ${job}
+              AND e.operator_uid = n.operator_uid AND e.state_name = n.state_name
+              AND e.entry = n.entry AND e.checkpoint_id < ${version}`;
+        }
         // What remains at or below the oldest kept checkpoint is each entry's only row
         // there: a tombstone among them hides nothing any more.
         await tx`DELETE FROM weir_state_entries WHERE job_id = ${job}
@@ -387,12 +421,11 @@ export class PostgresStore implements RemoteStore {
         await tx`DELETE FROM weir_versions v WHERE v.job_id = ${job}
           AND v.checkpoint_id < ${oldest} AND NOT EXISTS (SELECT 1 FROM weir_state_entries e
             WHERE e.job_id = ${job} AND e.checkpoint_id = v.checkpoint_id)`;
+        await tx`INSERT INTO weir_collections (job_id, collected_up_to) VALUES (${job}, ${oldest})
+          ON CONFLICT (job_id) DO UPDATE SET collected_up_to = excluded.collected_up_to`;
       });
     } catch (e) {
       throw this.#error("collect old checkpoints in", e);
-    }
-    if (!options.dryRun) {
-      this.#collectedUpTo = keepIds.length === 0 ? undefined : Math.min(...keepIds);
     }
     return collected;
   }
@@ -402,7 +435,71 @@ export class PostgresStore implements RemoteStore {
   }
 }
 
-async function insertRows(
+/**
+ * Writes `rows` under checkpoint `checkpointId` with COPY: the server parses
+ * them as a stream, without the arrays and the conflict checks of an
+ * upsert. A row whose entry the checkpoint holds already fails it with a
+ * unique violation (see {@linkcode PostgresStore.writePart}).
+ */
+async function copyRows(
+  tx: postgres.TransactionSql,
+  job: string,
+  checkpointId: number,
+  rows: readonly StateRow[],
+): Promise<void> {
+  const stream = await tx`COPY weir_state_entries (job_id, operator_uid, state_name, entry,
+    key_group, key, namespace, user_key, value, tombstone, checkpoint_id) FROM STDIN`.writable();
+  const failed = new Promise<never>((_, reject) => stream.on("error", reject));
+  failed.catch(() => {});
+  const finished = new Promise<void>((resolve) => stream.on("finish", resolve));
+  const prefix = `${copyText(job)}\t`;
+  const suffix = `\t${checkpointId}\n`;
+  for (let i = 0; i < rows.length; i += COPY_CHUNK) {
+    let chunk = "";
+    for (const r of rows.slice(i, i + COPY_CHUNK)) {
+      chunk += prefix + copyText(r.operator) + "\t" + copyText(r.state) + "\t" +
+        copyText(entryId(r)) + "\t" + r.keyGroup + "\t" + copyText(r.key) + "\t" +
+        copyText(r.namespace) + "\t" + copyText(r.userKey) + "\t" + copyText(r.value) +
+        (r.value === null ? "\tt" : "\tf") + suffix;
+    }
+    if (!stream.write(chunk)) {
+      await Promise.race([new Promise((resolve) => stream.once("drain", resolve)), failed]);
+    }
+  }
+  stream.end();
+  await Promise.race([finished, failed]);
+}
+
+// Rows per string handed to the COPY stream.
+const COPY_CHUNK = 1000;
+// SQLSTATE unique_violation.
+const UNIQUE_VIOLATION = "23505";
+
+/** A field in COPY's text format (`\N`: null). */
+function copyText(s: string | null): string {
+  if (s === null) return "\\N";
+  return /[\\\t\n\r]/.test(s) ? s.replace(/[\\\t\n\r]/g, (c) => COPY_ESCAPES[c]!) : s;
+}
+
+const COPY_ESCAPES: Record<string, string> = {
+  "\\": "\\\\",
+  "\t": "\\t",
+  "\n": "\\n",
+  "\r": "\\r",
+};
+
+/** `rows` with one row per entry, the last of each (an upsert cannot affect a row twice). */
+function lastOfEachEntry(rows: readonly StateRow[]): StateRow[] {
+  const byEntry = new Map<string, StateRow>();
+  for (const r of rows) {
+    const id = `${r.operator}\u0000${r.state}\u0000${entryId(r)}`;
+    byEntry.delete(id);
+    byEntry.set(id, r);
+  }
+  return [...byEntry.values()];
+}
+
+async function upsertRows(
   tx: postgres.TransactionSql,
   job: string,
   checkpointId: number,
