@@ -7,6 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { openRemoteStore } from "../core/checkpoint/storage/open_remote_store.ts";
+import { SEGMENT_CHUNK } from "../core/checkpoint/storage/postgres/postgres_store.ts";
 import type { RemoteStore, StateRow } from "../core/checkpoint/storage/remote_store.ts";
 import { startPostgres, startRedis, type TestServer } from "./_helpers/db_servers.ts";
 import {
@@ -280,6 +281,45 @@ Deno.test("postgres checkpoint storage: parts go in with COPY, text escaped; ent
         ['"counts"', '"m"', '"w\\\\1"', '{"k": "a\\tb"}', "1"],
         [JSON.stringify("op\t\\1"), JSON.stringify(odd), "", "", JSON.stringify(odd)],
       ],
+    );
+  });
+});
+
+Deno.test("postgres checkpoint storage: a segment larger than a chunk is stored and read chunk by chunk; a missing chunk is a clear error", async () => {
+  await withStore("postgres", "chunks", async (store, server) => {
+    // Larger than one statement may carry (see SEGMENT_CHUNK): three chunks, the last short.
+    const big = new Uint8Array(2 * SEGMENT_CHUNK + 123);
+    for (let i = 0; i < big.length; i += 4096) big[i] = (i / 4096) & 0xff;
+    big[big.length - 1] = 7;
+    await store.writePart(1, { segments: new Map([["big.seg", big]]), rows: [] });
+    await store.complete({ id: 1, kind: "checkpoint", manifest });
+    // Uploaded again by a later checkpoint (another writer's copy): nothing changes.
+    await store.writePart(2, { segments: new Map([["big.seg", big]]), rows: [] });
+    await store.complete({ id: 2, kind: "checkpoint", manifest });
+    assert.deepEqual(
+      psql(
+        server.url,
+        `SELECT octet_length(data), size FROM weir_segments WHERE job_id = 'chunks';
+         SELECT seq, octet_length(data) FROM weir_segment_chunks WHERE job_id = 'chunks'
+           ORDER BY seq`,
+      ),
+      [
+        [String(SEGMENT_CHUNK), String(big.length)],
+        ["1", String(SEGMENT_CHUNK)],
+        ["2", "123"],
+      ],
+    );
+    assert.deepEqual(await store.segment("big.seg"), big);
+    psql(server.url, "DELETE FROM weir_segment_chunks WHERE seq = 2");
+    await assert.rejects(
+      store.segment("big.seg"),
+      (e: Error) => /segment big\.seg is incomplete/.test(e.message),
+    );
+    // Collection drops the chunks with the segment.
+    await store.collect([2], new Set());
+    assert.deepEqual(
+      psql(server.url, "SELECT count(*) FROM weir_segment_chunks WHERE job_id = 'chunks'"),
+      [["0"]],
     );
   });
 });

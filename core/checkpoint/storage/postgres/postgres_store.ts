@@ -5,8 +5,11 @@
  * Tables (created when missing):
  * - `weir_checkpoints(job_id, kind, checkpoint_id, name, manifest, completed_at)`:
  *   one row per completed checkpoint or savepoint;
- * - `weir_segments(job_id, name, data, checkpoint_id)`: segment files, shared between
- *   checkpoints (`checkpoint_id`: the checkpoint that uploaded it);
+ * - `weir_segments(job_id, name, data, checkpoint_id, size)`: segment files, shared
+ *   between checkpoints (`checkpoint_id`: the checkpoint that uploaded it; `data`: its
+ *   first {@linkcode SEGMENT_CHUNK} bytes, `size`: its length);
+ * - `weir_segment_chunks(job_id, name, seq, data)`: the rest of a larger segment, chunk by
+ *   chunk (1, 2, …), written in the same transaction as its `weir_segments` row;
  * - `weir_state_entries(job_id, operator_uid, state_name, entry, key_group, key,
  *   namespace, user_key, value, tombstone, checkpoint_id)`: decoded entries, one row
  *   each time an entry changed (or was removed: `tombstone`) in a checkpoint;
@@ -33,6 +36,14 @@ import {
   type StoreAddress,
 } from "../remote_store.ts";
 
+/**
+ * Segment bytes per statement. A segment is stored and read in chunks: the
+ * client sends and receives bytea as hex text, twice its size, and a string
+ * (like a bytea value) has a size limit an LSM segment of a large state
+ * exceeds; each statement's time stays bounded too.
+ */
+export const SEGMENT_CHUNK = 16 * 1024 * 1024;
+
 // Rows per INSERT … unnest() of an upsert (where COPY cannot write a part): few round
 // trips, bounded message size.
 const ROW_BATCH = 5000;
@@ -50,6 +61,11 @@ const SCHEMA = [
     user_key jsonb, value jsonb, tombstone boolean NOT NULL, checkpoint_id bigint NOT NULL,
     PRIMARY KEY (job_id, operator_uid, state_name, entry, checkpoint_id))`,
   `ALTER TABLE weir_segments ADD COLUMN IF NOT EXISTS checkpoint_id bigint`,
+  // Null for a segment written whole (before chunks).
+  `ALTER TABLE weir_segments ADD COLUMN IF NOT EXISTS size bigint`,
+  `CREATE TABLE IF NOT EXISTS weir_segment_chunks (
+    job_id text NOT NULL, name text NOT NULL, seq int NOT NULL, data bytea NOT NULL,
+    PRIMARY KEY (job_id, name, seq))`,
   `CREATE TABLE IF NOT EXISTS weir_versions (
     job_id text NOT NULL, checkpoint_id bigint NOT NULL, PRIMARY KEY (job_id, checkpoint_id))`,
   `CREATE INDEX IF NOT EXISTS weir_state_entries_version
@@ -233,11 +249,27 @@ export class PostgresStore implements RemoteStore {
   }
 
   async segment(name: string): Promise<Uint8Array> {
+    const job = this.#job;
     try {
-      const rows = await this.#sql`SELECT data FROM weir_segments
-        WHERE job_id = ${this.#job} AND name = ${name}`;
+      const rows = await this.#sql`SELECT data, size FROM weir_segments
+        WHERE job_id = ${job} AND name = ${name}`;
       if (rows.length === 0) throw new Error(`segment ${name} does not exist`);
-      return new Uint8Array(rows[0]!.data as Uint8Array);
+      const first = rows[0]!.data as Uint8Array;
+      const size = rows[0]!.size === null ? first.length : Number(rows[0]!.size);
+      const bytes = new Uint8Array(size);
+      bytes.set(first.subarray(0, size));
+      // One chunk per statement: none of them holds the whole segment.
+      for (let at = first.length, seq = 1; at < size; seq++) {
+        const [chunk] = await this.#sql`SELECT data FROM weir_segment_chunks
+          WHERE job_id = ${job} AND name = ${name} AND seq = ${seq}`;
+        const data = chunk?.data as Uint8Array | undefined;
+        if (!data || at + data.length > size) {
+          throw new Error(`segment ${name} is incomplete (chunk ${seq} of ${size} bytes)`);
+        }
+        bytes.set(data, at);
+        at += data.length;
+      }
+      return bytes;
     } catch (e) {
       throw this.#error(`read segment ${name} from`, e);
     }
@@ -279,10 +311,19 @@ export class PostgresStore implements RemoteStore {
     const job = this.#job;
     await this.#sql.begin(async (tx) => {
       for (const [name, data] of part.segments) {
-        await tx`INSERT INTO weir_segments (job_id, name, data, checkpoint_id)
-          VALUES (${job}, ${name}, ${Buffer.from(data.buffer, data.byteOffset, data.length)},
-            ${id})
-          ON CONFLICT (job_id, name) DO NOTHING`;
+        const chunk = (at: number) =>
+          Buffer.from(data.buffer, data.byteOffset + at, Math.min(SEGMENT_CHUNK, data.length - at));
+        const inserted = await tx`INSERT INTO weir_segments (job_id, name, data, checkpoint_id,
+            size)
+          VALUES (${job}, ${name}, ${chunk(0)}, ${id}, ${data.length})
+          ON CONFLICT (job_id, name) DO NOTHING RETURNING 1`;
+        // Held already (with its chunks): segments are immutable.
+        if (inserted.length === 0) continue;
+        for (let at = SEGMENT_CHUNK, seq = 1; at < data.length; at += SEGMENT_CHUNK, seq++) {
+          await tx`INSERT INTO weir_segment_chunks (job_id, name, seq, data)
+            VALUES (${job}, ${name}, ${seq}, ${chunk(at)})
+            ON CONFLICT (job_id, name, seq) DO UPDATE SET data = excluded.data`;
+        }
       }
       if (part.rows.length === 0) return;
       if (!upsert) return await copyRows(tx, job, id, part.rows);
@@ -364,7 +405,8 @@ export class PostgresStore implements RemoteStore {
         const drop = await tx`SELECT checkpoint_id FROM weir_checkpoints
           WHERE job_id = ${job} AND kind = 'checkpoint'
             AND NOT (checkpoint_id = ANY(${ids}::bigint[])) ORDER BY checkpoint_id`;
-        const segments = await tx`SELECT name, octet_length(data) AS size FROM weir_segments
+        const segments = await tx`SELECT name, coalesce(size, octet_length(data)) AS size
+          FROM weir_segments
           WHERE job_id = ${job} AND NOT (name = ANY(${names}::text[]))
             AND (${after}::bigint IS NULL OR checkpoint_id IS NULL
               OR checkpoint_id <= ${after}::bigint)
@@ -376,8 +418,10 @@ export class PostgresStore implements RemoteStore {
         if (options.dryRun) return;
         await tx`DELETE FROM weir_checkpoints WHERE job_id = ${job} AND kind = 'checkpoint'
           AND checkpoint_id = ANY(${collected.checkpoints.map(String)}::bigint[])`;
-        await tx`DELETE FROM weir_segments WHERE job_id = ${job}
-          AND name = ANY(${collected.segments.map((s) => s.name)}::text[])`;
+        const dropped = collected.segments.map((s) => s.name);
+        await tx`DELETE FROM weir_segments WHERE job_id = ${job} AND name = ANY(${dropped}::text[])`;
+        await tx`DELETE FROM weir_segment_chunks WHERE job_id = ${job}
+          AND name = ANY(${dropped}::text[])`;
         if (keepIds.length === 0) {
           await tx`DELETE FROM weir_state_entries WHERE job_id = ${job}`;
           await tx`DELETE FROM weir_versions WHERE job_id = ${job}`;
