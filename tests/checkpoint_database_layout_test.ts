@@ -323,3 +323,47 @@ Deno.test("postgres checkpoint storage: a segment larger than a chunk is stored 
     );
   });
 });
+
+Deno.test("postgres checkpoint storage: a reset checkpoint shows exactly the entries it writes without a statement over the old rows; collection then drops them in bounded batches", async () => {
+  await withStore("postgres", "reset", async (store, server) => {
+    const visible = (state = "n") =>
+      new Map([...stateInDatabase("postgres", server.url, "reset", "counts", state)].sort());
+    const rowCount = () =>
+      Number(
+        psql(server.url, "SELECT count(*) FROM weir_state_entries WHERE job_id = 'reset'")[0]![0],
+      );
+    await store.writePart(1, {
+      segments: new Map(),
+      rows: [row("n", "a", "1"), row("n", "b", "1"), row("m", "x", "1")],
+    });
+    await store.complete({ id: 1, kind: "checkpoint", manifest });
+    await store.writePart(2, { segments: new Map(), rows: [row("n", "b", "2")] });
+    await store.complete({ id: 2, kind: "checkpoint", manifest });
+    assert.deepEqual(visible(), new Map([['"a"', 1], ['"b"', 2]]));
+    // A reset: every entry is written; the rest (b, and state m) goes. Completing it writes
+    // nothing for the entries it leaves out (no tombstones: the old rows are not read).
+    await store.writePart(3, { segments: new Map(), rows: [row("n", "a", "5")], reset: true });
+    await store.complete({ id: 3, kind: "checkpoint", manifest, reset: true });
+    assert.deepEqual(visible(), new Map([['"a"', 5]]));
+    assert.deepEqual(visible("m"), new Map());
+    assert.equal(rowCount(), 5);
+    // Incremental again after it.
+    await store.writePart(4, { segments: new Map(), rows: [row("n", "c", "1")] });
+    await store.complete({ id: 4, kind: "checkpoint", manifest });
+    assert.deepEqual(visible(), new Map([['"a"', 5], ['"c"', 1]]));
+    // Kept: 2 (before the reset) and 4: only what checkpoint 2 does not see goes (b of 1).
+    await store.collect([2, 4], new Set());
+    assert.equal(rowCount(), 5);
+    // Once the oldest kept checkpoint is past the reset, the rows before it go.
+    await store.collect([3, 4], new Set());
+    assert.deepEqual(
+      psql(
+        server.url,
+        `SELECT state_name, key::text, checkpoint_id FROM weir_state_entries
+          WHERE job_id = 'reset' ORDER BY checkpoint_id, key::text`,
+      ),
+      [["n", '"a"', "3"], ["n", '"c"', "4"]],
+    );
+    assert.deepEqual(visible(), new Map([['"a"', 5], ['"c"', 1]]));
+  });
+});

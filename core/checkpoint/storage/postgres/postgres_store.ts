@@ -13,8 +13,9 @@
  * - `weir_state_entries(job_id, operator_uid, state_name, entry, key_group, key,
  *   namespace, user_key, value, tombstone, checkpoint_id)`: decoded entries, one row
  *   each time an entry changed (or was removed: `tombstone`) in a checkpoint;
- * - `weir_versions(job_id, checkpoint_id)`: the checkpoints whose entry rows are
- *   committed (rows of any other checkpoint id are invisible);
+ * - `weir_versions(job_id, checkpoint_id, base)`: the checkpoints whose entry rows are
+ *   committed (rows of any other checkpoint id are invisible); `base`: the checkpoint
+ *   wrote every entry (a reset), the rows before it no longer count;
  * - `weir_collections(job_id, collected_up_to)`: where the last collection of old rows
  *   stopped (the next one reads only rows written since);
  * - view `weir_state_latest`: every job's state as of its latest completed checkpoint.
@@ -44,6 +45,9 @@ import {
  */
 export const SEGMENT_CHUNK = 16 * 1024 * 1024;
 
+// Rows per DELETE of rows a reset replaced: each statement's time stays bounded.
+const ROWS_PER_DELETE = 50_000;
+
 // Rows per INSERT … unnest() of an upsert (where COPY cannot write a part): few round
 // trips, bounded message size.
 const ROW_BATCH = 5000;
@@ -68,6 +72,7 @@ const SCHEMA = [
     PRIMARY KEY (job_id, name, seq))`,
   `CREATE TABLE IF NOT EXISTS weir_versions (
     job_id text NOT NULL, checkpoint_id bigint NOT NULL, PRIMARY KEY (job_id, checkpoint_id))`,
+  `ALTER TABLE weir_versions ADD COLUMN IF NOT EXISTS base boolean NOT NULL DEFAULT false`,
   `CREATE INDEX IF NOT EXISTS weir_state_entries_version
     ON weir_state_entries (job_id, checkpoint_id)`,
   // Collection finds tombstones without reading a checkpoint's other rows.
@@ -81,7 +86,8 @@ const SCHEMA = [
   // which complete() inserts in the same transaction as the weir_checkpoints row. So
   // the view shows exactly the rows of completed checkpoints: a declined, aborted or
   // crashed checkpoint's rows stay invisible until discard() deletes them. An entry's
-  // state as of checkpoint C is its newest committed row with checkpoint_id <= C.
+  // state as of checkpoint C is its newest committed row with B <= checkpoint_id <= C,
+  // B the newest base version (a reset, which wrote every entry) at or below C.
   `CREATE OR REPLACE VIEW weir_state_latest AS
     SELECT s.job_id, s.operator_uid, s.state_name, s.key, s.namespace, s.user_key, s.value,
       s.latest AS checkpoint_id, s.checkpoint_id AS written_in_checkpoint, s.key_group
@@ -89,9 +95,12 @@ const SCHEMA = [
       SELECT DISTINCT ON (e.job_id, e.operator_uid, e.state_name, e.entry) e.*, l.latest
       FROM weir_state_entries e
       JOIN weir_versions v ON v.job_id = e.job_id AND v.checkpoint_id = e.checkpoint_id
-      JOIN (SELECT job_id, max(checkpoint_id) AS latest FROM weir_checkpoints
-            WHERE kind = 'checkpoint' GROUP BY job_id) l
-        ON l.job_id = e.job_id AND e.checkpoint_id <= l.latest
+      JOIN (SELECT c.job_id, max(c.checkpoint_id) AS latest,
+              (SELECT coalesce(max(b.checkpoint_id), -1) FROM weir_versions b
+                WHERE b.job_id = c.job_id AND b.base AND b.checkpoint_id <= max(c.checkpoint_id))
+                AS base
+            FROM weir_checkpoints c WHERE c.kind = 'checkpoint' GROUP BY c.job_id) l
+        ON l.job_id = e.job_id AND e.checkpoint_id <= l.latest AND e.checkpoint_id >= l.base
       ORDER BY e.job_id, e.operator_uid, e.state_name, e.entry, e.checkpoint_id DESC
     ) s
     WHERE NOT s.tombstone`,
@@ -338,22 +347,12 @@ export class PostgresStore implements RemoteStore {
     const job = this.#job;
     try {
       await this.#sql.begin(async (tx) => {
-        if (c.reset) {
-          // Entries visible now that the parts did not write: gone.
-          await tx`INSERT INTO weir_state_entries (job_id, operator_uid, state_name, entry,
-              key_group, key, namespace, user_key, value, tombstone, checkpoint_id)
-            SELECT DISTINCT ON (e.operator_uid, e.state_name, e.entry) e.job_id,
-              e.operator_uid, e.state_name, e.entry, e.key_group, e.key, e.namespace,
-              e.user_key, NULL, true, ${c.id}
-            FROM weir_state_entries e
-            JOIN weir_versions v ON v.job_id = e.job_id AND v.checkpoint_id = e.checkpoint_id
-            WHERE e.job_id = ${job}
-            ORDER BY e.operator_uid, e.state_name, e.entry, e.checkpoint_id DESC
-            ON CONFLICT (job_id, operator_uid, state_name, entry, checkpoint_id) DO NOTHING`;
-        }
+        // A reset's rows are all the state: it is a base version, the rows before it stop
+        // counting at once (collection removes them later, in batches).
         if (c.kind === "checkpoint") {
-          await tx`INSERT INTO weir_versions (job_id, checkpoint_id) VALUES (${job}, ${c.id})
-            ON CONFLICT DO NOTHING`;
+          await tx`INSERT INTO weir_versions (job_id, checkpoint_id, base)
+            VALUES (${job}, ${c.id}, ${c.reset === true})
+            ON CONFLICT (job_id, checkpoint_id) DO UPDATE SET base = excluded.base`;
         }
         await tx`INSERT INTO weir_checkpoints (job_id, kind, checkpoint_id, name, manifest)
           VALUES (${job}, ${c.kind}, ${c.id}, ${c.name ?? null},
@@ -436,7 +435,21 @@ export class PostgresStore implements RemoteStore {
         const [mark] = await tx`SELECT collected_up_to FROM weir_collections
           WHERE job_id = ${job} FOR UPDATE`;
         const upTo = mark === undefined ? undefined : Number(mark.collected_up_to);
-        const since = upTo !== undefined && upTo <= oldest ? upTo : -1;
+        let since = upTo !== undefined && upTo <= oldest ? upTo : -1;
+        // Rows before the newest reset the oldest kept checkpoint sees count for no kept
+        // checkpoint: they go in batches (a reset replaces a whole state).
+        const [base] = await tx`SELECT max(checkpoint_id) AS id FROM weir_versions
+          WHERE job_id = ${job} AND base AND checkpoint_id <= ${oldest}`;
+        if (base?.id !== null && base?.id !== undefined) {
+          const b = Number(base.id);
+          for (;;) {
+            const gone = await tx`DELETE FROM weir_state_entries WHERE ctid = ANY(ARRAY(
+              SELECT ctid FROM weir_state_entries
+              WHERE job_id = ${job} AND checkpoint_id < ${b} LIMIT ${ROWS_PER_DELETE}))`;
+            if (gone.count < ROWS_PER_DELETE) break;
+          }
+          since = Math.max(since, b - 1);
+        }
         // One statement per checkpoint, each over the rows it wrote (the changed entries):
         // none has to go over the whole state, however large. A row superseded by a newer
         // committed one that the oldest kept checkpoint already sees is seen by no kept
