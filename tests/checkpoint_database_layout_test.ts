@@ -313,7 +313,8 @@ Deno.test("postgres checkpoint storage: a segment larger than a chunk is stored 
     psql(server.url, "DELETE FROM weir_segment_chunks WHERE seq = 2");
     await assert.rejects(
       store.segment("big.seg"),
-      (e: Error) => /segment big\.seg is incomplete/.test(e.message),
+      (e: Error) =>
+        /segment big\.seg is incomplete: chunk 2 of its \d+ bytes is missing/.test(e.message),
     );
     // Collection drops the chunks with the segment.
     await store.collect([2], new Set());

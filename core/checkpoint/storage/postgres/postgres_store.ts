@@ -273,7 +273,11 @@ export class PostgresStore implements RemoteStore {
           WHERE job_id = ${job} AND name = ${name} AND seq = ${seq}`;
         const data = chunk?.data as Uint8Array | undefined;
         if (!data || at + data.length > size) {
-          throw new Error(`segment ${name} is incomplete (chunk ${seq} of ${size} bytes)`);
+          throw new Error(
+            `segment ${name} is incomplete: chunk ${seq} of its ${size} bytes is ${
+              data ? "too long" : "missing"
+            }`,
+          );
         }
         bytes.set(data, at);
         at += data.length;
