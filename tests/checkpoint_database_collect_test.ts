@@ -62,7 +62,13 @@ Deno.test("postgres checkpoint storage: collecting after each checkpoint removes
       new Map([...expected].map(([k, v]) => [k, v])),
     );
     const before = rowCount();
-    // A fresh store collects over every row: nothing more goes.
+    // Where the collections stopped is kept in the database, for the next job's store.
+    assert.deepEqual(
+      psql(server.url, "SELECT collected_up_to FROM weir_collections WHERE job_id = 'collect'"),
+      [[String(id - 1)]],
+    );
+    // Without it, a fresh store collects over every row: nothing more goes.
+    psql(server.url, "DELETE FROM weir_collections WHERE job_id = 'collect'");
     const fresh = await PostgresStore.open(url, "collect");
     try {
       await fresh.collect([id - 1, id], new Set());

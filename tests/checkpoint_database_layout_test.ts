@@ -7,6 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { openRemoteStore } from "../core/checkpoint/storage/open_remote_store.ts";
+import { SEGMENT_CHUNK } from "../core/checkpoint/storage/postgres/postgres_store.ts";
 import type { RemoteStore, StateRow } from "../core/checkpoint/storage/remote_store.ts";
 import { startPostgres, startRedis, type TestServer } from "./_helpers/db_servers.ts";
 import {
@@ -246,4 +247,124 @@ Deno.test("postgres checkpoint storage: tables of a layout it cannot read are a 
   } finally {
     await server.stop();
   }
+});
+
+Deno.test("postgres checkpoint storage: parts go in with COPY, text escaped; entries a checkpoint writes twice keep the last", async () => {
+  await withStore("postgres", "copy", async (store, server) => {
+    // Backslashes, tabs and line breaks are COPY's own syntax: they must arrive as written.
+    const odd = "tab\there\\back\nline\r";
+    await store.writePart(1, {
+      segments: new Map(),
+      rows: [
+        { ...row("n", odd, JSON.stringify(odd)), operator: "op\t\\1" },
+        { ...row("n", "m", "1"), namespace: JSON.stringify("w\\1"), userKey: '{"k":"a\\tb"}' },
+        row("n", "a", "1"),
+      ],
+    });
+    // Entries written twice in one checkpoint: within one part, and again in a later one.
+    await store.writePart(1, {
+      segments: new Map(),
+      rows: [row("n", "b", "1"), row("n", "b", "2"), row("n", "a", "3")],
+    });
+    await store.writePart(1, { segments: new Map(), rows: [row("n", "b", "4")] });
+    await store.complete({ id: 1, kind: "checkpoint", manifest });
+    assert.deepEqual(
+      psql(
+        server.url,
+        // The operator as JSON text: psql's output separates fields by tabs.
+        `SELECT to_json(operator_uid)::text, key::text, namespace::text, user_key::text,
+          value::text FROM weir_state_latest WHERE job_id = 'copy' ORDER BY operator_uid, key::text`,
+      ),
+      [
+        ['"counts"', '"a"', "", "", "3"],
+        ['"counts"', '"b"', "", "", "4"],
+        ['"counts"', '"m"', '"w\\\\1"', '{"k": "a\\tb"}', "1"],
+        [JSON.stringify("op\t\\1"), JSON.stringify(odd), "", "", JSON.stringify(odd)],
+      ],
+    );
+  });
+});
+
+Deno.test("postgres checkpoint storage: a segment larger than a chunk is stored and read chunk by chunk; a missing chunk is a clear error", async () => {
+  await withStore("postgres", "chunks", async (store, server) => {
+    // Larger than one statement may carry (see SEGMENT_CHUNK): three chunks, the last short.
+    const big = new Uint8Array(2 * SEGMENT_CHUNK + 123);
+    for (let i = 0; i < big.length; i += 4096) big[i] = (i / 4096) & 0xff;
+    big[big.length - 1] = 7;
+    await store.writePart(1, { segments: new Map([["big.seg", big]]), rows: [] });
+    await store.complete({ id: 1, kind: "checkpoint", manifest });
+    // Uploaded again by a later checkpoint (another writer's copy): nothing changes.
+    await store.writePart(2, { segments: new Map([["big.seg", big]]), rows: [] });
+    await store.complete({ id: 2, kind: "checkpoint", manifest });
+    assert.deepEqual(
+      psql(
+        server.url,
+        `SELECT octet_length(data), size FROM weir_segments WHERE job_id = 'chunks';
+         SELECT seq, octet_length(data) FROM weir_segment_chunks WHERE job_id = 'chunks'
+           ORDER BY seq`,
+      ),
+      [
+        [String(SEGMENT_CHUNK), String(big.length)],
+        ["1", String(SEGMENT_CHUNK)],
+        ["2", "123"],
+      ],
+    );
+    assert.deepEqual(await store.segment("big.seg"), big);
+    psql(server.url, "DELETE FROM weir_segment_chunks WHERE seq = 2");
+    await assert.rejects(
+      store.segment("big.seg"),
+      (e: Error) =>
+        /segment big\.seg is incomplete: chunk 2 of its \d+ bytes is missing/.test(e.message),
+    );
+    // Collection drops the chunks with the segment.
+    await store.collect([2], new Set());
+    assert.deepEqual(
+      psql(server.url, "SELECT count(*) FROM weir_segment_chunks WHERE job_id = 'chunks'"),
+      [["0"]],
+    );
+  });
+});
+
+Deno.test("postgres checkpoint storage: a reset checkpoint shows exactly the entries it writes without a statement over the old rows; collection then drops them in bounded batches", async () => {
+  await withStore("postgres", "reset", async (store, server) => {
+    const visible = (state = "n") =>
+      new Map([...stateInDatabase("postgres", server.url, "reset", "counts", state)].sort());
+    const rowCount = () =>
+      Number(
+        psql(server.url, "SELECT count(*) FROM weir_state_entries WHERE job_id = 'reset'")[0]![0],
+      );
+    await store.writePart(1, {
+      segments: new Map(),
+      rows: [row("n", "a", "1"), row("n", "b", "1"), row("m", "x", "1")],
+    });
+    await store.complete({ id: 1, kind: "checkpoint", manifest });
+    await store.writePart(2, { segments: new Map(), rows: [row("n", "b", "2")] });
+    await store.complete({ id: 2, kind: "checkpoint", manifest });
+    assert.deepEqual(visible(), new Map([['"a"', 1], ['"b"', 2]]));
+    // A reset: every entry is written; the rest (b, and state m) goes. Completing it writes
+    // nothing for the entries it leaves out (no tombstones: the old rows are not read).
+    await store.writePart(3, { segments: new Map(), rows: [row("n", "a", "5")], reset: true });
+    await store.complete({ id: 3, kind: "checkpoint", manifest, reset: true });
+    assert.deepEqual(visible(), new Map([['"a"', 5]]));
+    assert.deepEqual(visible("m"), new Map());
+    assert.equal(rowCount(), 5);
+    // Incremental again after it.
+    await store.writePart(4, { segments: new Map(), rows: [row("n", "c", "1")] });
+    await store.complete({ id: 4, kind: "checkpoint", manifest });
+    assert.deepEqual(visible(), new Map([['"a"', 5], ['"c"', 1]]));
+    // Kept: 2 (before the reset) and 4: only what checkpoint 2 does not see goes (b of 1).
+    await store.collect([2, 4], new Set());
+    assert.equal(rowCount(), 5);
+    // Once the oldest kept checkpoint is past the reset, the rows before it go.
+    await store.collect([3, 4], new Set());
+    assert.deepEqual(
+      psql(
+        server.url,
+        `SELECT state_name, key::text, checkpoint_id FROM weir_state_entries
+          WHERE job_id = 'reset' ORDER BY checkpoint_id, key::text`,
+      ),
+      [["n", '"a"', "3"], ["n", '"c"', "4"]],
+    );
+    assert.deepEqual(visible(), new Map([['"a"', 5], ['"c"', 1]]));
+  });
 });

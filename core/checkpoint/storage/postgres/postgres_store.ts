@@ -5,13 +5,19 @@
  * Tables (created when missing):
  * - `weir_checkpoints(job_id, kind, checkpoint_id, name, manifest, completed_at)`:
  *   one row per completed checkpoint or savepoint;
- * - `weir_segments(job_id, name, data, checkpoint_id)`: segment files, shared between
- *   checkpoints (`checkpoint_id`: the checkpoint that uploaded it);
+ * - `weir_segments(job_id, name, data, checkpoint_id, size)`: segment files, shared
+ *   between checkpoints (`checkpoint_id`: the checkpoint that uploaded it; `data`: its
+ *   first {@linkcode SEGMENT_CHUNK} bytes, `size`: its length);
+ * - `weir_segment_chunks(job_id, name, seq, data)`: the rest of a larger segment, chunk by
+ *   chunk (1, 2, …), written in the same transaction as its `weir_segments` row;
  * - `weir_state_entries(job_id, operator_uid, state_name, entry, key_group, key,
  *   namespace, user_key, value, tombstone, checkpoint_id)`: decoded entries, one row
  *   each time an entry changed (or was removed: `tombstone`) in a checkpoint;
- * - `weir_versions(job_id, checkpoint_id)`: the checkpoints whose entry rows are
- *   committed (rows of any other checkpoint id are invisible);
+ * - `weir_versions(job_id, checkpoint_id, base)`: the checkpoints whose entry rows are
+ *   committed (rows of any other checkpoint id are invisible); `base`: the checkpoint
+ *   wrote every entry (a reset), the rows before it no longer count;
+ * - `weir_collections(job_id, collected_up_to)`: where the last collection of old rows
+ *   stopped (the next one reads only rows written since);
  * - view `weir_state_latest`: every job's state as of its latest completed checkpoint.
  *
  * @module
@@ -31,7 +37,19 @@ import {
   type StoreAddress,
 } from "../remote_store.ts";
 
-// Rows per INSERT … unnest(): few round trips, bounded message size.
+/**
+ * Segment bytes per statement. A segment is stored and read in chunks: the
+ * client sends and receives bytea as hex text, twice its size, and a string
+ * (like a bytea value) has a size limit an LSM segment of a large state
+ * exceeds; each statement's time stays bounded too.
+ */
+export const SEGMENT_CHUNK = 16 * 1024 * 1024;
+
+// Rows per DELETE of rows a reset replaced: each statement's time stays bounded.
+const ROWS_PER_DELETE = 50_000;
+
+// Rows per INSERT … unnest() of an upsert (where COPY cannot write a part): few round
+// trips, bounded message size.
 const ROW_BATCH = 5000;
 
 const SCHEMA = [
@@ -47,17 +65,29 @@ const SCHEMA = [
     user_key jsonb, value jsonb, tombstone boolean NOT NULL, checkpoint_id bigint NOT NULL,
     PRIMARY KEY (job_id, operator_uid, state_name, entry, checkpoint_id))`,
   `ALTER TABLE weir_segments ADD COLUMN IF NOT EXISTS checkpoint_id bigint`,
+  // Null for a segment written whole (before chunks).
+  `ALTER TABLE weir_segments ADD COLUMN IF NOT EXISTS size bigint`,
+  `CREATE TABLE IF NOT EXISTS weir_segment_chunks (
+    job_id text NOT NULL, name text NOT NULL, seq int NOT NULL, data bytea NOT NULL,
+    PRIMARY KEY (job_id, name, seq))`,
   `CREATE TABLE IF NOT EXISTS weir_versions (
     job_id text NOT NULL, checkpoint_id bigint NOT NULL, PRIMARY KEY (job_id, checkpoint_id))`,
+  `ALTER TABLE weir_versions ADD COLUMN IF NOT EXISTS base boolean NOT NULL DEFAULT false`,
   `CREATE INDEX IF NOT EXISTS weir_state_entries_version
     ON weir_state_entries (job_id, checkpoint_id)`,
+  // Collection finds tombstones without reading a checkpoint's other rows.
+  `CREATE INDEX IF NOT EXISTS weir_state_entries_tombstones
+    ON weir_state_entries (job_id, checkpoint_id) WHERE tombstone`,
+  `CREATE TABLE IF NOT EXISTS weir_collections (
+    job_id text PRIMARY KEY, collected_up_to bigint NOT NULL)`,
   // Invariant (enforced by writePart() and complete()): subtasks write their rows of
   // weir_state_entries under the checkpoint's id in their own transactions, before the
   // checkpoint completes; a row counts only once its checkpoint id is in weir_versions,
   // which complete() inserts in the same transaction as the weir_checkpoints row. So
   // the view shows exactly the rows of completed checkpoints: a declined, aborted or
   // crashed checkpoint's rows stay invisible until discard() deletes them. An entry's
-  // state as of checkpoint C is its newest committed row with checkpoint_id <= C.
+  // state as of checkpoint C is its newest committed row with B <= checkpoint_id <= C,
+  // B the newest base version (a reset, which wrote every entry) at or below C.
   `CREATE OR REPLACE VIEW weir_state_latest AS
     SELECT s.job_id, s.operator_uid, s.state_name, s.key, s.namespace, s.user_key, s.value,
       s.latest AS checkpoint_id, s.checkpoint_id AS written_in_checkpoint, s.key_group
@@ -65,9 +95,12 @@ const SCHEMA = [
       SELECT DISTINCT ON (e.job_id, e.operator_uid, e.state_name, e.entry) e.*, l.latest
       FROM weir_state_entries e
       JOIN weir_versions v ON v.job_id = e.job_id AND v.checkpoint_id = e.checkpoint_id
-      JOIN (SELECT job_id, max(checkpoint_id) AS latest FROM weir_checkpoints
-            WHERE kind = 'checkpoint' GROUP BY job_id) l
-        ON l.job_id = e.job_id AND e.checkpoint_id <= l.latest
+      JOIN (SELECT c.job_id, max(c.checkpoint_id) AS latest,
+              (SELECT coalesce(max(b.checkpoint_id), -1) FROM weir_versions b
+                WHERE b.job_id = c.job_id AND b.base AND b.checkpoint_id <= max(c.checkpoint_id))
+                AS base
+            FROM weir_checkpoints c WHERE c.kind = 'checkpoint' GROUP BY c.job_id) l
+        ON l.job_id = e.job_id AND e.checkpoint_id <= l.latest AND e.checkpoint_id >= l.base
       ORDER BY e.job_id, e.operator_uid, e.state_name, e.entry, e.checkpoint_id DESC
     ) s
     WHERE NOT s.tombstone`,
@@ -119,9 +152,6 @@ export class PostgresStore implements RemoteStore {
   readonly #sql: postgres.Sql;
   readonly #job: string;
   readonly #url: string;
-  // The oldest kept checkpoint of this object's last collection: rows at or below it were
-  // collected then, so the next collection looks only at rows written after it.
-  #collectedUpTo: number | undefined;
 
   private constructor(sql: postgres.Sql, job: string, where: string, url: string) {
     this.#sql = sql;
@@ -228,11 +258,31 @@ export class PostgresStore implements RemoteStore {
   }
 
   async segment(name: string): Promise<Uint8Array> {
+    const job = this.#job;
     try {
-      const rows = await this.#sql`SELECT data FROM weir_segments
-        WHERE job_id = ${this.#job} AND name = ${name}`;
+      const rows = await this.#sql`SELECT data, size FROM weir_segments
+        WHERE job_id = ${job} AND name = ${name}`;
       if (rows.length === 0) throw new Error(`segment ${name} does not exist`);
-      return new Uint8Array(rows[0]!.data as Uint8Array);
+      const first = rows[0]!.data as Uint8Array;
+      const size = rows[0]!.size === null ? first.length : Number(rows[0]!.size);
+      const bytes = new Uint8Array(size);
+      bytes.set(first.subarray(0, size));
+      // One chunk per statement: none of them holds the whole segment.
+      for (let at = first.length, seq = 1; at < size; seq++) {
+        const [chunk] = await this.#sql`SELECT data FROM weir_segment_chunks
+          WHERE job_id = ${job} AND name = ${name} AND seq = ${seq}`;
+        const data = chunk?.data as Uint8Array | undefined;
+        if (!data || at + data.length > size) {
+          throw new Error(
+            `segment ${name} is incomplete: chunk ${seq} of its ${size} bytes is ${
+              data ? "too long" : "missing"
+            }`,
+          );
+        }
+        bytes.set(data, at);
+        at += data.length;
+      }
+      return bytes;
     } catch (e) {
       throw this.#error(`read segment ${name} from`, e);
     }
@@ -254,44 +304,59 @@ export class PostgresStore implements RemoteStore {
   }
 
   async writePart(id: number, part: RemotePart): Promise<void> {
-    const job = this.#job;
     try {
-      await this.#sql.begin(async (tx) => {
-        for (const [name, data] of part.segments) {
-          await tx`INSERT INTO weir_segments (job_id, name, data, checkpoint_id)
-            VALUES (${job}, ${name}, ${Buffer.from(data.buffer, data.byteOffset, data.length)},
-              ${id})
-            ON CONFLICT (job_id, name) DO NOTHING`;
-        }
-        for (let i = 0; i < part.rows.length; i += ROW_BATCH) {
-          await insertRows(tx, job, id, part.rows.slice(i, i + ROW_BATCH));
-        }
-      });
+      await this.#writePart(id, part, false);
     } catch (e) {
-      throw this.#error(`write checkpoint ${id} to`, e);
+      if ((e as { code?: unknown }).code !== UNIQUE_VIOLATION) {
+        throw this.#error(`write checkpoint ${id} to`, e);
+      }
+      // Two changed entries of the checkpoint decoded to the same entry (e.g. keys whose
+      // JSON is the same): COPY cannot merge them, the upsert can (the last one stays).
+      try {
+        await this.#writePart(id, part, true);
+      } catch (e) {
+        throw this.#error(`write checkpoint ${id} to`, e);
+      }
     }
+  }
+
+  async #writePart(id: number, part: RemotePart, upsert: boolean): Promise<void> {
+    const job = this.#job;
+    await this.#sql.begin(async (tx) => {
+      for (const [name, data] of part.segments) {
+        const chunk = (at: number) =>
+          Buffer.from(data.buffer, data.byteOffset + at, Math.min(SEGMENT_CHUNK, data.length - at));
+        const inserted = await tx`INSERT INTO weir_segments (job_id, name, data, checkpoint_id,
+            size)
+          VALUES (${job}, ${name}, ${chunk(0)}, ${id}, ${data.length})
+          ON CONFLICT (job_id, name) DO NOTHING RETURNING 1`;
+        // Held already (with its chunks): segments are immutable.
+        if (inserted.length === 0) continue;
+        for (let at = SEGMENT_CHUNK, seq = 1; at < data.length; at += SEGMENT_CHUNK, seq++) {
+          await tx`INSERT INTO weir_segment_chunks (job_id, name, seq, data)
+            VALUES (${job}, ${name}, ${seq}, ${chunk(at)})
+            ON CONFLICT (job_id, name, seq) DO UPDATE SET data = excluded.data`;
+        }
+      }
+      if (part.rows.length === 0) return;
+      if (!upsert) return await copyRows(tx, job, id, part.rows);
+      const rows = lastOfEachEntry(part.rows);
+      for (let i = 0; i < rows.length; i += ROW_BATCH) {
+        await upsertRows(tx, job, id, rows.slice(i, i + ROW_BATCH));
+      }
+    });
   }
 
   async complete(c: RemoteCompletion): Promise<void> {
     const job = this.#job;
     try {
       await this.#sql.begin(async (tx) => {
-        if (c.reset) {
-          // Entries visible now that the parts did not write: gone.
-          await tx`INSERT INTO weir_state_entries (job_id, operator_uid, state_name, entry,
-              key_group, key, namespace, user_key, value, tombstone, checkpoint_id)
-            SELECT DISTINCT ON (e.operator_uid, e.state_name, e.entry) e.job_id,
-              e.operator_uid, e.state_name, e.entry, e.key_group, e.key, e.namespace,
-              e.user_key, NULL, true, ${c.id}
-            FROM weir_state_entries e
-            JOIN weir_versions v ON v.job_id = e.job_id AND v.checkpoint_id = e.checkpoint_id
-            WHERE e.job_id = ${job}
-            ORDER BY e.operator_uid, e.state_name, e.entry, e.checkpoint_id DESC
-            ON CONFLICT (job_id, operator_uid, state_name, entry, checkpoint_id) DO NOTHING`;
-        }
+        // A reset's rows are all the state: it is a base version, the rows before it stop
+        // counting at once (collection removes them later, in batches).
         if (c.kind === "checkpoint") {
-          await tx`INSERT INTO weir_versions (job_id, checkpoint_id) VALUES (${job}, ${c.id})
-            ON CONFLICT DO NOTHING`;
+          await tx`INSERT INTO weir_versions (job_id, checkpoint_id, base)
+            VALUES (${job}, ${c.id}, ${c.reset === true})
+            ON CONFLICT (job_id, checkpoint_id) DO UPDATE SET base = excluded.base`;
         }
         await tx`INSERT INTO weir_checkpoints (job_id, kind, checkpoint_id, name, manifest)
           VALUES (${job}, ${c.kind}, ${c.id}, ${c.name ?? null},
@@ -343,7 +408,8 @@ export class PostgresStore implements RemoteStore {
         const drop = await tx`SELECT checkpoint_id FROM weir_checkpoints
           WHERE job_id = ${job} AND kind = 'checkpoint'
             AND NOT (checkpoint_id = ANY(${ids}::bigint[])) ORDER BY checkpoint_id`;
-        const segments = await tx`SELECT name, octet_length(data) AS size FROM weir_segments
+        const segments = await tx`SELECT name, coalesce(size, octet_length(data)) AS size
+          FROM weir_segments
           WHERE job_id = ${job} AND NOT (name = ANY(${names}::text[]))
             AND (${after}::bigint IS NULL OR checkpoint_id IS NULL
               OR checkpoint_id <= ${after}::bigint)
@@ -355,31 +421,60 @@ export class PostgresStore implements RemoteStore {
         if (options.dryRun) return;
         await tx`DELETE FROM weir_checkpoints WHERE job_id = ${job} AND kind = 'checkpoint'
           AND checkpoint_id = ANY(${collected.checkpoints.map(String)}::bigint[])`;
-        await tx`DELETE FROM weir_segments WHERE job_id = ${job}
-          AND name = ANY(${collected.segments.map((s) => s.name)}::text[])`;
+        const dropped = collected.segments.map((s) => s.name);
+        await tx`DELETE FROM weir_segments WHERE job_id = ${job} AND name = ANY(${dropped}::text[])`;
+        await tx`DELETE FROM weir_segment_chunks WHERE job_id = ${job}
+          AND name = ANY(${dropped}::text[])`;
         if (keepIds.length === 0) {
           await tx`DELETE FROM weir_state_entries WHERE job_id = ${job}`;
           await tx`DELETE FROM weir_versions WHERE job_id = ${job}`;
+          await tx`DELETE FROM weir_collections WHERE job_id = ${job}`;
           return;
         }
-        // A row superseded by a newer committed one that the oldest kept checkpoint already sees
-        // is seen by no kept checkpoint (a hash join: no per-row subquery). Only entries written
-        // since the last collection can have such rows: every other entry has one row at or
-        // below its oldest checkpoint already (and no tombstone there).
+        // Where the last collection stopped (kept in the database: a restarted job does not
+        // go over every row again). Rows at or below it were collected then, so only entries
+        // written since can have rows to drop: every other entry has one row at or below the
+        // oldest kept checkpoint already (and no tombstone there).
         const oldest = Math.min(...keepIds);
-        const since = this.#collectedUpTo !== undefined && this.#collectedUpTo <= oldest
-          ? this.#collectedUpTo
-          : -1;
-        await tx`DELETE FROM weir_state_entries e USING (
-            SELECT x.operator_uid, x.state_name, x.entry, max(x.checkpoint_id) AS newest
-            FROM weir_state_entries x
-            JOIN weir_versions v ON v.job_id = x.job_id AND v.checkpoint_id = x.checkpoint_id
-            WHERE x.job_id = ${job} AND x.checkpoint_id <= ${oldest}
-              AND x.checkpoint_id > ${since}
-            GROUP BY x.operator_uid, x.state_name, x.entry) n
-          WHERE e.job_id = ${job} AND e.operator_uid = n.operator_uid
-            AND e.state_name = n.state_name AND e.entry = n.entry
-            AND e.checkpoint_id < n.newest`;
+        const [mark] = await tx`SELECT collected_up_to FROM weir_collections
+          WHERE job_id = ${job} FOR UPDATE`;
+        const upTo = mark === undefined ? undefined : Number(mark.collected_up_to);
+        let since = upTo !== undefined && upTo <= oldest ? upTo : -1;
+        // Rows before the newest reset the oldest kept checkpoint sees count for no kept
+        // checkpoint: they go in batches (a reset replaces a whole state).
+        const [base] = await tx`SELECT max(checkpoint_id) AS id FROM weir_versions
+          WHERE job_id = ${job} AND base AND checkpoint_id <= ${oldest}`;
+        if (base?.id !== null && base?.id !== undefined) {
+          const b = Number(base.id);
+          for (;;) {
+            const gone = await tx`DELETE FROM weir_state_entries WHERE ctid = ANY(ARRAY(
+              SELECT ctid FROM weir_state_entries
+              WHERE job_id = ${job} AND checkpoint_id < ${b} LIMIT ${ROWS_PER_DELETE}))`;
+            if (gone.count < ROWS_PER_DELETE) break;
+          }
+          since = Math.max(since, b - 1);
+        }
+        // One statement per checkpoint, each over the rows it wrote (the changed entries):
+        // none has to go over the whole state, however large. A row superseded by a newer
+        // committed one that the oldest kept checkpoint already sees is seen by no kept
+        // checkpoint.
+        const versions = await tx`SELECT checkpoint_id FROM weir_versions
+          WHERE job_id = ${job} AND checkpoint_id <= ${oldest} AND checkpoint_id > ${since}
+          ORDER BY checkpoint_id`;
+        // Each checkpoint's rows look up their entries' older rows (the primary key): a
+        // hash or merge join would read every row of the job instead.
+        await tx`SET LOCAL enable_hashjoin = off`;
+        await tx`SET LOCAL enable_mergejoin = off`;
+        for (const { checkpoint_id: version } of versions) {
+          // Nothing below it (a first checkpoint, all of whose rows are new): nothing to drop.
+          const [older] = await tx`SELECT 1 AS found FROM weir_state_entries
+            WHERE job_id = ${job} AND checkpoint_id < ${version} LIMIT 1`;
+          if (older === undefined) continue;
+          await tx`DELETE FROM weir_state_entries e USING weir_state_entries n
+            WHERE n.job_id = ${job} AND n.checkpoint_id = ${version} AND e.job_id = ${job}
+              AND e.operator_uid = n.operator_uid AND e.state_name = n.state_name
+              AND e.entry = n.entry AND e.checkpoint_id < ${version}`;
+        }
         // What remains at or below the oldest kept checkpoint is each entry's only row
         // there: a tombstone among them hides nothing any more.
         await tx`DELETE FROM weir_state_entries WHERE job_id = ${job}
@@ -387,12 +482,11 @@ export class PostgresStore implements RemoteStore {
         await tx`DELETE FROM weir_versions v WHERE v.job_id = ${job}
           AND v.checkpoint_id < ${oldest} AND NOT EXISTS (SELECT 1 FROM weir_state_entries e
             WHERE e.job_id = ${job} AND e.checkpoint_id = v.checkpoint_id)`;
+        await tx`INSERT INTO weir_collections (job_id, collected_up_to) VALUES (${job}, ${oldest})
+          ON CONFLICT (job_id) DO UPDATE SET collected_up_to = excluded.collected_up_to`;
       });
     } catch (e) {
       throw this.#error("collect old checkpoints in", e);
-    }
-    if (!options.dryRun) {
-      this.#collectedUpTo = keepIds.length === 0 ? undefined : Math.min(...keepIds);
     }
     return collected;
   }
@@ -402,7 +496,71 @@ export class PostgresStore implements RemoteStore {
   }
 }
 
-async function insertRows(
+/**
+ * Writes `rows` under checkpoint `checkpointId` with COPY: the server parses
+ * them as a stream, without the arrays and the conflict checks of an
+ * upsert. A row whose entry the checkpoint holds already fails it with a
+ * unique violation (see {@linkcode PostgresStore.writePart}).
+ */
+async function copyRows(
+  tx: postgres.TransactionSql,
+  job: string,
+  checkpointId: number,
+  rows: readonly StateRow[],
+): Promise<void> {
+  const stream = await tx`COPY weir_state_entries (job_id, operator_uid, state_name, entry,
+    key_group, key, namespace, user_key, value, tombstone, checkpoint_id) FROM STDIN`.writable();
+  const failed = new Promise<never>((_, reject) => stream.on("error", reject));
+  failed.catch(() => {});
+  const finished = new Promise<void>((resolve) => stream.on("finish", resolve));
+  const prefix = `${copyText(job)}\t`;
+  const suffix = `\t${checkpointId}\n`;
+  for (let i = 0; i < rows.length; i += COPY_CHUNK) {
+    let chunk = "";
+    for (const r of rows.slice(i, i + COPY_CHUNK)) {
+      chunk += prefix + copyText(r.operator) + "\t" + copyText(r.state) + "\t" +
+        copyText(entryId(r)) + "\t" + r.keyGroup + "\t" + copyText(r.key) + "\t" +
+        copyText(r.namespace) + "\t" + copyText(r.userKey) + "\t" + copyText(r.value) +
+        (r.value === null ? "\tt" : "\tf") + suffix;
+    }
+    if (!stream.write(chunk)) {
+      await Promise.race([new Promise((resolve) => stream.once("drain", resolve)), failed]);
+    }
+  }
+  stream.end();
+  await Promise.race([finished, failed]);
+}
+
+// Rows per string handed to the COPY stream.
+const COPY_CHUNK = 1000;
+// SQLSTATE unique_violation.
+const UNIQUE_VIOLATION = "23505";
+
+/** A field in COPY's text format (`\N`: null). */
+function copyText(s: string | null): string {
+  if (s === null) return "\\N";
+  return /[\\\t\n\r]/.test(s) ? s.replace(/[\\\t\n\r]/g, (c) => COPY_ESCAPES[c]!) : s;
+}
+
+const COPY_ESCAPES: Record<string, string> = {
+  "\\": "\\\\",
+  "\t": "\\t",
+  "\n": "\\n",
+  "\r": "\\r",
+};
+
+/** `rows` with one row per entry, the last of each (an upsert cannot affect a row twice). */
+function lastOfEachEntry(rows: readonly StateRow[]): StateRow[] {
+  const byEntry = new Map<string, StateRow>();
+  for (const r of rows) {
+    const id = `${r.operator}\u0000${r.state}\u0000${entryId(r)}`;
+    byEntry.delete(id);
+    byEntry.set(id, r);
+  }
+  return [...byEntry.values()];
+}
+
+async function upsertRows(
   tx: postgres.TransactionSql,
   job: string,
   checkpointId: number,
