@@ -86,7 +86,7 @@ async function runOnce(query: string, backend: string): Promise<Run> {
       "run",
       "-A",
       // At 10M events/s of event time a run spans ~1 s while the watermark trails by 4 s:
-      // the joins of q4 and q20 keep every bid, several GB on the heap backend.
+      // the interval join of q4 keeps every bid, several GB on the heap backend.
       "--v8-flags=--max-old-space-size=16384",
       new URL("./nexmark/run_query.ts", import.meta.url).pathname,
       "--query",
