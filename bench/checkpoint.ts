@@ -57,6 +57,8 @@ const { values } = parseArgs({
 const quick = values.quick ?? false;
 const full = values.full ?? false;
 const RUNS = Number(values.runs ?? 3);
+/** Pairs per storage counting row: one with `--quick`, unless `--runs` says otherwise. */
+const STORAGE_RUNS = values.runs !== undefined ? RUNS : quick ? 1 : RUNS;
 const MB = 1_000_000;
 
 const BACKENDS = ([
@@ -766,7 +768,7 @@ async function storagesSection(): Promise<void> {
         const rates: number[] = [];
         const threadCpu: number[] = [];
         const processCpu: number[] = [];
-        for (let r = 0; r < (quick ? 1 : RUNS); r++) {
+        for (let r = 0; r < STORAGE_RUNS; r++) {
           const off = await keyedCount(backend, false);
           const on = await keyedCount(backend, true, url(`count-${crypto.randomUUID()}`));
           rates.push(on.rate);
@@ -807,7 +809,7 @@ async function storagesSection(): Promise<void> {
   console.log(table(["storage", "backend", "keys", "restore"], restoreRows));
   console.log();
   console.log(
-    `## Checkpoint storages: keyed counting with a checkpoint every 1 s (target: cost < 10% at 1% churn; churn: the share of the keys the job updates, all of them between two checkpoints; CPU per checkpoint: the CPU time of the job's thread and of the whole process (worker threads included) beyond what as many records took without checkpoints, per checkpoint, up to the job's end: unlike records/s, it does not depend on the machine's load; at 1% churn neither do the keys a checkpoint writes)`,
+    `## Checkpoint storages: keyed counting with a checkpoint every 1 s (medians of ${STORAGE_RUNS} pairs, each a run without checkpoints then one with; target: cost < 10% at 1% churn; churn: the share of the keys the job updates, all of them between two checkpoints; CPU per checkpoint: the CPU time of the job's thread and of the whole process (worker threads included) beyond what as many records took without checkpoints, per checkpoint, up to the job's end: unlike records/s, it does not depend on the machine's load; at 1% churn neither do the keys a checkpoint writes)`,
   );
   console.log(
     table(
