@@ -18,7 +18,9 @@
  *   `records`: a random delay after the job starts (its first stderr line,
  *   `restoring …` or `no checkpoint to restore …`). The first kill also waits
  *   for the first completed checkpoint, so that some later run always
- *   restores one, however slow the machine;
+ *   restores one, however slow the machine; with `records`, the sources stop
+ *   reading at the kill's target while it waits (`WEIR_TEST_HOLD_FILE`), so
+ *   that a job faster than its first checkpoint keeps input for later kills;
  * - in a checkpoint write: the child pauses inside its `at`-th file write
  *   into the checkpoint directory (a manifest's or a segment's temp file,
  *   written and synced but not yet renamed), says so on stderr, and the
@@ -36,7 +38,8 @@
  * import this file again) so that every `n` records read print
  * {@linkcode PROGRESS_MARKER} and the count, and every source subtask's
  * snapshot prints {@linkcode CHECKPOINT_MARKER}, the checkpoint's id and the
- * records that subtask read before it. With `WEIR_TEST_PAUSE_IN_CHECKPOINT_MS=ms`
+ * records that subtask read before it; while the file `WEIR_TEST_HOLD_FILE`
+ * names exists, the readers read nothing. With `WEIR_TEST_PAUSE_IN_CHECKPOINT_MS=ms`
  * and `WEIR_TEST_PAUSE_AT=k` in its environment it first wraps
  * `DenoCheckpointFs` (test-only, this process only) so that the `k`-th file
  * written and synced through it in the checkpoint directory prints
@@ -294,6 +297,10 @@ async function runOnce(
     env.WEIR_TEST_PROGRESS_EVERY = String(Math.max(1, Math.floor(o.records / 2000)));
   }
   const armFile = `${o.tmpDir}/crash-hook-armed`;
+  const holdFile = `${o.tmpDir}/crash-hook-hold`;
+  env.WEIR_TEST_HOLD_FILE = holdFile;
+  Deno.mkdirSync(o.tmpDir, { recursive: true });
+  removeIfThere(holdFile);
   if (plan && "pauseAt" in plan) {
     // Paused until the kill, however late it comes: a pause that ran out would let the write
     // finish before a slow kill, which would then land outside it.
@@ -303,12 +310,7 @@ async function runOnce(
       // Writes count once the run is past its target: a run killed in a write late in the
       // input would leave the next kills too little to aim at.
       env.WEIR_TEST_ARM_FILE = armFile;
-      Deno.mkdirSync(o.tmpDir, { recursive: true });
-      try {
-        Deno.removeSync(armFile);
-      } catch (e) {
-        if (!(e instanceof Deno.errors.NotFound)) throw e;
-      }
+      removeIfThere(armFile);
     }
   }
   const child = new Deno.Command(Deno.execPath(), {
@@ -334,6 +336,9 @@ async function runOnce(
       Deno.writeTextFileSync(armFile, "");
       armed = true;
     } else if (plan && "afterCheckpoint" in plan && plan.afterCheckpoint && !ready()) {
+      // Reads stop here until the checkpoint completes: a job faster than its first
+      // checkpoint would otherwise read its whole input and leave later kills nothing.
+      if (!exists(holdFile)) Deno.writeTextFileSync(holdFile, "");
       clearTimeout(timer);
       timer = setTimeout(killWhenRead, 5);
     } else kill();
@@ -598,6 +603,14 @@ export function linesIn(text: string): number {
   return text.length > 0 && !text.endsWith("\n") ? n + 1 : n;
 }
 
+function removeIfThere(path: string): void {
+  try {
+    Deno.removeSync(path);
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+}
+
 function exists(path: string): boolean {
   try {
     Deno.statSync(path);
@@ -609,9 +622,10 @@ function exists(path: string): boolean {
 
 /**
  * Child side: wraps each source reader's `poll` as its operator opens, so that
- * every `every` records this thread's sources read print the count.
+ * every `every` records this thread's sources read print the count, and no
+ * records are read while `holdFile` exists (the reader says it is idle).
  */
-function reportRecordsRead(every: number): void {
+function reportRecordsRead(every: number, holdFile: string | undefined): void {
   const proto = SourceOperator.prototype;
   const open = proto.open;
   const snapshotState = proto.snapshotState;
@@ -629,6 +643,7 @@ function reportRecordsRead(every: number): void {
     const poll = reader.poll;
     readBy.set(this, 0);
     reader.poll = (out, max) => {
+      if (holdFile !== undefined && exists(holdFile)) return "idle";
       const counting = Object.create(out) as typeof out;
       counting.collect = (value, timestamp) => {
         out.collect(value, timestamp);
@@ -652,7 +667,7 @@ async function childMain(args: string[]): Promise<void> {
   const resumeFile = Deno.env.get("WEIR_TEST_RESUME_FILE");
   const armFile = Deno.env.get("WEIR_TEST_ARM_FILE");
   const progressEvery = Number(Deno.env.get("WEIR_TEST_PROGRESS_EVERY") ?? 0);
-  if (progressEvery > 0) reportRecordsRead(progressEvery);
+  if (progressEvery > 0) reportRecordsRead(progressEvery, Deno.env.get("WEIR_TEST_HOLD_FILE"));
   if (pauseMs > 0 && pauseAt > 0) {
     const proto = DenoCheckpointFs.prototype;
     const create = proto.create;
