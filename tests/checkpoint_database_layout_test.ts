@@ -7,8 +7,12 @@
  */
 import assert from "node:assert/strict";
 import { openRemoteStore } from "../core/checkpoint/storage/open_remote_store.ts";
-import { SEGMENT_CHUNK } from "../core/checkpoint/storage/postgres/postgres_store.ts";
-import type { RemoteStore, StateRow } from "../core/checkpoint/storage/remote_store.ts";
+import { RedisStore } from "../core/checkpoint/storage/redis/redis_store.ts";
+import {
+  type RemoteStore,
+  SEGMENT_CHUNK,
+  type StateRow,
+} from "../core/checkpoint/storage/remote_store.ts";
 import { startPostgres, startRedis, type TestServer } from "./_helpers/db_servers.ts";
 import {
   type DatabaseKind,
@@ -191,6 +195,105 @@ Deno.test("redis checkpoint storage: state hashes written before the states set 
     redisCli(server.url, "SADD", `${p}pending:2`, `${p}state:counts:n`);
     redisCli(server.url, "HSET", `${p}pending:2|${p}state:counts:n`, '["a",null,null]', "9");
   });
+});
+
+Deno.test("redis checkpoint storage: a segment is stored and read chunk by chunk, collected with every chunk; one stored whole by the layout before chunks still reads and is collected", async () => {
+  const server = await startRedis();
+  const p = "weir:chunks:";
+  const keys = (pattern: string) => redisCli(server.url, "KEYS", pattern).sort();
+  const pattern = (n: number) => Uint8Array.from({ length: n }, (_, i) => (i * 31 + 7) & 0xff);
+  const store = await RedisStore.open(server.url, "chunks", { segmentChunk: 1000 });
+  const reader = await RedisStore.open(server.url, "chunks");
+  try {
+    // Three chunks, the last short; exactly three chunks; no chunk at all.
+    const big = pattern(2500);
+    const exact = pattern(3000).reverse();
+    const empty = new Uint8Array(0);
+    const segments = new Map([["big.seg", big], ["exact.seg", exact], ["empty.seg", empty]]);
+    await store.writePart(1, { segments, rows: [] });
+    await store.complete({ id: 1, kind: "checkpoint", manifest });
+    assert.deepEqual(
+      keys(`${p}segment:*`),
+      [0, 1, 2].flatMap((i) => [`${p}segment:big.seg:${i}`, `${p}segment:exact.seg:${i}`]).sort(),
+    );
+    assert.deepEqual(
+      ["big.seg:0", "big.seg:2", "exact.seg:2"].map((k) =>
+        redisCli(server.url, "STRLEN", `${p}segment:${k}`)[0]
+      ),
+      ["1000", "500", "1000"],
+    );
+    assert.deepEqual(
+      redisCli(server.url, "HMGET", `${p}segment-chunks`, "big.seg", "exact.seg", "empty.seg"),
+      ["3", "3", "0"],
+    );
+    // Byte for byte, whatever chunk size the reader writes with.
+    for (const s of [store, reader]) {
+      for (const [name, bytes] of segments) assert.deepEqual(await s.segment(name), bytes);
+    }
+
+    // What the layout before chunks left: the segment whole, in one string, no chunk count.
+    const old = "written whole by an older weir; ".repeat(40);
+    redisCli(server.url, "SET", `${p}segment:old.seg`, old);
+    redisCli(server.url, "SADD", `${p}segments`, "old.seg");
+    redisCli(server.url, "HSET", `${p}segment-checkpoints`, "old.seg", "1");
+    assert.deepEqual(await store.segment("old.seg"), new TextEncoder().encode(old));
+    assert.deepEqual((await store.segmentNames()).sort(), [
+      "big.seg",
+      "empty.seg",
+      "exact.seg",
+      "old.seg",
+    ]);
+
+    // A missing chunk, a missing segment: clear errors naming them.
+    await store.writePart(2, { segments: new Map([["gap.seg", pattern(1500)]]), rows: [] });
+    await store.complete({ id: 2, kind: "checkpoint", manifest });
+    redisCli(server.url, "DEL", `${p}segment:gap.seg:1`);
+    await assert.rejects(
+      store.segment("gap.seg"),
+      (e: Error) => e.message.includes("segment gap.seg is incomplete: chunk 1 of 2 is missing"),
+    );
+    await assert.rejects(
+      store.segment("nowhere.seg"),
+      (e: Error) => e.message.includes("segment nowhere.seg does not exist"),
+    );
+
+    // Collection reports each segment's size and removes every key of it.
+    const expected = {
+      checkpoints: [1],
+      segments: [
+        { name: "big.seg", size: 2500 },
+        { name: "empty.seg", size: 0 },
+        { name: "exact.seg", size: 3000 },
+        { name: "old.seg", size: old.length },
+      ],
+    };
+    const keep = new Set(["gap.seg"]);
+    assert.deepEqual(await store.collect([2], keep, { dryRun: true }), expected);
+    assert.equal(keys(`${p}segment:*`).length, 8);
+    assert.deepEqual(await store.collect([2], keep), expected);
+    assert.deepEqual(keys(`${p}segment:*`), [`${p}segment:gap.seg:0`]);
+    assert.deepEqual(redisCli(server.url, "HKEYS", `${p}segment-chunks`), ["gap.seg"]);
+    assert.deepEqual(redisCli(server.url, "HKEYS", `${p}segment-checkpoints`), ["gap.seg"]);
+    assert.deepEqual(await store.segmentNames(), ["gap.seg"]);
+    assert.deepEqual(await store.collect([], new Set()), {
+      checkpoints: [2],
+      segments: [{ name: "gap.seg", size: 1000 }],
+    });
+    assert.deepEqual(keys(`${p}*`), []);
+
+    // The default chunk: SEGMENT_CHUNK bytes (a Redis string holds at most 512 MB).
+    const large = pattern(SEGMENT_CHUNK + 5);
+    await reader.writePart(3, { segments: new Map([["large.seg", large]]), rows: [] });
+    assert.deepEqual(
+      [0, 1].map((i) => redisCli(server.url, "STRLEN", `${p}segment:large.seg:${i}`)[0]),
+      [String(SEGMENT_CHUNK), "5"],
+    );
+    assert.deepEqual(await store.segment("large.seg"), large);
+  } finally {
+    await store.close();
+    await reader.close();
+    await server.stop();
+  }
 });
 
 Deno.test("postgres checkpoint storage: rows written before weir_versions stay visible and count when the job opens the database", async () => {

@@ -11,6 +11,15 @@
  * @module
  */
 
+/**
+ * Segment bytes per statement or command. A database stores and reads a
+ * segment in chunks: one value has a size limit an LSM segment of a large
+ * state exceeds (a PostgreSQL string, which the client's hex text of a bytea
+ * doubles; a Redis string, 512 MB), and each command's time and the memory
+ * it takes on the server stay bounded.
+ */
+export const SEGMENT_CHUNK = 16 * 1024 * 1024;
+
 /** A decoded keyed state entry as the outside world reads it (JSON texts). */
 export interface StateRow {
   /** Operator uid. */

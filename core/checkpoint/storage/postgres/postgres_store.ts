@@ -33,17 +33,10 @@ import {
   type RemoteEntry,
   type RemotePart,
   type RemoteStore,
+  SEGMENT_CHUNK,
   type StateRow,
   type StoreAddress,
 } from "../remote_store.ts";
-
-/**
- * Segment bytes per statement. A segment is stored and read in chunks: the
- * client sends and receives bytea as hex text, twice its size, and a string
- * (like a bytea value) has a size limit an LSM segment of a large state
- * exceeds; each statement's time stays bounded too.
- */
-export const SEGMENT_CHUNK = 16 * 1024 * 1024;
 
 // Rows per DELETE of rows a reset replaced: each statement's time stays bounded.
 const ROWS_PER_DELETE = 50_000;

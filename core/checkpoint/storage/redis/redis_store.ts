@@ -5,8 +5,12 @@
  * - `weir:J:checkpoints`: sorted set of completed checkpoint ids (score = id);
  * - `weir:J:savepoints`: hash, savepoint name → checkpoint id;
  * - `weir:J:manifest:<id>`, `weir:J:savepoint:<name>`: manifest bytes (JSON);
- * - `weir:J:segments`: set of segment names; `weir:J:segment:<name>`: its bytes;
+ * - `weir:J:segments`: set of segment names;
  *   `weir:J:segment-checkpoints`: hash, segment name → the checkpoint that uploaded it;
+ *   `weir:J:segment-chunks`: hash, segment name → its number of chunks `n` (0 when empty);
+ *   `weir:J:segment:<name>:<i>` (`i` < `n`): its bytes, {@linkcode SEGMENT_CHUNK} per
+ *   chunk, the last one shorter. A segment without a chunk count was written whole, as
+ *   the string `weir:J:segment:<name>`, by versions before chunks (still read and collected);
  * - `weir:J:latest`: the latest completed checkpoint id;
  * - `weir:J:state:<operator>:<state>`: hash, field `[key,namespace,userKey]` (JSON)
  *   → value (JSON), the state as of the latest completed checkpoint;
@@ -29,6 +33,7 @@ import {
   type RemoteEntry,
   type RemotePart,
   type RemoteStore,
+  SEGMENT_CHUNK,
   type StoreAddress,
 } from "../remote_store.ts";
 
@@ -63,6 +68,7 @@ export class RedisStore implements RemoteStore {
   readonly #prefix: string;
   readonly #job: string;
   readonly #url: string;
+  readonly #segmentChunk: number;
   // The shadow's preparation for the checkpoint being written (once per checkpoint id):
   // resolves to the checkpoint whose state the shadow then holds (null: none, a reset).
   #preparing: { id: number; done: Promise<string | null> } | undefined;
@@ -70,16 +76,34 @@ export class RedisStore implements RemoteStore {
   // swap the shadow (the old state) gets the same changes, to be one checkpoint ahead.
   readonly #written = new Map<number, Map<string, Changes>>();
 
-  private constructor(client: Client, job: string, where: string, url: string) {
+  private constructor(
+    client: Client,
+    job: string,
+    where: string,
+    url: string,
+    segmentChunk: number,
+  ) {
     this.#client = client;
+    this.#segmentChunk = segmentChunk;
     this.#prefix = `weir:${job}:`;
     this.#job = job;
     this.#url = url;
     this.where = where;
   }
 
-  /** Connects. */
-  static async open(url: string, jobId: string): Promise<RedisStore> {
+  /**
+   * Connects. `segmentChunk`: bytes per chunk of a segment it writes (tests
+   * take a small one; segments of any chunk size are read).
+   */
+  static async open(
+    url: string,
+    jobId: string,
+    options: { segmentChunk?: number } = {},
+  ): Promise<RedisStore> {
+    const segmentChunk = options.segmentChunk ?? SEGMENT_CHUNK;
+    if (!Number.isSafeInteger(segmentChunk) || segmentChunk < 1) {
+      throw new RangeError(`segmentChunk must be a positive integer, got ${segmentChunk}`);
+    }
     const where = `${redactUrl(url)} (job "${jobId}")`;
     const u = new URL(url);
     u.search = "";
@@ -91,7 +115,7 @@ export class RedisStore implements RemoteStore {
     });
     // Without a listener a lost connection would end the process; commands report it.
     client.on("error", () => {});
-    const store = new RedisStore(client, jobId, where, url);
+    const store = new RedisStore(client, jobId, where, url, segmentChunk);
     try {
       await Promise.race([
         client.connect(),
@@ -152,13 +176,47 @@ export class RedisStore implements RemoteStore {
 
   segment(name: string): Promise<Uint8Array> {
     return this.#try(`read segment ${name} from`, async () => {
-      const b = await this.#client.get(
-        commandOptions({ returnBuffers: true }),
-        `${this.#prefix}segment:${name}`,
-      );
-      if (b === null) throw new Error(`segment ${name} does not exist`);
-      return new Uint8Array(b);
+      // `?? undefined`: a missing field is null at run time, whatever the client's type says.
+      const chunks = (await this.#client.hGet(`${this.#prefix}segment-chunks`, name)) ??
+        undefined;
+      const keys = this.#segmentKeys(name, chunks);
+      const lengths = await this.#lengths(keys);
+      const segment = new Uint8Array(lengths.reduce((a, b) => a + b, 0));
+      // One chunk per command: none of them holds the whole segment.
+      for (let i = 0, at = 0; i < keys.length; at += lengths[i]!, i++) {
+        const b = await this.#client.get(commandOptions({ returnBuffers: true }), keys[i]!);
+        if (b === null && chunks === undefined) throw new Error(`segment ${name} does not exist`);
+        if (b === null || b.length !== lengths[i]) {
+          throw new Error(
+            `segment ${name} is incomplete: chunk ${i} of ${keys.length} is ${
+              b === null ? "missing" : "changed while read"
+            }`,
+          );
+        }
+        segment.set(b, at);
+      }
+      return segment;
     });
+  }
+
+  /**
+   * The keys holding segment `name`'s bytes, in order, given its chunk count
+   * (`segment-chunks`). The layout before chunks wrote no count (an empty
+   * segment's is 0, so a missing one means just that): the whole segment is
+   * one string.
+   */
+  #segmentKeys(name: string, chunks: string | undefined): string[] {
+    const key = `${this.#prefix}segment:${name}`;
+    if (chunks === undefined) return [key];
+    return Array.from({ length: Number(chunks) }, (_, i) => `${key}:${i}`);
+  }
+
+  /** The strings' lengths (0: missing), in one round trip. */
+  async #lengths(keys: readonly string[]): Promise<number[]> {
+    if (keys.length === 0) return [];
+    const m = this.#client.multi();
+    for (const key of keys) m.strLen(key);
+    return (await m.execAsPipeline()).map(Number);
   }
 
   latest(): Promise<number | undefined> {
@@ -187,8 +245,15 @@ export class RedisStore implements RemoteStore {
       if (!written) this.#written.set(id, written = new Map());
       // Pipelined (no MULTI): the shadow is invisible until complete() swaps it in.
       const m = this.#client.multi();
+      const size = this.#segmentChunk;
       for (const [name, data] of part.segments) {
-        m.set(`${p}segment:${name}`, bytes(data));
+        let chunks = 0;
+        for (let at = 0; at < data.length; at += size) {
+          m.set(`${p}segment:${name}:${chunks++}`, bytes(data.subarray(at, at + size)));
+        }
+        // After the chunks: the server runs a pipeline in order, so whoever sees the
+        // count sees every chunk.
+        m.hSet(`${p}segment-chunks`, name, String(chunks));
         m.hSet(`${p}segment-checkpoints`, name, String(id));
         m.sAdd(`${p}segments`, name);
       }
@@ -363,25 +428,35 @@ export class RedisStore implements RemoteStore {
       const ids = await this.#client.zRange(`${p}checkpoints`, 0, -1);
       const names = await this.#client.sMembers(`${p}segments`);
       const uploadedBy = await this.#client.hGetAll(`${p}segment-checkpoints`);
+      const chunks = await this.#client.hGetAll(`${p}segment-chunks`);
       const after = options.keepUploadedAfter;
       const checkpoints = ids.filter((id) => !keep.has(id)).map(Number);
-      const segments: { name: string; size: number }[] = [];
+      const dropped: { name: string; keys: string[] }[] = [];
       for (const n of names.sort()) {
         if (keepSegments.has(n)) continue;
         const by = uploadedBy[n];
         if (after !== undefined && by !== undefined && Number(by) > after) continue;
-        segments.push({ name: n, size: await this.#client.strLen(`${p}segment:${n}`) });
+        dropped.push({ name: n, keys: this.#segmentKeys(n, chunks[n]) });
       }
+      const lengths = await this.#lengths(dropped.flatMap((d) => d.keys));
+      let at = 0;
+      const segments = dropped.map(({ name, keys }) => ({
+        name,
+        size: lengths.slice(at, at += keys.length).reduce((a, b) => a + b, 0),
+      }));
       if (options.dryRun) return { checkpoints, segments };
       const m = this.#client.multi();
       for (const id of checkpoints) {
         m.zRem(`${p}checkpoints`, String(id));
         m.del(`${p}manifest:${id}`);
       }
-      for (const { name } of segments) {
+      for (const { name, keys } of dropped) {
         m.sRem(`${p}segments`, name);
         m.hDel(`${p}segment-checkpoints`, name);
-        m.del(`${p}segment:${name}`);
+        m.hDel(`${p}segment-chunks`, name);
+        // With the string of the layout before chunks, which a segment uploaded again
+        // since (chunked) may have left.
+        m.del([...new Set([`${p}segment:${name}`, ...keys])]);
       }
       if (keepIds.length === 0) {
         m.del(`${p}latest`);
