@@ -184,6 +184,9 @@ export class PostgresStore implements RemoteStore {
     try {
       await sql.begin(async (tx) => {
         await tx.unsafe("SELECT pg_advisory_xact_lock(7265697201)");
+        // Creating an index on a large table of an older layout may take longer than a
+        // checkpoint's statements may: it happens once, and the job cannot run without it.
+        await tx.unsafe("SET LOCAL statement_timeout = 0");
         const [had] = await tx`SELECT to_regclass('weir_state_entries') IS NOT NULL AS entries,
           to_regclass('weir_versions') IS NOT NULL AS versions`;
         for (const ddl of SCHEMA) await tx.unsafe(ddl);
