@@ -43,6 +43,12 @@ export class KeyTable {
   /** Every other key. */
   #other: Map<unknown, unknown> | undefined;
   #size = 0;
+  /**
+   * The string entry last found or added: keyed state reads a key's value and
+   * then writes it (`value()` then `update()`), so the write finds its entry
+   * here without hashing the key again. Never a removed entry.
+   */
+  #last: Entry | undefined;
 
   /** An empty table; `hash` hashes short string keys (tests give one that collides). */
   constructor(hash: (s: string) => number = hashString) {
@@ -57,8 +63,13 @@ export class KeyTable {
   /** The value of `key`, or undefined. */
   get(key: unknown): unknown {
     if (typeof key === "string" && key.length <= MAX_HASHED_LENGTH) {
+      const last = this.#last;
+      if (last !== undefined && last.key === key) return last.value;
       for (let e = this.#strings.get(this.#hash(key)); e !== undefined; e = e.next) {
-        if (e.key === key) return e.value;
+        if (e.key === key) {
+          this.#last = e;
+          return e.value;
+        }
       }
       return undefined;
     }
@@ -68,6 +79,7 @@ export class KeyTable {
   /** Whether `key` has a value. */
   has(key: unknown): boolean {
     if (typeof key === "string" && key.length <= MAX_HASHED_LENGTH) {
+      if (this.#last?.key === key) return true;
       for (let e = this.#strings.get(this.#hash(key)); e !== undefined; e = e.next) {
         if (e.key === key) return true;
       }
@@ -79,22 +91,28 @@ export class KeyTable {
   /** Sets the value of `key`. */
   set(key: unknown, value: unknown): this {
     if (typeof key === "string" && key.length <= MAX_HASHED_LENGTH) {
-      const h = this.#hash(key);
-      let e = this.#strings.get(h);
-      if (e === undefined) {
-        this.#strings.set(h, { key, value, next: undefined, removed: false });
-        this.#size++;
+      const last = this.#last;
+      if (last !== undefined && last.key === key) {
+        last.value = value;
         return this;
       }
-      for (;;) {
-        if (e.key === key) {
-          e.value = value;
-          return this;
+      const h = this.#hash(key);
+      let e = this.#strings.get(h);
+      if (e !== undefined) {
+        for (;;) {
+          if (e.key === key) {
+            e.value = value;
+            this.#last = e;
+            return this;
+          }
+          if (e.next === undefined) break;
+          e = e.next;
         }
-        if (e.next === undefined) break;
-        e = e.next;
       }
-      e.next = { key, value, next: undefined, removed: false };
+      const added: Entry = { key, value, next: undefined, removed: false };
+      if (e === undefined) this.#strings.set(h, added);
+      else e.next = added;
+      this.#last = added;
       this.#size++;
       return this;
     }
@@ -116,6 +134,7 @@ export class KeyTable {
       for (let e = this.#strings.get(h); e !== undefined; prev = e, e = e.next) {
         if (e.key !== key) continue;
         e.removed = true;
+        if (this.#last === e) this.#last = undefined;
         if (prev !== undefined) prev.next = e.next;
         else if (e.next !== undefined) this.#strings.set(h, e.next);
         else this.#strings.delete(h);

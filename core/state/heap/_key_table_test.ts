@@ -22,9 +22,14 @@ function fresh(k: unknown): unknown {
   return typeof k === "string" ? [...k].join("") : k;
 }
 
-function checkAgainstMap(table: KeyTable, steps: number, seed: number, ordered: boolean): void {
+function checkAgainstMap(
+  table: KeyTable,
+  steps: number,
+  seed: number,
+  ordered: boolean,
+  keys: unknown[] = keyPool(),
+): void {
   const model = new Map<unknown, unknown>();
-  const keys = keyPool();
   const next = random(seed);
   for (let step = 0; step < steps; step++) {
     const key = fresh(keys[Math.floor(next() * keys.length)]);
@@ -64,6 +69,23 @@ Deno.test("KeyTable keeps colliding string keys apart (every key one hash)", () 
   for (let seed = 1; seed <= 5; seed++) {
     checkAgainstMap(new KeyTable((s) => s.length % 3), 2000, seed, false);
   }
+});
+
+Deno.test("KeyTable: a key read or written again right away (the entry it remembers) stays correct", () => {
+  // Three keys, so the same key often comes twice in a row, across sets, gets and deletes.
+  const few = ["a", "b", "c"];
+  for (const hash of [undefined, () => 7]) {
+    for (let seed = 1; seed <= 20; seed++) {
+      checkAgainstMap(new KeyTable(hash), 500, seed, hash === undefined, few);
+    }
+  }
+  const t = new KeyTable();
+  t.set("k", 1);
+  assert.equal(t.get("k"), 1);
+  assert.ok(t.delete("k"));
+  t.set("k", 2); // after its remembered entry was deleted: a new entry
+  assert.equal(t.size, 1);
+  assert.deepEqual([...t], [["k", 2]]);
 });
 
 Deno.test("KeyTable: colliding keys iterate after the first of them; removing one keeps the rest", () => {
