@@ -33,6 +33,16 @@ import { Spare } from "./_spare.ts";
 import { adviseHugePages } from "./_huge_pages.ts";
 import { JobCancelled, StoreJobWorkers, WorkerFailed } from "./_store_jobs.ts";
 
+/**
+ * The smallest compaction tier's upper bound, as a fraction of the memtable
+ * size. A checkpoint flushes the memtable whatever it holds, so with frequent
+ * checkpoints most segments are far smaller than a memtable; were they one
+ * tier with the segments a full memtable or a merge wrote, every few
+ * checkpoints would rewrite the largest segment (all of the state) for a few
+ * changed keys, and an incremental checkpoint would then upload it whole.
+ */
+const TIER_UNITS_PER_MEMTABLE = 1024;
+
 /** A live segment file, as listed by checkpoints and `stats()`. */
 export interface SegmentInfo {
   /** File name inside the store's `dir`. */
@@ -597,7 +607,7 @@ export class LsmStore {
     this.#trigger = Math.max(2, o.compactionTrigger ?? 4);
     this.#autoCompact = o.autoCompact ?? true;
     this.#stallSegments = Math.max(2 * this.#trigger, o.stallSegments ?? 32);
-    this.#unit = Math.max(1, memtableBytes / 4);
+    this.#unit = Math.max(1, memtableBytes / TIER_UNITS_PER_MEMTABLE);
     this.#blockSize = blockSize;
     if (o.backgroundThreads ?? true) this.#workers = new StoreJobWorkers();
     this.#e = new Engine(
@@ -1784,8 +1794,9 @@ export class LsmStore {
 
   /**
    * Size-tiered policy: segments (newest first) fall into tiers by size
-   * (tier t holds sizes in [unit·4^t, unit·4^(t+1))); a run of `trigger`
-   * adjacent segments in one tier is merged into one.
+   * (tier t holds sizes in [unit·4^t, unit·4^(t+1)), unit = memtable bytes /
+   * {@linkcode TIER_UNITS_PER_MEMTABLE}); a run of `trigger` adjacent segments
+   * in one tier is merged into one.
    */
   #pickCompaction(): { inputs: LiveSeg[]; bottom: boolean } | undefined {
     if (!this.#autoCompact) return undefined;

@@ -475,3 +475,40 @@ Deno.test("memory for three memtables is reserved at open: filling and freezing 
     Deno.removeSync(dir, { recursive: true });
   }
 });
+
+Deno.test("LsmStore compaction: small checkpoint flushes merge among themselves, not into the large segment", async () => {
+  const dir = Deno.makeTempDirSync();
+  // Tier 0 holds segments below 1/256 of the memtable (16 KiB here).
+  const s = LsmStore.open({ dir, memtableBytes: 4 << 20, backgroundThreads: false });
+  const key = (i: number) => new Uint8Array([i >> 16, (i >> 8) & 255, i & 255, 7]);
+  // Lets the background jobs that run on this thread finish.
+  const settle = async () => {
+    let last = -1;
+    while (last !== s.stats().compactions) {
+      last = s.stats().compactions;
+      for (let i = 0; i < 20; i++) await new Promise((r) => setTimeout(r, 1));
+    }
+  };
+  try {
+    for (let i = 0; i < 20_000; i++) s.put(key(i), new Uint8Array(100).fill(i & 255));
+    const [large] = await s.checkpoint().segments;
+    assert.ok(large !== undefined && large.size > 1 << 20, `one large segment: ${large?.size}`);
+    for (let round = 0; round < 12; round++) {
+      for (let i = 0; i < 50; i++) s.put(key(i), new Uint8Array(100).fill(round));
+      await s.checkpoint().segments;
+      await settle();
+    }
+    const st = s.stats();
+    assert.ok(st.compactions >= 2, `${st.compactions} compactions`);
+    assert.ok(
+      st.segments.some((x) => x.name === large.name),
+      `the large segment was rewritten: ${st.segments.map((x) => `${x.name}:${x.size}`)}`,
+    );
+    assert.ok(st.segments.length <= 5, `${st.segments.length} live segments`);
+    assert.deepEqual(s.get(key(0)), new Uint8Array(100).fill(11));
+    assert.deepEqual(s.get(key(19_999)), new Uint8Array(100).fill(19_999 & 255));
+  } finally {
+    s.close();
+    Deno.removeSync(dir, { recursive: true });
+  }
+});

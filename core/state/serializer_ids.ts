@@ -180,11 +180,7 @@ export const rawSerializer: Serializer<unknown> = {
 
 /** Base64 of bytes. */
 export function toBase64(bytes: Uint8Array): string {
-  let s = "";
-  for (let i = 0; i < bytes.length; i += 0x8000) {
-    s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  }
-  return btoa(s);
+  return bytes.toBase64();
 }
 
 /**

@@ -19,8 +19,14 @@ import {
 import { openRemoteStore } from "./open_remote_store.ts";
 import type { RemoteStore, StoreAddress } from "./remote_store.ts";
 import { type PartsWritten, publishParts } from "./_write_parts.ts";
+import { lowerThreadPriority } from "../../../statestore-as/_thread_priority.ts";
 
-// Not at a lower priority: the checkpoint's completion must keep pace with the job.
+// At a lower priority, as the LSM store's compactions: the job's thread never waits for
+// this work, and on a machine with few cores it would otherwise lose a share of its core
+// to it (a first checkpoint of a large state decodes and encodes every entry). When the
+// job keeps every core busy, checkpoints take longer to complete and the next one starts
+// later; the job's throughput is what stays.
+lowerThreadPriority();
 const scope = self as unknown as {
   onmessage: ((e: MessageEvent<ChangedRowsRequest>) => void) | null;
   postMessage(message: ChangedRowsReply): void;
