@@ -165,7 +165,15 @@ async function keyedCount(
   checkpointed: boolean,
   storage?: string,
 ): Promise<
-  { rate: number; toEnd: number; tailMs: number; checkpoints: number; records: number; cpu: Cpu }
+  {
+    rate: number;
+    toEnd: number;
+    tailMs: number;
+    checkpoints: number;
+    firstCheckpointMs: number;
+    records: number;
+    cpu: Cpu;
+  }
 > {
   const dir = `${tmpRoot}/count-${crypto.randomUUID()}`;
   const env = StreamEnvironment.create({
@@ -191,8 +199,10 @@ async function keyedCount(
   const elapsed = performance.now() - t;
   const cpuAtEnd = cpuNow();
   if (n === 0) throw new Error("keyed counting processed no records");
-  const checkpoints = client.job.coordinator?.history.filter((h) => h.status === "completed")
-    .length ?? 0;
+  const completed = client.job.coordinator?.history.filter((h) => h.status === "completed") ?? [];
+  const checkpoints = completed.length;
+  const first = completed[0];
+  const firstCheckpointMs = first?.endedAt === undefined ? NaN : first.endedAt - first.triggeredAt;
   await Deno.remove(dir, { recursive: true }).catch(() => {});
   if (countEmitted !== n) throw new Error(`keyed counting emitted ${countEmitted}, counted ${n}`);
   return {
@@ -200,6 +210,7 @@ async function keyedCount(
     toEnd: n / (elapsed / 1000),
     tailMs: t + elapsed - countEndedAt,
     checkpoints,
+    firstCheckpointMs,
     records: n,
     cpu: { thread: cpuAtEnd.thread - cpu.thread, process: cpuAtEnd.process - cpu.process },
   };
@@ -768,10 +779,14 @@ async function storagesSection(): Promise<void> {
         const rates: number[] = [];
         const threadCpu: number[] = [];
         const processCpu: number[] = [];
+        const counts: number[] = [];
+        const firsts: number[] = [];
         for (let r = 0; r < STORAGE_RUNS; r++) {
           const off = await keyedCount(backend, false);
           const on = await keyedCount(backend, true, url(`count-${crypto.randomUUID()}`));
           rates.push(on.rate);
+          counts.push(on.checkpoints);
+          firsts.push(on.firstCheckpointMs);
           costs.push((1 - on.rate / off.rate) * 100);
           // What the checkpoints added: the CPU time beyond what counting as many records
           // took without them, per checkpoint.
@@ -790,6 +805,8 @@ async function storagesSection(): Promise<void> {
           mark(median(costs) < 10),
           ms(median(threadCpu)),
           ms(median(processCpu)),
+          String(median(counts)),
+          ms(median(firsts)),
         ]);
       }
     } finally {
@@ -809,7 +826,7 @@ async function storagesSection(): Promise<void> {
   console.log(table(["storage", "backend", "keys", "restore"], restoreRows));
   console.log();
   console.log(
-    `## Checkpoint storages: keyed counting with a checkpoint every 1 s (medians of ${STORAGE_RUNS} pairs, each a run without checkpoints then one with; target: cost < 10% at 1% churn; churn: the share of the keys the job updates, all of them between two checkpoints; CPU per checkpoint: the CPU time of the job's thread and of the whole process (worker threads included) beyond what as many records took without checkpoints, per checkpoint, up to the job's end: unlike records/s, it does not depend on the machine's load; at 1% churn neither do the keys a checkpoint writes)`,
+    `## Checkpoint storages: keyed counting with a checkpoint every 1 s (medians of ${STORAGE_RUNS} pairs, each a run without checkpoints then one with; target: cost < 10% at 1% churn; churn: the share of the keys the job updates, all of them between two checkpoints; CPU per checkpoint: the CPU time of the job's thread and of the whole process (worker threads included) beyond what as many records took without checkpoints, per checkpoint, up to the job's end: unlike records/s, it does not depend on the machine's load; at 1% churn neither do the keys a checkpoint writes; checkpoints: completed in the run with checkpoints; first checkpoint: its duration, which holds every key the job touched in its first second)`,
   );
   console.log(
     table(
@@ -823,6 +840,8 @@ async function storagesSection(): Promise<void> {
         "< 10%?",
         "job-thread CPU per checkpoint",
         "process CPU per checkpoint",
+        "checkpoints",
+        "first checkpoint",
       ],
       tputRows,
     ),
