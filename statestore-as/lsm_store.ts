@@ -34,12 +34,13 @@ import { adviseHugePages } from "./_huge_pages.ts";
 import { JobCancelled, StoreJobWorkers, WorkerFailed } from "./_store_jobs.ts";
 
 /**
- * The smallest compaction tier's upper bound, as a fraction of the memtable
- * size. A checkpoint flushes the memtable whatever it holds, so with frequent
- * checkpoints most segments are far smaller than a memtable; were they one
- * tier with the segments a full memtable or a merge wrote, every few
- * checkpoints would rewrite the largest segment (all of the state) for a few
- * changed keys, and an incremental checkpoint would then upload it whole.
+ * Compaction tiers' size unit, as a fraction of the memtable size: tier 0
+ * holds the segments below 4 units (1/256 of a memtable). A checkpoint
+ * flushes the memtable whatever it holds, so with frequent checkpoints most
+ * segments are far smaller than a memtable; were they one tier with the
+ * segments a full memtable or a merge wrote, every few checkpoints would
+ * rewrite the largest segment (all of the state) for a few changed keys, and
+ * an incremental checkpoint would then upload it whole.
  */
 const TIER_UNITS_PER_MEMTABLE = 1024;
 
