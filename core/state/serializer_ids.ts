@@ -178,11 +178,6 @@ export const rawSerializer: Serializer<unknown> = {
   read: (r: ByteReader) => new RawBytes(r.readRaw(r.remaining()).slice()),
 };
 
-/** Base64 of bytes. */
-export function toBase64(bytes: Uint8Array): string {
-  return bytes.toBase64();
-}
-
 /**
  * A decoded value as JSON: bigints become decimal strings, byte arrays and
  * raw bytes `{ "base64": ... }`, `undefined` null.
@@ -198,7 +193,7 @@ export function toJsonValue(v: unknown): unknown {
   if (v === undefined) return null;
   if (typeof v === "bigint") return v.toString();
   if (v instanceof RawBytes || v instanceof Uint8Array) {
-    return { base64: toBase64(v instanceof RawBytes ? v.bytes : v) };
+    return { base64: (v instanceof RawBytes ? v.bytes : v).toBase64() };
   }
   if (Array.isArray(v)) return v.map(toJsonValue);
   if (typeof v === "object" && v !== null) {
