@@ -280,6 +280,23 @@ for (const kind of ["postgres", "redis"] as DatabaseKind[]) {
         await store.writePart(2, { segments: new Map(), rows: [row("c", "5")] });
         await store.complete({ id: 2, kind: "checkpoint", manifest });
         assert.deepEqual(visible(), new Map([['"a"', 1], ['"b"', 1], ['"c"', 5]]));
+        // A checkpoint that never completed below one that did (declined, its parts not yet
+        // removed when the process died) goes too; the completed ones around it stay.
+        await store.writePart(3, { segments: new Map(), rows: [row("a", "9")] });
+        await store.writePart(4, { segments: new Map(), rows: [row("b", "4")] });
+        await store.complete({ id: 4, kind: "checkpoint", manifest });
+        await store.discard();
+        if (kind === "postgres") {
+          assert.deepEqual(
+            psql(
+              server.url,
+              `SELECT DISTINCT checkpoint_id FROM weir_state_entries WHERE job_id = '${name}'
+               ORDER BY 1`,
+            ),
+            [["1"], ["2"], ["4"]],
+          );
+        }
+        assert.deepEqual(visible(), new Map([['"a"', 1], ['"b"', 4], ['"c"', 5]]));
       } finally {
         await store.close();
       }

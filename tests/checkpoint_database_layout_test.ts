@@ -407,9 +407,10 @@ Deno.test("postgres checkpoint storage: a segment larger than a chunk is stored 
            ORDER BY seq`,
       ),
       [
-        [String(SEGMENT_CHUNK), String(big.length)],
+        ["0", String(big.length)],
         ["1", String(SEGMENT_CHUNK)],
-        ["2", "123"],
+        ["2", String(SEGMENT_CHUNK)],
+        ["3", "123"],
       ],
     );
     assert.deepEqual(await store.segment("big.seg"), big);
@@ -425,6 +426,29 @@ Deno.test("postgres checkpoint storage: a segment larger than a chunk is stored 
       psql(server.url, "SELECT count(*) FROM weir_segment_chunks WHERE job_id = 'chunks'"),
       [["0"]],
     );
+    // Layouts of older versions: a segment whole in its row (no size), and one whose row
+    // holds its first bytes with the rest in chunks.
+    psql(
+      server.url,
+      `INSERT INTO weir_segments (job_id, name, data) VALUES ('chunks', 'whole.seg', '\\x010203');
+       INSERT INTO weir_segments (job_id, name, data, size)
+         VALUES ('chunks', 'head.seg', '\\x0102', 5);
+       INSERT INTO weir_segment_chunks (job_id, name, seq, data)
+         VALUES ('chunks', 'head.seg', 1, '\\x030405')`,
+    );
+    assert.deepEqual(await store.segment("whole.seg"), new Uint8Array([1, 2, 3]));
+    assert.deepEqual(await store.segment("head.seg"), new Uint8Array([1, 2, 3, 4, 5]));
+  });
+});
+
+Deno.test("postgres checkpoint storage: segments of a job whose id holds quotes and backslashes read back", async () => {
+  const job = "it's a \\ job";
+  await withStore("postgres", job, async (store) => {
+    const bytes = new Uint8Array([9, 8, 7]);
+    await store.writePart(1, { segments: new Map([["a'b\\.seg", bytes]]), rows: [] });
+    await store.complete({ id: 1, kind: "checkpoint", manifest });
+    assert.deepEqual(await store.segment("a'b\\.seg"), bytes);
+    await assert.rejects(store.segment("a'b.seg"), /segment a'b\.seg does not exist/);
   });
 });
 

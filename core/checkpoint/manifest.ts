@@ -246,25 +246,16 @@ export function withoutPendingTransactions<M extends Pick<Manifest, "operators">
   return { ...m, operators };
 }
 
-function b64(bytes: Uint8Array): string {
-  // The native encoder: a Kafka sink's pending records can make this state large.
-  return (bytes as Uint8Array & { toBase64(): string }).toBase64();
-}
-
 function unb64(text: unknown, state: string): Uint8Array {
-  let s: string;
   try {
     if (typeof text !== "string") throw new TypeError(`${typeof text}, not a string`);
-    s = atob(text);
+    return Uint8Array.fromBase64(text);
   } catch (e) {
     throw new CheckpointError(
       `Operator state "${state}" is corrupt: an item is not base64 (${(e as Error).message})`,
       { cause: e },
     );
   }
-  const out = new Uint8Array(s.length);
-  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
-  return out;
 }
 
 /** Operator state as the manifest stores it. */
@@ -272,7 +263,12 @@ export function encodeOperatorState(s: OperatorStateSnapshot): SubtaskManifest["
   const out: SubtaskManifest["operatorState"] = {};
   for (const [name, e] of Object.entries(s)) {
     const schemas = e.schemas ? { schemas: e.schemas } : {};
-    out[name] = { mode: e.mode, typeId: e.typeId, ...schemas, items: e.items.map(b64) };
+    out[name] = {
+      mode: e.mode,
+      typeId: e.typeId,
+      ...schemas,
+      items: e.items.map((i) => i.toBase64()),
+    };
   }
   return out;
 }

@@ -67,8 +67,10 @@ export interface PartSources {
 const ROWS_PER_PART = 50_000;
 // Segments go in parts of about this many bytes (a segment is never split).
 const SEGMENT_BYTES_PER_PART = 16 * 1024 * 1024;
-// Parts being written at once: the next is prepared meanwhile.
-const PARTS_IN_FLIGHT = 2;
+// Parts being written at once, while the next is prepared. One: a checkpoint keeps one
+// statement, one server process, busy; more would take more of the database's cores (of
+// the job's, where they share a machine) for a checkpoint that completes a little sooner.
+const PARTS_IN_FLIGHT = 1;
 
 /**
  * Writes the parts of `plan` to `store`, several at once; none is visible
@@ -83,7 +85,10 @@ export async function writeParts(
   const inFlight = new Set<Promise<void>>();
   let failure: { error: unknown } | undefined;
   let sent = 0;
+  // Returns once the part is on its way: the caller prepares the next meanwhile.
   const send = async (part: RemotePart) => {
+    while (inFlight.size >= PARTS_IN_FLIGHT) await Promise.race(inFlight);
+    if (failure) throw failure.error;
     sent++;
     const writing: Promise<void> = store.writePart(plan.id, part).then(
       () => void inFlight.delete(writing),
@@ -93,8 +98,6 @@ export async function writeParts(
       },
     );
     inFlight.add(writing);
-    while (inFlight.size >= PARTS_IN_FLIGHT) await Promise.race(inFlight);
-    if (failure) throw failure.error;
   };
   const drain = async () => {
     await Promise.all(inFlight);

@@ -12,11 +12,10 @@
  */
 
 /**
- * Segment bytes per statement or command. A database stores and reads a
- * segment in chunks: one value has a size limit an LSM segment of a large
- * state exceeds (a PostgreSQL string, which the client's hex text of a bytea
- * doubles; a Redis string, 512 MB), and each command's time and the memory
- * it takes on the server stay bounded.
+ * Segment bytes per row or command. A database stores and reads a segment in
+ * chunks: one value has a size limit an LSM segment of a large state exceeds
+ * (a PostgreSQL `bytea`, 1 GB; a Redis string, 512 MB), and the time and the
+ * memory each row or command takes on the server stay bounded.
  */
 export const SEGMENT_CHUNK = 16 * 1024 * 1024;
 

@@ -17,7 +17,6 @@
  *
  * @module
  */
-import { decodeBase64, encodeBase64 } from "./_base64.ts";
 import { ConfigError } from "../../errors.ts";
 import { ListStateDescriptor } from "../../state/descriptors.ts";
 import { type Serializer, Serializers } from "../../state/serializer.ts";
@@ -135,16 +134,16 @@ const MAX_OUTSTANDING = 50_000;
 
 function store(r: KafkaOutputRecord): StoredRecord {
   const s: StoredRecord = {};
-  if (r.key) s.k = encodeBase64(r.key);
-  if (r.value) s.v = encodeBase64(r.value);
+  if (r.key) s.k = r.key.toBase64();
+  if (r.value) s.v = r.value.toBase64();
   if (r.partition !== undefined) s.p = r.partition;
   return s;
 }
 
 function load(s: StoredRecord): KafkaOutputRecord {
   return {
-    key: s.k === undefined ? null : decodeBase64(s.k),
-    value: s.v === undefined ? null : decodeBase64(s.v),
+    key: s.k === undefined ? null : Uint8Array.fromBase64(s.k),
+    value: s.v === undefined ? null : Uint8Array.fromBase64(s.v),
     ...(s.p === undefined ? {} : { partition: s.p }),
   };
 }

@@ -6,10 +6,11 @@
  * - `weir_checkpoints(job_id, kind, checkpoint_id, name, manifest, completed_at)`:
  *   one row per completed checkpoint or savepoint;
  * - `weir_segments(job_id, name, data, checkpoint_id, size)`: segment files, shared
- *   between checkpoints (`checkpoint_id`: the checkpoint that uploaded it; `data`: its
- *   first {@linkcode SEGMENT_CHUNK} bytes, `size`: its length);
- * - `weir_segment_chunks(job_id, name, seq, data)`: the rest of a larger segment, chunk by
- *   chunk (1, 2, …), written in the same transaction as its `weir_segments` row;
+ *   between checkpoints (`checkpoint_id`: the checkpoint that uploaded it; `size`: its
+ *   length; `data`: empty, or the first bytes in tables of older versions);
+ * - `weir_segment_chunks(job_id, name, seq, data)`: a segment's bytes, {@linkcode
+ *   SEGMENT_CHUNK} per chunk (1, 2, …), written with a binary COPY in the same
+ *   transaction as its `weir_segments` row and read back with one;
  * - `weir_state_entries(job_id, operator_uid, state_name, entry, key_group, key,
  *   namespace, user_key, value, tombstone, checkpoint_id)`: decoded entries, one row
  *   each time an entry changed (or was removed: `tombstone`) in a checkpoint;
@@ -37,6 +38,7 @@ import {
   type StateRow,
   type StoreAddress,
 } from "../remote_store.ts";
+import { copyHeader, CopyReader, copyTrailer, CopyTuple, readInt4 } from "./_binary_copy.ts";
 
 // Rows per DELETE of rows a reset replaced: each statement's time stays bounded.
 const ROWS_PER_DELETE = 50_000;
@@ -256,27 +258,52 @@ export class PostgresStore implements RemoteStore {
   async segment(name: string): Promise<Uint8Array> {
     const job = this.#job;
     try {
-      const rows = await this.#sql`SELECT data, size FROM weir_segments
+      const rows = await this.#sql`SELECT size, octet_length(data) AS head FROM weir_segments
         WHERE job_id = ${job} AND name = ${name}`;
       if (rows.length === 0) throw new Error(`segment ${name} does not exist`);
-      const first = rows[0]!.data as Uint8Array;
-      const size = rows[0]!.size === null ? first.length : Number(rows[0]!.size);
+      const size = Number(rows[0]!.size ?? rows[0]!.head);
       const bytes = new Uint8Array(size);
-      bytes.set(first.subarray(0, size));
-      // One chunk per statement: none of them holds the whole segment.
-      for (let at = first.length, seq = 1; at < size; seq++) {
-        const [chunk] = await this.#sql`SELECT data FROM weir_segment_chunks
-          WHERE job_id = ${job} AND name = ${name} AND seq = ${seq}`;
-        const data = chunk?.data as Uint8Array | undefined;
-        if (!data || at + data.length > size) {
-          throw new Error(
-            `segment ${name} is incomplete: chunk ${seq} of its ${size} bytes is ${
-              data ? "too long" : "missing"
-            }`,
-          );
-        }
-        bytes.set(data, at);
-        at += data.length;
+      // Its head (empty since segments are written in chunks) is chunk 0. COPY takes no
+      // parameters: the names go in as escaped literals.
+      const where = `job_id = ${literal(job)} AND name = ${literal(name)}`;
+      const stream = await this.#sql.unsafe(
+        `COPY (SELECT 0 AS seq, data FROM weir_segments WHERE ${where}
+          UNION ALL SELECT seq, data FROM weir_segment_chunks WHERE ${where} ORDER BY seq)
+        TO STDOUT (FORMAT binary)`,
+      ).readable();
+      const reader = new CopyReader();
+      let at = 0;
+      let next = 0;
+      let wrong: string | undefined;
+      // Read to the end even past a wrong chunk: leaving the stream early leaves the
+      // connection in the middle of the COPY. Read in flowing mode: postgres.js pauses the
+      // socket when the stream buffers, and resumes it only when the stream is read again,
+      // which does not happen once the stream has ended, so the connection would hang.
+      await new Promise<void>((resolve, reject) => {
+        stream.on("error", reject);
+        stream.on("end", resolve);
+        stream.on("data", (piece: Uint8Array) => {
+          for (const [seq, data] of reader.push(piece)) {
+            if (wrong !== undefined) continue;
+            if (readInt4(seq!) !== next) wrong = "missing";
+            else if (at + data!.length > size) wrong = "too long";
+            else {
+              bytes.set(data!, at);
+              at += data!.length;
+              next++;
+            }
+          }
+        });
+      });
+      if (wrong === undefined && !reader.ended) {
+        throw new Error(`the server ended segment ${name} early`);
+      }
+      if (wrong !== undefined || at < size) {
+        throw new Error(
+          `segment ${name} is incomplete: chunk ${next} of its ${size} bytes is ${
+            wrong ?? "missing"
+          }`,
+        );
       }
       return bytes;
     } catch (e) {
@@ -319,21 +346,16 @@ export class PostgresStore implements RemoteStore {
   async #writePart(id: number, part: RemotePart, upsert: boolean): Promise<void> {
     const job = this.#job;
     await this.#sql.begin(async (tx) => {
+      const fresh: [string, Uint8Array][] = [];
       for (const [name, data] of part.segments) {
-        const chunk = (at: number) =>
-          Buffer.from(data.buffer, data.byteOffset + at, Math.min(SEGMENT_CHUNK, data.length - at));
         const inserted = await tx`INSERT INTO weir_segments (job_id, name, data, checkpoint_id,
             size)
-          VALUES (${job}, ${name}, ${chunk(0)}, ${id}, ${data.length})
+          VALUES (${job}, ${name}, ${EMPTY}, ${id}, ${data.length})
           ON CONFLICT (job_id, name) DO NOTHING RETURNING 1`;
         // Held already (with its chunks): segments are immutable.
-        if (inserted.length === 0) continue;
-        for (let at = SEGMENT_CHUNK, seq = 1; at < data.length; at += SEGMENT_CHUNK, seq++) {
-          await tx`INSERT INTO weir_segment_chunks (job_id, name, seq, data)
-            VALUES (${job}, ${name}, ${seq}, ${chunk(at)})
-            ON CONFLICT (job_id, name, seq) DO UPDATE SET data = excluded.data`;
-        }
+        if (inserted.length > 0) fresh.push([name, data]);
       }
+      if (fresh.length > 0) await copySegments(tx, job, fresh);
       if (part.rows.length === 0) return;
       if (!upsert) return await copyRows(tx, job, id, part.rows);
       const rows = lastOfEachEntry(part.rows);
@@ -368,13 +390,24 @@ export class PostgresStore implements RemoteStore {
     const id = which && "id" in which ? which.id : undefined;
     const below = which && "below" in which ? which.below : Number.MAX_SAFE_INTEGER;
     try {
-      await this.#sql`DELETE FROM weir_state_entries e WHERE e.job_id = ${job}
-        AND e.checkpoint_id < ${below} ${
-        id === undefined ? this.#sql`` : this.#sql`
-        AND e.checkpoint_id = ${id}`
+      // The checkpoint ids the job's rows have, one index probe each (a loose scan of
+      // weir_state_entries_version), not a read of every row: a restore runs this first.
+      // Each is deleted only if it never completed (checked again in the DELETE).
+      const ids = id !== undefined ? [id] : (await this.#sql`WITH RECURSIVE ids(id) AS (
+          SELECT min(checkpoint_id) FROM weir_state_entries
+            WHERE job_id = ${job} AND checkpoint_id < ${below}
+          UNION ALL
+          SELECT (SELECT min(checkpoint_id) FROM weir_state_entries
+            WHERE job_id = ${job} AND checkpoint_id > ids.id AND checkpoint_id < ${below})
+          FROM ids WHERE ids.id IS NOT NULL)
+        SELECT id FROM ids WHERE id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM weir_versions v
+          WHERE v.job_id = ${job} AND v.checkpoint_id = ids.id)`).map((r) => Number(r.id));
+      for (const version of ids) {
+        await this.#sql`DELETE FROM weir_state_entries e WHERE e.job_id = ${job}
+          AND e.checkpoint_id = ${version}
+          AND NOT EXISTS (SELECT 1 FROM weir_versions v
+            WHERE v.job_id = ${job} AND v.checkpoint_id = ${version})`;
       }
-        AND NOT EXISTS (SELECT 1 FROM weir_versions v
-          WHERE v.job_id = e.job_id AND v.checkpoint_id = e.checkpoint_id)`;
     } catch (e) {
       throw this.#error("remove the rows of incomplete checkpoints from", e);
     }
@@ -504,21 +537,67 @@ async function copyRows(
   checkpointId: number,
   rows: readonly StateRow[],
 ): Promise<void> {
-  const stream = await tx`COPY weir_state_entries (job_id, operator_uid, state_name, entry,
-    key_group, key, namespace, user_key, value, tombstone, checkpoint_id) FROM STDIN`.writable();
+  const prefix = `${copyText(job)}\t`;
+  const suffix = `\t${checkpointId}\n`;
+  await copyIn(
+    tx`COPY weir_state_entries (job_id, operator_uid, state_name, entry, key_group, key,
+      namespace, user_key, value, tombstone, checkpoint_id) FROM STDIN`,
+    function* () {
+      for (let i = 0; i < rows.length; i += COPY_CHUNK) {
+        let chunk = "";
+        for (const r of rows.slice(i, i + COPY_CHUNK)) {
+          chunk += prefix + copyText(r.operator) + "\t" + copyText(r.state) + "\t" +
+            copyText(entryId(r)) + "\t" + r.keyGroup + "\t" + copyText(r.key) + "\t" +
+            copyText(r.namespace) + "\t" + copyText(r.userKey) + "\t" + copyText(r.value) +
+            (r.value === null ? "\tt" : "\tf") + suffix;
+        }
+        yield chunk;
+      }
+    }(),
+  );
+}
+
+/**
+ * Writes the chunks of new segments (numbered from 1; each `weir_segments`
+ * row's own `data` stays empty) with a binary COPY: the bytes go as they are,
+ * not as hex text.
+ */
+async function copySegments(
+  tx: postgres.TransactionSql,
+  job: string,
+  segments: readonly [string, Uint8Array][],
+): Promise<void> {
+  // Chunks of a segment whose row is gone (removed by hand) would collide.
+  await tx`DELETE FROM weir_segment_chunks WHERE job_id = ${job}
+    AND name = ANY(${segments.map(([name]) => name)}::text[])`;
+  await copyIn(
+    tx`COPY weir_segment_chunks (job_id, name, seq, data) FROM STDIN (FORMAT binary)`,
+    function* () {
+      yield copyHeader();
+      for (const [name, data] of segments) {
+        for (let at = 0, seq = 1; at < data.length; at += SEGMENT_CHUNK, seq++) {
+          const chunk = data.subarray(at, Math.min(at + SEGMENT_CHUNK, data.length));
+          yield* new CopyTuple(4).text(job).text(name).int4(seq).bytea(chunk).pieces();
+        }
+      }
+      yield copyTrailer();
+    }(),
+  );
+}
+
+/** Runs a `COPY … FROM STDIN` statement, writing `pieces` to it with backpressure. */
+async function copyIn(
+  statement: postgres.PendingQuery<postgres.Row[]>,
+  pieces: Iterable<string | Uint8Array>,
+): Promise<void> {
+  const stream = await statement.writable();
   const failed = new Promise<never>((_, reject) => stream.on("error", reject));
   failed.catch(() => {});
   const finished = new Promise<void>((resolve) => stream.on("finish", resolve));
-  const prefix = `${copyText(job)}\t`;
-  const suffix = `\t${checkpointId}\n`;
-  for (let i = 0; i < rows.length; i += COPY_CHUNK) {
-    let chunk = "";
-    for (const r of rows.slice(i, i + COPY_CHUNK)) {
-      chunk += prefix + copyText(r.operator) + "\t" + copyText(r.state) + "\t" +
-        copyText(entryId(r)) + "\t" + r.keyGroup + "\t" + copyText(r.key) + "\t" +
-        copyText(r.namespace) + "\t" + copyText(r.userKey) + "\t" + copyText(r.value) +
-        (r.value === null ? "\tt" : "\tf") + suffix;
-    }
+  for (const piece of pieces) {
+    const chunk = typeof piece === "string"
+      ? piece
+      : Buffer.from(piece.buffer, piece.byteOffset, piece.length);
     if (!stream.write(chunk)) {
       await Promise.race([new Promise((resolve) => stream.once("drain", resolve)), failed]);
     }
@@ -526,6 +605,13 @@ async function copyRows(
   stream.end();
   await Promise.race([finished, failed]);
 }
+
+/** `s` as a string literal (for COPY, which takes no parameters). */
+function literal(s: string): string {
+  return `E'${s.replace(/\\/g, "\\\\").replace(/'/g, "''")}'`;
+}
+
+const EMPTY = Buffer.alloc(0);
 
 // Rows per string handed to the COPY stream.
 const COPY_CHUNK = 1000;
