@@ -290,6 +290,9 @@ export function runInWorker(
     } finally {
       stopReports();
       ended = true;
+      // A cancel that came before the job drained the inbox (its plan failed to build) is
+      // still answered: else the main thread waits its whole grace period for this worker.
+      for (const msg of inbox.splice(0)) handler(msg);
       closeIfAsked();
     }
   })();

@@ -116,14 +116,18 @@ export class RedisStore implements RemoteStore {
     // Without a listener a lost connection would end the process; commands report it.
     client.on("error", () => {});
     const store = new RedisStore(client, jobId, where, url, segmentChunk);
+    let timer: ReturnType<typeof setTimeout> | undefined;
     try {
       await Promise.race([
         client.connect(),
-        new Promise((_, reject) => setTimeout(() => reject(new Error("timed out")), 5000)),
+        new Promise((_, reject) => timer = setTimeout(() => reject(new Error("timed out")), 5000)),
       ]);
     } catch (e) {
       await client.disconnect().catch(() => {});
       throw store.#error("connect to", e);
+    } finally {
+      // A pending timer would keep the process alive 5 s after the job ends.
+      clearTimeout(timer);
     }
     return store;
   }
