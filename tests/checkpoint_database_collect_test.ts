@@ -27,7 +27,10 @@ Deno.test("postgres checkpoint storage: collecting after each checkpoint removes
   const store = await PostgresStore.open(url, "collect");
   const rowCount = () =>
     Number(
-      psql(server.url, "SELECT count(*) FROM weir_state_entries WHERE job_id = 'collect'")[0]![0],
+      psql(
+        server.url,
+        "SELECT count(*) FROM weir_entries JOIN weir_states USING (state_ref) WHERE job_id = 'collect'",
+      )[0]![0],
     );
   try {
     const expected = new Map<string, number>();

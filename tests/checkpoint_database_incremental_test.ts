@@ -144,7 +144,7 @@ for (const kind of ["postgres", "redis"] as DatabaseKind[]) {
             Number(
               psql(
                 server.url,
-                `SELECT count(*) FROM weir_state_entries WHERE job_id = '${name}'
+                `SELECT count(*) FROM weir_entries JOIN weir_states USING (state_ref) WHERE job_id = '${name}'
                AND checkpoint_id = ${id}`,
               )[0]![0],
             );
@@ -154,7 +154,7 @@ for (const kind of ["postgres", "redis"] as DatabaseKind[]) {
           const tombstones = Number(
             psql(
               server.url,
-              `SELECT count(*) FROM weir_state_entries WHERE job_id = '${name}'
+              `SELECT count(*) FROM weir_entries JOIN weir_states USING (state_ref) WHERE job_id = '${name}'
              AND checkpoint_id = ${second} AND tombstone`,
             )[0]![0],
           );
@@ -267,7 +267,7 @@ for (const kind of ["postgres", "redis"] as DatabaseKind[]) {
           assert.deepEqual(
             psql(
               server.url,
-              `SELECT key::text, checkpoint_id FROM weir_state_entries WHERE job_id = '${name}'
+              `SELECT key::text, checkpoint_id FROM weir_entries JOIN weir_states USING (state_ref) WHERE job_id = '${name}'
                ORDER BY 1`,
             ),
             [['"a"', "1"], ['"b"', "1"], ['"c"', "1"]],
@@ -290,7 +290,7 @@ for (const kind of ["postgres", "redis"] as DatabaseKind[]) {
           assert.deepEqual(
             psql(
               server.url,
-              `SELECT DISTINCT checkpoint_id FROM weir_state_entries WHERE job_id = '${name}'
+              `SELECT DISTINCT checkpoint_id FROM weir_entries JOIN weir_states USING (state_ref) WHERE job_id = '${name}'
                ORDER BY 1`,
             ),
             [["1"], ["2"], ["4"]],
@@ -375,17 +375,18 @@ for (const kind of ["postgres", "redis"] as DatabaseKind[]) {
         // Rows: only what the latest checkpoint shows, plus the part in progress.
         const rows = psql(
           server.url,
-          `SELECT DISTINCT checkpoint_id FROM weir_state_entries WHERE job_id = '${name}'
+          `SELECT DISTINCT checkpoint_id FROM weir_entries JOIN weir_states USING (state_ref) WHERE job_id = '${name}'
            AND checkpoint_id NOT IN (SELECT checkpoint_id FROM weir_versions
              WHERE job_id = '${name}') ORDER BY 1`,
         );
         assert.deepEqual(rows, [[String(latest + 1)]]);
         const superseded = psql(
           server.url,
-          `SELECT count(*) FROM weir_state_entries e WHERE job_id = '${name}'
-           AND checkpoint_id <= ${latest} AND EXISTS (SELECT 1 FROM weir_state_entries n
-             WHERE n.job_id = e.job_id AND n.entry = e.entry AND n.checkpoint_id > e.checkpoint_id
-             AND n.checkpoint_id <= ${latest})`,
+          `SELECT count(*) FROM weir_entries e JOIN weir_states s USING (state_ref)
+           WHERE s.job_id = '${name}' AND e.checkpoint_id <= ${latest}
+             AND EXISTS (SELECT 1 FROM weir_entries n WHERE n.state_ref = e.state_ref
+               AND n.entry = e.entry AND n.checkpoint_id > e.checkpoint_id
+               AND n.checkpoint_id <= ${latest})`,
         );
         assert.deepEqual(superseded, [["0"]]);
       } else {

@@ -296,10 +296,20 @@ Deno.test("redis checkpoint storage: a segment is stored and read chunk by chunk
   }
 });
 
-Deno.test("postgres checkpoint storage: rows written before weir_versions stay visible and count when the job opens the database", async () => {
+Deno.test("postgres checkpoint storage: rows of the layout before weir_versions and weir_states move to weir_entries, stay visible and count when the job opens the database", async () => {
   await withStore("postgres", "legacy", async (store, server) => {
     const visible = () =>
       new Map([...stateInDatabase("postgres", server.url, "legacy", "counts", "n")].sort());
+    // Opening moved the rows to weir_entries, one weir_states row for their state.
+    assert.deepEqual(
+      psql(
+        server.url,
+        `SELECT to_regclass('weir_state_entries') IS NULL;
+         SELECT job_id, operator_uid, state_name, count(*) FROM weir_entries
+           JOIN weir_states USING (state_ref) GROUP BY 1, 2, 3`,
+      ),
+      [["t"], ["legacy", "counts", "n", "5"]],
+    );
     // What a job opening the store does first (CheckpointMirror.open): the rows are kept.
     await store.discard();
     assert.deepEqual(visible(), new Map([['"a"', 2], ['"b"', 1]]));
@@ -458,7 +468,10 @@ Deno.test("postgres checkpoint storage: a reset checkpoint shows exactly the ent
       new Map([...stateInDatabase("postgres", server.url, "reset", "counts", state)].sort());
     const rowCount = () =>
       Number(
-        psql(server.url, "SELECT count(*) FROM weir_state_entries WHERE job_id = 'reset'")[0]![0],
+        psql(
+          server.url,
+          "SELECT count(*) FROM weir_entries JOIN weir_states USING (state_ref) WHERE job_id = 'reset'",
+        )[0]![0],
       );
     await store.writePart(1, {
       segments: new Map(),
@@ -487,7 +500,7 @@ Deno.test("postgres checkpoint storage: a reset checkpoint shows exactly the ent
     assert.deepEqual(
       psql(
         server.url,
-        `SELECT state_name, key::text, checkpoint_id FROM weir_state_entries
+        `SELECT state_name, key::text, checkpoint_id FROM weir_entries JOIN weir_states USING (state_ref)
           WHERE job_id = 'reset' ORDER BY checkpoint_id, key::text`,
       ),
       [["n", '"a"', "3"], ["n", '"c"', "4"]],

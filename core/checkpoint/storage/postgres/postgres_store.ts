@@ -11,9 +11,10 @@
  * - `weir_segment_chunks(job_id, name, seq, data)`: a segment's bytes, {@linkcode
  *   SEGMENT_CHUNK} per chunk (1, 2, …), written with a binary COPY in the same
  *   transaction as its `weir_segments` row and read back with one;
- * - `weir_state_entries(job_id, operator_uid, state_name, entry, key_group, key,
- *   namespace, user_key, value, tombstone, checkpoint_id)`: decoded entries, one row
- *   each time an entry changed (or was removed: `tombstone`) in a checkpoint;
+ * - `weir_states(state_ref, job_id, operator_uid, state_name)`: each job's states;
+ * - `weir_entries(state_ref, entry, checkpoint_id, key_group, key, namespace, user_key,
+ *   value, tombstone)`: decoded entries, one row each time an entry changed (or was
+ *   removed: `tombstone`) in a checkpoint;
  * - `weir_versions(job_id, checkpoint_id, base)`: the checkpoints whose entry rows are
  *   committed (rows of any other checkpoint id are invisible); `base`: the checkpoint
  *   wrote every entry (a reset), the rows before it no longer count;
@@ -54,11 +55,17 @@ const SCHEMA = [
     PRIMARY KEY (job_id, kind, checkpoint_id))`,
   `CREATE TABLE IF NOT EXISTS weir_segments (
     job_id text NOT NULL, name text NOT NULL, data bytea NOT NULL, PRIMARY KEY (job_id, name))`,
-  `CREATE TABLE IF NOT EXISTS weir_state_entries (
-    job_id text NOT NULL, operator_uid text NOT NULL, state_name text NOT NULL,
-    entry text NOT NULL, key_group int NOT NULL, key jsonb NOT NULL, namespace jsonb,
-    user_key jsonb, value jsonb, tombstone boolean NOT NULL, checkpoint_id bigint NOT NULL,
-    PRIMARY KEY (job_id, operator_uid, state_name, entry, checkpoint_id))`,
+  // A state's identity once, not in every row and every index entry of its entries: the
+  // indexes of weir_entries, whose upkeep is most of what writing a row costs the server,
+  // stay narrow. Never removed (a row per state).
+  `CREATE TABLE IF NOT EXISTS weir_states (
+    state_ref int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, job_id text NOT NULL,
+    operator_uid text NOT NULL, state_name text NOT NULL,
+    UNIQUE (job_id, operator_uid, state_name))`,
+  `CREATE TABLE IF NOT EXISTS weir_entries (
+    state_ref int NOT NULL, entry text NOT NULL, checkpoint_id bigint NOT NULL,
+    key_group int NOT NULL, key jsonb NOT NULL, namespace jsonb, user_key jsonb, value jsonb,
+    tombstone boolean NOT NULL, PRIMARY KEY (state_ref, entry, checkpoint_id))`,
   `ALTER TABLE weir_segments ADD COLUMN IF NOT EXISTS checkpoint_id bigint`,
   // Null for a segment written whole (before chunks).
   `ALTER TABLE weir_segments ADD COLUMN IF NOT EXISTS size bigint`,
@@ -68,15 +75,14 @@ const SCHEMA = [
   `CREATE TABLE IF NOT EXISTS weir_versions (
     job_id text NOT NULL, checkpoint_id bigint NOT NULL, PRIMARY KEY (job_id, checkpoint_id))`,
   `ALTER TABLE weir_versions ADD COLUMN IF NOT EXISTS base boolean NOT NULL DEFAULT false`,
-  `CREATE INDEX IF NOT EXISTS weir_state_entries_version
-    ON weir_state_entries (job_id, checkpoint_id)`,
+  `CREATE INDEX IF NOT EXISTS weir_entries_version ON weir_entries (state_ref, checkpoint_id)`,
   // Collection finds tombstones without reading a checkpoint's other rows.
-  `CREATE INDEX IF NOT EXISTS weir_state_entries_tombstones
-    ON weir_state_entries (job_id, checkpoint_id) WHERE tombstone`,
+  `CREATE INDEX IF NOT EXISTS weir_entries_tombstones
+    ON weir_entries (state_ref, checkpoint_id) WHERE tombstone`,
   `CREATE TABLE IF NOT EXISTS weir_collections (
     job_id text PRIMARY KEY, collected_up_to bigint NOT NULL)`,
   // Invariant (enforced by writePart() and complete()): subtasks write their rows of
-  // weir_state_entries under the checkpoint's id in their own transactions, before the
+  // weir_entries under the checkpoint's id in their own transactions, before the
   // checkpoint completes; a row counts only once its checkpoint id is in weir_versions,
   // which complete() inserts in the same transaction as the weir_checkpoints row. So
   // the view shows exactly the rows of completed checkpoints: a declined, aborted or
@@ -84,22 +90,51 @@ const SCHEMA = [
   // state as of checkpoint C is its newest committed row with B <= checkpoint_id <= C,
   // B the newest base version (a reset, which wrote every entry) at or below C.
   `CREATE OR REPLACE VIEW weir_state_latest AS
-    SELECT s.job_id, s.operator_uid, s.state_name, s.key, s.namespace, s.user_key, s.value,
+    SELECT st.job_id, st.operator_uid, st.state_name, s.key, s.namespace, s.user_key, s.value,
       s.latest AS checkpoint_id, s.checkpoint_id AS written_in_checkpoint, s.key_group
     FROM (
-      SELECT DISTINCT ON (e.job_id, e.operator_uid, e.state_name, e.entry) e.*, l.latest
-      FROM weir_state_entries e
-      JOIN weir_versions v ON v.job_id = e.job_id AND v.checkpoint_id = e.checkpoint_id
+      SELECT DISTINCT ON (e.state_ref, e.entry) e.*, l.latest
+      FROM weir_entries e
+      JOIN weir_states es ON es.state_ref = e.state_ref
+      JOIN weir_versions v ON v.job_id = es.job_id AND v.checkpoint_id = e.checkpoint_id
       JOIN (SELECT c.job_id, max(c.checkpoint_id) AS latest,
               (SELECT coalesce(max(b.checkpoint_id), -1) FROM weir_versions b
                 WHERE b.job_id = c.job_id AND b.base AND b.checkpoint_id <= max(c.checkpoint_id))
                 AS base
             FROM weir_checkpoints c WHERE c.kind = 'checkpoint' GROUP BY c.job_id) l
-        ON l.job_id = e.job_id AND e.checkpoint_id <= l.latest AND e.checkpoint_id >= l.base
-      ORDER BY e.job_id, e.operator_uid, e.state_name, e.entry, e.checkpoint_id DESC
+        ON l.job_id = es.job_id AND e.checkpoint_id <= l.latest AND e.checkpoint_id >= l.base
+      ORDER BY e.state_ref, e.entry, e.checkpoint_id DESC
     ) s
+    JOIN weir_states st ON st.state_ref = s.state_ref
     WHERE NOT s.tombstone`,
 ];
+
+/**
+ * Moves the rows of `weir_state_entries`, the layout before `weir_states`
+ * (each row naming its job, operator and state), into `weir_entries`, and
+ * drops it. Without `weir_versions` (`versionless`) every row was written in
+ * the transaction that completed its checkpoint, so every row counts: left
+ * out, the rows would be invisible and the first discard() would delete them.
+ */
+async function migrateStateEntries(
+  tx: postgres.TransactionSql,
+  versionless: boolean,
+): Promise<void> {
+  if (versionless) {
+    await tx`INSERT INTO weir_versions (job_id, checkpoint_id)
+      SELECT DISTINCT job_id, checkpoint_id FROM weir_state_entries ON CONFLICT DO NOTHING`;
+  }
+  await tx`INSERT INTO weir_states (job_id, operator_uid, state_name)
+    SELECT DISTINCT job_id, operator_uid, state_name FROM weir_state_entries
+    ON CONFLICT DO NOTHING`;
+  await tx`INSERT INTO weir_entries (state_ref, entry, checkpoint_id, key_group, key, namespace,
+      user_key, value, tombstone)
+    SELECT s.state_ref, e.entry, e.checkpoint_id, e.key_group, e.key, e.namespace, e.user_key,
+      e.value, e.tombstone
+    FROM weir_state_entries e JOIN weir_states s USING (job_id, operator_uid, state_name)
+    ON CONFLICT DO NOTHING`;
+  await tx`DROP TABLE weir_state_entries`;
+}
 
 let ignoring = false;
 
@@ -147,6 +182,8 @@ export class PostgresStore implements RemoteStore {
   readonly #sql: postgres.Sql;
   readonly #job: string;
   readonly #url: string;
+  /** `weir_states` refs of this job's states, by {@linkcode stateKey}. */
+  readonly #refs = new Map<string, number>();
 
   private constructor(sql: postgres.Sql, job: string, where: string, url: string) {
     this.#sql = sql;
@@ -192,14 +229,7 @@ export class PostgresStore implements RemoteStore {
         const [had] = await tx`SELECT to_regclass('weir_state_entries') IS NOT NULL AS entries,
           to_regclass('weir_versions') IS NOT NULL AS versions`;
         for (const ddl of SCHEMA) await tx.unsafe(ddl);
-        // Tables from before weir_versions: each row was written in the transaction that
-        // completed its checkpoint, so every row counts. Left out, the rows would be
-        // invisible and the first discard() would delete them.
-        if (had?.entries && !had.versions) {
-          await tx`INSERT INTO weir_versions (job_id, checkpoint_id)
-            SELECT DISTINCT job_id, checkpoint_id FROM weir_state_entries
-            ON CONFLICT DO NOTHING`;
-        }
+        if (had?.entries) await migrateStateEntries(tx, !had.versions);
       });
     } catch (e) {
       await sql.end({ timeout: 1 }).catch(() => {});
@@ -343,8 +373,47 @@ export class PostgresStore implements RemoteStore {
     }
   }
 
+  /** The `weir_states` ref of each state `rows` name, created when missing. */
+  async #refsOf(rows: readonly StateRow[]): Promise<(r: StateRow) => number> {
+    const missing = new Map<string, [string, string]>();
+    for (const r of rows) {
+      const key = stateKey(r.operator, r.state);
+      if (!this.#refs.has(key)) missing.set(key, [r.operator, r.state]);
+    }
+    if (missing.size > 0) {
+      const job = this.#job;
+      const names = [...missing.values()];
+      await this.#sql`INSERT INTO weir_states (job_id, operator_uid, state_name)
+        SELECT ${job}, o, s FROM unnest(${names.map(([o]) => o)}::text[],
+          ${names.map(([, s]) => s)}::text[]) AS t(o, s)
+        ON CONFLICT DO NOTHING`;
+      const found = await this.#sql`SELECT state_ref, operator_uid, state_name FROM weir_states
+        WHERE job_id = ${job}`;
+      for (const f of found) {
+        this.#refs.set(stateKey(f.operator_uid, f.state_name), Number(f.state_ref));
+      }
+    }
+    // Rows come state by state: the previous row's ref is usually the one.
+    let last: StateRow | undefined;
+    let ref = 0;
+    return (r) => {
+      if (last?.operator !== r.operator || last.state !== r.state) {
+        ref = this.#refs.get(stateKey(r.operator, r.state))!;
+        last = r;
+      }
+      return ref;
+    };
+  }
+
+  /** The `weir_states` refs of this job's states. */
+  async #jobRefs(sql: postgres.Sql | postgres.TransactionSql = this.#sql): Promise<string[]> {
+    const rows = await sql`SELECT state_ref FROM weir_states WHERE job_id = ${this.#job}`;
+    return rows.map((r) => String(r.state_ref));
+  }
+
   async #writePart(id: number, part: RemotePart, upsert: boolean): Promise<void> {
     const job = this.#job;
+    const refOf = await this.#refsOf(part.rows);
     await this.#sql.begin(async (tx) => {
       const fresh: [string, Uint8Array][] = [];
       for (const [name, data] of part.segments) {
@@ -357,10 +426,10 @@ export class PostgresStore implements RemoteStore {
       }
       if (fresh.length > 0) await copySegments(tx, job, fresh);
       if (part.rows.length === 0) return;
-      if (!upsert) return await copyRows(tx, job, id, part.rows);
+      if (!upsert) return await copyRows(tx, refOf, id, part.rows);
       const rows = lastOfEachEntry(part.rows);
       for (let i = 0; i < rows.length; i += ROW_BATCH) {
-        await upsertRows(tx, job, id, rows.slice(i, i + ROW_BATCH));
+        await upsertRows(tx, refOf, id, rows.slice(i, i + ROW_BATCH));
       }
     });
   }
@@ -390,21 +459,24 @@ export class PostgresStore implements RemoteStore {
     const id = which && "id" in which ? which.id : undefined;
     const below = which && "below" in which ? which.below : Number.MAX_SAFE_INTEGER;
     try {
-      // The checkpoint ids the job's rows have, one index probe each (a loose scan of
-      // weir_state_entries_version), not a read of every row: a restore runs this first.
-      // Each is deleted only if it never completed (checked again in the DELETE).
-      const ids = id !== undefined ? [id] : (await this.#sql`WITH RECURSIVE ids(id) AS (
-          SELECT min(checkpoint_id) FROM weir_state_entries
-            WHERE job_id = ${job} AND checkpoint_id < ${below}
+      const refs = await this.#jobRefs();
+      // The checkpoint ids each of the job's states has rows of, one index probe each (a
+      // loose scan of weir_entries_version), not a read of every row: a restore runs this
+      // first. Each is deleted only if it never completed (checked again in the DELETE).
+      const ids = id !== undefined ? [id] : (await this.#sql`WITH RECURSIVE ids(ref, id) AS (
+          SELECT r, (SELECT min(checkpoint_id) FROM weir_entries
+            WHERE state_ref = r AND checkpoint_id < ${below})
+          FROM unnest(${refs}::int[]) AS r
           UNION ALL
-          SELECT (SELECT min(checkpoint_id) FROM weir_state_entries
-            WHERE job_id = ${job} AND checkpoint_id > ids.id AND checkpoint_id < ${below})
+          SELECT ref, (SELECT min(checkpoint_id) FROM weir_entries
+            WHERE state_ref = ids.ref AND checkpoint_id > ids.id AND checkpoint_id < ${below})
           FROM ids WHERE ids.id IS NOT NULL)
-        SELECT id FROM ids WHERE id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM weir_versions v
-          WHERE v.job_id = ${job} AND v.checkpoint_id = ids.id)`).map((r) => Number(r.id));
+        SELECT DISTINCT id FROM ids WHERE id IS NOT NULL AND NOT EXISTS (
+          SELECT 1 FROM weir_versions v WHERE v.job_id = ${job} AND v.checkpoint_id = ids.id)`)
+        .map((r) => Number(r.id));
       for (const version of ids) {
-        await this.#sql`DELETE FROM weir_state_entries e WHERE e.job_id = ${job}
-          AND e.checkpoint_id = ${version}
+        await this.#sql`DELETE FROM weir_entries WHERE state_ref = ANY(${refs}::int[])
+          AND checkpoint_id = ${version}
           AND NOT EXISTS (SELECT 1 FROM weir_versions v
             WHERE v.job_id = ${job} AND v.checkpoint_id = ${version})`;
       }
@@ -454,8 +526,9 @@ export class PostgresStore implements RemoteStore {
         await tx`DELETE FROM weir_segments WHERE job_id = ${job} AND name = ANY(${dropped}::text[])`;
         await tx`DELETE FROM weir_segment_chunks WHERE job_id = ${job}
           AND name = ANY(${dropped}::text[])`;
+        const refs = await this.#jobRefs(tx);
         if (keepIds.length === 0) {
-          await tx`DELETE FROM weir_state_entries WHERE job_id = ${job}`;
+          await tx`DELETE FROM weir_entries WHERE state_ref = ANY(${refs}::int[])`;
           await tx`DELETE FROM weir_versions WHERE job_id = ${job}`;
           await tx`DELETE FROM weir_collections WHERE job_id = ${job}`;
           return;
@@ -476,9 +549,10 @@ export class PostgresStore implements RemoteStore {
         if (base?.id !== null && base?.id !== undefined) {
           const b = Number(base.id);
           for (;;) {
-            const gone = await tx`DELETE FROM weir_state_entries WHERE ctid = ANY(ARRAY(
-              SELECT ctid FROM weir_state_entries
-              WHERE job_id = ${job} AND checkpoint_id < ${b} LIMIT ${ROWS_PER_DELETE}))`;
+            const gone = await tx`DELETE FROM weir_entries WHERE ctid = ANY(ARRAY(
+              SELECT ctid FROM weir_entries
+              WHERE state_ref = ANY(${refs}::int[]) AND checkpoint_id < ${b}
+              LIMIT ${ROWS_PER_DELETE}))`;
             if (gone.count < ROWS_PER_DELETE) break;
           }
           since = Math.max(since, b - 1);
@@ -496,21 +570,21 @@ export class PostgresStore implements RemoteStore {
         await tx`SET LOCAL enable_mergejoin = off`;
         for (const { checkpoint_id: version } of versions) {
           // Nothing below it (a first checkpoint, all of whose rows are new): nothing to drop.
-          const [older] = await tx`SELECT 1 AS found FROM weir_state_entries
-            WHERE job_id = ${job} AND checkpoint_id < ${version} LIMIT 1`;
+          const [older] = await tx`SELECT 1 AS found FROM weir_entries
+            WHERE state_ref = ANY(${refs}::int[]) AND checkpoint_id < ${version} LIMIT 1`;
           if (older === undefined) continue;
-          await tx`DELETE FROM weir_state_entries e USING weir_state_entries n
-            WHERE n.job_id = ${job} AND n.checkpoint_id = ${version} AND e.job_id = ${job}
-              AND e.operator_uid = n.operator_uid AND e.state_name = n.state_name
-              AND e.entry = n.entry AND e.checkpoint_id < ${version}`;
+          await tx`DELETE FROM weir_entries e USING weir_entries n
+            WHERE n.state_ref = ANY(${refs}::int[]) AND n.checkpoint_id = ${version}
+              AND e.state_ref = n.state_ref AND e.entry = n.entry
+              AND e.checkpoint_id < ${version}`;
         }
         // What remains at or below the oldest kept checkpoint is each entry's only row
         // there: a tombstone among them hides nothing any more.
-        await tx`DELETE FROM weir_state_entries WHERE job_id = ${job}
+        await tx`DELETE FROM weir_entries WHERE state_ref = ANY(${refs}::int[])
           AND checkpoint_id <= ${oldest} AND checkpoint_id > ${since} AND tombstone`;
         await tx`DELETE FROM weir_versions v WHERE v.job_id = ${job}
-          AND v.checkpoint_id < ${oldest} AND NOT EXISTS (SELECT 1 FROM weir_state_entries e
-            WHERE e.job_id = ${job} AND e.checkpoint_id = v.checkpoint_id)`;
+          AND v.checkpoint_id < ${oldest} AND NOT EXISTS (SELECT 1 FROM weir_entries e
+            WHERE e.state_ref = ANY(${refs}::int[]) AND e.checkpoint_id = v.checkpoint_id)`;
         await tx`INSERT INTO weir_collections (job_id, collected_up_to) VALUES (${job}, ${oldest})
           ON CONFLICT (job_id) DO UPDATE SET collected_up_to = excluded.collected_up_to`;
       });
@@ -533,23 +607,20 @@ export class PostgresStore implements RemoteStore {
  */
 async function copyRows(
   tx: postgres.TransactionSql,
-  job: string,
+  refOf: (r: StateRow) => number,
   checkpointId: number,
   rows: readonly StateRow[],
 ): Promise<void> {
-  const prefix = `${copyText(job)}\t`;
-  const suffix = `\t${checkpointId}\n`;
   await copyIn(
-    tx`COPY weir_state_entries (job_id, operator_uid, state_name, entry, key_group, key,
-      namespace, user_key, value, tombstone, checkpoint_id) FROM STDIN`,
+    tx`COPY weir_entries (state_ref, entry, checkpoint_id, key_group, key, namespace, user_key,
+      value, tombstone) FROM STDIN`,
     function* () {
       for (let i = 0; i < rows.length; i += COPY_CHUNK) {
         let chunk = "";
         for (const r of rows.slice(i, i + COPY_CHUNK)) {
-          chunk += prefix + copyText(r.operator) + "\t" + copyText(r.state) + "\t" +
-            copyText(entryId(r)) + "\t" + r.keyGroup + "\t" + copyText(r.key) + "\t" +
-            copyText(r.namespace) + "\t" + copyText(r.userKey) + "\t" + copyText(r.value) +
-            (r.value === null ? "\tt" : "\tf") + suffix;
+          chunk += refOf(r) + "\t" + copyText(entryId(r)) + "\t" + checkpointId + "\t" +
+            r.keyGroup + "\t" + copyText(r.key) + "\t" + copyText(r.namespace) + "\t" +
+            copyText(r.userKey) + "\t" + copyText(r.value) + (r.value === null ? "\tt\n" : "\tf\n");
         }
         yield chunk;
       }
@@ -644,22 +715,26 @@ function lastOfEachEntry(rows: readonly StateRow[]): StateRow[] {
 
 async function upsertRows(
   tx: postgres.TransactionSql,
-  job: string,
+  refOf: (r: StateRow) => number,
   checkpointId: number,
   rows: readonly StateRow[],
 ): Promise<void> {
   const col = <T>(f: (r: StateRow) => T) => rows.map(f);
-  await tx`INSERT INTO weir_state_entries (job_id, operator_uid, state_name, entry, key_group,
-      key, namespace, user_key, value, tombstone, checkpoint_id)
-    SELECT ${job}, op, st, en, kg, k::jsonb, ns::jsonb, uk::jsonb, v::jsonb, v IS NULL,
-      ${checkpointId}
-    FROM unnest(${col((r) => r.operator)}::text[], ${col((r) => r.state)}::text[],
-      ${col((r) => entryId(r))}::text[], ${col((r) => r.keyGroup)}::int[],
-      ${col((r) => r.key)}::text[], ${col((r) => r.namespace)}::text[],
-      ${col((r) => r.userKey)}::text[], ${col((r) => r.value)}::text[])
-      AS t(op, st, en, kg, k, ns, uk, v)
-    ON CONFLICT (job_id, operator_uid, state_name, entry, checkpoint_id) DO UPDATE SET
+  await tx`INSERT INTO weir_entries (state_ref, entry, checkpoint_id, key_group, key, namespace,
+      user_key, value, tombstone)
+    SELECT ref, en, ${checkpointId}, kg, k::jsonb, ns::jsonb, uk::jsonb, v::jsonb, v IS NULL
+    FROM unnest(${col(refOf)}::int[], ${col((r) => entryId(r))}::text[],
+      ${col((r) => r.keyGroup)}::int[], ${col((r) => r.key)}::text[],
+      ${col((r) => r.namespace)}::text[], ${col((r) => r.userKey)}::text[],
+      ${col((r) => r.value)}::text[])
+      AS t(ref, en, kg, k, ns, uk, v)
+    ON CONFLICT (state_ref, entry, checkpoint_id) DO UPDATE SET
       key_group = excluded.key_group, value = excluded.value, tombstone = excluded.tombstone`;
+}
+
+/** A state's key in {@linkcode PostgresStore}'s map of refs. */
+function stateKey(operator: string, state: string): string {
+  return `${operator}\u0000${state}`;
 }
 
 /** An entry's identity within its state: key, namespace and map key. */
