@@ -73,9 +73,9 @@ const SEGMENT_BYTES_PER_PART = 16 * 1024 * 1024;
 const PARTS_IN_FLIGHT = 1;
 
 /**
- * Writes the parts of `plan` to `store`, several at once; none is visible
- * before `complete()`. The changed entries and the segments take as many
- * parts as keep each part's size bounded.
+ * Writes the parts of `plan` to `store`, one at a time while the next is
+ * prepared; none is visible before `complete()`. The changed entries and
+ * the segments take as many parts as keep each part's size bounded.
  */
 export async function writeParts(
   store: RemoteStore,

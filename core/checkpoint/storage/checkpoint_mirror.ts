@@ -161,7 +161,7 @@ export class CheckpointMirror {
         .filter((name) => !this.#uploaded.has(name))
         .map((name) => ({ name, path: loaded.segmentPath(name) }));
       const id = manifest.checkpointId;
-      // The parts, several at once, then the manifest that makes them visible: on the
+      // The parts, one at a time, then the manifest that makes them visible: on the
       // worker, through its own connection, where it runs. A failure declines the
       // checkpoint; parts the server did not let go are retried with the next collection.
       const written = await this.#changes.publish(

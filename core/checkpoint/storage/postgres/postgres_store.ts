@@ -375,8 +375,12 @@ export class PostgresStore implements RemoteStore {
 
   /** The `weir_states` ref of each state `rows` name, created when missing. */
   async #refsOf(rows: readonly StateRow[]): Promise<(r: StateRow) => number> {
+    // Rows come state by state: a row of the previous row's state needs no lookup.
     const missing = new Map<string, [string, string]>();
+    let prev: StateRow | undefined;
     for (const r of rows) {
+      if (prev?.operator === r.operator && prev.state === r.state) continue;
+      prev = r;
       const key = stateKey(r.operator, r.state);
       if (!this.#refs.has(key)) missing.set(key, [r.operator, r.state]);
     }
@@ -393,7 +397,6 @@ export class PostgresStore implements RemoteStore {
         this.#refs.set(stateKey(f.operator_uid, f.state_name), Number(f.state_ref));
       }
     }
-    // Rows come state by state: the previous row's ref is usually the one.
     let last: StateRow | undefined;
     let ref = 0;
     return (r) => {
