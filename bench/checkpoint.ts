@@ -163,7 +163,7 @@ const countSource: Source<string> = {
 async function keyedCount(
   backend: () => StateBackend,
   checkpointed: boolean,
-  storage?: string,
+  storage?: { url: string; server: { cpuMs(): number } | undefined },
 ): Promise<
   {
     rate: number;
@@ -173,6 +173,8 @@ async function keyedCount(
     firstCheckpointMs: number;
     records: number;
     cpu: Cpu;
+    /** CPU milliseconds of the database server up to the job's end (NaN without one). */
+    serverCpu: number;
   }
 > {
   const dir = `${tmpRoot}/count-${crypto.randomUUID()}`;
@@ -181,7 +183,7 @@ async function keyedCount(
     stateBackend: backend(),
     log: noLog,
     ...(checkpointed
-      ? { checkpoint: { dir, intervalMs: 1000, ...(storage ? { storage } : {}) } }
+      ? { checkpoint: { dir, intervalMs: 1000, ...(storage ? { storage: storage.url } : {}) } }
       : {}),
   });
   let n = 0;
@@ -190,6 +192,8 @@ async function keyedCount(
     .process(new Count()).uid("count")
     .addSink({ invoke: () => void n++ }, { uid: "sink" });
   if (checkpointed && storage) await env.openCheckpointStorage("keyed count");
+  const server = storage?.server;
+  const serverCpu = server ? server.cpuMs() : NaN;
   const t = performance.now();
   const cpu = cpuNow();
   countDeadline = t + COUNT_SECONDS * 1000;
@@ -198,6 +202,7 @@ async function keyedCount(
   // Includes the final checkpoint at end of input when checkpointing.
   const elapsed = performance.now() - t;
   const cpuAtEnd = cpuNow();
+  const serverCpuAtEnd = server ? server.cpuMs() : NaN;
   if (n === 0) throw new Error("keyed counting processed no records");
   const completed = client.job.coordinator?.history.filter((h) => h.status === "completed") ?? [];
   const checkpoints = completed.length;
@@ -213,6 +218,7 @@ async function keyedCount(
     firstCheckpointMs,
     records: n,
     cpu: { thread: cpuAtEnd.thread - cpu.thread, process: cpuAtEnd.process - cpu.process },
+    serverCpu: serverCpuAtEnd - serverCpu,
   };
 }
 
@@ -781,9 +787,15 @@ async function storagesSection(): Promise<void> {
         const processCpu: number[] = [];
         const counts: number[] = [];
         const firsts: number[] = [];
+        const serverCpu: number[] = [];
         for (let r = 0; r < STORAGE_RUNS; r++) {
           const off = await keyedCount(backend, false);
-          const on = await keyedCount(backend, true, url(`count-${crypto.randomUUID()}`));
+          const countUrl = url(`count-${crypto.randomUUID()}`);
+          const on = await keyedCount(
+            backend,
+            true,
+            countUrl === undefined ? undefined : { url: countUrl, server },
+          );
           rates.push(on.rate);
           counts.push(on.checkpoints);
           firsts.push(on.firstCheckpointMs);
@@ -794,6 +806,7 @@ async function storagesSection(): Promise<void> {
             (on.cpu[k] - on.records * off.cpu[k] / off.records) / Math.max(1, on.checkpoints);
           threadCpu.push(extra("thread"));
           processCpu.push(extra("process"));
+          serverCpu.push(on.serverCpu / Math.max(1, on.checkpoints));
         }
         tputRows.push([
           kind,
@@ -805,6 +818,7 @@ async function storagesSection(): Promise<void> {
           mark(median(costs) < 10),
           ms(median(threadCpu)),
           ms(median(processCpu)),
+          server ? ms(median(serverCpu)) : "-",
           String(median(counts)),
           ms(median(firsts)),
         ]);
@@ -826,7 +840,7 @@ async function storagesSection(): Promise<void> {
   console.log(table(["storage", "backend", "keys", "restore"], restoreRows));
   console.log();
   console.log(
-    `## Checkpoint storages: keyed counting with a checkpoint every 1 s (medians of ${STORAGE_RUNS} pairs, each a run without checkpoints then one with; target: cost < 10% at 1% churn; churn: the share of the keys the job updates, all of them between two checkpoints; CPU per checkpoint: the CPU time of the job's thread and of the whole process (worker threads included) beyond what as many records took without checkpoints, per checkpoint, up to the job's end: unlike records/s, it does not depend on the machine's load; at 1% churn neither do the keys a checkpoint writes; checkpoints: completed in the run with checkpoints; first checkpoint: its duration, which holds every key the job touched in its first second)`,
+    `## Checkpoint storages: keyed counting with a checkpoint every 1 s (medians of ${STORAGE_RUNS} pairs, each a run without checkpoints then one with; target: cost < 10% at 1% churn; churn: the share of the keys the job updates, all of them between two checkpoints; CPU per checkpoint: the CPU time of the job's thread and of the whole process (worker threads included) beyond what as many records took without checkpoints, per checkpoint, up to the job's end: unlike records/s, it does not depend on the machine's load; at 1% churn neither do the keys a checkpoint writes; server CPU per checkpoint: the database server's processes' CPU time during the run with checkpoints, per checkpoint (on this machine it shares the cores with the job; where the database runs on another machine the job's machine does not pay it); checkpoints: completed in the run with checkpoints; first checkpoint: its duration, which holds every key the job touched in its first second)`,
   );
   console.log(
     table(
@@ -840,6 +854,7 @@ async function storagesSection(): Promise<void> {
         "< 10%?",
         "job-thread CPU per checkpoint",
         "process CPU per checkpoint",
+        "server CPU per checkpoint",
         "checkpoints",
         "first checkpoint",
       ],

@@ -1,7 +1,6 @@
 /**
- * Crash test with checkpoints in PostgreSQL and Redis: word_count
- * (parallelism 1) and keyed_shuffle (parallelism 2) on both working backends
- * are killed with SIGKILL a few times (after random shares of the input each run has left and
+ * Crash test with checkpoints in PostgreSQL and Redis: word_count and
+ * keyed_shuffle, at parallelism 1 and 2, on both working backends, are killed with SIGKILL a few times (after random shares of the input each run has left and
  * inside checkpoint writes) and restarted with `--restore latest`, which reads the database.
  * The output must be exactly-once, and the database must then hold the same
  * counts as an independent count of the input, read with psql / redis-cli.
@@ -23,7 +22,6 @@ const SEED = Number(Deno.env.get("WEIR_CRASH_SEED") ?? Date.now() % 100_000);
 interface Case {
   name: string;
   script: string;
-  parallelism: number;
   input: () => string;
   check: (input: string, out: string, exact: boolean) => string[];
   /** The state the database must hold afterwards: operator, state, key → value. */
@@ -34,7 +32,6 @@ const CASES: Case[] = [
   {
     name: "word_count",
     script: "examples/word_count.ts",
-    parallelism: 1,
     input: () => makeWordInput(SEED, 240_000, 2000),
     check: checkWordCount,
     expected: (input) => ({
@@ -46,7 +43,6 @@ const CASES: Case[] = [
   {
     name: "keyed_shuffle",
     script: "examples/keyed_shuffle.ts",
-    parallelism: 2,
     input: () => makeShuffleInput(SEED, 600_000, 300),
     check: checkKeyedShuffle,
     expected: (input) => ({
@@ -62,10 +58,15 @@ for (const kind of ["postgres", "redis"] as DatabaseKind[]) {
     const server: TestServer = kind === "postgres" ? await startPostgres() : await startRedis();
     try {
       for (const c of CASES) {
-        for (const backend of ["heap", "lsm"]) {
-          await t.step(`${c.name} ${backend} parallelism ${c.parallelism}`, async () => {
+        for (
+          const [backend, parallelism] of [["heap", 1], ["heap", 2], ["lsm", 1], [
+            "lsm",
+            2,
+          ]] as const
+        ) {
+          await t.step(`${c.name} ${backend} parallelism ${parallelism}`, async () => {
             const dir = await Deno.makeTempDir({ prefix: "weir-dbcrash-" });
-            const job = `${c.name}-${backend}`;
+            const job = `${c.name}-${backend}-p${parallelism}`;
             try {
               const input = c.input();
               await Deno.writeTextFile(`${dir}/input.txt`, input);
@@ -87,7 +88,7 @@ for (const kind of ["postgres", "redis"] as DatabaseKind[]) {
                   "--state-backend",
                   backend,
                   "--parallelism",
-                  String(c.parallelism),
+                  String(parallelism),
                   // One thread, as before workers were the default: the storage is under test
                   // here (crash_test.ts kills jobs on workers).
                   "--executor",

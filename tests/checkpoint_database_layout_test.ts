@@ -346,6 +346,69 @@ Deno.test("postgres checkpoint storage: rows of the layout before weir_versions 
   });
 });
 
+Deno.test("postgres checkpoint storage: entries compare bytewise, a table of the previous version is converted, and a part goes in in primary-key order", async () => {
+  await withStore("postgres", "bytewise", async (store, server) => {
+    const collation = () =>
+      psql(
+        server.url,
+        `SELECT c.collname FROM pg_attribute a JOIN pg_collation c ON c.oid = a.attcollation
+         WHERE a.attrelid = 'weir_entries'::regclass AND a.attname = 'entry'`,
+      );
+    assert.deepEqual(collation(), [["C"]]);
+    const visible = () =>
+      new Map([...stateInDatabase("postgres", server.url, "bytewise", "counts", "n")].sort());
+    assert.deepEqual(visible(), new Map([['"a"', 1], ['"b"', 2]]));
+    // Keys in an order that is neither the entries' order nor its reverse.
+    await store.writePart(2, {
+      segments: new Map(),
+      rows: ["k", "c", "z", "a", "Q", "m"].map((k) => row("n", k, "3")),
+    });
+    await store.complete({ id: 2, kind: "checkpoint", manifest });
+    assert.deepEqual(
+      psql(
+        server.url,
+        "SELECT key #>> '{}' FROM weir_entries WHERE checkpoint_id = 2 ORDER BY ctid",
+      )
+        .flat(),
+      ["Q", "a", "c", "k", "m", "z"],
+    );
+    assert.deepEqual(visible().get('"b"'), 2);
+    assert.deepEqual(visible().get('"Q"'), 3);
+  }, (server) => {
+    // The tables as the previous version created them: `entry` in the database's collation,
+    // and a view reading it (which the conversion must drop and create again).
+    psql(
+      server.url,
+      `CREATE TABLE weir_checkpoints (
+        job_id text NOT NULL, kind text NOT NULL, checkpoint_id bigint NOT NULL, name text,
+        manifest bytea NOT NULL, completed_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (job_id, kind, checkpoint_id));
+      CREATE TABLE weir_states (
+        state_ref int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, job_id text NOT NULL,
+        operator_uid text NOT NULL, state_name text NOT NULL,
+        UNIQUE (job_id, operator_uid, state_name));
+      CREATE TABLE weir_entries (
+        state_ref int NOT NULL, entry text NOT NULL, checkpoint_id bigint NOT NULL,
+        key_group int NOT NULL, key jsonb NOT NULL, namespace jsonb, user_key jsonb,
+        value jsonb, tombstone boolean NOT NULL, PRIMARY KEY (state_ref, entry, checkpoint_id));
+      CREATE TABLE weir_versions (
+        job_id text NOT NULL, checkpoint_id bigint NOT NULL, base boolean NOT NULL DEFAULT false,
+        PRIMARY KEY (job_id, checkpoint_id));
+      CREATE VIEW weir_state_latest AS
+        SELECT st.job_id, st.operator_uid, st.state_name, e.key, e.namespace, e.user_key,
+          e.value, e.checkpoint_id, e.checkpoint_id AS written_in_checkpoint, e.key_group
+        FROM weir_entries e JOIN weir_states st USING (state_ref) WHERE e.entry <> '';
+      INSERT INTO weir_states (job_id, operator_uid, state_name) VALUES ('bytewise', 'counts', 'n');
+      INSERT INTO weir_checkpoints (job_id, kind, checkpoint_id, manifest)
+        VALUES ('bytewise', 'checkpoint', 1, '\\x7b7d');
+      INSERT INTO weir_versions VALUES ('bytewise', 1, true);
+      INSERT INTO weir_entries VALUES
+        (1, '["a",null,null]', 1, 1, '"a"', NULL, NULL, '1', false),
+        (1, '["b",null,null]', 1, 1, '"b"', NULL, NULL, '2', false);`,
+    );
+  });
+});
+
 Deno.test("postgres checkpoint storage: tables of a layout it cannot read are a clear error naming the problem", async () => {
   const server = await startPostgres();
   try {

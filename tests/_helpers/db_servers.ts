@@ -17,12 +17,50 @@ export interface TestServer {
   readonly password: string;
   /** The port. */
   readonly port: number;
+  /**
+   * CPU milliseconds (user and system) the server's processes have used so far,
+   * ended ones included (benchmarks report what a checkpoint costs the server).
+   */
+  cpuMs(): number;
   /** Kills the server at once (SIGKILL for Redis, an immediate shutdown for PostgreSQL). */
   kill(): Promise<void>;
   /** Starts it again on the same port and data. */
   start(): Promise<void>;
   /** Stops it and removes its data. */
   stop(): Promise<void>;
+}
+
+/** Fields of `/proc/<pid>/stat` after the command name, or undefined once it is gone. */
+function procStat(pid: number): string[] | undefined {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  } catch {
+    return undefined;
+  }
+}
+
+// procStat() fields (from the state, field 3): utime, stime, cutime, cstime in clock ticks.
+const UTIME = 11;
+const TICK_MS = 10;
+
+/**
+ * CPU milliseconds of process `pid`, its threads and the children it has
+ * waited for (with `children`: its live children too).
+ */
+function processTreeCpuMs(pid: number, children: boolean): number {
+  const own = procStat(pid);
+  if (!own) return 0;
+  let ticks = [0, 1, 2, 3].reduce((sum, i) => sum + Number(own[UTIME + i]), 0);
+  if (children) {
+    for (const e of Deno.readDirSync("/proc")) {
+      if (!/^\d+$/.test(e.name)) continue;
+      const f = procStat(Number(e.name));
+      // Field 4 (the parent's pid) is the second after the state.
+      if (f && Number(f[1]) === pid) ticks += Number(f[UTIME]) + Number(f[UTIME + 1]);
+    }
+  }
+  return ticks * TICK_MS;
 }
 
 /** A port nothing listens on now. */
@@ -131,6 +169,11 @@ export async function startPostgres(): Promise<TestServer> {
     url: `postgres://weir:${password}@127.0.0.1:${port}/postgres`,
     password,
     port,
+    // The postmaster and its server processes (one per connection, the WAL writer, …).
+    cpuMs: () => {
+      const pid = Number(Deno.readTextFileSync(`${data}/postmaster.pid`).split("\n")[0]);
+      return processTreeCpuMs(pid, true);
+    },
     kill: () => ctl(["-m", "immediate", "-w", "stop"]),
     start,
     stop: async () => {
@@ -182,6 +225,7 @@ export async function startRedis(): Promise<TestServer> {
     url: `redis://default:${password}@127.0.0.1:${port}`,
     password,
     port,
+    cpuMs: () => child ? processTreeCpuMs(child.pid, false) : 0,
     kill,
     start,
     stop: async () => {

@@ -62,10 +62,22 @@ const SCHEMA = [
     state_ref int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, job_id text NOT NULL,
     operator_uid text NOT NULL, state_name text NOT NULL,
     UNIQUE (job_id, operator_uid, state_name))`,
+  // `entry` compares bytewise (COLLATE "C"): an index entry costs a memcmp, not a call of
+  // the database locale's collation, and the primary key orders entries as a part sorts
+  // them (see copyRows()).
   `CREATE TABLE IF NOT EXISTS weir_entries (
-    state_ref int NOT NULL, entry text NOT NULL, checkpoint_id bigint NOT NULL,
+    state_ref int NOT NULL, entry text COLLATE "C" NOT NULL, checkpoint_id bigint NOT NULL,
     key_group int NOT NULL, key jsonb NOT NULL, namespace jsonb, user_key jsonb, value jsonb,
     tombstone boolean NOT NULL, PRIMARY KEY (state_ref, entry, checkpoint_id))`,
+  // Tables of earlier versions compare entries with the database's collation: rebuilt
+  // once (the view reads the column, so it goes first; it is created again below).
+  `DO $$ BEGIN
+    IF (SELECT c.collname FROM pg_attribute a JOIN pg_collation c ON c.oid = a.attcollation
+        WHERE a.attrelid = 'weir_entries'::regclass AND a.attname = 'entry') <> 'C' THEN
+      DROP VIEW IF EXISTS weir_state_latest;
+      ALTER TABLE weir_entries ALTER COLUMN entry TYPE text COLLATE "C";
+    END IF;
+  END $$`,
   `ALTER TABLE weir_segments ADD COLUMN IF NOT EXISTS checkpoint_id bigint`,
   // Null for a segment written whole (before chunks).
   `ALTER TABLE weir_segments ADD COLUMN IF NOT EXISTS size bigint`,
@@ -614,14 +626,21 @@ async function copyRows(
   checkpointId: number,
   rows: readonly StateRow[],
 ): Promise<void> {
+  // In primary-key order: the server inserts each index entry next to the previous one
+  // (pages it has just read) instead of at a random place in the index. A part arrives in
+  // the backends' key order (key group, serialized key), which is not the entries' order.
+  // JavaScript compares UTF-16 code units and the index UTF-8 bytes: they differ only
+  // between astral and U+E000-U+FFFF characters, where the order is then a little off.
+  const sorted = rows.map((r) => ({ ref: refOf(r), entry: entryId(r), row: r }))
+    .sort((a, b) => a.ref - b.ref || (a.entry < b.entry ? -1 : a.entry > b.entry ? 1 : 0));
   await copyIn(
     tx`COPY weir_entries (state_ref, entry, checkpoint_id, key_group, key, namespace, user_key,
       value, tombstone) FROM STDIN`,
     function* () {
-      for (let i = 0; i < rows.length; i += COPY_CHUNK) {
+      for (let i = 0; i < sorted.length; i += COPY_CHUNK) {
         let chunk = "";
-        for (const r of rows.slice(i, i + COPY_CHUNK)) {
-          chunk += refOf(r) + "\t" + copyText(entryId(r)) + "\t" + checkpointId + "\t" +
+        for (const { ref, entry, row: r } of sorted.slice(i, i + COPY_CHUNK)) {
+          chunk += ref + "\t" + copyText(entry) + "\t" + checkpointId + "\t" +
             r.keyGroup + "\t" + copyText(r.key) + "\t" + copyText(r.namespace) + "\t" +
             copyText(r.userKey) + "\t" + copyText(r.value) + (r.value === null ? "\tt\n" : "\tf\n");
         }
