@@ -8,7 +8,10 @@
  * sides (a compaction's copy) is unchanged; any other key's value is looked
  * up in both checkpoints' handles and, where it differs, decoded: present →
  * an upsert, absent → a tombstone (a delete, TTL expiry, a state or operator
- * that went away).
+ * that went away). Where those segments are a large share of both
+ * checkpoints' (most entries changed, a full snapshot, a compaction of
+ * everything), both are read whole in key order and compared key group by
+ * key group instead.
  *
  * @module
  */
@@ -158,6 +161,19 @@ function* everyEntryOf(fs: CheckpointFs, next: LoadedManifest, uid: string): Gen
   }
 }
 
+// Where the segments the two checkpoints do not share hold at least this share of the
+// bytes of all their segments, the two are compared whole in one ordered pass over each
+// ({@linkcode changedByMerge}: its cost follows the state's size) rather than by looking
+// up each key those segments name in both (its cost follows the keys named, and a lookup
+// probes every segment of a handle, so it costs many times what reading an entry in
+// order does).
+const MERGE_SHARE = 0.2;
+
+/** The segments of `keyed` by name, with their sizes. */
+function segmentSizes(keyed: readonly Keyed[]): Map<string, number> {
+  return new Map(keyed.flatMap((k) => k.handle.segments.map((s) => [s.name, s.size] as const)));
+}
+
 function* changedInOperator(
   fs: CheckpointFs,
   prev: LoadedManifest | undefined,
@@ -167,8 +183,25 @@ function* changedInOperator(
   const before = keyedOf(prev, uid);
   const after = keyedOf(next, uid);
   if (before.length === 0 && after.length === 0) return;
-  const segmentsBefore = new Set(before.flatMap((k) => k.handle.segments.map((s) => s.name)));
-  const segmentsAfter = new Set(after.flatMap((k) => k.handle.segments.map((s) => s.name)));
+  const sizesBefore = segmentSizes(before);
+  const sizesAfter = segmentSizes(after);
+  let unshared = 0;
+  let total = 0;
+  for (const [name, size] of sizesBefore) {
+    total += size;
+    if (!sizesAfter.has(name)) unshared += size;
+  }
+  for (const [name, size] of sizesAfter) {
+    if (sizesBefore.has(name)) continue;
+    total += size;
+    unshared += size;
+  }
+  if (prev && unshared >= MERGE_SHARE * total) {
+    yield* changedByMerge(fs, prev, next, uid, before, after);
+    return;
+  }
+  const segmentsBefore = new Set(sizesBefore.keys());
+  const segmentsAfter = new Set(sizesAfter.keys());
   // Keys to look at, by the identity of their entry (state name and the key bytes
   // without the state id, which each snapshot assigns): in `after`'s ids where it has
   // the state, with the records each side's unshared segments hold for it.
@@ -255,6 +288,100 @@ function* changedInOperator(
     }
   } finally {
     for (const l of lookups.values()) l.close();
+  }
+}
+
+/** A live entry of one side, with the state it belongs to and its identity. */
+interface SideEntry {
+  readonly keyGroup: number;
+  readonly state: string;
+  /** State name and key bytes without the state id (ids differ between snapshots). */
+  readonly id: string;
+  readonly key: Uint8Array;
+  readonly value: Uint8Array;
+}
+
+/** Every live entry of `keyed`'s handles, in key-group order (handles hold disjoint ranges). */
+function* sideEntries(
+  fs: CheckpointFs,
+  loaded: LoadedManifest,
+  keyed: readonly Keyed[],
+): Generator<SideEntry> {
+  const restore = {
+    handles: keyed.map((k) => k.handle),
+    fs,
+    segmentPath: (n: string) => loaded.segmentPath(n),
+  };
+  const ordered = [...keyed].sort((a, b) =>
+    a.handle.keyGroupRange.start - b.handle.keyGroupRange.start
+  );
+  for (const k of ordered) {
+    const names = new Map(k.handle.states.map((m) => [m.id, m.name]));
+    for (const [key, value] of readHandleEntries(restore, k.handle, k.handle.keyGroupRange)) {
+      const state = names.get((key[2]! << 8) | key[3]!);
+      if (state === undefined) continue;
+      const keyGroup = (key[0]! << 8) | key[1]!;
+      yield { keyGroup, state, id: `${state}\u0000${keyIdentity(key)}`, key, value };
+    }
+  }
+}
+
+/**
+ * The changed entries of operator `uid`, found by reading both checkpoints
+ * whole, key group by key group: memory holds one key group of `prev` at a
+ * time.
+ */
+function* changedByMerge(
+  fs: CheckpointFs,
+  prev: LoadedManifest,
+  next: LoadedManifest,
+  uid: string,
+  before: Keyed[],
+  after: Keyed[],
+): Generator<ChangedRow> {
+  const decoders = new Map<
+    string,
+    (key: Uint8Array, value: Uint8Array | undefined) => StateEntry
+  >();
+  const decoderOf = (state: string) => {
+    let d = decoders.get(state);
+    if (!d) {
+      const inNext = after.some((k) => k.handle.states.some((m) => m.name === state));
+      d = entryDecoder(openState(inNext ? next : prev, uid, state));
+      decoders.set(state, d);
+    }
+    return d;
+  };
+  const subtaskOf = (keyGroup: number) =>
+    after.find((k) =>
+      k.handle.keyGroupRange.start <= keyGroup && keyGroup <= k.handle.keyGroupRange.end
+    )?.index ?? 0;
+  const olds = sideEntries(fs, prev, before);
+  const news = sideEntries(fs, next, after);
+  let old = olds.next();
+  let fresh = news.next();
+  while (!old.done || !fresh.done) {
+    const keyGroup = Math.min(
+      old.done ? Infinity : old.value.keyGroup,
+      fresh.done ? Infinity : fresh.value.keyGroup,
+    );
+    const held = new Map<string, SideEntry>();
+    for (; !old.done && old.value.keyGroup === keyGroup; old = olds.next()) {
+      held.set(old.value.id, old.value);
+    }
+    const subtask = subtaskOf(keyGroup);
+    for (; !fresh.done && fresh.value.keyGroup === keyGroup; fresh = news.next()) {
+      const e = fresh.value;
+      const was = held.get(e.id);
+      held.delete(e.id);
+      if (was && sameBytes(was.value, e.value)) continue;
+      const decoded = decoderOf(e.state)(e.key, e.value);
+      yield { subtask, row: rowOf(uid, e.state, e.key, decoded, e.value) };
+    }
+    for (const gone of held.values()) {
+      const decoded = decoderOf(gone.state)(gone.key, undefined);
+      yield { subtask, row: rowOf(uid, gone.state, gone.key, decoded, undefined) };
+    }
   }
 }
 
