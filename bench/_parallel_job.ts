@@ -4,6 +4,12 @@
  *
  *   deno run -A bench/_parallel_job.ts --job keyed|stateless --records N [--keys K] [common flags]
  *   deno run -A bench/_parallel_job.ts --job word_count [word_count's flags]
+ *   deno run -A bench/_parallel_job.ts --job plain --records N --keys K --threads T
+ *
+ * `plain` is keyed counting without weir: T Web Workers, each counting N / T
+ * records into a Map of its own, timed from when they are told to start (their
+ * start excluded). Its one thread against two shows what this machine gives a
+ * second thread of the same work, whatever weir does.
  *
  * Prints one JSON line: records (0 for word_count), wall ms and process CPU ms (user + system of
  * every thread, workers included) from just before the job to its end, and the job's startup ms
@@ -12,6 +18,7 @@
  *
  * @module
  */
+import { parseArgs } from "node:util";
 import { runMain, Serializers, type SinkFunction, StreamEnvironment } from "../mod.ts";
 import { main as wordCount } from "../examples/word_count.ts";
 import { Count, sampleThreadCpu } from "./_util.ts";
@@ -38,6 +45,36 @@ async function processCpuMs(): Promise<(() => number) | undefined> {
   };
 }
 
+// A plain-count worker: counts `records` new strings over `keys` keys into a Map, as the
+// keyed job's Count function does, then answers.
+const PLAIN_WORKER = `self.onmessage = (e) => {
+  const { records, keys } = e.data;
+  const counts = new Map();
+  for (let i = 0; i < records; i++) {
+    const w = "user-" + (i % keys);
+    counts.set(w, (counts.get(w) ?? 0) + 1);
+  }
+  self.postMessage(counts.size);
+};`;
+
+/** Counts `records` over `threads` workers at once; resolves when all are done. */
+async function plainCount(records: number, keys: number, threads: number): Promise<void> {
+  const url = URL.createObjectURL(new Blob([PLAIN_WORKER], { type: "text/javascript" }));
+  const workers = Array.from({ length: threads }, () => new Worker(url, { type: "module" }));
+  try {
+    await Promise.all(workers.map((w) =>
+      new Promise((resolve, reject) => {
+        w.onmessage = resolve;
+        w.onerror = reject;
+        w.postMessage({ records: Math.ceil(records / threads), keys });
+      })
+    ));
+  } finally {
+    for (const w of workers) w.terminate();
+    URL.revokeObjectURL(url);
+  }
+}
+
 async function main(args: string[]): Promise<void> {
   const i = args.indexOf("--job");
   const job = args[i + 1];
@@ -47,7 +84,18 @@ async function main(args: string[]): Promise<void> {
   const wall0 = performance.now(), cpu0 = cpuMs?.() ?? 0;
   let records = 0;
   let startupMs = 0;
-  if (job === "word_count") {
+  if (job === "plain") {
+    const { values } = parseArgs({
+      args: rest,
+      options: {
+        records: { type: "string" },
+        keys: { type: "string" },
+        threads: { type: "string" },
+      },
+    });
+    records = Number(values.records);
+    await plainCount(records, Number(values.keys), Number(values.threads));
+  } else if (job === "word_count") {
     startupMs = (await wordCount(rest)).startupMs ?? 0; // records: the caller knows its input
   } else {
     const { env, values } = StreamEnvironment.fromArgs(rest, {

@@ -13,7 +13,12 @@
  * compilers, concurrent GC: each worker warms up its own code) and the rest.
  *
  *   deno run -A bench/parallel.ts [--records N] [--runs R] [--quick]
- *     [--only keyed|word_count|stateless]...
+ *     [--only keyed|word_count|stateless|plain]...
+ *
+ * A last row runs the keyed counting's work without weir (a Map per thread)
+ * on one thread and on two, alternating: the machine's own gain from a
+ * second thread (its CPU seconds show how much more a record costs when both
+ * cores are busy).
  *
  * `--only` (repeatable) runs just those rows. word_count runs its p1 and p2
  * jobs interleaved (p1, p2, p1, p2, ...), so a change of load on a shared
@@ -34,7 +39,7 @@ const { values } = parseArgs({
     only: { type: "string", multiple: true },
   },
 });
-const ROWS = ["keyed", "word_count", "stateless"];
+const ROWS = ["keyed", "word_count", "stateless", "plain"];
 for (const name of values.only ?? []) {
   if (!ROWS.includes(name)) {
     throw new Error(`--only ${name}: unknown row, use one of ${ROWS.join(", ")}`);
@@ -186,6 +191,20 @@ if (selected("stateless")) {
     await measure(["--job", "stateless", "--records", String(10 * N), ...P1]),
     await measure(["--job", "stateless", "--records", String(10 * N), ...P2]),
   );
+}
+
+// The same work without weir, on one thread and on two: what a second thread gives on this
+// machine (two virtual cores may share one physical core's units), an upper bound for weir.
+// Its runs alternate (1, 2, 1, 2, ...): load on a shared machine changes within a minute.
+if (selected("plain")) {
+  const args = ["--job", "plain", "--records", String(N), "--keys", "100000"];
+  const runs: Measure[][] = [[], []];
+  for (let r = 0; r < RUNS; r++) {
+    for (const threads of [1, 2]) {
+      runs[threads - 1]!.push(await runJob([...args, "--threads", String(threads)]));
+    }
+  }
+  row("plain JS keyed count, no weir, 100k keys (1 vs 2 threads)", pick(runs[0]!), pick(runs[1]!));
 }
 
 console.log(`## Every core: parallelism 1 (inline) vs 2 (workers), ${N} records\n`);

@@ -155,11 +155,11 @@ Deno.test("changedRows: a checkpoint that changed most entries, rescaled from on
       if (i % 3 === 0) l.add(`a${i}`);
     }
     const prev = manifestOf([{ index: 0, keyed: await one.snapshot(1, storage) }]);
-    // The next checkpoint: keys 0-99 gone, 100-199 the same, the rest changed, 600-699 new,
-    // list state only on even keys now.
     // The subtask whose key groups hold the key (what routing does; a backend does not check).
     const owner = (key: string) =>
       halves[keyGroupOf(serialize(Serializers.string, key), 128) <= 63 ? 0 : 1]!;
+    // The next checkpoint: keys 0-99 gone, 100-199 the same, the rest changed, 600-699 new,
+    // list state only on even keys now.
     for (let i = 100; i < 700; i++) {
       const h = owner(`k${i}`);
       h.setCurrentKey(`k${i}`);
