@@ -571,3 +571,22 @@ Deno.test("postgres checkpoint storage: a reset checkpoint shows exactly the ent
     assert.deepEqual(visible(), new Map([['"a"', 5], ['"c"', 1]]));
   });
 });
+
+Deno.test("redis checkpoint storage: close() returns when the server is gone, noticed or not", async () => {
+  const server = await startRedis();
+  try {
+    for (const noticed of [false, true]) {
+      const store = await RedisStore.open(server.url, "gone");
+      assert.equal(await store.latest(), undefined);
+      await server.kill();
+      // Noticed: a command found the connection gone (the client is retrying to connect).
+      if (noticed) await assert.rejects(store.latest());
+      const t = performance.now();
+      await store.close();
+      assert.ok(performance.now() - t < 4000, `close() took ${performance.now() - t} ms`);
+      await server.start();
+    }
+  } finally {
+    await server.stop();
+  }
+});

@@ -477,9 +477,23 @@ export class RedisStore implements RemoteStore {
   }
 
   async close(): Promise<void> {
-    await this.#client.quit().catch(() => this.#client.disconnect());
+    // quit() waits for the server's answer, and a client that lost its server (retrying to
+    // connect, or not yet aware the connection is gone) would wait for ever: disconnect()
+    // closes the socket at once.
+    if (!this.#client.isReady) return await this.#client.disconnect().catch(() => {});
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const quit = this.#client.quit().then(() => true, () => false);
+    const answered = await Promise.race([
+      quit,
+      new Promise<false>((resolve) => timer = setTimeout(() => resolve(false), QUIT_WAIT_MS)),
+    ]);
+    clearTimeout(timer);
+    if (!answered) await this.#client.disconnect().catch(() => {});
   }
 }
+
+// How long close() waits for the server to answer QUIT before it closes the socket.
+const QUIT_WAIT_MS = 2000;
 
 // Invariant (enforced here): the state hashes, `latest`, `checkpoints` and the
 // manifest change only in this script, which Redis runs atomically. The parts of a
