@@ -239,19 +239,7 @@ function* changedInOperator(
     }
   }
   if (candidates.size === 0) return;
-  const decoders = new Map<
-    string,
-    (key: Uint8Array, value: Uint8Array | undefined) => StateEntry
-  >();
-  const decoderOf = (state: string) => {
-    let d = decoders.get(state);
-    if (!d) {
-      const inNext = after.some((k) => k.handle.states.some((m) => m.name === state));
-      d = entryDecoder(openState(inNext ? next : prev!, uid, state));
-      decoders.set(state, d);
-    }
-    return d;
-  };
+  const decoderOf = decodersOf(prev!, next, uid, after);
   const lookups = new Map<Keyed, HandleLookup>();
   /** The entry's value in a snapshot (its handles hold the key group of `key`). */
   const valueIn = (loaded: LoadedManifest, handles: Keyed[], key: Uint8Array, state: string) => {
@@ -289,6 +277,32 @@ function* changedInOperator(
   } finally {
     for (const l of lookups.values()) l.close();
   }
+}
+
+/**
+ * Each state's entry decoder, made on first use: with `next`'s serializers
+ * where `after` (the subtasks of `next`) has the state, else with `prev`'s
+ * (a state that went away).
+ */
+function decodersOf(
+  prev: LoadedManifest,
+  next: LoadedManifest,
+  uid: string,
+  after: readonly Keyed[],
+): (state: string) => (key: Uint8Array, value: Uint8Array | undefined) => StateEntry {
+  const decoders = new Map<
+    string,
+    (key: Uint8Array, value: Uint8Array | undefined) => StateEntry
+  >();
+  return (state) => {
+    let d = decoders.get(state);
+    if (!d) {
+      const inNext = after.some((k) => k.handle.states.some((m) => m.name === state));
+      d = entryDecoder(openState(inNext ? next : prev, uid, state));
+      decoders.set(state, d);
+    }
+    return d;
+  };
 }
 
 /** A live entry of one side, with the state it belongs to and its identity. */
@@ -339,19 +353,7 @@ function* changedByMerge(
   before: Keyed[],
   after: Keyed[],
 ): Generator<ChangedRow> {
-  const decoders = new Map<
-    string,
-    (key: Uint8Array, value: Uint8Array | undefined) => StateEntry
-  >();
-  const decoderOf = (state: string) => {
-    let d = decoders.get(state);
-    if (!d) {
-      const inNext = after.some((k) => k.handle.states.some((m) => m.name === state));
-      d = entryDecoder(openState(inNext ? next : prev, uid, state));
-      decoders.set(state, d);
-    }
-    return d;
-  };
+  const decoderOf = decodersOf(prev, next, uid, after);
   const subtaskOf = (keyGroup: number) =>
     after.find((k) =>
       k.handle.keyGroupRange.start <= keyGroup && keyGroup <= k.handle.keyGroupRange.end
