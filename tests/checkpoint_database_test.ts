@@ -299,13 +299,18 @@ for (const kind of ["postgres", "redis"] as DatabaseKind[]) {
     });
   });
 
-  Deno.test(`${kind} checkpoint storage: restore with the server gone is a clear error naming it, without the password`, async () => {
+  Deno.test(`${kind} checkpoint storage: restore with the server gone is a clear error naming it and the refusal, at once, without the password`, async () => {
     await withServer(kind, async (server) => {
       await server.kill();
       const s = stage(`${server.url}?job=gone`, 1, "heap", { restore: "latest" });
+      const started = performance.now();
       const e = await s.env.execute("gone").then(() => undefined, (e) => e);
+      const ms = performance.now() - started;
       assert.ok(e instanceof CheckpointError, String(e));
       assert.match(e.message, new RegExp(`127\\.0\\.0\\.1:${server.port}`));
+      // The refusal itself, not a timeout after the client retried it for seconds.
+      assert.match(e.message, /ECONNREFUSED/);
+      assert.ok(ms < 2500, `the error took ${Math.round(ms)} ms`);
       assert.ok(!e.message.includes(server.password));
       await server.start();
     });

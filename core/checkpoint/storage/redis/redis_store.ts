@@ -107,11 +107,17 @@ export class RedisStore implements RemoteStore {
     const where = `${redactUrl(url)} (job "${jobId}")`;
     const u = new URL(url);
     u.search = "";
+    let connected = false;
     const client = createClient({
       url: u.toString(),
       // Commands fail while the server is away (the checkpoint is declined) instead of queueing.
       disableOfflineQueue: true,
-      socket: { connectTimeout: 5000, reconnectStrategy: (n: number) => Math.min(100 * n, 1000) },
+      socket: {
+        connectTimeout: 5000,
+        // A server that refuses the first connection fails open() at once, with the refusal as
+        // the reason; once connected, the client reconnects after a lost connection.
+        reconnectStrategy: (n: number, cause: Error) => connected ? Math.min(100 * n, 1000) : cause,
+      },
     });
     // Without a listener a lost connection would end the process; commands report it.
     client.on("error", () => {});
@@ -122,6 +128,7 @@ export class RedisStore implements RemoteStore {
         client.connect(),
         new Promise((_, reject) => timer = setTimeout(() => reject(new Error("timed out")), 5000)),
       ]);
+      connected = true;
     } catch (e) {
       await client.disconnect().catch(() => {});
       throw store.#error("connect to", e);
