@@ -247,7 +247,11 @@ async function runWordCount(backend: string, checkpointed: boolean): Promise<num
   const out = `${tmpRoot}/wc-out-${id}`;
   const chk = `${tmpRoot}/wc-chk-${id}`;
   const t = performance.now();
+  // Parallelism 1, as the keyed rows: the default (one subtask per core) would run on workers,
+  // which import this script again and would run the whole bench there.
   await wordCount([
+    "--parallelism",
+    "1",
     "--input",
     wcInput,
     "--output",
