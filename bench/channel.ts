@@ -5,6 +5,10 @@
  * main thread (records/s, bytes/s, and the process's CPU utilisation: user +
  * system CPU seconds over wall seconds, both threads counted).
  *
+ * It also times the routing of a record at parallelism above 1: a keyed
+ * edge's writer hashes each key to its key group and appends the record to
+ * that channel's batch, where a single channel takes every record as it is.
+ *
  * Records are `{ user: "user-NNN", seq: N }`, ~20 bytes encoded (and, for the
  * serialization cost, also bare strings `"user-NNN"`, what the keyed benchmarks
  * send). Serialization is timed in CPU time of this thread, so other processes
@@ -17,6 +21,9 @@ import { ByteWriter, Serializers } from "../mod.ts";
 import type { Serializer } from "../core/state/serializer.ts";
 import { decodeMessage, encodeMessage } from "../core/runtime/channel_codec.ts";
 import { type ChannelMessage, MessageKind } from "../core/runtime/messages.ts";
+import type { OutputChannel } from "../core/runtime/channel.ts";
+import type { Partitioning } from "../core/runtime/graph.ts";
+import { ChannelWriter } from "../core/runtime/outputs.ts";
 import { RingChannelReader } from "../core/runtime/ring_channel.ts";
 import { createRing } from "../core/runtime/shared_ring.ts";
 import { machine, median, rate, table } from "./_util.ts";
@@ -57,6 +64,40 @@ function serializationCost(
     decode.push(((cpuMs() - t) * 1e6) / RECORDS);
   }
   return { encode: median(encode), decode: median(decode) };
+}
+
+/** A channel that drops what it is given: only the writer's own work is timed. */
+const dropping: OutputChannel = {
+  push() {},
+  hasSpace: () => true,
+  waitForSpace: () => Promise.resolve(),
+  close() {},
+};
+
+/**
+ * CPU ns per record for a channel writer of `channels` channels partitioned by
+ * `partitioning` to take a record (a new `user-N` string each, as a source
+ * makes them), less the making of the strings.
+ */
+function routingCost(partitioning: Partitioning, channels: number): number {
+  const writer = new ChannelWriter(Array(channels).fill(dropping), partitioning, 0, 128);
+  const keys: string[] = new Array(BATCH);
+  const batches = RECORDS / BATCH;
+  const costs: number[] = [];
+  for (let run = 0; run < RUNS; run++) {
+    let t = cpuMs();
+    for (let b = 0; b < batches; b++) {
+      for (let i = 0; i < BATCH; i++) keys[i] = `user-${(b * BATCH + i) % 100_000}`;
+    }
+    const making = cpuMs() - t;
+    t = cpuMs();
+    for (let b = 0; b < batches; b++) {
+      for (let i = 0; i < BATCH; i++) keys[i] = `user-${(b * BATCH + i) % 100_000}`;
+      for (let i = 0; i < BATCH; i++) writer.collect(keys[i], undefined);
+    }
+    costs.push(((cpuMs() - t - making) * 1e6) / RECORDS);
+  }
+  return median(costs);
 }
 
 /** One transfer of RECORDS records from a worker through a ring of `ringBytes`. */
@@ -111,6 +152,21 @@ for (
 }
 console.log(`Serialization, batches of ${BATCH} records, CPU time, median of ${RUNS}:\n`);
 console.log(table(["serializer", "encode ns/record", "decode ns/record"], rows));
+
+const byKey: Partitioning = {
+  kind: "hash",
+  keySelector: (w) => w,
+  keySerializer: Serializers.string as Serializer<unknown>,
+};
+const routingRows = [
+  ["one channel (parallelism 1: no key group)", routingCost({ kind: "forward" }, 1)],
+  ["by key over two channels (parallelism 2)", routingCost(byKey, 2)],
+].map(([name, ns]) => [name as string, (ns as number).toFixed(1)]);
+console.log(
+  `\nRouting a record into the batches of its channel (string keys, \`keyBy(w => w, ` +
+    `Serializers.string)\`), CPU time, median of ${RUNS}:\n`,
+);
+console.log(table(["channel writer", "ns/record"], routingRows));
 
 const ringRows: (string | number)[][] = [];
 for (const ringBytes of [64 * 1024, 1024 * 1024]) {

@@ -13,12 +13,19 @@
  * compilers, concurrent GC: each worker warms up its own code) and the rest.
  *
  *   deno run -A bench/parallel.ts [--records N] [--runs R] [--quick]
- *     [--only keyed|word_count|stateless|plain]...
+ *     [--only keyed|word_count|stateless|plain|overhead]...
  *
  * A last row runs the keyed counting's work without weir (a Map per thread)
  * on one thread and on two, alternating: the machine's own gain from a
  * second thread (its CPU seconds show how much more a record costs when both
  * cores are busy).
+ *
+ * Two rows split parallelism 2's extra cost (`--only overhead`; not in the
+ * default run): a job of 1,000 records, which is almost only the start and
+ * the end (the workers' start is the fixed cost), and the 100k-key heap
+ * counting with two subtasks of each operator on one thread (`--executor
+ * inline`): records hashed to their key group and routed to a channel, no
+ * workers, no crossing (the routing's cost per record).
  *
  * `--only` (repeatable) runs just those rows. word_count runs its p1 and p2
  * jobs interleaved (p1, p2, p1, p2, ...), so a change of load on a shared
@@ -39,14 +46,15 @@ const { values } = parseArgs({
     only: { type: "string", multiple: true },
   },
 });
-const ROWS = ["keyed", "word_count", "stateless", "plain"];
+const ROWS = ["keyed", "word_count", "stateless", "plain", "overhead"];
 for (const name of values.only ?? []) {
   if (!ROWS.includes(name)) {
     throw new Error(`--only ${name}: unknown row, use one of ${ROWS.join(", ")}`);
   }
 }
-/** Whether the row `name` runs (every row without `--only`). */
-const selected = (name: string) => values.only === undefined || values.only.includes(name);
+/** Whether the row `name` runs (every row but "overhead" without `--only`). */
+const selected = (name: string) =>
+  values.only === undefined ? name !== "overhead" : values.only.includes(name);
 const quick = values.quick ?? false;
 const N = Number(values.records ?? (quick ? 1_000_000 : 5_000_000));
 const RUNS = Number(values.runs ?? (quick ? 1 : 3));
@@ -89,8 +97,19 @@ async function measure(args: string[]): Promise<Measure> {
   return pick(runs);
 }
 
+/** Median runs of `a` and of `b`, run alternately (a, b, a, b, ...): load changes hit both alike. */
+async function measurePair(a: string[], b: string[]): Promise<[Measure, Measure]> {
+  const runs: Measure[][] = [[], []];
+  for (let r = 0; r < RUNS; r++) {
+    runs[0]!.push(await runJob(a));
+    runs[1]!.push(await runJob(b));
+  }
+  return [pick(runs[0]!), pick(runs[1]!)];
+}
+
 const P1 = ["--parallelism", "1", "--executor", "inline"];
 const P2 = ["--parallelism", "2", "--executor", "workers"];
+const P2_INLINE = ["--parallelism", "2", "--executor", "inline"];
 
 /** Records per second over the whole job, and once every subtask runs. */
 function rates(m: Measure): { total: number; running: number } {
@@ -198,13 +217,26 @@ if (selected("stateless")) {
 // Its runs alternate (1, 2, 1, 2, ...): load on a shared machine changes within a minute.
 if (selected("plain")) {
   const args = ["--job", "plain", "--records", String(N), "--keys", "100000"];
-  const runs: Measure[][] = [[], []];
-  for (let r = 0; r < RUNS; r++) {
-    for (const threads of [1, 2]) {
-      runs[threads - 1]!.push(await runJob([...args, "--threads", String(threads)]));
-    }
-  }
-  row("plain JS keyed count, no weir, 100k keys (1 vs 2 threads)", pick(runs[0]!), pick(runs[1]!));
+  row(
+    "plain JS keyed count, no weir, 100k keys (1 vs 2 threads)",
+    ...await measurePair([...args, "--threads", "1"], [...args, "--threads", "2"]),
+  );
+}
+
+// Parallelism 2's extra cost, split: the fixed part (a job that is almost only its start and
+// end), and the routing of every record without workers (two subtasks on one thread).
+if (selected("overhead")) {
+  const tiny = ["--job", "keyed", "--records", "1000", "--keys", "1000", "--state-backend", "heap"];
+  row(
+    "start and end only: keyed count, 1,000 records, heap",
+    ...await measurePair([...tiny, ...P1], [...tiny, ...P2]),
+  );
+  const keyed = ["--job", "keyed", "--records", String(N), "--keys", "100000"];
+  const heap = ["--state-backend", "heap"];
+  row(
+    "keyed count, 100k keys, heap; p2 on one thread (inline: routing, no workers)",
+    ...await measurePair([...keyed, ...heap, ...P1], [...keyed, ...heap, ...P2_INLINE]),
+  );
 }
 
 console.log(`## Every core: parallelism 1 (inline) vs 2 (workers), ${N} records\n`);
