@@ -27,6 +27,11 @@
  *   parent kills it there. With `records`, writes count only once the run
  *   has read past a target aimed as a random kill's, so that a kill in a
  *   write does not come so late in the input that the next kills have
+ *   nothing left to aim at. A run that then reads most of what is left
+ *   after that target ({@linkcode HOOK_WAIT_SHARE}) without reaching the
+ *   write (its checkpoints came slowly) is killed there, as by a random
+ *   kill, unless it is the last kill: else it could read to the end of the
+ *   input, and the next run would restore a checkpoint at the end with
  *   nothing left to aim at.
  *
  * This file is also the child's entry point:
@@ -77,6 +82,14 @@ export const CHECKPOINT_MARKER = "crash-hook: source snapshot";
  * signal's latency eats into.
  */
 export const KILLED_SHARE = 0.6;
+
+/**
+ * The share of the input left after its target that a run aimed at a
+ * checkpoint write may read while it waits for that write, when more kills
+ * are to come; past it, the run is killed anyway, and the next runs keep
+ * input to aim at.
+ */
+export const HOOK_WAIT_SHARE = 0.9;
 
 /** Options of {@linkcode runWithCrashes}. */
 export interface CrashOptions {
@@ -232,7 +245,8 @@ interface RunResult {
 type KillPlan =
   | { delayMs: number; afterCheckpoint: boolean }
   | { share: number; afterCheckpoint: boolean }
-  | { pauseAt: number; share: number };
+  /** `waitShare`: see {@linkcode HOOK_WAIT_SHARE}; none: the run may read to the end. */
+  | { pauseAt: number; share: number; waitShare?: number };
 
 /**
  * The position in the input, in records, of every checkpoint a run's sources
@@ -325,13 +339,19 @@ async function runOnce(
   let restoredFrom: number | undefined;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let target: number | undefined;
+  /** For a kill in a checkpoint write: where the run is killed if the write has not come. */
+  let giveUpAt: number | undefined;
   const ready = o.checkpointReady ?? (() => hasCompletedCheckpoint(o.checkpointDir));
   let armed = false;
   // Once this run read past its target: kills it (for the first kill, once a checkpoint
   // completed), or arms the pause in a checkpoint write.
   const killWhenRead = () => {
     const now = position.now;
-    if (killed || armed || target === undefined || now === undefined || now < target) return;
+    if (killed || target === undefined || now === undefined || now < target) return;
+    if (armed) {
+      if (giveUpAt !== undefined && now >= giveUpAt) kill();
+      return;
+    }
     if (plan && "pauseAt" in plan) {
       Deno.writeTextFileSync(armFile, "");
       armed = true;
@@ -375,6 +395,9 @@ async function runOnce(
         if (plan && "share" in plan && o.records !== undefined && target === undefined) {
           const start = position.start!;
           target = start + Math.max(1, Math.ceil((o.records - start) * plan.share));
+          if ("pauseAt" in plan && plan.waitShare !== undefined) {
+            giveUpAt = target + Math.ceil((o.records - target) * plan.waitShare);
+          }
         }
       }
       if (!started && /restoring|no checkpoint to restore/.test(line)) {
@@ -455,10 +478,14 @@ export async function runWithCrashes(o: CrashOptions): Promise<CrashReport> {
     const afterCheckpoint = report.kills === 0;
     // A share of what is left, split among the kills still to make: later kills have room too.
     const share = (KILLED_SHARE * (0.1 + 0.9 * random())) / Math.max(1, o.kills - report.kills);
-    const plan: KillPlan | undefined = !planned
-      ? undefined
-      : aimHook
-      ? { pauseAt: 1 + Math.floor(random() * 4), share }
+    const plan: KillPlan | undefined = !planned ? undefined : aimHook
+      ? {
+        pauseAt: 1 + Math.floor(random() * 4),
+        share,
+        // The last kill may wait to the end: no later run needs input, and a missed write is
+        // logged (see assertKillsLanded).
+        ...(report.kills + 1 < o.kills ? { waitShare: HOOK_WAIT_SHARE } : {}),
+      }
       : o.records !== undefined
       ? { share, afterCheckpoint }
       : { delayMs: Math.floor(random() * o.maxDelayMs!), afterCheckpoint };
@@ -523,6 +550,8 @@ function describeRun(
     ? `timed out after ${o.runTimeoutMs ?? 60_000} ms`
     : r.hooked
     ? `killed paused in ${r.pausedIn}`
+    : plan !== undefined && "pauseAt" in plan
+    ? "killed before that write came"
     : "killed";
   const where = o.records === undefined ? "" : ` at record ${at(r.end)}`;
   const unfinished = left.length === 0 ? "" : `, left ${left.join(", ")}`;
