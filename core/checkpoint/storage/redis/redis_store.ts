@@ -113,7 +113,7 @@ export class RedisStore implements RemoteStore {
       // Commands fail while the server is away (the checkpoint is declined) instead of queueing.
       disableOfflineQueue: true,
       socket: {
-        connectTimeout: 5000,
+        connectTimeout: CONNECT_WAIT_MS,
         // A server that refuses the first connection fails open() at once, with the refusal as
         // the reason; once connected, the client reconnects after a lost connection.
         reconnectStrategy: (n: number, cause: Error) => connected ? Math.min(100 * n, 1000) : cause,
@@ -122,19 +122,14 @@ export class RedisStore implements RemoteStore {
     // Without a listener a lost connection would end the process; commands report it.
     client.on("error", () => {});
     const store = new RedisStore(client, jobId, where, url, segmentChunk);
-    let timer: ReturnType<typeof setTimeout> | undefined;
     try {
-      await Promise.race([
-        client.connect(),
-        new Promise((_, reject) => timer = setTimeout(() => reject(new Error("timed out")), 5000)),
-      ]);
+      await within(client.connect(), CONNECT_WAIT_MS, () => {
+        throw new Error("timed out");
+      });
       connected = true;
     } catch (e) {
       await client.disconnect().catch(() => {});
       throw store.#error("connect to", e);
-    } finally {
-      // A pending timer would keep the process alive 5 s after the job ends.
-      clearTimeout(timer);
     }
     return store;
   }
@@ -488,19 +483,41 @@ export class RedisStore implements RemoteStore {
     // connect, or not yet aware the connection is gone) would wait for ever: disconnect()
     // closes the socket at once.
     if (!this.#client.isReady) return await this.#client.disconnect().catch(() => {});
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const quit = this.#client.quit().then(() => true, () => false);
-    const answered = await Promise.race([
-      quit,
-      new Promise<false>((resolve) => timer = setTimeout(() => resolve(false), QUIT_WAIT_MS)),
-    ]);
-    clearTimeout(timer);
+    const answered = await within(
+      this.#client.quit().then(() => true, () => false),
+      QUIT_WAIT_MS,
+      () => false,
+    );
     if (!answered) await this.#client.disconnect().catch(() => {});
   }
 }
 
+// How long open() waits for the server to connect and answer.
+const CONNECT_WAIT_MS = 5000;
 // How long close() waits for the server to answer QUIT before it closes the socket.
 const QUIT_WAIT_MS = 2000;
+
+/**
+ * `p`, or what `late()` returns (or throws) if `p` has not settled within `ms`.
+ * The timer is cleared either way: a pending one would keep the process alive.
+ */
+async function within<T>(p: Promise<T>, ms: number, late: () => T): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<T>((resolve, reject) => {
+    timer = setTimeout(() => {
+      try {
+        resolve(late());
+      } catch (e) {
+        reject(e);
+      }
+    }, ms);
+  });
+  try {
+    return await Promise.race([p, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 // Invariant (enforced here): the state hashes, `latest`, `checkpoints` and the
 // manifest change only in this script, which Redis runs atomically. The parts of a
