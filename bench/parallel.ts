@@ -15,6 +15,13 @@
  *   deno run -A bench/parallel.ts [--records N] [--runs R] [--quick]
  *     [--only keyed|word_count|stateless|plain|overhead]...
  *
+ * Beside each keyed and stateless row runs its ceiling: two parallelism-1
+ * processes at once, each with half the records and half the keys (what a
+ * parallelism-2 subtask holds). That is what two cores give weir's own
+ * single-thread code on this machine, memory and caches shared as they are;
+ * p2 against it is what the worker executor itself costs. A row's p1, its
+ * two processes and its p2 run in turn (p1, side by side, p2, p1, ...).
+ *
  * A last row runs the keyed counting's work without weir (a Map per thread)
  * on one thread and on two, alternating: the machine's own gain from a
  * second thread (its CPU seconds show how much more a record costs when both
@@ -90,21 +97,41 @@ function pick(runs: Measure[]): Measure {
   return sorted[sorted.length >> 1]!;
 }
 
-/** Median run of `args`. */
-async function measure(args: string[]): Promise<Measure> {
-  const runs: Measure[] = [];
-  for (let r = 0; r < RUNS; r++) runs.push(await runJob(args));
-  return pick(runs);
+/** Median runs of each of `variants`, run in turn (a, b, c, a, b, c, ...): load changes hit all alike. */
+async function measureEach(variants: (() => Promise<Measure>)[]): Promise<Measure[]> {
+  const runs: Measure[][] = variants.map(() => []);
+  for (let r = 0; r < RUNS; r++) {
+    for (const [k, run] of variants.entries()) runs[k]!.push(await run());
+  }
+  return runs.map(pick);
 }
 
-/** Median runs of `a` and of `b`, run alternately (a, b, a, b, ...): load changes hit both alike. */
+/** Median runs of `a` and of `b`, run alternately. */
 async function measurePair(a: string[], b: string[]): Promise<[Measure, Measure]> {
-  const runs: Measure[][] = [[], []];
-  for (let r = 0; r < RUNS; r++) {
-    runs[0]!.push(await runJob(a));
-    runs[1]!.push(await runJob(b));
-  }
-  return [pick(runs[0]!), pick(runs[1]!)];
+  const [ma, mb] = await measureEach([() => runJob(a), () => runJob(b)]);
+  return [ma!, mb!];
+}
+
+/**
+ * Two processes of `args` at once, as one measure: their records and CPU summed, the wall time
+ * of the slower one.
+ */
+async function runSideBySide(args: string[]): Promise<Measure> {
+  const [a, b] = await Promise.all([runJob(args), runJob(args)]);
+  const threads = a!.threads && b!.threads
+    ? {
+      main: a!.threads.main + b!.threads.main,
+      workers: a!.threads.workers + b!.threads.workers,
+      v8: a!.threads.v8 + b!.threads.v8,
+    }
+    : undefined;
+  return {
+    records: a!.records + b!.records,
+    wallMs: Math.max(a!.wallMs, b!.wallMs),
+    startupMs: Math.max(a!.startupMs, b!.startupMs),
+    cpuMs: a!.cpuMs + b!.cpuMs,
+    ...(threads ? { threads } : {}),
+  };
 }
 
 const P1 = ["--parallelism", "1", "--executor", "inline"];
@@ -166,14 +193,39 @@ function row(name: string, p1: Measure, p2: Measure): void {
   ]);
 }
 
+/**
+ * A row's p1 and p2 runs, and beside them two p1 processes at once, each with half the records
+ * (and half the keys): what two cores give weir's single-thread code on this machine, the
+ * ceiling for p2. Runs in turn: p1, side by side, p2.
+ */
+async function rowWithCeiling(name: string, args: (records: number, p: string[]) => string[]) {
+  const [p1, two, p2] = await measureEach([
+    () => runJob(args(N, P1)),
+    () => runSideBySide(args(N / 2, P1)),
+    () => runJob(args(N, P2)),
+  ]);
+  row(name, p1!, p2!);
+  const r1 = rates(p1!).total, r2 = rates(two!).total, rp = rates(p2!).total;
+  ceilingRows.push([
+    name,
+    `${rate(r1)}/s`,
+    `${rate(r2)}/s`,
+    `${(r2 / r1).toFixed(2)}×`,
+    `${rate(rp)}/s`,
+    `${(rp / r1).toFixed(2)}×`,
+    `${(rp / r2).toFixed(2)}×`,
+  ]);
+}
+const ceilingRows: (string | number)[][] = [];
+
 for (const keys of selected("keyed") ? [100_000, 1_000_000] : []) {
   for (const backend of ["heap", "lsm"]) {
-    const args = ["--job", "keyed", "--records", String(N), "--keys", String(keys)];
-    const b = ["--state-backend", backend];
-    row(
+    await rowWithCeiling(
       `keyed count, ${keys >= 1e6 ? `${keys / 1e6}M` : `${keys / 1000}k`} keys, ${backend}`,
-      await measure([...args, ...b, ...P1]),
-      await measure([...args, ...b, ...P2]),
+      (records, p) => [
+        ...["--job", "keyed", "--records", String(records)],
+        ...["--keys", String(keys * records / N), "--state-backend", backend, ...p],
+      ],
     );
   }
 }
@@ -205,10 +257,9 @@ if (selected("word_count")) {
 
 // A record costs little here: ten times as many, so the run outlasts the workers' start.
 if (selected("stateless")) {
-  row(
+  await rowWithCeiling(
     `map → filter → sink (${10 * N} records)`,
-    await measure(["--job", "stateless", "--records", String(10 * N), ...P1]),
-    await measure(["--job", "stateless", "--records", String(10 * N), ...P2]),
+    (records, p) => ["--job", "stateless", "--records", String(10 * records), ...p],
   );
 }
 
@@ -260,6 +311,21 @@ console.log(
     "its workers, which import the script again). " +
     "CPU s: user + system of every thread; cores: CPU s per wall second.",
 );
+if (ceilingRows.length > 0) {
+  console.log(
+    "\nThe ceiling: two parallelism-1 processes at once, each with half the records and " +
+      "half the keys (the same runs' p1 and p2 beside them):\n",
+  );
+  console.log(table([
+    "job",
+    "p1 rec/s",
+    "2 × p1 side by side rec/s",
+    "side by side / p1",
+    "p2 rec/s",
+    "p2 / p1",
+    "p2 / side by side",
+  ], ceilingRows));
+}
 if (threadRows.some((r) => r[1] !== "")) {
   console.log("\nCPU seconds by thread (the same runs):\n");
   console.log(table([
