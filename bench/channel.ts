@@ -47,7 +47,12 @@ function serializationCost(
     { length: BATCH },
     (_, i) => strings ? `user-${(i * 7919) % 100_000}` : { user: `user-${i % 1000}`, seq: i },
   );
-  const msg: ChannelMessage = { kind: MessageKind.Records, values, timestamps: null };
+  const msg: ChannelMessage = {
+    kind: MessageKind.Records,
+    values,
+    timestamps: null,
+    keyGroups: null,
+  };
   const out = new ByteWriter(64 * 1024);
   const batches = RECORDS / BATCH;
   const encode: number[] = [], decode: number[] = [];

@@ -7,8 +7,8 @@
  *
  * ```
  * u8 kind | body
- * Records:         varint count | u8 flags (bit 0 timestamps, bit 1 sentAt, bit 2 ASCII column)
- *                  | (f64 sentAt)? | body
+ * Records:         varint count | u8 flags (bit 0 timestamps, bit 1 sentAt, bit 2 ASCII column,
+ *                  bit 3 key groups) | (f64 sentAt)? | (u16 key group, per record)? | body
  *   body:          ((f64 timestamp (NaN: none))? value), per record
  *   ASCII column:  ((f64 timestamp (NaN: none))? varint length), per record
  *                  | varint bytes | the records' chars, one byte each
@@ -20,7 +20,9 @@
  *
  * A batch's `sentAt` crosses as wall-clock time (`performance.timeOrigin` plus
  * the sender's `performance.now()`) and is read back on the receiver's clock,
- * so input latency is measured across workers too, and a decoded batch has
+ * so input latency is measured across workers too. Key groups cross as they
+ * are (two bytes a record, in this machine's byte order: both ends are one
+ * process), so the receiver does not hash the keys again. A decoded batch has
  * the same fields as one made in the receiving worker (its input loop sees
  * one object shape).
  *
@@ -55,6 +57,7 @@ const latin1 = new TextDecoder("latin1");
 let columnLengths = new Int32Array(1024);
 
 const COLUMN_FLAG = 4;
+const KEY_GROUPS_FLAG = 8;
 /**
  * Longest record the reader cuts out of a column's decoded chars: V8 copies
  * a substring shorter than 13 chars; a longer one would be a slice that keeps
@@ -150,7 +153,13 @@ function readAsciiColumn(
  * import { decodeMessage, encodeMessage } from "./channel_codec.ts";
  * import { type ChannelMessage, MessageKind } from "./messages.ts";
  * const out = new ByteWriter();
- * const batch: ChannelMessage = { kind: MessageKind.Records, values: ["a", "b"], timestamps: null };
+ * // Two words routed by key: each carries its key group.
+ * const batch: ChannelMessage = {
+ *   kind: MessageKind.Records,
+ *   values: ["a", "b"],
+ *   timestamps: null,
+ *   keyGroups: new Uint16Array([17, 94]),
+ * };
  * encodeMessage(batch, Serializers.plain, "words -> count", out);
  * assert.deepEqual(decodeMessage(out.bytes(), Serializers.plain), batch);
  * ```
@@ -164,11 +173,17 @@ export function encodeMessage(
   out.writeU8(msg.kind);
   switch (msg.kind) {
     case MessageKind.Records: {
-      const { values, timestamps, sentAt } = msg;
+      const { values, timestamps, keyGroups, sentAt } = msg;
       out.writeVarUint(values.length);
       const flagsAt = out.length;
-      out.writeU8((timestamps === null ? 0 : 1) | (sentAt === undefined ? 0 : 2));
+      out.writeU8(
+        (timestamps === null ? 0 : 1) | (sentAt === undefined ? 0 : 2) |
+          (keyGroups === null ? 0 : KEY_GROUPS_FLAG),
+      );
       if (sentAt !== undefined) out.writeF64(performance.timeOrigin + sentAt);
+      if (keyGroups !== null) {
+        out.writeRaw(new Uint8Array(keyGroups.buffer, keyGroups.byteOffset, values.length * 2));
+      }
       const plain = serializer === plainSerializer;
       if (plain && writeAsciiColumn(values, timestamps, out)) {
         out.buf[flagsAt]! |= COLUMN_FLAG;
@@ -212,6 +227,11 @@ export function decodeMessage(bytes: Uint8Array, serializer: Serializer<unknown>
       const flags = r.readU8();
       const hasTimestamps = (flags & 1) !== 0;
       const sentAt = (flags & 2) !== 0 ? r.readF64() - performance.timeOrigin : undefined;
+      let keyGroups: Uint16Array | null = null;
+      if ((flags & KEY_GROUPS_FLAG) !== 0) {
+        keyGroups = new Uint16Array(n);
+        new Uint8Array(keyGroups.buffer).set(r.readRaw(n * 2));
+      }
       const values = new Array<unknown>(n);
       const timestamps = hasTimestamps ? new Array<number | undefined>(n) : null;
       if ((flags & COLUMN_FLAG) !== 0) {
@@ -229,8 +249,8 @@ export function decodeMessage(bytes: Uint8Array, serializer: Serializer<unknown>
       }
       // The fields in the order a ChannelWriter's batches have them: one shape.
       return sentAt === undefined
-        ? { kind, values, timestamps }
-        : { kind, values, timestamps, sentAt };
+        ? { kind, values, timestamps, keyGroups }
+        : { kind, values, timestamps, keyGroups, sentAt };
     }
     case MessageKind.Watermark:
       return { kind, timestamp: r.readF64() };

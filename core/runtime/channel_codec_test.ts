@@ -8,8 +8,18 @@ import { ChannelWriter } from "./outputs.ts";
 
 Deno.test("channel codec: every message kind round-trips in order", () => {
   const messages: ChannelMessage[] = [
-    { kind: MessageKind.Records, values: [{ user: "a", n: 1 }, [1, 2], "x"], timestamps: null },
-    { kind: MessageKind.Records, values: [1, 2, 3], timestamps: [10, undefined, -5] },
+    {
+      kind: MessageKind.Records,
+      values: [{ user: "a", n: 1 }, [1, 2], "x"],
+      timestamps: null,
+      keyGroups: null,
+    },
+    {
+      kind: MessageKind.Records,
+      values: [1, 2, 3],
+      timestamps: [10, undefined, -5],
+      keyGroups: null,
+    },
     { kind: MessageKind.Watermark, timestamp: 1_700_000_000_000 },
     { kind: MessageKind.Watermark, timestamp: -Infinity },
     { kind: MessageKind.WatermarkStatus, idle: true },
@@ -31,7 +41,12 @@ Deno.test("channel codec: every message kind round-trips in order", () => {
 
 Deno.test("channel codec: an edge serializer given by the user is used for records", () => {
   const out = new ByteWriter();
-  const batch: ChannelMessage = { kind: MessageKind.Records, values: [1.5, 2.5], timestamps: null };
+  const batch: ChannelMessage = {
+    kind: MessageKind.Records,
+    values: [1.5, 2.5],
+    timestamps: null,
+    keyGroups: null,
+  };
   encodeMessage(batch, Serializers.f64 as never, "e", out);
   assert.equal(out.length, 1 + 1 + 1 + 16, "kind, count, flag and two f64 values");
   assert.deepEqual(decodeMessage(out.bytes(), Serializers.f64 as never), batch);
@@ -45,6 +60,7 @@ Deno.test("channel codec: a record the serializer refuses names the edge", () =>
     kind: MessageKind.Records,
     values: [new Order()],
     timestamps: null,
+    keyGroups: null,
   };
   assert.throws(
     () => encodeMessage(batch, Serializers.plain, "orders -> enrich", new ByteWriter()),
@@ -60,7 +76,12 @@ Deno.test("channel codec: a plain batch carries each object shape's field names 
     { length: 200 },
     (_, i) => ({ customerName: `c${i}`, amountInCents: i }),
   );
-  const batch: ChannelMessage = { kind: MessageKind.Records, values, timestamps: null };
+  const batch: ChannelMessage = {
+    kind: MessageKind.Records,
+    values,
+    timestamps: null,
+    keyGroups: null,
+  };
   const out = new ByteWriter();
   encodeMessage(batch, Serializers.plain, "e", out);
   const text = new TextDecoder().decode(out.bytes());
@@ -85,6 +106,7 @@ Deno.test("channel codec: plain batches of mixed shapes, nesting and odd keys ro
     kind: MessageKind.Records,
     values,
     timestamps: values.map((_, i) => (i % 3 === 0 ? undefined : i)),
+    keyGroups: null,
   };
   const out = new ByteWriter();
   for (let round = 0; round < 2; round++) { // the second round decodes with cached shapes
@@ -106,7 +128,12 @@ Deno.test("channel codec: plain batch strings of every length and alphabet round
     { length: 3000 },
     (_, i) => ["w", "é", "✓", "𝄞", "a\u0000b"][i % 5]!.repeat(1 + (i % 40)) + i,
   );
-  const batch: ChannelMessage = { kind: MessageKind.Records, values, timestamps: null };
+  const batch: ChannelMessage = {
+    kind: MessageKind.Records,
+    values,
+    timestamps: null,
+    keyGroups: null,
+  };
   const out = new ByteWriter();
   encodeMessage(batch, Serializers.plain, "e", out);
   for (let round = 0; round < 2; round++) {
@@ -119,7 +146,12 @@ Deno.test("channel codec: a batch of ASCII strings is one column of lengths and 
   const values = Array.from({ length: 1500 }, (_, i) => "w".repeat(i % 70) + (i % 3 ? i : ""));
   const timestamps = values.map((_, i) => (i % 4 === 0 ? undefined : i * 10));
   for (const ts of [null, timestamps]) {
-    const batch: ChannelMessage = { kind: MessageKind.Records, values, timestamps: ts };
+    const batch: ChannelMessage = {
+      kind: MessageKind.Records,
+      values,
+      timestamps: ts,
+      keyGroups: null,
+    };
     const out = new ByteWriter();
     encodeMessage(batch, Serializers.plain, "e", out);
     const chars = values.reduce((n, v) => n + v.length, 0);
@@ -135,6 +167,7 @@ Deno.test("channel codec: a batch of ASCII strings is one column of lengths and 
       kind: MessageKind.Records,
       values: ["a", "b", odd, "c"],
       timestamps: null,
+      keyGroups: null,
     };
     const out = new ByteWriter();
     encodeMessage(batch, Serializers.plain, "e", out);
@@ -144,7 +177,7 @@ Deno.test("channel codec: a batch of ASCII strings is one column of lengths and 
   // Lengths that do not add up to the chars: a damaged message, not wrong records.
   const out = new ByteWriter();
   encodeMessage(
-    { kind: MessageKind.Records, values: ["ab", "cd"], timestamps: null },
+    { kind: MessageKind.Records, values: ["ab", "cd"], timestamps: null, keyGroups: null },
     Serializers.plain,
     "e",
     out,
@@ -164,6 +197,7 @@ Deno.test("channel codec: a damaged plain batch is a SerializationError", () => 
     kind: MessageKind.Records,
     values: [{ a: "text", b: 1 }, { a: "more", b: 2 }],
     timestamps: null,
+    keyGroups: null,
   };
   const out = new ByteWriter();
   encodeMessage(batch, Serializers.plain, "e", out);
@@ -197,4 +231,24 @@ Deno.test("channel codec: a batch's send time crosses, and the decoded batch has
   // Wall-clock time and back, on the same thread: the same instant (float rounding aside).
   assert.ok(Math.abs(decoded.sentAt! - local.sentAt) < 0.01, `${decoded.sentAt} ~ ${local.sentAt}`);
   assert.deepEqual(decoded.values, ["a"]);
+});
+
+Deno.test("channel codec: records' key groups cross with them, from a whole batch or a view into one", () => {
+  const keyGroups = Uint16Array.from({ length: 64 }, (_, i) => (i * 2731) % 32768);
+  const values = Array.from({ length: 64 }, (_, i) => (i % 2 === 0 ? `w${i}` : { n: i }));
+  const words = values.map((_, i) => `w${i}`); // an ASCII column
+  for (const [vs, from] of [[values, 0], [values, 10], [words, 0], [words, 33]] as const) {
+    const batch: ChannelMessage = {
+      kind: MessageKind.Records,
+      values: vs.slice(from),
+      timestamps: null,
+      keyGroups: keyGroups.subarray(from), // a view at an odd offset, as a split batch's half
+    };
+    const out = new ByteWriter();
+    encodeMessage(batch, Serializers.plain, "a -> b", out);
+    const decoded = decodeMessage(out.bytes(), Serializers.plain);
+    assert.ok(decoded.kind === MessageKind.Records);
+    assert.deepEqual(decoded.values, vs.slice(from));
+    assert.deepEqual([...decoded.keyGroups!], [...keyGroups.subarray(from)]);
+  }
 });

@@ -22,6 +22,12 @@ export interface RecordBatch {
   readonly values: unknown[];
   readonly timestamps: (number | undefined)[] | null;
   /**
+   * Each record's key group, when a keyed edge routed the batch by key over
+   * several channels (null otherwise): the receiving keyed operator gives it
+   * to its state backend, which then does not hash the key again.
+   */
+  readonly keyGroups: Uint16Array | null;
+  /**
    * `performance.now()` of this thread when the producer sent it (a batch from another worker
    * arrives with it converted to this thread's clock): input latency metrics.
    */

@@ -116,8 +116,18 @@ export abstract class StreamOperator<OUT = unknown> {
   /** Called once before the first record. */
   open(): void | Promise<void> {}
 
-  /** Handles one record. */
-  abstract processElement(value: unknown, timestamp: number | undefined, input: number): void;
+  /**
+   * Handles one record. `keyGroup` is the record's key group when a keyed
+   * channel routed it (computed from this input's key selector and key
+   * serializer): a keyed operator passes it to `setCurrentKey`, so the key is
+   * not hashed again.
+   */
+  abstract processElement(
+    value: unknown,
+    timestamp: number | undefined,
+    input: number,
+    keyGroup?: number,
+  ): void;
 
   /** Handles a watermark; the default forwards it. */
   processWatermark(timestamp: number): void {

@@ -148,8 +148,8 @@ abstract class SimpleOperator<OUT> extends UserFunctionOperator<OUT> {
     if (this.#keySelector) this.backend = this.ctx.keyedBackend();
     return super.open();
   }
-  protected setKey(value: unknown): void {
-    if (this.#keySelector) this.backend!.setCurrentKey(this.#keySelector(value));
+  protected setKey(value: unknown, keyGroup: number | undefined): void {
+    if (this.#keySelector) this.backend!.setCurrentKey(this.#keySelector(value), keyGroup);
   }
 }
 
@@ -160,8 +160,8 @@ export class MapOperator<I, O> extends SimpleOperator<O> {
     super(fn, keySelector);
     this.#map = typeof fn === "function" ? fn : fn.map.bind(this.fn);
   }
-  processElement(value: unknown, ts: number | undefined): void {
-    this.setKey(value);
+  processElement(value: unknown, ts: number | undefined, _input: number, keyGroup?: number): void {
+    this.setKey(value, keyGroup);
     const out = this.#map(value as I);
     this.endCall(out, "map");
     this.output.collect(out, ts);
@@ -175,8 +175,8 @@ export class FilterOperator<I> extends SimpleOperator<I> {
     super(fn, keySelector);
     this.#filter = typeof fn === "function" ? fn : fn.filter.bind(this.fn);
   }
-  processElement(value: unknown, ts: number | undefined): void {
-    this.setKey(value);
+  processElement(value: unknown, ts: number | undefined, _input: number, keyGroup?: number): void {
+    this.setKey(value, keyGroup);
     const keep = this.#filter(value as I);
     this.endCall(keep, "filter");
     if (keep) this.output.collect(value as I, ts);
@@ -191,8 +191,8 @@ export class FlatMapOperator<I, O> extends SimpleOperator<O> {
     super(fn, keySelector);
     this.#flatMap = typeof fn === "function" ? fn : fn.flatMap.bind(this.fn);
   }
-  processElement(value: unknown, ts: number | undefined): void {
-    this.setKey(value);
+  processElement(value: unknown, ts: number | undefined, _input: number, keyGroup?: number): void {
+    this.setKey(value, keyGroup);
     this.#out.timestamp = ts;
     this.endCall(this.#flatMap(value as I, this.#out), "flatMap");
   }
@@ -271,10 +271,15 @@ abstract class ProcessOperatorBase<OUT> extends UserFunctionOperator<OUT> {
     return undefined;
   }
 
-  protected enter(value: unknown, ts: number | undefined, input: number): void {
+  protected enter(
+    value: unknown,
+    ts: number | undefined,
+    input: number,
+    keyGroup: number | undefined,
+  ): void {
     this.out.timestamp = ts;
     const select = this.keySelectors[input];
-    if (select) this.backend!.setCurrentKey(select(value));
+    if (select) this.backend!.setCurrentKey(select(value), keyGroup);
   }
 
   override processWatermark(timestamp: number): void {
@@ -304,8 +309,8 @@ export class ProcessOperator<I, O> extends ProcessOperatorBase<O> {
     super(fn, [keySelector]);
     this.#process = this.fn as typeof fn;
   }
-  processElement(value: unknown, ts: number | undefined, input: number): void {
-    this.enter(value, ts, input);
+  processElement(value: unknown, ts: number | undefined, input: number, keyGroup?: number): void {
+    this.enter(value, ts, input, keyGroup);
     this.endCall(
       this.#process.processElement(value as I, this.context, this.out),
       "processElement",
@@ -330,8 +335,8 @@ export class CoProcessOperator<I1, I2, O> extends ProcessOperatorBase<O> {
     super(fn, keySelectors);
     this.#process = this.fn as typeof fn;
   }
-  processElement(value: unknown, ts: number | undefined, input: number): void {
-    this.enter(value, ts, input);
+  processElement(value: unknown, ts: number | undefined, input: number, keyGroup?: number): void {
+    this.enter(value, ts, input, keyGroup);
     if (input === 0) {
       this.endCall(
         this.#process.processElement1(value as I1, this.context, this.out),
@@ -388,9 +393,9 @@ export class BroadcastProcessOperator<I, B, O> extends ProcessOperatorBase<O> {
     };
   }
 
-  processElement(value: unknown, ts: number | undefined, input: number): void {
+  processElement(value: unknown, ts: number | undefined, input: number, keyGroup?: number): void {
     if (input === 0) {
-      this.enter(value, ts, 0);
+      this.enter(value, ts, 0, keyGroup);
       this.endCall(
         this.#process.processElement(value as I, this.#readOnly, this.out),
         "processElement",

@@ -4,7 +4,9 @@
  * channels by partitioning. A record's key is serialized once, into a reused
  * buffer, to find its key group; a short ASCII string key under the string or
  * the default key serializer is hashed straight from its chars, as the bytes
- * those serializers write.
+ * those serializers write. The key group travels with the record in its
+ * batch (`RecordBatch.keyGroups`), so the receiving subtask's state backend
+ * does not hash the key again.
  *
  * @module
  */
@@ -102,6 +104,11 @@ export class ChannelWriter implements Target {
   readonly #values: unknown[][];
   readonly #timestamps: ((number | undefined)[] | null)[];
   readonly #select: (value: unknown) => number;
+  /** A keyed edge over several channels: each record's key group, which picks its channel. */
+  readonly #keyGroupOf: ((value: unknown) => number) | null = null;
+  readonly #channelOf: Uint16Array | null = null;
+  /** Per channel, the key groups of the records batched (keyed edges over several channels). */
+  readonly #keyGroups: (Uint16Array | null)[];
   readonly #broadcast: boolean;
   /** Records written, for metrics. */
   recordsOut = 0;
@@ -116,6 +123,7 @@ export class ChannelWriter implements Target {
     this.channels = channels;
     this.#values = channels.map(() => []);
     this.#timestamps = channels.map(() => null);
+    this.#keyGroups = channels.map(() => null);
     this.#broadcast = partitioning.kind === "broadcast";
     const n = channels.length;
     switch (partitioning.kind) {
@@ -153,24 +161,24 @@ export class ChannelWriter implements Target {
         break;
       }
       case "hash": {
-        // One channel takes every key: no key to serialize and hash per record.
-        if (n === 1) {
-          this.#select = () => 0;
-          break;
-        }
+        // One channel takes every key: no key to serialize and hash per record (the receiver's
+        // state backend hashes it if it needs the key group).
+        this.#select = () => 0;
+        if (n === 1) break;
         const { keySelector, keySerializer } = partitioning;
         const hash = keyHasher(keySerializer);
         // The channel of each key group, looked up: no division per record.
-        const channelOf = new Uint16Array(maxParallelism);
+        const channelOf = this.#channelOf = new Uint16Array(maxParallelism);
         for (let g = 0; g < maxParallelism; g++) {
           channelOf[g] = subtaskForKeyGroup(g, maxParallelism, n);
         }
         // A power-of-two maxParallelism (the default 128) takes the key group as the hash's low
         // bits: the same number as `keyGroupOfHash`, without its two integer divisions.
         const mask = maxParallelism - 1;
-        this.#select = (maxParallelism & mask) === 0
-          ? (value) => channelOf[hash(keySelector(value)) & mask]!
-          : (value) => channelOf[keyGroupOfHash(hash(keySelector(value)), maxParallelism)]!;
+        this.#keyGroupOf = (maxParallelism & mask) === 0
+          ? (value) => hash(keySelector(value)) & mask
+          : (value) => keyGroupOfHash(hash(keySelector(value)), maxParallelism);
+        this.#keyGroups = channels.map(() => new Uint16Array(BATCH_SIZE));
         break;
       }
     }
@@ -179,7 +187,12 @@ export class ChannelWriter implements Target {
   /** Buffers a record for its channel(s). */
   collect(value: unknown, timestamp: number | undefined): void {
     this.recordsOut++;
-    if (this.#broadcast) {
+    if (this.#keyGroupOf !== null) {
+      const g = this.#keyGroupOf(value);
+      const c = this.#channelOf![g]!;
+      this.#keyGroups[c]![this.#values[c]!.length] = g; // below BATCH_SIZE: full batches flush
+      this.#append(c, value, timestamp);
+    } else if (this.#broadcast) {
       for (let c = 0; c < this.channels.length; c++) this.#append(c, value, timestamp);
     } else {
       this.#append(this.#select(value), value, timestamp);
@@ -200,14 +213,17 @@ export class ChannelWriter implements Target {
   #flushChannel(c: number): void {
     const values = this.#values[c]!;
     if (values.length === 0) return;
+    const keyGroups = this.#keyGroups[c]!;
     this.channels[c]!.push({
       kind: MessageKind.Records,
       values,
       timestamps: this.#timestamps[c]!,
+      keyGroups: keyGroups === null ? null : keyGroups.subarray(0, values.length),
       sentAt: performance.now(),
     });
     this.#values[c] = [];
     this.#timestamps[c] = null;
+    if (keyGroups !== null) this.#keyGroups[c] = new Uint16Array(BATCH_SIZE);
   }
 
   /** Sends every partial batch. */

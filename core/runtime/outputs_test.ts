@@ -74,3 +74,45 @@ Deno.test("ChannelWriter: a keyed record goes to the channel of the subtask that
     assert.equal(sent.reduce((a, v) => a + v.length, 0), records.length);
   }
 });
+
+Deno.test("ChannelWriter: a keyed edge over several channels sends each record's key group with it; over one channel none", () => {
+  const batches: ChannelMessage[][] = [[], [], []];
+  const channel = (sent: ChannelMessage[]): OutputChannel => ({
+    push: (msg) => sent.push(msg),
+    hasSpace: () => true,
+    waitForSpace: () => Promise.resolve(),
+    close: () => {},
+  });
+  const keyed = {
+    kind: "hash",
+    keySelector: (v: unknown) => (v as [unknown, number])[0],
+    keySerializer: Serializers.key,
+  } as const;
+  const two = new ChannelWriter([channel(batches[0]!), channel(batches[1]!)], keyed, 0, 128);
+  const one = new ChannelWriter([channel(batches[2]!)], keyed, 0, 128);
+  // More than a batch, keys of several types; a flush in the middle makes a short batch.
+  const keys: unknown[] = ["a", "naïve", 7, -1.5, 10n, ["user", 1], { id: 3 }];
+  for (let i = 0; i < 3000; i++) {
+    const record = [keys[i % keys.length] ?? `k${i}`, i];
+    two.collect(record, undefined);
+    one.collect(record, undefined);
+    if (i === 1500) two.flush();
+  }
+  two.flush();
+  one.flush();
+  let seen = 0;
+  for (const [c, sent] of batches.slice(0, 2).entries()) {
+    for (const msg of sent) {
+      assert.ok(msg.kind === MessageKind.Records && msg.keyGroups !== null);
+      assert.equal(msg.keyGroups.length, msg.values.length);
+      for (const [i, v] of msg.values.entries()) {
+        const group = hashOfBytes(Serializers.key, (v as [unknown])[0]) % 128;
+        assert.equal(msg.keyGroups[i], group);
+        assert.equal(subtaskForKeyGroup(group, 128, 2), c);
+        seen++;
+      }
+    }
+  }
+  assert.equal(seen, 3000);
+  assert.ok(batches[2]!.every((m) => m.kind === MessageKind.Records && m.keyGroups === null));
+});

@@ -28,9 +28,9 @@ import { RingReader, RingWriter } from "./shared_ring.ts";
  * const ring = createRing(4096);
  * const writer = new RingChannelWriter(ring, Serializers.plain, "source -> count");
  * const reader = new RingChannelReader(ring, Serializers.plain);
- * await writer.write({ kind: MessageKind.Records, values: ["to", "be"], timestamps: null });
+ * await writer.write({ kind: MessageKind.Records, values: ["to", "be"], timestamps: null, keyGroups: null });
  * await writer.write(END_OF_INPUT);
- * assert.deepEqual(reader.take(), { kind: MessageKind.Records, values: ["to", "be"], timestamps: null });
+ * assert.deepEqual(reader.take(), { kind: MessageKind.Records, values: ["to", "be"], timestamps: null, keyGroups: null });
  * assert.equal(reader.take(), END_OF_INPUT);
  * ```
  */
@@ -74,12 +74,17 @@ export class RingChannelWriter {
     }
     const half = msg.values.length >> 1;
     const ts = msg.timestamps;
-    const part = (values: unknown[], timestamps: (number | undefined)[] | null): RecordBatch =>
-      msg.sentAt === undefined
-        ? { kind: MessageKind.Records, values, timestamps }
-        : { kind: MessageKind.Records, values, timestamps, sentAt: msg.sentAt };
-    await this.write(part(msg.values.slice(0, half), ts && ts.slice(0, half)));
-    await this.write(part(msg.values.slice(half), ts && ts.slice(half)));
+    const kgs = msg.keyGroups;
+    const part = (from: number, to: number): RecordBatch => {
+      const values = msg.values.slice(from, to);
+      const timestamps = ts && ts.slice(from, to);
+      const keyGroups = kgs && kgs.subarray(from, to);
+      return msg.sentAt === undefined
+        ? { kind: MessageKind.Records, values, timestamps, keyGroups }
+        : { kind: MessageKind.Records, values, timestamps, keyGroups, sentAt: msg.sentAt };
+    };
+    await this.write(part(0, half));
+    await this.write(part(half, msg.values.length));
   }
 
   /** Closes the ring (the job is cancelled): both sides stop waiting. */

@@ -587,7 +587,12 @@ export class Task {
               ? waited
               : m.inputLatencyMs + (waited - m.inputLatencyMs) * 0.1;
           }
-          if (ts === null) {
+          const kgs = msg.keyGroups;
+          if (kgs !== null) {
+            for (let i = 0; i < values.length; i++) {
+              head.processElement(values[i], ts === null ? undefined : ts[i], input, kgs[i]);
+            }
+          } else if (ts === null) {
             for (let i = 0; i < values.length; i++) {
               head.processElement(values[i], undefined, input);
             }

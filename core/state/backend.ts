@@ -277,8 +277,14 @@ export interface KeyedBackendOptions {
 export interface KeyedStateBackend {
   /** The key groups this backend holds. */
   readonly keyGroupRange: KeyGroupRange;
-  /** Makes `key` current for every state object of this backend. */
-  setCurrentKey(key: unknown): void;
+  /**
+   * Makes `key` current for every state object of this backend. `keyGroup`
+   * is the key's group when the caller has it already (the channel that
+   * routed the record hashed the same key with the same key serializer): a
+   * backend that files state by key group uses it rather than hashing the
+   * key again. A wrong one files the key's state in the wrong group.
+   */
+  setCurrentKey(key: unknown, keyGroup?: number): void;
   /** The current key; throws `StateError` outside a keyed context. */
   currentKey(): unknown;
   /** Forgets the current key: state access now throws until a key is set. */

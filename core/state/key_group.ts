@@ -110,6 +110,12 @@ export function murmur3Ascii(s: string, prefixLength = 0, p0 = 0, p1 = 0): numbe
 }
 
 /**
+ * A record's key group where nobody has computed it yet (no keyed channel
+ * routed the record): whoever needs it hashes the key.
+ */
+export const UNKNOWN_KEY_GROUP = -1;
+
+/**
  * The key group of a serialized key.
  *
  * @example

@@ -325,9 +325,14 @@ export class WindowOperator<IN, OUT, K, W extends Window> extends StreamOperator
   }
 
   /** Handles one element. */
-  processElement(value: unknown, timestamp: number | undefined): void {
+  processElement(
+    value: unknown,
+    timestamp: number | undefined,
+    _input: number,
+    keyGroup?: number,
+  ): void {
     const v = value as IN;
-    this.#backend.setCurrentKey(this.#spec.keySelector(v));
+    this.#backend.setCurrentKey(this.#spec.keySelector(v), keyGroup);
     const assigned = this.#assigner.assignWindows(v, timestamp, this.#tctx);
     const windows = this.#merging ? this.#mergeIn(assigned) : assigned;
     let skipped = true;

@@ -31,6 +31,7 @@ self.onmessage = async (e: MessageEvent<Start>) => {
       kind: MessageKind.Records,
       values,
       timestamps: null,
+      keyGroups: null,
       sentAt: performance.now(),
     });
     sent += n;

@@ -23,7 +23,7 @@ import type {
   StateFor,
 } from "../backend.ts";
 import type { AnyStateDescriptor } from "../descriptors.ts";
-import { keyGroupOfHash, type KeyGroupRange, murmur3 } from "../key_group.ts";
+import { keyGroupOfHash, type KeyGroupRange, murmur3, UNKNOWN_KEY_GROUP } from "../key_group.ts";
 import { ByteReader, ByteWriter } from "../bytes.ts";
 import { type Serializer, Serializers } from "../serializer.ts";
 import { type ValueCopies, valueCopies } from "../_value_copies.ts";
@@ -216,12 +216,14 @@ class LsmState<N> {
 
 /**
  * A cached value: `ABSENT` marks a key without a value (a pending delete when
- * dirty); `units` is what it was counted as in the cache's capacity.
+ * dirty); `units` is what it was counted as in the cache's capacity; `kg` is
+ * the key's group, so a flush does not hash the key again.
  */
 interface CacheEntry {
   v: unknown;
   dirty: boolean;
   units: number;
+  readonly kg: number;
 }
 
 const ABSENT: unique symbol = Symbol("absent");
@@ -315,7 +317,7 @@ class LsmSingleValueState<T, N> extends LsmState<N> {
     if (!object || this.#copier !== undefined) {
       // A decoded object is the caller's: the cache keeps a copy.
       const cv = v === undefined ? ABSENT : object ? this.#copies!.ofCopy(v!) : v;
-      const ne = { v: cv, dirty: false, units: this.#units(cv) };
+      const ne = { v: cv, dirty: false, units: this.#units(cv), kg: this.b.keyGroup() };
       cache.set(ck, ne);
       this.#memoKey = ck;
       this.#memoEntry = ne;
@@ -375,8 +377,8 @@ class LsmSingleValueState<T, N> extends LsmState<N> {
             this.b.cached(more, 0);
           }
         } else {
-          this.b.keyBytes(); // a key that cannot be serialized fails now, not at a flush
-          const ne = { v: cv, dirty: true, units };
+          // A key that cannot be serialized fails now, not at a flush.
+          const ne = { v: cv, dirty: true, units, kg: this.b.keyGroup() };
           cache.set(ck, ne);
           this.#memoKey = ck;
           this.#memoEntry = ne;
@@ -403,12 +405,12 @@ class LsmSingleValueState<T, N> extends LsmState<N> {
       if (!e.dirty) continue;
       e.dirty = false;
       if (e.v === ABSENT) {
-        this.b.writeFor(k, this.id, this.#kw, undefined);
+        this.b.writeFor(k, e.kg, this.id, this.#kw, undefined);
       } else {
         this.vw.reset();
         this.codec.ser.write(e.v as T, this.vw);
         if (isObject(e.v)) this.#sized(this.vw.length);
-        this.b.writeFor(k, this.id, this.#kw, this.vw);
+        this.b.writeFor(k, e.kg, this.id, this.#kw, this.vw);
       }
     }
     if (drop) {
@@ -851,7 +853,7 @@ export class LsmKeyedStateBackend implements KeyedStateBackend {
   }
 
   /** Makes `key` current: serialized once, its key group computed from those bytes. */
-  setCurrentKey(key: unknown): void {
+  setCurrentKey(key: unknown, keyGroup: number = UNKNOWN_KEY_GROUP): void {
     if (key === this.#key && typeof key !== "object") return;
     if (key === this.#endedKey && typeof key !== "object") {
       // The key of the call that just ended: its bytes (`#cur`) are still current.
@@ -865,6 +867,7 @@ export class LsmKeyedStateBackend implements KeyedStateBackend {
       // Serialized on first use: a cached value's key needs no bytes.
       this.#key = key;
       this.#keyLen = KEY_STALE;
+      this.#kg = keyGroup;
       if (this.#bypassLeft > 0) {
         this.#bypassLeft--;
         this.#cacheKey = NO_CACHE;
@@ -877,7 +880,9 @@ export class LsmKeyedStateBackend implements KeyedStateBackend {
     this.#spare = this.#cur;
     this.#cur = w;
     this.#keyLen = w.length;
-    this.#kg = keyGroupOfHash(murmur3(w.buf, w.length), this.#maxParallelism);
+    this.#kg = keyGroup !== UNKNOWN_KEY_GROUP
+      ? keyGroup
+      : keyGroupOfHash(murmur3(w.buf, w.length), this.#maxParallelism);
     this.#key = key;
     this.#cacheKey = NO_CACHE;
   }
@@ -890,8 +895,16 @@ export class LsmKeyedStateBackend implements KeyedStateBackend {
     const w = this.#cur;
     w.reset();
     this.#keySer.write(this.#key, w);
-    this.#kg = keyGroupOfHash(murmur3(w.buf, w.length), this.#maxParallelism);
+    if (this.#kg === UNKNOWN_KEY_GROUP) {
+      this.#kg = keyGroupOfHash(murmur3(w.buf, w.length), this.#maxParallelism);
+    }
     return this.#keyLen = w.length;
+  }
+
+  /** @internal The current key's group (the key is serialized if it is not yet). */
+  keyGroup(): number {
+    this.keyBytes();
+    return this.#kg;
   }
 
   /** The current key. */
@@ -956,13 +969,18 @@ export class LsmKeyedStateBackend implements KeyedStateBackend {
 
   /**
    * @internal Puts `value` (or deletes, when undefined) under state `id` of
-   * `key`, which need not be current (cache flushes).
+   * `key` of key group `kg`, which need not be current (cache flushes).
    */
-  writeFor(key: unknown, id: number, kw: ByteWriter, value: ByteWriter | undefined): void {
+  writeFor(
+    key: unknown,
+    kg: number,
+    id: number,
+    kw: ByteWriter,
+    value: ByteWriter | undefined,
+  ): void {
     kw.reset();
     this.#keySer.write(key, kw);
     const kl = kw.length;
-    const kg = keyGroupOfHash(murmur3(kw.buf, kl), this.#maxParallelism);
     const vl = value?.length ?? 0;
     if (vl > MAX_SCRATCH_VALUE) {
       const k = new Uint8Array(4 + kl);
