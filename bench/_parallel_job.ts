@@ -6,6 +6,9 @@
  *   deno run -A bench/_parallel_job.ts --job word_count [word_count's flags]
  *   deno run -A bench/_parallel_job.ts --job plain --records N --keys K --threads T
  *
+ * `keyed` takes `--key-order cyclic` (record n has key n mod K, the default) or `uniform` (each
+ * record's key drawn at random from K).
+ *
  * `plain` is keyed counting without weir: T Web Workers, each counting N / T
  * records into a Map of its own, timed from when they are told to start (their
  * start excluded). Its one thread against two shows what this machine gives a
@@ -101,13 +104,20 @@ async function main(args: string[]): Promise<void> {
     const { env, values } = StreamEnvironment.fromArgs(rest, {
       records: { type: "string" },
       keys: { type: "string" },
+      "key-order": { type: "string" },
     });
     records = Number(values.records);
     const keys = Number(values.keys ?? 1);
+    const order = values["key-order"] ?? "cyclic";
+    if (order !== "cyclic" && order !== "uniform") {
+      throw new Error(`--key-order ${order}: use cyclic or uniform`);
+    }
     // A new string per record, as a real source makes them (parsed from a line, a message):
     // reusing a table of strings would spare the state's Map the string-table lookup that
     // every real record costs, and flatter parallelism 1.
-    const word = (n: number) => `user-${n % keys}`;
+    const word = order === "cyclic"
+      ? (n: number) => `user-${n % keys}`
+      : (_n: number, random: () => number) => `user-${Math.floor(random() * keys)}`;
     const source = env.generate({ count: records, generate: word }).uid("gen");
     if (job === "keyed") {
       source.keyBy((w) => w, Serializers.string).process(new Count()).uid("count")

@@ -15,6 +15,13 @@
  *   deno run -A bench/parallel.ts [--records N] [--runs R] [--quick]
  *     [--only keyed|word_count|stateless|plain|overhead]...
  *
+ * Keyed counting runs with two key orders. Cyclic: record n has key n mod K,
+ * so each key comes back after exactly K records, in the order its state was
+ * made, and state is read almost in memory order (a parallelism-1 run and its
+ * ceiling keep that order; parallelism 2 interleaves two sources' records, and
+ * loses some of it). Uniform: each record's key is drawn at random, as keys
+ * of a real stream arrive; every state access is a random one.
+ *
  * Beside each keyed and stateless row runs its ceiling: two parallelism-1
  * processes at once, each with half the records and half the keys (what a
  * parallelism-2 subtask holds). That is what two cores give weir's own
@@ -219,15 +226,20 @@ async function rowWithCeiling(name: string, args: (records: number, p: string[])
 }
 const ceilingRows: (string | number)[][] = [];
 
-for (const keys of selected("keyed") ? [100_000, 1_000_000] : []) {
-  for (const backend of ["heap", "lsm"]) {
-    await rowWithCeiling(
-      `keyed count, ${keys >= 1e6 ? `${keys / 1e6}M` : `${keys / 1000}k`} keys, ${backend}`,
-      (records, p) => [
-        ...["--job", "keyed", "--records", String(records)],
-        ...["--keys", String(keys * records / N), "--state-backend", backend, ...p],
-      ],
-    );
+// Keys in two orders: cyclic (record n has key n mod K, so every key comes back after exactly K
+// records, in the order the state first saw them) and uniform (each record's key drawn at random).
+for (const order of selected("keyed") ? ["cyclic", "uniform"] : []) {
+  for (const keys of [100_000, 1_000_000]) {
+    for (const backend of ["heap", "lsm"]) {
+      await rowWithCeiling(
+        `keyed count, ${keys >= 1e6 ? `${keys / 1e6}M` : `${keys / 1000}k`} ${order} keys, ` +
+          backend,
+        (records, p) => [
+          ...["--job", "keyed", "--records", String(records), "--key-order", order],
+          ...["--keys", String(keys * records / N), "--state-backend", backend, ...p],
+        ],
+      );
+    }
   }
 }
 
