@@ -1,14 +1,30 @@
 /**
  * The table of one heap state namespace: key → stored value, with the
  * subset of `Map`'s interface the heap backend uses. Short string keys are
- * found by a hash computed here, in a `Map` keyed by numbers: a `Map` keyed
- * by strings looks every new string object up in V8's string table first,
- * and keys usually arrive as new strings (parsed from a line, decoded from a
- * channel), so that lookup is most of a state access. Other keys go to a
- * plain `Map`.
+ * found by a hash computed here, in an open-addressing table of their own: a
+ * `Map` keyed by strings looks every new string object up in V8's string
+ * table first, and keys usually arrive as new strings (parsed from a line,
+ * decoded from a channel), so that lookup is most of a state access. Other
+ * keys go to a plain `Map`.
  *
- * Iteration follows insertion order, except that keys whose hashes collide
- * come right after the first of them.
+ * Layout of the string keys. A lookup of a key touches three cache lines (its
+ * slot, its key and value, the stored key's chars), where a `Map` of hashes
+ * to entry objects touched five: with keys in random order each is a miss.
+ *
+ * ```
+ * slots:   Int32Array, 2 per slot: | hash | entry + 1 (0: empty) |
+ *          linear probing, at most half full; a deletion shifts the rest of
+ *          its probe run back, so there are no tombstones
+ * entries: unknown[], 2 per entry: | key | value |
+ *          in insertion order; a deleted entry's key is REMOVED until the
+ *          entries are compacted (once more are deleted than live)
+ * ```
+ *
+ * Iteration follows insertion order, strings first, as a `Map`'s does for
+ * each kind: an entry added while iterating is visited, a deleted one is not.
+ * An iteration suspended across a compaction (a TTL cleanup's cursor) goes
+ * on where it stood: each compaction leaves, for the array it replaced, where
+ * every entry went.
  *
  * @module
  */
@@ -26,29 +42,43 @@ function hashString(s: string): number {
   return h;
 }
 
-interface Entry {
-  readonly key: string;
-  value: unknown;
-  /** The next key with the same hash. */
-  next: Entry | undefined;
-  /** Deleted: an iteration standing on it skips it (its `next` still leads on). */
-  removed: boolean;
+/** The key of a deleted entry, until compaction drops it. */
+const REMOVED: unique symbol = Symbol("removed");
+
+/** Slots of a new table (a window's namespace table often holds a few keys). */
+const INITIAL_SLOTS = 8;
+
+/**
+ * Where a compaction moved the entries of an array it replaced: `at[i]` is
+ * the new index of the first live entry at or after old entry `i` (`at[n]`
+ * for the end). Kept only while an iteration holds the old array.
+ */
+interface Moved {
+  readonly to: unknown[];
+  readonly at: Int32Array;
 }
+const moves = new WeakMap<unknown[], Moved>();
 
 /** A key → value table for heap state (see the module doc). */
 export class KeyTable {
-  /** Chains of short string keys, by hash. */
-  readonly #strings = new Map<number, Entry>();
   readonly #hash: (s: string) => number;
+  /** Per slot: the hash, and the entry's index + 1 (0: an empty slot). */
+  #slots = new Int32Array(2 * INITIAL_SLOTS);
+  #mask = INITIAL_SLOTS - 1;
+  /** Per entry: its key (REMOVED once deleted) and its value, in insertion order. */
+  #entries: unknown[] = [];
+  /** Live string entries. */
+  #strings = 0;
   /** Every other key. */
   #other: Map<unknown, unknown> | undefined;
-  #size = 0;
   /**
-   * The string entry last found or added: keyed state reads a key's value and
-   * then writes it (`value()` then `update()`), so the write finds its entry
-   * here without hashing the key again. Never a removed entry.
+   * The string last found or added, and its entry's position in `#entries`:
+   * keyed state reads a key's value and then writes it (`value()` then
+   * `update()`), so the write finds it here without hashing the key again.
+   * Never a deleted entry.
    */
-  #last: Entry | undefined;
+  #lastKey: string | undefined;
+  #lastAt = 0;
 
   /** An empty table; `hash` hashes short string keys (tests give one that collides). */
   constructor(hash: (s: string) => number = hashString) {
@@ -57,21 +87,34 @@ export class KeyTable {
 
   /** Entries in the table. */
   get size(): number {
-    return this.#size;
+    return this.#strings + (this.#other?.size ?? 0);
+  }
+
+  /** The slot of string `key` (hash `h`), or `~slot` of the empty slot where it would go. */
+  #find(key: string, h: number): number {
+    const slots = this.#slots, mask = this.#mask, entries = this.#entries;
+    for (let i = h & mask;; i = (i + 1) & mask) {
+      const e = slots[2 * i + 1]!;
+      if (e === 0) return ~i;
+      if (slots[2 * i] === h && entries[2 * (e - 1)] === key) return i;
+    }
+  }
+
+  /** The position in `#entries` of the entry in slot `slot`. */
+  #at(slot: number): number {
+    return 2 * (this.#slots[2 * slot + 1]! - 1);
   }
 
   /** The value of `key`, or undefined. */
   get(key: unknown): unknown {
     if (typeof key === "string" && key.length <= MAX_HASHED_LENGTH) {
-      const last = this.#last;
-      if (last !== undefined && last.key === key) return last.value;
-      for (let e = this.#strings.get(this.#hash(key)); e !== undefined; e = e.next) {
-        if (e.key === key) {
-          this.#last = e;
-          return e.value;
-        }
-      }
-      return undefined;
+      if (key === this.#lastKey) return this.#entries[this.#lastAt + 1];
+      const slot = this.#find(key, this.#hash(key));
+      if (slot < 0) return undefined;
+      const at = this.#at(slot);
+      this.#lastKey = key;
+      this.#lastAt = at;
+      return this.#entries[at + 1];
     }
     return this.#other?.get(key);
   }
@@ -79,11 +122,7 @@ export class KeyTable {
   /** Whether `key` has a value. */
   has(key: unknown): boolean {
     if (typeof key === "string" && key.length <= MAX_HASHED_LENGTH) {
-      if (this.#last?.key === key) return true;
-      for (let e = this.#strings.get(this.#hash(key)); e !== undefined; e = e.next) {
-        if (e.key === key) return true;
-      }
-      return false;
+      return key === this.#lastKey || this.#find(key, this.#hash(key)) >= 0;
     }
     return this.#other?.has(key) ?? false;
   }
@@ -91,35 +130,28 @@ export class KeyTable {
   /** Sets the value of `key`. */
   set(key: unknown, value: unknown): this {
     if (typeof key === "string" && key.length <= MAX_HASHED_LENGTH) {
-      const last = this.#last;
-      if (last !== undefined && last.key === key) {
-        last.value = value;
+      if (key === this.#lastKey) {
+        this.#entries[this.#lastAt + 1] = value;
         return this;
       }
       const h = this.#hash(key);
-      let e = this.#strings.get(h);
-      if (e !== undefined) {
-        for (;;) {
-          if (e.key === key) {
-            e.value = value;
-            this.#last = e;
-            return this;
-          }
-          if (e.next === undefined) break;
-          e = e.next;
-        }
+      const slot = this.#find(key, h);
+      let at;
+      if (slot >= 0) {
+        at = this.#at(slot);
+        this.#entries[at + 1] = value;
+      } else {
+        at = this.#entries.length;
+        this.#entries.push(key, value);
+        this.#slots[2 * ~slot] = h;
+        this.#slots[2 * ~slot + 1] = at / 2 + 1;
+        if (++this.#strings * 2 > this.#mask + 1) this.#reslot(2 * (this.#mask + 1), undefined);
       }
-      const added: Entry = { key, value, next: undefined, removed: false };
-      if (e === undefined) this.#strings.set(h, added);
-      else e.next = added;
-      this.#last = added;
-      this.#size++;
+      this.#lastKey = key;
+      this.#lastAt = at;
       return this;
     }
-    const other = this.#other ??= new Map();
-    const before = other.size;
-    other.set(key, value);
-    this.#size += other.size - before;
+    (this.#other ??= new Map()).set(key, value);
     return this;
   }
 
@@ -129,33 +161,78 @@ export class KeyTable {
    */
   delete(key: unknown): boolean {
     if (typeof key === "string" && key.length <= MAX_HASHED_LENGTH) {
-      const h = this.#hash(key);
-      let prev: Entry | undefined;
-      for (let e = this.#strings.get(h); e !== undefined; prev = e, e = e.next) {
-        if (e.key !== key) continue;
-        e.removed = true;
-        if (this.#last === e) this.#last = undefined;
-        if (prev !== undefined) prev.next = e.next;
-        else if (e.next !== undefined) this.#strings.set(h, e.next);
-        else this.#strings.delete(h);
-        this.#size--;
-        return true;
-      }
-      return false;
+      const slot = this.#find(key, this.#hash(key));
+      if (slot < 0) return false;
+      const at = this.#at(slot);
+      this.#entries[at] = REMOVED;
+      this.#entries[at + 1] = undefined;
+      if (at === this.#lastAt) this.#lastKey = undefined;
+      this.#strings--;
+      this.#unslot(slot);
+      if (this.#entries.length > 4 * this.#strings + 32) this.#compact();
+      return true;
     }
-    if (this.#other?.delete(key) !== true) return false;
-    this.#size--;
-    return true;
+    return this.#other?.delete(key) ?? false;
+  }
+
+  /** Empties slot `i` and shifts the rest of its probe run back, so lookups need no tombstones. */
+  #unslot(i: number): void {
+    const slots = this.#slots, mask = this.#mask;
+    for (let j = (i + 1) & mask; slots[2 * j + 1] !== 0; j = (j + 1) & mask) {
+      const home = slots[2 * j]! & mask;
+      // The entry in j stays when its home lies cyclically in (i, j]: a probe from there
+      // would not pass the hole at i.
+      if (i <= j ? i < home && home <= j : i < home || home <= j) continue;
+      slots[2 * i] = slots[2 * j]!;
+      slots[2 * i + 1] = slots[2 * j + 1]!;
+      i = j;
+    }
+    slots[2 * i] = 0;
+    slots[2 * i + 1] = 0;
+  }
+
+  /**
+   * Rebuilds the slots with `size` slots from the current ones (the hashes
+   * are kept there: no key is hashed again); `moved` renumbers the entries.
+   */
+  #reslot(size: number, moved: Int32Array | undefined): void {
+    const old = this.#slots;
+    const slots = new Int32Array(2 * size), mask = size - 1;
+    for (let s = 0; s < old.length; s += 2) {
+      const e = old[s + 1]!;
+      if (e === 0) continue;
+      const h = old[s]!;
+      let i = h & mask;
+      while (slots[2 * i + 1] !== 0) i = (i + 1) & mask;
+      slots[2 * i] = h;
+      slots[2 * i + 1] = moved === undefined ? e : moved[e - 1]! + 1;
+    }
+    this.#slots = slots;
+    this.#mask = mask;
+  }
+
+  /** Drops deleted entries; leaves where the rest went, for iterations of the old array. */
+  #compact(): void {
+    const old = this.#entries;
+    const n = old.length / 2;
+    const at = new Int32Array(n + 1);
+    const live: unknown[] = [];
+    for (let i = 0; i < n; i++) {
+      at[i] = live.length / 2;
+      if (old[2 * i] !== REMOVED) live.push(old[2 * i], old[2 * i + 1]);
+    }
+    at[n] = live.length / 2;
+    moves.set(old, { to: live, at });
+    this.#entries = live;
+    this.#lastKey = undefined;
+    let size = INITIAL_SLOTS;
+    while (size < 2 * this.#strings + 2) size *= 2;
+    this.#reslot(Math.min(size, this.#mask + 1), at);
   }
 
   /** Calls `fn` with each value and key. */
   forEach(fn: (value: unknown, key: unknown) => void): void {
-    for (const head of this.#strings.values()) {
-      for (let e: Entry | undefined = head; e !== undefined; e = e.next) {
-        if (!e.removed) fn(e.value, e.key);
-      }
-    }
-    this.#other?.forEach((v, k) => fn(v, k));
+    for (const [k, v] of this.entries()) fn(v, k);
   }
 
   /** The keys. */
@@ -165,10 +242,17 @@ export class KeyTable {
 
   /** The [key, value] entries. */
   *entries(): IterableIterator<[unknown, unknown]> {
-    for (const head of this.#strings.values()) {
-      for (let e: Entry | undefined = head; e !== undefined; e = e.next) {
-        if (!e.removed) yield [e.key, e.value];
+    let entries = this.#entries;
+    for (let i = 0;; i++) {
+      // Compacted while suspended: follow the entries to where they went.
+      while (entries !== this.#entries) {
+        const m = moves.get(entries)!;
+        i = m.at[i]!;
+        entries = m.to;
       }
+      if (2 * i >= entries.length) break;
+      const key = entries[2 * i];
+      if (key !== REMOVED) yield [key, entries[2 * i + 1]];
     }
     if (this.#other !== undefined) yield* this.#other.entries();
   }
