@@ -13,6 +13,7 @@ import {
   CollectSink,
   type KeyedProcessContext,
   type KeyedProcessFunction,
+  type ListState,
   ListStateDescriptor,
   LsmStateBackend,
   type RuntimeContext,
@@ -21,10 +22,10 @@ import {
   type ValueState,
   ValueStateDescriptor,
 } from "../mod.ts";
-import type { ListState } from "../core/state/state.ts";
 import { DenoCheckpointFs } from "../core/checkpoint/checkpoint_fs.ts";
 import { loadManifest } from "../core/checkpoint/storage.ts";
 import { getState, openState } from "../core/state/state_reader.ts";
+import { keyId } from "./_helpers/key_id.ts";
 import { QueueSource, rng } from "./_helpers/queue_source.ts";
 import { until } from "./_helpers/checkpoint_jobs.ts";
 
@@ -45,9 +46,6 @@ const KEYS: unknown[] = [
   { region: "eu", id: 3 },
   ...Array.from({ length: 40 }, (_, i) => `w${i}`),
 ];
-
-/** A printable id of a key (JSON, with bigints spelled `10n`). */
-const keyId = (k: unknown) => JSON.stringify(k, (_k, v) => (typeof v === "bigint" ? `${v}n` : v));
 
 /** Per key: the running sum (value state, cached) and every value (list state, uncached). */
 class SumAndValues implements KeyedProcessFunction<unknown, Event, string> {

@@ -13,6 +13,7 @@ import {
   type ValueState,
   ValueStateDescriptor,
 } from "../mod.ts";
+import { keyId } from "./_helpers/key_id.ts";
 import { rng } from "./_helpers/queue_source.ts";
 
 const SEEDS = [1, 7, 42, 1234];
@@ -35,9 +36,6 @@ class WordCount implements KeyedProcessFunction<string, string, [string, number]
 }
 
 type Event = { key: unknown; value: number };
-
-/** A printable id of a key (JSON, with bigints spelled `10n`). */
-const keyId = (k: unknown) => JSON.stringify(k, (_k, v) => (typeof v === "bigint" ? `${v}n` : v));
 
 class RunningSum implements KeyedProcessFunction<unknown, Event, [string, number]> {
   sum!: ValueState<number>;

@@ -852,7 +852,10 @@ export class LsmKeyedStateBackend implements KeyedStateBackend {
     Deno.renameSync(tmp, dst);
   }
 
-  /** Makes `key` current: serialized once, its key group computed from those bytes. */
+  /**
+   * Makes `key` current: serialized once, when first needed; its key group is
+   * `keyGroup` when the router gave one, else hashed from those bytes.
+   */
   setCurrentKey(key: unknown, keyGroup: number = UNKNOWN_KEY_GROUP): void {
     if (key === this.#key && typeof key !== "object") return;
     if (key === this.#endedKey && typeof key !== "object") {
@@ -880,9 +883,7 @@ export class LsmKeyedStateBackend implements KeyedStateBackend {
     this.#spare = this.#cur;
     this.#cur = w;
     this.#keyLen = w.length;
-    this.#kg = keyGroup !== UNKNOWN_KEY_GROUP
-      ? keyGroup
-      : keyGroupOfHash(murmur3(w.buf, w.length), this.#maxParallelism);
+    this.#kg = keyGroup !== UNKNOWN_KEY_GROUP ? keyGroup : this.#groupOf(w);
     this.#key = key;
     this.#cacheKey = NO_CACHE;
   }
@@ -895,10 +896,13 @@ export class LsmKeyedStateBackend implements KeyedStateBackend {
     const w = this.#cur;
     w.reset();
     this.#keySer.write(this.#key, w);
-    if (this.#kg === UNKNOWN_KEY_GROUP) {
-      this.#kg = keyGroupOfHash(murmur3(w.buf, w.length), this.#maxParallelism);
-    }
+    if (this.#kg === UNKNOWN_KEY_GROUP) this.#kg = this.#groupOf(w);
     return this.#keyLen = w.length;
+  }
+
+  /** The key group of the key serialized in `w`. */
+  #groupOf(w: ByteWriter): number {
+    return keyGroupOfHash(murmur3(w.buf, w.length), this.#maxParallelism);
   }
 
   /** @internal The current key's group (the key is serialized if it is not yet). */
