@@ -34,7 +34,7 @@ import {
   type StateMeta,
   writeStateKeyHeader,
 } from "../state_keys.ts";
-import { KeyTable } from "./_key_table.ts";
+import { KeyTable } from "../_key_table.ts";
 import { SegmentBatchWriter } from "../../../statestore-as/segment_batch_writer.ts";
 import { SegmentBatch } from "../../../statestore-as/segment_batch.ts";
 import { compareBytes } from "../../../statestore-as/_batch_entries.ts";

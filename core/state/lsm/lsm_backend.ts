@@ -37,6 +37,7 @@ import { checkQueryable, readStateValue, type StateQueryResult } from "../querya
 import type { TtlTimeProvider } from "../ttl.ts";
 import { innerTtlConfig, ttlInnerDescriptor, wrapTtlState } from "../ttl_state.ts";
 import type { ExpiryRule } from "../../../statestore-as/lsm_store.ts";
+import { KeyTable } from "../_key_table.ts";
 
 const SYSTEM_TIME: TtlTimeProvider = { now: () => Date.now() };
 
@@ -247,7 +248,7 @@ function isObject(v: unknown): boolean {
  */
 class LsmSingleValueState<T, N> extends LsmState<N> {
   protected readonly codec: Codec<T>;
-  readonly #cache: Map<unknown, CacheEntry> | undefined;
+  #cache: KeyTable | undefined;
   /** The serializer, when it can copy values: object values are cached too. */
   readonly #copier: Serializer<T> | undefined;
   /** Its cheaper copies, for values the cache copied before. */
@@ -268,7 +269,7 @@ class LsmSingleValueState<T, N> extends LsmState<N> {
   ) {
     super(b, id, ns);
     this.codec = new Codec(ser);
-    this.#cache = ns === undefined && b.cacheCapacity > 0 ? new Map() : undefined;
+    this.#cache = ns === undefined && b.cacheCapacity > 0 ? new KeyTable() : undefined;
     this.#copier = ser.copy === undefined ? undefined : ser;
     this.#copies = ser.copy === undefined ? undefined : valueCopies(ser);
   }
@@ -303,7 +304,7 @@ class LsmSingleValueState<T, N> extends LsmState<N> {
     const cache = this.#cache;
     const ck = this.b.cacheKey(this.id);
     if (cache === undefined || ck === NO_CACHE) return this.#load();
-    const e = ck === this.#memoKey ? this.#memoEntry : cache.get(ck);
+    const e = ck === this.#memoKey ? this.#memoEntry : cache.get(ck) as CacheEntry | undefined;
     if (e !== undefined) {
       this.#memoKey = ck;
       this.#memoEntry = e;
@@ -363,7 +364,7 @@ class LsmSingleValueState<T, N> extends LsmState<N> {
     const cache = this.#cache;
     const ck = this.b.cacheKey(this.id);
     if (cache !== undefined && ck !== NO_CACHE) {
-      const e = ck === this.#memoKey ? this.#memoEntry : cache.get(ck);
+      const e = ck === this.#memoKey ? this.#memoEntry : cache.get(ck) as CacheEntry | undefined;
       const cv = this.#cacheable(v, e?.v);
       if (cv !== NO_CACHE) {
         const units = this.#units(cv);
@@ -401,7 +402,8 @@ class LsmSingleValueState<T, N> extends LsmState<N> {
   flushCache(drop: boolean): void {
     const cache = this.#cache;
     if (cache === undefined || cache.size === 0) return;
-    for (const [k, e] of cache) {
+    for (const [k, entry] of cache) {
+      const e = entry as CacheEntry;
       if (!e.dirty) continue;
       e.dirty = false;
       if (e.v === ABSENT) {
@@ -414,7 +416,7 @@ class LsmSingleValueState<T, N> extends LsmState<N> {
       }
     }
     if (drop) {
-      cache.clear();
+      this.#cache = new KeyTable();
       this.#memoKey = NO_CACHE;
       this.#memoEntry = undefined;
     }

@@ -1,6 +1,7 @@
 /**
- * The table of one heap state namespace: key → stored value, with the
- * subset of `Map`'s interface the heap backend uses. Short string keys are
+ * A key → value table for keyed state, with the subset of `Map`'s interface
+ * the backends use: the heap backend keeps one per state namespace, the LSM
+ * backend its value cache in one per state. Short string keys are
  * found by a hash computed here, in an open-addressing table of their own: a
  * `Map` keyed by strings looks every new string object up in V8's string
  * table first, and keys usually arrive as new strings (parsed from a line,
@@ -59,7 +60,7 @@ interface Moved {
 }
 const moves = new WeakMap<unknown[], Moved>();
 
-/** A key → value table for heap state (see the module doc). */
+/** A key → value table for keyed state (see the module doc). */
 export class KeyTable {
   readonly #hash: (s: string) => number;
   /** Per slot: the hash, and the entry's index + 1 (0: an empty slot). */
