@@ -61,7 +61,7 @@ interface Moved {
 const moves = new WeakMap<unknown[], Moved>();
 
 /** A key → value table for keyed state (see the module doc). */
-export class KeyTable {
+export class KeyTable<V = unknown> {
   readonly #hash: (s: string) => number;
   /** Per slot: the hash, and the entry's index + 1 (0: an empty slot). */
   #slots = new Int32Array(2 * INITIAL_SLOTS);
@@ -71,7 +71,7 @@ export class KeyTable {
   /** Live string entries. */
   #strings = 0;
   /** Every other key. */
-  #other: Map<unknown, unknown> | undefined;
+  #other: Map<unknown, V> | undefined;
   /**
    * The string last found or added, and its entry's position in `#entries`:
    * keyed state reads a key's value and then writes it (`value()` then
@@ -107,15 +107,15 @@ export class KeyTable {
   }
 
   /** The value of `key`, or undefined. */
-  get(key: unknown): unknown {
+  get(key: unknown): V | undefined {
     if (typeof key === "string" && key.length <= MAX_HASHED_LENGTH) {
-      if (key === this.#lastKey) return this.#entries[this.#lastAt + 1];
+      if (key === this.#lastKey) return this.#entries[this.#lastAt + 1] as V;
       const slot = this.#find(key, this.#hash(key));
       if (slot < 0) return undefined;
       const at = this.#at(slot);
       this.#lastKey = key;
       this.#lastAt = at;
-      return this.#entries[at + 1];
+      return this.#entries[at + 1] as V;
     }
     return this.#other?.get(key);
   }
@@ -129,7 +129,7 @@ export class KeyTable {
   }
 
   /** Sets the value of `key`. */
-  set(key: unknown, value: unknown): this {
+  set(key: unknown, value: V): this {
     if (typeof key === "string" && key.length <= MAX_HASHED_LENGTH) {
       if (key === this.#lastKey) {
         this.#entries[this.#lastAt + 1] = value;
@@ -232,7 +232,7 @@ export class KeyTable {
   }
 
   /** Calls `fn` with each value and key. */
-  forEach(fn: (value: unknown, key: unknown) => void): void {
+  forEach(fn: (value: V, key: unknown) => void): void {
     for (const [k, v] of this.entries()) fn(v, k);
   }
 
@@ -242,7 +242,7 @@ export class KeyTable {
   }
 
   /** The [key, value] entries. */
-  *entries(): IterableIterator<[unknown, unknown]> {
+  *entries(): IterableIterator<[unknown, V]> {
     let entries = this.#entries;
     for (let i = 0;; i++) {
       // Compacted while suspended: follow the entries to where they went.
@@ -253,13 +253,13 @@ export class KeyTable {
       }
       if (2 * i >= entries.length) break;
       const key = entries[2 * i];
-      if (key !== REMOVED) yield [key, entries[2 * i + 1]];
+      if (key !== REMOVED) yield [key, entries[2 * i + 1] as V];
     }
     if (this.#other !== undefined) yield* this.#other.entries();
   }
 
   /** The [key, value] entries. */
-  [Symbol.iterator](): IterableIterator<[unknown, unknown]> {
+  [Symbol.iterator](): IterableIterator<[unknown, V]> {
     return this.entries();
   }
 }

@@ -248,7 +248,7 @@ function isObject(v: unknown): boolean {
  */
 class LsmSingleValueState<T, N> extends LsmState<N> {
   protected readonly codec: Codec<T>;
-  #cache: KeyTable | undefined;
+  #cache: KeyTable<CacheEntry> | undefined;
   /** The serializer, when it can copy values: object values are cached too. */
   readonly #copier: Serializer<T> | undefined;
   /** Its cheaper copies, for values the cache copied before. */
@@ -269,7 +269,7 @@ class LsmSingleValueState<T, N> extends LsmState<N> {
   ) {
     super(b, id, ns);
     this.codec = new Codec(ser);
-    this.#cache = ns === undefined && b.cacheCapacity > 0 ? new KeyTable() : undefined;
+    this.#cache = ns === undefined && b.cacheCapacity > 0 ? new KeyTable<CacheEntry>() : undefined;
     this.#copier = ser.copy === undefined ? undefined : ser;
     this.#copies = ser.copy === undefined ? undefined : valueCopies(ser);
   }
@@ -304,7 +304,7 @@ class LsmSingleValueState<T, N> extends LsmState<N> {
     const cache = this.#cache;
     const ck = this.b.cacheKey(this.id);
     if (cache === undefined || ck === NO_CACHE) return this.#load();
-    const e = ck === this.#memoKey ? this.#memoEntry : cache.get(ck) as CacheEntry | undefined;
+    const e = ck === this.#memoKey ? this.#memoEntry : cache.get(ck);
     if (e !== undefined) {
       this.#memoKey = ck;
       this.#memoEntry = e;
@@ -364,7 +364,7 @@ class LsmSingleValueState<T, N> extends LsmState<N> {
     const cache = this.#cache;
     const ck = this.b.cacheKey(this.id);
     if (cache !== undefined && ck !== NO_CACHE) {
-      const e = ck === this.#memoKey ? this.#memoEntry : cache.get(ck) as CacheEntry | undefined;
+      const e = ck === this.#memoKey ? this.#memoEntry : cache.get(ck);
       const cv = this.#cacheable(v, e?.v);
       if (cv !== NO_CACHE) {
         const units = this.#units(cv);
@@ -402,8 +402,7 @@ class LsmSingleValueState<T, N> extends LsmState<N> {
   flushCache(drop: boolean): void {
     const cache = this.#cache;
     if (cache === undefined || cache.size === 0) return;
-    for (const [k, entry] of cache) {
-      const e = entry as CacheEntry;
+    for (const [k, e] of cache) {
       if (!e.dirty) continue;
       e.dirty = false;
       if (e.v === ABSENT) {
@@ -416,7 +415,7 @@ class LsmSingleValueState<T, N> extends LsmState<N> {
       }
     }
     if (drop) {
-      this.#cache = new KeyTable();
+      this.#cache = new KeyTable<CacheEntry>();
       this.#memoKey = NO_CACHE;
       this.#memoEntry = undefined;
     }
