@@ -1,8 +1,10 @@
 /**
  * Checkpoints in PostgreSQL and Redis, in process: restore and rescaling
  * 2 → 1 → 3 from savepoints kept in the database, the database restarted
- * mid-run (checkpoints are declined meanwhile, the job carries on), a
- * declined checkpoint invisible in the view, retention, credentials never printed,
+ * mid-run (checkpoints are declined meanwhile, the job carries on), a table
+ * of PostgreSQL's locked by a stuck session (a checkpoint fails after the lock
+ * timeout, the next completes), a declined checkpoint invisible in the view,
+ * retention, credentials never printed,
  * a clear error naming the server when it is gone at restore, and the CLI
  * reading the database.
  */
@@ -316,6 +318,71 @@ for (const kind of ["postgres", "redis"] as DatabaseKind[]) {
     });
   });
 }
+
+Deno.test("postgres checkpoint storage: a table lock held by a stuck session fails a checkpoint after the lock timeout, not the statement timeout; the next one completes", async () => {
+  await withServer("postgres", async (server) => {
+    const url = `${server.url}?job=locked`;
+    const s = stage(url, 2, "heap", { tolerableFailures: 10 });
+    await s.env.openCheckpointStorage("locked");
+    const client = s.env.executeAsync("locked");
+    const batch = words(60, 11);
+    s.src.push(...batch);
+    await until(() => s.out.values.length === 60, "records counted");
+    const first = await client.triggerCheckpoint();
+    // Another session (a writer that hung mid-transaction) holds the manifests' table.
+    const locker = new Deno.Command("psql", {
+      args: [
+        server.url,
+        "-X",
+        "-c",
+        "BEGIN; LOCK TABLE weir_checkpoints IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(120);",
+      ],
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    try {
+      await until(
+        () =>
+          psql(
+            server.url,
+            "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation " +
+              "WHERE c.relname = 'weir_checkpoints' AND l.mode = 'AccessExclusiveLock' AND l.granted",
+          )[0]![0] === "1",
+        "the lock taken",
+      );
+      s.src.push(...batch);
+      await until(() => s.out.values.length === 120, "records counted");
+      const started = performance.now();
+      const e = await client.triggerCheckpoint().then(() => undefined, (e) => e);
+      const ms = performance.now() - started;
+      assert.ok(e instanceof Error, "the checkpoint fails while the table is locked");
+      assert.match(String(e.message), /lock timeout/);
+      // The storage's lock_timeout (10 s a statement), well before its statement_timeout (60 s).
+      assert.ok(ms > 9_000 && ms < 30_000, `the checkpoint failed after ${Math.round(ms)} ms`);
+    } finally {
+      psql(
+        server.url,
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(120)%' " +
+          "AND pid <> pg_backend_pid()",
+      );
+      await locker.status;
+    }
+    // The failed checkpoint left nothing in the database (read once the lock is gone).
+    assert.deepEqual(checkpointsInDatabase("postgres", server.url, "locked"), [
+      first.manifest.checkpointId,
+    ]);
+    // The lock gone, the next checkpoint completes, and holds every record's count.
+    const third = await client.triggerCheckpoint();
+    assert.ok(third.manifest.checkpointId > first.manifest.checkpointId + 1);
+    assert.deepEqual(
+      new Map([...stateInDatabase("postgres", server.url, "locked", "count", "count")].sort()),
+      asJsonKeys(counts([...batch, ...batch])),
+    );
+    s.src.end();
+    await client.done;
+    assert.deepEqual(lastCounts(s.out.values), counts([...batch, ...batch]));
+  });
+});
 
 for (const kind of ["postgres", "redis"] as DatabaseKind[]) {
   Deno.test(
