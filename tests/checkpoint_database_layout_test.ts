@@ -7,6 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { openRemoteStore } from "../core/checkpoint/storage/open_remote_store.ts";
+import { SCHEMA_LOCK_KEY } from "../core/checkpoint/storage/postgres/postgres_store.ts";
 import { RedisStore } from "../core/checkpoint/storage/redis/redis_store.ts";
 import {
   type RemoteStore,
@@ -14,6 +15,7 @@ import {
   type StateRow,
 } from "../core/checkpoint/storage/remote_store.ts";
 import { startPostgres, startRedis, type TestServer } from "./_helpers/db_servers.ts";
+import { until } from "./_helpers/checkpoint_jobs.ts";
 import {
   type DatabaseKind,
   psql,
@@ -421,6 +423,54 @@ Deno.test("postgres checkpoint storage: tables of a layout it cannot read are a 
         !e.message.includes(server.password),
     );
   } finally {
+    await server.stop();
+  }
+});
+
+Deno.test("postgres checkpoint storage: a job opening while another migrates the tables waits for it, longer than the lock timeout, then opens", async () => {
+  const server = await startPostgres();
+  // Another job's open, migrating a large old layout: it holds the schema lock for 12 s, longer
+  // than a statement may wait for a lock (10 s).
+  const migrating = new Deno.Command("psql", {
+    args: [
+      server.url,
+      "-X",
+      "-v",
+      "ON_ERROR_STOP=1",
+      "-c",
+      `BEGIN; SELECT pg_advisory_xact_lock(${SCHEMA_LOCK_KEY}); SELECT pg_sleep(12); COMMIT;`,
+    ],
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  try {
+    await until(
+      () =>
+        psql(
+          server.url,
+          "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted",
+        )[0]![0] === "1",
+      "the schema lock taken",
+    );
+    const started = performance.now();
+    const store = await openRemoteStore({ kind: "postgres", url: server.url }, "waits");
+    const ms = performance.now() - started;
+    try {
+      // It opened once the other was done, not before, and works.
+      const other = await migrating.output();
+      assert.equal(other.code, 0, new TextDecoder().decode(other.stderr));
+      assert.ok(ms > 10_500, `opened after ${Math.round(ms)} ms`);
+      assert.deepEqual(await store.list(), []);
+    } finally {
+      await store.close();
+    }
+  } finally {
+    psql(
+      server.url,
+      "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(12)%' " +
+        "AND pid <> pg_backend_pid()",
+    );
+    await migrating.status;
     await server.stop();
   }
 });

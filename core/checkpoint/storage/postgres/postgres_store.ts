@@ -174,6 +174,14 @@ function ignoreClosedSocketWrites(): void {
 }
 
 /**
+ * The advisory lock a job's open holds while it creates or migrates the
+ * tables: one open at a time per database.
+ */
+export const SCHEMA_LOCK_KEY = 7265697201;
+/** How long a statement waits for a table lock before it fails (ms). */
+const LOCK_TIMEOUT_MS = 10_000;
+
+/**
  * A {@linkcode RemoteStore} on PostgreSQL. The URL's `job` parameter (or
  * `jobId`) names the job; credentials come from the URL or `PGPASSWORD`,
  * `PGUSER`, ….
@@ -220,13 +228,12 @@ export class PostgresStore implements RemoteStore {
       connection: {
         application_name: "weir",
         statement_timeout: 60_000,
-        lock_timeout: 10_000,
+        lock_timeout: LOCK_TIMEOUT_MS,
         idle_in_transaction_session_timeout: 30_000,
       },
     });
     const store = new PostgresStore(sql, jobId, where, url);
     try {
-      // Concurrent jobs creating the schema at once: one at a time.
       await sql`SELECT 1`;
     } catch (e) {
       await sql.end({ timeout: 1 }).catch(() => {});
@@ -234,10 +241,17 @@ export class PostgresStore implements RemoteStore {
     }
     try {
       await sql.begin(async (tx) => {
-        await tx.unsafe("SELECT pg_advisory_xact_lock(7265697201)");
-        // Creating an index on a large table of an older layout may take longer than a
-        // checkpoint's statements may: it happens once, and the job cannot run without it.
+        // Jobs creating or migrating the tables at once: one at a time. Another job's open
+        // holds the lock as long as its migration takes, so wait for it, not for lock_timeout
+        // (a killed holder's transaction ends with its connection). Creating an index on a
+        // large table of an older layout may take longer than a checkpoint's statements may:
+        // it happens once, and the job cannot run without it.
+        await tx.unsafe("SET LOCAL lock_timeout = 0");
         await tx.unsafe("SET LOCAL statement_timeout = 0");
+        await tx.unsafe(`SELECT pg_advisory_xact_lock(${SCHEMA_LOCK_KEY})`);
+        // The tables themselves: a lock held by a stuck writer fails the open, as it would a
+        // checkpoint.
+        await tx.unsafe(`SET LOCAL lock_timeout = ${LOCK_TIMEOUT_MS}`);
         const [had] = await tx`SELECT to_regclass('weir_state_entries') IS NOT NULL AS entries,
           to_regclass('weir_versions') IS NOT NULL AS versions`;
         for (const ddl of SCHEMA) await tx.unsafe(ddl);
