@@ -109,10 +109,10 @@ function writeAsciiColumn(
 /** Reads the ASCII column {@linkcode writeAsciiColumn} wrote into `values` (and `timestamps`). */
 function readAsciiColumn(
   r: ByteReader,
+  n: number,
   values: unknown[],
   timestamps: (number | undefined)[] | null,
 ): void {
-  const n = values.length;
   if (columnLengths.length < n) columnLengths = new Int32Array(n);
   const lengths = columnLengths;
   let total = 0;
@@ -232,10 +232,12 @@ export function decodeMessage(bytes: Uint8Array, serializer: Serializer<unknown>
         keyGroups = new Uint16Array(n);
         new Uint8Array(keyGroups.buffer).set(r.readRaw(n * 2));
       }
-      const values = new Array<unknown>(n);
+      // Filled in order from empty, so packed as a batch made by `push` is (one map for the
+      // receiver's input loop, where a preallocated array would be holey).
+      const values: unknown[] = [];
       const timestamps = hasTimestamps ? new Array<number | undefined>(n) : null;
       if ((flags & COLUMN_FLAG) !== 0) {
-        readAsciiColumn(r, values, timestamps);
+        readAsciiColumn(r, n, values, timestamps);
       } else {
         const plain = serializer === plainSerializer;
         if (plain) batchReader.startBatch(r);
