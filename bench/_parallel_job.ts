@@ -4,15 +4,18 @@
  *
  *   deno run -A bench/_parallel_job.ts --job keyed|stateless --records N [--keys K] [common flags]
  *   deno run -A bench/_parallel_job.ts --job word_count [word_count's flags]
- *   deno run -A bench/_parallel_job.ts --job plain --records N --keys K --threads T
+ *   deno run -A bench/_parallel_job.ts --job plain --records N --keys K --threads T [--arithmetic]
  *
  * `keyed` takes `--key-order cyclic` (record n has key n mod K, the default) or `uniform` (each
  * record's key drawn at random from K).
  *
  * `plain` is keyed counting without weir: T Web Workers, each counting N / T
- * records into a Map of its own, timed from when they are told to start (their
- * start excluded). Its one thread against two shows what this machine gives a
- * second thread of the same work, whatever weir does.
+ * records into a Map of its own; its start-up is until every worker is ready.
+ * Its one thread against two shows what this machine gives a second thread of
+ * the same work, whatever weir does. With
+ * `--arithmetic` each worker instead runs 100 × N / T steps of an integer hash
+ * that allocates nothing and touches no memory: what a second thread gives
+ * work that only computes.
  *
  * Prints one JSON line: records (0 for word_count), wall ms and process CPU ms (user + system of
  * every thread, workers included) from just before the job to its end, and the job's startup ms
@@ -48,10 +51,18 @@ async function processCpuMs(): Promise<(() => number) | undefined> {
   };
 }
 
-// A plain-count worker: counts `records` new strings over `keys` keys into a Map, as the
-// keyed job's Count function does, then answers.
-const PLAIN_WORKER = `self.onmessage = (e) => {
-  const { records, keys } = e.data;
+// A plain-count worker: says it is ready, then counts `records` new strings over `keys` keys
+// into a Map, as the keyed job's Count function does, and answers. With `arithmetic`, 100
+// integer hash steps a record instead, in registers only.
+const PLAIN_WORKER = `self.postMessage("ready");
+self.onmessage = (e) => {
+  const { records, keys, arithmetic } = e.data;
+  if (arithmetic) {
+    let x = 1;
+    for (let i = 0; i < 100 * records; i++) x = Math.imul(x ^ i, 0x9e3779b1) >>> 0;
+    self.postMessage(x);
+    return;
+  }
   const counts = new Map();
   for (let i = 0; i < records; i++) {
     const w = "user-" + (i % keys);
@@ -60,18 +71,33 @@ const PLAIN_WORKER = `self.onmessage = (e) => {
   self.postMessage(counts.size);
 };`;
 
-/** Counts `records` over `threads` workers at once; resolves when all are done. */
-async function plainCount(records: number, keys: number, threads: number): Promise<void> {
+/**
+ * Counts `records` over `threads` workers at once; resolves when all are done, with the ms
+ * until every worker was ready (their start, as a job's start-up).
+ */
+async function plainCount(
+  records: number,
+  keys: number,
+  threads: number,
+  arithmetic: boolean,
+): Promise<number> {
+  const t0 = performance.now();
   const url = URL.createObjectURL(new Blob([PLAIN_WORKER], { type: "text/javascript" }));
   const workers = Array.from({ length: threads }, () => new Worker(url, { type: "module" }));
+  const next = (w: Worker) =>
+    new Promise((resolve, reject) => {
+      w.onmessage = resolve;
+      w.onerror = reject;
+    });
   try {
-    await Promise.all(workers.map((w) =>
-      new Promise((resolve, reject) => {
-        w.onmessage = resolve;
-        w.onerror = reject;
-        w.postMessage({ records: Math.ceil(records / threads), keys });
-      })
-    ));
+    await Promise.all(workers.map(next));
+    const startupMs = performance.now() - t0;
+    await Promise.all(workers.map((w) => {
+      const done = next(w);
+      w.postMessage({ records: Math.ceil(records / threads), keys, arithmetic });
+      return done;
+    }));
+    return startupMs;
   } finally {
     for (const w of workers) w.terminate();
     URL.revokeObjectURL(url);
@@ -94,10 +120,12 @@ async function main(args: string[]): Promise<void> {
         records: { type: "string" },
         keys: { type: "string" },
         threads: { type: "string" },
+        arithmetic: { type: "boolean" },
       },
     });
     records = Number(values.records);
-    await plainCount(records, Number(values.keys), Number(values.threads));
+    const arithmetic = values.arithmetic ?? false;
+    startupMs = await plainCount(records, Number(values.keys), Number(values.threads), arithmetic);
   } else if (job === "word_count") {
     startupMs = (await wordCount(rest)).startupMs ?? 0; // records: the caller knows its input
   } else {

@@ -3,7 +3,7 @@
  * parallelism 2 on the worker executor, in the same run. Keyed counting over
  * 100k and 1M keys (heap and LSM), `examples/word_count.ts` with
  * exactly-once output and a checkpoint every second, and a stateless
- * map → filter → sink. Each run is its own process (bench/_parallel_job.ts);
+ * map → filter → sink. word_count runs over N / 2 words and over 2N. Each run is its own process (bench/_parallel_job.ts);
  * CPU is the process's user + system time over all its threads, and
  * utilisation is CPU seconds per wall second (2.0 = two cores busy).
  * Throughput is given over the whole job and over the time once every
@@ -29,10 +29,12 @@
  * p2 against it is what the worker executor itself costs. A row's p1, its
  * two processes and its p2 run in turn (p1, side by side, p2, p1, ...).
  *
- * A last row runs the keyed counting's work without weir (a Map per thread)
- * on one thread and on two, alternating: the machine's own gain from a
- * second thread (its CPU seconds show how much more a record costs when both
- * cores are busy).
+ * Two last rows run work without weir on one thread and on two, alternating:
+ * the keyed counting's (a Map per thread), and an integer hash that touches no
+ * memory. They are the machine's own gain from a second thread: the second
+ * one with nothing shared, the first with memory, caches and V8's background
+ * threads shared as weir's are (its CPU seconds show how much more a record
+ * costs when both cores are busy).
  *
  * Two rows split parallelism 2's extra cost (`--only overhead`; not in the
  * default run): a job of 1,000 records, which is almost only the start and
@@ -243,10 +245,11 @@ for (const order of selected("keyed") ? ["cyclic", "uniform"] : []) {
   }
 }
 
-if (selected("word_count")) {
+// word_count over N / 2 words, and over 2N: a longer job spreads the workers' start and each
+// worker's own warm-up (its JIT compiles the same code again) over more words.
+for (const words of selected("word_count") ? [Math.max(1000, Math.floor(N / 2)), 2 * N] : []) {
   const dir = Deno.makeTempDirSync({ prefix: "weir-bench-parallel-" });
   try {
-    const words = Math.max(1000, Math.floor(N / 2));
     wordInput(`${dir}/input.txt`, words);
     const wc = (p: string[], tag: string) => [
       ...["--job", "word_count", "--input", `${dir}/input.txt`, "--output", `${dir}/out-${tag}`],
@@ -262,7 +265,11 @@ if (selected("word_count")) {
         Deno.removeSync(`${dir}/ck-${tag}`, { recursive: true });
       }
     }
-    row("word_count, exactly-once, checkpoint 1 s", pick(runs[0]!), pick(runs[1]!));
+    row(
+      `word_count, exactly-once, checkpoint 1 s (${words} words)`,
+      pick(runs[0]!),
+      pick(runs[1]!),
+    );
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }
@@ -279,11 +286,18 @@ if (selected("stateless")) {
 // The same work without weir, on one thread and on two: what a second thread gives on this
 // machine (two virtual cores may share one physical core's units), an upper bound for weir.
 // Its runs alternate (1, 2, 1, 2, ...): load on a shared machine changes within a minute.
+// The same again with work that only computes (no allocation, no memory): what a second thread
+// gives when nothing is shared at all.
 if (selected("plain")) {
   const args = ["--job", "plain", "--records", String(N), "--keys", "100000"];
   row(
     "plain JS keyed count, no weir, 100k keys (1 vs 2 threads)",
     ...await measurePair([...args, "--threads", "1"], [...args, "--threads", "2"]),
+  );
+  const arithmetic = [...args, "--arithmetic"];
+  row(
+    `plain JS integer hash, no weir, no memory, ${100 * N} steps (1 vs 2 threads)`,
+    ...await measurePair([...arithmetic, "--threads", "1"], [...arithmetic, "--threads", "2"]),
   );
 }
 
