@@ -12,10 +12,9 @@
  * `plain` is keyed counting without weir: T Web Workers, each counting N / T
  * records into a Map of its own; its start-up is until every worker is ready.
  * Its one thread against two shows what this machine gives a second thread of
- * the same work, whatever weir does. With
- * `--arithmetic` each worker instead runs 100 × N / T steps of an integer hash
- * that allocates nothing and touches no memory: what a second thread gives
- * work that only computes.
+ * the same work, whatever weir does. With `--arithmetic` each worker instead
+ * runs 100 × N / T steps of an integer hash that allocates nothing and touches
+ * no memory: what a second thread gives work that only computes.
  *
  * Prints one JSON line: records (0 for word_count), wall ms and process CPU ms (user + system of
  * every thread, workers included) from just before the job to its end, and the job's startup ms

@@ -2,10 +2,11 @@
  * Every core: each job at parallelism 1 on the inline executor against
  * parallelism 2 on the worker executor, in the same run. Keyed counting over
  * 100k and 1M keys (heap and LSM), `examples/word_count.ts` with
- * exactly-once output and a checkpoint every second, and a stateless
- * map → filter → sink. word_count runs over N / 2 words and over 2N. Each run is its own process (bench/_parallel_job.ts);
- * CPU is the process's user + system time over all its threads, and
- * utilisation is CPU seconds per wall second (2.0 = two cores busy).
+ * exactly-once output and a checkpoint every second (over N / 2 words and
+ * over 2N), and a stateless map → filter → sink. Each run is its own process
+ * (bench/_parallel_job.ts); CPU is the process's user + system time over all
+ * its threads, and utilisation is CPU seconds per wall second (2.0 = two
+ * cores busy).
  * Throughput is given over the whole job and over the time once every
  * subtask runs (after the workers' start). Median of `--runs` runs (by
  * whole-job throughput). On Linux a second table splits each run's CPU by
@@ -284,10 +285,9 @@ if (selected("stateless")) {
 }
 
 // The same work without weir, on one thread and on two: what a second thread gives on this
-// machine (two virtual cores may share one physical core's units), an upper bound for weir.
-// Its runs alternate (1, 2, 1, 2, ...): load on a shared machine changes within a minute.
-// The same again with work that only computes (no allocation, no memory): what a second thread
-// gives when nothing is shared at all.
+// machine, an upper bound for weir; then work that only computes (no allocation, no memory):
+// what a second thread gives when nothing is shared at all. Runs alternate (1, 2, 1, 2, ...):
+// load on a shared machine changes within a minute.
 if (selected("plain")) {
   const args = ["--job", "plain", "--records", String(N), "--keys", "100000"];
   row(

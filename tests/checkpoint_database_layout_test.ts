@@ -3,7 +3,8 @@
  * script's work does not grow with the changes, a reset removes what it does
  * not write), and databases written by the layout before versioned parts
  * (PostgreSQL without `weir_versions`, Redis without `states`) are migrated
- * when a job opens them: their state stays visible and is carried on.
+ * when a job opens them: their state stays visible and is carried on. A job
+ * opening a PostgreSQL database while another migrates it waits its turn.
  */
 import assert from "node:assert/strict";
 import { openRemoteStore } from "../core/checkpoint/storage/open_remote_store.ts";
