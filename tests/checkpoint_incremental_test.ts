@@ -107,31 +107,29 @@ function restoreOnce(c: CompletedCheckpoint): { ms: number; value: number | unde
   return { ms, value };
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
-
 Deno.test("incremental: restore time is flat in state size (LSM opens segments lazily)", async () => {
   const small = await twoCheckpoints(15_000, 10);
   const big = await twoCheckpoints(150_000, 10);
   try {
-    const time = (c: CompletedCheckpoint) => {
-      const runs = Array.from({ length: 7 }, () => restoreOnce(c));
-      assert.equal(runs[0]!.value, runs.length > 0 ? runs[0]!.value : 0);
-      return { ms: median(runs.map((r) => r.ms)), value: runs[0]!.value };
-    };
-    time(small.c2); // warm up
-    const a = time(small.c2), b = time(big.c2);
-    // key-0 was counted once, then changed once ((0 * 97) % keys = 0).
-    assert.equal(a.value, 2);
-    assert.equal(b.value, 2);
+    restoreOnce(small.c2); // warm up
+    // Small and big in turn, and the fastest of each: the suite runs test files side by side,
+    // and a restore of a few ms that another file interrupts says nothing about its own work.
+    const a: number[] = [], b: number[] = [];
+    for (let i = 0; i < 9; i++) {
+      for (const [c, ms] of [[small.c2, a], [big.c2, b]] as const) {
+        const r = restoreOnce(c);
+        // key-0 was counted once, then changed once ((0 * 97) % keys = 0).
+        assert.equal(r.value, 2);
+        ms.push(r.ms);
+      }
+    }
     const sizeRatio = big.c2.manifest.stats.stateSize / small.c2.manifest.stats.stateSize;
     assert.ok(sizeRatio > 8, `state sizes differ ${sizeRatio}×`);
-    const ratio = b.ms / Math.max(a.ms, 0.5);
+    const fastA = Math.min(...a), fastB = Math.min(...b);
+    const ratio = fastB / Math.max(fastA, 0.5);
     assert.ok(
       ratio < 3,
-      `restore ${a.ms.toFixed(2)} ms vs ${b.ms.toFixed(2)} ms (${ratio.toFixed(1)}×)`,
+      `restore ${fastA.toFixed(2)} ms vs ${fastB.toFixed(2)} ms (${ratio.toFixed(1)}×)`,
     );
   } finally {
     Deno.removeSync(small.dir, { recursive: true });
