@@ -689,7 +689,7 @@ console.log(table(
 ));
 if (!full) console.log("1 GB sizes not run (pass --full).");
 console.log();
-await storagesSection();
+if (only !== "sizes") await storagesSection();
 
 await Deno.remove(tmpRoot, { recursive: true });
 
