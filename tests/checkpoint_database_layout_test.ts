@@ -16,13 +16,13 @@ import {
   type StateRow,
 } from "../core/checkpoint/storage/remote_store.ts";
 import { startPostgres, startRedis, type TestServer } from "./_helpers/db_servers.ts";
-import { until } from "./_helpers/checkpoint_jobs.ts";
 import {
   type DatabaseKind,
   psql,
   redisCli,
   redisCommands,
   stateInDatabase,
+  stuckSession,
 } from "./_helpers/database_state.ts";
 
 async function withStore(
@@ -432,37 +432,19 @@ Deno.test("postgres checkpoint storage: a job opening while another migrates the
   const server = await startPostgres();
   // Another job's open, migrating a large old layout: it holds the schema lock until this test
   // ends its session, longer than a statement may wait for a table lock (10 s).
-  const migrating = new Deno.Command("psql", {
-    args: [
-      server.url,
-      "-X",
-      "-c",
-      `BEGIN; SELECT pg_advisory_xact_lock(${SCHEMA_LOCK_KEY}); SELECT pg_sleep(120);`,
-    ],
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-  const release = () =>
-    psql(
-      server.url,
-      "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(120)%' " +
-        "AND pid <> pg_backend_pid()",
-    );
+  let migrating: { release(): Promise<void> } | undefined;
   try {
-    await until(
-      () =>
-        psql(
-          server.url,
-          "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted",
-        )[0]![0] === "1",
-      "the schema lock taken",
+    migrating = await stuckSession(
+      server.url,
+      `SELECT pg_advisory_xact_lock(${SCHEMA_LOCK_KEY})`,
+      "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted",
     );
     let settled = false;
     const opening = openRemoteStore({ kind: "postgres", url: server.url }, "waits");
     opening.then(() => settled = true, () => settled = true);
     await new Promise((r) => setTimeout(r, 11_000));
     assert.equal(settled, false, "the open still waits after 11 s");
-    release();
+    await migrating.release();
     // The lock gone, the open completes, and the store works.
     const store = await opening;
     try {
@@ -471,8 +453,7 @@ Deno.test("postgres checkpoint storage: a job opening while another migrates the
       await store.close();
     }
   } finally {
-    release();
-    await migrating.status;
+    await migrating?.release();
     await server.stop();
   }
 });

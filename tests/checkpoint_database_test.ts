@@ -25,6 +25,7 @@ import {
   psql,
   redisCli,
   stateInDatabase,
+  stuckSession,
 } from "./_helpers/database_state.ts";
 
 function counts(words: readonly string[]): Map<string, number> {
@@ -330,26 +331,13 @@ Deno.test("postgres checkpoint storage: a table lock held by a stuck session fai
     await until(() => s.out.values.length === 60, "records counted");
     const first = await client.triggerCheckpoint();
     // Another session (a writer that hung mid-transaction) holds the manifests' table.
-    const locker = new Deno.Command("psql", {
-      args: [
-        server.url,
-        "-X",
-        "-c",
-        "BEGIN; LOCK TABLE weir_checkpoints IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(120);",
-      ],
-      stdout: "null",
-      stderr: "null",
-    }).spawn();
+    const locker = await stuckSession(
+      server.url,
+      "LOCK TABLE weir_checkpoints IN ACCESS EXCLUSIVE MODE",
+      "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation " +
+        "WHERE c.relname = 'weir_checkpoints' AND l.mode = 'AccessExclusiveLock' AND l.granted",
+    );
     try {
-      await until(
-        () =>
-          psql(
-            server.url,
-            "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation " +
-              "WHERE c.relname = 'weir_checkpoints' AND l.mode = 'AccessExclusiveLock' AND l.granted",
-          )[0]![0] === "1",
-        "the lock taken",
-      );
       s.src.push(...batch);
       await until(() => s.out.values.length === 120, "records counted");
       const started = performance.now();
@@ -360,12 +348,7 @@ Deno.test("postgres checkpoint storage: a table lock held by a stuck session fai
       // The storage's lock_timeout (10 s a statement), well before its statement_timeout (60 s).
       assert.ok(ms > 9_000 && ms < 30_000, `the checkpoint failed after ${Math.round(ms)} ms`);
     } finally {
-      psql(
-        server.url,
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(120)%' " +
-          "AND pid <> pg_backend_pid()",
-      );
-      await locker.status;
+      await locker.release();
     }
     // The failed checkpoint left nothing in the database (read once the lock is gone).
     assert.deepEqual(checkpointsInDatabase("postgres", server.url, "locked"), [

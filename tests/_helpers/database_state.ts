@@ -26,6 +26,38 @@ export function psql(url: string, sql: string): string[][] {
 }
 
 /**
+ * A `psql` session stuck mid-transaction, as a writer that hung: it runs `lock` (statements that
+ * take a lock) in an open transaction, then sleeps. Resolves once `granted` (a count query) reads
+ * 1, the lock held; `release()` ends the session, and with it the lock.
+ */
+export async function stuckSession(
+  url: string,
+  lock: string,
+  granted: string,
+): Promise<{ release(): Promise<void> }> {
+  const session = new Deno.Command("psql", {
+    args: [url, "-X", "-c", `BEGIN; ${lock}; SELECT pg_sleep(120);`],
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  const release = async () => {
+    psql(
+      url,
+      "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(120)%' " +
+        "AND pid <> pg_backend_pid()",
+    );
+    await session.status;
+  };
+  try {
+    await until(() => psql(url, granted)[0]![0] === "1", "the lock taken");
+  } catch (e) {
+    await release();
+    throw e;
+  }
+  return { release };
+}
+
+/**
  * Runs `f` while `redis-cli MONITOR` records every command the server runs
  * (a script's commands too); returns MONITOR's lines,
  * `<time> [<db> <client>] "command" "arg" …` (client `lua` for a script's).
