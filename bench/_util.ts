@@ -95,7 +95,7 @@ export interface ThreadCpu {
  * `/proc/self/task`; undefined elsewhere). A thread that ended is counted up to
  * its last sample: the process total (`process.cpuUsage()`) less these is the
  * rest (ended threads' last moments, Deno's I/O threads). The stat files stay
- * open, the task folder is listed again only when the thread count changed,
+ * open, the task folder is listed at every sample (for threads new since),
  * and a sample reads only threads that may end first (workers, I/O threads):
  * the main thread runs every subtask at parallelism 1, and its samples must
  * not cost it much.
@@ -121,14 +121,12 @@ export function sampleThreadCpu(everyMs = 100): { stop(): ThreadCpu | undefined 
       return undefined;
     }
   };
-  let proc: Deno.FsFile;
   try {
-    proc = Deno.openSync("/proc/self/stat");
+    Deno.statSync("/proc/self/task");
   } catch {
     return { stop: () => undefined };
   }
   const threads = new Map<string, { file: Deno.FsFile | undefined; kind: string; ms: number }>();
-  let count = -1;
   const list = () => {
     for (const e of Deno.readDirSync("/proc/self/task")) {
       if (threads.has(e.name)) continue;
@@ -143,12 +141,8 @@ export function sampleThreadCpu(everyMs = 100): { stop(): ThreadCpu | undefined 
   };
   /** Reads the threads' stat files; with `all` false only those of threads that may end first. */
   const sample = (all: boolean) => {
-    // Field 20 of /proc/self/stat (the 18th after the name) is the number of threads.
-    const n = Number(readStat(proc)?.fields[17]);
-    if (n !== count) {
-      count = n;
-      list();
-    }
+    // Every time: a thread that started as another ended leaves their number unchanged.
+    list();
     for (const [tid, t] of threads) {
       // The main thread and V8's threads live as long as the process: read at the start and end.
       if (!t.file || (!all && (t.kind === "main" || t.kind === "v8"))) continue;
@@ -182,7 +176,6 @@ export function sampleThreadCpu(everyMs = 100): { stop(): ThreadCpu | undefined 
         }
         t.file?.close();
       }
-      proc.close();
       return cpu;
     },
   };

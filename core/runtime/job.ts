@@ -26,6 +26,7 @@ import type { Clock } from "./clock.ts";
 import { type Partitioning, type Transformation, uidOf } from "./graph.ts";
 import type { OperatorContext, StreamOperator } from "./operator.ts";
 import {
+  BATCH_SIZE,
   ChainedTarget,
   ChannelWriter,
   FanOutput,
@@ -695,6 +696,7 @@ export class Job implements TaskHost {
             partitioning,
             i,
             this.config.maxParallelism,
+            Math.min(BATCH_SIZE, this.config.channelCapacity),
           );
           target = w;
           writersOf.set(`${e.from}/${i}`, [...(writersOf.get(`${e.from}/${i}`) ?? []), w]);

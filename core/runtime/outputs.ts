@@ -19,8 +19,15 @@ import type { Partitioning } from "./graph.ts";
 import { type ChannelMessage, MessageKind } from "./messages.ts";
 import type { Output, StreamOperator } from "./operator.ts";
 
-/** Records per batch sent down a channel. */
-export const BATCH_SIZE = 1024;
+/**
+ * Most records in a batch sent down a channel (fewer where the channel holds
+ * fewer: see `ChannelWriter`): a full batch goes at once, a partial one when
+ * its task waits or yields (`Task`). Each batch costs a message, and across
+ * workers a ring frame and a wake-up of the consumer; a keyed edge over N
+ * channels fills each one N times slower than its producer emits, so a
+ * batch spans several source polls.
+ */
+export const BATCH_SIZE = 4096;
 
 /** Records into and out of one operator subtask (the admin API's per-operator counts). */
 export interface OperatorCounters {
@@ -110,17 +117,25 @@ export class ChannelWriter implements Target {
   /** Per channel, the key groups of the records batched (keyed edges over several channels). */
   readonly #keyGroups: (Uint16Array | null)[];
   readonly #broadcast: boolean;
+  readonly #batchSize: number;
   /** Records written, for metrics. */
   recordsOut = 0;
 
-  /** Writes to `channels` by `partitioning`; `subtaskIndex` seeds round-robin. */
+  /**
+   * Writes to `channels` by `partitioning`; `subtaskIndex` seeds round-robin.
+   * A batch holds at most `batchSize` records: the job gives its channels'
+   * capacity where that is smaller than {@linkcode BATCH_SIZE}, so a small
+   * capacity still bounds what waits for a slow consumer.
+   */
   constructor(
     channels: OutputChannel[],
     partitioning: Partitioning,
     subtaskIndex: number,
     maxParallelism: number,
+    batchSize: number = BATCH_SIZE,
   ) {
     this.channels = channels;
+    this.#batchSize = batchSize;
     this.#values = channels.map(() => []);
     this.#timestamps = channels.map(() => null);
     this.#keyGroups = channels.map(() => null);
@@ -178,7 +193,7 @@ export class ChannelWriter implements Target {
         this.#keyGroupOf = (maxParallelism & mask) === 0
           ? (value) => hash(keySelector(value)) & mask
           : (value) => keyGroupOfHash(hash(keySelector(value)), maxParallelism);
-        this.#keyGroups = channels.map(() => new Uint16Array(BATCH_SIZE));
+        this.#keyGroups = channels.map(() => new Uint16Array(batchSize));
         break;
       }
     }
@@ -190,7 +205,7 @@ export class ChannelWriter implements Target {
     if (this.#keyGroupOf !== null) {
       const g = this.#keyGroupOf(value);
       const c = this.#channelOf![g]!;
-      this.#keyGroups[c]![this.#values[c]!.length] = g; // below BATCH_SIZE: full batches flush
+      this.#keyGroups[c]![this.#values[c]!.length] = g; // below the batch size: full batches flush
       this.#append(c, value, timestamp);
     } else if (this.#broadcast) {
       for (let c = 0; c < this.channels.length; c++) this.#append(c, value, timestamp);
@@ -207,7 +222,7 @@ export class ChannelWriter implements Target {
     }
     values.push(value);
     if (ts !== null) ts.push(timestamp);
-    if (values.length >= BATCH_SIZE) this.#flushChannel(c);
+    if (values.length >= this.#batchSize) this.#flushChannel(c);
   }
 
   #flushChannel(c: number): void {
@@ -223,7 +238,7 @@ export class ChannelWriter implements Target {
     });
     this.#values[c] = [];
     this.#timestamps[c] = null;
-    if (keyGroups !== null) this.#keyGroups[c] = new Uint16Array(BATCH_SIZE);
+    if (keyGroups !== null) this.#keyGroups[c] = new Uint16Array(this.#batchSize);
   }
 
   /** Sends every partial batch. */

@@ -14,6 +14,24 @@ import { type ChannelMessage, MessageKind, type RecordBatch } from "./messages.t
 import { RingReader, RingWriter } from "./shared_ring.ts";
 
 /**
+ * A batch of records goes in frames of at most about 1/FRAME_SHARE of the
+ * ring: several frames fit at once, so the consumer decodes one while the
+ * producer writes the next (one frame the size of the ring would make each
+ * side wait for the other).
+ */
+const FRAME_SHARE = 8;
+
+/** Records `from` to `to` of `msg`, as a batch of their own. */
+function partOf(msg: RecordBatch, from: number, to: number): RecordBatch {
+  const values = msg.values.slice(from, to);
+  const timestamps = msg.timestamps && msg.timestamps.slice(from, to);
+  const keyGroups = msg.keyGroups && msg.keyGroups.subarray(from, to);
+  return msg.sentAt === undefined
+    ? { kind: MessageKind.Records, values, timestamps, keyGroups }
+    : { kind: MessageKind.Records, values, timestamps, keyGroups, sentAt: msg.sentAt };
+}
+
+/**
  * Writes channel messages into a ring. `write` returns undefined when the
  * message went in at once and a promise when the writer must wait for credit
  * first; the caller awaits it before the next write (per batch, not per record).
@@ -39,6 +57,8 @@ export class RingChannelWriter {
   readonly #serializer: Serializer<unknown>;
   readonly #edge: string;
   readonly #out = new ByteWriter(4096);
+  /** Records per frame, from the bytes a record took in the last batch (none: unknown yet). */
+  #recordsPerFrame = Infinity;
   /** Bytes of frames written, for metrics. */
   bytesOut = 0;
 
@@ -51,9 +71,17 @@ export class RingChannelWriter {
 
   /** Appends `msg`; a promise when it has to wait for the reader. */
   write(msg: ChannelMessage): Promise<void> | undefined {
+    const perFrame = this.#recordsPerFrame;
+    if (msg.kind === MessageKind.Records && msg.values.length > perFrame) {
+      return this.#writeParts(msg, perFrame);
+    }
     const out = this.#out;
     out.reset();
     encodeMessage(msg, this.#serializer, this.#edge, out);
+    if (msg.kind === MessageKind.Records && msg.values.length > 0) {
+      const target = this.#ring.capacity / FRAME_SHARE;
+      this.#recordsPerFrame = Math.max(1, Math.floor(target * msg.values.length / out.length));
+    }
     if (out.length > this.#ring.maxFrame) return this.#split(msg);
     this.bytesOut += out.length;
     if (this.#ring.tryWrite(out.bytes())) return undefined;
@@ -62,6 +90,29 @@ export class RingChannelWriter {
 
   async #waitAndWrite(frame: Uint8Array): Promise<void> {
     while (!this.#ring.tryWrite(frame)) await this.#ring.waitForSpace(frame.length);
+  }
+
+  /** Writes `msg` as parts of `perFrame` records, in order; a promise once one has to wait. */
+  #writeParts(msg: RecordBatch, perFrame: number): Promise<void> | undefined {
+    const n = msg.values.length;
+    for (let from = 0; from < n; from += perFrame) {
+      const wait = this.write(partOf(msg, from, Math.min(n, from + perFrame)));
+      if (wait) return this.#writePartsAfter(wait, msg, from + perFrame, perFrame);
+    }
+    return undefined;
+  }
+
+  async #writePartsAfter(
+    wait: Promise<void>,
+    msg: RecordBatch,
+    from: number,
+    perFrame: number,
+  ): Promise<void> {
+    await wait;
+    const n = msg.values.length;
+    for (; from < n; from += perFrame) {
+      await this.write(partOf(msg, from, Math.min(n, from + perFrame)));
+    }
   }
 
   /** A batch too big for one frame goes as two halves (order kept). */
@@ -73,18 +124,8 @@ export class RingChannelWriter {
       );
     }
     const half = msg.values.length >> 1;
-    const ts = msg.timestamps;
-    const kgs = msg.keyGroups;
-    const part = (from: number, to: number): RecordBatch => {
-      const values = msg.values.slice(from, to);
-      const timestamps = ts && ts.slice(from, to);
-      const keyGroups = kgs && kgs.subarray(from, to);
-      return msg.sentAt === undefined
-        ? { kind: MessageKind.Records, values, timestamps, keyGroups }
-        : { kind: MessageKind.Records, values, timestamps, keyGroups, sentAt: msg.sentAt };
-    };
-    await this.write(part(0, half));
-    await this.write(part(half, msg.values.length));
+    await this.write(partOf(msg, 0, half));
+    await this.write(partOf(msg, half, msg.values.length));
   }
 
   /** Closes the ring (the job is cancelled): both sides stop waiting. */

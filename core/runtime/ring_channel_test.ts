@@ -30,3 +30,46 @@ Deno.test("ring channel: a batch too big for one frame crosses as halves, each r
   assert.deepEqual(records.flatMap((m) => m.timestamps!), batch.timestamps);
   assert.deepEqual(records.flatMap((m) => [...m.keyGroups!]), [...batch.keyGroups!]);
 });
+
+Deno.test("ring channel: once a batch has shown its records' size, big batches go in frames of an eighth of the ring", async () => {
+  const capacity = 64 * 1024;
+  const ring = createRing(capacity);
+  const writer = new RingChannelWriter(ring, Serializers.plain, "source -> count");
+  const reader = new RingChannelReader(ring, Serializers.plain);
+  const record = (i: number) => ({ id: i, text: `record ${i} `.padEnd(180, ".") });
+  const batch = (from: number, n: number): RecordBatch => ({
+    kind: MessageKind.Records,
+    values: Array.from({ length: n }, (_, i) => record(from + i)),
+    timestamps: null,
+    keyGroups: null,
+  });
+  // The first batch (about 2 KB) shows how big a record is; the second (about 400 KB) is cut.
+  const batches = [batch(0, 10), batch(10, 2000)];
+  const frames: number[] = [];
+  const values: unknown[] = [];
+  const writes = (async () => {
+    for (const b of batches) await writer.write(b);
+  })();
+  while (values.length < 2010) {
+    const msg = reader.take();
+    if (msg === undefined) {
+      await reader.waitForMessage();
+      continue;
+    }
+    assert.ok(msg.kind === MessageKind.Records);
+    frames.push(msg.values.length);
+    values.push(...msg.values);
+  }
+  await writes;
+  assert.deepEqual(
+    values,
+    [...batches[0]!.values, ...batches[1]!.values],
+    "every record, in order",
+  );
+  assert.equal(frames[0], 10);
+  const perFrame = frames[1]!;
+  assert.ok(frames.length > 8, `${frames.length} frames`);
+  // Each part is the size the first batch gave (the last one is what remains).
+  assert.ok(frames.slice(1, -1).every((n) => n === perFrame), `frames: ${frames}`);
+  assert.ok(perFrame * 200 <= capacity / 8 * 1.1, `${perFrame} records a frame`);
+});

@@ -5,6 +5,13 @@
  * (backpressure) or its inputs are empty. Timers and other work from outside
  * arrive as mails, run between batches, so operators never see concurrency.
  *
+ * Output batches fill across input batches: a partial one is sent only
+ * before the task waits (for input, for space downstream, for an idle or
+ * asynchronous source, for a mail) and when it yields: under load a record
+ * waits in its task about one yield interval (`YIELD_EVERY_MS`) at most
+ * after the batch that made it, as in Flink, whose buffer timeout is 100 ms
+ * by default.
+ *
  * @module
  */
 import { setImmediate } from "node:timers";
@@ -23,12 +30,19 @@ import {
   StreamOperator,
 } from "./operator.ts";
 import { SinkOperator } from "./operators.ts";
-import { BATCH_SIZE, type ChannelWriter } from "./outputs.ts";
+import type { ChannelWriter } from "./outputs.ts";
 import { BarrierAligner } from "./barrier_aligner.ts";
 import { WatermarkValve } from "./watermark_valve.ts";
 
 /** Thrown inside tasks when the job is cancelled. */
 export class CancelledError extends WeirError {}
+
+/**
+ * Records a source task asks its reader for per poll. Mails (barriers,
+ * timers) run between polls, so a poll stays short; batches to downstream
+ * channels span polls (`BATCH_SIZE`).
+ */
+const POLL_RECORDS = 1024;
 
 /** How long a source that reported `"idle"` waits before polling again. */
 const IDLE_PAUSE_MS = 5;
@@ -318,6 +332,7 @@ export class Task {
       this.#checkCancelled();
       // No timer: a result, a barrier or cancellation (`wake`) all arrive as mails.
       if (this.#mails.length === 0) {
+        this.#flushOutputs();
         await this.#parkUntil(new Promise<void>((r) => this.#mailWake = r), done);
       }
       await this.#runMails();
@@ -394,9 +409,12 @@ export class Task {
     for (const w of this.writers) w.flush();
   }
 
-  /** Sends partial batches; awaits when a downstream channel is full. */
+  /**
+   * Between batches: awaits when a downstream channel is full, yields now and
+   * then. Partial batches wait in their writers until the task is about to
+   * wait or yield (so a record waits at most until the next yield).
+   */
   async #afterBatch(): Promise<void> {
-    this.#flushOutputs();
     // SinkFunction.flush runs after every batch; awaiting it is the sink's backpressure.
     for (const s of this.#sinks) {
       const pending = s.sink.flush!();
@@ -409,9 +427,13 @@ export class Task {
     // writes do the work themselves, and report the failure.
     // (The backend counts the time in its stats.)
     const stall = this.#host.writeStall?.(this);
-    if (stall) await this.#untilMailOr(stall);
+    if (stall) {
+      this.#flushOutputs();
+      await this.#untilMailOr(stall);
+    }
     const now = performance.now();
     if (now - this.#lastYield > YIELD_EVERY_MS) {
+      this.#flushOutputs();
       // Parked while yielding: async results that arrive meanwhile refill their slots at once.
       if (now - this.#lastIoYield > IO_YIELD_EVERY_MS) {
         await this.#parkUntil(new Promise((r) => setTimeout(r, 0)), () => false);
@@ -428,7 +450,9 @@ export class Task {
   /** Waits, running mails, while an operator of the chain asks for no input (async I/O). */
   async #waitForLimited(): Promise<void> {
     for (const op of this.#limited) {
-      if (op.backPressured) await this.#runMailsUntil(() => !op.backPressured);
+      if (!op.backPressured) continue;
+      this.#flushOutputs();
+      await this.#runMailsUntil(() => !op.backPressured);
     }
   }
 
@@ -436,6 +460,7 @@ export class Task {
   async #waitForOutputs(): Promise<void> {
     for (const w of this.writers) {
       if (!w.isFull()) continue;
+      this.#flushOutputs();
       const since = this.#backPressuredSince = performance.now();
       try {
         await w.waitForSpace();
@@ -477,12 +502,16 @@ export class Task {
       if (this.#mails.length > 0) await this.#runMails();
       this.#checkCancelled();
       if (this.#host.stopping) break;
-      let status = reader.poll(head.sourceOutput, BATCH_SIZE);
-      if (typeof status !== "string") status = await status;
+      let status = reader.poll(head.sourceOutput, POLL_RECORDS);
+      if (typeof status !== "string") {
+        this.#flushOutputs();
+        status = await status;
+      }
       this.#tick(true);
       await this.#afterBatch();
       if (status === "end") break;
       if (status === "idle") {
+        this.#flushOutputs();
         this.#waiting = true;
         await this.#pause(IDLE_PAUSE_MS);
         this.#waiting = false;
@@ -567,6 +596,7 @@ export class Task {
       this.#checkCancelled();
       const msg = gate.poll();
       if (msg === undefined) {
+        this.#flushOutputs();
         this.#waiting = true;
         await gate.waitForMessage();
         this.#waiting = false;
