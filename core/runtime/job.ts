@@ -696,7 +696,7 @@ export class Job implements TaskHost {
             partitioning,
             i,
             this.config.maxParallelism,
-            Math.min(BATCH_SIZE, this.config.channelCapacity),
+            Math.min(BATCH_SIZE, Math.max(1, this.config.channelCapacity >> 1)),
           );
           target = w;
           writersOf.set(`${e.from}/${i}`, [...(writersOf.get(`${e.from}/${i}`) ?? []), w]);

@@ -21,11 +21,11 @@ import type { Output, StreamOperator } from "./operator.ts";
 
 /**
  * Most records in a batch sent down a channel (fewer where the channel holds
- * fewer: see `ChannelWriter`): a full batch goes at once, a partial one when
- * its task waits or yields (`Task`). Each batch costs a message, and across
- * workers a ring frame and a wake-up of the consumer; a keyed edge over N
- * channels fills each one N times slower than its producer emits, so a
- * batch spans several source polls.
+ * fewer than twice as many: see `ChannelWriter`): a full batch goes at once,
+ * a partial one when its task waits or yields (`Task`). Each batch costs a
+ * message, and across workers a ring frame and a wake-up of the consumer; a
+ * keyed edge over N channels fills each one N times slower than its producer
+ * emits, so a batch spans several source polls.
  */
 export const BATCH_SIZE = 4096;
 
@@ -123,9 +123,10 @@ export class ChannelWriter implements Target {
 
   /**
    * Writes to `channels` by `partitioning`; `subtaskIndex` seeds round-robin.
-   * A batch holds at most `batchSize` records: the job gives its channels'
-   * capacity where that is smaller than {@linkcode BATCH_SIZE}, so a small
-   * capacity still bounds what waits for a slow consumer.
+   * A batch holds at most `batchSize` records: the job gives half its
+   * channels' capacity where that is smaller than {@linkcode BATCH_SIZE}, so
+   * a small capacity still bounds what waits for a slow consumer (a channel
+   * holds its capacity and the batch that filled it).
    */
   constructor(
     channels: OutputChannel[],

@@ -15,11 +15,13 @@ import { RingReader, RingWriter } from "./shared_ring.ts";
 
 /**
  * A batch of records goes in frames of at most about 1/FRAME_SHARE of the
- * ring: several frames fit at once, so the consumer decodes one while the
- * producer writes the next (one frame the size of the ring would make each
- * side wait for the other).
+ * ring: two fit at once, so the consumer decodes one while the producer
+ * writes the next (one frame the size of the ring would make each side wait
+ * for the other). Not smaller: a consumer's input gate takes a message from
+ * each of its channels in turn, so a channel of small frames would get a
+ * small share of its time, and its records would wait longer.
  */
-const FRAME_SHARE = 8;
+const FRAME_SHARE = 2;
 
 /** Records `from` to `to` of `msg`, as a batch of their own. */
 function partOf(msg: RecordBatch, from: number, to: number): RecordBatch {
