@@ -450,9 +450,7 @@ export class Task {
   /** Waits, running mails, while an operator of the chain asks for no input (async I/O). */
   async #waitForLimited(): Promise<void> {
     for (const op of this.#limited) {
-      if (!op.backPressured) continue;
-      this.#flushOutputs();
-      await this.#runMailsUntil(() => !op.backPressured);
+      if (op.backPressured) await this.#runMailsUntil(() => !op.backPressured);
     }
   }
 
