@@ -194,7 +194,7 @@ export {
   DataStreamSink,
   KeyedStream,
 } from "./core/dataflow/data_stream.ts";
-export type { GraphBuilder, OperatorOptions } from "./core/dataflow/data_stream.ts";
+export type { CollectOptions, GraphBuilder, OperatorOptions } from "./core/dataflow/data_stream.ts";
 export { AsyncDataStream } from "./core/dataflow/async_data_stream.ts";
 export { AsyncRetryStrategies } from "./core/dataflow/async_function.ts";
 export type {

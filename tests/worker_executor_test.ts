@@ -133,6 +133,30 @@ for (const backend of ["heap", "lsm"]) {
   });
 }
 
+Deno.test("worker executor: executeAndCollect() brings every record back from the workers", async () => {
+  const records = 20_000, keys = 300;
+  const out = await run([
+    ...["--scenario", "collect", "--records", String(records), "--keys", String(keys)],
+    ...["--parallelism", "2", "--executor", "workers"],
+  ]);
+  assert.equal(out.code, 0, out.stderr);
+  assert.deepEqual(lastJsonLine<string[]>(out.stdout), expectedCounts(records, keys));
+});
+
+Deno.test("worker executor: executeAndCollect({ limit }) resolves with the first records of an unbounded job and cancels it", async () => {
+  const out = await run([
+    ...["--scenario", "first", "--limit", "5000", "--parallelism", "2", "--executor", "workers"],
+  ]);
+  assert.equal(out.code, 0, out.stderr);
+  const first = lastJsonLine<number[]>(out.stdout);
+  assert.equal(first.length, 5000);
+  assert.ok(
+    first.every((n) => Number.isInteger(n) && n % 2 === 0),
+    "every record went through map",
+  );
+  assert.equal(new Set(first).size, first.length, "no record twice");
+});
+
 Deno.test("worker executor: records cross workers with backpressure (a slow consumer bounds the lag)", async () => {
   const { code, stdout, stderr } = await run([
     ...["--scenario", "lag", "--records", "20000", "--parallelism", "2", "--executor", "workers"],

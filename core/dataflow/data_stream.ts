@@ -7,7 +7,8 @@
 import { promiseReturnedError } from "../runtime/_sync_call.ts";
 import { ConfigError } from "../errors.ts";
 import type { SinkFunction } from "../connectors/sink.ts";
-import { PrintSink } from "../connectors/collect_sink.ts";
+import { CollectSink, PrintSink } from "../connectors/collect_sink.ts";
+import type { JobClient } from "../runtime/job_runner.ts";
 import type { MapStateDescriptor } from "../state/descriptors.ts";
 import { ValueStateDescriptor } from "../state/descriptors.ts";
 import type { Serializer } from "../state/serializer.ts";
@@ -68,6 +69,31 @@ import type {
 export interface GraphBuilder {
   /** Adds a node and returns it. */
   addNode(node: Omit<Transformation, "id" | "uid" | "parallelism" | "chainable">): Transformation;
+  /** Starts the job built so far and resolves with its client once it runs. */
+  start(name?: string): Promise<JobClient>;
+}
+
+/**
+ * Options of {@linkcode DataStream.executeAndCollect}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type CollectOptions, StreamEnvironment } from "@weir/weir";
+ * const options: CollectOptions = { jobName: "first two", limit: 2 };
+ * const env = StreamEnvironment.create();
+ * const first = await env.fromElements(5, 6, 7).executeAndCollect(options);
+ * assert.deepEqual(first, [5, 6]);
+ * ```
+ */
+export interface CollectOptions {
+  /** The job's name (default "weir job"). */
+  jobName?: string;
+  /**
+   * Resolve with the first `limit` records to arrive and cancel the job then
+   * (a positive integer; without it, every record once the input ends).
+   */
+  limit?: number;
 }
 
 /**
@@ -458,6 +484,63 @@ export class DataStream<T> extends NodeSettings {
   /** Prints every record to stdout. */
   print(prefix = ""): DataStreamSink {
     return this.addSink(new PrintSink<T>(prefix), { name: "Print" });
+  }
+
+  /**
+   * Runs the job with a sink that brings this stream's records back to the
+   * script, as Flink's `executeAndCollect`: resolves with every record once
+   * the input ends, or with the first `limit` to arrive, and then cancels the
+   * job (for an unbounded stream). Records come in arrival order; from
+   * several subtasks, interleaved. With the worker executor, each worker
+   * streams its records to the main thread, and in a worker this never
+   * settles, as `execute` does not. A job that restarts from a checkpoint
+   * sends the records after it again: they arrive twice, as in a
+   * `CollectSink`.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { StreamEnvironment } from "@weir/weir";
+   * const env = StreamEnvironment.create();
+   * const words = await env.fromElements("a b", "c")
+   *   .flatMap((line: string, out) => line.split(" ").forEach((w) => out.collect(w)))
+   *   .executeAndCollect({ jobName: "words" });
+   * assert.deepEqual(words, ["a", "b", "c"]);
+   * ```
+   */
+  async executeAndCollect(options: CollectOptions = {}): Promise<T[]> {
+    const { jobName = "weir job", limit } = options;
+    if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) {
+      throw new ConfigError(`executeAndCollect: limit must be a positive integer, got ${limit}`);
+    }
+    const sink = new FirstRecordsSink<T>(limit ?? Infinity);
+    this.addSink(sink, { name: "Collect" });
+    const client = await this.env.start(jobName);
+    const ended = client.done.then(() => false);
+    if (await Promise.race([ended, sink.full.promise.then(() => true)])) {
+      client.cancel();
+      await client.done;
+    }
+    return sink.values;
+  }
+}
+
+/** Collects the first `limit` records it receives, and settles `full` when it has them. */
+class FirstRecordsSink<T> extends CollectSink<T> {
+  // Plain fields, not #private: each subtask's sink inherits from this object
+  // (Object.create), and private fields are not inherited.
+  readonly full = Promise.withResolvers<void>();
+  private readonly limit: number;
+
+  constructor(limit: number) {
+    super();
+    this.limit = limit;
+  }
+
+  override invoke(value: T, timestamp: number | undefined): void {
+    if (this.values.length >= this.limit) return;
+    super.invoke(value, timestamp);
+    if (this.values.length === this.limit) this.full.resolve();
   }
 }
 

@@ -357,3 +357,59 @@ Deno.test("broadcast state pattern: keyed stream + broadcast stream, applyToKeye
     "reset c at 1",
   ]);
 });
+
+Deno.test("executeAndCollect: every record of a bounded job, from every subtask", async () => {
+  for (const parallelism of [1, 3]) {
+    const env = StreamEnvironment.create({ parallelism });
+    const squares = await env.fromCollection([1, 2, 3, 4, 5, 6])
+      .keyBy((n) => n % 2, Serializers.f64)
+      .map((n: number) => n * n)
+      .executeAndCollect({ jobName: "squares" });
+    assert.deepEqual(squares.toSorted((a, b) => a - b), [1, 4, 9, 16, 25, 36]);
+  }
+});
+
+Deno.test("executeAndCollect({ limit }): the first records of an unbounded job, then the job is cancelled", async () => {
+  const env = StreamEnvironment.create({ parallelism: 2 });
+  let made = 0;
+  const first = await env.generate({ generate: (n) => (made++, n) })
+    .filter((n: number) => n % 3 === 0)
+    .executeAndCollect({ limit: 1000 });
+  assert.equal(first.length, 1000);
+  assert.ok(first.every((n) => n % 3 === 0));
+  assert.equal(new Set(first).size, 1000, "no record twice");
+  // Cancelled: the generator makes nothing more once the call resolved.
+  const after = made;
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(made, after);
+});
+
+Deno.test("executeAndCollect({ limit }) of a job that ends first resolves with what it made", async () => {
+  const env = StreamEnvironment.create();
+  assert.deepEqual(await env.fromElements("a", "b").executeAndCollect({ limit: 5 }), ["a", "b"]);
+});
+
+Deno.test("executeAndCollect: a limit that is not a positive integer is a ConfigError naming it", async () => {
+  for (const limit of [0, -1, 1.5, NaN]) {
+    const env = StreamEnvironment.create();
+    await assert.rejects(
+      env.fromElements(1).executeAndCollect({ limit }),
+      {
+        name: "ConfigError",
+        message: `executeAndCollect: limit must be a positive integer, got ${limit}`,
+      },
+    );
+  }
+});
+
+Deno.test("executeAndCollect: a job that fails rejects with its error", async () => {
+  const env = StreamEnvironment.create();
+  await assert.rejects(
+    env.fromElements(1, 2).map((n: number) => {
+      if (n === 2) throw new Error("bad record 2");
+      return n;
+    }).executeAndCollect(),
+    (e: Error) =>
+      String(e.message + (e.cause as Error | undefined)?.message).includes("bad record 2"),
+  );
+});

@@ -733,11 +733,20 @@ export class StreamEnvironment implements GraphBuilder {
    * `execute` runs that worker's subtasks and never settles (docs/execution.md).
    */
   execute(name = "weir job"): Promise<JobResult> {
+    return this.start(name).then((client) => client.done);
+  }
+
+  /**
+   * Starts the job as `execute` does and resolves with its client once it
+   * runs: first it reads the checkpoints kept in a database and loads the
+   * admin server, where the config asks for them (`executeAsync` does neither).
+   */
+  start(name = "weir job"): Promise<JobClient> {
     if (this.#pullsCheckpoints() || (this.#servesAdmin() && this.#adminServer === undefined)) {
-      return this.#prepareAndExecute(name);
+      return this.#prepare(name).then(() => this.executeAsync(name));
     }
     try {
-      return this.executeAsync(name).done;
+      return Promise.resolve(this.executeAsync(name));
     } catch (e) {
       // What fails before the first attempt rejects too, as a failed job does.
       return Promise.reject(e);
@@ -745,11 +754,10 @@ export class StreamEnvironment implements GraphBuilder {
   }
 
   // Pull checkpoints kept in a database into the working folder, and load the admin
-  // server before the job starts (so a port in use stops it before it runs), then run.
-  async #prepareAndExecute(name: string): Promise<JobResult> {
+  // server before the job starts (so a port in use stops it before it runs).
+  async #prepare(name: string): Promise<void> {
     if (this.#pullsCheckpoints()) await this.openCheckpointStorage(name);
     if (this.#servesAdmin()) await (this.#adminServer ??= loadAdminServer());
-    return await this.executeAsync(name).done;
   }
 
   /**
@@ -770,7 +778,7 @@ export class StreamEnvironment implements GraphBuilder {
   /**
    * With checkpoints in a database (`checkpoint.storage`), connects and reads
    * its checkpoints of job `name` (or of the URL's `job` parameter), so that
-   * `executeAsync` can restore from them. `execute()` does this itself. The
+   * `executeAsync` can restore from them. `execute()` and `start()` do this themselves. The
    * connection closes when the job ends.
    */
   async openCheckpointStorage(name = "weir job"): Promise<void> {

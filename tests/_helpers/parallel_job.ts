@@ -8,6 +8,10 @@
  *   ValueState, `[key, count]` per record into a CollectSink; prints one JSON
  *   line `{ values, recordsIn, workers }` (values sorted; workers: 0 inline) after
  *   `execute()`.
+ * - `collect --records N --keys K`: the keyed count of `count`, its records
+ *   brought back by `executeAndCollect()`; prints them as one JSON array, sorted.
+ * - `first --limit L`: an unbounded generator, keyed across workers, and
+ *   `executeAndCollect({ limit: L })`; prints the records it resolved with as JSON.
  * - `lag --records N`: a fast source into a slow keyed consumer (0.2 ms a record)
  *   across workers; prints the largest lag (ms from a record's creation to its
  *   processing) and the job's duration, as JSON.
@@ -132,6 +136,7 @@ async function main(args: string[]): Promise<void> {
     output: { type: "string" },
     marker: { type: "string" },
     "fail-at": { type: "string" },
+    limit: { type: "string" },
   }, { channelCapacity: 1024 });
   const records = Number(values.records ?? 10_000);
   const keys = Number(values.keys ?? 100);
@@ -145,6 +150,23 @@ async function main(args: string[]): Promise<void> {
         .addSink(sink).uid("collect");
       const result = await env.execute("parallel count");
       printCounts(sink.values, result);
+      return;
+    }
+    case "collect": {
+      const counts = await env.generate({ count: records, generate: (n) => `k${n % keys}` })
+        .uid("gen")
+        .keyBy((k) => k, Serializers.string)
+        .process(new Count()).uid("count")
+        .executeAndCollect({ jobName: "collected count" });
+      console.log(JSON.stringify(counts.map(([k, n]) => `${k}\t${n}`).sort()));
+      return;
+    }
+    case "first": {
+      const first = await env.generate({ generate: (n) => n }).uid("gen")
+        .keyBy((n) => n % 64, Serializers.f64)
+        .map((n) => n * 2).uid("double")
+        .executeAndCollect({ jobName: "first records", limit: Number(values.limit) });
+      console.log(JSON.stringify(first));
       return;
     }
     case "lag": {
