@@ -143,6 +143,29 @@ Deno.test("worker executor: executeAndCollect() brings every record back from th
   assert.deepEqual(lastJsonLine<string[]>(out.stdout), expectedCounts(records, keys));
 });
 
+for (const backend of ["heap", "lsm"]) {
+  Deno.test(`worker executor: executeAndCollect() with checkpoints gives each record once when a worker fails and the job restores (${backend})`, async () => {
+    const dir = await Deno.makeTempDir({ prefix: "weir-workers-" });
+    try {
+      const records = 200_000, keys = 500;
+      const out = await run([
+        ...["--scenario", "collect", "--records", String(records), "--keys", String(keys)],
+        ...["--fail-at", "40000", "--marker", `${dir}/marker`],
+        ...["--checkpoint-dir", `${dir}/ck`, "--checkpoint-interval", "50"],
+        ...["--parallelism", "2", "--executor", "workers", "--state-backend", backend],
+      ]);
+      assert.equal(out.code, 0, out.stderr);
+      assert.match(out.stderr, /restoring checkpoint \d+ after a failure/);
+      const collected = lastJsonLine<string[]>(out.stdout);
+      // Lengths first: a diff of two long arrays that differ takes more memory than the test has.
+      assert.equal(collected.length, records, "each record once");
+      assert.deepEqual(collected, expectedCounts(records, keys));
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
+}
+
 Deno.test("worker executor: executeAndCollect({ limit }) resolves with the first records of an unbounded job and cancels it", async () => {
   const out = await run([
     ...["--scenario", "first", "--limit", "5000", "--parallelism", "2", "--executor", "workers"],

@@ -7,8 +7,7 @@
 import { promiseReturnedError } from "../runtime/_sync_call.ts";
 import { ConfigError } from "../errors.ts";
 import type { SinkFunction } from "../connectors/sink.ts";
-import { CollectSink, PrintSink } from "../connectors/collect_sink.ts";
-import type { JobClient } from "../runtime/job_runner.ts";
+import { PrintSink } from "../connectors/collect_sink.ts";
 import type { MapStateDescriptor } from "../state/descriptors.ts";
 import { ValueStateDescriptor } from "../state/descriptors.ts";
 import type { Serializer } from "../state/serializer.ts";
@@ -69,8 +68,8 @@ import type {
 export interface GraphBuilder {
   /** Adds a node and returns it. */
   addNode(node: Omit<Transformation, "id" | "uid" | "parallelism" | "chainable">): Transformation;
-  /** Starts the job built so far and resolves with its client once it runs. */
-  start(name?: string): Promise<JobClient>;
+  /** Runs the job built so far and resolves with `stream`'s records (see `DataStream`). */
+  executeAndCollect<T>(stream: DataStream<T>, options?: CollectOptions): Promise<T[]>;
 }
 
 /**
@@ -491,11 +490,11 @@ export class DataStream<T> extends NodeSettings {
    * script, as Flink's `executeAndCollect`: resolves with every record once
    * the input ends, or with the first `limit` to arrive, and then cancels the
    * job (for an unbounded stream). Records come in arrival order; from
-   * several subtasks, interleaved. With the worker executor, each worker
-   * streams its records to the main thread, and in a worker this never
-   * settles, as `execute` does not. A job that restarts from a checkpoint
-   * sends the records after it again: they arrive twice, as in a
-   * `CollectSink`.
+   * several subtasks, interleaved. With checkpoints, as Flink's, a record
+   * counts once the checkpoint after it completes (or the input ended), so a
+   * job that restarts from a checkpoint gives each record once. With the
+   * worker executor, each worker sends its records to the main thread, and in
+   * a worker this never settles, as `execute` does not.
    *
    * @example
    * ```ts
@@ -508,39 +507,8 @@ export class DataStream<T> extends NodeSettings {
    * assert.deepEqual(words, ["a", "b", "c"]);
    * ```
    */
-  async executeAndCollect(options: CollectOptions = {}): Promise<T[]> {
-    const { jobName = "weir job", limit } = options;
-    if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) {
-      throw new ConfigError(`executeAndCollect: limit must be a positive integer, got ${limit}`);
-    }
-    const sink = new FirstRecordsSink<T>(limit ?? Infinity);
-    this.addSink(sink, { name: "Collect" });
-    const client = await this.env.start(jobName);
-    const ended = client.done.then(() => false);
-    if (await Promise.race([ended, sink.full.promise.then(() => true)])) {
-      client.cancel();
-      await client.done;
-    }
-    return sink.values;
-  }
-}
-
-/** Collects the first `limit` records it receives, and settles `full` when it has them. */
-class FirstRecordsSink<T> extends CollectSink<T> {
-  // Plain fields, not #private: each subtask's sink inherits from this object
-  // (Object.create), and private fields are not inherited.
-  readonly full = Promise.withResolvers<void>();
-  private readonly limit: number;
-
-  constructor(limit: number) {
-    super();
-    this.limit = limit;
-  }
-
-  override invoke(value: T, timestamp: number | undefined): void {
-    if (this.values.length >= this.limit) return;
-    super.invoke(value, timestamp);
-    if (this.values.length === this.limit) this.full.resolve();
+  executeAndCollect(options?: CollectOptions): Promise<T[]> {
+    return this.env.executeAndCollect(this, options);
   }
 }
 

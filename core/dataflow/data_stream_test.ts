@@ -413,3 +413,46 @@ Deno.test("executeAndCollect: a job that fails rejects with its error", async ()
       String(e.message + (e.cause as Error | undefined)?.message).includes("bad record 2"),
   );
 });
+
+Deno.test("executeAndCollect with checkpoints: a job that fails once and restores a checkpoint gives each record once", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "weir-collect-" });
+  try {
+    const logs: string[] = [];
+    const env = StreamEnvironment.create({
+      parallelism: 2,
+      checkpoint: { dir, intervalMs: 10 },
+      restartStrategy: { kind: "fixed-delay", attempts: 1, delayMs: 0 },
+      log: (l) => logs.push(l),
+    });
+    let failed = false;
+    const checkpointed = () => [...Deno.readDirSync(dir)].some((e) => e.name.startsWith("chk-"));
+    const records = 20_000;
+    const doubled = await env.generate({
+      count: records,
+      ratePerSecond: 40_000,
+      generate: (n) => n,
+    })
+      .keyBy((n) => n % 10, Serializers.f64)
+      .map((n: number) => {
+        // Fails once, after a checkpoint completed, so the restart restores it.
+        if (!failed && n > records / 2 && checkpointed()) {
+          failed = true;
+          throw new Error("injected failure");
+        }
+        return 2 * n;
+      })
+      .executeAndCollect();
+    assert.ok(failed);
+    assert.ok(
+      logs.some((l) => /restoring checkpoint \d+ after a failure/.test(l)),
+      logs.join("\n"),
+    );
+    assert.equal(doubled.length, records, "each record once");
+    assert.deepEqual(
+      doubled.toSorted((a, b) => a - b),
+      Array.from({ length: records }, (_, n) => 2 * n),
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

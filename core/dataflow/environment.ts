@@ -34,7 +34,14 @@ import {
   type RestartStrategy,
 } from "../checkpoint/restart_strategy.ts";
 import { DEFAULT_REPEATED_FAILURE_LIMIT } from "../checkpoint/failure_classifier.ts";
-import { DataStream, type GraphBuilder, type OperatorOptions } from "./data_stream.ts";
+import {
+  type CollectOptions,
+  DataStream,
+  type GraphBuilder,
+  type OperatorOptions,
+} from "./data_stream.ts";
+import { CommittedCollectSink, FirstRecordsSink } from "../connectors/_collect_results.ts";
+import { type Serializer, Serializers } from "../state/serializer.ts";
 import {
   type CheckpointStorageSpec,
   type FlagOptions,
@@ -733,15 +740,38 @@ export class StreamEnvironment implements GraphBuilder {
    * `execute` runs that worker's subtasks and never settles (docs/execution.md).
    */
   execute(name = "weir job"): Promise<JobResult> {
-    return this.start(name).then((client) => client.done);
+    return this.#start(name).then((client) => client.done);
   }
 
   /**
-   * Starts the job as `execute` does and resolves with its client once it
-   * runs: first it reads the checkpoints kept in a database and loads the
-   * admin server, where the config asks for them (`executeAsync` does neither).
+   * Runs the job with a sink that brings `stream`'s records back: what
+   * `stream.executeAndCollect(options)` does.
    */
-  start(name = "weir job"): Promise<JobClient> {
+  async executeAndCollect<T>(stream: DataStream<T>, options: CollectOptions = {}): Promise<T[]> {
+    const { jobName = "weir job", limit = Infinity } = options;
+    if (limit !== Infinity && (!Number.isInteger(limit) || limit < 1)) {
+      throw new ConfigError(`executeAndCollect: limit must be a positive integer, got ${limit}`);
+    }
+    const sink = this.#config.checkpoint
+      ? new CommittedCollectSink<T>(
+        limit,
+        (stream.node.outputSerializer ?? Serializers.plain) as Serializer<T>,
+      )
+      : new FirstRecordsSink<T>(limit);
+    stream.addSink(sink, { name: "Collect" });
+    const client = await this.#start(jobName);
+    const ended = client.done.then(() => false);
+    if (await Promise.race([ended, sink.full.promise.then(() => true)])) {
+      client.cancel();
+      await client.done;
+    }
+    return sink.values;
+  }
+
+  // Starts the job as `execute` does and resolves with its client once it runs:
+  // first it reads the checkpoints kept in a database and loads the admin server,
+  // where the config asks for them (`executeAsync` does neither).
+  #start(name: string): Promise<JobClient> {
     if (this.#pullsCheckpoints() || (this.#servesAdmin() && this.#adminServer === undefined)) {
       return this.#prepare(name).then(() => this.executeAsync(name));
     }
@@ -778,7 +808,7 @@ export class StreamEnvironment implements GraphBuilder {
   /**
    * With checkpoints in a database (`checkpoint.storage`), connects and reads
    * its checkpoints of job `name` (or of the URL's `job` parameter), so that
-   * `executeAsync` can restore from them. `execute()` and `start()` do this themselves. The
+   * `executeAsync` can restore from them. `execute()` does this itself. The
    * connection closes when the job ends.
    */
   async openCheckpointStorage(name = "weir job"): Promise<void> {

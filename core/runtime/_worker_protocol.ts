@@ -98,6 +98,13 @@ export type FromWorker =
     readonly values: unknown[];
     readonly timestamps: (number | undefined)[];
   }
+  /** A committed transaction of `executeAndCollect`'s sink (with checkpoints). */
+  | {
+    readonly type: "collectCommitted";
+    readonly vertex: number;
+    readonly id: string;
+    readonly values: unknown[];
+  }
   | { readonly type: "tasksEnded" }
   | { readonly type: "finished"; readonly recordsIn: Record<string, number> }
   | { readonly type: "failure"; readonly failure: SerializedFailure }

@@ -16,6 +16,7 @@ import { ConfigError, CorruptionError } from "../errors.ts";
 import { DenoCheckpointFs } from "../checkpoint/checkpoint_fs.ts";
 import { CheckpointStorage, loadManifest } from "../checkpoint/storage.ts";
 import { CollectSink } from "../connectors/collect_sink.ts";
+import { CommittedCollectSink } from "../connectors/_collect_results.ts";
 import { Serializers } from "../state/serializer.ts";
 import { Channel } from "./channel.ts";
 import type { Transformation } from "./graph.ts";
@@ -123,7 +124,10 @@ function serializeFailure(e: unknown, fallback: string): SerializedFailure {
   };
 }
 
-/** Streams a worker's CollectSink records to the main thread's sink, per batch. */
+/**
+ * Streams a worker's CollectSink records to the main thread's sink, per batch,
+ * and the transactions `executeAndCollect`'s committed sink commits.
+ */
 function forwardCollectSinks(nodes: readonly Transformation[]): () => void {
   const pending = new Map<number, { values: unknown[]; timestamps: (number | undefined)[] }>();
   let scheduled = false;
@@ -136,6 +140,10 @@ function forwardCollectSinks(nodes: readonly Transformation[]): () => void {
   };
   for (const n of nodes) {
     const sink = n.sink;
+    if (sink instanceof CommittedCollectSink) {
+      sink.deliver = (id: string, values: unknown[]) =>
+        post({ type: "collectCommitted", vertex: n.id, id, values });
+    }
     if (!(sink instanceof CollectSink)) continue;
     // Subtasks' sink objects inherit from this one, so they all forward.
     sink.invoke = (value: unknown, timestamp: number | undefined) => {

@@ -46,6 +46,7 @@ import {
 import type { CheckpointConfig, StopOptions } from "../checkpoint/coordinator.ts";
 import type { CheckpointStorage } from "../checkpoint/storage.ts";
 import { CollectSink } from "../connectors/collect_sink.ts";
+import { CommittedCollectSink } from "../connectors/_collect_results.ts";
 import type { Transformation } from "./graph.ts";
 import type {
   CoordinatorToTask,
@@ -153,6 +154,7 @@ export class WorkerExecutor {
   readonly #live: Set<string>[];
   readonly #reported = new Set<string>();
   readonly #collect = new Map<number, CollectSink<unknown>>();
+  readonly #collectCommitted = new Map<number, CommittedCollectSink<unknown>>();
   readonly #interrupt = Promise.withResolvers<void>();
   #failure: Error | undefined;
   #cancelled = false;
@@ -174,7 +176,10 @@ export class WorkerExecutor {
     this.#finished = new Quorum(this.size);
     this.#closed = new Quorum(this.size);
     this.#live = Array.from({ length: this.size }, () => new Set());
-    for (const n of nodes) if (n.sink instanceof CollectSink) this.#collect.set(n.id, n.sink);
+    for (const n of nodes) {
+      if (n.sink instanceof CollectSink) this.#collect.set(n.id, n.sink);
+      if (n.sink instanceof CommittedCollectSink) this.#collectCommitted.set(n.id, n.sink);
+    }
     const storage = options.checkpoint?.storage;
     if (storage) {
       for (const name of storage.fs.list(storage.paths.shared)) this.#reported.add(name);
@@ -379,6 +384,9 @@ export class WorkerExecutor {
         }
         return;
       }
+      case "collectCommitted":
+        this.#collectCommitted.get(msg.vertex)?.deliver(msg.id, msg.values);
+        return;
       case "tasksEnded":
         this.#tasksEnded.arrive(w);
         return;

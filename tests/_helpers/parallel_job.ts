@@ -8,8 +8,10 @@
  *   ValueState, `[key, count]` per record into a CollectSink; prints one JSON
  *   line `{ values, recordsIn, workers }` (values sorted; workers: 0 inline) after
  *   `execute()`.
- * - `collect --records N --keys K`: the keyed count of `count`, its records
- *   brought back by `executeAndCollect()`; prints them as one JSON array, sorted.
+ * - `collect --records N --keys K [--marker FILE [--fail-at M]]`: the keyed count
+ *   of `count`, its records brought back by `executeAndCollect()`; prints them as
+ *   one JSON array, sorted. With `--marker`, subtask 1 of the count fails once as
+ *   in `fail`.
  * - `first --limit L`: an unbounded generator, keyed across workers, and
  *   `executeAndCollect({ limit: L })`; prints the records it resolved with as JSON.
  * - `lag --records N`: a fast source into a slow keyed consumer (0.2 ms a record)
@@ -156,7 +158,13 @@ async function main(args: string[]): Promise<void> {
       const counts = await env.generate({ count: records, generate: (n) => `k${n % keys}` })
         .uid("gen")
         .keyBy((k) => k, Serializers.string)
-        .process(new Count()).uid("count")
+        .process(
+          new Count(
+            values.marker as string | undefined,
+            Number(values["fail-at"] ?? 500),
+            flags.checkpointDir,
+          ),
+        ).uid("count")
         .executeAndCollect({ jobName: "collected count" });
       console.log(JSON.stringify(counts.map(([k, n]) => `${k}\t${n}`).sort()));
       return;
