@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { SerializationError } from "../errors.ts";
 import { deserialize, serialize, type Serializer, Serializers } from "../state/serializer.ts";
 import { CollectSink } from "./collect_sink.ts";
 import type { SinkContext } from "./sink.ts";
@@ -92,7 +93,16 @@ export class CommittedCollectSink<T> extends TwoPhaseCommitSink<T, CollectTransa
   }
 
   protected preCommit(txn: CollectTransaction): void {
-    txn.records = serialize(this.codec, this.buffers.get(txn.id)!).toBase64();
+    try {
+      txn.records = serialize(this.codec, this.buffers.get(txn.id)!).toBase64();
+    } catch (e) {
+      if (!(e instanceof SerializationError)) throw e;
+      throw new SerializationError(
+        `executeAndCollect() with checkpoints keeps the records since the last checkpoint in the ` +
+          `next one: ${e.message}. Call .returns(serializer) on the stream it collects`,
+        { cause: e },
+      );
+    }
   }
 
   protected commit(txn: CollectTransaction): void {

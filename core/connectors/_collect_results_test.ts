@@ -71,6 +71,19 @@ Deno.test("CommittedCollectSink: without a checkpoint, the end of input commits;
   assert.ok(full);
 });
 
+Deno.test("CommittedCollectSink: a record its serializer cannot carry fails the checkpoint, naming .returns", async () => {
+  class Point {
+    constructor(readonly x: number) {}
+  }
+  const sink = new CommittedCollectSink<Point>(Infinity, Serializers.plain as Serializer<Point>);
+  const a = await subtask(sink, new OperatorStateStore("collect"));
+  a.invoke(new Point(1));
+  assert.throws(() => a.snapshotState({ checkpointId: 1 }), {
+    name: "SerializationError",
+    message: /cannot carry an instance of Point.*Call \.returns\(serializer\) on the stream/,
+  });
+});
+
 Deno.test("FirstRecordsSink: counts on arrival, keeps the first `limit`, and says when it has them", async () => {
   const sink = new FirstRecordsSink<string>(2);
   const s = Object.create(sink) as FirstRecordsSink<string>;
