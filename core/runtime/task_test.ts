@@ -53,14 +53,21 @@ function inputTask(channels: number) {
 
 Deno.test("task: input watermarks go through the valve; an idle input does not hold them back", async () => {
   const { chans, head, task } = inputTask(2);
+  const settle = async () => {
+    for (let i = 0; i < 5; i++) await new Promise((r) => setTimeout(r, 1));
+  };
   chans[0]!.push({ kind: MessageKind.Watermark, timestamp: 10 });
-  chans[1]!.push({ kind: MessageKind.WatermarkStatus, idle: true });
   chans[0]!.push({ kind: MessageKind.Watermark, timestamp: 20 });
+  const done = task.run();
+  await settle();
+  assert.deepEqual(head.seen, [], "input 1 has no watermark yet: it holds them back");
+  chans[1]!.push({ kind: MessageKind.WatermarkStatus, idle: true });
+  await settle();
+  assert.deepEqual(head.seen, [["watermark", 20]], "idle, input 1 holds nothing back");
+  assert.equal(task.metrics.inputWatermark, 20);
   chans[0]!.push(END_OF_INPUT);
   chans[1]!.push(END_OF_INPUT);
-  await task.run();
-  assert.deepEqual(head.seen, [["watermark", 10], ["watermark", 20]]);
-  assert.equal(task.metrics.inputWatermark, 20);
+  await done;
 });
 
 Deno.test("task: a barrier overtaking an unfinished alignment declines the older checkpoint as subsumed", async () => {
