@@ -144,17 +144,7 @@ export class Channel implements OutputChannel, InputChannel {
 }
 
 /**
- * Records one channel may give in a turn of the input gate: a full batch
- * (outputs.ts's `BATCH_SIZE`). Turns count records, not messages: a channel of
- * small messages (a ring's frames of big records, a slow producer's partial
- * batches) gets as many records a turn as one of full batches, not one
- * message against each full batch.
- */
-const TURN_RECORDS = 4096;
-
-/**
- * Merges a task's input channels. `poll` takes from channels in turns, fair
- * by records (`TURN_RECORDS` a turn, fewer when the channel runs out), and
+ * Merges a task's input channels. `poll` takes from channels round-robin and
  * skips blocked ones (a channel whose barrier arrived first is blocked until
  * the others' barriers arrive, in exactly-once mode).
  */
@@ -167,9 +157,7 @@ export class InputGate {
   readonly blocked: boolean[];
   /** The channel the last `poll` took from. */
   lastChannel = -1;
-  /** The channel whose turn it is, and the records it gave in this turn. */
-  #turn = 0;
-  #served = 0;
+  #next = 0;
   #waiter: Waiter | null = null;
 
   /** Creates a gate over `channels`. */
@@ -198,22 +186,14 @@ export class InputGate {
   poll(): ChannelMessage | undefined {
     const n = this.channels.length;
     for (let i = 0; i < n; i++) {
-      const c = (this.#turn + i) % n;
+      const c = (this.#next + i) % n;
       if (this.blocked[c]) continue;
       const msg = this.channels[c]!.take();
-      if (msg === undefined) continue;
-      this.lastChannel = c;
-      // A channel that had nothing (or was blocked) ended its turn: c's starts.
-      const served = (c === this.#turn ? this.#served : 0) +
-        (msg.kind === MessageKind.Records ? msg.values.length : 1);
-      if (served >= TURN_RECORDS) {
-        this.#turn = (c + 1) % n;
-        this.#served = 0;
-      } else {
-        this.#turn = c;
-        this.#served = served;
+      if (msg !== undefined) {
+        this.lastChannel = c;
+        this.#next = (c + 1) % n;
+        return msg;
       }
-      return msg;
     }
     return undefined;
   }
