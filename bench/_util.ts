@@ -1,9 +1,10 @@
 /**
- * Shared helpers of the benchmarks: medians, a table printer, and the keyed
- * counting function several benchmarks run.
+ * Shared helpers of the benchmarks: their flags, medians, a table printer,
+ * and the keyed counting function several benchmarks run.
  *
  * @module
  */
+import { parseArgs, type ParseArgsConfig } from "node:util";
 import {
   type Collector,
   type KeyedProcessFunction,
@@ -12,6 +13,20 @@ import {
   type ValueState,
   ValueStateDescriptor,
 } from "../mod.ts";
+
+/**
+ * This benchmark's flags (`Deno.args`) as `options` declares them; an unknown
+ * or malformed flag ends the process with one line naming it.
+ */
+export function benchFlags<const O extends NonNullable<ParseArgsConfig["options"]>>(options: O) {
+  try {
+    return parseArgs({ args: Deno.args, options }).values;
+  } catch (e) {
+    const script = Deno.mainModule.slice(Deno.mainModule.lastIndexOf("/") + 1);
+    console.error(`bench/${script}: ${(e as Error).message}`);
+    Deno.exit(2);
+  }
+}
 
 /** Counts records per key in ValueState and emits the new count. */
 export class Count implements KeyedProcessFunction<string, string, number> {

@@ -40,3 +40,18 @@ Deno.test({
     }
   },
 });
+
+Deno.test("benchFlags: an unknown flag ends the benchmark with one line naming it", async () => {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", new URL("./pipeline.ts", import.meta.url).pathname, "--recrods", "5"],
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).output();
+  assert.equal(out.code, 2);
+  assert.equal(
+    new TextDecoder().decode(out.stderr),
+    "bench/pipeline.ts: Unknown option '--recrods'\n",
+  );
+  assert.equal(out.stdout.length, 0);
+});

@@ -16,22 +16,18 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import { AsyncDataStream, type Source, StreamEnvironment } from "../mod.ts";
-import { machine, median, rate, table } from "./_util.ts";
+import { benchFlags, machine, median, rate, table } from "./_util.ts";
 import { fixedDelay } from "./_fixed_delay.ts";
 
-const { values } = parseArgs({
-  args: Deno.args,
-  options: {
-    records: { type: "string" },
-    runs: { type: "string" },
-    quick: { type: "boolean" },
-    // bench/main.ts passes --full to every bench; this one has no larger size.
-    full: { type: "boolean" },
-    latency: { type: "string" },
-    capacity: { type: "string" },
-  },
+const values = benchFlags({
+  records: { type: "string" },
+  runs: { type: "string" },
+  quick: { type: "boolean" },
+  // bench/main.ts passes --full to every bench; this one has no larger size.
+  full: { type: "boolean" },
+  latency: { type: "string" },
+  capacity: { type: "string" },
 });
 const quick = values.quick ?? false;
 const N = Number(values.records ?? (quick ? 20_000 : 100_000));

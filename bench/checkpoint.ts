@@ -24,7 +24,6 @@
  * @module
  */
 import process from "node:process";
-import { parseArgs } from "node:util";
 import {
   type JobClient,
   type KeyedProcessFunction,
@@ -40,19 +39,16 @@ import {
 import { HeapStateBackend } from "../core/state/heap/mod.ts";
 import { LsmStateBackend } from "../core/state/lsm/mod.ts";
 import { main as wordCount } from "../examples/word_count.ts";
-import { Count, machine, median, rate, table } from "./_util.ts";
+import { benchFlags, Count, machine, median, rate, table } from "./_util.ts";
 
-const { values } = parseArgs({
-  args: Deno.args,
-  options: {
-    quick: { type: "boolean" },
-    full: { type: "boolean" },
-    runs: { type: "string" },
-    seconds: { type: "string" },
-    backend: { type: "string" },
-    only: { type: "string" },
-    storages: { type: "string" },
-  },
+const values = benchFlags({
+  quick: { type: "boolean" },
+  full: { type: "boolean" },
+  runs: { type: "string" },
+  seconds: { type: "string" },
+  backend: { type: "string" },
+  only: { type: "string" },
+  storages: { type: "string" },
 });
 const quick = values.quick ?? false;
 const full = values.full ?? false;

@@ -15,7 +15,6 @@
  * @module
  */
 import process from "node:process";
-import { parseArgs } from "node:util";
 import {
   KafkaConsumer,
   KafkaSerializers,
@@ -25,16 +24,13 @@ import {
   StreamEnvironment,
 } from "../mod.ts";
 import { MockKafka } from "../tests/_helpers/kafka_mock.ts";
-import { machine, rate, table } from "./_util.ts";
+import { benchFlags, machine, rate, table } from "./_util.ts";
 
-const { values } = parseArgs({
-  args: Deno.args,
-  options: {
-    records: { type: "string" },
-    quick: { type: "boolean" },
-    // bench/main.ts passes it to every benchmark; the default is already the full size.
-    full: { type: "boolean" },
-  },
+const values = benchFlags({
+  records: { type: "string" },
+  quick: { type: "boolean" },
+  // bench/main.ts passes it to every benchmark; the default is already the full size.
+  full: { type: "boolean" },
 });
 const N = Number(values.records ?? (values.quick ? 20_000 : 300_000));
 const VALUE_BYTES = 100;

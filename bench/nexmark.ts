@@ -11,8 +11,7 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
-import { machine, rate, table } from "./_util.ts";
+import { benchFlags, machine, rate, table } from "./_util.ts";
 import { QUERIES } from "./nexmark/queries/mod.ts";
 
 /** Flink Nexmark's published throughput per core (Flink 1.13, RocksDB), events/s. */
@@ -51,18 +50,15 @@ export function target(query: string): number {
   return flink;
 }
 
-const { values } = parseArgs({
-  args: Deno.args,
-  options: {
-    events: { type: "string" },
-    queries: { type: "string" },
-    backends: { type: "string" },
-    parallelism: { type: "string" },
-    tps: { type: "string" },
-    quick: { type: "boolean" },
-    // bench/main.ts passes it to every benchmark; 10M events is already the full size.
-    full: { type: "boolean" },
-  },
+const values = benchFlags({
+  events: { type: "string" },
+  queries: { type: "string" },
+  backends: { type: "string" },
+  parallelism: { type: "string" },
+  tps: { type: "string" },
+  quick: { type: "boolean" },
+  // bench/main.ts passes it to every benchmark; 10M events is already the full size.
+  full: { type: "boolean" },
 });
 const events = Number(values.events ?? (values.quick ? 1_000_000 : 10_000_000));
 const queries = values.queries?.split(",") ?? [...QUERIES.keys()];

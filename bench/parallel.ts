@@ -50,18 +50,14 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
-import { machine, rate, table, type ThreadCpu } from "./_util.ts";
+import { benchFlags, machine, rate, table, type ThreadCpu } from "./_util.ts";
 
-const { values } = parseArgs({
-  args: Deno.args,
-  options: {
-    records: { type: "string" },
-    runs: { type: "string" },
-    quick: { type: "boolean" },
-    full: { type: "boolean" },
-    only: { type: "string", multiple: true },
-  },
+const values = benchFlags({
+  records: { type: "string" },
+  runs: { type: "string" },
+  quick: { type: "boolean" },
+  full: { type: "boolean" },
+  only: { type: "string", multiple: true },
 });
 const ROWS = ["keyed", "word_count", "stateless", "plain", "overhead"];
 for (const name of values.only ?? []) {

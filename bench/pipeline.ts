@@ -8,21 +8,17 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import { Serializers, type Source, type StateBackend, StreamEnvironment } from "../mod.ts";
 import { HeapStateBackend } from "../core/state/heap/mod.ts";
 import { LsmStateBackend } from "../core/state/lsm/mod.ts";
-import { Count, machine, median, rate, table } from "./_util.ts";
+import { benchFlags, Count, machine, median, rate, table } from "./_util.ts";
 
-const { values } = parseArgs({
-  args: Deno.args,
-  options: {
-    records: { type: "string" },
-    runs: { type: "string" },
-    quick: { type: "boolean" },
-    // bench/main.ts passes --full to every bench; this one has no larger size.
-    full: { type: "boolean" },
-  },
+const values = benchFlags({
+  records: { type: "string" },
+  runs: { type: "string" },
+  quick: { type: "boolean" },
+  // bench/main.ts passes --full to every bench; this one has no larger size.
+  full: { type: "boolean" },
 });
 const quick = values.quick ?? false;
 const N = Number(values.records ?? (quick ? 1_000_000 : 5_000_000));

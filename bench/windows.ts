@@ -8,7 +8,6 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import {
   type AggregateFunction,
   Serializers,
@@ -21,20 +20,17 @@ import {
 } from "../mod.ts";
 import { HeapStateBackend } from "../core/state/heap/mod.ts";
 import { LsmStateBackend } from "../core/state/lsm/mod.ts";
-import { machine, median, rate, table } from "./_util.ts";
+import { benchFlags, machine, median, rate, table } from "./_util.ts";
 
-const { values } = parseArgs({
-  args: Deno.args,
-  options: {
-    records: { type: "string" },
-    runs: { type: "string" },
-    quick: { type: "boolean" },
-    // bench/main.ts passes --full to every bench; this one has no larger size.
-    full: { type: "boolean" },
-    only: { type: "string" },
-    backend: { type: "string" },
-    keys: { type: "string" },
-  },
+const values = benchFlags({
+  records: { type: "string" },
+  runs: { type: "string" },
+  quick: { type: "boolean" },
+  // bench/main.ts passes --full to every bench; this one has no larger size.
+  full: { type: "boolean" },
+  only: { type: "string" },
+  backend: { type: "string" },
+  keys: { type: "string" },
 });
 const quick = values.quick ?? false;
 const N = Number(values.records ?? (quick ? 100_000 : 300_000));
