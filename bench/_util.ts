@@ -14,11 +14,15 @@ import {
   ValueStateDescriptor,
 } from "../mod.ts";
 
+type FlagOptions = NonNullable<ParseArgsConfig["options"]>;
+/** The values `parseArgs` gives for `options`. */
+type Flags<O extends FlagOptions> = ReturnType<typeof parseArgs<{ options: O }>>["values"];
+
 /**
  * This benchmark's flags (`Deno.args`) as `options` declares them; an unknown
  * or malformed flag ends the process with one line naming it.
  */
-export function benchFlags<const O extends NonNullable<ParseArgsConfig["options"]>>(options: O) {
+export function benchFlags<const O extends FlagOptions>(options: O): Flags<O> {
   try {
     return parseArgs({ args: Deno.args, options }).values;
   } catch (e) {
