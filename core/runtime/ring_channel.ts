@@ -84,7 +84,7 @@ export class RingChannelWriter {
       const target = this.#ring.capacity / FRAME_SHARE;
       this.#recordsPerFrame = Math.max(1, Math.floor(target * msg.values.length / out.length));
     }
-    if (out.length > this.#ring.maxFrame) return this.#split(msg);
+    if (out.length > this.#ring.maxFrame) return this.#writeTooBig(msg);
     this.bytesOut += out.length;
     if (this.#ring.tryWrite(out.bytes())) return undefined;
     return this.#waitAndWrite(out.toBytes());
@@ -117,17 +117,18 @@ export class RingChannelWriter {
     }
   }
 
-  /** A batch too big for one frame goes as two halves (order kept). */
-  async #split(msg: ChannelMessage): Promise<void> {
+  /**
+   * A batch too big for one frame goes in parts of the records per frame its
+   * own size gave (fewer than half its records: a frame holds almost the ring).
+   */
+  #writeTooBig(msg: ChannelMessage): Promise<void> | undefined {
     if (msg.kind !== MessageKind.Records || msg.values.length < 2) {
       throw new RangeError(
         `Edge "${this.#edge}": one record needs ${this.#out.length} bytes, more than the ` +
           `channel's ${this.#ring.maxFrame}-byte frames`,
       );
     }
-    const half = msg.values.length >> 1;
-    await this.write(partOf(msg, 0, half));
-    await this.write(partOf(msg, half, msg.values.length));
+    return this.#writeParts(msg, this.#recordsPerFrame);
   }
 
   /** Closes the ring (the job is cancelled): both sides stop waiting. */

@@ -4,7 +4,7 @@ import { type ChannelMessage, MessageKind, type RecordBatch } from "./messages.t
 import { RingChannelReader, RingChannelWriter } from "./ring_channel.ts";
 import { createRing } from "./shared_ring.ts";
 
-Deno.test("ring channel: a batch too big for one frame crosses as halves, each record with its timestamp and key group", async () => {
+Deno.test("ring channel: a batch too big for one frame crosses in parts, each record with its timestamp and key group", async () => {
   const ring = createRing(4096);
   const writer = new RingChannelWriter(ring, Serializers.plain, "source -> count");
   const reader = new RingChannelReader(ring, Serializers.plain);
@@ -17,7 +17,7 @@ Deno.test("ring channel: a batch too big for one frame crosses as halves, each r
   };
   const got: ChannelMessage[] = [];
   const written = writer.write(batch);
-  // The reader frees space as the halves arrive.
+  // The reader frees space as the parts arrive.
   while (got.reduce((a, m) => a + (m.kind === MessageKind.Records ? m.values.length : 0), 0) < n) {
     const msg = reader.take();
     if (msg) got.push(msg);
