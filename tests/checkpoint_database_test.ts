@@ -53,8 +53,13 @@ function stage(
   url: string,
   parallelism: number,
   backend: "heap" | "lsm",
-  extra: { restore?: string; tolerableFailures?: number; intervalMs?: number; retained?: number } =
-    {},
+  extra: {
+    restore?: string;
+    tolerableFailures?: number;
+    intervalMs?: number;
+    timeoutMs?: number;
+    retained?: number;
+  } = {},
 ): Stage {
   const src = new QueueSource<string>("words");
   const out = new CollectSink<string>();
@@ -66,6 +71,7 @@ function stage(
       dir: "",
       storage: url,
       ...(extra.intervalMs !== undefined ? { intervalMs: extra.intervalMs } : {}),
+      ...(extra.timeoutMs !== undefined ? { timeoutMs: extra.timeoutMs } : {}),
       ...(extra.retained !== undefined ? { retained: extra.retained } : {}),
       ...(extra.tolerableFailures !== undefined
         ? { tolerableFailures: extra.tolerableFailures }
@@ -211,6 +217,83 @@ for (const kind of ["postgres", "redis"] as DatabaseKind[]) {
       const log = s.logs.join("\n");
       assert.ok(log.includes(`127.0.0.1:${server.port}`), "the failure names the server");
       assert.ok(!log.includes(server.password), "the password is never printed");
+    });
+  });
+
+  Deno.test(`${kind} checkpoint storage: a server that stops answering (SIGSTOP) times checkpoints out; answering again, it takes the next one, none of those that failed meanwhile`, async () => {
+    await withServer(kind, async (server) => {
+      const url = `${server.url}?job=frozen`;
+      const s = stage(url, 2, "heap", { intervalMs: 50, timeoutMs: 1000, tolerableFailures: 1000 });
+      await s.env.openCheckpointStorage("frozen");
+      const client = s.env.executeAsync("frozen");
+      const inDatabase = () => checkpointsInDatabase(kind, server.url, "frozen");
+      const batch = words(100, 7);
+      s.src.push(...batch);
+      await until(() => inDatabase().length > 0, "a checkpoint");
+      const failed = () =>
+        s.logs.flatMap((l) => /Checkpoint (\d+) failed: timed out/.exec(l)?.[1] ?? []).map(Number);
+      const before = failed().length;
+      server.signal("SIGSTOP");
+      try {
+        s.src.push(...batch);
+        await until(() => failed().length >= before + 3, "three checkpoints timed out", 20_000);
+      } finally {
+        server.signal("SIGCONT");
+      }
+      const lastFailed = Math.max(...failed());
+      await until(
+        () => Math.max(...inDatabase()) > lastFailed,
+        "a checkpoint after the server answers again",
+        30_000,
+      );
+      s.src.end();
+      await client.done;
+      assert.deepEqual(lastCounts(s.out.values), counts([...batch, ...batch]));
+      // Their publications waited behind the one the server froze in; when it answered, they
+      // were dropped, not written: at most that one went through late.
+      const published = new Set(inDatabase());
+      const late = failed().filter((id) => published.has(id));
+      assert.ok(late.length <= 1, `failed checkpoints in the database: ${late}`);
+      assert.ok(
+        !s.logs.some((l) => l.includes("previous checkpoint's segments failed")),
+        s.logs.join("\n"),
+      );
+    });
+  });
+
+  Deno.test(`${kind} checkpoint storage: a job ending while the server does not answer fails with its final checkpoint's timeout, without waiting for the server`, async () => {
+    await withServer(kind, async (server) => {
+      const url = `${server.url}?job=frozen-end`;
+      const s = stage(url, 2, "heap", { intervalMs: 50, timeoutMs: 1000, tolerableFailures: 1000 });
+      await s.env.openCheckpointStorage("frozen-end");
+      const client = s.env.executeAsync("frozen-end");
+      s.src.push(...words(100, 8));
+      await until(
+        () => checkpointsInDatabase(kind, server.url, "frozen-end").length > 0,
+        "a checkpoint",
+      );
+      server.signal("SIGSTOP");
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      try {
+        s.src.end();
+        // The final checkpoint's timeout, then the connections' bounded close: well within
+        // this, and not waiting for the server to answer again.
+        const outcome = await Promise.race([
+          client.done.then(() => new Error("the job completed"), (e: Error) => e),
+          new Promise<Error>((r) =>
+            timer = setTimeout(() => r(new Error("still running")), 30_000)
+          ),
+        ]);
+        assert.match(String(outcome), /Checkpoint \d+ failed: timed out after 1000 ms/);
+        assert.ok(
+          s.logs.some((l) => l.includes("did not finish its background work")),
+          s.logs.join("\n"),
+        );
+      } finally {
+        clearTimeout(timer);
+        server.signal("SIGCONT");
+        await client.done.catch(() => {});
+      }
     });
   });
 

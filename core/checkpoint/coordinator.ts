@@ -464,7 +464,7 @@ export class CheckpointCoordinator {
     }
     // With a database as checkpoint storage the checkpoint completes when the
     // database has committed it; otherwise it is declined, and its local copy goes.
-    mirror.publish(this.#storage, path).then(
+    mirror.publish(this.#storage, path, () => this.#state.pending.has(id)).then(
       () => this.#handle({ type: "manifestWritten", at: now(), id, path }),
       (e) => {
         this.#storage.fs.removeTree(path);

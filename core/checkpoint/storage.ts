@@ -160,12 +160,17 @@ export class CheckpointStorage {
     return dir;
   }
 
-  /** Ids of checkpoints with a `_metadata` file, ascending. */
+  /**
+   * Ids of checkpoints with a `_metadata` file, ascending; with a database,
+   * only once it has taken them (not while {@linkcode CheckpointMirror.publishing}).
+   */
   completedIds(): number[] {
     const ids: number[] = [];
+    const publishing = this.mirror?.publishing;
     for (const name of this.fs.list(this.paths.root)) {
       const id = parseCheckpointDirName(name);
-      if (id !== undefined && this.fs.size(this.paths.metadata(id)) !== undefined) ids.push(id);
+      if (id === undefined || publishing?.has(id)) continue;
+      if (this.fs.size(this.paths.metadata(id)) !== undefined) ids.push(id);
     }
     return ids.sort((a, b) => a - b);
   }

@@ -24,6 +24,11 @@ export interface TestServer {
   cpuMs(): number;
   /** Kills the server at once (SIGKILL for Redis, an immediate shutdown for PostgreSQL). */
   kill(): Promise<void>;
+  /**
+   * Freezes (SIGSTOP) or thaws (SIGCONT) every process of the server: its
+   * connections stay open and nothing answers, as behind a network partition.
+   */
+  signal(signal: "SIGSTOP" | "SIGCONT"): void;
   /** Starts it again on the same port and data. */
   start(): Promise<void>;
   /** Stops it and removes its data. */
@@ -61,6 +66,17 @@ function processTreeCpuMs(pid: number, children: boolean): number {
     }
   }
   return ticks * TICK_MS;
+}
+
+/** `pid` and its children. */
+function processTree(pid: number): number[] {
+  const pids = [pid];
+  for (const e of Deno.readDirSync("/proc")) {
+    if (/^\d+$/.test(e.name) && Number(procStat(Number(e.name))?.[1]) === pid) {
+      pids.push(Number(e.name));
+    }
+  }
+  return pids;
 }
 
 /** A port nothing listens on now. */
@@ -165,14 +181,22 @@ export async function startPostgres(): Promise<TestServer> {
     await waitForPort(port, "postgres");
   };
   await start();
+  const postmaster = () => Number(Deno.readTextFileSync(`${data}/postmaster.pid`).split("\n")[0]);
   return {
     url: `postgres://weir:${password}@127.0.0.1:${port}/postgres`,
     password,
     port,
     // The postmaster and its server processes (one per connection, the WAL writer, …).
-    cpuMs: () => {
-      const pid = Number(Deno.readTextFileSync(`${data}/postmaster.pid`).split("\n")[0]);
-      return processTreeCpuMs(pid, true);
+    cpuMs: () => processTreeCpuMs(postmaster(), true),
+    signal: (signal) => {
+      for (const pid of processTree(postmaster())) {
+        try {
+          Deno.kill(pid, signal);
+        } catch (e) {
+          // A server process that ended since the listing (its connection closed).
+          if (!(e instanceof Deno.errors.NotFound)) throw e;
+        }
+      }
     },
     kill: () => ctl(["-m", "immediate", "-w", "stop"]),
     start,
@@ -226,6 +250,7 @@ export async function startRedis(): Promise<TestServer> {
     password,
     port,
     cpuMs: () => child ? processTreeCpuMs(child.pid, false) : 0,
+    signal: (signal) => child?.kill(signal),
     kill,
     start,
     stop: async () => {

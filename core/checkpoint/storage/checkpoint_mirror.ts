@@ -19,11 +19,23 @@
  *   runs on a worker thread (`changed_rows_worker.ts`), and so does writing
  *   the parts and completing the checkpoint, through the worker's own
  *   connection: the rows never come back to the job's thread.
+ * - Publications run one at a time, in order. A checkpoint that ended (timed
+ *   out, declined) before its turn is not published: a server that stopped
+ *   answering and answers again catches up with the newest checkpoint, not
+ *   with every one that failed meanwhile. Until its publication ends, a
+ *   checkpoint is not complete in the working folder either (see
+ *   {@linkcode CheckpointMirror.publishing}): retention keeps the checkpoint
+ *   the database shows, and an in-process restart restores only what the
+ *   database has.
+ * - Close waits for background work a bounded time, then abandons it: a job
+ *   ends even when the server stopped answering (the parts it left behind are
+ *   discarded when the store is next opened).
  * - Retention: after local garbage collection the store drops what no
  *   retained checkpoint or savepoint needs.
  *
  * @module
  */
+import { CheckpointError } from "../../errors.ts";
 import { DenoCheckpointFs } from "../checkpoint_fs.ts";
 import { parseManifest } from "../manifest.ts";
 import { METADATA_FILE } from "../paths.ts";
@@ -33,6 +45,13 @@ import { ChangedRowsWorker } from "./changed_rows_worker.ts";
 import type { RemoteEntry, RemoteStore } from "./remote_store.ts";
 
 const decoder = new TextDecoder();
+
+/**
+ * How long closing waits for background work (the collection of old
+ * checkpoints, a publication that outlived its checkpoint): a healthy
+ * server's take milliseconds, and what is left is done or discarded later.
+ */
+const CLOSE_GRACE_MS = 5000;
 
 /**
  * A working folder mirrored into a {@linkcode RemoteStore}.
@@ -79,6 +98,12 @@ export class CheckpointMirror {
   #baseline: LoadedManifest | undefined;
   // Commits and collections run one at a time, in order.
   #queue: Promise<unknown> = Promise.resolve();
+  // Checkpoints whose publication is queued or running, and their segments.
+  readonly #publishing = new Map<number, string[]>();
+  // The segments the running backends use, while a collection waits for its turn.
+  #collectLive: ReadonlySet<string> | undefined;
+  // Closed: queued work that has not started is dropped.
+  #closed = false;
   #log: (line: string) => void = () => {};
 
   private constructor(
@@ -142,13 +167,22 @@ export class CheckpointMirror {
 
   /**
    * Commits the checkpoint or savepoint the storage just wrote at `path`.
-   * Rejects (and the checkpoint is declined) when the store cannot take it.
+   * Rejects (and the checkpoint is declined) when the store cannot take it,
+   * and without writing anything when `wanted()` is false by its turn (the
+   * checkpoint ended meanwhile).
    */
-  publish(storage: CheckpointStorage, path: string): Promise<void> {
-    return this.#enqueue(async () => {
-      const loaded = loadManifest(this.#fs, path, false);
-      const { manifest } = loaded;
-      const checkpoint = manifest.kind === "checkpoint";
+  publish(storage: CheckpointStorage, path: string, wanted: () => boolean): Promise<void> {
+    const loaded = loadManifest(this.#fs, path, false);
+    const { manifest } = loaded;
+    const id = manifest.checkpointId;
+    const checkpoint = manifest.kind === "checkpoint";
+    if (checkpoint) this.#publishing.set(id, Object.keys(manifest.segments));
+    const published = this.#enqueue(async () => {
+      if (!wanted()) {
+        throw new CheckpointError(
+          `${manifest.kind} ${id} ended before ${this.store.where} took it`,
+        );
+      }
       // The store shows another checkpoint than ours (the server lost its data, or
       // another writer): it may lack segments uploaded before (they go again), and
       // a checkpoint writes every entry (the rest goes).
@@ -160,7 +194,6 @@ export class CheckpointMirror {
       const segments = Object.keys(manifest.segments)
         .filter((name) => !this.#uploaded.has(name))
         .map((name) => ({ name, path: loaded.segmentPath(name) }));
-      const id = manifest.checkpointId;
       // The parts, one at a time, then the manifest that makes them visible: on the
       // worker, through its own connection, where it runs. A failure declines the
       // checkpoint; parts the server did not let go are retried with the next collection.
@@ -185,15 +218,27 @@ export class CheckpointMirror {
       for (const { name } of segments) this.#uploaded.add(name);
       if (checkpoint) this.#baseline = loaded;
     });
+    if (!checkpoint) return published;
+    return published.finally(() => this.#publishing.delete(id));
   }
 
   /**
-   * Segments the next {@linkcode CheckpointMirror.publish} reads besides the
-   * new checkpoint's (the previous checkpoint's, to find what changed): local
-   * garbage collection must keep them.
+   * Checkpoints written locally whose publication has not ended: not
+   * complete yet, whatever the working folder holds.
+   */
+  get publishing(): ReadonlyMap<number, unknown> {
+    return this.#publishing;
+  }
+
+  /**
+   * Segments publications read: the previous checkpoint's (to find what
+   * changed) and those of checkpoints being published, which may be no
+   * longer pending. Local garbage collection must keep them.
    */
   pinnedSegments(): string[] {
-    return Object.keys(this.#baseline?.manifest.segments ?? {});
+    const pinned = Object.keys(this.#baseline?.manifest.segments ?? {});
+    for (const segments of this.#publishing.values()) pinned.push(...segments);
+    return pinned;
   }
 
   /** Replaces a savepoint's manifest in the store (in the background). */
@@ -210,9 +255,16 @@ export class CheckpointMirror {
    * retention removed and segments none of the rest (nor `live`) needs.
    */
   collect(storage: CheckpointStorage, live: ReadonlySet<string> = new Set()): void {
+    // One collection waiting is enough: it reads the folder when it runs. (Each failed
+    // checkpoint asks for one, and a server that answers again would otherwise work
+    // through one per checkpoint that failed while it was away.)
+    const queued = this.#collectLive !== undefined;
+    this.#collectLive = live;
+    if (queued) return;
     this.#background("collecting old checkpoints", async () => {
+      const keep = new Set(this.#collectLive);
+      this.#collectLive = undefined;
       const ids = storage.completedIds();
-      const keep = new Set(live);
       const loaded = [
         ...ids.map((id) => storage.loadCheckpoint(id)),
         ...storage.savepoints().map((s) => storage.load(s.dir)),
@@ -227,23 +279,42 @@ export class CheckpointMirror {
     });
   }
 
-  /** Waits for background work, then closes the connection. */
-  async close(): Promise<void> {
-    await this.#queue.catch(() => {});
+  /**
+   * Waits for background work (at most `graceMs`), then closes the
+   * connections, which ends what is still waiting for the server.
+   */
+  async close(graceMs = CLOSE_GRACE_MS): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const done = await Promise.race([
+      this.#queue.then(() => true, () => true),
+      new Promise<false>((resolve) => timer = setTimeout(() => resolve(false), graceMs)),
+    ]);
+    clearTimeout(timer);
+    this.#closed = true;
+    if (!done) {
+      this.#log(
+        `${this.store.where} did not finish its background work within ${graceMs} ms; ` +
+          "closing the connection (parts it leaves are discarded when it is next opened)",
+      );
+    }
     await this.#changes.close();
     await this.store.close();
   }
 
   #enqueue<T>(f: () => Promise<T>): Promise<T> {
-    const run = this.#queue.then(f, f);
+    const g = () => {
+      if (this.#closed) throw new CheckpointError(`${this.store.where} is closed`);
+      return f();
+    };
+    const run = this.#queue.then(g, g);
     this.#queue = run.catch(() => {});
     return run;
   }
 
   #background(what: string, f: () => Promise<void>): void {
-    this.#enqueue(f).catch((e) =>
-      this.#log(`${what} failed (retried after the next checkpoint): ${e}`)
-    );
+    this.#enqueue(f).catch((e) => {
+      if (!this.#closed) this.#log(`${what} failed (retried after the next checkpoint): ${e}`);
+    });
   }
 }
 

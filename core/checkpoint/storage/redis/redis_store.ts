@@ -121,6 +121,7 @@ export class RedisStore implements RemoteStore {
     });
     // Without a listener a lost connection would end the process; commands report it.
     client.on("error", () => {});
+    ignoreRepliesAfterDisconnect();
     const store = new RedisStore(client, jobId, where, url, segmentChunk);
     try {
       await within(client.connect(), CONNECT_WAIT_MS, () => {
@@ -490,6 +491,33 @@ export class RedisStore implements RemoteStore {
     );
     if (!answered) await this.#client.disconnect().catch(() => {});
   }
+}
+
+let ignoring = false;
+
+/**
+ * node-redis (4.7) under Deno's `node:net` can still receive the replies of a
+ * server that stopped answering (SIGSTOP, a partition) and answers again after
+ * `disconnect()` dropped the commands waiting for them: `commands-queue.js`
+ * `onReply` then throws "Cannot destructure property 'resolve' …" from a socket
+ * event no promise reaches, and an uncaught error ends the process. Those
+ * replies belong to commands that already failed (the checkpoint was declined
+ * or abandoned), so exactly that error is not let end the process; any other
+ * uncaught error still does.
+ */
+function ignoreRepliesAfterDisconnect(): void {
+  if (ignoring) return;
+  ignoring = true;
+  globalThis.addEventListener("error", (e) => {
+    const err = e.error as { message?: unknown; stack?: unknown } | undefined;
+    if (
+      typeof err?.message === "string" &&
+      err.message.startsWith("Cannot destructure property 'resolve'") &&
+      typeof err.stack === "string" && /@redis[\/]client[\/].*commands-queue\.js/.test(err.stack)
+    ) {
+      e.preventDefault();
+    }
+  });
 }
 
 // How long open() waits for the server to connect and answer.
