@@ -162,14 +162,13 @@ export class CheckpointStorage {
 
   /**
    * Ids of checkpoints with a `_metadata` file, ascending; with a database,
-   * only once it has taken them (not while {@linkcode CheckpointMirror.publishing}).
+   * only once it has taken them (not while {@linkcode CheckpointMirror.isPublishing}).
    */
   completedIds(): number[] {
     const ids: number[] = [];
-    const publishing = this.mirror?.publishing;
     for (const name of this.fs.list(this.paths.root)) {
       const id = parseCheckpointDirName(name);
-      if (id === undefined || publishing?.has(id)) continue;
+      if (id === undefined || this.mirror?.isPublishing(id)) continue;
       if (this.fs.size(this.paths.metadata(id)) !== undefined) ids.push(id);
     }
     return ids.sort((a, b) => a - b);

@@ -24,7 +24,7 @@
  *   answering and answers again catches up with the newest checkpoint, not
  *   with every one that failed meanwhile. Until its publication ends, a
  *   checkpoint is not complete in the working folder either (see
- *   {@linkcode CheckpointMirror.publishing}): retention keeps the checkpoint
+ *   {@linkcode CheckpointMirror.isPublishing}): retention keeps the checkpoint
  *   the database shows, and an in-process restart restores only what the
  *   database has.
  * - Close waits for background work a bounded time, then abandons it: a job
@@ -223,11 +223,11 @@ export class CheckpointMirror {
   }
 
   /**
-   * Checkpoints written locally whose publication has not ended: not
+   * Whether checkpoint `id`'s publication is queued or running: it is not
    * complete yet, whatever the working folder holds.
    */
-  get publishing(): ReadonlyMap<number, unknown> {
-    return this.#publishing;
+  isPublishing(id: number): boolean {
+    return this.#publishing.has(id);
   }
 
   /**
