@@ -143,6 +143,25 @@ Deno.test("worker executor: executeAndCollect() brings every record back from th
   assert.deepEqual(lastJsonLine<string[]>(out.stdout), expectedCounts(records, keys));
 });
 
+Deno.test("worker executor: executeAndCollect() without checkpoints gives each record once when a worker fails and the job starts over", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "weir-workers-" });
+  try {
+    const records = 100_000, keys = 500;
+    const out = await run([
+      ...["--scenario", "collect", "--records", String(records), "--keys", String(keys)],
+      ...["--fail-at", "20000", "--marker", `${dir}/marker`, "--restart-once"],
+      ...["--parallelism", "2", "--executor", "workers"],
+    ]);
+    assert.equal(out.code, 0, out.stderr);
+    assert.match(out.stderr, /injected failure.*restarting/);
+    const collected = lastJsonLine<string[]>(out.stdout);
+    assert.equal(collected.length, records, "each record once");
+    assert.deepEqual(collected, expectedCounts(records, keys));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 for (const backend of ["heap", "lsm"]) {
   Deno.test(`worker executor: executeAndCollect() with checkpoints gives each record once when a worker fails and the job restores (${backend})`, async () => {
     const dir = await Deno.makeTempDir({ prefix: "weir-workers-" });

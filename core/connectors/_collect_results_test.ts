@@ -95,3 +95,64 @@ Deno.test("FirstRecordsSink: counts on arrival, keeps the first `limit`, and say
   assert.deepEqual(sink.timestamps, [1, 2]);
   await sink.full.promise;
 });
+
+Deno.test("CommittedCollectSink: rewinding to an older checkpoint drops the transactions pre-committed after it", async () => {
+  const sink = new CommittedCollectSink<number>(Infinity, Serializers.f64);
+  const store = new OperatorStateStore("collect");
+  const a = await subtask(sink, store);
+  a.invoke(1);
+  a.snapshotState({ checkpointId: 1 });
+  const checkpoint1 = store.snapshot();
+  await a.notifyCheckpointComplete(1);
+  a.invoke(2);
+  a.snapshotState({ checkpointId: 2 });
+  await a.notifyCheckpointComplete(2);
+  a.invoke(3);
+  await a.finish(); // checkpoints seen: the open transaction aborts; 3 comes with the next one
+  assert.deepEqual(sink.values, [1, 2]);
+
+  // Checkpoint 2 is damaged: the restart restores checkpoint 1 and emits 2 again.
+  sink.rewind(1);
+  assert.deepEqual(sink.values, [1]);
+  const b = await subtask(sink, new OperatorStateStore("collect", checkpoint1));
+  b.invoke(2);
+  b.invoke(3);
+  b.snapshotState({ checkpointId: 3 });
+  await b.notifyCheckpointComplete(3);
+  assert.deepEqual(sink.values, [1, 2, 3], "each record once");
+
+  // A restart from the start (no checkpoint) drops everything.
+  sink.rewind(undefined);
+  assert.deepEqual(sink.values, []);
+});
+
+Deno.test("CommittedCollectSink: a transaction committed at the end of input goes on any rewind; full results stay", async () => {
+  const open = new CommittedCollectSink<number>(Infinity, Serializers.f64);
+  const a = await subtask(open, new OperatorStateStore("collect"));
+  a.invoke(1);
+  await a.finish();
+  assert.deepEqual(open.values, [1]);
+  open.rewind(5);
+  assert.deepEqual(open.values, [], "its records come again after any checkpoint");
+
+  const limited = new CommittedCollectSink<number>(1, Serializers.f64);
+  const b = await subtask(limited, new OperatorStateStore("collect"));
+  b.invoke(1);
+  b.snapshotState({ checkpointId: 1 });
+  await b.notifyCheckpointComplete(1);
+  await limited.full.promise;
+  limited.rewind(undefined);
+  assert.deepEqual(limited.values, [1], "the results resolved: a later attempt changes nothing");
+});
+
+Deno.test("FirstRecordsSink: a rewind drops every record (the next attempt emits them all again) until it is full", () => {
+  const sink = new FirstRecordsSink<string>(3);
+  const s = Object.create(sink) as FirstRecordsSink<string>;
+  s.invoke("a", 1);
+  s.invoke("b", 2);
+  sink.rewind();
+  assert.deepEqual([sink.values, sink.timestamps], [[], []]);
+  for (const v of ["a", "b", "c"]) s.invoke(v, 0);
+  sink.rewind();
+  assert.deepEqual(sink.values, ["a", "b", "c"]);
+});

@@ -492,7 +492,8 @@ export class DataStream<T> extends NodeSettings {
    * job (for an unbounded stream). Records come in arrival order; from
    * several subtasks, interleaved. With checkpoints, as Flink's, a record
    * counts once the checkpoint after it completes (or the input ended), so a
-   * job that restarts from a checkpoint gives each record once. With the
+   * job that restarts from a checkpoint gives each record once; a restart
+   * without checkpoints starts the results over too. With the
    * worker executor, each worker sends its records to the main thread, and in
    * a worker this never settles, as `execute` does not.
    *

@@ -414,6 +414,33 @@ Deno.test("executeAndCollect: a job that fails rejects with its error", async ()
   );
 });
 
+Deno.test("executeAndCollect without checkpoints: a job that fails once and starts over gives each record once", async () => {
+  const logs: string[] = [];
+  const env = StreamEnvironment.create({
+    parallelism: 2,
+    restartStrategy: { kind: "fixed-delay", attempts: 1, delayMs: 0 },
+    log: (l) => logs.push(l),
+  });
+  let failed = false;
+  const records = 20_000;
+  const doubled = await env.generate({ count: records, generate: (n) => n })
+    .keyBy((n) => n % 10, Serializers.f64)
+    .map((n: number) => {
+      if (!failed && n > records / 2) {
+        failed = true;
+        throw new Error("injected failure");
+      }
+      return 2 * n;
+    })
+    .executeAndCollect();
+  assert.ok(failed && logs.some((l) => l.includes("restarting")), logs.join("\n"));
+  assert.deepEqual(
+    doubled.toSorted((a, b) => a - b),
+    Array.from({ length: records }, (_, n) => 2 * n),
+    "each record once",
+  );
+});
+
 Deno.test("executeAndCollect with checkpoints: a job that fails once and restores a checkpoint gives each record once", async () => {
   const dir = await Deno.makeTempDir({ prefix: "weir-collect-" });
   try {

@@ -104,6 +104,8 @@ export type FromWorker =
     readonly vertex: number;
     readonly id: string;
     readonly values: unknown[];
+    /** The checkpoint the transaction was pre-committed for (Infinity: the end of input). */
+    readonly checkpoint: number;
   }
   | { readonly type: "tasksEnded" }
   | { readonly type: "finished"; readonly recordsIn: Record<string, number> }

@@ -141,8 +141,8 @@ function forwardCollectSinks(nodes: readonly Transformation[]): () => void {
   for (const n of nodes) {
     const sink = n.sink;
     if (sink instanceof CommittedCollectSink) {
-      sink.deliver = (id: string, values: unknown[]) =>
-        post({ type: "collectCommitted", vertex: n.id, id, values });
+      sink.deliver = (id: string, values: unknown[], checkpoint: number) =>
+        post({ type: "collectCommitted", vertex: n.id, id, values, checkpoint });
     }
     if (!(sink instanceof CollectSink)) continue;
     // Subtasks' sink objects inherit from this one, so they all forward.

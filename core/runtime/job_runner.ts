@@ -22,6 +22,7 @@ import { type DirectoryLock, lockDirectory } from "../checkpoint/dir_lock.ts";
 import type { CheckpointMirror } from "../checkpoint/storage/checkpoint_mirror.ts";
 import type { Transformation } from "./graph.ts";
 import { Job, type JobConfig, type JobResult } from "./job.ts";
+import { rewindCollectResults } from "../connectors/_collect_results.ts";
 
 /** How to run: the job config without its per-attempt parts, plus recovery settings. */
 export interface RunOptions {
@@ -177,6 +178,8 @@ function runLocked(
       });
       if (problem) log(problem);
     }
+    // Results gathered in this thread drop what this attempt emits again.
+    rewindCollectResults(nodes, from?.manifest.checkpointId);
     return new Job(nodes, {
       ...options.job,
       ...(checkpoint && storage ? { checkpoint: { config: checkpoint, storage } } : {}),

@@ -385,7 +385,7 @@ export class WorkerExecutor {
         return;
       }
       case "collectCommitted":
-        this.#collectCommitted.get(msg.vertex)?.deliver(msg.id, msg.values);
+        this.#collectCommitted.get(msg.vertex)?.deliver(msg.id, msg.values, msg.checkpoint);
         return;
       case "tasksEnded":
         this.#tasksEnded.arrive(w);

@@ -8,10 +8,10 @@
  *   ValueState, `[key, count]` per record into a CollectSink; prints one JSON
  *   line `{ values, recordsIn, workers }` (values sorted; workers: 0 inline) after
  *   `execute()`.
- * - `collect --records N --keys K [--marker FILE [--fail-at M]]`: the keyed count
- *   of `count`, its records brought back by `executeAndCollect()`; prints them as
- *   one JSON array, sorted. With `--marker`, subtask 1 of the count fails once as
- *   in `fail`.
+ * - `collect --records N --keys K [--marker FILE [--fail-at M]] [--restart-once]`: the
+ *   keyed count of `count`, its records brought back by `executeAndCollect()`; prints
+ *   them as one JSON array, sorted. With `--marker`, subtask 1 of the count fails once
+ *   as in `fail`; `--restart-once` restarts the job once also without checkpoints.
  * - `first --limit L`: an unbounded generator, keyed across workers, and
  *   `executeAndCollect({ limit: L })`; prints the records it resolved with as JSON.
  * - `lag --records N`: a fast source into a slow keyed consumer (0.2 ms a record)
@@ -139,7 +139,14 @@ async function main(args: string[]): Promise<void> {
     marker: { type: "string" },
     "fail-at": { type: "string" },
     limit: { type: "string" },
-  }, { channelCapacity: 1024 });
+    "restart-once": { type: "boolean" },
+  }, {
+    channelCapacity: 1024,
+    // Restarts without checkpoints too (the default restarts only with them).
+    ...(args.includes("--restart-once")
+      ? { restartStrategy: { kind: "fixed-delay", attempts: 1, delayMs: 0 } }
+      : {}),
+  });
   const records = Number(values.records ?? 10_000);
   const keys = Number(values.keys ?? 100);
   const inWorker = (globalThis as { name?: string }).name?.startsWith("weir-worker/") ?? false;
