@@ -155,6 +155,8 @@ export class WorkerExecutor {
   readonly #reported = new Set<string>();
   readonly #collect = new Map<number, CollectSink<unknown>>();
   readonly #collectCommitted = new Map<number, CommittedCollectSink<unknown>>();
+  /** The workers were terminated: what they sent before is not read. */
+  #terminated = false;
   readonly #interrupt = Promise.withResolvers<void>();
   #failure: Error | undefined;
   #cancelled = false;
@@ -313,6 +315,9 @@ export class WorkerExecutor {
       new Promise((r) => (timer = setTimeout(r, CLOSE_GRACE_MS))),
     ]);
     clearTimeout(timer);
+    // A message a worker sent before it was terminated must not reach the next attempt's
+    // results (a restart has rewound them).
+    this.#terminated = true;
     for (const w of this.#workers) w.terminate();
     for (const link of this.#helperLinks.splice(0)) link.close();
   }
@@ -340,6 +345,7 @@ export class WorkerExecutor {
   }
 
   #receive(w: number, msg: FromWorker): void {
+    if (this.#terminated) return;
     switch (msg.type) {
       case "ready": {
         // The worker's stores submit background work to this thread's helper pool.
