@@ -261,6 +261,28 @@ for (const kind of ["postgres", "redis"] as DatabaseKind[]) {
     });
   });
 
+  Deno.test(`${kind} checkpoint storage: a server that does not answer when the job starts fails the start within the connect timeout, naming it`, async () => {
+    await withServer(kind, async (server) => {
+      server.signal("SIGSTOP");
+      try {
+        const s = stage(`${server.url}?job=asleep`, 1, "heap");
+        const t0 = performance.now();
+        await assert.rejects(
+          s.env.openCheckpointStorage("asleep"),
+          (e: Error) =>
+            e instanceof CheckpointError &&
+            e.message.includes(`127.0.0.1:${server.port}`) &&
+            /timed out|no answer within 5 s/.test(e.message) &&
+            !e.message.includes(server.password),
+        );
+        const ms = performance.now() - t0;
+        assert.ok(ms < 15_000, `failed after ${ms} ms`);
+      } finally {
+        server.signal("SIGCONT");
+      }
+    });
+  });
+
   Deno.test(`${kind} checkpoint storage: a job ending while the server does not answer fails with its final checkpoint's timeout, without waiting for the server`, async () => {
     await withServer(kind, async (server) => {
       const url = `${server.url}?job=frozen-end`;

@@ -178,6 +178,8 @@ function ignoreClosedSocketWrites(): void {
  * tables: one open at a time per database.
  */
 export const SCHEMA_LOCK_KEY = 7265697201;
+/** How long opening a connection may take (s): a server that does not answer fails the open. */
+const CONNECT_TIMEOUT_S = 5;
 /** How long a statement waits for a table lock before it fails (ms). */
 const LOCK_TIMEOUT_MS = 10_000;
 
@@ -221,7 +223,7 @@ export class PostgresStore implements RemoteStore {
     const sql = postgres(u.toString(), {
       max: 4,
       onnotice: () => {},
-      connect_timeout: 5,
+      connect_timeout: CONNECT_TIMEOUT_S,
       // A dead server fails the statement instead of hanging the checkpoint.
       // A lock held by a killed writer's transaction fails the checkpoint (it is retried)
       // rather than waiting for the server to notice.
@@ -273,7 +275,12 @@ export class PostgresStore implements RemoteStore {
   }
 
   #error(what: string, e: unknown): CheckpointError {
-    const msg = e instanceof Error ? e.message : String(e);
+    // postgres.js says "write CONNECT_TIMEOUT host:port".
+    const msg = (e as { code?: unknown }).code === "CONNECT_TIMEOUT"
+      ? `no answer within ${CONNECT_TIMEOUT_S} s`
+      : e instanceof Error
+      ? e.message
+      : String(e);
     return new CheckpointError(`Cannot ${what} PostgreSQL at ${this.where}: ${msg}`);
   }
 
