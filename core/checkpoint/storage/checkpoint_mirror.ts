@@ -172,7 +172,12 @@ export class CheckpointMirror {
    * checkpoint ended meanwhile).
    */
   publish(storage: CheckpointStorage, path: string, wanted: () => boolean): Promise<void> {
-    const loaded = loadManifest(this.#fs, path, false);
+    let loaded: LoadedManifest;
+    try {
+      loaded = loadManifest(this.#fs, path, false);
+    } catch (e) {
+      return Promise.reject(e);
+    }
     const { manifest } = loaded;
     const id = manifest.checkpointId;
     const checkpoint = manifest.kind === "checkpoint";
