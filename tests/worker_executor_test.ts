@@ -12,14 +12,23 @@ import { readHistory } from "../core/checkpoint/history.ts";
 
 const SCRIPT = new URL("./_helpers/parallel_job.ts", import.meta.url).pathname;
 
-async function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = await new Deno.Command(Deno.execPath(), {
+async function run(
+  args: string[],
+  stdin?: string,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", SCRIPT, ...args],
     env: { NO_COLOR: "1" },
-    stdin: "null",
+    stdin: stdin === undefined ? "null" : "piped",
     stdout: "piped",
     stderr: "piped",
-  }).output();
+  }).spawn();
+  if (stdin !== undefined) {
+    const w = child.stdin.getWriter();
+    await w.write(new TextEncoder().encode(stdin));
+    await w.close();
+  }
+  const out = await child.output();
   const text = new TextDecoder();
   return { code: out.code, stdout: text.decode(out.stdout), stderr: text.decode(out.stderr) };
 }
@@ -132,6 +141,33 @@ for (const backend of ["heap", "lsm"]) {
     assert.deepEqual(w.recordsIn, i.recordsIn);
   });
 }
+
+Deno.test("worker executor: fromElements of data the script read from stdin reads the main thread's items in the workers", async () => {
+  const lines = ["one", "three", "five", "seventeen", "x"];
+  const out = await run(
+    ["--scenario", "stdin", "--parallelism", "2", "--executor", "workers"],
+    lines.join("\n") + "\n",
+  );
+  assert.equal(out.code, 0, out.stderr);
+  // In the workers stdin is already read to its end: without the main thread's items, none.
+  assert.deepEqual(lastJsonLine<number[]>(out.stdout), lines.map((l) => l.length).sort());
+});
+
+Deno.test("worker executor: items no serializer carries must be built alike in every worker; else a ConfigError names the source", async () => {
+  const same = await run(["--scenario", "points", "--parallelism", "2", "--executor", "workers"]);
+  assert.equal(same.code, 0, same.stderr);
+  assert.deepEqual(lastJsonLine<number[]>(same.stdout), [1, 2, 3]);
+
+  const read = await run(
+    ["--scenario", "stdin-points", "--parallelism", "2", "--executor", "workers"],
+    "a\nbb\n",
+  );
+  assert.notEqual(read.code, 0);
+  assert.match(
+    read.stderr,
+    /The items of "Collection Source" \[uid points\] built in worker \d differ from the main thread's \(0 items, digest [0-9a-f]{8} here, 2 items, digest [0-9a-f]{8} there\).*\.returns\(serializer\).*stdin/,
+  );
+});
 
 Deno.test("worker executor: executeAndCollect() brings every record back from the workers", async () => {
   const records = 20_000, keys = 300;

@@ -26,10 +26,23 @@ import type { PollStatus, Source, SourceContext, SourceOutput, SourceReader } fr
 export class ArraySource<T> implements Source<T> {
   /** `"array"`. */
   readonly name = "array";
-  readonly #items: readonly T[];
+  #items: readonly T[];
 
   /** Reads `items`. */
   constructor(items: readonly T[]) {
+    this.#items = items;
+  }
+
+  /** The items read. */
+  get items(): readonly T[] {
+    return this.#items;
+  }
+
+  /**
+   * @internal In a worker of the worker executor: reads the main thread's
+   * items instead of those the script built here (see `_collection_items.ts`).
+   */
+  adopt(items: readonly T[]): void {
     this.#items = items;
   }
 

@@ -7,6 +7,7 @@
  *
  * @module
  */
+import type { CollectionItemsByVertex } from "./_collection_items.ts";
 import type { CheckpointConfig } from "../checkpoint/coordinator.ts";
 import type { InputChannel, OutputChannel } from "./channel.ts";
 import type {
@@ -38,6 +39,8 @@ export interface WorkerInit {
   readonly checkpoint?: { readonly dir: string; readonly config: CheckpointConfig };
   /** The checkpoint or savepoint folder to restore, resolved by the main thread. */
   readonly restoreDir?: string;
+  /** The main thread's items of the collection sources this worker runs. */
+  readonly collections: CollectionItemsByVertex;
   /**
    * The main thread's helper pool (the stores' background threads, one pool
    * per process): a port to submit through, and its size.

@@ -16,6 +16,7 @@ import { ConfigError, CorruptionError } from "../errors.ts";
 import { DenoCheckpointFs } from "../checkpoint/checkpoint_fs.ts";
 import { CheckpointStorage, loadManifest } from "../checkpoint/storage.ts";
 import { CollectSink } from "../connectors/collect_sink.ts";
+import { adoptCollectionItems } from "./_collection_items.ts";
 import { CommittedCollectSink } from "../connectors/_collect_results.ts";
 import { Serializers } from "../state/serializer.ts";
 import { Channel } from "./channel.ts";
@@ -223,6 +224,7 @@ export function runInWorker(
         maxParallelism: config.maxParallelism,
       });
       checkSamePlan(start.plan, plan, worker);
+      adoptCollectionItems(nodes, plan, start.collections, worker);
       const tasks = new Set(start.tasks);
       const byId = new Map(nodes.map((n) => [n.id, n]));
       const flushCollect = forwardCollectSinks(nodes);

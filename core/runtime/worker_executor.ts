@@ -58,6 +58,7 @@ import type { PhysicalPlan } from "./physical_plan.ts";
 import { createRing } from "./shared_ring.ts";
 import { CancelledError } from "./task.ts";
 import { WorkerAdminLink } from "./_worker_admin.ts";
+import { collectionItemsForWorkers } from "./_collection_items.ts";
 import { connectHelperPool } from "../../statestore-as/_helper_pool.ts";
 import {
   type FromWorker,
@@ -197,10 +198,12 @@ export class WorkerExecutor {
       rings[from]![c.id] = ring;
       rings[to]![c.id] = ring;
     }
+    const collections = collectionItemsForWorkers(nodes, plan, this.placement, this.size);
     for (let w = 0; w < this.size; w++) {
       this.#inits.push({
         worker: w,
         plan,
+        collections: collections[w]!,
         tasks: plan.tasks.filter((t) => this.placement[t.id] === w).map((t) => t.id),
         rings: rings[w]!,
         ...(options.checkpoint

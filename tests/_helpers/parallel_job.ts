@@ -17,6 +17,10 @@
  * - `lag --records N`: a fast source into a slow keyed consumer (0.2 ms a record)
  *   across workers; prints the largest lag (ms from a record's creation to its
  *   processing) and the job's duration, as JSON.
+ * - `stdin`: `fromElements` of the lines read from stdin before `execute()`, their
+ *   lengths brought back by `executeAndCollect()`, printed sorted as JSON; `stdin-points`
+ *   the same of class instances (no serializer carries them), `points` of class instances
+ *   built alike in every thread.
  * - `mismatch`: the graph built in a worker has one more operator.
  * - `die`: worker 1 throws an uncaught error while the (unbounded) job runs.
  * - `class`: records that are class instances cross workers without a serializer;
@@ -222,6 +226,22 @@ async function main(args: string[]): Promise<void> {
       if (inWorker) s = s.map((n: number) => n * 2).uid("double");
       s.print();
       await env.execute("mismatch");
+      return;
+    }
+    case "stdin":
+    case "stdin-points":
+    case "points": {
+      // Items from stdin, read before execute(): in the workers stdin is already read.
+      const lines = values.scenario === "points"
+        ? ["a", "bb", "ccc"]
+        : (await new Response(Deno.stdin.readable).text()).split("\n").filter((l) => l);
+      const collected = values.scenario === "stdin"
+        ? env.fromElements(...lines).uid("lines").rebalance().map((l: string) => l.length)
+          .uid("length")
+        : env.fromElements(...lines.map((l) => new Point(l.length))).uid("points")
+          .map((p: Point) => p.x).uid("x");
+      const lengths = await collected.executeAndCollect({ jobName: "collection items" });
+      console.log(JSON.stringify(lengths.toSorted((a, b) => a - b)));
       return;
     }
     case "class":
