@@ -142,6 +142,29 @@ for (const backend of ["heap", "lsm"]) {
   });
 }
 
+Deno.test("worker executor: a sink's folder made before execute() is another one in each worker: a ConfigError shows both", async () => {
+  const out = await run([
+    "--scenario",
+    "temp-output",
+    "--parallelism",
+    "2",
+    "--executor",
+    "workers",
+  ]);
+  assert.notEqual(out.code, 0);
+  assert.match(
+    out.stderr,
+    /operator \d is "Sink" \[uid files, parallelism 2, writes \/\S+weir-temp-output-\w+\] here but "Sink" \[uid files, parallelism 2, writes \/\S+weir-temp-output-\w+\] in the main thread \(a path or address the script makes before execute\(\), such as a temporary folder, is another one in each worker/,
+  );
+  // The workers' own folders (their script never gets past execute() to remove them).
+  const tmp = Deno.env.get("TMPDIR") ?? "/tmp";
+  for (const e of Deno.readDirSync(tmp)) {
+    if (e.name.startsWith("weir-temp-output-")) {
+      Deno.removeSync(`${tmp}/${e.name}`, { recursive: true });
+    }
+  }
+});
+
 Deno.test("worker executor: fromElements of data the script read from stdin reads the main thread's items in the workers", async () => {
   const lines = ["one", "three", "five", "seventeen", "x"];
   const out = await run(

@@ -31,6 +31,7 @@ import { type CheckpointFs, DenoCheckpointFs } from "../checkpoint/checkpoint_fs
 import { type DirectoryLock, lockDirectory } from "../checkpoint/dir_lock.ts";
 import { workerIndex } from "../runtime/_worker_role.ts";
 import { ConfigError } from "../errors.ts";
+import { EXTERNAL } from "./_external.ts";
 import type { SegmentFile } from "../../statestore-as/segment_fs.ts";
 import { TwoPhaseCommitSink } from "./two_phase_commit_sink.ts";
 import type { SinkContext } from "./sink.ts";
@@ -134,6 +135,10 @@ export class ExactlyOnceFileSink<T> extends TwoPhaseCommitSink<T, FileTransactio
       ((v: T) => (typeof v === "string" ? v : JSON.stringify(v)));
     this.fs = options.fs ?? new DenoCheckpointFs();
     this.fs.mkdirp(`${this.dir}/${IN_PROGRESS_DIR}`);
+  }
+  /** @internal What the plan compares between threads (see `_external.ts`). */
+  [EXTERNAL](): string {
+    return `writes ${this.dir}`;
   }
 
   /**

@@ -4,6 +4,7 @@
  * @module
  */
 import { ConfigError } from "../errors.ts";
+import { EXTERNAL } from "./_external.ts";
 import type { SinkContext, SinkFunction } from "./sink.ts";
 
 /**
@@ -73,6 +74,11 @@ export class TextFileSink<T> implements SinkFunction<T> {
     }
     this.dir = options.dir;
     this.format = options.format ?? defaultFormat;
+  }
+
+  /** @internal What the plan compares between threads (see `_external.ts`). */
+  [EXTERNAL](): string {
+    return `writes ${this.dir}`;
   }
 
   /** Creates the folder and this subtask's file. */

@@ -6,6 +6,7 @@
  * @module
  */
 import { ConfigError } from "../errors.ts";
+import { EXTERNAL } from "./_external.ts";
 import { FileRangeReader, unreadable } from "./_file_range_reader.ts";
 import { DirectoryReader } from "./_directory_reader.ts";
 import { type FileSplit, FileSplitEnumerator } from "./_file_split_enumerator.ts";
@@ -195,6 +196,11 @@ export class FileSource<T extends string | Uint8Array = string> implements Sourc
   /** The file or directory read. */
   get path(): string {
     return this.#path;
+  }
+
+  /** @internal What the plan compares between threads (see `_external.ts`). */
+  [EXTERNAL](): string {
+    return `reads ${this.#path}`;
   }
 
   /**

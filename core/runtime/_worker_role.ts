@@ -95,9 +95,18 @@ export function checkSamePlan(theirs: PhysicalPlan, mine: PhysicalPlan, worker: 
     const a = theirs.vertices[i], b = mine.vertices[i];
     if (JSON.stringify(a) === JSON.stringify(b)) continue;
     const show = (v: typeof a) =>
-      v ? `"${v.name}" [uid ${v.uid}, parallelism ${v.parallelism}]` : "missing";
+      v
+        ? `"${v.name}" [uid ${v.uid}, parallelism ${v.parallelism}` +
+          `${v.external === undefined ? "" : `, ${v.external}`}]`
+        : "missing";
+    // A path the script made before execute() (a temporary folder) is another one in each worker.
+    const hint = a && b && a.external !== b.external
+      ? " (a path or address the script makes before execute(), such as a temporary folder, " +
+        "is another one in each worker: pass it in, or name it the same in every thread)"
+      : "";
     throw new ConfigError(
-      `${prefix}: operator ${i} is ${show(b)} here but ${show(a)} in the main thread; ${contract}`,
+      `${prefix}: operator ${i} is ${show(b)} here but ${show(a)} in the main thread${hint}; ` +
+        contract,
     );
   }
   throw new ConfigError(`${prefix}: its edges or chains differ; ${contract}`);

@@ -16,6 +16,7 @@ import {
   keyGroupRangeForSubtask,
 } from "../state/key_group.ts";
 import { type Partitioning, type Transformation, uidOf } from "./graph.ts";
+import { externalOf } from "../connectors/_external.ts";
 
 /** How records move along a network edge, as data (a hash edge's key selector is code). */
 export type PlanPartitioning = Partitioning["kind"];
@@ -36,6 +37,8 @@ export interface PlanVertex {
   readonly keySerializer: string | null;
   /** The chain it runs in. */
   readonly chain: number;
+  /** What its source reads or its sink writes outside the job (a path, a topic), if it says. */
+  readonly external?: string;
 }
 
 /** An edge of the logical graph. */
@@ -305,6 +308,7 @@ export function buildPhysicalPlan(
     parallelism: par(n),
     keySerializer: n.keySerializer?.id ?? null,
     chain: chainOf.get(n.id)!,
+    ...external(n),
   }));
   return {
     version: 1,
@@ -341,4 +345,9 @@ export function formatPhysicalPlan(plan: PhysicalPlan): string {
     );
   });
   return lines.join("\n");
+}
+
+function external(n: Transformation): { external?: string } {
+  const said = externalOf(n.source ?? n.sink);
+  return said === undefined ? {} : { external: said };
 }

@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { OutputTag, StreamEnvironment } from "../../mod.ts";
+import {
+  FileSource,
+  KafkaSink,
+  KafkaSource,
+  OutputTag,
+  StreamEnvironment,
+  TextFileSink,
+} from "../../mod.ts";
 import type { Collector } from "../../mod.ts";
 import type { PhysicalPlan } from "./physical_plan.ts";
 import { ConfigError } from "../errors.ts";
@@ -72,6 +79,35 @@ Deno.test("physical plan: chains, channels, inputs and key-group ranges", () => 
     assert.equal(ranges.at(-1)!.end, 127);
     for (let i = 1; i < ranges.length; i++) assert.equal(ranges[i]!.start, ranges[i - 1]!.end + 1);
   }
+});
+
+Deno.test("physical plan: a file or Kafka source or sink says what it reads or writes; other operators nothing", () => {
+  const env = StreamEnvironment.create({ parallelism: 2 });
+  env.addSource(new FileSource({ path: "/data/in.txt" })).uid("in")
+    .map((l: string) => l).uid("same")
+    .addSink(new TextFileSink<string>({ dir: "/data/out" })).uid("out");
+  env.addSource(
+    new KafkaSource<string>({
+      bootstrapServers: "127.0.0.1:9092",
+      topics: ["orders"],
+      deserializer: (r) => new TextDecoder().decode(r.value ?? new Uint8Array()),
+    }),
+  ).uid("kafka-in").addSink(
+    new KafkaSink<string>({
+      bootstrapServers: "127.0.0.1:9092",
+      topic: "totals",
+      serializer: (s) => ({ value: new TextEncoder().encode(s) }),
+    }),
+  ).uid("kafka-out");
+  const plan = env.getExecutionPlan("io");
+  const external = Object.fromEntries(plan.vertices.map((v) => [v.uid, v.external]));
+  assert.deepEqual(external, {
+    in: "reads /data/in.txt",
+    same: undefined,
+    out: "writes /data/out",
+    "kafka-in": "reads Kafka 127.0.0.1:9092 orders",
+    "kafka-out": "writes Kafka 127.0.0.1:9092 totals",
+  });
 });
 
 Deno.test("physical plan: bad graphs are ConfigErrors that name the operator", () => {

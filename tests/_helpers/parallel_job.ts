@@ -22,6 +22,7 @@
  *   the same of class instances (no serializer carries them), `points` of class instances
  *   built alike in every thread.
  * - `mismatch`: the graph built in a worker has one more operator.
+ * - `temp-output`: a sink writes into a temporary folder the script makes before `execute()`.
  * - `die`: worker 1 throws an uncaught error while the (unbounded) job runs.
  * - `class`: records that are class instances cross workers without a serializer;
  *   `returns`: the same with `.returns(serializer)`, printing `x` of each.
@@ -242,6 +243,18 @@ async function main(args: string[]): Promise<void> {
           .map((p: Point) => p.x).uid("x");
       const lengths = await collected.executeAndCollect({ jobName: "collection items" });
       console.log(JSON.stringify(lengths.toSorted((a, b) => a - b)));
+      return;
+    }
+    case "temp-output": {
+      // A folder made before execute(): each worker makes another one.
+      const dir = Deno.makeTempDirSync({ prefix: "weir-temp-output-" });
+      env.fromElements("a", "b").uid("letters").rebalance()
+        .addSink(new ExactlyOnceFileSink<string>({ dir })).uid("files");
+      try {
+        await env.execute("temp output");
+      } finally {
+        Deno.removeSync(dir, { recursive: true });
+      }
       return;
     }
     case "class":

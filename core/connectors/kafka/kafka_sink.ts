@@ -18,6 +18,7 @@
  * @module
  */
 import { ConfigError } from "../../errors.ts";
+import { EXTERNAL } from "../_external.ts";
 import { ListStateDescriptor } from "../../state/descriptors.ts";
 import { type Serializer, Serializers } from "../../state/serializer.ts";
 import type { ListState } from "../../state/state.ts";
@@ -300,6 +301,11 @@ export class KafkaSink<T> implements SinkFunction<T> {
       );
     }
     this.options = options;
+  }
+
+  /** @internal What the plan compares between threads (see `_external.ts`). */
+  [EXTERNAL](): string {
+    return `writes Kafka ${this.options.bootstrapServers} ${this.options.topic}`;
   }
 
   private get transactionTopic(): string {

@@ -11,6 +11,7 @@
  * @module
  */
 import { ConfigError } from "../../errors.ts";
+import { EXTERNAL } from "../_external.ts";
 import type { PollStatus, Source, SourceContext, SourceOutput, SplitInfo } from "../source.ts";
 import type {
   EnumeratedSplitReader,
@@ -149,6 +150,12 @@ export class KafkaSource<T> implements Source<T> {
     if (!options.bootstrapServers) throw new ConfigError("A Kafka source needs bootstrapServers");
     this.#options = options;
     this.name = options.name ?? "kafka";
+  }
+
+  /** @internal What the plan compares between threads (see `_external.ts`). */
+  [EXTERNAL](): string {
+    const o = this.#options;
+    return `reads Kafka ${o.bootstrapServers} ${o.topics?.join(",") ?? String(o.topicPattern)}`;
   }
 
   /** Creates subtask `ctx.subtaskIndex`'s reader: it reads the partitions the enumerator assigns. */
