@@ -102,11 +102,24 @@ export class IterableSource<T> implements Source<T> {
   readonly name = "iterable";
   /** One subtask only. */
   readonly maxParallelism = 1;
-  readonly #iterable: Iterable<T> | AsyncIterable<T>;
+  #iterable: Iterable<T> | AsyncIterable<T>;
 
   /** Reads `iterable`. */
   constructor(iterable: Iterable<T> | AsyncIterable<T>) {
     this.#iterable = iterable;
+  }
+
+  /** The iterable read. */
+  get iterable(): Iterable<T> | AsyncIterable<T> {
+    return this.#iterable;
+  }
+
+  /**
+   * @internal In a worker of the worker executor: reads the main thread's
+   * items instead of the collection the script built here (see `_collection_items.ts`).
+   */
+  adopt(items: readonly T[]): void {
+    this.#iterable = items;
   }
 
   /** Creates the reader. */

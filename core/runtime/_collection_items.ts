@@ -1,6 +1,6 @@
 /**
- * The items of `fromCollection` / `fromElements` sources, from the main
- * thread to the workers of the worker executor.
+ * The items of `fromCollection` / `fromElements` sources (an array, a `Set`
+ * or a `Map`), from the main thread to the workers of the worker executor.
  *
  * A worker runs the script again, so a collection it builds before
  * `execute()` holds what the script computed there. Data the script read
@@ -16,7 +16,7 @@
  *
  * @module
  */
-import { ArraySource } from "../connectors/collection_source.ts";
+import { ArraySource, IterableSource } from "../connectors/collection_source.ts";
 import { ConfigError, SerializationError } from "../errors.ts";
 import { deserialize, serialize, type Serializer, Serializers } from "../state/serializer.ts";
 import type { Transformation } from "./graph.ts";
@@ -42,9 +42,10 @@ export function collectionItemsForWorkers(
 ): CollectionItemsByVertex[] {
   const out = Array.from({ length: workers }, () => ({} as Record<number, CollectionItems>));
   for (const n of nodes) {
-    if (!(n.source instanceof ArraySource)) continue;
+    const own = itemsOf(n);
+    if (own === undefined) continue;
     const chain = plan.vertices.find((v) => v.id === n.id)!.chain;
-    const items = shippable(n.source.items, serializerOf(n));
+    const items = shippable(own, serializerOf(n));
     for (const t of plan.tasks) if (t.chain === chain) out[placement[t.id]!]![n.id] = items;
   }
   return out;
@@ -63,12 +64,14 @@ export function adoptCollectionItems(
 ): void {
   for (const n of nodes) {
     const shipped = items[n.id];
-    if (!shipped || !(n.source instanceof ArraySource)) continue;
+    const own = itemsOf(n);
+    if (!shipped || own === undefined) continue;
     if ("encoded" in shipped) {
-      n.source.adopt(deserialize(Serializers.array(serializerOf(n)), shipped.encoded));
+      (n.source as ArraySource<unknown> | IterableSource<unknown>)
+        .adopt(deserialize(Serializers.array(serializerOf(n)), shipped.encoded));
       continue;
     }
-    const mine = valuesDigest(n.source.items);
+    const mine = valuesDigest(own);
     if (mine === shipped.digest) continue;
     const uid = plan.vertices.find((v) => v.id === n.id)!.uid;
     throw new ConfigError(
@@ -80,6 +83,15 @@ export function adoptCollectionItems(
         `with --executor inline`,
     );
   }
+}
+
+/** The items of an array source, or of an iterable source of a `Set` or `Map` (finite, read again alike). */
+function itemsOf(n: Transformation): readonly unknown[] | undefined {
+  const source = n.source;
+  if (source instanceof ArraySource) return source.items;
+  if (!(source instanceof IterableSource)) return undefined;
+  const it = source.iterable;
+  return it instanceof Set || it instanceof Map ? [...it] : undefined;
 }
 
 function serializerOf(n: Transformation): Serializer<unknown> {

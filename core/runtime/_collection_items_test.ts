@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ArraySource } from "../connectors/collection_source.ts";
+import { ArraySource, IterableSource } from "../connectors/collection_source.ts";
 import { ConfigError } from "../errors.ts";
 import type { Transformation } from "./graph.ts";
 import type { PhysicalPlan } from "./physical_plan.ts";
@@ -115,4 +115,27 @@ Deno.test("collection items: the source's own serializer carries what the plain 
   adoptCollectionItems([worker.node], worker.plan, shipped[0]!, 0);
   const [p] = (worker.node.source as ArraySource<Point>).items;
   assert.ok(p instanceof Point && p.x === 4);
+});
+
+Deno.test("collection items: a Set or Map given to fromCollection goes as its items; other iterables as the worker built them", async () => {
+  const node = (iterable: Iterable<unknown>) =>
+    ({
+      id: 0,
+      name: "Collection Source",
+      source: new IterableSource(iterable),
+    }) as unknown as Transformation;
+  const { plan } = oneSource([]);
+  const shipped = collectionItemsForWorkers([node(new Set(["a", "b"]))], plan, [0, 0], 1);
+  assert.ok("encoded" in shipped[0]![0]!);
+  const worker = node(new Set());
+  adoptCollectionItems([worker], plan, shipped[0]!, 0);
+  const reader = worker.source!.createReader({ subtaskIndex: 0, parallelism: 1, now: () => 0 });
+  const out: unknown[] = [];
+  await reader.poll({ collect: (v) => out.push(v) }, 10);
+  assert.deepEqual(out, ["a", "b"]);
+
+  function* generated() {
+    yield 1;
+  }
+  assert.deepEqual(collectionItemsForWorkers([node(generated())], plan, [0, 0], 1), [{}]);
 });
