@@ -26,6 +26,7 @@
  */
 import postgres from "postgres";
 import { Buffer } from "node:buffer";
+import { ignoreUncaught } from "../_ignore_uncaught.ts";
 import { CheckpointError } from "../../../errors.ts";
 import {
   type Collected,
@@ -148,29 +149,19 @@ async function migrateStateEntries(
   await tx`DROP TABLE weir_state_entries`;
 }
 
-let ignoring = false;
-
 /**
  * postgres.js (3.4) under Deno's `node:net` can write to a socket it already
  * destroyed when the server goes away: `connection.js` `nextWrite` throws
  * "Cannot read properties of null (reading 'write')" from a `setImmediate`
- * callback that no promise reaches, and an uncaught error ends the process.
- * That error only means the connection is gone: the statement in flight fails
- * (the checkpoint is declined) and the next one reconnects. So exactly that
- * error is not let end the process; any other uncaught error still does.
+ * callback that no promise reaches. That error only means the connection is
+ * gone: the statement in flight fails (the checkpoint is declined) and the
+ * next one reconnects.
  */
 function ignoreClosedSocketWrites(): void {
-  if (ignoring) return;
-  ignoring = true;
-  globalThis.addEventListener("error", (e) => {
-    const err = e.error as { message?: unknown; stack?: unknown } | undefined;
-    if (
-      err?.message === "Cannot read properties of null (reading 'write')" &&
-      typeof err.stack === "string" && /postgres[\/]src[\/]connection\.js/.test(err.stack)
-    ) {
-      e.preventDefault();
-    }
-  });
+  ignoreUncaught(
+    "Cannot read properties of null (reading 'write')",
+    /postgres[\/]src[\/]connection\.js/,
+  );
 }
 
 /**

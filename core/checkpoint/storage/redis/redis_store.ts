@@ -24,6 +24,7 @@
  */
 import { commandOptions, createClient } from "redis";
 import { Buffer } from "node:buffer";
+import { ignoreUncaught } from "../_ignore_uncaught.ts";
 import { CheckpointError } from "../../../errors.ts";
 import {
   type Collected,
@@ -493,31 +494,19 @@ export class RedisStore implements RemoteStore {
   }
 }
 
-let ignoring = false;
-
 /**
  * node-redis (4.7) under Deno's `node:net` can still receive the replies of a
  * server that stopped answering (SIGSTOP, a partition) and answers again after
  * `disconnect()` dropped the commands waiting for them: `commands-queue.js`
  * `onReply` then throws "Cannot destructure property 'resolve' …" from a socket
- * event no promise reaches, and an uncaught error ends the process. Those
- * replies belong to commands that already failed (the checkpoint was declined
- * or abandoned), so exactly that error is not let end the process; any other
- * uncaught error still does.
+ * event no promise reaches. Those replies belong to commands that already
+ * failed (the checkpoint was declined or abandoned).
  */
 function ignoreRepliesAfterDisconnect(): void {
-  if (ignoring) return;
-  ignoring = true;
-  globalThis.addEventListener("error", (e) => {
-    const err = e.error as { message?: unknown; stack?: unknown } | undefined;
-    if (
-      typeof err?.message === "string" &&
-      err.message.startsWith("Cannot destructure property 'resolve'") &&
-      typeof err.stack === "string" && /@redis[\/]client[\/].*commands-queue\.js/.test(err.stack)
-    ) {
-      e.preventDefault();
-    }
-  });
+  ignoreUncaught(
+    "Cannot destructure property 'resolve'",
+    /@redis[\/]client[\/].*commands-queue\.js/,
+  );
 }
 
 // How long open() waits for the server to connect and answer.
