@@ -18,6 +18,7 @@ import { runCli } from "../cli/main.ts";
 import { countJob, lastCounts, until } from "./_helpers/checkpoint_jobs.ts";
 import { QueueSource } from "./_helpers/queue_source.ts";
 import { openRemoteStore } from "../core/checkpoint/storage/open_remote_store.ts";
+import { CheckpointMirror } from "../core/checkpoint/storage/checkpoint_mirror.ts";
 import { startPostgres, startRedis, type TestServer } from "./_helpers/db_servers.ts";
 import {
   checkpointsInDatabase,
@@ -279,6 +280,29 @@ for (const kind of ["postgres", "redis"] as DatabaseKind[]) {
         assert.ok(ms < 15_000, `failed after ${ms} ms`);
       } finally {
         server.signal("SIGCONT");
+      }
+    });
+  });
+
+  Deno.test(`${kind} checkpoint storage: a server that stops answering once connected fails the open within its answer time, naming it`, async () => {
+    await withServer(kind, async (server) => {
+      const store = await openRemoteStore({ kind, url: server.url }, "connected");
+      const dir = await Deno.makeTempDir({ prefix: "weir-mirror-" });
+      server.signal("SIGSTOP");
+      try {
+        await assert.rejects(
+          CheckpointMirror.open(store, dir, { answerMs: 1000 }),
+          (e: Error) =>
+            e instanceof CheckpointError &&
+            e.message.includes(`127.0.0.1:${server.port}`) &&
+            e.message.includes("did not answer (discarding parts) within 1000 ms"),
+        );
+        const t0 = performance.now();
+        await store.close();
+        assert.ok(performance.now() - t0 < 10_000, "closing does not wait for the server");
+      } finally {
+        server.signal("SIGCONT");
+        await Deno.remove(dir, { recursive: true });
       }
     });
   });

@@ -54,6 +54,26 @@ const decoder = new TextDecoder();
 const CLOSE_GRACE_MS = 5000;
 
 /**
+ * How long each request of {@linkcode CheckpointMirror.open} may wait for the
+ * server: PostgreSQL's statement timeout, which a server that stopped
+ * answering (stopped, partitioned) never applies.
+ */
+const OPEN_ANSWER_MS = 60_000;
+
+/** `p`, or the error `late()` makes if it has not settled within `ms` (the timer is cleared either way). */
+async function answeredWithin<T>(p: Promise<T>, ms: number, late: () => Error): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      p,
+      new Promise<never>((_, reject) => timer = setTimeout(() => reject(late()), ms)),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
  * A working folder mirrored into a {@linkcode RemoteStore}.
  *
  * @example
@@ -118,17 +138,28 @@ export class CheckpointMirror {
     this.#baseline = baseline;
   }
 
-  /** Pulls the store's checkpoints and savepoints into `root`. */
+  /**
+   * Pulls the store's checkpoints and savepoints into `root`. Each request
+   * must be answered within `answerMs` (a server that stopped answering fails
+   * the open instead of holding the job's start).
+   */
   static async open(
     store: RemoteStore,
     root: string,
-    options: { readOnly?: boolean } = {},
+    options: { readOnly?: boolean; answerMs?: number } = {},
   ): Promise<CheckpointMirror> {
     const fs = new DenoCheckpointFs();
+    const answerMs = options.answerMs ?? OPEN_ANSWER_MS;
+    const answered = <T>(what: string, request: () => Promise<T>) =>
+      answeredWithin(
+        request(),
+        answerMs,
+        () => new CheckpointError(`${store.where} did not answer (${what}) within ${answerMs} ms`),
+      );
     // A killed writer's parts: nobody completes them now.
-    if (!options.readOnly) await store.discard();
-    const entries = await store.list();
-    const uploaded = new Set(await store.segmentNames());
+    if (!options.readOnly) await answered("discarding parts", () => store.discard());
+    const entries = await answered("listing checkpoints", () => store.list());
+    const uploaded = new Set(await answered("listing segments", () => store.segmentNames()));
     fs.mkdirp(`${root}/shared`);
     // Invariant: the working copy holds only what the store committed. A checkpoint
     // a killed process wrote locally but never committed must not be restored.
@@ -145,14 +176,14 @@ export class CheckpointMirror {
     for (const e of entries) {
       const dir = folderOf(root, e);
       fs.mkdirp(dir);
-      const bytes = await store.manifest(e);
+      const bytes = await answered(`reading ${e.kind} ${e.id}`, () => store.manifest(e));
       const manifest = parseManifest(decoder.decode(bytes), `${store.where} ${e.kind} ${e.id}`);
       const segDir = manifest.segmentDir === "." ? dir : `${dir}/${manifest.segmentDir}`;
       for (const name of Object.keys(manifest.segments)) {
         const path = `${segDir}/${name}`;
         // Missing in the store: restore names it (and `latest` falls back past it).
         if (fs.size(path) !== undefined || !uploaded.has(name)) continue;
-        fs.writeFileAtomic(path, await store.segment(name));
+        fs.writeFileAtomic(path, await answered(`reading ${name}`, () => store.segment(name)));
       }
       fs.writeFileAtomic(`${dir}/${METADATA_FILE}`, bytes);
       if (e.kind === "checkpoint") latest = { manifest, dir, segmentPath: (n) => `${segDir}/${n}` };
