@@ -1,6 +1,7 @@
 /**
  * Broker faults while examples/kafka_word_count.ts runs exactly-once against
- * the mock cluster: a broker down and back, partition leaders moving, and
+ * the mock cluster: a broker down and back, partition leaders moving, every
+ * broker frozen (its process stopped, connections open) and thawed, and
  * injected request errors (produce, fetch, transaction end). The job rides
  * through them or restarts from its latest checkpoint, finishes, and its
  * committed output is exactly once.
@@ -34,6 +35,17 @@ const FAULTS: { name: string; inject: (k: MockKafka) => Promise<void> }[] = [
     inject: async (k) => {
       for (let p = 0; p < 3; p++) await k.command(`leader lines ${p} ${1 + ((p + 1) % 3)}`);
       for (let p = 0; p < 6; p++) await k.command(`leader counts ${p} ${1 + ((p + 2) % 3)}`);
+    },
+  },
+  {
+    name: "every broker frozen (SIGSTOP) for 5 s",
+    inject: async (k) => {
+      k.signal("SIGSTOP");
+      try {
+        await sleep(5000);
+      } finally {
+        k.signal("SIGCONT");
+      }
     },
   },
   {

@@ -63,6 +63,11 @@ export class MockKafka {
     return this.command(`topic ${name} ${partitions}`);
   }
 
+  /** Freezes (SIGSTOP) or thaws (SIGCONT) the cluster's process: every broker stops answering. */
+  signal(signal: "SIGSTOP" | "SIGCONT"): void {
+    this.#child.kill(signal);
+  }
+
   /** Stops the cluster. */
   async stop(): Promise<void> {
     try {
