@@ -114,6 +114,12 @@ export function checkRestartStrategy(s: RestartStrategy): void {
       throw new ConfigError(`Restart strategy ${s.kind}: ${name} must be a number ≥ 0, got ${v}`);
     }
   };
+  const unknown = () =>
+    new ConfigError(
+      `restartStrategy must be { kind: "none" | "fixed-delay" | "failure-rate" | ` +
+        `"exponential-delay", ... }, got ${JSON.stringify(s)}`,
+    );
+  if (typeof s !== "object" || s === null) throw unknown();
   switch (s.kind) {
     case "none":
       return;
@@ -139,6 +145,7 @@ export function checkRestartStrategy(s: RestartStrategy): void {
       }
       return;
   }
+  throw unknown();
 }
 
 /**

@@ -449,7 +449,9 @@ export class StreamEnvironment implements GraphBuilder {
     }
     const { parallelism, executor } = defaultExecution(config, currentSite());
     if (!Number.isInteger(parallelism) || parallelism < 1) {
-      throw new ConfigError(`parallelism must be a positive integer, got ${parallelism}`);
+      throw new ConfigError(
+        `parallelism must be a positive integer, got ${JSON.stringify(parallelism)}`,
+      );
     }
     const maxParallelism = config.maxParallelism ?? defaultMaxParallelism(parallelism);
     if (
@@ -477,13 +479,36 @@ export class StreamEnvironment implements GraphBuilder {
         `repeatedFailureLimit must be a positive integer, got ${repeatedFailureLimit}`,
       );
     }
+    if (
+      config.clock !== undefined &&
+      (typeof config.clock?.now !== "function" || typeof config.clock.schedule !== "function")
+    ) {
+      throw new ConfigError("clock must have now() and schedule(at, callback)");
+    }
+    if (config.log !== undefined && typeof config.log !== "function") {
+      throw new ConfigError(`log must be a function of a line, got ${JSON.stringify(config.log)}`);
+    }
+    if (config.restore !== undefined && typeof config.restore !== "string") {
+      throw new ConfigError(
+        `restore must be "latest", a checkpoint id or a path, got ${
+          JSON.stringify(config.restore)
+        }`,
+      );
+    }
+    const stateBackend = config.stateBackend ?? new LsmStateBackend();
+    if (typeof (stateBackend as Partial<StateBackend>).createKeyedBackend !== "function") {
+      throw new ConfigError(
+        `stateBackend must be a state backend (new HeapStateBackend() or new ` +
+          `LsmStateBackend(...)), got ${JSON.stringify(stateBackend)}`,
+      );
+    }
     const encoder = new TextEncoder();
     return new StreamEnvironment({
       parallelism,
       executor,
       maxParallelism,
       channelCapacity,
-      stateBackend: config.stateBackend ?? new LsmStateBackend(),
+      stateBackend,
       clock: config.clock ?? new SystemClock(),
       checkpoint,
       checkpointFs: config.checkpoint?.fs,
