@@ -142,6 +142,20 @@ for (const backend of ["heap", "lsm"]) {
   });
 }
 
+Deno.test("worker executor: records bigger than a ring cross workers (in pieces)", async () => {
+  const out = await run([
+    "--scenario",
+    "big-records",
+    "--parallelism",
+    "2",
+    "--executor",
+    "workers",
+  ]);
+  assert.equal(out.code, 0, out.stderr);
+  const mib3 = 3 << 20;
+  assert.deepEqual(lastJsonLine<string[]>(out.stdout), [..."abcdef"].map((c) => `${c}:${mib3}`));
+});
+
 Deno.test("worker executor: a sink's folder made before execute() is another one in each worker: a ConfigError shows both", async () => {
   const out = await run([
     "--scenario",

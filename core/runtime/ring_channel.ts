@@ -3,7 +3,15 @@
  * encoded with {@linkcode encodeMessage} into the frames of a shared ring.
  * One ring per producer/consumer subtask pair, as for in-worker channels; the
  * ring's size bounds what is in flight, which is how backpressure crosses
- * workers.
+ * workers. A message bigger than a frame (one record larger than half the
+ * ring) goes in pieces, as Flink spans a record over network buffers:
+ *
+ * ```
+ * piece frame: | PIECE (0xfe) or LAST_PIECE (0xff) | bytes of the encoded message |
+ * ```
+ *
+ * (an encoded message starts with its kind, below 0xfe). The reader keeps
+ * the pieces until the last one, then decodes the whole.
  *
  * @module
  */
@@ -22,6 +30,11 @@ import { RingReader, RingWriter } from "./shared_ring.ts";
  * small share of its time, and its records would wait longer.
  */
 const FRAME_SHARE = 2;
+
+/** First byte of a piece of a message that more pieces follow. */
+const PIECE = 0xfe;
+/** First byte of the last piece of a message. */
+const LAST_PIECE = 0xff;
 
 /** Records `from` to `to` of `msg`, as a batch of their own. */
 function partOf(msg: RecordBatch, from: number, to: number): RecordBatch {
@@ -119,16 +132,36 @@ export class RingChannelWriter {
 
   /**
    * A batch too big for one frame goes in parts of the records per frame its
-   * own size gave (fewer than half its records: a frame holds almost the ring).
+   * own size gave (fewer than half its records: a frame holds almost the ring);
+   * a single record, in pieces.
    */
   #writeTooBig(msg: ChannelMessage): Promise<void> | undefined {
     if (msg.kind !== MessageKind.Records || msg.values.length < 2) {
-      throw new RangeError(
-        `Edge "${this.#edge}": one record needs ${this.#out.length} bytes, more than the ` +
-          `channel's ${this.#ring.maxFrame}-byte frames`,
-      );
+      return this.#writePieces(this.#out.toBytes());
     }
     return this.#writeParts(msg, this.#recordsPerFrame);
+  }
+
+  /** Writes an encoded message in piece frames of half the ring; a promise once one has to wait. */
+  #writePieces(bytes: Uint8Array): Promise<void> | undefined {
+    const size = Math.min(this.#ring.maxFrame, this.#ring.capacity / FRAME_SHARE) - 1;
+    const piece = (from: number) => {
+      const to = Math.min(bytes.length, from + size);
+      const frame = new Uint8Array(1 + to - from);
+      frame[0] = to === bytes.length ? LAST_PIECE : PIECE;
+      frame.set(bytes.subarray(from, to), 1);
+      return frame;
+    };
+    this.bytesOut += bytes.length;
+    for (let from = 0; from < bytes.length; from += size) {
+      const frame = piece(from);
+      if (this.#ring.tryWrite(frame)) continue;
+      return (async () => {
+        await this.#waitAndWrite(frame);
+        for (from += size; from < bytes.length; from += size) await this.#waitAndWrite(piece(from));
+      })();
+    }
+    return undefined;
   }
 
   /** Closes the ring (the job is cancelled): both sides stop waiting. */
@@ -141,6 +174,8 @@ export class RingChannelWriter {
 export class RingChannelReader {
   readonly #ring: RingReader;
   readonly #serializer: Serializer<unknown>;
+  /** The pieces of a message read so far (copies: the ring reuses its buffer). */
+  #pieces: Uint8Array[] = [];
 
   /** Reads from `ring`, decoding records with `serializer`. */
   constructor(ring: SharedArrayBuffer, serializer: Serializer<unknown>) {
@@ -148,10 +183,24 @@ export class RingChannelReader {
     this.#serializer = serializer;
   }
 
-  /** The next message, or undefined if none waits. */
+  /** The next message, or undefined if none waits (or only some pieces of one). */
   take(): ChannelMessage | undefined {
-    const frame = this.#ring.read();
-    return frame && decodeMessage(frame, this.#serializer);
+    for (;;) {
+      const frame = this.#ring.read();
+      if (frame === undefined) return undefined;
+      if (frame[0]! < PIECE) return decodeMessage(frame, this.#serializer);
+      this.#pieces.push(frame.slice(1));
+      if (frame[0] === PIECE) continue;
+      const pieces = this.#pieces;
+      this.#pieces = [];
+      const whole = new Uint8Array(pieces.reduce((n, p) => n + p.length, 0));
+      let at = 0;
+      for (const p of pieces) {
+        whole.set(p, at);
+        at += p.length;
+      }
+      return decodeMessage(whole, this.#serializer);
+    }
   }
 
   /** Whether a message waits. */

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { Serializers } from "../state/serializer.ts";
-import { type ChannelMessage, MessageKind, type RecordBatch } from "./messages.ts";
+import { type ChannelMessage, END_OF_INPUT, MessageKind, type RecordBatch } from "./messages.ts";
 import { RingChannelReader, RingChannelWriter } from "./ring_channel.ts";
 import { createRing } from "./shared_ring.ts";
 
@@ -72,4 +72,33 @@ Deno.test("ring channel: once a batch has shown its records' size, big batches g
   // Each part is the size the first batch gave (the last one is what remains).
   assert.ok(frames.slice(1, -1).every((n) => n === perFrame), `frames: ${frames}`);
   assert.ok(perFrame * 200 <= capacity / 2 * 1.1, `${perFrame} records a frame`);
+});
+
+Deno.test("ring channel: a record bigger than the ring crosses in pieces, in order with what comes before and after", async () => {
+  const ring = createRing(4096);
+  const writer = new RingChannelWriter(ring, Serializers.plain, "source -> count");
+  const reader = new RingChannelReader(ring, Serializers.plain);
+  const big = Array.from({ length: 3000 }, (_, i) => String.fromCharCode(33 + (i % 90))).join("")
+    .repeat(4); // 12,000 chars: three rings' worth
+  const batches: RecordBatch[] = [
+    { kind: MessageKind.Records, values: ["before"], timestamps: null, keyGroups: null },
+    { kind: MessageKind.Records, values: [{ big, n: 1 }], timestamps: [7], keyGroups: null },
+    { kind: MessageKind.Records, values: ["after"], timestamps: null, keyGroups: null },
+  ];
+  const writing = (async () => {
+    for (const b of batches) await writer.write(b);
+    await writer.write(END_OF_INPUT);
+  })();
+  const got: ChannelMessage[] = [];
+  let takes = 0;
+  while (got.at(-1) !== END_OF_INPUT) {
+    const msg = reader.take();
+    takes++;
+    if (msg) got.push(msg);
+    else await reader.waitForMessage();
+  }
+  await writing;
+  assert.deepEqual(got, [...batches, END_OF_INPUT]);
+  assert.ok(takes > got.length, "the reader waited for pieces");
+  assert.ok(writer.bytesOut > 12_000);
 });

@@ -23,6 +23,7 @@
  *   built alike in every thread.
  * - `mismatch`: the graph built in a worker has one more operator.
  * - `temp-output`: a sink writes into a temporary folder the script makes before `execute()`.
+ * - `big-records`: six records of 3 MiB each cross workers; prints `letter:length` sorted.
  * - `die`: worker 1 throws an uncaught error while the (unbounded) job runs.
  * - `class`: records that are class instances cross workers without a serializer;
  *   `returns`: the same with `.returns(serializer)`, printing `x` of each.
@@ -243,6 +244,16 @@ async function main(args: string[]): Promise<void> {
           .map((p: Point) => p.x).uid("x");
       const lengths = await collected.executeAndCollect({ jobName: "collection items" });
       console.log(JSON.stringify(lengths.toSorted((a, b) => a - b)));
+      return;
+    }
+    case "big-records": {
+      // Records of 3 MiB, six times a ring between workers: they cross in pieces.
+      const sizes = await env.generate({
+        count: 6,
+        generate: (n) => String.fromCharCode(97 + n).repeat(3 << 20),
+      }).uid("big").rebalance().map((s: string) => `${s[0]}:${s.length}`).uid("size")
+        .executeAndCollect({ jobName: "big records" });
+      console.log(JSON.stringify(sizes.toSorted()));
       return;
     }
     case "temp-output": {
