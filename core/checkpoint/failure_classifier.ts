@@ -34,6 +34,27 @@ export interface AttemptFailure {
   readonly configError: boolean;
 }
 
+/**
+ * What {@linkcode classifyFailure} compares of two failures: the message,
+ * with the names of segment files (new in every attempt: a random run id)
+ * made alike, so that writing a segment failing again the same way is the
+ * same failure.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { failureSignature } from "./failure_classifier.ts";
+ * assert.equal(
+ *   failureSignature("writing segment c6bd6921-00000001.seg failed: No space left"),
+ *   failureSignature("writing segment 76931e0d-00000001.seg failed: No space left"),
+ * );
+ * assert.notEqual(failureSignature("task a: boom"), failureSignature("task b: boom"));
+ * ```
+ */
+export function failureSignature(message: string): string {
+  return message.replace(/\.?h?[0-9a-f]{8}-\d{8}\.seg(\.tmp)?/g, "<segment>");
+}
+
 /** How failures are judged. */
 export interface FailurePolicy {
   /** What to do with failures that may be transient. */
@@ -77,9 +98,10 @@ export function classifyFailure(
     return { restart: false, reason: "a configuration error is not fixed by a restart" };
   }
   let repeats = 0;
+  const signature = failureSignature(last.signature);
   for (let i = failures.length - 1; i >= 0; i--) {
     const f = failures[i]!;
-    if (f.signature !== last.signature || f.restoredFrom !== last.restoredFrom) break;
+    if (failureSignature(f.signature) !== signature || f.restoredFrom !== last.restoredFrom) break;
     repeats++;
   }
   if (repeats >= policy.repeatedFailureLimit) {

@@ -76,3 +76,23 @@ Deno.test("classifyFailure: otherwise the restart strategy decides", () => {
   assert.match(reasonOf(classifyFailure([a], none, 1)), /none/);
   assert.throws(() => classifyFailure([], policy, 0), RangeError);
 });
+
+Deno.test("classifyFailure: writing a new segment failing the same way is the same failure, whatever the file's name", () => {
+  const writing = (name: string) =>
+    failure({
+      signature: `task count (1/1): writing segment ${name} failed: No space left on device`,
+    });
+  const names = ["c6bd6921-00000001.seg", "76931e0d-00000001.seg", "hfb715d35-00000003.seg"];
+  assert.match(
+    reasonOf(classifyFailure(names.map(writing), policy, 0)),
+    /same failure happened 3 times in a row/,
+  );
+  // Another operation on a segment is another failure.
+  const other = failure({
+    signature: "task count (1/1): reading segment c6bd6921-00000001.seg failed",
+  });
+  assert.equal(
+    classifyFailure([writing(names[0]!), writing(names[1]!), other], policy, 0).restart,
+    true,
+  );
+});
