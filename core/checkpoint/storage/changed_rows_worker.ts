@@ -13,6 +13,7 @@
  *
  * @module
  */
+import { within } from "./_within.ts";
 import { CheckpointError } from "../../errors.ts";
 import type { CheckpointFs } from "../checkpoint_fs.ts";
 import type { Manifest } from "../manifest.ts";
@@ -172,12 +173,8 @@ export class ChangedRowsWorker {
     const worker = this.#worker;
     this.#unavailable = true;
     if (!worker) return;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([
-      this.#send(worker, { op: "close" }, () => Promise.resolve()).catch(() => {}),
-      new Promise((resolve) => timer = setTimeout(resolve, CLOSE_WAIT_MS)),
-    ]);
-    clearTimeout(timer);
+    const closed = this.#send(worker, { op: "close" }, () => Promise.resolve()).catch(() => {});
+    await within(closed, CLOSE_WAIT_MS, () => {});
     worker.terminate();
     this.#worker = undefined;
     for (const p of this.#pending.values()) p.reject(new Error("the changed-rows worker closed"));

@@ -42,6 +42,7 @@ import { METADATA_FILE } from "../paths.ts";
 import type { CheckpointStorage, LoadedManifest } from "../storage.ts";
 import { loadManifest } from "../storage.ts";
 import { ChangedRowsWorker } from "./changed_rows_worker.ts";
+import { within } from "./_within.ts";
 import type { RemoteEntry, RemoteStore } from "./remote_store.ts";
 
 const decoder = new TextDecoder();
@@ -59,19 +60,6 @@ const CLOSE_GRACE_MS = 5000;
  * answering (stopped, partitioned) never applies.
  */
 const OPEN_ANSWER_MS = 60_000;
-
-/** `p`, or the error `late()` makes if it has not settled within `ms` (the timer is cleared either way). */
-async function answeredWithin<T>(p: Promise<T>, ms: number, late: () => Error): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    return await Promise.race([
-      p,
-      new Promise<never>((_, reject) => timer = setTimeout(() => reject(late()), ms)),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /**
  * A working folder mirrored into a {@linkcode RemoteStore}.
@@ -151,11 +139,9 @@ export class CheckpointMirror {
     const fs = new DenoCheckpointFs();
     const answerMs = options.answerMs ?? OPEN_ANSWER_MS;
     const answered = <T>(what: string, request: () => Promise<T>) =>
-      answeredWithin(
-        request(),
-        answerMs,
-        () => new CheckpointError(`${store.where} did not answer (${what}) within ${answerMs} ms`),
-      );
+      within(request(), answerMs, () => {
+        throw new CheckpointError(`${store.where} did not answer (${what}) within ${answerMs} ms`);
+      });
     // A killed writer's parts: nobody completes them now.
     if (!options.readOnly) await answered("discarding parts", () => store.discard());
     const entries = await answered("listing checkpoints", () => store.list());
@@ -320,12 +306,7 @@ export class CheckpointMirror {
    * connections, which ends what is still waiting for the server.
    */
   async close(graceMs = CLOSE_GRACE_MS): Promise<void> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const done = await Promise.race([
-      this.#queue.then(() => true, () => true),
-      new Promise<false>((resolve) => timer = setTimeout(() => resolve(false), graceMs)),
-    ]);
-    clearTimeout(timer);
+    const done = await within(this.#queue.then(() => true), graceMs, () => false);
     this.#closed = true;
     if (!done) {
       this.#log(

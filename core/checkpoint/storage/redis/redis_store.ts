@@ -25,6 +25,7 @@
 import { commandOptions, createClient } from "redis";
 import { Buffer } from "node:buffer";
 import { ignoreUncaught } from "../_ignore_uncaught.ts";
+import { within } from "../_within.ts";
 import { CheckpointError } from "../../../errors.ts";
 import {
   type Collected,
@@ -513,28 +514,6 @@ function ignoreRepliesAfterDisconnect(): void {
 const CONNECT_WAIT_MS = 5000;
 // How long close() waits for the server to answer QUIT before it closes the socket.
 const QUIT_WAIT_MS = 2000;
-
-/**
- * `p`, or what `late()` returns (or throws) if `p` has not settled within `ms`.
- * The timer is cleared either way: a pending one would keep the process alive.
- */
-async function within<T>(p: Promise<T>, ms: number, late: () => T): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<T>((resolve, reject) => {
-    timer = setTimeout(() => {
-      try {
-        resolve(late());
-      } catch (e) {
-        reject(e);
-      }
-    }, ms);
-  });
-  try {
-    return await Promise.race([p, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 // Invariant (enforced here): the state hashes, `latest`, `checkpoints` and the
 // manifest change only in this script, which Redis runs atomically. The parts of a
