@@ -3,8 +3,9 @@
  * encoded with {@linkcode encodeMessage} into the frames of a shared ring.
  * One ring per producer/consumer subtask pair, as for in-worker channels; the
  * ring's size bounds what is in flight, which is how backpressure crosses
- * workers. A message bigger than a frame (one record larger than half the
- * ring) goes in pieces, as Flink spans a record over network buffers:
+ * workers. A message bigger than a frame (a single record about the ring's
+ * size or larger) goes in pieces of half the ring, as Flink spans a record
+ * over network buffers:
  *
  * ```
  * piece frame: | PIECE (0xfe) or LAST_PIECE (0xff) | bytes of the encoded message |
