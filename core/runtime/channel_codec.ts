@@ -51,8 +51,27 @@ import { type ChannelMessage, END_OF_INPUT, MessageKind } from "./messages.ts";
 // One of each per thread: encoding and decoding a message is synchronous.
 const shapes = new ShapeTable();
 const batchReader = new BatchValueReader();
-/** Single-byte: char index = byte index (used for ASCII only). */
-const latin1 = new TextDecoder("latin1");
+/**
+ * Decodes ASCII columns: there a char index is the byte index. UTF-8, not
+ * Latin-1: the two read ASCII alike, and Deno's UTF-8 decoder takes a fast
+ * path for ASCII that its Latin-1 decoder lacks.
+ */
+const ascii = new TextDecoder("utf-8", { ignoreBOM: true });
+
+/**
+ * `bytes` as chars, one per byte. Not fatal on bytes above 0x7f (Deno's fatal
+ * decoder has no ASCII fast path): those come only from a damaged message, and a
+ * sequence of them that UTF-8 reads as fewer chars is caught here.
+ */
+function asciiChars(bytes: Uint8Array): string {
+  const chars = ascii.decode(bytes);
+  if (chars.length !== bytes.length) {
+    throw new SerializationError(
+      "A damaged channel message: its ASCII column holds bytes above 0x7f",
+    );
+  }
+  return chars;
+}
 /** The lengths of an ASCII column's records, while the reader reads them. */
 let columnLengths = new Int32Array(1024);
 
@@ -131,13 +150,13 @@ function readAsciiColumn(
   }
   const at = r.pos;
   const raw = r.readRaw(bytes);
-  const chars = latin1.decode(raw);
+  const chars = asciiChars(raw);
   let from = 0;
   for (let i = 0; i < n; i++) {
     const to = from + lengths[i]!;
     values[i] = to - from <= MAX_SUBSTRING
       ? chars.substring(from, to)
-      : latin1.decode(r.buf.subarray(at + from, at + to));
+      : asciiChars(r.buf.subarray(at + from, at + to));
     from = to;
   }
 }

@@ -190,6 +190,10 @@ Deno.test("channel codec: a batch of ASCII strings is one column of lengths and 
     () => decodeMessage(out.bytes().subarray(0, 8), Serializers.plain),
     SerializationError,
   );
+  // Bytes above 0x7f among the chars: damaged too (the column is ASCII only).
+  const high = out.toBytes();
+  high.set([0xc3, 0xa9], 8);
+  assert.throws(() => decodeMessage(high, Serializers.plain), /bytes above 0x7f/);
 });
 
 Deno.test("channel codec: a damaged plain batch is a SerializationError", () => {
