@@ -7,7 +7,10 @@
  *   deno run -A bench/_parallel_job.ts --job plain --records N --keys K --threads T [--arithmetic]
  *
  * `keyed` takes `--key-order cyclic` (record n has key n mod K, the default) or `uniform` (each
- * record's key drawn at random from K).
+ * record's key drawn at random from K). At parallelism 2, `local` and `cross` cycle through the
+ * keys too, but each source subtask makes only keys that the counting subtask in its own worker
+ * holds (`local`: no record crosses workers) or only keys the other worker's holds (`cross`:
+ * every record crosses); the pair prices a crossing.
  *
  * `plain` is keyed counting without weir: T Web Workers, each counting N / T
  * records into a Map of its own; its start-up is until every worker is ready.
@@ -24,7 +27,15 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { runMain, Serializers, type SinkFunction, StreamEnvironment } from "../mod.ts";
+import {
+  ByteWriter,
+  keyGroupOf,
+  runMain,
+  Serializers,
+  type SinkFunction,
+  StreamEnvironment,
+  subtaskForKeyGroup,
+} from "../mod.ts";
 import { main as wordCount } from "../examples/word_count.ts";
 import { Count, sampleThreadCpu } from "./_util.ts";
 
@@ -103,6 +114,26 @@ async function plainCount(
   }
 }
 
+/**
+ * Keys for `--key-order local|cross` at parallelism 2: source subtask s makes records n ≡ s
+ * (mod 2) (the generator's first-start splits), and gets, in turn, the keys of the counting
+ * subtask s (`local`) or 1 - s (`cross`). A new string per record, as the other orders make.
+ */
+function sidedKeys(keys: number, order: "local" | "cross", maxParallelism: number) {
+  const sides: number[][] = [[], []];
+  const w = new ByteWriter();
+  for (let k = 0; k < keys; k++) {
+    w.reset();
+    Serializers.string.write(`user-${k}`, w);
+    sides[subtaskForKeyGroup(keyGroupOf(w.bytes(), maxParallelism), maxParallelism, 2)]!.push(k);
+  }
+  const flip = order === "cross" ? 1 : 0;
+  return (n: number) => {
+    const side = sides[(n & 1) ^ flip]!;
+    return `user-${side[(n >> 1) % side.length]}`;
+  };
+}
+
 async function main(args: string[]): Promise<void> {
   const i = args.indexOf("--job");
   const job = args[i + 1];
@@ -135,14 +166,16 @@ async function main(args: string[]): Promise<void> {
     });
     records = Number(values.records);
     const keys = Number(values.keys ?? 1);
-    const order = values["key-order"] ?? "cyclic";
-    if (order !== "cyclic" && order !== "uniform") {
-      throw new Error(`--key-order ${order}: use cyclic or uniform`);
+    const order = (values["key-order"] ?? "cyclic") as string;
+    if (!["cyclic", "uniform", "local", "cross"].includes(order)) {
+      throw new Error(`--key-order ${order}: use cyclic, uniform, local or cross`);
     }
     // A new string per record, as a real source makes them (parsed from a line, a message):
     // reusing a table of strings would spare the state's Map the string-table lookup that
     // every real record costs, and flatter parallelism 1.
-    const word = order === "cyclic"
+    const word = order === "local" || order === "cross"
+      ? sidedKeys(keys, order, env.config.maxParallelism)
+      : order === "cyclic"
       ? (n: number) => `user-${n % keys}`
       : (_n: number, random: () => number) => `user-${Math.floor(random() * keys)}`;
     const source = env.generate({ count: records, generate: word }).uid("gen");

@@ -37,12 +37,16 @@
  * threads shared as weir's are (its CPU seconds show how much more a record
  * costs when both cores are busy).
  *
- * Two rows split parallelism 2's extra cost (`--only overhead`; not in the
+ * Three rows split parallelism 2's extra cost (`--only overhead`; not in the
  * default run): a job of 1,000 records, which is almost only the start and
- * the end (the workers' start is the fixed cost), and the 100k-key heap
+ * the end (the workers' start is the fixed cost); the 100k-key heap
  * counting with two subtasks of each operator on one thread (`--executor
  * inline`): records hashed to their key group and routed to a channel, no
- * workers, no crossing (the routing's cost per record).
+ * workers, no crossing (the routing's cost per record); and that counting on
+ * the workers where no record crosses to the other worker (its "p1" columns:
+ * each source makes only its own worker's keys) against one where every
+ * record crosses (its "p2" columns): the difference is what a crossing costs,
+ * all told (encoding, the ring, decoding, the garbage), per record.
  *
  * `--only` (repeatable) runs just those rows. word_count runs its p1 and p2
  * jobs interleaved (p1, p2, p1, p2, ...), so a change of load on a shared
@@ -298,7 +302,8 @@ if (selected("plain")) {
 }
 
 // Parallelism 2's extra cost, split: the fixed part (a job that is almost only its start and
-// end), and the routing of every record without workers (two subtasks on one thread).
+// end), the routing of every record without workers (two subtasks on one thread), and a
+// record's crossing between workers (none crossing against all crossing).
 if (selected("overhead")) {
   const tiny = ["--job", "keyed", "--records", "1000", "--keys", "1000", "--state-backend", "heap"];
   row(
@@ -310,6 +315,13 @@ if (selected("overhead")) {
   row(
     "keyed count, 100k keys, heap; p2 on one thread (inline: routing, no workers)",
     ...await measurePair([...keyed, ...heap, ...P1], [...keyed, ...heap, ...P2_INLINE]),
+  );
+  row(
+    "keyed count, 100k keys, heap, p2: no record crosses workers (p1 columns) vs every one does (p2 columns)",
+    ...await measurePair(
+      [...keyed, ...heap, ...P2, "--key-order", "local"],
+      [...keyed, ...heap, ...P2, "--key-order", "cross"],
+    ),
   );
 }
 
