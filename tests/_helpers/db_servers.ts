@@ -58,20 +58,19 @@ function processTreeCpuMs(pid: number, children: boolean): number {
   if (!own) return 0;
   let ticks = [0, 1, 2, 3].reduce((sum, i) => sum + Number(own[UTIME + i]), 0);
   if (children) {
-    for (const e of Deno.readDirSync("/proc")) {
-      if (!/^\d+$/.test(e.name)) continue;
-      const f = procStat(Number(e.name));
-      // Field 4 (the parent's pid) is the second after the state.
-      if (f && Number(f[1]) === pid) ticks += Number(f[UTIME]) + Number(f[UTIME + 1]);
+    for (const child of childrenOf(pid)) {
+      const f = procStat(child);
+      if (f) ticks += Number(f[UTIME]) + Number(f[UTIME + 1]);
     }
   }
   return ticks * TICK_MS;
 }
 
-/** `pid` and its children. */
-function processTree(pid: number): number[] {
-  const pids = [pid];
+/** The live children of `pid`. */
+function childrenOf(pid: number): number[] {
+  const pids: number[] = [];
   for (const e of Deno.readDirSync("/proc")) {
+    // Field 4 (the parent's pid) is the second after the state.
     if (/^\d+$/.test(e.name) && Number(procStat(Number(e.name))?.[1]) === pid) {
       pids.push(Number(e.name));
     }
@@ -189,7 +188,8 @@ export async function startPostgres(): Promise<TestServer> {
     // The postmaster and its server processes (one per connection, the WAL writer, …).
     cpuMs: () => processTreeCpuMs(postmaster(), true),
     signal: (signal) => {
-      for (const pid of processTree(postmaster())) {
+      const postmasterPid = postmaster();
+      for (const pid of [postmasterPid, ...childrenOf(postmasterPid)]) {
         try {
           Deno.kill(pid, signal);
         } catch (e) {
