@@ -123,6 +123,20 @@ Deno.test("worker executor: subtask i of every chain goes to worker i % W", () =
   assert.deepEqual(placeTasks(plan, 8), plan.tasks.map((t) => t.subtaskIndex), "W ≤ parallelism");
 });
 
+Deno.test("worker executor: the main thread runs worker 0's subtasks, a Web Worker each other worker's", async () => {
+  const threads = await run([
+    ...["--scenario", "threads", "--keys", "64", "--parallelism", "3", "--executor", "workers"],
+  ]);
+  assert.equal(threads.code, 0, threads.stderr);
+  const out = lastJsonLine<{ where: string[]; workers: number }>(threads.stdout);
+  const w = Math.min(3, navigator.hardwareConcurrency);
+  assert.equal(out.workers, w);
+  assert.deepEqual(
+    out.where,
+    [0, 1, 2].map((i) => `${i}:${i % w === 0 ? "main" : `weir-worker/${i % w}`}`).sort(),
+  );
+});
+
 for (const backend of ["heap", "lsm"]) {
   Deno.test(`worker executor: keyed counts at parallelism 2 equal the model and inline, CollectSink streams back (${backend})`, async () => {
     const records = 40_000, keys = 700;

@@ -29,7 +29,7 @@
 import { resolve } from "node:path";
 import { type CheckpointFs, DenoCheckpointFs } from "../checkpoint/checkpoint_fs.ts";
 import { type DirectoryLock, lockDirectory } from "../checkpoint/dir_lock.ts";
-import { workerIndex } from "../runtime/_worker_role.ts";
+import { inWorkerShare } from "../runtime/_worker_role.ts";
 import { ConfigError } from "../errors.ts";
 import { EXTERNAL } from "./_external.ts";
 import type { SegmentFile } from "../../statestore-as/segment_fs.ts";
@@ -156,7 +156,7 @@ export class ExactlyOnceFileSink<T> extends TwoPhaseCommitSink<T, FileTransactio
         `exactly-once file sink "${ctx.operatorUid}"`,
         "Output directory",
         // Subtasks on the worker executor's other workers have their own copy of this sink.
-        { shareWithThisProcess: workerIndex !== undefined },
+        { shareWithThisProcess: inWorkerShare() },
       );
     }
     shared.users++;

@@ -22,7 +22,7 @@ import { defaultMaxParallelism, UPPER_BOUND_MAX_PARALLELISM } from "../state/key
 import { type Clock, SystemClock } from "../runtime/clock.ts";
 import type { Transformation } from "../runtime/graph.ts";
 import { type ExecutorKind, Job, type JobResult } from "../runtime/job.ts";
-import { runInWorker, workerIndex } from "../runtime/_worker_role.ts";
+import { runInWorker, runShare, workerIndex } from "../runtime/_worker_role.ts";
 import { currentSite, defaultExecution } from "./_default_execution.ts";
 import { buildPhysicalPlan, type PhysicalPlan } from "../runtime/physical_plan.ts";
 import { type JobClient, runJob } from "../runtime/job_runner.ts";
@@ -895,8 +895,13 @@ export class StreamEnvironment implements GraphBuilder {
       );
     }
     this.#executed = true;
+    const share = { name, ...this.#jobConfig() };
     const client = runJob(this.#nodes, {
-      job: { name, ...this.#jobConfig(), executor: c.executor },
+      job: {
+        ...share,
+        executor: c.executor,
+        shareOnThisThread: (link) => runShare(link, this.#nodes, share),
+      },
       checkpoint: c.checkpoint,
       fs: c.checkpointFs,
       mirror: this.#mirror,

@@ -154,3 +154,21 @@ export interface WorkerRoleHooks {
   /** Every task here ended; resolves once the main thread says to finish (or cancel). */
   tasksEnded(): Promise<void>;
 }
+
+/**
+ * How a worker's share of the job talks with the executor: through a Web
+ * Worker's own scope, or, for the share the main thread runs itself (worker
+ * 0), through queues on that thread. Messages keep their order either way.
+ */
+export interface WorkerLink {
+  /** The worker's index. */
+  readonly worker: number;
+  /** Whether this share runs on the main thread, whose sinks are the script's own objects. */
+  readonly onMainThread: boolean;
+  /** Resolves with the executor's `init`. */
+  readonly init: Promise<WorkerInit>;
+  /** Sends to the executor. */
+  post(msg: FromWorker): void;
+  /** Hands the executor's later messages to `handler`, after those that came before. */
+  listen(handler: (msg: ToWorker) => void): void;
+}

@@ -7,7 +7,10 @@
  *
  * `env.execute()` in the worker role rebuilds the plan, checks it equals the
  * main thread's, instantiates only this worker's tasks (ring ends for
- * channels to other workers), runs them and reports; it never returns.
+ * channels to other workers), runs them and reports; it never returns. The
+ * main thread runs worker 0's share itself with the same code
+ * ({@linkcode runShare}), through a link of in-thread queues: it has the
+ * script loaded already, so one Web Worker fewer starts.
  *
  * @module
  */
@@ -30,6 +33,7 @@ import {
   type ToWorker,
   WORKER_NAME_PREFIX,
   type WorkerInit,
+  type WorkerLink,
   type WorkerRoleHooks,
 } from "./_worker_protocol.ts";
 import { answerAdmin, reportNow, reportPeriodically } from "./_worker_admin.ts";
@@ -53,12 +57,15 @@ function detectWorker(): number | undefined {
 /** This thread's index when it is a worker of the worker executor, else undefined. */
 export const workerIndex: number | undefined = detectWorker();
 
-const scope = globalThis as unknown as WorkerScope;
-const init = Promise.withResolvers<WorkerInit>();
-const inbox: ToWorker[] = [];
-let handler: ((msg: ToWorker) => void) | undefined;
-
-if (workerIndex !== undefined) {
+/**
+ * A worker's link through its scope. It listens at once and says it is ready:
+ * the main thread sends `init` only then, so no message is lost.
+ */
+function scopeLink(worker: number): WorkerLink {
+  const scope = globalThis as unknown as WorkerScope;
+  const init = Promise.withResolvers<WorkerInit>();
+  const early: ToWorker[] = [];
+  let handler: ((msg: ToWorker) => void) | undefined;
   scope.addEventListener("message", (e) => {
     const msg = e.data;
     if (msg.type === "init") {
@@ -66,13 +73,33 @@ if (workerIndex !== undefined) {
       if (msg.init.helpers) useHelperPoolPort(msg.init.helpers.port, msg.init.helpers.size);
       init.resolve(msg.init);
     } else if (handler) handler(msg);
-    else inbox.push(msg);
+    else early.push(msg);
   });
   scope.postMessage({ type: "ready" });
+  return {
+    worker,
+    onMainThread: false,
+    init: init.promise,
+    post: (msg) => scope.postMessage(msg),
+    listen(h) {
+      handler = h;
+      for (const msg of early.splice(0)) h(msg);
+    },
+  };
 }
 
-function post(msg: FromWorker): void {
-  scope.postMessage(msg);
+const link: WorkerLink | undefined = workerIndex === undefined ? undefined : scopeLink(workerIndex);
+
+/** Shares of the worker executor this (main) thread runs now. */
+let mainThreadShares = 0;
+
+/**
+ * Whether subtasks opened on this thread now belong to a worker executor's
+ * job, whose other workers share this process's directory locks: in a
+ * worker, or while the main thread runs its share.
+ */
+export function inWorkerShare(): boolean {
+  return workerIndex !== undefined || mainThreadShares > 0;
 }
 
 /**
@@ -138,7 +165,10 @@ function serializeFailure(e: unknown, fallback: string): SerializedFailure {
  * Streams a worker's CollectSink records to the main thread's sink, per batch,
  * and the transactions `executeAndCollect`'s committed sink commits.
  */
-function forwardCollectSinks(nodes: readonly Transformation[]): () => void {
+function forwardCollectSinks(
+  nodes: readonly Transformation[],
+  post: (msg: FromWorker) => void,
+): () => void {
   const pending = new Map<number, { values: unknown[]; timestamps: (number | undefined)[] }>();
   let scheduled = false;
   const flush = () => {
@@ -176,144 +206,161 @@ function forwardCollectSinks(nodes: readonly Transformation[]): () => void {
  */
 export function runInWorker(
   nodes: readonly Transformation[],
-  config: Omit<JobConfig, "checkpoint" | "restore" | "workerRole" | "executor">,
+  config: ShareConfig,
 ): Promise<never> {
-  const worker = workerIndex!;
-  (async () => {
-    const start = await init.promise;
-    let job: Job | undefined;
-    const stopReports = reportPeriodically(() => job, post);
-    let ended = false;
-    let cancelRequested = false;
-    const run = Promise.withResolvers<void>();
-    const finish = Promise.withResolvers<void>();
-    const finals = new Map<number, () => void>();
-    const closeIfAsked = () => {
-      if (ended && cancelRequested) post({ type: "closed" });
-    };
-    handler = (msg) => {
-      switch (msg.type) {
-        case "injectBarrier":
-        case "notifyComplete":
-        case "notifyAborted":
-        case "addSplits":
-        case "noMoreSplits":
-        case "watermarkAlignment":
-          job?.deliver(msg);
-          return;
-        case "finalTriggered":
-          finals.get(msg.task)?.();
-          return;
-        case "stop":
-          job?.stopSources(msg.name, { drain: msg.drain });
-          return;
-        case "run":
-          run.resolve();
-          return;
-        case "finish":
-          finish.resolve();
-          return;
-        case "cancel":
-          cancelRequested = true;
-          job?.cancel();
-          run.resolve();
-          finish.resolve();
-          closeIfAsked();
-          return;
-        case "report":
-        case "queryState":
-          answerAdmin(job, msg, post);
-          return;
-      }
-    };
-    try {
-      const plan = buildPhysicalPlan(nodes, {
-        jobName: config.name,
-        parallelism: config.parallelism,
-        maxParallelism: config.maxParallelism,
-      });
-      checkSamePlan(start.plan, plan, worker);
-      adoptCollectionItems(nodes, plan, start.collections, worker);
-      const tasks = new Set(start.tasks);
-      const byId = new Map(nodes.map((n) => [n.id, n]));
-      const flushCollect = forwardCollectSinks(nodes);
-      const hooks: WorkerRoleHooks = {
-        tasks,
-        channel(id) {
-          const c = plan.channels[id]!;
-          const from = tasks.has(c.fromTask), to = tasks.has(c.toTask);
-          if (from && to) return new Channel(config.channelCapacity);
-          if (!from && !to) return undefined;
-          const ring = start.rings[id]!;
-          const edge = plan.edges[c.edge]!;
-          const producer = byId.get(edge.from)!;
-          const serializer = producer.outputSerializer ?? Serializers.plain;
-          if (from) {
-            const out = new RingOutputChannel(
-              ring,
-              serializer,
-              `${producer.name} -> ${byId.get(edge.to)!.name}`,
-              `(it crosses workers: call .returns(serializer) on operator "${producer.name}" ` +
-                `[uid ${plan.vertices.find((v) => v.id === producer.id)!.uid}])`,
-            );
-            return { out, close: () => out.close() };
-          }
-          const input = new RingInputChannel(ring, serializer);
-          return { in: input, close: () => input.close() };
-        },
-        opened() {
-          post({ type: "opened", live: [...job!.liveSegments()] });
-          return run.promise;
-        },
-        report(msg) {
-          if (msg.type !== "snapshotDone") return post(msg);
-          reportNow(job!, post);
-          post({ ...msg, live: [...job!.liveSegments()] });
-        },
-        sourceEnded(task) {
-          flushCollect();
-          post({ type: "sourceEnded", task });
-          return new Promise((resolve) => finals.set(task, resolve));
-        },
-        tasksEnded() {
-          flushCollect();
-          post({ type: "tasksEnded" });
-          return finish.promise;
-        },
-      };
-      const fs = new DenoCheckpointFs();
-      job = new Job(nodes, {
-        ...config,
-        ...(start.checkpoint
-          ? {
-            checkpoint: {
-              config: start.checkpoint.config,
-              storage: new CheckpointStorage(start.checkpoint.dir, fs),
-            },
-          }
-          : {}),
-        ...(start.restoreDir !== undefined
-          ? { restore: loadManifest(fs, start.restoreDir, false) }
-          : {}),
-        workerRole: hooks,
-      });
-      for (const msg of inbox.splice(0)) handler(msg);
-      const result = await job.run();
-      flushCollect();
-      post({ type: "finished", recordsIn: result.recordsIn });
-    } catch (e) {
-      post({
-        type: "failure",
-        failure: serializeFailure(e, `Job "${config.name}" failed in worker ${worker}`),
-      });
-    } finally {
-      stopReports();
-      ended = true;
-      // A cancel that came before the job drained the inbox (its plan failed to build) is
-      // still answered: else the main thread waits its whole grace period for this worker.
-      for (const msg of inbox.splice(0)) handler(msg);
-      closeIfAsked();
-    }
-  })();
+  runShare(link!, nodes, config);
   return new Promise<never>(() => {});
+}
+
+/** What a share's `Job` runs with: the script's config; checkpoints and restore come in `init`. */
+export type ShareConfig = Omit<JobConfig, "checkpoint" | "restore" | "workerRole" | "executor">;
+
+/**
+ * Runs one worker's share of the job `nodes` through `link`: in a Web
+ * Worker, or on the main thread for worker 0 (whose sinks and collection
+ * items are the script's own, so nothing is forwarded or adopted).
+ * Resolves once the share's job ended and reported.
+ */
+export async function runShare(
+  link: WorkerLink,
+  nodes: readonly Transformation[],
+  config: ShareConfig,
+): Promise<void> {
+  const { worker, post } = link;
+  const start = await link.init;
+  if (link.onMainThread) mainThreadShares++;
+  let job: Job | undefined;
+  const stopReports = reportPeriodically(() => job, post);
+  let ended = false;
+  let cancelRequested = false;
+  const run = Promise.withResolvers<void>();
+  const finish = Promise.withResolvers<void>();
+  const finals = new Map<number, () => void>();
+  const closeIfAsked = () => {
+    if (ended && cancelRequested) post({ type: "closed" });
+  };
+  const handler = (msg: ToWorker) => {
+    switch (msg.type) {
+      case "injectBarrier":
+      case "notifyComplete":
+      case "notifyAborted":
+      case "addSplits":
+      case "noMoreSplits":
+      case "watermarkAlignment":
+        job?.deliver(msg);
+        return;
+      case "finalTriggered":
+        finals.get(msg.task)?.();
+        return;
+      case "stop":
+        job?.stopSources(msg.name, { drain: msg.drain });
+        return;
+      case "run":
+        run.resolve();
+        return;
+      case "finish":
+        finish.resolve();
+        return;
+      case "cancel":
+        cancelRequested = true;
+        job?.cancel();
+        run.resolve();
+        finish.resolve();
+        closeIfAsked();
+        return;
+      case "report":
+      case "queryState":
+        answerAdmin(job, msg, post);
+        return;
+    }
+  };
+  try {
+    const plan = buildPhysicalPlan(nodes, {
+      jobName: config.name,
+      parallelism: config.parallelism,
+      maxParallelism: config.maxParallelism,
+    });
+    checkSamePlan(start.plan, plan, worker);
+    if (!link.onMainThread) adoptCollectionItems(nodes, plan, start.collections, worker);
+    const tasks = new Set(start.tasks);
+    const byId = new Map(nodes.map((n) => [n.id, n]));
+    const flushCollect = link.onMainThread ? () => {} : forwardCollectSinks(nodes, post);
+    const hooks: WorkerRoleHooks = {
+      tasks,
+      channel(id) {
+        const c = plan.channels[id]!;
+        const from = tasks.has(c.fromTask), to = tasks.has(c.toTask);
+        if (from && to) return new Channel(config.channelCapacity);
+        if (!from && !to) return undefined;
+        const ring = start.rings[id]!;
+        const edge = plan.edges[c.edge]!;
+        const producer = byId.get(edge.from)!;
+        const serializer = producer.outputSerializer ?? Serializers.plain;
+        if (from) {
+          const out = new RingOutputChannel(
+            ring,
+            serializer,
+            `${producer.name} -> ${byId.get(edge.to)!.name}`,
+            `(it crosses workers: call .returns(serializer) on operator "${producer.name}" ` +
+              `[uid ${plan.vertices.find((v) => v.id === producer.id)!.uid}])`,
+          );
+          return { out, close: () => out.close() };
+        }
+        const input = new RingInputChannel(ring, serializer);
+        return { in: input, close: () => input.close() };
+      },
+      opened() {
+        post({ type: "opened", live: [...job!.liveSegments()] });
+        return run.promise;
+      },
+      report(msg) {
+        if (msg.type !== "snapshotDone") return post(msg);
+        reportNow(job!, post);
+        post({ ...msg, live: [...job!.liveSegments()] });
+      },
+      sourceEnded(task) {
+        flushCollect();
+        post({ type: "sourceEnded", task });
+        return new Promise((resolve) => finals.set(task, resolve));
+      },
+      tasksEnded() {
+        flushCollect();
+        post({ type: "tasksEnded" });
+        return finish.promise;
+      },
+    };
+    const fs = new DenoCheckpointFs();
+    job = new Job(nodes, {
+      ...config,
+      ...(start.checkpoint
+        ? {
+          checkpoint: {
+            config: start.checkpoint.config,
+            storage: new CheckpointStorage(start.checkpoint.dir, fs),
+          },
+        }
+        : {}),
+      ...(start.restoreDir !== undefined
+        ? { restore: loadManifest(fs, start.restoreDir, false) }
+        : {}),
+      workerRole: hooks,
+    });
+    link.listen(handler);
+    const result = await job.run();
+    flushCollect();
+    post({ type: "finished", recordsIn: result.recordsIn });
+  } catch (e) {
+    post({
+      type: "failure",
+      failure: serializeFailure(e, `Job "${config.name}" failed in worker ${worker}`),
+    });
+  } finally {
+    stopReports();
+    ended = true;
+    if (link.onMainThread) mainThreadShares--;
+    // A cancel that came before the job could take messages (its plan failed to build) is
+    // still answered: else the main thread waits its whole grace period for this worker.
+    link.listen(handler);
+    closeIfAsked();
+  }
 }

@@ -41,7 +41,7 @@ import { MessageKind } from "./messages.ts";
 import { buildPhysicalPlan, type PhysicalPlan } from "./physical_plan.ts";
 import { DenoCheckpointFs } from "../checkpoint/checkpoint_fs.ts";
 import { MetricGroup } from "./metric_group.ts";
-import type { WorkerRoleHooks } from "./_worker_protocol.ts";
+import type { WorkerLink, WorkerRoleHooks } from "./_worker_protocol.ts";
 import type {
   CoordinatorToTask,
   EnumeratorToReader,
@@ -106,6 +106,11 @@ export interface JobConfig {
   readonly workers?: number;
   /** @internal Set in a worker of the worker executor: what it runs and how it reports. */
   readonly workerRole?: WorkerRoleHooks;
+  /**
+   * @internal Runs worker 0's share of the worker executor on this thread
+   * (else every share runs on a Web Worker of its own).
+   */
+  readonly shareOnThisThread?: (link: WorkerLink) => Promise<void>;
 }
 
 /** The checkpoint that ends a job: barriers sent, then completed. */
@@ -162,7 +167,10 @@ export interface JobResult {
    * worker executor: its workers started, imported the script and restored).
    */
   readonly startupMs?: number;
-  /** The Web Workers the subtasks ran on (the worker executor); absent when they ran inline. */
+  /**
+   * The workers the subtasks ran on (the worker executor: the main thread's
+   * share and a Web Worker for each other one); absent when they ran inline.
+   */
   readonly workers?: number;
 }
 
@@ -252,6 +260,7 @@ export class Job implements TaskHost {
         ...(config.restore ? { restoreDir: config.restore.dir } : {}),
         report: (msg) => this.#receive(msg),
         sourceEnded: () => this.#sourceEnded(),
+        ...(config.shareOnThisThread ? { shareOnThisThread: config.shareOnThisThread } : {}),
       });
     } else this.#instantiate(nodes);
     this.#sourceTasks = this.tasks.filter((t) => t.gate === null);

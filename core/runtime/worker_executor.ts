@@ -1,13 +1,17 @@
 /**
- * The worker executor: runs a job's subtasks on Deno Web Workers, so a job
- * at parallelism N keeps up to N cores busy (Flink's task slots).
+ * The worker executor: runs a job's subtasks on workers of one thread each,
+ * so a job at parallelism N keeps up to N cores busy (Flink's task slots).
  *
  * Decisions:
  * - Placement: subtask `i` of every chain runs on worker `i % W`, with
  *   `W = min(workers, the largest chain parallelism)`. Chains stay inside a
  *   worker, and so do forward edges between equal parallelisms; a hash or
  *   rebalance edge crosses workers for the consumers elsewhere.
- * - User functions are code, not data: each worker imports the job's main
+ * - Worker 0 is this thread (`_this_thread_worker.ts`), which has the script
+ *   loaded: a Web Worker's start (its runtime, the script imported again,
+ *   its JIT warming up the same code) is paid W - 1 times, not W. Its share
+ *   talks with the executor in the same messages as the others.
+ * - User functions are code, not data: each Web Worker imports the job's main
  *   module (`Deno.mainModule`) again, under the name `weir-worker/<i>`, and
  *   its `env.execute()` rebuilds the graph, checks it against the plan sent
  *   here and runs only its tasks (see `_worker_role.ts`); it never returns
@@ -66,7 +70,9 @@ import {
   type ToWorker,
   WORKER_NAME_PREFIX,
   type WorkerInit,
+  type WorkerLink,
 } from "./_worker_protocol.ts";
+import { ThisThreadWorker } from "./_this_thread_worker.ts";
 
 /** Bytes of each ring between two workers: the credit of one channel. */
 export const DEFAULT_RING_BYTES = 1 << 19;
@@ -89,6 +95,14 @@ export interface WorkerExecutorOptions {
   report(msg: TaskToCoordinator | ReaderToEnumerator): void;
   /** A source task's input ended; resolves once it may end (final barrier injected). */
   sourceEnded(): Promise<void>;
+  /** Runs worker 0's share on this thread (else on a Web Worker of its own, as the others). */
+  readonly shareOnThisThread?: (link: WorkerLink) => Promise<void>;
+}
+
+/** What the executor needs of a worker: a Web Worker, or the share this thread runs. */
+interface WorkerEnd {
+  postMessage(msg: ToWorker, transfer?: Transferable[]): void;
+  terminate(): void;
 }
 
 /** Which worker runs each plan task: subtask `i` on worker `i % workers`. */
@@ -133,7 +147,7 @@ class Quorum {
   }
 }
 
-/** Runs a plan's tasks on Web Workers; the job in this thread drives it. */
+/** Runs a plan's tasks on this thread and Web Workers; the job in this thread drives it. */
 export class WorkerExecutor {
   /** Worker of each plan task. */
   readonly placement: readonly number[];
@@ -143,7 +157,7 @@ export class WorkerExecutor {
   readonly admin: WorkerAdminLink;
   readonly #plan: PhysicalPlan;
   readonly #options: WorkerExecutorOptions;
-  readonly #workers: Worker[] = [];
+  readonly #workers: WorkerEnd[] = [];
   /** Each worker's link to this thread's helper pool (closed at shutdown). */
   readonly #helperLinks: { close(): void }[] = [];
   readonly #inits: WorkerInit[] = [];
@@ -231,7 +245,21 @@ export class WorkerExecutor {
       throw new ConfigError("The worker executor needs a main module to import in its workers");
     }
     this.#started = true;
+    const here = this.#options.shareOnThisThread;
     for (let w = 0; w < this.size; w++) {
+      if (w === 0 && here) {
+        this.#workers.push(
+          new ThisThreadWorker(w, here, (msg) => this.#receive(w, msg), (e) => {
+            this.#fail(
+              new JobFailedError(`Job "${this.#plan.jobName}" failed in worker 0: ${e}`, {
+                cause: e,
+              }),
+            );
+            this.#closed.arrive(w);
+          }),
+        );
+        continue;
+      }
       const worker = new Worker(main, { type: "module", name: `${WORKER_NAME_PREFIX}${w}` });
       worker.onmessage = (e: MessageEvent<FromWorker>) => this.#receive(w, e.data);
       worker.onerror = (e) => {
@@ -351,6 +379,11 @@ export class WorkerExecutor {
     if (this.#terminated) return;
     switch (msg.type) {
       case "ready": {
+        const worker = this.#workers[w]!;
+        if (worker instanceof ThisThreadWorker) {
+          this.#post(w, { type: "init", init: this.#inits[w]! });
+          return;
+        }
         // The worker's stores submit background work to this thread's helper pool.
         const link = connectHelperPool();
         this.#helperLinks.push(link);

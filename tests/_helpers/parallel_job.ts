@@ -21,6 +21,9 @@
  *   lengths brought back by `executeAndCollect()`, printed sorted as JSON; `stdin-points`
  *   the same of class instances (no serializer carries them), `points` of class instances
  *   built alike in every thread.
+ * - `threads --keys K`: a keyed process function at the job's parallelism says where each of
+ *   its subtasks runs; prints `{ where, workers }`, where is `<subtask>:main` or
+ *   `<subtask>:weir-worker/<i>`, sorted.
  * - `mismatch`: the graph built in a worker has one more operator.
  * - `temp-output`: a sink writes into a temporary folder the script makes before `execute()`.
  * - `big-records`: six records of 3 MiB each cross workers; prints `letter:length` sorted.
@@ -127,6 +130,21 @@ function busyWait(ms: number): void {
 }
 
 /** Prints the counts (sorted `key\tcount` lines), records read and workers as one JSON line. */
+/** Emits, once per subtask, `<subtask index>:<thread>` ("main" or the worker's `self.name`). */
+class WhereSubtaskRuns implements KeyedProcessFunction<number, number, string> {
+  where = "";
+  said = false;
+  open(ctx: RuntimeContext): void {
+    const name = (globalThis as { name?: string }).name;
+    this.where = `${ctx.subtaskIndex}:${name?.startsWith("weir-worker/") ? name : "main"}`;
+  }
+  processElement(_n: number, _ctx: unknown, out: Collector<string>): void {
+    if (this.said) return;
+    this.said = true;
+    out.collect(this.where);
+  }
+}
+
 function printCounts(counts: [string, number][], result: JobResult): void {
   const values = counts.map(([k, n]) => `${k}\t${n}`).sort();
   console.log(
@@ -221,6 +239,19 @@ async function main(args: string[]): Promise<void> {
         .map((n: number) => n + 1).uid("inc")
         .addSink(new CollectSink<number>()).uid("collect");
       await env.execute("die");
+      return;
+    }
+    case "threads": {
+      // Where each subtask of the process function runs: "main" or the worker's name.
+      const sink = new CollectSink<string>();
+      env.generate({ count: 4 * keys, generate: (n) => n }).uid("gen")
+        .keyBy((n) => n % keys, Serializers.f64)
+        .process(new WhereSubtaskRuns()).uid("where")
+        .addSink(sink).uid("collect");
+      const result = await env.execute("threads");
+      console.log(
+        JSON.stringify({ where: [...new Set(sink.values)].sort(), workers: result.workers }),
+      );
       return;
     }
     case "mismatch": {

@@ -1,0 +1,66 @@
+/**
+ * Worker 0 of the worker executor, run on the main thread: the main thread
+ * has imported the script and weir already, and a Web Worker costs a start
+ * of its own (its runtime, the script imported again, its JIT warming up the
+ * same code), so at parallelism N only N - 1 Web Workers start.
+ *
+ * The share talks with the executor through the same messages as a Web
+ * Worker (`_worker_protocol.ts`), queued each way in a microtask, in order.
+ * Every message but `init` is copied (structured clone), as `postMessage`
+ * copies it: neither side sees the other change what it sent, and a message
+ * a Worker could not carry fails here too. `init` is not copied: its rings
+ * are shared anyway, and its plan is this thread's own.
+ *
+ * @module
+ */
+import type { FromWorker, ToWorker, WorkerInit, WorkerLink } from "./_worker_protocol.ts";
+
+/** The executor's end of a share run on this thread, shaped as a `Worker`'s. */
+export class ThisThreadWorker {
+  readonly #init = Promise.withResolvers<WorkerInit>();
+  readonly #early: ToWorker[] = [];
+  #handler: ((msg: ToWorker) => void) | undefined;
+
+  /**
+   * Starts `run` (the share's body) on worker index `worker`; its messages go
+   * to `receive`, and a rejection of `run` to `fail`.
+   */
+  constructor(
+    worker: number,
+    run: (link: WorkerLink) => Promise<void>,
+    receive: (msg: FromWorker) => void,
+    fail: (e: unknown) => void,
+  ) {
+    const link: WorkerLink = {
+      worker,
+      onMainThread: true,
+      init: this.#init.promise,
+      post: (msg) => {
+        const copy = structuredClone(msg);
+        queueMicrotask(() => receive(copy));
+      },
+      listen: (handler) => {
+        this.#handler = handler;
+        for (const msg of this.#early.splice(0)) handler(msg);
+      },
+    };
+    run(link).catch(fail);
+    link.post({ type: "ready" });
+  }
+
+  /** Sends `msg` to the share. */
+  postMessage(msg: ToWorker): void {
+    if (msg.type === "init") {
+      queueMicrotask(() => this.#init.resolve(msg.init));
+      return;
+    }
+    const copy = structuredClone(msg);
+    queueMicrotask(() => {
+      if (this.#handler) this.#handler(copy);
+      else this.#early.push(copy);
+    });
+  }
+
+  /** Nothing to stop: `cancel` ended the share's tasks, and no thread of its own is left. */
+  terminate(): void {}
+}
