@@ -100,7 +100,7 @@ export function machine(): string {
 
 /** CPU ms of this process's threads by kind (see {@linkcode sampleThreadCpu}). */
 export interface ThreadCpu {
-  /** The main thread (the job's coordinator; every subtask when inline). */
+  /** The main thread (the job's coordinator; every subtask when inline, worker 0's on workers). */
   main: number;
   /** Web Workers: the worker executor's workers and the state backends' helper threads. */
   workers: number;

@@ -25,7 +25,8 @@
  *
  * Beside each keyed and stateless row runs its ceiling: two parallelism-1
  * processes at once, each with half the records and half the keys (what a
- * parallelism-2 subtask holds). That is what two cores give weir's own
+ * parallelism-2 subtask holds); beside word_count, two at once, each on half
+ * the lines of its input. That is what two cores give weir's own
  * single-thread code on this machine, memory and caches shared as they are;
  * p2 against it is what the worker executor itself costs. A row's p1, its
  * two processes and its p2 run in turn (p1, side by side, p2, p1, ...).
@@ -48,9 +49,9 @@
  * record crosses (its "p2" columns): the difference is what a crossing costs,
  * all told (encoding, the ring, decoding, the garbage), per record.
  *
- * `--only` (repeatable) runs just those rows. word_count runs its p1 and p2
- * jobs interleaved (p1, p2, p1, p2, ...), so a change of load on a shared
- * machine hits both alike.
+ * `--only` (repeatable) runs just those rows. A row's jobs run interleaved
+ * (p1, side by side, p2, p1, ...), so a change of load on a shared machine
+ * hits them alike.
  *
  * @module
  */
@@ -123,11 +124,14 @@ async function measurePair(a: string[], b: string[]): Promise<[Measure, Measure]
 }
 
 /**
- * Two processes of `args` at once, as one measure: their records and CPU summed, the wall time
- * of the slower one.
+ * Two processes at once, as one measure: their records and CPU summed, the wall time of the
+ * slower one.
  */
-async function runSideBySide(args: string[]): Promise<Measure> {
-  const [a, b] = await Promise.all([runJob(args), runJob(args)]);
+async function runSideBySide(
+  first: () => Promise<Measure>,
+  second: () => Promise<Measure>,
+): Promise<Measure> {
+  const [a, b] = await Promise.all([first(), second()]);
   const threads = a!.threads && b!.threads
     ? {
       main: a!.threads.main + b!.threads.main,
@@ -166,8 +170,12 @@ function cells(m: Measure): string[] {
   ];
 }
 
-/** A text file of `words` words (10k distinct), for word_count. */
-function wordInput(path: string, words: number): void {
+/**
+ * A text file `dir/input.txt` of `words` words (10k distinct), for word_count, and its two
+ * halves (`half-0.txt`: its first half of the lines, `half-1.txt`: the rest); the words of
+ * each half.
+ */
+function wordInputs(dir: string, words: number): [number, number] {
   let seed = 42;
   const next = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
   const lines: string[] = [];
@@ -178,7 +186,13 @@ function wordInput(path: string, words: number): void {
     lines.push(line.join(" "));
     n += k;
   }
-  Deno.writeTextFileSync(path, lines.join("\n") + "\n");
+  const text = (from: number, to?: number) => lines.slice(from, to).join("\n") + "\n";
+  const cut = lines.length >> 1;
+  Deno.writeTextFileSync(`${dir}/input.txt`, text(0));
+  Deno.writeTextFileSync(`${dir}/half-0.txt`, text(0, cut));
+  Deno.writeTextFileSync(`${dir}/half-1.txt`, text(cut));
+  const words0 = text(0, cut).split(/\s+/).filter((w) => w !== "").length;
+  return [words0, words - words0];
 }
 
 /** CPU seconds of the main thread, the workers, V8's background threads and the rest. */
@@ -211,11 +225,16 @@ function row(name: string, p1: Measure, p2: Measure): void {
 async function rowWithCeiling(name: string, args: (records: number, p: string[]) => string[]) {
   const [p1, two, p2] = await measureEach([
     () => runJob(args(N, P1)),
-    () => runSideBySide(args(N / 2, P1)),
+    () => runSideBySide(() => runJob(args(N / 2, P1)), () => runJob(args(N / 2, P1))),
     () => runJob(args(N, P2)),
   ]);
-  row(name, p1!, p2!);
-  const r1 = rates(p1!).total, r2 = rates(two!).total, rp = rates(p2!);
+  rowAndCeiling(name, p1!, two!, p2!);
+}
+
+/** The rows of `p1` against `p2`, and of both against `two` (two p1 processes at once). */
+function rowAndCeiling(name: string, p1: Measure, two: Measure, p2: Measure): void {
+  row(name, p1, p2);
+  const r1 = rates(p1).total, r2 = rates(two).total, rp = rates(p2);
   ceilingRows.push([
     name,
     `${rate(r1)}/s`,
@@ -247,30 +266,37 @@ for (const order of selected("keyed") ? ["cyclic", "uniform"] : []) {
 }
 
 // word_count over N / 2 words, and over 2N: a longer job spreads the workers' start and each
-// worker's own warm-up (its JIT compiles the same code again) over more words.
+// worker's own warm-up (its JIT compiles the same code again) over more words. Its ceiling: two
+// p1 processes at once, each on half the lines.
 for (const words of selected("word_count") ? [Math.max(1000, Math.floor(N / 2)), 2 * N] : []) {
   const dir = Deno.makeTempDirSync({ prefix: "weir-bench-parallel-" });
   try {
-    wordInput(`${dir}/input.txt`, words);
-    const wc = (p: string[], tag: string) => [
-      ...["--job", "word_count", "--input", `${dir}/input.txt`, "--output", `${dir}/out-${tag}`],
-      ...["--checkpoint-dir", `${dir}/ck-${tag}`, "--checkpoint-interval", "1000"],
-      ...["--mode", "exactly-once", ...p],
-    ];
-    const runs: Measure[][] = [[], []];
-    for (let r = 0; r < RUNS; r++) {
-      for (const [k, p] of [P1, P2].entries()) {
-        const tag = `${k}-${r}`;
-        runs[k]!.push({ ...(await runJob(wc(p, tag))), records: words });
+    const halves = wordInputs(dir, words);
+    let runs = 0;
+    const wordCount = async (input: string, p: string[], records: number) => {
+      const tag = String(runs++);
+      try {
+        const m = await runJob([
+          ...["--job", "word_count", "--input", `${dir}/${input}`, "--output", `${dir}/out-${tag}`],
+          ...["--checkpoint-dir", `${dir}/ck-${tag}`, "--checkpoint-interval", "1000"],
+          ...["--mode", "exactly-once", ...p],
+        ]);
+        return { ...m, records };
+      } finally {
         Deno.removeSync(`${dir}/out-${tag}`, { recursive: true });
         Deno.removeSync(`${dir}/ck-${tag}`, { recursive: true });
       }
-    }
-    row(
-      `word_count, exactly-once, checkpoint 1 s (${words} words)`,
-      pick(runs[0]!),
-      pick(runs[1]!),
-    );
+    };
+    const [p1, two, p2] = await measureEach([
+      () => wordCount("input.txt", P1, words),
+      () =>
+        runSideBySide(
+          () => wordCount("half-0.txt", P1, halves[0]),
+          () => wordCount("half-1.txt", P1, halves[1]),
+        ),
+      () => wordCount("input.txt", P2, words),
+    ]);
+    rowAndCeiling(`word_count, exactly-once, checkpoint 1 s (${words} words)`, p1!, two!, p2!);
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }
@@ -343,13 +369,14 @@ console.log(table([
 ], rows));
 console.log(
   "\nrunning: records over the time after every subtask runs (the worker executor first starts " +
-    "its workers, which import the script again). " +
+    "its Web Workers, which import the script again; the main thread runs worker 0's share). " +
     "CPU s: user + system of every thread; cores: CPU s per wall second.",
 );
 if (ceilingRows.length > 0) {
   console.log(
     "\nThe ceiling: two parallelism-1 processes at once, each with half the records and " +
-      "half the keys, timed inside each process as the p1 and p2 runs are (a process's own " +
+      "half the keys (word_count: half the lines), timed inside each process as the p1 and " +
+      "p2 runs are (a process's own " +
       "start is not timed; p2's workers' start is, except in p2 running). The same runs' p1 " +
       "and p2 beside them:\n",
   );
@@ -378,8 +405,8 @@ if (threadRows.some((r) => r[1] !== "")) {
     "p2 rest",
   ], threadRows));
   console.log(
-    "\nmain: the coordinator (and every subtask inline); workers: the worker executor's workers " +
-      "and the state backends' helper threads; V8 background: optimizing compilers and " +
+    "\nmain: the coordinator, and the subtasks inline or of worker 0 (the worker executor's " +
+      "share on the main thread); workers: the Web Workers and the state backends' helper threads; V8 background: optimizing compilers and " +
       "concurrent GC; rest: Deno's I/O threads and threads' last moments before they ended.",
   );
 }

@@ -338,8 +338,9 @@ Deno.test("worker executor: .returns(serializer) carries class instances across 
   assert.deepEqual(printed.sort(), [1, 2, 3, 4]);
 });
 
-for (const backend of ["lsm", "heap"]) {
-  Deno.test(`worker executor: a user function that throws once restarts every worker from the checkpoint, exactly once (${backend})`, async () => {
+// Subtask 1 runs on a Web Worker, subtask 0 on the main thread (worker 0).
+for (const [backend, subtask] of [["lsm", 1], ["heap", 1], ["heap", 0]] as const) {
+  Deno.test(`worker executor: a user function that throws once restarts every worker from the checkpoint, exactly once (${backend}, subtask ${subtask})`, async () => {
     const dir = await Deno.makeTempDir({ prefix: "weir-workers-" });
     try {
       const records = 300_000, keys = 1000;
@@ -349,11 +350,15 @@ for (const backend of ["lsm", "heap"]) {
       const { code, stderr } = await run([
         ...["--scenario", "fail", "--records", String(records), "--keys", String(keys)],
         ...["--fail-at", "60000", "--output", `${dir}/out`, "--marker", `${dir}/marker`],
+        ...["--fail-subtask", String(subtask)],
         ...["--checkpoint-dir", `${dir}/ck`, "--checkpoint-interval", "50"],
         ...["--parallelism", "2", "--executor", "workers", "--state-backend", backend],
       ]);
       assert.equal(code, 0, stderr);
-      assert.match(stderr, /injected failure on record \d+ of subtask 1; restarting/);
+      assert.match(
+        stderr,
+        new RegExp(`injected failure on record \\d+ of subtask ${subtask}; restarting`),
+      );
       assert.match(stderr, /restoring checkpoint \d+ after a failure/);
       const lines: string[] = [];
       for (const e of Deno.readDirSync(`${dir}/out`)) {

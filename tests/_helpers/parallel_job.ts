@@ -30,8 +30,8 @@
  * - `die`: worker 1 throws an uncaught error while the (unbounded) job runs.
  * - `class`: records that are class instances cross workers without a serializer;
  *   `returns`: the same with `.returns(serializer)`, printing `x` of each.
- * - `fail --records N --keys K --output DIR --marker FILE [--fail-at M]`: the keyed
- *   count into the exactly-once file sink (`key<TAB>count` lines); subtask 1 of
+ * - `fail --records N --keys K --output DIR --marker FILE [--fail-at M] [--fail-subtask S]`:
+ *   the keyed count into the exactly-once file sink (`key<TAB>count` lines); subtask S (1) of
  *   the count throws once (the marker file remembers it) on its first record from the M-th
  *   (500) on that comes after a checkpoint completed (a `chk-*` folder exists).
  * - `files --input DIR [--output DIR --marker FILE [--fail-at M]]`: the lines of the
@@ -73,6 +73,7 @@ class Count implements KeyedProcessFunction<string, string, [string, number]> {
     readonly failMarker?: string,
     readonly failAt = 0,
     readonly checkpointDir?: string,
+    readonly failSubtask = 1,
   ) {}
   open(ctx: RuntimeContext): void {
     this.count = ctx.getState(new ValueStateDescriptor("count", Serializers.f64, 0));
@@ -82,14 +83,14 @@ class Count implements KeyedProcessFunction<string, string, [string, number]> {
     // Fails at the first record from the M-th on once a checkpoint completed, so the
     // restart restores one (how fast checkpoints complete depends on the machine).
     if (
-      this.failMarker && this.subtask === 1 && ++this.seen >= this.failAt &&
+      this.failMarker && this.subtask === this.failSubtask && ++this.seen >= this.failAt &&
       this.checkpointCompleted()
     ) {
       try {
         Deno.statSync(this.failMarker);
       } catch {
         Deno.writeTextFileSync(this.failMarker, "failed once\n");
-        throw new Error(`injected failure on record ${this.seen} of subtask 1`);
+        throw new Error(`injected failure on record ${this.seen} of subtask ${this.subtask}`);
       }
     }
     const n = this.count.value()! + 1;
@@ -162,6 +163,7 @@ async function main(args: string[]): Promise<void> {
     output: { type: "string" },
     marker: { type: "string" },
     "fail-at": { type: "string" },
+    "fail-subtask": { type: "string" },
     limit: { type: "string" },
     "restart-once": { type: "boolean" },
   }, {
@@ -317,7 +319,12 @@ async function main(args: string[]): Promise<void> {
       env.generate({ count: records, generate: (n) => `k${n % keys}` }).uid("gen")
         .keyBy((k) => k, Serializers.string)
         .process(
-          new Count(values.marker as string, Number(values["fail-at"] ?? 500), flags.checkpointDir),
+          new Count(
+            values.marker as string,
+            Number(values["fail-at"] ?? 500),
+            flags.checkpointDir,
+            Number(values["fail-subtask"] ?? 1),
+          ),
         ).uid("count")
         .map(([k, n]) => `${k}\t${n}`).uid("format")
         .addSink(new ExactlyOnceFileSink<string>({ dir: values.output as string }), {
