@@ -123,7 +123,7 @@ Deno.test("worker executor: subtask i of every chain goes to worker i % W", () =
   assert.deepEqual(placeTasks(plan, 8), plan.tasks.map((t) => t.subtaskIndex), "W ≤ parallelism");
 });
 
-Deno.test("worker executor: the main thread runs worker 0's subtasks, a Web Worker each other worker's", async () => {
+Deno.test("worker executor: the main thread runs worker 0's subtasks, a Web Worker each other worker's (all on Web Workers when it serves the admin API)", async () => {
   const threads = await run([
     ...["--scenario", "threads", "--keys", "64", "--parallelism", "3", "--executor", "workers"],
   ]);
@@ -134,6 +134,16 @@ Deno.test("worker executor: the main thread runs worker 0's subtasks, a Web Work
   assert.deepEqual(
     out.where,
     [0, 1, 2].map((i) => `${i}:${i % w === 0 ? "main" : `weir-worker/${i % w}`}`).sort(),
+  );
+  // Serving the admin API, the main thread keeps its event loop for requests: no share there.
+  const served = await run([
+    ...["--scenario", "threads", "--keys", "64", "--parallelism", "3", "--executor", "workers"],
+    ...["--admin-port", "0"],
+  ]);
+  assert.equal(served.code, 0, served.stderr);
+  assert.deepEqual(
+    lastJsonLine<{ where: string[] }>(served.stdout).where,
+    [0, 1, 2].map((i) => `${i}:weir-worker/${i % w}`).sort(),
   );
 });
 

@@ -23,6 +23,7 @@ import { type Clock, SystemClock } from "../runtime/clock.ts";
 import type { Transformation } from "../runtime/graph.ts";
 import { type ExecutorKind, Job, type JobResult } from "../runtime/job.ts";
 import { runInWorker, runShare, workerIndex } from "../runtime/_worker_role.ts";
+import type { WorkerLink } from "../runtime/_worker_protocol.ts";
 import { currentSite, defaultExecution } from "./_default_execution.ts";
 import { buildPhysicalPlan, type PhysicalPlan } from "../runtime/physical_plan.ts";
 import { type JobClient, runJob } from "../runtime/job_runner.ts";
@@ -896,11 +897,17 @@ export class StreamEnvironment implements GraphBuilder {
     }
     this.#executed = true;
     const share = { name, ...this.#jobConfig() };
+    // Worker 0's share runs on this thread, unless its event loop must answer the network (the
+    // admin API, a checkpoint database): a thread that runs tasks lets sockets in only at its
+    // yields that wait for a timer (task.ts: 100 ms apart), which would delay every request.
+    const shareHere = c.admin === undefined && c.checkpointStorage === undefined;
     const client = runJob(this.#nodes, {
       job: {
         ...share,
         executor: c.executor,
-        shareOnThisThread: (link) => runShare(link, this.#nodes, share),
+        ...(shareHere
+          ? { shareOnThisThread: (link: WorkerLink) => runShare(link, this.#nodes, share) }
+          : {}),
       },
       checkpoint: c.checkpoint,
       fs: c.checkpointFs,

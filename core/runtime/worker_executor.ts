@@ -10,7 +10,9 @@
  * - Worker 0 is this thread (`_this_thread_worker.ts`), which has the script
  *   loaded: a Web Worker's start (its runtime, the script imported again,
  *   its JIT warming up the same code) is paid W - 1 times, not W. Its share
- *   talks with the executor in the same messages as the others.
+ *   talks with the executor in the same messages as the others. The job
+ *   leaves it out (`shareOnThisThread` unset) when this thread must answer
+ *   the network promptly (the admin API, a checkpoint database).
  * - User functions are code, not data: each Web Worker imports the job's main
  *   module (`Deno.mainModule`) again, under the name `weir-worker/<i>`, and
  *   its `env.execute()` rebuilds the graph, checks it against the plan sent
