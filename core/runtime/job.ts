@@ -168,8 +168,9 @@ export interface JobResult {
    */
   readonly startupMs?: number;
   /**
-   * The workers the subtasks ran on (the worker executor: the main thread's
-   * share and a Web Worker for each other one); absent when they ran inline.
+   * The workers the subtasks ran on (the worker executor: Web Workers, and
+   * as worker 0 the main thread unless it served the network); absent when
+   * they ran inline.
    */
   readonly workers?: number;
 }
