@@ -179,11 +179,13 @@ function wordInputs(dir: string, words: number): [number, number] {
   let seed = 42;
   const next = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
   const lines: string[] = [];
+  const wordsIn: number[] = [];
   for (let n = 0; n < words;) {
     const k = Math.min(words - n, 1 + Math.floor(next() * 12));
     const line: string[] = [];
     for (let j = 0; j < k; j++) line.push(`w${Math.floor(10_000 * next() ** 2)}`);
     lines.push(line.join(" "));
+    wordsIn.push(k);
     n += k;
   }
   const text = (from: number, to?: number) => lines.slice(from, to).join("\n") + "\n";
@@ -191,7 +193,7 @@ function wordInputs(dir: string, words: number): [number, number] {
   Deno.writeTextFileSync(`${dir}/input.txt`, text(0));
   Deno.writeTextFileSync(`${dir}/half-0.txt`, text(0, cut));
   Deno.writeTextFileSync(`${dir}/half-1.txt`, text(cut));
-  const words0 = text(0, cut).split(/\s+/).filter((w) => w !== "").length;
+  const words0 = wordsIn.slice(0, cut).reduce((a, b) => a + b, 0);
   return [words0, words - words0];
 }
 
@@ -406,7 +408,8 @@ if (threadRows.some((r) => r[1] !== "")) {
   ], threadRows));
   console.log(
     "\nmain: the coordinator, and the subtasks inline or of worker 0 (the worker executor's " +
-      "share on the main thread); workers: the Web Workers and the state backends' helper threads; V8 background: optimizing compilers and " +
+      "share on the main thread); workers: the Web Workers and the state backends' helper " +
+      "threads; V8 background: optimizing compilers and " +
       "concurrent GC; rest: Deno's I/O threads and threads' last moments before they ended.",
   );
 }

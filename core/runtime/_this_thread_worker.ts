@@ -13,13 +13,11 @@
  *
  * @module
  */
-import type { FromWorker, ToWorker, WorkerInit, WorkerLink } from "./_worker_protocol.ts";
+import { type FromWorker, openLink, type ToWorker, type WorkerLink } from "./_worker_protocol.ts";
 
 /** The executor's end of a share run on this thread, shaped as a `Worker`'s. */
 export class ThisThreadWorker {
-  readonly #init = Promise.withResolvers<WorkerInit>();
-  readonly #early: ToWorker[] = [];
-  #handler: ((msg: ToWorker) => void) | undefined;
+  readonly #receive: (msg: ToWorker) => void;
 
   /**
    * Starts `run` (the share's body) on worker index `worker`; its messages go
@@ -31,34 +29,19 @@ export class ThisThreadWorker {
     receive: (msg: FromWorker) => void,
     fail: (e: unknown) => void,
   ) {
-    const link: WorkerLink = {
-      worker,
-      onMainThread: true,
-      init: this.#init.promise,
-      post: (msg) => {
-        const copy = structuredClone(msg);
-        queueMicrotask(() => receive(copy));
-      },
-      listen: (handler) => {
-        this.#handler = handler;
-        for (const msg of this.#early.splice(0)) handler(msg);
-      },
-    };
-    run(link).catch(fail);
-    link.post({ type: "ready" });
+    const end = openLink(worker, true, (msg) => {
+      const copy = structuredClone(msg);
+      queueMicrotask(() => receive(copy));
+    });
+    this.#receive = end.receive;
+    run(end.link).catch(fail);
+    end.link.post({ type: "ready" });
   }
 
   /** Sends `msg` to the share. */
   postMessage(msg: ToWorker): void {
-    if (msg.type === "init") {
-      queueMicrotask(() => this.#init.resolve(msg.init));
-      return;
-    }
-    const copy = structuredClone(msg);
-    queueMicrotask(() => {
-      if (this.#handler) this.#handler(copy);
-      else this.#early.push(copy);
-    });
+    const copy = msg.type === "init" ? msg : structuredClone(msg);
+    queueMicrotask(() => this.#receive(copy));
   }
 
   /** Nothing to stop: `cancel` ended the share's tasks, and no thread of its own is left. */

@@ -172,3 +172,35 @@ export interface WorkerLink {
   /** Hands the executor's later messages to `handler`, after those that came before. */
   listen(handler: (msg: ToWorker) => void): void;
 }
+
+/**
+ * A worker's end of a link, sending with `post`: `receive` takes each message
+ * from the executor (`init` resolves `link.init`; the others wait in order
+ * until the share `listen`s).
+ */
+export function openLink(
+  worker: number,
+  onMainThread: boolean,
+  post: (msg: FromWorker) => void,
+): { link: WorkerLink; receive(msg: ToWorker): void } {
+  const init = Promise.withResolvers<WorkerInit>();
+  const early: ToWorker[] = [];
+  let handler: ((msg: ToWorker) => void) | undefined;
+  return {
+    link: {
+      worker,
+      onMainThread,
+      init: init.promise,
+      post,
+      listen(h) {
+        handler = h;
+        for (const msg of early.splice(0)) h(msg);
+      },
+    },
+    receive(msg) {
+      if (msg.type === "init") init.resolve(msg.init);
+      else if (handler) handler(msg);
+      else early.push(msg);
+    },
+  };
+}

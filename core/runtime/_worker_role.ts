@@ -29,10 +29,10 @@ import { buildPhysicalPlan, type PhysicalPlan } from "./physical_plan.ts";
 import { RingInputChannel, RingOutputChannel } from "./remote_channel.ts";
 import {
   type FromWorker,
+  openLink,
   type SerializedFailure,
   type ToWorker,
   WORKER_NAME_PREFIX,
-  type WorkerInit,
   type WorkerLink,
   type WorkerRoleHooks,
 } from "./_worker_protocol.ts";
@@ -63,29 +63,17 @@ export const workerIndex: number | undefined = detectWorker();
  */
 function scopeLink(worker: number): WorkerLink {
   const scope = globalThis as unknown as WorkerScope;
-  const init = Promise.withResolvers<WorkerInit>();
-  const early: ToWorker[] = [];
-  let handler: ((msg: ToWorker) => void) | undefined;
+  const { link, receive } = openLink(worker, false, (msg) => scope.postMessage(msg));
   scope.addEventListener("message", (e) => {
     const msg = e.data;
-    if (msg.type === "init") {
-      // Before any store opens: their background work goes to the main thread's pool.
-      if (msg.init.helpers) useHelperPoolPort(msg.init.helpers.port, msg.init.helpers.size);
-      init.resolve(msg.init);
-    } else if (handler) handler(msg);
-    else early.push(msg);
+    // Before any store opens: their background work goes to the main thread's pool.
+    if (msg.type === "init" && msg.init.helpers) {
+      useHelperPoolPort(msg.init.helpers.port, msg.init.helpers.size);
+    }
+    receive(msg);
   });
   scope.postMessage({ type: "ready" });
-  return {
-    worker,
-    onMainThread: false,
-    init: init.promise,
-    post: (msg) => scope.postMessage(msg),
-    listen(h) {
-      handler = h;
-      for (const msg of early.splice(0)) h(msg);
-    },
-  };
+  return link;
 }
 
 const link: WorkerLink | undefined = workerIndex === undefined ? undefined : scopeLink(workerIndex);
@@ -275,13 +263,16 @@ export async function runShare(
     }
   };
   try {
-    const plan = buildPhysicalPlan(nodes, {
+    // The main thread's plan came from these very nodes; a Web Worker rebuilds its own and checks it.
+    const plan = link.onMainThread ? start.plan : buildPhysicalPlan(nodes, {
       jobName: config.name,
       parallelism: config.parallelism,
       maxParallelism: config.maxParallelism,
     });
-    checkSamePlan(start.plan, plan, worker);
-    if (!link.onMainThread) adoptCollectionItems(nodes, plan, start.collections, worker);
+    if (!link.onMainThread) {
+      checkSamePlan(start.plan, plan, worker);
+      adoptCollectionItems(nodes, plan, start.collections, worker);
+    }
     const tasks = new Set(start.tasks);
     const byId = new Map(nodes.map((n) => [n.id, n]));
     const flushCollect = link.onMainThread ? () => {} : forwardCollectSinks(nodes, post);
