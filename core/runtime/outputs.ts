@@ -86,6 +86,18 @@ const KEY_STRING_TAG = 1;
  * chars: the same bytes, none written.
  */
 export function keyHasher(keySerializer: Serializer<unknown>): (key: unknown) => number {
+  let h = hashers.get(keySerializer);
+  if (h === undefined) hashers.set(keySerializer, h = newKeyHasher(keySerializer));
+  return h;
+}
+
+/**
+ * One hasher per serializer in a thread: every writer of a keyed edge calls the same function,
+ * so V8 inlines it into `ChannelWriter.collect` (a closure per writer would be a call each).
+ */
+const hashers = new WeakMap<Serializer<unknown>, (key: unknown) => number>();
+
+function newKeyHasher(keySerializer: Serializer<unknown>): (key: unknown) => number {
   const w = new ByteWriter(64);
   const serialized = (key: unknown) => {
     w.reset();
@@ -108,11 +120,20 @@ export function keyHasher(keySerializer: Serializer<unknown>): (key: unknown) =>
 /** Batches records into the channels of one edge. */
 export class ChannelWriter implements Target {
   readonly channels: readonly OutputChannel[];
+  /** Per channel, the batch being filled: its first `#counts[c]` slots (it may have more). */
   readonly #values: unknown[][];
+  readonly #counts: Int32Array;
   readonly #timestamps: ((number | undefined)[] | null)[];
   readonly #select: (value: unknown) => number;
-  /** A keyed edge over several channels: each record's key group, which picks its channel. */
-  readonly #keyGroupOf: ((value: unknown) => number) | null = null;
+  /**
+   * A keyed edge over several channels: each record's key is hashed to its key group, which
+   * picks its channel. Fields, not a closure per writer, so `collect` inlines them.
+   */
+  readonly #keySelector: ((value: unknown) => unknown) | null = null;
+  readonly #hash: ((key: unknown) => number) | null = null;
+  /** maxParallelism - 1 where it is a power of two, else -1. */
+  readonly #mask: number = -1;
+  readonly #maxParallelism: number = 0;
   readonly #channelOf: Uint16Array | null = null;
   /** Per channel, the key groups of the records batched (keyed edges over several channels). */
   readonly #keyGroups: (Uint16Array | null)[];
@@ -138,6 +159,7 @@ export class ChannelWriter implements Target {
     this.channels = channels;
     this.#batchSize = batchSize;
     this.#values = channels.map(() => []);
+    this.#counts = new Int32Array(channels.length);
     this.#timestamps = channels.map(() => null);
     this.#keyGroups = channels.map(() => null);
     this.#broadcast = partitioning.kind === "broadcast";
@@ -191,9 +213,10 @@ export class ChannelWriter implements Target {
         // A power-of-two maxParallelism (the default 128) takes the key group as the hash's low
         // bits: the same number as `keyGroupOfHash`, without its two integer divisions.
         const mask = maxParallelism - 1;
-        this.#keyGroupOf = (maxParallelism & mask) === 0
-          ? (value) => hash(keySelector(value)) & mask
-          : (value) => keyGroupOfHash(hash(keySelector(value)), maxParallelism);
+        this.#hash = hash;
+        this.#keySelector = keySelector;
+        this.#mask = (maxParallelism & mask) === 0 ? mask : -1;
+        this.#maxParallelism = maxParallelism;
         this.#keyGroups = channels.map(() => new Uint16Array(batchSize));
         break;
       }
@@ -203,10 +226,11 @@ export class ChannelWriter implements Target {
   /** Buffers a record for its channel(s). */
   collect(value: unknown, timestamp: number | undefined): void {
     this.recordsOut++;
-    if (this.#keyGroupOf !== null) {
-      const g = this.#keyGroupOf(value);
+    if (this.#keySelector !== null) {
+      const h = this.#hash!(this.#keySelector(value));
+      const g = this.#mask >= 0 ? h & this.#mask : keyGroupOfHash(h, this.#maxParallelism);
       const c = this.#channelOf![g]!;
-      this.#keyGroups[c]![this.#values[c]!.length] = g; // below the batch size: full batches flush
+      this.#keyGroups[c]![this.#counts[c]!] = g; // below the batch size: full batches flush
       this.#append(c, value, timestamp);
     } else if (this.#broadcast) {
       for (let c = 0; c < this.channels.length; c++) this.#append(c, value, timestamp);
@@ -216,28 +240,34 @@ export class ChannelWriter implements Target {
   }
 
   #append(c: number, value: unknown, timestamp: number | undefined): void {
-    const values = this.#values[c]!;
+    const n = this.#counts[c]!;
     let ts = this.#timestamps[c]!;
     if (timestamp !== undefined && ts === null) {
-      ts = this.#timestamps[c] = new Array(values.length).fill(undefined);
+      ts = this.#timestamps[c] = new Array(n).fill(undefined);
     }
-    values.push(value);
-    if (ts !== null) ts.push(timestamp);
-    if (values.length >= this.#batchSize) this.#flushChannel(c);
+    this.#values[c]![n] = value;
+    if (ts !== null) ts[n] = timestamp;
+    this.#counts[c] = n + 1;
+    if (n + 1 >= this.#batchSize) this.#flushChannel(c);
   }
 
   #flushChannel(c: number): void {
+    const n = this.#counts[c]!;
+    if (n === 0) return;
     const values = this.#values[c]!;
-    if (values.length === 0) return;
+    if (values.length > n) values.length = n;
     const keyGroups = this.#keyGroups[c]!;
     this.channels[c]!.push({
       kind: MessageKind.Records,
       values,
       timestamps: this.#timestamps[c]!,
-      keyGroups: keyGroups === null ? null : keyGroups.subarray(0, values.length),
+      keyGroups: keyGroups === null ? null : keyGroups.subarray(0, n),
       sentAt: performance.now(),
     });
-    this.#values[c] = [];
+    // The next batch likely fills as this one did: room for as many records up front saves
+    // growing the array record by record, and a trickle of records gets small arrays.
+    this.#values[c] = new Array(n);
+    this.#counts[c] = 0;
     this.#timestamps[c] = null;
     if (keyGroups !== null) this.#keyGroups[c] = new Uint16Array(this.#batchSize);
   }

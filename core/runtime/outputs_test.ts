@@ -116,3 +116,38 @@ Deno.test("ChannelWriter: a keyed edge over several channels sends each record's
   assert.equal(seen, 3000);
   assert.ok(batches[2]!.every((m) => m.kind === MessageKind.Records && m.keyGroups === null));
 });
+
+Deno.test("ChannelWriter: batches hold exactly the records collected, in order, with their timestamps", () => {
+  const sent: ChannelMessage[] = [];
+  const writer = new ChannelWriter(
+    [{
+      push: (msg) => sent.push(msg),
+      hasSpace: () => true,
+      waitForSpace: () => Promise.resolve(),
+      close: () => {},
+    }],
+    { kind: "forward" },
+    0,
+    128,
+    4,
+  );
+  // Timestamps start in the middle of a batch; a partial flush makes a short batch, and the
+  // batch after it outgrows the short one.
+  for (let i = 0; i < 10; i++) writer.collect(`r${i}`, i >= 6 ? i * 10 : undefined);
+  writer.flush();
+  for (let i = 10; i < 13; i++) writer.collect(`r${i}`, undefined);
+  writer.flush();
+  writer.flush();
+  const batches = sent.map((m) => {
+    assert.ok(m.kind === MessageKind.Records);
+    return { values: [...m.values], timestamps: m.timestamps && [...m.timestamps] };
+  });
+  const u = undefined;
+  assert.deepEqual(batches, [
+    { values: ["r0", "r1", "r2", "r3"], timestamps: null },
+    { values: ["r4", "r5", "r6", "r7"], timestamps: [u, u, 60, 70] },
+    { values: ["r8", "r9"], timestamps: [80, 90] },
+    { values: ["r10", "r11", "r12"], timestamps: null },
+  ]);
+  for (const m of sent) assert.ok(m.kind === MessageKind.Records && !m.values.includes(u));
+});
