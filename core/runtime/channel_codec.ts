@@ -251,9 +251,9 @@ export function decodeMessage(bytes: Uint8Array, serializer: Serializer<unknown>
         keyGroups = new Uint16Array(n);
         new Uint8Array(keyGroups.buffer).set(r.readRaw(n * 2));
       }
-      // Filled in order from empty, so packed as a batch made by `push` is (one map for the
-      // receiver's input loop, where a preallocated array would be holey).
-      const values: unknown[] = [];
+      // Preallocated, as a ChannelWriter's batches are: one array map for the receiver's
+      // input loop, whichever thread the batch came from.
+      const values = new Array<unknown>(n);
       const timestamps = hasTimestamps ? new Array<number | undefined>(n) : null;
       if ((flags & COLUMN_FLAG) !== 0) {
         readAsciiColumn(r, n, values, timestamps);
