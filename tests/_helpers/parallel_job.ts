@@ -130,7 +130,6 @@ function busyWait(ms: number): void {
   while (performance.now() < end) { /* a slow consumer */ }
 }
 
-/** Prints the counts (sorted `key\tcount` lines), records read and workers as one JSON line. */
 /** Emits, once per subtask, `<subtask index>:<thread>` ("main" or the worker's `self.name`). */
 class WhereSubtaskRuns implements KeyedProcessFunction<number, number, string> {
   where = "";
@@ -146,6 +145,7 @@ class WhereSubtaskRuns implements KeyedProcessFunction<number, number, string> {
   }
 }
 
+/** Prints the counts (sorted `key\tcount` lines), records read and workers as one JSON line. */
 function printCounts(counts: [string, number][], result: JobResult): void {
   const values = counts.map(([k, n]) => `${k}\t${n}`).sort();
   console.log(
