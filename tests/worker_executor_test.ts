@@ -330,6 +330,35 @@ Deno.test("worker executor: a graph rebuilt differently in a worker is a clear e
   assert.match(stderr, /build the graph deterministically before execute\(\)/);
 });
 
+Deno.test("worker executor: a worker whose script does not reach execute() fails the job after the start timeout", async () => {
+  const started = performance.now();
+  const { code, stderr } = await run([
+    ...["--scenario", "slow-start", "--start-timeout", "1500", "--parallelism", "2"],
+    ...["--executor", "workers"],
+  ]);
+  const tookMs = performance.now() - started;
+  assert.equal(code, 1, stderr);
+  assert.match(
+    stderr,
+    /Job "slow-start" failed: worker 1 did not start within 1500 ms: its script runs but has not called execute\(\)\. What runs before execute\(\) runs in every worker/,
+  );
+  // The timeout and the process's start and end: the stuck worker, which opened nothing, is
+  // terminated without the grace (5 s) cancelled workers get to close their backends.
+  assert.ok(tookMs < 6_000, `took ${tookMs} ms`);
+});
+
+Deno.test("worker executor: a second job in the script fails naming it and the one-job contract", async () => {
+  const { code, stdout, stderr } = await run([
+    ...["--scenario", "two-jobs", "--parallelism", "2", "--executor", "workers"],
+  ]);
+  assert.equal(code, 1, stderr);
+  assert.match(stdout, /> 1\n[^]*> 2|> 2\n[^]*> 1/); // the first job ran
+  assert.match(
+    stderr,
+    /Job "second" failed in worker 1: The job graph rebuilt in worker 1 differs from the main thread's plan: the job is "first" here, "second" there \(one job per script with the worker executor\)/,
+  );
+});
+
 Deno.test("worker executor: a record the default serializer cannot carry names the operator and .returns", async () => {
   const { code, stderr } = await run([
     ...["--scenario", "class", "--parallelism", "2", "--executor", "workers"],

@@ -92,6 +92,13 @@ export interface EnvironmentConfig {
    * (docs/execution.md, "Defaults").
    */
   executor?: ExecutorKind;
+  /**
+   * With the worker executor: how long a Web Worker may take from its start
+   * until its script calls `execute()` (300000 ms, as Flink's
+   * `slot.request.timeout`). Past it the job fails, naming the worker and
+   * what it was doing; restoring its state afterwards is not counted.
+   */
+  workerStartTimeoutMs?: number;
   /** Number of key groups (Flink's default for the parallelism: at least 128). */
   maxParallelism?: number;
   /** Keyed state backend (the LSM backend). */
@@ -222,6 +229,7 @@ export type { JobClient };
 interface ResolvedConfig {
   parallelism: number;
   executor: ExecutorKind;
+  workerStartTimeoutMs: number | undefined;
   maxParallelism: number;
   channelCapacity: number;
   stateBackend: StateBackend;
@@ -467,6 +475,15 @@ export class StreamEnvironment implements GraphBuilder {
     if (!Number.isInteger(channelCapacity) || channelCapacity < 1) {
       throw new ConfigError(`channelCapacity must be a positive integer, got ${channelCapacity}`);
     }
+    const workerStartTimeoutMs = config.workerStartTimeoutMs;
+    if (
+      workerStartTimeoutMs !== undefined &&
+      (!Number.isInteger(workerStartTimeoutMs) || workerStartTimeoutMs < 1)
+    ) {
+      throw new ConfigError(
+        `workerStartTimeoutMs must be a positive integer (ms), got ${workerStartTimeoutMs}`,
+      );
+    }
     const checkpoint = resolveCheckpoint(config.checkpoint);
     if (config.restore === "latest" && !checkpoint) {
       throw new ConfigError('restore "latest" needs a checkpoint directory (--checkpoint-dir)');
@@ -507,6 +524,7 @@ export class StreamEnvironment implements GraphBuilder {
     return new StreamEnvironment({
       parallelism,
       executor,
+      workerStartTimeoutMs,
       maxParallelism,
       channelCapacity,
       stateBackend,
@@ -905,6 +923,9 @@ export class StreamEnvironment implements GraphBuilder {
       job: {
         ...share,
         executor: c.executor,
+        ...(c.workerStartTimeoutMs !== undefined
+          ? { workerStartTimeoutMs: c.workerStartTimeoutMs }
+          : {}),
         ...(shareHere
           ? { shareOnThisThread: (link: WorkerLink) => runShare(link, this.#nodes, share) }
           : {}),

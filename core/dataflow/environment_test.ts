@@ -18,7 +18,7 @@ Deno.test("StreamEnvironment.create: a stateBackend that is not a state backend 
   assert.equal(env.config.stateBackend.name, "heap");
 });
 
-Deno.test("StreamEnvironment.create: a restart strategy, clock, log or restore of the wrong kind is a ConfigError naming it", () => {
+Deno.test("StreamEnvironment.create: a restart strategy, clock, log, restore or timeout of the wrong kind is a ConfigError naming it", () => {
   const cases: [Record<string, unknown>, string][] = [
     [{ restartStrategy: "none" }, 'restartStrategy must be { kind: "none" | "fixed-delay"'],
     [{ restartStrategy: { kind: "always" } }, 'got {"kind":"always"}'],
@@ -26,6 +26,7 @@ Deno.test("StreamEnvironment.create: a restart strategy, clock, log or restore o
     [{ log: "yes" }, 'log must be a function of a line, got "yes"'],
     [{ restore: 5 }, 'restore must be "latest", a checkpoint id or a path, got 5'],
     [{ parallelism: "2" }, 'parallelism must be a positive integer, got "2"'],
+    [{ workerStartTimeoutMs: 0 }, "workerStartTimeoutMs must be a positive integer (ms), got 0"],
   ];
   for (const [config, message] of cases) {
     assert.throws(

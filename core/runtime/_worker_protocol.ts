@@ -88,6 +88,8 @@ export type AdminFromWorker =
 /** Worker → main thread. */
 export type FromWorker =
   | { readonly type: "ready" }
+  /** The script called `execute()`: the start timeout is over for this worker. */
+  | { readonly type: "executing" }
   | { readonly type: "opened"; readonly live: string[] }
   | BarrierAck
   /** With the segments the worker's backends use now. */

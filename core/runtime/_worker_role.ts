@@ -215,6 +215,7 @@ export async function runShare(
   config: ShareConfig,
 ): Promise<void> {
   const { worker, post } = link;
+  if (!link.onMainThread) post({ type: "executing" });
   const start = await link.init;
   if (link.onMainThread) mainThreadShares++;
   let job: Job | undefined;
@@ -343,7 +344,8 @@ export async function runShare(
   } catch (e) {
     post({
       type: "failure",
-      failure: serializeFailure(e, `Job "${config.name}" failed in worker ${worker}`),
+      // The main thread's job failed: a script that runs another job in this worker names it wrong.
+      failure: serializeFailure(e, `Job "${start.plan.jobName}" failed in worker ${worker}`),
     });
   } finally {
     stopReports();

@@ -104,6 +104,8 @@ export interface JobConfig {
   readonly executor?: ExecutorKind;
   /** Workers of the worker executor (the cores, at most the parallelism). */
   readonly workers?: number;
+  /** Ms from a Web Worker's spawn until its script calls `execute()` (5 minutes). */
+  readonly workerStartTimeoutMs?: number;
   /** @internal Set in a worker of the worker executor: what it runs and how it reports. */
   readonly workerRole?: WorkerRoleHooks;
   /**
@@ -262,6 +264,9 @@ export class Job implements TaskHost {
         report: (msg) => this.#receive(msg),
         sourceEnded: () => this.#sourceEnded(),
         ...(config.shareOnThisThread ? { shareOnThisThread: config.shareOnThisThread } : {}),
+        ...(config.workerStartTimeoutMs !== undefined
+          ? { startTimeoutMs: config.workerStartTimeoutMs }
+          : {}),
       });
     } else this.#instantiate(nodes);
     this.#sourceTasks = this.tasks.filter((t) => t.gate === null);

@@ -78,6 +78,13 @@ import { ThisThreadWorker } from "./_this_thread_worker.ts";
 
 /** Bytes of each ring between two workers: the credit of one channel. */
 export const DEFAULT_RING_BYTES = 1 << 19;
+/**
+ * How long a Web Worker may take from its spawn until its script calls
+ * `execute()`, as Flink's `slot.request.timeout` (5 minutes): a script that
+ * waits forever before `execute()` in a worker fails the job instead of
+ * holding it. Restoring the worker's state afterwards is not counted.
+ */
+export const DEFAULT_WORKER_START_TIMEOUT_MS = 300_000;
 /** How long cancelled workers get to close their backends before they are terminated. */
 const CLOSE_GRACE_MS = 5000;
 
@@ -93,6 +100,8 @@ export interface WorkerExecutorOptions {
   readonly ringBytes?: number;
   /** The module workers import (`Deno.mainModule`). */
   readonly mainModule?: string;
+  /** Ms from a Web Worker's spawn until its script calls `execute()` ({@linkcode DEFAULT_WORKER_START_TIMEOUT_MS}). */
+  readonly startTimeoutMs?: number;
   /** A task's message to the coordinator or to a source's enumerator. */
   report(msg: TaskToCoordinator | ReaderToEnumerator): void;
   /** A source task's input ended; resolves once it may end (final barrier injected). */
@@ -178,6 +187,8 @@ export class WorkerExecutor {
   #failure: Error | undefined;
   #cancelled = false;
   #started = false;
+  /** How far each Web Worker got towards running its share (the main thread's is there). */
+  readonly #progress: ("spawned" | "loaded" | "executing")[] = [];
 
   /** Places `plan` (built from `nodes`) on workers; `start` spawns them. */
   constructor(
@@ -249,6 +260,7 @@ export class WorkerExecutor {
     this.#started = true;
     const here = this.#options.shareOnThisThread;
     for (let w = 0; w < this.size; w++) {
+      this.#progress.push(w === 0 && here ? "executing" : "spawned");
       if (w === 0 && here) {
         this.#workers.push(
           new ThisThreadWorker(w, here, (msg) => this.#receive(w, msg), (e) => {
@@ -280,7 +292,13 @@ export class WorkerExecutor {
       };
       this.#workers.push(worker);
     }
-    await this.guard(this.#opened.promise);
+    const timeoutMs = this.#options.startTimeoutMs ?? DEFAULT_WORKER_START_TIMEOUT_MS;
+    const timer = setTimeout(() => this.#checkStarted(timeoutMs), timeoutMs);
+    try {
+      await this.guard(this.#opened.promise);
+    } finally {
+      clearTimeout(timer);
+    }
     this.#broadcast({ type: "run" });
   }
 
@@ -342,6 +360,8 @@ export class WorkerExecutor {
     this.admin.close();
     if (!this.#started) return;
     this.#broadcast({ type: "cancel" });
+    // A worker whose script never called execute() has no tasks or backends to close.
+    this.#progress.forEach((p, w) => p !== "executing" && this.#closed.arrive(w));
     let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([
       this.#closed.promise,
@@ -353,6 +373,23 @@ export class WorkerExecutor {
     this.#terminated = true;
     for (const w of this.#workers) w.terminate();
     for (const link of this.#helperLinks.splice(0)) link.close();
+  }
+
+  /** Fails the job if a Web Worker's script has not called `execute()` `timeoutMs` after its spawn. */
+  #checkStarted(timeoutMs: number): void {
+    const w = this.#progress.findIndex((p) => p !== "executing");
+    if (w < 0) return;
+    const doing = this.#progress[w] === "spawned"
+      ? "it is still loading the job's script and its modules"
+      : "its script runs but has not called execute()";
+    this.#fail(
+      new JobFailedError(
+        `Job "${this.#plan.jobName}" failed: worker ${w} did not start within ${timeoutMs} ms: ` +
+          `${doing}. What runs before execute() runs in every worker (docs/execution.md): a ` +
+          `script that waits there (for input, the network, a timer) waits in each worker too; ` +
+          `a script that takes this long may raise workerStartTimeoutMs`,
+      ),
+    );
   }
 
   #fail(e: Error): void {
@@ -381,6 +418,7 @@ export class WorkerExecutor {
     if (this.#terminated) return;
     switch (msg.type) {
       case "ready": {
+        if (this.#progress[w] === "spawned") this.#progress[w] = "loaded";
         const worker = this.#workers[w]!;
         if (worker instanceof ThisThreadWorker) {
           this.#post(w, { type: "init", init: this.#inits[w]! });
@@ -393,6 +431,9 @@ export class WorkerExecutor {
         this.#post(w, { type: "init", init: { ...this.#inits[w]!, helpers } }, [link.port]);
         return;
       }
+      case "executing":
+        this.#progress[w] = "executing";
+        return;
       case "opened":
         this.#setLive(w, msg.live);
         this.#opened.arrive(w);

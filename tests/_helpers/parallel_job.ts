@@ -25,6 +25,8 @@
  *   its subtasks runs; prints `{ where, workers }`, where is `<subtask>:main` or
  *   `<subtask>:weir-worker/<i>`, sorted.
  * - `mismatch`: the graph built in a worker has one more operator.
+ * - `slow-start [--start-timeout MS]`: a worker's script waits an hour before `execute()`.
+ * - `two-jobs`: runs one job, then another (a worker runs the script's first job again).
  * - `temp-output`: a sink writes into a temporary folder the script makes before `execute()`.
  * - `big-records`: six records of 3 MiB each cross workers; prints `letter:length` sorted.
  * - `die`: worker 1 throws an uncaught error while the (unbounded) job runs.
@@ -166,11 +168,15 @@ async function main(args: string[]): Promise<void> {
     "fail-subtask": { type: "string" },
     limit: { type: "string" },
     "restart-once": { type: "boolean" },
+    "start-timeout": { type: "string" },
   }, {
     channelCapacity: 1024,
     // Restarts without checkpoints too (the default restarts only with them).
     ...(args.includes("--restart-once")
       ? { restartStrategy: { kind: "fixed-delay", attempts: 1, delayMs: 0 } }
+      : {}),
+    ...(args.includes("--start-timeout")
+      ? { workerStartTimeoutMs: Number(args[args.indexOf("--start-timeout") + 1]) }
       : {}),
   });
   const records = Number(values.records ?? 10_000);
@@ -261,6 +267,23 @@ async function main(args: string[]): Promise<void> {
       if (inWorker) s = s.map((n: number) => n * 2).uid("double");
       s.print();
       await env.execute("mismatch");
+      return;
+    }
+    case "slow-start": {
+      // A script that waits before execute() (for input, say) waits in every worker too.
+      if (inWorker) await new Promise((resolve) => setTimeout(resolve, 3_600_000));
+      env.fromElements(1, 2).uid("numbers").keyBy((n: number) => n).print();
+      await env.execute("slow-start");
+      return;
+    }
+    case "two-jobs": {
+      env.fromElements(1, 2).uid("numbers").print();
+      await env.execute("first");
+      const { env: second } = StreamEnvironment.fromArgs(args, {
+        scenario: { type: "string" },
+      });
+      second.fromElements("a", "b").uid("letters").print();
+      await second.execute("second");
       return;
     }
     case "stdin":
