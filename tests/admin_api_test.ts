@@ -317,3 +317,43 @@ Deno.test("GET /jobs/:id/exceptions lists the failures that restarted the job", 
     Deno.removeSync(dir, { recursive: true });
   }
 });
+
+Deno.test("a job is RESTARTING between a failed attempt and the next (the restart delay)", async () => {
+  const dir = Deno.makeTempDirSync({ prefix: "weir-admin-restarting-" });
+  const env = StreamEnvironment.create({
+    stateBackend: new HeapStateBackend(),
+    checkpoint: { dir },
+    restartStrategy: { kind: "fixed-delay", attempts: 1, delayMs: 300 },
+    log: () => {},
+  });
+  let failed = false;
+  env.fromCollection([1, 2, 3]).map((n: number) => {
+    if (!failed) {
+      failed = true;
+      throw new Error("boom once");
+    }
+    return n;
+  }).uid("flaky").addSink({ invoke() {} });
+  const client = env.executeAsync("restarting job");
+  const app = createAdminApp(jobClientRuntime(client));
+  try {
+    const id = (await (await app.request("/jobs")).json()).jobs[0].id;
+    const seen: string[] = [];
+    let ended = false;
+    client.done.finally(() => ended = true);
+    while (!ended) {
+      const d = await (await app.request(`/jobs/${id}`)).json();
+      if (seen.at(-1) !== d.state) seen.push(d.state);
+      if (d.state === "RESTARTING") assert.equal(d.tasks.canceled, d.tasks.total);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    await client.done;
+    const last = (await (await app.request(`/jobs/${id}`)).json()).state;
+    if (seen.at(-1) !== last) seen.push(last);
+    // The second attempt, three records, may end between two polls.
+    assert.deepEqual(seen.filter((s) => s !== "RUNNING"), ["RESTARTING", "FINISHED"]);
+    assert.equal(seen[0], "RUNNING");
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});

@@ -347,6 +347,37 @@ Deno.test("worker executor: a worker whose script does not reach execute() fails
   assert.ok(tookMs < 6_000, `took ${tookMs} ms`);
 });
 
+Deno.test("worker executor: the admin API shows subtasks DEPLOYING while their Web Worker starts", async () => {
+  // Serving the admin API, the main thread runs no share: both Web Workers wait before execute().
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      ...["run", "-A", SCRIPT, "--scenario", "slow-start", "--parallelism", "2"],
+      ...["--executor", "workers", "--admin-port", "0"],
+    ],
+    env: { NO_COLOR: "1" },
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  try {
+    const url = await readAdminUrl(child.stderr);
+    const { jobs } = await (await fetch(`${url}/jobs`)).json() as { jobs: { id: string }[] };
+    const detail = await (await fetch(`${url}/jobs/${jobs[0]!.id}`)).json() as {
+      state: string;
+      tasks: Record<string, number>;
+      vertices: { status: string }[];
+      "status-counts": Record<string, number>;
+    };
+    assert.equal(detail.state, "RUNNING");
+    assert.equal(detail.tasks.deploying, detail.tasks.total);
+    assert.equal(detail.tasks.running, 0);
+    assert.deepEqual(detail["status-counts"], { DEPLOYING: detail.vertices.length });
+  } finally {
+    child.kill("SIGKILL");
+    await child.status;
+  }
+});
+
 Deno.test("worker executor: a second job in the script fails naming it and the one-job contract", async () => {
   const { code, stdout, stderr } = await run([
     ...["--scenario", "two-jobs", "--parallelism", "2", "--executor", "workers"],
@@ -503,6 +534,13 @@ Deno.test("worker executor: the admin API lists the job, checkpoints, reads stat
         assert.ok(Date.now() < deadline, "no checkpoint completed");
         await new Promise((r) => setTimeout(r, 100));
       }
+      // Every subtask reports its task's state from its worker: all run (or a source ended).
+      const detail = await (await fetch(`${url}/jobs/${id}`)).json() as {
+        tasks: Record<string, number>;
+        vertices: { status: string }[];
+      };
+      assert.equal(detail.tasks.running! + detail.tasks.finished!, detail.tasks.total);
+      assert.ok(detail.vertices.every((v) => v.status === "RUNNING"), JSON.stringify(detail));
       // The count of a word lives in the worker that runs its key group's subtask.
       const q = await fetch(`${url}/jobs/${id}/state/count/count?key=w1`);
       const found = await q.json();

@@ -11,7 +11,7 @@ import type { PhysicalPlan } from "../runtime/physical_plan.ts";
 import type { MetricSample } from "../runtime/metric_group.ts";
 import { samplesOf, type SubtaskReport } from "../runtime/subtask_report.ts";
 import type { SplitInfo } from "../connectors/source.ts";
-import type { SubtaskInfo, VertexInfo, VertexInput } from "./runtime.ts";
+import type { SubtaskInfo, SubtaskState, VertexInfo, VertexInput } from "./runtime.ts";
 
 /**
  * A job's operators with their per-subtask figures at one instant.
@@ -206,14 +206,22 @@ export class JobViewBuilder {
           recordsIn: r.recordsIn,
           recordsOut: r.recordsOut,
           backpressureRatio: pressure,
+          state: r.state,
           ...(r.inputWatermark > -Infinity ? { inputWatermark: r.inputWatermark } : {}),
           ...(v.sink ? {} : { watermark: r.watermark }),
         });
       }
+      // A subtask no thread reports yet is still being made (its Web Worker starts).
+      const subtaskStates: Partial<Record<SubtaskState, number>> = {};
+      if (subtasks.length < v.parallelism) {
+        subtaskStates.DEPLOYING = v.parallelism - subtasks.length;
+      }
+      for (const r of subtasks) subtaskStates[r.state] = (subtaskStates[r.state] ?? 0) + 1;
       return {
         uid: v.uid,
         name: v.name,
         parallelism: v.parallelism,
+        subtaskStates,
         recordsIn,
         recordsOut,
         backpressureRatio: ratio,

@@ -4,7 +4,7 @@ import { reportedMetrics, type SubtaskReport } from "../runtime/subtask_report.t
 import { createAdminApp } from "./app.ts";
 import { vertexId } from "./jobs.ts";
 import { JobViewBuilder, type ViewVertex } from "./job_view.ts";
-import type { AdminJob } from "./runtime.ts";
+import type { AdminJob, JobStatus } from "./runtime.ts";
 
 // deno-lint-ignore no-explicit-any
 type Json = any;
@@ -38,6 +38,7 @@ function report(
     subtaskIndex,
     at,
     task: `${uid} (${subtaskIndex + 1}/2)`,
+    state: "RUNNING",
     recordsIn: 0,
     recordsOut: 0,
     backPressuredMs: 0,
@@ -232,4 +233,57 @@ Deno.test("JobView: a job's refresh runs before the routes that read figures, no
   await app.request(`/jobs/${job.id}/vertices/${vertexId("src")}/watermarks`);
   await app.request("/metrics");
   assert.equal(refreshed, 3);
+});
+
+Deno.test("JobView: subtask states: DEPLOYING until a thread reports one, then its task's; vertices and tasks count them as Flink", async () => {
+  const builder = new JobViewBuilder(VERTICES);
+  let status: JobStatus = "RUNNING";
+  const job: AdminJob = { ...viewJob(builder), status: () => status };
+  const app = createAdminApp({ jobs: () => [job] });
+  const detail = async () => await (await app.request(`/jobs/${job.id}`)).json();
+
+  // Worker 0 (subtasks 0) opens its tasks; worker 1 still starts.
+  builder.update([
+    report("src", 0, 1000, { state: "INITIALIZING" }),
+    report("count", 0, 1000, { state: "INITIALIZING" }),
+    report("sink", 0, 1000, { state: "INITIALIZING" }),
+  ], 1000);
+  let d = await detail();
+  assert.deepEqual(d.vertices.map((v: Json) => v.status), Array(3).fill("INITIALIZING"));
+  assert.deepEqual(d.tasks, {
+    total: 6,
+    deploying: 3,
+    initializing: 3,
+    running: 0,
+    finished: 0,
+    canceled: 0,
+    failed: 0,
+  });
+  assert.deepEqual(d["status-counts"], { INITIALIZING: 3 });
+  const counted = await (await app.request(`/jobs/${job.id}/vertices/${vertexId("count")}`)).json();
+  assert.deepEqual(counted.subtasks.map((s: Json) => [s.subtask, s.status]), [[0, "INITIALIZING"]]);
+
+  // Every subtask runs; then source subtask 1 ends its input.
+  const all = (state: "RUNNING" | "FINISHED", src1: "RUNNING" | "FINISHED") =>
+    builder.update(
+      ["src", "count", "sink"].flatMap((uid) =>
+        [0, 1].map((i) => report(uid, i, 2000, { state: uid === "src" && i === 1 ? src1 : state }))
+      ),
+      2000,
+    );
+  all("RUNNING", "FINISHED");
+  d = await detail();
+  assert.deepEqual(d.vertices.map((v: Json) => v.status), ["RUNNING", "RUNNING", "RUNNING"]);
+  assert.equal(d.tasks.running, 5);
+  assert.equal(d.tasks.finished, 1);
+  all("FINISHED", "FINISHED");
+  assert.deepEqual((await detail())["status-counts"], { FINISHED: 3 });
+
+  // Between attempts: the job restarts, the failed attempt's subtasks are cancelled.
+  status = "RESTARTING";
+  d = await detail();
+  assert.equal(d.state, "RESTARTING");
+  assert.deepEqual(d.vertices.map((v: Json) => v.status), Array(3).fill("RESTARTING"));
+  assert.equal(d.tasks.canceled, 6);
+  assert.equal(d.tasks.finished, 0);
 });

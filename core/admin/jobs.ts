@@ -41,10 +41,57 @@ export function backpressureLevel(ratio: number): "ok" | "low" | "high" {
   return ratio <= 0.1 ? "ok" : ratio <= 0.5 ? "low" : "high";
 }
 
+/**
+ * A vertex's status: while the job runs, its subtasks' state when they share
+ * one, else as Flink aggregates them (running while any runs or finished).
+ */
+function vertexStatus(job: AdminJob, v: VertexInfo): string {
+  const status = job.status();
+  const states = v.subtaskStates;
+  if (status !== "RUNNING" || !states) return status;
+  const present = Object.keys(states);
+  if (present.length === 1) return present[0]!;
+  if (states.RUNNING || states.FINISHED) return "RUNNING";
+  return states.INITIALIZING ? "INITIALIZING" : "DEPLOYING";
+}
+
+/** Subtasks per state, as Flink's job overview counts them. */
+function taskCounts(job: AdminJob, vertices: readonly VertexInfo[]): Record<string, number> {
+  const total = vertices.reduce((n, v) => n + v.parallelism, 0);
+  const counts: Record<string, number> = {
+    total,
+    deploying: 0,
+    initializing: 0,
+    running: 0,
+    finished: 0,
+    canceled: 0,
+    failed: 0,
+  };
+  const status = job.status();
+  if (status !== "RUNNING") {
+    // Between attempts the failed attempt's subtasks are cancelled, as Flink's.
+    counts[status === "RESTARTING" ? "canceled" : status.toLowerCase()] = total;
+    return counts;
+  }
+  for (const v of vertices) {
+    if (!v.subtaskStates) counts.running! += v.parallelism;
+    for (const [s, n] of Object.entries(v.subtaskStates ?? {})) counts[s.toLowerCase()]! += n;
+  }
+  return counts;
+}
+
+/** Vertices per status (Flink's `status-counts`). */
+function statusCounts(job: AdminJob): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const v of job.vertices()) {
+    const s = vertexStatus(job, v);
+    counts[s] = (counts[s] ?? 0) + 1;
+  }
+  return counts;
+}
+
 function overview(job: AdminJob, now: number): Record<string, unknown> {
   const end = job.endTime();
-  const vertices = job.vertices();
-  const tasks = vertices.reduce((n, v) => n + v.parallelism, 0);
   const state = job.status();
   return {
     jid: job.id,
@@ -54,13 +101,7 @@ function overview(job: AdminJob, now: number): Record<string, unknown> {
     "end-time": end ?? -1,
     duration: (end ?? now) - job.startTime,
     "last-modification": end ?? job.startTime,
-    tasks: {
-      total: tasks,
-      running: state === "RUNNING" ? tasks : 0,
-      finished: state === "FINISHED" ? tasks : 0,
-      canceled: state === "CANCELED" ? tasks : 0,
-      failed: state === "FAILED" ? tasks : 0,
-    },
+    tasks: taskCounts(job, job.vertices()),
   };
 }
 
@@ -72,7 +113,7 @@ function vertexJson(job: AdminJob, v: VertexInfo, now: number): Record<string, u
     name: v.name,
     parallelism: v.parallelism,
     maxParallelism: job.maxParallelism(),
-    status: job.status(),
+    status: vertexStatus(job, v),
     "start-time": job.startTime,
     "end-time": end ?? -1,
     duration: (end ?? now) - job.startTime,
@@ -120,7 +161,7 @@ export function jobsRoutes(runtime: AdminRuntime): Hono {
       now,
       restarts: job.restarts(),
       vertices,
-      "status-counts": { [job.status()]: vertices.length },
+      "status-counts": statusCounts(job),
       plan: {
         jid: job.id,
         name: job.name,
@@ -195,7 +236,7 @@ export function jobsRoutes(runtime: AdminRuntime): Hono {
       now,
       subtasks: (v.subtasks ?? []).map((s) => ({
         subtask: s.index,
-        status: job.status(),
+        status: job.status() === "RUNNING" ? s.state ?? "RUNNING" : job.status(),
         attempt: job.restarts(),
         "start-time": job.startTime,
         "end-time": end ?? -1,

@@ -41,6 +41,7 @@ export type {
   SegmentInfo,
   StateQueryOutcome,
   SubtaskInfo,
+  SubtaskState,
   VertexInfo,
   VertexInput,
 } from "./runtime.ts";

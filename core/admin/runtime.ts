@@ -16,23 +16,40 @@ import type { Serializer } from "../state/serializer.ts";
 import { uidOf } from "../runtime/graph.ts";
 import type { Job } from "../runtime/job.ts";
 import type { JobClient } from "../runtime/job_runner.ts";
+import type { TaskState } from "../runtime/task.ts";
 import type { SplitInfo } from "../connectors/source.ts";
 import type { MetricSample } from "../runtime/metric_group.ts";
 import { type JobView, JobViewBuilder, viewVertices } from "./job_view.ts";
 
 /**
- * A job's status, as Flink names it.
+ * A job's status, as Flink names it: `RESTARTING` between a failed attempt
+ * and the next one (the restart strategy's delay).
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  * import type { JobStatus } from "@weir/weir/admin";
- * const ended = (s: JobStatus) => s !== "RUNNING";
+ * const ended = (s: JobStatus) => s === "FINISHED" || s === "FAILED" || s === "CANCELED";
  * assert.equal(ended("FINISHED"), true);
- * assert.equal(ended("RUNNING"), false);
+ * assert.equal(ended("RESTARTING"), false);
  * ```
  */
-export type JobStatus = "RUNNING" | "FINISHED" | "FAILED" | "CANCELED";
+export type JobStatus = "RUNNING" | "RESTARTING" | "FINISHED" | "FAILED" | "CANCELED";
+
+/**
+ * A running job's subtask, by Flink's names for task states: `DEPLOYING`
+ * until its worker has made it (the Web Worker still starts), then its
+ * task's state (see {@linkcode TaskState}).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { SubtaskState } from "@weir/weir/admin";
+ * const processing = (s: SubtaskState) => s === "RUNNING";
+ * assert.equal(processing("INITIALIZING"), false);
+ * ```
+ */
+export type SubtaskState = "DEPLOYING" | TaskState;
 
 /**
  * One operator of a job (a Flink job vertex), summed over its subtasks.
@@ -91,6 +108,8 @@ export interface VertexInfo {
   readonly inputs?: readonly VertexInput[];
   /** Per-subtask figures, in subtask order. */
   readonly subtasks?: readonly SubtaskInfo[];
+  /** A running job's: how many of its subtasks are in each state (absent offline). */
+  readonly subtaskStates?: Readonly<Partial<Record<SubtaskState, number>>>;
 }
 
 /**
@@ -140,6 +159,8 @@ export interface SubtaskInfo {
   readonly recordsOut: number;
   /** Fraction of recent time its task waited on full output channels, 0..1. */
   readonly backpressureRatio: number;
+  /** A running job's: its task's state (absent offline). */
+  readonly state?: TaskState;
   /**
    * The watermark into its task (the least of its inputs'; ms of event time),
    * or undefined before the first one and for sources.
@@ -465,7 +486,7 @@ class ClientJob implements AdminJob {
   }
 
   status(): JobStatus {
-    return this.#status;
+    return this.#status === "RUNNING" && this.#client.restarting ? "RESTARTING" : this.#status;
   }
   endTime(): number | undefined {
     return this.#endTime;

@@ -412,6 +412,9 @@ function withAdmin(
     get restarts() {
       return client.restarts;
     },
+    get restarting() {
+      return client.restarting;
+    },
     get failures() {
       return client.failures;
     },
@@ -897,6 +900,7 @@ export class StreamEnvironment implements GraphBuilder {
           throw new ConfigError("A worker of the worker executor has no job client");
         },
         restarts: 0,
+        restarting: false,
         failures: [],
         cancel: () => {},
         triggerCheckpoint: () => done,

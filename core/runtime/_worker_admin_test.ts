@@ -43,6 +43,7 @@ Deno.test("worker admin link: reports replace a worker's previous ones; a silent
     subtaskIndex,
     at: 0,
     task: "t",
+    state: "RUNNING" as const,
     recordsIn: 0,
     recordsOut: 0,
     backPressuredMs: 0,

@@ -75,6 +75,8 @@ export interface JobClient {
   readonly job: Job;
   /** Restarts so far. */
   readonly restarts: number;
+  /** Between a failed attempt and the next one's start (the restart strategy's delay). */
+  readonly restarting: boolean;
   /** The failures of this run's attempts, oldest first (the restart history). */
   readonly failures: readonly AttemptFailure[];
   /** Stops the job; `done` then resolves with `cancelled: true`. */
@@ -189,6 +191,7 @@ function runLocked(
   };
   let job = start(restore);
   let restarts = 0;
+  let restarting = false;
   let cancelled = false;
   let wakeSleep: (() => void) | undefined;
   // Checkpoints found damaged while restoring them (a corrupt segment block is
@@ -229,6 +232,7 @@ function runLocked(
           });
         }
         log(`${e.message}; restarting in ${decision.delayMs} ms`);
+        restarting = true;
         await new Promise<void>((r) => {
           const id = setTimeout(r, decision.delayMs);
           wakeSleep = () => {
@@ -251,6 +255,7 @@ function runLocked(
         }
         job = start(restore, job.coordinator?.lastTriggeredId);
         restarts++;
+        restarting = false;
       }
     }
   })();
@@ -262,6 +267,9 @@ function runLocked(
     },
     get restarts() {
       return restarts;
+    },
+    get restarting() {
+      return restarting;
     },
     get failures() {
       return failures;

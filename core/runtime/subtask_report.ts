@@ -14,7 +14,7 @@ import type { PhysicalPlan } from "./physical_plan.ts";
 import { uidOf } from "./graph.ts";
 import type { Job, PlacedOperator } from "./job.ts";
 import type { MetricSample } from "./metric_group.ts";
-import { SourceOperator, type Task } from "./task.ts";
+import { SourceOperator, type Task, type TaskState } from "./task.ts";
 
 /**
  * One operator subtask's figures at one instant (structured-cloneable).
@@ -40,6 +40,8 @@ export interface SubtaskReport {
   readonly at: number;
   /** The task (operator chain subtask) it runs in, as checkpoint statistics name it. */
   readonly task: string;
+  /** Its task's state. */
+  readonly state: TaskState;
   /** Records received (a chain head: its task's records in). */
   readonly recordsIn: number;
   /** Records emitted. */
@@ -199,6 +201,7 @@ export function reportSubtasks(job: Job): SubtaskReport[] {
       subtaskIndex: p.subtaskIndex,
       at,
       task: t.name,
+      state: t.state,
       recordsIn: t.operators[0] === p.operator ? t.metrics.recordsIn : p.counters.recordsIn,
       recordsOut: p.counters.recordsOut,
       backPressuredMs: t.backPressuredMs,

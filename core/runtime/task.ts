@@ -199,6 +199,13 @@ interface Parked {
   pending?: Promise<void>;
 }
 
+/**
+ * Where a task is in its life, by Flink's names for a task's states: opening
+ * its operators and restoring their state, processing, or done (its input
+ * ended, or it stopped).
+ */
+export type TaskState = "INITIALIZING" | "RUNNING" | "FINISHED";
+
 /** One subtask of an operator chain. */
 export class Task {
   /** `name (i/p)`. */
@@ -237,6 +244,8 @@ export class Task {
   #lastIoYield = 0;
   #waiting = false;
   #ended = false;
+  /** `run` has begun: the task's operators are open (restored) and it processes. */
+  #running = false;
   #backPressuredSince = 0;
 
   /** Creates a task. */
@@ -285,6 +294,11 @@ export class Task {
   get backPressuredMs(): number {
     const since = this.#backPressuredSince;
     return this.metrics.backPressuredMs + (since > 0 ? performance.now() - since : 0);
+  }
+
+  /** Where the task is in its life (what the admin API shows). */
+  get state(): TaskState {
+    return this.#ended ? "FINISHED" : this.#running ? "RUNNING" : "INITIALIZING";
   }
 
   /** Whether the task has stopped running. */
@@ -480,6 +494,7 @@ export class Task {
 
   /** Runs until end of input or cancellation. */
   async run(): Promise<void> {
+    this.#running = true;
     this.#lastYield = this.#lastIoYield = performance.now();
     try {
       if (this.gate) await this.#runInput(this.gate);
