@@ -104,14 +104,15 @@ interface BackpressureSample {
  *   { uid: "src", name: "Source", sink: false, parallelism: 1, inputs: [] },
  * ]);
  * const report = (backPressuredMs: number) => ({
- *   uid: "src", subtaskIndex: 0, at: backPressuredMs * 2, task: "Source (1/1)", recordsIn: 0, recordsOut: 10,
- *   backPressuredMs, watermark: 5, lastTimestamp: NaN, inputWatermark: -Infinity,
+ *   uid: "src", subtaskIndex: 0, at: backPressuredMs * 2, task: "Source (1/1)", state: "RUNNING" as const,
+ *   recordsIn: 0, recordsOut: 10, backPressuredMs, watermark: 5, lastTimestamp: NaN, inputWatermark: -Infinity,
  *   inputLatencyMs: NaN, userMetrics: [], liveSegments: [],
  * });
  * builder.update([report(0)]);
  * const view = builder.update([report(500)]);
  * assert.equal(view.vertices[0]!.backpressureRatio, 0.5);
  * assert.equal(view.vertices[0]!.watermark, 5);
+ * assert.deepEqual(view.vertices[0]!.subtaskStates, { RUNNING: 1 });
  * ```
  */
 export class JobViewBuilder {

@@ -24,8 +24,8 @@ import { SourceOperator, type Task, type TaskState } from "./task.ts";
  * import assert from "node:assert/strict";
  * import type { SubtaskReport } from "./subtask_report.ts";
  * const r: SubtaskReport = {
- *   uid: "count", subtaskIndex: 1, at: 0, task: "count -> sink (2/2)", recordsIn: 5, recordsOut: 5,
- *   backPressuredMs: 0, watermark: -Infinity, lastTimestamp: NaN, inputWatermark: -Infinity,
+ *   uid: "count", subtaskIndex: 1, at: 0, task: "count -> sink (2/2)", state: "RUNNING",
+ *   recordsIn: 5, recordsOut: 5, backPressuredMs: 0, watermark: -Infinity, lastTimestamp: NaN, inputWatermark: -Infinity,
  *   inputLatencyMs: NaN, userMetrics: [], liveSegments: [],
  * };
  * assert.equal(structuredClone(r).subtaskIndex, 1);
