@@ -49,7 +49,7 @@ export function dashboardHtml(): string {
 <p id="not-recorded" class="note"></p>
 <section id="operator" class="panel" hidden>
 <h3>Operator <span id="operator-name"></span></h3>
-<div class="scroll"><table id="operator-subtasks"><thead><tr><th>Subtask</th><th>Records in</th><th>Records out</th><th>Backpressure</th><th>State size (task, last checkpoint)</th><th>Input watermark</th><th>Event-time lag</th><th>Output watermark</th></tr></thead>
+<div class="scroll"><table id="operator-subtasks"><thead><tr><th>Subtask</th><th>Status</th><th>Records in</th><th>Records out</th><th>Backpressure</th><th>State size (task, last checkpoint)</th><th>Input watermark</th><th>Event-time lag</th><th>Output watermark</th></tr></thead>
 <tbody id="operator-subtasks-body"></tbody></table></div>
 <form id="state-form"><h3>Queryable state</h3>
 <label>State <input id="state-name" required></label> <label>Key <input id="state-key" required></label>
@@ -59,7 +59,7 @@ export function dashboardHtml(): string {
 <table id="source-watermarks"><thead><tr><th>Source</th><th>Watermark (lowest subtask)</th><th>Event-time lag</th><th>Per subtask</th></tr></thead>
 <tbody id="source-watermarks-body"></tbody></table>
 <h2>Operators</h2>
-<table id="vertices"><thead><tr><th>Name</th><th>Uid</th><th>Parallelism</th><th>Records in</th><th>Records out</th><th>Backpressure</th><th>Watermark</th><th>Event-time lag</th><th>Input latency</th></tr></thead>
+<table id="vertices"><thead><tr><th>Name</th><th>Uid</th><th>Parallelism</th><th>Status</th><th>Records in</th><th>Records out</th><th>Backpressure</th><th>Watermark</th><th>Event-time lag</th><th>Input latency</th></tr></thead>
 <tbody id="vertices-body"></tbody></table>
 <h2>Checkpoints</h2>
 <div class="counts">

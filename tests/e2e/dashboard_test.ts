@@ -104,6 +104,10 @@ Deno.test("dashboard in headless Chromium: token prompt, job graph, operator, ch
       rows.map((r) => r.getAttribute("data-vertex-uid"))
     );
     assert.deepEqual(uids, detail.vertices.map((v: Json) => v.uid));
+    // Each operator's status, as the API has it: the job runs, so every one is RUNNING.
+    const statuses = await page.locator("#vertices-body .vertex-status").allTextContents();
+    assert.deepEqual(statuses, detail.vertices.map((v: Json) => v.status));
+    assert.ok(statuses.every((s) => s === "RUNNING"), statuses.join());
     const countIn = page.locator('#vertices-body tr[data-vertex-uid="count"] .records-in');
     const before = Number(await countIn.textContent());
     await page.waitForFunction(
@@ -161,9 +165,11 @@ Deno.test("dashboard in headless Chromium: token prompt, job graph, operator, ch
     const subtasks = await page.locator("#operator-subtasks-body tr").evaluateAll((rows) =>
       rows.map((r) => ({
         subtask: Number(r.getAttribute("data-subtask")),
+        status: r.querySelector(".subtask-status")?.textContent,
         recordsIn: Number(r.querySelector(".subtask-records-in")?.textContent),
       }))
     );
+    assert.ok(subtasks.every((s) => s.status === "RUNNING"), JSON.stringify(subtasks));
     const apiSubtasks = (await api(`/jobs/${jobId}/vertices/${countVertex.id}`)).subtasks;
     assert.deepEqual(subtasks.map((s) => s.subtask), apiSubtasks.map((s: Json) => s.subtask));
     subtasks.forEach((s, i) => {

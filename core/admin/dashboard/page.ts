@@ -35,6 +35,7 @@ interface Vertex {
   uid: string;
   name: string;
   parallelism: number;
+  status: string;
   metrics: { "read-records": number; "write-records": number };
   "backpressure-ratio": number;
   watermark: number | null;
@@ -85,6 +86,7 @@ interface Checkpoints {
 }
 interface SubtaskRow {
   subtask: number;
+  status: string;
   metrics: { "read-records": number; "write-records": number };
   "backpressure-ratio": number;
   currentInputWatermark: number | null;
@@ -244,6 +246,7 @@ function renderVertices(job: JobDetail): void {
       el("td", {}, v.name),
       el("td", { class: "mono" }, v.uid),
       el("td", {}, String(v.parallelism)),
+      el("td", { class: "vertex-status" }, v.status),
       el("td", { class: "records-in" }, records ? String(v.metrics["read-records"]) : NOT_RECORDED),
       el(
         "td",
@@ -484,6 +487,7 @@ async function renderOperator(): Promise<void> {
       "tr",
       { "data-subtask": String(s.subtask) },
       el("td", {}, String(s.subtask)),
+      el("td", { class: "subtask-status" }, s.status),
       el(
         "td",
         { class: "subtask-records-in" },
