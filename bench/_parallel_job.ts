@@ -5,6 +5,7 @@
  *   deno run -A bench/_parallel_job.ts --job keyed|stateless --records N [--keys K] [common flags]
  *   deno run -A bench/_parallel_job.ts --job word_count [word_count's flags]
  *   deno run -A bench/_parallel_job.ts --job plain --records N --keys K --threads T [--arithmetic]
+ *   deno run -A bench/_parallel_job.ts --job worker-start --imports none|weir|job
  *
  * `keyed` takes `--key-order cyclic` (record n has key n mod K, the default) or `uniform` (each
  * record's key drawn at random from K). At parallelism 2, `local` and `cross` cycle through the
@@ -18,6 +19,10 @@
  * the same work, whatever weir does. With `--arithmetic` each worker instead
  * runs 100 × N / T steps of an integer hash that allocates nothing and touches
  * no memory: what a second thread gives work that only computes.
+ *
+ * `worker-start` starts one Web Worker that imports nothing, weir (`mod.ts`) or this script (what
+ * the worker executor's Web Workers import: the job's main module), and says when it is ready;
+ * its `startupMs` is until then, and `spawnMs` how long `new Worker` held this thread.
  *
  * Prints one JSON line: records (0 for word_count), wall ms and process CPU ms (user + system of
  * every thread, workers included) from just before the job to its end, and the job's startup ms
@@ -115,6 +120,34 @@ async function plainCount(
 }
 
 /**
+ * Starts a Web Worker whose module imports `imports` (`none`, `weir`: mod.ts, `job`: this
+ * script) and then says it is ready: ms until `new Worker` returned, and until it was ready.
+ */
+async function workerStart(imports: string): Promise<{ spawnMs: number; readyMs: number }> {
+  const spec = { none: undefined, weir: "../mod.ts", job: "./_parallel_job.ts" }[imports];
+  if (spec === undefined && imports !== "none") {
+    throw new Error(`--imports ${imports}: use none, weir or job`);
+  }
+  const line = spec ? `import ${JSON.stringify(new URL(spec, import.meta.url).href)};\n` : "";
+  const url = URL.createObjectURL(
+    new Blob([`${line}self.postMessage("ready");`], { type: "text/javascript" }),
+  );
+  const t0 = performance.now();
+  const worker = new Worker(url, { type: "module" });
+  const spawnMs = performance.now() - t0;
+  try {
+    await new Promise((resolve, reject) => {
+      worker.onmessage = resolve;
+      worker.onerror = reject;
+    });
+    return { spawnMs, readyMs: performance.now() - t0 };
+  } finally {
+    worker.terminate();
+    URL.revokeObjectURL(url);
+  }
+}
+
+/**
  * Keys for `--key-order local|cross` at parallelism 2: source subtask s makes records n ≡ s
  * (mod 2) (the generator's first-start splits), and gets, in turn, the keys of the counting
  * subtask s (`local`) or 1 - s (`cross`). A new string per record, as the other orders make.
@@ -143,7 +176,13 @@ async function main(args: string[]): Promise<void> {
   const wall0 = performance.now(), cpu0 = cpuMs?.() ?? 0;
   let records = 0;
   let startupMs = 0;
-  if (job === "plain") {
+  let spawnMs: number | undefined;
+  if (job === "worker-start") {
+    const { values } = parseArgs({ args: rest, options: { imports: { type: "string" } } });
+    const started = await workerStart(values.imports ?? "none");
+    startupMs = started.readyMs;
+    spawnMs = started.spawnMs;
+  } else if (job === "plain") {
     const { values } = parseArgs({
       args: rest,
       options: {
@@ -190,7 +229,10 @@ async function main(args: string[]): Promise<void> {
   }
   const wallMs = performance.now() - wall0;
   const cpu = cpuMs!() - cpu0;
-  console.log(JSON.stringify({ records, wallMs, startupMs, cpuMs: cpu, threads: threads?.stop() }));
+  const stopped = threads?.stop();
+  console.log(
+    JSON.stringify({ records, wallMs, startupMs, spawnMs, cpuMs: cpu, threads: stopped }),
+  );
 }
 
 if (import.meta.main) await runMain("bench/_parallel_job", main);

@@ -14,7 +14,7 @@
  * compilers, concurrent GC: each worker warms up its own code) and the rest.
  *
  *   deno run -A bench/parallel.ts [--records N] [--runs R] [--quick]
- *     [--only keyed|word_count|stateless|plain|overhead]...
+ *     [--only keyed|word_count|stateless|plain|overhead|start]...
  *
  * Keyed counting runs with two key orders. Cyclic: record n has key n mod K,
  * so each key comes back after exactly K records, in the order its state was
@@ -49,6 +49,13 @@
  * record crosses (its "p2" columns): the difference is what a crossing costs,
  * all told (encoding, the ring, decoding, the garbage), per record.
  *
+ * `--only start` (not in the default run) splits the start of a parallelism-2
+ * job: a Web Worker that imports nothing, one that imports weir, one that
+ * imports the job script (what the executor's Web Workers import), each ready
+ * when its module has run, and how long `new Worker` holds the thread that
+ * calls it; beside them a 1,000-record job's start-up (until every subtask
+ * runs) at parallelism 1 and 2.
+ *
  * `--only` (repeatable) runs just those rows. A row's jobs run interleaved
  * (p1, side by side, p2, p1, ...), so a change of load on a shared machine
  * hits them alike.
@@ -64,15 +71,15 @@ const values = benchFlags({
   full: { type: "boolean" },
   only: { type: "string", multiple: true },
 });
-const ROWS = ["keyed", "word_count", "stateless", "plain", "overhead"];
+const ROWS = ["keyed", "word_count", "stateless", "plain", "overhead", "start"];
 for (const name of values.only ?? []) {
   if (!ROWS.includes(name)) {
     throw new Error(`--only ${name}: unknown row, use one of ${ROWS.join(", ")}`);
   }
 }
-/** Whether the row `name` runs (every row but "overhead" without `--only`). */
+/** Whether the row `name` runs (every row but "overhead" and "start" without `--only`). */
 const selected = (name: string) =>
-  values.only === undefined ? name !== "overhead" : values.only.includes(name);
+  values.only === undefined ? !["overhead", "start"].includes(name) : values.only.includes(name);
 const quick = values.quick ?? false;
 const N = Number(values.records ?? (quick ? 1_000_000 : 5_000_000));
 const RUNS = Number(values.runs ?? (quick ? 1 : 3));
@@ -83,6 +90,8 @@ interface Measure {
   wallMs: number;
   /** Until every subtask runs (workers spawned, script imported, state opened). */
   startupMs: number;
+  /** `--job worker-start`: ms `new Worker` held the creating thread. */
+  spawnMs?: number;
   cpuMs: number;
   /** CPU by thread (Linux only). */
   threads?: ThreadCpu;
@@ -353,27 +362,59 @@ if (selected("overhead")) {
   );
 }
 
+// Where a parallelism-2 job's start goes: a Web Worker's own start, importing weir and the job
+// script in it, and the job's start-up (until every subtask runs) on top. Each in its own process,
+// in turn; medians by time.
+const startRows: string[][] = [];
+if (selected("start")) {
+  const tiny = ["--job", "keyed", "--records", "1000", "--keys", "1000", "--state-backend", "heap"];
+  const variants = [
+    ...["none", "weir", "job"].map((i) => () => runJob(["--job", "worker-start", "--imports", i])),
+    () => runJob([...tiny, ...P1]),
+    () => runJob([...tiny, ...P2]),
+  ];
+  const runs: Measure[][] = variants.map(() => []);
+  for (let r = 0; r < RUNS; r++) {
+    for (const [k, run] of variants.entries()) runs[k]!.push(await run());
+  }
+  const median = (ms: Measure[], f: (m: Measure) => number) =>
+    ms.map(f).sort((a, b) => a - b)[ms.length >> 1]!.toFixed(1);
+  const names = [
+    "a Web Worker that imports nothing",
+    "a Web Worker that imports weir (mod.ts)",
+    "a Web Worker that imports the job script (bench/_parallel_job.ts, as the executor's do)",
+    "keyed count, 1,000 records: parallelism 1 (inline), start-up",
+    "keyed count, 1,000 records: parallelism 2 (workers), start-up",
+  ];
+  for (const [k, name] of names.entries()) {
+    const spawn = runs[k]![0]!.spawnMs !== undefined ? median(runs[k]!, (m) => m.spawnMs!) : "";
+    startRows.push([name, spawn, median(runs[k]!, (m) => m.startupMs)]);
+  }
+}
+
 console.log(`## Every core: parallelism 1 (inline) vs 2 (workers), ${N} records\n`);
 console.log(machine());
 console.log();
-console.log(table([
-  "job",
-  "p1 rec/s",
-  "p1 rec/s running",
-  "p1 CPU s",
-  "p1 cores",
-  "p2 rec/s",
-  "p2 rec/s running",
-  "p2 CPU s",
-  "p2 cores",
-  "p2 / p1",
-  "p2 / p1 running",
-], rows));
-console.log(
-  "\nrunning: records over the time after every subtask runs (the worker executor first starts " +
-    "its Web Workers, which import the script again; the main thread runs worker 0's share). " +
-    "CPU s: user + system of every thread; cores: CPU s per wall second.",
-);
+if (rows.length > 0) {
+  console.log(table([
+    "job",
+    "p1 rec/s",
+    "p1 rec/s running",
+    "p1 CPU s",
+    "p1 cores",
+    "p2 rec/s",
+    "p2 rec/s running",
+    "p2 CPU s",
+    "p2 cores",
+    "p2 / p1",
+    "p2 / p1 running",
+  ], rows));
+  console.log(
+    "\nrunning: records over the time after every subtask runs (the worker executor first starts " +
+      "its Web Workers, which import the script again; the main thread runs worker 0's share). " +
+      "CPU s: user + system of every thread; cores: CPU s per wall second.",
+  );
+}
 if (ceilingRows.length > 0) {
   console.log(
     "\nThe ceiling: two parallelism-1 processes at once, each with half the records and " +
@@ -411,5 +452,11 @@ if (threadRows.some((r) => r[1] !== "")) {
       "share on the main thread); workers: the Web Workers and the state backends' helper " +
       "threads; V8 background: optimizing compilers and " +
       "concurrent GC; rest: Deno's I/O threads and threads' last moments before they ended.",
+  );
+}
+if (startRows.length > 0) {
+  console.log(`\nA start, ms (medians of ${RUNS} runs, each its own process):\n`);
+  console.log(
+    table(["what", "new Worker returns", "ready (a job: every subtask runs)"], startRows),
   );
 }
