@@ -5,7 +5,7 @@
  *   deno run -A bench/_parallel_job.ts --job keyed|stateless --records N [--keys K] [common flags]
  *   deno run -A bench/_parallel_job.ts --job word_count [word_count's flags]
  *   deno run -A bench/_parallel_job.ts --job plain --records N --keys K --threads T [--arithmetic]
- *   deno run -A bench/_parallel_job.ts --job worker-start --imports none|weir|job
+ *   deno run -A bench/_parallel_job.ts --job worker-start --imports none|node|weir|job
  *
  * `keyed` takes `--key-order cyclic` (record n has key n mod K, the default) or `uniform` (each
  * record's key drawn at random from K). At parallelism 2, `local` and `cross` cycle through the
@@ -20,8 +20,9 @@
  * runs 100 × N / T steps of an integer hash that allocates nothing and touches
  * no memory: what a second thread gives work that only computes.
  *
- * `worker-start` starts one Web Worker that imports nothing, weir (`mod.ts`) or this script (what
- * the worker executor's Web Workers import: the job's main module), and says when it is ready;
+ * `worker-start` starts one Web Worker that imports nothing, `node:util` (Deno's Node layer, which
+ * weir's `parseArgs` needs), weir (`mod.ts`) or this script (what the worker executor's Web
+ * Workers import: the job's main module), and says when it is ready;
  * its `startupMs` is until then, and `spawnMs` how long `new Worker` held this thread.
  *
  * Prints one JSON line: records (0 for word_count), wall ms and process CPU ms (user + system of
@@ -120,15 +121,19 @@ async function plainCount(
 }
 
 /**
- * Starts a Web Worker whose module imports `imports` (`none`, `weir`: mod.ts, `job`: this
- * script) and then says it is ready: ms until `new Worker` returned, and until it was ready.
+ * Starts a Web Worker whose module imports `imports` (`none`, `node`: node:util, `weir`: mod.ts,
+ * `job`: this script) and then says it is ready: ms until `new Worker` returned, and until it was ready.
  */
 async function workerStart(imports: string): Promise<{ spawnMs: number; readyMs: number }> {
-  const spec = { none: undefined, weir: "../mod.ts", job: "./_parallel_job.ts" }[imports];
-  if (spec === undefined && imports !== "none") {
-    throw new Error(`--imports ${imports}: use none, weir or job`);
-  }
-  const line = spec ? `import ${JSON.stringify(new URL(spec, import.meta.url).href)};\n` : "";
+  const specs: Record<string, string> = {
+    none: "",
+    node: "node:util",
+    weir: new URL("../mod.ts", import.meta.url).href,
+    job: import.meta.url,
+  };
+  const spec = specs[imports];
+  if (spec === undefined) throw new Error(`--imports ${imports}: use none, node, weir or job`);
+  const line = spec ? `import ${JSON.stringify(spec)};\n` : "";
   const url = URL.createObjectURL(
     new Blob([`${line}self.postMessage("ready");`], { type: "text/javascript" }),
   );

@@ -50,8 +50,9 @@
  * all told (encoding, the ring, decoding, the garbage), per record.
  *
  * `--only start` (not in the default run) splits the start of a parallelism-2
- * job: a Web Worker that imports nothing, one that imports weir, one that
- * imports the job script (what the executor's Web Workers import), each ready
+ * job: a Web Worker that imports nothing, one that imports `node:util`
+ * (Deno's Node layer, which starts in every worker), one that imports weir,
+ * one that imports the job script (what the executor's Web Workers import), each ready
  * when its module has run, and how long `new Worker` holds the thread that
  * calls it; beside them a 1,000-record job's start-up (until every subtask
  * runs) at parallelism 1 and 2.
@@ -369,7 +370,9 @@ const startRows: string[][] = [];
 if (selected("start")) {
   const tiny = ["--job", "keyed", "--records", "1000", "--keys", "1000", "--state-backend", "heap"];
   const variants = [
-    ...["none", "weir", "job"].map((i) => () => runJob(["--job", "worker-start", "--imports", i])),
+    ...["none", "node", "weir", "job"].map((i) => () =>
+      runJob(["--job", "worker-start", "--imports", i])
+    ),
     () => runJob([...tiny, ...P1]),
     () => runJob([...tiny, ...P2]),
   ];
@@ -381,6 +384,7 @@ if (selected("start")) {
     ms.map(f).sort((a, b) => a - b)[ms.length >> 1]!.toFixed(1);
   const names = [
     "a Web Worker that imports nothing",
+    "a Web Worker that imports node:util (Deno's Node layer)",
     "a Web Worker that imports weir (mod.ts)",
     "a Web Worker that imports the job script (bench/_parallel_job.ts, as the executor's do)",
     "keyed count, 1,000 records: parallelism 1 (inline), start-up",
