@@ -72,7 +72,7 @@ for (const backend of ["heap", "lsm"] as const) {
     const dir = Deno.makeTempDirSync();
     const target = Deno.makeTempDirSync();
     const make = () => backend === "heap" ? new HeapStateBackend() : new LsmStateBackend();
-    const { client, get, post } = startJob(dir, make(), undefined, target);
+    const { client, app, get, post } = startJob(dir, make(), undefined, target);
     try {
       const { jobs } = await get("/jobs");
       assert.equal(jobs.length, 1);
@@ -129,8 +129,20 @@ for (const backend of ["heap", "lsm"] as const) {
       );
       for (const st of counted.subtasks) {
         assert.ok(st["backpressure-ratio"] >= 0 && st["backpressure-ratio"] <= 1);
+        assert.equal(st["taskmanager-id"], "main"); // inline: every subtask on this thread
       }
       await get(`/jobs/${id}/vertices/${"0".repeat(32)}`, 404);
+      // The one thread that runs them, its tasks (source, count -> sink: 2 each) and its heap.
+      const { taskmanagers } = await get("/taskmanagers");
+      assert.equal(taskmanagers.length, 1);
+      assert.equal(taskmanagers[0].id, "main");
+      assert.equal(taskmanagers[0].jobId, id);
+      assert.equal(taskmanagers[0].slotsNumber, 4);
+      assert.ok(
+        taskmanagers[0].heapUsed > 0 && taskmanagers[0].heapUsed <= taskmanagers[0].heapTotal,
+      );
+      const metrics = await (await app.request("/metrics")).text();
+      assert.match(metrics, /^weir_thread_heap_used_bytes\{[^}]*thread="main"\} [1-9]\d*$/m);
 
       // A checkpoint, triggered and polled.
       const { "request-id": cpTrigger } = await post(`/jobs/${id}/checkpoints`, {});

@@ -541,6 +541,19 @@ Deno.test("worker executor: the admin API lists the job, checkpoints, reads stat
       };
       assert.equal(detail.tasks.running! + detail.tasks.finished!, detail.tasks.total);
       assert.ok(detail.vertices.every((v) => v.status === "RUNNING"), JSON.stringify(detail));
+      // Serving the admin API, the main thread runs no share: two Web Workers, each with its own
+      // heap, and each subtask i on weir-worker/<i % 2>.
+      const { taskmanagers } = await (await fetch(`${url}/taskmanagers`)).json() as {
+        taskmanagers: { id: string; heapUsed: number; slotsNumber: number }[];
+      };
+      assert.deepEqual(taskmanagers.map((t) => t.id).sort(), ["weir-worker/0", "weir-worker/1"]);
+      assert.ok(taskmanagers.every((t) => t.heapUsed > 0 && t.slotsNumber > 0));
+      const countVertex = (await (await fetch(`${url}/jobs/${id}`)).json() as {
+        vertices: { id: string; uid: string }[];
+      }).vertices.find((v) => v.uid === "count")!;
+      const { subtasks } = await (await fetch(`${url}/jobs/${id}/vertices/${countVertex.id}`))
+        .json() as { subtasks: { subtask: number; "taskmanager-id": string }[] };
+      for (const s of subtasks) assert.equal(s["taskmanager-id"], `weir-worker/${s.subtask % 2}`);
       // The count of a word lives in the worker that runs its key group's subtask.
       const q = await fetch(`${url}/jobs/${id}/state/count/count?key=w1`);
       const found = await q.json();

@@ -18,6 +18,7 @@ import { metricsRoutes } from "./metrics.ts";
 import { Operations } from "./operations.ts";
 import type { AdminRuntime } from "./runtime.ts";
 import { savepointsRoutes } from "./savepoints.ts";
+import { taskManagersRoutes } from "./taskmanagers.ts";
 import { segmentsRoutes } from "./segments.ts";
 import { stateRoutes } from "./state.ts";
 
@@ -52,7 +53,7 @@ export const MAX_BODY_BYTES = 1 << 20;
 
 /** Paths whose answers include per-subtask figures (vertices, metrics, live segments). */
 const FRESH_FIGURES =
-  /^\/(metrics|jobs\/[0-9a-f]{32}(\/vertices\/[^/]+(\/backpressure|\/watermarks)?|\/segments)?)$/;
+  /^\/(metrics|taskmanagers|jobs\/[0-9a-f]{32}(\/vertices\/[^/]+(\/backpressure|\/watermarks)?|\/segments)?)$/;
 
 function digest(s: string): Uint8Array {
   return createHash("sha256").update(s).digest();
@@ -120,6 +121,7 @@ export function createAdminApp(runtime: AdminRuntime, options: AdminAppOptions =
   app.route("/", savepointsRoutes(runtime, ops, options.savepointDir));
   app.route("/", stateRoutes(runtime));
   app.route("/", segmentsRoutes(runtime));
+  app.route("/", taskManagersRoutes(runtime));
   app.route("/", metricsRoutes(runtime));
   app.notFound((c) => c.json({ errors: [`Not found: ${c.req.method} ${c.req.path}`] }, 404));
   app.onError((err, c) => {

@@ -104,7 +104,7 @@ interface BackpressureSample {
  *   { uid: "src", name: "Source", sink: false, parallelism: 1, inputs: [] },
  * ]);
  * const report = (backPressuredMs: number) => ({
- *   uid: "src", subtaskIndex: 0, at: backPressuredMs * 2, task: "Source (1/1)", state: "RUNNING" as const,
+ *   uid: "src", subtaskIndex: 0, at: backPressuredMs * 2, task: "Source (1/1)", state: "RUNNING" as const, thread: "main",
  *   recordsIn: 0, recordsOut: 10, backPressuredMs, watermark: 5, lastTimestamp: NaN, inputWatermark: -Infinity,
  *   inputLatencyMs: NaN, userMetrics: [], liveSegments: [],
  * });
@@ -208,6 +208,7 @@ export class JobViewBuilder {
           recordsOut: r.recordsOut,
           backpressureRatio: pressure,
           state: r.state,
+          thread: r.thread,
           ...(r.inputWatermark > -Infinity ? { inputWatermark: r.inputWatermark } : {}),
           ...(v.sink ? {} : { watermark: r.watermark }),
         });

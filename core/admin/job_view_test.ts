@@ -39,6 +39,7 @@ function report(
     at,
     task: `${uid} (${subtaskIndex + 1}/2)`,
     state: "RUNNING",
+    thread: `weir-worker/${subtaskIndex}`,
     recordsIn: 0,
     recordsOut: 0,
     backPressuredMs: 0,

@@ -250,6 +250,8 @@ export function jobsRoutes(runtime: AdminRuntime): Hono {
         "backpressure-ratio": s.backpressureRatio,
         "backpressure-level": backpressureLevel(s.backpressureRatio),
         ...(s.task !== undefined ? { task: s.task } : {}),
+        // Flink's: where the subtask runs (here the thread: `main` or `weir-worker/<i>`).
+        ...(s.thread !== undefined ? { "taskmanager-id": s.thread } : {}),
         // Of the subtask's task (its operator chain); null before the first checkpoint.
         stateSize: s.task !== undefined ? sizes.get(s.task) ?? null : null,
         // Flink's subtask metric; +∞ (input ended) is not JSON: reported as null like -∞.

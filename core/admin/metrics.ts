@@ -100,6 +100,24 @@ export function renderMetrics(runtime: AdminRuntime): string {
       jl,
       job.restarts(),
     );
+    for (const t of job.threads?.() ?? []) {
+      const tl = { ...jl, thread: t.id };
+      m.add(
+        "weir_thread_heap_used_bytes",
+        "gauge",
+        "Bytes the V8 heap of a thread that runs the job's subtasks holds (each Web Worker has " +
+          "its own heap).",
+        tl,
+        t.heapUsedBytes,
+      );
+      m.add(
+        "weir_thread_heap_total_bytes",
+        "gauge",
+        "Bytes the V8 heap of a thread that runs the job's subtasks has reserved.",
+        tl,
+        t.heapTotalBytes,
+      );
+    }
     for (const v of job.vertices()) {
       const ol = { ...jl, operator_uid: v.uid, operator_name: v.name };
       m.add(

@@ -42,6 +42,7 @@ export type {
   StateQueryOutcome,
   SubtaskInfo,
   SubtaskState,
+  ThreadInfo,
   VertexInfo,
   VertexInput,
 } from "./runtime.ts";

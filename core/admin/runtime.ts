@@ -161,6 +161,8 @@ export interface SubtaskInfo {
   readonly backpressureRatio: number;
   /** A running job's: its task's state (absent offline). */
   readonly state?: TaskState;
+  /** A running job's: the thread that runs it, `main` or `weir-worker/<i>` (absent offline). */
+  readonly thread?: string;
   /**
    * The watermark into its task (the least of its inputs'; ms of event time),
    * or undefined before the first one and for sources.
@@ -332,6 +334,35 @@ export interface AdminJob {
   notRecorded?(): readonly string[];
   /** The failures that restarted (or ended) the job, oldest first; none when absent. */
   exceptions?(): readonly JobException[];
+  /** A running job's threads (Flink's TaskManagers); none when absent (an ended job). */
+  threads?(): readonly ThreadInfo[];
+}
+
+/**
+ * A thread that runs a job's subtasks: the main thread, or a Web Worker of the
+ * worker executor (Flink's TaskManager). Each has a V8 heap of its own.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { ThreadInfo } from "@weir/weir/admin";
+ * const t: ThreadInfo = {
+ *   id: "weir-worker/1", tasks: 3, reportedAt: 1000, heapUsedBytes: 5e6, heapTotalBytes: 8e6,
+ * };
+ * assert.ok(t.heapUsedBytes <= t.heapTotalBytes);
+ * ```
+ */
+export interface ThreadInfo {
+  /** `main`, or the Web Worker's name (`weir-worker/<i>`). */
+  readonly id: string;
+  /** The tasks (operator chain subtasks) it runs. */
+  readonly tasks: number;
+  /** When it last reported (ms since epoch). */
+  readonly reportedAt: number;
+  /** Bytes its V8 heap holds. */
+  readonly heapUsedBytes: number;
+  /** Bytes its V8 heap has reserved. */
+  readonly heapTotalBytes: number;
 }
 
 /**
@@ -503,6 +534,23 @@ class ClientJob implements AdminJob {
   }
   maxParallelism(): number {
     return this.#client.job.config.maxParallelism;
+  }
+
+  threads(): ThreadInfo[] {
+    if (this.#status !== "RUNNING") return [];
+    const tasks = new Map<string, Set<string>>();
+    for (const r of this.#client.job.subtaskReports()) {
+      let set = tasks.get(r.thread);
+      if (!set) tasks.set(r.thread, set = new Set());
+      set.add(r.task);
+    }
+    return this.#client.job.threadReports().map((t) => ({
+      id: t.thread,
+      tasks: tasks.get(t.thread)?.size ?? 0,
+      reportedAt: t.at,
+      heapUsedBytes: t.heapUsedBytes,
+      heapTotalBytes: t.heapTotalBytes,
+    }));
   }
 
   /** The job's current {@linkcode JobView}: this thread's subtasks read now, workers' reported. */

@@ -12,8 +12,10 @@ import type { Job } from "./job.ts";
 import {
   querySubtaskState,
   reportSubtasks,
+  reportThread,
   type SubtaskReport,
   type SubtaskStateAnswer,
+  type ThreadReport,
 } from "./subtask_report.ts";
 import type { AdminFromWorker, AdminToWorker } from "./_worker_protocol.ts";
 
@@ -73,7 +75,7 @@ function postReport(
 ): void {
   const subtasks = job ? reportSubtasks(job) : [];
   try {
-    post({ type: "report", request, subtasks });
+    post({ type: "report", request, subtasks, thread: reportThread() });
   } catch {
     // The main thread keeps this worker's previous report (an on-demand request times out).
   }
@@ -106,6 +108,7 @@ export function reportPeriodically(
 export class WorkerAdminLink {
   readonly #send: (worker: number, msg: AdminToWorker) => void;
   readonly #reports: (readonly SubtaskReport[])[];
+  readonly #threads: (ThreadReport | undefined)[];
   readonly #pending = new Map<number, (msg: AdminFromWorker) => void>();
   #next = 1;
   #closed = false;
@@ -114,6 +117,7 @@ export class WorkerAdminLink {
   constructor(workers: number, send: (worker: number, msg: AdminToWorker) => void) {
     this.#send = send;
     this.#reports = Array.from({ length: workers }, () => []);
+    this.#threads = Array.from({ length: workers }, () => undefined);
   }
 
   /** Every worker's latest reported subtasks. */
@@ -121,9 +125,17 @@ export class WorkerAdminLink {
     return this.#reports.flat();
   }
 
+  /** Every worker's latest report of its thread (none before its first report). */
+  threads(): ThreadReport[] {
+    return this.#threads.filter((t) => t !== undefined);
+  }
+
   /** A worker's message for the admin API. */
   receive(worker: number, msg: AdminFromWorker): void {
-    if (msg.type === "report") this.#reports[worker] = msg.subtasks;
+    if (msg.type === "report") {
+      this.#reports[worker] = msg.subtasks;
+      this.#threads[worker] = msg.thread;
+    }
     if (msg.request !== null) {
       const settle = this.#pending.get(msg.request);
       this.#pending.delete(msg.request);

@@ -36,7 +36,7 @@ Deno.test("worker admin link: a worker that never answers is a timeout naming it
   assert.equal((await pending).kind, "ended");
 });
 
-Deno.test("worker admin link: reports replace a worker's previous ones; a silent worker's stay", async () => {
+Deno.test("worker admin link: reports (subtasks and thread) replace a worker's previous ones; a silent worker's stay", async () => {
   const link = new WorkerAdminLink(2, () => {});
   const r = (uid: string, subtaskIndex: number) => ({
     uid,
@@ -44,6 +44,7 @@ Deno.test("worker admin link: reports replace a worker's previous ones; a silent
     at: 0,
     task: "t",
     state: "RUNNING" as const,
+    thread: "weir-worker/0",
     recordsIn: 0,
     recordsOut: 0,
     backPressuredMs: 0,
@@ -54,11 +55,22 @@ Deno.test("worker admin link: reports replace a worker's previous ones; a silent
     userMetrics: [],
     liveSegments: [],
   });
-  link.receive(0, { type: "report", request: null, subtasks: [r("a", 0)] });
-  link.receive(1, { type: "report", request: null, subtasks: [r("a", 1)] });
-  link.receive(0, { type: "report", request: null, subtasks: [r("b", 0)] });
+  const thread = (w: number, heapUsedBytes: number) => ({
+    thread: `weir-worker/${w}`,
+    at: 0,
+    heapUsedBytes,
+    heapTotalBytes: 2 * heapUsedBytes,
+  });
+  assert.deepEqual(link.threads(), [], "no thread before its first report");
+  link.receive(0, { type: "report", request: null, subtasks: [r("a", 0)], thread: thread(0, 10) });
+  link.receive(1, { type: "report", request: null, subtasks: [r("a", 1)], thread: thread(1, 20) });
+  link.receive(0, { type: "report", request: null, subtasks: [r("b", 0)], thread: thread(0, 30) });
   const started = Date.now();
   await link.refresh(); // no worker answers: the wait is short and the old reports stand
   assert.ok(Date.now() - started < 2000);
   assert.deepEqual(link.reports().map((x) => `${x.uid}/${x.subtaskIndex}`), ["b/0", "a/1"]);
+  assert.deepEqual(link.threads().map((t) => [t.thread, t.heapUsedBytes]), [
+    ["weir-worker/0", 30],
+    ["weir-worker/1", 20],
+  ]);
 });

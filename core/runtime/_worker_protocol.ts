@@ -20,7 +20,7 @@ import type {
   TaskToCoordinator,
 } from "./control_messages.ts";
 import type { PhysicalPlan } from "./physical_plan.ts";
-import type { SubtaskReport, SubtaskStateAnswer } from "./subtask_report.ts";
+import type { SubtaskReport, SubtaskStateAnswer, ThreadReport } from "./subtask_report.ts";
 
 /** `self.name` prefix of the executor's workers; the rest is the worker's index. */
 export const WORKER_NAME_PREFIX = "weir-worker/";
@@ -77,11 +77,12 @@ export type AdminToWorker =
 
 /** Worker → main thread, for the admin API. */
 export type AdminFromWorker =
-  /** The worker's subtasks; `request` null for the periodic reports. */
+  /** The worker's subtasks and its thread; `request` null for the periodic reports. */
   | {
     readonly type: "report";
     readonly request: number | null;
     readonly subtasks: readonly SubtaskReport[];
+    readonly thread: ThreadReport;
   }
   | { readonly type: "stateAnswer"; readonly request: number; readonly answer: SubtaskStateAnswer };
 

@@ -57,8 +57,10 @@ import {
   operatorFigures,
   querySubtaskState,
   reportSubtasks,
+  reportThread,
   type SubtaskReport,
   type SubtaskStateAnswer,
+  type ThreadReport,
 } from "./subtask_report.ts";
 
 /**
@@ -320,6 +322,11 @@ export class Job implements TaskHost {
    */
   subtaskReports(): SubtaskReport[] {
     return this.#workers ? this.#workers.admin.reports() : reportSubtasks(this);
+  }
+
+  /** Every thread's figures: this one now (inline), or the workers' latest reports. */
+  threadReports(): ThreadReport[] {
+    return this.#workers ? this.#workers.admin.threads() : [reportThread()];
   }
 
   /** Asks the workers for fresh reports (nothing to do inline). */

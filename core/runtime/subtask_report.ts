@@ -24,7 +24,7 @@ import { SourceOperator, type Task, type TaskState } from "./task.ts";
  * import assert from "node:assert/strict";
  * import type { SubtaskReport } from "./subtask_report.ts";
  * const r: SubtaskReport = {
- *   uid: "count", subtaskIndex: 1, at: 0, task: "count -> sink (2/2)", state: "RUNNING",
+ *   uid: "count", subtaskIndex: 1, at: 0, task: "count -> sink (2/2)", state: "RUNNING", thread: "main",
  *   recordsIn: 5, recordsOut: 5, backPressuredMs: 0, watermark: -Infinity, lastTimestamp: NaN, inputWatermark: -Infinity,
  *   inputLatencyMs: NaN, userMetrics: [], liveSegments: [],
  * };
@@ -42,6 +42,8 @@ export interface SubtaskReport {
   readonly task: string;
   /** Its task's state. */
   readonly state: TaskState;
+  /** The thread that runs it: `main`, or the Web Worker's name (`weir-worker/<i>`). */
+  readonly thread: string;
   /** Records received (a chain head: its task's records in). */
   readonly recordsIn: number;
   /** Records emitted. */
@@ -183,6 +185,41 @@ function tasksOf(job: Job): Map<PlacedOperator["operator"], Task> {
   return m;
 }
 
+/** This thread, as reports name it: `main`, or the Web Worker's name. */
+const THREAD: string = "WorkerGlobalScope" in globalThis
+  ? (globalThis as { name?: string }).name || "worker"
+  : "main";
+
+/**
+ * One thread's figures at one instant: its V8 heap (each Web Worker has its
+ * own isolate, so its own heap and heap limit).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { reportThread } from "./subtask_report.ts";
+ * const r = reportThread();
+ * assert.equal(r.thread, "main");
+ * assert.ok(r.heapUsedBytes > 0 && r.heapUsedBytes <= r.heapTotalBytes);
+ * ```
+ */
+export interface ThreadReport {
+  /** `main`, or the Web Worker's name (`weir-worker/<i>`). */
+  readonly thread: string;
+  /** When it was taken (ms since epoch). */
+  readonly at: number;
+  /** Bytes its V8 heap holds. */
+  readonly heapUsedBytes: number;
+  /** Bytes its V8 heap has reserved. */
+  readonly heapTotalBytes: number;
+}
+
+/** This thread's figures now. */
+export function reportThread(): ThreadReport {
+  const m = Deno.memoryUsage();
+  return { thread: THREAD, at: Date.now(), heapUsedBytes: m.heapUsed, heapTotalBytes: m.heapTotal };
+}
+
 /** Reports every operator subtask this thread runs for `job`. */
 export function reportSubtasks(job: Job): SubtaskReport[] {
   const tasks = tasksOf(job);
@@ -202,6 +239,7 @@ export function reportSubtasks(job: Job): SubtaskReport[] {
       at,
       task: t.name,
       state: t.state,
+      thread: THREAD,
       recordsIn: t.operators[0] === p.operator ? t.metrics.recordsIn : p.counters.recordsIn,
       recordsOut: p.counters.recordsOut,
       backPressuredMs: t.backPressuredMs,
