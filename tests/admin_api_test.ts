@@ -295,17 +295,20 @@ Deno.test("a vertex's subtasks report their input watermark", async () => {
   }
 });
 
-Deno.test("GET /jobs/:id/exceptions lists the failures that restarted the job", async () => {
-  const dir = Deno.makeTempDirSync({ prefix: "weir-admin-exceptions-" });
+/**
+ * A job whose first attempt fails at its first record and whose restart (after `delayMs`)
+ * succeeds, served by an admin app; `dir` is its checkpoint folder.
+ */
+function flakyJob(delayMs: number) {
+  const dir = Deno.makeTempDirSync({ prefix: "weir-admin-flaky-" });
   const env = StreamEnvironment.create({
     stateBackend: new HeapStateBackend(),
     checkpoint: { dir },
-    restartStrategy: { kind: "fixed-delay", attempts: 3, delayMs: 10 },
+    restartStrategy: { kind: "fixed-delay", attempts: 1, delayMs },
     log: () => {},
   });
   let failed = false;
   env.fromCollection([1, 2, 3]).map((n: number) => {
-    // The first attempt fails once; the restarted one succeeds.
     if (!failed) {
       failed = true;
       throw new Error("boom at the first record");
@@ -313,7 +316,11 @@ Deno.test("GET /jobs/:id/exceptions lists the failures that restarted the job", 
     return n;
   }).uid("flaky").addSink({ invoke() {} });
   const client = env.executeAsync("flaky job");
-  const app = createAdminApp(jobClientRuntime(client));
+  return { dir, client, app: createAdminApp(jobClientRuntime(client)) };
+}
+
+Deno.test("GET /jobs/:id/exceptions lists the failures that restarted the job", async () => {
+  const { dir, client, app } = flakyJob(10);
   try {
     await client.done;
     const id = (await (await app.request("/jobs")).json()).jobs[0].id;
@@ -331,23 +338,7 @@ Deno.test("GET /jobs/:id/exceptions lists the failures that restarted the job", 
 });
 
 Deno.test("a job is RESTARTING between a failed attempt and the next (the restart delay)", async () => {
-  const dir = Deno.makeTempDirSync({ prefix: "weir-admin-restarting-" });
-  const env = StreamEnvironment.create({
-    stateBackend: new HeapStateBackend(),
-    checkpoint: { dir },
-    restartStrategy: { kind: "fixed-delay", attempts: 1, delayMs: 300 },
-    log: () => {},
-  });
-  let failed = false;
-  env.fromCollection([1, 2, 3]).map((n: number) => {
-    if (!failed) {
-      failed = true;
-      throw new Error("boom once");
-    }
-    return n;
-  }).uid("flaky").addSink({ invoke() {} });
-  const client = env.executeAsync("restarting job");
-  const app = createAdminApp(jobClientRuntime(client));
+  const { dir, client, app } = flakyJob(300);
   try {
     const id = (await (await app.request("/jobs")).json()).jobs[0].id;
     const seen: string[] = [];
