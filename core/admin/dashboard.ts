@@ -61,6 +61,9 @@ export function dashboardHtml(): string {
 <h2>Operators</h2>
 <table id="vertices"><thead><tr><th>Name</th><th>Uid</th><th>Parallelism</th><th>Status</th><th>Records in</th><th>Records out</th><th>Backpressure</th><th>Watermark</th><th>Event-time lag</th><th>Input latency</th></tr></thead>
 <tbody id="vertices-body"></tbody></table>
+<h2>Threads</h2>
+<table id="threads"><thead><tr><th>Thread</th><th>Tasks</th><th>Heap used</th><th>Heap reserved</th></tr></thead>
+<tbody id="threads-body"></tbody></table>
 <h2>Checkpoints</h2>
 <div class="counts">
 <span>completed <b id="count-completed">0</b></span><span>failed <b id="count-failed">0</b></span>

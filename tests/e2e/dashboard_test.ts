@@ -603,6 +603,17 @@ Deno.test("dashboard of a job on the worker executor: per-subtask figures the wo
     const apiSubtasks = (await (await fetch(`${url}/jobs/${jobId}/vertices/${countId}`)).json())
       .subtasks as Json[];
     assert.deepEqual(apiSubtasks.map((s) => s.subtask), [0, 1]);
+    // The threads that run them (the admin API keeps the main thread free: two Web Workers),
+    // each with its own heap.
+    await page.locator("#threads-body tr").nth(1).waitFor({ timeout: 10_000 });
+    const threads = await page.locator("#threads-body tr").evaluateAll((rows) =>
+      rows.map((r) => ({
+        id: r.getAttribute("data-thread"),
+        heap: Number(r.querySelector(".thread-heap-used")?.getAttribute("data-bytes")),
+      }))
+    );
+    assert.deepEqual(threads.map((t) => t.id).sort(), ["weir-worker/0", "weir-worker/1"]);
+    assert.ok(threads.every((t) => t.heap > 0), JSON.stringify(threads));
     // Queryable state from the page: answered by the worker that owns the key.
     await page.fill("#state-name", "count");
     await page.fill("#state-key", "w3");

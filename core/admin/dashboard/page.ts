@@ -84,6 +84,13 @@ interface Checkpoints {
     restored: { id: number; restore_timestamp: number; external_path: string } | null;
   };
 }
+interface ThreadRow {
+  id: string;
+  jobId: string;
+  slotsNumber: number;
+  heapUsed: number;
+  heapTotal: number;
+}
 interface SubtaskRow {
   subtask: number;
   status: string;
@@ -234,6 +241,26 @@ function renderJobs(jobs: JobDetail[], rates: Map<string, number>): void {
     });
     return row;
   }));
+}
+
+/** The threads that run the job's subtasks (`GET /taskmanagers`), with their heaps. */
+function renderThreads(job: JobDetail, threads: ThreadRow[]): void {
+  $("threads-body").replaceChildren(
+    ...threads.filter((t) => t.jobId === job.jid).map((t) =>
+      el(
+        "tr",
+        { "data-thread": t.id },
+        el("td", { class: "mono" }, t.id),
+        el("td", { class: "thread-tasks" }, String(t.slotsNumber)),
+        el(
+          "td",
+          { class: "thread-heap-used", "data-bytes": String(t.heapUsed) },
+          bytes(t.heapUsed),
+        ),
+        el("td", { class: "thread-heap-total" }, bytes(t.heapTotal)),
+      )
+    ),
+  );
 }
 
 function renderVertices(job: JobDetail): void {
@@ -818,6 +845,7 @@ async function refresh(): Promise<void> {
       renderGraph(job);
       await renderOperator();
       await renderSourceWatermarks(job);
+      renderThreads(job, (await api<{ taskmanagers: ThreadRow[] }>("/taskmanagers")).taskmanagers);
       renderExceptions(await api<Exceptions>(`/jobs/${job.jid}/exceptions`));
       try {
         let page = await api<Checkpoints>(
