@@ -537,7 +537,7 @@ class ClientJob implements AdminJob {
   }
 
   threads(): ThreadInfo[] {
-    if (this.#status !== "RUNNING") return [];
+    if (this.status() !== "RUNNING") return []; // ended, or between attempts: none runs
     const tasks = new Map<string, Set<string>>();
     for (const r of this.#client.job.subtaskReports()) {
       let set = tasks.get(r.thread);
