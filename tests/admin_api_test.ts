@@ -347,7 +347,13 @@ Deno.test("a job is RESTARTING between a failed attempt and the next (the restar
     while (!ended) {
       const d = await (await app.request(`/jobs/${id}`)).json();
       if (seen.at(-1) !== d.state) seen.push(d.state);
-      if (d.state === "RESTARTING") assert.equal(d.tasks.canceled, d.tasks.total);
+      if (d.state === "RESTARTING") {
+        assert.equal(d.tasks.canceled, d.tasks.total);
+        // No thread runs the job between attempts (checked while it stays RESTARTING).
+        const { taskmanagers } = await (await app.request("/taskmanagers")).json();
+        const still = (await (await app.request(`/jobs/${id}`)).json()).state === "RESTARTING";
+        if (still) assert.deepEqual(taskmanagers, []);
+      }
       await new Promise((r) => setTimeout(r, 10));
     }
     await client.done;
