@@ -118,13 +118,18 @@ function pick(runs: Measure[]): Measure {
   return sorted[sorted.length >> 1]!;
 }
 
-/** Median runs of each of `variants`, run in turn (a, b, c, a, b, c, ...): load changes hit all alike. */
-async function measureEach(variants: (() => Promise<Measure>)[]): Promise<Measure[]> {
+/** `RUNS` runs of each of `variants`, in turn (a, b, c, a, b, c, ...): load changes hit all alike. */
+async function runInTurn(variants: (() => Promise<Measure>)[]): Promise<Measure[][]> {
   const runs: Measure[][] = variants.map(() => []);
   for (let r = 0; r < RUNS; r++) {
     for (const [k, run] of variants.entries()) runs[k]!.push(await run());
   }
-  return runs.map(pick);
+  return runs;
+}
+
+/** Median runs of each of `variants`, run in turn. */
+async function measureEach(variants: (() => Promise<Measure>)[]): Promise<Measure[]> {
+  return (await runInTurn(variants)).map(pick);
 }
 
 /** Median runs of `a` and of `b`, run alternately. */
@@ -376,10 +381,7 @@ if (selected("start")) {
     () => runJob([...tiny, ...P1]),
     () => runJob([...tiny, ...P2]),
   ];
-  const runs: Measure[][] = variants.map(() => []);
-  for (let r = 0; r < RUNS; r++) {
-    for (const [k, run] of variants.entries()) runs[k]!.push(await run());
-  }
+  const runs = await runInTurn(variants);
   const median = (ms: Measure[], f: (m: Measure) => number) =>
     ms.map(f).sort((a, b) => a - b)[ms.length >> 1]!.toFixed(1);
   const names = [

@@ -538,15 +538,9 @@ class ClientJob implements AdminJob {
 
   threads(): ThreadInfo[] {
     if (this.status() !== "RUNNING") return []; // ended, or between attempts: none runs
-    const tasks = new Map<string, Set<string>>();
-    for (const r of this.#client.job.subtaskReports()) {
-      let set = tasks.get(r.thread);
-      if (!set) tasks.set(r.thread, set = new Set());
-      set.add(r.task);
-    }
     return this.#client.job.threadReports().map((t) => ({
       id: t.thread,
-      tasks: tasks.get(t.thread)?.size ?? 0,
+      tasks: t.tasks,
       reportedAt: t.at,
       heapUsedBytes: t.heapUsedBytes,
       heapTotalBytes: t.heapTotalBytes,

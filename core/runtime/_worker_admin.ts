@@ -75,7 +75,7 @@ function postReport(
 ): void {
   const subtasks = job ? reportSubtasks(job) : [];
   try {
-    post({ type: "report", request, subtasks, thread: reportThread() });
+    post({ type: "report", request, subtasks, thread: reportThread(job) });
   } catch {
     // The main thread keeps this worker's previous report (an on-demand request times out).
   }

@@ -58,6 +58,7 @@ Deno.test("worker admin link: reports (subtasks and thread) replace a worker's p
   const thread = (w: number, heapUsedBytes: number) => ({
     thread: `weir-worker/${w}`,
     at: 0,
+    tasks: 1,
     heapUsedBytes,
     heapTotalBytes: 2 * heapUsedBytes,
   });

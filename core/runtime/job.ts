@@ -326,7 +326,7 @@ export class Job implements TaskHost {
 
   /** Every thread's figures: this one now (inline), or the workers' latest reports. */
   threadReports(): ThreadReport[] {
-    return this.#workers ? this.#workers.admin.threads() : [reportThread()];
+    return this.#workers ? this.#workers.admin.threads() : [reportThread(this)];
   }
 
   /** Asks the workers for fresh reports (nothing to do inline). */

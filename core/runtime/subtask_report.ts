@@ -198,8 +198,9 @@ const THREAD: string = "WorkerGlobalScope" in globalThis
  * ```ts
  * import assert from "node:assert/strict";
  * import { reportThread } from "./subtask_report.ts";
- * const r = reportThread();
+ * const r = reportThread(undefined);
  * assert.equal(r.thread, "main");
+ * assert.equal(r.tasks, 0);
  * assert.ok(r.heapUsedBytes > 0 && r.heapUsedBytes <= r.heapTotalBytes);
  * ```
  */
@@ -208,16 +209,24 @@ export interface ThreadReport {
   readonly thread: string;
   /** When it was taken (ms since epoch). */
   readonly at: number;
+  /** The tasks (operator chain subtasks) it runs for the job. */
+  readonly tasks: number;
   /** Bytes its V8 heap holds. */
   readonly heapUsedBytes: number;
   /** Bytes its V8 heap has reserved. */
   readonly heapTotalBytes: number;
 }
 
-/** This thread's figures now. */
-export function reportThread(): ThreadReport {
+/** This thread's figures now, running `job`'s tasks here (none before it is built). */
+export function reportThread(job: Job | undefined): ThreadReport {
   const m = Deno.memoryUsage();
-  return { thread: THREAD, at: Date.now(), heapUsedBytes: m.heapUsed, heapTotalBytes: m.heapTotal };
+  return {
+    thread: THREAD,
+    at: Date.now(),
+    tasks: job?.tasks.length ?? 0,
+    heapUsedBytes: m.heapUsed,
+    heapTotalBytes: m.heapTotal,
+  };
 }
 
 /** Reports every operator subtask this thread runs for `job`. */

@@ -361,7 +361,7 @@ export class WorkerExecutor {
     if (!this.#started) return;
     this.#broadcast({ type: "cancel" });
     // A worker whose script never called execute() has no tasks or backends to close.
-    this.#progress.forEach((p, w) => p !== "executing" && this.#closed.arrive(w));
+    for (const [w, p] of this.#progress.entries()) if (p !== "executing") this.#closed.arrive(w);
     let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([
       this.#closed.promise,
