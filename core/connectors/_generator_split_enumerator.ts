@@ -71,8 +71,12 @@ const MAX_SPLITS = 4096;
  * Hands the generator's splits to the readers that ask: a reader gets the
  * splits whose home it is ({@linkcode sequenceSplitHome}) all at once, so it
  * emits them merged in sequence order; a reader without any (one that has
- * read its own) takes over one split no reader has started. Its state is the
- * splits not assigned yet.
+ * read its own) ends. It never takes over another reader's split, as a
+ * directory's reader takes over files: the sequence is event time for a job
+ * that stamps records from it, and a split taken over by a reader that ran
+ * ahead (the other one's Web Worker still starting) would come after that
+ * reader's watermark, its records late and dropped, while the ended owner
+ * no longer holds event time back. Its state is the splits not assigned yet.
  *
  * @example Restored at parallelism 3 from two splits of a first start at 2
  * ```ts
@@ -145,7 +149,7 @@ export class GeneratorSplitEnumerator implements SplitEnumerator<SequenceSplit, 
   /** Nothing to do: readers ask when they need splits. */
   addReader(_subtask: number): void {}
 
-  /** Assigns the reader's splits, or one it takes over, or ends it when none is left. */
+  /** Assigns the reader's splits, or ends it when none of them is left. */
   handleSplitRequest(subtask: number): void {
     this.#unassigned.request(subtask);
   }
@@ -171,8 +175,9 @@ export class GeneratorSplitEnumerator implements SplitEnumerator<SequenceSplit, 
   #pick(left: SequenceSplit[], subtask: number): SequenceSplit[] {
     const p = this.#ctx.parallelism;
     const mine = left.filter((s) => sequenceSplitHome(s, p) === subtask);
-    if (mine.length === 0) return [left.shift()!];
-    left.splice(0, left.length, ...left.filter((s) => sequenceSplitHome(s, p) !== subtask));
+    if (mine.length > 0) {
+      left.splice(0, left.length, ...left.filter((s) => sequenceSplitHome(s, p) !== subtask));
+    }
     return mine;
   }
 }

@@ -2,7 +2,8 @@
  * The splits an enumerator has not assigned yet, handed to the readers that
  * ask: the shared core of the directory {@linkcode FileSource}'s and the
  * {@linkcode GeneratorSource}'s enumerators. A reader that has read its
- * splits asks again and takes over splits no reader has started.
+ * splits asks again and takes over splits no reader has started, unless
+ * `pick` keeps them for their own readers.
  *
  * @module
  */
@@ -16,8 +17,8 @@ export interface SplitQueueOptions<S> {
    */
   more: boolean;
   /**
-   * Removes from `left` (not empty) and returns the splits to give `subtask`
-   * (at least one); the first one by default.
+   * Removes from `left` (not empty) and returns the splits to give `subtask`;
+   * none when none of them is for it. The first one by default.
    */
   pick?: (left: S[], subtask: number) => S[];
 }
@@ -62,12 +63,14 @@ export class SplitQueue<S> {
     return this.#left;
   }
 
-  /** Assigns splits to `subtask`, or ends it (waits, with `more`) when none is left. */
+  /** Assigns splits to `subtask`, or ends it (waits, with `more`) when none is left for it. */
   request(subtask: number): void {
-    if (this.#left.length > 0) {
+    const left = this.#left;
+    const pick = this.#opts.pick;
+    const splits = left.length === 0 ? [] : pick ? pick(left, subtask) : [left.shift()!];
+    if (splits.length > 0) {
       this.#waiting.delete(subtask);
-      const pick = this.#opts.pick;
-      this.#ctx.assignSplits(subtask, pick ? pick(this.#left, subtask) : [this.#left.shift()!]);
+      this.#ctx.assignSplits(subtask, splits);
     } else if (this.#opts.more) this.#waiting.add(subtask);
     else this.#ctx.signalNoMoreSplits(subtask);
   }

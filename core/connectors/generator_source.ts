@@ -75,8 +75,10 @@ function generatorSeedState(seed: number, seq: number): number {
  * `{ k·stride, next + j·stride }`) until each subtask gets an equal share,
  * split `next mod stride` going to subtask `(next mod stride) mod p'`, and a
  * subtask with several emits them merged in sequence order. A reader that has
- * read its splits (with `count`) takes over one no reader has started. A
- * reader made outside a job (no enumerator to ask) reads split `{ p, i }`.
+ * read its splits (with `count`) ends: it does not take over another's, whose
+ * records would come behind its watermark (late, for a job that takes event
+ * time from them). A reader made outside a job (no enumerator to ask) reads
+ * split `{ p, i }`.
  * With `ratePerSecond`, each subtask emits at most its share of the rate,
  * measured on the job's clock from its first poll (a token bucket holding one
  * second's worth), and reports `"idle"` when ahead of schedule.
@@ -268,7 +270,7 @@ class GeneratorReader<T> implements EnumeratedSplitReader<T> {
     return this.#lowest() ? "more" : this.#ask();
   }
 
-  /** No split left to read: ends, or asks the enumerator for more (takes over one). */
+  /** No split left to read: ends, or asks the enumerator (for its splits, at a start). */
   #ask(): PollStatus {
     this.#splits = this.#splits.filter((s) => s.next < this.#count);
     if (this.#noMoreSplits) return "end";

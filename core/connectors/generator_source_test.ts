@@ -239,21 +239,44 @@ Deno.test("GeneratorSource rescales through its enumerator 3 → 1 → 2 → 4: 
   assert.deepEqual(got.toSorted((a, b) => a - b), range(200));
 });
 
-Deno.test("GeneratorSource: a reader that has read its splits takes over one no reader has started", () => {
+Deno.test("GeneratorSource: a reader that has read its splits ends; it does not take over one whose reader has not asked", () => {
   const src = new GeneratorSource(opts({ count: 40 }));
   const r = run(src, 2);
-  const first = r.drain(0).map((v) => v.seq); // reader 1 never asked
-  assert.deepEqual(first.slice(0, 20), range(40).filter((s) => s % 2 === 0));
-  assert.deepEqual(first.slice(20), range(40).filter((s) => s % 2 === 1), "took over split 1");
-  assert.deepEqual(r.drain(1), []);
-  assert.deepEqual(r.events, ["0:1", "0:1", "0:end", "1:end"]);
+  assert.deepEqual(r.drain(0).map((v) => v.seq), range(40).filter((s) => s % 2 === 0));
+  assert.deepEqual(r.events, ["0:1", "0:end"], "reader 1 never asked: its split waits for it");
+  assert.deepEqual(r.drain(1).map((v) => v.seq), range(40).filter((s) => s % 2 === 1));
+  assert.deepEqual(r.events, ["0:1", "0:end", "1:1", "1:end"]);
+});
+
+Deno.test("GeneratorSource restored: a reader that ran ahead does not take over the split of one still starting", () => {
+  // The records' sequence is their event time: a split taken over by the reader that ran
+  // ahead would come after its watermark. Each split stays with its own reader.
+  const src = new GeneratorSource(opts({ count: 60 }));
+  const first = run(src, 2);
+  for (const i of [0, 1]) {
+    first.poll(i, 0); // asks for its split
+    first.poll(i, 5);
+  }
+  const again = run(src, 2, first.snapshot());
+  const ahead = again.drain(0).map((v) => v.seq);
+  assert.deepEqual(ahead, range(60).filter((s) => s % 2 === 0 && s >= 10));
+  const late = again.drain(1).map((v) => v.seq);
+  assert.deepEqual(late, range(60).filter((s) => s % 2 === 1 && s >= 10));
+  assert.deepEqual(again.events, ["0:1", "0:end", "1:1", "1:end"]);
 });
 
 Deno.test("GeneratorSource enumerator state: the splits not assigned yet; a restore of a finished run reads nothing", () => {
   const src = new GeneratorSource(opts({ count: 10 }));
   const r = run(src, 2);
   r.drain(1);
-  assert.deepEqual(r.snapshot().state, [], "reader 1 took over split 0 when done");
+  assert.deepEqual(r.snapshot().state, [{ stride: 2, next: 0 }], "split 0 waits for reader 0");
+  const rest = run(src, 3, r.snapshot());
+  assert.deepEqual(
+    [0, 1, 2].flatMap((i) => rest.drain(i)).map((v) => v.seq).sort((a, b) => a - b),
+    [0, 2, 4, 6, 8],
+  );
+  r.drain(0);
+  assert.deepEqual(r.snapshot().state, []);
   const again = run(src, 3, r.snapshot());
   assert.deepEqual([0, 1, 2].flatMap((i) => again.drain(i)), []);
   assert.throws(() => run(src, 1, { state: { x: 1 }, splits: [] }), ConfigError);
