@@ -20,7 +20,7 @@ import {
 } from "../state/descriptors.ts";
 import { HeapStateBackend } from "../state/heap/heap_backend.ts";
 import { keyGroupRangeForSubtask } from "../state/key_group.ts";
-import { OperatorStateStore } from "../state/operator_state.ts";
+import { type OperatorStateSnapshot, OperatorStateStore } from "../state/operator_state.ts";
 import { type Serializer, Serializers } from "../state/serializer.ts";
 import type {
   AggregatingState,
@@ -64,6 +64,12 @@ export interface HarnessOptions {
   name?: string;
   /** Operator uid ("harness"). */
   uid?: string;
+  /**
+   * Operator state to restore, as a checkpoint holds it for this subtask
+   * (what {@linkcode OperatorHarness.snapshotOperatorState} returned, or
+   * several subtasks' snapshots redistributed); none: a first start.
+   */
+  operatorState?: OperatorStateSnapshot;
 }
 
 /**
@@ -249,8 +255,8 @@ export class OperatorHarness<OUT> {
       maxParallelism,
       clock,
       stateBackend,
-      operatorState: new OperatorStateStore(uid),
-      isRestored: false,
+      operatorState: new OperatorStateStore(uid, options.operatorState),
+      isRestored: options.operatorState !== undefined,
       keySerializer,
       keyedBackend,
       timerService<N>(target: TimerTarget<N>, ns?: Serializer<N>): InternalTimerService<N> {
@@ -452,6 +458,16 @@ export class OperatorHarness<OUT> {
     const all = this.#timerServices.flatMap((s) => s.pending(domain));
     return all.map(({ timestamp, key, namespace }) => ({ timestamp, key, namespace }))
       .sort((a, b) => a.timestamp - b.timestamp);
+  }
+
+  /**
+   * Snapshots the operator's operator state, as checkpoint `checkpointId`
+   * would: give it to another harness's `operatorState` to restore it.
+   */
+  async snapshotOperatorState(checkpointId = 1): Promise<OperatorStateSnapshot> {
+    this.#check();
+    await this.operator.snapshotState(checkpointId);
+    return this.context.operatorState.snapshot();
   }
 
   /** Signals end of input: the operator emits what it buffers. */

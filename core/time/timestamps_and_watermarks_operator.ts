@@ -16,8 +16,14 @@ import type {
   WatermarkStrategy,
 } from "./watermark_strategy.ts";
 
-/** Operator state: the last watermark generated from input, so a restored job resumes event time there. */
-const WATERMARK = new ListStateDescriptor<number>("watermark", Serializers.f64);
+/**
+ * Operator state (union: every subtask restores all of them): each subtask's
+ * last watermark generated from input, so a restored job resumes event time
+ * at the least of them.
+ */
+const WATERMARKS = new ListStateDescriptor<number>("watermarks", Serializers.f64);
+/** The same in checkpoints of earlier versions: split, each subtask its own. Read on restore, then emptied. */
+const OWN_WATERMARK = new ListStateDescriptor<number>("watermark", Serializers.f64);
 
 /**
  * Assigns timestamps and generates watermarks. Watermarks from upstream are
@@ -27,9 +33,14 @@ const WATERMARK = new ListStateDescriptor<number>("watermark", Serializers.f64);
  * it too, and a window that fired before the checkpoint does not fire again
  * for a replayed record (the generator's own view restarts with the replayed
  * records and cannot emit less). Flink keeps no watermark in checkpoints; weir
- * does for that reason. The `+Infinity` of end of input (or of a stop with
- * drain) is not input's event time and is never stored: a restored job goes
- * on from where its input is, never from the end of time.
+ * does for that reason. Every subtask resumes at the least watermark of all
+ * subtasks, not at its own: a restored subtask may read input another one
+ * read before (its splits are assigned again, maybe at another parallelism),
+ * whose records its own watermark would make late. Behind a keyBy or a
+ * windowAll, where windows are, that least one is what every consumer saw
+ * anyway. The `+Infinity` of end of input (or of a stop with drain) is not
+ * input's event time and is never stored: a restored job goes on from where
+ * its input is, never from the end of time.
  */
 export class TimestampsAndWatermarksOperator<T> extends StreamOperator<T> {
   readonly #strategy: WatermarkStrategy<T>;
@@ -68,16 +79,16 @@ export class TimestampsAndWatermarksOperator<T> extends StreamOperator<T> {
     });
     this.#interval = this.#strategy.watermarkIntervalMs;
     if (this.#interval > 0) this.#nextEmit = clock.now() + this.#interval;
-    this.#saved = this.ctx.operatorState.getListState(WATERMARK);
-    // After a rescale a subtask may hold several (or none): the smallest is safe.
-    const saved = this.#saved.get() ?? [];
-    if (saved.length > 0) {
-      const wm = Math.min(...saved);
-      // +∞ came from snapshots of older versions taken after end of input.
-      if (wm > -Infinity && wm < Infinity) {
-        this.#watermark = this.#generated = wm;
-        this.#resend = true;
-      }
+    const state = this.ctx.operatorState;
+    this.#saved = state.getUnionListState(WATERMARKS);
+    const own = state.getListState(OWN_WATERMARK);
+    const saved = this.#saved.get() ?? own.get() ?? [];
+    own.clear();
+    // +∞ came from snapshots of older versions taken after end of input: that input is done.
+    const wm = Math.min(...saved.filter((w) => w < Infinity));
+    if (wm > -Infinity && wm < Infinity) {
+      this.#watermark = this.#generated = wm;
+      this.#resend = true;
     }
   }
 

@@ -1,0 +1,71 @@
+import assert from "node:assert/strict";
+import { OperatorHarness } from "../testing/operator_harness.ts";
+import {
+  type OperatorStateSnapshot,
+  OperatorStateStore,
+  redistributeOperatorState,
+} from "../state/operator_state.ts";
+import { ListStateDescriptor } from "../state/descriptors.ts";
+import { Serializers } from "../state/serializer.ts";
+import { TimestampsAndWatermarksOperator } from "./timestamps_and_watermarks_operator.ts";
+import { WatermarkStrategy } from "./watermark_strategy.ts";
+
+const strategy = WatermarkStrategy.forMonotonousTimestamps<number>()
+  .withTimestampAssigner((t) => t)
+  .withWatermarkInterval(0);
+
+/** A subtask of the operator, restored from `state` if given. */
+function subtask(state?: OperatorStateSnapshot) {
+  return OperatorHarness.forOperator(
+    new TimestampsAndWatermarksOperator(strategy),
+    state ? { operatorState: state } : {},
+  );
+}
+
+/** Two subtasks that generated watermarks from records up to 1,000 and 50,000, snapshotted. */
+async function twoSubtasks(): Promise<OperatorStateSnapshot[]> {
+  const snapshots = [];
+  for (const last of [1_000, 50_000]) {
+    const h = await subtask();
+    h.processElement(last, last);
+    assert.deepEqual(h.watermarks(), [last - 1]);
+    snapshots.push(await h.snapshotOperatorState());
+  }
+  return snapshots;
+}
+
+Deno.test("assignTimestampsAndWatermarks restored: every subtask resumes at the least watermark of all, not its own", async () => {
+  // A restored subtask may read what another read before (splits assigned again, a
+  // rescale): its own watermark, 49,999, would make that input's records late.
+  for (const parallelism of [2, 3]) {
+    const restored = redistributeOperatorState(await twoSubtasks(), parallelism);
+    for (const [i, state] of restored.entries()) {
+      const h = await subtask(state);
+      h.processElement(1_200, 1_200);
+      assert.deepEqual(
+        h.outputWithTimestamps(),
+        [{ value: 1_200, timestamp: 1_200 }],
+        `subtask ${i} of ${parallelism}`,
+      );
+      assert.deepEqual(h.watermarks(), [999, 1_199], `subtask ${i} of ${parallelism}`);
+    }
+  }
+});
+
+Deno.test("assignTimestampsAndWatermarks restored from a checkpoint of an earlier version (each subtask's own watermark)", async () => {
+  // What an earlier version's snapshot held: split list state, the subtask's own watermark.
+  const earlier = (w: number): OperatorStateSnapshot => {
+    const store = new OperatorStateStore("harness");
+    store.getListState(new ListStateDescriptor("watermark", Serializers.f64)).update([w]);
+    return store.snapshot();
+  };
+  const h = await subtask(earlier(999));
+  h.processElement(500, 500);
+  assert.deepEqual(h.watermarks(), [999], "a record behind the restored watermark moves nothing");
+  const next = await h.snapshotOperatorState(2);
+  assert.deepEqual(next.watermark?.items, [], "the earlier version's entry is emptied");
+  assert.equal(next.watermarks?.items.length, 1);
+  const again = await subtask(next);
+  again.processElement(2_000, 2_000);
+  assert.deepEqual(again.watermarks(), [999, 1_999]);
+});
