@@ -22,7 +22,7 @@ import type {
  * at the least of them.
  */
 const WATERMARKS = new ListStateDescriptor<number>("watermarks", Serializers.f64);
-/** The same in checkpoints of earlier versions: split, each subtask its own. Read on restore, then emptied. */
+/** The same in checkpoints of earlier versions: split, each subtask its own. Read when restored from one, then emptied. */
 const OWN_WATERMARK = new ListStateDescriptor<number>("watermark", Serializers.f64);
 
 /**
@@ -81,9 +81,12 @@ export class TimestampsAndWatermarksOperator<T> extends StreamOperator<T> {
     if (this.#interval > 0) this.#nextEmit = clock.now() + this.#interval;
     const state = this.ctx.operatorState;
     this.#saved = state.getUnionListState(WATERMARKS);
-    const own = state.getListState(OWN_WATERMARK);
-    const saved = this.#saved.get() ?? own.get() ?? [];
-    own.clear();
+    let saved = this.#saved.get() ?? [];
+    if (saved.length === 0 && state.isRestored) {
+      const own = state.getListState(OWN_WATERMARK);
+      saved = own.get() ?? [];
+      own.clear();
+    }
     // +∞ came from snapshots of older versions taken after end of input: that input is done.
     const wm = Math.min(...saved.filter((w) => w < Infinity));
     if (wm > -Infinity && wm < Infinity) {

@@ -65,6 +65,8 @@ Deno.test("assignTimestampsAndWatermarks restored from a checkpoint of an earlie
   const next = await h.snapshotOperatorState(2);
   assert.deepEqual(next.watermark?.items, [], "the earlier version's entry is emptied");
   assert.equal(next.watermarks?.items.length, 1);
+  const fresh = await (await subtask()).snapshotOperatorState();
+  assert.deepEqual(Object.keys(fresh), ["watermarks"], "a new job writes the new layout only");
   const again = await subtask(next);
   again.processElement(2_000, 2_000);
   assert.deepEqual(again.watermarks(), [999, 1_999]);
