@@ -81,16 +81,21 @@ function taskCounts(job: AdminJob, vertices: readonly VertexInfo[]): Record<stri
 }
 
 /** Vertices per status (Flink's `status-counts`). */
-function statusCounts(job: AdminJob): Record<string, number> {
+function statusCounts(job: AdminJob, vertices: readonly VertexInfo[]): Record<string, number> {
   const counts: Record<string, number> = {};
-  for (const v of job.vertices()) {
+  for (const v of vertices) {
     const s = vertexStatus(job, v);
     counts[s] = (counts[s] ?? 0) + 1;
   }
   return counts;
 }
 
-function overview(job: AdminJob, now: number): Record<string, unknown> {
+/** A job's overview row; `vertices` are its figures when the caller has them already. */
+function overview(
+  job: AdminJob,
+  now: number,
+  vertices: readonly VertexInfo[] = job.vertices(),
+): Record<string, unknown> {
   const end = job.endTime();
   const state = job.status();
   return {
@@ -101,7 +106,7 @@ function overview(job: AdminJob, now: number): Record<string, unknown> {
     "end-time": end ?? -1,
     duration: (end ?? now) - job.startTime,
     "last-modification": end ?? job.startTime,
-    tasks: taskCounts(job, job.vertices()),
+    tasks: taskCounts(job, vertices),
   };
 }
 
@@ -152,20 +157,21 @@ export function jobsRoutes(runtime: AdminRuntime): Hono {
   app.get("/jobs/:jobid", (c) => {
     const job = jobParam(c, runtime);
     const now = Date.now();
-    const vertices = job.vertices().map((v) => vertexJson(job, v, now));
+    // One view of the figures for the whole answer: each call builds it again from the reports.
+    const infos = job.vertices();
     return c.json({
-      ...overview(job, now),
+      ...overview(job, now, infos),
       isStoppable: job.checkpointConfig() !== undefined,
       // weir's: figures the job's source does not keep (an ended job's checkpoint history).
       ...(job.notRecorded ? { "not-recorded": job.notRecorded() } : {}),
       now,
       restarts: job.restarts(),
-      vertices,
-      "status-counts": statusCounts(job),
+      vertices: infos.map((v) => vertexJson(job, v, now)),
+      "status-counts": statusCounts(job, infos),
       plan: {
         jid: job.id,
         name: job.name,
-        nodes: job.vertices().map((v) => ({
+        nodes: infos.map((v) => ({
           id: vertexId(v.uid),
           description: v.name,
           parallelism: v.parallelism,
