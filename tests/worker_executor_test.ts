@@ -166,6 +166,25 @@ for (const backend of ["heap", "lsm"]) {
   });
 }
 
+Deno.test("worker executor: the start-up reported ends when every worker is told to run, not after the main thread's first batches", async () => {
+  const input = await Deno.makeTempFile();
+  try {
+    await Deno.writeTextFile(input, Array.from({ length: 100 }, (_, i) => `line ${i}`).join("\n"));
+    const busyMs = 3_000;
+    const out = await run([
+      ...["--scenario", "busy-first", "--input", input, "--busy-ms", String(busyMs)],
+      ...["--parallelism", "2", "--executor", "workers"],
+    ]);
+    assert.equal(out.code, 0, out.stderr);
+    const { startupMs, lines } = lastJsonLine<{ startupMs: number; lines: number }>(out.stdout);
+    assert.equal(lines, 100);
+    // A Web Worker's start takes well under a second here; the main thread's first line 3 s.
+    assert.ok(startupMs > 0 && startupMs < busyMs - 1_000, `start-up ${startupMs} ms`);
+  } finally {
+    await Deno.remove(input);
+  }
+});
+
 Deno.test("worker executor: records bigger than a ring cross workers (in pieces)", async () => {
   const out = await run([
     "--scenario",

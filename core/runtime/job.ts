@@ -868,8 +868,7 @@ export class Job implements TaskHost {
     let failure: { task: undefined; error: unknown } | undefined;
     let recordsIn: Record<string, number> = {};
     try {
-      await workers.guard(workers.start());
-      this.#startupMs = performance.now() - start;
+      this.#startupMs = await workers.guard(workers.start()) - start;
       this.#sources?.start();
       this.#coordinator?.start();
       await workers.guard(workers.tasksEnded());

@@ -251,8 +251,12 @@ export class WorkerExecutor {
     return this.#failure;
   }
 
-  /** Spawns the workers; resolves once every one has opened its tasks and runs them. */
-  async start(): Promise<void> {
+  /**
+   * Spawns the workers; once every one has opened its tasks, tells them to run and resolves with
+   * that moment (`performance.now()`). The moment is taken here: this thread's own share starts
+   * running in the microtasks before the caller resumes, and its first batches are no start-up.
+   */
+  async start(): Promise<number> {
     const main = this.#options.mainModule ?? Deno.mainModule;
     if (!main) {
       throw new ConfigError("The worker executor needs a main module to import in its workers");
@@ -300,6 +304,7 @@ export class WorkerExecutor {
       clearTimeout(timer);
     }
     this.#broadcast({ type: "run" });
+    return performance.now();
   }
 
   /** Resolves once every worker's tasks have ended. */

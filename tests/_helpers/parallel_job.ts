@@ -169,6 +169,7 @@ async function main(args: string[]): Promise<void> {
     limit: { type: "string" },
     "restart-once": { type: "boolean" },
     "start-timeout": { type: "string" },
+    "busy-ms": { type: "string" },
   }, {
     channelCapacity: 1024,
     // Restarts without checkpoints too (the default restarts only with them).
@@ -377,6 +378,23 @@ async function main(args: string[]): Promise<void> {
       counted.process(new Count()).uid("count").addSink(sink).uid("collect");
       const result = await env.execute("files count");
       printCounts(sink.values, result);
+      return;
+    }
+    case "busy-first": {
+      // The main thread's share spends --busy-ms on its first line (a file source has no
+      // enumerator: its readers read at once); the start-up reported must not count it.
+      if (!values.input) throw new ConfigError("--input FILE needed");
+      let busy = inWorker ? 0 : Number(values["busy-ms"]);
+      const sink = new CollectSink<string>();
+      env.addSource(new FileSource({ path: values.input as string }), { uid: "lines" })
+        .map((line: string) => {
+          busyWait(busy);
+          busy = 0;
+          return line;
+        }).uid("busy")
+        .addSink(sink).uid("collect");
+      const result = await env.execute("busy first");
+      console.log(JSON.stringify({ startupMs: result.startupMs, lines: sink.values.length }));
       return;
     }
     case "aligned": {
