@@ -868,9 +868,11 @@ export class Job implements TaskHost {
     let failure: { task: undefined; error: unknown } | undefined;
     let recordsIn: Record<string, number> = {};
     try {
-      this.#startupMs = await workers.guard(workers.start()) - start;
+      await workers.guard(workers.start());
+      // As inline: the enumerators and the checkpoint timer start before the tasks run.
       this.#sources?.start();
       this.#coordinator?.start();
+      this.#startupMs = workers.run() - start;
       await workers.guard(workers.tasksEnded());
       const final = !this.#cancelled && this.#final
         ? await workers.guard(this.#final.completed)

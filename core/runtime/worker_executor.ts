@@ -251,12 +251,8 @@ export class WorkerExecutor {
     return this.#failure;
   }
 
-  /**
-   * Spawns the workers; once every one has opened its tasks, tells them to run and resolves with
-   * that moment (`performance.now()`). The moment is taken here: this thread's own share starts
-   * running in the microtasks before the caller resumes, and its first batches are no start-up.
-   */
-  async start(): Promise<number> {
+  /** Spawns the workers; resolves once every one has opened its tasks (then call `run`). */
+  async start(): Promise<void> {
     const main = this.#options.mainModule ?? Deno.mainModule;
     if (!main) {
       throw new ConfigError("The worker executor needs a main module to import in its workers");
@@ -303,6 +299,14 @@ export class WorkerExecutor {
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /**
+   * Tells every worker to run its opened tasks; returns that moment (`performance.now()`), the
+   * end of the start-up. It is taken here: this thread's own share starts running in the
+   * microtasks that follow, and its first batches are no start-up.
+   */
+  run(): number {
     this.#broadcast({ type: "run" });
     return performance.now();
   }
