@@ -5,7 +5,7 @@
  *   deno run -A bench/_parallel_job.ts --job keyed|stateless --records N [--keys K] [common flags]
  *   deno run -A bench/_parallel_job.ts --job word_count [word_count's flags]
  *   deno run -A bench/_parallel_job.ts --job plain --records N --keys K --threads T [--arithmetic]
- *   deno run -A bench/_parallel_job.ts --job worker-start --imports none|node|weir|job
+ *   deno run -A bench/_parallel_job.ts --job worker-start --imports none|node|weir|job|URL
  *
  * `keyed` takes `--key-order cyclic` (record n has key n mod K, the default) or `uniform` (each
  * record's key drawn at random from K). At parallelism 2, `local` and `cross` cycle through the
@@ -21,8 +21,8 @@
  * no memory: what a second thread gives work that only computes.
  *
  * `worker-start` starts one Web Worker that imports nothing, `node:util` (Deno's Node layer, which
- * weir's `parseArgs` needs), weir (`mod.ts`) or this script (what the worker executor's Web
- * Workers import: the job's main module), and says when it is ready;
+ * weir's `parseArgs` needs), weir (`mod.ts`), this script (what the worker executor's Web
+ * Workers import: the job's main module) or the module at URL, and says when it is ready;
  * its `startupMs` is until then, and `spawnMs` how long `new Worker` held this thread.
  *
  * Prints one JSON line: records (0 for word_count), wall ms and process CPU ms (user + system of
@@ -131,8 +131,10 @@ async function workerStart(imports: string): Promise<{ spawnMs: number; readyMs:
     weir: new URL("../mod.ts", import.meta.url).href,
     job: import.meta.url,
   };
-  const spec = specs[imports];
-  if (spec === undefined) throw new Error(`--imports ${imports}: use none, node, weir or job`);
+  const spec = imports.includes("://") ? imports : specs[imports];
+  if (spec === undefined) {
+    throw new Error(`--imports ${imports}: use none, node, weir, job or a module's URL`);
+  }
   const line = spec ? `import ${JSON.stringify(spec)};\n` : "";
   const url = URL.createObjectURL(
     new Blob([`${line}self.postMessage("ready");`], { type: "text/javascript" }),

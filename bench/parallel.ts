@@ -55,7 +55,10 @@
  * one that imports the job script (what the executor's Web Workers import), each ready
  * when its module has run, and how long `new Worker` holds the thread that
  * calls it; beside them a 1,000-record job's start-up (until every subtask
- * runs) at parallelism 1 and 2.
+ * runs) at parallelism 1 and 2. Two more Web Workers split weir's import: one
+ * that imports weir bundled into one file (`deno bundle`: the same code, one
+ * module) and one that imports as many empty modules as weir has (the
+ * loader's cost per module, without the code).
  *
  * `--only` (repeatable) runs just those rows. A row's jobs run interleaved
  * (p1, side by side, p2, p1, ...), so a change of load on a shared machine
@@ -368,27 +371,82 @@ if (selected("overhead")) {
   );
 }
 
+const kb = (bytes: number) => `${Math.round(bytes / 1024)} KB`;
+
+/**
+ * In `dir`: weir bundled into one module by `deno bundle` (npm packages left out, dynamic imports
+ * as chunks of their own) and its size; and as many empty modules as weir's `mod.ts` imports
+ * statically (a chain: each imports the next), with the count and the bytes of weir's own.
+ */
+function weirAsOneFileAndAsEmptyModules(dir: string) {
+  const mod = new URL("../mod.ts", import.meta.url);
+  const deno = (args: string[]) => {
+    const out = new Deno.Command(Deno.execPath(), { args, stdout: "piped", stderr: "piped" })
+      .outputSync();
+    if (!out.success) throw new Error(`deno ${args[0]}: ${new TextDecoder().decode(out.stderr)}`);
+    return new TextDecoder().decode(out.stdout);
+  };
+  deno(["bundle", "--platform", "deno", "--packages", "external", "--code-splitting"]
+    .concat(["--outdir", `${dir}/bundle`, mod.pathname]));
+  const bundle = `${dir}/bundle/mod.js`;
+  type Info = {
+    roots: string[];
+    modules: {
+      specifier: string;
+      size?: number;
+      dependencies?: { code?: { specifier: string }; isDynamic?: boolean }[];
+    }[];
+  };
+  const info = JSON.parse(deno(["info", "--json", mod.pathname])) as Info;
+  const bySpecifier = new Map(info.modules.map((m) => [m.specifier, m]));
+  const seen = new Set<string>();
+  const todo = [...info.roots];
+  for (let s = todo.pop(); s !== undefined; s = todo.pop()) {
+    if (seen.has(s) || !s.startsWith("file:")) continue;
+    seen.add(s);
+    for (const d of bySpecifier.get(s)?.dependencies ?? []) {
+      if (d.code && !d.isDynamic) todo.push(d.code.specifier);
+    }
+  }
+  const count = seen.size;
+  const bytes = [...seen].reduce((sum, s) => sum + (bySpecifier.get(s)?.size ?? 0), 0);
+  for (let i = 0; i < count; i++) {
+    const next = i + 1 < count ? `import "./m${i + 1}.js";\n` : "";
+    Deno.writeTextFileSync(`${dir}/m${i}.js`, `${next}export const m${i} = ${i};\n`);
+  }
+  return {
+    bundle: `file://${bundle}`,
+    bundleBytes: Deno.statSync(bundle).size,
+    modules: { url: `file://${dir}/m0.js`, count, bytes },
+  };
+}
+
 // Where a parallelism-2 job's start goes: a Web Worker's own start, importing weir and the job
 // script in it, and the job's start-up (until every subtask runs) on top. Each in its own process,
 // in turn; medians by time.
 const startRows: string[][] = [];
 if (selected("start")) {
   const tiny = ["--job", "keyed", "--records", "1000", "--keys", "1000", "--state-backend", "heap"];
+  const dir = Deno.makeTempDirSync({ prefix: "weir-bench-start-" });
+  const { bundle, bundleBytes, modules } = weirAsOneFileAndAsEmptyModules(dir);
   const variants = [
-    ...["none", "node", "weir", "job"].map((i) => () =>
+    ...["none", "node", "weir", "job", bundle, modules.url].map((i) => () =>
       runJob(["--job", "worker-start", "--imports", i])
     ),
     () => runJob([...tiny, ...P1]),
     () => runJob([...tiny, ...P2]),
   ];
   const runs = await runInTurn(variants);
+  Deno.removeSync(dir, { recursive: true });
   const median = (ms: Measure[], f: (m: Measure) => number) =>
     ms.map(f).sort((a, b) => a - b)[ms.length >> 1]!.toFixed(1);
   const names = [
     "a Web Worker that imports nothing",
     "a Web Worker that imports node:util (Deno's Node layer)",
-    "a Web Worker that imports weir (mod.ts)",
+    `a Web Worker that imports weir (mod.ts: ${modules.count} modules, ${kb(modules.bytes)})`,
     "a Web Worker that imports the job script (bench/_parallel_job.ts, as the executor's do)",
+    `a Web Worker that imports weir bundled into one file (deno bundle: ${kb(bundleBytes)})`,
+    `a Web Worker that imports ${modules.count} empty modules`,
     "keyed count, 1,000 records: parallelism 1 (inline), start-up",
     "keyed count, 1,000 records: parallelism 2 (workers), start-up",
   ];
