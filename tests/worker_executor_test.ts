@@ -178,8 +178,8 @@ Deno.test("worker executor: the start-up reported ends when every worker is told
     assert.equal(out.code, 0, out.stderr);
     const { startupMs, lines } = lastJsonLine<{ startupMs: number; lines: number }>(out.stdout);
     assert.equal(lines, 100);
-    // A Web Worker's start takes well under a second here; the main thread's first line 3 s.
-    assert.ok(startupMs > 0 && startupMs < busyMs - 1_000, `start-up ${startupMs} ms`);
+    // Counting the main thread's first line would make it longer than that line alone.
+    assert.ok(startupMs > 0 && startupMs < busyMs, `start-up ${startupMs} ms`);
   } finally {
     await Deno.remove(input);
   }
