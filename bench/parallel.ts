@@ -66,6 +66,7 @@
  *
  * @module
  */
+import { pathToFileURL } from "node:url";
 import { benchFlags, machine, rate, table, type ThreadCpu } from "./_util.ts";
 
 const values = benchFlags({
@@ -415,9 +416,9 @@ function weirAsOneFileAndAsEmptyModules(dir: string) {
     Deno.writeTextFileSync(`${dir}/m${i}.js`, `${next}export const m${i} = ${i};\n`);
   }
   return {
-    bundle: `file://${bundle}`,
+    bundle: pathToFileURL(bundle).href,
     bundleBytes: Deno.statSync(bundle).size,
-    modules: { url: `file://${dir}/m0.js`, count, bytes },
+    modules: { url: pathToFileURL(`${dir}/m0.js`).href, count, bytes },
   };
 }
 
