@@ -174,10 +174,9 @@ export class GeneratorSplitEnumerator implements SplitEnumerator<SequenceSplit, 
 
   #pick(left: SequenceSplit[], subtask: number): SequenceSplit[] {
     const p = this.#ctx.parallelism;
-    const mine = left.filter((s) => sequenceSplitHome(s, p) === subtask);
-    if (mine.length > 0) {
-      left.splice(0, left.length, ...left.filter((s) => sequenceSplitHome(s, p) !== subtask));
-    }
+    const mine: SequenceSplit[] = [], others: SequenceSplit[] = [];
+    for (const s of left) (sequenceSplitHome(s, p) === subtask ? mine : others).push(s);
+    left.splice(0, left.length, ...others);
     return mine;
   }
 }
