@@ -22,7 +22,7 @@ import { defaultMaxParallelism, UPPER_BOUND_MAX_PARALLELISM } from "../state/key
 import { type Clock, SystemClock } from "../runtime/clock.ts";
 import type { Transformation } from "../runtime/graph.ts";
 import { type ExecutorKind, Job, type JobResult } from "../runtime/job.ts";
-import { runInWorker, runShare, workerIndex } from "../runtime/_worker_role.ts";
+import { nextJobIndex, runInWorker, runShare, workerIndex } from "../runtime/_worker_role.ts";
 import type { WorkerLink } from "../runtime/_worker_protocol.ts";
 import { currentSite, defaultExecution } from "./_default_execution.ts";
 import { buildPhysicalPlan, type PhysicalPlan } from "../runtime/physical_plan.ts";
@@ -444,6 +444,8 @@ export class StreamEnvironment implements GraphBuilder {
   readonly #nodes: Transformation[] = [];
   readonly #config: ResolvedConfig;
   #executed = false;
+  /** This environment's job among the script's jobs (see `nextJobIndex`), once it starts. */
+  #jobIndex: number | undefined;
   #mirror: CheckpointMirror | undefined;
   #adminServer: ReturnType<typeof loadAdminServer> | undefined;
 
@@ -784,7 +786,9 @@ export class StreamEnvironment implements GraphBuilder {
   /**
    * Runs the job and resolves when it ends (bounded input) or is cancelled.
    * With the worker executor, the script runs again in every worker, where
-   * `execute` runs that worker's subtasks and never settles (docs/execution.md).
+   * `execute` runs that worker's subtasks and never settles; there the jobs
+   * the script started before this one resolve at once, having run nothing
+   * (docs/execution.md).
    */
   execute(name = "weir job"): Promise<JobResult> {
     return this.#start(name).then((client) => client.done);
@@ -819,6 +823,8 @@ export class StreamEnvironment implements GraphBuilder {
   // first it reads the checkpoints kept in a database and loads the admin server,
   // where the config asks for them (`executeAsync` does neither).
   #start(name: string): Promise<JobClient> {
+    // Before anything awaits: the script's jobs are numbered in the order it starts them.
+    this.#jobIndex ??= nextJobIndex();
     if (this.#pullsCheckpoints() || (this.#servesAdmin() && this.#adminServer === undefined)) {
       return this.#prepare(name).then(() => this.executeAsync(name));
     }
@@ -890,10 +896,13 @@ export class StreamEnvironment implements GraphBuilder {
       throw new ConfigError(`This environment already ran a job; create a new one for "${name}"`);
     }
     const c = this.#config;
+    const jobIndex = this.#jobIndex ??= nextJobIndex();
     if (workerIndex !== undefined) {
-      // A worker of the worker executor: run this worker's subtasks, never return.
+      // A worker of the worker executor: run this worker's subtasks and never return, or pass
+      // over a job the script ran before the one this worker serves.
       this.#executed = true;
-      const done = runInWorker(this.#nodes, { name, ...this.#jobConfig() });
+      const done = runInWorker(this.#nodes, { name, ...this.#jobConfig() }, jobIndex);
+      const never = new Promise<never>(() => {});
       return {
         done,
         get job(): Job {
@@ -903,9 +912,9 @@ export class StreamEnvironment implements GraphBuilder {
         restarting: false,
         failures: [],
         cancel: () => {},
-        triggerCheckpoint: () => done,
-        triggerSavepoint: () => done,
-        stopWithSavepoint: () => done,
+        triggerCheckpoint: () => never,
+        triggerSavepoint: () => never,
+        stopWithSavepoint: () => never,
       };
     }
     if (c.printPlan) {
@@ -927,6 +936,7 @@ export class StreamEnvironment implements GraphBuilder {
       job: {
         ...share,
         executor: c.executor,
+        jobIndex,
         ...(c.workerStartTimeoutMs !== undefined
           ? { workerStartTimeoutMs: c.workerStartTimeoutMs }
           : {}),

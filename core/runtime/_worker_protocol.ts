@@ -29,6 +29,8 @@ export const WORKER_NAME_PREFIX = "weir-worker/";
 export interface WorkerInit {
   /** Index of the worker. */
   readonly worker: number;
+  /** Which of the script's jobs this is (0: its first `execute()`): the worker skips those before. */
+  readonly jobIndex: number;
   /** The main thread's plan; the worker's own must equal it. */
   readonly plan: PhysicalPlan;
   /** Plan task ids this worker runs. */

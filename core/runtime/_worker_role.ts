@@ -24,7 +24,7 @@ import { CommittedCollectSink } from "../connectors/_collect_results.ts";
 import { Serializers } from "../state/serializer.ts";
 import { Channel } from "./channel.ts";
 import type { Transformation } from "./graph.ts";
-import { Job, type JobConfig } from "./job.ts";
+import { Job, type JobConfig, type JobResult } from "./job.ts";
 import { buildPhysicalPlan, type PhysicalPlan } from "./physical_plan.ts";
 import { RingInputChannel, RingOutputChannel } from "./remote_channel.ts";
 import {
@@ -92,17 +92,25 @@ export function inWorkerShare(): boolean {
 
 /**
  * The first vertex (or channel) where `mine` differs from `theirs`, as a
- * clear ConfigError; none when they are equal.
+ * clear ConfigError; none when they are equal. `jobIndex`: the job's place
+ * among the script's jobs (0: its first).
  */
-export function checkSamePlan(theirs: PhysicalPlan, mine: PhysicalPlan, worker: number): void {
+export function checkSamePlan(
+  theirs: PhysicalPlan,
+  mine: PhysicalPlan,
+  worker: number,
+  jobIndex = 0,
+): void {
   if (JSON.stringify(theirs) === JSON.stringify(mine)) return;
+  const earlier = jobIndex === 0 ? "" : "; the script's jobs before this one do not run in a " +
+    "worker (there they end at once, with no records), so a graph built from their results " +
+    "differs: run such a script with --executor inline";
   const contract = "build the graph deterministically before execute(): the script runs again " +
-    "in every worker, and the same calls must give the same operators, uids and parallelism";
+    `in every worker, and the same calls must give the same operators, uids and parallelism${earlier}`;
   const prefix = `The job graph rebuilt in worker ${worker} differs from the main thread's plan`;
   if (theirs.jobName !== mine.jobName) {
     throw new ConfigError(
-      `${prefix}: the job is "${mine.jobName}" here, "${theirs.jobName}" there ` +
-        `(one job per script with the worker executor); ${contract}`,
+      `${prefix}: the job is "${mine.jobName}" here, "${theirs.jobName}" there; ${contract}`,
     );
   }
   const n = Math.max(theirs.vertices.length, mine.vertices.length);
@@ -188,15 +196,35 @@ function forwardCollectSinks(
   return flush;
 }
 
+/** Jobs this thread's script has started (see {@linkcode nextJobIndex}). */
+let jobsStarted = 0;
+
+/**
+ * The index of the job a script starts now: 0 for its first `execute()`,
+ * and so on. A Web Worker serves one job of the script, which runs again in
+ * it: the index tells that job from those the script ran before it.
+ */
+export function nextJobIndex(): number {
+  return jobsStarted++;
+}
+
 /**
  * Runs this worker's part of the job `nodes` (the worker role of
- * `env.execute()`); reports to the main thread and never settles.
+ * `env.execute()`) when it is the job this worker serves: reports to the main
+ * thread and never settles. A job the script ran before that one (the main
+ * thread ran it) resolves at once with an empty result, as if it read
+ * nothing; one after it (a job started alongside) never settles.
  */
-export function runInWorker(
+export async function runInWorker(
   nodes: readonly Transformation[],
   config: ShareConfig,
-): Promise<never> {
-  runShare(link!, nodes, config);
+  jobIndex: number,
+): Promise<JobResult> {
+  const serving = (await link!.init).jobIndex;
+  if (jobIndex < serving) {
+    return { name: config.name, durationMs: 0, cancelled: false, recordsIn: {} };
+  }
+  if (jobIndex === serving) runShare(link!, nodes, config);
   return new Promise<never>(() => {});
 }
 
@@ -271,7 +299,7 @@ export async function runShare(
       maxParallelism: config.maxParallelism,
     });
     if (!link.onMainThread) {
-      checkSamePlan(start.plan, plan, worker);
+      checkSamePlan(start.plan, plan, worker, start.jobIndex);
       adoptCollectionItems(nodes, plan, start.collections, worker);
     }
     const tasks = new Set(start.tasks);

@@ -108,6 +108,11 @@ export interface JobConfig {
   readonly workers?: number;
   /** Ms from a Web Worker's spawn until its script calls `execute()` (5 minutes). */
   readonly workerStartTimeoutMs?: number;
+  /**
+   * @internal Which of the script's jobs this is (0: its first `execute()`): the worker
+   * executor's Web Workers run the script again and skip the jobs before it.
+   */
+  readonly jobIndex?: number;
   /** @internal Set in a worker of the worker executor: what it runs and how it reports. */
   readonly workerRole?: WorkerRoleHooks;
   /**
@@ -266,6 +271,7 @@ export class Job implements TaskHost {
         report: (msg) => this.#receive(msg),
         sourceEnded: () => this.#sourceEnded(),
         ...(config.shareOnThisThread ? { shareOnThisThread: config.shareOnThisThread } : {}),
+        ...(config.jobIndex !== undefined ? { jobIndex: config.jobIndex } : {}),
         ...(config.workerStartTimeoutMs !== undefined
           ? { startTimeoutMs: config.workerStartTimeoutMs }
           : {}),

@@ -100,6 +100,8 @@ export interface WorkerExecutorOptions {
   readonly ringBytes?: number;
   /** The module workers import (`Deno.mainModule`). */
   readonly mainModule?: string;
+  /** Which of the script's jobs this is (0, the first, by default): its workers skip those before. */
+  readonly jobIndex?: number;
   /** Ms from a Web Worker's spawn until its script calls `execute()` ({@linkcode DEFAULT_WORKER_START_TIMEOUT_MS}). */
   readonly startTimeoutMs?: number;
   /** A task's message to the coordinator or to a source's enumerator. */
@@ -229,6 +231,7 @@ export class WorkerExecutor {
     for (let w = 0; w < this.size; w++) {
       this.#inits.push({
         worker: w,
+        jobIndex: options.jobIndex ?? 0,
         plan,
         collections: collections[w]!,
         tasks: plan.tasks.filter((t) => this.placement[t.id] === w).map((t) => t.id),

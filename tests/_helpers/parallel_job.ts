@@ -26,7 +26,12 @@
  *   `<subtask>:weir-worker/<i>`, sorted.
  * - `mismatch`: the graph built in a worker has one more operator.
  * - `slow-start [--start-timeout MS]`: a worker's script waits an hour before `execute()`.
- * - `two-jobs`: runs one job, then another (a worker runs the script's first job again).
+ * - `two-jobs`: runs one job, then another; both print their records.
+ * - `same-jobs`: two jobs of the same name and shape, one after the other, over other items
+ *   with another function (`executeAndCollect`; each worker reads some items); prints both results
+ *   as one JSON line.
+ * - `dependent-jobs`: the second job's graph depends on the first's results (one operator per
+ *   record the first collected), which a worker does not have.
  * - `temp-output`: a sink writes into a temporary folder the script makes before `execute()`.
  * - `big-records`: six records of 3 MiB each cross workers; prints `letter:length` sorted.
  * - `die`: worker 1 throws an uncaught error while the (unbounded) job runs.
@@ -275,6 +280,25 @@ async function main(args: string[]): Promise<void> {
       if (inWorker) await new Promise((resolve) => setTimeout(resolve, 3_600_000));
       env.fromElements(1, 2).uid("numbers").keyBy((n: number) => n).print();
       await env.execute("slow-start");
+      return;
+    }
+    case "same-jobs": {
+      // The two plans are equal (items are not in a plan): only the functions tell them apart.
+      const job = (e: StreamEnvironment, items: string[], mark: (w: string) => string) =>
+        e.fromCollection(items).uid("items").map(mark).uid("mark").executeAndCollect();
+      const first = await job(env, ["a", "b", "c", "d"], (w) => w + "!");
+      const { env: second } = StreamEnvironment.fromArgs(args, { scenario: { type: "string" } });
+      const again = await job(second, ["x", "y", "x", "z"], (w) => w.toUpperCase());
+      console.log(JSON.stringify([first.sort(), again.sort()]));
+      return;
+    }
+    case "dependent-jobs": {
+      const seen = await env.fromElements(1, 2, 3).uid("numbers").executeAndCollect();
+      const { env: second } = StreamEnvironment.fromArgs(args, { scenario: { type: "string" } });
+      let s = second.fromElements(1, 2).uid("more");
+      for (let i = 0; i < seen.length; i++) s = s.map((x) => x + 1).uid(`step-${i}`);
+      s.print();
+      await second.execute();
       return;
     }
     case "two-jobs": {
