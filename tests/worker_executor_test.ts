@@ -409,13 +409,15 @@ Deno.test("worker executor: a script runs its jobs one after another, each on wo
   assert.deepEqual(printed.slice(2).sort(), ["a", "b"]);
 });
 
-Deno.test("worker executor: two jobs of the same name and shape each run their own functions on their own items", async () => {
-  const { code, stdout, stderr } = await run([
-    ...["--scenario", "same-jobs", "--parallelism", "2", "--executor", "workers"],
-  ]);
-  assert.equal(code, 0, stderr);
-  assert.deepEqual(lastJsonLine(stdout), [["a!", "b!", "c!", "d!"], ["X", "X", "Y", "Z"]]);
-});
+for (const scenario of ["same-jobs", "same-jobs-at-once"]) {
+  Deno.test(`worker executor: two jobs of the same name and shape each run their own functions on their own items (${scenario})`, async () => {
+    const { code, stdout, stderr } = await run([
+      ...["--scenario", scenario, "--parallelism", "2", "--executor", "workers"],
+    ]);
+    assert.equal(code, 0, stderr);
+    assert.deepEqual(lastJsonLine(stdout), [["a!", "b!", "c!", "d!"], ["X", "X", "Y", "Z"]]);
+  });
+}
 
 Deno.test("worker executor: a job whose graph depends on an earlier job's results is a clear error", async () => {
   const { code, stderr } = await run([
