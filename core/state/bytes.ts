@@ -6,9 +6,86 @@
  */
 import { SerializationError } from "../errors.ts";
 
+/*
+ * Strings are written as WTF-8: UTF-8, except that a lone surrogate (half of a
+ * pair, as slicing a string between the halves leaves) takes the three bytes
+ * UTF-8 gives any other code unit of its range (ED A0-BF 80-BF), where
+ * TextEncoder writes U+FFFD. So every JavaScript string comes back as it was
+ * written (a state key, a record between workers), as Java's strings do in
+ * Flink's serializers. A well-formed string's bytes are its UTF-8.
+ */
 const encoder = new TextEncoder();
 // ignoreBOM keeps a leading U+FEFF: it is part of the string, not a marker.
 const decoder = new TextDecoder("utf-8", { fatal: false, ignoreBOM: true });
+
+/** `s`'s WTF-8 bytes into `buf` from `at` (room for 3 bytes a code unit); the bytes written. */
+function encodeWtf8(s: string, buf: Uint8Array, at: number): number {
+  let p = at;
+  for (let i = 0; i < s.length; i++) {
+    let c = s.charCodeAt(i);
+    if (c < 0x80) {
+      buf[p++] = c;
+      continue;
+    }
+    if (c < 0x800) {
+      buf[p++] = 0xc0 | (c >> 6);
+      buf[p++] = 0x80 | (c & 0x3f);
+      continue;
+    }
+    const next = c >= 0xd800 && c < 0xdc00 ? s.charCodeAt(i + 1) : NaN;
+    if (next >= 0xdc00 && next < 0xe000) {
+      c = 0x10000 + ((c - 0xd800) << 10) + (next - 0xdc00);
+      i++;
+      buf[p++] = 0xf0 | (c >> 18);
+      buf[p++] = 0x80 | ((c >> 12) & 0x3f);
+    } else buf[p++] = 0xe0 | (c >> 12);
+    buf[p++] = 0x80 | ((c >> 6) & 0x3f);
+    buf[p++] = 0x80 | (c & 0x3f);
+  }
+  return p - at;
+}
+
+/**
+ * `bytes` as a string. TextDecoder reads a lone surrogate's bytes as U+FFFD:
+ * only a string holding that char is checked for them (one made of chars
+ * below U+0100 cannot hold it, and V8 answers at once).
+ */
+function decodeWtf8(bytes: Uint8Array): string {
+  const s = decoder.decode(bytes);
+  if (s.indexOf("\uFFFD") < 0) return s;
+  for (let i = 0; i + 1 < bytes.length; i++) {
+    if (bytes[i] === 0xed && bytes[i + 1]! >= 0xa0) return decodeSurrogates(bytes);
+  }
+  return s;
+}
+
+/**
+ * Decodes WTF-8 that holds lone surrogates: each UTF-8 sequence as its code
+ * point, ED A0-BF xx as a surrogate; a byte that starts no sequence (only a
+ * damaged buffer has one) as U+FFFD.
+ */
+function decodeSurrogates(bytes: Uint8Array): string {
+  const units: number[] = [];
+  for (let i = 0; i < bytes.length;) {
+    const b = bytes[i]!;
+    const n = b < 0x80 ? 1 : b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : b >= 0xc0 ? 2 : 0;
+    if (n === 0 || i + n > bytes.length) {
+      units.push(0xfffd);
+      i++;
+      continue;
+    }
+    let c = n === 1 ? b : b & (0xff >> (n + 1));
+    for (let k = 1; k < n; k++) c = (c << 6) | (bytes[i + k]! & 0x3f);
+    if (c >= 0x10000) units.push(0xd800 + ((c - 0x10000) >> 10), 0xdc00 + ((c - 0x10000) & 0x3ff));
+    else units.push(c);
+    i += n;
+  }
+  let s = "";
+  for (let i = 0; i < units.length; i += 4096) {
+    s += String.fromCharCode(...units.slice(i, i + 4096));
+  }
+  return s;
+}
 
 /**
  * A growable byte buffer. `bytes()` views the written bytes without copying;
@@ -123,9 +200,10 @@ export class ByteWriter {
   }
 
   /**
-   * Writes a string as UTF-8 prefixed by its byte length. Short ASCII strings
-   * take a hand-written loop: TextEncoder costs more than the copy for them
-   * (up to about 64 characters).
+   * Writes a string as UTF-8 (WTF-8 where it holds a lone surrogate: see the
+   * top of this module) prefixed by its byte length. Short ASCII strings take
+   * a hand-written loop: TextEncoder costs more than the copy for them (up to
+   * about 64 characters).
    */
   writeString(s: string): void {
     const n = s.length;
@@ -151,7 +229,9 @@ export class ByteWriter {
     this.ensure(5 + n * 3);
     // Reserve a 5-byte-max varint: encode first, then shift if the prefix is shorter.
     const at = this.length;
-    const { written } = encoder.encodeInto(s, this.buf.subarray(at + 5));
+    const written = s.isWellFormed()
+      ? encoder.encodeInto(s, this.buf.subarray(at + 5)).written
+      : encodeWtf8(s, this.buf, at + 5);
     let prefix = 1;
     for (let v = written; v >= 0x80; v = Math.floor(v / 0x80)) prefix++;
     if (prefix !== 5) this.buf.copyWithin(at + prefix, at + 5, at + 5 + written);
@@ -279,7 +359,7 @@ export class ByteReader {
     return this.readRaw(this.readVarUint()).slice();
   }
 
-  /** Reads a length-prefixed UTF-8 string. */
+  /** Reads a length-prefixed UTF-8 (WTF-8) string. */
   readString(): string {
     const n = this.readVarUint();
     this.#need(n);
@@ -291,11 +371,11 @@ export class ByteReader {
       const buf = this.buf;
       for (let i = start; i < start + n; i++) {
         const c = buf[i]!;
-        if (c >= 0x80) return decoder.decode(buf.subarray(start, start + n));
+        if (c >= 0x80) return decodeWtf8(buf.subarray(start, start + n));
         s += String.fromCharCode(c);
       }
       return s;
     }
-    return decoder.decode(this.buf.subarray(start, start + n));
+    return decodeWtf8(this.buf.subarray(start, start + n));
   }
 }

@@ -13,6 +13,13 @@ function roundTripString(s: string, capacity = 64): string {
   return back;
 }
 
+/** What `writeString(s)` writes: the length prefix, then the bytes. */
+function stringBytes(s: string): Uint8Array {
+  const w = new ByteWriter();
+  w.writeString(s);
+  return w.toBytes();
+}
+
 Deno.test("ByteWriter.writeString: ASCII and non-ASCII around the varint boundaries", () => {
   for (
     const n of [0, 1, 15, 16, 17, 63, 64, 65, 126, 127, 128, 129, 255, 16383, 16384, 16385, 100_000]
@@ -59,12 +66,23 @@ Deno.test("ByteWriter.writeString: unicode edge cases", () => {
   assert.notEqual(roundTripString("\u00e9"), roundTripString("e\u0301"));
 });
 
-Deno.test("ByteWriter.writeString: lone surrogates become U+FFFD (UTF-8 cannot encode them)", () => {
-  // Documented behaviour: strings are stored as UTF-8, so an unpaired surrogate
-  // is replaced by the replacement character, as TextEncoder does.
-  assert.equal(roundTripString("a\uD800b"), "a\uFFFDb");
-  assert.equal(roundTripString("\uDC00"), "\uFFFD");
-  assert.equal(roundTripString("x".repeat(300) + "\uD83D"), "x".repeat(300) + "\uFFFD");
+Deno.test("ByteWriter.writeString: lone surrogates come back as they were (WTF-8), others as UTF-8", () => {
+  const cases = [
+    "a\uD800b",
+    "\uDC00",
+    "x".repeat(300) + "\uD83D", // the first half of 😀, cut off
+    "\uDE00" + "😀", // the second half alone, then a whole pair
+    "\uDBFF\uDBFF\uDFFF", // a high half alone before a pair
+    "é\uD800\uFFFD", // and a real U+FFFD
+  ];
+  for (const s of cases) assert.equal(roundTripString(s), s);
+  // Two keys that differ in their lone surrogate stay two keys.
+  assert.notDeepEqual(stringBytes("k\uD800"), stringBytes("k\uDBFF"));
+  // A lone surrogate takes the 3 bytes of its code unit; the rest is UTF-8, as TextEncoder's.
+  assert.deepEqual(stringBytes("é\uD800"), new Uint8Array([5, 0xc3, 0xa9, 0xed, 0xa0, 0x80]));
+  for (const s of ["héllo", "😀🎉", "日本語", "a😀".repeat(100)]) {
+    assert.deepEqual(stringBytes(s).subarray(s.length < 40 ? 1 : 2), new TextEncoder().encode(s));
+  }
 });
 
 Deno.test("ByteWriter grows from a tiny capacity and keeps earlier bytes", () => {

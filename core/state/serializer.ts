@@ -232,8 +232,7 @@ const string: Serializer<string> = {
   read: (r) => r.readString(),
   copy(v) {
     expect(typeof v === "string", "string", v);
-    // UTF-8 has no lone surrogates: the encoding replaces them with U+FFFD.
-    return v.isWellFormed() ? v : v.toWellFormed();
+    return v; // read gives it back as written, lone surrogates too (WTF-8: bytes.ts)
   },
 };
 

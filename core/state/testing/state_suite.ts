@@ -279,6 +279,22 @@ export function runStateSuite(name: string, makeBackend: () => StateBackend): vo
     b.dispose();
   });
 
+  test("keys and values keep lone surrogates: keys that differ only there are two keys", () => {
+    const b = keyed(makeBackend);
+    const v = b.state(new ValueStateDescriptor("v", Serializers.string));
+    const keys = ["k\uD800", "k\uDBFF", "k\uFFFD", "k\uD83D\uDE00"];
+    for (const k of keys) {
+      b.setCurrentKey(k);
+      v.update(`${k}|\uDC00`);
+    }
+    for (const k of keys) {
+      b.setCurrentKey(k);
+      assert.equal(v.value(), `${k}|\uDC00`);
+    }
+    assert.deepEqual(keySet(b.keys("v")), keySet(keys));
+    b.dispose();
+  });
+
   test("namespaces scope state within a key", () => {
     const b = keyed(makeBackend);
     const v = b.state(new ValueStateDescriptor("sum", Serializers.f64, 0), Serializers.string);
