@@ -398,6 +398,27 @@ Deno.test("worker executor: the admin API shows subtasks DEPLOYING while their W
   }
 });
 
+Deno.test("worker executor: every partitioning, side outputs, unions, connected streams and windows give the records they give inline", async () => {
+  const script = new URL("./_helpers/operators_job.ts", import.meta.url).pathname;
+  const outputs = await Promise.all(
+    [["1", "inline"], ["2", "workers"], ["3", "workers"]].map(async ([p, executor]) => {
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", script, "--parallelism", p!, "--executor", executor!],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const text = new TextDecoder();
+      assert.equal(out.code, 0, text.decode(out.stderr));
+      return lastJsonLine<Record<string, string[]>>(text.decode(out.stdout));
+    }),
+  );
+  const [inline, ...onWorkers] = outputs;
+  assert.equal(inline!["rebalance"]!.length, 2000);
+  assert.equal(inline!["broadcast"]!.length, 4000);
+  assert.equal(inline!["windows"]!.length, 16);
+  for (const o of onWorkers) assert.deepEqual(o, inline);
+});
+
 Deno.test("worker executor: a script runs its jobs one after another, each on workers of its own", async () => {
   const { code, stdout, stderr } = await run([
     ...["--scenario", "two-jobs", "--parallelism", "2", "--executor", "workers"],
