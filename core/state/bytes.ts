@@ -9,8 +9,8 @@ import { SerializationError } from "../errors.ts";
 /*
  * Strings are written as WTF-8: UTF-8, except that a lone surrogate (half of a
  * pair, as slicing a string between the halves leaves) takes the three bytes
- * UTF-8 gives any other code unit of its range (ED A0-BF 80-BF), where
- * TextEncoder writes U+FFFD. So every JavaScript string comes back as it was
+ * UTF-8's pattern gives its value (ED A0-BF 80-BF), where TextEncoder writes
+ * U+FFFD. So every JavaScript string comes back as it was
  * written (a state key, a record between workers), as Java's strings do in
  * Flink's serializers. A well-formed string's bytes are its UTF-8.
  */
@@ -54,7 +54,8 @@ function decodeWtf8(bytes: Uint8Array): string {
   const s = decoder.decode(bytes);
   if (s.indexOf("\uFFFD") < 0) return s;
   for (let i = 0; i + 1 < bytes.length; i++) {
-    if (bytes[i] === 0xed && bytes[i + 1]! >= 0xa0) return decodeSurrogates(bytes);
+    const next = bytes[i + 1]!;
+    if (bytes[i] === 0xed && next >= 0xa0 && next <= 0xbf) return decodeSurrogates(bytes);
   }
   return s;
 }
