@@ -135,7 +135,10 @@ export class ChannelWriter implements Target {
   readonly #mask: number = -1;
   readonly #maxParallelism: number = 0;
   readonly #channelOf: Uint16Array | null = null;
-  /** Per channel, the key groups of the records batched (keyed edges over several channels). */
+  /**
+   * Per channel, the key groups of the records batched (keyed edges over several channels):
+   * null until the batch's first record.
+   */
   readonly #keyGroups: (Uint16Array | null)[];
   readonly #broadcast: boolean;
   readonly #batchSize: number;
@@ -217,7 +220,6 @@ export class ChannelWriter implements Target {
         this.#keySelector = keySelector;
         this.#mask = (maxParallelism & mask) === 0 ? mask : -1;
         this.#maxParallelism = maxParallelism;
-        this.#keyGroups = channels.map(() => new Uint16Array(batchSize));
         break;
       }
     }
@@ -230,13 +232,23 @@ export class ChannelWriter implements Target {
       const h = this.#hash!(this.#keySelector(value));
       const g = this.#mask >= 0 ? h & this.#mask : keyGroupOfHash(h, this.#maxParallelism);
       const c = this.#channelOf![g]!;
-      this.#keyGroups[c]![this.#counts[c]!] = g; // below the batch size: full batches flush
+      // Below the batch size: full batches flush.
+      (this.#keyGroups[c] ?? this.#newKeyGroups(c))[this.#counts[c]!] = g;
       this.#append(c, value, timestamp);
     } else if (this.#broadcast) {
       for (let c = 0; c < this.channels.length; c++) this.#append(c, value, timestamp);
     } else {
       this.#append(this.#select(value), value, timestamp);
     }
+  }
+
+  /**
+   * A batch's key groups, made with its first record: a writer of p channels (p writers to an
+   * edge of parallelism p) makes none for the channels its records never reach, and a typed
+   * array costs an allocation outside the JS heap each.
+   */
+  #newKeyGroups(c: number): Uint16Array {
+    return this.#keyGroups[c] = new Uint16Array(this.#batchSize);
   }
 
   #append(c: number, value: unknown, timestamp: number | undefined): void {
@@ -269,7 +281,7 @@ export class ChannelWriter implements Target {
     this.#values[c] = new Array(n);
     this.#counts[c] = 0;
     this.#timestamps[c] = null;
-    if (keyGroups !== null) this.#keyGroups[c] = new Uint16Array(this.#batchSize);
+    this.#keyGroups[c] = null;
   }
 
   /** Sends every partial batch. */
