@@ -47,45 +47,31 @@ function encodeWtf8(s: string, buf: Uint8Array, at: number): number {
 
 /**
  * `bytes` as a string. TextDecoder reads a lone surrogate's bytes as U+FFFD:
- * only a string holding that char is checked for them (one made of chars
- * below U+0100 cannot hold it, and V8 answers at once).
+ * only a string holding that char is decoded again (one made of chars below
+ * U+0100 cannot hold it, and V8 answers at once).
  */
 function decodeWtf8(bytes: Uint8Array): string {
   const s = decoder.decode(bytes);
-  if (s.indexOf("\uFFFD") < 0) return s;
-  for (let i = 0; i + 1 < bytes.length; i++) {
-    const next = bytes[i + 1]!;
-    if (bytes[i] === 0xed && next >= 0xa0 && next <= 0xbf) return decodeSurrogates(bytes);
-  }
-  return s;
+  return s.indexOf("\uFFFD") < 0 ? s : decodeSurrogates(bytes);
 }
 
 /**
- * Decodes WTF-8 that holds lone surrogates: each UTF-8 sequence as its code
- * point, ED A0-BF xx as a surrogate; a byte that starts no sequence (only a
- * damaged buffer has one) as U+FFFD.
+ * Decodes WTF-8: the runs between lone surrogates with TextDecoder, each
+ * ED A0-BF xx as its surrogate. ED is never a continuation byte, so every
+ * ED found starts a sequence.
  */
 function decodeSurrogates(bytes: Uint8Array): string {
-  const units: number[] = [];
-  for (let i = 0; i < bytes.length;) {
-    const b = bytes[i]!;
-    const n = b < 0x80 ? 1 : b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : b >= 0xc0 ? 2 : 0;
-    if (n === 0 || i + n > bytes.length) {
-      units.push(0xfffd);
-      i++;
-      continue;
-    }
-    let c = n === 1 ? b : b & (0xff >> (n + 1));
-    for (let k = 1; k < n; k++) c = (c << 6) | (bytes[i + k]! & 0x3f);
-    if (c >= 0x10000) units.push(0xd800 + ((c - 0x10000) >> 10), 0xdc00 + ((c - 0x10000) & 0x3ff));
-    else units.push(c);
-    i += n;
-  }
   let s = "";
-  for (let i = 0; i < units.length; i += 4096) {
-    s += String.fromCharCode(...units.slice(i, i + 4096));
+  let from = 0;
+  for (let i = 0; i + 2 < bytes.length; i++) {
+    const b1 = bytes[i + 1]!;
+    if (bytes[i] !== 0xed || b1 < 0xa0 || b1 > 0xbf) continue;
+    s += decoder.decode(bytes.subarray(from, i)) +
+      String.fromCharCode(0xd000 | ((b1 & 0x3f) << 6) | (bytes[i + 2]! & 0x3f));
+    i += 2;
+    from = i + 1;
   }
-  return s;
+  return s + decoder.decode(bytes.subarray(from));
 }
 
 /**
