@@ -185,18 +185,41 @@ Deno.test("worker executor: the start-up reported ends when every worker is told
   }
 });
 
-Deno.test("worker executor: records bigger than a ring cross workers (in pieces)", async () => {
-  const out = await run([
-    "--scenario",
-    "big-records",
-    "--parallelism",
-    "2",
-    "--executor",
-    "workers",
-  ]);
-  assert.equal(out.code, 0, out.stderr);
-  const mib3 = 3 << 20;
-  assert.deepEqual(lastJsonLine<string[]>(out.stdout), [..."abcdef"].map((c) => `${c}:${mib3}`));
+for (const ringMemory of [[], ["--ring-memory", "1"]]) {
+  Deno.test(`worker executor: records bigger than a ring cross workers (in pieces) ${ringMemory.join(" ")}`, async () => {
+    const out = await run([
+      ...["--scenario", "big-records", "--parallelism", "2", "--executor", "workers"],
+      ...ringMemory,
+    ]);
+    assert.equal(out.code, 0, out.stderr);
+    const mib3 = 3 << 20;
+    assert.deepEqual(lastJsonLine<string[]>(out.stdout), [..."abcdef"].map((c) => `${c}:${mib3}`));
+  });
+}
+
+Deno.test("worker executor: the rings between workers share ringMemoryBytes; at high parallelism each holds less, never under 32 KiB", async () => {
+  const records = 40_000, keys = 700;
+  const count = ["--scenario", "count", "--records", String(records), "--keys", String(keys)];
+  type Out = { values: string[]; workers: number; ringBytes: number };
+  const at = async (parallelism: number, ringMemory?: number) => {
+    const out = await run([
+      ...count,
+      ...["--parallelism", String(parallelism), "--executor", "workers"],
+      ...(ringMemory === undefined ? [] : ["--ring-memory", String(ringMemory)]),
+    ]);
+    assert.equal(out.code, 0, out.stderr);
+    const o = lastJsonLine<Out>(out.stdout);
+    assert.deepEqual(o.values, expectedCounts(records, keys));
+    return o;
+  };
+  const w = navigator.hardwareConcurrency;
+  if (w < 2) return; // one core: one worker, no rings
+  assert.equal((await at(2)).ringBytes, 512 << 10, "two workers, two rings: the most");
+  // Parallelism 24: 576 channels on the keyed edge, most of them between two workers.
+  const { ringBytes } = await at(24, 8 << 20);
+  assert.ok(ringBytes >= 32 << 10 && ringBytes < 512 << 10, `${ringBytes}`);
+  assert.equal(ringBytes & (ringBytes - 1), 0, "a power of two");
+  assert.equal((await at(24, 1)).ringBytes, 32 << 10, "never under the least");
 });
 
 Deno.test("worker executor: a sink's folder made before execute() is another one in each worker: a ConfigError shows both", async () => {

@@ -99,6 +99,13 @@ export interface EnvironmentConfig {
    * what it was doing; restoring its state afterwards is not counted.
    */
   workerStartTimeoutMs?: number;
+  /**
+   * With the worker executor: the bytes that the rings of all channels
+   * between workers share (256 MiB), as Flink's network memory. Each ring
+   * holds 512 KiB while they fit, less at high parallelism (a keyed edge has
+   * p × p channels), and never under 32 KiB, whatever this says.
+   */
+  ringMemoryBytes?: number;
   /** Number of key groups (Flink's default for the parallelism: at least 128). */
   maxParallelism?: number;
   /** Keyed state backend (the LSM backend). */
@@ -230,6 +237,7 @@ interface ResolvedConfig {
   parallelism: number;
   executor: ExecutorKind;
   workerStartTimeoutMs: number | undefined;
+  ringMemoryBytes: number | undefined;
   maxParallelism: number;
   channelCapacity: number;
   stateBackend: StateBackend;
@@ -489,6 +497,16 @@ export class StreamEnvironment implements GraphBuilder {
         `workerStartTimeoutMs must be a positive integer (ms), got ${workerStartTimeoutMs}`,
       );
     }
+    const ringMemoryBytes = config.ringMemoryBytes;
+    if (
+      ringMemoryBytes !== undefined && (!Number.isInteger(ringMemoryBytes) || ringMemoryBytes < 1)
+    ) {
+      throw new ConfigError(
+        `ringMemoryBytes must be a positive integer (bytes), got ${
+          JSON.stringify(ringMemoryBytes)
+        }`,
+      );
+    }
     const checkpoint = resolveCheckpoint(config.checkpoint);
     if (config.restore === "latest" && !checkpoint) {
       throw new ConfigError('restore "latest" needs a checkpoint directory (--checkpoint-dir)');
@@ -530,6 +548,7 @@ export class StreamEnvironment implements GraphBuilder {
       parallelism,
       executor,
       workerStartTimeoutMs,
+      ringMemoryBytes,
       maxParallelism,
       channelCapacity,
       stateBackend,
@@ -940,6 +959,7 @@ export class StreamEnvironment implements GraphBuilder {
         ...(c.workerStartTimeoutMs !== undefined
           ? { workerStartTimeoutMs: c.workerStartTimeoutMs }
           : {}),
+        ...(c.ringMemoryBytes !== undefined ? { ringMemoryBytes: c.ringMemoryBytes } : {}),
         ...(shareHere
           ? { shareOnThisThread: (link: WorkerLink) => runShare(link, this.#nodes, share) }
           : {}),

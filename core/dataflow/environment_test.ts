@@ -27,6 +27,7 @@ Deno.test("StreamEnvironment.create: a restart strategy, clock, log, restore or 
     [{ restore: 5 }, 'restore must be "latest", a checkpoint id or a path, got 5'],
     [{ parallelism: "2" }, 'parallelism must be a positive integer, got "2"'],
     [{ workerStartTimeoutMs: 0 }, "workerStartTimeoutMs must be a positive integer (ms), got 0"],
+    [{ ringMemoryBytes: "1G" }, 'ringMemoryBytes must be a positive integer (bytes), got "1G"'],
   ];
   for (const [config, message] of cases) {
     assert.throws(

@@ -20,6 +20,7 @@ import type {
   TaskToCoordinator,
 } from "./control_messages.ts";
 import type { PhysicalPlan } from "./physical_plan.ts";
+import type { SharedRing } from "./shared_ring.ts";
 import type { SubtaskReport, SubtaskStateAnswer, ThreadReport } from "./subtask_report.ts";
 
 /** `self.name` prefix of the executor's workers; the rest is the worker's index. */
@@ -36,7 +37,7 @@ export interface WorkerInit {
   /** Plan task ids this worker runs. */
   readonly tasks: readonly number[];
   /** Shared rings by plan channel id, for channels between this worker and another. */
-  readonly rings: Readonly<Record<number, SharedArrayBuffer>>;
+  readonly rings: Readonly<Record<number, SharedRing>>;
   /** Checkpointing: where segments go (the coordinator stays in the main thread). */
   readonly checkpoint?: { readonly dir: string; readonly config: CheckpointConfig };
   /** The checkpoint or savepoint folder to restore, resolved by the main thread. */

@@ -108,6 +108,8 @@ export interface JobConfig {
   readonly workers?: number;
   /** Ms from a Web Worker's spawn until its script calls `execute()` (5 minutes). */
   readonly workerStartTimeoutMs?: number;
+  /** Bytes the rings between workers share (256 MiB). */
+  readonly ringMemoryBytes?: number;
   /**
    * @internal Which of the script's jobs this is (0: its first `execute()`): the worker
    * executor's Web Workers run the script again and skip the jobs before it.
@@ -182,6 +184,11 @@ export interface JobResult {
    * they ran inline.
    */
   readonly workers?: number;
+  /**
+   * Bytes of each ring between two workers (the credit of a channel that
+   * crosses workers: 512 KiB, less at high parallelism); absent inline.
+   */
+  readonly ringBytes?: number;
 }
 
 /** A job built from a graph, ready to run once. */
@@ -274,6 +281,9 @@ export class Job implements TaskHost {
         ...(config.jobIndex !== undefined ? { jobIndex: config.jobIndex } : {}),
         ...(config.workerStartTimeoutMs !== undefined
           ? { startTimeoutMs: config.workerStartTimeoutMs }
+          : {}),
+        ...(config.ringMemoryBytes !== undefined
+          ? { ringMemoryBytes: config.ringMemoryBytes }
           : {}),
       });
     } else this.#instantiate(nodes);
@@ -981,7 +991,7 @@ export class Job implements TaskHost {
       cancelled: this.#cancelled,
       recordsIn,
       ...(this.#startupMs !== undefined ? { startupMs: this.#startupMs } : {}),
-      ...(this.#workers ? { workers: this.#workers.size } : {}),
+      ...(this.#workers ? { workers: this.#workers.size, ringBytes: this.#workers.ringBytes } : {}),
     };
   }
 

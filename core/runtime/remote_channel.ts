@@ -13,6 +13,7 @@ import type { Serializer } from "../state/serializer.ts";
 import type { InputChannel, InputGate, OutputChannel } from "./channel.ts";
 import type { ChannelMessage } from "./messages.ts";
 import { RingChannelReader, RingChannelWriter } from "./ring_channel.ts";
+import type { SharedRing } from "./shared_ring.ts";
 
 /**
  * Writes a channel's messages into a ring. `push` never blocks: while the
@@ -55,7 +56,7 @@ export class RingOutputChannel implements OutputChannel {
    * `hint` (if any) ends a serialization error's message: how to give a serializer.
    */
   constructor(
-    ring: SharedArrayBuffer,
+    ring: SharedRing,
     serializer: Serializer<unknown>,
     edge: string,
     hint = "",
@@ -135,7 +136,7 @@ export class RingInputChannel implements InputChannel {
   recordsIn = 0;
 
   /** Reads `ring`, decoding records with `serializer`. */
-  constructor(ring: SharedArrayBuffer, serializer: Serializer<unknown>) {
+  constructor(ring: SharedRing, serializer: Serializer<unknown>) {
     this.#reader = new RingChannelReader(ring, serializer);
   }
 

@@ -20,7 +20,7 @@ import { ByteWriter } from "../state/bytes.ts";
 import type { Serializer } from "../state/serializer.ts";
 import { decodeMessage, encodeMessage } from "./channel_codec.ts";
 import { type ChannelMessage, MessageKind, type RecordBatch } from "./messages.ts";
-import { RingReader, RingWriter } from "./shared_ring.ts";
+import { RingReader, RingWriter, type SharedRing } from "./shared_ring.ts";
 
 /**
  * A batch of records goes in frames of at most about 1/FRAME_SHARE of the
@@ -79,7 +79,7 @@ export class RingChannelWriter {
   bytesOut = 0;
 
   /** Writes into `ring` with `serializer`; `edge` names the edge in errors. */
-  constructor(ring: SharedArrayBuffer, serializer: Serializer<unknown>, edge: string) {
+  constructor(ring: SharedRing, serializer: Serializer<unknown>, edge: string) {
     this.#ring = new RingWriter(ring);
     this.#serializer = serializer;
     this.#edge = edge;
@@ -179,7 +179,7 @@ export class RingChannelReader {
   #pieces: Uint8Array[] = [];
 
   /** Reads from `ring`, decoding records with `serializer`. */
-  constructor(ring: SharedArrayBuffer, serializer: Serializer<unknown>) {
+  constructor(ring: SharedRing, serializer: Serializer<unknown>) {
     this.#ring = new RingReader(ring);
     this.#serializer = serializer;
   }

@@ -6,19 +6,31 @@
  * `Atomics.waitAsync` only after announcing it in a flag, so the other side
  * calls `Atomics.notify` only when someone sleeps (a notify is a syscall).
  *
- * Layout (Int32 slots; each side's fields on their own 64-byte line so the
- * two threads do not bounce one cache line):
+ * Layout of a ring's header (Int32 slots; each side's fields on their own
+ * 64-byte line so the two threads do not bounce one cache line):
  * ```
  * i32[0]   written          total bytes written, mod 2^32   (producer stores)
  * i32[1]   consumerWaiting  1 while the consumer sleeps on `written`
  * i32[16]  read             total bytes consumed, mod 2^32  (consumer stores)
  * i32[17]  producerWaiting  1 while the producer sleeps on `read`
  * i32[32]  closed           1 once either side closed
- * bytes [HEADER_BYTES, HEADER_BYTES + capacity)   data
  * ```
- * Data is a sequence of frames, `u32 LE length | payload`; a frame may wrap
- * around the end of the data area. Invariant: `0 <= written - read <= capacity`
- * (mod 2^32), which holds because capacity is at most 2^30.
+ * Its data area (`capacity` bytes) is a sequence of frames, `u32 LE length |
+ * payload`; a frame may wrap around the end of the area. Invariant:
+ * `0 <= written - read <= capacity` (mod 2^32), which holds because capacity
+ * is at most 2^30.
+ *
+ * Rings are cut from one SharedArrayBuffer ({@linkcode createRings}), all
+ * headers first, then the data areas:
+ * ```
+ * | header 0 | header 1 | ... | header n-1 | data 0 | data 1 | ... | data n-1 |
+ *   192 B each                               capacity bytes each
+ * ```
+ * One large buffer is mapped untouched, and a page of it becomes resident
+ * only once a ring writes into it, while a small SharedArrayBuffer is zeroed
+ * on the heap when made, all of it resident at once. Headers side by side
+ * touch one page per 21 rings, not one per ring: at high parallelism a job
+ * has many rings (p × p channels per keyed edge), most of them quiet.
  *
  * @module
  */
@@ -29,34 +41,75 @@ const CONSUMER_WAITING = 1;
 const READ = 16;
 const PRODUCER_WAITING = 17;
 const CLOSED = 32;
-/** Bytes before the data area. */
+/** Bytes of a ring's header. */
 const HEADER_BYTES = 192;
 const FRAME_HEADER = 4;
 
 /**
- * Allocates the shared memory of a ring holding `capacity` bytes of frames
- * (a power of two, 64 bytes to 1 GiB). Post it to the other worker; each side
- * wraps it in a {@linkcode RingWriter} or a {@linkcode RingReader}.
+ * Where a ring lives in shared memory: plain data, posted to the worker at the
+ * other end, where a {@linkcode RingWriter} or {@linkcode RingReader} wraps it.
+ */
+export interface SharedRing {
+  /** The memory the ring is cut from (shared with other rings). */
+  readonly buffer: SharedArrayBuffer;
+  /** Byte offset of the ring's header. */
+  readonly header: number;
+  /** Byte offset of the ring's data area. */
+  readonly data: number;
+  /** Bytes of frames the ring holds. */
+  readonly capacity: number;
+}
+
+/**
+ * Makes one ring holding `capacity` bytes of frames (a power of two, 64
+ * bytes to 1 GiB), in memory of its own.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  * import { createRing, RingReader, RingWriter } from "./shared_ring.ts";
- * const sab = createRing(1024);
- * const writer = new RingWriter(sab), reader = new RingReader(sab);
+ * const ring = createRing(1024);
+ * const writer = new RingWriter(ring), reader = new RingReader(ring);
  * assert.ok(writer.tryWrite(new TextEncoder().encode("hello")));
  * assert.equal(new TextDecoder().decode(reader.read()!), "hello");
  * assert.equal(reader.read(), undefined);
  * ```
  */
-export function createRing(capacity: number): SharedArrayBuffer {
+export function createRing(capacity: number): SharedRing {
+  return createRings(1, capacity)[0]!;
+}
+
+/**
+ * Cuts `count` rings of `capacity` bytes each (a power of two, 64 bytes to
+ * 1 GiB) from one SharedArrayBuffer (layout above).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { createRings, RingReader, RingWriter } from "./shared_ring.ts";
+ * const [a, b] = createRings(2, 64 * 1024);
+ * assert.equal(a!.buffer, b!.buffer);
+ * new RingWriter(a!).tryWrite(new Uint8Array([1, 2]));
+ * assert.equal(new RingReader(b!).hasFrame(), false);
+ * assert.deepEqual(new RingReader(a!).read(), new Uint8Array([1, 2]));
+ * ```
+ */
+export function createRings(count: number, capacity: number): SharedRing[] {
   if (!Number.isInteger(capacity) || capacity < 64 || capacity > 2 ** 30) {
     throw new ConfigError(`A ring's capacity must be 64 bytes to 1 GiB, got ${capacity}`);
   }
   if ((capacity & (capacity - 1)) !== 0) {
     throw new ConfigError(`A ring's capacity must be a power of two, got ${capacity}`);
   }
-  return new SharedArrayBuffer(HEADER_BYTES + capacity);
+  // Data areas start on a page (or on their own size, when smaller).
+  const headers = Math.ceil(count * HEADER_BYTES / 4096) * 4096;
+  const buffer = new SharedArrayBuffer(headers + count * capacity);
+  return Array.from({ length: count }, (_, i) => ({
+    buffer,
+    header: i * HEADER_BYTES,
+    data: headers + i * capacity,
+    capacity,
+  }));
 }
 
 /** What both ends share: the header view, the data view and the index mask. */
@@ -67,10 +120,10 @@ class RingEnd {
   /** Bytes of frames the ring holds. */
   readonly capacity: number;
 
-  constructor(sab: SharedArrayBuffer) {
-    this.header = new Int32Array(sab, 0, HEADER_BYTES / 4);
-    this.data = new Uint8Array(sab, HEADER_BYTES);
-    this.capacity = this.data.length;
+  constructor(ring: SharedRing) {
+    this.header = new Int32Array(ring.buffer, ring.header, HEADER_BYTES / 4);
+    this.data = new Uint8Array(ring.buffer, ring.data, ring.capacity);
+    this.capacity = ring.capacity;
     this.mask = this.capacity - 1;
   }
 
@@ -126,8 +179,8 @@ class RingEnd {
  * ```ts
  * import assert from "node:assert/strict";
  * import { createRing, RingReader, RingWriter } from "./shared_ring.ts";
- * const sab = createRing(64);
- * const writer = new RingWriter(sab), reader = new RingReader(sab);
+ * const ring = createRing(64);
+ * const writer = new RingWriter(ring), reader = new RingReader(ring);
  * const frame = new Uint8Array(40);
  * assert.ok(writer.tryWrite(frame));
  * assert.equal(writer.tryWrite(frame), false); // no credit left

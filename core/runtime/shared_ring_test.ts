@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { createRing, RingReader, RingWriter } from "./shared_ring.ts";
+import { createRing, createRings, RingReader, RingWriter } from "./shared_ring.ts";
 import { ConfigError } from "../errors.ts";
 
 function frame(seq: number, length: number): Uint8Array {
@@ -9,8 +9,8 @@ function frame(seq: number, length: number): Uint8Array {
 }
 
 Deno.test("ring: frames of every size come out whole and in order across wrap-arounds", () => {
-  const sab = createRing(256);
-  const writer = new RingWriter(sab), reader = new RingReader(sab);
+  const ring = createRing(256);
+  const writer = new RingWriter(ring), reader = new RingReader(ring);
   let seed = 7;
   const rnd = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
   const pending: Uint8Array[] = [];
@@ -36,8 +36,8 @@ Deno.test("ring: frames of every size come out whole and in order across wrap-ar
 });
 
 Deno.test("ring: a full ring refuses a frame until the reader frees its space", async () => {
-  const sab = createRing(128);
-  const writer = new RingWriter(sab), reader = new RingReader(sab);
+  const ring = createRing(128);
+  const writer = new RingWriter(ring), reader = new RingReader(ring);
   assert.ok(writer.tryWrite(frame(1, 60)));
   assert.ok(writer.tryWrite(frame(2, 60)));
   assert.equal(writer.tryWrite(frame(3, 1)), false, "128 - 2 * 64 bytes left: no credit");
@@ -51,8 +51,8 @@ Deno.test("ring: a full ring refuses a frame until the reader frees its space", 
 });
 
 Deno.test("ring: a waiting reader wakes on a frame and on close", async () => {
-  const sab = createRing(64);
-  const writer = new RingWriter(sab), reader = new RingReader(sab);
+  const ring = createRing(64);
+  const writer = new RingWriter(ring), reader = new RingReader(ring);
   const arrived = reader.waitForFrame();
   setTimeout(() => writer.tryWrite(new Uint8Array([9])), 10);
   await arrived;
@@ -76,4 +76,20 @@ Deno.test("ring: bad capacities and oversized frames are clear errors", () => {
     () => writer.tryWrite(new Uint8Array(61)),
     /61-byte frame does not fit a ring of 64/,
   );
+});
+
+Deno.test("rings: rings cut from one buffer keep their frames apart, headers first, data areas on pages", () => {
+  const rings = createRings(3, 8192);
+  assert.ok(rings.every((r) => r.buffer === rings[0]!.buffer));
+  assert.deepEqual(rings.map((r) => r.header), [0, 192, 384]);
+  assert.deepEqual(rings.map((r) => r.data), [4096, 4096 + 8192, 4096 + 2 * 8192]);
+  assert.equal(rings[0]!.buffer.byteLength, 4096 + 3 * 8192);
+  const writers = rings.map((r) => new RingWriter(r)),
+    readers = rings.map((r) => new RingReader(r));
+  for (let round = 0; round < 10; round++) {
+    writers.forEach((w, i) => assert.ok(w.tryWrite(frame(round * 3 + i, 3000 + i))));
+    readers.forEach((r, i) => assert.deepEqual(r.read(), frame(round * 3 + i, 3000 + i)));
+  }
+  writers[1]!.close();
+  assert.deepEqual(readers.map((r) => r.closed), [false, true, false]);
 });

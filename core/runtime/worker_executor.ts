@@ -18,9 +18,12 @@
  *   its `env.execute()` rebuilds the graph, checks it against the plan sent
  *   here and runs only its tasks (see `_worker_role.ts`); it never returns
  *   to the rest of the script.
- * - One SharedArrayBuffer ring per plan channel whose two tasks are on
- *   different workers (credit = ring size: backpressure holds across
- *   workers); channels inside a worker pass object references as inline.
+ * - One shared ring per plan channel whose two tasks are on different
+ *   workers (credit = ring size: backpressure holds across workers);
+ *   channels inside a worker pass object references as inline. The rings
+ *   share one budget of memory, as Flink's network memory: each holds 512
+ *   KiB while the budget allows, less at high parallelism (a keyed edge has
+ *   p × p channels), and never under 32 KiB.
  * - The checkpoint coordinator stays in this thread. Its commands go to the
  *   workers as messages (InjectBarrier, NotifyCheckpointComplete, Stop,
  *   Finish, Cancel), and the tasks' BarrierAck, SnapshotDone and Decline
@@ -61,7 +64,7 @@ import type {
   TaskToCoordinator,
 } from "./control_messages.ts";
 import type { PhysicalPlan } from "./physical_plan.ts";
-import { createRing } from "./shared_ring.ts";
+import { createRings, type SharedRing } from "./shared_ring.ts";
 import { CancelledError } from "./task.ts";
 import { WorkerAdminLink } from "./_worker_admin.ts";
 import { collectionItemsForWorkers } from "./_collection_items.ts";
@@ -76,8 +79,35 @@ import {
 } from "./_worker_protocol.ts";
 import { ThisThreadWorker } from "./_this_thread_worker.ts";
 
-/** Bytes of each ring between two workers: the credit of one channel. */
-export const DEFAULT_RING_BYTES = 1 << 19;
+/** Bytes of all of a job's rings between workers, unless its options say. */
+export const DEFAULT_RING_MEMORY_BYTES = 256 << 20;
+/** The most bytes a ring holds: the credit of one channel while the budget allows. */
+export const MAX_RING_BYTES = 1 << 19;
+/**
+ * The fewest bytes a ring holds, whatever the budget: a frame is at most half
+ * a ring, and smaller frames cost more per record.
+ */
+export const MIN_RING_BYTES = 1 << 15;
+
+/**
+ * Bytes of each of `rings` rings that share `memoryBytes`: the largest power
+ * of two that fits, from {@linkcode MIN_RING_BYTES} to {@linkcode MAX_RING_BYTES}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ringCapacity } from "./worker_executor.ts";
+ * assert.equal(ringCapacity(2, 256 << 20), 512 << 10); // parallelism 2: the most
+ * assert.equal(ringCapacity(32 * 31, 256 << 20), 256 << 10); // 32 workers, one keyed edge
+ * assert.equal(ringCapacity(20_000, 256 << 20), 32 << 10); // never under the least
+ * ```
+ */
+export function ringCapacity(rings: number, memoryBytes: number): number {
+  let capacity = MAX_RING_BYTES;
+  while (capacity > MIN_RING_BYTES && capacity * rings > memoryBytes) capacity /= 2;
+  return capacity;
+}
+
 /**
  * How long a Web Worker may take from its spawn until its script calls
  * `execute()`, as Flink's `slot.request.timeout` (5 minutes): a script that
@@ -96,8 +126,8 @@ export interface WorkerExecutorOptions {
   readonly checkpoint?: { readonly storage: CheckpointStorage; readonly config: CheckpointConfig };
   /** The checkpoint or savepoint folder to restore. */
   readonly restoreDir?: string;
-  /** Bytes per ring ({@linkcode DEFAULT_RING_BYTES}). */
-  readonly ringBytes?: number;
+  /** Bytes all rings share ({@linkcode DEFAULT_RING_MEMORY_BYTES}). */
+  readonly ringMemoryBytes?: number;
   /** The module workers import (`Deno.mainModule`). */
   readonly mainModule?: string;
   /** Which of the script's jobs this is (0, the first, by default): its workers skip those before. */
@@ -166,6 +196,8 @@ export class WorkerExecutor {
   readonly placement: readonly number[];
   /** Number of workers. */
   readonly size: number;
+  /** Bytes of each ring between two workers ({@linkcode ringCapacity}). */
+  readonly ringBytes: number;
   /** The admin API's link to the workers: their subtasks' reports and state queries. */
   readonly admin: WorkerAdminLink;
   readonly #plan: PhysicalPlan;
@@ -216,17 +248,19 @@ export class WorkerExecutor {
     if (storage) {
       for (const name of storage.fs.list(storage.paths.shared)) this.#reported.add(name);
     }
-    const rings = Array.from(
-      { length: this.size },
-      () => ({} as Record<number, SharedArrayBuffer>),
+    const rings = Array.from({ length: this.size }, () => ({} as Record<number, SharedRing>));
+    const crossing = plan.channels.filter((c) =>
+      this.placement[c.fromTask] !== this.placement[c.toTask]
     );
-    for (const c of plan.channels) {
-      const from = this.placement[c.fromTask]!, to = this.placement[c.toTask]!;
-      if (from === to) continue;
-      const ring = createRing(options.ringBytes ?? DEFAULT_RING_BYTES);
-      rings[from]![c.id] = ring;
-      rings[to]![c.id] = ring;
-    }
+    this.ringBytes = ringCapacity(
+      crossing.length,
+      options.ringMemoryBytes ?? DEFAULT_RING_MEMORY_BYTES,
+    );
+    const memory = createRings(crossing.length, this.ringBytes);
+    crossing.forEach((c, i) => {
+      rings[this.placement[c.fromTask]!]![c.id] = memory[i]!;
+      rings[this.placement[c.toTask]!]![c.id] = memory[i]!;
+    });
     const collections = collectionItemsForWorkers(nodes, plan, this.placement, this.size);
     for (let w = 0; w < this.size; w++) {
       this.#inits.push({

@@ -6,8 +6,8 @@
  *
  * - `count --records N --keys K`: generated keys `k<i % K>`, keyed count in
  *   ValueState, `[key, count]` per record into a CollectSink; prints one JSON
- *   line `{ values, recordsIn, workers }` (values sorted; workers: 0 inline) after
- *   `execute()`.
+ *   line `{ values, recordsIn, workers, ringBytes }` (values sorted; workers and
+ *   ringBytes: 0 inline) after `execute()`.
  * - `collect --records N --keys K [--marker FILE [--fail-at M]] [--restart-once]`: the
  *   keyed count of `count`, its records brought back by `executeAndCollect()`; prints
  *   them as one JSON array, sorted. With `--marker`, subtask 1 of the count fails once
@@ -35,6 +35,7 @@
  *   record the first collected), which a worker does not have.
  * - `temp-output`: a sink writes into a temporary folder the script makes before `execute()`.
  * - `big-records`: six records of 3 MiB each cross workers; prints `letter:length` sorted.
+
  * - `die`: worker 1 throws an uncaught error while the (unbounded) job runs.
  * - `class`: records that are class instances cross workers without a serializer;
  *   `returns`: the same with `.returns(serializer)`, printing `x` of each.
@@ -52,6 +53,9 @@
  *   after each record), "fast" on subtask 1 (0, 10, … 29990, resting after every
  *   50, from when slow has read 5 and written `--marker FILE`); prints the
  *   records read (`tests/_helpers/aligned_sources.ts`) as JSON.
+ *
+ * Every scenario takes `--ring-memory BYTES`: `ringMemoryBytes`, what the rings
+ * between workers share.
  *
  * @module
  */
@@ -157,7 +161,12 @@ class WhereSubtaskRuns implements KeyedProcessFunction<number, number, string> {
 function printCounts(counts: [string, number][], result: JobResult): void {
   const values = counts.map(([k, n]) => `${k}\t${n}`).sort();
   console.log(
-    JSON.stringify({ values, recordsIn: result.recordsIn, workers: result.workers ?? 0 }),
+    JSON.stringify({
+      values,
+      recordsIn: result.recordsIn,
+      workers: result.workers ?? 0,
+      ringBytes: result.ringBytes ?? 0,
+    }),
   );
 }
 
@@ -176,6 +185,7 @@ async function main(args: string[]): Promise<void> {
     "restart-once": { type: "boolean" },
     "start-timeout": { type: "string" },
     "busy-ms": { type: "string" },
+    "ring-memory": { type: "string" },
   }, {
     channelCapacity: 1024,
     // Restarts without checkpoints too (the default restarts only with them).
@@ -184,6 +194,9 @@ async function main(args: string[]): Promise<void> {
       : {}),
     ...(args.includes("--start-timeout")
       ? { workerStartTimeoutMs: Number(args[args.indexOf("--start-timeout") + 1]) }
+      : {}),
+    ...(args.includes("--ring-memory")
+      ? { ringMemoryBytes: Number(args[args.indexOf("--ring-memory") + 1]) }
       : {}),
   });
   const records = Number(values.records ?? 10_000);

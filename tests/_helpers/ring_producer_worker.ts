@@ -9,10 +9,11 @@
  */
 import { Serializers } from "../../core/state/serializer.ts";
 import { RingChannelWriter } from "../../core/runtime/ring_channel.ts";
+import type { SharedRing } from "../../core/runtime/shared_ring.ts";
 import { END_OF_INPUT, MessageKind } from "../../core/runtime/messages.ts";
 
 interface Start {
-  readonly ring: SharedArrayBuffer;
+  readonly ring: SharedRing;
   readonly count: number;
   readonly batch: number;
 }
