@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
 import { ConfigError } from "../errors.ts";
 import type { StateBackend } from "../state/backend.ts";
+import { HeapStateBackend } from "../state/heap/heap_backend.ts";
+import { Serializers } from "../state/serializer.ts";
+import { CollectSink } from "../connectors/collect_sink.ts";
 import { StreamEnvironment } from "./environment.ts";
 
 Deno.test("StreamEnvironment.create: a stateBackend that is not a state backend is a ConfigError naming it", () => {
@@ -36,4 +39,26 @@ Deno.test("StreamEnvironment.create: a restart strategy, clock, log, restore or 
       JSON.stringify(config),
     );
   }
+});
+
+Deno.test("a job gives each keyed operator subtask an equal share of the state backend's memory", async () => {
+  const shares: (number | undefined)[] = [];
+  const heap = new HeapStateBackend();
+  const recording: StateBackend = {
+    name: "heap",
+    createKeyedBackend(options) {
+      shares.push(options.memoryShare);
+      return heap.createKeyedBackend(options);
+    },
+  };
+  const env = StreamEnvironment.create({ stateBackend: recording, executor: "inline" });
+  const sink = new CollectSink<number>();
+  env.fromElements(1, 2, 3, 4, 5, 6).keyBy((n) => n % 3, Serializers.f64)
+    .reduce((a, b) => a + b).setParallelism(3)
+    .keyBy((n) => n % 2, Serializers.f64).reduce((a, b) => a + b).setParallelism(2)
+    .addSink(sink);
+  await env.execute();
+  assert.equal(sink.values.length, 6, "each reduce emits once per record");
+  // Three subtasks of the first sum and two of the second: five stores share the memory.
+  assert.ok(shares.length > 0 && shares.every((s) => s === 1 / 5), `${shares}`);
 });

@@ -214,6 +214,8 @@ export class Job implements TaskHost {
   #taskIds = new Map<Task, number>();
   /** Source tasks of the whole plan (not only the local ones). */
   #sourceTaskCount = 0;
+  /** Keyed operator subtasks of the whole plan: they share the state backend's memory. */
+  readonly #keyedSubtasks: number;
   /** The task being opened, so a failure while restoring its state names it. */
   #opening: Task | undefined;
   #channels: { close(): void }[] = [];
@@ -267,6 +269,10 @@ export class Job implements TaskHost {
       this.plan.tasks.filter((t) =>
         vertexKind.get(this.plan.chains[t.chain]!.vertices[0]!) === "source"
       ).length;
+    this.#keyedSubtasks = Math.max(
+      1,
+      this.plan.vertices.reduce((n, v) => n + (v.keySerializer === null ? 0 : v.parallelism), 0),
+    );
     // One subtask per chain (`--parallelism 1`) stays on this thread: one core either way.
     const spread = Math.max(...this.plan.chains.map((c) => c.parallelism)) > 1;
     if (config.executor === "workers" && spread && !this.#role) {
@@ -799,6 +805,7 @@ export class Job implements TaskHost {
         maxParallelism: config.maxParallelism,
         keyGroupRange: keyGroupRangeForSubtask(config.maxParallelism, parallelism, subtaskIndex),
         ttlTimeProvider: config.clock,
+        memoryShare: 1 / this.#keyedSubtasks,
         ...(restored && fromSnapshot && restored.keyed.length > 0
           ? {
             restore: {

@@ -249,6 +249,12 @@ export interface KeyedBackendOptions {
    * `Date.now()`.
    */
   readonly ttlTimeProvider?: TtlTimeProvider;
+  /**
+   * The share (0 to 1) of the state backend's memory this keyed backend may
+   * take: the runtime gives each keyed operator subtask of a job an equal
+   * one, as Flink divides managed memory among operators. Default 1.
+   */
+  readonly memoryShare?: number;
 }
 
 /**

@@ -9,7 +9,7 @@
  */
 import { alreadyRegistered } from "../_registration.ts";
 import { restoredStateMigration, stateMeta } from "../_state_migration.ts";
-import { CheckpointError, StateError } from "../../errors.ts";
+import { CheckpointError, ConfigError, StateError } from "../../errors.ts";
 import { noKeyError } from "../_no_key_error.ts";
 import type {
   KeyedBackendOptions,
@@ -33,6 +33,7 @@ import { LsmStore, writeSegment } from "../../../statestore-as/lsm_store.ts";
 import { DenoSegmentFs, type SegmentFs } from "../../../statestore-as/segment_fs.ts";
 import { readHandleEntries } from "./handle_reader.ts";
 import { makeWorkDir } from "./_work_dirs.ts";
+import { storeMemory } from "./_store_memory.ts";
 import { checkQueryable, readStateValue, type StateQueryResult } from "../queryable.ts";
 import type { TtlTimeProvider } from "../ttl.ts";
 import { innerTtlConfig, ttlInnerDescriptor, wrapTtlState } from "../ttl_state.ts";
@@ -618,9 +619,25 @@ export interface LsmStateBackendOptions {
    * later process on the same host makes its first one there (Linux).
    */
   readonly dir?: string;
-  /** Bytes per memtable of each keyed backend (default 64 MiB; 64 KiB .. 512 MiB). */
+  /**
+   * Bytes that the stores of all keyed operator subtasks of a job share, as
+   * Flink's managed memory (default 2 GiB): memtables (each store reserves
+   * three) and block caches. A store takes an equal share, at most 64 MiB
+   * memtables and a 16 MiB block cache: at parallelism 2 a job of up to four
+   * keyed operators takes those, at higher parallelism its stores take less
+   * (e.g. 200 of them about 10 MiB each), never under 64 KiB memtables and
+   * block caches. Jobs in one process each take their own.
+   */
+  readonly memoryBytes?: number;
+  /**
+   * Bytes per memtable of each keyed backend (64 KiB .. 512 MiB), whatever
+   * its share of `memoryBytes`. Default: its share.
+   */
   readonly memtableBytes?: number;
-  /** Bytes of each keyed backend's block cache (default 16 MiB; 64 KiB .. 512 MiB). */
+  /**
+   * Bytes of each keyed backend's block cache (64 KiB .. 512 MiB), whatever
+   * its share of `memoryBytes`. Default: its share.
+   */
   readonly blockCacheBytes?: number;
   /**
    * Capacity of the write-back cache of value, reducing and aggregating
@@ -747,8 +764,7 @@ export class LsmKeyedStateBackend implements KeyedStateBackend {
       this.store = LsmStore.open({
         dir: this.#dir,
         segments,
-        memtableBytes: config.memtableBytes ?? 64 << 20,
-        blockCacheBytes: config.blockCacheBytes ?? 16 << 20,
+        ...storeMemory(config, options.memoryShare ?? 1),
         deleteObsoleteSegments: false,
       });
     } catch (e) {
@@ -1351,6 +1367,14 @@ export class LsmStateBackend implements StateBackend {
 
   /** Creates the backend; `options` apply to every keyed backend it makes. */
   constructor(options: LsmStateBackendOptions = {}) {
+    const memory = options.memoryBytes;
+    if (memory !== undefined && (!Number.isSafeInteger(memory) || memory < 1)) {
+      throw new ConfigError(
+        `LsmStateBackend: memoryBytes must be a positive integer (bytes), got ${
+          JSON.stringify(memory)
+        }`,
+      );
+    }
     this.#options = { ...options };
   }
 

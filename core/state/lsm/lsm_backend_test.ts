@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { CheckpointError, SerializationError, StateError } from "../../errors.ts";
+import { CheckpointError, ConfigError, SerializationError, StateError } from "../../errors.ts";
 import type {
   KeyedRestore,
   KeyedStateBackend,
@@ -662,4 +662,40 @@ Deno.test("lsm value cache: a backend holding half the key groups caches half th
   const one = keyed(new LsmStateBackend({ ...SMALL, cacheEntries: 1 }), { start: 5, end: 5 });
   assert.equal((one as LsmKeyedStateBackend).cacheCapacity, 1, "a share is at least 1");
   one.dispose();
+});
+
+Deno.test("lsm: keyed backends share memoryBytes: a smaller share flushes a smaller memtable; memtableBytes given wins", () => {
+  const flushesAfter = (
+    config: ConstructorParameters<typeof LsmStateBackend>[0],
+    share: number,
+  ) => {
+    const b = new LsmStateBackend({ ...config, cacheEntries: 0 }).createKeyedBackend({
+      operatorUid: "op",
+      subtaskIndex: 0,
+      keySerializer: Serializers.key,
+      maxParallelism: MAX_P,
+      keyGroupRange: ALL,
+      memoryShare: share,
+    });
+    try {
+      const v = b.state(new ValueStateDescriptor("v", Serializers.string, ""));
+      for (let i = 0; i < 1500; i++) {
+        b.setCurrentKey(`k${i}`);
+        v.update("x".repeat(1000)); // 1.5 MB in all
+      }
+      return b.store.stats().flushes;
+    } finally {
+      b.dispose();
+    }
+  };
+  // 8 MiB to itself: a memtable of about 2.4 MiB holds it all.
+  assert.equal(flushesAfter({ memoryBytes: 8 << 20 }, 1), 0);
+  // An eighth of it: a memtable of 256 KiB.
+  assert.ok(flushesAfter({ memoryBytes: 8 << 20 }, 1 / 8) >= 4);
+  assert.equal(flushesAfter({ memoryBytes: 8 << 20, memtableBytes: 4 << 20 }, 1 / 8), 0);
+  assert.throws(
+    () => new LsmStateBackend({ memoryBytes: 0 }),
+    (e: Error) =>
+      e instanceof ConfigError && /memoryBytes must be a positive integer/.test(e.message),
+  );
 });
