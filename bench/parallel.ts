@@ -55,10 +55,13 @@
  * one that imports the job script (what the executor's Web Workers import), each ready
  * when its module has run, and how long `new Worker` holds the thread that
  * calls it; beside them a 1,000-record job's start-up (until every subtask
- * runs) at parallelism 1 and 2. Two more Web Workers split weir's import: one
- * that imports weir bundled into one file (`deno bundle`: the same code, one
- * module) and one that imports as many empty modules as weir has (the
- * loader's cost per module, without the code).
+ * runs) at parallelism 1 and 2, and at parallelism 200 on both backends
+ * (p × p channels per keyed edge and a state store per keyed subtask: what
+ * their budgets, `ringMemoryBytes` and the LSM backend's `memoryBytes`, are
+ * for). Two more Web Workers split weir's import: one that imports weir
+ * bundled into one file (`deno bundle`: the same code, one module) and one
+ * that imports as many empty modules as weir has (the loader's cost per
+ * module, without the code).
  *
  * `--only` (repeatable) runs just those rows. A row's jobs run interleaved
  * (p1, side by side, p2, p1, ...), so a change of load on a shared machine
@@ -352,7 +355,10 @@ if (selected("plain")) {
 // end), the routing of every record without workers (two subtasks on one thread), and a
 // record's crossing between workers (none crossing against all crossing).
 if (selected("overhead")) {
-  const tiny = ["--job", "keyed", "--records", "1000", "--keys", "1000", "--state-backend", "heap"];
+  const tinyOn = (
+    backend: string,
+  ) => ["--job", "keyed", "--records", "1000", "--keys", "1000", "--state-backend", backend];
+  const tiny = tinyOn("heap");
   row(
     "start and end only: keyed count, 1,000 records, heap",
     ...await measurePair([...tiny, ...P1], [...tiny, ...P2]),
@@ -427,7 +433,10 @@ function weirAsOneFileAndAsEmptyModules(dir: string) {
 // in turn; medians by time.
 const startRows: string[][] = [];
 if (selected("start")) {
-  const tiny = ["--job", "keyed", "--records", "1000", "--keys", "1000", "--state-backend", "heap"];
+  const tinyOn = (
+    backend: string,
+  ) => ["--job", "keyed", "--records", "1000", "--keys", "1000", "--state-backend", backend];
+  const tiny = tinyOn("heap");
   const dir = Deno.makeTempDirSync({ prefix: "weir-bench-start-" });
   const { bundle, bundleBytes, modules } = weirAsOneFileAndAsEmptyModules(dir);
   const variants = [
@@ -436,6 +445,9 @@ if (selected("start")) {
     ),
     () => runJob([...tiny, ...P1]),
     () => runJob([...tiny, ...P2]),
+    ...["heap", "lsm"].map((backend) => () =>
+      runJob([...tinyOn(backend), "--parallelism", "200", "--executor", "workers"])
+    ),
   ];
   const runs = await runInTurn(variants);
   Deno.removeSync(dir, { recursive: true });
@@ -450,6 +462,8 @@ if (selected("start")) {
     `a Web Worker that imports ${modules.count} empty modules`,
     "keyed count, 1,000 records: parallelism 1 (inline), start-up",
     "keyed count, 1,000 records: parallelism 2 (workers), start-up",
+    "keyed count, 1,000 records: parallelism 200 (workers), heap, start-up",
+    "keyed count, 1,000 records: parallelism 200 (workers), lsm, start-up",
   ];
   for (const [k, name] of names.entries()) {
     const spawn = runs[k]![0]!.spawnMs !== undefined ? median(runs[k]!, (m) => m.spawnMs!) : "";
