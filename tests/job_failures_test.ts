@@ -151,12 +151,12 @@ async function checkpointedWordCount(dir: string): Promise<string> {
 }
 
 /**
- * Sets the source position items of operator "lines" in a manifest, with a checksum that
+ * Sets the source split items of operator "lines" in a manifest, with a checksum that
  * matches: the manifest is intact, its operator state is what is wrong.
  */
-function setSourcePosition(metadata: string, items: unknown): void {
+function setSourceSplits(metadata: string, items: unknown): void {
   const m = JSON.parse(Deno.readTextFileSync(metadata));
-  m.operators.lines.subtasks[0].operatorState["source-position"].items = items;
+  m.operators.lines.subtasks[0].operatorState["source-splits"].items = items;
   Deno.writeTextFileSync(metadata, formatManifest(m));
 }
 
@@ -164,7 +164,7 @@ Deno.test("restoring operator state that is not base64 fails at once: one line, 
   const dir = tempDir(t);
   try {
     const metadata = await checkpointedWordCount(dir);
-    setSourcePosition(metadata, ["!!not base64!!"]);
+    setSourceSplits(metadata, ["!!not base64!!"]);
     const r = await runExample("word_count.ts", [
       "--input",
       `${dir}/in.txt`,
@@ -179,7 +179,7 @@ Deno.test("restoring operator state that is not base64 fails at once: one line, 
     assertOneLineFailure(
       r,
       "word_count",
-      /Cannot restore checkpoint 1: operator "lines" subtask 0: Operator state "source-position" is corrupt/,
+      /Cannot restore checkpoint 1: operator "lines" subtask 0: Operator state "source-splits" is corrupt/,
     );
     assert.ok(!r.stderr.includes("restarting"), r.stderr);
   } finally {
@@ -191,8 +191,8 @@ Deno.test("operator state that does not decode stops after the bounded repeats: 
   const dir = tempDir(t);
   try {
     const metadata = await checkpointedWordCount(dir);
-    // Valid base64, but not the JSON the file source's position is.
-    setSourcePosition(metadata, ["AAAA"]);
+    // Valid base64, but not the JSON of a file split.
+    setSourceSplits(metadata, ["AAAA"]);
     const r = await runExample("word_count.ts", [
       "--input",
       `${dir}/in.txt`,
@@ -208,7 +208,7 @@ Deno.test("operator state that does not decode stops after the bounded repeats: 
     assertOneLineFailure(
       r,
       "word_count",
-      /failed in task File Source.*\(not restarting: the same failure happened 3 times in a row, each after restoring .*chk-1; it is deterministic\)$/,
+      /failed: Cannot restore the splits of source "File Source: .*" \(uid lines\): .*\(not restarting: the same failure happened 3 times in a row, each after restoring .*chk-1; it is deterministic\)$/,
     );
   } finally {
     Deno.removeSync(dir, { recursive: true });

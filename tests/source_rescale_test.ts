@@ -133,6 +133,57 @@ Deno.test("FileSource over a directory: rescales 2 → 1 → 3 from savepoints t
   }
 });
 
+Deno.test("FileSource over a single file: rescales 2 → 1 → 3 from savepoints taken mid-file, each subtask's byte ranges its splits, no line lost or repeated", async () => {
+  const input = Deno.makeTempFileSync({ prefix: "weir-file-input-", suffix: ".txt" });
+  const dir = Deno.makeTempDirSync({ prefix: "weir-file-rescale-" });
+  try {
+    const written = Array.from({ length: 4 * LINES_PER_FILE }, (_, i) => `line-${i}`);
+    Deno.writeTextFileSync(input, written.join("\n") + "\n");
+    const all: string[] = [];
+    let restore: string | undefined;
+    for (const [run, parallelism] of [2, 1, 3].entries()) {
+      const env = StreamEnvironment.create({
+        parallelism,
+        checkpoint: { dir, intervalMs: 60_000 },
+        ...(restore ? { restore } : {}),
+        restartStrategy: { kind: "none" },
+        log: () => {},
+      });
+      const sink = gatedSink();
+      env.addSource(new FileSource({ path: input, chunkBytes: 4096 }), { uid: "lines" })
+        .addSink(sink, { uid: "out" });
+      const client = env.executeAsync(`file-${parallelism}`);
+      if (run === 2) {
+        sink.release();
+        await client.done;
+      } else {
+        await until(() => sink.values.length > 0, `run at parallelism ${parallelism}`);
+        const savepoint = client.stopWithSavepoint(`f${parallelism}`);
+        sink.release();
+        restore = (await savepoint).path;
+        await client.done;
+        assert.ok(all.length + sink.values.length < written.length, "stopped mid-file");
+        const manifest = parseManifest(Deno.readTextFileSync(`${restore}/_metadata`), restore);
+        const splits = manifest.operators["lines"]!.subtasks.flatMap((t) => [
+          ...new OperatorStateStore("lines", decodeOperatorState(t.operatorState))
+            .getUnionListState(SOURCE_SPLITS).get() ?? [],
+        ]) as { start: number; end: number; offset: number }[];
+        // The first run's two halves of the file, each read part of the way.
+        if (run === 0) {
+          assert.equal(splits.length, 2);
+          assert.ok(splits.every((s) => s.start < s.offset && s.offset < s.end), "both mid-range");
+        }
+      }
+      all.push(...sink.values);
+    }
+    assert.equal(new Set(all).size, all.length, "no line repeated");
+    assert.deepEqual(all.toSorted(), written.toSorted(), "no line lost");
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+    Deno.removeSync(input);
+  }
+});
+
 Deno.test("FileSource over a directory: a savepoint holds the enumerator's state (files listed, splits unassigned) beside the reader's split, each split in exactly one of them", async () => {
   const input = Deno.makeTempDirSync({ prefix: "weir-dir-input-" });
   const dir = Deno.makeTempDirSync({ prefix: "weir-dir-manifest-" });
@@ -210,6 +261,43 @@ Deno.test("GeneratorSource: rescales 2 → 1 → 3 from savepoints taken mid-seq
     }
     assert.equal(new Set(all).size, all.length, "no record repeated");
     assert.equal(all.length, count, "no record lost");
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+/**
+ * `tests/testdata/file_source_positions`: a savepoint written by weir f776b6e, whose single-file
+ * FileSource kept one position per subtask: `input.txt` read at parallelism 2 and stopped after
+ * the first batch of each subtask, whose lines are `emitted.txt`.
+ */
+const LEGACY = new URL("./testdata/file_source_positions/", import.meta.url).pathname;
+
+Deno.test("FileSource over a single file: a savepoint of the per-subtask positions it kept before splits restores at its parallelism, each line once; at another, a clear error", async () => {
+  const dir = Deno.makeTempDirSync({ prefix: "weir-file-legacy-" });
+  try {
+    Deno.copyFileSync(`${LEGACY}/_metadata`, `${dir}/_metadata`);
+    const run = async (parallelism: number) => {
+      const env = StreamEnvironment.create({
+        parallelism,
+        restore: dir,
+        restartStrategy: { kind: "none" },
+        log: () => {},
+      });
+      const values: string[] = [];
+      env.addSource(new FileSource({ path: `${LEGACY}/input.txt` }), { uid: "lines" })
+        .addSink({ invoke: (v: string) => void values.push(v) }, { uid: "out" });
+      await env.execute("legacy single file");
+      return values;
+    };
+    await assert.rejects(() => run(3), /ran with parallelism 2, the job gives it 3/);
+    const rest = await run(2);
+    const emitted = Deno.readTextFileSync(`${LEGACY}/emitted.txt`).trimEnd().split("\n");
+    const input = Deno.readTextFileSync(`${LEGACY}/input.txt`).trimEnd().split("\n");
+    assert.ok(emitted.length > 0 && rest.length > 0);
+    const all = [...emitted, ...rest];
+    assert.equal(new Set(all).size, all.length, "no line repeated");
+    assert.deepEqual(all.toSorted(), input.toSorted(), "no line lost");
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }

@@ -1,7 +1,7 @@
 /**
  * Reads the lines that start in a byte range of a text file (Hadoop's rule):
- * the engine of {@linkcode FileSource}, for one subtask's share of a file or
- * one split of a directory.
+ * the engine of {@linkcode FileSource}, for one split of a file or a
+ * directory.
  *
  * @module
  */
@@ -53,7 +53,7 @@ export class FileRangeReader implements SourceReader<string | Uint8Array> {
   readonly #path: string;
   readonly #encoding: FileSourceEncoding;
   readonly #log: (line: string) => void;
-  /** Lines starting at or after this offset belong to the next subtask. */
+  /** Lines starting at or after this offset belong to the next split. */
   readonly #end: number;
   readonly #decoder: TextDecoder;
   #buf: Uint8Array;
@@ -69,16 +69,13 @@ export class FileRangeReader implements SourceReader<string | Uint8Array> {
   /** Invalid UTF-8 sequences replaced with U+FFFD (encoding "utf-8"). */
   #replaced = 0;
 
-  /**
-   * Opens `path` for the lines starting in `[start, end)` (`end` undefined: the
-   * file's size; `share`: subtask `i` of `p` takes the `i`-th of `p` equal ranges).
-   */
+  /** Opens `path` for the lines starting in `[range.start, range.end)`. */
   constructor(
     path: string,
     chunkBytes: number,
     encoding: FileSourceEncoding,
     log: ((line: string) => void) | undefined,
-    range: { start: number; end: number } | { share: [index: number, of: number] },
+    range: { start: number; end: number },
   ) {
     this.#path = path;
     this.#encoding = encoding;
@@ -87,27 +84,13 @@ export class FileRangeReader implements SourceReader<string | Uint8Array> {
       ignoreBOM: true,
       fatal: encoding === "utf-8-fatal",
     });
-    let file: Deno.FsFile;
     try {
-      file = Deno.openSync(path, { read: true });
+      this.#file = Deno.openSync(path, { read: true });
     } catch (e) {
       throw unreadable(path, e);
     }
-    this.#file = file;
-    let start: number;
-    if ("share" in range) {
-      const info = file.statSync();
-      if (!info.isFile) {
-        file.close();
-        throw new ConfigError(`FileSource cannot read "${path}": not a regular file`);
-      }
-      const [index, of] = range.share;
-      start = Math.floor(info.size * index / of);
-      this.#end = Math.floor(info.size * (index + 1) / of);
-    } else {
-      start = range.start;
-      this.#end = range.end;
-    }
+    const start = range.start;
+    this.#end = range.end;
     this.#buf = new Uint8Array(chunkBytes);
     if (start > 0 && start < this.#end) this.#skipPartialLine(start);
     else this.#seek(start);

@@ -7,7 +7,8 @@
  */
 import { ConfigError } from "../errors.ts";
 import { EXTERNAL } from "./_external.ts";
-import { FileRangeReader, unreadable } from "./_file_range_reader.ts";
+import { unreadable } from "./_file_range_reader.ts";
+import { FileShareReader } from "./_file_share_reader.ts";
 import { DirectoryReader } from "./_directory_reader.ts";
 import { type FileSplit, FileSplitEnumerator } from "./_file_split_enumerator.ts";
 import type { Source, SourceContext, SourceReader } from "./source.ts";
@@ -108,11 +109,12 @@ export function fileSourceEncoding(name: string | undefined): FileSourceEncoding
 /**
  * Reads a text file line by line, emitting each line without its `\n`
  * or `\r\n` (as a string, or as bytes with `encoding: "bytes"`). With `p`
- * subtasks the file is cut into `p` byte ranges and a subtask reads the lines
- * that start in its range (Hadoop's rule), so every line is read exactly once.
- * The position is the byte offset of the next line, so a restored reader
- * rereads nothing and skips nothing, in every encoding. The file must not
- * change while a job reads it.
+ * subtasks the file is cut into `p` byte ranges, each a split, and a subtask
+ * reads the lines that start in its range (Hadoop's rule), so every line is
+ * read exactly once. A split's state is the byte offset of its next line, so
+ * a restored reader rereads nothing and skips nothing, in every encoding; the
+ * splits of all subtasks are kept together, so a restored job may run the
+ * source at another parallelism. The file must not change while a job reads it.
  *
  * Given a directory, each of its files is a split (a file larger than
  * `splitBytes` several, by byte ranges, read by the same rule); names starting
@@ -238,7 +240,7 @@ export class FileSource<T extends string | Uint8Array = string> implements Sourc
   }
 
   /**
-   * Opens the file for one subtask's range, or reads the subtask's splits of
+   * Reads one subtask's byte range of the file as its split, or the subtask's splits of
    * the directory; throws `ConfigError` if the path cannot be read.
    */
   createReader(ctx: SourceContext): SourceReader<T> {
@@ -248,15 +250,16 @@ export class FileSource<T extends string | Uint8Array = string> implements Sourc
         encoding: this.#encoding,
       }, ctx) as unknown as SourceReader<T>;
     }
-    return new FileRangeReader(this.#path, this.#chunkBytes, this.#encoding, ctx.log, {
-      share: [ctx.subtaskIndex, ctx.parallelism],
-    }) as unknown as SourceReader<T>;
+    return new FileShareReader(this.#path, {
+      chunkBytes: this.#chunkBytes,
+      encoding: this.#encoding,
+    }, ctx) as unknown as SourceReader<T>;
   }
 
   /**
    * A directory's split enumerator (it lists the directory, and again at
    * `monitorIntervalMs` when monitoring); undefined for a single file, whose
-   * subtasks each read a byte range of it.
+   * subtasks start with a byte range of it each.
    */
   createEnumerator(
     ctx: SplitEnumeratorContext<unknown>,

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { FileSource, type FileSourceEncoding } from "./file_source.ts";
-import type { PollStatus, SourceReader } from "./source.ts";
+import { isSplitReader, type PollStatus, type SourceReader, type SplitReader } from "./source.ts";
+import type { FileSplit } from "./_file_split_enumerator.ts";
+import { basename } from "node:path";
 import { ConfigError, JobFailedError, SerializationError } from "../errors.ts";
 import { StreamEnvironment } from "../dataflow/environment.ts";
 import { CollectSink } from "./collect_sink.ts";
@@ -137,31 +139,66 @@ Deno.test("FileSource splits put a line at a range start in that range", async (
   });
 });
 
-Deno.test("FileSource position is the next line's byte offset; restore resumes there", async () => {
+/** The split state of reader `r` (a single file's reader is a split reader). */
+function splitsOf(r: SourceReader<unknown>): FileSplit[] {
+  assert.ok(isSplitReader(r));
+  return JSON.parse(JSON.stringify(r.snapshotSplits(1)));
+}
+
+Deno.test("FileSource's state is each subtask's split with its next line's byte offset; restoring the splits resumes there, at any parallelism", async () => {
   const lines = Array.from({ length: 50 }, (_, i) => `line ${i} ${"ß".repeat(i % 7)}`);
   await withFile(lines.join("\r\n"), (path) => {
+    const size = Deno.statSync(path).size;
     for (let p = 1; p <= 3; p++) {
+      const full = Array.from({ length: p }, (_, i) => drain(reader(path, i, p, 8)));
+      assert.deepEqual(full.flat(), lines, `p ${p}: every line once`);
+      const heads: string[][] = [];
+      const saved: FileSplit[] = [];
       for (let i = 0; i < p; i++) {
-        const full = drain(reader(path, i, p, 8));
         const first = reader(path, i, p, 8);
         const head: string[] = [];
         first.poll({ collect: (l) => head.push(l) }, 5);
-        const pos = first.position() as number;
+        const [split] = splitsOf(first);
         first.close?.();
         const bytes = new TextEncoder().encode(
-          lines.slice(0, lines.indexOf(head.at(-1)!) + 1)
-            .map((l) => l + "\r\n").join(""),
+          lines.slice(0, lines.indexOf(head.at(-1)!) + 1).map((l) => l + "\r\n").join(""),
         );
-        assert.equal(pos, bytes.length, "offset right after the last line read");
-        const resumed = reader(path, i, p, 8);
-        resumed.restore(JSON.parse(JSON.stringify(pos)));
-        assert.deepEqual([...head, ...drain(resumed)], full, `p ${p}, subtask ${i}`);
-        resumed.close?.();
+        assert.deepEqual(split, {
+          file: basename(path),
+          start: Math.floor(size * i / p),
+          end: Math.floor(size * (i + 1) / p),
+          offset: bytes.length,
+        }, "offset right after the last line read");
+        heads.push(head);
+        saved.push(split!);
+        // A checkpoint of a weir that kept one position per subtask resumes there too.
+        const legacy = reader(path, i, p, 8);
+        legacy.restore(split!.offset);
+        assert.deepEqual([...head, ...drain(legacy)], full[i], `p ${p}, subtask ${i}`);
+        legacy.close?.();
+      }
+      // Every subtask's splits, restored at each parallelism: each line once.
+      for (let q = 1; q <= 4; q++) {
+        const rest = Array.from({ length: q }, (_, i) => {
+          const r = reader(path, i, q, 8) as SplitReader<string>;
+          r.restoreSplits(structuredClone(saved));
+          return drain(r);
+        });
+        assert.deepEqual(
+          [...heads.flat(), ...rest.flat()].toSorted(),
+          lines.toSorted(),
+          `p ${p} restored at ${q}`,
+        );
       }
     }
     const r = reader(path);
     assert.throws(() => r.restore(-1), ConfigError);
     assert.throws(() => r.restore("7"), ConfigError);
+    const other = reader(path) as SplitReader<string>;
+    assert.throws(
+      () => other.restoreSplits([{ file: "other.txt", start: 0, end: 5, offset: 0 }]),
+      /checkpoint has a split of "other.txt"/,
+    );
     r.close?.();
   });
 });
@@ -360,10 +397,11 @@ Deno.test("FileSource restores mid-file in every encoding: the rest is read exac
           const first = encodedReader(path, encoding, { chunk: 8, i, p });
           const head: string[] = [];
           first.poll({ collect: (l) => head.push(key(l)) }, 4);
-          const pos = first.position();
+          const saved = splitsOf(first);
           first.close?.();
-          const resumed = encodedReader(path, encoding, { chunk: 8, i, p });
-          resumed.restore(JSON.parse(JSON.stringify(pos)));
+          // Restored alone at parallelism 1: this split only.
+          const resumed = encodedReader(path, encoding, { chunk: 8 }) as SplitReader<unknown>;
+          resumed.restoreSplits(saved);
           const rest = drainAny(resumed).map(key);
           assert.deepEqual([...head, ...rest], full, `${encoding}, p ${p}, subtask ${i}`);
         }

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { ConfigError, JobFailedError, StateError } from "../errors.ts";
+import { CheckpointError, ConfigError, JobFailedError, StateError } from "../errors.ts";
 import {
   type CheckpointConfig,
   CheckpointCoordinator,
@@ -407,10 +407,23 @@ export class Job implements TaskHost {
       sources.map((n) => {
         const uid = uidOf(n);
         const restored = this.#restorePlan?.get(uid)?.[0];
-        const splits = restored
-          ? new OperatorStateStore(uid, restored.operatorState).getUnionListState(SOURCE_SPLITS)
-            .get()
-          : undefined;
+        let splits: Iterable<unknown> | undefined;
+        try {
+          splits = restored
+            ? new OperatorStateStore(uid, restored.operatorState).getUnionListState(SOURCE_SPLITS)
+              .get()
+            : undefined;
+        } catch (e) {
+          // As a reader's state that does not decode: the attempt fails, the restart strategy decides.
+          this.#fail(
+            new CheckpointError(
+              `Cannot restore the splits of source "${n.name}" (uid ${uid}): ${
+                (e as Error).message
+              }`,
+              { cause: e },
+            ),
+          );
+        }
         return {
           uid,
           source: n.source!,

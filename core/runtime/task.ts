@@ -76,7 +76,13 @@ export class SourceOperator extends StreamOperator {
       const all = this.#splits.get();
       // A reader fed by an enumerator starts empty: the enumerator gets the splits back.
       if (this.ctx.operatorState.isRestored && !isEnumeratedSplitReader(reader)) {
-        await reader.restoreSplits([...(all ?? [])]);
+        // A checkpoint of a weir whose reader of this source kept one position per subtask
+        // (a single file's FileSource) has that instead of splits.
+        const legacy = all?.length
+          ? undefined
+          : this.ctx.operatorState.getListState(POSITION).get();
+        if (legacy?.length) await reader.restore(legacy[0]);
+        else await reader.restoreSplits([...(all ?? [])]);
       }
       return;
     }
