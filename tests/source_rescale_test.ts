@@ -9,6 +9,7 @@ import { FileSource, type SinkFunction, StreamEnvironment } from "../mod.ts";
 import { decodeOperatorState, parseManifest } from "../core/checkpoint/manifest.ts";
 import { OperatorStateStore } from "../core/state/operator_state.ts";
 import { SOURCE_SPLITS } from "../core/runtime/task.ts";
+import type { FileSplit } from "../core/connectors/_file_split_enumerator.ts";
 
 async function until(cond: () => boolean, what: string): Promise<void> {
   for (let i = 0; i < 6_000 && !cond(); i++) await new Promise((r) => setTimeout(r, 10));
@@ -32,6 +33,65 @@ function gatedSink(): SinkFunction<string> & { values: string[]; release(): void
     invoke: (v) => void values.push(v),
     flush: () => values.length > 0 ? gate : undefined,
   };
+}
+
+/** The reader splits of source `uid` in the savepoint at `path` (every subtask's). */
+function readerSplits(path: string, uid: string): unknown[] {
+  const manifest = parseManifest(Deno.readTextFileSync(`${path}/_metadata`), path);
+  return manifest.operators[uid]!.subtasks.flatMap((s) => [
+    ...new OperatorStateStore(uid, decodeOperatorState(s.operatorState))
+      .getUnionListState(SOURCE_SPLITS).get() ?? [],
+  ]);
+}
+
+/**
+ * Reads `path` with a bounded FileSource (uid `uid`) at parallelism 2, then 1, then 3: the first
+ * two runs stop with a savepoint after their first batch (each restoring the one before, checked
+ * to have stopped before the `total` lines), the last reads to the end. `beforeRun` runs before
+ * each run, `stopped` after each savepoint. Returns every line the runs emitted.
+ */
+async function rescaleBounded(
+  path: string,
+  uid: string,
+  total: number,
+  hooks: { beforeRun?(run: number): void; stopped?(savepoint: string, run: number): void },
+): Promise<string[]> {
+  const dir = Deno.makeTempDirSync({ prefix: "weir-rescale-" });
+  try {
+    const all: string[] = [];
+    let restore: string | undefined;
+    for (const [run, parallelism] of [2, 1, 3].entries()) {
+      hooks.beforeRun?.(run);
+      const env = StreamEnvironment.create({
+        parallelism,
+        checkpoint: { dir, intervalMs: 60_000 },
+        ...(restore ? { restore } : {}),
+        restartStrategy: { kind: "none" },
+        log: () => {},
+      });
+      const sink = gatedSink();
+      env.addSource(new FileSource({ path, chunkBytes: 4096 }), { uid }).addSink(sink, {
+        uid: "out",
+      });
+      const client = env.executeAsync(`bounded-${parallelism}`);
+      if (run === 2) {
+        sink.release();
+        await client.done; // the source ends once every split is read
+      } else {
+        await until(() => sink.values.length > 0, `run at parallelism ${parallelism}`);
+        const savepoint = client.stopWithSavepoint(`b${parallelism}`);
+        sink.release();
+        restore = (await savepoint).path;
+        await client.done;
+        assert.ok(all.length + sink.values.length < total, "stopped mid-input");
+        hooks.stopped?.(restore, run);
+      }
+      all.push(...sink.values);
+    }
+    return all;
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
 }
 
 const FILES_PER_RUN = 4;
@@ -88,7 +148,6 @@ Deno.test("FileSource over a monitored directory: rescales 2 → 1 → 3 from sa
 
 Deno.test("FileSource over a directory: rescales 2 → 1 → 3 from savepoints taken mid-file, more subtasks than splits left, files of the first start only, the job ends, no line lost or repeated", async () => {
   const input = Deno.makeTempDirSync({ prefix: "weir-dir-input-" });
-  const dir = Deno.makeTempDirSync({ prefix: "weir-dir-rescale-" });
   try {
     const written: string[] = [];
     for (let f = 0; f < 2; f++) {
@@ -96,90 +155,36 @@ Deno.test("FileSource over a directory: rescales 2 → 1 → 3 from savepoints t
       Deno.writeTextFileSync(`${input}/f${f}.txt`, lines.join("\n") + "\n");
       written.push(...lines);
     }
-    const all: string[] = [];
-    let restore: string | undefined;
-    for (const [run, parallelism] of [2, 1, 3].entries()) {
+    const all = await rescaleBounded(input, "files", written.length, {
       // Not read: the directory was listed at the job's first start.
-      if (run === 1) Deno.writeTextFileSync(`${input}/late.txt`, "late\n");
-      const env = StreamEnvironment.create({
-        parallelism,
-        checkpoint: { dir, intervalMs: 60_000 },
-        ...(restore ? { restore } : {}),
-        restartStrategy: { kind: "none" },
-        log: () => {},
-      });
-      const sink = gatedSink();
-      env.addSource(new FileSource({ path: input, chunkBytes: 4096 }), { uid: "files" })
-        .addSink(sink, { uid: "out" });
-      const client = env.executeAsync(`bounded-${parallelism}`);
-      if (run === 2) {
-        sink.release();
-        await client.done; // the source ends once every split is read
-      } else {
-        await until(() => sink.values.length > 0, `run at parallelism ${parallelism}`);
-        const savepoint = client.stopWithSavepoint(`b${parallelism}`);
-        sink.release();
-        restore = (await savepoint).path;
-        await client.done;
-        assert.ok(all.length + sink.values.length < written.length, "stopped mid-input");
-      }
-      all.push(...sink.values);
-    }
+      beforeRun: (run) => {
+        if (run === 1) Deno.writeTextFileSync(`${input}/late.txt`, "late\n");
+      },
+    });
     assert.equal(new Set(all).size, all.length, "no line repeated");
     assert.deepEqual(all.toSorted(), written.toSorted(), "no line lost, none of late.txt");
   } finally {
-    Deno.removeSync(dir, { recursive: true });
     Deno.removeSync(input, { recursive: true });
   }
 });
 
 Deno.test("FileSource over a single file: rescales 2 → 1 → 3 from savepoints taken mid-file, each subtask's byte ranges its splits, no line lost or repeated", async () => {
   const input = Deno.makeTempFileSync({ prefix: "weir-file-input-", suffix: ".txt" });
-  const dir = Deno.makeTempDirSync({ prefix: "weir-file-rescale-" });
   try {
     const written = Array.from({ length: 4 * LINES_PER_FILE }, (_, i) => `line-${i}`);
     Deno.writeTextFileSync(input, written.join("\n") + "\n");
-    const all: string[] = [];
-    let restore: string | undefined;
-    for (const [run, parallelism] of [2, 1, 3].entries()) {
-      const env = StreamEnvironment.create({
-        parallelism,
-        checkpoint: { dir, intervalMs: 60_000 },
-        ...(restore ? { restore } : {}),
-        restartStrategy: { kind: "none" },
-        log: () => {},
-      });
-      const sink = gatedSink();
-      env.addSource(new FileSource({ path: input, chunkBytes: 4096 }), { uid: "lines" })
-        .addSink(sink, { uid: "out" });
-      const client = env.executeAsync(`file-${parallelism}`);
-      if (run === 2) {
-        sink.release();
-        await client.done;
-      } else {
-        await until(() => sink.values.length > 0, `run at parallelism ${parallelism}`);
-        const savepoint = client.stopWithSavepoint(`f${parallelism}`);
-        sink.release();
-        restore = (await savepoint).path;
-        await client.done;
-        assert.ok(all.length + sink.values.length < written.length, "stopped mid-file");
-        const manifest = parseManifest(Deno.readTextFileSync(`${restore}/_metadata`), restore);
-        const splits = manifest.operators["lines"]!.subtasks.flatMap((t) => [
-          ...new OperatorStateStore("lines", decodeOperatorState(t.operatorState))
-            .getUnionListState(SOURCE_SPLITS).get() ?? [],
-        ]) as { start: number; end: number; offset: number }[];
+    const all = await rescaleBounded(input, "lines", written.length, {
+      stopped: (savepoint, run) => {
         // The first run's two halves of the file, each read part of the way.
-        if (run === 0) {
-          assert.equal(splits.length, 2);
-          assert.ok(splits.every((s) => s.start < s.offset && s.offset < s.end), "both mid-range");
-        }
-      }
-      all.push(...sink.values);
-    }
+        if (run > 0) return;
+        const splits = readerSplits(savepoint, "lines") as FileSplit[];
+        assert.equal(splits.length, 2);
+        assert.ok(splits.every((s) => s.start < s.offset && s.offset < s.end), "both mid-range");
+      },
+    });
     assert.equal(new Set(all).size, all.length, "no line repeated");
     assert.deepEqual(all.toSorted(), written.toSorted(), "no line lost");
   } finally {
-    Deno.removeSync(dir, { recursive: true });
     Deno.removeSync(input);
   }
 });
@@ -211,13 +216,10 @@ Deno.test("FileSource over a directory: a savepoint holds the enumerator's state
     const op = manifest.operators["files"]!;
     const enumerator = op.enumerator as { listed: string[]; unassigned: { file: string }[] };
     assert.deepEqual(enumerator.listed.toSorted(), names);
-    const readerSplits = op.subtasks.flatMap((s) => [
-      ...new OperatorStateStore("files", decodeOperatorState(s.operatorState))
-        .getUnionListState(SOURCE_SPLITS).get() ?? [],
-    ]) as { file: string; offset: number }[];
+    const splits = readerSplits(path, "files") as FileSplit[];
     // The reader holds a.txt, read up to where it stopped; b and c wait in the enumerator.
-    assert.deepEqual(readerSplits.map((s) => s.file), ["a.txt"]);
-    assert.ok(readerSplits[0]!.offset > 0);
+    assert.deepEqual(splits.map((s) => s.file), ["a.txt"]);
+    assert.ok(splits[0]!.offset > 0);
     assert.deepEqual(enumerator.unassigned.map((s) => s.file), ["b.txt", "c.txt"]);
   } finally {
     Deno.removeSync(dir, { recursive: true });
