@@ -70,7 +70,11 @@ export class DirectoryReader implements EnumeratedSplitReader<string | Uint8Arra
     this.#noMoreSplits = true;
   }
 
-  /** Not called: the enumerator gets a restored job's splits back and assigns them again. */
+  /**
+   * Splits to read besides those assigned: a single file's reader gives its
+   * own this way (`_file_share_reader.ts`). Not called for a directory: its
+   * enumerator gets a restored job's splits back and assigns them again.
+   */
   restoreSplits(all: unknown[]): void {
     for (const raw of all) this.#splits.push(checkFileSplit(raw, this.#dir));
   }
