@@ -26,6 +26,7 @@ import type { Partitioning } from "../core/runtime/graph.ts";
 import { ChannelWriter } from "../core/runtime/outputs.ts";
 import { RingChannelReader } from "../core/runtime/ring_channel.ts";
 import { createRing } from "../core/runtime/shared_ring.ts";
+import { MAX_RING_BYTES, MIN_RING_BYTES } from "../core/runtime/worker_executor.ts";
 import { machine, median, rate, table } from "./_util.ts";
 
 const quick = Deno.args.includes("--quick");
@@ -174,7 +175,8 @@ console.log(
 console.log(table(["channel writer", "ns/record"], routingRows));
 
 const ringRows: (string | number)[][] = [];
-for (const ringBytes of [64 * 1024, 1024 * 1024]) {
+// The least a ring holds (high parallelism) and the most (parallelism 2): see worker_executor.ts.
+for (const ringBytes of [MIN_RING_BYTES, MAX_RING_BYTES]) {
   const runs = [];
   for (let i = 0; i < RUNS; i++) runs.push(await transfer(ringBytes));
   const wall = median(runs.map((r) => r.wall));
