@@ -201,10 +201,10 @@ Deno.test("worker executor: the rings between workers share ringMemoryBytes; at 
   const records = 40_000, keys = 700;
   const count = ["--scenario", "count", "--records", String(records), "--keys", String(keys)];
   type Out = { values: string[]; workers: number; ringBytes: number };
-  const at = async (parallelism: number, ringMemory?: number) => {
+  const at = async (parallelism: number, ringMemory?: number, executor = "workers") => {
     const out = await run([
       ...count,
-      ...["--parallelism", String(parallelism), "--executor", "workers"],
+      ...["--parallelism", String(parallelism), "--executor", executor],
       ...(ringMemory === undefined ? [] : ["--ring-memory", String(ringMemory)]),
     ]);
     assert.equal(out.code, 0, out.stderr);
@@ -220,6 +220,7 @@ Deno.test("worker executor: the rings between workers share ringMemoryBytes; at 
   assert.ok(ringBytes >= 32 << 10 && ringBytes < 512 << 10, `${ringBytes}`);
   assert.equal(ringBytes & (ringBytes - 1), 0, "a power of two");
   assert.equal((await at(24, 1)).ringBytes, 32 << 10, "never under the least");
+  assert.equal((await at(2, undefined, "inline")).ringBytes, 0, "inline: no rings (absent)");
 });
 
 Deno.test("worker executor: a sink's folder made before execute() is another one in each worker: a ConfigError shows both", async () => {

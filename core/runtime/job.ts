@@ -186,7 +186,8 @@ export interface JobResult {
   readonly workers?: number;
   /**
    * Bytes of each ring between two workers (the credit of a channel that
-   * crosses workers: 512 KiB, less at high parallelism); absent inline.
+   * crosses workers: 512 KiB, less at high parallelism); absent when no
+   * channel crosses workers (inline, or one worker).
    */
   readonly ringBytes?: number;
 }
@@ -1011,7 +1012,8 @@ export class Job implements TaskHost {
       cancelled: this.#cancelled,
       recordsIn,
       ...(this.#startupMs !== undefined ? { startupMs: this.#startupMs } : {}),
-      ...(this.#workers ? { workers: this.#workers.size, ringBytes: this.#workers.ringBytes } : {}),
+      ...(this.#workers ? { workers: this.#workers.size } : {}),
+      ...(this.#workers?.ringBytes ? { ringBytes: this.#workers.ringBytes } : {}),
     };
   }
 

@@ -196,7 +196,7 @@ export class WorkerExecutor {
   readonly placement: readonly number[];
   /** Number of workers. */
   readonly size: number;
-  /** Bytes of each ring between two workers ({@linkcode ringCapacity}). */
+  /** Bytes of each ring between two workers ({@linkcode ringCapacity}); 0 without rings. */
   readonly ringBytes: number;
   /** The admin API's link to the workers: their subtasks' reports and state queries. */
   readonly admin: WorkerAdminLink;
@@ -252,10 +252,9 @@ export class WorkerExecutor {
     const crossing = plan.channels.filter((c) =>
       this.placement[c.fromTask] !== this.placement[c.toTask]
     );
-    this.ringBytes = ringCapacity(
-      crossing.length,
-      options.ringMemoryBytes ?? DEFAULT_RING_MEMORY_BYTES,
-    );
+    this.ringBytes = crossing.length === 0
+      ? 0
+      : ringCapacity(crossing.length, options.ringMemoryBytes ?? DEFAULT_RING_MEMORY_BYTES);
     const memory = createRings(crossing.length, this.ringBytes);
     crossing.forEach((c, i) => {
       rings[this.placement[c.fromTask]!]![c.id] = memory[i]!;
