@@ -605,10 +605,12 @@ interface Registered {
  * ```ts
  * import assert from "node:assert/strict";
  * import { LsmStateBackend, type LsmStateBackendOptions, StreamEnvironment } from "@weir/weir";
- * // A smaller memtable and block cache than the defaults, e.g. for many parallel subtasks.
- * const options: LsmStateBackendOptions = { memtableBytes: 1 << 20, blockCacheBytes: 4 << 20 };
+ * // The stores of all keyed subtasks share 512 MiB (2 GiB by default).
+ * const options: LsmStateBackendOptions = { memoryBytes: 512 << 20 };
  * const env = StreamEnvironment.create({ stateBackend: new LsmStateBackend(options) });
  * assert.equal(env.config.stateBackend.name, "lsm");
+ * // A bad budget is named when the backend is made.
+ * assert.throws(() => new LsmStateBackend({ memoryBytes: -1 }), /memoryBytes must be a positive integer/);
  * ```
  */
 export interface LsmStateBackendOptions {
