@@ -255,7 +255,7 @@ export class WorkerExecutor {
     this.ringBytes = crossing.length === 0
       ? 0
       : ringCapacity(crossing.length, options.ringMemoryBytes ?? DEFAULT_RING_MEMORY_BYTES);
-    const memory = createRings(crossing.length, this.ringBytes);
+    const memory = crossing.length === 0 ? [] : createRings(crossing.length, this.ringBytes);
     crossing.forEach((c, i) => {
       rings[this.placement[c.fromTask]!]![c.id] = memory[i]!;
       rings[this.placement[c.toTask]!]![c.id] = memory[i]!;
