@@ -252,10 +252,12 @@ export class WorkerExecutor {
     const crossing = plan.channels.filter((c) =>
       this.placement[c.fromTask] !== this.placement[c.toTask]
     );
-    this.ringBytes = crossing.length === 0
-      ? 0
-      : ringCapacity(crossing.length, options.ringMemoryBytes ?? DEFAULT_RING_MEMORY_BYTES);
-    const memory = crossing.length === 0 ? [] : createRings(crossing.length, this.ringBytes);
+    const capacity = ringCapacity(
+      crossing.length,
+      options.ringMemoryBytes ?? DEFAULT_RING_MEMORY_BYTES,
+    );
+    const memory = createRings(crossing.length, capacity);
+    this.ringBytes = crossing.length === 0 ? 0 : capacity;
     crossing.forEach((c, i) => {
       rings[this.placement[c.fromTask]!]![c.id] = memory[i]!;
       rings[this.placement[c.toTask]!]![c.id] = memory[i]!;
