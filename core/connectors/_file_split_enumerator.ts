@@ -46,14 +46,14 @@ export const fileSplitId = (s: Pick<FileSplit, "file" | "start">): string => `${
 /** Names that are not input: hidden and in-progress files (`.x`, `_x`), as Flink and Hadoop skip. */
 const isHidden = (name: string) => name.startsWith(".") || name.startsWith("_");
 
-/** Checks a split read from a checkpoint; throws `ConfigError` naming it. */
-export function checkFileSplit(raw: unknown, dir: string): FileSplit {
+/** Checks a split of `path` (a directory or a file) read from a checkpoint; throws `ConfigError` naming it. */
+export function checkFileSplit(raw: unknown, path: string): FileSplit {
   const s = raw as Partial<FileSplit> | null;
   const ok = typeof s === "object" && s !== null && typeof s.file === "string" &&
     [s.start, s.end, s.offset].every((n) => Number.isSafeInteger(n) && (n as number) >= 0);
   if (!ok) {
     throw new ConfigError(
-      `FileSource cannot resume directory "${dir}": a checkpointed split is not a file split: ` +
+      `FileSource cannot resume "${path}": a checkpointed split is not a file split: ` +
         JSON.stringify(raw),
     );
   }

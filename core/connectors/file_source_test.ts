@@ -199,6 +199,13 @@ Deno.test("FileSource's state is each subtask's split with its next line's byte 
       () => other.restoreSplits([{ file: "other.txt", start: 0, end: 5, offset: 0 }]),
       /checkpoint has a split of "other.txt"/,
     );
+    // A split that is not one names the file (not a "directory").
+    assert.throws(
+      () => other.restoreSplits([{ file: path, start: "0" }]),
+      (e: unknown) =>
+        e instanceof ConfigError && e.message.includes(`cannot resume "${path}"`) &&
+        !e.message.includes("directory"),
+    );
     r.close?.();
   });
 });
