@@ -5,7 +5,7 @@
  * listed and the splits it has not assigned.
  */
 import assert from "node:assert/strict";
-import { FileSource, type SinkFunction, StreamEnvironment } from "../mod.ts";
+import { type DataStream, FileSource, type SinkFunction, StreamEnvironment } from "../mod.ts";
 import { decodeOperatorState, parseManifest } from "../core/checkpoint/manifest.ts";
 import { OperatorStateStore } from "../core/state/operator_state.ts";
 import { SOURCE_SPLITS } from "../core/runtime/task.ts";
@@ -227,9 +227,17 @@ Deno.test("FileSource over a directory: a savepoint holds the enumerator's state
   }
 });
 
-Deno.test("GeneratorSource: rescales 2 → 1 → 3 from savepoints taken mid-sequence, no record lost or repeated", async () => {
-  const dir = Deno.makeTempDirSync({ prefix: "weir-gen-rescale-" });
-  const count = 10_000;
+/**
+ * Runs the source that `source` adds to a job (uid "items"; `count` records, each a different
+ * string) at parallelism 2, then 1, then 3: the first two runs stop with a savepoint after their
+ * first batch, each restoring the one before, the last reads to the end. Checks that every record
+ * came once.
+ */
+async function rescaleSequence(
+  count: number,
+  source: (env: StreamEnvironment) => DataStream<string>,
+): Promise<void> {
+  const dir = Deno.makeTempDirSync({ prefix: "weir-sequence-rescale-" });
   try {
     const all: string[] = [];
     let restore: string | undefined;
@@ -242,12 +250,9 @@ Deno.test("GeneratorSource: rescales 2 → 1 → 3 from savepoints taken mid-seq
         log: () => {},
       });
       const sink = gatedSink();
-      env.generate({ count, generate: (seq) => `r${seq}` }).uid("gen").addSink(sink, {
-        uid: "out",
-      });
-      const client = env.executeAsync(`gen-${parallelism}`);
-      const last = run === 2;
-      if (last) {
+      source(env).addSink(sink, { uid: "out" });
+      const client = env.executeAsync(`sequence-${parallelism}`);
+      if (run === 2) {
         sink.release();
         await client.done;
         all.push(...sink.values);
@@ -258,7 +263,7 @@ Deno.test("GeneratorSource: rescales 2 → 1 → 3 from savepoints taken mid-seq
       sink.release();
       restore = (await savepoint).path;
       await client.done;
-      assert.ok(sink.values.length < count, "stopped mid-sequence");
+      assert.ok(all.length + sink.values.length < count, "stopped mid-sequence");
       all.push(...sink.values);
     }
     assert.equal(new Set(all).size, all.length, "no record repeated");
@@ -266,6 +271,19 @@ Deno.test("GeneratorSource: rescales 2 → 1 → 3 from savepoints taken mid-seq
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }
+}
+
+Deno.test("GeneratorSource: rescales 2 → 1 → 3 from savepoints taken mid-sequence, no record lost or repeated", async () => {
+  const count = 10_000;
+  await rescaleSequence(
+    count,
+    (env) => env.generate({ count, generate: (seq) => `r${seq}` }).uid("items"),
+  );
+});
+
+Deno.test("fromCollection(array): rescales 2 → 1 → 3 from savepoints taken mid-array, no item lost or repeated", async () => {
+  const items = Array.from({ length: 10_000 }, (_, i) => `item-${i}`);
+  await rescaleSequence(items.length, (env) => env.fromCollection(items).uid("items"));
 });
 
 /**
@@ -300,6 +318,44 @@ Deno.test("FileSource over a single file: a savepoint of the per-subtask positio
     const all = [...emitted, ...rest];
     assert.equal(new Set(all).size, all.length, "no line repeated");
     assert.deepEqual(all.toSorted(), input.toSorted(), "no line lost");
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+/**
+ * `tests/testdata/collection_source_positions`: a savepoint written by weir 51e4999, whose
+ * `fromCollection(array)` kept one position (items emitted) per subtask: 10,000 items `item-<i>`
+ * read at parallelism 2 and stopped after the first batch of each subtask, whose items are
+ * `emitted.txt`.
+ */
+const LEGACY_ARRAY = new URL("./testdata/collection_source_positions/", import.meta.url).pathname;
+
+Deno.test("fromCollection(array): a savepoint of the per-subtask positions it kept before splits restores at its parallelism, each item once; at another, a clear error", async () => {
+  const dir = Deno.makeTempDirSync({ prefix: "weir-array-legacy-" });
+  const items = Array.from({ length: 10_000 }, (_, i) => `item-${i}`);
+  try {
+    Deno.copyFileSync(`${LEGACY_ARRAY}/_metadata`, `${dir}/_metadata`);
+    const run = async (parallelism: number) => {
+      const env = StreamEnvironment.create({
+        parallelism,
+        restore: dir,
+        restartStrategy: { kind: "none" },
+        log: () => {},
+      });
+      const values: string[] = [];
+      env.fromCollection(items).uid("items")
+        .addSink({ invoke: (v: string) => void values.push(v) }, { uid: "out" });
+      await env.execute("legacy array");
+      return values;
+    };
+    await assert.rejects(() => run(3), /ran with parallelism 2, the job gives it 3/);
+    const rest = await run(2);
+    const emitted = Deno.readTextFileSync(`${LEGACY_ARRAY}/emitted.txt`).trimEnd().split("\n");
+    assert.ok(emitted.length > 0 && rest.length > 0);
+    const all = [...emitted, ...rest];
+    assert.equal(new Set(all).size, all.length, "no item repeated");
+    assert.deepEqual(all.toSorted(), items.toSorted(), "no item lost");
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }

@@ -22,15 +22,18 @@ export interface SequenceSplit {
   next: number;
 }
 
-/** Checks a split read from a checkpoint or a message; throws `ConfigError` naming it. */
-export function checkSequenceSplit(raw: unknown): SequenceSplit {
+/**
+ * Checks a split read from a checkpoint or a message; throws `ConfigError` naming it and
+ * `source` (the source whose split it is).
+ */
+export function checkSequenceSplit(raw: unknown, source: string): SequenceSplit {
   const s = raw as Partial<SequenceSplit> | null;
   if (
     typeof s !== "object" || s === null || !Number.isSafeInteger(s.stride) ||
     (s.stride as number) < 1 || !Number.isSafeInteger(s.next) || (s.next as number) < 0
   ) {
     throw new ConfigError(
-      `GeneratorSource cannot resume: a checkpointed split is not a sequence split: ${
+      `${source} cannot resume: a checkpointed split is not a sequence split: ${
         JSON.stringify(raw)
       }`,
     );
@@ -118,7 +121,7 @@ export class GeneratorSplitEnumerator implements SplitEnumerator<SequenceSplit, 
       );
     }
     this.#restored = restored !== undefined;
-    const splits = (restored ?? []).map(checkSequenceSplit);
+    const splits = (restored ?? []).map((s) => checkSequenceSplit(s, "GeneratorSource"));
     this.#unassigned = new SplitQueue(ctx, splits, {
       more: false,
       pick: (left, subtask) => this.#pick(left, subtask),
@@ -156,7 +159,9 @@ export class GeneratorSplitEnumerator implements SplitEnumerator<SequenceSplit, 
 
   /** A restored job's unfinished splits (before `start`, which cuts them), or a failed reader's. */
   addSplitsBack(splits: SequenceSplit[], _subtask: number): void {
-    const back = splits.map(checkSequenceSplit).filter((s) => s.next < this.#count);
+    const back = splits.map((s) => checkSequenceSplit(s, "GeneratorSource")).filter((s) =>
+      s.next < this.#count
+    );
     if (this.#started) {
       this.#unassigned.add(back);
       return;

@@ -1,16 +1,35 @@
 /**
- * Sources over in-memory data: arrays (parallel, resumable by index),
- * iterables and async iterables (one subtask; resumable only by skipping what
- * was read before, when the iterable replays the same items).
+ * Sources over in-memory data: arrays (parallel, resumable by index at any
+ * parallelism), iterables and async iterables (one subtask; resumable only by
+ * skipping what was read before, when the iterable replays the same items).
  *
  * @module
  */
 import { setImmediate } from "node:timers";
-import type { PollStatus, Source, SourceContext, SourceOutput, SourceReader } from "./source.ts";
+import { ConfigError } from "../errors.ts";
+import {
+  checkSequenceSplit,
+  divideSequenceSplit,
+  type SequenceSplit,
+} from "./_generator_split_enumerator.ts";
+import type {
+  PollStatus,
+  Source,
+  SourceContext,
+  SourceOutput,
+  SourceReader,
+  SplitReader,
+} from "./source.ts";
 
 /**
- * Reads an array; subtask `i` of `p` reads indices `i, i+p, i+2p, ...`. The
- * position is the count of items this subtask emitted.
+ * Reads an array; subtask `i` of `p` reads indices `i, i+p, i+2p, ...`. That
+ * progression is its split (`{ stride: p, next }`, as the generator's), and
+ * the reader state is each subtask's unfinished splits, kept with every
+ * subtask's (union state), so a restored job may run the source at another
+ * parallelism: the splits left are cut until there are at least as many as
+ * subtasks (`{ stride, next }` into `{ k·stride, next + j·stride }`), and
+ * subtask `i` of `p` takes every `p`-th of them by their next index, read
+ * merged in index order. Flink's `fromData` rescales alike.
  *
  * @example
  * ```ts
@@ -47,24 +66,80 @@ export class ArraySource<T> implements Source<T> {
   }
 
   /** Creates the reader of one subtask. */
-  createReader(ctx: SourceContext): SourceReader<T> {
-    const items = this.#items;
-    const step = ctx.parallelism;
-    let emitted = 0;
-    return {
-      poll(out: SourceOutput<T>, max: number): PollStatus {
-        let i = ctx.subtaskIndex + emitted * step;
-        for (let n = 0; n < max && i < items.length; n++, i += step) {
-          out.collect(items[i]!);
-          emitted++;
-        }
-        return i < items.length ? "more" : "end";
-      },
-      position: () => emitted,
-      restore(position) {
-        emitted = position as number;
-      },
-    };
+  createReader(ctx: SourceContext): SplitReader<T> {
+    return new ArrayReader(this.#items, ctx);
+  }
+}
+
+/** One subtask's splits of an array's indices (see {@linkcode ArraySource}). */
+class ArrayReader<T> implements SplitReader<T> {
+  readonly #items: readonly T[];
+  readonly #ctx: SourceContext;
+  /** Unfinished splits; a fresh start's is `{ p, i }`. */
+  #splits: SequenceSplit[];
+
+  constructor(items: readonly T[], ctx: SourceContext) {
+    this.#items = items;
+    this.#ctx = ctx;
+    this.#splits = [{ stride: ctx.parallelism, next: ctx.subtaskIndex }];
+  }
+
+  /**
+   * A restored job's splits of every subtask: cut until there are as many as subtasks, then
+   * every `p`-th by next index, from this subtask's index on (each index read by one subtask).
+   */
+  restoreSplits(all: unknown[]): void {
+    const n = this.#items.length;
+    const left = all.map((s) => checkSequenceSplit(s, "fromCollection")).filter((s) => s.next < n);
+    const { subtaskIndex, parallelism } = this.#ctx;
+    const k = Math.ceil(parallelism / Math.max(1, left.length));
+    this.#splits = left.flatMap((s) => divideSequenceSplit(s, k))
+      .filter((s) => s.next < n)
+      .sort((a, b) => a.next - b.next)
+      .filter((_, j) => j % parallelism === subtaskIndex);
+  }
+
+  /**
+   * The items this subtask emitted, from a checkpoint of a weir whose array source kept one
+   * position per subtask (the job then runs at the parallelism it had, as the restore checks).
+   */
+  restore(position: unknown): void {
+    if (typeof position !== "number" || !Number.isSafeInteger(position) || position < 0) {
+      throw new ConfigError(`fromCollection cannot resume at position ${String(position)}`);
+    }
+    const { subtaskIndex, parallelism } = this.#ctx;
+    this.#splits = [{ stride: parallelism, next: subtaskIndex + position * parallelism }];
+  }
+
+  /** The unfinished splits with their next index. */
+  snapshotSplits(): unknown[] {
+    return this.#splits.filter((s) => s.next < this.#items.length).map((s) => ({ ...s }));
+  }
+
+  /** Split readers have no single position. */
+  position(): unknown {
+    return null;
+  }
+
+  poll(out: SourceOutput<T>, max: number): PollStatus {
+    const items = this.#items, n = items.length;
+    if (this.#splits.length === 1) {
+      const split = this.#splits[0]!;
+      const step = split.stride;
+      let i = split.next;
+      for (let emitted = 0; emitted < max && i < n; emitted++, i += step) out.collect(items[i]!);
+      split.next = i;
+      return i < n ? "more" : "end";
+    }
+    // Several splits (restored at a lower parallelism): merged in index order.
+    for (let emitted = 0; emitted < max; emitted++) {
+      let low: SequenceSplit | undefined;
+      for (const s of this.#splits) if (s.next < n && (!low || s.next < low.next)) low = s;
+      if (!low) return "end";
+      out.collect(items[low.next]!);
+      low.next += low.stride;
+    }
+    return this.#splits.some((s) => s.next < n) ? "more" : "end";
   }
 }
 

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { IterableSource } from "./collection_source.ts";
+import { ConfigError } from "../errors.ts";
+import { ArraySource, IterableSource } from "./collection_source.ts";
 import { CollectSink } from "./collect_sink.ts";
 import { StreamEnvironment } from "../dataflow/environment.ts";
 
@@ -32,6 +33,56 @@ async function until(what: string, cond: () => boolean): Promise<void> {
   for (let i = 0; i < 6_000 && !cond(); i++) await new Promise((r) => setTimeout(r, 5));
   assert.ok(cond(), `timed out waiting for ${what}`);
 }
+
+Deno.test("ArraySource's state is each subtask's index splits; restored at any parallelism, every item is read once", () => {
+  const items = Array.from({ length: 1000 }, (_, i) => i);
+  const source = new ArraySource(items);
+  const readers = (p: number) =>
+    Array.from(
+      { length: p },
+      (_, i) => source.createReader({ subtaskIndex: i, parallelism: p, now: () => 0 }),
+    );
+  const drain = (r: ReturnType<typeof readers>[number], max = Infinity) => {
+    const out: number[] = [];
+    while (
+      out.length < max &&
+      r.poll({ collect: (v) => out.push(v) }, Math.min(7, max - out.length)) !== "end"
+    );
+    return out;
+  };
+  for (let p = 1; p <= 4; p++) {
+    for (let q = 1; q <= 4; q++) {
+      // Each subtask of p reads a different share before the checkpoint.
+      const first = readers(p);
+      const heads = first.map((r, i) => drain(r, 50 * (i + 1)));
+      assert.deepEqual(heads[0]!.slice(0, 3), [0, p, 2 * p], "subtask 0 reads 0, p, 2p, …");
+      const saved = first.flatMap((r) => r.snapshotSplits(1));
+      const restored = readers(q);
+      const rest = restored.map((r) => {
+        r.restoreSplits(structuredClone(saved));
+        return drain(r);
+      });
+      for (const part of rest) {
+        assert.deepEqual(part, part.toSorted((a, b) => a - b), "a subtask's items in index order");
+      }
+      assert.ok(rest.every((part) => part.length > 0), `p ${p} → ${q}: every subtask reads`);
+      assert.deepEqual(
+        [...heads.flat(), ...rest.flat()].toSorted((a, b) => a - b),
+        items,
+        `p ${p} → ${q}`,
+      );
+    }
+  }
+  // A position of the weir that kept one per subtask: items emitted, at the same parallelism.
+  const legacy = readers(2)[1]!;
+  legacy.restore(3);
+  assert.deepEqual(drain(legacy, 2), [7, 9]);
+  assert.throws(() => legacy.restore(-1), ConfigError);
+  assert.throws(
+    () => readers(1)[0]!.restoreSplits([{ stride: 0, next: 1 }]),
+    /fromCollection cannot resume: a checkpointed split is not a sequence split/,
+  );
+});
 
 Deno.test("IterableSource over a live async iterable: a poll returns what is ready without waiting for more", async () => {
   const live = liveStream<number>();

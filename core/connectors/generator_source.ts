@@ -192,7 +192,7 @@ class GeneratorReader<T> implements EnumeratedSplitReader<T> {
   /** Splits the enumerator assigned: merged with the ones being read, in sequence order. */
   addSplits(splits: unknown[]): void {
     this.#requested = false;
-    this.#splits.push(...splits.map(checkSequenceSplit));
+    this.#splits.push(...splits.map((s) => checkSequenceSplit(s, "GeneratorSource")));
   }
 
   /** The enumerator has nothing more for this reader: it ends when its splits are read. */
@@ -206,7 +206,7 @@ class GeneratorReader<T> implements EnumeratedSplitReader<T> {
    * a restored job's splits back and assigns them again).
    */
   restoreSplits(all: unknown[]): void {
-    this.#splits = all.map(checkSequenceSplit);
+    this.#splits = all.map((s) => checkSequenceSplit(s, "GeneratorSource"));
   }
 
   /** The next sequence number of a subtask with one split (null with several). */
