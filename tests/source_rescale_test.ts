@@ -293,10 +293,20 @@ Deno.test("fromCollection(array): rescales 2 → 1 → 3 from savepoints taken m
  */
 const LEGACY = new URL("./testdata/file_source_positions/", import.meta.url).pathname;
 
-Deno.test("FileSource over a single file: a savepoint of the per-subtask positions it kept before splits restores at its parallelism, each line once; at another, a clear error", async () => {
-  const dir = Deno.makeTempDirSync({ prefix: "weir-file-legacy-" });
+/**
+ * Restores the savepoint in `testdata` (its `_metadata`, written at parallelism 2 by a weir whose
+ * source kept one position per subtask) into the job that `source` builds: at
+ * parallelism 3 the restore fails naming both; at 2, what the job emits after the records the
+ * savepoint's run emitted (`testdata/emitted.txt`) makes `expected`, each record once.
+ */
+async function restoreLegacyPositions(
+  testdata: string,
+  expected: string[],
+  source: (env: StreamEnvironment) => DataStream<string>,
+): Promise<void> {
+  const dir = Deno.makeTempDirSync({ prefix: "weir-legacy-" });
   try {
-    Deno.copyFileSync(`${LEGACY}/_metadata`, `${dir}/_metadata`);
+    Deno.copyFileSync(`${testdata}/_metadata`, `${dir}/_metadata`);
     const run = async (parallelism: number) => {
       const env = StreamEnvironment.create({
         parallelism,
@@ -305,22 +315,29 @@ Deno.test("FileSource over a single file: a savepoint of the per-subtask positio
         log: () => {},
       });
       const values: string[] = [];
-      env.addSource(new FileSource({ path: `${LEGACY}/input.txt` }), { uid: "lines" })
-        .addSink({ invoke: (v: string) => void values.push(v) }, { uid: "out" });
-      await env.execute("legacy single file");
+      source(env).addSink({ invoke: (v: string) => void values.push(v) }, { uid: "out" });
+      await env.execute("legacy positions");
       return values;
     };
     await assert.rejects(() => run(3), /ran with parallelism 2, the job gives it 3/);
     const rest = await run(2);
-    const emitted = Deno.readTextFileSync(`${LEGACY}/emitted.txt`).trimEnd().split("\n");
-    const input = Deno.readTextFileSync(`${LEGACY}/input.txt`).trimEnd().split("\n");
+    const emitted = Deno.readTextFileSync(`${testdata}/emitted.txt`).trimEnd().split("\n");
     assert.ok(emitted.length > 0 && rest.length > 0);
     const all = [...emitted, ...rest];
-    assert.equal(new Set(all).size, all.length, "no line repeated");
-    assert.deepEqual(all.toSorted(), input.toSorted(), "no line lost");
+    assert.equal(new Set(all).size, all.length, "no record repeated");
+    assert.deepEqual(all.toSorted(), expected.toSorted(), "no record lost");
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }
+}
+
+Deno.test("FileSource over a single file: a savepoint of the per-subtask positions it kept before splits restores at its parallelism, each line once; at another, a clear error", async () => {
+  const input = Deno.readTextFileSync(`${LEGACY}/input.txt`).trimEnd().split("\n");
+  await restoreLegacyPositions(
+    LEGACY,
+    input,
+    (env) => env.addSource(new FileSource({ path: `${LEGACY}/input.txt` }), { uid: "lines" }),
+  );
 });
 
 /**
@@ -332,31 +349,10 @@ Deno.test("FileSource over a single file: a savepoint of the per-subtask positio
 const LEGACY_ARRAY = new URL("./testdata/collection_source_positions/", import.meta.url).pathname;
 
 Deno.test("fromCollection(array): a savepoint of the per-subtask positions it kept before splits restores at its parallelism, each item once; at another, a clear error", async () => {
-  const dir = Deno.makeTempDirSync({ prefix: "weir-array-legacy-" });
   const items = Array.from({ length: 10_000 }, (_, i) => `item-${i}`);
-  try {
-    Deno.copyFileSync(`${LEGACY_ARRAY}/_metadata`, `${dir}/_metadata`);
-    const run = async (parallelism: number) => {
-      const env = StreamEnvironment.create({
-        parallelism,
-        restore: dir,
-        restartStrategy: { kind: "none" },
-        log: () => {},
-      });
-      const values: string[] = [];
-      env.fromCollection(items).uid("items")
-        .addSink({ invoke: (v: string) => void values.push(v) }, { uid: "out" });
-      await env.execute("legacy array");
-      return values;
-    };
-    await assert.rejects(() => run(3), /ran with parallelism 2, the job gives it 3/);
-    const rest = await run(2);
-    const emitted = Deno.readTextFileSync(`${LEGACY_ARRAY}/emitted.txt`).trimEnd().split("\n");
-    assert.ok(emitted.length > 0 && rest.length > 0);
-    const all = [...emitted, ...rest];
-    assert.equal(new Set(all).size, all.length, "no item repeated");
-    assert.deepEqual(all.toSorted(), items.toSorted(), "no item lost");
-  } finally {
-    Deno.removeSync(dir, { recursive: true });
-  }
+  await restoreLegacyPositions(
+    LEGACY_ARRAY,
+    items,
+    (env) => env.fromCollection(items).uid("items"),
+  );
 });
