@@ -45,16 +45,15 @@ function readerSplits(path: string, uid: string): unknown[] {
 }
 
 /**
- * Reads `path` with a bounded FileSource (uid `uid`) at parallelism 2, then 1, then 3: the first
+ * Runs the bounded source that `source` adds to a job at parallelism 2, then 1, then 3: the first
  * two runs stop with a savepoint after their first batch (each restoring the one before, checked
- * to have stopped before the `total` lines), the last reads to the end. `beforeRun` runs before
- * each run, `stopped` after each savepoint. Returns every line the runs emitted.
+ * to have stopped before the `total` records), the last reads to the end. `beforeRun` runs before
+ * each run, `stopped` after each savepoint. Returns every record the runs emitted.
  */
 async function rescaleBounded(
-  path: string,
-  uid: string,
+  source: (env: StreamEnvironment) => DataStream<string>,
   total: number,
-  hooks: { beforeRun?(run: number): void; stopped?(savepoint: string, run: number): void },
+  hooks: { beforeRun?(run: number): void; stopped?(savepoint: string, run: number): void } = {},
 ): Promise<string[]> {
   const dir = Deno.makeTempDirSync({ prefix: "weir-rescale-" });
   try {
@@ -70,13 +69,11 @@ async function rescaleBounded(
         log: () => {},
       });
       const sink = gatedSink();
-      env.addSource(new FileSource({ path, chunkBytes: 4096 }), { uid }).addSink(sink, {
-        uid: "out",
-      });
+      source(env).addSink(sink, { uid: "out" });
       const client = env.executeAsync(`bounded-${parallelism}`);
       if (run === 2) {
         sink.release();
-        await client.done; // the source ends once every split is read
+        await client.done; // the source ends once it has read everything
       } else {
         await until(() => sink.values.length > 0, `run at parallelism ${parallelism}`);
         const savepoint = client.stopWithSavepoint(`b${parallelism}`);
@@ -155,7 +152,9 @@ Deno.test("FileSource over a directory: rescales 2 → 1 → 3 from savepoints t
       Deno.writeTextFileSync(`${input}/f${f}.txt`, lines.join("\n") + "\n");
       written.push(...lines);
     }
-    const all = await rescaleBounded(input, "files", written.length, {
+    const files = (env: StreamEnvironment) =>
+      env.addSource(new FileSource({ path: input, chunkBytes: 4096 }), { uid: "files" });
+    const all = await rescaleBounded(files, written.length, {
       // Not read: the directory was listed at the job's first start.
       beforeRun: (run) => {
         if (run === 1) Deno.writeTextFileSync(`${input}/late.txt`, "late\n");
@@ -173,7 +172,9 @@ Deno.test("FileSource over a single file: rescales 2 → 1 → 3 from savepoints
   try {
     const written = Array.from({ length: 4 * LINES_PER_FILE }, (_, i) => `line-${i}`);
     Deno.writeTextFileSync(input, written.join("\n") + "\n");
-    const all = await rescaleBounded(input, "lines", written.length, {
+    const lines = (env: StreamEnvironment) =>
+      env.addSource(new FileSource({ path: input, chunkBytes: 4096 }), { uid: "lines" });
+    const all = await rescaleBounded(lines, written.length, {
       stopped: (savepoint, run) => {
         // The first run's two halves of the file, each read part of the way.
         if (run > 0) return;
@@ -227,63 +228,21 @@ Deno.test("FileSource over a directory: a savepoint holds the enumerator's state
   }
 });
 
-/**
- * Runs the source that `source` adds to a job (uid "items"; `count` records, each a different
- * string) at parallelism 2, then 1, then 3: the first two runs stop with a savepoint after their
- * first batch, each restoring the one before, the last reads to the end. Checks that every record
- * came once.
- */
-async function rescaleSequence(
-  count: number,
-  source: (env: StreamEnvironment) => DataStream<string>,
-): Promise<void> {
-  const dir = Deno.makeTempDirSync({ prefix: "weir-sequence-rescale-" });
-  try {
-    const all: string[] = [];
-    let restore: string | undefined;
-    for (const [run, parallelism] of [2, 1, 3].entries()) {
-      const env = StreamEnvironment.create({
-        parallelism,
-        checkpoint: { dir, intervalMs: 60_000 },
-        ...(restore ? { restore } : {}),
-        restartStrategy: { kind: "none" },
-        log: () => {},
-      });
-      const sink = gatedSink();
-      source(env).addSink(sink, { uid: "out" });
-      const client = env.executeAsync(`sequence-${parallelism}`);
-      if (run === 2) {
-        sink.release();
-        await client.done;
-        all.push(...sink.values);
-        break;
-      }
-      await until(() => sink.values.length > 0, `run at parallelism ${parallelism}`);
-      const savepoint = client.stopWithSavepoint(`p${parallelism}`);
-      sink.release();
-      restore = (await savepoint).path;
-      await client.done;
-      assert.ok(all.length + sink.values.length < count, "stopped mid-sequence");
-      all.push(...sink.values);
-    }
-    assert.equal(new Set(all).size, all.length, "no record repeated");
-    assert.equal(all.length, count, "no record lost");
-  } finally {
-    Deno.removeSync(dir, { recursive: true });
-  }
-}
-
 Deno.test("GeneratorSource: rescales 2 → 1 → 3 from savepoints taken mid-sequence, no record lost or repeated", async () => {
   const count = 10_000;
-  await rescaleSequence(
-    count,
+  const all = await rescaleBounded(
     (env) => env.generate({ count, generate: (seq) => `r${seq}` }).uid("items"),
+    count,
   );
+  assert.equal(new Set(all).size, all.length, "no record repeated");
+  assert.equal(all.length, count, "no record lost");
 });
 
 Deno.test("fromCollection(array): rescales 2 → 1 → 3 from savepoints taken mid-array, no item lost or repeated", async () => {
   const items = Array.from({ length: 10_000 }, (_, i) => `item-${i}`);
-  await rescaleSequence(items.length, (env) => env.fromCollection(items).uid("items"));
+  const all = await rescaleBounded((env) => env.fromCollection(items).uid("items"), items.length);
+  assert.equal(new Set(all).size, all.length, "no item repeated");
+  assert.equal(all.length, items.length, "no item lost");
 });
 
 /**

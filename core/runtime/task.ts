@@ -77,7 +77,7 @@ export class SourceOperator extends StreamOperator {
       // A reader fed by an enumerator starts empty: the enumerator gets the splits back.
       if (this.ctx.operatorState.isRestored && !isEnumeratedSplitReader(reader)) {
         // A checkpoint of a weir whose reader of this source kept one position per subtask
-        // (a single file's FileSource) has that instead of splits.
+        // (a single file's FileSource, an array's) has that instead of splits.
         const legacy = all?.length
           ? undefined
           : this.ctx.operatorState.getListState(POSITION).get();
