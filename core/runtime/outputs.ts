@@ -257,8 +257,12 @@ export class ChannelWriter implements Target {
     if (timestamp !== undefined && ts === null) {
       ts = this.#timestamps[c] = new Array(n).fill(undefined);
     }
-    this.#values[c]![n] = value;
-    if (ts !== null) ts[n] = timestamp;
+    // Stores within the batch's array and appends past its end at separate sites: V8 makes a
+    // site that sees both for one array map megamorphic (a generic store per record).
+    const values = this.#values[c]!;
+    if (n < values.length) values[n] = value;
+    else values.push(value);
+    if (ts !== null) ts.push(timestamp);
     this.#counts[c] = n + 1;
     if (n + 1 >= this.#batchSize) this.#flushChannel(c);
   }
