@@ -92,6 +92,17 @@ Deno.test("Serializers.array, tuple, record and optional compose", () => {
   same(nested, [undefined, { tags: [], when: 0 }, { tags: ["a", "b"], when: 1e12 }]);
 });
 
+Deno.test("Serializers.record: field names are data, whatever their characters", () => {
+  // The record serializer compiles its field accesses; a name must never become code.
+  const names = ['a"b', "c\\", "d\n}", "'); throw 1; ('", "`${x}`", "", "0", "\u2028"];
+  const fields = Object.fromEntries(names.map((n) => [n, Serializers.string]));
+  const r = Serializers.record(fields);
+  const v = Object.fromEntries(names.map((n, i) => [n, `v${i}`]));
+  same(r, [v]);
+  assert.deepEqual(r.copy!(v), v);
+  assert.deepEqual(Object.keys(roundTrip(r, v)).sort(), [...names].sort());
+});
+
 Deno.test("Serializers: ids name the structure and versions are set", () => {
   const all: Serializer<unknown>[] = [
     Serializers.f64,
