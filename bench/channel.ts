@@ -11,8 +11,9 @@
  *
  * Records are `{ user: "user-NNN", seq: N }`, ~20 bytes encoded (and, for the
  * serialization cost, also bare strings `"user-NNN"`, what the keyed benchmarks
- * send). Serialization is timed in CPU time of this thread, so other processes
- * on the machine inflate it less than wall time.
+ * send, and Nexmark bids, objects of seven fields). Serialization is timed in
+ * CPU time of this thread, so other processes on the machine inflate it less
+ * than wall time.
  *
  * @module
  */
@@ -39,15 +40,27 @@ function cpuMs(): number {
   return (u.user + u.system) / 1000;
 }
 
+/** The records a serialization row sends: `i` is the record's place in its batch. */
+const RECORD_KINDS = {
+  pairs: (i: number) => ({ user: `user-${i % 1000}`, seq: i }),
+  strings: (i: number) => `user-${(i * 7919) % 100_000}`,
+  bids: (i: number) => ({
+    auction: 1000 + (i % 50),
+    bidder: i * 7,
+    price: i % 1000,
+    channel: "Google",
+    url: `https://www.nexmark.com/item.htm?query=${i % 97}`,
+    dateTime: 1_700_000_000_000 + i,
+    extra: "",
+  }),
+};
+
 /** CPU ns per record to encode and to decode batches of BATCH records. */
 function serializationCost(
   serializer: Serializer<unknown>,
-  strings = false,
+  kind: keyof typeof RECORD_KINDS,
 ): { encode: number; decode: number } {
-  const values = Array.from(
-    { length: BATCH },
-    (_, i) => strings ? `user-${(i * 7919) % 100_000}` : { user: `user-${i % 1000}`, seq: i },
-  );
+  const values = Array.from({ length: BATCH }, (_, i) => RECORD_KINDS[kind](i));
   const msg: ChannelMessage = {
     kind: MessageKind.Records,
     values,
@@ -145,15 +158,26 @@ console.log(`## Channels between workers (${machine()})`);
 console.log(`load: ${(await Deno.readTextFile("/proc/loadavg")).trim()}\n`);
 
 const record = Serializers.record({ user: Serializers.string, seq: Serializers.f64 });
+const bidRecord = Serializers.record({
+  auction: Serializers.f64,
+  bidder: Serializers.f64,
+  price: Serializers.f64,
+  channel: Serializers.string,
+  url: Serializers.string,
+  dateTime: Serializers.f64,
+  extra: Serializers.string,
+});
 const rows: (string | number)[][] = [];
 for (
-  const [name, s, strings] of [
-    ["plain (default)", Serializers.plain, false],
-    ["record", record, false],
-    ["plain (default), string records", Serializers.plain, true],
+  const [name, s, kind] of [
+    ["plain (default)", Serializers.plain, "pairs"],
+    ["record", record, "pairs"],
+    ["plain (default), string records", Serializers.plain, "strings"],
+    ["plain (default), 7-field records (a Nexmark bid)", Serializers.plain, "bids"],
+    ["record, 7-field records (a Nexmark bid)", bidRecord, "bids"],
   ] as const
 ) {
-  const c = serializationCost(s as Serializer<unknown>, strings);
+  const c = serializationCost(s as Serializer<unknown>, kind);
   rows.push([name, c.encode.toFixed(1), c.decode.toFixed(1)]);
 }
 console.log(`Serialization, batches of ${BATCH} records, CPU time, median of ${RUNS}:\n`);

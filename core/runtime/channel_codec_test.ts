@@ -99,6 +99,8 @@ Deno.test("channel codec: plain batches of mixed shapes, nesting and odd keys ro
       { user: `u${i % 7}`, n: i, tags: [`t${i % 3}`, { deep: i % 2 === 0, at: new Date(i) }] },
       { [`shape${i % 20}`]: i, other: null }, // 20 shapes: past the linear search
       { 1: "int key first", b: undefined, "é": "ü✓", long: "x".repeat(40 + (i % 5)) },
+      // Keys are data in the compiled writers and builders, never code.
+      { 'a"b': i, "c\\": "\n", "'); throw 1; ('": [], "`${x}`": { "}": 1 } },
     );
   }
   values.push(many, protoKey, {}, [], "", -0, 2n ** 70n, new Uint8Array([1, 2]));

@@ -75,24 +75,67 @@ function sameKeys(a: readonly string[], b: readonly string[]): boolean {
   return true;
 }
 
+/** Keys above which an object's shape is not compiled (built or written key by key). */
+const MAX_COMPILED_KEYS = 64;
+/** Compiled shapes kept per reader, and by the writers (cleared when full: ever-new shapes stay bounded). */
+const MAX_CACHED_SHAPES = 1024;
+
+/** Writes the values of an object of one shape, in key order, with `write`. */
+type FieldsWriter = (
+  v: Record<string, unknown>,
+  out: ByteWriter,
+  depth: number,
+  shapes: ShapeTable,
+  write: typeof writeValue,
+) => void;
+
+/** Compiled field writers by shape, shared by every batch of the thread. */
+const fieldsWriters = new Map<string, FieldsWriter>();
+
+/**
+ * The writer of a shape's values. Compiled: a read of each key by its constant name is an inline
+ * cache of its own in V8, where one `v[keys[i]]` in a loop sees every key and goes megamorphic
+ * (a generic lookup per key and record). Keys enter the code only as JSON string literals.
+ */
+function fieldsWriter(keys: readonly string[], name: string): FieldsWriter {
+  let w = fieldsWriters.get(name);
+  if (w !== undefined) return w;
+  if (keys.length > MAX_COMPILED_KEYS) {
+    w = (v, out, depth, shapes, write) => {
+      for (let i = 0; i < keys.length; i++) write(v[keys[i]!], out, depth, shapes);
+    };
+  } else {
+    const body = keys.map((k) => `write(v[${JSON.stringify(k)}], out, depth, shapes);`);
+    w = new Function("v", "out", "depth", "shapes", "write", body.join("\n")) as FieldsWriter;
+  }
+  if (fieldsWriters.size >= MAX_CACHED_SHAPES) fieldsWriters.clear();
+  fieldsWriters.set(name, w);
+  return w;
+}
+
 /**
  * The object shapes (key lists) one batch has written so far: the first
  * object of a shape writes its keys, later ones only the shape's id.
  */
 export class ShapeTable {
   readonly #shapes: string[][] = [];
+  readonly #writers: FieldsWriter[] = [];
   readonly #byKeys = new Map<string, number>();
   #last = -1;
 
   /** Forgets every shape (a new batch). */
   reset(): void {
     this.#shapes.length = 0;
+    this.#writers.length = 0;
     this.#byKeys.clear();
     this.#last = -1;
   }
 
-  /** Writes the tag and shape of an object with `keys` (its values follow). */
-  write(keys: string[], out: ByteWriter): void {
+  /**
+   * Writes the tag and shape of an object with `keys`; returns the writer of its values, which
+   * follow.
+   */
+  write(keys: string[], out: ByteWriter): FieldsWriter {
     const shapes = this.#shapes;
     let id = this.#last;
     if (id < 0 || !sameKeys(shapes[id]!, keys)) {
@@ -110,14 +153,18 @@ export class ShapeTable {
       this.#last = id;
       out.writeU8(Tag.KnownShape);
       out.writeVarUint(id);
-      return;
+      return this.#writers[id]!;
     }
+    const name = JSON.stringify(keys);
+    const writer = fieldsWriter(keys, name);
     this.#last = shapes.length;
     shapes.push(keys);
-    this.#byKeys.set(JSON.stringify(keys), this.#last);
+    this.#writers.push(writer);
+    this.#byKeys.set(name, this.#last);
     out.writeU8(Tag.NewShape);
     out.writeVarUint(keys.length);
     for (let i = 0; i < keys.length; i++) out.writeString(keys[i]!);
+    return writer;
   }
 }
 
@@ -181,10 +228,7 @@ function writeValue(
   if (proto === Object.prototype || proto === null) {
     const keys = Object.keys(v);
     if (shapes !== undefined) {
-      shapes.write(keys, out);
-      for (let i = 0; i < keys.length; i++) {
-        writeValue((v as Record<string, unknown>)[keys[i]!], out, depth + 1, shapes);
-      }
+      shapes.write(keys, out)(v as Record<string, unknown>, out, depth + 1, shapes, writeValue);
       return;
     }
     out.writeU8(Tag.Object);
@@ -276,8 +320,6 @@ function readValue(r: ByteReader): unknown {
 /** Builds an object of one shape, reading its values in key order. */
 type ShapeBuilder = (read: () => unknown) => Record<string, unknown>;
 
-/** Keys above which an object is built property by property (no compiled literal). */
-const MAX_COMPILED_KEYS = 64;
 /**
  * Longest ASCII string the reader cuts out of the whole frame decoded once:
  * V8 copies a substring shorter than 13 chars (longer ones would be slices
@@ -287,8 +329,6 @@ const MAX_COMPILED_KEYS = 64;
 const MAX_SUBSTRING = 12;
 /** Single-byte: char index = byte index (only used for ASCII runs). */
 const latin1 = new TextDecoder("latin1");
-/** Compiled shapes a reader keeps (cleared when full: a stream of ever-new shapes stays bounded). */
-const MAX_CACHED_SHAPES = 1024;
 function compileShape(keys: readonly string[]): ShapeBuilder {
   if (keys.length > MAX_COMPILED_KEYS || new Set(keys).size !== keys.length) {
     return (read) => {
