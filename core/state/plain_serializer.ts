@@ -77,7 +77,7 @@ function sameKeys(a: readonly string[], b: readonly string[]): boolean {
 
 /** Keys above which an object's shape is not compiled (built or written key by key). */
 const MAX_COMPILED_KEYS = 64;
-/** Compiled shapes kept per reader, and by the writers (cleared when full: ever-new shapes stay bounded). */
+/** Compiled shapes a reader keeps, and the writers' cache (cleared when full: stays bounded). */
 const MAX_CACHED_SHAPES = 1024;
 
 /** Writes the values of an object of one shape, in key order, with `write`. */
