@@ -46,6 +46,19 @@ export const sequenceSplitHome = (s: SequenceSplit, parallelism: number): number
   (s.next % s.stride) % parallelism;
 
 /**
+ * The split with the lowest next number below `end` (the one a reader of several, merging them in
+ * order, reads from next), or undefined when every split is read to `end`.
+ */
+export function lowestSequenceSplit(
+  splits: readonly SequenceSplit[],
+  end: number,
+): SequenceSplit | undefined {
+  let low: SequenceSplit | undefined;
+  for (const s of splits) if (s.next < end && (!low || s.next < low.next)) low = s;
+  return low;
+}
+
+/**
  * Cuts each split into `k`: `{ stride, next }` becomes `{ stride·k, next + j·stride }`
  * for `j < k`, which together hold the same numbers.
  *

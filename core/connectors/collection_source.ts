@@ -10,6 +10,7 @@ import { ConfigError } from "../errors.ts";
 import {
   checkSequenceSplit,
   divideSequenceSplit,
+  lowestSequenceSplit,
   type SequenceSplit,
 } from "./_generator_split_enumerator.ts";
 import type {
@@ -133,13 +134,12 @@ class ArrayReader<T> implements SplitReader<T> {
     }
     // Several splits (restored at a lower parallelism): merged in index order.
     for (let emitted = 0; emitted < max; emitted++) {
-      let low: SequenceSplit | undefined;
-      for (const s of this.#splits) if (s.next < n && (!low || s.next < low.next)) low = s;
+      const low = lowestSequenceSplit(this.#splits, n);
       if (!low) return "end";
       out.collect(items[low.next]!);
       low.next += low.stride;
     }
-    return this.#splits.some((s) => s.next < n) ? "more" : "end";
+    return lowestSequenceSplit(this.#splits, n) ? "more" : "end";
   }
 }
 

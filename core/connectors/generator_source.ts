@@ -15,6 +15,7 @@ import type {
 import {
   checkSequenceSplit,
   GeneratorSplitEnumerator,
+  lowestSequenceSplit,
   type SequenceSplit,
 } from "./_generator_split_enumerator.ts";
 
@@ -219,11 +220,7 @@ class GeneratorReader<T> implements EnumeratedSplitReader<T> {
 
   /** The unfinished split with the lowest next number. */
   #lowest(): SequenceSplit | undefined {
-    let low: SequenceSplit | undefined;
-    for (const s of this.#splits) {
-      if (s.next < this.#count && (!low || s.next < low.next)) low = s;
-    }
-    return low;
+    return lowestSequenceSplit(this.#splits, this.#count);
   }
 
   poll(out: SourceOutput<T>, max: number): PollStatus {
