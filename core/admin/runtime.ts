@@ -11,7 +11,7 @@ import { type HistoryEntry, readHistory } from "../checkpoint/history.ts";
 import type { CheckpointStorage } from "../checkpoint/storage.ts";
 import { DenoCheckpointFs } from "../checkpoint/checkpoint_fs.ts";
 import { ByteWriter } from "../state/bytes.ts";
-import { murmur3, subtaskForKeyGroup } from "../state/key_group.ts";
+import { keyGroupOf, subtaskForKeyGroup } from "../state/key_group.ts";
 import type { Serializer } from "../state/serializer.ts";
 import { uidOf } from "../runtime/graph.ts";
 import type { Job } from "../runtime/job.ts";
@@ -669,7 +669,7 @@ class ClientJob implements AdminJob {
         continue;
       }
       // The subtask owning the key's key group answers, in this thread or on its worker.
-      const subtaskIndex = subtaskForKeyGroup(murmur3(w.buf, w.length) % maxP, maxP, parallelism);
+      const subtaskIndex = subtaskForKeyGroup(keyGroupOf(w.buf, maxP, w.length), maxP, parallelism);
       const answer = await job.queryState(
         { uid, subtaskIndex, stateName, key },
         QUERY_TIMEOUT_MS,

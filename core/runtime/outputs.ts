@@ -12,7 +12,7 @@
  */
 import { ConfigError } from "../errors.ts";
 import { ByteWriter } from "../state/bytes.ts";
-import { keyGroupOfHash, murmur3, murmur3Ascii, subtaskForKeyGroup } from "../state/key_group.ts";
+import { asciiKeyGroup, keyGroupOf, subtaskForKeyGroup } from "../state/key_group.ts";
 import { type Serializer, Serializers } from "../state/serializer.ts";
 import type { OutputChannel } from "./channel.ts";
 import type { Partitioning } from "./graph.ts";
@@ -80,38 +80,48 @@ export class ChainedTarget implements Target {
 const KEY_STRING_TAG = 1;
 
 /**
- * The murmur3 hash of a key's serialized bytes. Strings of fewer than 128
- * ASCII chars under `Serializers.string` (`varint length | chars`) or
- * `Serializers.key` (`tag 1 | varint length | chars`) are hashed from their
- * chars: the same bytes, none written.
+ * The key group among `maxParallelism` of a key: of the murmur3 hash of its
+ * serialized bytes. Strings of fewer than 128 ASCII chars under
+ * `Serializers.string` (`varint length | chars`) or `Serializers.key`
+ * (`tag 1 | varint length | chars`) are hashed from their chars: the same
+ * bytes, none written.
  */
-export function keyHasher(keySerializer: Serializer<unknown>): (key: unknown) => number {
-  let h = hashers.get(keySerializer);
-  if (h === undefined) hashers.set(keySerializer, h = newKeyHasher(keySerializer));
-  return h;
+export function keyGrouper(
+  keySerializer: Serializer<unknown>,
+  maxParallelism: number,
+): (key: unknown) => number {
+  let bySize = groupers.get(keySerializer);
+  if (bySize === undefined) groupers.set(keySerializer, bySize = new Map());
+  let f = bySize.get(maxParallelism);
+  if (f === undefined) bySize.set(maxParallelism, f = newKeyGrouper(keySerializer, maxParallelism));
+  return f;
 }
 
 /**
- * One hasher per serializer in a thread: every writer of a keyed edge calls the same function,
- * so V8 inlines it into `ChannelWriter.collect` (a closure per writer would be a call each).
+ * One function per serializer and key group count in a thread: every writer of a keyed edge
+ * calls the same one, so V8 inlines it into `ChannelWriter.collect` (a closure per writer would
+ * be a call each).
  */
-const hashers = new WeakMap<Serializer<unknown>, (key: unknown) => number>();
+const groupers = new WeakMap<Serializer<unknown>, Map<number, (key: unknown) => number>>();
 
-function newKeyHasher(keySerializer: Serializer<unknown>): (key: unknown) => number {
+function newKeyGrouper(
+  keySerializer: Serializer<unknown>,
+  maxParallelism: number,
+): (key: unknown) => number {
   const w = new ByteWriter(64);
   const serialized = (key: unknown) => {
     w.reset();
     keySerializer.write(key, w);
-    return murmur3(w.buf, w.length);
+    return keyGroupOf(w.buf, maxParallelism, w.length);
   };
   const tagged = keySerializer === Serializers.key;
   if (!tagged && keySerializer !== (Serializers.string as Serializer<unknown>)) return serialized;
   return (key) => {
     if (typeof key === "string" && key.length < 0x80) {
-      const h = tagged
-        ? murmur3Ascii(key, 2, KEY_STRING_TAG, key.length)
-        : murmur3Ascii(key, 1, key.length);
-      if (h >= 0) return h;
+      const g = tagged
+        ? asciiKeyGroup(key, maxParallelism, 2, KEY_STRING_TAG, key.length)
+        : asciiKeyGroup(key, maxParallelism, 1, key.length, 0);
+      if (g >= 0) return g;
     }
     return serialized(key);
   };
@@ -130,10 +140,7 @@ export class ChannelWriter implements Target {
    * picks its channel. Fields, not a closure per writer, so `collect` inlines them.
    */
   readonly #keySelector: ((value: unknown) => unknown) | null = null;
-  readonly #hash: ((key: unknown) => number) | null = null;
-  /** maxParallelism - 1 where it is a power of two, else -1. */
-  readonly #mask: number = -1;
-  readonly #maxParallelism: number = 0;
+  readonly #keyGroup: ((key: unknown) => number) | null = null;
   readonly #channelOf: Uint16Array | null = null;
   /**
    * Per channel, the key groups of the records batched (keyed edges over several channels):
@@ -207,19 +214,13 @@ export class ChannelWriter implements Target {
         this.#select = () => 0;
         if (n === 1) break;
         const { keySelector, keySerializer } = partitioning;
-        const hash = keyHasher(keySerializer);
         // The channel of each key group, looked up: no division per record.
         const channelOf = this.#channelOf = new Uint16Array(maxParallelism);
         for (let g = 0; g < maxParallelism; g++) {
           channelOf[g] = subtaskForKeyGroup(g, maxParallelism, n);
         }
-        // A power-of-two maxParallelism (the default 128) takes the key group as the hash's low
-        // bits: the same number as `keyGroupOfHash`, without its two integer divisions.
-        const mask = maxParallelism - 1;
-        this.#hash = hash;
+        this.#keyGroup = keyGrouper(keySerializer, maxParallelism);
         this.#keySelector = keySelector;
-        this.#mask = (maxParallelism & mask) === 0 ? mask : -1;
-        this.#maxParallelism = maxParallelism;
         break;
       }
     }
@@ -229,8 +230,7 @@ export class ChannelWriter implements Target {
   collect(value: unknown, timestamp: number | undefined): void {
     this.recordsOut++;
     if (this.#keySelector !== null) {
-      const h = this.#hash!(this.#keySelector(value));
-      const g = this.#mask >= 0 ? h & this.#mask : keyGroupOfHash(h, this.#maxParallelism);
+      const g = this.#keyGroup!(this.#keySelector(value));
       const c = this.#channelOf![g]!;
       // Below the batch size: full batches flush.
       (this.#keyGroups[c] ?? this.#newKeyGroups(c))[this.#counts[c]!] = g;

@@ -1,38 +1,42 @@
 import assert from "node:assert/strict";
 import { ByteWriter } from "../state/bytes.ts";
-import { murmur3, subtaskForKeyGroup } from "../state/key_group.ts";
+import { keyGroupOf, murmur3, subtaskForKeyGroup } from "../state/key_group.ts";
 import { type Serializer, Serializers } from "../state/serializer.ts";
 import type { OutputChannel } from "./channel.ts";
 import { type ChannelMessage, MessageKind } from "./messages.ts";
-import { ChannelWriter, keyHasher } from "./outputs.ts";
+import { ChannelWriter, keyGrouper } from "./outputs.ts";
 
-function hashOfBytes(serializer: Serializer<unknown>, key: unknown): number {
+function groupOfBytes(serializer: Serializer<unknown>, key: unknown, maxParallelism: number) {
   const w = new ByteWriter();
   serializer.write(key, w);
-  return murmur3(w.buf, w.length);
+  return keyGroupOf(w.bytes(), maxParallelism);
 }
 
-Deno.test("keyHasher: the hash of the key's serialized bytes, for every key", () => {
+Deno.test("keyGrouper: the key group of the key's serialized bytes, for every key", () => {
   const keys: unknown[] = ["", "a", "ab", "abc", "abcd", "user-12345", "x".repeat(126)];
   keys.push("x".repeat(127), "x".repeat(128), "y".repeat(300), "é", "naïve", "𝄞", "a\u007fb");
   for (let i = 0; i < 2000; i++) keys.push(`k${i * 7919}`);
   const serializers = [Serializers.string, Serializers.key, Serializers.json] as Serializer<
     unknown
   >[];
-  for (const serializer of serializers) {
-    const hash = keyHasher(serializer);
-    for (const key of keys) {
-      assert.equal(hash(key), hashOfBytes(serializer, key), `${serializer.id}: ${key}`);
+  // Powers of two take the hash's low bits, the others its remainder.
+  for (const maxParallelism of [128, 100, 1, 32768, 32767]) {
+    for (const serializer of serializers) {
+      const group = keyGrouper(serializer, maxParallelism);
+      for (const key of keys) {
+        const expected = groupOfBytes(serializer, key, maxParallelism);
+        assert.equal(group(key), expected, `${serializer.id}, ${maxParallelism}: ${key}`);
+      }
     }
-  }
-  const byKey = keyHasher(Serializers.key);
-  for (const key of [0, -1.5, 2n ** 70n, true, ["a", 1], { user: "ann" }]) {
-    assert.equal(byKey(key), hashOfBytes(Serializers.key, key), String(key));
+    const byKey = keyGrouper(Serializers.key, maxParallelism);
+    for (const key of [0, -1.5, 2n ** 70n, true, ["a", 1], { user: "ann" }]) {
+      assert.equal(byKey(key), groupOfBytes(Serializers.key, key, maxParallelism), String(key));
+    }
   }
 });
 
-Deno.test("keyHasher: a key its serializer refuses is still refused", () => {
-  assert.throws(() => keyHasher(Serializers.string)(42), /string/);
+Deno.test("keyGrouper: a key its serializer refuses is still refused", () => {
+  assert.throws(() => keyGrouper(Serializers.string, 128)(42), /string/);
 });
 
 Deno.test("ChannelWriter: a keyed record goes to the channel of the subtask that owns its key group", () => {
@@ -106,7 +110,7 @@ Deno.test("ChannelWriter: a keyed edge over several channels sends each record's
       assert.ok(msg.kind === MessageKind.Records && msg.keyGroups !== null);
       assert.equal(msg.keyGroups.length, msg.values.length);
       for (const [i, v] of msg.values.entries()) {
-        const group = hashOfBytes(Serializers.key, (v as [unknown])[0]) % 128;
+        const group = groupOfBytes(Serializers.key, (v as [unknown])[0], 128);
         assert.equal(msg.keyGroups[i], group);
         assert.equal(subtaskForKeyGroup(group, 128, 2), c);
         seen++;

@@ -35,6 +35,16 @@ export const UPPER_BOUND_MAX_PARALLELISM = 32768;
  * ```
  */
 export function murmur3(bytes: Uint8Array, length = bytes.length, seed = 0): number {
+  return bytesKeyGroup(bytes, length, seed, 0);
+}
+
+/** {@linkcode murmur3} of `bytes[0, length)`, as {@linkcode hashOrGroup} returns it. */
+function bytesKeyGroup(
+  bytes: Uint8Array,
+  length: number,
+  seed: number,
+  maxParallelism: number,
+): number {
   let h = seed | 0;
   const blocks = length & ~3;
   for (let i = 0; i < blocks; i += 4) {
@@ -49,7 +59,7 @@ export function murmur3(bytes: Uint8Array, length = bytes.length, seed = 0): num
     k ^= bytes[blocks]!;
     h ^= scramble(k);
   }
-  return finalize(h, length);
+  return hashOrGroup(finalize(h, length), maxParallelism);
 }
 
 /** Murmur3's scrambling of one 4-byte block `k` (also of the tail). */
@@ -78,26 +88,54 @@ function finalize(h: number, length: number): number {
 }
 
 /**
- * {@linkcode murmur3} of `prefixLength` (0 to 2) bytes `p0`, `p1` followed by
- * the ASCII string `s` (one byte per char), without writing the bytes out;
- * -1 when `s` has a char above 0x7f (hash its UTF-8 bytes instead).
+ * The key group among `maxParallelism` of a key whose hash is `hash`, or with
+ * `maxParallelism` 0 the hash itself. The hashing functions end here, not in
+ * a caller's `keyGroupOfHash(hash)`: a key group is a small integer, which a
+ * caller in another function receives unboxed, where a 32-bit hash comes
+ * back as a heap number (V8's small integers have 31 bits), an allocation a
+ * key.
+ */
+function hashOrGroup(hash: number, maxParallelism: number): number {
+  if (maxParallelism === 0) return hash;
+  const mask = maxParallelism - 1;
+  // A power of two (the default 128) takes the hash's low bits: the same number as
+  // keyGroupOfHash, without its two integer divisions.
+  return (maxParallelism & mask) === 0 ? hash & mask : keyGroupOfHash(hash, maxParallelism);
+}
+
+/**
+ * The key group among `maxParallelism` of `prefixLength` (0 to 2) bytes `p0`,
+ * `p1` followed by the ASCII string `s` (one byte per char), without writing
+ * the bytes out; with `maxParallelism` 0, their {@linkcode murmur3} hash
+ * itself (see {@linkcode hashOrGroup}). -1 when `s` has a char above 0x7f
+ * (use its UTF-8 bytes instead).
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { murmur3, murmur3Ascii } from "./key_group.ts";
+ * import { asciiKeyGroup, keyGroupOf, murmur3 } from "./key_group.ts";
  * const bytes = new Uint8Array([1, 6, ...new TextEncoder().encode("user-1")]);
- * assert.equal(murmur3Ascii("user-1", 2, 1, 6), murmur3(bytes));
- * assert.equal(murmur3Ascii("é"), -1);
+ * assert.equal(asciiKeyGroup("user-1", 0, 2, 1, 6), murmur3(bytes));
+ * assert.equal(asciiKeyGroup("user-1", 128, 2, 1, 6), keyGroupOf(bytes, 128));
+ * assert.equal(asciiKeyGroup("user-1", 100, 2, 1, 6), keyGroupOf(bytes, 100));
+ * assert.equal(asciiKeyGroup("é", 128, 0, 0, 0), -1);
  * ```
  */
-export function murmur3Ascii(s: string, prefixLength = 0, p0 = 0, p1 = 0): number {
+export function asciiKeyGroup(
+  s: string,
+  maxParallelism: number,
+  prefixLength: number,
+  p0: number,
+  p1: number,
+): number {
   let h = 0;
   let k = prefixLength === 0 ? 0 : prefixLength === 1 ? p0 : p0 | (p1 << 8);
   let n = prefixLength;
+  // Every char's bits or-ed together, checked once: a branch a string, not a char.
+  let bits = 0;
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
-    if (c >= 0x80) return -1;
+    bits |= c;
     k |= c << (8 * n);
     if (++n === 4) {
       h = mixBlock(h, k);
@@ -105,8 +143,9 @@ export function murmur3Ascii(s: string, prefixLength = 0, p0 = 0, p1 = 0): numbe
       n = 0;
     }
   }
+  if (bits >= 0x80) return -1;
   if (n > 0) h ^= scramble(k);
-  return finalize(h, prefixLength + s.length);
+  return hashOrGroup(finalize(h, prefixLength + s.length), maxParallelism);
 }
 
 /**
@@ -127,7 +166,7 @@ export const UNKNOWN_KEY_GROUP = -1;
  * ```
  */
 export function keyGroupOf(keyBytes: Uint8Array, maxParallelism: number, length?: number): number {
-  return keyGroupOfHash(murmur3(keyBytes, length ?? keyBytes.length), maxParallelism);
+  return bytesKeyGroup(keyBytes, length ?? keyBytes.length, 0, maxParallelism);
 }
 
 /**

@@ -73,10 +73,16 @@ Deno.test("keyGroupOfHash is hash % maxParallelism for every unsigned 32-bit has
 });
 
 Deno.test("keyGroupOf is the key group of the key's murmur3 hash", () => {
-  for (const key of ["", "a", "user-1", "héllo", "x".repeat(100)]) {
+  const keys = ["", "a", "user-1", "héllo", "x".repeat(100)];
+  for (let i = 0; i < 500; i++) keys.push(`k${i * 7919}`);
+  for (const key of keys) {
     const h = murmur3(utf8(key));
-    for (const m of [128, 32768]) assert.equal(keyGroupOf(utf8(key), m), h % m);
+    for (const m of [1, 100, 128, 1000, 32767, 32768]) {
+      assert.equal(keyGroupOf(utf8(key), m), h % m, `${key} in ${m}`);
+    }
   }
+  // Only the first `length` bytes.
+  assert.equal(keyGroupOf(utf8("user-1 and more"), 1000, 6), murmur3(utf8("user-1")) % 1000);
 });
 
 Deno.test("keyGroupRangeForSubtask partitions 0..maxParallelism-1 for every parallelism", () => {

@@ -22,7 +22,7 @@ import type {
 import type { AnyStateDescriptor } from "../descriptors.ts";
 import { checkQueryable, readStateValue, type StateQueryResult } from "../queryable.ts";
 import type { KeyGroupRange } from "../key_group.ts";
-import { keyGroupOfHash, murmur3 } from "../key_group.ts";
+import { keyGroupOf } from "../key_group.ts";
 import { ByteReader, ByteWriter } from "../bytes.ts";
 import type { Serializer } from "../serializer.ts";
 import type { AggregateFunction } from "../state.ts";
@@ -1159,7 +1159,7 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
     keyBytes.reset();
     this.#keySerializer.write(key, keyBytes);
     const n = keyBytes.length;
-    const kg = keyGroupOfHash(murmur3(keyBytes.buf, n), this.#maxParallelism);
+    const kg = keyGroupOf(keyBytes.buf, this.#maxParallelism, n);
     prefix.reset();
     writeStateKeyHeader(prefix, kg, stateId);
     // A loop, not writeRaw(bytes()): no view per key.
