@@ -33,6 +33,22 @@ Deno.test("ByteWriter.writeString: ASCII and non-ASCII around the varint boundar
   }
 });
 
+Deno.test("ByteReader.readString: every length up to 64, each char of each string, ASCII or not", () => {
+  // Short ASCII strings are read a char a byte, longer ones and the rest decoded as UTF-8.
+  const chars = ["\u007f", "\u0080", "é", "€", "𝄞", "\ud800", "\u0000"];
+  for (let n = 0; n <= 64; n++) {
+    const ascii = Array.from({ length: n }, (_, i) => String.fromCharCode(32 + ((i * 7) % 95)))
+      .join("");
+    assert.equal(roundTripString(ascii), ascii, `ascii length ${n}`);
+    for (const c of chars) {
+      for (let at = 0; at < n; at++) {
+        const s = ascii.slice(0, at) + c + ascii.slice(at + 1);
+        assert.equal(roundTripString(s), s, `${JSON.stringify(c)} at ${at} of ${n}`);
+      }
+    }
+  }
+});
+
 Deno.test("ByteWriter.writeString: the length prefix is the UTF-8 byte length", () => {
   for (const [s, bytes] of [["", 0], ["abc", 3], ["é", 2], ["€", 3], ["😀", 4]] as const) {
     const w = new ByteWriter();
