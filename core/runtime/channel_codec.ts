@@ -48,6 +48,8 @@ import {
 } from "../state/plain_serializer.ts";
 import { type ChannelMessage, END_OF_INPUT, MessageKind } from "./messages.ts";
 
+const encoder = new TextEncoder();
+
 // One of each per thread: encoding and decoding a message is synchronous.
 const shapes = new ShapeTable();
 const batchReader = new BatchValueReader();
@@ -107,21 +109,18 @@ function writeAsciiColumn(
   }
   out.writeVarUint(total);
   out.ensure(total);
-  // A loop over the chars: cheaper than joining the strings and encoding the result.
-  const buf = out.buf;
-  let p = out.length;
-  for (let i = 0; i < values.length; i++) {
-    const v = values[i] as string;
-    for (let j = 0; j < v.length; j++) {
-      const c = v.charCodeAt(j);
-      if (c >= 0x80) {
-        out.length = start;
-        return false;
-      }
-      buf[p++] = c;
-    }
+  // One join and one encodeInto: a charCodeAt loop pays V8's check of the string's kind per
+  // char. Every char fits in one byte only if `total` chars make `total` bytes.
+  const at = out.length;
+  const { read, written } = encoder.encodeInto(
+    (values as string[]).join(""),
+    out.buf.subarray(at, at + total),
+  );
+  if (read !== total || written !== total) {
+    out.length = start;
+    return false;
   }
-  out.length = p;
+  out.length = at + total;
   return true;
 }
 

@@ -165,17 +165,19 @@ Deno.test("channel codec: a batch of ASCII strings is one column of lengths and 
     assert.deepEqual(decodeMessage(out.bytes(), Serializers.plain), batch);
   }
   // A non-ASCII string or a value of another type: every value is written on its own.
-  for (const odd of ["é", 42, null]) {
-    const batch: ChannelMessage = {
-      kind: MessageKind.Records,
-      values: ["a", "b", odd, "c"],
-      timestamps: null,
-      keyGroups: null,
-    };
-    const out = new ByteWriter();
-    encodeMessage(batch, Serializers.plain, "e", out);
-    assert.equal(out.buf[2]! & 4, 0, `no column with ${odd}`);
-    assert.deepEqual(decodeMessage(out.bytes(), Serializers.plain), batch);
+  for (const odd of ["é", "\u0080", "\uD834", "ab\u00ff", 42, null]) {
+    for (const values of [["a", "b", odd, "c"], ["a\u007f", odd]]) {
+      const batch: ChannelMessage = {
+        kind: MessageKind.Records,
+        values,
+        timestamps: null,
+        keyGroups: null,
+      };
+      const out = new ByteWriter();
+      encodeMessage(batch, Serializers.plain, "e", out);
+      assert.equal(out.buf[2]! & 4, 0, `no column with ${JSON.stringify(odd)}`);
+      assert.deepEqual(decodeMessage(out.bytes(), Serializers.plain), batch);
+    }
   }
   // Lengths that do not add up to the chars: a damaged message, not wrong records.
   const out = new ByteWriter();
