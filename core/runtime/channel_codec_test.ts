@@ -6,20 +6,18 @@ import { decodeMessage, encodeMessage } from "./channel_codec.ts";
 import { type ChannelMessage, END_OF_INPUT, MessageKind } from "./messages.ts";
 import { ChannelWriter } from "./outputs.ts";
 
+/** A batch of `values` (with `timestamps`), no key groups. */
+function records(
+  values: unknown[],
+  timestamps: (number | undefined)[] | null = null,
+): ChannelMessage {
+  return { kind: MessageKind.Records, values, timestamps, keyGroups: null };
+}
+
 Deno.test("channel codec: every message kind round-trips in order", () => {
   const messages: ChannelMessage[] = [
-    {
-      kind: MessageKind.Records,
-      values: [{ user: "a", n: 1 }, [1, 2], "x"],
-      timestamps: null,
-      keyGroups: null,
-    },
-    {
-      kind: MessageKind.Records,
-      values: [1, 2, 3],
-      timestamps: [10, undefined, -5],
-      keyGroups: null,
-    },
+    records([{ user: "a", n: 1 }, [1, 2], "x"]),
+    records([1, 2, 3], [10, undefined, -5]),
     { kind: MessageKind.Watermark, timestamp: 1_700_000_000_000 },
     { kind: MessageKind.Watermark, timestamp: -Infinity },
     { kind: MessageKind.WatermarkStatus, idle: true },
@@ -41,12 +39,7 @@ Deno.test("channel codec: every message kind round-trips in order", () => {
 
 Deno.test("channel codec: an edge serializer given by the user is used for records", () => {
   const out = new ByteWriter();
-  const batch: ChannelMessage = {
-    kind: MessageKind.Records,
-    values: [1.5, 2.5],
-    timestamps: null,
-    keyGroups: null,
-  };
+  const batch = records([1.5, 2.5]);
   encodeMessage(batch, Serializers.f64 as never, "e", out);
   assert.equal(out.length, 1 + 1 + 1 + 16, "kind, count, flag and two f64 values");
   assert.deepEqual(decodeMessage(out.bytes(), Serializers.f64 as never), batch);
@@ -56,12 +49,7 @@ Deno.test("channel codec: a record the serializer refuses names the edge", () =>
   class Order {
     id = 1;
   }
-  const batch: ChannelMessage = {
-    kind: MessageKind.Records,
-    values: [new Order()],
-    timestamps: null,
-    keyGroups: null,
-  };
+  const batch = records([new Order()]);
   assert.throws(
     () => encodeMessage(batch, Serializers.plain, "orders -> enrich", new ByteWriter()),
     (e) =>
@@ -76,12 +64,7 @@ Deno.test("channel codec: a plain batch carries each object shape's field names 
     { length: 200 },
     (_, i) => ({ customerName: `c${i}`, amountInCents: i }),
   );
-  const batch: ChannelMessage = {
-    kind: MessageKind.Records,
-    values,
-    timestamps: null,
-    keyGroups: null,
-  };
+  const batch = records(values);
   const out = new ByteWriter();
   encodeMessage(batch, Serializers.plain, "e", out);
   const text = new TextDecoder().decode(out.bytes());
@@ -104,12 +87,7 @@ Deno.test("channel codec: plain batches of mixed shapes, nesting and odd keys ro
     );
   }
   values.push(many, protoKey, {}, [], "", -0, 2n ** 70n, new Uint8Array([1, 2]));
-  const batch: ChannelMessage = {
-    kind: MessageKind.Records,
-    values,
-    timestamps: values.map((_, i) => (i % 3 === 0 ? undefined : i)),
-    keyGroups: null,
-  };
+  const batch = records(values, values.map((_, i) => (i % 3 === 0 ? undefined : i)));
   const out = new ByteWriter();
   for (let round = 0; round < 2; round++) { // the second round decodes with cached shapes
     out.reset();
@@ -131,12 +109,7 @@ Deno.test("channel codec: plain batch strings of every length and alphabet round
     // Lone surrogates too (the halves of 𝄞 apart): a record crosses as it was.
     (_, i) => ["w", "é", "✓", "𝄞", "a\u0000b", "\uD834", "\uDD1E"][i % 7]!.repeat(1 + (i % 40)) + i,
   );
-  const batch: ChannelMessage = {
-    kind: MessageKind.Records,
-    values,
-    timestamps: null,
-    keyGroups: null,
-  };
+  const batch = records(values);
   const out = new ByteWriter();
   encodeMessage(batch, Serializers.plain, "e", out);
   for (let round = 0; round < 2; round++) {
@@ -149,12 +122,7 @@ Deno.test("channel codec: a batch of ASCII strings is one column of lengths and 
   const values = Array.from({ length: 1500 }, (_, i) => "w".repeat(i % 70) + (i % 3 ? i : ""));
   const timestamps = values.map((_, i) => (i % 4 === 0 ? undefined : i * 10));
   for (const ts of [null, timestamps]) {
-    const batch: ChannelMessage = {
-      kind: MessageKind.Records,
-      values,
-      timestamps: ts,
-      keyGroups: null,
-    };
+    const batch = records(values, ts);
     const out = new ByteWriter();
     encodeMessage(batch, Serializers.plain, "e", out);
     const chars = values.reduce((n, v) => n + v.length, 0);
@@ -167,12 +135,7 @@ Deno.test("channel codec: a batch of ASCII strings is one column of lengths and 
   // A non-ASCII string or a value of another type: every value is written on its own.
   for (const odd of ["é", "\u0080", "\uD834", "ab\u00ff", 42, null]) {
     for (const values of [["a", "b", odd, "c"], ["a\u007f", odd]]) {
-      const batch: ChannelMessage = {
-        kind: MessageKind.Records,
-        values,
-        timestamps: null,
-        keyGroups: null,
-      };
+      const batch = records(values);
       const out = new ByteWriter();
       encodeMessage(batch, Serializers.plain, "e", out);
       assert.equal(out.buf[2]! & 4, 0, `no column with ${JSON.stringify(odd)}`);
@@ -181,12 +144,7 @@ Deno.test("channel codec: a batch of ASCII strings is one column of lengths and 
   }
   // Lengths that do not add up to the chars: a damaged message, not wrong records.
   const out = new ByteWriter();
-  encodeMessage(
-    { kind: MessageKind.Records, values: ["ab", "cd"], timestamps: null, keyGroups: null },
-    Serializers.plain,
-    "e",
-    out,
-  );
+  encodeMessage(records(["ab", "cd"]), Serializers.plain, "e", out);
   const bytes = out.toBytes();
   assert.deepEqual([...bytes], [0, 2, 4, 2, 2, 4, 97, 98, 99, 100]);
   bytes[3] = 3;
@@ -202,12 +160,7 @@ Deno.test("channel codec: a batch of ASCII strings is one column of lengths and 
 });
 
 Deno.test("channel codec: a damaged plain batch is a SerializationError", () => {
-  const batch: ChannelMessage = {
-    kind: MessageKind.Records,
-    values: [{ a: "text", b: 1 }, { a: "more", b: 2 }],
-    timestamps: null,
-    keyGroups: null,
-  };
+  const batch = records([{ a: "text", b: 1 }, { a: "more", b: 2 }]);
   const out = new ByteWriter();
   encodeMessage(batch, Serializers.plain, "e", out);
   const bytes = out.toBytes();
