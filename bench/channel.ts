@@ -11,7 +11,7 @@
  *
  * Records are `{ user: "user-NNN", seq: N }`, ~20 bytes encoded (and, for the
  * serialization cost, also bare strings `"user-NNN"`, what the keyed benchmarks
- * send, and Nexmark bids, objects of seven fields). Serialization is timed in
+ * send, strings of 36 chars (UUIDs), and Nexmark bids, objects of seven fields). Serialization is timed in
  * CPU time of this thread, so other processes on the machine inflate it less
  * than wall time.
  *
@@ -44,6 +44,7 @@ function cpuMs(): number {
 const RECORD_KINDS = {
   pairs: (i: number) => ({ user: `user-${i % 1000}`, seq: i }),
   strings: (i: number) => `user-${(i * 7919) % 100_000}`,
+  uuids: (i: number) => `${(i * 7919).toString(16).padStart(8, "0")}-4a1f-8b2c-9d3e-0f1a2b3c4d5e`,
   bids: (i: number) => ({
     auction: 1000 + (i % 50),
     bidder: i * 7,
@@ -173,6 +174,7 @@ for (
     ["plain (default)", Serializers.plain, "pairs"],
     ["record", record, "pairs"],
     ["plain (default), string records", Serializers.plain, "strings"],
+    ["plain (default), 36-char string records (UUIDs)", Serializers.plain, "uuids"],
     ["plain (default), 7-field records (a Nexmark bid)", Serializers.plain, "bids"],
     ["record, 7-field records (a Nexmark bid)", bidRecord, "bids"],
   ] as const

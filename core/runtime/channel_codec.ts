@@ -38,7 +38,7 @@
  * @module
  */
 import { SerializationError } from "../errors.ts";
-import { ByteReader, type ByteWriter } from "../state/bytes.ts";
+import { ByteReader, type ByteWriter, charsAt, MAX_CHARS_AT } from "../state/bytes.ts";
 import type { Serializer } from "../state/serializer.ts";
 import {
   BatchValueReader,
@@ -152,11 +152,13 @@ function readAsciiColumn(
   const chars = asciiChars(raw);
   let from = 0;
   for (let i = 0; i < n; i++) {
-    const to = from + lengths[i]!;
-    values[i] = to - from <= MAX_SUBSTRING
-      ? chars.substring(from, to)
-      : asciiChars(r.buf.subarray(at + from, at + to));
-    from = to;
+    const length = lengths[i]!;
+    values[i] = length <= MAX_SUBSTRING
+      ? chars.substring(from, from + length)
+      : length < MAX_CHARS_AT
+      ? charsAt(r.buf, at + from, length)
+      : asciiChars(r.buf.subarray(at + from, at + from + length));
+    from += length;
   }
 }
 

@@ -234,18 +234,22 @@ export class ByteWriter {
 const EIGHT = new DataView(new ArrayBuffer(8));
 const EIGHT_BYTES = new Uint8Array(EIGHT.buffer);
 
-/** Strings shorter than this many bytes are read, when ASCII, by a {@linkcode charsReader}. */
-const MAX_READ_AS_CHARS = 48;
+/**
+ * Below this many bytes, {@linkcode charsAt} reads an ASCII string faster than a `TextDecoder`
+ * call (a view and an op).
+ */
+export const MAX_CHARS_AT = 48;
 
 /** Reads `n` bytes from `at` as chars, one a byte: one flat string, made in one call. */
 type CharsReader = (bytes: Uint8Array, at: number) => string;
 const charsReaders: CharsReader[] = [];
 
 /**
- * The {@linkcode CharsReader} of `n` bytes: `String.fromCharCode` called with `n` arguments,
- * compiled once per length (appending a char at a time makes a tree of strings to flatten).
+ * The `n` bytes of `bytes` from `at` as a string of a char a byte (each byte its char code), for
+ * `n` below {@linkcode MAX_CHARS_AT}: one `String.fromCharCode` call with `n` arguments, compiled
+ * once per length (appending a char at a time makes a tree of strings to flatten).
  */
-function charsReader(n: number): CharsReader {
+export function charsAt(bytes: Uint8Array, at: number, n: number): string {
   let f = charsReaders[n];
   if (f === undefined) {
     const args = Array.from({ length: n }, (_, k) => `b[at + ${k}]`).join(", ");
@@ -255,7 +259,7 @@ function charsReader(n: number): CharsReader {
       `return String.fromCharCode(${args});`,
     ) as CharsReader;
   }
-  return f;
+  return f(bytes, at);
 }
 
 /**
@@ -376,13 +380,11 @@ export class ByteReader {
     this.#need(n);
     const start = this.pos;
     this.pos += n;
-    // Below MAX_READ_AS_CHARS bytes, one String.fromCharCode call with a char a byte costs
-    // less than a TextDecoder call (a view and an op each).
-    if (n < MAX_READ_AS_CHARS) {
+    if (n < MAX_CHARS_AT) {
       const buf = this.buf;
       let bits = 0;
       for (let i = start; i < start + n; i++) bits |= buf[i]!;
-      if (bits < 0x80) return charsReader(n)(buf, start);
+      if (bits < 0x80) return charsAt(buf, start, n);
     }
     return decodeWtf8(this.buf.subarray(start, start + n));
   }
