@@ -38,7 +38,13 @@
  * @module
  */
 import { SerializationError } from "../errors.ts";
-import { ByteReader, type ByteWriter, charsAt, MAX_CHARS_AT } from "../state/bytes.ts";
+import {
+  ByteReader,
+  type ByteWriter,
+  charsAt,
+  MAX_CHARS_AT,
+  MAX_COPIED_SUBSTRING,
+} from "../state/bytes.ts";
 import type { Serializer } from "../state/serializer.ts";
 import {
   BatchValueReader,
@@ -79,12 +85,6 @@ let columnLengths = new Int32Array(1024);
 
 const COLUMN_FLAG = 4;
 const KEY_GROUPS_FLAG = 8;
-/**
- * Longest record the reader cuts out of a column's decoded chars: V8 copies
- * a substring shorter than 13 chars; a longer one would be a slice that keeps
- * the whole batch's chars alive as long as the record lives (a state key).
- */
-const MAX_SUBSTRING = 12;
 
 /**
  * Writes `values` as an ASCII column (after the flags) when every one is an
@@ -153,7 +153,7 @@ function readAsciiColumn(
   let from = 0;
   for (let i = 0; i < n; i++) {
     const length = lengths[i]!;
-    values[i] = length <= MAX_SUBSTRING
+    values[i] = length <= MAX_COPIED_SUBSTRING
       ? chars.substring(from, from + length)
       : length < MAX_CHARS_AT
       ? charsAt(r.buf, at + from, length)

@@ -235,6 +235,13 @@ const EIGHT = new DataView(new ArrayBuffer(8));
 const EIGHT_BYTES = new Uint8Array(EIGHT.buffer);
 
 /**
+ * Longest substring V8 copies (12 chars): a longer one is a slice that keeps the whole string it
+ * was cut from alive as long as it lives (a state key, say). Readers that decode a whole batch's
+ * bytes once cut out strings up to this length and read longer ones on their own.
+ */
+export const MAX_COPIED_SUBSTRING = 12;
+
+/**
  * Below this many bytes, {@linkcode charsAt} reads an ASCII string faster than a `TextDecoder`
  * call (a view and an op).
  */

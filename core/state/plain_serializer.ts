@@ -33,7 +33,7 @@
  * @module
  */
 import { SerializationError } from "../errors.ts";
-import type { ByteReader, ByteWriter } from "./bytes.ts";
+import { type ByteReader, type ByteWriter, MAX_COPIED_SUBSTRING } from "./bytes.ts";
 import type { Serializer } from "./serializer.ts";
 
 const enum Tag {
@@ -320,13 +320,6 @@ function readValue(r: ByteReader): unknown {
 /** Builds an object of one shape, reading its values in key order. */
 type ShapeBuilder = (read: () => unknown) => Record<string, unknown>;
 
-/**
- * Longest ASCII string the reader cuts out of the whole frame decoded once:
- * V8 copies a substring shorter than 13 chars (longer ones would be slices
- * that keep the frame's string alive as long as the value lives, a state key
- * for instance).
- */
-const MAX_SUBSTRING = 12;
 /** Single-byte: char index = byte index (only used for ASCII runs). */
 const latin1 = new TextDecoder("latin1");
 function compileShape(keys: readonly string[]): ShapeBuilder {
@@ -391,7 +384,7 @@ export class BatchValueReader {
     const buf = r.buf;
     const start = r.pos;
     const end = start + n;
-    if (n <= MAX_SUBSTRING && end <= buf.length) {
+    if (n <= MAX_COPIED_SUBSTRING && end <= buf.length) {
       let ascii = true;
       for (let i = start; i < end; i++) {
         if (buf[i]! >= 0x80) {
