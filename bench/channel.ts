@@ -11,9 +11,9 @@
  *
  * Records are `{ user: "user-NNN", seq: N }`, ~20 bytes encoded (and, for the
  * serialization cost, also bare strings `"user-NNN"`, what the keyed benchmarks
- * send, strings of 36 chars (UUIDs), and Nexmark bids, objects of seven fields). Serialization is timed in
- * CPU time of this thread, so other processes on the machine inflate it less
- * than wall time.
+ * send, strings of 36 chars (UUIDs), and Nexmark bids, objects of seven
+ * fields). Serialization is timed in CPU time of this thread, so other
+ * processes on the machine inflate it less than wall time.
  *
  * @module
  */
