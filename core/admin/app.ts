@@ -6,10 +6,7 @@
  *
  * @module
  */
-import { Hono } from "hono";
-import { bodyLimit } from "hono/body-limit";
-import { cors } from "hono/cors";
-import { HTTPException } from "hono/http-exception";
+import { bodyLimit, cors, Hono, HTTPException } from "./_hono.ts";
 import { createHash, timingSafeEqual } from "node:crypto";
 import { checkpointsRoutes } from "./checkpoints.ts";
 import { dashboardRoutes } from "./dashboard.ts";

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { Hono } from "hono";
+import { Hono } from "./_hono.ts";
 import { checkHexId, fail, jobParam, jsonBody } from "./http.ts";
 import type { Operations } from "./operations.ts";
 import type { AdminJob, AdminRuntime } from "./runtime.ts";

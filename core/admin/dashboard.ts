@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { Hono } from "hono";
+import { Hono } from "./_hono.ts";
 import { DASHBOARD_SCRIPT } from "./dashboard/bundle.ts";
 
 const STYLE = `

@@ -4,9 +4,7 @@
  *
  * @module
  */
-import type { Context } from "hono";
-import { HTTPException } from "hono/http-exception";
-import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { type ContentfulStatusCode, type Context, HTTPException } from "./_hono.ts";
 import type { AdminJob, AdminRuntime } from "./runtime.ts";
 
 /** Throws the HTTP error `status` with `message`; the app answers `{ "errors": [message] }`. */

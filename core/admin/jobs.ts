@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { Hono } from "hono";
+import { Hono } from "./_hono.ts";
 import { murmur3 } from "../state/key_group.ts";
 import { checkHexId, fail, jobParam } from "./http.ts";
 import type { AdminJob, AdminRuntime, VertexInfo } from "./runtime.ts";

@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { Hono } from "hono";
+import { Hono } from "./_hono.ts";
 import type { MetricSample } from "../runtime/metric_group.ts";
 import type { AdminRuntime } from "./runtime.ts";
 import { latestPerId } from "./stats.ts";

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { Hono } from "hono";
+import { Hono } from "./_hono.ts";
 import { jobParam } from "./http.ts";
 import type { AdminRuntime } from "./runtime.ts";
 

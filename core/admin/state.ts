@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { Hono } from "hono";
+import { Hono } from "./_hono.ts";
 import { fail, jobParam } from "./http.ts";
 import type { AdminRuntime } from "./runtime.ts";
 

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { Hono } from "hono";
+import { Hono } from "./_hono.ts";
 import type { AdminRuntime } from "./runtime.ts";
 
 /** The taskmanagers route. */

@@ -24,7 +24,9 @@
  *
  * @module
  */
-import postgres from "postgres";
+// A full specifier, as in core/admin/_hono.ts: weir loaded from a URL has no import map.
+// deno-lint-ignore no-import-prefix
+import postgres from "npm:postgres@3.4.7";
 import { Buffer } from "node:buffer";
 import { ignoreUncaught } from "../_ignore_uncaught.ts";
 import { CheckpointError } from "../../../errors.ts";

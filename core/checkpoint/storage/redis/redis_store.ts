@@ -22,7 +22,9 @@
  *
  * @module
  */
-import { commandOptions, createClient } from "redis";
+// A full specifier, as in core/admin/_hono.ts: weir loaded from a URL has no import map.
+// deno-lint-ignore no-import-prefix
+import { commandOptions, createClient } from "npm:redis@4.7.0";
 import { Buffer } from "node:buffer";
 import { ignoreUncaught } from "../_ignore_uncaught.ts";
 import { within } from "../_within.ts";
