@@ -1,14 +1,20 @@
 /**
- * Throughput of the dataflow runtime: a stateless pipeline and keyed counting
- * over 100k and 1M keys on the heap and the LSM backends, with 1 and 2
- * parallel subtasks (one Deno process, one core: subtasks share the event
- * loop). Median of `--runs` runs.
+ * Throughput of the dataflow runtime: a stateless pipeline, a chain of seven
+ * operators of five kinds, and keyed counting over 100k and 1M keys on the
+ * heap and the LSM backends, with 1 and 2 parallel subtasks (one Deno
+ * process, one core: subtasks share the event loop). Median of `--runs` runs.
  *
  * deno run -A bench/pipeline.ts [--records N] [--runs R]
  *
  * @module
  */
-import { Serializers, type Source, type StateBackend, StreamEnvironment } from "../mod.ts";
+import {
+  type Collector,
+  Serializers,
+  type Source,
+  type StateBackend,
+  StreamEnvironment,
+} from "../mod.ts";
 import { HeapStateBackend } from "../core/state/heap/mod.ts";
 import { LsmStateBackend } from "../core/state/lsm/mod.ts";
 import { benchFlags, Count, machine, median, rate, table } from "./_util.ts";
@@ -61,6 +67,29 @@ async function stateless(parallelism: number): Promise<number> {
   return N / ((performance.now() - t) / 1000);
 }
 
+/**
+ * map → filter → flatMap → map → process → filter → sink, all chained: more operator classes
+ * than V8 keeps apart at one call site, so each link's call costs what the runtime makes it.
+ */
+async function longChain(parallelism: number): Promise<number> {
+  const env = StreamEnvironment.create({ parallelism, executor: "inline" });
+  let n = 0;
+  env.addSource(wordSource(KEY_COUNTS[0]!))
+    .map((w) => w.length)
+    .filter((l) => l > 0)
+    .flatMap((l: number, out: Collector<number>) => out.collect(l * 2))
+    .map((l) => l - 1)
+    .process({
+      processElement: (l: number, _ctx: unknown, out: Collector<number>) => out.collect(l),
+    })
+    .filter((l) => l >= 0)
+    .addSink({ invoke: () => void n++ });
+  const t = performance.now();
+  await env.execute("long chain");
+  if (n !== N) throw new Error(`lost records: ${n} of ${N}`);
+  return N / ((performance.now() - t) / 1000);
+}
+
 async function keyedCount(
   parallelism: number,
   keys: number,
@@ -86,6 +115,7 @@ const cases: [string, number, string, () => Promise<number>][] = [];
 const fmtKeys = (k: number) => k >= 1e6 ? `${k / 1e6}M` : `${k / 1e3}k`;
 for (const p of [1, 2]) {
   cases.push(["stateless map → filter → sink", p, "", () => stateless(p)]);
+  cases.push(["stateless chain of seven operators", p, "", () => longChain(p)]);
   for (const k of KEY_COUNTS) {
     const keys = fmtKeys(k);
     cases.push([

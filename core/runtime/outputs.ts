@@ -54,6 +54,40 @@ export interface Target {
   emitWatermark(timestamp: number): void;
 }
 
+/** Chain links compiled so far: each link's source is made unique with it. */
+let links = 0;
+
+/**
+ * The function a producer's output calls to hand a record to the one operator chained after it:
+ * counts the record out of the producer (into `out`, as `FanOutput` does) and into the operator
+ * (`into`), and calls the operator, compiled for this link alone. V8 keeps type feedback per
+ * compiled function: a `collect` shared by every link of a thread sees every operator class
+ * there, and past four it makes each record's `processElement` a generic property lookup and call.
+ * A link's own function sees one operator, which it calls directly or inlines, and a producer
+ * class with one instance on the thread calls one link, so a chain of such operators is inlined
+ * into its source's loop. The source is unique (the function's name): V8's compilation cache
+ * hands out the same function, feedback and all, for the same source.
+ */
+function chainLink(
+  out: OperatorCounters,
+  into: OperatorCounters,
+  op: StreamOperator,
+  input: number,
+): (value: unknown, timestamp: number | undefined) => void {
+  return new Function(
+    "out",
+    "into",
+    "op",
+    "input",
+    `return function link${links++}(value, timestamp) {
+      out.recordsOut++;
+      if (timestamp !== undefined) out.lastTimestamp = timestamp;
+      into.recordsIn++;
+      op.processElement(value, timestamp, input);
+    };`,
+  )(out, into, op, input);
+}
+
 /** Feeds a chained operator. */
 export class ChainedTarget implements Target {
   readonly #op: StreamOperator;
@@ -69,6 +103,10 @@ export class ChainedTarget implements Target {
   collect(value: unknown, timestamp: number | undefined): void {
     this.#counters.recordsIn++;
     this.#op.processElement(value, timestamp, this.#input);
+  }
+  /** For an output that feeds only this operator: its `collect`, compiled (see `chainLink`). */
+  compiled(out: OperatorCounters): (value: unknown, timestamp: number | undefined) => void {
+    return chainLink(out, this.#counters, this.#op, this.#input);
   }
   /** Passes the watermark on (the task already combined inputs). */
   emitWatermark(timestamp: number): void {
@@ -338,10 +376,15 @@ export class FanOutput implements Output<unknown> {
     this.#side = side;
     this.#all = [...new Set([...main, ...[...side.values()].flat()])];
     this.#single = main.length === 1 ? main[0] : undefined;
+    this.collect = this.#single instanceof ChainedTarget
+      ? this.#single.compiled(counters)
+      : this.#emit;
   }
 
-  /** Emits to every main target. */
-  collect(value: unknown, timestamp: number | undefined): void {
+  /** Emits to every main target: one chained operator through its compiled link. */
+  readonly collect: (value: unknown, timestamp: number | undefined) => void;
+
+  #emit(value: unknown, timestamp: number | undefined): void {
     const c = this.#counters;
     c.recordsOut++;
     if (timestamp !== undefined) c.lastTimestamp = timestamp;
