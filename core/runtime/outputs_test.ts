@@ -4,7 +4,8 @@ import { keyGroupOf, murmur3, subtaskForKeyGroup } from "../state/key_group.ts";
 import { type Serializer, Serializers } from "../state/serializer.ts";
 import type { OutputChannel } from "./channel.ts";
 import { type ChannelMessage, MessageKind } from "./messages.ts";
-import { ChannelWriter, keyGrouper } from "./outputs.ts";
+import { StreamOperator } from "./operator.ts";
+import { ChainedTarget, ChannelWriter, FanOutput, keyGrouper, newCounters } from "./outputs.ts";
 
 function groupOfBytes(serializer: Serializer<unknown>, key: unknown, maxParallelism: number) {
   const w = new ByteWriter();
@@ -154,4 +155,49 @@ Deno.test("ChannelWriter: batches hold exactly the records collected, in order, 
     { values: ["r10", "r11", "r12"], timestamps: null },
   ]);
   for (const m of sent) assert.ok(m.kind === MessageKind.Records && !m.values.includes(u));
+});
+
+/** Records what reaches it: value, timestamp, input. */
+class Recorder extends StreamOperator {
+  readonly seen: [unknown, number | undefined, number][] = [];
+  processElement(value: unknown, timestamp: number | undefined, input: number): void {
+    this.seen.push([value, timestamp, input]);
+  }
+}
+
+Deno.test("FanOutput into one chained operator: its link counts out and in, keeps the last timestamp, passes the input", () => {
+  const out = newCounters(), into = [newCounters(), newCounters()];
+  const ops = [new Recorder(), new Recorder()];
+  const fans = ops.map((op, i) =>
+    new FanOutput([new ChainedTarget(op, i, into[i])], new Map(), i === 0 ? out : newCounters())
+  );
+  fans[0]!.collect("a", 5);
+  fans[0]!.collect("b", undefined);
+  fans[1]!.collect("c", 7);
+  assert.deepEqual(ops[0]!.seen, [["a", 5, 0], ["b", undefined, 0]]);
+  assert.deepEqual(ops[1]!.seen, [["c", 7, 1]]);
+  assert.equal(out.recordsOut, 2);
+  assert.equal(out.lastTimestamp, 5); // a record without a timestamp leaves it
+  assert.deepEqual(into.map((c) => c.recordsIn), [2, 1]);
+  // Each link is compiled on its own (its own type feedback): not one function shared.
+  assert.notEqual(fans[0]!.collect, fans[1]!.collect);
+  assert.notEqual(fans[0]!.collect.name, fans[1]!.collect.name);
+});
+
+Deno.test("FanOutput into two targets or none calls each target and counts once", () => {
+  const counters = newCounters(), into = newCounters();
+  const a = new Recorder(), b = new Recorder();
+  const fan = new FanOutput(
+    [new ChainedTarget(a, 0, into), new ChainedTarget(b, 1, into)],
+    new Map(),
+    counters,
+  );
+  fan.collect("x", 3);
+  assert.deepEqual(a.seen, [["x", 3, 0]]);
+  assert.deepEqual(b.seen, [["x", 3, 1]]);
+  assert.equal(counters.recordsOut, 1);
+  assert.equal(into.recordsIn, 2);
+  const none = new FanOutput([], new Map(), counters);
+  none.collect("y", undefined);
+  assert.equal(counters.recordsOut, 2);
 });
