@@ -8,6 +8,7 @@ import { QueueSource, waitFor } from "../../tests/_helpers/queue_source.ts";
 import { StreamEnvironment } from "./environment.ts";
 import type {
   BroadcastProcessFunction,
+  Collector,
   CoProcessFunction,
   KeyedProcessFunction,
   RuntimeContext,
@@ -47,6 +48,52 @@ Deno.test("map, filter and flatMap with plain and rich functions", async () => {
       out.values.sort(),
       [2, 4, 5, 6, 7, 301, 601].map((v) => `p${parallelism}:${v}`).sort(),
     );
+  }
+});
+
+Deno.test("map, filter and flatMap on a keyed stream read and write the record's keyed state", async () => {
+  for (const parallelism of [1, 2]) {
+    const env = StreamEnvironment.create({ parallelism, executor: "inline" });
+    const out = new CollectSink<string>();
+    /** Counts records per key in ValueState. */
+    class Counter {
+      seen: ValueState<number> | undefined;
+      constructor(readonly name: string) {}
+      open(ctx: RuntimeContext) {
+        this.seen = ctx.getState(new ValueStateDescriptor(this.name, Serializers.f64, 0));
+      }
+      bump(): number {
+        const n = this.seen!.value()! + 1;
+        this.seen!.update(n);
+        return n;
+      }
+    }
+    class Numbered extends Counter {
+      map(w: string) {
+        return `${w}${this.bump()}`;
+      }
+    }
+    class NotSecond extends Counter {
+      filter() {
+        return this.bump() !== 2;
+      }
+    }
+    class Passed extends Counter {
+      flatMap(w: string, o: Collector<string>) {
+        o.collect(`${w}/${this.bump()}`);
+      }
+    }
+    const first = (w: string) => w[0]!;
+    env.fromCollection(["a", "b", "a", "c", "a", "b"]).keyBy((w) => w, Serializers.string)
+      .map(new Numbered("m"))
+      .keyBy(first, Serializers.string)
+      .filter(new NotSecond("f"))
+      .keyBy(first, Serializers.string)
+      .flatMap(new Passed("x"))
+      .addSink(out);
+    await env.execute("keyed simple");
+    // Each key's second record is filtered out; the flatMap counts what passed, per key.
+    assert.deepEqual(out.values.sort(), ["a1/1", "a3/2", "b1/1", "c1/1"]);
   }
 });
 

@@ -133,68 +133,114 @@ abstract class UserFunctionOperator<OUT> extends StreamOperator<OUT> {
   }
 }
 
+/** What a compiled `processElement` of a map, filter or flatMap does with the user function's result `r`. */
+const SIMPLE_BODIES = {
+  map: "op.output.collect(r, timestamp);",
+  filter: "if (r) op.output.collect(value, timestamp);",
+  flatMap: "",
+} as const;
+
+/** Operator entries compiled so far: each one's source is made unique with it. */
+let entries = 0;
+
+/**
+ * The `processElement` of one map, filter or flatMap operator, compiled for it alone, as a chain
+ * link is (see `chainLink` in outputs.ts): a method shared by every `map` of a thread calls each
+ * one's user function and output from one site, which V8 makes generic once it sees two; a
+ * function of its own calls one user function and one output, directly or inlined, so a chain
+ * inlines into its source's loop however many maps and filters it has. It makes the record's key
+ * current (keyed streams), calls the user function (`flatMap`'s with the collector `out`), ends
+ * the keyed call, refuses a returned promise, and emits.
+ */
+function simpleEntry(
+  op: SimpleOperator<unknown>,
+  kind: keyof typeof SIMPLE_BODIES,
+  keySelector: KeySelector | undefined,
+  fn: (value: unknown, out?: unknown) => unknown,
+  out: TimestampedCollector<unknown> | undefined,
+): (value: unknown, timestamp: number | undefined, input: number, keyGroup?: number) => void {
+  return new Function(
+    "op",
+    "keySelector",
+    "fn",
+    "out",
+    "promiseReturnedError",
+    `return function ${kind}${entries++}(value, timestamp, input, keyGroup) {
+      const backend = op.backend;
+      if (keySelector !== undefined) backend.setCurrentKey(keySelector(value), keyGroup);
+      ${out === undefined ? "" : "out.timestamp = timestamp;"}
+      const r = fn(value${out === undefined ? "" : ", out"});
+      if (backend !== undefined) backend.endKeyedCall();
+      if (r instanceof Promise) throw promiseReturnedError(r, "${kind}", op.ctx.name);
+      ${SIMPLE_BODIES[kind]}
+    };`,
+  )(op, keySelector, fn, out, promiseReturnedError);
+}
+
 /**
  * Base of map, filter and flatMap: applied to a keyed stream they get a key
  * selector, and make each record's key current so rich functions can use
- * keyed state.
+ * keyed state. Each instance's `processElement` is compiled for it (see `simpleEntry`).
  */
 abstract class SimpleOperator<OUT> extends UserFunctionOperator<OUT> {
   readonly #keySelector: KeySelector | undefined;
-  constructor(fn: unknown, keySelector: KeySelector | undefined) {
+  /**
+   * `fnOf` gives the user function to call (bound to `target`, this subtask's function object)
+   * and, for flatMap, the collector it emits into.
+   */
+  constructor(
+    fn: unknown,
+    keySelector: KeySelector | undefined,
+    kind: keyof typeof SIMPLE_BODIES,
+    fnOf: (target: LifeCycle, self: StreamOperator<unknown>) => {
+      apply: (value: never, out: never) => unknown;
+      out?: TimestampedCollector<unknown>;
+    },
+  ) {
     super(fn);
     this.#keySelector = keySelector;
+    const { apply, out } = fnOf(this.fn, this as StreamOperator<unknown>);
+    this.processElement = simpleEntry(
+      this as SimpleOperator<unknown>,
+      kind,
+      keySelector,
+      apply as (value: unknown, out?: unknown) => unknown,
+      out,
+    );
   }
   override open(): Promise<void> {
     if (this.#keySelector) this.backend = this.ctx.keyedBackend();
     return super.open();
   }
-  protected setKey(value: unknown, keyGroup: number | undefined): void {
-    if (this.#keySelector) this.backend!.setCurrentKey(this.#keySelector(value), keyGroup);
-  }
+  /** The instance's compiled entry (set in the constructor). */
+  declare processElement: StreamOperator["processElement"];
 }
 
 /** `map`. */
 export class MapOperator<I, O> extends SimpleOperator<O> {
-  readonly #map: (v: I) => O;
   constructor(fn: MapFunction<I, O>, keySelector?: KeySelector) {
-    super(fn, keySelector);
-    this.#map = typeof fn === "function" ? fn : fn.map.bind(this.fn);
-  }
-  processElement(value: unknown, ts: number | undefined, _input: number, keyGroup?: number): void {
-    this.setKey(value, keyGroup);
-    const out = this.#map(value as I);
-    this.endCall(out, "map");
-    this.output.collect(out, ts);
+    super(fn, keySelector, "map", (target) => ({
+      apply: typeof fn === "function" ? fn : fn.map.bind(target),
+    }));
   }
 }
 
 /** `filter`. */
 export class FilterOperator<I> extends SimpleOperator<I> {
-  readonly #filter: (v: I) => boolean;
   constructor(fn: FilterFunction<I>, keySelector?: KeySelector) {
-    super(fn, keySelector);
-    this.#filter = typeof fn === "function" ? fn : fn.filter.bind(this.fn);
-  }
-  processElement(value: unknown, ts: number | undefined, _input: number, keyGroup?: number): void {
-    this.setKey(value, keyGroup);
-    const keep = this.#filter(value as I);
-    this.endCall(keep, "filter");
-    if (keep) this.output.collect(value as I, ts);
+    super(fn, keySelector, "filter", (target) => ({
+      apply: typeof fn === "function" ? fn : fn.filter.bind(target),
+    }));
   }
 }
 
 /** `flatMap`. */
 export class FlatMapOperator<I, O> extends SimpleOperator<O> {
-  readonly #flatMap: (v: I, out: Collector<O>) => void;
-  readonly #out = new TimestampedCollector<O>(this);
   constructor(fn: FlatMapFunction<I, O>, keySelector?: KeySelector) {
-    super(fn, keySelector);
-    this.#flatMap = typeof fn === "function" ? fn : fn.flatMap.bind(this.fn);
-  }
-  processElement(value: unknown, ts: number | undefined, _input: number, keyGroup?: number): void {
-    this.setKey(value, keyGroup);
-    this.#out.timestamp = ts;
-    this.endCall(this.#flatMap(value as I, this.#out), "flatMap");
+    super(fn, keySelector, "flatMap", (target, self) => ({
+      apply: typeof fn === "function" ? fn : fn.flatMap.bind(target),
+      out: new TimestampedCollector(self),
+    }));
   }
 }
 
