@@ -53,6 +53,18 @@ function wordSource(keys: number): Source<string> {
   };
 }
 
+/** Runs `env`'s job `name`: records per second, once `count()` shows every record arrived. */
+async function throughput(
+  env: StreamEnvironment,
+  name: string,
+  count: () => number,
+): Promise<number> {
+  const t = performance.now();
+  await env.execute(name);
+  if (count() !== N) throw new Error(`lost records: ${count()} of ${N}`);
+  return N / ((performance.now() - t) / 1000);
+}
+
 async function stateless(parallelism: number): Promise<number> {
   // Inline: this script runs many jobs, and measures subtasks that share one event loop.
   const env = StreamEnvironment.create({ parallelism, executor: "inline" });
@@ -61,10 +73,7 @@ async function stateless(parallelism: number): Promise<number> {
     .map((w) => w.length)
     .filter((l) => l > 0)
     .addSink({ invoke: () => void n++ });
-  const t = performance.now();
-  await env.execute("stateless");
-  if (n !== N) throw new Error(`lost records: ${n} of ${N}`);
-  return N / ((performance.now() - t) / 1000);
+  return await throughput(env, "stateless", () => n);
 }
 
 /**
@@ -84,10 +93,7 @@ async function longChain(parallelism: number): Promise<number> {
     })
     .filter((l) => l >= 0)
     .addSink({ invoke: () => void n++ });
-  const t = performance.now();
-  await env.execute("long chain");
-  if (n !== N) throw new Error(`lost records: ${n} of ${N}`);
-  return N / ((performance.now() - t) / 1000);
+  return await throughput(env, "long chain", () => n);
 }
 
 async function keyedCount(
@@ -105,10 +111,7 @@ async function keyedCount(
     .keyBy((w) => w, Serializers.string)
     .process(new Count())
     .addSink({ invoke: () => void n++ });
-  const t = performance.now();
-  await env.execute("keyed count");
-  if (n !== N) throw new Error(`lost records: ${n} of ${N}`);
-  return N / ((performance.now() - t) / 1000);
+  return await throughput(env, "keyed count", () => n);
 }
 
 const cases: [string, number, string, () => Promise<number>][] = [];

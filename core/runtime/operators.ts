@@ -133,7 +133,7 @@ abstract class UserFunctionOperator<OUT> extends StreamOperator<OUT> {
   }
 }
 
-/** What a compiled `processElement` of a map, filter or flatMap does with the user function's result `r`. */
+/** What the compiled `processElement` of a map, filter or flatMap does with the result `r`. */
 const SIMPLE_BODIES = {
   map: "op.output.collect(r, timestamp);",
   filter: "if (r) op.output.collect(value, timestamp);",
