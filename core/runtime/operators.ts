@@ -5,6 +5,7 @@
  * @module
  */
 import { StateError } from "../errors.ts";
+import { ownFunction } from "./_own_function.ts";
 import { promiseReturnedError } from "./_sync_call.ts";
 import type {
   BroadcastContext,
@@ -140,17 +141,12 @@ const SIMPLE_BODIES = {
   flatMap: "",
 } as const;
 
-/** Operator entries compiled so far: each one's source is made unique with it. */
-let entries = 0;
-
 /**
  * The `processElement` of one map, filter or flatMap operator, compiled for it alone, as a chain
- * link is (see `chainLink` in outputs.ts): a method shared by every `map` of a thread calls each
- * one's user function and output from one site, which V8 makes generic once it sees two; a
- * function of its own calls one user function and one output, directly or inlined, so a chain
- * inlines into its source's loop however many maps and filters it has. It makes the record's key
- * current (keyed streams), calls the user function (`flatMap`'s with the collector `out`), ends
- * the keyed call, refuses a returned promise, and emits.
+ * link is (see `ownFunction`): a method shared by every `map` of a thread calls each one's user
+ * function and output from one site, which V8 makes generic once it sees two. It makes the
+ * record's key current (keyed streams), calls the user function (`flatMap`'s with the collector
+ * `out`), ends the keyed call, refuses a returned promise, and emits.
  */
 function simpleEntry(
   op: SimpleOperator<unknown>,
@@ -159,13 +155,11 @@ function simpleEntry(
   fn: (value: unknown, out?: unknown) => unknown,
   out: TimestampedCollector<unknown> | undefined,
 ): (value: unknown, timestamp: number | undefined, input: number, keyGroup?: number) => void {
-  return new Function(
-    "op",
-    "keySelector",
-    "fn",
-    "out",
-    "promiseReturnedError",
-    `return function ${kind}${entries++}(value, timestamp, input, keyGroup) {
+  return ownFunction(
+    kind,
+    { op, keySelector, fn, out, promiseReturnedError },
+    "value, timestamp, input, keyGroup",
+    `
       const backend = op.backend;
       if (keySelector !== undefined) backend.setCurrentKey(keySelector(value), keyGroup);
       ${out === undefined ? "" : "out.timestamp = timestamp;"}
@@ -173,8 +167,8 @@ function simpleEntry(
       if (backend !== undefined) backend.endKeyedCall();
       if (r instanceof Promise) throw promiseReturnedError(r, "${kind}", op.ctx.name);
       ${SIMPLE_BODIES[kind]}
-    };`,
-  )(op, keySelector, fn, out, promiseReturnedError);
+    `,
+  );
 }
 
 /**

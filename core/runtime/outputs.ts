@@ -18,6 +18,7 @@ import type { OutputChannel } from "./channel.ts";
 import type { Partitioning } from "./graph.ts";
 import { type ChannelMessage, MessageKind } from "./messages.ts";
 import type { Output, StreamOperator } from "./operator.ts";
+import { ownFunction } from "./_own_function.ts";
 
 /**
  * Most records in a batch sent down a channel (fewer where the channel holds
@@ -54,19 +55,13 @@ export interface Target {
   emitWatermark(timestamp: number): void;
 }
 
-/** Chain links compiled so far: each link's source is made unique with it. */
-let links = 0;
-
 /**
  * The function a producer's output calls to hand a record to the one operator chained after it:
  * counts the record out of the producer (into `out`, as `FanOutput` does) and into the operator
- * (`into`), and calls the operator, compiled for this link alone. V8 keeps type feedback per
- * compiled function: a `collect` shared by every link of a thread sees every operator class
- * there, and past four it makes each record's `processElement` a generic property lookup and call.
- * A link's own function sees one operator, which it calls directly or inlines, and a producer
- * class with one instance on the thread calls one link, so a chain of such operators is inlined
- * into its source's loop. The source is unique (the function's name): V8's compilation cache
- * hands out the same function, feedback and all, for the same source.
+ * (`into`), and calls the operator, compiled for this link alone (see `ownFunction`): a `collect`
+ * shared by every link of a thread would make each record's `processElement` a generic lookup and
+ * call past four operator classes. A producer class with one instance on the thread calls one
+ * link, so a chain of such operators is inlined into its source's loop.
  */
 function chainLink(
   out: OperatorCounters,
@@ -74,18 +69,17 @@ function chainLink(
   op: StreamOperator,
   input: number,
 ): (value: unknown, timestamp: number | undefined) => void {
-  return new Function(
-    "out",
-    "into",
-    "op",
-    "input",
-    `return function link${links++}(value, timestamp) {
+  return ownFunction(
+    "link",
+    { out, into, op, input },
+    "value, timestamp",
+    `
       out.recordsOut++;
       if (timestamp !== undefined) out.lastTimestamp = timestamp;
       into.recordsIn++;
       op.processElement(value, timestamp, input);
-    };`,
-  )(out, into, op, input);
+    `,
+  );
 }
 
 /** Feeds a chained operator. */
