@@ -75,15 +75,22 @@ export function runtimeContext(ctx: OperatorContext): RuntimeContext {
   };
 }
 
-/** Emits with the timestamp of the record (or timer) being handled. */
+/**
+ * Emits with the timestamp of the record (or timer) being handled. Its
+ * `collect` is compiled for it (see `ownFunction`): a method shared by the
+ * collectors of a thread would pass every operator's records to its output
+ * from one site, which V8 makes generic once it sees a few outputs.
+ */
 class TimestampedCollector<T> implements Collector<T> {
   timestamp: number | undefined = undefined;
-  readonly #op: StreamOperator<T>;
+  readonly collect: (value: T) => void;
   constructor(op: StreamOperator<T>) {
-    this.#op = op;
-  }
-  collect(value: T): void {
-    this.#op.output.collect(value, this.timestamp);
+    this.collect = ownFunction(
+      "collect",
+      { op, collector: this },
+      "value",
+      "op.output.collect(value, collector.timestamp);",
+    );
   }
 }
 
@@ -339,7 +346,12 @@ abstract class ProcessOperatorBase<OUT> extends UserFunctionOperator<OUT> {
   }
 }
 
-/** `process` on a stream, keyed or not. */
+/**
+ * `process` on a stream, keyed or not. Each instance's `processElement` is
+ * compiled for it, as a map's is (see `simpleEntry`): it makes the record's
+ * key current (keyed streams), calls the function's `processElement` with the
+ * context and collector, ends the keyed call and refuses a returned promise.
+ */
 export class ProcessOperator<I, O> extends ProcessOperatorBase<O> {
   readonly #process: KeyedProcessFunction<unknown, I, O> | ProcessFunction<I, O>;
   constructor(
@@ -348,14 +360,29 @@ export class ProcessOperator<I, O> extends ProcessOperatorBase<O> {
   ) {
     super(fn, [keySelector]);
     this.#process = this.fn as typeof fn;
-  }
-  processElement(value: unknown, ts: number | undefined, input: number, keyGroup?: number): void {
-    this.enter(value, ts, input, keyGroup);
-    this.endCall(
-      this.#process.processElement(value as I, this.context, this.out),
-      "processElement",
+    this.processElement = ownFunction(
+      "process",
+      {
+        op: this,
+        keySelector,
+        process: this.#process,
+        context: this.context,
+        out: this.out,
+        promiseReturnedError,
+      },
+      "value, timestamp, input, keyGroup",
+      `
+        out.timestamp = timestamp;
+        const backend = op.backend;
+        if (keySelector !== undefined) backend.setCurrentKey(keySelector(value), keyGroup);
+        const r = process.processElement(value, context, out);
+        if (backend !== undefined) backend.endKeyedCall();
+        if (r instanceof Promise) throw promiseReturnedError(r, "processElement", op.ctx.name);
+      `,
     );
   }
+  /** The instance's compiled entry (set in the constructor). */
+  declare processElement: StreamOperator["processElement"];
   protected override onTimer(timestamp: number): unknown {
     return (this.#process as KeyedProcessFunction<unknown, I, O>).onTimer?.(
       timestamp,
