@@ -141,6 +141,37 @@ abstract class UserFunctionOperator<OUT> extends StreamOperator<OUT> {
   }
 }
 
+/**
+ * The `processElement` of one operator around a user function, compiled for it alone, as a chain
+ * link is (see `ownFunction`): a method shared by every operator of a kind in a thread calls each
+ * one's user function and output from one site, which V8 makes generic once it sees a few. It runs
+ * `before`, makes the record's key current (keyed streams), sets `r` to the user call `call`, ends
+ * the keyed call, refuses a returned promise (naming `method`), and runs `after`; `bound` holds
+ * what the code names besides `op` and `keySelector`.
+ */
+function compiledEntry(
+  op: UserFunctionOperator<unknown>,
+  method: string,
+  keySelector: KeySelector | undefined,
+  bound: Record<string, unknown>,
+  code: { before: string; call: string; after: string },
+): StreamOperator["processElement"] {
+  return ownFunction(
+    method,
+    { op, keySelector, promiseReturnedError, ...bound },
+    "value, timestamp, input, keyGroup",
+    `
+      ${code.before}
+      const backend = op.backend;
+      if (keySelector !== undefined) backend.setCurrentKey(keySelector(value), keyGroup);
+      const r = ${code.call};
+      if (backend !== undefined) backend.endKeyedCall();
+      if (r instanceof Promise) throw promiseReturnedError(r, "${method}", op.ctx.name);
+      ${code.after}
+    `,
+  );
+}
+
 /** What the compiled `processElement` of a map, filter or flatMap does with the result `r`. */
 const SIMPLE_BODIES = {
   map: "op.output.collect(r, timestamp);",
@@ -149,39 +180,9 @@ const SIMPLE_BODIES = {
 } as const;
 
 /**
- * The `processElement` of one map, filter or flatMap operator, compiled for it alone, as a chain
- * link is (see `ownFunction`): a method shared by every `map` of a thread calls each one's user
- * function and output from one site, which V8 makes generic once it sees two. It makes the
- * record's key current (keyed streams), calls the user function (`flatMap`'s with the collector
- * `out`), ends the keyed call, refuses a returned promise, and emits.
- */
-function simpleEntry(
-  op: SimpleOperator<unknown>,
-  kind: keyof typeof SIMPLE_BODIES,
-  keySelector: KeySelector | undefined,
-  fn: (value: unknown, out?: unknown) => unknown,
-  out: TimestampedCollector<unknown> | undefined,
-): (value: unknown, timestamp: number | undefined, input: number, keyGroup?: number) => void {
-  return ownFunction(
-    kind,
-    { op, keySelector, fn, out, promiseReturnedError },
-    "value, timestamp, input, keyGroup",
-    `
-      const backend = op.backend;
-      if (keySelector !== undefined) backend.setCurrentKey(keySelector(value), keyGroup);
-      ${out === undefined ? "" : "out.timestamp = timestamp;"}
-      const r = fn(value${out === undefined ? "" : ", out"});
-      if (backend !== undefined) backend.endKeyedCall();
-      if (r instanceof Promise) throw promiseReturnedError(r, "${kind}", op.ctx.name);
-      ${SIMPLE_BODIES[kind]}
-    `,
-  );
-}
-
-/**
  * Base of map, filter and flatMap: applied to a keyed stream they get a key
  * selector, and make each record's key current so rich functions can use
- * keyed state. Each instance's `processElement` is compiled for it (see `simpleEntry`).
+ * keyed state. Each instance's `processElement` is compiled for it (see `compiledEntry`).
  */
 abstract class SimpleOperator<OUT> extends UserFunctionOperator<OUT> {
   readonly #keySelector: KeySelector | undefined;
@@ -201,13 +202,12 @@ abstract class SimpleOperator<OUT> extends UserFunctionOperator<OUT> {
     super(fn);
     this.#keySelector = keySelector;
     const { apply, out } = fnOf(this.fn, this as StreamOperator<unknown>);
-    this.processElement = simpleEntry(
-      this as SimpleOperator<unknown>,
-      kind,
-      keySelector,
-      apply as (value: unknown, out?: unknown) => unknown,
-      out,
-    );
+    // flatMap's function emits through its collector, which carries the record's timestamp.
+    this.processElement = compiledEntry(this, kind, keySelector, { fn: apply, out }, {
+      before: out === undefined ? "" : "out.timestamp = timestamp;",
+      call: out === undefined ? "fn(value)" : "fn(value, out)",
+      after: SIMPLE_BODIES[kind],
+    });
   }
   override open(): Promise<void> {
     if (this.#keySelector) this.backend = this.ctx.keyedBackend();
@@ -348,9 +348,8 @@ abstract class ProcessOperatorBase<OUT> extends UserFunctionOperator<OUT> {
 
 /**
  * `process` on a stream, keyed or not. Each instance's `processElement` is
- * compiled for it, as a map's is (see `simpleEntry`): it makes the record's
- * key current (keyed streams), calls the function's `processElement` with the
- * context and collector, ends the keyed call and refuses a returned promise.
+ * compiled for it (see `compiledEntry`): it calls the function's
+ * `processElement` with the context and the collector.
  */
 export class ProcessOperator<I, O> extends ProcessOperatorBase<O> {
   readonly #process: KeyedProcessFunction<unknown, I, O> | ProcessFunction<I, O>;
@@ -360,25 +359,16 @@ export class ProcessOperator<I, O> extends ProcessOperatorBase<O> {
   ) {
     super(fn, [keySelector]);
     this.#process = this.fn as typeof fn;
-    this.processElement = ownFunction(
-      "process",
+    this.processElement = compiledEntry(
+      this,
+      "processElement",
+      keySelector,
+      { process: this.#process, context: this.context, out: this.out },
       {
-        op: this,
-        keySelector,
-        process: this.#process,
-        context: this.context,
-        out: this.out,
-        promiseReturnedError,
+        before: "out.timestamp = timestamp;",
+        call: "process.processElement(value, context, out)",
+        after: "",
       },
-      "value, timestamp, input, keyGroup",
-      `
-        out.timestamp = timestamp;
-        const backend = op.backend;
-        if (keySelector !== undefined) backend.setCurrentKey(keySelector(value), keyGroup);
-        const r = process.processElement(value, context, out);
-        if (backend !== undefined) backend.endKeyedCall();
-        if (r instanceof Promise) throw promiseReturnedError(r, "processElement", op.ctx.name);
-      `,
     );
   }
   /** The instance's compiled entry (set in the constructor). */
