@@ -12,7 +12,7 @@
  * Records are `{ user: "user-NNN", seq: N }`, ~20 bytes encoded (and, for the
  * serialization cost, also bare strings `"user-NNN"`, what the keyed benchmarks
  * send, strings of 36 chars (UUIDs), and Nexmark bids, objects of seven
- * fields). Serialization is timed in CPU time of this thread, so other
+ * fields as bench/nexmark.ts's generator makes them). Serialization is timed in CPU time of this thread, so other
  * processes on the machine inflate it less than wall time.
  *
  * @module
@@ -29,6 +29,8 @@ import { RingChannelReader } from "../core/runtime/ring_channel.ts";
 import { createRing } from "../core/runtime/shared_ring.ts";
 import { MAX_RING_BYTES, MIN_RING_BYTES } from "../core/runtime/worker_executor.ts";
 import { machine, median, rate, table } from "./_util.ts";
+import { NexmarkGenerator } from "./nexmark/generator.ts";
+import type { Bid } from "./nexmark/model.ts";
 
 const quick = Deno.args.includes("--quick");
 const RUNS = quick ? 3 : 5;
@@ -40,20 +42,28 @@ function cpuMs(): number {
   return (u.user + u.system) / 1000;
 }
 
+/**
+ * Bids as bench/nexmark.ts's generator makes them (its channel names and URLs, and `extra`
+ * padding each bid to the generator's average size): a batch's worth, from a fixed seed.
+ */
+const nexmarkBids: Bid[] = (() => {
+  const generator = new NexmarkGenerator();
+  let seed = 42;
+  const random = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
+  const bids: Bid[] = [];
+  for (let n = 0; bids.length < BATCH; n++) {
+    const e = generator.event(n, random);
+    if (e.bid) bids.push(e.bid);
+  }
+  return bids;
+})();
+
 /** The records a serialization row sends: `i` is the record's place in its batch. */
 const RECORD_KINDS = {
   pairs: (i: number) => ({ user: `user-${i % 1000}`, seq: i }),
   strings: (i: number) => `user-${(i * 7919) % 100_000}`,
   uuids: (i: number) => `${(i * 7919).toString(16).padStart(8, "0")}-4a1f-8b2c-9d3e-0f1a2b3c4d5e`,
-  bids: (i: number) => ({
-    auction: 1000 + (i % 50),
-    bidder: i * 7,
-    price: i % 1000,
-    channel: "Google",
-    url: `https://www.nexmark.com/item.htm?query=${i % 97}`,
-    dateTime: 1_700_000_000_000 + i,
-    extra: "",
-  }),
+  bids: (i: number) => nexmarkBids[i % nexmarkBids.length],
 };
 
 /** CPU ns per record to encode and to decode batches of BATCH records. */
