@@ -33,7 +33,7 @@
  * @module
  */
 import { SerializationError } from "../errors.ts";
-import { type ByteReader, type ByteWriter, MAX_COPIED_SUBSTRING } from "./bytes.ts";
+import type { ByteReader, ByteWriter } from "./bytes.ts";
 import type { Serializer } from "./serializer.ts";
 
 const enum Tag {
@@ -320,8 +320,6 @@ function readValue(r: ByteReader): unknown {
 /** Builds an object of one shape, reading its values in key order. */
 type ShapeBuilder = (read: () => unknown) => Record<string, unknown>;
 
-/** Single-byte: char index = byte index (only used for ASCII runs). */
-const latin1 = new TextDecoder("latin1");
 function compileShape(keys: readonly string[]): ShapeBuilder {
   if (keys.length > MAX_COMPILED_KEYS || new Set(keys).size !== keys.length) {
     return (read) => {
@@ -352,14 +350,11 @@ export class BatchValueReader {
   readonly #compiled = new Map<string, ShapeBuilder>();
   readonly #shapes: ShapeBuilder[] = [];
   #r: ByteReader | undefined;
-  /** The batch's bytes as one string, decoded at the first short string. */
-  #text: string | undefined;
   readonly #readNested = () => this.#value(this.#r!);
 
   /** Starts a batch in `r`: its shapes are new. */
   startBatch(r: ByteReader): void {
     this.#r = r;
-    this.#text = undefined;
     this.#shapes.length = 0;
   }
 
@@ -377,31 +372,6 @@ export class BatchValueReader {
     return r.readVarUint();
   }
 
-  /** A string: short ASCII ones cut out of the batch's text, the rest as the plain serializer reads them. */
-  #string(r: ByteReader): string {
-    const at = r.pos;
-    const n = this.#varUint(r);
-    const buf = r.buf;
-    const start = r.pos;
-    const end = start + n;
-    if (n <= MAX_COPIED_SUBSTRING && end <= buf.length) {
-      let ascii = true;
-      for (let i = start; i < end; i++) {
-        if (buf[i]! >= 0x80) {
-          ascii = false;
-          break;
-        }
-      }
-      if (ascii) {
-        r.pos = end;
-        // One decode per batch, then a copy per string: no string built char by char.
-        return (this.#text ??= latin1.decode(buf)).substring(start, end);
-      }
-    }
-    r.pos = at;
-    return r.readString();
-  }
-
   #shape(keys: string[]): ShapeBuilder {
     const name = JSON.stringify(keys);
     let build = this.#compiled.get(name);
@@ -416,7 +386,7 @@ export class BatchValueReader {
     const tag = r.buf[r.pos++];
     switch (tag) {
       case Tag.String:
-        return this.#string(r);
+        return r.readString();
       case Tag.Int: {
         const z = this.#varUint(r);
         return z % 2 === 0 ? z / 2 : -(z + 1) / 2;
@@ -440,7 +410,7 @@ export class BatchValueReader {
         const n = this.#varUint(r);
         if (n > r.remaining()) break;
         const keys = new Array<string>(n);
-        for (let i = 0; i < n; i++) keys[i] = this.#string(r);
+        for (let i = 0; i < n; i++) keys[i] = r.readString();
         const build = this.#shape(keys);
         this.#shapes.push(build);
         return build(this.#readNested);
