@@ -60,8 +60,9 @@ export interface Target {
  * counts the record out of the producer (into `out`, as `FanOutput` does) and into the operator
  * (`into`), and calls the operator, compiled for this link alone (see `ownFunction`): a `collect`
  * shared by every link of a thread would make each record's `processElement` a generic lookup and
- * call past four operator classes. A producer class with one instance on the thread calls one
- * link, so a chain of such operators is inlined into its source's loop.
+ * call past four operator classes. An operator whose `processElement` is its own (map, filter,
+ * flatMap, process: see operators.ts) calls only its own link, so a chain of them is inlined into
+ * its source's loop.
  */
 function chainLink(
   out: OperatorCounters,
