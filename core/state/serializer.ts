@@ -569,16 +569,30 @@ function field(o: string, name: string): string {
   return `${o}[${JSON.stringify(name)}]`;
 }
 
-/** Code that builds `o` from each field's `value(i, name)`, in name order. */
-function buildObject(names: readonly string[], value: (i: number, name: string) => string): string {
-  const sets = names.map((n, i) => `${field("o", n)} = ${value(i, n)};`);
-  return `const o = {};\n${sets.join("\n")}\nreturn o;`;
+/**
+ * Code that computes each field's `value(i, name)` in name order (the encoding's) and returns one
+ * object literal with the fields in `declared` order: V8 makes a literal in one allocation with its
+ * final hidden class, and an object built in the order its producer builds it (the order a user
+ * declares the record's fields in, as a rule) shares that producer's hidden class, so code that
+ * reads both kinds stays monomorphic.
+ */
+function buildObject(
+  names: readonly string[],
+  declared: readonly string[],
+  value: (i: number, name: string) => string,
+): string {
+  const values = names.map((n, i) => `const f${i} = ${value(i, n)};`);
+  // `__proto__: v` in a literal would set the prototype; a computed key defines the property.
+  const key = (n: string) => n === "__proto__" ? `["__proto__"]` : JSON.stringify(n);
+  const props = declared.map((n) => `${key(n)}: f${names.indexOf(n)}`);
+  return `${values.join("\n")}\nreturn { ${props.join(", ")} };`;
 }
 
 function record<T extends Record<string, unknown>>(
   fields: { [K in keyof T]: Serializer<T[K]> },
 ): Serializer<T> {
-  const names = Object.keys(fields).sort();
+  const declared = Object.keys(fields);
+  const names = [...declared].sort();
   const fs = names.map((n) => (fields as Record<string, Serializer<unknown>>)[n]!);
   const id = `record<${names.map((n, i) => `${n}:${fs[i]!.id}`).join(",")}>`;
   const writeFields = compileFields<(v: T, out: ByteWriter) => void>(
@@ -595,7 +609,7 @@ function record<T extends Record<string, unknown>>(
     },
     read: compileFields<(r: ByteReader) => T>(
       "r",
-      buildObject(names, (i) => `fs[${i}].read(r)`),
+      buildObject(names, declared, (i) => `fs[${i}].read(r)`),
       fs,
     ),
     snapshotSchema: () => ({ id, version: 1, fields: names, nested: fs.map(schemaOf) }),
@@ -604,7 +618,7 @@ function record<T extends Record<string, unknown>>(
   if (fs.every((f) => f.copy)) {
     const copyFields = compileFields<(v: T) => T>(
       "v",
-      buildObject(names, (i, n) => `fs[${i}].copy(${field("v", n)})`),
+      buildObject(names, declared, (i, n) => `fs[${i}].copy(${field("v", n)})`),
       fs,
     );
     s.copy = (v) => {
@@ -629,7 +643,7 @@ function record<T extends Record<string, unknown>>(
       },
       ofCopy: compileFields<(v: T) => T>(
         "v",
-        buildObject(names, (i, n) => `fs[${i}].ofCopy(${field("v", n)})`),
+        buildObject(names, declared, (i, n) => `fs[${i}].ofCopy(${field("v", n)})`),
         fs.map(valueCopies),
       ),
     });

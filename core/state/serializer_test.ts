@@ -103,6 +103,19 @@ Deno.test("Serializers.record: field names are data, whatever their characters",
   assert.deepEqual(Object.keys(roundTrip(r, v)).sort(), [...names].sort());
 });
 
+Deno.test("Serializers.record: reads and copies build objects with the fields in declared order", () => {
+  const r = Serializers.record({ z: Serializers.f64, a: Serializers.string, m: Serializers.i32 });
+  const v = { z: 1, a: "x", m: 2 };
+  assert.deepEqual(Object.keys(roundTrip(r, v)), ["z", "a", "m"]);
+  assert.deepEqual(Object.keys(r.copy!(v)), ["z", "a", "m"]);
+  // A field named __proto__ is an own property, not the object's prototype.
+  const fields = Object.fromEntries([["__proto__", Serializers.string], ["b", Serializers.f64]]);
+  const p = Serializers.record(fields);
+  const read = roundTrip(p, JSON.parse('{"__proto__":"x","b":1}')) as Record<string, unknown>;
+  assert.deepEqual(Object.keys(read), ["__proto__", "b"]);
+  assert.equal(Object.getPrototypeOf(read), Object.prototype);
+});
+
 Deno.test("Serializers: ids name the structure and versions are set", () => {
   const all: Serializer<unknown>[] = [
     Serializers.f64,
