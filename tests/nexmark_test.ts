@@ -18,22 +18,21 @@ import {
   SerializationError,
   serialize,
   type Serializer,
-  Serializers,
-  type StateBackend,
   StreamEnvironment,
 } from "../mod.ts";
 import { NexmarkGenerator, NexmarkStreams } from "../bench/nexmark/generator.ts";
 import type { Bid, NexmarkEvent } from "../bench/nexmark/model.ts";
-import { BID_SERIALIZER } from "../bench/nexmark/serializers.ts";
+import {
+  AUCTION_SERIALIZER,
+  BID_SERIALIZER,
+  PERSON_SERIALIZER,
+} from "../bench/nexmark/serializers.ts";
 import { QUERIES } from "../bench/nexmark/queries/mod.ts";
 import type { NexmarkQuery, Row } from "../bench/nexmark/query.ts";
 import { JsonLinesFileSink } from "../bench/nexmark/sinks.ts";
 import { main } from "../examples/nexmark.ts";
 import { nexmarkReference } from "./_helpers/nexmark_reference.ts";
-
-const EVENTS = 100_000;
-/** 2000 events per second of event time: 50 s, so windows of 10 s fire several times. */
-const TPS = 2000;
+import { EVENTS, runAllQueries } from "./_helpers/nexmark_all_queries.ts";
 
 /** Committed rows of `dir`, each subtask's files in commit order. */
 async function committedRows(dir: string): Promise<Row[]> {
@@ -87,25 +86,14 @@ async function readEvents(path: string): Promise<NexmarkEvent[]> {
   return text.split("\n").filter((l) => l !== "").map((l) => JSON.parse(l) as NexmarkEvent);
 }
 
-async function checkAll(backend: () => StateBackend, parallelism: number, seed: number) {
+/** Runs every query into `dir` with `run`, then checks each one's output against the reference. */
+async function checkAll(
+  label: string,
+  run: (dir: string) => Promise<void>,
+) {
   const dir = await Deno.makeTempDir({ prefix: "nexmark-test-" });
   try {
-    const env = StreamEnvironment.create({
-      parallelism,
-      stateBackend: backend(),
-      checkpoint: { dir: `${dir}/checkpoints`, intervalMs: 300 },
-    });
-    const streams = new NexmarkStreams(env, { events: EVENTS, seed, config: { tps: TPS } });
-    for (const q of QUERIES.values()) {
-      q.build(streams).addSink(new ExactlyOnceFileSink<Row>({ dir: `${dir}/${q.name}` }), {
-        uid: `sink-${q.name}`,
-      });
-    }
-    streams.events.addSink(new JsonLinesFileSink(`${dir}/events.jsonl`), {
-      uid: "dump",
-      parallelism: 1,
-    });
-    await env.execute("nexmark all queries");
+    await run(dir);
     const events = await readEvents(`${dir}/events.jsonl`);
     assert.equal(events.length, EVENTS);
     const want = nexmarkReference(events);
@@ -118,7 +106,7 @@ async function checkAll(backend: () => StateBackend, parallelism: number, seed: 
         const missing = w.filter((x) => !g.includes(x)).slice(0, 3);
         const extra = g.filter((x) => !w.includes(x)).slice(0, 3);
         assert.fail(
-          `${q.name} (${backend().name}, parallelism ${parallelism}): ${g.length} rows, ` +
+          `${q.name} (${label}): ${g.length} rows, ` +
             `want ${w.length}\nmissing ${missing.join("\n")}\nextra ${extra.join("\n")}`,
         );
       }
@@ -136,10 +124,28 @@ for (
 ) {
   for (const parallelism of [1, 2]) {
     Deno.test(`nexmark (${name}, parallelism ${parallelism}): every query equals the reference`, async () => {
-      await checkAll(backend, parallelism, parallelism * 7 + name.length);
+      await checkAll(
+        `${name}, parallelism ${parallelism}`,
+        (dir) => runAllQueries(dir, backend(), parallelism, parallelism * 7 + name.length),
+      );
     });
   }
 }
+
+Deno.test("nexmark (heap, parallelism 2, worker executor): every query equals the reference", async () => {
+  // Outside the test runner the job runs on workers, so records cross them in the queries'
+  // serializers (the projections' and serializers.ts's records).
+  await checkAll("heap, parallelism 2, workers", async (dir) => {
+    const job = new URL("./_helpers/nexmark_all_queries.ts", import.meta.url).pathname;
+    const args = ["--dir", dir, "--backend", "heap", "--parallelism", "2", "--seed", "5"];
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", job, ...args],
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    assert.ok(out.success, new TextDecoder().decode(out.stderr));
+  });
+});
 
 Deno.test("nexmark generator: 1:3:46 proportions, ids, times and the dump's shape", async () => {
   const dir = await Deno.makeTempDir();
@@ -303,35 +309,27 @@ Deno.test("nexmark example: an unknown query or a bad count is a clear error", a
   );
 });
 
-Deno.test("nexmark bid serializer: the record's bytes, and reads and copies equal to the record's", () => {
-  const { f64, string } = Serializers;
-  const record = Serializers.record<Bid & Record<string, unknown>>({
-    auction: f64,
-    bidder: f64,
-    price: f64,
-    channel: string,
-    url: string,
-    dateTime: f64,
-    extra: string,
-  }) as unknown as Serializer<Bid>;
-  assert.deepEqual(BID_SERIALIZER.snapshotSchema!(), record.snapshotSchema!());
+Deno.test("nexmark serializers: events decode equal to the generator's, fields in its order", () => {
+  // The generator's order gives decoded events the generated ones' hidden class.
   const g = new NexmarkGenerator();
   let seed = 7;
   const random = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
-  let bids = 0;
-  for (let n = 0; bids < 200; n++) {
-    const b = g.event(n, random).bid;
-    if (!b) continue;
-    bids++;
-    const odd = bids % 50 === 0 ? { ...b, extra: "lone \uD800", surplus: 1 } : b;
-    const bytes = serialize(BID_SERIALIZER, odd);
-    assert.deepEqual(bytes, serialize(record, odd));
-    const expected = deserialize(record, bytes);
-    for (const got of [deserialize(BID_SERIALIZER, bytes), BID_SERIALIZER.copy!(odd)]) {
-      assert.deepStrictEqual(got, expected);
-      assert.deepEqual(Object.keys(got), Object.keys(expected));
+  const seen = [0, 0, 0];
+  for (let n = 0; n < 2000; n++) {
+    const e = g.event(n, random);
+    const [v, s] = e.person
+      ? [e.person, PERSON_SERIALIZER]
+      : e.auction
+      ? [e.auction, AUCTION_SERIALIZER]
+      : [e.bid!, BID_SERIALIZER];
+    seen[e.event_type]!++;
+    const s1 = s as Serializer<unknown>;
+    for (const got of [deserialize(s1, serialize(s1, v)), s1.copy!(v)]) {
+      assert.deepStrictEqual(got, v);
+      assert.deepEqual(Object.keys(got as object), Object.keys(v));
     }
   }
+  assert.ok(seen.every((n) => n > 0));
   for (const bad of [null, 3, { ...g.event(3, random).bid, price: "1" }]) {
     assert.throws(() => serialize(BID_SERIALIZER, bad as unknown as Bid), SerializationError);
     assert.throws(() => BID_SERIALIZER.copy!(bad as unknown as Bid), SerializationError);

@@ -23,6 +23,7 @@
  * @module
  */
 import { type DataStream, type StreamEnvironment, WatermarkStrategy } from "../../mod.ts";
+import { AUCTION_SERIALIZER, BID_SERIALIZER, PERSON_SERIALIZER } from "./serializers.ts";
 import {
   AUCTION,
   type Auction,
@@ -442,20 +443,20 @@ export class NexmarkStreams {
   persons(): DataStream<Person> {
     return this.#persons ??= this.events.flatMap<Person>((e, out) => {
       if (e.person !== null) out.collect(e.person);
-    }, { uid: "persons", name: "Persons" });
+    }, { uid: "persons", name: "Persons" }).returns(PERSON_SERIALIZER);
   }
 
   /** The auctions. */
   auctions(): DataStream<Auction> {
     return this.#auctions ??= this.events.flatMap<Auction>((e, out) => {
       if (e.auction !== null) out.collect(e.auction);
-    }, { uid: "auctions", name: "Auctions" });
+    }, { uid: "auctions", name: "Auctions" }).returns(AUCTION_SERIALIZER);
   }
 
   /** The bids. */
   bids(): DataStream<Bid> {
     return this.#bids ??= this.events.flatMap<Bid>((e, out) => {
       if (e.bid !== null) out.collect(e.bid);
-    }, { uid: "bids", name: "Bids" });
+    }, { uid: "bids", name: "Bids" }).returns(BID_SERIALIZER);
   }
 }

@@ -2,6 +2,12 @@
  * What a Nexmark query is: a function from the Nexmark streams to a stream
  * of result rows whose fields are the columns of Flink Nexmark's query.
  *
+ * Flink runs Nexmark as SQL, whose planner drops the columns a query does not
+ * read before a shuffle. The queries here do the same by hand: a `map` to the
+ * columns read downstream, with a record serializer (`returns`), before each
+ * `keyBy` and global window; where a query reads whole events, they cross
+ * workers in `serializers.ts`'s record serializers, which the streams carry.
+ *
  * @module
  */
 import type { DataStream } from "../../mod.ts";

@@ -9,6 +9,7 @@ import {
   type KeyedProcessFunction,
   type MapState,
   MapStateDescriptor,
+  type Serializer,
   Serializers,
   type ValueState,
   ValueStateDescriptor,
@@ -56,14 +57,37 @@ function distinct(
   set.put(id, seen | bit);
 }
 
+/** The columns of a bid the counts read, and q16's channel: what crosses to the counting subtask. */
+export type StatBid = Pick<Bid, "auction" | "bidder" | "price" | "channel" | "dateTime">;
+
+/** {@linkcode StatBid}'s serializer. */
+export const STAT_BID: Serializer<StatBid> = Serializers.record<StatBid>({
+  auction: Serializers.f64,
+  bidder: Serializers.f64,
+  price: Serializers.f64,
+  channel: Serializers.string,
+  dateTime: Serializers.f64,
+});
+
+/** A bid's {@linkcode StatBid} columns. */
+export function statBid(b: Bid): StatBid {
+  return {
+    auction: b.auction,
+    bidder: b.bidder,
+    price: b.price,
+    channel: b.channel,
+    dateTime: b.dateTime,
+  };
+}
+
 /**
  * A keyed function that updates the counts with each bid and emits the
  * key's row: `columns(bid, latest bid time of the key)` first, then the counts.
  */
 export function bidStats<K>(
-  columns: (b: Bid, latest: number) => Row,
-): KeyedProcessFunction<K, Bid, Row> {
-  type Self = KeyedProcessFunction<K, Bid, Row> & {
+  columns: (b: StatBid, latest: number) => Row,
+): KeyedProcessFunction<K, StatBid, Row> {
+  type Self = KeyedProcessFunction<K, StatBid, Row> & {
     counts?: ValueState<number[]>;
     bidders?: MapState<number, number>;
     auctions?: MapState<number, number>;

@@ -20,7 +20,9 @@ import { countAll } from "./_common.ts";
 export const q11: NexmarkQuery = {
   name: "q11",
   build: (s) =>
-    s.bids().keyBy((b) => b.bidder, Serializers.f64)
+    s.bids().map((b) => b.bidder, { uid: "q11-bidder", name: "q11: Project bids" })
+      .returns(Serializers.f64)
+      .keyBy((bidder) => bidder, Serializers.f64)
       .window(EventTimeSessionWindows.withGap(10_000))
       .aggregate<number, number, Row>(countAll, {
         process(bidder, ctx, [n], out) {

@@ -45,7 +45,9 @@ const processingTimeOrEnd: Trigger<unknown, TimeWindow> = {
 export const q12: NexmarkQuery = {
   name: "q12",
   build: (s) =>
-    s.bids().keyBy((b) => b.bidder, Serializers.f64)
+    s.bids().map((b) => b.bidder, { uid: "q12-bidder", name: "q12: Project bids" })
+      .returns(Serializers.f64)
+      .keyBy((bidder) => bidder, Serializers.f64)
       .window(TumblingProcessingTimeWindows.of(10_000))
       .trigger(processingTimeOrEnd)
       .aggregate<number, number, Row>(countAll, {

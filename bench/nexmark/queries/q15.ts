@@ -26,14 +26,15 @@
 import { Serializers } from "../../../mod.ts";
 import type { NexmarkQuery } from "../query.ts";
 import { day } from "./_common.ts";
-import { bidStats } from "./_bid_stats.ts";
+import { bidStats, STAT_BID, statBid } from "./_bid_stats.ts";
 
 /** q15. */
 export const q15: NexmarkQuery = {
   name: "q15",
   key: (r) => String(r.day),
   build: (s) =>
-    s.bids().keyBy((b) => day(b.dateTime), Serializers.string)
+    s.bids().map(statBid, { uid: "q15-bids", name: "q15: Project bids" }).returns(STAT_BID)
+      .keyBy((b) => day(b.dateTime), Serializers.string)
       .process(bidStats<string>((b) => ({ day: day(b.dateTime) })), {
         uid: "q15",
         name: "q15: Statistics per day",

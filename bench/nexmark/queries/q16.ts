@@ -16,14 +16,15 @@
 import { Serializers } from "../../../mod.ts";
 import type { NexmarkQuery } from "../query.ts";
 import { day, hourMinute } from "./_common.ts";
-import { bidStats } from "./_bid_stats.ts";
+import { bidStats, STAT_BID, statBid } from "./_bid_stats.ts";
 
 /** q16. */
 export const q16: NexmarkQuery = {
   name: "q16",
   key: (r) => `${r.channel}\u0000${r.day}`,
   build: (s) =>
-    s.bids().keyBy((b) => `${b.channel}\u0000${day(b.dateTime)}`, Serializers.string)
+    s.bids().map(statBid, { uid: "q16-bids", name: "q16: Project bids" }).returns(STAT_BID)
+      .keyBy((b) => `${b.channel}\u0000${day(b.dateTime)}`, Serializers.string)
       .process(
         bidStats<string>((b, latest) => ({
           channel: b.channel,

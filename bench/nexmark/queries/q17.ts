@@ -35,6 +35,13 @@ const STRIDE = 8;
  * Per auction, the statistics of each of its days, one after the other: bids
  * go to the newest auctions, so an auction's bids span one day, rarely two.
  */
+type PricedBid = Pick<Bid, "auction" | "price" | "dateTime">;
+const PRICED_BID = Serializers.record<PricedBid>({
+  auction: Serializers.f64,
+  price: Serializers.f64,
+  dateTime: Serializers.f64,
+});
+
 const statsDesc = new ValueStateDescriptor("stats-by-day", Serializers.array(Serializers.f64));
 
 /** q17. */
@@ -44,7 +51,11 @@ export const q17: NexmarkQuery = {
   build: (s) =>
     // Keyed by the auction, with its days inside its state: a small integer key costs less to
     // hash and compare than (day, auction) in one number beyond 2^31.
-    s.bids().keyBy((b) => b.auction, Serializers.f64)
+    s.bids().map((b): PricedBid => ({ auction: b.auction, price: b.price, dateTime: b.dateTime }), {
+      uid: "q17-bids",
+      name: "q17: Project bids",
+    }).returns(PRICED_BID)
+      .keyBy((b) => b.auction, Serializers.f64)
       .process<Row>(
         {
           open(ctx) {
@@ -75,7 +86,7 @@ export const q17: NexmarkQuery = {
               sum_price: st[at + 7]!,
             });
           },
-        } as KeyedProcessFunction<number, Bid, Row> & { stats?: ValueState<number[]> },
+        } as KeyedProcessFunction<number, PricedBid, Row> & { stats?: ValueState<number[]> },
         { uid: "q17", name: "q17: Statistics per auction and day" },
       ),
 };

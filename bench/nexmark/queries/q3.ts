@@ -13,7 +13,13 @@
  */
 import { Serializers } from "../../../mod.ts";
 import type { NexmarkQuery, Row } from "../query.ts";
-import { AUCTION_SERIALIZER, PERSON_SERIALIZER } from "../serializers.ts";
+import type { Auction, Person } from "../model.ts";
+
+const { f64, string } = Serializers;
+type Sale = Pick<Auction, "id" | "seller">;
+const SALE = Serializers.record<Sale>({ id: f64, seller: f64 });
+type Seller = Pick<Person, "id" | "name" | "city" | "state">;
+const SELLER = Serializers.record<Seller>({ id: f64, name: string, city: string, state: string });
 
 const STATES = new Set(["OR", "ID", "CA"]);
 
@@ -21,8 +27,14 @@ const STATES = new Set(["OR", "ID", "CA"]);
 export const q3: NexmarkQuery = {
   name: "q3",
   build: (s) => {
-    const auctions = s.auctions().filter((a) => a.category === 10, { uid: "q3-auctions" });
-    const persons = s.persons().filter((p) => STATES.has(p.state), { uid: "q3-persons" });
+    const auctions = s.auctions().filter((a) => a.category === 10, { uid: "q3-auctions" })
+      .map((a): Sale => ({ id: a.id, seller: a.seller }), { uid: "q3-sales" })
+      .returns(SALE);
+    const persons = s.persons().filter((p) => STATES.has(p.state), { uid: "q3-persons" })
+      .map((p): Seller => ({ id: p.id, name: p.name, city: p.city, state: p.state }), {
+        uid: "q3-sellers",
+      })
+      .returns(SELLER);
     return auctions.keyBy((a) => a.seller, Serializers.f64)
       .innerJoin(persons.keyBy((p) => p.id, Serializers.f64))
       .apply<Row>(
@@ -30,8 +42,8 @@ export const q3: NexmarkQuery = {
         {
           uid: "q3",
           name: "q3: Join",
-          leftSerializer: AUCTION_SERIALIZER,
-          rightSerializer: PERSON_SERIALIZER,
+          leftSerializer: SALE,
+          rightSerializer: SELLER,
         },
       );
   },

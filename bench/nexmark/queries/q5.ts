@@ -41,7 +41,9 @@ interface AuctionCount {
 export const q5: NexmarkQuery = {
   name: "q5",
   build: (s) =>
-    s.bids().keyBy((b) => b.auction, Serializers.f64)
+    s.bids().map((b) => b.auction, { uid: "q5-auction", name: "q5: Project bids" })
+      .returns(Serializers.f64)
+      .keyBy((auction) => auction, Serializers.f64)
       .window(SlidingEventTimeWindows.of(SIZE, SLIDE))
       .aggregate<number, number, AuctionCount>(countAll, {
         process(auction, ctx, [num], out) {

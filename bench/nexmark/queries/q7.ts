@@ -22,8 +22,17 @@ import { type AggregateFunction, Serializers, TumblingEventTimeWindows } from ".
 import type { Bid } from "../model.ts";
 import type { NexmarkQuery, Row } from "../query.ts";
 
-/** q7's columns of a bid. */
-function q7Row(b: Bid): Row {
+/** q7's columns of a bid: what crosses to the windows and the join. */
+type Q7Bid = Pick<Bid, "auction" | "bidder" | "price" | "dateTime" | "extra">;
+const Q7_BID = Serializers.record<Q7Bid>({
+  auction: Serializers.f64,
+  bidder: Serializers.f64,
+  price: Serializers.f64,
+  dateTime: Serializers.f64,
+  extra: Serializers.string,
+});
+
+function q7Row(b: Q7Bid): Row {
   return {
     auction: b.auction,
     bidder: b.bidder,
@@ -32,21 +41,20 @@ function q7Row(b: Bid): Row {
     extra: b.extra,
   };
 }
-import { BID_SERIALIZER } from "../serializers.ts";
 
 const SIZE = 10_000;
 
-const maxOf: AggregateFunction<{ price: number }, number, number> = {
+const maxOf: AggregateFunction<number, number, number> = {
   createAccumulator: () => -Infinity,
-  add: (b, m) => (b.price > m ? b.price : m),
+  add: (price, m) => (price > m ? price : m),
   getResult: (m) => m,
   merge: (a, b) => Math.max(a, b),
 };
 
 /** The highest price of a window and the bids with it. */
-type MaxBids = [max: number, bids: Bid[]];
+type MaxBids = [max: number, bids: Q7Bid[]];
 
-const maxBids: AggregateFunction<Bid, MaxBids, MaxBids> = {
+const maxBids: AggregateFunction<Q7Bid, MaxBids, MaxBids> = {
   createAccumulator: () => [-Infinity, []],
   add: (b, acc) => {
     if (b.price > acc[0]) return [b.price, [b]];
@@ -65,7 +73,13 @@ const maxBids: AggregateFunction<Bid, MaxBids, MaxBids> = {
 export const q7: NexmarkQuery = {
   name: "q7",
   build: (s) => {
-    const bids = s.bids();
+    const bids = s.bids().map((b): Q7Bid => ({
+      auction: b.auction,
+      bidder: b.bidder,
+      price: b.price,
+      dateTime: b.dateTime,
+      extra: b.extra,
+    }), { uid: "q7-bids", name: "q7: Project bids" }).returns(Q7_BID);
     const inWindow = bids.windowAll(TumblingEventTimeWindows.of(SIZE))
       .aggregate<MaxBids, MaxBids, Row>(maxBids, {
         process(_ctx, [acc], out) {
@@ -74,10 +88,12 @@ export const q7: NexmarkQuery = {
       }, {
         uid: "q7-max-bids",
         name: "q7: Highest bids per window",
-        serializer: Serializers.tuple(Serializers.f64, Serializers.array(BID_SERIALIZER)),
+        serializer: Serializers.tuple(Serializers.f64, Serializers.array(Q7_BID)),
       });
     // The maximum of each window, stamped with the window's last ms (end - 1).
-    const maxes = bids.windowAll(TumblingEventTimeWindows.of(SIZE))
+    const maxes = s.bids().map((b) => b.price, { uid: "q7-prices", name: "q7: Project prices" })
+      .returns(Serializers.f64)
+      .windowAll(TumblingEventTimeWindows.of(SIZE))
       .aggregate<number, number, { maxprice: number; dateTime: number }>(maxOf, {
         process(ctx, [max], out) {
           out.collect({ maxprice: max!, dateTime: ctx.window.end });
@@ -95,7 +111,7 @@ export const q7: NexmarkQuery = {
       }, {
         uid: "q7",
         name: "q7: Join at window ends",
-        leftSerializer: BID_SERIALIZER,
+        leftSerializer: Q7_BID,
         rightSerializer: Serializers.record({
           maxprice: Serializers.f64,
           dateTime: Serializers.f64,

@@ -21,17 +21,32 @@
  * @module
  */
 import { Serializers, TumblingEventTimeWindows } from "../../../mod.ts";
+import type { Person } from "../model.ts";
 import type { NexmarkQuery, Row } from "../query.ts";
 
 const SIZE = 10_000;
+
+type NewPerson = Pick<Person, "id" | "name" | "dateTime">;
+const NEW_PERSON = Serializers.record<NewPerson>({
+  id: Serializers.f64,
+  name: Serializers.string,
+  dateTime: Serializers.f64,
+});
 
 /** q8. */
 export const q8: NexmarkQuery = {
   name: "q8",
   build: (s) =>
-    s.persons().coGroup(s.auctions())
+    s.persons().map((p): NewPerson => ({ id: p.id, name: p.name, dateTime: p.dateTime }), {
+      uid: "q8-persons",
+      name: "q8: Project persons",
+    }).returns(NEW_PERSON)
+      .coGroup(
+        s.auctions().map((a) => a.seller, { uid: "q8-sellers", name: "q8: Project auctions" })
+          .returns(Serializers.f64),
+      )
       .where((p) => p.id, Serializers.f64)
-      .equalTo((a) => a.seller)
+      .equalTo((seller) => seller)
       .window(TumblingEventTimeWindows.of(SIZE))
       .apply<Row>({
         coGroup(persons, auctions, out) {
