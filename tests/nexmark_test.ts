@@ -1,6 +1,7 @@
 /**
  * Nexmark correctness: every query's output for 100k generated events, on
- * both state backends and with parallelism 1 and 2, equals a direct reference
+ * both state backends and with parallelism 1 and 2 (and 2 on the worker
+ * executor, heap backend), equals a direct reference
  * computation over the same events (tests/_helpers/nexmark_reference.ts).
  * All queries run in one job per configuration (one source feeding every
  * query, each writing through its own exactly-once file sink, with periodic
@@ -133,8 +134,7 @@ for (
 }
 
 Deno.test("nexmark (heap, parallelism 2, worker executor): every query equals the reference", async () => {
-  // Outside the test runner the job runs on workers, so records cross them in the queries'
-  // serializers (the projections' and serializers.ts's records).
+  // Records cross workers in the queries' serializers (the projections' and serializers.ts's).
   await checkAll("heap, parallelism 2, workers", async (dir) => {
     const job = new URL("./_helpers/nexmark_all_queries.ts", import.meta.url).pathname;
     const args = ["--dir", dir, "--backend", "heap", "--parallelism", "2", "--seed", "5"];

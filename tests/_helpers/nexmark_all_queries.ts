@@ -3,8 +3,8 @@
  * through its own exactly-once file sink under `dir/qN`, with checkpoints
  * every 300 ms, and the events go to `dir/events.jsonl`.
  * tests/nexmark_test.ts runs it in the test process (the inline executor)
- * and, as this script, on the worker executor, where records cross workers
- * in the queries' serializers:
+ * and as this script, which runs it on the worker executor, where records
+ * cross workers in the queries' serializers:
  *
  *   deno run -A tests/_helpers/nexmark_all_queries.ts --dir D --backend heap|lsm
  *     --parallelism P --seed S
@@ -14,6 +14,7 @@
 import { parseArgs } from "node:util";
 import {
   ExactlyOnceFileSink,
+  type ExecutorKind,
   HeapStateBackend,
   LsmStateBackend,
   type StateBackend,
@@ -35,9 +36,11 @@ export async function runAllQueries(
   backend: StateBackend,
   parallelism: number,
   seed: number,
+  executor: ExecutorKind = "inline",
 ): Promise<void> {
   const env = StreamEnvironment.create({
     parallelism,
+    executor,
     stateBackend: backend,
     checkpoint: { dir: `${dir}/checkpoints`, intervalMs: 300 },
   });
@@ -64,5 +67,6 @@ if (import.meta.main) {
     },
   });
   const backend = values.backend === "lsm" ? new LsmStateBackend() : new HeapStateBackend();
-  await runAllQueries(values.dir!, backend, Number(values.parallelism), Number(values.seed));
+  const [parallelism, seed] = [Number(values.parallelism), Number(values.seed)];
+  await runAllQueries(values.dir!, backend, parallelism, seed, "workers");
 }
