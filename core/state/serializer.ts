@@ -613,7 +613,7 @@ function record<T extends Record<string, unknown>>(
       fs,
     ),
     snapshotSchema: () => ({ id, version: 1, fields: names, nested: fs.map(schemaOf) }),
-    resolveSchemaCompatibility: (old) => resolveRecord<T>(id, names, fs, old),
+    resolveSchemaCompatibility: (old) => resolveRecord<T>(id, names, declared, fs, old),
   };
   if (fs.every((f) => f.copy)) {
     const copyFields = compileFields<(v: T) => T>(
@@ -660,6 +660,7 @@ function record<T extends Record<string, unknown>>(
 function resolveRecord<T>(
   id: string,
   names: readonly string[],
+  declared: readonly string[],
   fs: readonly Serializer<unknown>[],
   old: SerializerSchema,
 ): SchemaCompatibility<T> {
@@ -713,15 +714,16 @@ function resolveRecord<T>(
   return {
     type: "compatibleAfterMigration",
     readOld(r) {
-      const o: Record<string, unknown> = {};
+      const values = new Map<string, unknown>();
       for (let i = 0; i < readers.length; i++) {
         const v = readers[i]!(r);
         const t = targets[i];
-        if (t !== undefined) o[t] = v;
+        if (t !== undefined) values.set(t, v);
       }
       // A copy per value: a default object must not be shared between keys.
-      for (const [n, d] of added) o[n] = structuredClone(d.value);
-      return o as T;
+      for (const [n, d] of added) values.set(n, structuredClone(d.value));
+      // In declared order, as `read` builds them; `fromEntries` defines even a `__proto__` field.
+      return Object.fromEntries(declared.map((n) => [n, values.get(n)])) as T;
     },
   };
 }

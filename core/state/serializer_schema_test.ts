@@ -40,11 +40,17 @@ Deno.test("schema: records add fields with defaults, drop fields and ignore decl
     a: f64,
     added: Serializers.withDefault(Serializers.record({ x: f64 }), { x: 1 }),
   });
-  assert.deepEqual(migrate(old, { a: 1, gone: ["q"], b: "s" }, now), {
-    a: 1,
-    b: "s",
-    added: { x: 1 },
-  });
+  const migrated = migrate(old, { a: 1, gone: ["q"], b: "s" }, now);
+  assert.deepEqual(migrated, { a: 1, b: "s", added: { x: 1 } });
+  // Fields in declared order, as a read of the new schema builds them.
+  assert.deepEqual(Object.keys(migrated as object), ["b", "a", "added"]);
+  // A field named __proto__ becomes an own property, not the prototype.
+  const withProto = Serializers.record(
+    Object.fromEntries([["__proto__", Serializers.withDefault(string, "p")], ["a", f64]]),
+  );
+  const p = migrate(Serializers.record({ a: f64 }), { a: 2 }, withProto) as object;
+  assert.deepEqual(Object.entries(p), [["__proto__", "p"], ["a", 2]]);
+  assert.equal(Object.getPrototypeOf(p), Object.prototype);
   const reordered = Serializers.record({ b: string, gone: Serializers.array(string), a: f64 });
   assert.equal(resolveSchemaCompatibility(reordered, schemaOf(old)).type, "compatibleAsIs");
 });
