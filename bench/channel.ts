@@ -104,25 +104,31 @@ const dropping: OutputChannel = {
   close() {},
 };
 
+/** A `user-N` string, new each time, as a source makes them. */
+const userKey = (n: number) => `user-${n % 100_000}`;
+
 /**
  * CPU ns per record for a channel writer of `channels` channels partitioned by
- * `partitioning` to take a record (a new `user-N` string each, as a source
- * makes them), less the making of the strings.
+ * `partitioning` to take a record (`key(n)`), less the making of the keys.
  */
-function routingCost(partitioning: Partitioning, channels: number): number {
+function routingCost(
+  partitioning: Partitioning,
+  channels: number,
+  key: (n: number) => unknown = userKey,
+): number {
   const writer = new ChannelWriter(Array(channels).fill(dropping), partitioning, 0, 128);
-  const keys: string[] = new Array(BATCH);
+  const keys: unknown[] = new Array(BATCH);
   const batches = RECORDS / BATCH;
   const costs: number[] = [];
   for (let run = 0; run < RUNS; run++) {
     let t = cpuMs();
     for (let b = 0; b < batches; b++) {
-      for (let i = 0; i < BATCH; i++) keys[i] = `user-${(b * BATCH + i) % 100_000}`;
+      for (let i = 0; i < BATCH; i++) keys[i] = key(b * BATCH + i);
     }
     const making = cpuMs() - t;
     t = cpuMs();
     for (let b = 0; b < batches; b++) {
-      for (let i = 0; i < BATCH; i++) keys[i] = `user-${(b * BATCH + i) % 100_000}`;
+      for (let i = 0; i < BATCH; i++) keys[i] = key(b * BATCH + i);
       for (let i = 0; i < BATCH; i++) writer.collect(keys[i], undefined);
     }
     costs.push(((cpuMs() - t - making) * 1e6) / RECORDS);
@@ -200,13 +206,22 @@ const byKey: Partitioning = {
   keySelector: (w) => w,
   keySerializer: Serializers.string as Serializer<unknown>,
 };
+const byNumber: Partitioning = {
+  kind: "hash",
+  keySelector: (n) => n,
+  keySerializer: Serializers.f64 as Serializer<unknown>,
+};
 const routingRows = [
   ["one channel (parallelism 1: no key group)", routingCost({ kind: "forward" }, 1).toFixed(1)],
   ["by key over two channels (parallelism 2)", routingCost(byKey, 2).toFixed(1)],
+  [
+    "by a number key over two channels (`keyBy(n => n, Serializers.f64)`, 100k keys)",
+    routingCost(byNumber, 2, (n) => n % 100_000).toFixed(1),
+  ],
 ];
 console.log(
   `\nRouting a record into the batches of its channel (string keys, \`keyBy(w => w, ` +
-    `Serializers.string)\`), CPU time, median of ${RUNS}:\n`,
+    `Serializers.string)\`, unless the row says otherwise), CPU time, median of ${RUNS}:\n`,
 );
 console.log(table(["channel writer", "ns/record"], routingRows));
 

@@ -12,7 +12,13 @@
  */
 import { ConfigError } from "../errors.ts";
 import { ByteWriter } from "../state/bytes.ts";
-import { asciiKeyGroup, keyGroupOf, subtaskForKeyGroup } from "../state/key_group.ts";
+import {
+  asciiKeyGroup,
+  f64KeyGroup,
+  i32KeyGroup,
+  keyGroupOf,
+  subtaskForKeyGroup,
+} from "../state/key_group.ts";
 import { type Serializer, Serializers } from "../state/serializer.ts";
 import type { OutputChannel } from "./channel.ts";
 import type { Partitioning } from "./graph.ts";
@@ -109,8 +115,9 @@ export class ChainedTarget implements Target {
   }
 }
 
-/** Key tag of a string in `Serializers.key`'s format. */
+/** Key tags of a string and a number in `Serializers.key`'s format. */
 const KEY_STRING_TAG = 1;
+const KEY_NUMBER_TAG = 2;
 
 /**
  * The key group among `maxParallelism` of a key: of the murmur3 hash of its
@@ -147,6 +154,18 @@ function newKeyGrouper(
     keySerializer.write(key, w);
     return keyGroupOf(w.buf, maxParallelism, w.length);
   };
+  // Numbers: their bytes hashed as written, without the writer (what the serializer refuses
+  // goes to it, to be refused).
+  if (keySerializer === (Serializers.f64 as Serializer<unknown>)) {
+    return (key) =>
+      typeof key === "number" ? f64KeyGroup(key, maxParallelism, -1) : serialized(key);
+  }
+  if (keySerializer === (Serializers.i32 as Serializer<unknown>)) {
+    return (key) =>
+      typeof key === "number" && (key | 0) === key
+        ? i32KeyGroup(key, maxParallelism)
+        : serialized(key);
+  }
   const tagged = keySerializer === Serializers.key;
   if (!tagged && keySerializer !== (Serializers.string as Serializer<unknown>)) return serialized;
   return (key) => {
@@ -155,6 +174,10 @@ function newKeyGrouper(
         ? asciiKeyGroup(key, maxParallelism, 2, KEY_STRING_TAG, key.length)
         : asciiKeyGroup(key, maxParallelism, 1, key.length, 0);
       if (g >= 0) return g;
+    }
+    // Serializers.key writes -0 as 0: one key, as === says.
+    if (tagged && typeof key === "number") {
+      return f64KeyGroup(key === 0 ? 0 : key, maxParallelism, KEY_NUMBER_TAG);
     }
     return serialized(key);
   };

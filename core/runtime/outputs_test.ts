@@ -36,8 +36,39 @@ Deno.test("keyGrouper: the key group of the key's serialized bytes, for every ke
   }
 });
 
+Deno.test("keyGrouper: numbers hash as their f64, i32 or key bytes", () => {
+  const numbers = [0, -0, 1, -1, 0.5, -1234.5678, 2 ** 31, -(2 ** 31), 2 ** 53 + 2, 1e308, 5e-324];
+  numbers.push(NaN, Infinity, -Infinity, Number.MAX_SAFE_INTEGER, Number.MIN_VALUE);
+  let seed = 3;
+  for (let i = 0; i < 3000; i++) {
+    seed = (seed * 16807) % 2147483647;
+    numbers.push(seed, -seed, seed / 7, (seed % 2000) - 1000);
+  }
+  const ints = numbers.filter((n) => (n | 0) === n);
+  for (const maxParallelism of [128, 100, 1, 32768, 32767]) {
+    const cases: [Serializer<unknown>, number[]][] = [
+      [Serializers.f64 as Serializer<unknown>, numbers],
+      [Serializers.key, numbers],
+      [Serializers.i32 as Serializer<unknown>, ints],
+    ];
+    for (const [serializer, keys] of cases) {
+      const group = keyGrouper(serializer, maxParallelism);
+      for (const key of keys) {
+        const expected = groupOfBytes(serializer, key, maxParallelism);
+        assert.equal(group(key), expected, `${serializer.id}, ${maxParallelism}: ${key}`);
+      }
+    }
+  }
+  // -0 and 0 are one key under Serializers.key, two under Serializers.f64 (as written).
+  assert.equal(keyGrouper(Serializers.key, 32768)(-0), keyGrouper(Serializers.key, 32768)(0));
+});
+
 Deno.test("keyGrouper: a key its serializer refuses is still refused", () => {
   assert.throws(() => keyGrouper(Serializers.string, 128)(42), /string/);
+  assert.throws(() => keyGrouper(Serializers.f64 as Serializer<unknown>, 128)("1"), /f64/);
+  for (const bad of [1.5, 2 ** 31, "1"]) {
+    assert.throws(() => keyGrouper(Serializers.i32 as Serializer<unknown>, 128)(bad), /i32/);
+  }
 });
 
 Deno.test("ChannelWriter: a keyed record goes to the channel of the subtask that owns its key group", () => {

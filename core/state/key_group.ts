@@ -148,6 +148,62 @@ export function asciiKeyGroup(
   return hashOrGroup(finalize(h, prefixLength + s.length), maxParallelism);
 }
 
+/** Where a number's serialized bytes are written, to be read back as murmur3's blocks. */
+const NUMBER_BYTES = new DataView(new ArrayBuffer(12));
+
+/**
+ * The key group among `maxParallelism` of the bytes `Serializers.f64` writes for `v` (8,
+ * big-endian), preceded by byte `tag` unless it is -1 (`Serializers.key` writes a number as tag 2
+ * and those 8 bytes), without a writer or a loop over the bytes; with `maxParallelism` 0, their
+ * {@linkcode murmur3} hash itself (see {@linkcode hashOrGroup}). A little-endian read of
+ * big-endian bytes is murmur3's block of them, on any platform.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ByteWriter, keyGroupOf, Serializers } from "@weir/weir";
+ * import { f64KeyGroup } from "./key_group.ts";
+ * const w = new ByteWriter();
+ * Serializers.f64.write(1234.5, w);
+ * assert.equal(f64KeyGroup(1234.5, 128, -1), keyGroupOf(w.bytes(), 128));
+ * w.reset();
+ * Serializers.key.write(1234.5, w);
+ * assert.equal(f64KeyGroup(1234.5, 100, 2), keyGroupOf(w.bytes(), 100));
+ * ```
+ */
+export function f64KeyGroup(v: number, maxParallelism: number, tag: number): number {
+  const view = NUMBER_BYTES;
+  if (tag < 0) {
+    view.setFloat64(0, v);
+    const h = mixBlock(mixBlock(0, view.getInt32(0, true)), view.getInt32(4, true));
+    return hashOrGroup(finalize(h, 8), maxParallelism);
+  }
+  view.setUint8(0, tag);
+  view.setFloat64(1, v);
+  const h = mixBlock(mixBlock(0, view.getInt32(0, true)), view.getInt32(4, true)) ^
+    scramble(view.getUint8(8));
+  return hashOrGroup(finalize(h, 9), maxParallelism);
+}
+
+/**
+ * The key group among `maxParallelism` of the 4 bytes `Serializers.i32` writes for `v` (an
+ * integer of 32 bits), as {@linkcode f64KeyGroup} does for `Serializers.f64`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ByteWriter, keyGroupOf, Serializers } from "@weir/weir";
+ * import { i32KeyGroup } from "./key_group.ts";
+ * const w = new ByteWriter();
+ * Serializers.i32.write(-7, w);
+ * assert.equal(i32KeyGroup(-7, 128), keyGroupOf(w.bytes(), 128));
+ * ```
+ */
+export function i32KeyGroup(v: number, maxParallelism: number): number {
+  NUMBER_BYTES.setInt32(0, v);
+  return hashOrGroup(finalize(mixBlock(0, NUMBER_BYTES.getInt32(0, true)), 4), maxParallelism);
+}
+
 /**
  * A record's key group where nobody has computed it yet (no keyed channel
  * routed the record): whoever needs it hashes the key.
