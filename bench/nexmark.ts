@@ -7,7 +7,12 @@
  * beside Flink Nexmark's published per-core figure and this project's target.
  *
  * deno run -A bench/nexmark.ts [--events N] [--queries q0,q5] [--backends heap,lsm]
- *   [--parallelism P] [--tps T] [--quick]
+ *   [--parallelism P[,P...]] [--tps T] [--quick]
+ *
+ * With several parallelisms (`--parallelism 1,2`, parallelism above 1 on the
+ * worker executor) each query and backend runs at each in turn, one table per
+ * parallelism, and a last table gives each row's events/s and CPU seconds
+ * against the first parallelism's.
  *
  * @module
  */
@@ -63,7 +68,8 @@ const values = benchFlags({
 const events = Number(values.events ?? (values.quick ? 1_000_000 : 10_000_000));
 const queries = values.queries?.split(",") ?? [...QUERIES.keys()];
 const backends = values.backends?.split(",") ?? ["heap", "lsm"];
-const parallelism = values.parallelism ?? "1";
+/** With several (`--parallelism 1,2`), each row runs at each in turn, and a table compares them. */
+const parallelisms = (values.parallelism ?? "1").split(",");
 for (const q of queries) {
   if (!QUERIES.has(q)) throw new Error(`bench/nexmark.ts: unknown query ${q}`);
 }
@@ -75,7 +81,7 @@ interface Run {
   maxRssMb: number;
 }
 
-async function runOnce(query: string, backend: string): Promise<Run> {
+async function runOnce(query: string, backend: string, parallelism: string): Promise<Run> {
   const dir = await Deno.makeTempDir({ prefix: "weir-nexmark-bench-" });
   try {
     const args = [
@@ -110,46 +116,70 @@ async function runOnce(query: string, backend: string): Promise<Run> {
   }
 }
 
-const rows: (string | number)[][] = [];
+const rows = new Map(parallelisms.map((p) => [p, [] as (string | number)[][]]));
+const compared: (string | number)[][] = [];
 for (const q of queries) {
   for (const b of backends) {
-    const r = await runOnce(q, b);
-    const cpu = r.userS + r.sysS;
-    const perCpu = events / cpu;
-    const flink = FLINK_PER_CORE[q]!;
-    rows.push([
+    const runs: Run[] = [];
+    for (const p of parallelisms) {
+      const r = await runOnce(q, b, p);
+      runs.push(r);
+      const cpu = r.userS + r.sysS;
+      const perCpu = events / cpu;
+      const flink = FLINK_PER_CORE[q]!;
+      rows.get(p)!.push([
+        q,
+        b,
+        rate(events / (r.wallMs / 1000)),
+        cpu.toFixed(1),
+        rate(perCpu),
+        rate(flink),
+        (perCpu / flink).toFixed(1),
+        rate(target(q)),
+        perCpu >= target(q) ? "yes" : "no",
+        r.maxRssMb.toFixed(0),
+      ]);
+      console.error(`nexmark ${q} ${b} parallelism ${p}: ${rate(perCpu)} events per CPU-second`);
+    }
+    const [first, ...others] = runs.map((r) => ({ wallMs: r.wallMs, cpu: r.userS + r.sysS }));
+    compared.push([
       q,
       b,
-      rate(events / (r.wallMs / 1000)),
-      cpu.toFixed(1),
-      rate(perCpu),
-      rate(flink),
-      (perCpu / flink).toFixed(1),
-      rate(target(q)),
-      perCpu >= target(q) ? "yes" : "no",
-      r.maxRssMb.toFixed(0),
+      ...others.flatMap((r) => [
+        `${(first!.wallMs / r.wallMs).toFixed(2)}×`,
+        `${(r.cpu / first!.cpu).toFixed(2)}×`,
+      ]),
     ]);
-    console.error(`nexmark ${q} ${b}: ${rate(perCpu)} events per CPU-second`);
   }
 }
-console.log(
-  `## Nexmark (${
-    rate(events)
-  } events, parallelism ${parallelism}, exactly-once checkpoints every 10 s)\n`,
-);
+const columns = [
+  "query",
+  "backend",
+  "events/s",
+  "CPU s",
+  "events/CPU-s",
+  "Flink per core",
+  "× Flink",
+  "target",
+  "met",
+  "peak RSS MB",
+];
 console.log(machine() + "\n");
-console.log(table(
-  [
-    "query",
-    "backend",
-    "events/s",
-    "CPU s",
-    "events/CPU-s",
-    "Flink per core",
-    "× Flink",
-    "target",
-    "met",
-    "peak RSS MB",
-  ],
-  rows,
-));
+for (const p of parallelisms) {
+  console.log(
+    `## Nexmark (${rate(events)} events, parallelism ${p}, exactly-once checkpoints every 10 s)\n`,
+  );
+  console.log(table(columns, rows.get(p)!) + "\n");
+}
+if (parallelisms.length > 1) {
+  const [p1, ...others] = parallelisms;
+  console.log(`## Parallelism ${others.join(", ")} against ${p1}, row by row (run in turn)\n`);
+  console.log(table(
+    [
+      "query",
+      "backend",
+      ...others.flatMap((p) => [`events/s p${p} / p${p1}`, `CPU s p${p} / p${p1}`]),
+    ],
+    compared,
+  ));
+}
