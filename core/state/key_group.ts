@@ -128,24 +128,43 @@ export function asciiKeyGroup(
   p0: number,
   p1: number,
 ): number {
+  const length = s.length;
   let h = 0;
   let k = prefixLength === 0 ? 0 : prefixLength === 1 ? p0 : p0 | (p1 << 8);
-  let n = prefixLength;
   // Every char's bits or-ed together, checked once: a branch a string, not a char.
   let bits = 0;
-  for (let i = 0; i < s.length; i++) {
+  let i = 0;
+  // The prefix's block, completed with the first chars, when the bytes fill it.
+  if (prefixLength === 2 && length >= 2) {
+    const c0 = s.charCodeAt(0), c1 = s.charCodeAt(1);
+    bits = c0 | c1;
+    h = mixBlock(h, k | (c0 << 16) | (c1 << 24));
+    k = 0;
+    i = 2;
+  } else if (prefixLength === 1 && length >= 3) {
+    const c0 = s.charCodeAt(0), c1 = s.charCodeAt(1), c2 = s.charCodeAt(2);
+    bits = c0 | c1 | c2;
+    h = mixBlock(h, k | (c0 << 8) | (c1 << 16) | (c2 << 24));
+    k = 0;
+    i = 3;
+  }
+  // Four chars a block, unrolled: one loop branch a block, not a char.
+  for (; i + 4 <= length; i += 4) {
+    const c0 = s.charCodeAt(i), c1 = s.charCodeAt(i + 1);
+    const c2 = s.charCodeAt(i + 2), c3 = s.charCodeAt(i + 3);
+    bits |= c0 | c1 | c2 | c3;
+    h = mixBlock(h, c0 | (c1 << 8) | (c2 << 16) | (c3 << 24));
+  }
+  // The tail: the chars left, after the prefix's bytes when no block took them.
+  const tail = (prefixLength + length) & 3;
+  for (let shift = 8 * (tail - (length - i)); i < length; i++, shift += 8) {
     const c = s.charCodeAt(i);
     bits |= c;
-    k |= c << (8 * n);
-    if (++n === 4) {
-      h = mixBlock(h, k);
-      k = 0;
-      n = 0;
-    }
+    k |= c << shift;
   }
   if (bits >= 0x80) return -1;
-  if (n > 0) h ^= scramble(k);
-  return hashOrGroup(finalize(h, prefixLength + s.length), maxParallelism);
+  if (tail !== 0) h ^= scramble(k);
+  return hashOrGroup(finalize(h, prefixLength + length), maxParallelism);
 }
 
 /** Where a number's serialized bytes are written, to be read back as murmur3's blocks. */

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { ConfigError } from "../errors.ts";
 import {
+  asciiKeyGroup,
   checkParallelism,
   defaultMaxParallelism,
   keyGroupOf,
@@ -165,5 +166,23 @@ Deno.test("checkParallelism rejects bad values with a ConfigError naming the ope
       (e: unknown) => e instanceof ConfigError && e.message.includes('"counter"'),
       `${p}/${m}`,
     );
+  }
+});
+
+Deno.test("asciiKeyGroup is murmur3 of the prefix bytes and the chars, for every length and prefix", () => {
+  const chars = "user-0123456789abcdefghijklmnopqrstuvwxyz~\u007f";
+  for (let length = 0; length <= chars.length; length++) {
+    const s = chars.slice(chars.length - length);
+    for (const prefix of [[], [7], [1, length]]) {
+      const bytes = new Uint8Array([...prefix, ...new TextEncoder().encode(s)]);
+      const [p0 = 0, p1 = 0] = prefix;
+      assert.equal(asciiKeyGroup(s, 0, prefix.length, p0, p1), murmur3(bytes), `${prefix} ${s}`);
+      assert.equal(asciiKeyGroup(s, 100, prefix.length, p0, p1), keyGroupOf(bytes, 100));
+      // A char above 0x7f anywhere: not ASCII, whatever the block it falls in.
+      for (let at = 0; at < length; at++) {
+        const t = s.slice(0, at) + "\u00e9" + s.slice(at + 1);
+        assert.equal(asciiKeyGroup(t, 128, prefix.length, p0, p1), -1, t);
+      }
+    }
   }
 });
