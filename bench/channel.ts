@@ -7,7 +7,10 @@
  *
  * It also times the routing of a record at parallelism above 1: a keyed
  * edge's writer hashes each key to its key group and appends the record to
- * that channel's batch, where a single channel takes every record as it is.
+ * that channel's batch, where a single channel takes every record as it is;
+ * and the receiving end's state access, a keyed operator's value state read
+ * and updated, with the key group and table hash a keyed channel sends with
+ * each record and without them (parallelism 1: the backend hashes the key).
  *
  * Records are `{ user: "user-NNN", seq: N }`, ~20 bytes encoded (and, for the
  * serialization cost, also bare strings `"user-NNN"`, what the keyed benchmarks
@@ -18,13 +21,20 @@
  * @module
  */
 import process from "node:process";
-import { ByteWriter, Serializers } from "../mod.ts";
+import {
+  ByteWriter,
+  HeapStateBackend,
+  LsmStateBackend,
+  Serializers,
+  type StateBackend,
+  ValueStateDescriptor,
+} from "../mod.ts";
 import type { Serializer } from "../core/state/serializer.ts";
 import { decodeMessage, encodeMessage } from "../core/runtime/channel_codec.ts";
 import { type ChannelMessage, MessageKind } from "../core/runtime/messages.ts";
 import type { OutputChannel } from "../core/runtime/channel.ts";
 import type { Partitioning } from "../core/runtime/graph.ts";
-import { ChannelWriter } from "../core/runtime/outputs.ts";
+import { ChannelWriter, keyGrouper } from "../core/runtime/outputs.ts";
 import { RingChannelReader } from "../core/runtime/ring_channel.ts";
 import { createRing } from "../core/runtime/shared_ring.ts";
 import { MAX_RING_BYTES, MIN_RING_BYTES } from "../core/runtime/worker_executor.ts";
@@ -76,7 +86,7 @@ function serializationCost(
     kind: MessageKind.Records,
     values,
     timestamps: null,
-    keyGroups: null,
+    routedKeys: null,
   };
   const out = new ByteWriter(64 * 1024);
   const batches = RECORDS / BATCH;
@@ -133,6 +143,54 @@ function routingCost(
     }
     costs.push(((cpuMs() - t - making) * 1e6) / RECORDS);
   }
+  return median(costs);
+}
+
+/**
+ * CPU ns per record for a keyed operator's state access on `backend` (a count in a value state,
+ * read and updated, over the 100k keys of `userKey`), each key made current with the key group
+ * and table hash a keyed channel sends with it (`sent`) or alone, less the making of the keys.
+ */
+function receivingCost(backend: StateBackend, sent: boolean): number {
+  const keyed = backend.createKeyedBackend({
+    operatorUid: "count",
+    subtaskIndex: 0,
+    keySerializer: Serializers.string as Serializer<unknown>,
+    maxParallelism: 128,
+    keyGroupRange: { start: 0, end: 127 },
+  });
+  const count = keyed.state(new ValueStateDescriptor("count", Serializers.f64));
+  // What the channel computed for each key, as it routed it.
+  const group = keyGrouper(Serializers.string as Serializer<unknown>, 128);
+  const groups = new Uint16Array(100_000), hashes = new Int32Array(100_000);
+  const stringHash = new Int32Array(1);
+  for (let k = 0; k < 100_000; k++) {
+    groups[k] = group(userKey(k), stringHash);
+    hashes[k] = stringHash[0]!;
+  }
+  const keys: string[] = new Array(BATCH);
+  const batches = RECORDS / BATCH;
+  const costs: number[] = [];
+  for (let run = 0; run < RUNS; run++) {
+    let t = cpuMs();
+    for (let b = 0; b < batches; b++) {
+      for (let i = 0; i < BATCH; i++) keys[i] = userKey(b * BATCH + i);
+    }
+    const making = cpuMs() - t;
+    t = cpuMs();
+    for (let b = 0; b < batches; b++) {
+      for (let i = 0; i < BATCH; i++) keys[i] = userKey(b * BATCH + i);
+      for (let i = 0; i < BATCH; i++) {
+        const k = (b * BATCH + i) % 100_000;
+        if (sent) keyed.setCurrentKey(keys[i], groups[k], hashes[k]);
+        else keyed.setCurrentKey(keys[i]);
+        count.update((count.value() ?? 0) + 1);
+        keyed.endKeyedCall();
+      }
+    }
+    costs.push(((cpuMs() - t - making) * 1e6) / RECORDS);
+  }
+  keyed.dispose();
   return median(costs);
 }
 
@@ -224,6 +282,34 @@ console.log(
     `Serializers.string)\`, unless the row says otherwise), CPU time, median of ${RUNS}:\n`,
 );
 console.log(table(["channel writer", "ns/record"], routingRows));
+
+const receivingRows = [];
+for (
+  const [name, backend] of [["heap", () => new HeapStateBackend()], [
+    "lsm",
+    () => new LsmStateBackend(),
+  ]] as const
+) {
+  receivingRows.push([
+    name,
+    receivingCost(backend(), false).toFixed(1),
+    receivingCost(backend(), true).toFixed(1),
+  ]);
+}
+console.log(
+  `\nReceiving: a keyed operator's count in a value state, read and updated, over 100k string ` +
+    `keys, CPU time, median of ${RUNS}:\n`,
+);
+console.log(
+  table(
+    [
+      "state backend",
+      "key alone (parallelism 1) ns/record",
+      "with its group and table hash (sent by a channel) ns/record",
+    ],
+    receivingRows,
+  ),
+);
 
 const ringRows: (string | number)[][] = [];
 // The least a ring holds (high parallelism) and the most (parallelism 2): see worker_executor.ts.

@@ -71,11 +71,18 @@ export class RegularJoinOperator<L, R, O> extends StreamOperator<O> {
   }
 
   /** Keeps the element and joins it with the other side's elements of its key. */
-  processElement(value: unknown, ts: number | undefined, input: number, keyGroup?: number): void {
+  processElement(
+    value: unknown,
+    ts: number | undefined,
+    input: number,
+    keyGroup?: number,
+    keyHash?: number,
+  ): void {
     const left = input === 0;
     this.#backend.setCurrentKey(
       left ? this.#spec.leftKey(value as L) : this.#spec.rightKey(value as R),
       keyGroup,
+      keyHash,
     );
     this.#ts = ts;
     this.#sides[left ? 0 : 1]!.add(value);

@@ -8,7 +8,8 @@
  * ```
  * u8 kind | body
  * Records:         varint count | u8 flags (bit 0 timestamps, bit 1 sentAt, bit 2 ASCII column,
- *                  bit 3 key groups) | (f64 sentAt)? | (u16 key group, per record)? | body
+ *                  bit 3 routed keys) | (f64 sentAt)? | (i32 key group, i32 key hash, per record)?
+ *                  | body
  *   body:          ((f64 timestamp (NaN: none))? value), per record
  *   ASCII column:  ((f64 timestamp (NaN: none))? varint length), per record
  *                  | varint bytes | the records' chars, one byte each
@@ -20,9 +21,10 @@
  *
  * A batch's `sentAt` crosses as wall-clock time (`performance.timeOrigin` plus
  * the sender's `performance.now()`) and is read back on the receiver's clock,
- * so input latency is measured across workers too. Key groups cross as they
- * are (two bytes a record, in this machine's byte order: both ends are one
- * process), so the receiver does not hash the keys again. A decoded batch has
+ * so input latency is measured across workers too. The routed keys' groups
+ * and table hashes cross as they are (eight bytes a record, in this machine's
+ * byte order: both ends are one process), so the receiver does not hash the
+ * keys again. A decoded batch has
  * the same fields as one made in the receiving worker (its input loop sees
  * one object shape).
  *
@@ -84,7 +86,7 @@ function asciiChars(bytes: Uint8Array): string {
 let columnLengths = new Int32Array(1024);
 
 const COLUMN_FLAG = 4;
-const KEY_GROUPS_FLAG = 8;
+const ROUTED_KEYS_FLAG = 8;
 
 /**
  * Writes `values` as an ASCII column (after the flags) when every one is an
@@ -170,15 +172,16 @@ function readAsciiColumn(
  * ```ts
  * import assert from "node:assert/strict";
  * import { ByteWriter, Serializers } from "@weir/weir";
+ * import { stringKeyHash } from "../state/_key_table.ts";
  * import { decodeMessage, encodeMessage } from "./channel_codec.ts";
  * import { type ChannelMessage, MessageKind } from "./messages.ts";
  * const out = new ByteWriter();
- * // Two words routed by key: each carries its key group.
+ * // Two words routed by key: each carries its key group and its key tables' hash.
  * const batch: ChannelMessage = {
  *   kind: MessageKind.Records,
  *   values: ["a", "b"],
  *   timestamps: null,
- *   keyGroups: new Uint16Array([17, 94]),
+ *   routedKeys: new Int32Array([17, stringKeyHash("a"), 94, stringKeyHash("b")]),
  * };
  * encodeMessage(batch, Serializers.plain, "words -> count", out);
  * assert.deepEqual(decodeMessage(out.bytes(), Serializers.plain), batch);
@@ -193,16 +196,16 @@ export function encodeMessage(
   out.writeU8(msg.kind);
   switch (msg.kind) {
     case MessageKind.Records: {
-      const { values, timestamps, keyGroups, sentAt } = msg;
+      const { values, timestamps, routedKeys, sentAt } = msg;
       out.writeVarUint(values.length);
       const flagsAt = out.length;
       out.writeU8(
         (timestamps === null ? 0 : 1) | (sentAt === undefined ? 0 : 2) |
-          (keyGroups === null ? 0 : KEY_GROUPS_FLAG),
+          (routedKeys === null ? 0 : ROUTED_KEYS_FLAG),
       );
       if (sentAt !== undefined) out.writeF64(performance.timeOrigin + sentAt);
-      if (keyGroups !== null) {
-        out.writeRaw(new Uint8Array(keyGroups.buffer, keyGroups.byteOffset, values.length * 2));
+      if (routedKeys !== null) {
+        out.writeRaw(new Uint8Array(routedKeys.buffer, routedKeys.byteOffset, values.length * 8));
       }
       const plain = serializer === plainSerializer;
       if (plain && writeAsciiColumn(values, timestamps, out)) {
@@ -247,10 +250,10 @@ export function decodeMessage(bytes: Uint8Array, serializer: Serializer<unknown>
       const flags = r.readU8();
       const hasTimestamps = (flags & 1) !== 0;
       const sentAt = (flags & 2) !== 0 ? r.readF64() - performance.timeOrigin : undefined;
-      let keyGroups: Uint16Array | null = null;
-      if ((flags & KEY_GROUPS_FLAG) !== 0) {
-        keyGroups = new Uint16Array(n);
-        new Uint8Array(keyGroups.buffer).set(r.readRaw(n * 2));
+      let routedKeys: Int32Array | null = null;
+      if ((flags & ROUTED_KEYS_FLAG) !== 0) {
+        routedKeys = new Int32Array(2 * n);
+        new Uint8Array(routedKeys.buffer).set(r.readRaw(n * 8));
       }
       // Preallocated, as a ChannelWriter's batches are: one array map for the receiver's
       // input loop, whichever thread the batch came from.
@@ -271,8 +274,8 @@ export function decodeMessage(bytes: Uint8Array, serializer: Serializer<unknown>
       }
       // The fields in the order a ChannelWriter's batches have them: one shape.
       return sentAt === undefined
-        ? { kind, values, timestamps, keyGroups }
-        : { kind, values, timestamps, keyGroups, sentAt };
+        ? { kind, values, timestamps, routedKeys }
+        : { kind, values, timestamps, routedKeys, sentAt };
     }
     case MessageKind.Watermark:
       return { kind, timestamp: r.readF64() };

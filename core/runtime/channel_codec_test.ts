@@ -11,7 +11,7 @@ function records(
   values: unknown[],
   timestamps: (number | undefined)[] | null = null,
 ): ChannelMessage {
-  return { kind: MessageKind.Records, values, timestamps, keyGroups: null };
+  return { kind: MessageKind.Records, values, timestamps, routedKeys: null };
 }
 
 Deno.test("channel codec: every message kind round-trips in order", () => {
@@ -195,8 +195,12 @@ Deno.test("channel codec: a batch's send time crosses, and the decoded batch has
   assert.deepEqual(decoded.values, ["a"]);
 });
 
-Deno.test("channel codec: records' key groups cross with them, from a whole batch or a view into one", () => {
-  const keyGroups = Uint16Array.from({ length: 64 }, (_, i) => (i * 2731) % 32768);
+Deno.test("channel codec: records' key groups and key hashes cross with them, from a whole batch or a view into one", () => {
+  // Key groups and table hashes, in turn.
+  const routedKeys = Int32Array.from(
+    { length: 128 },
+    (_, i) => i % 2 === 0 ? (i * 2731) % 32768 : Math.imul(i, 0x9e3779b1),
+  );
   const values = Array.from({ length: 64 }, (_, i) => (i % 2 === 0 ? `w${i}` : { n: i }));
   const words = values.map((_, i) => `w${i}`); // an ASCII column
   for (const [vs, from] of [[values, 0], [values, 10], [words, 0], [words, 33]] as const) {
@@ -204,13 +208,13 @@ Deno.test("channel codec: records' key groups cross with them, from a whole batc
       kind: MessageKind.Records,
       values: vs.slice(from),
       timestamps: null,
-      keyGroups: keyGroups.subarray(from), // a view at an odd offset, as a split batch's half
+      routedKeys: routedKeys.subarray(2 * from), // a view at an offset, as a split batch's half
     };
     const out = new ByteWriter();
     encodeMessage(batch, Serializers.plain, "a -> b", out);
     const decoded = decodeMessage(out.bytes(), Serializers.plain);
     assert.ok(decoded.kind === MessageKind.Records);
     assert.deepEqual(decoded.values, vs.slice(from));
-    assert.deepEqual([...decoded.keyGroups!], [...keyGroups.subarray(from)]);
+    assert.deepEqual([...decoded.routedKeys!], [...routedKeys.subarray(2 * from)]);
   }
 });

@@ -7,7 +7,7 @@ const batch = (...values: unknown[]): RecordBatch => ({
   kind: MessageKind.Records,
   values,
   timestamps: null,
-  keyGroups: null,
+  routedKeys: null,
 });
 
 Deno.test("Channel: counts buffered records and releases a waiting writer when space frees", async () => {

@@ -22,11 +22,13 @@ export interface RecordBatch {
   readonly values: unknown[];
   readonly timestamps: (number | undefined)[] | null;
   /**
-   * Each record's key group, when a keyed edge routed the batch by key over
-   * several channels (null otherwise): the receiving keyed operator gives it
-   * to its state backend, which then does not hash the key again.
+   * What a keyed edge routing the batch by key over several channels computed
+   * for each record's key (null otherwise): at `2 * i` record i's key group, at
+   * `2 * i + 1` its hash in the state backends' key tables (`stringKeyHash`)
+   * if it is a string, else 0. The receiving keyed operator
+   * gives both to its state backend, which then does not hash the key again.
    */
-  readonly keyGroups: Uint16Array | null;
+  readonly routedKeys: Int32Array | null;
   /**
    * `performance.now()` of this thread when the producer sent it (a batch from another worker
    * arrives with it converted to this thread's clock): input latency metrics.

@@ -119,14 +119,15 @@ export abstract class StreamOperator<OUT = unknown> {
   /**
    * Handles one record. `keyGroup` is the record's key group when a keyed
    * channel routed it (computed from this input's key selector and key
-   * serializer): a keyed operator passes it to `setCurrentKey`, so the key is
-   * not hashed again.
+   * serializer), and `keyHash` a string key's table hash: a keyed operator
+   * passes them to `setCurrentKey`, so the key is not hashed again.
    */
   abstract processElement(
     value: unknown,
     timestamp: number | undefined,
     input: number,
     keyGroup?: number,
+    keyHash?: number,
   ): void;
 
   /** Handles a watermark; the default forwards it. */

@@ -159,11 +159,11 @@ function compiledEntry(
   return ownFunction(
     method,
     { op, keySelector, promiseReturnedError, ...bound },
-    "value, timestamp, input, keyGroup",
+    "value, timestamp, input, keyGroup, keyHash",
     `
       ${code.before}
       const backend = op.backend;
-      if (keySelector !== undefined) backend.setCurrentKey(keySelector(value), keyGroup);
+      if (keySelector !== undefined) backend.setCurrentKey(keySelector(value), keyGroup, keyHash);
       const r = ${code.call};
       if (backend !== undefined) backend.endKeyedCall();
       if (r instanceof Promise) throw promiseReturnedError(r, "${method}", op.ctx.name);
@@ -323,10 +323,11 @@ abstract class ProcessOperatorBase<OUT> extends UserFunctionOperator<OUT> {
     ts: number | undefined,
     input: number,
     keyGroup: number | undefined,
+    keyHash: number | undefined,
   ): void {
     this.out.timestamp = ts;
     const select = this.keySelectors[input];
-    if (select) this.backend!.setCurrentKey(select(value), keyGroup);
+    if (select) this.backend!.setCurrentKey(select(value), keyGroup, keyHash);
   }
 
   override processWatermark(timestamp: number): void {
@@ -392,8 +393,14 @@ export class CoProcessOperator<I1, I2, O> extends ProcessOperatorBase<O> {
     super(fn, keySelectors);
     this.#process = this.fn as typeof fn;
   }
-  processElement(value: unknown, ts: number | undefined, input: number, keyGroup?: number): void {
-    this.enter(value, ts, input, keyGroup);
+  processElement(
+    value: unknown,
+    ts: number | undefined,
+    input: number,
+    keyGroup?: number,
+    keyHash?: number,
+  ): void {
+    this.enter(value, ts, input, keyGroup, keyHash);
     if (input === 0) {
       this.endCall(
         this.#process.processElement1(value as I1, this.context, this.out),
@@ -450,9 +457,15 @@ export class BroadcastProcessOperator<I, B, O> extends ProcessOperatorBase<O> {
     };
   }
 
-  processElement(value: unknown, ts: number | undefined, input: number, keyGroup?: number): void {
+  processElement(
+    value: unknown,
+    ts: number | undefined,
+    input: number,
+    keyGroup?: number,
+    keyHash?: number,
+  ): void {
     if (input === 0) {
-      this.enter(value, ts, 0, keyGroup);
+      this.enter(value, ts, 0, keyGroup, keyHash);
       this.endCall(
         this.#process.processElement(value as I, this.#readOnly, this.out),
         "processElement",

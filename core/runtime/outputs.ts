@@ -4,9 +4,10 @@
  * channels by partitioning. A record's key is serialized once, into a reused
  * buffer, to find its key group; a short ASCII string key under the string or
  * the default key serializer is hashed straight from its chars, as the bytes
- * those serializers write. The key group travels with the record in its
- * batch (`RecordBatch.keyGroups`), so the receiving subtask's state backend
- * does not hash the key again.
+ * those serializers write, and its key tables' hash (`stringKeyHash`) is
+ * computed in the same pass. The key group and that hash travel with the
+ * record in its batch (`RecordBatch.routedKeys`), so the
+ * receiving subtask's state backend does not hash the key again.
  *
  * @module
  */
@@ -19,6 +20,7 @@ import {
   keyGroupOf,
   subtaskForKeyGroup,
 } from "../state/key_group.ts";
+import { stringKeyHash } from "../state/_key_table.ts";
 import { type Serializer, Serializers } from "../state/serializer.ts";
 import type { OutputChannel } from "./channel.ts";
 import type { Partitioning } from "./graph.ts";
@@ -120,16 +122,23 @@ const KEY_STRING_TAG = 1;
 const KEY_NUMBER_TAG = 2;
 
 /**
+ * The key group of a key, and where a string key's table hash goes (see {@linkcode keyGrouper}).
+ */
+export type KeyGrouper = (key: unknown, stringHash: Int32Array) => number;
+
+/**
  * The key group among `maxParallelism` of a key: of the murmur3 hash of its
  * serialized bytes. Strings of fewer than 128 ASCII chars under
  * `Serializers.string` (`varint length | chars`) or `Serializers.key`
  * (`tag 1 | varint length | chars`) are hashed from their chars: the same
- * bytes, none written.
+ * bytes, none written. It also sets `stringHash[0]` to a string key's hash in
+ * the key tables (`stringKeyHash`; from the same pass over the chars), and to
+ * 0 for any other key.
  */
 export function keyGrouper(
   keySerializer: Serializer<unknown>,
   maxParallelism: number,
-): (key: unknown) => number {
+): KeyGrouper {
   let bySize = groupers.get(keySerializer);
   if (bySize === undefined) groupers.set(keySerializer, bySize = new Map());
   let f = bySize.get(maxParallelism);
@@ -142,44 +151,50 @@ export function keyGrouper(
  * calls the same one, so V8 inlines it into `ChannelWriter.collect` (a closure per writer would
  * be a call each).
  */
-const groupers = new WeakMap<Serializer<unknown>, Map<number, (key: unknown) => number>>();
+const groupers = new WeakMap<Serializer<unknown>, Map<number, KeyGrouper>>();
 
 function newKeyGrouper(
   keySerializer: Serializer<unknown>,
   maxParallelism: number,
-): (key: unknown) => number {
+): KeyGrouper {
   const w = new ByteWriter(64);
-  const serialized = (key: unknown) => {
+  const serialized = (key: unknown, stringHash: Int32Array) => {
     w.reset();
     keySerializer.write(key, w);
+    stringHash[0] = typeof key === "string" ? stringKeyHash(key) : 0;
     return keyGroupOf(w.buf, maxParallelism, w.length);
   };
   // Numbers: their bytes hashed as written, without the writer (what the serializer refuses
   // goes to it, to be refused).
   if (keySerializer === (Serializers.f64 as Serializer<unknown>)) {
-    return (key) =>
-      typeof key === "number" ? f64KeyGroup(key, maxParallelism, -1) : serialized(key);
+    return (key, stringHash) => {
+      if (typeof key !== "number") return serialized(key, stringHash);
+      stringHash[0] = 0;
+      return f64KeyGroup(key, maxParallelism, -1);
+    };
   }
   if (keySerializer === (Serializers.i32 as Serializer<unknown>)) {
-    return (key) =>
-      typeof key === "number" && (key | 0) === key
-        ? i32KeyGroup(key, maxParallelism)
-        : serialized(key);
+    return (key, stringHash) => {
+      if (typeof key !== "number" || (key | 0) !== key) return serialized(key, stringHash);
+      stringHash[0] = 0;
+      return i32KeyGroup(key, maxParallelism);
+    };
   }
   const tagged = keySerializer === Serializers.key;
   if (!tagged && keySerializer !== (Serializers.string as Serializer<unknown>)) return serialized;
-  return (key) => {
+  return (key, stringHash) => {
     if (typeof key === "string" && key.length < 0x80) {
       const g = tagged
-        ? asciiKeyGroup(key, maxParallelism, 2, KEY_STRING_TAG, key.length)
-        : asciiKeyGroup(key, maxParallelism, 1, key.length, 0);
+        ? asciiKeyGroup(key, maxParallelism, 2, KEY_STRING_TAG, key.length, stringHash)
+        : asciiKeyGroup(key, maxParallelism, 1, key.length, 0, stringHash);
       if (g >= 0) return g;
     }
     // Serializers.key writes -0 as 0: one key, as === says.
     if (tagged && typeof key === "number") {
+      stringHash[0] = 0;
       return f64KeyGroup(key === 0 ? 0 : key, maxParallelism, KEY_NUMBER_TAG);
     }
-    return serialized(key);
+    return serialized(key, stringHash);
   };
 }
 
@@ -196,13 +211,16 @@ export class ChannelWriter implements Target {
    * picks its channel. Fields, not a closure per writer, so `collect` inlines them.
    */
   readonly #keySelector: ((value: unknown) => unknown) | null = null;
-  readonly #keyGroup: ((key: unknown) => number) | null = null;
+  readonly #keyGroup: KeyGrouper | null = null;
   readonly #channelOf: Uint16Array | null = null;
+  /** Where the key grouper leaves a string key's table hash. */
+  readonly #stringHash = new Int32Array(1);
   /**
-   * Per channel, the key groups of the records batched (keyed edges over several channels):
-   * null until the batch's first record.
+   * Per channel, the key group and table hash of each record batched (keyed edges over several
+   * channels; `RecordBatch.routedKeys`): null until the batch's first record. One array, not
+   * one of each: a second array to look up a record cost more than both stores.
    */
-  readonly #keyGroups: (Uint16Array | null)[];
+  readonly #routedKeys: (Int32Array | null)[];
   readonly #broadcast: boolean;
   readonly #batchSize: number;
   /** Records written, for metrics. */
@@ -227,7 +245,7 @@ export class ChannelWriter implements Target {
     this.#values = channels.map(() => []);
     this.#counts = new Int32Array(channels.length);
     this.#timestamps = channels.map(() => null);
-    this.#keyGroups = channels.map(() => null);
+    this.#routedKeys = channels.map(() => null);
     this.#broadcast = partitioning.kind === "broadcast";
     const n = channels.length;
     switch (partitioning.kind) {
@@ -286,10 +304,14 @@ export class ChannelWriter implements Target {
   collect(value: unknown, timestamp: number | undefined): void {
     this.recordsOut++;
     if (this.#keySelector !== null) {
-      const g = this.#keyGroup!(this.#keySelector(value));
+      const key = this.#keySelector(value);
+      const g = this.#keyGroup!(key, this.#stringHash);
       const c = this.#channelOf![g]!;
       // Below the batch size: full batches flush.
-      (this.#keyGroups[c] ?? this.#newKeyGroups(c))[this.#counts[c]!] = g;
+      const n = this.#counts[c]!;
+      const routed = this.#routedKeys[c] ?? this.#newRoutedKeys(c);
+      routed[2 * n] = g;
+      routed[2 * n + 1] = this.#stringHash[0]!;
       this.#append(c, value, timestamp);
     } else if (this.#broadcast) {
       for (let c = 0; c < this.channels.length; c++) this.#append(c, value, timestamp);
@@ -299,12 +321,12 @@ export class ChannelWriter implements Target {
   }
 
   /**
-   * A batch's key groups, made with its first record: a writer of p channels (p writers to an
+   * A batch's routed keys, made with its first record: a writer of p channels (p writers to an
    * edge of parallelism p) makes none for the channels its records never reach, and a typed
    * array costs an allocation outside the JS heap each.
    */
-  #newKeyGroups(c: number): Uint16Array {
-    return this.#keyGroups[c] = new Uint16Array(this.#batchSize);
+  #newRoutedKeys(c: number): Int32Array {
+    return this.#routedKeys[c] = new Int32Array(2 * this.#batchSize);
   }
 
   #append(c: number, value: unknown, timestamp: number | undefined): void {
@@ -328,12 +350,12 @@ export class ChannelWriter implements Target {
     if (n === 0) return;
     const values = this.#values[c]!;
     if (values.length > n) values.length = n;
-    const keyGroups = this.#keyGroups[c]!;
+    const routedKeys = this.#routedKeys[c]!;
     this.channels[c]!.push({
       kind: MessageKind.Records,
       values,
       timestamps: this.#timestamps[c]!,
-      keyGroups: keyGroups === null ? null : keyGroups.subarray(0, n),
+      routedKeys: routedKeys === null ? null : routedKeys.subarray(0, 2 * n),
       sentAt: performance.now(),
     });
     // The next batch likely fills as this one did: room for as many records up front saves
@@ -341,7 +363,7 @@ export class ChannelWriter implements Target {
     this.#values[c] = new Array(n);
     this.#counts[c] = 0;
     this.#timestamps[c] = null;
-    this.#keyGroups[c] = null;
+    this.#routedKeys[c] = null;
   }
 
   /** Sends every partial batch. */

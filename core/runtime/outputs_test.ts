@@ -2,10 +2,14 @@ import assert from "node:assert/strict";
 import { ByteWriter } from "../state/bytes.ts";
 import { keyGroupOf, murmur3, subtaskForKeyGroup } from "../state/key_group.ts";
 import { type Serializer, Serializers } from "../state/serializer.ts";
+import { stringKeyHash } from "../state/_key_table.ts";
 import type { OutputChannel } from "./channel.ts";
 import { type ChannelMessage, MessageKind } from "./messages.ts";
 import { StreamOperator } from "./operator.ts";
 import { ChainedTarget, ChannelWriter, FanOutput, keyGrouper, newCounters } from "./outputs.ts";
+
+/** Where a key grouper leaves a string key's table hash. */
+const scratch = new Int32Array(1);
 
 function groupOfBytes(serializer: Serializer<unknown>, key: unknown, maxParallelism: number) {
   const w = new ByteWriter();
@@ -13,7 +17,7 @@ function groupOfBytes(serializer: Serializer<unknown>, key: unknown, maxParallel
   return keyGroupOf(w.bytes(), maxParallelism);
 }
 
-Deno.test("keyGrouper: the key group of the key's serialized bytes, for every key", () => {
+Deno.test("keyGrouper: the key group of the key's serialized bytes, for every key, and a string key's table hash", () => {
   const keys: unknown[] = ["", "a", "ab", "abc", "abcd", "user-12345", "x".repeat(126)];
   keys.push("x".repeat(127), "x".repeat(128), "y".repeat(300), "é", "naïve", "𝄞", "a\u007fb");
   for (let i = 0; i < 2000; i++) keys.push(`k${i * 7919}`);
@@ -26,12 +30,18 @@ Deno.test("keyGrouper: the key group of the key's serialized bytes, for every ke
       const group = keyGrouper(serializer, maxParallelism);
       for (const key of keys) {
         const expected = groupOfBytes(serializer, key, maxParallelism);
-        assert.equal(group(key), expected, `${serializer.id}, ${maxParallelism}: ${key}`);
+        scratch[0] = 12345;
+        assert.equal(group(key, scratch), expected, `${serializer.id}, ${maxParallelism}: ${key}`);
+        assert.equal(scratch[0], stringKeyHash(key as string));
       }
     }
     const byKey = keyGrouper(Serializers.key, maxParallelism);
     for (const key of [0, -1.5, 2n ** 70n, true, ["a", 1], { user: "ann" }]) {
-      assert.equal(byKey(key), groupOfBytes(Serializers.key, key, maxParallelism), String(key));
+      assert.equal(
+        byKey(key, scratch),
+        groupOfBytes(Serializers.key, key, maxParallelism),
+        String(key),
+      );
     }
   }
 });
@@ -55,19 +65,25 @@ Deno.test("keyGrouper: numbers hash as their f64, i32 or key bytes", () => {
       const group = keyGrouper(serializer, maxParallelism);
       for (const key of keys) {
         const expected = groupOfBytes(serializer, key, maxParallelism);
-        assert.equal(group(key), expected, `${serializer.id}, ${maxParallelism}: ${key}`);
+        assert.equal(group(key, scratch), expected, `${serializer.id}, ${maxParallelism}: ${key}`);
       }
     }
   }
   // -0 and 0 are one key under Serializers.key, two under Serializers.f64 (as written).
-  assert.equal(keyGrouper(Serializers.key, 32768)(-0), keyGrouper(Serializers.key, 32768)(0));
+  assert.equal(
+    keyGrouper(Serializers.key, 32768)(-0, scratch),
+    keyGrouper(Serializers.key, 32768)(0, scratch),
+  );
 });
 
 Deno.test("keyGrouper: a key its serializer refuses is still refused", () => {
-  assert.throws(() => keyGrouper(Serializers.string, 128)(42), /string/);
-  assert.throws(() => keyGrouper(Serializers.f64 as Serializer<unknown>, 128)("1"), /f64/);
+  assert.throws(() => keyGrouper(Serializers.string, 128)(42, scratch), /string/);
+  assert.throws(() => keyGrouper(Serializers.f64 as Serializer<unknown>, 128)("1", scratch), /f64/);
   for (const bad of [1.5, 2 ** 31, "1"]) {
-    assert.throws(() => keyGrouper(Serializers.i32 as Serializer<unknown>, 128)(bad), /i32/);
+    assert.throws(
+      () => keyGrouper(Serializers.i32 as Serializer<unknown>, 128)(bad, scratch),
+      /i32/,
+    );
   }
 });
 
@@ -111,7 +127,7 @@ Deno.test("ChannelWriter: a keyed record goes to the channel of the subtask that
   }
 });
 
-Deno.test("ChannelWriter: a keyed edge over several channels sends each record's key group with it; over one channel none", () => {
+Deno.test("ChannelWriter: a keyed edge over several channels sends each record's key group and string key hash with it; over one channel none", () => {
   const batches: ChannelMessage[][] = [[], [], []];
   const channel = (sent: ChannelMessage[]): OutputChannel => ({
     push: (msg) => sent.push(msg),
@@ -127,7 +143,7 @@ Deno.test("ChannelWriter: a keyed edge over several channels sends each record's
   const two = new ChannelWriter([channel(batches[0]!), channel(batches[1]!)], keyed, 0, 128);
   const one = new ChannelWriter([channel(batches[2]!)], keyed, 0, 128);
   // More than a batch, keys of several types; a flush in the middle makes a short batch.
-  const keys: unknown[] = ["a", "naïve", 7, -1.5, 10n, ["user", 1], { id: 3 }];
+  const keys: unknown[] = ["a", "naïve", "x".repeat(70), 7, -1.5, 10n, ["user", 1], { id: 3 }];
   for (let i = 0; i < 3000; i++) {
     const record = [keys[i % keys.length] ?? `k${i}`, i];
     two.collect(record, undefined);
@@ -139,18 +155,23 @@ Deno.test("ChannelWriter: a keyed edge over several channels sends each record's
   let seen = 0;
   for (const [c, sent] of batches.slice(0, 2).entries()) {
     for (const msg of sent) {
-      assert.ok(msg.kind === MessageKind.Records && msg.keyGroups !== null);
-      assert.equal(msg.keyGroups.length, msg.values.length);
+      assert.ok(msg.kind === MessageKind.Records && msg.routedKeys !== null);
+      assert.equal(msg.routedKeys.length, 2 * msg.values.length);
       for (const [i, v] of msg.values.entries()) {
-        const group = groupOfBytes(Serializers.key, (v as [unknown])[0], 128);
-        assert.equal(msg.keyGroups[i], group);
+        const key = (v as [unknown])[0];
+        const group = groupOfBytes(Serializers.key, key, 128);
+        assert.equal(msg.routedKeys[2 * i], group);
+        // A string key carries its table hash; other keys 0.
+        assert.equal(msg.routedKeys[2 * i + 1], typeof key === "string" ? stringKeyHash(key) : 0);
         assert.equal(subtaskForKeyGroup(group, 128, 2), c);
         seen++;
       }
     }
   }
   assert.equal(seen, 3000);
-  assert.ok(batches[2]!.every((m) => m.kind === MessageKind.Records && m.keyGroups === null));
+  assert.ok(
+    batches[2]!.every((m) => m.kind === MessageKind.Records && m.routedKeys === null),
+  );
 });
 
 Deno.test("ChannelWriter: batches hold exactly the records collected, in order, with their timestamps", () => {

@@ -31,7 +31,7 @@ import type { SharedRing } from "./shared_ring.ts";
  * const ring = createRing(1024);
  * const out = new RingOutputChannel(ring, Serializers.plain, "a -> b");
  * const input = new RingInputChannel(ring, Serializers.plain);
- * const batch: ChannelMessage = { kind: MessageKind.Records, values: ["x".repeat(600)], timestamps: null, keyGroups: null };
+ * const batch: ChannelMessage = { kind: MessageKind.Records, values: ["x".repeat(600)], timestamps: null, routedKeys: null };
  * out.push(batch);
  * out.push(batch); // no credit for a second one: it waits, in order
  * out.push(END_OF_INPUT);

@@ -41,10 +41,10 @@ const LAST_PIECE = 0xff;
 function partOf(msg: RecordBatch, from: number, to: number): RecordBatch {
   const values = msg.values.slice(from, to);
   const timestamps = msg.timestamps && msg.timestamps.slice(from, to);
-  const keyGroups = msg.keyGroups && msg.keyGroups.subarray(from, to);
+  const routedKeys = msg.routedKeys && msg.routedKeys.subarray(2 * from, 2 * to);
   return msg.sentAt === undefined
-    ? { kind: MessageKind.Records, values, timestamps, keyGroups }
-    : { kind: MessageKind.Records, values, timestamps, keyGroups, sentAt: msg.sentAt };
+    ? { kind: MessageKind.Records, values, timestamps, routedKeys }
+    : { kind: MessageKind.Records, values, timestamps, routedKeys, sentAt: msg.sentAt };
 }
 
 /**
@@ -62,9 +62,9 @@ function partOf(msg: RecordBatch, from: number, to: number): RecordBatch {
  * const ring = createRing(4096);
  * const writer = new RingChannelWriter(ring, Serializers.plain, "source -> count");
  * const reader = new RingChannelReader(ring, Serializers.plain);
- * await writer.write({ kind: MessageKind.Records, values: ["to", "be"], timestamps: null, keyGroups: null });
+ * await writer.write({ kind: MessageKind.Records, values: ["to", "be"], timestamps: null, routedKeys: null });
  * await writer.write(END_OF_INPUT);
- * assert.deepEqual(reader.take(), { kind: MessageKind.Records, values: ["to", "be"], timestamps: null, keyGroups: null });
+ * assert.deepEqual(reader.take(), { kind: MessageKind.Records, values: ["to", "be"], timestamps: null, routedKeys: null });
  * assert.equal(reader.take(), END_OF_INPUT);
  * ```
  */

@@ -13,7 +13,10 @@ Deno.test("ring channel: a batch too big for one frame crosses in parts, each re
     kind: MessageKind.Records,
     values: Array.from({ length: n }, (_, i) => `record ${i} `.repeat(3)),
     timestamps: Array.from({ length: n }, (_, i) => (i % 5 === 0 ? undefined : i * 10)),
-    keyGroups: Uint16Array.from({ length: n }, (_, i) => (i * 37) % 128),
+    routedKeys: Int32Array.from(
+      { length: 2 * n },
+      (_, i) => i % 2 === 0 ? (i * 37) % 128 : Math.imul(i, 0x9e3779b1),
+    ),
   };
   const got: ChannelMessage[] = [];
   const written = writer.write(batch);
@@ -28,7 +31,7 @@ Deno.test("ring channel: a batch too big for one frame crosses in parts, each re
   const records = got as RecordBatch[];
   assert.deepEqual(records.flatMap((m) => m.values), batch.values);
   assert.deepEqual(records.flatMap((m) => m.timestamps!), batch.timestamps);
-  assert.deepEqual(records.flatMap((m) => [...m.keyGroups!]), [...batch.keyGroups!]);
+  assert.deepEqual(records.flatMap((m) => [...m.routedKeys!]), [...batch.routedKeys!]);
 });
 
 Deno.test("ring channel: once a batch has shown its records' size, big batches go in frames of half the ring", async () => {
@@ -41,7 +44,7 @@ Deno.test("ring channel: once a batch has shown its records' size, big batches g
     kind: MessageKind.Records,
     values: Array.from({ length: n }, (_, i) => record(from + i)),
     timestamps: null,
-    keyGroups: null,
+    routedKeys: null,
   });
   // The first batch (about 2 KB) shows how big a record is; the second (about 400 KB) is cut.
   const batches = [batch(0, 10), batch(10, 2000)];
@@ -81,9 +84,24 @@ Deno.test("ring channel: a record bigger than the ring crosses in pieces, in ord
   const big = Array.from({ length: 3000 }, (_, i) => String.fromCharCode(33 + (i % 90))).join("")
     .repeat(4); // 12,000 chars: three rings' worth
   const batches: RecordBatch[] = [
-    { kind: MessageKind.Records, values: ["before"], timestamps: null, keyGroups: null },
-    { kind: MessageKind.Records, values: [{ big, n: 1 }], timestamps: [7], keyGroups: null },
-    { kind: MessageKind.Records, values: ["after"], timestamps: null, keyGroups: null },
+    {
+      kind: MessageKind.Records,
+      values: ["before"],
+      timestamps: null,
+      routedKeys: null,
+    },
+    {
+      kind: MessageKind.Records,
+      values: [{ big, n: 1 }],
+      timestamps: [7],
+      routedKeys: null,
+    },
+    {
+      kind: MessageKind.Records,
+      values: ["after"],
+      timestamps: null,
+      routedKeys: null,
+    },
   ];
   const writing = (async () => {
     for (const b of batches) await writer.write(b);

@@ -636,10 +636,11 @@ export class Task {
               ? waited
               : m.inputLatencyMs + (waited - m.inputLatencyMs) * 0.1;
           }
-          const kgs = msg.keyGroups;
-          if (kgs !== null) {
+          const rk = msg.routedKeys;
+          if (rk !== null) {
             for (let i = 0; i < values.length; i++) {
-              head.processElement(values[i], ts === null ? undefined : ts[i], input, kgs[i]);
+              const t = ts === null ? undefined : ts[i];
+              head.processElement(values[i], t, input, rk[2 * i], rk[2 * i + 1]);
             }
           } else if (ts === null) {
             for (let i = 0; i < values.length; i++) {

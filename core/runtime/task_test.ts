@@ -97,7 +97,7 @@ Deno.test("task: exactly-once holds a channel's records after its barrier until 
     kind: MessageKind.Records,
     values: [v],
     timestamps: null,
-    keyGroups: null,
+    routedKeys: null,
   });
   send(chans[0]!, barrier(1, true), batch("after-0"), END_OF_INPUT);
   send(chans[1]!, batch("before-1"), barrier(1, true), END_OF_INPUT);

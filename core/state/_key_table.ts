@@ -8,6 +8,13 @@
  * decoded from a channel), so that lookup is most of a state access. Other
  * keys go to a plain `Map`.
  *
+ * A keyed channel computes each string key's hash (`stringKeyHash`) with its
+ * key group, in the same pass over its chars, and sends it with the record;
+ * the backend passes it in (`get(key, hash)`), so the receiving subtask does
+ * not hash the key again. So the hash has no per-process seed: every worker
+ * must compute the same one. (Key groups have none either, nor Flink's: keys
+ * chosen to collide would slow a table as they would crowd one subtask.)
+ *
  * Layout of the string keys. A lookup of a key touches three cache lines (its
  * slot, its key and value, the stored key's chars), where a `Map` of hashes
  * to entry objects touched five: with keys in random order each is a miss.
@@ -33,13 +40,24 @@
 /** Longer strings use the plain `Map`: V8 hashes a string once, this table on every access. */
 const MAX_HASHED_LENGTH = 64;
 
-/** A per-process seed: which keys collide is not the same from run to run. */
-const SEED = (Math.random() * 0x100000000) | 0;
+/** FNV-1a's offset basis (as a signed 32-bit integer) and prime. */
+export const FNV_OFFSET = 0x811c9dc5 | 0;
+export const FNV_PRIME = 0x01000193;
 
-/** FNV-1a over the UTF-16 code units of `s`, seeded. */
-function hashString(s: string): number {
-  let h = SEED ^ 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+/**
+ * The hash a key table finds string key `s` by: FNV-1a over its UTF-16 code units, a signed
+ * 32-bit integer (`asciiKeyGroup` computes the same beside a key group).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { stringKeyHash } from "./_key_table.ts";
+ * assert.equal(stringKeyHash("a"), Math.imul(0x811c9dc5 ^ 0x61, 0x01000193));
+ * ```
+ */
+export function stringKeyHash(s: string): number {
+  let h = FNV_OFFSET;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), FNV_PRIME);
   return h;
 }
 
@@ -82,7 +100,7 @@ export class KeyTable<V = unknown> {
   #lastAt = 0;
 
   /** An empty table; `hash` hashes short string keys (tests give one that collides). */
-  constructor(hash: (s: string) => number = hashString) {
+  constructor(hash: (s: string) => number = stringKeyHash) {
     this.#hash = hash;
   }
 
@@ -106,11 +124,11 @@ export class KeyTable<V = unknown> {
     return 2 * (this.#slots[2 * slot + 1]! - 1);
   }
 
-  /** The value of `key`, or undefined. */
-  get(key: unknown): V | undefined {
+  /** The value of `key` (whose hash is `hash`, when the caller has it), or undefined. */
+  get(key: unknown, hash?: number): V | undefined {
     if (typeof key === "string" && key.length <= MAX_HASHED_LENGTH) {
       if (key === this.#lastKey) return this.#entries[this.#lastAt + 1] as V;
-      const slot = this.#find(key, this.#hash(key));
+      const slot = this.#find(key, hash ?? this.#hash(key));
       if (slot < 0) return undefined;
       const at = this.#at(slot);
       this.#lastKey = key;
@@ -128,14 +146,14 @@ export class KeyTable<V = unknown> {
     return this.#other?.has(key) ?? false;
   }
 
-  /** Sets the value of `key`. */
-  set(key: unknown, value: V): this {
+  /** Sets the value of `key` (whose hash is `hash`, when the caller has it). */
+  set(key: unknown, value: V, hash?: number): this {
     if (typeof key === "string" && key.length <= MAX_HASHED_LENGTH) {
       if (key === this.#lastKey) {
         this.#entries[this.#lastAt + 1] = value;
         return this;
       }
-      const h = this.#hash(key);
+      const h = hash ?? this.#hash(key);
       const slot = this.#find(key, h);
       let at;
       if (slot >= 0) {
@@ -157,12 +175,12 @@ export class KeyTable<V = unknown> {
   }
 
   /**
-   * Removes `key`; whether it was there. An iteration in progress goes on
-   * with the entries still there, as over a `Map`.
+   * Removes `key` (whose hash is `hash`, when the caller has it); whether it was there. An
+   * iteration in progress goes on with the entries still there, as over a `Map`.
    */
-  delete(key: unknown): boolean {
+  delete(key: unknown, hash?: number): boolean {
     if (typeof key === "string" && key.length <= MAX_HASHED_LENGTH) {
-      const slot = this.#find(key, this.#hash(key));
+      const slot = this.#find(key, hash ?? this.#hash(key));
       if (slot < 0) return false;
       const at = this.#at(slot);
       this.#entries[at] = REMOVED;

@@ -289,8 +289,11 @@ export interface KeyedStateBackend {
    * routed the record hashed the same key with the same key serializer): a
    * backend that files state by key group uses it rather than hashing the
    * key again. A wrong one files the key's state in the wrong group.
+   * `keyHash`, likewise, is a string key's hash in the backend's key tables
+   * (`stringKeyHash`), which the channel computed beside its key group; a
+   * wrong one loses the key's state.
    */
-  setCurrentKey(key: unknown, keyGroup?: number): void;
+  setCurrentKey(key: unknown, keyGroup?: number, keyHash?: number): void;
   /** The current key; throws `StateError` outside a keyed context. */
   currentKey(): unknown;
   /** Forgets the current key: state access now throws until a key is set. */

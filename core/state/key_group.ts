@@ -7,6 +7,7 @@
  * @module
  */
 import { ConfigError } from "../errors.ts";
+import { FNV_OFFSET, FNV_PRIME } from "./_key_table.ts";
 
 /**
  * Largest supported `maxParallelism` (key group ids fit in 2 bytes).
@@ -91,9 +92,9 @@ function finalize(h: number, length: number): number {
  * The key group among `maxParallelism` of a key whose hash is `hash`, or with
  * `maxParallelism` 0 the hash itself. The hashing functions end here, not in
  * a caller's `keyGroupOfHash(hash)`: a key group is a small integer, which a
- * caller in another function receives unboxed, where a 32-bit hash comes
- * back as a heap number (V8's small integers have 31 bits), an allocation a
- * key.
+ * caller in another function receives unboxed, where an unsigned 32-bit hash
+ * of 2^31 or more (half of them) comes back as a heap number (V8's small
+ * integers are signed), an allocation a key.
  */
 function hashOrGroup(hash: number, maxParallelism: number): number {
   if (maxParallelism === 0) return hash;
@@ -103,20 +104,28 @@ function hashOrGroup(hash: number, maxParallelism: number): number {
   return (maxParallelism & mask) === 0 ? hash & mask : keyGroupOfHash(hash, maxParallelism);
 }
 
+/** Where `asciiKeyGroup` puts the string hash when its caller does not want it. */
+const STRING_HASH = new Int32Array(1);
+
 /**
  * The key group among `maxParallelism` of `prefixLength` (0 to 2) bytes `p0`,
  * `p1` followed by the ASCII string `s` (one byte per char), without writing
  * the bytes out; with `maxParallelism` 0, their {@linkcode murmur3} hash
  * itself (see {@linkcode hashOrGroup}). -1 when `s` has a char above 0x7f
- * (use its UTF-8 bytes instead).
+ * (use its UTF-8 bytes instead). `stringHash[0]` gets the key tables' hash of
+ * `s` (`stringKeyHash`), computed in the same pass over the chars, where it
+ * costs almost nothing: a keyed channel sends it with the record.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  * import { asciiKeyGroup, keyGroupOf, murmur3 } from "./key_group.ts";
+ * import { stringKeyHash } from "./_key_table.ts";
  * const bytes = new Uint8Array([1, 6, ...new TextEncoder().encode("user-1")]);
  * assert.equal(asciiKeyGroup("user-1", 0, 2, 1, 6), murmur3(bytes));
- * assert.equal(asciiKeyGroup("user-1", 128, 2, 1, 6), keyGroupOf(bytes, 128));
+ * const stringHash = new Int32Array(1);
+ * assert.equal(asciiKeyGroup("user-1", 128, 2, 1, 6, stringHash), keyGroupOf(bytes, 128));
+ * assert.equal(stringHash[0], stringKeyHash("user-1"));
  * assert.equal(asciiKeyGroup("user-1", 100, 2, 1, 6), keyGroupOf(bytes, 100));
  * assert.equal(asciiKeyGroup("é", 128, 0, 0, 0), -1);
  * ```
@@ -127,9 +136,12 @@ export function asciiKeyGroup(
   prefixLength: number,
   p0: number,
   p1: number,
+  stringHash: Int32Array = STRING_HASH,
 ): number {
   const length = s.length;
   let h = 0;
+  // FNV-1a, beside murmur3: its chain of multiplies overlaps murmur's.
+  let f = FNV_OFFSET;
   let k = prefixLength === 0 ? 0 : prefixLength === 1 ? p0 : p0 | (p1 << 8);
   // Every char's bits or-ed together, checked once: a branch a string, not a char.
   let bits = 0;
@@ -138,12 +150,14 @@ export function asciiKeyGroup(
   if (prefixLength === 2 && length >= 2) {
     const c0 = s.charCodeAt(0), c1 = s.charCodeAt(1);
     bits = c0 | c1;
+    f = Math.imul(Math.imul(f ^ c0, FNV_PRIME) ^ c1, FNV_PRIME);
     h = mixBlock(h, k | (c0 << 16) | (c1 << 24));
     k = 0;
     i = 2;
   } else if (prefixLength === 1 && length >= 3) {
     const c0 = s.charCodeAt(0), c1 = s.charCodeAt(1), c2 = s.charCodeAt(2);
     bits = c0 | c1 | c2;
+    f = Math.imul(Math.imul(Math.imul(f ^ c0, FNV_PRIME) ^ c1, FNV_PRIME) ^ c2, FNV_PRIME);
     h = mixBlock(h, k | (c0 << 8) | (c1 << 16) | (c2 << 24));
     k = 0;
     i = 3;
@@ -153,6 +167,8 @@ export function asciiKeyGroup(
     const c0 = s.charCodeAt(i), c1 = s.charCodeAt(i + 1);
     const c2 = s.charCodeAt(i + 2), c3 = s.charCodeAt(i + 3);
     bits |= c0 | c1 | c2 | c3;
+    f = Math.imul(Math.imul(f ^ c0, FNV_PRIME) ^ c1, FNV_PRIME);
+    f = Math.imul(Math.imul(f ^ c2, FNV_PRIME) ^ c3, FNV_PRIME);
     h = mixBlock(h, c0 | (c1 << 8) | (c2 << 16) | (c3 << 24));
   }
   // The tail: the chars left, after the prefix's bytes when no block took them.
@@ -160,9 +176,11 @@ export function asciiKeyGroup(
   for (let shift = 8 * (tail - (length - i)); i < length; i++, shift += 8) {
     const c = s.charCodeAt(i);
     bits |= c;
+    f = Math.imul(f ^ c, FNV_PRIME);
     k |= c << shift;
   }
   if (bits >= 0x80) return -1;
+  stringHash[0] = f;
   if (tail !== 0) h ^= scramble(k);
   return hashOrGroup(finalize(h, prefixLength + length), maxParallelism);
 }

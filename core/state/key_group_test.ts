@@ -11,6 +11,7 @@ import {
   subtaskForKeyGroup,
   UPPER_BOUND_MAX_PARALLELISM,
 } from "./key_group.ts";
+import { stringKeyHash } from "./_key_table.ts";
 
 const utf8 = (s: string) => new TextEncoder().encode(s);
 
@@ -169,7 +170,7 @@ Deno.test("checkParallelism rejects bad values with a ConfigError naming the ope
   }
 });
 
-Deno.test("asciiKeyGroup is murmur3 of the prefix bytes and the chars, for every length and prefix", () => {
+Deno.test("asciiKeyGroup is murmur3 of the prefix bytes and the chars, for every length and prefix, beside the chars' string hash", () => {
   const chars = "user-0123456789abcdefghijklmnopqrstuvwxyz~\u007f";
   for (let length = 0; length <= chars.length; length++) {
     const s = chars.slice(chars.length - length);
@@ -177,7 +178,12 @@ Deno.test("asciiKeyGroup is murmur3 of the prefix bytes and the chars, for every
       const bytes = new Uint8Array([...prefix, ...new TextEncoder().encode(s)]);
       const [p0 = 0, p1 = 0] = prefix;
       assert.equal(asciiKeyGroup(s, 0, prefix.length, p0, p1), murmur3(bytes), `${prefix} ${s}`);
-      assert.equal(asciiKeyGroup(s, 100, prefix.length, p0, p1), keyGroupOf(bytes, 100));
+      const stringHash = new Int32Array(1);
+      assert.equal(
+        asciiKeyGroup(s, 100, prefix.length, p0, p1, stringHash),
+        keyGroupOf(bytes, 100),
+      );
+      assert.equal(stringHash[0], stringKeyHash(s), `the string hash of ${s}`);
       // A char above 0x7f anywhere: not ASCII, whatever the block it falls in.
       for (let at = 0; at < length; at++) {
         const t = s.slice(0, at) + "\u00e9" + s.slice(at + 1);

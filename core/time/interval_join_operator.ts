@@ -147,7 +147,13 @@ export class IntervalJoinOperator<L, R, O> extends StreamOperator<O> {
   }
 
   /** Buffers the element and joins it with the other side's buffered elements. */
-  processElement(value: unknown, ts: number | undefined, input: number, keyGroup?: number): void {
+  processElement(
+    value: unknown,
+    ts: number | undefined,
+    input: number,
+    keyGroup?: number,
+    keyHash?: number,
+  ): void {
     if (ts === undefined) {
       throw new StateError(
         "Interval join needs event timestamps: assign them with assignTimestampsAndWatermarks",
@@ -163,6 +169,7 @@ export class IntervalJoinOperator<L, R, O> extends StreamOperator<O> {
     this.#backend.setCurrentKey(
       left ? this.#spec.leftKey(value as L) : this.#spec.rightKey(value as R),
       keyGroup,
+      keyHash,
     );
     this.#buffers[left ? LEFT : RIGHT]!.add([ts, value, this.#watermark]);
     // Bounds on the other side's timestamps.

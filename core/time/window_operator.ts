@@ -330,9 +330,10 @@ export class WindowOperator<IN, OUT, K, W extends Window> extends StreamOperator
     timestamp: number | undefined,
     _input: number,
     keyGroup?: number,
+    keyHash?: number,
   ): void {
     const v = value as IN;
-    this.#backend.setCurrentKey(this.#spec.keySelector(v), keyGroup);
+    this.#backend.setCurrentKey(this.#spec.keySelector(v), keyGroup, keyHash);
     const assigned = this.#assigner.assignWindows(v, timestamp, this.#tctx);
     const windows = this.#merging ? this.#mergeIn(assigned) : assigned;
     let skipped = true;

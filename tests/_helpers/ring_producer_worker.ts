@@ -32,7 +32,7 @@ self.onmessage = async (e: MessageEvent<Start>) => {
       kind: MessageKind.Records,
       values,
       timestamps: null,
-      keyGroups: null,
+      routedKeys: null,
       sentAt: performance.now(),
     });
     sent += n;

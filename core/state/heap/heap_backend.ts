@@ -348,12 +348,12 @@ class HeapStateBase<N> {
   protected getRaw(): unknown {
     // Check the key first: with no table yet, `table?.get(...)` would skip the check.
     const key = this.backend.keyForState(this);
-    return this.table?.get(key);
+    return this.table?.get(key, this.backend.keyHash);
   }
 
   protected setRaw(v: unknown): void {
     const key = this.backend.keyForState(this);
-    this.writableTable().set(key, v);
+    this.writableTable().set(key, v, this.backend.keyHash);
     if (this.#dirty !== undefined) this.markDirty(key);
   }
 
@@ -361,13 +361,14 @@ class HeapStateBase<N> {
     const key = this.backend.keyForState(this);
     const t = this.table;
     if (t === undefined) return;
+    const hash = this.backend.keyHash;
     if (this.#dirty !== undefined) {
-      const old = t.get(key);
+      const old = t.get(key, hash);
       if (old === undefined) return;
       this.markDirty(key);
       this.replaced(this.#ns, key, old);
     }
-    t.delete(key);
+    t.delete(key, hash);
     if (t.size === 0) {
       this.#namespaces.delete(this.#ns);
       this.table = undefined;
@@ -793,6 +794,8 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
   #lastFull: LastFull | undefined;
   #nextStateId = 1;
   #key: unknown = NO_KEY;
+  /** @internal The current key's table hash, when `setCurrentKey` was given it; else the tables hash the key. */
+  keyHash: number | undefined = undefined;
   /** Whether the key was dropped by `endKeyedCall` (not cleared or never set): the error says so. */
   #callEnded = false;
   #operator: string;
@@ -870,9 +873,13 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
     }
   }
 
-  /** Makes `key` current. */
-  setCurrentKey(key: unknown): void {
+  /**
+   * Makes `key` current; `keyHash` is its table hash when the caller has it (see
+   * `KeyedStateBackend`). The key group is not needed until a snapshot.
+   */
+  setCurrentKey(key: unknown, _keyGroup?: number, keyHash?: number): void {
     this.#key = this.#keys.internChecked(key);
+    this.keyHash = keyHash;
     for (const f of this.#perRecord) f();
   }
 
@@ -1299,13 +1306,15 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
     checkQueryable(s.meta, this.#operator);
     const k = this.#keys.internChecked(key);
     if (s.state.peek(k) === undefined) return { found: false };
-    const prev = this.#key;
+    const prev = this.#key, prevHash = this.keyHash;
     this.#key = k;
+    this.keyHash = undefined; // the current key's, not this one's
     try {
       const value = readStateValue(s.meta.kind, s.state);
       return value === undefined ? { found: false } : { found: true, value };
     } finally {
       this.#key = prev;
+      this.keyHash = prevHash;
     }
   }
 

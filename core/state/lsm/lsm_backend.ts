@@ -305,7 +305,7 @@ class LsmSingleValueState<T, N> extends LsmState<N> {
     const cache = this.#cache;
     const ck = this.b.cacheKey(this.id);
     if (cache === undefined || ck === NO_CACHE) return this.#load();
-    const e = ck === this.#memoKey ? this.#memoEntry : cache.get(ck);
+    const e = ck === this.#memoKey ? this.#memoEntry : cache.get(ck, this.b.keyHash);
     if (e !== undefined) {
       this.#memoKey = ck;
       this.#memoEntry = e;
@@ -320,7 +320,7 @@ class LsmSingleValueState<T, N> extends LsmState<N> {
       // A decoded object is the caller's: the cache keeps a copy.
       const cv = v === undefined ? ABSENT : object ? this.#copies!.ofCopy(v!) : v;
       const ne = { v: cv, dirty: false, units: this.#units(cv), kg: this.b.keyGroup() };
-      cache.set(ck, ne);
+      cache.set(ck, ne, this.b.keyHash);
       this.#memoKey = ck;
       this.#memoEntry = ne;
       this.b.cached(ne.units, 1);
@@ -365,7 +365,7 @@ class LsmSingleValueState<T, N> extends LsmState<N> {
     const cache = this.#cache;
     const ck = this.b.cacheKey(this.id);
     if (cache !== undefined && ck !== NO_CACHE) {
-      const e = ck === this.#memoKey ? this.#memoEntry : cache.get(ck);
+      const e = ck === this.#memoKey ? this.#memoEntry : cache.get(ck, this.b.keyHash);
       const cv = this.#cacheable(v, e?.v);
       if (cv !== NO_CACHE) {
         const units = this.#units(cv);
@@ -381,14 +381,14 @@ class LsmSingleValueState<T, N> extends LsmState<N> {
         } else {
           // A key that cannot be serialized fails now, not at a flush.
           const ne = { v: cv, dirty: true, units, kg: this.b.keyGroup() };
-          cache.set(ck, ne);
+          cache.set(ck, ne, this.b.keyHash);
           this.#memoKey = ck;
           this.#memoEntry = ne;
           this.b.cached(units, 1);
         }
         return;
       }
-      cache.delete(ck);
+      cache.delete(ck, this.b.keyHash);
       this.#memoKey = NO_CACHE;
     }
     if (v === undefined) this.del();
@@ -708,6 +708,8 @@ export class LsmKeyedStateBackend implements KeyedStateBackend {
   #endedKey: unknown = NO_KEY;
   #endedKeyLen = NO_KEY_LEN;
   #cacheKey: unknown = NO_CACHE;
+  /** @internal The current key's table hash, when `setCurrentKey` was given it; else the caches hash the key. */
+  keyHash: number | undefined = undefined;
   /** Units (`cacheEntries`) and entries the value caches hold. */
   #cached = 0;
   #cachedEntries = 0;
@@ -873,9 +875,10 @@ export class LsmKeyedStateBackend implements KeyedStateBackend {
 
   /**
    * Makes `key` current: serialized once, when first needed; its key group is
-   * `keyGroup` when the router gave one, else hashed from those bytes.
+   * `keyGroup` when the router gave one, else hashed from those bytes; the
+   * value caches find it by `keyHash` when the router gave it.
    */
-  setCurrentKey(key: unknown, keyGroup: number = UNKNOWN_KEY_GROUP): void {
+  setCurrentKey(key: unknown, keyGroup: number = UNKNOWN_KEY_GROUP, keyHash?: number): void {
     if (key === this.#key && typeof key !== "object") return;
     if (key === this.#endedKey && typeof key !== "object") {
       // The key of the call that just ended: its bytes (`#cur`) are still current.
@@ -890,6 +893,7 @@ export class LsmKeyedStateBackend implements KeyedStateBackend {
       this.#key = key;
       this.#keyLen = KEY_STALE;
       this.#kg = keyGroup;
+      this.keyHash = keyHash;
       if (this.#bypassLeft > 0) {
         this.#bypassLeft--;
         this.#cacheKey = NO_CACHE;

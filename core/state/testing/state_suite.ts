@@ -14,6 +14,8 @@ import {
   ReducingStateDescriptor,
   ValueStateDescriptor,
 } from "../descriptors.ts";
+import { keyGroupOf } from "../key_group.ts";
+import { stringKeyHash } from "../_key_table.ts";
 import { serialize, Serializers } from "../serializer.ts";
 import { rng } from "../../../statestore-as/_test_util.ts";
 
@@ -290,6 +292,39 @@ export function runStateSuite(name: string, makeBackend: () => StateBackend): vo
     for (const k of keys) {
       b.setCurrentKey(k);
       assert.equal(v.value(), `${k}|\uDC00`);
+    }
+    assert.deepEqual(keySet(b.keys("v")), keySet(keys));
+    b.dispose();
+  });
+
+  test("a key made current with its group and hash (as a channel sends them) is the key made current without", () => {
+    const b = keyed(makeBackend);
+    const v = b.state(new ValueStateDescriptor("v", Serializers.f64));
+    const m = b.state(new MapStateDescriptor("m", Serializers.string, Serializers.f64));
+    const keys: unknown[] = ["", "a", "user-7", "naïve", "k".repeat(64), "k".repeat(65), 7, -0.5];
+    for (let i = 0; i < 300; i++) keys.push(`user-${i * 7919}`, i * 31);
+    keys.push(["a", 1], { id: 3 });
+    const group = (k: unknown) => keyGroupOf(serialize(Serializers.key, k), 128);
+    // What a channel sends: a string key's table hash, 0 for other keys.
+    const hash = (k: unknown) => typeof k === "string" && k.length <= 64 ? stringKeyHash(k) : 0;
+    // Written with them for even keys and without for odd ones, read back the other way, then
+    // written again and read: each key's state is one, in whichever way it was set.
+    for (const [pass, givenWhen] of [[0, 0], [1, 1], [2, 0]] as const) {
+      for (const [i, k] of keys.entries()) {
+        if (i % 2 === givenWhen) b.setCurrentKey(k, group(k), hash(k));
+        else b.setCurrentKey(k);
+        if (pass === 0) {
+          assert.equal(v.value(), undefined);
+          v.update(i);
+          m.put("i", i);
+        } else {
+          assert.equal(v.value(), i + pass - 1, `${String(k)}, pass ${pass}`);
+          assert.equal(m.get("i"), i + pass - 1);
+          v.update(i + pass);
+          m.put("i", i + pass);
+        }
+        b.endKeyedCall();
+      }
     }
     assert.deepEqual(keySet(b.keys("v")), keySet(keys));
     b.dispose();
