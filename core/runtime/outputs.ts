@@ -6,8 +6,8 @@
  * the default key serializer is hashed straight from its chars, as the bytes
  * those serializers write, and its key tables' hash (`stringKeyHash`) is
  * computed in the same pass. The key group and that hash travel with the
- * record in its batch (`RecordBatch.routedKeys`), so the
- * receiving subtask's state backend does not hash the key again.
+ * record in its batch (`RecordBatch.routedKeys`), so the receiving subtask's
+ * state backend does not hash the key again.
  *
  * @module
  */

@@ -112,9 +112,10 @@ const STRING_HASH = new Int32Array(1);
  * `p1` followed by the ASCII string `s` (one byte per char), without writing
  * the bytes out; with `maxParallelism` 0, their {@linkcode murmur3} hash
  * itself (see {@linkcode hashOrGroup}). -1 when `s` has a char above 0x7f
- * (use its UTF-8 bytes instead). `stringHash[0]` gets the key tables' hash of
- * `s` (`stringKeyHash`), computed in the same pass over the chars, where it
- * costs almost nothing: a keyed channel sends it with the record.
+ * (use its UTF-8 bytes instead). Otherwise `stringHash[0]` gets the key
+ * tables' hash of `s` (`stringKeyHash`), computed in the same pass over the
+ * chars, where it costs almost nothing: a keyed channel sends it with the
+ * record.
  *
  * @example
  * ```ts
