@@ -132,6 +132,14 @@ Deno.test("channel codec: a batch of ASCII strings is one column of lengths and 
     assert.equal(out.buf[3]! & 4, 4, "the column flag");
     assert.deepEqual(decodeMessage(out.bytes(), Serializers.plain), batch);
   }
+  // Lengths of 128 chars and more take varints of two and three bytes.
+  const long = ["a", "x".repeat(127), "y".repeat(128), "z".repeat(20_000), "", "b"];
+  for (const ts of [null, long.map((_, i) => i)]) {
+    const out = new ByteWriter();
+    encodeMessage(records(long, ts), Serializers.plain, "e", out);
+    assert.equal(out.buf[2]! & 4, 4, "the column flag");
+    assert.deepEqual(decodeMessage(out.bytes(), Serializers.plain), records(long, ts));
+  }
   // A non-ASCII string or a value of another type: every value is written on its own.
   for (const odd of ["é", "\u0080", "\uD834", "ab\u00ff", 42, null]) {
     for (const values of [["a", "b", odd, "c"], ["a\u007f", odd]]) {
@@ -149,10 +157,13 @@ Deno.test("channel codec: a batch of ASCII strings is one column of lengths and 
   assert.deepEqual([...bytes], [0, 2, 4, 2, 2, 4, 97, 98, 99, 100]);
   bytes[3] = 3;
   assert.throws(() => decodeMessage(bytes, Serializers.plain), /lengths add up to 5, not its 4/);
-  assert.throws(
-    () => decodeMessage(out.bytes().subarray(0, 8), Serializers.plain),
-    SerializationError,
-  );
+  // Cut anywhere, in the lengths too: the reader says so, it does not read past the end.
+  for (const end of [4, 5, 8]) {
+    assert.throws(
+      () => decodeMessage(out.bytes().subarray(0, end), Serializers.plain),
+      SerializationError,
+    );
+  }
   // Bytes above 0x7f among the chars: damaged too (the column is ASCII only).
   const high = out.toBytes();
   high.set([0xc3, 0xa9], 8);

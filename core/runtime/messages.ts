@@ -36,6 +36,30 @@ export interface RecordBatch {
   readonly sentAt?: number;
 }
 
+/**
+ * An array for `n` records of a batch (null until filled), made as an array of
+ * any values. A `new Array(n)` starts as one of small integers, and the first
+ * record stored in it changes its map: code optimized for batches whose map
+ * had already changed bailed out at the first record of each new batch, and
+ * was compiled again (on a core the job's other threads need).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { recordArray } from "./messages.ts";
+ * const batch = recordArray(3);
+ * assert.deepEqual(batch, [null, null, null]);
+ * batch.length = 2; // a batch that filled less than its array
+ * assert.deepEqual(recordArray(0), []);
+ * ```
+ */
+export function recordArray(n: number): unknown[] {
+  // fill(null) makes an array of any values; shortening it keeps that kind, at 0 too.
+  const values: unknown[] = new Array(Math.max(n, 1)).fill(null);
+  values.length = n;
+  return values;
+}
+
 /** Event time has reached `timestamp` on this channel. */
 export interface WatermarkMessage {
   readonly kind: MessageKind.Watermark;

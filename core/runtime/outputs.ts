@@ -24,7 +24,7 @@ import { stringKeyHash } from "../state/_key_table.ts";
 import { type Serializer, Serializers } from "../state/serializer.ts";
 import type { OutputChannel } from "./channel.ts";
 import type { Partitioning } from "./graph.ts";
-import { type ChannelMessage, MessageKind } from "./messages.ts";
+import { type ChannelMessage, MessageKind, recordArray } from "./messages.ts";
 import type { Output, StreamOperator } from "./operator.ts";
 import { ownFunction } from "./_own_function.ts";
 
@@ -242,7 +242,7 @@ export class ChannelWriter implements Target {
   ) {
     this.channels = channels;
     this.#batchSize = batchSize;
-    this.#values = channels.map(() => []);
+    this.#values = channels.map(() => recordArray(0));
     this.#counts = new Int32Array(channels.length);
     this.#timestamps = channels.map(() => null);
     this.#routedKeys = channels.map(() => null);
@@ -360,7 +360,7 @@ export class ChannelWriter implements Target {
     });
     // The next batch likely fills as this one did: room for as many records up front saves
     // growing the array record by record, and a trickle of records gets small arrays.
-    this.#values[c] = new Array(n);
+    this.#values[c] = recordArray(n);
     this.#counts[c] = 0;
     this.#timestamps[c] = null;
     this.#routedKeys[c] = null;
