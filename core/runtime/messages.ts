@@ -48,8 +48,10 @@ export interface RecordBatch {
  * import assert from "node:assert/strict";
  * import { recordArray } from "./messages.ts";
  * const batch = recordArray(3);
- * assert.deepEqual(batch, [null, null, null]);
- * batch.length = 2; // a batch that filled less than its array
+ * batch[0] = "a record";
+ * assert.deepEqual(batch, ["a record", null, null]);
+ * batch.length = 1; // a batch that filled less than its array is cut to its records
+ * assert.deepEqual(batch, ["a record"]);
  * assert.deepEqual(recordArray(0), []);
  * ```
  */
