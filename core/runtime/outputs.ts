@@ -20,7 +20,7 @@ import {
   keyGroupOf,
   subtaskForKeyGroup,
 } from "../state/key_group.ts";
-import { stringKeyHash } from "../state/_key_table.ts";
+import { tableHash } from "../state/_key_table.ts";
 import { type Serializer, Serializers } from "../state/serializer.ts";
 import type { OutputChannel } from "./channel.ts";
 import type { Partitioning } from "./graph.ts";
@@ -132,8 +132,9 @@ export type KeyGrouper = (key: unknown, stringHash: Int32Array) => number;
  * `Serializers.string` (`varint length | chars`) or `Serializers.key`
  * (`tag 1 | varint length | chars`) are hashed from their chars: the same
  * bytes, none written. It also sets `stringHash[0]` to a string key's hash in
- * the key tables (`stringKeyHash`; from the same pass over the chars), and to
- * 0 for any other key.
+ * the key tables (`stringKeyHash`; for those strings from the same pass over
+ * the chars), and to 0 for a key the tables find without one (`tableHash`:
+ * not a string, or longer than the tables hash, unless hashed in that pass).
  */
 export function keyGrouper(
   keySerializer: Serializer<unknown>,
@@ -161,7 +162,7 @@ function newKeyGrouper(
   const serialized = (key: unknown, stringHash: Int32Array) => {
     w.reset();
     keySerializer.write(key, w);
-    stringHash[0] = typeof key === "string" ? stringKeyHash(key) : 0;
+    stringHash[0] = tableHash(key);
     return keyGroupOf(w.buf, maxParallelism, w.length);
   };
   // Numbers: their bytes hashed as written, without the writer (what the serializer refuses

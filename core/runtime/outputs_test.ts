@@ -20,6 +20,7 @@ function groupOfBytes(serializer: Serializer<unknown>, key: unknown, maxParallel
 Deno.test("keyGrouper: the key group of the key's serialized bytes, for every key, and a string key's table hash", () => {
   const keys: unknown[] = ["", "a", "ab", "abc", "abcd", "user-12345", "x".repeat(126)];
   keys.push("x".repeat(127), "x".repeat(128), "y".repeat(300), "é", "naïve", "𝄞", "a\u007fb");
+  keys.push("é".repeat(64), "é".repeat(65));
   for (let i = 0; i < 2000; i++) keys.push(`k${i * 7919}`);
   const serializers = [Serializers.string, Serializers.key, Serializers.json] as Serializer<
     unknown
@@ -32,7 +33,11 @@ Deno.test("keyGrouper: the key group of the key's serialized bytes, for every ke
         const expected = groupOfBytes(serializer, key, maxParallelism);
         scratch[0] = 12345;
         assert.equal(group(key, scratch), expected, `${serializer.id}, ${maxParallelism}: ${key}`);
-        assert.equal(scratch[0], stringKeyHash(key as string));
+        // The tables hash strings of up to 64 chars; a key hashed from its serialized bytes
+        // (128+ chars, or not ASCII) and longer than that gets 0, without a pass over its chars.
+        const length = (key as string).length;
+        if (length <= 64) assert.equal(scratch[0], stringKeyHash(key as string));
+        else if (length >= 128 || serializer === Serializers.json) assert.equal(scratch[0], 0);
       }
     }
     const byKey = keyGrouper(Serializers.key, maxParallelism);

@@ -61,6 +61,24 @@ export function stringKeyHash(s: string): number {
   return h;
 }
 
+/**
+ * The hash a keyed channel sends with `key` for the key tables: its {@linkcode stringKeyHash} if
+ * the tables find it by hash (a string of at most 64 chars), else 0 (the tables look other keys up
+ * without one), so a long key costs no pass over its chars for a hash nobody reads.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { stringKeyHash, tableHash } from "./_key_table.ts";
+ * assert.equal(tableHash("user-1"), stringKeyHash("user-1"));
+ * assert.equal(tableHash("x".repeat(65)), 0);
+ * assert.equal(tableHash(7), 0);
+ * ```
+ */
+export function tableHash(key: unknown): number {
+  return typeof key === "string" && key.length <= MAX_HASHED_LENGTH ? stringKeyHash(key) : 0;
+}
+
 /** The key of a deleted entry, until compaction drops it. */
 const REMOVED: unique symbol = Symbol("removed");
 

@@ -290,8 +290,9 @@ export interface KeyedStateBackend {
    * backend that files state by key group uses it rather than hashing the
    * key again. A wrong one files the key's state in the wrong group.
    * `keyHash`, likewise, is a string key's hash in the backend's key tables
-   * (`stringKeyHash`), which the channel computed beside its key group; a
-   * wrong one loses the key's state.
+   * (`tableHash`: `stringKeyHash` of a string of up to 64 chars, ignored for
+   * other keys), which the channel computed beside its key group; a wrong one
+   * loses the key's state.
    */
   setCurrentKey(key: unknown, keyGroup?: number, keyHash?: number): void;
   /** The current key; throws `StateError` outside a keyed context. */

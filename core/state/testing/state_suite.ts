@@ -15,7 +15,7 @@ import {
   ValueStateDescriptor,
 } from "../descriptors.ts";
 import { keyGroupOf } from "../key_group.ts";
-import { stringKeyHash } from "../_key_table.ts";
+import { tableHash } from "../_key_table.ts";
 import { serialize, Serializers } from "../serializer.ts";
 import { rng } from "../../../statestore-as/_test_util.ts";
 
@@ -305,13 +305,11 @@ export function runStateSuite(name: string, makeBackend: () => StateBackend): vo
     for (let i = 0; i < 300; i++) keys.push(`user-${i * 7919}`, i * 31);
     keys.push(["a", 1], { id: 3 });
     const group = (k: unknown) => keyGroupOf(serialize(Serializers.key, k), 128);
-    // What a channel sends: a string key's table hash, 0 for other keys.
-    const hash = (k: unknown) => typeof k === "string" && k.length <= 64 ? stringKeyHash(k) : 0;
     // Written with them for even keys and without for odd ones, read back the other way, then
     // written again and read: each key's state is one, in whichever way it was set.
     for (const [pass, givenWhen] of [[0, 0], [1, 1], [2, 0]] as const) {
       for (const [i, k] of keys.entries()) {
-        if (i % 2 === givenWhen) b.setCurrentKey(k, group(k), hash(k));
+        if (i % 2 === givenWhen) b.setCurrentKey(k, group(k), tableHash(k));
         else b.setCurrentKey(k);
         if (pass === 0) {
           assert.equal(v.value(), undefined);
