@@ -24,9 +24,10 @@ export interface RecordBatch {
   /**
    * What a keyed edge routing the batch by key over several channels computed
    * for each record's key (null otherwise): at `2 * i` record i's key group, at
-   * `2 * i + 1` its hash in the state backends' key tables (`stringKeyHash`)
-   * if it is a string, else 0. The receiving keyed operator
-   * gives both to its state backend, which then does not hash the key again.
+   * `2 * i + 1` its hash in the state backends' key tables (`tableHash`: a
+   * string's `stringKeyHash`, 0 for a key the tables find without one). The
+   * receiving keyed operator gives both to its state backend, which then does
+   * not hash the key again.
    */
   readonly routedKeys: Int32Array | null;
   /**
