@@ -114,8 +114,8 @@ const STRING_HASH = new Int32Array(1);
  * itself (see {@linkcode hashOrGroup}). -1 when `s` has a char above 0x7f
  * (use its UTF-8 bytes instead). Otherwise `stringHash[0]` gets the key
  * tables' hash of `s` (`stringKeyHash`), computed in the same pass over the
- * chars, which costs less than a second pass: a keyed channel sends it with
- * the record, and the receiving backend does not hash the key again.
+ * chars: a keyed channel sends it with the record, and the receiving backend
+ * does not hash the key again.
  *
  * @example
  * ```ts
