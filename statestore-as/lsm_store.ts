@@ -339,9 +339,9 @@ class Engine {
   slab = new Uint8Array(SLAB_BYTES);
   slabUsed = 0;
   /**
-   * Views of the key / value scratch by length, made once: a subarray costs
-   * ~50-100 ns in Deno, as much as a memtable get. A view whose buffer was
-   * detached by memory growth has length 0 and is re-made.
+   * Views of the key / value scratch by length, made once: a subarray is a
+   * new object a call, which costs about as much as a memtable get. A view
+   * whose buffer was detached by memory growth has length 0 and is re-made.
    */
   kViews: Array<Uint8Array | undefined> = new Array(VIEW_MAX + 1);
   vViews: Array<Uint8Array | undefined> = new Array(VIEW_MAX + 1);
@@ -439,10 +439,10 @@ class Engine {
 
   /**
    * Copies `n` bytes of linear memory at `p` out. Small values are carved
-   * from a shared slab, like Node's Buffer pool: a fresh ArrayBuffer costs
-   * ~200 ns in Deno, a view on the slab ~15 ns. Each returned array owns
-   * its bytes (nothing writes them again), but `.buffer` is shared: readers
-   * must honour `byteOffset`.
+   * from a shared slab, like Node's Buffer pool: a fresh ArrayBuffer is an
+   * allocation outside the JS heap, a view on the slab is not. Each returned
+   * array owns its bytes (nothing writes them again), but `.buffer` is
+   * shared: readers must honour `byteOffset`.
    */
   copyOut(p: number, n: number): Uint8Array {
     if (n > SLAB_MAX) return this.view().slice(p, p + n);

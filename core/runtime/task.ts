@@ -48,10 +48,9 @@ const POLL_RECORDS = 1024;
 const IDLE_PAUSE_MS = 5;
 /**
  * A task that never has to wait yields to the event loop this often, with
- * `setImmediate` (~6 µs here; timers and other tasks run). `setTimeout(0)`
- * costs ~2 ms per yield in Deno 2.9.6, a fifth of a 10 ms slice, but only
- * it lets I/O in (sockets, the admin API): one yield in IO_YIELD_EVERY_MS
- * uses it.
+ * `setImmediate` (cheap; timers and other tasks run). A `setTimeout(0)`
+ * yield waits far longer in Deno, but only it lets I/O in (sockets, the
+ * admin API): one yield in IO_YIELD_EVERY_MS uses it.
  */
 const YIELD_EVERY_MS = 10;
 const IO_YIELD_EVERY_MS = 100;

@@ -3,7 +3,7 @@
 // snapshots): the host copies the batch into linear memory, batchSort puts
 // it in key order, batchWrite feeds it to the segment writer. Sorting here
 // rather than in JS: an array of [key, value] pairs sorted with a byte
-// comparator costs ~0.3 s per million entries in Deno, plus the objects.
+// comparator calls back into JS per compare, and needs the pair objects.
 //
 // Batch layout (little-endian), entries back to back:
 //   +0 u32 keyLen
