@@ -199,6 +199,9 @@ function newKeyGrouper(
   };
 }
 
+/** Records a batch's routed keys have room for at first, at least (they double when full). */
+const MIN_ROUTED_KEYS = 64;
+
 /** Batches records into the channels of one edge. */
 export class ChannelWriter implements Target {
   readonly channels: readonly OutputChannel[];
@@ -222,6 +225,8 @@ export class ChannelWriter implements Target {
    * one of each: a second array to look up a record cost more than both stores.
    */
   readonly #routedKeys: (Int32Array | null)[];
+  /** Per channel, the records of its last batch: room for as many in the next one's routed keys. */
+  readonly #lastBatch: Int32Array;
   readonly #broadcast: boolean;
   readonly #batchSize: number;
   /** Records written, for metrics. */
@@ -247,6 +252,7 @@ export class ChannelWriter implements Target {
     this.#counts = new Int32Array(channels.length);
     this.#timestamps = channels.map(() => null);
     this.#routedKeys = channels.map(() => null);
+    this.#lastBatch = new Int32Array(channels.length);
     this.#broadcast = partitioning.kind === "broadcast";
     const n = channels.length;
     switch (partitioning.kind) {
@@ -310,7 +316,8 @@ export class ChannelWriter implements Target {
       const c = this.#channelOf![g]!;
       // Below the batch size: full batches flush.
       const n = this.#counts[c]!;
-      const routed = this.#routedKeys[c] ?? this.#newRoutedKeys(c);
+      let routed = this.#routedKeys[c] as Int32Array | null;
+      if (routed === null || 2 * n === routed.length) routed = this.#roomForRoutedKey(c, n);
       routed[2 * n] = g;
       routed[2 * n + 1] = this.#stringHash[0]!;
       this.#append(c, value, timestamp);
@@ -322,12 +329,21 @@ export class ChannelWriter implements Target {
   }
 
   /**
-   * A batch's routed keys, made with its first record: a writer of p channels (p writers to an
-   * edge of parallelism p) makes none for the channels its records never reach, and a typed
-   * array costs an allocation outside the JS heap each.
+   * Channel `c`'s routed keys with room for its batch's record `n`. Made with a batch's first
+   * record (a writer of p channels, one of p writers to an edge of parallelism p, makes none
+   * for the channels its records never reach), with room for as many records as the channel's
+   * last batch held (batches flushed early, a trickle of records, get small ones: a typed array
+   * is an allocation outside the JS heap, zeroed), and doubled when full.
    */
-  #newRoutedKeys(c: number): Int32Array {
-    return this.#routedKeys[c] = new Int32Array(2 * this.#batchSize);
+  #roomForRoutedKey(c: number, n: number): Int32Array {
+    const full = this.#routedKeys[c] as Int32Array | null;
+    const records = Math.min(
+      full === null ? Math.max(this.#lastBatch[c]!, MIN_ROUTED_KEYS) : 2 * n,
+      this.#batchSize,
+    );
+    const routed = new Int32Array(2 * records);
+    if (full !== null) routed.set(full);
+    return this.#routedKeys[c] = routed;
   }
 
   #append(c: number, value: unknown, timestamp: number | undefined): void {
@@ -362,6 +378,7 @@ export class ChannelWriter implements Target {
     // The next batch likely fills as this one did: room for as many records up front saves
     // growing the array record by record, and a trickle of records gets small arrays.
     this.#values[c] = recordArray(n);
+    this.#lastBatch[c] = n;
     this.#counts[c] = 0;
     this.#timestamps[c] = null;
     this.#routedKeys[c] = null;

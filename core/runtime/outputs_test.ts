@@ -147,13 +147,14 @@ Deno.test("ChannelWriter: a keyed edge over several channels sends each record's
   } as const;
   const two = new ChannelWriter([channel(batches[0]!), channel(batches[1]!)], keyed, 0, 128);
   const one = new ChannelWriter([channel(batches[2]!)], keyed, 0, 128);
-  // More than a batch, keys of several types; a flush in the middle makes a short batch.
+  // More than a batch, keys of several types; flushes make short batches, and the batches
+  // after them outgrow the room the short ones gave their routed keys.
   const keys: unknown[] = ["a", "naïve", "x".repeat(70), 7, -1.5, 10n, ["user", 1], { id: 3 }];
-  for (let i = 0; i < 3000; i++) {
+  for (let i = 0; i < 6000; i++) {
     const record = [keys[i % keys.length] ?? `k${i}`, i];
     two.collect(record, undefined);
     one.collect(record, undefined);
-    if (i === 1500) two.flush();
+    if (i === 3 || i === 1500) two.flush();
   }
   two.flush();
   one.flush();
@@ -173,7 +174,7 @@ Deno.test("ChannelWriter: a keyed edge over several channels sends each record's
       }
     }
   }
-  assert.equal(seen, 3000);
+  assert.equal(seen, 6000);
   assert.ok(
     batches[2]!.every((m) => m.kind === MessageKind.Records && m.routedKeys === null),
   );
