@@ -225,8 +225,6 @@ export class ChannelWriter implements Target {
    * one of each: a second array to look up a record cost more than both stores.
    */
   readonly #routedKeys: (Int32Array | null)[];
-  /** Per channel, the records of its last batch: room for as many in the next one's routed keys. */
-  readonly #lastBatch: Int32Array;
   readonly #broadcast: boolean;
   readonly #batchSize: number;
   /** Records written, for metrics. */
@@ -252,7 +250,6 @@ export class ChannelWriter implements Target {
     this.#counts = new Int32Array(channels.length);
     this.#timestamps = channels.map(() => null);
     this.#routedKeys = channels.map(() => null);
-    this.#lastBatch = new Int32Array(channels.length);
     this.#broadcast = partitioning.kind === "broadcast";
     const n = channels.length;
     switch (partitioning.kind) {
@@ -332,13 +329,14 @@ export class ChannelWriter implements Target {
    * Channel `c`'s routed keys with room for its batch's record `n`. Made with a batch's first
    * record (a writer of p channels, one of p writers to an edge of parallelism p, makes none
    * for the channels its records never reach), with room for as many records as the channel's
-   * last batch held (batches flushed early, a trickle of records, get small ones: a typed array
-   * is an allocation outside the JS heap, zeroed), and doubled when full.
+   * values array has before its first record, the last batch's count (batches flushed early, a
+   * trickle of records, get small ones: a typed array is an allocation outside the JS heap,
+   * zeroed), and doubled when full.
    */
   #roomForRoutedKey(c: number, n: number): Int32Array {
     const full = this.#routedKeys[c] as Int32Array | null;
     const records = Math.min(
-      full === null ? Math.max(this.#lastBatch[c]!, MIN_ROUTED_KEYS) : 2 * n,
+      full === null ? Math.max(this.#values[c]!.length, MIN_ROUTED_KEYS) : 2 * n,
       this.#batchSize,
     );
     const routed = new Int32Array(2 * records);
@@ -378,7 +376,6 @@ export class ChannelWriter implements Target {
     // The next batch likely fills as this one did: room for as many records up front saves
     // growing the array record by record, and a trickle of records gets small arrays.
     this.#values[c] = recordArray(n);
-    this.#lastBatch[c] = n;
     this.#counts[c] = 0;
     this.#timestamps[c] = null;
     this.#routedKeys[c] = null;
