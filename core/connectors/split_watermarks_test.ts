@@ -502,6 +502,64 @@ Deno.test("env.fromSource: records are stamped and the watermark downstream foll
   ]);
 });
 
+/** Each chain of the job's plan as [name, parallelism] of its operators. */
+function chainsOf(env: StreamEnvironment): [string, number][][] {
+  const plan = env.getExecutionPlan();
+  return plan.chains.map((c) =>
+    c.vertices.map((id) => {
+      const v = plan.vertices.find((v) => v.id === id)!;
+      return [v.name, v.parallelism];
+    })
+  );
+}
+
+Deno.test("env.fromSource: the watermarks run with their source at its parallelism, whatever the job's (a source of at most one subtask at parallelism 2)", async () => {
+  const records: [string, number][] = [["a", 1000], ["b", 10], ["a", 2000], ["b", 20]];
+  const source: Source<number> = {
+    name: "two-splits",
+    maxParallelism: 1,
+    createReader() {
+      let next = 0;
+      return {
+        poll(out) {
+          if (next === 0) ["a", "b"].forEach((s) => out.forSplit?.(s));
+          const r = records[next++];
+          if (!r) return "end";
+          (out.forSplit?.(r[0]) ?? out).collect(r[1]);
+          return "more";
+        },
+        position: () => next,
+        restore(p) {
+          next = p as number;
+        },
+      };
+    },
+  };
+  const env = StreamEnvironment.create({ parallelism: 2 });
+  const seen = new CollectSink<string>();
+  env.fromSource(source, perRecord(), "two splits")
+    .process<string>({
+      processElement: (n, ctx, out) => out.collect(`${n}/${ctx.currentWatermark()}`),
+    })
+    .addSink(seen);
+  assert.deepEqual(chainsOf(env), [[["Source: two splits", 1], ["two splits: Watermarks", 1]], [
+    ["Process", 2],
+    ["Sink", 2],
+  ]]);
+  await env.execute();
+  // The process subtasks take the records in turns; each sees the watermark the reader emitted.
+  assert.deepEqual(seen.values.toSorted(), ["10/-Infinity", "1000/-Infinity", "20/9", "2000/9"]);
+
+  // Setting the parallelism of what fromSource returns sets the source's.
+  const again = StreamEnvironment.create({ parallelism: 1 });
+  const many: Source<number> = { ...source, maxParallelism: 4 };
+  again.fromSource(many, perRecord(), "many").setParallelism(3).addSink(new CollectSink());
+  assert.deepEqual(chainsOf(again), [[["Source: many", 3], ["many: Watermarks", 3]], [[
+    "Sink",
+    1,
+  ]]]);
+});
+
 Deno.test("env.fromSource: a split idle for the timeout on the job's clock lets event time advance downstream (windows fire)", async () => {
   const clock = new ManualClock(0);
   const queue: [string, number][] = [];

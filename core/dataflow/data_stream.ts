@@ -143,7 +143,7 @@ class NodeSettings {
         `Operator "${this.node.name}": parallelism must be a positive integer, got ${parallelism}`,
       );
     }
-    this.node.parallelism = parallelism;
+    (this.node.chainedTo ?? this.node).parallelism = parallelism;
     return this;
   }
   /**

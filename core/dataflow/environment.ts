@@ -716,16 +716,15 @@ export class StreamEnvironment implements GraphBuilder {
     const readers: ReaderWatermarks<T> = new Map();
     const wrapped = new WatermarkedSource(source, strategy, readers);
     const stream = this.addSource(wrapped, { ...opts, name: `Source: ${name}` });
+    // Chained to its source, at its parallelism: it reads the watermarks of its subtask's reader.
     const node = this.addNode({
       kind: "operator",
       name: `${name}: Watermarks`,
       inputs: [stream.edge()],
       createOperator: () => new SourceWatermarksOperator(readers),
+      chainedTo: stream.node,
     });
-    const out = new DataStream<T>(this, node);
-    // Chained to its source: it reads the watermarks of the reader of its own subtask.
-    if (opts?.parallelism !== undefined) out.setParallelism(opts.parallelism);
-    return out;
+    return new DataStream<T>(this, node);
   }
 
   /**

@@ -75,6 +75,12 @@ export interface Transformation {
   chainable: boolean;
   /** `false`: consumers may not chain to this operator (`disableChaining`). */
   chainOutputs?: boolean;
+  /**
+   * The source whose subtask's reader this operator reads (`fromSource`'s
+   * watermarks): it always runs chained to it, at its parallelism, and setting
+   * this operator's parallelism sets the source's.
+   */
+  readonly chainedTo?: Transformation;
 }
 
 /** The uid of a transformation: the user's, or one derived from name and position. */

@@ -201,7 +201,9 @@ export function buildPhysicalPlan(
       );
     }
     uids.set(uid, n);
-    const p = n.parallelism ?? Math.min(options.parallelism, n.source?.maxParallelism ?? Infinity);
+    const p = n.chainedTo !== undefined
+      ? parallelism.get(n.chainedTo.id)!
+      : n.parallelism ?? Math.min(options.parallelism, n.source?.maxParallelism ?? Infinity);
     checkParallelism(p, maxParallelism, n.name);
     if (n.source?.maxParallelism !== undefined && p > n.source.maxParallelism) {
       throw new ConfigError(
@@ -217,8 +219,8 @@ export function buildPhysicalPlan(
   for (const n of nodes) {
     for (const e of n.inputs) {
       const partitioning = resolvePartitioning(e.partitioning, par(e.source), par(n), n.name);
-      const chained = n.inputs.length === 1 && n.chainable && e.source.kind !== "sink" &&
-        e.source.chainOutputs !== false && partitioning === "forward";
+      const chained = n.chainedTo !== undefined || (n.inputs.length === 1 && n.chainable &&
+        e.source.kind !== "sink" && e.source.chainOutputs !== false && partitioning === "forward");
       edgeIndex.set(e, edges.length);
       edges.push({
         from: e.source.id,
