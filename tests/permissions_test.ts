@@ -165,3 +165,67 @@ Deno.test("permissions: kafka_word_count runs with exactly its header's flags (F
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("permissions: PostgreSQL checkpoint storage without --allow-env is a ConfigError saying so (its client reads PG* variables)", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "weir-perms-pg-" });
+  try {
+    await Deno.writeTextFile(`${dir}/in.txt`, "a b\n");
+    const r = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        `--allow-read`,
+        `--allow-write=${dir}`,
+        "--allow-net=127.0.0.1",
+        EXAMPLE,
+        ...["--input", `${dir}/in.txt`, "--output", `${dir}/out`, "--parallelism", "1"],
+        ...["--checkpoint-storage", "postgres://weir@127.0.0.1:9/weir?job=wc"],
+      ],
+      cwd: ROOT,
+      env: { NO_COLOR: "1", TMPDIR: dir },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const err = new TextDecoder().decode(r.stderr);
+    assert.equal(r.code, 2, err);
+    assert.match(err, /^word_count: PostgreSQL checkpoint storage needs --allow-env/m);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("permissions: a job whose workers may not read its script runs inline and says so once", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "weir-perms-inline-" });
+  try {
+    const text = "to be or not to be\n";
+    await Deno.writeTextFile(`${dir}/in.txt`, text);
+    const r = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        `--allow-read=${dir}`,
+        `--allow-write=${dir}`,
+        EXAMPLE,
+        ...["--input", `${dir}/in.txt`, "--output", `${dir}/out`, "--state-backend", "heap"],
+      ],
+      cwd: ROOT,
+      env: { NO_COLOR: "1" },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const err = new TextDecoder().decode(r.stderr);
+    assert.equal(r.code, 0, err);
+    assert.deepEqual(checkWordCount(text, `${dir}/out`, true), []);
+    const notes = err.split("\n").filter((l) => SKIPPED.test(l) && /every core/.test(l));
+    // One core: the default is one subtask, inline, and nothing was skipped.
+    assert.deepEqual(
+      notes,
+      navigator.hardwareConcurrency > 1
+        ? [
+          "weir: skipped running on every core (the job runs inline, on one thread): needs " +
+          `--allow-read=${ROOT}${EXAMPLE},${ROOT}`,
+        ]
+        : [],
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -29,6 +29,11 @@ export interface ExecutionSite {
   readonly cores: number;
   /** Whether workers can import the main module as the job (a script, not under `deno test`). */
   readonly workersPossible: boolean;
+  /**
+   * When workers are not possible only for want of read permission: the paths
+   * they would need to read (the script, weir's folder), comma-separated.
+   */
+  readonly unreadable?: string | undefined;
 }
 
 /**
@@ -65,13 +70,18 @@ function canRead(path: string): boolean {
  * the defaults as the main thread that started it did.
  */
 export function currentSite(): ExecutionSite {
+  const cores = navigator.hardwareConcurrency;
+  if (workerIndex !== undefined) return { cores, workersPossible: true };
   const mainModule = Deno.mainModule as string | undefined;
-  return {
-    cores: navigator.hardwareConcurrency,
-    workersPossible: workerIndex !== undefined ||
-      (!underTestRunner() && mainModule !== undefined && importableByWorkers(mainModule) &&
-        importableByWorkers(WEIR_ROOT)),
-  };
+  // Under `deno test`, `deno eval`, standard input or the REPL there is no job script to import.
+  const anyPath = () => true;
+  if (underTestRunner() || mainModule === undefined || !importableByWorkers(mainModule, anyPath)) {
+    return { cores, workersPossible: false };
+  }
+  const unreadable = [mainModule, WEIR_ROOT].filter((url) => !importableByWorkers(url));
+  return unreadable.length === 0
+    ? { cores, workersPossible: true }
+    : { cores, workersPossible: false, unreadable: unreadable.map((u) => fileURLToPath(u)).join() };
 }
 
 /** weir's own folder (or URL): workers import it too, so they need to read it. */

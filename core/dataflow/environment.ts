@@ -19,12 +19,13 @@ import type { StateBackend } from "../state/backend.ts";
 import { HeapStateBackend } from "../state/heap/heap_backend.ts";
 import { LsmStateBackend } from "../state/lsm/lsm_backend.ts";
 import { defaultMaxParallelism, UPPER_BOUND_MAX_PARALLELISM } from "../state/key_group.ts";
-import { type Clock, SystemClock } from "../runtime/clock.ts";
+import { type Clock, ManualClock, SystemClock } from "../runtime/clock.ts";
 import type { Transformation } from "../runtime/graph.ts";
 import { type ExecutorKind, Job, type JobResult } from "../runtime/job.ts";
 import { nextJobIndex, runInWorker, runShare, workerIndex } from "../runtime/_worker_role.ts";
 import type { WorkerLink } from "../runtime/_worker_protocol.ts";
 import { currentSite, defaultExecution } from "./_default_execution.ts";
+import { noteSkipped } from "../../statestore-as/_skip_note.ts";
 import { buildPhysicalPlan, type PhysicalPlan } from "../runtime/physical_plan.ts";
 import { type JobClient, runJob } from "../runtime/job_runner.ts";
 import type { CheckpointConfig, StopOptions } from "../checkpoint/coordinator.ts";
@@ -79,7 +80,7 @@ export interface EnvironmentConfig {
    * Default parallelism of operators. Unset: the number of cores
    * (`navigator.hardwareConcurrency`, at most 85) when the job may run on
    * workers, as Flink's local environment; else 1 (`executor: "inline"`,
-   * under `deno test`).
+   * under `deno test`, with a `ManualClock`).
    */
   parallelism?: number;
   /**
@@ -88,7 +89,7 @@ export interface EnvironmentConfig {
    * docs/execution.md for the contract); `inline` on this thread. Unset:
    * `workers` when the parallelism is above 1 and the job runs as a script,
    * `inline` at parallelism 1, under `deno test` (whose workers would import
-   * the test file) and where workers could not read the script or weir
+   * the test file), with a `ManualClock` and where workers could not read the script or weir
    * (docs/execution.md, "Defaults").
    */
   executor?: ExecutorKind;
@@ -110,7 +111,11 @@ export interface EnvironmentConfig {
   maxParallelism?: number;
   /** Keyed state backend (the LSM backend). */
   stateBackend?: StateBackend;
-  /** Processing-time clock (the system clock); tests pass a `ManualClock`. */
+  /**
+   * Processing-time clock (the system clock); tests pass a `ManualClock`, and
+   * a job with one runs inline (at parallelism 1 unless given): only this
+   * thread can advance it.
+   */
   clock?: Clock;
   /** Records a channel between tasks buffers before its producer waits (8192). */
   channelCapacity?: number;
@@ -469,7 +474,29 @@ export class StreamEnvironment implements GraphBuilder {
     ) {
       throw new ConfigError(`executor must be inline or workers, got "${config.executor}"`);
     }
-    const { parallelism, executor } = defaultExecution(config, currentSite());
+    // A ManualClock moves only when this thread advances it: a worker would rebuild one of its
+    // own that nothing advances, so such a job runs inline (the test driver's deterministic runs).
+    const manualClock = config.clock instanceof ManualClock;
+    if (manualClock && config.executor === "workers") {
+      throw new ConfigError(
+        'A job with a ManualClock runs inline: its workers would each have a clock that nothing advances; leave executor unset or "inline"',
+      );
+    }
+    const site = currentSite();
+    const { parallelism, executor } = defaultExecution(
+      config,
+      manualClock ? { ...site, workersPossible: false } : site,
+    );
+    // Workers would have run it but may not read the script: say so once, as the other extras do.
+    if (
+      site.unreadable !== undefined && !manualClock &&
+      defaultExecution(config, { ...site, workersPossible: true }).executor === "workers"
+    ) {
+      noteSkipped(
+        "running on every core (the job runs inline, on one thread)",
+        `--allow-read=${site.unreadable}`,
+      );
+    }
     if (!Number.isInteger(parallelism) || parallelism < 1) {
       throw new ConfigError(
         `parallelism must be a positive integer, got ${JSON.stringify(parallelism)}`,

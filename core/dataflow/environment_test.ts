@@ -4,6 +4,7 @@ import type { StateBackend } from "../state/backend.ts";
 import { HeapStateBackend } from "../state/heap/heap_backend.ts";
 import { Serializers } from "../state/serializer.ts";
 import { CollectSink } from "../connectors/collect_sink.ts";
+import { ManualClock } from "../runtime/clock.ts";
 import { StreamEnvironment } from "./environment.ts";
 
 Deno.test("StreamEnvironment.create: a stateBackend that is not a state backend is a ConfigError naming it", () => {
@@ -39,6 +40,15 @@ Deno.test("StreamEnvironment.create: a restart strategy, clock, log, restore or 
       JSON.stringify(config),
     );
   }
+});
+
+Deno.test("StreamEnvironment.create: a job with a ManualClock runs inline; asking for workers with one is a ConfigError", () => {
+  const env = StreamEnvironment.create({ clock: new ManualClock(0), parallelism: 2 });
+  assert.equal(env.config.executor, "inline");
+  assert.throws(
+    () => StreamEnvironment.create({ clock: new ManualClock(0), executor: "workers" }),
+    (e: unknown) => e instanceof ConfigError && /ManualClock runs inline/.test(e.message),
+  );
 });
 
 Deno.test("a job gives each keyed operator subtask an equal share of the state backend's memory", async () => {

@@ -29,7 +29,7 @@
 import postgres from "npm:postgres@3.4.7";
 import { Buffer } from "node:buffer";
 import { ignoreUncaught } from "../_ignore_uncaught.ts";
-import { CheckpointError } from "../../../errors.ts";
+import { CheckpointError, ConfigError } from "../../../errors.ts";
 import {
   type Collected,
   type CollectOptions,
@@ -192,6 +192,23 @@ const LOCK_TIMEOUT_MS = 10_000;
  * );
  * ```
  */
+/**
+ * Makes the client, which reads its defaults from the environment (`PGSSL`,
+ * `PGPASSWORD`, …) whatever the URL gives: without `--allow-env` that is a
+ * ConfigError saying so, not Deno's stack trace from inside the client.
+ */
+function withEnvAccess<T>(make: () => T): T {
+  try {
+    return make();
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotCapable)) throw e;
+    throw new ConfigError(
+      `PostgreSQL checkpoint storage needs --allow-env: its client reads PGSSL, PGPASSWORD and ` +
+        `the other PG* variables (${e.message})`,
+    );
+  }
+}
+
 export class PostgresStore implements RemoteStore {
   readonly where: string;
   readonly #sql: postgres.Sql;
@@ -213,20 +230,22 @@ export class PostgresStore implements RemoteStore {
     const where = `${redactUrl(url)} (job "${jobId}")`;
     const u = new URL(url);
     u.search = "";
-    const sql = postgres(u.toString(), {
-      max: 4,
-      onnotice: () => {},
-      connect_timeout: CONNECT_TIMEOUT_S,
-      // A dead server fails the statement instead of hanging the checkpoint.
-      // A lock held by a killed writer's transaction fails the checkpoint (it is retried)
-      // rather than waiting for the server to notice.
-      connection: {
-        application_name: "weir",
-        statement_timeout: 60_000,
-        lock_timeout: LOCK_TIMEOUT_MS,
-        idle_in_transaction_session_timeout: 30_000,
-      },
-    });
+    const sql = withEnvAccess(() =>
+      postgres(u.toString(), {
+        max: 4,
+        onnotice: () => {},
+        connect_timeout: CONNECT_TIMEOUT_S,
+        // A dead server fails the statement instead of hanging the checkpoint.
+        // A lock held by a killed writer's transaction fails the checkpoint (it is retried)
+        // rather than waiting for the server to notice.
+        connection: {
+          application_name: "weir",
+          statement_timeout: 60_000,
+          lock_timeout: LOCK_TIMEOUT_MS,
+          idle_in_transaction_session_timeout: 30_000,
+        },
+      })
+    );
     const store = new PostgresStore(sql, jobId, where, url);
     try {
       await sql`SELECT 1`;
