@@ -53,3 +53,21 @@ export async function adminCall(
     throw new CheckpointError(`${url} did not answer JSON: ${body.slice(0, 200)}`);
   }
 }
+
+/**
+ * The bearer token of a command's `--token`, else `$WEIR_ADMIN_TOKEN` when the
+ * process may read it (a token kept out of the command line).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { adminToken } from "./admin_client.ts";
+ * assert.equal(adminToken("s3cret"), "s3cret");
+ * ```
+ */
+export function adminToken(value: string | boolean | undefined): string | undefined {
+  if (typeof value === "string") return value;
+  const env = { name: "env", variable: "WEIR_ADMIN_TOKEN" } as const;
+  if (Deno.permissions.querySync(env).state !== "granted") return undefined;
+  return Deno.env.get("WEIR_ADMIN_TOKEN") || undefined;
+}

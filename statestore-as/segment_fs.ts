@@ -170,6 +170,13 @@ export class DenoSegmentFs implements SegmentFs {
 
   /** Creates a directory tree. */
   mkdirp(path: string): void {
+    // A folder that exists needs no write permission: a reader of a checkpoint (the CLI) may
+    // open a store where it has read access only.
+    try {
+      if (Deno.statSync(path).isDirectory) return;
+    } catch {
+      // Absent (or not readable): make it, or let mkdir name the problem.
+    }
     Deno.mkdirSync(path, { recursive: true });
   }
 

@@ -36,3 +36,39 @@ Deno.test("DenoSegmentFs: an Object.create wrapper (how tests fail or observe ca
     Deno.removeSync(dir, { recursive: true });
   }
 });
+
+Deno.test("LsmStore: opens a folder of segments where the process may only read (a checkpoint's reader)", async () => {
+  const dir = Deno.makeTempDirSync();
+  try {
+    const fs = new DenoSegmentFs();
+    const key = new Uint8Array([0, 5, 0, 1, 7]);
+    writeSegment(fs, `${dir}/a.seg`, [[key, new Uint8Array([1])]]);
+    writeSegment(fs, `${dir}/b.seg`, [[key, new Uint8Array([2])]]);
+    fs.close();
+    const mod = new URL("./mod.ts", import.meta.url).href;
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", `--allow-read=${dir}`, "-"],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const w = child.stdin.getWriter();
+    await w.write(new TextEncoder().encode(`
+      import { LsmStore } from ${JSON.stringify(mod)};
+      const s = LsmStore.open({
+        dir: ${JSON.stringify(dir)}, segments: ["b.seg", "a.seg"], // newest first
+        autoCompact: false, deleteObsoleteSegments: false,
+      });
+      console.log(JSON.stringify([...s.scan({})].map(([k, v]) => [[...k], [...v]])));
+      s.close();
+    `));
+    await w.close();
+    const out = await child.output();
+    const text = new TextDecoder();
+    assert.equal(out.code, 0, text.decode(out.stderr));
+    // The newer segment shadows the older one.
+    assert.deepEqual(JSON.parse(text.decode(out.stdout)), [[[...key], [2]]]);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});

@@ -1,5 +1,5 @@
 /**
- * `weir jobs list` and `weir cancel` against the real admin API of a running
+ * `weir jobs list`, `weir savepoint` and `weir cancel` against the real admin API of a running
  * job (with a bearer token): the list shows it running, cancel ends it.
  */
 import assert from "node:assert/strict";
@@ -16,7 +16,8 @@ function weir(args: string[], env: Record<string, string> = {}): Promise<Deno.Co
 
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
 
-Deno.test("weir jobs list and weir cancel drive the admin API of a running job", async () => {
+Deno.test("weir jobs list, weir savepoint and weir cancel drive the admin API of a running job", async () => {
+  const dir = Deno.makeTempDirSync({ prefix: "weir-cli-token-" });
   const job = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -28,6 +29,8 @@ Deno.test("weir jobs list and weir cancel drive the admin API of a running job",
       "s3cret",
       "--rate",
       "2000",
+      "--checkpoint-dir",
+      dir,
     ],
     stdout: "null",
     stderr: "piped",
@@ -52,6 +55,17 @@ Deno.test("weir jobs list and weir cancel drive the admin API of a running job",
     const lines = text(table.stdout).trimEnd().split("\n");
     assert.match(lines[0]!, /^ID\s+STATUS\s+NAME\s+STARTED\s+DURATION$/);
     assert.ok(lines[1]!.startsWith(`${id}  RUNNING`), lines[1]);
+
+    // savepoint takes the token the same ways.
+    const noToken = await weir(["savepoint", "--url", url, "--job", id]);
+    assert.equal(noToken.code, 1);
+    assert.match(text(noToken.stderr), /401.*Missing or wrong bearer token/);
+    const saved = await weir(["savepoint", "--url", url, "--job", id, "--json"], {
+      WEIR_ADMIN_TOKEN: "s3cret",
+    });
+    assert.equal(saved.code, 0, text(saved.stderr));
+    const location = JSON.parse(text(saved.stdout)).location as string;
+    assert.ok(Deno.statSync(`${location}/_metadata`).isFile, `savepoint at ${location}`);
 
     const unknown = await weir([
       "cancel",
@@ -79,5 +93,6 @@ Deno.test("weir jobs list and weir cancel drive the admin API of a running job",
       job.kill("SIGKILL");
     } catch { /* already ended */ }
     await job.status;
+    Deno.removeSync(dir, { recursive: true });
   }
 });

@@ -6,7 +6,7 @@
  * @module
  */
 import { CheckpointError } from "../../core/errors.ts";
-import { adminCall } from "../admin_client.ts";
+import { adminCall, adminToken } from "../admin_client.ts";
 import { parseCommand, requireFlag } from "../args.ts";
 import type { CliIo, Command } from "../command.ts";
 import { table, time } from "../format.ts";
@@ -37,14 +37,6 @@ Options:
                  (default: $WEIR_ADMIN_TOKEN when set)
   -h, --help     show this help`;
 
-/** `--token`, else `$WEIR_ADMIN_TOKEN` when the process may read it. */
-function tokenOf(value: string | boolean | undefined): string | undefined {
-  if (typeof value === "string") return value;
-  const env = { name: "env", variable: "WEIR_ADMIN_TOKEN" } as const;
-  if (Deno.permissions.querySync(env).state !== "granted") return undefined;
-  return Deno.env.get("WEIR_ADMIN_TOKEN") || undefined;
-}
-
 interface JobOverview {
   jid: string;
   name: string;
@@ -69,7 +61,7 @@ export const jobsList: Command = {
       return 0;
     }
     const base = requireFlag(p, "url", this.name).replace(/\/+$/, "");
-    const answer = await adminCall(`${base}/jobs/overview`, {}, tokenOf(p.values.token));
+    const answer = await adminCall(`${base}/jobs/overview`, {}, adminToken(p.values.token));
     if (!Array.isArray(answer.jobs)) {
       throw new CheckpointError(`${base}/jobs/overview answered without a "jobs" list`);
     }
@@ -114,7 +106,7 @@ export const cancel: Command = {
     await adminCall(
       `${base}/jobs/${encodeURIComponent(job)}?mode=cancel`,
       { method: "PATCH" },
-      tokenOf(p.values.token),
+      adminToken(p.values.token),
     );
     io.out(`Cancelled job ${job}`);
     return 0;

@@ -5,12 +5,12 @@
  * @module
  */
 import { CheckpointError } from "../../core/errors.ts";
-import { adminCall } from "../admin_client.ts";
+import { adminCall, adminToken } from "../admin_client.ts";
 import { numberFlag, parseCommand, requireFlag, UsageError } from "../args.ts";
 import type { CliIo, Command } from "../command.ts";
 
 const HELP =
-  `Usage: weir savepoint --url URL --job ID [--stop [--drain]] [--target-dir DIR] [--timeout SECONDS] [--json]
+  `Usage: weir savepoint --url URL --job ID [--stop [--drain]] [--target-dir DIR] [--timeout SECONDS] [--token TOKEN] [--json]
 
 Triggers a savepoint of job ID through the admin API at URL
 (POST URL/jobs/ID/savepoints, as Flink's REST API), waits until it completes
@@ -30,12 +30,10 @@ Options:
   --drain            with --stop: fire every window and timer before the savepoint
   --target-dir DIR   where to write the savepoint (the job's default otherwise)
   --timeout SECONDS  give up waiting after this long (300)
+  --token TOKEN      bearer token, when the job runs with --admin-token
+                     (default: $WEIR_ADMIN_TOKEN when set)
   --json             {"requestId", "location"} as JSON
   -h, --help         show this help`;
-
-function call(url: string, init?: RequestInit): Promise<Record<string, unknown>> {
-  return adminCall(url, init);
-}
 
 function failureText(cause: unknown): string {
   if (typeof cause === "string") return cause;
@@ -62,6 +60,7 @@ export const savepoint: Command = {
       drain: { type: "boolean" },
       "target-dir": { type: "string" },
       timeout: { type: "string" },
+      token: { type: "string" },
       json: { type: "boolean" },
     }, []);
     if (p.help) {
@@ -75,6 +74,8 @@ export const savepoint: Command = {
     if (p.values.drain === true && !stop) {
       throw new UsageError("--drain needs --stop", this.name);
     }
+    const token = adminToken(p.values.token);
+    const call = (url: string, init?: RequestInit) => adminCall(url, init, token);
     const target = p.values["target-dir"];
     // Flink's bodies: `{"target-directory"}` for a savepoint, `{"targetDirectory", "drain"}` for stop.
     const body: Record<string, unknown> = stop ? { drain: p.values.drain === true } : {};
