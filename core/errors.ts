@@ -142,3 +142,20 @@ export class JobFailedError extends WeirError {}
  * ```
  */
 export class DirectoryInUseError extends ConfigError {}
+
+/**
+ * The job's state does not fit the snapshot it restores: a state's kind,
+ * mode, namespace or TTL changed, or its schema changed incompatibly (Flink's
+ * `StateMigrationException`). No restart makes the snapshot fit, so the job
+ * fails at once, as for a `ConfigError`. The message names the operator, the
+ * state, both schemas and what to do.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { IncompatibleStateError, StateError } from "@weir/weir";
+ * const e = new IncompatibleStateError('Cannot restore state "acc" of operator "keep": …');
+ * assert.ok(e instanceof StateError);
+ * ```
+ */
+export class IncompatibleStateError extends StateError {}

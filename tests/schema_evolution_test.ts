@@ -178,9 +178,12 @@ for (const [backendName, backend] of Object.entries(BACKENDS)) {
           fn: new Keep(now as Serializer<Counted>, { n: 0, extra: "" }),
           words: ["a"],
           restore: true,
+          // No restart makes the snapshot fit: the job fails at once, not after the attempts.
+          restartStrategy: { kind: "fixed-delay", attempts: 5, delayMs: 60_000 },
         }),
         (e: Error) => {
           const m = e.message;
+          assert.match(m, /not restarting: a configuration error is not fixed by a restart/);
           assert.match(m, /state "acc" of operator "keep"/);
           assert.match(m, /from record<n:f64> \(version 1\) in the snapshot/);
           assert.match(m, /to record<extra:string,n:f64> \(version 1\) in the job/);

@@ -30,7 +30,10 @@ export interface AttemptFailure {
   readonly signature: string;
   /** The snapshot (checkpoint or savepoint folder) the attempt restored, or undefined. */
   readonly restoredFrom: string | undefined;
-  /** A `ConfigError` caused it: a restart cannot fix it. */
+  /**
+   * A `ConfigError` (or an `IncompatibleStateError`: the job's state does not
+   * fit the snapshot) caused it: a restart cannot fix it.
+   */
   readonly configError: boolean;
 }
 

@@ -5,7 +5,13 @@
  *
  * @module
  */
-import { ConfigError, CorruptionError, DirectoryInUseError, JobFailedError } from "../errors.ts";
+import {
+  ConfigError,
+  CorruptionError,
+  DirectoryInUseError,
+  IncompatibleStateError,
+  JobFailedError,
+} from "../errors.ts";
 import type {
   CheckpointConfig,
   CompletedCheckpoint,
@@ -291,10 +297,13 @@ function runLocked(
   };
 }
 
-/** Whether a `ConfigError` is among `e`'s causes. */
+/**
+ * Whether a `ConfigError` or an `IncompatibleStateError` (the job's state does not fit the
+ * snapshot) is among `e`'s causes: what no restart fixes.
+ */
 function causedByConfig(e: Error): boolean {
   for (let c: unknown = e; c instanceof Error; c = c.cause) {
-    if (c instanceof ConfigError) return true;
+    if (c instanceof ConfigError || c instanceof IncompatibleStateError) return true;
   }
   return false;
 }

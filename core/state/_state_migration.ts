@@ -1,12 +1,12 @@
 /**
  * Shared by the keyed backends: what a snapshot records about a state
  * (`stateMeta`), and what restoring it into a job's descriptor takes
- * (`restoredStateMigration`): nothing, a rewrite of each stored value, or a
- * `StateError` naming the state, the old and the new schema.
+ * (`restoredStateMigration`): nothing, a rewrite of each stored value, or an
+ * `IncompatibleStateError` naming the state, the old and the new schema.
  *
  * @module
  */
-import { StateError } from "../errors.ts";
+import { IncompatibleStateError, StateError } from "../errors.ts";
 import { ByteReader, ByteWriter } from "./bytes.ts";
 import type { AnyStateDescriptor } from "./descriptors.ts";
 import type { Serializer } from "./serializer.ts";
@@ -78,7 +78,7 @@ function recordedSchemas(meta: StateMeta): StateSchemas | undefined {
  * How restored state `old` becomes the job's state `d`: undefined when its
  * bytes read as they are, else a function rewriting one stored value (one
  * list element, map value, accumulator) from the old encoding to the new
- * one. Throws `StateError` naming the state, both schemas and what to do
+ * one. Throws `IncompatibleStateError` naming the state, both schemas and what to do
  * when it cannot be restored. `label` names the kind of state in messages.
  */
 export function restoredValueMigration(
@@ -92,13 +92,13 @@ export function restoredValueMigration(
   const typeId = d.typeId();
   const nsId = namespace?.id ?? null;
   if (old.kind !== d.kind || old.namespace !== nsId) {
-    throw new StateError(
+    throw new IncompatibleStateError(
       `${where}: the snapshot holds ${old.typeId} (namespace ${old.namespace}), the job asks ` +
         `for ${typeId} (namespace ${nsId}); the kind of a state and its namespace cannot change`,
     );
   }
   if (old.typeId.endsWith("+ttl") !== typeId.endsWith("+ttl")) {
-    throw new StateError(
+    throw new IncompatibleStateError(
       `${where}: the snapshot holds ${old.typeId}, the job asks for ${typeId}; TTL cannot be ` +
         `enabled or disabled on restored state (give the state a new name to start it afresh)`,
     );
@@ -106,11 +106,13 @@ export function restoredValueMigration(
   const schemas = recordedSchemas(old);
   if (!schemas) {
     if (old.typeId === typeId) return undefined;
-    throw new StateError(`${where}: the snapshot holds ${old.typeId}, the job asks for ${typeId}`);
+    throw new IncompatibleStateError(
+      `${where}: the snapshot holds ${old.typeId}, the job asks for ${typeId}`,
+    );
   }
   const now = serializersOf(d);
   const refuse = (part: string, was: SerializerSchema, is: Serializer<unknown>, why: string) =>
-    new StateError(
+    new IncompatibleStateError(
       `${where}: its ${part} schema changed incompatibly, from ${formatSchema(was)} in the ` +
         `snapshot to ${formatSchema(schemaOf(is))} in the job: ${why}. Make the change ` +
         `compatible (records may add fields with Serializers.withDefault, remove and reorder ` +

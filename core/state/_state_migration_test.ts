@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { StateError } from "../errors.ts";
+import { IncompatibleStateError } from "../errors.ts";
 import { ByteWriter } from "./bytes.ts";
 import { ListStateDescriptor, MapStateDescriptor, ValueStateDescriptor } from "./descriptors.ts";
 import { deserialize, serialize, Serializers } from "./serializer.ts";
@@ -42,7 +42,7 @@ Deno.test("state migration: map keys, kinds and namespaces cannot change", () =>
   assert.throws(
     () => restoredStateMigration(old, new MapStateDescriptor("m", f64, string), undefined, "op"),
     (e: unknown) =>
-      e instanceof StateError &&
+      e instanceof IncompatibleStateError &&
       /state "m" of operator "op": its map key schema changed incompatibly, from i32 \(version 1\) in the snapshot to f64 \(version 1\) in the job: map keys cannot be migrated/
         .test(e.message),
   );

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { StateError } from "../errors.ts";
+import { IncompatibleStateError, StateError } from "../errors.ts";
 import type { ListStateDescriptor, MapStateDescriptor } from "./descriptors.ts";
 import { deserialize, serialize } from "./serializer.ts";
 import { restoredValueMigration, stateSchemas } from "./_state_migration.ts";
@@ -178,7 +178,7 @@ export class OperatorStateStore {
     let items = prior?.items ?? [];
     if (prior) {
       if (prior.mode !== mode) {
-        throw new StateError(
+        throw new IncompatibleStateError(
           `Cannot restore operator state "${name}" of operator "${this.#operator}": ` +
             `the snapshot holds ${prior.mode} ${prior.typeId}, the job asks for ${mode} ${typeId}`,
         );

@@ -23,6 +23,7 @@ import { type Serializer, Serializers } from "../../core/state/serializer.ts";
 import type { ListState, MapState, ValueState } from "../../core/state/state.ts";
 import type { StateBackend } from "../../core/state/backend.ts";
 import type { StateTtlConfig } from "../../core/state/ttl.ts";
+import type { RestartStrategy } from "../../core/checkpoint/restart_strategy.ts";
 import { HeapStateBackend } from "../../core/state/heap/heap_backend.ts";
 import { LsmStateBackend } from "../../core/state/lsm/lsm_backend.ts";
 import { QueueSource } from "./queue_source.ts";
@@ -102,13 +103,15 @@ export async function runKeep(o: {
   words: readonly string[];
   restore: boolean;
   sink?: SinkFunction<string>;
+  /** No restarts unless given. */
+  restartStrategy?: RestartStrategy;
 }): Promise<void> {
   const src = new QueueSource<string>("words");
   const env = StreamEnvironment.create({
     stateBackend: o.backend,
     checkpoint: { dir: o.dir, retained: 2 },
     ...(o.restore ? { restore: "latest" } : {}),
-    restartStrategy: { kind: "none" },
+    restartStrategy: o.restartStrategy ?? { kind: "none" },
     log: () => {},
   });
   env.addSource(src, { uid: "src" })
