@@ -64,8 +64,13 @@ export const format: ProcessWindowFunction<number, string, string, TimeWindow> =
 
 function parse(line: string): Event | undefined {
   if (line.trim() === "") return undefined;
-  const o = JSON.parse(line) as { key?: unknown; ts?: unknown };
-  if (typeof o.key !== "string" || typeof o.ts !== "number") {
+  let o: { key?: unknown; ts?: unknown } | null;
+  try {
+    o = JSON.parse(line);
+  } catch {
+    o = null;
+  }
+  if (typeof o?.key !== "string" || typeof o.ts !== "number") {
     throw new ConfigError(`Input line is not {"key": string, "ts": number}: ${line}`);
   }
   return { key: o.key, ts: o.ts, line };

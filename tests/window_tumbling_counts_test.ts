@@ -127,6 +127,21 @@ Deno.test("tumbling_counts with --allowed-lateness-ms: late records fire their w
   assert.deepEqual(got.late, want.late);
 });
 
+Deno.test("tumbling_counts: a line that is not {key, ts} (bad JSON or another shape) fails the job, naming the line", async () => {
+  for (const bad of ["not json", '{"key": 1, "ts": 2}']) {
+    const dir = await Deno.makeTempDir();
+    try {
+      await Deno.writeTextFile(`${dir}/in.jsonl`, `{"key": "a", "ts": 1}\n${bad}\n`);
+      await assert.rejects(
+        main(["--input", `${dir}/in.jsonl`, "--output", `${dir}/out`, "--window-ms", "10"]),
+        (e: Error) => e.message.includes(`Input line is not {"key": string, "ts": number}: ${bad}`),
+      );
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  }
+});
+
 Deno.test("tumbling_counts killed with SIGKILL and restored from the latest checkpoint commits what an uncrashed run commits", async () => {
   const dir = await Deno.makeTempDir();
   try {
