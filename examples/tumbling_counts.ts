@@ -30,6 +30,7 @@ import {
   OutputTag,
   type ProcessWindowFunction,
   runMain,
+  SerializationError,
   Serializers,
   StreamEnvironment,
   type TimeWindow,
@@ -71,7 +72,8 @@ function parse(line: string): Event | undefined {
     o = null;
   }
   if (typeof o?.key !== "string" || typeof o.ts !== "number") {
-    throw new ConfigError(`Input line is not {"key": string, "ts": number}: ${line}`);
+    // Bad data, not configuration: the job restarts, and stops when the same line fails again.
+    throw new SerializationError(`Input line is not {"key": string, "ts": number}: ${line}`);
   }
   return { key: o.key, ts: o.ts, line };
 }

@@ -130,7 +130,11 @@ Deno.test("commit: checkpoint ids stay unique across savepoints and restores", a
 });
 
 /** Two retained checkpoints with output committed by both; then the newer one's own segment is deleted. */
-async function damagedNewest(dir: string, out: string): Promise<void> {
+async function damagedNewest(
+  dir: string,
+  out: string,
+  how: "a segment" | "its _metadata" | "its folder" = "a segment",
+): Promise<void> {
   const j = start(dir, { out, retained: 2 });
   await j.push(first);
   const c1 = await j.client.triggerCheckpoint();
@@ -141,7 +145,34 @@ async function damagedNewest(dir: string, out: string): Promise<void> {
   await j.client.done;
   const own = Object.keys(c2.manifest.segments).filter((s) => !(s in c1.manifest.segments));
   assert.ok(own.length > 0);
-  Deno.removeSync(`${dir}/shared/${own[0]}`);
+  if (how === "a segment") Deno.removeSync(`${dir}/shared/${own[0]}`);
+  if (how === "its _metadata") Deno.removeSync(`${dir}/chk-${c2.manifest.checkpointId}/_metadata`);
+  if (how === "its folder") {
+    Deno.removeSync(`${dir}/chk-${c2.manifest.checkpointId}`, { recursive: true });
+  }
+}
+
+for (const how of ["its _metadata", "its folder"] as const) {
+  Deno.test(`commit: a completed checkpoint whose output was committed and whose ${how.slice(4)} was deleted is not silently passed by (the history knows it)`, async () => {
+    const dir = temp("weir-ck-"), out = temp("weir-out-");
+    try {
+      await damagedNewest(dir, out, how);
+      assert.throws(
+        () => start(dir, { out, restore: "latest", retained: 2 }),
+        (e: unknown) =>
+          e instanceof CheckpointError && e.message.includes("Refusing to restore checkpoint 1") &&
+          e.message.includes(`checkpoint 2 (it completed (${dir}/_history.jsonl says so) but `) &&
+          e.message.includes(`chk-2/_metadata is gone)`),
+      );
+      assert.deepEqual(problems([...first, ...second], [out]), [], "nothing was emitted again");
+      // Accepting the duplicates restores checkpoint 1, as for a damaged one.
+      const j = start(dir, { out, restore: "latest", retained: 2, allowDuplicateOutput: true });
+      j.src.end();
+      await j.client.done;
+    } finally {
+      for (const d of [dir, out]) Deno.removeSync(d, { recursive: true });
+    }
+  });
 }
 
 Deno.test("commit: falling back past a checkpoint whose output was committed is refused, saying what and how", async () => {

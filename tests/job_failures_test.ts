@@ -101,7 +101,7 @@ Deno.test("a malformed input line stops after the bounded repeats: one line, exi
     assertOneLineFailure(
       r,
       "tumbling_counts",
-      /failed in task .*FlatMap.*: Unexpected end of JSON input \(not restarting: the same failure happened 3 times in a row, each after starting without a checkpoint; it is deterministic\)$/,
+      /failed in task .*FlatMap.*: Input line is not \{"key": string, "ts": number\}: \{"key": "a", "ts": {2}\(not restarting: the same failure happened 3 times in a row, each after starting without a checkpoint; it is deterministic\)$/,
     );
   } finally {
     Deno.removeSync(dir, { recursive: true });
@@ -149,6 +149,32 @@ async function checkpointedWordCount(dir: string): Promise<string> {
   assert.equal(ids.length, 1, ids.join());
   return `${dir}/ck/${ids[0]}/_metadata`;
 }
+
+Deno.test("starting afresh (no --restore) on a directory that holds checkpoints fails at once: one line, exit 2, the checkpoints kept", async (t) => {
+  const dir = tempDir(t);
+  try {
+    const metadata = await checkpointedWordCount(dir);
+    const before = Deno.readTextFileSync(metadata);
+    const r = await runExample("word_count.ts", [
+      ...["--input", `${dir}/in.txt`, "--output", `${dir}/out2`, "--checkpoint-dir", `${dir}/ck`],
+    ]);
+    assert.equal(r.code, 2, r.stderr);
+    assertOneLineFailure(
+      r,
+      "word_count",
+      /Checkpoint directory .*\/ck already holds completed checkpoints \(the latest: chk-\d+\): resume from them with --restore latest, or start over in an empty directory/,
+    );
+    assert.equal(Deno.readTextFileSync(metadata), before);
+    // --restore latest resumes the finished run: nothing is left to read, nothing more is output.
+    const resumed = await runExample("word_count.ts", [
+      ...["--input", `${dir}/in.txt`, "--output", `${dir}/out2`, "--checkpoint-dir", `${dir}/ck`],
+      ...["--restore", "latest"],
+    ]);
+    assert.equal(resumed.code, 0, resumed.stderr);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
 
 /**
  * Sets the source split items of operator "lines" in a manifest, with a checksum that

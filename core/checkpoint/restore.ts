@@ -7,11 +7,12 @@
  *
  * @module
  */
-import { CheckpointError } from "../errors.ts";
+import { CheckpointError, IncompatibleStateError } from "../errors.ts";
 import type { KeyedStateHandle } from "../state/backend.ts";
 import type { KeyGroupRange } from "../state/key_group.ts";
 import { type OperatorStateSnapshot, redistributeOperatorState } from "../state/operator_state.ts";
 import { decideFallback, type SkippedRecoveryPoint } from "./fallback.ts";
+import { HISTORY_FILE, readHistory } from "./history.ts";
 import { decodeOperatorState, hasPendingTransactions, type Manifest } from "./manifest.ts";
 import { type CheckpointStorage, type LoadedManifest, loadManifest } from "./storage.ts";
 
@@ -25,6 +26,8 @@ export interface RestoringOperator {
   readonly subtaskIndex: number;
   /** Key groups this subtask will own. */
   readonly keyGroupRange: KeyGroupRange;
+  /** The id of the serializer its keys are stored with (keyed operators), else null. */
+  readonly keySerializer: string | null;
 }
 
 /** What one operator subtask restores. */
@@ -57,7 +60,8 @@ function overlaps(a: KeyGroupRange, b: KeyGroupRange): boolean {
  * Maps a manifest onto operator subtasks. Throws `CheckpointError` when the
  * key groups differ, a source that keeps a single position (not splits) changed
  * its parallelism, or state has no operator
- * (unless `allowNonRestoredState`).
+ * (unless `allowNonRestoredState`); `IncompatibleStateError` when a keyed
+ * operator's key serializer changed.
  *
  * @example
  * ```ts
@@ -105,6 +109,20 @@ export function planRestore(
     const saved = manifest.operators[uid];
     if (!saved) continue;
     const parallelism = subtasks[0]!.parallelism;
+    const keySerializer = subtasks[0]!.keySerializer;
+    if (
+      saved.keySerializer !== undefined && keySerializer !== null &&
+      saved.keySerializer !== keySerializer &&
+      saved.subtasks.some((s) => (s.keyed?.segments.length ?? 0) > 0)
+    ) {
+      // Keyed state is stored under each key's serialized bytes and key group: read with
+      // another serializer, no key would be found again (Flink refuses it too).
+      throw new IncompatibleStateError(
+        `Cannot restore ${where}: operator "${uid}" keeps its keyed state under keys written ` +
+          `by the key serializer "${saved.keySerializer}", the job keys it with ` +
+          `"${keySerializer}"; keys cannot change their serializer (give keyBy the same one)`,
+      );
+    }
     if (saved.source && saved.parallelism !== parallelism && !keepsSplits(saved.subtasks)) {
       throw new CheckpointError(
         `Cannot restore ${where}: source "${uid}" ran with parallelism ${saved.parallelism}, ` +
@@ -187,11 +205,24 @@ export function resolveRestore(
   policy?: FallbackPolicy,
 ): LoadedManifest | undefined {
   if (target !== "latest") return loadManifest(storage.fs, target, true);
+  const completed = storage.completedIds();
   const candidates: { id: number; kind: "checkpoint" | "savepoint"; load(): LoadedManifest }[] = [
-    ...storage.completedIds().map((id) => ({
+    ...completed.map((id) => ({
       id,
       kind: "checkpoint" as const,
       load: () => storage.loadCheckpoint(id),
+    })),
+    // Completed once (the history says so, and its output was committed) but gone since:
+    // falling back past it must count as past a damaged one, not go unnoticed.
+    ...vanishedCheckpoints(storage, completed).map((id) => ({
+      id,
+      kind: "checkpoint" as const,
+      load: (): LoadedManifest => {
+        throw new CheckpointError(
+          `it completed (${storage.paths.root}/${HISTORY_FILE} says so) but ` +
+            `${storage.paths.metadata(id)} is gone`,
+        );
+      },
     })),
     ...storage.savepoints().filter((s) => s.stop).map((s) => ({
       id: s.id,
@@ -249,6 +280,16 @@ export function resolveRestore(
     );
   }
   return undefined;
+}
+
+/** Ids the history records as completed checkpoints that `completed` (on disk) lacks. */
+function vanishedCheckpoints(storage: CheckpointStorage, completed: readonly number[]): number[] {
+  const present = new Set(completed);
+  const ids = new Set<number>();
+  for (const e of readHistory(storage.paths.root)) {
+    if (e.kind === "checkpoint" && e.status === "COMPLETED" && !e.is_savepoint) ids.add(e.id);
+  }
+  return [...ids].filter((id) => !present.has(id));
 }
 
 function applyPolicy(

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { CheckpointError } from "../errors.ts";
+import { CheckpointError, IncompatibleStateError } from "../errors.ts";
 import type { KeyedStateHandle } from "../state/backend.ts";
 import { keyGroupRangeForSubtask } from "../state/key_group.ts";
 import { encodeOperatorState, type Manifest, type OperatorManifest } from "./manifest.ts";
@@ -64,12 +64,17 @@ function manifest(operators: Record<string, OperatorManifest>, maxParallelism = 
   };
 }
 
-function ops(uid: string, parallelism: number): RestoringOperator[] {
+function ops(
+  uid: string,
+  parallelism: number,
+  keySerializer: string | null = null,
+): RestoringOperator[] {
   return Array.from({ length: parallelism }, (_, i) => ({
     uid,
     parallelism,
     subtaskIndex: i,
     keyGroupRange: keyGroupRangeForSubtask(MAX, parallelism, i),
+    keySerializer,
   }));
 }
 
@@ -89,6 +94,29 @@ Deno.test("planRestore: maps state by uid at the same parallelism", () => {
   assert.deepEqual(segsOf(plan.get("count")![1]!.keyed), ["k1.seg"]);
   const pos = plan.get("src")![0]!.operatorState["source-position"]!;
   assert.equal(new TextDecoder().decode(pos.items[0]), "5");
+});
+
+Deno.test("planRestore: a keyed operator's key serializer cannot change (its keys are stored as their bytes)", () => {
+  const saved = manifest({ count: { ...keyedOp(2), keySerializer: "string" } });
+  assert.equal(planRestore(saved, MAX, ops("count", 2, "string"), false).size, 1);
+  assert.throws(
+    () => planRestore(saved, MAX, ops("count", 2, "key"), false),
+    (e: unknown) =>
+      e instanceof IncompatibleStateError &&
+      e.message.includes(
+        'operator "count" keeps its keyed state under keys written by the key serializer ' +
+          '"string", the job keys it with "key"',
+      ),
+  );
+  // Without keyed state there are no keys to misread.
+  const empty = manifest({
+    count: {
+      ...keyedOp(1),
+      keySerializer: "string",
+      subtasks: [{ index: 0, operatorState: {} }],
+    },
+  });
+  assert.equal(planRestore(empty, MAX, ops("count", 1, "key"), false).size, 1);
 });
 
 Deno.test("planRestore: a different number of key groups is an error naming both", () => {

@@ -255,6 +255,7 @@ export class Job implements TaskHost {
           parallelism: p,
           subtaskIndex: i,
           keyGroupRange: keyGroupRangeForSubtask(config.maxParallelism, p, i),
+          keySerializer: n.keySerializer?.id ?? null,
         }));
       });
       this.#restorePlan = planRestore(

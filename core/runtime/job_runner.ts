@@ -158,6 +158,7 @@ function runLocked(
       `restoring ${restore!.manifest.kind} ${restore!.manifest.checkpointId} from ${restore!.dir}`,
     );
   }
+  if (options.restore === undefined && storage) refuseFreshStartOver(storage);
   const start = (from: LoadedManifest | undefined, lastCheckpointId?: number) => {
     if (from?.acceptedDuplicates) log(from.acceptedDuplicates.message);
     if (from?.manifest.drained) {
@@ -295,6 +296,23 @@ function runLocked(
       return job.stopWithSavepoint(name, stop);
     },
   };
+}
+
+/**
+ * A job started without `--restore` on a checkpoint directory that holds completed checkpoints
+ * would start its input over (emitting again what that run committed) and, as its own
+ * checkpoints complete, delete that run's: its recovery point lost without a word. Flink gives
+ * each run a folder of its own; here the directory is the job's, so say what to do instead.
+ */
+function refuseFreshStartOver(storage: CheckpointStorage): void {
+  const ids = storage.completedIds();
+  if (ids.length === 0) return;
+  const latest = Math.max(...ids);
+  throw new ConfigError(
+    `Checkpoint directory ${storage.paths.root} already holds completed checkpoints (the ` +
+      `latest: chk-${latest}): resume from them with --restore latest, or start over in an ` +
+      `empty directory (a fresh start here would delete them as its own complete)`,
+  );
 }
 
 /**
