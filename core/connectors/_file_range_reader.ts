@@ -91,6 +91,12 @@ export class FileRangeReader implements SourceReader<string | Uint8Array> {
     }
     const start = range.start;
     this.#end = range.end;
+    try {
+      this.#checkSize(range.end);
+    } catch (e) {
+      this.#file.close();
+      throw e;
+    }
     this.#buf = new Uint8Array(chunkBytes);
     if (start > 0 && start < this.#end) this.#skipPartialLine(start);
     else this.#seek(start);
@@ -110,6 +116,19 @@ export class FileRangeReader implements SourceReader<string | Uint8Array> {
       if (this.#eof) return;
       this.#fill();
     }
+  }
+
+  /**
+   * A file shorter than a split's end or a checkpoint's position was truncated or replaced since
+   * they were taken: reading on would read other bytes than the ones counted as read (or none).
+   */
+  #checkSize(known: number): void {
+    const size = this.#file.statSync().size;
+    if (size >= known) return;
+    throw new ConfigError(
+      `FileSource cannot read "${this.#path}" from where it was: the file has ${size} bytes ` +
+        `now, fewer than the ${known} it had (it was truncated or replaced since)`,
+    );
   }
 
   #seek(offset: number): void {
@@ -281,6 +300,7 @@ export class FileRangeReader implements SourceReader<string | Uint8Array> {
         `FileSource cannot resume "${this.#path}" at position ${String(position)}`,
       );
     }
+    this.#checkSize(position);
     this.#seek(position);
   }
 

@@ -88,6 +88,13 @@ export class FileShareReader implements SplitReader<string | Uint8Array> {
         `FileSource cannot resume "${this.#path}" at position ${String(position)}`,
       );
     }
+    const size = Deno.statSync(this.#path).size;
+    if (position > size) {
+      throw new ConfigError(
+        `FileSource cannot read "${this.#path}" from where it was: the file has ${size} bytes ` +
+          `now, fewer than the ${position} it had (it was truncated or replaced since)`,
+      );
+    }
     const offset = Math.min(position, this.#share.end);
     this.#give(offset < this.#share.end ? [{ ...this.#share, offset }] : []);
   }

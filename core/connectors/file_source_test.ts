@@ -210,6 +210,34 @@ Deno.test("FileSource's state is each subtask's split with its next line's byte 
   });
 });
 
+Deno.test("FileSource refuses to resume a file that got shorter than its checkpoint knew (truncated or replaced)", async () => {
+  await withFile("one\ntwo\nthree\nfour\n", (path) => {
+    const first = reader(path, 0, 1, 8);
+    first.poll({ collect: () => {} }, 2);
+    const saved = splitsOf(first);
+    first.close?.();
+    assert.deepEqual(saved.map((s) => [s.offset, s.end]), [[8, 19]]);
+    Deno.truncateSync(path, 12); // "one\ntwo\nthre": shorter than the split
+    const shorter = reader(path) as SplitReader<string>;
+    shorter.restoreSplits(structuredClone(saved));
+    assert.throws(
+      () => drain(shorter),
+      (e: unknown) =>
+        e instanceof ConfigError &&
+        e.message.includes(
+          `FileSource cannot read "${path}" from where it was: the file has 12 `,
+        ) &&
+        e.message.includes("fewer than the 19 it had (it was truncated or replaced since)"),
+    );
+    shorter.close?.();
+    // A checkpoint position past the end (a weir that kept one position per subtask).
+    Deno.truncateSync(path, 4);
+    const legacy = reader(path);
+    assert.throws(() => legacy.restore(8), /the file has 4 bytes now, fewer than the 8 it had/);
+    legacy.close?.();
+  });
+});
+
 Deno.test("FileSource reports a missing file and a bad chunk size as ConfigError", async () => {
   const dir = await Deno.makeTempDir();
   try {
