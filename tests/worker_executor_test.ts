@@ -360,7 +360,11 @@ Deno.test("worker executor: a worker that dies fails the job, and the process en
     ...["--scenario", "die", "--parallelism", "2", "--executor", "workers"],
   ]);
   assert.equal(code, 1, stderr);
-  assert.match(stderr, /Job "die" failed: worker 1 died: .*worker crashed on purpose/);
+  assert.match(
+    stderr,
+    /Job "die" failed: worker 1 died of an error nothing caught: worker crashed on purpose/,
+  );
+  assert.doesNotMatch(stderr, /Uncaught/);
 });
 
 Deno.test("worker executor: a graph rebuilt differently in a worker is a clear error", async () => {
@@ -389,6 +393,28 @@ Deno.test("worker executor: a worker whose script does not reach execute() fails
   // terminated without the grace cancelled workers get to close their backends (with it: at
   // least 1.5 + 5 s and the process's start).
   assert.ok(tookMs < 6_500, `took ${tookMs} ms`);
+});
+
+Deno.test("worker executor: a worker whose script throws or exits before execute() fails the job at once, in one line", async () => {
+  for (
+    const [scenario, why] of [
+      ["throw-before", "no config in this worker"],
+      ["exit-before", "the worker ended \\(Deno\\.exit\\(\\) or close\\(\\) in the job script"],
+    ]
+  ) {
+    const started = performance.now();
+    const { code, stderr } = await run([
+      ...["--scenario", scenario!, "--parallelism", "2", "--executor", "workers"],
+    ]);
+    assert.equal(code, 1, stderr);
+    assert.match(
+      stderr,
+      new RegExp(`(The job script failed in worker 1|worker 1 died .*): ${why}`),
+    );
+    assert.doesNotMatch(stderr, /Uncaught|did not start within/, stderr);
+    // Not the start timeout (300 s by default).
+    assert.ok(performance.now() - started < 30_000);
+  }
 });
 
 Deno.test("worker executor: the admin API shows subtasks DEPLOYING while their Web Worker starts", async () => {

@@ -42,6 +42,9 @@ interface WorkerScope {
   readonly name?: string;
   postMessage(msg: FromWorker): void;
   addEventListener(type: "message", fn: (e: MessageEvent<ToWorker>) => void): void;
+  addEventListener(type: "error", fn: (e: ErrorEvent) => void): void;
+  addEventListener(type: "unhandledrejection", fn: (e: PromiseRejectionEvent) => void): void;
+  addEventListener(type: "unload", fn: () => void): void;
 }
 
 function detectWorker(): number | undefined {
@@ -64,14 +67,45 @@ export const workerIndex: number | undefined = detectWorker();
 function scopeLink(worker: number): WorkerLink {
   const scope = globalThis as unknown as WorkerScope;
   const { link, receive } = openLink(worker, false, (msg) => scope.postMessage(msg));
+  let jobName: string | undefined;
   scope.addEventListener("message", (e) => {
     const msg = e.data;
+    if (msg.type === "init") jobName = msg.init.plan.jobName;
     // Before any store opens: their background work goes to the main thread's pool.
     if (msg.type === "init" && msg.init.helpers) {
       useHelperPoolPort(msg.init.helpers.port, msg.init.helpers.size);
     }
     receive(msg);
   });
+  // What the script does not catch (before execute(), or in async work of its own) fails the
+  // job from the main thread in one line, instead of Deno's trace of an error in a worker.
+  const uncaught = (e: unknown) =>
+    scope.postMessage({
+      type: "failure",
+      failure: serializeFailure(
+        e,
+        jobName === undefined
+          ? `The job script failed in worker ${worker}`
+          : `Job "${jobName}" failed: worker ${worker} died of an error nothing caught`,
+      ),
+    });
+  scope.addEventListener("error", (e) => {
+    e.preventDefault();
+    uncaught(e.error ?? e.message);
+  });
+  scope.addEventListener("unhandledrejection", (e) => {
+    e.preventDefault();
+    uncaught(e.reason);
+  });
+  // Deno.exit() or close() in the script ends this worker (the main thread's terminate() at the
+  // job's end dispatches nothing here): without it the job cannot go on, and would wait.
+  scope.addEventListener("unload", () =>
+    uncaught(
+      new ConfigError(
+        "the worker ended (Deno.exit() or close() in the job script, which runs again in every " +
+          "worker up to execute(): docs/execution.md)",
+      ),
+    ));
   scope.postMessage({ type: "ready" });
   return link;
 }

@@ -26,6 +26,8 @@
  *   `<subtask>:weir-worker/<i>`, sorted.
  * - `mismatch`: the graph built in a worker has one more operator.
  * - `slow-start [--start-timeout MS]`: a worker's script waits an hour before `execute()`.
+ * - `throw-before`, `exit-before`: worker 1's script throws (or calls `Deno.exit(3)`) before
+ *   `execute()`.
  * - `two-jobs`: runs one job, then another; both print their records.
  * - `same-jobs`, `same-jobs-at-once`: two jobs of the same name and shape, one after the other
  *   (or both at once), over other items
@@ -294,6 +296,16 @@ async function main(args: string[]): Promise<void> {
       if (inWorker) await new Promise((resolve) => setTimeout(resolve, 3_600_000));
       env.fromElements(1, 2).uid("numbers").keyBy((n: number) => n).print();
       await env.execute("slow-start");
+      return;
+    }
+    case "throw-before":
+    case "exit-before": {
+      if ((globalThis as { name?: string }).name === "weir-worker/1") {
+        if (values.scenario === "exit-before") Deno.exit(3);
+        throw new Error("no config in this worker");
+      }
+      env.fromElements(1, 2).uid("numbers").keyBy((n: number) => n).print();
+      await env.execute(values.scenario);
       return;
     }
     case "same-jobs":
