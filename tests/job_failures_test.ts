@@ -108,6 +108,30 @@ Deno.test("a malformed input line stops after the bounded repeats: one line, exi
   }
 });
 
+Deno.test("an output or checkpoint directory that is a file fails at once: one line naming it, exit 2", async (t) => {
+  const dir = tempDir(t);
+  try {
+    Deno.writeTextFileSync(`${dir}/in.txt`, "a b\n");
+    Deno.writeTextFileSync(`${dir}/afile`, "");
+    for (
+      const [args, what] of [
+        [["--output", `${dir}/afile/out`], `Output directory ${dir}/afile/out`],
+        [
+          ["--output", `${dir}/out`, "--checkpoint-dir", `${dir}/afile`],
+          `Checkpoint directory ${dir}/afile`,
+        ],
+      ] as const
+    ) {
+      const r = await runExample("word_count.ts", ["--input", `${dir}/in.txt`, ...args]);
+      assert.equal(r.code, 2, r.stderr);
+      assertOneLineFailure(r, "word_count", new RegExp(`${what} cannot be made: `));
+      assert.equal(r.lines.length, 1, r.stderr);
+    }
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
 Deno.test("a --restore path that is no snapshot fails at once: one line, exit 1", async (t) => {
   const dir = tempDir(t);
   try {

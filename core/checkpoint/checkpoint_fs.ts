@@ -6,6 +6,7 @@
  * @module
  */
 import { DenoSegmentFs, type SegmentFs } from "../../statestore-as/segment_fs.ts";
+import { ConfigError } from "../errors.ts";
 
 /**
  * File operations of the checkpoint layer.
@@ -78,7 +79,10 @@ export class DenoCheckpointFs extends DenoSegmentFs implements CheckpointFs {
     try {
       return Deno.readFileSync(path);
     } catch (e) {
-      if (e instanceof Deno.errors.NotFound) return undefined;
+      // A path through a file (`in.txt/_metadata`) names no file either.
+      if (e instanceof Deno.errors.NotFound || e instanceof Deno.errors.NotADirectory) {
+        return undefined;
+      }
       throw e;
     }
   }
@@ -184,4 +188,37 @@ function cannotSyncFolders(e: unknown): boolean {
     e instanceof Deno.errors.NotCapable ||
     e instanceof Deno.errors.IsADirectory ||
     (typeof code === "string" && ["EINVAL", "ENOTSUP", "EOPNOTSUPP", "EBADF"].includes(code));
+}
+
+/**
+ * Makes the folder `path` (and its parents) where a job keeps `what` (its
+ * checkpoints, its output): a path that is a file, or one this process may
+ * not create, is a `ConfigError` naming both, not a bare file system error.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ConfigError } from "../errors.ts";
+ * import { DenoCheckpointFs, makeJobFolder } from "./checkpoint_fs.ts";
+ * const file = Deno.makeTempFileSync();
+ * assert.throws(
+ *   () => makeJobFolder(new DenoCheckpointFs(), `${file}/out`, "Output directory"),
+ *   (e: unknown) => e instanceof ConfigError && e.message.startsWith(`Output directory ${file}/out cannot be made: `),
+ * );
+ * Deno.removeSync(file);
+ * ```
+ */
+export function makeJobFolder(fs: CheckpointFs, path: string, what: string): void {
+  try {
+    fs.mkdirp(path);
+  } catch (e) {
+    if (
+      !(e instanceof Deno.errors.NotADirectory || e instanceof Deno.errors.AlreadyExists ||
+        e instanceof Deno.errors.NotFound || e instanceof Deno.errors.PermissionDenied ||
+        e instanceof Deno.errors.NotCapable)
+    ) throw e;
+    throw new ConfigError(`${what} ${path} cannot be made: ${(e as Error).message}`, {
+      cause: e,
+    });
+  }
 }

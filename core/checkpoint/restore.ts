@@ -86,7 +86,9 @@ export function planRestore(
   if (manifest.maxParallelism !== maxParallelism) {
     throw new CheckpointError(
       `Cannot restore ${where}: it has ${manifest.maxParallelism} key groups, the job has ` +
-        `maxParallelism ${maxParallelism}; key groups cannot change`,
+        `maxParallelism ${maxParallelism}; key groups cannot change: run the job with ` +
+        `--max-parallelism ${manifest.maxParallelism} (maxParallelism in ` +
+        `StreamEnvironment.create), at any parallelism up to it`,
     );
   }
   const byUid = new Map<string, RestoringOperator[]>();

@@ -8,7 +8,7 @@
  */
 import { CheckpointError } from "../errors.ts";
 import type { SnapshotStorage } from "../state/backend.ts";
-import { type CheckpointFs, DenoCheckpointFs } from "./checkpoint_fs.ts";
+import { type CheckpointFs, DenoCheckpointFs, makeJobFolder } from "./checkpoint_fs.ts";
 import {
   formatManifest,
   type Manifest,
@@ -96,6 +96,7 @@ export class CheckpointStorage {
   constructor(root: string, fs: CheckpointFs = new DenoCheckpointFs()) {
     this.paths = checkpointPaths(root);
     this.fs = fs;
+    makeJobFolder(fs, this.paths.root, "Checkpoint directory");
     fs.mkdirp(this.paths.shared);
   }
 

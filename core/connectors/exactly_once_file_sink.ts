@@ -27,7 +27,7 @@
  * @module
  */
 import { resolve } from "node:path";
-import { type CheckpointFs, DenoCheckpointFs } from "../checkpoint/checkpoint_fs.ts";
+import { type CheckpointFs, DenoCheckpointFs, makeJobFolder } from "../checkpoint/checkpoint_fs.ts";
 import { type DirectoryLock, lockDirectory } from "../checkpoint/dir_lock.ts";
 import { inWorkerShare } from "../runtime/_worker_role.ts";
 import { ConfigError } from "../errors.ts";
@@ -134,6 +134,7 @@ export class ExactlyOnceFileSink<T> extends TwoPhaseCommitSink<T, FileTransactio
     this.format = options.format ??
       ((v: T) => (typeof v === "string" ? v : JSON.stringify(v)));
     this.fs = options.fs ?? new DenoCheckpointFs();
+    makeJobFolder(this.fs, this.dir, "Output directory");
     this.fs.mkdirp(`${this.dir}/${IN_PROGRESS_DIR}`);
   }
   /** @internal What the plan compares between threads (see `_external.ts`). */

@@ -502,6 +502,11 @@ export class StreamEnvironment implements GraphBuilder {
         `parallelism must be a positive integer, got ${JSON.stringify(parallelism)}`,
       );
     }
+    if (parallelism > UPPER_BOUND_MAX_PARALLELISM) {
+      throw new ConfigError(
+        `parallelism must be at most ${UPPER_BOUND_MAX_PARALLELISM} (the most key groups), got ${parallelism}`,
+      );
+    }
     const maxParallelism = config.maxParallelism ?? defaultMaxParallelism(parallelism);
     if (
       !Number.isInteger(maxParallelism) || maxParallelism < parallelism ||
@@ -636,6 +641,7 @@ export class StreamEnvironment implements GraphBuilder {
     const env = StreamEnvironment.create({
       ...config,
       ...(flags.parallelism !== undefined ? { parallelism: flags.parallelism } : {}),
+      ...(flags.maxParallelism !== undefined ? { maxParallelism: flags.maxParallelism } : {}),
       ...(flags.stateBackend === undefined ? {} : {
         stateBackend: flags.stateBackend === "heap"
           ? new HeapStateBackend()

@@ -72,3 +72,23 @@ Deno.test("a job gives each keyed operator subtask an equal share of the state b
   // Three subtasks of the first sum and two of the second: five stores share the memory.
   assert.ok(shares.length > 0 && shares.every((s) => s === 1 / 5), `${shares}`);
 });
+
+Deno.test("job flags: negative numbers, a parallelism past the key groups and --max-parallelism", () => {
+  for (const [flag, value] of [["--parallelism", "-1"], ["--checkpoint-interval", "-5"]]) {
+    assert.throws(
+      () => StreamEnvironment.fromArgs([flag!, value!, "--checkpoint-dir", "/tmp/x"]),
+      (e: unknown) =>
+        e instanceof ConfigError &&
+        e.message === `${flag} must be a positive integer, got "${value}"`,
+    );
+  }
+  assert.throws(
+    () => StreamEnvironment.fromArgs(["--parallelism", "40000"]),
+    (e: unknown) =>
+      e instanceof ConfigError &&
+      e.message === "parallelism must be at most 32768 (the most key groups), got 40000",
+  );
+  const { env } = StreamEnvironment.fromArgs(["--max-parallelism", "256", "--parallelism", "2"]);
+  assert.equal(env.config.maxParallelism, 256);
+  assert.throws(() => StreamEnvironment.fromArgs(["--max-parallelism", "0"]), ConfigError);
+});

@@ -36,6 +36,11 @@ export type StateBackendName = "heap" | "lsm";
 export interface JobFlags {
   /** `--parallelism N` (unset: one subtask per core on workers; 1 under `deno test`). */
   parallelism?: number;
+  /**
+   * `--max-parallelism N`: the number of key groups (unset: Flink's default for the
+   * parallelism, at least 128). A checkpoint restores only with the number it was taken with.
+   */
+  maxParallelism?: number;
   /** `--state-backend lsm|heap`. */
   stateBackend?: StateBackendName;
   /** `--checkpoint-dir DIR` (or `--checkpoint-storage file:DIR`). */
@@ -106,6 +111,7 @@ export type FlagValues = Record<string, string | boolean | (string | boolean)[] 
 
 const COMMON: FlagOptions = {
   "parallelism": { type: "string" },
+  "max-parallelism": { type: "string" },
   "state-backend": { type: "string" },
   "checkpoint-dir": { type: "string" },
   "checkpoint-storage": { type: "string" },
@@ -149,20 +155,32 @@ export function parseCheckpointStorage(spec: string): CheckpointStorageSpec {
     return { kind: "file", dir };
   }
   const scheme = /^([a-z]+):/.exec(spec)?.[1];
-  if (scheme === "postgres" || scheme === "postgresql") return { kind: "postgres", url: spec };
+  if (scheme === "postgres" || scheme === "postgresql") {
+    return { kind: "postgres", url: databaseUrl(spec) };
+  }
   if (scheme === "redis" || scheme === "rediss") {
     let url = spec;
     if (/^rediss?:(\/\/)?$/.test(spec)) {
       url = Deno.env.get("REDIS_URL") ?? "";
       if (url === "") throw new ConfigError("--checkpoint-storage redis: needs REDIS_URL set");
     }
-    return { kind: "redis", url };
+    return { kind: "redis", url: databaseUrl(url) };
   }
   throw new ConfigError(
     `--checkpoint-storage must be file:DIR, postgres://… or redis://…, got a value starting "${
       scheme ?? spec.slice(0, 8)
     }"`,
   );
+}
+
+/** `url` when it parses as a URL; else a ConfigError that does not show it (it may hold a password). */
+function databaseUrl(url: string): string {
+  if (!URL.canParse(url)) {
+    throw new ConfigError(
+      `--checkpoint-storage is not a valid URL (scheme://user:password@host:port/path?job=NAME)`,
+    );
+  }
+  return url;
 }
 
 function positiveInt(flag: string, raw: string | undefined): number | undefined {
@@ -230,9 +248,20 @@ export function parseJobFlags(
   for (const name of Object.keys(options)) {
     if (name in COMMON) throw new ConfigError(`Job flag --${name} clashes with a common flag`);
   }
+  const all = { ...COMMON, ...options };
+  // `--parallelism -1`: parseArgs takes a value that starts with "-" for a flag, and says the
+  // argument is ambiguous; joined, the value reaches the checks that name what is wrong with it.
+  const joined = args.flatMap((a, i) =>
+    /^-\d/.test(a) && i > 0 && all[args[i - 1]!.slice(2)]?.type === "string" &&
+      args[i - 1]!.startsWith("--")
+      ? []
+      : /^--/.test(a) && all[a.slice(2)]?.type === "string" && /^-\d/.test(args[i + 1] ?? "")
+      ? [`${a}=${args[i + 1]}`]
+      : [a]
+  );
   let parsed;
   try {
-    parsed = parseArgs({ args, options: { ...COMMON, ...options }, strict: true });
+    parsed = parseArgs({ args: joined, options: all, strict: true });
   } catch (e) {
     throw new ConfigError(`Bad job flags: ${e instanceof Error ? e.message : e}`, { cause: e });
   }
@@ -240,6 +269,8 @@ export function parseJobFlags(
   const flags: JobFlags = {};
   const parallelism = positiveInt("parallelism", v["parallelism"] as string | undefined);
   if (parallelism !== undefined) flags.parallelism = parallelism;
+  const maxParallelism = positiveInt("max-parallelism", v["max-parallelism"] as string | undefined);
+  if (maxParallelism !== undefined) flags.maxParallelism = maxParallelism;
   const backend = v["state-backend"] as string | undefined;
   if (backend !== undefined) {
     if (backend !== "heap" && backend !== "lsm") {

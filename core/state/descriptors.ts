@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { ConfigError } from "../errors.ts";
 import type { Serializer } from "./serializer.ts";
 import type { AggregateFunction } from "./state.ts";
 import type { StateTtlConfig } from "./ttl.ts";
@@ -38,8 +39,15 @@ export abstract class StateDescriptor {
   /** The kind of state. */
   abstract readonly kind: StateKind;
 
-  /** Creates a descriptor named `name`. */
+  /** Creates a descriptor named `name` (a non-empty string: it keys the state in snapshots). */
   constructor(name: string) {
+    if (typeof name !== "string" || name === "") {
+      throw new ConfigError(
+        `A state descriptor's name must be a non-empty string, got ${
+          typeof name === "string" ? '""' : String(name)
+        }`,
+      );
+    }
     this.name = name;
   }
 

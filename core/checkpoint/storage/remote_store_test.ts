@@ -33,6 +33,18 @@ Deno.test("--checkpoint-storage: file:DIR is --checkpoint-dir DIR; databases kee
   );
 });
 
+Deno.test("--checkpoint-storage: a database URL that does not parse is a ConfigError that does not repeat it", () => {
+  for (const spec of ["redis://[::1", "postgres://u:s3cret@[h/db"]) {
+    assert.throws(
+      () => parseCheckpointStorage(spec),
+      (e: unknown) =>
+        e instanceof ConfigError &&
+        e.message.startsWith("--checkpoint-storage is not a valid URL") &&
+        !e.message.includes("s3cret"),
+    );
+  }
+});
+
 Deno.test("--checkpoint-storage: an unknown scheme is a ConfigError that does not repeat the value", () => {
   assert.throws(
     () => parseCheckpointStorage("mysql://root:s3cret@h/db"),
