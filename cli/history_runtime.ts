@@ -36,11 +36,23 @@ const READ_ONLY = "weir ui is read-only: it shows a checkpoint directory, not a 
  * import { historyRuntime } from "./history_runtime.ts";
  * const dir = Deno.makeTempDirSync();
  * assert.throws(() => historyRuntime(dir), /has no completed checkpoint and no history/);
+ * assert.throws(() => historyRuntime(`${dir}/nope`), /nope is not a checkpoint directory: there is no folder by that name/);
  * Deno.removeSync(dir, { recursive: true });
  * ```
  */
 export function historyRuntime(dir: string): AdminRuntime {
   const root = dir.replace(/\/+$/, "") || "/";
+  let isDirectory = false;
+  try {
+    isDirectory = Deno.statSync(root).isDirectory;
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+  if (!isDirectory) {
+    throw new CheckpointError(
+      `${root} is not a checkpoint directory: there is no folder by that name`,
+    );
+  }
   const fs = new DenoCheckpointFs();
   let latest: LoadedManifest | undefined;
   try {

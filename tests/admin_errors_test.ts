@@ -122,6 +122,16 @@ Deno.test("admin API errors are JSON with fitting statuses", async () => {
   );
   assertError(await call(app, "PATCH", `/jobs/${JOB_ID}?mode=explode`), 400, /Unknown mode/);
   assertError(await call(app, "GET", `/jobs/${JOB_ID}/state/op/s?key=k`), 404, /no value/);
+  assertError(
+    await call(app, "GET", `/jobs/${JOB_ID}/state/op/s?key=a&key=b`),
+    400,
+    /"key" given 2 times: give one key/,
+  );
+  assertError(
+    await call(app, "POST", `/jobs/${JOB_ID}/checkpoints`, { body: '{"checkpointType":"bogus"}' }),
+    400,
+    /checkpointType must be CONFIGURED or INCREMENTAL .* got "bogus"/,
+  );
 
   // Bad bodies.
   const sp = `/jobs/${JOB_ID}/savepoints`;

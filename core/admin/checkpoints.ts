@@ -104,7 +104,20 @@ export function checkpointsRoutes(runtime: AdminRuntime, ops: Operations): Hono 
   });
   app.post("/jobs/:jobid/checkpoints", async (c) => {
     const job = jobParam(c, runtime);
-    await jsonBody(c, ["checkpointType"]);
+    const { checkpointType } = await jsonBody(c, ["checkpointType"]);
+    // Flink's values; weir's checkpoints are incremental (what a job is configured with).
+    if (
+      checkpointType !== undefined && checkpointType !== "CONFIGURED" &&
+      checkpointType !== "INCREMENTAL"
+    ) {
+      fail(
+        400,
+        `checkpointType must be CONFIGURED or INCREMENTAL (weir takes incremental checkpoints; ` +
+          `a FULL one is a savepoint: POST /jobs/${job.id}/savepoints), got ${
+            JSON.stringify(checkpointType)
+          }`,
+      );
+    }
     needCheckpointing(job);
     if (job.status() !== "RUNNING") fail(409, `Job ${job.id} is ${job.status()}, not running`);
     const id = ops.start(job.id, "checkpoint", job.triggerCheckpoint());

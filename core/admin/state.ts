@@ -14,8 +14,12 @@ export function stateRoutes(runtime: AdminRuntime): Hono {
   const app = new Hono();
   app.get("/jobs/:jobid/state/:operatorUid/:stateName", async (c) => {
     const job = jobParam(c, runtime);
-    const key = c.req.query("key");
-    if (key === undefined) fail(400, 'Missing query parameter "key"');
+    const keys = c.req.queries("key") ?? [];
+    if (keys.length === 0) fail(400, 'Missing query parameter "key"');
+    if (keys.length > 1) {
+      fail(400, `Query parameter "key" given ${keys.length} times: give one key`);
+    }
+    const key = keys[0]!;
     const uid = c.req.param("operatorUid");
     const name = c.req.param("stateName");
     const r = await job.queryState(uid, name, key);

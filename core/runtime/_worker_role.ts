@@ -14,6 +14,7 @@
  *
  * @module
  */
+import { thrownMessage } from "../_thrown_message.ts";
 import { useHelperPoolPort } from "../../statestore-as/_helper_pool.ts";
 import { ConfigError, CorruptionError } from "../errors.ts";
 import { DenoCheckpointFs } from "../checkpoint/checkpoint_fs.ts";
@@ -177,8 +178,8 @@ function serializeFailure(e: unknown, fallback: string): SerializedFailure {
       break;
     }
   }
-  const message = e instanceof Error ? e.message : String(e);
-  const r = root instanceof Error ? root : new Error(String(root));
+  const message = thrownMessage(e);
+  const r = root instanceof Error ? root : new Error(thrownMessage(root));
   return {
     message: e instanceof Error && e.name === "JobFailedError"
       ? message

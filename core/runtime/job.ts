@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { thrownMessage } from "../_thrown_message.ts";
 import { CheckpointError, ConfigError, JobFailedError, StateError } from "../errors.ts";
 import {
   type CheckpointConfig,
@@ -1001,7 +1002,7 @@ export class Job implements TaskHost {
     }
     if (failure) {
       const cause = failure.error;
-      const msg = cause instanceof Error ? cause.message : String(cause);
+      const msg = thrownMessage(cause);
       const where = failure.task ? ` in task ${failure.task.name}` : "";
       // A worker's failure already says where it happened.
       if (cause instanceof JobFailedError) throw cause;

@@ -297,3 +297,19 @@ Deno.test("processing-time timers fire through a real job driven by a ManualCloc
   const result = await client.done;
   assert.equal(result.cancelled, false);
 });
+
+Deno.test("a user function that throws a value that is not an Error fails the job showing the value", async () => {
+  for (const [thrown, shown] of [[{ code: 42 }, "{ code: 42 }"], [undefined, "undefined"]]) {
+    const env = StreamEnvironment.create({ parallelism: 1 });
+    env.fromElements(1, 2).map((n: number) => {
+      if (n === 2) throw thrown;
+      return n;
+    }).addSink(new CollectSink());
+    await assert.rejects(
+      env.execute("throws"),
+      (e: unknown) =>
+        e instanceof JobFailedError &&
+        e.message.endsWith(`: a non-Error value was thrown: ${shown}`),
+    );
+  }
+});
