@@ -104,6 +104,30 @@ export function requireFlag(p: Parsed, name: string, command: string): string {
 }
 
 /**
+ * The required `--url` of a running job's admin API, without a trailing
+ * slash; a value that is not an http(s) URL is a {@linkcode UsageError}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { adminUrlFlag } from "./args.ts";
+ * const p = { values: { url: "http://127.0.0.1:8081/" }, positionals: [], help: false };
+ * assert.equal(adminUrlFlag(p, "jobs list"), "http://127.0.0.1:8081");
+ * assert.throws(() => adminUrlFlag({ ...p, values: { url: "notaurl" } }, "jobs list"), /--url must be/);
+ * ```
+ */
+export function adminUrlFlag(p: Parsed, command: string): string {
+  const url = requireFlag(p, "url", command);
+  if (!/^https?:\/\//.test(url) || !URL.canParse(url)) {
+    throw new UsageError(
+      `--url must be the admin API's URL, such as http://127.0.0.1:8081, got "${url}"`,
+      command,
+    );
+  }
+  return url.replace(/\/+$/, "");
+}
+
+/**
  * An optional non-negative number flag, or a {@linkcode UsageError}.
  *
  * @example

@@ -158,6 +158,9 @@ export function findSnapshots(
   if (!exists(paths.root)) {
     throw new CheckpointError(`Checkpoint directory ${paths.root} does not exist`);
   }
+  if (!Deno.statSync(paths.root).isDirectory) {
+    throw new CheckpointError(`${paths.root} is a file, not a checkpoint directory`);
+  }
   const out: FoundSnapshot[] = [];
   const ids = fs.list(paths.root).map(parseCheckpointDirName).filter((i) => i !== undefined);
   for (const id of ids.sort((a, b) => a - b)) {

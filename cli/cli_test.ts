@@ -582,6 +582,10 @@ Deno.test("damaged and missing checkpoints give readable errors", async () => {
     assert.deepEqual([notDir.code, notDir.err], [1, [
       `weir: Checkpoint directory ${dir}/nope does not exist`,
     ]]);
+    const file = await cli("checkpoints", "list", `${dir}/chk-2/_metadata`);
+    assert.deepEqual([file.code, file.err], [1, [
+      `weir: ${dir}/chk-2/_metadata is a file, not a checkpoint directory`,
+    ]]);
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }
@@ -704,7 +708,7 @@ Deno.test("bad usage: exit 2 with one line; --help everywhere", async () => {
     ],
     [["checkpoints", "list", "a", "b"], /unexpected argument "b"/],
     [["checkpoints", "gc", "d", "--keep", "x"], /--keep must be a non-negative integer, got "x"/],
-    [["checkpoints", "gc", "d", "--keep", "0"], /--keep must be at least 1/],
+    [["checkpoints", "gc", "d", "--keep", "0"], /--keep must be a positive integer, got "0"/],
     [["state", "get", "p", "--operator", "o", "--state", "s"], /--key is required/],
     [
       ["state", "dump", "p", "--operator", "o", "--state", "s", "--format", "xml"],
@@ -712,9 +716,13 @@ Deno.test("bad usage: exit 2 with one line; --help everywhere", async () => {
     ],
     [["state", "dump", "p", "--wat"], /^weir state dump: Unknown option '--wat'/],
     [["savepoint", "--job", "j"], /^weir savepoint: --url is required/],
-    [["savepoint", "--url", "u", "--job", "j", "--drain"], /^weir savepoint: --drain needs --stop/],
+    [
+      ["savepoint", "--url", "http://u", "--job", "j", "--drain"],
+      /^weir savepoint: --drain needs --stop/,
+    ],
     [["jobs", "list"], /^weir jobs list: --url is required/],
-    [["cancel", "--url", "u"], /^weir cancel: --job is required/],
+    [["cancel", "--url", "http://u"], /^weir cancel: --job is required/],
+    [["jobs", "list", "--url", "notaurl"], /^weir jobs list: --url must be the admin API's URL/],
     [["ui"], /^weir ui: --checkpoint-dir is required/],
     [["frob"], /^weir: unknown command "frob"/],
   ];

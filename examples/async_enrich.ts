@@ -39,8 +39,12 @@ export async function main(args: string[]): Promise<void> {
   const url = values["lookup-url"] as string | undefined;
   if (!input) throw new ConfigError("--input FILE is required");
   if (!output) throw new ConfigError("--output DIR is required");
-  if (!url?.includes("{}")) {
-    throw new ConfigError("--lookup-url URL is required, with {} where the id goes");
+  if (!url?.includes("{}") || !URL.canParse(url.replace("{}", "id"))) {
+    throw new ConfigError(
+      `--lookup-url must be a URL with {} where the id goes (http://host/users/{}), got ${
+        url === undefined ? "none" : `"${url}"`
+      }`,
+    );
   }
   const lookup = async (id: string, signal: AbortSignal): Promise<string[]> => {
     const res = await fetch(url.replace("{}", encodeURIComponent(id)), { signal });

@@ -81,8 +81,10 @@ export async function main(args: string[]): Promise<void> {
   });
   const clicks = Number(values.clicks ?? 40_000);
   const rate = Number(values.rate ?? 20_000);
-  if (!Number.isInteger(clicks) || clicks < 1) throw new ConfigError("--clicks must be ≥ 1");
-  if (!(rate > 0)) throw new ConfigError("--rate must be > 0");
+  if (!Number.isInteger(clicks) || clicks < 1) {
+    throw new ConfigError(`--clicks must be an integer ≥ 1, got "${values.clicks}"`);
+  }
+  if (!(rate > 0)) throw new ConfigError(`--rate must be a number > 0, got "${values.rate}"`);
   env.generate<Click>({
     count: clicks,
     ratePerSecond: rate,

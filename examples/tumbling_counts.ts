@@ -79,9 +79,10 @@ function parse(line: string): Event | undefined {
 }
 
 function positive(name: string, v: unknown, min: number): number {
+  if (v === undefined) throw new ConfigError(`--${name} is required (a number >= ${min})`);
   const n = Number(v);
-  if (v === undefined || !Number.isFinite(n) || n < min) {
-    throw new ConfigError(`--${name} must be a number >= ${min}, got ${v}`);
+  if (!Number.isFinite(n) || n < min) {
+    throw new ConfigError(`--${name} must be a number >= ${min}, got "${v}"`);
   }
   return n;
 }

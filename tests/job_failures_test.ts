@@ -264,3 +264,21 @@ Deno.test("operator state that does not decode stops after the bounded repeats: 
     Deno.removeSync(dir, { recursive: true });
   }
 });
+
+Deno.test("the examples name a missing or bad flag value: one line, exit 2", async () => {
+  for (
+    const [script, args, message] of [
+      ["click_counts.ts", ["--clicks", "abc"], /--clicks must be an integer ≥ 1, got "abc"$/],
+      ["tumbling_counts.ts", ["--input", "x", "--output", "y"], /--window-ms is required/],
+      [
+        "async_enrich.ts",
+        ["--input", "x", "--output", "y", "--lookup-url", "notaurl{}"],
+        /--lookup-url must be a URL with \{\} where the id goes .*, got "notaurl\{\}"$/,
+      ],
+    ] as const
+  ) {
+    const r = await runExample(script, [...args]);
+    assert.equal(r.code, 2, r.stderr);
+    assertOneLineFailure(r, script.replace(".ts", ""), message);
+  }
+});

@@ -286,7 +286,7 @@ export const checkpointsGc: Command = {
     }, ["DIR"]);
     if (p.help) return help(io, GC_HELP);
     const keep = numberFlag(p, "keep", this.name, true);
-    if (keep === 0) throw new UsageError("--keep must be at least 1", this.name);
+    if (keep === 0) throw new UsageError('--keep must be a positive integer, got "0"', this.name);
     const minAgeMs = (numberFlag(p, "min-age", this.name, false) ?? 60) * 1000;
     const doDelete = p.values.delete === true;
     if (isDatabaseUrl(p.positionals[0]!)) {

@@ -7,7 +7,7 @@
  */
 import { CheckpointError } from "../../core/errors.ts";
 import { adminCall, adminToken } from "../admin_client.ts";
-import { parseCommand, requireFlag } from "../args.ts";
+import { adminUrlFlag, parseCommand, requireFlag } from "../args.ts";
 import type { CliIo, Command } from "../command.ts";
 import { table, time } from "../format.ts";
 
@@ -60,7 +60,7 @@ export const jobsList: Command = {
       io.out(LIST_HELP);
       return 0;
     }
-    const base = requireFlag(p, "url", this.name).replace(/\/+$/, "");
+    const base = adminUrlFlag(p, this.name);
     const answer = await adminCall(`${base}/jobs/overview`, {}, adminToken(p.values.token));
     if (!Array.isArray(answer.jobs)) {
       throw new CheckpointError(`${base}/jobs/overview answered without a "jobs" list`);
@@ -101,7 +101,7 @@ export const cancel: Command = {
       io.out(CANCEL_HELP);
       return 0;
     }
-    const base = requireFlag(p, "url", this.name).replace(/\/+$/, "");
+    const base = adminUrlFlag(p, this.name);
     const job = requireFlag(p, "job", this.name);
     await adminCall(
       `${base}/jobs/${encodeURIComponent(job)}?mode=cancel`,

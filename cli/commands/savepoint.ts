@@ -6,7 +6,7 @@
  */
 import { CheckpointError } from "../../core/errors.ts";
 import { adminCall, adminToken } from "../admin_client.ts";
-import { numberFlag, parseCommand, requireFlag, UsageError } from "../args.ts";
+import { adminUrlFlag, numberFlag, parseCommand, requireFlag, UsageError } from "../args.ts";
 import type { CliIo, Command } from "../command.ts";
 
 const HELP =
@@ -67,7 +67,7 @@ export const savepoint: Command = {
       io.out(HELP);
       return 0;
     }
-    const base = requireFlag(p, "url", this.name).replace(/\/+$/, "");
+    const base = adminUrlFlag(p, this.name);
     const job = requireFlag(p, "job", this.name);
     const timeoutMs = (numberFlag(p, "timeout", this.name, false) ?? 300) * 1000;
     const stop = p.values.stop === true;
