@@ -37,6 +37,14 @@ const READ_ONLY = "weir ui is read-only: it shows a checkpoint directory, not a 
  * const dir = Deno.makeTempDirSync();
  * assert.throws(() => historyRuntime(dir), /has no completed checkpoint and no history/);
  * assert.throws(() => historyRuntime(`${dir}/nope`), /nope is not a checkpoint directory: there is no folder by that name/);
+ * // History but no readable checkpoint: state queries say why.
+ * Deno.mkdirSync(`${dir}/chk-3`);
+ * Deno.writeTextFileSync(`${dir}/chk-3/_metadata`, "{ torn");
+ * Deno.writeTextFileSync(`${dir}/_history.jsonl`, JSON.stringify({ kind: "restore", id: 1, restore_timestamp: 1, is_savepoint: false, external_path: "x" }) + "\n");
+ * const [job] = historyRuntime(dir).jobs();
+ * const answer = await job!.queryState("count", "count", "k");
+ * assert.equal(answer.kind, "not-running");
+ * assert.match(answer.kind === "not-running" ? answer.message : "", /^No state to read in .*: Cannot read .*chk-3\/_metadata/);
  * Deno.removeSync(dir, { recursive: true });
  * ```
  */
@@ -55,10 +63,12 @@ export function historyRuntime(dir: string): AdminRuntime {
   }
   const fs = new DenoCheckpointFs();
   let latest: LoadedManifest | undefined;
+  let unreadable = "it has no completed checkpoint";
   try {
     latest = resolveSnapshot(root, fs);
   } catch (e) {
     if (!(e instanceof CheckpointError)) throw e;
+    unreadable = e.message;
   }
   const history = readHistory(root);
   if (!latest && history.length === 0) {
@@ -125,7 +135,10 @@ export function historyRuntime(dir: string): AdminRuntime {
     },
     queryState(uid: string, stateName: string, rawKey: string): Promise<StateQueryOutcome> {
       if (!latest) {
-        return Promise.resolve({ kind: "not-running", message: `${root} has no checkpoint` });
+        return Promise.resolve({
+          kind: "not-running",
+          message: `No state to read in ${root}: ${unreadable}`,
+        });
       }
       try {
         const view = openState(latest, uid, stateName);
