@@ -461,9 +461,9 @@ Deno.test("Watermark alignment: a reader that cannot pause single splits is paus
   assert.ok(got.fast.at(-1)! - got.slow.at(-1)! <= 100 + 50, "fast never ran far ahead");
 });
 
-Deno.test("env.fromSource: records are stamped and the watermark downstream follows the slowest split", async () => {
-  const records: [string, number][] = [["a", 1000], ["b", 10], ["a", 2000], ["b", 20], ["a", 3000]];
-  const source: Source<number> = {
+/** A source of one subtask reading splits "a" and "b" in turns, one record a poll. */
+function twoSplits(records: [string, number][]): Source<number> {
+  return {
     name: "two-splits",
     maxParallelism: 1,
     createReader() {
@@ -483,6 +483,10 @@ Deno.test("env.fromSource: records are stamped and the watermark downstream foll
       };
     },
   };
+}
+
+Deno.test("env.fromSource: records are stamped and the watermark downstream follows the slowest split", async () => {
+  const source = twoSplits([["a", 1000], ["b", 10], ["a", 2000], ["b", 20], ["a", 3000]]);
   const env = StreamEnvironment.create();
   const seen = new CollectSink<string>();
   env.fromSource(source, perRecord(), "two splits")
@@ -514,27 +518,7 @@ function chainsOf(env: StreamEnvironment): [string, number][][] {
 }
 
 Deno.test("env.fromSource: the watermarks run with their source at its parallelism, whatever the job's (a source of at most one subtask at parallelism 2)", async () => {
-  const records: [string, number][] = [["a", 1000], ["b", 10], ["a", 2000], ["b", 20]];
-  const source: Source<number> = {
-    name: "two-splits",
-    maxParallelism: 1,
-    createReader() {
-      let next = 0;
-      return {
-        poll(out) {
-          if (next === 0) ["a", "b"].forEach((s) => out.forSplit?.(s));
-          const r = records[next++];
-          if (!r) return "end";
-          (out.forSplit?.(r[0]) ?? out).collect(r[1]);
-          return "more";
-        },
-        position: () => next,
-        restore(p) {
-          next = p as number;
-        },
-      };
-    },
-  };
+  const source = twoSplits([["a", 1000], ["b", 10], ["a", 2000], ["b", 20]]);
   const env = StreamEnvironment.create({ parallelism: 2 });
   const seen = new CollectSink<string>();
   env.fromSource(source, perRecord(), "two splits")
