@@ -161,7 +161,7 @@ for (const how of ["its _metadata", "its folder"] as const) {
         () => start(dir, { out, restore: "latest", retained: 2 }),
         (e: unknown) =>
           e instanceof CheckpointError && e.message.includes("Refusing to restore checkpoint 1") &&
-          e.message.includes(`checkpoint 2 (it completed (${dir}/_history.jsonl says so) but `) &&
+          e.message.includes(`checkpoint 2 (its completion is in ${dir}/_history.jsonl, but `) &&
           e.message.includes(`chk-2/_metadata is gone)`),
       );
       assert.deepEqual(problems([...first, ...second], [out]), [], "nothing was emitted again");
@@ -174,6 +174,25 @@ for (const how of ["its _metadata", "its folder"] as const) {
     }
   });
 }
+
+Deno.test("commit: with every checkpoint deleted, --restore latest does not start over from the input unnoticed", async () => {
+  const dir = temp("weir-ck-"), out = temp("weir-out-");
+  try {
+    await damagedNewest(dir, out, "its folder");
+    Deno.removeSync(`${dir}/chk-1`, { recursive: true });
+    assert.throws(
+      () => start(dir, { out, restore: "latest", retained: 2 }),
+      (e: unknown) =>
+        e instanceof CheckpointError &&
+        e.message.startsWith(
+          `No intact checkpoint in ${dir}: checkpoint 2: its completion is in ${dir}/_history`,
+        ) &&
+        e.message.endsWith("chk-2/_metadata is gone") && !e.message.includes("chk-1"),
+    );
+  } finally {
+    for (const d of [dir, out]) Deno.removeSync(d, { recursive: true });
+  }
+});
 
 Deno.test("commit: falling back past a checkpoint whose output was committed is refused, saying what and how", async () => {
   const dir = temp("weir-ck-"), out = temp("weir-out-");

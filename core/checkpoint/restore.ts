@@ -221,7 +221,7 @@ export function resolveRestore(
       kind: "checkpoint" as const,
       load: (): LoadedManifest => {
         throw new CheckpointError(
-          `it completed (${storage.paths.root}/${HISTORY_FILE} says so) but ` +
+          `its completion is in ${storage.paths.root}/${HISTORY_FILE}, but ` +
             `${storage.paths.metadata(id)} is gone`,
         );
       },
@@ -278,20 +278,29 @@ export function resolveRestore(
   }
   if (skipped.length > 0) {
     throw new CheckpointError(
-      `No intact checkpoint in ${storage.paths.root}: ${skipped.map((s) => s.why).join(" | ")}`,
+      `No intact checkpoint in ${storage.paths.root}: ${
+        skipped.map((s) => `${s.kind} ${s.id}: ${s.why}`).join(" | ")
+      }`,
     );
   }
   return undefined;
 }
 
-/** Ids the history records as completed checkpoints that `completed` (on disk) lacks. */
+/**
+ * Ids the history records as completed checkpoints that `completed` (on disk) lacks and that
+ * retention did not remove: it removes the oldest first, so those newer than the oldest one on
+ * disk (with none on disk, the newest one).
+ */
 function vanishedCheckpoints(storage: CheckpointStorage, completed: readonly number[]): number[] {
   const present = new Set(completed);
   const ids = new Set<number>();
   for (const e of readHistory(storage.paths.root)) {
     if (e.kind === "checkpoint" && e.status === "COMPLETED" && !e.is_savepoint) ids.add(e.id);
   }
-  return [...ids].filter((id) => !present.has(id));
+  const gone = [...ids].filter((id) => !present.has(id));
+  if (completed.length === 0) return gone.length === 0 ? [] : [Math.max(...gone)];
+  const oldest = Math.min(...completed);
+  return gone.filter((id) => id > oldest);
 }
 
 function applyPolicy(
