@@ -109,6 +109,9 @@ Deno.test("weir ui serves a stopped job's checkpoints, operators and state, read
     const cancel = await fetch(`${url}/jobs/${id}?mode=cancel`, { method: "PATCH" });
     assert.equal(cancel.status, 409);
     await cancel.body?.cancel();
+    const savepoint = await fetch(`${url}/jobs/${id}/savepoints`, { method: "POST" });
+    assert.equal(savepoint.status, 409);
+    assert.match((await savepoint.json()).errors[0], /is FINISHED, not running/);
     const page = await fetch(`${url}/`);
     assert.equal(page.status, 200);
     assert.match(await page.text(), /id="job-graph"/);

@@ -15,10 +15,11 @@ import type { AdminJob, AdminRuntime } from "./runtime.ts";
 import { checkTargetDirectory } from "./target_directory.ts";
 
 function needRunning(job: AdminJob): void {
+  // A job that has ended (or `weir ui`'s view of one) takes no savepoint, checkpointing or not.
+  if (job.status() !== "RUNNING") fail(409, `Job ${job.id} is ${job.status()}, not running`);
   if (!job.checkpointConfig()) {
     fail(409, `Savepoints need checkpointing (--checkpoint-dir); job ${job.id} has none`);
   }
-  if (job.status() !== "RUNNING") fail(409, `Job ${job.id} is ${job.status()}, not running`);
 }
 
 /**
