@@ -395,11 +395,12 @@ Deno.test("worker executor: a worker whose script does not reach execute() fails
   assert.ok(tookMs < 6_500, `took ${tookMs} ms`);
 });
 
-Deno.test("worker executor: a worker whose script throws or exits before execute() fails the job at once, in one line", async () => {
+Deno.test("worker executor: a worker whose script throws, exits or ends before execute() fails the job at once, in one line", async () => {
   for (
     const [scenario, why] of [
       ["throw-before", "no config in this worker"],
       ["exit-before", "the worker ended \\(Deno\\.exit\\(\\) or close\\(\\) in the job script"],
+      ["end-before", "the job script ended without calling execute\\(\\) in this worker"],
     ]
   ) {
     const started = performance.now();
@@ -415,6 +416,18 @@ Deno.test("worker executor: a worker whose script throws or exits before execute
     // Not the start timeout (300 s by default).
     assert.ok(performance.now() - started < 30_000);
   }
+});
+
+Deno.test("worker executor: a worker's script may call execute() from work it does not await, after its end", async () => {
+  const { code, stderr, stdout } = await run([
+    ...["--scenario", "late-execute", "--parallelism", "2", "--executor", "workers"],
+  ]);
+  assert.equal(code, 0, stderr);
+  assert.deepEqual(stdout.trim().split("\n").map((l) => l.replace(/^\d+> /, "")).sort(), [
+    "1",
+    "2",
+    "3",
+  ]);
 });
 
 Deno.test("worker executor: the admin API shows subtasks DEPLOYING while their Web Worker starts", async () => {

@@ -107,9 +107,34 @@ function scopeLink(worker: number): WorkerLink {
           "worker up to execute(): docs/execution.md)",
       ),
     ));
+  // Importing the main module again resolves once the script has run to its end: in a worker
+  // that serves a job, an awaited execute() never returns, so a script that ends did not reach
+  // it. A script may also start its job from work it does not await (`main()` without `await`):
+  // that gets a grace period before the job fails, instead of the start timeout's 5 minutes.
+  const script = (globalThis as { location?: { href: string } }).location?.href;
+  if (script !== undefined) {
+    import(script).then(() => {
+      if (executing) return;
+      setTimeout(() => {
+        if (executing) return;
+        uncaught(
+          new ConfigError(
+            `the job script ended without calling execute() in this worker (nor within ` +
+              `${SCRIPT_END_GRACE_MS / 1000} s after): the script runs again in every worker ` +
+              "up to execute(), which must be reached there too (docs/execution.md)",
+          ),
+        );
+      }, SCRIPT_END_GRACE_MS);
+    }, () => {/* the error listeners above report it */});
+  }
   scope.postMessage({ type: "ready" });
   return link;
 }
+
+/** Whether this worker runs its share of a job (set when `execute()` reaches it). */
+let executing = false;
+/** How long a script that ended may still take to call `execute()` from work it did not await. */
+const SCRIPT_END_GRACE_MS = 10_000;
 
 const link: WorkerLink | undefined = workerIndex === undefined ? undefined : scopeLink(workerIndex);
 
@@ -278,7 +303,10 @@ export async function runShare(
   config: ShareConfig,
 ): Promise<void> {
   const { worker, post } = link;
-  if (!link.onMainThread) post({ type: "executing" });
+  if (!link.onMainThread) {
+    executing = true;
+    post({ type: "executing" });
+  }
   const start = await link.init;
   if (link.onMainThread) mainThreadShares++;
   let job: Job | undefined;

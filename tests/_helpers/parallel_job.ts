@@ -26,8 +26,9 @@
  *   `<subtask>:weir-worker/<i>`, sorted.
  * - `mismatch`: the graph built in a worker has one more operator.
  * - `slow-start [--start-timeout MS]`: a worker's script waits an hour before `execute()`.
- * - `throw-before`, `exit-before`: worker 1's script throws (or calls `Deno.exit(3)`) before
- *   `execute()`.
+ * - `throw-before`, `exit-before`, `end-before`: worker 1's script throws (calls `Deno.exit(3)`,
+ *   returns) before `execute()`; `late-execute`: the workers' scripts end and call `execute()`
+ *   half a second later, from a timer (work the script does not await).
  * - `two-jobs`: runs one job, then another; both print their records.
  * - `same-jobs`, `same-jobs-at-once`: two jobs of the same name and shape, one after the other
  *   (or both at once), over other items
@@ -299,13 +300,24 @@ async function main(args: string[]): Promise<void> {
       return;
     }
     case "throw-before":
-    case "exit-before": {
+    case "exit-before":
+    case "end-before": {
       if ((globalThis as { name?: string }).name === "weir-worker/1") {
         if (values.scenario === "exit-before") Deno.exit(3);
+        if (values.scenario === "end-before") return;
         throw new Error("no config in this worker");
       }
       env.fromElements(1, 2).uid("numbers").keyBy((n: number) => n).print();
       await env.execute(values.scenario);
+      return;
+    }
+    case "late-execute": {
+      env.fromElements(1, 2, 3).uid("numbers").keyBy((n: number) => n).print();
+      if (inWorker) {
+        setTimeout(() => void env.execute("late-execute"), 500);
+        return;
+      }
+      await env.execute("late-execute");
       return;
     }
     case "same-jobs":
