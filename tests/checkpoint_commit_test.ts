@@ -175,7 +175,7 @@ for (const how of ["its _metadata", "its folder"] as const) {
   });
 }
 
-Deno.test("commit: with every checkpoint deleted, --restore latest does not start over from the input unnoticed", async () => {
+Deno.test("commit: with every checkpoint deleted, --restore latest starts over from the input only with --allow-duplicate-output", async () => {
   const dir = temp("weir-ck-"), out = temp("weir-out-");
   try {
     await damagedNewest(dir, out, "its folder");
@@ -184,11 +184,22 @@ Deno.test("commit: with every checkpoint deleted, --restore latest does not star
       () => start(dir, { out, restore: "latest", retained: 2 }),
       (e: unknown) =>
         e instanceof CheckpointError &&
-        e.message.startsWith(
-          `No intact checkpoint in ${dir}: checkpoint 2: its completion is in ${dir}/_history`,
-        ) &&
-        e.message.endsWith("chk-2/_metadata is gone") && !e.message.includes("chk-1"),
+        e.message.startsWith("Refusing to restore no checkpoint (starting from the beginning") &&
+        e.message.includes(`checkpoint 2 (its completion is in ${dir}/_history.jsonl, but `) &&
+        !e.message.includes("chk-1"),
     );
+    // Accepting the duplicates starts over from the input, saying so.
+    const logs: string[] = [];
+    const j = start(dir, {
+      out,
+      restore: "latest",
+      retained: 2,
+      allowDuplicateOutput: true,
+      log: (l) => logs.push(l),
+    });
+    j.src.end();
+    await j.client.done;
+    assert.ok(logs.some((l) => l.startsWith("WARNING") && l.includes("AGAIN")), logs.join("\n"));
   } finally {
     for (const d of [dir, out]) Deno.removeSync(d, { recursive: true });
   }

@@ -208,6 +208,7 @@ export function resolveRestore(
 ): LoadedManifest | undefined {
   if (target !== "latest") return loadManifest(storage.fs, target, true);
   const completed = storage.completedIds();
+  const vanished = vanishedCheckpoints(storage, completed);
   const candidates: { id: number; kind: "checkpoint" | "savepoint"; load(): LoadedManifest }[] = [
     ...completed.map((id) => ({
       id,
@@ -216,7 +217,7 @@ export function resolveRestore(
     })),
     // Completed once (the history says so, and its output was committed) but gone since:
     // falling back past it must count as past a damaged one, not go unnoticed.
-    ...vanishedCheckpoints(storage, completed).map((id) => ({
+    ...vanished.map((id) => ({
       id,
       kind: "checkpoint" as const,
       load: (): LoadedManifest => {
@@ -275,6 +276,20 @@ export function resolveRestore(
       transactionalOutput: transactionalOutput(loaded.manifest),
     });
     log(`${why}; trying an older one`);
+  }
+  if (policy && skipped.length > 0 && skipped.every((s) => vanished.includes(s.id))) {
+    // Every checkpoint is gone, none damaged: nothing to repair, so starting from the input
+    // again is the one way on, a fallback past committed output like any other.
+    const decision = decideFallback({
+      dir: storage.paths.root,
+      mode: policy.mode,
+      restoring: undefined,
+      skipped,
+      allowDuplicateOutput: policy.allowDuplicateOutput,
+    });
+    if (decision.kind === "refuse") throw new CheckpointError(decision.message);
+    if (decision.kind === "accept-duplicates") log(decision.message);
+    return undefined;
   }
   if (skipped.length > 0) {
     throw new CheckpointError(
