@@ -51,6 +51,19 @@ function start(dir: string, o: Options = {}) {
   return { src, client, push };
 }
 
+/** `start` restoring the latest with `--allow-duplicate-output`, and the lines it logs. */
+function startAcceptingDuplicates(dir: string, out: string) {
+  const logs: string[] = [];
+  const j = start(dir, {
+    out,
+    restore: "latest",
+    retained: 2,
+    allowDuplicateOutput: true,
+    log: (l) => logs.push(l),
+  });
+  return { ...j, logs };
+}
+
 /** Exactly-once check over the committed lines of `dirs`: `w\t1` … `w\tn`, each once. */
 function problems(words: string[], dirs: string[]): string[] {
   const want = new Map<string, number>();
@@ -166,7 +179,7 @@ for (const how of ["its _metadata", "its folder"] as const) {
       );
       assert.deepEqual(problems([...first, ...second], [out]), [], "nothing was emitted again");
       // Accepting the duplicates restores checkpoint 1, as for a damaged one.
-      const j = start(dir, { out, restore: "latest", retained: 2, allowDuplicateOutput: true });
+      const j = startAcceptingDuplicates(dir, out);
       j.src.end();
       await j.client.done;
     } finally {
@@ -189,14 +202,7 @@ Deno.test("commit: with every checkpoint deleted, --restore latest starts over f
         !e.message.includes("chk-1"),
     );
     // Accepting the duplicates starts over from the input, saying so.
-    const logs: string[] = [];
-    const j = start(dir, {
-      out,
-      restore: "latest",
-      retained: 2,
-      allowDuplicateOutput: true,
-      log: (l) => logs.push(l),
-    });
+    const { logs, ...j } = startAcceptingDuplicates(dir, out);
     j.src.end();
     await j.client.done;
     assert.ok(logs.some((l) => l.startsWith("WARNING") && l.includes("AGAIN")), logs.join("\n"));
@@ -230,14 +236,7 @@ Deno.test("commit: --allow-duplicate-output falls back, says so loudly, and reco
   const dir = temp("weir-ck-"), out = temp("weir-out-");
   try {
     await damagedNewest(dir, out);
-    const logs: string[] = [];
-    const j = start(dir, {
-      out,
-      restore: "latest",
-      retained: 2,
-      allowDuplicateOutput: true,
-      log: (l) => logs.push(l),
-    });
+    const { logs, ...j } = startAcceptingDuplicates(dir, out);
     await j.push(second);
     j.src.end();
     await j.client.done;
