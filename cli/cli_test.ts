@@ -677,7 +677,8 @@ Deno.test("state lookups name what exists when an operator, state or key is wron
     "--key",
     "x",
   );
-  assert.deepEqual([key.code, key.err], [1, [
+  // A key that does not parse is bad usage (exit 2), not a failure to read (exit 1).
+  assert.deepEqual([key.code, key.err], [2, [
     'weir: --key x is not a number (the key serializer is "i32")',
   ]]);
   const absent = await cli(

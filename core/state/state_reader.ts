@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { StateError } from "../errors.ts";
+import { ConfigError, StateError } from "../errors.ts";
 import type { CheckpointFs } from "../checkpoint/checkpoint_fs.ts";
 import type { LoadedManifest } from "../checkpoint/storage.ts";
 import type { KeyedRestore, KeyedStateHandle } from "./backend.ts";
@@ -310,7 +310,7 @@ function startsWith(bytes: Uint8Array, offset: number, prefix: Uint8Array): bool
  * Turns the `--key` text into a key for the key serializer `id`: strings as
  * they are, numbers for `f64` / `i32`, JSON for structured serializers, and
  * for the generic `key` serializer a string unless the text is a JSON array
- * or object (or `json` is set).
+ * or object (or `json` is set). Text that is no such key is a `ConfigError` (bad usage).
  *
  * @example
  * ```ts
@@ -327,7 +327,7 @@ export function parseKeyText(text: string, id: string | undefined, json: boolean
     try {
       return JSON.parse(text);
     } catch {
-      throw new StateError(`--key ${text} is not valid JSON (the key serializer is "${id}")`);
+      throw new ConfigError(`--key ${text} is not valid JSON (the key serializer is "${id}")`);
     }
   };
   if (json) return asJson();
@@ -338,7 +338,7 @@ export function parseKeyText(text: string, id: string | undefined, json: boolean
     case "i32": {
       const n = Number(text);
       if (text.trim() === "" || Number.isNaN(n)) {
-        throw new StateError(`--key ${text} is not a number (the key serializer is "${id}")`);
+        throw new ConfigError(`--key ${text} is not a number (the key serializer is "${id}")`);
       }
       return n;
     }
@@ -346,11 +346,11 @@ export function parseKeyText(text: string, id: string | undefined, json: boolean
       try {
         return BigInt(text);
       } catch {
-        throw new StateError(`--key ${text} is not an integer (the key serializer is "bigint")`);
+        throw new ConfigError(`--key ${text} is not an integer (the key serializer is "bigint")`);
       }
     case "boolean":
       if (text !== "true" && text !== "false") {
-        throw new StateError(`--key must be true or false (the key serializer is "boolean")`);
+        throw new ConfigError(`--key must be true or false (the key serializer is "boolean")`);
       }
       return text === "true";
     case "key":
