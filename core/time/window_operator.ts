@@ -359,7 +359,9 @@ export class WindowOperator<IN, OUT, K, W extends Window> extends StreamOperator
             this.#timers.registerNewEventTimeTimer(w, max);
           } else this.#timers.registerEventTimeTimer(w, max);
         }
-        if (!existed && this.#lateness !== 0) this.#registerCleanup(w);
+        // A merged session's contents existed (moved in from the windows it merged), but its
+        // cleanup time is its own: without this timer it would live, and absorb records, for ever.
+        if ((!existed || this.#merging) && this.#lateness !== 0) this.#registerCleanup(w);
         continue;
       }
       const r = this.#trigger.onElement(v, timestamp, w, this.#tctx);

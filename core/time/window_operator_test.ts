@@ -153,6 +153,25 @@ for (const backend of [undefined, "lsm"] as const) {
     await h.close();
   });
 
+  Deno.test(`[${tag}] a merged session with allowed lateness is cleaned up at its own time (aggregate and reduce)`, async () => {
+    for (const contents of [counting, sum] as WindowContentsSpec<E>[]) {
+      const h = await harness(EventTimeSessionWindows.withGap<E>(25), contents, {
+        allowedLateness: 50,
+      }, backend);
+      h.processElement(["a", 1], 100);
+      h.processWatermark(100);
+      h.processElement(["a", 1], 110); // merges into [100,135)
+      h.processWatermark(110);
+      h.processElement(["b", 1], 200); // the watermark passes 134 + 50: [100,135) is gone
+      h.processWatermark(200);
+      h.processElement(["a", 1], 130); // within lateness of nothing: a session of its own
+      h.processWatermark(Infinity);
+      assert.deepEqual(h.output().sort(), ["a@100-135=2", "a@130-155=1", "b@200-225=1"]);
+      assert.equal(h.pendingTimers("event-time").length, 0, "every session cleaned up");
+      await h.close();
+    }
+  });
+
   Deno.test(`[${tag}] dynamic session gaps and aggregate merging`, async () => {
     const h = await harness(
       EventTimeSessionWindows.withDynamicGap<E>((e) => e[1]),
