@@ -11,6 +11,7 @@ import type {
 import { ValueStateDescriptor } from "../state/descriptors.ts";
 import { Serializers } from "../state/serializer.ts";
 import type { ValueState } from "../state/state.ts";
+import { HeapStateBackend } from "../state/heap/heap_backend.ts";
 import { QueueSource, waitFor } from "../../tests/_helpers/queue_source.ts";
 import { ManualClock } from "./clock.ts";
 import { uidOf } from "./graph.ts";
@@ -313,3 +314,35 @@ Deno.test("a user function that throws a value that is not an Error fails the jo
     );
   }
 });
+
+for (const backend of ["heap", "lsm"] as const) {
+  Deno.test(`keys 0 and -0 are one key at parallelism 1 and 2 (${backend}), as === says`, async () => {
+    const results: string[][] = [];
+    for (const parallelism of [1, 2]) {
+      const env = StreamEnvironment.create({
+        parallelism,
+        ...(backend === "heap" ? { stateBackend: new HeapStateBackend() } : {}),
+      });
+      const out = new CollectSink<string>();
+      env.fromElements(0, -0, 0, -0).setParallelism(1)
+        .keyBy((n: number) => n, Serializers.f64)
+        .process<string>(
+          {
+            count: undefined as unknown as ValueState<number>,
+            open(ctx) {
+              this.count = ctx.getState(new ValueStateDescriptor("n", Serializers.f64, 0));
+            },
+            processElement(_n, _ctx, o) {
+              const c = this.count.value()! + 1;
+              this.count.update(c);
+              o.collect(String(c));
+            },
+          } as KeyedProcessFunction<number, number, string> & { count: ValueState<number> },
+        )
+        .addSink(out);
+      await env.execute("zeros");
+      results.push(out.values.toSorted());
+    }
+    assert.deepEqual(results, [["1", "2", "3", "4"], ["1", "2", "3", "4"]]);
+  });
+}

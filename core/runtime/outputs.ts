@@ -171,7 +171,8 @@ function newKeyGrouper(
     return (key, stringHash) => {
       if (typeof key !== "number") return serialized(key, stringHash);
       stringHash[0] = 0;
-      return f64KeyGroup(key, maxParallelism, -1);
+      // -0 is the key 0, as === (and the state backends) say.
+      return f64KeyGroup(key === 0 ? 0 : key, maxParallelism, -1);
     };
   }
   if (keySerializer === (Serializers.i32 as Serializer<unknown>)) {

@@ -878,7 +878,8 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
    * `KeyedStateBackend`). The key group is not needed until a snapshot.
    */
   setCurrentKey(key: unknown, _keyGroup?: number, keyHash?: number): void {
-    this.#key = this.#keys.internChecked(key);
+    // -0 is the key 0, as === says: its bytes in a snapshot are 0's.
+    this.#key = this.#keys.internChecked(key === 0 ? 0 : key);
     this.keyHash = keyHash;
     for (const f of this.#perRecord) f();
   }

@@ -879,6 +879,7 @@ export class LsmKeyedStateBackend implements KeyedStateBackend {
    * value caches find it by `keyHash` when the router gave it.
    */
   setCurrentKey(key: unknown, keyGroup: number = UNKNOWN_KEY_GROUP, keyHash?: number): void {
+    if (key === 0) key = 0; // -0 is the key 0, as === says: one state whichever comes first
     if (key === this.#key && typeof key !== "object") return;
     if (key === this.#endedKey && typeof key !== "object") {
       // The key of the call that just ended: its bytes (`#cur`) are still current.
