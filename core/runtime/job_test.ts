@@ -346,3 +346,27 @@ for (const backend of ["heap", "lsm"] as const) {
     assert.deepEqual(results, [["1", "2", "3", "4"], ["1", "2", "3", "4"]]);
   });
 }
+
+Deno.test("Serializers.i32 keys that are no 32-bit integer fail the job at every parallelism and on both backends, naming the value and the range", async () => {
+  for (const backend of ["heap", "lsm"] as const) {
+    for (const parallelism of [1, 2]) {
+      const env = StreamEnvironment.create({
+        parallelism,
+        ...(backend === "heap" ? { stateBackend: new HeapStateBackend() } : {}),
+      });
+      env.fromElements(1, 1.5).setParallelism(1)
+        .keyBy((n: number) => n, Serializers.i32)
+        .reduce((a: number, b: number) => a + b)
+        .addSink(new CollectSink());
+      await assert.rejects(
+        env.execute("i32 keys"),
+        (e: unknown) =>
+          e instanceof JobFailedError &&
+          e.message.includes(
+            'Serializer "i32" cannot serialize 1.5: it takes integers from -2147483648 to 2147483647',
+          ),
+        `${backend}, parallelism ${parallelism}`,
+      );
+    }
+  }
+});

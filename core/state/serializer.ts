@@ -164,16 +164,26 @@ const f64: Serializer<number> = {
       : resolveByVersion(f64, old),
 };
 
+/** An i32's check: a number that is not a 32-bit integer is named, with the range. */
+function expectI32(v: number): void {
+  if (Number.isInteger(v) && v >= -0x80000000 && v <= 0x7fffffff) return;
+  expect(typeof v === "number", "i32", v);
+  throw new SerializationError(
+    `Serializer "i32" cannot serialize ${v}: it takes integers from -2147483648 to 2147483647 ` +
+      `(Serializers.f64 takes any number)`,
+  );
+}
+
 const i32: Serializer<number> = {
   id: "i32",
   version: 1,
   write(v, out) {
-    expect(Number.isInteger(v) && v >= -0x80000000 && v <= 0x7fffffff, "i32", v);
+    expectI32(v);
     out.writeU32(v >>> 0);
   },
   read: (r) => r.readU32() | 0,
   copy(v) {
-    expect(Number.isInteger(v) && v >= -0x80000000 && v <= 0x7fffffff, "i32", v);
+    expectI32(v);
     return v | 0; // -0 reads back as 0
   },
 };

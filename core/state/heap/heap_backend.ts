@@ -24,7 +24,7 @@ import { checkQueryable, readStateValue, type StateQueryResult } from "../querya
 import type { KeyGroupRange } from "../key_group.ts";
 import { keyGroupOf } from "../key_group.ts";
 import { ByteReader, ByteWriter } from "../bytes.ts";
-import type { Serializer } from "../serializer.ts";
+import { type Serializer, Serializers } from "../serializer.ts";
 import type { AggregateFunction } from "../state.ts";
 import {
   appendListElement,
@@ -93,8 +93,12 @@ class Interner {
    */
   internChecked(v: unknown): unknown {
     switch (typeof v) {
-      case "string":
       case "number":
+        // Serializers.i32 keys that are no 32-bit integer fail here, as the LSM backend and the
+        // routing of a parallel job would fail them, not only when a snapshot writes them.
+        if (this.#serializer !== Serializers.i32 || ((v as number) | 0) === v) return v;
+        break;
+      case "string":
       case "bigint":
       case "boolean":
         return v;
