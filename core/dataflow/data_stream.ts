@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { ownedCopy } from "../state/_owned_copy.ts";
 import { promiseReturnedError } from "../runtime/_sync_call.ts";
 import { ConfigError } from "../errors.ts";
 import type { SinkFunction } from "../connectors/sink.ts";
@@ -625,7 +626,8 @@ export class KeyedStream<T, K> extends DataStream<T> {
       processElement(v, _ctx, out) {
         const acc = this.acc!;
         const prev = acc.value();
-        const next = prev === undefined ? v : fn(prev, v);
+        // The key's first record is kept as a copy: `fn` may update its first argument in place.
+        const next = prev === undefined ? ownedCopy(serializer, v) : fn(prev, v);
         if (next instanceof Promise) throw promiseReturnedError(next, "reduce", this.name!);
         acc.update(next);
         out.collect(next);

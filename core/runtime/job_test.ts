@@ -12,6 +12,8 @@ import { ValueStateDescriptor } from "../state/descriptors.ts";
 import { Serializers } from "../state/serializer.ts";
 import type { ValueState } from "../state/state.ts";
 import { HeapStateBackend } from "../state/heap/heap_backend.ts";
+import { SlidingEventTimeWindows } from "../time/window_assigners.ts";
+import { WatermarkStrategy } from "../time/watermark_strategy.ts";
 import { QueueSource, waitFor } from "../../tests/_helpers/queue_source.ts";
 import { ManualClock } from "./clock.ts";
 import { uidOf } from "./graph.ts";
@@ -369,4 +371,29 @@ Deno.test("Serializers.i32 keys that are no 32-bit integer fail the job at every
       );
     }
   }
+});
+
+Deno.test("a reduce function that updates its first argument in place changes no input record (heap: sliding windows, another branch, the source)", async () => {
+  type C = { k: string; n: number; ts: number };
+  const data: C[] = Array.from({ length: 6 }, (_, i) => ({ k: "a", n: 1, ts: i * 10 }));
+  const env = StreamEnvironment.create({ parallelism: 1, stateBackend: new HeapStateBackend() });
+  const s = env.fromCollection(data).assignTimestampsAndWatermarks(
+    WatermarkStrategy.forMonotonousTimestamps<C>().withTimestampAssigner((c) => c.ts),
+  );
+  const inPlace = (a: C, b: C) => {
+    a.n += b.n;
+    return a;
+  };
+  const sums = new CollectSink<string>(), raw = new CollectSink<number>();
+  const rolling = new CollectSink<number>();
+  s.keyBy((c) => c.k, Serializers.string).window(SlidingEventTimeWindows.of<C>(20, 10))
+    .reduce(inPlace).map((c: C) => `${c.n}`).addSink(sums);
+  s.keyBy((c) => c.k, Serializers.string).reduce(inPlace).map((c: C) => c.n).addSink(rolling);
+  s.map((c: C) => c.n).addSink(raw);
+  await env.execute("in place");
+  // Windows [-10,10) .. [50,70) hold 1, 2, 2, 2, 2, 2, 1 records.
+  assert.deepEqual(sums.values, ["1", "2", "2", "2", "2", "2", "1"]);
+  assert.deepEqual(raw.values, [1, 1, 1, 1, 1, 1]);
+  assert.equal(rolling.values.at(-1), 6);
+  assert.deepEqual(data.map((c) => c.n), [1, 1, 1, 1, 1, 1], "the source's records");
 });

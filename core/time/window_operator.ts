@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { ownedCopy } from "../state/_owned_copy.ts";
 import { ConfigError } from "../errors.ts";
 import type { Collector } from "../dataflow/functions.ts";
 import type { KeyedStateBackend, NamespacedState, StateFor } from "../state/backend.ts";
@@ -312,8 +313,11 @@ export class WindowOperator<IN, OUT, K, W extends Window> extends StreamOperator
     const s = this.#contents as ValueState<unknown>;
     const prev = s.value();
     let next: unknown;
-    if (c.kind === "reduce") next = prev === undefined ? value : c.reduce(prev as IN, value);
-    else {
+    // A window's first element is kept as a copy: the reduce function may update it in place,
+    // and the element itself is also in other windows (sliding) and other branches.
+    if (c.kind === "reduce") {
+      next = prev === undefined ? ownedCopy(c.serializer, value) : c.reduce(prev as IN, value);
+    } else {
       const a = c.aggregate;
       next = a.add(value, prev === undefined ? a.createAccumulator() : prev);
     }

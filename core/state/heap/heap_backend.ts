@@ -25,6 +25,7 @@ import type { KeyGroupRange } from "../key_group.ts";
 import { keyGroupOf } from "../key_group.ts";
 import { ByteReader, ByteWriter } from "../bytes.ts";
 import { type Serializer, Serializers } from "../serializer.ts";
+import { ownedCopy } from "../_owned_copy.ts";
 import type { AggregateFunction } from "../state.ts";
 import {
   appendListElement,
@@ -610,6 +611,7 @@ class HeapMapState<K, V, N> extends HeapStateBase<N> {
 
 class HeapReducingState<T, N> extends SingleValueCodec<N> {
   readonly #reduce: (a: T, b: T) => T;
+  readonly #ser: Serializer<T>;
   constructor(
     b: HeapKeyedStateBackend,
     ns: Serializer<N> | undefined,
@@ -618,13 +620,15 @@ class HeapReducingState<T, N> extends SingleValueCodec<N> {
   ) {
     super(b, ns, ser as Serializer<unknown>);
     this.#reduce = reduce;
+    this.#ser = ser;
   }
   get(): T | undefined {
     return this.getRaw() as T | undefined;
   }
   add(v: T): void {
     const cur = this.getRaw() as T | undefined;
-    this.setRaw(cur === undefined ? v : this.#reduce(cur, v));
+    // The first value is kept as a copy: the reduce function may update it in place.
+    this.setRaw(cur === undefined ? ownedCopy(this.#ser, v) : this.#reduce(cur, v));
   }
 }
 
