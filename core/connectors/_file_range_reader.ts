@@ -13,6 +13,17 @@ const NEWLINE = 10;
 const CR = 13;
 const BOM = "\uFEFF";
 
+/**
+ * The `ConfigError` for a file shorter than a split's end or a checkpoint's position: truncated
+ * or replaced since they were taken, so reading on would read other bytes (or none).
+ */
+export function shrunk(path: string, size: number, known: number): ConfigError {
+  return new ConfigError(
+    `FileSource cannot read "${path}" from where it was: the file has ${size} bytes now, ` +
+      `fewer than the ${known} it had (it was truncated or replaced since)`,
+  );
+}
+
 /** The `ConfigError` for a file that cannot be opened or read. */
 export function unreadable(path: string, e: unknown): ConfigError {
   const why = e instanceof Deno.errors.NotFound ? "no such file" : (e as Error).message;
@@ -118,17 +129,10 @@ export class FileRangeReader implements SourceReader<string | Uint8Array> {
     }
   }
 
-  /**
-   * A file shorter than a split's end or a checkpoint's position was truncated or replaced since
-   * they were taken: reading on would read other bytes than the ones counted as read (or none).
-   */
+  /** Throws {@linkcode shrunk} when the file is shorter than `known` bytes. */
   #checkSize(known: number): void {
     const size = this.#file.statSync().size;
-    if (size >= known) return;
-    throw new ConfigError(
-      `FileSource cannot read "${this.#path}" from where it was: the file has ${size} bytes ` +
-        `now, fewer than the ${known} it had (it was truncated or replaced since)`,
-    );
+    if (size < known) throw shrunk(this.#path, size, known);
   }
 
   #seek(offset: number): void {

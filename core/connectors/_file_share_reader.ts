@@ -10,7 +10,7 @@
  */
 import { basename, dirname } from "node:path";
 import { ConfigError } from "../errors.ts";
-import { unreadable } from "./_file_range_reader.ts";
+import { shrunk, unreadable } from "./_file_range_reader.ts";
 import { DirectoryReader, type DirectoryReadOptions } from "./_directory_reader.ts";
 import { checkFileSplit, type FileSplit } from "./_file_split_enumerator.ts";
 import type { PollStatus, SourceContext, SourceOutput, SplitInfo, SplitReader } from "./source.ts";
@@ -89,12 +89,7 @@ export class FileShareReader implements SplitReader<string | Uint8Array> {
       );
     }
     const size = Deno.statSync(this.#path).size;
-    if (position > size) {
-      throw new ConfigError(
-        `FileSource cannot read "${this.#path}" from where it was: the file has ${size} bytes ` +
-          `now, fewer than the ${position} it had (it was truncated or replaced since)`,
-      );
-    }
+    if (position > size) throw shrunk(this.#path, size, position);
     const offset = Math.min(position, this.#share.end);
     this.#give(offset < this.#share.end ? [{ ...this.#share, offset }] : []);
   }

@@ -251,14 +251,15 @@ export function parseJobFlags(
   const all = { ...COMMON, ...options };
   // `--parallelism -1`: parseArgs takes a value that starts with "-" for a flag, and says the
   // argument is ambiguous; joined, the value reaches the checks that name what is wrong with it.
-  const joined = args.flatMap((a, i) =>
-    /^-\d/.test(a) && i > 0 && all[args[i - 1]!.slice(2)]?.type === "string" &&
-      args[i - 1]!.startsWith("--")
-      ? []
-      : /^--/.test(a) && all[a.slice(2)]?.type === "string" && /^-\d/.test(args[i + 1] ?? "")
-      ? [`${a}=${args[i + 1]}`]
-      : [a]
-  );
+  const joined: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!, next = args[i + 1];
+    const takesValue = a.startsWith("--") && all[a.slice(2)]?.type === "string";
+    if (takesValue && next !== undefined && /^-\d/.test(next)) {
+      joined.push(`${a}=${next}`);
+      i++;
+    } else joined.push(a);
+  }
   let parsed;
   try {
     parsed = parseArgs({ args: joined, options: all, strict: true });
