@@ -9,6 +9,9 @@ import { placeTasks } from "../core/runtime/worker_executor.ts";
 import { DEFAULT_PARALLELISM_CAP } from "../core/dataflow/_default_execution.ts";
 import { readAdminUrl } from "./_helpers/admin_url.ts";
 import { readHistory } from "../core/checkpoint/history.ts";
+import { DenoCheckpointFs } from "../core/checkpoint/checkpoint_fs.ts";
+import { loadManifest } from "../core/checkpoint/storage.ts";
+import { getState, openState } from "../core/state/state_reader.ts";
 
 const SCRIPT = new URL("./_helpers/parallel_job.ts", import.meta.url).pathname;
 
@@ -165,6 +168,40 @@ for (const backend of ["heap", "lsm"]) {
     assert.deepEqual(w.recordsIn, i.recordsIn);
   });
 }
+
+Deno.test("worker executor: a restore without --max-parallelism runs with the snapshot's key groups, at a parallelism whose default has more", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "weir-workers-keygroups-" });
+  try {
+    const keys = 10;
+    const count = (p: string, more: string[] = []) =>
+      run([
+        ...["--scenario", "count", "--records", "1000", "--keys", String(keys)],
+        ...["--checkpoint-dir", dir, "--parallelism", p, "--executor", "workers", ...more],
+      ]);
+    const first = await count("2");
+    assert.equal(first.code, 0, first.stderr);
+    // Parallelism 90's default is 256 key groups; the checkpoint has 128 (parallelism 2's).
+    const second = await count("90", ["--restore", "latest"]);
+    assert.equal(second.code, 0, second.stderr);
+    assert.match(second.stderr, /restoring checkpoint 1 /);
+    assert.equal(lastJsonLine<{ workers: number }>(second.stdout).workers, 2);
+    // Its final checkpoint holds every key's count, taken by 90 subtasks over the 128 groups.
+    const fs = new DenoCheckpointFs();
+    const loaded = loadManifest(fs, `${dir}/chk-2`, true);
+    assert.equal(loaded.manifest.maxParallelism, 128);
+    assert.equal(loaded.manifest.operators["count"]!.subtasks.length, 90);
+    const view = openState(loaded, "count", "count");
+    for (let k = 0; k < keys; k++) {
+      assert.deepEqual(getState(loaded, fs, view, `k${k}`).entries.map((e) => e.value), [100]);
+    }
+    // Past the snapshot's key groups no parallelism can restore it: a clear error.
+    const third = await count("200", ["--restore", "latest"]);
+    assert.notEqual(third.code, 0);
+    assert.match(third.stderr, /checkpoint 2 at parallelism 200: it has 128 key groups/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
 
 Deno.test("worker executor: the start-up reported ends when every worker is told to run, not after the main thread's first batches", async () => {
   const input = await Deno.makeTempFile();

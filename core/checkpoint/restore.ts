@@ -57,6 +57,45 @@ function overlaps(a: KeyGroupRange, b: KeyGroupRange): boolean {
 }
 
 /**
+ * The key groups a job restoring `manifest` runs with: the snapshot's when
+ * the script gave no `maxParallelism` (its default follows the parallelism,
+ * so restoring at a parallelism past 85 would otherwise ask for 256 key
+ * groups where the state has 128), as Flink takes the state's when none is
+ * configured; else the one given, which {@linkcode planRestore} checks.
+ * Throws `CheckpointError` when the job's parallelism exceeds the snapshot's
+ * key groups: each subtask needs one at least, and they cannot change.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { restoredMaxParallelism } from "./restore.ts";
+ * const manifest = { kind: "checkpoint", checkpointId: 3, maxParallelism: 128 } as const;
+ * const job = { parallelism: 100, maxParallelism: 256, maxParallelismGiven: false };
+ * assert.equal(restoredMaxParallelism(job, manifest), 128);
+ * assert.equal(restoredMaxParallelism({ ...job, maxParallelismGiven: true }, manifest), 256);
+ * assert.throws(() => restoredMaxParallelism({ ...job, parallelism: 200 }, manifest), /128 key groups/);
+ * ```
+ */
+export function restoredMaxParallelism(
+  job: {
+    readonly parallelism: number;
+    readonly maxParallelism: number;
+    readonly maxParallelismGiven?: boolean;
+  },
+  manifest: Pick<Manifest, "kind" | "checkpointId" | "maxParallelism">,
+): number {
+  if (job.maxParallelismGiven) return job.maxParallelism;
+  if (job.parallelism > manifest.maxParallelism) {
+    throw new CheckpointError(
+      `Cannot restore ${manifest.kind} ${manifest.checkpointId} at parallelism ${job.parallelism}: ` +
+        `it has ${manifest.maxParallelism} key groups, and a subtask needs one at least; key ` +
+        `groups cannot change: run the job at parallelism ${manifest.maxParallelism} or less`,
+    );
+  }
+  return manifest.maxParallelism;
+}
+
+/**
  * Maps a manifest onto operator subtasks. Throws `CheckpointError` when the
  * key groups differ, a source that keeps a single position (not splits) changed
  * its parallelism, or state has no operator
@@ -88,7 +127,8 @@ export function planRestore(
       `Cannot restore ${where}: it has ${manifest.maxParallelism} key groups, the job has ` +
         `maxParallelism ${maxParallelism}; key groups cannot change: run the job with ` +
         `--max-parallelism ${manifest.maxParallelism} (maxParallelism in ` +
-        `StreamEnvironment.create), at any parallelism up to it`,
+        `StreamEnvironment.create), or with neither (a restore then takes the snapshot's), ` +
+        `at any parallelism up to it`,
     );
   }
   const byUid = new Map<string, RestoringOperator[]>();

@@ -107,7 +107,10 @@ export interface EnvironmentConfig {
    * p × p channels), and never under 32 KiB, whatever this says.
    */
   ringMemoryBytes?: number;
-  /** Number of key groups (Flink's default for the parallelism: at least 128). */
+  /**
+   * Number of key groups (Flink's default for the parallelism: at least 128; on a restore, the
+   * snapshot's).
+   */
   maxParallelism?: number;
   /** Keyed state backend (the LSM backend). */
   stateBackend?: StateBackend;
@@ -244,6 +247,7 @@ interface ResolvedConfig {
   workerStartTimeoutMs: number | undefined;
   ringMemoryBytes: number | undefined;
   maxParallelism: number;
+  maxParallelismGiven: boolean;
   channelCapacity: number;
   stateBackend: StateBackend;
   clock: Clock;
@@ -582,6 +586,7 @@ export class StreamEnvironment implements GraphBuilder {
       workerStartTimeoutMs,
       ringMemoryBytes,
       maxParallelism,
+      maxParallelismGiven: config.maxParallelism !== undefined,
       channelCapacity,
       stateBackend,
       clock: config.clock ?? new SystemClock(),
@@ -826,6 +831,7 @@ export class StreamEnvironment implements GraphBuilder {
     return {
       parallelism: c.parallelism,
       maxParallelism: c.maxParallelism,
+      maxParallelismGiven: c.maxParallelismGiven,
       channelCapacity: c.channelCapacity,
       stateBackend: c.stateBackend,
       clock: c.clock,

@@ -38,7 +38,8 @@ export interface JobFlags {
   parallelism?: number;
   /**
    * `--max-parallelism N`: the number of key groups (unset: Flink's default for the
-   * parallelism, at least 128). A checkpoint restores only with the number it was taken with.
+   * parallelism, at least 128, and on a restore the snapshot's). A checkpoint restores only with
+   * the number it was taken with.
    */
   maxParallelism?: number;
   /** `--state-backend lsm|heap`. */

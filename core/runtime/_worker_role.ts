@@ -361,6 +361,11 @@ export async function runShare(
         return;
     }
   };
+  // Unless the script gave it, the key groups are the restored snapshot's (`restoredMaxParallelism`),
+  // which only the main thread read.
+  if (!config.maxParallelismGiven) {
+    config = { ...config, maxParallelism: start.plan.maxParallelism };
+  }
   try {
     // The main thread's plan came from these very nodes; a Web Worker rebuilds its own and checks it.
     const plan = link.onMainThread ? start.plan : buildPhysicalPlan(nodes, {

@@ -87,6 +87,11 @@ export interface JobConfig {
   readonly parallelism: number;
   /** Number of key groups. */
   readonly maxParallelism: number;
+  /**
+   * Whether the script gave `maxParallelism`. When it did not (Flink's default for the
+   * parallelism), a restore takes the snapshot's, as Flink does: key groups cannot change.
+   */
+  readonly maxParallelismGiven?: boolean;
   /** Keyed state backend. */
   readonly stateBackend: StateBackend;
   /** Processing time. */

@@ -19,7 +19,7 @@ import type {
 } from "../checkpoint/coordinator.ts";
 import type { RestartStrategy } from "../checkpoint/restart_strategy.ts";
 import { type AttemptFailure, classifyFailure } from "../checkpoint/failure_classifier.ts";
-import { resolveRestore } from "../checkpoint/restore.ts";
+import { resolveRestore, restoredMaxParallelism } from "../checkpoint/restore.ts";
 import { CheckpointStorage, type LoadedManifest, loadManifest } from "../checkpoint/storage.ts";
 import type { CheckpointFs } from "../checkpoint/checkpoint_fs.ts";
 import { DenoCheckpointFs } from "../checkpoint/checkpoint_fs.ts";
@@ -191,6 +191,7 @@ function runLocked(
     rewindCollectResults(nodes, from?.manifest.checkpointId);
     return new Job(nodes, {
       ...options.job,
+      ...(from ? { maxParallelism: restoredMaxParallelism(options.job, from.manifest) } : {}),
       ...(checkpoint && storage ? { checkpoint: { config: checkpoint, storage } } : {}),
       ...(from ? { restore: from } : {}),
       ...(lastCheckpointId !== undefined ? { lastCheckpointId } : {}),
