@@ -7,8 +7,7 @@
  *
  * @module
  */
-export { type Context, Hono } from "npm:hono@4.13.19";
-export { bodyLimit } from "npm:hono@4.13.19/body-limit";
+export { type Context, Hono, type MiddlewareHandler } from "npm:hono@4.13.19";
 export { cors } from "npm:hono@4.13.19/cors";
 export { HTTPException } from "npm:hono@4.13.19/http-exception";
 export type { ContentfulStatusCode } from "npm:hono@4.13.19/utils/http-status";

@@ -6,7 +6,8 @@
  *
  * @module
  */
-import { bodyLimit, cors, Hono, HTTPException } from "./_hono.ts";
+import { cors, Hono, HTTPException } from "./_hono.ts";
+import { limitBody } from "./_body_limit.ts";
 import { createHash, timingSafeEqual } from "node:crypto";
 import { checkpointsRoutes } from "./checkpoints.ts";
 import { dashboardRoutes } from "./dashboard.ts";
@@ -83,10 +84,10 @@ export function createAdminApp(runtime: AdminRuntime, options: AdminAppOptions =
   // Bodies are small JSON objects: a large one is refused before it is buffered.
   app.use(
     "*",
-    bodyLimit({
-      maxSize: MAX_BODY_BYTES,
-      onError: (c) => c.json({ errors: [`Request body larger than ${MAX_BODY_BYTES} bytes`] }, 413),
-    }),
+    limitBody(
+      MAX_BODY_BYTES,
+      (c) => c.json({ errors: [`Request body larger than ${MAX_BODY_BYTES} bytes`] }, 413),
+    ),
   );
   if (options.corsOrigins && options.corsOrigins.length > 0) {
     app.use("*", cors({ origin: [...options.corsOrigins] }));

@@ -6,6 +6,7 @@
  */
 import { type ContentfulStatusCode, type Context, HTTPException } from "./_hono.ts";
 import type { AdminJob, AdminRuntime } from "./runtime.ts";
+import { bodyText } from "./_body_limit.ts";
 
 /** Throws the HTTP error `status` with `message`; the app answers `{ "errors": [message] }`. */
 export function fail(status: ContentfulStatusCode, message: string): never {
@@ -35,7 +36,7 @@ export function jobParam(c: Context, runtime: AdminRuntime): AdminJob {
 export async function jsonBody(c: Context, allowed: readonly string[]): Promise<
   Record<string, unknown>
 > {
-  const text = await c.req.text();
+  const text = await bodyText(c);
   if (text.trim() === "") return {};
   let body: unknown;
   try {
