@@ -429,11 +429,18 @@ export class WindowOperator<IN, OUT, K, W extends Window> extends StreamOperator
     return out;
   }
 
-  /** Moves the contents of `olds` into `result` and tells the trigger. */
+  /**
+   * Tells the trigger, then moves the contents of `olds` into `result`. The trigger merges first,
+   * as Flink's does: its state in the old windows (a count, a next firing time) goes into the
+   * result's before clearing the old windows drops it.
+   */
   #mergeWindows(result: W, olds: W[]): void {
     const c = this.#spec.contents;
-    const sameAsResult = (w: W) => windowEquals(w, result);
-    const moved = olds.filter((o) => !sameAsResult(o));
+    const moved = olds.filter((o) => !windowEquals(o, result));
+    this.#window = result;
+    this.#mergedWindows = moved;
+    this.#trigger.onMerge?.(result, this.#tctx);
+    this.#mergedWindows = [];
     const values: unknown[] = [];
     for (const o of moved) {
       this.#window = o;
@@ -461,9 +468,6 @@ export class WindowOperator<IN, OUT, K, W extends Window> extends StreamOperator
       s.update(acc);
     }
     this.#window = result;
-    this.#mergedWindows = olds;
-    this.#trigger.onMerge?.(result, this.#tctx);
-    this.#mergedWindows = [];
   }
 
   /** Evaluates window `w` of the current key. */

@@ -172,6 +172,32 @@ for (const backend of [undefined, "lsm"] as const) {
     }
   });
 
+  Deno.test(`[${tag}] merging sessions keep their triggers' state: a count and a next firing time carry into the merged session`, async () => {
+    // Flink's order: the trigger merges the old sessions' state before they are cleared.
+    const counted = await harness(EventTimeSessionWindows.withGap<E>(10), list, {
+      trigger: CountTrigger.of<E>(2),
+    }, backend);
+    counted.processElement(["a", 1], 0);
+    counted.processElement(["a", 2], 5); // merges [0,10) into [0,15): the count is 2
+    counted.processElement(["a", 3], 30);
+    counted.processElement(["a", 4], 33);
+    assert.deepEqual(counted.output(), ["a@0-15=1,2", "a@30-43=3,4"]);
+    await counted.close();
+
+    const continuous = await harness(EventTimeSessionWindows.withGap<E>(10), list, {
+      trigger: ContinuousEventTimeTrigger.of<E>(4),
+    }, backend);
+    continuous.processElement(["a", 1], 1);
+    continuous.processElement(["a", 2], 6); // merged: the next firing at 4 stays
+    continuous.processWatermark(5);
+    continuous.processElement(["a", 3], 9);
+    continuous.processWatermark(8);
+    continuous.processElement(["a", 4], 14);
+    continuous.processWatermark(13);
+    assert.deepEqual(continuous.output(), ["a@1-16=1,2", "a@1-19=1,2,3", "a@1-24=1,2,3,4"]);
+    await continuous.close();
+  });
+
   Deno.test(`[${tag}] dynamic session gaps and aggregate merging`, async () => {
     const h = await harness(
       EventTimeSessionWindows.withDynamicGap<E>((e) => e[1]),
