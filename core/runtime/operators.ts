@@ -270,9 +270,9 @@ abstract class ProcessOperatorBase<OUT> extends UserFunctionOperator<OUT> {
       deleteEventTimeTimer: (t) => self.#timers().deleteEventTimeTimer(undefined, t),
     };
     this.context = {
-      timestamp: () => self.out.timestamp,
+      timestamp: () => self.#timerTime ?? self.out.timestamp,
       output: <X>(tag: OutputTag<X>, value: X) =>
-        self.output.collectSide(tag.id, value, self.out.timestamp),
+        self.output.collectSide(tag.id, value, self.#timerTime ?? self.out.timestamp),
       currentProcessingTime: () => self.ctx.clock.now(),
       currentWatermark: () => self.#watermark,
       getCurrentKey: () => self.#backend().currentKey(),
@@ -282,6 +282,8 @@ abstract class ProcessOperatorBase<OUT> extends UserFunctionOperator<OUT> {
   }
 
   #watermark = -Infinity;
+  /** While `onTimer` runs, the timer's time: `ctx.timestamp()` and side outputs give it. */
+  #timerTime: number | undefined;
 
   #backend(): KeyedStateBackend {
     if (!this.backend) {
@@ -307,10 +309,21 @@ abstract class ProcessOperatorBase<OUT> extends UserFunctionOperator<OUT> {
     await super.open();
   }
 
+  /**
+   * Calls `onTimer`, as Flink's keyed process operators do: what it emits carries an event-time
+   * timer's time and no timestamp after a processing-time timer (a wall-clock time is no event
+   * time: an event-time window downstream refuses such a record as it refuses any without one);
+   * `ctx.timestamp()` and side outputs give the timer's time in both.
+   */
   #onTimer(timer: Timer<undefined>, domain: TimeDomain): void {
     this.domain = domain;
-    this.out.timestamp = timer.timestamp;
-    this.endCall(this.onTimer(timer.timestamp), "onTimer");
+    this.out.timestamp = domain === "event-time" ? timer.timestamp : undefined;
+    this.#timerTime = timer.timestamp;
+    try {
+      this.endCall(this.onTimer(timer.timestamp), "onTimer");
+    } finally {
+      this.#timerTime = undefined;
+    }
   }
 
   /** A timer fired; its key is current. Returns what the user's onTimer returned. */

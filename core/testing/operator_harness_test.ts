@@ -44,6 +44,9 @@ class TimerFn implements KeyedProcessFunction<string, Cmd, string> {
   }
   onTimer(t: number, ctx: OnTimerContext<string>, out: Collector<string>): void {
     out.collect(`${ctx.timeDomain()}:${ctx.getCurrentKey()}@${t}`);
+    if (ctx.timestamp() !== t) {
+      throw new Error(`ctx.timestamp() ${ctx.timestamp()} in onTimer(${t})`);
+    }
   }
 }
 
@@ -68,8 +71,13 @@ Deno.test("processing-time timers fire in timestamp order, once per key and time
     "processing-time:b@10",
     "processing-time:a@20",
   ]);
-  // The fired timer's timestamp is the output's timestamp.
-  assert.deepEqual(h.outputWithTimestamps().map((r) => r.timestamp), [10, 10, 20]);
+  // What a processing-time timer emits has no timestamp (Flink erases it: a wall-clock time is
+  // no event time); ctx.timestamp() gives the timer's time (onTimer checks).
+  assert.deepEqual(h.outputWithTimestamps().map((r) => r.timestamp), [
+    undefined,
+    undefined,
+    undefined,
+  ]);
   assert.deepEqual(h.pendingTimers("processing-time").map((t) => t.timestamp), [30]);
   h.advanceProcessingTime(100);
   assert.equal(h.output().length, 4);
@@ -105,6 +113,8 @@ Deno.test("event-time timers fire on the watermark in timestamp order, with the 
   assert.deepEqual(h.watermarks(), [99]);
   h.processWatermark(200); // a timer at exactly the watermark fires
   assert.deepEqual(h.output(), ["event-time:y@100", "event-time:z@100", "event-time:x@200"]);
+  // What an event-time timer emits carries the timer's time.
+  assert.deepEqual(h.outputWithTimestamps().map((r) => r.timestamp), [100, 100, 200]);
   assert.deepEqual(h.watermarks(), [99, 200]);
   assert.deepEqual(h.pendingTimers("event-time"), [{
     timestamp: 300,
