@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { checkEventTime } from "../time/_event_time_value.ts";
 import type {
   WatermarkGenerator,
   WatermarkOutput,
@@ -116,6 +117,7 @@ export class SplitWatermarks<T> {
       activity,
       output: {
         emitWatermark: (ts) => {
+          checkEventTime(ts, "The watermark generator's emitWatermark");
           state.idle = false;
           if (ts <= state.watermark) return;
           state.watermark = ts;

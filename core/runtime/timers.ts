@@ -29,6 +29,7 @@ import type { KeyedStateBackend } from "../state/backend.ts";
 import { keyGroupOf } from "../state/key_group.ts";
 import type { Serializer } from "../state/serializer.ts";
 import { MAX_USER_STATE_ID } from "../state/state_keys.ts";
+import { checkEventTime } from "../time/_event_time_value.ts";
 
 /**
  * Time domain of a timer.
@@ -519,6 +520,7 @@ export class InternalTimerService<N = undefined> {
 
   /** Registers an event-time timer for the current key. */
   registerEventTimeTimer(ns: N, ts: number): void {
+    if (typeof ts !== "number" || ts !== ts) checkEventTime(ts, "registerEventTimeTimer");
     this.#register(this.#event, true, ns, ts);
   }
 
@@ -543,6 +545,7 @@ export class InternalTimerService<N = undefined> {
 
   /** Registers a processing-time timer for the current key. */
   registerProcessingTimeTimer(ns: N, ts: number): void {
+    if (typeof ts !== "number" || ts !== ts) checkEventTime(ts, "registerProcessingTimeTimer");
     if (this.#register(this.#processing, false, ns, ts)) this.#reschedule();
   }
 

@@ -7,6 +7,7 @@
  * @module
  */
 import { StreamOperator } from "../runtime/operator.ts";
+import { checkEventTime } from "./_event_time_value.ts";
 import { ListStateDescriptor } from "../state/descriptors.ts";
 import { Serializers } from "../state/serializer.ts";
 import type { ListState } from "../state/state.ts";
@@ -56,6 +57,7 @@ export class TimestampsAndWatermarksOperator<T> extends StreamOperator<T> {
   #resend = false;
   readonly #wmOutput: WatermarkOutput = {
     emitWatermark: (ts) => {
+      checkEventTime(ts, "The watermark generator's emitWatermark");
       if (ts <= this.#watermark) return;
       this.#watermark = this.#generated = ts;
       this.#idle = false;

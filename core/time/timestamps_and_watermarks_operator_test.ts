@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { OperatorHarness } from "../testing/operator_harness.ts";
+import { ConfigError } from "../errors.ts";
+import { KeyedProcessFunctionHarness, OperatorHarness } from "../testing/mod.ts";
 import {
   type OperatorStateSnapshot,
   OperatorStateStore,
@@ -70,4 +71,43 @@ Deno.test("assignTimestampsAndWatermarks restored from a checkpoint of an earlie
   const again = await subtask(next);
   again.processElement(2_000, 2_000);
   assert.deepEqual(again.watermarks(), [999, 1_999]);
+});
+
+Deno.test("a timestamp that is NaN or no number, a NaN watermark and a NaN timer are ConfigErrors naming what gave them", async () => {
+  type Reading = { at: string };
+  const parsed = WatermarkStrategy.forMonotonousTimestamps<Reading>()
+    .withTimestampAssigner((r) => Date.parse(r.at))
+    .withWatermarkInterval(0);
+  const h = await OperatorHarness.forOperator(new TimestampsAndWatermarksOperator(parsed));
+  h.processElement({ at: "1970-01-01T00:00:01Z" });
+  assert.throws(
+    () => h.processElement({ at: "yesterday" }),
+    (e: Error) =>
+      e instanceof ConfigError &&
+      /^The timestamp assigner gave NaN for the record \{"at":"yesterday"\}: .*Date\.parse/.test(
+        e.message,
+      ),
+  );
+  // Before the check a NaN timestamp reached the generator and stuck its watermark at NaN.
+  assert.deepEqual(h.watermarks(), [999]);
+  const text = WatermarkStrategy.forMonotonousTimestamps<string>()
+    .withTimestampAssigner((s) => s as unknown as number);
+  const t = await OperatorHarness.forOperator(new TimestampsAndWatermarksOperator(text));
+  assert.throws(() => t.processElement("15"), /gave string "15" for the record "15"/);
+
+  const nanWatermarks = WatermarkStrategy.forGenerator<number>(() => ({
+    onEvent: (_e, _ts, out) => out.emitWatermark(NaN),
+    onPeriodicEmit() {},
+  })).withTimestampAssigner((n) => n).withWatermarkInterval(0);
+  const w = await OperatorHarness.forOperator(new TimestampsAndWatermarksOperator(nanWatermarks));
+  assert.throws(() => w.processElement(5), /emitWatermark gave NaN/);
+
+  const timers = await KeyedProcessFunctionHarness.create<string, number, string>({
+    processElement(n, ctx) {
+      ctx.timerService().registerEventTimeTimer(n);
+    },
+  }, () => "k");
+  timers.processElement(10);
+  assert.throws(() => timers.processElement(NaN), /registerEventTimeTimer gave NaN/);
+  assert.deepEqual(timers.pendingTimers("event-time").map((p) => p.timestamp), [10]);
 });

@@ -7,6 +7,7 @@
  * @module
  */
 import { ConfigError } from "../errors.ts";
+import { checkEventTime } from "./_event_time_value.ts";
 
 /**
  * Where a generator emits watermarks and reports idleness.
@@ -383,7 +384,13 @@ export class WatermarkStrategy<T> {
   /** The timestamp of a record: the assigner's, else the one it carries. */
   timestampOf(element: T, recordTimestamp: number | undefined): number {
     const a = this.#spec.assigner;
-    if (a) return a(element, recordTimestamp);
+    if (a) {
+      const ts = a(element, recordTimestamp);
+      if (typeof ts !== "number" || ts !== ts) {
+        checkEventTime(ts, "The timestamp assigner", element);
+      }
+      return ts;
+    }
     if (recordTimestamp === undefined) {
       throw new ConfigError(
         "A record has no timestamp: give the watermark strategy a timestamp assigner " +
