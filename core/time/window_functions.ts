@@ -95,7 +95,10 @@ export interface ProcessWindowContext<W extends Window> {
   currentProcessingTime(): number;
   /** Current event time. */
   currentWatermark(): number;
-  /** State of this key and window: cleared by the function in `clear`. */
+  /**
+   * State of this key and window: cleared by the function in `clear`. Not with merging windows
+   * (sessions), as in Flink: its `getState` throws a `ConfigError` there.
+   */
   windowState(): KeyedStateStore;
   /** State of this key, across windows. */
   globalState(): KeyedStateStore;

@@ -210,8 +210,17 @@ export class WindowOperator<IN, OUT, K, W extends Window> extends StreamOperator
       },
     };
     const windowStore: KeyedStateStore = {
-      getState: <D extends AnyStateDescriptor>(d: D) =>
-        self.#scoped(self.#windowStates, d, self.#window) as StateFor<D>,
+      getState: <D extends AnyStateDescriptor>(d: D) => {
+        // As Flink: when windows merge, nothing merges per-window state, and a merged-away
+        // window's would be lost and never cleared.
+        if (self.#merging) {
+          throw new ConfigError(
+            `Operator "${self.ctx.name}": per-window state (windowState(), "${d.name}") is not ` +
+              "allowed with merging windows (sessions); keep it in globalState() by key",
+          );
+        }
+        return self.#scoped(self.#windowStates, d, self.#window) as StateFor<D>;
+      },
     };
     const globalStore: KeyedStateStore = {
       getState: <D extends AnyStateDescriptor>(d: D) => self.#backend.state(d) as StateFor<D>,

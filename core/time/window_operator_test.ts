@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { ConfigError } from "../errors.ts";
 import { OperatorHarness } from "../testing/mod.ts";
 import { OutputTag } from "../runtime/output_tag.ts";
 import { ValueStateDescriptor } from "../state/descriptors.ts";
@@ -313,6 +314,46 @@ Deno.test("process window functions get per-window state (cleared in clear) and 
   assert.deepEqual(h.output(), ["a:1:1", "a:2:3", "a:1:4"]);
   assert.deepEqual(h.keys(fires), [], "per-window state cleared at cleanup");
   await h.close();
+});
+
+Deno.test("per-window state with merging windows is a ConfigError, as in Flink; global state works there", async () => {
+  const fires = new ValueStateDescriptor<number>("fires", Serializers.f64, 0);
+  const total = new ValueStateDescriptor<number>("total", Serializers.f64, 0);
+  const session = (fn: ProcessWindowFunction<unknown, string, string, TimeWindow>) =>
+    OperatorHarness.forOperator(
+      new WindowOperator<E, string, string, TimeWindow>({
+        keySelector: (e) => e[0],
+        assigner: EventTimeSessionWindows.withGap<E>(10),
+        contents: list,
+        process: fn,
+      }),
+      { keySerializer: Serializers.string },
+    );
+  const perWindow = await session({
+    process(_key, ctx) {
+      ctx.windowState().getState(fires);
+    },
+  });
+  perWindow.processElement(["a", 1], 1);
+  assert.throws(
+    () => perWindow.processWatermark(Infinity),
+    (e: Error) =>
+      e instanceof ConfigError && /per-window state \(windowState\(\), "fires"\) is not allowed/
+        .test(e.message),
+  );
+  const global = await session({
+    process(key, ctx, els, out) {
+      const g = ctx.globalState().getState(total);
+      g.update(g.value()! + els.length);
+      out.collect(`${key}:${g.value()}`);
+    },
+  });
+  global.processElement(["a", 1], 1);
+  global.processElement(["a", 1], 5);
+  global.processElement(["a", 1], 40);
+  global.processWatermark(Infinity);
+  assert.deepEqual(global.output(), ["a:2", "a:3"]);
+  await global.close();
 });
 
 Deno.test("global windows never clean up; the default trigger never fires", async () => {
