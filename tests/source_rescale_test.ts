@@ -240,7 +240,10 @@ Deno.test("GeneratorSource: rescales 2 → 1 → 3 from savepoints taken mid-seq
 
 Deno.test("fromCollection(array): rescales 2 → 1 → 3 from savepoints taken mid-array, no item lost or repeated", async () => {
   const items = Array.from({ length: 10_000 }, (_, i) => `item-${i}`);
-  const all = await rescaleBounded((env) => env.fromCollection(items).uid("items"), items.length);
+  const all = await rescaleBounded(
+    (env) => env.fromCollection(items).setParallelism(env.config.parallelism).uid("items"),
+    items.length,
+  );
   assert.equal(new Set(all).size, all.length, "no item repeated");
   assert.equal(all.length, items.length, "no item lost");
 });
@@ -312,6 +315,6 @@ Deno.test("fromCollection(array): a savepoint of the per-subtask positions it ke
   await restoreLegacyPositions(
     LEGACY_ARRAY,
     items,
-    (env) => env.fromCollection(items).uid("items"),
+    (env) => env.fromCollection(items).setParallelism(env.config.parallelism).uid("items"),
   );
 });

@@ -409,16 +409,22 @@ export class DataStream<T> extends NodeSettings {
   /**
    * Sets each record's event timestamp and generates watermarks with
    * `strategy`; watermarks from upstream are replaced (the final one passes).
+   * It runs at its input's parallelism (unless given another), as Flink's
+   * does: after a collection source of one subtask, one watermark generator
+   * sees the records in order, whatever the job's parallelism.
    */
   assignTimestampsAndWatermarks(
     strategy: WatermarkStrategy<T>,
     opts?: OperatorOptions,
   ): DataStream<T> {
+    const input = (this.node.chainedTo ?? this.node).parallelism;
     return this.addOperator(
       "Timestamps/Watermarks",
       () => new TimestampsAndWatermarksOperator(strategy),
       [this.edge()],
-      opts,
+      input === undefined || opts?.parallelism !== undefined
+        ? opts
+        : { ...opts, parallelism: input },
     );
   }
 

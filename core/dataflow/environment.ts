@@ -766,14 +766,17 @@ export class StreamEnvironment implements GraphBuilder {
   }
 
   /**
-   * Reads an array (in parallel: subtask `i` reads every `p`-th item), or an
-   * iterable or async iterable (one subtask).
+   * Reads an array, an iterable or an async iterable in order, on one subtask,
+   * as Flink's `fromCollection` (a non-parallel source: its records, their
+   * watermarks and so an event-time job's results do not depend on the job's
+   * parallelism). An array's source may be given more: `setParallelism(p)`
+   * on the returned stream has subtask `i` read every `p`-th item.
    */
   fromCollection<T>(items: readonly T[] | Iterable<T> | AsyncIterable<T>): DataStream<T> {
     const source = Array.isArray(items)
       ? new ArraySource<T>(items)
       : new IterableSource<T>(items as Iterable<T> | AsyncIterable<T>);
-    return this.addSource(source, { name: "Collection Source" });
+    return this.addSource(source, { name: "Collection Source", parallelism: 1 });
   }
 
   /** Reads the given values. */

@@ -50,8 +50,8 @@ Deno.test("partitioning: rebalance spreads round-robin over the subtasks", async
 Deno.test("partitioning: forward keeps subtask i's records on subtask i", async () => {
   const env = StreamEnvironment.create({ parallelism: 2 });
   const out = new CollectSink<[number, number]>();
-  // The array source's subtask i reads items i, i+2, ...: evens on 0, odds on 1.
-  env.fromCollection(range(20)).forward().map(new WhereAmI()).addSink(out);
+  // The array source at parallelism 2: subtask i reads items i, i+2, ...: evens on 0, odds on 1.
+  env.fromCollection(range(20)).setParallelism(2).forward().map(new WhereAmI()).addSink(out);
   await env.execute("forward");
   const parts = bySubtask(out.values, 2);
   assert.deepEqual(parts[0], range(10).map((i) => 2 * i));
@@ -134,7 +134,9 @@ Deno.test("a duplicate uid is a ConfigError naming both operators", () => {
 
 Deno.test("a forward edge between different parallelisms is a ConfigError", async () => {
   const env = StreamEnvironment.create({ parallelism: 2 });
-  env.fromCollection([1, 2]).forward().map((x) => x).setParallelism(3).addSink(new CollectSink());
+  env.fromCollection([1, 2]).setParallelism(2).forward().map((x) => x).setParallelism(3).addSink(
+    new CollectSink(),
+  );
   await assert.rejects(
     async () => await env.execute("forward mismatch"),
     (e: unknown) => e instanceof ConfigError && /forward edge.*\(2 → 3\)/.test(e.message),

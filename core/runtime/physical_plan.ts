@@ -105,9 +105,11 @@ export interface PlanChannel {
  * const env = StreamEnvironment.create({ parallelism: 2 });
  * env.fromElements("a", "b").map((w: string) => w.toUpperCase()).keyBy((w) => w).print();
  * const plan = env.getExecutionPlan("plan");
- * assert.deepEqual(plan.chains.map((c) => c.vertices.length), [2, 1]); // source -> map, print
- * assert.equal(plan.tasks.length, 4);
- * assert.equal(plan.channels.length, 4); // hash edge: 2 x 2 channels
+ * // The collection source runs on one subtask (as Flink's): a rebalance to the map's two.
+ * assert.deepEqual(plan.chains.map((c) => c.parallelism), [1, 2, 2]); // source, map, print
+ * assert.deepEqual(plan.edges.map((e) => e.partitioning), ["rebalance", "hash"]);
+ * assert.equal(plan.tasks.length, 5);
+ * assert.equal(plan.channels.length, 6); // 1 x 2, then the hash edge's 2 x 2
  * assert.deepEqual(structuredClone(plan), plan);
  * ```
  */

@@ -15,13 +15,13 @@ import { ConfigError } from "../errors.ts";
 function build(parallelism: number): PhysicalPlan {
   const env = StreamEnvironment.create({ parallelism, maxParallelism: 128 });
   const odd = new OutputTag<number>("odd");
-  const numbers = env.fromElements(1, 2, 3, 4).uid("numbers").process({
+  const numbers = env.fromElements(1, 2, 3, 4).setParallelism(parallelism).uid("numbers").process({
     processElement(n: number, ctx, out: Collector<number>) {
       if (n % 2) ctx.output(odd, n);
       else out.collect(n);
     },
   }).uid("split");
-  const words = env.fromElements("a", "b").uid("words");
+  const words = env.fromElements("a", "b").setParallelism(parallelism).uid("words");
   numbers.getSideOutput(odd).global().map((n: number) => n * 10).uid("tens").print();
   numbers.connect(words).process({
     processElement1(n: number, _c: unknown, out: Collector<string>) {

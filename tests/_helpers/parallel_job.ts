@@ -356,14 +356,17 @@ async function main(args: string[]): Promise<void> {
     case "stdin":
     case "stdin-points":
     case "points": {
-      // Items from stdin, read before execute(): in the workers stdin is already read.
+      // Items from stdin, read before execute(): in the workers stdin is already read. The
+      // array source at parallelism 2 reads on both workers.
       const lines = values.scenario === "points"
         ? ["a", "bb", "ccc"]
         : (await new Response(Deno.stdin.readable).text()).split("\n").filter((l) => l);
       const collected = values.scenario === "stdin"
-        ? env.fromElements(...lines).uid("lines").rebalance().map((l: string) => l.length)
+        ? env.fromElements(...lines).setParallelism(2).uid("lines").rebalance().map((l: string) =>
+          l.length
+        )
           .uid("length")
-        : env.fromElements(...lines.map((l) => new Point(l.length))).uid("points")
+        : env.fromElements(...lines.map((l) => new Point(l.length))).setParallelism(2).uid("points")
           .map((p: Point) => p.x).uid("x");
       const lengths = await collected.executeAndCollect({ jobName: "collection items" });
       console.log(JSON.stringify(lengths.toSorted((a, b) => a - b)));
