@@ -12,6 +12,7 @@
 import { ConfigError } from "../../errors.ts";
 import type { SplitEnumerator, SplitEnumeratorContext } from "../split_enumerator.ts";
 import { KafkaConsumer } from "./consumer.ts";
+import { KafkaErrorCode } from "./_native.ts";
 import type { KafkaSourceOptions, KafkaSplit } from "./kafka_source.ts";
 
 /** A topic partition. */
@@ -324,17 +325,36 @@ export class KafkaClusterLookup implements KafkaPartitionLookup {
     return call;
   }
 
-  /** The subscribed topics' partitions (topics with an error, such as not found, have none). */
+  /**
+   * The subscribed topics' partitions (topics with an error have none). A topic the `topics`
+   * option names that the cluster does not have is a `ConfigError`, as Flink's topic list
+   * subscriber fails: a misspelt name would read nothing, and wait for it for ever unbounded. A
+   * pattern may match nothing.
+   */
   partitions(): Promise<TopicPartition[]> {
     return this.#track((async () => {
       const meta = await this.#client().metadata(LOOKUP_TIMEOUT_MS);
       const pattern = this.#options.topicPattern;
-      const whole = pattern ? new RegExp(`^(?:${pattern.source})$`, pattern.flags) : undefined;
+      // Without g or y: a RegExp with either keeps where its last match ended (lastIndex), and
+      // test() of the next topic would start there.
+      const whole = pattern
+        ? new RegExp(`^(?:${pattern.source})$`, pattern.flags.replace(/[gy]/g, ""))
+        : undefined;
       const wanted = new Set(this.#options.topics ?? []);
+      const missing = new Set(wanted);
       const out: TopicPartition[] = [];
       for (const t of meta) {
+        if (t.err !== KafkaErrorCode.UnknownTopic) missing.delete(t.topic);
         if (t.err !== 0 || !(whole ? whole.test(t.topic) : wanted.has(t.topic))) continue;
         for (const p of t.partitions) out.push({ topic: t.topic, partition: p.id });
+      }
+      if (missing.size > 0) {
+        throw new ConfigError(
+          `KafkaSource: ${[...missing].map((t) => `"${t}"`).join(", ")} ` +
+            `${missing.size === 1 ? "is no topic" : "are no topics"} of the cluster at ` +
+            `${this.#options.bootstrapServers}: create ${missing.size === 1 ? "it" : "them"} ` +
+            "first, or correct the topics option",
+        );
       }
       return out;
     })());
@@ -376,7 +396,10 @@ export class KafkaClusterLookup implements KafkaPartitionLookup {
         const o = offsetOf.get(kafkaSplitId(tp)) ?? -1;
         offset = o >= 0 ? o : high;
       } else {
-        offset = start.specific[kafkaSplitId(tp)] ?? pick(start.fallback);
+        // An offset the partition no longer (or does not yet) have starts at the fallback, as
+        // Flink's consumer resets an offset out of range.
+        const o = start.specific[kafkaSplitId(tp)];
+        offset = o !== undefined && o >= low && o <= high ? o : pick(start.fallback);
       }
       return { ...tp, offset, ...(this.#options.bounded ? { stop: high } : {}) };
     });

@@ -13,6 +13,16 @@ export const enum ClientType {
   Consumer = 1,
 }
 
+/** The `rd_kafka_resp_err_t` codes the binding acts on (negative: the client's own). */
+export const enum KafkaErrorCode {
+  /** `RD_KAFKA_RESP_ERR__PARTITION_EOF`: a consumer reached the end of a partition. */
+  PartitionEof = -191,
+  /** `RD_KAFKA_RESP_ERR__QUEUE_FULL`: the producer's queue is full. */
+  QueueFull = -184,
+  /** `RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART`: the cluster has no such topic. */
+  UnknownTopic = 3,
+}
+
 /** Client properties: librdkafka's configuration names (`bootstrap.servers`, ...). */
 export type KafkaProperties = Record<string, string | number | boolean>;
 

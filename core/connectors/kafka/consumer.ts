@@ -13,6 +13,7 @@ import {
   createHandle,
   fetchMetadata,
   fromList,
+  KafkaErrorCode,
   type KafkaProperties,
   type PartitionOffset,
   toList,
@@ -20,7 +21,6 @@ import {
 } from "./_native.ts";
 import { KafkaError } from "./kafka_error.ts";
 
-const ERR_PARTITION_EOF = -191;
 const NO_HEADERS: readonly (readonly [string, Uint8Array | null])[] = Object.freeze([]);
 
 /**
@@ -192,7 +192,7 @@ export class KafkaConsumer {
         const err = i32[0]!;
         const partition = i32[4]!;
         if (err !== 0) {
-          if (err === ERR_PARTITION_EOF) {
+          if (err === KafkaErrorCode.PartitionEof) {
             this.atEnd.add(`${this.#topicName()}:${partition}`);
           } else {
             const text = u64[3] === 0n ? null : this.#copy(u64[3]!, u32[8]! + u32[9]! * TWO_32);

@@ -29,8 +29,9 @@ import type {
 import type { SinkContext, SinkFunction } from "../sink.ts";
 import { KafkaConsumer } from "./consumer.ts";
 import { KafkaError } from "./kafka_error.ts";
-import type { KafkaProperties } from "./_native.ts";
+import type { KafkaProperties, TopicMetadata } from "./_native.ts";
 import { KafkaProducer } from "./producer.ts";
+import { errorText } from "./_ffi.ts";
 
 /**
  * How much a Kafka sink promises (Flink's `DeliveryGuarantee`).
@@ -53,6 +54,13 @@ export interface KafkaOutputRecord {
   value: Uint8Array<ArrayBuffer> | null;
   /** A fixed partition instead of key-based partitioning. */
   partition?: number;
+  /**
+   * The record's timestamp (ms). Unset: the element's event timestamp, as Flink's Kafka sink
+   * writes it; null, or an element without one: the time the producer sends it.
+   */
+  timestamp?: number | null;
+  /** Headers, in order (a name may repeat). */
+  headers?: readonly (readonly [string, Uint8Array<ArrayBuffer> | null])[];
 }
 
 /**
@@ -106,11 +114,15 @@ function lastCommitted(markers: readonly TransactionMarker[], run: string): numb
   return last;
 }
 
-/** A record as kept in a checkpoint until its transaction commits. */
+/** A record as kept in a checkpoint until its transaction commits (bytes in base64). */
 interface StoredRecord {
   k?: string;
   v?: string;
   p?: number;
+  /** Its timestamp. */
+  t?: number;
+  /** Its headers: name, value (null: none). */
+  h?: [string, string | null][];
 }
 
 interface PendingCheckpoint {
@@ -138,6 +150,8 @@ function store(r: KafkaOutputRecord): StoredRecord {
   if (r.key) s.k = r.key.toBase64();
   if (r.value) s.v = r.value.toBase64();
   if (r.partition !== undefined) s.p = r.partition;
+  if (typeof r.timestamp === "number") s.t = r.timestamp;
+  if (r.headers?.length) s.h = r.headers.map(([n, v]) => [n, v === null ? null : v.toBase64()]);
   return s;
 }
 
@@ -146,7 +160,30 @@ function load(s: StoredRecord): KafkaOutputRecord {
     key: s.k === undefined ? null : Uint8Array.fromBase64(s.k),
     value: s.v === undefined ? null : Uint8Array.fromBase64(s.v),
     ...(s.p === undefined ? {} : { partition: s.p }),
+    ...(s.t === undefined ? {} : { timestamp: s.t }),
+    ...(s.h === undefined ? {} : {
+      headers: s.h.map(([n, v]) => [n, v === null ? null : Uint8Array.fromBase64(v)] as const),
+    }),
   };
+}
+
+/**
+ * What `serializer` returns for `value`, with the element's `timestamp` unless it gave its own;
+ * a serializer's malformed timestamp, partition or headers are a `ConfigError` naming them.
+ */
+function serialize<T>(
+  serializer: (value: T) => KafkaOutputRecord,
+  value: T,
+  timestamp: number | undefined,
+): KafkaOutputRecord {
+  const r = serializer(value);
+  if (r.timestamp === undefined && timestamp !== undefined && Number.isFinite(timestamp)) {
+    return { ...r, timestamp };
+  }
+  if (r.timestamp !== undefined && r.timestamp !== null && !Number.isFinite(r.timestamp)) {
+    throw new ConfigError(`Kafka sink: the serializer gave the timestamp ${r.timestamp}`);
+  }
+  return r;
 }
 
 /** A commit marker's value: which run made the transaction, for which checkpoint, which attempt wrote it. */
@@ -157,6 +194,18 @@ export interface TransactionMarker {
   checkpointId: number;
   /** The process that wrote the transaction. */
   attempt: string;
+}
+
+/** The metadata of the transaction topic `topic`; a `ConfigError` when the cluster lacks it. */
+function transactionTopicOf(meta: readonly TopicMetadata[], topic: string): TopicMetadata {
+  const t = meta.find((t) => t.topic === topic);
+  if (!t || t.err !== 0 || t.partitions.length === 0) {
+    throw new ConfigError(
+      `Kafka exactly-once sink: the transaction topic "${topic}" does not exist; ` +
+        `create it (1 partition, cleanup.policy=compact) or set transactionTopic`,
+    );
+  }
+  return t;
 }
 
 /**
@@ -177,13 +226,7 @@ export async function readTransactionMarkers(
     "fetch.wait.max.ms": 10,
   });
   try {
-    const meta = (await consumer.metadata()).find((t) => t.topic === topic);
-    if (!meta || meta.err !== 0 || meta.partitions.length === 0) {
-      throw new ConfigError(
-        `Kafka exactly-once sink: the transaction topic "${topic}" does not exist; ` +
-          `create it (1 partition, cleanup.policy=compact) or set transactionTopic`,
-      );
-    }
+    const meta = transactionTopicOf(await consumer.metadata(), topic);
     consumer.assign(meta.partitions.map((p) => ({ topic, partition: p.id, offset: -2 })));
     const markers = new Map<string, TransactionMarker[]>();
     const deadline = Date.now() + TIMEOUT_MS;
@@ -291,6 +334,23 @@ export class KafkaSink<T> implements SinkFunction<T> {
 
   /** Creates the sink. */
   constructor(options: KafkaSinkOptions<T>) {
+    if (typeof options.bootstrapServers !== "string" || options.bootstrapServers.trim() === "") {
+      throw new ConfigError(
+        `KafkaSink: bootstrapServers must be "host:port,…", got ${
+          JSON.stringify(options.bootstrapServers)
+        }`,
+      );
+    }
+    if (typeof options.topic !== "string" || options.topic === "") {
+      throw new ConfigError(
+        `KafkaSink: topic must be a topic name, got ${JSON.stringify(options.topic)}`,
+      );
+    }
+    if (options.properties !== undefined && "bootstrap.servers" in options.properties) {
+      throw new ConfigError(
+        "KafkaSink: properties must not set bootstrap.servers: use the bootstrapServers option",
+      );
+    }
     this.guarantee = options.deliveryGuarantee ?? "at-least-once";
     if (this.guarantee === "exactly-once" && !options.transactionalIdPrefix) {
       throw new ConfigError("A Kafka sink with exactly-once needs a transactionalIdPrefix");
@@ -329,8 +389,11 @@ export class KafkaSink<T> implements SinkFunction<T> {
 
   private delivered(id: number, err: number): void {
     if (err !== 0 && this.s.failure === null) {
+      const partition = this.s.inFlight.get(id)?.partition;
       this.s.failure = new KafkaError(
-        `Kafka sink: a record to "${this.options.topic}" failed`,
+        `Kafka sink: a record to "${this.options.topic}"` +
+          `${partition === undefined ? "" : ` partition ${partition}`} at ` +
+          `${this.options.bootstrapServers} failed: ${errorText(err)}`,
         err,
       );
     }
@@ -360,6 +423,11 @@ export class KafkaSink<T> implements SinkFunction<T> {
     }
     // init_transactions fences the old producers of these ids and aborts their open transactions.
     this.s.producer = this.newProducer(this.transactionalId(ctx.subtaskIndex));
+    // Checked on a first start too: the first commit would otherwise have a broker that creates
+    // topics on demand make it with its defaults (several partitions, deleted with age).
+    if (mine.length === 0) {
+      transactionTopicOf(await this.s.producer.metadata(), this.transactionTopic);
+    }
     await this.s.producer.initTransactions(TIMEOUT_MS);
     const others = new Map<number, KafkaProducer>();
     try {
@@ -392,17 +460,36 @@ export class KafkaSink<T> implements SinkFunction<T> {
   private send(r: KafkaOutputRecord): void {
     const id = this.s.nextId++;
     if (this.guarantee !== "none") this.s.inFlight.set(id, r);
-    if (!this.s.producer!.produce(this.options.topic, r.value, r.key ?? null, r.partition, id)) {
+    if (!this.produce(r, id)) {
       // The local queue is full: keep the record for the next flush to resend.
       this.s.inFlight.delete(id);
       this.s.overflow.push(r);
     }
   }
 
+  /**
+   * Queues `r` (`id` comes back in its delivery report); false when the local queue is full. A
+   * record without a timestamp or headers takes librdkafka's plain `rd_kafka_produce`; one with
+   * them its `rd_kafka_produceva`, whose arguments cost more to build.
+   */
+  private produce(r: KafkaOutputRecord, id: number): boolean {
+    const producer = this.s.producer!;
+    const timestamp = r.timestamp ?? undefined;
+    if (timestamp === undefined && !r.headers?.length) {
+      return producer.produce(this.options.topic, r.value, r.key ?? null, r.partition, id);
+    }
+    return producer.produceWith(this.options.topic, r.value, r.key ?? null, {
+      id,
+      timestamp,
+      ...(r.headers === undefined ? {} : { headers: r.headers }),
+      ...(r.partition === undefined ? {} : { partition: r.partition }),
+    });
+  }
+
   /** Writes one record (exactly-once: into the current checkpoint interval). */
-  invoke(value: T): void {
+  invoke(value: T, timestamp?: number): void {
     if (this.s.failure) throw this.s.failure;
-    const r = this.options.serializer(value);
+    const r = serialize(this.options.serializer, value, timestamp);
     if (this.guarantee === "exactly-once") this.s.buffer.push(store(r));
     else if (this.s.overflow.length > 0) this.s.overflow.push(r);
     else this.send(r);
@@ -481,7 +568,11 @@ export class KafkaSink<T> implements SinkFunction<T> {
     producer.beginTransaction();
     for (const s of p.records) {
       const r = load(s);
-      const extra = { headers, ...(r.partition === undefined ? {} : { partition: r.partition }) };
+      const extra = {
+        headers: r.headers ? [...headers, ...r.headers] : headers,
+        timestamp: r.timestamp ?? undefined,
+        ...(r.partition === undefined ? {} : { partition: r.partition }),
+      };
       while (!producer.produceWith(this.options.topic, r.value, r.key ?? null, extra)) {
         await producer.flush(TIMEOUT_MS);
       }

@@ -191,6 +191,14 @@ Deno.test("KafkaSink: options and a missing transaction topic are named", async 
       (e: Error) => e instanceof ConfigError && e.message.includes('"out.weir-transactions"'),
     );
     await restored.close();
+    // A first start is checked too (a broker that creates topics on demand would make it wrong).
+    const first = Object.create(sink) as typeof sink;
+    first.initializeState({ operatorStateStore: new OperatorStateStore("s"), isRestored: false });
+    await assert.rejects(
+      () => first.open({ subtaskIndex: 0, parallelism: 1, operatorUid: "s" }),
+      (e: Error) => e instanceof ConfigError && e.message.includes('"out.weir-transactions"'),
+    );
+    await first.close();
   } finally {
     await kafka.stop();
   }
@@ -217,4 +225,94 @@ Deno.test("mock cluster: read_committed still shows aborted records (librdkafka 
   } finally {
     await kafka.stop();
   }
+});
+
+Deno.test("KafkaSink: records carry the element's timestamp (or the serializer's, or none) and the serializer's headers, in every guarantee", async () => {
+  for (const guarantee of ["none", "at-least-once", "exactly-once"] as const) {
+    const kafka = await cluster();
+    try {
+      const sink = new KafkaSink<{ v: string; ts?: number | null }>({
+        bootstrapServers: kafka.bootstrap,
+        topic: "out",
+        deliveryGuarantee: guarantee,
+        transactionalIdPrefix: "ts",
+        serializer: (e) => ({
+          value: KafkaSerializers.string(e.v),
+          ...(e.ts === undefined ? {} : { timestamp: e.ts }),
+          headers: [["origin", KafkaSerializers.string(`from-${e.v}`)], ["empty", null]],
+        }),
+      });
+      const store = new OperatorStateStore("sink");
+      const s = Object.create(sink) as typeof sink;
+      s.initializeState({ operatorStateStore: store, isRestored: false });
+      await s.open({ subtaskIndex: 0, parallelism: 1, operatorUid: "sink" });
+      const before = Date.now();
+      s.invoke({ v: "element" }, 1_000); // the element's event time
+      s.invoke({ v: "own", ts: 2_000 }, 1_000); // the serializer's wins
+      s.invoke({ v: "none", ts: null }, 1_000); // none: the producer's time
+      s.invoke({ v: "bare" }, undefined);
+      if (guarantee === "exactly-once") {
+        s.snapshotState({ checkpointId: 1 });
+        s.notifyCheckpointComplete(1);
+      }
+      await s.finish();
+      await s.close();
+      const got = new Map(
+        (await readTopic(kafka.bootstrap, "out")).map((
+          r,
+        ) => [new TextDecoder().decode(r.value!), r]),
+      );
+      assert.equal(got.get("element")!.timestamp, 1_000, guarantee);
+      assert.equal(got.get("own")!.timestamp, 2_000, guarantee);
+      for (const v of ["none", "bare"]) {
+        assert.ok(got.get(v)!.timestamp >= before - 1_000, `${guarantee} ${v}: the send time`);
+      }
+      const headers = got.get("own")!.headers.filter(([n]) => n !== "weir.txn")
+        .map(([n, v]) => [n, v === null ? null : new TextDecoder().decode(v)]);
+      assert.deepEqual(headers, [["origin", "from-own"], ["empty", null]], guarantee);
+    } finally {
+      await kafka.stop();
+    }
+  }
+});
+
+Deno.test("KafkaSink: a delivery that fails names the topic, partition, servers and librdkafka's reason; empty servers or topic are refused", async () => {
+  const kafka = await cluster();
+  try {
+    const sink = new KafkaSink<string>({
+      bootstrapServers: kafka.bootstrap,
+      topic: "out",
+      serializer: (v) => ({ value: KafkaSerializers.string(v), partition: 7 }), // "out" has 4
+    });
+    const s = Object.create(sink) as typeof sink;
+    s.initializeState({ operatorStateStore: new OperatorStateStore("sink"), isRestored: false });
+    await s.open({ subtaskIndex: 0, parallelism: 1, operatorUid: "sink" });
+    s.invoke("x", undefined);
+    await assert.rejects(
+      () => s.finish(),
+      /Kafka sink: a record to "out" partition 7 at [\d.:,]+ failed: Local: Unknown partition/,
+    );
+    await assert.rejects(() => s.close(), /Unknown partition/); // the failure stands
+  } finally {
+    await kafka.stop();
+  }
+  const serializer = (v: string) => ({ value: KafkaSerializers.string(v) });
+  assert.throws(
+    () => new KafkaSink({ bootstrapServers: "", topic: "t", serializer }),
+    /KafkaSink: bootstrapServers must be "host:port,…", got ""/,
+  );
+  assert.throws(
+    () => new KafkaSink({ bootstrapServers: "h:1", topic: "", serializer }),
+    /KafkaSink: topic must be a topic name, got ""/,
+  );
+  assert.throws(
+    () =>
+      new KafkaSink({
+        bootstrapServers: "h:1",
+        topic: "t",
+        serializer,
+        properties: { "bootstrap.servers": "other:1" },
+      }),
+    /must not set bootstrap\.servers/,
+  );
 });

@@ -10,7 +10,8 @@
  *
  * @module
  */
-import { ConfigError } from "../../errors.ts";
+import { ConfigError, SerializationError } from "../../errors.ts";
+import { thrownMessage } from "../../_thrown_message.ts";
 import { EXTERNAL } from "../_external.ts";
 import type { PollStatus, Source, SourceContext, SourceOutput, SplitInfo } from "../source.ts";
 import type {
@@ -100,6 +101,102 @@ export interface KafkaSourceOptions<T> {
   properties?: KafkaProperties;
 }
 
+/** Properties the source sets from its options, and the one its bounded reading needs. */
+const OWN_PROPERTIES: Record<string, string> = {
+  "bootstrap.servers": "the bootstrapServers option",
+  "group.id": "the groupId option",
+  "enable.partition.eof": "nothing: the source needs it on to see where partitions end",
+};
+
+/** Throws a `ConfigError` naming the first option of `o` that is missing or malformed. */
+function checkSourceOptions(o: KafkaSourceOptions<unknown>): void {
+  const fail = (what: string) => {
+    throw new ConfigError(`KafkaSource: ${what}`);
+  };
+  const shown = (v: unknown) => JSON.stringify(v) ?? String(v);
+  if ((o.topics === undefined) === (o.topicPattern === undefined)) {
+    fail("give either topics or topicPattern");
+  }
+  if (o.topics !== undefined) {
+    if (!Array.isArray(o.topics)) fail(`topics must be an array of names, got ${shown(o.topics)}`);
+    if (o.topics.length === 0) fail("topics must name at least one topic");
+    for (const t of o.topics) {
+      if (typeof t !== "string" || t === "") fail(`topics holds ${shown(t)}, not a topic name`);
+    }
+  }
+  if (o.topicPattern !== undefined && !(o.topicPattern instanceof RegExp)) {
+    fail(`topicPattern must be a RegExp, got ${shown(o.topicPattern)}`);
+  }
+  if (typeof o.bootstrapServers !== "string" || o.bootstrapServers.trim() === "") {
+    fail(`bootstrapServers must be "host:port,…", got ${shown(o.bootstrapServers)}`);
+  }
+  if (o.groupId !== undefined && (typeof o.groupId !== "string" || o.groupId === "")) {
+    fail(`groupId must be a non-empty string, got ${shown(o.groupId)}`);
+  }
+  if (o.startingOffsets !== undefined) checkStartingOffsets(o.startingOffsets, fail);
+  for (const [name, instead] of Object.entries(OWN_PROPERTIES)) {
+    if (o.properties !== undefined && name in o.properties) {
+      fail(`properties must not set ${name}: use ${instead}`);
+    }
+  }
+}
+
+/** Fails naming what in `start` is not a {@linkcode StartingOffsets}. */
+function checkStartingOffsets(start: unknown, fail: (what: string) => never): void {
+  const shown = JSON.stringify(start) ?? String(start);
+  const usage = 'use "earliest", "latest", { committed: { fallback } }, { timestamp } or ' +
+    "{ specific, fallback }";
+  const isFallback = (f: unknown) => f === "earliest" || f === "latest";
+  if (start === "earliest" || start === "latest") return;
+  if (typeof start !== "object" || start === null) fail(`startingOffsets ${shown}: ${usage}`);
+  const s = start as Record<string, unknown>;
+  const keys = Object.keys(s);
+  if ("committed" in s && keys.length === 1) {
+    const c = s.committed as { fallback?: unknown } | null;
+    if (typeof c === "object" && c !== null && isFallback(c.fallback)) return;
+    fail(`startingOffsets ${shown}: committed needs { fallback: "earliest" | "latest" }`);
+  }
+  if ("timestamp" in s && keys.length === 1) {
+    if (typeof s.timestamp === "number" && Number.isFinite(s.timestamp)) return;
+    fail(`startingOffsets ${shown}: timestamp must be a number of ms`);
+  }
+  if ("specific" in s && keys.length <= 2) {
+    if (!isFallback(s.fallback)) {
+      fail(`startingOffsets ${shown}: specific needs fallback: "earliest" | "latest"`);
+    }
+    const given = s.specific as Record<string, unknown> | null;
+    if (typeof given !== "object" || given === null) {
+      fail(`startingOffsets ${shown}: specific maps "topic:partition" to an offset`);
+    }
+    for (const [split, offset] of Object.entries(given)) {
+      if (!/^.+:\d+$/.test(split)) {
+        fail(`startingOffsets: "${split}" is not "topic:partition"`);
+      }
+      if (!Number.isSafeInteger(offset) || (offset as number) < 0) {
+        fail(`startingOffsets: the offset of "${split}" must be an integer ≥ 0, got ${offset}`);
+      }
+    }
+    return;
+  }
+  fail(`startingOffsets ${shown}: ${usage}`);
+}
+
+/**
+ * `deserialize(r)`; what it throws is a `SerializationError` naming the record's topic, partition
+ * and offset, so that a record no deserializer reads can be found (and skipped past, or mended).
+ */
+function read<T>(deserialize: (r: ConsumedRecord) => T, r: ConsumedRecord): T {
+  try {
+    return deserialize(r);
+  } catch (e) {
+    throw new SerializationError(
+      `KafkaSource: the record at ${r.topic}:${r.partition} offset ${r.offset} could not be ` +
+        `deserialized: ${thrownMessage(e)}`,
+      { cause: e },
+    );
+  }
+}
+
 /** A partition as a split: where to read next and, when bounded, where to stop. */
 export interface KafkaSplit {
   /** Topic. */
@@ -141,13 +238,7 @@ export class KafkaSource<T> implements Source<T> {
 
   /** Creates the source. */
   constructor(options: KafkaSourceOptions<T>) {
-    if ((options.topics === undefined) === (options.topicPattern === undefined)) {
-      throw new ConfigError("A Kafka source needs either topics or topicPattern");
-    }
-    if (options.topics && options.topics.length === 0) {
-      throw new ConfigError("A Kafka source needs at least one topic");
-    }
-    if (!options.bootstrapServers) throw new ConfigError("A Kafka source needs bootstrapServers");
+    checkSourceOptions(options as KafkaSourceOptions<unknown>);
     this.#options = options;
     this.name = options.name ?? "kafka";
   }
@@ -406,7 +497,7 @@ export class KafkaSourceReader<T> implements EnumeratedSplitReader<T> {
         continue;
       }
       if (split.stop !== undefined && r.offset >= split.stop) continue;
-      target.collect(deserialize(r), r.timestamp >= 0 ? r.timestamp : undefined);
+      target.collect(read(deserialize, r), r.timestamp >= 0 ? r.timestamp : undefined);
       split.offset = r.offset + 1;
       stats!.records++;
       stats!.bytes += (r.value?.length ?? 0) + (r.key?.length ?? 0);

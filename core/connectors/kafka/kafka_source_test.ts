@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { MockKafka } from "../../../tests/_helpers/kafka_mock.ts";
 import { until } from "../../../tests/_helpers/checkpoint_jobs.ts";
+import { ConfigError } from "../../errors.ts";
 import { CollectSink } from "../collect_sink.ts";
 import { StreamEnvironment } from "../../dataflow/environment.ts";
 import type { RuntimeContext } from "../../dataflow/functions.ts";
@@ -134,6 +135,12 @@ Deno.test("KafkaSource: starting offsets latest, specific with a fallback, commi
       startingOffsets: { specific: { "t:0": 2 }, fallback: "earliest" },
     }));
     assert.deepEqual(specific.toSorted(), ["0:2:a2", "0:3:a3", "1:0:b0", "1:1:b1"]);
+    // An offset the partition does not have starts at the fallback (Flink's consumer resets it).
+    const past = await runBounded(source(kafka.bootstrap, {
+      bounded: true,
+      startingOffsets: { specific: { "t:0": 100, "t:1": 1 }, fallback: "earliest" },
+    }));
+    assert.deepEqual(past.toSorted(), ["0:0:a0", "0:1:a1", "0:2:a2", "0:3:a3", "1:1:b1"]);
     const committed = await runBounded(source(kafka.bootstrap, {
       bounded: true,
       groupId: "never-committed",
@@ -402,5 +409,93 @@ Deno.test("KafkaSource: partitions discovered while running, and after a restore
   } finally {
     await kafka.stop();
     Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("KafkaSource: a topic pattern with the g flag matches every topic; a listed topic the cluster lacks is a ConfigError", async () => {
+  const kafka = await MockKafka.start();
+  try {
+    for (const t of ["ev-a", "ev-b", "ev-c", "ev-d"]) {
+      await kafka.createTopic(t, 1);
+      await produce(kafka.bootstrap, t, [t]);
+    }
+    // A RegExp with g (or y) remembers where its last match ended: every other topic was skipped.
+    const all = await runBounded(
+      new KafkaSource({
+        bootstrapServers: kafka.bootstrap,
+        topicPattern: /ev-.*/g,
+        bounded: true,
+        deserializer: describe,
+      }),
+    );
+    assert.deepEqual(all.map((s) => s.split(":")[2]).toSorted(), ["ev-a", "ev-b", "ev-c", "ev-d"]);
+    await assert.rejects(
+      () => runBounded(source(kafka.bootstrap, { topics: ["ev-a", "ev-z"], bounded: true })),
+      (e: Error) =>
+        /"ev-z" is no topic of the cluster at [\d.:,]+: create it first/.test(e.message),
+    );
+  } finally {
+    await kafka.stop();
+  }
+});
+
+Deno.test("KafkaSource: a record the deserializer cannot read fails the job naming its topic, partition and offset", async () => {
+  const kafka = await MockKafka.start();
+  try {
+    await kafka.createTopic("t", 1);
+    await produce(kafka.bootstrap, "t", ['{"n":1}', "not json"]);
+    const src = new KafkaSource({
+      bootstrapServers: kafka.bootstrap,
+      topics: ["t"],
+      bounded: true,
+      deserializer: (r) => KafkaDeserializers.json(r.value),
+    });
+    const env = StreamEnvironment.create({ parallelism: 1, log: () => {} });
+    env.addSource(src).addSink(new CollectSink());
+    await assert.rejects(
+      () => env.execute(),
+      (e: Error) =>
+        /KafkaSource: the record at t:0 offset 1 could not be deserialized: .*JSON/.test(
+          e.message,
+        ),
+    );
+  } finally {
+    await kafka.stop();
+  }
+});
+
+Deno.test("KafkaSource: options are checked when it is made, each error naming the option", () => {
+  const base = { bootstrapServers: "127.0.0.1:9092", topics: ["t"], deserializer: describe };
+  const refused: [Record<string, unknown>, RegExp][] = [
+    [{ topics: "t" }, /topics must be an array of names, got "t"/],
+    [{ topics: [""] }, /topics holds "", not a topic name/],
+    [{ bootstrapServers: " " }, /bootstrapServers must be "host:port,…", got " "/],
+    [{ groupId: "" }, /groupId must be a non-empty string/],
+    [{ startingOffsets: "Earliest" }, /startingOffsets "Earliest": use "earliest", "latest"/],
+    [{ startingOffsets: { comitted: {} } }, /startingOffsets \{"comitted":\{\}\}: use/],
+    [{ startingOffsets: { committed: { fallback: "first" } } }, /committed needs \{ fallback/],
+    [
+      { startingOffsets: { specific: { "t:0": -5 }, fallback: "earliest" } },
+      /"t:0" must be an integer ≥ 0, got -5/,
+    ],
+    [
+      { startingOffsets: { specific: { t: 5 }, fallback: "earliest" } },
+      /"t" is not "topic:partition"/,
+    ],
+    [{ startingOffsets: { timestamp: "yesterday" } }, /timestamp must be a number of ms/],
+    [{ properties: { "group.id": "x" } }, /must not set group\.id: use the groupId option/],
+    [{ properties: { "enable.partition.eof": false } }, /must not set enable\.partition\.eof/],
+  ];
+  for (const [change, message] of refused) {
+    assert.throws(
+      () => new KafkaSource({ ...base, ...change } as KafkaSourceOptions<string>),
+      (e: Error) => e instanceof ConfigError && message.test(e.message),
+      JSON.stringify(change),
+    );
+  }
+  for (
+    const startingOffsets of ["latest", { timestamp: 5 }, { committed: { fallback: "latest" } }]
+  ) {
+    new KafkaSource({ ...base, startingOffsets } as KafkaSourceOptions<string>);
   }
 });

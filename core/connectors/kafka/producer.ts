@@ -12,6 +12,7 @@ import {
   createHandle,
   fatalError,
   fetchMetadata,
+  KafkaErrorCode,
   type KafkaProperties,
   type PartitionOffset,
   takeError,
@@ -23,7 +24,6 @@ import { KafkaError } from "./kafka_error.ts";
 const RD_KAFKA_EVENT_DR = 0x1;
 const RD_KAFKA_EVENT_ERROR = 0x8;
 const RD_KAFKA_MSG_F_COPY = 0x2;
-const ERR_QUEUE_FULL = -184;
 const encoder = new TextEncoder();
 /** `sizeof(rd_kafka_vu_t)`: the type, padded to 8, and a 64-byte union. */
 const VU_SIZE = 72;
@@ -192,7 +192,7 @@ export class KafkaProducer {
     const error = rdkafka().rd_kafka_produceva(this.#rk, u8, BigInt(at));
     if (error === null) return true;
     const e = takeError(error, `Kafka produce to "${topic}"`)!;
-    if (e.code === ERR_QUEUE_FULL) return false;
+    if (e.code === KafkaErrorCode.QueueFull) return false;
     throw e;
   }
 
@@ -222,7 +222,7 @@ export class KafkaProducer {
     );
     if (rc === 0) return true;
     const code = k.rd_kafka_last_error();
-    if (code === ERR_QUEUE_FULL) return false;
+    if (code === KafkaErrorCode.QueueFull) return false;
     check(code, `Kafka produce to "${topic}"`);
     return false;
   }
