@@ -543,3 +543,35 @@ for (const kind of ["postgres", "redis"] as DatabaseKind[]) {
     },
   );
 }
+
+Deno.test("postgres checkpoint storage: a host that accepts the connection and never answers (closing it later) fails the open within the connect timeout", async () => {
+  // As a half-open path or a proxy with nothing behind it: postgres.js's connect_timeout
+  // covers the TCP connection only, and its retries after each close went on for ever.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const held: Deno.Conn[] = [];
+  const accepting = (async () => {
+    for await (const conn of listener) {
+      held.push(conn);
+      setTimeout(() => conn.close(), 1_000);
+    }
+  })();
+  try {
+    const url = `postgres://weir:pw@127.0.0.1:${listener.addr.port}/weir`;
+    const t0 = performance.now();
+    await assert.rejects(
+      openRemoteStore({ kind: "postgres", url }, "silent"),
+      (e: Error) =>
+        e instanceof CheckpointError && /127\.0\.0\.1:\d+.*no answer within 5 s/.test(e.message),
+    );
+    const ms = performance.now() - t0;
+    assert.ok(ms < 10_000, `failed after ${ms} ms`);
+  } finally {
+    listener.close();
+    await accepting.catch(() => {});
+    for (const c of held) {
+      try {
+        c.close();
+      } catch { /* closed by its timer */ }
+    }
+  }
+});

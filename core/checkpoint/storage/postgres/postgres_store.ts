@@ -29,6 +29,7 @@
 import postgres from "npm:postgres@3.4.7";
 import { Buffer } from "node:buffer";
 import { ignoreUncaught } from "../_ignore_uncaught.ts";
+import { within } from "../_within.ts";
 import { CheckpointError, ConfigError } from "../../../errors.ts";
 import {
   type Collected,
@@ -248,7 +249,11 @@ export class PostgresStore implements RemoteStore {
     );
     const store = new PostgresStore(sql, jobId, where, url);
     try {
-      await sql`SELECT 1`;
+      // connect_timeout covers the TCP connection only: a host that accepts it and never
+      // answers (a half-open path, a proxy) would leave the first statement waiting for ever.
+      await within(sql`SELECT 1`, 1000 * CONNECT_TIMEOUT_S, () => {
+        throw Object.assign(new Error("timed out"), { code: "CONNECT_TIMEOUT" });
+      });
     } catch (e) {
       await sql.end({ timeout: 1 }).catch(() => {});
       throw store.#error("connect to", e);
