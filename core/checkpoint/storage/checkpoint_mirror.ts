@@ -99,6 +99,8 @@ export class CheckpointMirror {
   readonly #fs = new DenoCheckpointFs();
   // Finding and decoding the changed entries costs CPU the job's thread should not give.
   readonly #changes = new ChangedRowsWorker(this.#fs);
+  /** How long a request may go unanswered (see `open`). */
+  readonly #answerMs: number;
   readonly #uploaded: Set<string>;
   // Checkpoints that failed and whose parts are still to be removed from the store.
   readonly #undiscarded = new Set<number>();
@@ -119,17 +121,20 @@ export class CheckpointMirror {
     root: string,
     uploaded: Set<string>,
     baseline: LoadedManifest | undefined,
+    answerMs: number,
   ) {
     this.store = store;
     this.root = root;
     this.#uploaded = uploaded;
     this.#baseline = baseline;
+    this.#answerMs = answerMs;
   }
 
   /**
    * Pulls the store's checkpoints and savepoints into `root`. Each request
    * must be answered within `answerMs` (a server that stopped answering fails
-   * the open instead of holding the job's start).
+   * the open instead of holding the job's start), and so must a publication's
+   * look-ups later.
    */
   static async open(
     store: RemoteStore,
@@ -174,7 +179,7 @@ export class CheckpointMirror {
       fs.writeFileAtomic(`${dir}/${METADATA_FILE}`, bytes);
       if (e.kind === "checkpoint") latest = { manifest, dir, segmentPath: (n) => `${segDir}/${n}` };
     }
-    return new CheckpointMirror(store, root, uploaded, latest);
+    return new CheckpointMirror(store, root, uploaded, latest, answerMs);
   }
 
   /** Where problems of background work (garbage collection) are reported. */
@@ -208,9 +213,18 @@ export class CheckpointMirror {
       // The store shows another checkpoint than ours (the server lost its data, or
       // another writer): it may lack segments uploaded before (they go again), and
       // a checkpoint writes every entry (the rest goes).
-      const lost = (await this.store.latest()) !== this.#baseline?.manifest.checkpointId;
+      // Bounded as the open's requests are: one that never comes back (a connection the
+      // client stalled on) would hold every later checkpoint behind it in this queue.
+      const answered = <T>(what: string, request: Promise<T>) =>
+        within(request, this.#answerMs, () => {
+          throw new CheckpointError(
+            `${this.store.where} did not answer (${what}) within ${this.#answerMs} ms`,
+          );
+        });
+      const latest = await answered("reading the latest checkpoint", this.store.latest());
+      const lost = latest !== this.#baseline?.manifest.checkpointId;
       if (lost) {
-        const held = new Set(await this.store.segmentNames());
+        const held = new Set(await answered("listing segments", this.store.segmentNames()));
         for (const name of [...this.#uploaded]) if (!held.has(name)) this.#uploaded.delete(name);
       }
       const segments = Object.keys(manifest.segments)
