@@ -13,7 +13,8 @@ import { StreamEnvironment } from "../core/dataflow/environment.ts";
 import { HeapStateBackend } from "../core/state/heap/heap_backend.ts";
 import { LsmStateBackend } from "../core/state/lsm/lsm_backend.ts";
 import { CollectSink } from "../core/connectors/collect_sink.ts";
-import { CheckpointError } from "../core/errors.ts";
+import { CheckpointError, ConfigError } from "../core/errors.ts";
+import { redactUrl } from "../core/checkpoint/storage/remote_store.ts";
 import { runCli } from "../cli/main.ts";
 import { countJob, lastCounts, until } from "./_helpers/checkpoint_jobs.ts";
 import { QueueSource } from "./_helpers/queue_source.ts";
@@ -148,6 +149,19 @@ for (const kind of ["postgres", "redis"] as DatabaseKind[]) {
           String(latest),
         ]]);
       }
+      // A fresh start over them is refused, naming the database and the job (not the working
+      // copy's temporary folder).
+      const fresh = stage(url, 1, "heap");
+      await fresh.env.openCheckpointStorage("rescale");
+      await assert.rejects(
+        fresh.env.execute("rescale"),
+        (e: Error) =>
+          e instanceof ConfigError &&
+          e.message.startsWith(
+            `${redactUrl(server.url)} (job "rescale") already holds completed checkpoints`,
+          ) && e.message.includes("?job=NAME") && !e.message.includes("weir-checkpoints-") &&
+          !e.message.includes(server.password),
+      );
       // The CLI reads the database: list, and a key's value.
       const out: string[] = [];
       const io = { out: (l: string) => out.push(l), err: (l: string) => out.push(l) };

@@ -309,10 +309,17 @@ function refuseFreshStartOver(storage: CheckpointStorage): void {
   const ids = storage.completedIds();
   if (ids.length === 0) return;
   const latest = Math.max(...ids);
+  // Checkpoints in a database: its working copy's folder is none of the user's business.
+  const store = storage.mirror?.store.where;
   throw new ConfigError(
-    `Checkpoint directory ${storage.paths.root} already holds completed checkpoints (the ` +
-      `latest: chk-${latest}): resume from them with --restore latest, or start over in an ` +
-      `empty directory (a fresh start here would delete them as its own complete)`,
+    store === undefined
+      ? `Checkpoint directory ${storage.paths.root} already holds completed checkpoints (the ` +
+        `latest: chk-${latest}): resume from them with --restore latest, or start over in an ` +
+        `empty directory (a fresh start here would delete them as its own complete)`
+      : `${store} already holds completed checkpoints (the latest: ${latest}): resume from ` +
+        `them with --restore latest, or start over as another job (?job=NAME in the URL) or ` +
+        `after \`weir checkpoints gc URL --keep 0\` (a fresh start here would delete them as ` +
+        `its own complete)`,
   );
 }
 
