@@ -13,7 +13,7 @@ import { StreamEnvironment } from "../core/dataflow/environment.ts";
 import { HeapStateBackend } from "../core/state/heap/heap_backend.ts";
 import { LsmStateBackend } from "../core/state/lsm/lsm_backend.ts";
 import { CollectSink } from "../core/connectors/collect_sink.ts";
-import { CheckpointError, ConfigError } from "../core/errors.ts";
+import { CheckpointError, ConfigError, DirectoryInUseError } from "../core/errors.ts";
 import { redactUrl } from "../core/checkpoint/storage/remote_store.ts";
 import { runCli } from "../cli/main.ts";
 import { countJob, lastCounts, until } from "./_helpers/checkpoint_jobs.ts";
@@ -562,11 +562,15 @@ Deno.test("postgres checkpoint storage: a host that accepts the connection and n
   // As a half-open path or a proxy with nothing behind it: postgres.js's connect_timeout
   // covers the TCP connection only, and its retries after each close went on for ever.
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const held: Deno.Conn[] = [];
+  const held = new Set<Deno.Conn>();
+  const timers: ReturnType<typeof setTimeout>[] = [];
+  const close = (conn: Deno.Conn) => {
+    if (held.delete(conn)) conn.close();
+  };
   const accepting = (async () => {
     for await (const conn of listener) {
-      held.push(conn);
-      setTimeout(() => conn.close(), 1_000);
+      held.add(conn);
+      timers.push(setTimeout(() => close(conn), 1_000));
     }
   })();
   try {
@@ -582,10 +586,76 @@ Deno.test("postgres checkpoint storage: a host that accepts the connection and n
   } finally {
     listener.close();
     await accepting.catch(() => {});
-    for (const c of held) {
-      try {
-        c.close();
-      } catch { /* closed by its timer */ }
-    }
+    for (const t of timers) clearTimeout(t);
+    for (const c of [...held]) close(c);
   }
 });
+
+for (const kind of ["postgres", "redis"] as DatabaseKind[]) {
+  Deno.test(`${kind} checkpoint storage: one run of a job at a time holds its lock; a second is refused, a killed holder's passes on`, async () => {
+    await withServer(kind, async (server) => {
+      const url = `${server.url}?job=locked`;
+      const first = await openRemoteStore({ kind, url }, "locked");
+      await first.lock();
+      const second = await openRemoteStore({ kind, url }, "locked");
+      try {
+        await assert.rejects(
+          second.lock(),
+          (e: Error) =>
+            e instanceof DirectoryInUseError &&
+            e.message.startsWith(
+              `${redactUrl(server.url)} (job "locked") is in use by another run`,
+            ) &&
+            !e.message.includes(server.password),
+        );
+        // Another job on the same database is not held back.
+        const other = await openRemoteStore({ kind, url: `${server.url}?job=other` }, "other");
+        await other.lock();
+        await other.close();
+        await first.close();
+        await second.lock();
+      } finally {
+        await second.close();
+      }
+      // A process killed while it holds the lock: the next run gets it (PostgreSQL at once,
+      // with the killed connection; Redis once it expires, a few seconds).
+      const script = await Deno.makeTempFile({ suffix: ".ts" });
+      const opener = new URL("../core/checkpoint/storage/open_remote_store.ts", import.meta.url);
+      await Deno.writeTextFile(
+        script,
+        `import { openRemoteStore } from ${JSON.stringify(opener.href)};
+const store = await openRemoteStore({ kind: ${JSON.stringify(kind)}, url: ${
+          JSON.stringify(url)
+        } }, "locked");
+await store.lock();
+console.log("locked");
+await new Promise(() => {});
+`,
+      );
+      const child = new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", script],
+        stdout: "piped",
+        stderr: "inherit",
+      }).spawn();
+      try {
+        const reader = child.stdout.getReader();
+        const { value } = await reader.read();
+        assert.equal(new TextDecoder().decode(value).trim(), "locked");
+        reader.releaseLock();
+        child.kill("SIGKILL");
+        await child.status;
+        await child.stdout.cancel().catch(() => {});
+        const next = await openRemoteStore({ kind, url }, "locked");
+        const t0 = performance.now();
+        try {
+          await next.lock();
+        } finally {
+          await next.close();
+        }
+        assert.ok(performance.now() - t0 < 10_000, "the killed run's lock passed on");
+      } finally {
+        await Deno.remove(script);
+      }
+    });
+  });
+}

@@ -930,6 +930,9 @@ export class StreamEnvironment implements GraphBuilder {
     if (this.#mirror) return;
     const store = await openRemoteStore(spec, name);
     try {
+      // Before the mirror discards parts of checkpoints that never completed: another live run's
+      // are not leftovers.
+      await store.lock();
       this.#mirror = await CheckpointMirror.open(store, this.#config.checkpoint!.dir);
     } catch (e) {
       await store.close().catch(() => {});

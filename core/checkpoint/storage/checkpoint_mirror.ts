@@ -82,6 +82,7 @@ const OPEN_ANSWER_MS = 60_000;
  *   discard: () => Promise.resolve(),
  *   replaceSavepointManifest: () => Promise.resolve(),
  *   collect: () => Promise.resolve({ checkpoints: [], segments: [] }),
+ *   lock: () => Promise.resolve(),
  *   close: () => Promise.resolve(),
  * };
  * const dir = Deno.makeTempDirSync();

@@ -155,7 +155,15 @@ export interface RemoteStore {
     keepSegments: ReadonlySet<string>,
     options?: CollectOptions,
   ): Promise<Collected>;
-  /** Ends connections. */
+  /**
+   * Takes the job's lock, as a running job holds its checkpoint directory's:
+   * another run of the job on the same database gets a `DirectoryInUseError`
+   * (it would take the same checkpoint ids, and each would collect the
+   * other's). Held until {@linkcode RemoteStore.close}; a process that dies
+   * without closing loses it (with its connection, or after a short expiry).
+   */
+  lock(): Promise<void>;
+  /** Ends connections (and gives the job's lock back). */
   close(): Promise<void>;
 }
 

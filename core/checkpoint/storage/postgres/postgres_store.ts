@@ -30,7 +30,7 @@ import postgres from "npm:postgres@3.4.7";
 import { Buffer } from "node:buffer";
 import { ignoreUncaught } from "../_ignore_uncaught.ts";
 import { within } from "../_within.ts";
-import { CheckpointError, ConfigError } from "../../../errors.ts";
+import { CheckpointError, ConfigError, DirectoryInUseError } from "../../../errors.ts";
 import {
   type Collected,
   type CollectOptions,
@@ -172,6 +172,12 @@ function ignoreClosedSocketWrites(): void {
  * tables: one open at a time per database.
  */
 export const SCHEMA_LOCK_KEY = 7265697201;
+/**
+ * The first key of a job's lock (`pg_try_advisory_lock(JOB_LOCK_SPACE, hashtext(job))`): the
+ * two-key locks are a space of their own, apart from the one-key schema lock. Two job names
+ * whose hashes collide share a lock: the second run is refused as if it were the first's.
+ */
+const JOB_LOCK_SPACE = 0x77656972; // "weir"
 /** How long opening a connection may take (s): a server that does not answer fails the open. */
 const CONNECT_TIMEOUT_S = 5;
 /** How long a statement waits for a table lock before it fails (ms). */
@@ -645,6 +651,30 @@ export class PostgresStore implements RemoteStore {
       throw this.#error("collect old checkpoints in", e);
     }
     return collected;
+  }
+
+  /**
+   * A session advisory lock on the job, on a connection of its own kept for the run: the
+   * server gives it back when that connection ends, closed or dropped (a killed process's).
+   */
+  async lock(): Promise<void> {
+    let got: boolean;
+    try {
+      const reserved = await this.#sql.reserve();
+      const [row] = await reserved`SELECT pg_try_advisory_lock(${JOB_LOCK_SPACE},
+        hashtext(${this.#job})) AS got`;
+      got = row?.got === true;
+      // Kept (not released to the pool) while the lock is held: the session holds it.
+      if (!got) reserved.release();
+    } catch (e) {
+      throw this.#error("lock the job in", e);
+    }
+    if (!got) {
+      throw new DirectoryInUseError(
+        `${this.where} is in use by another run of the job (it holds the job's lock in the ` +
+          `database): stop that one first, or start this one as another job (?job=NAME)`,
+      );
+    }
   }
 
   async close(): Promise<void> {

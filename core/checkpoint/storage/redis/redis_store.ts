@@ -28,7 +28,7 @@ import { commandOptions, createClient } from "npm:redis@4.7.0";
 import { Buffer } from "node:buffer";
 import { ignoreUncaught } from "../_ignore_uncaught.ts";
 import { within } from "../_within.ts";
-import { CheckpointError } from "../../../errors.ts";
+import { CheckpointError, DirectoryInUseError } from "../../../errors.ts";
 import {
   type Collected,
   type CollectOptions,
@@ -79,6 +79,10 @@ export class RedisStore implements RemoteStore {
   // What each checkpoint being written put into the shadow, by state hash: after the
   // swap the shadow (the old state) gets the same changes, to be one checkpoint ahead.
   readonly #written = new Map<number, Map<string, Changes>>();
+  /** Renews the job's lock while the run holds it (see `lock`). */
+  #lockRenewal: ReturnType<typeof setInterval> | undefined;
+  /** Gives the job's lock back, while the run holds it. */
+  #lockRelease: (() => Promise<void>) | undefined;
 
   private constructor(
     client: Client,
@@ -483,7 +487,52 @@ export class RedisStore implements RemoteStore {
     });
   }
 
+  /**
+   * `weir:J:lock` set to a token of this run with an expiry, renewed while the run lasts: a
+   * process that dies without closing loses it when it expires. A lock held at the start is
+   * waited for up to one expiry (a run just killed, about to lose it); then it is another live
+   * run's.
+   */
+  async lock(): Promise<void> {
+    const key = `${this.#prefix}lock`;
+    const token = `pid ${Deno.pid} ${crypto.randomUUID()}`;
+    const deadline = Date.now() + LOCK_EXPIRY_MS + LOCK_RENEW_MS;
+    try {
+      while (await this.#client.set(key, token, { NX: true, PX: LOCK_EXPIRY_MS }) !== "OK") {
+        if (Date.now() > deadline) {
+          const holder = await this.#client.get(key);
+          throw new DirectoryInUseError(
+            `${this.where} is in use by another run of the job (${
+              holder?.split(" ").slice(0, 2).join(" ") ?? "a process"
+            } holds the job's lock in the database, renewing it): stop that one first, or ` +
+              `start this one as another job (?job=NAME)`,
+          );
+        }
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    } catch (e) {
+      if (e instanceof DirectoryInUseError) throw e;
+      throw this.#error("lock the job in", e);
+    }
+    // Renewed only while it is still this run's; a renewal that fails (the server away) is
+    // tried again at the next one, as the checkpoints are.
+    this.#lockRenewal = setInterval(() => {
+      this.#client.eval(RENEW_LOCK, { keys: [key], arguments: [token, String(LOCK_EXPIRY_MS)] })
+        .catch(() => {});
+    }, LOCK_RENEW_MS);
+    // The run ends the process, not the renewal: a job that failed before closing still exits.
+    Deno.unrefTimer(this.#lockRenewal);
+    this.#lockRelease = () =>
+      this.#client.eval(RELEASE_LOCK, { keys: [key], arguments: [token] }).then(() => {});
+  }
+
   async close(): Promise<void> {
+    clearInterval(this.#lockRenewal);
+    const release = this.#lockRelease;
+    this.#lockRelease = undefined;
+    if (release && this.#client.isReady) {
+      await within(release().catch(() => {}), QUIT_WAIT_MS, () => {});
+    }
     // quit() waits for the server's answer, and a client that lost its server (retrying to
     // connect, or not yet aware the connection is gone) would wait for ever: disconnect()
     // closes the socket at once.
@@ -516,6 +565,16 @@ function ignoreRepliesAfterDisconnect(): void {
 const CONNECT_WAIT_MS = 5000;
 // How long close() waits for the server to answer QUIT before it closes the socket.
 const QUIT_WAIT_MS = 2000;
+/** How long the job's lock outlives a run that stopped renewing it (killed). */
+const LOCK_EXPIRY_MS = 6000;
+/** How often a run renews the job's lock. */
+const LOCK_RENEW_MS = 2000;
+/** Renews the lock `KEYS[1]` for `ARGV[2]` ms if it holds this run's token `ARGV[1]`. */
+const RENEW_LOCK = `if redis.call("GET", KEYS[1]) == ARGV[1] then
+  return redis.call("PEXPIRE", KEYS[1], ARGV[2]) end return 0`;
+/** Deletes the lock `KEYS[1]` if it holds this run's token `ARGV[1]`. */
+const RELEASE_LOCK = `if redis.call("GET", KEYS[1]) == ARGV[1] then
+  return redis.call("DEL", KEYS[1]) end return 0`;
 
 // Invariant (enforced here): the state hashes, `latest`, `checkpoints` and the
 // manifest change only in this script, which Redis runs atomically. The parts of a
