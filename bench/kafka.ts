@@ -123,6 +123,7 @@ async function writeWithWeir(
   bootstrap: string,
   topic: string,
   guarantee: "at-least-once" | "exactly-once",
+  timestamped = false,
 ): Promise<Cost> {
   const dir = await Deno.makeTempDir({ prefix: "weir-bench-kafka-" });
   try {
@@ -138,7 +139,12 @@ async function writeWithWeir(
         topic,
         deliveryGuarantee: guarantee,
         transactionalIdPrefix: `bench-${topic}`,
-        serializer: (v) => ({ value: KafkaSerializers.string(v) }),
+        // Timestamped, as records with an event time are written (librdkafka's produceva);
+        // else the producer stamps them (its plain produce).
+        serializer: (v) => ({
+          value: KafkaSerializers.string(v),
+          ...(timestamped ? { timestamp: 1_700_000_000_000 } : {}),
+        }),
       }),
     );
     const { ms, cpu } = await measured(() => env.execute("kafka write"));
@@ -174,7 +180,9 @@ async function assertWrote(bootstrap: string, topic: string): Promise<void> {
 const kafka = await MockKafka.start();
 try {
   const b = kafka.bootstrap;
-  for (const t of ["kcat-in", "alo-out", "eo-out"]) await kafka.createTopic(t, PARTITIONS);
+  for (const t of ["kcat-in", "alo-out", "alo-ts-out", "eo-out"]) {
+    await kafka.createTopic(t, PARTITIONS);
+  }
   await kafka.createTopic("eo-out.weir-transactions", 1);
   const lines = inputs.join("\n") + "\n";
   const produced = await kcat(["-P", "-b", b, "-t", "kcat-in", "-X", "linger.ms=5"], lines);
@@ -182,13 +190,15 @@ try {
   const kcatRead = consumed.out.split("\n").filter((l) => l !== "").length;
   const weirRead = await readWithWeir(b, "kcat-in");
   const alo = await writeWithWeir(b, "alo-out", "at-least-once");
+  const aloTs = await writeWithWeir(b, "alo-ts-out", "at-least-once", true);
   const eo = await writeWithWeir(b, "eo-out", "exactly-once");
-  for (const t of ["alo-out", "eo-out"]) await assertWrote(b, t);
+  for (const t of ["alo-out", "alo-ts-out", "eo-out"]) await assertWrote(b, t);
   console.log(`## Kafka connectors (mock cluster, ${N} records of ${VALUE_BYTES} bytes)\n`);
   console.log(machine() + "\n");
   console.log(table(["run", "records", "ms", "records/s", "MB/s", "CPU s", "records/CPU-s"], [
     row("kcat produce", N, produced),
     row("weir sink, at-least-once (1 s checkpoints)", N, alo),
+    row("weir sink, at-least-once, records with timestamps", N, aloTs),
     row("weir sink, exactly-once (transactions, 1 s checkpoints)", N, eo),
     row("kcat consume", kcatRead, consumed),
     row("weir source (bounded)", weirRead.n, weirRead),

@@ -33,7 +33,7 @@ const MESSAGE_SIZE = 72;
 const MAX_NAMES = 256;
 /** Delivery reports taken from an event per call. */
 const REPORT_BATCH = 1024;
-const VTYPE_TOPIC = 1;
+const VTYPE_RKT = 2;
 const VTYPE_PARTITION = 3;
 const VTYPE_VALUE = 4;
 const VTYPE_KEY = 5;
@@ -152,8 +152,10 @@ export class KafkaProducer {
     const count = 6 + (extra.timestamp !== undefined ? 1 : 0) + headers.length;
     // One pinned arena holds the structs and every byte they point to (see `pinned`);
     // librdkafka copies them all during the call, so the next call reuses it.
-    const name = this.#name(topic);
-    let bytes = count * VU_SIZE + name.length + 1 + (value?.length ?? 0) + (key?.length ?? 0);
+    // The topic's handle, not its name: a name alone has librdkafka look the topic up in the
+    // cluster's metadata later (its next refresh, about a second), the records waiting.
+    const rkt = this.#topic(topic);
+    let bytes = count * VU_SIZE + (value?.length ?? 0) + (key?.length ?? 0);
     for (const [n, v] of headers) bytes += n.length * 3 + 1 + (v?.length ?? 0);
     if (this.#arena.length < bytes) this.#growArena(bytes);
     const u8 = this.#arena;
@@ -176,7 +178,7 @@ export class KafkaProducer {
       vus.setBigUint64(o + 16, b, true);
       vus.setBigUint64(o + 24, c, true);
     };
-    put(VTYPE_TOPIC, place(name, true));
+    put(VTYPE_RKT, BigInt(Deno.UnsafePointer.value(rkt)));
     put(VTYPE_PARTITION, BigInt.asUintN(32, BigInt(extra.partition ?? -1)));
     put(VTYPE_VALUE, place(value), BigInt(value?.length ?? 0));
     put(VTYPE_KEY, place(key), BigInt(key?.length ?? 0));
