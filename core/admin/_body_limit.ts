@@ -2,10 +2,9 @@
  * The admin API's limit on request bodies: a body declared or found larger
  * than `maxBytes` gets 413 before it is buffered whole. A body sent without
  * a length (chunked) is read here, as far as `maxBytes + 1` bytes, and kept
- * for {@linkcode bodyText}. (hono's
- * `bodyLimit` rebuilds such a request with `new Request(raw, …)`, which reads
- * its `signal`, and Deno.serve then prints a warning about that signal's
- * legacy behaviour once per process.)
+ * for {@linkcode bodyText}. (hono's `bodyLimit` rebuilds such a request with
+ * `new Request(raw, …)`, which reads its `signal`, and Deno.serve then prints
+ * a warning about that signal's legacy behaviour once per process.)
  *
  * @module
  */

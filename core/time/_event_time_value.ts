@@ -16,9 +16,9 @@ const SHOWN_CHARS = 200;
 function show(value: unknown): string {
   let s: string;
   try {
-    s = typeof value === "string" ? JSON.stringify(value) : String(JSON.stringify(value));
+    s = String(JSON.stringify(value)); // undefined (a function, a symbol) shows as such
   } catch {
-    s = String(value);
+    s = String(value); // a bigint, a cycle
   }
   return s.length > SHOWN_CHARS ? `${s.slice(0, SHOWN_CHARS)}…` : s;
 }
