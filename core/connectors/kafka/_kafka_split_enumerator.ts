@@ -13,6 +13,7 @@ import { ConfigError } from "../../errors.ts";
 import type { SplitEnumerator, SplitEnumeratorContext } from "../split_enumerator.ts";
 import { KafkaConsumer } from "./consumer.ts";
 import { KafkaErrorCode } from "./_native.ts";
+import { naming } from "./_naming.ts";
 import type { KafkaSourceOptions, KafkaSplit } from "./kafka_source.ts";
 
 /** A topic partition. */
@@ -321,8 +322,11 @@ export class KafkaClusterLookup implements KafkaPartitionLookup {
   }
 
   #track<T>(call: Promise<T>): Promise<T> {
-    this.#inFlight = call.catch(() => {});
-    return call;
+    const named = call.catch((e) => {
+      throw naming(e, this.#options.bootstrapServers);
+    });
+    this.#inFlight = named.catch(() => {});
+    return named;
   }
 
   /**

@@ -29,6 +29,7 @@ import type {
 import type { SinkContext, SinkFunction } from "../sink.ts";
 import { KafkaConsumer } from "./consumer.ts";
 import { KafkaError } from "./kafka_error.ts";
+import { naming } from "./_naming.ts";
 import type { KafkaProperties, TopicMetadata } from "./_native.ts";
 import { KafkaProducer } from "./producer.ts";
 import { errorText } from "./_ffi.ts";
@@ -501,7 +502,11 @@ export class KafkaSink<T> implements SinkFunction<T> {
     const producer = this.s.producer!;
     producer.poll();
     if (this.s.overflow.length > 0 || producer.outstanding > MAX_OUTSTANDING) {
-      await producer.flush(TIMEOUT_MS);
+      try {
+        await producer.flush(TIMEOUT_MS);
+      } catch (e) {
+        throw naming(e, this.options.bootstrapServers);
+      }
       const again = this.s.overflow;
       this.s.overflow = [];
       for (const r of again) this.send(r);
@@ -609,7 +614,11 @@ export class KafkaSink<T> implements SinkFunction<T> {
       return;
     }
     await this.flush();
-    await this.s.producer!.flush(TIMEOUT_MS);
+    try {
+      await this.s.producer!.flush(TIMEOUT_MS);
+    } catch (e) {
+      throw naming(e, this.options.bootstrapServers);
+    }
     if (this.s.failure) throw this.s.failure;
   }
 

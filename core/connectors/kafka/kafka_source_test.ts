@@ -499,3 +499,13 @@ Deno.test("KafkaSource: options are checked when it is made, each error naming t
     new KafkaSource({ ...base, startingOffsets } as KafkaSourceOptions<string>);
   }
 });
+
+Deno.test("KafkaSource: a cluster it cannot reach fails the job naming the servers", async () => {
+  const env = StreamEnvironment.create({ parallelism: 1, log: () => {} });
+  env.addSource(source("127.0.0.1:1", { bounded: true, properties: { log_level: 0 } }))
+    .addSink(new CollectSink());
+  await assert.rejects(
+    () => env.execute(),
+    /Kafka metadata request: .* \(cluster 127\.0\.0\.1:1\)/,
+  );
+});
