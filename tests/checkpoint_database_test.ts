@@ -162,6 +162,17 @@ for (const kind of ["postgres", "redis"] as DatabaseKind[]) {
           ) && e.message.includes("?job=NAME") && !e.message.includes("weir-checkpoints-") &&
           !e.message.includes(server.password),
       );
+      // Refused, it gave the job's lock back (PostgreSQL would refuse a held one at once, Redis
+      // wait for it to expire) and removed its working folder.
+      assert.equal(
+        await Deno.stat(fresh.env.config.checkpoint!.dir).catch(() => undefined),
+        undefined,
+      );
+      const next = await openRemoteStore({ kind, url }, "rescale");
+      const t0 = performance.now();
+      await next.lock();
+      await next.close();
+      assert.ok(performance.now() - t0 < 3_000, "the refused run's lock was given back");
       // The CLI reads the database: list, and a key's value.
       const out: string[] = [];
       const io = { out: (l: string) => out.push(l), err: (l: string) => out.push(l) };

@@ -22,7 +22,13 @@ import { defaultMaxParallelism, UPPER_BOUND_MAX_PARALLELISM } from "../state/key
 import { type Clock, ManualClock, SystemClock } from "../runtime/clock.ts";
 import type { Transformation } from "../runtime/graph.ts";
 import { type ExecutorKind, Job, type JobResult } from "../runtime/job.ts";
-import { nextJobIndex, runInWorker, runShare, workerIndex } from "../runtime/_worker_role.ts";
+import {
+  nextJobIndex,
+  runInWorker,
+  runShare,
+  type ShareConfig,
+  workerIndex,
+} from "../runtime/_worker_role.ts";
 import type { WorkerLink } from "../runtime/_worker_protocol.ts";
 import { currentSite, defaultExecution } from "./_default_execution.ts";
 import { noteSkipped } from "../../statestore-as/_skip_note.ts";
@@ -464,6 +470,8 @@ export class StreamEnvironment implements GraphBuilder {
   /** This environment's job among the script's jobs (see `nextJobIndex`), once it starts. */
   #jobIndex: number | undefined;
   #mirror: CheckpointMirror | undefined;
+  /** The database's closing, after a job it opened for was refused before it ran. */
+  #closing: Promise<void> | undefined;
   #adminServer: ReturnType<typeof loadAdminServer> | undefined;
 
   private constructor(config: ResolvedConfig) {
@@ -891,8 +899,9 @@ export class StreamEnvironment implements GraphBuilder {
     try {
       return Promise.resolve(this.executeAsync(name));
     } catch (e) {
-      // What fails before the first attempt rejects too, as a failed job does.
-      return Promise.reject(e);
+      // What fails before the first attempt rejects too, as a failed job does (once a database's
+      // connections are closed: the script may exit right after).
+      return (this.#closing ?? Promise.resolve()).then(() => Promise.reject(e));
     }
   }
 
@@ -995,7 +1004,32 @@ export class StreamEnvironment implements GraphBuilder {
     // admin API, a checkpoint database): a thread that runs tasks lets sockets in only at its
     // yields that wait for a timer (task.ts: 100 ms apart), which would delay every request.
     const shareHere = c.admin === undefined && c.checkpointStorage === undefined;
-    const client = runJob(this.#nodes, {
+    let client: JobClient;
+    try {
+      client = this.#run(name, jobIndex, share, shareHere);
+    } catch (e) {
+      // Refused before it ran (a fresh start over completed checkpoints, a directory in use):
+      // the database's connections, its job lock and the working folder go now, as at the end.
+      if (this.#mirror) this.#closing = this.#closeCheckpointStorage().catch(() => {});
+      throw e;
+    }
+    const result = c.admin
+      ? withAdmin(client, c.admin, this.#adminServer ??= loadAdminServer())
+      : client;
+    if (!this.#mirror) return result;
+    const done = result.done.finally(() => this.#closeCheckpointStorage());
+    return Object.create(result, { done: { value: done } });
+  }
+
+  /** Starts the job (see `executeAsync`). */
+  #run(
+    name: string,
+    jobIndex: number,
+    share: ShareConfig,
+    shareHere: boolean,
+  ): JobClient {
+    const c = this.#config;
+    return runJob(this.#nodes, {
       job: {
         ...share,
         executor: c.executor,
@@ -1019,11 +1053,5 @@ export class StreamEnvironment implements GraphBuilder {
       repeatedFailureLimit: c.repeatedFailureLimit,
       log: c.log,
     });
-    const result = c.admin
-      ? withAdmin(client, c.admin, this.#adminServer ??= loadAdminServer())
-      : client;
-    if (!this.#mirror) return result;
-    const done = result.done.finally(() => this.#closeCheckpointStorage());
-    return Object.create(result, { done: { value: done } });
   }
 }
