@@ -1006,7 +1006,7 @@ export class StreamEnvironment implements GraphBuilder {
     const shareHere = c.admin === undefined && c.checkpointStorage === undefined;
     let client: JobClient;
     try {
-      client = this.#run(name, jobIndex, share, shareHere);
+      client = this.#run(jobIndex, share, shareHere);
     } catch (e) {
       // Refused before it ran (a fresh start over completed checkpoints, a directory in use):
       // the database's connections, its job lock and the working folder go now, as at the end.
@@ -1023,7 +1023,6 @@ export class StreamEnvironment implements GraphBuilder {
 
   /** Starts the job (see `executeAsync`). */
   #run(
-    name: string,
     jobIndex: number,
     share: ShareConfig,
     shareHere: boolean,
