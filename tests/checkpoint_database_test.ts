@@ -670,3 +670,23 @@ await new Promise(() => {});
     });
   });
 }
+
+for (const kind of ["postgres", "redis"] as DatabaseKind[]) {
+  Deno.test(`${kind} checkpoint storage: a wrong password or database is a ConfigError (exit 2) naming the server, not the password`, async () => {
+    await withServer(kind, async (server) => {
+      const wrongPassword = new URL(server.url);
+      wrongPassword.password = "not-the-password";
+      const wrongDatabase = new URL(server.url);
+      wrongDatabase.pathname = kind === "postgres" ? "/no_such_database" : "/99";
+      for (const url of [wrongPassword, wrongDatabase]) {
+        await assert.rejects(
+          openRemoteStore({ kind, url: url.toString() }, "job"),
+          (e: Error) =>
+            e instanceof ConfigError && e.message.includes(`127.0.0.1:${server.port}`) &&
+            !e.message.includes("not-the-password") && !e.message.includes(server.password),
+          url.pathname,
+        );
+      }
+    });
+  });
+}

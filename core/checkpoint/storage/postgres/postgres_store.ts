@@ -262,7 +262,13 @@ export class PostgresStore implements RemoteStore {
       });
     } catch (e) {
       await sql.end({ timeout: 1 }).catch(() => {});
-      throw store.#error("connect to", e);
+      const error = store.#error("connect to", e);
+      // A wrong password, user or database is the URL's fault: no retry mends it (exit 2).
+      const code = (e as { code?: unknown }).code;
+      if (code === "28P01" || code === "28000" || code === "3D000") {
+        throw new ConfigError(error.message);
+      }
+      throw error;
     }
     try {
       await sql.begin(async (tx) => {

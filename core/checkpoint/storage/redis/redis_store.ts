@@ -28,7 +28,7 @@ import { commandOptions, createClient } from "npm:redis@4.7.0";
 import { Buffer } from "node:buffer";
 import { ignoreUncaught } from "../_ignore_uncaught.ts";
 import { within } from "../_within.ts";
-import { CheckpointError, DirectoryInUseError } from "../../../errors.ts";
+import { CheckpointError, ConfigError, DirectoryInUseError } from "../../../errors.ts";
 import {
   type Collected,
   type CollectOptions,
@@ -138,7 +138,13 @@ export class RedisStore implements RemoteStore {
       connected = true;
     } catch (e) {
       await client.disconnect().catch(() => {});
-      throw store.#error("connect to", e);
+      const error = store.#error("connect to", e);
+      // A wrong password or database number is the URL's fault: no retry mends it (exit 2).
+      const message = e instanceof Error ? e.message : "";
+      if (/^(WRONGPASS|NOAUTH)|DB index is out of range/.test(message)) {
+        throw new ConfigError(error.message);
+      }
+      throw error;
     }
     return store;
   }
