@@ -373,6 +373,11 @@ export class KafkaClusterLookup implements KafkaPartitionLookup {
     const client = this.#client();
     const start = initial ? this.#options.startingOffsets ?? "earliest" : "earliest";
     const asked = partitions.map((tp) => ({ ...tp, offset: -1001 }));
+    // Partitions a `specific` map leaves out start at the group's committed offsets, then the
+    // fallback, as Flink's specified-offsets initializer does.
+    const unspecified = typeof start === "object" && "specific" in start
+      ? asked.filter((tp) => start.specific[kafkaSplitId(tp)] === undefined)
+      : [];
     const [marks, given] = await Promise.all([
       // One round trip per partition, all at once (each runs on its own thread).
       Promise.all(partitions.map((tp) => client.watermarks(tp.topic, tp.partition))),
@@ -380,6 +385,8 @@ export class KafkaClusterLookup implements KafkaPartitionLookup {
         ? undefined
         : "committed" in start
         ? client.committed(asked, LOOKUP_TIMEOUT_MS)
+        : unspecified.length > 0
+        ? client.committed(unspecified, LOOKUP_TIMEOUT_MS)
         : "timestamp" in start
         ? client.offsetsForTimes(
           asked.map((tp) => ({ ...tp, offset: start.timestamp })),
@@ -402,8 +409,8 @@ export class KafkaClusterLookup implements KafkaPartitionLookup {
       } else {
         // An offset the partition no longer (or does not yet) have starts at the fallback, as
         // Flink's consumer resets an offset out of range.
-        const o = start.specific[kafkaSplitId(tp)];
-        offset = o !== undefined && o >= low && o <= high ? o : pick(start.fallback);
+        const o = start.specific[kafkaSplitId(tp)] ?? offsetOf.get(kafkaSplitId(tp)) ?? -1;
+        offset = o >= low && o <= high ? o : pick(start.fallback);
       }
       return { ...tp, offset, ...(this.#options.bounded ? { stop: high } : {}) };
     });

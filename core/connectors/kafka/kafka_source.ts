@@ -34,7 +34,7 @@ export { kafkaSplitOwner } from "./_kafka_split_enumerator.ts";
  * Where partitions without a checkpointed offset start (Flink's `OffsetsInitializer`):
  * `earliest`, `latest`, the group's committed offsets (else `fallback`), the
  * first record at or after a timestamp, or given offsets per `topic:partition`
- * (else `fallback`).
+ * (else the group's committed offset, else `fallback`).
  *
  * @example
  * ```ts

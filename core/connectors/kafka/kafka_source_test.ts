@@ -141,6 +141,21 @@ Deno.test("KafkaSource: starting offsets latest, specific with a fallback, commi
       startingOffsets: { specific: { "t:0": 100, "t:1": 1 }, fallback: "earliest" },
     }));
     assert.deepEqual(past.toSorted(), ["0:0:a0", "0:1:a1", "0:2:a2", "0:3:a3", "1:1:b1"]);
+    // A partition the map leaves out starts at the group's committed offset, then the fallback.
+    const group = KafkaConsumer.create({ "bootstrap.servers": kafka.bootstrap, "group.id": "g1" });
+    group.commitAsync([{ topic: "t", partition: 1, offset: 1 }]);
+    const asked = [{ topic: "t", partition: 1, offset: -1001 }];
+    for (let i = 0; (await group.committed(asked, 5000))[0]?.offset !== 1; i++) {
+      assert.ok(i < 500, "the offset committed");
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    await group.close();
+    const committedFirst = await runBounded(source(kafka.bootstrap, {
+      bounded: true,
+      groupId: "g1",
+      startingOffsets: { specific: { "t:0": 3 }, fallback: "earliest" },
+    }));
+    assert.deepEqual(committedFirst.toSorted(), ["0:3:a3", "1:1:b1"]);
     const committed = await runBounded(source(kafka.bootstrap, {
       bounded: true,
       groupId: "never-committed",
