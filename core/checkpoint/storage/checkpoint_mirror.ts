@@ -61,6 +61,13 @@ const CLOSE_GRACE_MS = 5000;
  */
 const OPEN_ANSWER_MS = 60_000;
 
+/** `request`, or a `CheckpointError` naming `store` and `what` once it waited `ms` for an answer. */
+function answeredWithin<T>(store: RemoteStore, ms: number, what: string, request: Promise<T>) {
+  return within(request, ms, () => {
+    throw new CheckpointError(`${store.where} did not answer (${what}) within ${ms} ms`);
+  });
+}
+
 /**
  * A working folder mirrored into a {@linkcode RemoteStore}.
  *
@@ -145,9 +152,7 @@ export class CheckpointMirror {
     const fs = new DenoCheckpointFs();
     const answerMs = options.answerMs ?? OPEN_ANSWER_MS;
     const answered = <T>(what: string, request: () => Promise<T>) =>
-      within(request(), answerMs, () => {
-        throw new CheckpointError(`${store.where} did not answer (${what}) within ${answerMs} ms`);
-      });
+      answeredWithin(store, answerMs, what, request());
     // A killed writer's parts: nobody completes them now.
     if (!options.readOnly) await answered("discarding parts", () => store.discard());
     const entries = await answered("listing checkpoints", () => store.list());
@@ -217,11 +222,7 @@ export class CheckpointMirror {
       // Bounded as the open's requests are: one that never comes back (a connection the
       // client stalled on) would hold every later checkpoint behind it in this queue.
       const answered = <T>(what: string, request: Promise<T>) =>
-        within(request, this.#answerMs, () => {
-          throw new CheckpointError(
-            `${this.store.where} did not answer (${what}) within ${this.#answerMs} ms`,
-          );
-        });
+        answeredWithin(this.store, this.#answerMs, what, request);
       const latest = await answered("reading the latest checkpoint", this.store.latest());
       const lost = latest !== this.#baseline?.manifest.checkpointId;
       if (lost) {

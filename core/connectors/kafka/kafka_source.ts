@@ -108,12 +108,14 @@ const OWN_PROPERTIES: Record<string, string> = {
   "enable.partition.eof": "nothing: the source needs it on to see where partitions end",
 };
 
+/** An option's value in an error message. */
+const shown = (v: unknown) => JSON.stringify(v) ?? String(v);
+
 /** Throws a `ConfigError` naming the first option of `o` that is missing or malformed. */
 function checkSourceOptions(o: KafkaSourceOptions<unknown>): void {
   const fail = (what: string) => {
     throw new ConfigError(`KafkaSource: ${what}`);
   };
-  const shown = (v: unknown) => JSON.stringify(v) ?? String(v);
   if ((o.topics === undefined) === (o.topicPattern === undefined)) {
     fail("give either topics or topicPattern");
   }
@@ -143,30 +145,31 @@ function checkSourceOptions(o: KafkaSourceOptions<unknown>): void {
 
 /** Fails naming what in `start` is not a {@linkcode StartingOffsets}. */
 function checkStartingOffsets(start: unknown, fail: (what: string) => never): void {
-  const shown = JSON.stringify(start) ?? String(start);
   const usage = 'use "earliest", "latest", { committed: { fallback } }, { timestamp } or ' +
     "{ specific, fallback }";
   const isFallback = (f: unknown) => f === "earliest" || f === "latest";
   if (start === "earliest" || start === "latest") return;
-  if (typeof start !== "object" || start === null) fail(`startingOffsets ${shown}: ${usage}`);
+  if (typeof start !== "object" || start === null) {
+    fail(`startingOffsets ${shown(start)}: ${usage}`);
+  }
   const s = start as Record<string, unknown>;
   const keys = Object.keys(s);
   if ("committed" in s && keys.length === 1) {
     const c = s.committed as { fallback?: unknown } | null;
     if (typeof c === "object" && c !== null && isFallback(c.fallback)) return;
-    fail(`startingOffsets ${shown}: committed needs { fallback: "earliest" | "latest" }`);
+    fail(`startingOffsets ${shown(start)}: committed needs { fallback: "earliest" | "latest" }`);
   }
   if ("timestamp" in s && keys.length === 1) {
     if (typeof s.timestamp === "number" && Number.isFinite(s.timestamp)) return;
-    fail(`startingOffsets ${shown}: timestamp must be a number of ms`);
+    fail(`startingOffsets ${shown(start)}: timestamp must be a number of ms`);
   }
   if ("specific" in s && keys.length <= 2) {
     if (!isFallback(s.fallback)) {
-      fail(`startingOffsets ${shown}: specific needs fallback: "earliest" | "latest"`);
+      fail(`startingOffsets ${shown(start)}: specific needs fallback: "earliest" | "latest"`);
     }
     const given = s.specific as Record<string, unknown> | null;
     if (typeof given !== "object" || given === null) {
-      fail(`startingOffsets ${shown}: specific maps "topic:partition" to an offset`);
+      fail(`startingOffsets ${shown(start)}: specific maps "topic:partition" to an offset`);
     }
     for (const [split, offset] of Object.entries(given)) {
       if (!/^.+:\d+$/.test(split)) {
@@ -178,7 +181,7 @@ function checkStartingOffsets(start: unknown, fail: (what: string) => never): vo
     }
     return;
   }
-  fail(`startingOffsets ${shown}: ${usage}`);
+  fail(`startingOffsets ${shown(start)}: ${usage}`);
 }
 
 /**
