@@ -170,7 +170,7 @@ function load(s: StoredRecord): KafkaOutputRecord {
 
 /**
  * What `serializer` returns for `value`, with the element's `timestamp` unless it gave its own;
- * a serializer's malformed timestamp, partition or headers are a `ConfigError` naming them.
+ * a timestamp of its own that is no finite number is a `ConfigError` naming it.
  */
 function serialize<T>(
   serializer: (value: T) => KafkaOutputRecord,
