@@ -33,8 +33,10 @@ export function startLookupServer(): LookupServer {
   let heldGate = new Promise<void>((r) => releaseHeld = r);
   let inFlight = 0;
   let maxInFlight = 0;
-  const aborted = (signal: AbortSignal) =>
-    new Promise<void>((r) => signal.addEventListener("abort", () => r(), { once: true }));
+  // Delayed answers still waiting; close() ends them so that shutdown does not wait out the
+  // delays of requests whose clients gave up (the request's own signal would tell, but reading it
+  // makes Deno warn about its legacy abort behaviour).
+  const delayed = new Set<() => void>();
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
     const url = new URL(req.url);
     const id = url.pathname.slice("/lookup/".length);
@@ -45,10 +47,14 @@ export function startLookupServer(): LookupServer {
     try {
       const delay = Number(url.searchParams.get("delay") ?? 0);
       if (delay > 0 || held.has(id)) {
-        let timer: ReturnType<typeof setTimeout> | undefined;
-        const wait = held.has(id) ? heldGate : new Promise((r) => timer = setTimeout(r, delay));
-        await Promise.race([wait, aborted(req.signal)]);
-        clearTimeout(timer);
+        let end = () => {};
+        const delayEnded = new Promise<void>((r) => {
+          const timer = setTimeout(r, delay);
+          end = () => (clearTimeout(timer), r());
+        });
+        delayed.add(end);
+        await (held.has(id) ? heldGate : delayEnded);
+        delayed.delete(end);
       }
       if (n <= Number(url.searchParams.get("fail") ?? 0)) {
         return new Response(`failure ${n} of ${id}`, { status: 503 });
@@ -78,6 +84,7 @@ export function startLookupServer(): LookupServer {
     },
     async close() {
       releaseHeld();
+      for (const end of delayed) end();
       await server.shutdown();
     },
   };
