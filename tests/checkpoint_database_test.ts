@@ -628,8 +628,8 @@ for (const kind of ["postgres", "redis"] as DatabaseKind[]) {
       } finally {
         await second.close();
       }
-      // A process killed while it holds the lock: the next run gets it (PostgreSQL at once,
-      // with the killed connection; Redis once it expires, a few seconds).
+      // A process of this host killed while it holds the lock: the next run gets it at once
+      // (PostgreSQL with the killed connection; Redis as its token names a process that is gone).
       const script = await Deno.makeTempFile({ suffix: ".ts" });
       const opener = new URL("../core/checkpoint/storage/open_remote_store.ts", import.meta.url);
       await Deno.writeTextFile(
@@ -663,7 +663,7 @@ await new Promise(() => {});
         } finally {
           await next.close();
         }
-        assert.ok(performance.now() - t0 < 10_000, "the killed run's lock passed on");
+        assert.ok(performance.now() - t0 < 2_000, "the killed run's lock passed on at once");
       } finally {
         await Deno.remove(script);
       }

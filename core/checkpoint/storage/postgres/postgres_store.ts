@@ -221,6 +221,8 @@ export class PostgresStore implements RemoteStore {
   readonly #sql: postgres.Sql;
   readonly #job: string;
   readonly #url: string;
+  /** The connection that holds the job's lock, while the run holds it (see `lock`). */
+  #lockSession: postgres.ReservedSql | undefined;
   /** `weir_states` refs of this job's states, by {@linkcode stateKey}. */
   readonly #refs = new Map<string, number>();
 
@@ -671,7 +673,8 @@ export class PostgresStore implements RemoteStore {
         hashtext(${this.#job})) AS got`;
       got = row?.got === true;
       // Kept (not released to the pool) while the lock is held: the session holds it.
-      if (!got) reserved.release();
+      if (got) this.#lockSession = reserved;
+      else reserved.release();
     } catch (e) {
       throw this.#error("lock the job in", e);
     }
@@ -684,6 +687,10 @@ export class PostgresStore implements RemoteStore {
   }
 
   async close(): Promise<void> {
+    // end() waits (up to its timeout) for reserved connections to come back to the pool; the
+    // lock's session ends with the others.
+    this.#lockSession?.release();
+    this.#lockSession = undefined;
     await this.#sql.end({ timeout: 2 });
   }
 }

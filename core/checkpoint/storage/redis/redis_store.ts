@@ -28,6 +28,13 @@ import { commandOptions, createClient } from "npm:redis@4.7.0";
 import { Buffer } from "node:buffer";
 import { ignoreUncaught } from "../_ignore_uncaught.ts";
 import { within } from "../_within.ts";
+import {
+  describeOwner,
+  hostname,
+  type ProcessOwner,
+  processRuns,
+  thisProcess,
+} from "../../../_process_owner.ts";
 import { CheckpointError, ConfigError, DirectoryInUseError } from "../../../errors.ts";
 import {
   type Collected,
@@ -496,20 +503,30 @@ export class RedisStore implements RemoteStore {
   /**
    * `weir:J:lock` set to a token of this run with an expiry, renewed while the run lasts: a
    * process that dies without closing loses it when it expires. A lock held at the start is
-   * waited for up to one expiry (a run just killed, about to lose it); then it is another live
-   * run's.
+   * taken over at once when its token names a process of this host that no longer runs (a run
+   * killed here, as the checkpoint directory's lock is), otherwise waited for up to one expiry
+   * (a run killed elsewhere, about to lose it); then it is another live run's.
    */
   async lock(): Promise<void> {
     const key = `${this.#prefix}lock`;
-    const token = `pid ${Deno.pid} ${crypto.randomUUID()}`;
+    const token = lockToken(thisProcess(`job ${JSON.stringify(this.#job)}`));
     const deadline = Date.now() + LOCK_EXPIRY_MS + LOCK_RENEW_MS;
     try {
       while (await this.#client.set(key, token, { NX: true, PX: LOCK_EXPIRY_MS }) !== "OK") {
+        const held = await this.#client.get(key);
+        const holder = held === null ? undefined : lockHolder(held);
+        if (
+          held !== null && holder !== undefined && holder.host === hostname() &&
+          !processRuns(holder.pid) &&
+          await this.#client.eval(TAKE_OVER_LOCK, {
+              keys: [key],
+              arguments: [held, token, String(LOCK_EXPIRY_MS)],
+            }) === 1
+        ) break;
         if (Date.now() > deadline) {
-          const holder = await this.#client.get(key);
           throw new DirectoryInUseError(
             `${this.where} is in use by another run of the job (${
-              holder?.split(" ").slice(0, 2).join(" ") ?? "a process"
+              holder === undefined ? "a process" : describeOwner(holder)
             } holds the job's lock in the database, renewing it): stop that one first, or ` +
               `start this one as another job (?job=NAME)`,
           );
@@ -578,9 +595,30 @@ const LOCK_RENEW_MS = 2000;
 /** Renews the lock `KEYS[1]` for `ARGV[2]` ms if it holds this run's token `ARGV[1]`. */
 const RENEW_LOCK = `if redis.call("GET", KEYS[1]) == ARGV[1] then
   return redis.call("PEXPIRE", KEYS[1], ARGV[2]) end return 0`;
+/** Sets the lock `KEYS[1]` to `ARGV[2]` for `ARGV[3]` ms if it still holds the dead run's `ARGV[1]`. */
+const TAKE_OVER_LOCK = `if redis.call("GET", KEYS[1]) == ARGV[1] then
+  redis.call("SET", KEYS[1], ARGV[2], "PX", ARGV[3]) return 1 end return 0`;
 /** Deletes the lock `KEYS[1]` if it holds this run's token `ARGV[1]`. */
 const RELEASE_LOCK = `if redis.call("GET", KEYS[1]) == ARGV[1] then
   return redis.call("DEL", KEYS[1]) end return 0`;
+
+/**
+ * A run's lock token: its process (as an owner file names one; none without `--allow-sys`)
+ * and a random id, so that two runs of one process hold different tokens.
+ */
+function lockToken(owner: ProcessOwner | undefined): string {
+  return JSON.stringify({ owner: owner ?? null, run: crypto.randomUUID() });
+}
+
+/** The process a lock token names, if any. */
+function lockHolder(token: string): ProcessOwner | undefined {
+  try {
+    const { owner } = JSON.parse(token);
+    return typeof owner?.host === "string" && Number.isSafeInteger(owner.pid) ? owner : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 // Invariant (enforced here): the state hashes, `latest`, `checkpoints` and the
 // manifest change only in this script, which Redis runs atomically. The parts of a
