@@ -321,6 +321,12 @@ export class KafkaSourceReader<T> implements EnumeratedSplitReader<T> {
   #offsetsAt = new Map<number, PartitionOffset[]>();
   #stats = new Map<string, SplitStats>();
   #nextLagCheck = 0;
+  /**
+   * The high watermarks' look-up under way: polls go on without it (a broker that stops
+   * answering holds a look-up until librdkafka's socket timeout, 60 s, whatever the look-up's
+   * own timeout says), close() waits for it (it uses the consumer on another thread).
+   */
+  #lagLookup: Promise<void> | undefined;
   /** Splits paused by watermark alignment, by `topic:partition`. */
   readonly #paused = new Set<string>();
   /** Paused splits whose fetched records were dropped: assigned again from their offsets on resume. */
@@ -465,6 +471,7 @@ export class KafkaSourceReader<T> implements EnumeratedSplitReader<T> {
   }
 
   /** Emits up to `max` records of the assigned partitions. */
+  // deno-lint-ignore require-await -- consumes what librdkafka fetched; errors reject the poll
   async poll(out: SourceOutput<T>, max: number): Promise<PollStatus> {
     if (this.#reassign) this.#assign();
     const consumer = this.#consumer;
@@ -524,10 +531,15 @@ export class KafkaSourceReader<T> implements EnumeratedSplitReader<T> {
       }
     }
     if (this.#noMoreSplits && this.#active().length === 0) return "end";
-    if (now >= this.#nextLagCheck) {
-      const known = await this.#updateLag();
-      // A partition whose end is not known yet (a broker still connecting) is asked again soon.
-      this.#nextLagCheck = now + (known ? LAG_CHECK_MS : LAG_CHECK_MS / 25);
+    if (now >= this.#nextLagCheck && this.#lagLookup === undefined) {
+      // Infinity until the look-up ends, unless new splits (0) ask for another at once.
+      this.#nextLagCheck = Infinity;
+      this.#lagLookup = this.#updateLag().then((known) => {
+        // A partition whose end is not known yet (a broker still connecting) is asked again soon.
+        const next = this.#ctx.now() + (known ? LAG_CHECK_MS : LAG_CHECK_MS / 25);
+        if (this.#nextLagCheck === Infinity) this.#nextLagCheck = next;
+        this.#lagLookup = undefined;
+      });
     }
     return records.length > 0 ? "more" : "idle";
   }
@@ -556,6 +568,7 @@ export class KafkaSourceReader<T> implements EnumeratedSplitReader<T> {
 
   /** Closes the consumer. */
   async close(): Promise<void> {
+    await this.#lagLookup;
     await this.#consumer?.close();
     this.#consumer = undefined;
   }

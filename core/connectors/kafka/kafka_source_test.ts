@@ -524,3 +524,38 @@ Deno.test("KafkaSource: a cluster it cannot reach fails the job naming the serve
     /Kafka metadata request: .* \(cluster 127\.0\.0\.1:1\)/,
   );
 });
+
+Deno.test("KafkaSource reader: a broker that stops answering does not hold polls for the lag look-up", async () => {
+  const kafka = await MockKafka.start(1);
+  let reader: SourceReader<string> | undefined;
+  let frozen = false;
+  try {
+    await kafka.createTopic("t", 1);
+    await produce(kafka.bootstrap, "t", ["a", "b", "c"]);
+    let clock = 0;
+    const src = source(kafka.bootstrap, {});
+    reader = src.createReader({ subtaskIndex: 0, parallelism: 1, now: () => clock });
+    await enumerate(src, [reader as EnumeratedSplitReader<string>]).close();
+    const got: string[] = [];
+    const out = { collect: (r: string) => void got.push(r) };
+    const deadline = Date.now() + 30_000;
+    while (got.length < 3 && Date.now() < deadline) await reader.poll(out, 100);
+    assert.deepEqual(got, ["0:0:a", "0:1:b", "0:2:c"]);
+    kafka.signal("SIGSTOP");
+    frozen = true;
+    // Each poll past the lag metric's interval may start a look-up of the partition's end,
+    // which the frozen broker does not answer (librdkafka gives up after its socket timeout).
+    const slowest = [];
+    for (let i = 0; i < 5; i++) {
+      clock += 60_000;
+      const t0 = performance.now();
+      await reader.poll(out, 10);
+      slowest.push(performance.now() - t0);
+    }
+    assert.ok(Math.max(...slowest) < 500, `polls took ${slowest.map(Math.round)} ms`);
+  } finally {
+    if (frozen) kafka.signal("SIGCONT");
+    await reader?.close?.();
+    await kafka.stop();
+  }
+});
