@@ -5,6 +5,7 @@
  */
 import { ConfigError } from "../errors.ts";
 import { EXTERNAL } from "./_external.ts";
+import type { FunctionInitializationContext } from "../dataflow/functions.ts";
 import type { SinkContext, SinkFunction } from "./sink.ts";
 
 /**
@@ -36,10 +37,13 @@ function defaultFormat(value: unknown): string {
 }
 
 /**
- * Writes each record as one line to `DIR/part-<subtask>-0`, replacing files
- * of an earlier run. Lines are buffered and written with one write per batch.
- * It is not transactional: after a failure a file may hold records that a
- * restored job writes again.
+ * Writes each record as one line to `DIR/part-<subtask>-0`. A job that starts
+ * from its input replaces the files of an earlier run; a restored one (from a
+ * checkpoint or savepoint, or restarted after a failure) appends to them, so
+ * that what earlier attempts wrote stays: at-least-once. Lines are buffered and
+ * written with one write per batch. It is not transactional: after a failure a
+ * file may hold records that a restored job writes again, and a line a killed
+ * process left half-written is cut off before the restored job appends.
  *
  * @example
  * ```ts
@@ -64,6 +68,7 @@ export class TextFileSink<T> implements SinkFunction<T> {
   // inherits this one (Object.create), and open() sets these on it.
   private readonly format: (value: T) => string;
   private file: Deno.FsFile | undefined;
+  private restored = false;
   private pending: string[] = [];
   private encoder = new TextEncoder();
 
@@ -81,12 +86,19 @@ export class TextFileSink<T> implements SinkFunction<T> {
     return `writes ${this.dir}`;
   }
 
-  /** Creates the folder and this subtask's file. */
+  /** Notes whether the job was restored (then open() appends). */
+  initializeState(ctx: FunctionInitializationContext): void {
+    this.restored = ctx.isRestored;
+  }
+
+  /** Creates the folder and this subtask's file, or opens it to append to (restored). */
   open(ctx: SinkContext): void {
     const path = `${this.dir}/part-${ctx.subtaskIndex}-0`;
     try {
       Deno.mkdirSync(this.dir, { recursive: true });
-      this.file = Deno.openSync(path, { write: true, create: true, truncate: true });
+      this.file = this.restored
+        ? openAfterLastLine(path)
+        : Deno.openSync(path, { write: true, create: true, truncate: true });
     } catch (e) {
       throw new ConfigError(`TextFileSink cannot create ${path}: ${(e as Error).message}`, {
         cause: e,
@@ -120,5 +132,35 @@ export class TextFileSink<T> implements SinkFunction<T> {
       this.file.close();
       this.file = undefined;
     }
+  }
+}
+
+/**
+ * Opens `path` (created if missing) positioned after its last complete line,
+ * cutting off a line without its newline (a write the process was killed in).
+ */
+function openAfterLastLine(path: string): Deno.FsFile {
+  const file = Deno.openSync(path, { read: true, write: true, create: true });
+  try {
+    let end = file.statSync().size;
+    const chunk = new Uint8Array(64 * 1024);
+    let kept = 0;
+    // Reads backwards from the end, a chunk at a time, to the last newline.
+    while (end > 0 && kept === 0) {
+      const start = Math.max(0, end - chunk.length);
+      file.seekSync(start, Deno.SeekMode.Start);
+      const view = chunk.subarray(0, end - start);
+      let got = 0;
+      while (got < view.length) got += file.readSync(view.subarray(got)) ?? view.length;
+      const newline = view.lastIndexOf(0x0a);
+      if (newline >= 0) kept = start + newline + 1;
+      end = start;
+    }
+    file.truncateSync(kept);
+    file.seekSync(kept, Deno.SeekMode.Start);
+    return file;
+  } catch (e) {
+    file.close();
+    throw e;
   }
 }
