@@ -76,8 +76,9 @@ export type OperatorStateSnapshot = Record<string, OperatorStateEntry>;
 /**
  * Redistributes operator state from `old` subtask snapshots to `parallelism`
  * new subtasks: split lists are concatenated and cut into even contiguous
- * parts, union lists go whole to everyone, broadcast state comes from the
- * first subtask that has it.
+ * parts (at the same parallelism each subtask keeps its own, as in Flink, so
+ * a restart does not move a source's splits between subtasks), union lists go
+ * whole to everyone, broadcast state comes from the first subtask that has it.
  *
  * @example Two subtasks' split lists spread over three
  * ```ts
@@ -105,6 +106,12 @@ export function redistributeOperatorState(
     const all = entries.flatMap((e) => e.items);
     if (first.mode === "union") {
       for (const s of out) s[name] = { ...first, items: all };
+      continue;
+    }
+    if (old.length === parallelism) {
+      old.forEach((s, i) => {
+        if (s[name] !== undefined) out[i]![name] = s[name];
+      });
       continue;
     }
     const base = Math.floor(all.length / parallelism);

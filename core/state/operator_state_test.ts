@@ -143,6 +143,11 @@ Deno.test("redistributeOperatorState: even split 2 → 3 keeps order and sizes",
   assert.deepEqual(next.map((s) => numbers(s, "s")), [[1, 2, 3], [4, 5], [6, 7]]);
 });
 
+Deno.test("redistributeOperatorState: at the same parallelism each subtask keeps its own split list (Flink)", () => {
+  const old = [splitSnapshot("s", [1, 2, 3]), splitSnapshot("s", [4])];
+  assert.deepEqual(redistributeOperatorState(old, 2).map((s) => numbers(s, "s")), [[1, 2, 3], [4]]);
+});
+
 Deno.test("redistributeOperatorState: 3 → 1 concatenates; more subtasks than items leaves some empty", () => {
   const old = [splitSnapshot("s", [1]), splitSnapshot("s", []), splitSnapshot("s", [2, 3])];
   assert.deepEqual(redistributeOperatorState(old, 1).map((s) => numbers(s, "s")), [[1, 2, 3]]);
@@ -202,9 +207,11 @@ Deno.test("property: split redistribution loses and duplicates nothing, for rand
     const parts = next.map((s) => numbers(s, "s"));
     // In order, each exactly once.
     assert.deepEqual(parts.flat(), Array.from({ length: id }, (_, i) => i), `${from} → ${to}`);
-    // Even: sizes differ by at most one.
+    // Even across a rescale (sizes differ by at most one); kept as they were at the same
+    // parallelism.
     const sizes = parts.map((p) => p.length);
-    assert.ok(Math.max(...sizes) - Math.min(...sizes) <= 1, `sizes ${sizes}`);
+    if (from === to) assert.deepEqual(parts, old.map((s) => numbers(s, "s")));
+    else assert.ok(Math.max(...sizes) - Math.min(...sizes) <= 1, `sizes ${sizes}`);
     // Going back to the old parallelism still loses nothing.
     const back = redistributeOperatorState(next, from).flatMap((s) => numbers(s, "s"));
     assert.deepEqual(back, Array.from({ length: id }, (_, i) => i));
