@@ -242,35 +242,63 @@ export class OperatorStateStore {
     return this.#list(descriptor, "union");
   }
 
-  /** Broadcast state: a map that is the same on every subtask. */
+  /**
+   * Broadcast state: a map that is the same on every subtask. Keys compare by
+   * value, as keyed `MapState`'s do: an array or object key is found again by
+   * an equal one (its serialized form), and 0 and -0 are one key.
+   */
   getBroadcastState<K, V>(descriptor: MapStateDescriptor<K, V>): MapState<K, V> {
     const d = descriptor as MapStateDescriptor<unknown, unknown>;
     return this.#register(d, "broadcast", (items) => {
-      const m = new Map<K, V>();
+      // Entries by key: the key itself for a primitive, for an object the first key object of
+      // its serialized form (`sameKeys`), so that a JS Map compares them by value.
+      const m = new Map<unknown, [K, V]>();
+      const sameKeys = new Map<string, unknown>();
+      const idOf = (k: K, add: boolean): unknown => {
+        if (typeof k !== "object" || k === null) return Object.is(k, -0) ? 0 : k;
+        const form = charsOf(serialize(descriptor.keySerializer, k));
+        const known = sameKeys.get(form);
+        if (known !== undefined || !add) return known;
+        sameKeys.set(form, k);
+        return k;
+      };
+      const put = (k: K, v: V) => {
+        const id = idOf(k, true);
+        m.set(id, [id as K, v]);
+      };
       for (let i = 0; i + 1 < items.length; i += 2) {
-        m.set(
+        put(
           deserialize(descriptor.keySerializer, items[i]!),
           deserialize(descriptor.valueSerializer, items[i + 1]!),
         );
       }
       const state: MapState<K, V> = {
-        get: (k) => m.get(k),
-        put: (k, v) => void m.set(k, v),
+        get: (k) => m.get(idOf(k, false))?.[1],
+        put,
         putAll: (es) => {
-          for (const [k, v] of es) m.set(k, v);
+          for (const [k, v] of es) put(k, v);
         },
-        remove: (k) => void m.delete(k),
-        contains: (k) => m.has(k),
-        entries: () => new Map(m).entries(),
-        keys: () => [...m.keys()].values(),
-        values: () => [...m.values()].values(),
+        remove: (k) => {
+          const id = idOf(k, false);
+          if (typeof id === "object" && id !== null) {
+            sameKeys.delete(charsOf(serialize(descriptor.keySerializer, k)));
+          }
+          m.delete(id);
+        },
+        contains: (k) => m.has(idOf(k, false)),
+        entries: () => [...m.values()].values(),
+        keys: () => [...m.values()].map(([k]) => k).values(),
+        values: () => [...m.values()].map(([, v]) => v).values(),
         isEmpty: () => m.size === 0,
-        clear: () => m.clear(),
+        clear: () => {
+          m.clear();
+          sameKeys.clear();
+        },
       };
       return {
         state,
         snapshot: () =>
-          [...m].flatMap(([k, v]) => [
+          [...m.values()].flatMap(([k, v]) => [
             serialize(descriptor.keySerializer, k),
             serialize(descriptor.valueSerializer, v),
           ]),
@@ -286,4 +314,11 @@ export class OperatorStateStore {
     }
     return out;
   }
+}
+
+/** Bytes as a string of char codes 0-255: a Map key for a serialized form. */
+function charsOf(bytes: Uint8Array): string {
+  let s = "";
+  for (const b of bytes) s += String.fromCharCode(b);
+  return s;
 }

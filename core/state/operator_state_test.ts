@@ -264,3 +264,32 @@ Deno.test("OperatorStateStore: a snapshot without schemas (older weir) restores 
   const store = new OperatorStateStore("src", splitSnapshot("offsets", [4, 5]));
   assert.deepEqual(store.getListState(offsets).get(), [4, 5]);
 });
+
+Deno.test("OperatorStateStore: broadcast state finds an array key by an equal one, before and after a restore; 0 and -0 are one key", () => {
+  const d = new MapStateDescriptor(
+    "limits",
+    Serializers.tuple(Serializers.string, Serializers.f64),
+    Serializers.f64,
+  );
+  const store = new OperatorStateStore("op");
+  const limits = store.getBroadcastState(d);
+  limits.put(["cpu", 1], 90);
+  limits.put(["cpu", 1], 95);
+  limits.put(["cpu", 0], 20);
+  assert.equal(limits.get(["cpu", 1]), 95);
+  assert.ok(limits.contains(["cpu", 1]));
+  assert.deepEqual([...limits.entries()], [[["cpu", 1], 95], [["cpu", 0], 20]]);
+  const numbers = store.getBroadcastState(
+    new MapStateDescriptor("n", Serializers.f64, Serializers.f64),
+  );
+  numbers.put(0, 1);
+  numbers.put(-0, 2);
+  assert.deepEqual([...numbers.entries()], [[0, 2]]);
+  const restored = new OperatorStateStore("op", store.snapshot()).getBroadcastState(d);
+  assert.equal(restored.get(["cpu", 1]), 95);
+  restored.remove(["cpu", 1]);
+  assert.equal(restored.contains(["cpu", 1]), false);
+  assert.deepEqual([...restored.keys()], [["cpu", 0]]);
+  restored.put(["cpu", 1], 1);
+  assert.equal(restored.get(["cpu", 1]), 1);
+});
