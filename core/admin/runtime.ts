@@ -654,7 +654,8 @@ class ClientJob implements AdminJob {
     }
     let candidates: unknown[];
     try {
-      candidates = parseQueryKey(ser, rawKey);
+      // -0 and 0 are one key (state.md), as the job's routing and backends make them.
+      candidates = parseQueryKey(ser, rawKey).map((k) => Object.is(k, -0) ? 0 : k);
     } catch (e) {
       return { kind: "bad-key", message: `Bad key for operator "${uid}": ${(e as Error).message}` };
     }

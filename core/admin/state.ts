@@ -1,13 +1,16 @@
 /**
  * Queryable state: `GET /jobs/:jobid/state/:operatorUid/:stateName?key=K`
  * returns the current value for a key, read on the subtask that owns its key
- * group; 404 for an unknown operator, state or key.
+ * group, as JSON (bigints and NaN or ±Infinity as strings, bytes as base64:
+ * `toJsonValue`); 404 for an unknown operator, state or key; 409 for a state
+ * with a TTL, which is not queried (as in Flink).
  *
  * @module
  */
 import { Hono } from "./_hono.ts";
 import { fail, jobParam } from "./http.ts";
 import type { AdminRuntime } from "./runtime.ts";
+import { toJsonValue } from "../state/serializer_ids.ts";
 
 /** The queryable-state route. */
 export function stateRoutes(runtime: AdminRuntime): Hono {
@@ -24,7 +27,13 @@ export function stateRoutes(runtime: AdminRuntime): Hono {
     const name = c.req.param("stateName");
     const r = await job.queryState(uid, name, key);
     if (r.kind === "found") {
-      return c.json({ operator: uid, state: name, key, subtask: r.subtask, value: r.value });
+      return c.json({
+        operator: uid,
+        state: name,
+        key,
+        subtask: r.subtask,
+        value: toJsonValue(r.value),
+      });
     }
     const status = r.kind === "bad-key"
       ? 400

@@ -48,6 +48,14 @@ export interface StateQueryResult {
  * ```
  */
 export function checkQueryable(meta: StateMeta, operator: string): void {
+  if (meta.typeId.endsWith("+ttl")) {
+    // Reading it would show the stored timestamps, and expired values until cleaned up,
+    // or refresh what it reads; Flink refuses queryable state with a TTL too.
+    throw new StateError(
+      `State "${meta.name}" of operator "${operator}" has a time-to-live: it cannot be ` +
+        `queried (as in Flink)`,
+    );
+  }
   if (meta.namespace !== null) {
     throw new StateError(
       `State "${meta.name}" of operator "${operator}" has namespaces (${meta.namespace}): ` +

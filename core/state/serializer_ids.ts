@@ -179,19 +179,26 @@ export const rawSerializer: Serializer<unknown> = {
 };
 
 /**
- * A decoded value as JSON: bigints become decimal strings, byte arrays and
- * raw bytes `{ "base64": ... }`, `undefined` null.
+ * A decoded value as JSON: bigints and the numbers JSON has no form for (NaN,
+ * ±Infinity) become strings, dates ISO strings, byte arrays and raw bytes
+ * `{ "base64": ... }`, maps arrays of `[key, value]` and sets arrays,
+ * `undefined` null.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  * import { toJsonValue } from "./serializer_ids.ts";
  * assert.deepEqual(toJsonValue([1n, undefined, new Uint8Array([255])]), ["1", null, { base64: "/w==" }]);
+ * assert.deepEqual(toJsonValue(new Map([[NaN, -0], [Infinity, 2]])), [["NaN", 0], ["Infinity", 2]]);
  * ```
  */
 export function toJsonValue(v: unknown): unknown {
   if (v === undefined) return null;
   if (typeof v === "bigint") return v.toString();
+  if (typeof v === "number") return Number.isFinite(v) ? (v === 0 ? 0 : v) : String(v);
+  if (v instanceof Date) return Number.isNaN(v.getTime()) ? null : v.toISOString();
+  if (v instanceof Map) return [...v].map(([k, x]) => [toJsonValue(k), toJsonValue(x)]);
+  if (v instanceof Set) return [...v].map(toJsonValue);
   if (v instanceof RawBytes || v instanceof Uint8Array) {
     return { base64: (v instanceof RawBytes ? v.bytes : v).toBase64() };
   }
