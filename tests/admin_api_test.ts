@@ -296,22 +296,23 @@ Deno.test("a vertex's subtasks report their input watermark", async () => {
 });
 
 /**
- * A job whose first attempt fails at its first record and whose restart (after `delayMs`)
- * succeeds, served by an admin app; `dir` is its checkpoint folder.
+ * A job whose first `failures` attempts fail at their first record and whose next restart
+ * (each after `delayMs`) succeeds, served by an admin app; `dir` is its checkpoint folder.
  */
-function flakyJob(delayMs: number) {
+function flakyJob(delayMs: number, failures = 1) {
   const dir = Deno.makeTempDirSync({ prefix: "weir-admin-flaky-" });
   const env = StreamEnvironment.create({
     stateBackend: new HeapStateBackend(),
     checkpoint: { dir },
-    restartStrategy: { kind: "fixed-delay", attempts: 1, delayMs },
+    restartStrategy: { kind: "fixed-delay", attempts: failures, delayMs },
+    repeatedFailureLimit: failures + 1,
     log: () => {},
   });
-  let failed = false;
+  let failed = 0;
   env.fromCollection([1, 2, 3]).map((n: number) => {
-    if (!failed) {
-      failed = true;
-      throw new Error("boom at the first record");
+    if (failed < failures) {
+      failed++;
+      throw new Error(`boom at the first record (${failed})`);
     }
     return n;
   }).uid("flaky").addSink({ invoke() {} });
@@ -332,6 +333,22 @@ Deno.test("GET /jobs/:id/exceptions lists the failures that restarted the job", 
     assert.match(entry.stacktrace, /boom at the first record/);
     assert.equal(body["root-exception"], entry.stacktrace);
     assert.ok(entry.timestamp <= Date.now() && entry.timestamp > Date.now() - 60_000);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("GET /jobs/:id/exceptions lists the newest 16 failures, newest first, truncated past them (Flink's default)", async () => {
+  const { dir, client, app } = flakyJob(0, 20);
+  try {
+    await client.done;
+    const id = (await (await app.request("/jobs")).json()).jobs[0].id;
+    const body = await (await app.request(`/jobs/${id}/exceptions`)).json();
+    assert.equal(body.exceptionHistory.truncated, true);
+    assert.deepEqual(
+      body.exceptionHistory.entries.map((e: Json) => Number(/\((\d+)\)/.exec(e.stacktrace)![1])),
+      Array.from({ length: 16 }, (_, i) => 20 - i),
+    );
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }

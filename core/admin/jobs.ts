@@ -202,8 +202,10 @@ export function jobsRoutes(runtime: AdminRuntime): Hono {
   });
   app.get("/jobs/:jobid/exceptions", (c) => {
     const job = jobParam(c, runtime);
-    // Flink's shape: the newest first, and the root exception of the latest failure.
-    const entries = [...(job.exceptions?.() ?? [])].reverse().map((e) => ({
+    // Flink's shape: the newest first, and the root exception of the latest failure; at most
+    // EXCEPTIONS_SHOWN (Flink's web.exception-history-size), `truncated` when there were more.
+    const all = job.exceptions?.() ?? [];
+    const entries = all.slice(-EXCEPTIONS_SHOWN).reverse().map((e) => ({
       // Every attempt failure reaches the runner as a JobFailedError naming the task.
       exceptionName: "JobFailedError",
       stacktrace: e.message,
@@ -214,8 +216,8 @@ export function jobsRoutes(runtime: AdminRuntime): Hono {
       "root-exception": entries[0]?.stacktrace ?? null,
       timestamp: entries[0]?.timestamp ?? null,
       "all-exceptions": [],
-      truncated: false,
-      exceptionHistory: { entries, truncated: false },
+      truncated: all.length > EXCEPTIONS_SHOWN,
+      exceptionHistory: { entries, truncated: all.length > EXCEPTIONS_SHOWN },
     });
   });
   app.get("/jobs/:jobid/vertices/:vertexid", (c) => {
@@ -309,3 +311,6 @@ export function jobsRoutes(runtime: AdminRuntime): Hono {
   });
   return app;
 }
+
+/** The newest failures `/jobs/:jobid/exceptions` lists: Flink's `web.exception-history-size`. */
+const EXCEPTIONS_SHOWN = 16;

@@ -7,7 +7,7 @@
  * @module
  */
 import type { CheckpointConfig } from "../checkpoint/coordinator.ts";
-import { type HistoryEntry, readHistory } from "../checkpoint/history.ts";
+import { type HistoryEntry, HistoryReader } from "../checkpoint/history.ts";
 import type { CheckpointStorage } from "../checkpoint/storage.ts";
 import { DenoCheckpointFs } from "../checkpoint/checkpoint_fs.ts";
 import { ByteWriter } from "../state/bytes.ts";
@@ -309,7 +309,7 @@ export interface AdminJob {
   /** Checkpointing config, or undefined when checkpointing is off. */
   checkpointConfig(): CheckpointConfig | undefined;
   /** The history file's entries (all runs) and this run's checkpoints in flight. */
-  checkpoints(): { history: HistoryEntry[]; inProgress: InProgressCheckpoint[] };
+  checkpoints(): { history: readonly HistoryEntry[]; inProgress: InProgressCheckpoint[] };
   /** Segment files of the checkpoint directory (empty without checkpointing). */
   segments(): SegmentInfo[];
   /** Takes a checkpoint. */
@@ -500,6 +500,8 @@ class ClientJob implements AdminJob {
   /** A view per job attempt: a restart starts its tasks' figures from 0. */
   readonly #views = new WeakMap<Job, JobViewBuilder>();
   #storage: CheckpointStorage | undefined;
+  /** The checkpoint history, read again only where it grew (every request reads it). */
+  #history: HistoryReader | undefined;
 
   constructor(client: JobClient, id: string) {
     this.#client = client;
@@ -573,10 +575,11 @@ class ClientJob implements AdminJob {
     return this.#storage ??= c.storage;
   }
 
-  checkpoints(): { history: HistoryEntry[]; inProgress: InProgressCheckpoint[] } {
+  checkpoints(): { history: readonly HistoryEntry[]; inProgress: InProgressCheckpoint[] } {
     const storage = this.#checkpointStorage();
     if (!storage) return { history: [], inProgress: [] };
-    const history = readHistory(storage.paths.root);
+    this.#history ??= new HistoryReader(storage.paths.root);
+    const history = this.#history.read();
     const inProgress = (this.#client.job.coordinator?.history ?? [])
       .filter((r) => r.status === "in_progress")
       .map((r) => ({

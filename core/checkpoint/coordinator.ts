@@ -173,6 +173,12 @@ export interface StopOptions {
   readonly drain: boolean;
 }
 
+/**
+ * Ended checkpoints a coordinator keeps in memory (between this and twice as many): a job
+ * checkpointing for weeks must not grow; the history file keeps more (history.ts).
+ */
+const ENDED_KEPT = 1000;
+
 /** Triggers, tracks and completes checkpoints of one job run. */
 export class CheckpointCoordinator {
   readonly #config: CheckpointConfig;
@@ -222,7 +228,13 @@ export class CheckpointCoordinator {
     );
   }
 
-  /** Checkpoints so far, oldest first. */
+  /** Keeps an ended checkpoint's record: the newest {@linkcode ENDED_KEPT} of them. */
+  #end(record: CheckpointRecord): void {
+    this.#ended.push(record);
+    if (this.#ended.length >= 2 * ENDED_KEPT) this.#ended.splice(0, ENDED_KEPT);
+  }
+
+  /** The newest ended checkpoints (up to a thousand or so) and those in progress, oldest first. */
   get history(): readonly CheckpointRecord[] {
     const s = this.#state;
     const inProgress = [...s.pending.values()].map((p) => inProgressRecord(s, p));
@@ -409,7 +421,7 @@ export class CheckpointCoordinator {
       case "collectGarbage":
         return this.#collectGarbage(c.retained, c.inFlight);
       case "completed": {
-        this.#ended.push(c.record);
+        this.#end(c.record);
         const figures = this.#operatorFigures(c.id);
         this.#appendHistory(figures ? { ...c.history, operators: figures } : c.history);
         if (c.request !== undefined) {
@@ -420,7 +432,7 @@ export class CheckpointCoordinator {
       case "aborted": {
         const error = new CheckpointError(`Checkpoint ${c.id} failed: ${c.reason}`);
         this.#log(error.message);
-        this.#ended.push(c.record);
+        this.#end(c.record);
         this.#enumeratorStates.delete(c.id);
         this.#appendHistory(c.history);
         if (c.request !== undefined) this.#answer(c.request)?.reject(error);

@@ -5,6 +5,12 @@
  * name starting with `_` is ignored by retention and restore. Writing it is
  * best effort: a failed append never fails a checkpoint.
  *
+ * Bounded: once the file passes {@linkcode HISTORY_MAX_BYTES}, an append
+ * rewrites it (a new file renamed over it) with its newest entries, up to a
+ * quarter of that, so a job checkpointing for months keeps a file of a few
+ * MiB. Restores read only the newest ids from it (the next checkpoint's id, and
+ * completed checkpoints newer than the oldest one retention kept).
+ *
  * @module
  */
 import type { TaskCheckpointStats } from "./manifest.ts";
@@ -143,6 +149,9 @@ export type HistoryEntry = CheckpointHistoryEntry | RestoreHistoryEntry;
 
 const encoder = new TextEncoder();
 
+/** Past this size an append rewrites the history with its newest entries (see the module doc). */
+export const HISTORY_MAX_BYTES = 8 * 1024 * 1024;
+
 /**
  * Appends `entry` to `root/_history.jsonl` and fsyncs it. Returns an error
  * message instead of throwing (history must never fail a checkpoint).
@@ -159,7 +168,11 @@ const encoder = new TextEncoder();
  * Deno.removeSync(dir, { recursive: true });
  * ```
  */
-export function appendHistory(root: string, entry: HistoryEntry): string | undefined {
+export function appendHistory(
+  root: string,
+  entry: HistoryEntry,
+  maxBytes: number = HISTORY_MAX_BYTES,
+): string | undefined {
   let f: Deno.FsFile | undefined;
   try {
     f = Deno.openSync(`${root}/${HISTORY_FILE}`, { append: true, create: true });
@@ -167,12 +180,36 @@ export function appendHistory(root: string, entry: HistoryEntry): string | undef
     let off = 0;
     while (off < data.length) off += f.writeSync(data.subarray(off));
     f.syncSync();
+    if (f.statSync().size > maxBytes) keepNewest(root, maxBytes / 4);
     return undefined;
   } catch (e) {
     return `Cannot append to the checkpoint history ${root}/${HISTORY_FILE}: ${e}`;
   } finally {
     f?.close();
   }
+}
+
+/**
+ * Rewrites the history with its newest whole lines of at most `bytes` bytes: written to a
+ * temporary file, fsynced and renamed over the history, so a crash leaves one or the other.
+ */
+function keepNewest(root: string, bytes: number): void {
+  const path = `${root}/${HISTORY_FILE}`;
+  const data = Deno.readFileSync(path);
+  let from = Math.max(0, data.length - bytes);
+  // From the start of a line: after the newline before `from` (none: from the start).
+  if (from > 0) from = data.indexOf(0x0a, from - 1) + 1 || data.length;
+  const temp = `${path}.tmp`;
+  const f = Deno.openSync(temp, { write: true, create: true, truncate: true });
+  try {
+    const kept = data.subarray(from);
+    let off = 0;
+    while (off < kept.length) off += f.writeSync(kept.subarray(off));
+    f.syncSync();
+  } finally {
+    f.close();
+  }
+  Deno.renameSync(temp, path);
 }
 
 /**
@@ -196,6 +233,12 @@ export function readHistory(root: string): HistoryEntry[] {
     throw e;
   }
   const out: HistoryEntry[] = [];
+  parseLines(text, out);
+  return out;
+}
+
+/** Adds the history entries of `text`'s lines to `out`. */
+function parseLines(text: string, out: HistoryEntry[]): void {
   for (const line of text.split("\n")) {
     if (line.trim() === "") continue;
     try {
@@ -207,5 +250,77 @@ export function readHistory(root: string): HistoryEntry[] {
       // A torn line from a crash during an append: the entries before it stand.
     }
   }
-  return out;
+}
+
+/**
+ * Reads a history again and again (the admin API, for every request) at the cost of what was
+ * appended since the last read: it keeps the entries read and where it stopped, and starts over
+ * when the file was rewritten (another file, or a shorter one).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { appendHistory, HistoryReader } from "./history.ts";
+ * const dir = Deno.makeTempDirSync();
+ * const reader = new HistoryReader(dir);
+ * const restore = { kind: "restore", restore_timestamp: 1, is_savepoint: false, external_path: "x" } as const;
+ * appendHistory(dir, { ...restore, id: 1 });
+ * assert.equal(reader.read().length, 1);
+ * appendHistory(dir, { ...restore, id: 2 });
+ * assert.deepEqual(reader.read().map((e) => e.id), [1, 2]);
+ * Deno.removeSync(dir, { recursive: true });
+ * ```
+ */
+export class HistoryReader {
+  readonly #path: string;
+  #entries: HistoryEntry[] = [];
+  /** Bytes read, up to the end of the last whole line. */
+  #offset = 0;
+  #ino: number | null | undefined;
+
+  /** A reader of checkpoint directory `root`'s history. */
+  constructor(root: string) {
+    this.#path = `${root}/${HISTORY_FILE}`;
+  }
+
+  /** The history, oldest first (as {@linkcode readHistory}); do not change the array. */
+  read(): readonly HistoryEntry[] {
+    let f: Deno.FsFile;
+    try {
+      f = Deno.openSync(this.#path, { read: true });
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+      this.#entries = [];
+      this.#offset = 0;
+      return this.#entries;
+    }
+    try {
+      const { size, ino } = f.statSync();
+      if (ino !== this.#ino || size < this.#offset) {
+        this.#entries = [];
+        this.#offset = 0;
+        this.#ino = ino;
+      }
+      if (size === this.#offset) return this.#entries;
+      const bytes = new Uint8Array(size - this.#offset);
+      f.seekSync(this.#offset, Deno.SeekMode.Start);
+      let got = 0;
+      while (got < bytes.length) {
+        const n = f.readSync(bytes.subarray(got));
+        if (n === null) break;
+        got += n;
+      }
+      // Up to the last newline: a line being appended is read once it is whole.
+      const end = bytes.subarray(0, got).lastIndexOf(0x0a) + 1;
+      if (end === 0) return this.#entries;
+      // A new array: one a caller still holds keeps what it had.
+      const entries = [...this.#entries];
+      parseLines(new TextDecoder().decode(bytes.subarray(0, end)), entries);
+      this.#entries = entries;
+      this.#offset += end;
+      return this.#entries;
+    } finally {
+      f.close();
+    }
+  }
 }

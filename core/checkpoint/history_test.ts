@@ -1,0 +1,67 @@
+import assert from "node:assert/strict";
+import {
+  appendHistory,
+  HISTORY_FILE,
+  type HistoryEntry,
+  HistoryReader,
+  readHistory,
+} from "./history.ts";
+
+const restore = (id: number): HistoryEntry => ({
+  kind: "restore",
+  id,
+  restore_timestamp: id,
+  is_savepoint: false,
+  external_path: `/checkpoints/chk-${id}-${"x".repeat(40)}`,
+});
+
+Deno.test("appendHistory keeps the file bounded: past its limit it keeps the newest whole entries", () => {
+  const dir = Deno.makeTempDirSync();
+  try {
+    const limit = 4096;
+    for (let id = 1; id <= 500; id++) {
+      assert.equal(appendHistory(dir, restore(id), limit), undefined);
+    }
+    const size = Deno.statSync(`${dir}/${HISTORY_FILE}`).size;
+    assert.ok(size <= limit, `${size} bytes`);
+    const ids = readHistory(dir).map((e) => e.id);
+    // The newest entries, in order, none torn, the last one appended among them.
+    assert.ok(ids.length > 10, `${ids.length} entries kept`);
+    assert.deepEqual(ids, Array.from({ length: ids.length }, (_, i) => 501 - ids.length + i));
+    assert.equal(
+      readHistory(dir).length,
+      Deno.readTextFileSync(`${dir}/${HISTORY_FILE}`).split("\n").length - 1,
+    );
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("HistoryReader reads what was appended since, a line once it is whole, and starts over after a rewrite", () => {
+  const dir = Deno.makeTempDirSync();
+  try {
+    const reader = new HistoryReader(dir);
+    assert.deepEqual(reader.read(), []);
+    appendHistory(dir, restore(1));
+    appendHistory(dir, restore(2));
+    const first = reader.read();
+    assert.deepEqual(first.map((e) => e.id), [1, 2]);
+    assert.equal(reader.read(), first, "nothing new: the same entries, not read again");
+    // A line being written is taken once whole.
+    const path = `${dir}/${HISTORY_FILE}`;
+    const line = JSON.stringify(restore(3)) + "\n";
+    Deno.writeTextFileSync(path, line.slice(0, 10), { append: true });
+    assert.deepEqual(reader.read().map((e) => e.id), [1, 2]);
+    Deno.writeTextFileSync(path, line.slice(10), { append: true });
+    assert.deepEqual(reader.read().map((e) => e.id), [1, 2, 3]);
+    assert.deepEqual(first.map((e) => e.id), [1, 2], "an array handed out before is unchanged");
+    // Rewritten (as a compaction does: another file renamed over it).
+    Deno.writeTextFileSync(`${path}.new`, JSON.stringify(restore(9)) + "\n");
+    Deno.renameSync(`${path}.new`, path);
+    assert.deepEqual(reader.read().map((e) => e.id), [9]);
+    Deno.removeSync(path);
+    assert.deepEqual(reader.read(), []);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
