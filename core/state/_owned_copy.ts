@@ -28,3 +28,20 @@ export function ownedCopy<T>(serializer: Serializer<T>, value: T): T {
   if (serializer.copy) return serializer.copy(value);
   return deserialize(serializer, serialize(serializer, value));
 }
+
+/**
+ * What a value state's `value()` returns for a key without a value, as Flink's
+ * `StateDescriptor.getDefaultValue()`: for an object default a new copy on each
+ * call, since the usual read-modify-update (`a = value(); a.n++; update(a)`)
+ * changes what it was given and must not change the default of other keys;
+ * any other default as it is.
+ */
+export function defaultValueOf<T>(
+  serializer: Serializer<T>,
+  value: T | undefined,
+): () => T | undefined {
+  if (typeof value !== "object" || value === null) return () => value;
+  if (serializer.copy) return () => serializer.copy!(value);
+  let bytes: Uint8Array | undefined;
+  return () => deserialize(serializer, bytes ??= serialize(serializer, value));
+}

@@ -25,6 +25,7 @@ import type {
   ReducingState,
   ValueState,
 } from "./state.ts";
+import { defaultValueOf } from "./_owned_copy.ts";
 import { type StateTtlConfig, ttlSerializer, type TtlTimeProvider, type TtlValue } from "./ttl.ts";
 
 /** TTL configs of the inner descriptors made here (the backends look them up). */
@@ -214,13 +215,13 @@ class TtlBase<S extends NamespacedState<unknown>> {
 type Inner<S> = S & NamespacedState<unknown>;
 
 class TtlValueState<T> extends TtlBase<Inner<ValueState<TtlValue<T>>>> implements ValueState<T> {
-  readonly #default: T | undefined;
+  readonly #default: () => T | undefined;
   constructor(
     inner: Inner<ValueState<TtlValue<T>>>,
     config: StateTtlConfig,
     time: TtlTimeProvider,
     onAccess: (() => void) | undefined,
-    defaultValue: T | undefined,
+    defaultValue: () => T | undefined,
   ) {
     super(inner, config, time, onAccess);
     this.#default = defaultValue;
@@ -228,10 +229,10 @@ class TtlValueState<T> extends TtlBase<Inner<ValueState<TtlValue<T>>>> implement
   value(): T | undefined {
     const now = this.access();
     const e = this.inner.value();
-    if (e === undefined) return this.#default;
+    if (e === undefined) return this.#default();
     if (this.expired(e, now)) {
       this.inner.clear(); // cleanup on read
-      return this.returnExpired ? e.v : this.#default;
+      return this.returnExpired ? e.v : this.#default();
     }
     if (this.readUpdates && e.ts !== now) this.inner.update({ v: e.v, ts: now });
     return e.v;
@@ -447,7 +448,13 @@ export function wrapTtlState<D extends AnyStateDescriptor>(
   let s: unknown;
   switch (d.kind) {
     case "value":
-      s = new TtlValueState(i, config, time, onAccess, d.defaultValue);
+      s = new TtlValueState(
+        i,
+        config,
+        time,
+        onAccess,
+        defaultValueOf(d.serializer, d.defaultValue),
+      );
       break;
     case "list":
       s = new TtlListState(i, config, time, onAccess);

@@ -25,7 +25,7 @@ import type { KeyGroupRange } from "../key_group.ts";
 import { keyGroupOf } from "../key_group.ts";
 import { ByteReader, ByteWriter } from "../bytes.ts";
 import { type Serializer, Serializers } from "../serializer.ts";
-import { ownedCopy } from "../_owned_copy.ts";
+import { defaultValueOf, ownedCopy } from "../_owned_copy.ts";
 import type { AggregateFunction } from "../state.ts";
 import {
   appendListElement,
@@ -419,7 +419,7 @@ class SingleValueCodec<N> extends HeapStateBase<N> {
 }
 
 class HeapValueState<T, N> extends SingleValueCodec<N> {
-  readonly #default: T | undefined;
+  readonly #default: () => T | undefined;
   constructor(
     b: HeapKeyedStateBackend,
     ns: Serializer<N> | undefined,
@@ -427,11 +427,11 @@ class HeapValueState<T, N> extends SingleValueCodec<N> {
     defaultValue: T | undefined,
   ) {
     super(b, ns, ser as Serializer<unknown>);
-    this.#default = defaultValue;
+    this.#default = defaultValueOf(ser, defaultValue);
   }
   value(): T | undefined {
     const v = this.getRaw() as T | undefined;
-    return v === undefined ? this.#default : v;
+    return v === undefined ? this.#default() : v;
   }
   update(v: T | undefined): void {
     if (v === undefined) this.clear();

@@ -27,6 +27,7 @@ import { keyGroupOf, type KeyGroupRange, UNKNOWN_KEY_GROUP } from "../key_group.
 import { ByteReader, ByteWriter } from "../bytes.ts";
 import { type Serializer, Serializers } from "../serializer.ts";
 import { type ValueCopies, valueCopies } from "../_value_copies.ts";
+import { defaultValueOf } from "../_owned_copy.ts";
 import type { AggregateFunction } from "../state.ts";
 import { appendListElement, decodeList, putStateKeyHeader, type StateMeta } from "../state_keys.ts";
 import { LsmStore, writeSegment } from "../../../statestore-as/lsm_store.ts";
@@ -424,7 +425,7 @@ class LsmSingleValueState<T, N> extends LsmState<N> {
 }
 
 class LsmValueState<T, N> extends LsmSingleValueState<T, N> {
-  readonly #default: T | undefined;
+  readonly #default: () => T | undefined;
   constructor(
     b: LsmKeyedStateBackend,
     id: number,
@@ -433,11 +434,11 @@ class LsmValueState<T, N> extends LsmSingleValueState<T, N> {
     defaultValue: T | undefined,
   ) {
     super(b, id, ns, ser);
-    this.#default = defaultValue;
+    this.#default = defaultValueOf(ser, defaultValue);
   }
   value(): T | undefined {
     const v = this.read();
-    return v === undefined ? this.#default : v;
+    return v === undefined ? this.#default() : v;
   }
   update(v: T | undefined): void {
     this.store(v);

@@ -16,7 +16,7 @@ import {
 } from "../descriptors.ts";
 import { keyGroupOf } from "../key_group.ts";
 import { tableHash } from "../_key_table.ts";
-import { serialize, Serializers } from "../serializer.ts";
+import { serialize, type Serializer, Serializers } from "../serializer.ts";
 import { rng } from "../../../statestore-as/_test_util.ts";
 
 function keyed(make: () => StateBackend): KeyedStateBackend {
@@ -81,6 +81,32 @@ export function runStateSuite(name: string, makeBackend: () => StateBackend): vo
     assert.deepEqual([...b.keys("label")], []);
     withDefault.update(0);
     assert.deepEqual([...b.keys("count")], ["a"], "0 is stored, not treated as absent");
+    b.dispose();
+  });
+
+  test("ValueState: an object default is a copy per key, so changing what value() returned changes no other key's default", () => {
+    const b = keyed(makeBackend);
+    const record = Serializers.record({ count: Serializers.f64 });
+    const acc = b.state(new ValueStateDescriptor("acc", record, { count: 0 }));
+    // Serializers.json has no copy(): the default is read back from its bytes.
+    const json = b.state(
+      new ValueStateDescriptor("json", Serializers.json as Serializer<{ n: number[] }>, { n: [] }),
+    );
+    const seen: string[] = [];
+    for (const k of ["a", "b", "c", "a", "d"]) {
+      b.setCurrentKey(k);
+      const a = acc.value()!;
+      a.count++;
+      acc.update(a);
+      const j = json.value()!;
+      j.n.push(1);
+      json.update(j);
+      seen.push(`${k}=${a.count}/${j.n.length}`);
+    }
+    assert.deepEqual(seen, ["a=1/1", "b=1/1", "c=1/1", "a=2/2", "d=1/1"]);
+    b.setCurrentKey("e");
+    acc.value()!.count = 7; // changed, not updated: no state
+    assert.deepEqual(acc.value(), { count: 0 });
     b.dispose();
   });
 

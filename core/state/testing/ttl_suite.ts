@@ -113,6 +113,24 @@ export function runTtlSuite(
     b.dispose();
   });
 
+  t("value state with an object default: a copy per key, also after expiry", () => {
+    const clock = new ManualClock(1000);
+    const b = ttlKeyed(makeBackend(), clock);
+    const record = Serializers.record({ count: Serializers.f64 });
+    const acc = b.state(withTtl(new ValueStateDescriptor("acc", record, { count: 0 }), ttl(100)));
+    const bump = (k: string) => {
+      b.setCurrentKey(k);
+      const a = acc.value()!;
+      a.count++;
+      acc.update(a);
+      return a.count;
+    };
+    assert.deepEqual([bump("a"), bump("b"), bump("a")], [1, 1, 2]);
+    clock.advance(200);
+    assert.deepEqual([bump("a"), bump("c")], [1, 1], "expired: the default again, unchanged");
+    b.dispose();
+  });
+
   t("OnReadAndWrite refreshes on reads", () => {
     const clock = new ManualClock(0);
     const b = ttlKeyed(makeBackend(), clock);
