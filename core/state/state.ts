@@ -56,8 +56,8 @@ export interface State {
 export interface ValueState<T> extends State {
   /** The value for the current key, or the descriptor's default (or `undefined`). */
   value(): T | undefined;
-  /** Sets the value for the current key; `undefined` clears it. */
-  update(value: T | undefined): void;
+  /** Sets the value for the current key; `undefined` or `null` clears it (as in Flink). */
+  update(value: T | undefined | null): void;
 }
 
 /**
@@ -108,7 +108,10 @@ export interface AppendingState<IN, OUT> extends State {
  * ```
  */
 export interface ListState<T> extends AppendingState<T, T[]> {
-  /** Appends all values. */
+  /**
+   * Appends all values. A `null` or `undefined` element (here, in `add` or `update`) throws a
+   * `StateError` naming the state, and nothing is added, as Flink rejects null elements.
+   */
   addAll(values: Iterable<T>): void;
   /** Replaces the list. */
   update(values: Iterable<T>): void;

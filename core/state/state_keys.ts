@@ -22,7 +22,7 @@
  * @module
  */
 import { ByteReader, ByteWriter } from "./bytes.ts";
-import { SerializationError } from "../errors.ts";
+import { SerializationError, StateError } from "../errors.ts";
 import type { Serializer } from "./serializer.ts";
 import type { SerializerSchema } from "./serializer_schema.ts";
 
@@ -118,6 +118,16 @@ export function appendListElement<T>(
   scratch.reset();
   serializer.write(value, scratch);
   out.writeBytes(scratch.bytes());
+}
+
+/**
+ * Rejects a null (or undefined) list element as Flink does ("You cannot add null to a
+ * ListState"), on every backend and at the call: one stored would fail the next snapshot.
+ */
+export function checkListElement(value: unknown, state: string): void {
+  if (value == null) {
+    throw new StateError(`You cannot add ${value} to a ListState (state "${state}")`);
+  }
 }
 
 /** Decodes a list state value. */

@@ -26,6 +26,7 @@ import type {
   ValueState,
 } from "./state.ts";
 import { defaultValueOf } from "./_owned_copy.ts";
+import { checkListElement } from "./state_keys.ts";
 import { type StateTtlConfig, ttlSerializer, type TtlTimeProvider, type TtlValue } from "./ttl.ts";
 
 /** TTL configs of the inner descriptors made here (the backends look them up). */
@@ -239,7 +240,8 @@ class TtlValueState<T> extends TtlBase<Inner<ValueState<TtlValue<T>>>> implement
   }
   update(value: T | undefined): void {
     const now = this.access();
-    if (value === undefined) this.inner.clear();
+    // null clears too, as in Flink.
+    if (value == null) this.inner.clear();
     else this.inner.update({ v: value, ts: now });
   }
   clear(): void {
@@ -249,6 +251,24 @@ class TtlValueState<T> extends TtlBase<Inner<ValueState<TtlValue<T>>>> implement
 }
 
 class TtlListState<T> extends TtlBase<Inner<ListState<TtlValue<T>>>> implements ListState<T> {
+  readonly #name: string;
+  constructor(
+    inner: Inner<ListState<TtlValue<T>>>,
+    config: StateTtlConfig,
+    time: TtlTimeProvider,
+    onAccess: (() => void) | undefined,
+    name: string,
+  ) {
+    super(inner, config, time, onAccess);
+    this.#name = name;
+  }
+  /** `values` stamped `now`; a null element throws (the inner state sees only stamped ones). */
+  #stamped(values: Iterable<T>, now: number): TtlValue<T>[] {
+    return [...values].map((v) => {
+      checkListElement(v, this.#name);
+      return { v, ts: now };
+    });
+  }
   get(): T[] | undefined {
     const now = this.access();
     const list = this.inner.get();
@@ -265,15 +285,14 @@ class TtlListState<T> extends TtlBase<Inner<ListState<TtlValue<T>>>> implements 
     return out.length === 0 ? undefined : out;
   }
   add(value: T): void {
+    checkListElement(value, this.#name);
     this.inner.add({ v: value, ts: this.access() });
   }
   addAll(values: Iterable<T>): void {
-    const now = this.access();
-    this.inner.addAll([...values].map((v) => ({ v, ts: now })));
+    this.inner.addAll(this.#stamped(values, this.access()));
   }
   update(values: Iterable<T>): void {
-    const now = this.access();
-    this.inner.update([...values].map((v) => ({ v, ts: now })));
+    this.inner.update(this.#stamped(values, this.access()));
   }
   clear(): void {
     this.access();
@@ -457,7 +476,7 @@ export function wrapTtlState<D extends AnyStateDescriptor>(
       );
       break;
     case "list":
-      s = new TtlListState(i, config, time, onAccess);
+      s = new TtlListState(i, config, time, onAccess, d.name);
       break;
     case "map":
       s = new TtlMapState(i, config, time, onAccess);

@@ -29,6 +29,7 @@ import { defaultValueOf, ownedCopy } from "../_owned_copy.ts";
 import type { AggregateFunction } from "../state.ts";
 import {
   appendListElement,
+  checkListElement,
   decodeList,
   MAX_USER_STATE_ID,
   readStateKeyHeader,
@@ -434,7 +435,8 @@ class HeapValueState<T, N> extends SingleValueCodec<N> {
     return v === undefined ? this.#default() : v;
   }
   update(v: T | undefined): void {
-    if (v === undefined) this.clear();
+    // null clears too, as in Flink.
+    if (v == null) this.clear();
     else this.setRaw(v);
   }
 }
@@ -459,6 +461,7 @@ class HeapListState<T, N> extends HeapStateBase<N> {
     return v === undefined ? undefined : v.slice();
   }
   add(v: T): void {
+    checkListElement(v, this.name);
     const list = this.getRaw() as T[] | undefined;
     if (list === undefined) this.setRaw([v]);
     else {
@@ -467,10 +470,14 @@ class HeapListState<T, N> extends HeapStateBase<N> {
     }
   }
   addAll(values: Iterable<T>): void {
-    for (const v of values) this.add(v);
+    // All or none, as on the LSM backend: a null element throws before any is added.
+    const list = [...values];
+    for (const v of list) checkListElement(v, this.name);
+    for (const v of list) this.add(v);
   }
   update(values: Iterable<T>): void {
     const list = [...values];
+    for (const v of list) checkListElement(v, this.name);
     if (list.length === 0) this.clear();
     else this.setRaw(list);
   }

@@ -29,7 +29,13 @@ import { type Serializer, Serializers } from "../serializer.ts";
 import { type ValueCopies, valueCopies } from "../_value_copies.ts";
 import { defaultValueOf } from "../_owned_copy.ts";
 import type { AggregateFunction } from "../state.ts";
-import { appendListElement, decodeList, putStateKeyHeader, type StateMeta } from "../state_keys.ts";
+import {
+  appendListElement,
+  checkListElement,
+  decodeList,
+  putStateKeyHeader,
+  type StateMeta,
+} from "../state_keys.ts";
 import { LsmStore, writeSegment } from "../../../statestore-as/lsm_store.ts";
 import { DenoSegmentFs, type SegmentFs } from "../../../statestore-as/segment_fs.ts";
 import { readHandleEntries } from "./handle_reader.ts";
@@ -441,20 +447,24 @@ class LsmValueState<T, N> extends LsmSingleValueState<T, N> {
     return v === undefined ? this.#default() : v;
   }
   update(v: T | undefined): void {
-    this.store(v);
+    // null clears too, as in Flink.
+    this.store(v ?? undefined);
   }
 }
 class LsmListState<T, N> extends LsmState<N> {
   readonly #ser: Serializer<T>;
   readonly #el = new ByteWriter();
+  readonly #name: string;
   constructor(
     b: LsmKeyedStateBackend,
     id: number,
     ns: Serializer<N> | undefined,
     ser: Serializer<T>,
+    name: string,
   ) {
     super(b, id, ns);
     this.#ser = ser;
+    this.#name = name;
   }
   get(): T[] | undefined {
     const n = this.lookup();
@@ -462,18 +472,25 @@ class LsmListState<T, N> extends LsmState<N> {
   }
   /** Appends with a merge record: the list is never read. */
   add(v: T): void {
+    checkListElement(v, this.#name);
     this.vw.reset();
     appendListElement(this.#ser, v, this.vw, this.#el);
     this.write(this.vw, true);
   }
   addAll(values: Iterable<T>): void {
     this.vw.reset();
-    for (const v of values) appendListElement(this.#ser, v, this.vw, this.#el);
+    for (const v of values) {
+      checkListElement(v, this.#name);
+      appendListElement(this.#ser, v, this.vw, this.#el);
+    }
     if (this.vw.length > 0) this.write(this.vw, true);
   }
   update(values: Iterable<T>): void {
     this.vw.reset();
-    for (const v of values) appendListElement(this.#ser, v, this.vw, this.#el);
+    for (const v of values) {
+      checkListElement(v, this.#name);
+      appendListElement(this.#ser, v, this.vw, this.#el);
+    }
     if (this.vw.length === 0) this.clear();
     else this.write(this.vw, false);
   }
@@ -1107,7 +1124,7 @@ export class LsmKeyedStateBackend implements KeyedStateBackend {
         state = new LsmValueState(this, meta.id, ns, d.serializer, d.defaultValue);
         break;
       case "list":
-        state = new LsmListState(this, meta.id, ns, d.elementSerializer);
+        state = new LsmListState(this, meta.id, ns, d.elementSerializer, d.name);
         break;
       case "map":
         state = new LsmMapState(this, meta.id, ns, d.keySerializer, d.valueSerializer);

@@ -110,6 +110,35 @@ export function runStateSuite(name: string, makeBackend: () => StateBackend): vo
     b.dispose();
   });
 
+  test("null: ValueState.update(null) clears; a ListState rejects a null element, naming the state", () => {
+    const b = keyed(makeBackend);
+    const count = b.state(new ValueStateDescriptor("count", Serializers.f64, 0));
+    const any = b.state(new ValueStateDescriptor<unknown>("any", Serializers.json));
+    const list = b.state(new ListStateDescriptor("list", Serializers.f64));
+    b.setCurrentKey("a");
+    count.update(5);
+    any.update({ x: 1 });
+    count.update(null as never);
+    any.update(null);
+    assert.equal(count.value(), 0, "cleared: the default");
+    assert.equal(any.value(), undefined);
+    assert.deepEqual([...b.keys("count"), ...b.keys("any")], []);
+    list.add(1);
+    const rejected = (f: () => void) =>
+      assert.throws(
+        f,
+        (e) =>
+          e instanceof StateError && /cannot add (null|undefined) to a ListState/.test(e.message) &&
+          e.message.includes('"list"'),
+      );
+    rejected(() => list.add(null as never));
+    rejected(() => list.add(undefined as never));
+    rejected(() => list.addAll([2, null as never]));
+    rejected(() => list.update([3, null as never]));
+    assert.deepEqual(list.get(), [1], "nothing of a rejected call was added");
+    b.dispose();
+  });
+
   test("ValueState: awkward values survive", () => {
     const b = keyed(makeBackend);
     const f = b.state(new ValueStateDescriptor("f", Serializers.f64));

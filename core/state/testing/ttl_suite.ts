@@ -131,6 +131,25 @@ export function runTtlSuite(
     b.dispose();
   });
 
+  t("null: value update(null) clears; list state rejects a null element, naming the state", () => {
+    const clock = new ManualClock(1000);
+    const b = ttlKeyed(makeBackend(), clock);
+    const v = b.state(withTtl(new ValueStateDescriptor("v", Serializers.f64, 0), ttl(100)));
+    const l = b.state(withTtl(new ListStateDescriptor("l", Serializers.f64), ttl(100)));
+    b.setCurrentKey("a");
+    v.update(5);
+    v.update(null as never);
+    assert.equal(v.value(), 0);
+    assert.deepEqual([...b.keys("v")], []);
+    l.add(1);
+    for (const f of [() => l.add(null as never), () => l.addAll([2, null as never])]) {
+      assert.throws(f, (e) => e instanceof StateError && e.message.includes('"l"'));
+    }
+    assert.throws(() => l.update([null as never]), StateError);
+    assert.deepEqual(l.get(), [1]);
+    b.dispose();
+  });
+
   t("OnReadAndWrite refreshes on reads", () => {
     const clock = new ManualClock(0);
     const b = ttlKeyed(makeBackend(), clock);
