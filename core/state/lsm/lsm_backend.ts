@@ -513,7 +513,8 @@ class LsmMapState<K, V, N> extends LsmState<N> {
   }
   #userKey(k: K): ByteWriter {
     this.#uk.reset();
-    this.#keySer.write(k, this.#uk);
+    // -0 is the user key 0, as it is a key 0 (Serializers.f64 would keep its sign).
+    this.#keySer.write((k === 0 ? 0 : k) as K, this.#uk);
     return this.#uk;
   }
   get(key: K): V | undefined {

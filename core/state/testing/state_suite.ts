@@ -241,6 +241,22 @@ export function runStateSuite(name: string, makeBackend: () => StateBackend): vo
     b.dispose();
   });
 
+  test("MapState: f64 user keys 0 and -0 are one user key, 0", () => {
+    const b = keyed(makeBackend);
+    const m = b.state(new MapStateDescriptor("m", Serializers.f64, Serializers.f64));
+    b.setCurrentKey("u");
+    m.put(-0, 1);
+    m.put(0, 2);
+    assert.equal(m.get(-0), 2);
+    assert.equal(m.get(0), 2);
+    const keys = [...m.keys()];
+    assert.equal(keys.length, 1);
+    assert.ok(Object.is(keys[0], 0), "the key is 0, whichever was put first");
+    m.remove(-0);
+    assert.ok(m.isEmpty());
+    b.dispose();
+  });
+
   test("MapState: composite user keys compare by value", () => {
     const b = keyed(makeBackend);
     const m = b.state(
