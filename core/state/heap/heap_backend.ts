@@ -49,10 +49,20 @@ const NO_KEY: unique symbol = Symbol("no key");
 /** How many objects a namespace interner remembers by identity (cleared when full). */
 const IDENTITY_CACHE_SIZE = 1024;
 
+/** Interned objects an interner may gain between sweeps, at least (see `Interner.retain`). */
+const MIN_SWEEP_GROWTH = 1024;
+
 /**
  * Maps a value to something a JS Map can key by with value semantics:
  * primitives stay as they are, arrays and objects become one interned
  * instance per distinct serialized form.
+ *
+ * Interned objects no state refers to any more (cleared or expired keys, purged
+ * windows, removed map keys) would stay forever: when an interner has grown by
+ * as many objects as its last sweep visited entries (at least
+ * `MIN_SWEEP_GROWTH`), it calls `onGrown`, and the backend sweeps it before the
+ * next record (`retain`), keeping the objects its states still hold. So the
+ * sweeps cost O(1) per interned object, and primitive keys nothing.
  */
 class Interner {
   readonly #serializer: Serializer<unknown>;
@@ -63,10 +73,35 @@ class Interner {
    * and again: remembering them by identity skips serializing them.
    */
   readonly #byIdentity: Map<unknown, unknown> | undefined;
+  readonly #onGrown: () => void;
+  /** Interned objects from which on a sweep is due. */
+  #sweepAt = MIN_SWEEP_GROWTH;
 
-  constructor(serializer: Serializer<unknown>, immutable = false) {
+  constructor(serializer: Serializer<unknown>, onGrown: () => void, immutable = false) {
     this.#serializer = serializer;
+    this.#onGrown = onGrown;
     this.#byIdentity = immutable ? new Map() : undefined;
+  }
+
+  /** Interned objects. */
+  get size(): number {
+    return this.#byBytes.size;
+  }
+
+  /** Whether it grew enough since the last sweep for the next one. */
+  get due(): boolean {
+    return this.#byBytes.size >= this.#sweepAt;
+  }
+
+  /**
+   * Forgets the interned objects `live` does not hold; `visited` is how many
+   * entries finding them took, which the interner may grow by before the next sweep.
+   */
+  retain(live: Set<unknown>, visited: number): void {
+    for (const [id, v] of this.#byBytes) if (!live.has(v)) this.#byBytes.delete(id);
+    // It may map objects to forgotten ones.
+    this.#byIdentity?.clear();
+    this.#sweepAt = this.#byBytes.size + Math.max(MIN_SWEEP_GROWTH, visited);
   }
 
   intern(v: unknown): unknown {
@@ -80,7 +115,10 @@ class Interner {
     this.#serializer.write(v, this.#writer);
     const id = latin1(this.#writer.bytes());
     let known = this.#byBytes.get(id);
-    if (known === undefined) this.#byBytes.set(id, known = v);
+    if (known === undefined) {
+      this.#byBytes.set(id, known = v);
+      if (this.#byBytes.size >= this.#sweepAt) this.#onGrown();
+    }
     if (seen !== undefined) {
       if (seen.size >= IDENTITY_CACHE_SIZE) seen.clear();
       seen.set(v, known);
@@ -158,8 +196,55 @@ class HeapStateBase<N> {
   constructor(backend: HeapKeyedStateBackend, nsSerializer: Serializer<N> | undefined) {
     this.backend = backend;
     this.nsSerializer = nsSerializer as Serializer<unknown> | undefined;
-    this.#nsInterner = nsSerializer && new Interner(nsSerializer as Serializer<unknown>, true);
+    this.#nsInterner = nsSerializer &&
+      new Interner(nsSerializer as Serializer<unknown>, backend.internerGrown, true);
     this.table = undefined;
+  }
+
+  /**
+   * Adds the object keys this state refers to (its entries and change sets) to
+   * `live`; returns the entries visited.
+   */
+  liveKeys(live: Set<unknown>): number {
+    let n = 0;
+    for (const t of this.#namespaces.values()) {
+      n += t.size;
+      for (const k of t.keys()) if (typeof k === "object") live.add(k);
+    }
+    if (this.#dirty !== undefined) {
+      for (const keys of this.#dirty.values()) {
+        n += keys.size;
+        for (const k of keys) if (typeof k === "object") live.add(k);
+      }
+    }
+    return n;
+  }
+
+  /**
+   * Adds the namespaces this state refers to besides its tables and change
+   * sets to `live` (map state: its user key change sets); returns the entries visited.
+   */
+  protected liveNamespaces(live: Set<unknown>): number {
+    void live;
+    return 0;
+  }
+
+  /** Sweeps this state's interners that are due (see `Interner`). */
+  sweepInterned(): void {
+    // The cleanup cursor may hold a namespace or key of a removed table.
+    this.#cursor = undefined;
+    const interner = this.#nsInterner;
+    if (interner === undefined || !interner.due) return;
+    const live = new Set<unknown>([this.#ns]);
+    for (const ns of this.#namespaces.keys()) live.add(ns);
+    if (this.#dirty !== undefined) { for (const ns of this.#dirty.keys()) live.add(ns); }
+    const n = this.#namespaces.size + (this.#dirty?.size ?? 0) + this.liveNamespaces(live);
+    interner.retain(live, n);
+  }
+
+  /** @internal Interned objects of this state (tests). */
+  internedCount(): number {
+    return this.#nsInterner?.size ?? 0;
   }
 
   /** Calls `fn` with every (namespace, key, stored value); no object per entry, unlike a generator. */
@@ -498,7 +583,7 @@ class HeapMapState<K, V, N> extends HeapStateBase<N> {
     valueSer: Serializer<V>,
   ) {
     super(b, ns);
-    this.#userKeys = new Interner(keySer as Serializer<unknown>);
+    this.#userKeys = new Interner(keySer as Serializer<unknown>, b.internerGrown);
     this.#keySer = keySer;
     this.#valueSer = valueSer;
   }
@@ -535,6 +620,41 @@ class HeapMapState<K, V, N> extends HeapStateBase<N> {
     const key = this.backend.keyForState(this);
     this.markDirty(key);
     this.#markUserKey(this.nsKey, key, userKey);
+  }
+  override liveKeys(live: Set<unknown>): number {
+    let n = super.liveKeys(live);
+    for (const changed of [this.#dirtyUserKeys, this.#takenUserKeys]) {
+      for (const byKey of changed.values()) {
+        n += byKey.size;
+        for (const k of byKey.keys()) if (typeof k === "object") live.add(k);
+      }
+    }
+    return n;
+  }
+  protected override liveNamespaces(live: Set<unknown>): number {
+    for (const ns of this.#dirtyUserKeys.keys()) live.add(ns);
+    for (const ns of this.#takenUserKeys.keys()) live.add(ns);
+    return this.#dirtyUserKeys.size + this.#takenUserKeys.size;
+  }
+  override sweepInterned(): void {
+    super.sweepInterned();
+    if (!this.#userKeys.due) return;
+    const live = new Set<unknown>();
+    let n = 0;
+    const add = (userKeys: Iterable<unknown>) => {
+      for (const uk of userKeys) {
+        n++;
+        if (typeof uk === "object") live.add(uk);
+      }
+    };
+    this.forEachStored((_ns, _key, m) => add((m as Map<unknown, unknown>).keys()));
+    for (const changed of [this.#dirtyUserKeys, this.#takenUserKeys]) {
+      for (const byKey of changed.values()) for (const set of byKey.values()) add(set);
+    }
+    this.#userKeys.retain(live, n);
+  }
+  override internedCount(): number {
+    return super.internedCount() + this.#userKeys.size;
   }
   protected override replaced(ns: unknown, key: unknown, old: unknown): void {
     if (old === undefined) return;
@@ -820,11 +940,17 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
   readonly #perRecord: (() => void)[] = [];
   /** Run first in every snapshot (the timer services write their new timers). */
   readonly #snapshotHooks: (() => void)[] = [];
+  /** Whether an interner grew enough for a sweep (done before the next key). */
+  #sweepDue = false;
+  /** @internal Called by an interner that grew enough for a sweep. */
+  readonly internerGrown = (): void => {
+    this.#sweepDue = true;
+  };
 
   /** Creates a backend, restored from `options.restore` when given. */
   constructor(options: KeyedBackendOptions) {
     this.keyGroupRange = options.keyGroupRange;
-    this.#keys = new Interner(options.keySerializer);
+    this.#keys = new Interner(options.keySerializer, this.internerGrown);
     this.#keySerializer = options.keySerializer;
     this.#maxParallelism = options.maxParallelism;
     this.#operator = options.operatorUid;
@@ -893,10 +1019,32 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
    * `KeyedStateBackend`). The key group is not needed until a snapshot.
    */
   setCurrentKey(key: unknown, _keyGroup?: number, keyHash?: number): void {
+    // Between records: no interned object is held outside the states then.
+    if (this.#sweepDue) this.#sweepInterned();
     // -0 is the key 0, as === says: its bytes in a snapshot are 0's.
     this.#key = this.#keys.internChecked(key === 0 ? 0 : key);
     this.keyHash = keyHash;
     for (const f of this.#perRecord) f();
+  }
+
+  /** Forgets the interned keys, namespaces and map keys no state refers to any more. */
+  #sweepInterned(): void {
+    this.#sweepDue = false;
+    if (this.#keys.due) {
+      const live = new Set<unknown>();
+      if (typeof this.#key === "object") live.add(this.#key);
+      let n = 0;
+      for (const { state } of this.#states.values()) n += state.liveKeys(live);
+      this.#keys.retain(live, n);
+    }
+    for (const { state } of this.#states.values()) state.sweepInterned();
+  }
+
+  /** @internal Interned objects: keys, namespaces and map keys (tests). */
+  internedCount(): number {
+    let n = this.#keys.size;
+    for (const { state } of this.#states.values()) n += state.internedCount();
+    return n;
   }
 
   /** The current key. */
