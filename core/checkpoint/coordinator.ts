@@ -200,6 +200,12 @@ export class CheckpointCoordinator {
   #finalRequest: number | undefined;
   /** Enumerator states of checkpoints in flight, by checkpoint id. */
   readonly #enumeratorStates = new Map<number, Record<string, unknown>>();
+  /**
+   * By checkpoint in flight: the segments it cannot reference, those in
+   * `shared/` when it was triggered that no backend used then. Its snapshots
+   * name segments written since, or ones their backend's chain held then.
+   */
+  readonly #unreferenced = new Map<number, Set<string>>();
 
   /** Creates a coordinator whose first checkpoint gets id `firstId`. */
   constructor(
@@ -392,6 +398,7 @@ export class CheckpointCoordinator {
         // Before the barriers: a split assigned after this reaches its reader after the barrier.
         const states = this.#target.snapshotEnumerators?.(c.id);
         if (states && Object.keys(states).length > 0) this.#enumeratorStates.set(c.id, states);
+        this.#unreferenced.set(c.id, this.#unusedSegments());
         this.#target.send({ type: "injectBarrier", id: c.id, options: c.options });
         if (c.request !== undefined) this.#triggered(c.request);
         return;
@@ -419,8 +426,9 @@ export class CheckpointCoordinator {
       case "notifyAborted":
         return this.#target.send({ type: "notifyAborted", id: c.id });
       case "collectGarbage":
-        return this.#collectGarbage(c.retained, c.inFlight);
+        return this.#collectGarbage(c.retained, c.inFlight, c.pending);
       case "completed": {
+        this.#unreferenced.delete(c.id);
         this.#end(c.record);
         const figures = this.#operatorFigures(c.id);
         this.#appendHistory(figures ? { ...c.history, operators: figures } : c.history);
@@ -434,6 +442,7 @@ export class CheckpointCoordinator {
         this.#log(error.message);
         this.#end(c.record);
         this.#enumeratorStates.delete(c.id);
+        this.#unreferenced.delete(c.id);
         this.#appendHistory(c.history);
         if (c.request !== undefined) this.#answer(c.request)?.reject(error);
         return;
@@ -502,13 +511,32 @@ export class CheckpointCoordinator {
     if (problem) this.#log(problem);
   }
 
-  #collectGarbage(retained: number, inFlight: readonly string[]): void {
+  /** Segments in `shared/` that no running backend uses now. */
+  #unusedSegments(): Set<string> {
+    try {
+      const live = this.#target.liveSegments();
+      return new Set(this.#storage.sharedSegments().filter((s) => !live.has(s)));
+    } catch (e) {
+      // Unknown: garbage collection keeps every segment while this checkpoint is in flight.
+      this.#log(`segments in use not listed: ${e}`);
+      return new Set();
+    }
+  }
+
+  #collectGarbage(retained: number, inFlight: readonly string[], pending: readonly number[]): void {
     const live = this.#target.liveSegments();
     for (const s of inFlight) live.add(s);
+    // A task may have written segments for a checkpoint in flight and not
+    // reported them yet: keep all it may reference until it ends.
+    if (pending.length > 0) {
+      for (const s of this.#storage.sharedSegments()) {
+        if (pending.some((id) => !this.#unreferenced.get(id)?.has(s))) live.add(s);
+      }
+    }
     // The database mirror reads the previous checkpoint's segments to find what changed.
     for (const s of this.#storage.mirror?.pinnedSegments() ?? []) live.add(s);
     try {
-      this.#storage.collectGarbage(retained, live);
+      this.#storage.collectGarbage(retained, live, pending.length > 0);
       this.#storage.mirror?.collect(this.#storage, live);
     } catch (e) {
       this.#log(

@@ -46,7 +46,11 @@
  *   asked for.
  * - Garbage collection keeps the segments of checkpoints still in flight
  *   (they are in no manifest yet); the shell adds the segments the running
- *   backends use.
+ *   backends use. A task may have written segments for a checkpoint (or
+ *   savepoint) without having reported them yet, so the command also names
+ *   every checkpoint in flight, reported or not: the shell keeps whatever
+ *   any of them may reference (as Flink's `SharedStateRegistry` deletes
+ *   nothing a pending checkpoint may use).
  *
  * @module
  */
@@ -275,11 +279,16 @@ export type CoordinatorCommand =
   | { readonly type: "notifyComplete"; readonly id: number }
   /** Tell every operator that `id` was aborted (NotifyCheckpointAborted). */
   | { readonly type: "notifyAborted"; readonly id: number }
-  /** Apply retention; keep `inFlight` and the segments the running backends use. */
+  /**
+   * Apply retention; keep `inFlight`, the segments the running backends use,
+   * and every segment the checkpoints `pending` (all in flight, reported or
+   * not) may reference.
+   */
   | {
     readonly type: "collectGarbage";
     readonly retained: number;
     readonly inFlight: readonly string[];
+    readonly pending: readonly number[];
   }
   /** `id` completed: record it, append its history line, answer its request. */
   | {
@@ -641,6 +650,7 @@ function complete(
       type: "collectGarbage",
       retained: s.settings.config.retained,
       inFlight: inFlightSegments(pending),
+      pending: [...pending.keys()],
     });
   }
   out.push({
@@ -710,6 +720,7 @@ function abort(
       type: "collectGarbage",
       retained: s.settings.config.retained,
       inFlight: inFlightSegments(pending),
+      pending: [...pending.keys()],
     });
     const failures = s.consecutiveFailures + 1;
     next = { ...next, consecutiveFailures: failures };

@@ -429,7 +429,35 @@ Deno.test("coordinator machine: garbage collection keeps the segments of checkpo
     written(1, 4),
   );
   const gc = r.commands.find((c) => c.type === "collectGarbage");
-  assert.deepEqual(gc, { type: "collectGarbage", retained: 1, inFlight: ["fresh"] });
+  assert.deepEqual(gc, {
+    type: "collectGarbage",
+    retained: 1,
+    inFlight: ["fresh"],
+    pending: [2],
+  });
+});
+
+Deno.test("coordinator machine: garbage collection names every checkpoint and savepoint in flight, reported or not", () => {
+  // A periodic checkpoint, then a manual one and a savepoint overlapping it
+  // (they skip maxConcurrent): their tasks may have written segments without
+  // reporting them yet.
+  const r = run(
+    fresh({ maxConcurrent: 1 }),
+    { type: "tick", at: at(0) },
+    { type: "trigger", at: at(1), request: 1 },
+    { type: "trigger", at: at(2), request: 2, savepointName: "sp" },
+    // Checkpoint 2's barrier acknowledged, its snapshot not reported yet.
+    ...ackAll(2, 3).filter((e) => e.type === "barrierAck"),
+    ...ackAll(1, 4),
+    written(1, 5),
+  );
+  const gc = r.commands.filter((c) => c.type === "collectGarbage");
+  assert.deepEqual(gc, [{ type: "collectGarbage", retained: 1, inFlight: [], pending: [2, 3] }]);
+  // A counted failure collects too, keeping the same.
+  const failed = run(r.state, { type: "decline", at: at(6), id: 2, reason: "boom" });
+  assert.deepEqual(failed.commands.filter((c) => c.type === "collectGarbage"), [
+    { type: "collectGarbage", retained: 1, inFlight: [], pending: [3] },
+  ]);
 });
 
 Deno.test("coordinator machine: a checkpoint declined as subsumed by a newer one is aborted without counting a failure", () => {

@@ -118,10 +118,26 @@ export class CheckpointStorage {
    */
   writeCheckpoint(manifest: Manifest): void {
     const id = manifest.checkpointId;
+    this.#checkSegments(manifest, `checkpoint ${id}`);
     this.fs.syncDir(this.paths.shared);
     this.fs.mkdirp(this.paths.checkpoint(id));
     this.fs.writeFileAtomic(this.paths.metadata(id), encoder.encode(formatManifest(manifest)));
     this.#syncRoot();
+  }
+
+  /**
+   * Throws when a segment the manifest names is not in `shared/` with its
+   * size: a manifest is never written for state that is gone.
+   */
+  #checkSegments(manifest: Manifest, what: string): void {
+    const problems = verifyManifest(this.fs, {
+      manifest,
+      dir: this.paths.root,
+      segmentPath: (name) => `${this.paths.shared}/${name}`,
+    });
+    if (problems.length > 0) {
+      throw new CheckpointError(`Cannot complete ${what}: ${problems.join("; ")}`);
+    }
   }
 
   /** fsyncs the root (its `chk-<id>`, `shared` and `savepoints` entries), and once its parent. */
@@ -142,6 +158,7 @@ export class CheckpointStorage {
     if (this.fs.size(`${dir}/${METADATA_FILE}`) !== undefined) {
       throw new CheckpointError(`Cannot write savepoint ${dir}: it already exists`);
     }
+    this.#checkSegments(manifest, `savepoint ${name}`);
     this.fs.mkdirp(dir);
     try {
       for (const seg of Object.keys(manifest.segments)) {
@@ -239,11 +256,14 @@ export class CheckpointStorage {
 
   /**
    * Applies retention: keeps the `retain` newest completed checkpoints and
-   * deletes every other checkpoint and every segment nothing needs.
+   * deletes every other checkpoint and every segment nothing needs. With
+   * `snapshotsInFlight`, a checkpoint is in flight: temp files in `shared/`
+   * may be its segments being written, and stay.
    */
   collectGarbage(
     retain: number,
     live: ReadonlySet<string>,
+    snapshotsInFlight = false,
   ): { checkpoints: number[]; segments: string[] } {
     const completed = new Map<number, Set<string>>();
     for (const id of this.completedIds()) {
@@ -257,24 +277,25 @@ export class CheckpointStorage {
     const plan = planRetention({ completed, retain, live, onDisk: this.sharedSegments() });
     for (const id of plan.checkpoints) this.fs.removeTree(this.paths.checkpoint(id));
     for (const s of plan.segments) this.fs.remove(`${this.paths.shared}/${s}`);
-    this.#removeCrashLeftovers();
+    this.#removeCrashLeftovers(snapshotsInFlight);
     return plan;
   }
 
   /**
    * Removes what a killed process left: `chk-<id>` folders without a
    * `_metadata` and temp files in `shared/`. Safe while the job runs: this
-   * process writes both synchronously (folder and manifest in one step,
-   * segment temp file to rename), so none of its own is ever half-done here.
+   * process writes manifests synchronously (folder and manifest in one
+   * step), and segments only for a checkpoint in flight (`keepTemp`), as
+   * other threads do (`otherWriters`).
    */
-  #removeCrashLeftovers(): void {
+  #removeCrashLeftovers(keepTemp: boolean): void {
     for (const name of this.fs.list(this.paths.root)) {
       const id = parseCheckpointDirName(name);
       if (id !== undefined && this.fs.size(this.paths.metadata(id)) === undefined) {
         this.fs.removeTree(this.paths.checkpoint(id));
       }
     }
-    for (const name of this.otherWriters ? [] : this.fs.list(this.paths.shared)) {
+    for (const name of this.otherWriters || keepTemp ? [] : this.fs.list(this.paths.shared)) {
       if (name.startsWith(".") && name.endsWith(".tmp")) {
         this.fs.remove(`${this.paths.shared}/${name}`);
       }
