@@ -13,6 +13,7 @@ import {
   parseCheckpointDirName,
 } from "../core/checkpoint/paths.ts";
 import { type LoadedManifest, loadManifest, verifyManifest } from "../core/checkpoint/storage.ts";
+import { vanishedCheckpoints, vanishedReason } from "../core/checkpoint/history.ts";
 import { readSegment } from "../statestore-as/lsm_store.ts";
 
 /** One snapshot folder found on disk, readable or not. */
@@ -31,6 +32,8 @@ export interface FoundSnapshot {
   readonly status: string;
   /** What is wrong, one line each. */
   readonly problems: string[];
+  /** A checkpoint the history records as completed whose `_metadata` is gone (damaged). */
+  readonly vanished?: boolean;
 }
 
 function exists(path: string): boolean {
@@ -163,8 +166,25 @@ export function findSnapshots(
   }
   const out: FoundSnapshot[] = [];
   const ids = fs.list(paths.root).map(parseCheckpointDirName).filter((i) => i !== undefined);
-  for (const id of ids.sort((a, b) => a - b)) {
-    out.push(examineSnapshot(fs, paths.checkpoint(id), `chk-${id}`, "checkpoint", id, deep));
+  const completed = ids.filter((id) => fs.size(paths.metadata(id)) !== undefined);
+  // Completed once (the history says so) but without a manifest now: damaged, as restore sees it.
+  const vanished = new Set(vanishedCheckpoints(paths.root, completed));
+  for (const id of [...new Set([...ids, ...vanished])].sort((a, b) => a - b)) {
+    if (vanished.has(id)) {
+      const why = vanishedReason(paths.root, id);
+      out.push({
+        kind: "checkpoint",
+        dir: paths.checkpoint(id),
+        name: `chk-${id}`,
+        id,
+        loaded: undefined,
+        status: `damaged: ${why}`,
+        problems: [why],
+        vanished: true,
+      });
+    } else {
+      out.push(examineSnapshot(fs, paths.checkpoint(id), `chk-${id}`, "checkpoint", id, deep));
+    }
   }
   for (const name of fs.list(paths.savepoints)) {
     if (name.startsWith(".")) continue;

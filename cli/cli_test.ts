@@ -200,6 +200,39 @@ function copyTree(from: string, to: string): void {
   }
 }
 
+Deno.test("checkpoints list: a completed checkpoint whose _metadata is gone is damaged (exit 1), as restore sees it", async () => {
+  const { dir: fixtureDir } = await fixture("heap");
+  const dir = Deno.makeTempDirSync({ prefix: "weir-cli-gone-" });
+  try {
+    copyTree(fixtureDir, dir);
+    Deno.removeSync(`${dir}/chk-4/_metadata`);
+    // A crash's leftover: never completed, so incomplete, not damaged.
+    Deno.mkdirSync(`${dir}/chk-9`);
+    for (const flags of [[], ["--verify"]]) {
+      const list = await cli("checkpoints", "list", dir, "--json", ...flags);
+      assert.equal(list.code, 1, flags.join());
+      const rows = JSON.parse(list.out.join("\n"));
+      const row = (id: number) => rows.find((r: { id: number }) => r.id === id);
+      assert.equal(row(4).status, "damaged");
+      assert.match(
+        row(4).problems[0],
+        /completion is in .*_history\.jsonl, but .*chk-4\/_metadata is gone/,
+      );
+      assert.equal(row(9).status, "incomplete");
+    }
+    // The whole folder gone too: still damaged.
+    Deno.removeSync(`${dir}/chk-4`, { recursive: true });
+    const list = await cli("checkpoints", "list", dir);
+    assert.equal(list.code, 1);
+    assert.match(list.out.join("\n"), /chk-4 +damaged: its completion is in/);
+    // gc is not blocked by it: no manifest, no segments to keep for it.
+    const gc = await cli("checkpoints", "gc", dir, "--json");
+    assert.equal(gc.code, 0, gc.err.join("\n"));
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
 for (const backend of ["lsm", "heap"] as const) {
   Deno.test(`checkpoints list and inspect (${backend})`, async () => {
     const { dir } = await fixture(backend);

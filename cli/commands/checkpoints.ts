@@ -25,8 +25,10 @@ Lists the checkpoints (chk-<id>) and savepoints (savepoints/*) in the
 checkpoint directory DIR: id, completion time, state size, incremental size
 (bytes the checkpoint newly wrote), segments and status. Status is
 "completed" when the manifest reads and every segment is there with its
-recorded size, "damaged: <reason>" otherwise, "incomplete" without _metadata.
-Exits 1 when a checkpoint or savepoint is damaged.
+recorded size, "damaged: <reason>" otherwise, "incomplete" without _metadata
+(a checkpoint the directory's _history.jsonl records as completed is
+"damaged" without it, as restore counts it). Exits 1 when a checkpoint or
+savepoint is damaged.
 
 Options:
   --json      one JSON array
@@ -303,8 +305,13 @@ export const checkpointsGc: Command = {
       throw new CheckpointError(`Checkpoint directory ${paths.root} does not exist`);
     }
     using gcLock = lockForGc(paths.root);
-    const found = findSnapshots(paths.root, false, fs).filter((s) => s.name.startsWith("chk-"));
-    const unreadable = found.filter((s) => !s.loaded && !s.status.startsWith("incomplete"));
+    // A checkpoint whose manifest is gone names no segments: its folder, if any, is collected.
+    const found = findSnapshots(paths.root, false, fs).filter((s) =>
+      s.name.startsWith("chk-") && !(s.vanished && fs.size(s.dir) === undefined)
+    );
+    const unreadable = found.filter((s) =>
+      !s.loaded && !s.vanished && !s.status.startsWith("incomplete")
+    );
     if (unreadable.length > 0) {
       throw new CheckpointError(
         `Refusing to collect garbage in ${paths.root}: ${

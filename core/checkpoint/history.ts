@@ -14,6 +14,7 @@
  * @module
  */
 import type { TaskCheckpointStats } from "./manifest.ts";
+import { checkpointPaths } from "./paths.ts";
 
 /** The history file's name inside the checkpoint directory. */
 export const HISTORY_FILE = "_history.jsonl";
@@ -323,4 +324,37 @@ export class HistoryReader {
       f.close();
     }
   }
+}
+
+/**
+ * Ids the history of `root` records as completed checkpoints that
+ * `completed` (those with a `_metadata` on disk) lacks and that retention did
+ * not remove: it removes the oldest first, so those newer than the oldest one
+ * on disk (with none on disk, the newest one). Their output may have been
+ * committed: restore and `weir checkpoints list` count them as damaged.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { vanishedCheckpoints } from "./history.ts";
+ * assert.deepEqual(vanishedCheckpoints("/nonexistent/checkpoints", []), []);
+ * ```
+ */
+export function vanishedCheckpoints(root: string, completed: readonly number[]): number[] {
+  const present = new Set(completed);
+  const ids = new Set<number>();
+  for (const e of readHistory(root)) {
+    if (e.kind === "checkpoint" && e.status === "COMPLETED" && !e.is_savepoint) ids.add(e.id);
+  }
+  const gone = [...ids].filter((id) => !present.has(id));
+  if (completed.length === 0) return gone.length === 0 ? [] : [Math.max(...gone)];
+  const oldest = Math.min(...completed);
+  return gone.filter((id) => id > oldest);
+}
+
+/** Why vanished checkpoint `id` of `root` is damaged. */
+export function vanishedReason(root: string, id: number): string {
+  return `its completion is in ${root}/${HISTORY_FILE}, but ${
+    checkpointPaths(root).metadata(id)
+  } is gone`;
 }

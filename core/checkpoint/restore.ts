@@ -12,7 +12,7 @@ import type { KeyedStateHandle } from "../state/backend.ts";
 import type { KeyGroupRange } from "../state/key_group.ts";
 import { type OperatorStateSnapshot, redistributeOperatorState } from "../state/operator_state.ts";
 import { decideFallback, type SkippedRecoveryPoint } from "./fallback.ts";
-import { HISTORY_FILE, readHistory } from "./history.ts";
+import { vanishedCheckpoints, vanishedReason } from "./history.ts";
 import { decodeOperatorState, hasPendingTransactions, type Manifest } from "./manifest.ts";
 import { type CheckpointStorage, type LoadedManifest, loadManifest } from "./storage.ts";
 
@@ -248,7 +248,7 @@ export function resolveRestore(
 ): LoadedManifest | undefined {
   if (target !== "latest") return loadManifest(storage.fs, target, true);
   const completed = storage.completedIds();
-  const vanished = vanishedCheckpoints(storage, completed);
+  const vanished = vanishedCheckpoints(storage.paths.root, completed);
   const candidates: { id: number; kind: "checkpoint" | "savepoint"; load(): LoadedManifest }[] = [
     ...completed.map((id) => ({
       id,
@@ -261,10 +261,7 @@ export function resolveRestore(
       id,
       kind: "checkpoint" as const,
       load: (): LoadedManifest => {
-        throw new CheckpointError(
-          `its completion is in ${storage.paths.root}/${HISTORY_FILE}, but ` +
-            `${storage.paths.metadata(id)} is gone`,
-        );
+        throw new CheckpointError(vanishedReason(storage.paths.root, id));
       },
     })),
     ...storage.savepoints().filter((s) => s.stop).map((s) => ({
@@ -339,23 +336,6 @@ export function resolveRestore(
     );
   }
   return undefined;
-}
-
-/**
- * Ids the history records as completed checkpoints that `completed` (on disk) lacks and that
- * retention did not remove: it removes the oldest first, so those newer than the oldest one on
- * disk (with none on disk, the newest one).
- */
-function vanishedCheckpoints(storage: CheckpointStorage, completed: readonly number[]): number[] {
-  const present = new Set(completed);
-  const ids = new Set<number>();
-  for (const e of readHistory(storage.paths.root)) {
-    if (e.kind === "checkpoint" && e.status === "COMPLETED" && !e.is_savepoint) ids.add(e.id);
-  }
-  const gone = [...ids].filter((id) => !present.has(id));
-  if (completed.length === 0) return gone.length === 0 ? [] : [Math.max(...gone)];
-  const oldest = Math.min(...completed);
-  return gone.filter((id) => id > oldest);
 }
 
 function applyPolicy(
