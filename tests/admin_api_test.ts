@@ -15,6 +15,7 @@ import {
 import { createAdminApp, jobClientRuntime } from "../core/admin/mod.ts";
 import { buildAdminJob } from "./_helpers/admin_job.ts";
 import { QueueSource } from "./_helpers/queue_source.ts";
+import { listTree } from "./_helpers/checkpoint_jobs.ts";
 
 // deno-lint-ignore no-explicit-any
 type Json = Record<string, any>;
@@ -173,6 +174,10 @@ for (const backend of ["heap", "lsm"] as const) {
       const location: string = sp.operation.location;
       assert.ok(location.startsWith(target), location);
       assert.ok(Deno.statSync(`${location}/_metadata`).isFile);
+      // Written there only, as Flink writes it: no second copy in the checkpoint directory.
+      const name = location.slice(location.lastIndexOf("/") + 1);
+      assert.deepEqual([...Deno.readDirSync(target)].map((e) => e.name), [name]);
+      assert.deepEqual(listTree(`${dir}/savepoints`), []);
 
       const cps = await get(`/jobs/${id}/checkpoints`);
       assert.equal(cps.counts.completed, 2);

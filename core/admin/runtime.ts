@@ -622,9 +622,14 @@ class ClientJob implements AdminJob {
   async triggerSavepoint(
     options: { targetDirectory?: string; cancelJob?: boolean },
   ): Promise<OperationResult> {
-    const c = options.cancelJob
-      ? await this.#client.stopWithSavepoint()
-      : await this.#client.triggerSavepoint();
+    if (!options.cancelJob) {
+      // Written into the target directory only, as Flink writes it.
+      const c = await this.#client.triggerSavepoint(undefined, options.targetDirectory);
+      return { id: c.manifest.checkpointId, location: c.path };
+    }
+    // A stop's savepoint is the job's recovery point (`--restore latest` finds it in
+    // DIR/savepoints, where it is marked committed): it stays there, and is copied.
+    const c = await this.#client.stopWithSavepoint();
     return { id: c.manifest.checkpointId, location: copyTo(c.path, options.targetDirectory) };
   }
 

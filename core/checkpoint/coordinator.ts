@@ -271,11 +271,17 @@ export class CheckpointCoordinator {
   }
 
   /**
-   * Triggers a checkpoint (or a savepoint named `savepointName`). As in Flink
-   * 1.15+, a savepoint's completion commits no side effects (sinks commit its
-   * transactions with the next checkpoint), except a stop-with-savepoint's.
+   * Triggers a checkpoint (or a savepoint named `savepointName`, written to
+   * `savepointDir/<name>` when given, as Flink's target directory, else to
+   * `DIR/savepoints/<name>`). As in Flink 1.15+, a savepoint's completion
+   * commits no side effects (sinks commit its transactions with the next
+   * checkpoint), except a stop-with-savepoint's.
    */
-  trigger(savepointName?: string, onBarriersSent?: () => void): Promise<CompletedCheckpoint> {
+  trigger(
+    savepointName?: string,
+    onBarriersSent?: () => void,
+    savepointDir?: string,
+  ): Promise<CompletedCheckpoint> {
     const request = this.#request();
     const { promise } = this.#requests.get(request)!;
     if (onBarriersSent) this.#onTriggered.set(request, onBarriersSent);
@@ -284,6 +290,7 @@ export class CheckpointCoordinator {
       at: now(),
       request,
       ...(savepointName !== undefined ? { savepointName } : {}),
+      ...(savepointName !== undefined && savepointDir !== undefined ? { savepointDir } : {}),
     });
     return promise;
   }
@@ -420,7 +427,7 @@ export class CheckpointCoordinator {
         this.#timeouts.delete(c.id);
         return;
       case "writeManifest":
-        return this.#write(c.id, c.manifest, c.savepointName);
+        return this.#write(c.id, c.manifest, c.savepointName, c.savepointDir);
       case "notifyComplete":
         return this.#target.send({ type: "notifyComplete", id: c.id });
       case "notifyAborted":
@@ -463,13 +470,18 @@ export class CheckpointCoordinator {
     return p;
   }
 
-  #write(id: number, written: Manifest, savepointName: string | undefined): void {
+  #write(
+    id: number,
+    written: Manifest,
+    savepointName: string | undefined,
+    savepointDir: string | undefined,
+  ): void {
     const manifest = withEnumerators(written, this.#enumeratorStates.get(id));
     this.#enumeratorStates.delete(id);
     let path: string;
     try {
       if (savepointName !== undefined) {
-        path = this.#storage.writeSavepoint(manifest, savepointName);
+        path = this.#storage.writeSavepoint(manifest, savepointName, savepointDir);
       } else {
         this.#storage.writeCheckpoint(manifest);
         path = this.#storage.paths.checkpoint(id);

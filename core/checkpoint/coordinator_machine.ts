@@ -125,6 +125,8 @@ export interface PendingCheckpoint {
   readonly options: BarrierOptions;
   /** Set for a savepoint. */
   readonly savepointName: string | undefined;
+  /** Set for a savepoint written into this folder (Flink's target directory). */
+  readonly savepointDir?: string;
   /** Set for the savepoint of a stop-with-savepoint: only it commits. */
   readonly stop: StopOptions | undefined;
   /** The shell's request it answers, if any (periodic ones have none). */
@@ -177,12 +179,16 @@ export interface FinalRequest {
 
 /** What happens to the coordinator. */
 export type CoordinatorEvent =
-  /** A checkpoint (or a savepoint named `savepointName`) asked for by hand. */
+  /**
+   * A checkpoint (or a savepoint named `savepointName`, in folder
+   * `savepointDir` if set, else in the savepoints folder) asked for by hand.
+   */
   | {
     readonly type: "trigger";
     readonly at: Instant;
     readonly request: number;
     readonly savepointName?: string;
+    readonly savepointDir?: string;
   }
   /** The periodic timer fired: maybe start a checkpoint. */
   | { readonly type: "tick"; readonly at: Instant }
@@ -268,12 +274,16 @@ export type CoordinatorCommand =
   | { readonly type: "scheduleTimeout"; readonly id: number; readonly delayMs: number }
   /** `id` ended: its timeout is not needed. */
   | { readonly type: "cancelTimeout"; readonly id: number }
-  /** Write `manifest` (as savepoint `savepointName`, if set), then report it. */
+  /**
+   * Write `manifest` (as savepoint `savepointName`, if set: in `savepointDir`
+   * if set, else in the savepoints folder), then report it.
+   */
   | {
     readonly type: "writeManifest";
     readonly id: number;
     readonly manifest: Manifest;
     readonly savepointName: string | undefined;
+    readonly savepointDir?: string;
   }
   /** Tell every operator that `id` completed (NotifyCheckpointComplete): sinks commit. */
   | { readonly type: "notifyComplete"; readonly id: number }
@@ -359,7 +369,7 @@ function apply(
         out.push({ type: "rejectTrigger", request: e.request, reason: STOPPED });
         return s;
       }
-      return start(s, e.at, e.request, e.savepointName, undefined, out);
+      return start(s, e.at, e.request, e.savepointName, undefined, out, e.savepointDir);
     case "tick": {
       const c = s.settings.config;
       if (s.stopped || s.final) return s;
@@ -462,6 +472,7 @@ function start(
   savepointName: string | undefined,
   stop: StopOptions | undefined,
   out: CoordinatorCommand[],
+  savepointDir?: string,
 ): CoordinatorState {
   const id = s.nextId;
   const options: BarrierOptions = {
@@ -472,6 +483,7 @@ function start(
     id,
     options,
     savepointName,
+    ...(savepointDir !== undefined ? { savepointDir } : {}),
     stop,
     request,
     triggered: at,
@@ -516,7 +528,13 @@ function maybeFinish(
   if (!p.manifest && p.acks.size === n && p.snapshots.size === n) {
     const manifest = buildManifest(s, p, at);
     q = { ...p, manifest };
-    out.push({ type: "writeManifest", id: p.id, manifest, savepointName: p.savepointName });
+    out.push({
+      type: "writeManifest",
+      id: p.id,
+      manifest,
+      savepointName: p.savepointName,
+      ...(p.savepointDir !== undefined ? { savepointDir: p.savepointDir } : {}),
+    });
   }
   const pending = new Map(s.pending);
   pending.set(p.id, q);

@@ -151,10 +151,13 @@ export class CheckpointStorage {
 
   /**
    * Writes a self-contained savepoint: copies of its segments and a manifest
-   * whose segments are in its own folder, all fsynced. Returns the folder.
+   * whose segments are in its own folder, all fsynced. The folder is
+   * `parent/<name>` (a target directory), by default `DIR/savepoints/<name>`.
+   * Returns the folder.
    */
-  writeSavepoint(manifest: Manifest, name: string): string {
-    const dir = this.paths.savepoint(name);
+  writeSavepoint(manifest: Manifest, name: string, parent?: string): string {
+    const into = parent === undefined ? this.paths.savepoints : parent.replace(/\/+$/, "") || "/";
+    const dir = parent === undefined ? this.paths.savepoint(name) : `${into}/${name}`;
     if (this.fs.size(`${dir}/${METADATA_FILE}`) !== undefined) {
       throw new CheckpointError(`Cannot write savepoint ${dir}: it already exists`);
     }
@@ -168,7 +171,7 @@ export class CheckpointStorage {
       this.fs.syncDir(dir);
       const own: Manifest = { ...manifest, kind: "savepoint", segmentDir: "." };
       this.fs.writeFileAtomic(`${dir}/${METADATA_FILE}`, encoder.encode(formatManifest(own)));
-      this.fs.syncDir(this.paths.savepoints);
+      this.fs.syncDir(into);
       this.#syncRoot();
     } catch (e) {
       // Nothing collects savepoints: a failed one must not leave partial copies behind.

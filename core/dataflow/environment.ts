@@ -443,7 +443,8 @@ function withAdmin(
     },
     cancel: () => client.cancel(),
     triggerCheckpoint: () => client.triggerCheckpoint(),
-    triggerSavepoint: (name?: string) => client.triggerSavepoint(name),
+    triggerSavepoint: (name?: string, targetDirectory?: string) =>
+      client.triggerSavepoint(name, targetDirectory),
     stopWithSavepoint: (name?: string, stop?: StopOptions) => client.stopWithSavepoint(name, stop),
   };
 }

@@ -89,8 +89,11 @@ export interface JobClient {
   cancel(): void;
   /** Takes a checkpoint now. */
   triggerCheckpoint(): Promise<CompletedCheckpoint>;
-  /** Takes a self-contained savepoint in `DIR/savepoints/<name>`. */
-  triggerSavepoint(name?: string): Promise<CompletedCheckpoint>;
+  /**
+   * Takes a self-contained savepoint in `DIR/savepoints/<name>`, or in
+   * `targetDirectory/<name>` when given (Flink's target directory).
+   */
+  triggerSavepoint(name?: string, targetDirectory?: string): Promise<CompletedCheckpoint>;
   /**
    * Stops the job with a savepoint, commits, and ends the job; with
    * `{ drain: true }` every window and timer fires first (see {@linkcode StopOptions}).
@@ -290,8 +293,8 @@ function runLocked(
     triggerCheckpoint() {
       return coordinatorOf(job).trigger();
     },
-    triggerSavepoint(name = savepointName()) {
-      return coordinatorOf(job).trigger(name);
+    triggerSavepoint(name = savepointName(), targetDirectory?: string) {
+      return coordinatorOf(job).trigger(name, undefined, targetDirectory);
     },
     stopWithSavepoint(name = savepointName(), stop?: StopOptions) {
       return job.stopWithSavepoint(name, stop);
