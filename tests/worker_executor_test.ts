@@ -609,6 +609,37 @@ for (const [backend, subtask] of [["lsm", 1], ["heap", 1], ["heap", 0]] as const
   });
 }
 
+// A lost worker is a lost TaskManager in Flink: the attempt fails and restarts from the checkpoint.
+for (const how of ["exit"]) {
+  Deno.test(`worker executor: a worker that ends while the job runs (${how}() in a user function) restarts every worker from the checkpoint, exactly once`, async () => {
+    const dir = await Deno.makeTempDir({ prefix: "weir-workers-" });
+    try {
+      const records = 200_000, keys = 1000;
+      const { code, stderr } = await run([
+        ...["--scenario", "fail", "--records", String(records), "--keys", String(keys)],
+        ...["--fail-at", "40000", "--output", `${dir}/out`, "--marker", `${dir}/marker`],
+        ...["--fail-subtask", "1", "--fail-how", how],
+        ...["--checkpoint-dir", `${dir}/ck`, "--checkpoint-interval", "50"],
+        ...["--parallelism", "2", "--executor", "workers"],
+      ]);
+      assert.equal(code, 0, stderr);
+      assert.match(stderr, /worker 1 ended while the job ran \(Deno\.exit\(\) or close\(\)/);
+      assert.match(stderr, /restoring checkpoint \d+ after a failure/);
+      assert.doesNotMatch(stderr, /configuration error/);
+      const lines: string[] = [];
+      for (const e of Deno.readDirSync(`${dir}/out`)) {
+        if (!e.name.startsWith("part-")) continue;
+        for (const l of Deno.readTextFileSync(`${dir}/out/${e.name}`).split("\n")) {
+          if (l) lines.push(l);
+        }
+      }
+      assert.deepEqual(lines.sort(), expectedCounts(records, keys));
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
+}
+
 /** Writes `files` files of `lines` keys `k<i % keys>` into a new directory; returns it and the expected counts. */
 function keyFiles(files: number, lines: number, keys: number): { dir: string; expected: string[] } {
   const dir = Deno.makeTempDirSync({ prefix: "weir-workers-input-" });

@@ -119,6 +119,8 @@ export type FromWorker =
   | { readonly type: "tasksEnded" }
   | { readonly type: "finished"; readonly recordsIn: Record<string, number> }
   | { readonly type: "failure"; readonly failure: SerializedFailure }
+  /** The worker's thread ends (Deno.exit() or close()): why; no `closed` follows. */
+  | { readonly type: "ended"; readonly failure: SerializedFailure }
   | { readonly type: "closed" }
   | AdminFromWorker;
 

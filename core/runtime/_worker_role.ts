@@ -99,14 +99,34 @@ function scopeLink(worker: number): WorkerLink {
     uncaught(e.reason);
   });
   // Deno.exit() or close() in the script ends this worker (the main thread's terminate() at the
-  // job's end dispatches nothing here): without it the job cannot go on, and would wait.
-  scope.addEventListener("unload", () =>
-    uncaught(
-      new ConfigError(
-        "the worker ended (Deno.exit() or close() in the job script, which runs again in every " +
-          "worker up to execute(): docs/execution.md)",
-      ),
-    ));
+  // job's end dispatches nothing here): without word of it the job cannot go on, and would wait.
+  // Before execute() it is the script's doing (it runs again in
+  // every worker), which a restart does not change; after, a user function's, as a lost
+  // TaskManager in Flink: the attempt fails and the restart strategy starts fresh workers.
+  let told = false;
+  const ended = () => {
+    if (told) return;
+    told = true;
+    scope.postMessage({
+      type: "ended",
+      failure: executing
+        ? {
+          message: `Job "${jobName}" failed: worker ${worker} ended while the job ran ` +
+            "(Deno.exit() or close() in a user function)",
+          cause: { name: "Error", message: `worker ${worker} ended` },
+        }
+        : serializeFailure(
+          new ConfigError(
+            "the worker ended (Deno.exit() or close() in the job script, which runs again in " +
+              "every worker up to execute(): docs/execution.md)",
+          ),
+          jobName === undefined
+            ? `The job script failed in worker ${worker}`
+            : `Job "${jobName}" failed: worker ${worker} died of an error nothing caught`,
+        ),
+    });
+  };
+  scope.addEventListener("unload", ended);
   // Importing the main module again resolves once the script has run to its end: in a worker
   // that serves a job, an awaited execute() never returns, so a script that ends did not reach
   // it. A script may also start its job from work it does not await (`main()` without `await`):

@@ -531,6 +531,11 @@ export class WorkerExecutor {
       case "failure":
         if (!this.#cancelled) this.#fail(rebuildFailure(msg.failure));
         return;
+      case "ended":
+        if (!this.#cancelled) this.#fail(rebuildFailure(msg.failure));
+        // Nothing is left there to close.
+        this.#closed.arrive(w);
+        return;
       case "closed":
         this.#closed.arrive(w);
         return;

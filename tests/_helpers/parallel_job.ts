@@ -26,9 +26,9 @@
  *   `<subtask>:weir-worker/<i>`, sorted.
  * - `mismatch`: the graph built in a worker has one more operator.
  * - `slow-start [--start-timeout MS]`: a worker's script waits an hour before `execute()`.
- * - `throw-before`, `exit-before`, `end-before`: worker 1's script throws (calls `Deno.exit(3)`,
- *   returns) before `execute()`; `late-execute`: the workers' scripts end and call `execute()`
- *   half a second later, from a timer (work the script does not await).
+ * - `throw-before`, `exit-before`, `close-before`, `end-before`: worker 1's script throws (calls
+ *   `Deno.exit(3)`, `close()`, returns) before `execute()`; `late-execute`: the workers' scripts
+ *   end and call `execute()` half a second later, from a timer (work the script does not await).
  * - `two-jobs`: runs one job, then another; both print their records.
  * - `same-jobs`, `same-jobs-at-once`: two jobs of the same name and shape, one after the other
  *   (or both at once), over other items
@@ -42,10 +42,11 @@
  * - `die`: worker 1 throws an uncaught error while the (unbounded) job runs.
  * - `class`: records that are class instances cross workers without a serializer;
  *   `returns`: the same with `.returns(serializer)`, printing `x` of each.
- * - `fail --records N --keys K --output DIR --marker FILE [--fail-at M] [--fail-subtask S]`:
- *   the keyed count into the exactly-once file sink (`key<TAB>count` lines); subtask S (1) of
- *   the count throws once (the marker file remembers it) on its first record from the M-th
- *   (500) on that comes after a checkpoint completed (a `chk-*` folder exists).
+ * - `fail --records N --keys K --output DIR --marker FILE [--fail-at M] [--fail-subtask S]
+ *   [--fail-how throw|exit|close]`: the keyed count into the exactly-once file sink
+ *   (`key<TAB>count` lines); subtask S (1) of the count throws (or calls `Deno.exit(3)` or
+ *   `close()`, ending its worker) once (the marker file remembers it) on its first record from
+ *   the M-th (500) on that comes after a checkpoint completed (a `chk-*` folder exists).
  * - `files --input DIR [--output DIR --marker FILE [--fail-at M]]`: the lines of the
  *   files in DIR (a directory FileSource: its enumerator in the main thread, its
  *   readers on the workers), keyed count; without `--output` as `count` prints them,
@@ -89,6 +90,7 @@ class Count implements KeyedProcessFunction<string, string, [string, number]> {
     readonly failAt = 0,
     readonly checkpointDir?: string,
     readonly failSubtask = 1,
+    readonly failHow = "throw",
   ) {}
   open(ctx: RuntimeContext): void {
     this.count = ctx.getState(new ValueStateDescriptor("count", Serializers.f64, 0));
@@ -105,7 +107,12 @@ class Count implements KeyedProcessFunction<string, string, [string, number]> {
         Deno.statSync(this.failMarker);
       } catch {
         Deno.writeTextFileSync(this.failMarker, "failed once\n");
-        throw new Error(`injected failure on record ${this.seen} of subtask ${this.subtask}`);
+        if (this.failHow === "exit") Deno.exit(3);
+        if (this.failHow !== "close") {
+          throw new Error(`injected failure on record ${this.seen} of subtask ${this.subtask}`);
+        }
+        // Ends the worker once this function returns.
+        (globalThis as unknown as { close(): void }).close();
       }
     }
     const n = this.count.value()! + 1;
@@ -184,6 +191,7 @@ async function main(args: string[]): Promise<void> {
     marker: { type: "string" },
     "fail-at": { type: "string" },
     "fail-subtask": { type: "string" },
+    "fail-how": { type: "string" },
     limit: { type: "string" },
     "restart-once": { type: "boolean" },
     "start-timeout": { type: "string" },
@@ -301,9 +309,14 @@ async function main(args: string[]): Promise<void> {
     }
     case "throw-before":
     case "exit-before":
+    case "close-before":
     case "end-before": {
       if ((globalThis as { name?: string }).name === "weir-worker/1") {
         if (values.scenario === "exit-before") Deno.exit(3);
+        if (values.scenario === "close-before") {
+          (globalThis as unknown as { close(): void }).close();
+          return;
+        }
         if (values.scenario === "end-before") return;
         throw new Error("no config in this worker");
       }
@@ -417,6 +430,7 @@ async function main(args: string[]): Promise<void> {
             Number(values["fail-at"] ?? 500),
             flags.checkpointDir,
             Number(values["fail-subtask"] ?? 1),
+            values["fail-how"] as string | undefined,
           ),
         ).uid("count")
         .map(([k, n]) => `${k}\t${n}`).uid("format")
