@@ -437,6 +437,7 @@ Deno.test("worker executor: a worker whose script throws, exits or ends before e
     const [scenario, why] of [
       ["throw-before", "no config in this worker"],
       ["exit-before", "the worker ended \\(Deno\\.exit\\(\\) or close\\(\\) in the job script"],
+      ["close-before", "the worker ended \\(Deno\\.exit\\(\\) or close\\(\\) in the job script"],
       ["end-before", "the job script ended without calling execute\\(\\) in this worker"],
     ]
   ) {
@@ -610,7 +611,7 @@ for (const [backend, subtask] of [["lsm", 1], ["heap", 1], ["heap", 0]] as const
 }
 
 // A lost worker is a lost TaskManager in Flink: the attempt fails and restarts from the checkpoint.
-for (const how of ["exit"]) {
+for (const how of ["exit", "close"]) {
   Deno.test(`worker executor: a worker that ends while the job runs (${how}() in a user function) restarts every worker from the checkpoint, exactly once`, async () => {
     const dir = await Deno.makeTempDir({ prefix: "weir-workers-" });
     try {

@@ -46,6 +46,7 @@ interface WorkerScope {
   addEventListener(type: "error", fn: (e: ErrorEvent) => void): void;
   addEventListener(type: "unhandledrejection", fn: (e: PromiseRejectionEvent) => void): void;
   addEventListener(type: "unload", fn: () => void): void;
+  close(): void;
 }
 
 function detectWorker(): number | undefined {
@@ -98,9 +99,10 @@ function scopeLink(worker: number): WorkerLink {
     e.preventDefault();
     uncaught(e.reason);
   });
-  // Deno.exit() or close() in the script ends this worker (the main thread's terminate() at the
-  // job's end dispatches nothing here): without word of it the job cannot go on, and would wait.
-  // Before execute() it is the script's doing (it runs again in
+  // Deno.exit() or close() ends this worker (the main thread's terminate() at the job's end
+  // dispatches nothing here): without word of it the job cannot go on, and would wait. Deno.exit()
+  // dispatches `unload`; close() dispatches nothing, here or in the main thread, so it is wrapped
+  // to tell before the thread stops. Before execute() it is the script's doing (it runs again in
   // every worker), which a restart does not change; after, a user function's, as a lost
   // TaskManager in Flink: the attempt fails and the restart strategy starts fresh workers.
   let told = false;
@@ -127,6 +129,11 @@ function scopeLink(worker: number): WorkerLink {
     });
   };
   scope.addEventListener("unload", ended);
+  const close = scope.close.bind(scope);
+  scope.close = () => {
+    ended();
+    close();
+  };
   // Importing the main module again resolves once the script has run to its end: in a worker
   // that serves a job, an awaited execute() never returns, so a script that ends did not reach
   // it. A script may also start its job from work it does not await (`main()` without `await`):
