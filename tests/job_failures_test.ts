@@ -132,6 +132,46 @@ Deno.test("an output or checkpoint directory that is a file fails at once: one l
   }
 });
 
+Deno.test("an output or checkpoint directory this process cannot write fails at once: one line naming it, exit 2", async (t) => {
+  const dir = tempDir(t);
+  try {
+    Deno.writeTextFileSync(`${dir}/in.txt`, "a b\n");
+    // Folders made, whose insides cannot be written (root writes anywhere else).
+    Deno.mkdirSync(`${dir}/ck-shared`);
+    Deno.writeTextFileSync(`${dir}/ck-shared/shared`, "");
+    Deno.mkdirSync(`${dir}/ck-lock/.weir-lock`, { recursive: true });
+    Deno.mkdirSync(`${dir}/out-busy`);
+    Deno.writeTextFileSync(`${dir}/out-busy/.in-progress`, "");
+    const cases: [string[], string][] = [
+      [["--output", `${dir}/out`, "--checkpoint-dir", `${dir}/ck-shared`], `${dir}/ck-shared`],
+      [["--output", `${dir}/out`, "--checkpoint-dir", `${dir}/ck-lock`], `${dir}/ck-lock`],
+      [["--output", `${dir}/out-busy`], `${dir}/out-busy`],
+    ];
+    if (Deno.uid() !== 0) {
+      // Permissions stop no one else.
+      Deno.mkdirSync(`${dir}/locked`, { mode: 0o555 });
+      cases.push([["--output", `${dir}/locked/out`], `${dir}/locked/out`]);
+      cases.push([
+        ["--output", `${dir}/out`, "--checkpoint-dir", `${dir}/locked`],
+        `${dir}/locked`,
+      ]);
+    }
+    for (const [args, path] of cases) {
+      const r = await runExample("word_count.ts", ["--input", `${dir}/in.txt`, ...args]);
+      assert.equal(r.code, 2, r.stderr);
+      assertOneLineFailure(
+        r,
+        "word_count",
+        new RegExp(`(Output|Checkpoint) directory ${path} cannot be (made|written): `),
+      );
+      assert.equal(r.lines.length, 1, r.stderr);
+    }
+  } finally {
+    Deno.chmodSync(dir, 0o755);
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
 Deno.test("a --restore path that is no snapshot fails at once: one line, exit 1", async (t) => {
   const dir = tempDir(t);
   try {

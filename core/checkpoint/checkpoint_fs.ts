@@ -192,8 +192,9 @@ function cannotSyncFolders(e: unknown): boolean {
 
 /**
  * Makes the folder `path` (and its parents) where a job keeps `what` (its
- * checkpoints, its output): a path that is a file, or one this process may
- * not create, is a `ConfigError` naming both, not a bare file system error.
+ * checkpoints, its output), and its `subfolders`: a path that is a file, or
+ * one this process may not create or write (permissions, a read-only file
+ * system), is a `ConfigError` naming both, not a bare file system error.
  *
  * @example
  * ```ts
@@ -208,17 +209,34 @@ function cannotSyncFolders(e: unknown): boolean {
  * Deno.removeSync(file);
  * ```
  */
-export function makeJobFolder(fs: CheckpointFs, path: string, what: string): void {
+export function makeJobFolder(
+  fs: CheckpointFs,
+  path: string,
+  what: string,
+  subfolders: readonly string[] = [],
+): void {
+  let made = false;
   try {
     fs.mkdirp(path);
+    made = true;
+    for (const sub of subfolders) fs.mkdirp(`${path}/${sub}`);
   } catch (e) {
-    if (
-      !(e instanceof Deno.errors.NotADirectory || e instanceof Deno.errors.AlreadyExists ||
-        e instanceof Deno.errors.NotFound || e instanceof Deno.errors.PermissionDenied ||
-        e instanceof Deno.errors.NotCapable)
-    ) throw e;
-    throw new ConfigError(`${what} ${path} cannot be made: ${(e as Error).message}`, {
-      cause: e,
-    });
+    throw folderError(e, what, path, made ? "cannot be written" : "cannot be made");
   }
+}
+
+/**
+ * `e`, an error of the file system on the folder `path` where a job keeps
+ * `what`, as a `ConfigError` that says what `path` `cannot` and why; any
+ * other error as it is. Deno gives an errno without a class of its own (EROFS,
+ * ENOSPC) as a bare `Error` with a `code`.
+ */
+export function folderError(e: unknown, what: string, path: string, cannot: string): unknown {
+  const code = (e as { code?: unknown } | undefined)?.code;
+  if (
+    !(e instanceof Deno.errors.NotADirectory || e instanceof Deno.errors.AlreadyExists ||
+      e instanceof Deno.errors.NotFound || e instanceof Deno.errors.PermissionDenied ||
+      e instanceof Deno.errors.NotCapable || (e instanceof Error && typeof code === "string"))
+  ) return e;
+  return new ConfigError(`${what} ${path} ${cannot}: ${e.message}`, { cause: e });
 }

@@ -13,6 +13,7 @@
  * @module
  */
 import { DirectoryInUseError } from "../errors.ts";
+import { folderError } from "./checkpoint_fs.ts";
 import {
   describeOwner,
   formatOwner,
@@ -133,7 +134,13 @@ export function lockDirectory(
   what: string,
   options: { readonly shareWithThisProcess?: boolean } = {},
 ): DirectoryLock {
-  const attempt = tryLockDirectory(dir, holder);
+  let attempt: LockAttempt;
+  try {
+    attempt = tryLockDirectory(dir, holder);
+  } catch (e) {
+    // A directory this process may not write (permissions, a read-only file system).
+    throw folderError(e, what, dir, "cannot be written");
+  }
   if ("lock" in attempt) return attempt.lock;
   // The worker executor's workers of one job share a process: a sibling worker
   // holding the directory for the same holder is this job, not another one.

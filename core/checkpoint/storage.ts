@@ -20,6 +20,7 @@ import {
   checkpointPaths,
   METADATA_FILE,
   parseCheckpointDirName,
+  SHARED_DIR,
 } from "./paths.ts";
 import { planRetention } from "./retention.ts";
 import type { CheckpointMirror } from "./storage/checkpoint_mirror.ts";
@@ -96,8 +97,7 @@ export class CheckpointStorage {
   constructor(root: string, fs: CheckpointFs = new DenoCheckpointFs()) {
     this.paths = checkpointPaths(root);
     this.fs = fs;
-    makeJobFolder(fs, this.paths.root, "Checkpoint directory");
-    fs.mkdirp(this.paths.shared);
+    makeJobFolder(fs, this.paths.root, "Checkpoint directory", [SHARED_DIR]);
   }
 
   /** A new segment name, unique across runs (`<run id>-<seq>.seg`). */

@@ -134,8 +134,7 @@ export class ExactlyOnceFileSink<T> extends TwoPhaseCommitSink<T, FileTransactio
     this.format = options.format ??
       ((v: T) => (typeof v === "string" ? v : JSON.stringify(v)));
     this.fs = options.fs ?? new DenoCheckpointFs();
-    makeJobFolder(this.fs, this.dir, "Output directory");
-    this.fs.mkdirp(`${this.dir}/${IN_PROGRESS_DIR}`);
+    makeJobFolder(this.fs, this.dir, "Output directory", [IN_PROGRESS_DIR]);
   }
   /** @internal What the plan compares between threads (see `_external.ts`). */
   [EXTERNAL](): string {
