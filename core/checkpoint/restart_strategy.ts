@@ -34,6 +34,7 @@ export type RestartStrategy =
     readonly backoffMultiplier: number;
     readonly resetBackoffThresholdMs: number;
     readonly jitterFactor: number;
+    /** Restarts allowed since the backoff last reset (Flink's `attempts-before-reset-backoff`). */
     readonly attempts: number;
   };
 
@@ -80,21 +81,33 @@ export function decideRestart(
         };
     }
     case "exponential-delay": {
-      if (n > strategy.attempts) {
-        return { restart: false, reason: `exponential-delay allows ${strategy.attempts} restarts` };
+      // As Flink's (with `attempts-before-reset-backoff`): a failure later than the threshold
+      // after the previous restart (the previous failure and its backoff) starts the backoff
+      // again, and the attempts count since then only. The previous backoff is taken without
+      // its jitter, which is not kept.
+      const { initialBackoffMs: initial, maxBackoffMs: max, backoffMultiplier: factor } = strategy;
+      const backoff = (attempt: number) => initial * factor ** attempt;
+      let attempt = 0;
+      for (let i = 1; i < n; i++) {
+        const previous = Math.max(initial, Math.min(max, backoff(attempt)));
+        if (failures[i]! - failures[i - 1]! >= strategy.resetBackoffThresholdMs + previous) {
+          attempt = 0;
+        } else attempt++;
       }
-      // Failures after a quiet period start the backoff again.
-      let streak = 1;
-      for (let i = n - 1; i > 0; i--) {
-        if (failures[i]! - failures[i - 1]! > strategy.resetBackoffThresholdMs) break;
-        streak++;
+      if (attempt >= strategy.attempts) {
+        return {
+          restart: false,
+          reason:
+            `exponential-delay allows ${strategy.attempts} restarts before its backoff resets`,
+        };
       }
-      const base = Math.min(
-        strategy.maxBackoffMs,
-        strategy.initialBackoffMs * strategy.backoffMultiplier ** (streak - 1),
-      );
-      const jitter = base * strategy.jitterFactor * (random() * 2 - 1);
-      return { restart: true, delayMs: Math.max(0, Math.round(base + jitter)) };
+      // Jitter on the uncapped backoff, then the cap: at the cap the delay is the cap.
+      const base = backoff(attempt);
+      const jitter = Number.isFinite(base) ? base * strategy.jitterFactor * (random() * 2 - 1) : 0;
+      return {
+        restart: true,
+        delayMs: Math.max(initial, Math.min(max, Math.round(base + jitter))),
+      };
     }
   }
 }

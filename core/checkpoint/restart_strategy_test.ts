@@ -93,6 +93,44 @@ Deno.test("restart: exponential-delay gives up after its attempts", () => {
   assert.match((d as { reason: string }).reason, /2 restarts/);
 });
 
+Deno.test("restart: exponential-delay counts its attempts since the backoff last reset (Flink's attempts-before-reset-backoff)", () => {
+  const s = expo({ attempts: 3 });
+  // Failures an hour apart: each starts the backoff again, and never runs out of attempts.
+  const hourly = Array.from({ length: 6 }, (_, i) => i * 3_600_000);
+  for (let i = 1; i <= hourly.length; i++) {
+    assert.equal(delayOf(decideRestart(s, hourly.slice(0, i), hourly[i - 1]!)), 100);
+  }
+  // Three in a burst are allowed, a fourth is not.
+  const d = decideRestart(s, [0, 1, 2, 3], 3);
+  assert.equal(d.restart, false);
+  assert.match((d as { reason: string }).reason, /3 restarts before its backoff resets/);
+  // After a quiet period, three more.
+  const later = [0, 1, 2, 3, 30_000, 30_001, 30_002];
+  assert.equal(delayOf(decideRestart(s, later.slice(0, 5), 30_000)), 100);
+  assert.equal(delayOf(decideRestart(s, later, 30_002)), 400);
+  assert.equal(decideRestart(s, [...later, 30_003], 30_003).restart, false);
+});
+
+Deno.test("restart: exponential-delay resets only after the threshold plus the previous backoff", () => {
+  const s = expo();
+  // The failure at 20 got 400 ms: the backoff resets from 20 + 400 + 10_000 on.
+  assert.equal(delayOf(decideRestart(s, [0, 10, 20, 10_419], 10_419)), 800);
+  assert.equal(delayOf(decideRestart(s, [0, 10, 20, 10_420], 10_420)), 100);
+});
+
+Deno.test("restart: exponential-delay's jitter never passes maxBackoffMs nor goes under initialBackoffMs", () => {
+  const s = expo({ jitterFactor: 0.1, initialBackoffMs: 1000, maxBackoffMs: 60_000 });
+  const burst = Array.from({ length: 10 }, (_, i) => i);
+  for (const r of [0, 0.5, 0.9999]) {
+    assert.equal(delayOf(decideRestart(s, burst, 9, () => r)), 60_000);
+  }
+  // Just under the cap: the jitter above it is cut.
+  const near = expo({ jitterFactor: 0.1, initialBackoffMs: 1000, maxBackoffMs: 8500 });
+  assert.equal(delayOf(decideRestart(near, [0, 1, 2, 3], 3, () => 0.9999)), 8500);
+  assert.equal(delayOf(decideRestart(near, [0, 1, 2, 3], 3, () => 0)), 7200);
+  assert.equal(delayOf(decideRestart(s, [0], 0, () => 0)), 1000);
+});
+
 Deno.test("restart: jitter stays within ±factor of the base delay", () => {
   const s = expo({ jitterFactor: 0.25 });
   // The random source's extremes give the bounds exactly.
