@@ -41,6 +41,17 @@ function lastJsonLine<T>(stdout: string): T {
   return JSON.parse(lines[lines.length - 1]!) as T;
 }
 
+/** The lines of the `part-*` files in `dir`. */
+function outputLines(dir: string): string[] {
+  const lines: string[] = [];
+  for (const e of Deno.readDirSync(dir)) {
+    if (!e.name.startsWith("part-")) continue;
+    // Not push(...): one file of >100k lines would overflow the stack.
+    for (const l of Deno.readTextFileSync(`${dir}/${e.name}`).split("\n")) if (l) lines.push(l);
+  }
+  return lines;
+}
+
 /** `k<i>\t1` … `k<i>\tn` for every key the generator makes. */
 function expectedCounts(records: number, keys: number): string[] {
   const out: string[] = [];
@@ -591,15 +602,7 @@ for (const [backend, subtask] of [["lsm", 1], ["heap", 1], ["heap", 0]] as const
         new RegExp(`injected failure on record \\d+ of subtask ${subtask}; restarting`),
       );
       assert.match(stderr, /restoring checkpoint \d+ after a failure/);
-      const lines: string[] = [];
-      for (const e of Deno.readDirSync(`${dir}/out`)) {
-        if (!e.name.startsWith("part-")) continue;
-        // Not push(...): one file of >100k lines would overflow the stack.
-        for (const l of Deno.readTextFileSync(`${dir}/out/${e.name}`).split("\n")) {
-          if (l) lines.push(l);
-        }
-      }
-      assert.deepEqual(lines.sort(), expectedCounts(records, keys));
+      assert.deepEqual(outputLines(`${dir}/out`).sort(), expectedCounts(records, keys));
       assert.ok(
         !Deno.readDirSync(`${dir}/ck/shared`).some((e) => e.name.startsWith("horphan")),
         "the orphan segment was collected",
@@ -627,14 +630,7 @@ for (const how of ["exit", "close"]) {
       assert.match(stderr, /worker 1 ended while the job ran \(Deno\.exit\(\) or close\(\)/);
       assert.match(stderr, /restoring checkpoint \d+ after a failure/);
       assert.doesNotMatch(stderr, /configuration error/);
-      const lines: string[] = [];
-      for (const e of Deno.readDirSync(`${dir}/out`)) {
-        if (!e.name.startsWith("part-")) continue;
-        for (const l of Deno.readTextFileSync(`${dir}/out/${e.name}`).split("\n")) {
-          if (l) lines.push(l);
-        }
-      }
-      assert.deepEqual(lines.sort(), expectedCounts(records, keys));
+      assert.deepEqual(outputLines(`${dir}/out`).sort(), expectedCounts(records, keys));
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
@@ -679,14 +675,7 @@ Deno.test("worker executor: a directory source restarts from the checkpoint afte
     assert.equal(code, 0, stderr);
     assert.match(stderr, /injected failure on record \d+ of subtask 1; restarting/);
     assert.match(stderr, /restoring checkpoint \d+ after a failure/);
-    const lines: string[] = [];
-    for (const e of Deno.readDirSync(`${dir}/out`)) {
-      if (!e.name.startsWith("part-")) continue;
-      for (const l of Deno.readTextFileSync(`${dir}/out/${e.name}`).split("\n")) {
-        if (l) lines.push(l);
-      }
-    }
-    assert.deepEqual(lines.sort(), expected);
+    assert.deepEqual(outputLines(`${dir}/out`).sort(), expected);
   } finally {
     await Deno.remove(dir, { recursive: true });
     Deno.removeSync(input, { recursive: true });
