@@ -18,7 +18,7 @@ import type {
   VertexInfo,
 } from "../core/admin/runtime.ts";
 import { DenoCheckpointFs } from "../core/checkpoint/checkpoint_fs.ts";
-import { type CheckpointHistoryEntry, readHistory } from "../core/checkpoint/history.ts";
+import { type CheckpointHistoryEntry, HistoryReader } from "../core/checkpoint/history.ts";
 import type { LoadedManifest } from "../core/checkpoint/storage.ts";
 import { CheckpointError, WeirError } from "../core/errors.ts";
 import { resolveSnapshot } from "./checkpoint_dir.ts";
@@ -70,7 +70,8 @@ export function historyRuntime(dir: string): AdminRuntime {
     if (!(e instanceof CheckpointError)) throw e;
     unreadable = e.message;
   }
-  const history = readHistory(root);
+  const reader = new HistoryReader(root);
+  const history = reader.read();
   if (!latest && history.length === 0) {
     throw new CheckpointError(`${root} has no completed checkpoint and no history to show`);
   }
@@ -125,7 +126,7 @@ export function historyRuntime(dir: string): AdminRuntime {
     maxParallelism: () => manifest?.maxParallelism ?? 128,
     vertices: () => vertices,
     checkpointConfig: () => undefined,
-    checkpoints: () => ({ history: readHistory(root), inProgress: [] }),
+    checkpoints: () => ({ history: reader.read(), inProgress: [] }),
     segments: () => [],
     triggerCheckpoint: () => Promise.reject(new WeirError(READ_ONLY)),
     triggerSavepoint: () => Promise.reject(new WeirError(READ_ONLY)),
