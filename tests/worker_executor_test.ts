@@ -637,6 +637,41 @@ for (const how of ["exit", "close"]) {
   });
 }
 
+// As Flink's TaskManagers, a job run's workers outlive its restarts: a Web Worker terminated at
+// every restart (its script's awaited execute() pending) would leak its thread's descriptors.
+Deno.test("worker executor: a job that restarts again and again keeps its workers, exactly once, and its open descriptors do not grow with the restarts", async () => {
+  const records = 1_000_000, keys = 1000;
+  const attempt = async (failures: number) => {
+    const dir = await Deno.makeTempDir({ prefix: "weir-workers-" });
+    try {
+      const { code, stdout, stderr } = await run([
+        ...["--scenario", "fail", "--records", String(records), "--keys", String(keys)],
+        ...["--fail-at", "1", "--output", `${dir}/out`, "--marker", `${dir}/marker`],
+        ...["--fail-times", String(failures), "--print-fds"],
+        ...["--checkpoint-dir", `${dir}/ck`, "--checkpoint-interval", "50"],
+        ...["--parallelism", "3", "--executor", "workers"],
+      ]);
+      assert.equal(code, 0, stderr);
+      assert.equal(stderr.match(/restoring checkpoint \d+ after a failure/g)?.length, failures);
+      const lines: string[] = [];
+      for (const e of Deno.readDirSync(`${dir}/out`)) {
+        if (!e.name.startsWith("part-")) continue;
+        for (const l of Deno.readTextFileSync(`${dir}/out/${e.name}`).split("\n")) {
+          if (l) lines.push(l);
+        }
+      }
+      assert.deepEqual(lines.sort(), expectedCounts(records, keys));
+      return lastJsonLine<{ fds: number }>(stdout).fds;
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  };
+  const once = await attempt(1);
+  const often = await attempt(10);
+  // Two Web Workers leaked 2 descriptors or more each per restart (an eventfd, an epoll fd).
+  assert.ok(often <= once + 4, `${often} descriptors after 10 restarts, ${once} after 1`);
+});
+
 /** Writes `files` files of `lines` keys `k<i % keys>` into a new directory; returns it and the expected counts. */
 function keyFiles(files: number, lines: number, keys: number): { dir: string; expected: string[] } {
   const dir = Deno.makeTempDirSync({ prefix: "weir-workers-input-" });

@@ -173,8 +173,13 @@ export interface WorkerLink {
   readonly worker: number;
   /** Whether this share runs on the main thread, whose sinks are the script's own objects. */
   readonly onMainThread: boolean;
-  /** Resolves with the executor's `init`. */
+  /** Resolves with the executor's first `init` (a Web Worker serves one job of its script). */
   readonly init: Promise<WorkerInit>;
+  /**
+   * The next `init` not taken yet: one per attempt of the job, as a Web Worker serves every
+   * attempt of its job run (the executor hands it back to the run's pool between them).
+   */
+  nextInit(): Promise<WorkerInit>;
   /** Sends to the executor. */
   post(msg: FromWorker): void;
   /** Hands the executor's later messages to `handler`, after those that came before. */
@@ -183,22 +188,29 @@ export interface WorkerLink {
 
 /**
  * A worker's end of a link, sending with `post`: `receive` takes each message
- * from the executor (`init` resolves `link.init`; the others wait in order
- * until the share `listen`s).
+ * from the executor (`init` starts an attempt: it resolves `nextInit`, and the
+ * messages after it wait in order until that attempt's share `listen`s).
  */
 export function openLink(
   worker: number,
   onMainThread: boolean,
   post: (msg: FromWorker) => void,
 ): { link: WorkerLink; receive(msg: ToWorker): void } {
-  const init = Promise.withResolvers<WorkerInit>();
+  const first = Promise.withResolvers<WorkerInit>();
+  const inits: WorkerInit[] = [];
+  let waiting: ((init: WorkerInit) => void) | undefined;
   const early: ToWorker[] = [];
   let handler: ((msg: ToWorker) => void) | undefined;
   return {
     link: {
       worker,
       onMainThread,
-      init: init.promise,
+      init: first.promise,
+      nextInit() {
+        const init = inits.shift();
+        if (init) return Promise.resolve(init);
+        return new Promise((resolve) => (waiting = resolve));
+      },
       post,
       listen(h) {
         handler = h;
@@ -206,9 +218,19 @@ export function openLink(
       },
     },
     receive(msg) {
-      if (msg.type === "init") init.resolve(msg.init);
-      else if (handler) handler(msg);
-      else early.push(msg);
+      if (msg.type !== "init") {
+        if (handler) handler(msg);
+        else early.push(msg);
+        return;
+      }
+      first.resolve(msg.init);
+      // A new attempt: what follows is its own, and nothing of the previous attempt's.
+      handler = undefined;
+      early.length = 0;
+      if (waiting) {
+        waiting(msg.init);
+        waiting = undefined;
+      } else inits.push(msg.init);
     },
   };
 }

@@ -7,7 +7,8 @@
  *
  * `env.execute()` in the worker role rebuilds the plan, checks it equals the
  * main thread's, instantiates only this worker's tasks (ring ends for
- * channels to other workers), runs them and reports; it never returns. The
+ * channels to other workers), runs them and reports, and so again for each
+ * later attempt of the job (a restart); it never returns. The
  * main thread runs worker 0's share itself with the same code
  * ({@linkcode runShare}), through a link of in-thread queues: it has the
  * script loaded already, so one Web Worker fewer starts.
@@ -308,6 +309,12 @@ export function nextJobIndex(): number {
  * thread and never settles. A job the script ran before that one (the main
  * thread ran it) resolves at once with an empty result, as if it read
  * nothing; one after it (a job started alongside) never settles.
+ *
+ * The worker serves every attempt of its job run, one `init` each, with the
+ * graph this execute() got: the script does not run again on a restart, as
+ * a Flink TaskManager outlives its job's restarts (and Deno frees a worker's
+ * thread only when its main module has finished evaluating, which an awaited
+ * execute() here never does).
  */
 export async function runInWorker(
   nodes: readonly Transformation[],
@@ -318,7 +325,11 @@ export async function runInWorker(
   if (jobIndex < serving) {
     return { name: config.name, durationMs: 0, cancelled: false, recordsIn: {} };
   }
-  if (jobIndex === serving) runShare(link!, nodes, config);
+  if (jobIndex === serving) {
+    executing = true;
+    link!.post({ type: "executing" });
+    for (;;) await runShare(link!, nodes, config);
+  }
   return new Promise<never>(() => {});
 }
 
@@ -326,22 +337,25 @@ export async function runInWorker(
 export type ShareConfig = Omit<JobConfig, "checkpoint" | "restore" | "workerRole" | "executor">;
 
 /**
- * Runs one worker's share of the job `nodes` through `link`: in a Web
- * Worker, or on the main thread for worker 0 (whose sinks and collection
- * items are the script's own, so nothing is forwarded or adopted).
- * Resolves once the share's job ended and reported.
+ * Runs one worker's share of an attempt of the job `nodes` through `link`
+ * (its next `init`): in a Web Worker, or on the main thread for worker 0
+ * (whose sinks and collection items are the script's own, so nothing is
+ * forwarded or adopted). Resolves once the share's job ended and answered
+ * the executor's `cancel` (which ends every attempt) with `closed`.
  */
 export async function runShare(
   link: WorkerLink,
   nodes: readonly Transformation[],
   config: ShareConfig,
 ): Promise<void> {
-  const { worker, post } = link;
-  if (!link.onMainThread) {
-    executing = true;
-    post({ type: "executing" });
-  }
-  const start = await link.init;
+  const { worker } = link;
+  // `closed` is this attempt's last word: what its work still sends after (a state query that
+  // resolves late) must not reach the next attempt's executor, which this worker serves then.
+  let over = false;
+  const post = (msg: FromWorker) => {
+    if (!over) link.post(msg);
+  };
+  const start = await link.nextInit();
   if (link.onMainThread) mainThreadShares++;
   let job: Job | undefined;
   const stopReports = reportPeriodically(() => job, post);
@@ -350,8 +364,12 @@ export async function runShare(
   const run = Promise.withResolvers<void>();
   const finish = Promise.withResolvers<void>();
   const finals = new Map<number, () => void>();
+  const closed = Promise.withResolvers<void>();
   const closeIfAsked = () => {
-    if (ended && cancelRequested) post({ type: "closed" });
+    if (!ended || !cancelRequested || over) return;
+    post({ type: "closed" });
+    over = true;
+    closed.resolve();
   };
   const handler = (msg: ToWorker) => {
     switch (msg.type) {
@@ -486,4 +504,6 @@ export async function runShare(
     link.listen(handler);
     closeIfAsked();
   }
+  // The executor cancels every attempt at its end, finished or not: the next `init` comes after.
+  await closed.promise;
 }

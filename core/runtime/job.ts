@@ -53,7 +53,7 @@ import { SourceCoordinator } from "./_source_coordinator.ts";
 import { WatermarkAlignmentGroups } from "./_watermark_alignment.ts";
 import { isEnumeratedSplitReader } from "../connectors/split_enumerator.ts";
 import { isAlignedReader } from "../connectors/_watermarked_source.ts";
-import { WorkerExecutor } from "./worker_executor.ts";
+import { WorkerExecutor, type WorkerPool } from "./worker_executor.ts";
 import {
   operatorFigures,
   querySubtaskState,
@@ -128,6 +128,8 @@ export interface JobConfig {
    * (else every share runs on a Web Worker of its own).
    */
   readonly shareOnThisThread?: (link: WorkerLink) => Promise<void>;
+  /** @internal The job run's Web Workers, kept across its attempts (see `WorkerPool`). */
+  readonly workerPool?: WorkerPool;
 }
 
 /** The checkpoint that ends a job: barriers sent, then completed. */
@@ -292,6 +294,7 @@ export class Job implements TaskHost {
         report: (msg) => this.#receive(msg),
         sourceEnded: () => this.#sourceEnded(),
         ...(config.shareOnThisThread ? { shareOnThisThread: config.shareOnThisThread } : {}),
+        ...(config.workerPool ? { pool: config.workerPool } : {}),
         ...(config.jobIndex !== undefined ? { jobIndex: config.jobIndex } : {}),
         ...(config.workerStartTimeoutMs !== undefined
           ? { startTimeoutMs: config.workerStartTimeoutMs }

@@ -29,6 +29,7 @@ import type { CheckpointMirror } from "../checkpoint/storage/checkpoint_mirror.t
 import type { Transformation } from "./graph.ts";
 import { Job, type JobConfig, type JobResult } from "./job.ts";
 import { rewindCollectResults } from "../connectors/_collect_results.ts";
+import { WorkerPool } from "./worker_executor.ts";
 
 /** How to run: the job config without its per-attempt parts, plus recovery settings. */
 export interface RunOptions {
@@ -162,6 +163,9 @@ function runLocked(
     );
   }
   if (options.restore === undefined && storage) refuseFreshStartOver(storage);
+  // The run's Web Workers serve all its attempts (terminated when it ends), as Flink's
+  // TaskManagers outlive a job's restarts.
+  const workerPool = new WorkerPool();
   const start = (from: LoadedManifest | undefined, lastCheckpointId?: number) => {
     if (from?.acceptedDuplicates) log(from.acceptedDuplicates.message);
     if (from?.manifest.drained) {
@@ -194,6 +198,7 @@ function runLocked(
     rewindCollectResults(nodes, from?.manifest.checkpointId);
     return new Job(nodes, {
       ...options.job,
+      workerPool,
       ...(from ? { maxParallelism: restoredMaxParallelism(options.job, from.manifest) } : {}),
       ...(checkpoint && storage ? { checkpoint: { config: checkpoint, storage } } : {}),
       ...(from ? { restore: from } : {}),
@@ -209,7 +214,7 @@ function runLocked(
   // only seen when read): `latest` skips them from then on.
   const damaged = new Set<number>();
   const failures: AttemptFailure[] = [];
-  const done = (async () => {
+  const attempts = async () => {
     for (;;) {
       try {
         return await job.run();
@@ -269,7 +274,8 @@ function runLocked(
         restarting = false;
       }
     }
-  })();
+  };
+  const done = attempts().finally(() => workerPool.close());
   done.then(() => lock?.release(), () => lock?.release());
   return {
     done,

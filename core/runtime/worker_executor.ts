@@ -36,9 +36,10 @@
  *   reports it now; one no report named yet (being written by a worker this
  *   instant) is kept.
  * - A worker that fails (a user function throws, a corrupt segment) or dies
- *   fails the attempt: every worker is cancelled (terminated after a grace
- *   period) and the restart strategy starts fresh workers from the latest
- *   checkpoint.
+ *   fails the attempt: every worker is cancelled, and the restart strategy
+ *   starts the next attempt from the latest checkpoint. Web Workers that
+ *   closed their tasks serve it ({@linkcode WorkerPool}); those that ended,
+ *   died or did not close within a grace period are terminated and replaced.
  * - `CollectSink` records stream back to the main thread's sink (by vertex
  *   id) before a worker reports its tasks ended, so `sink.values` is complete
  *   when `execute()` resolves.
@@ -140,12 +141,92 @@ export interface WorkerExecutorOptions {
   sourceEnded(): Promise<void>;
   /** Runs worker 0's share on this thread (else on a Web Worker of its own, as the others). */
   readonly shareOnThisThread?: (link: WorkerLink) => Promise<void>;
+  /** The job run's Web Workers kept between attempts (else each attempt's are terminated). */
+  readonly pool?: WorkerPool;
 }
 
 /** What the executor needs of a worker: a Web Worker, or the share this thread runs. */
 interface WorkerEnd {
   postMessage(msg: ToWorker, transfer?: Transferable[]): void;
   terminate(): void;
+}
+
+/** Where a Web Worker's messages and errors go while an attempt's executor holds it. */
+interface WorkerOwner {
+  message(msg: FromWorker): void;
+  error(e: ErrorEvent): void;
+  messageError(): void;
+}
+
+/** A Web Worker of the executor, which the job run's {@linkcode WorkerPool} may keep between attempts. */
+class PooledWorker implements WorkerEnd {
+  readonly #worker: Worker;
+  /** The executor that holds it now; none while it waits in the pool. */
+  owner: WorkerOwner | undefined;
+  /** Terminated, or its thread ended: never handed out again. */
+  dead = false;
+
+  constructor(main: string, name: string) {
+    this.#worker = new Worker(main, { type: "module", name });
+    this.#worker.onmessage = (e: MessageEvent<FromWorker>) => {
+      if (this.owner) this.owner.message(e.data);
+      // Between attempts a worker says something only when it ends or fails: not reused then.
+      else if (e.data.type === "ended" || e.data.type === "failure") this.terminate();
+    };
+    this.#worker.onerror = (e) => {
+      // Not handled here, a worker's error would end this process.
+      e.preventDefault();
+      if (this.owner) this.owner.error(e);
+      else this.terminate();
+    };
+    this.#worker.onmessageerror = () => this.owner?.messageError();
+  }
+
+  postMessage(msg: ToWorker, transfer: Transferable[] = []): void {
+    this.#worker.postMessage(msg, transfer);
+  }
+
+  terminate(): void {
+    this.dead = true;
+    this.owner = undefined;
+    this.#worker.terminate();
+  }
+}
+
+/**
+ * The Web Workers of one job run, kept across its attempts as Flink keeps its
+ * TaskManagers across a job's restarts: an attempt's executor takes them,
+ * and hands back those that closed their tasks. Besides the start it saves,
+ * Deno frees a worker's thread (its event loop's descriptors, its heap) only
+ * once its main module finished evaluating, which a job script's awaited
+ * `execute()` never does in a worker: a worker terminated at every restart
+ * would leak them. {@linkcode close} at the run's end terminates them.
+ */
+export class WorkerPool {
+  readonly #idle = new Map<string, PooledWorker>();
+  #closed = false;
+
+  /** The idle worker kept under `key` (the main module, the job's index, the worker's). */
+  take(key: string): PooledWorker | undefined {
+    const w = this.#idle.get(key);
+    this.#idle.delete(key);
+    return w && !w.dead ? w : undefined;
+  }
+
+  /** Keeps `worker` under `key` for the next attempt (terminated once the pool is closed). */
+  give(key: string, worker: PooledWorker): void {
+    if (this.#closed || worker.dead) return worker.terminate();
+    worker.owner = undefined;
+    this.#idle.get(key)?.terminate();
+    this.#idle.set(key, worker);
+  }
+
+  /** The run ended: terminates the idle workers, and those given back later. */
+  close(): void {
+    this.#closed = true;
+    for (const w of this.#idle.values()) w.terminate();
+    this.#idle.clear();
+  }
 }
 
 /** Which worker runs each plan task: subtask `i` on worker `i % workers`. */
@@ -223,6 +304,10 @@ export class WorkerExecutor {
   #started = false;
   /** How far each Web Worker got towards running its share (the main thread's is there). */
   readonly #progress: ("spawned" | "loaded" | "executing")[] = [];
+  /** Each Web Worker's key in the pool. */
+  readonly #keys: string[] = [];
+  /** Web Workers that closed this attempt's tasks and can serve the next one. */
+  readonly #reusable = new Set<number>();
 
   /** Places `plan` (built from `nodes`) on workers; `start` spawns them. */
   constructor(
@@ -312,23 +397,34 @@ export class WorkerExecutor {
         );
         continue;
       }
-      const worker = new Worker(main, { type: "module", name: `${WORKER_NAME_PREFIX}${w}` });
-      worker.onmessage = (e: MessageEvent<FromWorker>) => this.#receive(w, e.data);
-      worker.onerror = (e) => {
-        // Not handled here, a worker's error would end this process.
-        e.preventDefault();
-        this.#fail(
-          new JobFailedError(
-            `Job "${this.#plan.jobName}" failed: worker ${w} died: ${e.message}`,
-            { cause: e.error },
-          ),
-        );
-        this.#closed.arrive(w);
-      };
-      worker.onmessageerror = () => {
-        this.#fail(new JobFailedError(`Worker ${w} sent a message that could not be read`));
+      // Only the same job of the same script, at the same place, may run in a kept worker.
+      const key = `${main}#${this.#options.jobIndex ?? 0}#${w}`;
+      this.#keys[w] = key;
+      const kept = this.#options.pool?.take(key);
+      const worker = kept ?? new PooledWorker(main, `${WORKER_NAME_PREFIX}${w}`);
+      worker.owner = {
+        message: (msg) => this.#receive(w, msg),
+        error: (e) => {
+          this.#reusable.delete(w);
+          this.#fail(
+            new JobFailedError(
+              `Job "${this.#plan.jobName}" failed: worker ${w} died: ${e.message}`,
+              { cause: e.error },
+            ),
+          );
+          this.#closed.arrive(w);
+        },
+        messageError: () => {
+          this.#reusable.delete(w);
+          this.#fail(new JobFailedError(`Worker ${w} sent a message that could not be read`));
+        },
       };
       this.#workers.push(worker);
+      if (kept) {
+        // Its script called execute() in an earlier attempt, and waits for this one's init.
+        this.#progress[w] = "executing";
+        this.#sendInit(w);
+      }
     }
     const timeoutMs = this.#options.startTimeoutMs ?? DEFAULT_WORKER_START_TIMEOUT_MS;
     const timer = setTimeout(() => this.#checkStarted(timeoutMs), timeoutMs);
@@ -418,8 +514,28 @@ export class WorkerExecutor {
     // A message a worker sent before it was terminated must not reach the next attempt's
     // results (a restart has rewound them).
     this.#terminated = true;
-    for (const w of this.#workers) w.terminate();
+    const pool = this.#options.pool;
+    for (const [w, worker] of this.#workers.entries()) {
+      // A worker that closed its tasks serves the next attempt; one that ended, died, or did
+      // not close in time is terminated.
+      if (pool && worker instanceof PooledWorker && this.#reusable.has(w)) {
+        pool.give(this.#keys[w]!, worker);
+      } else worker.terminate();
+    }
     for (const link of this.#helperLinks.splice(0)) link.close();
+  }
+
+  /** Sends worker `w` this attempt's `init`. */
+  #sendInit(w: number): void {
+    if (this.#workers[w] instanceof ThisThreadWorker) {
+      this.#post(w, { type: "init", init: this.#inits[w]! });
+      return;
+    }
+    // The worker's stores submit background work to this thread's helper pool.
+    const link = connectHelperPool();
+    this.#helperLinks.push(link);
+    const helpers = { port: link.port, size: link.size };
+    this.#post(w, { type: "init", init: { ...this.#inits[w]!, helpers } }, [link.port]);
   }
 
   /** Fails the job if a Web Worker's script has not called `execute()` `timeoutMs` after its spawn. */
@@ -466,16 +582,7 @@ export class WorkerExecutor {
     switch (msg.type) {
       case "ready": {
         if (this.#progress[w] === "spawned") this.#progress[w] = "loaded";
-        const worker = this.#workers[w]!;
-        if (worker instanceof ThisThreadWorker) {
-          this.#post(w, { type: "init", init: this.#inits[w]! });
-          return;
-        }
-        // The worker's stores submit background work to this thread's helper pool.
-        const link = connectHelperPool();
-        this.#helperLinks.push(link);
-        const helpers = { port: link.port, size: link.size };
-        this.#post(w, { type: "init", init: { ...this.#inits[w]!, helpers } }, [link.port]);
+        this.#sendInit(w);
         return;
       }
       case "executing":
@@ -533,10 +640,12 @@ export class WorkerExecutor {
         return;
       case "ended":
         if (!this.#cancelled) this.#fail(rebuildFailure(msg.failure));
+        this.#reusable.delete(w);
         // Nothing is left there to close.
         this.#closed.arrive(w);
         return;
       case "closed":
+        this.#reusable.add(w);
         this.#closed.arrive(w);
         return;
       case "report":

@@ -43,10 +43,12 @@
  * - `class`: records that are class instances cross workers without a serializer;
  *   `returns`: the same with `.returns(serializer)`, printing `x` of each.
  * - `fail --records N --keys K --output DIR --marker FILE [--fail-at M] [--fail-subtask S]
- *   [--fail-how throw|exit|close]`: the keyed count into the exactly-once file sink
- *   (`key<TAB>count` lines); subtask S (1) of the count throws (or calls `Deno.exit(3)` or
- *   `close()`, ending its worker) once (the marker file remembers it) on its first record from
- *   the M-th (500) on that comes after a checkpoint completed (a `chk-*` folder exists).
+ *   [--fail-how throw|exit|close] [--fail-times T] [--print-fds]`: the keyed count into the
+ *   exactly-once file sink (`key<TAB>count` lines); subtask S (1) of the count throws (or calls
+ *   `Deno.exit(3)` or `close()`, ending its worker) once (the marker file remembers it) on its
+ *   first record from the M-th (500) on that comes after a checkpoint completed (a `chk-*`
+ *   folder not there when it opened). `--fail-times T`: T times, one per attempt (restarted at
+ *   once, T times); `--print-fds`: prints `{ fds }`, the process's open descriptors, at the end.
  * - `files --input DIR [--output DIR --marker FILE [--fail-at M]]`: the lines of the
  *   files in DIR (a directory FileSource: its enumerator in the main thread, its
  *   readers on the workers), keyed count; without `--output` as `count` prints them,
@@ -91,10 +93,14 @@ class Count implements KeyedProcessFunction<string, string, [string, number]> {
     readonly checkpointDir?: string,
     readonly failSubtask = 1,
     readonly failHow = "throw",
+    readonly failTimes = 1,
   ) {}
+  /** The checkpoints there when this subtask opened (a restored attempt's). */
+  before = new Set<string>();
   open(ctx: RuntimeContext): void {
     this.count = ctx.getState(new ValueStateDescriptor("count", Serializers.f64, 0));
     this.subtask = ctx.subtaskIndex;
+    this.before = new Set(this.checkpoints());
   }
   processElement(key: string, _ctx: unknown, out: Collector<[string, number]>): void {
     // Fails at the first record from the M-th on once a checkpoint completed, so the
@@ -103,10 +109,14 @@ class Count implements KeyedProcessFunction<string, string, [string, number]> {
       this.failMarker && this.subtask === this.failSubtask && ++this.seen >= this.failAt &&
       this.checkpointCompleted()
     ) {
+      let failed = 0;
       try {
-        Deno.statSync(this.failMarker);
+        failed = Deno.readTextFileSync(this.failMarker).split("\n").length - 1;
       } catch {
-        Deno.writeTextFileSync(this.failMarker, "failed once\n");
+        // not failed yet
+      }
+      if (failed < this.failTimes) {
+        Deno.writeTextFileSync(this.failMarker, "failed once\n", { append: true });
         if (this.failHow === "exit") Deno.exit(3);
         if (this.failHow !== "close") {
           throw new Error(`injected failure on record ${this.seen} of subtask ${this.subtask}`);
@@ -120,16 +130,20 @@ class Count implements KeyedProcessFunction<string, string, [string, number]> {
     out.collect([key, n]);
   }
   completed = false;
+  /** Whether a checkpoint completed since this subtask opened (so a restart restores a newer one). */
   checkpointCompleted(): boolean {
     if (this.completed || this.checkpointDir === undefined) return true;
-    try {
-      for (const e of Deno.readDirSync(this.checkpointDir)) {
-        if (e.name.startsWith("chk-")) this.completed = true;
-      }
-    } catch {
-      // not made yet
-    }
+    this.completed = this.checkpoints().some((c) => !this.before.has(c));
     return this.completed;
+  }
+  checkpoints(): string[] {
+    if (this.checkpointDir === undefined) return [];
+    try {
+      return [...Deno.readDirSync(this.checkpointDir)].map((e) => e.name)
+        .filter((n) => n.startsWith("chk-"));
+    } catch {
+      return []; // not made yet
+    }
   }
 }
 
@@ -192,6 +206,8 @@ async function main(args: string[]): Promise<void> {
     "fail-at": { type: "string" },
     "fail-subtask": { type: "string" },
     "fail-how": { type: "string" },
+    "fail-times": { type: "string" },
+    "print-fds": { type: "boolean" },
     limit: { type: "string" },
     "restart-once": { type: "boolean" },
     "start-timeout": { type: "string" },
@@ -202,6 +218,15 @@ async function main(args: string[]): Promise<void> {
     // Restarts without checkpoints too (the default restarts only with them).
     ...(args.includes("--restart-once")
       ? { restartStrategy: { kind: "fixed-delay", attempts: 1, delayMs: 0 } }
+      : {}),
+    ...(args.includes("--fail-times")
+      ? {
+        restartStrategy: {
+          kind: "fixed-delay",
+          attempts: Number(args[args.indexOf("--fail-times") + 1]),
+          delayMs: 0,
+        },
+      }
       : {}),
     ...(args.includes("--start-timeout")
       ? { workerStartTimeoutMs: Number(args[args.indexOf("--start-timeout") + 1]) }
@@ -431,6 +456,7 @@ async function main(args: string[]): Promise<void> {
             flags.checkpointDir,
             Number(values["fail-subtask"] ?? 1),
             values["fail-how"] as string | undefined,
+            Number(values["fail-times"] ?? 1),
           ),
         ).uid("count")
         .map(([k, n]) => `${k}\t${n}`).uid("format")
@@ -438,6 +464,9 @@ async function main(args: string[]): Promise<void> {
           uid: "sink",
         });
       await env.execute("fail once");
+      if (values["print-fds"]) {
+        console.log(JSON.stringify({ fds: [...Deno.readDirSync("/proc/self/fd")].length }));
+      }
       return;
     }
     case "files": {
