@@ -201,6 +201,7 @@ export function openLink(
   let waiting: ((init: WorkerInit) => void) | undefined;
   const early: ToWorker[] = [];
   let handler: ((msg: ToWorker) => void) | undefined;
+  let attempts = 0;
   return {
     link: {
       worker,
@@ -223,10 +224,12 @@ export function openLink(
         else early.push(msg);
         return;
       }
+      // A later attempt: what follows is its own, and nothing of the previous attempt's. Before
+      // the first, the executor may have sent messages already (a barrier of a checkpoint
+      // triggered while the worker loaded): they are this attempt's.
+      if (attempts++ > 0) early.length = 0;
       first.resolve(msg.init);
-      // A new attempt: what follows is its own, and nothing of the previous attempt's.
       handler = undefined;
-      early.length = 0;
       if (waiting) {
         waiting(msg.init);
         waiting = undefined;
