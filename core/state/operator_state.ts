@@ -9,6 +9,7 @@
 import { IncompatibleStateError, StateError } from "../errors.ts";
 import type { ListStateDescriptor, MapStateDescriptor } from "./descriptors.ts";
 import { deserialize, serialize } from "./serializer.ts";
+import { latin1 } from "./_latin1.ts";
 import { restoredValueMigration, stateSchemas } from "./_state_migration.ts";
 import type { StateSchemas } from "./state_keys.ts";
 import type { ListState, MapState } from "./state.ts";
@@ -256,7 +257,7 @@ export class OperatorStateStore {
       const sameKeys = new Map<string, unknown>();
       const idOf = (k: K, add: boolean): unknown => {
         if (typeof k !== "object" || k === null) return Object.is(k, -0) ? 0 : k;
-        const form = charsOf(serialize(descriptor.keySerializer, k));
+        const form = latin1(serialize(descriptor.keySerializer, k));
         const known = sameKeys.get(form);
         if (known !== undefined || !add) return known;
         sameKeys.set(form, k);
@@ -281,7 +282,7 @@ export class OperatorStateStore {
         remove: (k) => {
           const id = idOf(k, false);
           if (typeof id === "object" && id !== null) {
-            sameKeys.delete(charsOf(serialize(descriptor.keySerializer, k)));
+            sameKeys.delete(latin1(serialize(descriptor.keySerializer, k)));
           }
           m.delete(id);
         },
@@ -314,11 +315,4 @@ export class OperatorStateStore {
     }
     return out;
   }
-}
-
-/** Bytes as a string of char codes 0-255: a Map key for a serialized form. */
-function charsOf(bytes: Uint8Array): string {
-  let s = "";
-  for (const b of bytes) s += String.fromCharCode(b);
-  return s;
 }

@@ -26,6 +26,7 @@ import { keyGroupOf } from "../key_group.ts";
 import { ByteReader, ByteWriter } from "../bytes.ts";
 import { type Serializer, Serializers } from "../serializer.ts";
 import { defaultValueOf, ownedCopy } from "../_owned_copy.ts";
+import { latin1, latin1Bytes } from "../_latin1.ts";
 import type { AggregateFunction } from "../state.ts";
 import {
   appendListElement,
@@ -149,20 +150,6 @@ class Interner {
     this.#serializer.write(v, this.#writer);
     return v;
   }
-}
-
-/** Bytes as a string of char codes 0-255 (a loop: spreading bytes into a call is slower for short keys). */
-function latin1(b: Uint8Array): string {
-  if (b.length <= 64) {
-    let s = "";
-    for (let i = 0; i < b.length; i++) s += String.fromCharCode(b[i]!);
-    return s;
-  }
-  let s = "";
-  for (let i = 0; i < b.length; i += 4096) {
-    s += String.fromCharCode(...b.subarray(i, i + 4096));
-  }
-  return s;
 }
 
 type Table = KeyTable;
@@ -862,17 +849,6 @@ function trackLimit(chain: SnapshotChain | undefined): number {
   return Math.floor(Math.min(budget / (chain.fullBytes / n), n / 8));
 }
 
-function latin1Key(b: Uint8Array): string {
-  return latin1(b);
-}
-
-/** The bytes of a `latin1` string. */
-function latin1Bytes(s: string): Uint8Array {
-  const b = new Uint8Array(s.length);
-  for (let i = 0; i < s.length; i++) b[i] = s.charCodeAt(i);
-  return b;
-}
-
 /**
  * Keyed state of one operator subtask on the JS heap.
  *
@@ -994,7 +970,7 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
       for (const [k, v] of readHandleEntries(restore, handle, this.keyGroupRange)) {
         const kg = (k[0]! << 8) | k[1]!;
         if (kg < start || kg > end) continue;
-        const id = latin1Key(k);
+        const id = latin1(k);
         if (seen.has(id)) continue;
         seen.add(id);
         const stateId = (k[2]! << 8) | k[3]!;
@@ -1420,7 +1396,7 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
 
   /** Stores a raw entry. */
   rawPut(key: Uint8Array, value: Uint8Array): void {
-    const id = latin1Key(key);
+    const id = latin1(key);
     this.#raw.set(id, [key.slice(), value.slice()]);
     this.#rawSorted = undefined;
     this.#rawChanged(id);
@@ -1428,7 +1404,7 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
 
   /** Deletes a raw entry. */
   rawDelete(key: Uint8Array): void {
-    const id = latin1Key(key);
+    const id = latin1(key);
     if (this.#raw.delete(id)) {
       this.#rawSorted = undefined;
       this.#rawChanged(id);
