@@ -135,6 +135,8 @@ for (const [name, backend] of BACKENDS) {
       [3, 12, true, true],
       [-15, -4, false, false],
       [0, 0, false, false],
+      [0, 0, true, true], // empty once exclusive: accepted, joins nothing (as Flink)
+      [4, 5, true, true],
     ];
     for (let seed = 1; seed <= 12; seed++) {
       const [lo, hi, le, ue] = bounds[seed % bounds.length]!;

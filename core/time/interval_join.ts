@@ -60,7 +60,9 @@ export class IntervalJoin<L, R, K> {
 
   /**
    * Joins a left element at `t` with right elements in `[t + lower, t + upper]`
-   * (ms, both inclusive unless made exclusive).
+   * (ms, both inclusive unless made exclusive). Throws `ConfigError` unless
+   * `lower <= upper` as given; an exclusive bound moves 1 ms inwards, so
+   * `between(0, 0)` with both exclusive is accepted and joins nothing (as Flink).
    */
   between(lower: number, upper: number): IntervalJoined<L, R, K> {
     return new IntervalJoined(this.#left, this.#right, lower, upper);

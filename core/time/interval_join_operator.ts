@@ -86,23 +86,22 @@ export class IntervalJoinOperator<L, R, O> extends StreamOperator<O> {
   readonly #ctx: ProcessJoinContext;
   readonly #out: Collector<O> = { collect: (v) => this.output.collect(v, this.#emitTs) };
 
-  /** Checks the bounds; throws `ConfigError` when no pair could ever match. */
+  /**
+   * Checks the bounds as given (`lower <= upper`, as Flink's operator); throws
+   * `ConfigError` otherwise. Exclusive bounds may leave an empty interval
+   * (`[0, 0]` with both exclusive): accepted, as in Flink, and joins nothing.
+   */
   constructor(spec: IntervalJoinSpec<L, R, O>) {
     super();
-    if (!Number.isFinite(spec.lower) || !Number.isFinite(spec.upper)) {
+    if (!Number.isFinite(spec.lower) || !Number.isFinite(spec.upper) || spec.lower > spec.upper) {
       throw new ConfigError(
-        `Interval join bounds must be finite ms, got [${spec.lower}, ${spec.upper}]`,
+        `Interval join bounds must be finite ms with lower <= upper, got [${spec.lower}, ${spec.upper}]`,
       );
     }
     this.#spec = spec;
+    // Exclusive bounds become inclusive ones 1 ms inside, as in Flink.
     this.#lower = spec.lowerExclusive ? spec.lower + 1 : spec.lower;
     this.#upper = spec.upperExclusive ? spec.upper - 1 : spec.upper;
-    if (this.#lower > this.#upper) {
-      throw new ConfigError(
-        `Interval join: lower bound ${spec.lower}${spec.lowerExclusive ? " (exclusive)" : ""} ` +
-          `is above upper bound ${spec.upper}${spec.upperExclusive ? " (exclusive)" : ""}`,
-      );
-    }
     this.#cleanupStep = Math.max(1, this.#upper - this.#lower);
     this.#fn = Object.create(spec.fn) as ProcessJoinFunction<L, R, O>;
     // deno-lint-ignore no-this-alias
