@@ -112,7 +112,7 @@ export async function main(args: string[]): Promise<void> {
     .assignTimestampsAndWatermarks(
       WatermarkStrategy.forBoundedOutOfOrderness<Event>(bound)
         .withTimestampAssigner((e) => e.ts)
-        .withWatermarkInterval(0), // a watermark after every record: deterministic output
+        .withPerRecordWatermarks(), // a watermark after every record: deterministic output
       { uid: "watermarks", parallelism: 1 },
     )
     .keyBy((e) => e.key, Serializers.string)

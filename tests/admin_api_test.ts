@@ -272,7 +272,7 @@ Deno.test("a vertex's subtasks report their input watermark", async () => {
     .assignTimestampsAndWatermarks(
       WatermarkStrategy.forMonotonousTimestamps<number>()
         .withTimestampAssigner((t) => t)
-        .withWatermarkInterval(0),
+        .withPerRecordWatermarks(),
     ).setParallelism(1)
     .keyBy((t) => t % 2)
     .process({ processElement() {} }).uid("keyed")

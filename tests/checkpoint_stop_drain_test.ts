@@ -67,7 +67,7 @@ function start(kind: Kind, dir: string, restore?: string, log: (l: string) => vo
   const windows = env.addSource(src, { uid: "src" })
     .assignTimestampsAndWatermarks(
       WatermarkStrategy.forBoundedOutOfOrderness<Ev>(0).withTimestampAssigner((e) => e.ts)
-        .withWatermarkInterval(0),
+        .withPerRecordWatermarks(),
       { uid: "watermarks", parallelism: 1 },
     )
     .keyBy((e) => e.key, Serializers.string)

@@ -216,7 +216,7 @@ async function checkWindowJoin(seed: number, kind: Assigner, coGroup: boolean): 
   const env = StreamEnvironment.create();
   // The watermark trails by more than the disorder: no record is late.
   const wm = WatermarkStrategy.forBoundedOutOfOrderness<E>(disorder + 5)
-    .withTimestampAssigner((e) => e.ts).withWatermarkInterval(0);
+    .withTimestampAssigner((e) => e.ts).withPerRecordWatermarks();
   const left = env.fromCollection(recs.filter(([, s]) => s === 0).map(([e]) => e))
     .assignTimestampsAndWatermarks(wm);
   const right = env.fromCollection(recs.filter(([, s]) => s === 1).map(([e]) => e))

@@ -71,7 +71,7 @@ Deno.test("watermarks: a union's watermark is the minimum of its inputs; an idle
       strategy(
         WatermarkStrategy.forBoundedOutOfOrderness<Ev>(0)
           .withTimestampAssigner((e) => e.ts)
-          .withWatermarkInterval(0),
+          .withPerRecordWatermarks(),
       );
     const a = env.addSource(busy).assignTimestampsAndWatermarks(wm());
     const b = env.addSource(quiet).assignTimestampsAndWatermarks(wm());
@@ -110,7 +110,7 @@ Deno.test("an event-time job over fromCollection gives the same windows at paral
     const counted = await env.fromCollection(data)
       .assignTimestampsAndWatermarks(
         WatermarkStrategy.forBoundedOutOfOrderness<{ k: string; ts: number }>(50)
-          .withTimestampAssigner((x) => x.ts).withWatermarkInterval(0),
+          .withTimestampAssigner((x) => x.ts).withPerRecordWatermarks(),
       )
       .keyBy((x) => x.k)
       .window(TumblingEventTimeWindows.of(50))

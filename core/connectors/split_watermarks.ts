@@ -38,8 +38,8 @@ interface ActivityClock {
 /**
  * The per-split watermarks of one reader. `onRecord` stamps a record of a
  * split and shows it to that split's generator; `tick` runs the periodic
- * emission (every `watermarkIntervalMs` of the clock, or after every record
- * with an interval of 0); `watermark` is the minimum over the splits that are
+ * emission (every `watermarkIntervalMs` of the clock; never with an interval
+ * of 0); `watermark` is the minimum over the splits that are
  * neither idle nor released, and never goes back; `idle` says that no split
  * holds it (all idle or released). A split seen for the first time holds the
  * watermark at -∞ until its generator emits. A split paused by watermark
@@ -55,7 +55,7 @@ interface ActivityClock {
  * let now = 0;
  * const strategy = WatermarkStrategy.forMonotonousTimestamps<number>()
  *   .withTimestampAssigner((n) => n)
- *   .withWatermarkInterval(0)
+ *   .withPerRecordWatermarks()
  *   .withIdleness(1_000);
  * const w = new SplitWatermarks(strategy, () => now);
  * w.addSplit("a");
@@ -146,7 +146,6 @@ export class SplitWatermarks<T> {
     const ts = this.#strategy.timestampOf(value, recordTimestamp);
     s.idle = false;
     s.generator.onEvent(value, ts, s.output);
-    if (this.#interval === 0) s.generator.onPeriodicEmit(s.output);
     this.#update();
     return ts;
   }
@@ -187,7 +186,8 @@ export class SplitWatermarks<T> {
   /** Periodic emission and idleness, when the interval is due. */
   tick(): void {
     const now = this.#clock();
-    if (this.#interval > 0 && now < this.#nextEmit) return;
+    // An interval of 0 turns periodic emission off (as Flink's).
+    if (this.#interval === 0 || now < this.#nextEmit) return;
     this.#nextEmit = now + this.#interval;
     for (const s of this.#splits.values()) s.generator.onPeriodicEmit(s.output);
     this.#update();

@@ -21,7 +21,7 @@ import { TumblingEventTimeWindows } from "../time/window_assigners.ts";
 /** Timestamps are the numbers themselves; a watermark after every record. */
 const perRecord = () =>
   WatermarkStrategy.forMonotonousTimestamps<number>().withTimestampAssigner((n) => n)
-    .withWatermarkInterval(0);
+    .withPerRecordWatermarks();
 
 Deno.test("SplitWatermarks: the watermark is the minimum over splits, and never goes back", () => {
   const w = new SplitWatermarks(perRecord(), () => 0);
@@ -59,7 +59,11 @@ Deno.test("SplitWatermarks: a released split no longer holds the watermark; all 
 
 Deno.test("SplitWatermarks: a split silent for the idleness timeout (manual clock) stops holding the watermark, until it has records again", () => {
   let now = 0;
-  const w = new SplitWatermarks(perRecord().withIdleness(1_000), () => now);
+  // An interval of 1 ms: each tick below is a periodic call, which checks idleness.
+  const w = new SplitWatermarks(
+    perRecord().withWatermarkInterval(1).withIdleness(1_000),
+    () => now,
+  );
   w.onRecord("slow", 10, undefined);
   w.onRecord("fast", 100, undefined);
   now = 999;
@@ -97,6 +101,27 @@ Deno.test("SplitWatermarks: periodic generators emit only when the interval is d
   now = 200;
   w.tick();
   assert.equal(w.watermark, 989);
+});
+
+Deno.test("SplitWatermarks: an interval of 0 turns periodic emission off (as Flink); punctuated watermarks still flow", () => {
+  let now = 0, periodic = 0;
+  const strategy = WatermarkStrategy.forGenerator<number>(() => ({
+    onEvent: (n, ts, out) => n % 10 === 0 && out.emitWatermark(ts),
+    onPeriodicEmit: (out) => {
+      periodic++;
+      out.emitWatermark(1_000_000);
+    },
+  })).withTimestampAssigner((n) => n).withWatermarkInterval(0);
+  const w = new SplitWatermarks(strategy, () => now);
+  w.addSplit("a");
+  w.onRecord("a", 5, undefined);
+  now = 60_000;
+  w.tick();
+  assert.equal(w.watermark, -Infinity);
+  w.onRecord("a", 10, undefined);
+  w.tick();
+  assert.equal(w.watermark, 10);
+  assert.equal(periodic, 0, "onPeriodicEmit is never called");
 });
 
 Deno.test("WatermarkAlignmentGroup: the highest allowed watermark is the lowest member's plus the drift; idle and gone members do not count", () => {
@@ -164,7 +189,11 @@ Deno.test("splitsToPauseOrResume: splits above the limit pause, paused ones at o
 
 Deno.test("SplitWatermarks: a split paused by alignment does not go idle while paused (its idleness clock stands still)", () => {
   let now = 0;
-  const w = new SplitWatermarks(perRecord().withIdleness(1_000), () => now);
+  // An interval of 1 ms: each tick below is a periodic call, which checks idleness.
+  const w = new SplitWatermarks(
+    perRecord().withWatermarkInterval(1).withIdleness(1_000),
+    () => now,
+  );
   w.onRecord("slow", 10, undefined);
   w.onRecord("fast", 500, undefined);
   w.setSplitPaused("fast", true);
@@ -274,7 +303,7 @@ function splitsSource(
 const splitRecords = () =>
   WatermarkStrategy.forMonotonousTimestamps<string>()
     .withTimestampAssigner((s) => Number(s.split(":")[1]))
-    .withWatermarkInterval(0);
+    .withPerRecordWatermarks();
 
 /**
  * Readers of `fromSource` sources as a job runs them, on a manual clock:

@@ -743,7 +743,7 @@ export class StreamEnvironment implements GraphBuilder {
    * };
    * const strategy = WatermarkStrategy.forMonotonousTimestamps<number>()
    *   .withTimestampAssigner((n) => n)
-   *   .withWatermarkInterval(0);
+   *   .withPerRecordWatermarks();
    * const env = StreamEnvironment.create();
    * const seen = new CollectSink<string>();
    * env.fromSource(source, strategy, "two splits", { uid: "two-splits" })

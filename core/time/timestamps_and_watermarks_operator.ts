@@ -125,16 +125,14 @@ export class TimestampsAndWatermarksOperator<T> extends StreamOperator<T> {
     this.#idle = false;
     this.output.collect(value as T, ts);
     this.#generator.onEvent(value as T, ts, this.#wmOutput);
-    if (this.#interval === 0) this.#generator.onPeriodicEmit(this.#wmOutput);
   }
 
   /** Called by the task between batches: periodic emission and idleness. */
   onProcessingTick(): void {
     if (this.#resend) this.#resendRestored();
     const now = this.ctx.clock.now();
-    if (this.#interval === 0) {
-      this.#generator.onPeriodicEmit(this.#wmOutput);
-    } else if (now >= this.#nextEmit) {
+    // An interval of 0 turns periodic emission off (as Flink's).
+    if (this.#interval > 0 && now >= this.#nextEmit) {
       this.#nextEmit = now + this.#interval;
       this.#generator.onPeriodicEmit(this.#wmOutput);
     }

@@ -8,12 +8,15 @@ import {
 } from "../state/operator_state.ts";
 import { ListStateDescriptor } from "../state/descriptors.ts";
 import { Serializers } from "../state/serializer.ts";
+import { CollectSink } from "../connectors/collect_sink.ts";
+import { StreamEnvironment } from "../dataflow/environment.ts";
 import { TimestampsAndWatermarksOperator } from "./timestamps_and_watermarks_operator.ts";
 import { WatermarkStrategy } from "./watermark_strategy.ts";
+import { TumblingEventTimeWindows } from "./window_assigners.ts";
 
 const strategy = WatermarkStrategy.forMonotonousTimestamps<number>()
   .withTimestampAssigner((t) => t)
-  .withWatermarkInterval(0);
+  .withPerRecordWatermarks();
 
 /** A subtask of the operator, restored from `state` if given. */
 function subtask(state?: OperatorStateSnapshot) {
@@ -77,7 +80,7 @@ Deno.test("a timestamp that is NaN or no number, a NaN watermark and a NaN timer
   type Reading = { at: string };
   const parsed = WatermarkStrategy.forMonotonousTimestamps<Reading>()
     .withTimestampAssigner((r) => Date.parse(r.at))
-    .withWatermarkInterval(0);
+    .withPerRecordWatermarks();
   const h = await OperatorHarness.forOperator(new TimestampsAndWatermarksOperator(parsed));
   h.processElement({ at: "1970-01-01T00:00:01Z" });
   assert.throws(
@@ -110,4 +113,65 @@ Deno.test("a timestamp that is NaN or no number, a NaN watermark and a NaN timer
   timers.processElement(10);
   assert.throws(() => timers.processElement(NaN), /registerEventTimeTimer gave NaN/);
   assert.deepEqual(timers.pendingTimers("event-time").map((p) => p.timestamp), [10]);
+});
+
+/** Punctuated at multiples of 10; its periodic watermark (far ahead) shows every periodic call. */
+function punctuatedAndPeriodic(calls: { periodic: number }) {
+  return WatermarkStrategy.forGenerator<number>(() => ({
+    onEvent: (n, ts, out) => n % 10 === 0 && out.emitWatermark(ts),
+    onPeriodicEmit: (out) => {
+      calls.periodic++;
+      out.emitWatermark(1_000_000);
+    },
+  })).withTimestampAssigner((n) => n).withWatermarkInterval(0);
+}
+
+Deno.test("withWatermarkInterval(0) turns periodic emission off (as Flink): punctuated watermarks and the final +Infinity still flow", async () => {
+  const calls = { periodic: 0 };
+  const h = await OperatorHarness.forOperator(
+    new TimestampsAndWatermarksOperator(punctuatedAndPeriodic(calls)),
+  );
+  h.processElement(5);
+  h.processElement(10);
+  h.advanceProcessingTime(60_000);
+  (h.operator as TimestampsAndWatermarksOperator<number>).onProcessingTick();
+  h.processElement(15);
+  h.processWatermark(Infinity);
+  assert.deepEqual(h.watermarks(), [10, Infinity]);
+  assert.equal(calls.periodic, 0, "onPeriodicEmit is never called");
+
+  // In a job: no watermark before end of input, whose +Infinity fires the window.
+  const env = StreamEnvironment.create();
+  const seen = new CollectSink<string>();
+  env.fromElements(1, 2, 3)
+    .assignTimestampsAndWatermarks(
+      WatermarkStrategy.forMonotonousTimestamps<number>().withTimestampAssigner((n) => n)
+        .withWatermarkInterval(0),
+    )
+    .process<string>({
+      processElement: (n, ctx, out) => out.collect(`${n}/${ctx.currentWatermark()}`),
+    })
+    .windowAll(TumblingEventTimeWindows.of<string>(10))
+    .reduce((a, b) => `${a} ${b}`)
+    .addSink(seen);
+  await env.execute();
+  assert.deepEqual(seen.values, ["1/-Infinity 2/-Infinity 3/-Infinity"]);
+});
+
+Deno.test("a negative watermark interval is a ConfigError naming it", () => {
+  for (const ms of [-1, -200, NaN]) {
+    assert.throws(
+      () => WatermarkStrategy.forMonotonousTimestamps<number>().withWatermarkInterval(ms),
+      (e: Error) => e instanceof ConfigError && e.message.includes(`got ${ms}`),
+    );
+  }
+});
+
+Deno.test("withPerRecordWatermarks: the periodic watermark also right after each record, with the interval", async () => {
+  const h = await OperatorHarness.forOperator(new TimestampsAndWatermarksOperator(strategy));
+  h.processElement(5);
+  h.processElement(3);
+  h.processElement(8);
+  assert.deepEqual(h.watermarks(), [4, 7]);
+  assert.equal(strategy.watermarkIntervalMs, 200, "periodic emission goes on at the interval");
 });

@@ -250,6 +250,8 @@ interface StrategySpec<T> {
   readonly assigner: TimestampAssigner<T> | undefined;
   readonly idleTimeoutMs: number | undefined;
   readonly intervalMs: number;
+  /** The generator's periodic watermark is also asked for right after each record. */
+  readonly perRecord?: boolean;
   readonly alignment?: WatermarkAlignment;
 }
 
@@ -262,12 +264,11 @@ interface StrategySpec<T> {
  * import { WatermarkStrategy } from "@weir/weir";
  * const s = WatermarkStrategy.forBoundedOutOfOrderness<{ ts: number }>(5)
  *   .withTimestampAssigner((e) => e.ts)
- *   .withWatermarkInterval(0);
+ *   .withPerRecordWatermarks();
  * const marks: number[] = [];
  * const gen = s.createWatermarkGenerator({ currentProcessingTime: () => 0 });
  * const out = { emitWatermark: (t: number) => void marks.push(t), markIdle() {}, markActive() {} };
  * gen.onEvent({ ts: 100 }, s.timestampOf({ ts: 100 }, undefined), out);
- * gen.onPeriodicEmit(out);
  * assert.deepEqual(marks, [94]);
  * ```
  */
@@ -329,12 +330,25 @@ export class WatermarkStrategy<T> {
 
   /**
    * Calls the generator's `onPeriodicEmit` every `ms` of processing time
-   * (default 200); `0` calls it after every record, which makes the
-   * watermarks a pure function of the input (deterministic jobs and tests).
+   * (default 200). `0` turns periodic emission off, as Flink's
+   * `setAutoWatermarkInterval(0)`: `onPeriodicEmit` is never called (so idleness
+   * is never detected either); watermarks a generator emits in `onEvent`
+   * (punctuated) still flow, and end of input still emits the final `+Infinity`.
+   * A negative or NaN interval is a `ConfigError`.
    */
   withWatermarkInterval(ms: number): WatermarkStrategy<T> {
     if (!(ms >= 0)) throw new ConfigError(`Watermark interval must be >= 0 ms, got ${ms}`);
     return new WatermarkStrategy<T>({ ...this.#spec, intervalMs: ms });
+  }
+
+  /**
+   * Also asks the generator for its periodic watermark right after each record
+   * (`onPeriodicEmit` after `onEvent`, as a punctuated generator emits), which
+   * makes the watermarks a pure function of the input: deterministic jobs and
+   * tests. Periodic emission (and idleness) goes on at the interval.
+   */
+  withPerRecordWatermarks(): WatermarkStrategy<T> {
+    return new WatermarkStrategy<T>({ ...this.#spec, perRecord: true });
   }
 
   /**
@@ -371,7 +385,7 @@ export class WatermarkStrategy<T> {
     return this.#spec.alignment;
   }
 
-  /** The periodic emit interval (0: after every record). */
+  /** The periodic emit interval (0: no periodic emission). */
   get watermarkIntervalMs(): number {
     return this.#spec.intervalMs;
   }
@@ -400,10 +414,20 @@ export class WatermarkStrategy<T> {
     return recordTimestamp;
   }
 
-  /** Creates the generator of one subtask (idleness included). */
+  /** Creates the generator of one subtask (per-record emission and idleness included). */
   createWatermarkGenerator(ctx: WatermarkGeneratorContext): WatermarkGenerator<T> {
     const make = this.#spec.generator;
-    const inner: WatermarkGenerator<T> = make ? make(ctx) : { onEvent() {}, onPeriodicEmit() {} };
+    let inner: WatermarkGenerator<T> = make ? make(ctx) : { onEvent() {}, onPeriodicEmit() {} };
+    if (this.#spec.perRecord) {
+      const gen = inner;
+      inner = {
+        onEvent(event, timestamp, output) {
+          gen.onEvent(event, timestamp, output);
+          gen.onPeriodicEmit(output);
+        },
+        onPeriodicEmit: (output) => gen.onPeriodicEmit(output),
+      };
+    }
     const idle = this.#spec.idleTimeoutMs;
     return idle === undefined ? inner : new WatermarksWithIdleness(inner, idle, ctx);
   }

@@ -122,6 +122,6 @@ export function splitsSource(splits: Record<string, TestSplit>): Source<AlignedR
 export function alignedStrategy(maxDriftMs: number): WatermarkStrategy<AlignedRecord> {
   return WatermarkStrategy.forMonotonousTimestamps<AlignedRecord>()
     .withTimestampAssigner((r) => r.ts)
-    .withWatermarkInterval(0)
+    .withPerRecordWatermarks()
     .withWatermarkAlignment("g", maxDriftMs, 10);
 }

@@ -214,7 +214,7 @@ Deno.test("KafkaSource read with per-split watermarks (env.fromSource): a waterm
     await produce(kafka.bootstrap, "t", ["10", "20"], 1);
     const strategy = WatermarkStrategy.forMonotonousTimestamps<string>()
       .withTimestampAssigner((s) => Number(s.split(":")[2]))
-      .withWatermarkInterval(0);
+      .withPerRecordWatermarks();
     // The reader as env.fromSource runs it, polled one record at a time.
     const watermarks: ReaderWatermarks<string> = new Map();
     const wrapped = new WatermarkedSource(
