@@ -100,7 +100,10 @@ export interface ProcessWindowContext<W extends Window> {
    * (sessions), as in Flink: its `getState` throws a `ConfigError` there.
    */
   windowState(): KeyedStateStore;
-  /** State of this key, across windows. */
+  /**
+   * State of this key, across windows (the runtime context's `getState`). A name is either
+   * per-window or global: asking for one name in both is a `StateError`.
+   */
   globalState(): KeyedStateStore;
   /** Emits to a side output. */
   output<X>(tag: OutputTag<X>, value: X): void;

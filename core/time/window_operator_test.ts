@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ConfigError } from "../errors.ts";
+import { ConfigError, StateError } from "../errors.ts";
 import { OperatorHarness } from "../testing/mod.ts";
 import { OutputTag } from "../runtime/output_tag.ts";
 import { ValueStateDescriptor } from "../state/descriptors.ts";
@@ -314,6 +314,30 @@ Deno.test("process window functions get per-window state (cleared in clear) and 
   assert.deepEqual(h.output(), ["a:1:1", "a:2:3", "a:1:4"]);
   assert.deepEqual(h.keys(fires), [], "per-window state cleared at cleanup");
   await h.close();
+});
+
+Deno.test("one state name as both per-window and global state is a StateError naming it", async () => {
+  const count = new ValueStateDescriptor<number>("count", Serializers.f64, 0);
+  const op = new WindowOperator<E, string, string, TimeWindow>({
+    keySelector: (e) => e[0],
+    assigner: TumblingEventTimeWindows.of<E>(10),
+    contents: list,
+    process: {
+      process(_key, ctx, els) {
+        const w = ctx.windowState().getState(count);
+        w.update(w.value()! + els.length);
+        ctx.globalState().getState(count);
+      },
+    },
+  });
+  const h = await OperatorHarness.forOperator(op, { keySerializer: Serializers.string });
+  h.processElement(["a", 1], 1);
+  assert.throws(
+    () => h.processWatermark(Infinity),
+    (e: Error) =>
+      e instanceof StateError && e.message.includes('"count"') &&
+      /registered per key and namespace .*; cannot register it again per key:/.test(e.message),
+  );
 });
 
 Deno.test("per-window state with merging windows is a ConfigError, as in Flink; global state works there", async () => {

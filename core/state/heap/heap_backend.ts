@@ -777,6 +777,8 @@ interface Registered {
 /** A descriptor with TTL and the decorated state made for it. */
 interface TtlRegistered {
   descriptor: AnyStateDescriptor;
+  /** The namespace serializer it was registered with (another one is refused). */
+  namespace: unknown;
   state: unknown;
 }
 
@@ -1054,7 +1056,12 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
     namespaceSerializer?: Serializer<N>,
   ): StateFor<D> & NamespacedState<N> {
     if (d.ttlConfig) return this.#ttlState(d, namespaceSerializer);
-    const known = alreadyRegistered(this.#states.get(d.name), d, this.#operator);
+    const known = alreadyRegistered(
+      this.#states.get(d.name),
+      d,
+      this.#operator,
+      namespaceSerializer as Serializer<unknown> | undefined,
+    );
     if (known) return known as unknown as StateFor<D> & NamespacedState<N>;
     const ns = namespaceSerializer as Serializer<unknown> | undefined;
     let state: HeapStateBase<unknown>;
@@ -1102,7 +1109,9 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
     namespaceSerializer: Serializer<N> | undefined,
   ): StateFor<D> & NamespacedState<N> {
     const cached = this.#ttlStates.get(d.name);
-    if (cached?.descriptor === d) return cached.state as StateFor<D> & NamespacedState<N>;
+    if (cached?.descriptor === d && cached.namespace === namespaceSerializer) {
+      return cached.state as StateFor<D> & NamespacedState<N>;
+    }
     const config = d.ttlConfig!;
     const registered = this.#states.has(d.name);
     const inner = this.state(ttlInnerDescriptor(d, this.#time), namespaceSerializer);
@@ -1117,7 +1126,7 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
       if (cleanup.runForEveryRecord && !registered) this.#perRecord.push(onAccess);
     }
     const state = wrapTtlState(d, inner as NamespacedState<unknown>, this.#time, onAccess);
-    this.#ttlStates.set(d.name, { descriptor: d, state });
+    this.#ttlStates.set(d.name, { descriptor: d, namespace: namespaceSerializer, state });
     return state as StateFor<D> & NamespacedState<N>;
   }
 

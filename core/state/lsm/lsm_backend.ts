@@ -751,8 +751,11 @@ export class LsmKeyedStateBackend implements KeyedStateBackend {
   /** Run first in every snapshot (the timer services write their new timers). */
   readonly #snapshotHooks: (() => void)[] = [];
   readonly #time: TtlTimeProvider;
-  /** Decorated TTL states by name, with the descriptor they were made for. */
-  readonly #ttlStates = new Map<string, { descriptor: AnyStateDescriptor; state: unknown }>();
+  /** Decorated TTL states by name, with the descriptor and namespace serializer they were made for. */
+  readonly #ttlStates = new Map<
+    string,
+    { descriptor: AnyStateDescriptor; namespace: unknown; state: unknown }
+  >();
   /** Compaction-filter rules of the TTL states. */
   readonly #expiryRules: ExpiryRule[] = [];
 
@@ -1112,7 +1115,12 @@ export class LsmKeyedStateBackend implements KeyedStateBackend {
     namespaceSerializer?: Serializer<N>,
   ): StateFor<D> & NamespacedState<N> {
     if (d.ttlConfig) return this.#ttlState(d, namespaceSerializer);
-    const known = alreadyRegistered(this.#states.get(d.name), d, this.#operator);
+    const known = alreadyRegistered(
+      this.#states.get(d.name),
+      d,
+      this.#operator,
+      namespaceSerializer as Serializer<unknown> | undefined,
+    );
     if (known) return known as unknown as StateFor<D> & NamespacedState<N>;
     const ns = namespaceSerializer as Serializer<unknown> | undefined;
     const pending = this.#pending.get(d.name);
@@ -1193,10 +1201,12 @@ export class LsmKeyedStateBackend implements KeyedStateBackend {
     namespaceSerializer: Serializer<N> | undefined,
   ): StateFor<D> & NamespacedState<N> {
     const cached = this.#ttlStates.get(d.name);
-    if (cached?.descriptor === d) return cached.state as StateFor<D> & NamespacedState<N>;
+    if (cached?.descriptor === d && cached.namespace === namespaceSerializer) {
+      return cached.state as StateFor<D> & NamespacedState<N>;
+    }
     const inner = this.state(ttlInnerDescriptor(d, this.#time), namespaceSerializer);
     const state = wrapTtlState(d, inner as NamespacedState<unknown>, this.#time);
-    this.#ttlStates.set(d.name, { descriptor: d, state });
+    this.#ttlStates.set(d.name, { descriptor: d, namespace: namespaceSerializer, state });
     return state as StateFor<D> & NamespacedState<N>;
   }
 

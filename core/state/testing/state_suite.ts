@@ -17,6 +17,7 @@ import {
 import { keyGroupOf } from "../key_group.ts";
 import { tableHash } from "../_key_table.ts";
 import { serialize, type Serializer, Serializers } from "../serializer.ts";
+import { StateTtlConfig } from "../ttl.ts";
 import { rng } from "../../../statestore-as/_test_util.ts";
 
 function keyed(make: () => StateBackend): KeyedStateBackend {
@@ -567,6 +568,38 @@ export function runStateSuite(name: string, makeBackend: () => StateBackend): vo
           e instanceof StateError && e.message.includes('"s"') &&
           e.message.includes("value<f64>") && e.message.includes(d.typeId()),
         d.typeId(),
+      );
+    }
+    b.dispose();
+  });
+
+  test("errors: one name registered with and without namespaces throws StateError", () => {
+    const b = keyed(makeBackend);
+    b.state(new ValueStateDescriptor("global", Serializers.f64));
+    b.state(new ValueStateDescriptor("windowed", Serializers.f64), Serializers.f64);
+    const ttlDescriptor = new ValueStateDescriptor("ttl", Serializers.f64);
+    ttlDescriptor.enableTimeToLive(StateTtlConfig.newBuilder(60_000).build());
+    b.state(ttlDescriptor, Serializers.f64);
+    const clashes: [() => unknown, string, string][] = [
+      [
+        () => b.state(new ValueStateDescriptor("global", Serializers.f64), Serializers.f64),
+        "global",
+        "per key;",
+      ],
+      [
+        () => b.state(new ValueStateDescriptor("windowed", Serializers.f64)),
+        "windowed",
+        "per key and namespace f64;",
+      ],
+      [() => b.state(ttlDescriptor), "ttl", "per key and namespace f64;"],
+    ];
+    for (const [register, stateName, registered] of clashes) {
+      assert.throws(
+        register,
+        (e: unknown) =>
+          e instanceof StateError && e.message.includes(`"${stateName}"`) &&
+          e.message.includes(`registered ${registered}`) && /names of their own/.test(e.message),
+        stateName,
       );
     }
     b.dispose();
