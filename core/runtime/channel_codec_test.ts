@@ -102,6 +102,18 @@ Deno.test("channel codec: plain batches of mixed shapes, nesting and odd keys ro
   }
 });
 
+Deno.test("channel codec: a plain batch keeps sparse arrays' holes, as records within a worker do", () => {
+  // deno-lint-ignore no-sparse-arrays
+  const values = [[, 1, , 3], { user: "ann", seq: [, 2] }, { user: "bob", seq: [undefined, 2] }];
+  const out = new ByteWriter();
+  encodeMessage(records(values), Serializers.plain, "a -> b", out);
+  const back = decodeMessage(out.bytes(), Serializers.plain) as { values: unknown[] };
+  assert.deepEqual(back.values, values);
+  assert.deepEqual(Object.keys(back.values[0] as unknown[]), ["1", "3"]);
+  assert.ok(!(0 in (back.values[1] as { seq: unknown[] }).seq));
+  assert.ok(0 in (back.values[2] as { seq: unknown[] }).seq);
+});
+
 Deno.test("channel codec: plain batch strings of every length and alphabet round-trip", () => {
   // Short ASCII strings are decoded by hand; a non-ASCII byte or a long one falls back.
   const values = Array.from(

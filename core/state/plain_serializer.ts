@@ -14,7 +14,12 @@
  * 9 bigint  sign byte | varint n | n magnitude bytes BE
  * 10 bytes  varint length | bytes
  * 11 date   f64 ms since epoch
+ * 14 hole   an array element that is not there (a sparse array's hole; only inside tag 7)
  * ```
+ *
+ * A hole stays a hole, as a record passed within a worker keeps it, so a
+ * record does not change when it crosses workers. Version 1 had no tag 14
+ * (it wrote a hole as undefined); its bytes read the same in version 2.
  *
  * In a channel frame's batch of records (see `core/runtime/channel_codec.ts`),
  * plain objects are written by shape instead of tag 8, so a batch carries each
@@ -35,6 +40,7 @@
 import { SerializationError } from "../errors.ts";
 import type { ByteReader, ByteWriter } from "./bytes.ts";
 import type { Serializer } from "./serializer.ts";
+import { COMPATIBLE_AS_IS, resolveByVersion } from "./serializer_schema.ts";
 
 const enum Tag {
   Undefined = 0,
@@ -51,6 +57,7 @@ const enum Tag {
   Date = 11,
   NewShape = 12,
   KnownShape = 13,
+  Hole = 14,
 }
 
 /** Integers below this in magnitude zigzag-encode to at most 2^53 - 1, still exact. */
@@ -221,7 +228,12 @@ function writeValue(
   if (Array.isArray(v)) {
     out.writeU8(Tag.Array);
     out.writeVarUint(v.length);
-    for (let i = 0; i < v.length; i++) writeValue(v[i], out, depth + 1, shapes);
+    for (let i = 0; i < v.length; i++) {
+      const x = v[i];
+      // Only an undefined element can be a hole: a dense array pays one comparison.
+      if (x === undefined && !(i in v)) out.writeU8(Tag.Hole);
+      else writeValue(x, out, depth + 1, shapes);
+    }
     return;
   }
   const proto = Object.getPrototypeOf(v);
@@ -287,7 +299,10 @@ function readValue(r: ByteReader): unknown {
     case Tag.Array: {
       const n = r.readVarUint();
       const a = new Array(n);
-      for (let i = 0; i < n; i++) a[i] = readValue(r);
+      for (let i = 0; i < n; i++) {
+        if (r.buf[r.pos] === Tag.Hole) r.pos++; // `new Array(n)` starts as holes
+        else a[i] = readValue(r);
+      }
       return a;
     }
     case Tag.Object: {
@@ -403,7 +418,10 @@ export class BatchValueReader {
         const n = this.#varUint(r);
         if (n > r.remaining()) break;
         const a = new Array(n);
-        for (let i = 0; i < n; i++) a[i] = this.#value(r);
+        for (let i = 0; i < n; i++) {
+          if (r.buf[r.pos] === Tag.Hole) r.pos++;
+          else a[i] = this.#value(r);
+        }
         return a;
       }
       case Tag.NewShape: {
@@ -442,7 +460,12 @@ export class BatchValueReader {
  */
 export const plainSerializer: Serializer<unknown> = {
   id: "plain",
-  version: 1,
+  version: 2,
   write: (v, out) => writeValue(v, out, 0),
   read: readValue,
+  // Version 2 only added the hole tag: version 1's bytes read as they are.
+  resolveSchemaCompatibility: (old) =>
+    old.id === "plain" && old.version === 1
+      ? COMPATIBLE_AS_IS
+      : resolveByVersion(plainSerializer, old),
 };

@@ -128,3 +128,37 @@ Deno.test("plain serializer: damaged bytes are a SerializationError", () => {
     SerializationError,
   );
 });
+
+Deno.test("plain serializer: a sparse array keeps its holes, an undefined element stays one", () => {
+  // deno-lint-ignore no-sparse-arrays
+  const v = { tags: [, "a", , undefined, "b", ,], deep: [[, 1], { xs: new Array(3) }] };
+  const back = roundTrip(v) as typeof v;
+  assert.deepEqual(back, v);
+  assert.deepEqual(Object.keys(back.tags), ["1", "3", "4"]);
+  assert.equal(back.tags.length, 6);
+  assert.ok(!(0 in back.deep[0]!) && 1 in back.deep[0]!);
+  assert.equal(Object.keys((back.deep[1] as { xs: unknown[] }).xs).length, 0);
+  // A dense array costs what it did: one tag a value, no byte for holes.
+  const w = new ByteWriter();
+  plainSerializer.write([1, undefined, 2], w);
+  assert.deepEqual([...w.bytes()], [7, 3, 4, 2, 0, 4, 4]);
+});
+
+Deno.test("plain serializer: bytes of version 1 read as they did, and are compatible as is", () => {
+  // Version 1 wrote [ , 1] as [undefined, 1]: array, 2 values, undefined, int 1.
+  const old = plainSerializer.read(new ByteReader(new Uint8Array([7, 2, 0, 4, 2]))) as unknown[];
+  assert.deepEqual(old, [undefined, 1]);
+  assert.ok(0 in old, "version 1's undefined is an element, not a hole");
+  assert.equal(plainSerializer.version, 2);
+  const compat = (version: number) =>
+    plainSerializer.resolveSchemaCompatibility!({ id: "plain", version }).type;
+  assert.equal(compat(1), "compatibleAsIs");
+  assert.equal(compat(2), "compatibleAsIs");
+  assert.equal(compat(3), "incompatible");
+  assert.equal(
+    plainSerializer.resolveSchemaCompatibility!({ id: "json", version: 1 }).type,
+    "incompatible",
+  );
+  // A hole outside an array is damage.
+  assert.throws(() => plainSerializer.read(new ByteReader(new Uint8Array([14]))), /unknown tag 14/);
+});
