@@ -155,6 +155,11 @@ Deno.test("an output or checkpoint directory this process cannot write fails at 
         ["--output", `${dir}/out`, "--checkpoint-dir", `${dir}/locked`],
         `${dir}/locked`,
       ]);
+      // Written before (a leftover in progress), now read-only: nothing to make, only to write.
+      Deno.mkdirSync(`${dir}/out-ro/.in-progress`, { recursive: true });
+      Deno.writeTextFileSync(`${dir}/out-ro/.in-progress/part-0-old-0`, "");
+      for (const d of [`${dir}/out-ro/.in-progress`, `${dir}/out-ro`]) Deno.chmodSync(d, 0o555);
+      cases.push([["--output", `${dir}/out-ro`], `${dir}/out-ro`]);
     }
     for (const [args, path] of cases) {
       const r = await runExample("word_count.ts", ["--input", `${dir}/in.txt`, ...args]);
@@ -168,6 +173,9 @@ Deno.test("an output or checkpoint directory this process cannot write fails at 
     }
   } finally {
     Deno.chmodSync(dir, 0o755);
+    for (const d of [`${dir}/out-ro`, `${dir}/out-ro/.in-progress`]) {
+      if (Deno.uid() !== 0) Deno.chmodSync(d, 0o755);
+    }
     Deno.removeSync(dir, { recursive: true });
   }
 });

@@ -27,7 +27,12 @@
  * @module
  */
 import { resolve } from "node:path";
-import { type CheckpointFs, DenoCheckpointFs, makeJobFolder } from "../checkpoint/checkpoint_fs.ts";
+import {
+  type CheckpointFs,
+  DenoCheckpointFs,
+  folderError,
+  makeJobFolder,
+} from "../checkpoint/checkpoint_fs.ts";
 import { type DirectoryLock, lockDirectory } from "../checkpoint/dir_lock.ts";
 import { inWorkerShare } from "../runtime/_worker_role.ts";
 import { ConfigError } from "../errors.ts";
@@ -139,6 +144,26 @@ export class ExactlyOnceFileSink<T> extends TwoPhaseCommitSink<T, FileTransactio
   /** @internal What the plan compares between threads (see `_external.ts`). */
   [EXTERNAL](): string {
     return `writes ${this.dir}`;
+  }
+
+  /**
+   * Checks that the output folder and its in-progress folder can be written,
+   * by making and removing a file in each. A folder that already exists (with
+   * its in-progress folder) is "made" without writing, so the constructor
+   * does not see it; a task's open would then fail the job once it runs
+   * (exit 1). Here it is a `ConfigError` naming the folder, before the job
+   * starts (exit 2), as for the checkpoint folder.
+   */
+  check(): void {
+    for (const folder of [this.dir, `${this.dir}/${IN_PROGRESS_DIR}`]) {
+      const probe = `${folder}/.weir-write-check-${crypto.randomUUID().slice(0, 8)}`;
+      try {
+        this.fs.create(probe).close();
+        this.fs.remove(probe);
+      } catch (e) {
+        throw folderError(e, "Output directory", this.dir, "cannot be written");
+      }
+    }
   }
 
   /**

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { type CheckpointFs, DenoCheckpointFs } from "../checkpoint/checkpoint_fs.ts";
 import { StreamEnvironment } from "../dataflow/environment.ts";
+import { ConfigError, JobFailedError } from "../errors.ts";
+import { exitStatusOf } from "../exit_status.ts";
 import type { SegmentFile } from "../../statestore-as/segment_fs.ts";
 import { QueueSource } from "../../tests/_helpers/queue_source.ts";
 import { until } from "../../tests/_helpers/checkpoint_jobs.ts";
@@ -136,6 +138,56 @@ Deno.test("exactly-once file sink: a failed asynchronous fsync declines the chec
     src.push("b");
     assert.match(String(await failed), /injected: fsync failed/);
     assert.deepEqual(parts(`${dir}/out`), []);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("exactly-once file sink: an existing output folder that cannot be written fails before the job starts, a ConfigError naming it (exit 2)", async () => {
+  const dir = Deno.makeTempDirSync({ prefix: "weir-eo-sink-" });
+  try {
+    // A folder the sink wrote before: made, with a leftover in its in-progress folder.
+    const out = `${dir}/out`;
+    Deno.mkdirSync(`${out}/${IN_PROGRESS_DIR}`, { recursive: true });
+    Deno.writeTextFileSync(`${out}/${IN_PROGRESS_DIR}/part-0-old-0`, "x\n");
+    // A read-only file system there (root ignores chmod, so the test injects it).
+    const real = new DenoCheckpointFs();
+    const readOnly = (path: string) => {
+      if (path.startsWith(`${out}/`)) {
+        throw Object.assign(new Error(`Read-only file system (os error 30): ${path}`), {
+          code: "EROFS",
+        });
+      }
+    };
+    const fs: CheckpointFs = Object.assign(Object.create(real) as DenoCheckpointFs, {
+      create(path: string): SegmentFile {
+        readOnly(path);
+        return real.create(path);
+      },
+      remove(path: string): void {
+        readOnly(path);
+        real.remove(path);
+      },
+      rename(from: string, to: string): void {
+        readOnly(to);
+        real.rename(from, to);
+      },
+    });
+    const env = StreamEnvironment.create({ log: () => {} });
+    env.fromElements("a", "b")
+      .addSink(new ExactlyOnceFileSink<string>({ dir: out, fs }), { uid: "sink" });
+    const error = await env.execute("read-only output").then(() => undefined, (e: unknown) => e);
+    assert.ok(error instanceof ConfigError && !(error instanceof JobFailedError), String(error));
+    assert.match(
+      error.message,
+      new RegExp(`^Output directory ${out} cannot be written: Read-only file system`),
+    );
+    assert.equal(exitStatusOf(error).code, 2);
+    assert.deepEqual(
+      [...Deno.readDirSync(`${out}/${IN_PROGRESS_DIR}`)].map((e) => e.name),
+      ["part-0-old-0"],
+    );
+    assert.deepEqual(parts(out), []);
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }

@@ -52,6 +52,12 @@ export interface SinkContext {
  * ```
  */
 export interface SinkFunction<T> extends CheckpointedFunction, CheckpointListener {
+  /**
+   * Checks, in the job's main thread before its first attempt, what no
+   * restart can fix (an output folder that cannot be written); throws
+   * `ConfigError` naming it.
+   */
+  check?(): void;
   /** Called once per subtask before the first record. */
   open?(ctx: SinkContext): void | Promise<void>;
   /** Receives one record and its timestamp. */

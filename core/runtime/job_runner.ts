@@ -108,13 +108,16 @@ function savepointName(): string {
 
 /**
  * Starts `nodes` and keeps them running per the restart strategy. What a
- * restart cannot fix fails before the first attempt (a source's `check`, a
+ * restart cannot fix fails before the first attempt (a source's or sink's `check`, a
  * snapshot that cannot be restored) or ends the job (a `ConfigError`, the
  * same failure repeated from the same snapshot: see `classifyFailure`).
  */
 export function runJob(nodes: readonly Transformation[], options: RunOptions): JobClient {
   const { checkpoint } = options;
-  for (const n of nodes) n.source?.check?.();
+  for (const n of nodes) {
+    n.source?.check?.();
+    n.sink?.check?.();
+  }
   const fs = options.fs ?? new DenoCheckpointFs();
   const storage = checkpoint ? new CheckpointStorage(checkpoint.dir, fs) : undefined;
   if (storage && options.mirror) {
