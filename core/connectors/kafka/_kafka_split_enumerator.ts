@@ -315,6 +315,9 @@ export class KafkaClusterLookup implements KafkaPartitionLookup {
   #client(): KafkaConsumer {
     if (this.#closed) throw new Error("The Kafka source's enumerator is closed");
     return this.#consumer ??= KafkaConsumer.create({
+      // The readers' default: a bounded stop is the latest offset at this level, for
+      // read_committed the last stable offset (Flink's OffsetsInitializer.latest()).
+      "isolation.level": "read_committed",
       ...this.#options.properties,
       "bootstrap.servers": this.#options.bootstrapServers,
       "group.id": this.#groupId,
