@@ -13,10 +13,12 @@
  * each record and without them (parallelism 1: the backend hashes the key).
  *
  * Records are `{ user: "user-NNN", seq: N }`, ~20 bytes encoded (and, for the
- * serialization cost, also bare strings `"user-NNN"`, what the keyed benchmarks
- * send, strings of 36 chars (UUIDs), and Nexmark bids, objects of seven
- * fields as bench/nexmark.ts's generator makes them). Serialization is timed in CPU time of this thread, so other
- * processes on the machine inflate it less than wall time.
+ * serialization cost, also the same two fields as a tuple `["user-NNN", N]`,
+ * bare strings `"user-NNN"`, what the keyed benchmarks send, strings of 36
+ * chars (UUIDs), and Nexmark bids, objects of seven fields as
+ * bench/nexmark.ts's generator makes them). Serialization is timed in CPU time
+ * of this thread, so other processes on the machine inflate it less than wall
+ * time.
  *
  * @module
  */
@@ -71,6 +73,7 @@ const nexmarkBids: Bid[] = (() => {
 /** The records a serialization row sends: `i` is the record's place in its batch. */
 const RECORD_KINDS = {
   pairs: (i: number) => ({ user: `user-${i % 1000}`, seq: i }),
+  tuples: (i: number) => [`user-${i % 1000}`, i],
   strings: (i: number) => `user-${(i * 7919) % 100_000}`,
   uuids: (i: number) => `${(i * 7919).toString(16).padStart(8, "0")}-4a1f-8b2c-9d3e-0f1a2b3c4d5e`,
   bids: (i: number) => nexmarkBids[i % nexmarkBids.length],
@@ -257,6 +260,7 @@ for (
   const [name, s, kind] of [
     ["plain (default)", Serializers.plain, "pairs"],
     ["record", record, "pairs"],
+    ["plain (default), `[user, seq]` tuples", Serializers.plain, "tuples"],
     ["plain (default), string records", Serializers.plain, "strings"],
     ["plain (default), 36-char string records (UUIDs)", Serializers.plain, "uuids"],
     ["plain (default), 7-field records (a Nexmark bid)", Serializers.plain, "bids"],

@@ -192,7 +192,7 @@ Deno.test("channel codec: a damaged plain batch is a SerializationError", () => 
     SerializationError,
   );
   const badShape = bytes.slice();
-  badShape[bytes.indexOf(13)] = 14; // an unknown tag where the second object's shape id was
+  badShape[bytes.indexOf(13)] = 15; // an unknown tag where the second object's shape id was
   assert.throws(() => decodeMessage(badShape, Serializers.plain), SerializationError);
 });
 

@@ -14,12 +14,14 @@
  * 9 bigint  sign byte | varint n | n magnitude bytes BE
  * 10 bytes  varint length | bytes
  * 11 date   f64 ms since epoch
- * 14 hole   an array element that is not there (a sparse array's hole; only inside tag 7)
+ * 14 sparse array  varint length | values, tag 15 for each hole
  * ```
  *
  * A hole stays a hole, as a record passed within a worker keeps it, so a
- * record does not change when it crosses workers. Version 1 had no tag 14
- * (it wrote a hole as undefined); its bytes read the same in version 2.
+ * record does not change when it crosses workers. Only an array with a hole
+ * is tag 14 (the writer turns tag 7 into 14 at its first hole), so the reader
+ * of a dense array looks for none. Version 1 had no tags 14 and 15 (it wrote
+ * a hole as undefined); its bytes read the same in version 2.
  *
  * In a channel frame's batch of records (see `core/runtime/channel_codec.ts`),
  * plain objects are written by shape instead of tag 8, so a batch carries each
@@ -57,7 +59,8 @@ const enum Tag {
   Date = 11,
   NewShape = 12,
   KnownShape = 13,
-  Hole = 14,
+  SparseArray = 14,
+  Hole = 15,
 }
 
 /** Integers below this in magnitude zigzag-encode to at most 2^53 - 1, still exact. */
@@ -226,13 +229,16 @@ function writeValue(
   }
   if (depth >= MAX_DEPTH) refuse(`values nested deeper than ${MAX_DEPTH} (a cycle?)`);
   if (Array.isArray(v)) {
+    const tagAt = out.length;
     out.writeU8(Tag.Array);
     out.writeVarUint(v.length);
     for (let i = 0; i < v.length; i++) {
       const x = v[i];
       // Only an undefined element can be a hole: a dense array pays one comparison.
-      if (x === undefined && !(i in v)) out.writeU8(Tag.Hole);
-      else writeValue(x, out, depth + 1, shapes);
+      if (x === undefined && !(i in v)) {
+        out.buf[tagAt] = Tag.SparseArray;
+        out.writeU8(Tag.Hole);
+      } else writeValue(x, out, depth + 1, shapes);
     }
     return;
   }
@@ -297,6 +303,12 @@ function readValue(r: ByteReader): unknown {
     case Tag.Undefined:
       return undefined;
     case Tag.Array: {
+      const n = r.readVarUint();
+      const a = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = readValue(r);
+      return a;
+    }
+    case Tag.SparseArray: {
       const n = r.readVarUint();
       const a = new Array(n);
       for (let i = 0; i < n; i++) {
@@ -418,6 +430,13 @@ export class BatchValueReader {
         const n = this.#varUint(r);
         if (n > r.remaining()) break;
         const a = new Array(n);
+        for (let i = 0; i < n; i++) a[i] = this.#value(r);
+        return a;
+      }
+      case Tag.SparseArray: {
+        const n = this.#varUint(r);
+        if (n > r.remaining()) break;
+        const a = new Array(n);
         for (let i = 0; i < n; i++) {
           if (r.buf[r.pos] === Tag.Hole) r.pos++;
           else a[i] = this.#value(r);
@@ -463,7 +482,7 @@ export const plainSerializer: Serializer<unknown> = {
   version: 2,
   write: (v, out) => writeValue(v, out, 0),
   read: readValue,
-  // Version 2 only added the hole tag: version 1's bytes read as they are.
+  // Version 2 only added the sparse array and hole tags: version 1's bytes read as they are.
   resolveSchemaCompatibility: (old) =>
     old.id === "plain" && old.version === 1
       ? COMPATIBLE_AS_IS

@@ -142,6 +142,11 @@ Deno.test("plain serializer: a sparse array keeps its holes, an undefined elemen
   const w = new ByteWriter();
   plainSerializer.write([1, undefined, 2], w);
   assert.deepEqual([...w.bytes()], [7, 3, 4, 2, 0, 4, 4]);
+  // An array with a hole is a sparse array (tag 14), each hole a tag 15.
+  w.reset();
+  // deno-lint-ignore no-sparse-arrays
+  plainSerializer.write([, 1], w);
+  assert.deepEqual([...w.bytes()], [14, 2, 15, 4, 2]);
 });
 
 Deno.test("plain serializer: bytes of version 1 read as they did, and are compatible as is", () => {
@@ -159,6 +164,10 @@ Deno.test("plain serializer: bytes of version 1 read as they did, and are compat
     plainSerializer.resolveSchemaCompatibility!({ id: "json", version: 1 }).type,
     "incompatible",
   );
-  // A hole outside an array is damage.
-  assert.throws(() => plainSerializer.read(new ByteReader(new Uint8Array([14]))), /unknown tag 14/);
+  // A hole outside a sparse array is damage.
+  assert.throws(() => plainSerializer.read(new ByteReader(new Uint8Array([15]))), /unknown tag 15/);
+  assert.throws(
+    () => plainSerializer.read(new ByteReader(new Uint8Array([7, 2, 15, 4, 2]))),
+    /unknown tag 15/,
+  );
 });
