@@ -388,3 +388,18 @@ Deno.test("a job is RESTARTING between a failed attempt and the next (the restar
     Deno.removeSync(dir, { recursive: true });
   }
 });
+
+Deno.test("PATCH /jobs/:id?mode=cancel cancels a RESTARTING job at once, as Flink does", async () => {
+  // An hour's restart delay: only a cancel that wakes the job ends it within the test.
+  const { dir, client, app } = flakyJob(3_600_000);
+  try {
+    const id = (await (await app.request("/jobs")).json()).jobs[0].id;
+    await until("RESTARTING", () => client.restarting);
+    const res = await app.request(`/jobs/${id}?mode=cancel`, { method: "PATCH" });
+    assert.equal(res.status, 202, JSON.stringify(await res.json()));
+    assert.equal((await client.done).cancelled, true);
+    assert.equal((await (await app.request(`/jobs/${id}`)).json()).state, "CANCELED");
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});

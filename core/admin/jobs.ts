@@ -7,7 +7,7 @@
  * `GET /jobs/:jobid/vertices/:vertexid/watermarks` (Flink's per-subtask
  * `currentInputWatermark`, and weir's `currentOutputWatermark`), and
  * `GET /jobs/:jobid/exceptions` (the restart history), and
- * `PATCH /jobs/:jobid?mode=cancel`.
+ * `PATCH /jobs/:jobid?mode=cancel` (also of a job RESTARTING, as in Flink).
  *
  * @module
  */
@@ -196,7 +196,11 @@ export function jobsRoutes(runtime: AdminRuntime): Hono {
     const job = jobParam(c, runtime);
     const mode = c.req.query("mode") ?? "cancel";
     if (mode !== "cancel") fail(400, `Unknown mode "${mode}": only "cancel" is supported`);
-    if (job.status() !== "RUNNING") fail(409, `Job ${job.id} is ${job.status()}, not running`);
+    // As Flink's: a job waiting out its restart delay can be cancelled too (it ends at once).
+    const status = job.status();
+    if (status !== "RUNNING" && status !== "RESTARTING") {
+      fail(409, `Job ${job.id} is ${status}, not running`);
+    }
     job.cancel();
     return c.json({}, 202);
   });

@@ -837,11 +837,13 @@ async function refresh(): Promise<void> {
         outRate: perSecond(`out:${job.jid}:${v.id}`, v.metrics["write-records"]),
       }]));
       // With the job's state, before anything awaited: the buttons never offer what it shows ended.
+      // A job waiting out its restart delay can be cancelled, not stopped with a savepoint.
       const running = job.state === "RUNNING";
-      for (const id of ["savepoint-button", "stop-button", "drain-button", "cancel-button"]) {
-        ($(id) as HTMLButtonElement).disabled = !running ||
-          (id !== "cancel-button" && !job.isStoppable);
+      const cancellable = running || job.state === "RESTARTING";
+      for (const id of ["savepoint-button", "stop-button", "drain-button"]) {
+        ($(id) as HTMLButtonElement).disabled = !running || !job.isStoppable;
       }
+      ($("cancel-button") as HTMLButtonElement).disabled = !cancellable;
       renderGraph(job);
       await renderOperator();
       await renderSourceWatermarks(job);
