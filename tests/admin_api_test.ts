@@ -403,3 +403,31 @@ Deno.test("PATCH /jobs/:id?mode=cancel cancels a RESTARTING job at once, as Flin
     Deno.removeSync(dir, { recursive: true });
   }
 });
+
+Deno.test("a second stop asking for another drain than the stop in progress fails, naming it", async () => {
+  const dir = Deno.makeTempDirSync();
+  const { client, get, post } = startJob(dir, new HeapStateBackend());
+  try {
+    const id = (await get("/jobs")).jobs[0].id;
+    const plain = await post(`/jobs/${id}/stop`, {});
+    const drained = await post(`/jobs/${id}/stop`, { drain: true });
+    const again = await post(`/jobs/${id}/stop`, { drain: false });
+    const first = await poll(get, `/jobs/${id}/savepoints/${plain["request-id"]}`);
+    assert.match(first.operation.location, /savepoints\/savepoint-/);
+    // The stop in progress keeps its windows: a caller asking to fire them must not be told
+    // it got that stop's savepoint.
+    const second = await poll(get, `/jobs/${id}/savepoints/${drained["request-id"]}`);
+    assert.equal(second.operation.location, undefined);
+    assert.match(
+      second.operation["failure-cause"]["stack-trace"],
+      /stop with savepoint without drain is already in progress/,
+    );
+    // The same stop asked again shares its savepoint.
+    const third = await poll(get, `/jobs/${id}/savepoints/${again["request-id"]}`);
+    assert.equal(third.operation.location, first.operation.location);
+    assert.equal((await client.done).cancelled, false);
+  } finally {
+    await client.done.catch(() => {});
+    Deno.removeSync(dir, { recursive: true });
+  }
+});

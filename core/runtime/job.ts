@@ -661,7 +661,9 @@ export class Job implements TaskHost {
    * transactions are committed, and the job ends. With `drain`, sources end
    * event time first, so every window and timer fires; without it (the
    * default) they stay in the savepoint. Resolves with the savepoint once its
-   * commit is done; its manifest then lists no pending transactions.
+   * commit is done; its manifest then lists no pending transactions. A stop
+   * while one is in progress resolves with that one's savepoint, and rejects
+   * with a `CheckpointError` when it asks for another `drain`.
    */
   stopWithSavepoint(
     name = `savepoint-${Date.now()}`,
@@ -670,6 +672,17 @@ export class Job implements TaskHost {
     if (!this.#coordinator) {
       return Promise.reject(
         new ConfigError("stop-with-savepoint needs checkpointing (--checkpoint-dir)"),
+      );
+    }
+    // One stop per job: a later one shares its savepoint, but not when it asks for another
+    // drain, which that savepoint did not do (windows fired or kept for the restore).
+    if (this.#stopSavepoint !== undefined && this.#stopOptions.drain !== options.drain) {
+      const how = (drain: boolean) => drain ? "with drain" : "without drain";
+      return Promise.reject(
+        new CheckpointError(
+          `A stop with savepoint ${how(this.#stopOptions.drain)} is already in progress ` +
+            `(${this.#stopSavepoint}): cannot also stop ${how(options.drain)}`,
+        ),
       );
     }
     this.stopSources(name, options);

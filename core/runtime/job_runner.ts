@@ -98,6 +98,8 @@ export interface JobClient {
   /**
    * Stops the job with a savepoint, commits, and ends the job; with
    * `{ drain: true }` every window and timer fires first (see {@linkcode StopOptions}).
+   * While a stop is in progress another one gets its savepoint, or a
+   * `CheckpointError` when it asks for another `drain`.
    */
   stopWithSavepoint(name?: string, options?: StopOptions): Promise<CompletedCheckpoint>;
 }
