@@ -157,6 +157,18 @@ Deno.test("admin API errors are JSON with fitting statuses", async () => {
     400,
     /"drain" must be true or false/,
   );
+  // Flink's savepoint formats are CANONICAL and NATIVE; anything else is a bad body there too.
+  const formats: [string, string][] = [
+    [sp, '{"formatType":"BOGUS"}'],
+    [`/jobs/${JOB_ID}/stop`, '{"formatType":5}'],
+  ];
+  for (const [path, body] of formats) {
+    assertError(
+      await call(app, "POST", path, { body }),
+      400,
+      /"formatType" must be "CANONICAL" or "NATIVE"/,
+    );
+  }
   assert.equal(job.savepoints, 0, "no savepoint was triggered by a bad request");
 
   // A failed savepoint is reported through its trigger, Flink style.

@@ -1,8 +1,8 @@
 /**
  * Savepoint resources (Flink's shapes): `POST /jobs/:jobid/savepoints` with
- * `{"target-directory"?, "cancel-job"?}` → 202 `{"request-id"}`,
+ * `{"target-directory"?, "cancel-job"?, "formatType"?}` → 202 `{"request-id"}`,
  * `GET /jobs/:jobid/savepoints/:triggerid` → `{"status": {"id"}, "operation"}`,
- * and `POST /jobs/:jobid/stop` with `{"drain"?, "targetDirectory"?}`
+ * and `POST /jobs/:jobid/stop` with `{"drain"?, "targetDirectory"?, "formatType"?}`
  * (stop with savepoint, polled the same way; `drain` fires every window and
  * timer first, false by default as in Flink).
  *
@@ -39,6 +39,18 @@ function targetOf(job: AdminJob, target: string | undefined, savepointDir: strin
   return checked === checkTargetDirectory(own, [own]) ? undefined : checked;
 }
 
+/**
+ * Checks Flink's `formatType`: weir has one savepoint format, which serves as
+ * either of Flink's (self-contained, restorable at another parallelism), so
+ * both names are taken; anything else is a 400, as in Flink.
+ */
+function checkFormatType(body: Record<string, unknown>): void {
+  const v = body.formatType;
+  if (v !== undefined && v !== null && v !== "CANONICAL" && v !== "NATIVE") {
+    fail(400, `Field "formatType" must be "CANONICAL" or "NATIVE", got ${JSON.stringify(v)}`);
+  }
+}
+
 /** The savepoint routes; `savepointDir` is a further root for target directories. */
 export function savepointsRoutes(
   runtime: AdminRuntime,
@@ -49,6 +61,7 @@ export function savepointsRoutes(
   app.post("/jobs/:jobid/savepoints", async (c) => {
     const job = jobParam(c, runtime);
     const body = await jsonBody(c, ["target-directory", "cancel-job", "formatType"]);
+    checkFormatType(body);
     const target = optionalString(body, "target-directory");
     const cancelJob = optionalBoolean(body, "cancel-job") ?? false;
     needRunning(job);
@@ -62,6 +75,7 @@ export function savepointsRoutes(
   app.post("/jobs/:jobid/stop", async (c) => {
     const job = jobParam(c, runtime);
     const body = await jsonBody(c, ["drain", "targetDirectory", "formatType"]);
+    checkFormatType(body);
     const target = optionalString(body, "targetDirectory");
     // Flink's default: no drain, so windows and timers resume after a restore.
     const drain = optionalBoolean(body, "drain") ?? false;
