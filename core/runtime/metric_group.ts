@@ -94,7 +94,9 @@ const NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 
 /**
  * The metrics of one operator subtask. Names are Prometheus-safe
- * (`[a-zA-Z_][a-zA-Z0-9_]*`) and unique within the group.
+ * (`[a-zA-Z_][a-zA-Z0-9_]*`) and unique within the group, and so are the
+ * series `/metrics` exports for them (a counter `a` is `a_total`, a histogram
+ * `a` is `a`, `a_sum` and `a_count`).
  *
  * @example
  * ```ts
@@ -123,8 +125,10 @@ const NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
  */
 export class MetricGroup {
   readonly #metrics = new Map<string, () => MetricSample>();
+  /** The series names `/metrics` exports (after `weir_user_`), and the metric each is of. */
+  readonly #series = new Map<string, string>();
 
-  #register(name: string, sample: () => MetricSample): void {
+  #register(name: string, kind: MetricSample["kind"], sample: () => MetricSample): void {
     if (!NAME.test(name)) {
       throw new ConfigError(
         `metric name "${name}" is not valid: use letters, digits and _ (not first: a digit)`,
@@ -133,6 +137,24 @@ export class MetricGroup {
     if (this.#metrics.has(name)) {
       throw new ConfigError(`metric "${name}" is already registered in this operator`);
     }
+    // Two metrics exported as one series (a counter "a" is a_total; a histogram "a" is a, a_sum
+    // and a_count) would make the whole Prometheus scrape invalid.
+    const series = kind === "counter"
+      ? [`${name}_total`]
+      : kind === "histogram"
+      ? [name, `${name}_sum`, `${name}_count`]
+      : [name];
+    for (const s of series) {
+      const other = this.#series.get(s);
+      if (other !== undefined) {
+        const otherKind = this.#metrics.get(other)!().kind;
+        throw new ConfigError(
+          `metric "${name}" would be exported as weir_user_${s}, as ${otherKind} "${other}" ` +
+            `is in this operator: give one of them another name`,
+        );
+      }
+    }
+    for (const s of series) this.#series.set(s, name);
     this.#metrics.set(name, sample);
   }
 
@@ -146,13 +168,13 @@ export class MetricGroup {
         return count;
       },
     };
-    this.#register(name, () => ({ kind: "counter", name, value: count }));
+    this.#register(name, "counter", () => ({ kind: "counter", name, value: count }));
     return c;
   }
 
   /** Registers a gauge: `read` is called when metrics are read. */
   gauge(name: string, read: () => number): void {
-    this.#register(name, () => ({ kind: "gauge", name, value: read() }));
+    this.#register(name, "gauge", () => ({ kind: "gauge", name, value: read() }));
   }
 
   /** Registers a histogram (quantiles over the latest 1024 values). */
@@ -178,7 +200,7 @@ export class MetricGroup {
       },
       statistics,
     };
-    this.#register(name, () => ({ kind: "histogram", name, value: statistics() }));
+    this.#register(name, "histogram", () => ({ kind: "histogram", name, value: statistics() }));
     return h;
   }
 
