@@ -758,6 +758,10 @@ Deno.test("bad usage: exit 2 with one line; --help everywhere", async () => {
     [["cancel", "--url", "http://u"], /^weir cancel: --job is required/],
     [["jobs", "list", "--url", "notaurl"], /^weir jobs list: --url must be the admin API's URL/],
     [["ui"], /^weir ui: --checkpoint-dir is required/],
+    [
+      ["ui", "--checkpoint-dir", "d", "--host", "0.0.0.0"],
+      /^weir ui: --host 0\.0\.0\.0 is reachable beyond this machine: give --token TOKEN/,
+    ],
     [["frob"], /^weir: unknown command "frob"/],
   ];
   for (const [args, re] of cases) {

@@ -4,8 +4,9 @@
  *
  * @module
  */
+import { checkAdminExposure } from "../../core/admin/exposure.ts";
 import { serveAdmin } from "../../core/admin/server.ts";
-import { numberFlag, parseCommand, requireFlag } from "../args.ts";
+import { numberFlag, parseCommand, requireFlag, UsageError } from "../args.ts";
 import type { CliIo, Command } from "../command.ts";
 import { historyRuntime } from "../history_runtime.ts";
 
@@ -43,8 +44,19 @@ export const ui: Command = {
     }
     const dir = requireFlag(p, "checkpoint-dir", this.name);
     const port = numberFlag(p, "port", this.name, true) ?? 0;
-    const runtime = historyRuntime(dir);
     const token = p.values.token;
+    if (typeof p.values.host === "string") {
+      try {
+        checkAdminExposure(p.values.host, typeof token === "string" ? token : undefined, false);
+      } catch {
+        // The job's rule, in this command's flags (it has no --admin-token or --admin-insecure).
+        throw new UsageError(
+          `--host ${p.values.host} is reachable beyond this machine: give --token TOKEN`,
+          this.name,
+        );
+      }
+    }
+    const runtime = historyRuntime(dir);
     const server = serveAdmin(runtime, {
       port,
       ...(typeof p.values.host === "string" ? { host: p.values.host } : {}),
