@@ -235,8 +235,9 @@ export function renderMetrics(runtime: AdminRuntime): string {
         for (const s of samples) addUserMetric(m, s, sl);
       }
       for (const [name, n] of Object.entries(v.sourceCounters ?? {})) {
+        // A reader's counter may be named anything; one invalid name would fail the whole scrape.
         m.add(
-          `weir_source_${name}_total`,
+          `weir_source_${name.replace(/[^a-zA-Z0-9_]/g, "_")}_total`,
           "counter",
           `The source's reader counter ${name} (see the source's docs), over its subtasks.`,
           ol,

@@ -173,3 +173,41 @@ Deno.test("metrics: bad or duplicate metric names are named", async () => {
     });
   }
 });
+
+Deno.test("metrics: a source counter whose name is no Prometheus name is exported under a valid one", () => {
+  const text = renderMetrics({
+    jobs: () => [{
+      id: "c".repeat(32),
+      name: "custom source",
+      startTime: 0,
+      status: () => "RUNNING",
+      endTime: () => undefined,
+      restarts: () => 0,
+      maxParallelism: () => 128,
+      vertices: () => [{
+        uid: "src",
+        name: "Source",
+        parallelism: 1,
+        recordsIn: 0,
+        recordsOut: 4,
+        backpressureRatio: 0,
+        // SourceReader.counters of a user's source: any text may be a key.
+        sourceCounters: { "bad-lines": 3, "retries (http)": 1, skipped: 2 },
+      }],
+      checkpointConfig: () => undefined,
+      checkpoints: () => ({ history: [], inProgress: [] }),
+      segments: () => [],
+      triggerCheckpoint: () => Promise.reject(new Error("unused")),
+      triggerSavepoint: () => Promise.reject(new Error("unused")),
+      stopWithSavepoint: () => Promise.reject(new Error("unused")),
+      cancel: () => {},
+      queryState: () => Promise.resolve({ kind: "unknown-key", message: "none" }),
+    }],
+  });
+  checkExposition(text);
+  const labels = 'job_id="' + "c".repeat(32) +
+    '",job_name="custom source",operator_uid="src",operator_name="Source"';
+  assert.match(text, new RegExp(`^weir_source_bad_lines_total\\{${labels}\\} 3$`, "m"));
+  assert.match(text, new RegExp(`^weir_source_retries__http__total\\{${labels}\\} 1$`, "m"));
+  assert.match(text, new RegExp(`^weir_source_skipped_total\\{${labels}\\} 2$`, "m"));
+});

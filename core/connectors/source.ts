@@ -156,7 +156,8 @@ export interface SourceReader<T> {
   /**
    * Counters the reader keeps, by snake_case name (the file source's
    * `replaced_utf8_sequences`). The admin API's `GET /metrics` sums them over
-   * a source's subtasks as `weir_source_<name>_total`.
+   * a source's subtasks as `weir_source_<name>_total`, each character of the
+   * name other than a letter, digit or `_` replaced by `_`.
    */
   counters?(): Readonly<Record<string, number>>;
   /**
