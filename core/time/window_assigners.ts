@@ -421,5 +421,13 @@ function eventTime(ts: number | undefined): number {
         "call assignTimestampsAndWatermarks before the window",
     );
   }
+  // ±Infinity (Flink's Long.MIN_VALUE "no timestamp" and MAX_VALUE) lies in no time window: its
+  // window's bounds would be NaN or infinite, and the record lost or its timers out of order.
+  if (!Number.isFinite(ts)) {
+    throw new ConfigError(
+      `A record with timestamp ${ts} reached an event-time window: time windows need finite ` +
+        "timestamps (-Infinity is Flink's Long.MIN_VALUE, no timestamp)",
+    );
+  }
   return ts;
 }

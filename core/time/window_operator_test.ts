@@ -499,3 +499,24 @@ for (const backend of [undefined, "lsm"] as const) {
     await h.close();
   });
 }
+
+Deno.test("a record at ±Infinity reaching an event-time window is a ConfigError naming the timestamp, not lost", async () => {
+  const assigners: WindowAssigner<E, TimeWindow>[] = [
+    TumblingEventTimeWindows.of<E>(10),
+    SlidingEventTimeWindows.of<E>(10, 5),
+    EventTimeSessionWindows.withGap<E>(10),
+  ];
+  for (const assigner of assigners) {
+    for (const ts of [Infinity, -Infinity]) {
+      // Pre-aggregated contents: the window's end timer was registered unchecked, at NaN.
+      const h = await harness(assigner, sum);
+      h.processElement(["a", 1], 5);
+      assert.throws(
+        () => h.processElement(["a", 2], ts),
+        (e) => e instanceof ConfigError && e.message.includes(`timestamp ${ts}`),
+        `${assigner.constructor.name} at ${ts}`,
+      );
+      await h.close();
+    }
+  }
+});
