@@ -101,6 +101,40 @@ Deno.test("watermarks: a union's watermark is the minimum of its inputs; an idle
   }
 });
 
+Deno.test("watermarks: assignTimestampsAndWatermarks behind a network edge goes idle without input, as after a source", async () => {
+  const clock = new ManualClock(0);
+  const env = StreamEnvironment.create({ clock, parallelism: 1 });
+  const busy = new TestSource<Ev>("busy");
+  const quiet = new TestSource<Ev>("quiet");
+  const wm = () =>
+    WatermarkStrategy.forBoundedOutOfOrderness<Ev>(0)
+      .withTimestampAssigner((e) => e.ts)
+      .withPerRecordWatermarks()
+      .withIdleness(1000);
+  const a = env.addSource(busy).assignTimestampsAndWatermarks(wm());
+  // rebalance: the generator runs in a task of its own, which no input wakes.
+  const b = env.addSource(quiet).rebalance().assignTimestampsAndWatermarks(wm());
+  const out = new CollectSink<string>();
+  a.union(b).keyBy((e) => e.key).process(new FireAt()).addSink(out);
+  const driver = await JobTestDriver.start(env);
+  quiet.push({ key: "q", ts: 5 });
+  busy.push({ key: "a", ts: 10 }, { key: "a", ts: 50 });
+  await driver.settle();
+  assert.deepEqual(out.values, [], "the quiet input holds the watermark at 4");
+  await driver.advanceProcessingTime(2000);
+  assert.deepEqual(out.values, ["q@5 wm=49", "a@10 wm=49"], "the quiet input went idle");
+  busy.push({ key: "a", ts: 60 });
+  await driver.settle();
+  assert.deepEqual(out.values.slice(2), ["a@50 wm=59"]);
+  quiet.push({ key: "q", ts: 70 }); // active again: it holds the watermark back from then on
+  await driver.settle();
+  busy.push({ key: "a", ts: 100 });
+  await driver.settle();
+  assert.deepEqual(out.values.slice(3), ["a@60 wm=69"]);
+  await driver.close();
+  assert.deepEqual(out.values.slice(4), ["q@70 wm=Infinity", "a@100 wm=Infinity"]);
+});
+
 Deno.test("an event-time job over fromCollection gives the same windows at parallelism 1 and 2: the collection is read on one subtask, one watermark stream, as Flink's", async () => {
   // Out of order by up to 100 ms; a bound of 50 makes some records late, which ones depends on
   // the order records reach the watermark generator: one reader keeps it, two would not.

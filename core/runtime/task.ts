@@ -281,10 +281,12 @@ export class Task {
   }
 
   /**
-   * Ticks the watermark generators; a source task whose generators all
-   * report idle tells downstream tasks to stop waiting for its watermark.
+   * Ticks the watermark generators; a task whose generators all report idle
+   * tells downstream tasks to stop waiting for its watermark. As Flink's
+   * timestamps-and-watermarks operator, the generators decide the status of
+   * a task after its sources too: its inputs' status does not pass them.
    */
-  #tick(source: boolean): void {
+  #tick(): void {
     const t = this.#tickers;
     if (t.length === 0) return;
     let idle = true;
@@ -292,7 +294,7 @@ export class Task {
       op.onProcessingTick();
       if (!op.sourceIdle) idle = false;
     }
-    if (source) this.#sendStatus(idle);
+    this.#sendStatus(idle);
   }
 
   /** ms this task waited on full output channels so far, including a wait in progress. */
@@ -525,7 +527,7 @@ export class Task {
         this.#flushOutputs();
         status = await status;
       }
-      this.#tick(true);
+      this.#tick();
       await this.#afterBatch();
       if (status === "end") break;
       if (status === "idle") {
@@ -593,8 +595,11 @@ export class Task {
         this.metrics.inputWatermark = timestamp;
         head.processWatermark(timestamp);
       },
-      // All inputs idle: this task is idle for its consumers too.
-      emitStatus: (idle) => this.#sendStatus(idle),
+      // All inputs idle: this task is idle for its consumers too, unless its own watermark
+      // generators say (see #tick).
+      emitStatus: (idle) => {
+        if (this.#tickers.length === 0) this.#sendStatus(idle);
+      },
     });
     const aligner = new BarrierAligner(gate.blocked, {
       aligned: (barrier, alignmentMs) => {
@@ -610,7 +615,12 @@ export class Task {
     });
     let ended = 0;
     while (ended < n) {
-      if (this.#mails.length > 0) await this.#runMails();
+      if (this.#mails.length > 0) {
+        await this.#runMails();
+        // A generator's wake-up (see TimestampsAndWatermarksOperator) is a mail: periodic
+        // watermarks and idleness go on while no input arrives.
+        this.#tick();
+      }
       this.#checkCancelled();
       const msg = gate.poll();
       if (msg === undefined) {
@@ -641,7 +651,7 @@ export class Task {
           aligner.onBarrier(channel, msg);
           break;
       }
-      this.#tick(false);
+      this.#tick();
       await this.#afterBatch();
     }
   }

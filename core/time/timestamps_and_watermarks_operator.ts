@@ -1,8 +1,9 @@
 /**
  * The operator behind `assignTimestampsAndWatermarks`: sets each record's
- * timestamp and runs the strategy's watermark generator. Chained behind a
- * source, the source task ticks it (periodic emits, idleness) and sends its
- * idle status downstream.
+ * timestamp and runs the strategy's watermark generator. Its task ticks it
+ * (periodic emits, idleness) and sends its idle status downstream; behind a
+ * network edge, where no input may arrive for a while, it wakes its task at
+ * each periodic emit (as Flink's runs on a processing-time timer).
  *
  * @module
  */
@@ -55,6 +56,9 @@ export class TimestampsAndWatermarksOperator<T> extends StreamOperator<T> {
   #saved: ListState<number> | undefined;
   /** A restored watermark not yet sent downstream. */
   #resend = false;
+  /** When the scheduled wake-up of the task is due (NaN: none scheduled). */
+  #wakeAt = NaN;
+  #cancelWake: (() => void) | undefined;
   readonly #wmOutput: WatermarkOutput = {
     emitWatermark: (ts) => {
       checkEventTime(ts, "The watermark generator's emitWatermark");
@@ -81,6 +85,7 @@ export class TimestampsAndWatermarksOperator<T> extends StreamOperator<T> {
     });
     this.#interval = this.#strategy.watermarkIntervalMs;
     if (this.#interval > 0) this.#nextEmit = clock.now() + this.#interval;
+    this.#scheduleWake();
     const state = this.ctx.operatorState;
     this.#saved = state.getUnionListState(WATERMARKS);
     let saved = this.#saved.get() ?? [];
@@ -136,6 +141,32 @@ export class TimestampsAndWatermarksOperator<T> extends StreamOperator<T> {
       this.#nextEmit = now + this.#interval;
       this.#generator.onPeriodicEmit(this.#wmOutput);
     }
+    this.#scheduleWake();
+  }
+
+  /**
+   * Wakes the task (a mail; the task ticks after mails) when the next periodic emit is due: a
+   * task that waits for input ticks only when some arrives, and an input that sends nothing
+   * would never go idle.
+   */
+  #scheduleWake(): void {
+    const mailbox = this.ctx.mailbox;
+    if (mailbox === undefined || this.#nextEmit === Infinity || this.#wakeAt === this.#nextEmit) {
+      return;
+    }
+    this.#cancelWake?.();
+    this.#wakeAt = this.#nextEmit;
+    this.#cancelWake = this.ctx.clock.schedule(this.#nextEmit, () => {
+      this.#wakeAt = NaN;
+      this.#cancelWake = undefined;
+      mailbox.post(() => {});
+    });
+  }
+
+  /** Cancels the scheduled wake-up. */
+  override close(): void {
+    this.#cancelWake?.();
+    this.#cancelWake = undefined;
   }
 
   /** Only the final watermark passes: this operator owns event time downstream. */
