@@ -158,6 +158,14 @@ export class IntervalJoinOperator<L, R, O> extends StreamOperator<O> {
         "Interval join needs event timestamps: assign them with assignTimestampsAndWatermarks",
       );
     }
+    // As Flink refuses Long.MIN_VALUE: ±Infinity is no point in time to measure an interval from
+    // (it would join only records at the same infinity, and never be late).
+    if (ts === Infinity || ts === -Infinity) {
+      throw new ConfigError(
+        `A record with timestamp ${ts} reached an interval join: it needs finite timestamps ` +
+          "(-Infinity is Flink's Long.MIN_VALUE, no timestamp)",
+      );
+    }
     const left = input === LEFT;
     if (ts < this.#watermark) {
       this.lateRecordsDropped++;

@@ -44,3 +44,25 @@ Deno.test("interval join: lower above upper is a ConfigError naming both bounds"
     (e) => e instanceof ConfigError && /\[3, 2\]/.test(e.message),
   );
 });
+
+Deno.test("interval join: a record at ±Infinity is a ConfigError naming the timestamp, as Flink refuses Long.MIN_VALUE", async () => {
+  for (const bad of [-Infinity, Infinity]) {
+    for (const side of ["left", "right"]) {
+      const env = StreamEnvironment.create();
+      const wm = WatermarkStrategy.forMonotonousTimestamps<E>().withTimestampAssigner((e) => e.ts);
+      const l = env.fromElements<E>({ id: "a", ts: side === "left" ? bad : 10 });
+      const r = env.fromElements<E>({ id: "a", ts: side === "right" ? bad : 10 });
+      const out = new CollectSink<string>();
+      l.assignTimestampsAndWatermarks(wm).keyBy((e) => e.id)
+        .intervalJoin(r.assignTimestampsAndWatermarks(wm).keyBy((e) => e.id))
+        .between(-5, 5)
+        .process({ processElement: (a, b, _ctx, c) => c.collect(`${a.ts}-${b.ts}`) })
+        .addSink(out);
+      await assert.rejects(
+        env.execute(),
+        (e: Error) => e.message.includes(`timestamp ${bad} reached an interval join`),
+        `${side} at ${bad}`,
+      );
+    }
+  }
+});
