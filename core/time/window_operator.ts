@@ -385,9 +385,11 @@ export class WindowOperator<IN, OUT, K, W extends Window> extends StreamOperator
       }
       this.#registerCleanup(w);
     }
+    // Flink's test, on the whole millisecond: a window ends at maxTimestamp() = end - 1, so one at
+    // 9.5 in [0, 10) is late once 9 is, and goes to the late data instead of vanishing.
     if (
       skipped && this.#assigner.isEventTime && timestamp !== undefined &&
-      timestamp + this.#lateness <= this.#watermark
+      Math.floor(timestamp) + this.#lateness <= this.#watermark
     ) {
       this.lateRecordsDropped++;
       const tag = this.#spec.lateDataTag;

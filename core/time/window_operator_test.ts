@@ -520,3 +520,21 @@ Deno.test("a record at ±Infinity reaching an event-time window is a ConfigError
     }
   }
 });
+
+Deno.test("a fractional timestamp after its window fired is late data (side output), not silently dropped", async () => {
+  const late = new OutputTag<E>("late");
+  for (const lateness of [0, 5]) {
+    const h: OperatorHarness<string> = await harness(TumblingEventTimeWindows.of<E>(10), sum, {
+      allowedLateness: lateness,
+      lateDataTag: late,
+    });
+    h.processElement(["a", 1], 1);
+    h.processWatermark(9 + lateness); // [0, 10) ends at 9: fired, and cleaned up at 9 + lateness
+    h.processElement(["a", 2], 9.5); // in [0, 10), above the watermark 9 only without lateness
+    h.processElement(["a", 4], 10.5); // [10, 20): on time
+    h.processWatermark(Infinity);
+    assert.deepEqual(h.output(), ["a@0-10=1", "a@10-20=4"], `lateness ${lateness}`);
+    assert.deepEqual(h.sideOutputWithTimestamps(late), [{ value: ["a", 2], timestamp: 9.5 }]);
+    await h.close();
+  }
+});
