@@ -27,6 +27,9 @@ export interface Clock {
   schedule(at: number, callback: () => void): () => void;
 }
 
+/** The longest delay `setTimeout` keeps (a signed 32-bit number of ms). */
+const MAX_TIMEOUT_MS = 2 ** 31 - 1;
+
 /**
  * Wall-clock time with `setTimeout`.
  *
@@ -42,9 +45,21 @@ export class SystemClock implements Clock {
   now(): number {
     return Date.now();
   }
-  /** Schedules with `setTimeout`. */
+  /**
+   * Schedules with `setTimeout`; a time more than 2^31 - 1 ms (about 24.8 days) ahead is waited
+   * for in steps of that (+Infinity: never called).
+   */
   schedule(at: number, callback: () => void): () => void {
-    const id = setTimeout(callback, Math.max(0, at - Date.now()));
+    let id: ReturnType<typeof setTimeout>;
+    // setTimeout runs a longer delay after 1 ms: a far processing-time timer's callback ran at
+    // once, and its timer service, finding it not due, rescheduled it every millisecond.
+    const arm = (): void => {
+      const delay = at - Date.now();
+      id = delay > MAX_TIMEOUT_MS
+        ? setTimeout(arm, MAX_TIMEOUT_MS)
+        : setTimeout(callback, Math.max(0, delay));
+    };
+    arm();
     return () => clearTimeout(id);
   }
 }
