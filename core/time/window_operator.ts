@@ -333,8 +333,20 @@ export class WindowOperator<IN, OUT, K, W extends Window> extends StreamOperator
     if (next instanceof Promise) {
       throw promiseReturnedError(next, c.kind === "reduce" ? "reduce" : "add", this.ctx.name);
     }
+    if (next === undefined) throw this.#undefinedResult(c.kind === "reduce" ? "reduce" : "add");
     s.update(next);
     return prev !== undefined;
+  }
+
+  /**
+   * Undefined contents are no contents: kept, the window would restart from the next element
+   * (reduce) or a new accumulator (add), and fire with the last part only, or nothing.
+   */
+  #undefinedResult(method: string): ConfigError {
+    return new ConfigError(
+      `${method} of window operator "${this.ctx.name}" returned undefined: it must return the ` +
+        `new ${method === "reduce" ? "value" : "accumulator"} (one updated in place too)`,
+    );
   }
 
   /** Handles one element. */
@@ -475,6 +487,9 @@ export class WindowOperator<IN, OUT, K, W extends Window> extends StreamOperator
         if (acc === undefined) acc = v;
         else if (c.kind === "reduce") acc = c.reduce(acc as IN, v as IN);
         else acc = c.aggregate.merge!(acc, v);
+        if (acc === undefined) {
+          throw this.#undefinedResult(c.kind === "reduce" ? "reduce" : "merge");
+        }
       }
       s.update(acc);
     }

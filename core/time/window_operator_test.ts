@@ -538,3 +538,44 @@ Deno.test("a fractional timestamp after its window fired is late data (side outp
     await h.close();
   }
 });
+
+Deno.test("a reduce, add or merge that returns undefined is a ConfigError naming it, not a window that restarts", async () => {
+  const returnsNothing: WindowContentsSpec<E>[] = [
+    {
+      kind: "reduce",
+      reduce: () => undefined as unknown as E,
+      serializer: Serializers.json as never,
+    },
+    {
+      kind: "aggregate",
+      aggregate: { ...countAgg, add: () => undefined as unknown as number },
+      accumulatorSerializer: Serializers.f64,
+    },
+  ];
+  for (const contents of returnsNothing) {
+    const h = await harness(TumblingEventTimeWindows.of<E>(10), contents);
+    assert.throws(
+      () => {
+        h.processElement(["a", 1], 1); // reduce keeps a window's first element as it is
+        h.processElement(["a", 2], 2);
+      },
+      (e) =>
+        e instanceof ConfigError &&
+        /(reduce|add) of window operator .* returned undefined/.test(e.message),
+      contents.kind,
+    );
+    await h.close();
+  }
+  const merging = await harness(EventTimeSessionWindows.withGap<E>(10), {
+    ...counting,
+    aggregate: { ...countAgg, merge: () => undefined as unknown as number },
+  } as WindowContentsSpec<E>);
+  merging.processElement(["a", 1], 0);
+  merging.processElement(["a", 1], 20);
+  assert.throws(
+    () => merging.processElement(["a", 1], 10), // joins both sessions
+    (e) =>
+      e instanceof ConfigError && /merge of window operator .* returned undefined/.test(e.message),
+  );
+  await merging.close();
+});
