@@ -249,7 +249,9 @@ for (const kind of ["postgres", "redis"] as DatabaseKind[]) {
   Deno.test(`${kind} checkpoint storage: a server that stops answering (SIGSTOP) times checkpoints out; answering again, it takes the next one, none of those that failed meanwhile`, async () => {
     await withServer(kind, async (server) => {
       const url = `${server.url}?job=frozen`;
-      const s = stage(url, 2, "heap", { intervalMs: 50, timeoutMs: 1000, tolerableFailures: 1000 });
+      // A timeout with room for a loaded machine: at 1 s, checkpoints after SIGCONT could all
+      // time out on a machine running other tests too.
+      const s = stage(url, 2, "heap", { intervalMs: 50, timeoutMs: 2000, tolerableFailures: 1000 });
       await s.env.openCheckpointStorage("frozen");
       const client = s.env.executeAsync("frozen");
       const inDatabase = () => checkpointsInDatabase(kind, server.url, "frozen");
@@ -271,7 +273,9 @@ for (const kind of ["postgres", "redis"] as DatabaseKind[]) {
         () => Math.max(...inDatabase()) > lastFailed,
         "a checkpoint after the server answers again",
         30_000,
-      );
+      ).catch((e: Error) => {
+        throw new Error(`${e.message}; the job's last lines:\n${s.logs.slice(-20).join("\n")}`);
+      });
       s.src.end();
       await client.done;
       assert.deepEqual(lastCounts(s.out.values), counts([...batch, ...batch]));
