@@ -1,8 +1,9 @@
 /**
  * The admin HTTP API: {@linkcode createAdminApp} builds a hono app with one
- * sub-app per resource (jobs, checkpoints, savepoints, state, segments,
- * metrics, dashboard) over an {@linkcode AdminRuntime}. Paths and JSON field
- * names follow Flink's REST API v1; every error is JSON `{ "errors": [...] }`.
+ * sub-app per resource (jobs, checkpoints, savepoints, state, segments, task
+ * managers, the cluster's overview and config, metrics, dashboard) over an
+ * {@linkcode AdminRuntime}. Paths and JSON field names follow Flink's REST
+ * API v1; every error is JSON `{ "errors": [...] }`.
  *
  * @module
  */
@@ -10,6 +11,7 @@ import { cors, Hono, HTTPException } from "./_hono.ts";
 import { limitBody } from "./_body_limit.ts";
 import { createHash, timingSafeEqual } from "node:crypto";
 import { checkpointsRoutes } from "./checkpoints.ts";
+import { clusterRoutes } from "./cluster.ts";
 import { dashboardRoutes } from "./dashboard.ts";
 import { jobsRoutes } from "./jobs.ts";
 import { metricsRoutes } from "./metrics.ts";
@@ -120,6 +122,7 @@ export function createAdminApp(runtime: AdminRuntime, options: AdminAppOptions =
   app.route("/", stateRoutes(runtime));
   app.route("/", segmentsRoutes(runtime));
   app.route("/", taskManagersRoutes(runtime));
+  app.route("/", clusterRoutes(runtime));
   app.route("/", metricsRoutes(runtime));
   app.notFound((c) => c.json({ errors: [`Not found: ${c.req.method} ${c.req.path}`] }, 404));
   app.onError((err, c) => {
