@@ -64,8 +64,19 @@ export function parseCommand(
       strict: true,
     });
   } catch (e) {
+    const message = String(e instanceof Error ? e.message : e);
+    // A value starting with "-" (`--keep -1`) reads as another flag: say how to give it.
+    const ambiguous = /^Option '(--[\w-]+)[^']*' argument is ambiguous/.exec(message);
+    if (ambiguous) {
+      const flag = ambiguous[1]!;
+      const value = args[args.indexOf(flag) + 1] ?? "";
+      throw new UsageError(
+        `${flag} ${value}: a value that starts with "-" goes as ${flag}=${value}`,
+        command,
+      );
+    }
     // node's messages are multi-line with hints; keep the first line.
-    const first = String(e instanceof Error ? e.message : e).split("\n")[0]!;
+    const first = message.split("\n")[0]!;
     throw new UsageError(first.replace(/\. To specify a positional.*$/, ""), command);
   }
   const values = parsed.values as Record<string, string | boolean | undefined>;

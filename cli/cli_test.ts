@@ -743,6 +743,11 @@ Deno.test("bad usage: exit 2 with one line; --help everywhere", async () => {
     [["checkpoints", "list", "a", "b"], /unexpected argument "b"/],
     [["checkpoints", "gc", "d", "--keep", "x"], /--keep must be a non-negative integer, got "x"/],
     [["checkpoints", "gc", "d", "--keep", "0"], /--keep must be a positive integer, got "0"/],
+    [
+      ["checkpoints", "gc", "d", "--keep", "-1"],
+      /^weir checkpoints gc: --keep -1: a value that starts with "-" goes as --keep=-1 /,
+    ],
+    [["checkpoints", "gc", "d", "--keep=-1"], /--keep must be a non-negative integer, got "-1"/],
     [["state", "get", "p", "--operator", "o", "--state", "s"], /--key is required/],
     [
       ["state", "dump", "p", "--operator", "o", "--state", "s", "--format", "xml"],
