@@ -528,6 +528,9 @@ export class KafkaSink<T> implements SinkFunction<T> {
       return;
     }
     this.s.producer!.poll();
+    // A failed delivery has left `inFlight`: a checkpoint taken now would hold its source
+    // position past the record but not the record. Decline it, as Flink's writer fails its flush.
+    if (this.s.failure) throw this.s.failure;
     const undelivered = [...this.s.inFlight.values(), ...this.s.overflow].map(store);
     this.s.state!.update([{
       subtask: this.s.subtask.subtaskIndex,

@@ -3,6 +3,8 @@ import { MockKafka, readTopic } from "../../../tests/_helpers/kafka_mock.ts";
 import { committedOutput } from "../../../tests/_helpers/kafka_word_count_check.ts";
 import { OperatorStateStore, redistributeOperatorState } from "../../state/operator_state.ts";
 import { ConfigError } from "../../errors.ts";
+import { ListStateDescriptor } from "../../state/descriptors.ts";
+import { Serializers } from "../../state/serializer.ts";
 import { KafkaProducer } from "./producer.ts";
 import { type DeliveryGuarantee, KafkaSink } from "./kafka_sink.ts";
 import { KafkaSerializers } from "./serde.ts";
@@ -315,4 +317,45 @@ Deno.test("KafkaSink: a delivery that fails names the topic, partition, servers 
       }),
     /must not set bootstrap\.servers/,
   );
+});
+
+Deno.test("KafkaSink at-least-once: a delivery that fails before a checkpoint declines it, so the record is not lost", async () => {
+  const kafka = await cluster();
+  try {
+    const sink = new KafkaSink<string>({
+      bootstrapServers: kafka.bootstrap,
+      topic: "out",
+      serializer: (v) => ({ value: KafkaSerializers.string(v), partition: 7 }), // "out" has 4
+    });
+    const s = Object.create(sink) as typeof sink;
+    const store = new OperatorStateStore("sink");
+    s.initializeState({ operatorStateStore: store, isRestored: false });
+    await s.open({ subtaskIndex: 0, parallelism: 1, operatorUid: "sink" });
+    s.invoke("x", undefined);
+    const pending = new ListStateDescriptor<{ pending: { records: unknown[] }[] }>(
+      "kafka-sink-pending",
+      Serializers.json as never,
+    );
+    // Each checkpoint either holds the record (not delivered yet) or is declined (it failed).
+    let declined: unknown;
+    for (let id = 1; declined === undefined; id++) {
+      try {
+        s.snapshotState({ checkpointId: id });
+      } catch (e) {
+        declined = e;
+        break;
+      }
+      const taken = new OperatorStateStore("sink", store.snapshot()).getUnionListState(pending);
+      const records = (taken.get() ?? []).flatMap((e) => e.pending.flatMap((p) => p.records));
+      assert.equal(records.length, 1, `checkpoint ${id} holds neither the record nor a failure`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    assert.match(
+      String(declined),
+      /a record to "out" partition 7 .* failed: Local: Unknown partition/,
+    );
+    await assert.rejects(() => s.close(), /Unknown partition/);
+  } finally {
+    await kafka.stop();
+  }
 });
