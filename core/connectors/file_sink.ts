@@ -38,7 +38,8 @@ function defaultFormat(value: unknown): string {
 
 /**
  * Writes each record as one line to `DIR/part-<subtask>-0`. A job that starts
- * from its input replaces the files of an earlier run; a restored one (from a
+ * from its input replaces the files of an earlier run (also those of subtasks
+ * an earlier run at a higher parallelism had); a restored one (from a
  * checkpoint or savepoint, or restarted after a failure) appends to them, so
  * that what earlier attempts wrote stays: at-least-once. Lines are buffered and
  * written with one write per batch. It is not transactional: after a failure a
@@ -96,6 +97,7 @@ export class TextFileSink<T> implements SinkFunction<T> {
     const path = `${this.dir}/part-${ctx.subtaskIndex}-0`;
     try {
       Deno.mkdirSync(this.dir, { recursive: true });
+      if (!this.restored && ctx.subtaskIndex === 0) removeOtherRunsParts(this.dir, ctx.parallelism);
       this.file = this.restored
         ? openAfterLastLine(path)
         : Deno.openSync(path, { write: true, create: true, truncate: true });
@@ -131,6 +133,19 @@ export class TextFileSink<T> implements SinkFunction<T> {
     } finally {
       this.file.close();
       this.file = undefined;
+    }
+  }
+}
+
+/**
+ * Removes the `part-<k>-0` files of subtasks `k >= parallelism`: an earlier run at a higher
+ * parallelism wrote them, and a job that starts from its input replaces that run's output.
+ */
+function removeOtherRunsParts(dir: string, parallelism: number): void {
+  for (const entry of Deno.readDirSync(dir)) {
+    const k = /^part-(\d+)-0$/.exec(entry.name)?.[1];
+    if (k !== undefined && entry.isFile && Number(k) >= parallelism) {
+      Deno.removeSync(`${dir}/${entry.name}`);
     }
   }
 }

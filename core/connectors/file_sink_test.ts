@@ -79,6 +79,24 @@ Deno.test("TextFileSink in a parallel job writes one file per subtask", async ()
   });
 });
 
+Deno.test("TextFileSink: a fresh start at a lower parallelism removes the files of the earlier run's other subtasks", async () => {
+  await tempDir(async (dir) => {
+    for (const name of ["part-0-0", "part-1-0", "part-2-0"]) {
+      await Deno.writeTextFile(`${dir}/${name}`, "old\n");
+    }
+    await Deno.writeTextFile(`${dir}/notes.txt`, "not ours\n");
+    const sink = new TextFileSink<string>({ dir });
+    const first = Object.create(sink) as TextFileSink<string>;
+    first.open({ subtaskIndex: 0, parallelism: 2, operatorUid: "s" });
+    first.invoke("new");
+    first.close();
+    const names = [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+    // part-1-0 is subtask 1's, which truncates it when it opens.
+    assert.deepEqual(names, ["notes.txt", "part-0-0", "part-1-0"]);
+    assert.equal(await Deno.readTextFile(`${dir}/part-0-0`), "new\n");
+  });
+});
+
 Deno.test("TextFileSink restored appends after the last whole line, cutting a half-written one", async () => {
   await tempDir(async (dir) => {
     await Deno.writeTextFile(`${dir}/part-1-0`, "a\nb\nhalf-writ");
