@@ -282,6 +282,11 @@ export class FileRangeReader implements SourceReader<string | Uint8Array> {
         emitted += lines;
         this.#next = this.#bufPos + lastNl + 1;
       } else if (this.#eof) {
+        // The file ends before the split does: it was truncated while read. What is left is not
+        // the rest of a line (or is nothing), so fail as a restore of a shorter file does.
+        if (this.#bufPos + this.#bufLen < this.#end) {
+          throw shrunk(this.#path, this.#bufPos + this.#bufLen, this.#end);
+        }
         // The last line has no newline (a lone `\r` at its end stays).
         if (this.#encoding === "bytes") out.collect(this.#buf.slice(first, this.#bufLen));
         else out.collect(this.#decode(first, this.#bufLen));

@@ -114,7 +114,8 @@ export function fileSourceEncoding(name: string | undefined): FileSourceEncoding
  * read exactly once. A split's state is the byte offset of its next line, so
  * a restored reader rereads nothing and skips nothing, in every encoding; the
  * splits of all subtasks are kept together, so a restored job may run the
- * source at another parallelism. The file must not change while a job reads it.
+ * source at another parallelism. The file must not change while a job reads it
+ * (one found shorter than a split's end is a `ConfigError`).
  *
  * Given a directory, each of its files is a split (a file larger than
  * `splitBytes` several, by byte ranges, read by the same rule); names starting

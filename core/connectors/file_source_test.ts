@@ -238,6 +238,30 @@ Deno.test("FileSource refuses to resume a file that got shorter than its checkpo
   });
 });
 
+Deno.test("FileSource fails on a file truncated while it is read, rather than emit a cut or empty line", async () => {
+  for (const [cut, left] of [[12, "thre"], [8, ""], [2, ""]] as const) {
+    await withFile("one\ntwo\nthree\nfour\n", (path) => {
+      const r = reader(path, 0, 1, 4);
+      const out: string[] = [];
+      assert.equal(r.poll({ collect: (v) => out.push(v) }, 1), "more");
+      assert.deepEqual(out, ["one"]);
+      Deno.truncateSync(path, cut);
+      assert.throws(
+        () => {
+          for (let i = 0; i < 10; i++) r.poll({ collect: (v) => out.push(v) }, 1);
+        },
+        (e: unknown) =>
+          e instanceof ConfigError &&
+          e.message.includes(`fewer than the 19 it had (it was truncated or replaced since)`),
+        `truncated to ${cut} bytes ("${left}" left of the next lines)`,
+      );
+      // Whole lines before the cut were read; nothing after it.
+      assert.ok(out.every((line) => ["one", "two"].includes(line)), JSON.stringify(out));
+      r.close?.();
+    });
+  }
+});
+
 Deno.test("FileSource reports a missing file and a bad chunk size as ConfigError", async () => {
   const dir = await Deno.makeTempDir();
   try {
