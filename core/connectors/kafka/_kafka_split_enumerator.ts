@@ -404,8 +404,10 @@ export class KafkaClusterLookup implements KafkaPartitionLookup {
       let offset: number;
       if (start === "earliest" || start === "latest") offset = pick(start);
       else if ("committed" in start) {
+        // One the partition does not have (deleted, or past its end) too: Flink's reader resets
+        // it with auto.offset.reset = the fallback.
         const c = offsetOf.get(kafkaSplitId(tp)) ?? -1;
-        offset = c >= 0 ? Math.min(Math.max(c, low), high) : pick(start.committed.fallback);
+        offset = c >= low && c <= high ? c : pick(start.committed.fallback);
       } else if ("timestamp" in start) {
         const o = offsetOf.get(kafkaSplitId(tp)) ?? -1;
         offset = o >= 0 ? o : high;

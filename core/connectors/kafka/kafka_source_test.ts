@@ -169,6 +169,32 @@ Deno.test("KafkaSource: starting offsets latest, specific with a fallback, commi
   }
 });
 
+Deno.test("KafkaSource: a committed offset the partition does not have starts at the fallback, as Flink's consumer resets it", async () => {
+  const kafka = await MockKafka.start();
+  try {
+    await kafka.createTopic("t", 2);
+    await produce(kafka.bootstrap, "t", ["a0", "a1"], 0);
+    await produce(kafka.bootstrap, "t", ["b0", "b1"], 1);
+    // Past the end of partition 1 (a topic deleted and made again keeps its group's offsets).
+    const group = KafkaConsumer.create({ "bootstrap.servers": kafka.bootstrap, "group.id": "g2" });
+    group.commitAsync([{ topic: "t", partition: 1, offset: 100 }]);
+    const asked = [{ topic: "t", partition: 1, offset: -1001 }];
+    for (let i = 0; (await group.committed(asked, 5000))[0]?.offset !== 100; i++) {
+      assert.ok(i < 500, "the offset committed");
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    await group.close();
+    const earliest = await runBounded(source(kafka.bootstrap, {
+      bounded: true,
+      groupId: "g2",
+      startingOffsets: { committed: { fallback: "earliest" } },
+    }));
+    assert.deepEqual(earliest.toSorted(), ["0:0:a0", "0:1:a1", "1:0:b0", "1:1:b1"]);
+  } finally {
+    await kafka.stop();
+  }
+});
+
 // Flink's OffsetsInitializer.latest() with a read_committed consumer is the last stable offset
 // (LSO): a bounded job ends while another producer's transaction is open, without its records.
 // librdkafka's mock cluster has no LSO (see the next test), so this runs on a fake broker that has.
