@@ -33,8 +33,9 @@ export { kafkaSplitOwner } from "./_kafka_split_enumerator.ts";
 /**
  * Where partitions without a checkpointed offset start (Flink's `OffsetsInitializer`):
  * `earliest`, `latest`, the group's committed offsets (else `fallback`), the
- * first record at or after a timestamp, or given offsets per `topic:partition`
- * (else the group's committed offset, else `fallback`).
+ * first record at or after a timestamp (ms since the epoch, an integer ≥ 0),
+ * or given offsets per `topic:partition` (else the group's committed offset,
+ * else `fallback`).
  *
  * @example
  * ```ts
@@ -160,8 +161,9 @@ function checkStartingOffsets(start: unknown, fail: (what: string) => never): vo
     fail(`startingOffsets ${shown(start)}: committed needs { fallback: "earliest" | "latest" }`);
   }
   if ("timestamp" in s && keys.length === 1) {
-    if (typeof s.timestamp === "number" && Number.isFinite(s.timestamp)) return;
-    fail(`startingOffsets ${shown(start)}: timestamp must be a number of ms`);
+    // A negative one is no time: Kafka's offset look-up reads -1 and -2 as latest and earliest.
+    if (Number.isSafeInteger(s.timestamp) && (s.timestamp as number) >= 0) return;
+    fail(`startingOffsets ${shown(start)}: timestamp must be a number of ms ≥ 0, an integer`);
   }
   if ("specific" in s && keys.length <= 2) {
     if (!isFallback(s.fallback)) {

@@ -612,6 +612,8 @@ Deno.test("KafkaSource: options are checked when it is made, each error naming t
       /"t" is not "topic:partition"/,
     ],
     [{ startingOffsets: { timestamp: "yesterday" } }, /timestamp must be a number of ms/],
+    [{ startingOffsets: { timestamp: 1.5 } }, /timestamp must be a number of ms ≥ 0, an integer/],
+    [{ startingOffsets: { timestamp: -1 } }, /timestamp must be a number of ms ≥ 0, an integer/],
     [{ properties: { "group.id": "x" } }, /must not set group\.id: use the groupId option/],
     [{ properties: { "enable.partition.eof": false } }, /must not set enable\.partition\.eof/],
   ];
