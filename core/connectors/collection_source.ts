@@ -156,7 +156,9 @@ function settledNow<R>(p: Promise<R>): Promise<R | typeof TURN_ENDED> {
 /**
  * Reads a sync or async iterable with one subtask. The position is the number
  * of items read; restoring skips that many, which is exact only for an
- * iterable that yields the same items again. An async iterable may be a live
+ * iterable that yields the same items again. A one-shot iterator (a generator
+ * object) cannot be read again: a job restarted in the same process fails
+ * with a `ConfigError` rather than lose the items. An async iterable may be a live
  * stream: a poll emits the items that are ready and returns at the first one
  * that is not (`"idle"` if none was), so what was read goes downstream at once
  * and checkpoints do not wait for the next item.
@@ -178,6 +180,8 @@ export class IterableSource<T> implements Source<T> {
   /** One subtask only. */
   readonly maxParallelism = 1;
   #iterable: Iterable<T> | AsyncIterable<T>;
+  /** A reader has taken the iterable's one iterator (a generator object is its own). */
+  #oneShotTaken = false;
 
   /** Reads `iterable`. */
   constructor(iterable: Iterable<T> | AsyncIterable<T>) {
@@ -197,13 +201,33 @@ export class IterableSource<T> implements Source<T> {
     this.#iterable = items;
   }
 
-  /** Creates the reader. */
+  /**
+   * `it`, the iterator of `src`; a `ConfigError` when `src` is its own iterator (a generator
+   * object) and a reader of an earlier attempt in this process took it: the items it yielded are
+   * gone, so a restarted job would go on where that reader stopped and then skip its position's
+   * count of items more, losing both without a word.
+   */
+  #take<I>(it: I, src: unknown): I {
+    if ((it as unknown) !== src) return it;
+    if (this.#oneShotTaken) {
+      throw new ConfigError(
+        "fromCollection cannot read its iterator again after a restart: it is a one-shot " +
+          "iterator (a generator object), and the items it yielded are gone. Pass an array, or " +
+          "an iterable whose [Symbol.iterator]() (or [Symbol.asyncIterator]()) starts over, such " +
+          "as { [Symbol.iterator]: generatorFunction }",
+      );
+    }
+    this.#oneShotTaken = true;
+    return it;
+  }
+
+  /** Creates the reader; throws `ConfigError` when a one-shot iterator was read before. */
   createReader(): SourceReader<T> {
     const src = this.#iterable;
     let read = 0;
     let skip = 0;
     if (Symbol.asyncIterator in src) {
-      const it = src[Symbol.asyncIterator]();
+      const it = this.#take(src[Symbol.asyncIterator](), src);
       // The `next()` in flight: kept across polls, so a poll never waits on a live stream.
       let pending: Promise<IteratorResult<T>> | undefined;
       return {
@@ -242,7 +266,7 @@ export class IterableSource<T> implements Source<T> {
         },
       };
     }
-    const it = src[Symbol.iterator]();
+    const it = this.#take(src[Symbol.iterator](), src);
     return {
       poll(out, max) {
         for (let n = 0; n < max; n++) {

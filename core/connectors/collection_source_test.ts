@@ -128,3 +128,53 @@ Deno.test("IterableSource over a live async iterable: records pass a keyBy and a
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("IterableSource: a job restarted over a one-shot iterator (a generator object) fails naming it, instead of losing items", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const env = StreamEnvironment.create({
+      checkpoint: { dir },
+      restartStrategy: { kind: "fixed-delay", attempts: 3, delayMs: 0 },
+      log: () => {},
+    });
+    const numbers = function* () {
+      for (let i = 0; i < 100; i++) yield i;
+    };
+    let failed = false;
+    const sink = new CollectSink<number>();
+    env.fromCollection(numbers()).map((n) => {
+      if (n === 10 && !failed) {
+        failed = true;
+        throw new Error("once");
+      }
+      return n;
+    }).addSink(sink);
+    await assert.rejects(
+      () => env.execute("one-shot"),
+      /fromCollection cannot read its iterator again after a restart: it is a one-shot iterator/,
+    );
+    // An iterable that starts over is read again: every item once.
+    failed = false;
+    const again = StreamEnvironment.create({
+      checkpoint: { dir: `${dir}/again` },
+      restartStrategy: { kind: "fixed-delay", attempts: 3, delayMs: 0 },
+      log: () => {},
+    });
+    const all = new CollectSink<number>();
+    again.fromCollection({ [Symbol.iterator]: numbers }).map((n) => {
+      if (n === 10 && !failed) {
+        failed = true;
+        throw new Error("once");
+      }
+      return n;
+    }).addSink(all);
+    await again.execute("starts over");
+    // No checkpoint completed before the failure: the restart reads from the start again.
+    assert.deepEqual(
+      [...new Set(all.values)].toSorted((a, b) => a - b),
+      Array.from({ length: 100 }, (_, i) => i),
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

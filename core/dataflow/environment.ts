@@ -779,7 +779,9 @@ export class StreamEnvironment implements GraphBuilder {
    * as Flink's `fromCollection` (a non-parallel source: its records, their
    * watermarks and so an event-time job's results do not depend on the job's
    * parallelism). An array's source may be given more: `setParallelism(p)`
-   * on the returned stream has subtask `i` read every `p`-th item.
+   * on the returned stream has subtask `i` read every `p`-th item. A one-shot
+   * iterator (a generator object) cannot be read again: a restart of the job
+   * in this process fails with a `ConfigError`; pass an iterable that starts over.
    */
   fromCollection<T>(items: readonly T[] | Iterable<T> | AsyncIterable<T>): DataStream<T> {
     const source = Array.isArray(items)
