@@ -243,7 +243,8 @@ export class FileRangeReader implements SourceReader<string | Uint8Array> {
   #emitBytes(out: SourceOutput<string | Uint8Array>, from: number, to: number): void {
     const buf = this.#buf;
     let start = from;
-    while (start < to) {
+    // `to` is the last line's newline: an empty last line starts there.
+    while (start <= to) {
       let nl = buf.indexOf(NEWLINE, start);
       if (nl < 0 || nl > to) nl = to;
       const end = nl > start && buf[nl - 1] === CR ? nl - 1 : nl;

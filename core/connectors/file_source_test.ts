@@ -442,6 +442,21 @@ Deno.test("FileSource bytes emits each line's bytes as a Uint8Array", async () =
   });
 });
 
+Deno.test("FileSource bytes keeps empty lines, also one that ends a batch", async () => {
+  await withFile("\n\na\n\r\n\nb\n\n", (path) => {
+    for (const chunk of [1, 3, 1 << 20]) {
+      for (const max of [1, 2, 3, 100]) {
+        const lines = drainAny(encodedReader<Uint8Array>(path, "bytes", { chunk }), max);
+        assert.deepEqual(
+          lines.map((l) => new TextDecoder().decode(l)),
+          ["", "", "a", "", "", "b", ""],
+          `chunk ${chunk}, ${max} per poll`,
+        );
+      }
+    }
+  });
+});
+
 Deno.test("FileSource restores mid-file in every encoding: the rest is read exactly once", async () => {
   const lines = Array.from({ length: 40 }, (_, i) => bytesOf(`${i} `, i % 3 ? [0xe9, 0x41] : "ok"));
   const crlf = (l: Uint8Array) => [...l, 0x0d, 0x0a];
