@@ -618,7 +618,10 @@ export class KeyedStream<T, K> extends DataStream<T> {
     return s.evictor(CountEvictor.of(size)).trigger(CountTrigger.of(slide));
   }
 
-  /** Rolling reduce per key: emits the reduced value after every record. */
+  /**
+   * Rolling reduce per key: emits the reduced value after every record. A
+   * `fn` that returns undefined fails the job with a `ConfigError`.
+   */
   reduce(
     fn: (a: T, b: T) => T,
     serializer: Serializer<T> = Serializers.json as Serializer<T>,
@@ -635,6 +638,13 @@ export class KeyedStream<T, K> extends DataStream<T> {
         // The key's first record is kept as a copy: `fn` may update its first argument in place.
         const next = prev === undefined ? ownedCopy(serializer, v) : fn(prev, v);
         if (next instanceof Promise) throw promiseReturnedError(next, "reduce", this.name!);
+        // Undefined state is no state: kept, the key would start again from its next record.
+        if (next === undefined) {
+          throw new ConfigError(
+            `reduce of operator "${this.name}" returned undefined: it must return the new ` +
+              `value (one updated in place too)`,
+          );
+        }
         acc.update(next);
         out.collect(next);
       },

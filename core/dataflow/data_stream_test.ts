@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { CollectSink } from "../connectors/collect_sink.ts";
+import { ConfigError } from "../errors.ts";
 import { OutputTag } from "../runtime/output_tag.ts";
 import { MapStateDescriptor, ValueStateDescriptor } from "../state/descriptors.ts";
 import { Serializers } from "../state/serializer.ts";
@@ -529,4 +530,24 @@ Deno.test("executeAndCollect with checkpoints: a job that fails once and restore
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("a rolling reduce that returns undefined fails the job with a ConfigError naming it", async () => {
+  const env = StreamEnvironment.create();
+  const out = new CollectSink<{ k: string; n: number }>();
+  env.fromElements({ k: "a", n: 1 }, { k: "a", n: 2 }, { k: "a", n: 3 })
+    .keyBy((r) => r.k)
+    .reduce((a, b) => {
+      a.n += b.n; // updated in place, not returned
+      return undefined as unknown as typeof a;
+    })
+    .addSink(out);
+  await assert.rejects(
+    env.execute(),
+    (e: Error) =>
+      e.cause instanceof ConfigError &&
+      /reduce of operator "Reduce.*" returned undefined/.test(e.cause.message),
+  );
+  // Only the key's first record went out: no undefined, no key starting again.
+  assert.deepEqual(out.values, [{ k: "a", n: 1 }]);
 });
