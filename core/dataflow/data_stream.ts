@@ -627,6 +627,16 @@ export class KeyedStream<T, K> extends DataStream<T> {
     serializer: Serializer<T> = Serializers.json as Serializer<T>,
     opts?: OperatorOptions,
   ): DataStream<T> {
+    return this.#rolling(fn, serializer, opts);
+  }
+
+  /** `reduce`, where `check` sees each key's first record too (`fn` sees the others). */
+  #rolling(
+    fn: (a: T, b: T) => T,
+    serializer: Serializer<T>,
+    opts: OperatorOptions | undefined,
+    check?: (v: T) => void,
+  ): DataStream<T> {
     const reducer: KeyedProcessFunction<K, T, T> & { acc?: ValueState<T>; name?: string } = {
       open(ctx: RuntimeContext) {
         this.acc = ctx.getState(new ValueStateDescriptor("reduce", serializer));
@@ -635,6 +645,7 @@ export class KeyedStream<T, K> extends DataStream<T> {
       processElement(v, _ctx, out) {
         const acc = this.acc!;
         const prev = acc.value();
+        if (prev === undefined) check?.(v);
         // The key's first record is kept as a copy: `fn` may update its first argument in place.
         const next = prev === undefined ? ownedCopy(serializer, v) : fn(prev, v);
         if (next instanceof Promise) throw promiseReturnedError(next, "reduce", this.name!);
@@ -652,38 +663,88 @@ export class KeyedStream<T, K> extends DataStream<T> {
     return this.process<T>(reducer, { name: "Reduce", ...opts });
   }
 
-  #aggregate(
+  /**
+   * A rolling aggregation of `field`: `combine` gets the field of the result so far and of the
+   * next record, each checked as Flink checks the field's type when the job is built (sum:
+   * numbers; min, max, minBy, maxBy: numbers or strings, all of one type), so a missing
+   * or mistyped field fails the job instead of turning into NaN or a concatenated string.
+   */
+  #aggregateField(
     field: keyof T & (string | number),
-    pick: (a: number, b: number) => number,
-    name: string,
-  ) {
-    return this.reduce(
-      (a, b) => {
-        const copy = (Array.isArray(a) ? [...a] : { ...a }) as T;
-        (copy as Record<string | number, unknown>)[field] = pick(
-          a[field] as number,
-          b[field] as number,
+    op: string,
+    types: readonly string[],
+    combine: (kept: T, next: T, a: never, b: never) => T,
+  ): DataStream<T> {
+    const valueOf = (record: T, type?: string): never => {
+      const v = (record as Record<string | number, unknown> | null | undefined)?.[field];
+      const t = typeof v;
+      if (type === undefined ? !types.includes(t) : t !== type) {
+        throw new ConfigError(
+          `${op}(${JSON.stringify(field)}): a record's field ${JSON.stringify(field)} is ` +
+            `${v === undefined ? "missing" : `${describeType(v)} (${String(v).slice(0, 40)})`}; ` +
+            (type === undefined
+              ? `${op} takes ${types.join(", ")} values`
+              : `earlier records of the key had a ${type}`),
         );
-        return copy;
+      }
+      return v as never;
+    };
+    return this.#rolling(
+      (kept, next) => {
+        const a = valueOf(kept);
+        return combine(kept, next, a, valueOf(next, typeof a));
       },
-      undefined,
-      { name },
+      Serializers.json as Serializer<T>,
+      { name: op[0]!.toUpperCase() + op.slice(1) },
+      (first) => void valueOf(first),
     );
   }
 
-  /** Rolling sum of `field` per key (other fields come from the first record). */
+  #aggregate(
+    field: keyof T & (string | number),
+    op: string,
+    types: readonly string[],
+    pick: (a: never, b: never) => unknown,
+  ) {
+    return this.#aggregateField(field, op, types, (kept, _next, a, b) => {
+      const copy = (Array.isArray(kept) ? [...kept] : { ...kept }) as T;
+      (copy as Record<string | number, unknown>)[field] = pick(a, b);
+      return copy;
+    });
+  }
+
+  /**
+   * Rolling sum of `field` per key (other fields come from the first record).
+   * A record whose field is not a number fails the job with a `ConfigError`.
+   */
   sum(field: keyof T & (string | number)): DataStream<T> {
-    return this.#aggregate(field, (a, b) => a + b, "Sum");
+    return this.#aggregate(field, "sum", ["number"], (a: number, b: number) => a + b);
   }
 
-  /** Rolling minimum of `field` per key. */
+  /**
+   * Rolling minimum of `field` per key: numbers, or strings (compared as
+   * strings); a missing field, or one of another type, fails the job.
+   */
   min(field: keyof T & (string | number)): DataStream<T> {
-    return this.#aggregate(field, Math.min, "Min");
+    return this.#aggregate(
+      field,
+      "min",
+      COMPARABLE,
+      (a: number, b: number) => typeof a === "number" ? Math.min(a, b) : b < a ? b : a,
+    );
   }
 
-  /** Rolling maximum of `field` per key. */
+  /**
+   * Rolling maximum of `field` per key: numbers, or strings (compared as
+   * strings); a missing field, or one of another type, fails the job.
+   */
   max(field: keyof T & (string | number)): DataStream<T> {
-    return this.#aggregate(field, Math.max, "Max");
+    return this.#aggregate(
+      field,
+      "max",
+      COMPARABLE,
+      (a: number, b: number) => typeof a === "number" ? Math.max(a, b) : b > a ? b : a,
+    );
   }
 
   /**
@@ -708,7 +769,7 @@ export class KeyedStream<T, K> extends DataStream<T> {
    * ```
    */
   minBy(field: keyof T & (string | number), first = true): DataStream<T> {
-    return this.#by(field, first, (a, b) => (a as number) < (b as number), "MinBy");
+    return this.#by(field, first, (a, b) => a < b, "minBy");
   }
 
   /**
@@ -729,24 +790,32 @@ export class KeyedStream<T, K> extends DataStream<T> {
    * ```
    */
   maxBy(field: keyof T & (string | number), first = true): DataStream<T> {
-    return this.#by(field, first, (a, b) => (a as number) > (b as number), "MaxBy");
+    return this.#by(field, first, (a, b) => a > b, "maxBy");
   }
 
   #by(
     field: keyof T & (string | number),
     first: boolean,
-    better: (a: unknown, b: unknown) => boolean,
-    name: string,
+    better: (a: number, b: number) => boolean,
+    op: string,
   ): DataStream<T> {
-    return this.reduce(
-      (kept, next) => {
-        const a = kept[field], b = next[field];
-        return better(b, a) || (!first && a === b) ? next : kept;
-      },
-      undefined,
-      { name },
+    return this.#aggregateField(
+      field,
+      op,
+      COMPARABLE,
+      (kept, next, a: number, b: number) => better(b, a) || (!first && a === b) ? next : kept,
     );
   }
+}
+
+/** The field types min, max, minBy and maxBy compare (Flink's: any Comparable). */
+const COMPARABLE = ["number", "string"];
+
+/** A value's type, for messages: its class for an object. */
+function describeType(v: unknown): string {
+  if (v === null) return "null";
+  if (typeof v === "object") return `a ${v.constructor?.name ?? "object"}`;
+  return `a ${typeof v}`;
 }
 
 /** Both inputs of a keyed two-input operator must hash their keys alike. */

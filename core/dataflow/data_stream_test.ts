@@ -551,3 +551,41 @@ Deno.test("a rolling reduce that returns undefined fails the job with a ConfigEr
   // Only the key's first record went out: no undefined, no key starting again.
   assert.deepEqual(out.values, [{ k: "a", n: 1 }]);
 });
+
+Deno.test("sum/min/max/minBy/maxBy refuse a missing or mistyped field; min/max compare strings", async () => {
+  type R = { k: string; n?: unknown; tag: string };
+  const run = async (rows: R[], agg: (s: ReturnType<typeof keyed>) => unknown) => {
+    const env = StreamEnvironment.create();
+    const out = new CollectSink<R>();
+    const s = keyed(env, rows);
+    (agg(s) as { addSink(s: CollectSink<R>): unknown }).addSink(out);
+    await env.execute();
+    return out.values;
+  };
+  const keyed = (env: StreamEnvironment, rows: R[]) => env.fromCollection(rows).keyBy((r) => r.k);
+  const refused = (op: string, why: RegExp) => (e: Error) =>
+    e.cause instanceof ConfigError && e.cause.message.startsWith(`${op}("n")`) &&
+    why.test(e.cause.message);
+  // A string field was concatenated ("12"), a missing one gave NaN: Flink refuses both.
+  await assert.rejects(
+    run([{ k: "a", n: "1", tag: "x" }, { k: "a", n: "2", tag: "y" }], (s) => s.sum("n")),
+    refused("sum", /field "n" is a string \(1\); sum takes number values/),
+  );
+  await assert.rejects(
+    run([{ k: "a", tag: "x" }], (s) => s.sum("n")), // the key's first record is checked too
+    refused("sum", /field "n" is missing/),
+  );
+  await assert.rejects(
+    run([{ k: "a", n: 1, tag: "x" }, { k: "a", n: "0", tag: "y" }], (s) => s.minBy("n")),
+    refused("minBy", /is a string \(0\); earlier records of the key had a number/),
+  );
+  await assert.rejects(
+    run([{ k: "a", n: 1, tag: "x" }, { k: "a", n: null, tag: "y" }], (s) => s.max("n")),
+    refused("max", /is null/),
+  );
+  // Strings compare as strings, as Flink's Comparable fields do (Math.min gave NaN).
+  const words = [{ k: "a", n: "pear", tag: "x" }, { k: "a", n: "apple", tag: "y" }];
+  assert.deepEqual((await run(words, (s) => s.min("n"))).map((r) => r.n), ["pear", "apple"]);
+  assert.deepEqual((await run(words, (s) => s.max("n"))).map((r) => r.n), ["pear", "pear"]);
+  assert.deepEqual((await run(words, (s) => s.minBy("n"))).map((r) => r.tag), ["x", "y"]);
+});
