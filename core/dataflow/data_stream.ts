@@ -998,7 +998,7 @@ export class BroadcastConnectedStream<A, B> {
       kind: "operator",
       name: "BroadcastProcess",
       inputs: [main.edge(0), this.#broadcast.stream.edge(1)],
-      createOperator: () => new BroadcastProcessOperator(fn, select),
+      createOperator: () => new BroadcastProcessOperator(fn, select, this.#broadcast.descriptors),
       ...(keyed ? { keySerializer: keyed.keySerializer as Serializer<unknown> } : {}),
     });
     return new DataStream<O>(main.env, apply(node, opts));

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { CollectSink } from "../connectors/collect_sink.ts";
-import { ConfigError } from "../errors.ts";
+import { ConfigError, StateError } from "../errors.ts";
 import { OutputTag } from "../runtime/output_tag.ts";
 import { MapStateDescriptor, ValueStateDescriptor } from "../state/descriptors.ts";
 import { Serializers } from "../state/serializer.ts";
@@ -588,4 +588,33 @@ Deno.test("sum/min/max/minBy/maxBy refuse a missing or mistyped field; min/max c
   assert.deepEqual((await run(words, (s) => s.min("n"))).map((r) => r.n), ["pear", "apple"]);
   assert.deepEqual((await run(words, (s) => s.max("n"))).map((r) => r.n), ["pear", "pear"]);
   assert.deepEqual((await run(words, (s) => s.minBy("n"))).map((r) => r.tag), ["x", "y"]);
+});
+
+Deno.test("broadcast state: a descriptor not given to broadcast(...) is a StateError naming it, as in Flink", async () => {
+  const limits = new MapStateDescriptor("limits", Serializers.string, Serializers.f64);
+  const typo = new MapStateDescriptor("limit", Serializers.string, Serializers.f64);
+  for (const side of ["main", "broadcast"] as const) {
+    const env = StreamEnvironment.create();
+    const out = new CollectSink<string>();
+    const fn: BroadcastProcessFunction<string, [string, number], string> = {
+      processElement(k, ctx, o) {
+        // Read through the typo, this saw an empty map: no rule ever applied.
+        const limit = ctx.getBroadcastState(side === "main" ? typo : limits).get(k);
+        o.collect(`${k}:${limit}`);
+      },
+      processBroadcastElement([k, v], ctx) {
+        ctx.getBroadcastState(side === "broadcast" ? typo : limits).put(k, v);
+      },
+    };
+    const rules = env.fromElements<[string, number]>(["a", 1]).broadcast(limits);
+    env.fromElements("a").keyBy((k) => k).connect(rules).process(fn).addSink(out);
+    await assert.rejects(
+      env.execute(),
+      (e: Error) =>
+        e.cause instanceof StateError &&
+        /broadcast state "limit" does not exist; the broadcast\(\.\.\.\) call declares "limits"/
+          .test(e.cause.message),
+      side,
+    );
+  }
 });

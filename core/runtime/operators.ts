@@ -27,6 +27,7 @@ import type {
 } from "../dataflow/functions.ts";
 import type { KeyedStateBackend } from "../state/backend.ts";
 import type { MapStateDescriptor } from "../state/descriptors.ts";
+import type { MapState } from "../state/state.ts";
 import type { SinkFunction } from "../connectors/sink.ts";
 import type { OutputTag } from "./output_tag.ts";
 import { MetricGroup } from "./metric_group.ts";
@@ -436,17 +437,32 @@ export class BroadcastProcessOperator<I, B, O> extends ProcessOperatorBase<O> {
   readonly #process: BroadcastProcessFunction<I, B, O>;
   readonly #readOnly: ReadOnlyBroadcastContext<unknown> & OnTimerContext<unknown>;
   readonly #writable: BroadcastContext;
+  /** The descriptors given to `broadcast(...)`; undefined (test harnesses): any state. */
+  readonly #descriptors: readonly MapStateDescriptor<unknown, unknown>[] | undefined;
+  /** Per name, the broadcast states `broadcast(...)` declared, and their read-only views. */
+  readonly #states = new Map<
+    string,
+    {
+      descriptor: MapStateDescriptor<unknown, unknown>;
+      state: MapState<unknown, unknown>;
+      readOnly: ReadOnlyBroadcastState<unknown, unknown>;
+    }
+  >();
 
-  constructor(fn: BroadcastProcessFunction<I, B, O>, keySelector: KeySelector | undefined) {
+  constructor(
+    fn: BroadcastProcessFunction<I, B, O>,
+    keySelector: KeySelector | undefined,
+    descriptors?: readonly MapStateDescriptor<unknown, unknown>[],
+  ) {
     super(fn, [keySelector, undefined]);
     this.#process = this.fn as typeof fn;
+    this.#descriptors = descriptors;
     // deno-lint-ignore no-this-alias
     const self = this;
     this.#readOnly = {
       ...this.context,
       getBroadcastState<BK, BV>(d: MapStateDescriptor<BK, BV>): ReadOnlyBroadcastState<BK, BV> {
-        const s = self.ctx.operatorState.getBroadcastState(d);
-        return { get: (k) => s.get(k), contains: (k) => s.contains(k), entries: () => s.entries() };
+        return self.#state(d).readOnly as ReadOnlyBroadcastState<BK, BV>;
       },
     };
     this.#writable = {
@@ -454,7 +470,8 @@ export class BroadcastProcessOperator<I, B, O> extends ProcessOperatorBase<O> {
       output: this.context.output,
       currentProcessingTime: this.context.currentProcessingTime,
       currentWatermark: this.context.currentWatermark,
-      getBroadcastState: (d) => self.ctx.operatorState.getBroadcastState(d),
+      getBroadcastState: <BK, BV>(d: MapStateDescriptor<BK, BV>) =>
+        self.#state(d).state as MapState<BK, BV>,
       applyToKeyedState(d, fn) {
         const backend = self.ctx.keyedBackend();
         const state = backend.state(d);
@@ -468,6 +485,46 @@ export class BroadcastProcessOperator<I, B, O> extends ProcessOperatorBase<O> {
         }
       },
     };
+  }
+
+  override open(): Promise<void> {
+    for (const d of this.#descriptors ?? []) this.#register(d);
+    return super.open();
+  }
+
+  #register(d: MapStateDescriptor<unknown, unknown>) {
+    const state = this.ctx.operatorState.getBroadcastState(d);
+    const readOnly = {
+      get: (k: unknown) => state.get(k),
+      contains: (k: unknown) => state.contains(k),
+      entries: () => state.entries(),
+    };
+    const entry = { descriptor: d, state, readOnly };
+    this.#states.set(d.name, entry);
+    return entry;
+  }
+
+  /**
+   * The broadcast state of `d`, as Flink's: only one given to `broadcast(...)`, so that a
+   * descriptor with a typo fails instead of reading an empty state.
+   */
+  #state(d: MapStateDescriptor<unknown, unknown>) {
+    const known = this.#states.get(d.name);
+    if (
+      known !== undefined && (known.descriptor === d || known.descriptor.typeId() === d.typeId())
+    ) {
+      return known;
+    }
+    if (this.#descriptors === undefined) return this.#register(d);
+    const names = this.#descriptors.map((x) => `"${x.name}"`).join(", ");
+    throw new StateError(
+      known !== undefined
+        ? `Operator "${this.ctx.name}": broadcast state "${d.name}" is declared as ` +
+          `${known.descriptor.typeId()}, not ${d.typeId()}`
+        : `Operator "${this.ctx.name}": broadcast state "${d.name}" does not exist; the ` +
+          `broadcast(...) call declares ${names || "none"}. Check the descriptor's name, or ` +
+          `give the descriptor to broadcast(...)`,
+    );
   }
 
   processElement(
