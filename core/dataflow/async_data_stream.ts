@@ -30,7 +30,13 @@ function asyncWait<I, O>(
     kind: "operator",
     name: ordered ? "Async Wait (ordered)" : "Async Wait (unordered)",
     inputs: [stream.edge()],
-    createOperator: () => new AsyncWaitOperator<I, O>(fn, options),
+    // The input's serializer when the job is built (`returns` may come after this call); a side
+    // output's records are not the main output's type.
+    createOperator: () =>
+      new AsyncWaitOperator<I, O>(fn, {
+        ...options,
+        inputSerializer: stream.sideOutput === undefined ? stream.node.outputSerializer : undefined,
+      }),
   });
   return new DataStream<O>(stream.env, node);
 }
@@ -43,7 +49,8 @@ function asyncWait<I, O>(
  * watermark is emitted only after every record before it, and records after
  * it wait for it. A call that does not finish within `timeoutMs` (over all
  * retries) calls the function's `timeout`, or fails the job. Records in
- * flight are stored in checkpoints (as JSON) and called again on restore, so
+ * flight are stored in checkpoints (with the input's serializer: `returns`, else
+ * `Serializers.plain`) and called again on restore as they were, so
  * exactly-once jobs lose and double nothing.
  *
  * @example

@@ -42,6 +42,11 @@ export interface AsyncWaitOptions {
   readonly capacity: number;
   /** Retries of failed calls or unwanted results (none by default). */
   readonly retry?: AsyncRetryStrategy<unknown> | undefined;
+  /**
+   * The serializer of the input records, for those a checkpoint holds in flight: the input
+   * stream's (`returns`), else `Serializers.plain`, as where records cross workers.
+   */
+  readonly inputSerializer?: Serializer<unknown> | undefined;
 }
 
 /** A record (or, `watermark` set, a watermark) waiting to be emitted. */
@@ -64,15 +69,28 @@ interface Entry {
 }
 
 /** In-flight records in a checkpoint: value and timestamp. */
-interface SavedRecord {
+type SavedRecord = {
   readonly v: unknown;
-  readonly t?: number;
-}
+  readonly t?: number | undefined;
+};
 
-const IN_FLIGHT = new ListStateDescriptor<SavedRecord>(
+/**
+ * In-flight records in checkpoints before they were kept with the input's serializer: as JSON,
+ * which gave some back changed (a Date as a string, NaN as null, undefined fields gone). Read on
+ * restore, then emptied.
+ */
+const IN_FLIGHT_JSON = new ListStateDescriptor<SavedRecord>(
   "async-in-flight",
   Serializers.json as Serializer<SavedRecord>,
 );
+
+/** In-flight records, each kept with the input's serializer, so a restore calls it again as it was. */
+function inFlightDescriptor(input: Serializer<unknown>): ListStateDescriptor<SavedRecord> {
+  return new ListStateDescriptor<SavedRecord>(
+    "async-in-flight-records",
+    Serializers.record<SavedRecord>({ v: input, t: Serializers.optional(Serializers.f64) }),
+  );
+}
 
 /** Checks the options, naming the one that is wrong. */
 export function checkAsyncWaitOptions(o: AsyncWaitOptions): void {
@@ -150,8 +168,17 @@ export class AsyncWaitOperator<I, O> extends StreamOperator<O> implements Capaci
     }
     this.#mailbox = mailbox;
     await this.#fn.open?.(runtimeContext(this.ctx));
-    this.#saved = this.ctx.operatorState.getListState(IN_FLIGHT);
-    for (const r of this.#saved.get() ?? []) this.processElement(r.v, r.t);
+    const store = this.ctx.operatorState;
+    this.#saved = store.getListState(
+      inFlightDescriptor(this.#options.inputSerializer ?? Serializers.plain),
+    );
+    const restored: SavedRecord[] = [];
+    if (this.ctx.isRestored) {
+      const old = store.getListState(IN_FLIGHT_JSON);
+      restored.push(...old.get() ?? []);
+      old.clear();
+    }
+    for (const r of [...restored, ...this.#saved.get() ?? []]) this.processElement(r.v, r.t);
   }
 
   /** Admits a record: calls the function now, or once a call slot frees. */
