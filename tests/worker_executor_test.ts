@@ -580,6 +580,24 @@ Deno.test("worker executor: .returns(serializer) carries class instances across 
   assert.deepEqual(printed.sort(), [1, 2, 3, 4]);
 });
 
+Deno.test("worker executor: a side output crosses workers with its own serializer, not its operator's main one", async () => {
+  const { code, stdout, stderr } = await run([
+    ...["--scenario", "side-returns", "--parallelism", "2", "--executor", "workers"],
+  ]);
+  assert.equal(code, 0, stderr);
+  const printed = stdout.trim().split("\n").map((l) => l.slice(l.indexOf("> ") + 2));
+  assert.deepEqual(printed.sort(), [
+    "number 10",
+    "number 20",
+    "number 30",
+    "number 40",
+    "point 1",
+    "point 2",
+    "point 3",
+    "point 4",
+  ]);
+});
+
 // Subtask 1 runs on a Web Worker, subtask 0 on the main thread (worker 0).
 for (const [backend, subtask] of [["lsm", 1], ["heap", 1], ["heap", 0]] as const) {
   Deno.test(`worker executor: a user function that throws once restarts every worker from the checkpoint, exactly once (${backend}, subtask ${subtask})`, async () => {

@@ -7,6 +7,7 @@
 import { AsyncWaitOperator, checkAsyncWaitOptions } from "../runtime/async_wait_operator.ts";
 import type { AsyncFunction, AsyncRetryStrategy } from "./async_function.ts";
 import { DataStream } from "./data_stream.ts";
+import { outputSerializerOf } from "../runtime/graph.ts";
 
 /** The default number of calls in flight per subtask (Flink's default). */
 export const DEFAULT_ASYNC_CAPACITY = 100;
@@ -30,12 +31,11 @@ function asyncWait<I, O>(
     kind: "operator",
     name: ordered ? "Async Wait (ordered)" : "Async Wait (unordered)",
     inputs: [stream.edge()],
-    // The input's serializer when the job is built (`returns` may come after this call); a side
-    // output's records are not the main output's type.
+    // The input's serializer when the job is built (`returns` may come after this call).
     createOperator: () =>
       new AsyncWaitOperator<I, O>(fn, {
         ...options,
-        inputSerializer: stream.sideOutput === undefined ? stream.node.outputSerializer : undefined,
+        inputSerializer: outputSerializerOf(stream.node, stream.sideOutput),
       }),
   });
   return new DataStream<O>(stream.env, node);

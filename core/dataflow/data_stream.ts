@@ -242,10 +242,14 @@ export class DataStream<T> extends NodeSettings {
    * Gives the serializer of this stream's records, used where they cross
    * workers (the worker executor); without one, records must be plain values
    * (`Serializers.plain`): a class instance or a function is an error naming
-   * the edge.
+   * the edge. On a side output stream (`getSideOutput(tag)`) it is that side
+   * output's, and leaves the operator's main output's as it is.
    */
   returns(serializer: Serializer<T>): this {
-    this.node.outputSerializer = serializer as Serializer<unknown>;
+    const s = serializer as Serializer<unknown>;
+    // A side output stream shares its producer's node: its serializer is the tag's, not the node's.
+    if (this.sideOutput === undefined) this.node.outputSerializer = s;
+    else (this.node.sideOutputSerializers ??= new Map()).set(this.sideOutput, s);
     return this;
   }
 

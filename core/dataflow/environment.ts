@@ -20,7 +20,7 @@ import { HeapStateBackend } from "../state/heap/heap_backend.ts";
 import { LsmStateBackend } from "../state/lsm/lsm_backend.ts";
 import { defaultMaxParallelism, UPPER_BOUND_MAX_PARALLELISM } from "../state/key_group.ts";
 import { type Clock, ManualClock, SystemClock } from "../runtime/clock.ts";
-import type { Transformation } from "../runtime/graph.ts";
+import { outputSerializerOf, type Transformation } from "../runtime/graph.ts";
 import { type ExecutorKind, Job, type JobResult } from "../runtime/job.ts";
 import {
   nextJobIndex,
@@ -877,7 +877,7 @@ export class StreamEnvironment implements GraphBuilder {
     const sink = this.#config.checkpoint
       ? new CommittedCollectSink<T>(
         limit,
-        (stream.node.outputSerializer ?? Serializers.plain) as Serializer<T>,
+        (outputSerializerOf(stream.node, stream.sideOutput) ?? Serializers.plain) as Serializer<T>,
       )
       : new FirstRecordsSink<T>(limit);
     stream.addSink(sink, { name: "Collect" });

@@ -25,7 +25,7 @@ import { adoptCollectionItems } from "./_collection_items.ts";
 import { CommittedCollectSink } from "../connectors/_collect_results.ts";
 import { Serializers } from "../state/serializer.ts";
 import { Channel } from "./channel.ts";
-import type { Transformation } from "./graph.ts";
+import { outputSerializerOf, type Transformation } from "./graph.ts";
 import { Job, type JobConfig, type JobResult } from "./job.ts";
 import { buildPhysicalPlan, type PhysicalPlan } from "./physical_plan.ts";
 import { RingInputChannel, RingOutputChannel } from "./remote_channel.ts";
@@ -435,13 +435,17 @@ export async function runShare(
         const ring = start.rings[id]!;
         const edge = plan.edges[c.edge]!;
         const producer = byId.get(edge.from)!;
-        const serializer = producer.outputSerializer ?? Serializers.plain;
+        // A side output's records have their own type, and serializer.
+        const serializer = outputSerializerOf(producer, edge.sideOutput) ?? Serializers.plain;
+        const stream = edge.sideOutput === null
+          ? `operator "${producer.name}"`
+          : `side output "${edge.sideOutput}" of operator "${producer.name}"`;
         if (from) {
           const out = new RingOutputChannel(
             ring,
             serializer,
             `${producer.name} -> ${byId.get(edge.to)!.name}`,
-            `(it crosses workers: call .returns(serializer) on operator "${producer.name}" ` +
+            `(it crosses workers: call .returns(serializer) on ${stream} ` +
               `[uid ${plan.vertices.find((v) => v.id === producer.id)!.uid}])`,
           );
           return { out, close: () => out.close() };

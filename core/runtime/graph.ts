@@ -71,6 +71,8 @@ export interface Transformation {
    * workers (`returns`); the plain-value serializer otherwise.
    */
   outputSerializer?: Serializer<unknown>;
+  /** Per side output tag id, the serializer of its records (`getSideOutput(tag).returns`). */
+  sideOutputSerializers?: Map<string, Serializer<unknown>>;
   /** Chaining with the producer is allowed. */
   chainable: boolean;
   /** `false`: consumers may not chain to this operator (`disableChaining`). */
@@ -81,6 +83,17 @@ export interface Transformation {
    * this operator's parallelism sets the source's.
    */
   readonly chainedTo?: Transformation;
+}
+
+/**
+ * The serializer of what `t` emits to its main output (`sideOutput` null or undefined) or to a
+ * side output: the one `returns` gave that stream, else none (the plain-value serializer).
+ */
+export function outputSerializerOf(
+  t: Transformation,
+  sideOutput: string | null | undefined,
+): Serializer<unknown> | undefined {
+  return sideOutput == null ? t.outputSerializer : t.sideOutputSerializers?.get(sideOutput);
 }
 
 /** The uid of a transformation: the user's, or one derived from name and position. */

@@ -42,6 +42,9 @@
  * - `die`: worker 1 throws an uncaught error while the (unbounded) job runs.
  * - `class`: records that are class instances cross workers without a serializer;
  *   `returns`: the same with `.returns(serializer)`, printing `x` of each.
+ * - `side-returns`: a process function emits numbers (`.returns(Serializers.f64)`) and, to a
+ *   side output, class instances (`getSideOutput(tag).returns(serializer)`); both cross
+ *   workers, and print `number N` and `point X`.
  * - `fail --records N --keys K --output DIR --marker FILE [--fail-at M] [--fail-subtask S]
  *   [--fail-how throw|exit|close] [--fail-times T] [--print-fds]`: the keyed count into the
  *   exactly-once file sink (`key<TAB>count` lines); subtask S (1) of the count throws (or calls
@@ -74,6 +77,7 @@ import {
   FileSource,
   type JobResult,
   type KeyedProcessFunction,
+  OutputTag,
   runMain,
   type RuntimeContext,
   type Serializer,
@@ -443,6 +447,25 @@ async function main(args: string[]): Promise<void> {
         .map((p) => p.x).uid("x")
         .print();
       await env.execute("class records");
+      return;
+    }
+    case "side-returns": {
+      const tag = new OutputTag<Point>("points");
+      const numbers = env.fromElements(1, 2, 3, 4).uid("numbers")
+        .process<number>({
+          processElement(n: number, ctx, out) {
+            out.collect(n * 10);
+            ctx.output(tag, new Point(n));
+          },
+        }).uid("split")
+        .returns(Serializers.f64);
+      // Each stream its own serializer: the side output's does not replace the main one's.
+      numbers.getSideOutput(tag).returns(POINT)
+        .keyBy((p) => p.x, Serializers.f64)
+        .map((p) => `point ${p instanceof Point ? p.x : "not a Point"}`).uid("points")
+        .print();
+      numbers.keyBy((n) => n, Serializers.f64).map((n) => `number ${n}`).uid("tens").print();
+      await env.execute("side output serializers");
       return;
     }
     case "fail": {
