@@ -129,16 +129,21 @@ class NodeSettings {
   }
   /** Sets the uid (maps state on restore; keep it stable). */
   uid(uid: string): this {
+    this.ownNode("uid");
     this.node.uid = uid;
     return this;
   }
   /** Sets the display name. */
   name(name: string): this {
+    this.ownNode("name");
     this.node.name = name;
     return this;
   }
+  /** @internal Throws where the node is another stream's (see `DataStream`). */
+  protected ownNode(_setting: string): void {}
   /** Sets the parallelism. */
   setParallelism(parallelism: number): this {
+    this.ownNode("setParallelism");
     if (!Number.isInteger(parallelism) || parallelism < 1) {
       throw new ConfigError(
         `Operator "${this.node.name}": parallelism must be a positive integer, got ${parallelism}`,
@@ -152,6 +157,7 @@ class NodeSettings {
    * nor its consumers to it (Flink's `disableChaining`).
    */
   disableChaining(): this {
+    this.ownNode("disableChaining");
     this.node.chainable = false;
     this.node.chainOutputs = false;
     return this;
@@ -171,6 +177,7 @@ class NodeSettings {
    * ```
    */
   startNewChain(): this {
+    this.ownNode("startNewChain");
     this.node.chainable = false;
     return this;
   }
@@ -238,6 +245,27 @@ export class DataStream<T> extends NodeSettings {
     this.partitioning = partitioning;
     this.sideOutput = sideOutput;
   }
+  /**
+   * A stream made by `keyBy`, a partitioning (`rebalance`, `broadcast`, …) or
+   * `getSideOutput` is its producer's node seen another way: a uid, name,
+   * parallelism or chaining set on it would silently change that operator's,
+   * and Flink has none of these on such streams.
+   */
+  protected override ownNode(setting: string): void {
+    if (this.partitioning === undefined && this.sideOutput === undefined) return;
+    const made = this.sideOutput !== undefined
+      ? `getSideOutput("${this.sideOutput}")`
+      : this.partitioning!.kind === "hash"
+      ? "keyBy"
+      : this.partitioning!.kind === "custom"
+      ? "partitionCustom"
+      : `${this.partitioning!.kind}()`;
+    throw new ConfigError(
+      `${setting}() on the stream ${made} made of operator "${this.node.name}" would set that ` +
+        `operator's: call it on the operator's own stream (before ${made}), or on the next operator`,
+    );
+  }
+
   /**
    * Gives the serializer of this stream's records, used where they cross
    * workers (the worker executor); without one, records must be plain values

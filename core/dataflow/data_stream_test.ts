@@ -618,3 +618,32 @@ Deno.test("broadcast state: a descriptor not given to broadcast(...) is a StateE
     );
   }
 });
+
+Deno.test("uid, name, parallelism or chaining on a keyBy, partitioned or side output stream is a ConfigError, not a change to its producer", () => {
+  const env = StreamEnvironment.create();
+  const tag = new OutputTag<string>("side");
+  const doubled = env.fromElements(1, 2).map((n: number) => n * 2, { uid: "double" });
+  const views: [string, () => unknown][] = [
+    ["keyBy", () => doubled.keyBy((n) => n).uid("keyed")],
+    ["rebalance()", () => doubled.rebalance().setParallelism(4)],
+    ["partitionCustom", () => doubled.partitionCustom((k: number) => k, (n) => n).name("p")],
+    ['getSideOutput("side")', () => doubled.getSideOutput(tag).uid("side")],
+    ["forward()", () => doubled.forward().startNewChain()],
+  ];
+  for (const [made, set] of views) {
+    assert.throws(
+      set,
+      (e) =>
+        e instanceof ConfigError &&
+        e.message.includes(
+          `on the stream ${made} made of operator "Map" would set that operator's`,
+        ),
+      made,
+    );
+  }
+  // The producer kept its own settings; its own stream still takes them.
+  assert.equal(doubled.node.uid, "double");
+  assert.equal(doubled.node.parallelism, undefined);
+  doubled.name("Double").setParallelism(2);
+  assert.equal(doubled.node.name, "Double");
+});
