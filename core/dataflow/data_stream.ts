@@ -942,6 +942,8 @@ export class ConnectedStreams<A, B> {
         "connect: either both inputs are keyed or neither is (use ConnectedStreams.keyBy)",
       );
     }
+    // Keys hashed by different serializers go to different subtasks: equal keys would never meet.
+    if (ka && kb) sameKeys(ka, kb, "connect");
     const selectors: [KeySelector | undefined, KeySelector | undefined] = [
       ka?.keySelector as KeySelector | undefined,
       kb?.keySelector as KeySelector | undefined,

@@ -647,3 +647,21 @@ Deno.test("uid, name, parallelism or chaining on a keyBy, partitioned or side ou
   doubled.name("Double").setParallelism(2);
   assert.equal(doubled.node.name, "Double");
 });
+
+Deno.test("connect: keyed inputs with different key serializers are a ConfigError, not keys that never meet", () => {
+  const env = StreamEnvironment.create({ parallelism: 4 });
+  const byString = env.fromElements("k1").keyBy((k) => k, Serializers.string);
+  const byDefault = env.fromElements("k1").keyBy((k) => k);
+  const co: CoProcessFunction<string, string, string> = {
+    processElement1: (k, _c, out) => out.collect(k),
+    processElement2: (k, _c, out) => out.collect(k),
+  };
+  assert.throws(
+    () => byString.connect(byDefault).process(co),
+    (e) =>
+      e instanceof ConfigError &&
+      /connect: both inputs need the same key serializer, got "string" and "key"/.test(e.message),
+  );
+  // The same serializer on both sides (ConnectedStreams.keyBy gives one) is fine.
+  byString.connect(env.fromElements("k1").keyBy((k) => k, Serializers.string)).process(co);
+});
