@@ -332,6 +332,12 @@ export class AsyncWaitOperator<I, O> extends StreamOperator<O> implements Capaci
     }
     const results = this.#timeout(entry.value as I);
     if (results instanceof Promise) throw promiseReturnedError(results, "timeout", this.ctx.name);
+    if (!Array.isArray(results)) {
+      throw new ConfigError(
+        `the timeout function of operator "${this.ctx.name}" returned ${typeof results}: ` +
+          `it must return an array of results (empty for none)`,
+      );
+    }
     this.#finishEntry(entry, results);
   }
 

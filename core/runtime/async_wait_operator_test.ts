@@ -5,15 +5,19 @@ import { type Serializer, Serializers } from "../state/serializer.ts";
 import { ManualClock } from "./clock.ts";
 import { AsyncWaitOperator, type AsyncWaitOptions } from "./async_wait_operator.ts";
 import type { OperatorContext } from "./operator.ts";
+import type { AsyncFunction } from "../dataflow/async_function.ts";
+import { ConfigError } from "../errors.ts";
 
 /** An async wait operator on a hand-made task: mails run at once; `calls` sees each call. */
 async function openOperator(
-  fn: (v: unknown) => Promise<unknown[]>,
+  fn: AsyncFunction<unknown, unknown>,
   restored?: OperatorStateSnapshot,
   inputSerializer?: Serializer<unknown>,
+  timeoutMs = Infinity,
 ) {
-  const options: AsyncWaitOptions = { ordered: true, timeoutMs: Infinity, capacity: 10 };
+  const options: AsyncWaitOptions = { ordered: true, timeoutMs, capacity: 10 };
   const op = new AsyncWaitOperator(fn, { ...options, inputSerializer });
+  const clock = new ManualClock(0);
   const operatorState = new OperatorStateStore("lookup", restored);
   const out: unknown[] = [];
   op.setup(
@@ -23,7 +27,7 @@ async function openOperator(
       subtaskIndex: 0,
       parallelism: 1,
       maxParallelism: 128,
-      clock: new ManualClock(0),
+      clock,
       operatorState,
       isRestored: restored !== undefined,
       mailbox: { post: (mail: () => void) => mail(), yieldUntil: () => Promise.resolve() },
@@ -39,7 +43,7 @@ async function openOperator(
     op.snapshotState();
     return operatorState.snapshot();
   };
-  return { op, out, snapshot };
+  return { op, out, snapshot, clock };
 }
 
 const never = () => new Promise<unknown[]>(() => {});
@@ -108,4 +112,22 @@ Deno.test("async I/O: in-flight records of a checkpoint that kept them as JSON a
   const again = await openOperator(holding, snapshot);
   assert.deepEqual(calls, [{ id: 1 }, "two", "three"]);
   await again.op.close();
+});
+
+Deno.test("async I/O: a timeout function that returns no array is a ConfigError naming the operator", async () => {
+  const { op, clock } = await openOperator(
+    { asyncInvoke: never, timeout: () => "late" as unknown as unknown[] },
+    undefined,
+    undefined,
+    50,
+  );
+  op.processElement(1, undefined);
+  assert.throws(
+    () => clock.advance(50),
+    (e) =>
+      e instanceof ConfigError &&
+      /the timeout function of operator "lookup" returned string: it must return an array/
+        .test(e.message),
+  );
+  await op.close();
 });
