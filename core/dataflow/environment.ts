@@ -679,6 +679,16 @@ export class StreamEnvironment implements GraphBuilder {
 
   /** @internal */
   addNode(node: Omit<Transformation, "id" | "uid" | "parallelism" | "chainable">): Transformation {
+    // Nodes are numbered per environment: another one's node would be taken for this one's of its
+    // number (a union would read the wrong stream).
+    for (const e of node.inputs) {
+      if (this.#nodes[e.source.id] !== e.source) {
+        throw new ConfigError(
+          `Operator "${node.name}": its input "${e.source.name}" belongs to another ` +
+            `StreamEnvironment; the streams of one job must come from one environment`,
+        );
+      }
+    }
     const t: Transformation = {
       ...node,
       id: this.#nodes.length,

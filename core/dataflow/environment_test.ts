@@ -92,3 +92,19 @@ Deno.test("job flags: negative numbers, a parallelism past the key groups and --
   assert.equal(env.config.maxParallelism, 256);
   assert.throws(() => StreamEnvironment.fromArgs(["--max-parallelism", "0"]), ConfigError);
 });
+
+Deno.test("a stream of another environment as an input is a ConfigError, not another stream read twice", () => {
+  const env = StreamEnvironment.create();
+  const other = StreamEnvironment.create();
+  const mine = env.fromElements(1);
+  const theirs = other.fromElements(2);
+  const refused = (e: unknown) =>
+    e instanceof ConfigError &&
+    /input "Collection Source" belongs to another StreamEnvironment/.test(e.message);
+  // Nodes are numbered per environment: the union read this environment's node 0 twice.
+  assert.throws(() => mine.union(theirs), refused);
+  assert.throws(
+    () => mine.connect(theirs).map({ map1: (n: number) => n, map2: (n: number) => n }),
+    refused,
+  );
+});
