@@ -81,8 +81,12 @@ export interface KafkaSourceOptions<T> {
   topics?: readonly string[];
   /** Reads every topic whose whole name matches. */
   topicPattern?: RegExp;
-  /** Turns a record (key, value, headers, partition, offset, timestamp) into a value. */
-  deserializer: (record: ConsumedRecord) => T;
+  /**
+   * Turns a record (key, value, headers, partition, offset, timestamp) into a value; `null` or
+   * `undefined` skips the record (its offset still counts as read), as Flink's
+   * `DeserializationSchema` returning null.
+   */
+  deserializer: (record: ConsumedRecord) => T | null | undefined;
   /** Where to start without a checkpoint (`earliest`). */
   startingOffsets?: StartingOffsets;
   /**
@@ -509,7 +513,11 @@ export class KafkaSourceReader<T> implements EnumeratedSplitReader<T> {
         continue;
       }
       if (split.stop !== undefined && r.offset >= split.stop) continue;
-      target.collect(read(deserialize, r), r.timestamp >= 0 ? r.timestamp : undefined);
+      const value = read(deserialize, r);
+      // Nothing to emit (a record the job skips), as Flink's DeserializationSchema returns null.
+      if (value !== null && value !== undefined) {
+        target.collect(value, r.timestamp >= 0 ? r.timestamp : undefined);
+      }
       split.offset = r.offset + 1;
       stats!.records++;
       stats!.bytes += (r.value?.length ?? 0) + (r.key?.length ?? 0);

@@ -593,6 +593,27 @@ Deno.test("KafkaSource: a record the deserializer cannot read fails the job nami
   }
 });
 
+Deno.test("KafkaSource: a record the deserializer returns null or undefined for is skipped, as Flink's DeserializationSchema skips null", async () => {
+  const kafka = await MockKafka.start();
+  try {
+    await kafka.createTopic("t", 1);
+    await produce(kafka.bootstrap, "t", ["a", "skip-null", "b", "skip-undefined", "c"]);
+    const values = await runBounded(
+      source(kafka.bootstrap, {
+        bounded: true,
+        deserializer: (r) => {
+          const v = KafkaDeserializers.string(r.value);
+          return v === "skip-null" ? null : v === "skip-undefined" ? undefined : v;
+        },
+      }),
+      1,
+    );
+    assert.deepEqual(values, ["a", "b", "c"]);
+  } finally {
+    await kafka.stop();
+  }
+});
+
 Deno.test("KafkaSource: options are checked when it is made, each error naming the option", () => {
   const base = { bootstrapServers: "127.0.0.1:9092", topics: ["t"], deserializer: describe };
   const refused: [Record<string, unknown>, RegExp][] = [
