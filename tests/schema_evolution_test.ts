@@ -231,6 +231,83 @@ for (const [backendName, backend] of Object.entries(BACKENDS)) {
   });
 }
 
+/** A key serializer of words, `version` 1 or 2 (which appends a byte; 2 declares the migration). */
+function wordKeys(version: 1 | 2): Serializer<string> {
+  return {
+    id: "word",
+    version,
+    write(v, out) {
+      out.writeString(v);
+      if (version === 2) out.writeU8(0);
+    },
+    read(input) {
+      const w = input.readString();
+      if (version === 2) input.readU8();
+      return w;
+    },
+    ...(version === 2
+      ? {
+        migrations: {
+          1: (input, out) => {
+            out.writeString(input.readString());
+            out.writeU8(0);
+          },
+        },
+      }
+      : {}),
+  };
+}
+
+for (const [backendName, backend] of Object.entries(BACKENDS)) {
+  Deno.test(`schema evolution (${backendName}): a key serializer of another version is refused, keys are not migrated`, async () => {
+    const dir = Deno.makeTempDirSync({ prefix: "weir-schema-" });
+    try {
+      const base = { dir: `${dir}/ck`, outDir: `${dir}/out` };
+      const fn = () => new Keep(Serializers.record({ n: f64 }) as Serializer<Counted>, { n: 0 });
+      await runKeep({
+        ...base,
+        backend: backend(),
+        fn: fn(),
+        words: ["a", "a"],
+        restore: false,
+        keySerializer: wordKeys(1),
+      });
+      // Its keys would be other bytes in other key groups: "a" would start again from nothing.
+      await assert.rejects(
+        runKeep({
+          ...base,
+          backend: backend(),
+          fn: fn(),
+          words: ["a"],
+          restore: true,
+          keySerializer: wordKeys(2),
+        }),
+        (e: Error) => {
+          assert.match(
+            e.message,
+            /operator "keep" keeps its keyed state under keys written by the key serializer word \(version 1\), the job keys it with word \(version 2\): keys cannot be migrated/,
+          );
+          return true;
+        },
+      );
+      // The snapshot's own key serializer restores it.
+      await runKeep({
+        ...base,
+        backend: backend(),
+        fn: fn(),
+        words: ["a"],
+        restore: true,
+        keySerializer: wordKeys(1),
+      });
+      const lines = committedLines(base.outDir);
+      assert.equal(lines.length, 3);
+      assert.ok(lines.some((l) => l.startsWith('"a"\t{"n":2}')), lines.join("\n"));
+    } finally {
+      Deno.removeSync(dir, { recursive: true });
+    }
+  });
+}
+
 /** `weir state dump` of the latest checkpoint's "acc" state (with TTL: `{ v, ts }` per key). */
 async function dumpAcc(dir: string): Promise<Map<string, { v: unknown; ts: number }>> {
   const out: string[] = [];

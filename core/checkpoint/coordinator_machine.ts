@@ -54,6 +54,7 @@
  *
  * @module
  */
+import type { SerializerSchema } from "../state/serializer_schema.ts";
 import type { BarrierOptions } from "../runtime/messages.ts";
 import type { CheckpointHistoryEntry } from "./history.ts";
 import {
@@ -90,6 +91,8 @@ export interface OperatorInfo {
   readonly source: boolean;
   /** Key serializer name, for keyed operators. */
   readonly keySerializer?: string;
+  /** Key serializer schema, for keyed operators. */
+  readonly keySchema?: SerializerSchema;
 }
 
 /** What the machine is configured with for one job run. */

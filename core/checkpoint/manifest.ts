@@ -14,6 +14,7 @@ import { CheckpointError } from "../errors.ts";
 import type { KeyedStateHandle } from "../state/backend.ts";
 import type { OperatorStateSnapshot } from "../state/operator_state.ts";
 import type { StateSchemas } from "../state/state_keys.ts";
+import type { SerializerSchema } from "../state/serializer_schema.ts";
 
 /** The manifest format this version writes (it reads this one and 1, which has no checksum). */
 export const MANIFEST_FORMAT = 2;
@@ -102,6 +103,12 @@ export interface OperatorManifest {
   readonly source: boolean;
   /** The key serializer's id, for keyed operators (lets tools read keys offline). */
   readonly keySerializer?: string;
+  /**
+   * The key serializer's schema (version included), for keyed operators: a
+   * restore refuses a key serializer that would not read these keys as they
+   * are (absent in snapshots of earlier versions).
+   */
+  readonly keySchema?: SerializerSchema;
   /** Subtasks, by index. */
   readonly subtasks: readonly SubtaskManifest[];
   /** A split source's enumerator state (its unassigned splits, the splits it found). */

@@ -10,6 +10,8 @@
 import { CheckpointError, IncompatibleStateError } from "../errors.ts";
 import type { KeyedStateHandle } from "../state/backend.ts";
 import type { KeyGroupRange } from "../state/key_group.ts";
+import type { Serializer } from "../state/serializer.ts";
+import { formatSchema, resolveSchemaCompatibility, schemaOf } from "../state/serializer_schema.ts";
 import { type OperatorStateSnapshot, redistributeOperatorState } from "../state/operator_state.ts";
 import { decideFallback, type SkippedRecoveryPoint } from "./fallback.ts";
 import { vanishedCheckpoints, vanishedReason } from "./history.ts";
@@ -28,6 +30,8 @@ export interface RestoringOperator {
   readonly keyGroupRange: KeyGroupRange;
   /** The id of the serializer its keys are stored with (keyed operators), else null. */
   readonly keySerializer: string | null;
+  /** That serializer, to check it reads the snapshot's keys as they are (its schema). */
+  readonly keySerializerInstance?: Serializer<unknown>;
 }
 
 /** What one operator subtask restores. */
@@ -100,7 +104,8 @@ export function restoredMaxParallelism(
  * key groups differ, a source that keeps a single position (not splits) changed
  * its parallelism, or state has no operator
  * (unless `allowNonRestoredState`); `IncompatibleStateError` when a keyed
- * operator's key serializer changed.
+ * operator's key serializer changed (another id, or a schema it does not read
+ * as it is).
  *
  * @example
  * ```ts
@@ -152,10 +157,10 @@ export function planRestore(
     if (!saved) continue;
     const parallelism = subtasks[0]!.parallelism;
     const keySerializer = subtasks[0]!.keySerializer;
+    const hasKeyedState = saved.subtasks.some((s) => (s.keyed?.segments.length ?? 0) > 0);
     if (
       saved.keySerializer !== undefined && keySerializer !== null &&
-      saved.keySerializer !== keySerializer &&
-      saved.subtasks.some((s) => (s.keyed?.segments.length ?? 0) > 0)
+      saved.keySerializer !== keySerializer && hasKeyedState
     ) {
       // Keyed state is stored under each key's serialized bytes and key group: read with
       // another serializer, no key would be found again (Flink refuses it too).
@@ -164,6 +169,22 @@ export function planRestore(
           `by the key serializer "${saved.keySerializer}", the job keys it with ` +
           `"${keySerializer}"; keys cannot change their serializer (give keyBy the same one)`,
       );
+    }
+    const keyImpl = subtasks[0]!.keySerializerInstance;
+    if (saved.keySchema !== undefined && keyImpl !== undefined && hasKeyedState) {
+      // The same id in another version writes other bytes (or fails to read them): keys are
+      // never migrated, so only a serializer that reads them as they are may restore them,
+      // as Flink requires its key serializer to be compatible as is.
+      const c = resolveSchemaCompatibility(keyImpl, saved.keySchema);
+      if (c.type !== "compatibleAsIs") {
+        throw new IncompatibleStateError(
+          `Cannot restore ${where}: operator "${uid}" keeps its keyed state under keys written ` +
+            `by the key serializer ${formatSchema(saved.keySchema)}, the job keys it with ` +
+            `${formatSchema(schemaOf(keyImpl))}: ${
+              c.type === "incompatible" ? c.reason : "keys cannot be migrated"
+            }; keys must be read as they were written (give keyBy the serializer of the snapshot)`,
+        );
+      }
     }
     if (saved.source && saved.parallelism !== parallelism && !keepsSplits(saved.subtasks)) {
       throw new CheckpointError(

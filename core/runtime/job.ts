@@ -22,6 +22,8 @@ import type { KeyedStateBackend, StateBackend } from "../state/backend.ts";
 import { keyGroupRangeForSubtask } from "../state/key_group.ts";
 import { OperatorStateStore } from "../state/operator_state.ts";
 import type { Serializer } from "../state/serializer.ts";
+import { schemaOf } from "../state/serializer_schema.ts";
+import type { OperatorInfo } from "../checkpoint/coordinator_machine.ts";
 import { Channel, type InputChannel, InputGate, type OutputChannel } from "./channel.ts";
 import type { Clock } from "./clock.ts";
 import { type Partitioning, type Transformation, uidOf } from "./graph.ts";
@@ -264,6 +266,7 @@ export class Job implements TaskHost {
           subtaskIndex: i,
           keyGroupRange: keyGroupRangeForSubtask(config.maxParallelism, p, i),
           keySerializer: n.keySerializer?.id ?? null,
+          ...(n.keySerializer ? { keySerializerInstance: n.keySerializer } : {}),
         }));
       });
       this.#restorePlan = planRestore(
@@ -393,14 +396,16 @@ export class Job implements TaskHost {
 
   #operatorInfo(
     uid: string,
-  ): { name: string; parallelism: number; source: boolean; keySerializer?: string } {
+  ): OperatorInfo {
     // From the plan: with the worker executor, the main thread has no operator instances.
     const v = this.plan.vertices.find((x) => x.uid === uid)!;
+    const keySerializer = this.nodes.find((n) => n.id === v.id)?.keySerializer;
     return {
       name: v.name,
       parallelism: v.parallelism,
       source: v.kind === "source",
       ...(v.keySerializer !== null ? { keySerializer: v.keySerializer } : {}),
+      ...(keySerializer ? { keySchema: schemaOf(keySerializer) } : {}),
     };
   }
 

@@ -105,6 +105,8 @@ export async function runKeep(o: {
   sink?: SinkFunction<string>;
   /** No restarts unless given. */
   restartStrategy?: RestartStrategy;
+  /** The words' key serializer (`Serializers.string` unless given). */
+  keySerializer?: Serializer<string>;
 }): Promise<void> {
   const src = new QueueSource<string>("words");
   const env = StreamEnvironment.create({
@@ -115,7 +117,7 @@ export async function runKeep(o: {
     log: () => {},
   });
   env.addSource(src, { uid: "src" })
-    .keyBy((w) => w, Serializers.string)
+    .keyBy((w) => w, o.keySerializer ?? Serializers.string)
     .process<string>(o.fn).uid("keep")
     .addSink(o.sink ?? new ExactlyOnceFileSink<string>({ dir: o.outDir }), { uid: "sink" });
   src.push(...o.words);
