@@ -153,6 +153,44 @@ Deno.test("savepoint: state of an operator the job lacks fails unless allowNonRe
   Deno.removeSync(dir2, { recursive: true });
 });
 
+for (const [name, backend] of [["heap", heap], ["lsm", lsm]] as const) {
+  Deno.test(`savepoint (${name}): keyed state of an operator no longer keyed fails unless allowNonRestoredState`, async () => {
+    const { dir, sp } = await savepointOf(backend(), 1);
+    const dir2 = Deno.makeTempDirSync({ prefix: "weir-sp2-" });
+    // The same uid, "count", on an operator whose input is not keyed: no keyed backend takes it.
+    const unkeyed = (allowNonRestoredState: boolean) => {
+      const src = new QueueSource<string>("words");
+      const out = new CollectSink<string>();
+      const env = StreamEnvironment.create({
+        stateBackend: backend(),
+        parallelism: 1,
+        checkpoint: { dir: dir2 },
+        restore: sp.path,
+        allowNonRestoredState,
+        restartStrategy: { kind: "none" },
+        log: () => {},
+      });
+      env.addSource(src, { uid: "src" }).map((w) => `${w}\tseen`).uid("count")
+        .addSink(out, { uid: "sink" });
+      return { src, out, client: env.executeAsync("unkeyed") };
+    };
+    assert.throws(
+      () => unkeyed(false),
+      (e: unknown) =>
+        e instanceof CheckpointError &&
+        e.message.includes(`keyed state of operator "count", which is not keyed in the job`),
+    );
+    const j = unkeyed(true);
+    j.src.push("k0");
+    await until(() => j.out.values.length === 1, "record through");
+    assert.deepEqual(j.out.values, ["k0\tseen"]);
+    j.src.end();
+    await j.client.done;
+    Deno.removeSync(dir, { recursive: true });
+    Deno.removeSync(dir2, { recursive: true });
+  });
+}
+
 Deno.test("savepoint: stop-with-savepoint drains, commits sink output and ends the job", async () => {
   const dir = Deno.makeTempDirSync({ prefix: "weir-sp-" });
   const outDir = Deno.makeTempDirSync({ prefix: "weir-out-" });

@@ -102,8 +102,8 @@ export function restoredMaxParallelism(
 /**
  * Maps a manifest onto operator subtasks. Throws `CheckpointError` when the
  * key groups differ, a source that keeps a single position (not splits) changed
- * its parallelism, or state has no operator
- * (unless `allowNonRestoredState`); `IncompatibleStateError` when a keyed
+ * its parallelism, or state has no operator or keyed state's operator is no
+ * longer keyed (unless `allowNonRestoredState`); `IncompatibleStateError` when a keyed
  * operator's key serializer changed (another id, or a schema it does not read
  * as it is).
  *
@@ -168,6 +168,15 @@ export function planRestore(
         `Cannot restore ${where}: operator "${uid}" keeps its keyed state under keys written ` +
           `by the key serializer "${saved.keySerializer}", the job keys it with ` +
           `"${keySerializer}"; keys cannot change their serializer (give keyBy the same one)`,
+      );
+    }
+    if (keySerializer === null && hasKeyedState && !allowNonRestoredState) {
+      // An operator without a keyed input has no keyed backend: its keyed state would be
+      // dropped from this run and every later snapshot, as state of a removed operator.
+      throw new CheckpointError(
+        `Cannot restore ${where}: it holds keyed state of operator "${uid}", which is not ` +
+          `keyed in the job (its input has no keyBy), so that state would be dropped; key its ` +
+          `input as before, or pass --allow-non-restored-state to drop it`,
       );
     }
     const keyImpl = subtasks[0]!.keySerializerInstance;

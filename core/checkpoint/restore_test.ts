@@ -86,7 +86,7 @@ Deno.test("planRestore: maps state by uid at the same parallelism", () => {
   const plan = planRestore(
     manifest({ count: keyedOp(2), src: sourceOp([5]) }),
     MAX,
-    [...ops("count", 2), ...ops("src", 1)],
+    [...ops("count", 2, "string"), ...ops("src", 1)],
     false,
   );
   assert.deepEqual([...plan.keys()].sort(), ["count", "src"]);
@@ -119,6 +119,17 @@ Deno.test("planRestore: a keyed operator's key serializer cannot change (its key
   assert.equal(planRestore(empty, MAX, ops("count", 1, "key"), false).size, 1);
 });
 
+Deno.test("planRestore: keyed state of an operator the job no longer keys fails unless allowNonRestoredState", () => {
+  const saved = manifest({ count: { ...keyedOp(2), keySerializer: "string" } });
+  assert.throws(
+    () => planRestore(saved, MAX, ops("count", 2, null), false),
+    checkpointError(
+      /keyed state of operator "count", which is not keyed in the job .*allow-non-restored-state/,
+    ),
+  );
+  assert.equal(planRestore(saved, MAX, ops("count", 2, null), true).size, 1);
+});
+
 Deno.test("planRestore: a different number of key groups is an error naming both", () => {
   assert.throws(
     () => planRestore(manifest({}, 256), MAX, [], false),
@@ -129,10 +140,10 @@ Deno.test("planRestore: a different number of key groups is an error naming both
 Deno.test("planRestore: state of a missing operator fails unless allowNonRestoredState", () => {
   const m = manifest({ count: keyedOp(1), gone: keyedOp(1, "gone") });
   assert.throws(
-    () => planRestore(m, MAX, ops("count", 1), false),
+    () => planRestore(m, MAX, ops("count", 1, "string"), false),
     checkpointError(/operator\(s\) "gone" that the job does not have.*allow-non-restored-state/),
   );
-  const plan = planRestore(m, MAX, ops("count", 1), true);
+  const plan = planRestore(m, MAX, ops("count", 1, "string"), true);
   assert.deepEqual([...plan.keys()], ["count"]);
   // An operator without state in the snapshot needs no flag.
   const stateless: OperatorManifest = {
@@ -142,7 +153,12 @@ Deno.test("planRestore: state of a missing operator fails unless allowNonRestore
     subtasks: [{ index: 0, operatorState: {} }],
   };
   assert.equal(
-    planRestore(manifest({ count: keyedOp(1), map: stateless }), MAX, ops("count", 1), false).size,
+    planRestore(
+      manifest({ count: keyedOp(1), map: stateless }),
+      MAX,
+      ops("count", 1, "string"),
+      false,
+    ).size,
     1,
   );
 });
@@ -182,23 +198,28 @@ Deno.test("planRestore: a source that keeps splits may change its parallelism; a
 });
 
 Deno.test("planRestore: scaling out hands each subtask the handles overlapping its key groups", () => {
-  const plan = planRestore(manifest({ count: keyedOp(2) }), MAX, ops("count", 3), false);
+  const plan = planRestore(manifest({ count: keyedOp(2) }), MAX, ops("count", 3, "string"), false);
   const got = plan.get("count")!.map((r) => segsOf(r.keyed));
   // Old ranges 0-63 and 64-127; new 0-42, 43-85, 86-127.
   assert.deepEqual(got, [["k0.seg"], ["k0.seg", "k1.seg"], ["k1.seg"]]);
 });
 
 Deno.test("planRestore: scaling in merges handles; overlap is by key-group range", () => {
-  const plan = planRestore(manifest({ count: keyedOp(4) }), MAX, ops("count", 1), false);
+  const plan = planRestore(manifest({ count: keyedOp(4) }), MAX, ops("count", 1, "string"), false);
   assert.deepEqual(segsOf(plan.get("count")![0]!.keyed), ["k0.seg", "k1.seg", "k2.seg", "k3.seg"]);
-  const plan2 = planRestore(manifest({ count: keyedOp(4) }), MAX, ops("count", 2), false);
+  const plan2 = planRestore(manifest({ count: keyedOp(4) }), MAX, ops("count", 2, "string"), false);
   assert.deepEqual(plan2.get("count")!.map((r) => segsOf(r.keyed)), [
     ["k0.seg", "k1.seg"],
     ["k2.seg", "k3.seg"],
   ]);
   // Every new subtask's range is covered by the handles it gets.
   for (const p of [1, 2, 3, 5, 7, 128]) {
-    const plan3 = planRestore(manifest({ count: keyedOp(3) }), MAX, ops("count", p), false);
+    const plan3 = planRestore(
+      manifest({ count: keyedOp(3) }),
+      MAX,
+      ops("count", p, "string"),
+      false,
+    );
     plan3.get("count")!.forEach((r, i) => {
       const mine = keyGroupRangeForSubtask(MAX, p, i);
       for (let kg = mine.start; kg <= mine.end; kg++) {
@@ -246,7 +267,7 @@ Deno.test("planRestore: operator state is redistributed (split, union, broadcast
 
 Deno.test("planRestore: new operators without saved state get nothing", () => {
   const plan = planRestore(manifest({ count: keyedOp(1) }), MAX, [
-    ...ops("count", 1),
+    ...ops("count", 1, "string"),
     ...ops("fresh", 2),
   ], false);
   assert.equal(plan.has("fresh"), false);

@@ -132,7 +132,10 @@ export interface EnvironmentConfig {
   checkpoint?: CheckpointingOptions;
   /** `"latest"` (needs `checkpoint.dir`) or the path of a checkpoint or savepoint. */
   restore?: string;
-  /** Restore even when the snapshot holds state of operators the job lacks. */
+  /**
+   * Restore even when the snapshot holds state of operators the job lacks, or
+   * keyed state of an operator the job no longer keys (that state is dropped).
+   */
   allowNonRestoredState?: boolean;
   /** Print the physical plan as JSON and exit instead of running (`--print-plan`). */
   printPlan?: boolean;

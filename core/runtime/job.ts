@@ -104,7 +104,10 @@ export interface JobConfig {
   readonly checkpoint?: { readonly config: CheckpointConfig; readonly storage: CheckpointStorage };
   /** The checkpoint or savepoint to restore. */
   readonly restore?: LoadedManifest;
-  /** Restore even when the snapshot holds state of operators the job lacks. */
+  /**
+   * Restore even when the snapshot holds state of operators the job lacks, or
+   * keyed state of an operator the job no longer keys (that state is dropped).
+   */
   readonly allowNonRestoredState?: boolean;
   /** The highest checkpoint id a previous attempt of this job handed out. */
   readonly lastCheckpointId?: number;
