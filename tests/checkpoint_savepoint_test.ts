@@ -158,6 +158,7 @@ for (const [name, backend] of [["heap", heap], ["lsm", lsm]] as const) {
     const { dir, sp } = await savepointOf(backend(), 1);
     const dir2 = Deno.makeTempDirSync({ prefix: "weir-sp2-" });
     // The same uid, "count", on an operator whose input is not keyed: no keyed backend takes it.
+    const logged: string[] = [];
     const unkeyed = (allowNonRestoredState: boolean) => {
       const src = new QueueSource<string>("words");
       const out = new CollectSink<string>();
@@ -168,7 +169,7 @@ for (const [name, backend] of [["heap", heap], ["lsm", lsm]] as const) {
         restore: sp.path,
         allowNonRestoredState,
         restartStrategy: { kind: "none" },
-        log: () => {},
+        log: (l) => logged.push(l),
       });
       env.addSource(src, { uid: "src" }).map((w) => `${w}\tseen`).uid("count")
         .addSink(out, { uid: "sink" });
@@ -184,6 +185,10 @@ for (const [name, backend] of [["heap", heap], ["lsm", lsm]] as const) {
     j.src.push("k0");
     await until(() => j.out.values.length === 1, "record through");
     assert.deepEqual(j.out.values, ["k0\tseen"]);
+    assert.ok(
+      logged.some((l) => l.includes('dropping the keyed state of operator "count"')),
+      logged.join("\n"),
+    );
     j.src.end();
     await j.client.done;
     Deno.removeSync(dir, { recursive: true });

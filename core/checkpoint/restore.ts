@@ -103,7 +103,8 @@ export function restoredMaxParallelism(
  * Maps a manifest onto operator subtasks. Throws `CheckpointError` when the
  * key groups differ, a source that keeps a single position (not splits) changed
  * its parallelism, or state has no operator or keyed state's operator is no
- * longer keyed (unless `allowNonRestoredState`); `IncompatibleStateError` when a keyed
+ * longer keyed (unless `allowNonRestoredState`: then `log` names what is
+ * dropped); `IncompatibleStateError` when a keyed
  * operator's key serializer changed (another id, or a schema it does not read
  * as it is).
  *
@@ -125,6 +126,7 @@ export function planRestore(
   maxParallelism: number,
   operators: readonly RestoringOperator[],
   allowNonRestoredState: boolean,
+  log: (line: string) => void = () => {},
 ): Map<string, OperatorRestore[]> {
   const where = `${manifest.kind} ${manifest.checkpointId}`;
   if (manifest.maxParallelism !== maxParallelism) {
@@ -151,6 +153,14 @@ export function planRestore(
       } that the job does not have (set their uid, or pass --allow-non-restored-state)`,
     );
   }
+  // As Flink logs each operator state it skips: what the flag dropped must show somewhere.
+  if (withState.length > 0) {
+    log(
+      `${where}: dropping the state of operator(s) ${
+        withState.map((u) => `"${u}"`).join(", ")
+      }, which the job does not have (--allow-non-restored-state)`,
+    );
+  }
   const plan = new Map<string, OperatorRestore[]>();
   for (const [uid, subtasks] of byUid) {
     const saved = manifest.operators[uid];
@@ -170,13 +180,19 @@ export function planRestore(
           `"${keySerializer}"; keys cannot change their serializer (give keyBy the same one)`,
       );
     }
-    if (keySerializer === null && hasKeyedState && !allowNonRestoredState) {
+    if (keySerializer === null && hasKeyedState) {
       // An operator without a keyed input has no keyed backend: its keyed state would be
       // dropped from this run and every later snapshot, as state of a removed operator.
-      throw new CheckpointError(
-        `Cannot restore ${where}: it holds keyed state of operator "${uid}", which is not ` +
-          `keyed in the job (its input has no keyBy), so that state would be dropped; key its ` +
-          `input as before, or pass --allow-non-restored-state to drop it`,
+      if (!allowNonRestoredState) {
+        throw new CheckpointError(
+          `Cannot restore ${where}: it holds keyed state of operator "${uid}", which is not ` +
+            `keyed in the job (its input has no keyBy), so that state would be dropped; key its ` +
+            `input as before, or pass --allow-non-restored-state to drop it`,
+        );
+      }
+      log(
+        `${where}: dropping the keyed state of operator "${uid}", which is not keyed in the ` +
+          `job (--allow-non-restored-state)`,
       );
     }
     const keyImpl = subtasks[0]!.keySerializerInstance;

@@ -127,7 +127,12 @@ Deno.test("planRestore: keyed state of an operator the job no longer keys fails 
       /keyed state of operator "count", which is not keyed in the job .*allow-non-restored-state/,
     ),
   );
-  assert.equal(planRestore(saved, MAX, ops("count", 2, null), true).size, 1);
+  const logged: string[] = [];
+  assert.equal(planRestore(saved, MAX, ops("count", 2, null), true, (l) => logged.push(l)).size, 1);
+  assert.deepEqual(logged, [
+    'checkpoint 9: dropping the keyed state of operator "count", which is not keyed in the job ' +
+    "(--allow-non-restored-state)",
+  ]);
 });
 
 Deno.test("planRestore: a different number of key groups is an error naming both", () => {
@@ -143,8 +148,13 @@ Deno.test("planRestore: state of a missing operator fails unless allowNonRestore
     () => planRestore(m, MAX, ops("count", 1, "string"), false),
     checkpointError(/operator\(s\) "gone" that the job does not have.*allow-non-restored-state/),
   );
-  const plan = planRestore(m, MAX, ops("count", 1, "string"), true);
+  const logged: string[] = [];
+  const plan = planRestore(m, MAX, ops("count", 1, "string"), true, (l) => logged.push(l));
   assert.deepEqual([...plan.keys()], ["count"]);
+  assert.deepEqual(logged, [
+    'checkpoint 9: dropping the state of operator(s) "gone", which the job does not have ' +
+    "(--allow-non-restored-state)",
+  ]);
   // An operator without state in the snapshot needs no flag.
   const stateless: OperatorManifest = {
     name: "map",

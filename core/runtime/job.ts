@@ -277,6 +277,8 @@ export class Job implements TaskHost {
         config.maxParallelism,
         ops,
         config.allowNonRestoredState ?? false,
+        // Once per job, from the main thread, not from every worker's copy of the plan.
+        config.workerRole ? undefined : config.log ?? ((line) => console.error(`weir: ${line}`)),
       );
     }
     this.#role = config.workerRole;
