@@ -387,6 +387,24 @@ Deno.test("worker executor: executeAndCollect({ limit }) resolves with the first
   assert.equal(new Set(first).size, first.length, "no record twice");
 });
 
+Deno.test("worker executor: a cancelled job's JobResult counts the records its workers read, as inline", async () => {
+  for (const executor of ["workers", "inline"]) {
+    const out = await run(["--scenario", "cancel", "--parallelism", "2", "--executor", executor]);
+    assert.equal(out.code, 0, out.stderr);
+    const r = lastJsonLine<{
+      cancelled: boolean;
+      recordsIn: Record<string, number>;
+      collected: number;
+    }>(out.stdout);
+    assert.equal(r.cancelled, true);
+    assert.equal(r.recordsIn.gen, 0, executor);
+    // Every record the main thread collected went through the map and the sink first.
+    assert.ok(r.recordsIn.double! >= r.collected, `${executor}: ${JSON.stringify(r)}`);
+    assert.ok(r.recordsIn.collect! >= r.collected, `${executor}: ${JSON.stringify(r)}`);
+    assert.ok(r.collected >= 5000);
+  }
+});
+
 Deno.test("worker executor: records cross workers with backpressure (a slow consumer bounds the lag)", async () => {
   const { code, stdout, stderr } = await run([
     ...["--scenario", "lag", "--records", "20000", "--parallelism", "2", "--executor", "workers"],

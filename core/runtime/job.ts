@@ -966,6 +966,9 @@ export class Job implements TaskHost {
       await workers.shutdown();
     }
     failure ??= workers.failure && { task: undefined, error: workers.failure };
+    // A cancelled job reports what its subtasks read, as inline: each worker's share ended
+    // (and sent its counts) before it answered the cancel.
+    if (this.#cancelled) recordsIn = workers.recordsIn;
     return this.#conclude(failure, start, recordsIn);
   }
 

@@ -457,6 +457,14 @@ export class WorkerExecutor {
     return this.#recordsIn;
   }
 
+  /**
+   * The records-in counts the workers sent with their ends: every worker's after `finish()`;
+   * after a cancel and `shutdown()`, those of the workers that closed in time.
+   */
+  get recordsIn(): Record<string, number> {
+    return this.#recordsIn;
+  }
+
   /** `p`, unless the job fails or is cancelled first (then it rejects). */
   guard<T>(p: Promise<T>): Promise<T> {
     return Promise.race([

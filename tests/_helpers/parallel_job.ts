@@ -14,6 +14,9 @@
  *   as in `fail`; `--restart-once` restarts the job once also without checkpoints.
  * - `first --limit L`: an unbounded generator, keyed across workers, and
  *   `executeAndCollect({ limit: L })`; prints the records it resolved with as JSON.
+ * - `cancel`: an unbounded generator keyed across workers into a CollectSink, run with
+ *   `executeAsync()` and cancelled once 5000 records arrived; prints `{ cancelled, recordsIn,
+ *   collected }`.
  * - `lag --records N`: a fast source into a slow keyed consumer (0.2 ms a record)
  *   across workers; prints the largest lag (ms from a record's creation to its
  *   processing) and the job's duration, as JSON.
@@ -274,6 +277,32 @@ async function main(args: string[]): Promise<void> {
         .map((n) => n * 2).uid("double")
         .executeAndCollect({ jobName: "first records", limit: Number(values.limit) });
       console.log(JSON.stringify(first));
+      return;
+    }
+    case "cancel": {
+      // An unbounded keyed job, cancelled once the main thread has 5000 of its records.
+      const enough = Promise.withResolvers<void>();
+      const sink = new (class extends CollectSink<number> {
+        override invoke(value: number, timestamp: number | undefined): void {
+          super.invoke(value, timestamp);
+          if (this.values.length >= 5000) enough.resolve();
+        }
+      })();
+      env.generate({ generate: (n) => n }).uid("gen")
+        .keyBy((n) => n % 64, Serializers.f64)
+        .map((n) => n * 2).uid("double")
+        .addSink(sink).uid("collect");
+      const client = env.executeAsync("cancelled");
+      // A worker's copy of the sink is not the script's: only the main thread cancels.
+      if (inWorker) await client.done;
+      await enough.promise;
+      client.cancel();
+      const result = await client.done;
+      console.log(JSON.stringify({
+        cancelled: result.cancelled,
+        recordsIn: result.recordsIn,
+        collected: sink.values.length,
+      }));
       return;
     }
     case "lag": {
