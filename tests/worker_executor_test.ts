@@ -405,6 +405,21 @@ Deno.test("worker executor: a cancelled job's JobResult counts the records its w
   }
 });
 
+Deno.test("worker executor: a user function whose close() throws fails the job, naming the task, as inline", async () => {
+  for (const executor of ["workers", "inline"]) {
+    const out = await run([
+      ...["--scenario", "close-throws", "--records", "1000", "--parallelism", "2"],
+      ...["--executor", executor],
+    ]);
+    assert.equal(out.code, 1, `${executor}: ${out.stdout}${out.stderr}`);
+    assert.doesNotMatch(out.stdout, /finished/);
+    assert.match(
+      out.stderr,
+      /Job "close-throws" failed in task KeyedProcess -> Sink \(2\/2\): close failed on purpose/,
+    );
+  }
+});
+
 Deno.test("worker executor: records cross workers with backpressure (a slow consumer bounds the lag)", async () => {
   const { code, stdout, stderr } = await run([
     ...["--scenario", "lag", "--records", "20000", "--parallelism", "2", "--executor", "workers"],

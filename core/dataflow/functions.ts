@@ -134,7 +134,11 @@ export interface RuntimeContext {
 export interface RichFunction {
   /** Called once per subtask before the first record; declare state here. */
   open?(ctx: RuntimeContext): void | Promise<void>;
-  /** Called once when the subtask stops. */
+  /**
+   * Called once when the subtask stops. An error it throws after the input ended fails the job
+   * (which restarts as its restart strategy says), as in Flink; after a failure or a cancel it is
+   * dropped.
+   */
   close?(): void | Promise<void>;
 }
 

@@ -1010,7 +1010,14 @@ export class Job implements TaskHost {
       this.#stopCommitted.resolve(undefined);
       this.#coordinator?.stop();
       await this.#sources?.close();
-      for (const t of this.tasks) await t.close();
+      for (const t of this.tasks) {
+        const errors = await t.close();
+        // As in Flink, a close() that throws fails a task that ended well; after a failure
+        // or a cancel its error would only hide the first one.
+        if (errors.length > 0 && !failure && !this.#cancelled) {
+          failure = { task: t, error: errors[0] };
+        }
+      }
       for (const p of this.placed) p.keyed?.dispose();
     }
     // A chain head counts what its task took from channels; chained operators count calls.

@@ -17,6 +17,7 @@
  * - `cancel`: an unbounded generator keyed across workers into a CollectSink, run with
  *   `executeAsync()` and cancelled once 5000 records arrived; prints `{ cancelled, recordsIn,
  *   collected }`.
+ * - `close-throws`: subtask 1 of a keyed process function throws in `close()`.
  * - `lag --records N`: a fast source into a slow keyed consumer (0.2 ms a record)
  *   across workers; prints the largest lag (ms from a record's creation to its
  *   processing) and the job's duration, as JSON.
@@ -303,6 +304,28 @@ async function main(args: string[]): Promise<void> {
         recordsIn: result.recordsIn,
         collected: sink.values.length,
       }));
+      return;
+    }
+    case "close-throws": {
+      // Subtask 1 of a keyed function throws in close(), after its input ended well.
+      class ClosingFails implements KeyedProcessFunction<number, number, number> {
+        subtask = -1;
+        open(ctx: RuntimeContext): void {
+          this.subtask = ctx.subtaskIndex;
+        }
+        processElement(n: number, _ctx: unknown, out: Collector<number>): void {
+          out.collect(n);
+        }
+        close(): void {
+          if (this.subtask === 1) throw new Error("close failed on purpose");
+        }
+      }
+      env.generate({ count: records, generate: (n) => n }).uid("gen")
+        .keyBy((n) => n % 64, Serializers.f64)
+        .process(new ClosingFails()).uid("closing")
+        .addSink(new CollectSink<number>()).uid("collect");
+      await env.execute("close-throws");
+      console.log("finished");
       return;
     }
     case "lag": {
