@@ -405,7 +405,7 @@ Deno.test("worker executor: a cancelled job's JobResult counts the records its w
   }
 });
 
-Deno.test("worker executor: a user function whose close() throws fails the job, naming the task, as inline", async () => {
+Deno.test("worker executor: a user function whose close() throws fails the job, naming the task, with the trace of the worker's code, as inline", async () => {
   for (const executor of ["workers", "inline"]) {
     const out = await run([
       ...["--scenario", "close-throws", "--records", "1000", "--parallelism", "2"],
@@ -416,6 +416,12 @@ Deno.test("worker executor: a user function whose close() throws fails the job, 
     assert.match(
       out.stderr,
       /Job "close-throws" failed in task KeyedProcess -> Sink \(2\/2\): close failed on purpose/,
+    );
+    // The cause's trace is where the user's code threw, in the worker that ran it.
+    assert.match(
+      lastJsonLine<{ stack: string }>(out.stdout).stack,
+      /^Error: close failed on purpose\n\s+at ClosingFails\.close \(file:\/\/\/.*parallel_job\.ts:/,
+      executor,
     );
   }
 });

@@ -128,10 +128,14 @@ export type FromWorker =
 export interface SerializedFailure {
   /** The job-level message (`Job "x" failed in task T: ...`). */
   readonly message: string;
-  /** The root cause's class name, message, and for a CorruptionError its file and block. */
+  /**
+   * The root cause's class name, message, stack (where the worker's code threw), and for a
+   * CorruptionError its file and block.
+   */
   readonly cause: {
     readonly name: string;
     readonly message: string;
+    readonly stack?: string;
     readonly file?: string;
     readonly block?: number;
   };

@@ -247,6 +247,7 @@ function serializeFailure(e: unknown, fallback: string): SerializedFailure {
     cause: {
       name: r.name,
       message: r.message,
+      ...(r.stack !== undefined ? { stack: r.stack } : {}),
       ...(r instanceof CorruptionError ? { file: r.file, block: r.block } : {}),
     },
   };

@@ -251,6 +251,8 @@ function rebuildFailure(f: SerializedFailure): JobFailedError {
     cause = new Error(f.cause.message);
     cause.name = f.cause.name;
   }
+  // The trace of the worker's code that threw, not of this thread's message handler.
+  if (f.cause.stack !== undefined) cause.stack = f.cause.stack;
   return new JobFailedError(f.message, { cause });
 }
 

@@ -17,7 +17,8 @@
  * - `cancel`: an unbounded generator keyed across workers into a CollectSink, run with
  *   `executeAsync()` and cancelled once 5000 records arrived; prints `{ cancelled, recordsIn,
  *   collected }`.
- * - `close-throws`: subtask 1 of a keyed process function throws in `close()`.
+ * - `close-throws`: subtask 1 of a keyed process function throws in `close()`; prints the
+ *   failure's cause's stack as `{ stack }`.
  * - `lag --records N`: a fast source into a slow keyed consumer (0.2 ms a record)
  *   across workers; prints the largest lag (ms from a record's creation to its
  *   processing) and the job's duration, as JSON.
@@ -324,7 +325,14 @@ async function main(args: string[]): Promise<void> {
         .keyBy((n) => n % 64, Serializers.f64)
         .process(new ClosingFails()).uid("closing")
         .addSink(new CollectSink<number>()).uid("collect");
-      await env.execute("close-throws");
+      try {
+        await env.execute("close-throws");
+      } catch (e) {
+        // Where the error was thrown, as the cause's trace tells it to this thread.
+        const cause = e instanceof Error ? e.cause : undefined;
+        console.log(JSON.stringify({ stack: cause instanceof Error ? cause.stack : "" }));
+        throw e;
+      }
       console.log("finished");
       return;
     }
