@@ -601,6 +601,18 @@ Deno.test("worker executor: a job whose graph depends on an earlier job's result
   assert.match(stderr, /run such a script with --executor inline/);
 });
 
+Deno.test("worker executor: a job the script starts only on an earlier job's results fails with an error that says so", async () => {
+  const { code, stderr } = await run([
+    ...["--scenario", "dependent-start", "--parallelism", "2", "--executor", "workers"],
+  ]);
+  assert.equal(code, 1, stderr);
+  assert.match(stderr, /the job script ended without calling execute\(\) in this worker/);
+  assert.match(
+    stderr,
+    /the script's job before it ended here at once, with no records, .* --executor inline/,
+  );
+});
+
 Deno.test("worker executor: a record the default serializer cannot carry names the operator and .returns", async () => {
   const { code, stderr } = await run([
     ...["--scenario", "class", "--parallelism", "2", "--executor", "workers"],

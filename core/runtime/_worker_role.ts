@@ -149,7 +149,8 @@ function scopeLink(worker: number): WorkerLink {
           new ConfigError(
             `the job script ended without calling execute() in this worker (nor within ` +
               `${SCRIPT_END_GRACE_MS / 1000} s after): the script runs again in every worker ` +
-              "up to execute(), which must be reached there too (docs/execution.md)",
+              "up to execute(), which must be reached there too" + passedOverHint() +
+              " (docs/execution.md)",
           ),
         );
       }, SCRIPT_END_GRACE_MS);
@@ -168,6 +169,17 @@ const importLoaded = new Function("url", "return import(url)") as (url: string) 
 
 /** Whether this worker runs its share of a job (set when `execute()` reaches it). */
 let executing = false;
+
+/** The script's jobs before the one this worker serves that ended here having run nothing. */
+let passedOver = 0;
+
+/** Why a script that ran earlier jobs may not reach the one a worker serves, if it ran any. */
+function passedOverHint(): string {
+  if (passedOver === 0) return "";
+  return `; the script's ${passedOver === 1 ? "job" : `${passedOver} jobs`} before it ended ` +
+    "here at once, with no records, so a job the script starts only on an earlier job's " +
+    "results is not started in a worker: run such a script with --executor inline";
+}
 /** How long a script that ended may still take to call `execute()` from work it did not await. */
 const SCRIPT_END_GRACE_MS = 10_000;
 
@@ -324,6 +336,7 @@ export async function runInWorker(
 ): Promise<JobResult> {
   const serving = (await link!.init).jobIndex;
   if (jobIndex < serving) {
+    passedOver++;
     return { name: config.name, durationMs: 0, cancelled: false, recordsIn: {} };
   }
   if (jobIndex === serving) {

@@ -41,6 +41,7 @@
  *   as one JSON line.
  * - `dependent-jobs`: the second job's graph depends on the first's results (one operator per
  *   record the first collected), which a worker does not have.
+ * - `dependent-start`: the second job starts only if the first collected records.
  * - `temp-output`: a sink writes into a temporary folder the script makes before `execute()`.
  * - `big-records`: six records of 3 MiB each cross workers; prints `letter:length` sorted.
 
@@ -443,6 +444,16 @@ async function main(args: string[]): Promise<void> {
       for (let i = 0; i < seen.length; i++) s = s.map((x) => x + 1).uid(`step-${i}`);
       s.print();
       await second.execute();
+      return;
+    }
+    case "dependent-start": {
+      // The second job starts only if the first collected records, which a worker does not have.
+      const seen = await env.fromElements(1, 2, 3).uid("numbers").executeAndCollect();
+      if (seen.length > 0) {
+        const { env: second } = StreamEnvironment.fromArgs(args, { scenario: { type: "string" } });
+        second.fromElements(1, 2).uid("more").rebalance().print();
+        await second.execute("second");
+      }
       return;
     }
     case "two-jobs": {
