@@ -126,7 +126,7 @@ export type FromWorker =
 
 /** An error as data: enough to rebuild the classes the restart logic looks at. */
 export interface SerializedFailure {
-  /** The job-level message (`Job "x" failed in task T: ...`). */
+  /** The job-level message (`Job "x" failed in task T on worker W: ...`). */
   readonly message: string;
   /**
    * The root cause's class name, message, stack (where the worker's code threw), and for a
@@ -146,6 +146,8 @@ export interface SerializedFailure {
  * channel ends it instantiates, and the coordinator in the main thread.
  */
 export interface WorkerRoleHooks {
+  /** This worker's index (0: the main thread's share); a failure names it. */
+  readonly worker: number;
   /** Plan task ids this worker runs. */
   readonly tasks: ReadonlySet<number>;
   /**

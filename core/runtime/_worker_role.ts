@@ -440,6 +440,7 @@ export async function runShare(
     const byId = new Map(nodes.map((n) => [n.id, n]));
     const flushCollect = link.onMainThread ? () => {} : forwardCollectSinks(nodes, post);
     const hooks: WorkerRoleHooks = {
+      worker,
       tasks,
       channel(id) {
         const c = plan.channels[id]!;

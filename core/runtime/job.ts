@@ -1044,7 +1044,11 @@ export class Job implements TaskHost {
     if (failure) {
       const cause = failure.error;
       const msg = thrownMessage(cause);
-      const where = failure.task ? ` in task ${failure.task.name}` : "";
+      // On the worker executor, also the worker (thread) that ran the task, as Flink names the
+      // TaskManager.
+      const where = failure.task
+        ? ` in task ${failure.task.name}${this.#role ? ` on worker ${this.#role.worker}` : ""}`
+        : "";
       // A worker's failure already says where it happened.
       if (cause instanceof JobFailedError) throw cause;
       throw new JobFailedError(`Job "${this.config.name}" failed${where}: ${msg}`, { cause });
