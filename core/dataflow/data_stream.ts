@@ -5,7 +5,7 @@
  * @module
  */
 import { ownedCopy } from "../state/_owned_copy.ts";
-import { promiseReturnedError } from "../runtime/_sync_call.ts";
+import { promiseReturnedError, undefinedReturnedError } from "../runtime/_sync_call.ts";
 import { ConfigError } from "../errors.ts";
 import type { SinkFunction } from "../connectors/sink.ts";
 import { PrintSink } from "../connectors/collect_sink.ts";
@@ -681,12 +681,8 @@ export class KeyedStream<T, K> extends DataStream<T> {
         // The key's first record is kept as a copy: `fn` may update its first argument in place.
         const next = prev === undefined ? ownedCopy(serializer, v) : fn(prev, v);
         if (next instanceof Promise) throw promiseReturnedError(next, "reduce", this.name!);
-        // Undefined state is no state: kept, the key would start again from its next record.
         if (next === undefined) {
-          throw new ConfigError(
-            `reduce of operator "${this.name}" returned undefined: it must return the new ` +
-              `value (one updated in place too)`,
-          );
+          throw undefinedReturnedError("reduce", `operator "${this.name}"`, "value");
         }
         acc.update(next);
         out.collect(next);

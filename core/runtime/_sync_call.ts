@@ -1,7 +1,8 @@
 /**
  * User functions are synchronous: the operators check what a user function
  * returned with `result instanceof Promise` (no allocation, no call) and
- * throw this error when it is a promise.
+ * throw {@linkcode promiseReturnedError} when it is a promise; a reduce or
+ * aggregate that returns undefined gets {@linkcode undefinedReturnedError}.
  *
  * @module
  */
@@ -25,5 +26,21 @@ export function promiseReturnedError(
       `being processed only until the call returns, and nothing waits for the promise. For ` +
       `I/O per record use AsyncDataStream.orderedWait/unorderedWait (async I/O), or load ` +
       `what the function needs in open(), which may be async`,
+  );
+}
+
+/**
+ * The error for a reduce or aggregate function (`method` of `operator`, e.g. `operator "sum"`)
+ * that returned undefined where it must return the new `what` (value, accumulator): stored,
+ * undefined is no state, and the key or window would start again from its next record.
+ */
+export function undefinedReturnedError(
+  method: string,
+  operator: string,
+  what: string,
+): ConfigError {
+  return new ConfigError(
+    `${method} of ${operator} returned undefined: it must return the new ${what} ` +
+      `(one updated in place too)`,
   );
 }

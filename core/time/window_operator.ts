@@ -23,7 +23,7 @@ import { Serializers } from "../state/serializer.ts";
 import type { AggregateFunction, ListState, ValueState } from "../state/state.ts";
 import { StreamOperator } from "../runtime/operator.ts";
 import { type KeySelector, runtimeContext } from "../runtime/operators.ts";
-import { promiseReturnedError } from "../runtime/_sync_call.ts";
+import { promiseReturnedError, undefinedReturnedError } from "../runtime/_sync_call.ts";
 import type { OutputTag } from "../runtime/output_tag.ts";
 import type { InternalTimerService, TimeDomain, Timer } from "../runtime/timers.ts";
 import type { Evictor, EvictorContext, TimestampedValue } from "./evictors.ts";
@@ -338,15 +338,10 @@ export class WindowOperator<IN, OUT, K, W extends Window> extends StreamOperator
     return prev !== undefined;
   }
 
-  /**
-   * Undefined contents are no contents: kept, the window would restart from the next element
-   * (reduce) or a new accumulator (add), and fire with the last part only, or nothing.
-   */
+  /** A reduce, add or merge returned undefined (see `undefinedReturnedError`). */
   #undefinedResult(method: string): ConfigError {
-    return new ConfigError(
-      `${method} of window operator "${this.ctx.name}" returned undefined: it must return the ` +
-        `new ${method === "reduce" ? "value" : "accumulator"} (one updated in place too)`,
-    );
+    const what = method === "reduce" ? "value" : "accumulator";
+    return undefinedReturnedError(method, `window operator "${this.ctx.name}"`, what);
   }
 
   /** Handles one element. */

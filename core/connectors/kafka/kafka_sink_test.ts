@@ -278,18 +278,30 @@ Deno.test("KafkaSink: records carry the element's timestamp (or the serializer's
   }
 });
 
+/**
+ * An opened at-least-once sink (state in `store`) that was given one record for partition 7 of
+ * "out", which has 4: its delivery fails.
+ */
+async function sinkOfOneLostRecord(
+  bootstrap: string,
+  store: OperatorStateStore,
+): Promise<KafkaSink<string>> {
+  const sink = new KafkaSink<string>({
+    bootstrapServers: bootstrap,
+    topic: "out",
+    serializer: (v) => ({ value: KafkaSerializers.string(v), partition: 7 }),
+  });
+  const s = Object.create(sink) as typeof sink;
+  s.initializeState({ operatorStateStore: store, isRestored: false });
+  await s.open({ subtaskIndex: 0, parallelism: 1, operatorUid: "sink" });
+  s.invoke("x", undefined);
+  return s;
+}
+
 Deno.test("KafkaSink: a delivery that fails names the topic, partition, servers and librdkafka's reason; empty servers or topic are refused", async () => {
   const kafka = await cluster();
   try {
-    const sink = new KafkaSink<string>({
-      bootstrapServers: kafka.bootstrap,
-      topic: "out",
-      serializer: (v) => ({ value: KafkaSerializers.string(v), partition: 7 }), // "out" has 4
-    });
-    const s = Object.create(sink) as typeof sink;
-    s.initializeState({ operatorStateStore: new OperatorStateStore("sink"), isRestored: false });
-    await s.open({ subtaskIndex: 0, parallelism: 1, operatorUid: "sink" });
-    s.invoke("x", undefined);
+    const s = await sinkOfOneLostRecord(kafka.bootstrap, new OperatorStateStore("sink"));
     await assert.rejects(
       () => s.finish(),
       /Kafka sink: a record to "out" partition 7 at [\d.:,]+ failed: Local: Unknown partition/,
@@ -322,16 +334,8 @@ Deno.test("KafkaSink: a delivery that fails names the topic, partition, servers 
 Deno.test("KafkaSink at-least-once: a delivery that fails before a checkpoint declines it, so the record is not lost", async () => {
   const kafka = await cluster();
   try {
-    const sink = new KafkaSink<string>({
-      bootstrapServers: kafka.bootstrap,
-      topic: "out",
-      serializer: (v) => ({ value: KafkaSerializers.string(v), partition: 7 }), // "out" has 4
-    });
-    const s = Object.create(sink) as typeof sink;
     const store = new OperatorStateStore("sink");
-    s.initializeState({ operatorStateStore: store, isRestored: false });
-    await s.open({ subtaskIndex: 0, parallelism: 1, operatorUid: "sink" });
-    s.invoke("x", undefined);
+    const s = await sinkOfOneLostRecord(kafka.bootstrap, store);
     const pending = new ListStateDescriptor<{ pending: { records: unknown[] }[] }>(
       "kafka-sink-pending",
       Serializers.json as never,
