@@ -14,7 +14,7 @@ import type { SplitEnumerator, SplitEnumeratorContext } from "./split_enumerator
 
 /** A byte range of a file in the directory and the offset of its next line. */
 export interface FileSplit {
-  /** The file's name in the directory. */
+  /** The file's path relative to the directory (`/` between names). */
   file: string;
   /** Lines starting at or after this byte belong to the split... */
   start: number;
@@ -170,16 +170,39 @@ export class FileSplitEnumerator implements SplitEnumerator<FileSplit, FileEnume
     return { listed: [...this.#listed], unassigned: this.#unassigned.left.map((s) => ({ ...s })) };
   }
 
-  /** Adds the splits of files not listed before, in name order; serves waiting readers. */
+  /**
+   * Adds the splits of files not listed before, in path order, and serves waiting readers. The
+   * directory is walked recursively, as Flink's FileSource enumerators do, skipping hidden names
+   * (files and directories alike); a directory reached twice through symbolic links is walked once.
+   */
   #discover(): void {
     const found: FileSplit[] = [];
+    for (const { file, size } of this.#walk("", new Set())) {
+      this.#listed.add(file);
+      const step = this.#opts.splitBytes;
+      for (let start = 0; start === 0 || start < size; start += step) {
+        found.push({ file, start, end: Math.min(size, start + step), offset: start });
+      }
+    }
+    this.#unassigned.add(found);
+  }
+
+  /** Files under `rel` (relative to the directory) not listed before, in path order. */
+  *#walk(rel: string, seen: Set<string>): Generator<{ file: string; size: number }> {
+    const dir = join(this.#dir, rel);
     let names: string[];
     try {
-      names = [...Deno.readDirSync(this.#dir)].map((e) => e.name).filter((n) => !isHidden(n));
+      const real = Deno.realPathSync(dir);
+      if (seen.has(real)) return;
+      seen.add(real);
+      names = [...Deno.readDirSync(dir)].map((e) => e.name).filter((n) => !isHidden(n));
     } catch (e) {
-      throw unreadable(this.#dir, e);
+      // A subdirectory removed since its parent was listed is no input; the directory itself is.
+      if (rel !== "" && e instanceof Deno.errors.NotFound) return;
+      throw unreadable(dir, e);
     }
-    for (const file of names.sort()) {
+    for (const name of names.sort()) {
+      const file = rel === "" ? name : `${rel}/${name}`;
       if (this.#listed.has(file)) continue;
       let info: Deno.FileInfo;
       try {
@@ -188,14 +211,8 @@ export class FileSplitEnumerator implements SplitEnumerator<FileSplit, FileEnume
         if (e instanceof Deno.errors.NotFound) continue; // removed since the listing
         throw unreadable(join(this.#dir, file), e);
       }
-      if (!info.isFile) continue;
-      this.#listed.add(file);
-      const size = info.size;
-      const step = this.#opts.splitBytes;
-      for (let start = 0; start === 0 || start < size; start += step) {
-        found.push({ file, start, end: Math.min(size, start + step), offset: start });
-      }
+      if (info.isDirectory) yield* this.#walk(file, seen);
+      else if (info.isFile) yield { file, size: info.size };
     }
-    this.#unassigned.add(found);
   }
 }

@@ -117,9 +117,10 @@ export function fileSourceEncoding(name: string | undefined): FileSourceEncoding
  * source at another parallelism. The file must not change while a job reads it
  * (one found shorter than a split's end is a `ConfigError`).
  *
- * Given a directory, each of its files is a split (a file larger than
- * `splitBytes` several, by byte ranges, read by the same rule); names starting
- * with `.` or `_` (in-progress files) and subdirectories are skipped. The
+ * Given a directory, each file in it or in its subdirectories (as Flink's
+ * enumerators, recursively) is a split (a file larger than `splitBytes`
+ * several, by byte ranges, read by the same rule); files and directories whose
+ * names start with `.` or `_` (in progress) are skipped. The
  * source's split enumerator (in the job's main thread) lists the directory
  * and assigns one split at a time to a reader that asks for work, so a reader
  * that finishes early takes over the files not yet started. Its state (the

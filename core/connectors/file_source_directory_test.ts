@@ -116,8 +116,6 @@ Deno.test("FileSource over a directory: every line once at parallelism 1..4, lar
     const expected = writeFiles(dir, 7, 40);
     Deno.writeTextFileSync(`${dir}/.hidden`, "no\n");
     Deno.writeTextFileSync(`${dir}/_in-progress`, "no\n");
-    Deno.mkdirSync(`${dir}/sub`);
-    Deno.writeTextFileSync(`${dir}/sub/nested.txt`, "no\n");
     for (const splitBytes of [100, 1 << 20]) {
       for (let p = 1; p <= 4; p++) {
         const d = directory(dir, p, { splitBytes, chunkBytes: 64 });
@@ -129,6 +127,29 @@ Deno.test("FileSource over a directory: every line once at parallelism 1..4, lar
           splitBytes === 100 ? 7 * Math.ceil(Deno.statSync(`${dir}/f000.txt`).size / 100) : 7,
         );
       }
+    }
+  });
+});
+
+Deno.test("FileSource over a directory: subdirectories are read recursively, as Flink's enumerators do; hidden ones are skipped and a symbolic link back up is walked once", async () => {
+  await withDir((dir) => {
+    Deno.writeTextFileSync(`${dir}/top.txt`, "top\n");
+    Deno.mkdirSync(`${dir}/a/b`, { recursive: true });
+    Deno.writeTextFileSync(`${dir}/a/one.txt`, "a1\na2\n");
+    Deno.writeTextFileSync(`${dir}/a/b/two.txt`, "b1\n");
+    Deno.writeTextFileSync(`${dir}/a/_part.txt`, "no\n");
+    Deno.mkdirSync(`${dir}/.staging`);
+    Deno.writeTextFileSync(`${dir}/.staging/hidden.txt`, "no\n");
+    Deno.mkdirSync(`${dir}/_temporary`);
+    Deno.writeTextFileSync(`${dir}/_temporary/hidden.txt`, "no\n");
+    Deno.mkdirSync(`${dir}/empty`);
+    Deno.symlinkSync(dir, `${dir}/a/b/loop`);
+    for (let p = 1; p <= 3; p++) {
+      const d = directory(dir, p, { chunkBytes: 64 });
+      const got = readAll(d, 5);
+      d.close();
+      assert.deepEqual(got.toSorted(), ["a1", "a2", "b1", "top"], `p ${p}`);
+      assert.equal(d.assigned.reduce((a, b) => a + b), 3, "one split a file");
     }
   });
 });
