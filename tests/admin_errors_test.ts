@@ -42,6 +42,7 @@ function fakeJob(dir: string): AdminJob & { savepoints: number } {
       tolerableFailures: 0,
       retained: 1,
       retainOnCancellation: false,
+      cancellationTimeoutMs: 180_000,
     }),
     checkpoints: () => ({ history: readHistory(dir), inProgress: [] }),
     segments: () => [],

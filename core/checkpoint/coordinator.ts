@@ -19,6 +19,7 @@ import type { OperatorStateSnapshot } from "../state/operator_state.ts";
 import type { CoordinatorToTask, TaskToCoordinator } from "../runtime/control_messages.ts";
 import type { Manifest, OperatorManifest } from "./manifest.ts";
 import type { CheckpointStorage } from "./storage.ts";
+import { StallWatchdog } from "./_stall_watchdog.ts";
 import { appendHistory, type CheckpointHistoryEntry, type OperatorFigures } from "./history.ts";
 import {
   type CoordinatorCommand,
@@ -63,6 +64,11 @@ export interface CheckpointConfig {
   readonly retained: number;
   /** Keep checkpoints when the job is cancelled. */
   readonly retainOnCancellation: boolean;
+  /**
+   * With periodic checkpoints: ms the main thread may stay blocked past the point where its
+   * checkpoints would have failed the job, before the process is killed (0: never).
+   */
+  readonly cancellationTimeoutMs: number;
   /** The database checkpoints go to (`postgres://host:port/db`, no credentials), if any. */
   readonly database?: string;
 }
@@ -179,6 +185,29 @@ export interface StopOptions {
  */
 const ENDED_KEPT = 1000;
 
+/**
+ * The watchdog of the main thread, which this coordinator shares with the subtasks placed there.
+ * A subtask there that never yields would fail the job, were the coordinator free to time its
+ * checkpoints out: the first periodic checkpoint after the thread stopped and the tolerated ones
+ * after it time out, then Flink would cancel the task and kill its process after the cancellation
+ * timeout. So the process is killed when the thread has not run for all of that.
+ */
+function stallWatchdog(config: CheckpointConfig, jobName: string): StallWatchdog | undefined {
+  if (config.intervalMs === undefined || config.cancellationTimeoutMs === 0) return undefined;
+  const limitMs = config.intervalMs +
+    (config.tolerableFailures + 1) * (config.timeoutMs + config.minPauseMs) +
+    config.cancellationTimeoutMs;
+  return new StallWatchdog(
+    limitMs,
+    `weir: job "${jobName}": the main thread has not run for ${limitMs} ms (the checkpoint ` +
+      `interval, ${config.tolerableFailures + 1} checkpoint timeout(s) and ` +
+      `checkpoint.cancellationTimeoutMs): a function of a subtask there never returns ` +
+      `(inline, or in worker 0's share), and its checkpoints cannot time out. Killing the ` +
+      `process, as Flink's task cancellation watchdog kills a stuck TaskManager; restore it ` +
+      `with --restore latest.`,
+  );
+}
+
 /** Triggers, tracks and completes checkpoints of one job run. */
 export class CheckpointCoordinator {
   readonly #config: CheckpointConfig;
@@ -191,6 +220,7 @@ export class CheckpointCoordinator {
   #stepping = false;
   readonly #timeouts = new Map<number, ReturnType<typeof setTimeout>>();
   #periodic: ReturnType<typeof setInterval> | undefined;
+  #watchdog: StallWatchdog | undefined;
   #nextRequest = 1;
   readonly #requests = new Map<number, PromiseWithResolvers<CompletedCheckpoint>>();
   /** Called once the request's barriers are sent (or its trigger was refused). */
@@ -257,16 +287,19 @@ export class CheckpointCoordinator {
     return this.#state.lastCompleted;
   }
 
-  /** Starts periodic checkpoints. */
+  /** Starts periodic checkpoints, and the watchdog of the thread they run on. */
   start(): void {
     const interval = this.#config.intervalMs;
     if (interval === undefined) return;
     this.#periodic = setInterval(() => this.#handle({ type: "tick", at: now() }), interval);
+    this.#watchdog = stallWatchdog(this.#config, this.#target.jobName);
+    this.#watchdog?.start();
   }
 
   /** Stops triggering; pending checkpoints are aborted. */
   stop(): void {
     if (this.#periodic !== undefined) clearInterval(this.#periodic);
+    this.#watchdog?.stop();
     this.#handle({ type: "shutdown", at: now() });
   }
 

@@ -19,6 +19,7 @@ const CONFIG: CheckpointConfig = {
   tolerableFailures: 0,
   retained: 1,
   retainOnCancellation: false,
+  cancellationTimeoutMs: 180_000,
 };
 
 function fresh(config: Partial<CheckpointConfig> = {}, taskCount = 2): CoordinatorState {

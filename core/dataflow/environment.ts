@@ -244,6 +244,14 @@ export interface CheckpointingOptions {
   retained?: number;
   /** Keep checkpoints when the job is cancelled (false). */
   retainOnCancellation?: boolean;
+  /**
+   * With periodic checkpoints, the main thread's watchdog (Flink's `task.cancellation.timeout`,
+   * 180 000): a subtask on the main thread that never returns holds the coordinator too, so
+   * its checkpoints cannot time out. Once the thread has not run for the checkpoint interval,
+   * `tolerableFailures + 1` times `timeoutMs + minPauseMs`, and this many ms more, the
+   * process is killed (SIGKILL; `--restore latest` resumes). 0: never.
+   */
+  cancellationTimeoutMs?: number;
   /** File system (tests inject faults). */
   fs?: CheckpointFs;
 }
@@ -337,6 +345,7 @@ function resolveCheckpoint(o: CheckpointingOptions | undefined): CheckpointConfi
     tolerableFailures: count("tolerableFailures", o.tolerableFailures, 0, 0),
     retained: count("retained", o.retained, 1, 1),
     retainOnCancellation: o.retainOnCancellation ?? false,
+    cancellationTimeoutMs: count("cancellationTimeoutMs", o.cancellationTimeoutMs, 180_000, 0),
     ...(o.storage !== undefined ? { database: redactUrl(o.storage) } : {}),
   };
 }

@@ -69,6 +69,10 @@
  *   50, from when slow has read 5 and written `--marker FILE`); prints the
  *   records read (`tests/_helpers/aligned_sources.ts`) as JSON.
  *
+ * - `stuck-main --cancellation-timeout MS`: an unbounded generator into a map whose subtask on
+ *   the main thread loops forever on its first record after a checkpoint completed (a `chk-*`
+ *   folder appeared), with checkpoints timing out after 200 ms and `cancellationTimeoutMs` MS.
+ *
  * Every scenario takes `--ring-memory BYTES`: `ringMemoryBytes`, what the rings
  * between workers share.
  *
@@ -223,6 +227,7 @@ async function main(args: string[]): Promise<void> {
     "start-timeout": { type: "string" },
     "busy-ms": { type: "string" },
     "ring-memory": { type: "string" },
+    "cancellation-timeout": { type: "string" },
   }, {
     channelCapacity: 1024,
     // Restarts without checkpoints too (the default restarts only with them).
@@ -240,6 +245,15 @@ async function main(args: string[]): Promise<void> {
       : {}),
     ...(args.includes("--start-timeout")
       ? { workerStartTimeoutMs: Number(args[args.indexOf("--start-timeout") + 1]) }
+      : {}),
+    ...(args.includes("--cancellation-timeout")
+      ? {
+        checkpoint: {
+          dir: "",
+          timeoutMs: 200,
+          cancellationTimeoutMs: Number(args[args.indexOf("--cancellation-timeout") + 1]),
+        },
+      }
       : {}),
     ...(args.includes("--ring-memory")
       ? { ringMemoryBytes: Number(args[args.indexOf("--ring-memory") + 1]) }
@@ -620,6 +634,21 @@ async function main(args: string[]): Promise<void> {
       ).addSink(sink).uid("collect");
       await env.execute("aligned subtasks");
       console.log(JSON.stringify(sink.values));
+      return;
+    }
+    case "stuck-main": {
+      const dir = flags.checkpointDir!;
+      const completed = () => [...Deno.readDirSync(dir)].some((e) => e.name.startsWith("chk-"));
+      env.generate({ generate: (n) => n, ratePerSecond: 2_000 }).uid("gen")
+        .map((n: number) => {
+          if (!inWorker && completed()) {
+            console.error("stuck from now on");
+            for (;;) busyWait(1_000);
+          }
+          return n;
+        }).uid("stuck")
+        .addSink(new CollectSink<number>()).uid("collect");
+      await env.execute("stuck main");
       return;
     }
     default:
