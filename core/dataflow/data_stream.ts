@@ -13,6 +13,7 @@ import type { MapStateDescriptor } from "../state/descriptors.ts";
 import { ValueStateDescriptor } from "../state/descriptors.ts";
 import type { Serializer } from "../state/serializer.ts";
 import { Serializers } from "../state/serializer.ts";
+import { plainStateSerializer } from "../state/plain_serializer.ts";
 import type { ValueState } from "../state/state.ts";
 import type { Edge, Partitioning, Transformation } from "../runtime/graph.ts";
 import type { StreamOperator } from "../runtime/operator.ts";
@@ -653,12 +654,19 @@ export class KeyedStream<T, K> extends DataStream<T> {
   /**
    * Rolling reduce per key: emits the reduced value after every record. A
    * `fn` that returns undefined fails the job with a `ConfigError`.
+   * `serializer` keeps the reduced value; default `Serializers.plain` (plain
+   * values, Date, bigint and NaN included, come back as they were; give one
+   * for class instances or Maps).
    */
   reduce(
     fn: (a: T, b: T) => T,
-    serializer: Serializer<T> = Serializers.json as Serializer<T>,
+    serializer?: Serializer<T>,
     opts?: OperatorOptions,
   ): DataStream<T> {
+    serializer ??= plainStateSerializer<T>(
+      `operator "${opts?.name ?? "Reduce"}"`,
+      ".reduce(fn, serializer)",
+    );
     return this.#rolling(fn, serializer, opts);
   }
 
@@ -722,7 +730,10 @@ export class KeyedStream<T, K> extends DataStream<T> {
         const a = valueOf(kept);
         return combine(kept, next, a, valueOf(next, typeof a));
       },
-      Serializers.json as Serializer<T>,
+      plainStateSerializer<T>(
+        `operator "${op[0]!.toUpperCase() + op.slice(1)}"`,
+        `.reduce(fn, serializer) in place of ${op}`,
+      ),
       { name: op[0]!.toUpperCase() + op.slice(1) },
       (first) => void valueOf(first),
     );

@@ -26,9 +26,9 @@ import { RegularJoinOperator } from "./regular_join_operator.ts";
  * ```
  */
 export interface RegularJoinOptions<L, R> extends OperatorOptions {
-  /** Serializes kept left elements (JSON). */
+  /** Serializes kept left elements (default `Serializers.plain`). */
   leftSerializer?: Serializer<L>;
-  /** Serializes kept right elements (JSON). */
+  /** Serializes kept right elements (default `Serializers.plain`). */
   rightSerializer?: Serializer<R>;
 }
 

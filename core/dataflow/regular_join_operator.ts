@@ -12,7 +12,7 @@
 import type { KeyedStateBackend, NamespacedState } from "../state/backend.ts";
 import { ListStateDescriptor } from "../state/descriptors.ts";
 import type { Serializer } from "../state/serializer.ts";
-import { Serializers } from "../state/serializer.ts";
+import { plainStateSerializer } from "../state/plain_serializer.ts";
 import type { ListState } from "../state/state.ts";
 import type { StateTtlConfig } from "../state/ttl.ts";
 import { StreamOperator } from "../runtime/operator.ts";
@@ -57,13 +57,17 @@ export class RegularJoinOperator<L, R, O> extends StreamOperator<O> {
   /** Creates both sides' lists (restored ones on restore). */
   override async open(): Promise<void> {
     this.#backend = this.ctx.keyedBackend();
-    const json = Serializers.json as Serializer<unknown>;
+    // As a same-worker edge passes them: plain values come back as they were.
+    const plain = plainStateSerializer<unknown>(
+      `operator "${this.ctx.name}"`,
+      "leftSerializer / rightSerializer in the join's options",
+    );
     const sides = [
       ["left", this.#spec.leftSerializer],
       ["right", this.#spec.rightSerializer],
     ] as const;
     for (const [name, ser] of sides) {
-      const d = new ListStateDescriptor(name, (ser ?? json) as Serializer<unknown>);
+      const d = new ListStateDescriptor(name, (ser ?? plain) as Serializer<unknown>);
       if (this.#spec.ttl) d.enableTimeToLive(this.#spec.ttl);
       this.#sides.push(this.#backend.state(d) as Side);
     }

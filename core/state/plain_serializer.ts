@@ -70,9 +70,9 @@ const MAX_DEPTH = 256;
 
 function refuse(what: string): never {
   throw new SerializationError(
-    `The default record serializer cannot carry ${what}: only plain values (numbers, strings, ` +
+    `The default serializer cannot carry ${what}: only plain values (numbers, strings, ` +
       `booleans, null, undefined, arrays, plain objects, bigint, Uint8Array, Date) cross threads ` +
-      `without a serializer; give one for this stream`,
+      `or stay in state without a serializer; give one for this stream`,
   );
 }
 
@@ -483,8 +483,51 @@ export const plainSerializer: Serializer<unknown> = {
   write: (v, out) => writeValue(v, out, 0),
   read: readValue,
   // Version 2 only added the sparse array and hole tags: version 1's bytes read as they are.
+  // Bytes of `json` (weir's default for the state it keeps of user values before `plain`: window
+  // contents, reduce, joins) are read as JSON and rewritten, so an older savepoint restores.
   resolveSchemaCompatibility: (old) =>
     old.id === "plain" && old.version === 1
       ? COMPATIBLE_AS_IS
+      : old.id === "json" && (old.version ?? 1) === 1
+      ? { type: "compatibleAfterMigration", readOld: readJson }
       : resolveByVersion(plainSerializer, old),
 };
+
+/** Reads a value `Serializers.json` wrote (a length-prefixed JSON text). */
+function readJson(r: ByteReader): unknown {
+  return JSON.parse(r.readString());
+}
+
+/**
+ * {@linkcode plainSerializer} for state weir keeps of a user's values when they gave no
+ * serializer (window contents, a reduce's value, a join's buffers): the same encoding (id
+ * `plain`), and a value it refuses names `where` the value is kept and how to give a serializer.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ByteWriter } from "./bytes.ts";
+ * import { plainStateSerializer } from "./plain_serializer.ts";
+ * const s = plainStateSerializer('operator "Window(Reduce)"', ".reduce(fn, { serializer })");
+ * assert.equal(s.id, "plain");
+ * const map = () => s.write(new Map(), new ByteWriter());
+ * assert.throws(map, /kept in state by operator "Window\(Reduce\)"/);
+ * ```
+ */
+export function plainStateSerializer<T>(where: string, give: string): Serializer<T> {
+  return {
+    ...plainSerializer,
+    write(v, out) {
+      try {
+        writeValue(v, out, 0);
+      } catch (e) {
+        if (!(e instanceof SerializationError)) throw e;
+        throw new SerializationError(
+          `${e.message} (the value is kept in state by ${where}: give it a serializer ` +
+            `with ${give})`,
+          { cause: e },
+        );
+      }
+    },
+  } as Serializer<T>;
+}

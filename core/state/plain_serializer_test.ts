@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { ByteReader, ByteWriter } from "./bytes.ts";
-import { plainSerializer } from "./plain_serializer.ts";
+import { plainSerializer, plainStateSerializer } from "./plain_serializer.ts";
+import { Serializers } from "./serializer.ts";
 import { SerializationError } from "../errors.ts";
 
 function roundTrip(v: unknown): unknown {
@@ -160,8 +161,23 @@ Deno.test("plain serializer: bytes of version 1 read as they did, and are compat
   assert.equal(compat(1), "compatibleAsIs");
   assert.equal(compat(2), "compatibleAsIs");
   assert.equal(compat(3), "incompatible");
+  // json (the default of state weir kept of user values before plain) migrates: read, rewritten.
+  const fromJson = plainSerializer.resolveSchemaCompatibility!({ id: "json", version: 1 });
+  assert.equal(fromJson.type, "compatibleAfterMigration");
+  const jsonBytes = new ByteWriter();
+  Serializers.json.write({ a: [1, "x", null] }, jsonBytes);
+  jsonBytes.writeU8(99);
+  const r = new ByteReader(jsonBytes.bytes());
+  if (fromJson.type === "compatibleAfterMigration") {
+    assert.deepEqual(fromJson.readOld(r), { a: [1, "x", null] });
+  }
+  assert.equal(r.readU8(), 99, "the old value's bytes, and no more, are read");
   assert.equal(
-    plainSerializer.resolveSchemaCompatibility!({ id: "json", version: 1 }).type,
+    plainSerializer.resolveSchemaCompatibility!({ id: "json", version: 2 }).type,
+    "incompatible",
+  );
+  assert.equal(
+    plainSerializer.resolveSchemaCompatibility!({ id: "string", version: 1 }).type,
     "incompatible",
   );
   // A hole outside a sparse array is damage.
@@ -170,4 +186,29 @@ Deno.test("plain serializer: bytes of version 1 read as they did, and are compat
     () => plainSerializer.read(new ByteReader(new Uint8Array([7, 2, 15, 4, 2]))),
     /unknown tag 15/,
   );
+});
+
+Deno.test("plain serializer for state: the same encoding, and a refusal names the operator and the option", () => {
+  class Point {
+    constructor(readonly x: number) {}
+  }
+  const s = plainStateSerializer<unknown>(
+    'operator "Window(Reduce)"',
+    ".reduce(fn, { serializer })",
+  );
+  assert.equal(s.id, plainSerializer.id);
+  assert.equal(s.version, plainSerializer.version);
+  const v = { at: new Date(5), n: NaN, big: 2n ** 70n, u: undefined };
+  const w = new ByteWriter();
+  s.write(v, w);
+  assert.deepEqual(s.read(new ByteReader(w.bytes())), v);
+  assert.throws(() => s.write({ p: new Point(1) }, new ByteWriter()), (e: unknown) => {
+    assert.ok(e instanceof SerializationError);
+    assert.match(e.message, /cannot carry an instance of Point/);
+    assert.match(
+      e.message,
+      /kept in state by operator "Window\(Reduce\)": give it a serializer with \.reduce\(fn, \{ serializer \}\)/,
+    );
+    return true;
+  });
 });

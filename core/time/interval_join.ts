@@ -28,9 +28,9 @@ import type { ProcessJoinFunction } from "./join_functions.ts";
  * ```
  */
 export interface IntervalJoinOptions<L, R> extends OperatorOptions {
-  /** Serializes buffered left elements (JSON). */
+  /** Serializes buffered left elements (default `Serializers.plain`). */
   leftSerializer?: Serializer<L>;
-  /** Serializes buffered right elements (JSON). */
+  /** Serializes buffered right elements (default `Serializers.plain`). */
   rightSerializer?: Serializer<R>;
 }
 

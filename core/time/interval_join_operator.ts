@@ -25,6 +25,7 @@ import type { KeyedStateBackend, NamespacedState } from "../state/backend.ts";
 import { ListStateDescriptor } from "../state/descriptors.ts";
 import type { Serializer } from "../state/serializer.ts";
 import { Serializers } from "../state/serializer.ts";
+import { plainStateSerializer } from "../state/plain_serializer.ts";
 import type { ListState } from "../state/state.ts";
 import { StreamOperator } from "../runtime/operator.ts";
 import { type KeySelector, runtimeContext } from "../runtime/operators.ts";
@@ -46,9 +47,9 @@ export interface IntervalJoinSpec<L, R, O> {
   readonly lowerExclusive?: boolean;
   /** Whether `upper` itself is excluded. */
   readonly upperExclusive?: boolean;
-  /** Serializes buffered left elements (JSON). */
+  /** Serializes buffered left elements (default `Serializers.plain`). */
   readonly leftSerializer?: Serializer<L>;
-  /** Serializes buffered right elements (JSON). */
+  /** Serializes buffered right elements (default `Serializers.plain`). */
   readonly rightSerializer?: Serializer<R>;
   /** Late left elements go here (else they are dropped). */
   readonly leftLateTag?: OutputTag<L>;
@@ -118,7 +119,11 @@ export class IntervalJoinOperator<L, R, O> extends StreamOperator<O> {
   /** Creates the buffers and the cleanup timers (restored ones on restore). */
   override async open(): Promise<void> {
     this.#backend = this.ctx.keyedBackend();
-    const json = Serializers.json as Serializer<unknown>;
+    // As a same-worker edge passes them: plain values come back as they were.
+    const plain = plainStateSerializer<unknown>(
+      `operator "${this.ctx.name}"`,
+      "leftSerializer / rightSerializer in the join's options",
+    );
     const sides = [
       ["left-buffer", this.#spec.leftSerializer],
       ["right-buffer", this.#spec.rightSerializer],
@@ -126,7 +131,7 @@ export class IntervalJoinOperator<L, R, O> extends StreamOperator<O> {
     for (const [name, ser] of sides) {
       const entry = Serializers.tuple(
         Serializers.f64,
-        (ser ?? json) as Serializer<unknown>,
+        (ser ?? plain) as Serializer<unknown>,
         Serializers.f64,
       );
       this.#buffers.push(

@@ -13,6 +13,7 @@ import {
   ValueStateDescriptor,
 } from "../state/descriptors.ts";
 import { type Serializer, Serializers } from "../state/serializer.ts";
+import { plainStateSerializer } from "../state/plain_serializer.ts";
 import type { Window } from "./window.ts";
 
 /**
@@ -635,11 +636,17 @@ export class DeltaTrigger<T> implements Trigger<T, Window> {
     this.#delta = delta;
     this.#last = new ValueStateDescriptor<T>("delta-trigger-last", serializer);
   }
-  /** Fires when `delta(last fired, element) > threshold`. */
+  /**
+   * Fires when `delta(last fired, element) > threshold`. `serializer` keeps the element of the
+   * last firing; default `Serializers.plain` (plain values come back as they were).
+   */
   static of<T>(
     threshold: number,
     delta: DeltaFunction<T>,
-    serializer: Serializer<T> = Serializers.json as Serializer<T>,
+    serializer: Serializer<T> = plainStateSerializer<T>(
+      "a DeltaTrigger",
+      "DeltaTrigger.of(threshold, delta, serializer)",
+    ),
   ): DeltaTrigger<T> {
     return new DeltaTrigger<T>(threshold, delta, serializer);
   }

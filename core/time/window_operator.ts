@@ -20,6 +20,14 @@ import {
 } from "../state/descriptors.ts";
 import type { Serializer } from "../state/serializer.ts";
 import { Serializers } from "../state/serializer.ts";
+import { plainStateSerializer } from "../state/plain_serializer.ts";
+import {
+  COMPATIBLE_AS_IS,
+  incompatible,
+  resolveSchemaCompatibility,
+  type SchemaCompatibility,
+  schemaFromId,
+} from "../state/serializer_schema.ts";
 import type { AggregateFunction, ListState, ValueState } from "../state/state.ts";
 import { StreamOperator } from "../runtime/operator.ts";
 import { type KeySelector, runtimeContext } from "../runtime/operators.ts";
@@ -86,9 +94,28 @@ export interface WindowOperatorSpec<IN, OUT, K, W extends Window> {
 const CONTENTS = "window-contents";
 
 function timestampedSerializer<T>(inner: Serializer<T>): Serializer<TimestampedValue<T>> {
+  const id = `timestamped<${inner.id}>`;
   return {
-    id: `timestamped<${inner.id}>`,
+    id,
     version: 1,
+    // The element's serializer decides, so that its own migrations apply (json elements of
+    // older snapshots are read by plain). A snapshot records this id only: the old element's
+    // schema is the one its id names.
+    resolveSchemaCompatibility(old) {
+      if (old.id === id) return COMPATIBLE_AS_IS;
+      if (!old.id.startsWith("timestamped<") || !old.id.endsWith(">")) {
+        return incompatible(`"${old.id}" cannot be read as "${id}"`);
+      }
+      const c = resolveSchemaCompatibility(inner, schemaFromId(old.id.slice(12, -1)));
+      if (c.type !== "compatibleAfterMigration") return c as SchemaCompatibility<never>;
+      return {
+        type: "compatibleAfterMigration",
+        readOld(r) {
+          const value = c.readOld(r);
+          return { value, timestamp: r.readU8() === 0 ? undefined : r.readF64() };
+        },
+      };
+    },
     write(v, out) {
       inner.write(v.value, out);
       if (v.timestamp === undefined) out.writeU8(0);
@@ -258,7 +285,13 @@ export class WindowOperator<IN, OUT, K, W extends Window> extends StreamOperator
     const ws = this.#assigner.windowSerializer;
     const c = this.#spec.contents;
     if (c.kind === "list" || this.#spec.evictor) {
-      const ser = c.kind === "aggregate" ? Serializers.json : c.serializer;
+      // An aggregate's elements (kept for an evictor) have no serializer of the user's.
+      const ser = c.kind === "aggregate"
+        ? plainStateSerializer(
+          `operator "${this.ctx.name}"`,
+          "reduce or process and { serializer } (with an evictor, aggregate keeps the elements)",
+        )
+        : c.serializer;
       this.#contents = this.#backend.state(
         new ListStateDescriptor(CONTENTS, timestampedSerializer(ser as Serializer<unknown>)),
         ws,

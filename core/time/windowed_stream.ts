@@ -13,7 +13,7 @@ import { DataStream, type KeyedStream, type OperatorOptions } from "../dataflow/
 import type { KeySelector } from "../runtime/operators.ts";
 import type { OutputTag } from "../runtime/output_tag.ts";
 import type { Serializer } from "../state/serializer.ts";
-import { Serializers } from "../state/serializer.ts";
+import { plainStateSerializer } from "../state/plain_serializer.ts";
 import type { AggregateFunction } from "../state/state.ts";
 import type { Evictor } from "./evictors.ts";
 import type { Trigger } from "./triggers.ts";
@@ -34,7 +34,7 @@ import { type WindowContentsSpec, WindowOperator } from "./window_operator.ts";
  * ```ts
  * import assert from "node:assert/strict";
  * import { CollectSink, Serializers, StreamEnvironment, type WindowStateOptions } from "@weir/weir";
- * // A compact serializer for what the window keeps, instead of JSON.
+ * // A compact serializer for what the window keeps, instead of the default (Serializers.plain).
  * const opts: WindowStateOptions<number> = { uid: "sum3", serializer: Serializers.f64 };
  * const env = StreamEnvironment.create();
  * const out = new CollectSink<number>();
@@ -44,7 +44,11 @@ import { type WindowContentsSpec, WindowOperator } from "./window_operator.ts";
  * ```
  */
 export interface WindowStateOptions<S> extends OperatorOptions {
-  /** Serializes what the window keeps (value, accumulator or element; default JSON). */
+  /**
+   * Serializes what the window keeps (value, accumulator or element). Default: the serializer of
+   * records crossing workers (`Serializers.plain`), so plain values (Date, bigint, NaN, undefined
+   * fields included) come back as they were; give one for class instances or Maps.
+   */
   serializer?: Serializer<S>;
 }
 
@@ -189,7 +193,8 @@ export class WindowedStream<T, K, W extends Window> {
   ): DataStream<O | T> {
     const process = isProcess(processOrOpts) ? processOrOpts : undefined;
     const opts = (process ? maybeOpts : processOrOpts) as WindowStateOptions<T> | undefined;
-    const serializer = opts?.serializer ?? (Serializers.json as Serializer<T>);
+    const serializer = opts?.serializer ??
+      plainStateSerializer<T>(stateOwner(opts, "Window(Reduce)"), ".reduce(fn, { serializer })");
     return this.#build<O | T>(
       { kind: "reduce", reduce: fn, serializer },
       process,
@@ -218,7 +223,11 @@ export class WindowedStream<T, K, W extends Window> {
   ): DataStream<O | R> {
     const process = isProcess(processOrOpts) ? processOrOpts : undefined;
     const opts = (process ? maybeOpts : processOrOpts) as WindowStateOptions<ACC> | undefined;
-    const accumulatorSerializer = opts?.serializer ?? (Serializers.json as Serializer<ACC>);
+    const accumulatorSerializer = opts?.serializer ??
+      plainStateSerializer<ACC>(
+        stateOwner(opts, "Window(Aggregate)"),
+        ".aggregate(fn, { serializer }) (for the accumulator)",
+      );
     return this.#build<O | R>(
       { kind: "aggregate", aggregate: fn, accumulatorSerializer },
       process,
@@ -232,9 +241,16 @@ export class WindowedStream<T, K, W extends Window> {
     fn: ProcessWindowFunction<T, O, K, W>,
     opts?: WindowStateOptions<T>,
   ): DataStream<O> {
-    const serializer = opts?.serializer ?? (Serializers.json as Serializer<T>);
+    const serializer = opts?.serializer ??
+      plainStateSerializer<T>(stateOwner(opts, "Window(Process)"), ".process(fn, { serializer })");
     return this.#build<O>({ kind: "list", serializer }, fn, "Window(Process)", opts);
   }
+}
+
+/** The operator, as a refusal of a value to keep names it. */
+function stateOwner(opts: OperatorOptions | undefined, name: string): string {
+  const uid = opts?.uid === undefined ? "" : ` [uid ${opts.uid}]`;
+  return `operator "${opts?.name ?? name}"${uid}`;
 }
 
 function isProcess(x: unknown): x is ProcessWindowFunction<unknown, unknown, unknown, Window> {
