@@ -38,6 +38,20 @@ function serializersOf(d: AnyStateDescriptor): {
   }
 }
 
+/** What states marked with {@linkcode withContents} hold. */
+const contentsOf = new WeakMap<AnyStateDescriptor, string>();
+
+/**
+ * Marks `d` as holding the values of a `what` function (a window's `"reduce"` value or
+ * `"aggregate"` accumulator). Snapshots record it, and a restore into a state marked otherwise
+ * is refused: the state's type, even its bytes, can be the same for both while the values mean
+ * something else, as Flink refuses a reducing state restored as an aggregating one.
+ */
+export function withContents<D extends AnyStateDescriptor>(d: D, what: string): D {
+  contentsOf.set(d, what);
+  return d;
+}
+
 /** The schemas of state `d`'s serializers. */
 export function stateSchemas(d: AnyStateDescriptor): StateSchemas {
   const s = serializersOf(d);
@@ -60,6 +74,7 @@ export function stateMeta(
     typeId: d.typeId(),
     namespace: namespace?.id ?? null,
     schemas: stateSchemas(d),
+    ...(contentsOf.has(d) ? { contents: contentsOf.get(d)! } : {}),
   };
 }
 
@@ -95,6 +110,17 @@ export function restoredValueMigration(
     throw new IncompatibleStateError(
       `${where}: the snapshot holds ${old.typeId} (namespace ${old.namespace}), the job asks ` +
         `for ${typeId} (namespace ${nsId}); the kind of a state and its namespace cannot change`,
+    );
+  }
+  // Snapshots from before the mark record none: they restore as they did.
+  const contents = contentsOf.get(d);
+  if (old.contents !== undefined && contents !== undefined && old.contents !== contents) {
+    const a = (w: string) => `${/^[aeiou]/.test(w) ? "an" : "a"} ${w}`;
+    throw new IncompatibleStateError(
+      `${where}: the snapshot holds the state of ${a(old.contents)} function, the job has ` +
+        `${a(contents)} function under this uid; ${a(old.contents)}'s values cannot be restored ` +
+        `as ${a(contents)}'s (Flink refuses it too). Give the operator a new uid to start it ` +
+        `empty (with allowNonRestoredState, the old state is dropped)`,
     );
   }
   if (old.typeId.endsWith("+ttl") !== typeId.endsWith("+ttl")) {

@@ -4,7 +4,7 @@ import { ByteWriter } from "./bytes.ts";
 import { ListStateDescriptor, MapStateDescriptor, ValueStateDescriptor } from "./descriptors.ts";
 import { deserialize, serialize, Serializers } from "./serializer.ts";
 import { decodeList, encodeList, type StateMeta } from "./state_keys.ts";
-import { restoredStateMigration, stateMeta } from "./_state_migration.ts";
+import { restoredStateMigration, stateMeta, withContents } from "./_state_migration.ts";
 
 const { f64, i32, string } = Serializers;
 
@@ -63,4 +63,27 @@ Deno.test("state migration: a value that does not fit the recorded schema is a c
   w.writeU32(1);
   w.writeU8(9);
   assert.throws(() => migrate(w.toBytes()), /a stored value has 1 bytes left after migrating it/);
+});
+
+Deno.test("state migration: a state marked with its function's kind restores only into that kind", () => {
+  const d = (what: string) =>
+    withContents(new ValueStateDescriptor<unknown>("window-contents", Serializers.plain), what);
+  const reduce = stateMeta(1, d("reduce"), Serializers.f64);
+  assert.equal(reduce.contents, "reduce");
+  assert.equal(restoredStateMigration(reduce, d("reduce"), Serializers.f64, "w"), undefined);
+  assert.throws(
+    () => restoredStateMigration(reduce, d("aggregate"), Serializers.f64, "w"),
+    (e: unknown) =>
+      e instanceof IncompatibleStateError &&
+      /state "window-contents" of operator "w": the snapshot holds the state of a reduce function, the job has an aggregate function under this uid/
+        .test(e.message),
+  );
+  // A snapshot from before the mark (none recorded) restores into either, as it did.
+  const { contents: _, ...older } = reduce;
+  for (const what of ["reduce", "aggregate"]) {
+    assert.equal(restoredStateMigration(older, d(what), Serializers.f64, "w"), undefined);
+  }
+  // An unmarked state records none.
+  const plain = new ValueStateDescriptor<unknown>("v", Serializers.plain);
+  assert.equal("contents" in stateMeta(2, plain, undefined), false);
 });

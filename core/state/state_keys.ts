@@ -180,6 +180,11 @@ export interface StateMeta {
    * (they are derived from `typeId` then).
    */
   readonly schemas?: StateSchemas;
+  /**
+   * What function's values the state holds, when its operator says (a window's `reduce` or
+   * `aggregate`): a restore into the other is refused. Absent in older snapshots.
+   */
+  readonly contents?: string;
 }
 
 /**

@@ -21,6 +21,7 @@ import {
 import type { Serializer } from "../state/serializer.ts";
 import { Serializers } from "../state/serializer.ts";
 import { plainStateSerializer } from "../state/plain_serializer.ts";
+import { withContents } from "../state/_state_migration.ts";
 import {
   COMPATIBLE_AS_IS,
   incompatible,
@@ -298,10 +299,10 @@ export class WindowOperator<IN, OUT, K, W extends Window> extends StreamOperator
       ) as unknown as Contents;
     } else {
       const ser = c.kind === "reduce" ? c.serializer : c.accumulatorSerializer;
-      this.#contents = this.#backend.state(
-        new ValueStateDescriptor<unknown>(CONTENTS, ser as Serializer<unknown>),
-        ws,
-      ) as unknown as Contents;
+      // A reduced value and an accumulator are one value state of one name: the mark tells them
+      // apart, so a savepoint of one does not restore into the other under the same uid.
+      const d = new ValueStateDescriptor<unknown>(CONTENTS, ser as Serializer<unknown>);
+      this.#contents = this.#backend.state(withContents(d, c.kind), ws) as unknown as Contents;
     }
     if (this.#merging) {
       this.#windowSet = this.#backend.state(
