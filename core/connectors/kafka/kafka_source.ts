@@ -94,7 +94,10 @@ export interface KafkaSourceOptions<T> {
    * across restores), then end input.
    */
   bounded?: boolean;
-  /** ms between looks for new partitions and topics (30 000; 0: never; bounded: never). */
+  /**
+   * ms between looks for new partitions and topics (300 000, Flink's 5 minutes; 0: never;
+   * bounded: never).
+   */
   partitionDiscoveryIntervalMs?: number;
   /** The consumer group offsets are committed to for monitoring (`weir-<name>`). */
   groupId?: string;
@@ -220,6 +223,8 @@ export interface KafkaSplit {
 
 /** ms between look-ups of the partitions' high watermarks, for the lag metric. */
 const LAG_CHECK_MS = 5_000;
+/** Flink's KafkaSource `partition.discovery.interval.ms` default: 5 minutes. */
+const DEFAULT_DISCOVERY_INTERVAL_MS = 300_000;
 
 /**
  * Reads Kafka topics.
@@ -276,7 +281,8 @@ export class KafkaSource<T> implements Source<T> {
     return new KafkaSplitEnumerator(
       {
         bounded,
-        discoveryIntervalMs: bounded ? 0 : this.#options.partitionDiscoveryIntervalMs ?? 30_000,
+        discoveryIntervalMs: bounded ? 0 : this.#options.partitionDiscoveryIntervalMs ??
+          DEFAULT_DISCOVERY_INTERVAL_MS,
       },
       ctx as SplitEnumeratorContext<KafkaSplit>,
       new KafkaClusterLookup(this.#options, groupIdOf(this.#options, this.name)),

@@ -83,6 +83,27 @@ Deno.test("kafkaSplitOwner: a topic's partitions spread round-robin over the rea
   }
 });
 
+Deno.test("KafkaSource: partitions are discovered again every 5 minutes unless set, Flink's default; bounded never", () => {
+  const intervals: (number | undefined)[] = [];
+  const enumeratorOf = (extra: Partial<KafkaSourceOptions<string>>) => {
+    const ctx: SplitEnumeratorContext<unknown> = {
+      parallelism: 1,
+      registeredReaders: () => [0],
+      assignSplits: () => {},
+      signalNoMoreSplits: () => {},
+      callPeriodically: () => {},
+      callAsync: (_work, _handle, intervalMs) => void intervals.push(intervalMs),
+      now: () => 0,
+    };
+    // No discovery runs (callAsync only records its period), so no cluster is needed.
+    source("127.0.0.1:9", extra).createEnumerator!(ctx, undefined)!.start();
+  };
+  enumeratorOf({});
+  enumeratorOf({ partitionDiscoveryIntervalMs: 10_000 });
+  enumeratorOf({ bounded: true });
+  assert.deepEqual(intervals, [300_000, 10_000, undefined]);
+});
+
 Deno.test("KafkaSource: bounded reads every partition to where it ended at start; fields and event time", async () => {
   const kafka = await MockKafka.start();
   try {
