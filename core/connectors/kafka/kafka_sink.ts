@@ -145,6 +145,37 @@ const PENDING = new ListStateDescriptor<SubtaskPending>(
 const TIMEOUT_MS = 60_000;
 /** Undelivered records above which `flush` waits (backpressure). */
 const MAX_OUTSTANDING = 50_000;
+/** librdkafka's `message.max.bytes` default. */
+const MESSAGE_MAX_BYTES = 1_000_000;
+/** librdkafka's room for a record's framing (`RD_KAFKAP_MESSAGE_V2_MAX_OVERHEAD`). */
+const RECORD_OVERHEAD = 36;
+/** `ERR_MSG_SIZE_TOO_LARGE` and `ERR__UNKNOWN_PARTITION`: what librdkafka's produce refuses. */
+const TOO_LARGE = 10;
+const UNKNOWN_PARTITION = -190;
+
+const encoder = new TextEncoder();
+
+/** Bytes of `n`'s zigzag varint, as Kafka's record format writes lengths. */
+function varintSize(n: number): number {
+  let size = 1;
+  for (let v = n * 2; v >= 0x80; v = Math.floor(v / 0x80)) size++;
+  return size;
+}
+
+/**
+ * The size librdkafka compares with `message.max.bytes` when a record is produced
+ * (`rd_kafka_msg_max_wire_size`), with headers of `extraHeaderBytes` (name and value) more.
+ */
+function recordSize(r: KafkaOutputRecord, extraHeaderBytes: [number, number]): number {
+  const header = (name: number, value: number) =>
+    name + value + varintSize(name) + varintSize(value);
+  let size = RECORD_OVERHEAD + (r.key?.length ?? 0) + (r.value?.length ?? 0) +
+    header(...extraHeaderBytes);
+  for (const [name, value] of r.headers ?? []) {
+    size += header(encoder.encode(name).length, value?.length ?? 0);
+  }
+  return size;
+}
 
 function store(r: KafkaOutputRecord): StoredRecord {
   const s: StoredRecord = {};
@@ -264,6 +295,10 @@ interface SubtaskRuntime {
   pending: PendingCheckpoint[];
   /** Pending checkpoints whose commit is scheduled. */
   scheduled: Set<PendingCheckpoint>;
+  /** Partitions of the topic when the sink opened (exactly-once; undefined: unknown). */
+  partitions: number | undefined;
+  /** The longest value this subtask's transaction header can have, in bytes (exactly-once). */
+  tagBytes: number;
   /** Records sent and not yet acknowledged, by delivery id (at-least-once). */
   inFlight: Map<number, KafkaOutputRecord>;
   /** Records the full local queue did not take yet. */
@@ -293,6 +328,8 @@ function newSubtaskRuntime(): SubtaskRuntime {
     buffer: [],
     pending: [],
     scheduled: new Set(),
+    partitions: undefined,
+    tagBytes: 0,
     inFlight: new Map(),
     overflow: [],
     nextId: 1,
@@ -327,6 +364,8 @@ export class KafkaSink<T> implements SinkFunction<T> {
   private readonly options: KafkaSinkOptions<T>;
   private readonly guarantee: DeliveryGuarantee;
   private readonly encoder = new TextEncoder();
+  /** The producer's `message.max.bytes`. */
+  private readonly maxRecordBytes: number;
   /**
    * Per-subtask state: the runtime gives each subtask an object that inherits
    * the sink (`Object.create`), so it is made in `initializeState`, never shared.
@@ -362,6 +401,7 @@ export class KafkaSink<T> implements SinkFunction<T> {
       );
     }
     this.options = options;
+    this.maxRecordBytes = Number(options.properties?.["message.max.bytes"] ?? MESSAGE_MAX_BYTES);
   }
 
   /** @internal What the plan compares between threads (see `_external.ts`). */
@@ -385,20 +425,48 @@ export class KafkaSink<T> implements SinkFunction<T> {
     };
     if (transactionalId !== undefined) props["transactional.id"] = transactionalId;
     else if (this.guarantee !== "none") props["enable.idempotence"] = true;
-    return KafkaProducer.create(props, (id, err) => this.delivered(id, err));
+    return KafkaProducer.create(props, (id, err, p) => this.delivered(id, err, p));
   }
 
-  private delivered(id: number, err: number): void {
+  /** `Kafka sink: a record to "<topic>" partition <p> at <servers>` (p -1: none chosen yet). */
+  private recordTo(partition: number | undefined): string {
+    const p = partition === undefined || partition < 0 ? "" : ` partition ${partition}`;
+    return `Kafka sink: a record to "${this.options.topic}"${p} at ${this.options.bootstrapServers}`;
+  }
+
+  private delivered(id: number, err: number, partition: number): void {
     if (err !== 0 && this.s.failure === null) {
-      const partition = this.s.inFlight.get(id)?.partition;
-      this.s.failure = new KafkaError(
-        `Kafka sink: a record to "${this.options.topic}"` +
-          `${partition === undefined ? "" : ` partition ${partition}`} at ` +
-          `${this.options.bootstrapServers} failed: ${errorText(err)}`,
-        err,
-      );
+      const p = partition >= 0 ? partition : this.s.inFlight.get(id)?.partition;
+      this.s.failure = new KafkaError(`${this.recordTo(p)} failed: ${errorText(err)}`, err);
     }
     if (id > 0) this.s.inFlight.delete(id);
+  }
+
+  /**
+   * Exactly-once: refuses at once what librdkafka would refuse when the transaction is written (a
+   * record over `message.max.bytes`, counting the transaction header it will carry; a partition
+   * the topic does not have), as Flink's writer fails at the write: the checkpoint that would
+   * hold it never completes, so a restore goes back before it instead of failing again.
+   */
+  private checkWritable(r: KafkaOutputRecord): void {
+    let reason: string | undefined;
+    let code = TOO_LARGE;
+    const max = this.maxRecordBytes;
+    const size = recordSize(r, [TRANSACTION_HEADER.length, this.s.tagBytes]);
+    if (size > max) {
+      reason = `${errorText(code)} (${size} bytes with its framing and ` +
+        `${TRANSACTION_HEADER} header, message.max.bytes ${max})`;
+    } else if (
+      r.partition !== undefined && this.s.partitions !== undefined &&
+      !(Number.isInteger(r.partition) && r.partition >= 0 && r.partition < this.s.partitions)
+    ) {
+      code = UNKNOWN_PARTITION;
+      reason = `${errorText(code)} (the topic has ${this.s.partitions})`;
+    }
+    if (reason !== undefined) {
+      this.s.failure = new KafkaError(`${this.recordTo(r.partition)} was refused: ${reason}`, code);
+      throw this.s.failure;
+    }
   }
 
   /** Restores what earlier runs left unfinished. */
@@ -426,9 +494,18 @@ export class KafkaSink<T> implements SinkFunction<T> {
     this.s.producer = this.newProducer(this.transactionalId(ctx.subtaskIndex));
     // Checked on a first start too: the first commit would otherwise have a broker that creates
     // topics on demand make it with its defaults (several partitions, deleted with age).
-    if (mine.length === 0) {
-      transactionTopicOf(await this.s.producer.metadata(), this.transactionTopic);
-    }
+    const meta = await this.s.producer.metadata(TIMEOUT_MS);
+    if (mine.length === 0) transactionTopicOf(meta, this.transactionTopic);
+    this.s.partitions = meta.find((t) => t.topic === this.options.topic && t.err === 0)
+      ?.partitions.length;
+    // The checkpoint id at its longest: MAX_SAFE_INTEGER, 16 digits.
+    this.s.tagBytes = this.encoder.encode(
+      transactionTag(this.transactionalId(ctx.subtaskIndex), {
+        run: this.s.run,
+        checkpointId: Number.MAX_SAFE_INTEGER,
+        attempt: this.s.attempt,
+      }),
+    ).length;
     await this.s.producer.initTransactions(TIMEOUT_MS);
     const others = new Map<number, KafkaProducer>();
     try {
@@ -461,7 +538,22 @@ export class KafkaSink<T> implements SinkFunction<T> {
   private send(r: KafkaOutputRecord): void {
     const id = this.s.nextId++;
     if (this.guarantee !== "none") this.s.inFlight.set(id, r);
-    if (!this.produce(r, id)) {
+    let queued: boolean;
+    try {
+      queued = this.produce(r, id);
+    } catch (e) {
+      // Refused before it was queued (too large, a partition the topic lacks): fail here, as
+      // Flink's writer fails at the write, not with a later checkpoint.
+      this.s.inFlight.delete(id);
+      if (!(e instanceof KafkaError) || e.fatal) throw e;
+      const reason = e.message.replace(/^Kafka produce to "[^"]*": /, "");
+      this.s.failure ??= new KafkaError(
+        `${this.recordTo(r.partition)} was refused: ${reason}`,
+        e.code,
+      );
+      throw this.s.failure;
+    }
+    if (!queued) {
       // The local queue is full: keep the record for the next flush to resend.
       this.s.inFlight.delete(id);
       this.s.overflow.push(r);
@@ -491,8 +583,10 @@ export class KafkaSink<T> implements SinkFunction<T> {
   invoke(value: T, timestamp?: number): void {
     if (this.s.failure) throw this.s.failure;
     const r = serialize(this.options.serializer, value, timestamp);
-    if (this.guarantee === "exactly-once") this.s.buffer.push(store(r));
-    else if (this.s.overflow.length > 0) this.s.overflow.push(r);
+    if (this.guarantee === "exactly-once") {
+      this.checkWritable(r);
+      this.s.buffer.push(store(r));
+    } else if (this.s.overflow.length > 0) this.s.overflow.push(r);
     else this.send(r);
   }
 
@@ -518,6 +612,8 @@ export class KafkaSink<T> implements SinkFunction<T> {
   snapshotState(ctx: FunctionSnapshotContext): void {
     if (this.guarantee === "none") return;
     if (this.guarantee === "exactly-once") {
+      // A record refused at the write (or a failed commit): this checkpoint must not complete.
+      if (this.s.failure) throw this.s.failure;
       this.s.pending.push({
         run: this.s.run,
         checkpointId: ctx.checkpointId,

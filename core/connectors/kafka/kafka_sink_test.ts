@@ -8,6 +8,9 @@ import { Serializers } from "../../state/serializer.ts";
 import { KafkaProducer } from "./producer.ts";
 import { type DeliveryGuarantee, KafkaSink } from "./kafka_sink.ts";
 import { KafkaSerializers } from "./serde.ts";
+import { StreamEnvironment } from "../../dataflow/environment.ts";
+import { QueueSource } from "../../../tests/_helpers/queue_source.ts";
+import { until } from "../../../tests/_helpers/checkpoint_jobs.ts";
 
 /** One sink subtask driven through its hooks, as the runtime calls them. */
 async function subtask(
@@ -279,21 +282,24 @@ Deno.test("KafkaSink: records carry the element's timestamp (or the serializer's
 });
 
 /**
- * An opened at-least-once sink (state in `store`) that was given one record for partition 7 of
- * "out", which has 4: its delivery fails.
+ * An opened at-least-once sink (state in `store`) that was given one record for partition 3 of
+ * "out" that the broker refuses (the mock fails the next Produce request with
+ * MSG_SIZE_TOO_LARGE): its delivery fails. librdkafka took it, so only the delivery report
+ * tells.
  */
 async function sinkOfOneLostRecord(
-  bootstrap: string,
+  kafka: MockKafka,
   store: OperatorStateStore,
 ): Promise<KafkaSink<string>> {
   const sink = new KafkaSink<string>({
-    bootstrapServers: bootstrap,
+    bootstrapServers: kafka.bootstrap,
     topic: "out",
-    serializer: (v) => ({ value: KafkaSerializers.string(v), partition: 7 }),
+    serializer: (v) => ({ value: KafkaSerializers.string(v), partition: 3 }),
   });
   const s = Object.create(sink) as typeof sink;
   s.initializeState({ operatorStateStore: store, isRestored: false });
   await s.open({ subtaskIndex: 0, parallelism: 1, operatorUid: "sink" });
+  await kafka.command("errors 0 10"); // ApiKey 0: Produce
   s.invoke("x", undefined);
   return s;
 }
@@ -301,12 +307,12 @@ async function sinkOfOneLostRecord(
 Deno.test("KafkaSink: a delivery that fails names the topic, partition, servers and librdkafka's reason; empty servers or topic are refused", async () => {
   const kafka = await cluster();
   try {
-    const s = await sinkOfOneLostRecord(kafka.bootstrap, new OperatorStateStore("sink"));
+    const s = await sinkOfOneLostRecord(kafka, new OperatorStateStore("sink"));
     await assert.rejects(
       () => s.finish(),
-      /Kafka sink: a record to "out" partition 7 at [\d.:,]+ failed: Local: Unknown partition/,
+      /Kafka sink: a record to "out" partition 3 at [\d.:,]+ failed: Broker: Message size too large/,
     );
-    await assert.rejects(() => s.close(), /Unknown partition/); // the failure stands
+    await assert.rejects(() => s.close(), /Message size too large/); // the failure stands
   } finally {
     await kafka.stop();
   }
@@ -335,7 +341,7 @@ Deno.test("KafkaSink at-least-once: a delivery that fails before a checkpoint de
   const kafka = await cluster();
   try {
     const store = new OperatorStateStore("sink");
-    const s = await sinkOfOneLostRecord(kafka.bootstrap, store);
+    const s = await sinkOfOneLostRecord(kafka, store);
     const pending = new ListStateDescriptor<{ pending: { records: unknown[] }[] }>(
       "kafka-sink-pending",
       Serializers.json as never,
@@ -356,10 +362,114 @@ Deno.test("KafkaSink at-least-once: a delivery that fails before a checkpoint de
     }
     assert.match(
       String(declined),
-      /a record to "out" partition 7 .* failed: Local: Unknown partition/,
+      /a record to "out" partition 3 .* failed: Broker: Message size too large/,
+    );
+    await assert.rejects(() => s.close(), /Message size too large/);
+  } finally {
+    await kafka.stop();
+  }
+});
+
+/** A sink for "out" whose producer takes records of at most 1000 bytes (librdkafka's least). */
+async function smallRecordSink(kafka: MockKafka, guarantee: DeliveryGuarantee) {
+  const sink = new KafkaSink<{ v: string; partition?: number }>({
+    bootstrapServers: kafka.bootstrap,
+    topic: "out",
+    deliveryGuarantee: guarantee,
+    transactionalIdPrefix: "small",
+    properties: { "message.max.bytes": 1000 },
+    serializer: ({ v, partition }) => ({
+      value: KafkaSerializers.string(v),
+      ...(partition === undefined ? {} : { partition }),
+    }),
+  });
+  const s = Object.create(sink) as typeof sink;
+  s.initializeState({ operatorStateStore: new OperatorStateStore("sink"), isRestored: false });
+  await s.open({ subtaskIndex: 0, parallelism: 1, operatorUid: "sink" });
+  return s;
+}
+
+Deno.test("KafkaSink: a record the client refuses (over message.max.bytes, a partition the topic lacks) fails at the write, naming the topic, partition and reason, in every guarantee", async () => {
+  const kafka = await cluster();
+  try {
+    const big = "x".repeat(2_000);
+    for (const guarantee of ["none", "at-least-once", "exactly-once"] as const) {
+      const s = await smallRecordSink(kafka, guarantee);
+      s.invoke({ v: "fits", partition: 1 });
+      assert.throws(
+        () => s.invoke({ v: big, partition: 1 }),
+        /^KafkaError: Kafka sink: a record to "out" partition 1 at [\d.:,]+ was refused: Broker: Message size too large/,
+        guarantee,
+      );
+      // The failure stands: nothing more is taken, and no checkpoint completes with it.
+      assert.throws(() => s.invoke({ v: "after" }), /was refused/, guarantee);
+      if (guarantee !== "none") {
+        assert.throws(() => s.snapshotState({ checkpointId: 1 }), /was refused/, guarantee);
+      }
+      await assert.rejects(() => s.close(), /was refused/, guarantee);
+    }
+    // Exactly-once writes nothing before its checkpoint completes, so it checks the partition
+    // against the topic's (4) itself.
+    const s = await smallRecordSink(kafka, "exactly-once");
+    assert.throws(
+      () => s.invoke({ v: "y", partition: 7 }),
+      /a record to "out" partition 7 at [\d.:,]+ was refused: Local: Unknown partition \(the topic has 4\)/,
     );
     await assert.rejects(() => s.close(), /Unknown partition/);
   } finally {
     await kafka.stop();
+  }
+});
+
+Deno.test("KafkaSink exactly-once in a job: a record over message.max.bytes fails the job before a checkpoint holding it completes; the restore writes each record once", async () => {
+  const kafka = await cluster();
+  const dir = await Deno.makeTempDir({ prefix: "weir-kafka-refused-" });
+  try {
+    const seen: string[] = [];
+    const run = (restore: boolean, maxBytes: number) => {
+      const src = new QueueSource<string>("words");
+      const env = StreamEnvironment.create({
+        parallelism: 1,
+        checkpoint: { dir, retained: 3 },
+        ...(restore ? { restore: "latest" } : {}),
+        restartStrategy: { kind: "none" },
+        log: () => {},
+      });
+      env.addSource(src, { uid: "src" }).map((v) => (seen.push(v), v), { uid: "seen" }).addSink(
+        new KafkaSink<string>({
+          bootstrapServers: kafka.bootstrap,
+          topic: "out",
+          deliveryGuarantee: "exactly-once",
+          transactionalIdPrefix: "refused",
+          properties: { "message.max.bytes": maxBytes },
+          serializer: (v) => ({ value: KafkaSerializers.string(v) }),
+        }),
+        { uid: "sink" },
+      );
+      return { src, client: env.executeAsync("refused") };
+    };
+    const big = "b".repeat(2_000);
+    const first = run(false, 1_000);
+    first.src.push("a", "b");
+    await until(() => seen.length === 2, "a and b past the source"); // the barrier follows them
+    await first.client.triggerCheckpoint();
+    first.src.push(big, "c");
+    await until(() => seen.includes(big), "the big record at the sink");
+    // It failed the job at the write: a checkpoint after it (that would hold it) never completes.
+    await assert.rejects(first.client.triggerCheckpoint());
+    await assert.rejects(
+      first.client.done,
+      /a record to "out" at [\d.:,]+ was refused: Broker: Message size too large/,
+    );
+    // A restore (its producer now takes the record) goes back to the checkpoint before it;
+    // the source sends what came after that checkpoint again.
+    const second = run(true, 1_000_000);
+    second.src.push(big, "c");
+    second.src.end();
+    await second.client.done;
+    assert.deepEqual(await values(kafka, true), ["a", "b", big, "c"].toSorted());
+  } finally {
+    await kafka.stop();
+    await Deno.remove(dir, { recursive: true });
   }
 });

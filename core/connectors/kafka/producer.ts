@@ -42,8 +42,11 @@ const VTYPE_MSGFLAGS = 7;
 const VTYPE_TIMESTAMP = 8;
 const VTYPE_HEADER = 9;
 
-/** Called for every delivered (or failed) record with the `id` given to `produce`. */
-export type DeliveryListener = (id: number, errorCode: number) => void;
+/**
+ * Called for every delivered (or failed) record with the `id` given to `produce` and the
+ * partition it went to (-1: none was chosen).
+ */
+export type DeliveryListener = (id: number, errorCode: number, partition: number) => void;
 
 /**
  * A Kafka producer. Properties are librdkafka's (`bootstrap.servers`,
@@ -259,9 +262,10 @@ export class KafkaProducer {
     for (;;) {
       const n = Number(k.rd_kafka_event_message_array(ev, this.#reportPtrs, BigInt(REPORT_BATCH)));
       for (let i = 0; i < n; i++) {
-        // err (first word) and the opaque delivery id (`_private`, last field), in one read.
+        // err (first word), partition (fifth) and the opaque delivery id (`_private`, last
+        // field), in one read.
         copyFromAddress(this.#fields, this.#reported[i]!);
-        this.#onDelivery?.(words[16]! + words[17]! * 2 ** 32, words[0]! | 0);
+        this.#onDelivery?.(words[16]! + words[17]! * 2 ** 32, words[0]! | 0, words[4]! | 0);
       }
       served += n;
       if (n < REPORT_BATCH) return served;
