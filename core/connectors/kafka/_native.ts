@@ -126,14 +126,21 @@ export interface TopicMetadata {
   err: number;
 }
 
-/** Reads the cluster's topic metadata (all topics) without blocking the thread. */
+/**
+ * Reads the cluster's topic metadata without blocking the thread: all topics, or only `topic`
+ * (a topic handle; a broker that creates topics on demand creates it).
+ */
 export async function fetchMetadata(
   rk: Deno.PointerObject,
   timeoutMs: number,
+  topic: Deno.PointerObject | null = null,
 ): Promise<TopicMetadata[]> {
   const k = rdkafka();
   const out = new BigUint64Array(pinned(8));
-  check(await k.rd_kafka_metadata(rk, 1, null, out, timeoutMs), "Kafka metadata request");
+  check(
+    await k.rd_kafka_metadata(rk, topic === null ? 1 : 0, topic, out, timeoutMs),
+    "Kafka metadata request",
+  );
   const md = Deno.UnsafePointer.create(out[0]!)!;
   try {
     const view = new Deno.UnsafePointerView(md);

@@ -96,6 +96,11 @@ export interface KafkaSinkOptions<T> {
    * you with 1 partition, best compacted). Default `<topic>.weir-transactions`.
    */
   transactionTopic?: string;
+  /**
+   * How long opening the sink waits for the topic's metadata (ms, 60 000: Flink's producer
+   * `max.block.ms`); a topic still missing then fails the job with a `ConfigError` naming it.
+   */
+  metadataTimeoutMs?: number;
   /** More librdkafka producer properties. */
   properties?: KafkaProperties;
 }
@@ -143,6 +148,10 @@ const PENDING = new ListStateDescriptor<SubtaskPending>(
   Serializers.json as Serializer<SubtaskPending>,
 );
 const TIMEOUT_MS = 60_000;
+/** Flink's producer `max.block.ms`: how long it waits for a topic's metadata. */
+const METADATA_TIMEOUT_MS = 60_000;
+/** Between metadata requests while a topic is not there yet. */
+const METADATA_RETRY_MS = 100;
 /** Undelivered records above which `flush` waits (backpressure). */
 const MAX_OUTSTANDING = 50_000;
 /** librdkafka's `message.max.bytes` default. */
@@ -295,7 +304,7 @@ interface SubtaskRuntime {
   pending: PendingCheckpoint[];
   /** Pending checkpoints whose commit is scheduled. */
   scheduled: Set<PendingCheckpoint>;
-  /** Partitions of the topic when the sink opened (exactly-once; undefined: unknown). */
+  /** Partitions of the topic when the sink opened (exactly-once). */
   partitions: number | undefined;
   /** The longest value this subtask's transaction header can have, in bytes (exactly-once). */
   tagBytes: number;
@@ -391,6 +400,12 @@ export class KafkaSink<T> implements SinkFunction<T> {
         "KafkaSink: properties must not set bootstrap.servers: use the bootstrapServers option",
       );
     }
+    const timeout = options.metadataTimeoutMs;
+    if (timeout !== undefined && !(Number.isFinite(timeout) && timeout > 0)) {
+      throw new ConfigError(
+        `KafkaSink: metadataTimeoutMs must be a positive number, got ${timeout}`,
+      );
+    }
     this.guarantee = options.deliveryGuarantee ?? "at-least-once";
     if (this.guarantee === "exactly-once" && !options.transactionalIdPrefix) {
       throw new ConfigError("A Kafka sink with exactly-once needs a transactionalIdPrefix");
@@ -477,6 +492,46 @@ export class KafkaSink<T> implements SinkFunction<T> {
     this.s.restored = [...(this.s.state.get() ?? [])];
   }
 
+  /**
+   * Waits for the sink topic's metadata, at most `metadataTimeoutMs`, as Flink's producer blocks
+   * at most `max.block.ms`: without it librdkafka would hold the records until
+   * `message.timeout.ms` (5 minutes) and only then fail them. Asked for by name, so a broker that
+   * creates topics on demand does, unless `allow.auto.create.topics` is false.
+   */
+  private async awaitTopic(producer: KafkaProducer): Promise<TopicMetadata> {
+    const { topic, bootstrapServers } = this.options;
+    const timeoutMs = this.options.metadataTimeoutMs ?? METADATA_TIMEOUT_MS;
+    const autoCreate = String(this.options.properties?.["allow.auto.create.topics"]) !== "false";
+    const deadline = Date.now() + timeoutMs;
+    let answered = false;
+    for (;;) {
+      const left = Math.max(1, deadline - Date.now());
+      let t: TopicMetadata | undefined;
+      let failure: unknown;
+      try {
+        t = autoCreate
+          ? await producer.topicMetadata(topic, left)
+          : (await producer.metadata(left)).find((m) => m.topic === topic);
+        answered = true;
+      } catch (e) {
+        failure = e; // e.g. not connected yet: asked again until the deadline
+      }
+      if (t !== undefined && t.err === 0 && t.partitions.length > 0) return t;
+      if (Date.now() >= deadline) {
+        // A cluster that never answered is no missing topic.
+        if (!answered) throw naming(failure, bootstrapServers);
+        const reason = t === undefined || t.err === 0
+          ? "not in the cluster's metadata"
+          : errorText(t.err);
+        throw new ConfigError(
+          `Kafka sink: the topic "${topic}" does not exist at ${bootstrapServers} ` +
+            `(${reason} after ${timeoutMs} ms, metadataTimeoutMs); create it`,
+        );
+      }
+      await new Promise((r) => setTimeout(r, Math.min(METADATA_RETRY_MS, left)));
+    }
+  }
+
   /** Connects; after a restore, finishes the transactions (or resends the records) this subtask inherits. */
   async open(ctx: SinkContext): Promise<void> {
     if (!Object.hasOwn(this, "s")) this.s = newSubtaskRuntime();
@@ -485,6 +540,7 @@ export class KafkaSink<T> implements SinkFunction<T> {
     this.s.restored = [];
     if (this.guarantee !== "exactly-once") {
       this.s.producer = this.newProducer();
+      await this.awaitTopic(this.s.producer);
       for (const r of mine) {
         for (const p of r.pending) for (const s of p.records) this.send(load(s));
       }
@@ -492,12 +548,12 @@ export class KafkaSink<T> implements SinkFunction<T> {
     }
     // init_transactions fences the old producers of these ids and aborts their open transactions.
     this.s.producer = this.newProducer(this.transactionalId(ctx.subtaskIndex));
+    this.s.partitions = (await this.awaitTopic(this.s.producer)).partitions.length;
     // Checked on a first start too: the first commit would otherwise have a broker that creates
     // topics on demand make it with its defaults (several partitions, deleted with age).
-    const meta = await this.s.producer.metadata(TIMEOUT_MS);
-    if (mine.length === 0) transactionTopicOf(meta, this.transactionTopic);
-    this.s.partitions = meta.find((t) => t.topic === this.options.topic && t.err === 0)
-      ?.partitions.length;
+    if (mine.length === 0) {
+      transactionTopicOf(await this.s.producer.metadata(), this.transactionTopic);
+    }
     // The checkpoint id at its longest: MAX_SAFE_INTEGER, 16 digits.
     this.s.tagBytes = this.encoder.encode(
       transactionTag(this.transactionalId(ctx.subtaskIndex), {

@@ -209,6 +209,56 @@ Deno.test("KafkaSink: options and a missing transaction topic are named", async 
   }
 });
 
+Deno.test("KafkaSink: a topic that does not exist fails the opening after metadataTimeoutMs, naming it; one the broker creates on demand is written", async () => {
+  const kafka = await MockKafka.start(1);
+  try {
+    const open = async (topic: string, guarantee: DeliveryGuarantee, autoCreate: boolean) => {
+      const sink = new KafkaSink<string>({
+        bootstrapServers: kafka.bootstrap,
+        topic,
+        deliveryGuarantee: guarantee,
+        transactionalIdPrefix: "missing",
+        metadataTimeoutMs: 1_500,
+        serializer: (v) => ({ value: KafkaSerializers.string(v) }),
+        // The mock cluster creates any topic a metadata request names, whatever the client's
+        // allow.auto.create.topics: false here has the sink only list the cluster's topics.
+        properties: autoCreate ? {} : { "allow.auto.create.topics": false },
+      });
+      const s = Object.create(sink) as typeof sink;
+      s.initializeState({ operatorStateStore: new OperatorStateStore("s"), isRestored: false });
+      try {
+        await s.open({ subtaskIndex: 0, parallelism: 1, operatorUid: "s" });
+      } catch (e) {
+        await s.close();
+        throw e;
+      }
+      return s;
+    };
+    for (const guarantee of ["at-least-once", "exactly-once"] as const) {
+      const started = Date.now();
+      await assert.rejects(
+        () => open("missing", guarantee, false),
+        (e: Error) =>
+          e instanceof ConfigError &&
+          /the topic "missing" does not exist at [\d.:,]+ .*after 1500 ms, metadataTimeoutMs/
+            .test(e.message),
+        guarantee,
+      );
+      assert.ok(Date.now() - started < 5_000, `${guarantee}: failed within the timeout`);
+    }
+    // With auto-creation (a producer's default) the broker makes the topic; the sink writes to it.
+    const s = await open("created", "at-least-once", true);
+    s.invoke("x");
+    await s.finish();
+    await s.close();
+    assert.deepEqual((await readTopic(kafka.bootstrap, "created")).map((r) => r.value), [
+      KafkaSerializers.string("x"),
+    ]);
+  } finally {
+    await kafka.stop();
+  }
+});
+
 // What the crash test's checker has to make up for: librdkafka 2.0.2's mock cluster
 // shows records of aborted transactions to read_committed consumers. If a later
 // librdkafka fixes this, this test fails and the checker can drop its filtering.

@@ -361,6 +361,17 @@ export class KafkaProducer {
     return fetchMetadata(this.#rk, timeoutMs);
   }
 
+  /**
+   * `topic`'s partitions as the cluster reports them; asking for it by name lets a broker that
+   * creates topics on demand (and `allow.auto.create.topics`, true for producers) create it.
+   */
+  async topicMetadata(topic: string, timeoutMs = 10_000): Promise<TopicMetadata | undefined> {
+    this.#throwIfFailed();
+    return (await fetchMetadata(this.#rk, timeoutMs, this.#topic(topic))).find((t) =>
+      t.topic === topic
+    );
+  }
+
   /** Releases the client (records still queued are dropped after a short wait). */
   async close(): Promise<void> {
     if (this.#closed) return;
