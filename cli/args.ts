@@ -139,13 +139,18 @@ export function adminUrlFlag(p: Parsed, command: string): string {
 }
 
 /**
- * An optional non-negative number flag, or a {@linkcode UsageError}.
+ * An optional number flag of at least `min` (0 unless given), or a {@linkcode UsageError}
+ * that states the accepted range.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  * import { numberFlag } from "./args.ts";
  * assert.equal(numberFlag({ values: { keep: "3" }, positionals: [], help: false }, "keep", "gc", true), 3);
+ * assert.throws(
+ *   () => numberFlag({ values: { keep: "0" }, positionals: [], help: false }, "keep", "gc", true, 1),
+ *   /--keep must be an integer of at least 1, got "0"/,
+ * );
  * ```
  */
 export function numberFlag(
@@ -153,13 +158,19 @@ export function numberFlag(
   name: string,
   command: string,
   integer: boolean,
+  min = 0,
 ): number | undefined {
   const v = p.values[name];
   if (v === undefined) return undefined;
   const n = Number(v);
-  if (typeof v !== "string" || v.trim() === "" || !(n >= 0) || (integer && !Number.isInteger(n))) {
+  if (
+    typeof v !== "string" || v.trim() === "" || !(n >= min) || (integer && !Number.isInteger(n))
+  ) {
+    const kind = integer ? "integer" : "number";
     throw new UsageError(
-      `--${name} must be a non-negative ${integer ? "integer" : "number"}, got "${v}"`,
+      min === 0
+        ? `--${name} must be a non-negative ${kind}, got "${v}"`
+        : `--${name} must be ${integer ? "an" : "a"} ${kind} of at least ${min}, got "${v}"`,
       command,
     );
   }

@@ -741,13 +741,17 @@ Deno.test("bad usage: exit 2 with one line; --help everywhere", async () => {
       /^weir checkpoints list: missing DIR \(see weir checkpoints list --help\)$/,
     ],
     [["checkpoints", "list", "a", "b"], /unexpected argument "b"/],
-    [["checkpoints", "gc", "d", "--keep", "x"], /--keep must be a non-negative integer, got "x"/],
-    [["checkpoints", "gc", "d", "--keep", "0"], /--keep must be a positive integer, got "0"/],
+    [["checkpoints", "gc", "d", "--keep", "x"], /--keep must be an integer of at least 1, got "x"/],
+    [["checkpoints", "gc", "d", "--keep", "0"], /--keep must be an integer of at least 1, got "0"/],
     [
       ["checkpoints", "gc", "d", "--keep", "-1"],
       /^weir checkpoints gc: --keep -1: a value that starts with "-" goes as --keep=-1 /,
     ],
-    [["checkpoints", "gc", "d", "--keep=-1"], /--keep must be a non-negative integer, got "-1"/],
+    [["checkpoints", "gc", "d", "--keep=-1"], /--keep must be an integer of at least 1, got "-1"/],
+    [
+      ["checkpoints", "gc", "d", "--keep=1.5"],
+      /--keep must be an integer of at least 1, got "1.5"/,
+    ],
     [["state", "get", "p", "--operator", "o", "--state", "s"], /--key is required/],
     [
       ["state", "dump", "p", "--operator", "o", "--state", "s", "--format", "xml"],

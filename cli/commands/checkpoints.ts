@@ -12,7 +12,7 @@ import { planRetention } from "../../core/checkpoint/retention.ts";
 import { verifyManifest } from "../../core/checkpoint/storage.ts";
 import { CheckpointError } from "../../core/errors.ts";
 import { schemaVersions } from "../../core/state/serializer_schema.ts";
-import { numberFlag, parseCommand, UsageError } from "../args.ts";
+import { numberFlag, parseCommand } from "../args.ts";
 import { findSnapshots, readBackSegments, resolveSnapshot } from "../checkpoint_dir.ts";
 import type { CliIo, Command } from "../command.ts";
 import { gcDatabase } from "../database_gc.ts";
@@ -287,8 +287,8 @@ export const checkpointsGc: Command = {
       json: { type: "boolean" },
     }, ["DIR"]);
     if (p.help) return help(io, GC_HELP);
-    const keep = numberFlag(p, "keep", this.name, true);
-    if (keep === 0) throw new UsageError('--keep must be a positive integer, got "0"', this.name);
+    // Keeping no checkpoint would delete the one a restore needs: 0 is refused as -1 is.
+    const keep = numberFlag(p, "keep", this.name, true, 1);
     const minAgeMs = (numberFlag(p, "min-age", this.name, false) ?? 60) * 1000;
     const doDelete = p.values.delete === true;
     if (isDatabaseUrl(p.positionals[0]!)) {
