@@ -118,8 +118,12 @@ export function checkpointsRoutes(runtime: AdminRuntime, ops: Operations): Hono 
           }`,
       );
     }
-    needCheckpointing(job);
     if (job.status() !== "RUNNING") fail(409, `Job ${job.id} is ${job.status()}, not running`);
+    // The job exists but its configuration refuses the request: 409, as POST /savepoints
+    // answers (a 404 would read as an unknown job or path).
+    if (!job.checkpointConfig()) {
+      fail(409, `Checkpoints need checkpointing (--checkpoint-dir); job ${job.id} has none`);
+    }
     const id = ops.start(job.id, "checkpoint", job.triggerCheckpoint());
     return c.json({ "request-id": id }, 202);
   });

@@ -80,3 +80,20 @@ Deno.test("GET /checkpoints pages its history with ?limit and ?offset, newest fi
     assert.match(body.errors[0], /must be an integer from 0 to/);
   }
 });
+
+Deno.test("POST /checkpoints and /savepoints on a job without checkpointing both answer 409", async () => {
+  const app = createAdminApp({ jobs: () => [jobWithHistory(0)] });
+  const base = `/jobs/${"b".repeat(32)}`;
+  for (const [path, what] of [["checkpoints", "Checkpoints"], ["savepoints", "Savepoints"]]) {
+    const res = await app.request(`${base}/${path}`, { method: "POST", body: "{}" });
+    const body = await res.json();
+    assert.equal(res.status, 409, JSON.stringify(body));
+    assert.deepEqual(body, {
+      errors: [`${what} need checkpointing (--checkpoint-dir); job ${"b".repeat(32)} has none`],
+    });
+  }
+  // Reading a configuration that is not there stays 404, as in Flink's CheckpointConfigHandler.
+  const config = await app.request(`${base}/checkpoints/config`);
+  assert.equal(config.status, 404);
+  assert.match((await config.json()).errors[0], /Checkpointing is not enabled/);
+});
