@@ -15,7 +15,13 @@ import type { Serializer } from "../state/serializer.ts";
 import { Serializers } from "../state/serializer.ts";
 import { plainStateSerializer } from "../state/plain_serializer.ts";
 import type { ValueState } from "../state/state.ts";
-import type { Edge, Partitioning, Transformation } from "../runtime/graph.ts";
+import { resolveSchemaCompatibility } from "../state/serializer_schema.ts";
+import {
+  type Edge,
+  outputSerializerOf,
+  type Partitioning,
+  type Transformation,
+} from "../runtime/graph.ts";
 import type { StreamOperator } from "../runtime/operator.ts";
 import {
   BroadcastProcessOperator,
@@ -730,9 +736,12 @@ export class KeyedStream<T, K> extends DataStream<T> {
         const a = valueOf(kept);
         return combine(kept, next, a, valueOf(next, typeof a));
       },
-      plainStateSerializer<T>(
-        `operator "${op[0]!.toUpperCase() + op.slice(1)}"`,
-        `.reduce(fn, serializer) in place of ${op}`,
+      aggregationSerializer(
+        (outputSerializerOf(this.node, this.sideOutput) ??
+          plainStateSerializer<T>(
+            `operator "${op[0]!.toUpperCase() + op.slice(1)}"`,
+            `.returns(serializer) on its input, or .reduce(fn, serializer) in place of ${op}`,
+          )) as Serializer<T>,
       ),
       { name: op[0]!.toUpperCase() + op.slice(1) },
       (first) => void valueOf(first),
@@ -763,33 +772,39 @@ export class KeyedStream<T, K> extends DataStream<T> {
   /**
    * Rolling minimum of `field` per key: numbers, or strings (compared as
    * strings); a missing field, or one of another type, fails the job.
+   * Numbers compare as Flink's `Double.compare`: NaN is above every number and
+   * -0 below 0, so the minimum is NaN only while every value so far is NaN.
    */
   min(field: keyof T & (string | number)): DataStream<T> {
     return this.#aggregate(
       field,
       "min",
       COMPARABLE,
-      (a: number, b: number) => typeof a === "number" ? Math.min(a, b) : b < a ? b : a,
+      (a: number, b: number) => compareField(a, b) < 0 ? a : b,
     );
   }
 
   /**
    * Rolling maximum of `field` per key: numbers, or strings (compared as
    * strings); a missing field, or one of another type, fails the job.
+   * Numbers compare as Flink's `Double.compare`: NaN is above every number
+   * (+Infinity too), so once a key's field has been NaN its maximum stays NaN.
    */
   max(field: keyof T & (string | number)): DataStream<T> {
     return this.#aggregate(
       field,
       "max",
       COMPARABLE,
-      (a: number, b: number) => typeof a === "number" ? Math.max(a, b) : b > a ? b : a,
+      (a: number, b: number) => compareField(a, b) > 0 ? a : b,
     );
   }
 
   /**
    * Rolling minimum per key, as whole records: emits, after every record, the
    * record with the smallest `field` so far (on ties the first one, or with
-   * `first = false` the latest). `min` only updates the field.
+   * `first = false` the latest). `min` only updates the field. Numbers compare
+   * as in `min`: a record whose field is NaN is picked only while every record
+   * so far has NaN there.
    *
    * @example
    * ```ts
@@ -808,13 +823,14 @@ export class KeyedStream<T, K> extends DataStream<T> {
    * ```
    */
   minBy(field: keyof T & (string | number), first = true): DataStream<T> {
-    return this.#by(field, first, (a, b) => a < b, "minBy");
+    return this.#by(field, first, -1, "minBy");
   }
 
   /**
    * Rolling maximum per key, as whole records: emits, after every record, the
    * record with the largest `field` so far (on ties the first one, or with
-   * `first = false` the latest). `max` only updates the field.
+   * `first = false` the latest). `max` only updates the field. Numbers compare
+   * as in `max`: a record whose field is NaN is larger than any number.
    *
    * @example
    * ```ts
@@ -829,26 +845,51 @@ export class KeyedStream<T, K> extends DataStream<T> {
    * ```
    */
   maxBy(field: keyof T & (string | number), first = true): DataStream<T> {
-    return this.#by(field, first, (a, b) => a > b, "maxBy");
+    return this.#by(field, first, 1, "maxBy");
   }
 
   #by(
     field: keyof T & (string | number),
     first: boolean,
-    better: (a: number, b: number) => boolean,
+    better: -1 | 1,
     op: string,
   ): DataStream<T> {
-    return this.#aggregateField(
-      field,
-      op,
-      COMPARABLE,
-      (kept, next, a: number, b: number) => better(b, a) || (!first && a === b) ? next : kept,
-    );
+    return this.#aggregateField(field, op, COMPARABLE, (kept, next, a: number, b: number) => {
+      const c = compareField(b, a);
+      return c === better || (!first && c === 0) ? next : kept;
+    });
   }
 }
 
 /** The field types min, max, minBy and maxBy compare (Flink's: any Comparable). */
 const COMPARABLE = ["number", "string"];
+
+/**
+ * Compares two fields of one type as Flink's `compareTo` does: strings as strings, numbers as
+ * Java's `Double.compare` (NaN equal to itself and above +Infinity, -0 below 0), so that NaN
+ * has a place in the order instead of losing every comparison.
+ */
+function compareField(a: number | string, b: number | string): -1 | 0 | 1 {
+  if (a < b) return -1;
+  if (a > b) return 1;
+  if (a === b) return a !== 0 || Object.is(a, b) ? 0 : Object.is(a, -0) ? -1 : 1;
+  const aNaN = Number.isNaN(a), bNaN = Number.isNaN(b);
+  return aNaN === bNaN ? 0 : aNaN ? 1 : -1;
+}
+
+/**
+ * The state serializer of a rolling aggregation: the records' (Flink's: the stream's type
+ * serializer), which keeps NaN, ±Infinity and -0 where JSON turned NaN into null. State that
+ * earlier versions kept as JSON still restores.
+ */
+function aggregationSerializer<T>(records: Serializer<T>): Serializer<T> {
+  const s: Serializer<T> = Object.create(records);
+  s.resolveSchemaCompatibility = (old) =>
+    old.id === Serializers.json.id
+      ? { type: "compatibleAfterMigration", readOld: (r) => Serializers.json.read(r) as T }
+      : resolveSchemaCompatibility(records, old);
+  return s;
+}
 
 /** A value's type, for messages: its class for an object. */
 function describeType(v: unknown): string {

@@ -6,6 +6,9 @@ import { MapStateDescriptor, ValueStateDescriptor } from "../state/descriptors.t
 import { Serializers } from "../state/serializer.ts";
 import type { ValueState } from "../state/state.ts";
 import { QueueSource, waitFor } from "../../tests/_helpers/queue_source.ts";
+import { HeapStateBackend } from "../state/heap/heap_backend.ts";
+import { LsmStateBackend } from "../state/lsm/lsm_backend.ts";
+import type { DataStream, KeyedStream } from "./data_stream.ts";
 import { StreamEnvironment } from "./environment.ts";
 import type {
   BroadcastProcessFunction,
@@ -664,4 +667,71 @@ Deno.test("connect: keyed inputs with different key serializers are a ConfigErro
   );
   // The same serializer on both sides (ConnectedStreams.keyBy gives one) is fine.
   byString.connect(env.fromElements("k1").keyBy((k) => k, Serializers.string)).process(co);
+});
+
+Deno.test("min/max/minBy/maxBy order NaN as Flink's Double.compare: above every number", async () => {
+  type R = { k: string; n: number; tag: string };
+  const rows: R[] = [
+    { k: "a", n: 1, tag: "x" },
+    { k: "a", n: NaN, tag: "y" },
+    { k: "a", n: Infinity, tag: "z" },
+    { k: "b", n: NaN, tag: "p" },
+    { k: "b", n: NaN, tag: "q" },
+    { k: "b", n: -0, tag: "r" },
+    { k: "b", n: 0, tag: "s" },
+  ];
+  for (const backend of [() => new HeapStateBackend(), () => new LsmStateBackend()]) {
+    const run = async (agg: "min" | "max" | "minBy" | "maxBy") => {
+      const env = StreamEnvironment.create({ parallelism: 1, stateBackend: backend() });
+      const out = new CollectSink<R>();
+      env.fromCollection(rows).keyBy((r) => r.k)[agg]("n").addSink(out);
+      await env.execute();
+      // NaN and -0 as text, so that deepEqual tells them from null and 0.
+      return perKey(out.values.map((r) => [r.k, `${Object.is(r.n, -0) ? "-0" : r.n}${r.tag}`]));
+    };
+    const label = backend().name;
+    // min: NaN loses to any number; -0 is below 0. max: NaN wins over +Infinity.
+    assert.deepEqual(await run("min"), {
+      a: ["1x", "1x", "1x"],
+      b: ["NaNp", "NaNp", "-0p", "-0p"],
+    }, label);
+    assert.deepEqual(await run("max"), {
+      a: ["1x", "NaNx", "NaNx"],
+      b: ["NaNp", "NaNp", "NaNp", "NaNp"],
+    }, label);
+    assert.deepEqual(await run("minBy"), {
+      a: ["1x", "1x", "1x"],
+      b: ["NaNp", "NaNp", "-0r", "-0r"],
+    }, label);
+    assert.deepEqual(await run("maxBy"), {
+      a: ["1x", "NaNy", "NaNy"],
+      b: ["NaNp", "NaNp", "NaNp", "NaNp"],
+    }, label);
+  }
+});
+
+Deno.test("a rolling aggregation restores the state earlier versions kept as JSON", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "weir-agg-json-" });
+  try {
+    type R = { k: string; n: number };
+    const run = async (restore: boolean, build: (s: KeyedStream<R, string>) => DataStream<R>) => {
+      const env = StreamEnvironment.create({
+        parallelism: 1,
+        checkpoint: { dir },
+        ...(restore ? { restore: "latest", allowNonRestoredState: true } : {}),
+      });
+      const out = new CollectSink<R>();
+      // A new source each time: the first one's position says it has read everything.
+      const records = env.fromCollection<R>([{ k: "a", n: restore ? 2 : 5 }]).uid(`src${+restore}`);
+      build(records.keyBy((r) => r.k))
+        .uid("agg").addSink(out);
+      await env.execute();
+      return out.values.map((r) => r.n);
+    };
+    // What max kept before: its state as JSON (the serializer reduce defaults to).
+    assert.deepEqual(await run(false, (s) => s.reduce((a, b) => (a.n >= b.n ? a : b))), [5]);
+    assert.deepEqual(await run(true, (s) => s.max("n")), [5]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
