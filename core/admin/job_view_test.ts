@@ -208,7 +208,7 @@ Deno.test("JobView: the admin routes read it (jobs, vertices, subtasks, backpres
   assert.equal(line("weir_subtask_records_in_total", "count", 0), "190");
   assert.equal(line("weir_subtask_backpressure_ratio", "src", 1), "0.6");
   assert.equal(line("weir_subtask_watermark_seconds", "src", 0), "5");
-  assert.equal(line("weir_user_seen_total", "count", 0), "7");
+  assert.equal(line("weir_user_seen", "count", 0), "7");
   assert.equal(line("weir_subtask_watermark_seconds", "sink", 0), undefined);
 });
 

@@ -4,7 +4,8 @@
  * operator, user-defined metrics per operator subtask, source reader counters (such as the
  * file source's replaced UTF-8 sequences), checkpoint counts, durations, sizes,
  * state size and restarts per job. Names follow Prometheus conventions (base
- * units, `_total` counters), so `promtool check metrics` passes.
+ * units, `_total` counters), so `promtool check metrics` passes. User counters are
+ * gauges, as in Flink's Prometheus reporter, since they can go down.
  *
  * @module
  */
@@ -75,6 +76,8 @@ class Exposition {
  */
 export function renderMetrics(runtime: AdminRuntime): string {
   const m = new Exposition();
+  // Added after every job's other metrics, when the names of all of them are known.
+  const userMetrics: { sample: MetricSample; labels: Labels }[] = [];
   const jobs = runtime.jobs();
   m.add("weir_admin_jobs", "gauge", "Jobs this admin API serves.", {}, jobs.length);
   for (const job of jobs) {
@@ -232,7 +235,7 @@ export function renderMetrics(runtime: AdminRuntime): string {
       }
       for (const { subtaskIndex, samples } of v.userMetrics ?? []) {
         const sl = { ...ol, subtask_index: String(subtaskIndex) };
-        for (const s of samples) addUserMetric(m, s, sl);
+        for (const sample of samples) userMetrics.push({ sample, labels: sl });
       }
       for (const [name, n] of Object.entries(v.sourceCounters ?? {})) {
         // A reader's counter may be named anything; one invalid name would fail the whole scrape.
@@ -342,32 +345,54 @@ export function renderMetrics(runtime: AdminRuntime): string {
       segments.reduce((n, s) => n + s.size, 0),
     );
   }
+  addUserMetrics(m, userMetrics);
   return m.text();
 }
 
-/** A user-defined metric `name` as `weir_user_<name>` (counters end in `_total`). */
-function addUserMetric(m: Exposition, s: MetricSample, labels: Labels): void {
-  const help = `User-defined ${s.kind} ${s.name} (RuntimeContext.getMetricGroup).`;
-  switch (s.kind) {
-    case "counter":
-      m.add(`weir_user_${s.name}_total`, "counter", help, labels, s.value);
-      break;
-    case "gauge":
-      m.add(`weir_user_${s.name}`, "gauge", help, labels, s.value);
-      break;
-    case "histogram":
-      for (const q of [0.5, 0.9, 0.99]) {
+/**
+ * User-defined metrics as `weir_user_<name>`: counters and gauges as gauges (a counter can
+ * `dec`, and a Prometheus counter must not go down: Flink's Prometheus reporter exports its
+ * counters as gauges too), so a counter and a gauge of one name in two operators are one
+ * family; histograms as summaries (`<name>`, `<name>_sum`, `<name>_count`). A histogram
+ * one of whose names a counter or gauge of another operator has (or named as another
+ * histogram's `_sum` or `_count`) is `<name>_distribution` instead, whatever the operators'
+ * order: one series name in two families is invalid exposition.
+ */
+function addUserMetrics(m: Exposition, metrics: { sample: MetricSample; labels: Labels }[]) {
+  const gauges = new Set<string>();
+  const histograms = new Set<string>();
+  for (const { sample: s } of metrics) (s.kind === "histogram" ? histograms : gauges).add(s.name);
+  const clashes = (n: string) =>
+    [n, `${n}_sum`, `${n}_count`].some((x) => gauges.has(x)) ||
+    (/_(sum|count)$/.test(n) && histograms.has(n.replace(/_(sum|count)$/, "")));
+  const summaryName = (name: string): string => {
+    let n = name;
+    while (clashes(n)) n += "_distribution";
+    return n;
+  };
+  for (const { sample: s, labels } of metrics) {
+    const help = `User-defined ${s.kind} ${s.name} (RuntimeContext.getMetricGroup).`;
+    switch (s.kind) {
+      case "counter":
+      case "gauge":
         m.add(
           `weir_user_${s.name}`,
-          "summary",
-          help,
-          { ...labels, quantile: String(q) },
-          s.value.quantile(q),
+          "gauge",
+          `User-defined counter or gauge ${s.name} (RuntimeContext.getMetricGroup).`,
+          labels,
+          s.value,
         );
+        break;
+      case "histogram": {
+        const name = `weir_user_${summaryName(s.name)}`;
+        for (const q of [0.5, 0.9, 0.99]) {
+          m.add(name, "summary", help, { ...labels, quantile: String(q) }, s.value.quantile(q));
+        }
+        m.add(name, "summary", help, labels, s.value.sum, "_sum");
+        m.add(name, "summary", help, labels, s.value.count, "_count");
+        break;
       }
-      m.add(`weir_user_${s.name}`, "summary", help, labels, s.value.sum, "_sum");
-      m.add(`weir_user_${s.name}`, "summary", help, labels, s.value.count, "_count");
-      break;
+    }
   }
 }
 

@@ -2,7 +2,12 @@ import assert from "node:assert/strict";
 import { CollectSink } from "../connectors/collect_sink.ts";
 import { StreamEnvironment } from "../dataflow/environment.ts";
 import type { Collector, RuntimeContext } from "../dataflow/functions.ts";
-import type { Counter, Histogram } from "../runtime/metric_group.ts";
+import {
+  type Counter,
+  type Histogram,
+  MetricGroup,
+  type MetricSample,
+} from "../runtime/metric_group.ts";
 import { ConfigError } from "../errors.ts";
 import { WatermarkStrategy } from "../time/watermark_strategy.ts";
 import { QueueSource, waitFor } from "../../tests/_helpers/queue_source.ts";
@@ -12,8 +17,8 @@ import { jobClientRuntime } from "./runtime.ts";
 
 /**
  * Checks the Prometheus text format (0.0.4) as promtool would: every sample
- * line parses, belongs to a family declared once with HELP and TYPE, and
- * counters end in `_total`.
+ * line parses, belongs to a family declared once with HELP and TYPE (only a
+ * summary's samples add `_sum`, `_count` or a quantile), and counters end in `_total`.
  */
 function checkExposition(text: string): void {
   const declared = new Map<string, string>();
@@ -35,6 +40,15 @@ function checkExposition(text: string): void {
     const name = sample[1]!;
     const family = declared.has(name) ? name : name.replace(/_(sum|count)$/, "");
     assert.ok(declared.has(family), `sample of an undeclared family: ${line}`);
+    // Only a summary has _sum, _count and quantile samples; no name is two families' sample.
+    if (family !== name || /quantile=/.test(line)) {
+      assert.equal(declared.get(family), "summary", `not a summary's sample: ${line}`);
+    }
+    if (declared.get(family) === "summary") {
+      for (const s of ["_sum", "_count"]) {
+        assert.ok(!declared.has(family + s), `${family + s} is a family and a summary's sample`);
+      }
+    }
   }
 }
 
@@ -101,7 +115,7 @@ Deno.test("metrics: user counters, gauges and histograms per subtask; watermark,
     const perSubtask = [0, 1].map((i) =>
       sample(
         text,
-        "weir_user_words_seen_total",
+        "weir_user_words_seen",
         new RegExp(`operator_uid="words".*subtask_index="${i}"`),
       )
     );
@@ -210,4 +224,70 @@ Deno.test("metrics: a source counter whose name is no Prometheus name is exporte
   assert.match(text, new RegExp(`^weir_source_bad_lines_total\\{${labels}\\} 3$`, "m"));
   assert.match(text, new RegExp(`^weir_source_retries__http__total\\{${labels}\\} 1$`, "m"));
   assert.match(text, new RegExp(`^weir_source_skipped_total\\{${labels}\\} 2$`, "m"));
+});
+
+/** An admin runtime of one job whose vertices have these user metrics (subtask 0 each). */
+function jobWithUserMetrics(metrics: Record<string, MetricSample[]>) {
+  return {
+    jobs: () => [{
+      id: "d".repeat(32),
+      name: "user metrics",
+      startTime: 0,
+      status: () => "RUNNING" as const,
+      endTime: () => undefined,
+      restarts: () => 0,
+      maxParallelism: () => 128,
+      vertices: () =>
+        Object.entries(metrics).map(([uid, samples]) => ({
+          uid,
+          name: uid,
+          parallelism: 1,
+          recordsIn: 0,
+          recordsOut: 0,
+          backpressureRatio: 0,
+          userMetrics: [{ subtaskIndex: 0, samples }],
+        })),
+      checkpointConfig: () => undefined,
+      checkpoints: () => ({ history: [], inProgress: [] }),
+      segments: () => [],
+      triggerCheckpoint: () => Promise.reject(new Error("unused")),
+      triggerSavepoint: () => Promise.reject(new Error("unused")),
+      stopWithSavepoint: () => Promise.reject(new Error("unused")),
+      cancel: () => {},
+      queryState: () => Promise.resolve({ kind: "unknown-key" as const, message: "none" }),
+    }],
+  };
+}
+
+Deno.test("metrics: user counters are gauges (they can go down), as in Flink's Prometheus reporter", () => {
+  const group = new MetricGroup();
+  const c = group.counter("in_flight");
+  c.inc(3);
+  c.dec(2);
+  const text = renderMetrics(jobWithUserMetrics({ op: group.samples() }));
+  checkExposition(text);
+  assert.match(text, /^# TYPE weir_user_in_flight gauge$/m);
+  assert.equal(sample(text, "weir_user_in_flight", /operator_uid="op"/), 1);
+  assert.doesNotMatch(text, /weir_user_in_flight_total/);
+});
+
+Deno.test("metrics: one user metric name of two kinds in two operators is still valid exposition", () => {
+  const h = { count: 2, sum: 3, quantile: () => 1.5 };
+  const text = renderMetrics(jobWithUserMetrics({
+    a: [{ kind: "counter", name: "x", value: 1 }, { kind: "histogram", name: "y", value: h }],
+    b: [{ kind: "gauge", name: "x", value: 2 }, { kind: "gauge", name: "y", value: 4 }],
+    c: [{ kind: "histogram", name: "z_sum", value: h }],
+    d: [{ kind: "histogram", name: "z", value: h }],
+  }));
+  checkExposition(text);
+  // A counter and a gauge of one name: one gauge family, a series per operator.
+  assert.equal(text.match(/^# TYPE weir_user_x gauge$/gm)?.length, 1);
+  assert.equal(sample(text, "weir_user_x", /operator_uid="a"/), 1);
+  assert.equal(sample(text, "weir_user_x", /operator_uid="b"/), 2);
+  // A histogram whose names a gauge has, or another histogram's _sum: a family of its own.
+  assert.match(text, /^# TYPE weir_user_y gauge$/m);
+  assert.match(text, /^# TYPE weir_user_y_distribution summary$/m);
+  assert.equal(sample(text, "weir_user_y_distribution_count", /operator_uid="a"/), 2);
+  assert.match(text, /^# TYPE weir_user_z summary$/m);
+  assert.match(text, /^# TYPE weir_user_z_sum_distribution summary$/m);
 });

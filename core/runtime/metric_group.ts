@@ -95,8 +95,8 @@ const NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 /**
  * The metrics of one operator subtask. Names are Prometheus-safe
  * (`[a-zA-Z_][a-zA-Z0-9_]*`) and unique within the group, and so are the
- * series `/metrics` exports for them (a counter `a` is `a_total`, a histogram
- * `a` is `a`, `a_sum` and `a_count`).
+ * series `/metrics` exports for them (a counter or gauge `a` is `a`, a
+ * histogram `a` is `a`, `a_sum` and `a_count`).
  *
  * @example
  * ```ts
@@ -137,13 +137,9 @@ export class MetricGroup {
     if (this.#metrics.has(name)) {
       throw new ConfigError(`metric "${name}" is already registered in this operator`);
     }
-    // Two metrics exported as one series (a counter "a" is a_total; a histogram "a" is a, a_sum
-    // and a_count) would make the whole Prometheus scrape invalid.
-    const series = kind === "counter"
-      ? [`${name}_total`]
-      : kind === "histogram"
-      ? [name, `${name}_sum`, `${name}_count`]
-      : [name];
+    // Two metrics exported as one series (a histogram "a" is a, a_sum and a_count) would make
+    // the whole Prometheus scrape invalid.
+    const series = kind === "histogram" ? [name, `${name}_sum`, `${name}_count`] : [name];
     for (const s of series) {
       const other = this.#series.get(s);
       if (other !== undefined) {

@@ -61,7 +61,7 @@ Deno.test("metrics of a running job pass promtool check metrics", async () => {
     assert.ok(Number(sample("weir_state_size_bytes", /job_id/)!.split(" ").pop()) > 0);
     assert.match(text, /weir_job_restarts_total\{[^}]*\} 0\n/);
     // User-defined metrics per subtask, and the watermark/latency gauges per operator.
-    assert.ok(sample("weir_user_words_counted_total", /operator_uid="count".*subtask_index="1"/));
+    assert.ok(sample("weir_user_words_counted", /operator_uid="count".*subtask_index="1"/));
     assert.ok(sample("weir_user_word_length_count", /subtask_index="0"/));
     assert.ok(sample("weir_user_word_length", /quantile="0.99"/));
     assert.ok(sample("weir_user_subtask", /subtask_index="1"/)?.endsWith(" 1"));
