@@ -458,6 +458,25 @@ Deno.test("worker executor: a worker that dies fails the job, and the process en
   assert.doesNotMatch(stderr, /Uncaught/);
 });
 
+Deno.test("worker executor: an error nothing caught on the main thread (worker 0) fails the attempt as a worker's does", async () => {
+  const args = ["--scenario", "lost-here", "--records", "100", "--parallelism", "2"];
+  const restarted = await run([...args, "--executor", "workers", "--restart-once"]);
+  assert.equal(restarted.code, 0, restarted.stderr);
+  assert.match(
+    restarted.stderr,
+    /Job "lost-here" failed: worker 0 \(the main thread\) had an error nothing caught: lost here; restarting/,
+  );
+  assert.deepEqual(lastJsonLine(restarted.stdout), Array.from({ length: 100 }, (_, n) => 2 * n));
+  // Without restarts, the job fails with it (the process does not die of it).
+  const failed = await run([...args, "--executor", "workers"]);
+  assert.equal(failed.code, 1, failed.stderr);
+  assert.match(
+    failed.stderr,
+    /worker 0 \(the main thread\) had an error nothing caught: lost here/,
+  );
+  assert.doesNotMatch(failed.stderr, /Uncaught/);
+});
+
 Deno.test("worker executor: a graph rebuilt differently in a worker is a clear error", async () => {
   const { code, stderr } = await run([
     ...["--scenario", "mismatch", "--parallelism", "2", "--executor", "workers"],

@@ -44,6 +44,7 @@ import { MessageKind } from "./messages.ts";
 import { buildPhysicalPlan, type PhysicalPlan } from "./physical_plan.ts";
 import { DenoCheckpointFs } from "../checkpoint/checkpoint_fs.ts";
 import { MetricGroup } from "./metric_group.ts";
+import { failOnUncaught } from "./_uncaught.ts";
 import type { WorkerLink, WorkerRoleHooks } from "./_worker_protocol.ts";
 import type {
   CoordinatorToTask,
@@ -928,9 +929,40 @@ export class Job implements TaskHost {
     this.#opening = undefined;
   }
 
-  /** Runs every task to the end; on the first failure cancels the rest and throws. */
+  /**
+   * Runs every task to the end; on the first failure cancels the rest and throws. On the main
+   * thread, an error nothing caught while it runs (`_uncaught.ts`) is such a failure.
+   */
   run(): Promise<JobResult> {
-    return this.#workers ? this.#runOnWorkers(this.#workers) : this.#runHere();
+    // A worker's share (worker 0's too, on this thread) is part of a job that listens already.
+    if (this.#role) return this.#runHere();
+    return this.#runCatchingUncaught();
+  }
+
+  async #runCatchingUncaught(): Promise<JobResult> {
+    let uncaught: JobFailedError | undefined;
+    // As a Web Worker's report names its worker (_worker_role.ts); worker 0 may be this thread.
+    const where = this.#workers && this.config.shareOnThisThread
+      ? "worker 0 (the main thread)"
+      : "the main thread";
+    const stop = failOnUncaught((e) => {
+      if (uncaught) return;
+      uncaught = new JobFailedError(
+        `Job "${this.config.name}" failed: ${where} had an error nothing caught: ` +
+          thrownMessage(e),
+        { cause: e instanceof Error ? e : new Error(thrownMessage(e)) },
+      );
+      this.#fail(uncaught);
+    });
+    try {
+      const result = await (this.#workers ? this.#runOnWorkers(this.#workers) : this.#runHere());
+      // A promise rejected in the attempt's last turn is reported after that turn: wait for it.
+      await new Promise((r) => setTimeout(r, 0));
+      if (uncaught) throw uncaught;
+      return result;
+    } finally {
+      stop();
+    }
   }
 
   async #runOnWorkers(workers: WorkerExecutor): Promise<JobResult> {

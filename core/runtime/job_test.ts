@@ -399,3 +399,64 @@ Deno.test("a reduce function that updates its first argument in place changes no
   assert.equal(rolling.values.at(-1), 6);
   assert.deepEqual(data.map((c) => c.n), [1, 1, 1, 1, 1, 1], "the source's records");
 });
+
+Deno.test("inline: an error nothing caught in async work of a user function fails the attempt, and the job restarts", async () => {
+  for (const leave of ["rejected promise", "timer that throws"] as const) {
+    const logs: string[] = [];
+    const env = StreamEnvironment.create({
+      parallelism: 1,
+      executor: "inline",
+      restartStrategy: { kind: "fixed-delay", attempts: 1, delayMs: 0 },
+      log: (l) => logs.push(l),
+    });
+    let attempt = 0;
+    const doubled = await env.fromElements(1, 2, 3, 4).map({
+      open: () => void attempt++,
+      map(n: number) {
+        // Work the function does not await, failing in the first attempt only.
+        if (attempt === 1 && n === 2) {
+          if (leave === "rejected promise") Promise.reject(new Error(`lost ${n}`));
+          else {setTimeout(() => {
+              throw new Error(`lost ${n}`);
+            }, 0);}
+        }
+        return 2 * n;
+      },
+    }).executeAndCollect();
+    assert.equal(attempt, 2, leave);
+    assert.deepEqual(doubled.toSorted((a, b) => a - b), [2, 4, 6, 8], leave);
+    assert.ok(
+      logs.some((l) =>
+        l.startsWith('Job "weir job" failed: the main thread had an error nothing caught: lost 2;')
+      ),
+      logs.join("\n"),
+    );
+  }
+});
+
+Deno.test("inline without restarts: an error nothing caught in a user function's async work rejects execute()", async () => {
+  const env = StreamEnvironment.create({
+    parallelism: 1,
+    executor: "inline",
+    restartStrategy: { kind: "none" },
+  });
+  const out = new CollectSink<number>();
+  env.fromElements(1, 2, 3).process({
+    processElement(n: number, _ctx, o) {
+      (async () => {
+        await Promise.resolve();
+        throw new StateError(`async ${n}`);
+      })();
+      o.collect(n);
+    },
+  }).addSink(out);
+  await assert.rejects(env.execute(), (e: unknown) => {
+    assert.ok(e instanceof JobFailedError, String(e));
+    assert.match(
+      e.message,
+      /^Job "weir job" failed: the main thread had an error nothing caught: async 1$/,
+    );
+    assert.ok(e.cause instanceof StateError);
+    return true;
+  });
+});

@@ -46,6 +46,9 @@
  * - `big-records`: six records of 3 MiB each cross workers; prints `letter:length` sorted.
 
  * - `die`: worker 1 throws an uncaught error while the (unbounded) job runs.
+ * - `lost-here [--restart-once]`: in the first attempt, worker 0's map (on the main thread)
+ *   leaves a promise rejected with no handler; the records, doubled, come back through
+ *   `executeAndCollect()`, printed sorted as JSON.
  * - `class`: records that are class instances cross workers without a serializer;
  *   `returns`: the same with `.returns(serializer)`, printing `x` of each.
  * - `side-returns`: a process function emits numbers (`.returns(Serializers.f64)`) and, to a
@@ -382,6 +385,20 @@ async function main(args: string[]): Promise<void> {
         .map((n: number) => n + 1).uid("inc")
         .addSink(new CollectSink<number>()).uid("collect");
       await env.execute("die");
+      return;
+    }
+    case "lost-here": {
+      let attempt = 0;
+      const doubled = await env.generate({ count: records, generate: (n) => n }).uid("gen")
+        .map({
+          open: () => void attempt++,
+          map(n: number) {
+            if (!inWorker && attempt === 1 && n === 10) Promise.reject(new Error("lost here"));
+            return 2 * n;
+          },
+        }).uid("double")
+        .executeAndCollect({ jobName: "lost-here" });
+      console.log(JSON.stringify(doubled.toSorted((a, b) => a - b)));
       return;
     }
     case "threads": {
