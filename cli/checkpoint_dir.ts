@@ -11,6 +11,7 @@ import {
   checkpointPaths,
   METADATA_FILE,
   parseCheckpointDirName,
+  SAVEPOINTS_DIR,
 } from "../core/checkpoint/paths.ts";
 import { type LoadedManifest, loadManifest, verifyManifest } from "../core/checkpoint/storage.ts";
 import { vanishedCheckpoints, vanishedReason } from "../core/checkpoint/history.ts";
@@ -141,8 +142,9 @@ export function readBackSegments(fs: CheckpointFs, loaded: LoadedManifest): stri
 }
 
 /**
- * Every checkpoint (`chk-<id>`, by id) and savepoint (`savepoints/*`) folder
- * of a checkpoint directory; throws a `CheckpointError` when `root` does
+ * Every checkpoint (`chk-<id>`, by id) and savepoint (`savepoints/*`, and
+ * `savepoints/<target>/*` of a relative `target-directory`) folder of a
+ * checkpoint directory; throws a `CheckpointError` when `root` does
  * not exist.
  *
  * @example
@@ -186,20 +188,29 @@ export function findSnapshots(
       out.push(examineSnapshot(fs, paths.checkpoint(id), `chk-${id}`, "checkpoint", id, deep));
     }
   }
-  for (const name of fs.list(paths.savepoints)) {
-    if (name.startsWith(".")) continue;
-    out.push(
-      examineSnapshot(
-        fs,
-        paths.savepoint(name),
-        `savepoints/${name}`,
-        "savepoint",
-        undefined,
-        deep,
-      ),
-    );
-  }
+  const savepoints = (rel: string): void => {
+    for (const name of fs.list(`${paths.root}/${rel}`)) {
+      if (name.startsWith(".")) continue;
+      const path = `${rel}/${name}`;
+      const dir = `${paths.root}/${path}`;
+      // A `target-directory` under savepoints/ holds savepoint folders rather than being one
+      // (`savepoints/<target>/<name>`): list those, not the target as an incomplete savepoint.
+      if (fs.size(`${dir}/${METADATA_FILE}`) === undefined && hasSubfolder(dir)) savepoints(path);
+      else out.push(examineSnapshot(fs, dir, path, "savepoint", undefined, deep));
+    }
+  };
+  savepoints(SAVEPOINTS_DIR);
   return out;
+}
+
+/** Whether `dir` is a folder with a folder in it (a savepoint's own folder holds only files). */
+function hasSubfolder(dir: string): boolean {
+  try {
+    for (const e of Deno.readDirSync(dir)) {
+      if (e.isDirectory && !e.name.startsWith(".")) return true;
+    }
+  } catch { /* not a folder: examineSnapshot says what it is */ }
+  return false;
 }
 
 /**

@@ -275,6 +275,33 @@ for (const backend of ["lsm", "heap"] as const) {
     assert.match(text, /^checkpoint 2 of job "cli fixture": completed$/m);
   });
 
+  Deno.test(`checkpoints list shows savepoints inside a target directory (${backend})`, async () => {
+    const { dir: fixtureDir } = await fixture(backend);
+    const dir = Deno.makeTempDirSync({ prefix: "weir-cli-target-" });
+    try {
+      // What `POST .../savepoints {"target-directory": "mine/deep"}` writes, and a savepoint
+      // still being written (segments, no _metadata yet) beside it.
+      copyTree(`${fixtureDir}/savepoints/sp`, `${dir}/savepoints/mine/deep/sp`);
+      Deno.mkdirSync(`${dir}/savepoints/half`, { recursive: true });
+      Deno.writeTextFileSync(`${dir}/savepoints/half/a.seg`, "x");
+      const list = await cli("checkpoints", "list", dir, "--json");
+      assert.equal(list.code, 0, list.err.join("\n"));
+      assert.deepEqual(
+        JSON.parse(list.out.join("\n")).map((r: { id: number; path: string; status: string }) =>
+          `${r.id} ${r.path.slice(dir.length)} ${r.status}`
+        ),
+        ["null /savepoints/half incomplete", "3 /savepoints/mine/deep/sp completed"],
+      );
+      const human = await cli("checkpoints", "list", dir);
+      assert.match(
+        human.out.join("\n"),
+        /^3 +savepoint .* savepoints\/mine\/deep\/sp +completed$/m,
+      );
+    } finally {
+      Deno.removeSync(dir, { recursive: true });
+    }
+  });
+
   Deno.test(`state get and dump match the job's state (${backend})`, async () => {
     const { dir, events } = await fixture(backend);
     const { users, byQty } = model(events);

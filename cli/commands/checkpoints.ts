@@ -21,7 +21,8 @@ import { bytes, table, time } from "../format.ts";
 
 const LIST_HELP = `Usage: weir checkpoints list DIR [--json] [--verify]
 
-Lists the checkpoints (chk-<id>) and savepoints (savepoints/*) in the
+Lists the checkpoints (chk-<id>) and savepoints (savepoints/*, and those a
+savepoint's relative target directory holds: savepoints/<target>/*) in the
 checkpoint directory DIR: id, completion time, state size, incremental size
 (bytes the checkpoint newly wrote), segments and status. Status is
 "completed" when the manifest reads and every segment is there with its
