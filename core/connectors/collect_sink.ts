@@ -88,6 +88,14 @@ export class PrintSink<T> implements SinkFunction<T> {
     // A short write continues where it stopped.
     for (let off = 0; off < bytes.length;) off += Deno.stdout.writeSync(bytes.subarray(off));
   }
+
+  /**
+   * Writes what the batch buffered before the subtask stopped: after a failure (a later
+   * record of the batch threw) or a cancel, as Flink's print() has written each record at once.
+   */
+  close(): void {
+    this.flush();
+  }
 }
 
 const encoder = new TextEncoder();

@@ -29,3 +29,17 @@ Deno.test("PrintSink writes to stdout by default", async () => {
   assert.equal(out.code, 0);
   assert.equal(new TextDecoder().decode(out.stdout), 'p> {"i":0}\np> {"i":1}\np> {"i":2}\n');
 });
+
+Deno.test("PrintSink prints the records before a failure in the same batch", async () => {
+  // Flink's print() writes each record at once: what came before a failing record shows.
+  const lines: string[] = [];
+  const env = StreamEnvironment.create({ restartStrategy: { kind: "none" } });
+  env.fromElements(1, 2, 3, 4)
+    .map((n: number) => {
+      if (n === 3) throw new Error("bad record 3");
+      return n;
+    })
+    .addSink(new PrintSink<number>("", (l) => lines.push(l)));
+  await assert.rejects(env.execute("print then fail"), /bad record 3/);
+  assert.deepEqual(lines, ["1", "2"]);
+});
