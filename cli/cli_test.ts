@@ -302,6 +302,21 @@ for (const backend of ["lsm", "heap"] as const) {
     }
   });
 
+  Deno.test(`state get --key-json reads the key as JSON, as its help shows (${backend})`, async () => {
+    const { dir, events } = await fixture(backend);
+    const { users } = model(events);
+    const sp = `${dir}/savepoints/sp`;
+    const help = (await cli("state", "get", "--help")).out.join("\n");
+    // The help's example is a command line that parses: --key-json is a switch, K follows --key.
+    assert.match(help, /--key 42 --key-json/);
+    const [user, u] = [...users][0]!;
+    const args = ["state", "get", sp, "--operator", "track", "--state", "count"];
+    const json = await cli(...args, "--key", JSON.stringify(user), "--key-json");
+    assert.deepEqual([json.code, json.out], [0, [String(u.count)]]);
+    const misuse = await cli(...args, "--key-json", JSON.stringify(user));
+    assert.equal(misuse.code, 2);
+  });
+
   Deno.test(`state get and dump match the job's state (${backend})`, async () => {
     const { dir, events } = await fixture(backend);
     const { users, byQty } = model(events);

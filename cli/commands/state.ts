@@ -34,7 +34,8 @@ every namespace. Exits 1 when the key has no value.
 K is read with the operator's key serializer (recorded in the checkpoint):
 as a string for "string", a number for "f64" / "i32", JSON for structured
 serializers; for the generic "key" serializer a string unless it is a JSON
-array or object. --key-json reads K as JSON always (e.g. --key-json 42).
+array or object. --key-json reads K as JSON always (e.g. --key 42 --key-json:
+the number 42, not the string "42").
 
 Options:
   --operator UID  the operator's uid (see weir checkpoints inspect)
