@@ -6,7 +6,7 @@
  */
 import { alreadyRegistered } from "../_registration.ts";
 import { restoredStateMigration, stateMeta } from "../_state_migration.ts";
-import { StateError } from "../../errors.ts";
+import { SerializationError, StateError } from "../../errors.ts";
 import { noKeyError } from "../_no_key_error.ts";
 import type {
   KeyedBackendOptions,
@@ -1292,15 +1292,38 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
     let i = 0;
     for (const { meta, state } of this.#states.values()) {
       const changed = dirty[i++]!;
-      for (const [ns, keys] of changed) {
-        for (const key of keys) {
-          this.#prefix(prefix, keyBytes, meta.id, state, ns, key);
-          state.encodeChange(prefix, ns, key, state.storedValue(ns, key), entries);
-          if (entries.byteLength >= budget) return undefined;
+      const over = this.#namingState(meta.name, () => {
+        for (const [ns, keys] of changed) {
+          for (const key of keys) {
+            this.#prefix(prefix, keyBytes, meta.id, state, ns, key);
+            state.encodeChange(prefix, ns, key, state.storedValue(ns, key), entries);
+            if (entries.byteLength >= budget) return true;
+          }
         }
-      }
+        return false;
+      });
+      if (over) return undefined;
     }
     return entries;
+  }
+
+  /**
+   * Runs `write` (a snapshot writing state `name`); a value its serializer cannot write fails
+   * naming the state and operator. The heap backend keeps the objects it is given, so such a
+   * value (a null in a `Serializers.f64` map) first fails here, at a checkpoint, long after the
+   * write that the LSM backend would have refused.
+   */
+  #namingState<R>(name: string, write: () => R): R {
+    try {
+      return write();
+    } catch (e) {
+      if (!(e instanceof SerializationError)) throw e;
+      throw new SerializationError(
+        `State "${name}" of operator "${this.#operator}" holds a value its serializer cannot ` +
+          `write: ${e.message}`,
+        { cause: e },
+      );
+    }
   }
 
   /** Writes the store key of (state, namespace, key) into `prefix`. */
@@ -1363,24 +1386,26 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
         // Keys kept from the last batch: this state's entries started at the same place there.
         const was = last?.ranges.get(meta.id);
         const end = was?.[0] === first ? was[1] : 0;
-        state.forEachStored((ns, key, value) => {
-          const i = entries.count;
-          if (i >= end || keys[i] !== key || !state.encodeKept(value, entries)) {
-            this.#prefix(prefix, keyBytes, meta.id, state, ns, key);
-            state.encode(prefix, value, entries);
-            keys[i] = key;
-          }
-        });
+        this.#namingState(meta.name, () =>
+          state.forEachStored((ns, key, value) => {
+            const i = entries.count;
+            if (i >= end || keys[i] !== key || !state.encodeKept(value, entries)) {
+              this.#prefix(prefix, keyBytes, meta.id, state, ns, key);
+              state.encode(prefix, value, entries);
+              keys[i] = key;
+            }
+          }));
         ranges.set(meta.id, [first, entries.count]);
         continue;
       }
-      state.forEachStored((ns, key, stored) => {
-        // Cleanup in full snapshots: expired values and elements are not written.
-        const value = prune ? liveStoredValue(kind, stored, prune, now) : stored;
-        if (value === undefined) return;
-        this.#prefix(prefix, keyBytes, meta.id, state, ns, key);
-        state.encode(prefix, value, entries);
-      });
+      this.#namingState(meta.name, () =>
+        state.forEachStored((ns, key, stored) => {
+          // Cleanup in full snapshots: expired values and elements are not written.
+          const value = prune ? liveStoredValue(kind, stored, prune, now) : stored;
+          if (value === undefined) return;
+          this.#prefix(prefix, keyBytes, meta.id, state, ns, key);
+          state.encode(prefix, value, entries);
+        }));
       for (let i = first; i < entries.count; i++) keys[i] = NOT_KEPT;
     }
     keys.length = entries.count;

@@ -119,3 +119,45 @@ Deno.test("heap: interned composite keys, namespaces and map keys are forgotten 
   fs.close();
   Deno.removeSync(dir, { recursive: true });
 });
+
+Deno.test("heap: a snapshot of a value its serializer cannot write names the state and operator", async () => {
+  const dir = Deno.makeTempDirSync({ prefix: "weir-heap-unwritable-test-" });
+  const fs = new DenoSegmentFs();
+  let segments = 0;
+  const storage = { fs, dir, newSegmentName: () => `s-${++segments}.seg` };
+  // A full snapshot (the first), and a delta on one (a later snapshot with few changes).
+  for (const snapshotsBefore of [0, 1]) {
+    const keyed = new HeapStateBackend().createKeyedBackend({
+      operatorUid: "prices",
+      subtaskIndex: 0,
+      keySerializer: Serializers.key,
+      maxParallelism: 128,
+      keyGroupRange: { start: 0, end: 127 },
+    });
+    const ok = keyed.state(new ValueStateDescriptor("ok", Serializers.f64));
+    const m = keyed.state(
+      new MapStateDescriptor("last-price", Serializers.string, Serializers.f64),
+    );
+    for (let i = 0; i < 100; i++) {
+      keyed.setCurrentKey(`k${i}`);
+      ok.update(i);
+      m.put("eur", i);
+    }
+    for (let n = 1; n <= snapshotsBefore; n++) await keyed.snapshot(n, storage);
+    // The heap backend keeps the object as given (the LSM backend refuses it at the put).
+    m.put("usd", null as unknown as number);
+    await assert.rejects(
+      async () => await keyed.snapshot(snapshotsBefore + 1, storage),
+      (e: Error) => {
+        assert.match(
+          e.message,
+          /^State "last-price" of operator "prices" holds a value its serializer cannot write: Serializer "f64" cannot serialize a null$/,
+        );
+        return true;
+      },
+    );
+    keyed.dispose();
+  }
+  fs.close();
+  Deno.removeSync(dir, { recursive: true });
+});
