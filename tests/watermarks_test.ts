@@ -101,6 +101,41 @@ Deno.test("watermarks: a union's watermark is the minimum of its inputs; an idle
   }
 });
 
+Deno.test("watermarks: an input going idle first emits the watermark of the records since the last periodic emit, as Flink's", async () => {
+  // Records, then silence past the idle timeout before the next periodic emit (a timeout below
+  // the 200 ms interval, or a task that ticked late): the watermark of those records must still
+  // go out before the input is marked idle, or their windows wait for the next record.
+  for (const [timeoutMs, steps] of [[100, [100, 100, 100, 100]], [1000, [2000]]] as const) {
+    const env = StreamEnvironment.create({
+      clock: new ManualClock(0),
+      stateBackend: new HeapStateBackend(),
+    });
+    const clicks = new TestSource<Ev>("clicks");
+    const out = new CollectSink<string>();
+    env.addSource(clicks)
+      .assignTimestampsAndWatermarks(
+        WatermarkStrategy.forBoundedOutOfOrderness<Ev>(0)
+          .withTimestampAssigner((e) => e.ts)
+          .withIdleness(timeoutMs),
+      )
+      .keyBy((e) => e.key)
+      .window(TumblingEventTimeWindows.of<Ev>(10))
+      .process({
+        process(key, ctx, els, o: Collector<string>) {
+          o.collect(`${key} [${ctx.window.start}, ${ctx.window.end}) ${els.length}`);
+        },
+      })
+      .addSink(out);
+    const driver = await JobTestDriver.start(env);
+    clicks.push({ key: "a", ts: 1 }, { key: "a", ts: 2 }, { key: "a", ts: 15 });
+    await driver.settle();
+    for (const ms of steps) await driver.advanceProcessingTime(ms);
+    assert.deepEqual(out.values, ["a [0, 10) 2"], `timeout ${timeoutMs} ms: watermark 14 went out`);
+    await driver.close();
+    assert.deepEqual(out.values, ["a [0, 10) 2", "a [10, 20) 1"]);
+  }
+});
+
 Deno.test("watermarks: assignTimestampsAndWatermarks behind a network edge goes idle without input, as after a source", async () => {
   const clock = new ManualClock(0);
   const env = StreamEnvironment.create({ clock, parallelism: 1 });

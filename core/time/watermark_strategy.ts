@@ -144,7 +144,9 @@ export class BoundedOutOfOrdernessWatermarks<T> implements WatermarkGenerator<T>
 /**
  * Wraps a generator: when no record arrived for `timeoutMs` of processing
  * time, the input is marked idle instead of emitting (so it stops holding
- * back the watermark downstream); the next record makes it active again.
+ * back the watermark downstream), after emitting the watermark of records
+ * that came since the last periodic emit; the next record makes it active
+ * again.
  *
  * @example
  * ```ts
@@ -165,6 +167,10 @@ export class BoundedOutOfOrdernessWatermarks<T> implements WatermarkGenerator<T>
  * now = 5000; // no record for 5 s
  * gen.onPeriodicEmit(out);
  * assert.deepEqual(events, ["wm 9", "idle"]);
+ * gen.onEvent("b", 20, out); // active again
+ * now = 9000; // the next periodic emit comes after the timeout: the watermark goes out first
+ * gen.onPeriodicEmit(out);
+ * assert.deepEqual(events.slice(2), ["active", "wm 19", "idle"]);
  * ```
  */
 export class WatermarksWithIdleness<T> implements WatermarkGenerator<T> {
@@ -172,6 +178,8 @@ export class WatermarksWithIdleness<T> implements WatermarkGenerator<T> {
   readonly #timeoutMs: number;
   readonly #ctx: WatermarkGeneratorContext;
   #lastActivity: number;
+  /** Records arrived since the last periodic emit. */
+  #eventsSinceEmit = false;
   #idle = false;
 
   /** Wraps `inner`. */
@@ -185,6 +193,7 @@ export class WatermarksWithIdleness<T> implements WatermarkGenerator<T> {
   /** Records activity and passes the record on. */
   onEvent(event: T, timestamp: number, output: WatermarkOutput): void {
     this.#lastActivity = this.#ctx.currentProcessingTime();
+    this.#eventsSinceEmit = true;
     if (this.#idle) {
       this.#idle = false;
       output.markActive();
@@ -192,9 +201,16 @@ export class WatermarksWithIdleness<T> implements WatermarkGenerator<T> {
     this.#inner.onEvent(event, timestamp, output);
   }
 
-  /** Marks idle after the timeout; otherwise lets the inner generator emit. */
+  /**
+   * Marks idle after the timeout; otherwise lets the inner generator emit. Records since the
+   * last emit get their watermark out first (as Flink's idleness timer emits on its first check
+   * after activity), else their windows would wait for the input's next record.
+   */
   onPeriodicEmit(output: WatermarkOutput): void {
+    const eventsSinceEmit = this.#eventsSinceEmit;
+    this.#eventsSinceEmit = false;
     if (this.#ctx.currentProcessingTime() - this.#lastActivity >= this.#timeoutMs) {
+      if (eventsSinceEmit) this.#inner.onPeriodicEmit(output);
       if (!this.#idle) {
         this.#idle = true;
         output.markIdle();
