@@ -49,3 +49,26 @@ export function checkEventTime(time: unknown, what: string, record?: unknown): v
       `event times, watermarks and timers are numbers of milliseconds${hint}`,
   );
 }
+
+/**
+ * Throws a `ConfigError` unless `ms` is a whole number of milliseconds, as
+ * Flink's durations (`Duration`, `Time`) are: a fraction puts window bounds,
+ * timers and watermarks between the instants event times take, and lateness
+ * then disagrees with the windows (an element at 2 dropped as late at
+ * watermark 1.5). `what` names the parameter; `orInfinity` lets `Infinity`
+ * stand for Flink's `Long.MAX_VALUE` where that means "for ever".
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { checkWholeMs } from "./_event_time_value.ts";
+ * checkWholeMs("Session gap", 30);
+ * checkWholeMs("Allowed lateness", Infinity, true);
+ * assert.throws(() => checkWholeMs("Tumbling window size", 2.5), /Tumbling window size .* got 2\.5/);
+ * assert.throws(() => checkWholeMs("Idle timeout", Infinity), /got Infinity/);
+ * ```
+ */
+export function checkWholeMs(what: string, ms: number, orInfinity = false): void {
+  if (Number.isInteger(ms) || (orInfinity && ms === Infinity)) return;
+  throw new ConfigError(`${what} must be a whole number of ms, got ${ms}`);
+}

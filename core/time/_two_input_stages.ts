@@ -8,6 +8,7 @@
  * @module
  */
 import { ConfigError } from "../errors.ts";
+import { checkWholeMs } from "./_event_time_value.ts";
 import type { DataStream } from "../dataflow/data_stream.ts";
 import type { KeySelector } from "../runtime/operators.ts";
 import type { Serializer } from "../state/serializer.ts";
@@ -75,6 +76,7 @@ export abstract class WindowedStage<A, B, K, W extends Window> {
   /** Keeps event-time windows `ms` after their end; late elements fire them again. */
   allowedLateness(ms: number): this {
     if (!(ms >= 0)) throw new ConfigError(`Allowed lateness must be >= 0 ms, got ${ms}`);
+    checkWholeMs("Allowed lateness", ms, true);
     this.config.allowedLateness = ms;
     return this;
   }

@@ -6,6 +6,7 @@
  * @module
  */
 import { ConfigError } from "../errors.ts";
+import { checkWholeMs } from "./_event_time_value.ts";
 import type { DeltaFunction } from "./triggers.ts";
 import type { Window } from "./window.ts";
 
@@ -132,6 +133,7 @@ export class TimeEvictor<T = unknown> implements Evictor<T, Window> {
   readonly #after: boolean;
   private constructor(size: number, after: boolean) {
     if (!(size >= 0)) throw new ConfigError(`TimeEvictor needs a size >= 0 ms, got ${size}`);
+    checkWholeMs("TimeEvictor size", size);
     this.#size = size;
     this.#after = after;
   }

@@ -7,6 +7,7 @@
  * @module
  */
 import { ConfigError } from "../errors.ts";
+import { checkWholeMs } from "./_event_time_value.ts";
 import { DataStream, type KeyedStream, type OperatorOptions } from "../dataflow/data_stream.ts";
 import type { KeySelector } from "../runtime/operators.ts";
 import type { OutputTag } from "../runtime/output_tag.ts";
@@ -61,7 +62,7 @@ export class IntervalJoin<L, R, K> {
   /**
    * Joins a left element at `t` with right elements in `[t + lower, t + upper]`
    * (ms, both inclusive unless made exclusive). Throws `ConfigError` unless
-   * `lower <= upper` as given; an exclusive bound moves 1 ms inwards, so
+   * both are whole ms (as Flink's `Time` bounds) and `lower <= upper` as given; an exclusive bound moves 1 ms inwards, so
    * `between(0, 0)` with both exclusive is accepted and joins nothing (as Flink).
    */
   between(lower: number, upper: number): IntervalJoined<L, R, K> {
@@ -108,6 +109,8 @@ export class IntervalJoined<L, R, K> {
         `Interval join bounds must be finite ms with lower <= upper, got [${lower}, ${upper}]`,
       );
     }
+    checkWholeMs("Interval join lower bound", lower);
+    checkWholeMs("Interval join upper bound", upper);
     this.#left = left;
     this.#right = right;
     this.#lower = lower;

@@ -20,6 +20,7 @@
  * @module
  */
 import { ConfigError, StateError } from "../errors.ts";
+import { checkWholeMs } from "./_event_time_value.ts";
 import type { Collector } from "../dataflow/functions.ts";
 import type { KeyedStateBackend, NamespacedState } from "../state/backend.ts";
 import { ListStateDescriptor } from "../state/descriptors.ts";
@@ -99,6 +100,8 @@ export class IntervalJoinOperator<L, R, O> extends StreamOperator<O> {
         `Interval join bounds must be finite ms with lower <= upper, got [${spec.lower}, ${spec.upper}]`,
       );
     }
+    checkWholeMs("Interval join lower bound", spec.lower);
+    checkWholeMs("Interval join upper bound", spec.upper);
     this.#spec = spec;
     // Exclusive bounds become inclusive ones 1 ms inside, as in Flink.
     this.#lower = spec.lowerExclusive ? spec.lower + 1 : spec.lower;

@@ -6,6 +6,7 @@
  * @module
  */
 import { ConfigError } from "../errors.ts";
+import { checkWholeMs } from "./_event_time_value.ts";
 import type { StateFor } from "../state/backend.ts";
 import {
   type AnyStateDescriptor,
@@ -413,6 +414,7 @@ function checkInterval(name: string, interval: number): number {
   if (!Number.isFinite(interval) || interval <= 0) {
     throw new ConfigError(`${name} needs an interval > 0 ms, got ${interval}`);
   }
+  checkWholeMs(`${name} interval`, interval);
   return interval;
 }
 

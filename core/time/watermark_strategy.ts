@@ -7,7 +7,7 @@
  * @module
  */
 import { ConfigError } from "../errors.ts";
-import { checkEventTime } from "./_event_time_value.ts";
+import { checkEventTime, checkWholeMs } from "./_event_time_value.ts";
 
 /**
  * Where a generator emits watermarks and reports idleness.
@@ -125,6 +125,7 @@ export class BoundedOutOfOrdernessWatermarks<T> implements WatermarkGenerator<T>
     if (!(maxOutOfOrdernessMs >= 0)) {
       throw new ConfigError(`Out-of-orderness bound must be >= 0 ms, got ${maxOutOfOrdernessMs}`);
     }
+    checkWholeMs("Out-of-orderness bound", maxOutOfOrdernessMs);
     this.#bound = maxOutOfOrdernessMs;
     // Starts so that the first watermark (before any record) is -Infinity.
     this.#max = -Infinity;
@@ -341,6 +342,7 @@ export class WatermarkStrategy<T> {
   /** Marks the input idle after `timeoutMs` of processing time without records. */
   withIdleness(timeoutMs: number): WatermarkStrategy<T> {
     if (!(timeoutMs > 0)) throw new ConfigError(`Idle timeout must be > 0 ms, got ${timeoutMs}`);
+    checkWholeMs("Idle timeout", timeoutMs);
     return new WatermarkStrategy<T>({ ...this.#spec, idleTimeoutMs: timeoutMs });
   }
 
@@ -350,10 +352,11 @@ export class WatermarkStrategy<T> {
    * `setAutoWatermarkInterval(0)`: `onPeriodicEmit` is never called (so idleness
    * is never detected either); watermarks a generator emits in `onEvent`
    * (punctuated) still flow, and end of input still emits the final `+Infinity`.
-   * A negative or NaN interval is a `ConfigError`.
+   * A negative, fractional or NaN interval is a `ConfigError`.
    */
   withWatermarkInterval(ms: number): WatermarkStrategy<T> {
     if (!(ms >= 0)) throw new ConfigError(`Watermark interval must be >= 0 ms, got ${ms}`);
+    checkWholeMs("Watermark interval", ms);
     return new WatermarkStrategy<T>({ ...this.#spec, intervalMs: ms });
   }
 
@@ -390,6 +393,8 @@ export class WatermarkStrategy<T> {
         `Watermark alignment update interval must be > 0 ms, got ${updateIntervalMs}`,
       );
     }
+    checkWholeMs("Watermark alignment max drift", maxDriftMs);
+    checkWholeMs("Watermark alignment update interval", updateIntervalMs);
     return new WatermarkStrategy<T>({
       ...this.#spec,
       alignment: { group, maxDriftMs, updateIntervalMs },

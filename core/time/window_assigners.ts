@@ -6,6 +6,7 @@
  * @module
  */
 import { ConfigError } from "../errors.ts";
+import { checkWholeMs } from "./_event_time_value.ts";
 import type { Serializer } from "../state/serializer.ts";
 import { GlobalWindow, TimeWindow, type Window } from "./window.ts";
 import { EventTimeTrigger, NeverTrigger, ProcessingTimeTrigger, type Trigger } from "./triggers.ts";
@@ -74,9 +75,11 @@ export interface WindowAssigner<T, W extends Window> {
 
 function checkPositive(what: string, v: number): void {
   if (!(v > 0) || !Number.isFinite(v)) throw new ConfigError(`${what} must be > 0 ms, got ${v}`);
+  checkWholeMs(what, v);
 }
 
 function checkOffset(offset: number, size: number): void {
+  checkWholeMs("Window offset", offset);
   if (!(Math.abs(offset) < size)) {
     throw new ConfigError(
       `Window offset must satisfy |offset| < size, got offset ${offset}, size ${size}`,
@@ -124,7 +127,7 @@ abstract class TumblingWindows<T> implements WindowAssigner<T, TimeWindow> {
  */
 export class TumblingEventTimeWindows<T = unknown> extends TumblingWindows<T> {
   readonly isEventTime = true;
-  /** Windows of `size` ms, shifted by `offset` ms. */
+  /** Windows of `size` ms, shifted by `offset` ms (whole ms, else a `ConfigError`). */
   static of<T = unknown>(size: number, offset = 0): TumblingEventTimeWindows<T> {
     return new TumblingEventTimeWindows<T>(size, offset);
   }
@@ -152,7 +155,7 @@ export class TumblingEventTimeWindows<T = unknown> extends TumblingWindows<T> {
  */
 export class TumblingProcessingTimeWindows<T = unknown> extends TumblingWindows<T> {
   readonly isEventTime = false;
-  /** Windows of `size` ms, shifted by `offset` ms. */
+  /** Windows of `size` ms, shifted by `offset` ms (whole ms, else a `ConfigError`). */
   static of<T = unknown>(size: number, offset = 0): TumblingProcessingTimeWindows<T> {
     return new TumblingProcessingTimeWindows<T>(size, offset);
   }
@@ -214,7 +217,7 @@ abstract class SlidingWindows<T> implements WindowAssigner<T, TimeWindow> {
  */
 export class SlidingEventTimeWindows<T = unknown> extends SlidingWindows<T> {
   readonly isEventTime = true;
-  /** Windows of `size` ms every `slide` ms, shifted by `offset` ms. */
+  /** Windows of `size` ms every `slide` ms, shifted by `offset` ms (all whole ms). */
   static of<T = unknown>(size: number, slide: number, offset = 0): SlidingEventTimeWindows<T> {
     return new SlidingEventTimeWindows<T>(size, slide, offset);
   }
@@ -243,7 +246,7 @@ export class SlidingEventTimeWindows<T = unknown> extends SlidingWindows<T> {
  */
 export class SlidingProcessingTimeWindows<T = unknown> extends SlidingWindows<T> {
   readonly isEventTime = false;
-  /** Windows of `size` ms every `slide` ms, shifted by `offset` ms. */
+  /** Windows of `size` ms every `slide` ms, shifted by `offset` ms (all whole ms). */
   static of<T = unknown>(size: number, slide: number, offset = 0): SlidingProcessingTimeWindows<T> {
     return new SlidingProcessingTimeWindows<T>(size, slide, offset);
   }
@@ -329,7 +332,7 @@ abstract class SessionWindows<T> implements WindowAssigner<T, TimeWindow> {
  */
 export class EventTimeSessionWindows<T = unknown> extends SessionWindows<T> {
   readonly isEventTime = true;
-  /** Sessions with a fixed gap. */
+  /** Sessions with a fixed gap of `gapMs` (whole ms, else a `ConfigError`). */
   static withGap<T = unknown>(gapMs: number): EventTimeSessionWindows<T> {
     checkPositive("Session gap", gapMs);
     return new EventTimeSessionWindows<T>(() => gapMs);
@@ -366,7 +369,7 @@ export class EventTimeSessionWindows<T = unknown> extends SessionWindows<T> {
  */
 export class ProcessingTimeSessionWindows<T = unknown> extends SessionWindows<T> {
   readonly isEventTime = false;
-  /** Sessions with a fixed gap. */
+  /** Sessions with a fixed gap of `gapMs` (whole ms, else a `ConfigError`). */
   static withGap<T = unknown>(gapMs: number): ProcessingTimeSessionWindows<T> {
     checkPositive("Session gap", gapMs);
     return new ProcessingTimeSessionWindows<T>(() => gapMs);

@@ -10,6 +10,7 @@
  */
 import { ownedCopy } from "../state/_owned_copy.ts";
 import { ConfigError } from "../errors.ts";
+import { checkWholeMs } from "./_event_time_value.ts";
 import type { Collector } from "../dataflow/functions.ts";
 import type { KeyedStateBackend, NamespacedState, StateFor } from "../state/backend.ts";
 import {
@@ -193,6 +194,7 @@ export class WindowOperator<IN, OUT, K, W extends Window> extends StreamOperator
     if (!(this.#lateness >= 0)) {
       throw new ConfigError(`Allowed lateness must be >= 0 ms, got ${this.#lateness}`);
     }
+    checkWholeMs("Allowed lateness", this.#lateness, true);
     this.#merging = typeof spec.assigner.mergeWindows === "function";
     if (this.#merging) {
       if (!(this.#trigger.canMerge?.() ?? false)) {

@@ -8,6 +8,7 @@
  * @module
  */
 import { ConfigError } from "../errors.ts";
+import { checkWholeMs } from "./_event_time_value.ts";
 import type { Collector } from "../dataflow/functions.ts";
 import { DataStream, type KeyedStream, type OperatorOptions } from "../dataflow/data_stream.ts";
 import type { KeySelector } from "../runtime/operators.ts";
@@ -147,9 +148,13 @@ export class WindowedStream<T, K, W extends Window> {
     return this;
   }
 
-  /** Keeps event-time windows `ms` after their end; late elements update (fire) them again. */
+  /**
+   * Keeps event-time windows `ms` (whole ms, or Infinity) after their end; late elements
+   * update (fire) them again.
+   */
   allowedLateness(ms: number): this {
     if (!(ms >= 0)) throw new ConfigError(`Allowed lateness must be >= 0 ms, got ${ms}`);
+    checkWholeMs("Allowed lateness", ms, true);
     this.#config.allowedLateness = ms;
     return this;
   }

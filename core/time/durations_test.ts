@@ -1,0 +1,119 @@
+import assert from "node:assert/strict";
+import { ConfigError } from "../errors.ts";
+import { StreamEnvironment } from "../dataflow/environment.ts";
+import { TimeEvictor } from "./evictors.ts";
+import { ContinuousEventTimeTrigger, ContinuousProcessingTimeTrigger } from "./triggers.ts";
+import { WatermarkStrategy } from "./watermark_strategy.ts";
+import {
+  EventTimeSessionWindows,
+  ProcessingTimeSessionWindows,
+  SlidingEventTimeWindows,
+  SlidingProcessingTimeWindows,
+  TumblingEventTimeWindows,
+  TumblingProcessingTimeWindows,
+} from "./window_assigners.ts";
+
+Deno.test("a fractional, NaN or infinite duration is a ConfigError naming the parameter and value, as Flink's whole-ms durations", () => {
+  const env = StreamEnvironment.create();
+  const keyed = () => env.fromElements(1, 2).keyBy((n) => n % 2);
+  const joinWindow = () =>
+    env.fromElements(1).join(env.fromElements(2)).where((n) => n).equalTo((n) => n)
+      .window(TumblingEventTimeWindows.of(10));
+  const ctx = { currentProcessingTime: () => 0 };
+  const cases: [string, () => unknown, RegExp][] = [
+    ["tumbling size", () => TumblingEventTimeWindows.of(2.5), /Tumbling window size .*2\.5/],
+    ["tumbling offset", () => TumblingEventTimeWindows.of(10, 0.5), /Window offset .*0\.5/],
+    ["tumbling pt size", () => TumblingProcessingTimeWindows.of(1000.5), /size .*1000\.5/],
+    ["sliding size", () => SlidingEventTimeWindows.of(10.5, 5), /Sliding window size .*10\.5/],
+    ["sliding slide", () => SlidingEventTimeWindows.of(10, 2.5), /Sliding window slide .*2\.5/],
+    ["sliding offset", () => SlidingProcessingTimeWindows.of(10, 5, 1.5), /Window offset .*1\.5/],
+    ["session gap", () => EventTimeSessionWindows.withGap(0.5), /Session gap .*0\.5/],
+    ["pt session gap", () => ProcessingTimeSessionWindows.withGap(1.5), /Session gap .*1\.5/],
+    [
+      "dynamic session gap",
+      () => EventTimeSessionWindows.withDynamicGap(() => 2.5).assignWindows("x", 0, ctx),
+      /Session gap .*2\.5/,
+    ],
+    [
+      "out-of-orderness",
+      () => WatermarkStrategy.forBoundedOutOfOrderness(0.5),
+      /Out-of-orderness bound .*0\.5/,
+    ],
+    [
+      "out-of-orderness Infinity",
+      () => WatermarkStrategy.forBoundedOutOfOrderness(Infinity),
+      /Out-of-orderness bound .*Infinity/,
+    ],
+    [
+      "idleness",
+      () => WatermarkStrategy.forMonotonousTimestamps().withIdleness(0.5),
+      /Idle timeout .*0\.5/,
+    ],
+    [
+      "idleness Infinity",
+      () => WatermarkStrategy.forMonotonousTimestamps().withIdleness(Infinity),
+      /Idle timeout .*Infinity/,
+    ],
+    [
+      "watermark interval",
+      () => WatermarkStrategy.forMonotonousTimestamps().withWatermarkInterval(0.5),
+      /Watermark interval .*0\.5/,
+    ],
+    [
+      "alignment drift",
+      () => WatermarkStrategy.forMonotonousTimestamps().withWatermarkAlignment("g", 0.5),
+      /max drift .*0\.5/,
+    ],
+    [
+      "alignment update interval",
+      () => WatermarkStrategy.forMonotonousTimestamps().withWatermarkAlignment("g", 5, 0.5),
+      /update interval .*0\.5/,
+    ],
+    [
+      "allowed lateness",
+      () => keyed().window(TumblingEventTimeWindows.of(10)).allowedLateness(1.5),
+      /Allowed lateness .*1\.5/,
+    ],
+    [
+      "windowAll allowed lateness",
+      () => env.fromElements(1).windowAll(TumblingEventTimeWindows.of(10)).allowedLateness(1.5),
+      /Allowed lateness .*1\.5/,
+    ],
+    ["join allowed lateness", () => joinWindow().allowedLateness(0.5), /Allowed lateness .*0\.5/],
+    [
+      "continuous event-time trigger",
+      () => ContinuousEventTimeTrigger.of(2.5),
+      /ContinuousEventTimeTrigger interval .*2\.5/,
+    ],
+    [
+      "continuous processing-time trigger",
+      () => ContinuousProcessingTimeTrigger.of(2.5),
+      /ContinuousProcessingTimeTrigger interval .*2\.5/,
+    ],
+    ["time evictor", () => TimeEvictor.of(2.5), /TimeEvictor size .*2\.5/],
+    [
+      "interval join lower bound",
+      () => keyed().intervalJoin(keyed()).between(-0.5, 10),
+      /Interval join lower bound .*-0\.5/,
+    ],
+    [
+      "interval join upper bound",
+      () => keyed().intervalJoin(keyed()).between(0, 1.5),
+      /Interval join upper bound .*1\.5/,
+    ],
+  ];
+  for (const [name, make, message] of cases) {
+    assert.throws(
+      make,
+      (e) => e instanceof ConfigError && message.test(e.message),
+      `${name}: a ConfigError matching ${message}`,
+    );
+  }
+  // Whole values still go, negative offsets and an endless lateness (Flink's Long.MAX_VALUE) too.
+  TumblingEventTimeWindows.of(10, -5);
+  SlidingEventTimeWindows.of(10, 3, 2);
+  EventTimeSessionWindows.withDynamicGap(() => 7).assignWindows("x", 0, ctx);
+  WatermarkStrategy.forBoundedOutOfOrderness(0).withIdleness(1).withWatermarkInterval(0);
+  keyed().window(TumblingEventTimeWindows.of(10)).allowedLateness(Infinity);
+  keyed().intervalJoin(keyed()).between(-3, 3);
+});
