@@ -156,6 +156,15 @@ class NodeSettings {
         `Operator "${this.node.name}": parallelism must be a positive integer, got ${parallelism}`,
       );
     }
+    // As Flink's "The parallelism of non parallel operator must be 1": the other subtasks
+    // would idle, and the one operator would not see every element it needs.
+    const nonParallel = (this.node.chainedTo ?? this.node).nonParallel;
+    if (nonParallel !== undefined && parallelism !== 1) {
+      throw new ConfigError(
+        `Operator "${this.node.name}" is non-parallel (${nonParallel} runs on one subtask): ` +
+          `its parallelism must be 1, got ${parallelism}`,
+      );
+    }
     (this.node.chainedTo ?? this.node).parallelism = parallelism;
     return this;
   }

@@ -651,6 +651,30 @@ Deno.test("uid, name, parallelism or chaining on a keyBy, partitioned or side ou
   assert.equal(doubled.node.name, "Double");
 });
 
+Deno.test("windowAll's operator is non-parallel, as Flink's: a parallelism above 1 set on it is a ConfigError naming it", () => {
+  const env = StreamEnvironment.create({ parallelism: 2 });
+  const input = env.fromElements(1, 2, 3);
+  const nonParallel = (e: unknown) =>
+    e instanceof ConfigError &&
+    /Operator "Window\(Reduce\)" is non-parallel \(windowAll .*must be 1, got 2/.test(e.message);
+  const sums = () => input.countWindowAll(2).reduce((a, b) => a + b);
+  assert.throws(() => sums().setParallelism(2), nonParallel);
+  assert.throws(
+    () => input.countWindowAll(2).reduce((a, b) => a + b, { parallelism: 2 }),
+    nonParallel,
+  );
+  // 1 is its parallelism anyway; a keyed window stays parallel.
+  const planned = StreamEnvironment.create({ parallelism: 2 });
+  const more = planned.fromElements(1, 2, 3);
+  more.countWindowAll(2).reduce((a, b) => a + b).setParallelism(1).print();
+  more.keyBy((n) => n).countWindow(2).reduce((a, b) => a + b).setParallelism(2).print();
+  const plan = planned.getExecutionPlan();
+  assert.deepEqual(
+    plan.vertices.filter((v) => v.name === "Window(Reduce)").map((v) => v.parallelism),
+    [1, 2],
+  );
+});
+
 Deno.test("connect: keyed inputs with different key serializers are a ConfigError, not keys that never meet", () => {
   const env = StreamEnvironment.create({ parallelism: 4 });
   const byString = env.fromElements("k1").keyBy((k) => k, Serializers.string);

@@ -83,6 +83,11 @@ export interface Transformation {
    * this operator's parallelism sets the source's.
    */
   readonly chainedTo?: Transformation;
+  /**
+   * What makes this operator run on one subtask (`"windowAll"`), if anything: as
+   * Flink's non-parallel operators, its parallelism is 1 and cannot be set higher.
+   */
+  nonParallel?: string;
 }
 
 /**

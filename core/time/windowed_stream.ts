@@ -91,11 +91,11 @@ function windowNode<T, K, W extends Window, O>(
   if (opts?.name !== undefined) out.name(opts.name);
   if (opts?.uid !== undefined) out.uid(opts.uid);
   if (forceParallelism !== undefined) {
-    if (opts?.parallelism !== undefined && opts.parallelism !== forceParallelism) {
-      throw new ConfigError(`windowAll runs with parallelism 1, got ${opts.parallelism}`);
-    }
     out.setParallelism(forceParallelism);
-  } else if (opts?.parallelism !== undefined) out.setParallelism(opts.parallelism);
+    node.nonParallel = "windowAll";
+  }
+  // Refused above 1 on a windowAll (as a later setParallelism on `out` is).
+  if (opts?.parallelism !== undefined) out.setParallelism(opts.parallelism);
   return out;
 }
 
@@ -290,7 +290,8 @@ function keyless<IN, O, W extends Window>(
 
 /**
  * Windows over a whole (non-keyed) stream: one window operator subtask sees
- * every element (parallelism 1), as in Flink.
+ * every element (parallelism 1), as in Flink; a higher parallelism set on the
+ * result is a `ConfigError`.
  *
  * @example
  * ```ts
