@@ -316,6 +316,55 @@ Deno.test("admin API over a real socket: --admin-port 0, stop with savepoint", a
   Deno.removeSync(dir, { recursive: true });
 });
 
+Deno.test("admin API of a job that failed for good serves its FAILED status and exceptions a while, then the process exits 1", async () => {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      new URL("./_helpers/failing_admin_job.ts", import.meta.url).pathname,
+      "--admin-port",
+      "0",
+      "--parallelism",
+      "1",
+    ],
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+  let err = "";
+  let url: string | undefined;
+  while (url === undefined) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    err += value;
+    url = /^admin: (http:\/\/127\.0\.0\.1:\d+)$/m.exec(err)?.[1];
+  }
+  assert.ok(url, `no admin line on stderr: ${err}`);
+  const drain = (async () => {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      err += value;
+    }
+  })();
+  const [{ id }] = (await (await fetch(`${url}/jobs`)).json()).jobs;
+  // The job fails at its 50th record: wait for it. Without the linger the server is gone by
+  // then, and a fetch fails.
+  let state = "RUNNING";
+  while (state === "RUNNING") {
+    state = (await (await fetch(`${url}/jobs/${id}`)).json()).state;
+    if (state === "RUNNING") await new Promise((r) => setTimeout(r, 20));
+  }
+  assert.equal(state, "FAILED");
+  const exceptions = await (await fetch(`${url}/jobs/${id}/exceptions`)).json();
+  assert.match(exceptions["root-exception"], /record 50 is poison/);
+  assert.equal(exceptions.exceptionHistory.entries.length, 1);
+  const status = await child.status;
+  await drain;
+  assert.equal(status.code, 1, err);
+  assert.match(err, /^failing_job: Job "failing job" failed .*record 50 is poison$/m);
+});
+
 Deno.test("admin API under abuse: a body over 1 MiB gets 413 and is not buffered", async () => {
   const dir = Deno.makeTempDirSync();
   const job = fakeJob(dir);

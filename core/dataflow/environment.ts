@@ -380,7 +380,10 @@ function adminFromFlags(flags: JobFlags, base: AdminOptions | undefined): AdminO
   };
 }
 
-/** How long the admin API stays up after a stop it was asked for, so clients can read the result. */
+/**
+ * How long the admin API stays up after a stop it was asked for, or after the job failed for
+ * good, so clients can read the result (the savepoint; status FAILED and the exceptions).
+ */
 const STOP_RESULT_GRACE_MS = 3000;
 
 /**
@@ -432,10 +435,16 @@ function withAdmin(
       await client.done.catch(() => {});
       throw e;
     }
+    let failed = false;
     try {
       return await client.done;
+    } catch (e) {
+      failed = true;
+      throw e;
     } finally {
-      if (stoppedThroughApi) await new Promise((r) => setTimeout(r, STOP_RESULT_GRACE_MS));
+      if (stoppedThroughApi || failed) {
+        await new Promise((r) => setTimeout(r, STOP_RESULT_GRACE_MS));
+      }
       await api.shutdown();
     }
   })();
