@@ -1376,12 +1376,19 @@ function copyThrough(fs: SegmentFs, src: string, tmp: string, dst: string): void
   const data = Deno.readFileSync(src);
   const out = fs.create(tmp);
   try {
-    out.write(data);
-    out.sync();
-  } finally {
-    out.close();
+    try {
+      out.write(data);
+      out.sync();
+    } finally {
+      out.close();
+    }
+    fs.rename(tmp, dst);
+  } catch (e) {
+    // A part written to a full disk would hold its space (and stay for good
+    // where other threads write checkpoints too, so no collection removes temp files).
+    fs.remove(tmp);
+    throw e;
   }
-  fs.rename(tmp, dst);
 }
 
 /**

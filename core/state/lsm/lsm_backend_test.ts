@@ -19,6 +19,7 @@ import { HeapStateBackend } from "../heap/heap_backend.ts";
 import { DenoSegmentFs } from "../../../statestore-as/segment_fs.ts";
 import { runStateSuite } from "../testing/state_suite.ts";
 import { LsmKeyedStateBackend, LsmStateBackend } from "./lsm_backend.ts";
+import { FaultyFs } from "../../../tests/_helpers/faulty_fs.ts";
 
 const SMALL = { memtableBytes: 64 << 10, blockCacheBytes: 64 << 10 };
 
@@ -287,6 +288,34 @@ function populateSome(b: KeyedStateBackend, keys: string[]): void {
     }
   }
 }
+
+Deno.test("lsm: a segment copy that fills the disk leaves no temp file in the checkpoint folder", async () => {
+  const dir = Deno.makeTempDirSync({ prefix: "weir-lsm-full-" });
+  // Not a DenoSegmentFs: the snapshot copies its segments through it.
+  const fs = new FaultyFs();
+  const b = keyed(new LsmStateBackend({ ...SMALL, cacheEntries: 0 }));
+  const count = b.state(new ValueStateDescriptor("count", Serializers.f64, 0));
+  for (let i = 0; i < 5_000; i++) {
+    b.setCurrentKey(`key-${i}`);
+    count.update(i);
+  }
+  let n = 0;
+  const storage = { fs, dir, newSegmentName: () => `heap-${++n}.seg` };
+  fs.arm({ diskFullAfterBytes: 1000 });
+  await assert.rejects(b.snapshot(1, storage), /ENOSPC/);
+  assert.ok(fs.injected > 0);
+  // The part that fitted went with its temp file: the space is free again.
+  assert.deepEqual(Deno.readDirSync(dir).toArray().map((e) => e.name), []);
+  fs.heal();
+  const h = await b.snapshot(2, storage);
+  assert.deepEqual(
+    Deno.readDirSync(dir).toArray().map((e) => e.name).sort(),
+    h.segments.map((s) => s.name).sort(),
+  );
+  b.dispose();
+  fs.close();
+  Deno.removeSync(dir, { recursive: true });
+});
 
 Deno.test("lsm: incremental snapshots link only new segments", async () => {
   const shared = new Shared();
