@@ -175,15 +175,25 @@ export function appendHistory(
   maxBytes: number = HISTORY_MAX_BYTES,
 ): string | undefined {
   let f: Deno.FsFile | undefined;
+  let before: number | undefined;
   try {
     f = Deno.openSync(`${root}/${HISTORY_FILE}`, { append: true, create: true });
+    before = f.statSync().size;
     const data = encoder.encode(JSON.stringify(entry) + "\n");
     let off = 0;
     while (off < data.length) off += f.writeSync(data.subarray(off));
     f.syncSync();
+    before = undefined; // appended: a failed rewrite below keeps it
     if (f.statSync().size > maxBytes) keepNewest(root, maxBytes / 4);
     return undefined;
   } catch (e) {
+    // Cut off the part written (a full disk): the next append would join it
+    // on one unreadable line, losing that entry (a completed checkpoint's).
+    if (before !== undefined) {
+      try {
+        f!.truncateSync(before);
+      } catch { /* the entries before it stand; the torn line is skipped */ }
+    }
     return `Cannot append to the checkpoint history ${root}/${HISTORY_FILE}: ${e}`;
   } finally {
     f?.close();
@@ -203,14 +213,20 @@ function keepNewest(root: string, bytes: number): void {
   const temp = `${path}.tmp`;
   const f = Deno.openSync(temp, { write: true, create: true, truncate: true });
   try {
-    const kept = data.subarray(from);
-    let off = 0;
-    while (off < kept.length) off += f.writeSync(kept.subarray(off));
-    f.syncSync();
-  } finally {
-    f.close();
+    try {
+      const kept = data.subarray(from);
+      let off = 0;
+      while (off < kept.length) off += f.writeSync(kept.subarray(off));
+      f.syncSync();
+    } finally {
+      f.close();
+    }
+    Deno.renameSync(temp, path);
+  } catch (e) {
+    // A part written to a full disk would hold its space for good.
+    Deno.removeSync(temp);
+    throw e;
   }
-  Deno.renameSync(temp, path);
 }
 
 /**

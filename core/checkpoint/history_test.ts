@@ -65,3 +65,49 @@ Deno.test("HistoryReader reads what was appended since, a line once it is whole,
     Deno.removeSync(dir, { recursive: true });
   }
 });
+
+/** Runs `fn` while writes to files whose path ends with `suffix` fill the disk after `fits` bytes. */
+function withFullDisk(suffix: string, fits: number, fn: () => void): void {
+  const open = Deno.openSync;
+  Deno.openSync = (path: string | URL, options?: Deno.OpenOptions) => {
+    const f = open(path, options);
+    if (!String(path).endsWith(suffix)) return f;
+    let left = fits;
+    const write = f.writeSync.bind(f);
+    f.writeSync = (data: Uint8Array) => {
+      if (left === 0) throw new Error("No space left on device (os error 28)");
+      const n = write(data.subarray(0, Math.min(left, data.length)));
+      left -= n;
+      return n;
+    };
+    return f;
+  };
+  try {
+    fn();
+  } finally {
+    Deno.openSync = open;
+  }
+}
+
+Deno.test("appendHistory on a full disk leaves no torn line that would swallow the next entry, and no temp file", () => {
+  const dir = Deno.makeTempDirSync();
+  try {
+    assert.equal(appendHistory(dir, restore(1)), undefined);
+    withFullDisk(HISTORY_FILE, 20, () => {
+      assert.match(appendHistory(dir, restore(2)) ?? "", /Cannot append.*No space left/);
+    });
+    // Space is back: the next entry is read.
+    assert.equal(appendHistory(dir, restore(3)), undefined);
+    assert.deepEqual(readHistory(dir).map((e) => e.id), [1, 3]);
+    // The rewrite of a history past its limit fails the same way: its temp file goes.
+    for (let id = 4; id < 10; id++) appendHistory(dir, restore(id));
+    const limit = Deno.statSync(`${dir}/${HISTORY_FILE}`).size + 10;
+    withFullDisk(".tmp", 20, () => {
+      assert.match(appendHistory(dir, restore(10), limit) ?? "", /No space left/);
+    });
+    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), [HISTORY_FILE]);
+    assert.deepEqual(readHistory(dir).map((e) => e.id), [1, 3, 4, 5, 6, 7, 8, 9, 10]);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
