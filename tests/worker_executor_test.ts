@@ -214,6 +214,30 @@ Deno.test("worker executor: a restore without --max-parallelism runs with the sn
   }
 });
 
+Deno.test("worker executor: a restore removes the temp files a killed run left in shared/, though its workers write there", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "weir-workers-leftovers-" });
+  try {
+    const count = (more: string[] = []) =>
+      run([
+        ...["--scenario", "count", "--records", "1000", "--keys", "10"],
+        ...["--checkpoint-dir", dir, "--parallelism", "2", "--executor", "workers", ...more],
+      ]);
+    const first = await count();
+    assert.equal(first.code, 0, first.stderr);
+    // What a kill -9 during a segment write leaves (a file half written, named as they are).
+    const leftover = `${dir}/shared/.0badf00d-00000001.seg.tmp`;
+    await Deno.writeFile(leftover, new Uint8Array(4096));
+    const second = await count(["--restore", "latest"]);
+    assert.equal(second.code, 0, second.stderr);
+    assert.deepEqual(
+      [...Deno.readDirSync(`${dir}/shared`)].filter((e) => e.name.endsWith(".tmp")),
+      [],
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("worker executor: the start-up reported ends when every worker is told to run, not after the main thread's first batches", async () => {
   const input = await Deno.makeTempFile();
   try {

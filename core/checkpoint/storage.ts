@@ -285,6 +285,23 @@ export class CheckpointStorage {
   }
 
   /**
+   * Removes what an earlier run left half-written (killed mid-checkpoint):
+   * temp files in `shared/` and `chk-<id>` folders without a `_metadata`.
+   * Only while nothing else writes here: a job's start, under the
+   * directory's lock, before its threads run (after it, `otherWriters` keeps
+   * temp files, so without this they would stay for good).
+   */
+  removeLeftovers(): void {
+    const others = this.otherWriters;
+    this.otherWriters = false;
+    try {
+      this.#removeCrashLeftovers(false);
+    } finally {
+      this.otherWriters = others;
+    }
+  }
+
+  /**
    * Removes what a killed process left: `chk-<id>` folders without a
    * `_metadata` and temp files in `shared/`. Safe while the job runs: this
    * process writes manifests synchronously (folder and manifest in one

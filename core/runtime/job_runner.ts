@@ -131,6 +131,7 @@ export function runJob(nodes: readonly Transformation[], options: RunOptions): J
     ? lockDirectory(storage.paths.root, `job "${options.job.name}"`, "Checkpoint directory")
     : undefined;
   try {
+    storage?.removeLeftovers();
     return runLocked(nodes, options, fs, storage, lock);
   } catch (e) {
     lock?.release();
