@@ -247,7 +247,27 @@ export class ExactlyOnceFileSink<T> extends TwoPhaseCommitSink<T, FileTransactio
     this.file ??= this.fs.create(this.inProgress(txn));
     const data = this.encoder.encode(this.lines.join("\n") + "\n");
     this.lines = [];
-    this.file.write(data);
+    try {
+      this.file.write(data);
+    } catch (e) {
+      throw this.writeError(txn, e);
+    }
+  }
+
+  /**
+   * `e` naming where the sink writes: a failed write or fsync's own message
+   * (a full disk: "No space left on device (os error 28)") names no file.
+   * The folder, not the file: its name is new in every attempt, and the same
+   * failure again must read the same (see `failureSignature`).
+   */
+  private writeError(txn: FileTransaction, e: unknown): Error {
+    const message = e instanceof Error ? e.message : String(e);
+    return new Error(
+      `Exactly-once file sink cannot write its pending files in ${
+        this.folderOf(txn)
+      }/${IN_PROGRESS_DIR}: ${message}`,
+      { cause: e },
+    );
   }
 
   protected preCommit(txn: FileTransaction, forSavepoint: boolean): Promise<void> | undefined {
@@ -263,6 +283,8 @@ export class ExactlyOnceFileSink<T> extends TwoPhaseCommitSink<T, FileTransactio
     return (async () => {
       try {
         await (file.syncAsync?.() ?? file.sync());
+      } catch (e) {
+        throw this.writeError(txn, e);
       } finally {
         file.close();
       }

@@ -143,6 +143,47 @@ Deno.test("exactly-once file sink: a failed asynchronous fsync declines the chec
   }
 });
 
+Deno.test("exactly-once file sink: a full output disk fails the job naming the output folder, not a bare errno", async () => {
+  const dir = Deno.makeTempDirSync({ prefix: "weir-eo-sink-" });
+  try {
+    const real = new DenoCheckpointFs();
+    // Writes fail as Deno reports a full disk: the message names no file.
+    const fs: CheckpointFs = Object.assign(Object.create(real) as DenoCheckpointFs, {
+      create(path: string): SegmentFile {
+        const f = real.create(path);
+        if (!path.includes(`/${IN_PROGRESS_DIR}/`)) return f;
+        return {
+          ...f,
+          write() {
+            throw new Error("No space left on device (os error 28)");
+          },
+          close: () => f.close(),
+        };
+      },
+    });
+    const src = new QueueSource<string>();
+    const env = StreamEnvironment.create({
+      checkpoint: { dir: `${dir}/ck` },
+      restartStrategy: { kind: "none" },
+      log: () => {},
+    });
+    env.addSource(src, { uid: "src" })
+      .addSink(new ExactlyOnceFileSink<string>({ dir: `${dir}/out`, fs }), { uid: "sink" });
+    const client = env.executeAsync("full disk");
+    src.push("a");
+    const e = await client.done.then(() => assert.fail("the job ended"), (e: unknown) => e);
+    assert.ok(e instanceof JobFailedError);
+    assert.match(
+      e.message,
+      new RegExp(
+        `cannot write its pending files in ${dir}/out/\\${IN_PROGRESS_DIR}: No space left`,
+      ),
+    );
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
 Deno.test("exactly-once file sink: an existing output folder that cannot be written fails before the job starts, a ConfigError naming it (exit 2)", async () => {
   const dir = Deno.makeTempDirSync({ prefix: "weir-eo-sink-" });
   try {
