@@ -198,13 +198,13 @@ Deno.test("SegmentBatchWriter: a batch packs into the buffer of one sorted befor
     }
   }));
 
-Deno.test("writeSegmentBatchAsync: a failing disk removes the temporary file and rejects", () =>
+Deno.test("writeSegmentBatchAsync: a failing disk removes the temporary file and rejects, naming the segment's path", () =>
   inTempDir(async (dir, real) => {
     const fs = withCreate(real, (p) => {
       const f = real.create(p);
       return {
         write: () => {
-          throw new Error("disk full");
+          throw new Error("No space left on device (os error 28)");
         },
         sync: () => f.sync(),
         close: () => f.close(),
@@ -212,9 +212,12 @@ Deno.test("writeSegmentBatchAsync: a failing disk removes the temporary file and
     });
     const batch = new SegmentBatch();
     for (let i = 0; i < 1000; i++) batch.put(new Uint8Array([i >> 8, i & 255]), new Uint8Array(4));
+    // The disk's error names no file: the rejection does.
     await assert.rejects(
       writeSegmentBatchAsync(fs, `${dir}/f.seg`, batch, { offThreadFrom: 0 }),
-      /disk full/,
+      (e) =>
+        e instanceof StateError &&
+        e.message === `writing segment ${dir}/f.seg failed: No space left on device (os error 28)`,
     );
     assert.deepEqual([...Deno.readDirSync(dir)], []);
   }));

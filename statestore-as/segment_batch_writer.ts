@@ -151,6 +151,19 @@ export class SegmentBatchWriter {
    * (tests inject faults there) its bytes come back and go through `fs`.
    */
   async write(fs: SegmentFs, path: string, batch: SegmentBatch): Promise<SegmentInfo> {
+    try {
+      return await this.#write(fs, path, batch);
+    } catch (e) {
+      // A failed write's own message (a full disk: "No space left on device
+      // (os error 28)") names no file: say which, so the folder is known.
+      throw new StateError(
+        `writing segment ${path} failed: ${e instanceof Error ? e.message : String(e)}`,
+        { cause: e },
+      );
+    }
+  }
+
+  async #write(fs: SegmentFs, path: string, batch: SegmentBatch): Promise<SegmentInfo> {
     // A batch too large for the WebAssembly sort is sorted on this thread.
     if (batch.count < this.#offThreadFrom || batch.byteLength > WASM_SORT_MAX_BYTES) {
       return writeSegmentBatch(fs, path, batch);

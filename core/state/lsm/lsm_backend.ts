@@ -1387,7 +1387,11 @@ function copyThrough(fs: SegmentFs, src: string, tmp: string, dst: string): void
     // A part written to a full disk would hold its space (and stay for good
     // where other threads write checkpoints too, so no collection removes temp files).
     fs.remove(tmp);
-    throw e;
+    // The error of a failed write (a full disk) names no file.
+    throw new StateError(
+      `writing segment ${dst} failed: ${e instanceof Error ? e.message : String(e)}`,
+      { cause: e },
+    );
   }
 }
 

@@ -302,7 +302,12 @@ Deno.test("lsm: a segment copy that fills the disk leaves no temp file in the ch
   let n = 0;
   const storage = { fs, dir, newSegmentName: () => `heap-${++n}.seg` };
   fs.arm({ diskFullAfterBytes: 1000 });
-  await assert.rejects(b.snapshot(1, storage), /ENOSPC/);
+  await assert.rejects(
+    b.snapshot(1, storage),
+    (e) =>
+      e instanceof StateError &&
+      new RegExp(`writing segment ${dir}/[^ ]+ failed: ENOSPC`).test(e.message),
+  );
   assert.ok(fs.injected > 0);
   // The part that fitted went with its temp file: the space is free again.
   assert.deepEqual(Deno.readDirSync(dir).toArray().map((e) => e.name), []);
