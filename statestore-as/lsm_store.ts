@@ -1497,7 +1497,9 @@ export class LsmStore {
       job.out.close();
     } catch (err) {
       this.#failJob(
-        new StateError(`writing segment ${job.name} failed: ${String(err)}`, { cause: err }),
+        new StateError(`writing segment ${this.#dir}/${job.name} failed: ${String(err)}`, {
+          cause: err,
+        }),
       );
     }
     this.#e.out = undefined;
@@ -1712,9 +1714,12 @@ export class LsmStore {
       if (name !== undefined) seg = this.#liveSeg(name);
     } catch (err) {
       job.discard();
-      const failure = new StateError(`writing segment ${job.name} failed: ${String(err)}`, {
-        cause: err,
-      });
+      const failure = new StateError(
+        `writing segment ${this.#dir}/${job.name} failed: ${String(err)}`,
+        {
+          cause: err,
+        },
+      );
       this.#backgroundFailed(failure);
       if (kind === "flush") { for (const w of this.#waiters.splice(0)) w.reject(failure); }
       return false;

@@ -40,22 +40,24 @@ export interface AttemptFailure {
 /**
  * What {@linkcode classifyFailure} compares of two failures: the message,
  * with the names of segment files (new in every attempt: a random run id)
- * made alike, so that writing a segment failing again the same way is the
- * same failure.
+ * and of the LSM backend's working folders (`weir-lsm-<random>`, one per
+ * keyed backend) made alike, so that writing a segment failing again the
+ * same way is the same failure.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  * import { failureSignature } from "./failure_classifier.ts";
  * assert.equal(
- *   failureSignature("writing segment c6bd6921-00000001.seg failed: No space left"),
- *   failureSignature("writing segment 76931e0d-00000001.seg failed: No space left"),
+ *   failureSignature("writing segment /tmp/weir-lsm-0f3a/c6bd6921-00000001.seg failed: No space"),
+ *   failureSignature("writing segment /tmp/weir-lsm-77b1/76931e0d-00000001.seg failed: No space"),
  * );
  * assert.notEqual(failureSignature("task a: boom"), failureSignature("task b: boom"));
  * ```
  */
 export function failureSignature(message: string): string {
-  return message.replace(/\.?h?[0-9a-f]{8}-\d{8}\.seg(\.tmp)?/g, "<segment>");
+  return message.replace(/\.?h?[0-9a-f]{8}-\d{8}\.seg(\.tmp)?/g, "<segment>")
+    .replace(/weir-lsm-[0-9A-Za-z]+/g, "weir-lsm-<folder>");
 }
 
 /** How failures are judged. */

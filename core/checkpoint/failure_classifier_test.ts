@@ -82,7 +82,12 @@ Deno.test("classifyFailure: writing a new segment failing the same way is the sa
     failure({
       signature: `task count (1/1): writing segment ${name} failed: No space left on device`,
     });
-  const names = ["c6bd6921-00000001.seg", "76931e0d-00000001.seg", "hfb715d35-00000003.seg"];
+  // In the LSM backend's working folder: one of its own in every attempt.
+  const names = [
+    "/tmp/weir-lsm-d71d5a4e7629fabe/c6bd6921-00000001.seg",
+    "/tmp/weir-lsm-3701b4fc1ec1ec8a/76931e0d-00000001.seg",
+    "/tmp/weir-lsm-b3bcb825ec81aa82/hfb715d35-00000003.seg",
+  ];
   assert.match(
     reasonOf(classifyFailure(names.map(writing), policy, 0)),
     /same failure happened 3 times in a row/,
