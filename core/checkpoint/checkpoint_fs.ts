@@ -94,14 +94,16 @@ export class DenoCheckpointFs extends DenoSegmentFs implements CheckpointFs {
     const tmp = `${dir}/.${path.slice(slash + 1)}.${crypto.randomUUID().slice(0, 8)}.tmp`;
     const f = this.create(tmp);
     try {
-      f.write(data);
-      f.sync();
-    } finally {
-      f.close();
-    }
-    try {
+      try {
+        f.write(data);
+        f.sync();
+      } finally {
+        f.close();
+      }
       this.rename(tmp, path);
     } catch (e) {
+      // A part written to a full disk would hold its space, and nothing else removes it from a
+      // savepoint's folder.
       this.remove(tmp);
       throw e;
     }
