@@ -24,7 +24,13 @@ export function makeWorkDir(parent: string | undefined, prefix: string): string 
   const dir = Deno.makeTempDirSync(parent === undefined ? { prefix } : { dir: parent, prefix });
   const host = hostname();
   if (host === undefined) return dir; // no sys permission: owners cannot be judged
-  Deno.writeTextFileSync(`${dir}/${OWNER}`, formatOwner({ host, pid: Deno.pid }));
+  try {
+    Deno.writeTextFileSync(`${dir}/${OWNER}`, formatOwner({ host, pid: Deno.pid }));
+  } catch (e) {
+    // Without its owner file (a full disk) no later process would remove it.
+    Deno.removeSync(dir, { recursive: true });
+    throw e;
+  }
   const where = dir.slice(0, dir.lastIndexOf("/"));
   if (!swept.has(`${where}/${prefix}`)) {
     swept.add(`${where}/${prefix}`);

@@ -118,3 +118,25 @@ Deno.test("LSM work folders: the folder of a process killed with SIGKILL goes wh
     Deno.removeSync(parent, { recursive: true });
   }
 });
+
+Deno.test("work dirs: a folder whose owner file the disk cannot take is removed, not left unowned for good", () => {
+  const parent = Deno.makeTempDirSync();
+  const write = Deno.writeTextFileSync;
+  // As a full disk: the folder is made, its owner file is not.
+  Deno.writeTextFileSync = (path: string | URL, data: string | ReadableStream<string>) => {
+    if (String(path).endsWith("/.owner")) {
+      throw new Error("No space left on device (os error 28): writefile '" + path + "'");
+    }
+    return write(path, data as string);
+  };
+  try {
+    assert.throws(() => countBackend(parent), /No space left on device/);
+  } finally {
+    Deno.writeTextFileSync = write;
+  }
+  try {
+    assert.deepEqual([...Deno.readDirSync(parent)], []);
+  } finally {
+    Deno.removeSync(parent, { recursive: true });
+  }
+});
