@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { ConfigError } from "../mod.ts";
 import { type AdminJob, type AdminRuntime, createAdminApp, serveAdmin } from "../core/admin/mod.ts";
 import { appendHistory, readHistory } from "../core/checkpoint/history.ts";
+import { readAdminUrl } from "./_helpers/admin_url.ts";
 
 const JOB_ID = "0123456789abcdef0123456789abcdef";
 
@@ -262,23 +263,8 @@ Deno.test("admin API over a real socket: --admin-port 0, stop with savepoint", a
     stdout: "null",
     stderr: "piped",
   }).spawn();
-  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
-  let err = "";
-  let url: string | undefined;
-  while (url === undefined) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    err += value;
-    url = /^admin: (http:\/\/127\.0\.0\.1:\d+)$/m.exec(err)?.[1];
-  }
-  assert.ok(url, `no admin line on stderr: ${err}`);
-  const drain = (async () => {
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) return;
-      err += value;
-    }
-  })();
+  const stderr: { text: string; drained?: Promise<void> } = { text: "" };
+  const url = await readAdminUrl(child.stderr, stderr);
   const auth = { authorization: "Bearer tok" };
   assert.equal((await (await fetch(`${url}/jobs`)).json()).errors.length, 1);
   const { jobs } = await (await fetch(`${url}/jobs`, { headers: auth })).json();
@@ -303,9 +289,9 @@ Deno.test("admin API over a real socket: --admin-port 0, stop with savepoint", a
     await new Promise((r) => setTimeout(r, 20));
   }
   const status = await child.status;
-  await drain;
-  assert.equal(status.code, 0, err);
-  assert.equal(err.match(/^admin: /gm)?.length, 1, "the admin line is printed once");
+  await stderr.drained;
+  assert.equal(status.code, 0, stderr.text);
+  assert.equal(stderr.text.match(/^admin: /gm)?.length, 1, "the admin line is printed once");
   const saved = [...Deno.readDirSync(`${dir}/savepoints`)];
   assert.equal(saved.length, 1);
   if (location) assert.ok(location.endsWith(saved[0]!.name));
@@ -330,23 +316,8 @@ Deno.test("admin API of a job that failed for good serves its FAILED status and 
     stdout: "null",
     stderr: "piped",
   }).spawn();
-  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
-  let err = "";
-  let url: string | undefined;
-  while (url === undefined) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    err += value;
-    url = /^admin: (http:\/\/127\.0\.0\.1:\d+)$/m.exec(err)?.[1];
-  }
-  assert.ok(url, `no admin line on stderr: ${err}`);
-  const drain = (async () => {
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) return;
-      err += value;
-    }
-  })();
+  const stderr: { text: string; drained?: Promise<void> } = { text: "" };
+  const url = await readAdminUrl(child.stderr, stderr);
   const [{ id }] = (await (await fetch(`${url}/jobs`)).json()).jobs;
   // The job fails at its 50th record: wait for it. Without the linger the server is gone by
   // then, and a fetch fails.
@@ -360,9 +331,9 @@ Deno.test("admin API of a job that failed for good serves its FAILED status and 
   assert.match(exceptions["root-exception"], /record 50 is poison/);
   assert.equal(exceptions.exceptionHistory.entries.length, 1);
   const status = await child.status;
-  await drain;
-  assert.equal(status.code, 1, err);
-  assert.match(err, /^failing_job: Job "failing job" failed .*record 50 is poison$/m);
+  await stderr.drained;
+  assert.equal(status.code, 1, stderr.text);
+  assert.match(stderr.text, /^failing_job: Job "failing job" failed .*record 50 is poison$/m);
 });
 
 Deno.test("admin API under abuse: a body over 1 MiB gets 413 and is not buffered", async () => {

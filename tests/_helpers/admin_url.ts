@@ -7,11 +7,11 @@
 /**
  * Reads `stderr` until the job prints `admin: http://HOST:PORT` and returns
  * the URL; keeps draining the rest (into `rest.text`) so the child never
- * blocks on a full pipe.
+ * blocks on a full pipe. `rest.drained` resolves once stderr has ended.
  */
 export async function readAdminUrl(
   stderr: ReadableStream<Uint8Array>,
-  rest: { text: string } = { text: "" },
+  rest: { text: string; drained?: Promise<void> } = { text: "" },
 ): Promise<string> {
   const reader = stderr.getReader();
   const decoder = new TextDecoder();
@@ -23,7 +23,7 @@ export async function readAdminUrl(
     const m = /admin: (http:\/\/\S+)/.exec(text);
     if (m) {
       rest.text = text;
-      (async () => {
+      rest.drained = (async () => {
         for (;;) {
           const { value, done } = await reader.read();
           if (done) break;
