@@ -431,3 +431,28 @@ Deno.test("a second stop asking for another drain than the stop in progress fail
     Deno.removeSync(dir, { recursive: true });
   }
 });
+
+Deno.test("a savepoint's location is absolute, also for a relative --checkpoint-dir", async () => {
+  const root = Deno.makeTempDirSync();
+  const cwd = Deno.cwd();
+  // The job's working directory, which a client polling the API does not know.
+  Deno.chdir(root);
+  const { client, get, post } = startJob("ck", new HeapStateBackend());
+  try {
+    const id = (await get("/jobs")).jobs[0].id;
+    const sp = await post(`/jobs/${id}/savepoints`, {});
+    const saved = await poll(get, `/jobs/${id}/savepoints/${sp["request-id"]}`);
+    const stop = await post(`/jobs/${id}/stop`, {});
+    const stopped = await poll(get, `/jobs/${id}/savepoints/${stop["request-id"]}`);
+    await client.done;
+    Deno.chdir(cwd);
+    for (const location of [saved.operation.location, stopped.operation.location]) {
+      assert.ok(location.startsWith(`${Deno.realPathSync(root)}/ck/savepoints/`), location);
+      assert.ok(Deno.statSync(`${location}/_metadata`).isFile, location);
+    }
+  } finally {
+    Deno.chdir(cwd);
+    await client.done.catch(() => {});
+    Deno.removeSync(root, { recursive: true });
+  }
+});

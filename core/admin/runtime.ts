@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { resolve } from "node:path";
 import type { CheckpointConfig } from "../checkpoint/coordinator.ts";
 import { type HistoryEntry, HistoryReader } from "../checkpoint/history.ts";
 import type { CheckpointStorage } from "../checkpoint/storage.ts";
@@ -236,7 +237,10 @@ export interface SegmentInfo {
 export interface OperationResult {
   /** The checkpoint id. */
   readonly id: number;
-  /** The folder written. */
+  /**
+   * The folder written, absolute: a client polling from elsewhere cannot know the job's working
+   * directory (Flink's location is a URI).
+   */
   readonly location: string;
 }
 
@@ -616,7 +620,7 @@ class ClientJob implements AdminJob {
 
   async triggerCheckpoint(): Promise<OperationResult> {
     const c = await this.#client.triggerCheckpoint();
-    return { id: c.manifest.checkpointId, location: c.path };
+    return { id: c.manifest.checkpointId, location: resolve(c.path) };
   }
 
   async triggerSavepoint(
@@ -625,7 +629,7 @@ class ClientJob implements AdminJob {
     if (!options.cancelJob) {
       // Written into the target directory only, as Flink writes it.
       const c = await this.#client.triggerSavepoint(undefined, options.targetDirectory);
-      return { id: c.manifest.checkpointId, location: c.path };
+      return { id: c.manifest.checkpointId, location: resolve(c.path) };
     }
     // A stop's savepoint is the job's recovery point (`--restore latest` finds it in
     // DIR/savepoints, where it is marked committed): it stays there, and is copied.
@@ -707,7 +711,7 @@ class ClientJob implements AdminJob {
 
 /** Copies a self-contained savepoint folder into `target` (Flink's target-directory). */
 function copyTo(path: string, target: string | undefined): string {
-  if (target === undefined) return path;
+  if (target === undefined) return resolve(path);
   const name = path.slice(path.lastIndexOf("/") + 1);
   const dest = `${target.replace(/\/+$/, "")}/${name}`;
   const fs = new DenoCheckpointFs();
@@ -715,5 +719,5 @@ function copyTo(path: string, target: string | undefined): string {
   // Segments first, the manifest last: a folder with `_metadata` is complete.
   const files = fs.list(path).sort((a, b) => (a === "_metadata" ? 1 : b === "_metadata" ? -1 : 0));
   for (const f of files) fs.copy(`${path}/${f}`, `${dest}/${f}`);
-  return dest;
+  return resolve(dest);
 }
