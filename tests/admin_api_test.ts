@@ -456,3 +456,40 @@ Deno.test("a savepoint's location is absolute, also for a relative --checkpoint-
     Deno.removeSync(root, { recursive: true });
   }
 });
+
+Deno.test("a cancel while RESTARTING discards the job's checkpoints, as a cancel while RUNNING does", async () => {
+  for (const retainOnCancellation of [false, true]) {
+    const dir = Deno.makeTempDirSync({ prefix: "weir-admin-cancel-" });
+    const env = StreamEnvironment.create({
+      stateBackend: new HeapStateBackend(),
+      checkpoint: { dir, retainOnCancellation },
+      // An hour's delay: the cancel comes while the job waits it out.
+      restartStrategy: { kind: "fixed-delay", attempts: 1, delayMs: 3_600_000 },
+      log: () => {},
+    });
+    const src = new QueueSource<number>("numbers");
+    env.addSource(src).uid("numbers").map((n: number) => {
+      if (n < 0) throw new Error("boom");
+      return n;
+    }).uid("fail-on-negative").addSink({ invoke() {} }, { uid: "sink" });
+    const client = env.executeAsync("cancelled while restarting");
+    const app = createAdminApp(jobClientRuntime(client));
+    try {
+      src.push(1);
+      await client.triggerCheckpoint();
+      const id = (await (await app.request("/jobs")).json()).jobs[0].id;
+      assert.ok(listTree(dir).some((p) => p.startsWith("chk-")), listTree(dir).join(" "));
+      src.push(-1);
+      await until("RESTARTING", () => client.restarting);
+      const res = await app.request(`/jobs/${id}?mode=cancel`, { method: "PATCH" });
+      assert.equal(res.status, 202);
+      assert.equal((await client.done).cancelled, true);
+      const checkpoints = listTree(dir).filter((p) => p.startsWith("chk-"));
+      if (retainOnCancellation) assert.notDeepEqual(checkpoints, []);
+      else assert.deepEqual(checkpoints, []);
+    } finally {
+      await client.done.catch(() => {});
+      Deno.removeSync(dir, { recursive: true });
+    }
+  }
+});

@@ -263,6 +263,11 @@ function runLocked(
           };
         });
         if (cancelled) {
+          // Cancelled between attempts: the same cleanup as a cancel while running (Job's
+          // conclusion), as Flink's CANCELED discards checkpoints unless retained on cancellation.
+          if (storage && checkpoint && !checkpoint.retainOnCancellation) {
+            storage.discardCheckpoints();
+          }
           return { name: options.job.name, durationMs: 0, cancelled: true, recordsIn: {} };
         }
         const latest = storage
