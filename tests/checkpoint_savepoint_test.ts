@@ -28,6 +28,7 @@ function start(
     countParallelism?: number;
     countUid?: string;
     allowNonRestoredState?: boolean;
+    log?: (line: string) => void;
   } = {},
 ) {
   const src = new QueueSource<string>("words");
@@ -39,7 +40,7 @@ function start(
     ...(opts.restore ? { restore: opts.restore } : {}),
     allowNonRestoredState: opts.allowNonRestoredState ?? false,
     restartStrategy: { kind: "none" },
-    log: () => {},
+    log: opts.log ?? (() => {}),
   });
   const words = env.addSource(src, { uid: "src" });
   if (opts.countUid) {
@@ -277,4 +278,27 @@ Deno.test("savepoint: an existing savepoint is never overwritten", async () => {
   j.src.end();
   await j.client.done;
   Deno.removeSync(dir, { recursive: true });
+});
+
+Deno.test("savepoint: each savepoint, and a stop's, is logged once with its path; checkpoints are not", async () => {
+  const dir = Deno.makeTempDirSync({ prefix: "weir-sp-log-" });
+  const logged: string[] = [];
+  const { client, push } = start(dir, heap(), { log: (l) => logged.push(l) });
+  try {
+    await push(["a", "b"]);
+    await client.triggerCheckpoint();
+    assert.deepEqual(logged, []);
+    const sp = await client.triggerSavepoint("sp-1");
+    assert.deepEqual(logged, [`savepoint ${sp.manifest.checkpointId} completed: ${sp.path}`]);
+    const stop = await client.stopWithSavepoint("sp-2");
+    await client.done;
+    assert.deepEqual(logged.slice(1), [
+      `savepoint ${stop.manifest.checkpointId} completed: ${stop.path}; the job stops ` +
+      `(--restore latest resumes from it)`,
+    ]);
+  } finally {
+    client.cancel();
+    await client.done.catch(() => {});
+    Deno.removeSync(dir, { recursive: true });
+  }
 });

@@ -470,6 +470,17 @@ export class CheckpointCoordinator {
       case "completed": {
         this.#unreferenced.delete(c.id);
         this.#end(c.record);
+        // Checkpoints come every interval and are not logged; a savepoint is an operator's act,
+        // and where it went is what the next `--restore PATH` needs.
+        if (c.manifest.kind === "savepoint") {
+          this.#log(
+            `savepoint ${c.id} completed: ${c.path}` +
+              (c.manifest.stop
+                ? `; the job stops${c.manifest.drained ? ", drained" : ""} ` +
+                  `(--restore latest resumes from it)`
+                : ""),
+          );
+        }
         const figures = this.#operatorFigures(c.id);
         this.#appendHistory(figures ? { ...c.history, operators: figures } : c.history);
         if (c.request !== undefined) {
