@@ -9,7 +9,7 @@
  */
 import { Hono } from "./_hono.ts";
 import { checkHexId, fail, jobParam, jsonBody } from "./http.ts";
-import type { Operations } from "./operations.ts";
+import { clientTriggerId, type Operations } from "./operations.ts";
 import type { AdminJob, AdminRuntime } from "./runtime.ts";
 import {
   checkpointDetail,
@@ -104,7 +104,8 @@ export function checkpointsRoutes(runtime: AdminRuntime, ops: Operations): Hono 
   });
   app.post("/jobs/:jobid/checkpoints", async (c) => {
     const job = jobParam(c, runtime);
-    const { checkpointType } = await jsonBody(c, ["checkpointType"]);
+    const body = await jsonBody(c, ["checkpointType", "triggerId"]);
+    const { checkpointType } = body;
     // Flink's values; weir's checkpoints are incremental (what a job is configured with).
     if (
       checkpointType !== undefined && checkpointType !== "CONFIGURED" &&
@@ -118,13 +119,16 @@ export function checkpointsRoutes(runtime: AdminRuntime, ops: Operations): Hono 
           }`,
       );
     }
+    const trigger = clientTriggerId(ops, job.id, "checkpoint", body);
+    // A retried request (Flink's triggerId) gets its operation again, not a second checkpoint.
+    if (trigger?.retried) return c.json({ "request-id": trigger.id }, 202);
     if (job.status() !== "RUNNING") fail(409, `Job ${job.id} is ${job.status()}, not running`);
     // The job exists but its configuration refuses the request: 409, as POST /savepoints
     // answers (a 404 would read as an unknown job or path).
     if (!job.checkpointConfig()) {
       fail(409, `Checkpoints need checkpointing (--checkpoint-dir); job ${job.id} has none`);
     }
-    const id = ops.start(job.id, "checkpoint", job.triggerCheckpoint());
+    const id = ops.start(job.id, "checkpoint", job.triggerCheckpoint(), trigger?.id);
     return c.json({ "request-id": id }, 202);
   });
   app.get("/jobs/:jobid/checkpoints/:triggerid", (c) => {

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { checkHexId, fail } from "./http.ts";
 import { newHexId, type OperationResult } from "./runtime.ts";
 
 /** The state of one operation. */
@@ -40,9 +41,16 @@ const MAX_OPERATIONS = 1000;
 export class Operations {
   readonly #ops = new Map<string, Operation>();
 
-  /** Registers `work` and returns its trigger id. */
-  start(jobId: string, kind: Operation["kind"], work: Promise<OperationResult>): string {
-    const id = newHexId();
+  /**
+   * Registers `work` and returns its trigger id: `id` when the client chose it (Flink's
+   * `triggerId`), else a new one.
+   */
+  start(
+    jobId: string,
+    kind: Operation["kind"],
+    work: Promise<OperationResult>,
+    id: string = newHexId(),
+  ): string {
     const op: Operation = {
       jobId,
       kind,
@@ -65,9 +73,35 @@ export class Operations {
     return id;
   }
 
+  /** Whether trigger id `id` names an operation (of any job). */
+  taken(id: string): boolean {
+    return this.#ops.has(id);
+  }
+
   /** The operation `id` of job `jobId`, if known. */
   get(jobId: string, id: string): Operation | undefined {
     const op = this.#ops.get(id);
     return op && op.jobId === jobId ? op : undefined;
   }
+}
+
+/**
+ * Flink's optional `triggerId` of a checkpoint, savepoint or stop request body (Flink's REST
+ * client sends the field, null when unset): the client's id for the operation, so that it can
+ * retry the request without starting the operation twice. `retried` when it names this job's
+ * `kind` operation already (answer with it, start nothing); 409 when it names another one.
+ */
+export function clientTriggerId(
+  ops: Operations,
+  jobId: string,
+  kind: Operation["kind"],
+  body: Record<string, unknown>,
+): { id: string; retried: boolean } | undefined {
+  const v = body.triggerId;
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== "string") fail(400, `Field "triggerId" must be a string`);
+  const id = checkHexId("triggerId", v);
+  if (!ops.taken(id)) return { id, retried: false };
+  if (ops.get(jobId, id)?.kind === kind) return { id, retried: true };
+  fail(409, `triggerId ${id} already names another operation`);
 }

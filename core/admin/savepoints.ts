@@ -1,8 +1,8 @@
 /**
  * Savepoint resources (Flink's shapes): `POST /jobs/:jobid/savepoints` with
- * `{"target-directory"?, "cancel-job"?, "formatType"?}` → 202 `{"request-id"}`,
+ * `{"target-directory"?, "cancel-job"?, "formatType"?, "triggerId"?}` → 202 `{"request-id"}`,
  * `GET /jobs/:jobid/savepoints/:triggerid` → `{"status": {"id"}, "operation"}`,
- * and `POST /jobs/:jobid/stop` with `{"drain"?, "targetDirectory"?, "formatType"?}`
+ * and `POST /jobs/:jobid/stop` with `{"drain"?, "targetDirectory"?, "formatType"?, "triggerId"?}`
  * (stop with savepoint, polled the same way; `drain` fires every window and
  * timer first, false by default as in Flink).
  *
@@ -10,7 +10,7 @@
  */
 import { Hono } from "./_hono.ts";
 import { checkHexId, fail, jobParam, jsonBody, optionalBoolean, optionalString } from "./http.ts";
-import type { Operations } from "./operations.ts";
+import { clientTriggerId, type Operations } from "./operations.ts";
 import type { AdminJob, AdminRuntime } from "./runtime.ts";
 import { checkTargetDirectory } from "./target_directory.ts";
 
@@ -60,32 +60,38 @@ export function savepointsRoutes(
   const app = new Hono();
   app.post("/jobs/:jobid/savepoints", async (c) => {
     const job = jobParam(c, runtime);
-    const body = await jsonBody(c, ["target-directory", "cancel-job", "formatType"]);
+    const body = await jsonBody(c, ["target-directory", "cancel-job", "formatType", "triggerId"]);
     checkFormatType(body);
     const target = optionalString(body, "target-directory");
     const cancelJob = optionalBoolean(body, "cancel-job") ?? false;
+    const trigger = clientTriggerId(ops, job.id, "savepoint", body);
+    // A retried request (Flink's triggerId) gets its operation again, not a second savepoint.
+    if (trigger?.retried) return c.json({ "request-id": trigger.id }, 202);
     needRunning(job);
     const targetDirectory = targetOf(job, target, savepointDir);
     const work = job.triggerSavepoint({
       ...(targetDirectory !== undefined ? { targetDirectory } : {}),
       cancelJob,
     });
-    return c.json({ "request-id": ops.start(job.id, "savepoint", work) }, 202);
+    return c.json({ "request-id": ops.start(job.id, "savepoint", work, trigger?.id) }, 202);
   });
   app.post("/jobs/:jobid/stop", async (c) => {
     const job = jobParam(c, runtime);
-    const body = await jsonBody(c, ["drain", "targetDirectory", "formatType"]);
+    const body = await jsonBody(c, ["drain", "targetDirectory", "formatType", "triggerId"]);
     checkFormatType(body);
     const target = optionalString(body, "targetDirectory");
     // Flink's default: no drain, so windows and timers resume after a restore.
     const drain = optionalBoolean(body, "drain") ?? false;
+    const trigger = clientTriggerId(ops, job.id, "savepoint", body);
+    // A retried stop (Flink's triggerId) gets its operation again, also once the job has ended.
+    if (trigger?.retried) return c.json({ "request-id": trigger.id }, 202);
     needRunning(job);
     const targetDirectory = targetOf(job, target, savepointDir);
     const work = job.stopWithSavepoint({
       ...(targetDirectory !== undefined ? { targetDirectory } : {}),
       drain,
     });
-    return c.json({ "request-id": ops.start(job.id, "savepoint", work) }, 202);
+    return c.json({ "request-id": ops.start(job.id, "savepoint", work, trigger?.id) }, 202);
   });
   app.get("/jobs/:jobid/savepoints/:triggerid", (c) => {
     const job = jobParam(c, runtime);
