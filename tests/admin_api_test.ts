@@ -337,6 +337,9 @@ Deno.test("GET /jobs/:id/exceptions lists the failures that restarted the job", 
     const [entry] = body.exceptionHistory.entries;
     assert.match(entry.stacktrace, /boom at the first record/);
     assert.equal(body["root-exception"], entry.stacktrace);
+    // Fields Flink's REST client requires of every entry.
+    assert.deepEqual(entry.failureLabels, {});
+    assert.deepEqual(entry.concurrentExceptions, []);
     assert.ok(entry.timestamp <= Date.now() && entry.timestamp > Date.now() - 60_000);
   } finally {
     Deno.removeSync(dir, { recursive: true });

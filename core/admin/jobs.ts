@@ -214,6 +214,10 @@ export function jobsRoutes(runtime: AdminRuntime): Hono {
       exceptionName: "JobFailedError",
       stacktrace: e.message,
       timestamp: e.timestamp,
+      // Flink's fields that its REST client requires (it rejects an entry without them): weir
+      // labels no failures, and an attempt fails with one exception, not concurrent ones.
+      failureLabels: {},
+      concurrentExceptions: [],
       ...(e.restoredFrom !== undefined ? { restoredFrom: e.restoredFrom } : {}),
     }));
     return c.json({
