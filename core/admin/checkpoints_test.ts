@@ -97,3 +97,14 @@ Deno.test("POST /checkpoints and /savepoints on a job without checkpointing both
   assert.equal(config.status, 404);
   assert.match((await config.json()).errors[0], /Checkpointing is not enabled/);
 });
+
+Deno.test("GET /checkpoints lists each checkpoint with Flink's tasks ({}) and is_unaligned, which Flink's client requires", async () => {
+  const app = createAdminApp({ jobs: () => [jobWithHistory(3)] });
+  const body = await (await app.request(`/jobs/${"b".repeat(32)}/checkpoints`)).json();
+  const entries = [...body.history, body.latest.completed];
+  assert.equal(entries.length, 5); // one in progress, three completed, and the latest again
+  for (const e of entries) {
+    assert.deepEqual(e.tasks, {}, JSON.stringify(e));
+    assert.equal(e.is_unaligned, false);
+  }
+});

@@ -62,6 +62,13 @@ export function summarize(values: readonly number[]): StatsSummary {
   };
 }
 
+/**
+ * Fields of every checkpoint Flink's overview lists: its per-task figures (empty there, as
+ * Flink's; `checkpoints/details/:id` has them), which Flink's REST client requires, and whether
+ * it was unaligned (weir's never are).
+ */
+const FLINK_LIST_FIELDS = { is_unaligned: false, tasks: {} } as const;
+
 /** One checkpoint as Flink's history lists it. */
 export function checkpointJson(e: CheckpointHistoryEntry): Record<string, unknown> {
   return {
@@ -80,6 +87,7 @@ export function checkpointJson(e: CheckpointHistoryEntry): Record<string, unknow
     persisted_data: 0,
     num_subtasks: e.num_subtasks,
     num_acknowledged_subtasks: e.num_acknowledged_subtasks,
+    ...FLINK_LIST_FIELDS,
     ...(e.status === "COMPLETED" ? { external_path: e.external_path ?? null, discarded: false } : {
       failure_timestamp: e.latest_ack_timestamp,
       failure_message: e.failure_message ?? null,
@@ -104,6 +112,7 @@ function inProgressJson(c: InProgressCheckpoint, now: number): Record<string, un
     persisted_data: 0,
     num_subtasks: c.tasks,
     num_acknowledged_subtasks: c.acknowledged,
+    ...FLINK_LIST_FIELDS,
   };
 }
 
