@@ -69,6 +69,39 @@ export interface SegmentFs {
 }
 
 /**
+ * Writes `data` into `tmp`, syncs it and renames it to `path`, so `path` appears whole or not at
+ * all. On failure `tmp` is removed: a part written to a full disk would hold its space, in
+ * folders (a savepoint's, `shared/` beside other threads) that nothing else sweeps.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DenoSegmentFs, writeThroughTemp } from "./segment_fs.ts";
+ * const dir = Deno.makeTempDirSync();
+ * writeThroughTemp(new DenoSegmentFs(), `${dir}/.a.tmp`, `${dir}/a`, new Uint8Array([7]));
+ * assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["a"]);
+ * Deno.removeSync(dir, { recursive: true });
+ * ```
+ */
+export function writeThroughTemp(fs: SegmentFs, tmp: string, path: string, data: Uint8Array): void {
+  const f = fs.create(tmp);
+  try {
+    try {
+      f.write(data);
+      f.sync();
+    } finally {
+      f.close();
+    }
+    fs.rename(tmp, path);
+  } catch (e) {
+    try {
+      fs.remove(tmp);
+    } catch { /* the write's error is the one to report */ }
+    throw e;
+  }
+}
+
+/**
  * {@linkcode SegmentFs} on Deno's synchronous file API. Open read handles are
  * cached per path (segment files never change once written).
  *

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { DenoSegmentFs, type SegmentFs } from "../../statestore-as/segment_fs.ts";
+import { DenoSegmentFs, type SegmentFs, writeThroughTemp } from "../../statestore-as/segment_fs.ts";
 import { ConfigError } from "../errors.ts";
 
 /**
@@ -92,21 +92,7 @@ export class DenoCheckpointFs extends DenoSegmentFs implements CheckpointFs {
     const slash = path.lastIndexOf("/");
     const dir = slash > 0 ? path.slice(0, slash) : ".";
     const tmp = `${dir}/.${path.slice(slash + 1)}.${crypto.randomUUID().slice(0, 8)}.tmp`;
-    const f = this.create(tmp);
-    try {
-      try {
-        f.write(data);
-        f.sync();
-      } finally {
-        f.close();
-      }
-      this.rename(tmp, path);
-    } catch (e) {
-      // A part written to a full disk would hold its space, and nothing else removes it from a
-      // savepoint's folder.
-      this.remove(tmp);
-      throw e;
-    }
+    writeThroughTemp(this, tmp, path, data);
     this.syncDir(dir);
   }
 

@@ -37,7 +37,11 @@ import {
   type StateMeta,
 } from "../state_keys.ts";
 import { LsmStore, writeSegment } from "../../../statestore-as/lsm_store.ts";
-import { DenoSegmentFs, type SegmentFs } from "../../../statestore-as/segment_fs.ts";
+import {
+  DenoSegmentFs,
+  type SegmentFs,
+  writeThroughTemp,
+} from "../../../statestore-as/segment_fs.ts";
 import { readHandleEntries } from "./handle_reader.ts";
 import { makeWorkDir } from "./_work_dirs.ts";
 import { storeMemory } from "./_store_memory.ts";
@@ -1374,19 +1378,9 @@ export class LsmKeyedStateBackend implements KeyedStateBackend {
 /** Copies a file into `fs` through a temporary name. */
 function copyThrough(fs: SegmentFs, src: string, tmp: string, dst: string): void {
   const data = Deno.readFileSync(src);
-  const out = fs.create(tmp);
   try {
-    try {
-      out.write(data);
-      out.sync();
-    } finally {
-      out.close();
-    }
-    fs.rename(tmp, dst);
+    writeThroughTemp(fs, tmp, dst, data);
   } catch (e) {
-    // A part written to a full disk would hold its space (and stay for good
-    // where other threads write checkpoints too, so no collection removes temp files).
-    fs.remove(tmp);
     // The error of a failed write (a full disk) names no file.
     throw new StateError(
       `writing segment ${dst} failed: ${e instanceof Error ? e.message : String(e)}`,
