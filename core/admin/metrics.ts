@@ -371,7 +371,6 @@ function addUserMetrics(m: Exposition, metrics: { sample: MetricSample; labels: 
     return n;
   };
   for (const { sample: s, labels } of metrics) {
-    const help = `User-defined ${s.kind} ${s.name} (RuntimeContext.getMetricGroup).`;
     switch (s.kind) {
       case "counter":
       case "gauge":
@@ -385,6 +384,7 @@ function addUserMetrics(m: Exposition, metrics: { sample: MetricSample; labels: 
         break;
       case "histogram": {
         const name = `weir_user_${summaryName(s.name)}`;
+        const help = `User-defined histogram ${s.name} (RuntimeContext.getMetricGroup).`;
         for (const q of [0.5, 0.9, 0.99]) {
           m.add(name, "summary", help, { ...labels, quantile: String(q) }, s.value.quantile(q));
         }
