@@ -460,6 +460,45 @@ Deno.test("a savepoint's location is absolute, also for a relative --checkpoint-
   }
 });
 
+Deno.test("GET /checkpoints answers absolute external paths, also for a relative --checkpoint-dir", async () => {
+  const root = Deno.makeTempDirSync();
+  const cwd = Deno.cwd();
+  // The job's working directory, which a client reading the API does not know.
+  Deno.chdir(root);
+  const first = startJob("ck", new HeapStateBackend());
+  let second: ReturnType<typeof startJob> | undefined;
+  try {
+    const ck = `${Deno.realPathSync(".")}/ck`;
+    const id = (await first.get("/jobs")).jobs[0].id;
+    await poll(
+      first.get,
+      `/jobs/${id}/checkpoints/${(await first.post(`/jobs/${id}/checkpoints`, {}))["request-id"]}`,
+    );
+    const stop = await first.post(`/jobs/${id}/stop`, {});
+    const stopped = await poll(first.get, `/jobs/${id}/savepoints/${stop["request-id"]}`);
+    await first.client.done;
+    // Restored from the savepoint given relative to the working directory.
+    const relativeSavepoint = `ck/savepoints/${stopped.operation.location.split("/").at(-1)}`;
+    second = startJob("ck", new HeapStateBackend(), relativeSavepoint);
+    const id2 = (await second.get("/jobs")).jobs[0].id;
+    const body = await second.get(`/jobs/${id2}/checkpoints`);
+    const { completed, savepoint, restored } = body.latest;
+    assert.equal(completed.external_path, `${ck}/chk-${completed.id}`);
+    assert.equal(savepoint.external_path, stopped.operation.location);
+    assert.equal(restored.external_path, stopped.operation.location);
+    for (const e of body.history) assert.ok(e.external_path.startsWith(`${ck}/`), e.external_path);
+    assert.equal((await second.get(`/jobs/${id2}/checkpoints/config`)).directory, ck);
+    second.client.cancel();
+    await second.client.done;
+  } finally {
+    Deno.chdir(cwd);
+    await first.client.done.catch(() => {});
+    second?.client.cancel();
+    await second?.client.done.catch(() => {});
+    Deno.removeSync(root, { recursive: true });
+  }
+});
+
 Deno.test("a cancel while RESTARTING discards the job's checkpoints, as a cancel while RUNNING does", async () => {
   for (const retainOnCancellation of [false, true]) {
     const dir = Deno.makeTempDirSync({ prefix: "weir-admin-cancel-" });

@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { resolve } from "node:path";
 import { Hono } from "./_hono.ts";
 import { checkHexId, fail, jobParam, jsonBody } from "./http.ts";
 import { clientTriggerId, type Operations } from "./operations.ts";
@@ -73,7 +74,8 @@ export function checkpointsRoutes(runtime: AdminRuntime, ops: Operations): Hono 
       ...(config.database === undefined ? {} : { database: config.database }),
       unaligned_checkpoints: false,
       checkpoints_after_tasks_finish: true,
-      directory: config.dir,
+      // Absolute, as the paths in the checkpoint history (a client elsewhere uses it).
+      directory: resolve(config.dir),
       retained: config.retained,
     });
   });

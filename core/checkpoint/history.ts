@@ -13,6 +13,7 @@
  *
  * @module
  */
+import { isAbsolute, resolve } from "node:path";
 import type { TaskCheckpointStats } from "./manifest.ts";
 import { checkpointPaths } from "./paths.ts";
 
@@ -57,7 +58,10 @@ export interface CheckpointHistoryEntry {
   readonly num_subtasks: number;
   /** Tasks that acknowledged. */
   readonly num_acknowledged_subtasks: number;
-  /** Where the checkpoint or savepoint is (completed only). */
+  /**
+   * Where the checkpoint or savepoint is (completed only): an absolute path (older weir
+   * versions recorded it as given, relative to the job's working directory).
+   */
   readonly external_path?: string;
   /** Why it failed (failed only). */
   readonly failure_message?: string;
@@ -123,7 +127,7 @@ export interface RestoreHistoryEntry {
   readonly restore_timestamp: number;
   /** Whether a savepoint was restored. */
   readonly is_savepoint: boolean;
-  /** The restored folder. */
+  /** The restored folder: an absolute path (older weir versions recorded it as given). */
   readonly external_path: string;
   /**
    * Set when `--allow-duplicate-output` let `--restore latest` fall back past
@@ -154,7 +158,9 @@ const encoder = new TextEncoder();
 export const HISTORY_MAX_BYTES = 8 * 1024 * 1024;
 
 /**
- * Appends `entry` to `root/_history.jsonl` and fsyncs it. Returns an error
+ * Appends `entry` to `root/_history.jsonl` and fsyncs it, with its `external_path`
+ * made absolute (against this process's working directory, the one a relative
+ * path was given in), as Flink's URIs are: a reader elsewhere can use it. Returns an error
  * message instead of throwing (history must never fail a checkpoint).
  *
  * @example
@@ -179,7 +185,10 @@ export function appendHistory(
   try {
     f = Deno.openSync(`${root}/${HISTORY_FILE}`, { append: true, create: true });
     before = f.statSync().size;
-    const data = encoder.encode(JSON.stringify(entry) + "\n");
+    const absolute = entry.external_path === undefined
+      ? entry
+      : { ...entry, external_path: resolve(entry.external_path) };
+    const data = encoder.encode(JSON.stringify(absolute) + "\n");
     let off = 0;
     while (off < data.length) off += f.writeSync(data.subarray(off));
     f.syncSync();
@@ -250,17 +259,27 @@ export function readHistory(root: string): HistoryEntry[] {
     throw e;
   }
   const out: HistoryEntry[] = [];
-  parseLines(text, out);
+  parseLines(text, resolve(root), out);
   return out;
 }
 
-/** Adds the history entries of `text`'s lines to `out`. */
-function parseLines(text: string, out: HistoryEntry[]): void {
+/**
+ * Adds the history entries of `text`'s lines to `out`. A relative `external_path` an older weir
+ * recorded is relative to that job's working directory, unknown here: a checkpoint's is
+ * `chk-<id>` of this directory (`root`, absolute), anything else is kept as recorded.
+ */
+function parseLines(text: string, root: string, out: HistoryEntry[]): void {
   for (const line of text.split("\n")) {
     if (line.trim() === "") continue;
     try {
       const v = JSON.parse(line);
       if (v && (v.kind === "checkpoint" || v.kind === "restore") && typeof v.id === "number") {
+        if (
+          v.kind === "checkpoint" && !v.is_savepoint && typeof v.external_path === "string" &&
+          !isAbsolute(v.external_path)
+        ) {
+          v.external_path = checkpointPaths(root).checkpoint(v.id);
+        }
         out.push(v as HistoryEntry);
       }
     } catch {
@@ -290,6 +309,7 @@ function parseLines(text: string, out: HistoryEntry[]): void {
  */
 export class HistoryReader {
   readonly #path: string;
+  readonly #root: string;
   #entries: HistoryEntry[] = [];
   /** Bytes read, up to the end of the last whole line. */
   #offset = 0;
@@ -298,6 +318,7 @@ export class HistoryReader {
   /** A reader of checkpoint directory `root`'s history. */
   constructor(root: string) {
     this.#path = `${root}/${HISTORY_FILE}`;
+    this.#root = resolve(root);
   }
 
   /** The history, oldest first (as {@linkcode readHistory}); do not change the array. */
@@ -332,7 +353,7 @@ export class HistoryReader {
       if (end === 0) return this.#entries;
       // A new array: one a caller still holds keeps what it had.
       const entries = [...this.#entries];
-      parseLines(new TextDecoder().decode(bytes.subarray(0, end)), entries);
+      parseLines(new TextDecoder().decode(bytes.subarray(0, end)), this.#root, entries);
       this.#entries = entries;
       this.#offset += end;
       return this.#entries;

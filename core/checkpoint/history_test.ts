@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { relative, resolve } from "node:path";
 import {
   appendHistory,
   HISTORY_FILE,
@@ -107,6 +108,45 @@ Deno.test("appendHistory on a full disk leaves no torn line that would swallow t
     });
     assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), [HISTORY_FILE]);
     assert.deepEqual(readHistory(dir).map((e) => e.id), [1, 3, 4, 5, 6, 7, 8, 9, 10]);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("an older history's relative paths: a checkpoint's is found in the directory read, others stay as recorded", () => {
+  const dir = Deno.makeTempDirSync();
+  try {
+    // As an older weir wrote them for a job run with `--checkpoint-dir ck` in another folder.
+    const old = [
+      {
+        kind: "checkpoint",
+        id: 5,
+        status: "COMPLETED",
+        is_savepoint: false,
+        trigger_timestamp: 1,
+        latest_ack_timestamp: 2,
+        end_to_end_duration: 1,
+        state_size: 1,
+        checkpointed_size: 1,
+        num_subtasks: 1,
+        num_acknowledged_subtasks: 1,
+        external_path: "ck/chk-5",
+        tasks: [],
+      },
+      { kind: "restore", id: 4, restore_timestamp: 3, is_savepoint: true, external_path: "sp/x" },
+    ];
+    Deno.writeTextFileSync(
+      `${dir}/${HISTORY_FILE}`,
+      old.map((e) => JSON.stringify(e)).join("\n") + "\n",
+    );
+    // Read through a path relative to this process's working directory, as the CLI may be given.
+    const relativeDir = relative(Deno.cwd(), dir);
+    const expected = [`${resolve(dir)}/chk-5`, "sp/x"];
+    assert.deepEqual(readHistory(relativeDir).map((e) => e.external_path), expected);
+    assert.deepEqual(new HistoryReader(relativeDir).read().map((e) => e.external_path), expected);
+    // What is appended from now on is absolute.
+    appendHistory(relativeDir, { ...restore(6), external_path: `${relativeDir}/chk-6` });
+    assert.equal(readHistory(dir).at(-1)!.external_path, `${resolve(dir)}/chk-6`);
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }

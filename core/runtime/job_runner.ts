@@ -30,6 +30,7 @@ import type { Transformation } from "./graph.ts";
 import { Job, type JobConfig, type JobResult } from "./job.ts";
 import { rewindCollectResults } from "../connectors/_collect_results.ts";
 import { WorkerPool } from "./worker_executor.ts";
+import { resolve as absolute } from "node:path";
 
 /** How to run: the job config without its per-attempt parts, plus recovery settings. */
 export interface RunOptions {
@@ -157,15 +158,19 @@ function runLocked(
     restore = resolveRestore(storage, "latest", log, undefined, policy);
     if (restore) {
       log(
-        `restoring ${restore.manifest.kind} ${restore.manifest.checkpointId} from ${restore.dir}`,
+        `restoring ${restore.manifest.kind} ${restore.manifest.checkpointId} from ${
+          absolute(restore.dir)
+        }`,
       );
-    } else log(`no checkpoint to restore in ${storage.paths.root}; starting fresh`);
+    } else log(`no checkpoint to restore in ${absolute(storage.paths.root)}; starting fresh`);
   } else if (options.restore !== undefined) {
     restore = storage
       ? resolveRestore(storage, options.restore, log)
       : verifiedLoad(fs, options.restore);
     log(
-      `restoring ${restore!.manifest.kind} ${restore!.manifest.checkpointId} from ${restore!.dir}`,
+      `restoring ${restore!.manifest.kind} ${restore!.manifest.checkpointId} from ${
+        absolute(restore!.dir)
+      }`,
     );
   }
   if (options.restore === undefined && storage) refuseFreshStartOver(storage);
@@ -239,7 +244,7 @@ function runLocked(
         failures.push({
           at: Date.now(),
           signature: e.message,
-          restoredFrom: restore?.dir,
+          restoredFrom: restore && absolute(restore.dir),
           configError: causedByConfig(e),
         });
         const decision = classifyFailure(failures, {
