@@ -116,17 +116,30 @@ export class CheckpointError extends WeirError {}
 
 /**
  * A user function threw; the job fails or restarts according to its restart
- * strategy. `cause` holds the original error.
+ * strategy. `cause` holds the original error; `taskName` the task that failed,
+ * when one did (not for a failure of the job as a whole).
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  * import { JobFailedError } from "@weir/weir";
- * const e = new JobFailedError('Operator "parse" failed', { cause: new Error("bad input") });
- * assert.ok(e.cause instanceof Error);
+ * const e = new JobFailedError('Operator "parse" failed', {
+ *   cause: new Error("bad input"),
+ *   taskName: "parse (1/2)",
+ * });
+ * assert.ok(e.cause instanceof Error && e.taskName === "parse (1/2)");
  * ```
  */
-export class JobFailedError extends WeirError {}
+export class JobFailedError extends WeirError {
+  /** The task that failed (`A -> B (i/p)`), or undefined when the job failed as a whole. */
+  readonly taskName: string | undefined;
+
+  /** Creates the error; `taskName` names the failed task, if one failed. */
+  constructor(message: string, options?: ErrorOptions & { taskName?: string | undefined }) {
+    super(message, options);
+    this.taskName = options?.taskName;
+  }
+}
 
 /**
  * A checkpoint or output directory is locked by another running job (or a

@@ -341,9 +341,45 @@ Deno.test("GET /jobs/:id/exceptions lists the failures that restarted the job", 
     assert.deepEqual(entry.failureLabels, {});
     assert.deepEqual(entry.concurrentExceptions, []);
     assert.ok(entry.timestamp <= Date.now() && entry.timestamp > Date.now() - 60_000);
+    // Flink's fields of where it failed: the task the message names; no network endpoint.
+    assert.equal(entry.exceptionName, "JobFailedError");
+    assert.match(entry.stacktrace, /failed in task (.+): /);
+    assert.equal(entry.taskName, /failed in task (.+?): /.exec(entry.stacktrace)![1]);
+    assert.match(entry.taskName, /Map.* \(1\/1\)$/);
+    assert.deepEqual([entry.endpoint, entry.location, entry.taskManagerId], [null, null, null]);
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }
+});
+
+Deno.test("GET /jobs/:id/exceptions gives taskName null for a failure of the job as a whole, as Flink does", async () => {
+  const unused = () => Promise.reject(new Error("unused"));
+  const app = createAdminApp({
+    jobs: () => [{
+      id: "c".repeat(32),
+      name: "global failure",
+      startTime: 0,
+      status: () => "FAILED",
+      endTime: () => 1,
+      restarts: () => 0,
+      maxParallelism: () => 128,
+      vertices: () => [],
+      checkpointConfig: () => undefined,
+      checkpoints: () => ({ history: [], inProgress: [] }),
+      segments: () => [],
+      triggerCheckpoint: unused,
+      triggerSavepoint: unused,
+      stopWithSavepoint: unused,
+      cancel: () => {},
+      queryState: unused,
+      exceptions: () => [
+        { timestamp: 1, message: 'Job "j" failed in task a (1/1): boom', taskName: "a (1/1)" },
+        { timestamp: 2, message: 'Job "j" failed: worker 1 died: out of memory' },
+      ],
+    }],
+  });
+  const body = await (await app.request(`/jobs/${"c".repeat(32)}/exceptions`)).json();
+  assert.deepEqual(body.exceptionHistory.entries.map((e: Json) => e.taskName), [null, "a (1/1)"]);
 });
 
 Deno.test("GET /jobs/:id/exceptions lists the newest 16 failures, newest first, truncated past them (Flink's default)", async () => {

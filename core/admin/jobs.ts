@@ -214,6 +214,12 @@ export function jobsRoutes(runtime: AdminRuntime): Hono {
       exceptionName: "JobFailedError",
       stacktrace: e.message,
       timestamp: e.timestamp,
+      // Flink's: the failed task; null for a failure of the job as a whole. weir's tasks run in
+      // this process (a thread, `GET /taskmanagers`), not at a TaskManager's network endpoint.
+      taskName: e.taskName ?? null,
+      endpoint: null,
+      location: null,
+      taskManagerId: null,
       // Flink's fields that its REST client requires (it rejects an entry without them): weir
       // labels no failures, and an attempt fails with one exception, not concurrent ones.
       failureLabels: {},

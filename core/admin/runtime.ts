@@ -385,6 +385,8 @@ export interface JobException {
   readonly timestamp: number;
   /** What failed: the task and the error message. */
   readonly message: string;
+  /** The task that failed, when one did (not for a failure of the job as a whole). */
+  readonly taskName?: string;
   /** The checkpoint or savepoint folder the failed attempt had restored, if any. */
   readonly restoredFrom?: string;
 }
@@ -535,6 +537,7 @@ class ClientJob implements AdminJob {
     return this.#client.failures.map((f) => ({
       timestamp: f.at,
       message: f.signature,
+      ...(f.taskName !== undefined ? { taskName: f.taskName } : {}),
       ...(f.restoredFrom !== undefined ? { restoredFrom: f.restoredFrom } : {}),
     }));
   }

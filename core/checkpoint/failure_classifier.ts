@@ -28,6 +28,8 @@ export interface AttemptFailure {
   readonly at: number;
   /** What failed: the task and the error message (same failure, same signature). */
   readonly signature: string;
+  /** The task that failed, when one did (not for a failure of the job as a whole). */
+  readonly taskName?: string;
   /** The snapshot (checkpoint or savepoint folder) the attempt restored, or undefined. */
   readonly restoredFrom: string | undefined;
   /**

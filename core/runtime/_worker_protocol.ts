@@ -128,6 +128,8 @@ export type FromWorker =
 export interface SerializedFailure {
   /** The job-level message (`Job "x" failed in task T on worker W: ...`). */
   readonly message: string;
+  /** The task that failed (T), when one did. */
+  readonly taskName?: string;
   /**
    * The root cause's class name, message, stack (where the worker's code threw), and for a
    * CorruptionError its file and block.

@@ -17,7 +17,7 @@
  */
 import { thrownMessage } from "../_thrown_message.ts";
 import { useHelperPoolPort } from "../../statestore-as/_helper_pool.ts";
-import { ConfigError, CorruptionError } from "../errors.ts";
+import { ConfigError, CorruptionError, JobFailedError } from "../errors.ts";
 import { DenoCheckpointFs } from "../checkpoint/checkpoint_fs.ts";
 import { CheckpointStorage, loadManifest } from "../checkpoint/storage.ts";
 import { CollectSink } from "../connectors/collect_sink.ts";
@@ -256,6 +256,7 @@ function serializeFailure(e: unknown, fallback: string): SerializedFailure {
     message: e instanceof Error && e.name === "JobFailedError"
       ? message
       : `${fallback}: ${message}`,
+    ...(e instanceof JobFailedError && e.taskName !== undefined ? { taskName: e.taskName } : {}),
     cause: {
       name: r.name,
       message: r.message,

@@ -1083,7 +1083,10 @@ export class Job implements TaskHost {
         : "";
       // A worker's failure already says where it happened.
       if (cause instanceof JobFailedError) throw cause;
-      throw new JobFailedError(`Job "${this.config.name}" failed${where}: ${msg}`, { cause });
+      throw new JobFailedError(`Job "${this.config.name}" failed${where}: ${msg}`, {
+        cause,
+        taskName: failure.task?.name,
+      });
     }
     return {
       name: this.config.name,

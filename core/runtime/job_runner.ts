@@ -244,6 +244,7 @@ function runLocked(
         failures.push({
           at: Date.now(),
           signature: e.message,
+          ...(e.taskName !== undefined ? { taskName: e.taskName } : {}),
           restoredFrom: restore && absolute(restore.dir),
           configError: causedByConfig(e),
         });
@@ -256,6 +257,7 @@ function runLocked(
           if (options.restartStrategy.kind === "none") throw e;
           throw new JobFailedError(`${e.message} (not restarting: ${decision.reason})`, {
             cause: e.cause,
+            taskName: e.taskName,
           });
         }
         log(`${e.message}; restarting in ${decision.delayMs} ms`);

@@ -253,7 +253,7 @@ function rebuildFailure(f: SerializedFailure): JobFailedError {
   }
   // The trace of the worker's code that threw, not of this thread's message handler.
   if (f.cause.stack !== undefined) cause.stack = f.cause.stack;
-  return new JobFailedError(f.message, { cause });
+  return new JobFailedError(f.message, { cause, taskName: f.taskName });
 }
 
 /** Counts reports from every worker; resolves when all arrived. */
