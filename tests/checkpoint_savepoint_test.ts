@@ -197,6 +197,58 @@ for (const [name, backend] of [["heap", heap], ["lsm", lsm]] as const) {
   });
 }
 
+Deno.test("savepoint: a restore that fails leaves a fresh checkpoint directory as it was, and never touches one with checkpoints", async () => {
+  const dir = Deno.makeTempDirSync({ prefix: "weir-sp-" });
+  const root = Deno.makeTempDirSync({ prefix: "weir-sp-fresh-" });
+  try {
+    // State of operator "tally", which examples/word_count.ts lacks.
+    const j = start(dir, heap(), { countUid: "tally" });
+    await j.push(["a", "b"]);
+    const sp = await j.client.triggerSavepoint("sp1");
+    j.client.cancel();
+    await j.client.done;
+    Deno.writeTextFileSync(`${root}/in.txt`, "a b\n");
+    Deno.mkdirSync(`${root}/empty`);
+    const history = Deno.readTextFileSync(`${dir}/_history.jsonl`);
+    const cases: [string, string[]][] = [
+      [`${root}/missing/ck`, []],
+      [`${root}/empty`, []],
+      [dir, listTree(dir)],
+    ];
+    for (const [checkpointDir, before] of cases) {
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "-A",
+          new URL("../examples/word_count.ts", import.meta.url).pathname,
+          "--input",
+          `${root}/in.txt`,
+          "--output",
+          `${root}/out`,
+          "--checkpoint-dir",
+          checkpointDir,
+          "--restore",
+          sp.path,
+        ],
+        stdout: "null",
+        stderr: "piped",
+        env: { NO_COLOR: "1" },
+      }).output();
+      const err = new TextDecoder().decode(out.stderr);
+      assert.equal(out.code, 1, err);
+      assert.match(err, /word_count: Cannot restore savepoint \d+: .*operator\(s\) .*"tally"/);
+      assert.deepEqual(listTree(checkpointDir), before, checkpointDir);
+    }
+    // The folders the first start made are gone; the restore that failed is not in the history.
+    assert.throws(() => Deno.statSync(`${root}/missing`), Deno.errors.NotFound);
+    assert.ok(Deno.statSync(`${root}/empty`).isDirectory);
+    assert.equal(Deno.readTextFileSync(`${dir}/_history.jsonl`), history);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+    Deno.removeSync(root, { recursive: true });
+  }
+});
+
 Deno.test("savepoint: stop-with-savepoint drains, commits sink output and ends the job", async () => {
   const dir = Deno.makeTempDirSync({ prefix: "weir-sp-" });
   const outDir = Deno.makeTempDirSync({ prefix: "weir-out-" });

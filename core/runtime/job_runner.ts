@@ -30,7 +30,7 @@ import type { Transformation } from "./graph.ts";
 import { Job, type JobConfig, type JobResult } from "./job.ts";
 import { rewindCollectResults } from "../connectors/_collect_results.ts";
 import { WorkerPool } from "./worker_executor.ts";
-import { resolve as absolute } from "node:path";
+import { dirname, resolve as absolute } from "node:path";
 
 /** How to run: the job config without its per-attempt parts, plus recovery settings. */
 export interface RunOptions {
@@ -122,6 +122,10 @@ export function runJob(nodes: readonly Transformation[], options: RunOptions): J
     n.sink?.check?.();
   }
   const fs = options.fs ?? new DenoCheckpointFs();
+  // Taken before the storage creates the directory: a start that fails before its job runs
+  // (a snapshot that cannot be restored) leaves a fresh directory as it was, as Flink writes
+  // nothing to a job's checkpoint storage before its restore succeeded.
+  const undoFresh = checkpoint ? undoFreshDirectory(checkpoint.dir) : undefined;
   const storage = checkpoint ? new CheckpointStorage(checkpoint.dir, fs) : undefined;
   if (storage && options.mirror) {
     storage.mirror = options.mirror;
@@ -136,8 +140,47 @@ export function runJob(nodes: readonly Transformation[], options: RunOptions): J
     return runLocked(nodes, options, fs, storage, lock);
   } catch (e) {
     lock?.release();
+    try {
+      undoFresh?.();
+    } catch (undo) {
+      options.log(`Cannot remove what this start created in ${checkpoint!.dir}: ${undo}`);
+    }
     throw e;
   }
+}
+
+/**
+ * What removes again what a start creates in checkpoint directory `dir`: the folders it makes
+ * (`dir` did not exist) or what it puts in `dir` (it was empty). A directory that held anything
+ * before is never touched: nothing is removed.
+ */
+function undoFreshDirectory(dir: string): () => void {
+  const exists = (path: string) => {
+    try {
+      Deno.lstatSync(path);
+      return true;
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) return false;
+      throw e;
+    }
+  };
+  // The outermost folder a `mkdir -p` of `dir` makes.
+  let made: string | undefined;
+  for (let d = absolute(dir); !exists(d) && dirname(d) !== d; d = dirname(d)) made = d;
+  if (made !== undefined) return () => Deno.removeSync(made, { recursive: true });
+  let empty = false;
+  try {
+    empty = Deno.statSync(dir).isDirectory &&
+      Deno.readDirSync(dir)[Symbol.iterator]().next().done === true;
+  } catch {
+    // Unreadable: the storage says why.
+  }
+  if (!empty) return () => {};
+  return () => {
+    for (const e of [...Deno.readDirSync(dir)]) {
+      Deno.removeSync(`${dir}/${e.name}`, { recursive: true });
+    }
+  };
 }
 
 function runLocked(
@@ -186,7 +229,18 @@ function runLocked(
           `(Flink: drain only to end a job for good; stop without drain to upgrade)`,
       );
     }
-    // Restores go to the checkpoint history, so the admin API counts them across runs.
+    // Rewinds, and plans the restore: a snapshot that does not fit the job throws here.
+    rewindCollectResults(nodes, from?.manifest.checkpointId);
+    const job = new Job(nodes, {
+      ...options.job,
+      workerPool,
+      ...(from ? { maxParallelism: restoredMaxParallelism(options.job, from.manifest) } : {}),
+      ...(checkpoint && storage ? { checkpoint: { config: checkpoint, storage } } : {}),
+      ...(from ? { restore: from } : {}),
+      ...(lastCheckpointId !== undefined ? { lastCheckpointId } : {}),
+    });
+    // Restores go to the checkpoint history, so the admin API counts them across runs; only
+    // one the job accepted (Flink records no restore that failed).
     if (from && storage) {
       const problem = appendHistory(storage.paths.root, {
         kind: "restore",
@@ -205,16 +259,7 @@ function runLocked(
       });
       if (problem) log(problem);
     }
-    // Results gathered in this thread drop what this attempt emits again.
-    rewindCollectResults(nodes, from?.manifest.checkpointId);
-    return new Job(nodes, {
-      ...options.job,
-      workerPool,
-      ...(from ? { maxParallelism: restoredMaxParallelism(options.job, from.manifest) } : {}),
-      ...(checkpoint && storage ? { checkpoint: { config: checkpoint, storage } } : {}),
-      ...(from ? { restore: from } : {}),
-      ...(lastCheckpointId !== undefined ? { lastCheckpointId } : {}),
-    });
+    return job;
   };
   let job = start(restore);
   let restarts = 0;
