@@ -115,6 +115,30 @@ export function requireFlag(p: Parsed, name: string, command: string): string {
 }
 
 /**
+ * The required `--job` id: 32 lowercase hexadecimal digits (Flink's job id, as `weir jobs list`
+ * prints it and the admin API takes it), or a {@linkcode UsageError}, before any request.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { jobIdFlag } from "./args.ts";
+ * const id = "0123456789abcdef0123456789abcdef";
+ * assert.equal(jobIdFlag({ values: { job: id }, positionals: [], help: false }, "cancel"), id);
+ * assert.throws(() => jobIdFlag({ values: { job: "xyz" }, positionals: [], help: false }, "cancel"), /--job must be/);
+ * ```
+ */
+export function jobIdFlag(p: Parsed, command: string): string {
+  const job = requireFlag(p, "job", command);
+  if (!/^[0-9a-f]{32}$/.test(job)) {
+    throw new UsageError(
+      `--job must be a job id, 32 hexadecimal digits (see weir jobs list), got "${job}"`,
+      command,
+    );
+  }
+  return job;
+}
+
+/**
  * The required `--url` of a running job's admin API, without a trailing
  * slash; a value that is not an http(s) URL is a {@linkcode UsageError}.
  *

@@ -802,7 +802,7 @@ Deno.test("bad usage: exit 2 with one line; --help everywhere", async () => {
     [["state", "dump", "p", "--wat"], /^weir state dump: Unknown option '--wat'/],
     [["savepoint", "--job", "j"], /^weir savepoint: --url is required/],
     [
-      ["savepoint", "--url", "http://u", "--job", "j", "--drain"],
+      ["savepoint", "--url", "http://u", "--job", "a".repeat(32), "--drain"],
       /^weir savepoint: --drain needs --stop/,
     ],
     [["jobs", "list"], /^weir jobs list: --url is required/],
@@ -931,6 +931,9 @@ Deno.test("subprocess: word_count's checkpoints, both backends", async () => {
   }
 });
 
+/** Job ids of the fake admin API (32 hex digits, as the CLI requires). */
+const JOB1 = "1".repeat(32), FAILING = "f".repeat(32), NOPE = "0".repeat(32);
+
 Deno.test("savepoint: triggers, polls and prints the location (fake admin API)", async () => {
   const requests: string[] = [];
   let polls = 0;
@@ -940,12 +943,12 @@ Deno.test("savepoint: triggers, polls and prints the location (fake admin API)",
     requests.push(`${req.method} ${url.pathname}`);
     if (
       req.method === "POST" &&
-      (url.pathname === "/jobs/job-1/savepoints" || url.pathname === "/jobs/job-1/stop")
+      (url.pathname === `/jobs/${JOB1}/savepoints` || url.pathname === `/jobs/${JOB1}/stop`)
     ) {
       body = await req.json();
       return Response.json({ "request-id": "r-42" });
     }
-    if (req.method === "GET" && url.pathname === "/jobs/job-1/savepoints/r-42") {
+    if (req.method === "GET" && url.pathname === `/jobs/${JOB1}/savepoints/r-42`) {
       polls++;
       return Response.json(
         polls < 3
@@ -953,7 +956,7 @@ Deno.test("savepoint: triggers, polls and prints the location (fake admin API)",
           : { status: { id: "COMPLETED" }, operation: { location: "/ck/savepoints/sp-1" } },
       );
     }
-    if (url.pathname.startsWith("/jobs/failing/savepoints")) {
+    if (url.pathname.startsWith(`/jobs/${FAILING}/savepoints`)) {
       return req.method === "POST" ? Response.json({ "request-id": "r-1" }) : Response.json({
         status: { id: "COMPLETED" },
         operation: {
@@ -971,17 +974,17 @@ Deno.test("savepoint: triggers, polls and prints the location (fake admin API)",
   const url = `http://127.0.0.1:${server.addr.port}`;
   try {
     // --stop is Flink's stop: POST .../stop, without drain unless asked.
-    const ok = await cli("savepoint", "--url", url, "--job", "job-1", "--stop");
+    const ok = await cli("savepoint", "--url", url, "--job", JOB1, "--stop");
     assert.equal(ok.code, 0, ok.err.join("\n"));
     assert.deepEqual(ok.out, ["Savepoint completed: /ck/savepoints/sp-1"]);
     assert.deepEqual(body, { drain: false });
     assert.deepEqual(requests, [
-      "POST /jobs/job-1/stop",
-      ...Array(3).fill("GET /jobs/job-1/savepoints/r-42"),
+      `POST /jobs/${JOB1}/stop`,
+      ...Array(3).fill(`GET /jobs/${JOB1}/savepoints/r-42`),
     ]);
     polls = 0;
     const drained = await cli(
-      ...["savepoint", "--url", url, "--job", "job-1", "--stop", "--drain", "--target-dir", "/y"],
+      ...["savepoint", "--url", url, "--job", JOB1, "--stop", "--drain", "--target-dir", "/y"],
     );
     assert.equal(drained.code, 0, drained.err.join("\n"));
     assert.deepEqual(body, { drain: true, targetDirectory: "/y" });
@@ -991,7 +994,7 @@ Deno.test("savepoint: triggers, polls and prints the location (fake admin API)",
       "--url",
       url,
       "--job",
-      "job-1",
+      JOB1,
       "--json",
       "--target-dir",
       "/x",
@@ -1002,24 +1005,54 @@ Deno.test("savepoint: triggers, polls and prints the location (fake admin API)",
     }]);
     assert.deepEqual(body, { "target-directory": "/x" });
 
-    const failed = await cli("savepoint", "--url", url, "--job", "failing");
+    const failed = await cli("savepoint", "--url", url, "--job", FAILING);
     assert.deepEqual([failed.code, failed.err.at(-1)], [
       1,
-      "weir: Savepoint of job failing failed: CheckpointError: disk full",
+      `weir: Savepoint of job ${FAILING} failed: CheckpointError: disk full`,
     ]);
-    const unknown = await cli("savepoint", "--url", url, "--job", "nope");
+    const unknown = await cli("savepoint", "--url", url, "--job", NOPE);
     assert.equal(unknown.code, 1);
     assert.match(
       unknown.err[0]!,
-      /^weir: POST .*\/jobs\/nope\/savepoints failed: 404 Not Found: Job nope not found$/,
+      /^weir: POST .*\/jobs\/0{32}\/savepoints failed: 404 Not Found: Job 0{32} not found$/,
     );
   } finally {
     await server.shutdown();
   }
-  const down = await cli("savepoint", "--url", url, "--job", "job-1");
+  const down = await cli("savepoint", "--url", url, "--job", JOB1);
   assert.equal(down.code, 1);
   assert.match(
     down.err[0]!,
-    /^weir: Cannot reach the admin API at http:\/\/127\.0\.0\.1:\d+\/jobs\/job-1\/savepoints: /,
+    /^weir: Cannot reach the admin API at http:\/\/127\.0\.0\.1:\d+\/jobs\/1{32}\/savepoints: /,
   );
+});
+
+Deno.test("a malformed --job is bad usage (exit 2), refused before any request", async () => {
+  const requests: string[] = [];
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, (req) => {
+    requests.push(`${req.method} ${new URL(req.url).pathname}`);
+    return Response.json({ errors: ["unexpected"] }, { status: 400 });
+  });
+  const url = `http://127.0.0.1:${server.addr.port}`;
+  try {
+    for (const job of ["xyz", "A".repeat(32), "a".repeat(31), `${"a".repeat(32)}/x`]) {
+      for (
+        const args of [
+          ["cancel", "--url", url, "--job", job],
+          ["savepoint", "--url", url, "--job", job],
+          ["savepoint", "--url", url, "--job", job, "--stop"],
+        ]
+      ) {
+        const r = await cli(...args);
+        assert.equal(r.code, 2, args.join(" "));
+        assert.deepEqual(r.err, [
+          `weir ${args[0]}: --job must be a job id, 32 hexadecimal digits (see weir jobs list), ` +
+          `got "${job}" (see weir ${args[0]} --help)`,
+        ]);
+      }
+    }
+    assert.deepEqual(requests, []);
+  } finally {
+    await server.shutdown();
+  }
 });

@@ -7,7 +7,7 @@
  */
 import { CheckpointError } from "../../core/errors.ts";
 import { adminCall, adminToken } from "../admin_client.ts";
-import { adminUrlFlag, parseCommand, requireFlag } from "../args.ts";
+import { adminUrlFlag, jobIdFlag, parseCommand } from "../args.ts";
 import type { CliIo, Command } from "../command.ts";
 import { table, time } from "../format.ts";
 
@@ -32,7 +32,7 @@ a savepoint, use "weir savepoint --stop".
 
 Options:
   --url URL      the admin API, e.g. http://127.0.0.1:8081
-  --job ID       the job id (see weir jobs list)
+  --job ID       the job id, 32 hexadecimal digits (see weir jobs list)
   --token TOKEN  bearer token, when the job runs with --admin-token
                  (default: $WEIR_ADMIN_TOKEN when set)
   -h, --help     show this help`;
@@ -102,7 +102,7 @@ export const cancel: Command = {
       return 0;
     }
     const base = adminUrlFlag(p, this.name);
-    const job = requireFlag(p, "job", this.name);
+    const job = jobIdFlag(p, this.name);
     await adminCall(
       `${base}/jobs/${encodeURIComponent(job)}?mode=cancel`,
       { method: "PATCH" },

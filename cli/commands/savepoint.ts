@@ -6,7 +6,7 @@
  */
 import { CheckpointError } from "../../core/errors.ts";
 import { adminCall, adminToken } from "../admin_client.ts";
-import { adminUrlFlag, numberFlag, parseCommand, requireFlag, UsageError } from "../args.ts";
+import { adminUrlFlag, jobIdFlag, numberFlag, parseCommand, UsageError } from "../args.ts";
 import type { CliIo, Command } from "../command.ts";
 
 const HELP =
@@ -25,7 +25,7 @@ good).
 
 Options:
   --url URL          the admin API, e.g. http://127.0.0.1:8081
-  --job ID           the job id
+  --job ID           the job id, 32 hexadecimal digits (see weir jobs list)
   --stop             stop the job with the savepoint
   --drain            with --stop: fire every window and timer before the savepoint
   --target-dir DIR   where to write the savepoint (the job's default otherwise)
@@ -68,7 +68,7 @@ export const savepoint: Command = {
       return 0;
     }
     const base = adminUrlFlag(p, this.name);
-    const job = requireFlag(p, "job", this.name);
+    const job = jobIdFlag(p, this.name);
     const timeoutMs = (numberFlag(p, "timeout", this.name, false) ?? 300) * 1000;
     const stop = p.values.stop === true;
     if (p.values.drain === true && !stop) {
