@@ -155,13 +155,14 @@ export function runJob(nodes: readonly Transformation[], options: RunOptions): J
  * before is never touched: nothing is removed.
  */
 function undoFreshDirectory(dir: string): () => void {
+  // A folder this process may not read (a job allowed to read its checkpoint directory only)
+  // counts as there: nothing above it is removed.
   const exists = (path: string) => {
     try {
       Deno.lstatSync(path);
       return true;
     } catch (e) {
-      if (e instanceof Deno.errors.NotFound) return false;
-      throw e;
+      return !(e instanceof Deno.errors.NotFound);
     }
   };
   // The outermost folder a `mkdir -p` of `dir` makes.
