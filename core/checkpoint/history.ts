@@ -16,6 +16,7 @@
 import { isAbsolute, resolve } from "node:path";
 import type { TaskCheckpointStats } from "./manifest.ts";
 import { checkpointPaths } from "./paths.ts";
+import { DenoSegmentFs, writeThroughTemp } from "../../statestore-as/segment_fs.ts";
 
 /** The history file's name inside the checkpoint directory. */
 export const HISTORY_FILE = "_history.jsonl";
@@ -219,23 +220,7 @@ function keepNewest(root: string, bytes: number): void {
   let from = Math.max(0, data.length - bytes);
   // From the start of a line: after the newline before `from` (none: from the start).
   if (from > 0) from = data.indexOf(0x0a, from - 1) + 1 || data.length;
-  const temp = `${path}.tmp`;
-  const f = Deno.openSync(temp, { write: true, create: true, truncate: true });
-  try {
-    try {
-      const kept = data.subarray(from);
-      let off = 0;
-      while (off < kept.length) off += f.writeSync(kept.subarray(off));
-      f.syncSync();
-    } finally {
-      f.close();
-    }
-    Deno.renameSync(temp, path);
-  } catch (e) {
-    // A part written to a full disk would hold its space for good.
-    Deno.removeSync(temp);
-    throw e;
-  }
+  writeThroughTemp(new DenoSegmentFs(), `${path}.tmp`, path, data.subarray(from));
 }
 
 /**
