@@ -28,7 +28,7 @@
 // deno-lint-ignore no-import-prefix
 import postgres from "npm:postgres@3.4.7";
 import { Buffer } from "node:buffer";
-import { ignoreUncaught } from "../_ignore_uncaught.ts";
+import { ignoreUncaught } from "../../../runtime/_uncaught.ts";
 import { within } from "../_within.ts";
 import { CheckpointError, ConfigError, DirectoryInUseError } from "../../../errors.ts";
 import {

@@ -26,7 +26,7 @@
 // deno-lint-ignore no-import-prefix
 import { commandOptions, createClient } from "npm:redis@4.7.0";
 import { Buffer } from "node:buffer";
-import { ignoreUncaught } from "../_ignore_uncaught.ts";
+import { ignoreUncaught } from "../../../runtime/_uncaught.ts";
 import { within } from "../_within.ts";
 import {
   describeOwner,
