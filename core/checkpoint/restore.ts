@@ -15,7 +15,13 @@ import { formatSchema, resolveSchemaCompatibility, schemaOf } from "../state/ser
 import { type OperatorStateSnapshot, redistributeOperatorState } from "../state/operator_state.ts";
 import { decideFallback, type SkippedRecoveryPoint } from "./fallback.ts";
 import { vanishedCheckpoints, vanishedReason } from "./history.ts";
-import { decodeOperatorState, hasPendingTransactions, type Manifest } from "./manifest.ts";
+import { nameBasedUid } from "../runtime/graph.ts";
+import {
+  decodeOperatorState,
+  hasPendingTransactions,
+  type Manifest,
+  type OperatorManifest,
+} from "./manifest.ts";
 import { type CheckpointStorage, type LoadedManifest, loadManifest } from "./storage.ts";
 
 /** An operator subtask of the job being started. */
@@ -97,6 +103,71 @@ export function restoredMaxParallelism(
     );
   }
   return manifest.maxParallelism;
+}
+
+/** An operator of the job being started whose uid weir generated (none set by the user). */
+export interface GeneratedUidOperator {
+  /** The uid generated for it (`operator-3`). */
+  readonly uid: string;
+  /** Its position in the job (the transformation's id). */
+  readonly id: number;
+  /** Its name. */
+  readonly name: string;
+}
+
+/**
+ * `manifest` with the state that earlier weir versions kept under a uid made
+ * from an operator's name (`count-3`, see `nameBasedUid`) moved under the uid
+ * generated now for the operator at that position (`operator-3`), so their
+ * snapshots restore into the same job and its next checkpoint keeps the state
+ * under the new uid. An entry moves only when its uid is exactly the name-based
+ * form of the operator's name now, or of the name the snapshot recorded for it
+ * (renamed since, or a default name that changed), the new uid has no entry, and
+ * no operator of the job has the old uid; two such entries for one operator
+ * are left alone (the restore then names the state it has no operator for).
+ * `log` names each entry moved.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { adoptNameBasedUids } from "./restore.ts";
+ * const op = { name: "Count", parallelism: 1, source: false, subtasks: [] };
+ * const manifest = { operators: { "count-3": op } } as never;
+ * const adopted = adoptNameBasedUids(manifest, [{ uid: "operator-3", id: 3, name: "Tally" }], new Set());
+ * assert.deepEqual(Object.keys(adopted.operators), ["operator-3"]);
+ * ```
+ */
+export function adoptNameBasedUids(
+  manifest: Manifest,
+  generated: readonly GeneratedUidOperator[],
+  jobUids: ReadonlySet<string>,
+  log: (line: string) => void = () => {},
+): Manifest {
+  let operators: Record<string, OperatorManifest> | undefined;
+  for (const g of generated) {
+    const ops = operators ?? manifest.operators;
+    if (Object.hasOwn(ops, g.uid)) continue;
+    const fromName = nameBasedUid(g.name, g.id);
+    const candidates = Object.entries(ops)
+      .filter(([uid, op]) =>
+        !jobUids.has(uid) && (uid === fromName || uid === nameBasedUid(op.name, g.id))
+      )
+      .map(([uid]) => uid);
+    const old = candidates.includes(fromName!)
+      ? fromName!
+      : candidates.length === 1
+      ? candidates[0]!
+      : undefined;
+    if (old === undefined) continue;
+    operators ??= { ...manifest.operators };
+    operators[g.uid] = operators[old]!;
+    delete operators[old];
+    log(
+      `${manifest.kind} ${manifest.checkpointId}: restoring the state of operator "${old}" ` +
+        `(a uid made from its name by an earlier weir) as "${g.uid}"`,
+    );
+  }
+  return operators ? { ...manifest, operators } : manifest;
 }
 
 /**

@@ -3,7 +3,7 @@ import { CheckpointError, IncompatibleStateError } from "../errors.ts";
 import type { KeyedStateHandle } from "../state/backend.ts";
 import { keyGroupRangeForSubtask } from "../state/key_group.ts";
 import { encodeOperatorState, type Manifest, type OperatorManifest } from "./manifest.ts";
-import { planRestore, type RestoringOperator } from "./restore.ts";
+import { adoptNameBasedUids, planRestore, type RestoringOperator } from "./restore.ts";
 
 const MAX = 128;
 
@@ -281,4 +281,52 @@ Deno.test("planRestore: new operators without saved state get nothing", () => {
     ...ops("fresh", 2),
   ], false);
   assert.equal(plan.has("fresh"), false);
+});
+
+Deno.test("adoptNameBasedUids: an earlier weir's name-made uid moves to the uid generated now, exactly", () => {
+  const m = manifest({
+    "count-3": keyedOp(1, "Count"),
+    // A user-set uid that looks name-made: another operator of the job has it.
+    "tally-5": keyedOp(1, "tally"),
+    "sum-7": keyedOp(1, "Sum"),
+    "sum-total-7": keyedOp(1, "sum total"),
+  });
+  const logged: string[] = [];
+  const adopted = adoptNameBasedUids(
+    m,
+    [
+      // Renamed since: its recorded name gives the old uid.
+      { uid: "operator-3", id: 3, name: "Count words" },
+      { uid: "operator-5", id: 5, name: "tally" },
+      // Two entries have a name-made uid at 7 and neither is its name now: none is picked.
+      { uid: "operator-7", id: 7, name: "Total" },
+      { uid: "operator-8", id: 8, name: "Other" },
+    ],
+    new Set(["operator-3", "operator-5", "operator-7", "operator-8", "tally-5"]),
+    (l) => logged.push(l),
+  );
+  assert.deepEqual(Object.keys(adopted.operators).sort(), [
+    "operator-3",
+    "sum-7",
+    "sum-total-7",
+    "tally-5",
+  ]);
+  assert.equal(adopted.operators["operator-3"], m.operators["count-3"]);
+  assert.deepEqual(logged, [
+    `checkpoint 9: restoring the state of operator "count-3" (a uid made from its name by an ` +
+    `earlier weir) as "operator-3"`,
+  ]);
+  // Its name now decides between two candidates; an entry under the new uid wins outright.
+  const named = adoptNameBasedUids(m, [{ uid: "operator-7", id: 7, name: "Sum" }], new Set());
+  assert.deepEqual(Object.keys(named.operators).sort(), [
+    "count-3",
+    "operator-7",
+    "sum-total-7",
+    "tally-5",
+  ]);
+  const current = manifest({ "operator-3": keyedOp(1), "count-3": keyedOp(1, "Count") });
+  assert.equal(
+    adoptNameBasedUids(current, [{ uid: "operator-3", id: 3, name: "Count" }], new Set()),
+    current,
+  );
 });

@@ -134,13 +134,16 @@ class NodeSettings {
   constructor(node: Transformation) {
     this.node = node;
   }
-  /** Sets the uid (maps state on restore; keep it stable). */
+  /**
+   * Sets the uid (maps state on restore; keep it stable). Without one, the uid is
+   * generated from the operator's kind and position in the job (`operator-3`).
+   */
   uid(uid: string): this {
     this.ownNode("uid");
     this.node.uid = uid;
     return this;
   }
-  /** Sets the display name. */
+  /** Sets the display name (not part of the uid: renaming keeps the operator's state). */
   name(name: string): this {
     this.ownNode("name");
     this.node.name = name;

@@ -101,9 +101,31 @@ export function outputSerializerOf(
   return sideOutput == null ? t.outputSerializer : t.sideOutputSerializers?.get(sideOutput);
 }
 
-/** The uid of a transformation: the user's, or one derived from name and position. */
+/**
+ * The uid of a transformation: the user's, or one generated from its kind and
+ * its position in the job (`operator-3`), never from its name, so renaming an
+ * operator (or a default name changing) keeps its state, as Flink's generated
+ * ids depend on the job's structure only.
+ */
 export function uidOf(t: Transformation): string {
-  if (t.uid !== undefined) return t.uid;
-  const slug = t.name.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "");
-  return `${slug || t.kind}-${t.id}`;
+  return t.uid ?? `${t.kind}-${t.id}`;
+}
+
+/**
+ * The uid earlier weir versions generated for the transformation at position
+ * `id` named `name` (`count-words-3`): snapshots they wrote keep state under it,
+ * so a restore maps it onto {@linkcode uidOf}'s (see `adoptNameBasedUids`).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { nameBasedUid } from "./graph.ts";
+ * assert.equal(nameBasedUid("Count words", 3), "count-words-3");
+ * assert.equal(nameBasedUid("()", 3), undefined);
+ * ```
+ */
+export function nameBasedUid(name: string, id: number): string | undefined {
+  const slug = name.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "");
+  // An empty slug gave `${kind}-${id}`: the uid generated now.
+  return slug ? `${slug}-${id}` : undefined;
 }

@@ -16,7 +16,8 @@ import {
 } from "../checkpoint/coordinator.ts";
 import { firstCheckpointId } from "../checkpoint/checkpoint_ids.ts";
 import { readHistory } from "../checkpoint/history.ts";
-import { type OperatorRestore, planRestore } from "../checkpoint/restore.ts";
+import { adoptNameBasedUids, type OperatorRestore, planRestore } from "../checkpoint/restore.ts";
+import type { Manifest } from "../checkpoint/manifest.ts";
 import type { CheckpointStorage, LoadedManifest } from "../checkpoint/storage.ts";
 import type { KeyedStateBackend, StateBackend } from "../state/backend.ts";
 import { keyGroupRangeForSubtask } from "../state/key_group.ts";
@@ -235,6 +236,8 @@ export class Job implements TaskHost {
   #opening: Task | undefined;
   #channels: { close(): void }[] = [];
   #restorePlan: Map<string, OperatorRestore[]> | undefined;
+  /** The restored manifest, its operators under this job's uids (`adoptNameBasedUids`). */
+  #restoreManifest: Manifest | undefined;
   #byTask = new Map<Task, PlacedOperator[]>();
   #coordinator: CheckpointCoordinator | undefined;
   /** The sources' split enumerators (main thread only). */
@@ -262,6 +265,20 @@ export class Job implements TaskHost {
     });
     for (const v of this.plan.vertices) this.parallelism.set(v.id, v.parallelism);
     if (config.restore) {
+      // Once per job, from the main thread, not from every worker's copy of the plan.
+      const log = config.workerRole
+        ? undefined
+        : config.log ?? ((line: string) => console.error(`weir: ${line}`));
+      this.#restoreManifest = adoptNameBasedUids(
+        config.restore.manifest,
+        nodes.filter((n) => n.uid === undefined).map((n) => ({
+          uid: uidOf(n),
+          id: n.id,
+          name: n.name,
+        })),
+        new Set(nodes.map(uidOf)),
+        log,
+      );
       const ops = nodes.flatMap((n) => {
         const p = this.parallelism.get(n.id)!;
         return Array.from({ length: p }, (_, i) => ({
@@ -274,12 +291,11 @@ export class Job implements TaskHost {
         }));
       });
       this.#restorePlan = planRestore(
-        config.restore.manifest,
+        this.#restoreManifest,
         config.maxParallelism,
         ops,
         config.allowNonRestoredState ?? false,
-        // Once per job, from the main thread, not from every worker's copy of the plan.
-        config.workerRole ? undefined : config.log ?? ((line) => console.error(`weir: ${line}`)),
+        log,
       );
     }
     this.#role = config.workerRole;
@@ -345,7 +361,7 @@ export class Job implements TaskHost {
         },
         firstId,
         config.log ?? (() => {}),
-        config.restore?.manifest,
+        this.#restoreManifest,
       );
     }
   }
@@ -451,7 +467,7 @@ export class Job implements TaskHost {
           source: n.source!,
           parallelism: this.parallelism.get(n.id)!,
           ...(config.restore
-            ? { restoredState: config.restore.manifest.operators[uid]?.enumerator }
+            ? { restoredState: this.#restoreManifest?.operators[uid]?.enumerator }
             : {}),
           ...(splits ? { restoredSplits: [...splits] } : {}),
         };

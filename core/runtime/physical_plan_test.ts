@@ -124,6 +124,16 @@ Deno.test("physical plan: bad graphs are ConfigErrors that name the operator", (
   assert.throws(() => dup.getExecutionPlan(), /Duplicate operator uid "x"/);
 });
 
+Deno.test("physical plan: generated uids come from kind and position, not names; set ones are kept", () => {
+  const uids = (name: string) => {
+    const env = StreamEnvironment.create();
+    env.fromElements(1).uid("numbers").map((n: number) => n).name(name).print().name(name);
+    return env.getExecutionPlan().vertices.map((v) => v.uid);
+  };
+  assert.deepEqual(uids("Double"), ["numbers", "operator-1", "sink-2"]);
+  assert.deepEqual(uids("Triple"), ["numbers", "operator-1", "sink-2"]);
+});
+
 Deno.test("physical plan: --print-plan prints the plan and runs nothing", async () => {
   const dir = await Deno.makeTempDir();
   try {
