@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { JobResult } from "./runtime/job.ts";
 
 /**
  * Base class of every error weir throws on purpose.
@@ -138,6 +139,33 @@ export class JobFailedError extends WeirError {
   constructor(message: string, options?: ErrorOptions & { taskName?: string | undefined }) {
     super(message, options);
     this.taskName = options?.taskName;
+  }
+}
+
+/**
+ * The job was cancelled (through the admin API, `weir cancel`, or a
+ * savepoint with `"cancel-job": true`) before its input ended: what
+ * `env.execute()` rejects with, as Flink's `execute()` throws a
+ * `JobCancellationException`, so a process run through `runMain` exits 1.
+ * `result` holds what the job had done (`cancelled: true`).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { JobCancelledError } from "@weir/weir";
+ * const result = { name: "clicks", durationMs: 5, cancelled: true, recordsIn: {} };
+ * const e = new JobCancelledError(result);
+ * assert.equal(e.message, 'Job "clicks" was cancelled');
+ * ```
+ */
+export class JobCancelledError extends WeirError {
+  /** The cancelled job's result. */
+  readonly result: JobResult;
+
+  /** Creates the error for the cancelled job's `result`. */
+  constructor(result: JobResult) {
+    super(`Job "${result.name}" was cancelled`);
+    this.result = result;
   }
 }
 

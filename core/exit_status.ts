@@ -3,11 +3,11 @@
  * the problem and a documented exit code. Job scripts (through `runMain`)
  * and the `weir` CLI both use it.
  *
- * | code | meaning                                                                 |
- * | ---- | ----------------------------------------------------------------------- |
- * | 0    | ok                                                                      |
- * | 1    | failed: the job failed for good, a checkpoint is missing or damaged, ... |
- * | 2    | bad usage or configuration: a wrong flag, a missing input file, ...     |
+ * | code | meaning                                                                                   |
+ * | ---- | ----------------------------------------------------------------------------------------- |
+ * | 0    | ok                                                                                        |
+ * | 1    | failed: the job failed for good or was cancelled, a checkpoint is missing or damaged, ... |
+ * | 2    | bad usage or configuration: a wrong flag, a missing input file, ...                       |
  *
  * @module
  */
@@ -15,7 +15,7 @@ import { ConfigError, WeirError } from "./errors.ts";
 
 /** Exit code: everything went well. */
 export const EXIT_OK = 0;
-/** Exit code: the work failed (a job failed for good, a damaged checkpoint, ...). */
+/** Exit code: the work failed (a job failed for good or was cancelled, a damaged checkpoint, ...). */
 export const EXIT_FAILED = 1;
 /** Exit code: bad usage or configuration (a wrong flag, a missing input, ...). */
 export const EXIT_USAGE = 2;

@@ -1,6 +1,6 @@
 /**
  * `weir jobs list`, `weir savepoint` and `weir cancel` against the real admin API of a running
- * job (with a bearer token): the list shows it running, cancel ends it.
+ * job (with a bearer token): the list shows it running, cancel ends it (exit 1).
  */
 import assert from "node:assert/strict";
 import { readAdminUrl } from "./_helpers/admin_url.ts";
@@ -36,7 +36,8 @@ Deno.test("weir jobs list, weir savepoint and weir cancel drive the admin API of
     stderr: "piped",
   }).spawn();
   try {
-    const url = await readAdminUrl(job.stderr);
+    const stderr: { text: string; drained?: Promise<void> } = { text: "" };
+    const url = await readAdminUrl(job.stderr, stderr);
 
     const refused = await weir(["jobs", "list", "--url", url]);
     assert.equal(refused.code, 1);
@@ -82,12 +83,16 @@ Deno.test("weir jobs list, weir savepoint and weir cancel drive the admin API of
     const cancel = await weir(["cancel", "--url", url, "--job", id, "--token", "s3cret"]);
     assert.equal(cancel.code, 0, text(cancel.stderr));
     assert.equal(text(cancel.stdout), `Cancelled job ${id}\n`);
-    // The job process ends without being killed.
+    // The job process ends without being killed, and as Flink's `flink run` does, it says the
+    // job was cancelled and exits 1: a supervisor tells it from a job that finished its input.
     const ended = await Promise.race([
-      job.status.then(() => true),
-      new Promise<false>((r) => setTimeout(() => r(false), 20_000)),
+      job.status,
+      new Promise<undefined>((r) => setTimeout(() => r(undefined), 20_000)),
     ]);
     assert.ok(ended, "the job process ends after cancel");
+    await stderr.drained;
+    assert.equal(ended.code, 1, stderr.text);
+    assert.match(stderr.text, /^admin_job: Job "admin test job" was cancelled$/m);
   } finally {
     try {
       job.kill("SIGKILL");

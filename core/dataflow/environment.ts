@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { ConfigError } from "../errors.ts";
+import { ConfigError, JobCancelledError } from "../errors.ts";
 import { ArraySource, IterableSource } from "../connectors/collection_source.ts";
 import type { Source } from "../connectors/source.ts";
 import { type GeneratorOptions, GeneratorSource } from "../connectors/generator_source.ts";
@@ -886,14 +886,22 @@ export class StreamEnvironment implements GraphBuilder {
   }
 
   /**
-   * Runs the job and resolves when it ends (bounded input) or is cancelled.
+   * Runs the job and resolves when it ends (bounded input, or a stop with a
+   * savepoint). Rejects with `JobFailedError` when it fails for good and, as
+   * Flink's `execute()`, with `JobCancelledError` when it is cancelled (its
+   * `result` says what it did), so a supervisor tells a cancelled job's
+   * process from a finished one's (`executeAsync`'s `done` resolves with
+   * `cancelled: true` instead).
    * With the worker executor, the script runs again in every worker, where
    * `execute` runs that worker's subtasks and never settles; there the jobs
    * the script started before this one resolve at once, having run nothing
    * (docs/execution.md).
    */
   execute(name = "weir job"): Promise<JobResult> {
-    return this.#start(name).then((client) => client.done);
+    return this.#start(name).then((client) => client.done).then((result) => {
+      if (result.cancelled) throw new JobCancelledError(result);
+      return result;
+    });
   }
 
   /**

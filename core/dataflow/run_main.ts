@@ -9,7 +9,8 @@ import { exitStatusOf } from "../exit_status.ts";
 /**
  * Runs a job script's `main(Deno.args)` (what it resolves to is ignored).
  * A weir error (a wrong or missing flag, a missing input file, a snapshot
- * that cannot be restored, a job that failed for good) is printed as one
+ * that cannot be restored, a job that failed for good, a job cancelled through
+ * the admin API: `name: Job "…" was cancelled`) is printed as one
  * line `name: message` and the process exits with a documented code (see
  * `exitStatusOf`): 2 for a `ConfigError` (bad usage or configuration), 1 for
  * any other. Any other error is a bug and propagates with its stack trace.

@@ -12,13 +12,13 @@ import {
   type Histogram,
   type KeyedProcessContext,
   type KeyedProcessFunction,
+  runMain,
   type RuntimeContext,
   Serializers,
   StreamEnvironment,
   type ValueState,
   ValueStateDescriptor,
 } from "../../mod.ts";
-import type { EnvironmentConfig, JobClient } from "../../core/dataflow/environment.ts";
 
 /** Counts per word; user-defined metrics: a counter, a histogram and a gauge. */
 export class CountWords implements KeyedProcessFunction<string, string, string> {
@@ -49,14 +49,11 @@ export function buildAdminJob(env: StreamEnvironment, ratePerSecond: number): vo
     .addSink({ invoke() {} }, { uid: "sink" });
 }
 
-/** Creates the environment from `args` and starts the job. */
-export function startAdminJob(args: string[], config: EnvironmentConfig = {}): JobClient {
-  const { env, values } = StreamEnvironment.fromArgs(args, { rate: { type: "string" } }, config);
-  buildAdminJob(env, Number(values.rate ?? "2000"));
-  return env.executeAsync("admin test job");
-}
-
 if (import.meta.main) {
-  const client = startAdminJob(Deno.args);
-  await client.done;
+  // As a job script runs: its exit status and last line tell how the job ended.
+  await runMain("admin_job", async (args) => {
+    const { env, values } = StreamEnvironment.fromArgs(args, { rate: { type: "string" } });
+    buildAdminJob(env, Number(values.rate ?? "2000"));
+    await env.execute("admin test job");
+  });
 }
