@@ -443,6 +443,47 @@ Deno.test("PATCH /jobs/:id?mode=cancel cancels a RESTARTING job at once, as Flin
   }
 });
 
+Deno.test('a savepoint with "cancel-job": true ends the job CANCELED, as Flink\'s cancel-with-savepoint, and keeps its savepoint', async () => {
+  const dir = Deno.makeTempDirSync();
+  const target = `${dir}/savepoints/out`;
+  const { client, get, post } = startJob(dir, new HeapStateBackend());
+  try {
+    const id = (await get("/jobs")).jobs[0].id;
+    await poll(
+      get,
+      `/jobs/${id}/checkpoints/${(await post(`/jobs/${id}/checkpoints`, {}))["request-id"]}`,
+    );
+    const { "request-id": trigger } = await post(`/jobs/${id}/savepoints`, {
+      "target-directory": target,
+      "cancel-job": true,
+    });
+    const sp = await poll(get, `/jobs/${id}/savepoints/${trigger}`);
+    const location: string = sp.operation.location;
+    assert.ok(location.startsWith(target), location);
+    assert.ok(Deno.statSync(`${location}/_metadata`).isFile);
+    assert.equal((await client.done).cancelled, true);
+    assert.equal((await get(`/jobs/${id}`)).state, "CANCELED");
+    // As on a cancel, the checkpoints go (DELETE_ON_CANCELLATION); the savepoint stays, and is
+    // the recovery point `--restore latest` resumes from.
+    assert.deepEqual(
+      [...Deno.readDirSync(dir)].filter((e) => e.name.startsWith("chk-")).map((e) => e.name),
+      [],
+    );
+    const next = startJob(dir, new HeapStateBackend(), "latest");
+    try {
+      const cps = await next.get(`/jobs/${(await next.get("/jobs")).jobs[0].id}/checkpoints`);
+      assert.equal(cps.latest.restored.is_savepoint, true);
+    } finally {
+      next.client.cancel();
+      await next.client.done.catch(() => {});
+    }
+  } finally {
+    client.cancel();
+    await client.done.catch(() => {});
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
 Deno.test("a second stop asking for another drain than the stop in progress fails, naming it", async () => {
   const dir = Deno.makeTempDirSync();
   const { client, get, post } = startJob(dir, new HeapStateBackend());

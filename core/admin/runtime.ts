@@ -318,7 +318,7 @@ export interface AdminJob {
   segments(): SegmentInfo[];
   /** Takes a checkpoint. */
   triggerCheckpoint(): Promise<OperationResult>;
-  /** Takes a savepoint, copied to `targetDirectory` when given; `cancelJob` stops the job too. */
+  /** Takes a savepoint, copied to `targetDirectory` when given; `cancelJob` cancels the job after it. */
   triggerSavepoint(options: { targetDirectory?: string; cancelJob?: boolean }): Promise<
     OperationResult
   >;
@@ -634,9 +634,10 @@ class ClientJob implements AdminJob {
       const c = await this.#client.triggerSavepoint(undefined, options.targetDirectory);
       return { id: c.manifest.checkpointId, location: resolve(c.path) };
     }
-    // A stop's savepoint is the job's recovery point (`--restore latest` finds it in
-    // DIR/savepoints, where it is marked committed): it stays there, and is copied.
-    const c = await this.#client.stopWithSavepoint();
+    // Flink's cancel-with-savepoint, which ends the job CANCELED. Its savepoint is a stop's,
+    // the job's recovery point (`--restore latest` finds it in DIR/savepoints, where it is
+    // marked committed): it stays there, and is copied.
+    const c = await this.#client.cancelWithSavepoint();
     return { id: c.manifest.checkpointId, location: copyTo(c.path, options.targetDirectory) };
   }
 

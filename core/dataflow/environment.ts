@@ -412,6 +412,12 @@ function withAdmin(
         return client.stopWithSavepoint(name, stop);
       },
     },
+    cancelWithSavepoint: {
+      value: (name?: string) => {
+        stoppedThroughApi = true;
+        return client.cancelWithSavepoint(name);
+      },
+    },
   });
   const listening = server.then(([{ serveAdmin }, { jobClientRuntime }]) =>
     serveAdmin(jobClientRuntime(served), {
@@ -467,6 +473,7 @@ function withAdmin(
     triggerSavepoint: (name?: string, targetDirectory?: string) =>
       client.triggerSavepoint(name, targetDirectory),
     stopWithSavepoint: (name?: string, stop?: StopOptions) => client.stopWithSavepoint(name, stop),
+    cancelWithSavepoint: (name?: string) => client.cancelWithSavepoint(name),
   };
 }
 
@@ -1029,6 +1036,7 @@ export class StreamEnvironment implements GraphBuilder {
         triggerCheckpoint: () => never,
         triggerSavepoint: () => never,
         stopWithSavepoint: () => never,
+        cancelWithSavepoint: () => never,
       };
     }
     if (c.printPlan) {

@@ -250,6 +250,10 @@ export class Job implements TaskHost {
   #failure: Error | undefined;
   #stopSavepoint: string | undefined;
   #stopOptions: StopOptions = { drain: false };
+  /** The stop is Flink's cancel-with-savepoint: the job ends cancelled, not finished. */
+  #stopCancels = false;
+  /** The job ended with its stop's savepoint. */
+  #stopped = false;
   #notifications: Promise<void>[] = [];
   /** Settles once a stop-with-savepoint's commit is done (or the job ended without it). */
   #stopCommitted = Promise.withResolvers<CompletedCheckpoint | undefined>();
@@ -720,6 +724,19 @@ export class Job implements TaskHost {
     });
   }
 
+  /**
+   * Flink's cancel-with-savepoint (a savepoint with `"cancel-job": true`): a stop without drain
+   * (its savepoint committed, the newest recovery point), after which the job ends cancelled:
+   * `run` resolves with `cancelled: true` and, as on a cancel, checkpoints are discarded unless
+   * retained on cancellation (savepoints stay). A job whose input ended first ends finished.
+   */
+  cancelWithSavepoint(name?: string): Promise<CompletedCheckpoint> {
+    const stop = this.stopWithSavepoint(name, { drain: false });
+    // Not when refused (no checkpointing, or a stop with drain in progress).
+    if (this.#stopSavepoint !== undefined && !this.#stopOptions.drain) this.#stopCancels = true;
+    return stop;
+  }
+
   /** @internal Sources of this thread stop reading, for savepoint `name`. */
   stopSources(name: string, options: StopOptions): void {
     if (this.#stopSavepoint === undefined) {
@@ -998,6 +1015,7 @@ export class Job implements TaskHost {
       // After the final checkpoint's notifications: the workers commit, then finish.
       recordsIn = await workers.guard(workers.finish());
       if (final?.manifest.stop) {
+        this.#stopped = true;
         const manifest = this.config.checkpoint!.storage.markSavepointCommitted(final.path);
         this.#stopCommitted.resolve({ manifest, path: final.path });
       }
@@ -1048,6 +1066,7 @@ export class Job implements TaskHost {
       if (this.#role && !failure && !this.#cancelled) await this.#role.tasksEnded();
       await Promise.all(this.#notifications);
       if (final?.manifest.stop) {
+        this.#stopped = true;
         // Committed: restoring the savepoint must not commit (nor find) those files again.
         const manifest = this.config.checkpoint!.storage.markSavepointCommitted(final.path);
         this.#stopCommitted.resolve({ manifest, path: final.path });
@@ -1085,7 +1104,8 @@ export class Job implements TaskHost {
     recordsIn: Record<string, number>,
   ): JobResult {
     if (!failure && this.#failure) failure = { task: undefined, error: this.#failure };
-    if (!failure && this.#cancelled && this.config.checkpoint && !this.#role) {
+    const cancelled = this.#cancelled || (this.#stopCancels && this.#stopped);
+    if (!failure && cancelled && this.config.checkpoint && !this.#role) {
       const { config: cc, storage } = this.config.checkpoint;
       if (!cc.retainOnCancellation) storage.discardCheckpoints();
     }
@@ -1107,7 +1127,7 @@ export class Job implements TaskHost {
     return {
       name: this.config.name,
       durationMs: performance.now() - start,
-      cancelled: this.#cancelled,
+      cancelled,
       recordsIn,
       ...(this.#startupMs !== undefined ? { startupMs: this.#startupMs } : {}),
       ...(this.#workers ? { workers: this.#workers.size } : {}),

@@ -103,6 +103,12 @@ export interface JobClient {
    * `CheckpointError` when it asks for another `drain`.
    */
   stopWithSavepoint(name?: string, options?: StopOptions): Promise<CompletedCheckpoint>;
+  /**
+   * Flink's cancel-with-savepoint: stops the job as `stopWithSavepoint` without drain does, and
+   * it ends cancelled (`done` resolves with `cancelled: true`; `execute()` rejects with
+   * `JobCancelledError`).
+   */
+  cancelWithSavepoint(name?: string): Promise<CompletedCheckpoint>;
 }
 
 function savepointName(): string {
@@ -368,6 +374,9 @@ function runLocked(
     },
     stopWithSavepoint(name = savepointName(), stop?: StopOptions) {
       return job.stopWithSavepoint(name, stop);
+    },
+    cancelWithSavepoint(name = savepointName()) {
+      return job.cancelWithSavepoint(name);
     },
   };
 }
