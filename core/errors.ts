@@ -118,7 +118,8 @@ export class CheckpointError extends WeirError {}
 /**
  * A user function threw; the job fails or restarts according to its restart
  * strategy. `cause` holds the original error; `taskName` the task that failed,
- * when one did (not for a failure of the job as a whole).
+ * when one did (not for a failure of the job as a whole); `taskManagerId` the
+ * thread it failed on, as the admin API names it (`main` or `weir-worker/<i>`).
  *
  * @example
  * ```ts
@@ -127,18 +128,32 @@ export class CheckpointError extends WeirError {}
  * const e = new JobFailedError('Operator "parse" failed', {
  *   cause: new Error("bad input"),
  *   taskName: "parse (1/2)",
+ *   taskManagerId: "weir-worker/1",
  * });
  * assert.ok(e.cause instanceof Error && e.taskName === "parse (1/2)");
+ * assert.equal(e.taskManagerId, "weir-worker/1");
  * ```
  */
 export class JobFailedError extends WeirError {
   /** The task that failed (`A -> B (i/p)`), or undefined when the job failed as a whole. */
   readonly taskName: string | undefined;
+  /**
+   * The thread (Flink's TaskManager) it failed on, `main` or the Web Worker's name
+   * `weir-worker/<i>`, when known.
+   */
+  readonly taskManagerId: string | undefined;
 
   /** Creates the error; `taskName` names the failed task, if one failed. */
-  constructor(message: string, options?: ErrorOptions & { taskName?: string | undefined }) {
+  constructor(
+    message: string,
+    options?: ErrorOptions & {
+      taskName?: string | undefined;
+      taskManagerId?: string | undefined;
+    },
+  ) {
     super(message, options);
     this.taskName = options?.taskName;
+    this.taskManagerId = options?.taskManagerId;
   }
 }
 

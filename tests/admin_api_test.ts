@@ -341,12 +341,13 @@ Deno.test("GET /jobs/:id/exceptions lists the failures that restarted the job", 
     assert.deepEqual(entry.failureLabels, {});
     assert.deepEqual(entry.concurrentExceptions, []);
     assert.ok(entry.timestamp <= Date.now() && entry.timestamp > Date.now() - 60_000);
-    // Flink's fields of where it failed: the task the message names; no network endpoint.
+    // Flink's fields of where it failed: the task the message names; no network endpoint, but
+    // the thread it ran on, as `GET /taskmanagers` names it (inline: the main thread).
     assert.equal(entry.exceptionName, "JobFailedError");
     assert.match(entry.stacktrace, /failed in task (.+): /);
     assert.equal(entry.taskName, /failed in task (.+?): /.exec(entry.stacktrace)![1]);
     assert.match(entry.taskName, /Map.* \(1\/1\)$/);
-    assert.deepEqual([entry.endpoint, entry.location, entry.taskManagerId], [null, null, null]);
+    assert.deepEqual([entry.endpoint, entry.location, entry.taskManagerId], [null, null, "main"]);
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }

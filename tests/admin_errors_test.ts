@@ -336,6 +336,40 @@ Deno.test("admin API of a job that failed for good serves its FAILED status and 
   assert.match(stderr.text, /^failing_job: Job "failing job" failed .*record 50 is poison$/m);
 });
 
+Deno.test("GET /jobs/:id/exceptions names the worker a failed subtask ran on (taskManagerId), as /taskmanagers does", async () => {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      ...["run", "-A", new URL("./_helpers/failing_admin_job.ts", import.meta.url).pathname],
+      ...["--admin-port", "0", "--parallelism", "2", "--executor", "workers"],
+    ],
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const stderr: { text: string; drained?: Promise<void> } = { text: "" };
+  const url = await readAdminUrl(child.stderr, stderr);
+  const [{ id }] = (await (await fetch(`${url}/jobs`)).json()).jobs;
+  // Where the subtasks run, while they do (the map fails at its 50th record).
+  const threads = new Set<string>();
+  let state = "RUNNING";
+  while (state === "RUNNING") {
+    const tms = (await (await fetch(`${url}/taskmanagers`)).json()).taskmanagers;
+    for (const tm of tms) threads.add(tm.id);
+    state = (await (await fetch(`${url}/jobs/${id}`)).json()).state;
+    if (state === "RUNNING") await new Promise((r) => setTimeout(r, 5));
+  }
+  assert.equal(state, "FAILED");
+  const [entry] = (await (await fetch(`${url}/jobs/${id}/exceptions`)).json()).exceptionHistory
+    .entries;
+  assert.match(entry.taskName, /Map.* \(([12])\/2\)$/);
+  // Subtask i runs on worker i % 2, each a Web Worker (the main thread serves the admin API).
+  const subtask = Number(/\((\d)\/2\)$/.exec(entry.taskName)![1]) - 1;
+  assert.equal(entry.taskManagerId, `weir-worker/${subtask}`);
+  if (threads.size > 0) assert.ok(threads.has(entry.taskManagerId), [...threads].join());
+  assert.equal(entry.location, null);
+  assert.equal((await child.status).code, 1);
+  await stderr.drained;
+});
+
 Deno.test("admin API under abuse: a body over 1 MiB gets 413 and is not buffered", async () => {
   const dir = Deno.makeTempDirSync();
   const job = fakeJob(dir);

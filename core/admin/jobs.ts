@@ -215,11 +215,12 @@ export function jobsRoutes(runtime: AdminRuntime): Hono {
       stacktrace: e.message,
       timestamp: e.timestamp,
       // Flink's: the failed task; null for a failure of the job as a whole. weir's tasks run in
-      // this process (a thread, `GET /taskmanagers`), not at a TaskManager's network endpoint.
+      // this process, not at a TaskManager's network endpoint: no endpoint or location, but the
+      // thread it failed on, as `GET /taskmanagers` and a subtask's `taskmanager-id` name it.
       taskName: e.taskName ?? null,
       endpoint: null,
       location: null,
-      taskManagerId: null,
+      taskManagerId: e.taskManagerId ?? null,
       // Flink's fields that its REST client requires (it rejects an entry without them): weir
       // labels no failures, and an attempt fails with one exception, not concurrent ones.
       failureLabels: {},

@@ -387,6 +387,8 @@ export interface JobException {
   readonly message: string;
   /** The task that failed, when one did (not for a failure of the job as a whole). */
   readonly taskName?: string;
+  /** The thread it failed on, as `GET /taskmanagers` names it (`main` or `weir-worker/<i>`). */
+  readonly taskManagerId?: string;
   /** The checkpoint or savepoint folder the failed attempt had restored, if any. */
   readonly restoredFrom?: string;
 }
@@ -538,6 +540,7 @@ class ClientJob implements AdminJob {
       timestamp: f.at,
       message: f.signature,
       ...(f.taskName !== undefined ? { taskName: f.taskName } : {}),
+      ...(f.taskManagerId !== undefined ? { taskManagerId: f.taskManagerId } : {}),
       ...(f.restoredFrom !== undefined ? { restoredFrom: f.restoredFrom } : {}),
     }));
   }

@@ -30,6 +30,8 @@ export interface AttemptFailure {
   readonly signature: string;
   /** The task that failed, when one did (not for a failure of the job as a whole). */
   readonly taskName?: string;
+  /** The thread it failed on (`main` or `weir-worker/<i>`), when known. */
+  readonly taskManagerId?: string;
   /** The snapshot (checkpoint or savepoint folder) the attempt restored, or undefined. */
   readonly restoredFrom: string | undefined;
   /**

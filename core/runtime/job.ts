@@ -65,6 +65,7 @@ import {
   reportThread,
   type SubtaskReport,
   type SubtaskStateAnswer,
+  THREAD,
   type ThreadReport,
 } from "./subtask_report.ts";
 
@@ -1122,6 +1123,8 @@ export class Job implements TaskHost {
       throw new JobFailedError(`Job "${this.config.name}" failed${where}: ${msg}`, {
         cause,
         taskName: failure.task?.name,
+        // The thread its task ran on (a worker's is set again where the main thread hears of it).
+        taskManagerId: failure.task ? THREAD : undefined,
       });
     }
     return {

@@ -297,6 +297,7 @@ function runLocked(
           at: Date.now(),
           signature: e.message,
           ...(e.taskName !== undefined ? { taskName: e.taskName } : {}),
+          ...(e.taskManagerId !== undefined ? { taskManagerId: e.taskManagerId } : {}),
           restoredFrom: restore && absolute(restore.dir),
           configError: causedByConfig(e),
         });
@@ -310,6 +311,7 @@ function runLocked(
           throw new JobFailedError(`${e.message} (not restarting: ${decision.reason})`, {
             cause: e.cause,
             taskName: e.taskName,
+            taskManagerId: e.taskManagerId,
           });
         }
         log(`${e.message}; restarting in ${decision.delayMs} ms`);

@@ -186,7 +186,7 @@ function tasksOf(job: Job): Map<PlacedOperator["operator"], Task> {
 }
 
 /** This thread, as reports name it: `main`, or the Web Worker's name. */
-const THREAD: string = "WorkerGlobalScope" in globalThis
+export const THREAD: string = "WorkerGlobalScope" in globalThis
   ? (globalThis as { name?: string }).name || "worker"
   : "main";
 

@@ -236,7 +236,8 @@ export function placeTasks(plan: PhysicalPlan, workers: number): number[] {
   return plan.tasks.map((t) => t.subtaskIndex % w);
 }
 
-function rebuildFailure(f: SerializedFailure): JobFailedError {
+/** A failure worker `taskManagerId` (its thread, as the admin API names it) reported. */
+function rebuildFailure(f: SerializedFailure, taskManagerId: string): JobFailedError {
   let cause: Error;
   if (f.cause.name === "ConfigError") cause = new ConfigError(f.cause.message);
   // Another job holds a directory: as inline, not restarted (a restart cannot fix it).
@@ -253,7 +254,7 @@ function rebuildFailure(f: SerializedFailure): JobFailedError {
   }
   // The trace of the worker's code that threw, not of this thread's message handler.
   if (f.cause.stack !== undefined) cause.stack = f.cause.stack;
-  return new JobFailedError(f.message, { cause, taskName: f.taskName });
+  return new JobFailedError(f.message, { cause, taskName: f.taskName, taskManagerId });
 }
 
 /** Counts reports from every worker; resolves when all arrived. */
@@ -392,6 +393,7 @@ export class WorkerExecutor {
             this.#fail(
               new JobFailedError(`Job "${this.#plan.jobName}" failed in worker 0: ${e}`, {
                 cause: e,
+                taskManagerId: this.#thread(w),
               }),
             );
             this.#closed.arrive(w);
@@ -411,7 +413,7 @@ export class WorkerExecutor {
           this.#fail(
             new JobFailedError(
               `Job "${this.#plan.jobName}" failed: worker ${w} died: ${e.message}`,
-              { cause: e.error },
+              { cause: e.error, taskManagerId: this.#thread(w) },
             ),
           );
           this.#closed.arrive(w);
@@ -565,6 +567,11 @@ export class WorkerExecutor {
     );
   }
 
+  /** Worker `w`'s thread as the admin API names it (`GET /taskmanagers`). */
+  #thread(w: number): string {
+    return w === 0 && this.#options.shareOnThisThread ? "main" : `${WORKER_NAME_PREFIX}${w}`;
+  }
+
   #fail(e: Error): void {
     this.#failure ??= e;
     this.#interrupt.resolve();
@@ -646,10 +653,10 @@ export class WorkerExecutor {
         this.#finished.arrive(w);
         return;
       case "failure":
-        if (!this.#cancelled) this.#fail(rebuildFailure(msg.failure));
+        if (!this.#cancelled) this.#fail(rebuildFailure(msg.failure, this.#thread(w)));
         return;
       case "ended":
-        if (!this.#cancelled) this.#fail(rebuildFailure(msg.failure));
+        if (!this.#cancelled) this.#fail(rebuildFailure(msg.failure, this.#thread(w)));
         this.#reusable.delete(w);
         // Nothing is left there to close.
         this.#closed.arrive(w);
