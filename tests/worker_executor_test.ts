@@ -628,6 +628,14 @@ Deno.test("worker executor: a script runs its jobs one after another, each on wo
   assert.deepEqual(printed.slice(2).sort(), ["a", "b"]);
 });
 
+Deno.test("worker executor: a script that runs a job with the JobTestDriver, then one on workers, runs both", async () => {
+  const { code, stdout, stderr } = await run([
+    ...["--scenario", "driver-then-workers", "--parallelism", "2", "--executor", "workers"],
+  ]);
+  assert.equal(code, 0, stderr);
+  assert.deepEqual(lastJsonLine(stdout), { driven: [2, 3], second: [10, 20, 30, 40] });
+});
+
 for (const scenario of ["same-jobs", "same-jobs-at-once"]) {
   Deno.test(`worker executor: two jobs of the same name and shape each run their own functions on their own items (${scenario})`, async () => {
     const { code, stdout, stderr } = await run([

@@ -1024,10 +1024,21 @@ export class StreamEnvironment implements GraphBuilder {
       this.#executed = true;
       const done = runInWorker(this.#nodes, { name, ...this.#jobConfig() }, jobIndex);
       const never = new Promise<never>(() => {});
+      const nodes = this.#nodes;
+      const config = { name, ...this.#jobConfig() };
+      let planned: Job | undefined;
       return {
         done,
         get job(): Job {
-          throw new ConfigError("A worker of the worker executor has no job client");
+          // A job that runs inline (on the main thread: a ManualClock's, the test driver's)
+          // starts no workers, so it is never the job a worker serves: it is one the script ran
+          // before, passed over here. Its job is planned as there, and never runs here.
+          planned ??= new Job(nodes, config);
+          const spread = Math.max(...planned.plan.chains.map((ch) => ch.parallelism)) > 1;
+          if (c.executor === "workers" && spread) {
+            throw new ConfigError("A worker of the worker executor has no job client");
+          }
+          return planned;
         },
         restarts: 0,
         restarting: false,

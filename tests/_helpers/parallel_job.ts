@@ -35,6 +35,8 @@
  *   `Deno.exit(3)`, `close()`, returns) before `execute()`; `late-execute`: the workers' scripts
  *   end and call `execute()` half a second later, from a timer (work the script does not await).
  * - `two-jobs`: runs one job, then another; both print their records.
+ * - `driver-then-workers`: a job run with the `JobTestDriver` (inline, a ManualClock), then a
+ *   keyed job on the environment's executor; prints `{ driven, second }` (their records).
  * - `same-jobs`, `same-jobs-at-once`: two jobs of the same name and shape, one after the other
  *   (or both at once), over other items
  *   with another function (`executeAndCollect`; each worker reads some items); prints both results
@@ -90,6 +92,7 @@ import {
   FileSource,
   type JobResult,
   type KeyedProcessFunction,
+  ManualClock,
   OutputTag,
   runMain,
   type RuntimeContext,
@@ -99,6 +102,7 @@ import {
   type ValueState,
   ValueStateDescriptor,
 } from "../../mod.ts";
+import { JobTestDriver, TestSource } from "../../core/testing/mod.ts";
 
 class Count implements KeyedProcessFunction<string, string, [string, number]> {
   count!: ValueState<number>;
@@ -485,6 +489,22 @@ async function main(args: string[]): Promise<void> {
         second.fromElements(1, 2).uid("more").rebalance().print();
         await second.execute("second");
       }
+      return;
+    }
+    case "driver-then-workers": {
+      const driven = StreamEnvironment.create({ clock: new ManualClock(0) });
+      const input = new TestSource<number>();
+      const out = new CollectSink<number>();
+      driven.addSource(input).map((n: number) => n + 1).addSink(out);
+      const driver = await JobTestDriver.start(driven, { name: "driven" });
+      input.push(1, 2);
+      await driver.settle();
+      await driver.close();
+      const sink = new CollectSink<number>();
+      env.fromElements(1, 2, 3, 4).uid("numbers").keyBy((n) => n % 2, Serializers.f64)
+        .map((n: number) => n * 10).uid("times-ten").addSink(sink).uid("collect");
+      await env.execute("after the driver");
+      console.log(JSON.stringify({ driven: out.values, second: sink.values.sort() }));
       return;
     }
     case "two-jobs": {
