@@ -87,6 +87,7 @@ export type {
   KeyedStateBackend,
   KeyedStateHandle,
   NamespacedState,
+  RawSnapshotSource,
   SegmentRef,
   SnapshotStorage,
   StateBackend,

@@ -15,12 +15,22 @@
  * The entry's value is the timer's registration sequence number: timers with
  * the same timestamp fire in registration order, after a restore too.
  *
- * Entries are written lazily: a backend with `onSnapshot` calls the service
- * at the start of every snapshot, and only then are the timers registered
- * since the last snapshot written, found by a scan of the queues (a timer
- * that fires before the next checkpoint never touches the backend); a fired
- * or deleted timer whose entry was written is deleted from the backend at once. Backends without
- * `onSnapshot` get every timer written through.
+ * On the heap backend (`takeRawEntries`) the service owns its entries: a
+ * snapshot's synchronous part copies the queues' bucket arrays (references
+ * only: a queued timer never changes but for being marked removed, with the
+ * snapshot epoch it left in), and its asynchronous part serializes them, all
+ * of them or, for a delta, the timers registered since the last snapshot
+ * with deletes of the snapshotted ones that left. As in Flink's heap
+ * priority queue snapshot, the task stops for a copy, not for serialization.
+ * A restore decodes the entries and bulk-loads the queues: buckets
+ * unindexed, the heap of buckets built at once.
+ *
+ * Other backends with `onSnapshot` (LSM) call the service at the start of
+ * every snapshot, and only then are the timers registered since the last
+ * snapshot written (a timer that fires before the next checkpoint never
+ * touches the backend); a fired or deleted timer whose entry was written is
+ * deleted from the backend at once. Backends with neither get every timer
+ * written through.
  *
  * @module
  */
@@ -29,6 +39,7 @@ import type { KeyedStateBackend } from "../state/backend.ts";
 import { keyGroupOf } from "../state/key_group.ts";
 import type { Serializer } from "../state/serializer.ts";
 import { MAX_USER_STATE_ID } from "../state/state_keys.ts";
+import type { SegmentBatch } from "../../statestore-as/segment_batch.ts";
 import { checkEventTime } from "../time/_event_time_value.ts";
 
 /**
@@ -60,6 +71,9 @@ export const PROCESSING_TIMERS_STATE_ID = MAX_USER_STATE_ID + 2;
 /** Bytes before the key in a timer's store key: key group, state id, timestamp. */
 const TIMER_HEADER_BYTES = 12;
 
+/** The key identity of a timer that is not indexed (`registerNewEventTimeTimer`). */
+const UNINDEXED: unique symbol = Symbol("unindexed");
+
 /** A registered timer. */
 export interface Timer<N = unknown> {
   /** When it fires. */
@@ -83,8 +97,14 @@ class QueuedTimer<N> implements Timer<N> {
   readonly nsId: unknown;
   /** Fired or deleted. */
   dead = false;
-  /** The backend holds the timer's entry (written at a snapshot, or restored). */
-  persisted: boolean;
+  /** The service's snapshot epoch when it fired or was deleted (-1: dropped as a duplicate). */
+  removedIn = Infinity;
+  /**
+   * The service's snapshot epoch when the timer was queued: a snapshot taken
+   * since (a later epoch) holds its entry. -1: held from the start (restored,
+   * or written through).
+   */
+  readonly epoch: number;
   constructor(
     timestamp: number,
     key: unknown,
@@ -92,7 +112,7 @@ class QueuedTimer<N> implements Timer<N> {
     seq: number,
     keyId: unknown,
     nsId: unknown,
-    persisted: boolean,
+    epoch: number,
   ) {
     this.timestamp = timestamp;
     this.key = key;
@@ -100,7 +120,7 @@ class QueuedTimer<N> implements Timer<N> {
     this.seq = seq;
     this.keyId = keyId;
     this.nsId = nsId;
-    this.persisted = persisted;
+    this.epoch = epoch;
   }
 }
 
@@ -108,8 +128,11 @@ class QueuedTimer<N> implements Timer<N> {
 class Bucket<N> {
   readonly timestamp: number;
   readonly timers: QueuedTimer<N>[] = [];
-  /** The bucket's timers by namespace identity, then key identity (fired ones stay until drained). */
-  readonly byNs = new Map<unknown, Map<unknown, QueuedTimer<N>>>();
+  /**
+   * The bucket's timers by namespace identity, then key identity (fired ones
+   * stay until drained); undefined until first needed after a bulk load.
+   */
+  byNs: Map<unknown, Map<unknown, QueuedTimer<N>>> | undefined = new Map();
   /** Timers before `head` have been popped. */
   head = 0;
   /** False when a restored timer arrived out of registration order. */
@@ -141,8 +164,33 @@ class TimerQueue<N> {
   }
 
   find(nsId: unknown, keyId: unknown, ts: number): QueuedTimer<N> | undefined {
-    const t = this.#buckets.get(ts)?.byNs.get(nsId)?.get(keyId);
+    const b = this.#buckets.get(ts);
+    if (b === undefined) return undefined;
+    const t = this.#index(b).get(nsId)?.get(keyId);
     return t === undefined || t.dead ? undefined : t;
+  }
+
+  /**
+   * The bucket's index, built on first use after a bulk load: a second live
+   * timer of one namespace, key and timestamp (the later registered) is dropped.
+   */
+  #index(b: Bucket<N>): Map<unknown, Map<unknown, QueuedTimer<N>>> {
+    if (b.byNs !== undefined) return b.byNs;
+    const byNs = b.byNs = new Map();
+    if (!b.sorted) this.#sortBucket(b);
+    const timers = b.timers;
+    for (let i = b.head; i < timers.length; i++) {
+      const t = timers[i]!;
+      if (t.dead || t.keyId === UNINDEXED) continue;
+      let byKey = byNs.get(t.nsId);
+      if (byKey === undefined) byNs.set(t.nsId, byKey = new Map());
+      if (byKey.has(t.keyId)) {
+        t.dead = true;
+        t.removedIn = -1;
+        this.#size--;
+      } else byKey.set(t.keyId, t);
+    }
+    return byNs;
   }
 
   /** Adds `t` unless a live timer of its namespace, key and timestamp is queued. */
@@ -153,8 +201,9 @@ class TimerQueue<N> {
       this.#buckets.set(t.timestamp, b);
       this.#push(b);
     }
-    let byKey = b.byNs.get(t.nsId);
-    if (byKey === undefined) b.byNs.set(t.nsId, byKey = new Map());
+    const byNs = this.#index(b);
+    let byKey = byNs.get(t.nsId);
+    if (byKey === undefined) byNs.set(t.nsId, byKey = new Map());
     const old = byKey.get(t.keyId);
     if (old !== undefined && !old.dead) return false;
     byKey.set(t.keyId, t);
@@ -163,6 +212,33 @@ class TimerQueue<N> {
     timers.push(t);
     this.#size++;
     return true;
+  }
+
+  /**
+   * Adds restored timers in O(n): into their buckets unindexed (the index of
+   * a bucket is built when first needed), then the heap of buckets is built
+   * at once rather than by a push per bucket.
+   */
+  bulkLoad(timers: readonly QueuedTimer<N>[]): void {
+    const h = this.#heap;
+    let b: Bucket<N> | undefined;
+    for (const t of timers) {
+      if (b === undefined || b.timestamp !== t.timestamp) {
+        b = this.#buckets.get(t.timestamp);
+        if (b === undefined) {
+          b = new Bucket<N>(t.timestamp);
+          b.byNs = undefined;
+          this.#buckets.set(t.timestamp, b);
+          h.push(b);
+        }
+      }
+      const bt = b.timers;
+      if (bt.length > b.head && bt[bt.length - 1]!.seq > t.seq) b.sorted = false;
+      bt.push(t);
+      b.byNs = undefined; // a bucket of earlier timers too: indexed again when needed
+    }
+    this.#size += timers.length;
+    for (let i = (h.length >> 1) - 1; i >= 0; i--) this.#siftDown(i, h[i]!);
   }
 
   /** Adds `t` without looking for a duplicate and without indexing it (it cannot be found or deleted). */
@@ -185,22 +261,24 @@ class TimerQueue<N> {
   remove(t: QueuedTimer<N>): void {
     t.dead = true;
     this.#size--;
-    const b = this.#buckets.get(t.timestamp)!;
-    const byKey = b.byNs.get(t.nsId)!;
+    const byNs = this.#buckets.get(t.timestamp)!.byNs!;
+    const byKey = byNs.get(t.nsId)!;
     byKey.delete(t.keyId);
-    if (byKey.size === 0) b.byNs.delete(t.nsId);
+    if (byKey.size === 0) byNs.delete(t.nsId);
+  }
+
+  #sortBucket(b: Bucket<N>): void {
+    const rest = b.timers.slice(b.head).sort((x, y) => x.seq - y.seq);
+    b.timers.length = b.head;
+    for (const t of rest) b.timers.push(t);
+    b.sorted = true;
   }
 
   peek(): QueuedTimer<N> | undefined {
     const h = this.#heap;
     while (h.length > 0) {
       const b = h[0]!;
-      if (!b.sorted) {
-        const rest = b.timers.slice(b.head).sort((x, y) => x.seq - y.seq);
-        b.timers.length = b.head;
-        b.timers.push(...rest);
-        b.sorted = true;
-      }
+      if (!b.sorted) this.#sortBucket(b);
       const timers = b.timers;
       while (b.head < timers.length && timers[b.head]!.dead) b.head++;
       if (b.head < timers.length) return timers[b.head];
@@ -231,6 +309,16 @@ class TimerQueue<N> {
     }
   }
 
+  /**
+   * The buckets' timers from their heads: queued ones and deleted ones,
+   * copied without reading them (see `InternalTimerService.#capture`).
+   */
+  slots(): QueuedTimer<N>[][] {
+    const out: QueuedTimer<N>[][] = [];
+    for (const b of this.#buckets.values()) out.push(b.timers.slice(b.head));
+    return out;
+  }
+
   all(): QueuedTimer<N>[] {
     const out: QueuedTimer<N>[] = [];
     for (const b of this.#buckets.values()) {
@@ -255,8 +343,12 @@ class TimerQueue<N> {
   #popTop(): void {
     const h = this.#heap;
     const last = h.pop()!;
-    if (h.length === 0) return;
-    let i = 0;
+    if (h.length > 0) this.#siftDown(0, last);
+  }
+
+  /** Puts `last` at `i` or below, where the heap order holds. */
+  #siftDown(i: number, last: Bucket<N>): void {
+    const h = this.#heap;
     for (;;) {
       const l = 2 * i + 1, r = l + 1;
       let m = last.timestamp, mi = -1;
@@ -307,11 +399,27 @@ function writeOrderedF64(w: ByteWriter, ts: number): void {
   else b[at] = b[at]! | 0x80;
 }
 
+/** Scratch for `readOrderedF64`: no allocation per timer. */
+const F64 = new DataView(new ArrayBuffer(8));
+
 function readOrderedF64(b: Uint8Array, at: number): number {
-  const c = b.slice(at, at + 8);
-  if (c[0]! & 0x80) c[0] = c[0]! & 0x7f;
-  else for (let i = 0; i < 8; i++) c[i] = ~c[i]! & 0xff;
-  return new DataView(c.buffer).getFloat64(0);
+  if (b[at]! & 0x80) {
+    F64.setUint8(0, b[at]! & 0x7f);
+    for (let i = 1; i < 8; i++) F64.setUint8(i, b[at + i]!);
+  } else for (let i = 0; i < 8; i++) F64.setUint8(i, ~b[at + i]! & 0xff);
+  return F64.getFloat64(0);
+}
+
+/** A varint at the start of `b` (as `ByteReader.readVarUint`, without a reader). */
+function readVarUint(b: Uint8Array): number {
+  let result = 0, mul = 1;
+  for (let i = 0; i < 8 && i < b.length; i++) {
+    const x = b[i]!;
+    result += (x & 0x7f) * mul;
+    if (x < 0x80) return result;
+    mul *= 0x80;
+  }
+  return new ByteReader(b).readVarUint(); // throws the reader's error
 }
 
 /** Bytes as a string of char codes 0-255: a Map key with value semantics. */
@@ -345,8 +453,15 @@ export class InternalTimerService<N = undefined> {
   readonly #valueWriter = new ByteWriter(16);
   /** Write every timer to the backend at once (the backend has no `onSnapshot`). */
   readonly #writeThrough: boolean;
-  /** Timers registered since the last snapshot wrote the new ones. */
+  /** The backend's snapshots capture the queues (`takeRawEntries`): nothing is written to it. */
+  #captured = false;
+  /** Snapshots taken (captures, or flushes of new timers): see `QueuedTimer.epoch`. */
+  #epoch = 0;
+  /** Queued timers registered since the last snapshot. */
   #unwritten = 0;
+  /** Timers a snapshot held that fired or were deleted since the last capture: a delta deletes them. */
+  #removedEvent: QueuedTimer<N>[] = [];
+  #removedProcessing: QueuedTimer<N>[] = [];
   /** Namespace objects seen lately, with their identity (namespaces are immutable). */
   readonly #nsIds = new Map<unknown, unknown>();
   #seq = 0;
@@ -370,40 +485,71 @@ export class InternalTimerService<N = undefined> {
     this.#nsSerializer = namespaceSerializer;
     this.#backend = host.backend;
     this.#maxParallelism = host.maxParallelism ?? 128;
-    this.#writeThrough = typeof this.#backend?.onSnapshot !== "function";
-    if (this.#backend) {
-      this.#backend.onSnapshot?.(() => this.#writeUnwritten());
-      this.#load(EVENT_TIMERS_STATE_ID, this.#event);
-      this.#load(PROCESSING_TIMERS_STATE_ID, this.#processing);
+    const backend = this.#backend;
+    this.#writeThrough = backend !== undefined && typeof backend.onSnapshot !== "function" &&
+      typeof backend.takeRawEntries !== "function";
+    if (backend) {
+      let restored: Iterable<[Uint8Array, Uint8Array]>;
+      if (typeof backend.takeRawEntries === "function") {
+        this.#captured = true;
+        restored = backend.takeRawEntries([EVENT_TIMERS_STATE_ID, PROCESSING_TIMERS_STATE_ID], {
+          count: () => this.#event.size + this.#processing.size,
+          changes: () =>
+            this.#unwritten + this.#removedEvent.length + this.#removedProcessing.length,
+          capture: (full) => this.#capture(full),
+        });
+      } else {
+        backend.onSnapshot?.(() => this.#writeUnwritten());
+        restored = this.#scan();
+      }
+      this.#load(restored);
       this.#reschedule();
     }
   }
 
-  #load(stateId: number, queue: TimerQueue<N>): void {
+  /** The backend's timer entries, by key group. */
+  *#scan(): Iterable<[Uint8Array, Uint8Array]> {
     const backend = this.#backend!;
     const { start, end } = backend.keyGroupRange;
     const lo = new Uint8Array(4), hi = new Uint8Array(4);
     for (let kg = start; kg <= end; kg++) {
       lo[0] = hi[0] = kg >>> 8;
       lo[1] = hi[1] = kg & 0xff;
-      lo[2] = stateId >>> 8;
-      lo[3] = stateId & 0xff;
-      hi[2] = (stateId + 1) >>> 8;
-      hi[3] = (stateId + 1) & 0xff;
-      for (const [k, v] of backend.rawScan(lo, hi)) this.#loadOne(queue, k, v);
+      lo[2] = EVENT_TIMERS_STATE_ID >>> 8;
+      lo[3] = EVENT_TIMERS_STATE_ID & 0xff;
+      hi[2] = (PROCESSING_TIMERS_STATE_ID + 1) >>> 8;
+      hi[3] = (PROCESSING_TIMERS_STATE_ID + 1) & 0xff;
+      yield* backend.rawScan(lo, hi);
     }
   }
 
-  #loadOne(queue: TimerQueue<N>, k: Uint8Array, v: Uint8Array): void {
-    const timestamp = readOrderedF64(k, 4);
-    const r = new ByteReader(k);
-    r.pos = TIMER_HEADER_BYTES;
-    const key = this.#keySerializer.read(r);
-    const namespace = this.#nsSerializer ? this.#nsSerializer.read(r) : undefined as N;
-    const seq = new ByteReader(v).readVarUint();
-    if (seq >= this.#seq) this.#seq = seq + 1;
-    const keyId = this.#keyId(key), nsId = this.#nsId(namespace);
-    queue.add(new QueuedTimer(timestamp, key, namespace, seq, keyId, nsId, true));
+  /** Decodes restored entries and bulk-loads the queues (O(n), not a heap insert per timer). */
+  #load(entries: Iterable<[Uint8Array, Uint8Array]>): void {
+    const event: QueuedTimer<N>[] = [], processing: QueuedTimer<N>[] = [];
+    const keySer = this.#keySerializer, nsSer = this.#nsSerializer;
+    let maxSeq = this.#seq - 1;
+    for (const [k, v] of entries) {
+      const timestamp = readOrderedF64(k, 4);
+      const r = new ByteReader(k);
+      r.pos = TIMER_HEADER_BYTES;
+      const key = keySer.read(r);
+      const namespace = nsSer ? nsSer.read(r) : undefined as N;
+      const seq = readVarUint(v);
+      if (seq > maxSeq) maxSeq = seq;
+      const t = new QueuedTimer(
+        timestamp,
+        key,
+        namespace,
+        seq,
+        this.#keyId(key),
+        this.#nsId(namespace),
+        -1,
+      );
+      (((k[2]! << 8) | k[3]!) === EVENT_TIMERS_STATE_ID ? event : processing).push(t);
+    }
+    this.#seq = maxSeq + 1;
+    this.#event.bulkLoad(event);
+    this.#processing.bulkLoad(processing);
   }
 
   /** The key's identity: the key itself when a primitive, else its serialized bytes. */
@@ -443,8 +589,14 @@ export class InternalTimerService<N = undefined> {
     return id;
   }
 
-  /** The store key of a timer (in the service's writer). */
+  /** The store key of a timer (a view of the service's writer). */
   #storeKey(stateId: number, t: QueuedTimer<N>): Uint8Array {
+    this.#writeStoreKey(stateId, t);
+    return this.#writer.bytes();
+  }
+
+  /** Writes the store key of a timer into the service's writer. */
+  #writeStoreKey(stateId: number, t: QueuedTimer<N>): void {
     const w = this.#writer;
     w.reset();
     w.writeU16(0);
@@ -453,36 +605,99 @@ export class InternalTimerService<N = undefined> {
     this.#keySerializer.write(t.key, w);
     const keyEnd = w.length;
     if (this.#nsSerializer) this.#nsSerializer.write(t.namespace, w);
-    const b = w.bytes();
+    const b = w.buf;
     const kg = keyGroupOf(b.subarray(TIMER_HEADER_BYTES, keyEnd), this.#maxParallelism);
     b[0] = kg >>> 8;
     b[1] = kg & 0xff;
-    return b;
   }
 
-  #put(stateId: number, t: QueuedTimer<N>): void {
+  /** The entry's value: the registration sequence number (in the service's value writer). */
+  #value(t: QueuedTimer<N>): ByteWriter {
     const v = this.#valueWriter;
     v.reset();
     v.writeVarUint(t.seq);
-    this.#backend!.rawPut(this.#storeKey(stateId, t), v.bytes());
-    t.persisted = true;
+    return v;
   }
 
-  /** A timer left the queue: its entry, if written, goes too. */
+  #put(stateId: number, t: QueuedTimer<N>): void {
+    this.#backend!.rawPut(this.#storeKey(stateId, t), this.#value(t).bytes());
+  }
+
+  /** A timer left the queue (fired or deleted): its entry, if a snapshot holds one, goes too. */
   #forget(stateId: number, t: QueuedTimer<N>): void {
-    if (t.persisted) this.#backend!.rawDelete(this.#storeKey(stateId, t));
+    t.removedIn = this.#epoch;
+    if (this.#backend === undefined) return;
+    if (t.epoch >= this.#epoch) this.#unwritten--; // no snapshot since it was queued
+    else if (!this.#captured) this.#backend.rawDelete(this.#storeKey(stateId, t));
+    else (stateId === EVENT_TIMERS_STATE_ID ? this.#removedEvent : this.#removedProcessing).push(t);
   }
 
   /** Writes the entries of the timers registered since the last snapshot (a scan of the queues). */
   #writeUnwritten(): void {
     if (this.#unwritten === 0) return;
     this.#unwritten = 0;
+    const epoch = this.#epoch++;
     this.#event.forEachLive((t) => {
-      if (!t.persisted) this.#put(EVENT_TIMERS_STATE_ID, t);
+      if (t.epoch === epoch) this.#put(EVENT_TIMERS_STATE_ID, t);
     });
     this.#processing.forEachLive((t) => {
-      if (!t.persisted) this.#put(PROCESSING_TIMERS_STATE_ID, t);
+      if (t.epoch === epoch) this.#put(PROCESSING_TIMERS_STATE_ID, t);
     });
+  }
+
+  /**
+   * A snapshot's synchronous part (see `RawSnapshotSource`): copies the
+   * queues' slots (references, without reading the timers) and takes the
+   * timers a snapshot held that left since the last capture. The returned
+   * asynchronous part serializes every timer queued at the capture (`full`)
+   * or those registered since the last one, and deletes of the ones that
+   * left. What happens after the capture does not change it: a queued timer
+   * is immutable but for being marked removed, with the epoch it was removed in.
+   */
+  #capture(full: boolean): (out: SegmentBatch) => void {
+    const epoch = this.#epoch++;
+    this.#unwritten = 0;
+    const event = this.#event.slots(), processing = this.#processing.slots();
+    const removedEvent = full ? [] : this.#removedEvent;
+    const removedProcessing = full ? [] : this.#removedProcessing;
+    this.#removedEvent = [];
+    this.#removedProcessing = [];
+    const queued = (t: QueuedTimer<N>) => t.removedIn > epoch && (full || t.epoch === epoch);
+    return (out) => {
+      this.#addEntries(out, EVENT_TIMERS_STATE_ID, event, queued, removedEvent);
+      this.#addEntries(out, PROCESSING_TIMERS_STATE_ID, processing, queued, removedProcessing);
+    };
+  }
+
+  /**
+   * Adds puts of the `timers` that are `put` and deletes of `removed` to
+   * `out`. A removed timer registered again since (same store key) is put
+   * only: a batch's keys are distinct.
+   */
+  #addEntries(
+    out: SegmentBatch,
+    stateId: number,
+    timers: readonly QueuedTimer<N>[][],
+    put: (t: QueuedTimer<N>) => boolean,
+    removed: readonly QueuedTimer<N>[],
+  ): void {
+    const w = this.#writer;
+    const removedAt = removed.length === 0 ? undefined : new Set(removed.map((t) => t.timestamp));
+    const putAgain = new Set<string>();
+    for (const bucket of timers) {
+      for (const t of bucket) {
+        if (!put(t)) continue;
+        this.#writeStoreKey(stateId, t);
+        if (removedAt?.has(t.timestamp)) putAgain.add(latin1(w.bytes()));
+        const v = this.#value(t);
+        out.add(w.buf, w.length, v.buf, v.length);
+      }
+    }
+    for (const t of removed) {
+      this.#writeStoreKey(stateId, t);
+      if (putAgain.size > 0 && putAgain.has(latin1(w.bytes()))) continue;
+      out.add(w.buf, w.length, null, 0);
+    }
   }
 
   /** The last watermark this operator saw. */
@@ -497,11 +712,24 @@ export class InternalTimerService<N = undefined> {
 
   #register(queue: TimerQueue<N>, event: boolean, ns: N, ts: number): boolean {
     const key = this.#host.currentKey();
-    const t = new QueuedTimer(ts, key, ns, this.#seq, this.#keyId(key), this.#nsId(ns), false);
+    const t = new QueuedTimer(
+      ts,
+      key,
+      ns,
+      this.#seq,
+      this.#keyId(key),
+      this.#nsId(ns),
+      this.#newEpoch,
+    );
     if (!queue.add(t)) return false;
     this.#seq++;
     if (this.#backend) this.#track(event, t);
     return true;
+  }
+
+  /** The epoch of a timer queued now (written through: held at once). */
+  get #newEpoch(): number {
+    return this.#writeThrough ? -1 : this.#epoch;
   }
 
   /** A new timer: written now (write-through) or at the next snapshot. */
@@ -533,7 +761,7 @@ export class InternalTimerService<N = undefined> {
    */
   registerNewEventTimeTimer(ns: N, ts: number): void {
     const key = this.#host.currentKey();
-    const t = new QueuedTimer(ts, key, ns, this.#seq++, undefined, undefined, false);
+    const t = new QueuedTimer(ts, key, ns, this.#seq++, UNINDEXED, undefined, this.#newEpoch);
     this.#event.append(t);
     if (this.#backend) this.#track(true, t);
   }
@@ -562,7 +790,7 @@ export class InternalTimerService<N = undefined> {
       const t = q.peek();
       if (t === undefined || t.timestamp > watermark) return;
       q.pop();
-      if (t.persisted) this.#forget(EVENT_TIMERS_STATE_ID, t);
+      this.#forget(EVENT_TIMERS_STATE_ID, t);
       this.#host.setCurrentKey(t.key);
       this.#target.onTimer(t, "event-time");
     }
@@ -577,7 +805,7 @@ export class InternalTimerService<N = undefined> {
       const t = q.peek();
       if (t === undefined || t.timestamp > now) break;
       q.pop();
-      if (t.persisted) this.#forget(PROCESSING_TIMERS_STATE_ID, t);
+      this.#forget(PROCESSING_TIMERS_STATE_ID, t);
       this.#host.setCurrentKey(t.key);
       this.#target.onTimer(t, "processing-time");
     }

@@ -15,6 +15,7 @@ import type {
 } from "./descriptors.ts";
 import type { KeyGroupRange } from "./key_group.ts";
 import type { StateMeta } from "./state_keys.ts";
+import type { SegmentBatch } from "../../statestore-as/segment_batch.ts";
 import type { SegmentFs } from "../../statestore-as/segment_fs.ts";
 import type { Serializer } from "./serializer.ts";
 import type { StateQueryResult } from "./queryable.ts";
@@ -339,6 +340,17 @@ export interface KeyedStateBackend {
    */
   onSnapshot?(flush: () => void): void;
   /**
+   * Hands the raw entries of `stateIds` (timers) over to `source`: returns
+   * the restored ones (in no particular order) and keeps none of them. Every
+   * snapshot then writes what `source` captures in its synchronous part (a
+   * copy of references), serialized in the asynchronous part. A backend
+   * without it keeps such entries itself (`rawPut`, `onSnapshot`).
+   */
+  takeRawEntries?(
+    stateIds: readonly number[],
+    source: RawSnapshotSource,
+  ): Iterable<[Uint8Array, Uint8Array]>;
+  /**
    * Resolves when the background work the backend's writes wait for has
    * caught up (the LSM backend's flushes and compactions); undefined when
    * writes need not wait. The task awaits it between batches, so a write
@@ -355,6 +367,50 @@ export interface KeyedStateBackend {
   rawScan(start: Uint8Array, end: Uint8Array): Iterable<[Uint8Array, Uint8Array]>;
   /** Releases memory and files. */
   dispose(): void;
+}
+
+/**
+ * Raw entries a backend's snapshots write on behalf of their owner (the timer
+ * service), which keeps them in its own structures.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DenoCheckpointFs, HeapStateBackend, type RawSnapshotSource, Serializers } from "@weir/weir";
+ * const options = {
+ *   operatorUid: "op", subtaskIndex: 0, keySerializer: Serializers.key, maxParallelism: 128,
+ *   keyGroupRange: { start: 0, end: 127 },
+ * };
+ * const entry = new Uint8Array([0, 1, 0xff, 0xf1, 7]); // key group 1, a reserved state id
+ * const source: RawSnapshotSource = {
+ *   count: () => 1,
+ *   changes: () => 1,
+ *   capture: () => (out) => out.put(entry, new Uint8Array([42])),
+ * };
+ * const fs = new DenoCheckpointFs();
+ * const dir = Deno.makeTempDirSync();
+ * const before = new HeapStateBackend().createKeyedBackend(options);
+ * before.takeRawEntries([0xfff1], source);
+ * const handle = await before.snapshot(1, { fs, dir, newSegmentName: () => "1.seg" });
+ * const restore = { handles: [handle], fs, segmentPath: (name: string) => `${dir}/${name}` };
+ * const after = new HeapStateBackend().createKeyedBackend({ ...options, restore });
+ * const restored = [...after.takeRawEntries([0xfff1], source)];
+ * assert.deepEqual(restored, [[entry, new Uint8Array([42])]]);
+ * Deno.removeSync(dir, { recursive: true });
+ * ```
+ */
+export interface RawSnapshotSource {
+  /** Entries held: what a full snapshot writes. */
+  count(): number;
+  /** Puts and deletes since the last capture: what a delta writes. */
+  changes(): number;
+  /**
+   * The synchronous part of a snapshot: captures every entry (`full`) or the
+   * changes since the last capture, without serializing them, and returns the
+   * asynchronous part, which adds them to `out`. Changes after the capture do
+   * not reach `out`.
+   */
+  capture(full: boolean): (out: SegmentBatch) => void;
 }
 
 /**

@@ -14,6 +14,7 @@ import type {
   KeyedStateBackend,
   KeyedStateHandle,
   NamespacedState,
+  RawSnapshotSource,
   SegmentRef,
   SnapshotStorage,
   StateBackend,
@@ -880,7 +881,14 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
   readonly #states = new Map<string, Registered>();
   readonly #pending = new Map<string, PendingRestore>();
   /** Raw entries (timers), by latin1 of the store key. */
-  readonly #raw = new Map<string, [Uint8Array, Uint8Array]>();
+  readonly #rawById = new Map<string, [Uint8Array, Uint8Array]>();
+  /**
+   * Restored raw entries not yet in `#rawById`: a source takes its own
+   * (`takeRawEntries`) without a string per entry; the rest join the map on first use.
+   */
+  #restoredRaw: [Uint8Array, Uint8Array][] = [];
+  /** What took raw entries over: every snapshot writes what they capture. */
+  readonly #sources: RawSnapshotSource[] = [];
   /** `#raw` sorted by key, built by a scan and dropped by a change (restores scan once per key group). */
   #rawSorted: [Uint8Array, Uint8Array][] | undefined;
   /** Raw keys (latin1) changed since the last snapshot; undefined until the first snapshot. */
@@ -946,6 +954,17 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
     return chainOf(h.segments, 0, undefined);
   }
 
+  /** Raw entries (timers), by latin1 of the store key, restored ones included. */
+  get #raw(): Map<string, [Uint8Array, Uint8Array]> {
+    const restored = this.#restoredRaw;
+    if (restored.length > 0) {
+      this.#restoredRaw = [];
+      for (const e of restored) this.#rawById.set(latin1(e[0]), e);
+      this.#rawSorted = undefined;
+    }
+    return this.#rawById;
+  }
+
   /** Reads the restored segments; keeps entries of this subtask's key groups. */
   #restore(restore: KeyedRestore): void {
     this.#chain = this.#restoredChain(restore);
@@ -954,6 +973,8 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
     const { start, end } = this.keyGroupRange;
     const byId = new Map<number, PendingRestore>();
     const seen = new Set<string>();
+    // A handle's entries are distinct: only several handles can repeat a key.
+    const dedup = restore.handles.length > 1;
     for (const handle of restore.handles) {
       for (const meta of handle.states) {
         let p = this.#pending.get(meta.name);
@@ -972,12 +993,14 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
       for (const [k, v] of readHandleEntries(restore, handle, this.keyGroupRange)) {
         const kg = (k[0]! << 8) | k[1]!;
         if (kg < start || kg > end) continue;
-        const id = latin1(k);
-        if (seen.has(id)) continue;
-        seen.add(id);
+        if (dedup) {
+          const id = latin1(k);
+          if (seen.has(id)) continue;
+          seen.add(id);
+        }
         const stateId = (k[2]! << 8) | k[3]!;
         if (stateId > MAX_USER_STATE_ID) {
-          this.#raw.set(id, [k, v]);
+          this.#restoredRaw.push([k, v]);
           continue;
         }
         const p = byId.get(stateId);
@@ -1153,6 +1176,11 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
    */
   snapshot(_checkpointId: number, storage: SnapshotStorage): Promise<KeyedStateHandle> {
     for (const hook of this.#snapshotHooks) hook();
+    let sourceEntries = 0, sourceChanges = 0;
+    for (const s of this.#sources) {
+      sourceEntries += s.count();
+      sourceChanges += s.changes();
+    }
     const seq = ++this.#snapshots;
     const states: StateMeta[] = [];
     for (const { meta } of this.#states.values()) states.push(meta);
@@ -1169,12 +1197,22 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
     let entries: SegmentBatch | undefined;
     const tracked = chain !== undefined && rawDirty !== undefined && !dirty.includes(undefined);
     if (tracked) {
-      entries = this.#deltaEntries(dirty as Map<unknown, Set<unknown>>[], rawDirty, chain);
+      entries = this.#deltaEntries(
+        dirty as Map<unknown, Set<unknown>>[],
+        rawDirty,
+        chain,
+        sourceChanges,
+      );
     }
     const base = entries === undefined ? undefined : chain;
     entries ??= this.#fullEntries();
+    // The sources' entries as they are now: only references are copied here,
+    // the asynchronous part serializes them.
+    const captured = this.#sources.map((s) => s.capture(base === undefined));
     // Until this snapshot is written (and its chain known), the limit its chain will likely have.
-    this.#trackLimit = base === undefined ? Math.floor(entries.count / 2) : trackLimit(base);
+    this.#trackLimit = base === undefined
+      ? Math.floor((entries.count + sourceEntries) / 2)
+      : trackLimit(base);
     // Churn: tracking hit its limit, or the changes outgrew a delta's budget.
     this.#pauseTracking(base !== undefined, this.#churned || (tracked && base === undefined));
     this.#churned = false;
@@ -1182,10 +1220,13 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
     const keyGroupRange = this.keyGroupRange;
     // The asynchronous part, once the synchronous part has returned: large
     // batches are sorted and formatted on a worker thread.
-    const write = () =>
-      entries.count === 0
+    const write = () => {
+      for (const add of captured) add(entries);
+      if (base === undefined && captured.length > 0) this.#lastFullBytes = entries.byteLength;
+      return entries.count === 0
         ? undefined
         : this.#batchWriter.write(storage.fs, `${storage.dir}/${name}`, entries);
+    };
     return Promise.resolve().then(write).then((info) => {
       const written: SegmentRef[] = info ? [{ name: info.name, size: info.size }] : [];
       const segments = base === undefined ? written : [...written, ...base.segments];
@@ -1274,10 +1315,12 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
     dirty: Map<unknown, Set<unknown>>[],
     rawDirty: Set<string>,
     chain: SnapshotChain,
+    sourceChanges: number,
   ): SegmentBatch | undefined {
     const budget = chain.fullBytes - chain.deltaBytes;
     // Most keys changed (the usual case under uniform churn): skip straight to a full snapshot.
-    let changed = rawDirty.size;
+    // The sources' changes count here only (their bytes come in the asynchronous part).
+    let changed = rawDirty.size + sourceChanges;
     for (const d of dirty) for (const keys of d.values()) changed += keys.size;
     if (changed > trackLimit(chain)) return undefined;
     const entries = new SegmentBatch();
@@ -1351,6 +1394,7 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
 
   /** Entries of every state and raw entries (timers). */
   #storedCount(): number {
+    // Not the sources' entries: the asynchronous part grows the batch for them.
     let n = this.#raw.size;
     for (const { state } of this.#states.values()) n += state.storedCount();
     return n;
@@ -1428,6 +1472,26 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
     this.#snapshotHooks.push(flush);
   }
 
+  /** Hands the raw entries of `stateIds` over to `source` (see `KeyedStateBackend`). */
+  takeRawEntries(
+    stateIds: readonly number[],
+    source: RawSnapshotSource,
+  ): Iterable<[Uint8Array, Uint8Array]> {
+    const ids = new Set(stateIds);
+    const of = (k: Uint8Array) => (k[2]! << 8) | k[3]!;
+    const taken: [Uint8Array, Uint8Array][] = [], kept: [Uint8Array, Uint8Array][] = [];
+    for (const e of this.#restoredRaw) (ids.has(of(e[0])) ? taken : kept).push(e);
+    this.#restoredRaw = kept;
+    for (const [id, e] of this.#rawById) {
+      if (!ids.has(of(e[0]))) continue;
+      this.#rawById.delete(id);
+      this.#rawSorted = undefined;
+      taken.push(e);
+    }
+    this.#sources.push(source);
+    return taken;
+  }
+
   /** Stores a raw entry. */
   rawPut(key: Uint8Array, value: Uint8Array): void {
     const id = latin1(key);
@@ -1503,6 +1567,7 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
     this.#ttlStates.clear();
     this.#perRecord.length = 0;
     this.#snapshotHooks.length = 0;
+    this.#sources.length = 0;
     this.#lastFull = undefined;
     this.#batchWriter.close();
   }
