@@ -16,8 +16,14 @@
  *    keyed counting throughput with a checkpoint every 1 s vs none, with every
  *    key changing between checkpoints and with 1% of them.
  *
+ * 5. Timers (`--only timers`, run by nothing else): a keyed operator's timer
+ *    service with 1M and 2M event-time timers (one per key; 50k with
+ *    `--quick`): a full checkpoint's sync part (the `snapshot` call) and async
+ *    part (until its segment is written), and the restore (the keyed backend
+ *    reading the segment, then the timer service loading the timers).
+ *
  * deno run -A bench/checkpoint.ts [--quick] [--full] [--runs R] [--backend lsm|heap]
- *   [--only throughput|sizes|storages] [--storages file,postgres,redis] [--seconds S]
+ *   [--only throughput|sizes|storages|timers] [--storages file,postgres,redis] [--seconds S]
  *
  * `--seconds S`: how long each keyed-counting run reads input (20 s; 3 s with `--quick`).
  *
@@ -39,6 +45,9 @@ import {
 import { HeapStateBackend } from "../core/state/heap/mod.ts";
 import { LsmStateBackend } from "../core/state/lsm/mod.ts";
 import { main as wordCount } from "../examples/word_count.ts";
+import { InternalTimerService } from "../core/runtime/timers.ts";
+import type { KeyedRestore, KeyedStateBackend } from "../core/state/backend.ts";
+import { DenoSegmentFs } from "../statestore-as/segment_fs.ts";
 import { benchFlags, Count, machine, median, rate, table } from "./_util.ts";
 
 const values = benchFlags({
@@ -495,8 +504,16 @@ console.log(`load average at start: ${load.split(" ").slice(0, 3).join(" ")}`);
 console.log();
 
 const only = values.only;
-if (only !== undefined && only !== "throughput" && only !== "sizes" && only !== "storages") {
-  throw new Error(`--only takes "throughput", "sizes" or "storages", got "${only}"`);
+if (
+  only !== undefined && only !== "throughput" && only !== "sizes" && only !== "storages" &&
+  only !== "timers"
+) {
+  throw new Error(`--only takes "throughput", "sizes", "storages" or "timers", got "${only}"`);
+}
+if (only === "timers") {
+  await timersSection();
+  await Deno.remove(tmpRoot, { recursive: true });
+  Deno.exit(0);
 }
 if (only === "storages") {
   await storagesSection();
@@ -868,4 +885,98 @@ function resetPlan(): void {
   plan.pos = 0;
   plan.restored = false;
   plan.version = 0;
+}
+
+// ---------------------------------------------------------------------------
+// 5. Timers: checkpoint and restore of a timer service's queues
+
+async function timersSection(): Promise<void> {
+  const counts = quick ? [50_000] : [1_000_000, 2_000_000];
+  console.log(
+    `## Timers: a full checkpoint and a restore of N event-time timers (one per string key, ` +
+      `10,000 distinct timestamps), medians of ${RUNS} runs; sync = the snapshot call (the ` +
+      `task's pause), async = from its return until the segment is written, restore = keyed ` +
+      `backend restore + timer service load`,
+  );
+  const fs = new DenoSegmentFs();
+  const rows: (string | number)[][] = [];
+  for (const [backendName, make] of BACKENDS) {
+    for (const n of counts) {
+      const sync: number[] = [], async: number[] = [], restore: number[] = [];
+      for (let run = 0; run < RUNS; run++) {
+        const dir = await Deno.makeTempDir({ dir: tmpRoot });
+        let seg = 0;
+        const storage = { fs, dir, newSegmentName: () => `t-${++seg}.seg` };
+        const a = timerBackend(make);
+        const s = timerService(a);
+        for (let i = 0; i < n; i++) {
+          a.setCurrentKey(`key-${i}`);
+          s.registerEventTimeTimer(undefined, 1000 + (i % 10_000) * 10);
+        }
+        let t0 = performance.now();
+        const pending = a.snapshot(1, storage);
+        const t1 = performance.now();
+        const handle = await pending;
+        sync.push(t1 - t0);
+        async.push(performance.now() - t1);
+        a.dispose();
+        t0 = performance.now();
+        const b = timerBackend(make, {
+          handles: [handle],
+          fs,
+          segmentPath: (name: string) => `${dir}/${name}`,
+        });
+        const restored = timerService(b);
+        restore.push(performance.now() - t0);
+        if (restored.size("event-time") !== n) {
+          throw new Error(`restored ${restored.size("event-time")} timers of ${n}`);
+        }
+        b.dispose();
+        await Deno.remove(dir, { recursive: true });
+      }
+      rows.push([
+        backendName,
+        n.toLocaleString("en"),
+        ms(median(sync)),
+        ms(median(async)),
+        ms(median(restore)),
+        `${(median(restore) * 1000 / n).toFixed(2)} µs`,
+      ]);
+    }
+  }
+  fs.close();
+  console.log(table(
+    ["backend", "timers", "sync", "async", "restore", "restore per timer"],
+    rows,
+  ));
+  console.log();
+}
+
+function timerBackend(
+  make: () => StateBackend,
+  restore?: KeyedRestore,
+): KeyedStateBackend {
+  return make().createKeyedBackend({
+    operatorUid: "timers",
+    subtaskIndex: 0,
+    keySerializer: Serializers.key,
+    maxParallelism: 128,
+    keyGroupRange: { start: 0, end: 127 },
+    ...(restore ? { restore } : {}),
+  });
+}
+
+function timerService(backend: KeyedStateBackend): InternalTimerService {
+  return new InternalTimerService(
+    {
+      now: () => 0,
+      scheduleProcessingTime: () => () => {},
+      setCurrentKey: (k) => backend.setCurrentKey(k),
+      currentKey: () => backend.currentKey(),
+      backend,
+      maxParallelism: 128,
+    },
+    { onTimer: () => {} },
+    Serializers.key,
+  );
 }
