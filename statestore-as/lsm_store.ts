@@ -2204,37 +2204,44 @@ function* readSegmentRecords(
   raw: boolean,
 ): Generator<[Uint8Array, Uint8Array, number]> {
   const e = new Engine(fs, false, 64 << 10, 64 << 10, 4096, false);
-  const o = e.openSegment(path);
-  const v = new Uint32Array(e.view().buffer, e.ex.keyPtr(), 1);
-  v[0] = o.handle;
-  e.ex.setOrder(1);
-  let start = EMPTY;
-  while (true) {
-    e.load(start);
-    let st = e.ex.iterOpen(start.length, 0, 0, raw ? 1 : 0);
-    if (st < 0) throw e.error(st);
-    const batch: Array<[Uint8Array, Uint8Array, number]> = [];
-    let done = false;
-    while (batch.length < SCAN_BATCH) {
-      st = e.ex.iterNext();
+  try {
+    const o = e.openSegment(path);
+    const v = new Uint32Array(e.view().buffer, e.ex.keyPtr(), 1);
+    v[0] = o.handle;
+    e.ex.setOrder(1);
+    let start = EMPTY;
+    while (true) {
+      e.load(start);
+      let st = e.ex.iterOpen(start.length, 0, 0, raw ? 1 : 0);
       if (st < 0) throw e.error(st);
-      if (st === 0) {
-        done = true;
-        break;
+      const batch: Array<[Uint8Array, Uint8Array, number]> = [];
+      let done = false;
+      while (batch.length < SCAN_BATCH) {
+        st = e.ex.iterNext();
+        if (st < 0) throw e.error(st);
+        if (st === 0) {
+          done = true;
+          break;
+        }
+        const u8 = e.view();
+        const kp = e.ex.iterKey();
+        const vp = e.ex.iterVal();
+        batch.push([
+          u8.slice(kp, kp + e.ex.iterKeyLen()),
+          u8.slice(vp, vp + e.ex.iterValLen()),
+          e.ex.iterKind(),
+        ]);
       }
-      const u8 = e.view();
-      const kp = e.ex.iterKey();
-      const vp = e.ex.iterVal();
-      batch.push([
-        u8.slice(kp, kp + e.ex.iterKeyLen()),
-        u8.slice(vp, vp + e.ex.iterValLen()),
-        e.ex.iterKind(),
-      ]);
+      yield* batch;
+      if (done) return;
+      const last = batch[batch.length - 1]![0];
+      start = new Uint8Array(last.length + 1);
+      start.set(last);
     }
-    yield* batch;
-    if (done) return;
-    const last = batch[batch.length - 1]![0];
-    start = new Uint8Array(last.length + 1);
-    start.set(last);
+  } finally {
+    // The read descriptor the file system cached for this read: a restore reads a checkpoint's
+    // segment under a path (`chk-N/../shared/x.seg`) that checkpoint GC's remove does not name,
+    // so kept open it would pin the deleted file, one descriptor per restore, for the run.
+    (fs as { forget?: (p: string) => void }).forget?.call(fs, path);
   }
 }
