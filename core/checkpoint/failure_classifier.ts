@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { decideRestart, type RestartDecision, type RestartStrategy } from "./restart_strategy.ts";
+import { type RestartDecision, type RestartStrategy, RestartTracker } from "./restart_strategy.ts";
 
 /**
  * One failed attempt as the classifier sees it (and as `JobClient.failures`
@@ -80,7 +80,8 @@ export const DEFAULT_REPEATED_FAILURE_LIMIT = 3;
 
 /**
  * Decides whether to restart after the last of `failures` (in order, this
- * one last).
+ * one last). `failures` may be only the newest ones (as many as
+ * `repeatedFailureLimit`, at least) when `restarts` has recorded every one.
  *
  * @example
  * ```ts
@@ -100,6 +101,7 @@ export function classifyFailure(
   policy: FailurePolicy,
   now: number,
   random: () => number = Math.random,
+  restarts: RestartTracker = trackerOf(policy.strategy, failures),
 ): RestartDecision {
   const last = failures.at(-1);
   if (!last) throw new RangeError("classifyFailure needs at least one failure");
@@ -123,5 +125,11 @@ export function classifyFailure(
         `it is deterministic`,
     };
   }
-  return decideRestart(policy.strategy, failures.map((f) => f.at), now, random);
+  return restarts.decide(now, random);
+}
+
+function trackerOf(strategy: RestartStrategy, failures: readonly AttemptFailure[]): RestartTracker {
+  const t = new RestartTracker(strategy);
+  for (const f of failures) t.record(f.at);
+  return t;
 }

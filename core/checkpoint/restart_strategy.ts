@@ -62,54 +62,116 @@ export function decideRestart(
   now: number,
   random: () => number = Math.random,
 ): RestartDecision {
-  const n = failures.length;
-  switch (strategy.kind) {
-    case "none":
-      return { restart: false, reason: "the restart strategy is none" };
-    case "fixed-delay":
-      return n <= strategy.attempts
-        ? { restart: true, delayMs: strategy.delayMs }
-        : { restart: false, reason: `fixed-delay allows ${strategy.attempts} restarts` };
-    case "failure-rate": {
-      const recent = failures.filter((t) => t > now - strategy.intervalMs).length;
-      return recent <= strategy.maxFailuresPerInterval
-        ? { restart: true, delayMs: strategy.delayMs }
-        : {
-          restart: false,
-          reason:
-            `${recent} failures within ${strategy.intervalMs} ms exceed ${strategy.maxFailuresPerInterval}`,
-        };
-    }
-    case "exponential-delay": {
+  const tracker = new RestartTracker(strategy);
+  for (const at of failures) tracker.record(at);
+  return tracker.decide(now, random);
+}
+
+/**
+ * What a restart strategy needs of the failures so far, in memory that does
+ * not grow with them (as Flink's strategies: a count, the failures of one
+ * interval, the current backoff): a job that restarts for months keeps a
+ * few numbers. {@linkcode decideRestart} over every failure decides the same.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { RestartTracker } from "./restart_strategy.ts";
+ * const t = new RestartTracker({ kind: "fixed-delay", attempts: 1, delayMs: 5 });
+ * t.record(0);
+ * assert.deepEqual(t.decide(0), { restart: true, delayMs: 5 });
+ * t.record(1);
+ * assert.equal(t.decide(1).restart, false);
+ * ```
+ */
+export class RestartTracker {
+  readonly #strategy: RestartStrategy;
+  /** Failures so far. */
+  #count = 0;
+  /** failure-rate: the newest failure times, no more than can decide (one over the maximum). */
+  readonly #recent: number[] = [];
+  /** exponential-delay: restarts since the backoff last reset, and the previous failure. */
+  #attempt = 0;
+  #previous = 0;
+
+  /** A tracker of `strategy` with no failures yet. */
+  constructor(strategy: RestartStrategy) {
+    this.#strategy = strategy;
+  }
+
+  /** Records a failure at `at` (ms; failures in time order). */
+  record(at: number): void {
+    const s = this.#strategy;
+    if (s.kind === "failure-rate") {
+      this.#recent.push(at);
+      // More than the maximum within an interval stops the job however many more there are.
+      if (this.#recent.length > s.maxFailuresPerInterval + 1) this.#recent.shift();
+    } else if (s.kind === "exponential-delay" && this.#count > 0) {
       // As Flink's (with `attempts-before-reset-backoff`): a failure later than the threshold
       // after the previous restart (the previous failure and its backoff) starts the backoff
       // again, and the attempts count since then only. The previous backoff is taken without
       // its jitter, which is not kept.
-      const { initialBackoffMs: initial, maxBackoffMs: max, backoffMultiplier: factor } = strategy;
-      const backoff = (attempt: number) => initial * factor ** attempt;
-      let attempt = 0;
-      for (let i = 1; i < n; i++) {
-        const previous = Math.max(initial, Math.min(max, backoff(attempt)));
-        if (failures[i]! - failures[i - 1]! >= strategy.resetBackoffThresholdMs + previous) {
-          attempt = 0;
-        } else attempt++;
+      const previous = Math.max(
+        s.initialBackoffMs,
+        Math.min(s.maxBackoffMs, backoffOf(s, this.#attempt)),
+      );
+      if (at - this.#previous >= s.resetBackoffThresholdMs + previous) this.#attempt = 0;
+      else this.#attempt++;
+    }
+    this.#previous = at;
+    this.#count++;
+  }
+
+  /** Whether to restart after the latest recorded failure, at `now`. */
+  decide(now: number, random: () => number = Math.random): RestartDecision {
+    const strategy = this.#strategy;
+    switch (strategy.kind) {
+      case "none":
+        return { restart: false, reason: "the restart strategy is none" };
+      case "fixed-delay":
+        return this.#count <= strategy.attempts
+          ? { restart: true, delayMs: strategy.delayMs }
+          : { restart: false, reason: `fixed-delay allows ${strategy.attempts} restarts` };
+      case "failure-rate": {
+        const recent = this.#recent.filter((t) => t > now - strategy.intervalMs).length;
+        return recent <= strategy.maxFailuresPerInterval
+          ? { restart: true, delayMs: strategy.delayMs }
+          : {
+            restart: false,
+            reason:
+              `${recent} failures within ${strategy.intervalMs} ms exceed ${strategy.maxFailuresPerInterval}`,
+          };
       }
-      if (attempt >= strategy.attempts) {
+      case "exponential-delay": {
+        const attempt = this.#attempt;
+        if (attempt >= strategy.attempts) {
+          return {
+            restart: false,
+            reason:
+              `exponential-delay allows ${strategy.attempts} restarts before its backoff resets`,
+          };
+        }
+        const { initialBackoffMs: initial, maxBackoffMs: max } = strategy;
+        // Jitter on the uncapped backoff, then the cap: at the cap the delay is the cap.
+        const base = backoffOf(strategy, attempt);
+        const jitter = Number.isFinite(base)
+          ? base * strategy.jitterFactor * (random() * 2 - 1)
+          : 0;
         return {
-          restart: false,
-          reason:
-            `exponential-delay allows ${strategy.attempts} restarts before its backoff resets`,
+          restart: true,
+          delayMs: Math.max(initial, Math.min(max, Math.round(base + jitter))),
         };
       }
-      // Jitter on the uncapped backoff, then the cap: at the cap the delay is the cap.
-      const base = backoff(attempt);
-      const jitter = Number.isFinite(base) ? base * strategy.jitterFactor * (random() * 2 - 1) : 0;
-      return {
-        restart: true,
-        delayMs: Math.max(initial, Math.min(max, Math.round(base + jitter))),
-      };
     }
   }
+}
+
+/** The uncapped backoff of restart `attempt` since the last reset. */
+function backoffOf(
+  s: Extract<RestartStrategy, { kind: "exponential-delay" }>,
+  attempt: number,
+): number {
+  return s.initialBackoffMs * s.backoffMultiplier ** attempt;
 }
 
 /**

@@ -17,8 +17,8 @@ import type {
   CompletedCheckpoint,
   StopOptions,
 } from "../checkpoint/coordinator.ts";
-import type { RestartStrategy } from "../checkpoint/restart_strategy.ts";
 import { type AttemptFailure, classifyFailure } from "../checkpoint/failure_classifier.ts";
+import { type RestartStrategy, RestartTracker } from "../checkpoint/restart_strategy.ts";
 import { resolveRestore, restoredMaxParallelism } from "../checkpoint/restore.ts";
 import { CheckpointStorage, type LoadedManifest, loadManifest } from "../checkpoint/storage.ts";
 import type { CheckpointFs } from "../checkpoint/checkpoint_fs.ts";
@@ -85,7 +85,11 @@ export interface JobClient {
   readonly restarts: number;
   /** Between a failed attempt and the next one's start (the restart strategy's delay). */
   readonly restarting: boolean;
-  /** The failures of this run's attempts, oldest first (the restart history). */
+  /**
+   * The failures of this run's attempts, oldest first (the restart history): the newest 100
+   * (or `repeatedFailureLimit`, if more), as Flink bounds its exception history; the restart
+   * strategy counts them all.
+   */
   readonly failures: readonly AttemptFailure[];
   /** Stops the job; `done` then resolves with `cancelled: true`. */
   cancel(): void;
@@ -110,6 +114,12 @@ export interface JobClient {
    */
   cancelWithSavepoint(name?: string): Promise<CompletedCheckpoint>;
 }
+
+/**
+ * Failures a run keeps for {@linkcode JobClient.failures} (Flink's `web.exception-history-size`
+ * is 16): a job that restarts for months must not grow. The restart strategy counts them all.
+ */
+export const FAILURES_KEPT = 100;
 
 function savepointName(): string {
   return `savepoint-${Date.now()}-${crypto.randomUUID().slice(0, 6)}`;
@@ -277,6 +287,7 @@ function runLocked(
   // only seen when read): `latest` skips them from then on.
   const damaged = new Set<number>();
   const failures: AttemptFailure[] = [];
+  const restartTracker = new RestartTracker(options.restartStrategy);
   const attempts = async () => {
     for (;;) {
       try {
@@ -301,10 +312,20 @@ function runLocked(
           restoredFrom: restore && absolute(restore.dir),
           configError: causedByConfig(e),
         });
-        const decision = classifyFailure(failures, {
-          strategy: options.restartStrategy,
-          repeatedFailureLimit: options.repeatedFailureLimit,
-        }, Date.now());
+        if (failures.length > Math.max(FAILURES_KEPT, options.repeatedFailureLimit)) {
+          failures.shift();
+        }
+        restartTracker.record(failures.at(-1)!.at);
+        const decision = classifyFailure(
+          failures,
+          {
+            strategy: options.restartStrategy,
+            repeatedFailureLimit: options.repeatedFailureLimit,
+          },
+          Date.now(),
+          undefined,
+          restartTracker,
+        );
         if (!decision.restart) {
           // Without restarts the failure speaks for itself.
           if (options.restartStrategy.kind === "none") throw e;

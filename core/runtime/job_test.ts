@@ -460,3 +460,25 @@ Deno.test("inline without restarts: an error nothing caught in a user function's
     return true;
   });
 });
+
+Deno.test("a job restarting for good keeps a bounded restart history; its strategy still counts every failure", async () => {
+  const attempts = 130;
+  const env = StreamEnvironment.create({
+    parallelism: 1,
+    executor: "inline",
+    restartStrategy: { kind: "fixed-delay", attempts, delayMs: 0 },
+    log: () => {},
+  });
+  let failed = 0;
+  // A new message each time: not the same failure in a row, which would end the job early.
+  env.fromElements(1).map((n: number) => {
+    throw new Error(`boom ${++failed} at ${n}`);
+  }).addSink(new CollectSink<number>());
+  const client = env.executeAsync("restarts");
+  await assert.rejects(client.done, /fixed-delay allows 130 restarts/);
+  assert.equal(failed, attempts + 1);
+  assert.equal(client.restarts, attempts);
+  // As Flink's exception history: the newest, not every failure since the job started.
+  assert.equal(client.failures.length, 100);
+  assert.match(client.failures.at(-1)!.signature, new RegExp(`boom ${attempts + 1} at 1`));
+});
