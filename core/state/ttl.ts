@@ -196,8 +196,8 @@ export class StateTtlConfig {
  * Builds a {@linkcode StateTtlConfig}. Defaults, as Flink's: update on create
  * and write, never return expired, cleanup in background (incremental, 5
  * entries per access, on the heap backend; the compaction filter on the LSM
- * backend) unless {@linkcode StateTtlConfigBuilder.disableCleanupInBackground}
- * or an explicit background strategy is chosen.
+ * backend) unless {@linkcode StateTtlConfigBuilder.disableCleanupInBackground}:
+ * choosing one of the two replaces that one's default, not the other.
  *
  * @example
  * ```ts
@@ -305,13 +305,13 @@ export class StateTtlConfigBuilder {
 
   /** The config. */
   build(): StateTtlConfig {
-    const explicit = this.#incremental !== undefined || this.#compaction;
-    const defaults = this.#background && !explicit;
+    // As Flink's: each background strategy not chosen keeps its default, so a strategy chosen for
+    // one backend (incremental, heap) does not leave expired state forever on the other (LSM).
     return new StateTtlConfig(this.#ttlMs, this.#update, this.#visibility, {
       fullSnapshot: this.#fullSnapshot,
       incremental: this.#incremental ??
-        (defaults ? { cleanupSize: 5, runForEveryRecord: false } : undefined),
-      compactionFilter: this.#compaction || defaults,
+        (this.#background ? { cleanupSize: 5, runForEveryRecord: false } : undefined),
+      compactionFilter: this.#compaction || this.#background,
     });
   }
 }

@@ -34,14 +34,34 @@ Deno.test("ttl: builder options", () => {
   assert.equal(c.stateVisibility, "ReturnExpiredIfNotCleanedUp");
   assert.deepEqual(c.cleanup, {
     fullSnapshot: true,
-    incremental: undefined,
+    incremental: { cleanupSize: 5, runForEveryRecord: false },
     compactionFilter: true,
   });
   const d = StateTtlConfig.newBuilder(5).setUpdateType("OnCreateAndWrite")
     .setStateVisibility("NeverReturnExpired").cleanupIncrementally(3, true).build();
   assert.deepEqual(d.cleanup.incremental, { cleanupSize: 3, runForEveryRecord: true });
-  assert.equal(d.cleanup.compactionFilter, false, "an explicit strategy replaces the defaults");
   assert.ok(d.isExpired(0, 5) && !d.isExpired(0, 4));
+});
+
+Deno.test("ttl: a cleanup strategy chosen for one backend keeps the other's default, as Flink's", () => {
+  // Incremental cleanup is the heap backend's: the same job on the LSM backend still drops
+  // expired entries in compaction (else every key that went away stays in the store for good).
+  const heap = StateTtlConfig.newBuilder(5).cleanupIncrementally(3, true).build();
+  assert.deepEqual(heap.cleanup.incremental, { cleanupSize: 3, runForEveryRecord: true });
+  assert.equal(heap.cleanup.compactionFilter, true);
+  const lsm = StateTtlConfig.newBuilder(5).cleanupInLsmCompactFilter().build();
+  assert.deepEqual(lsm.cleanup.incremental, { cleanupSize: 5, runForEveryRecord: false });
+  const none = StateTtlConfig.newBuilder(5).disableCleanupInBackground().cleanupIncrementally(
+    3,
+    true,
+  )
+    .build();
+  assert.equal(none.cleanup.compactionFilter, false);
+  assert.equal(
+    StateTtlConfig.newBuilder(5).disableCleanupInBackground().cleanupInLsmCompactFilter().build()
+      .cleanup.incremental,
+    undefined,
+  );
 });
 
 Deno.test("ttl: bad settings are ConfigErrors", () => {
