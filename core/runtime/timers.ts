@@ -28,9 +28,16 @@
  * Other backends with `onSnapshot` (LSM) call the service at the start of
  * every snapshot, and only then are the timers registered since the last
  * snapshot written (a timer that fires before the next checkpoint never
- * touches the backend); a fired or deleted timer whose entry was written is
- * deleted from the backend at once. Backends with neither get every timer
- * written through.
+ * touches the backend: windows' timers mostly do); a fired or deleted timer
+ * whose entry was written is deleted from the backend at once. So that the
+ * snapshot's synchronous part does not grow with the timers registered in a
+ * checkpoint interval (a session timeout per key of millions), the service
+ * keeps those in registration order and, once more than
+ * `MAX_UNWRITTEN_TIMERS` wait, writes the oldest still queued at once: a
+ * timer that old is likely to outlive the interval, as Flink's RocksDB
+ * backend writes every timer. Not before the first snapshot (it scans the
+ * queues): a job that takes none writes no timer and lists none. Backends
+ * with neither get every timer written through.
  *
  * @module
  */
@@ -68,6 +75,12 @@ export const EVENT_TIMERS_STATE_ID = MAX_USER_STATE_ID + 1;
 /** Reserved state id of processing-time timers in store keys. */
 export const PROCESSING_TIMERS_STATE_ID = MAX_USER_STATE_ID + 2;
 
+/**
+ * Timers an `onSnapshot` backend's snapshot writes at most, about: the bound
+ * on what timers add to its synchronous part (see the module's comment).
+ */
+export const MAX_UNWRITTEN_TIMERS = 16_384;
+
 /** Bytes before the key in a timer's store key: key group, state id, timestamp. */
 const TIMER_HEADER_BYTES = 12;
 
@@ -102,9 +115,9 @@ class QueuedTimer<N> implements Timer<N> {
   /**
    * The service's snapshot epoch when the timer was queued: a snapshot taken
    * since (a later epoch) holds its entry. -1: held from the start (restored,
-   * or written through).
+   * or written through, early ones included).
    */
-  readonly epoch: number;
+  epoch: number;
   constructor(
     timestamp: number,
     key: unknown,
@@ -459,6 +472,13 @@ export class InternalTimerService<N = undefined> {
   #epoch = 0;
   /** Queued timers registered since the last snapshot. */
   #unwritten = 0;
+  /**
+   * `onSnapshot` backends: the timers registered since the last snapshot, oldest first from
+   * `#pendingHead` (fired and deleted ones too, skipped when met), and which queue each is in.
+   */
+  #pending: (QueuedTimer<N> | undefined)[] = [];
+  #pendingEvent: boolean[] = [];
+  #pendingHead = 0;
   /** Timers a snapshot held that fired or were deleted since the last capture: a delta deletes them. */
   #removedEvent: QueuedTimer<N>[] = [];
   #removedProcessing: QueuedTimer<N>[] = [];
@@ -632,17 +652,49 @@ export class InternalTimerService<N = undefined> {
     else (stateId === EVENT_TIMERS_STATE_ID ? this.#removedEvent : this.#removedProcessing).push(t);
   }
 
-  /** Writes the entries of the timers registered since the last snapshot (a scan of the queues). */
+  /** Writes the entries of the timers registered since the last snapshot and still queued. */
   #writeUnwritten(): void {
-    if (this.#unwritten === 0) return;
+    if (this.#epoch === 0) {
+      // Before the first snapshot nothing was listed: every queued timer is new.
+      this.#event.forEachLive((t) => this.#writeEarly(t, true));
+      this.#processing.forEachLive((t) => this.#writeEarly(t, false));
+    }
+    const pending = this.#pending, isEvent = this.#pendingEvent;
+    for (let i = this.#pendingHead; i < pending.length; i++) {
+      this.#writeEarly(pending[i]!, isEvent[i]!);
+    }
+    this.#pending = [];
+    this.#pendingEvent = [];
+    this.#pendingHead = 0;
     this.#unwritten = 0;
-    const epoch = this.#epoch++;
-    this.#event.forEachLive((t) => {
-      if (t.epoch === epoch) this.#put(EVENT_TIMERS_STATE_ID, t);
-    });
-    this.#processing.forEachLive((t) => {
-      if (t.epoch === epoch) this.#put(PROCESSING_TIMERS_STATE_ID, t);
-    });
+    this.#epoch++;
+  }
+
+  /** Writes `t`'s entry before the next snapshot, if it is queued and not written yet. */
+  #writeEarly(t: QueuedTimer<N>, event: boolean): void {
+    if (t.dead || t.epoch !== this.#epoch) return;
+    this.#put(event ? EVENT_TIMERS_STATE_ID : PROCESSING_TIMERS_STATE_ID, t);
+    t.epoch = -1;
+    this.#unwritten--;
+  }
+
+  /** A timer registered on an `onSnapshot` backend: written at the next snapshot, or earlier. */
+  #addPending(t: QueuedTimer<N>, event: boolean): void {
+    // Before the first snapshot none are listed: a job that takes none keeps no list.
+    if (this.#epoch === 0) return;
+    const pending = this.#pending;
+    pending.push(t);
+    this.#pendingEvent.push(event);
+    if (pending.length - this.#pendingHead <= MAX_UNWRITTEN_TIMERS) return;
+    const i = this.#pendingHead++;
+    this.#writeEarly(pending[i]!, this.#pendingEvent[i]!);
+    pending[i] = undefined; // let it be collected
+    // Drop the written prefix once it is half the list: amortized O(1) a timer.
+    if (i >= 4096 && 2 * i >= pending.length) {
+      pending.splice(0, i + 1);
+      this.#pendingEvent.splice(0, i + 1);
+      this.#pendingHead = 0;
+    }
   }
 
   /**
@@ -736,7 +788,10 @@ export class InternalTimerService<N = undefined> {
   #track(event: boolean, t: QueuedTimer<N>): void {
     if (this.#writeThrough) {
       this.#put(event ? EVENT_TIMERS_STATE_ID : PROCESSING_TIMERS_STATE_ID, t);
-    } else this.#unwritten++;
+      return;
+    }
+    this.#unwritten++;
+    if (!this.#captured) this.#addPending(t, event);
   }
 
   #delete(queue: TimerQueue<N>, stateId: number, ns: N, ts: number): void {

@@ -13,7 +13,12 @@ import { DenoSegmentFs } from "../../statestore-as/segment_fs.ts";
 import { TimeWindow } from "../time/window.ts";
 import { ByteWriter } from "../state/bytes.ts";
 import { keyGroupOf } from "../state/key_group.ts";
-import { InternalTimerService, type TimeDomain, type Timer } from "./timers.ts";
+import {
+  InternalTimerService,
+  MAX_UNWRITTEN_TIMERS,
+  type TimeDomain,
+  type Timer,
+} from "./timers.ts";
 
 /** A checkpoint folder: snapshot storage plus the restore view of its handles. */
 class Shared {
@@ -163,6 +168,57 @@ Deno.test("timers (heap): a snapshot's synchronous part serializes no timer; its
     const b = keyed(new HeapStateBackend(), shared.restore([h]));
     service(b, firedB).advanceWatermark(9);
     assert.deepEqual(firedB.map((f) => f[2]), Array.from({ length: 100 }, (_, i) => `k${i}`));
+    a.dispose();
+    b.dispose();
+  } finally {
+    shared.close();
+  }
+});
+
+Deno.test("timers (lsm): a snapshot's synchronous part writes at most MAX_UNWRITTEN_TIMERS timers; older ones were written before, short-lived ones never", async () => {
+  const shared = new Shared();
+  try {
+    const keys = countingKeys();
+    const a = new LsmStateBackend().createKeyedBackend({
+      operatorUid: "timers",
+      subtaskIndex: 0,
+      keySerializer: keys.serializer,
+      maxParallelism: 128,
+      keyGroupRange: { start: 0, end: 127 },
+    });
+    const s = service(a, [], keys.serializer);
+    const w = new TimeWindow(0, 10);
+    a.setCurrentKey("first");
+    s.registerEventTimeTimer(w, 1_000_000);
+    await a.snapshot(1, shared.storage());
+    // Windows: each timer fires soon after it is registered: none is written.
+    let before = keys.writes();
+    for (let i = 0; i < 2 * MAX_UNWRITTEN_TIMERS; i++) {
+      a.setCurrentKey(`w${i}`);
+      s.registerEventTimeTimer(w, i + 1);
+      if (i % 100 === 99) s.advanceWatermark(i + 1);
+    }
+    s.advanceWatermark(2 * MAX_UNWRITTEN_TIMERS);
+    assert.equal(keys.writes() - before, 0, "short-lived timers were written");
+    // Sessions: every timer outlives the interval; the oldest are written as more come.
+    const extra = 1000, n = MAX_UNWRITTEN_TIMERS + extra;
+    before = keys.writes();
+    for (let i = 0; i < n; i++) {
+      a.setCurrentKey(`k${i}`);
+      s.registerEventTimeTimer(w, 3_000_000 + i);
+    }
+    assert.equal(keys.writes() - before, extra);
+    before = keys.writes();
+    const pending = a.snapshot(2, shared.storage());
+    assert.equal(keys.writes() - before, MAX_UNWRITTEN_TIMERS, "the synchronous part's writes");
+    const h = await pending;
+    const fired: Fired[] = [];
+    const b = keyed(new LsmStateBackend(), shared.restore([h]));
+    service(b, fired).advanceWatermark(Infinity);
+    assert.deepEqual(
+      fired.map((f) => f[2]),
+      ["first", ...Array.from({ length: n }, (_, i) => `k${i}`)],
+    );
     a.dispose();
     b.dispose();
   } finally {
