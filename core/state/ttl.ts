@@ -171,8 +171,26 @@ export class StateTtlConfig {
     stateVisibility: TtlStateVisibility,
     cleanup: TtlCleanupStrategies,
   ) {
-    if (!Number.isFinite(ttlMs) || ttlMs <= 0) {
-      throw new ConfigError(`State TTL must be a positive number of ms, got ${ttlMs}`);
+    // Timestamps are whole ms (Flink's TTL is a Duration in ms): a fraction would silently round
+    // the expiry up to the next ms.
+    if (!Number.isInteger(ttlMs) || ttlMs <= 0) {
+      throw new ConfigError(`State TTL must be a positive whole number of ms, got ${ttlMs}`);
+    }
+    if (updateType !== "OnCreateAndWrite" && updateType !== "OnReadAndWrite") {
+      throw new ConfigError(
+        `State TTL update type must be "OnCreateAndWrite" or "OnReadAndWrite", got ${
+          JSON.stringify(updateType)
+        }`,
+      );
+    }
+    if (
+      stateVisibility !== "NeverReturnExpired" && stateVisibility !== "ReturnExpiredIfNotCleanedUp"
+    ) {
+      throw new ConfigError(
+        `State TTL visibility must be "NeverReturnExpired" or "ReturnExpiredIfNotCleanedUp", got ${
+          JSON.stringify(stateVisibility)
+        }`,
+      );
     }
     this.ttlMs = ttlMs;
     this.updateType = updateType;
@@ -181,7 +199,7 @@ export class StateTtlConfig {
     this.cleanup = cleanup;
   }
 
-  /** Starts a builder with time to live `ttlMs` (milliseconds). */
+  /** Starts a builder with time to live `ttlMs` (a positive whole number of milliseconds). */
   static newBuilder(ttlMs: number): StateTtlConfigBuilder {
     return new StateTtlConfigBuilder(ttlMs);
   }
@@ -223,7 +241,7 @@ export class StateTtlConfigBuilder {
     this.#ttlMs = ttlMs;
   }
 
-  /** Sets the time to live (ms). */
+  /** Sets the time to live (a positive whole number of ms; checked by `build`). */
   setTtl(ttlMs: number): this {
     this.#ttlMs = ttlMs;
     return this;

@@ -68,6 +68,19 @@ Deno.test("ttl: bad settings are ConfigErrors", () => {
   assert.throws(() => StateTtlConfig.newBuilder(0).build(), ConfigError);
   assert.throws(() => StateTtlConfig.newBuilder(-1).build(), ConfigError);
   assert.throws(() => StateTtlConfig.newBuilder(Infinity).build(), ConfigError);
+  assert.throws(() => StateTtlConfig.newBuilder(NaN).build(), ConfigError);
+  assert.throws(() => StateTtlConfig.newBuilder(0.5).build(), /whole number of ms, got 0\.5/);
+  assert.throws(() => StateTtlConfig.newBuilder(1000).setTtl(1.5).build(), ConfigError);
+  // Strings from untyped code or config files: a typo must not fall back to the default.
+  assert.throws(
+    () => StateTtlConfig.newBuilder(1).setUpdateType("OnRead" as never).build(),
+    /update type must be "OnCreateAndWrite" or "OnReadAndWrite", got "OnRead"/,
+  );
+  assert.throws(
+    () => StateTtlConfig.newBuilder(1).setStateVisibility("ReturnExpired" as never).build(),
+    ConfigError,
+  );
+  assert.equal(StateTtlConfig.newBuilder(2 ** 60).build().ttlMs, 2 ** 60);
   assert.throws(() => StateTtlConfig.newBuilder(1).cleanupIncrementally(0, false), ConfigError);
 });
 
