@@ -274,7 +274,10 @@ export class StateTtlConfigBuilder {
     return this.setStateVisibility("NeverReturnExpired");
   }
 
-  /** An expired entry is returned (once) while not cleaned up. */
+  /**
+   * An expired entry is returned (once) while not cleaned up; until then reducing and
+   * aggregating state also add onto it, as in Flink.
+   */
   returnExpiredIfNotCleanedUp(): this {
     return this.setStateVisibility("ReturnExpiredIfNotCleanedUp");
   }

@@ -77,7 +77,10 @@ export function ttlInnerDescriptor(
 ): AnyStateDescriptor {
   const config = d.ttlConfig;
   if (!config) throw new TypeError(`State "${d.name}" has no TTL`);
-  const expired = (e: TtlValue<unknown>) => config.isExpired(e.ts, stamp(time));
+  // As Flink's getUnexpired: with ReturnExpiredIfNotCleanedUp an expired accumulator not yet
+  // cleaned up is still the one an add builds on.
+  const returnExpired = config.stateVisibility === "ReturnExpiredIfNotCleanedUp";
+  const expired = (e: TtlValue<unknown>) => !returnExpired && config.isExpired(e.ts, stamp(time));
   let inner: AnyStateDescriptor;
   switch (d.kind) {
     case "value":

@@ -303,6 +303,51 @@ export function runTtlSuite(
     b.dispose();
   });
 
+  t(
+    "ReturnExpiredIfNotCleanedUp: reducing and aggregating add onto an expired value not cleaned up",
+    () => {
+      // As Flink: the expired accumulator is still visible, so an add builds on it; a read that
+      // returns it cleans it up, and the next add starts over.
+      const clock = new ManualClock(0);
+      const b = ttlKeyed(makeBackend(), clock);
+      const cfg = ttl(10, (x) => x.returnExpiredIfNotCleanedUp());
+      const sum = b.state(
+        withTtl(
+          new ReducingStateDescriptor("sum", (x: number, y: number) => x + y, Serializers.f64),
+          cfg,
+        ),
+      );
+      const count = b.state(
+        withTtl(
+          new AggregatingStateDescriptor("count", {
+            createAccumulator: () => 0,
+            add: (_v: string, n: number) => n + 1,
+            getResult: (n: number) => n,
+          }, Serializers.f64),
+          cfg,
+        ),
+      );
+      b.setCurrentKey("k");
+      sum.add(1);
+      sum.add(2);
+      count.add("a");
+      count.add("b");
+      clock.advance(10); // both expired, neither cleaned up
+      sum.add(4);
+      count.add("c");
+      assert.equal(sum.get(), 7);
+      assert.equal(count.get(), 3);
+      clock.advance(10);
+      assert.equal(sum.get(), 7, "expired: returned once");
+      assert.equal(count.get(), 3);
+      sum.add(5);
+      count.add("d");
+      assert.equal(sum.get(), 5, "cleaned up by the read: starts over");
+      assert.equal(count.get(), 1);
+      b.dispose();
+    },
+  );
+
   t("reducing state refreshed on read with OnReadAndWrite", () => {
     const clock = new ManualClock(0);
     const b = ttlKeyed(makeBackend(), clock);
