@@ -171,6 +171,13 @@ export class OperatorStateStore {
     make: (items: Uint8Array[]) => { state: S; snapshot(): Uint8Array[] },
   ): S {
     const name = d.name;
+    if (d.ttlConfig) {
+      // Nothing would ever expire (Flink ignores the TTL here just as silently): say so instead.
+      throw new StateError(
+        `Operator state "${name}" of operator "${this.#operator}" has a time-to-live: TTL is ` +
+          `for keyed state only, operator and broadcast state never expire`,
+      );
+    }
     const typeId = d.typeId();
     const known = this.#states.get(name);
     if (known) {

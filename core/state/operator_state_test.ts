@@ -7,6 +7,7 @@ import {
   redistributeOperatorState,
 } from "./operator_state.ts";
 import { deserialize, serialize, Serializers } from "./serializer.ts";
+import { StateTtlConfig } from "./ttl.ts";
 import { decodeOperatorState, encodeOperatorState } from "../checkpoint/manifest.ts";
 import { rng } from "../../statestore-as/_test_util.ts";
 
@@ -292,4 +293,20 @@ Deno.test("OperatorStateStore: broadcast state finds an array key by an equal on
   assert.deepEqual([...restored.keys()], [["cpu", 0]]);
   restored.put(["cpu", 1], 1);
   assert.equal(restored.get(["cpu", 1]), 1);
+});
+
+Deno.test("OperatorStateStore: a descriptor with TTL is refused (it would never expire)", () => {
+  const store = new OperatorStateStore("src");
+  const ttl = StateTtlConfig.newBuilder(1000).build();
+  const list = new ListStateDescriptor("offsets", Serializers.f64);
+  list.enableTimeToLive(ttl);
+  const map = new MapStateDescriptor("rules", Serializers.string, Serializers.f64);
+  map.enableTimeToLive(ttl);
+  for (const get of [() => store.getListState(list), () => store.getUnionListState(list)]) {
+    assert.throws(
+      get,
+      (e) => e instanceof StateError && /"offsets".*keyed state only/.test(e.message),
+    );
+  }
+  assert.throws(() => store.getBroadcastState(map), StateError);
 });
