@@ -304,12 +304,15 @@ class TtlListState<T> extends TtlBase<Inner<ListState<TtlValue<T>>>> implements 
 }
 
 class TtlMapState<K, V> extends TtlBase<Inner<MapState<K, TtlValue<V>>>> implements MapState<K, V> {
+  /** Bumped by every change made outside an iteration: iterations re-read what may have changed. */
+  #version = 0;
   /** The live entry of `key` (refreshed on read when configured), after cleanup on read. */
   #entry(key: K, now: number): TtlValue<V> | undefined {
     const e = this.inner.get(key);
     if (e === undefined) return undefined;
     if (this.expired(e, now)) {
       this.inner.remove(key);
+      this.#version++;
       return this.returnExpired ? e : undefined;
     }
     if (this.readUpdates && e.ts !== now) this.inner.put(key, { v: e.v, ts: now });
@@ -320,52 +323,67 @@ class TtlMapState<K, V> extends TtlBase<Inner<MapState<K, TtlValue<V>>>> impleme
   }
   put(key: K, value: V): void {
     this.inner.put(key, { v: value, ts: this.access() });
+    this.#version++;
   }
   putAll(entries: Iterable<readonly [K, V]> | Map<K, V>): void {
     const now = this.access();
     for (const [k, v] of entries) this.inner.put(k, { v, ts: now });
+    this.#version++;
   }
   remove(key: K): void {
     this.access();
     this.inner.remove(key);
+    this.#version++;
   }
   contains(key: K): boolean {
     return this.#entry(key, this.access()) !== undefined;
   }
-  /** Every visible entry; expired ones are removed, live ones refreshed when configured. */
-  #all(): [K, V][] {
+  /**
+   * The visible entries, lazily as Flink's iterator: each entry is checked (and refreshed when
+   * configured, or removed when expired) as it is reached, so `isEmpty` or a loop that stops
+   * early does not keep the rest of the map alive. The stored entries are read now, for the
+   * current key.
+   */
+  #all(): IterableIterator<[K, V]> {
     const now = this.access();
-    const out: [K, V][] = [];
-    const expired: K[] = [];
-    const touched: [K, V][] = [];
-    for (const [k, e] of this.inner.entries()) {
+    return this.#walk([...this.inner.entries()], now, this.#version);
+  }
+  *#walk(raw: [K, TtlValue<V>][], now: number, version: number): IterableIterator<[K, V]> {
+    for (const [k, stored] of raw) {
+      // Changed since read (by the loop's body): the current entry, or none if it went away.
+      const e = this.#version === version ? stored : this.inner.get(k);
+      if (e === undefined) continue;
       if (this.expired(e, now)) {
-        expired.push(k);
-        if (this.returnExpired) out.push([k, e.v]);
+        this.inner.remove(k);
+        if (this.returnExpired) yield [k, e.v];
         continue;
       }
-      out.push([k, e.v]);
-      if (this.readUpdates && e.ts !== now) touched.push([k, e.v]);
+      if (this.readUpdates && e.ts !== now) this.inner.put(k, { v: e.v, ts: now });
+      yield [k, e.v];
     }
-    for (const k of expired) this.inner.remove(k);
-    for (const [k, v] of touched) this.inner.put(k, { v, ts: now });
-    return out;
   }
   entries(): IterableIterator<[K, V]> {
-    return this.#all().values();
+    return this.#all();
+  }
+  *#keys(it: IterableIterator<[K, V]>): IterableIterator<K> {
+    for (const [k] of it) yield k;
+  }
+  *#values(it: IterableIterator<[K, V]>): IterableIterator<V> {
+    for (const [, v] of it) yield v;
   }
   keys(): IterableIterator<K> {
-    return this.#all().map(([k]) => k).values();
+    return this.#keys(this.#all());
   }
   values(): IterableIterator<V> {
-    return this.#all().map(([, v]) => v).values();
+    return this.#values(this.#all());
   }
   isEmpty(): boolean {
-    return this.#all().length === 0;
+    return this.#all().next().done === true;
   }
   clear(): void {
     this.access();
     this.inner.clear();
+    this.#version++;
   }
 }
 

@@ -262,6 +262,40 @@ export function runTtlSuite(
     b.dispose();
   });
 
+  t(
+    "map state OnReadAndWrite: isEmpty and a loop that stops early refresh only what they read",
+    () => {
+      // As Flink's lazy iterator: checking for emptiness on every record must not keep every entry
+      // of the map alive for good.
+      const clock = new ManualClock(0);
+      const b = ttlKeyed(makeBackend(), clock);
+      const m = b.state(withTtl(
+        new MapStateDescriptor("m", Serializers.string, Serializers.f64),
+        ttl(100, (x) => x.updateTtlOnReadAndWrite()),
+      ));
+      b.setCurrentKey("k");
+      m.putAll([["a", 1], ["b", 2], ["c", 3]]);
+      const first = [...m.keys()][0]!; // the backend's order
+      clock.set(60);
+      assert.equal(m.isEmpty(), false); // refreshes the first entry only
+      clock.set(70);
+      for (const k of m.keys()) if (k === first) break; // the first again, nothing else
+      clock.set(100);
+      assert.deepEqual([...m.keys()], [first], "the others expired at 100");
+      m.putAll([["x", 1], ["y", 2]]); // t=100
+      clock.set(150);
+      const seen: string[] = [];
+      for (const [k] of m.entries()) {
+        seen.push(k);
+        if (k === "x") m.remove("y"); // the loop's own changes hold
+        if (k === "y") m.remove("x");
+      }
+      assert.equal(seen.length, 2, `${seen}: the entry the loop removed is not reached`);
+      assert.deepEqual([...m.keys()], seen, "nor brought back");
+      b.dispose();
+    },
+  );
+
   t("reducing and aggregating state start over after expiry", () => {
     const clock = new ManualClock(0);
     const b = ttlKeyed(makeBackend(), clock);
