@@ -485,6 +485,30 @@ Deno.test('a savepoint with "cancel-job": true ends the job CANCELED, as Flink\'
   }
 });
 
+Deno.test('a savepoint with "cancel-job": true during a stop in progress fails, and the stop still finishes the job', async () => {
+  const dir = Deno.makeTempDirSync();
+  const { client, get, post } = startJob(dir, new HeapStateBackend());
+  try {
+    const id = (await get("/jobs")).jobs[0].id;
+    const stop = await post(`/jobs/${id}/stop`, {});
+    const cancel = await post(`/jobs/${id}/savepoints`, { "cancel-job": true });
+    const stopped = await poll(get, `/jobs/${id}/savepoints/${stop["request-id"]}`);
+    assert.match(stopped.operation.location, /savepoints\/savepoint-/);
+    const refused = await poll(get, `/jobs/${id}/savepoints/${cancel["request-id"]}`);
+    assert.equal(refused.operation.location, undefined);
+    assert.match(
+      refused.operation["failure-cause"]["stack-trace"],
+      /stop with savepoint without drain is already in progress .*cannot also cancel with savepoint/,
+    );
+    assert.equal((await client.done).cancelled, false);
+    assert.equal((await get(`/jobs/${id}`)).state, "FINISHED");
+  } finally {
+    client.cancel();
+    await client.done.catch(() => {});
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
 Deno.test("a second stop asking for another drain than the stop in progress fails, naming it", async () => {
   const dir = Deno.makeTempDirSync();
   const { client, get, post } = startJob(dir, new HeapStateBackend());

@@ -701,28 +701,7 @@ export class Job implements TaskHost {
     name = `savepoint-${Date.now()}`,
     options: StopOptions = { drain: false },
   ): Promise<CompletedCheckpoint> {
-    if (!this.#coordinator) {
-      return Promise.reject(
-        new ConfigError("stop-with-savepoint needs checkpointing (--checkpoint-dir)"),
-      );
-    }
-    // One stop per job: a later one shares its savepoint, but not when it asks for another
-    // drain, which that savepoint did not do (windows fired or kept for the restore).
-    if (this.#stopSavepoint !== undefined && this.#stopOptions.drain !== options.drain) {
-      const how = (drain: boolean) => drain ? "with drain" : "without drain";
-      return Promise.reject(
-        new CheckpointError(
-          `A stop with savepoint ${how(this.#stopOptions.drain)} is already in progress ` +
-            `(${this.#stopSavepoint}): cannot also stop ${how(options.drain)}`,
-        ),
-      );
-    }
-    this.stopSources(name, options);
-    this.#workers?.stopSources(name, options);
-    return this.#finalPromise.then((f) => f.completed).then(async (c) => {
-      if (c.manifest.kind !== "savepoint") return c; // the input ended first
-      return (await this.#stopCommitted.promise) ?? c;
-    });
+    return this.#stop(name, options, false);
   }
 
   /**
@@ -731,11 +710,38 @@ export class Job implements TaskHost {
    * `run` resolves with `cancelled: true` and, as on a cancel, checkpoints are discarded unless
    * retained on cancellation (savepoints stay). A job whose input ended first ends finished.
    */
-  cancelWithSavepoint(name?: string): Promise<CompletedCheckpoint> {
-    const stop = this.stopWithSavepoint(name, { drain: false });
-    // Not when refused (no checkpointing, or a stop with drain in progress).
-    if (this.#stopSavepoint !== undefined && !this.#stopOptions.drain) this.#stopCancels = true;
-    return stop;
+  cancelWithSavepoint(name = `savepoint-${Date.now()}`): Promise<CompletedCheckpoint> {
+    return this.#stop(name, { drain: false }, true);
+  }
+
+  #stop(name: string, options: StopOptions, cancels: boolean): Promise<CompletedCheckpoint> {
+    if (!this.#coordinator) {
+      const what = cancels ? "cancel-with-savepoint" : "stop-with-savepoint";
+      return Promise.reject(new ConfigError(`${what} needs checkpointing (--checkpoint-dir)`));
+    }
+    // One stop per job: a later one of the same kind shares its savepoint, but not one that asks
+    // for another drain, which that savepoint did not do (windows fired or kept for the
+    // restore), nor a cancel during a stop or a stop during a cancel (how the job ends differs).
+    if (
+      this.#stopSavepoint !== undefined &&
+      (this.#stopCancels !== cancels || this.#stopOptions.drain !== options.drain)
+    ) {
+      const how = (c: boolean, drain: boolean) =>
+        c ? "cancel with savepoint" : `stop with savepoint ${drain ? "with" : "without"} drain`;
+      return Promise.reject(
+        new CheckpointError(
+          `A ${how(this.#stopCancels, this.#stopOptions.drain)} is already in progress ` +
+            `(${this.#stopSavepoint}): cannot also ${how(cancels, options.drain)}`,
+        ),
+      );
+    }
+    this.stopSources(name, options);
+    this.#stopCancels = cancels;
+    this.#workers?.stopSources(name, options);
+    return this.#finalPromise.then((f) => f.completed).then(async (c) => {
+      if (c.manifest.kind !== "savepoint") return c; // the input ended first
+      return (await this.#stopCommitted.promise) ?? c;
+    });
   }
 
   /** @internal Sources of this thread stop reading, for savepoint `name`. */
