@@ -101,3 +101,38 @@ Deno.test("weir jobs list, weir savepoint and weir cancel drive the admin API of
     Deno.removeSync(dir, { recursive: true });
   }
 });
+
+Deno.test("a job whose records come back to the script (executeAndCollect) and that weir cancel ends exits 1, saying it was cancelled", async () => {
+  const job = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      new URL("./_helpers/admin_job.ts", import.meta.url).pathname,
+      "--admin-port",
+      "0",
+      "--rate",
+      "200",
+      "--collect",
+    ],
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  try {
+    const stderr: { text: string; drained?: Promise<void> } = { text: "" };
+    const url = await readAdminUrl(job.stderr, stderr);
+    const list = await weir(["jobs", "list", "--url", url, "--json"]);
+    assert.equal(list.code, 0, text(list.stderr));
+    const id = JSON.parse(text(list.stdout)).jobs[0].jid as string;
+    const cancel = await weir(["cancel", "--url", url, "--job", id]);
+    assert.equal(cancel.code, 0, text(cancel.stderr));
+    const ended = await job.status;
+    await stderr.drained;
+    assert.equal(ended.code, 1, stderr.text);
+    assert.match(stderr.text, /^admin_job: Job "admin test job" was cancelled$/m);
+  } finally {
+    try {
+      job.kill("SIGKILL");
+    } catch { /* already ended */ }
+    await job.status;
+  }
+});

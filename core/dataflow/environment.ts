@@ -928,8 +928,14 @@ export class StreamEnvironment implements GraphBuilder {
       : new FirstRecordsSink<T>(limit);
     stream.addSink(sink, { name: "Collect" });
     const client = await this.#start(jobName);
-    const ended = client.done.then(() => false);
-    if (await Promise.race([ended, sink.full.promise.then(() => true)])) {
+    let full = false;
+    // Cancelled from outside (the admin API, `weir cancel`) rejects, as `execute()` does; the
+    // cancel that follows a full sink does not.
+    const ended = client.done.then((result) => {
+      if (result.cancelled && !full) throw new JobCancelledError(result);
+      return false;
+    });
+    if (await Promise.race([ended, sink.full.promise.then(() => full = true)])) {
       client.cancel();
       await client.done;
     }

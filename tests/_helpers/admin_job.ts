@@ -2,7 +2,8 @@
  * A job for the admin API tests: an unbounded generator of words keyed by
  * word and counted in ValueState "count" (operator uid "count"). Common
  * flags apply (`--admin-port`, `--checkpoint-dir`, ...); `--rate N` sets
- * records per second.
+ * records per second; `--collect` brings the words back to the script
+ * (`executeAndCollect`) instead.
  *
  * @module
  */
@@ -52,7 +53,19 @@ export function buildAdminJob(env: StreamEnvironment, ratePerSecond: number): vo
 if (import.meta.main) {
   // As a job script runs: its exit status and last line tell how the job ended.
   await runMain("admin_job", async (args) => {
-    const { env, values } = StreamEnvironment.fromArgs(args, { rate: { type: "string" } });
+    const { env, values } = StreamEnvironment.fromArgs(args, {
+      rate: { type: "string" },
+      collect: { type: "boolean" },
+    });
+    if (values.collect) {
+      // The records come back to the script instead (executeAndCollect).
+      const words = env.generate({
+        ratePerSecond: Number(values.rate ?? "2000"),
+        generate: (seq) => `w${seq % 10}`,
+      });
+      await words.executeAndCollect({ jobName: "admin test job" });
+      return;
+    }
     buildAdminJob(env, Number(values.rate ?? "2000"));
     await env.execute("admin test job");
   });
