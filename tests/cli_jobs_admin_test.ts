@@ -16,25 +16,48 @@ function weir(args: string[], env: Record<string, string> = {}): Promise<Deno.Co
 
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
 
-Deno.test("weir jobs list, weir savepoint and weir cancel drive the admin API of a running job", async () => {
-  const dir = Deno.makeTempDirSync({ prefix: "weir-cli-token-" });
-  const job = new Deno.Command(Deno.execPath(), {
+/** Starts tests/_helpers/admin_job.ts with `args` (its admin API on a free port). */
+function spawnAdminJob(args: string[]): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
     args: [
       "run",
       "-A",
       new URL("./_helpers/admin_job.ts", import.meta.url).pathname,
       "--admin-port",
       "0",
-      "--admin-token",
-      "s3cret",
-      "--rate",
-      "2000",
-      "--checkpoint-dir",
-      dir,
+      ...args,
     ],
     stdout: "null",
     stderr: "piped",
   }).spawn();
+}
+
+/** Kills `job` unless it ended, and waits for it. */
+async function endJob(job: Deno.ChildProcess): Promise<void> {
+  try {
+    job.kill("SIGKILL");
+  } catch { /* already ended */ }
+  await job.status;
+}
+
+/** Waits for `job`, cancelled, to end by itself, saying so and exiting 1. */
+async function assertEndsCancelled(
+  job: Deno.ChildProcess,
+  stderr: { text: string; drained?: Promise<void> },
+): Promise<void> {
+  const ended = await Promise.race([
+    job.status,
+    new Promise<undefined>((r) => setTimeout(() => r(undefined), 20_000)),
+  ]);
+  assert.ok(ended, "the job process ends after cancel");
+  await stderr.drained;
+  assert.equal(ended.code, 1, stderr.text);
+  assert.match(stderr.text, /^admin_job: Job "admin test job" was cancelled$/m);
+}
+
+Deno.test("weir jobs list, weir savepoint and weir cancel drive the admin API of a running job", async () => {
+  const dir = Deno.makeTempDirSync({ prefix: "weir-cli-token-" });
+  const job = spawnAdminJob(["--admin-token", "s3cret", "--rate", "2000", "--checkpoint-dir", dir]);
   try {
     const stderr: { text: string; drained?: Promise<void> } = { text: "" };
     const url = await readAdminUrl(job.stderr, stderr);
@@ -85,38 +108,15 @@ Deno.test("weir jobs list, weir savepoint and weir cancel drive the admin API of
     assert.equal(text(cancel.stdout), `Cancelled job ${id}\n`);
     // The job process ends without being killed, and as Flink's `flink run` does, it says the
     // job was cancelled and exits 1: a supervisor tells it from a job that finished its input.
-    const ended = await Promise.race([
-      job.status,
-      new Promise<undefined>((r) => setTimeout(() => r(undefined), 20_000)),
-    ]);
-    assert.ok(ended, "the job process ends after cancel");
-    await stderr.drained;
-    assert.equal(ended.code, 1, stderr.text);
-    assert.match(stderr.text, /^admin_job: Job "admin test job" was cancelled$/m);
+    await assertEndsCancelled(job, stderr);
   } finally {
-    try {
-      job.kill("SIGKILL");
-    } catch { /* already ended */ }
-    await job.status;
+    await endJob(job);
     Deno.removeSync(dir, { recursive: true });
   }
 });
 
 Deno.test("a job whose records come back to the script (executeAndCollect) and that weir cancel ends exits 1, saying it was cancelled", async () => {
-  const job = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      new URL("./_helpers/admin_job.ts", import.meta.url).pathname,
-      "--admin-port",
-      "0",
-      "--rate",
-      "200",
-      "--collect",
-    ],
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
+  const job = spawnAdminJob(["--rate", "200", "--collect"]);
   try {
     const stderr: { text: string; drained?: Promise<void> } = { text: "" };
     const url = await readAdminUrl(job.stderr, stderr);
@@ -125,14 +125,8 @@ Deno.test("a job whose records come back to the script (executeAndCollect) and t
     const id = JSON.parse(text(list.stdout)).jobs[0].jid as string;
     const cancel = await weir(["cancel", "--url", url, "--job", id]);
     assert.equal(cancel.code, 0, text(cancel.stderr));
-    const ended = await job.status;
-    await stderr.drained;
-    assert.equal(ended.code, 1, stderr.text);
-    assert.match(stderr.text, /^admin_job: Job "admin test job" was cancelled$/m);
+    await assertEndsCancelled(job, stderr);
   } finally {
-    try {
-      job.kill("SIGKILL");
-    } catch { /* already ended */ }
-    await job.status;
+    await endJob(job);
   }
 });

@@ -59,11 +59,15 @@ function service(backend: KeyedStateBackend, fired: Fired[], keys = Serializers.
   );
 }
 
-function keyed(make: StateBackend, restore?: KeyedRestore): KeyedStateBackend {
+function keyed(
+  make: StateBackend,
+  restore?: KeyedRestore,
+  keySerializer: Serializer<unknown> = Serializers.key,
+): KeyedStateBackend {
   return make.createKeyedBackend({
     operatorUid: "timers",
     subtaskIndex: 0,
-    keySerializer: Serializers.key,
+    keySerializer,
     maxParallelism: 128,
     keyGroupRange: { start: 0, end: 127 },
     ...(restore ? { restore } : {}),
@@ -145,13 +149,7 @@ Deno.test("timers (heap): a snapshot's synchronous part serializes no timer; its
   const shared = new Shared();
   try {
     const keys = countingKeys();
-    const a = new HeapStateBackend().createKeyedBackend({
-      operatorUid: "timers",
-      subtaskIndex: 0,
-      keySerializer: keys.serializer,
-      maxParallelism: 128,
-      keyGroupRange: { start: 0, end: 127 },
-    });
+    const a = keyed(new HeapStateBackend(), undefined, keys.serializer);
     const s = service(a, [], keys.serializer);
     const w = new TimeWindow(0, 10);
     for (let i = 0; i < 100; i++) {
@@ -179,13 +177,7 @@ Deno.test("timers (lsm): a snapshot's synchronous part writes at most MAX_UNWRIT
   const shared = new Shared();
   try {
     const keys = countingKeys();
-    const a = new LsmStateBackend().createKeyedBackend({
-      operatorUid: "timers",
-      subtaskIndex: 0,
-      keySerializer: keys.serializer,
-      maxParallelism: 128,
-      keyGroupRange: { start: 0, end: 127 },
-    });
+    const a = keyed(new LsmStateBackend(), undefined, keys.serializer);
     const s = service(a, [], keys.serializer);
     const w = new TimeWindow(0, 10);
     a.setCurrentKey("first");
