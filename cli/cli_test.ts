@@ -17,6 +17,7 @@ import {
   type Serializer,
   Serializers,
   type StateBackend,
+  StateTtlConfig,
   StreamEnvironment,
   type ValueState,
   ValueStateDescriptor,
@@ -1054,5 +1055,52 @@ Deno.test("a malformed --job is bad usage (exit 2), refused before any request",
     assert.deepEqual(requests, []);
   } finally {
     await server.shutdown();
+  }
+});
+
+Deno.test("state get and dump print a value with a TTL as stored, with its time, as their help says", async () => {
+  const dir = Deno.makeTempDirSync({ prefix: "weir-cli-ttl-" });
+  try {
+    const ttl = StateTtlConfig.newBuilder(3_600_000).build();
+    class Last implements KeyedProcessFunction<string, string, string> {
+      last!: ValueState<string>;
+      open(ctx: RuntimeContext): void {
+        const d = new ValueStateDescriptor("last", Serializers.string);
+        d.enableTimeToLive(ttl);
+        this.last = ctx.getState(d);
+      }
+      processElement(word: string): void {
+        this.last.update(word.toUpperCase());
+      }
+    }
+    const before = Date.now();
+    const env = StreamEnvironment.create({ parallelism: 1, checkpoint: { dir } });
+    env.fromCollection(["a", "b"]).uid("words").keyBy((w) => w).process(new Last()).uid("last")
+      .addSink(new CollectSink<string>(), { uid: "sink" });
+    await env.execute("ttl");
+    const get = await cli(
+      "state",
+      "get",
+      dir,
+      "--operator",
+      "last",
+      "--state",
+      "last",
+      "--key",
+      "a",
+    );
+    assert.equal(get.code, 0, get.err.join("\n"));
+    const stored = JSON.parse(get.out[0]!);
+    assert.equal(stored.v, "A");
+    assert.ok(stored.ts >= before && stored.ts <= Date.now(), get.out[0]);
+    const dump = await cli("state", "dump", dir, "--operator", "last", "--state", "last");
+    assert.deepEqual(
+      dump.out.filter((l) => l).map((l) => JSON.parse(l).value.v).sort(),
+      ["A", "B"],
+    );
+    const help = (await cli("state", "get", "--help")).out.join("\n");
+    assert.match(help, /\{"v": value, "ts": ms\}/);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
   }
 });

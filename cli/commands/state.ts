@@ -29,7 +29,9 @@ Prints the value of keyed state NAME of operator UID for key K, read from
 the checkpoint or savepoint at PATH (a chk-<id> or savepoint folder, its
 _metadata file, or a checkpoint directory: its latest completed checkpoint).
 Map state prints every map entry of the key; state with namespaces (windows)
-every namespace. Exits 1 when the key has no value.
+every namespace. A state with a TTL prints each value as stored, with its
+last write (or read) time: {"v": value, "ts": ms}, expired values not yet
+cleaned up included. Exits 1 when the key has no value.
 
 K is read with the operator's key serializer (recorded in the checkpoint):
 as a string for "string", a number for "f64" / "i32", JSON for structured
@@ -50,10 +52,11 @@ const DUMP_HELP = `Usage: weir state dump PATH --operator UID --state NAME [--fo
 Writes every entry of keyed state NAME of operator UID, read from the
 checkpoint or savepoint at PATH, one line per entry: in jsonl (default)
 {"key", "namespace"?, "userKey"?, "value"}; in csv with a header line.
-List state values are arrays. Values of custom serializers, which cannot be
-rebuilt offline, are written as {"base64": ...} with a note on stderr. The
-state is read once before anything is written, so a damaged checkpoint fails
-(exit 1) without partial output.
+List state values are arrays; a state with a TTL writes each value as stored,
+{"v": value, "ts": ms} (expired ones not yet cleaned up included). Values of
+custom serializers, which cannot be rebuilt offline, are written as
+{"base64": ...} with a note on stderr. The state is read once before anything
+is written, so a damaged checkpoint fails (exit 1) without partial output.
 
 Options:
   --operator UID     the operator's uid (see weir checkpoints inspect)
