@@ -302,16 +302,16 @@ Deno.test("admin API over a real socket: --admin-port 0, stop with savepoint", a
   Deno.removeSync(dir, { recursive: true });
 });
 
-Deno.test("admin API of a job that failed for good serves its FAILED status and exceptions a while, then the process exits 1", async () => {
+/**
+ * Starts tests/_helpers/failing_admin_job.ts (its map fails at its 50th record) with `args`, and
+ * waits until its admin API says it failed, calling `whileRunning` between polls. Without the
+ * admin API's linger the server is gone by then, and a fetch fails.
+ */
+async function failedJob(args: string[], whileRunning: (url: string) => Promise<void>) {
   const child = new Deno.Command(Deno.execPath(), {
     args: [
-      "run",
-      "-A",
-      new URL("./_helpers/failing_admin_job.ts", import.meta.url).pathname,
-      "--admin-port",
-      "0",
-      "--parallelism",
-      "1",
+      ...["run", "-A", new URL("./_helpers/failing_admin_job.ts", import.meta.url).pathname],
+      ...["--admin-port", "0", ...args],
     ],
     stdout: "null",
     stderr: "piped",
@@ -319,14 +319,18 @@ Deno.test("admin API of a job that failed for good serves its FAILED status and 
   const stderr: { text: string; drained?: Promise<void> } = { text: "" };
   const url = await readAdminUrl(child.stderr, stderr);
   const [{ id }] = (await (await fetch(`${url}/jobs`)).json()).jobs;
-  // The job fails at its 50th record: wait for it. Without the linger the server is gone by
-  // then, and a fetch fails.
   let state = "RUNNING";
   while (state === "RUNNING") {
+    await whileRunning(url);
     state = (await (await fetch(`${url}/jobs/${id}`)).json()).state;
-    if (state === "RUNNING") await new Promise((r) => setTimeout(r, 20));
+    if (state === "RUNNING") await new Promise((r) => setTimeout(r, 10));
   }
   assert.equal(state, "FAILED");
+  return { child, stderr, url, id: id as string };
+}
+
+Deno.test("admin API of a job that failed for good serves its FAILED status and exceptions a while, then the process exits 1", async () => {
+  const { child, stderr, url, id } = await failedJob(["--parallelism", "1"], async () => {});
   const exceptions = await (await fetch(`${url}/jobs/${id}/exceptions`)).json();
   assert.match(exceptions["root-exception"], /record 50 is poison/);
   assert.equal(exceptions.exceptionHistory.entries.length, 1);
@@ -337,27 +341,13 @@ Deno.test("admin API of a job that failed for good serves its FAILED status and 
 });
 
 Deno.test("GET /jobs/:id/exceptions names the worker a failed subtask ran on (taskManagerId), as /taskmanagers does", async () => {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      ...["run", "-A", new URL("./_helpers/failing_admin_job.ts", import.meta.url).pathname],
-      ...["--admin-port", "0", "--parallelism", "2", "--executor", "workers"],
-    ],
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  const stderr: { text: string; drained?: Promise<void> } = { text: "" };
-  const url = await readAdminUrl(child.stderr, stderr);
-  const [{ id }] = (await (await fetch(`${url}/jobs`)).json()).jobs;
-  // Where the subtasks run, while they do (the map fails at its 50th record).
+  // Where the subtasks run, while they do.
   const threads = new Set<string>();
-  let state = "RUNNING";
-  while (state === "RUNNING") {
+  const args = ["--parallelism", "2", "--executor", "workers"];
+  const { child, stderr, url, id } = await failedJob(args, async (url) => {
     const tms = (await (await fetch(`${url}/taskmanagers`)).json()).taskmanagers;
     for (const tm of tms) threads.add(tm.id);
-    state = (await (await fetch(`${url}/jobs/${id}`)).json()).state;
-    if (state === "RUNNING") await new Promise((r) => setTimeout(r, 5));
-  }
-  assert.equal(state, "FAILED");
+  });
   const [entry] = (await (await fetch(`${url}/jobs/${id}/exceptions`)).json()).exceptionHistory
     .entries;
   assert.match(entry.taskName, /Map.* \(([12])\/2\)$/);
