@@ -167,7 +167,11 @@ Deno.test("watermarks: assignTimestampsAndWatermarks behind a network edge goes 
   await driver.settle();
   assert.deepEqual(out.values.slice(3), ["a@60 wm=69"]);
   await driver.close();
-  assert.deepEqual(out.values.slice(4), ["q@70 wm=Infinity", "a@100 wm=Infinity"]);
+  // At the end the two sources end in either order (as in Flink): the quiet one first lets the
+  // busy one's watermark 99 through before the final one.
+  assert.equal(out.values.length, 6, out.values.join());
+  assert.match(out.values[4]!, /^q@70 wm=(99|Infinity)$/);
+  assert.equal(out.values[5], "a@100 wm=Infinity");
 });
 
 Deno.test("an event-time job over fromCollection gives the same windows at parallelism 1 and 2: the collection is read on one subtask, one watermark stream, as Flink's", async () => {
