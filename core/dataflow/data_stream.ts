@@ -338,7 +338,10 @@ export class DataStream<T> extends NodeSettings {
     return this.addOperator("Filter", () => new FilterOperator(fn), [this.edge()], opts);
   }
 
-  /** Emits zero or more records per record. */
+  /**
+   * Emits zero or more records per record, through `out.collect`; a function that returns
+   * records instead (anything but undefined or a boolean) fails the job with a `ConfigError`.
+   */
   flatMap<O>(fn: FlatMapFunction<T, O>, opts?: OperatorOptions): DataStream<O> {
     return this.addOperator("FlatMap", () => new FlatMapOperator(fn), [this.edge()], opts);
   }

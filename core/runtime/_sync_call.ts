@@ -30,6 +30,27 @@ export function promiseReturnedError(
 }
 
 /**
+ * The error for a flatMap function (`method` of operator `operator`) that returned `value`
+ * instead of emitting through its collector: nothing reads what it returns (its type is void,
+ * as Flink's), so records returned as a map's would be dropped without a word. Undefined,
+ * null and booleans (`ok && out.collect(v)`) carry no records and pass.
+ */
+export function valueReturnedError(value: unknown, method: string, operator: string): ConfigError {
+  const what = Array.isArray(value) ? `an array of ${value.length}` : describeValue(value);
+  return new ConfigError(
+    `${method} of operator "${operator}" returned ${what}: a flatMap function emits its records ` +
+      `with out.collect(record) and returns nothing (what it returns is not emitted); for one ` +
+      `record per input use map`,
+  );
+}
+
+function describeValue(v: unknown): string {
+  if (typeof v === "string") return `the string ${JSON.stringify(v.slice(0, 40))}`;
+  if (typeof v === "object") return `a ${v?.constructor?.name ?? "object"}`;
+  return `the ${typeof v} ${String(v)}`;
+}
+
+/**
  * The error for a reduce or aggregate function (`method` of `operator`, e.g. `operator "sum"`)
  * that returned undefined where it must return the new `what` (value, accumulator): stored,
  * undefined is no state, and the key or window would start again from its next record.

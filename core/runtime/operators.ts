@@ -6,7 +6,7 @@
  */
 import { StateError } from "../errors.ts";
 import { ownFunction } from "./_own_function.ts";
-import { promiseReturnedError } from "./_sync_call.ts";
+import { promiseReturnedError, valueReturnedError } from "./_sync_call.ts";
 import type {
   BroadcastContext,
   BroadcastProcessFunction,
@@ -159,7 +159,7 @@ function compiledEntry(
 ): StreamOperator["processElement"] {
   return ownFunction(
     method,
-    { op, keySelector, promiseReturnedError, ...bound },
+    { op, keySelector, promiseReturnedError, valueReturnedError, ...bound },
     "value, timestamp, input, keyGroup, keyHash",
     `
       ${code.before}
@@ -177,7 +177,9 @@ function compiledEntry(
 const SIMPLE_BODIES = {
   map: "op.output.collect(r, timestamp);",
   filter: "if (r) op.output.collect(value, timestamp);",
-  flatMap: "",
+  // What a flatMap returns is never emitted: returned records would be lost (see valueReturnedError).
+  flatMap: 'if (r != null && r !== true && r !== false) throw valueReturnedError(r, "flatMap", ' +
+    "op.ctx.name);",
 } as const;
 
 /**

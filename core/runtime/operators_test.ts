@@ -1,10 +1,13 @@
 import assert from "node:assert/strict";
 import {
   type Collector,
+  ConfigError,
+  JobFailedError,
   type KeyedProcessContext,
   type KeyedProcessFunction,
   type RuntimeContext,
   Serializers,
+  StreamEnvironment,
   type ValueState,
   ValueStateDescriptor,
 } from "../../mod.ts";
@@ -43,4 +46,32 @@ Deno.test("each process operator runs an entry of its own, and each collector a 
   // Compiled per instance (each its own type feedback), not one method shared.
   assert.notEqual(ops[0]!.processElement, ops[1]!.processElement);
   assert.notEqual(ops[0]!.processElement.name, ops[1]!.processElement.name);
+});
+
+Deno.test("a flatMap that returns its records instead of collecting them fails the job, naming it", async () => {
+  // Unchecked code (`deno run` does not type-check) may take flatMap for JavaScript's Array one.
+  const returning = [
+    (line: string) => line.split(" "),
+    (line: string) => line.length,
+    { flatMap: (line: string) => ({ line }) },
+  ] as unknown as ((line: string, out: Collector<string>) => void)[];
+  for (const fn of returning) {
+    const env = StreamEnvironment.create({ parallelism: 1, log: () => {} });
+    await assert.rejects(
+      env.fromElements("a b").flatMap(fn).name("Split").executeAndCollect(),
+      (e) =>
+        e instanceof JobFailedError && e.cause instanceof ConfigError &&
+        /^flatMap of operator "Split" returned .*: a flatMap function emits its records with out\.collect/
+          .test(e.cause.message),
+    );
+  }
+  // Nothing, or a boolean from `ok && out.collect(w)`, is no record: the words pass.
+  const env = StreamEnvironment.create({ parallelism: 1, log: () => {} });
+  const words = await env.fromElements("a b", "")
+    .flatMap((line: string, out: Collector<string>) =>
+      line.split(" ").forEach((w) => (w !== "" && out.collect(w)) as unknown as void)
+    )
+    .flatMap(((w: string, out: Collector<string>) => w !== "" && out.collect(w)) as never)
+    .executeAndCollect();
+  assert.deepEqual(words, ["a", "b"]);
 });
