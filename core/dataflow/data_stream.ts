@@ -7,6 +7,7 @@
 import { ownedCopy } from "../state/_owned_copy.ts";
 import { promiseReturnedError, undefinedReturnedError } from "../runtime/_sync_call.ts";
 import { ConfigError } from "../errors.ts";
+import { checkUserFunction } from "./_user_function.ts";
 import type { SinkFunction } from "../connectors/sink.ts";
 import { PrintSink } from "../connectors/collect_sink.ts";
 import type { MapStateDescriptor } from "../state/descriptors.ts";
@@ -330,11 +331,13 @@ export class DataStream<T> extends NodeSettings {
 
   /** Transforms every record. */
   map<O>(fn: MapFunction<T, O>, opts?: OperatorOptions): DataStream<O> {
+    checkUserFunction("map", fn, ["map"], true);
     return this.addOperator("Map", () => new MapOperator(fn), [this.edge()], opts);
   }
 
   /** Keeps the records `fn` accepts. */
   filter(fn: FilterFunction<T>, opts?: OperatorOptions): DataStream<T> {
+    checkUserFunction("filter", fn, ["filter"], true);
     return this.addOperator("Filter", () => new FilterOperator(fn), [this.edge()], opts);
   }
 
@@ -343,11 +346,13 @@ export class DataStream<T> extends NodeSettings {
    * records instead (anything but undefined or a boolean) fails the job with a `ConfigError`.
    */
   flatMap<O>(fn: FlatMapFunction<T, O>, opts?: OperatorOptions): DataStream<O> {
+    checkUserFunction("flatMap", fn, ["flatMap"], true);
     return this.addOperator("FlatMap", () => new FlatMapOperator(fn), [this.edge()], opts);
   }
 
   /** Runs a {@linkcode ProcessFunction} (side outputs; no keyed state or timers). */
   process<O>(fn: ProcessFunction<T, O>, opts?: OperatorOptions): DataStream<O> {
+    checkUserFunction("process", fn, ["processElement"], false);
     return this.addOperator("Process", () => new ProcessOperator(fn), [this.edge()], opts);
   }
 
@@ -359,6 +364,7 @@ export class DataStream<T> extends NodeSettings {
     keySelector: KeySelector<T, K>,
     keySerializer: Serializer<K> = Serializers.key as Serializer<K>,
   ): KeyedStream<T, K> {
+    checkUserFunction("keyBy", keySelector, [], true);
     return new KeyedStream<T, K>(this, keySelector, keySerializer);
   }
 
@@ -443,6 +449,8 @@ export class DataStream<T> extends NodeSettings {
     partitioner: (key: K, numPartitions: number) => number,
     keySelector: KeySelector<T, K>,
   ): DataStream<T> {
+    checkUserFunction("partitionCustom's partitioner", partitioner, [], true);
+    checkUserFunction("partitionCustom's key selector", keySelector, [], true);
     return new DataStream<T>(this.env, this.node, {
       kind: "custom",
       partitioner: partitioner as (key: unknown, numPartitions: number) => number,
@@ -531,6 +539,7 @@ export class DataStream<T> extends NodeSettings {
 
   /** Sends every record to `sink`. */
   addSink(sink: SinkFunction<T>, opts?: OperatorOptions): DataStreamSink {
+    checkUserFunction("addSink", sink, ["invoke"], false);
     const node = this.env.addNode({
       kind: "sink",
       name: "Sink",
@@ -614,6 +623,7 @@ export class KeyedStream<T, K> extends DataStream<T> {
     fn: KeyedProcessFunction<K, T, O> | ProcessFunction<T, O>,
     opts?: OperatorOptions,
   ): DataStream<O> {
+    checkUserFunction("process", fn, ["processElement"], false);
     return this.#keyed<O>(
       "KeyedProcess",
       (k) => new ProcessOperator(fn as KeyedProcessFunction<unknown, T, O>, k),
@@ -629,16 +639,19 @@ export class KeyedStream<T, K> extends DataStream<T> {
 
   /** `map` with keyed state available to rich functions. */
   override map<O>(fn: MapFunction<T, O>, opts?: OperatorOptions): DataStream<O> {
+    checkUserFunction("map", fn, ["map"], true);
     return this.#keyed<O>("Map", (k) => new MapOperator(fn, k), opts);
   }
 
   /** `filter` with keyed state available to rich functions. */
   override filter(fn: FilterFunction<T>, opts?: OperatorOptions): DataStream<T> {
+    checkUserFunction("filter", fn, ["filter"], true);
     return this.#keyed<T>("Filter", (k) => new FilterOperator(fn, k), opts);
   }
 
   /** `flatMap` with keyed state available to rich functions. */
   override flatMap<O>(fn: FlatMapFunction<T, O>, opts?: OperatorOptions): DataStream<O> {
+    checkUserFunction("flatMap", fn, ["flatMap"], true);
     return this.#keyed<O>("FlatMap", (k) => new FlatMapOperator(fn, k), opts);
   }
 
@@ -684,6 +697,7 @@ export class KeyedStream<T, K> extends DataStream<T> {
     serializer?: Serializer<T>,
     opts?: OperatorOptions,
   ): DataStream<T> {
+    checkUserFunction("reduce", fn, [], true);
     serializer ??= plainStateSerializer<T>(
       `operator "${opts?.name ?? "Reduce"}"`,
       ".reduce(fn, serializer)",
@@ -961,6 +975,8 @@ export class ConnectedStreams<A, B> {
     second: KeySelector<B, K>,
     keySerializer: Serializer<K> = Serializers.key as Serializer<K>,
   ): ConnectedStreams<A, B> {
+    checkUserFunction("ConnectedStreams.keyBy's first key selector", first, [], true);
+    checkUserFunction("ConnectedStreams.keyBy's second key selector", second, [], true);
     return new ConnectedStreams(
       this.#first.keyBy(first, keySerializer),
       this.#second.keyBy(second, keySerializer),
@@ -969,6 +985,7 @@ export class ConnectedStreams<A, B> {
 
   /** Maps both inputs to one stream: `fn.map1` for the first, `fn.map2` for the second. */
   map<O>(fn: CoMapFunction<A, B, O>, opts?: OperatorOptions): DataStream<O> {
+    checkUserFunction("ConnectedStreams.map", fn, ["map1", "map2"], false);
     // The process function inherits from `fn`, so `open`, `close`, state hooks and fields set
     // in `open` are the user's, on the per-subtask copy the operator makes.
     const co: CoProcessFunction<A, B, O> = Object.assign(Object.create(fn), {
@@ -984,6 +1001,7 @@ export class ConnectedStreams<A, B> {
 
   /** Emits zero or more records per record of either input (`fn.flatMap1`, `fn.flatMap2`). */
   flatMap<O>(fn: CoFlatMapFunction<A, B, O>, opts?: OperatorOptions): DataStream<O> {
+    checkUserFunction("ConnectedStreams.flatMap", fn, ["flatMap1", "flatMap2"], false);
     const co: CoProcessFunction<A, B, O> = Object.assign(Object.create(fn), {
       processElement1(this: CoFlatMapFunction<A, B, O>, v: A, _c: unknown, out: Collector<O>) {
         return this.flatMap1(v, out);
@@ -997,6 +1015,12 @@ export class ConnectedStreams<A, B> {
 
   /** Runs `fn` over both inputs. */
   process<O>(fn: CoProcessFunction<A, B, O>, opts?: OperatorOptions): DataStream<O> {
+    checkUserFunction(
+      "ConnectedStreams.process",
+      fn,
+      ["processElement1", "processElement2"],
+      false,
+    );
     const a = this.#first, b = this.#second;
     const ka = a instanceof KeyedStream ? a : undefined;
     const kb = b instanceof KeyedStream ? b : undefined;
@@ -1088,6 +1112,12 @@ export class BroadcastConnectedStream<A, B> {
 
   /** Runs `fn` over the main and the broadcast input. */
   process<O>(fn: BroadcastProcessFunction<A, B, O>, opts?: OperatorOptions): DataStream<O> {
+    checkUserFunction(
+      "BroadcastConnectedStream.process",
+      fn,
+      ["processElement", "processBroadcastElement"],
+      false,
+    );
     const main = this.#main;
     const keyed = main instanceof KeyedStream ? main : undefined;
     const select = keyed?.keySelector as KeySelector | undefined;

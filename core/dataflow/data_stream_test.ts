@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { CollectSink } from "../connectors/collect_sink.ts";
 import { ConfigError, StateError } from "../errors.ts";
 import { OutputTag } from "../runtime/output_tag.ts";
+import { GlobalWindows } from "../time/window_assigners.ts";
 import { MapStateDescriptor, ValueStateDescriptor } from "../state/descriptors.ts";
 import { Serializers } from "../state/serializer.ts";
 import type { ValueState } from "../state/state.ts";
@@ -757,5 +758,58 @@ Deno.test("a rolling aggregation restores the state earlier versions kept as JSO
     assert.deepEqual(await run(true, (s) => s.max("n")), [5]);
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a user function, key selector or sink of the wrong kind is a ConfigError naming the call when the job is built", () => {
+  // Unchecked code (`deno run` does not type-check) passes these; each used to fail at the first
+  // record with a TypeError from inside weir, or never (an input without records).
+  const env = StreamEnvironment.create({ parallelism: 1 });
+  const s = env.fromElements(1, 2) as DataStream<unknown>;
+  const k = s.keyBy((v) => v);
+  const bad = null as never;
+  const refusals: [() => unknown, string][] = [
+    [() => s.map(bad), "map needs a function, or an object with map(), got null"],
+    [
+      () => s.filter({} as never),
+      "filter needs a function, or an object with filter(), got an object without filter()",
+    ],
+    [
+      () => s.flatMap("split" as never),
+      'flatMap needs a function, or an object with flatMap(), got the string "split"',
+    ],
+    [
+      () => s.process((() => {}) as never),
+      "process needs an object with processElement(), got a function",
+    ],
+    [() => s.keyBy("user" as never), 'keyBy needs a function, got the string "user"'],
+    [
+      () => s.addSink(((v: unknown) => v) as never),
+      "addSink needs an object with invoke(), got a function",
+    ],
+    [
+      () => k.map(undefined as never),
+      "map needs a function, or an object with map(), got undefined",
+    ],
+    [
+      () => k.process({ processElement: 1 } as never),
+      "process needs an object with processElement(), got an object without processElement()",
+    ],
+    [() => k.reduce(bad), "reduce needs a function, got null"],
+    [
+      () => s.connect(s).map({ map1: (v: unknown) => v } as never),
+      "ConnectedStreams.map needs an object with map1() and map2(), got an object without map2()",
+    ],
+    [
+      () => k.countWindow(2).aggregate({ add: () => 0 } as never),
+      "window aggregate needs an object with createAccumulator() and add() and getResult(), got an object without createAccumulator() and getResult()",
+    ],
+    [
+      () => s.windowAll(GlobalWindows.create()).process(bad),
+      "window process needs an object with process(), got null",
+    ],
+  ];
+  for (const [build, message] of refusals) {
+    assert.throws(build, (e) => e instanceof ConfigError && e.message === message, message);
   }
 });

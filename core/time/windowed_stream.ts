@@ -8,6 +8,7 @@
  * @module
  */
 import { ConfigError } from "../errors.ts";
+import { checkUserFunction } from "../dataflow/_user_function.ts";
 import { checkWholeMs } from "./_event_time_value.ts";
 import type { Collector } from "../dataflow/functions.ts";
 import { DataStream, type KeyedStream, type OperatorOptions } from "../dataflow/data_stream.ts";
@@ -196,6 +197,7 @@ export class WindowedStream<T, K, W extends Window> {
     processOrOpts?: ProcessWindowFunction<T, O, K, W> | WindowStateOptions<T>,
     maybeOpts?: WindowStateOptions<T>,
   ): DataStream<O | T> {
+    checkUserFunction("window reduce", fn, [], true);
     const process = isProcess(processOrOpts) ? processOrOpts : undefined;
     const opts = (process ? maybeOpts : processOrOpts) as WindowStateOptions<T> | undefined;
     const serializer = opts?.serializer ??
@@ -226,6 +228,7 @@ export class WindowedStream<T, K, W extends Window> {
     processOrOpts?: ProcessWindowFunction<R, O, K, W> | WindowStateOptions<ACC>,
     maybeOpts?: WindowStateOptions<ACC>,
   ): DataStream<O | R> {
+    checkUserFunction("window aggregate", fn, ["createAccumulator", "add", "getResult"], false);
     const process = isProcess(processOrOpts) ? processOrOpts : undefined;
     const opts = (process ? maybeOpts : processOrOpts) as WindowStateOptions<ACC> | undefined;
     const accumulatorSerializer = opts?.serializer ??
@@ -246,6 +249,7 @@ export class WindowedStream<T, K, W extends Window> {
     fn: ProcessWindowFunction<T, O, K, W>,
     opts?: WindowStateOptions<T>,
   ): DataStream<O> {
+    checkUserFunction("window process", fn, ["process"], false);
     const serializer = opts?.serializer ??
       plainStateSerializer<T>(stateOwner(opts, "Window(Process)"), ".process(fn, { serializer })");
     return this.#build<O>({ kind: "list", serializer }, fn, "Window(Process)", opts);
@@ -389,6 +393,7 @@ export class AllWindowedStream<T, W extends Window> {
 
   /** Evaluates each window with all its elements. */
   process<O>(fn: ProcessAllWindowFunction<T, O, W>, opts?: WindowStateOptions<T>): DataStream<O> {
+    checkUserFunction("window process", fn, ["process"], false);
     return this.#inner.process<O>(keyless(fn), opts);
   }
 }
