@@ -62,6 +62,7 @@ import { CheckpointMirror } from "../checkpoint/storage/checkpoint_mirror.ts";
 import { openRemoteStore } from "../checkpoint/storage/open_remote_store.ts";
 import { redactUrl } from "../checkpoint/storage/remote_store.ts";
 import { checkAdminExposure } from "../admin/exposure.ts";
+import { checkOptionNames } from "./_options.ts";
 
 /**
  * How a job runs. Every field has a default.
@@ -258,6 +259,49 @@ export interface CheckpointingOptions {
 
 export type { JobClient };
 
+// Every option's name, for `checkOptionNames` (the Record type keeps them in step with the types).
+const ENVIRONMENT_OPTIONS: Record<keyof EnvironmentConfig, true> = {
+  parallelism: true,
+  executor: true,
+  workerStartTimeoutMs: true,
+  ringMemoryBytes: true,
+  maxParallelism: true,
+  stateBackend: true,
+  clock: true,
+  channelCapacity: true,
+  checkpoint: true,
+  restore: true,
+  allowNonRestoredState: true,
+  printPlan: true,
+  allowDuplicateOutput: true,
+  restartStrategy: true,
+  repeatedFailureLimit: true,
+  log: true,
+  admin: true,
+};
+const CHECKPOINT_OPTIONS: Record<keyof CheckpointingOptions, true> = {
+  dir: true,
+  storage: true,
+  intervalMs: true,
+  mode: true,
+  timeoutMs: true,
+  minPauseMs: true,
+  maxConcurrent: true,
+  tolerableFailures: true,
+  retained: true,
+  retainOnCancellation: true,
+  cancellationTimeoutMs: true,
+  fs: true,
+};
+const ADMIN_OPTIONS: Record<keyof AdminOptions, true> = {
+  port: true,
+  host: true,
+  token: true,
+  corsOrigins: true,
+  insecure: true,
+  savepointDir: true,
+};
+
 interface ResolvedConfig {
   parallelism: number;
   executor: ExecutorKind;
@@ -319,6 +363,7 @@ function restoreTarget(dir: string, restore: string): string {
 
 function resolveCheckpoint(o: CheckpointingOptions | undefined): CheckpointConfig | undefined {
   if (!o) return undefined;
+  checkOptionNames("checkpoint", o, CHECKPOINT_OPTIONS);
   if (o.storage !== undefined && (o.dir === "" || o.dir === undefined)) {
     // A worker of the worker executor uses the main thread's working folder (its init names it).
     o = {
@@ -352,6 +397,7 @@ function resolveCheckpoint(o: CheckpointingOptions | undefined): CheckpointConfi
 
 function checkAdmin(a: AdminOptions | undefined): AdminOptions | undefined {
   if (!a) return undefined;
+  checkOptionNames("admin", a, ADMIN_OPTIONS);
   if (!Number.isInteger(a.port) || a.port < 0 || a.port > 65535) {
     throw new ConfigError(`admin.port must be a port number 0..65535, got ${a.port}`);
   }
@@ -507,8 +553,12 @@ export class StreamEnvironment implements GraphBuilder {
     this.#config = config;
   }
 
-  /** Creates an environment; checks the config and throws `ConfigError` naming a bad field. */
+  /**
+   * Creates an environment; checks the config and throws `ConfigError` naming a bad field, or
+   * an unknown one (a misspelt option of `config`, `checkpoint` or `admin`).
+   */
   static create(config: EnvironmentConfig = {}): StreamEnvironment {
+    checkOptionNames("StreamEnvironment.create", config, ENVIRONMENT_OPTIONS);
     if (
       config.executor !== undefined && config.executor !== "inline" &&
       config.executor !== "workers"
@@ -916,6 +966,7 @@ export class StreamEnvironment implements GraphBuilder {
    * `stream.executeAndCollect(options)` does.
    */
   async executeAndCollect<T>(stream: DataStream<T>, options: CollectOptions = {}): Promise<T[]> {
+    checkOptionNames("executeAndCollect", options, { jobName: true, limit: true });
     const { jobName = "weir job", limit = Infinity } = options;
     if (limit !== Infinity && (!Number.isInteger(limit) || limit < 1)) {
       throw new ConfigError(`executeAndCollect: limit must be a positive integer, got ${limit}`);

@@ -108,3 +108,44 @@ Deno.test("a stream of another environment as an input is a ConfigError, not ano
     refused,
   );
 });
+
+Deno.test("StreamEnvironment.create, checkpoint, admin and executeAndCollect: a misspelt option is a ConfigError naming it, not a default in force", async () => {
+  // `deno run` does not type-check: these used to run with the default parallelism, no
+  // periodic checkpoints, no token, and every record.
+  const cases: [() => unknown, string][] = [
+    [
+      () => StreamEnvironment.create({ parallelizm: 4 } as never),
+      'StreamEnvironment.create: unknown option "parallelizm" (did you mean "parallelism"?)',
+    ],
+    [
+      () => StreamEnvironment.create({ checkpoint: { dir: "/tmp/c", intervalMS: 100 } } as never),
+      'checkpoint: unknown option "intervalMS" (did you mean "intervalMs"?)',
+    ],
+    [
+      () => StreamEnvironment.create({ admin: { port: 0, tokn: "s3cret" } } as never),
+      'admin: unknown option "tokn" (did you mean "token"?)',
+    ],
+    [
+      () => StreamEnvironment.create({ workers: 2 } as never),
+      'StreamEnvironment.create: unknown option "workers"; the options are parallelism, executor,',
+    ],
+    [
+      () => StreamEnvironment.create(4 as never),
+      "StreamEnvironment.create takes an object of options, got 4",
+    ],
+  ];
+  for (const [create, message] of cases) {
+    assert.throws(
+      create,
+      (e) => e instanceof ConfigError && e.message.startsWith(message),
+      message,
+    );
+  }
+  const env = StreamEnvironment.create({ parallelism: 1 });
+  await assert.rejects(
+    env.fromElements(1, 2).executeAndCollect({ limt: 1 } as never),
+    (e) =>
+      e instanceof ConfigError &&
+      e.message === 'executeAndCollect: unknown option "limt" (did you mean "limit"?)',
+  );
+});
