@@ -183,8 +183,9 @@ export class IterableSource<T> implements Source<T> {
   /** A reader has taken the iterable's one iterator (a generator object is its own). */
   #oneShotTaken = false;
 
-  /** Reads `iterable`. */
+  /** Reads `iterable`; anything else is a `ConfigError` naming what it got. */
   constructor(iterable: Iterable<T> | AsyncIterable<T>) {
+    checkIterable("IterableSource", iterable);
     this.#iterable = iterable;
   }
 
@@ -289,4 +290,24 @@ export class IterableSource<T> implements Source<T> {
       },
     };
   }
+}
+
+/**
+ * Throws a `ConfigError` unless `items` is an object that is iterable or async iterable (the
+ * reader would fail at its first poll with a TypeError: `in` on a string or a number). A string
+ * is refused too, as Flink's `fromCollection` takes no String: one record is `fromElements(s)`.
+ */
+export function checkIterable(call: string, items: unknown): void {
+  if (
+    typeof items === "object" && items !== null &&
+    (Symbol.iterator in items || Symbol.asyncIterator in items)
+  ) return;
+  const got = typeof items === "string"
+    ? `the string ${JSON.stringify(items.slice(0, 40))} (for one string record: fromElements(s))`
+    : items === null || items === undefined
+    ? String(items)
+    : typeof items === "object"
+    ? "an object that is not iterable"
+    : `the ${typeof items} ${String(items)}`;
+  throw new ConfigError(`${call} needs an array, an iterable or an async iterable, got ${got}`);
 }

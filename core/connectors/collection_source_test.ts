@@ -178,3 +178,27 @@ Deno.test("IterableSource: a job restarted over a one-shot iterator (a generator
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("fromCollection and IterableSource: what is not an array or an iterable is a ConfigError naming it, not a TypeError at the first poll", () => {
+  const env = StreamEnvironment.create({ parallelism: 1 });
+  const cases: [unknown, string][] = [
+    [null, "null"],
+    [undefined, "undefined"],
+    [5, "the number 5"],
+    ["a b", 'the string "a b" (for one string record: fromElements(s))'],
+    [{ length: 2 }, "an object that is not iterable"],
+  ];
+  for (const [items, got] of cases) {
+    const tail = `needs an array, an iterable or an async iterable, got ${got}`;
+    assert.throws(
+      () => env.fromCollection(items as never),
+      (e) => e instanceof ConfigError && e.message === `fromCollection ${tail}`,
+    );
+    assert.throws(
+      () => new IterableSource(items as never),
+      (e) => e instanceof ConfigError && e.message === `IterableSource ${tail}`,
+    );
+  }
+  // Sets, maps' views and async iterables are read as before.
+  assert.doesNotThrow(() => env.fromCollection(new Set([1]).values()));
+});

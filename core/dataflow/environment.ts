@@ -5,7 +5,7 @@
  * @module
  */
 import { ConfigError, JobCancelledError } from "../errors.ts";
-import { ArraySource, IterableSource } from "../connectors/collection_source.ts";
+import { ArraySource, checkIterable, IterableSource } from "../connectors/collection_source.ts";
 import type { Source } from "../connectors/source.ts";
 import { type GeneratorOptions, GeneratorSource } from "../connectors/generator_source.ts";
 import { FileSource, type FileSourceEncoding } from "../connectors/file_source.ts";
@@ -869,9 +869,11 @@ export class StreamEnvironment implements GraphBuilder {
    * parallelism). An array's source may be given more: `setParallelism(p)`
    * on the returned stream has subtask `i` read every `p`-th item. A one-shot
    * iterator (a generator object) cannot be read again: a restart of the job
-   * in this process fails with a `ConfigError`; pass an iterable that starts over.
+   * in this process fails with a `ConfigError`; pass an iterable that starts over. Anything
+   * else (null, a string, a number) is a `ConfigError` naming it.
    */
   fromCollection<T>(items: readonly T[] | Iterable<T> | AsyncIterable<T>): DataStream<T> {
+    checkIterable("fromCollection", items);
     const source = Array.isArray(items)
       ? new ArraySource<T>(items)
       : new IterableSource<T>(items as Iterable<T> | AsyncIterable<T>);
