@@ -8,6 +8,7 @@ import { ownedCopy } from "../state/_owned_copy.ts";
 import { promiseReturnedError, undefinedReturnedError } from "../runtime/_sync_call.ts";
 import { ConfigError } from "../errors.ts";
 import { checkUserFunction } from "./_user_function.ts";
+import { checkSerializer } from "../state/_check_serializer.ts";
 import type { SinkFunction } from "../connectors/sink.ts";
 import { PrintSink } from "../connectors/collect_sink.ts";
 import type { MapStateDescriptor } from "../state/descriptors.ts";
@@ -294,6 +295,7 @@ export class DataStream<T> extends NodeSettings {
    * output's, and leaves the operator's main output's as it is.
    */
   returns(serializer: Serializer<T>): this {
+    checkSerializer(`Operator "${this.node.name}": the serializer given to returns()`, serializer);
     const s = serializer as Serializer<unknown>;
     // A side output stream shares its producer's node: its serializer is the tag's, not the node's.
     if (this.sideOutput === undefined) this.node.outputSerializer = s;
@@ -365,6 +367,7 @@ export class DataStream<T> extends NodeSettings {
     keySerializer: Serializer<K> = Serializers.key as Serializer<K>,
   ): KeyedStream<T, K> {
     checkUserFunction("keyBy", keySelector, [], true);
+    checkSerializer("keyBy's key serializer", keySerializer);
     return new KeyedStream<T, K>(this, keySelector, keySerializer);
   }
 

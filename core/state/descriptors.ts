@@ -6,6 +6,7 @@
  */
 import { ConfigError } from "../errors.ts";
 import type { Serializer } from "./serializer.ts";
+import { checkSerializer } from "./_check_serializer.ts";
 import type { AggregateFunction } from "./state.ts";
 import type { StateTtlConfig } from "./ttl.ts";
 
@@ -94,6 +95,7 @@ export class ValueStateDescriptor<T> extends StateDescriptor {
   /** Creates a descriptor. */
   constructor(name: string, serializer: Serializer<T>, defaultValue?: T) {
     super(name);
+    checkSerializer(`State "${name}": the value serializer`, serializer);
     this.serializer = serializer;
     this.defaultValue = defaultValue;
   }
@@ -124,6 +126,7 @@ export class ListStateDescriptor<T> extends StateDescriptor {
   /** Creates a descriptor. */
   constructor(name: string, elementSerializer: Serializer<T>) {
     super(name);
+    checkSerializer(`State "${name}": the element serializer`, elementSerializer);
     this.elementSerializer = elementSerializer;
   }
 
@@ -155,6 +158,8 @@ export class MapStateDescriptor<K, V> extends StateDescriptor {
   /** Creates a descriptor. */
   constructor(name: string, keySerializer: Serializer<K>, valueSerializer: Serializer<V>) {
     super(name);
+    checkSerializer(`State "${name}": the key serializer`, keySerializer);
+    checkSerializer(`State "${name}": the value serializer`, valueSerializer);
     this.keySerializer = keySerializer;
     this.valueSerializer = valueSerializer;
   }
@@ -187,6 +192,12 @@ export class ReducingStateDescriptor<T> extends StateDescriptor {
   /** Creates a descriptor. */
   constructor(name: string, reduce: (a: T, b: T) => T, serializer: Serializer<T>) {
     super(name);
+    if (typeof reduce !== "function") {
+      throw new ConfigError(
+        `State "${name}": the reduce function must be a function, got ${typeof reduce}`,
+      );
+    }
+    checkSerializer(`State "${name}": the serializer`, serializer);
     this.reduce = reduce;
     this.serializer = serializer;
   }
@@ -227,6 +238,16 @@ export class AggregatingStateDescriptor<IN, ACC, OUT> extends StateDescriptor {
     accumulatorSerializer: Serializer<ACC>,
   ) {
     super(name);
+    const f = aggregateFunction as Partial<AggregateFunction<IN, ACC, OUT>> | null;
+    const missing = (["createAccumulator", "add", "getResult"] as const).filter((m) =>
+      typeof f?.[m] !== "function"
+    );
+    if (missing.length > 0) {
+      throw new ConfigError(
+        `State "${name}": the aggregate function needs ${missing.map((m) => `${m}()`).join(", ")}`,
+      );
+    }
+    checkSerializer(`State "${name}": the accumulator serializer`, accumulatorSerializer);
     this.aggregateFunction = aggregateFunction;
     this.accumulatorSerializer = accumulatorSerializer;
   }
