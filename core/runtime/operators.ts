@@ -26,7 +26,7 @@ import type {
   TimerService,
 } from "../dataflow/functions.ts";
 import type { KeyedStateBackend } from "../state/backend.ts";
-import type { MapStateDescriptor } from "../state/descriptors.ts";
+import type { MapStateDescriptor, StateKind } from "../state/descriptors.ts";
 import type { MapState } from "../state/state.ts";
 import type { SinkFunction } from "../connectors/sink.ts";
 import type { OutputTag } from "./output_tag.ts";
@@ -57,6 +57,39 @@ export type KeySelector<T = unknown, K = unknown> = (value: T) => K;
 
 type LifeCycle = RichFunction & CheckpointedFunction;
 
+/** The RuntimeContext getter of each kind of state, and the descriptor it takes. */
+const STATE_GETTERS: Record<StateKind, [getter: string, descriptor: string]> = {
+  value: ["getState", "ValueStateDescriptor"],
+  list: ["getListState", "ListStateDescriptor"],
+  map: ["getMapState", "MapStateDescriptor"],
+  reducing: ["getReducingState", "ReducingStateDescriptor"],
+  aggregating: ["getAggregatingState", "AggregatingStateDescriptor"],
+};
+
+/**
+ * `d`, when it describes state of `kind`; else a `StateError` naming the getter that should
+ * have it: the backend would hand out state of the descriptor's own kind (`getListState` of a
+ * ValueStateDescriptor gives a ValueState), whose first `add` is a TypeError.
+ */
+function ofKind<D>(getter: string, kind: StateKind, d: D): D {
+  // By `kind`, not by class: descriptors of another copy of weir's module are descriptors too.
+  const desc = d as { kind?: unknown; name?: unknown } | null | undefined;
+  if (desc?.kind === kind) return d;
+  const own = typeof desc?.kind === "string" && Object.hasOwn(STATE_GETTERS, desc.kind)
+    ? STATE_GETTERS[desc.kind as StateKind]
+    : undefined;
+  throw new StateError(
+    `${getter} needs a ${STATE_GETTERS[kind][1]}, got ` +
+      (own !== undefined
+        ? `the ${own[1]} "${String(desc!.name)}" (its state comes from ${own[0]})`
+        : typeof d === "string"
+        ? `the string ${JSON.stringify(d)}`
+        : d === null || typeof d !== "object"
+        ? String(d)
+        : "an object that is no state descriptor"),
+  );
+}
+
 /** Builds the RuntimeContext a user function's `open` receives. */
 export function runtimeContext(ctx: OperatorContext): RuntimeContext {
   // Harnesses give no group: metrics still work, nobody exports them.
@@ -67,11 +100,12 @@ export function runtimeContext(ctx: OperatorContext): RuntimeContext {
     subtaskIndex: ctx.subtaskIndex,
     parallelism: ctx.parallelism,
     maxParallelism: ctx.maxParallelism,
-    getState: (d) => ctx.keyedBackend().state(d),
-    getListState: (d) => ctx.keyedBackend().state(d),
-    getMapState: (d) => ctx.keyedBackend().state(d),
-    getReducingState: (d) => ctx.keyedBackend().state(d),
-    getAggregatingState: (d) => ctx.keyedBackend().state(d),
+    getState: (d) => ctx.keyedBackend().state(ofKind("getState", "value", d)),
+    getListState: (d) => ctx.keyedBackend().state(ofKind("getListState", "list", d)),
+    getMapState: (d) => ctx.keyedBackend().state(ofKind("getMapState", "map", d)),
+    getReducingState: (d) => ctx.keyedBackend().state(ofKind("getReducingState", "reducing", d)),
+    getAggregatingState: (d) =>
+      ctx.keyedBackend().state(ofKind("getAggregatingState", "aggregating", d)),
     getMetricGroup: () => ctx.metricGroup ?? (fallback ??= new MetricGroup()),
   };
 }

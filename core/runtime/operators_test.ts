@@ -5,8 +5,10 @@ import {
   JobFailedError,
   type KeyedProcessContext,
   type KeyedProcessFunction,
+  MapStateDescriptor,
   type RuntimeContext,
   Serializers,
+  StateError,
   StreamEnvironment,
   type ValueState,
   ValueStateDescriptor,
@@ -74,4 +76,39 @@ Deno.test("a flatMap that returns its records instead of collecting them fails t
     .flatMap(((w: string, out: Collector<string>) => w !== "" && out.collect(w)) as never)
     .executeAndCollect();
   assert.deepEqual(words, ["a", "b"]);
+});
+
+Deno.test("a RuntimeContext state getter given a descriptor of another kind is a StateError naming both, not a TypeError at its first use", async () => {
+  const cases: [(ctx: RuntimeContext) => unknown, string][] = [
+    [
+      (ctx) => ctx.getListState(new ValueStateDescriptor("seen", Serializers.f64) as never),
+      'getListState needs a ListStateDescriptor, got the ValueStateDescriptor "seen" (its state comes from getState)',
+    ],
+    [
+      (ctx) =>
+        ctx.getState(new MapStateDescriptor("m", Serializers.string, Serializers.f64) as never),
+      'getState needs a ValueStateDescriptor, got the MapStateDescriptor "m" (its state comes from getMapState)',
+    ],
+    [
+      (ctx) => ctx.getMapState("pages" as never),
+      'getMapState needs a MapStateDescriptor, got the string "pages"',
+    ],
+  ];
+  for (const [get, message] of cases) {
+    const env = StreamEnvironment.create({ parallelism: 1, log: () => {} });
+    const fn: KeyedProcessFunction<number, number, number> = {
+      open(ctx) {
+        get(ctx);
+      },
+      processElement(v, _ctx, out) {
+        out.collect(v);
+      },
+    };
+    await assert.rejects(
+      env.fromElements(1).keyBy((n) => n).process(fn).executeAndCollect(),
+      (e) =>
+        e instanceof JobFailedError && e.cause instanceof StateError && e.cause.message === message,
+      message,
+    );
+  }
 });
