@@ -813,3 +813,16 @@ Deno.test("a user function, key selector or sink of the wrong kind is a ConfigEr
     assert.throws(build, (e) => e instanceof ConfigError && e.message === message, message);
   }
 });
+
+Deno.test("an OutputTag without a non-empty string id is a ConfigError, as in Flink, not a side output that reads the main output", () => {
+  // `new OutputTag()` used to make getSideOutput(tag) the main output, its records lost.
+  for (const [id, got] of [[undefined, "undefined"], ["", '""'], [7, "the number 7"]] as const) {
+    assert.throws(
+      () => new OutputTag(id as never),
+      (e) =>
+        e instanceof ConfigError &&
+        e.message === `OutputTag id must be a non-empty string, got ${got}`,
+    );
+  }
+  assert.equal(new OutputTag("late").id, "late");
+});

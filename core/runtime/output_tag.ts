@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { ConfigError } from "../errors.ts";
 
 /**
  * Names a side output of type `T`. Process functions emit to it with
@@ -21,8 +22,22 @@ export class OutputTag<T> {
   readonly id: string;
   declare readonly _type?: T;
 
-  /** Creates a tag. */
+  /**
+   * Creates a tag; `id` must be a non-empty string, as Flink's: a stream's main output has no
+   * id, so `getSideOutput` of a tag without one would read the main output instead.
+   */
   constructor(id: string) {
+    if (typeof id !== "string" || id === "") {
+      throw new ConfigError(
+        `OutputTag id must be a non-empty string, got ${
+          typeof id === "string"
+            ? '""'
+            : id === undefined || id === null
+            ? String(id)
+            : `the ${typeof id} ${String(id)}`
+        }`,
+      );
+    }
     this.id = id;
   }
 }
