@@ -6,6 +6,7 @@
  * @module
  */
 import { ConfigError } from "../errors.ts";
+import { checkOptionNames } from "../_options.ts";
 import { EXTERNAL } from "./_external.ts";
 import { unreadable } from "./_file_range_reader.ts";
 import { FileShareReader } from "./_file_share_reader.ts";
@@ -48,6 +49,15 @@ export interface FileSourceOptions {
   /** A directory only: files larger than this are read as several splits of this many bytes (64 MiB). */
   splitBytes?: number | undefined;
 }
+
+/** Every option's name, for `checkOptionNames`. */
+const FILE_SOURCE_OPTIONS: Record<keyof FileSourceOptions, true> = {
+  path: true,
+  chunkBytes: true,
+  encoding: true,
+  monitorIntervalMs: true,
+  splitBytes: true,
+};
 
 /**
  * How a {@linkcode FileSource} turns a line's bytes into a record:
@@ -176,6 +186,7 @@ export class FileSource<T extends string | Uint8Array = string> implements Sourc
 
   /** Reads `options.path`; throws `ConfigError` naming a bad option. */
   constructor(options: FileSourceOptions) {
+    checkOptionNames("FileSource", options, FILE_SOURCE_OPTIONS);
     const chunk = options.chunkBytes ?? 1 << 20;
     if (!Number.isInteger(chunk) || chunk < 1) {
       throw new ConfigError(`FileSource chunkBytes must be a positive integer, got ${chunk}`);

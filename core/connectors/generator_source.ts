@@ -6,6 +6,7 @@
  * @module
  */
 import { ConfigError } from "../errors.ts";
+import { checkOptionNames } from "../_options.ts";
 import type { PollStatus, Source, SourceContext, SourceOutput } from "./source.ts";
 import type {
   EnumeratedSplitReader,
@@ -47,6 +48,14 @@ export interface GeneratorOptions<T> {
    */
   generate: (seq: number, random: () => number) => T;
 }
+
+/** Every option's name, for `checkOptionNames`. */
+const GENERATOR_OPTIONS: Record<keyof GeneratorOptions<unknown>, true> = {
+  count: true,
+  ratePerSecond: true,
+  seed: true,
+  generate: true,
+};
 
 /** The 32-bit finalizer of murmur3: spreads every input bit over the output. */
 function fmix32(h: number): number {
@@ -107,6 +116,8 @@ export class GeneratorSource<T> implements Source<T> {
 
   /** Checks the options; throws `ConfigError` naming a bad one. */
   constructor(options: GeneratorOptions<T>) {
+    // A misspelt `count` would leave the source unbounded: a job that never ends.
+    checkOptionNames("GeneratorSource", options, GENERATOR_OPTIONS);
     const { count, ratePerSecond, seed } = options;
     if (count !== undefined && (!Number.isSafeInteger(count) || count < 0)) {
       throw new ConfigError(`GeneratorSource count must be a non-negative integer, got ${count}`);

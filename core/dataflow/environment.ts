@@ -62,7 +62,7 @@ import { CheckpointMirror } from "../checkpoint/storage/checkpoint_mirror.ts";
 import { openRemoteStore } from "../checkpoint/storage/open_remote_store.ts";
 import { redactUrl } from "../checkpoint/storage/remote_store.ts";
 import { checkAdminExposure } from "../admin/exposure.ts";
-import { checkOptionNames } from "./_options.ts";
+import { checkOptionNames } from "../_options.ts";
 
 /**
  * How a job runs. Every field has a default.
@@ -901,6 +901,9 @@ export class StreamEnvironment implements GraphBuilder {
     path: string,
     opts?: { chunkBytes?: number; encoding?: Exclude<FileSourceEncoding, "bytes"> },
   ): DataStream<string> {
+    if (opts !== undefined) {
+      checkOptionNames("readTextFile", opts, { chunkBytes: true, encoding: true });
+    }
     const source = new FileSource({ path, chunkBytes: opts?.chunkBytes, encoding: opts?.encoding });
     return this.addSource(source, {
       name: `File Source: ${path}`,

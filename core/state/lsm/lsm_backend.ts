@@ -10,6 +10,7 @@
 import { alreadyRegistered } from "../_registration.ts";
 import { restoredStateMigration, stateMeta } from "../_state_migration.ts";
 import { CheckpointError, ConfigError, StateError } from "../../errors.ts";
+import { checkOptionNames } from "../../_options.ts";
 import { noKeyError } from "../_no_key_error.ts";
 import type {
   KeyedBackendOptions,
@@ -678,6 +679,15 @@ export interface LsmStateBackendOptions {
    */
   readonly cacheEntries?: number;
 }
+
+/** Every option's name, for `checkOptionNames`. */
+const LSM_OPTIONS: Record<keyof LsmStateBackendOptions, true> = {
+  dir: true,
+  memoryBytes: true,
+  memtableBytes: true,
+  blockCacheBytes: true,
+  cacheEntries: true,
+};
 
 /**
  * Keyed state of one operator subtask in an LSM store.
@@ -1408,6 +1418,7 @@ export class LsmStateBackend implements StateBackend {
 
   /** Creates the backend; `options` apply to every keyed backend it makes. */
   constructor(options: LsmStateBackendOptions = {}) {
+    checkOptionNames("LsmStateBackend", options, LSM_OPTIONS);
     const memory = options.memoryBytes;
     if (memory !== undefined && (!Number.isSafeInteger(memory) || memory < 1)) {
       throw new ConfigError(

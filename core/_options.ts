@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { ConfigError } from "../errors.ts";
+import { ConfigError } from "./errors.ts";
 
 /**
  * Throws a `ConfigError` naming the first option of `options` that `known`
