@@ -8,6 +8,7 @@ import { ownedCopy } from "../state/_owned_copy.ts";
 import { promiseReturnedError, undefinedReturnedError } from "../runtime/_sync_call.ts";
 import { ConfigError } from "../errors.ts";
 import { checkUserFunction } from "./_user_function.ts";
+import { checkOptionNames } from "../_options.ts";
 import { checkSerializer } from "../state/_check_serializer.ts";
 import type { SinkFunction } from "../connectors/sink.ts";
 import { PrintSink } from "../connectors/collect_sink.ts";
@@ -204,7 +205,16 @@ class NodeSettings {
   }
 }
 
+/** @internal The names of {@linkcode OperatorOptions}, for `checkOptionNames`. */
+export const OPERATOR_OPTIONS: Readonly<Record<keyof OperatorOptions, true>> = {
+  name: true,
+  uid: true,
+  parallelism: true,
+};
+
 function apply(node: Transformation, opts: OperatorOptions | undefined): Transformation {
+  // A misspelt `uid` would leave a generated one: the operator's state would not restore.
+  if (opts !== undefined) checkOptionNames(`Operator "${node.name}"`, opts, OPERATOR_OPTIONS);
   if (opts?.name !== undefined) node.name = opts.name;
   if (opts?.uid !== undefined) node.uid = opts.uid;
   if (opts?.parallelism !== undefined) new NodeSettings(node).setParallelism(opts.parallelism);

@@ -826,3 +826,39 @@ Deno.test("an OutputTag without a non-empty string id is a ConfigError, as in Fl
   }
   assert.equal(new OutputTag("late").id, "late");
 });
+
+Deno.test("operator options: a misspelt one is a ConfigError naming the operator and the option, not a generated uid or the default parallelism", () => {
+  const env = StreamEnvironment.create({ parallelism: 1 });
+  const s = env.fromElements(1, 2);
+  const k = s.keyBy((n) => n);
+  const cases: [() => unknown, string][] = [
+    [
+      () => s.map((n: number) => n, { parallelizm: 2 } as never),
+      'Operator "Map": unknown option "parallelizm" (did you mean "parallelism"?)',
+    ],
+    [
+      () => s.addSink(new CollectSink<number>(), { UID: "out" } as never),
+      'Operator "Sink": unknown option "UID" (did you mean "uid"?)',
+    ],
+    [
+      () => env.addSource(new QueueSource<number>(), { id: "in" } as never),
+      'Source "queue": unknown option "id" (did you mean "uid"?)',
+    ],
+    [
+      () =>
+        k.countWindow(2).reduce(
+          (a: number, b: number) => a + b,
+          { serialiser: Serializers.f64 } as never,
+        ),
+      'Operator "Window(Reduce)": unknown option "serialiser" (did you mean "serializer"?)',
+    ],
+    [
+      () =>
+        k.intervalJoin(k).between(0, 1).process({ processElement() {} }, { uids: "j" } as never),
+      'Operator "IntervalJoin": unknown option "uids" (did you mean "uid"?)',
+    ],
+  ];
+  for (const [build, message] of cases) {
+    assert.throws(build, (e) => e instanceof ConfigError && e.message === message, message);
+  }
+});

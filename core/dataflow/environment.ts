@@ -46,6 +46,7 @@ import {
   type CollectOptions,
   DataStream,
   type GraphBuilder,
+  OPERATOR_OPTIONS,
   type OperatorOptions,
 } from "./data_stream.ts";
 import { CommittedCollectSink, FirstRecordsSink } from "../connectors/_collect_results.ts";
@@ -780,6 +781,9 @@ export class StreamEnvironment implements GraphBuilder {
 
   /** Reads from any {@linkcode Source}. */
   addSource<T>(source: Source<T>, opts?: OperatorOptions): DataStream<T> {
+    if (opts !== undefined) {
+      checkOptionNames(`Source "${source.name}"`, opts, OPERATOR_OPTIONS);
+    }
     const node = this.addNode({
       kind: "source",
       name: opts?.name ?? `Source: ${source.name}`,

@@ -11,7 +11,13 @@ import type { KeySelector } from "../runtime/operators.ts";
 import type { Serializer } from "../state/serializer.ts";
 import { StateTtlConfig } from "../state/ttl.ts";
 import type { FlatJoinFunction, JoinFunction } from "../time/join_functions.ts";
-import { DataStream, type KeyedStream, type OperatorOptions } from "./data_stream.ts";
+import {
+  DataStream,
+  type KeyedStream,
+  OPERATOR_OPTIONS,
+  type OperatorOptions,
+} from "./data_stream.ts";
+import { checkOptionNames } from "../_options.ts";
 import { RegularJoinOperator } from "./regular_join_operator.ts";
 
 /**
@@ -77,6 +83,13 @@ export class RegularJoin<L, R, K> {
     fn: JoinFunction<L, R, O> | FlatJoinFunction<L, R, O>,
     opts?: RegularJoinOptions<L, R>,
   ): DataStream<O> {
+    if (opts !== undefined) {
+      checkOptionNames(`Operator "Join"`, opts, {
+        ...OPERATOR_OPTIONS,
+        leftSerializer: true,
+        rightSerializer: true,
+      });
+    }
     const left = this.#left, right = this.#right;
     const spec = {
       leftKey: left.keySelector as KeySelector<L>,

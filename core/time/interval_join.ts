@@ -8,7 +8,13 @@
  */
 import { ConfigError } from "../errors.ts";
 import { checkWholeMs } from "./_event_time_value.ts";
-import { DataStream, type KeyedStream, type OperatorOptions } from "../dataflow/data_stream.ts";
+import {
+  DataStream,
+  type KeyedStream,
+  OPERATOR_OPTIONS,
+  type OperatorOptions,
+} from "../dataflow/data_stream.ts";
+import { checkOptionNames } from "../_options.ts";
 import type { KeySelector } from "../runtime/operators.ts";
 import type { OutputTag } from "../runtime/output_tag.ts";
 import type { Serializer } from "../state/serializer.ts";
@@ -143,6 +149,13 @@ export class IntervalJoined<L, R, K> {
 
   /** Calls `fn` for every pair within the bounds. */
   process<O>(fn: ProcessJoinFunction<L, R, O>, opts?: IntervalJoinOptions<L, R>): DataStream<O> {
+    if (opts !== undefined) {
+      checkOptionNames(`Operator "IntervalJoin"`, opts, {
+        ...OPERATOR_OPTIONS,
+        leftSerializer: true,
+        rightSerializer: true,
+      });
+    }
     const left = this.#left, right = this.#right;
     const spec = {
       leftKey: left.keySelector as KeySelector<L>,

@@ -11,7 +11,13 @@ import { ConfigError } from "../errors.ts";
 import { checkUserFunction } from "../dataflow/_user_function.ts";
 import { checkWholeMs } from "./_event_time_value.ts";
 import type { Collector } from "../dataflow/functions.ts";
-import { DataStream, type KeyedStream, type OperatorOptions } from "../dataflow/data_stream.ts";
+import {
+  DataStream,
+  type KeyedStream,
+  OPERATOR_OPTIONS,
+  type OperatorOptions,
+} from "../dataflow/data_stream.ts";
+import { checkOptionNames } from "../_options.ts";
 import type { KeySelector } from "../runtime/operators.ts";
 import type { OutputTag } from "../runtime/output_tag.ts";
 import type { Serializer } from "../state/serializer.ts";
@@ -73,6 +79,9 @@ function windowNode<T, K, W extends Window, O>(
   opts: OperatorOptions | undefined,
   forceParallelism?: number,
 ): DataStream<O> {
+  if (opts !== undefined) {
+    checkOptionNames(`Operator "${name}"`, opts, { ...OPERATOR_OPTIONS, serializer: true });
+  }
   const keySelector = input.keySelector as KeySelector<T, K>;
   const node = input.env.addNode({
     kind: "operator",
