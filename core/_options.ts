@@ -57,3 +57,18 @@ function editDistance(a: string, b: string): number {
   }
   return prev[b.length]!;
 }
+
+/**
+ * `v` as a message shows it: a string quoted (`"256"` is no 256, which would look valid), NaN
+ * and ±Infinity by name (JSON gives null), anything else as JSON where it has some.
+ */
+export function shownValue(v: unknown): string {
+  if (typeof v === "string") return JSON.stringify(v);
+  if (typeof v === "number" || typeof v === "bigint" || v === undefined) return String(v);
+  if (typeof v === "function") return "a function";
+  try {
+    return JSON.stringify(v) ?? String(v);
+  } catch {
+    return String(v);
+  }
+}

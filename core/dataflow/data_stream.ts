@@ -8,7 +8,7 @@ import { ownedCopy } from "../state/_owned_copy.ts";
 import { promiseReturnedError, undefinedReturnedError } from "../runtime/_sync_call.ts";
 import { ConfigError } from "../errors.ts";
 import { checkUserFunction } from "./_user_function.ts";
-import { checkOptionNames } from "../_options.ts";
+import { checkOptionNames, shownValue } from "../_options.ts";
 import { checkSerializer } from "../state/_check_serializer.ts";
 import type { SinkFunction } from "../connectors/sink.ts";
 import { PrintSink } from "../connectors/collect_sink.ts";
@@ -159,7 +159,9 @@ class NodeSettings {
     this.ownNode("setParallelism");
     if (!Number.isInteger(parallelism) || parallelism < 1) {
       throw new ConfigError(
-        `Operator "${this.node.name}": parallelism must be a positive integer, got ${parallelism}`,
+        `Operator "${this.node.name}": parallelism must be a positive integer, got ${
+          shownValue(parallelism)
+        }`,
       );
     }
     // As Flink's "The parallelism of non parallel operator must be 1": the other subtasks

@@ -63,7 +63,7 @@ import { CheckpointMirror } from "../checkpoint/storage/checkpoint_mirror.ts";
 import { openRemoteStore } from "../checkpoint/storage/open_remote_store.ts";
 import { redactUrl } from "../checkpoint/storage/remote_store.ts";
 import { checkAdminExposure } from "../admin/exposure.ts";
-import { checkOptionNames } from "../_options.ts";
+import { checkOptionNames, shownValue } from "../_options.ts";
 
 /**
  * How a job runs. Every field has a default.
@@ -332,7 +332,7 @@ interface ResolvedConfig {
 function count(name: string, v: number | undefined, fallback: number, min: number): number {
   const n = v ?? fallback;
   if (!(Number.isInteger(n) && n >= min)) {
-    throw new ConfigError(`checkpoint.${name} must be an integer ≥ ${min}, got ${v}`);
+    throw new ConfigError(`checkpoint.${name} must be an integer ≥ ${min}, got ${shownValue(v)}`);
   }
   return n;
 }
@@ -400,7 +400,7 @@ function checkAdmin(a: AdminOptions | undefined): AdminOptions | undefined {
   if (!a) return undefined;
   checkOptionNames("admin", a, ADMIN_OPTIONS);
   if (!Number.isInteger(a.port) || a.port < 0 || a.port > 65535) {
-    throw new ConfigError(`admin.port must be a port number 0..65535, got ${a.port}`);
+    throw new ConfigError(`admin.port must be a port number 0..65535, got ${shownValue(a.port)}`);
   }
   if (a.host !== undefined && a.host === "") throw new ConfigError("admin.host must not be empty");
   // Before the job starts: a refused admin API must not leave a job running.
@@ -591,7 +591,7 @@ export class StreamEnvironment implements GraphBuilder {
     }
     if (!Number.isInteger(parallelism) || parallelism < 1) {
       throw new ConfigError(
-        `parallelism must be a positive integer, got ${JSON.stringify(parallelism)}`,
+        `parallelism must be a positive integer, got ${shownValue(parallelism)}`,
       );
     }
     if (parallelism > UPPER_BOUND_MAX_PARALLELISM) {
@@ -605,12 +605,16 @@ export class StreamEnvironment implements GraphBuilder {
       maxParallelism > UPPER_BOUND_MAX_PARALLELISM
     ) {
       throw new ConfigError(
-        `maxParallelism must be an integer in ${parallelism}..${UPPER_BOUND_MAX_PARALLELISM}, got ${maxParallelism}`,
+        `maxParallelism must be an integer in ${parallelism}..${UPPER_BOUND_MAX_PARALLELISM}, got ${
+          shownValue(maxParallelism)
+        }`,
       );
     }
     const channelCapacity = config.channelCapacity ?? 8192;
     if (!Number.isInteger(channelCapacity) || channelCapacity < 1) {
-      throw new ConfigError(`channelCapacity must be a positive integer, got ${channelCapacity}`);
+      throw new ConfigError(
+        `channelCapacity must be a positive integer, got ${shownValue(channelCapacity)}`,
+      );
     }
     const workerStartTimeoutMs = config.workerStartTimeoutMs;
     if (
@@ -618,7 +622,9 @@ export class StreamEnvironment implements GraphBuilder {
       (!Number.isInteger(workerStartTimeoutMs) || workerStartTimeoutMs < 1)
     ) {
       throw new ConfigError(
-        `workerStartTimeoutMs must be a positive integer (ms), got ${workerStartTimeoutMs}`,
+        `workerStartTimeoutMs must be a positive integer (ms), got ${
+          shownValue(workerStartTimeoutMs)
+        }`,
       );
     }
     const ringMemoryBytes = config.ringMemoryBytes;
@@ -626,9 +632,7 @@ export class StreamEnvironment implements GraphBuilder {
       ringMemoryBytes !== undefined && (!Number.isInteger(ringMemoryBytes) || ringMemoryBytes < 1)
     ) {
       throw new ConfigError(
-        `ringMemoryBytes must be a positive integer (bytes), got ${
-          JSON.stringify(ringMemoryBytes)
-        }`,
+        `ringMemoryBytes must be a positive integer (bytes), got ${shownValue(ringMemoryBytes)}`,
       );
     }
     const checkpoint = resolveCheckpoint(config.checkpoint);
@@ -641,7 +645,7 @@ export class StreamEnvironment implements GraphBuilder {
     const repeatedFailureLimit = config.repeatedFailureLimit ?? DEFAULT_REPEATED_FAILURE_LIMIT;
     if (!Number.isInteger(repeatedFailureLimit) || repeatedFailureLimit < 1) {
       throw new ConfigError(
-        `repeatedFailureLimit must be a positive integer, got ${repeatedFailureLimit}`,
+        `repeatedFailureLimit must be a positive integer, got ${shownValue(repeatedFailureLimit)}`,
       );
     }
     if (
@@ -978,7 +982,9 @@ export class StreamEnvironment implements GraphBuilder {
     checkOptionNames("executeAndCollect", options, { jobName: true, limit: true });
     const { jobName = "weir job", limit = Infinity } = options;
     if (limit !== Infinity && (!Number.isInteger(limit) || limit < 1)) {
-      throw new ConfigError(`executeAndCollect: limit must be a positive integer, got ${limit}`);
+      throw new ConfigError(
+        `executeAndCollect: limit must be a positive integer, got ${shownValue(limit)}`,
+      );
     }
     const sink = this.#config.checkpoint
       ? new CommittedCollectSink<T>(

@@ -149,3 +149,26 @@ Deno.test("StreamEnvironment.create, checkpoint, admin and executeAndCollect: a 
       e.message === 'executeAndCollect: unknown option "limt" (did you mean "limit"?)',
   );
 });
+
+Deno.test("StreamEnvironment.create: a number option given as a string, NaN or Infinity is named as given, not as a valid-looking number or null", () => {
+  // "got 256" for the string "256" read as a valid value; NaN and Infinity showed as null.
+  const cases: [Record<string, unknown>, string][] = [
+    [{ maxParallelism: "256" }, 'maxParallelism must be an integer in 1..32768, got "256"'],
+    [{ parallelism: NaN }, "parallelism must be a positive integer, got NaN"],
+    [{ parallelism: Infinity }, "parallelism must be a positive integer, got Infinity"],
+    [{ channelCapacity: "10" }, 'channelCapacity must be a positive integer, got "10"'],
+    [{ ringMemoryBytes: NaN }, "ringMemoryBytes must be a positive integer (bytes), got NaN"],
+    [
+      { checkpoint: { dir: "/tmp/c", intervalMs: "100" } },
+      'checkpoint.intervalMs must be an integer ≥ 1, got "100"',
+    ],
+    [{ admin: { port: "8081" } }, 'admin.port must be a port number 0..65535, got "8081"'],
+  ];
+  for (const [config, message] of cases) {
+    assert.throws(
+      () => StreamEnvironment.create({ parallelism: 1, ...config } as never),
+      (e) => e instanceof ConfigError && e.message === message,
+      message,
+    );
+  }
+});

@@ -10,7 +10,7 @@
 import { alreadyRegistered } from "../_registration.ts";
 import { restoredStateMigration, stateMeta } from "../_state_migration.ts";
 import { CheckpointError, ConfigError, StateError } from "../../errors.ts";
-import { checkOptionNames } from "../../_options.ts";
+import { checkOptionNames, shownValue } from "../../_options.ts";
 import { noKeyError } from "../_no_key_error.ts";
 import type {
   KeyedBackendOptions,
@@ -1423,7 +1423,7 @@ export class LsmStateBackend implements StateBackend {
     if (memory !== undefined && (!Number.isSafeInteger(memory) || memory < 1)) {
       throw new ConfigError(
         `LsmStateBackend: memoryBytes must be a positive integer (bytes), got ${
-          JSON.stringify(memory)
+          shownValue(memory)
         }`,
       );
     }
