@@ -18,6 +18,7 @@
  * @module
  */
 import { ConfigError } from "../../errors.ts";
+import { checkOptionNames } from "../../_options.ts";
 import { EXTERNAL } from "../_external.ts";
 import { ListStateDescriptor } from "../../state/descriptors.ts";
 import { type Serializer, Serializers } from "../../state/serializer.ts";
@@ -104,6 +105,18 @@ export interface KafkaSinkOptions<T> {
   /** More librdkafka producer properties. */
   properties?: KafkaProperties;
 }
+
+/** Every option's name, for `checkOptionNames`. */
+const KAFKA_SINK_OPTIONS: Record<keyof KafkaSinkOptions<unknown>, true> = {
+  bootstrapServers: true,
+  topic: true,
+  serializer: true,
+  deliveryGuarantee: true,
+  transactionalIdPrefix: true,
+  transactionTopic: true,
+  metadataTimeoutMs: true,
+  properties: true,
+};
 
 /** The header naming an exactly-once record's transaction ({@linkcode transactionTag}). */
 export const TRANSACTION_HEADER = "weir.txn";
@@ -383,6 +396,8 @@ export class KafkaSink<T> implements SinkFunction<T> {
 
   /** Creates the sink. */
   constructor(options: KafkaSinkOptions<T>) {
+    // A misspelt deliveryGuarantee would leave at-least-once: records doubled after a restart.
+    checkOptionNames("KafkaSink", options, KAFKA_SINK_OPTIONS);
     if (typeof options.bootstrapServers !== "string" || options.bootstrapServers.trim() === "") {
       throw new ConfigError(
         `KafkaSink: bootstrapServers must be "host:port,…", got ${

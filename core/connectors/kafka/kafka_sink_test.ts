@@ -8,6 +8,7 @@ import { Serializers } from "../../state/serializer.ts";
 import { KafkaProducer } from "./producer.ts";
 import { type DeliveryGuarantee, KafkaSink } from "./kafka_sink.ts";
 import { KafkaSerializers } from "./serde.ts";
+import { KafkaSource } from "./kafka_source.ts";
 import { StreamEnvironment } from "../../dataflow/environment.ts";
 import { QueueSource } from "../../../tests/_helpers/queue_source.ts";
 import { until } from "../../../tests/_helpers/checkpoint_jobs.ts";
@@ -522,4 +523,34 @@ Deno.test("KafkaSink exactly-once in a job: a record over message.max.bytes fail
     await kafka.stop();
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("KafkaSink and KafkaSource: a misspelt option is a ConfigError naming it, not at-least-once or the default offsets in force", () => {
+  const serializer = (v: string) => ({ value: KafkaSerializers.string(v) });
+  assert.throws(
+    () =>
+      new KafkaSink({
+        bootstrapServers: "h:1",
+        topic: "t",
+        serializer,
+        deliveryGuarante: "exactly-once",
+      } as never),
+    (e) =>
+      e instanceof ConfigError &&
+      e.message ===
+        'KafkaSink: unknown option "deliveryGuarante" (did you mean "deliveryGuarantee"?)',
+  );
+  assert.throws(
+    () =>
+      new KafkaSource({
+        bootstrapServers: "h:1",
+        topics: ["t"],
+        deserializer: (r: { value: Uint8Array | null }) => r.value,
+        startingOffset: "latest",
+      } as never),
+    (e) =>
+      e instanceof ConfigError &&
+      e.message ===
+        'KafkaSource: unknown option "startingOffset" (did you mean "startingOffsets"?)',
+  );
 });

@@ -11,6 +11,7 @@
  * @module
  */
 import { ConfigError, SerializationError } from "../../errors.ts";
+import { checkOptionNames } from "../../_options.ts";
 import { thrownMessage } from "../../_thrown_message.ts";
 import { EXTERNAL } from "../_external.ts";
 import type { PollStatus, Source, SourceContext, SourceOutput, SplitInfo } from "../source.ts";
@@ -118,6 +119,21 @@ const OWN_PROPERTIES: Record<string, string> = {
 
 /** An option's value in an error message. */
 const shown = (v: unknown) => JSON.stringify(v) ?? String(v);
+
+/** Every option's name, for `checkOptionNames`. */
+const KAFKA_SOURCE_OPTIONS: Record<keyof KafkaSourceOptions<unknown>, true> = {
+  bootstrapServers: true,
+  topics: true,
+  topicPattern: true,
+  deserializer: true,
+  startingOffsets: true,
+  bounded: true,
+  partitionDiscoveryIntervalMs: true,
+  groupId: true,
+  commitOffsetsOnCheckpoint: true,
+  name: true,
+  properties: true,
+};
 
 /** Throws a `ConfigError` naming the first option of `o` that is missing or malformed. */
 function checkSourceOptions(o: KafkaSourceOptions<unknown>): void {
@@ -252,6 +268,8 @@ export class KafkaSource<T> implements Source<T> {
 
   /** Creates the source. */
   constructor(options: KafkaSourceOptions<T>) {
+    // A misspelt startingOffsets or bounded would read from where the default says.
+    checkOptionNames("KafkaSource", options, KAFKA_SOURCE_OPTIONS);
     checkSourceOptions(options as KafkaSourceOptions<unknown>);
     this.#options = options;
     this.name = options.name ?? "kafka";
