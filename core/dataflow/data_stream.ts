@@ -5,7 +5,11 @@
  * @module
  */
 import { ownedCopy } from "../state/_owned_copy.ts";
-import { promiseReturnedError, undefinedReturnedError } from "../runtime/_sync_call.ts";
+import {
+  promiseReturnedError,
+  undefinedReturnedError,
+  valueReturnedError,
+} from "../runtime/_sync_call.ts";
 import { ConfigError } from "../errors.ts";
 import { checkUserFunction } from "./_user_function.ts";
 import { checkOptionNames, shownValue } from "../_options.ts";
@@ -60,6 +64,7 @@ import type {
   MapFunction,
   ProcessFunction,
   RuntimeContext,
+  SyncVoid,
 } from "./functions.ts";
 
 /**
@@ -1017,15 +1022,23 @@ export class ConnectedStreams<A, B> {
   /** Emits zero or more records per record of either input (`fn.flatMap1`, `fn.flatMap2`). */
   flatMap<O>(fn: CoFlatMapFunction<A, B, O>, opts?: OperatorOptions): DataStream<O> {
     checkUserFunction("ConnectedStreams.flatMap", fn, ["flatMap1", "flatMap2"], false);
+    // What flatMap1/flatMap2 return is never emitted: returned records would be lost.
+    const emitted = (r: unknown, method: string) => {
+      if (r != null && typeof r !== "boolean" && !(r instanceof Promise)) {
+        throw valueReturnedError(r, method, stream.node.name);
+      }
+      return r as SyncVoid;
+    };
     const co: CoProcessFunction<A, B, O> = Object.assign(Object.create(fn), {
       processElement1(this: CoFlatMapFunction<A, B, O>, v: A, _c: unknown, out: Collector<O>) {
-        return this.flatMap1(v, out);
+        return emitted(this.flatMap1(v, out), "flatMap1");
       },
       processElement2(this: CoFlatMapFunction<A, B, O>, v: B, _c: unknown, out: Collector<O>) {
-        return this.flatMap2(v, out);
+        return emitted(this.flatMap2(v, out), "flatMap2");
       },
     });
-    return this.process(co, { name: "CoFlatMap", ...opts });
+    const stream: DataStream<O> = this.process(co, { name: "CoFlatMap", ...opts });
+    return stream;
   }
 
   /** Runs `fn` over both inputs. */

@@ -862,3 +862,19 @@ Deno.test("operator options: a misspelt one is a ConfigError naming the operator
     assert.throws(build, (e) => e instanceof ConfigError && e.message === message, message);
   }
 });
+
+Deno.test("ConnectedStreams.flatMap: a flatMap1 or flatMap2 that returns its records fails the job naming it, instead of emitting nothing", async () => {
+  const env = StreamEnvironment.create({ parallelism: 1, log: () => {} });
+  const words = env.fromElements("a b").connect(env.fromElements(1)).flatMap({
+    flatMap1: (line: string) => line.split(" ") as never,
+    flatMap2: (n: number, out: Collector<string>) => out.collect(String(n)),
+  }).name("Words");
+  await assert.rejects(
+    words.executeAndCollect(),
+    (e) =>
+      e instanceof Error && e.cause instanceof ConfigError &&
+      e.cause.message.startsWith(
+        'flatMap1 of operator "Words" returned an array of 2: a flatMap function emits its records with out.collect(record)',
+      ),
+  );
+});
