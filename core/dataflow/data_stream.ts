@@ -7,6 +7,7 @@
 import { ownedCopy } from "../state/_owned_copy.ts";
 import {
   promiseReturnedError,
+  returnsRecords,
   undefinedReturnedError,
   valueReturnedError,
 } from "../runtime/_sync_call.ts";
@@ -1024,9 +1025,7 @@ export class ConnectedStreams<A, B> {
     checkUserFunction("ConnectedStreams.flatMap", fn, ["flatMap1", "flatMap2"], false);
     // What flatMap1/flatMap2 return is never emitted: returned records would be lost.
     const emitted = (r: unknown, method: string) => {
-      if (r != null && typeof r !== "boolean" && !(r instanceof Promise)) {
-        throw valueReturnedError(r, method, stream.node.name);
-      }
+      if (returnsRecords(r)) throw valueReturnedError(r, method, stream.node.name);
       return r as SyncVoid;
     };
     const co: CoProcessFunction<A, B, O> = Object.assign(Object.create(fn), {

@@ -30,10 +30,18 @@ export function promiseReturnedError(
 }
 
 /**
- * The error for a flatMap function (`method` of operator `operator`) that returned `value`
- * instead of emitting through its collector: nothing reads what it returns (its type is void,
- * as Flink's), so records returned as a map's would be dropped without a word. Undefined,
- * null and booleans (`ok && out.collect(v)`) carry no records and pass.
+ * Whether `r`, what a flatMap function returned, holds records that would be lost: nothing
+ * reads what it returns (its type is void, as Flink's). A falsy value or `true`
+ * (`s && out.collect(s)`) and an array of what `collect` returns (`xs.map((x) =>
+ * out.collect(x))`, undefined) carry none; a promise has an error of its own.
+ */
+export function returnsRecords(r: unknown): boolean {
+  return !!r && r !== true && !(r instanceof Promise) && !(Array.isArray(r) && r[0] === undefined);
+}
+
+/**
+ * The error for a flatMap function (`method` of operator `operator`) that returned `value`,
+ * records (see {@linkcode returnsRecords}), instead of emitting them through its collector.
  */
 export function valueReturnedError(value: unknown, method: string, operator: string): ConfigError {
   const what = Array.isArray(value) ? `an array of ${value.length}` : describeValue(value);

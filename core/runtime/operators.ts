@@ -6,7 +6,7 @@
  */
 import { StateError } from "../errors.ts";
 import { ownFunction } from "./_own_function.ts";
-import { promiseReturnedError, valueReturnedError } from "./_sync_call.ts";
+import { promiseReturnedError, returnsRecords, valueReturnedError } from "./_sync_call.ts";
 import type {
   BroadcastContext,
   BroadcastProcessFunction,
@@ -193,7 +193,7 @@ function compiledEntry(
 ): StreamOperator["processElement"] {
   return ownFunction(
     method,
-    { op, keySelector, promiseReturnedError, valueReturnedError, ...bound },
+    { op, keySelector, promiseReturnedError, returnsRecords, valueReturnedError, ...bound },
     "value, timestamp, input, keyGroup, keyHash",
     `
       ${code.before}
@@ -212,8 +212,7 @@ const SIMPLE_BODIES = {
   map: "op.output.collect(r, timestamp);",
   filter: "if (r) op.output.collect(value, timestamp);",
   // What a flatMap returns is never emitted: returned records would be lost (see valueReturnedError).
-  flatMap: 'if (r != null && r !== true && r !== false) throw valueReturnedError(r, "flatMap", ' +
-    "op.ctx.name);",
+  flatMap: 'if (returnsRecords(r)) throw valueReturnedError(r, "flatMap", op.ctx.name);',
 } as const;
 
 /**

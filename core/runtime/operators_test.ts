@@ -67,15 +67,19 @@ Deno.test("a flatMap that returns its records instead of collecting them fails t
           .test(e.cause.message),
     );
   }
-  // Nothing, or a boolean from `ok && out.collect(w)`, is no record: the words pass.
+  // Nothing, a boolean from `ok && out.collect(w)`, a falsy value from `w && out.collect(w)`
+  // ("") and the array of what collect returned (`map` used for its calls) hold no record: the
+  // words pass.
   const env = StreamEnvironment.create({ parallelism: 1, log: () => {} });
-  const words = await env.fromElements("a b", "")
+  const words = await env.fromElements("a b", "", "c")
+    .flatMap<string>(((line: string, out: Collector<string>) => line && out.collect(line)) as never)
     .flatMap((line: string, out: Collector<string>) =>
       line.split(" ").forEach((w) => (w !== "" && out.collect(w)) as unknown as void)
     )
     .flatMap(((w: string, out: Collector<string>) => w !== "" && out.collect(w)) as never)
+    .flatMap(((w: string, out: Collector<string>) => [w].map((x) => out.collect(x))) as never)
     .executeAndCollect();
-  assert.deepEqual(words, ["a", "b"]);
+  assert.deepEqual(words, ["a", "b", "c"]);
 });
 
 Deno.test("a RuntimeContext state getter given a descriptor of another kind is a StateError naming both, not a TypeError at its first use", async () => {
