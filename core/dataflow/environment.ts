@@ -762,6 +762,14 @@ export class StreamEnvironment implements GraphBuilder {
 
   /** @internal */
   addNode(node: Omit<Transformation, "id" | "uid" | "parallelism" | "chainable">): Transformation {
+    // The job ran with the operators it had then: one added after would never run.
+    if (this.#executed) {
+      throw new ConfigError(
+        `Operator "${node.name}" was added after this environment ran its job, so it would ` +
+          `never run; build the whole job before execute(), or build another job in a new ` +
+          `StreamEnvironment`,
+      );
+    }
     // Nodes are numbered per environment: another one's node would be taken for this one's of its
     // number (a union would read the wrong stream).
     for (const e of node.inputs) {

@@ -172,3 +172,20 @@ Deno.test("StreamEnvironment.create: a number option given as a string, NaN or I
     );
   }
 });
+
+Deno.test("an operator added after the environment ran its job is a ConfigError, not one that never runs", async () => {
+  const env = StreamEnvironment.create({ parallelism: 1, log: () => {} });
+  const numbers = env.fromElements(1, 2);
+  const sink = new CollectSink<number>();
+  numbers.addSink(sink);
+  await env.execute("first");
+  assert.deepEqual(sink.values, [1, 2]);
+  // Flink's execute() would run these in a next job; this environment runs one job only.
+  assert.throws(
+    () => numbers.map((n) => n * 10).addSink(new CollectSink<number>()),
+    (e) =>
+      e instanceof ConfigError &&
+      /^Operator "Map" was added after this environment ran its job, so it would never run/
+        .test(e.message),
+  );
+});
