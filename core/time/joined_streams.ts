@@ -16,6 +16,8 @@ import type { Window } from "./window.ts";
 import type { WindowAssigner } from "./window_assigners.ts";
 import type { CoGroupFunction, FlatJoinFunction, JoinFunction } from "./join_functions.ts";
 import { WhereStage, WindowedStage } from "./_two_input_stages.ts";
+import { ConfigError } from "../errors.ts";
+import { promiseReturnedError } from "../runtime/_sync_call.ts";
 
 /**
  * Two streams to join: give the first input's key with `where`, the
@@ -124,24 +126,45 @@ export class JoinEqualTo<A, B, K> {
  * ```
  */
 export class JoinWithWindow<A, B, K, W extends Window> extends WindowedStage<A, B, K, W> {
-  /** Calls `fn` for every pair with equal keys in the same window. */
+  /**
+   * Calls `fn` for every pair with equal keys in the same window: a function returns the pair's
+   * result; an object's `join(first, second, out)` emits through `out`, and one that returns a
+   * value (as a Flink `RichJoinFunction` does) fails the job with a `ConfigError`.
+   */
   apply<O>(
     fn: JoinFunction<A, B, O> | FlatJoinFunction<A, B, O>,
     opts?: OperatorOptions,
   ): DataStream<O> {
-    const coGroup: CoGroupFunction<A, B, O> & { inner?: FlatJoinFunction<A, B, O> } = {
+    const coGroup: CoGroupFunction<A, B, O> & {
+      inner?: FlatJoinFunction<A, B, O>;
+      name?: string;
+    } = {
       open(ctx) {
+        this.name = ctx.taskName;
         if (typeof fn === "function") return;
         this.inner = Object.create(fn) as FlatJoinFunction<A, B, O>;
         return this.inner.open?.(ctx);
       },
       coGroup(as, bs, out: Collector<O>) {
+        const name = this.name ?? opts?.name ?? "Join";
         if (typeof fn === "function") {
-          for (const a of as) for (const b of bs) out.collect(fn(a, b));
+          for (const a of as) {
+            for (const b of bs) {
+              const r = fn(a, b);
+              // A promise would be emitted as the record, its value never.
+              if (r instanceof Promise) throw promiseReturnedError(r, "join", name);
+              out.collect(r);
+            }
+          }
           return;
         }
         const f = this.inner ?? fn;
-        for (const a of as) for (const b of bs) f.join(a, b, out);
+        for (const a of as) {
+          for (const b of bs) {
+            const r: unknown = f.join(a, b, out);
+            if (r !== undefined) throw returnedFromFlatJoin(r, name);
+          }
+        }
       },
       close() {
         return typeof fn === "function" ? undefined : (this.inner ?? fn).close?.();
@@ -149,4 +172,18 @@ export class JoinWithWindow<A, B, K, W extends Window> extends WindowedStage<A, 
     };
     return coGroupWindows(this.pair, this.assigner, this.config, coGroup, "Join", opts);
   }
+}
+
+/**
+ * A `join(first, second, out)` method returned a value. Flink's (rich) `JoinFunction` returns its
+ * result, but an object's `join` here is a `FlatJoinFunction`, which emits through `out`: the
+ * value would be dropped, and with it every result of the join.
+ */
+function returnedFromFlatJoin(r: unknown, operator: string): ConfigError {
+  if (r instanceof Promise) return promiseReturnedError(r, "join", operator);
+  return new ConfigError(
+    `join of operator "${operator}" returned a value: an object's join(first, second, out) ` +
+      `emits its results with out.collect(...), and a returned value would be dropped. Call ` +
+      `out.collect(result) in join, or pass a function (first, second) => result to apply`,
+  );
 }
