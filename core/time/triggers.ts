@@ -421,7 +421,8 @@ function checkInterval(name: string, interval: number): number {
 /**
  * Fires a window every `interval` ms of event time while it is open (early
  * results), and at its end. The next firing time is trigger state (merged
- * for sessions).
+ * for sessions). A global window (no end) stops its early firings at the
+ * final watermark (+Infinity), where its end fires it once more.
  *
  * @example
  * ```ts
@@ -485,7 +486,12 @@ export class ContinuousEventTimeTrigger<T = unknown> implements Trigger<T, Windo
     const next = ctx.getPartitionedState(this.#next);
     if (next.get() === time) {
       next.clear();
-      this.#registerNext(time, window, ctx);
+      // At the final watermark (+Infinity: end of input, a drain) a window without end (global)
+      // would fire every interval for ever, each next time due at once; its end-of-window timer,
+      // at +Infinity too, fires it last instead.
+      if (window.maxTimestamp() !== Infinity || ctx.currentWatermark() !== Infinity) {
+        this.#registerNext(time, window, ctx);
+      }
       return "FIRE";
     }
     return "CONTINUE";

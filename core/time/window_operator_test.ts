@@ -459,6 +459,32 @@ for (const backend of [undefined, "lsm"] as const) {
   });
 }
 
+Deno.test("continuous event-time trigger on global windows: the final watermark fires a bounded number of times", async () => {
+  // Before, each firing at +Infinity registered the next one interval later, itself due at once:
+  // end of input (or a drain) never finished. Count the calls so a regression fails, not hangs.
+  const inner = ContinuousEventTimeTrigger.of<E>(10);
+  let calls = 0;
+  const counted: Trigger<E, GlobalWindow> = {
+    onElement: (e, ts, w, ctx) => inner.onElement(e, ts, w, ctx),
+    onEventTime(t, w, ctx) {
+      if (++calls > 100) throw new Error("the trigger keeps firing at the final watermark");
+      return inner.onEventTime(t, w, ctx);
+    },
+    onProcessingTime: () => "CONTINUE",
+    clear: (w, ctx) => inner.clear(w, ctx),
+  };
+  const h = await harness(GlobalWindows.create<E>(), list, { trigger: counted });
+  h.processElement(["a", 1], 1);
+  h.processElement(["a", 5], 5);
+  h.processWatermark(5);
+  h.processElement(["a", 12], 12);
+  h.processWatermark(12); // the first firing time, 10
+  assert.deepEqual(h.output(), ["a@global=1,5,12"]);
+  h.processWatermark(Infinity); // the pending firing (20), then the window's end (+Infinity)
+  assert.deepEqual(h.output(), ["a@global=1,5,12", "a@global=1,5,12", "a@global=1,5,12"]);
+  await h.close();
+});
+
 Deno.test("continuous processing-time trigger fires at aligned intervals up to the window's end", async () => {
   const h = await harness(TumblingProcessingTimeWindows.of<E>(100), counting, {
     trigger: ContinuousProcessingTimeTrigger.of<E>(40),
