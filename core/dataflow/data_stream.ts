@@ -15,6 +15,7 @@ import { ConfigError } from "../errors.ts";
 import { checkUserFunction } from "./_user_function.ts";
 import { checkOptionNames, shownValue } from "../_options.ts";
 import { checkSerializer } from "../state/_check_serializer.ts";
+import { fieldAggregation, type FieldAggregationKind } from "./_field_aggregation.ts";
 import type { SinkFunction } from "../connectors/sink.ts";
 import { PrintSink } from "../connectors/collect_sink.ts";
 import type { MapStateDescriptor } from "../state/descriptors.ts";
@@ -756,36 +757,18 @@ export class KeyedStream<T, K> extends DataStream<T> {
   }
 
   /**
-   * A rolling aggregation of `field`: `combine` gets the field of the result so far and of the
-   * next record, each checked as Flink checks the field's type when the job is built (sum:
-   * numbers; min, max, minBy, maxBy: numbers or strings, all of one type), so a missing
-   * or mistyped field fails the job instead of turning into NaN or a concatenated string.
+   * The rolling aggregation `op` of `field` (see `fieldAggregation`): the key's first record is
+   * checked too, so a missing or mistyped field fails the job instead of turning into NaN or a
+   * concatenated string.
    */
   #aggregateField(
     field: keyof T & (string | number),
-    op: string,
-    types: readonly string[],
-    combine: (kept: T, next: T, a: never, b: never) => T,
+    op: FieldAggregationKind,
+    first = true,
   ): DataStream<T> {
-    const valueOf = (record: T, type?: string): never => {
-      const v = (record as Record<string | number, unknown> | null | undefined)?.[field];
-      const t = typeof v;
-      if (type === undefined ? !types.includes(t) : t !== type) {
-        throw new ConfigError(
-          `${op}(${JSON.stringify(field)}): a record's field ${JSON.stringify(field)} is ` +
-            `${v === undefined ? "missing" : `${describeType(v)} (${String(v).slice(0, 40)})`}; ` +
-            (type === undefined
-              ? `${op} takes ${types.join(", ")} values`
-              : `earlier records of the key had a ${type}`),
-        );
-      }
-      return v as never;
-    };
+    const agg = fieldAggregation<T>(field, op, first);
     return this.#rolling(
-      (kept, next) => {
-        const a = valueOf(kept);
-        return combine(kept, next, a, valueOf(next, typeof a));
-      },
+      agg.reduce,
       aggregationSerializer(
         (outputSerializerOf(this.node, this.sideOutput) ??
           plainStateSerializer<T>(
@@ -794,21 +777,8 @@ export class KeyedStream<T, K> extends DataStream<T> {
           )) as Serializer<T>,
       ),
       { name: op[0]!.toUpperCase() + op.slice(1) },
-      (first) => void valueOf(first),
+      agg.check,
     );
-  }
-
-  #aggregate(
-    field: keyof T & (string | number),
-    op: string,
-    types: readonly string[],
-    pick: (a: never, b: never) => unknown,
-  ) {
-    return this.#aggregateField(field, op, types, (kept, _next, a, b) => {
-      const copy = (Array.isArray(kept) ? [...kept] : { ...kept }) as T;
-      (copy as Record<string | number, unknown>)[field] = pick(a, b);
-      return copy;
-    });
   }
 
   /**
@@ -816,7 +786,7 @@ export class KeyedStream<T, K> extends DataStream<T> {
    * A record whose field is not a number fails the job with a `ConfigError`.
    */
   sum(field: keyof T & (string | number)): DataStream<T> {
-    return this.#aggregate(field, "sum", ["number"], (a: number, b: number) => a + b);
+    return this.#aggregateField(field, "sum");
   }
 
   /**
@@ -826,12 +796,7 @@ export class KeyedStream<T, K> extends DataStream<T> {
    * -0 below 0, so the minimum is NaN only while every value so far is NaN.
    */
   min(field: keyof T & (string | number)): DataStream<T> {
-    return this.#aggregate(
-      field,
-      "min",
-      COMPARABLE,
-      (a: number, b: number) => compareField(a, b) < 0 ? a : b,
-    );
+    return this.#aggregateField(field, "min");
   }
 
   /**
@@ -841,12 +806,7 @@ export class KeyedStream<T, K> extends DataStream<T> {
    * (+Infinity too), so once a key's field has been NaN its maximum stays NaN.
    */
   max(field: keyof T & (string | number)): DataStream<T> {
-    return this.#aggregate(
-      field,
-      "max",
-      COMPARABLE,
-      (a: number, b: number) => compareField(a, b) > 0 ? a : b,
-    );
+    return this.#aggregateField(field, "max");
   }
 
   /**
@@ -873,7 +833,7 @@ export class KeyedStream<T, K> extends DataStream<T> {
    * ```
    */
   minBy(field: keyof T & (string | number), first = true): DataStream<T> {
-    return this.#by(field, first, -1, "minBy");
+    return this.#aggregateField(field, "minBy", first);
   }
 
   /**
@@ -895,36 +855,8 @@ export class KeyedStream<T, K> extends DataStream<T> {
    * ```
    */
   maxBy(field: keyof T & (string | number), first = true): DataStream<T> {
-    return this.#by(field, first, 1, "maxBy");
+    return this.#aggregateField(field, "maxBy", first);
   }
-
-  #by(
-    field: keyof T & (string | number),
-    first: boolean,
-    better: -1 | 1,
-    op: string,
-  ): DataStream<T> {
-    return this.#aggregateField(field, op, COMPARABLE, (kept, next, a: number, b: number) => {
-      const c = compareField(b, a);
-      return c === better || (!first && c === 0) ? next : kept;
-    });
-  }
-}
-
-/** The field types min, max, minBy and maxBy compare (Flink's: any Comparable). */
-const COMPARABLE = ["number", "string"];
-
-/**
- * Compares two fields of one type as Flink's `compareTo` does: strings as strings, numbers as
- * Java's `Double.compare` (NaN equal to itself and above +Infinity, -0 below 0), so that NaN
- * has a place in the order instead of losing every comparison.
- */
-function compareField(a: number | string, b: number | string): -1 | 0 | 1 {
-  if (a < b) return -1;
-  if (a > b) return 1;
-  if (a === b) return a !== 0 || Object.is(a, b) ? 0 : Object.is(a, -0) ? -1 : 1;
-  const aNaN = Number.isNaN(a), bNaN = Number.isNaN(b);
-  return aNaN === bNaN ? 0 : aNaN ? 1 : -1;
 }
 
 /**
@@ -939,13 +871,6 @@ function aggregationSerializer<T>(records: Serializer<T>): Serializer<T> {
       ? { type: "compatibleAfterMigration", readOld: (r) => Serializers.json.read(r) as T }
       : resolveSchemaCompatibility(records, old);
   return s;
-}
-
-/** A value's type, for messages: its class for an object. */
-function describeType(v: unknown): string {
-  if (v === null) return "null";
-  if (typeof v === "object") return `a ${v.constructor?.name ?? "object"}`;
-  return `a ${typeof v}`;
 }
 
 /** Both inputs of a keyed two-input operator must hash their keys alike. */

@@ -9,6 +9,7 @@
  */
 import { ConfigError } from "../errors.ts";
 import { checkUserFunction } from "../dataflow/_user_function.ts";
+import { fieldAggregation, type FieldAggregationKind } from "../dataflow/_field_aggregation.ts";
 import { checkWholeMs } from "./_event_time_value.ts";
 import type { Collector } from "../dataflow/functions.ts";
 import {
@@ -253,6 +254,85 @@ export class WindowedStream<T, K, W extends Window> {
     );
   }
 
+  /**
+   * Sums `field` per window (Flink's windowed `sum`): emits the window's first record with the
+   * field replaced by the sum. As the keyed stream's rolling `sum`, a record whose field is not a
+   * number fails the job with a `ConfigError`.
+   *
+   * @example Flink's SessionWindowing example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { CollectSink, EventTimeSessionWindows, StreamEnvironment, WatermarkStrategy } from "@weir/weir";
+   * type Visit = [string, number, number]; // user, time, count
+   * const env = StreamEnvironment.create();
+   * const out = new CollectSink<Visit>();
+   * env.fromCollection<Visit>([["a", 1, 1], ["b", 1, 1], ["b", 3, 1], ["a", 10, 1]])
+   *   .assignTimestampsAndWatermarks(
+   *     WatermarkStrategy.forMonotonousTimestamps<Visit>().withTimestampAssigner((v) => v[1]),
+   *   )
+   *   .keyBy((v) => v[0])
+   *   .window(EventTimeSessionWindows.withGap<Visit>(3))
+   *   .sum(2)
+   *   .addSink(out);
+   * await env.execute();
+   * assert.deepEqual(out.values, [["a", 1, 1], ["b", 1, 2], ["a", 10, 1]]);
+   * ```
+   */
+  sum(field: keyof T & (string | number), opts?: WindowStateOptions<T>): DataStream<T> {
+    return this.#byField(field, "sum", true, opts);
+  }
+
+  /** The window's first record with `field` replaced by the window's minimum (numbers or strings). */
+  min(field: keyof T & (string | number), opts?: WindowStateOptions<T>): DataStream<T> {
+    return this.#byField(field, "min", true, opts);
+  }
+
+  /** The window's first record with `field` replaced by the window's maximum (numbers or strings). */
+  max(field: keyof T & (string | number), opts?: WindowStateOptions<T>): DataStream<T> {
+    return this.#byField(field, "max", true, opts);
+  }
+
+  /** The window's record with the smallest `field` (on ties the first, or with `first = false` the latest). */
+  minBy(
+    field: keyof T & (string | number),
+    first = true,
+    opts?: WindowStateOptions<T>,
+  ): DataStream<T> {
+    return this.#byField(field, "minBy", first, opts);
+  }
+
+  /**
+   * The window's record with the largest `field` (on ties the first, or with `first = false` the
+   * latest), as Flink's windowed `maxBy` (its TopSpeedWindowing example).
+   */
+  maxBy(
+    field: keyof T & (string | number),
+    first = true,
+    opts?: WindowStateOptions<T>,
+  ): DataStream<T> {
+    return this.#byField(field, "maxBy", first, opts);
+  }
+
+  /** A field aggregation as the window's reduce; the fired result is checked too (a window of one). */
+  #byField(
+    field: keyof T & (string | number),
+    op: FieldAggregationKind,
+    first: boolean,
+    opts: WindowStateOptions<T> | undefined,
+  ): DataStream<T> {
+    const agg = fieldAggregation<T>(field, op, first);
+    const check: ProcessWindowFunction<T, T, K, W> = {
+      process(_k, _ctx, results, out) {
+        for (const r of results) {
+          agg.check(r);
+          out.collect(r);
+        }
+      },
+    };
+    const name = `Window(${op[0]!.toUpperCase() + op.slice(1)})`;
+    return this.reduce<T>(agg.reduce, check, { name, ...opts });
+  }
+
   /** Evaluates each window with all its elements. */
   process<O>(
     fn: ProcessWindowFunction<T, O, K, W>,
@@ -398,6 +478,39 @@ export class AllWindowedStream<T, W extends Window> {
       );
     }
     return this.#inner.aggregate(fn, processOrOpts as WindowStateOptions<ACC> | undefined);
+  }
+
+  /** Sums `field` per window, as `WindowedStream.sum`. */
+  sum(field: keyof T & (string | number), opts?: WindowStateOptions<T>): DataStream<T> {
+    return this.#inner.sum(field, opts);
+  }
+
+  /** The window's first record with its minimum `field`, as `WindowedStream.min`. */
+  min(field: keyof T & (string | number), opts?: WindowStateOptions<T>): DataStream<T> {
+    return this.#inner.min(field, opts);
+  }
+
+  /** The window's first record with its maximum `field`, as `WindowedStream.max`. */
+  max(field: keyof T & (string | number), opts?: WindowStateOptions<T>): DataStream<T> {
+    return this.#inner.max(field, opts);
+  }
+
+  /** The window's record with the smallest `field`, as `WindowedStream.minBy`. */
+  minBy(
+    field: keyof T & (string | number),
+    first = true,
+    opts?: WindowStateOptions<T>,
+  ): DataStream<T> {
+    return this.#inner.minBy(field, first, opts);
+  }
+
+  /** The window's record with the largest `field`, as `WindowedStream.maxBy`. */
+  maxBy(
+    field: keyof T & (string | number),
+    first = true,
+    opts?: WindowStateOptions<T>,
+  ): DataStream<T> {
+    return this.#inner.maxBy(field, first, opts);
   }
 
   /** Evaluates each window with all its elements. */
