@@ -403,17 +403,43 @@ export class ProcessingTimeSessionWindows<T = unknown> extends SessionWindows<T>
 export class GlobalWindows<T = unknown> implements WindowAssigner<T, GlobalWindow> {
   readonly windowSerializer: Serializer<GlobalWindow> = GlobalWindow.serializer;
   readonly isEventTime = false;
+  #endOfStream = false;
   /** The assigner. */
   static create<T = unknown>(): GlobalWindows<T> {
     return new GlobalWindows<T>();
+  }
+  /**
+   * The assigner whose default trigger fires each key's window once, at end of input (the final
+   * watermark, +Infinity; a drain too), as Flink's `createWithEndOfStreamTrigger`: a per-key
+   * aggregation of a bounded input that emits only its final result.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { CollectSink, GlobalWindows, StreamEnvironment } from "@weir/weir";
+   * const env = StreamEnvironment.create();
+   * const out = new CollectSink<[string, number]>();
+   * env.fromElements<[string, number]>(["a", 1], ["b", 2], ["a", 3]).keyBy((t) => t[0])
+   *   .window(GlobalWindows.createWithEndOfStreamTrigger<[string, number]>())
+   *   .sum(1)
+   *   .addSink(out);
+   * await env.execute();
+   * assert.deepEqual(out.values, [["a", 4], ["b", 2]]);
+   * ```
+   */
+  static createWithEndOfStreamTrigger<T = unknown>(): GlobalWindows<T> {
+    const assigner = new GlobalWindows<T>();
+    assigner.#endOfStream = true;
+    return assigner;
   }
   /** The global window. */
   assignWindows(_e?: T, _ts?: number, _ctx?: WindowAssignerContext): GlobalWindow[] {
     return [GlobalWindow.get()];
   }
-  /** Never fires. */
+  /** Never fires; with `createWithEndOfStreamTrigger`, fires at end of input. */
   defaultTrigger(): Trigger<T, GlobalWindow> {
-    return NeverTrigger.create<T>();
+    // The window's end is +Infinity, which only the final watermark reaches.
+    return this.#endOfStream ? EventTimeTrigger.create<T>() : NeverTrigger.create<T>();
   }
 }
 

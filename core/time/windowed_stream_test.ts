@@ -126,3 +126,16 @@ Deno.test("windowed sum of a field that is not a number fails the job, a window 
     );
   }
 });
+
+Deno.test("GlobalWindows.createWithEndOfStreamTrigger fires each key's window once, at end of input", async () => {
+  const env = StreamEnvironment.create({ executor: "inline" });
+  const out = new CollectSink<[string, number]>();
+  env.fromElements<[string, number]>(["a", 1], ["b", 2], ["a", 3], ["a", 5])
+    .keyBy((t) => t[0])
+    .window(GlobalWindows.createWithEndOfStreamTrigger<[string, number]>())
+    .sum(1)
+    .addSink(out);
+  await env.execute();
+  assert.deepEqual(out.values, [["a", 9], ["b", 2]]);
+  assert.deepEqual(GlobalWindows.create().defaultTrigger().constructor.name, "NeverTrigger");
+});
