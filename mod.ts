@@ -280,6 +280,7 @@ export {
   DeltaTrigger,
   EventTimeTrigger,
   NeverTrigger,
+  ProcessingTimeoutTrigger,
   ProcessingTimeTrigger,
   PurgingTrigger,
 } from "./core/time/triggers.ts";

@@ -357,6 +357,111 @@ export class PurgingTrigger<T, W extends Window> implements Trigger<T, W> {
 }
 
 /**
+ * Fires when the wrapped trigger fires, or `timeout` ms of processing time after a window's first
+ * element (Flink's `ProcessingTimeoutTrigger`). With `resetTimerOnNewRecord` every element starts
+ * the timeout again; with `shouldClearOnTimeout` (the default) a timer clears the trigger (its
+ * timeout and the wrapped trigger's state). As in Flink, any timer of the window (the timeout, or
+ * one the wrapped trigger registered) fires it, purging when the wrapped trigger purges.
+ *
+ * @example Batches of 3, or what has come within 100 ms
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import {
+ *   CollectSink, CountTrigger, GlobalWindows, ProcessingTimeoutTrigger, PurgingTrigger, StreamEnvironment,
+ * } from "@weir/weir";
+ * import { JobTestDriver, ManualClock, TestSource } from "@weir/weir/testing";
+ * const env = StreamEnvironment.create({ clock: new ManualClock(0) });
+ * const items = new TestSource<number>();
+ * const out = new CollectSink<number[]>();
+ * env.addSource(items).keyBy(() => "all")
+ *   .window(GlobalWindows.create<number>())
+ *   .trigger(PurgingTrigger.of(ProcessingTimeoutTrigger.of(CountTrigger.of<number>(3), 100)))
+ *   .process({ process: (_k, _c, els: number[], o) => o.collect(els) })
+ *   .addSink(out);
+ * const driver = await JobTestDriver.start(env);
+ * items.push(1, 2, 3, 4);
+ * await driver.settle();
+ * await driver.advanceProcessingTime(100);
+ * assert.deepEqual(out.values, [[1, 2, 3], [4]]);
+ * await driver.close();
+ * ```
+ */
+export class ProcessingTimeoutTrigger<T, W extends Window> implements Trigger<T, W> {
+  /** ms of processing time before the window fires. */
+  readonly timeout: number;
+  readonly #inner: Trigger<T, W>;
+  readonly #reset: boolean;
+  readonly #clearOnTimeout: boolean;
+  readonly #timeout = new ValueStateDescriptor<number>("timeout", Serializers.f64);
+  private constructor(inner: Trigger<T, W>, timeout: number, reset: boolean, clear: boolean) {
+    if (!Number.isFinite(timeout) || timeout < 0) {
+      throw new ConfigError(`ProcessingTimeoutTrigger needs a timeout >= 0 ms, got ${timeout}`);
+    }
+    checkWholeMs("ProcessingTimeoutTrigger timeout", timeout);
+    this.#inner = inner;
+    this.timeout = timeout;
+    this.#reset = reset;
+    this.#clearOnTimeout = clear;
+  }
+  /** Wraps `inner` with a timeout of `timeout` ms from a window's first element. */
+  static of<T, W extends Window>(
+    inner: Trigger<T, W>,
+    timeout: number,
+    resetTimerOnNewRecord = false,
+    shouldClearOnTimeout = true,
+  ): ProcessingTimeoutTrigger<T, W> {
+    return new ProcessingTimeoutTrigger(
+      inner,
+      timeout,
+      resetTimerOnNewRecord,
+      shouldClearOnTimeout,
+    );
+  }
+  /** The inner result; a firing clears the timeout, else the timeout is started (or restarted). */
+  onElement(e: T, ts: number | undefined, w: W, ctx: TriggerContext): TriggerResult {
+    const r = this.#inner.onElement(e, ts, w, ctx);
+    if (isFire(r)) {
+      this.clear(w, ctx);
+      return r;
+    }
+    const state = ctx.getPartitionedState(this.#timeout);
+    let at = state.value();
+    if (at !== undefined && this.#reset) {
+      ctx.deleteProcessingTimeTimer(at);
+      at = undefined;
+    }
+    if (at === undefined) {
+      at = ctx.currentProcessingTime() + this.timeout;
+      state.update(at);
+      ctx.registerProcessingTimeTimer(at);
+    }
+    return r;
+  }
+  /** Fires (purging when the inner trigger purges). */
+  onProcessingTime(time: number, w: W, ctx: TriggerContext): TriggerResult {
+    return this.#fireOnTimer(this.#inner.onProcessingTime(time, w, ctx), w, ctx);
+  }
+  /** Fires (purging when the inner trigger purges). */
+  onEventTime(time: number, w: W, ctx: TriggerContext): TriggerResult {
+    return this.#fireOnTimer(this.#inner.onEventTime(time, w, ctx), w, ctx);
+  }
+  #fireOnTimer(r: TriggerResult, w: W, ctx: TriggerContext): TriggerResult {
+    if (this.#clearOnTimeout) this.clear(w, ctx);
+    return isPurge(r) ? "FIRE_AND_PURGE" : "FIRE";
+  }
+  /** Deletes the timeout and clears the inner trigger. */
+  clear(w: W, ctx: TriggerContext): void {
+    const state = ctx.getPartitionedState(this.#timeout);
+    const at = state.value();
+    if (at !== undefined) {
+      ctx.deleteProcessingTimeTimer(at);
+      state.clear();
+    }
+    this.#inner.clear(w, ctx);
+  }
+}
+
+/**
  * Never fires: the default of {@linkcode GlobalWindows}.
  *
  * @example

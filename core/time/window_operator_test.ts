@@ -12,6 +12,7 @@ import {
   CountTrigger,
   DeltaTrigger,
   EventTimeTrigger,
+  ProcessingTimeoutTrigger,
   PurgingTrigger,
   type Trigger,
 } from "./triggers.ts";
@@ -483,6 +484,44 @@ Deno.test("continuous event-time trigger on global windows: the final watermark 
   h.processWatermark(Infinity); // the pending firing (20), then the window's end (+Infinity)
   assert.deepEqual(h.output(), ["a@global=1,5,12", "a@global=1,5,12", "a@global=1,5,12"]);
   await h.close();
+});
+
+Deno.test("processing-timeout trigger: fires on the inner trigger or after the timeout, as Flink's", async () => {
+  const h = await harness(GlobalWindows.create<E>(), list, {
+    trigger: PurgingTrigger.of(ProcessingTimeoutTrigger.of(CountTrigger.of<E>(3), 100)),
+  });
+  h.setProcessingTime(0);
+  h.processElement(["a", 1]);
+  h.processElement(["a", 2]);
+  h.processElement(["a", 3]); // the count fires; the timeout is deleted
+  h.setProcessingTime(50);
+  h.processElement(["a", 4]); // a new timeout, at 150
+  h.setProcessingTime(149);
+  assert.deepEqual(h.output(), ["a@global=1,2,3"]);
+  h.setProcessingTime(150);
+  assert.deepEqual(h.output(), ["a@global=1,2,3", "a@global=4"]);
+  assert.deepEqual(h.pendingTimers("processing-time"), [], "the timeout cleared the trigger");
+  h.processElement(["a", 5]);
+  h.processElement(["a", 6]);
+  h.processElement(["a", 7]); // the count restarted at the timeout: 3 more fire it
+  assert.deepEqual(h.output().at(-1), "a@global=5,6,7");
+  await h.close();
+
+  // resetTimerOnNewRecord: each element moves the timeout.
+  const r = await harness(GlobalWindows.create<E>(), list, {
+    trigger: PurgingTrigger.of(ProcessingTimeoutTrigger.of(CountTrigger.of<E>(10), 100, true)),
+  });
+  r.setProcessingTime(0);
+  r.processElement(["a", 1]);
+  r.setProcessingTime(80);
+  r.processElement(["a", 2]);
+  r.setProcessingTime(179);
+  assert.deepEqual(r.output(), []);
+  r.setProcessingTime(180);
+  assert.deepEqual(r.output(), ["a@global=1,2"]);
+  await r.close();
+  assert.throws(() => ProcessingTimeoutTrigger.of(CountTrigger.of<E>(1), -1), ConfigError);
+  assert.throws(() => ProcessingTimeoutTrigger.of(CountTrigger.of<E>(1), 1.5), ConfigError);
 });
 
 Deno.test("continuous processing-time trigger fires at aligned intervals up to the window's end", async () => {
