@@ -34,6 +34,7 @@ import {
 import type { StreamOperator } from "../runtime/operator.ts";
 import {
   BroadcastProcessOperator,
+  checkKeySelector,
   CoProcessOperator,
   FilterOperator,
   FlatMapOperator,
@@ -385,7 +386,6 @@ export class DataStream<T> extends NodeSettings {
     keySelector: KeySelector<T, K>,
     keySerializer: Serializer<K> = Serializers.key as Serializer<K>,
   ): KeyedStream<T, K> {
-    checkUserFunction("keyBy", keySelector, [], true);
     checkSerializer("keyBy's key serializer", keySerializer);
     return new KeyedStream<T, K>(this, keySelector, keySerializer);
   }
@@ -631,6 +631,7 @@ export class KeyedStream<T, K> extends DataStream<T> {
 
   /** @internal Use `DataStream.keyBy`. */
   constructor(input: DataStream<T>, keySelector: KeySelector<T, K>, keySerializer: Serializer<K>) {
+    checkKeySelector(keySelector, "keyBy");
     super(input.env, input.node, {
       kind: "hash",
       keySelector: keySelector as KeySelector,
@@ -921,8 +922,6 @@ export class ConnectedStreams<A, B> {
     second: KeySelector<B, K>,
     keySerializer: Serializer<K> = Serializers.key as Serializer<K>,
   ): ConnectedStreams<A, B> {
-    checkUserFunction("ConnectedStreams.keyBy's first key selector", first, [], true);
-    checkUserFunction("ConnectedStreams.keyBy's second key selector", second, [], true);
     return new ConnectedStreams(
       this.#first.keyBy(first, keySerializer),
       this.#second.keyBy(second, keySerializer),

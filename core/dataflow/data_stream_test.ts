@@ -782,7 +782,6 @@ Deno.test("a user function, key selector or sink of the wrong kind is a ConfigEr
       () => s.process((() => {}) as never),
       "process needs an object with processElement(), got a function",
     ],
-    [() => s.keyBy("user" as never), 'keyBy needs a function, got the string "user"'],
     [
       () => s.addSink(((v: unknown) => v) as never),
       "addSink needs an object with invoke(), got a function",
@@ -876,5 +875,28 @@ Deno.test("ConnectedStreams.flatMap: a flatMap1 or flatMap2 that returns its rec
       e.cause.message.startsWith(
         'flatMap1 of operator "Words" returned an array of 2: a flatMap function emits its records with out.collect(record)',
       ),
+  );
+});
+
+Deno.test("keyBy, connect's keyBy and a join's where/equalTo refuse a key that is not a function (Flink's keyBy(0)) when the job is built", () => {
+  const env = StreamEnvironment.create();
+  const pairs = env.fromElements<[string, number]>(["a", 1]);
+  const refused = (method: string, got: string, example: string) => (e: unknown) =>
+    e instanceof ConfigError &&
+    e.message === `${method} takes a key selector function, got ${got}: Flink's positions and ` +
+        `field names are functions here, e.g. ${example}`;
+  assert.throws(() => pairs.keyBy(0 as never), refused("keyBy", "0", "(t) => t[0]"));
+  assert.throws(
+    () => env.fromElements({ user: "u" }).keyBy("user" as never),
+    refused("keyBy", '"user"', "(r) => r.user"),
+  );
+  assert.throws(
+    () => pairs.connect(pairs).keyBy((p) => p[0], 0 as never),
+    refused("keyBy", "0", "(t) => t[0]"),
+  );
+  assert.throws(() => pairs.join(pairs).where(0 as never), refused("where", "0", "(t) => t[0]"));
+  assert.throws(
+    () => pairs.coGroup(pairs).where((p) => p[0]).equalTo(1 as never),
+    refused("equalTo", "1", "(t) => t[1]"),
   );
 });

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { StateError } from "../errors.ts";
+import { ConfigError, StateError } from "../errors.ts";
 import { ownFunction } from "./_own_function.ts";
 import { promiseReturnedError, returnsRecords, valueReturnedError } from "./_sync_call.ts";
 import type {
@@ -54,6 +54,25 @@ import type { InternalTimerService, TimeDomain, Timer } from "./timers.ts";
  * ```
  */
 export type KeySelector<T = unknown, K = unknown> = (value: T) => K;
+
+/**
+ * @internal Refuses a key selector that is not a function when the job is built: Flink's
+ * `keyBy(0)` (a tuple position) or `keyBy("field")` would otherwise fail every record with
+ * "keySelector is not a function".
+ */
+export function checkKeySelector(selector: unknown, method: string): void {
+  if (typeof selector === "function") return;
+  const got = typeof selector === "string" ? JSON.stringify(selector) : String(selector);
+  const example = typeof selector === "number"
+    ? `(t) => t[${selector}]`
+    : typeof selector === "string"
+    ? `(r) => r.${selector}`
+    : "(r) => r.id";
+  throw new ConfigError(
+    `${method} takes a key selector function, got ${got}: Flink's positions and field names ` +
+      `are functions here, e.g. ${example}`,
+  );
+}
 
 type LifeCycle = RichFunction & CheckpointedFunction;
 

@@ -10,7 +10,7 @@
 import { ConfigError } from "../errors.ts";
 import { checkWholeMs } from "./_event_time_value.ts";
 import type { DataStream } from "../dataflow/data_stream.ts";
-import type { KeySelector } from "../runtime/operators.ts";
+import { checkKeySelector, type KeySelector } from "../runtime/operators.ts";
 import type { Serializer } from "../state/serializer.ts";
 import type { KeyedPair, TaggedUnion, TwoInputWindowConfig } from "./co_grouped_streams.ts";
 import type { Trigger } from "./triggers.ts";
@@ -31,6 +31,7 @@ export abstract class WhereStage<A, B, K, Next> {
     keyA: KeySelector<A, K>,
     keySerializer: Serializer<K>,
   ) {
+    checkKeySelector(keyA, "where");
     this.#first = first;
     this.#second = second;
     this.#keyA = keyA;
@@ -39,6 +40,7 @@ export abstract class WhereStage<A, B, K, Next> {
 
   /** The second input's key (elements with equal keys meet). */
   equalTo(keySelector: KeySelector<B, K>): Next {
+    checkKeySelector(keySelector, "equalTo");
     return this.withKeys({
       first: this.#first,
       second: this.#second,
