@@ -10,6 +10,7 @@
  * @module
  */
 import { ConfigError } from "../errors.ts";
+import { shownValue } from "../_options.ts";
 import {
   checkParallelism,
   type KeyGroupRange,
@@ -196,6 +197,13 @@ export function buildPhysicalPlan(
   const uids = new Map<string, Transformation>();
   const parallelism = new Map<number, number>();
   for (const n of nodes) {
+    // An empty or non-string uid (unchecked code) would name the operator's state in every
+    // snapshot with something no later job can give again.
+    if (n.uid !== undefined && (typeof n.uid !== "string" || n.uid === "")) {
+      throw new ConfigError(
+        `Operator "${n.name}": a uid must be a non-empty string, got ${shownValue(n.uid)}`,
+      );
+    }
     const uid = uidOf(n);
     if (uids.has(uid)) {
       throw new ConfigError(

@@ -7,7 +7,7 @@ import {
   StreamEnvironment,
   TextFileSink,
 } from "../../mod.ts";
-import type { Collector } from "../../mod.ts";
+import type { Collector, DataStream } from "../../mod.ts";
 import type { PhysicalPlan } from "./physical_plan.ts";
 import { ConfigError } from "../errors.ts";
 
@@ -122,6 +122,24 @@ Deno.test("physical plan: bad graphs are ConfigErrors that name the operator", (
   const dup = StreamEnvironment.create();
   dup.fromElements(1).uid("x").map((n: number) => n).uid("x");
   assert.throws(() => dup.getExecutionPlan(), /Duplicate operator uid "x"/);
+  // Unchecked code: an empty uid (from `.uid()` or an operator's options) or one not a string.
+  for (
+    const [set, got] of [
+      [(s: DataStream<number>) => s.uid(""), '""'],
+      [(s: DataStream<number>) => s.uid(5 as never), "5"],
+      [(s: DataStream<number>) => s.map((n) => n, { uid: "" }), '""'],
+    ] as const
+  ) {
+    const env = StreamEnvironment.create();
+    set(env.fromElements(1)).print();
+    assert.throws(
+      () => env.getExecutionPlan(),
+      (e) =>
+        e instanceof ConfigError &&
+        new RegExp(`^Operator "[^"]+": a uid must be a non-empty string, got ${got}$`)
+          .test(e.message),
+    );
+  }
 });
 
 Deno.test("physical plan: generated uids come from kind and position, not names; set ones are kept", () => {

@@ -175,3 +175,18 @@ Deno.test("withPerRecordWatermarks: the periodic watermark also right after each
   assert.deepEqual(h.watermarks(), [4, 7]);
   assert.equal(strategy.watermarkIntervalMs, 200, "periodic emission goes on at the interval");
 });
+
+Deno.test("withTimestampAssigner of a field name or nothing is a ConfigError when the job is built, not a failure of every record", () => {
+  const strategy = WatermarkStrategy.forMonotonousTimestamps<{ ts: number }>();
+  assert.throws(
+    () => strategy.withTimestampAssigner("ts" as never),
+    (e) =>
+      e instanceof ConfigError &&
+      e.message ===
+        'withTimestampAssigner takes a function (element, recordTimestamp) => timestamp, got "ts": e.g. (e) => e.ts',
+  );
+  assert.throws(
+    () => strategy.withTimestampAssigner(undefined as never),
+    (e) => e instanceof ConfigError && /got undefined$/.test(e.message),
+  );
+});

@@ -8,6 +8,7 @@
  */
 import { ConfigError } from "../errors.ts";
 import { checkEventTime, checkWholeMs } from "./_event_time_value.ts";
+import { shownValue } from "../_options.ts";
 
 /**
  * Where a generator emits watermarks and reports idleness.
@@ -336,6 +337,15 @@ export class WatermarkStrategy<T> {
 
   /** Takes each record's timestamp from `assigner` instead of the timestamp it carries. */
   withTimestampAssigner(assigner: TimestampAssigner<T>): WatermarkStrategy<T> {
+    // Unchecked code may pass a field name (`"ts"`): it would fail every record.
+    if (typeof assigner !== "function") {
+      throw new ConfigError(
+        `withTimestampAssigner takes a function (element, recordTimestamp) => timestamp, got ` +
+          `${shownValue(assigner)}${
+            typeof assigner === "string" ? `: e.g. (e) => e.${assigner}` : ""
+          }`,
+      );
+    }
     return new WatermarkStrategy<T>({ ...this.#spec, assigner });
   }
 
