@@ -94,12 +94,19 @@ for (const [backend, make] of BACKENDS) {
     const env = StreamEnvironment.create({ stateBackend: make() });
     const sink = new CollectSink<string>();
     let calls = 0;
+    const late = lateCalls(1);
     class AsyncCounter extends Counter {
       override async processElement(w: string, _ctx: unknown, out: Collector<string>) {
         calls++;
         await new Promise((r) => setTimeout(r, 1));
         // The job has failed by now: this throws, and the promise's rejection is silenced.
-        this.count.update(this.count.value()! + 1);
+        try {
+          this.count.update(this.count.value()! + 1);
+          late.report(undefined);
+        } catch (e) {
+          late.report(e);
+          throw e;
+        }
         out.collect(w);
       }
     }
@@ -109,9 +116,11 @@ for (const [backend, make] of BACKENDS) {
       .addSink(sink);
     await assert.rejects(env.execute(), promiseFailure("processElement", "counter"));
     assert.equal(calls, 1);
+    // The continuation after the await runs after the failure: its state access throws,
+    // its rejection does not escape, and nothing reaches the sink.
+    const [e] = await late.all;
+    assert.ok(lateAccess("count", "counter")(e), String(e));
     assert.deepEqual(sink.values, []);
-    // The continuation after the await runs after the failure: nothing leaks from it.
-    await new Promise((r) => setTimeout(r, 20));
   });
 
   Deno.test(`${backend}: async map, filter, flatMap and sink invoke fail the job`, async () => {
