@@ -261,6 +261,7 @@ Deno.test("processing-time timers fire through a real job driven by a ManualCloc
   const env = StreamEnvironment.create({ parallelism: 2, clock });
   const src = new QueueSource<string>();
   const out = new CollectSink<string>();
+  let processed = 0;
   class Sessions implements KeyedProcessFunction<string, string, string> {
     count!: ValueState<number>;
     open(ctx: RuntimeContext) {
@@ -270,6 +271,7 @@ Deno.test("processing-time timers fire through a real job driven by a ManualCloc
       _v: string,
       ctx: Parameters<KeyedProcessFunction<string, string, string>["processElement"]>[1],
     ) {
+      processed++;
       this.count.update(this.count.value()! + 1);
       const t = ctx.timerService();
       // Registering the same time twice is one timer.
@@ -285,8 +287,9 @@ Deno.test("processing-time timers fire through a real job driven by a ManualCloc
   env.addSource(src).keyBy((w) => w).process(new Sessions()).addSink(out);
   const client = env.executeAsync("timers");
   src.push("a", "b", "a");
-  await waitFor(() => clock.pendingCount() >= 1, "timers registered");
-  await new Promise((r) => setTimeout(r, 20));
+  // Each record registers its timer at 1100 as it is processed; a record processed after the
+  // clock moved would register a later one.
+  await waitFor(() => processed === 3, "the three records processed");
   clock.advance(99);
   await new Promise((r) => setTimeout(r, 20));
   assert.deepEqual(out.values, [], "nothing is due before 1100");
@@ -294,7 +297,7 @@ Deno.test("processing-time timers fire through a real job driven by a ManualCloc
   await waitFor(() => out.values.length === 2, "two timers fired");
   assert.deepEqual(out.values.sort(), ["a@1100:2", "b@1100:1"]);
   src.push("a");
-  await waitFor(() => clock.pendingCount() >= 1, "a new timer");
+  await waitFor(() => processed === 4, "the fourth record processed");
   clock.advance(500);
   await waitFor(() => out.values.length === 3, "the third timer");
   assert.equal(out.values[2], "a@1200:1");
