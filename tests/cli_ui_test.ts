@@ -21,7 +21,17 @@ Deno.test("weir ui serves a stopped job's checkpoints, operators and state, read
   });
   buildAdminJob(env, 4000);
   const client = env.executeAsync("ui job");
-  await new Promise((r) => setTimeout(r, 600));
+  // A periodic checkpoint completes with words counted before the stop's savepoint.
+  const deadline = Date.now() + 30_000;
+  while (
+    !readHistory(dir).some((h) =>
+      h.kind === "checkpoint" && h.status === "COMPLETED" && !h.is_savepoint &&
+      h.operators?.some((f) => f.uid === "count" && f.records_in > 0)
+    )
+  ) {
+    assert.ok(Date.now() < deadline, "no checkpoint completed with words counted");
+    await new Promise((r) => setTimeout(r, 20));
+  }
   await client.stopWithSavepoint();
   await client.done;
 
