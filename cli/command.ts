@@ -17,8 +17,8 @@
  * const io: CliIo = { out: (l) => out.push(l), err: (l) => out.push(l) };
  * const dir = Deno.makeTempDirSync();
  * const code = await runCli(["checkpoints", "list", dir], io);
- * assert.equal(typeof code, "number");
- * assert.ok(out.length > 0);
+ * assert.equal(code, 0);
+ * assert.deepEqual(out, [`No checkpoints or savepoints in ${dir}`]);
  * Deno.removeSync(dir, { recursive: true });
  * ```
  */

@@ -179,8 +179,14 @@ function backoffOf(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { ConfigError } from "@weir/weir";
  * import { checkRestartStrategy } from "./restart_strategy.ts";
  * checkRestartStrategy({ kind: "fixed-delay", attempts: 3, delayMs: 10 });
+ * assert.throws(
+ *   () => checkRestartStrategy({ kind: "fixed-delay", attempts: 3, delayMs: -1 }),
+ *   (e) => e instanceof ConfigError && /delayMs must be a number ≥ 0, got -1$/.test(e.message),
+ * );
  * ```
  */
 export function checkRestartStrategy(s: RestartStrategy): void {

@@ -653,18 +653,24 @@ export interface ReadOnlyBroadcastState<K, V> {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import {
- *   type BroadcastProcessFunction, MapStateDescriptor, type ReadOnlyBroadcastContext, Serializers,
- * } from "@weir/weir";
+ * import { MapStateDescriptor, type ReadOnlyBroadcastContext, Serializers } from "@weir/weir";
+ * import { BroadcastProcessFunctionHarness } from "@weir/weir/testing";
  * const limits = new MapStateDescriptor("limits", Serializers.string, Serializers.f64);
- * const fn: BroadcastProcessFunction<number, [string, number], number> = {
+ * let writable: boolean | undefined;
+ * const h = await BroadcastProcessFunctionHarness.create<number, [string, number], number>({
  *   // The main input reads the broadcast state but cannot change it.
  *   processElement(n, ctx: ReadOnlyBroadcastContext<unknown>, out) {
- *     if (n <= (ctx.getBroadcastState(limits).get("max") ?? Infinity)) out.collect(n);
+ *     const state = ctx.getBroadcastState(limits);
+ *     writable = "put" in state;
+ *     if (n <= (state.get("max") ?? Infinity)) out.collect(n);
  *   },
  *   processBroadcastElement([k, v], ctx) { ctx.getBroadcastState(limits).put(k, v); },
- * };
- * assert.equal(typeof fn.processElement, "function");
+ * });
+ * h.processBroadcastElement(["max", 5]);
+ * h.processElement(3);
+ * h.processElement(9);
+ * assert.deepEqual(h.output(), [3]);
+ * assert.equal(writable, false);
  * ```
  */
 export interface ReadOnlyBroadcastContext<K> extends KeyedProcessContext<K> {

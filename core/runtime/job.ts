@@ -177,7 +177,7 @@ export interface PlacedOperator {
  * assert.equal(result.name, "filter");
  * assert.equal(result.cancelled, false);
  * assert.ok(result.durationMs >= 0);
- * assert.equal(typeof result.recordsIn, "object");
+ * assert.equal(result.recordsIn["big"], 3, "the filter received all three");
  * ```
  */
 export interface JobResult {

@@ -364,8 +364,14 @@ export function defaultMaxParallelism(parallelism: number): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { ConfigError } from "@weir/weir";
  * import { checkParallelism } from "./key_group.ts";
  * checkParallelism(2, 128, "count");
+ * assert.throws(
+ *   () => checkParallelism(200, 128, "count"),
+ *   (e) => e instanceof ConfigError && /parallelism 200 exceeds maxParallelism 128/.test(e.message),
+ * );
  * ```
  */
 export function checkParallelism(
