@@ -268,6 +268,7 @@ Deno.test("connect + CoProcessFunction, keyed: both inputs share state per key",
   const orders = new QueueSource<{ user: string; item: string }>("orders");
   const names = new QueueSource<[string, string]>("names");
   const out = new CollectSink<string>();
+  let ordersIn = 0;
   class Join
     implements CoProcessFunction<{ user: string; item: string }, [string, string], string> {
     last!: ValueState<string>;
@@ -275,6 +276,7 @@ Deno.test("connect + CoProcessFunction, keyed: both inputs share state per key",
       this.last = ctx.getState(new ValueStateDescriptor("last", Serializers.string));
     }
     processElement1(o: { user: string; item: string }) {
+      ordersIn++;
       this.last.update(o.item);
     }
     processElement2(
@@ -295,9 +297,8 @@ Deno.test("connect + CoProcessFunction, keyed: both inputs share state per key",
     user: "u1",
     item: "lamp",
   });
-  await waitFor(() => orders.emitted === 3, "orders read");
-  // Records cross a channel to the keyed task; give it a moment to take them all.
-  await new Promise((r) => setTimeout(r, 30));
+  // Records cross a channel to the keyed task: wait until it processed them all.
+  await waitFor(() => ordersIn === 3, "orders processed");
   names.push(["u1", "Ann"], ["u2", "Bob"], ["u3", "Cy"]);
   orders.end();
   names.end();
@@ -353,6 +354,8 @@ Deno.test("broadcast state pattern: keyed stream + broadcast stream, applyToKeye
   const events = new QueueSource<[string, number]>("events");
   const rules = new QueueSource<[string, number] | "reset">("rules");
   const out = new CollectSink<string>();
+  // Calls on all 3 subtasks: each sees every rule, and the events of its keys.
+  let rulesIn = 0, eventsIn = 0;
   class Alert
     implements BroadcastProcessFunction<[string, number], [string, number] | "reset", string> {
     total!: ValueState<number>;
@@ -366,6 +369,7 @@ Deno.test("broadcast state pattern: keyed stream + broadcast stream, applyToKeye
       >[1],
       o: { collect(s: string): void },
     ) {
+      eventsIn++;
       const t = this.total.value()! + v;
       this.total.update(t);
       const limit = ctx.getBroadcastState(limits).get(k);
@@ -378,6 +382,7 @@ Deno.test("broadcast state pattern: keyed stream + broadcast stream, applyToKeye
       >[1],
       o: { collect(s: string): void },
     ) {
+      rulesIn++;
       if (r === "reset") {
         ctx.applyToKeyedState(totalDesc, (key, state) => {
           o.collect(`reset ${key} at ${(state as ValueState<number>).value()}`);
@@ -391,13 +396,13 @@ Deno.test("broadcast state pattern: keyed stream + broadcast stream, applyToKeye
     .process(new Alert())
     .addSink(out);
   const client = env.executeAsync("alerts");
-  const settle = () => new Promise((r) => setTimeout(r, 30));
+  // The two inputs are ordered by waiting until the function processed what was pushed.
   rules.push(["a", 5], ["b", 100]);
-  await settle();
+  await waitFor(() => rulesIn === 2 * 3, "the limits on every subtask");
   events.push(["a", 3], ["b", 50], ["a", 3], ["c", 1]);
-  await settle();
+  await waitFor(() => eventsIn === 4, "the events processed");
   rules.push("reset");
-  await settle();
+  await waitFor(() => rulesIn === 3 * 3, "the reset on every subtask");
   events.push(["a", 4]);
   events.end();
   rules.end();
