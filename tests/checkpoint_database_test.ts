@@ -387,7 +387,7 @@ for (const kind of ["postgres", "redis"] as DatabaseKind[]) {
       // in the middle of a checkpoint's writes are in checkpoint_database_crash_test.ts.)
       const pending = client.triggerCheckpoint();
       client.job.coordinator!.decline(first.manifest.checkpointId + 1, "test: subtask 1 declines");
-      await assert.rejects(pending);
+      await assert.rejects(pending, /test: subtask 1 declines/);
       assert.deepEqual(checkpointsInDatabase(kind, server.url, "declined"), [
         first.manifest.checkpointId,
       ]);
