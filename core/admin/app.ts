@@ -77,7 +77,7 @@ function sameToken(given: string, expected: string): boolean {
  * assert.deepEqual(await res.json(), { jobs: [] });
  * const missing = await app.request("/nope");
  * assert.equal(missing.status, 404);
- * assert.ok(Array.isArray((await missing.json()).errors));
+ * assert.deepEqual(await missing.json(), { errors: ["Not found: GET /nope"] });
  * ```
  */
 export function createAdminApp(runtime: AdminRuntime, options: AdminAppOptions = {}): Hono {

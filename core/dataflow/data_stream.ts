@@ -242,9 +242,9 @@ function apply(node: Transformation, opts: OperatorOptions | undefined): Transfo
  * const sink = new CollectSink<string>();
  * // addSink returns the sink node, to name it and give it a stable uid.
  * const node: DataStreamSink = env.fromElements("x").addSink(sink).uid("out").name("Collect");
- * assert.ok(node);
- * await env.execute();
+ * const result = await env.execute();
  * assert.deepEqual(sink.values, ["x"]);
+ * assert.equal(result.recordsIn["out"], 1, "the job's figures name the sink by its uid");
  * ```
  */
 export class DataStreamSink extends NodeSettings {}

@@ -368,18 +368,24 @@ function newSubtaskRuntime(): SubtaskRuntime {
  * @example Exactly-once into "counts" (the job needs the topic "counts.weir-transactions")
  * ```ts
  * import assert from "node:assert/strict";
- * import { KafkaSerializers, KafkaSink } from "@weir/weir";
- * const sink = new KafkaSink<[string, number]>({
+ * import {
+ *   KafkaSerializers, KafkaSink, type KafkaSinkOptions, StreamEnvironment,
+ * } from "@weir/weir";
+ * const options: KafkaSinkOptions<[string, number]> = {
  *   bootstrapServers: "127.0.0.1:9092",
  *   topic: "counts",
  *   deliveryGuarantee: "exactly-once",
- *   transactionalIdPrefix: "word-count",
  *   serializer: ([word, n]) => ({
  *     key: KafkaSerializers.string(word),
  *     value: KafkaSerializers.string(`${word}\t${n}`),
  *   }),
- * });
- * assert.ok(sink); // connects when the job opens it
+ * };
+ * // Exactly-once needs the prefix of its transactional ids, unique per job and sink.
+ * assert.throws(() => new KafkaSink(options), /exactly-once needs a transactionalIdPrefix/);
+ * const env = StreamEnvironment.create();
+ * const sink = new KafkaSink({ ...options, transactionalIdPrefix: "word-count" });
+ * env.fromElements<[string, number]>(["a", 1]).addSink(sink, { uid: "counts" });
+ * // The sink connects when the job opens it (env.execute()).
  * ```
  */
 export class KafkaSink<T> implements SinkFunction<T> {

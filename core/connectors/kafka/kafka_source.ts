@@ -256,9 +256,14 @@ const DEFAULT_DISCOVERY_INTERVAL_MS = 300_000;
  *   bounded: true,
  *   deserializer: (r) => KafkaDeserializers.string(r.value) ?? "",
  * });
- * const lines = env.addSource(source, { uid: "lines" }); // connects when the job runs
+ * env.addSource(source, { uid: "lines" }).print(); // connects when the job runs
  * assert.equal(source.name, "kafka");
- * assert.ok(lines);
+ * // The topics are checked when the source is made, not when the job runs.
+ * assert.throws(
+ *   () =>
+ *     new KafkaSource({ bootstrapServers: "127.0.0.1:9092", topics: [], deserializer: (r) => r.value }),
+ *   /topics must name at least one topic/,
+ * );
  * ```
  */
 export class KafkaSource<T> implements Source<T> {
