@@ -63,7 +63,9 @@ Deno.test("dir lock: a sibling worker that has locked but not yet named itself i
   const dead = new Deno.Command("true").spawn();
   await dead.status;
   Deno.writeTextFileSync(`${dir}/${LOCK_FILE}`, `${Deno.hostname()}\n${dead.pid}\n0\n${holder}\n`);
-  // The sibling: takes the OS lock at once, writes its name (this process, same holder) later.
+  // The sibling: takes the OS lock at once, and writes its name (this process, same holder)
+  // only once this thread is looking, so that the file still names the dead process then.
+  const looking = new Int32Array(new SharedArrayBuffer(4));
   const sibling = new Worker(
     URL.createObjectURL(
       new Blob([
@@ -71,20 +73,31 @@ Deno.test("dir lock: a sibling worker that has locked but not yet named itself i
           JSON.stringify(`${dir}/${LOCK_FILE}`)
         }, { read: true, write: true });
 file.lockSync(true);
-postMessage("locked");
-setTimeout(() => {
+onmessage = (e) => {
+  if (e.data === "release") {
+    file.close();
+    postMessage("released");
+    return;
+  }
+  const looking = e.data;
+  postMessage("locked");
+  Atomics.wait(looking, 0, 0);
+  Atomics.wait(looking, 0, 1, 30);
   file.truncateSync(0);
   file.writeSync(new TextEncoder().encode(${
           JSON.stringify(`${Deno.hostname()}\n${Deno.pid}\n0\n${holder}\n`)
         }));
-}, 50);
-onmessage = () => { file.close(); postMessage("released"); };`,
+};`,
       ], { type: "text/javascript" }),
     ),
     { type: "module" },
   );
   try {
-    await new Promise((resolve) => sibling.onmessage = resolve);
+    const locked = new Promise((resolve) => sibling.onmessage = resolve);
+    sibling.postMessage(looking);
+    await locked;
+    Atomics.store(looking, 0, 1);
+    Atomics.notify(looking, 0);
     const shared = lockDirectory(dir, holder, "Output directory", { shareWithThisProcess: true });
     shared.release(); // a shared lock's release leaves the sibling's lock alone
     assert.ok(exists(`${dir}/${LOCK_FILE}`));
