@@ -320,10 +320,17 @@ async function failedJob(args: string[], whileRunning: (url: string) => Promise<
   const url = await readAdminUrl(child.stderr, stderr);
   const [{ id }] = (await (await fetch(`${url}/jobs`)).json()).jobs;
   let state = "RUNNING";
+  const deadline = Date.now() + 60_000;
   while (state === "RUNNING") {
     await whileRunning(url);
     state = (await (await fetch(`${url}/jobs/${id}`)).json()).state;
-    if (state === "RUNNING") await new Promise((r) => setTimeout(r, 10));
+    if (state !== "RUNNING") break;
+    if (Date.now() > deadline) {
+      child.kill("SIGKILL");
+      await child.status;
+      assert.fail(`the job still runs after 60 s:\n${stderr.text}`);
+    }
+    await new Promise((r) => setTimeout(r, 10));
   }
   assert.equal(state, "FAILED");
   return { child, stderr, url, id: id as string };

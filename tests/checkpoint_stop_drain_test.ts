@@ -120,9 +120,11 @@ const stopThroughRest = (body: Record<string, unknown>): Stop => async (client) 
   });
   assert.equal(res.status, 202);
   const trigger = (await res.json())["request-id"];
+  const deadline = Date.now() + 30_000;
   for (;;) {
     const st = await (await app.request(`/jobs/${id}/savepoints/${trigger}`)).json();
     if (st.status.id === "COMPLETED") return st.operation.location;
+    assert.ok(Date.now() < deadline, `the stop did not complete: ${JSON.stringify(st)}`);
     await new Promise((r) => setTimeout(r, 5));
   }
 };

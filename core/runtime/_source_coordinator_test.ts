@@ -158,7 +158,11 @@ Deno.test("SourceCoordinator: callAsync hands the result over in a later turn, r
   }], { send() {}, fail: (e) => void failures.push(e), now: () => 0 });
   sources.start();
   assert.deepEqual(events, [], "not handled in the same turn");
-  while (runs < 3) await new Promise((r) => setTimeout(r, 2));
+  const deadline = Date.now() + 10_000;
+  while (runs < 3) {
+    assert.ok(Date.now() < deadline, `callAsync ran ${runs} times, not repeated 3 times`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
   const done = sources.close();
   let finished = false;
   void done.then(() => finished = true);
