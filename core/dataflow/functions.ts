@@ -51,14 +51,24 @@ export interface Collector<T> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { KeyedProcessFunction } from "@weir/weir";
+ * import { KeyedProcessFunctionHarness } from "@weir/weir/testing";
  * const echo: KeyedProcessFunction<string, string, string> = {
  *   processElement(v, _ctx, out) {
  *     out.collect(v);
  *   },
  * };
- * // `async processElement(v, _ctx, out) { ... }` does not type-check.
- * void echo;
+ * const h = await KeyedProcessFunctionHarness.create(echo, (v: string) => v);
+ * h.processElement("a");
+ * assert.deepEqual(h.output(), ["a"]);
+ * const wrong: KeyedProcessFunction<string, string, string> = {
+ *   // @ts-expect-error: an async function returns a promise, not SyncVoid
+ *   async processElement(v, _ctx, out) {
+ *     out.collect(v);
+ *   },
+ * };
+ * void wrong;
  * ```
  */
 export type SyncVoid = void | undefined;
