@@ -165,9 +165,15 @@ function resolvePartitioning(
  * contiguous group of producers; with as many, `i` sends to `i`.
  *
  * @example
- * ```ts ignore
- * rescaleTargets(1, 2, 4); // [2, 3]
- * rescaleTargets(3, 4, 2); // [1]
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { rescaleTargets } from "./physical_plan.ts";
+ * // 2 producers, 4 consumers: each producer feeds two of them, its own.
+ * assert.deepEqual([0, 1].map((i) => rescaleTargets(i, 2, 4)), [[0, 1], [2, 3]]);
+ * // 4 producers, 2 consumers: each consumer reads from two of them.
+ * assert.deepEqual([0, 1, 2, 3].map((i) => rescaleTargets(i, 4, 2)), [[0], [0], [1], [1]]);
+ * // 3 producers, 2 consumers (uneven): consumer 0 reads producer 0, consumer 1 producers 1, 2.
+ * assert.deepEqual([0, 1, 2].map((i) => rescaleTargets(i, 3, 2)), [[0], [1], [1]]);
  * ```
  */
 export function rescaleTargets(i: number, from: number, to: number): number[] {
