@@ -264,42 +264,50 @@ Deno.test("admin API over a real socket: --admin-port 0, stop with savepoint", a
     stderr: "piped",
   }).spawn();
   const stderr: { text: string; drained?: Promise<void> } = { text: "" };
-  const url = await readAdminUrl(child.stderr, stderr);
-  const auth = { authorization: "Bearer tok" };
-  assert.equal((await (await fetch(`${url}/jobs`)).json()).errors.length, 1);
-  const { jobs } = await (await fetch(`${url}/jobs`, { headers: auth })).json();
-  assert.equal(jobs.length, 1);
-  const res = await fetch(`${url}/jobs/${jobs[0].id}/stop`, {
-    method: "POST",
-    headers: { ...auth, "content-type": "application/json" },
-    body: JSON.stringify({ drain: true }),
-  });
-  assert.equal(res.status, 202);
-  const { "request-id": trigger } = await res.json();
-  let location: string | undefined;
-  for (let i = 0; i < 500 && location === undefined; i++) {
-    try {
-      const r =
-        await (await fetch(`${url}/jobs/${jobs[0].id}/savepoints/${trigger}`, { headers: auth }))
-          .json();
-      if (r.status.id === "COMPLETED") location = r.operation.location;
-    } catch {
-      break; // the job ended and its server with it
+  try {
+    const url = await readAdminUrl(child.stderr, stderr);
+    const auth = { authorization: "Bearer tok" };
+    assert.equal((await (await fetch(`${url}/jobs`)).json()).errors.length, 1);
+    const { jobs } = await (await fetch(`${url}/jobs`, { headers: auth })).json();
+    assert.equal(jobs.length, 1);
+    const res = await fetch(`${url}/jobs/${jobs[0].id}/stop`, {
+      method: "POST",
+      headers: { ...auth, "content-type": "application/json" },
+      body: JSON.stringify({ drain: true }),
+    });
+    assert.equal(res.status, 202);
+    const { "request-id": trigger } = await res.json();
+    let location: string | undefined;
+    for (let i = 0; i < 500 && location === undefined; i++) {
+      try {
+        const r =
+          await (await fetch(`${url}/jobs/${jobs[0].id}/savepoints/${trigger}`, { headers: auth }))
+            .json();
+        if (r.status.id === "COMPLETED") location = r.operation.location;
+      } catch {
+        break; // the job ended and its server with it
+      }
+      await new Promise((r) => setTimeout(r, 20));
     }
-    await new Promise((r) => setTimeout(r, 20));
+    const status = await child.status;
+    await stderr.drained;
+    assert.equal(status.code, 0, stderr.text);
+    assert.equal(stderr.text.match(/^admin: /gm)?.length, 1, "the admin line is printed once");
+    const saved = [...Deno.readDirSync(`${dir}/savepoints`)];
+    assert.equal(saved.length, 1);
+    if (location) assert.ok(location.endsWith(saved[0]!.name));
+    const history = readHistory(dir);
+    assert.ok(
+      history.some((e) => e.kind === "checkpoint" && e.is_savepoint && e.status === "COMPLETED"),
+    );
+  } finally {
+    // A failed assertion must not leave the job (unbounded) running.
+    try {
+      child.kill("SIGKILL");
+    } catch { /* ended */ }
+    await child.status;
+    Deno.removeSync(dir, { recursive: true });
   }
-  const status = await child.status;
-  await stderr.drained;
-  assert.equal(status.code, 0, stderr.text);
-  assert.equal(stderr.text.match(/^admin: /gm)?.length, 1, "the admin line is printed once");
-  const saved = [...Deno.readDirSync(`${dir}/savepoints`)];
-  assert.equal(saved.length, 1);
-  if (location) assert.ok(location.endsWith(saved[0]!.name));
-  const history = readHistory(dir);
-  assert.ok(
-    history.some((e) => e.kind === "checkpoint" && e.is_savepoint && e.status === "COMPLETED"),
-  );
-  Deno.removeSync(dir, { recursive: true });
 });
 
 /**
