@@ -218,12 +218,40 @@ export interface SplitReader<T> extends SourceReader<T> {
 /**
  * A split as the admin API's job detail and `/metrics` show it.
  *
- * @example
+ * @example A reader's split, 3 records into a partition that ends at 10, in the job detail
  * ```ts
  * import assert from "node:assert/strict";
- * import type { SplitInfo } from "@weir/weir";
- * const s: SplitInfo = { id: "orders:3", position: 1200, records: 200, bytes: 20_000, lag: 15 };
- * assert.equal(s.position as number + s.lag!, 1215);
+ * import { CollectSink, type SplitInfo, type SplitReader, StreamEnvironment } from "@weir/weir";
+ * import { createAdminApp, jobClientRuntime } from "@weir/weir/admin";
+ * const atThree = Promise.withResolvers<void>(), release = Promise.withResolvers<void>();
+ * let next = 0;
+ * const reader = (): SplitReader<number> => ({
+ *   poll(out) {
+ *     if (next < 3) return (out.collect(next++), "more");
+ *     atThree.resolve();
+ *     return release.promise.then(() => "end" as const);
+ *   },
+ *   position: () => next,
+ *   restore() {},
+ *   snapshotSplits: () => [{ next }],
+ *   restoreSplits() {},
+ *   splitInfo: (): SplitInfo[] => [
+ *     { id: "orders:3", position: next, records: next, bytes: 0, lag: 10 - next },
+ *   ],
+ * });
+ * const env = StreamEnvironment.create({ executor: "inline" });
+ * env.addSource({ name: "orders", createReader: reader }, { uid: "orders" })
+ *   .addSink(new CollectSink());
+ * const client = env.executeAsync("orders");
+ * await atThree.promise;
+ * const app = createAdminApp(jobClientRuntime(client));
+ * const id = (await (await app.request("/jobs")).json()).jobs[0].id;
+ * const { vertices } = await (await app.request(`/jobs/${id}`)).json();
+ * assert.deepEqual(vertices[0].splits, [
+ *   { id: "orders:3", position: 3, records: 3, bytes: 0, lag: 7, subtask: 0 },
+ * ]);
+ * release.resolve();
+ * await client.done;
  * ```
  */
 export interface SplitInfo {
