@@ -169,9 +169,30 @@ export interface CheckpointRecord {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import type { StopOptions } from "@weir/weir";
- * const upgrade: StopOptions = { drain: false };
- * assert.equal(upgrade.drain, false);
+ * import {
+ *   CollectSink, type StopOptions, StreamEnvironment, TumblingEventTimeWindows, WatermarkStrategy,
+ * } from "@weir/weir";
+ * for (const stop of [{ drain: false }, { drain: true }] satisfies StopOptions[]) {
+ *   const dir = Deno.makeTempDirSync();
+ *   const env = StreamEnvironment.create({ checkpoint: { dir }, executor: "inline" });
+ *   const out = new CollectSink<number>();
+ *   let made = 0;
+ *   env.generate({ generate: (n) => (made++, n), ratePerSecond: 1000 })
+ *     .assignTimestampsAndWatermarks(
+ *       WatermarkStrategy.forMonotonousTimestamps<number>().withTimestampAssigner((n) => n),
+ *     )
+ *     .keyBy(() => "all")
+ *     .window(TumblingEventTimeWindows.of<number>(1_000_000)) // open for the whole run
+ *     .reduce((a, b) => a + b)
+ *     .addSink(out);
+ *   const client = env.executeAsync("stop");
+ *   while (made < 10) await new Promise((r) => setTimeout(r, 10));
+ *   await client.stopWithSavepoint("stop", stop);
+ *   await client.done;
+ *   // Drained, the window fired before the savepoint; else it waits in it for a restore.
+ *   assert.equal(out.values.length, stop.drain ? 1 : 0);
+ *   Deno.removeSync(dir, { recursive: true });
+ * }
  * ```
  */
 export interface StopOptions {

@@ -41,9 +41,21 @@ import { errorText } from "./_ffi.ts";
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import type { DeliveryGuarantee } from "@weir/weir";
- * const all: DeliveryGuarantee[] = ["none", "at-least-once", "exactly-once"];
- * assert.equal(all.length, 3);
+ * import { type DeliveryGuarantee, KafkaSerializers, KafkaSink } from "@weir/weir";
+ * const sink = (deliveryGuarantee: DeliveryGuarantee) =>
+ *   new KafkaSink<string>({
+ *     bootstrapServers: "127.0.0.1:9092",
+ *     topic: "out",
+ *     deliveryGuarantee,
+ *     transactionalIdPrefix: "job-1",
+ *     serializer: (v) => ({ value: KafkaSerializers.string(v) }),
+ *   });
+ * for (const g of ["none", "at-least-once", "exactly-once"] as const) sink(g);
+ * // Flink's names only: a typo is refused when the sink is made, not when the job runs.
+ * assert.throws(
+ *   () => sink("exactly_once" as DeliveryGuarantee),
+ *   /deliveryGuarantee must be none, at-least-once or exactly-once, got "exactly_once"/,
+ * );
  * ```
  */
 export type DeliveryGuarantee = "none" | "at-least-once" | "exactly-once";

@@ -41,14 +41,23 @@ export { kafkaSplitOwner } from "./_kafka_split_enumerator.ts";
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import type { StartingOffsets } from "@weir/weir";
- * const choices: StartingOffsets[] = [
- *   "earliest",
- *   { committed: { fallback: "latest" } },
- *   { timestamp: Date.parse("2026-01-01T00:00:00Z") },
- *   { specific: { "orders:0": 42 }, fallback: "earliest" },
- * ];
- * assert.equal(choices.length, 4);
+ * import { KafkaSource, type StartingOffsets } from "@weir/weir";
+ * const source = (startingOffsets: StartingOffsets) =>
+ *   new KafkaSource({
+ *     bootstrapServers: "127.0.0.1:9092",
+ *     topics: ["orders"],
+ *     startingOffsets,
+ *     deserializer: (r) => r.value,
+ *   });
+ * // Each choice is checked when the source is made.
+ * source("earliest");
+ * source({ committed: { fallback: "latest" } });
+ * source({ timestamp: Date.parse("2026-01-01T00:00:00Z") });
+ * source({ specific: { "orders:0": 42 }, fallback: "earliest" });
+ * assert.throws(
+ *   () => source({ specific: { "orders:0": 42 } } as unknown as StartingOffsets),
+ *   /specific needs fallback: "earliest" \| "latest"/,
+ * );
  * ```
  */
 export type StartingOffsets =
