@@ -21,10 +21,18 @@ import type { ListState, MapState } from "./state.ts";
  * ```ts
  * import assert from "node:assert/strict";
  * import type { OperatorStateMode } from "@weir/weir";
- * // split: elements are divided among subtasks on restore; union: every subtask gets all;
- * // broadcast: every subtask holds the same map.
- * const modes: OperatorStateMode[] = ["split", "union", "broadcast"];
- * assert.equal(modes.length, 3);
+ * import { redistributeOperatorState } from "./operator_state.ts";
+ * // Two subtasks kept one item each; what each of 3 subtasks gets on restore:
+ * const restored = (mode: OperatorStateMode) =>
+ *   redistributeOperatorState(
+ *     [0, 1].map((n) => ({ s: { mode, typeId: "list<x>", items: [new Uint8Array([n])] } })),
+ *     3,
+ *   ).map((s) => (s.s?.items ?? []).map((b) => b[0]));
+ * // split: the items are divided among the subtasks;
+ * assert.deepEqual(restored("split"), [[0], [1], []]);
+ * // union: every subtask gets them all; broadcast: every subtask the same (the first's).
+ * assert.deepEqual(restored("union"), [[0, 1], [0, 1], [0, 1]]);
+ * assert.deepEqual(restored("broadcast"), [[0], [0], [0]]);
  * ```
  */
 export type OperatorStateMode = "split" | "union" | "broadcast";
