@@ -294,11 +294,13 @@ export type {
 export { CountEvictor, DeltaEvictor, TimeEvictor } from "./core/time/evictors.ts";
 export type { Evictor, EvictorContext, TimestampedValue } from "./core/time/evictors.ts";
 export type {
+  AllWindowFunction,
   KeyedStateStore,
   ProcessAllWindowFunction,
   ProcessWindowContext,
   ProcessWindowFunction,
   ReduceFunction,
+  WindowFunction,
 } from "./core/time/window_functions.ts";
 export { AllWindowedStream, WindowedStream } from "./core/time/windowed_stream.ts";
 export type { WindowStateOptions } from "./core/time/windowed_stream.ts";

@@ -2,11 +2,12 @@
  * The functions a window applies when it fires: reduce and aggregate
  * functions pre-aggregate as elements arrive; a
  * {@linkcode ProcessWindowFunction} sees the window, its contents (or the
- * pre-aggregated result) and per-window state.
+ * pre-aggregated result) and per-window state; Flink's older
+ * {@linkcode WindowFunction} (`apply`) sees the key, the window and the contents.
  *
  * @module
  */
-import type { Collector, RuntimeContext, SyncVoid } from "../dataflow/functions.ts";
+import type { Collector, RichFunction, RuntimeContext, SyncVoid } from "../dataflow/functions.ts";
 import type { StateFor } from "../state/backend.ts";
 import type { AnyStateDescriptor } from "../state/descriptors.ts";
 import type { OutputTag } from "../runtime/output_tag.ts";
@@ -172,3 +173,69 @@ export interface ProcessAllWindowFunction<IN, OUT, W extends Window> {
   /** Releases resources. */
   close?(): void | Promise<void>;
 }
+
+/**
+ * Flink's `WindowFunction`, the older form of {@linkcode ProcessWindowFunction} that `apply` (and
+ * `reduce`/`aggregate` with a second function) takes: `(key, window, input, out)`, in Flink's
+ * argument order, as a function or an object with `apply` (and `open`/`close`, Flink's
+ * `RichWindowFunction`). `input` is the window's contents, or the one pre-aggregated value. It
+ * sees no per-window state, side outputs or clocks; use a `ProcessWindowFunction` for those.
+ *
+ * @example Flink's `apply(key, window, input, out)` on session windows
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import {
+ *   CollectSink, EventTimeSessionWindows, StreamEnvironment, type TimeWindow, WatermarkStrategy,
+ *   type WindowFunction,
+ * } from "@weir/weir";
+ * type Click = { user: string; ts: number };
+ * const sessions: WindowFunction<Click, string, string, TimeWindow> = (user, window, input, out) => {
+ *   out.collect(`${user} [${window.start},${window.end}) ${input.length} clicks`);
+ * };
+ * const env = StreamEnvironment.create();
+ * const out = new CollectSink<string>();
+ * env.fromCollection<Click>([{ user: "a", ts: 1 }, { user: "a", ts: 3 }, { user: "a", ts: 20 }])
+ *   .assignTimestampsAndWatermarks(
+ *     WatermarkStrategy.forMonotonousTimestamps<Click>().withTimestampAssigner((c) => c.ts),
+ *   )
+ *   .keyBy((c) => c.user)
+ *   .window(EventTimeSessionWindows.withGap<Click>(5))
+ *   .apply(sessions)
+ *   .addSink(out);
+ * await env.execute();
+ * assert.deepEqual(out.values, ["a [1,8) 2 clicks", "a [20,25) 1 clicks"]);
+ * ```
+ */
+export type WindowFunction<IN, OUT, K, W extends Window> =
+  | ((key: K, window: W, input: IN[], out: Collector<OUT>) => SyncVoid)
+  | (RichFunction & {
+    /** Evaluates the window. */
+    apply(key: K, window: W, input: IN[], out: Collector<OUT>): SyncVoid;
+  });
+
+/**
+ * Flink's `AllWindowFunction`: a {@linkcode WindowFunction} of a non-keyed (`windowAll`) stream,
+ * `(window, input, out)`, as a function or an object with `apply` (and `open`/`close`).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import {
+ *   type AllWindowFunction, CollectSink, type GlobalWindow, StreamEnvironment,
+ * } from "@weir/weir";
+ * const total: AllWindowFunction<number, number, GlobalWindow> = {
+ *   apply(_window, input, out) { out.collect(input.reduce((a, b) => a + b, 0)); },
+ * };
+ * const env = StreamEnvironment.create();
+ * const out = new CollectSink<number>();
+ * env.fromElements(1, 2, 3, 4).countWindowAll(2).apply(total).addSink(out);
+ * await env.execute();
+ * assert.deepEqual(out.values, [3, 7]);
+ * ```
+ */
+export type AllWindowFunction<IN, OUT, W extends Window> =
+  | ((window: W, input: IN[], out: Collector<OUT>) => SyncVoid)
+  | (RichFunction & {
+    /** Evaluates the window. */
+    apply(window: W, input: IN[], out: Collector<OUT>): SyncVoid;
+  });

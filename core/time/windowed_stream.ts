@@ -2,8 +2,8 @@
  * The windowed stream API: `keyedStream.window(assigner)` (and `countWindow`,
  * `windowAll`) returns a {@linkcode WindowedStream}; set a trigger, evictor,
  * allowed lateness and a late-data side output, then apply `reduce`,
- * `aggregate` or `process` (reduce and aggregate optionally combined with a
- * process function that sees the window).
+ * `aggregate`, `process` or Flink's older `apply` (reduce and aggregate
+ * optionally combined with a process or window function that sees the window).
  *
  * @module
  */
@@ -11,7 +11,7 @@ import { ConfigError } from "../errors.ts";
 import { checkUserFunction } from "../dataflow/_user_function.ts";
 import { fieldAggregation, type FieldAggregationKind } from "../dataflow/_field_aggregation.ts";
 import { checkWholeMs } from "./_event_time_value.ts";
-import type { Collector } from "../dataflow/functions.ts";
+import type { Collector, RichFunction, SyncVoid } from "../dataflow/functions.ts";
 import {
   DataStream,
   type KeyedStream,
@@ -29,10 +29,12 @@ import type { Trigger } from "./triggers.ts";
 import type { Window } from "./window.ts";
 import type { WindowAssigner } from "./window_assigners.ts";
 import type {
+  AllWindowFunction,
   ProcessAllWindowFunction,
   ProcessWindowContext,
   ProcessWindowFunction,
   ReduceFunction,
+  WindowFunction,
 } from "./window_functions.ts";
 import { type WindowContentsSpec, WindowOperator } from "./window_operator.ts";
 
@@ -195,20 +197,26 @@ export class WindowedStream<T, K, W extends Window> {
     );
   }
 
-  /** Reduces each window's elements; with `process`, that function gets the reduced value. */
+  /**
+   * Reduces each window's elements; with `process` (a `ProcessWindowFunction`, or Flink's
+   * `WindowFunction`), that function gets the reduced value.
+   */
   reduce(fn: ReduceFunction<T>, opts?: WindowStateOptions<T>): DataStream<T>;
   reduce<O>(
     fn: ReduceFunction<T>,
-    process: ProcessWindowFunction<T, O, K, W>,
+    process: ProcessWindowFunction<T, O, K, W> | WindowFunction<T, O, K, W>,
     opts?: WindowStateOptions<T>,
   ): DataStream<O>;
   reduce<O>(
     fn: ReduceFunction<T>,
-    processOrOpts?: ProcessWindowFunction<T, O, K, W> | WindowStateOptions<T>,
+    processOrOpts?:
+      | ProcessWindowFunction<T, O, K, W>
+      | WindowFunction<T, O, K, W>
+      | WindowStateOptions<T>,
     maybeOpts?: WindowStateOptions<T>,
   ): DataStream<O | T> {
     checkUserFunction("window reduce", fn, [], true);
-    const process = isProcess(processOrOpts) ? processOrOpts : undefined;
+    const process = secondFunction<T, O, K, W>(processOrOpts);
     const opts = (process ? maybeOpts : processOrOpts) as WindowStateOptions<T> | undefined;
     const serializer = opts?.serializer ??
       plainStateSerializer<T>(stateOwner(opts, "Window(Reduce)"), ".reduce(fn, { serializer })");
@@ -221,8 +229,8 @@ export class WindowedStream<T, K, W extends Window> {
   }
 
   /**
-   * Aggregates each window with an accumulator; with `process`, that
-   * function gets the aggregate's result.
+   * Aggregates each window with an accumulator; with `process` (a `ProcessWindowFunction`, or
+   * Flink's `WindowFunction`), that function gets the aggregate's result.
    */
   aggregate<ACC, R>(
     fn: AggregateFunction<T, ACC, R>,
@@ -230,16 +238,19 @@ export class WindowedStream<T, K, W extends Window> {
   ): DataStream<R>;
   aggregate<ACC, R, O>(
     fn: AggregateFunction<T, ACC, R>,
-    process: ProcessWindowFunction<R, O, K, W>,
+    process: ProcessWindowFunction<R, O, K, W> | WindowFunction<R, O, K, W>,
     opts?: WindowStateOptions<ACC>,
   ): DataStream<O>;
   aggregate<ACC, R, O>(
     fn: AggregateFunction<T, ACC, R>,
-    processOrOpts?: ProcessWindowFunction<R, O, K, W> | WindowStateOptions<ACC>,
+    processOrOpts?:
+      | ProcessWindowFunction<R, O, K, W>
+      | WindowFunction<R, O, K, W>
+      | WindowStateOptions<ACC>,
     maybeOpts?: WindowStateOptions<ACC>,
   ): DataStream<O | R> {
     checkUserFunction("window aggregate", fn, ["createAccumulator", "add", "getResult"], false);
-    const process = isProcess(processOrOpts) ? processOrOpts : undefined;
+    const process = secondFunction<R, O, K, W>(processOrOpts);
     const opts = (process ? maybeOpts : processOrOpts) as WindowStateOptions<ACC> | undefined;
     const accumulatorSerializer = opts?.serializer ??
       plainStateSerializer<ACC>(
@@ -339,9 +350,42 @@ export class WindowedStream<T, K, W extends Window> {
     opts?: WindowStateOptions<T>,
   ): DataStream<O> {
     checkUserFunction("window process", fn, ["process"], false);
+    return this.#all(fn, "process", opts);
+  }
+
+  /**
+   * Evaluates each window with all its elements by Flink's `WindowFunction`, `(key, window,
+   * input, out)` (Flink's `WindowedStream.apply`): a process function that sees only the window.
+   *
+   * @example Flink's WindowWordCount: a count per word and window of 4 words
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { CollectSink, type GlobalWindow, StreamEnvironment, type WindowFunction } from "@weir/weir";
+   * const count: WindowFunction<string, string, string, GlobalWindow> = (word, _w, input, out) =>
+   *   out.collect(`${word}=${input.length}`);
+   * const env = StreamEnvironment.create();
+   * const out = new CollectSink<string>();
+   * env.fromElements("to be or not to be to be".split(" ")).flatMap((ws: string[], o) => ws.forEach((w) => o.collect(w)))
+   *   .keyBy((w) => w).countWindow(2).apply(count).addSink(out);
+   * await env.execute();
+   * assert.deepEqual(out.values.sort(), ["be=2", "to=2"]);
+   * ```
+   */
+  apply<O>(fn: WindowFunction<T, O, K, W>, opts?: WindowStateOptions<T>): DataStream<O> {
+    checkUserFunction("window apply", fn, ["apply"], true);
+    return this.#all(windowFunctionProcess(fn), "apply", opts);
+  }
+
+  /** A window keeping all its elements for `process` (`call`, as named in messages). */
+  #all<O>(
+    process: ProcessWindowFunction<T, O, K, W>,
+    call: "process" | "apply",
+    opts: WindowStateOptions<T> | undefined,
+  ): DataStream<O> {
+    const name = call === "process" ? "Window(Process)" : "Window(Apply)";
     const serializer = opts?.serializer ??
-      plainStateSerializer<T>(stateOwner(opts, "Window(Process)"), ".process(fn, { serializer })");
-    return this.#build<O>({ kind: "list", serializer }, fn, "Window(Process)", opts);
+      plainStateSerializer<T>(stateOwner(opts, name), `.${call}(fn, { serializer })`);
+    return this.#build<O>({ kind: "list", serializer }, process, name, opts);
   }
 }
 
@@ -354,6 +398,82 @@ function stateOwner(opts: OperatorOptions | undefined, name: string): string {
 function isProcess(x: unknown): x is ProcessWindowFunction<unknown, unknown, unknown, Window> {
   return typeof x === "object" && x !== null &&
     typeof (x as { process?: unknown }).process === "function";
+}
+
+/** Flink's (All)WindowFunction: a function, or an object with `apply` (options have none). */
+function isApply(x: unknown): boolean {
+  return typeof x === "function" ||
+    (typeof x === "object" && x !== null && typeof (x as { apply?: unknown }).apply === "function");
+}
+
+/** reduce/aggregate's second argument as a process function, or undefined for options. */
+function secondFunction<IN, O, K, W extends Window>(
+  x: unknown,
+): ProcessWindowFunction<IN, O, K, W> | undefined {
+  if (isProcess(x)) return x as ProcessWindowFunction<IN, O, K, W>;
+  if (isApply(x)) return windowFunctionProcess(x as WindowFunction<IN, O, K, W>);
+  return undefined;
+}
+
+/** Flink's WindowFunction as a process function (no new operator: the process path runs it). */
+function windowFunctionProcess<IN, O, K, W extends Window>(
+  fn: WindowFunction<IN, O, K, W>,
+): ProcessWindowFunction<IN, O, K, W> {
+  return applyAdapter<IN, O, K, W, WindowFunction<IN, O, K, W>>(
+    fn,
+    (f, key, window, input, out) =>
+      typeof f === "function" ? f(key, window, input, out) : f.apply(key, window, input, out),
+  );
+}
+
+/**
+ * Flink's AllWindowFunction as a WindowFunction of the constant key. An object's `open` gets a
+ * per-subtask copy, as in `applyAdapter` (whose copy of this object holds it).
+ */
+function allAsWindowFunction<IN, O, W extends Window>(
+  fn: AllWindowFunction<IN, O, W>,
+): WindowFunction<IN, O, number, W> {
+  if (typeof fn === "function") return (_key, window, input, out) => fn(window, input, out);
+  const adapter: WindowFunction<IN, O, number, W> & { inner?: typeof fn } = {
+    open(ctx) {
+      this.inner = Object.create(fn) as typeof fn;
+      return this.inner.open?.(ctx);
+    },
+    apply(_key, window, input, out) {
+      return (this.inner ?? fn).apply(window, input, out);
+    },
+    close() {
+      return (this.inner ?? fn).close?.();
+    },
+  };
+  return adapter;
+}
+
+/**
+ * Runs `fn` through `call` as a process function. An object gets a per-subtask copy in `open`
+ * (the operator copies the adapter per subtask), so fields its `open` sets stay per subtask and
+ * `this` in `apply` is the object, as with `keyless`.
+ */
+function applyAdapter<IN, O, K, W extends Window, F>(
+  fn: F,
+  call: (fn: F, key: K, window: W, input: IN[], out: Collector<O>) => SyncVoid,
+): ProcessWindowFunction<IN, O, K, W> {
+  if (typeof fn === "function") {
+    return { process: (key, ctx, input, out) => call(fn, key, ctx.window, input, out) };
+  }
+  const adapter: ProcessWindowFunction<IN, O, K, W> & { inner?: F & RichFunction } = {
+    open(ctx) {
+      this.inner = Object.create(fn as object) as F & RichFunction;
+      return this.inner.open?.(ctx);
+    },
+    process(key, ctx, input, out) {
+      return call(this.inner ?? fn, key, ctx.window, input, out);
+    },
+    close() {
+      return (this.inner ?? fn as F & RichFunction).close?.();
+    },
+  };
+  return adapter;
 }
 
 /** Adapts an all-window function to the keyed operator (the key is a constant). */
@@ -431,16 +551,22 @@ export class AllWindowedStream<T, W extends Window> {
     return this;
   }
 
-  /** Reduces each window; with `process`, that function gets the reduced value. */
+  /**
+   * Reduces each window; with `process` (a `ProcessAllWindowFunction`, or Flink's
+   * `AllWindowFunction`), that function gets the reduced value.
+   */
   reduce(fn: ReduceFunction<T>, opts?: WindowStateOptions<T>): DataStream<T>;
   reduce<O>(
     fn: ReduceFunction<T>,
-    process: ProcessAllWindowFunction<T, O, W>,
+    process: ProcessAllWindowFunction<T, O, W> | AllWindowFunction<T, O, W>,
     opts?: WindowStateOptions<T>,
   ): DataStream<O>;
   reduce<O>(
     fn: ReduceFunction<T>,
-    processOrOpts?: ProcessAllWindowFunction<T, O, W> | WindowStateOptions<T>,
+    processOrOpts?:
+      | ProcessAllWindowFunction<T, O, W>
+      | AllWindowFunction<T, O, W>
+      | WindowStateOptions<T>,
     maybeOpts?: WindowStateOptions<T>,
     // deno-lint-ignore no-explicit-any
   ): DataStream<any> {
@@ -451,22 +577,35 @@ export class AllWindowedStream<T, W extends Window> {
         maybeOpts,
       );
     }
+    if (isApply(processOrOpts)) {
+      return this.#inner.reduce<O>(
+        fn,
+        allAsWindowFunction(processOrOpts as AllWindowFunction<T, O, W>),
+        maybeOpts,
+      );
+    }
     return this.#inner.reduce(fn, processOrOpts as WindowStateOptions<T> | undefined);
   }
 
-  /** Aggregates each window; with `process`, that function gets the result. */
+  /**
+   * Aggregates each window; with `process` (a `ProcessAllWindowFunction`, or Flink's
+   * `AllWindowFunction`), that function gets the result.
+   */
   aggregate<ACC, R>(
     fn: AggregateFunction<T, ACC, R>,
     opts?: WindowStateOptions<ACC>,
   ): DataStream<R>;
   aggregate<ACC, R, O>(
     fn: AggregateFunction<T, ACC, R>,
-    process: ProcessAllWindowFunction<R, O, W>,
+    process: ProcessAllWindowFunction<R, O, W> | AllWindowFunction<R, O, W>,
     opts?: WindowStateOptions<ACC>,
   ): DataStream<O>;
   aggregate<ACC, R, O>(
     fn: AggregateFunction<T, ACC, R>,
-    processOrOpts?: ProcessAllWindowFunction<R, O, W> | WindowStateOptions<ACC>,
+    processOrOpts?:
+      | ProcessAllWindowFunction<R, O, W>
+      | AllWindowFunction<R, O, W>
+      | WindowStateOptions<ACC>,
     maybeOpts?: WindowStateOptions<ACC>,
     // deno-lint-ignore no-explicit-any
   ): DataStream<any> {
@@ -474,6 +613,13 @@ export class AllWindowedStream<T, W extends Window> {
       return this.#inner.aggregate<ACC, R, O>(
         fn,
         keyless(processOrOpts as ProcessAllWindowFunction<R, O, W>),
+        maybeOpts,
+      );
+    }
+    if (isApply(processOrOpts)) {
+      return this.#inner.aggregate<ACC, R, O>(
+        fn,
+        allAsWindowFunction(processOrOpts as AllWindowFunction<R, O, W>),
         maybeOpts,
       );
     }
@@ -517,5 +663,29 @@ export class AllWindowedStream<T, W extends Window> {
   process<O>(fn: ProcessAllWindowFunction<T, O, W>, opts?: WindowStateOptions<T>): DataStream<O> {
     checkUserFunction("window process", fn, ["process"], false);
     return this.#inner.process<O>(keyless(fn), opts);
+  }
+
+  /**
+   * Evaluates each window with all its elements by Flink's `AllWindowFunction`, `(window, input,
+   * out)` (Flink's `AllWindowedStream.apply`).
+   *
+   * @example The largest reading per tumbling window of the whole stream
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { CollectSink, StreamEnvironment, TumblingEventTimeWindows, WatermarkStrategy } from "@weir/weir";
+   * const env = StreamEnvironment.create();
+   * const out = new CollectSink<string>();
+   * env.fromElements(3, 8, 1, 14, 12)
+   *   .assignTimestampsAndWatermarks(WatermarkStrategy.forMonotonousTimestamps<number>().withTimestampAssigner((n) => n))
+   *   .windowAll(TumblingEventTimeWindows.of<number>(10))
+   *   .apply((window, input, o) => o.collect(`${window.start}: ${Math.max(...input)}`))
+   *   .addSink(out);
+   * await env.execute();
+   * assert.deepEqual(out.values, ["0: 8", "10: 14"]);
+   * ```
+   */
+  apply<O>(fn: AllWindowFunction<T, O, W>, opts?: WindowStateOptions<T>): DataStream<O> {
+    checkUserFunction("window apply", fn, ["apply"], true);
+    return this.#inner.apply<O>(allAsWindowFunction(fn), opts);
   }
 }

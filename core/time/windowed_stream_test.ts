@@ -8,9 +8,12 @@ import {
   JobFailedError,
   StreamEnvironment,
   TimeEvictor,
+  type TimeWindow,
   TumblingEventTimeWindows,
   WatermarkStrategy,
+  type WindowFunction,
 } from "../../mod.ts";
+import type { Collector } from "../dataflow/functions.ts";
 
 type Visit = [string, number, number]; // key, event time, count
 
@@ -138,4 +141,123 @@ Deno.test("GlobalWindows.createWithEndOfStreamTrigger fires each key's window on
   await env.execute();
   assert.deepEqual(out.values, [["a", 9], ["b", 2]]);
   assert.deepEqual(GlobalWindows.create().defaultTrigger().constructor.name, "NeverTrigger");
+});
+
+// Holds every watermark until end of input, so an element between two sessions merges them.
+const heldBack = WatermarkStrategy.forGenerator<Visit>(() => ({
+  onEvent() {},
+  onPeriodicEmit() {},
+})).withTimestampAssigner((v) => v[1]);
+const visits: Visit[] = [["a", 1, 1], ["b", 2, 1], ["a", 7, 1], ["a", 4, 1], ["a", 20, 1]];
+
+Deno.test("WindowedStream.apply: Flink's WindowFunction gets key, merged session window and its elements", async () => {
+  const env = StreamEnvironment.create({ executor: "inline" });
+  const fnOut = new CollectSink<string>(), richOut = new CollectSink<string>();
+  const keyed = env.fromCollection(visits).assignTimestampsAndWatermarks(heldBack)
+    .keyBy((v) => v[0]);
+  keyed.window(EventTimeSessionWindows.withGap<Visit>(3))
+    .apply((key: string, window: TimeWindow, input: Visit[], out: Collector<string>) =>
+      out.collect(`${key} [${window.start},${window.end}) ${input.map((v) => v[1])}`)
+    )
+    .addSink(fnOut);
+  const events: string[] = [];
+  // Flink's RichWindowFunction: `this` is the object, open and close run once per subtask.
+  const rich: WindowFunction<Visit, string, string, TimeWindow> & { prefix?: string } = {
+    open() {
+      this.prefix = "rich";
+      events.push("open");
+    },
+    apply(key, window, input, out) {
+      out.collect(`${this.prefix} ${key} ${window.end - window.start} ${input.length}`);
+    },
+    close() {
+      events.push("close");
+    },
+  };
+  keyed.window(EventTimeSessionWindows.withGap<Visit>(3)).apply(rich).addSink(richOut);
+  await env.execute();
+  // a@4 arrives after a@1 and a@7 and joins their sessions into one, [1, 10).
+  assert.deepEqual(fnOut.values.sort(), ["a [1,10) 1,7,4", "a [20,23) 20", "b [2,5) 2"]);
+  assert.deepEqual(richOut.values.sort(), ["rich a 3 1", "rich a 9 3", "rich b 3 1"]);
+  assert.deepEqual(events, ["open", "close"]);
+  assert.equal(rich.prefix, undefined, "open sets fields on a per-subtask copy");
+});
+
+Deno.test("WindowedStream.reduce and aggregate with Flink's WindowFunction get the one pre-aggregated value", async () => {
+  const env = StreamEnvironment.create({ executor: "inline" });
+  const reduced = new CollectSink<string>(), aggregated = new CollectSink<string>();
+  const keyed = env.fromCollection(visits).assignTimestampsAndWatermarks(heldBack)
+    .keyBy((v) => v[0]);
+  keyed.window(EventTimeSessionWindows.withGap<Visit>(3))
+    .reduce(
+      (a, b) => [a[0], Math.max(a[1], b[1]), a[2] + b[2]],
+      (key: string, w: TimeWindow, input: Visit[], out: Collector<string>) =>
+        out.collect(`${key}@${w.start}: ${JSON.stringify(input)}`),
+    )
+    .addSink(reduced);
+  keyed.window(EventTimeSessionWindows.withGap<Visit>(3))
+    .aggregate(
+      {
+        createAccumulator: () => 0,
+        add: (_v: Visit, n: number) => n + 1,
+        getResult: (n) => n,
+        merge: (a: number, b: number) => a + b,
+      },
+      {
+        apply: (key: string, w: TimeWindow, [n]: number[], out) =>
+          out.collect(`${key}@${w.start}=${n}`),
+      },
+      { uid: "counts" },
+    )
+    .addSink(aggregated);
+  await env.execute();
+  assert.deepEqual(reduced.values.sort(), [
+    'a@1: [["a",7,3]]',
+    'a@20: [["a",20,1]]',
+    'b@2: [["b",2,1]]',
+  ]);
+  assert.deepEqual(aggregated.values.sort(), ["a@1=3", "a@20=1", "b@2=1"]);
+});
+
+Deno.test("AllWindowedStream.apply, reduce and aggregate take Flink's AllWindowFunction, on merging sessions too", async () => {
+  const env = StreamEnvironment.create({ executor: "inline" });
+  const applied = new CollectSink<string>(), reduced = new CollectSink<string>();
+  const aggregated = new CollectSink<string>();
+  const timed = env.fromCollection(visits).assignTimestampsAndWatermarks(heldBack);
+  const sessions = () => timed.windowAll(EventTimeSessionWindows.withGap<Visit>(3));
+  sessions().apply((w: TimeWindow, input: Visit[], out: Collector<string>) =>
+    out.collect(`[${w.start},${w.end}) ${input.map((v) => v[0] + v[1])}`)
+  ).addSink(applied);
+  sessions().reduce((a, b) => [a[0] + b[0], 0, a[2] + b[2]], {
+    apply(w: TimeWindow, [r]: Visit[], out: Collector<string>) {
+      out.collect(`${w.start}: ${r![0]} ${r![2]}`);
+    },
+  }).addSink(reduced);
+  sessions().aggregate(
+    {
+      createAccumulator: () => 0,
+      add: (v: Visit, n: number) => n + v[1],
+      getResult: (n) => n,
+      merge: (a: number, b: number) => a + b,
+    },
+    (w: TimeWindow, [sum]: number[], out: Collector<string>) => out.collect(`${w.start}: ${sum}`),
+  ).addSink(aggregated);
+  await env.execute();
+  // b@2 bridges a@1 and a@4 too: one session [1, 10) of four visits, then [20, 23).
+  assert.deepEqual(applied.values, ["[1,10) a1,b2,a7,a4", "[20,23) a20"]);
+  assert.deepEqual(reduced.values, ["1: abaa 4", "20: a 1"]);
+  assert.deepEqual(aggregated.values, ["1: 14", "20: 20"]);
+});
+
+Deno.test("apply without a function is a ConfigError when the job is built", () => {
+  const env = StreamEnvironment.create({ executor: "inline" });
+  const keyed = env.fromElements(1).keyBy(() => 0).countWindow(1);
+  assert.throws(
+    () => keyed.apply({} as never),
+    (e) =>
+      e instanceof ConfigError &&
+      e.message ===
+        "window apply needs a function, or an object with apply(), got an object without apply()",
+  );
+  assert.throws(() => env.fromElements(1).countWindowAll(1).apply(null as never), ConfigError);
 });
