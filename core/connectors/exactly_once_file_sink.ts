@@ -36,6 +36,7 @@ import {
 import { type DirectoryLock, lockDirectory } from "../checkpoint/dir_lock.ts";
 import { inWorkerShare } from "../runtime/_worker_role.ts";
 import { ConfigError } from "../errors.ts";
+import { checkOptionNames } from "../_options.ts";
 import { EXTERNAL } from "./_external.ts";
 import type { SegmentFile } from "../../statestore-as/segment_fs.ts";
 import { TwoPhaseCommitSink } from "./two_phase_commit_sink.ts";
@@ -69,6 +70,12 @@ export interface ExactlyOnceFileSinkOptions<T> {
   /** The file system written through (tests inject faults); default {@linkcode DenoCheckpointFs}. */
   fs?: CheckpointFs;
 }
+
+const EXACTLY_ONCE_FILE_SINK_OPTIONS: Record<keyof ExactlyOnceFileSinkOptions<unknown>, true> = {
+  dir: true,
+  format: true,
+  fs: true,
+};
 
 /** A transaction: one file, how many records it holds, and the folder it lives in. */
 interface FileTransaction {
@@ -132,6 +139,7 @@ export class ExactlyOnceFileSink<T> extends TwoPhaseCommitSink<T, FileTransactio
   /** Writes into `options.dir`. */
   constructor(options: ExactlyOnceFileSinkOptions<T>) {
     super();
+    checkOptionNames("ExactlyOnceFileSink", options, EXACTLY_ONCE_FILE_SINK_OPTIONS);
     if (typeof options.dir !== "string" || options.dir === "") {
       throw new ConfigError("ExactlyOnceFileSink needs a dir");
     }

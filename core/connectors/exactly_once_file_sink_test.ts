@@ -233,3 +233,20 @@ Deno.test("exactly-once file sink: an existing output folder that cannot be writ
     Deno.removeSync(dir, { recursive: true });
   }
 });
+
+Deno.test("exactly-once file sink: a misspelt option is a ConfigError naming it, before any folder is made", () => {
+  const parent = Deno.makeTempDirSync();
+  const dir = `${parent}/out`;
+  try {
+    assert.throws(
+      // deno-lint-ignore no-explicit-any
+      () => new ExactlyOnceFileSink({ dir, formatter: String } as any),
+      (e) =>
+        e instanceof ConfigError &&
+        e.message.startsWith('ExactlyOnceFileSink: unknown option "formatter"'),
+    );
+    assert.throws(() => Deno.statSync(dir), Deno.errors.NotFound);
+  } finally {
+    Deno.removeSync(parent, { recursive: true });
+  }
+});

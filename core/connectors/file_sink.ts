@@ -4,6 +4,7 @@
  * @module
  */
 import { ConfigError } from "../errors.ts";
+import { checkOptionNames } from "../_options.ts";
 import { EXTERNAL } from "./_external.ts";
 import type { FunctionInitializationContext } from "../dataflow/functions.ts";
 import type { SinkContext, SinkFunction } from "./sink.ts";
@@ -31,6 +32,11 @@ export interface TextFileSinkOptions<T> {
   /** Turns a record into a line (strings as they are, other values as JSON). */
   format?: ((value: T) => string) | undefined;
 }
+
+const TEXT_FILE_SINK_OPTIONS: Record<keyof TextFileSinkOptions<unknown>, true> = {
+  dir: true,
+  format: true,
+};
 
 function defaultFormat(value: unknown): string {
   return typeof value === "string" ? value : JSON.stringify(value);
@@ -75,6 +81,7 @@ export class TextFileSink<T> implements SinkFunction<T> {
 
   /** Writes into `options.dir`. */
   constructor(options: TextFileSinkOptions<T>) {
+    checkOptionNames("TextFileSink", options, TEXT_FILE_SINK_OPTIONS);
     if (typeof options.dir !== "string" || options.dir === "") {
       throw new ConfigError("TextFileSink needs a dir");
     }

@@ -150,3 +150,14 @@ Deno.test("TextFileSink: a job restarted from a checkpoint keeps what it wrote b
     assert.deepEqual(missing, [], `${missing.length} records lost`);
   });
 });
+
+Deno.test("TextFileSink: a misspelt option is a ConfigError naming it, not a default format", () => {
+  assert.throws(
+    // deno-lint-ignore no-explicit-any
+    () => new TextFileSink({ dir: "out", fromat: (n: number) => `n=${n}` } as any),
+    (e) =>
+      e instanceof ConfigError &&
+      e.message === 'TextFileSink: unknown option "fromat" (did you mean "format"?)',
+  );
+  assert.throws(() => new TextFileSink(null as never), ConfigError);
+});
