@@ -5,6 +5,7 @@
  * @module
  */
 import { ConfigError } from "../errors.ts";
+import { checkOptionNames } from "../_options.ts";
 
 /**
  * A restart strategy and its Flink parameters.
@@ -174,8 +175,25 @@ function backoffOf(
   return s.initialBackoffMs * s.backoffMultiplier ** attempt;
 }
 
+/** Each kind's parameters: another name (a misspelt `delay`) would leave a parameter unset. */
+const RESTART_PARAMETERS: Readonly<Record<string, Readonly<Record<string, true>>>> = {
+  "none": { kind: true },
+  "fixed-delay": { kind: true, attempts: true, delayMs: true },
+  "failure-rate": { kind: true, maxFailuresPerInterval: true, intervalMs: true, delayMs: true },
+  "exponential-delay": {
+    kind: true,
+    initialBackoffMs: true,
+    maxBackoffMs: true,
+    backoffMultiplier: true,
+    resetBackoffThresholdMs: true,
+    jitterFactor: true,
+    attempts: true,
+  },
+};
+
 /**
- * Checks a strategy's parameters; throws `ConfigError` naming a bad one.
+ * Checks a strategy's parameters; throws `ConfigError` naming a bad one, or one the kind does not
+ * have (`{ kind: "none", attempts: 3 }`, a misspelt `delayMS`).
  *
  * @example
  * ```ts
@@ -201,6 +219,9 @@ export function checkRestartStrategy(s: RestartStrategy): void {
         `"exponential-delay", ... }, got ${JSON.stringify(s)}`,
     );
   if (typeof s !== "object" || s === null) throw unknown();
+  if (typeof s.kind === "string" && Object.hasOwn(RESTART_PARAMETERS, s.kind)) {
+    checkOptionNames(`Restart strategy ${s.kind}`, s, RESTART_PARAMETERS[s.kind]!);
+  }
   switch (s.kind) {
     case "none":
       return;

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { ConfigError } from "../errors.ts";
+import { StreamEnvironment } from "../dataflow/environment.ts";
 import {
   checkRestartStrategy,
   decideRestart,
@@ -186,4 +187,41 @@ Deno.test("restart: checkRestartStrategy names the bad parameter", () => {
     delayMs: 0,
   });
   checkRestartStrategy(expo());
+});
+
+Deno.test("restart: checkRestartStrategy refuses a parameter the kind does not have, naming it", () => {
+  const bad: [unknown, string][] = [
+    [
+      { kind: "fixed-delay", attempts: 3, delayMS: 100, delayMs: 100 },
+      'Restart strategy fixed-delay: unknown option "delayMS" (did you mean "delayMs"?)',
+    ],
+    [
+      { kind: "none", attempts: 3 },
+      'Restart strategy none: unknown option "attempts"; the options are kind',
+    ],
+    [
+      { kind: "failure-rate", maxFailuresPerInterval: 1, intervalMs: 5, delayMs: 0, attempts: 2 },
+      'Restart strategy failure-rate: unknown option "attempts"; the options are kind, ' +
+      "maxFailuresPerInterval, intervalMs, delayMs",
+    ],
+    [
+      { ...expo(), attempt: 5 },
+      'Restart strategy exponential-delay: unknown option "attempt" (did you mean "attempts"?)',
+    ],
+  ];
+  for (const [s, message] of bad) {
+    assert.throws(
+      () => checkRestartStrategy(s as RestartStrategy),
+      (e: unknown) => e instanceof ConfigError && e.message === message,
+      JSON.stringify(s),
+    );
+  }
+  // Through StreamEnvironment.create too, where a job would otherwise run with a default.
+  assert.throws(
+    () =>
+      StreamEnvironment.create({
+        restartStrategy: { kind: "fixed-delay", attempts: 3, delayMs: 10, delay: 10 } as never,
+      }),
+    (e: unknown) => e instanceof ConfigError && /unknown option "delay"/.test(e.message),
+  );
 });
