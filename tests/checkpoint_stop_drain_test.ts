@@ -13,6 +13,7 @@ import { jobClientRuntime } from "../core/admin/runtime.ts";
 import { CollectSink } from "../core/connectors/collect_sink.ts";
 import type { JobClient } from "../core/runtime/job_runner.ts";
 import { StreamEnvironment } from "../core/dataflow/environment.ts";
+import { ConfigError } from "../core/errors.ts";
 import { OutputTag } from "../core/runtime/output_tag.ts";
 import { Serializers } from "../core/state/serializer.ts";
 import { HeapStateBackend } from "../core/state/heap/heap_backend.ts";
@@ -211,4 +212,30 @@ Deno.test("stop without drain through POST /jobs/:id/stop (Flink's default body)
   const r = await stopAndRestore("tumbling", input, false, stopThroughRest({}));
   assert.deepEqual(r.late, []);
   assert.deepEqual([...r.before, ...r.after].toSorted(), expected);
+});
+
+Deno.test("stopWithSavepoint with a misspelt option or a drain that is no boolean rejects with a ConfigError, and the job runs on", async () => {
+  const dir = Deno.makeTempDirSync({ prefix: "weir-stop-" });
+  try {
+    const j = start("tumbling", dir);
+    const input = events().slice(0, 10);
+    j.src.push(...input);
+    for (
+      const [options, message] of [
+        [{ drian: true }, 'stopWithSavepoint: unknown option "drian"; the options are drain'],
+        [{ drain: "false" }, 'stopWithSavepoint: drain must be true or false, got "false"'],
+      ] as const
+    ) {
+      await assert.rejects(
+        j.client.stopWithSavepoint("stop", options as never),
+        (e) => e instanceof ConfigError && e.message === message,
+      );
+    }
+    j.src.end();
+    const result = await j.client.done;
+    assert.equal(result.cancelled, false);
+    assert.equal(j.out.values.length, (await reference("tumbling", input)).length);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
 });

@@ -6,6 +6,7 @@
  * @module
  */
 import { thrownMessage } from "../_thrown_message.ts";
+import { checkOptionNames, shownValue } from "../_options.ts";
 import { CheckpointError, ConfigError, JobFailedError, StateError } from "../errors.ts";
 import {
   type CheckpointConfig,
@@ -695,12 +696,25 @@ export class Job implements TaskHost {
    * default) they stay in the savepoint. Resolves with the savepoint once its
    * commit is done; its manifest then lists no pending transactions. A stop
    * while one is in progress resolves with that one's savepoint, and rejects
-   * with a `CheckpointError` when it asks for another `drain`.
+   * with a `CheckpointError` when it asks for another `drain`. Options it does
+   * not have (`{ drian: true }`) or a `drain` that is no boolean reject with a
+   * `ConfigError`: the stop would otherwise not drain.
    */
   stopWithSavepoint(
     name = `savepoint-${Date.now()}`,
     options: StopOptions = { drain: false },
   ): Promise<CompletedCheckpoint> {
+    try {
+      checkOptionNames("stopWithSavepoint", options, { drain: true });
+      // "false" would drain: any string is truthy.
+      if (options.drain !== undefined && typeof options.drain !== "boolean") {
+        throw new ConfigError(
+          `stopWithSavepoint: drain must be true or false, got ${shownValue(options.drain)}`,
+        );
+      }
+    } catch (e) {
+      return Promise.reject(e);
+    }
     return this.#stop(name, options, false);
   }
 
