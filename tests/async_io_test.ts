@@ -281,6 +281,35 @@ Deno.test("async I/O: bad capacity, timeout or retry settings name the problem",
   );
 });
 
+Deno.test("async I/O: a misspelt retry option is a ConfigError naming it, not a default in force", () => {
+  assert.throws(
+    () =>
+      AsyncRetryStrategies.exponentialBackoff({
+        maxRetries: 3,
+        initialDelayMs: 1,
+        maxDelayMs: 50,
+        multipler: 3,
+      } as never),
+    (e) =>
+      e instanceof ConfigError &&
+      e.message ===
+        'AsyncRetryStrategies.exponentialBackoff: unknown option "multipler" (did you mean "multiplier"?)',
+  );
+  // Misspelt, the predicate would be dropped and every error retried.
+  assert.throws(
+    () =>
+      AsyncRetryStrategies.fixedDelay({
+        maxRetries: 3,
+        delayMs: 1,
+        retryOnErrors: () => false,
+      } as never),
+    (e) =>
+      e instanceof ConfigError &&
+      e.message ===
+        'AsyncRetryStrategies.fixedDelay: unknown option "retryOnErrors" (did you mean "retryOnError"?)',
+  );
+});
+
 Deno.test("async I/O: at end of input every result is out before the final checkpoint commits", async () => {
   await withServer(async (server) => {
     for (const chained of [true, false]) {

@@ -5,6 +5,7 @@
  * @module
  */
 import { ConfigError } from "../errors.ts";
+import { checkOptionNames } from "../_options.ts";
 import type { RichFunction } from "./functions.ts";
 
 /**
@@ -114,6 +115,8 @@ export interface RetryPredicates<OUT> {
   readonly retryOnError?: (error: unknown) => boolean;
 }
 
+const PREDICATES = { retryOnResult: true, retryOnError: true } as const;
+
 function nonNegative(name: string, v: number): number {
   if (!(v >= 0) || !Number.isFinite(v)) {
     throw new ConfigError(`async retry ${name} must be a finite number >= 0, got ${v}`);
@@ -145,6 +148,11 @@ export class AsyncRetryStrategies {
   static fixedDelay<OUT = unknown>(
     opts: { readonly maxRetries: number; readonly delayMs: number } & RetryPredicates<OUT>,
   ): AsyncRetryStrategy<OUT> {
+    checkOptionNames("AsyncRetryStrategies.fixedDelay", opts, {
+      maxRetries: true,
+      delayMs: true,
+      ...PREDICATES,
+    });
     const delay = nonNegative("delayMs", opts.delayMs);
     return { ...opts, delayMs: () => delay };
   }
@@ -157,6 +165,13 @@ export class AsyncRetryStrategies {
       readonly multiplier?: number;
     } & RetryPredicates<OUT>,
   ): AsyncRetryStrategy<OUT> {
+    checkOptionNames("AsyncRetryStrategies.exponentialBackoff", opts, {
+      maxRetries: true,
+      initialDelayMs: true,
+      maxDelayMs: true,
+      multiplier: true,
+      ...PREDICATES,
+    });
     const initial = nonNegative("initialDelayMs", opts.initialDelayMs);
     const max = nonNegative("maxDelayMs", opts.maxDelayMs);
     const multiplier = opts.multiplier ?? 2;
