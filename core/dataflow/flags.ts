@@ -7,6 +7,7 @@
  */
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { ConfigError } from "../errors.ts";
+import { checkOptionNames } from "../_options.ts";
 
 /**
  * The state backends a job can select with `--state-backend`.
@@ -109,6 +110,9 @@ export type FlagOptions = NonNullable<ParseArgsConfig["options"]>;
  * ```
  */
 export type FlagValues = Record<string, string | boolean | (string | boolean)[] | undefined>;
+
+/** What parseArgs reads of a flag's options. */
+const FLAG_CONFIG = { type: true, multiple: true, short: true, default: true } as const;
 
 const COMMON: FlagOptions = {
   "parallelism": { type: "string" },
@@ -229,7 +233,8 @@ function parseAdminFlags(v: FlagValues, flags: JobFlags): void {
 }
 
 /**
- * Parses the common flags plus a job's own `options` from `args`.
+ * Parses the common flags plus a job's own `options` from `args`. A flag's options are
+ * `parseArgs`' (`type`, `multiple`, `short`, `default`); another name is a `ConfigError`.
  *
  * @example
  * ```ts
@@ -246,8 +251,10 @@ export function parseJobFlags(
   args: string[],
   options: FlagOptions = {},
 ): { flags: JobFlags; values: FlagValues } {
-  for (const name of Object.keys(options)) {
+  for (const [name, config] of Object.entries(options)) {
     if (name in COMMON) throw new ConfigError(`Job flag --${name} clashes with a common flag`);
+    // parseArgs ignores a name it does not know: a misspelt `multiple` keeps the last value only.
+    checkOptionNames(`Job flag --${name}`, config, FLAG_CONFIG);
   }
   const all = { ...COMMON, ...options };
   // `--parallelism -1`: parseArgs takes a value that starts with "-" for a flag, and says the
