@@ -17,14 +17,19 @@ import { exitStatusOf } from "../exit_status.ts";
  *
  * @example
  * ```ts
- * import { runMain, StreamEnvironment } from "@weir/weir";
- * if (import.meta.main) {
- *   await runMain("my_job", async (args) => {
- *     const { env } = StreamEnvironment.fromArgs(args);
- *     env.fromElements(1, 2, 3).print();
- *     await env.execute("my job");
- *   });
+ * import assert from "node:assert/strict";
+ * import { CollectSink, runMain, StreamEnvironment } from "@weir/weir";
+ * // A script calls `if (import.meta.main) await runMain("my_job", main)`: main gets Deno.args.
+ * const out = new CollectSink<number>();
+ * async function main(args: string[]) {
+ *   const { env } = StreamEnvironment.fromArgs(args, {}, { executor: "inline" });
+ *   env.fromElements(1, 2, 3).map((n) => n * env.config.parallelism).addSink(out);
+ *   await env.execute("my job");
  * }
+ * await runMain("my_job", main, ["--parallelism", "2"]);
+ * assert.deepEqual(out.values.toSorted(), [2, 4, 6]);
+ * // Only weir errors become an exit code: any other is a bug and reaches the caller.
+ * await assert.rejects(runMain("my_job", () => Promise.reject(new TypeError("bug")), []), TypeError);
  * ```
  */
 export async function runMain(
