@@ -6,10 +6,15 @@
  */
 import assert from "node:assert/strict";
 import {
+  defaultMaxParallelism,
   HeapStateBackend,
+  keyGroupOf,
   LsmStateBackend,
+  serialize,
+  Serializers,
   type StateBackend,
   StreamEnvironment,
+  subtaskForKeyGroup,
   WatermarkStrategy,
 } from "../mod.ts";
 import { createAdminApp, jobClientRuntime } from "../core/admin/mod.ts";
@@ -210,11 +215,18 @@ for (const backend of ["heap", "lsm"] as const) {
       }
       await get(`/jobs/${id}/checkpoints/details/99999`, 404);
 
-      // Queryable state, routed to the owning subtask.
+      // Queryable state, routed to the owning subtask: the one whose key groups hold the key's.
+      const maxP = defaultMaxParallelism(2);
+      const owner = (k: string) =>
+        subtaskForKeyGroup(keyGroupOf(serialize(Serializers.string, k), maxP), maxP, 2);
+      assert.deepEqual([owner("w3"), owner("w8")], [0, 1]); // so both subtasks answer below
       const st = await get(`/jobs/${id}/state/count/count?key=w3`);
       assert.equal(typeof st.value, "number");
       assert.ok(st.value > 0);
-      assert.ok(st.subtask === 0 || st.subtask === 1);
+      assert.equal(st.subtask, 0);
+      const w8 = await get(`/jobs/${id}/state/count/count?key=w8`);
+      assert.ok(w8.value > 0);
+      assert.equal(w8.subtask, 1);
       const later = await get(`/jobs/${id}/state/count/count?key=w3`);
       assert.ok(later.value >= st.value);
       await get(`/jobs/${id}/state/count/count?key=nope`, 404);
