@@ -62,7 +62,15 @@ Deno.test("GET /config answers Flink's dashboard configuration fields", async ()
   const config = await res.json();
   assert.equal(config["refresh-interval"], 3000);
   assert.equal(config["timezone-offset"], -new Date().getTimezoneOffset() * 60_000 || 0);
-  assert.equal(typeof config["timezone-name"], "string");
+  // The process's zone, named as IANA names it: its offset now is the one reported.
+  assert.equal(config["timezone-name"], Intl.DateTimeFormat().resolvedOptions().timeZone);
+  const gmt = new Intl.DateTimeFormat("en-US", {
+    timeZone: config["timezone-name"],
+    timeZoneName: "longOffset",
+  }).formatToParts(new Date()).find((p) => p.type === "timeZoneName")!.value; // "GMT+05:30"
+  const [, sign, h, m] = /^GMT(?:([+-])(\d\d):(\d\d))?$/.exec(gmt)!;
+  const offset = sign ? (sign === "-" ? -1 : 1) * (Number(h) * 60 + Number(m)) * 60_000 : 0;
+  assert.equal(config["timezone-offset"], offset);
   assert.equal(config["weir-version"], denoJson.version);
   assert.deepEqual(config.features, {
     "web-submit": false,
