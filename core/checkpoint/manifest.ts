@@ -33,12 +33,24 @@ const CHECKSUM_TAIL = /"checksum": "sha256:([0-9a-f]{64})"\n\}$/;
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import type { TaskCheckpointStats } from "@weir/weir";
- * const t: TaskCheckpointStats = {
- *   task: "Map (1/2)", startDelayMs: 1, alignmentMs: 2, syncMs: 3, asyncMs: 4, stateSize: 10,
- *   checkpointedSize: 5,
- * };
- * assert.equal(t.syncMs + t.asyncMs, 7);
+ * import { Serializers, StreamEnvironment, type TaskCheckpointStats } from "@weir/weir";
+ * const dir = Deno.makeTempDirSync();
+ * const env = StreamEnvironment.create({ checkpoint: { dir }, executor: "inline", parallelism: 2 });
+ * let made = 0;
+ * env.generate({ generate: (n) => (made++, n), ratePerSecond: 10_000 })
+ *   .keyBy((n) => n % 100, Serializers.i32).reduce((a, b) => a + b).uid("sum");
+ * const client = env.executeAsync("sum");
+ * while (made < 200) await new Promise((r) => setTimeout(r, 5));
+ * const { manifest } = await client.stopWithSavepoint("sp");
+ * await client.done;
+ * const tasks: readonly TaskCheckpointStats[] = manifest.stats.tasks;
+ * // One entry per task; the keyed tasks' bytes add up to the checkpoint's, a source holds none.
+ * assert.deepEqual(tasks.map((t) => t.task), [
+ *   "Generator Source (1/2)", "Generator Source (2/2)", "Reduce (1/2)", "Reduce (2/2)",
+ * ]);
+ * assert.equal(tasks.reduce((n, t) => n + t.stateSize, 0), manifest.stats.stateSize);
+ * assert.ok(tasks.every((t) => t.task.startsWith("Reduce") === t.stateSize > 0));
+ * Deno.removeSync(dir, { recursive: true });
  * ```
  */
 export interface TaskCheckpointStats {
@@ -64,9 +76,24 @@ export interface TaskCheckpointStats {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import type { SubtaskManifest } from "@weir/weir";
- * const s: SubtaskManifest = { index: 0, operatorState: {} };
- * assert.equal(s.keyed, undefined);
+ * import { Serializers, StreamEnvironment, type SubtaskManifest } from "@weir/weir";
+ * const dir = Deno.makeTempDirSync();
+ * const env = StreamEnvironment.create({ checkpoint: { dir }, executor: "inline", parallelism: 2 });
+ * env.generate({ generate: (n) => n, ratePerSecond: 1000 }).uid("numbers")
+ *   .keyBy((n) => n % 4, Serializers.i32).reduce((a, b) => a + b).uid("sum");
+ * const client = env.executeAsync("sum");
+ * const { manifest } = await client.stopWithSavepoint("sp");
+ * await client.done;
+ * // Each subtask of a keyed operator holds the keyed state of its own key groups.
+ * const subtasks: readonly SubtaskManifest[] = manifest.operators["sum"]!.subtasks;
+ * assert.deepEqual(subtasks.map((s) => [s.index, s.keyed?.keyGroupRange]), [
+ *   [0, { start: 0, end: 63 }],
+ *   [1, { start: 64, end: 127 }],
+ * ]);
+ * // A source has no keyed state: its position is operator state.
+ * assert.equal(manifest.operators["numbers"]!.subtasks[0]!.keyed, undefined);
+ * assert.ok("source-splits" in manifest.operators["numbers"]!.subtasks[0]!.operatorState);
+ * Deno.removeSync(dir, { recursive: true });
  * ```
  */
 export interface SubtaskManifest {
@@ -87,11 +114,21 @@ export interface SubtaskManifest {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import type { OperatorManifest } from "@weir/weir";
- * const op: OperatorManifest = {
- *   name: "Source", parallelism: 1, source: true, subtasks: [{ index: 0, operatorState: {} }],
- * };
- * assert.equal(op.subtasks.length, op.parallelism);
+ * import { type OperatorManifest, Serializers, StreamEnvironment } from "@weir/weir";
+ * const dir = Deno.makeTempDirSync();
+ * const env = StreamEnvironment.create({ checkpoint: { dir }, executor: "inline", parallelism: 2 });
+ * env.generate({ generate: (n) => n, ratePerSecond: 1000 }).uid("numbers")
+ *   .keyBy((n) => n % 4, Serializers.i32).reduce((a, b) => a + b).uid("sum");
+ * const client = env.executeAsync("sum");
+ * const { manifest } = await client.stopWithSavepoint("sp");
+ * await client.done;
+ * const sum: OperatorManifest = manifest.operators["sum"]!;
+ * assert.deepEqual(
+ *   [sum.name, sum.parallelism, sum.source, sum.keySerializer, sum.subtasks.length],
+ *   ["Reduce", 2, false, "i32", 2],
+ * );
+ * assert.equal(manifest.operators["numbers"]!.source, true);
+ * Deno.removeSync(dir, { recursive: true });
  * ```
  */
 export interface OperatorManifest {
@@ -304,11 +341,10 @@ export function decodeOperatorState(m: SubtaskManifest["operatorState"]): Operat
  * ```ts
  * import assert from "node:assert/strict";
  * import { parseManifest } from "./manifest.ts";
- * try {
- *   parseManifest("{}", "chk-3/_metadata");
- * } catch (e) {
- *   assert.ok(String(e).includes("chk-3/_metadata"));
- * }
+ * assert.throws(
+ *   () => parseManifest("{}", "chk-3/_metadata"),
+ *   /Cannot read chk-3\/_metadata: manifest format undefined is not supported/,
+ * );
  * ```
  */
 export function parseManifest(text: string, where: string): Manifest {
