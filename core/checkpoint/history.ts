@@ -27,13 +27,22 @@ export const HISTORY_FILE = "_history.jsonl";
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import type { CheckpointHistoryEntry } from "@weir/weir";
- * const e: CheckpointHistoryEntry = {
- *   kind: "checkpoint", id: 2, status: "COMPLETED", is_savepoint: false, trigger_timestamp: 10,
- *   latest_ack_timestamp: 25, end_to_end_duration: 15, state_size: 100, checkpointed_size: 40,
- *   num_subtasks: 2, num_acknowledged_subtasks: 2, external_path: "/tmp/ckpt/chk-2", tasks: [],
- * };
- * assert.equal(e.latest_ack_timestamp - e.trigger_timestamp, e.end_to_end_duration);
+ * import { type CheckpointHistoryEntry, StreamEnvironment } from "@weir/weir";
+ * const dir = Deno.makeTempDirSync();
+ * const env = StreamEnvironment.create({ checkpoint: { dir }, executor: "inline", parallelism: 2 });
+ * env.generate({ generate: (n) => n, ratePerSecond: 1000 }).map((n) => n + 1);
+ * const client = env.executeAsync("job");
+ * const { path } = await client.triggerCheckpoint();
+ * client.cancel();
+ * await client.done;
+ * // DIR/_history.jsonl holds one JSON line per checkpoint, savepoint and restore.
+ * const lines = Deno.readTextFileSync(`${dir}/_history.jsonl`).trim().split("\n");
+ * const e: CheckpointHistoryEntry = JSON.parse(lines[0]!);
+ * assert.deepEqual(
+ *   [e.kind, e.id, e.status, e.is_savepoint, e.external_path, e.num_acknowledged_subtasks],
+ *   ["checkpoint", 1, "COMPLETED", false, path, 2],
+ * );
+ * Deno.removeSync(dir, { recursive: true });
  * ```
  */
 export interface CheckpointHistoryEntry {
@@ -80,12 +89,23 @@ export interface CheckpointHistoryEntry {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import type { OperatorFigures } from "./history.ts";
- * const f: OperatorFigures = {
- *   uid: "count", records_in: 10, records_out: 10, watermark: null,
- *   inputs: [{ uid: "words", partitioning: "HASH", input: 0 }],
- * };
- * assert.equal(f.inputs[0]!.partitioning, "HASH");
+ * import { Serializers, StreamEnvironment } from "@weir/weir";
+ * import type { CheckpointHistoryEntry, OperatorFigures } from "./history.ts";
+ * const dir = Deno.makeTempDirSync();
+ * const env = StreamEnvironment.create({ checkpoint: { dir }, executor: "inline" });
+ * env.generate({ generate: (n) => n, ratePerSecond: 1000 }).uid("numbers")
+ *   .keyBy((n) => n % 4, Serializers.i32).reduce((a, b) => a + b).uid("sum");
+ * const client = env.executeAsync("job");
+ * await client.triggerCheckpoint();
+ * client.cancel();
+ * await client.done;
+ * const line = Deno.readTextFileSync(`${dir}/_history.jsonl`).split("\n")[0]!;
+ * const figures: readonly OperatorFigures[] = (JSON.parse(line) as CheckpointHistoryEntry).operators!;
+ * assert.deepEqual(figures.map((f) => [f.uid, f.inputs]), [
+ *   ["numbers", []],
+ *   ["sum", [{ uid: "numbers", partitioning: "HASH", input: 0 }]],
+ * ]);
+ * Deno.removeSync(dir, { recursive: true });
  * ```
  */
 export interface OperatorFigures {
@@ -111,12 +131,28 @@ export interface OperatorFigures {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import type { RestoreHistoryEntry } from "@weir/weir";
- * const e: RestoreHistoryEntry = {
- *   kind: "restore", id: 2, restore_timestamp: 30, is_savepoint: false,
- *   external_path: "/tmp/ckpt/chk-2",
+ * import { type HistoryEntry, type RestoreHistoryEntry, StreamEnvironment } from "@weir/weir";
+ * const dir = Deno.makeTempDirSync();
+ * const run = async (restore?: string) => {
+ *   const env = StreamEnvironment.create({
+ *     checkpoint: { dir }, executor: "inline", log: () => {}, ...(restore ? { restore } : {}),
+ *   });
+ *   env.generate({ generate: (n) => n, ratePerSecond: 1000 }).map((n) => n + 1).uid("plus");
+ *   const client = env.executeAsync("job");
+ *   const { path } = await client.stopWithSavepoint();
+ *   await client.done;
+ *   return path;
  * };
- * assert.equal(e.kind, "restore");
+ * const savepoint = await run();
+ * await run(savepoint); // the second run starts from the first one's savepoint
+ * const history: HistoryEntry[] = Deno.readTextFileSync(`${dir}/_history.jsonl`).trim()
+ *   .split("\n").map((l) => JSON.parse(l));
+ * const restore = history.find((e): e is RestoreHistoryEntry => e.kind === "restore")!;
+ * assert.deepEqual(
+ *   [restore.id, restore.is_savepoint, restore.external_path],
+ *   [1, true, savepoint],
+ * );
+ * Deno.removeSync(dir, { recursive: true });
  * ```
  */
 export interface RestoreHistoryEntry {
@@ -143,12 +179,29 @@ export interface RestoreHistoryEntry {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import type { HistoryEntry } from "@weir/weir";
- * const history: HistoryEntry[] = [
- *   { kind: "restore", id: 1, restore_timestamp: 5, is_savepoint: true, external_path: "sp" },
- * ];
- * const restores = history.filter((e) => e.kind === "restore").length;
- * assert.equal(restores, 1);
+ * import { type HistoryEntry, StreamEnvironment } from "@weir/weir";
+ * const dir = Deno.makeTempDirSync();
+ * const run = async (restore?: string) => {
+ *   const env = StreamEnvironment.create({
+ *     checkpoint: { dir }, executor: "inline", log: () => {}, ...(restore ? { restore } : {}),
+ *   });
+ *   env.generate({ generate: (n) => n, ratePerSecond: 1000 }).map((n) => n + 1).uid("plus");
+ *   const client = env.executeAsync("job");
+ *   const { path } = await client.stopWithSavepoint();
+ *   await client.done;
+ *   return path;
+ * };
+ * const savepoint = await run();
+ * await run(savepoint); // the second run starts from the first one's savepoint
+ * const history: HistoryEntry[] = Deno.readTextFileSync(`${dir}/_history.jsonl`).trim()
+ *   .split("\n").map((l) => JSON.parse(l));
+ // In order: the first run's savepoint, the restore from it, the second run's savepoint.
+ * assert.deepEqual(history.map((e) => [e.kind, e.id]), [
+ *   ["checkpoint", 1],
+ *   ["restore", 1],
+ *   ["checkpoint", 2],
+ * ]);
+ * Deno.removeSync(dir, { recursive: true });
  * ```
  */
 export type HistoryEntry = CheckpointHistoryEntry | RestoreHistoryEntry;
