@@ -29,10 +29,17 @@ import { type JobView, JobViewBuilder, viewVertices } from "./job_view.ts";
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import type { JobStatus } from "@weir/weir/admin";
- * const ended = (s: JobStatus) => s === "FINISHED" || s === "FAILED" || s === "CANCELED";
- * assert.equal(ended("FINISHED"), true);
- * assert.equal(ended("RESTARTING"), false);
+ * import { StreamEnvironment } from "@weir/weir";
+ * import { jobClientRuntime, type JobStatus } from "@weir/weir/admin";
+ * const env = StreamEnvironment.create({ executor: "inline" });
+ * env.generate({ generate: (n) => n, ratePerSecond: 1000 }).map((n) => n + 1);
+ * const client = env.executeAsync("unbounded");
+ * const [job] = jobClientRuntime(client).jobs();
+ * const seen: JobStatus[] = [job!.status()];
+ * client.cancel();
+ * await client.done;
+ * seen.push(job!.status());
+ * assert.deepEqual(seen, ["RUNNING", "CANCELED"]);
  * ```
  */
 export type JobStatus = "RUNNING" | "RESTARTING" | "FINISHED" | "FAILED" | "CANCELED";
@@ -45,9 +52,20 @@ export type JobStatus = "RUNNING" | "RESTARTING" | "FINISHED" | "FAILED" | "CANC
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import type { SubtaskState } from "@weir/weir/admin";
- * const processing = (s: SubtaskState) => s === "RUNNING";
- * assert.equal(processing("INITIALIZING"), false);
+ * import { Serializers, StreamEnvironment } from "@weir/weir";
+ * import { jobClientRuntime, type SubtaskState } from "@weir/weir/admin";
+ * const env = StreamEnvironment.create({ executor: "inline", parallelism: 2 });
+ * env.fromElements(1, 2, 3, 4, 5, 6).uid("numbers")
+ *   .keyBy((n) => n % 3, Serializers.i32).filter((n) => n % 2 === 0).uid("even")
+ *   .addSink({ invoke() {} }, { uid: "sink" });
+ * const client = env.executeAsync("evens");
+ * const [job] = jobClientRuntime(client).jobs();
+ * await client.done;
+ * // A bounded job's subtasks all finished: counted per state for each operator.
+ * const states = job!.vertices().map((v) => v.subtaskStates);
+ * assert.deepEqual(states, [{ FINISHED: 1 }, { FINISHED: 2 }, { FINISHED: 2 }]);
+ * const one: SubtaskState | undefined = job!.vertices()[1]!.subtasks![0]!.state;
+ * assert.equal(one, "FINISHED");
  * ```
  */
 export type SubtaskState = "DEPLOYING" | TaskState;
@@ -58,12 +76,20 @@ export type SubtaskState = "DEPLOYING" | TaskState;
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import type { VertexInfo } from "@weir/weir/admin";
- * const v: VertexInfo = {
- *   uid: "counter", name: "Counter", parallelism: 2, recordsIn: 10, recordsOut: 10,
- *   backpressureRatio: 0,
- * };
- * assert.equal(v.recordsIn - v.recordsOut, 0);
+ * import { Serializers, StreamEnvironment } from "@weir/weir";
+ * import { jobClientRuntime, type VertexInfo } from "@weir/weir/admin";
+ * const env = StreamEnvironment.create({ executor: "inline", parallelism: 2 });
+ * env.fromElements(1, 2, 3, 4, 5, 6).uid("numbers")
+ *   .keyBy((n) => n % 3, Serializers.i32).filter((n) => n % 2 === 0).uid("even")
+ *   .addSink({ invoke() {} }, { uid: "sink" });
+ * const client = env.executeAsync("evens");
+ * const [job] = jobClientRuntime(client).jobs();
+ * await client.done;
+ * const even: VertexInfo = job!.vertices().find((v) => v.uid === "even")!;
+ * assert.deepEqual(
+ *   [even.name, even.parallelism, even.recordsIn, even.recordsOut],
+ *   ["Filter", 2, 6, 3],
+ * );
  * ```
  */
 export interface VertexInfo {
@@ -119,9 +145,20 @@ export interface VertexInfo {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import type { VertexInput } from "@weir/weir/admin";
- * const edge: VertexInput = { uid: "source", partitioning: "HASH", input: 0 };
- * assert.equal(edge.partitioning, "HASH");
+ * import { Serializers, StreamEnvironment } from "@weir/weir";
+ * import { jobClientRuntime, type VertexInput } from "@weir/weir/admin";
+ * const env = StreamEnvironment.create({ executor: "inline", parallelism: 2 });
+ * env.fromElements(1, 2, 3, 4, 5, 6).uid("numbers")
+ *   .keyBy((n) => n % 3, Serializers.i32).filter((n) => n % 2 === 0).uid("even")
+ *   .addSink({ invoke() {} }, { uid: "sink" });
+ * const client = env.executeAsync("evens");
+ * const [job] = jobClientRuntime(client).jobs();
+ * await client.done;
+ * const inputs = (uid: string): readonly VertexInput[] | undefined =>
+ *   job!.vertices().find((v) => v.uid === uid)!.inputs;
+ * // keyBy hashes records to the filter; the sink, chained to it, is fed forward.
+ * assert.deepEqual(inputs("even"), [{ uid: "numbers", partitioning: "HASH", input: 0 }]);
+ * assert.deepEqual(inputs("sink"), [{ uid: "even", partitioning: "FORWARD", input: 0 }]);
  * ```
  */
 export interface VertexInput {
@@ -144,9 +181,21 @@ export interface VertexInput {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import type { SubtaskInfo } from "@weir/weir/admin";
- * const s: SubtaskInfo = { index: 0, recordsIn: 5, recordsOut: 5, backpressureRatio: 0 };
- * assert.equal(s.index, 0);
+ * import { Serializers, StreamEnvironment } from "@weir/weir";
+ * import { jobClientRuntime, type SubtaskInfo } from "@weir/weir/admin";
+ * const env = StreamEnvironment.create({ executor: "inline", parallelism: 2 });
+ * env.fromElements(1, 2, 3, 4, 5, 6).uid("numbers")
+ *   .keyBy((n) => n % 3, Serializers.i32).filter((n) => n % 2 === 0).uid("even")
+ *   .addSink({ invoke() {} }, { uid: "sink" });
+ * const client = env.executeAsync("evens");
+ * const [job] = jobClientRuntime(client).jobs();
+ * await client.done;
+ * const subtasks: readonly SubtaskInfo[] = job!.vertices()[1]!.subtasks!;
+ * // Key 0 (3, 6) is subtask 0's, keys 1 and 2 subtask 1's; each kept its even numbers.
+ * assert.deepEqual(subtasks.map((s) => [s.index, s.task, s.recordsIn, s.recordsOut]), [
+ *   [0, "Filter -> Sink (1/2)", 2, 1],
+ *   [1, "Filter -> Sink (2/2)", 4, 2],
+ * ]);
  * ```
  */
 export interface SubtaskInfo {
@@ -179,11 +228,23 @@ export interface SubtaskInfo {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import type { InProgressCheckpoint } from "@weir/weir/admin";
- * const c: InProgressCheckpoint = {
- *   id: 4, isSavepoint: false, triggeredAt: 1000, latestAckAt: undefined, tasks: 3, acknowledged: 1,
- * };
- * assert.equal(c.tasks - c.acknowledged, 2);
+ * import { Serializers, StreamEnvironment } from "@weir/weir";
+ * import { type InProgressCheckpoint, jobClientRuntime } from "@weir/weir/admin";
+ * const dir = Deno.makeTempDirSync();
+ * const env = StreamEnvironment.create({ checkpoint: { dir }, executor: "inline", parallelism: 2 });
+ * env.generate({ generate: (n) => n, ratePerSecond: 1000 })
+ *   .keyBy((n) => n % 4, Serializers.i32).reduce((a, b) => a + b);
+ * const client = env.executeAsync("sums");
+ * const [job] = jobClientRuntime(client).jobs();
+ * const done = job!.triggerCheckpoint();
+ * // Triggered, no task has taken its barrier yet: 2 source and 2 reduce subtasks will ack.
+ * const [c]: InProgressCheckpoint[] = job!.checkpoints().inProgress;
+ * assert.deepEqual([c!.id, c!.isSavepoint, c!.tasks, c!.acknowledged], [1, false, 4, 0]);
+ * await done;
+ * assert.deepEqual(job!.checkpoints().inProgress, []);
+ * client.cancel();
+ * await client.done;
+ * Deno.removeSync(dir, { recursive: true });
  * ```
  */
 export interface InProgressCheckpoint {
@@ -207,9 +268,24 @@ export interface InProgressCheckpoint {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import type { SegmentInfo } from "@weir/weir/admin";
- * const s: SegmentInfo = { name: "0001.seg", size: 4096, checkpoints: [3, 4], live: true };
- * assert.ok(s.live && s.checkpoints.includes(4));
+ * import { Serializers, StreamEnvironment } from "@weir/weir";
+ * import { jobClientRuntime, type SegmentInfo } from "@weir/weir/admin";
+ * const dir = Deno.makeTempDirSync();
+ * const env = StreamEnvironment.create({ checkpoint: { dir }, executor: "inline", parallelism: 2 });
+ * let made = 0;
+ * env.generate({ generate: (n) => (made++, n), ratePerSecond: 10_000 })
+ *   .keyBy((n) => n % 100, Serializers.i32).reduce((a, b) => a + b);
+ * const client = env.executeAsync("sums");
+ * const [job] = jobClientRuntime(client).jobs();
+ * while (made < 200) await new Promise((r) => setTimeout(r, 5)); // state on both subtasks
+ * const { id } = await job!.triggerCheckpoint();
+ * // Each reduce subtask wrote its state to a segment, which checkpoint 1 and the backend use.
+ * const segments: SegmentInfo[] = job!.segments();
+ * assert.equal(segments.length, 2);
+ * for (const s of segments) assert.ok(s.size > 0 && s.live && s.checkpoints.join() === `${id}`);
+ * client.cancel();
+ * await client.done;
+ * Deno.removeSync(dir, { recursive: true });
  * ```
  */
 export interface SegmentInfo {
@@ -229,9 +305,20 @@ export interface SegmentInfo {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import type { OperationResult } from "@weir/weir/admin";
- * const r: OperationResult = { id: 7, location: "/tmp/ckpt/chk-7" };
- * assert.ok(r.location.endsWith(`chk-${r.id}`));
+ * import { Serializers, StreamEnvironment } from "@weir/weir";
+ * import { jobClientRuntime, type OperationResult } from "@weir/weir/admin";
+ * const dir = Deno.makeTempDirSync();
+ * const env = StreamEnvironment.create({ checkpoint: { dir }, executor: "inline", parallelism: 2 });
+ * env.generate({ generate: (n) => n, ratePerSecond: 1000 })
+ *   .keyBy((n) => n % 4, Serializers.i32).reduce((a, b) => a + b);
+ * const client = env.executeAsync("sums");
+ * const [job] = jobClientRuntime(client).jobs();
+ * const r: OperationResult = await job!.triggerCheckpoint();
+ * assert.deepEqual(r, { id: 1, location: `${dir}/chk-1` });
+ * assert.ok(Deno.statSync(`${r.location}/_metadata`).isFile);
+ * client.cancel();
+ * await client.done;
+ * Deno.removeSync(dir, { recursive: true });
  * ```
  */
 export interface OperationResult {
@@ -250,11 +337,25 @@ export interface OperationResult {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import type { StateQueryOutcome } from "@weir/weir/admin";
- * const describe = (o: StateQueryOutcome) =>
- *   o.kind === "found" ? `subtask ${o.subtask}: ${o.value}` : `${o.kind}: ${o.message}`;
- * assert.equal(describe({ kind: "found", value: 3, subtask: 0 }), "subtask 0: 3");
- * assert.equal(describe({ kind: "unknown-key", message: "no such key" }), "unknown-key: no such key");
+ * import { Serializers, StreamEnvironment } from "@weir/weir";
+ * import { jobClientRuntime, type StateQueryOutcome } from "@weir/weir/admin";
+ * const env = StreamEnvironment.create({ executor: "inline" });
+ * env.generate({ generate: (n) => n, ratePerSecond: 1000 })
+ *   .keyBy((n) => n % 4, Serializers.i32).reduce((first) => first).uid("first");
+ * const client = env.executeAsync("first of each key");
+ * const [job] = jobClientRuntime(client).jobs();
+ * const query = (state: string, key: string): Promise<StateQueryOutcome> =>
+ *   job!.queryState("first", state, key);
+ * let found = await query("reduce", "3");
+ * while (found.kind !== "found") { // until the job has seen key 3
+ *   await new Promise((r) => setTimeout(r, 5));
+ *   found = await query("reduce", "3");
+ * }
+ * assert.deepEqual(found, { kind: "found", value: 3, subtask: 0 });
+ * assert.equal((await query("reduce", "4")).kind, "unknown-key"); // n % 4 is never 4
+ * assert.equal((await query("count", "3")).kind, "unknown-state");
+ * client.cancel();
+ * await client.done;
  * ```
  */
 export type StateQueryOutcome =
@@ -349,11 +450,20 @@ export interface AdminJob {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import type { ThreadInfo } from "@weir/weir/admin";
- * const t: ThreadInfo = {
- *   id: "weir-worker/1", tasks: 3, reportedAt: 1000, heapUsedBytes: 5e6, heapTotalBytes: 8e6,
- * };
- * assert.ok(t.heapUsedBytes <= t.heapTotalBytes);
+ * import { StreamEnvironment } from "@weir/weir";
+ * import { jobClientRuntime, type ThreadInfo } from "@weir/weir/admin";
+ * const env = StreamEnvironment.create({ executor: "inline", parallelism: 2 });
+ * env.generate({ generate: (n) => n, ratePerSecond: 1000 }).rebalance().map((n) => n + 1);
+ * const client = env.executeAsync("on one thread");
+ * const [job] = jobClientRuntime(client).jobs();
+ * // The inline executor runs all 4 tasks (2 source, 2 map) on the main thread.
+ * const threads: readonly ThreadInfo[] = job!.threads!();
+ * assert.deepEqual(threads.map((t) => [t.id, t.tasks]), [["main", 4]]);
+ * const { heapUsedBytes, heapTotalBytes } = threads[0]!;
+ * assert.ok(heapUsedBytes > 0 && heapUsedBytes <= heapTotalBytes);
+ * client.cancel();
+ * await client.done;
+ * assert.deepEqual(job!.threads!(), []); // an ended job runs none
  * ```
  */
 export interface ThreadInfo {
@@ -375,9 +485,25 @@ export interface ThreadInfo {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import type { JobException } from "@weir/weir/admin";
- * const e: JobException = { timestamp: 1000, message: "task map (1/2): boom" };
- * assert.ok(e.message.includes("boom"));
+ * import { StreamEnvironment } from "@weir/weir";
+ * import { type JobException, jobClientRuntime } from "@weir/weir/admin";
+ * const env = StreamEnvironment.create({
+ *   executor: "inline", restartStrategy: { kind: "fixed-delay", attempts: 1, delayMs: 0 }, log: () => {},
+ * });
+ * let failed = false;
+ * env.fromElements(1, 2, 3).map((n) => {
+ *   if (n === 2 && !failed) {
+ *     failed = true;
+ *     throw new Error("boom");
+ *   }
+ *   return n;
+ * });
+ * const client = env.executeAsync("flaky");
+ * const [job] = jobClientRuntime(client).jobs();
+ * await client.done; // the second attempt finished
+ * const [e]: readonly JobException[] = job!.exceptions!();
+ * assert.equal(e!.message, 'Job "flaky" failed in task Collection Source -> Map (1/1): boom');
+ * assert.deepEqual([e!.taskName, e!.taskManagerId], ["Collection Source -> Map (1/1)", "main"]);
  * ```
  */
 export interface JobException {
