@@ -22,13 +22,21 @@ import { SourceOperator, type Task, type TaskState } from "./task.ts";
  * @example
  * ```ts
  * import assert from "node:assert/strict";
+ * import { Serializers, StreamEnvironment } from "@weir/weir";
  * import type { SubtaskReport } from "./subtask_report.ts";
- * const r: SubtaskReport = {
- *   uid: "count", subtaskIndex: 1, at: 0, task: "count -> sink (2/2)", state: "RUNNING", thread: "main",
- *   recordsIn: 5, recordsOut: 5, backPressuredMs: 0, watermark: -Infinity, lastTimestamp: NaN, inputWatermark: -Infinity,
- *   inputLatencyMs: NaN, userMetrics: [], liveSegments: [],
- * };
- * assert.equal(structuredClone(r).subtaskIndex, 1);
+ * const env = StreamEnvironment.create({ executor: "inline", parallelism: 2 });
+ * env.fromElements(1, 2, 3, 4, 5, 6).uid("numbers")
+ *   .keyBy((n) => n % 3, Serializers.i32).filter((n) => n % 2 === 0).uid("even");
+ * const client = env.executeAsync("evens");
+ * await client.done;
+ * const reports: SubtaskReport[] = client.job.subtaskReports();
+ * assert.deepEqual(reports.map((r) => [r.uid, r.subtaskIndex, r.state, r.recordsIn, r.recordsOut]), [
+ *   ["numbers", 0, "FINISHED", 0, 6],
+ *   ["even", 0, "FINISHED", 2, 1], // key 0 (3, 6)
+ *   ["even", 1, "FINISHED", 4, 2], // keys 1 and 2
+ * ]);
+ * // Plain data: a worker posts its reports to the main thread as they are.
+ * assert.deepEqual(structuredClone(reports), reports);
  * ```
  */
 export interface SubtaskReport {
