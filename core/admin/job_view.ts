@@ -19,9 +19,21 @@ import type { SubtaskInfo, SubtaskState, VertexInfo, VertexInput } from "./runti
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import type { JobView } from "./job_view.ts";
- * const view: JobView = { updatedAt: 0, vertices: [], liveSegments: [] };
- * assert.deepEqual(structuredClone(view), view);
+ * import { Serializers, StreamEnvironment } from "@weir/weir";
+ * import { type JobView, JobViewBuilder, viewVertices } from "./job_view.ts";
+ * const env = StreamEnvironment.create({ executor: "inline", parallelism: 2 });
+ * env.fromElements(1, 2, 3, 4, 5, 6).uid("numbers")
+ *   .keyBy((n) => n % 3, Serializers.i32).filter((n) => n % 2 === 0).uid("even");
+ * const client = env.executeAsync("evens");
+ * await client.done;
+ * // As the admin API sums a job's subtask reports per operator.
+ * const view: JobView = new JobViewBuilder(viewVertices(client.job.plan))
+ *   .update(client.job.subtaskReports());
+ * assert.deepEqual(view.vertices.map((v) => [v.uid, v.recordsIn, v.recordsOut]), [
+ *   ["numbers", 0, 6],
+ *   ["even", 6, 3],
+ * ]);
+ * assert.deepEqual(view.liveSegments, []); // no checkpoint wrote a segment
  * ```
  */
 export interface JobView {
