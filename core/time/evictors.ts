@@ -37,9 +37,28 @@ export interface TimestampedValue<T> {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import type { EvictorContext } from "@weir/weir";
- * const ctx: EvictorContext = { currentWatermark: () => 100, currentProcessingTime: () => 5000 };
- * assert.equal(ctx.currentWatermark(), 100);
+ * import {
+ *   type Evictor, type EvictorContext, StreamEnvironment, type TimeWindow,
+ *   TumblingEventTimeWindows, WatermarkStrategy,
+ * } from "@weir/weir";
+ * const firedAt: number[] = [];
+ * const evictor: Evictor<number, TimeWindow> = {
+ *   evictBefore(_elements, _size, _window, ctx: EvictorContext) {
+ *     firedAt.push(ctx.currentWatermark());
+ *   },
+ *   evictAfter() {},
+ * };
+ * const env = StreamEnvironment.create({ executor: "inline" });
+ * env.fromElements(1, 3, 15) // a watermark after each: its timestamp
+ *   .assignTimestampsAndWatermarks(WatermarkStrategy.forGenerator<number>(() => ({
+ *     onEvent: (_n, ts, out) => out.emitWatermark(ts),
+ *     onPeriodicEmit() {},
+ *   })).withTimestampAssigner((n) => n))
+ *   .keyBy(() => "all").window(TumblingEventTimeWindows.of<number>(10)).evictor(evictor)
+ *   .reduce((a, b) => a + b);
+ * await env.execute();
+ * // [0, 10) fired on 15's watermark; [10, 20) at the end of input.
+ * assert.deepEqual(firedAt, [15, Infinity]);
  * ```
  */
 export interface EvictorContext {
@@ -56,7 +75,10 @@ export interface EvictorContext {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import type { Evictor, TimeWindow, TimestampedValue } from "@weir/weir";
+ * import {
+ *   CollectSink, type Evictor, StreamEnvironment, type TimestampedValue, type TimeWindow,
+ *   TumblingEventTimeWindows, WatermarkStrategy,
+ * } from "@weir/weir";
  * // Drops negative readings before the window function sees them.
  * const dropNegative: Evictor<number, TimeWindow> = {
  *   evictBefore(elements: TimestampedValue<number>[]) {
@@ -65,9 +87,16 @@ export interface EvictorContext {
  *   },
  *   evictAfter() {},
  * };
- * const els = [{ value: -1, timestamp: 1 }, { value: 4, timestamp: 2 }];
- * dropNegative.evictBefore(els, els.length, undefined as never, undefined as never);
- * assert.deepEqual(els.map((e) => e.value), [4]);
+ * const env = StreamEnvironment.create({ executor: "inline" });
+ * const out = new CollectSink<number>();
+ * env.fromElements(1, -2, 3, 15)
+ *   .assignTimestampsAndWatermarks(
+ *     WatermarkStrategy.forMonotonousTimestamps<number>().withTimestampAssigner(Math.abs),
+ *   )
+ *   .keyBy(() => "all").window(TumblingEventTimeWindows.of<number>(10)).evictor(dropNegative)
+ *   .reduce((a, b) => a + b).addSink(out);
+ * await env.execute();
+ * assert.deepEqual(out.values, [4, 15]); // 1 + 3 in [0, 10), without -2; 15 in [10, 20)
  * ```
  */
 export interface Evictor<T, W extends Window> {
