@@ -193,9 +193,28 @@ export interface StateMeta {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
+ * import {
+ *   DenoCheckpointFs, HeapStateBackend, MapStateDescriptor, schemaOf, Serializers,
+ *   ValueStateDescriptor,
+ * } from "@weir/weir";
  * import type { StateSchemas } from "./state_keys.ts";
- * const s: StateSchemas = { value: { id: "f64", version: 1 } };
- * assert.equal(s.userKey, undefined);
+ * const backend = new HeapStateBackend().createKeyedBackend({
+ *   operatorUid: "op", subtaskIndex: 0, keySerializer: Serializers.key, maxParallelism: 128,
+ *   keyGroupRange: { start: 0, end: 127 },
+ * });
+ * backend.state(new ValueStateDescriptor("count", Serializers.f64));
+ * backend.state(new MapStateDescriptor("seen", Serializers.string, Serializers.i32));
+ * const dir = Deno.makeTempDirSync();
+ * const handle = await backend.snapshot(1, {
+ *   fs: new DenoCheckpointFs(), dir, newSegmentName: () => "1.seg",
+ * });
+ * // Each state's serializers, as a restore checks them; a map's key serializer too.
+ * const schemas: StateSchemas[] = handle.states.map((m) => m.schemas!);
+ * assert.deepEqual(schemas, [
+ *   { value: schemaOf(Serializers.f64) },
+ *   { value: schemaOf(Serializers.i32), userKey: schemaOf(Serializers.string) },
+ * ]);
+ * Deno.removeSync(dir, { recursive: true });
  * ```
  */
 export interface StateSchemas {
