@@ -27,9 +27,29 @@ import { WhereStage, WindowedStage } from "./_two_input_stages.ts";
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import type { TaggedUnion } from "@weir/weir";
- * const e: TaggedUnion<number, string> = { s: 1, v: "right" };
- * assert.equal(e.s === 0 ? "left" : e.v, "right");
+ * import {
+ *   EventTimeTrigger, StreamEnvironment, type TaggedUnion, type TriggerContext, type TriggerResult,
+ *   TumblingEventTimeWindows, WatermarkStrategy, type Window,
+ * } from "@weir/weir";
+ * // A custom trigger on a coGroup sees each element tagged with its side.
+ * type Tagged = TaggedUnion<number, number>;
+ * const seen: Tagged[] = [];
+ * class Tap extends EventTimeTrigger<Tagged> {
+ *   override onElement(
+ *     e: Tagged, ts: number | undefined, w: Window, ctx: TriggerContext,
+ *   ): TriggerResult {
+ *     seen.push(e);
+ *     return super.onElement(e, ts, w, ctx);
+ *   }
+ * }
+ * const env = StreamEnvironment.create({ executor: "inline" });
+ * const wm = WatermarkStrategy.forMonotonousTimestamps<number>().withTimestampAssigner((n) => n);
+ * const first = env.fromElements(1).assignTimestampsAndWatermarks(wm);
+ * const second = env.fromElements(2).assignTimestampsAndWatermarks(wm);
+ * first.coGroup(second).where(() => 0).equalTo(() => 0).window(TumblingEventTimeWindows.of(10))
+ *   .trigger(new Tap()).apply({ coGroup() {} });
+ * await env.execute();
+ * assert.deepEqual(seen.toSorted((a, b) => a.s - b.s), [{ s: 0, v: 1 }, { s: 1, v: 2 }]);
  * ```
  */
 export interface TaggedUnion<A, B> {
