@@ -8,6 +8,7 @@
  * @module
  */
 import { ConfigError } from "../errors.ts";
+import { describeValue } from "../runtime/_sync_call.ts";
 
 /**
  * Throws a `ConfigError` unless `fn` is a function (when `alone`, as `map(x => …)`
@@ -33,16 +34,9 @@ export function checkUserFunction(
     ? `a function, or an object with ${list(methods)}`
     : `an object with ${list(methods)}`;
   const got = !isObject
-    ? describe(fn)
+    ? describeValue(fn)
     : methods.length === 0
     ? "an object"
     : `an object without ${list(missing)}`;
   throw new ConfigError(`${call} needs ${wanted}, got ${got}`);
-}
-
-function describe(v: unknown): string {
-  if (v === null || v === undefined) return String(v);
-  if (typeof v === "function") return "a function";
-  if (typeof v === "string") return `the string ${JSON.stringify(v.slice(0, 40))}`;
-  return `the ${typeof v} ${String(v)}`;
 }

@@ -52,9 +52,12 @@ export function valueReturnedError(value: unknown, method: string, operator: str
   );
 }
 
-function describeValue(v: unknown): string {
+/** `v` as an error names what a user function was given or returned. */
+export function describeValue(v: unknown): string {
+  if (v === null || v === undefined) return String(v);
+  if (typeof v === "function") return "a function";
   if (typeof v === "string") return `the string ${JSON.stringify(v.slice(0, 40))}`;
-  if (typeof v === "object") return `a ${v?.constructor?.name ?? "object"}`;
+  if (typeof v === "object") return `a ${v.constructor?.name ?? "object"}`;
   return `the ${typeof v} ${String(v)}`;
 }
 
