@@ -427,26 +427,22 @@ function windowFunctionProcess<IN, O, K, W extends Window>(
 }
 
 /**
- * Flink's AllWindowFunction as a WindowFunction of the constant key. An object's `open` gets a
- * per-subtask copy, as in `applyAdapter` (whose copy of this object holds it).
+ * Flink's AllWindowFunction as a WindowFunction of the constant key. An object becomes one that
+ * inherits from it with a keyed `apply`, so `applyAdapter`'s per-subtask copy is the object's too
+ * (its `open`, `close` and fields).
  */
 function allAsWindowFunction<IN, O, W extends Window>(
   fn: AllWindowFunction<IN, O, W>,
 ): WindowFunction<IN, O, number, W> {
   if (typeof fn === "function") return (_key, window, input, out) => fn(window, input, out);
-  const adapter: WindowFunction<IN, O, number, W> & { inner?: typeof fn } = {
-    open(ctx) {
-      this.inner = Object.create(fn) as typeof fn;
-      return this.inner.open?.(ctx);
+  const applyAll = fn.apply;
+  return Object.create(fn, {
+    apply: {
+      value(this: typeof fn, _key: number, window: W, input: IN[], out: Collector<O>) {
+        return applyAll.call(this, window, input, out);
+      },
     },
-    apply(_key, window, input, out) {
-      return (this.inner ?? fn).apply(window, input, out);
-    },
-    close() {
-      return (this.inner ?? fn).close?.();
-    },
-  };
-  return adapter;
+  });
 }
 
 /**
