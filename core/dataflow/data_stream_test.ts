@@ -3,6 +3,7 @@ import { CollectSink } from "../connectors/collect_sink.ts";
 import { ConfigError, StateError } from "../errors.ts";
 import { OutputTag } from "../runtime/output_tag.ts";
 import { GlobalWindows } from "../time/window_assigners.ts";
+import { WatermarkStrategy } from "../time/watermark_strategy.ts";
 import { MapStateDescriptor, ValueStateDescriptor } from "../state/descriptors.ts";
 import { Serializers } from "../state/serializer.ts";
 import type { ValueState } from "../state/state.ts";
@@ -811,6 +812,17 @@ Deno.test("a user function, key selector or sink of the wrong kind is a ConfigEr
     [
       () => s.windowAll(GlobalWindows.create()).process(bad),
       "window process needs an object with process(), got null",
+    ],
+    // A Flink SourceFunction is not a Source: it used to fail only once the job ran, with
+    // "createReader is not a function".
+    [
+      () => env.addSource({ run() {}, cancel() {} } as never),
+      "addSource needs an object with createReader(), got an object without createReader()",
+    ],
+    [() => env.addSource(bad), "addSource needs an object with createReader(), got null"],
+    [
+      () => env.fromSource({ name: "x" } as never, WatermarkStrategy.noWatermarks(), "x"),
+      "fromSource needs an object with createReader(), got an object without createReader()",
     ],
   ];
   for (const [build, message] of refusals) {

@@ -31,6 +31,7 @@ import {
 } from "../runtime/_worker_role.ts";
 import type { WorkerLink } from "../runtime/_worker_protocol.ts";
 import { currentSite, defaultExecution } from "./_default_execution.ts";
+import { checkUserFunction } from "./_user_function.ts";
 import { noteSkipped } from "../../statestore-as/_skip_note.ts";
 import { buildPhysicalPlan, type PhysicalPlan } from "../runtime/physical_plan.ts";
 import { type JobClient, runJob } from "../runtime/job_runner.ts";
@@ -793,6 +794,9 @@ export class StreamEnvironment implements GraphBuilder {
 
   /** Reads from any {@linkcode Source}. */
   addSource<T>(source: Source<T>, opts?: OperatorOptions): DataStream<T> {
+    // A Flink SourceFunction (`run`/`cancel`) or a null would otherwise fail only once the job
+    // runs, with "createReader is not a function" from inside weir.
+    checkUserFunction("addSource", source, ["createReader"], false);
     if (opts !== undefined) {
       checkOptionNames(`Source "${source.name}"`, opts, OPERATOR_OPTIONS);
     }
@@ -864,6 +868,7 @@ export class StreamEnvironment implements GraphBuilder {
     name: string,
     opts?: OperatorOptions,
   ): DataStream<T> {
+    checkUserFunction("fromSource", source, ["createReader"], false);
     const readers: ReaderWatermarks<T> = new Map();
     const wrapped = new WatermarkedSource(source, strategy, readers);
     const stream = this.addSource(wrapped, { ...opts, name: `Source: ${name}` });
