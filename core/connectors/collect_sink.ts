@@ -35,6 +35,11 @@ export class CollectSink<T> implements SinkFunction<T> {
 /**
  * Prints every record on its own line to stdout, prefixed by
  * `prefix` and (with parallelism > 1) the subtask number, as Flink does.
+ * As Flink's `String.valueOf(record)`, a string prints as it is, a number,
+ * bigint or boolean as `String` gives it (`NaN`, `Infinity`, `10`), and an
+ * object with a `toString` of its own (a class's) through it; other values
+ * print as JSON, or, where JSON would show them wrong (a `NaN` or bigint in
+ * them, a `Map`, a `Set`, an undefined field), as `Deno.inspect` does.
  *
  * @example
  * ```ts
@@ -72,7 +77,7 @@ export class PrintSink<T> implements SinkFunction<T> {
 
   /** Buffers a line. */
   invoke(value: T): void {
-    this.pending.push(this.head + (typeof value === "string" ? value : JSON.stringify(value)));
+    this.pending.push(this.head + printed(value));
   }
 
   /** Writes buffered lines (to stdout with one write). */
@@ -99,3 +104,41 @@ export class PrintSink<T> implements SinkFunction<T> {
 }
 
 const encoder = new TextEncoder();
+
+/** One line, Deno.inspect's other options are for terminals. */
+const INSPECT: Deno.InspectOptions = {
+  colors: false,
+  compact: true,
+  breakLength: Infinity,
+  depth: Infinity,
+  iterableLimit: Infinity,
+  strAbbreviateSize: Infinity,
+};
+
+/** A record as {@linkcode PrintSink} shows it. */
+function printed(value: unknown): string {
+  if (typeof value === "string") return value;
+  // JSON.stringify gave null for NaN and Infinity and threw on a bigint.
+  if (typeof value !== "object" || value === null) return String(value);
+  if (hasOwnToString(value)) return String(value);
+  let lossy = false;
+  const json = JSON.stringify(value, (_key, v: unknown) => {
+    if (
+      v === undefined || typeof v === "bigint" || typeof v === "function" ||
+      typeof v === "symbol" || (typeof v === "number" && !Number.isFinite(v)) ||
+      v instanceof Map || v instanceof Set
+    ) {
+      lossy = true; // JSON would drop it, show null or {}, or throw
+      return null;
+    }
+    return v;
+  });
+  return lossy ? Deno.inspect(value, INSPECT) : json;
+}
+
+/** Whether `value`'s toString is its own (a class's), not Object's or Array's; a Date prints as JSON. */
+function hasOwnToString(value: object): boolean {
+  const f = (value as { toString?: unknown }).toString;
+  return typeof f === "function" && f !== Object.prototype.toString &&
+    f !== Array.prototype.toString && !(value instanceof Date);
+}

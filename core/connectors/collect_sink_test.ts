@@ -43,3 +43,54 @@ Deno.test("PrintSink prints the records before a failure in the same batch", asy
   await assert.rejects(env.execute("print then fail"), /bad record 3/);
   assert.deepEqual(lines, ["1", "2"]);
 });
+
+Deno.test("PrintSink shows each record as Flink's String.valueOf does, not as JSON that drops or hides it", () => {
+  // JSON.stringify printed NaN and Infinity as null, a Map as {}, and failed the job on a bigint.
+  class RideAndFare {
+    constructor(readonly ride: number, readonly fare: number) {}
+    toString() {
+      return `<${this.ride} / ${this.fare}>`;
+    }
+  }
+  const lines: string[] = [];
+  const sink = new PrintSink<unknown>("", (l) => lines.push(l));
+  sink.open({ subtaskIndex: 0, parallelism: 1, operatorUid: "print" });
+  const records = [
+    "text",
+    1.5,
+    NaN,
+    -Infinity,
+    10n,
+    true,
+    null,
+    undefined,
+    { id: 1, tags: ["a"] },
+    [1, 2],
+    new Date(0),
+    new RideAndFare(1, 2),
+    { id: 10n, tip: NaN },
+    new Map([["a", 1]]),
+    new Set([1]),
+    { a: undefined },
+  ];
+  for (const r of records) sink.invoke(r);
+  sink.flush();
+  assert.deepEqual(lines, [
+    "text",
+    "1.5",
+    "NaN",
+    "-Infinity",
+    "10",
+    "true",
+    "null",
+    "undefined",
+    '{"id":1,"tags":["a"]}',
+    "[1,2]",
+    '"1970-01-01T00:00:00.000Z"',
+    "<1 / 2>",
+    "{ id: 10n, tip: NaN }",
+    'Map(1) { "a" => 1 }',
+    "Set(1) { 1 }",
+    "{ a: undefined }",
+  ]);
+});
