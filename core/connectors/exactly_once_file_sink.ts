@@ -38,6 +38,7 @@ import { inWorkerShare } from "../runtime/_worker_role.ts";
 import { ConfigError } from "../errors.ts";
 import { checkOptionNames } from "../_options.ts";
 import { EXTERNAL } from "./_external.ts";
+import { jsonLine } from "./_json_line.ts";
 import type { SegmentFile } from "../../statestore-as/segment_fs.ts";
 import { TwoPhaseCommitSink } from "./two_phase_commit_sink.ts";
 import type { SinkContext } from "./sink.ts";
@@ -65,7 +66,7 @@ import type { SinkContext } from "./sink.ts";
 export interface ExactlyOnceFileSinkOptions<T> {
   /** The output folder; created if missing. */
   dir: string;
-  /** Turns a record into a line (strings as they are, other values as JSON). */
+  /** Turns a record into a line (strings as they are, other values as JSON, a bigint as digits). */
   format?: (value: T) => string;
   /** The file system written through (tests inject faults); default {@linkcode DenoCheckpointFs}. */
   fs?: CheckpointFs;
@@ -144,8 +145,7 @@ export class ExactlyOnceFileSink<T> extends TwoPhaseCommitSink<T, FileTransactio
       throw new ConfigError("ExactlyOnceFileSink needs a dir");
     }
     this.dir = resolve(options.dir);
-    this.format = options.format ??
-      ((v: T) => (typeof v === "string" ? v : JSON.stringify(v)));
+    this.format = options.format ?? jsonLine;
     this.fs = options.fs ?? new DenoCheckpointFs();
     makeJobFolder(this.fs, this.dir, "Output directory", [IN_PROGRESS_DIR]);
   }

@@ -250,3 +250,21 @@ Deno.test("exactly-once file sink: a misspelt option is a ConfigError naming it,
     Deno.removeSync(parent, { recursive: true });
   }
 });
+
+Deno.test("exactly-once file sink: a bigint record is written as its digits, not a failed job", async () => {
+  // The default format was JSON.stringify, which throws on a bigint.
+  const dir = await Deno.makeTempDir();
+  try {
+    const env = StreamEnvironment.create({
+      checkpoint: { dir: `${dir}/ck` },
+      restartStrategy: { kind: "none" },
+      log: () => {},
+    });
+    env.fromElements<unknown>(7n, { rideId: 2n ** 64n })
+      .addSink(new ExactlyOnceFileSink<unknown>({ dir: `${dir}/out` }), { uid: "sink" });
+    await env.execute("bigints");
+    assert.deepEqual(parts(`${dir}/out`), ['7\n{"rideId":18446744073709551616}\n']);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -6,6 +6,7 @@
 import { ConfigError } from "../errors.ts";
 import { checkOptionNames } from "../_options.ts";
 import { EXTERNAL } from "./_external.ts";
+import { jsonLine } from "./_json_line.ts";
 import type { FunctionInitializationContext } from "../dataflow/functions.ts";
 import type { SinkContext, SinkFunction } from "./sink.ts";
 
@@ -29,7 +30,7 @@ import type { SinkContext, SinkFunction } from "./sink.ts";
 export interface TextFileSinkOptions<T> {
   /** The folder to write `part-<subtask>-0` files into; created if missing. */
   dir: string;
-  /** Turns a record into a line (strings as they are, other values as JSON). */
+  /** Turns a record into a line (strings as they are, other values as JSON, a bigint as digits). */
   format?: ((value: T) => string) | undefined;
 }
 
@@ -37,10 +38,6 @@ const TEXT_FILE_SINK_OPTIONS: Record<keyof TextFileSinkOptions<unknown>, true> =
   dir: true,
   format: true,
 };
-
-function defaultFormat(value: unknown): string {
-  return typeof value === "string" ? value : JSON.stringify(value);
-}
 
 /**
  * Writes each record as one line to `DIR/part-<subtask>-0`. A job that starts
@@ -86,7 +83,7 @@ export class TextFileSink<T> implements SinkFunction<T> {
       throw new ConfigError("TextFileSink needs a dir");
     }
     this.dir = options.dir;
-    this.format = options.format ?? defaultFormat;
+    this.format = options.format ?? jsonLine;
   }
 
   /** @internal What the plan compares between threads (see `_external.ts`). */

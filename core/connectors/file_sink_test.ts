@@ -35,6 +35,21 @@ Deno.test("TextFileSink writes strings as is and other values as JSON, one line 
   });
 });
 
+Deno.test("TextFileSink writes a bigint as its digits, as Flink writes a long, instead of failing the job", async () => {
+  // JSON.stringify threw "Do not know how to serialize a BigInt" at the record.
+  await tempDir((dir) => {
+    const sink = new TextFileSink<unknown>({ dir });
+    sink.open({ subtaskIndex: 0, parallelism: 1, operatorUid: "s" });
+    sink.invoke(2013000185n);
+    sink.invoke({ rideId: 2n ** 70n, tip: 1.5 });
+    sink.close();
+    assert.equal(
+      Deno.readTextFileSync(`${dir}/part-0-0`),
+      '2013000185\n{"rideId":1180591620717411303424,"tip":1.5}\n',
+    );
+  });
+});
+
 Deno.test("TextFileSink uses format and replaces an earlier run's file", async () => {
   await tempDir(async (dir) => {
     await Deno.writeTextFile(`${dir}/part-0-0`, "old content that is longer\n");
