@@ -33,6 +33,7 @@ export interface Window {
  * import { TimeWindow } from "@weir/weir";
  * const w = new TimeWindow(0, 10);
  * assert.equal(w.maxTimestamp(), 9);
+ * assert.deepEqual([w.getStart(), w.getEnd()], [w.start, w.end]); // Flink's getters
  * assert.equal(TimeWindow.startOf(-3, 10), -10);
  * assert.ok(w.intersects(new TimeWindow(10, 20)));
  * ```
@@ -47,6 +48,16 @@ export class TimeWindow implements Window {
   constructor(start: number, end: number) {
     this.start = start;
     this.end = end;
+  }
+
+  /** {@linkcode start}, by the name Flink's `TimeWindow` gives it (ported jobs call it). */
+  getStart(): number {
+    return this.start;
+  }
+
+  /** {@linkcode end}, by the name Flink's `TimeWindow` gives it (ported jobs call it). */
+  getEnd(): number {
+    return this.end;
   }
 
   /** `end - 1`. */
