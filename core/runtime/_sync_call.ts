@@ -1,7 +1,8 @@
 /**
  * User functions are synchronous: the operators check what a user function
  * returned with `result instanceof Promise` (no allocation, no call) and
- * throw {@linkcode promiseReturnedError} when it is a promise; a reduce or
+ * throw {@linkcode promiseReturnedError} when it is a promise; a flatMap or process function
+ * that returns records gets {@linkcode valueReturnedError}; a reduce or
  * aggregate that returns undefined gets {@linkcode undefinedReturnedError}.
  *
  * @module
@@ -40,16 +41,36 @@ export function returnsRecords(r: unknown): boolean {
 }
 
 /**
- * The error for a flatMap function (`method` of operator `operator`) that returned `value`,
- * records (see {@linkcode returnsRecords}), instead of emitting them through its collector.
+ * The error for a flatMap function, or a process function (`kind` "process": its
+ * `processElement`, `onTimer`, a window's `process`), whose `method` of operator `operator`
+ * returned `value`, records (see {@linkcode returnsRecords}), instead of emitting them through
+ * its collector.
  */
-export function valueReturnedError(value: unknown, method: string, operator: string): ConfigError {
+export function valueReturnedError(
+  value: unknown,
+  method: string,
+  operator: string,
+  kind: "flatMap" | "process" = "flatMap",
+): ConfigError {
   const what = Array.isArray(value) ? `an array of ${value.length}` : describeValue(value);
   return new ConfigError(
-    `${method} of operator "${operator}" returned ${what}: a flatMap function emits its records ` +
-      `with out.collect(record) and returns nothing (what it returns is not emitted); for one ` +
-      `record per input use map`,
+    `${method} of operator "${operator}" returned ${what}: ` +
+      (kind === "flatMap"
+        ? `a flatMap function emits its records with out.collect(record) and returns nothing ` +
+          `(what it returns is not emitted); for one record per input use map`
+        : `a process function emits its records with out.collect(record) and returns nothing, ` +
+          `as Flink's (what it returns is not emitted): call out.collect for each record`),
   );
+}
+
+/**
+ * Fails the job when a process function's `method` (void, as Flink's) returned a promise or
+ * records. Callers on the per-record path call it only for a result that is not undefined, so
+ * the usual call costs one comparison.
+ */
+export function checkVoidResult(r: unknown, method: string, operator: string): void {
+  if (r instanceof Promise) throw promiseReturnedError(r, method, operator);
+  if (returnsRecords(r)) throw valueReturnedError(r, method, operator, "process");
 }
 
 /** `v` as an error names what a user function was given or returned. */

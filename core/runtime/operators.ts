@@ -6,7 +6,12 @@
  */
 import { ConfigError, StateError } from "../errors.ts";
 import { ownFunction } from "./_own_function.ts";
-import { promiseReturnedError, returnsRecords, valueReturnedError } from "./_sync_call.ts";
+import {
+  checkVoidResult,
+  promiseReturnedError,
+  returnsRecords,
+  valueReturnedError,
+} from "./_sync_call.ts";
 import type {
   BroadcastContext,
   BroadcastProcessFunction,
@@ -187,11 +192,12 @@ abstract class UserFunctionOperator<OUT> extends StreamOperator<OUT> {
   }
   /**
    * The user call returned: keyed state used later (in async callbacks)
-   * throws, and a returned promise fails the job.
+   * throws, and a returned promise or records (the methods are void, as Flink's: returned
+   * records would be lost) fail the job.
    */
   protected endCall(result: unknown, method: string): void {
     this.backend?.endKeyedCall();
-    if (result instanceof Promise) throw promiseReturnedError(result, method, this.ctx.name);
+    if (result !== undefined) checkVoidResult(result, method, this.ctx.name);
   }
 }
 
@@ -212,7 +218,15 @@ function compiledEntry(
 ): StreamOperator["processElement"] {
   return ownFunction(
     method,
-    { op, keySelector, promiseReturnedError, returnsRecords, valueReturnedError, ...bound },
+    {
+      op,
+      keySelector,
+      checkVoidResult,
+      promiseReturnedError,
+      returnsRecords,
+      valueReturnedError,
+      ...bound,
+    },
     "value, timestamp, input, keyGroup, keyHash",
     `
       ${code.before}
@@ -436,7 +450,8 @@ export class ProcessOperator<I, O> extends ProcessOperatorBase<O> {
       {
         before: "out.timestamp = timestamp;",
         call: "process.processElement(value, context, out)",
-        after: "",
+        // processElement is void, as Flink's: returned records would be lost.
+        after: 'if (r !== undefined) checkVoidResult(r, "processElement", op.ctx.name);',
       },
     );
   }

@@ -82,6 +82,69 @@ Deno.test("a flatMap that returns its records instead of collecting them fails t
   assert.deepEqual(words, ["a", "b", "c"]);
 });
 
+Deno.test("a process function that returns its records instead of collecting them fails the job, naming the method and operator", async () => {
+  const rule = "a process function emits its records with out.collect(record) and returns nothing";
+  const fails = (job: (env: StreamEnvironment) => { executeAndCollect(): Promise<unknown> }) => {
+    const env = StreamEnvironment.create({ parallelism: 1, log: () => {} });
+    return job(env).executeAndCollect().then(
+      () => "no error",
+      (e) => e instanceof JobFailedError && e.cause instanceof ConfigError ? e.cause.message : e,
+    );
+  };
+  const rules = new MapStateDescriptor("rules", Serializers.string, Serializers.f64);
+  const cases: [(env: StreamEnvironment) => { executeAndCollect(): Promise<unknown> }, string][] = [
+    [
+      (env) => env.fromElements(1).process({ processElement: (x: number) => [x] as never }),
+      'processElement of operator "Process" returned an array of 1',
+    ],
+    [
+      (env) =>
+        env.fromElements(1).keyBy((x) => x).process({ processElement: (x: number) => x as never })
+          .name("P"),
+      'processElement of operator "P" returned the number 1',
+    ],
+    [
+      (env) =>
+        env.fromElements(1).keyBy((x) => x).process({
+          processElement: (_x: number, ctx: KeyedProcessContext<number>) =>
+            ctx.timerService().registerEventTimeTimer(5),
+          onTimer: (t: number) => [t] as never,
+        }).name("P"),
+      'onTimer of operator "P" returned an array of 1',
+    ],
+    [
+      (env) =>
+        env.fromElements(1).connect(env.fromElements("a")).process({
+          processElement1: () => {},
+          processElement2: (s: string) => s as never,
+        }).name("C"),
+      'processElement2 of operator "C" returned the string "a"',
+    ],
+    [
+      (env) =>
+        env.fromElements(1).keyBy((x) => x).connect(env.fromElements("a").broadcast(rules))
+          .process({
+            processElement: (x: number) => ({ x }) as never,
+            processBroadcastElement: () => {},
+          }).name("B"),
+      'processElement of operator "B" returned a Object',
+    ],
+  ];
+  for (const [job, message] of cases) {
+    const got = await fails(job);
+    assert.ok(typeof got === "string" && got.startsWith(`${message}: ${rule}`), String(got));
+  }
+  // Nothing, a falsy value and the array of what collect returned hold no record: they pass.
+  const env = StreamEnvironment.create({ parallelism: 1, log: () => {} });
+  const out = await env.fromElements(1, 0, 2).keyBy((x) => x).process({
+    processElement: ((x: number, _c: unknown, out: Collector<number>) =>
+      x && [x].map((y) =>
+        out.collect(y)
+      )) as never,
+  }).executeAndCollect();
+  assert.deepEqual(out.sort(), [1, 2]);
+});
+
 Deno.test("a RuntimeContext state getter given a descriptor of another kind is a StateError naming both, not a TypeError at its first use", async () => {
   const cases: [(ctx: RuntimeContext) => unknown, string][] = [
     [

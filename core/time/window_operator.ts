@@ -33,7 +33,11 @@ import {
 import type { AggregateFunction, ListState, ValueState } from "../state/state.ts";
 import { StreamOperator } from "../runtime/operator.ts";
 import { type KeySelector, runtimeContext } from "../runtime/operators.ts";
-import { promiseReturnedError, undefinedReturnedError } from "../runtime/_sync_call.ts";
+import {
+  checkVoidResult,
+  promiseReturnedError,
+  undefinedReturnedError,
+} from "../runtime/_sync_call.ts";
 import type { OutputTag } from "../runtime/output_tag.ts";
 import type { InternalTimerService, TimeDomain, Timer } from "../runtime/timers.ts";
 import type { Evictor, EvictorContext, TimestampedValue } from "./evictors.ts";
@@ -562,7 +566,8 @@ export class WindowOperator<IN, OUT, K, W extends Window> extends StreamOperator
     if (this.#process) {
       const key = this.#backend.currentKey() as K;
       const r: unknown = this.#process.process(key, this.#pctx, input, this.#collector);
-      if (r instanceof Promise) throw promiseReturnedError(r, "process", this.ctx.name);
+      // process is void, as Flink's: a promise or returned records fail the job.
+      if (r !== undefined) checkVoidResult(r, "process", this.ctx.name);
     } else {
       for (const x of input) this.output.collect(x as OUT, this.#emitTimestamp);
     }

@@ -485,7 +485,8 @@ function keyless<IN, O, W extends Window>(
       return this.inner.open?.(ctx);
     },
     process(_k: unknown, ctx: ProcessWindowContext<W>, els: IN[], out: Collector<O>) {
-      (this.inner ?? fn).process(ctx, els, out);
+      // What it returns goes to the operator, which fails the job for a promise or records.
+      return (this.inner ?? fn).process(ctx, els, out);
     },
     clear(ctx: ProcessWindowContext<W>) {
       (this.inner ?? fn).clear?.(ctx);

@@ -261,3 +261,40 @@ Deno.test("apply without a function is a ConfigError when the job is built", () 
   );
   assert.throws(() => env.fromElements(1).countWindowAll(1).apply(null as never), ConfigError);
 });
+
+Deno.test("a window's or all-window's process that returns its records or a promise fails the job, instead of emitting nothing", async () => {
+  const cause = (p: Promise<unknown>) =>
+    p.then(
+      () => "no error",
+      (e) => e instanceof JobFailedError && e.cause instanceof ConfigError ? e.cause.message : e,
+    );
+  const env = () => StreamEnvironment.create({ parallelism: 1, log: () => {} });
+  const keyed = await cause(
+    env().fromElements(1, 2).keyBy(() => 0).countWindow(2)
+      .process({ process: (_k: number, _c: unknown, els: number[]) => [...els] as never })
+      .name("W").executeAndCollect(),
+  );
+  assert.ok(
+    typeof keyed === "string" &&
+      keyed.startsWith('process of operator "W" returned an array of 2: a process function emits'),
+    String(keyed),
+  );
+  const all = await cause(
+    env().fromElements(1, 2).countWindowAll(2)
+      .process({ process: (_c: unknown, els: number[]) => [...els] as never })
+      .name("A").executeAndCollect(),
+  );
+  assert.ok(
+    typeof all === "string" && all.startsWith('process of operator "A" returned an array of 2'),
+    String(all),
+  );
+  const asyncAll = await cause(
+    env().fromElements(1, 2).countWindowAll(2).process({ process: async () => {} })
+      .name("A").executeAndCollect(),
+  );
+  assert.ok(
+    typeof asyncAll === "string" &&
+      asyncAll.startsWith('process of operator "A" returned a promise'),
+    String(asyncAll),
+  );
+});
