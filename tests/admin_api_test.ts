@@ -18,6 +18,7 @@ import {
   WatermarkStrategy,
 } from "../mod.ts";
 import { createAdminApp, jobClientRuntime } from "../core/admin/mod.ts";
+import { vertexId } from "../core/admin/jobs.ts";
 import { buildAdminJob } from "./_helpers/admin_job.ts";
 import { QueueSource } from "./_helpers/queue_source.ts";
 import { listTree } from "./_helpers/checkpoint_jobs.ts";
@@ -276,6 +277,34 @@ for (const backend of ["heap", "lsm"] as const) {
     }
   });
 }
+
+Deno.test("after a cancel the runtime view's subtasks read CANCELED, as the REST API's, not FINISHED", async () => {
+  const env = StreamEnvironment.create({ parallelism: 2, stateBackend: new HeapStateBackend() });
+  env.addSource(new QueueSource<number>("numbers")).uid("numbers")
+    .keyBy((n) => n % 2).map((n) => n).uid("map")
+    .addSink({ invoke() {} }, { uid: "sink" });
+  const client = env.executeAsync("cancelled");
+  const runtime = jobClientRuntime(client);
+  const [job] = runtime.jobs();
+  const app = createAdminApp(runtime);
+  await until("subtasks to run", () => {
+    const v = job!.vertices();
+    return v.every((x) => x.subtaskStates?.RUNNING === x.parallelism);
+  });
+  await client.cancel();
+  assert.equal((await client.done).cancelled, true);
+  assert.equal(job!.status(), "CANCELED");
+  assert.deepEqual(job!.vertices().map((v) => v.subtaskStates), [
+    { CANCELED: 1 },
+    { CANCELED: 2 },
+    { CANCELED: 2 },
+  ]);
+  const map = job!.vertices().find((v) => v.uid === "map")!;
+  assert.deepEqual(map.subtasks!.map((s) => s.state), ["CANCELED", "CANCELED"]);
+  const id = job!.id;
+  const rest = await (await app.request(`/jobs/${id}/vertices/${vertexId("map")}`)).json();
+  assert.deepEqual(rest.subtasks.map((s: Json) => s.status), ["CANCELED", "CANCELED"]);
+});
 
 Deno.test("a vertex's subtasks report their input watermark", async () => {
   const env = StreamEnvironment.create({ parallelism: 2, stateBackend: new HeapStateBackend() });

@@ -145,12 +145,14 @@ export class JobViewBuilder {
 
   /**
    * A new view from `reports` (every subtask's latest), at `now` (ms since
-   * epoch; event-time lags are measured to it).
+   * epoch; event-time lags are measured to it). For a `canceled` job every
+   * subtask reads `CANCELED`, as the REST API shows it.
    */
-  update(reports: readonly SubtaskReport[], now: number = Date.now()): JobView {
+  update(reports: readonly SubtaskReport[], now: number = Date.now(), canceled = false): JobView {
     const live = new Set<string>();
     for (const r of reports) for (const s of r.liveSegments) live.add(s);
-    this.#view = { updatedAt: now, vertices: this.#sum(reports, now), liveSegments: [...live] };
+    const vertices = this.#sum(reports, now, canceled);
+    this.#view = { updatedAt: now, vertices, liveSegments: [...live] };
     return this.#view;
   }
 
@@ -169,7 +171,7 @@ export class JobViewBuilder {
     return s.ratio;
   }
 
-  #sum(reports: readonly SubtaskReport[], now: number): VertexInfo[] {
+  #sum(reports: readonly SubtaskReport[], now: number, canceled = false): VertexInfo[] {
     const byUid = new Map<string, SubtaskReport[]>();
     for (const r of reports) byUid.set(r.uid, [...(byUid.get(r.uid) ?? []), r]);
     // A task's ratio once per update, whichever of its operators asks.
@@ -219,7 +221,9 @@ export class JobViewBuilder {
           recordsIn: r.recordsIn,
           recordsOut: r.recordsOut,
           backpressureRatio: pressure,
-          state: r.state,
+          // A cancelled task ends as a finished one does (a worker's last report may be older):
+          // the job's cancel is what says it was cancelled.
+          state: canceled ? "CANCELED" : r.state,
           thread: r.thread,
           ...(r.inputWatermark > -Infinity ? { inputWatermark: r.inputWatermark } : {}),
           ...(v.sink ? {} : { watermark: r.watermark }),
@@ -227,10 +231,13 @@ export class JobViewBuilder {
       }
       // A subtask no thread reports yet is still being made (its Web Worker starts).
       const subtaskStates: Partial<Record<SubtaskState, number>> = {};
-      if (subtasks.length < v.parallelism) {
+      if (canceled) subtaskStates.CANCELED = v.parallelism;
+      else if (subtasks.length < v.parallelism) {
         subtaskStates.DEPLOYING = v.parallelism - subtasks.length;
       }
-      for (const r of subtasks) subtaskStates[r.state] = (subtaskStates[r.state] ?? 0) + 1;
+      if (!canceled) {
+        for (const r of subtasks) subtaskStates[r.state] = (subtaskStates[r.state] ?? 0) + 1;
+      }
       return {
         uid: v.uid,
         name: v.name,

@@ -47,7 +47,8 @@ export type JobStatus = "RUNNING" | "RESTARTING" | "FINISHED" | "FAILED" | "CANC
 /**
  * A running job's subtask, by Flink's names for task states: `DEPLOYING`
  * until its worker has made it (the Web Worker still starts), then its
- * task's state (see {@linkcode TaskState}).
+ * task's state (see {@linkcode TaskState}); every subtask of a cancelled job
+ * is `CANCELED`, as the REST API shows it.
  *
  * @example
  * ```ts
@@ -68,7 +69,7 @@ export type JobStatus = "RUNNING" | "RESTARTING" | "FINISHED" | "FAILED" | "CANC
  * assert.equal(one, "FINISHED");
  * ```
  */
-export type SubtaskState = "DEPLOYING" | TaskState;
+export type SubtaskState = "DEPLOYING" | TaskState | "CANCELED";
 
 /**
  * One operator of a job (a Flink job vertex), summed over its subtasks.
@@ -209,8 +210,8 @@ export interface SubtaskInfo {
   readonly recordsOut: number;
   /** Fraction of recent time its task waited on full output channels, 0..1. */
   readonly backpressureRatio: number;
-  /** A running job's: its task's state (absent offline). */
-  readonly state?: TaskState;
+  /** A running job's: its task's state, `CANCELED` once the job is (absent offline). */
+  readonly state?: TaskState | "CANCELED";
   /** A running job's: the thread that runs it, `main` or `weir-worker/<i>` (absent offline). */
   readonly thread?: string;
   /**
@@ -690,7 +691,7 @@ class ClientJob implements AdminJob {
     const job = this.#client.job;
     let builder = this.#views.get(job);
     if (!builder) this.#views.set(job, builder = new JobViewBuilder(viewVertices(job.plan)));
-    return builder.update(job.subtaskReports());
+    return builder.update(job.subtaskReports(), Date.now(), this.#status === "CANCELED");
   }
 
   refresh(): Promise<void> {
