@@ -234,7 +234,9 @@ function parseAdminFlags(v: FlagValues, flags: JobFlags): void {
 
 /**
  * Parses the common flags plus a job's own `options` from `args`. A flag's options are
- * `parseArgs`' (`type`, `multiple`, `short`, `default`); another name is a `ConfigError`.
+ * `parseArgs`' (`type`, `multiple`, `short`, `default`); another name is a `ConfigError`. A
+ * flag that takes a value, and is not `multiple`, given twice is a `ConfigError` naming it
+ * (`parseArgs` would keep the last value).
  *
  * @example
  * ```ts
@@ -270,9 +272,21 @@ export function parseJobFlags(
   }
   let parsed;
   try {
-    parsed = parseArgs({ args: joined, options: all, strict: true });
+    parsed = parseArgs({ args: joined, options: all, strict: true, tokens: true });
   } catch (e) {
     throw new ConfigError(`Bad job flags: ${e instanceof Error ? e.message : e}`, { cause: e });
+  }
+  // parseArgs keeps the last value of a flag given twice: `--parallelism 2 --parallelism 3` would
+  // drop the 2 without a word. The error leaves out the values (a token or a password URL).
+  const given = new Set<string>();
+  for (const t of parsed.tokens) {
+    if (t.kind !== "option" || all[t.name]?.type !== "string" || all[t.name]?.multiple) continue;
+    if (given.has(t.name)) {
+      throw new ConfigError(
+        `Job flag --${t.name} is given more than once: it takes one value, give it once`,
+      );
+    }
+    given.add(t.name);
   }
   const v = parsed.values as FlagValues;
   const flags: JobFlags = {};
