@@ -17,7 +17,7 @@ import {
   asciiKeyGroup,
   f64KeyGroup,
   i32KeyGroup,
-  keyGroupOf,
+  keyGroupOfBytes,
   subtaskForKeyGroup,
 } from "../state/key_group.ts";
 import { tableHash } from "../state/_key_table.ts";
@@ -163,7 +163,7 @@ function newKeyGrouper(
     w.reset();
     keySerializer.write(key, w);
     stringHash[0] = tableHash(key);
-    return keyGroupOf(w.buf, maxParallelism, w.length);
+    return keyGroupOfBytes(w.buf, maxParallelism, w.length);
   };
   // Numbers: their bytes hashed as written, without the writer (what the serializer refuses
   // goes to it, to be refused).

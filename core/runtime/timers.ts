@@ -43,7 +43,7 @@
  */
 import { ByteReader, ByteWriter } from "../state/bytes.ts";
 import type { KeyedStateBackend } from "../state/backend.ts";
-import { keyGroupOf } from "../state/key_group.ts";
+import { keyGroupOfBytes } from "../state/key_group.ts";
 import type { Serializer } from "../state/serializer.ts";
 import { MAX_USER_STATE_ID } from "../state/state_keys.ts";
 import type { SegmentBatch } from "../../statestore-as/segment_batch.ts";
@@ -626,7 +626,11 @@ export class InternalTimerService<N = undefined> {
     const keyEnd = w.length;
     if (this.#nsSerializer) this.#nsSerializer.write(t.namespace, w);
     const b = w.buf;
-    const kg = keyGroupOf(b.subarray(TIMER_HEADER_BYTES, keyEnd), this.#maxParallelism);
+    const kg = keyGroupOfBytes(
+      b.subarray(TIMER_HEADER_BYTES, keyEnd),
+      this.#maxParallelism,
+      keyEnd - TIMER_HEADER_BYTES,
+    );
     b[0] = kg >>> 8;
     b[1] = kg & 0xff;
   }

@@ -249,7 +249,9 @@ export function i32KeyGroup(v: number, maxParallelism: number): number {
 export const UNKNOWN_KEY_GROUP = -1;
 
 /**
- * The key group of a serialized key.
+ * The key group of a serialized key (of its first `length` bytes). A `maxParallelism`
+ * outside 1..{@linkcode UPPER_BOUND_MAX_PARALLELISM} or a `length` beyond the bytes is a
+ * `ConfigError` naming it.
  *
  * @example
  * ```ts
@@ -260,7 +262,44 @@ export const UNKNOWN_KEY_GROUP = -1;
  * ```
  */
 export function keyGroupOf(keyBytes: Uint8Array, maxParallelism: number, length?: number): number {
+  checkMaxParallelism("keyGroupOf", maxParallelism);
+  if (length !== undefined) checkIntIn("keyGroupOf", "length", length, 0, keyBytes.length);
   return bytesKeyGroup(keyBytes, length ?? keyBytes.length, 0, maxParallelism);
+}
+
+/**
+ * {@linkcode keyGroupOf} without its argument checks, for the per-record paths: their
+ * `maxParallelism` is the job's, checked once, and `length` their writer's.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { keyGroupOf, keyGroupOfBytes } from "./key_group.ts";
+ * const bytes = new TextEncoder().encode("user-1");
+ * assert.equal(keyGroupOfBytes(bytes, 128, bytes.length), keyGroupOf(bytes, 128));
+ * ```
+ */
+export function keyGroupOfBytes(
+  keyBytes: Uint8Array,
+  maxParallelism: number,
+  length: number,
+): number {
+  return bytesKeyGroup(keyBytes, length, 0, maxParallelism);
+}
+
+/**
+ * Throws a ConfigError naming `fn`'s argument `name` unless `value` is an integer in `lo..hi`:
+ * the public helpers would otherwise answer NaN, -1 or a group out of range.
+ */
+function checkIntIn(fn: string, name: string, value: number, lo: number, hi: number): void {
+  if (!Number.isInteger(value) || value < lo || value > hi) {
+    throw new ConfigError(`${fn}: ${name} must be an integer in ${lo}..${hi}, got ${value}`);
+  }
+}
+
+/** {@linkcode checkIntIn} for a max parallelism (the number of key groups). */
+function checkMaxParallelism(fn: string, maxParallelism: number): void {
+  checkIntIn(fn, "maxParallelism", maxParallelism, 1, UPPER_BOUND_MAX_PARALLELISM);
 }
 
 /**
@@ -283,7 +322,8 @@ export function keyGroupOfHash(hash: number, maxParallelism: number): number {
 
 /**
  * The subtask that owns `keyGroup` (Flink's
- * `computeOperatorIndexForKeyGroup`).
+ * `computeOperatorIndexForKeyGroup`). An argument out of range (`keyGroup` not below
+ * `maxParallelism`, a `parallelism` above it) is a `ConfigError` naming it.
  *
  * @example
  * ```ts
@@ -297,6 +337,10 @@ export function subtaskForKeyGroup(
   maxParallelism: number,
   parallelism: number,
 ): number {
+  // Cold (a channel table is built once): checked here, not per record.
+  checkMaxParallelism("subtaskForKeyGroup", maxParallelism);
+  checkIntIn("subtaskForKeyGroup", "parallelism", parallelism, 1, maxParallelism);
+  checkIntIn("subtaskForKeyGroup", "keyGroup", keyGroup, 0, maxParallelism - 1);
   return Math.floor((keyGroup * parallelism) / maxParallelism);
 }
 
@@ -320,7 +364,8 @@ export interface KeyGroupRange {
 
 /**
  * The key groups subtask `index` of `parallelism` owns (Flink's
- * `computeKeyGroupRangeForOperatorIndex`).
+ * `computeKeyGroupRangeForOperatorIndex`). An argument out of range (a `parallelism` above
+ * `maxParallelism`, an `index` not below `parallelism`) is a `ConfigError` naming it.
  *
  * @example
  * ```ts
@@ -334,6 +379,9 @@ export function keyGroupRangeForSubtask(
   parallelism: number,
   index: number,
 ): KeyGroupRange {
+  checkMaxParallelism("keyGroupRangeForSubtask", maxParallelism);
+  checkIntIn("keyGroupRangeForSubtask", "parallelism", parallelism, 1, maxParallelism);
+  checkIntIn("keyGroupRangeForSubtask", "index", index, 0, parallelism - 1);
   return {
     start: Math.floor((index * maxParallelism + parallelism - 1) / parallelism),
     end: Math.floor(((index + 1) * maxParallelism - 1) / parallelism),
@@ -342,7 +390,8 @@ export function keyGroupRangeForSubtask(
 
 /**
  * Flink's default max parallelism for an operator: `1.5 × parallelism`
- * rounded up to a power of two, at least 128 and at most 32768.
+ * rounded up to a power of two, at least 128 and at most 32768. A `parallelism` that is not
+ * an integer in 1..32768 is a `ConfigError`.
  *
  * @example
  * ```ts
@@ -352,6 +401,7 @@ export function keyGroupRangeForSubtask(
  * ```
  */
 export function defaultMaxParallelism(parallelism: number): number {
+  checkIntIn("defaultMaxParallelism", "parallelism", parallelism, 1, UPPER_BOUND_MAX_PARALLELISM);
   const want = parallelism + Math.floor(parallelism / 2);
   let p = 1;
   while (p < want) p *= 2;

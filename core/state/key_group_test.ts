@@ -192,3 +192,62 @@ Deno.test("asciiKeyGroup is murmur3 of the prefix bytes and the chars, for every
     }
   }
 });
+
+Deno.test("the public key-group helpers refuse a bad argument with a ConfigError naming it, instead of answering NaN, -1 or a group out of range", () => {
+  const bytes = new TextEncoder().encode("user-1");
+  const cases: [() => unknown, string][] = [
+    [
+      () => keyGroupOf(bytes, 0),
+      "keyGroupOf: maxParallelism must be an integer in 1..32768, got 0",
+    ],
+    [
+      () => keyGroupOf(bytes, -1),
+      "keyGroupOf: maxParallelism must be an integer in 1..32768, got -1",
+    ],
+    [
+      () => keyGroupOf(bytes, 1.5),
+      "keyGroupOf: maxParallelism must be an integer in 1..32768, got 1.5",
+    ],
+    [
+      () => keyGroupOf(bytes, 32769),
+      "keyGroupOf: maxParallelism must be an integer in 1..32768, got 32769",
+    ],
+    [() => keyGroupOf(bytes, 128, 7), "keyGroupOf: length must be an integer in 0..6, got 7"],
+    [
+      () => keyGroupRangeForSubtask(0, 2, 0),
+      "keyGroupRangeForSubtask: maxParallelism must be an integer in 1..32768, got 0",
+    ],
+    [
+      () => keyGroupRangeForSubtask(128, 0, 0),
+      "keyGroupRangeForSubtask: parallelism must be an integer in 1..128, got 0",
+    ],
+    [
+      () => keyGroupRangeForSubtask(128, 2, 2),
+      "keyGroupRangeForSubtask: index must be an integer in 0..1, got 2",
+    ],
+    [
+      () => subtaskForKeyGroup(3, -1, 2),
+      "subtaskForKeyGroup: maxParallelism must be an integer in 1..32768, got -1",
+    ],
+    [
+      () => subtaskForKeyGroup(3, 128, 200),
+      "subtaskForKeyGroup: parallelism must be an integer in 1..128, got 200",
+    ],
+    [
+      () => subtaskForKeyGroup(128, 128, 2),
+      "subtaskForKeyGroup: keyGroup must be an integer in 0..127, got 128",
+    ],
+    [
+      () => defaultMaxParallelism(0),
+      "defaultMaxParallelism: parallelism must be an integer in 1..32768, got 0",
+    ],
+  ];
+  for (const [call, message] of cases) {
+    assert.throws(call, (e) => e instanceof ConfigError && e.message === message, message);
+  }
+  // The bounds themselves are fine.
+  assert.equal(keyGroupOf(bytes, 1), 0);
+  assert.deepEqual(keyGroupRangeForSubtask(32768, 32768, 32767), { start: 32767, end: 32767 });
+  assert.equal(subtaskForKeyGroup(127, 128, 128), 127);
+  assert.equal(defaultMaxParallelism(32768), 32768);
+});

@@ -23,7 +23,7 @@ import type {
 import type { AnyStateDescriptor } from "../descriptors.ts";
 import { checkQueryable, readStateValue, type StateQueryResult } from "../queryable.ts";
 import type { KeyGroupRange } from "../key_group.ts";
-import { keyGroupOf } from "../key_group.ts";
+import { keyGroupOfBytes } from "../key_group.ts";
 import { ByteReader, ByteWriter } from "../bytes.ts";
 import { type Serializer, Serializers } from "../serializer.ts";
 import { defaultValueOf, ownedCopy } from "../_owned_copy.ts";
@@ -1381,7 +1381,7 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
     keyBytes.reset();
     this.#keySerializer.write(key, keyBytes);
     const n = keyBytes.length;
-    const kg = keyGroupOf(keyBytes.buf, this.#maxParallelism, n);
+    const kg = keyGroupOfBytes(keyBytes.buf, this.#maxParallelism, n);
     prefix.reset();
     writeStateKeyHeader(prefix, kg, stateId);
     // A loop, not writeRaw(bytes()): no view per key.

@@ -24,7 +24,7 @@ import type {
   StateFor,
 } from "../backend.ts";
 import type { AnyStateDescriptor } from "../descriptors.ts";
-import { keyGroupOf, type KeyGroupRange, UNKNOWN_KEY_GROUP } from "../key_group.ts";
+import { keyGroupOfBytes, type KeyGroupRange, UNKNOWN_KEY_GROUP } from "../key_group.ts";
 import { ByteReader, ByteWriter } from "../bytes.ts";
 import { type Serializer, Serializers } from "../serializer.ts";
 import { type ValueCopies, valueCopies } from "../_value_copies.ts";
@@ -962,7 +962,7 @@ export class LsmKeyedStateBackend implements KeyedStateBackend {
 
   /** The key group of the key serialized in `w`. */
   #groupOf(w: ByteWriter): number {
-    return keyGroupOf(w.buf, this.#maxParallelism, w.length);
+    return keyGroupOfBytes(w.buf, this.#maxParallelism, w.length);
   }
 
   /** @internal The current key's group (the key is serialized if it is not yet). */
