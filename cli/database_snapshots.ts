@@ -22,7 +22,8 @@ export function isDatabaseUrl(arg: string): boolean {
 
 /**
  * Connects to the checkpoints of the job a `postgres://…?job=J` or
- * `redis://…?job=J` URL names; a ConfigError when it names no job.
+ * `redis://…?job=J` URL names; a ConfigError when it names no job, or has a parameter
+ * `params` lacks.
  *
  * @example
  * ```ts
@@ -31,9 +32,12 @@ export function isDatabaseUrl(arg: string): boolean {
  * await assert.rejects(openDatabase("redis://u:pw@127.0.0.1:1"), /name the job with \?job=NAME/);
  * ```
  */
-export async function openDatabase(url: string): Promise<RemoteStore> {
+export async function openDatabase(
+  url: string,
+  params: Readonly<Record<string, true>> = { job: true },
+): Promise<RemoteStore> {
   const job = jobOf(url);
-  const spec = parseCheckpointStorage(url);
+  const spec = parseCheckpointStorage(url, params);
   if (job === undefined || spec.kind === "file") {
     throw new ConfigError(
       `${redactUrl(url)}: name the job with ?job=NAME (the job's name or its URL's job parameter)`,
@@ -66,7 +70,7 @@ export async function withDatabaseSnapshots<T>(
   if (at < 0) return run(args);
   const url = args[at]!;
   const params = new URL(url).searchParams;
-  const store = await openDatabase(url);
+  const store = await openDatabase(url, { job: true, checkpoint: true, savepoint: true });
   const dir = Deno.makeTempDirSync({ prefix: "weir-cli-" });
   try {
     // Read-only: a running job's checkpoint in progress is left alone.

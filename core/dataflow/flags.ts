@@ -140,10 +140,16 @@ export type CheckpointStorageSpec =
   | { readonly kind: "file"; readonly dir: string }
   | { readonly kind: "postgres" | "redis"; readonly url: string };
 
+/** The parameters a database URL takes: the job's name in the database. */
+const STORAGE_URL_PARAMS = { job: true } as const;
+
 /**
  * Parses `--checkpoint-storage file:DIR | postgres://… | redis://…`
  * (`redis:` alone: the server in `REDIS_URL`). Errors never repeat the value,
- * which may hold a password.
+ * which may hold a password. A database URL's query parameters are `params`' (`job`; the
+ * CLI's snapshot readers add `checkpoint` and `savepoint`): another name is a `ConfigError`
+ * with the nearest one, as a misspelt option is (the stores drop the query, so `?jbo=wc`
+ * would keep the checkpoints under the job's own name without a word).
  *
  * @example
  * ```ts
@@ -153,7 +159,10 @@ export type CheckpointStorageSpec =
  * assert.equal(parseCheckpointStorage("postgres://u@h/db").kind, "postgres");
  * ```
  */
-export function parseCheckpointStorage(spec: string): CheckpointStorageSpec {
+export function parseCheckpointStorage(
+  spec: string,
+  params: Readonly<Record<string, true>> = STORAGE_URL_PARAMS,
+): CheckpointStorageSpec {
   if (spec.startsWith("file:")) {
     const dir = spec.slice("file:".length).replace(/^\/\/(?=\/)/, "");
     if (dir === "") throw new ConfigError("--checkpoint-storage file:DIR must name a directory");
@@ -161,7 +170,7 @@ export function parseCheckpointStorage(spec: string): CheckpointStorageSpec {
   }
   const scheme = /^([a-z]+):/.exec(spec)?.[1];
   if (scheme === "postgres" || scheme === "postgresql") {
-    return { kind: "postgres", url: databaseUrl(spec) };
+    return { kind: "postgres", url: databaseUrl(spec, params) };
   }
   if (scheme === "redis" || scheme === "rediss") {
     let url = spec;
@@ -169,7 +178,7 @@ export function parseCheckpointStorage(spec: string): CheckpointStorageSpec {
       url = Deno.env.get("REDIS_URL") ?? "";
       if (url === "") throw new ConfigError("--checkpoint-storage redis: needs REDIS_URL set");
     }
-    return { kind: "redis", url: databaseUrl(url) };
+    return { kind: "redis", url: databaseUrl(url, params) };
   }
   throw new ConfigError(
     `--checkpoint-storage must be file:DIR, postgres://… or redis://…, got a value starting "${
@@ -178,13 +187,18 @@ export function parseCheckpointStorage(spec: string): CheckpointStorageSpec {
   );
 }
 
-/** `url` when it parses as a URL; else a ConfigError that does not show it (it may hold a password). */
-function databaseUrl(url: string): string {
+/**
+ * `url` when it parses as a URL whose query parameters are `params`'; else a ConfigError that
+ * does not show it (it may hold a password).
+ */
+function databaseUrl(url: string, params: Readonly<Record<string, true>>): string {
   if (!URL.canParse(url)) {
     throw new ConfigError(
       `--checkpoint-storage is not a valid URL (scheme://user:password@host:port/path?job=NAME)`,
     );
   }
+  const names = Object.fromEntries([...new URL(url).searchParams.keys()].map((k) => [k, true]));
+  checkOptionNames("The checkpoint storage URL's parameters", names, params);
   return url;
 }
 

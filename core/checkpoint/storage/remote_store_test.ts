@@ -3,6 +3,7 @@ import { redactUrl } from "./remote_store.ts";
 import { parseCheckpointStorage, parseJobFlags } from "../../dataflow/flags.ts";
 import { ConfigError } from "../../errors.ts";
 import { jobOf } from "./open_remote_store.ts";
+import { StreamEnvironment } from "../../dataflow/environment.ts";
 
 Deno.test("redactUrl drops the password and the parameters", () => {
   assert.equal(
@@ -72,5 +73,25 @@ Deno.test("a job's checkpoint config names its database without the password", a
     assert.throws(() => env.executeAsync("wc"), /openCheckpointStorage/);
   } finally {
     Deno.removeSync(config.dir, { recursive: true });
+  }
+});
+
+Deno.test("--checkpoint-storage: a database URL parameter other than job is a ConfigError with the nearest name, not dropped", () => {
+  const message = (name: string, near: string) =>
+    `The checkpoint storage URL's parameters: unknown option "${name}"${near}`;
+  const cases: [string, string][] = [
+    ["postgres://u:s3cret@h/db?Job=wc", message("Job", ' (did you mean "job"?)')],
+    ["redis://h:6379?jobs=wc", message("jobs", ' (did you mean "job"?)')],
+    ["postgres://h/db?job=wc&sslmode=require", message("sslmode", "; the options are job")],
+  ];
+  for (const [url, want] of cases) {
+    const refused = (e: unknown) => e instanceof ConfigError && e.message === want;
+    assert.throws(() => parseCheckpointStorage(url), refused, url);
+    assert.throws(() => parseJobFlags(["--checkpoint-storage", url]), refused, url);
+    assert.throws(
+      () => StreamEnvironment.create({ checkpoint: { dir: "ck", storage: url }, log: () => {} }),
+      refused,
+      url,
+    );
   }
 });
