@@ -18,6 +18,7 @@ import type { Window } from "./window.ts";
 import type { WindowAssigner } from "./window_assigners.ts";
 import type { ProcessWindowFunction } from "./window_functions.ts";
 import type { CoGroupFunction } from "./join_functions.ts";
+import { checkVoidResult } from "../runtime/_sync_call.ts";
 import { WhereStage, WindowedStage } from "./_two_input_stages.ts";
 
 /**
@@ -86,8 +87,10 @@ export function coGroupWindows<A, B, K, W extends Window, O>(
   }
   const split: ProcessWindowFunction<TaggedUnion<A, B>, O, K, W> & {
     inner?: CoGroupFunction<A, B, O>;
+    operator?: string;
   } = {
     open(ctx) {
+      this.operator = ctx.taskName;
       // A per-subtask copy, so `this` fields set in the user's open stay per subtask.
       this.inner = Object.create(fn) as CoGroupFunction<A, B, O>;
       return this.inner.open?.(ctx);
@@ -98,7 +101,9 @@ export function coGroupWindows<A, B, K, W extends Window, O>(
         if (e.s === 0) as.push(e.v as A);
         else bs.push(e.v as B);
       }
-      (this.inner ?? fn).coGroup(as, bs, out);
+      const r: unknown = (this.inner ?? fn).coGroup(as, bs, out);
+      // coGroup is void, as Flink's: a promise or returned records fail the job.
+      if (r !== undefined) checkVoidResult(r, "coGroup", this.operator ?? name);
     },
     close() {
       return (this.inner ?? fn).close?.();

@@ -21,6 +21,7 @@
  */
 import { ConfigError, StateError } from "../errors.ts";
 import { checkWholeMs } from "./_event_time_value.ts";
+import { checkVoidResult } from "../runtime/_sync_call.ts";
 import type { Collector } from "../dataflow/functions.ts";
 import type { KeyedStateBackend, NamespacedState } from "../state/backend.ts";
 import { ListStateDescriptor } from "../state/descriptors.ts";
@@ -197,8 +198,11 @@ export class IntervalJoinOperator<L, R, O> extends StreamOperator<O> {
         this.#leftTs = left ? ts : other;
         this.#rightTs = left ? other : ts;
         this.#emitTs = ts > other ? ts : other;
-        if (left) this.#fn.processElement(value as L, e as R, this.#ctx, this.#out);
-        else this.#fn.processElement(e as L, value as R, this.#ctx, this.#out);
+        const r: unknown = left
+          ? this.#fn.processElement(value as L, e as R, this.#ctx, this.#out)
+          : this.#fn.processElement(e as L, value as R, this.#ctx, this.#out);
+        // processElement is void, as Flink's: a promise or returned records fail the job.
+        if (r !== undefined) checkVoidResult(r, "processElement", this.ctx.name);
       }
     }
     const step = this.#cleanupStep;

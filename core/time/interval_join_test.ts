@@ -66,3 +66,24 @@ Deno.test("interval join: a record at ±Infinity is a ConfigError naming the tim
     }
   }
 });
+
+Deno.test("interval join: a processElement that returns its pairs or a promise fails the job naming it, instead of emitting nothing", async () => {
+  const wm = WatermarkStrategy.forMonotonousTimestamps<E>().withTimestampAssigner((e) => e.ts);
+  const returning = [
+    [(l: E, r: E) => [`${l.ts}-${r.ts}`], "returned an array of 1"],
+    [async () => {}, "returned a promise"],
+  ] as const;
+  for (const [fn, what] of returning) {
+    const env = StreamEnvironment.create({ parallelism: 1, log: () => {} });
+    const left = env.fromElements<E>({ id: "a", ts: 10 }).assignTimestampsAndWatermarks(wm);
+    const right = env.fromElements<E>({ id: "a", ts: 11 }).assignTimestampsAndWatermarks(wm);
+    const joined = left.keyBy((e) => e.id).intervalJoin(right.keyBy((e) => e.id)).between(0, 5)
+      .process<string>({ processElement: fn as never }).name("Pairs");
+    await assert.rejects(
+      joined.executeAndCollect(),
+      (e) =>
+        e instanceof Error && e.cause instanceof ConfigError &&
+        e.cause.message.startsWith(`processElement of operator "Pairs" ${what}`),
+    );
+  }
+});

@@ -3,7 +3,9 @@ import {
   type Collector,
   CollectSink,
   ConfigError,
+  CountTrigger,
   type FlatJoinFunction,
+  GlobalWindows,
   JobFailedError,
   StreamEnvironment,
   TumblingEventTimeWindows,
@@ -71,4 +73,20 @@ Deno.test("window join: an async join function fails the job instead of emitting
       e.cause.message.startsWith('join of operator "Join" returned a promise'),
   );
   assert.deepEqual(out.values, []);
+});
+
+Deno.test("window coGroup: a coGroup that returns its records fails the job naming it, instead of emitting nothing", async () => {
+  const env = StreamEnvironment.create({ parallelism: 1, log: () => {} });
+  const grouped = env.fromElements(1, 2).coGroup(env.fromElements(3))
+    .where(() => 0).equalTo(() => 0).window(GlobalWindows.create())
+    .trigger(CountTrigger.of(3))
+    .apply({ coGroup: (as: number[], bs: number[]) => [...as, ...bs] as never }, { name: "Both" });
+  await assert.rejects(
+    grouped.executeAndCollect(),
+    (e) =>
+      e instanceof JobFailedError && e.cause instanceof ConfigError &&
+      e.cause.message.startsWith(
+        'coGroup of operator "Both" returned an array of 3: a process function emits',
+      ),
+  );
 });
