@@ -37,8 +37,8 @@ export interface Parsed {
 }
 
 /**
- * Parses `args` strictly: an unknown flag, a missing value or a wrong number
- * of positionals throws a {@linkcode UsageError}.
+ * Parses `args` strictly: an unknown flag, a missing value, a flag that takes a value given
+ * twice or a wrong number of positionals throws a {@linkcode UsageError}.
  *
  * @example
  * ```ts
@@ -62,6 +62,7 @@ export function parseCommand(
       options: { ...flags, help: { type: "boolean", short: "h" } },
       allowPositionals: true,
       strict: true,
+      tokens: true,
     });
   } catch (e) {
     const message = String(e instanceof Error ? e.message : e);
@@ -78,6 +79,15 @@ export function parseCommand(
     // node's messages are multi-line with hints; keep the first line.
     const first = message.split("\n")[0]!;
     throw new UsageError(first.replace(/\. To specify a positional.*$/, ""), command);
+  }
+  // parseArgs keeps the last value of a flag given twice (`--keep 3 --keep 1`): refuse it.
+  const given = new Set<string>();
+  for (const t of parsed.tokens) {
+    if (t.kind !== "option" || flags[t.name]?.type !== "string") continue;
+    if (given.has(t.name)) {
+      throw new UsageError(`--${t.name} is given more than once: give it once`, command);
+    }
+    given.add(t.name);
   }
   const values = parsed.values as Record<string, string | boolean | undefined>;
   const help = values.help === true;

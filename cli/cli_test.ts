@@ -816,6 +816,15 @@ Deno.test("bad usage: exit 2 with one line; --help everywhere", async () => {
       /^weir ui: --host 0\.0\.0\.0 is reachable beyond this machine: give --token TOKEN/,
     ],
     [["frob"], /^weir: unknown command "frob"/],
+    // A flag that takes a value, twice: not the last one kept without a word.
+    [
+      ["checkpoints", "gc", "d", "--keep", "3", "--keep", "1"],
+      /^weir checkpoints gc: --keep is given more than once: give it once/,
+    ],
+    [
+      ["state", "get", "p", "--operator", "o", "--state", "s", "--key", "a", "--key=b"],
+      /^weir state get: --key is given more than once: give it once/,
+    ],
   ];
   for (const [args, re] of cases) {
     const r = await cli(...args);
