@@ -280,11 +280,16 @@ Deno.test("JobView: subtask states: DEPLOYING until a thread reports one, then i
   all("FINISHED", "FINISHED");
   assert.deepEqual((await detail())["status-counts"], { FINISHED: 3 });
 
-  // Between attempts: the job restarts, the failed attempt's subtasks are cancelled.
+  // Between attempts: the job restarts, the failed attempt's subtasks are cancelled. RESTARTING
+  // is the job's status only: its vertices and subtasks read CANCELED, as Flink's tasks.
   status = "RESTARTING";
   d = await detail();
   assert.equal(d.state, "RESTARTING");
-  assert.deepEqual(d.vertices.map((v: Json) => v.status), Array(3).fill("RESTARTING"));
+  assert.deepEqual(d.vertices.map((v: Json) => v.status), Array(3).fill("CANCELED"));
+  assert.deepEqual(d["status-counts"], { CANCELED: 3 });
+  const between = await (await app.request(`/jobs/${job.id}/vertices/${vertexId("count")}`))
+    .json();
+  assert.deepEqual(between.subtasks.map((s: Json) => s.status), ["CANCELED", "CANCELED"]);
   assert.equal(d.tasks.canceled, 6);
   assert.equal(d.tasks.finished, 0);
 });

@@ -42,13 +42,23 @@ export function backpressureLevel(ratio: number): "ok" | "low" | "high" {
 }
 
 /**
+ * The state of every subtask of a job that does not run: the job's, but `CANCELED` between
+ * attempts (the failed attempt's subtasks are cancelled, as Flink's; `RESTARTING` is a job
+ * status, no task's).
+ */
+function notRunningSubtaskState(status: string): string {
+  return status === "RESTARTING" ? "CANCELED" : status;
+}
+
+/**
  * A vertex's status: while the job runs, its subtasks' state when they share
  * one, else as Flink aggregates them (running while any runs or finished).
  */
 function vertexStatus(job: AdminJob, v: VertexInfo): string {
   const status = job.status();
   const states = v.subtaskStates;
-  if (status !== "RUNNING" || !states) return status;
+  if (status !== "RUNNING") return notRunningSubtaskState(status);
+  if (!states) return status;
   const present = Object.keys(states);
   if (present.length === 1) return present[0]!;
   if (states.RUNNING || states.FINISHED) return "RUNNING";
@@ -259,7 +269,9 @@ export function jobsRoutes(runtime: AdminRuntime): Hono {
       now,
       subtasks: (v.subtasks ?? []).map((s) => ({
         subtask: s.index,
-        status: job.status() === "RUNNING" ? s.state ?? "RUNNING" : job.status(),
+        status: job.status() === "RUNNING"
+          ? s.state ?? "RUNNING"
+          : notRunningSubtaskState(job.status()),
         attempt: job.restarts(),
         "start-time": job.startTime,
         "end-time": end ?? -1,
