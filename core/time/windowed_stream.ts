@@ -11,6 +11,7 @@ import { ConfigError } from "../errors.ts";
 import { checkUserFunction } from "../dataflow/_user_function.ts";
 import { fieldAggregation, type FieldAggregationKind } from "../dataflow/_field_aggregation.ts";
 import { checkWholeMs } from "./_event_time_value.ts";
+import { checkVoidResult } from "../runtime/_sync_call.ts";
 import type { Collector, RichFunction, SyncVoid } from "../dataflow/functions.ts";
 import {
   DataStream,
@@ -454,16 +455,32 @@ function applyAdapter<IN, O, K, W extends Window, F>(
   fn: F,
   call: (fn: F, key: K, window: W, input: IN[], out: Collector<O>) => SyncVoid,
 ): ProcessWindowFunction<IN, O, K, W> {
+  // apply is void, as Flink's: a promise or returned records fail the job, naming apply.
+  const applied = (r: SyncVoid, operator: string | undefined) => {
+    if (r !== undefined) checkVoidResult(r, "apply", operator ?? "Window");
+  };
   if (typeof fn === "function") {
-    return { process: (key, ctx, input, out) => call(fn, key, ctx.window, input, out) };
+    const adapter: ProcessWindowFunction<IN, O, K, W> & { operator?: string } = {
+      open(ctx) {
+        this.operator = ctx.taskName;
+      },
+      process(key, ctx, input, out) {
+        applied(call(fn, key, ctx.window, input, out), this.operator);
+      },
+    };
+    return adapter;
   }
-  const adapter: ProcessWindowFunction<IN, O, K, W> & { inner?: F & RichFunction } = {
+  const adapter: ProcessWindowFunction<IN, O, K, W> & {
+    inner?: F & RichFunction;
+    operator?: string;
+  } = {
     open(ctx) {
+      this.operator = ctx.taskName;
       this.inner = Object.create(fn as object) as F & RichFunction;
       return this.inner.open?.(ctx);
     },
     process(key, ctx, input, out) {
-      return call(this.inner ?? fn, key, ctx.window, input, out);
+      applied(call(this.inner ?? fn, key, ctx.window, input, out), this.operator);
     },
     close() {
       return (this.inner ?? fn as F & RichFunction).close?.();

@@ -298,3 +298,32 @@ Deno.test("a window's or all-window's process that returns its records or a prom
     String(asyncAll),
   );
 });
+
+Deno.test("a window's or all-window's apply that returns its records fails the job naming apply, not the process it runs in", async () => {
+  const env = () => StreamEnvironment.create({ parallelism: 1, log: () => {} });
+  const jobs: [() => Promise<unknown>, string][] = [
+    [
+      () =>
+        env().fromElements(1, 2).keyBy(() => 0).countWindow(2)
+          .apply(((_k: number, _w: unknown, els: number[]) => els) as never).name("W")
+          .executeAndCollect(),
+      'apply of operator "W" returned an array of 2',
+    ],
+    [
+      () =>
+        env().fromElements(1, 2).countWindowAll(2)
+          .apply({ apply: (_w: unknown, els: number[]) => els } as never).name("A")
+          .executeAndCollect(),
+      'apply of operator "A" returned an array of 2',
+    ],
+  ];
+  for (const [job, message] of jobs) {
+    await assert.rejects(
+      job(),
+      (e) =>
+        e instanceof JobFailedError && e.cause instanceof ConfigError &&
+        e.cause.message.startsWith(message),
+      message,
+    );
+  }
+});
