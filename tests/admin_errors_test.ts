@@ -7,7 +7,13 @@
  */
 import assert from "node:assert/strict";
 import { ConfigError } from "../mod.ts";
-import { type AdminJob, type AdminRuntime, createAdminApp, serveAdmin } from "../core/admin/mod.ts";
+import {
+  type AdminJob,
+  type AdminRuntime,
+  createAdminApp,
+  jobClientRuntime,
+  serveAdmin,
+} from "../core/admin/mod.ts";
 import { appendHistory, readHistory } from "../core/checkpoint/history.ts";
 import { readAdminUrl } from "./_helpers/admin_url.ts";
 
@@ -242,6 +248,31 @@ Deno.test("admin API: bearer token, the open dashboard page, CORS off by default
   const withCors = createAdminApp(runtime, { corsOrigins: ["http://ok.example"] });
   const res2 = await withCors.request("/jobs", { headers: { origin: "http://ok.example" } });
   assert.equal(res2.headers.get("access-control-allow-origin"), "http://ok.example");
+});
+
+Deno.test("admin API: a misspelt option of createAdminApp, serveAdmin or jobClientRuntime is a ConfigError naming it, not an API served without its token", () => {
+  const runtime: AdminRuntime = { jobs: () => [] };
+  const cases: [() => unknown, string][] = [
+    [
+      () => createAdminApp(runtime, { tokn: "s3cret" } as never),
+      'createAdminApp: unknown option "tokn" (did you mean "token"?)',
+    ],
+    [
+      () => serveAdmin(runtime, { port: 0, tokens: "s3cret", announce: () => {} } as never),
+      'serveAdmin: unknown option "tokens" (did you mean "token"?)',
+    ],
+    [
+      () => serveAdmin(runtime, { port: 0, corsOrigin: ["http://ok.example"] } as never),
+      'serveAdmin: unknown option "corsOrigin" (did you mean "corsOrigins"?)',
+    ],
+    [
+      () => jobClientRuntime({} as never, { ids: "a" } as never),
+      'jobClientRuntime: unknown option "ids" (did you mean "id"?)',
+    ],
+  ];
+  for (const [call, message] of cases) {
+    assert.throws(call, (e) => e instanceof ConfigError && e.message === message, message);
+  }
 });
 
 Deno.test("admin API over a real socket: --admin-port 0, stop with savepoint", async () => {

@@ -9,6 +9,7 @@
  */
 import { cors, Hono, HTTPException } from "./_hono.ts";
 import { limitBody } from "./_body_limit.ts";
+import { checkOptionNames } from "../_options.ts";
 import { createHash, timingSafeEqual } from "node:crypto";
 import { checkpointsRoutes } from "./checkpoints.ts";
 import { clusterRoutes } from "./cluster.ts";
@@ -48,6 +49,13 @@ export interface AdminAppOptions {
   readonly savepointDir?: string;
 }
 
+/** Every {@linkcode AdminAppOptions} name, for `checkOptionNames`. */
+const ADMIN_APP_OPTIONS: Record<keyof AdminAppOptions, true> = {
+  token: true,
+  corsOrigins: true,
+  savepointDir: true,
+};
+
 /** The largest request body the admin API reads; larger ones get 413. */
 export const MAX_BODY_BYTES = 1 << 20;
 
@@ -81,6 +89,8 @@ function sameToken(given: string, expected: string): boolean {
  * ```
  */
 export function createAdminApp(runtime: AdminRuntime, options: AdminAppOptions = {}): Hono {
+  // A misspelt `token` would serve the API to anyone without a word.
+  checkOptionNames("createAdminApp", options, ADMIN_APP_OPTIONS);
   const app = new Hono();
   const ops = new Operations();
   // Bodies are small JSON objects: a large one is refused before it is buffered.

@@ -7,6 +7,7 @@
  * @module
  */
 import { resolve } from "node:path";
+import { checkOptionNames } from "../_options.ts";
 import type { CheckpointConfig } from "../checkpoint/coordinator.ts";
 import { type HistoryEntry, HistoryReader } from "../checkpoint/history.ts";
 import type { CheckpointStorage } from "../checkpoint/storage.ts";
@@ -621,6 +622,7 @@ const QUERY_TIMEOUT_MS = 5000;
  * ```
  */
 export function jobClientRuntime(client: JobClient, options: { id?: string } = {}): AdminRuntime {
+  checkOptionNames("jobClientRuntime", options, { id: true });
   const job = new ClientJob(client, options.id ?? newHexId());
   return { jobs: () => [job] };
 }

@@ -5,6 +5,7 @@
  * @module
  */
 import { ConfigError } from "../errors.ts";
+import { checkOptionNames } from "../_options.ts";
 import { createAdminApp } from "./app.ts";
 import { checkAdminExposure } from "./exposure.ts";
 import type { AdminRuntime } from "./runtime.ts";
@@ -66,6 +67,17 @@ export interface AdminServer {
 
 const encoder = new TextEncoder();
 
+/** Every {@linkcode AdminServerOptions} name, for `checkOptionNames`. */
+const ADMIN_SERVER_OPTIONS: Record<keyof AdminServerOptions, true> = {
+  port: true,
+  host: true,
+  token: true,
+  corsOrigins: true,
+  insecure: true,
+  savepointDir: true,
+  announce: true,
+};
+
 /**
  * Starts the admin API for `runtime`.
  *
@@ -80,6 +92,8 @@ const encoder = new TextEncoder();
  * ```
  */
 export function serveAdmin(runtime: AdminRuntime, options: AdminServerOptions): AdminServer {
+  // A misspelt `token` or `host` would serve the API unprotected or elsewhere without a word.
+  checkOptionNames("serveAdmin", options, ADMIN_SERVER_OPTIONS);
   const host = options.host ?? "127.0.0.1";
   checkAdminExposure(host, options.token, options.insecure ?? false);
   const app = createAdminApp(runtime, {
