@@ -72,11 +72,13 @@ export class BroadcastProcessFunctionHarness<I, B, O> extends OperatorHarness<O>
     fn: BroadcastProcessFunction<I, B, O>,
     options: BroadcastHarnessOptions<I, K> = {},
   ): Promise<BroadcastProcessFunctionHarness<I, B, O>> {
-    const ks = options.keySelector as KeySelector | undefined;
+    // The harness takes the other options (and checks their names).
+    const { keySelector, ...rest } = options;
+    const ks = keySelector as KeySelector | undefined;
     const op = new BroadcastProcessOperator<I, B, O>(fn, ks);
     const h = new BroadcastProcessFunctionHarness<I, B, O>(
       op,
-      { ...options, keyed: ks !== undefined } as never,
+      { ...rest, keyed: ks !== undefined } as never,
     );
     await h.open();
     return h;

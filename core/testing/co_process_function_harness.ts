@@ -75,11 +75,13 @@ export class CoProcessFunctionHarness<I1, I2, O> extends OperatorHarness<O> {
     fn: CoProcessFunction<I1, I2, O>,
     options: CoProcessHarnessOptions<I1, I2, K> = {},
   ): Promise<CoProcessFunctionHarness<I1, I2, O>> {
-    const ks = options.keySelectors as [KeySelector, KeySelector] | undefined;
+    // The harness takes the other options (and checks their names).
+    const { keySelectors, ...rest } = options;
+    const ks = keySelectors as [KeySelector, KeySelector] | undefined;
     const op = new CoProcessOperator<I1, I2, O>(fn, ks ?? [undefined, undefined]);
     const h = new CoProcessFunctionHarness<I1, I2, O>(
       op,
-      { ...options, keyed: ks !== undefined } as never,
+      { ...rest, keyed: ks !== undefined } as never,
     );
     await h.open();
     return h;

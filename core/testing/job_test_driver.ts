@@ -4,6 +4,7 @@
  * @module
  */
 import { ConfigError, StateError } from "../errors.ts";
+import { checkOptionNames } from "../_options.ts";
 import type { JobClient, StreamEnvironment } from "../dataflow/environment.ts";
 import { ManualClock } from "../runtime/clock.ts";
 import type { Job, JobResult } from "../runtime/job.ts";
@@ -124,6 +125,7 @@ export class JobTestDriver {
     env: StreamEnvironment,
     options: JobTestDriverOptions = {},
   ): Promise<JobTestDriver> {
+    checkOptionNames("JobTestDriver.start", options, { name: true, maxSettleTurns: true });
     const clock = env.config.clock;
     if (!(clock instanceof ManualClock)) {
       throw new ConfigError(

@@ -9,6 +9,7 @@
  * @module
  */
 import { StateError } from "../errors.ts";
+import { checkOptionNames } from "../_options.ts";
 import type { KeyedStateBackend, StateBackend } from "../state/backend.ts";
 import {
   type AggregatingStateDescriptor,
@@ -93,6 +94,19 @@ export interface KeyedHarnessOptions<K> extends HarnessOptions {
   /** Serializes keys for state and timers (`Serializers.key`). */
   keySerializer?: Serializer<K>;
 }
+
+/** Every harness option's name, for `checkOptionNames` (`keyed`: `forOperator`'s). */
+const HARNESS_OPTIONS: Record<keyof KeyedHarnessOptions<unknown> | "keyed", true> = {
+  clock: true,
+  startTime: true,
+  stateBackend: true,
+  maxParallelism: true,
+  name: true,
+  uid: true,
+  operatorState: true,
+  keySerializer: true,
+  keyed: true,
+};
 
 /**
  * A record with the timestamp it was emitted with.
@@ -219,6 +233,8 @@ export class OperatorHarness<OUT> {
     operator: StreamOperator<OUT>,
     options: KeyedHarnessOptions<unknown> & { keyed?: boolean },
   ) {
+    // A misspelt `operatorState` would test a first start instead of the restore it means.
+    checkOptionNames(new.target.name, options, HARNESS_OPTIONS);
     this.operator = operator;
     this.clock = options.clock ?? new ManualClock(options.startTime ?? 0);
     const uid = options.uid ?? "harness";

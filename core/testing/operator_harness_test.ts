@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import {
   type BroadcastProcessFunction,
   type Collector,
+  ConfigError,
   type CoProcessFunction,
   type KeyedProcessContext,
   type KeyedProcessFunction,
@@ -15,6 +16,7 @@ import {
   Serializers,
   StateError,
   StateTtlConfig,
+  StreamEnvironment,
   type TimeDomain,
   type ValueState,
   ValueStateDescriptor,
@@ -22,6 +24,7 @@ import {
 import {
   BroadcastProcessFunctionHarness,
   CoProcessFunctionHarness,
+  JobTestDriver,
   KeyedProcessFunctionHarness,
   ManualClock,
   OperatorHarness,
@@ -442,4 +445,51 @@ Deno.test("OperatorHarness drives the runtime's map and flatMap operators, keyed
   assert.deepEqual(f.output(), ["x1", "y1", "x2"]);
   assert.equal(f.state(n, "x"), 2);
   await f.close();
+});
+
+Deno.test("a misspelt harness or JobTestDriver option is a ConfigError naming it, not a test of something else", async () => {
+  const id: ProcessFunction<number, number> = { processElement: (v, _c, out) => out.collect(v) };
+  const cases: [() => Promise<unknown>, string][] = [
+    [
+      () => ProcessFunctionHarness.create(id, { operatorStates: [] } as never),
+      'ProcessFunctionHarness: unknown option "operatorStates" (did you mean "operatorState"?)',
+    ],
+    [
+      () =>
+        KeyedProcessFunctionHarness.create(id, (n: number) => n, {
+          keySerialiser: Serializers.f64,
+        } as never),
+      'KeyedProcessFunctionHarness: unknown option "keySerialiser" (did you mean "keySerializer"?)',
+    ],
+    [
+      () =>
+        CoProcessFunctionHarness.create(
+          { processElement1() {}, processElement2() {} },
+          { keySelectors: [(n: number) => n, (n: number) => n], maxParalelism: 4 } as never,
+        ),
+      'CoProcessFunctionHarness: unknown option "maxParalelism" (did you mean "maxParallelism"?)',
+    ],
+    [
+      () =>
+        JobTestDriver.start(
+          StreamEnvironment.create({ clock: new ManualClock(0), log: () => {} }),
+          { maxSettleTurn: 5 } as never,
+        ),
+      'JobTestDriver.start: unknown option "maxSettleTurn" (did you mean "maxSettleTurns"?)',
+    ],
+  ];
+  for (const [call, message] of cases) {
+    await assert.rejects(call(), (e) => e instanceof ConfigError && e.message === message, message);
+  }
+  // Each harness's own option still passes.
+  const keyed = await CoProcessFunctionHarness.create(
+    {
+      processElement1: (v: number, _c, out: Collector<number>) => out.collect(v),
+      processElement2() {},
+    },
+    { keySelectors: [(n: number) => n, (n: number) => n], maxParallelism: 4 },
+  );
+  keyed.processElement1(1);
+  assert.deepEqual(keyed.output(), [1]);
+  await keyed.close();
 });
