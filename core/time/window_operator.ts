@@ -35,6 +35,7 @@ import { StreamOperator } from "../runtime/operator.ts";
 import { type KeySelector, runtimeContext } from "../runtime/operators.ts";
 import {
   checkVoidResult,
+  describeValue,
   promiseReturnedError,
   undefinedReturnedError,
 } from "../runtime/_sync_call.ts";
@@ -47,6 +48,7 @@ import {
   isPurge,
   type OnMergeContext,
   type Trigger,
+  type TriggerResult,
 } from "./triggers.ts";
 import { TimeWindow, type Window } from "./window.ts";
 import type { WindowAssigner } from "./window_assigners.ts";
@@ -425,11 +427,7 @@ export class WindowOperator<IN, OUT, K, W extends Window> extends StreamOperator
         continue;
       }
       const r = this.#trigger.onElement(v, timestamp, w, this.#tctx);
-      if (isFire(r)) this.#fire(w);
-      if (isPurge(r)) {
-        this.#contents.setNamespace(w);
-        this.#contents.clear();
-      }
+      if (r !== "CONTINUE") this.#act(w, r, "onElement");
       this.#registerCleanup(w);
     }
     // Flink's test, on the whole millisecond: a window ends at maxTimestamp() = end - 1, so one at
@@ -532,6 +530,30 @@ export class WindowOperator<IN, OUT, K, W extends Window> extends StreamOperator
   }
 
   /** Evaluates window `w` of the current key. */
+  /**
+   * Fires and/or purges `w` as the trigger's `method` said with `r` (not CONTINUE). Anything
+   * else than a TriggerResult (undefined from a missing return, "fire", a promise) fails the
+   * job: read as CONTINUE, the window would never fire, without a word.
+   */
+  #act(w: W, r: TriggerResult, method: string): void {
+    const fire = isFire(r), purge = isPurge(r);
+    if (!fire && !purge) {
+      const what: unknown = r;
+      if (what instanceof Promise) {
+        throw promiseReturnedError(what, `Trigger ${method}`, this.ctx.name);
+      }
+      throw new ConfigError(
+        `Trigger ${method} of operator "${this.ctx.name}" returned ${describeValue(what)}: a ` +
+          `trigger returns a TriggerResult, "CONTINUE", "FIRE", "PURGE" or "FIRE_AND_PURGE"`,
+      );
+    }
+    if (fire) this.#fire(w);
+    if (purge) {
+      this.#contents.setNamespace(w);
+      this.#contents.clear();
+    }
+  }
+
   #fire(w: W): void {
     this.#contents.setNamespace(w);
     const c = this.#spec.contents;
@@ -607,10 +629,8 @@ export class WindowOperator<IN, OUT, K, W extends Window> extends StreamOperator
     const r = domain === "event-time"
       ? this.#trigger.onEventTime(timer.timestamp, w, this.#tctx)
       : this.#trigger.onProcessingTime(timer.timestamp, w, this.#tctx);
-    if (isFire(r)) this.#fire(w);
-    if (isPurge(r)) {
-      this.#contents.setNamespace(w);
-      this.#contents.clear();
+    if (r !== "CONTINUE") {
+      this.#act(w, r, domain === "event-time" ? "onEventTime" : "onProcessingTime");
     }
     const eventTime = this.#assigner.isEventTime;
     if ((domain === "event-time") === eventTime && timer.timestamp === this.#cleanupTime(w)) {

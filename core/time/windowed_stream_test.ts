@@ -327,3 +327,36 @@ Deno.test("a window's or all-window's apply that returns its records fails the j
     );
   }
 });
+
+Deno.test('a custom trigger that returns no TriggerResult (a missing return, "fire") fails the job naming it, instead of never firing', async () => {
+  const trigger = (onElement: () => unknown) => ({
+    onElement,
+    onEventTime: () => "CONTINUE" as const,
+    onProcessingTime: () => "CONTINUE" as const,
+    clear() {},
+  });
+  const cases: [() => unknown, string][] = [
+    [() => {}, "undefined"],
+    [() => "fire", 'the string "fire"'],
+  ];
+  for (const [onElement, what] of cases) {
+    const env = StreamEnvironment.create({ parallelism: 1, log: () => {} });
+    const job = env.fromElements(1, 2).windowAll(GlobalWindows.create())
+      .trigger(trigger(onElement) as never).reduce((a, b) => a + b).name("W");
+    await assert.rejects(
+      job.executeAndCollect(),
+      (e) =>
+        e instanceof JobFailedError && e.cause instanceof ConfigError &&
+        e.cause.message ===
+          `Trigger onElement of operator "W" returned ${what}: a trigger returns a TriggerResult, ` +
+            `"CONTINUE", "FIRE", "PURGE" or "FIRE_AND_PURGE"`,
+      what,
+    );
+  }
+  // Every TriggerResult still works.
+  const env = StreamEnvironment.create({ parallelism: 1, log: () => {} });
+  const sums = await env.fromElements(1, 2, 3).windowAll(GlobalWindows.create())
+    .trigger(trigger(() => "FIRE_AND_PURGE") as never).reduce((a, b) => a + b)
+    .executeAndCollect();
+  assert.deepEqual(sums, [1, 2, 3]);
+});
