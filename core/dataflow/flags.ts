@@ -197,8 +197,18 @@ function databaseUrl(url: string, params: Readonly<Record<string, true>>): strin
       `--checkpoint-storage is not a valid URL (scheme://user:password@host:port/path?job=NAME)`,
     );
   }
-  const names = Object.fromEntries([...new URL(url).searchParams.keys()].map((k) => [k, true]));
+  const search = new URL(url).searchParams;
+  const names = Object.fromEntries([...search.keys()].map((k) => [k, true]));
   checkOptionNames("The checkpoint storage URL's parameters", names, params);
+  for (const name of Object.keys(names)) {
+    // `?job=` would keep the checkpoints under an empty name, `?job=a&job=b` under the first.
+    const values = search.getAll(name);
+    if (values.length > 1 || values[0] === "") {
+      throw new ConfigError(
+        `The checkpoint storage URL's parameter ${name} must be given once, with a value`,
+      );
+    }
+  }
   return url;
 }
 

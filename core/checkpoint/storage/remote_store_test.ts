@@ -76,13 +76,21 @@ Deno.test("a job's checkpoint config names its database without the password", a
   }
 });
 
-Deno.test("--checkpoint-storage: a database URL parameter other than job is a ConfigError with the nearest name, not dropped", () => {
+Deno.test("--checkpoint-storage: a database URL parameter other than job, or an empty or repeated job, is a ConfigError (with the nearest name), not dropped", () => {
   const message = (name: string, near: string) =>
     `The checkpoint storage URL's parameters: unknown option "${name}"${near}`;
   const cases: [string, string][] = [
     ["postgres://u:s3cret@h/db?Job=wc", message("Job", ' (did you mean "job"?)')],
     ["redis://h:6379?jobs=wc", message("jobs", ' (did you mean "job"?)')],
     ["postgres://h/db?job=wc&sslmode=require", message("sslmode", "; the options are job")],
+    [
+      "redis://h?job=",
+      "The checkpoint storage URL's parameter job must be given once, with a value",
+    ],
+    [
+      "redis://h?job=a&job=b",
+      "The checkpoint storage URL's parameter job must be given once, with a value",
+    ],
   ];
   for (const [url, want] of cases) {
     const refused = (e: unknown) => e instanceof ConfigError && e.message === want;
