@@ -78,7 +78,11 @@ export function describeValue(v: unknown): string {
   if (v === null || v === undefined) return String(v);
   if (typeof v === "function") return "a function";
   if (typeof v === "string") return `the string ${JSON.stringify(v.slice(0, 40))}`;
-  if (typeof v === "object") return `a ${v.constructor?.name ?? "object"}`;
+  if (typeof v === "object") {
+    const name: unknown = v.constructor?.name;
+    if (typeof name !== "string" || name === "" || name === "Object") return "an object";
+    return `${/^[AEIOU]/.test(name) ? "an" : "a"} ${name}`;
+  }
   return `the ${typeof v} ${String(v)}`;
 }
 

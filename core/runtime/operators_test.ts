@@ -127,7 +127,7 @@ Deno.test("a process function that returns its records instead of collecting the
             processElement: (x: number) => ({ x }) as never,
             processBroadcastElement: () => {},
           }).name("B"),
-      'processElement of operator "B" returned a Object',
+      'processElement of operator "B" returned an object',
     ],
   ];
   for (const [job, message] of cases) {

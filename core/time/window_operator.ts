@@ -529,7 +529,6 @@ export class WindowOperator<IN, OUT, K, W extends Window> extends StreamOperator
     this.#window = result;
   }
 
-  /** Evaluates window `w` of the current key. */
   /**
    * Fires and/or purges `w` as the trigger's `method` said with `r` (not CONTINUE). Anything
    * else than a TriggerResult (undefined from a missing return, "fire", a promise) fails the
@@ -554,6 +553,7 @@ export class WindowOperator<IN, OUT, K, W extends Window> extends StreamOperator
     }
   }
 
+  /** Evaluates window `w` of the current key. */
   #fire(w: W): void {
     this.#contents.setNamespace(w);
     const c = this.#spec.contents;
