@@ -23,6 +23,7 @@ import { CheckpointMirror } from "../core/checkpoint/storage/checkpoint_mirror.t
 import { startPostgres, startRedis, type TestServer } from "./_helpers/db_servers.ts";
 import {
   checkpointsInDatabase,
+  checkpointsInDatabaseAsync,
   type DatabaseKind,
   psql,
   redisCli,
@@ -201,7 +202,7 @@ for (const kind of ["postgres", "redis"] as DatabaseKind[]) {
       const batch = words(100, 5);
       s.src.push(...batch);
       await until(
-        () => checkpointsInDatabase(kind, server.url, "restart").length > 0,
+        async () => (await checkpointsInDatabaseAsync(kind, server.url, "restart")).length > 0,
         "a checkpoint",
       );
       await server.kill();
@@ -215,7 +216,8 @@ for (const kind of ["postgres", "redis"] as DatabaseKind[]) {
       // Redis lost its data (no persistence); PostgreSQL kept it. Either way new ones complete.
       const before = Math.max(0, ...checkpointsInDatabase(kind, server.url, "restart"));
       await until(
-        () => Math.max(0, ...checkpointsInDatabase(kind, server.url, "restart")) > before,
+        async () =>
+          Math.max(0, ...await checkpointsInDatabaseAsync(kind, server.url, "restart")) > before,
         "a checkpoint after the restart",
         30_000,
       );
@@ -254,10 +256,13 @@ for (const kind of ["postgres", "redis"] as DatabaseKind[]) {
       const s = stage(url, 2, "heap", { intervalMs: 50, timeoutMs: 2000, tolerableFailures: 1000 });
       await s.env.openCheckpointStorage("frozen");
       const client = s.env.executeAsync("frozen");
-      const inDatabase = () => checkpointsInDatabase(kind, server.url, "frozen");
+      // Polled without blocking this thread, which the job runs on.
+      const inDatabase = () => checkpointsInDatabaseAsync(kind, server.url, "frozen");
       const batch = words(100, 7);
       s.src.push(...batch);
-      await until(() => inDatabase().length > 0, "a checkpoint");
+      // The first publication starts the changed-rows worker: under `deno test`, on a fresh
+      // clone of a loaded machine, type-checking its modules took 12 s.
+      await until(async () => (await inDatabase()).length > 0, "a checkpoint", 60_000);
       const failed = () =>
         s.logs.flatMap((l) => /Checkpoint (\d+) failed: timed out/.exec(l)?.[1] ?? []).map(Number);
       const before = failed().length;
@@ -270,7 +275,7 @@ for (const kind of ["postgres", "redis"] as DatabaseKind[]) {
       }
       const lastFailed = Math.max(...failed());
       await until(
-        () => Math.max(...inDatabase()) > lastFailed,
+        async () => Math.max(...await inDatabase()) > lastFailed,
         "a checkpoint after the server answers again",
         30_000,
       ).catch((e: Error) => {
@@ -281,7 +286,7 @@ for (const kind of ["postgres", "redis"] as DatabaseKind[]) {
       assert.deepEqual(lastCounts(s.out.values), counts([...batch, ...batch]));
       // Their publications waited behind the one the server froze in; when it answered, they
       // were dropped, not written: at most that one went through late.
-      const published = new Set(inDatabase());
+      const published = new Set(await inDatabase());
       const late = failed().filter((id) => published.has(id));
       assert.ok(late.length <= 1, `failed checkpoints in the database: ${late}`);
       assert.ok(
@@ -344,7 +349,7 @@ for (const kind of ["postgres", "redis"] as DatabaseKind[]) {
       const client = s.env.executeAsync("frozen-end");
       s.src.push(...words(100, 8));
       await until(
-        () => checkpointsInDatabase(kind, server.url, "frozen-end").length > 0,
+        async () => (await checkpointsInDatabaseAsync(kind, server.url, "frozen-end")).length > 0,
         "a checkpoint",
       );
       server.signal("SIGSTOP");
@@ -418,7 +423,8 @@ for (const kind of ["postgres", "redis"] as DatabaseKind[]) {
       }
       const newest = ids.slice(-2);
       await until(
-        () => checkpointsInDatabase(kind, server.url, "retain").join() === newest.join(),
+        async () =>
+          (await checkpointsInDatabaseAsync(kind, server.url, "retain")).join() === newest.join(),
         "old checkpoints collected",
       );
       // The database's segments are exactly those the kept checkpoints name.

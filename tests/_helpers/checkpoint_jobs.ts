@@ -115,10 +115,18 @@ export function assertIntact(dir: string): Manifest[] {
   return out.sort((a, b) => a.checkpointId - b.checkpointId);
 }
 
-/** Waits until `cond()` holds (polling), or throws naming `what`. */
-export async function until(cond: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+/**
+ * Waits until `cond()` holds (polling), or throws naming `what`. A condition
+ * that asks another process (a database) should be async: a synchronous
+ * one blocks the thread the job under test runs on.
+ */
+export async function until(
+  cond: () => boolean | Promise<boolean>,
+  what: string,
+  timeoutMs = 10_000,
+): Promise<void> {
   const deadline = performance.now() + timeoutMs;
-  while (!cond()) {
+  while (!(await cond())) {
     if (performance.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 2));
   }

@@ -10,13 +10,22 @@ import { until } from "./checkpoint_jobs.ts";
 /** Which database. */
 export type DatabaseKind = "postgres" | "redis";
 
-function output(cmd: string, args: string[]): string {
-  const out = new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).outputSync();
-  const text = new TextDecoder().decode(out.stdout);
+function text(cmd: string, out: Deno.CommandOutput): string {
   if (!out.success) {
     throw new Error(`${cmd} failed: ${new TextDecoder().decode(out.stderr)}`);
   }
-  return text;
+  return new TextDecoder().decode(out.stdout);
+}
+
+function output(cmd: string, args: string[]): string {
+  return text(cmd, new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).outputSync());
+}
+
+async function outputAsync(cmd: string, args: string[]): Promise<string> {
+  return text(
+    cmd,
+    await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output(),
+  );
 }
 
 /** Runs one SQL statement with psql; rows as arrays of columns. */
@@ -129,12 +138,48 @@ export function stateInDatabase(
 
 /** Ids of the job's completed checkpoints in the database. */
 export function checkpointsInDatabase(kind: DatabaseKind, url: string, job: string): number[] {
-  if (kind === "postgres") {
-    return psql(
+  const [cmd, args] = listCheckpoints(kind, url, job);
+  return lines(output(cmd, args)).map((l) => Number(l));
+}
+
+/**
+ * As {@linkcode checkpointsInDatabase}, without blocking the thread: a poll
+ * while a job runs in this process. Each `psql` or `redis-cli` takes tens to
+ * hundreds of ms on a loaded machine; run synchronously every few ms, they
+ * left the job's thread too little time to complete a checkpoint in its
+ * timeout.
+ */
+export async function checkpointsInDatabaseAsync(
+  kind: DatabaseKind,
+  url: string,
+  job: string,
+): Promise<number[]> {
+  const [cmd, args] = listCheckpoints(kind, url, job);
+  return lines(await outputAsync(cmd, args)).map((l) => Number(l));
+}
+
+function listCheckpoints(kind: DatabaseKind, url: string, job: string): [string, string[]] {
+  return kind === "postgres"
+    ? ["psql", [
       url,
+      "-X",
+      "-A",
+      "-t",
+      "-c",
       `SELECT checkpoint_id FROM weir_checkpoints WHERE job_id = '${job}' AND kind = 'checkpoint'
        ORDER BY checkpoint_id`,
-    ).map((r) => Number(r[0]));
-  }
-  return redisCli(url, "ZRANGE", `weir:${job}:checkpoints`, "0", "-1").map(Number);
+    ]]
+    : ["redis-cli", [
+      "-u",
+      url,
+      "--no-auth-warning",
+      "ZRANGE",
+      `weir:${job}:checkpoints`,
+      "0",
+      "-1",
+    ]];
+}
+
+function lines(text: string): string[] {
+  return text.split("\n").filter((l) => l !== "");
 }
