@@ -45,7 +45,7 @@ import {
 } from "../runtime/operators.ts";
 import type { OutputTag } from "../runtime/output_tag.ts";
 import { TimestampsAndWatermarksOperator } from "../time/timestamps_and_watermarks_operator.ts";
-import type { WatermarkStrategy } from "../time/watermark_strategy.ts";
+import { checkWatermarkStrategy, type WatermarkStrategy } from "../time/watermark_strategy.ts";
 import { GlobalWindows, type WindowAssigner } from "../time/window_assigners.ts";
 import { CountTrigger, PurgingTrigger } from "../time/triggers.ts";
 import { CountEvictor } from "../time/evictors.ts";
@@ -501,6 +501,7 @@ export class DataStream<T> extends NodeSettings {
     strategy: WatermarkStrategy<T>,
     opts?: OperatorOptions,
   ): DataStream<T> {
+    checkWatermarkStrategy("assignTimestampsAndWatermarks", strategy);
     const input = (this.node.chainedTo ?? this.node).parallelism;
     return this.addOperator(
       "Timestamps/Watermarks",

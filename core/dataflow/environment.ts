@@ -14,7 +14,7 @@ import {
   SourceWatermarksOperator,
   WatermarkedSource,
 } from "../connectors/_watermarked_source.ts";
-import type { WatermarkStrategy } from "../time/watermark_strategy.ts";
+import { checkWatermarkStrategy, type WatermarkStrategy } from "../time/watermark_strategy.ts";
 import type { StateBackend } from "../state/backend.ts";
 import { HeapStateBackend } from "../state/heap/heap_backend.ts";
 import { LsmStateBackend } from "../state/lsm/lsm_backend.ts";
@@ -869,6 +869,7 @@ export class StreamEnvironment implements GraphBuilder {
     opts?: OperatorOptions,
   ): DataStream<T> {
     checkUserFunction("fromSource", source, ["createReader"], false);
+    checkWatermarkStrategy("fromSource", strategy);
     const readers: ReaderWatermarks<T> = new Map();
     const wrapped = new WatermarkedSource(source, strategy, readers);
     const stream = this.addSource(wrapped, { ...opts, name: `Source: ${name}` });

@@ -9,6 +9,7 @@
 import { ConfigError } from "../errors.ts";
 import { checkEventTime, checkWholeMs } from "./_event_time_value.ts";
 import { shownValue } from "../_options.ts";
+import { describeValue } from "../runtime/_sync_call.ts";
 
 /**
  * Where a generator emits watermarks and reports idleness.
@@ -317,6 +318,17 @@ export class WatermarkStrategy<T> {
   static forGenerator<T>(
     factory: (ctx: WatermarkGeneratorContext) => WatermarkGenerator<T>,
   ): WatermarkStrategy<T> {
+    // Unchecked code may pass a generator itself (one object for every subtask), which would
+    // otherwise fail only when the job runs, with "make is not a function".
+    if (typeof factory !== "function") {
+      const generator = typeof factory === "object" && factory !== null &&
+        typeof (factory as Partial<WatermarkGenerator<T>>).onEvent === "function";
+      throw new ConfigError(
+        `WatermarkStrategy.forGenerator takes a factory (ctx) => WatermarkGenerator, as Flink's ` +
+          `WatermarkGeneratorSupplier, got ${describeValue(factory)}` +
+          (generator ? ": pass () => new YourGenerator(), one per subtask" : ""),
+      );
+    }
     return new WatermarkStrategy<T>({
       generator: factory,
       assigner: undefined,
@@ -449,6 +461,7 @@ export class WatermarkStrategy<T> {
   createWatermarkGenerator(ctx: WatermarkGeneratorContext): WatermarkGenerator<T> {
     const make = this.#spec.generator;
     let inner: WatermarkGenerator<T> = make ? make(ctx) : { onEvent() {}, onPeriodicEmit() {} };
+    if (make) checkGenerator(inner);
     if (this.#spec.perRecord) {
       const gen = inner;
       inner = {
@@ -462,4 +475,36 @@ export class WatermarkStrategy<T> {
     const idle = this.#spec.idleTimeoutMs;
     return idle === undefined ? inner : new WatermarksWithIdleness(inner, idle, ctx);
   }
+}
+
+/** A factory's generator needs both methods, as Flink's interface has (an empty one is fine). */
+function checkGenerator(generator: unknown): void {
+  const missing = ["onEvent", "onPeriodicEmit"].filter((m) =>
+    typeof generator !== "object" || generator === null ||
+    typeof (generator as Record<string, unknown>)[m] !== "function"
+  );
+  if (missing.length === 0) return;
+  throw new ConfigError(
+    `The watermark generator factory given to WatermarkStrategy.forGenerator returned ${
+      typeof generator === "object" && generator !== null
+        ? `an object without ${missing.map((m) => `${m}()`).join(" and ")}`
+        : describeValue(generator)
+    }: a WatermarkGenerator needs onEvent(event, timestamp, output) and ` +
+      `onPeriodicEmit(output) (either may do nothing)`,
+  );
+}
+
+/**
+ * @internal Checks, when the job is built, that `strategy` is a {@linkcode WatermarkStrategy}
+ * (made by its static methods): another object, such as one implementing Flink's
+ * `WatermarkStrategy` interface by hand, would fail only when the job runs.
+ */
+export function checkWatermarkStrategy(call: string, strategy: unknown): void {
+  if (strategy instanceof WatermarkStrategy) return;
+  throw new ConfigError(
+    `${call} needs a WatermarkStrategy (WatermarkStrategy.forBoundedOutOfOrderness(ms), ` +
+      `forMonotonousTimestamps(), forGenerator((ctx) => generator), noWatermarks()), got ${
+        describeValue(strategy)
+      }`,
+  );
 }
