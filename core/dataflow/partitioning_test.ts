@@ -39,6 +39,29 @@ Deno.test("rescaleTargets: fan-out groups, fan-in groups, one to one", () => {
   assert.deepEqual([...new Set(fanIn.flat())].toSorted(), [0, 1]);
 });
 
+Deno.test("rescaleTargets: uneven groups are Flink's pointwise ones", () => {
+  // Flink's EdgeManagerBuildUtil.connectPointwise: the first producers feed the larger groups.
+  assert.deepEqual([0, 1].map((i) => rescaleTargets(i, 2, 3)), [[0, 1], [2]]);
+  assert.deepEqual([0, 1, 2, 3].map((i) => rescaleTargets(i, 4, 6)), [[0, 1], [2], [3, 4], [5]]);
+  assert.deepEqual([0, 1].map((i) => rescaleTargets(i, 2, 5)), [[0, 1, 2], [3, 4]]);
+  // Fewer consumers: consumer j reads producers [floor(j * from / to), floor((j + 1) * from / to)).
+  assert.deepEqual([0, 1, 2].map((i) => rescaleTargets(i, 3, 2)), [[0], [1], [1]]);
+  assert.deepEqual([0, 1, 2, 3, 4].map((i) => rescaleTargets(i, 5, 3)), [[0], [1], [1], [2], [2]]);
+});
+
+Deno.test("rescale 2 -> 3: producer 0's records reach subtasks 0 and 1, producer 1's subtask 2", async () => {
+  const env = StreamEnvironment.create({ parallelism: 3, executor: "inline" });
+  const out = new CollectSink<string>();
+  // Source subtask i of 2 reads every 2nd item: subtask 0 gets even numbers.
+  env.fromCollection([0, 1, 2, 3, 4, 5, 6, 7]).setParallelism(2).rescale().map(tagSubtask<number>())
+    .addSink(out);
+  await env.execute();
+  const got = bySubtask(out.values);
+  assert.deepEqual(got.get(0)!.length + got.get(1)!.length, 4);
+  for (const s of [0, 1]) for (const v of got.get(s)!) assert.equal(Number(v) % 2, 0);
+  assert.deepEqual(got.get(2)!.map(Number).toSorted(), [1, 3, 5, 7]);
+});
+
 Deno.test("rescale: each producer subtask feeds only its own group, round-robin", async () => {
   const env = StreamEnvironment.create({ parallelism: 4 });
   const out = new CollectSink<string>();

@@ -174,12 +174,16 @@ function resolvePartitioning(
  * assert.deepEqual([0, 1, 2, 3].map((i) => rescaleTargets(i, 4, 2)), [[0], [0], [1], [1]]);
  * // 3 producers, 2 consumers (uneven): consumer 0 reads producer 0, consumer 1 producers 1, 2.
  * assert.deepEqual([0, 1, 2].map((i) => rescaleTargets(i, 3, 2)), [[0], [1], [1]]);
+ * // 2 producers, 3 consumers (uneven): producer 0 feeds consumers 0, 1 and producer 1 feeds 2.
+ * assert.deepEqual([0, 1].map((i) => rescaleTargets(i, 2, 3)), [[0, 1], [2]]);
  * ```
  */
 export function rescaleTargets(i: number, from: number, to: number): number[] {
   if (from <= to) {
-    const start = Math.floor((i * to) / from);
-    const end = Math.floor(((i + 1) * to) / from);
+    // Producer i feeds [ceil(i * to / from), ceil((i + 1) * to / from)), as Flink's
+    // EdgeManagerBuildUtil.connectPointwise: with 2 -> 3, producer 0 feeds 0-1 and 1 feeds 2.
+    const start = Math.ceil((i * to) / from);
+    const end = Math.ceil(((i + 1) * to) / from);
     return Array.from({ length: end - start }, (_, k) => start + k);
   }
   // Consumer j reads producers [floor(j * from / to), floor((j + 1) * from / to)).
