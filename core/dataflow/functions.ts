@@ -220,7 +220,7 @@ export interface FunctionSnapshotContext {
  *   total: 0,
  *   initializeState(ctx) {
  *     this.state = ctx.operatorStateStore.getListState(totalDesc);
- *     for (const t of this.state.get() ?? []) this.total += t;
+ *     for (const t of this.state.get()) this.total += t;
  *   },
  *   snapshotState() { this.state!.update([this.total]); },
  *   map(n) { return (this.total += n); },

@@ -238,7 +238,7 @@ export class OperatorStateStore {
     return this.#register(d as ListStateDescriptor<unknown>, mode, (items) => {
       let list = items.map((b) => deserialize(d.elementSerializer, b));
       const state: ListState<T> = {
-        get: () => (list.length ? list.slice() : undefined),
+        get: () => list.slice(),
         add: (v) => void list.push(v),
         addAll: (vs) => void list.push(...vs),
         update: (vs) => void (list = [...vs]),

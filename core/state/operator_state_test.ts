@@ -32,7 +32,7 @@ Deno.test("OperatorStateStore: list state add/addAll/update/get/clear", () => {
   const store = new OperatorStateStore("src");
   assert.equal(store.isRestored, false);
   const list = store.getListState(offsets);
-  assert.equal(list.get(), undefined);
+  assert.deepEqual(list.get(), [], "empty, as Flink's ListState.get()");
   list.add(1);
   list.addAll([2, 3]);
   assert.deepEqual(list.get(), [1, 2, 3]);
@@ -41,7 +41,7 @@ Deno.test("OperatorStateStore: list state add/addAll/update/get/clear", () => {
   list.update([7]);
   assert.deepEqual(list.get(), [7]);
   list.clear();
-  assert.equal(list.get(), undefined);
+  assert.deepEqual(list.get(), []);
   assert.equal(store.getListState(offsets), list, "a second registration returns the same state");
 });
 

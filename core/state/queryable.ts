@@ -87,7 +87,11 @@ export function readStateValue(kind: string, state: unknown): unknown {
   switch (kind) {
     case "value":
       return s.value!();
-    case "list":
+    case "list": {
+      // An empty list is no value, as an unset value state is.
+      const list = s.get!() as unknown[];
+      return list.length === 0 ? undefined : list;
+    }
     case "reducing":
     case "aggregating":
       return s.get!();

@@ -109,6 +109,11 @@ export interface AppendingState<IN, OUT> extends State {
  */
 export interface ListState<T> extends AppendingState<T, T[]> {
   /**
+   * A copy of the list: `[]` when there is none, as Flink's `ListState.get()` gives user code an
+   * empty iterable, so that `for (const v of list.get())` never fails on an empty list.
+   */
+  get(): T[];
+  /**
    * Appends all values. A `null` or `undefined` element (here, in `add` or `update`) throws a
    * `StateError` naming the state, and nothing is added, as Flink rejects null elements.
    */

@@ -272,10 +272,10 @@ class TtlListState<T> extends TtlBase<Inner<ListState<TtlValue<T>>>> implements 
       return { v, ts: now };
     });
   }
-  get(): T[] | undefined {
+  get(): T[] {
     const now = this.access();
     const list = this.inner.get();
-    if (list === undefined) return undefined;
+    if (list.length === 0) return [];
     const live = list.filter((e) => !this.expired(e, now));
     const out = (this.returnExpired ? list : live).map((e) => e.v);
     if (this.readUpdates) {
@@ -285,7 +285,7 @@ class TtlListState<T> extends TtlBase<Inner<ListState<TtlValue<T>>>> implements 
     } else if (live.length < list.length) {
       this.inner.update(live); // cleanup on read
     }
-    return out.length === 0 ? undefined : out;
+    return out;
   }
   add(value: T): void {
     checkListElement(value, this.#name);

@@ -529,9 +529,9 @@ class HeapListState<T, N> extends HeapStateBase<N> {
   override decode(_existing: unknown, _rest: ByteReader, value: Uint8Array): unknown {
     return decodeList(this.#ser, value);
   }
-  get(): T[] | undefined {
+  get(): T[] {
     const v = this.getRaw() as T[] | undefined;
-    return v === undefined ? undefined : v.slice();
+    return v === undefined ? [] : v.slice();
   }
   add(v: T): void {
     checkListElement(v, this.name);

@@ -471,9 +471,9 @@ class LsmListState<T, N> extends LsmState<N> {
     this.#ser = ser;
     this.#name = name;
   }
-  get(): T[] | undefined {
+  get(): T[] {
     const n = this.lookup();
-    return n <= 0 ? undefined : decodeList(this.#ser, this.view(n).slice());
+    return n <= 0 ? [] : decodeList(this.#ser, this.view(n).slice());
   }
   /** Appends with a merge record: the list is never read. */
   add(v: T): void {

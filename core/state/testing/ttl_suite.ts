@@ -171,7 +171,7 @@ export function runTtlSuite(
     }
     clock.advance(100);
     assert.equal(v.value(), undefined);
-    assert.equal(l.get(), undefined);
+    assert.deepEqual(l.get(), []);
     assert.equal(m.get("p"), undefined);
     b.dispose();
   });
@@ -191,7 +191,7 @@ export function runTtlSuite(
     assert.equal(v.value(), 7);
     assert.equal(v.value(), undefined, "cleaned up on the first read");
     assert.deepEqual(l.get(), [1]);
-    assert.equal(l.get(), undefined);
+    assert.deepEqual(l.get(), []);
     assert.deepEqual([...m.entries()], [[1, 2]]);
     assert.ok(m.isEmpty());
     b.dispose();
@@ -230,7 +230,7 @@ export function runTtlSuite(
     clock.set(279);
     assert.deepEqual(l.get(), ["x", "y"]);
     clock.set(280);
-    assert.equal(l.get(), undefined);
+    assert.deepEqual(l.get(), []);
     b.dispose();
   });
 
