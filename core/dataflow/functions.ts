@@ -581,7 +581,7 @@ export interface CoProcessFunction<I1, I2, O> extends RichFunction, Checkpointed
 /**
  * Maps the records of two connected streams to one output type: `map1` for
  * the first input, `map2` for the second (Flink's `CoMapFunction`). Keyed
- * connected streams give it keyed state through `getRuntimeContext` in `open`.
+ * connected streams give it keyed state through the `RuntimeContext` that `open` receives.
  *
  * @example
  * ```ts
