@@ -97,7 +97,9 @@ export class SourceOperator extends StreamOperator {
       this.#splits.update(reader.snapshotSplits(checkpointId));
       return;
     }
-    this.#positions!.update([reader.position()]);
+    // List state refuses null elements: a reader with no position (null) restores as a new one.
+    const position = reader.position();
+    this.#positions!.update(position == null ? [] : [position]);
   }
 
   /**

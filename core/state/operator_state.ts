@@ -11,7 +11,7 @@ import type { ListStateDescriptor, MapStateDescriptor } from "./descriptors.ts";
 import { deserialize, serialize } from "./serializer.ts";
 import { latin1 } from "./_latin1.ts";
 import { restoredValueMigration, stateSchemas } from "./_state_migration.ts";
-import type { StateSchemas } from "./state_keys.ts";
+import { checkListElement, type StateSchemas } from "./state_keys.ts";
 import type { ListState, MapState } from "./state.ts";
 
 /**
@@ -235,13 +235,28 @@ export class OperatorStateStore {
   }
 
   #list<T>(d: ListStateDescriptor<T>, mode: OperatorStateMode): ListState<T> {
+    // checkListElement quotes it: `state "name" of operator "uid"`.
+    const name = `${d.name}" of operator "${this.#operator}`;
     return this.#register(d as ListStateDescriptor<unknown>, mode, (items) => {
       let list = items.map((b) => deserialize(d.elementSerializer, b));
       const state: ListState<T> = {
         get: () => list.slice(),
-        add: (v) => void list.push(v),
-        addAll: (vs) => void list.push(...vs),
-        update: (vs) => void (list = [...vs]),
+        // A null element is refused here, as keyed list state and Flink's refuse it, instead of
+        // failing every later checkpoint (or restoring as null): all or nothing per call.
+        add: (v) => {
+          checkListElement(v, name);
+          list.push(v);
+        },
+        addAll: (vs) => {
+          const added = [...vs];
+          for (const v of added) checkListElement(v, name);
+          list.push(...added);
+        },
+        update: (vs) => {
+          const next = [...vs];
+          for (const v of next) checkListElement(v, name);
+          list = next;
+        },
         clear: () => void (list = []),
       };
       return { state, snapshot: () => list.map((v) => serialize(d.elementSerializer, v)) };

@@ -310,3 +310,20 @@ Deno.test("OperatorStateStore: a descriptor with TTL is refused (it would never 
   }
   assert.throws(() => store.getBroadcastState(map), StateError);
 });
+
+Deno.test("OperatorStateStore: list state refuses null and undefined elements, as keyed list state", () => {
+  const store = new OperatorStateStore("buffering-sink");
+  const list = store.getListState(offsets);
+  list.add(1);
+  const refused = (e: unknown) =>
+    e instanceof StateError &&
+    /cannot add (null|undefined) to a ListState \(state "offsets" of operator "buffering-sink"\)/
+      .test(e.message);
+  assert.throws(() => list.add(null as never), refused);
+  assert.throws(() => list.add(undefined as never), refused);
+  assert.throws(() => list.addAll([2, null as never]), refused);
+  assert.throws(() => list.update([3, undefined as never]), refused);
+  assert.deepEqual(list.get(), [1], "nothing of a refused call was added");
+  // Before, the element was kept and every checkpoint failed serializing it.
+  assert.doesNotThrow(() => store.snapshot());
+});
