@@ -8,6 +8,7 @@ import { ConfigError, StateError } from "../errors.ts";
 import { ownFunction } from "./_own_function.ts";
 import {
   checkVoidResult,
+  describeValue,
   promiseReturnedError,
   returnsRecords,
   valueReturnedError,
@@ -542,6 +543,13 @@ export class BroadcastProcessOperator<I, B, O> extends ProcessOperatorBase<O> {
       getBroadcastState: <BK, BV>(d: MapStateDescriptor<BK, BV>) =>
         self.#state(d).state as MapState<BK, BV>,
       applyToKeyedState(d, fn) {
+        // Checked before any key: with no keys yet, a wrong argument would pass unnoticed.
+        if (typeof fn !== "function") {
+          throw new ConfigError(
+            `Operator "${self.ctx.name}": applyToKeyedState takes a function (key, state) => void, ` +
+              `as Flink's KeyedStateFunction.process, got ${describeValue(fn)}`,
+          );
+        }
         const backend = self.ctx.keyedBackend();
         const state = backend.state(d);
         for (const key of [...backend.keys(d.name)]) {

@@ -370,6 +370,27 @@ Deno.test("keyed broadcast harness: broadcast state and applyToKeyedState over k
   await h.close();
 });
 
+Deno.test("applyToKeyedState given Flink's KeyedStateFunction object is a ConfigError, keys or not", async () => {
+  const total = new ValueStateDescriptor("total", Serializers.f64, 0);
+  const fn: BroadcastProcessFunction<string, string, string> = {
+    processElement() {},
+    processBroadcastElement(_r, ctx) {
+      // A ported anonymous KeyedStateFunction: an object with process(key, state).
+      ctx.applyToKeyedState(total, { process() {} } as never);
+    },
+  };
+  const h = await BroadcastProcessFunctionHarness.create(fn, { keySelector: (s: string) => s });
+  // No key has state yet: before, nothing was called and the mistake passed unnoticed.
+  assert.throws(
+    () => h.processBroadcastElement("reset"),
+    (e) =>
+      e instanceof ConfigError &&
+      /applyToKeyedState takes a function \(key, state\) => void/.test(e.message) &&
+      /got a Object|got an object/.test(e.message),
+  );
+  await h.close();
+});
+
 Deno.test("keyed broadcast harness: onTimer reads the broadcast state, as in Flink", async () => {
   const threshold = new MapStateDescriptor("threshold", Serializers.string, Serializers.f64);
   const fn: BroadcastProcessFunction<[string, number], number, string> = {
