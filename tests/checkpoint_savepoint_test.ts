@@ -354,3 +354,46 @@ Deno.test("savepoint: each savepoint, and a stop's, is logged once with its path
     Deno.removeSync(dir, { recursive: true });
   }
 });
+
+Deno.test("savepoint: a source reader whose position is null gets restore(null) back, not a fresh start", async () => {
+  // Operator list state refuses null elements, as Flink's; a reader's position is any JSON value,
+  // null included, and its restore must see it (a fresh start would read again what it had read).
+  const restored: unknown[] = [];
+  let emitted = 0;
+  const source = {
+    name: "null-position",
+    maxParallelism: 1,
+    createReader: () => ({
+      poll: (out: { collect(v: string): void }) => {
+        if (emitted > 0) return "idle" as const;
+        emitted++;
+        out.collect("x");
+        return "more" as const;
+      },
+      position: () => null,
+      restore: (p: unknown) => void restored.push(p),
+    }),
+  };
+  const dir = Deno.makeTempDirSync({ prefix: "weir-sp-null-" });
+  const run = (restore?: string) => {
+    const env = StreamEnvironment.create({
+      checkpoint: { dir },
+      ...(restore ? { restore } : {}),
+      restartStrategy: { kind: "none" },
+      log: () => {},
+    });
+    env.addSource(source, { uid: "src" }).addSink(new CollectSink<string>(), { uid: "sink" });
+    return env.executeAsync("null position");
+  };
+  const first = run();
+  await until(() => emitted === 1, "the record read");
+  const sp = await first.stopWithSavepoint("sp");
+  await first.done;
+  assert.deepEqual(restored, []);
+  const second = run(sp.path);
+  await until(() => restored.length === 1, "the reader restored");
+  assert.deepEqual(restored, [null]);
+  second.cancel();
+  await second.done;
+  Deno.removeSync(dir, { recursive: true });
+});

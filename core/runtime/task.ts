@@ -97,9 +97,8 @@ export class SourceOperator extends StreamOperator {
       this.#splits.update(reader.snapshotSplits(checkpointId));
       return;
     }
-    // List state refuses null elements: a reader with no position (null) restores as a new one.
     const position = reader.position();
-    this.#positions!.update(position == null ? [] : [position]);
+    this.#positions!.update([position === null ? NULL_POSITION : position]);
   }
 
   /**
@@ -129,8 +128,21 @@ export class SourceOperator extends StreamOperator {
   }
 }
 
-/** Operator state of a source subtask: its reader's position. */
-const POSITION = new ListStateDescriptor<unknown>("source-position", Serializers.json);
+/**
+ * A reader's position `null`, as list state holds it: list state refuses null elements (as
+ * Flink's), but `null` is a JSON position like any other, and a restore must hand it back to
+ * `restore` rather than start the reader anew (which would read again what it had read).
+ */
+const NULL_POSITION = Object.freeze({ nullPosition: true });
+
+/**
+ * Operator state of a source subtask: its reader's position, as JSON (`NULL_POSITION` written
+ * as `null`; a restore reads it back as `null`, not through `add`).
+ */
+const POSITION = new ListStateDescriptor<unknown>("source-position", {
+  ...Serializers.json,
+  write: (v, out) => Serializers.json.write(v === NULL_POSITION ? null : v, out),
+});
 /** Operator state of a split reader: its splits (union: all subtasks' splits on restore). */
 export const SOURCE_SPLITS: ListStateDescriptor<unknown> = new ListStateDescriptor<unknown>(
   "source-splits",
