@@ -38,6 +38,7 @@ import { inWorkerShare } from "../runtime/_worker_role.ts";
 import { ConfigError } from "../errors.ts";
 import { checkOptionNames } from "../_options.ts";
 import { EXTERNAL } from "./_external.ts";
+import { localPath } from "./_local_path.ts";
 import { jsonLine } from "./_json_line.ts";
 import type { SegmentFile } from "../../statestore-as/segment_fs.ts";
 import { TwoPhaseCommitSink } from "./two_phase_commit_sink.ts";
@@ -64,7 +65,10 @@ import type { SinkContext } from "./sink.ts";
  * ```
  */
 export interface ExactlyOnceFileSinkOptions<T> {
-  /** The output folder; created if missing. */
+  /**
+   * The output folder; created if missing. A path, or a `file:` URL (Flink's `file:///path`);
+   * another URL is a `ConfigError`.
+   */
   dir: string;
   /** Turns a record into a line (strings as they are, other values as JSON, a bigint as digits). */
   format?: (value: T) => string;
@@ -144,7 +148,7 @@ export class ExactlyOnceFileSink<T> extends TwoPhaseCommitSink<T, FileTransactio
     if (typeof options.dir !== "string" || options.dir === "") {
       throw new ConfigError("ExactlyOnceFileSink needs a dir");
     }
-    this.dir = resolve(options.dir);
+    this.dir = resolve(localPath("ExactlyOnceFileSink", "dir", options.dir));
     this.format = options.format ?? jsonLine;
     this.fs = options.fs ?? new DenoCheckpointFs();
     makeJobFolder(this.fs, this.dir, "Output directory", [IN_PROGRESS_DIR]);

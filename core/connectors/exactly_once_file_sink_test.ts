@@ -268,3 +268,20 @@ Deno.test("exactly-once file sink: a bigint record is written as its digits, not
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("exactly-once file sink: a file: URL dir is that folder, not a folder named file: under the working folder", async () => {
+  const root = await Deno.makeTempDir();
+  try {
+    const env = StreamEnvironment.create();
+    const sink = new ExactlyOnceFileSink<string>({ dir: `file://${root}/out` });
+    assert.equal(sink.dir, `${root}/out`);
+    env.fromCollection(["a", "b"]).addSink(sink);
+    await env.execute("file url");
+    const parts = [...Deno.readDirSync(`${root}/out`)].filter((e) => e.name.startsWith("part-"));
+    assert.equal(parts.length, 1);
+    assert.equal(await Deno.readTextFile(`${root}/out/${parts[0]!.name}`), "a\nb\n");
+    assert.throws(() => new ExactlyOnceFileSink({ dir: "s3://bucket/out" }), ConfigError);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});

@@ -6,6 +6,7 @@
 import { ConfigError } from "../errors.ts";
 import { checkOptionNames } from "../_options.ts";
 import { EXTERNAL } from "./_external.ts";
+import { localPath } from "./_local_path.ts";
 import { jsonLine } from "./_json_line.ts";
 import type { FunctionInitializationContext } from "../dataflow/functions.ts";
 import type { SinkContext, SinkFunction } from "./sink.ts";
@@ -28,7 +29,10 @@ import type { SinkContext, SinkFunction } from "./sink.ts";
  * ```
  */
 export interface TextFileSinkOptions<T> {
-  /** The folder to write `part-<subtask>-0` files into; created if missing. */
+  /**
+   * The folder to write `part-<subtask>-0` files into; created if missing. A path, or a `file:`
+   * URL (Flink's `file:///path`); another URL is a `ConfigError`.
+   */
   dir: string;
   /** Turns a record into a line (strings as they are, other values as JSON, a bigint as digits). */
   format?: ((value: T) => string) | undefined;
@@ -82,7 +86,7 @@ export class TextFileSink<T> implements SinkFunction<T> {
     if (typeof options.dir !== "string" || options.dir === "") {
       throw new ConfigError("TextFileSink needs a dir");
     }
-    this.dir = options.dir;
+    this.dir = localPath("TextFileSink", "dir", options.dir);
     this.format = options.format ?? jsonLine;
   }
 

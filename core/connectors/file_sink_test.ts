@@ -176,3 +176,13 @@ Deno.test("TextFileSink: a misspelt option is a ConfigError naming it, not a def
   );
   assert.throws(() => new TextFileSink(null as never), ConfigError);
 });
+
+Deno.test("TextFileSink takes a file: URL for its dir, as Flink's file:/// paths, instead of writing into a folder named file: under the working folder", async () => {
+  await tempDir(async (root) => {
+    const env = StreamEnvironment.create();
+    env.fromCollection(["a", "b"]).addSink(new TextFileSink<string>({ dir: `file://${root}/out` }));
+    await env.execute("file url");
+    assert.equal(await Deno.readTextFile(`${root}/out/part-0-0`), "a\nb\n");
+    assert.throws(() => new TextFileSink({ dir: "s3://bucket/out" }), ConfigError);
+  });
+});

@@ -8,6 +8,7 @@
 import { ConfigError } from "../errors.ts";
 import { checkOptionNames } from "../_options.ts";
 import { EXTERNAL } from "./_external.ts";
+import { localPath } from "./_local_path.ts";
 import { unreadable } from "./_file_range_reader.ts";
 import { FileShareReader } from "./_file_share_reader.ts";
 import { DirectoryReader } from "./_directory_reader.ts";
@@ -34,7 +35,10 @@ import type { SplitEnumerator, SplitEnumeratorContext } from "./split_enumerator
  * ```
  */
 export interface FileSourceOptions {
-  /** The file to read, or a directory whose files are read (see {@linkcode FileSource}). */
+  /**
+   * The file to read, or a directory whose files are read (see {@linkcode FileSource}): a path,
+   * or a `file:` URL (Flink's `file:///path`); another URL is a `ConfigError`.
+   */
   path: string;
   /** Bytes read from disk at a time (1 MiB); a line longer than this grows the buffer. */
   chunkBytes?: number | undefined;
@@ -201,7 +205,7 @@ export class FileSource<T extends string | Uint8Array = string> implements Sourc
     if (!Number.isSafeInteger(splitBytes) || splitBytes < 1) {
       throw new ConfigError(`FileSource splitBytes must be a positive integer, got ${splitBytes}`);
     }
-    this.#path = options.path;
+    this.#path = localPath("FileSource", "path", options.path);
     this.#chunkBytes = chunk;
     this.#encoding = fileSourceEncoding(options.encoding);
     this.#monitorIntervalMs = monitor;

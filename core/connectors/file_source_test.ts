@@ -524,3 +524,24 @@ Deno.test("A job counts replaced sequences in /metrics and logs one warning per 
     (e: unknown) => e instanceof ConfigError && /utf-8, utf-8-fatal, latin1, bytes/.test(e.message),
   );
 });
+
+Deno.test('readTextFile takes a file: URL, as Flink\'s readTextFile("file:///path"), and refuses other URLs with a ConfigError', async () => {
+  await withFile("one\ntwo\n", async (path) => {
+    const env = StreamEnvironment.create();
+    const sink = new CollectSink<string>();
+    env.readTextFile(new URL(`file://${path}`).href).addSink(sink);
+    await env.execute("file url");
+    assert.deepEqual(sink.values, ["one", "two"]);
+    assert.equal(new FileSource({ path: `file:${path}` }).path, path);
+  });
+  assert.throws(
+    () => new FileSource({ path: "hdfs://namenode/in.txt" }),
+    (e) =>
+      e instanceof ConfigError &&
+      /local files only: path "hdfs:\/\/namenode\/in.txt"/.test(e.message),
+  );
+  assert.throws(
+    () => new FileSource({ path: "file://otherhost/in.txt" }),
+    (e) => e instanceof ConfigError && /no local file URL/.test(e.message),
+  );
+});

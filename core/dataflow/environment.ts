@@ -918,6 +918,7 @@ export class StreamEnvironment implements GraphBuilder {
   /**
    * Reads the lines of a text file (UTF-8 unless `opts.encoding` says
    * otherwise), in parallel by byte ranges (see {@linkcode FileSource}).
+   * `path` is a path or a `file:` URL, as Flink's `readTextFile("file:///path")`.
    */
   readTextFile(
     path: string,
