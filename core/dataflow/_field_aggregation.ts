@@ -34,8 +34,19 @@ export function fieldAggregation<T>(
   first = true,
 ): FieldAggregation<T> {
   const types = op === "sum" ? ["number"] : COMPARABLE;
+  // As Flink's field expressions on a basic type (Integer, String): position 0 or "*" is the
+  // record itself; any other field is an error there (a string's characters are no fields).
+  const whole = field === 0 || field === "*";
   const valueOf = (record: T, type?: string): never => {
-    const v = (record as Record<string | number, unknown> | null | undefined)?.[field];
+    if (isBasic(record) && !whole) {
+      throw new ConfigError(
+        `${op}(${JSON.stringify(field)}): the records are ${typeof record}s, whose only ` +
+          `field is 0 (or "*"), the record itself, as in Flink`,
+      );
+    }
+    const v = isBasic(record)
+      ? record
+      : (record as Record<string | number, unknown> | null | undefined)?.[field];
     const t = typeof v;
     if (type === undefined ? !types.includes(t) : t !== type) {
       throw new ConfigError(
@@ -49,6 +60,7 @@ export function fieldAggregation<T>(
     return v as never;
   };
   const withField = (kept: T, v: unknown): T => {
+    if (isBasic(kept)) return v as T;
     const copy = (Array.isArray(kept) ? [...kept] : { ...kept }) as T;
     (copy as Record<string | number, unknown>)[field] = v;
     return copy;
@@ -76,6 +88,11 @@ function compareField(a: number | string, b: number | string): -1 | 0 | 1 {
   if (a === b) return a !== 0 || Object.is(a, b) ? 0 : Object.is(a, -0) ? -1 : 1;
   const aNaN = Number.isNaN(a), bNaN = Number.isNaN(b);
   return aNaN === bNaN ? 0 : aNaN ? 1 : -1;
+}
+
+/** Whether a record is a basic value (a number, a string…), not an object with fields. */
+function isBasic(record: unknown): boolean {
+  return record != null && typeof record !== "object" && typeof record !== "function";
 }
 
 /** A value's type, for messages: its class for an object. */

@@ -764,7 +764,7 @@ export class KeyedStream<T, K> extends DataStream<T> {
    * concatenated string.
    */
   #aggregateField(
-    field: keyof T & (string | number),
+    field: T extends string | number ? 0 | "*" : keyof T & (string | number),
     op: FieldAggregationKind,
     first = true,
   ): DataStream<T> {
@@ -786,8 +786,10 @@ export class KeyedStream<T, K> extends DataStream<T> {
   /**
    * Rolling sum of `field` per key (other fields come from the first record).
    * A record whose field is not a number fails the job with a `ConfigError`.
+   * On a stream of numbers (or strings, for the others) `field` is `0` or
+   * `"*"`, the record itself, as Flink's on a basic type: `sum(0)` sums them.
    */
-  sum(field: keyof T & (string | number)): DataStream<T> {
+  sum(field: T extends string | number ? 0 | "*" : keyof T & (string | number)): DataStream<T> {
     return this.#aggregateField(field, "sum");
   }
 
@@ -797,7 +799,7 @@ export class KeyedStream<T, K> extends DataStream<T> {
    * Numbers compare as Flink's `Double.compare`: NaN is above every number and
    * -0 below 0, so the minimum is NaN only while every value so far is NaN.
    */
-  min(field: keyof T & (string | number)): DataStream<T> {
+  min(field: T extends string | number ? 0 | "*" : keyof T & (string | number)): DataStream<T> {
     return this.#aggregateField(field, "min");
   }
 
@@ -807,7 +809,7 @@ export class KeyedStream<T, K> extends DataStream<T> {
    * Numbers compare as Flink's `Double.compare`: NaN is above every number
    * (+Infinity too), so once a key's field has been NaN its maximum stays NaN.
    */
-  max(field: keyof T & (string | number)): DataStream<T> {
+  max(field: T extends string | number ? 0 | "*" : keyof T & (string | number)): DataStream<T> {
     return this.#aggregateField(field, "max");
   }
 
@@ -834,7 +836,10 @@ export class KeyedStream<T, K> extends DataStream<T> {
    * assert.deepEqual(out.values.map((b) => b.bidder), ["x", "y", "y"]);
    * ```
    */
-  minBy(field: keyof T & (string | number), first = true): DataStream<T> {
+  minBy(
+    field: T extends string | number ? 0 | "*" : keyof T & (string | number),
+    first = true,
+  ): DataStream<T> {
     return this.#aggregateField(field, "minBy", first);
   }
 
@@ -856,7 +861,10 @@ export class KeyedStream<T, K> extends DataStream<T> {
    * assert.deepEqual(out.values.map((t) => t[2]), ["a", "b", "c"]);
    * ```
    */
-  maxBy(field: keyof T & (string | number), first = true): DataStream<T> {
+  maxBy(
+    field: T extends string | number ? 0 | "*" : keyof T & (string | number),
+    first = true,
+  ): DataStream<T> {
     return this.#aggregateField(field, "maxBy", first);
   }
 }

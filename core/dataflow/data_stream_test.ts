@@ -600,6 +600,38 @@ Deno.test("sum/min/max/minBy/maxBy refuse a missing or mistyped field; min/max c
   assert.deepEqual((await run(words, (s) => s.minBy("n"))).map((r) => r.tag), ["x", "y"]);
 });
 
+Deno.test('sum/min/max/minBy/maxBy of a stream of numbers or strings take field 0 or "*", the record itself, as Flink\'s on a basic type; another field is a ConfigError', async () => {
+  for (const backend of [new HeapStateBackend(), new LsmStateBackend()]) {
+    const run = async <T>(build: (env: StreamEnvironment) => DataStream<T>) => {
+      const env = StreamEnvironment.create({ stateBackend: backend });
+      const out = new CollectSink<T>();
+      build(env).addSink(out);
+      await env.execute();
+      return out.values;
+    };
+    const nums = (env: StreamEnvironment) => env.fromElements(1, 2, 3).keyBy(() => "all");
+    // sum(0) failed with "field 0 is missing"; Flink sums the Integers.
+    assert.deepEqual(await run((env) => nums(env).sum(0)), [1, 3, 6]);
+    assert.deepEqual(await run((env) => nums(env).max("*")), [1, 2, 3]);
+    assert.deepEqual(await run((env) => nums(env).countWindow(3).sum(0)), [6]);
+    // min(0) of strings compared first characters and emitted objects of characters.
+    const words = (env: StreamEnvironment) =>
+      env.fromElements("banana", "apple", "avocado").keyBy(() => "all");
+    assert.deepEqual(await run((env) => words(env).min(0)), ["banana", "apple", "apple"]);
+    assert.deepEqual(await run((env) => words(env).maxBy(0)), ["banana", "banana", "banana"]);
+    assert.deepEqual(await run((env) => words(env).countWindow(3).max(0)), ["banana"]);
+    const fruit = (env: StreamEnvironment) =>
+      env.fromElements("apple", "avocado").keyBy(() => "all");
+    assert.deepEqual(await run((env) => fruit(env).maxBy(0)), ["apple", "avocado"]);
+    await assert.rejects(
+      run((env) => words(env).min(1 as 0)),
+      (e: Error) =>
+        e.cause instanceof ConfigError &&
+        /min\(1\): the records are strings, whose only field is 0/.test(e.cause.message),
+    );
+  }
+});
+
 Deno.test("broadcast state: a descriptor not given to broadcast(...) is a StateError naming it, as in Flink", async () => {
   const limits = new MapStateDescriptor("limits", Serializers.string, Serializers.f64);
   const typo = new MapStateDescriptor("limit", Serializers.string, Serializers.f64);

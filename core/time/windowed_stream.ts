@@ -290,23 +290,32 @@ export class WindowedStream<T, K, W extends Window> {
    * assert.deepEqual(out.values, [["a", 1, 1], ["b", 1, 2], ["a", 10, 1]]);
    * ```
    */
-  sum(field: keyof T & (string | number), opts?: WindowStateOptions<T>): DataStream<T> {
+  sum(
+    field: T extends string | number ? 0 | "*" : keyof T & (string | number),
+    opts?: WindowStateOptions<T>,
+  ): DataStream<T> {
     return this.#byField(field, "sum", true, opts);
   }
 
   /** The window's first record with `field` replaced by the window's minimum (numbers or strings). */
-  min(field: keyof T & (string | number), opts?: WindowStateOptions<T>): DataStream<T> {
+  min(
+    field: T extends string | number ? 0 | "*" : keyof T & (string | number),
+    opts?: WindowStateOptions<T>,
+  ): DataStream<T> {
     return this.#byField(field, "min", true, opts);
   }
 
   /** The window's first record with `field` replaced by the window's maximum (numbers or strings). */
-  max(field: keyof T & (string | number), opts?: WindowStateOptions<T>): DataStream<T> {
+  max(
+    field: T extends string | number ? 0 | "*" : keyof T & (string | number),
+    opts?: WindowStateOptions<T>,
+  ): DataStream<T> {
     return this.#byField(field, "max", true, opts);
   }
 
   /** The window's record with the smallest `field` (on ties the first, or with `first = false` the latest). */
   minBy(
-    field: keyof T & (string | number),
+    field: T extends string | number ? 0 | "*" : keyof T & (string | number),
     first = true,
     opts?: WindowStateOptions<T>,
   ): DataStream<T> {
@@ -318,7 +327,7 @@ export class WindowedStream<T, K, W extends Window> {
    * latest), as Flink's windowed `maxBy` (its TopSpeedWindowing example).
    */
   maxBy(
-    field: keyof T & (string | number),
+    field: T extends string | number ? 0 | "*" : keyof T & (string | number),
     first = true,
     opts?: WindowStateOptions<T>,
   ): DataStream<T> {
@@ -327,7 +336,7 @@ export class WindowedStream<T, K, W extends Window> {
 
   /** A field aggregation as the window's reduce; the fired result is checked too (a window of one). */
   #byField(
-    field: keyof T & (string | number),
+    field: T extends string | number ? 0 | "*" : keyof T & (string | number),
     op: FieldAggregationKind,
     first: boolean,
     opts: WindowStateOptions<T> | undefined,
@@ -641,23 +650,32 @@ export class AllWindowedStream<T, W extends Window> {
   }
 
   /** Sums `field` per window, as `WindowedStream.sum`. */
-  sum(field: keyof T & (string | number), opts?: WindowStateOptions<T>): DataStream<T> {
+  sum(
+    field: T extends string | number ? 0 | "*" : keyof T & (string | number),
+    opts?: WindowStateOptions<T>,
+  ): DataStream<T> {
     return this.#inner.sum(field, opts);
   }
 
   /** The window's first record with its minimum `field`, as `WindowedStream.min`. */
-  min(field: keyof T & (string | number), opts?: WindowStateOptions<T>): DataStream<T> {
+  min(
+    field: T extends string | number ? 0 | "*" : keyof T & (string | number),
+    opts?: WindowStateOptions<T>,
+  ): DataStream<T> {
     return this.#inner.min(field, opts);
   }
 
   /** The window's first record with its maximum `field`, as `WindowedStream.max`. */
-  max(field: keyof T & (string | number), opts?: WindowStateOptions<T>): DataStream<T> {
+  max(
+    field: T extends string | number ? 0 | "*" : keyof T & (string | number),
+    opts?: WindowStateOptions<T>,
+  ): DataStream<T> {
     return this.#inner.max(field, opts);
   }
 
   /** The window's record with the smallest `field`, as `WindowedStream.minBy`. */
   minBy(
-    field: keyof T & (string | number),
+    field: T extends string | number ? 0 | "*" : keyof T & (string | number),
     first = true,
     opts?: WindowStateOptions<T>,
   ): DataStream<T> {
@@ -666,7 +684,7 @@ export class AllWindowedStream<T, W extends Window> {
 
   /** The window's record with the largest `field`, as `WindowedStream.maxBy`. */
   maxBy(
-    field: keyof T & (string | number),
+    field: T extends string | number ? 0 | "*" : keyof T & (string | number),
     first = true,
     opts?: WindowStateOptions<T>,
   ): DataStream<T> {
