@@ -117,3 +117,19 @@ Deno.test("a fractional, NaN or infinite duration is a ConfigError naming the pa
   keyed().window(TumblingEventTimeWindows.of(10)).allowedLateness(Infinity);
   keyed().intervalJoin(keyed()).between(-3, 3);
 });
+
+Deno.test("a sliding window's offset is bounded by its slide, and the ConfigError names the slide, as Flink's abs(offset) < slide", () => {
+  assert.throws(
+    () => SlidingEventTimeWindows.of(10, 5, 5),
+    (e) =>
+      e instanceof ConfigError &&
+      e.message === "Window offset must satisfy |offset| < slide, got offset 5, slide 5",
+  );
+  assert.equal(SlidingEventTimeWindows.of(10, 5, -4).offset, -4);
+  assert.throws(
+    () => TumblingEventTimeWindows.of(10, -10),
+    (e) =>
+      e instanceof ConfigError &&
+      e.message === "Window offset must satisfy |offset| < size, got offset -10, size 10",
+  );
+});

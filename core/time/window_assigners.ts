@@ -78,11 +78,12 @@ function checkPositive(what: string, v: number): void {
   checkWholeMs(what, v);
 }
 
-function checkOffset(offset: number, size: number): void {
+/** `bound` names what the offset must stay under: a tumbling window's size, a sliding one's slide. */
+function checkOffset(offset: number, bound: number, name: "size" | "slide"): void {
   checkWholeMs("Window offset", offset);
-  if (!(Math.abs(offset) < size)) {
+  if (!(Math.abs(offset) < bound)) {
     throw new ConfigError(
-      `Window offset must satisfy |offset| < size, got offset ${offset}, size ${size}`,
+      `Window offset must satisfy |offset| < ${name}, got offset ${offset}, ${name} ${bound}`,
     );
   }
 }
@@ -94,7 +95,7 @@ abstract class TumblingWindows<T> implements WindowAssigner<T, TimeWindow> {
   abstract readonly isEventTime: boolean;
   constructor(size: number, offset: number) {
     checkPositive("Tumbling window size", size);
-    checkOffset(offset, size);
+    checkOffset(offset, size, "size");
     this.size = size;
     this.offset = offset;
   }
@@ -178,7 +179,7 @@ abstract class SlidingWindows<T> implements WindowAssigner<T, TimeWindow> {
   constructor(size: number, slide: number, offset: number) {
     checkPositive("Sliding window size", size);
     checkPositive("Sliding window slide", slide);
-    checkOffset(offset, slide);
+    checkOffset(offset, slide, "slide");
     this.size = size;
     this.slide = slide;
     this.offset = offset;
