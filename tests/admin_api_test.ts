@@ -451,7 +451,9 @@ Deno.test("a job is RESTARTING between a failed attempt and the next (the restar
       const d = await (await app.request(`/jobs/${id}`)).json();
       if (seen.at(-1) !== d.state) seen.push(d.state);
       if (d.state === "RESTARTING") {
-        assert.equal(d.tasks.canceled, d.tasks.total);
+        // The failed task's subtasks FAILED, all others cancelled because of it, as Flink's.
+        assert.ok(d.tasks.failed > 0);
+        assert.equal(d.tasks.canceled + d.tasks.failed, d.tasks.total);
         // No thread runs the job between attempts (checked while it stays RESTARTING).
         const { taskmanagers } = await (await app.request("/taskmanagers")).json();
         const still = (await (await app.request(`/jobs/${id}`)).json()).state === "RESTARTING";
@@ -677,4 +679,87 @@ Deno.test("a cancel while RESTARTING discards the job's checkpoints, as a cancel
       Deno.removeSync(dir, { recursive: true });
     }
   }
+});
+
+/** A job whose map fails on record 3 (of a key on one subtask) in its first attempt. */
+function failingJob(delayMs: number) {
+  const env = StreamEnvironment.create({
+    parallelism: 2,
+    stateBackend: new HeapStateBackend(),
+    restartStrategy: { kind: "fixed-delay", attempts: 1, delayMs },
+    log: () => {},
+  });
+  const source = new QueueSource<number>("numbers");
+  let failed = false;
+  env.addSource(source).uid("numbers")
+    .keyBy((n) => n % 2).map((n) => {
+      if (n === 3 && !failed) {
+        failed = true;
+        throw new Error("boom");
+      }
+      return n;
+    }).uid("map")
+    .addSink({ invoke() {} }, { uid: "sink" });
+  const client = env.executeAsync("fails once");
+  const runtime = jobClientRuntime(client);
+  return { source, client, runtime, job: runtime.jobs()[0]!, app: createAdminApp(runtime) };
+}
+
+Deno.test("a failed attempt's failed subtask reads FAILED and the others CANCELED while the job restarts, in the REST API and the runtime view", async () => {
+  const { source, client, job, app } = failingJob(60_000);
+  const running = () => job.vertices().every((v) => v.subtaskStates?.RUNNING === v.parallelism);
+  await until("subtasks to run", running);
+  source.push(3);
+  await until("the restart delay", () => job.status() === "RESTARTING");
+  const failedTask = job.exceptions!()[0]!.taskName!;
+  assert.match(failedTask, /^Map -> Sink \([12]\/2\)$/);
+  const failedIndex = Number(failedTask.at(-4)) - 1;
+  const expected = [0, 1].map((i) => i === failedIndex ? "FAILED" : "CANCELED");
+  for (const uid of ["map", "sink"]) {
+    const v = job.vertices().find((x) => x.uid === uid)!;
+    assert.deepEqual(v.subtaskStates, { FAILED: 1, CANCELED: 1 });
+    assert.deepEqual(v.subtasks!.map((s) => s.state), expected);
+    const rest = await (await app.request(`/jobs/${job.id}/vertices/${vertexId(uid)}`)).json();
+    assert.deepEqual(rest.subtasks.map((s: Json) => [s.status, s.attempt]), [
+      [expected[0], 0],
+      [expected[1], 0],
+    ]);
+  }
+  const d = await (await app.request(`/jobs/${job.id}`)).json();
+  assert.equal(d.state, "RESTARTING");
+  assert.deepEqual(d.vertices.map((v: Json) => v.status), ["CANCELED", "FAILED", "FAILED"]);
+  assert.deepEqual(d["status-counts"], { CANCELED: 1, FAILED: 2 });
+  assert.deepEqual([d.tasks.failed, d.tasks.canceled], [2, 3]);
+  client.cancel();
+  assert.equal((await client.done).cancelled, true);
+});
+
+Deno.test("a job that failed for good shows the failed subtask FAILED and every other CANCELED, in the REST API and the runtime view", async () => {
+  const env = StreamEnvironment.create({
+    parallelism: 2,
+    stateBackend: new HeapStateBackend(),
+    log: () => {},
+  });
+  env.fromElements(1, 2, 3, 4, 5, 6).uid("numbers")
+    .keyBy((n) => n % 2, Serializers.i32).map((n) => {
+      if (n === 5) throw new Error("boom");
+      return n;
+    }).uid("map")
+    .addSink({ invoke() {} }, { uid: "sink" });
+  const client = env.executeAsync("fails");
+  const runtime = jobClientRuntime(client);
+  const [job] = runtime.jobs();
+  const app = createAdminApp(runtime);
+  await assert.rejects(client.done, /failed in task Map -> Sink \(1\/2\): boom/);
+  await until("the job to fail", () => job!.status() === "FAILED");
+  assert.deepEqual(job!.vertices().map((v) => v.subtaskStates), [
+    { CANCELED: 1 },
+    { CANCELED: 1, FAILED: 1 },
+    { CANCELED: 1, FAILED: 1 },
+  ]);
+  const rest = await (await app.request(`/jobs/${job!.id}/vertices/${vertexId("map")}`)).json();
+  assert.deepEqual(rest.subtasks.map((s: Json) => s.status), ["FAILED", "CANCELED"]);
+  const d = await (await app.request(`/jobs/${job!.id}`)).json();
+  assert.deepEqual(d.vertices.map((v: Json) => v.status), ["CANCELED", "FAILED", "FAILED"]);
+  assert.deepEqual([d.tasks.failed, d.tasks.canceled, d.tasks.total], [2, 3, 5]);
 });

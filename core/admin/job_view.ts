@@ -14,6 +14,19 @@ import type { SplitInfo } from "../connectors/source.ts";
 import type { SubtaskInfo, SubtaskState, VertexInfo, VertexInput } from "./runtime.ts";
 
 /**
+ * How a job attempt ended, which its subtasks' states show as Flink's do: a failed attempt's
+ * `failedTask` (the task its error came from, `A -> B (i/n)`) is `FAILED` and every other
+ * subtask `CANCELED` (cancelled because of it); a cancelled job's subtasks are `CANCELED`, a
+ * finished job's `FINISHED`.
+ */
+export interface AttemptEnd {
+  /** The attempt's end. */
+  readonly state: "FAILED" | "CANCELED" | "FINISHED";
+  /** A failed attempt's failed task, when one failed (not for a failure of the job as a whole). */
+  readonly failedTask?: string;
+}
+
+/**
  * A job's operators with their per-subtask figures at one instant.
  *
  * @example
@@ -57,6 +70,8 @@ export interface ViewVertex {
   readonly parallelism: number;
   /** Its input edges. */
   readonly inputs: readonly VertexInput[];
+  /** The task each of its subtasks runs in (`A -> B (i/n)`), by subtask index. */
+  readonly tasks?: readonly string[];
 }
 
 /**
@@ -90,6 +105,9 @@ export function viewVertices(plan: PhysicalPlan): ViewVertex[] {
       input: e.input,
       ...(e.sideOutput !== null ? { sideOutput: e.sideOutput } : {}),
     })),
+    tasks: plan.tasks.filter((t) => t.chain === v.chain).sort((a, b) =>
+      a.subtaskIndex - b.subtaskIndex
+    ).map((t) => t.name),
   }));
 }
 
@@ -145,13 +163,14 @@ export class JobViewBuilder {
 
   /**
    * A new view from `reports` (every subtask's latest), at `now` (ms since
-   * epoch; event-time lags are measured to it). For a `canceled` job every
-   * subtask reads `CANCELED`, as the REST API shows it.
+   * epoch; event-time lags are measured to it). Once the attempt has ended
+   * (`end`), its subtasks read as Flink's tasks do then (see {@linkcode AttemptEnd}),
+   * whatever their last reports said.
    */
-  update(reports: readonly SubtaskReport[], now: number = Date.now(), canceled = false): JobView {
+  update(reports: readonly SubtaskReport[], now: number = Date.now(), end?: AttemptEnd): JobView {
     const live = new Set<string>();
     for (const r of reports) for (const s of r.liveSegments) live.add(s);
-    const vertices = this.#sum(reports, now, canceled);
+    const vertices = this.#sum(reports, now, end);
     this.#view = { updatedAt: now, vertices, liveSegments: [...live] };
     return this.#view;
   }
@@ -171,7 +190,7 @@ export class JobViewBuilder {
     return s.ratio;
   }
 
-  #sum(reports: readonly SubtaskReport[], now: number, canceled = false): VertexInfo[] {
+  #sum(reports: readonly SubtaskReport[], now: number, end?: AttemptEnd): VertexInfo[] {
     const byUid = new Map<string, SubtaskReport[]>();
     for (const r of reports) byUid.set(r.uid, [...(byUid.get(r.uid) ?? []), r]);
     // A task's ratio once per update, whichever of its operators asks.
@@ -184,6 +203,16 @@ export class JobViewBuilder {
       }
       return ratio;
     };
+    // An ended attempt's subtask: its task's last report may be older (a worker's), or say
+    // FINISHED for a task that stopped because the attempt did.
+    const endState = (task: string | undefined): SubtaskState | undefined =>
+      !end
+        ? undefined
+        : end.state !== "FAILED"
+        ? end.state
+        : task !== undefined && task === end.failedTask
+        ? "FAILED"
+        : "CANCELED";
     return this.#vertices.map((v) => {
       const subtasks = (byUid.get(v.uid) ?? []).sort((a, b) => a.subtaskIndex - b.subtaskIndex);
       let recordsIn = 0, recordsOut = 0, ratio = 0;
@@ -221,9 +250,7 @@ export class JobViewBuilder {
           recordsIn: r.recordsIn,
           recordsOut: r.recordsOut,
           backpressureRatio: pressure,
-          // A cancelled task ends as a finished one does (a worker's last report may be older):
-          // the job's cancel is what says it was cancelled.
-          state: canceled ? "CANCELED" : r.state,
+          state: endState(r.task) ?? r.state,
           thread: r.thread,
           ...(r.inputWatermark > -Infinity ? { inputWatermark: r.inputWatermark } : {}),
           ...(v.sink ? {} : { watermark: r.watermark }),
@@ -231,12 +258,10 @@ export class JobViewBuilder {
       }
       // A subtask no thread reports yet is still being made (its Web Worker starts).
       const subtaskStates: Partial<Record<SubtaskState, number>> = {};
-      if (canceled) subtaskStates.CANCELED = v.parallelism;
-      else if (subtasks.length < v.parallelism) {
-        subtaskStates.DEPLOYING = v.parallelism - subtasks.length;
-      }
-      if (!canceled) {
-        for (const r of subtasks) subtaskStates[r.state] = (subtaskStates[r.state] ?? 0) + 1;
+      const reported = new Map(perSubtask.map((s) => [s.index, s.state]));
+      for (let i = 0; i < v.parallelism; i++) {
+        const s = reported.get(i) ?? endState(v.tasks?.[i]) ?? "DEPLOYING";
+        subtaskStates[s] = (subtaskStates[s] ?? 0) + 1;
       }
       return {
         uid: v.uid,

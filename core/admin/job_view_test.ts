@@ -283,6 +283,12 @@ Deno.test("JobView: subtask states: DEPLOYING until a thread reports one, then i
   // Between attempts: the job restarts, the failed attempt's subtasks are cancelled. RESTARTING
   // is the job's status only: its vertices and subtasks read CANCELED, as Flink's tasks.
   status = "RESTARTING";
+  // The job failed as a whole (no task did): every subtask was cancelled, whatever it reported.
+  builder.update(
+    ["src", "count", "sink"].flatMap((uid) => [0, 1].map((i) => report(uid, i, 3000))),
+    3000,
+    { state: "FAILED" },
+  );
   d = await detail();
   assert.equal(d.state, "RESTARTING");
   assert.deepEqual(d.vertices.map((v: Json) => v.status), Array(3).fill("CANCELED"));
@@ -292,4 +298,46 @@ Deno.test("JobView: subtask states: DEPLOYING until a thread reports one, then i
   assert.deepEqual(between.subtasks.map((s: Json) => s.status), ["CANCELED", "CANCELED"]);
   assert.equal(d.tasks.canceled, 6);
   assert.equal(d.tasks.finished, 0);
+});
+
+Deno.test("JobView: after a task fails, its subtasks read FAILED and every other CANCELED, as Flink's; vertices and tasks count them", async () => {
+  // Count and Sink are chained: task "Count -> Sink (i/2)" runs both.
+  const chained = VERTICES.map((v) => ({
+    ...v,
+    tasks: [0, 1].map((i) => `${v.uid === "src" ? "Source" : "Count -> Sink"} (${i + 1}/2)`),
+  }));
+  const builder = new JobViewBuilder(chained);
+  let status: JobStatus = "RUNNING";
+  const job: AdminJob = { ...viewJob(builder), status: () => status };
+  const app = createAdminApp({ jobs: () => [job] });
+  // Worker 1 never reported; the task of subtask 1 failed (its last report said RUNNING).
+  const reports = [0].flatMap((i) => [
+    report("src", i, 1000, { task: `Source (${i + 1}/2)`, state: "FINISHED" }),
+    report("count", i, 1000, { task: `Count -> Sink (${i + 1}/2)` }),
+    report("sink", i, 1000, { task: `Count -> Sink (${i + 1}/2)` }),
+  ]);
+  for (const s of ["RESTARTING", "FAILED"] as const) {
+    status = s;
+    const view = builder.update(reports, 2000, {
+      state: "FAILED",
+      failedTask: "Count -> Sink (2/2)",
+    });
+    assert.deepEqual(view.vertices.map((v) => v.subtaskStates), [
+      { CANCELED: 2 },
+      { CANCELED: 1, FAILED: 1 },
+      { CANCELED: 1, FAILED: 1 },
+    ]);
+    assert.deepEqual(view.vertices[1]!.subtasks!.map((x) => x.state), ["CANCELED"]);
+    const d = await (await app.request(`/jobs/${job.id}`)).json();
+    assert.equal(d.state, s);
+    assert.deepEqual(d.vertices.map((v: Json) => v.status), ["CANCELED", "FAILED", "FAILED"]);
+    assert.deepEqual(d["status-counts"], { CANCELED: 1, FAILED: 2 });
+    assert.deepEqual([d.tasks.failed, d.tasks.canceled, d.tasks.finished], [2, 4, 0]);
+    const count = await (await app.request(`/jobs/${job.id}/vertices/${vertexId("count")}`)).json();
+    assert.deepEqual(count.subtasks.map((x: Json) => [x.subtask, x.status]), [[0, "CANCELED"]]);
+  }
+  // Its reported subtask failing: that one reads FAILED.
+  builder.update(reports, 3000, { state: "FAILED", failedTask: "Count -> Sink (1/2)" });
+  const count = await (await app.request(`/jobs/${job.id}/vertices/${vertexId("count")}`)).json();
+  assert.deepEqual(count.subtasks.map((x: Json) => [x.subtask, x.status]), [[0, "FAILED"]]);
 });

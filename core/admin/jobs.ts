@@ -42,8 +42,8 @@ export function backpressureLevel(ratio: number): "ok" | "low" | "high" {
 }
 
 /**
- * The state of every subtask of a job that does not run: the job's, but `CANCELED` between
- * attempts (the failed attempt's subtasks are cancelled, as Flink's; `RESTARTING` is a job
+ * The state of every subtask of a job whose figures have no subtask states (`weir ui`'s, read
+ * from a checkpoint directory): the job's, but `CANCELED` between attempts (`RESTARTING` is a job
  * status, no task's).
  */
 function notRunningSubtaskState(status: string): string {
@@ -51,18 +51,19 @@ function notRunningSubtaskState(status: string): string {
 }
 
 /**
- * A vertex's status: while the job runs, its subtasks' state when they share
- * one, else as Flink aggregates them (running while any runs or finished).
+ * A vertex's status: its subtasks' states aggregated as Flink's
+ * `ExecutionJobVertex.getAggregateJobVertexState` does (any `FAILED`, then any
+ * `CANCELED`, `INITIALIZING`, `RUNNING`; `FINISHED` once all are; else `DEPLOYING`).
  */
 function vertexStatus(job: AdminJob, v: VertexInfo): string {
   const status = job.status();
   const states = v.subtaskStates;
-  if (status !== "RUNNING") return notRunningSubtaskState(status);
-  if (!states) return status;
-  const present = Object.keys(states);
-  if (present.length === 1) return present[0]!;
-  if (states.RUNNING || states.FINISHED) return "RUNNING";
-  return states.INITIALIZING ? "INITIALIZING" : "DEPLOYING";
+  if (!states) return status === "RUNNING" ? status : notRunningSubtaskState(status);
+  for (const s of ["FAILED", "CANCELED", "INITIALIZING", "RUNNING"] as const) {
+    if (states[s]) return s;
+  }
+  if (states.FINISHED) return states.FINISHED === v.parallelism ? "FINISHED" : "RUNNING";
+  return "DEPLOYING";
 }
 
 /** Subtasks per state, as Flink's job overview counts them. */
@@ -78,14 +79,13 @@ function taskCounts(job: AdminJob, vertices: readonly VertexInfo[]): Record<stri
     failed: 0,
   };
   const status = job.status();
-  if (status !== "RUNNING") {
-    // Between attempts the failed attempt's subtasks are cancelled, as Flink's.
-    counts[status === "RESTARTING" ? "canceled" : status.toLowerCase()] = total;
-    return counts;
-  }
   for (const v of vertices) {
-    if (!v.subtaskStates) counts.running! += v.parallelism;
-    for (const [s, n] of Object.entries(v.subtaskStates ?? {})) counts[s.toLowerCase()]! += n;
+    if (v.subtaskStates) {
+      for (const [s, n] of Object.entries(v.subtaskStates)) counts[s.toLowerCase()]! += n;
+    } else {
+      const s = status === "RUNNING" ? status : notRunningSubtaskState(status);
+      counts[s.toLowerCase()]! += v.parallelism;
+    }
   }
   return counts;
 }
@@ -269,9 +269,8 @@ export function jobsRoutes(runtime: AdminRuntime): Hono {
       now,
       subtasks: (v.subtasks ?? []).map((s) => ({
         subtask: s.index,
-        status: job.status() === "RUNNING"
-          ? s.state ?? "RUNNING"
-          : notRunningSubtaskState(job.status()),
+        status: s.state ??
+          (job.status() === "RUNNING" ? "RUNNING" : notRunningSubtaskState(job.status())),
         attempt: job.restarts(),
         "start-time": job.startTime,
         "end-time": end ?? -1,

@@ -21,7 +21,8 @@ import type { JobClient } from "../runtime/job_runner.ts";
 import type { TaskState } from "../runtime/task.ts";
 import type { SplitInfo } from "../connectors/source.ts";
 import type { MetricSample } from "../runtime/metric_group.ts";
-import { type JobView, JobViewBuilder, viewVertices } from "./job_view.ts";
+import { type AttemptEnd, type JobView, JobViewBuilder, viewVertices } from "./job_view.ts";
+import { JobFailedError } from "../errors.ts";
 
 /**
  * A job's status, as Flink names it: `RESTARTING` between a failed attempt
@@ -48,8 +49,11 @@ export type JobStatus = "RUNNING" | "RESTARTING" | "FINISHED" | "FAILED" | "CANC
 /**
  * A running job's subtask, by Flink's names for task states: `DEPLOYING`
  * until its worker has made it (the Web Worker still starts), then its
- * task's state (see {@linkcode TaskState}); every subtask of a cancelled job
- * is `CANCELED`, as the REST API shows it.
+ * task's state (see {@linkcode TaskState}). Once the attempt has ended, as
+ * Flink's: after a failure the subtasks of the task that failed read `FAILED`
+ * and all others `CANCELED` (cancelled because of it), also while the job waits
+ * to restart; every subtask of a cancelled job reads `CANCELED`, of a finished
+ * job `FINISHED`.
  *
  * @example
  * ```ts
@@ -70,7 +74,7 @@ export type JobStatus = "RUNNING" | "RESTARTING" | "FINISHED" | "FAILED" | "CANC
  * assert.equal(one, "FINISHED");
  * ```
  */
-export type SubtaskState = "DEPLOYING" | TaskState | "CANCELED";
+export type SubtaskState = "DEPLOYING" | TaskState | "CANCELED" | "FAILED";
 
 /**
  * One operator of a job (a Flink job vertex), summed over its subtasks.
@@ -211,8 +215,8 @@ export interface SubtaskInfo {
   readonly recordsOut: number;
   /** Fraction of recent time its task waited on full output channels, 0..1. */
   readonly backpressureRatio: number;
-  /** A running job's: its task's state, `CANCELED` once the job is (absent offline). */
-  readonly state?: TaskState | "CANCELED";
+  /** A running job's: its task's state, then how the attempt ended it (absent offline). */
+  readonly state?: SubtaskState;
   /** A running job's: the thread that runs it, `main` or `weir-worker/<i>` (absent offline). */
   readonly thread?: string;
   /**
@@ -634,6 +638,8 @@ class ClientJob implements AdminJob {
   readonly #client: JobClient;
   #status: JobStatus = "RUNNING";
   #endTime: number | undefined;
+  /** The task whose failure failed the job for good, if one did. */
+  #failedTask: string | undefined;
   /** A view per job attempt: a restart starts its tasks' figures from 0. */
   readonly #views = new WeakMap<Job, JobViewBuilder>();
   #storage: CheckpointStorage | undefined;
@@ -646,7 +652,10 @@ class ClientJob implements AdminJob {
     this.name = client.job.config.name;
     client.done.then(
       (r) => this.#end(r.cancelled ? "CANCELED" : "FINISHED"),
-      () => this.#end("FAILED"),
+      (e) => {
+        if (e instanceof JobFailedError) this.#failedTask = e.taskName;
+        this.#end("FAILED");
+      },
     );
   }
 
@@ -693,7 +702,22 @@ class ClientJob implements AdminJob {
     const job = this.#client.job;
     let builder = this.#views.get(job);
     if (!builder) this.#views.set(job, builder = new JobViewBuilder(viewVertices(job.plan)));
-    return builder.update(job.subtaskReports(), Date.now(), this.#status === "CANCELED");
+    return builder.update(job.subtaskReports(), Date.now(), this.#attemptEnd());
+  }
+
+  /** How the current attempt ended, if it has: between attempts, it failed. */
+  #attemptEnd(): AttemptEnd | undefined {
+    const status = this.status();
+    if (status === "RUNNING") return undefined;
+    if (status === "RESTARTING") {
+      const failedTask = this.#client.failures.at(-1)?.taskName;
+      return { state: "FAILED", ...(failedTask !== undefined ? { failedTask } : {}) };
+    }
+    if (status !== "FAILED") return { state: status };
+    return {
+      state: "FAILED",
+      ...(this.#failedTask !== undefined ? { failedTask: this.#failedTask } : {}),
+    };
   }
 
   refresh(): Promise<void> {
