@@ -583,13 +583,21 @@ Deno.test("worker executor: the admin API shows subtasks DEPLOYING while their W
     const detail = await (await fetch(`${url}/jobs/${jobs[0]!.id}`)).json() as {
       state: string;
       tasks: Record<string, number>;
-      vertices: { status: string }[];
+      vertices: { id: string; parallelism: number; status: string }[];
       "status-counts": Record<string, number>;
     };
     assert.equal(detail.state, "RUNNING");
     assert.equal(detail.tasks.deploying, detail.tasks.total);
     assert.equal(detail.tasks.running, 0);
     assert.deepEqual(detail["status-counts"], { DEPLOYING: detail.vertices.length });
+    // As Flink's, a vertex lists every subtask, also those no worker has made yet.
+    const [first] = detail.vertices;
+    const { subtasks } = await (await fetch(`${url}/jobs/${jobs[0]!.id}/vertices/${first!.id}`))
+      .json() as { subtasks: { subtask: number; status: string }[] };
+    assert.deepEqual(
+      subtasks.map((s) => [s.subtask, s.status]),
+      Array.from({ length: first!.parallelism }, (_, i) => [i, "DEPLOYING"]),
+    );
   } finally {
     child.kill("SIGKILL");
     await child.status;

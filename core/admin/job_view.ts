@@ -256,13 +256,25 @@ export class JobViewBuilder {
           ...(v.sink ? {} : { watermark: r.watermark }),
         });
       }
-      // A subtask no thread reports yet is still being made (its Web Worker starts).
-      const subtaskStates: Partial<Record<SubtaskState, number>> = {};
-      const reported = new Map(perSubtask.map((s) => [s.index, s.state]));
+      // Every subtask is listed, as Flink lists a vertex's: one no thread reports yet is still
+      // being made (its Web Worker starts), with nothing counted.
+      const reported = new Set(perSubtask.map((s) => s.index));
       for (let i = 0; i < v.parallelism; i++) {
-        const s = reported.get(i) ?? endState(v.tasks?.[i]) ?? "DEPLOYING";
-        subtaskStates[s] = (subtaskStates[s] ?? 0) + 1;
+        if (reported.has(i)) continue;
+        const task = v.tasks?.[i];
+        perSubtask.push({
+          index: i,
+          ...(task !== undefined ? { task } : {}),
+          recordsIn: 0,
+          recordsOut: 0,
+          backpressureRatio: 0,
+          state: endState(task) ?? "DEPLOYING",
+          ...(v.sink ? {} : { watermark: -Infinity }),
+        });
       }
+      perSubtask.sort((a, b) => a.index - b.index);
+      const subtaskStates: Partial<Record<SubtaskState, number>> = {};
+      for (const { state: s } of perSubtask) subtaskStates[s!] = (subtaskStates[s!] ?? 0) + 1;
       return {
         uid: v.uid,
         name: v.name,

@@ -114,12 +114,15 @@ function twoRounds(builder: JobViewBuilder): void {
 
 Deno.test("JobView: vertices sum their subtasks' reports; backpressure is the share of the last window", () => {
   const builder = new JobViewBuilder(VERTICES);
-  // Before any report: every operator, no subtasks, nothing counted.
-  assert.deepEqual(builder.view.vertices.map((v) => [v.uid, v.recordsIn, v.subtasks]), [
-    ["src", 0, []],
-    ["count", 0, []],
-    ["sink", 0, []],
-  ]);
+  // Before any report: every operator and each of its subtasks DEPLOYING, nothing counted.
+  assert.deepEqual(
+    builder.view.vertices.map((v) => [v.uid, v.recordsIn, v.subtasks!.map((s) => s.state)]),
+    [
+      ["src", 0, ["DEPLOYING", "DEPLOYING"]],
+      ["count", 0, ["DEPLOYING", "DEPLOYING"]],
+      ["sink", 0, ["DEPLOYING", "DEPLOYING"]],
+    ],
+  );
   twoRounds(builder);
   const [src, count, sink] = builder.view.vertices;
   assert.equal(src!.recordsOut, 300);
@@ -262,7 +265,12 @@ Deno.test("JobView: subtask states: DEPLOYING until a thread reports one, then i
   });
   assert.deepEqual(d["status-counts"], { INITIALIZING: 3 });
   const counted = await (await app.request(`/jobs/${job.id}/vertices/${vertexId("count")}`)).json();
-  assert.deepEqual(counted.subtasks.map((s: Json) => [s.subtask, s.status]), [[0, "INITIALIZING"]]);
+  // Flink lists every subtask of a vertex: worker 1's still being made.
+  assert.deepEqual(counted.subtasks.map((s: Json) => [s.subtask, s.status, s["taskmanager-id"]]), [
+    [0, "INITIALIZING", "weir-worker/0"],
+    [1, "DEPLOYING", undefined],
+  ]);
+  assert.deepEqual(counted.subtasks[1].metrics["read-records"], 0);
 
   // Every subtask runs; then source subtask 1 ends its input.
   const all = (state: "RUNNING" | "FINISHED", src1: "RUNNING" | "FINISHED") =>
@@ -327,17 +335,23 @@ Deno.test("JobView: after a task fails, its subtasks read FAILED and every other
       { CANCELED: 1, FAILED: 1 },
       { CANCELED: 1, FAILED: 1 },
     ]);
-    assert.deepEqual(view.vertices[1]!.subtasks!.map((x) => x.state), ["CANCELED"]);
+    assert.deepEqual(view.vertices[1]!.subtasks!.map((x) => x.state), ["CANCELED", "FAILED"]);
     const d = await (await app.request(`/jobs/${job.id}`)).json();
     assert.equal(d.state, s);
     assert.deepEqual(d.vertices.map((v: Json) => v.status), ["CANCELED", "FAILED", "FAILED"]);
     assert.deepEqual(d["status-counts"], { CANCELED: 1, FAILED: 2 });
     assert.deepEqual([d.tasks.failed, d.tasks.canceled, d.tasks.finished], [2, 4, 0]);
     const count = await (await app.request(`/jobs/${job.id}/vertices/${vertexId("count")}`)).json();
-    assert.deepEqual(count.subtasks.map((x: Json) => [x.subtask, x.status]), [[0, "CANCELED"]]);
+    assert.deepEqual(count.subtasks.map((x: Json) => [x.subtask, x.status]), [
+      [0, "CANCELED"],
+      [1, "FAILED"],
+    ]);
   }
   // Its reported subtask failing: that one reads FAILED.
   builder.update(reports, 3000, { state: "FAILED", failedTask: "Count -> Sink (1/2)" });
   const count = await (await app.request(`/jobs/${job.id}/vertices/${vertexId("count")}`)).json();
-  assert.deepEqual(count.subtasks.map((x: Json) => [x.subtask, x.status]), [[0, "FAILED"]]);
+  assert.deepEqual(count.subtasks.map((x: Json) => [x.subtask, x.status]), [
+    [0, "FAILED"],
+    [1, "CANCELED"],
+  ]);
 });

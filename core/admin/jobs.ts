@@ -2,7 +2,7 @@
  * Job resources: `GET /jobs`, `GET /jobs/overview`, `GET /jobs/:jobid` (with
  * vertices: uid, name, parallelism, records in/out, backpressure ratio, output watermark and
  * event-time lag and input latency in ms, null when not finite),
- * `GET /jobs/:jobid/vertices/:vertexid` (per-subtask records and backpressure),
+ * `GET /jobs/:jobid/vertices/:vertexid` (every subtask's state, records and backpressure),
  * `GET /jobs/:jobid/vertices/:vertexid/backpressure` (per subtask),
  * `GET /jobs/:jobid/vertices/:vertexid/watermarks` (Flink's per-subtask
  * `currentInputWatermark`, and weir's `currentOutputWatermark`), and

@@ -139,7 +139,10 @@ export interface VertexInfo {
   }[];
   /** The edges into this operator: its producers and how records reach it. */
   readonly inputs?: readonly VertexInput[];
-  /** Per-subtask figures, in subtask order. */
+  /**
+   * Per-subtask figures, in subtask order: every subtask, one that no thread has reported yet
+   * (a running job's, its Web Worker still starting) `DEPLOYING`, with nothing counted.
+   */
   readonly subtasks?: readonly SubtaskInfo[];
   /** A running job's: how many of its subtasks are in each state (absent offline). */
   readonly subtaskStates?: Readonly<Partial<Record<SubtaskState, number>>>;
@@ -217,7 +220,10 @@ export interface SubtaskInfo {
   readonly backpressureRatio: number;
   /** A running job's: its task's state, then how the attempt ended it (absent offline). */
   readonly state?: SubtaskState;
-  /** A running job's: the thread that runs it, `main` or `weir-worker/<i>` (absent offline). */
+  /**
+   * A running job's: the thread that runs it, `main` or `weir-worker/<i>` (absent offline, and
+   * before its thread reported it).
+   */
   readonly thread?: string;
   /**
    * The watermark into its task (the least of its inputs'; ms of event time),
