@@ -728,7 +728,8 @@ Deno.test("a failed attempt's failed subtask reads FAILED and the others CANCELE
   const d = await (await app.request(`/jobs/${job.id}`)).json();
   assert.equal(d.state, "RESTARTING");
   assert.deepEqual(d.vertices.map((v: Json) => v.status), ["CANCELED", "FAILED", "FAILED"]);
-  assert.deepEqual(d["status-counts"], { CANCELED: 1, FAILED: 2 });
+  assert.deepEqual(d["status-counts"].FAILED, 2);
+  assert.deepEqual(d["status-counts"].CANCELED, 1);
   assert.deepEqual([d.tasks.failed, d.tasks.canceled], [2, 3]);
   client.cancel();
   assert.equal((await client.done).cancelled, true);

@@ -66,37 +66,55 @@ function vertexStatus(job: AdminJob, v: VertexInfo): string {
   return "DEPLOYING";
 }
 
-/** Subtasks per state, as Flink's job overview counts them. */
+/**
+ * Flink's `ExecutionState`s, in its order: every count by state (a job's and a vertex's `tasks`,
+ * `status-counts`) has each, 0 when none is in it, as Flink's REST API gives them.
+ */
+const EXECUTION_STATES = [
+  "CREATED",
+  "SCHEDULED",
+  "DEPLOYING",
+  "RUNNING",
+  "FINISHED",
+  "CANCELING",
+  "CANCELED",
+  "FAILED",
+  "RECONCILING",
+  "INITIALIZING",
+] as const;
+
+/** A count for every execution state, all 0. */
+function zeroCounts(): Record<string, number> {
+  return Object.fromEntries(EXECUTION_STATES.map((s) => [s, 0]));
+}
+
+/** A vertex's subtasks per state (Flink's vertex `tasks`). */
+function vertexTaskCounts(job: AdminJob, v: VertexInfo): Record<string, number> {
+  const counts = zeroCounts();
+  if (v.subtaskStates) {
+    for (const [s, n] of Object.entries(v.subtaskStates)) counts[s]! += n;
+  } else {
+    const status = job.status();
+    counts[status === "RUNNING" ? status : notRunningSubtaskState(status)]! += v.parallelism;
+  }
+  return counts;
+}
+
+/** Subtasks per state, as Flink's job overview counts them (lower-case states). */
 function taskCounts(job: AdminJob, vertices: readonly VertexInfo[]): Record<string, number> {
   const total = vertices.reduce((n, v) => n + v.parallelism, 0);
-  const counts: Record<string, number> = {
-    total,
-    deploying: 0,
-    initializing: 0,
-    running: 0,
-    finished: 0,
-    canceled: 0,
-    failed: 0,
-  };
-  const status = job.status();
+  const counts: Record<string, number> = { total };
+  for (const s of EXECUTION_STATES) counts[s.toLowerCase()] = 0;
   for (const v of vertices) {
-    if (v.subtaskStates) {
-      for (const [s, n] of Object.entries(v.subtaskStates)) counts[s.toLowerCase()]! += n;
-    } else {
-      const s = status === "RUNNING" ? status : notRunningSubtaskState(status);
-      counts[s.toLowerCase()]! += v.parallelism;
-    }
+    for (const [s, n] of Object.entries(vertexTaskCounts(job, v))) counts[s.toLowerCase()]! += n;
   }
   return counts;
 }
 
 /** Vertices per status (Flink's `status-counts`). */
 function statusCounts(job: AdminJob, vertices: readonly VertexInfo[]): Record<string, number> {
-  const counts: Record<string, number> = {};
-  for (const v of vertices) {
-    const s = vertexStatus(job, v);
-    counts[s] = (counts[s] ?? 0) + 1;
-  }
+  const counts = zeroCounts();
+  for (const v of vertices) counts[vertexStatus(job, v)]! += 1;
   return counts;
 }
 
@@ -129,6 +147,8 @@ function vertexJson(job: AdminJob, v: VertexInfo, now: number): Record<string, u
     parallelism: v.parallelism,
     maxParallelism: job.maxParallelism(),
     status: vertexStatus(job, v),
+    // Flink's: the vertex's subtasks per state.
+    tasks: vertexTaskCounts(job, v),
     "start-time": job.startTime,
     "end-time": end ?? -1,
     duration: (end ?? now) - job.startTime,
