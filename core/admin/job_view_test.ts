@@ -251,6 +251,12 @@ Deno.test("JobView: subtask states: DEPLOYING until a thread reports one, then i
   const app = createAdminApp({ jobs: () => [job] });
   const detail = async () => await (await app.request(`/jobs/${job.id}`)).json();
 
+  // No worker has made its subtasks yet: they are DEPLOYING, their vertices CREATED, as Flink's.
+  const before = await detail();
+  assert.deepEqual(before.vertices.map((v: Json) => v.status), Array(3).fill("CREATED"));
+  assert.deepEqual(nonZero(before["status-counts"]), { CREATED: 3 });
+  assert.deepEqual(nonZero(before.tasks), { total: 6, deploying: 6 });
+
   // Worker 0 (subtasks 0) opens its tasks; worker 1 still starts.
   builder.update([
     report("src", 0, 1000, { state: "INITIALIZING" }),

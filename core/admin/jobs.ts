@@ -53,7 +53,8 @@ function notRunningSubtaskState(status: string): string {
 /**
  * A vertex's status: its subtasks' states aggregated as Flink's
  * `ExecutionJobVertex.getAggregateJobVertexState` does (any `FAILED`, then any
- * `CANCELED`, `INITIALIZING`, `RUNNING`; `FINISHED` once all are; else `DEPLOYING`).
+ * `CANCELED`, `INITIALIZING`, `RUNNING`; `FINISHED` once all are; else `CREATED`, also
+ * while its subtasks are `DEPLOYING`).
  */
 function vertexStatus(job: AdminJob, v: VertexInfo): string {
   const status = job.status();
@@ -63,7 +64,8 @@ function vertexStatus(job: AdminJob, v: VertexInfo): string {
     if (states[s]) return s;
   }
   if (states.FINISHED) return states.FINISHED === v.parallelism ? "FINISHED" : "RUNNING";
-  return "DEPLOYING";
+  // As Flink's: a vertex none of whose subtasks has begun to initialize is CREATED.
+  return "CREATED";
 }
 
 /**
