@@ -725,8 +725,16 @@ Deno.test("a failed attempt's failed subtask reads FAILED and the others CANCELE
       [expected[1], 0],
     ]);
   }
+  // The failed attempt's subtasks ended when it failed, as Flink's execution attempts do.
+  const failedAt = job.exceptions!()[0]!.timestamp;
+  const map = await (await app.request(`/jobs/${job.id}/vertices/${vertexId("map")}`)).json();
+  for (const s of map.subtasks) {
+    assert.deepEqual([s["start-time"], s["end-time"]], [job.startTime, failedAt]);
+    assert.equal(s.duration, failedAt - job.startTime);
+  }
   const d = await (await app.request(`/jobs/${job.id}`)).json();
   assert.equal(d.state, "RESTARTING");
+  assert.equal(d.vertices[1]["end-time"], failedAt);
   assert.deepEqual(d.vertices.map((v: Json) => v.status), ["CANCELED", "FAILED", "FAILED"]);
   assert.deepEqual(d["status-counts"].FAILED, 2);
   assert.deepEqual(d["status-counts"].CANCELED, 1);
@@ -763,4 +771,23 @@ Deno.test("a job that failed for good shows the failed subtask FAILED and every 
   const d = await (await app.request(`/jobs/${job!.id}`)).json();
   assert.deepEqual(d.vertices.map((v: Json) => v.status), ["CANCELED", "FAILED", "FAILED"]);
   assert.deepEqual([d.tasks.failed, d.tasks.canceled, d.tasks.total], [2, 3, 5]);
+});
+
+Deno.test("after a restart a vertex's subtasks are the new attempt's: attempt 1, started after the failure, running", async () => {
+  const { source, client, job, app } = failingJob(0);
+  const running = () => job.vertices().every((v) => v.subtaskStates?.RUNNING === v.parallelism);
+  await until("subtasks to run", running);
+  source.push(3);
+  await until("the new attempt to run", () => job.restarts() === 1 && running());
+  const failedAt = job.exceptions!()[0]!.timestamp;
+  const map = await (await app.request(`/jobs/${job.id}/vertices/${vertexId("map")}`)).json();
+  for (const s of map.subtasks) {
+    assert.deepEqual([s.status, s.attempt, s["end-time"]], ["RUNNING", 1, -1]);
+    assert.ok(s["start-time"] >= failedAt, `${s["start-time"]} < ${failedAt}`);
+  }
+  const d = await (await app.request(`/jobs/${job.id}`)).json();
+  assert.equal(d["start-time"], job.startTime); // the job's own start stays
+  assert.ok(d.vertices.every((v: Json) => v["start-time"] >= failedAt && v["end-time"] === -1));
+  client.cancel();
+  assert.equal((await client.done).cancelled, true);
 });

@@ -140,8 +140,16 @@ function overview(
   };
 }
 
+/**
+ * The current attempt's start and end (ms since epoch; end undefined while it runs), which its
+ * subtasks' and vertices' times are, as Flink's are their execution attempt's.
+ */
+function attemptTimes(job: AdminJob): { startTime: number; endTime: number | undefined } {
+  return job.attemptTimes?.() ?? { startTime: job.startTime, endTime: job.endTime() };
+}
+
 function vertexJson(job: AdminJob, v: VertexInfo, now: number): Record<string, unknown> {
-  const end = job.endTime();
+  const { startTime, endTime: end } = attemptTimes(job);
   return {
     id: vertexId(v.uid),
     uid: v.uid,
@@ -151,9 +159,9 @@ function vertexJson(job: AdminJob, v: VertexInfo, now: number): Record<string, u
     status: vertexStatus(job, v),
     // Flink's: the vertex's subtasks per state.
     tasks: vertexTaskCounts(job, v),
-    "start-time": job.startTime,
+    "start-time": startTime,
     "end-time": end ?? -1,
-    duration: (end ?? now) - job.startTime,
+    duration: (end ?? now) - startTime,
     metrics: {
       "read-records": v.recordsIn,
       "read-records-complete": true,
@@ -273,7 +281,7 @@ export function jobsRoutes(runtime: AdminRuntime): Hono {
     const v = job.vertices().find((x) => vertexId(x.uid) === id);
     if (!v) fail(404, `Job ${job.id} has no vertex ${id}`);
     const now = Date.now();
-    const end = job.endTime();
+    const { startTime, endTime: end } = attemptTimes(job);
     // State size per task, as the newest completed checkpoint measured it.
     const newest = job.checkpoints().history.findLast((e) =>
       e.kind === "checkpoint" && e.status === "COMPLETED"
@@ -294,9 +302,9 @@ export function jobsRoutes(runtime: AdminRuntime): Hono {
         status: s.state ??
           (job.status() === "RUNNING" ? "RUNNING" : notRunningSubtaskState(job.status())),
         attempt: job.restarts(),
-        "start-time": job.startTime,
+        "start-time": startTime,
         "end-time": end ?? -1,
-        duration: (end ?? now) - job.startTime,
+        duration: (end ?? now) - startTime,
         metrics: {
           "read-records": s.recordsIn,
           "read-records-complete": true,

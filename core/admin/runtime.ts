@@ -414,6 +414,12 @@ export interface AdminJob {
   endTime(): number | undefined;
   /** Restarts so far. */
   restarts(): number;
+  /**
+   * When the current attempt started (after a restart, the new one's start) and, once it has
+   * ended (failed, waiting to restart, or the job ended), when; absent when only the job's
+   * times are known (its subtasks then show those).
+   */
+  attemptTimes?(): { readonly startTime: number; readonly endTime: number | undefined };
   /** Maximum parallelism (key groups). */
   maxParallelism(): number;
   /** Operators, sources first (from the job's latest view, `core/admin/job_view.ts`). */
@@ -678,6 +684,17 @@ class ClientJob implements AdminJob {
   }
   restarts(): number {
     return this.#client.restarts;
+  }
+  attemptTimes(): { startTime: number; endTime: number | undefined } {
+    const status = this.status();
+    const endTime = status === "RESTARTING"
+      ? this.#client.failures.at(-1)?.at
+      : status === "RUNNING"
+      ? undefined
+      : this.#endTime;
+    // The first attempt starts with the job (its tasks are made as it is).
+    const startTime = this.#client.restarts === 0 ? this.startTime : this.#client.job.createdAt;
+    return { startTime, endTime };
   }
   exceptions(): JobException[] {
     return this.#client.failures.map((f) => ({

@@ -223,6 +223,8 @@ export class Job implements TaskHost {
   readonly nodes: readonly Transformation[];
   /** Parallelism chosen per transformation id. */
   readonly parallelism: Map<number, number> = new Map();
+  /** When this attempt was made (ms since epoch): a restart makes a new one. */
+  readonly createdAt: number = Date.now();
   #cancelled = false;
   #startupMs: number | undefined;
   /** The worker executor, when this job (in the main thread) runs on workers. */
