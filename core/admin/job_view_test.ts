@@ -285,6 +285,18 @@ Deno.test("JobView: subtask states: DEPLOYING until a thread reports one, then i
     [1, "DEPLOYING", undefined],
   ]);
   assert.deepEqual(counted.subtasks[1].metrics["read-records"], 0);
+  // It has no metrics yet: Flink's metric routes (and /metrics) leave it out.
+  const path = `/jobs/${job.id}/vertices/${vertexId("count")}`;
+  const bp = await (await app.request(`${path}/backpressure`)).json();
+  assert.deepEqual(bp.subtasks.map((s: Json) => s.subtask), [0]);
+  const marks = await (await app.request(`${path}/watermarks`)).json();
+  assert.deepEqual(marks.map((m: Json) => m.id), [
+    "0.currentInputWatermark",
+    "0.currentOutputWatermark",
+  ]);
+  const prometheus = await (await app.request("/metrics")).text();
+  assert.match(prometheus, /weir_subtask_records_in_total\{[^}]*subtask_index="0"/);
+  assert.doesNotMatch(prometheus, /weir_subtask_records_in_total\{[^}]*subtask_index="1"/);
 
   // Every subtask runs; then source subtask 1 ends its input.
   const all = (state: "RUNNING" | "FINISHED", src1: "RUNNING" | "FINISHED") =>

@@ -14,7 +14,7 @@
 import { Hono } from "./_hono.ts";
 import { murmur3 } from "../state/key_group.ts";
 import { checkHexId, fail, jobParam } from "./http.ts";
-import type { AdminJob, AdminRuntime, VertexInfo } from "./runtime.ts";
+import type { AdminJob, AdminRuntime, SubtaskInfo, VertexInfo } from "./runtime.ts";
 
 /**
  * A vertex's 32-hex id, derived from its uid (stable across runs, as
@@ -183,6 +183,15 @@ function finiteOrNull(n: number | undefined): number | null {
   return n !== undefined && Number.isFinite(n) ? n : null;
 }
 
+/**
+ * A vertex's subtasks that have figures: as Flink's metric routes, not those no thread has
+ * reported yet (a running job's subtask has a thread once it has; `weir ui`'s have none, and
+ * their figures are what the checkpoint history kept).
+ */
+function measured(v: VertexInfo): readonly SubtaskInfo[] {
+  return (v.subtasks ?? []).filter((s) => s.thread !== undefined || s.state === undefined);
+}
+
 /** The job routes. */
 export function jobsRoutes(runtime: AdminRuntime): Hono {
   const app = new Hono();
@@ -336,7 +345,7 @@ export function jobsRoutes(runtime: AdminRuntime): Hono {
       backpressureLevel: level,
       "backpressure-level": level,
       "end-timestamp": Date.now(),
-      subtasks: (v.subtasks ?? []).map((s) => {
+      subtasks: measured(v).map((s) => {
         const subtaskLevel = backpressureLevel(s.backpressureRatio);
         return {
           subtask: s.index,
@@ -357,7 +366,7 @@ export function jobsRoutes(runtime: AdminRuntime): Hono {
     const show = (w: number | undefined) =>
       w !== undefined && Number.isFinite(w) ? String(w) : "-9223372036854775808";
     return c.json(
-      (v.subtasks ?? []).flatMap((s) => [
+      measured(v).flatMap((s) => [
         { id: `${s.index}.currentInputWatermark`, value: show(s.inputWatermark) },
         ...(s.watermark !== undefined
           ? [{ id: `${s.index}.currentOutputWatermark`, value: show(s.watermark) }]

@@ -200,7 +200,8 @@ export function renderMetrics(runtime: AdminRuntime): string {
           v.inputLatencyMs / 1000,
         );
       }
-      for (const st of v.subtasks ?? []) {
+      // A subtask no thread has reported yet has no figures to export (Flink's has no metrics).
+      for (const st of (v.subtasks ?? []).filter((s) => s.thread !== undefined || !s.state)) {
         const sl = { ...ol, subtask_index: String(st.index) };
         m.add(
           "weir_subtask_records_in_total",
