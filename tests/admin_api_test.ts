@@ -785,6 +785,22 @@ Deno.test("after a restart a vertex's subtasks are the new attempt's: attempt 1,
     assert.deepEqual([s.status, s.attempt, s["end-time"]], ["RUNNING", 1, -1]);
     assert.ok(s["start-time"] >= failedAt, `${s["start-time"]} < ${failedAt}`);
   }
+  // Flink's subtask routes: the current attempt, by index and by attempt number.
+  const path = `/jobs/${job.id}/vertices/${vertexId("map")}/subtasks`;
+  const one = await (await app.request(`${path}/1`)).json();
+  assert.deepEqual([one.subtask, one.status, one.attempt, one.task], [
+    1,
+    "RUNNING",
+    1,
+    "Map -> Sink (2/2)",
+  ]);
+  const byAttempt = await (await app.request(`${path}/1/attempts/1`)).json();
+  assert.deepEqual([byAttempt.subtask, byAttempt.attempt], [1, 1]);
+  const gone = await app.request(`${path}/1/attempts/0`);
+  assert.equal(gone.status, 404);
+  assert.match((await gone.json()).errors[0], /Attempt 0 not found for subtask 1/);
+  assert.equal((await app.request(`${path}/2`)).status, 404); // parallelism 2
+  assert.equal((await app.request(`${path}/x`)).status, 400);
   const d = await (await app.request(`/jobs/${job.id}`)).json();
   assert.equal(d["start-time"], job.startTime); // the job's own start stays
   assert.ok(d.vertices.every((v: Json) => v["start-time"] >= failedAt && v["end-time"] === -1));

@@ -61,7 +61,7 @@ export const MAX_BODY_BYTES = 1 << 20;
 
 /** Paths whose answers include per-subtask figures (vertices, metrics, live segments). */
 const FRESH_FIGURES =
-  /^\/(metrics|taskmanagers|jobs\/[0-9a-f]{32}(\/vertices\/[^/]+(\/backpressure|\/watermarks)?|\/segments)?)$/;
+  /^\/(metrics|taskmanagers|jobs\/[0-9a-f]{32}(\/vertices\/[^/]+(\/backpressure|\/watermarks|\/subtasks\/[^/]+(\/attempts\/[^/]+)?)?|\/segments)?)$/;
 
 function digest(s: string): Uint8Array {
   return createHash("sha256").update(s).digest();

@@ -3,6 +3,8 @@
  * vertices: uid, name, parallelism, records in/out, backpressure ratio, output watermark and
  * event-time lag and input latency in ms, null when not finite),
  * `GET /jobs/:jobid/vertices/:vertexid` (every subtask's state, records and backpressure),
+ * `GET /jobs/:jobid/vertices/:vertexid/subtasks/:subtaskindex` (one of them, Flink's current
+ * attempt details; `.../attempts/:attempt` for the current attempt's number),
  * `GET /jobs/:jobid/vertices/:vertexid/backpressure` (per subtask),
  * `GET /jobs/:jobid/vertices/:vertexid/watermarks` (Flink's per-subtask
  * `currentInputWatermark`, and weir's `currentOutputWatermark`), and
@@ -11,7 +13,7 @@
  *
  * @module
  */
-import { Hono } from "./_hono.ts";
+import { type Context, Hono } from "./_hono.ts";
 import { murmur3 } from "../state/key_group.ts";
 import { checkHexId, fail, jobParam } from "./http.ts";
 import type { AdminJob, AdminRuntime, SubtaskInfo, VertexInfo } from "./runtime.ts";
@@ -192,6 +194,79 @@ function measured(v: VertexInfo): readonly SubtaskInfo[] {
   return (v.subtasks ?? []).filter((s) => s.thread !== undefined || s.state === undefined);
 }
 
+/** The vertex named by the `:vertexid` parameter: 400 when malformed, 404 when unknown. */
+function vertexParam(c: Context, job: AdminJob): VertexInfo {
+  const id = checkHexId("vertex id", c.req.param("vertexid") ?? "");
+  const v = job.vertices().find((x) => vertexId(x.uid) === id);
+  if (!v) fail(404, `Job ${job.id} has no vertex ${id}`);
+  return v;
+}
+
+/** The subtask named by `:subtaskindex`: 400 when not an index, 404 past the parallelism. */
+function subtaskParam(c: Context, v: VertexInfo): SubtaskInfo {
+  const raw = c.req.param("subtaskindex") ?? "";
+  const index = /^\d+$/.test(raw) ? Number(raw) : NaN;
+  if (!Number.isSafeInteger(index)) {
+    fail(400, `Malformed subtask index "${raw}": expected a non-negative integer`);
+  }
+  const s = v.subtasks?.find((x) => x.index === index);
+  if (!s) {
+    fail(
+      404,
+      `Invalid subtask index ${index} for vertex ${vertexId(v.uid)} (parallelism ${v.parallelism})`,
+    );
+  }
+  return s;
+}
+
+/** State size per task, as the newest completed checkpoint measured it. */
+function stateSizes(job: AdminJob): { checkpointId?: number; byTask: Map<string, number> } {
+  const newest = job.checkpoints().history.findLast((e) =>
+    e.kind === "checkpoint" && e.status === "COMPLETED"
+  );
+  if (newest?.kind !== "checkpoint") return { byTask: new Map() };
+  return {
+    checkpointId: newest.id,
+    byTask: new Map(newest.tasks.map((t) => [t.task, t.stateSize])),
+  };
+}
+
+/** A subtask as Flink's REST API shows one (its current execution attempt). */
+function subtaskJson(
+  job: AdminJob,
+  s: SubtaskInfo,
+  sizes: Map<string, number>,
+  now: number,
+): Record<string, unknown> {
+  const { startTime, endTime: end } = attemptTimes(job);
+  return {
+    subtask: s.index,
+    status: s.state ??
+      (job.status() === "RUNNING" ? "RUNNING" : notRunningSubtaskState(job.status())),
+    attempt: job.restarts(),
+    "start-time": startTime,
+    "end-time": end ?? -1,
+    duration: (end ?? now) - startTime,
+    metrics: {
+      "read-records": s.recordsIn,
+      "read-records-complete": true,
+      "write-records": s.recordsOut,
+      "write-records-complete": true,
+    },
+    "backpressure-ratio": s.backpressureRatio,
+    "backpressure-level": backpressureLevel(s.backpressureRatio),
+    ...(s.task !== undefined ? { task: s.task } : {}),
+    // Flink's: where the subtask runs (here the thread: `main` or `weir-worker/<i>`).
+    ...(s.thread !== undefined ? { "taskmanager-id": s.thread } : {}),
+    // Of the subtask's task (its operator chain); null before the first checkpoint.
+    stateSize: s.task !== undefined ? sizes.get(s.task) ?? null : null,
+    // Flink's subtask metric; +∞ (input ended) is not JSON: reported as null like -∞.
+    currentInputWatermark: finiteOrNull(s.inputWatermark),
+    // weir's: the subtask's output watermark (what a source has emitted); absent for sinks.
+    ...(s.watermark !== undefined ? { currentOutputWatermark: finiteOrNull(s.watermark) } : {}),
+  };
+}
+
 /** The job routes. */
 export function jobsRoutes(runtime: AdminRuntime): Hono {
   const app = new Hono();
@@ -286,53 +361,44 @@ export function jobsRoutes(runtime: AdminRuntime): Hono {
   });
   app.get("/jobs/:jobid/vertices/:vertexid", (c) => {
     const job = jobParam(c, runtime);
-    const id = checkHexId("vertex id", c.req.param("vertexid"));
-    const v = job.vertices().find((x) => vertexId(x.uid) === id);
-    if (!v) fail(404, `Job ${job.id} has no vertex ${id}`);
+    const v = vertexParam(c, job);
     const now = Date.now();
-    const { startTime, endTime: end } = attemptTimes(job);
-    // State size per task, as the newest completed checkpoint measured it.
-    const newest = job.checkpoints().history.findLast((e) =>
-      e.kind === "checkpoint" && e.status === "COMPLETED"
-    );
-    const sizes = new Map(
-      newest?.kind === "checkpoint" ? newest.tasks.map((t) => [t.task, t.stateSize]) : [],
-    );
+    const sizes = stateSizes(job);
     return c.json({
-      id,
+      id: vertexId(v.uid),
       uid: v.uid,
-      ...(newest ? { stateSizeCheckpointId: newest.id } : {}),
+      ...(sizes.checkpointId !== undefined ? { stateSizeCheckpointId: sizes.checkpointId } : {}),
       name: v.name,
       parallelism: v.parallelism,
       maxParallelism: job.maxParallelism(),
       now,
-      subtasks: (v.subtasks ?? []).map((s) => ({
-        subtask: s.index,
-        status: s.state ??
-          (job.status() === "RUNNING" ? "RUNNING" : notRunningSubtaskState(job.status())),
-        attempt: job.restarts(),
-        "start-time": startTime,
-        "end-time": end ?? -1,
-        duration: (end ?? now) - startTime,
-        metrics: {
-          "read-records": s.recordsIn,
-          "read-records-complete": true,
-          "write-records": s.recordsOut,
-          "write-records-complete": true,
-        },
-        "backpressure-ratio": s.backpressureRatio,
-        "backpressure-level": backpressureLevel(s.backpressureRatio),
-        ...(s.task !== undefined ? { task: s.task } : {}),
-        // Flink's: where the subtask runs (here the thread: `main` or `weir-worker/<i>`).
-        ...(s.thread !== undefined ? { "taskmanager-id": s.thread } : {}),
-        // Of the subtask's task (its operator chain); null before the first checkpoint.
-        stateSize: s.task !== undefined ? sizes.get(s.task) ?? null : null,
-        // Flink's subtask metric; +∞ (input ended) is not JSON: reported as null like -∞.
-        currentInputWatermark: finiteOrNull(s.inputWatermark),
-        // weir's: the subtask's output watermark (what a source has emitted); absent for sinks.
-        ...(s.watermark !== undefined ? { currentOutputWatermark: finiteOrNull(s.watermark) } : {}),
-      })),
+      subtasks: (v.subtasks ?? []).map((s) => subtaskJson(job, s, sizes.byTask, now)),
     });
+  });
+  // Flink's subtask details: its current attempt, and an attempt by number (weir keeps the
+  // current one only: an earlier one is a 404 that says so, not another attempt's figures).
+  app.get("/jobs/:jobid/vertices/:vertexid/subtasks/:subtaskindex", (c) => {
+    const job = jobParam(c, runtime);
+    const s = subtaskParam(c, vertexParam(c, job));
+    return c.json(subtaskJson(job, s, stateSizes(job).byTask, Date.now()));
+  });
+  app.get("/jobs/:jobid/vertices/:vertexid/subtasks/:subtaskindex/attempts/:attempt", (c) => {
+    const job = jobParam(c, runtime);
+    const s = subtaskParam(c, vertexParam(c, job));
+    const raw = c.req.param("attempt");
+    const attempt = /^\d+$/.test(raw) ? Number(raw) : NaN;
+    if (!Number.isSafeInteger(attempt)) {
+      fail(400, `Malformed attempt "${raw}": expected a non-negative integer`);
+    }
+    const current = job.restarts();
+    if (attempt !== current) {
+      fail(
+        404,
+        `Attempt ${attempt} not found for subtask ${s.index}: weir keeps the current attempt ` +
+          `(${current}) only`,
+      );
+    }
+    return c.json(subtaskJson(job, s, stateSizes(job).byTask, Date.now()));
   });
   app.get("/jobs/:jobid/vertices/:vertexid/backpressure", (c) => {
     const job = jobParam(c, runtime);
