@@ -11,12 +11,14 @@ import type { DataStream } from "../core/dataflow/data_stream.ts";
 import { StreamEnvironment } from "../core/dataflow/environment.ts";
 import type { Collector, ProcessContext } from "../core/dataflow/functions.ts";
 import { CollectSink } from "../core/connectors/collect_sink.ts";
+import type { SinkFunction } from "../core/connectors/sink.ts";
 import { ConfigError, JobFailedError } from "../core/errors.ts";
 import { AsyncTimeoutError } from "../core/runtime/async_wait_operator.ts";
 import { HeapStateBackend } from "../core/state/heap/heap_backend.ts";
 import { WatermarkStrategy } from "../core/time/watermark_strategy.ts";
 import { httpLookup, type LookupServer, startLookupServer } from "./_helpers/lookup_server.ts";
 import { until } from "./_helpers/checkpoint_jobs.ts";
+import { QueueSource } from "./_helpers/queue_source.ts";
 import { committedLines } from "./_helpers/word_count_check.ts";
 import { ExactlyOnceFileSink } from "../core/connectors/exactly_once_file_sink.ts";
 
@@ -354,5 +356,75 @@ Deno.test("async I/O: the timeout covers every retry of a record", async () => {
     assert.deepEqual(out.values, ["gave up on 7"]);
     const attempts = server.requests.get("7")!;
     assert.ok(attempts >= 2 && attempts <= 9, `${attempts} attempts in 150 ms, 20 ms apart`);
+  });
+});
+
+Deno.test("async I/O: a stop without drain leaves calls in flight to its savepoint, emitted once after the restore", async () => {
+  await withServer(async (server) => {
+    for (const chained of [true, false]) {
+      const dir = Deno.makeTempDirSync({ prefix: "weir-async-stop-" });
+      let answered = Promise.withResolvers<void>();
+      const lookup = httpLookup(server);
+      const run = (src: QueueSource<number>, out: SinkFunction<string>, restore?: string) => {
+        const env = StreamEnvironment.create({
+          stateBackend: new HeapStateBackend(),
+          checkpoint: { dir },
+          ...(restore ? { restore } : {}),
+          restartStrategy: { kind: "none" },
+          log: () => {},
+        });
+        let numbers: DataStream<number> = env.addSource(src, { uid: "numbers" });
+        if (!chained) numbers = numbers.rebalance();
+        // No timeout: a call that never answers must not hold the stop.
+        AsyncDataStream.unorderedWait(
+          numbers,
+          async (id: number, signal: AbortSignal) => {
+            const results = await lookup(id, signal);
+            if (id === 3) answered.resolve();
+            return results;
+          },
+          Infinity,
+          20,
+        )
+          .uid("lookup")
+          .addSink(out, { uid: "sink" });
+        return env.executeAsync("async stop");
+      };
+      server.requests.clear();
+      server.hold("3");
+      const first: string[] = [];
+      const src = new QueueSource<number>();
+      const client = run(src, {
+        invoke: (v) => void first.push(v),
+        // The held call answers after the operator finished, before the job ends: dropped.
+        async finish() {
+          server.release();
+          await answered.promise;
+          await new Promise((r) => setTimeout(r, 0));
+        },
+      });
+      src.push(...range(6));
+      await until(() => first.length === 5, "unheld records through");
+      await until(() => server.requests.get("3") === 1, "held request sent");
+      let stopped = false;
+      const stop = client.stopWithSavepoint("stop", { drain: false }).finally(() => stopped = true);
+      try {
+        await until(() => stopped, "the stop, with a call in flight", 5000);
+      } finally {
+        server.release();
+      }
+      const savepoint = await stop;
+      await client.done;
+      assert.ok(!first.includes("value-3"), chained ? "chained" : "after a channel");
+
+      answered = Promise.withResolvers<void>();
+      const again = new QueueSource<number>();
+      again.end();
+      const second = new CollectSink<string>();
+      await run(again, second, savepoint.path).done;
+      assert.deepEqual(second.values, ["value-3"]);
+      assert.equal(server.requests.get("3"), 2, "called again after the restore");
+      Deno.removeSync(dir, { recursive: true });
+    }
   });
 });

@@ -128,6 +128,7 @@ export class AsyncWaitOperator<I, O> extends StreamOperator<O> implements Capaci
   /** Records in flight in start order (so in deadline order), for the timeout timer. */
   readonly #deadlines: Entry[] = [];
   #cancelTimeoutTimer: (() => void) | undefined;
+  /** Closed, or finished after a stop without drain: results that arrive now are dropped. */
   #closed = false;
   /** The final watermark arrived: input has ended. */
   #endOfTime = false;
@@ -263,9 +264,16 @@ export class AsyncWaitOperator<I, O> extends StreamOperator<O> implements Capaci
     this.#scheduleTimeouts();
   }
 
-  /** Posts unless closed: a late callback after cancellation has no task to run on. */
+  /**
+   * Posts unless closed: a late callback after cancellation has no task to run on. A mail that
+   * runs once closed does nothing (after a stop without drain its record is in the savepoint).
+   */
   #post(mail: () => void): void {
-    if (!this.#closed) this.#mailbox.post(mail);
+    if (!this.#closed) {
+      this.#mailbox.post(() => {
+        if (!this.#closed) mail();
+      });
+    }
   }
 
   #attempt(entry: Entry): void {
@@ -401,8 +409,17 @@ export class AsyncWaitOperator<I, O> extends StreamOperator<O> implements Capaci
     this.#saved!.update(saved);
   }
 
-  /** End of input: waits until every record's results are out. */
+  /**
+   * End of input: waits until every record's results are out. Not after a stop without drain
+   * (input ended, event time did not), as Flink calls no endInput then: the records still
+   * unemitted are in its savepoint and called again on restore, so emitting them now would
+   * double them, and waiting on a call that never answers would hold the stop forever.
+   */
   override async finish(): Promise<void> {
+    if (!this.#endOfTime) {
+      this.#closed = true;
+      return;
+    }
     await this.#mailbox.yieldUntil(() => this.#queue.length === 0);
   }
 
