@@ -283,6 +283,41 @@ Deno.test("async I/O: bad capacity, timeout or retry settings name the problem",
   );
 });
 
+Deno.test("async I/O: a hand-made retry strategy with a delay that is no function or no ms >= 0 is a ConfigError", async () => {
+  const env = StreamEnvironment.create();
+  const s = env.fromElements(1);
+  const failing = () => Promise.reject(new Error("503"));
+  // fixedDelay takes delayMs as a number; the strategy it makes has a function.
+  assert.throws(
+    () => AsyncDataStream.orderedWait(s, failing, 100, 5, { maxRetries: 2, delayMs: 5 } as never),
+    (e) => e instanceof ConfigError && /async retry delayMs must be a function/.test(e.message),
+  );
+  assert.throws(
+    () =>
+      AsyncDataStream.orderedWait(s, failing, 100, 5, {
+        maxRetries: 2,
+        delayMs: () => 1,
+        retryOnError: true,
+      } as never),
+    (e) =>
+      e instanceof ConfigError && /retryOnError must be a function, got boolean/.test(e.message),
+  );
+  for (const delay of [NaN, -5, undefined]) {
+    const env2 = StreamEnvironment.create();
+    let calls = 0;
+    AsyncDataStream.orderedWait(env2.fromElements(1), () => (calls++, failing()), Infinity, 5, {
+      maxRetries: 2,
+      delayMs: () => delay as number,
+    }).name("enrich");
+    await assert.rejects(env2.execute(), (e: unknown) => {
+      assert.ok(e instanceof JobFailedError && e.cause instanceof ConfigError, String(e));
+      assert.match(e.cause.message, new RegExp(`operator "enrich" gave delayMs\\(1\\) = ${delay}`));
+      return true;
+    });
+    assert.equal(calls, 1, "no retry at once");
+  }
+});
+
 Deno.test("async I/O: a misspelt retry option is a ConfigError naming it, not a default in force", () => {
   assert.throws(
     () =>

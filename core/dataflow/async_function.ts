@@ -88,7 +88,10 @@ export type AsyncFunction<IN, OUT> =
 export interface AsyncRetryStrategy<OUT = unknown> {
   /** Attempts after the first, at most. */
   readonly maxRetries: number;
-  /** ms to wait before the next attempt, after `attempts` attempts (1 after the first). */
+  /**
+   * ms to wait before the next attempt, after `attempts` attempts (1 after the first): a finite
+   * number >= 0, else the job fails with a `ConfigError`.
+   */
   delayMs(attempts: number): number;
   /** Retry when the results are these (default: never). */
   retryOnResult?(results: readonly OUT[]): boolean;

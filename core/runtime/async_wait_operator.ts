@@ -103,8 +103,23 @@ export function checkAsyncWaitOptions(o: AsyncWaitOptions): void {
     );
   }
   const r = o.retry;
-  if (r && (!Number.isInteger(r.maxRetries) || r.maxRetries < 0)) {
+  if (!r) return;
+  if (!Number.isInteger(r.maxRetries) || r.maxRetries < 0) {
     throw new ConfigError(`async retry maxRetries must be an integer >= 0, got ${r.maxRetries}`);
+  }
+  // A hand-made strategy is called only at the first retry: a wrong shape would fail the job then,
+  // with a TypeError that names no option.
+  if (typeof r.delayMs !== "function") {
+    throw new ConfigError(
+      `async retry delayMs must be a function of the attempts made (ms before the next one), ` +
+        `got ${typeof r.delayMs}; AsyncRetryStrategies.fixedDelay({ maxRetries, delayMs }) ` +
+        `takes a number`,
+    );
+  }
+  for (const name of ["retryOnResult", "retryOnError"] as const) {
+    if (r[name] !== undefined && typeof r[name] !== "function") {
+      throw new ConfigError(`async retry ${name} must be a function, got ${typeof r[name]}`);
+    }
   }
 }
 
@@ -320,9 +335,17 @@ export class AsyncWaitOperator<I, O> extends StreamOperator<O> implements Capaci
   #retry(entry: Entry): boolean {
     const retry = this.#options.retry!;
     if (entry.attempts > retry.maxRetries) return false;
+    const delay = retry.delayMs(entry.attempts);
+    // NaN or a negative delay would retry at once, undefined never.
+    if (!(delay >= 0) || !Number.isFinite(delay)) {
+      throw new ConfigError(
+        `the retry strategy of operator "${this.ctx.name}" gave delayMs(${entry.attempts}) = ` +
+          `${delay}: it must be a finite number of ms >= 0`,
+      );
+    }
     const clock = this.ctx.clock;
     entry.cancelRetry = clock.schedule(
-      clock.now() + retry.delayMs(entry.attempts),
+      clock.now() + delay,
       () => this.#post(() => !entry.done && this.#attempt(entry)),
     );
     return true;
