@@ -12,7 +12,9 @@ import { StreamEnvironment } from "../core/dataflow/environment.ts";
 import type { Collector, ProcessContext } from "../core/dataflow/functions.ts";
 import { CollectSink } from "../core/connectors/collect_sink.ts";
 import type { SinkFunction } from "../core/connectors/sink.ts";
-import { ConfigError, JobFailedError } from "../core/errors.ts";
+import { ConfigError, JobFailedError, StateError } from "../core/errors.ts";
+import { ValueStateDescriptor } from "../core/state/descriptors.ts";
+import { Serializers } from "../core/state/serializer.ts";
 import { AsyncTimeoutError } from "../core/runtime/async_wait_operator.ts";
 import { HeapStateBackend } from "../core/state/heap/heap_backend.ts";
 import { WatermarkStrategy } from "../core/time/watermark_strategy.ts";
@@ -258,6 +260,27 @@ Deno.test("async I/O: a checkpoint with records in flight restores with nothing 
       Deno.removeSync(dir, { recursive: true });
     }
   });
+});
+
+Deno.test("async I/O: keyed state in an async function, on a KeyedStream too, is a StateError saying so", async () => {
+  for (const keyed of [true, false]) {
+    const env = StreamEnvironment.create();
+    const words = env.fromElements("a", "b");
+    const lookup: RichAsyncFunction<string, string> = {
+      open(ctx) {
+        ctx.getState(new ValueStateDescriptor<number>("seen", Serializers.f64));
+      },
+      asyncInvoke: (w) => Promise.resolve([w]),
+    };
+    AsyncDataStream.orderedWait(keyed ? words.keyBy((w) => w) : words, lookup, 1000, 5)
+      .name("enrich");
+    await assert.rejects(env.execute(), (e: unknown) => {
+      assert.ok(e instanceof JobFailedError && e.cause instanceof StateError, String(e));
+      // Not "use keyBy first": the stream may be keyed already.
+      assert.match(e.cause.message, /not available in async functions \(operator "enrich"\)/);
+      return true;
+    });
+  }
 });
 
 Deno.test("async I/O: bad capacity, timeout or retry settings name the problem", () => {

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { ConfigError, WeirError } from "../errors.ts";
+import { ConfigError, StateError, WeirError } from "../errors.ts";
 import type { AsyncFunction, AsyncRetryStrategy } from "../dataflow/async_function.ts";
 import type { RichFunction } from "../dataflow/functions.ts";
 import { ListStateDescriptor } from "../state/descriptors.ts";
@@ -183,7 +183,23 @@ export class AsyncWaitOperator<I, O> extends StreamOperator<O> implements Capaci
       throw new ConfigError(`operator "${this.ctx.name}" needs a task mailbox (async I/O)`);
     }
     this.#mailbox = mailbox;
-    await this.#fn.open?.(runtimeContext(this.ctx));
+    // Not the keyed-stream error ("use keyBy first"): on a KeyedStream too, an async function has
+    // no keyed state (as Flink's RichAsyncFunction): its results arrive after its call returned.
+    const noState = (): never => {
+      throw new StateError(
+        `Keyed state is not available in async functions (operator "${this.ctx.name}"): their ` +
+          `results arrive after the record's call has returned; keep state in a keyed ` +
+          `operator before or after the async I/O`,
+      );
+    };
+    await this.#fn.open?.({
+      ...runtimeContext(this.ctx),
+      getState: noState,
+      getListState: noState,
+      getMapState: noState,
+      getReducingState: noState,
+      getAggregatingState: noState,
+    });
     const store = this.ctx.operatorState;
     this.#saved = store.getListState(
       inFlightDescriptor(this.#options.inputSerializer ?? Serializers.plain),
