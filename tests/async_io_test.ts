@@ -283,6 +283,37 @@ Deno.test("async I/O: keyed state in an async function, on a KeyedStream too, is
   }
 });
 
+Deno.test("async I/O: a function without asyncInvoke, or a timeout that is no method, is a ConfigError when the job is built", () => {
+  const env = StreamEnvironment.create();
+  const s = env.fromElements(1);
+  const built = (call: string, got: string) => (e: unknown) =>
+    e instanceof ConfigError &&
+    e.message ===
+      `AsyncDataStream.${call} needs a function, or an object with asyncInvoke(), got ${got}`;
+  // A Flink port's misspelling: it failed at execute() with "reading 'bind'" from inside weir.
+  const misspelt = { asyncinvoke: (n: number) => Promise.resolve([n]) };
+  assert.throws(
+    () => AsyncDataStream.orderedWait(s, misspelt as never, 100),
+    built("orderedWait", "an object without asyncInvoke()"),
+  );
+  assert.throws(
+    () => AsyncDataStream.unorderedWait(s, null as never, 100),
+    built("unorderedWait", "null"),
+  );
+  assert.throws(
+    () =>
+      AsyncDataStream.orderedWait(
+        s,
+        { asyncInvoke: (n: number) => Promise.resolve([n]), timeout: [] } as never,
+        100,
+      ),
+    (e) =>
+      e instanceof ConfigError &&
+      e.message ===
+        "AsyncDataStream.orderedWait: the function's timeout must be a method, got an Array",
+  );
+});
+
 Deno.test("async I/O: bad capacity, timeout or retry settings name the problem", () => {
   const env = StreamEnvironment.create();
   const s = env.fromElements(1);

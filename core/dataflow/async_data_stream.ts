@@ -7,6 +7,9 @@
 import { AsyncWaitOperator, checkAsyncWaitOptions } from "../runtime/async_wait_operator.ts";
 import type { AsyncFunction, AsyncRetryStrategy } from "./async_function.ts";
 import { DataStream } from "./data_stream.ts";
+import { checkUserFunction } from "./_user_function.ts";
+import { ConfigError } from "../errors.ts";
+import { describeValue } from "../runtime/_sync_call.ts";
 import { outputSerializerOf } from "../runtime/graph.ts";
 
 /** The default number of calls in flight per subtask (Flink's default). */
@@ -26,6 +29,14 @@ function asyncWait<I, O>(
     capacity,
     retry: retry as AsyncRetryStrategy<unknown> | undefined,
   };
+  const call = `AsyncDataStream.${ordered ? "orderedWait" : "unorderedWait"}`;
+  checkUserFunction(call, fn, ["asyncInvoke"], true);
+  const timeout: unknown = (fn as { timeout?: unknown }).timeout;
+  if (typeof fn === "object" && timeout !== undefined && typeof timeout !== "function") {
+    throw new ConfigError(
+      `${call}: the function's timeout must be a method, got ${describeValue(timeout)}`,
+    );
+  }
   checkAsyncWaitOptions(options);
   const node = stream.env.addNode({
     kind: "operator",
