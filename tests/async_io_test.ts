@@ -314,6 +314,20 @@ Deno.test("async I/O: a function without asyncInvoke, or a timeout that is no me
   );
 });
 
+Deno.test("async I/O: a call that resolves to null fails the job saying null, not object", async () => {
+  const env = StreamEnvironment.create();
+  AsyncDataStream.orderedWait(env.fromElements(1), () => Promise.resolve(null as never), 1000, 5)
+    .name("enrich");
+  await assert.rejects(env.execute(), (e: unknown) => {
+    assert.ok(e instanceof JobFailedError && e.cause instanceof ConfigError, String(e));
+    assert.match(
+      e.cause.message,
+      /operator "enrich" resolved to null: it must resolve to an array of results \(empty for none\)/,
+    );
+    return true;
+  });
+});
+
 Deno.test("async I/O: bad capacity, timeout or retry settings name the problem", () => {
   const env = StreamEnvironment.create();
   const s = env.fromElements(1);

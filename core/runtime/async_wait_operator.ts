@@ -12,7 +12,7 @@ import type { RichFunction } from "../dataflow/functions.ts";
 import { ListStateDescriptor } from "../state/descriptors.ts";
 import { type Serializer, Serializers } from "../state/serializer.ts";
 import type { ListState } from "../state/state.ts";
-import { promiseReturnedError } from "./_sync_call.ts";
+import { describeValue, promiseReturnedError } from "./_sync_call.ts";
 import { type CapacityLimited, type Mailbox, StreamOperator } from "./operator.ts";
 import { runtimeContext } from "./operators.ts";
 
@@ -328,7 +328,9 @@ export class AsyncWaitOperator<I, O> extends StreamOperator<O> implements Capaci
   #completed(entry: Entry, results: readonly O[]): void {
     if (!Array.isArray(results)) {
       throw new ConfigError(
-        `the async function of operator "${this.ctx.name}" resolved to ${typeof results}: ` +
+        `the async function of operator "${this.ctx.name}" resolved to ${
+          describeValue(results)
+        }: ` +
           `it must resolve to an array of results (empty for none)`,
       );
     }
@@ -381,7 +383,7 @@ export class AsyncWaitOperator<I, O> extends StreamOperator<O> implements Capaci
     if (results instanceof Promise) throw promiseReturnedError(results, "timeout", this.ctx.name);
     if (!Array.isArray(results)) {
       throw new ConfigError(
-        `the timeout function of operator "${this.ctx.name}" returned ${typeof results}: ` +
+        `the timeout function of operator "${this.ctx.name}" returned ${describeValue(results)}: ` +
           `it must return an array of results (empty for none)`,
       );
     }

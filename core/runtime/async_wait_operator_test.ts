@@ -114,7 +114,7 @@ Deno.test("async I/O: in-flight records of a checkpoint that kept them as JSON a
   await again.op.close();
 });
 
-Deno.test("async I/O: a timeout function that returns no array is a ConfigError naming the operator", async () => {
+Deno.test("async I/O: a timeout function that returns no array is a ConfigError naming the operator and the value", async () => {
   const { op, clock } = await openOperator(
     { asyncInvoke: never, timeout: () => "late" as unknown as unknown[] },
     undefined,
@@ -126,7 +126,7 @@ Deno.test("async I/O: a timeout function that returns no array is a ConfigError 
     () => clock.advance(50),
     (e) =>
       e instanceof ConfigError &&
-      /the timeout function of operator "lookup" returned string: it must return an array/
+      /the timeout function of operator "lookup" returned the string "late": it must return an array/
         .test(e.message),
   );
   await op.close();
