@@ -4,7 +4,11 @@
  */
 import assert from "node:assert/strict";
 import { HeapStateBackend, StreamEnvironment } from "../mod.ts";
-import { type OperatorFigures, readHistory } from "../core/checkpoint/history.ts";
+import {
+  type CheckpointHistoryEntry,
+  type OperatorFigures,
+  readHistory,
+} from "../core/checkpoint/history.ts";
 import { buildAdminJob } from "./_helpers/admin_job.ts";
 import { readAdminUrl } from "./_helpers/admin_url.ts";
 
@@ -21,14 +25,20 @@ Deno.test("weir ui serves a stopped job's checkpoints, operators and state, read
   });
   buildAdminJob(env, 4000);
   const client = env.executeAsync("ui job");
-  // A periodic checkpoint completes with words counted before the stop's savepoint.
+  // A periodic checkpoint holds counted words before the stop's savepoint. A checkpoint's figures
+  // are taken when it completes, after its barrier, so one showing words counted may hold none in
+  // its state: wait for one triggered after words were seen counted.
   const deadline = Date.now() + 30_000;
-  while (
-    !readHistory(dir).some((h) =>
-      h.kind === "checkpoint" && h.status === "COMPLETED" && !h.is_savepoint &&
-      h.operators?.some((f) => f.uid === "count" && f.records_in > 0)
-    )
-  ) {
+  let countedAt = 0;
+  for (;;) {
+    const periodic = readHistory(dir).filter((h): h is CheckpointHistoryEntry =>
+      h.kind === "checkpoint" && h.status === "COMPLETED" && !h.is_savepoint
+    );
+    if (
+      countedAt === 0 &&
+      periodic.some((h) => h.operators?.some((f) => f.uid === "count" && f.records_in > 0))
+    ) countedAt = Date.now();
+    if (countedAt > 0 && periodic.some((h) => h.trigger_timestamp > countedAt)) break;
     assert.ok(Date.now() < deadline, "no checkpoint completed with words counted");
     await new Promise((r) => setTimeout(r, 20));
   }
