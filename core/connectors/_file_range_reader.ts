@@ -30,6 +30,22 @@ export function unreadable(path: string, e: unknown): ConfigError {
   return new ConfigError(`FileSource cannot read "${path}": ${why}`, { cause: e });
 }
 
+/** Extensions Flink's `FileSource` decompresses (`StandardDeCompressors`); weir does not. */
+const COMPRESSED = [".deflate", ".gz", ".gzip", ".bz2", ".xz"];
+
+/**
+ * The `ConfigError` for a compressed file (by its extension, as Flink picks a
+ * decompressor), or undefined: read as text, its bytes would be garbage lines.
+ */
+export function compressed(path: string): ConfigError | undefined {
+  const ext = COMPRESSED.find((x) => path.endsWith(x));
+  if (ext === undefined) return undefined;
+  return new ConfigError(
+    `FileSource cannot read "${path}": it is compressed (${ext}), and weir does not ` +
+      `decompress files as Flink's FileSource does; decompress it first`,
+  );
+}
+
 const EF = 0xef, BF = 0xbf, BD = 0xbd;
 const REPLACEMENT = "\uFFFD";
 

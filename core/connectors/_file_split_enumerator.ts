@@ -8,7 +8,7 @@
  */
 import { join } from "node:path";
 import { ConfigError } from "../errors.ts";
-import { unreadable } from "./_file_range_reader.ts";
+import { compressed, unreadable } from "./_file_range_reader.ts";
 import { SplitQueue } from "./_split_queue.ts";
 import type { SplitEnumerator, SplitEnumeratorContext } from "./split_enumerator.ts";
 
@@ -212,7 +212,11 @@ export class FileSplitEnumerator implements SplitEnumerator<FileSplit, FileEnume
         throw unreadable(join(this.#dir, file), e);
       }
       if (info.isDirectory) yield* this.#walk(file, seen);
-      else if (info.isFile) yield { file, size: info.size };
+      else if (info.isFile) {
+        const error = compressed(join(this.#dir, file));
+        if (error) throw error;
+        yield { file, size: info.size };
+      }
     }
   }
 }

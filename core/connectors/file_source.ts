@@ -9,7 +9,7 @@ import { ConfigError } from "../errors.ts";
 import { checkOptionNames } from "../_options.ts";
 import { EXTERNAL } from "./_external.ts";
 import { localPath } from "./_local_path.ts";
-import { unreadable } from "./_file_range_reader.ts";
+import { compressed, unreadable } from "./_file_range_reader.ts";
 import { FileShareReader } from "./_file_share_reader.ts";
 import { DirectoryReader } from "./_directory_reader.ts";
 import { type FileSplit, FileSplitEnumerator } from "./_file_split_enumerator.ts";
@@ -129,7 +129,9 @@ export function fileSourceEncoding(name: string | undefined): FileSourceEncoding
  * a restored reader rereads nothing and skips nothing, in every encoding; the
  * splits of all subtasks are kept together, so a restored job may run the
  * source at another parallelism. The file must not change while a job reads it
- * (one found shorter than a split's end is a `ConfigError`).
+ * (one found shorter than a split's end is a `ConfigError`). A compressed file
+ * (`.gz`, `.gzip`, `.deflate`, `.bz2`, `.xz`: Flink decompresses them) is a
+ * `ConfigError` naming it, in a directory too: weir does not decompress.
  *
  * Given a directory, each file in it or in its subdirectories (as Flink's
  * enumerators, recursively) is a split (a file larger than `splitBytes`
@@ -243,6 +245,8 @@ export class FileSource<T extends string | Uint8Array = string> implements Sourc
         `FileSource cannot read "${this.#path}": not a regular file or a directory`,
       );
     }
+    const error = compressed(this.#path);
+    if (error) throw error;
     if (this.#monitorIntervalMs > 0) {
       throw new ConfigError(
         `FileSource cannot monitor "${this.#path}" for new files: it is a file, not a directory`,

@@ -298,6 +298,26 @@ Deno.test("FileSource over a directory: bad options and a bad checkpointed split
   });
 });
 
+Deno.test("FileSource refuses a compressed file (.gz, .gzip, .deflate, .bz2, .xz: Flink decompresses them) with a ConfigError naming it, rather than emit its bytes as garbage lines", async () => {
+  await withDir(async (dir) => {
+    Deno.writeTextFileSync(`${dir}/a.txt`, "a\n");
+    Deno.mkdirSync(`${dir}/sub`);
+    const gz = `${dir}/sub/b.txt.gz`;
+    Deno.writeFileSync(gz, new Uint8Array([0x1f, 0x8b, 0x08, 0, 0, 0, 0, 0, 0, 3]));
+    const named = (e: Error) =>
+      e instanceof ConfigError && e.message.includes(gz) && /compressed \(\.gz\)/.test(e.message);
+    assert.throws(() => new FileSource({ path: gz }).check(), named);
+    assert.throws(() => directory(dir, 1), named);
+    const env = StreamEnvironment.create({ executor: "inline" });
+    env.addSource(new FileSource({ path: dir })).addSink(new CollectSink<string>());
+    await assert.rejects(env.execute(), (e: Error) => named(e.cause as Error));
+    for (const ext of [".gzip", ".deflate", ".bz2", ".xz"]) {
+      Deno.writeTextFileSync(`${dir}/c${ext}`, "x\n");
+      assert.throws(() => new FileSource({ path: `${dir}/c${ext}` }).check(), ConfigError);
+    }
+  });
+});
+
 Deno.test("FileSource over a directory: a reader pauses and resumes single splits (watermark alignment), each from where it stopped, every line once", () => {
   const dir = Deno.makeTempDirSync();
   try {
