@@ -3,7 +3,9 @@
  *
  * @module
  */
-import { ConfigError } from "../errors.ts";
+import { ConfigError, DirectoryInUseError } from "../errors.ts";
+import { type DirectoryLock, lockDirectory } from "../checkpoint/dir_lock.ts";
+import { inWorkerShare } from "../runtime/_worker_role.ts";
 import { checkOptionNames } from "../_options.ts";
 import { EXTERNAL } from "./_external.ts";
 import { localPath } from "./_local_path.ts";
@@ -52,6 +54,10 @@ const TEXT_FILE_SINK_OPTIONS: Record<keyof TextFileSinkOptions<unknown>, true> =
  * written with one write per batch. It is not transactional: after a failure a
  * file may hold records that a restored job writes again, and a line a killed
  * process left half-written is cut off before the restored job appends.
+ * While a subtask runs, the sink holds a lock on `DIR` (`DIR/.weir-lock`, as
+ * the exactly-once sink does): another sink writing there, in this job or
+ * another, fails at its start naming this one, instead of both truncating
+ * and overwriting the same `part-<subtask>-0` files.
  *
  * @example
  * ```ts
@@ -79,6 +85,12 @@ export class TextFileSink<T> implements SinkFunction<T> {
   private restored = false;
   private pending: string[] = [];
   private encoder = new TextEncoder();
+  // One lock for all subtasks (they inherit this object), held while any of them is open.
+  private readonly dirLock: { lock: DirectoryLock | undefined; users: number } = {
+    lock: undefined,
+    users: 0,
+  };
+  private holdsDirLock = false;
 
   /** Writes into `options.dir`. */
   constructor(options: TextFileSinkOptions<T>) {
@@ -100,16 +112,37 @@ export class TextFileSink<T> implements SinkFunction<T> {
     this.restored = ctx.isRestored;
   }
 
-  /** Creates the folder and this subtask's file, or opens it to append to (restored). */
+  /**
+   * Creates the folder and this subtask's file, or opens it to append to (restored); locks the
+   * folder (`DirectoryInUseError` when another sink holds it).
+   */
   open(ctx: SinkContext): void {
     const path = `${this.dir}/part-${ctx.subtaskIndex}-0`;
     try {
       Deno.mkdirSync(this.dir, { recursive: true });
+      if (!this.holdsDirLock) {
+        const shared = this.dirLock;
+        if (shared.users === 0) {
+          shared.lock = lockDirectory(
+            this.dir,
+            `text file sink "${ctx.operatorUid}"`,
+            "Output directory",
+            {
+              // Subtasks on the worker executor's other workers have their own copy of this sink.
+              shareWithThisProcess: inWorkerShare(),
+            },
+          );
+        }
+        shared.users++;
+        this.holdsDirLock = true;
+      }
       if (!this.restored && ctx.subtaskIndex === 0) removeOtherRunsParts(this.dir, ctx.parallelism);
       this.file = this.restored
         ? openAfterLastLine(path)
         : Deno.openSync(path, { write: true, create: true, truncate: true });
     } catch (e) {
+      if (e instanceof DirectoryInUseError) throw e;
+      this.releaseDirLock();
       throw new ConfigError(`TextFileSink cannot create ${path}: ${(e as Error).message}`, {
         cause: e,
       });
@@ -133,14 +166,27 @@ export class TextFileSink<T> implements SinkFunction<T> {
     while (off < bytes.length) off += this.file.writeSync(bytes.subarray(off));
   }
 
-  /** Writes what is buffered and closes the file. */
+  /** Writes what is buffered and closes the file; the last subtask to close releases the folder. */
   close(): void {
-    if (!this.file) return;
     try {
-      this.flush();
+      if (!this.file) return;
+      try {
+        this.flush();
+      } finally {
+        this.file.close();
+        this.file = undefined;
+      }
     } finally {
-      this.file.close();
-      this.file = undefined;
+      this.releaseDirLock();
+    }
+  }
+
+  private releaseDirLock(): void {
+    if (!this.holdsDirLock) return;
+    this.holdsDirLock = false;
+    if (--this.dirLock.users === 0) {
+      this.dirLock.lock?.release();
+      this.dirLock.lock = undefined;
     }
   }
 }

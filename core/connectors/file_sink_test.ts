@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { TextFileSink } from "./file_sink.ts";
-import { ConfigError } from "../errors.ts";
+import { ConfigError, DirectoryInUseError } from "../errors.ts";
 import { StreamEnvironment } from "../dataflow/environment.ts";
 
 async function tempDir(fn: (dir: string) => Promise<void> | void): Promise<void> {
@@ -184,5 +184,36 @@ Deno.test("TextFileSink takes a file: URL for its dir, as Flink's file:/// paths
     await env.execute("file url");
     assert.equal(await Deno.readTextFile(`${root}/out/part-0-0`), "a\nb\n");
     assert.throws(() => new TextFileSink({ dir: "s3://bucket/out" }), ConfigError);
+  });
+});
+
+Deno.test("Two TextFileSinks on one folder (one job or two) fail naming the holder, instead of overwriting each other's part files and losing lines", async () => {
+  await tempDir(async (dir) => {
+    // Both wrote part-0-0, truncating each other: half the lines were lost without a word.
+    const env = StreamEnvironment.create({ executor: "inline" });
+    const numbers = env.fromCollection(Array.from({ length: 100 }, (_, i) => i));
+    numbers.filter((n) => n % 2 === 0).addSink(new TextFileSink<number>({ dir }), { uid: "evens" });
+    numbers.filter((n) => n % 2 === 1).addSink(new TextFileSink<number>({ dir }), { uid: "odds" });
+    await assert.rejects(env.execute(), (e: Error) => {
+      // It fails the job at once (no restart), as the directory lock's error does.
+      const cause = e instanceof DirectoryInUseError ? e : e.cause as Error;
+      return cause instanceof DirectoryInUseError && cause.message.includes(dir) &&
+        /text file sink "(evens|odds)"/.test(cause.message);
+    });
+    // Released when the job ends: the folder can be written again, by one sink at a time.
+    const sink = new TextFileSink<string>({ dir });
+    sink.open({ subtaskIndex: 0, parallelism: 2, operatorUid: "a" });
+    sink.open({ subtaskIndex: 1, parallelism: 2, operatorUid: "a" });
+    const other = new TextFileSink<string>({ dir });
+    assert.throws(
+      () => other.open({ subtaskIndex: 0, parallelism: 1, operatorUid: "b" }),
+      DirectoryInUseError,
+    );
+    sink.close();
+    sink.close();
+    other.open({ subtaskIndex: 0, parallelism: 1, operatorUid: "b" });
+    other.invoke("x");
+    other.close();
+    assert.equal(Deno.readTextFileSync(`${dir}/part-0-0`), "x\n");
   });
 });
