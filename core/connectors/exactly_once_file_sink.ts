@@ -106,6 +106,17 @@ export const IN_PROGRESS_DIR = ".in-progress";
  * the job checkpoints (without checkpointing, files are committed at end of
  * input).
  *
+ * Ported from Flink's `FileSink.forRowFormat(path, encoder)`, it differs so:
+ * files go straight into `dir` (no bucket assigner: Flink's default
+ * `DateTimeBucketAssigner` writes into hourly `yyyy-MM-dd--HH` subfolders);
+ * each subtask rolls its file at every checkpoint and only then (Flink's
+ * `OnCheckpointRollingPolicy`, where the row format's default rolls at
+ * 128 MiB or 60 s and may keep a file open across checkpoints), so a
+ * checkpoint commits one file per subtask that wrote records since the one
+ * before, and none for the others; a file is named `part-<subtask>-<run>-<n>`
+ * (Flink: `part-<uuid>-<n>`) and is written in the hidden `dir/.in-progress/`
+ * (Flink: a hidden `.part-…inprogress…` beside it).
+ *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
