@@ -46,8 +46,8 @@ export interface FileSourceOptions {
   encoding?: FileSourceEncoding | undefined;
   /**
    * A directory only: look for new files this often, in ms (continuous mode:
-   * the source never ends). Without it the files there at the job's first
-   * start are read and the source ends.
+   * the source never ends; 0 is a `ConfigError`, as in Flink). Without it the
+   * files there at the job's first start are read and the source ends.
    */
   monitorIntervalMs?: number | undefined;
   /** A directory only: files larger than this are read as several splits of this many bytes (64 MiB). */
@@ -198,9 +198,14 @@ export class FileSource<T extends string | Uint8Array = string> implements Sourc
       throw new ConfigError(`FileSource chunkBytes must be a positive integer, got ${chunk}`);
     }
     const monitor = options.monitorIntervalMs ?? 0;
-    if (!Number.isSafeInteger(monitor) || monitor < 0) {
+    // 0 is refused, as Flink's monitorContinuously(Duration.ZERO) is: it read the files once and
+    // ended, a bounded source where monitoring was asked for.
+    if (
+      options.monitorIntervalMs !== undefined && (!Number.isSafeInteger(monitor) || monitor < 1)
+    ) {
       throw new ConfigError(
-        `FileSource monitorIntervalMs must be a positive integer, got ${options.monitorIntervalMs}`,
+        `FileSource monitorIntervalMs must be a positive integer, got ${options.monitorIntervalMs} ` +
+          `(leave it out to read the files there once)`,
       );
     }
     const splitBytes = options.splitBytes ?? 64 << 20;

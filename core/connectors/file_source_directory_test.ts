@@ -277,7 +277,7 @@ Deno.test("FileSource over a directory: a checkpoint without enumerator state (r
   });
 });
 
-Deno.test("FileSource over a directory: bad options and a bad checkpointed split are ConfigErrors naming the problem", async () => {
+Deno.test("FileSource over a directory: bad options (monitorIntervalMs 0 included, as in Flink) and a bad checkpointed split are ConfigErrors naming the problem", async () => {
   await withDir((dir) => {
     const file = `${dir}/a.txt`;
     Deno.writeTextFileSync(file, "a\n");
@@ -286,6 +286,13 @@ Deno.test("FileSource over a directory: bad options and a bad checkpointed split
       (e: Error) => e instanceof ConfigError && /not a directory/.test(e.message),
     );
     assert.throws(() => new FileSource({ path: dir, monitorIntervalMs: -1 }), ConfigError);
+    // As Flink's monitorContinuously(Duration.ZERO): 0 made a bounded source, read once, ended.
+    assert.throws(
+      () => new FileSource({ path: dir, monitorIntervalMs: 0 }),
+      (e: Error) => e instanceof ConfigError && /monitorIntervalMs .* got 0/.test(e.message),
+    );
+    assert.throws(() => new FileSource({ path: dir, monitorIntervalMs: 2.5 }), ConfigError);
+    new FileSource({ path: dir, monitorIntervalMs: undefined }).check();
     assert.throws(() => new FileSource({ path: dir, splitBytes: 0 }), /splitBytes/);
     assert.throws(
       () => directory(dir, 1, {}, { state: undefined, splits: [{ partition: 3, offset: 7 }] }),
