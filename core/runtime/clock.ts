@@ -27,6 +27,17 @@ export interface Clock {
   schedule(at: number, callback: () => void): () => void;
 }
 
+/**
+ * Throws a `RangeError` unless `t` is a number other than NaN: a NaN time
+ * passes every `<` check, so the clock would stand at NaN and no timer would
+ * ever be due again, silently.
+ */
+function checkTime(t: unknown, what: string): void {
+  if (typeof t === "number" && t === t) return;
+  const got = typeof t === "number" ? "NaN" : `${typeof t} ${String(t)}`;
+  throw new RangeError(`${what} got ${got}: processing time is a number of milliseconds`);
+}
+
 /** The longest delay `setTimeout` keeps (a signed 32-bit number of ms). */
 const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 
@@ -87,6 +98,7 @@ export class ManualClock implements Clock {
 
   /** Starts at `start` ms. */
   constructor(start = 0) {
+    checkTime(start, "new ManualClock");
     this.#now = start;
   }
 
@@ -104,11 +116,16 @@ export class ManualClock implements Clock {
 
   /** Moves time forward by `ms` and runs what became due. */
   advance(ms: number): void {
+    checkTime(ms, "ManualClock.advance");
     this.set(this.#now + ms);
   }
 
-  /** Moves time to `t` (never backwards) and runs what became due, in time order. */
+  /**
+   * Moves time to `t` (never backwards) and runs what became due, in time
+   * order. `t` NaN or no number is a `RangeError`.
+   */
   set(t: number): void {
+    checkTime(t, "ManualClock.set");
     if (t < this.#now) throw new RangeError(`ManualClock cannot go back from ${this.#now} to ${t}`);
     this.#now = t;
     for (;;) {

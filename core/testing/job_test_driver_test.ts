@@ -178,3 +178,17 @@ Deno.test("TestSource: push after end is refused; the position resumes reading",
   assert.ok(src.drained);
   assert.throws(() => src.push(4), StateError);
 });
+
+Deno.test("a NaN time given to the driver or a TestSource is refused where it was given", async () => {
+  const env = StreamEnvironment.create({ parallelism: 1, clock: new ManualClock(0) });
+  const src = new TestSource<string>();
+  const sink = new CollectSink<string>();
+  env.addSource(src).addSink(sink);
+  const driver = await JobTestDriver.start(env);
+  await assert.rejects(() => driver.advanceProcessingTime(NaN), /ManualClock\.set got NaN/);
+  assert.equal(driver.processingTime, 0);
+  assert.throws(() => src.pushWithTimestamp("a", Date.parse("yesterday")), ConfigError);
+  src.pushWithTimestamp("b", 5);
+  await driver.close();
+  assert.deepEqual(sink.values, ["b"]);
+});

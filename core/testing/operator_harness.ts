@@ -34,6 +34,7 @@ import { ManualClock } from "../runtime/clock.ts";
 import type { OperatorContext, Output, StreamOperator } from "../runtime/operator.ts";
 import type { OutputTag } from "../runtime/output_tag.ts";
 import { InternalTimerService, type TimeDomain, type TimerTarget } from "../runtime/timers.ts";
+import { checkEventTime } from "../time/_event_time_value.ts";
 
 /**
  * Options every harness takes.
@@ -341,6 +342,8 @@ export class OperatorHarness<OUT> {
   /** Feeds one record to input `input` (0, or 1 for a two-input operator's second input). */
   processElement(value: unknown, timestamp?: number, input = 0): void {
     this.#check();
+    // A NaN timestamp (a Date.parse that failed) would reach ctx.timestamp() and timers unnoticed.
+    if (timestamp !== undefined) checkEventTime(timestamp, "processElement's timestamp", value);
     this.#runMails();
     this.operator.processElement(value, timestamp, input);
   }
@@ -348,6 +351,8 @@ export class OperatorHarness<OUT> {
   /** Feeds a watermark: event-time timers at or before it fire, in timestamp order. */
   processWatermark(timestamp: number): void {
     this.#check();
+    // A NaN watermark fires no timer and becomes currentWatermark(): refuse it, as the runtime does.
+    checkEventTime(timestamp, "processWatermark");
     this.#runMails();
     this.operator.processWatermark(timestamp);
   }

@@ -514,3 +514,21 @@ Deno.test("a misspelt harness or JobTestDriver option is a ConfigError naming it
   assert.deepEqual(keyed.output(), [1]);
   await keyed.close();
 });
+
+Deno.test("a NaN or string time given to a harness is refused, not a clock or watermark stuck at NaN", async () => {
+  const h = await KeyedProcessFunctionHarness.create(new TimerFn(), byKey);
+  h.processElement({ key: "a", at: 10 });
+  assert.throws(() => h.setProcessingTime(NaN), /ManualClock\.set got NaN/);
+  assert.throws(() => h.advanceProcessingTime(Date.parse("soon")), /got NaN/);
+  assert.throws(() => h.advanceProcessingTime("5" as never), RangeError);
+  assert.throws(() => h.processWatermark(NaN), ConfigError);
+  assert.throws(() => h.processElement({ key: "a", at: 1 }, NaN), /timestamp gave NaN/);
+  assert.throws(() => h.processElement({ key: "a", at: 1 }, "7" as never), /string "7"/);
+  // Time still moves, and the timer still fires.
+  assert.equal(h.processingTime, 0);
+  assert.deepEqual(h.watermarks(), []);
+  h.setProcessingTime(10);
+  assert.deepEqual(h.output(), ["processing-time:a@10"]);
+  assert.throws(() => new ManualClock(NaN), RangeError);
+  await h.close();
+});

@@ -4,6 +4,7 @@
  * @module
  */
 import { StateError } from "../errors.ts";
+import { checkEventTime } from "../time/_event_time_value.ts";
 import type {
   PollStatus,
   Source,
@@ -63,6 +64,8 @@ export class TestSource<T> implements Source<T> {
   /** Appends one record with event timestamp `timestamp`. */
   pushWithTimestamp(value: T, timestamp: number): void {
     this.#checkOpen();
+    // Refused here, where the test gave it, not as a job failure downstream (or not at all).
+    checkEventTime(timestamp, "TestSource.pushWithTimestamp", value);
     this.#items.push({ value, timestamp });
   }
 
