@@ -96,4 +96,19 @@ export class CoProcessFunctionHarness<I1, I2, O> extends OperatorHarness<O> {
   processElement2(value: I2, timestamp?: number): void {
     this.processElement(value, timestamp, 1);
   }
+
+  /**
+   * Feeds a watermark to the first input. Event time (timers, the watermark
+   * forwarded) advances to the smaller of both inputs' watermarks, as in a job:
+   * until the second input has one too, nothing fires. `processWatermark(t)`
+   * advances both inputs at once (Flink's `processBothWatermarks`).
+   */
+  processWatermark1(timestamp: number): void {
+    this.processInputWatermark(0, timestamp);
+  }
+
+  /** Feeds a watermark to the second input (see {@linkcode processWatermark1}). */
+  processWatermark2(timestamp: number): void {
+    this.processInputWatermark(1, timestamp);
+  }
 }

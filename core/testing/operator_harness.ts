@@ -223,6 +223,9 @@ export class OperatorHarness<OUT> {
   readonly #records: TimestampedValue<OUT>[] = [];
   readonly #side = new Map<string, TimestampedValue<unknown>[]>();
   readonly #watermarks: number[] = [];
+  /** Each input's last watermark (`processInputWatermark`), and the operator's. */
+  readonly #inputWatermarks = [-Infinity, -Infinity];
+  #combinedWatermark = -Infinity;
   readonly #mails: (() => void)[] = [];
   readonly #timerServices: InternalTimerService<unknown>[] = [];
   #backend: KeyedStateBackend | undefined;
@@ -353,8 +356,27 @@ export class OperatorHarness<OUT> {
     this.#check();
     // A NaN watermark fires no timer and becomes currentWatermark(): refuse it, as the runtime does.
     checkEventTime(timestamp, "processWatermark");
+    this.#inputWatermarks.fill(timestamp);
+    this.#advanceWatermark(timestamp);
+  }
+
+  #advanceWatermark(timestamp: number): void {
+    this.#combinedWatermark = timestamp;
     this.#runMails();
     this.operator.processWatermark(timestamp);
+  }
+
+  /**
+   * Feeds a watermark to input `input` (0 or 1) of a two-input operator: the
+   * operator sees the smaller of its inputs' watermarks, when that advances
+   * (as Flink's `processWatermark1/2`, and as a job's task combines them).
+   */
+  protected processInputWatermark(input: 0 | 1, timestamp: number): void {
+    this.#check();
+    checkEventTime(timestamp, `processWatermark${input + 1}`);
+    this.#inputWatermarks[input] = timestamp;
+    const combined = Math.min(this.#inputWatermarks[0]!, this.#inputWatermarks[1]!);
+    if (combined > this.#combinedWatermark) this.#advanceWatermark(combined);
   }
 
   /** Current processing time. */

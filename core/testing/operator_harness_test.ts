@@ -532,3 +532,34 @@ Deno.test("a NaN or string time given to a harness is refused, not a clock or wa
   assert.throws(() => new ManualClock(NaN), RangeError);
   await h.close();
 });
+
+Deno.test("co-process harness: processWatermark1/2 advance event time to the smaller input's, as Flink's", async () => {
+  const fn: CoProcessFunction<string, string, string> = {
+    processElement1: (k, ctx) => ctx.timerService().registerEventTimeTimer(Number(k)),
+    processElement2: () => {},
+    onTimer: (t, ctx, out) => out.collect(`${t}@${ctx.currentWatermark()}`),
+  };
+  const h = await CoProcessFunctionHarness.create(fn, {
+    keySelectors: [(k: string) => k, (k: string) => k],
+  });
+  h.processElement1("10");
+  h.processElement1("20");
+  h.processWatermark1(30);
+  // The second input has no watermark yet: event time stays where it was.
+  assert.deepEqual(h.output(), []);
+  assert.deepEqual(h.watermarks(), []);
+  h.processWatermark2(15);
+  assert.deepEqual(h.output(), ["10@15"]);
+  h.processWatermark2(25);
+  h.processWatermark2(40);
+  assert.deepEqual(h.output(), ["10@15", "20@25"]);
+  assert.deepEqual(h.watermarks(), [15, 25, 30]);
+  assert.throws(() => h.processWatermark1(NaN), /processWatermark1 gave NaN/);
+  // processWatermark advances both inputs at once.
+  h.processElement1("50");
+  h.processWatermark(50);
+  assert.deepEqual(h.output(), ["10@15", "20@25", "50@50"]);
+  h.processWatermark1(60);
+  assert.deepEqual(h.watermarks(), [15, 25, 30, 50]);
+  await h.close();
+});
