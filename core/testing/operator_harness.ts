@@ -8,9 +8,14 @@
  *
  * @module
  */
-import { StateError } from "../errors.ts";
-import { checkOptionNames } from "../_options.ts";
-import type { KeyedStateBackend, StateBackend } from "../state/backend.ts";
+import { ConfigError, StateError } from "../errors.ts";
+import { checkOptionNames, shownValue } from "../_options.ts";
+import type {
+  KeyedRestore,
+  KeyedStateBackend,
+  KeyedStateHandle,
+  StateBackend,
+} from "../state/backend.ts";
 import {
   type AggregatingStateDescriptor,
   type AnyStateDescriptor,
@@ -20,8 +25,13 @@ import {
   ValueStateDescriptor,
 } from "../state/descriptors.ts";
 import { HeapStateBackend } from "../state/heap/heap_backend.ts";
-import { keyGroupRangeForSubtask } from "../state/key_group.ts";
-import { type OperatorStateSnapshot, OperatorStateStore } from "../state/operator_state.ts";
+import { keyGroupRangeForSubtask, subtaskForKeyGroup } from "../state/key_group.ts";
+import { keyGrouper } from "../runtime/outputs.ts";
+import {
+  type OperatorStateSnapshot,
+  OperatorStateStore,
+  redistributeOperatorState,
+} from "../state/operator_state.ts";
 import { type Serializer, Serializers } from "../state/serializer.ts";
 import type {
   AggregatingState,
@@ -35,6 +45,7 @@ import type { OperatorContext, Output, StreamOperator } from "../runtime/operato
 import type { OutputTag } from "../runtime/output_tag.ts";
 import { InternalTimerService, type TimeDomain, type TimerTarget } from "../runtime/timers.ts";
 import { checkEventTime } from "../time/_event_time_value.ts";
+import type { SegmentFile, SegmentFs } from "../../statestore-as/segment_fs.ts";
 
 /**
  * Options every harness takes.
@@ -68,10 +79,105 @@ export interface HarnessOptions {
   uid?: string;
   /**
    * Operator state to restore, as a checkpoint holds it for this subtask
-   * (what {@linkcode OperatorHarness.snapshotOperatorState} returned, or
-   * several subtasks' snapshots redistributed); none: a first start.
+   * (what {@linkcode OperatorHarness.snapshotOperatorState} returned); none:
+   * a first start. `restore` also redistributes several subtasks' state.
    */
   operatorState?: OperatorStateSnapshot;
+  /**
+   * What {@linkcode OperatorHarness.snapshot} took, of one harness or of
+   * several (the old subtasks, at another parallelism): the operator opens
+   * restored from it, as Flink's `initializeState(snapshot)`. Operator state
+   * is redistributed as on a job's restore, keyed state and timers are those
+   * of this subtask's key groups.
+   */
+  restore?: HarnessSnapshot | readonly HarnessSnapshot[];
+  /** The operator's parallelism (1), as Flink's harness's `numSubtasks`. */
+  parallelism?: number;
+  /** Which subtask the harness runs (0): its key groups and share of operator state. */
+  subtaskIndex?: number;
+}
+
+/**
+ * What {@linkcode OperatorHarness.snapshot} takes: the operator's state as a
+ * checkpoint would hold it for the subtask (as Flink's harness's
+ * `snapshot()`), for another harness's `restore` option. It is plain data,
+ * held in memory.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type KeyedProcessFunction, Serializers, ValueStateDescriptor } from "@weir/weir";
+ * import { type HarnessSnapshot, KeyedProcessFunctionHarness } from "@weir/weir/testing";
+ * const last = new ValueStateDescriptor("last", Serializers.string);
+ * const fn: KeyedProcessFunction<string, string, never> = {
+ *   processElement(v, ctx) {
+ *     ctx.timerService().registerEventTimeTimer(10);
+ *     this.last!.update(v);
+ *   },
+ *   open(ctx) { this.last = ctx.getState(last); },
+ * } as KeyedProcessFunction<string, string, never> & { last?: import("@weir/weir").ValueState<string> };
+ * const h = await KeyedProcessFunctionHarness.create(fn, (s: string) => s[0]!);
+ * h.processElement("ab");
+ * const snap: HarnessSnapshot = await h.snapshot();
+ * await h.close();
+ * const restored = await KeyedProcessFunctionHarness.create(fn, (s: string) => s[0]!, { restore: snap });
+ * assert.equal(restored.state(last, "a"), "ab");
+ * assert.equal(restored.pendingTimers("event-time").length, 1);
+ * ```
+ */
+export interface HarnessSnapshot {
+  /** The operator state. */
+  readonly operatorState: OperatorStateSnapshot;
+  /** The keyed state and timers (undefined: the operator is not keyed). */
+  readonly keyedState: KeyedStateHandle | undefined;
+  /** The keyed state's segment files, by path (`snapshot/` and the handle's segment name). */
+  readonly files: ReadonlyMap<string, Uint8Array>;
+}
+
+/** Numbers each harness's folder of in-memory segment files. */
+let harnessDirs = 0;
+
+/** Segment files in a `Map`: harness snapshots need no file system (nor permissions). */
+class MemorySegmentFs implements SegmentFs {
+  readonly files: Map<string, Uint8Array>;
+  constructor(files: Map<string, Uint8Array>) {
+    this.files = files;
+  }
+  readAt(path: string, offset: number, dest: Uint8Array): number {
+    const data = this.files.get(path);
+    if (data === undefined) throw new StateError(`No segment file ${path} in the harness snapshot`);
+    const n = Math.max(0, Math.min(dest.length, data.length - offset));
+    dest.set(data.subarray(offset, offset + n));
+    return n;
+  }
+  size(path: string): number | undefined {
+    return this.files.get(path)?.length;
+  }
+  create(path: string): SegmentFile {
+    const files = this.files;
+    files.set(path, new Uint8Array(0));
+    return {
+      write(data: Uint8Array): void {
+        const old = files.get(path)!;
+        const joined = new Uint8Array(old.length + data.length);
+        joined.set(old);
+        joined.set(data, old.length);
+        files.set(path, joined);
+      },
+      sync(): void {},
+      close(): void {},
+    };
+  }
+  rename(from: string, to: string): void {
+    const data = this.files.get(from);
+    if (data === undefined) throw new StateError(`No segment file ${from} to rename`);
+    this.files.delete(from);
+    this.files.set(to, data);
+  }
+  remove(path: string): void {
+    this.files.delete(path);
+  }
+  mkdirp(_path: string): void {}
 }
 
 /**
@@ -105,6 +211,9 @@ const HARNESS_OPTIONS: Record<keyof KeyedHarnessOptions<unknown> | "keyed", true
   name: true,
   uid: true,
   operatorState: true,
+  restore: true,
+  parallelism: true,
+  subtaskIndex: true,
   keySerializer: true,
   keyed: true,
 };
@@ -229,6 +338,9 @@ export class OperatorHarness<OUT> {
   readonly #mails: (() => void)[] = [];
   readonly #timerServices: InternalTimerService<unknown>[] = [];
   #backend: KeyedStateBackend | undefined;
+  /** The keyed backend's snapshot files (a delta snapshot refers to earlier ones). */
+  readonly #fs = new MemorySegmentFs(new Map());
+  readonly #dir = `harness-${++harnessDirs}`;
   #opened = false;
   #closed = false;
 
@@ -246,6 +358,45 @@ export class OperatorHarness<OUT> {
     const maxParallelism = options.maxParallelism ?? 128;
     const stateBackend = options.stateBackend ?? new HeapStateBackend();
     const keySerializer = options.keyed ? (options.keySerializer ?? Serializers.key) : undefined;
+    const parallelism = options.parallelism ?? 1;
+    const subtaskIndex = options.subtaskIndex ?? 0;
+    if (!Number.isInteger(parallelism) || parallelism < 1 || parallelism > maxParallelism) {
+      throw new ConfigError(
+        `${new.target.name}: parallelism must be an integer from 1 to maxParallelism ` +
+          `(${maxParallelism}), got ${parallelism}`,
+      );
+    }
+    if (!Number.isInteger(subtaskIndex) || subtaskIndex < 0 || subtaskIndex >= parallelism) {
+      throw new ConfigError(
+        `${new.target.name}: subtaskIndex must be an integer from 0 to parallelism - 1 ` +
+          `(${parallelism - 1}), got ${subtaskIndex}`,
+      );
+    }
+    const snapshots = options.restore === undefined
+      ? undefined
+      : Array.isArray(options.restore)
+      ? options.restore as readonly HarnessSnapshot[]
+      : [options.restore as HarnessSnapshot];
+    if (snapshots !== undefined && options.operatorState !== undefined) {
+      throw new ConfigError(
+        `${new.target.name}: give restore or operatorState, not both (restore holds operator state)`,
+      );
+    }
+    const operatorState = snapshots === undefined ? options.operatorState : (
+      redistributeOperatorState(snapshots.map((s) => s.operatorState), parallelism)[subtaskIndex]
+    );
+    let keyedRestore: KeyedRestore | undefined;
+    const handles = (snapshots ?? []).flatMap((s) => s.keyedState ? [s.keyedState] : []);
+    if (handles.length > 0) {
+      const files = new Map<string, Uint8Array>();
+      for (const s of snapshots!) for (const [path, data] of s.files) files.set(path, data);
+      // One folder: the segments of a handle (a delta chain) are read as one store.
+      keyedRestore = {
+        handles,
+        fs: new MemorySegmentFs(files),
+        segmentPath: (name) => `snapshot/${name}`,
+      };
+    }
     const clock = this.clock;
     const keyedBackend = (): KeyedStateBackend => {
       if (!keySerializer) {
@@ -254,29 +405,51 @@ export class OperatorHarness<OUT> {
             `is not keyed (give the harness a key selector)`,
         );
       }
-      this.#backend ??= stateBackend.createKeyedBackend({
+      if (this.#backend) return this.#backend;
+      const keyGroupRange = keyGroupRangeForSubtask(maxParallelism, parallelism, subtaskIndex);
+      const backend = this.#backend = stateBackend.createKeyedBackend({
         operatorUid: uid,
-        subtaskIndex: 0,
+        subtaskIndex,
         keySerializer,
         maxParallelism,
-        keyGroupRange: keyGroupRangeForSubtask(maxParallelism, 1, 0),
+        keyGroupRange,
         // As in Job: TTL reads the clock the test drives, not the wall clock.
         ttlTimeProvider: clock,
+        ...(keyedRestore ? { restore: keyedRestore } : {}),
       });
-      return this.#backend;
+      if (parallelism > 1) {
+        // A job never sends this subtask another's key; state kept under one here would be lost
+        // (not restored) at the next restore, silently. Flink's harness refuses it too.
+        const group = keyGrouper(keySerializer, maxParallelism);
+        const hash = new Int32Array(1);
+        const set = backend.setCurrentKey.bind(backend);
+        backend.setCurrentKey = (key, keyGroup, keyHash) => {
+          const g = keyGroup ?? group(key, hash);
+          if (g < keyGroupRange.start || g > keyGroupRange.end) {
+            throw new StateError(
+              `Key ${shownValue(key)} is in key group ${g}, which subtask ` +
+                `${subtaskForKeyGroup(g, maxParallelism, parallelism)} of ${parallelism} holds, ` +
+                `not this harness's subtask ${subtaskIndex} (key groups ${keyGroupRange.start}` +
+                `-${keyGroupRange.end})`,
+            );
+          }
+          set(key, keyGroup, keyHash);
+        };
+      }
+      return backend;
     };
     const mails = this.#mails;
     const services = this.#timerServices;
     this.context = {
       uid,
       name,
-      subtaskIndex: 0,
-      parallelism: 1,
+      subtaskIndex,
+      parallelism,
       maxParallelism,
       clock,
       stateBackend,
-      operatorState: new OperatorStateStore(uid, options.operatorState),
-      isRestored: options.operatorState !== undefined,
+      operatorState: new OperatorStateStore(uid, operatorState),
+      isRestored: operatorState !== undefined,
       keySerializer,
       keyedBackend,
       timerService<N>(target: TimerTarget<N>, ns?: Serializer<N>): InternalTimerService<N> {
@@ -511,6 +684,26 @@ export class OperatorHarness<OUT> {
     this.#check();
     await this.operator.snapshotState(checkpointId);
     return this.context.operatorState.snapshot();
+  }
+
+  /**
+   * Snapshots the operator as checkpoint `checkpointId` would, operator
+   * state, keyed state and timers (as Flink's harness's `snapshot()`): give
+   * it to another harness's `restore` option to open the operator restored.
+   */
+  async snapshot(checkpointId = 1): Promise<HarnessSnapshot> {
+    const operatorState = await this.snapshotOperatorState(checkpointId);
+    const dir = this.#dir;
+    // Unique names: the snapshots of several harnesses (subtasks) restore together.
+    const keyedState = this.#backend === undefined ? undefined : await this.#backend.snapshot(
+      checkpointId,
+      { fs: this.#fs, dir, newSegmentName: () => `${crypto.randomUUID()}.seg` },
+    );
+    const files = new Map<string, Uint8Array>();
+    for (const seg of keyedState?.segments ?? []) {
+      files.set(`snapshot/${seg.name}`, this.#fs.files.get(`${dir}/${seg.name}`)!);
+    }
+    return { operatorState, keyedState, files };
   }
 
   /** Signals end of input: the operator emits what it buffers. */

@@ -24,6 +24,7 @@ import {
 import {
   BroadcastProcessFunctionHarness,
   CoProcessFunctionHarness,
+  type HarnessSnapshot,
   JobTestDriver,
   KeyedProcessFunctionHarness,
   ManualClock,
@@ -562,4 +563,124 @@ Deno.test("co-process harness: processWatermark1/2 advance event time to the sma
   h.processWatermark1(60);
   assert.deepEqual(h.watermarks(), [15, 25, 30, 50]);
   await h.close();
+});
+
+Deno.test("snapshot() and restore: keyed state, timers and operator state come back, at another parallelism too", async () => {
+  const count = new ValueStateDescriptor("count", Serializers.f64, 0);
+  const seen = new ListStateDescriptor("seen", Serializers.f64);
+  /** Counts per key; a timer per key reports; operator state lists the subtask's inputs. */
+  class Count implements KeyedProcessFunction<string, string, string> {
+    c!: ValueState<number>;
+    inputs: number[] = [];
+    initializeState(ctx: import("../../mod.ts").FunctionInitializationContext) {
+      this.inputs = [...ctx.operatorStateStore.getListState(seen).get()];
+    }
+    snapshotState() {}
+    open(ctx: RuntimeContext) {
+      this.c = ctx.getState(count);
+    }
+    processElement(_v: string, ctx: KeyedProcessContext<string>) {
+      this.c.update(this.c.value()! + 1);
+      ctx.timerService().registerEventTimeTimer(100);
+      ctx.timerService().registerProcessingTimeTimer(50);
+    }
+    onTimer(_t: number, ctx: OnTimerContext<string>, out: Collector<string>) {
+      out.collect(`${ctx.getCurrentKey()}=${this.c.value()} ${ctx.timeDomain()}`);
+    }
+  }
+  const keys = ["a", "b", "c", "d", "e", "f", "g", "h"];
+  const byValue = (s: string) => s;
+  const h = await KeyedProcessFunctionHarness.create(new Count(), byValue);
+  for (const k of keys) h.processElement(k, 1);
+  await h.snapshot(1);
+  h.processElement("a", 2);
+  const snap = await h.snapshot(2); // on top of the first: a delta
+  h.processElement("a", 3); // after the snapshot: not restored
+  await h.close();
+
+  const r = await KeyedProcessFunctionHarness.create(new Count(), byValue, { restore: snap });
+  assert.equal(r.state(count, "a"), 2);
+  assert.deepEqual(r.keys(count).toSorted(), keys);
+  assert.equal(r.pendingTimers("event-time").length, keys.length);
+  r.processWatermark(100);
+  r.setProcessingTime(50);
+  assert.equal(r.output().length, 2 * keys.length);
+  assert.ok(r.output().includes("a=2 event-time") && r.output().includes("a=2 processing-time"));
+  await r.close();
+
+  // Two subtasks split the key groups, state and timers; merged back into one, all return.
+  const parts: HarnessSnapshot[] = [];
+  for (const subtaskIndex of [0, 1]) {
+    const p = await KeyedProcessFunctionHarness.create(new Count(), byValue, {
+      restore: snap,
+      parallelism: 2,
+      subtaskIndex,
+    });
+    const held = p.keys(count);
+    assert.ok(held.length > 0 && held.length < keys.length);
+    assert.deepEqual(p.pendingTimers("event-time").map((t) => t.key).toSorted(), held.toSorted());
+    // A key of the other subtask's key groups is refused, as a job never routes it here.
+    const other = keys.find((k) => !held.includes(k))!;
+    assert.throws(() => p.processElement(other, 4), /which subtask .* holds, not this harness's/);
+    p.processElement(held[0] as string, 5);
+    parts.push(await p.snapshot(3));
+    await p.close();
+  }
+  const merged = await KeyedProcessFunctionHarness.create(new Count(), byValue, { restore: parts });
+  assert.deepEqual(merged.keys(count).toSorted(), keys);
+  assert.equal(merged.pendingTimers("processing-time").length, keys.length);
+  await merged.close();
+  await assert.rejects(
+    () =>
+      KeyedProcessFunctionHarness.create(new Count(), byValue, { parallelism: 2, subtaskIndex: 2 }),
+    /subtaskIndex must be an integer from 0 to parallelism - 1 \(1\), got 2/,
+  );
+});
+
+Deno.test("snapshot() and restore of operator state: split lists are redistributed over the new subtasks", async () => {
+  const buffer = new ListStateDescriptor("buffer", Serializers.string);
+  const make = () => {
+    const fn = {
+      state: undefined as import("../../mod.ts").ListState<string> | undefined,
+      held: [] as string[],
+      initializeState(ctx: import("../../mod.ts").FunctionInitializationContext) {
+        this.state = ctx.operatorStateStore.getListState(buffer);
+        this.held = [...this.state.get()];
+      },
+      snapshotState() {
+        this.state!.update(this.held);
+      },
+      processElement(v: string, _ctx: unknown, out: Collector<string>) {
+        if (v === "?") out.collect(this.held.join());
+        else this.held.push(v);
+      },
+    };
+    return fn as unknown as ProcessFunction<string, string>;
+  };
+  const snaps: HarnessSnapshot[] = [];
+  for (const [i, values] of [["a", "b", "c"], ["d"]].entries()) {
+    const h = await ProcessFunctionHarness.create(make(), { parallelism: 2, subtaskIndex: i });
+    for (const v of values) h.processElement(v);
+    snaps.push(await h.snapshot());
+    await h.close();
+  }
+  const one = await ProcessFunctionHarness.create(make(), { restore: snaps });
+  one.processElement("?");
+  assert.deepEqual(one.output(), ["a,b,c,d"]);
+  const got: string[] = [];
+  for (const subtaskIndex of [0, 1, 2]) {
+    const h = await ProcessFunctionHarness.create(make(), {
+      restore: snaps,
+      parallelism: 3,
+      subtaskIndex,
+    });
+    assert.equal(h.context.subtaskIndex, subtaskIndex);
+    h.processElement("?");
+    got.push(...h.output());
+  }
+  assert.deepEqual(got, ["a,b", "c", "d"]);
+  await assert.rejects(
+    () => ProcessFunctionHarness.create(make(), { restore: snaps, operatorState: {} }),
+    /give restore or operatorState, not both/,
+  );
 });
