@@ -460,6 +460,20 @@ Deno.test("executeAndCollect: a limit that is not a positive integer is a Config
   }
 });
 
+Deno.test("executeAndCollect given Flink's limit or job name is a ConfigError showing the options object", async () => {
+  const env = StreamEnvironment.create();
+  const stream = env.fromElements(1);
+  await assert.rejects(stream.executeAndCollect(5 as never), {
+    name: "ConfigError",
+    message: "executeAndCollect takes an object of options, got 5: " +
+      "Flink's executeAndCollect(5) is executeAndCollect({ limit: 5 })",
+  });
+  await assert.rejects(
+    stream.executeAndCollect("job" as never),
+    /Flink's executeAndCollect\("job"\) is executeAndCollect\(\{ jobName: "job" \}\)/,
+  );
+});
+
 Deno.test("executeAndCollect: a job that fails rejects with its error", async () => {
   const env = StreamEnvironment.create();
   await assert.rejects(

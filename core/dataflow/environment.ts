@@ -994,6 +994,15 @@ export class StreamEnvironment implements GraphBuilder {
    * `stream.executeAndCollect(options)` does.
    */
   async executeAndCollect<T>(stream: DataStream<T>, options: CollectOptions = {}): Promise<T[]> {
+    // Flink's executeAndCollect(limit) and executeAndCollect(jobName): say what they are here.
+    if (typeof options === "number" || typeof options === "string") {
+      const name = typeof options === "number" ? "limit" : "jobName";
+      throw new ConfigError(
+        `executeAndCollect takes an object of options, got ${shownValue(options)}: ` +
+          `Flink's executeAndCollect(${shownValue(options)}) is ` +
+          `executeAndCollect({ ${name}: ${shownValue(options)} })`,
+      );
+    }
     checkOptionNames("executeAndCollect", options, { jobName: true, limit: true });
     const { jobName = "weir job", limit = Infinity } = options;
     if (limit !== Infinity && (!Number.isInteger(limit) || limit < 1)) {
