@@ -143,15 +143,26 @@ function overview(
 }
 
 /**
- * The current attempt's start and end (ms since epoch; end undefined while it runs), which its
- * subtasks' and vertices' times are, as Flink's are their execution attempt's.
+ * Flink's `start-time`, `end-time` (-1 while it runs) and `duration` of a vertex or subtask: the
+ * current attempt's, as Flink's are their execution attempt's.
  */
-function attemptTimes(job: AdminJob): { startTime: number; endTime: number | undefined } {
-  return job.attemptTimes?.() ?? { startTime: job.startTime, endTime: job.endTime() };
+function attemptTimesJson(job: AdminJob, now: number): Record<string, number> {
+  const { startTime, endTime: end } = job.attemptTimes?.() ??
+    { startTime: job.startTime, endTime: job.endTime() };
+  return { "start-time": startTime, "end-time": end ?? -1, duration: (end ?? now) - startTime };
+}
+
+/** Flink's `metrics` of a vertex or subtask: the records it read and wrote. */
+function recordsJson(recordsIn: number, recordsOut: number): Record<string, unknown> {
+  return {
+    "read-records": recordsIn,
+    "read-records-complete": true,
+    "write-records": recordsOut,
+    "write-records-complete": true,
+  };
 }
 
 function vertexJson(job: AdminJob, v: VertexInfo, now: number): Record<string, unknown> {
-  const { startTime, endTime: end } = attemptTimes(job);
   return {
     id: vertexId(v.uid),
     uid: v.uid,
@@ -161,15 +172,8 @@ function vertexJson(job: AdminJob, v: VertexInfo, now: number): Record<string, u
     status: vertexStatus(job, v),
     // Flink's: the vertex's subtasks per state.
     tasks: vertexTaskCounts(job, v),
-    "start-time": startTime,
-    "end-time": end ?? -1,
-    duration: (end ?? now) - startTime,
-    metrics: {
-      "read-records": v.recordsIn,
-      "read-records-complete": true,
-      "write-records": v.recordsOut,
-      "write-records-complete": true,
-    },
+    ...attemptTimesJson(job, now),
+    metrics: recordsJson(v.recordsIn, v.recordsOut),
     "backpressure-ratio": v.backpressureRatio,
     "backpressure-level": backpressureLevel(v.backpressureRatio),
     ...(v.splits ? { splits: v.splits } : {}),
@@ -238,21 +242,13 @@ function subtaskJson(
   sizes: Map<string, number>,
   now: number,
 ): Record<string, unknown> {
-  const { startTime, endTime: end } = attemptTimes(job);
   return {
     subtask: s.index,
     status: s.state ??
       (job.status() === "RUNNING" ? "RUNNING" : notRunningSubtaskState(job.status())),
     attempt: job.restarts(),
-    "start-time": startTime,
-    "end-time": end ?? -1,
-    duration: (end ?? now) - startTime,
-    metrics: {
-      "read-records": s.recordsIn,
-      "read-records-complete": true,
-      "write-records": s.recordsOut,
-      "write-records-complete": true,
-    },
+    ...attemptTimesJson(job, now),
+    metrics: recordsJson(s.recordsIn, s.recordsOut),
     "backpressure-ratio": s.backpressureRatio,
     "backpressure-level": backpressureLevel(s.backpressureRatio),
     ...(s.task !== undefined ? { task: s.task } : {}),
