@@ -33,12 +33,11 @@ import {
   folderError,
   makeJobFolder,
 } from "../checkpoint/checkpoint_fs.ts";
-import { type DirectoryLock, lockDirectory } from "../checkpoint/dir_lock.ts";
-import { inWorkerShare } from "../runtime/_worker_role.ts";
 import { ConfigError } from "../errors.ts";
 import { checkOptionNames } from "../_options.ts";
 import { EXTERNAL } from "./_external.ts";
 import { localPath } from "./_local_path.ts";
+import { OutputDirLock } from "./_output_dir_lock.ts";
 import { jsonLine } from "./_json_line.ts";
 import type { SegmentFile } from "../../statestore-as/segment_fs.ts";
 import { TwoPhaseCommitSink } from "./two_phase_commit_sink.ts";
@@ -146,10 +145,7 @@ export class ExactlyOnceFileSink<T> extends TwoPhaseCommitSink<T, FileTransactio
   private movedAway: FileTransaction[] | undefined;
   private readonly fs: CheckpointFs;
   // One lock for all subtasks (they inherit this object), held while any of them is open.
-  private readonly dirLock: { lock: DirectoryLock | undefined; users: number } = {
-    lock: undefined,
-    users: 0,
-  };
+  private readonly dirLock = new OutputDirLock();
   private holdsDirLock = false;
 
   /** Writes into `options.dir`. */
@@ -197,17 +193,7 @@ export class ExactlyOnceFileSink<T> extends TwoPhaseCommitSink<T, FileTransactio
   override async open(ctx: SinkContext): Promise<void> {
     this.run = crypto.randomUUID().slice(0, 8);
     this.seq = 0;
-    const shared = this.dirLock;
-    if (shared.users === 0) {
-      shared.lock = lockDirectory(
-        this.dir,
-        `exactly-once file sink "${ctx.operatorUid}"`,
-        "Output directory",
-        // Subtasks on the worker executor's other workers have their own copy of this sink.
-        { shareWithThisProcess: inWorkerShare() },
-      );
-    }
-    shared.users++;
+    this.dirLock.acquire(this.dir, `exactly-once file sink "${ctx.operatorUid}"`);
     this.holdsDirLock = true;
     this.movedAway = [];
     try {
@@ -226,10 +212,7 @@ export class ExactlyOnceFileSink<T> extends TwoPhaseCommitSink<T, FileTransactio
     } finally {
       if (this.holdsDirLock) {
         this.holdsDirLock = false;
-        if (--this.dirLock.users === 0) {
-          this.dirLock.lock?.release();
-          this.dirLock.lock = undefined;
-        }
+        this.dirLock.release();
       }
     }
   }

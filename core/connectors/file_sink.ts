@@ -4,11 +4,10 @@
  * @module
  */
 import { ConfigError, DirectoryInUseError } from "../errors.ts";
-import { type DirectoryLock, lockDirectory } from "../checkpoint/dir_lock.ts";
-import { inWorkerShare } from "../runtime/_worker_role.ts";
 import { checkOptionNames } from "../_options.ts";
 import { EXTERNAL } from "./_external.ts";
 import { localPath } from "./_local_path.ts";
+import { OutputDirLock } from "./_output_dir_lock.ts";
 import { jsonLine } from "./_json_line.ts";
 import type { FunctionInitializationContext } from "../dataflow/functions.ts";
 import type { SinkContext, SinkFunction } from "./sink.ts";
@@ -86,10 +85,7 @@ export class TextFileSink<T> implements SinkFunction<T> {
   private pending: string[] = [];
   private encoder = new TextEncoder();
   // One lock for all subtasks (they inherit this object), held while any of them is open.
-  private readonly dirLock: { lock: DirectoryLock | undefined; users: number } = {
-    lock: undefined,
-    users: 0,
-  };
+  private readonly dirLock = new OutputDirLock();
   private holdsDirLock = false;
 
   /** Writes into `options.dir`. */
@@ -121,19 +117,7 @@ export class TextFileSink<T> implements SinkFunction<T> {
     try {
       Deno.mkdirSync(this.dir, { recursive: true });
       if (!this.holdsDirLock) {
-        const shared = this.dirLock;
-        if (shared.users === 0) {
-          shared.lock = lockDirectory(
-            this.dir,
-            `text file sink "${ctx.operatorUid}"`,
-            "Output directory",
-            {
-              // Subtasks on the worker executor's other workers have their own copy of this sink.
-              shareWithThisProcess: inWorkerShare(),
-            },
-          );
-        }
-        shared.users++;
+        this.dirLock.acquire(this.dir, `text file sink "${ctx.operatorUid}"`);
         this.holdsDirLock = true;
       }
       if (!this.restored && ctx.subtaskIndex === 0) removeOtherRunsParts(this.dir, ctx.parallelism);
@@ -184,10 +168,7 @@ export class TextFileSink<T> implements SinkFunction<T> {
   private releaseDirLock(): void {
     if (!this.holdsDirLock) return;
     this.holdsDirLock = false;
-    if (--this.dirLock.users === 0) {
-      this.dirLock.lock?.release();
-      this.dirLock.lock = undefined;
-    }
+    this.dirLock.release();
   }
 }
 
