@@ -73,13 +73,49 @@ export interface ExactlyOnceFileSinkOptions<T> {
   format?: (value: T) => string;
   /** The file system written through (tests inject faults); default {@linkcode DenoCheckpointFs}. */
   fs?: CheckpointFs;
+  /**
+   * What a part file's name starts with (Flink's `OutputFileConfig.withPartPrefix`); default
+   * `"part"`. Files are named `<partPrefix>-<subtask>-<run>-<n><partSuffix>`. A prefix with a `/`
+   * or `\\`, or starting with `.` or `_` (the names of files not committed yet), is a `ConfigError`.
+   */
+  partPrefix?: string;
+  /**
+   * What a part file's name ends with, as `".json"` (Flink's `OutputFileConfig.withPartSuffix`);
+   * default `""`. A suffix with a `/` or `\\`, or ending with `.savepoint` (the mark of a
+   * savepoint's pending file), is a `ConfigError`.
+   */
+  partSuffix?: string;
 }
 
 const EXACTLY_ONCE_FILE_SINK_OPTIONS: Record<keyof ExactlyOnceFileSinkOptions<unknown>, true> = {
   dir: true,
   format: true,
   fs: true,
+  partPrefix: true,
+  partSuffix: true,
 };
+
+/**
+ * `value` of option `option` checked as a part-name prefix or suffix: one a consumer or the
+ * sink's own clean-up would take for a file not committed yet is a `ConfigError`.
+ */
+function partAffix(option: "partPrefix" | "partSuffix", value: unknown, fallback: string): string {
+  if (value === undefined) return fallback;
+  const bad = (why: string) =>
+    new ConfigError(`ExactlyOnceFileSink: ${option} ${why}, got ${JSON.stringify(value)}`);
+  if (typeof value !== "string") throw bad("must be a string");
+  if (/[/\\\0]/.test(value)) throw bad("must be a file name, without / or \\");
+  if (option === "partPrefix" && /^[._]/.test(value)) {
+    throw bad(
+      `must not start with "." or "_": such files are the sink's in-progress files (${IN_PROGRESS_DIR}/) ` +
+        "and are skipped by readers as not committed",
+    );
+  }
+  if (option === "partSuffix" && value.endsWith(SAVEPOINT_SUFFIX)) {
+    throw bad(`must not end with "${SAVEPOINT_SUFFIX}", the mark of a savepoint's pending file`);
+  }
+  return value;
+}
 
 /** A transaction: one file, how many records it holds, and the folder it lives in. */
 interface FileTransaction {
@@ -113,7 +149,8 @@ export const IN_PROGRESS_DIR = ".in-progress";
  * 128 MiB or 60 s and may keep a file open across checkpoints), so a
  * checkpoint commits one file per subtask that wrote records since the one
  * before, and none for the others; a file is named `part-<subtask>-<run>-<n>`
- * (Flink: `part-<uuid>-<n>`) and is written in the hidden `dir/.in-progress/`
+ * (Flink: `part-<uuid>-<n>`; `partPrefix` and `partSuffix` replace `part` and
+ * add a suffix, as Flink's `OutputFileConfig`) and is written in the hidden `dir/.in-progress/`
  * (Flink: a hidden `.part-…inprogress…` beside it).
  *
  * @example
@@ -136,6 +173,8 @@ export class ExactlyOnceFileSink<T> extends TwoPhaseCommitSink<T, FileTransactio
   /** The output folder (absolute). */
   readonly dir: string;
   private readonly format: (value: T) => string;
+  private readonly partPrefix: string;
+  private readonly partSuffix: string;
   private run = "";
   private seq = 0;
   private lines: string[] = [];
@@ -157,6 +196,8 @@ export class ExactlyOnceFileSink<T> extends TwoPhaseCommitSink<T, FileTransactio
     }
     this.dir = resolve(localPath("ExactlyOnceFileSink", "dir", options.dir));
     this.format = options.format ?? jsonLine;
+    this.partPrefix = partAffix("partPrefix", options.partPrefix, "part");
+    this.partSuffix = partAffix("partSuffix", options.partSuffix, "");
     this.fs = options.fs ?? new DenoCheckpointFs();
     makeJobFolder(this.fs, this.dir, "Output directory", [IN_PROGRESS_DIR]);
   }
@@ -239,7 +280,8 @@ export class ExactlyOnceFileSink<T> extends TwoPhaseCommitSink<T, FileTransactio
   protected beginTransaction(): FileTransaction {
     this.lines = [];
     this.file = undefined;
-    const name = `part-${this.subtask.subtaskIndex}-${this.run}-${this.seq++}`;
+    const name = `${this.partPrefix}-${this.subtask.subtaskIndex}-${this.run}-${this
+      .seq++}${this.partSuffix}`;
     return { name, records: 0, dir: this.dir };
   }
 

@@ -285,3 +285,53 @@ Deno.test("exactly-once file sink: a file: URL dir is that folder, not a folder 
     await Deno.remove(root, { recursive: true });
   }
 });
+
+Deno.test("exactly-once file sink: partPrefix and partSuffix frame the committed names, as Flink's OutputFileConfig", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const env = StreamEnvironment.create({ checkpoint: { dir: `${dir}/ck` }, log: () => {} });
+    env.fromElements("a", "b").addSink(
+      new ExactlyOnceFileSink<string>({
+        dir: `${dir}/out`,
+        partPrefix: "events",
+        partSuffix: ".jsonl",
+      }),
+      { uid: "sink" },
+    );
+    await env.execute("affixes");
+    const names = [...Deno.readDirSync(`${dir}/out`)].filter((e) => e.isFile).map((e) => e.name);
+    assert.equal(names.length, 1, names.join());
+    assert.match(names[0]!, /^events-0-[0-9a-f]{8}-0\.jsonl$/);
+    assert.equal(await Deno.readTextFile(`${dir}/out/${names[0]}`), "a\nb\n");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("exactly-once file sink: a part prefix or suffix that is no plain name, or reads as not committed, is a ConfigError before any folder is made", () => {
+  const parent = Deno.makeTempDirSync();
+  const dir = `${parent}/out`;
+  try {
+    for (
+      const [options, message] of [
+        [{ partPrefix: "a/b" }, /partPrefix must be a file name, without \/ or \\, got "a\/b"/],
+        [{ partPrefix: "..\\x" }, /partPrefix must be a file name/],
+        [{ partPrefix: ".in-progress" }, /partPrefix must not start with "\." or "_"/],
+        [{ partPrefix: "_tmp" }, /partPrefix must not start with "\." or "_"/],
+        [{ partPrefix: 7 }, /partPrefix must be a string, got 7/],
+        [{ partSuffix: "/x" }, /partSuffix must be a file name/],
+        [{ partSuffix: ".savepoint" }, /partSuffix must not end with "\.savepoint"/],
+      ] as const
+    ) {
+      assert.throws(
+        // deno-lint-ignore no-explicit-any
+        () => new ExactlyOnceFileSink({ dir, ...options } as any),
+        (e) => e instanceof ConfigError && message.test(e.message),
+        JSON.stringify(options),
+      );
+    }
+    assert.throws(() => Deno.statSync(dir), Deno.errors.NotFound);
+  } finally {
+    Deno.removeSync(parent, { recursive: true });
+  }
+});
