@@ -143,7 +143,10 @@ export { TextFileSink } from "./core/connectors/file_sink.ts";
 export type { TextFileSinkOptions } from "./core/connectors/file_sink.ts";
 export { TwoPhaseCommitSink } from "./core/connectors/two_phase_commit_sink.ts";
 export { ExactlyOnceFileSink } from "./core/connectors/exactly_once_file_sink.ts";
-export type { ExactlyOnceFileSinkOptions } from "./core/connectors/exactly_once_file_sink.ts";
+export type {
+  ExactlyOnceFileSinkOptions,
+  FileRollingPolicy,
+} from "./core/connectors/exactly_once_file_sink.ts";
 export {
   KafkaConsumer,
   KafkaDeserializers,

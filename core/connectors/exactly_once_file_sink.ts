@@ -1,9 +1,11 @@
 /**
  * An exactly-once file sink on the two-phase-commit base. Each transaction is
- * one file:
+ * the part files a subtask wrote between two checkpoints (one, unless a
+ * rolling policy rolls parts within the checkpoint):
  *
  * ```
- * DIR/.in-progress/part-<subtask>-<run>-<n>   written, then pre-committed (fsync) at a barrier
+ * DIR/.in-progress/part-<subtask>-<run>-<n>   written (a rolled part: closed and fsynced), then
+ *                                             pre-committed (fsync) at a barrier
  * DIR/.in-progress/part-…-<n>.savepoint       pre-committed at a savepoint's barrier: kept until
  *                                             a checkpoint or a restore of the savepoint commits it
  * DIR/part-<subtask>-<run>-<n>                committed: renamed when the checkpoint completes
@@ -85,6 +87,71 @@ export interface ExactlyOnceFileSinkOptions<T> {
    * savepoint's pending file), is a `ConfigError`.
    */
   partSuffix?: string;
+  /**
+   * When a part rolls within a checkpoint (Flink's `DefaultRollingPolicy`); by default parts roll
+   * only at checkpoints (Flink's `OnCheckpointRollingPolicy`). A rolled part is pending and is
+   * committed with the checkpoint that follows; every part still rolls at each checkpoint.
+   */
+  rollingPolicy?: FileRollingPolicy;
+}
+
+/**
+ * When a part file rolls before the next checkpoint (all optional; none: only at checkpoints).
+ * Each is a number > 0, else a `ConfigError`.
+ *
+ * @example
+ * ```ts
+ * import type { FileRollingPolicy } from "@weir/weir";
+ * // Flink's DefaultRollingPolicy defaults: 128 MiB, 60 s, 60 s.
+ * const policy: FileRollingPolicy = {
+ *   maxPartBytes: 128 * 1024 * 1024,
+ *   rolloverIntervalMs: 60_000,
+ *   inactivityIntervalMs: 60_000,
+ * };
+ * ```
+ */
+export interface FileRollingPolicy {
+  /**
+   * A part holding more than this many bytes rolls before the next record is written (Flink's
+   * `withMaxPartSize`): a part ends at most one record past it.
+   */
+  maxPartBytes?: number;
+  /** A part opened this long ago (processing time) rolls (Flink's `withRolloverInterval`). */
+  rolloverIntervalMs?: number;
+  /**
+   * A part no record reached for this long (processing time) rolls (Flink's
+   * `withInactivityInterval`).
+   */
+  inactivityIntervalMs?: number;
+}
+
+const ROLLING_POLICY_OPTIONS: Record<keyof FileRollingPolicy, true> = {
+  maxPartBytes: true,
+  rolloverIntervalMs: true,
+  inactivityIntervalMs: true,
+};
+
+/** `policy` checked: each limit a number > 0 (`Infinity` where not given). */
+function rollingLimits(policy: unknown): Required<FileRollingPolicy> {
+  const limits = {
+    maxPartBytes: Infinity,
+    rolloverIntervalMs: Infinity,
+    inactivityIntervalMs: Infinity,
+  };
+  if (policy === undefined) return limits;
+  checkOptionNames("ExactlyOnceFileSink rollingPolicy", policy, ROLLING_POLICY_OPTIONS);
+  for (const [name, value] of Object.entries(policy as FileRollingPolicy)) {
+    if (value === undefined) continue;
+    if (typeof value !== "number" || !(value > 0) || Number.isNaN(value)) {
+      throw new ConfigError(
+        `ExactlyOnceFileSink rollingPolicy: ${name} must be a number > 0, got ${
+          typeof value === "number" ? value : JSON.stringify(value) ?? String(value)
+        }`,
+      );
+    }
+    limits[name as keyof FileRollingPolicy] = value;
+  }
+  return limits;
 }
 
 const EXACTLY_ONCE_FILE_SINK_OPTIONS: Record<keyof ExactlyOnceFileSinkOptions<unknown>, true> = {
@@ -93,6 +160,7 @@ const EXACTLY_ONCE_FILE_SINK_OPTIONS: Record<keyof ExactlyOnceFileSinkOptions<un
   fs: true,
   partPrefix: true,
   partSuffix: true,
+  rollingPolicy: true,
 };
 
 /**
@@ -117,14 +185,43 @@ function partAffix(option: "partPrefix" | "partSuffix", value: unknown, fallback
   return value;
 }
 
-/** A transaction: one file, how many records it holds, and the folder it lives in. */
+/**
+ * A transaction: the part files written between two checkpoints and the folder they live in.
+ * Snapshots of older versions hold one file, in `name`, `records` and `file`, and no `parts`.
+ */
 interface FileTransaction {
-  name: string;
-  records: number;
+  parts?: FilePart[];
   /** Absolute output folder (absent in snapshots of older versions: the sink's folder). */
   dir?: string;
-  /** Its pending file's name in the in-progress folder, when not `name` (a savepoint's). */
+  name?: string;
+  records?: number;
   file?: string;
+}
+
+/** A part file of a transaction. */
+interface FilePart {
+  /** Its committed path, relative to the output folder. */
+  name: string;
+  records: number;
+  /** Its pending file's name in the in-progress folder, when not `name`'s last segment. */
+  file?: string;
+}
+
+/** A part being written: its data not yet written, its size, and when it was opened and written. */
+interface OpenPart {
+  part: FilePart;
+  bucket: string;
+  lines: string[];
+  /** UTF-16 code units in `lines`, newlines included: at most a third of their UTF-8 bytes. */
+  chars: number;
+  /** Bytes written to `file`. */
+  bytes: number;
+  file: SegmentFile | undefined;
+  /** Processing time when opened and when last written (only kept with a time limit). */
+  opened: number;
+  written: number;
+  /** `part.records` when `written` was last set. */
+  seen: number;
 }
 
 /**
@@ -144,11 +241,13 @@ export const IN_PROGRESS_DIR = ".in-progress";
  * Ported from Flink's `FileSink.forRowFormat(path, encoder)`, it differs so:
  * files go straight into `dir` (no bucket assigner: Flink's default
  * `DateTimeBucketAssigner` writes into hourly `yyyy-MM-dd--HH` subfolders);
- * each subtask rolls its file at every checkpoint and only then (Flink's
- * `OnCheckpointRollingPolicy`, where the row format's default rolls at
- * 128 MiB or 60 s and may keep a file open across checkpoints), so a
- * checkpoint commits one file per subtask that wrote records since the one
- * before, and none for the others; a file is named `part-<subtask>-<run>-<n>`
+ * each subtask rolls its part at every checkpoint (Flink's
+ * `OnCheckpointRollingPolicy`), and within a checkpoint only as `rollingPolicy`
+ * says (Flink's `DefaultRollingPolicy`, the row format's default, rolls at
+ * 128 MiB, 60 s or 60 s inactive and keeps a part open across checkpoints
+ * until then: here a part never spans checkpoints), so a checkpoint commits
+ * the parts of every subtask that wrote records since the one before, and
+ * none for the others; a file is named `part-<subtask>-<run>-<n>`
  * (Flink: `part-<uuid>-<n>`; `partPrefix` and `partSuffix` replace `part` and
  * add a suffix, as Flink's `OutputFileConfig`) and is written in the hidden `dir/.in-progress/`
  * (Flink: a hidden `.part-…inprogress…` beside it).
@@ -175,13 +274,26 @@ export class ExactlyOnceFileSink<T> extends TwoPhaseCommitSink<T, FileTransactio
   private readonly format: (value: T) => string;
   private readonly partPrefix: string;
   private readonly partSuffix: string;
+  private readonly maxPartBytes: number;
+  private readonly rolloverMs: number;
+  private readonly inactivityMs: number;
+  /** Whether parts roll on processing time. */
+  private readonly timed: boolean;
   private run = "";
   private seq = 0;
-  private lines: string[] = [];
-  private file: SegmentFile | undefined;
+  /** The open transaction's parts being written, by bucket. */
+  private parts = new Map<string, OpenPart>();
+  /** fsyncs of the open transaction's parts that rolled: each resolves to its error, if any. */
+  private rolled: Promise<Error | undefined>[] = [];
+  /**
+   * The clock is read once per batch, when its first record needs it: records
+   * in a batch share one processing time, as they arrive together.
+   */
+  private clockStale = true;
+  private now = 0;
   private readonly encoder = new TextEncoder();
   /** Files found committed and moved away while committing restored transactions. */
-  private movedAway: FileTransaction[] | undefined;
+  private movedAway: { dir: string; part: FilePart }[] | undefined;
   private readonly fs: CheckpointFs;
   // One lock for all subtasks (they inherit this object), held while any of them is open.
   private readonly dirLock = new OutputDirLock();
@@ -198,6 +310,11 @@ export class ExactlyOnceFileSink<T> extends TwoPhaseCommitSink<T, FileTransactio
     this.format = options.format ?? jsonLine;
     this.partPrefix = partAffix("partPrefix", options.partPrefix, "part");
     this.partSuffix = partAffix("partSuffix", options.partSuffix, "");
+    const limits = rollingLimits(options.rollingPolicy);
+    this.maxPartBytes = limits.maxPartBytes;
+    this.rolloverMs = limits.rolloverIntervalMs;
+    this.inactivityMs = limits.inactivityIntervalMs;
+    this.timed = this.rolloverMs !== Infinity || this.inactivityMs !== Infinity;
     this.fs = options.fs ?? new DenoCheckpointFs();
     makeJobFolder(this.fs, this.dir, "Output directory", [IN_PROGRESS_DIR]);
   }
@@ -234,6 +351,9 @@ export class ExactlyOnceFileSink<T> extends TwoPhaseCommitSink<T, FileTransactio
   override async open(ctx: SinkContext): Promise<void> {
     this.run = crypto.randomUUID().slice(0, 8);
     this.seq = 0;
+    this.parts = new Map();
+    this.rolled = [];
+    this.clockStale = true;
     this.dirLock.acquire(this.dir, `exactly-once file sink "${ctx.operatorUid}"`);
     this.holdsDirLock = true;
     this.movedAway = [];
@@ -258,13 +378,13 @@ export class ExactlyOnceFileSink<T> extends TwoPhaseCommitSink<T, FileTransactio
     }
   }
 
-  private reportMoved(moved: FileTransaction[]): void {
-    const records = moved.reduce((n, t) => n + t.records, 0);
-    const names = moved.slice(0, 3).map((t) => `${t.dir ?? this.dir}/${t.name}`).join(", ");
+  private reportMoved(moved: { dir: string; part: FilePart }[]): void {
+    const records = moved.reduce((n, m) => n + m.part.records, 0);
+    const names = moved.slice(0, 3).map((m) => `${m.dir}/${m.part.name}`).join(", ");
     const more = moved.length > 3 ? ` and ${moved.length - 3} more` : "";
     (this.subtask.log ?? console.error)(
-      `${moved.length} restored transaction(s) of the exactly-once file sink (${records} ` +
-        `records: ${names}${more}) were committed before and their files have since been ` +
+      `${moved.length} restored part file(s) of the exactly-once file sink (${records} ` +
+        `records: ${names}${more}) were committed before and have since been ` +
         `moved or removed; they count as committed`,
     );
   }
@@ -273,33 +393,133 @@ export class ExactlyOnceFileSink<T> extends TwoPhaseCommitSink<T, FileTransactio
     return txn.dir ?? this.dir;
   }
 
-  private inProgress(txn: FileTransaction): string {
-    return `${this.folderOf(txn)}/${IN_PROGRESS_DIR}/${txn.file ?? txn.name}`;
+  /** The transaction's parts (an older version's transaction is one part). */
+  private partsOf(txn: FileTransaction): FilePart[] {
+    if (txn.parts) return txn.parts;
+    if (txn.name === undefined || !txn.records) return [];
+    return [{ name: txn.name, records: txn.records, ...(txn.file ? { file: txn.file } : {}) }];
+  }
+
+  /** A part's pending file's name in the in-progress folder. */
+  private pendingName(part: FilePart): string {
+    return part.file ?? part.name.slice(part.name.lastIndexOf("/") + 1);
+  }
+
+  private inProgress(txn: FileTransaction, part: FilePart): string {
+    return `${this.folderOf(txn)}/${IN_PROGRESS_DIR}/${this.pendingName(part)}`;
+  }
+
+  /** The processing time of this batch (read at its first call in the batch). */
+  private clock(): number {
+    if (this.clockStale) {
+      this.clockStale = false;
+      this.now = Date.now();
+    }
+    return this.now;
   }
 
   protected beginTransaction(): FileTransaction {
-    this.lines = [];
-    this.file = undefined;
-    const name = `${this.partPrefix}-${this.subtask.subtaskIndex}-${this.run}-${this
-      .seq++}${this.partSuffix}`;
-    return { name, records: 0, dir: this.dir };
+    this.parts = new Map();
+    this.rolled = [];
+    return { dir: this.dir, parts: [] };
   }
 
   protected write(txn: FileTransaction, value: T): void {
-    this.lines.push(this.format(value));
-    txn.records++;
+    // With a time limit, the first record of a batch rolls the parts that reached it
+    // (Flink checks on a timer; a part no record reaches waits for the checkpoint either way).
+    if (this.timed && this.clockStale) this.rollOnTime(txn, this.clock());
+    const bucket = "";
+    let open = this.parts.get(bucket);
+    // `chars * 3` bounds the bytes not yet written: the exact size is only counted near the limit.
+    if (open !== undefined && open.bytes + open.chars * 3 > this.maxPartBytes) {
+      this.writePart(txn, open);
+      if (open.bytes > this.maxPartBytes) {
+        this.roll(txn, open);
+        open = undefined;
+      }
+    }
+    open ??= this.openPart(txn, bucket);
+    const line = this.format(value);
+    open.lines.push(line);
+    open.chars += line.length + 1;
+    open.part.records++;
   }
 
-  protected override flushTransaction(txn: FileTransaction): void {
-    if (this.lines.length === 0) return;
-    this.file ??= this.fs.create(this.inProgress(txn));
-    const data = this.encoder.encode(this.lines.join("\n") + "\n");
-    this.lines = [];
+  private openPart(txn: FileTransaction, bucket: string): OpenPart {
+    const file = `${this.partPrefix}-${this.subtask.subtaskIndex}-${this.run}-${this
+      .seq++}${this.partSuffix}`;
+    const part: FilePart = { name: bucket === "" ? file : `${bucket}/${file}`, records: 0 };
+    txn.parts!.push(part);
+    const now = this.timed ? this.clock() : 0;
+    const open: OpenPart = {
+      part,
+      bucket,
+      lines: [],
+      chars: 0,
+      bytes: 0,
+      file: undefined,
+      opened: now,
+      written: now,
+      seen: 0,
+    };
+    this.parts.set(bucket, open);
+    return open;
+  }
+
+  /** Rolls the parts opened `rolloverMs` or last written `inactivityMs` before `now`. */
+  private rollOnTime(txn: FileTransaction, now: number): void {
+    for (const open of this.parts.values()) {
+      if (now - open.opened >= this.rolloverMs || now - open.written >= this.inactivityMs) {
+        this.roll(txn, open);
+      }
+    }
+  }
+
+  /**
+   * Closes a part before the checkpoint: it is pending, fsynced off the job
+   * thread now, and committed with the transaction.
+   */
+  private roll(txn: FileTransaction, open: OpenPart): void {
+    this.writePart(txn, open);
+    this.parts.delete(open.bucket);
+    const file = open.file!;
+    this.rolled.push(this.syncAndClose(txn, file).then(() => undefined, (e: Error) => e));
+  }
+
+  private async syncAndClose(txn: FileTransaction, file: SegmentFile): Promise<void> {
     try {
-      this.file.write(data);
+      await (file.syncAsync?.() ?? file.sync());
+    } catch (e) {
+      throw this.writeError(txn, e);
+    } finally {
+      file.close();
+    }
+  }
+
+  /** Writes a part's buffered lines to its pending file. */
+  private writePart(txn: FileTransaction, open: OpenPart): void {
+    if (open.lines.length === 0) return;
+    open.file ??= this.fs.create(this.inProgress(txn, open.part));
+    const data = this.encoder.encode(open.lines.join("\n") + "\n");
+    open.lines = [];
+    open.chars = 0;
+    open.bytes += data.length;
+    try {
+      open.file.write(data);
     } catch (e) {
       throw this.writeError(txn, e);
     }
+  }
+
+  protected override flushTransaction(txn: FileTransaction): void {
+    for (const open of this.parts.values()) {
+      this.writePart(txn, open);
+      if (this.timed && open.part.records !== open.seen) {
+        open.seen = open.part.records;
+        open.written = this.now;
+      }
+    }
+    this.clockStale = true;
   }
 
   /**
@@ -319,25 +539,30 @@ export class ExactlyOnceFileSink<T> extends TwoPhaseCommitSink<T, FileTransactio
   }
 
   protected preCommit(txn: FileTransaction, forSavepoint: boolean): Promise<void> | undefined {
-    this.flushTransaction(txn);
-    const file = this.file;
-    if (!file) return;
-    // The next transaction writes a file of its own while this one is made durable.
-    this.file = undefined;
-    const from = this.inProgress(txn);
-    // Decided now: the checkpoint records the name the file will have.
-    if (forSavepoint) txn.file = txn.name + SAVEPOINT_SUFFIX;
-    const to = this.inProgress(txn);
-    return (async () => {
-      try {
-        await (file.syncAsync?.() ?? file.sync());
-      } catch (e) {
-        throw this.writeError(txn, e);
-      } finally {
-        file.close();
+    for (const open of this.parts.values()) this.writePart(txn, open);
+    const parts = txn.parts!;
+    if (parts.length === 0) return;
+    // The next transaction writes files of its own while these are made durable.
+    const syncs = [...this.rolled];
+    for (const open of this.parts.values()) {
+      syncs.push(this.syncAndClose(txn, open.file!).then(() => undefined, (e: Error) => e));
+    }
+    this.parts = new Map();
+    this.rolled = [];
+    const renames: [string, string][] = [];
+    if (forSavepoint) {
+      for (const part of parts) {
+        const from = this.inProgress(txn, part);
+        // Decided now: the checkpoint records the name the file will have.
+        part.file = this.pendingName(part) + SAVEPOINT_SUFFIX;
+        renames.push([from, this.inProgress(txn, part)]);
       }
-      if (from !== to) this.fs.rename(from, to);
-      // Its name too: a restore commits it by renaming it.
+    }
+    return (async () => {
+      const errors = (await Promise.all(syncs)).filter((e) => e !== undefined);
+      if (errors.length > 0) throw errors[0];
+      for (const [from, to] of renames) this.fs.rename(from, to);
+      // Their names too: a restore commits them by renaming them.
       await this.syncDir(`${this.folderOf(txn)}/${IN_PROGRESS_DIR}`);
     })();
   }
@@ -347,37 +572,41 @@ export class ExactlyOnceFileSink<T> extends TwoPhaseCommitSink<T, FileTransactio
   }
 
   protected async commit(txn: FileTransaction): Promise<void> {
-    if (txn.records === 0) return;
-    const from = this.inProgress(txn);
-    const to = `${this.folderOf(txn)}/${txn.name}`;
-    try {
-      this.fs.rename(from, to);
-    } catch (e) {
-      if (!(e instanceof Deno.errors.NotFound)) throw e;
-      if (this.fs.size(to) === undefined) {
-        // Pre-commit made the file durable and only a commit moves it out of
-        // the hidden folder: gone from both places, it was committed and then
-        // moved on downstream.
-        if (this.movedAway) this.movedAway.push(txn);
-        else this.reportMoved([txn]);
-        return;
+    const dir = this.folderOf(txn);
+    let renamed = false;
+    for (const part of this.partsOf(txn)) {
+      if (part.records === 0) continue;
+      const from = this.inProgress(txn, part);
+      const to = `${dir}/${part.name}`;
+      try {
+        this.fs.rename(from, to);
+      } catch (e) {
+        if (!(e instanceof Deno.errors.NotFound)) throw e;
+        if (this.fs.size(to) === undefined) {
+          // Pre-commit made the file durable and only a commit moves it out of
+          // the hidden folder: gone from both places, it was committed and then
+          // moved on downstream.
+          if (this.movedAway) this.movedAway.push({ dir, part });
+          else this.reportMoved([{ dir, part }]);
+          continue;
+        }
+        // Committed before (commit is idempotent); its entry may not be durable yet.
       }
-      // Committed before (commit is idempotent); its entry may not be durable yet.
+      renamed = true;
     }
-    await this.syncDir(this.folderOf(txn));
+    if (renamed) await this.syncDir(dir);
   }
 
   protected abort(txn: FileTransaction): void {
-    this.lines = [];
-    if (this.file) {
-      this.file.close();
-      this.file = undefined;
-    }
-    this.fs.remove(this.inProgress(txn));
+    for (const open of this.parts.values()) open.file?.close();
+    this.parts = new Map();
+    // Rolled parts close themselves once their fsync ends.
+    this.rolled = [];
+    for (const part of this.partsOf(txn)) this.fs.remove(this.inProgress(txn, part));
   }
 
   protected override cleanUpLeftovers(keep: FileTransaction[]): void {
-    const names = new Set(keep.map((t) => t.file ?? t.name));
+    const names = new Set(keep.flatMap((t) => this.partsOf(t).map((p) => this.pendingName(p))));
     for (const name of this.fs.list(`${this.dir}/${IN_PROGRESS_DIR}`)) {
       if (names.has(name) || name.endsWith(SAVEPOINT_SUFFIX)) continue;
       this.fs.remove(`${this.dir}/${IN_PROGRESS_DIR}/${name}`);

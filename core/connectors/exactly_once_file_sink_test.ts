@@ -335,3 +335,158 @@ Deno.test("exactly-once file sink: a part prefix or suffix that is no plain name
     Deno.removeSync(parent, { recursive: true });
   }
 });
+
+/** Committed part files of `dir` and its subfolders (not hidden ones), by path relative to `dir`. */
+function committed(dir: string, sub = ""): Map<string, string> {
+  const found = new Map<string, string>();
+  for (const e of Deno.readDirSync(`${dir}/${sub}`)) {
+    if (e.name.startsWith(".")) continue;
+    const path = sub === "" ? e.name : `${sub}/${e.name}`;
+    if (e.isDirectory) { for (const [p, t] of committed(dir, path)) found.set(p, t); }
+    else found.set(path, Deno.readTextFileSync(`${dir}/${path}`));
+  }
+  return found;
+}
+
+/** Text of the pending (rolled or open) files, in the order they were named. */
+function pending(out: string): string[] {
+  const dir = `${out}/${IN_PROGRESS_DIR}`;
+  return [...Deno.readDirSync(dir)].map((e) => e.name)
+    .sort((a, b) => Number(a.split("-").at(-1)) - Number(b.split("-").at(-1)))
+    .map((n) => Deno.readTextFileSync(`${dir}/${n}`));
+}
+
+Deno.test("exactly-once file sink: maxPartBytes rolls a part once it holds more, before the next record (Flink's withMaxPartSize), counting UTF-8 bytes", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    for (const checkpointing of [false, true]) {
+      const out = `${dir}/out-${checkpointing}`;
+      const env = StreamEnvironment.create({
+        ...(checkpointing ? { checkpoint: { dir: `${dir}/ck` } } : {}),
+        log: () => {},
+      });
+      // 5 bytes a line: parts of 3 lines (15 > 12); "ééé\n" is 7 bytes: 2 lines (14 > 12).
+      const lines = ["a1", "a2", "a3", "a4", "a5", "a6"].map((l) => `${l}xx`);
+      env.fromElements(...lines, "ééé", "ééé", "ééé").addSink(
+        new ExactlyOnceFileSink<string>({ dir: out, rollingPolicy: { maxPartBytes: 12 } }),
+        { uid: "sink" },
+      );
+      await env.execute("max part size");
+      const files = [...committed(out)].sort(([a], [b]) =>
+        Number(a.split("-").at(-1)) - Number(b.split("-").at(-1))
+      ).map(([, t]) => t);
+      assert.deepEqual(files, [
+        "a1xx\na2xx\na3xx\n",
+        "a4xx\na5xx\na6xx\n",
+        // Counting UTF-16 units, 4 + 4 + 4 would not pass 12.
+        "ééé\nééé\n",
+        "ééé\n",
+      ], `checkpointing: ${checkpointing}`);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("exactly-once file sink: rolloverIntervalMs and inactivityIntervalMs roll parts on processing time; rolled parts commit with the next checkpoint", async () => {
+  const dir = await Deno.makeTempDir();
+  const realNow = Date.now;
+  let now = 1_000_000;
+  Date.now = () => now;
+  try {
+    for (
+      const [policy, steps, expected] of [
+        [
+          { rolloverIntervalMs: 1000 },
+          [[0, "a"], [500, "b"], [999, "c"], [1000, "d"], [1500, "e"], [2000, "f"]],
+          ["a\nb\nc\n", "d\ne\n", "f\n"],
+        ],
+        [
+          { inactivityIntervalMs: 300 },
+          [[0, "a"], [200, "b"], [450, "c"], [749, "d"], [1049, "e"], [1100, "f"]],
+          ["a\nb\nc\nd\n", "e\nf\n"],
+        ],
+      ] as const
+    ) {
+      const out = `${dir}/out-${Object.keys(policy)[0]}`;
+      const src = new QueueSource<string>();
+      const env = StreamEnvironment.create({
+        checkpoint: { dir: `${dir}/ck-${Object.keys(policy)[0]}` },
+        restartStrategy: { kind: "none" },
+        log: () => {},
+      });
+      env.addSource(src, { uid: "src" })
+        .addSink(new ExactlyOnceFileSink<string>({ dir: out, rollingPolicy: policy }), {
+          uid: "sink",
+        });
+      const client = env.executeAsync("timed rolling");
+      const start = now;
+      for (const [at, record] of steps) {
+        now = start + at;
+        src.push(record);
+        await until(() => pending(out).join("").includes(record), `${record} written`);
+      }
+      assert.deepEqual(pending(out), expected, JSON.stringify(policy));
+      assert.deepEqual([...committed(out)], [], "rolled parts wait for the checkpoint");
+      await client.triggerCheckpoint();
+      await until(() => committed(out).size === expected.length, "the parts committed");
+      assert.deepEqual([...committed(out).values()].sort(), [...expected].sort());
+      src.end();
+      await client.done;
+      assert.equal(committed(out).size, expected.length);
+    }
+  } finally {
+    Date.now = realNow;
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("exactly-once file sink: a rolling policy with a misspelt name or a limit that is no number > 0 is a ConfigError", () => {
+  const parent = Deno.makeTempDirSync();
+  const dir = `${parent}/out`;
+  try {
+    for (
+      const [rollingPolicy, message] of [
+        [{ maxPartSize: 10 }, /rollingPolicy: unknown option "maxPartSize"/],
+        [{ maxPartBytes: 0 }, /maxPartBytes must be a number > 0, got 0/],
+        [{ rolloverIntervalMs: -1 }, /rolloverIntervalMs must be a number > 0, got -1/],
+        [{ inactivityIntervalMs: "60s" }, /inactivityIntervalMs must be a number > 0, got "60s"/],
+        [{ maxPartBytes: NaN }, /maxPartBytes must be a number > 0, got NaN/],
+      ] as const
+    ) {
+      assert.throws(
+        // deno-lint-ignore no-explicit-any
+        () => new ExactlyOnceFileSink({ dir, rollingPolicy } as any),
+        (e) => e instanceof ConfigError && message.test(e.message),
+        JSON.stringify(rollingPolicy),
+      );
+    }
+    assert.throws(() => Deno.statSync(dir), Deno.errors.NotFound);
+  } finally {
+    Deno.removeSync(parent, { recursive: true });
+  }
+});
+
+Deno.test("exactly-once file sink: a pending transaction of the one-file format (older checkpoints) is committed on restore", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    Deno.mkdirSync(`${dir}/${IN_PROGRESS_DIR}`);
+    Deno.writeTextFileSync(`${dir}/${IN_PROGRESS_DIR}/part-0-old-3`, "x\ny\n");
+    Deno.writeTextFileSync(`${dir}/${IN_PROGRESS_DIR}/part-0-old-4`, "leftover\n");
+    const sink = new ExactlyOnceFileSink<string>({ dir });
+    const state = [{ checkpointId: 1, txn: { name: "part-0-old-3", records: 2, dir } }];
+    sink.initializeState({
+      operatorStateStore: {
+        getUnionListState: () => ({ get: () => state, update() {} }),
+      },
+      isRestored: true,
+      // deno-lint-ignore no-explicit-any
+    } as any);
+    await sink.open({ subtaskIndex: 0, parallelism: 1, operatorUid: "sink" });
+    await sink.close();
+    assert.deepEqual([...committed(dir)], [["part-0-old-3", "x\ny\n"]]);
+    assert.deepEqual([...Deno.readDirSync(`${dir}/${IN_PROGRESS_DIR}`)], []);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
