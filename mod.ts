@@ -148,6 +148,12 @@ export type {
   FileRollingPolicy,
 } from "./core/connectors/exactly_once_file_sink.ts";
 export {
+  BasePathBucketAssigner,
+  type BucketAssigner,
+  type BucketAssignerContext,
+  DateTimeBucketAssigner,
+} from "./core/connectors/bucket_assigners.ts";
+export {
   KafkaConsumer,
   KafkaDeserializers,
   KafkaError,

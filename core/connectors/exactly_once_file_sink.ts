@@ -9,6 +9,8 @@
  * DIR/.in-progress/part-…-<n>.savepoint       pre-committed at a savepoint's barrier: kept until
  *                                             a checkpoint or a restore of the savepoint commits it
  * DIR/part-<subtask>-<run>-<n>                committed: renamed when the checkpoint completes
+ * DIR/<bucket>/part-<subtask>-<run>-<n>       with a bucket assigner: committed into the bucket's
+ *                                             folder (made then), pending in DIR/.in-progress/
  * ```
  * Only `part-*` files are output; in-progress and pending files are hidden in
  * a dot-folder. A rename is atomic, so a file is either committed whole or
@@ -43,6 +45,7 @@ import { OutputDirLock } from "./_output_dir_lock.ts";
 import { jsonLine } from "./_json_line.ts";
 import type { SegmentFile } from "../../statestore-as/segment_fs.ts";
 import { TwoPhaseCommitSink } from "./two_phase_commit_sink.ts";
+import type { BucketAssigner, BucketAssignerContext } from "./bucket_assigners.ts";
 import type { SinkContext } from "./sink.ts";
 
 /**
@@ -93,6 +96,12 @@ export interface ExactlyOnceFileSinkOptions<T> {
    * committed with the checkpoint that follows; every part still rolls at each checkpoint.
    */
   rollingPolicy?: FileRollingPolicy;
+  /**
+   * Chooses each record's bucket, a subfolder of `dir` with part files of its own (Flink's
+   * `BucketAssigner`), as a {@linkcode DateTimeBucketAssigner}; default: every record in `dir`
+   * (Flink's default is a `DateTimeBucketAssigner`).
+   */
+  bucketAssigner?: BucketAssigner<T>;
 }
 
 /**
@@ -161,7 +170,27 @@ const EXACTLY_ONCE_FILE_SINK_OPTIONS: Record<keyof ExactlyOnceFileSinkOptions<un
   partPrefix: true,
   partSuffix: true,
   rollingPolicy: true,
+  bucketAssigner: true,
 };
+
+/**
+ * Why `id` is no bucket id: not a relative folder path, or a part starting with `.` or `_` (the
+ * sink's in-progress folder and lock, and what readers skip as not committed).
+ */
+function badBucketId(id: unknown): string | undefined {
+  if (typeof id !== "string") return "it is no string";
+  if (id === "") return undefined;
+  if (/[\\\0]/.test(id)) return "it has a \\ or NUL";
+  for (const part of id.split("/")) {
+    if (part === "") {
+      return "it is no relative folder path (an empty part, or a leading or trailing /)";
+    }
+    if (part.startsWith(".") || part.startsWith("_")) {
+      return `its part "${part}" starts with "." or "_", as files not committed yet (${IN_PROGRESS_DIR}/)`;
+    }
+  }
+  return undefined;
+}
 
 /**
  * `value` of option `option` checked as a part-name prefix or suffix: one a consumer or the
@@ -239,8 +268,9 @@ export const IN_PROGRESS_DIR = ".in-progress";
  * input).
  *
  * Ported from Flink's `FileSink.forRowFormat(path, encoder)`, it differs so:
- * files go straight into `dir` (no bucket assigner: Flink's default
- * `DateTimeBucketAssigner` writes into hourly `yyyy-MM-dd--HH` subfolders);
+ * without a `bucketAssigner` files go straight into `dir` (Flink's default
+ * `DateTimeBucketAssigner` writes into hourly `yyyy-MM-dd--HH` subfolders;
+ * weir's, given, formats in UTC, not the machine's zone);
  * each subtask rolls its part at every checkpoint (Flink's
  * `OnCheckpointRollingPolicy`), and within a checkpoint only as `rollingPolicy`
  * says (Flink's `DefaultRollingPolicy`, the row format's default, rolls at
@@ -279,6 +309,10 @@ export class ExactlyOnceFileSink<T> extends TwoPhaseCommitSink<T, FileTransactio
   private readonly inactivityMs: number;
   /** Whether parts roll on processing time. */
   private readonly timed: boolean;
+  private readonly assigner: BucketAssigner<T> | undefined;
+  private assignerContext: BucketAssignerContext | undefined;
+  /** The timestamp of the record being assigned. */
+  private timestamp: number | undefined;
   private run = "";
   private seq = 0;
   /** The open transaction's parts being written, by bucket. */
@@ -315,6 +349,15 @@ export class ExactlyOnceFileSink<T> extends TwoPhaseCommitSink<T, FileTransactio
     this.rolloverMs = limits.rolloverIntervalMs;
     this.inactivityMs = limits.inactivityIntervalMs;
     this.timed = this.rolloverMs !== Infinity || this.inactivityMs !== Infinity;
+    if (
+      options.bucketAssigner !== undefined &&
+      typeof options.bucketAssigner?.getBucketId !== "function"
+    ) {
+      throw new ConfigError(
+        "ExactlyOnceFileSink: bucketAssigner must have a getBucketId(value, context) method",
+      );
+    }
+    this.assigner = options.bucketAssigner;
     this.fs = options.fs ?? new DenoCheckpointFs();
     makeJobFolder(this.fs, this.dir, "Output directory", [IN_PROGRESS_DIR]);
   }
@@ -354,6 +397,10 @@ export class ExactlyOnceFileSink<T> extends TwoPhaseCommitSink<T, FileTransactio
     this.parts = new Map();
     this.rolled = [];
     this.clockStale = true;
+    this.assignerContext = {
+      currentProcessingTime: () => this.clock(),
+      timestamp: () => this.timestamp,
+    };
     this.dirLock.acquire(this.dir, `exactly-once file sink "${ctx.operatorUid}"`);
     this.holdsDirLock = true;
     this.movedAway = [];
@@ -424,11 +471,15 @@ export class ExactlyOnceFileSink<T> extends TwoPhaseCommitSink<T, FileTransactio
     return { dir: this.dir, parts: [] };
   }
 
-  protected write(txn: FileTransaction, value: T): void {
+  protected write(txn: FileTransaction, value: T, timestamp: number | undefined): void {
     // With a time limit, the first record of a batch rolls the parts that reached it
     // (Flink checks on a timer; a part no record reaches waits for the checkpoint either way).
     if (this.timed && this.clockStale) this.rollOnTime(txn, this.clock());
-    const bucket = "";
+    let bucket = "";
+    if (this.assigner !== undefined) {
+      this.timestamp = timestamp;
+      bucket = this.assigner.getBucketId(value, this.assignerContext!);
+    }
     let open = this.parts.get(bucket);
     // `chars * 3` bounds the bytes not yet written: the exact size is only counted near the limit.
     if (open !== undefined && open.bytes + open.chars * 3 > this.maxPartBytes) {
@@ -446,6 +497,15 @@ export class ExactlyOnceFileSink<T> extends TwoPhaseCommitSink<T, FileTransactio
   }
 
   private openPart(txn: FileTransaction, bucket: string): OpenPart {
+    const bad = badBucketId(bucket);
+    if (bad !== undefined) {
+      throw new ConfigError(
+        `ExactlyOnceFileSink: the bucket assigner returned ${
+          typeof bucket === "string" ? JSON.stringify(bucket) : String(bucket)
+        }, which is no bucket: ${bad}; a bucket is "" (dir itself) or a folder path relative to ` +
+          "dir, as 2024-05-01--13 or country=NL/day=1",
+      );
+    }
     const file = `${this.partPrefix}-${this.subtask.subtaskIndex}-${this.run}-${this
       .seq++}${this.partSuffix}`;
     const part: FilePart = { name: bucket === "" ? file : `${bucket}/${file}`, records: 0 };
@@ -573,16 +633,21 @@ export class ExactlyOnceFileSink<T> extends TwoPhaseCommitSink<T, FileTransactio
 
   protected async commit(txn: FileTransaction): Promise<void> {
     const dir = this.folderOf(txn);
-    let renamed = false;
+    const folders = new Set<string>();
     for (const part of this.partsOf(txn)) {
       if (part.records === 0) continue;
       const from = this.inProgress(txn, part);
       const to = `${dir}/${part.name}`;
+      const folder = to.slice(0, to.lastIndexOf("/"));
       try {
         this.fs.rename(from, to);
       } catch (e) {
         if (!(e instanceof Deno.errors.NotFound)) throw e;
-        if (this.fs.size(to) === undefined) {
+        if (this.fs.size(from) !== undefined) {
+          // Pending, and its bucket's folder is not there (yet, or no more).
+          await this.makeBucketFolder(dir, folder);
+          this.fs.rename(from, to);
+        } else if (this.fs.size(to) === undefined) {
           // Pre-commit made the file durable and only a commit moves it out of
           // the hidden folder: gone from both places, it was committed and then
           // moved on downstream.
@@ -590,11 +655,20 @@ export class ExactlyOnceFileSink<T> extends TwoPhaseCommitSink<T, FileTransactio
           else this.reportMoved([{ dir, part }]);
           continue;
         }
-        // Committed before (commit is idempotent); its entry may not be durable yet.
+        // Else committed before (commit is idempotent); its entry may not be durable yet.
       }
-      renamed = true;
+      folders.add(folder);
     }
-    if (renamed) await this.syncDir(dir);
+    for (const folder of folders) await this.syncDir(folder);
+  }
+
+  /** Makes a bucket's folder under `dir`, and its entry and its parents' durable. */
+  private async makeBucketFolder(dir: string, folder: string): Promise<void> {
+    this.fs.mkdirp(folder);
+    for (let f = folder; f !== dir && f.length > dir.length;) {
+      f = f.slice(0, f.lastIndexOf("/"));
+      await this.syncDir(f);
+    }
   }
 
   protected abort(txn: FileTransaction): void {

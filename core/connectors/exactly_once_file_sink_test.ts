@@ -7,6 +7,7 @@ import type { SegmentFile } from "../../statestore-as/segment_fs.ts";
 import { QueueSource } from "../../tests/_helpers/queue_source.ts";
 import { until } from "../../tests/_helpers/checkpoint_jobs.ts";
 import { ExactlyOnceFileSink, IN_PROGRESS_DIR } from "./exactly_once_file_sink.ts";
+import { type BucketAssigner, DateTimeBucketAssigner } from "./bucket_assigners.ts";
 
 /** An asynchronous fsync the test holds. */
 interface Held {
@@ -486,6 +487,135 @@ Deno.test("exactly-once file sink: a pending transaction of the one-file format 
     await sink.close();
     assert.deepEqual([...committed(dir)], [["part-0-old-3", "x\ny\n"]]);
     assert.deepEqual([...Deno.readDirSync(`${dir}/${IN_PROGRESS_DIR}`)], []);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("exactly-once file sink: a bucket assigner writes each record into its bucket's folder, each bucket its own parts, committed with the checkpoint", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const out = `${dir}/out`;
+    const src = new QueueSource<string>();
+    const env = StreamEnvironment.create({
+      checkpoint: { dir: `${dir}/ck` },
+      restartStrategy: { kind: "none" },
+      log: () => {},
+    });
+    const byCountry: BucketAssigner<string> = {
+      getBucketId: (r) => r.startsWith("base") ? "" : `country=${r.slice(0, 2)}/day=1`,
+    };
+    env.addSource(src, { uid: "src" }).addSink(
+      new ExactlyOnceFileSink<string>({
+        dir: out,
+        bucketAssigner: byCountry,
+        rollingPolicy: { maxPartBytes: 10 },
+      }),
+      { uid: "sink" },
+    );
+    const client = env.executeAsync("buckets");
+    src.push("nl1", "de1", "nl2", "base1", "nl3", "de2", "nl4");
+    await until(() => pending(out).join("").includes("nl4"), "all written");
+    assert.deepEqual([...committed(out)], [], "nothing before the checkpoint");
+    await client.triggerCheckpoint();
+    await until(() => committed(out).size === 4, "the parts committed");
+    src.push("nl5");
+    src.end();
+    await client.done;
+    const byFolder = new Map<string, string[]>();
+    for (const [path, text] of committed(out)) {
+      const folder = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) : "";
+      byFolder.set(folder, [...(byFolder.get(folder) ?? []), text]);
+    }
+    assert.deepEqual(
+      [...byFolder].map(([f, texts]) => [f, texts.sort()]).sort(),
+      [
+        ["", ["base1\n"]],
+        ["country=de/day=1", ["de1\nde2\n"]],
+        // 12 bytes > 10: nl4 starts a part; after the checkpoint nl5 another.
+        ["country=nl/day=1", ["nl1\nnl2\nnl3\n", "nl4\n", "nl5\n"]],
+      ].sort(),
+    );
+    assert.deepEqual([...Deno.readDirSync(`${out}/${IN_PROGRESS_DIR}`)], []);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("exactly-once file sink: DateTimeBucketAssigner buckets by the processing time of the record's batch, hourly in UTC", async () => {
+  const dir = await Deno.makeTempDir();
+  const realNow = Date.now;
+  let now = Date.UTC(2024, 4, 1, 13, 59, 59, 999);
+  Date.now = () => now;
+  try {
+    const out = `${dir}/out`;
+    const src = new QueueSource<string>();
+    const env = StreamEnvironment.create({
+      checkpoint: { dir: `${dir}/ck` },
+      restartStrategy: { kind: "none" },
+      log: () => {},
+    });
+    env.addSource(src, { uid: "src" }).addSink(
+      new ExactlyOnceFileSink<string>({ dir: out, bucketAssigner: new DateTimeBucketAssigner() }),
+      { uid: "sink" },
+    );
+    const client = env.executeAsync("date time buckets");
+    src.push("a", "b");
+    await until(() => pending(out).join("").includes("b"), "a and b written");
+    now += 1;
+    src.push("c");
+    await until(() => pending(out).join("").includes("c"), "c written");
+    src.end();
+    await client.done;
+    assert.deepEqual(
+      [...committed(out)].map(([path, text]) => [path.slice(0, path.indexOf("/")), text]).sort(),
+      [["2024-05-01--13", "a\nb\n"], ["2024-05-01--14", "c\n"]],
+    );
+  } finally {
+    Date.now = realNow;
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("exactly-once file sink: a bucket id that is no relative folder, or looks uncommitted, fails the job with a ConfigError naming it, writing nothing", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    for (
+      const [id, why] of [
+        ["../escape", /part "\.\." starts with "\." or "_"/],
+        [".in-progress", /part "\.in-progress" starts with/],
+        ["a/_tmp", /part "_tmp" starts with/],
+        ["/abs", /no relative folder path/],
+        ["a//b", /no relative folder path/],
+        ["a\\b", /has a \\ or NUL/],
+        [7, /it is no string/],
+      ] as const
+    ) {
+      const out = `${dir}/out`;
+      const env = StreamEnvironment.create({ log: () => {} });
+      env.fromElements("x").addSink(
+        new ExactlyOnceFileSink<string>({
+          dir: out,
+          // deno-lint-ignore no-explicit-any
+          bucketAssigner: { getBucketId: () => id as any },
+        }),
+        { uid: "sink" },
+      );
+      const e = await env.execute("bad bucket").then(() => undefined, (e: unknown) => e);
+      const cause = e instanceof Error && e.cause instanceof ConfigError ? e.cause : e;
+      assert.ok(cause instanceof ConfigError, `${JSON.stringify(id)}: ${e}`);
+      assert.match(cause.message, /the bucket assigner returned .*, which is no bucket/);
+      assert.match(cause.message, why, String(id));
+      assert.deepEqual([...committed(out)], [], String(id));
+      assert.deepEqual([...Deno.readDirSync(`${out}/${IN_PROGRESS_DIR}`)], []);
+      Deno.removeSync(out, { recursive: true });
+    }
+    assert.deepEqual([...Deno.readDirSync(dir)], [], "nothing written beside the folder");
+    assert.throws(
+      // deno-lint-ignore no-explicit-any
+      () => new ExactlyOnceFileSink({ dir: `${dir}/o`, bucketAssigner: (() => "") as any }),
+      (e) => e instanceof ConfigError && /bucketAssigner must have a getBucketId/.test(e.message),
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
