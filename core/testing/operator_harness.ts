@@ -241,6 +241,47 @@ export interface TimestampedValue<T> {
 }
 
 /**
+ * A watermark the operator forwarded, as {@linkcode OperatorHarness.outputWithWatermarks}
+ * lists it among the records.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type EmittedWatermark, ProcessFunctionHarness } from "@weir/weir/testing";
+ * const h = await ProcessFunctionHarness.create<string, string>({
+ *   processElement: (v, _ctx, out) => out.collect(v),
+ * });
+ * h.processWatermark(10);
+ * const mark: EmittedWatermark = { watermark: 10 };
+ * assert.deepEqual(h.outputWithWatermarks(), [mark]);
+ * ```
+ */
+export interface EmittedWatermark {
+  /** The watermark's time. */
+  readonly watermark: number;
+}
+
+/**
+ * One element of the main output as {@linkcode OperatorHarness.outputWithWatermarks}
+ * lists them (Flink's harness's `getOutput()` queue): a record with its
+ * timestamp, or a watermark (`"watermark" in e` tells them apart).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type OutputElement, ProcessFunctionHarness } from "@weir/weir/testing";
+ * const h = await ProcessFunctionHarness.create<string, string>({
+ *   processElement: (v, _ctx, out) => out.collect(v),
+ * });
+ * h.processElement("a", 1);
+ * h.processWatermark(5);
+ * const all: OutputElement<string>[] = h.outputWithWatermarks();
+ * assert.deepEqual(all.filter((e) => "watermark" in e), [{ watermark: 5 }]);
+ * ```
+ */
+export type OutputElement<T> = TimestampedValue<T> | EmittedWatermark;
+
+/**
  * A timer that has not fired yet.
  *
  * @example
@@ -332,6 +373,8 @@ export class OperatorHarness<OUT> {
   readonly #records: TimestampedValue<OUT>[] = [];
   readonly #side = new Map<string, TimestampedValue<unknown>[]>();
   readonly #watermarks: number[] = [];
+  /** Records and watermarks in emission order (Flink's `getOutput()`). */
+  readonly #elements: OutputElement<OUT>[] = [];
   /** Each input's last watermark (`processInputWatermark`), and the operator's. */
   readonly #inputWatermarks = [-Infinity, -Infinity];
   #combinedWatermark = -Infinity;
@@ -475,14 +518,22 @@ export class OperatorHarness<OUT> {
     const records = this.#records;
     const side = this.#side;
     const watermarks = this.#watermarks;
+    const elements = this.#elements;
     const output: Output<OUT> = {
-      collect: (value, timestamp) => void records.push({ value, timestamp }),
+      collect: (value, timestamp) => {
+        const record = { value, timestamp };
+        records.push(record);
+        elements.push(record);
+      },
       collectSide: (tagId, value, timestamp) => {
         let list = side.get(tagId);
         if (!list) side.set(tagId, list = []);
         list.push({ value, timestamp });
       },
-      emitWatermark: (timestamp) => void watermarks.push(timestamp),
+      emitWatermark: (timestamp) => {
+        watermarks.push(timestamp);
+        elements.push({ watermark: timestamp });
+      },
     };
     operator.setup(this.context, output);
   }
@@ -593,6 +644,17 @@ export class OperatorHarness<OUT> {
     return this.#records.slice();
   }
 
+  /**
+   * Records and watermarks of the main output so far, in the order the
+   * operator emitted them (as Flink's harness's `getOutput()`): a test can
+   * assert where a watermark falls among the records, e.g. after the results
+   * of the timers it fired. Records are `{ value, timestamp }`, watermarks
+   * `{ watermark }`.
+   */
+  outputWithWatermarks(): OutputElement<OUT>[] {
+    return this.#elements.slice();
+  }
+
   /** Values emitted to side output `tag` so far. */
   sideOutput<X>(tag: OutputTag<X>): X[] {
     return (this.#side.get(tag.id) ?? []).map((r) => r.value as X);
@@ -613,6 +675,7 @@ export class OperatorHarness<OUT> {
     this.#records.length = 0;
     this.#side.clear();
     this.#watermarks.length = 0;
+    this.#elements.length = 0;
   }
 
   /** The keyed backend (throws `StateError` when the operator is not keyed). */

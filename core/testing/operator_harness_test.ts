@@ -56,6 +56,29 @@ class TimerFn implements KeyedProcessFunction<string, Cmd, string> {
 
 const byKey = (c: Cmd) => c.key;
 
+Deno.test("outputWithWatermarks lists records and watermarks in emission order, as Flink's getOutput()", async () => {
+  const h = await KeyedProcessFunctionHarness.create(new TimerFn(), byKey);
+  h.processElement({ key: "x", at: 200, domain: "event-time" });
+  h.processElement({ key: "y", at: 100, domain: "event-time" });
+  h.processWatermark(50);
+  h.processWatermark(150);
+  h.processWatermark(250);
+  // Each watermark follows what the timers it passed emitted.
+  assert.deepEqual(h.outputWithWatermarks(), [
+    { watermark: 50 },
+    { value: "event-time:y@100", timestamp: 100 },
+    { watermark: 150 },
+    { value: "event-time:x@200", timestamp: 200 },
+    { watermark: 250 },
+  ]);
+  // The separate lists stay as they were.
+  assert.deepEqual(h.output(), ["event-time:y@100", "event-time:x@200"]);
+  assert.deepEqual(h.watermarks(), [50, 150, 250]);
+  h.clearOutput();
+  assert.deepEqual(h.outputWithWatermarks(), []);
+  await h.close();
+});
+
 Deno.test("processing-time timers fire in timestamp order, once per key and timestamp", async () => {
   const h = await KeyedProcessFunctionHarness.create(new TimerFn(), byKey);
   h.processElement({ key: "a", at: 30 });
