@@ -39,7 +39,9 @@ export interface BroadcastHarnessOptions<I, K> extends KeyedHarnessOptions<K> {
 /**
  * Runs a {@linkcode BroadcastProcessFunction} in the real broadcast operator:
  * `processElement` feeds the main input, `processBroadcastElement` the
- * broadcast one; `broadcastState` reads the broadcast state.
+ * broadcast one; `broadcastState` reads the broadcast state. Watermarks go to
+ * one input each as well (`processWatermark`, `processBroadcastWatermark`) or
+ * to both (`watermark`), as in Flink's `BroadcastOperatorTestHarness`.
  *
  * @example Thresholds broadcast as rules
  * ```ts
@@ -92,6 +94,29 @@ export class BroadcastProcessFunctionHarness<I, B, O> extends OperatorHarness<O>
   /** Feeds a record to the broadcast input. */
   processBroadcastElement(value: B, timestamp?: number): void {
     super.processElement(value, timestamp, 1);
+  }
+
+  /**
+   * Feeds a watermark to the main (non-broadcast) input only, as Flink's
+   * broadcast harness's `processWatermark`: event time (timers, the watermark
+   * forwarded) advances to the smaller of both inputs' watermarks, as in a
+   * job, so nothing fires until the broadcast input has a watermark too
+   * ({@linkcode processBroadcastWatermark}). {@linkcode watermark} advances
+   * both at once.
+   */
+  override processWatermark(timestamp: number): void {
+    this.processInputWatermark(0, timestamp, "processWatermark");
+  }
+
+  /** Feeds a watermark to the broadcast input only (Flink's `processBroadcastWatermark`). */
+  processBroadcastWatermark(timestamp: number): void {
+    this.processInputWatermark(1, timestamp, "processBroadcastWatermark");
+  }
+
+  /** Feeds a watermark to both inputs, as Flink's broadcast harness's `watermark(t)`. */
+  watermark(timestamp: number): void {
+    this.processInputWatermark(0, timestamp, "watermark");
+    this.processInputWatermark(1, timestamp, "watermark");
   }
 
   /** A copy of broadcast state `descriptor`. */

@@ -594,10 +594,15 @@ export class OperatorHarness<OUT> {
    * Feeds a watermark to input `input` (0 or 1) of a two-input operator: the
    * operator sees the smaller of its inputs' watermarks, when that advances
    * (as Flink's `processWatermark1/2`, and as a job's task combines them).
+   * `call` names the harness method in the error a bad time gives.
    */
-  protected processInputWatermark(input: 0 | 1, timestamp: number): void {
+  protected processInputWatermark(
+    input: 0 | 1,
+    timestamp: number,
+    call = `processWatermark${input + 1}`,
+  ): void {
     this.#check();
-    checkEventTime(timestamp, `processWatermark${input + 1}`);
+    checkEventTime(timestamp, call);
     this.#inputWatermarks[input] = timestamp;
     const combined = Math.min(this.#inputWatermarks[0]!, this.#inputWatermarks[1]!);
     if (combined > this.#combinedWatermark) this.#advanceWatermark(combined);

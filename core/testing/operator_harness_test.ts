@@ -433,7 +433,7 @@ Deno.test("keyed broadcast harness: onTimer reads the broadcast state, as in Fli
   });
   h.processElement(["a", 1]);
   h.processBroadcastElement(7);
-  h.processWatermark(100);
+  h.watermark(100);
   assert.deepEqual(h.output(), ["a@100: t=7"]);
   await h.close();
 });
@@ -585,6 +585,33 @@ Deno.test("co-process harness: processWatermark1/2 advance event time to the sma
   assert.deepEqual(h.output(), ["10@15", "20@25", "50@50"]);
   h.processWatermark1(60);
   assert.deepEqual(h.watermarks(), [15, 25, 30, 50]);
+  await h.close();
+});
+
+Deno.test("broadcast harness: processWatermark advances the main input only, as Flink's; watermark(t) both", async () => {
+  const fn: BroadcastProcessFunction<string, string, string> = {
+    processElement: (k, ctx) => ctx.timerService().registerEventTimeTimer(Number(k)),
+    processBroadcastElement: () => {},
+    onTimer: (t, ctx, out) => out.collect(`${t}@${ctx.currentWatermark()}`),
+  };
+  const h = await BroadcastProcessFunctionHarness.create(fn, { keySelector: (k: string) => k });
+  h.processElement("10");
+  h.processElement("20");
+  h.processElement("50");
+  h.processWatermark(30);
+  // The broadcast input has no watermark yet: event time stays where it was, as in a job.
+  assert.deepEqual(h.outputWithWatermarks(), []);
+  h.processBroadcastWatermark(15);
+  assert.deepEqual(h.output(), ["10@15"]);
+  h.processBroadcastWatermark(40);
+  assert.deepEqual(h.output(), ["10@15", "20@30"]);
+  assert.deepEqual(h.watermarks(), [15, 30]);
+  // As Flink's watermark(t): the main input, then the broadcast one.
+  h.watermark(60);
+  assert.deepEqual(h.output(), ["10@15", "20@30", "50@60"]);
+  assert.deepEqual(h.watermarks(), [15, 30, 40, 60]);
+  assert.throws(() => h.processBroadcastWatermark(NaN), /processBroadcastWatermark gave NaN/);
+  assert.throws(() => h.processWatermark(NaN), /processWatermark gave NaN/);
   await h.close();
 });
 
