@@ -437,6 +437,13 @@ export interface ProcessContext {
   currentProcessingTime(): number;
   /** Current watermark. */
   currentWatermark(): number;
+  /**
+   * Reads both clocks; registers and deletes timers on a keyed stream only.
+   * As in Flink's `ProcessFunction.Context`, it exists on a non-keyed stream
+   * too, where registering or deleting a timer throws a `StateError` (timers
+   * are per key: `keyBy` first and use a `KeyedProcessFunction`).
+   */
+  timerService(): TimerService;
 }
 
 /**
@@ -689,7 +696,8 @@ export interface ReadOnlyBroadcastContext<K> extends KeyedProcessContext<K> {
 }
 
 /**
- * Context of `processBroadcastElement`.
+ * Context of `processBroadcastElement`. It has no `timerService()`, as Flink's:
+ * a broadcast element has no key to set timers for.
  *
  * @example
  * ```ts
@@ -710,7 +718,7 @@ export interface ReadOnlyBroadcastContext<K> extends KeyedProcessContext<K> {
  * assert.deepEqual(h.output(), [3]);
  * ```
  */
-export interface BroadcastContext extends ProcessContext {
+export interface BroadcastContext extends Omit<ProcessContext, "timerService"> {
   /** Broadcast state, writable on the broadcast side. */
   getBroadcastState<BK, BV>(descriptor: MapStateDescriptor<BK, BV>): MapState<BK, BV>;
   /** Runs `fn` for every key that has state `descriptor` on this subtask (keyed streams only). */

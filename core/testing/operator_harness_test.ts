@@ -10,6 +10,7 @@ import {
   MapStateDescriptor,
   type OnTimerContext,
   OutputTag,
+  type ProcessContext,
   type ProcessFunction,
   ReducingStateDescriptor,
   type RuntimeContext,
@@ -293,6 +294,36 @@ Deno.test("a non-keyed harness has no keyed state or timers", async () => {
   });
   assert.throws(() => h.state(new ValueStateDescriptor("v", Serializers.f64), 1), StateError);
   assert.deepEqual(h.pendingTimers("processing-time"), []);
+  await h.close();
+});
+
+Deno.test("a ProcessFunction's context has timerService(), as Flink's: clocks read, timers refused (not keyed)", async () => {
+  const fn: ProcessFunction<string, string> = {
+    processElement(v, ctx: ProcessContext, out) {
+      const timers = ctx.timerService();
+      out.collect(`${v}@${timers.currentProcessingTime()}/${timers.currentWatermark()}`);
+      if (v === "event") timers.registerEventTimeTimer(10);
+      if (v === "processing") timers.registerProcessingTimeTimer(10);
+    },
+  };
+  const h = await ProcessFunctionHarness.create(fn, { startTime: 5 });
+  h.processWatermark(3);
+  h.processElement("read");
+  assert.deepEqual(h.output(), ["read@5/3"]);
+  for (const v of ["event", "processing"]) {
+    assert.throws(
+      () => h.processElement(v),
+      (e) =>
+        e instanceof StateError && /not keyed: keys and timers need a keyed stream/.test(e.message),
+    );
+  }
+  // The broadcast side has no timer service, as Flink's BroadcastProcessFunction.Context.
+  const b: BroadcastProcessFunction<string, string, string> = {
+    processElement: (_v, ctx) => void ctx.timerService(),
+    // @ts-expect-error: the broadcast side's context has no timerService
+    processBroadcastElement: (_v, ctx) => void ctx.timerService(),
+  };
+  assert.equal(typeof b.processBroadcastElement, "function");
   await h.close();
 });
 
