@@ -416,8 +416,11 @@ function isApply(x: unknown): boolean {
     (typeof x === "object" && x !== null && typeof (x as { apply?: unknown }).apply === "function");
 }
 
-/** reduce/aggregate's second argument as a process function, or undefined for options. */
-function secondFunction<IN, O, K, W extends Window>(
+/**
+ * reduce/aggregate's second argument as a process function, or undefined for options (also the
+ * window harness's `process`).
+ */
+export function secondFunction<IN, O, K, W extends Window>(
   x: unknown,
 ): ProcessWindowFunction<IN, O, K, W> | undefined {
   if (isProcess(x)) return x as ProcessWindowFunction<IN, O, K, W>;
