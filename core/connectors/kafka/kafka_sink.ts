@@ -69,8 +69,9 @@ export interface KafkaOutputRecord {
   /** A fixed partition instead of key-based partitioning. */
   partition?: number;
   /**
-   * The record's timestamp (ms). Unset: the element's event timestamp, as Flink's Kafka sink
-   * writes it; null, or an element without one: the time the producer sends it.
+   * The record's timestamp (ms ≥ 0; a negative one is a `ConfigError`). Unset: the element's
+   * event timestamp, as Flink's Kafka sink writes it; null, or an element without one or with a
+   * negative one: the time the producer sends it.
    */
   timestamp?: number | null;
   /** Headers, in order (a name may repeat). */
@@ -234,8 +235,10 @@ function load(s: StoredRecord): KafkaOutputRecord {
 }
 
 /**
- * What `serializer` returns for `value`, with the element's `timestamp` unless it gave its own;
- * a timestamp of its own that is no finite number is a `ConfigError` naming it.
+ * What `serializer` returns for `value`, with the element's `timestamp` unless it gave its own.
+ * Kafka has no negative timestamps (-1 reads as none): an element's is left out, as Flink's sink
+ * does; one the serializer gives that is negative or no finite number is a `ConfigError` naming
+ * it, as Kafka's Java producer refuses it.
  */
 function serialize<T>(
   serializer: (value: T) => KafkaOutputRecord,
@@ -243,11 +246,20 @@ function serialize<T>(
   timestamp: number | undefined,
 ): KafkaOutputRecord {
   const r = serializer(value);
-  if (r.timestamp === undefined && timestamp !== undefined && Number.isFinite(timestamp)) {
+  if (
+    r.timestamp === undefined && timestamp !== undefined && Number.isFinite(timestamp) &&
+    timestamp >= 0
+  ) {
     return { ...r, timestamp };
   }
-  if (r.timestamp !== undefined && r.timestamp !== null && !Number.isFinite(r.timestamp)) {
-    throw new ConfigError(`Kafka sink: the serializer gave the timestamp ${r.timestamp}`);
+  if (
+    r.timestamp !== undefined && r.timestamp !== null &&
+    !(Number.isFinite(r.timestamp) && r.timestamp >= 0)
+  ) {
+    throw new ConfigError(
+      `Kafka sink: the serializer gave the timestamp ${r.timestamp}; ` +
+        `Kafka's are ms ≥ 0 (null: the send time)`,
+    );
   }
   return r;
 }

@@ -332,6 +332,55 @@ Deno.test("KafkaSink: records carry the element's timestamp (or the serializer's
   }
 });
 
+Deno.test("KafkaSink: a negative element timestamp is written as none, and a negative one from the serializer is refused, as Flink and Kafka's producer do", async () => {
+  const kafka = await MockKafka.start(1);
+  try {
+    for (const guarantee of ["none", "at-least-once", "exactly-once"] as const) {
+      const topic = `neg-${guarantee}`;
+      await kafka.createTopic(topic, 1);
+      await kafka.createTopic(`${topic}.weir-transactions`, 1);
+      const sink = new KafkaSink<{ v: string; ts?: number }>({
+        bootstrapServers: kafka.bootstrap,
+        topic,
+        deliveryGuarantee: guarantee,
+        transactionalIdPrefix: topic,
+        serializer: (e) => ({
+          value: KafkaSerializers.string(e.v),
+          ...(e.ts === undefined ? {} : { timestamp: e.ts }),
+        }),
+      });
+      const s = Object.create(sink) as typeof sink;
+      s.initializeState({ operatorStateStore: new OperatorStateStore("sink"), isRestored: false });
+      await s.open({ subtaskIndex: 0, parallelism: 1, operatorUid: "sink" });
+      const before = Date.now();
+      // Event time before 1970 (or Flink's Long.MIN_VALUE): Kafka would read -1 as none and
+      // Kafka Streams' default extractor fails on the others.
+      s.invoke({ v: "minus-five" }, -5);
+      s.invoke({ v: "minus-one" }, -1);
+      assert.throws(
+        () => s.invoke({ v: "own", ts: -5 }, 1_000),
+        (e) => e instanceof ConfigError && /the serializer gave the timestamp -5/.test(e.message),
+        guarantee,
+      );
+      if (guarantee === "exactly-once") {
+        s.snapshotState({ checkpointId: 1 });
+        s.notifyCheckpointComplete(1);
+      }
+      await s.finish();
+      await s.close();
+      const got = await readTopic(kafka.bootstrap, topic);
+      assert.deepEqual(
+        got.map((r) => new TextDecoder().decode(r.value!)),
+        ["minus-five", "minus-one"],
+        guarantee,
+      );
+      for (const r of got) assert.ok(r.timestamp >= before - 1_000, `${guarantee}: the send time`);
+    }
+  } finally {
+    await kafka.stop();
+  }
+});
+
 /**
  * An opened at-least-once sink (state in `store`) that was given one record for partition 3 of
  * "out" that the broker refuses (the mock fails the next Produce request with
