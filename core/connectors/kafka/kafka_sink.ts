@@ -17,7 +17,7 @@
  *
  * @module
  */
-import { ConfigError } from "../../errors.ts";
+import { ConfigError, SerializationError } from "../../errors.ts";
 import { checkOptionNames } from "../../_options.ts";
 import { EXTERNAL } from "../_external.ts";
 import { ListStateDescriptor } from "../../state/descriptors.ts";
@@ -66,7 +66,7 @@ export interface KafkaOutputRecord {
   key?: Uint8Array<ArrayBuffer> | null;
   /** Value bytes (null: a tombstone). */
   value: Uint8Array<ArrayBuffer> | null;
-  /** A fixed partition instead of key-based partitioning. */
+  /** A fixed partition (an integer ≥ 0) instead of key-based partitioning. */
   partition?: number;
   /**
    * The record's timestamp (ms ≥ 0; a negative one is a `ConfigError`). Unset: the element's
@@ -234,6 +234,50 @@ function load(s: StoredRecord): KafkaOutputRecord {
   };
 }
 
+/** `v` for an error message: its type, and its value when short. */
+function described(v: unknown): string {
+  if (v === undefined || v === null) return String(v);
+  const type = typeof v === "object" ? v.constructor?.name ?? "object" : typeof v;
+  const text = JSON.stringify(v) ?? String(v);
+  return text.length <= 40 ? `${type} ${text}` : type;
+}
+
+/**
+ * Throws a `SerializationError` naming the field of `r` that Kafka cannot take (bytes that are a
+ * string or an array, a partition that is no integer ≥ 0), as Kafka's Java producer refuses them:
+ * left to librdkafka, a string header value would be written as other bytes and a partition of
+ * -1 would pick one by key, both silently; the other cases would fail without naming the field.
+ */
+function checkRecord(r: KafkaOutputRecord): void {
+  const fail = (what: string, v: unknown, want: string): never => {
+    throw new SerializationError(
+      `Kafka sink: the serializer gave ${what} ${described(v)}; it must be ${want}`,
+    );
+  };
+  if (typeof r !== "object" || r === null) fail("the record", r, "a KafkaOutputRecord");
+  const bytes = "a Uint8Array or null";
+  if (r.key !== undefined && r.key !== null && !(r.key instanceof Uint8Array)) {
+    fail("the key", r.key, `${bytes} (e.g. KafkaSerializers.string(key))`);
+  }
+  if (r.value !== null && !(r.value instanceof Uint8Array)) {
+    fail("the value", r.value, `${bytes} (a tombstone; e.g. KafkaSerializers.string(value))`);
+  }
+  if (r.partition !== undefined && !(Number.isInteger(r.partition) && r.partition >= 0)) {
+    fail("the partition", r.partition, "an integer ≥ 0 (or unset: by key)");
+  }
+  if (r.headers !== undefined) {
+    if (!Array.isArray(r.headers)) fail("the headers", r.headers, "an array of [name, value]");
+    for (const h of r.headers) {
+      if (!Array.isArray(h) || typeof h[0] !== "string") {
+        fail("the header", h, "[name (a string), value]");
+      }
+      if (h[1] !== null && !(h[1] instanceof Uint8Array)) {
+        fail(`the header "${h[0]}" the value`, h[1], bytes);
+      }
+    }
+  }
+}
+
 /**
  * What `serializer` returns for `value`, with the element's `timestamp` unless it gave its own.
  * Kafka has no negative timestamps (-1 reads as none): an element's is left out, as Flink's sink
@@ -246,6 +290,7 @@ function serialize<T>(
   timestamp: number | undefined,
 ): KafkaOutputRecord {
   const r = serializer(value);
+  checkRecord(r);
   if (
     r.timestamp === undefined && timestamp !== undefined && Number.isFinite(timestamp) &&
     timestamp >= 0

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { MockKafka, readTopic } from "../../../tests/_helpers/kafka_mock.ts";
 import { committedOutput } from "../../../tests/_helpers/kafka_word_count_check.ts";
 import { OperatorStateStore, redistributeOperatorState } from "../../state/operator_state.ts";
-import { ConfigError } from "../../errors.ts";
+import { ConfigError, SerializationError } from "../../errors.ts";
 import { ListStateDescriptor } from "../../state/descriptors.ts";
 import { Serializers } from "../../state/serializer.ts";
 import { KafkaProducer } from "./producer.ts";
@@ -328,6 +328,41 @@ Deno.test("KafkaSink: records carry the element's timestamp (or the serializer's
       assert.deepEqual(headers, [["origin", "from-own"], ["empty", null]], guarantee);
     } finally {
       await kafka.stop();
+    }
+  }
+});
+
+Deno.test("KafkaSink: a record Kafka cannot take from the serializer (a string for bytes, a partition of -1) fails at the write naming the field, in every guarantee", () => {
+  const bytes = new Uint8Array([1]);
+  const cases: [unknown, RegExp][] = [
+    [{ value: "abc" }, /gave the value string "abc"; it must be a Uint8Array or null/],
+    [{ key: "k", value: bytes }, /gave the key string "k"; it must be a Uint8Array or null/],
+    [{ value: [1, 2] }, /gave the value Array \[1,2\]/],
+    [{ key: bytes }, /gave the value undefined/],
+    // librdkafka would pick a partition by key for -1, and a string header would become other bytes.
+    [{ value: bytes, partition: -1 }, /gave the partition number -1; it must be an integer ≥ 0/],
+    [{ value: bytes, partition: 1.5 }, /gave the partition number 1.5/],
+    [{ value: bytes, headers: [["h", "x"]] }, /gave the header "h" the value string "x"/],
+    [{ value: bytes, headers: [[1, bytes]] }, /gave the header Array \[1,/],
+    [undefined, /gave the record undefined/],
+  ];
+  for (const guarantee of ["none", "at-least-once", "exactly-once"] as const) {
+    for (const [record, message] of cases) {
+      const sink = new KafkaSink<number>({
+        bootstrapServers: "127.0.0.1:9",
+        topic: "out",
+        deliveryGuarantee: guarantee,
+        transactionalIdPrefix: "bad",
+        serializer: () => record as never,
+      });
+      const s = Object.create(sink) as typeof sink;
+      s.initializeState({ operatorStateStore: new OperatorStateStore("sink"), isRestored: false });
+      // Refused before anything is sent or buffered: no broker is needed.
+      assert.throws(
+        () => s.invoke(1, 1_000),
+        (e) => e instanceof SerializationError && message.test(e.message),
+        `${guarantee} ${JSON.stringify(record)}`,
+      );
     }
   }
 });
