@@ -25,6 +25,10 @@ interface SplitState<T> {
   /** Paused by alignment (itself; its whole reader is `readerPaused`). */
   paused: boolean;
   readonly activity: ActivityClock;
+  /** The split's idleness clock (processing time less the time it stood still). */
+  readonly now: () => number;
+  /** On `now`: when the split was added or last had a record. */
+  lastActive: number;
 }
 
 /** A split's clock for idleness: it stands still while the split is paused. */
@@ -115,6 +119,8 @@ export class SplitWatermarks<T> {
       idle: false,
       paused: false,
       activity,
+      now: currentProcessingTime,
+      lastActive: currentProcessingTime(),
       output: {
         emitWatermark: (ts) => {
           checkEventTime(ts, "The watermark generator's emitWatermark");
@@ -145,6 +151,7 @@ export class SplitWatermarks<T> {
     const s = this.#split(split);
     const ts = this.#strategy.timestampOf(value, recordTimestamp);
     s.idle = false;
+    s.lastActive = s.now();
     s.generator.onEvent(value, ts, s.output);
     this.#update();
     return ts;
@@ -189,7 +196,28 @@ export class SplitWatermarks<T> {
     // An interval of 0 turns periodic emission off (as Flink's).
     if (this.#interval === 0 || now < this.#nextEmit) return;
     this.#nextEmit = now + this.#interval;
-    for (const s of this.#splits.values()) s.generator.onPeriodicEmit(s.output);
+    const silenced: SplitState<T>[] = [];
+    for (const s of this.#splits.values()) {
+      const wasIdle = s.idle;
+      s.generator.onPeriodicEmit(s.output);
+      if (!wasIdle && s.idle) silenced.push(s);
+    }
+    if (silenced.length > 1) {
+      // Splits that go idle at one tick fell silent at different times: they stop holding the
+      // watermark in that order, longest silent first (together when silent as long). Else a
+      // partition without records and one whose records all came in the first interval would go
+      // idle together, and the watermark of those records would never get out (Flink's idleness
+      // timer, started at its first check without records, times the empty one out a check
+      // earlier).
+      const silence = (s: SplitState<T>) => s.now() - s.lastActive;
+      for (const s of silenced) s.idle = false;
+      silenced.sort((a, b) => silence(b) - silence(a));
+      for (let i = 0; i < silenced.length; i++) {
+        silenced[i]!.idle = true;
+        const next = silenced[i + 1];
+        if (next === undefined || silence(next) < silence(silenced[i]!)) this.#update();
+      }
+    }
     this.#update();
   }
 

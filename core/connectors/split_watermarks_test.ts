@@ -87,6 +87,43 @@ Deno.test("SplitWatermarks: a split silent for the idleness timeout (manual cloc
   assert.equal(w.watermark, 599);
 });
 
+Deno.test("SplitWatermarks: splits going idle at one tick stop holding the watermark longest silent first, so a partition without records does not keep back its sibling's (manual clock)", () => {
+  let now = 0;
+  const w = new SplitWatermarks(
+    WatermarkStrategy.forMonotonousTimestamps<number>().withTimestampAssigner((n) => n)
+      .withIdleness(500),
+    () => now,
+  );
+  // A topic of two partitions, all records in the first, which come just after the start.
+  w.addSplit("in:0");
+  w.addSplit("in:1");
+  now = 50;
+  for (const ts of [1_000, 2_000, 7_000]) w.onRecord("in:0", ts, undefined);
+  for (now = 200; now <= 400; now += 200) w.tick();
+  assert.equal(w.watermark, -Infinity, "in:1 holds it until it goes idle");
+  now = 600; // in:1 silent for 600 ms, in:0 for 550: both time out at this tick
+  w.tick();
+  assert.equal(w.watermark, 6_999, "in:1 went silent first: in:0's watermark got out");
+  assert.equal(w.idle, true);
+  // Silent since different moments: nothing is let out that the later one still holds.
+  now = 0;
+  const v = new SplitWatermarks(
+    WatermarkStrategy.forMonotonousTimestamps<number>().withTimestampAssigner((n) => n)
+      .withIdleness(500),
+    () => now,
+  );
+  v.onRecord("a", 100, undefined);
+  now = 50;
+  v.onRecord("b", 50, undefined);
+  now = 200;
+  v.tick();
+  assert.equal(v.watermark, 49);
+  now = 600;
+  v.tick();
+  assert.equal(v.watermark, 49, "a timed out first, then b: b's watermark stays the reader's");
+  assert.equal(v.idle, true);
+});
+
 Deno.test("SplitWatermarks: periodic generators emit only when the interval is due on the clock", () => {
   let now = 0;
   const strategy = WatermarkStrategy.forBoundedOutOfOrderness<number>(10)
