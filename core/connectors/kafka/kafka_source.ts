@@ -33,7 +33,7 @@ export { kafkaSplitOwner } from "./_kafka_split_enumerator.ts";
 
 /**
  * Where partitions without a checkpointed offset start (Flink's `OffsetsInitializer`):
- * `earliest`, `latest`, the group's committed offsets (else `fallback`), the
+ * `earliest`, `latest`, the committed offsets of the group `groupId` names (else `fallback`), the
  * first record at or after a timestamp (ms since the epoch, an integer ≥ 0),
  * or given offsets per `topic:partition` (else the group's committed offset,
  * else `fallback`).
@@ -46,6 +46,7 @@ export { kafkaSplitOwner } from "./_kafka_split_enumerator.ts";
  *   new KafkaSource({
  *     bootstrapServers: "127.0.0.1:9092",
  *     topics: ["orders"],
+ *     groupId: "orders-report", // whose committed offsets `committed` starts from
  *     startingOffsets,
  *     deserializer: (r) => r.value,
  *   });
@@ -109,7 +110,10 @@ export interface KafkaSourceOptions<T> {
    * bounded: never).
    */
   partitionDiscoveryIntervalMs?: number;
-  /** The consumer group offsets are committed to for monitoring (`weir-<name>`). */
+  /**
+   * The consumer group offsets are committed to for monitoring (`weir-<name>`); required with
+   * `startingOffsets: { committed }`.
+   */
   groupId?: string;
   /** Commit offsets to the group when a checkpoint completes (true). */
   commitOffsetsOnCheckpoint?: boolean;
@@ -169,6 +173,18 @@ function checkSourceOptions(o: KafkaSourceOptions<unknown>): void {
     fail(`groupId must be a non-empty string, got ${shown(o.groupId)}`);
   }
   if (o.startingOffsets !== undefined) checkStartingOffsets(o.startingOffsets, fail);
+  // The default group, `weir-<name>`, is every job's whose source has that name ("kafka" unless
+  // named): started from it, a job would resume where another job's source had read. Flink
+  // requires group.id here too.
+  if (
+    typeof o.startingOffsets === "object" && "committed" in o.startingOffsets &&
+    o.groupId === undefined
+  ) {
+    fail(
+      "startingOffsets { committed } needs a groupId: the consumer group whose offsets it " +
+        "starts from (the default weir-<name> is shared by every job naming its source alike)",
+    );
+  }
   for (const [name, instead] of Object.entries(OWN_PROPERTIES)) {
     if (o.properties !== undefined && name in o.properties) {
       fail(`properties must not set ${name}: use ${instead}`);

@@ -645,6 +645,11 @@ Deno.test("KafkaSource: options are checked when it is made, each error naming t
     [{ startingOffsets: "Earliest" }, /startingOffsets "Earliest": use "earliest", "latest"/],
     [{ startingOffsets: { comitted: {} } }, /startingOffsets \{"comitted":\{\}\}: use/],
     [{ startingOffsets: { committed: { fallback: "first" } } }, /committed needs \{ fallback/],
+    // Without a groupId it would start from weir-kafka, where every job with an unnamed source commits.
+    [
+      { startingOffsets: { committed: { fallback: "earliest" } } },
+      /startingOffsets \{ committed \} needs a groupId/,
+    ],
     [
       { startingOffsets: { specific: { "t:0": -5 }, fallback: "earliest" } },
       /"t:0" must be an integer ≥ 0, got -5/,
@@ -669,7 +674,7 @@ Deno.test("KafkaSource: options are checked when it is made, each error naming t
   for (
     const startingOffsets of ["latest", { timestamp: 5 }, { committed: { fallback: "latest" } }]
   ) {
-    new KafkaSource({ ...base, startingOffsets } as KafkaSourceOptions<string>);
+    new KafkaSource({ ...base, groupId: "g", startingOffsets } as KafkaSourceOptions<string>);
   }
 });
 
