@@ -27,7 +27,13 @@ interface SplitState<T> {
   readonly activity: ActivityClock;
   /** The split's idleness clock (processing time less the time it stood still). */
   readonly now: () => number;
-  /** On `now`: when the split was added or last had a record. */
+  /** Records seen, and how many the last due tick had seen. */
+  records: number;
+  recordsAtTick: number;
+  /**
+   * On `now`: when the split was added, or the last due tick that found records new since the one
+   * before (as Flink's idleness timer counts records, no clock read a record).
+   */
   lastActive: number;
 }
 
@@ -120,6 +126,8 @@ export class SplitWatermarks<T> {
       paused: false,
       activity,
       now: currentProcessingTime,
+      records: 0,
+      recordsAtTick: 0,
       lastActive: currentProcessingTime(),
       output: {
         emitWatermark: (ts) => {
@@ -151,7 +159,7 @@ export class SplitWatermarks<T> {
     const s = this.#split(split);
     const ts = this.#strategy.timestampOf(value, recordTimestamp);
     s.idle = false;
-    s.lastActive = s.now();
+    s.records++;
     s.generator.onEvent(value, ts, s.output);
     this.#update();
     return ts;
@@ -198,6 +206,10 @@ export class SplitWatermarks<T> {
     this.#nextEmit = now + this.#interval;
     const silenced: SplitState<T>[] = [];
     for (const s of this.#splits.values()) {
+      if (s.records !== s.recordsAtTick) {
+        s.recordsAtTick = s.records;
+        s.lastActive = s.now();
+      }
       const wasIdle = s.idle;
       s.generator.onPeriodicEmit(s.output);
       if (!wasIdle && s.idle) silenced.push(s);

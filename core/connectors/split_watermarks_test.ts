@@ -101,7 +101,7 @@ Deno.test("SplitWatermarks: splits going idle at one tick stop holding the water
   for (const ts of [1_000, 2_000, 7_000]) w.onRecord("in:0", ts, undefined);
   for (now = 200; now <= 400; now += 200) w.tick();
   assert.equal(w.watermark, -Infinity, "in:1 holds it until it goes idle");
-  now = 600; // in:1 silent for 600 ms, in:0 for 550: both time out at this tick
+  now = 600; // in:1 silent since its start, in:0 since the tick at 200: both time out now
   w.tick();
   assert.equal(w.watermark, 6_999, "in:1 went silent first: in:0's watermark got out");
   assert.equal(w.idle, true);
