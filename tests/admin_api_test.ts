@@ -306,6 +306,66 @@ Deno.test("after a cancel the runtime view's subtasks read CANCELED, as the REST
   assert.deepEqual(rest.subtasks.map((s: Json) => s.status), ["CANCELED", "CANCELED"]);
 });
 
+/**
+ * A job whose bounded source finishes while its queue source runs on; both feed the map, which
+ * fails on 99 the first time (a restart after `delayMs`).
+ */
+function partlyFinishedJob(delayMs: number) {
+  const env = StreamEnvironment.create({
+    parallelism: 2,
+    stateBackend: new HeapStateBackend(),
+    restartStrategy: { kind: "fixed-delay", attempts: 1, delayMs },
+    log: () => {},
+  });
+  const source = new QueueSource<number>("numbers");
+  const bounded = env.fromElements(1, 2, 3).uid("bounded");
+  let failed = false;
+  env.addSource(source).uid("numbers").union(bounded).rebalance().map((n) => {
+    if (n === 99 && !failed) {
+      failed = true;
+      throw new Error("boom");
+    }
+    return n;
+  }).uid("map").addSink({ invoke() {} }, { uid: "sink" });
+  const client = env.executeAsync("partly finished");
+  const runtime = jobClientRuntime(client);
+  const job = runtime.jobs()[0]!;
+  const states = (uid: string) => job.vertices().find((v) => v.uid === uid)!.subtaskStates;
+  const rest = async (uid: string) =>
+    (await (await createAdminApp(runtime).request(`/jobs/${job.id}/vertices/${vertexId(uid)}`))
+      .json()).subtasks.map((s: Json) => s.status);
+  return { source, client, job, states, rest };
+}
+
+Deno.test("a task that finished before a cancel or a failure stays FINISHED, as Flink's, and the others read CANCELED", async () => {
+  for (const end of ["cancel", "failure"] as const) {
+    const { source, client, job, states, rest } = partlyFinishedJob(60_000);
+    await until(
+      "the bounded source to finish and the map to run",
+      () => states("bounded")?.FINISHED === 1 && states("map")?.RUNNING === 2,
+    );
+    if (end === "cancel") {
+      client.cancel();
+      assert.equal((await client.done).cancelled, true);
+    } else {
+      source.push(99);
+      await until("the restart delay", () => job.status() === "RESTARTING");
+    }
+    assert.deepEqual(states("bounded"), { FINISHED: 1 }, end);
+    assert.deepEqual(await rest("bounded"), ["FINISHED"], end);
+    // The queue source ran until the end: cancelled, not finished.
+    assert.deepEqual(states("numbers"), { CANCELED: 1 }, end);
+    assert.deepEqual(await rest("numbers"), ["CANCELED"], end);
+    assert.deepEqual(
+      states("map"),
+      end === "cancel" ? { CANCELED: 2 } : { CANCELED: 1, FAILED: 1 },
+      end,
+    );
+    client.cancel();
+    await client.done;
+  }
+});
+
 Deno.test("a vertex's subtasks report their input watermark", async () => {
   const env = StreamEnvironment.create({ parallelism: 2, stateBackend: new HeapStateBackend() });
   const src = new QueueSource<number>("times");
@@ -506,7 +566,13 @@ Deno.test('a savepoint with "cancel-job": true ends the job CANCELED, as Flink\'
     assert.ok(location.startsWith(target), location);
     assert.ok(Deno.statSync(`${location}/_metadata`).isFile);
     assert.equal((await client.done).cancelled, true);
-    assert.equal((await get(`/jobs/${id}`)).state, "CANCELED");
+    const d = await get(`/jobs/${id}`);
+    assert.equal(d.state, "CANCELED");
+    // Its stop finished the tasks, which Flink's cancel after the savepoint cancels.
+    assert.deepEqual(
+      [d.tasks.canceled, d.tasks.finished, d.tasks.total],
+      [d.tasks.total, 0, d.tasks.total],
+    );
     // As on a cancel, the checkpoints go (DELETE_ON_CANCELLATION); the savepoint stays, and is
     // the recovery point `--restore latest` resumes from.
     assert.deepEqual(
@@ -749,7 +815,10 @@ Deno.test("a job that failed for good shows the failed subtask FAILED and every 
     stateBackend: new HeapStateBackend(),
     log: () => {},
   });
-  env.fromElements(1, 2, 3, 4, 5, 6).uid("numbers")
+  // A source whose input does not end: no task finishes before the failure (one that had would
+  // stay FINISHED).
+  const source = new QueueSource<number>("numbers");
+  env.addSource(source).uid("numbers")
     .keyBy((n) => n % 2, Serializers.i32).map((n) => {
       if (n === 5) throw new Error("boom");
       return n;
@@ -759,6 +828,7 @@ Deno.test("a job that failed for good shows the failed subtask FAILED and every 
   const runtime = jobClientRuntime(client);
   const [job] = runtime.jobs();
   const app = createAdminApp(runtime);
+  source.push(1, 2, 3, 4, 5, 6);
   await assert.rejects(client.done, /failed in task Map -> Sink \(1\/2\): boom/);
   await until("the job to fail", () => job!.status() === "FAILED");
   assert.deepEqual(job!.vertices().map((v) => v.subtaskStates), [

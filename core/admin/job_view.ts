@@ -17,13 +17,19 @@ import type { SubtaskInfo, SubtaskState, VertexInfo, VertexInput } from "./runti
  * How a job attempt ended, which its subtasks' states show as Flink's do: a failed attempt's
  * `failedTask` (the task its error came from, `A -> B (i/n)`) is `FAILED` and every other
  * subtask `CANCELED` (cancelled because of it); a cancelled job's subtasks are `CANCELED`, a
- * finished job's `FINISHED`.
+ * finished job's `FINISHED`. A subtask whose task had finished (its input ended) before the
+ * attempt failed or was cancelled stays `FINISHED`, as a Flink task in a terminal state does.
  */
 export interface AttemptEnd {
   /** The attempt's end. */
   readonly state: "FAILED" | "CANCELED" | "FINISHED";
   /** A failed attempt's failed task, when one failed (not for a failure of the job as a whole). */
   readonly failedTask?: string;
+  /**
+   * A cancel-with-savepoint ended it: its stop finished the tasks still running, which Flink's
+   * cancel after the savepoint cancels, so none reads `FINISHED`.
+   */
+  readonly stopped?: boolean;
 }
 
 /**
@@ -203,15 +209,21 @@ export class JobViewBuilder {
       }
       return ratio;
     };
-    // An ended attempt's subtask: its task's last report may be older (a worker's), or say
-    // FINISHED for a task that stopped because the attempt did.
-    const endState = (task: string | undefined): SubtaskState | undefined =>
+    // An ended attempt's subtask: its task's last report may be older (a worker's). One that
+    // reported FINISHED had finished before the attempt ended (a task a cancel or failure stops
+    // reports CANCELED or FAILED), and stays so, as Flink's.
+    const endState = (
+      task: string | undefined,
+      reported?: SubtaskState,
+    ): SubtaskState | undefined =>
       !end
         ? undefined
-        : end.state !== "FAILED"
-        ? end.state
-        : task !== undefined && task === end.failedTask
+        : end.state === "FINISHED"
+        ? "FINISHED"
+        : end.state === "FAILED" && task !== undefined && task === end.failedTask
         ? "FAILED"
+        : reported === "FINISHED" && !end.stopped
+        ? "FINISHED"
         : "CANCELED";
     return this.#vertices.map((v) => {
       const subtasks = (byUid.get(v.uid) ?? []).sort((a, b) => a.subtaskIndex - b.subtaskIndex);
@@ -250,7 +262,7 @@ export class JobViewBuilder {
           recordsIn: r.recordsIn,
           recordsOut: r.recordsOut,
           backpressureRatio: pressure,
-          state: endState(r.task) ?? r.state,
+          state: endState(r.task, r.state) ?? r.state,
           thread: r.thread,
           ...(r.inputWatermark > -Infinity ? { inputWatermark: r.inputWatermark } : {}),
           ...(v.sink ? {} : { watermark: r.watermark }),

@@ -334,7 +334,7 @@ Deno.test("JobView: subtask states: DEPLOYING until a thread reports one, then i
   assert.equal(d.tasks.finished, 0);
 });
 
-Deno.test("JobView: after a task fails, its subtasks read FAILED and every other CANCELED, as Flink's; vertices and tasks count them", async () => {
+Deno.test("JobView: after a task fails, its subtasks read FAILED, those finished before stay FINISHED and every other CANCELED, as Flink's; vertices and tasks count them", async () => {
   // Count and Sink are chained: task "Count -> Sink (i/2)" runs both.
   const chained = VERTICES.map((v) => ({
     ...v,
@@ -344,7 +344,8 @@ Deno.test("JobView: after a task fails, its subtasks read FAILED and every other
   let status: JobStatus = "RUNNING";
   const job: AdminJob = { ...viewJob(builder), status: () => status };
   const app = createAdminApp({ jobs: () => [job] });
-  // Worker 1 never reported; the task of subtask 1 failed (its last report said RUNNING).
+  // Worker 1 never reported; the task of subtask 1 failed (its last report said RUNNING). Source
+  // subtask 0 had finished (its input ended) before: a terminal state, which the failure keeps.
   const reports = [0].flatMap((i) => [
     report("src", i, 1000, { task: `Source (${i + 1}/2)`, state: "FINISHED" }),
     report("count", i, 1000, { task: `Count -> Sink (${i + 1}/2)` }),
@@ -357,16 +358,19 @@ Deno.test("JobView: after a task fails, its subtasks read FAILED and every other
       failedTask: "Count -> Sink (2/2)",
     });
     assert.deepEqual(view.vertices.map((v) => v.subtaskStates), [
-      { CANCELED: 2 },
+      { FINISHED: 1, CANCELED: 1 },
       { CANCELED: 1, FAILED: 1 },
       { CANCELED: 1, FAILED: 1 },
     ]);
+    assert.deepEqual(view.vertices[0]!.subtasks!.map((x) => x.state), ["FINISHED", "CANCELED"]);
     assert.deepEqual(view.vertices[1]!.subtasks!.map((x) => x.state), ["CANCELED", "FAILED"]);
     const d = await (await app.request(`/jobs/${job.id}`)).json();
     assert.equal(d.state, s);
     assert.deepEqual(d.vertices.map((v: Json) => v.status), ["CANCELED", "FAILED", "FAILED"]);
     assert.deepEqual(nonZero(d["status-counts"]), { CANCELED: 1, FAILED: 2 });
-    assert.deepEqual([d.tasks.failed, d.tasks.canceled, d.tasks.finished], [2, 4, 0]);
+    assert.deepEqual([d.tasks.failed, d.tasks.canceled, d.tasks.finished], [2, 3, 1]);
+    const src = await (await app.request(`/jobs/${job.id}/vertices/${vertexId("src")}`)).json();
+    assert.deepEqual(src.subtasks.map((x: Json) => x.status), ["FINISHED", "CANCELED"]);
     const count = await (await app.request(`/jobs/${job.id}/vertices/${vertexId("count")}`)).json();
     assert.deepEqual(count.subtasks.map((x: Json) => [x.subtask, x.status]), [
       [0, "CANCELED"],
@@ -379,5 +383,31 @@ Deno.test("JobView: after a task fails, its subtasks read FAILED and every other
   assert.deepEqual(count.subtasks.map((x: Json) => [x.subtask, x.status]), [
     [0, "FAILED"],
     [1, "CANCELED"],
+  ]);
+});
+
+Deno.test("JobView: a cancel keeps the subtasks that had finished FINISHED and cancels the rest, as Flink's; a cancel-with-savepoint's stop cancels them all", () => {
+  const builder = new JobViewBuilder(VERTICES);
+  // Source subtask 1 finished (its input ended); the others run, or were stopped by the cancel.
+  const reports = ["src", "count", "sink"].flatMap((uid) =>
+    [0, 1].map((i) =>
+      report(uid, i, 1000, { state: uid === "src" && i === 1 ? "FINISHED" : "CANCELED" })
+    )
+  );
+  const view = builder.update(reports, 2000, { state: "CANCELED" });
+  assert.deepEqual(view.vertices.map((v) => v.subtaskStates), [
+    { CANCELED: 1, FINISHED: 1 },
+    { CANCELED: 2 },
+    { CANCELED: 2 },
+  ]);
+  assert.deepEqual(view.vertices[0]!.subtasks!.map((x) => x.state), ["CANCELED", "FINISHED"]);
+  // Flink's cancel-with-savepoint cancels the tasks its savepoint leaves running; weir's stop
+  // finished them, which must not read as their input having ended.
+  const stopped = reports.map((r) => ({ ...r, state: "FINISHED" as const }));
+  const cancelled = builder.update(stopped, 3000, { state: "CANCELED", stopped: true });
+  assert.deepEqual(cancelled.vertices.map((v) => v.subtaskStates), [
+    { CANCELED: 2 },
+    { CANCELED: 2 },
+    { CANCELED: 2 },
   ]);
 });

@@ -53,7 +53,7 @@ export type JobStatus = "RUNNING" | "RESTARTING" | "FINISHED" | "FAILED" | "CANC
  * Flink's: after a failure the subtasks of the task that failed read `FAILED`
  * and all others `CANCELED` (cancelled because of it), also while the job waits
  * to restart; every subtask of a cancelled job reads `CANCELED`, of a finished
- * job `FINISHED`.
+ * job `FINISHED`. One whose input had ended before stays `FINISHED`.
  *
  * @example
  * ```ts
@@ -735,6 +735,10 @@ class ClientJob implements AdminJob {
     if (status === "RESTARTING") {
       const failedTask = this.#client.failures.at(-1)?.taskName;
       return { state: "FAILED", ...(failedTask !== undefined ? { failedTask } : {}) };
+    }
+    if (status === "CANCELED") {
+      // A cancel-with-savepoint stops the job first (its tasks finish), then ends it cancelled.
+      return { state: status, ...(this.#client.job.stopping ? { stopped: true } : {}) };
     }
     if (status !== "FAILED") return { state: status };
     return {

@@ -220,10 +220,11 @@ interface Parked {
 
 /**
  * Where a task is in its life, by Flink's names for a task's states: opening
- * its operators and restoring their state, processing, or done (its input
- * ended, or it stopped).
+ * its operators and restoring their state, processing, then `FINISHED` (its input
+ * ended, or a stop-with-savepoint stopped it), `CANCELED` (the job's cancellation, or
+ * another task's failure, stopped it) or `FAILED` (it threw).
  */
-export type TaskState = "INITIALIZING" | "RUNNING" | "FINISHED";
+export type TaskState = "INITIALIZING" | "RUNNING" | "FINISHED" | "CANCELED" | "FAILED";
 
 /** One subtask of an operator chain. */
 export class Task {
@@ -263,6 +264,8 @@ export class Task {
   #lastIoYield = 0;
   #waiting = false;
   #ended = false;
+  /** How `run` ended: a task stopped by a cancel or a failure is no finished one (Flink's). */
+  #endState: "FINISHED" | "CANCELED" | "FAILED" | undefined;
   /** `run` has begun: the task's operators are open (restored) and it processes. */
   #running = false;
   #backPressuredSince = 0;
@@ -319,7 +322,7 @@ export class Task {
 
   /** Where the task is in its life (what the admin API shows). */
   get state(): TaskState {
-    return this.#ended ? "FINISHED" : this.#running ? "RUNNING" : "INITIALIZING";
+    return this.#endState ?? (this.#running ? "RUNNING" : "INITIALIZING");
   }
 
   /** Whether the task has stopped running. */
@@ -521,6 +524,10 @@ export class Task {
       if (this.gate) await this.#runInput(this.gate);
       else await this.#runSource(this.operators[0] as SourceOperator);
       await this.#finish();
+      this.#endState = "FINISHED";
+    } catch (e) {
+      this.#endState = e instanceof CancelledError ? "CANCELED" : "FAILED";
+      throw e;
     } finally {
       this.#ended = true;
     }
