@@ -418,7 +418,7 @@ function flakyJob(delayMs: number, failures = 1) {
   env.fromCollection([1, 2, 3]).map((n: number) => {
     if (failed < failures) {
       failed++;
-      throw new Error(`boom at the first record (${failed})`);
+      throw new RangeError(`boom at the first record (${failed})`);
     }
     return n;
   }).uid("flaky").addSink({ invoke() {} });
@@ -444,7 +444,12 @@ Deno.test("GET /jobs/:id/exceptions lists the failures that restarted the job", 
     assert.ok(entry.timestamp <= Date.now() && entry.timestamp > Date.now() - 60_000);
     // Flink's fields of where it failed: the task the message names; no network endpoint, but
     // the thread it ran on, as `GET /taskmanagers` names it (inline: the main thread).
-    assert.equal(entry.exceptionName, "JobFailedError");
+    // Flink's exceptionName is the class of what the task threw, its stacktrace that one's too.
+    assert.equal(entry.exceptionName, "RangeError");
+    assert.match(
+      entry.stacktrace,
+      /\nCaused by: RangeError: boom at the first record \(1\)\n +at /,
+    );
     assert.match(entry.stacktrace, /failed in task (.+): /);
     assert.equal(entry.taskName, /failed in task (.+?): /.exec(entry.stacktrace)![1]);
     assert.match(entry.taskName, /Map.* \(1\/1\)$/);
@@ -491,8 +496,10 @@ Deno.test("GET /jobs/:id/exceptions lists the newest 16 failures, newest first, 
     const id = (await (await app.request("/jobs")).json()).jobs[0].id;
     const body = await (await app.request(`/jobs/${id}/exceptions`)).json();
     assert.equal(body.exceptionHistory.truncated, true);
+    const numbers = (entries: Json[]) =>
+      entries.map((e: Json) => Number(/\((\d+)\)/.exec(e.stacktrace)![1]));
     assert.deepEqual(
-      body.exceptionHistory.entries.map((e: Json) => Number(/\((\d+)\)/.exec(e.stacktrace)![1])),
+      numbers(body.exceptionHistory.entries),
       Array.from({ length: 16 }, (_, i) => 20 - i),
     );
   } finally {

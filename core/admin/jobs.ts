@@ -16,7 +16,7 @@
 import { type Context, Hono } from "./_hono.ts";
 import { murmur3 } from "../state/key_group.ts";
 import { checkHexId, fail, jobParam } from "./http.ts";
-import type { AdminJob, AdminRuntime, SubtaskInfo, VertexInfo } from "./runtime.ts";
+import type { AdminJob, AdminRuntime, JobException, SubtaskInfo, VertexInfo } from "./runtime.ts";
 
 /**
  * A vertex's 32-hex id, derived from its uid (stable across runs, as
@@ -263,6 +263,11 @@ function subtaskJson(
   };
 }
 
+/** Flink's stack trace of a failure: the message naming the task (and worker), then the error's. */
+function stacktraceOf(e: JobException): string {
+  return e.stack !== undefined ? `${e.message}\nCaused by: ${e.stack}` : e.message;
+}
+
 /** The job routes. */
 export function jobsRoutes(runtime: AdminRuntime): Hono {
   const app = new Hono();
@@ -330,9 +335,10 @@ export function jobsRoutes(runtime: AdminRuntime): Hono {
     // EXCEPTIONS_SHOWN (Flink's web.exception-history-size), `truncated` when there were more.
     const all = job.exceptions?.() ?? [];
     const entries = all.slice(-EXCEPTIONS_SHOWN).reverse().map((e) => ({
-      // Every attempt failure reaches the runner as a JobFailedError naming the task.
-      exceptionName: "JobFailedError",
-      stacktrace: e.message,
+      // Flink's: the class of the exception that failed the task (here the error it threw); a
+      // failure without one (of the job as a whole) is the JobFailedError that reports it.
+      exceptionName: e.errorName ?? "JobFailedError",
+      stacktrace: stacktraceOf(e),
       timestamp: e.timestamp,
       // Flink's: the failed task; null for a failure of the job as a whole. weir's tasks run in
       // this process, not at a TaskManager's network endpoint: no endpoint or location, but the
@@ -347,12 +353,14 @@ export function jobsRoutes(runtime: AdminRuntime): Hono {
       concurrentExceptions: [],
       ...(e.restoredFrom !== undefined ? { restoredFrom: e.restoredFrom } : {}),
     }));
+    const latest = all.at(-1);
+    const truncated = entries.length < all.length;
     return c.json({
-      "root-exception": entries[0]?.stacktrace ?? null,
-      timestamp: entries[0]?.timestamp ?? null,
+      "root-exception": latest ? stacktraceOf(latest) : null,
+      timestamp: latest?.timestamp ?? null,
       "all-exceptions": [],
-      truncated: all.length > EXCEPTIONS_SHOWN,
-      exceptionHistory: { entries, truncated: all.length > EXCEPTIONS_SHOWN },
+      truncated,
+      exceptionHistory: { entries, truncated },
     });
   });
   app.get("/jobs/:jobid/vertices/:vertexid", (c) => {

@@ -522,6 +522,8 @@ export interface ThreadInfo {
  * const [e]: readonly JobException[] = job!.exceptions!();
  * assert.equal(e!.message, 'Job "flaky" failed in task Collection Source -> Map (1/1): boom');
  * assert.deepEqual([e!.taskName, e!.taskManagerId], ["Collection Source -> Map (1/1)", "main"]);
+ * assert.equal(e!.errorName, "Error"); // what the map threw
+ * assert.match(e!.stack!, /^Error: boom\n +at /);
  * ```
  */
 export interface JobException {
@@ -535,6 +537,10 @@ export interface JobException {
   readonly taskManagerId?: string;
   /** The checkpoint or savepoint folder the failed attempt had restored, if any. */
   readonly restoredFrom?: string;
+  /** The name of the error the failure came from (`Error`, `TypeError`…), when it was one. */
+  readonly errorName?: string;
+  /** That error's stack trace, when known. */
+  readonly stack?: string;
 }
 
 /**
@@ -703,6 +709,8 @@ class ClientJob implements AdminJob {
       ...(f.taskName !== undefined ? { taskName: f.taskName } : {}),
       ...(f.taskManagerId !== undefined ? { taskManagerId: f.taskManagerId } : {}),
       ...(f.restoredFrom !== undefined ? { restoredFrom: f.restoredFrom } : {}),
+      ...(f.errorName !== undefined ? { errorName: f.errorName } : {}),
+      ...(f.stack !== undefined ? { stack: f.stack } : {}),
     }));
   }
   maxParallelism(): number {

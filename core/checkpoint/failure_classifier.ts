@@ -32,6 +32,13 @@ export interface AttemptFailure {
   readonly taskName?: string;
   /** The thread it failed on (`main` or `weir-worker/<i>`), when known. */
   readonly taskManagerId?: string;
+  /**
+   * The name of the error that failed it (`Error`, `TypeError`, a weir error's), when it was
+   * one: as Flink's exception history names the failure's exception class.
+   */
+  readonly errorName?: string;
+  /** That error's stack trace, as it was thrown (in its worker, on the worker executor). */
+  readonly stack?: string;
   /** The snapshot (checkpoint or savepoint folder) the attempt restored, or undefined. */
   readonly restoredFrom: string | undefined;
   /**

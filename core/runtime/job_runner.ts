@@ -309,6 +309,10 @@ function runLocked(
           signature: e.message,
           ...(e.taskName !== undefined ? { taskName: e.taskName } : {}),
           ...(e.taskManagerId !== undefined ? { taskManagerId: e.taskManagerId } : {}),
+          // The error the task threw, for the exception history (Flink's exceptionName, stacktrace).
+          ...(e.cause instanceof Error
+            ? { errorName: e.cause.name, ...(e.cause.stack ? { stack: e.cause.stack } : {}) }
+            : {}),
           restoredFrom: restore && absolute(restore.dir),
           configError: causedByConfig(e),
         });

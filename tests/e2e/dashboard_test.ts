@@ -362,6 +362,8 @@ Deno.test("dashboard stays usable at 1,000 operator subtasks and 10,000 checkpoi
         timestamp: 1_700_000_100_000,
         message: "Operator 4 (1/200): second failure",
         restoredFrom: "/ck/chk-9",
+        errorName: "Error",
+        stack: "Error: second failure\n    at f (job.ts:1:1)",
       },
     ],
   };
@@ -386,6 +388,11 @@ Deno.test("dashboard stays usable at 1,000 operator subtasks and 10,000 checkpoi
       "Operator 4 (1/200): second failure",
       "Operator 2 (7/200): first failure",
     ]);
+    // The stack trace of what was thrown is there on hover, not in the table.
+    assert.equal(
+      await page.locator(".exception-message").first().getAttribute("title"),
+      "Operator 4 (1/200): second failure\nCaused by: Error: second failure\n    at f (job.ts:1:1)",
+    );
     // The chart and table show the newest checkpoints, and say the table is cut.
     const bars = await page.locator(".checkpoint-bar").count();
     assert.ok(bars > 0 && bars <= 200, `${bars} bars`);

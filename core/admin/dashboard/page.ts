@@ -807,7 +807,12 @@ function renderExceptions(e: Exceptions): void {
       "tr",
       { class: "exception" },
       el("td", {}, new Date(x.timestamp).toLocaleString()),
-      el("td", { class: "exception-message mono" }, x.stacktrace),
+      // The message (its first line) in the table, the stack trace after it on hover.
+      el(
+        "td",
+        { class: "exception-message mono", title: x.stacktrace },
+        x.stacktrace.split("\n")[0]!,
+      ),
       el("td", { class: "mono" }, x.restoredFrom ?? "—"),
     )
   ));
