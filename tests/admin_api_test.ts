@@ -502,6 +502,20 @@ Deno.test("GET /jobs/:id/exceptions lists the newest 16 failures, newest first, 
       numbers(body.exceptionHistory.entries),
       Array.from({ length: 16 }, (_, i) => 20 - i),
     );
+    // Flink's maxExceptions: the newest that many; the root exception stays the newest failure.
+    const three = await (await app.request(`/jobs/${id}/exceptions?maxExceptions=3`)).json();
+    assert.deepEqual(numbers(three.exceptionHistory.entries), [20, 19, 18]);
+    assert.equal(three.exceptionHistory.truncated, true);
+    const none = await (await app.request(`/jobs/${id}/exceptions?maxExceptions=0`)).json();
+    assert.deepEqual(none.exceptionHistory.entries, []);
+    assert.equal(none["root-exception"], body.exceptionHistory.entries[0].stacktrace);
+    const many = await (await app.request(`/jobs/${id}/exceptions?maxExceptions=100`)).json();
+    assert.equal(many.exceptionHistory.entries.length, 16); // the history holds 16
+    for (const bad of ["x", "-1", "1.5", ""]) {
+      const res = await app.request(`/jobs/${id}/exceptions?maxExceptions=${bad}`);
+      assert.equal(res.status, 400, bad);
+      assert.match((await res.json()).errors[0], /maxExceptions/);
+    }
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }

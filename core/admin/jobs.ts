@@ -8,7 +8,7 @@
  * `GET /jobs/:jobid/vertices/:vertexid/backpressure` (per subtask),
  * `GET /jobs/:jobid/vertices/:vertexid/watermarks` (Flink's per-subtask
  * `currentInputWatermark`, and weir's `currentOutputWatermark`), and
- * `GET /jobs/:jobid/exceptions` (the restart history), and
+ * `GET /jobs/:jobid/exceptions` (the restart history; Flink's `maxExceptions` limits it), and
  * `PATCH /jobs/:jobid?mode=cancel` (also of a job RESTARTING, as in Flink).
  *
  * @module
@@ -331,10 +331,17 @@ export function jobsRoutes(runtime: AdminRuntime): Hono {
   });
   app.get("/jobs/:jobid/exceptions", (c) => {
     const job = jobParam(c, runtime);
+    const raw = c.req.query("maxExceptions");
+    // Flink's UpperLimitExceptionParameter: a number of entries, not silently all of them.
+    if (raw !== undefined && !/^\d+$/.test(raw)) {
+      fail(400, `Malformed maxExceptions "${raw}": expected a non-negative integer`);
+    }
     // Flink's shape: the newest first, and the root exception of the latest failure; at most
-    // EXCEPTIONS_SHOWN (Flink's web.exception-history-size), `truncated` when there were more.
+    // EXCEPTIONS_SHOWN (Flink's web.exception-history-size) and `maxExceptions`, `truncated`
+    // when there were more.
     const all = job.exceptions?.() ?? [];
-    const entries = all.slice(-EXCEPTIONS_SHOWN).reverse().map((e) => ({
+    const limit = raw === undefined ? EXCEPTIONS_SHOWN : Math.min(Number(raw), EXCEPTIONS_SHOWN);
+    const entries = all.slice(-EXCEPTIONS_SHOWN).reverse().slice(0, limit).map((e) => ({
       // Flink's: the class of the exception that failed the task (here the error it threw); a
       // failure without one (of the job as a whole) is the JobFailedError that reports it.
       exceptionName: e.errorName ?? "JobFailedError",
