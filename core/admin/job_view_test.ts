@@ -280,10 +280,15 @@ Deno.test("JobView: subtask states: DEPLOYING until a thread reports one, then i
   assert.deepEqual(d.vertices[1].tasks, { ...none, ...noneMore, DEPLOYING: 1, INITIALIZING: 1 });
   const counted = await (await app.request(`/jobs/${job.id}/vertices/${vertexId("count")}`)).json();
   // Flink lists every subtask of a vertex: worker 1's still being made.
-  assert.deepEqual(counted.subtasks.map((s: Json) => [s.subtask, s.status, s["taskmanager-id"]]), [
-    [0, "INITIALIZING", "weir-worker/0"],
-    [1, "DEPLOYING", undefined],
+  // Flink's "(unassigned)" where it runs, until it is deployed; weir's tasks have no endpoint.
+  const where = (s: Json) => [s.subtask, s.status, s["taskmanager-id"], s.host, s.endpoint];
+  assert.deepEqual(counted.subtasks.map(where), [
+    [0, "INITIALIZING", "weir-worker/0", null, null],
+    [1, "DEPLOYING", "(unassigned)", "(unassigned)", "(unassigned)"],
   ]);
+  const one = await (await app.request(`/jobs/${job.id}/vertices/${vertexId("count")}/subtasks/1`))
+    .json();
+  assert.deepEqual(where(one), [1, "DEPLOYING", "(unassigned)", "(unassigned)", "(unassigned)"]);
   assert.deepEqual(counted.subtasks[1].metrics["read-records"], 0);
   // It has no metrics yet: Flink's metric routes (and /metrics) leave it out.
   const path = `/jobs/${job.id}/vertices/${vertexId("count")}`;

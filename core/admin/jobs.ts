@@ -252,8 +252,14 @@ function subtaskJson(
     "backpressure-ratio": s.backpressureRatio,
     "backpressure-level": backpressureLevel(s.backpressureRatio),
     ...(s.task !== undefined ? { task: s.task } : {}),
-    // Flink's: where the subtask runs (here the thread: `main` or `weir-worker/<i>`).
-    ...(s.thread !== undefined ? { "taskmanager-id": s.thread } : {}),
+    // Flink's: where the subtask runs (here the thread: `main` or `weir-worker/<i>`), and
+    // "(unassigned)" for one not yet (or never) deployed, as Flink's. weir's tasks run in this
+    // process, at no network endpoint of their own: a deployed one's host and endpoint are null.
+    ...(s.thread !== undefined
+      ? { "taskmanager-id": s.thread, host: null, endpoint: null }
+      : s.state !== undefined
+      ? { "taskmanager-id": UNASSIGNED, host: UNASSIGNED, endpoint: UNASSIGNED }
+      : {}),
     // Of the subtask's task (its operator chain); null before the first checkpoint.
     stateSize: s.task !== undefined ? sizes.get(s.task) ?? null : null,
     // Flink's subtask metric; +∞ (input ended) is not JSON: reported as null like -∞.
@@ -453,6 +459,9 @@ export function jobsRoutes(runtime: AdminRuntime): Hono {
   });
   return app;
 }
+
+/** Flink's location of an execution that has none (not deployed). */
+const UNASSIGNED = "(unassigned)";
 
 /** The newest failures `/jobs/:jobid/exceptions` lists: Flink's `web.exception-history-size`. */
 const EXCEPTIONS_SHOWN = 16;
