@@ -521,6 +521,30 @@ Deno.test("GET /jobs/:id/exceptions lists the newest 16 failures, newest first, 
   }
 });
 
+Deno.test("a subtask's earlier attempts are served as Flink's prior execution attempts, the newest 16", async () => {
+  const { dir, client, app } = flakyJob(0, 20);
+  try {
+    await client.done;
+    const id = (await (await app.request("/jobs")).json()).jobs[0].id;
+    const path = `/jobs/${id}/vertices/${vertexId("flaky")}/subtasks/0/attempts`;
+    const current = await (await app.request(`${path}/20`)).json();
+    assert.deepEqual([current.attempt, current.status], [20, "FINISHED"]);
+    const times = [];
+    for (let attempt = 4; attempt < 20; attempt++) {
+      const a = await (await app.request(`${path}/${attempt}`)).json();
+      assert.deepEqual([a.attempt, a.status], [attempt, "FAILED"]);
+      times.push(a["start-time"], a["end-time"]);
+    }
+    // Each attempt ended before the next began.
+    assert.deepEqual(times, times.toSorted((a, b) => a - b));
+    const gone = await app.request(`${path}/3`);
+    assert.equal(gone.status, 404);
+    assert.match((await gone.json()).errors[0], /keeps the 16 before it/);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
 Deno.test("a job is RESTARTING between a failed attempt and the next (the restart delay)", async () => {
   const { dir, client, app } = flakyJob(300);
   try {
@@ -864,7 +888,7 @@ Deno.test("a job that failed for good shows the failed subtask FAILED and every 
   assert.deepEqual([d.tasks.failed, d.tasks.canceled, d.tasks.total], [2, 3, 5]);
 });
 
-Deno.test("after a restart a vertex's subtasks are the new attempt's: attempt 1, started after the failure, running", async () => {
+Deno.test("after a restart a vertex's subtasks are the new attempt's: attempt 1, started after the failure, running; attempt 0 is served as it failed", async () => {
   const { source, client, job, app } = failingJob(0);
   const running = () => job.vertices().every((v) => v.subtaskStates?.RUNNING === v.parallelism);
   await until("subtasks to run", running);
@@ -887,9 +911,26 @@ Deno.test("after a restart a vertex's subtasks are the new attempt's: attempt 1,
   ]);
   const byAttempt = await (await app.request(`${path}/1/attempts/1`)).json();
   assert.deepEqual([byAttempt.subtask, byAttempt.attempt], [1, 1]);
-  const gone = await app.request(`${path}/1/attempts/0`);
+  // As Flink's prior execution attempts: attempt 0 as it failed (the failed task's subtask
+  // FAILED, the other cancelled because of it), from the job's start to the failure.
+  const failedTask = job.exceptions!()[0]!.taskName!;
+  for (const i of [0, 1]) {
+    const before = await (await app.request(`${path}/${i}/attempts/0`)).json();
+    const failed = failedTask === `Map -> Sink (${i + 1}/2)`;
+    assert.deepEqual(
+      [before.subtask, before.attempt, before.status, before.task],
+      [i, 0, failed ? "FAILED" : "CANCELED", `Map -> Sink (${i + 1}/2)`],
+    );
+    assert.deepEqual([before["start-time"], before["end-time"], before.duration], [
+      job.startTime,
+      failedAt,
+      failedAt - job.startTime,
+    ]);
+    assert.equal(before["taskmanager-id"], "main");
+  }
+  const gone = await app.request(`${path}/1/attempts/2`);
   assert.equal(gone.status, 404);
-  assert.match((await gone.json()).errors[0], /Attempt 0 not found for subtask 1/);
+  assert.match((await gone.json()).errors[0], /Attempt 2 not found for subtask 1/);
   assert.equal((await app.request(`${path}/2`)).status, 404); // parallelism 2
   assert.equal((await app.request(`${path}/x`)).status, 400);
   const d = await (await app.request(`/jobs/${job.id}`)).json();

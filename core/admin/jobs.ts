@@ -4,7 +4,7 @@
  * event-time lag and input latency in ms, null when not finite),
  * `GET /jobs/:jobid/vertices/:vertexid` (every subtask's state, records and backpressure),
  * `GET /jobs/:jobid/vertices/:vertexid/subtasks/:subtaskindex` (one of them, Flink's current
- * attempt details; `.../attempts/:attempt` for the current attempt's number),
+ * attempt details; `.../attempts/:attempt` by attempt number, also an earlier attempt's),
  * `GET /jobs/:jobid/vertices/:vertexid/backpressure` (per subtask),
  * `GET /jobs/:jobid/vertices/:vertexid/watermarks` (Flink's per-subtask
  * `currentInputWatermark`, and weir's `currentOutputWatermark`), and
@@ -16,7 +16,14 @@
 import { type Context, Hono } from "./_hono.ts";
 import { murmur3 } from "../state/key_group.ts";
 import { checkHexId, fail, jobParam } from "./http.ts";
-import type { AdminJob, AdminRuntime, JobException, SubtaskInfo, VertexInfo } from "./runtime.ts";
+import type {
+  AdminJob,
+  AdminRuntime,
+  JobException,
+  PriorAttempt,
+  SubtaskInfo,
+  VertexInfo,
+} from "./runtime.ts";
 
 /**
  * A vertex's 32-hex id, derived from its uid (stable across runs, as
@@ -235,19 +242,30 @@ function stateSizes(job: AdminJob): { checkpointId?: number; byTask: Map<string,
   };
 }
 
-/** A subtask as Flink's REST API shows one (its current execution attempt). */
+/**
+ * A subtask as Flink's REST API shows one: its current execution attempt, or the earlier
+ * attempt `prior` (numbered `attempt`) as it ended.
+ */
 function subtaskJson(
   job: AdminJob,
   s: SubtaskInfo,
   sizes: Map<string, number>,
   now: number,
+  prior?: { readonly attempt: number; readonly attemptInfo: PriorAttempt },
 ): Record<string, unknown> {
+  const times = prior
+    ? {
+      "start-time": prior.attemptInfo.startTime,
+      "end-time": prior.attemptInfo.endTime,
+      duration: prior.attemptInfo.endTime - prior.attemptInfo.startTime,
+    }
+    : attemptTimesJson(job, now);
   return {
     subtask: s.index,
     status: s.state ??
       (job.status() === "RUNNING" ? "RUNNING" : notRunningSubtaskState(job.status())),
-    attempt: job.restarts(),
-    ...attemptTimesJson(job, now),
+    attempt: prior?.attempt ?? job.restarts(),
+    ...times,
     metrics: recordsJson(s.recordsIn, s.recordsOut),
     "backpressure-ratio": s.backpressureRatio,
     "backpressure-level": backpressureLevel(s.backpressureRatio),
@@ -392,8 +410,8 @@ export function jobsRoutes(runtime: AdminRuntime): Hono {
       subtasks: (v.subtasks ?? []).map((s) => subtaskJson(job, s, sizes.byTask, now)),
     });
   });
-  // Flink's subtask details: its current attempt, and an attempt by number (weir keeps the
-  // current one only: an earlier one is a 404 that says so, not another attempt's figures).
+  // Flink's subtask details: its current attempt, and an attempt by number (the current one,
+  // or one of the earlier ones the job keeps, as Flink's prior execution attempts).
   app.get("/jobs/:jobid/vertices/:vertexid/subtasks/:subtaskindex", (c) => {
     const job = jobParam(c, runtime);
     const s = subtaskParam(c, vertexParam(c, job));
@@ -401,21 +419,28 @@ export function jobsRoutes(runtime: AdminRuntime): Hono {
   });
   app.get("/jobs/:jobid/vertices/:vertexid/subtasks/:subtaskindex/attempts/:attempt", (c) => {
     const job = jobParam(c, runtime);
-    const s = subtaskParam(c, vertexParam(c, job));
+    const v = vertexParam(c, job);
+    const s = subtaskParam(c, v);
     const raw = c.req.param("attempt");
     const attempt = /^\d+$/.test(raw) ? Number(raw) : NaN;
     if (!Number.isSafeInteger(attempt)) {
       fail(400, `Malformed attempt "${raw}": expected a non-negative integer`);
     }
     const current = job.restarts();
-    if (attempt !== current) {
+    if (attempt === current) return c.json(subtaskJson(job, s, stateSizes(job).byTask, Date.now()));
+    // As Flink's prior execution attempts: an earlier attempt, as it ended (state sizes are
+    // the newest checkpoint's, none of its own).
+    const attemptInfo = attempt < current ? job.priorAttempt?.(attempt) : undefined;
+    const earlier = attemptInfo?.vertices.find((x) => x.uid === v.uid)?.subtasks
+      ?.find((x) => x.index === s.index);
+    if (!attemptInfo || !earlier) {
       fail(
         404,
-        `Attempt ${attempt} not found for subtask ${s.index}: weir keeps the current attempt ` +
-          `(${current}) only`,
+        `Attempt ${attempt} not found for subtask ${s.index}: the current attempt is ` +
+          `${current}, and weir keeps the ${ATTEMPTS_SHOWN} before it`,
       );
     }
-    return c.json(subtaskJson(job, s, stateSizes(job).byTask, Date.now()));
+    return c.json(subtaskJson(job, earlier, new Map(), Date.now(), { attempt, attemptInfo }));
   });
   app.get("/jobs/:jobid/vertices/:vertexid/backpressure", (c) => {
     const job = jobParam(c, runtime);
@@ -459,6 +484,9 @@ export function jobsRoutes(runtime: AdminRuntime): Hono {
   });
   return app;
 }
+
+/** Earlier attempts a job keeps: Flink's `jobmanager.execution.attempts-history-size`. */
+const ATTEMPTS_SHOWN = 16;
 
 /** Flink's location of an execution that has none (not deployed). */
 const UNASSIGNED = "(unassigned)";

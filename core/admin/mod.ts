@@ -38,6 +38,7 @@ export type {
   JobException,
   JobStatus,
   OperationResult,
+  PriorAttempt,
   SegmentInfo,
   StateQueryOutcome,
   SubtaskInfo,

@@ -459,6 +459,51 @@ export interface AdminJob {
   exceptions?(): readonly JobException[];
   /** A running job's threads (Flink's TaskManagers); none when absent (an ended job). */
   threads?(): readonly ThreadInfo[];
+  /**
+   * An earlier attempt (one that failed, before a restart) by number, as it ended; undefined
+   * for the current one and for one not kept (absent: none is kept).
+   */
+  priorAttempt?(attempt: number): PriorAttempt | undefined;
+}
+
+/**
+ * An earlier execution attempt of a job's subtasks, one that failed and was restarted (Flink's
+ * prior execution attempts, `…/subtasks/:subtaskindex/attempts/:attempt`): its subtasks as it
+ * ended, the failed task's `FAILED`, the others `CANCELED` (or `FINISHED` if they had).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { StreamEnvironment } from "@weir/weir";
+ * import { jobClientRuntime, type PriorAttempt } from "@weir/weir/admin";
+ * const env = StreamEnvironment.create({
+ *   executor: "inline", restartStrategy: { kind: "fixed-delay", attempts: 1, delayMs: 0 }, log: () => {},
+ * });
+ * let failed = false;
+ * env.fromElements(1, 2, 3).map((n) => {
+ *   if (n === 2 && !failed) {
+ *     failed = true;
+ *     throw new Error("boom");
+ *   }
+ *   return n;
+ * }).uid("flaky");
+ * const client = env.executeAsync("flaky");
+ * const [job] = jobClientRuntime(client).jobs();
+ * await client.done; // attempt 1 finished
+ * const first: PriorAttempt = job!.priorAttempt!(0)!;
+ * const flaky = first.vertices.find((v) => v.uid === "flaky")!;
+ * assert.deepEqual(flaky.subtasks!.map((s) => s.state), ["FAILED"]);
+ * assert.ok(first.startTime <= first.endTime);
+ * assert.equal(job!.priorAttempt!(1), undefined); // the current attempt
+ * ```
+ */
+export interface PriorAttempt {
+  /** When it started (ms since epoch). */
+  readonly startTime: number;
+  /** When it failed. */
+  readonly endTime: number;
+  /** Its operators, with their subtasks as it ended. */
+  readonly vertices: readonly VertexInfo[];
 }
 
 /**
@@ -715,6 +760,24 @@ class ClientJob implements AdminJob {
   }
   maxParallelism(): number {
     return this.#client.job.config.maxParallelism;
+  }
+
+  priorAttempt(attempt: number): PriorAttempt | undefined {
+    if (attempt >= this.#client.restarts) return undefined; // the current one, or none yet
+    const a = this.#client.endedAttempts.find((x) => x.attempt === attempt);
+    if (!a) return undefined;
+    // Every attempt runs the same plan; its figures are those it ended with.
+    const builder = new JobViewBuilder(viewVertices(this.#client.job.plan));
+    const end: AttemptEnd = {
+      state: "FAILED",
+      ...(a.failedTask !== undefined ? { failedTask: a.failedTask } : {}),
+    };
+    return {
+      // The first attempt starts with the job, as attemptTimes() has it.
+      startTime: attempt === 0 ? this.startTime : a.startTime,
+      endTime: a.endTime,
+      vertices: builder.update(a.reports, a.endTime, end).vertices,
+    };
   }
 
   threads(): ThreadInfo[] {

@@ -516,6 +516,9 @@ function withAdmin(
     get failures() {
       return client.failures;
     },
+    get endedAttempts() {
+      return client.endedAttempts;
+    },
     cancel: () => client.cancel(),
     triggerCheckpoint: () => client.triggerCheckpoint(),
     triggerSavepoint: (name?: string, targetDirectory?: string) =>
@@ -1139,6 +1142,7 @@ export class StreamEnvironment implements GraphBuilder {
         restarts: 0,
         restarting: false,
         failures: [],
+        endedAttempts: [],
         cancel: () => {},
         triggerCheckpoint: () => never,
         triggerSavepoint: () => never,

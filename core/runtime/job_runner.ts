@@ -28,6 +28,7 @@ import { type DirectoryLock, lockDirectory } from "../checkpoint/dir_lock.ts";
 import type { CheckpointMirror } from "../checkpoint/storage/checkpoint_mirror.ts";
 import type { Transformation } from "./graph.ts";
 import { Job, type JobConfig, type JobResult } from "./job.ts";
+import type { SubtaskReport } from "./subtask_report.ts";
 import { rewindCollectResults } from "../connectors/_collect_results.ts";
 import { WorkerPool } from "./worker_executor.ts";
 import { dirname, resolve as absolute } from "node:path";
@@ -91,6 +92,12 @@ export interface JobClient {
    * strategy counts them all.
    */
   readonly failures: readonly AttemptFailure[];
+  /**
+   * @internal The attempts that failed, oldest first, with their subtasks' last reports: the
+   * newest {@linkcode ATTEMPTS_KEPT}, which the admin API serves as Flink's prior execution
+   * attempts.
+   */
+  readonly endedAttempts: readonly EndedAttempt[];
   /** Stops the job; `done` then resolves with `cancelled: true`. */
   cancel(): void;
   /** Takes a checkpoint now. */
@@ -120,6 +127,26 @@ export interface JobClient {
  * is 16): a job that restarts for months must not grow. The restart strategy counts them all.
  */
 export const FAILURES_KEPT = 100;
+
+/**
+ * Ended attempts a run keeps for {@linkcode JobClient.endedAttempts}: Flink's
+ * `jobmanager.execution.attempts-history-size` (16).
+ */
+export const ATTEMPTS_KEPT = 16;
+
+/** @internal A failed attempt as the admin API shows it (see {@linkcode JobClient.endedAttempts}). */
+export interface EndedAttempt {
+  /** Its number: the restarts before it. */
+  readonly attempt: number;
+  /** When its tasks were made (ms since epoch). */
+  readonly startTime: number;
+  /** When it failed. */
+  readonly endTime: number;
+  /** The task that failed, when one did. */
+  readonly failedTask?: string;
+  /** Its subtasks' last reports (a worker's, as last sent). */
+  readonly reports: readonly SubtaskReport[];
+}
 
 function savepointName(): string {
   return `savepoint-${Date.now()}-${crypto.randomUUID().slice(0, 6)}`;
@@ -287,6 +314,7 @@ function runLocked(
   // only seen when read): `latest` skips them from then on.
   const damaged = new Set<number>();
   const failures: AttemptFailure[] = [];
+  const endedAttempts: EndedAttempt[] = [];
   const restartTracker = new RestartTracker(options.restartStrategy);
   const attempts = async () => {
     for (;;) {
@@ -319,6 +347,15 @@ function runLocked(
         if (failures.length > Math.max(FAILURES_KEPT, options.repeatedFailureLimit)) {
           failures.shift();
         }
+        // Taken once per failure (not per record): the attempt's figures, as it ended.
+        endedAttempts.push({
+          attempt: restarts,
+          startTime: job.createdAt,
+          endTime: failures.at(-1)!.at,
+          ...(e.taskName !== undefined ? { failedTask: e.taskName } : {}),
+          reports: job.subtaskReports(),
+        });
+        if (endedAttempts.length > ATTEMPTS_KEPT) endedAttempts.shift();
         restartTracker.record(failures.at(-1)!.at);
         const decision = classifyFailure(
           failures,
@@ -387,6 +424,9 @@ function runLocked(
     },
     get failures() {
       return failures;
+    },
+    get endedAttempts() {
+      return endedAttempts;
     },
     cancel() {
       cancelled = true;
