@@ -459,6 +459,74 @@ Deno.test("GET /jobs/:id/exceptions lists the failures that restarted the job", 
   }
 });
 
+Deno.test("GET /jobs/:id has Flink's timestamps: when the job entered each status, 0 for one it did not", async () => {
+  const { dir, client, app } = flakyJob(10);
+  try {
+    await client.done;
+    const id = (await (await app.request("/jobs")).json()).jobs[0].id;
+    const d = await (await app.request(`/jobs/${id}`)).json();
+    const failedAt = (await (await app.request(`/jobs/${id}/exceptions`)).json()).timestamp;
+    // Every Flink JobStatus, in its order (Flink's REST client requires the field).
+    assert.deepEqual(Object.keys(d.timestamps), [
+      "INITIALIZING",
+      "CREATED",
+      "RUNNING",
+      "FAILING",
+      "FAILED",
+      "CANCELLING",
+      "CANCELED",
+      "FINISHED",
+      "RESTARTING",
+      "SUSPENDED",
+      "RECONCILING",
+    ]);
+    const t = d.timestamps;
+    assert.deepEqual([t.INITIALIZING, t.CREATED], [d["start-time"], d["start-time"]]);
+    assert.equal(t.RESTARTING, failedAt);
+    assert.ok(t.RUNNING >= failedAt, `${t.RUNNING}`); // the second attempt's, after the failure
+    assert.equal(t.FINISHED, d["end-time"]);
+    for (const s of ["FAILING", "FAILED", "CANCELLING", "CANCELED", "SUSPENDED", "RECONCILING"]) {
+      assert.equal(t[s], 0, s);
+    }
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("GET /jobs/:id timestamps of a job that failed for good after a restart: RESTARTING, FAILING, FAILED", async () => {
+  const unused = () => Promise.reject(new Error("unused"));
+  const app = createAdminApp({
+    jobs: () => [{
+      id: "d".repeat(32),
+      name: "fails twice",
+      startTime: 100,
+      status: () => "FAILED",
+      endTime: () => 400,
+      restarts: () => 1,
+      attemptTimes: () => ({ startTime: 250, endTime: 400 }),
+      maxParallelism: () => 128,
+      vertices: () => [],
+      checkpointConfig: () => undefined,
+      checkpoints: () => ({ history: [], inProgress: [] }),
+      segments: () => [],
+      triggerCheckpoint: unused,
+      triggerSavepoint: unused,
+      stopWithSavepoint: unused,
+      cancel: () => {},
+      queryState: unused,
+      exceptions: () => [
+        { timestamp: 200, message: "boom", taskName: "a (1/1)" },
+        { timestamp: 390, message: "boom again", taskName: "a (1/1)" },
+      ],
+    }],
+  });
+  const { timestamps: t } = await (await app.request(`/jobs/${"d".repeat(32)}`)).json();
+  assert.deepEqual(
+    [t.CREATED, t.RUNNING, t.RESTARTING, t.FAILING, t.FAILED, t.FINISHED, t.CANCELED],
+    [100, 250, 200, 390, 400, 0, 0],
+  );
+});
+
 Deno.test("GET /jobs/:id/exceptions gives taskName null for a failure of the job as a whole, as Flink does", async () => {
   const unused = () => Promise.reject(new Error("unused"));
   const app = createAdminApp({

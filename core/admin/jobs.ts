@@ -1,7 +1,7 @@
 /**
- * Job resources: `GET /jobs`, `GET /jobs/overview`, `GET /jobs/:jobid` (with
- * vertices: uid, name, parallelism, records in/out, backpressure ratio, output watermark and
- * event-time lag and input latency in ms, null when not finite),
+ * Job resources: `GET /jobs`, `GET /jobs/overview`, `GET /jobs/:jobid` (Flink's status
+ * `timestamps`, and vertices: uid, name, parallelism, records in/out, backpressure ratio,
+ * output watermark and event-time lag and input latency in ms, null when not finite),
  * `GET /jobs/:jobid/vertices/:vertexid` (every subtask's state, records and backpressure),
  * `GET /jobs/:jobid/vertices/:vertexid/subtasks/:subtaskindex` (one of them, Flink's current
  * attempt details; `.../attempts/:attempt` by attempt number, also an earlier attempt's),
@@ -127,6 +127,45 @@ function statusCounts(job: AdminJob, vertices: readonly VertexInfo[]): Record<st
   const counts = zeroCounts();
   for (const v of vertices) counts[vertexStatus(job, v)]! += 1;
   return counts;
+}
+
+/** Flink's `JobStatus`es, in its order: a job's `timestamps` has each. */
+const JOB_STATUSES = [
+  "INITIALIZING",
+  "CREATED",
+  "RUNNING",
+  "FAILING",
+  "FAILED",
+  "CANCELLING",
+  "CANCELED",
+  "FINISHED",
+  "RESTARTING",
+  "SUSPENDED",
+  "RECONCILING",
+] as const;
+
+/**
+ * Flink's job `timestamps`: when the job last entered each status (ms since epoch), 0 for one it
+ * has not (Flink's REST client requires the field). weir knows its start, each attempt's start
+ * (RUNNING), the failure that restarted it (RESTARTING), the one that failed it for good
+ * (FAILING) and its end; CANCELLING is its end, as a cancel ends it at once.
+ */
+function statusTimestamps(job: AdminJob): Record<string, number> {
+  const t: Record<string, number> = Object.fromEntries(JOB_STATUSES.map((s) => [s, 0]));
+  const status = job.status();
+  const failures = job.exceptions?.() ?? [];
+  t.INITIALIZING = t.CREATED = job.startTime;
+  t.RUNNING = job.attemptTimes?.().startTime ?? job.startTime;
+  // Every failure but one that failed the job for good made it restart (or wait to).
+  const restartedBy = failures.at(status === "FAILED" ? -2 : -1);
+  if (restartedBy) t.RESTARTING = restartedBy.timestamp;
+  const end = job.endTime();
+  if (end !== undefined && status !== "RUNNING" && status !== "RESTARTING") {
+    t[status] = end;
+    if (status === "FAILED") t.FAILING = failures.at(-1)?.timestamp ?? end;
+    if (status === "CANCELED") t.CANCELLING = end;
+  }
+  return t;
 }
 
 /** A job's overview row; `vertices` are its figures when the caller has them already. */
@@ -311,6 +350,7 @@ export function jobsRoutes(runtime: AdminRuntime): Hono {
     return c.json({
       ...overview(job, now, infos),
       isStoppable: job.checkpointConfig() !== undefined,
+      timestamps: statusTimestamps(job),
       // weir's: figures the job's source does not keep (an ended job's checkpoint history).
       ...(job.notRecorded ? { "not-recorded": job.notRecorded() } : {}),
       now,
