@@ -96,6 +96,13 @@ Deno.test("admin API errors are JSON with fitting statuses", async () => {
   const app = createAdminApp({ jobs: () => [job] });
   assertError(await call(app, "GET", "/jobs/xyz"), 400, /Malformed job id "xyz"/);
   assertError(await call(app, "GET", `/jobs/${"f".repeat(32)}`), 404, /not found/);
+  // As Flink's, an id's hex digits may be upper case too.
+  assert.equal((await call(app, "GET", `/jobs/${JOB_ID.toUpperCase()}`)).status, 200);
+  assertError(
+    await call(app, "GET", `/jobs/${JOB_ID.toUpperCase()}/vertices/${"B".repeat(32)}/backpressure`),
+    404,
+    new RegExp(`has no vertex ${"b".repeat(32)}`),
+  );
   assertError(await call(app, "GET", "/nope/nothing"), 404, /Not found: GET \/nope\/nothing/);
   assertError(await call(app, "DELETE", "/jobs"), 404, /Not found/);
   assertError(

@@ -13,12 +13,15 @@ export function fail(status: ContentfulStatusCode, message: string): never {
   throw new HTTPException(status, { message });
 }
 
-const HEX32 = /^[0-9a-f]{32}$/;
+const HEX32 = /^[0-9a-f]{32}$/i;
 
-/** Checks a 32-hex id (job, trigger, vertex): 400 when malformed. */
+/**
+ * Checks a 32-hex id (job, trigger, vertex): 400 when malformed. Returns it in lower case, as
+ * weir writes ids: Flink reads an id's hex digits in either case.
+ */
 export function checkHexId(what: string, id: string): string {
   if (!HEX32.test(id)) fail(400, `Malformed ${what} "${id}": expected 32 hexadecimal digits`);
-  return id;
+  return id.toLowerCase();
 }
 
 /** The job named by the `:jobid` parameter: 400 when malformed, 404 when unknown. */
