@@ -366,6 +366,28 @@ Deno.test("a task that finished before a cancel or a failure stays FINISHED, as 
   }
 });
 
+Deno.test("a subtask that finished while the job runs has its own end-time, as Flink's task, and so has a vertex all of whose subtasks did", async () => {
+  const { client, job, states } = partlyFinishedJob(60_000);
+  await until(
+    "the bounded source to finish and the map to run",
+    () => states("bounded")?.FINISHED === 1 && states("map")?.RUNNING === 2,
+  );
+  const app = createAdminApp({ jobs: () => [job] });
+  const path = `/jobs/${job.id}/vertices/${vertexId("bounded")}`;
+  const [s] = (await (await app.request(path)).json()).subtasks;
+  assert.equal(s.status, "FINISHED");
+  assert.ok(s["end-time"] >= s["start-time"] && s["end-time"] <= Date.now(), `${s["end-time"]}`);
+  assert.equal(s.duration, s["end-time"] - s["start-time"]);
+  const later = await (await app.request(`${path}/subtasks/0`)).json();
+  assert.deepEqual([later["end-time"], later.duration], [s["end-time"], s.duration]); // not growing
+  const d = await (await app.request(`/jobs/${job.id}`)).json();
+  const byUid = (uid: string) => d.vertices.find((v: Json) => v.uid === uid);
+  assert.equal(byUid("bounded")["end-time"], s["end-time"]);
+  assert.equal(byUid("map")["end-time"], -1); // still running
+  client.cancel();
+  await client.done;
+});
+
 Deno.test("a vertex's subtasks report their input watermark", async () => {
   const env = StreamEnvironment.create({ parallelism: 2, stateBackend: new HeapStateBackend() });
   const src = new QueueSource<number>("times");

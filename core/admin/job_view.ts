@@ -256,13 +256,16 @@ export class JobViewBuilder {
         if (r.userMetrics.length > 0) {
           userMetrics.push({ subtaskIndex: r.subtaskIndex, samples: samplesOf(r.userMetrics) });
         }
+        const state = endState(r.task, r.state) ?? r.state;
         perSubtask.push({
           index: r.subtaskIndex,
           task: r.task,
           recordsIn: r.recordsIn,
           recordsOut: r.recordsOut,
           backpressureRatio: pressure,
-          state: endState(r.task, r.state) ?? r.state,
+          state,
+          // Its own end, where its input ended before the attempt did (Flink's task end time).
+          ...(state === "FINISHED" && r.endedAt !== undefined ? { endTime: r.endedAt } : {}),
           thread: r.thread,
           ...(r.inputWatermark > -Infinity ? { inputWatermark: r.inputWatermark } : {}),
           ...(v.sink ? {} : { watermark: r.watermark }),

@@ -208,6 +208,19 @@ function recordsJson(recordsIn: number, recordsOut: number): Record<string, unkn
   };
 }
 
+/**
+ * Flink's times of a subtask (or of a vertex, its subtasks' latest end) that finished before its
+ * attempt ended: it ended then, not with the attempt.
+ */
+function finishedTimes(
+  times: Record<string, number>,
+  ends: readonly (number | undefined)[],
+): Record<string, number> {
+  if (ends.length === 0 || ends.some((e) => e === undefined)) return times;
+  const end = Math.max(...(ends as number[]));
+  return { ...times, "end-time": end, duration: end - times["start-time"]! };
+}
+
 function vertexJson(job: AdminJob, v: VertexInfo, now: number): Record<string, unknown> {
   return {
     id: vertexId(v.uid),
@@ -218,7 +231,7 @@ function vertexJson(job: AdminJob, v: VertexInfo, now: number): Record<string, u
     status: vertexStatus(job, v),
     // Flink's: the vertex's subtasks per state.
     tasks: vertexTaskCounts(job, v),
-    ...attemptTimesJson(job, now),
+    ...finishedTimes(attemptTimesJson(job, now), (v.subtasks ?? []).map((s) => s.endTime)),
     metrics: recordsJson(v.recordsIn, v.recordsOut),
     "backpressure-ratio": v.backpressureRatio,
     "backpressure-level": backpressureLevel(v.backpressureRatio),
@@ -292,13 +305,14 @@ function subtaskJson(
   now: number,
   prior?: { readonly attempt: number; readonly attemptInfo: PriorAttempt },
 ): Record<string, unknown> {
-  const times = prior
+  const attemptTimes = prior
     ? {
       "start-time": prior.attemptInfo.startTime,
       "end-time": prior.attemptInfo.endTime,
       duration: prior.attemptInfo.endTime - prior.attemptInfo.startTime,
     }
     : attemptTimesJson(job, now);
+  const times = finishedTimes(attemptTimes, [s.endTime]);
   return {
     subtask: s.index,
     status: s.state ??

@@ -220,6 +220,8 @@ export interface SubtaskInfo {
   readonly backpressureRatio: number;
   /** A running job's: its task's state, then how the attempt ended it (absent offline). */
   readonly state?: SubtaskState;
+  /** A `FINISHED` subtask's: when its task finished (ms since epoch), Flink's task end time. */
+  readonly endTime?: number;
   /**
    * A running job's: the thread that runs it, `main` or `weir-worker/<i>` (absent offline, and
    * before its thread reported it).

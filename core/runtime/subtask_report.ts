@@ -50,6 +50,8 @@ export interface SubtaskReport {
   readonly task: string;
   /** Its task's state. */
   readonly state: TaskState;
+  /** When its task ended (ms since epoch), once it has. */
+  readonly endedAt?: number;
   /** The thread that runs it: `main`, or the Web Worker's name (`weir-worker/<i>`). */
   readonly thread: string;
   /** Records received (a chain head: its task's records in). */
@@ -256,6 +258,7 @@ export function reportSubtasks(job: Job): SubtaskReport[] {
       at,
       task: t.name,
       state: t.state,
+      ...(t.endedAt !== undefined ? { endedAt: t.endedAt } : {}),
       thread: THREAD,
       recordsIn: t.operators[0] === p.operator ? t.metrics.recordsIn : p.counters.recordsIn,
       recordsOut: p.counters.recordsOut,

@@ -266,6 +266,7 @@ export class Task {
   #ended = false;
   /** How `run` ended: a task stopped by a cancel or a failure is no finished one (Flink's). */
   #endState: "FINISHED" | "CANCELED" | "FAILED" | undefined;
+  #endedAt: number | undefined;
   /** `run` has begun: the task's operators are open (restored) and it processes. */
   #running = false;
   #backPressuredSince = 0;
@@ -323,6 +324,11 @@ export class Task {
   /** Where the task is in its life (what the admin API shows). */
   get state(): TaskState {
     return this.#endState ?? (this.#running ? "RUNNING" : "INITIALIZING");
+  }
+
+  /** When `run` ended (ms since epoch), once it has. */
+  get endedAt(): number | undefined {
+    return this.#endedAt;
   }
 
   /** Whether the task has stopped running. */
@@ -530,6 +536,7 @@ export class Task {
       throw e;
     } finally {
       this.#ended = true;
+      this.#endedAt = Date.now();
     }
     // Mails posted while the chain was finishing (the final checkpoint's
     // completion, which commits sinks) would be lost: run them. Later ones
