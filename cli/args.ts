@@ -125,8 +125,9 @@ export function requireFlag(p: Parsed, name: string, command: string): string {
 }
 
 /**
- * The required `--job` id: 32 lowercase hexadecimal digits (Flink's job id, as `weir jobs list`
- * prints it and the admin API takes it), or a {@linkcode UsageError}, before any request.
+ * The required `--job` id: 32 hexadecimal digits (Flink's job id, as `weir jobs list`
+ * prints it and the admin API takes it), in lower case (Flink's CLI takes either case), or a
+ * {@linkcode UsageError}, before any request.
  *
  * @example
  * ```ts
@@ -134,18 +135,20 @@ export function requireFlag(p: Parsed, name: string, command: string): string {
  * import { jobIdFlag } from "./args.ts";
  * const id = "0123456789abcdef0123456789abcdef";
  * assert.equal(jobIdFlag({ values: { job: id }, positionals: [], help: false }, "cancel"), id);
+ * const upper = { values: { job: id.toUpperCase() }, positionals: [], help: false };
+ * assert.equal(jobIdFlag(upper, "cancel"), id);
  * assert.throws(() => jobIdFlag({ values: { job: "xyz" }, positionals: [], help: false }, "cancel"), /--job must be/);
  * ```
  */
 export function jobIdFlag(p: Parsed, command: string): string {
   const job = requireFlag(p, "job", command);
-  if (!/^[0-9a-f]{32}$/.test(job)) {
+  if (!/^[0-9a-f]{32}$/i.test(job)) {
     throw new UsageError(
       `--job must be a job id, 32 hexadecimal digits (see weir jobs list), got "${job}"`,
       command,
     );
   }
-  return job;
+  return job.toLowerCase();
 }
 
 /**
