@@ -133,3 +133,20 @@ Deno.test("a sliding window's offset is bounded by its slide, and the ConfigErro
       e.message === "Window offset must satisfy |offset| < size, got offset -10, size 10",
   );
 });
+
+Deno.test("withDynamicGap given no function (Flink's extractor object with extract, a fixed gap) is a ConfigError saying what to write, not a TypeError at the first element", () => {
+  const cases: [unknown, RegExp][] = [
+    [{ extract: () => 5 }, /got \{\}: Flink's SessionWindowTimeGapExtractor is the function here/],
+    [5_000, /got 5000: a fixed gap is withGap\(ms\)/],
+    [undefined, /withDynamicGap takes a function \(element\) => gap in ms, got undefined$/],
+  ];
+  for (const [extractor, message] of cases) {
+    for (const make of [EventTimeSessionWindows, ProcessingTimeSessionWindows]) {
+      assert.throws(
+        () => make.withDynamicGap(extractor as (e: unknown) => number),
+        (e) => e instanceof ConfigError && message.test(e.message),
+        `${make.name}.withDynamicGap(${String(extractor)})`,
+      );
+    }
+  }
+});

@@ -6,6 +6,7 @@
  * @module
  */
 import { ConfigError } from "../errors.ts";
+import { shownValue } from "../_options.ts";
 import { checkWholeMs } from "./_event_time_value.ts";
 import type { Serializer } from "../state/serializer.ts";
 import { GlobalWindow, TimeWindow, type Window } from "./window.ts";
@@ -299,6 +300,24 @@ function mergeTimeWindows(
   if (cur && group.length > 1) merge(cur, group);
 }
 
+/**
+ * Refuses a gap extractor that is no function (Flink's `SessionWindowTimeGapExtractor` object with
+ * `extract`, a number meant for `withGap`) where it is given: calling it would fail the job at its
+ * first element with a bare TypeError.
+ */
+function checkGapExtractor(extractor: unknown): void {
+  if (typeof extractor === "function") return;
+  const flink = typeof extractor === "object" && extractor !== null && "extract" in extractor;
+  throw new ConfigError(
+    `withDynamicGap takes a function (element) => gap in ms, got ${shownValue(extractor)}` +
+      (flink
+        ? ": Flink's SessionWindowTimeGapExtractor is the function here, e.g. (e) => e.gap"
+        : typeof extractor === "number"
+        ? ": a fixed gap is withGap(ms)"
+        : ""),
+  );
+}
+
 abstract class SessionWindows<T> implements WindowAssigner<T, TimeWindow> {
   readonly #gap: SessionGapExtractor<T>;
   readonly windowSerializer: Serializer<TimeWindow> = TimeWindow.serializer;
@@ -338,8 +357,9 @@ export class EventTimeSessionWindows<T = unknown> extends SessionWindows<T> {
     checkPositive("Session gap", gapMs);
     return new EventTimeSessionWindows<T>(() => gapMs);
   }
-  /** Sessions whose gap each element gives. */
+  /** Sessions whose gap each element gives (a function, else a `ConfigError`). */
   static withDynamicGap<T>(extractor: SessionGapExtractor<T>): EventTimeSessionWindows<T> {
+    checkGapExtractor(extractor);
     return new EventTimeSessionWindows<T>(extractor);
   }
   /** The element's own session window. */
@@ -375,8 +395,9 @@ export class ProcessingTimeSessionWindows<T = unknown> extends SessionWindows<T>
     checkPositive("Session gap", gapMs);
     return new ProcessingTimeSessionWindows<T>(() => gapMs);
   }
-  /** Sessions whose gap each element gives. */
+  /** Sessions whose gap each element gives (a function, else a `ConfigError`). */
   static withDynamicGap<T>(extractor: SessionGapExtractor<T>): ProcessingTimeSessionWindows<T> {
+    checkGapExtractor(extractor);
     return new ProcessingTimeSessionWindows<T>(extractor);
   }
   /** The element's own session window, from the current processing time. */
