@@ -8,6 +8,7 @@
  * @module
  */
 import { ConfigError } from "../errors.ts";
+import { shownValue } from "../_options.ts";
 
 /** At most this much of a record is shown in an error. */
 const SHOWN_CHARS = 200;
@@ -66,9 +67,11 @@ export function checkEventTime(time: unknown, what: string, record?: unknown): v
  * checkWholeMs("Allowed lateness", Infinity, true);
  * assert.throws(() => checkWholeMs("Tumbling window size", 2.5), /Tumbling window size .* got 2\.5/);
  * assert.throws(() => checkWholeMs("Idle timeout", Infinity), /got Infinity/);
+ * assert.throws(() => checkWholeMs("Session gap", "30" as unknown as number), /got "30"/);
  * ```
  */
 export function checkWholeMs(what: string, ms: number, orInfinity = false): void {
   if (Number.isInteger(ms) || (orInfinity && ms === Infinity)) return;
-  throw new ConfigError(`${what} must be a whole number of ms, got ${ms}`);
+  // Quoted when a string ("10" read from an argument): a bare 10 would look valid.
+  throw new ConfigError(`${what} must be a whole number of ms, got ${shownValue(ms)}`);
 }

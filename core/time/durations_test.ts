@@ -150,3 +150,30 @@ Deno.test("withDynamicGap given no function (Flink's extractor object with extra
     }
   }
 });
+
+Deno.test('a duration given as a string ("10" from an argument) is a ConfigError that shows it quoted, not "must be > 0 ms, got 10"', () => {
+  const ten = "10" as unknown as number;
+  const cases: [() => unknown, string][] = [
+    [() => TumblingEventTimeWindows.of(ten), 'Tumbling window size must be > 0 ms, got "10"'],
+    [() => SlidingEventTimeWindows.of(20, ten), 'Sliding window slide must be > 0 ms, got "10"'],
+    [() => EventTimeSessionWindows.withGap(ten), 'Session gap must be > 0 ms, got "10"'],
+    [
+      () =>
+        EventTimeSessionWindows.withDynamicGap(() => ten).assignWindows("x", 0, {
+          currentProcessingTime: () => 0,
+        }),
+      'Session gap must be > 0 ms, got "10"',
+    ],
+    [
+      () => WatermarkStrategy.forBoundedOutOfOrderness(ten),
+      'Out-of-orderness bound must be a whole number of ms, got "10"',
+    ],
+    [
+      () => TumblingEventTimeWindows.of(20, ten),
+      'Window offset must be a whole number of ms, got "10"',
+    ],
+  ];
+  for (const [make, message] of cases) {
+    assert.throws(make, (e) => e instanceof ConfigError && e.message === message, message);
+  }
+});

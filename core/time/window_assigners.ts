@@ -75,7 +75,9 @@ export interface WindowAssigner<T, W extends Window> {
 }
 
 function checkPositive(what: string, v: number): void {
-  if (!(v > 0) || !Number.isFinite(v)) throw new ConfigError(`${what} must be > 0 ms, got ${v}`);
+  if (!(v > 0) || !Number.isFinite(v)) {
+    throw new ConfigError(`${what} must be > 0 ms, got ${shownValue(v)}`);
+  }
   checkWholeMs(what, v);
 }
 
