@@ -123,7 +123,7 @@ for (const [backend, make] of BACKENDS) {
     assert.deepEqual(sink.values, []);
   });
 
-  Deno.test(`${backend}: async map, filter, flatMap and sink invoke fail the job`, async () => {
+  Deno.test(`${backend}: async map, filter, flatMap, CoMap's map2 and sink invoke fail the job`, async () => {
     const cases: [string, (env: StreamEnvironment) => void][] = [
       ["map", (env) => {
         env.fromElements(1, 2).keyBy((n) => n).map(async (n: number) =>
@@ -145,6 +145,14 @@ for (const [backend, make] of BACKENDS) {
             line.split(" ").forEach((w) => out.collect(w));
           },
         ).name("m").addSink(new CollectSink());
+      }],
+      ["map2", (env) => {
+        // The promise was emitted as the record.
+        env.fromElements(1).connect(env.fromElements("a")).map({
+          map1: (n: number) => n,
+          // @ts-expect-error: the types reject an async function too
+          map2: async (s: string) => await Promise.resolve(s.length),
+        }).name("m").addSink(new CollectSink());
       }],
       ["invoke", (env) => {
         env.fromElements(1).addSink({

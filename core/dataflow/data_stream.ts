@@ -940,17 +940,23 @@ export class ConnectedStreams<A, B> {
   /** Maps both inputs to one stream: `fn.map1` for the first, `fn.map2` for the second. */
   map<O>(fn: CoMapFunction<A, B, O>, opts?: OperatorOptions): DataStream<O> {
     checkUserFunction("ConnectedStreams.map", fn, ["map1", "map2"], false);
+    // A promise would be emitted as the record: refused, as map's is (user functions are sync).
+    const mapped = (r: O, method: string) => {
+      if (r instanceof Promise) throw promiseReturnedError(r, method, stream.node.name);
+      return r;
+    };
     // The process function inherits from `fn`, so `open`, `close`, state hooks and fields set
     // in `open` are the user's, on the per-subtask copy the operator makes.
     const co: CoProcessFunction<A, B, O> = Object.assign(Object.create(fn), {
       processElement1(this: CoMapFunction<A, B, O>, v: A, _c: unknown, out: Collector<O>) {
-        out.collect(this.map1(v));
+        out.collect(mapped(this.map1(v), "map1"));
       },
       processElement2(this: CoMapFunction<A, B, O>, v: B, _c: unknown, out: Collector<O>) {
-        out.collect(this.map2(v));
+        out.collect(mapped(this.map2(v), "map2"));
       },
     });
-    return this.process(co, { name: "CoMap", ...opts });
+    const stream: DataStream<O> = this.process(co, { name: "CoMap", ...opts });
+    return stream;
   }
 
   /** Emits zero or more records per record of either input (`fn.flatMap1`, `fn.flatMap2`). */
