@@ -963,3 +963,30 @@ Deno.test("keyBy, connect's keyBy and a join's where/equalTo refuse a key that i
     refused("equalTo", "1", "(t) => t[1]"),
   );
 });
+
+Deno.test("a filter that returns undefined (a missing return) fails the job naming it, instead of dropping every record; other falsy values drop the record", async () => {
+  for (const keyed of [false, true]) {
+    const env = StreamEnvironment.create({ parallelism: 1, log: () => {} });
+    const numbers = env.fromElements(1, 2, 3);
+    const input = keyed ? numbers.keyBy((n) => n % 2) : numbers;
+    // @ts-expect-error: the types want a boolean, as Flink's compiler does
+    const kept = input.filter((n: number) => { // a block body without its return
+      n > 1;
+    }).name("Big");
+    await assert.rejects(
+      kept.executeAndCollect(),
+      (e) =>
+        e instanceof Error && e.cause instanceof ConfigError &&
+        e.cause.message ===
+          'filter of operator "Big" returned undefined: a filter function returns true to keep ' +
+            "the record and false to drop it (a missing return?)",
+      keyed ? "keyed" : "not keyed",
+    );
+  }
+  const env = StreamEnvironment.create({ parallelism: 1 });
+  const falsy = [null, 0, "", false, NaN];
+  const kept = await env.fromElements(0, 1, 2, 3, 4, 5)
+    .filter((i: number) => (i === 5 ? "yes" : falsy[i]) as boolean)
+    .executeAndCollect();
+  assert.deepEqual(kept, [5]);
+});

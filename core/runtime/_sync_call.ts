@@ -3,7 +3,8 @@
  * returned with `result instanceof Promise` (no allocation, no call) and
  * throw {@linkcode promiseReturnedError} when it is a promise; a flatMap or process function
  * that returns records gets {@linkcode valueReturnedError}; a reduce or
- * aggregate that returns undefined gets {@linkcode undefinedReturnedError}.
+ * aggregate that returns undefined gets {@linkcode undefinedReturnedError}, a filter that does
+ * {@linkcode undefinedPredicateError}.
  *
  * @module
  */
@@ -99,5 +100,18 @@ export function undefinedReturnedError(
   return new ConfigError(
     `${method} of ${operator} returned undefined: it must return the new ${what} ` +
       `(one updated in place too)`,
+  );
+}
+
+/**
+ * The error for a filter function (`method` of operator `operator`) that returned undefined: a
+ * missing `return` (`(x) => { x > 1; }`), which would drop every record without a word. Flink's
+ * filter returns a `boolean` its compiler insists on, and Bytewax's refuses anything but a bool;
+ * other falsy values (`null`, `0`, `""`) still drop the record, as JavaScript's `Array.filter`.
+ */
+export function undefinedPredicateError(method: string, operator: string): ConfigError {
+  return new ConfigError(
+    `${method} of operator "${operator}" returned undefined: a filter function returns true to ` +
+      `keep the record and false to drop it (a missing return?)`,
   );
 }

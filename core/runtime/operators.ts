@@ -11,6 +11,7 @@ import {
   describeValue,
   promiseReturnedError,
   returnsRecords,
+  undefinedPredicateError,
   valueReturnedError,
 } from "./_sync_call.ts";
 import type {
@@ -225,6 +226,7 @@ function compiledEntry(
       checkVoidResult,
       promiseReturnedError,
       returnsRecords,
+      undefinedPredicateError,
       valueReturnedError,
       ...bound,
     },
@@ -244,7 +246,9 @@ function compiledEntry(
 /** What the compiled `processElement` of a map, filter or flatMap does with the result `r`. */
 const SIMPLE_BODIES = {
   map: "op.output.collect(r, timestamp);",
-  filter: "if (r) op.output.collect(value, timestamp);",
+  // undefined is a missing return, not false: it would drop every record silently.
+  filter: "if (r) op.output.collect(value, timestamp);\n" +
+    'else if (r === undefined) throw undefinedPredicateError("filter", op.ctx.name);',
   // What a flatMap returns is never emitted: returned records would be lost (see valueReturnedError).
   flatMap: 'if (returnsRecords(r)) throw valueReturnedError(r, "flatMap", op.ctx.name);',
 } as const;
