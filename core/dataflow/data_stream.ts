@@ -6,6 +6,7 @@
  */
 import { ownedCopy } from "../state/_owned_copy.ts";
 import {
+  describeValue,
   promiseReturnedError,
   returnsRecords,
   undefinedReturnedError,
@@ -727,6 +728,63 @@ export class KeyedStream<T, K> extends DataStream<T> {
       ".reduce(fn, serializer)",
     );
     return this.#rolling(fn, serializer, opts);
+  }
+
+  /**
+   * Maps each record with its key's state, as Flink's Scala `mapWithState` (and Bytewax's
+   * `stateful_map`): `fn(value, state)` gets the key's state (undefined for a key without one)
+   * and returns `[result, newState]`; `result` is emitted, `newState` kept for the key's next
+   * record, and undefined (Flink's `None`) clears it. Anything but such a pair, or a promise,
+   * fails the job with a `ConfigError`. `serializer` keeps the state; default `Serializers.plain`.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { StreamEnvironment } from "@weir/weir";
+   * const env = StreamEnvironment.create();
+   * // A running sum per key that starts again after a sum of 0.
+   * const sums = await env.fromElements<[string, number]>(["a", 1], ["a", -1], ["a", 5])
+   *   .keyBy(([k]) => k)
+   *   .mapWithState(([, n], sum: number | undefined) => {
+   *     const next = (sum ?? 0) + n;
+   *     return [next, next === 0 ? undefined : next];
+   *   })
+   *   .executeAndCollect();
+   * assert.deepEqual(sums, [1, 0, 5]);
+   * ```
+   */
+  mapWithState<R, S>(
+    fn: (value: T, state: S | undefined) => readonly [R, S | undefined],
+    serializer?: Serializer<S>,
+    opts?: OperatorOptions,
+  ): DataStream<R> {
+    checkUserFunction("mapWithState", fn, [], true);
+    const name = opts?.name ?? "MapWithState";
+    serializer ??= plainStateSerializer<S>(
+      `operator "${name}"`,
+      ".mapWithState(fn, serializer)",
+    );
+    const descriptor = new ValueStateDescriptor<S>("state", serializer); // Flink's name
+    const stateful: KeyedProcessFunction<K, T, R> & { state?: ValueState<S>; name?: string } = {
+      open(ctx: RuntimeContext) {
+        this.state = ctx.getState(descriptor);
+        this.name = ctx.taskName;
+      },
+      processElement(v, _ctx, out) {
+        const r: unknown = fn(v, this.state!.value());
+        if (r instanceof Promise) throw promiseReturnedError(r, "mapWithState", this.name!);
+        if (!Array.isArray(r) || r.length !== 2) {
+          throw new ConfigError(
+            `mapWithState of operator "${this.name}" returned ${describeValue(r)}: its function ` +
+              `returns [result, newState] (newState undefined clears the key's state), as ` +
+              `Flink's (R, Option[S])`,
+          );
+        }
+        this.state!.update(r[1]);
+        out.collect(r[0]);
+      },
+    };
+    return this.process<R>(stateful, { name, ...opts });
   }
 
   /** `reduce`, where `check` sees each key's first record too (`fn` sees the others). */

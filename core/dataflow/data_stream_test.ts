@@ -990,3 +990,54 @@ Deno.test("a filter that returns undefined (a missing return) fails the job nami
     .executeAndCollect();
   assert.deepEqual(kept, [5]);
 });
+
+Deno.test("KeyedStream.mapWithState (Flink's Scala mapWithState, Bytewax's stateful_map): per-key state, cleared by an undefined state, on both backends", async () => {
+  for (const stateBackend of [new HeapStateBackend(), new LsmStateBackend()]) {
+    const env = StreamEnvironment.create({ parallelism: 2, stateBackend });
+    const seen = await env.fromElements<[string, number]>(
+      ["a", 1],
+      ["b", 5],
+      ["a", 2],
+      ["a", -3],
+      ["b", 1],
+      ["a", 4],
+    )
+      .keyBy(([k]) => k)
+      .mapWithState(([k, n], sum: { total: number } | undefined) => {
+        const total = (sum?.total ?? 0) + n;
+        // The state a record saw, and the new one: cleared when the sum is back at 0.
+        return [`${k}:${sum?.total ?? "-"}->${total}`, total === 0 ? undefined : { total }];
+      })
+      .executeAndCollect();
+    assert.deepEqual(seen.filter((s) => s.startsWith("a")), [
+      "a:-->1",
+      "a:1->3",
+      "a:3->0",
+      "a:-->4", // the cleared state is gone
+    ]);
+    assert.deepEqual(seen.filter((s) => s.startsWith("b")), ["b:-->5", "b:5->6"]);
+  }
+  const refused = async (fn: (v: number, s: unknown) => unknown, message: RegExp) => {
+    const env = StreamEnvironment.create({ parallelism: 1, log: () => {} });
+    const out = env.fromElements(1).keyBy((n) => n).mapWithState(fn as never, undefined, {
+      name: "Sum",
+    });
+    await assert.rejects(
+      out.executeAndCollect(),
+      (e) => e instanceof Error && e.cause instanceof ConfigError && message.test(e.cause.message),
+      String(message),
+    );
+  };
+  await refused(
+    (n) => n + 1,
+    /^mapWithState of operator "Sum.*" returned the number 2: its function returns \[result, newState\]/,
+  );
+  await refused(
+    (n) => Promise.resolve([n, n]),
+    /^mapWithState of operator "Sum.*" returned a promise/,
+  );
+  assert.throws(
+    () => StreamEnvironment.create().fromElements(1).keyBy((n) => n).mapWithState(5 as never),
+    ConfigError,
+  );
+});
