@@ -9,6 +9,7 @@ import {
   describeValue,
   promiseReturnedError,
   returnsRecords,
+  undefinedMappedError,
   undefinedReturnedError,
   valueReturnedError,
 } from "../runtime/_sync_call.ts";
@@ -998,9 +999,10 @@ export class ConnectedStreams<A, B> {
   /** Maps both inputs to one stream: `fn.map1` for the first, `fn.map2` for the second. */
   map<O>(fn: CoMapFunction<A, B, O>, opts?: OperatorOptions): DataStream<O> {
     checkUserFunction("ConnectedStreams.map", fn, ["map1", "map2"], false);
-    // A promise would be emitted as the record: refused, as map's is (user functions are sync).
+    // A promise or undefined (a missing return) would be emitted as the record: refused, as map's.
     const mapped = (r: O, method: string) => {
       if (r instanceof Promise) throw promiseReturnedError(r, method, stream.node.name);
+      if (r === undefined) throw undefinedMappedError(method, stream.node.name);
       return r;
     };
     // The process function inherits from `fn`, so `open`, `close`, state hooks and fields set

@@ -1041,3 +1041,37 @@ Deno.test("KeyedStream.mapWithState (Flink's Scala mapWithState, Bytewax's state
     ConfigError,
   );
 });
+
+Deno.test("a map (or a CoMap's map1/map2) that returns undefined (a missing return) fails the job naming it, instead of emitting undefined records", async () => {
+  const failsWith = (message: string) => (e: unknown) =>
+    e instanceof Error && e.cause instanceof ConfigError && e.cause.message === message;
+  const expected = (method: string, operator: string) =>
+    `${method} of operator "${operator}" returned undefined: a map function returns the record ` +
+    "to emit (a missing return?); to emit nothing for some records use flatMap or filter";
+  for (const keyed of [false, true]) {
+    const env = StreamEnvironment.create({ parallelism: 1, log: () => {} });
+    const numbers = env.fromElements(1, 2);
+    const input = keyed ? numbers.keyBy((n) => n % 2) : numbers;
+    const plusOne = input.map((n: number) => { // a block body without its return
+      n + 1;
+    }).name("PlusOne");
+    await assert.rejects(
+      plusOne.executeAndCollect(),
+      failsWith(expected("map", "PlusOne")),
+      keyed ? "keyed" : "not keyed",
+    );
+  }
+  const env = StreamEnvironment.create({ parallelism: 1, log: () => {} });
+  const both = env.fromElements(1).connect(env.fromElements("a")).map({
+    map1: (n: number) => String(n),
+    // @ts-expect-error: the types want the record, as Java's compiler wants the return
+    map2: (s: string) => {
+      s.toUpperCase();
+    },
+  }).name("Both");
+  await assert.rejects(both.executeAndCollect(), failsWith(expected("map2", "Both")));
+  // null is a value a map may return.
+  const nulls = await StreamEnvironment.create().fromElements(1).map(() => null)
+    .executeAndCollect();
+  assert.deepEqual(nulls, [null]);
+});

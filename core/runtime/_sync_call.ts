@@ -3,8 +3,8 @@
  * returned with `result instanceof Promise` (no allocation, no call) and
  * throw {@linkcode promiseReturnedError} when it is a promise; a flatMap or process function
  * that returns records gets {@linkcode valueReturnedError}; a reduce or
- * aggregate that returns undefined gets {@linkcode undefinedReturnedError}, a filter that does
- * {@linkcode undefinedPredicateError}.
+ * aggregate that returns undefined gets {@linkcode undefinedReturnedError}, a map or filter that
+ * does {@linkcode undefinedMappedError} or {@linkcode undefinedPredicateError}.
  *
  * @module
  */
@@ -100,6 +100,19 @@ export function undefinedReturnedError(
   return new ConfigError(
     `${method} of ${operator} returned undefined: it must return the new ${what} ` +
       `(one updated in place too)`,
+  );
+}
+
+/**
+ * The error for a map function (`method` of operator `operator`: `map`, a CoMap's `map1` or
+ * `map2`) that returned undefined: a missing `return` (`(x) => { x + 1; }`), whose undefined
+ * records would go on as blank lines in a file, `"undefined"` keys, empty results. Java's compiler
+ * refuses a map without its return, and Flink's serializers a null record.
+ */
+export function undefinedMappedError(method: string, operator: string): ConfigError {
+  return new ConfigError(
+    `${method} of operator "${operator}" returned undefined: a map function returns the record ` +
+      `to emit (a missing return?); to emit nothing for some records use flatMap or filter`,
   );
 }
 

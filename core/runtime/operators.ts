@@ -11,6 +11,7 @@ import {
   describeValue,
   promiseReturnedError,
   returnsRecords,
+  undefinedMappedError,
   undefinedPredicateError,
   valueReturnedError,
 } from "./_sync_call.ts";
@@ -226,6 +227,7 @@ function compiledEntry(
       checkVoidResult,
       promiseReturnedError,
       returnsRecords,
+      undefinedMappedError,
       undefinedPredicateError,
       valueReturnedError,
       ...bound,
@@ -245,7 +247,9 @@ function compiledEntry(
 
 /** What the compiled `processElement` of a map, filter or flatMap does with the result `r`. */
 const SIMPLE_BODIES = {
-  map: "op.output.collect(r, timestamp);",
+  // undefined is a missing return: it would go on as a record nothing can use.
+  map: 'if (r === undefined) throw undefinedMappedError("map", op.ctx.name);\n' +
+    "op.output.collect(r, timestamp);",
   // undefined is a missing return, not false: it would drop every record silently.
   filter: "if (r) op.output.collect(value, timestamp);\n" +
     'else if (r === undefined) throw undefinedPredicateError("filter", op.ctx.name);',
