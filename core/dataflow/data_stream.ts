@@ -505,7 +505,7 @@ export class DataStream<T> extends NodeSettings {
   ): DataStream<T> {
     checkWatermarkStrategy("assignTimestampsAndWatermarks", strategy);
     const input = (this.node.chainedTo ?? this.node).parallelism;
-    return this.addOperator(
+    const stream = this.addOperator<T>(
       "Timestamps/Watermarks",
       () => new TimestampsAndWatermarksOperator(strategy),
       [this.edge()],
@@ -513,6 +513,13 @@ export class DataStream<T> extends NodeSettings {
         ? opts
         : { ...opts, parallelism: input },
     );
+    // An input without a parallelism yet (a source's default, capped by its maxParallelism) gives
+    // its own when the plan is made: at the job's default, a generator idle for want of records
+    // would hold every window back.
+    if (input === undefined && opts?.parallelism === undefined) {
+      stream.node.parallelismOfInput = true;
+    }
+    return stream;
   }
 
   /** Windows over the whole stream (one subtask sees every element). */

@@ -84,6 +84,12 @@ export interface Transformation {
    */
   readonly chainedTo?: Transformation;
   /**
+   * Runs at its input's parallelism when none is set (`assignTimestampsAndWatermarks`, as
+   * Flink's), resolved with the plan: a source's is known only then (one capped by its
+   * `maxParallelism`, such as a `TestSource`'s 1).
+   */
+  parallelismOfInput?: boolean;
+  /**
    * What makes this operator run on one subtask (`"windowAll"`), if anything: as
    * Flink's non-parallel operators, its parallelism is 1 and cannot be set higher.
    */

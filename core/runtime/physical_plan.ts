@@ -221,9 +221,10 @@ export function buildPhysicalPlan(
       );
     }
     uids.set(uid, n);
-    const p = n.chainedTo !== undefined
-      ? parallelism.get(n.chainedTo.id)!
-      : n.parallelism ?? Math.min(options.parallelism, n.source?.maxParallelism ?? Infinity);
+    const p = n.chainedTo !== undefined ? parallelism.get(n.chainedTo.id)! : n.parallelism ??
+      (n.parallelismOfInput && n.inputs[0] !== undefined
+        ? parallelism.get(n.inputs[0].source.id)!
+        : Math.min(options.parallelism, n.source?.maxParallelism ?? Infinity));
     checkParallelism(p, maxParallelism, n.name);
     if (n.source?.maxParallelism !== undefined && p > n.source.maxParallelism) {
       throw new ConfigError(

@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { ConfigError } from "../errors.ts";
-import { KeyedProcessFunctionHarness, OperatorHarness } from "../testing/mod.ts";
+import {
+  JobTestDriver,
+  KeyedProcessFunctionHarness,
+  ManualClock,
+  OperatorHarness,
+  TestSource,
+} from "../testing/mod.ts";
 import {
   type OperatorStateSnapshot,
   OperatorStateStore,
@@ -189,4 +195,49 @@ Deno.test("withTimestampAssigner of a field name or nothing is a ConfigError whe
     () => strategy.withTimestampAssigner(undefined as never),
     (e) => e instanceof ConfigError && /got undefined$/.test(e.message),
   );
+});
+
+Deno.test("assignTimestampsAndWatermarks after a source capped at one subtask (a TestSource) runs at its parallelism, so windows fire before the end of input at job parallelism 2", async () => {
+  const env = StreamEnvironment.create({ parallelism: 2, clock: new ManualClock(0) });
+  const clicks = new TestSource<string>("clicks");
+  const counts = new CollectSink<string>();
+  const stamped = env.addSource(clicks)
+    .assignTimestampsAndWatermarks(
+      WatermarkStrategy.forBoundedOutOfOrderness<string>(5).withPerRecordWatermarks(),
+    );
+  stamped.keyBy((user) => user)
+    .window(TumblingEventTimeWindows.of<string>(10))
+    .process({
+      process: (user, ctx, clicks, out) =>
+        out.collect(`${user} ${ctx.window.start} ${clicks.length}`),
+    })
+    .addSink(counts);
+  const driver = await JobTestDriver.start(env);
+  // At the job's parallelism, the generator subtask that gets no records would hold the
+  // watermark back until the end of input.
+  assert.deepEqual(
+    driver.job.plan.vertices.filter((v) => v.name.includes("Watermarks")).map((v) => v.parallelism),
+    [1],
+  );
+  clicks.pushWithTimestamp("ann", 1);
+  clicks.pushWithTimestamp("ann", 8);
+  clicks.pushWithTimestamp("bob", 16); // watermark 10: [0, 10) fires
+  await driver.settle();
+  assert.deepEqual(counts.values, ["ann 0 2"]);
+  await driver.close();
+  assert.deepEqual(counts.values.toSorted(), ["ann 0 2", "bob 10 1"]);
+  // A parallelism set on it still counts.
+  const env2 = StreamEnvironment.create({ parallelism: 2, clock: new ManualClock(0) });
+  env2.addSource(new TestSource<string>()).assignTimestampsAndWatermarks(
+    WatermarkStrategy.forMonotonousTimestamps<string>(),
+    { parallelism: 2 },
+  ).addSink(new CollectSink());
+  const driver2 = await JobTestDriver.start(env2);
+  assert.deepEqual(
+    driver2.job.plan.vertices.filter((v) => v.name.includes("Watermarks")).map((v) =>
+      v.parallelism
+    ),
+    [2],
+  );
+  await driver2.close();
 });
