@@ -742,8 +742,8 @@ export class KeyedStream<T, K> extends DataStream<T> {
    * Maps each record with its key's state, as Flink's Scala `mapWithState` (and Bytewax's
    * `stateful_map`): `fn(value, state)` gets the key's state (undefined for a key without one)
    * and returns `[result, newState]`; `result` is emitted, `newState` kept for the key's next
-   * record, and undefined (Flink's `None`) clears it. Anything but such a pair, or a promise,
-   * fails the job with a `ConfigError`. `serializer` keeps the state; default `Serializers.plain`.
+   * record, and undefined (Flink's `None`) clears it. Anything but such a pair, an undefined
+   * `result` (as `map`'s) or a promise fails the job with a `ConfigError`. `serializer` keeps the state; default `Serializers.plain`.
    *
    * @example
    * ```ts
@@ -788,6 +788,8 @@ export class KeyedStream<T, K> extends DataStream<T> {
               `Flink's (R, Option[S])`,
           );
         }
+        // As map's: an undefined result is a missing value, not a record.
+        if (r[0] === undefined) throw undefinedMappedError("mapWithState", this.name!);
         this.state!.update(r[1]);
         out.collect(r[0]);
       },

@@ -1036,6 +1036,10 @@ Deno.test("KeyedStream.mapWithState (Flink's Scala mapWithState, Bytewax's state
     (n) => Promise.resolve([n, n]),
     /^mapWithState of operator "Sum.*" returned a promise/,
   );
+  await refused(
+    (n) => [undefined, n],
+    /^mapWithState of operator "Sum.*" returned undefined: a map function returns the record/,
+  );
   assert.throws(
     () => StreamEnvironment.create().fromElements(1).keyBy((n) => n).mapWithState(5 as never),
     ConfigError,
