@@ -429,6 +429,18 @@ Deno.test("worker executor: a cancelled job's JobResult counts the records its w
   }
 });
 
+Deno.test("worker executor: a task that finished just before a cancel reads FINISHED in the admin API, as inline (its worker reports when it ends)", async () => {
+  // Without the admin port worker 0's share runs on the main thread; with it, on a Web Worker.
+  for (const args of [[], ["--admin-port", "0"]]) {
+    const out = await run([
+      ...["--scenario", "finish-then-cancel", "--parallelism", "2", "--executor", "workers"],
+      ...args,
+    ]);
+    assert.equal(out.code, 0, out.stderr);
+    assert.deepEqual(lastJsonLine<string[]>(out.stdout), ["FINISHED", "CANCELED"], args.join(" "));
+  }
+});
+
 Deno.test("worker executor: a user function whose close() throws fails the job, naming the task and worker, with the trace of the worker's code, as inline", async () => {
   for (const executor of ["workers", "inline"]) {
     const out = await run([

@@ -1,8 +1,8 @@
 /**
  * The admin API's traffic with the worker executor's workers, kept apart
  * from the data and checkpoint protocol. Each worker sends its subtasks'
- * {@linkcode SubtaskReport}s every {@linkcode REPORT_INTERVAL_MS} and when
- * asked, and answers state queries for the subtasks it runs;
+ * {@linkcode SubtaskReport}s every {@linkcode REPORT_INTERVAL_MS}, when one of
+ * its tasks ends and when asked, and answers state queries for the subtasks it runs;
  * {@linkcode WorkerAdminLink} keeps the main thread's side (the latest
  * reports, requests in flight with their timeouts).
  *
@@ -84,7 +84,9 @@ function postReport(
 /**
  * Worker side: posts `job`'s report now, unasked. Sent before a snapshot's
  * completion message (messages keep their order), so the figures a completed
- * checkpoint keeps in its history are this worker's as of that snapshot.
+ * checkpoint keeps in its history are this worker's as of that snapshot; and
+ * when a task ends, so its end reaches the main thread before the worker's
+ * answer to a cancel does.
  */
 export function reportNow(job: Job, post: (m: AdminFromWorker) => void): void {
   postReport(job, null, post);

@@ -165,6 +165,8 @@ export interface WorkerRoleHooks {
   opened(): Promise<void>;
   /** A task's message to the coordinator (BarrierAck, SnapshotDone, Decline) or to an enumerator. */
   report(msg: TaskToCoordinator | ReaderToEnumerator): void;
+  /** A task here ended (finished, cancelled or failed): its state changed. */
+  taskEnded(): void;
   /** A source task's input ended; resolves once it may send end of input. */
   sourceEnded(task: number): Promise<void>;
   /** Every task here ended; resolves once the main thread says to finish (or cancel). */

@@ -478,6 +478,11 @@ export async function runShare(
         reportNow(job!, post);
         post({ ...msg, live: [...job!.liveSegments()] });
       },
+      taskEnded() {
+        // Not only on the next periodic report: a task that finished just before a cancel
+        // would read CANCELED in the admin API (the main thread keeps the latest report).
+        reportNow(job!, post);
+      },
       sourceEnded(task) {
         flushCollect();
         post({ type: "sourceEnded", task });

@@ -1079,6 +1079,8 @@ export class Job implements TaskHost {
             this.#coordinator?.taskFailed(task.name, error);
           }
           this.cancel();
+        } finally {
+          this.#role?.taskEnded();
         }
       }));
       // The final checkpoint commits what the sinks pre-committed at its barrier.

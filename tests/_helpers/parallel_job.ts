@@ -83,6 +83,7 @@
  *
  * @module
  */
+import assert from "node:assert/strict";
 import { alignedStrategy, splitsSource, times } from "./aligned_sources.ts";
 import {
   type Collector,
@@ -94,15 +95,19 @@ import {
   type KeyedProcessFunction,
   ManualClock,
   OutputTag,
+  type PollStatus,
   runMain,
   type RuntimeContext,
   type Serializer,
   Serializers,
+  type Source,
   StreamEnvironment,
   type ValueState,
   ValueStateDescriptor,
 } from "../../mod.ts";
 import { JobTestDriver, TestSource } from "../../core/testing/mod.ts";
+import { createAdminApp, jobClientRuntime } from "../../core/admin/mod.ts";
+import { vertexId } from "../../core/admin/jobs.ts";
 
 class Count implements KeyedProcessFunction<string, string, [string, number]> {
   count!: ValueState<number>;
@@ -416,6 +421,53 @@ async function main(args: string[]): Promise<void> {
       console.log(
         JSON.stringify({ where: [...new Set(sink.values)].sort(), workers: result.workers }),
       );
+      return;
+    }
+    case "finish-then-cancel": {
+      // Source subtask 0 reads 3 records and ends, subtask 1 reads until the job is cancelled,
+      // right after subtask 0's chain finished (its sink's finish() says so across threads).
+      // Prints the subtasks' statuses the admin API gives then.
+      const channel = `weir-finish-then-cancel-${Deno.pid}`;
+      const finished = new BroadcastChannel(channel);
+      const source: Source<number> = {
+        name: "reads",
+        createReader(ctx) {
+          let next = 0;
+          return {
+            poll(out): PollStatus {
+              if (ctx.subtaskIndex === 0 && next === 3) return "end";
+              out.collect(next++);
+              return ctx.subtaskIndex === 0 ? "more" : "idle";
+            },
+            position: () => next,
+            restore(p) {
+              next = p as number;
+            },
+          };
+        },
+      };
+      env.addSource(source).uid("reads").addSink({
+        invoke() {},
+        finish() {
+          // A channel of its own: one does not hear its own messages (worker 0 is this thread).
+          const tell = new BroadcastChannel(channel);
+          tell.postMessage("finished");
+          tell.close();
+        },
+      }, { uid: "sink" });
+      const client = env.executeAsync("finish then cancel");
+      if (inWorker) await client.done;
+      const runtime = jobClientRuntime(client);
+      await new Promise((resolve) => finished.onmessage = resolve);
+      finished.close();
+      client.cancel();
+      assert.equal((await client.done).cancelled, true);
+      const [job] = runtime.jobs();
+      const res = await createAdminApp(runtime).request(
+        `/jobs/${job!.id}/vertices/${vertexId("reads")}`,
+      );
+      const { subtasks } = await res.json() as { subtasks: { status: string }[] };
+      console.log(JSON.stringify(subtasks.map((s) => s.status)));
       return;
     }
     case "mismatch": {
