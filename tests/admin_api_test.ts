@@ -334,7 +334,7 @@ function partlyFinishedJob(delayMs: number) {
   const rest = async (uid: string) =>
     (await (await createAdminApp(runtime).request(`/jobs/${job.id}/vertices/${vertexId(uid)}`))
       .json()).subtasks.map((s: Json) => s.status);
-  return { source, client, job, states, rest };
+  return { source, client, runtime, job, states, rest };
 }
 
 Deno.test("a task that finished before a cancel or a failure stays FINISHED, as Flink's, and the others read CANCELED", async () => {
@@ -386,6 +386,87 @@ Deno.test("a subtask that finished while the job runs has its own end-time, as F
   assert.equal(byUid("map")["end-time"], -1); // still running
   client.cancel();
   await client.done;
+});
+
+Deno.test("Flink's job status, subtask times, vertex taskmanagers and (empty) accumulators routes answer in Flink's shape", async () => {
+  const { client, runtime, job, states } = partlyFinishedJob(60_000);
+  const app = createAdminApp(runtime);
+  const get = async (path: string, status = 200): Promise<Json> => {
+    const res = await app.request(path);
+    const body = await res.json();
+    assert.equal(res.status, status, `${path}: ${JSON.stringify(body)}`);
+    return body;
+  };
+  const id = job.id;
+  await until(
+    "the bounded source to finish and the map to run",
+    () => states("bounded")?.FINISHED === 1 && states("map")?.RUNNING === 2,
+  );
+  assert.deepEqual(await get(`/jobs/${id}/status`), { status: "RUNNING" });
+  assert.deepEqual(await get(`/jobs/${id}/accumulators`), {
+    "job-accumulators": [],
+    "user-task-accumulators": [],
+    "serialized-user-task-accumulators": {},
+  });
+  const map = vertexId("map");
+  assert.deepEqual(await get(`/jobs/${id}/vertices/${map}/accumulators`), {
+    id: map,
+    "user-accumulators": [],
+  });
+  // Subtask times: when each subtask entered each of Flink's execution states, 0 for the others.
+  const times = await get(`/jobs/${id}/vertices/${vertexId("bounded")}/subtasktimes`);
+  assert.deepEqual(Object.keys(times).sort(), ["id", "name", "now", "subtasks"]);
+  const [bounded] = times.subtasks;
+  const t = bounded.timestamps;
+  assert.deepEqual(Object.keys(t).sort(), [
+    "CANCELED",
+    "CANCELING",
+    "CREATED",
+    "DEPLOYING",
+    "FAILED",
+    "FINISHED",
+    "INITIALIZING",
+    "RECONCILING",
+    "RUNNING",
+    "SCHEDULED",
+  ]);
+  assert.ok(t.DEPLOYING > 0 && t.DEPLOYING <= t.RUNNING && t.RUNNING <= t.FINISHED, `${t}`);
+  assert.equal(t.CANCELED, 0);
+  assert.equal(bounded.duration, t.FINISHED - t.SCHEDULED);
+  // The subtask's details: Flink's start_time and how long it was in each state.
+  const detail = await get(`/jobs/${id}/vertices/${vertexId("bounded")}/subtasks/0`);
+  assert.equal(detail.start_time, detail["start-time"]);
+  assert.deepEqual(detail["status-duration"], {
+    CREATED: 0,
+    SCHEDULED: 0,
+    DEPLOYING: 0,
+    INITIALIZING: t.RUNNING - t.INITIALIZING,
+    RUNNING: t.FINISHED - t.RUNNING,
+  });
+  const running = await get(`/jobs/${id}/vertices/${map}/subtasks/0`);
+  assert.equal(running["status-duration"].RUNNING > -1, true);
+  // Per thread that runs the vertex's subtasks (inline: all on main), Flink's aggregate.
+  const tms = await get(`/jobs/${id}/vertices/${map}/taskmanagers`);
+  assert.deepEqual([tms.id, Object.keys(tms).sort()], [map, ["id", "name", "now", "taskmanagers"]]);
+  assert.equal(tms.taskmanagers.length, 1);
+  const [tm] = tms.taskmanagers;
+  assert.equal(tm["taskmanager-id"], "main");
+  assert.equal(tm.status, "RUNNING");
+  assert.equal(tm["status-counts"].RUNNING, 2);
+  assert.equal(tm["end-time"], -1);
+  assert.ok(tm["start-time"] > 0 && tm.duration >= 0);
+  assert.equal(typeof tm.metrics["read-records"], "number");
+  const finished = (await get(`/jobs/${id}/vertices/${vertexId("bounded")}/taskmanagers`))
+    .taskmanagers[0];
+  assert.deepEqual(
+    [finished.status, finished["end-time"], finished.duration],
+    ["FINISHED", t.FINISHED, t.FINISHED - finished["start-time"]],
+  );
+  await get(`/jobs/${id}/vertices/${"0".repeat(32)}/subtasktimes`, 404);
+  await get(`/jobs/${"0".repeat(32)}/status`, 404);
+  client.cancel();
+  await client.done;
+  assert.deepEqual(await get(`/jobs/${id}/status`), { status: "CANCELED" });
 });
 
 Deno.test("a vertex's subtasks report their input watermark", async () => {

@@ -266,6 +266,7 @@ export class JobViewBuilder {
           state,
           // Its own end, where its input ended before the attempt did (Flink's task end time).
           ...(state === "FINISHED" && r.endedAt !== undefined ? { endTime: r.endedAt } : {}),
+          ...(r.runningAt !== undefined ? { runningTime: r.runningAt } : {}),
           thread: r.thread,
           ...(r.inputWatermark > -Infinity ? { inputWatermark: r.inputWatermark } : {}),
           ...(v.sink ? {} : { watermark: r.watermark }),

@@ -8,7 +8,10 @@
  * `GET /jobs/:jobid/vertices/:vertexid/backpressure` (per subtask),
  * `GET /jobs/:jobid/vertices/:vertexid/watermarks` (Flink's per-subtask
  * `currentInputWatermark`, and weir's `currentOutputWatermark`), and
- * `GET /jobs/:jobid/exceptions` (the restart history; Flink's `maxExceptions` limits it), and
+ * `GET /jobs/:jobid/exceptions` (the restart history; Flink's `maxExceptions` limits it),
+ * `GET /jobs/:jobid/status`, `GET /jobs/:jobid/vertices/:vertexid/subtasktimes` and
+ * `…/taskmanagers` (Flink's), `GET /jobs/:jobid/accumulators` and
+ * `GET /jobs/:jobid/vertices/:vertexid/accumulators` (Flink's shape, empty: weir has none), and
  * `PATCH /jobs/:jobid?mode=cancel` (also of a job RESTARTING, as in Flink).
  *
  * @module
@@ -313,12 +316,19 @@ function subtaskJson(
     }
     : attemptTimesJson(job, now);
   const times = finishedTimes(attemptTimes, [s.endTime]);
+  const status = subtaskStatus(job, s);
   return {
     subtask: s.index,
-    status: s.state ??
-      (job.status() === "RUNNING" ? "RUNNING" : notRunningSubtaskState(job.status())),
+    status,
     attempt: prior?.attempt ?? job.restarts(),
     ...times,
+    // Flink's duplicate of start-time, which its older clients read.
+    start_time: times["start-time"],
+    "status-duration": statusDurations(
+      status,
+      stateTimestamps(status, times, s.runningTime),
+      prior ? prior.attemptInfo.endTime : now,
+    ),
     metrics: recordsJson(s.recordsIn, s.recordsOut),
     "backpressure-ratio": s.backpressureRatio,
     "backpressure-level": backpressureLevel(s.backpressureRatio),
@@ -338,6 +348,68 @@ function subtaskJson(
     // weir's: the subtask's output watermark (what a source has emitted); absent for sinks.
     ...(s.watermark !== undefined ? { currentOutputWatermark: finiteOrNull(s.watermark) } : {}),
   };
+}
+
+/** Flink's terminal execution states. */
+const TERMINAL = new Set(["FINISHED", "CANCELED", "FAILED"]);
+
+/** The states a task passes before it ends, in order (those Flink's `status-duration` times). */
+const LIFECYCLE = ["CREATED", "SCHEDULED", "DEPLOYING", "INITIALIZING", "RUNNING"] as const;
+
+/**
+ * Flink's `timestamps` of a subtask's attempt: when it entered each execution state (ms since
+ * epoch), 0 for one it has not. weir creates, schedules and deploys an attempt's subtasks when
+ * it starts, and they initialize from then on; it knows when each began to run and ended.
+ */
+function stateTimestamps(
+  status: string,
+  times: Record<string, number>,
+  running: number | undefined,
+): Record<string, number> {
+  const t = zeroCounts();
+  const start = times["start-time"]!;
+  if (start < 0) return t;
+  t.CREATED = t.SCHEDULED = t.DEPLOYING = start;
+  if (status !== "DEPLOYING" && status !== "CREATED") t.INITIALIZING = start;
+  if (running !== undefined) t.RUNNING = running;
+  if (TERMINAL.has(status) && times["end-time"]! > 0) t[status] = times["end-time"]!;
+  return t;
+}
+
+/**
+ * Flink's `status-duration` of a subtask's attempt: how long it was in each state before it ended
+ * (until now for its current state), -1 for one it has not entered.
+ */
+function statusDurations(
+  status: string,
+  timestamps: Record<string, number>,
+  now: number,
+): Record<string, number> {
+  const d: Record<string, number> = {};
+  LIFECYCLE.forEach((state, i) => {
+    const start = timestamps[state]!;
+    const left = [...LIFECYCLE.slice(i + 1), "FINISHED", "CANCELED", "FAILED"]
+      .map((s) => timestamps[s]!).find((x) => x > 0) ?? 0;
+    const end = state === status ? now : left;
+    d[state] = start === 0 || end === 0 ? -1 : end - start;
+  });
+  return d;
+}
+
+/** A subtask's status as the REST API shows it. */
+function subtaskStatus(job: AdminJob, s: SubtaskInfo): string {
+  return s.state ??
+    (job.status() === "RUNNING" ? "RUNNING" : notRunningSubtaskState(job.status()));
+}
+
+/**
+ * Flink's aggregate of a set of subtasks' states (`getAggregateJobVertexState`): any `FAILED`,
+ * then `CANCELED`, `INITIALIZING`, `RUNNING`; `FINISHED` once all are; else `CREATED`.
+ */
+function aggregateState(counts: Record<string, number>, total: number): string {
+  for (const s of ["FAILED", "CANCELED", "INITIALIZING", "RUNNING"]) if (counts[s]) return s;
+  if (counts.FINISHED) return counts.FINISHED === total ? "FINISHED" : "RUNNING";
+  return "CREATED";
 }
 
 /** Flink's stack trace of a failure: the message naming the task (and worker), then the error's. */
@@ -393,6 +465,95 @@ export function jobsRoutes(runtime: AdminRuntime): Hono {
             : {}),
         })),
       },
+    });
+  });
+  // Flink's (1.17+) job status alone, which its REST client polls.
+  app.get("/jobs/:jobid/status", (c) => c.json({ status: jobParam(c, runtime).status() }));
+  // Flink's accumulators: weir has none (no user accumulators), so the lists a Flink job without
+  // them gives.
+  app.get("/jobs/:jobid/accumulators", (c) => {
+    jobParam(c, runtime);
+    return c.json({
+      "job-accumulators": [],
+      "user-task-accumulators": [],
+      "serialized-user-task-accumulators": {},
+    });
+  });
+  app.get("/jobs/:jobid/vertices/:vertexid/accumulators", (c) => {
+    const v = vertexParam(c, jobParam(c, runtime));
+    return c.json({ id: vertexId(v.uid), "user-accumulators": [] });
+  });
+  // Flink's times of each subtask's current attempt: when it entered each execution state.
+  app.get("/jobs/:jobid/vertices/:vertexid/subtasktimes", (c) => {
+    const job = jobParam(c, runtime);
+    const v = vertexParam(c, job);
+    const now = Date.now();
+    return c.json({
+      id: vertexId(v.uid),
+      name: v.name,
+      now,
+      subtasks: (v.subtasks ?? []).map((s) => {
+        const status = subtaskStatus(job, s);
+        const times = finishedTimes(attemptTimesJson(job, now), [s.endTime]);
+        const timestamps = stateTimestamps(status, times, s.runningTime);
+        const start = timestamps.SCHEDULED! > 0 ? timestamps.SCHEDULED! : -1;
+        const end = TERMINAL.has(status) ? timestamps[status]! : now;
+        // As a subtask's details: "(unassigned)" before it is deployed, else no network endpoint.
+        const where = s.thread === undefined && s.state !== undefined ? UNASSIGNED : null;
+        return {
+          subtask: s.index,
+          host: where,
+          endpoint: where,
+          duration: start >= 0 ? end - start : -1,
+          timestamps,
+        };
+      }),
+    });
+  });
+  // Flink's vertex figures per TaskManager: here per thread that runs its subtasks.
+  app.get("/jobs/:jobid/vertices/:vertexid/taskmanagers", (c) => {
+    const job = jobParam(c, runtime);
+    const v = vertexParam(c, job);
+    const now = Date.now();
+    const byThread = new Map<string, SubtaskInfo[]>();
+    for (const s of v.subtasks ?? []) {
+      const id = s.thread ?? UNASSIGNED;
+      byThread.set(id, [...(byThread.get(id) ?? []), s]);
+    }
+    return c.json({
+      id: vertexId(v.uid),
+      name: v.name,
+      now,
+      taskmanagers: [...byThread].map(([id, subtasks]) => {
+        const counts = zeroCounts();
+        let start = Infinity, end = 0, allEnded = true, recordsIn = 0, recordsOut = 0;
+        for (const s of subtasks) {
+          const status = subtaskStatus(job, s);
+          counts[status]! += 1;
+          const times = finishedTimes(attemptTimesJson(job, now), [s.endTime]);
+          if (status !== "DEPLOYING" && status !== "CREATED") {
+            start = Math.min(start, times["start-time"]!);
+          }
+          allEnded &&= TERMINAL.has(status);
+          end = Math.max(end, times["end-time"]!);
+          recordsIn += s.recordsIn;
+          recordsOut += s.recordsOut;
+        }
+        const started = Number.isFinite(start);
+        const endTime = started && allEnded ? end : -1;
+        const where = id === UNASSIGNED ? UNASSIGNED : null;
+        return {
+          host: where,
+          endpoint: where,
+          "taskmanager-id": id,
+          status: aggregateState(counts, subtasks.length),
+          "start-time": started ? start : -1,
+          "end-time": endTime,
+          duration: !started ? -1 : (endTime > 0 ? endTime : now) - start,
+          metrics: recordsJson(recordsIn, recordsOut),
+          "status-counts": counts,
+        };
+      }),
     });
   });
   app.patch("/jobs/:jobid", (c) => {

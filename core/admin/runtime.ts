@@ -220,6 +220,8 @@ export interface SubtaskInfo {
   readonly backpressureRatio: number;
   /** A running job's: its task's state, then how the attempt ended it (absent offline). */
   readonly state?: SubtaskState;
+  /** When its task began to process (ms since epoch): Flink's RUNNING timestamp. */
+  readonly runningTime?: number;
   /** A `FINISHED` subtask's: when its task finished (ms since epoch), Flink's task end time. */
   readonly endTime?: number;
   /**

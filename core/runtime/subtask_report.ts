@@ -50,6 +50,8 @@ export interface SubtaskReport {
   readonly task: string;
   /** Its task's state. */
   readonly state: TaskState;
+  /** When its task began to process (ms since epoch), once it has. */
+  readonly runningAt?: number;
   /** When its task ended (ms since epoch), once it has. */
   readonly endedAt?: number;
   /** The thread that runs it: `main`, or the Web Worker's name (`weir-worker/<i>`). */
@@ -258,6 +260,7 @@ export function reportSubtasks(job: Job): SubtaskReport[] {
       at,
       task: t.name,
       state: t.state,
+      ...(t.runningAt !== undefined ? { runningAt: t.runningAt } : {}),
       ...(t.endedAt !== undefined ? { endedAt: t.endedAt } : {}),
       thread: THREAD,
       recordsIn: t.operators[0] === p.operator ? t.metrics.recordsIn : p.counters.recordsIn,

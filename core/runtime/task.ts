@@ -267,6 +267,7 @@ export class Task {
   /** How `run` ended: a task stopped by a cancel or a failure is no finished one (Flink's). */
   #endState: "FINISHED" | "CANCELED" | "FAILED" | undefined;
   #endedAt: number | undefined;
+  #runningAt: number | undefined;
   /** `run` has begun: the task's operators are open (restored) and it processes. */
   #running = false;
   #backPressuredSince = 0;
@@ -324,6 +325,11 @@ export class Task {
   /** Where the task is in its life (what the admin API shows). */
   get state(): TaskState {
     return this.#endState ?? (this.#running ? "RUNNING" : "INITIALIZING");
+  }
+
+  /** When the task began to process, left INITIALIZING (ms since epoch), once it has. */
+  get runningAt(): number | undefined {
+    return this.#runningAt;
   }
 
   /** When `run` ended (ms since epoch), once it has. */
@@ -525,6 +531,7 @@ export class Task {
   /** Runs until end of input or cancellation. */
   async run(): Promise<void> {
     this.#running = true;
+    this.#runningAt = Date.now();
     this.#lastYield = this.#lastIoYield = performance.now();
     try {
       if (this.gate) await this.#runInput(this.gate);
