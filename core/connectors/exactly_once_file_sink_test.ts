@@ -124,6 +124,47 @@ Deno.test("exactly-once file sink: records flow into the next file while a check
   }
 });
 
+Deno.test("exactly-once file sink: a checkpoint completing while a timed-out savepoint's fsync runs commits that savepoint's file once it is durable, not loses it", async () => {
+  const dir = Deno.makeTempDirSync({ prefix: "weir-eo-sink-" });
+  try {
+    const disk = slowDisk();
+    const notified: number[] = [];
+    class Sink extends ExactlyOnceFileSink<string> {
+      override notifyCheckpointComplete(id: number): Promise<void> {
+        notified.push(id);
+        return super.notifyCheckpointComplete(id);
+      }
+    }
+    const src = new QueueSource<string>();
+    const env = StreamEnvironment.create({
+      checkpoint: { dir: `${dir}/ck`, timeoutMs: 200 },
+      restartStrategy: { kind: "none" },
+      log: () => {},
+    });
+    env.addSource(src, { uid: "src" })
+      .addSink(new Sink({ dir: `${dir}/out`, fs: disk.fs }), { uid: "sink" });
+    const client = env.executeAsync("slow savepoint");
+    src.push("a", "b");
+    await until(() => disk.written.some((w) => w.text.includes("b")), "the first records written");
+    const savepoint = client.triggerSavepoint("slow").then(() => undefined, (e: unknown) => e);
+    await until(() => disk.held.length === 1, "the savepoint's fsync in flight");
+    assert.match(String(await savepoint), /timed out/);
+    // The next checkpoint commits what the savepoint pre-committed: its fsync is still held.
+    disk.holdSyncs(false);
+    src.push("c");
+    await until(() => disk.written.some((w) => w.text.includes("c")), "a record after it written");
+    await client.triggerCheckpoint();
+    await until(() => notified.length > 0, "the sink told the checkpoint completed");
+    disk.held[0]!.release();
+    src.end();
+    await client.done;
+    assert.deepEqual(parts(`${dir}/out`), ["a\nb\n", "c\n"]);
+    assert.deepEqual([...Deno.readDirSync(`${dir}/out/${IN_PROGRESS_DIR}`)], []);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
 Deno.test("exactly-once file sink: a failed asynchronous fsync declines the checkpoint and fails the job, committing nothing", async () => {
   const dir = Deno.makeTempDirSync({ prefix: "weir-eo-sink-" });
   try {

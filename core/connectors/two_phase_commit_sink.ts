@@ -10,7 +10,9 @@
  * records keep flowing into the next transaction while it runs (an fsync, a
  * flush), and the checkpoint completes only once it resolves. A failed
  * pre-commit declines its checkpoint and fails the job at its next batch, so
- * that transaction is never committed.
+ * that transaction is never committed. A transaction is committed only after
+ * its pre-commit resolved: a later checkpoint can complete first (the earlier
+ * one timed out, or `maxConcurrent` > 1), and its commit then waits.
  *
  * An aborted checkpoint (`notifyCheckpointAborted`) aborts nothing, as in
  * Flink: its pre-committed transaction stays pending, in the state of the
@@ -70,8 +72,8 @@ export abstract class TwoPhaseCommitSink<T, TXN> implements SinkFunction<T> {
   private restored: PendingTransaction<TXN>[] = [];
   private pendingState: ListState<unknown> | undefined;
   private sawCheckpoint = false;
-  /** Pre-commits still running. */
-  private preCommits = new Set<Promise<void>>();
+  /** Pre-commits still running, by their transaction. */
+  private preCommits = new Map<PendingTransaction<TXN>, Promise<void>>();
   /** Why a pre-commit failed: the job fails rather than commit later checkpoints. */
   private failure: Error | undefined;
 
@@ -110,7 +112,7 @@ export abstract class TwoPhaseCommitSink<T, TXN> implements SinkFunction<T> {
   async open(ctx: SinkContext): Promise<void> {
     this.subtask = ctx;
     this.pending = [];
-    this.preCommits = new Set();
+    this.preCommits = new Map();
     this.failure = undefined;
     if (ctx.subtaskIndex === 0) {
       // Union state: every subtask sees every pending transaction; one commits them.
@@ -143,25 +145,33 @@ export abstract class TwoPhaseCommitSink<T, TXN> implements SinkFunction<T> {
     this.sawCheckpoint = true;
     const txn = this.current!;
     const preCommitted = this.preCommit(txn, ctx.savepoint === true);
-    this.pending.push({ checkpointId: ctx.checkpointId, txn });
+    const entry = { checkpointId: ctx.checkpointId, txn };
+    this.pending.push(entry);
     this.pendingState!.update(this.pending);
     this.current = this.beginTransaction();
     if (!(preCommitted instanceof Promise)) return;
     const tracked = preCommitted.catch((e: unknown) => {
       this.failure ??= e instanceof Error ? e : new Error(String(e));
       throw e;
-    }).finally(() => this.preCommits.delete(tracked));
-    this.preCommits.add(tracked);
+    }).finally(() => this.preCommits.delete(entry));
+    this.preCommits.set(entry, tracked);
     return tracked;
   }
 
-  /** Commits every transaction pre-committed for checkpoints up to `checkpointId`. */
+  /**
+   * Commits every transaction pre-committed for checkpoints up to
+   * `checkpointId`, each once its pre-commit has finished: that of an earlier
+   * checkpoint that timed out (or was overtaken) may still be running.
+   */
   async notifyCheckpointComplete(checkpointId: number): Promise<void> {
-    // A completed checkpoint's pre-commits resolved; a failed one may precede it.
     if (this.failure) throw this.failure;
     const done = this.pending.filter((p) => p.checkpointId <= checkpointId);
     this.pending = this.pending.filter((p) => p.checkpointId > checkpointId);
-    for (const p of done) await this.commit(p.txn);
+    for (const p of done) {
+      // Rejects if it failed: the job fails and the transaction is never committed.
+      await this.preCommits.get(p);
+      await this.commit(p.txn);
+    }
   }
 
   /**
@@ -185,7 +195,7 @@ export abstract class TwoPhaseCommitSink<T, TXN> implements SinkFunction<T> {
    * through their checkpoint).
    */
   async close(): Promise<void> {
-    await Promise.allSettled(this.preCommits);
+    await Promise.allSettled(this.preCommits.values());
     if (this.current !== undefined) await this.abort(this.current);
     this.current = undefined;
   }
