@@ -226,8 +226,17 @@ export interface Manifest {
 export const PENDING_TRANSACTIONS_STATE = "two-phase-commit-pending";
 
 /**
- * Whether any operator of `m` holds pending two-phase-commit transactions
- * (manifests without {@linkcode Manifest.transactionalOutput} predate the field).
+ * The operator-state name under which the exactly-once Kafka sink keeps the
+ * records of checkpoints it has not committed yet. It counts as pending
+ * transactions (the output is committed when its checkpoint completes), but a
+ * committed stop-with-savepoint keeps it: each transaction carries a marker,
+ * so a restore writes what was committed only once.
+ */
+export const KAFKA_TRANSACTIONS_STATE = "kafka-sink-transactions";
+
+/**
+ * Whether any operator of `m` holds pending two-phase-commit transactions (a
+ * `TwoPhaseCommitSink`'s or the exactly-once Kafka sink's; manifests without {@linkcode Manifest.transactionalOutput} predate the field).
  *
  * @example
  * ```ts
@@ -244,7 +253,10 @@ export const PENDING_TRANSACTIONS_STATE = "two-phase-commit-pending";
  */
 export function hasPendingTransactions(m: Pick<Manifest, "operators">): boolean {
   return Object.values(m.operators).some((op) =>
-    op.subtasks.some((s) => (s.operatorState[PENDING_TRANSACTIONS_STATE]?.items.length ?? 0) > 0)
+    op.subtasks.some((s) =>
+      (s.operatorState[PENDING_TRANSACTIONS_STATE]?.items.length ?? 0) > 0 ||
+      (s.operatorState[KAFKA_TRANSACTIONS_STATE]?.items.length ?? 0) > 0
+    )
   );
 }
 

@@ -23,6 +23,7 @@ import { EXTERNAL } from "../_external.ts";
 import { ListStateDescriptor } from "../../state/descriptors.ts";
 import { type Serializer, Serializers } from "../../state/serializer.ts";
 import type { ListState } from "../../state/state.ts";
+import { KAFKA_TRANSACTIONS_STATE } from "../../checkpoint/manifest.ts";
 import type {
   FunctionInitializationContext,
   FunctionSnapshotContext,
@@ -171,6 +172,14 @@ interface SubtaskPending {
 
 const PENDING = new ListStateDescriptor<SubtaskPending>(
   "kafka-sink-pending",
+  Serializers.json as Serializer<SubtaskPending>,
+);
+/**
+ * Exactly once, the same under a name manifests count as pending transactions:
+ * a restore then refuses to fall back past a checkpoint that committed output.
+ */
+const TRANSACTIONS = new ListStateDescriptor<SubtaskPending>(
+  KAFKA_TRANSACTIONS_STATE,
   Serializers.json as Serializer<SubtaskPending>,
 );
 const TIMEOUT_MS = 60_000;
@@ -578,8 +587,13 @@ export class KafkaSink<T> implements SinkFunction<T> {
   initializeState(ctx: FunctionInitializationContext): void {
     this.s = newSubtaskRuntime();
     if (this.guarantee === "none") return;
-    this.s.state = ctx.operatorStateStore.getUnionListState(PENDING);
-    this.s.restored = [...(this.s.state.get() ?? [])];
+    const undelivered = ctx.operatorStateStore.getUnionListState(PENDING);
+    const transactions = ctx.operatorStateStore.getUnionListState(TRANSACTIONS);
+    // Both: a checkpoint of the other guarantee, or of a version that kept both under one name.
+    this.s.restored = [...(undelivered.get() ?? []), ...(transactions.get() ?? [])];
+    const exactlyOnce = this.guarantee === "exactly-once";
+    (exactlyOnce ? undelivered : transactions).update([]);
+    this.s.state = exactlyOnce ? transactions : undelivered;
   }
 
   /**

@@ -609,6 +609,61 @@ Deno.test("KafkaSink exactly-once in a job: a record over message.max.bytes fail
   }
 });
 
+Deno.test("KafkaSink exactly-once in a job: its checkpoints count as committed output, so --restore latest refuses to fall back past a damaged one (duplicates in Kafka)", async () => {
+  const kafka = await cluster();
+  const dir = await Deno.makeTempDir({ prefix: "weir-kafka-fallback-" });
+  try {
+    const run = (guarantee: DeliveryGuarantee, restore: boolean) => {
+      const src = new QueueSource<string>("words");
+      const env = StreamEnvironment.create({
+        parallelism: 1,
+        checkpoint: { dir: `${dir}/${guarantee}`, retained: 2, retainOnCancellation: true },
+        ...(restore ? { restore: "latest" } : {}),
+        restartStrategy: { kind: "none" },
+        log: () => {},
+      });
+      env.addSource(src, { uid: "src" }).addSink(
+        new KafkaSink<string>({
+          bootstrapServers: kafka.bootstrap,
+          topic: "out",
+          deliveryGuarantee: guarantee,
+          transactionalIdPrefix: "fallback",
+          serializer: (v) => ({ value: KafkaSerializers.string(v) }),
+        }),
+        { uid: "sink" },
+      );
+      return { src, client: env.executeAsync("fallback") };
+    };
+    for (const guarantee of ["exactly-once", "at-least-once"] as const) {
+      const first = run(guarantee, false);
+      first.src.push("a");
+      await until(() => first.src.emitted === 1, "a read");
+      const c1 = await first.client.triggerCheckpoint();
+      first.src.push("b");
+      await until(() => first.src.emitted === 2, "b read");
+      const c2 = await first.client.triggerCheckpoint();
+      first.client.cancel();
+      await first.client.done;
+      const exactlyOnce = guarantee === "exactly-once";
+      assert.equal(c1.manifest.transactionalOutput, exactlyOnce, guarantee);
+      assert.equal(c2.manifest.transactionalOutput, exactlyOnce, guarantee);
+      // Checkpoint 2 committed "b" to Kafka; restoring checkpoint 1 would write it again.
+      Deno.removeSync(`${dir}/${guarantee}/chk-${c2.manifest.checkpointId}/_metadata`);
+      if (exactlyOnce) {
+        assert.throws(() => run(guarantee, true), /Refusing to restore checkpoint 1/);
+      } else {
+        // At least once, duplicates are allowed: the fallback goes on.
+        const again = run(guarantee, true);
+        again.src.end();
+        await again.client.done;
+      }
+    }
+  } finally {
+    await kafka.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("KafkaSink and KafkaSource: a misspelt option is a ConfigError naming it, not at-least-once or the default offsets in force", () => {
   const serializer = (v: string) => ({ value: KafkaSerializers.string(v) });
   assert.throws(
