@@ -98,9 +98,12 @@ export abstract class TwoPhaseCommitSink<T, TXN> implements SinkFunction<T> {
   protected flushTransaction(_txn: TXN): void | Promise<void> {}
   /**
    * After a restore (or a fresh start), on subtask 0: remove what earlier runs
-   * left behind that is not among `keep` (the transactions being committed).
+   * left behind that is not among `keep` (the transactions being committed):
+   * those pre-committed for checkpoints that never completed (their records
+   * are replayed). May return a promise: the job starts once it resolves, and
+   * fails if it rejects.
    */
-  protected cleanUpLeftovers(_keep: TXN[]): void {}
+  protected cleanUpLeftovers(_keep: TXN[]): void | Promise<void> {}
 
   /** Restores pending transactions from operator state. */
   initializeState(ctx: FunctionInitializationContext): void {
@@ -118,7 +121,7 @@ export abstract class TwoPhaseCommitSink<T, TXN> implements SinkFunction<T> {
       // Union state: every subtask sees every pending transaction; one commits them.
       const keep = this.restored.map((p) => p.txn);
       for (const txn of keep) await this.commit(txn);
-      this.cleanUpLeftovers(keep);
+      await this.cleanUpLeftovers(keep);
     }
     this.restored = [];
     this.pendingState?.update([]);

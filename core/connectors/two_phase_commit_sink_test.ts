@@ -82,3 +82,36 @@ Deno.test("two-phase commit sink: a later checkpoint completing while an earlier
     Deno.removeSync(dir, { recursive: true });
   }
 });
+
+/** A sink whose `cleanUpLeftovers` is asynchronous, as a round trip to a database is. */
+function sinkCleaningUp(log: string[], cleanUp: () => Promise<void>) {
+  return new class extends TwoPhaseCommitSink<string, string[]> {
+    protected beginTransaction(): string[] {
+      log.push("begin");
+      return [];
+    }
+    protected write(txn: string[], value: string) {
+      txn.push(value);
+    }
+    protected preCommit() {}
+    protected commit() {}
+    protected abort() {}
+    protected override async cleanUpLeftovers() {
+      log.push("clean-up started");
+      await cleanUp();
+      log.push("clean-up done");
+    }
+  }();
+}
+
+Deno.test("two-phase commit sink: an asynchronous cleanUpLeftovers is awaited before the first transaction begins, and its failure fails the job naming it", async () => {
+  const log: string[] = [];
+  const sink = sinkCleaningUp(log, () => Promise.resolve());
+  await sink.open({ subtaskIndex: 0, parallelism: 1, operatorUid: "sink" });
+  assert.deepEqual(log, ["clean-up started", "clean-up done", "begin"]);
+
+  const env = StreamEnvironment.create({ log: () => {} });
+  const failing = sinkCleaningUp([], () => Promise.reject(new Error("injected: database gone")));
+  env.fromCollection(["a"]).addSink(failing, { uid: "sink" });
+  await assert.rejects(env.execute("clean-up fails"), /injected: database gone/);
+});
