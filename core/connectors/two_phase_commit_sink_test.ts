@@ -115,3 +115,47 @@ Deno.test("two-phase commit sink: an asynchronous cleanUpLeftovers is awaited be
   env.fromCollection(["a"]).addSink(failing, { uid: "sink" });
   await assert.rejects(env.execute("clean-up fails"), /injected: database gone/);
 });
+
+Deno.test("two-phase commit sink: a stop-with-savepoint whose commit fails rejects, as Flink's stop, rather than report a stop while the job restarts", async () => {
+  const dir = Deno.makeTempDirSync({ prefix: "weir-2pc-" });
+  try {
+    const committed: string[] = [];
+    let failCommits = 1;
+    const sink = new class extends TwoPhaseCommitSink<string, string[]> {
+      protected beginTransaction(): string[] {
+        return [];
+      }
+      protected write(txn: string[], value: string) {
+        txn.push(value);
+      }
+      protected preCommit() {}
+      protected commit(txn: string[]) {
+        if (txn.length > 0 && failCommits-- > 0) throw new Error("injected: commit failed");
+        committed.push(...txn);
+      }
+      protected abort() {}
+    }();
+    const src = new QueueSource<string>();
+    const env = StreamEnvironment.create({
+      checkpoint: { dir },
+      restartStrategy: { kind: "fixed-delay", attempts: 1, delayMs: 0 },
+      log: () => {},
+    });
+    env.addSource(src, { uid: "src" }).addSink(sink, { uid: "sink" });
+    const client = env.executeAsync("stop fails");
+    src.push("a");
+    await until(() => src.emitted === 1, "a read");
+    await assert.rejects(
+      client.stopWithSavepoint("stop"),
+      /Stop with savepoint .*stop failed: .*injected: commit failed.*did not stop/,
+    );
+    // The restart restored the savepoint, committing its output, and runs on.
+    await until(() => committed.length === 1, "the savepoint's output committed by the restore");
+    src.push("b");
+    src.end();
+    await client.done;
+    assert.deepEqual(committed, ["a", "b"]);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});

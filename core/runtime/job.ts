@@ -259,8 +259,11 @@ export class Job implements TaskHost {
   /** The job ended with its stop's savepoint. */
   #stopped = false;
   #notifications: Promise<void>[] = [];
-  /** Settles once a stop-with-savepoint's commit is done (or the job ended without it). */
-  #stopCommitted = Promise.withResolvers<CompletedCheckpoint | undefined>();
+  /**
+   * Settles once a stop-with-savepoint's commit is done, or the job ended without it: with
+   * why, when it failed.
+   */
+  #stopCommitted = Promise.withResolvers<CompletedCheckpoint | { failed: unknown } | undefined>();
 
   /** Plans the job. */
   constructor(nodes: readonly Transformation[], config: JobConfig) {
@@ -696,7 +699,9 @@ export class Job implements TaskHost {
    * transactions are committed, and the job ends. With `drain`, sources end
    * event time first, so every window and timer fires; without it (the
    * default) they stay in the savepoint. Resolves with the savepoint once its
-   * commit is done; its manifest then lists no pending transactions. A stop
+   * commit is done; its manifest then lists no pending transactions. A job
+   * that fails before that (a sink's commit throws) did not stop: the stop
+   * rejects with a `CheckpointError`, as Flink's does. A stop
    * while one is in progress resolves with that one's savepoint, and rejects
    * with a `CheckpointError` when it asks for another `drain`. Options it does
    * not have (`{ drian: true }`) or a `drain` that is no boolean reject with a
@@ -756,7 +761,21 @@ export class Job implements TaskHost {
     this.#workers?.stopSources(name, options);
     return this.#finalPromise.then((f) => f.completed).then(async (c) => {
       if (c.manifest.kind !== "savepoint") return c; // the input ended first
-      return (await this.#stopCommitted.promise) ?? c;
+      const committed = await this.#stopCommitted.promise;
+      if (committed && "failed" in committed) {
+        // As Flink's stop ("Inconsistent execution state after stopping with savepoint"): the
+        // job did not stop, and the savepoint's output is not committed.
+        const why = committed.failed instanceof Error
+          ? committed.failed.message
+          : String(committed.failed);
+        throw new CheckpointError(
+          `Stop with savepoint ${c.path} failed: the savepoint completed, but the job failed ` +
+            `before committing its output (${why}), so the job did not stop (its restart ` +
+            `strategy decides whether it runs on); restoring the savepoint commits that output`,
+          { cause: committed.failed },
+        );
+      }
+      return committed ?? c;
     });
   }
 
@@ -1049,7 +1068,8 @@ export class Job implements TaskHost {
         this.#coordinator?.taskFailed(undefined, error);
       }
     } finally {
-      this.#stopCommitted.resolve(undefined);
+      const failed = failure?.error ?? workers.failure;
+      this.#stopCommitted.resolve(failed === undefined ? undefined : { failed });
       this.#coordinator?.stop();
       await this.#sources?.close();
       await workers.shutdown();
@@ -1099,7 +1119,7 @@ export class Job implements TaskHost {
     } catch (error) {
       failure ??= { task: this.#opening, error };
     } finally {
-      this.#stopCommitted.resolve(undefined);
+      this.#stopCommitted.resolve(failure && { failed: failure.error });
       this.#coordinator?.stop();
       await this.#sources?.close();
       for (const t of this.tasks) {

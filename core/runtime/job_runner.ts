@@ -111,7 +111,9 @@ export interface JobClient {
    * Stops the job with a savepoint, commits, and ends the job; with
    * `{ drain: true }` every window and timer fires first (see {@linkcode StopOptions}).
    * While a stop is in progress another one gets its savepoint, or a
-   * `CheckpointError` when it asks for another `drain`.
+   * `CheckpointError` when it asks for another `drain`. A job that fails after
+   * the savepoint but before its commit is done did not stop: the stop rejects
+   * with a `CheckpointError` (as Flink's), and the restart strategy decides.
    */
   stopWithSavepoint(name?: string, options?: StopOptions): Promise<CompletedCheckpoint>;
   /**
