@@ -1114,3 +1114,47 @@ Deno.test("state get and dump print a value with a TTL as stored, with its time,
     Deno.removeSync(dir, { recursive: true });
   }
 });
+
+Deno.test('state dump --format csv tells the key 1 from the key "1" (a cell that reads as JSON is JSON)', async () => {
+  const dir = Deno.makeTempDirSync({ prefix: "weir-cli-csv-" });
+  try {
+    class Last implements KeyedProcessFunction<unknown, [unknown, string], string> {
+      last!: ValueState<string>;
+      open(ctx: RuntimeContext): void {
+        this.last = ctx.getState(new ValueStateDescriptor("last", Serializers.string));
+      }
+      processElement([, v]: [unknown, string]): void {
+        this.last.update(v);
+      }
+    }
+    const env = StreamEnvironment.create({ parallelism: 1, checkpoint: { dir } });
+    const input: [unknown, string][] = [[1, "number"], ["1", "7"], ["a,b", 'say "hi"'], [
+      "true",
+      "",
+    ]];
+    env.fromCollection(input).uid("in").keyBy(([k]) => k).process(new Last()).uid("last")
+      .addSink(new CollectSink<string>(), { uid: "sink" });
+    await env.execute("csv keys");
+    const dump = await cli(
+      "state",
+      "dump",
+      dir,
+      "--operator",
+      "last",
+      "--state",
+      "last",
+      "--format",
+      "csv",
+    );
+    assert.equal(dump.code, 0, dump.err.join("\n"));
+    assert.equal(dump.out[0], "key,value");
+    assert.deepEqual(dump.out.slice(1).sort(), [
+      '"""1""","""7"""',
+      '"""true""",',
+      '"a,b","say ""hi"""',
+      "1,number",
+    ]);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});

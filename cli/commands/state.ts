@@ -51,7 +51,9 @@ const DUMP_HELP = `Usage: weir state dump PATH --operator UID --state NAME [--fo
 
 Writes every entry of keyed state NAME of operator UID, read from the
 checkpoint or savepoint at PATH, one line per entry: in jsonl (default)
-{"key", "namespace"?, "userKey"?, "value"}; in csv with a header line.
+{"key", "namespace"?, "userKey"?, "value"}; in csv with a header line,
+a string as it is unless it reads as JSON, any other value as JSON (the key
+1 is 1, the string "1" is "1" in JSON: """1""" in csv).
 List state values are arrays; a state with a TTL writes each value as stored,
 {"v": value, "ts": ms} (expired ones not yet cleaned up included). Values of
 custom serializers, which cannot be rebuilt offline, are written as
@@ -183,9 +185,24 @@ export const stateGet: Command = {
   },
 };
 
+/**
+ * A csv cell: a string as it is unless it reads as JSON, every other value as JSON, so a cell
+ * that parses as JSON is that value and any other cell a string: the key 1 is `1`, the string
+ * "1" is `"1"` (quoted again for csv), not both `1`.
+ */
 function csvCell(v: unknown): string {
-  const s = text(v);
+  const j = toJsonValue(v);
+  const s = typeof j === "string" && !readsAsJson(j) ? j : JSON.stringify(j);
   return /[",\n\r]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
+}
+
+function readsAsJson(s: string): boolean {
+  try {
+    JSON.parse(s);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** `weir state dump PATH --operator UID --state NAME`. */
