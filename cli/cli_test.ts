@@ -5,7 +5,9 @@
  */
 import assert from "node:assert/strict";
 import {
+  type CheckpointedFunction,
   CollectSink,
+  type FunctionInitializationContext,
   HeapStateBackend,
   type KeyedProcessFunction,
   type ListState,
@@ -742,7 +744,10 @@ Deno.test("state lookups name what exists when an operator, state or key is wron
   const st = await cli("state", "dump", dir, "--operator", "track", "--state", "nope");
   assert.match(st.err[0]!, /no keyed state "nope" \(states: count, items, spent, last, lastBuy\)/);
   const notKeyed = await cli("state", "dump", dir, "--operator", "events", "--state", "x");
-  assert.match(notKeyed.err[0]!, /Operator "events" .* has no keyed state$/);
+  assert.match(
+    notKeyed.err[0]!,
+    /Operator "events" .* has no keyed state and no operator state "x" \(operator state: source-position\)$/,
+  );
   const key = await cli(
     "state",
     "get",
@@ -1154,6 +1159,96 @@ Deno.test('state dump --format csv tells the key 1 from the key "1" (a cell that
       '"a,b","say ""hi"""',
       "1,number",
     ]);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("state dump reads operator list, union and broadcast state, as Flink's SavepointReader", async () => {
+  const dir = Deno.makeTempDirSync({ prefix: "weir-cli-opstate-" });
+  try {
+    class Count implements CheckpointedFunction {
+      seen = 0;
+      list!: ListState<number>;
+      union!: ListState<string>;
+      initializeState(ctx: FunctionInitializationContext): void {
+        const store = ctx.operatorStateStore;
+        this.list = store.getListState(new ListStateDescriptor("seen", Serializers.f64));
+        this.union = store.getUnionListState(new ListStateDescriptor("tags", Serializers.string));
+      }
+      snapshotState(): void {
+        this.list.update([this.seen, -this.seen]);
+        this.union.update([`n=${this.seen}`]);
+      }
+      map(n: number): number {
+        this.seen++;
+        return n;
+      }
+    }
+    const limits = new MapStateDescriptor("limits", Serializers.string, Serializers.f64);
+    const env = StreamEnvironment.create({ parallelism: 2, checkpoint: { dir } });
+    const numbers = env.fromCollection([1, 2, 3, 4, 5]).uid("numbers")
+      .rebalance().map(new Count()).uid("count");
+    const rules = env.fromCollection([["max", 5], ["1", 1]] as [string, number][]).uid("rules")
+      .broadcast(limits);
+    numbers.connect(rules).process({
+      processElement(n: number, _ctx, out) {
+        out.collect(n);
+      },
+      processBroadcastElement([k, v]: [string, number], ctx) {
+        ctx.getBroadcastState(limits).put(k, v);
+      },
+    }).uid("limit").addSink(new CollectSink<number>(), { uid: "sink" });
+    await env.execute("operator state");
+    const dump = async (op: string, state: string, ...more: string[]) => {
+      const r = await cli("state", "dump", dir, "--operator", op, "--state", state, ...more);
+      assert.equal(r.code, 0, r.err.join("\n"));
+      return r.out.filter((l) => l !== "");
+    };
+    // Split list state: every subtask's elements, with the subtask.
+    const seen = (await dump("count", "seen")).map((l) => JSON.parse(l));
+    assert.deepEqual(seen.map((e) => e.subtask), [0, 0, 1, 1]);
+    const counts = seen.filter((e) => e.value >= 0).map((e) => e.value);
+    assert.equal(counts[0] + counts[1], 5);
+    assert.deepEqual(seen.map((e) => e.value), [counts[0], -counts[0], counts[1], -counts[1]]);
+    assert.deepEqual(await dump("count", "seen", "--format", "csv"), [
+      "subtask,value",
+      `0,${counts[0]}`,
+      `0,${-counts[0]}`,
+      `1,${counts[1]}`,
+      `1,${-counts[1]}`,
+    ]);
+    // Union list state: the union of every subtask's elements.
+    assert.deepEqual(
+      (await dump("count", "tags")).map((l) => JSON.parse(l)),
+      [{ value: `n=${counts[0]}` }, { value: `n=${counts[1]}` }],
+    );
+    // Broadcast state: its entries once, not once per subtask.
+    assert.deepEqual(
+      (await dump("limit", "limits")).map((l) => JSON.parse(l)).sort((a, b) =>
+        a.key < b.key ? -1 : 1
+      ),
+      [{ key: "1", value: 1 }, { key: "max", value: 5 }],
+    );
+    assert.deepEqual((await dump("limit", "limits", "--format", "csv")).sort(), [
+      '"""1""",1',
+      "key,value",
+      "max,5",
+    ]);
+    // state get looks keyed state up by key: operator state says how to read it instead.
+    const get = await cli(
+      "state",
+      "get",
+      dir,
+      "--operator",
+      "limit",
+      "--state",
+      "limits",
+      "--key",
+      "max",
+    );
+    assert.equal(get.code, 1);
+    assert.match(get.err[0]!, /is operator state \(broadcast\).*weir state dump/);
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }

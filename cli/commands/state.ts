@@ -1,22 +1,26 @@
 /**
- * `weir state get|dump`: keyed state read straight from a checkpoint or
- * savepoint without running the job (Flink's State Processor API, as a
- * command).
+ * `weir state get|dump`: keyed state (and, with dump, operator state) read
+ * straight from a checkpoint or savepoint without running the job (Flink's
+ * State Processor API, as a command).
  *
  * @module
  */
 import { DenoCheckpointFs } from "../../core/checkpoint/checkpoint_fs.ts";
 import { type LoadedManifest, verifyManifest } from "../../core/checkpoint/storage.ts";
-import { CheckpointError, CorruptionError, WeirError } from "../../core/errors.ts";
+import { CheckpointError, CorruptionError, StateError, WeirError } from "../../core/errors.ts";
 import { parseCommand, requireFlag, UsageError } from "../args.ts";
 import { resolveSnapshot } from "../checkpoint_dir.ts";
 import type { CliIo, Command } from "../command.ts";
 import { table } from "../format.ts";
 import { toJsonValue } from "../../core/state/serializer_ids.ts";
 import {
+  dumpOperatorState,
   dumpState,
+  findOperatorState,
   getState,
   openState,
+  type OperatorStateItem,
+  type OperatorStateView,
   parseKeyText,
   type StateEntry,
   type StateView,
@@ -49,7 +53,7 @@ Options:
 
 const DUMP_HELP = `Usage: weir state dump PATH --operator UID --state NAME [--format jsonl|csv]
 
-Writes every entry of keyed state NAME of operator UID, read from the
+Writes every entry of keyed (or operator) state NAME of operator UID, read from the
 checkpoint or savepoint at PATH, one line per entry: in jsonl (default)
 {"key", "namespace"?, "userKey"?, "value"}; in csv with a header line,
 a string as it is unless it reads as JSON, any other value as JSON (the key
@@ -59,6 +63,12 @@ List state values are arrays; a state with a TTL writes each value as stored,
 custom serializers, which cannot be rebuilt offline, are written as
 {"base64": ...} with a note on stderr. The state is read once before anything
 is written, so a damaged checkpoint fails (exit 1) without partial output.
+
+NAME may also be operator (non-keyed) state, as Flink's SavepointReader
+readListState / readUnionState / readBroadcastState read it: list state
+writes {"subtask", "value"} per element, union state {"value"} per element of
+every subtask (what each subtask gets on restore), broadcast state
+{"key", "value"} per entry, once.
 
 Options:
   --operator UID     the operator's uid (see weir checkpoints inspect)
@@ -129,6 +139,15 @@ export const stateGet: Command = {
     if (typeof keyText !== "string") throw new UsageError("--key is required", this.name);
     const fs = new DenoCheckpointFs();
     const loaded = load(p.positionals[0]!, fs);
+    const opView = keyedStateNamed(loaded, operator, state)
+      ? undefined
+      : findOperatorState(loaded, operator, state);
+    if (opView) {
+      throw new StateError(
+        `"${state}" of operator "${operator}" is operator state (${opView.mode}), not keyed by ` +
+          `a key: read it with weir state dump`,
+      );
+    }
     const view = openState(loaded, operator, state);
     const key = parseKeyText(keyText, view.keySerializerId, p.values["key-json"] === true);
     let result;
@@ -208,7 +227,7 @@ function readsAsJson(s: string): boolean {
 /** `weir state dump PATH --operator UID --state NAME`. */
 export const stateDump: Command = {
   name: "state dump",
-  summary: "write every entry of a keyed state in a checkpoint (jsonl or csv)",
+  summary: "write every entry of a keyed or operator state in a checkpoint (jsonl or csv)",
   help: DUMP_HELP,
   run(args: string[], io: CliIo): Promise<number> {
     const p = parseCommand(args, this.name, {
@@ -232,6 +251,10 @@ export const stateDump: Command = {
     }
     const fs = new DenoCheckpointFs();
     const loaded = load(p.positionals[0]!, fs);
+    const opView = keyedStateNamed(loaded, operator, state)
+      ? undefined
+      : findOperatorState(loaded, operator, state);
+    if (opView) return dumpOperator(loaded, opView, format, io);
     const view = openState(loaded, operator, state);
     const ns = view.namespaceId !== null, map = view.kind === "map";
     // A read pass first: a damaged block fails the command before it prints anything.
@@ -266,3 +289,40 @@ export const stateDump: Command = {
     return Promise.resolve(0);
   },
 };
+
+/** Whether operator `operator` has keyed state `state` (it wins over operator state of that name). */
+function keyedStateNamed(loaded: LoadedManifest, operator: string, state: string): boolean {
+  return loaded.manifest.operators[operator]?.subtasks.some((s) =>
+    s.keyed?.states.some((m) => m.name === state)
+  ) ?? false;
+}
+
+function dumpOperator(
+  loaded: LoadedManifest,
+  view: OperatorStateView,
+  format: string,
+  io: CliIo,
+): Promise<number> {
+  let items: OperatorStateItem[];
+  try {
+    items = [...dumpOperatorState(view)];
+  } catch (e) {
+    readError(loaded, e);
+  }
+  const columns = view.mode === "broadcast"
+    ? ["key", "value"] as const
+    : view.mode === "split"
+    ? ["subtask", "value"] as const
+    : ["value"] as const;
+  if (format === "csv") io.out(columns.join(","));
+  for (const item of items) {
+    if (format === "csv") io.out(columns.map((c) => csvCell(item[c])).join(","));
+    else {
+      const o: Record<string, unknown> = {};
+      for (const c of columns) o[c] = toJsonValue(item[c]);
+      io.out(JSON.stringify(o));
+    }
+  }
+  for (const n of view.notes) io.err(`note: ${n}`);
+  return Promise.resolve(0);
+}

@@ -8,8 +8,10 @@
  */
 import { ConfigError, StateError } from "../errors.ts";
 import type { CheckpointFs } from "../checkpoint/checkpoint_fs.ts";
+import { decodeOperatorState } from "../checkpoint/manifest.ts";
 import type { LoadedManifest } from "../checkpoint/storage.ts";
 import type { KeyedRestore, KeyedStateHandle } from "./backend.ts";
+import type { OperatorStateMode } from "./operator_state.ts";
 import type { ByteReader } from "./bytes.ts";
 import { keyGroupOf } from "./key_group.ts";
 import { readHandleEntries } from "./lsm/handle_reader.ts";
@@ -87,8 +89,16 @@ export function openState(loaded: LoadedManifest, operator: string, state: strin
     );
   }
   const keyed = op.subtasks.filter((s) => s.keyed !== undefined);
+  // Operator state is named too, so that a lookup of it says what it is.
+  const opStates = [...new Set(op.subtasks.flatMap((s) => Object.keys(s.operatorState)))];
+  const opNote = opStates.length > 0 ? `; operator state: ${opStates.join(", ")}` : "";
   if (keyed.length === 0) {
-    throw new StateError(`Operator "${operator}" in ${loaded.dir} has no keyed state`);
+    throw new StateError(
+      opStates.length > 0
+        ? `Operator "${operator}" in ${loaded.dir} has no keyed state and no operator state ` +
+          `"${state}" (operator state: ${opStates.join(", ")})`
+        : `Operator "${operator}" in ${loaded.dir} has no keyed state`,
+    );
   }
   const handles: { handle: KeyedStateHandle; meta: StateMeta; subtask: number }[] = [];
   const names = new Set<string>();
@@ -101,7 +111,7 @@ export function openState(loaded: LoadedManifest, operator: string, state: strin
   if (handles.length === 0) {
     throw new StateError(
       `Operator "${operator}" in ${loaded.dir} has no keyed state "${state}"${
-        names.size > 0 ? ` (states: ${[...names].join(", ")})` : ""
+        names.size > 0 ? ` (states: ${[...names].join(", ")}${opNote})` : ""
       }`,
     );
   }
@@ -358,5 +368,136 @@ export function parseKeyText(text: string, id: string | undefined, json: boolean
       return /^\s*[[{]/.test(text) ? asJson() : text;
     default:
       return asJson();
+  }
+}
+
+/**
+ * One operator (non-keyed) state of one operator in a snapshot: a list
+ * (`split`), union list (`union`) or broadcast state, each subtask's items
+ * as the manifest holds them.
+ */
+export interface OperatorStateView {
+  /** Operator uid. */
+  readonly operator: string;
+  /** State name. */
+  readonly state: string;
+  /** How the state is redistributed: `split`, `union` or `broadcast`. */
+  readonly mode: OperatorStateMode;
+  /** Descriptor type id (`list<f64>`, `map<string,f64>`). */
+  readonly typeId: string;
+  /** Things the reader could not decode, to tell the user once. */
+  readonly notes: string[];
+  /** Each subtask's serialized items (broadcast: alternating keys and values). */
+  readonly subtasks: readonly { subtask: number; items: readonly Uint8Array[] }[];
+}
+
+/** One element of operator state: `subtask` for list state, `key` for broadcast state. */
+export interface OperatorStateItem {
+  /** The subtask that holds the element (list state; union state is every subtask's). */
+  readonly subtask?: number;
+  /** The map key (broadcast state). */
+  readonly key?: unknown;
+  /** The element, or the map value. */
+  readonly value: unknown;
+}
+
+/**
+ * Finds operator state `state` of operator `operator`, or undefined when the
+ * operator has none of that name (keyed state is read with {@linkcode openState}).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { findOperatorState } from "./state_reader.ts";
+ * const manifest = { maxParallelism: 128, operators: { src: { subtasks: [
+ *   { index: 0, operatorState: { offsets: { mode: "split", typeId: "list<f64>", items: [] } } },
+ * ] } } } as never;
+ * const loaded = { manifest, dir: "/x", segmentPath: (n: string) => n };
+ * assert.equal(findOperatorState(loaded, "src", "offsets")?.mode, "split");
+ * assert.equal(findOperatorState(loaded, "src", "nope"), undefined);
+ * ```
+ */
+export function findOperatorState(
+  loaded: LoadedManifest,
+  operator: string,
+  state: string,
+): OperatorStateView | undefined {
+  const op = loaded.manifest.operators[operator];
+  if (!op || !op.subtasks.some((s) => state in s.operatorState)) return undefined;
+  const subtasks: { subtask: number; items: Uint8Array[] }[] = [];
+  let first: { mode: OperatorStateMode; typeId: string } | undefined;
+  for (const s of [...op.subtasks].sort((a, b) => a.index - b.index)) {
+    if (!(state in s.operatorState)) continue;
+    const e = decodeOperatorState({ [state]: s.operatorState[state]! })[state]!;
+    first ??= e;
+    subtasks.push({ subtask: s.index, items: e.items });
+  }
+  return { operator, state, mode: first!.mode, typeId: first!.typeId, notes: [], subtasks };
+}
+
+/**
+ * The elements of operator state as a restore hands them out, as Flink's
+ * `SavepointReader.readListState` / `readUnionState` / `readBroadcastState`
+ * read them: list state every subtask's elements (with the subtask), union
+ * state the union of every subtask's (what each restored subtask gets),
+ * broadcast state its entries once (from the first subtask, as restore
+ * takes them). Values of custom serializers are {@linkcode RawBytes}, with a
+ * note in `view.notes`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Serializers, serialize } from "@weir/weir";
+ * import { dumpOperatorState } from "./state_reader.ts";
+ * const f = (n: number) => serialize(Serializers.f64, n);
+ * const view = {
+ *   operator: "src", state: "offsets", mode: "split" as const, typeId: "list<f64>", notes: [],
+ *   subtasks: [{ subtask: 0, items: [f(1)] }, { subtask: 1, items: [f(2), f(3)] }],
+ * };
+ * assert.deepEqual([...dumpOperatorState(view)], [
+ *   { subtask: 0, value: 1 }, { subtask: 1, value: 2 }, { subtask: 1, value: 3 },
+ * ]);
+ * ```
+ */
+export function* dumpOperatorState(view: OperatorStateView): Generator<OperatorStateItem> {
+  const type = parseStateTypeId(view.typeId);
+  const pick = (what: string, id: string | undefined): Serializer<unknown> => {
+    const s = id === undefined ? undefined : serializerFromId(id);
+    if (!s) {
+      const msg = `the ${what} serializer "${id ?? view.typeId}" is custom and cannot be rebuilt ` +
+        `offline; ${what}s are shown as base64`;
+      if (!view.notes.includes(msg)) view.notes.push(msg);
+    }
+    return s ?? rawSerializer;
+  };
+  const decode = (what: string, s: Serializer<unknown>, bytes: Uint8Array): unknown => {
+    try {
+      return deserialize(s, bytes);
+    } catch (e) {
+      const msg = `some ${what}s do not decode as ${view.typeId} (${
+        e instanceof Error ? e.message : e
+      }); they are shown as base64`;
+      if (!view.notes.includes(msg)) view.notes.push(msg);
+      return new RawBytes(bytes.slice());
+    }
+  };
+  if (view.mode === "broadcast") {
+    const key = pick("map key", type?.userKeyId);
+    const value = pick("value", type?.valueId);
+    const items = view.subtasks[0]?.items ?? [];
+    for (let i = 0; i + 1 < items.length; i += 2) {
+      yield {
+        key: decode("map key", key, items[i]!),
+        value: decode("value", value, items[i + 1]!),
+      };
+    }
+    return;
+  }
+  const value = pick("value", type?.valueId);
+  for (const { subtask, items } of view.subtasks) {
+    for (const b of items) {
+      const v = decode("value", value, b);
+      yield view.mode === "split" ? { subtask, value: v } : { value: v };
+    }
   }
 }
