@@ -1253,3 +1253,32 @@ Deno.test("state dump reads operator list, union and broadcast state, as Flink's
     Deno.removeSync(dir, { recursive: true });
   }
 });
+
+Deno.test("state dump reads on when a running job deletes the checkpoint it reads (subsumed)", async () => {
+  const { dir } = await fixture("lsm");
+  const tmp = Deno.makeTempDirSync({ prefix: "weir-cli-subsumed-" });
+  try {
+    copyTree(dir, tmp);
+    const args = ["state", "dump", tmp, "--operator", "track", "--state", "items"];
+    const expected = await cli(...args);
+    assert.equal(expected.code, 0);
+    const out: string[] = [], err: string[] = [];
+    const code = await runCli(args, {
+      out: (l) => {
+        // What retention does once a newer checkpoint completes: the folder, then its segments.
+        if (out.length === 0) {
+          for (const e of Deno.readDirSync(tmp)) {
+            if (e.name.startsWith("chk-")) Deno.removeSync(`${tmp}/${e.name}`, { recursive: true });
+          }
+          Deno.removeSync(`${tmp}/shared`, { recursive: true });
+        }
+        out.push(l);
+      },
+      err: (l) => err.push(l),
+    });
+    assert.deepEqual([code, err], [0, []]);
+    assert.deepEqual(out.join("\n").split("\n"), expected.out);
+  } finally {
+    Deno.removeSync(tmp, { recursive: true });
+  }
+});

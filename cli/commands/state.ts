@@ -10,6 +10,7 @@ import { type LoadedManifest, verifyManifest } from "../../core/checkpoint/stora
 import { CheckpointError, CorruptionError, StateError, WeirError } from "../../core/errors.ts";
 import { parseCommand, requireFlag, UsageError } from "../args.ts";
 import { resolveSnapshot } from "../checkpoint_dir.ts";
+import { METADATA_FILE } from "../../core/checkpoint/paths.ts";
 import type { CliIo, Command } from "../command.ts";
 import { table } from "../format.ts";
 import { toJsonValue } from "../../core/state/serializer_ids.ts";
@@ -62,7 +63,9 @@ List state values are arrays; a state with a TTL writes each value as stored,
 {"v": value, "ts": ms} (expired ones not yet cleaned up included). Values of
 custom serializers, which cannot be rebuilt offline, are written as
 {"base64": ...} with a note on stderr. The state is read once before anything
-is written, so a damaged checkpoint fails (exit 1) without partial output.
+is written, so a damaged checkpoint fails (exit 1) without partial output;
+its segments are held open, so a running job deleting the checkpoint (a newer
+one subsumed it) does not cut the output short.
 
 NAME may also be operator (non-keyed) state, as Flink's SavepointReader
 readListState / readUnionState / readBroadcastState read it: list state
@@ -77,8 +80,7 @@ Options:
   --json             same as --format jsonl
   -h, --help         show this help`;
 
-function load(path: string, fs: DenoCheckpointFs): LoadedManifest {
-  const loaded = resolveSnapshot(path, fs);
+function load(loaded: LoadedManifest, fs: DenoCheckpointFs): LoadedManifest {
   const problems = verifyManifest(fs, loaded);
   if (problems.length > 0) {
     const m = loaded.manifest;
@@ -87,6 +89,73 @@ function load(path: string, fs: DenoCheckpointFs): LoadedManifest {
     );
   }
   return loaded;
+}
+
+/**
+ * Runs `read` on the snapshot `path` names, with its segments held open: a running job deletes
+ * the checkpoints a newer one subsumes, also one being read, and an open file still reads. One
+ * deleted before it was opened is read again from a checkpoint directory's newer latest; a named
+ * checkpoint fails saying it was deleted, not that it is corrupt.
+ */
+function readSnapshot<T>(
+  path: string,
+  fs: DenoCheckpointFs,
+  read: (loaded: LoadedManifest, fs: DenoCheckpointFs) => T,
+): T {
+  for (let attempt = 1;; attempt++) {
+    const loaded = resolveSnapshot(path, fs);
+    try {
+      return read(loaded, pinSegments(load(loaded, fs), fs));
+    } catch (e) {
+      if (!(e instanceof CheckpointError)) throw e;
+      const gone = fs.size(`${loaded.dir}/${METADATA_FILE}`) === undefined;
+      const latest = isDirectoryPath(path, fs);
+      const newer = latest && !gone && resolveSnapshot(path, fs).dir !== loaded.dir;
+      if (!gone && !newer) throw e;
+      if (latest && attempt < 5) continue;
+      const m = loaded.manifest;
+      throw new CheckpointError(
+        `${m.kind} ${m.checkpointId} at ${loaded.dir} was deleted while it was read (a running ` +
+          `job keeps only its newest checkpoints): read again, or read a savepoint`,
+        { cause: e },
+      );
+    }
+  }
+}
+
+/**
+ * Opens every segment of `loaded` (the descriptors stay cached in `fs`) and returns a view of
+ * `fs` that knows their sizes, so they read on after the job deletes them.
+ */
+function pinSegments(loaded: LoadedManifest, fs: DenoCheckpointFs): DenoCheckpointFs {
+  const sizes = new Map<string, number>();
+  for (const [name, { size }] of Object.entries(loaded.manifest.segments)) {
+    const path = loaded.segmentPath(name);
+    try {
+      fs.readAt(path, 0, new Uint8Array(0));
+    } catch (e) {
+      const m = loaded.manifest;
+      throw new CheckpointError(
+        `Cannot read ${m.kind} ${m.checkpointId} at ${loaded.dir}: segment ${name} is missing`,
+        { cause: e },
+      );
+    }
+    sizes.set(path, size);
+  }
+  // Made from fs, as DenoSegmentFs allows: the cached descriptors are fs's.
+  const pinned = Object.create(fs) as DenoCheckpointFs;
+  pinned.size = (path: string) => sizes.get(path) ?? fs.size(path);
+  // A store closing forgets its descriptors: these stay open until the command ends.
+  pinned.forget = (path: string) => {
+    if (!sizes.has(path)) fs.forget(path);
+  };
+  return pinned;
+}
+
+/** Whether `path` is a checkpoint directory (read: its latest checkpoint), not one snapshot. */
+function isDirectoryPath(path: string, fs: DenoCheckpointFs): boolean {
+  const clean = path.replace(/\/+$/, "") || "/";
+  return !clean.endsWith(METADATA_FILE) && fs.size(`${clean}/${METADATA_FILE}`) === undefined;
 }
 
 function readError(loaded: LoadedManifest, e: unknown): never {
@@ -138,26 +207,26 @@ export const stateGet: Command = {
     const keyText = p.values.key;
     if (typeof keyText !== "string") throw new UsageError("--key is required", this.name);
     const fs = new DenoCheckpointFs();
-    const loaded = load(p.positionals[0]!, fs);
-    const opView = keyedStateNamed(loaded, operator, state)
-      ? undefined
-      : findOperatorState(loaded, operator, state);
-    if (opView) {
-      throw new StateError(
-        `"${state}" of operator "${operator}" is operator state (${opView.mode}), not keyed by ` +
-          `a key: read it with weir state dump`,
-      );
-    }
-    const view = openState(loaded, operator, state);
-    const key = parseKeyText(keyText, view.keySerializerId, p.values["key-json"] === true);
-    let result;
-    try {
-      result = getState(loaded, fs, view, key);
-    } catch (e) {
-      // Bad keys and unknown serializers explain themselves; storage errors get the path.
-      if (e instanceof WeirError && !(e instanceof CorruptionError)) throw e;
-      readError(loaded, e);
-    }
+    const { view, key, result } = readSnapshot(p.positionals[0]!, fs, (loaded, fs) => {
+      const opView = keyedStateNamed(loaded, operator, state)
+        ? undefined
+        : findOperatorState(loaded, operator, state);
+      if (opView) {
+        throw new StateError(
+          `"${state}" of operator "${operator}" is operator state (${opView.mode}), not keyed by ` +
+            `a key: read it with weir state dump`,
+        );
+      }
+      const view = openState(loaded, operator, state);
+      const key = parseKeyText(keyText, view.keySerializerId, p.values["key-json"] === true);
+      try {
+        return { view, key, result: getState(loaded, fs, view, key) };
+      } catch (e) {
+        // Bad keys and unknown serializers explain themselves; storage errors get the path.
+        if (e instanceof WeirError && !(e instanceof CorruptionError)) throw e;
+        readError(loaded, e);
+      }
+    });
     notes(io, view);
     const { location, entries } = result;
     if (p.values.json) {
@@ -250,26 +319,31 @@ export const stateDump: Command = {
       throw new UsageError("--json and --format csv exclude each other", this.name);
     }
     const fs = new DenoCheckpointFs();
-    const loaded = load(p.positionals[0]!, fs);
-    const opView = keyedStateNamed(loaded, operator, state)
-      ? undefined
-      : findOperatorState(loaded, operator, state);
-    if (opView) return dumpOperator(loaded, opView, format, io);
-    const view = openState(loaded, operator, state);
+    const read = readSnapshot(p.positionals[0]!, fs, (loaded, fs) => {
+      const opView = keyedStateNamed(loaded, operator, state)
+        ? undefined
+        : findOperatorState(loaded, operator, state);
+      if (opView) return { loaded, opView, fs };
+      const view = openState(loaded, operator, state);
+      // A read pass first: a damaged block fails the command before it prints anything.
+      try {
+        for (const _ of dumpState(loaded, fs, view)) { /* reading checks checksums and decodes */ }
+      } catch (e) {
+        readError(loaded, e);
+      }
+      return { loaded, view, fs };
+    });
+    const { loaded, fs: pinned } = read;
+    if (read.opView) return dumpOperator(loaded, read.opView, format, io);
+    const view = read.view!;
     const ns = view.namespaceId !== null, map = view.kind === "map";
-    // A read pass first: a damaged block fails the command before it prints anything.
-    try {
-      for (const _ of dumpState(loaded, fs, view)) { /* reading checks checksums and decodes */ }
-    } catch (e) {
-      readError(loaded, e);
-    }
     if (format === "csv") {
       io.out(
         ["key", ...(ns ? ["namespace"] : []), ...(map ? ["user_key"] : []), "value"].join(","),
       );
     }
     try {
-      for (const e of dumpState(loaded, fs, view)) {
+      for (const e of dumpState(loaded, pinned, view)) {
         if (format === "jsonl") io.out(JSON.stringify(entryJson(e, view)));
         else {
           io.out(
