@@ -1282,3 +1282,71 @@ Deno.test("state dump reads on when a running job deletes the checkpoint it read
     Deno.removeSync(tmp, { recursive: true });
   }
 });
+
+Deno.test("state get and dump mark a TTL value that has expired (expired: true), not as live", async () => {
+  const dir = Deno.makeTempDirSync({ prefix: "weir-cli-ttl-expired-" });
+  try {
+    class Keep implements KeyedProcessFunction<string, string, string> {
+      short!: ValueState<string>;
+      long!: ListState<string>;
+      open(ctx: RuntimeContext): void {
+        const short = new ValueStateDescriptor("short", Serializers.string);
+        // No background cleanup: the expired values stay in the checkpoint.
+        short.enableTimeToLive(StateTtlConfig.newBuilder(1).disableCleanupInBackground().build());
+        this.short = ctx.getState(short);
+        const long = new ListStateDescriptor("long", Serializers.string);
+        long.enableTimeToLive(StateTtlConfig.newBuilder(3_600_000).build());
+        this.long = ctx.getListState(long);
+      }
+      processElement(word: string): void {
+        this.short.update(word);
+        this.long.add(word);
+      }
+    }
+    // The heap backend keeps expired values until they are read or cleaned up.
+    const env = StreamEnvironment.create({
+      parallelism: 1,
+      stateBackend: new HeapStateBackend(),
+      checkpoint: { dir },
+    });
+    env.fromCollection(["a", "b"]).uid("words").keyBy((w) => w).process(new Keep()).uid("keep")
+      .addSink(new CollectSink<string>(), { uid: "sink" });
+    await env.execute("ttl expired");
+    const end = Date.now();
+    await waitFor(() => Date.now() > end + 1, "the 1 ms TTL to pass");
+    const short = await cli("state", "dump", dir, "--operator", "keep", "--state", "short");
+    assert.equal(short.code, 0, short.err.join("\n"));
+    const values = short.out.filter((l) => l).map((l) => JSON.parse(l).value);
+    assert.deepEqual(values.map((v) => [v.v, v.expired]).sort(), [["a", true], ["b", true]]);
+    const get = await cli(
+      "state",
+      "get",
+      dir,
+      "--operator",
+      "keep",
+      "--state",
+      "short",
+      "--key",
+      "a",
+    );
+    assert.equal(JSON.parse(get.out[0]!).expired, true);
+    // Values within their TTL are not marked.
+    const long = await cli(
+      "state",
+      "get",
+      dir,
+      "--operator",
+      "keep",
+      "--state",
+      "long",
+      "--key",
+      "b",
+    );
+    assert.deepEqual(
+      JSON.parse(long.out[0]!).map((e: { v: string; expired?: boolean }) => [e.v, e.expired]),
+      [["b", undefined]],
+    );
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});

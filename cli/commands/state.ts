@@ -36,7 +36,9 @@ _metadata file, or a checkpoint directory: its latest completed checkpoint).
 Map state prints every map entry of the key; state with namespaces (windows)
 every namespace. A state with a TTL prints each value as stored, with its
 last write (or read) time: {"v": value, "ts": ms}, expired values not yet
-cleaned up included. Exits 1 when the key has no value.
+cleaned up included, marked "expired": true (the TTL as of now; checkpoints
+that do not record the TTL leave them unmarked). Exits 1 when the key has no
+value.
 
 K is read with the operator's key serializer (recorded in the checkpoint):
 as a string for "string", a number for "f64" / "i32", JSON for structured
@@ -60,7 +62,8 @@ checkpoint or savepoint at PATH, one line per entry: in jsonl (default)
 a string as it is unless it reads as JSON, any other value as JSON (the key
 1 is 1, the string "1" is "1" in JSON: """1""" in csv).
 List state values are arrays; a state with a TTL writes each value as stored,
-{"v": value, "ts": ms} (expired ones not yet cleaned up included). Values of
+{"v": value, "ts": ms} (expired ones not yet cleaned up included, marked
+"expired": true). Values of
 custom serializers, which cannot be rebuilt offline, are written as
 {"base64": ...} with a note on stderr. The state is read once before anything
 is written, so a damaged checkpoint fails (exit 1) without partial output;

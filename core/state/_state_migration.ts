@@ -19,6 +19,7 @@ import {
   type SerializerSchema,
 } from "./serializer_schema.ts";
 import type { StateMeta, StateSchemas } from "./state_keys.ts";
+import { innerTtlConfig } from "./ttl_state.ts";
 
 /** The serializers of a descriptor's stored values and map keys. */
 function serializersOf(d: AnyStateDescriptor): {
@@ -67,6 +68,7 @@ export function stateMeta(
   d: AnyStateDescriptor,
   namespace: Serializer<unknown> | undefined,
 ): StateMeta {
+  const ttl = innerTtlConfig(d);
   return {
     id,
     name: d.name,
@@ -75,6 +77,7 @@ export function stateMeta(
     namespace: namespace?.id ?? null,
     schemas: stateSchemas(d),
     ...(contentsOf.has(d) ? { contents: contentsOf.get(d)! } : {}),
+    ...(ttl ? { ttlMs: ttl.ttlMs } : {}),
   };
 }
 

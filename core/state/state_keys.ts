@@ -185,6 +185,11 @@ export interface StateMeta {
    * `aggregate`): a restore into the other is refused. Absent in older snapshots.
    */
   readonly contents?: string;
+  /**
+   * The state's time-to-live in ms (state with TTL), so that offline readers tell expired
+   * values. Absent without TTL, and in older snapshots.
+   */
+  readonly ttlMs?: number;
 }
 
 /**

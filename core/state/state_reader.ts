@@ -51,11 +51,18 @@ export interface StateView {
   readonly notes: string[];
   /** Number of key groups. */
   readonly maxParallelism: number;
+  /**
+   * The state's time-to-live in ms, when the snapshot records it (state with TTL): values
+   * expired by the time of reading are marked `expired: true`.
+   */
+  readonly ttlMs?: number;
   /** The subtask handles holding the state, with the state's id in each. */
   readonly handles: readonly { handle: KeyedStateHandle; meta: StateMeta; subtask: number }[];
 }
 
 interface Codecs {
+  /** When the reading started: what TTL expiry is judged against. */
+  now: number;
   key: Serializer<unknown>;
   namespace: Serializer<unknown> | undefined;
   userKey: Serializer<unknown> | undefined;
@@ -125,6 +132,7 @@ export function openState(loaded: LoadedManifest, operator: string, state: strin
     namespaceId: meta.namespace,
     notes: [],
     maxParallelism: m.maxParallelism,
+    ...(meta.ttlMs !== undefined ? { ttlMs: meta.ttlMs } : {}),
     handles,
   };
 }
@@ -143,6 +151,7 @@ function codecs(view: StateView): Codecs {
   };
   const type = parseStateTypeId(view.typeId);
   return {
+    now: Date.now(),
     key: pick("key", view.keySerializerId),
     namespace: view.namespaceId === null ? undefined : pick("namespace", view.namespaceId),
     userKey: view.kind === "map" ? pick("map key", type?.userKeyId) : undefined,
@@ -152,7 +161,8 @@ function codecs(view: StateView): Codecs {
 
 function decodeValue(view: StateView, c: Codecs, bytes: Uint8Array): unknown {
   try {
-    return view.kind === "list" ? decodeList(c.value, bytes) : deserialize(c.value, bytes);
+    const v = view.kind === "list" ? decodeList(c.value, bytes) : deserialize(c.value, bytes);
+    return view.ttlMs === undefined || c.value === rawSerializer ? v : markExpired(view, c, v);
   } catch (e) {
     const msg = `some values do not decode as ${view.typeId} (${
       e instanceof Error ? e.message : e
@@ -160,6 +170,17 @@ function decodeValue(view: StateView, c: Codecs, bytes: Uint8Array): unknown {
     if (!view.notes.includes(msg)) view.notes.push(msg);
     return new RawBytes(bytes.slice());
   }
+}
+
+/**
+ * A TTL state's stored value (`{v, ts}`, a list's elements each) with `expired: true` on those
+ * expired when the reading started, as the job's TTL check (`ts + ttl <= now`) judges them: an
+ * expired value is never shown as live, though it is shown until cleanup removes it.
+ */
+function markExpired(view: StateView, c: Codecs, v: unknown): unknown {
+  const mark = (e: { v: unknown; ts: number }) =>
+    e.ts + view.ttlMs! <= c.now ? { ...e, expired: true } : e;
+  return Array.isArray(v) ? v.map(mark) : mark(v as { v: unknown; ts: number });
 }
 
 function decodeEntry(
