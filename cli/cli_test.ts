@@ -1350,3 +1350,67 @@ Deno.test("state get and dump mark a TTL value that has expired (expired: true),
     Deno.removeSync(dir, { recursive: true });
   }
 });
+
+for (const backend of ["heap", "lsm"] as const) {
+  Deno.test(`state dump --timers lists the registered timers, as Flink's registeredEventTimeTimers (${backend})`, async () => {
+    const dir = Deno.makeTempDirSync({ prefix: "weir-cli-timers-" });
+    try {
+      const fn: KeyedProcessFunction<string | number, [string | number, number], string> = {
+        processElement([, t], ctx) {
+          ctx.timerService().registerEventTimeTimer(t);
+          if (t === 7) ctx.timerService().registerProcessingTimeTimer(8.64e15);
+        },
+      };
+      const src = new QueueSource<[string | number, number]>("in");
+      const env = StreamEnvironment.create({
+        parallelism: 2,
+        stateBackend: backend === "lsm" ? new LsmStateBackend() : new HeapStateBackend(),
+        checkpoint: { dir },
+      });
+      env.addSource(src, { uid: "in" }).keyBy(([k]) => k).process(fn).uid("timers")
+        .addSink(new CollectSink<string>(), { uid: "sink" });
+      const client = env.executeAsync("timers");
+      src.push(["a", 5], ["a", 7], [1, 3], ["1", 4]);
+      await waitFor(() => src.emitted === 4, "the source to emit");
+      await client.triggerSavepoint("sp");
+      src.end();
+      await client.done;
+      const r = await cli(
+        "state",
+        "dump",
+        `${dir}/savepoints/sp`,
+        "--operator",
+        "timers",
+        "--timers",
+      );
+      assert.equal(r.code, 0, r.err.join("\n"));
+      const timers = r.out.filter((l) => l).map((l) => JSON.parse(l));
+      const key = (t: { key: unknown; domain: string; timestamp: number }) =>
+        JSON.stringify([t.key, t.domain, t.timestamp]);
+      assert.deepEqual(
+        timers.map(key).sort(),
+        [
+          [1, "event-time", 3],
+          ["1", "event-time", 4],
+          ["a", "event-time", 5],
+          ["a", "event-time", 7],
+          ["a", "processing-time", 8.64e15],
+        ].map((t) => JSON.stringify(t)).sort(),
+      );
+      const csv = await cli(
+        "state",
+        "dump",
+        `${dir}/savepoints/sp`,
+        "--operator",
+        "timers",
+        "--timers",
+        "--format",
+        "csv",
+      );
+      assert.equal(csv.out[0], "key,domain,timestamp");
+      assert.ok(csv.out.includes('"""1""",event-time,4'), csv.out.join("\n"));
+    } finally {
+      Deno.removeSync(dir, { recursive: true });
+    }
+  });
+}

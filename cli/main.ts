@@ -7,7 +7,7 @@
  * weir checkpoints inspect PATH        operators, states, key groups, segments
  * weir checkpoints gc DIR|URL [--delete] delete what nothing references
  * weir state get PATH --operator UID --state NAME --key K
- * weir state dump PATH --operator UID --state NAME [--format jsonl|csv]
+ * weir state dump PATH --operator UID (--state NAME | --timers) [--format jsonl|csv]
  * weir savepoint --url URL --job ID [--stop [--drain]]
  * weir jobs list --url URL             the jobs a running admin API serves
  * weir cancel --url URL --job ID       cancel a job (no savepoint)

@@ -522,3 +522,117 @@ export function* dumpOperatorState(view: OperatorStateView): Generator<OperatorS
     }
   }
 }
+
+/** One registered timer of a keyed operator, as a snapshot holds it. */
+export interface TimerEntry {
+  /** The key group it lives in. */
+  readonly keyGroup: number;
+  /** Its time domain. */
+  readonly domain: "event-time" | "processing-time";
+  /** When it fires. */
+  readonly timestamp: number;
+  /** The key that is current when it fires (RawBytes when its serializer is unknown). */
+  readonly key: unknown;
+  /** Its namespace (a window), when it has one. */
+  readonly namespace?: unknown;
+}
+
+/** Reserved state ids of timers in store keys (core/runtime/timers.ts). */
+const TIMER_IDS = new Map<number, TimerEntry["domain"]>([
+  [0xfff1, "event-time"],
+  [0xfff2, "processing-time"],
+]);
+
+/** A timer's timestamp: 8 bytes in order-preserving form (core/runtime/timers.ts). */
+function readTimerTimestamp(r: ByteReader): number {
+  const b = r.readRaw(8);
+  const v = new DataView(new ArrayBuffer(8));
+  if (b[0]! & 0x80) {
+    v.setUint8(0, b[0]! & 0x7f);
+    for (let i = 1; i < 8; i++) v.setUint8(i, b[i]!);
+  } else for (let i = 0; i < 8; i++) v.setUint8(i, ~b[i]! & 0xff);
+  return v.getFloat64(0);
+}
+
+/**
+ * Every registered timer of keyed operator `operator`, subtask by subtask in
+ * key-group and timestamp order (what Flink's `KeyedStateReaderFunction` sees as
+ * `registeredEventTimeTimers()` / `registeredProcessingTimeTimers()`). Keys are
+ * read with the recorded key serializer; namespaces (windows) with the
+ * namespace serializer of the operator's namespaced states when there is
+ * exactly one, else as {@linkcode RawBytes} (a note in `notes` says so).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DenoCheckpointFs } from "../checkpoint/checkpoint_fs.ts";
+ * import { dumpTimers } from "./state_reader.ts";
+ * const manifest = { maxParallelism: 128, operators: {} } as never;
+ * const loaded = { manifest, dir: "/x", segmentPath: (n: string) => n };
+ * assert.throws(() => [...dumpTimers(loaded, new DenoCheckpointFs(), "op", [])], /no operator "op"/);
+ * ```
+ */
+export function* dumpTimers(
+  loaded: LoadedManifest,
+  fs: CheckpointFs,
+  operator: string,
+  notes: string[],
+): Generator<TimerEntry> {
+  const op = loaded.manifest.operators[operator];
+  if (!op) {
+    throw new StateError(
+      `${loaded.dir} has no operator "${operator}" (operators: ${
+        Object.keys(loaded.manifest.operators).join(", ")
+      })`,
+    );
+  }
+  const keyed = op.subtasks.filter((s) => s.keyed !== undefined);
+  if (keyed.length === 0) {
+    throw new StateError(`Operator "${operator}" in ${loaded.dir} is not keyed: it has no timers`);
+  }
+  const note = (msg: string) => {
+    if (!notes.includes(msg)) notes.push(msg);
+  };
+  const keySer = op.keySerializer === undefined ? undefined : serializerFromId(op.keySerializer);
+  if (!keySer) {
+    note(
+      op.keySerializer === undefined
+        ? "the checkpoint does not record the key serializer; keys are shown as base64"
+        : `the key serializer "${op.keySerializer}" is custom and cannot be rebuilt offline; ` +
+          "keys are shown as base64",
+    );
+  }
+  const nsIds = new Set(
+    keyed.flatMap((s) => s.keyed!.states.map((m) => m.namespace).filter((n) => n !== null)),
+  );
+  const nsSer = nsIds.size === 1 ? serializerFromId([...nsIds][0]!) : undefined;
+  const restore: KeyedRestore = {
+    handles: keyed.map((s) => s.keyed!),
+    fs,
+    segmentPath: (name) => loaded.segmentPath(name),
+  };
+  for (const s of keyed) {
+    const handle = s.keyed!;
+    for (const [k] of readHandleEntries(restore, handle, handle.keyGroupRange)) {
+      const parts = readStateKeyHeader(k);
+      const domain = TIMER_IDS.get(parts.stateId);
+      if (domain === undefined) continue;
+      const timestamp = readTimerTimestamp(parts.rest);
+      const key = (keySer ?? rawSerializer).read(parts.rest);
+      const timer: { -readonly [K in keyof TimerEntry]: TimerEntry[K] } = {
+        keyGroup: parts.keyGroup,
+        domain,
+        timestamp,
+        key,
+      };
+      if (parts.rest.remaining() > 0) {
+        if (nsSer) timer.namespace = nsSer.read(parts.rest);
+        else {
+          note("the timers' namespace serializer is not recorded; namespaces are shown as base64");
+          timer.namespace = rawSerializer.read(parts.rest);
+        }
+      }
+      yield timer;
+    }
+  }
+}
