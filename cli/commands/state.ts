@@ -104,13 +104,14 @@ function load(loaded: LoadedManifest, fs: DenoCheckpointFs): LoadedManifest {
  */
 function readSnapshot<T>(
   path: string,
+  operator: string,
   fs: DenoCheckpointFs,
   read: (loaded: LoadedManifest, fs: DenoCheckpointFs) => T,
 ): T {
   for (let attempt = 1;; attempt++) {
     const loaded = resolveSnapshot(path, fs);
     try {
-      return read(loaded, pinSegments(load(loaded, fs), fs));
+      return read(loaded, pinSegments(load(loaded, fs), operator, fs));
     } catch (e) {
       if (!(e instanceof CheckpointError)) throw e;
       const gone = fs.size(`${loaded.dir}/${METADATA_FILE}`) === undefined;
@@ -129,12 +130,24 @@ function readSnapshot<T>(
 }
 
 /**
- * Opens every segment of `loaded` (the descriptors stay cached in `fs`) and returns a view of
- * `fs` that knows their sizes, so they read on after the job deletes them.
+ * Opens the segments of `loaded` that `operator` reads (the descriptors stay cached in `fs`) and
+ * returns a view of `fs` that knows their sizes, so they read on after the job deletes them.
  */
-function pinSegments(loaded: LoadedManifest, fs: DenoCheckpointFs): DenoCheckpointFs {
+function pinSegments(
+  loaded: LoadedManifest,
+  operator: string,
+  fs: DenoCheckpointFs,
+): DenoCheckpointFs {
   const sizes = new Map<string, number>();
-  for (const [name, { size }] of Object.entries(loaded.manifest.segments)) {
+  // Only the operator's: a snapshot may hold more segments than a process may open files.
+  const names = new Set(
+    loaded.manifest.operators[operator]?.subtasks.flatMap((s) =>
+      s.keyed?.segments.map((x) => x.name) ?? []
+    ),
+  );
+  for (const name of names) {
+    const size = loaded.manifest.segments[name]?.size;
+    if (size === undefined) continue;
     const path = loaded.segmentPath(name);
     try {
       fs.readAt(path, 0, new Uint8Array(0));
@@ -212,7 +225,7 @@ export const stateGet: Command = {
     const keyText = p.values.key;
     if (typeof keyText !== "string") throw new UsageError("--key is required", this.name);
     const fs = new DenoCheckpointFs();
-    const { view, key, result } = readSnapshot(p.positionals[0]!, fs, (loaded, fs) => {
+    const { view, key, result } = readSnapshot(p.positionals[0]!, operator, fs, (loaded, fs) => {
       const opView = keyedStateNamed(loaded, operator, state)
         ? undefined
         : findOperatorState(loaded, operator, state);
@@ -330,7 +343,7 @@ export const stateDump: Command = {
     }
     const fs = new DenoCheckpointFs();
     if (timers) return dumpTimerLines(p.positionals[0]!, fs, operator, format, io);
-    const read = readSnapshot(p.positionals[0]!, fs, (loaded, fs) => {
+    const read = readSnapshot(p.positionals[0]!, operator, fs, (loaded, fs) => {
       const opView = keyedStateNamed(loaded, operator, state)
         ? undefined
         : findOperatorState(loaded, operator, state);
@@ -421,7 +434,7 @@ function dumpTimerLines(
 ): Promise<number> {
   const notes: string[] = [];
   // Timers are few next to state: read whole, so a damaged checkpoint prints nothing.
-  const timers = readSnapshot(path, fs, (loaded, fs) => {
+  const timers = readSnapshot(path, operator, fs, (loaded, fs) => {
     try {
       return [...dumpTimers(loaded, fs, operator, notes)];
     } catch (e) {
