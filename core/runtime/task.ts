@@ -16,7 +16,8 @@
  */
 import { setImmediate } from "node:timers";
 import { WeirError } from "../errors.ts";
-import { isSplitReader, type SourceReader } from "../connectors/source.ts";
+import { isSplitReader, type SourceOutput, type SourceReader } from "../connectors/source.ts";
+import { EMIT_WATERMARK, type WatermarkCarrier } from "../connectors/_source_watermark.ts";
 import { isEnumeratedSplitReader } from "../connectors/split_enumerator.ts";
 import { ListStateDescriptor } from "../state/descriptors.ts";
 import { Serializers } from "../state/serializer.ts";
@@ -59,9 +60,10 @@ const IO_YIELD_EVERY_MS = 100;
 export class SourceOperator extends StreamOperator {
   /** The reader (set at open). */
   reader!: SourceReader<unknown>;
-  /** Emits into the chain. */
-  readonly sourceOutput = {
+  /** Emits into the chain (and carries a `TestSource`'s pushed watermarks). */
+  readonly sourceOutput: SourceOutput<unknown> & WatermarkCarrier = {
     collect: (value: unknown, timestamp?: number) => this.output.collect(value, timestamp),
+    [EMIT_WATERMARK]: (timestamp: number) => this.output.emitWatermark(timestamp),
   };
   #positions: ListState<unknown> | undefined;
   #splits: ListState<unknown> | undefined;

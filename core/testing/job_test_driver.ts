@@ -48,7 +48,8 @@ function nextTurn(): Promise<void> {
  * {@linkcode ManualClock}. The test pushes records into
  * {@linkcode TestSource}s, awaits `settle()` (until every task waits for input
  * with its channels empty and every test source read), moves processing time
- * with `advanceProcessingTime`, and reads sinks such as `CollectSink`. Nothing
+ * with `advanceProcessingTime` and event time with `TestSource.pushWatermark`,
+ * and reads sinks such as `CollectSink`. Nothing
  * depends on wall-clock time: processing time is the manual clock's.
  *
  * @example A keyed count that reports on a processing-time timer

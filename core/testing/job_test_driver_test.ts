@@ -7,12 +7,15 @@ import {
   type KeyedProcessContext,
   type KeyedProcessFunction,
   type OnTimerContext,
+  OutputTag,
   type RuntimeContext,
   Serializers,
   StateError,
   StreamEnvironment,
+  TumblingEventTimeWindows,
   type ValueState,
   ValueStateDescriptor,
+  WatermarkStrategy,
 } from "../../mod.ts";
 import { JobTestDriver, ManualClock, TestSource } from "./mod.ts";
 
@@ -191,4 +194,117 @@ Deno.test("a NaN time given to the driver or a TestSource is refused where it wa
   src.pushWithTimestamp("b", 5);
   await driver.close();
   assert.deepEqual(sink.values, ["b"]);
+});
+
+/** Counts per user and second of event time, at parallelism 2; late clicks to `late`. */
+function windowed(lateness = 0) {
+  const env = StreamEnvironment.create({ parallelism: 2, clock: new ManualClock(0) });
+  const clicks = new TestSource<string>("clicks");
+  const counts = new CollectSink<string>();
+  const lateClicks = new CollectSink<string>();
+  const late = new OutputTag<string>("late");
+  const windows = env.addSource(clicks).keyBy((u) => u)
+    .window(TumblingEventTimeWindows.of(1_000))
+    .allowedLateness(lateness)
+    .sideOutputLateData(late)
+    .process<string>({
+      process(user, ctx, elements, out) {
+        out.collect(`${user}@${ctx.window.start}=${elements.length}`);
+      },
+    });
+  windows.addSink(counts);
+  windows.getSideOutput(late).addSink(lateClicks);
+  return { env, clicks, counts, lateClicks };
+}
+
+Deno.test("TestSource.pushWatermark fires event-time windows on every downstream subtask", async () => {
+  const { env, clicks, counts } = windowed();
+  const driver = await JobTestDriver.start(env);
+  for (const user of users) clicks.pushWithTimestamp(user, 100);
+  clicks.pushWithTimestamp("ann", 1_200);
+  await driver.settle();
+  assert.deepEqual(counts.values, [], "no watermark yet");
+  clicks.pushWatermark(998);
+  await driver.settle();
+  assert.deepEqual(counts.values, [], "the window [0, 1000) ends at 999");
+  clicks.pushWatermark(999);
+  await driver.settle();
+  // Keys on both window subtasks fired: the watermark reached each of them.
+  assert.deepEqual(counts.values.toSorted(), users.map((u) => `${u}@0=1`).toSorted());
+  counts.values.length = 0;
+  await driver.close();
+  assert.deepEqual(counts.values, ["ann@1000=1"]);
+});
+
+Deno.test("TestSource.pushWatermark fires a keyed process function's event-time timers", async () => {
+  const { env, clicks, out } = build(2);
+  const driver = await JobTestDriver.start(env);
+  clicks.pushWithTimestamp({ user: "ann", page: "a" }, 10); // timer at 110
+  clicks.pushWithTimestamp({ user: "bob", page: "b" }, 20); // timer at 120
+  clicks.pushWatermark(110);
+  await driver.settle();
+  assert.deepEqual(strip(out.values), ["event-time ann=1 @110"]);
+  clicks.pushWatermark(120);
+  await driver.settle();
+  assert.deepEqual(strip(out.values), ["event-time ann=1 @110", "event-time bob=1 @120"]);
+  await driver.close();
+  assert.equal(out.values.length, 2);
+});
+
+Deno.test("TestSource.pushWatermark: records pushed after it at or below it are late", async () => {
+  const { env, clicks, counts, lateClicks } = windowed();
+  const driver = await JobTestDriver.start(env);
+  clicks.pushWithTimestamp("ann", 100);
+  clicks.pushWatermark(999);
+  clicks.pushWithTimestamp("ann", 500); // its window fired: late
+  clicks.pushWithTimestamp("bob", 999); // late too
+  clicks.pushWithTimestamp("cid", 1_000); // on time
+  await driver.settle();
+  assert.deepEqual(counts.values, ["ann@0=1"]);
+  assert.deepEqual(lateClicks.values.toSorted(), ["ann", "bob"]);
+  await driver.close();
+  assert.deepEqual(counts.values, ["ann@0=1", "cid@1000=1"]);
+});
+
+Deno.test("TestSource.pushWatermark: an assignTimestampsAndWatermarks downstream drops it (as Flink's)", async () => {
+  const env = StreamEnvironment.create({ parallelism: 1, clock: new ManualClock(0) });
+  const clicks = new TestSource<string>();
+  const counts = new CollectSink<string>();
+  env.addSource(clicks)
+    .assignTimestampsAndWatermarks(WatermarkStrategy.noWatermarks<string>())
+    .keyBy((u) => u)
+    .window(TumblingEventTimeWindows.of(1_000))
+    .process<string>({ process: (u, ctx, _e, out) => out.collect(`${u}@${ctx.window.start}`) })
+    .addSink(counts);
+  const driver = await JobTestDriver.start(env);
+  clicks.pushWithTimestamp("ann", 100);
+  clicks.pushWatermark(5_000);
+  await driver.settle();
+  assert.deepEqual(counts.values, [], "the strategy owns event time downstream of it");
+  await driver.close();
+  assert.deepEqual(counts.values, ["ann@0"], "end of input passes it");
+});
+
+Deno.test("TestSource.pushWatermark refuses NaN, a watermark going back, and one after end", () => {
+  const src = new TestSource<number>("s");
+  assert.throws(() => src.pushWatermark(NaN), ConfigError);
+  assert.throws(() => src.pushWatermark("5" as unknown as number), ConfigError);
+  src.pushWatermark(10);
+  src.pushWatermark(10);
+  assert.throws(() => src.pushWatermark(9), (e: unknown) => {
+    assert.ok(e instanceof ConfigError);
+    assert.match(e.message, /TestSource "s": pushWatermark\(9\) goes back from the watermark 10/);
+    return true;
+  });
+  assert.equal(src.pending, 2);
+  src.end();
+  assert.throws(() => src.pushWatermark(20), StateError);
+
+  // An output that carries no watermarks (a reader under env.fromSource, where the strategy makes
+  // them) fails the poll, clearly, rather than dropping the watermark.
+  const reader = src.createReader({ subtaskIndex: 0, parallelism: 1, now: () => 0 });
+  assert.throws(
+    () => reader.poll({ collect() {} }, 10),
+    /pushWatermark needs the source added with env\.addSource/,
+  );
 });

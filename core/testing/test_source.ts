@@ -3,8 +3,9 @@
  *
  * @module
  */
-import { StateError } from "../errors.ts";
+import { ConfigError, StateError } from "../errors.ts";
 import { checkEventTime } from "../time/_event_time_value.ts";
+import { EMIT_WATERMARK, type WatermarkCarrier } from "../connectors/_source_watermark.ts";
 import type {
   PollStatus,
   Source,
@@ -13,18 +14,20 @@ import type {
   SourceReader,
 } from "../connectors/source.ts";
 
-interface Item<T> {
-  readonly value: T;
-  readonly timestamp: number | undefined;
-}
+/** A record, or (`watermark` set) a watermark pushed between records. */
+type Item<T> =
+  | { readonly value: T; readonly timestamp: number | undefined; readonly watermark?: undefined }
+  | { readonly watermark: number };
 
 /**
  * A {@linkcode Source} whose records the test pushes, for
  * {@linkcode JobTestDriver}: `push` and `pushWithTimestamp` append records,
- * `end` ends the input (which, as for any bounded source, ends event time and
- * fires every pending event-time timer). It runs with parallelism 1; its
- * position is the number of records read, so a restored job resumes after
- * them.
+ * `pushWatermark` appends a watermark (as a Flink test source's
+ * `ctx.emitWatermark`), `end` ends the input (which, as for any bounded
+ * source, ends event time and fires every pending event-time timer). It runs
+ * with parallelism 1: a pushed watermark goes to every downstream subtask,
+ * after the records pushed before it. Its position is the number of records
+ * and watermarks read, so a restored job resumes after them.
  *
  * @example
  * ```ts
@@ -47,6 +50,7 @@ export class TestSource<T> implements Source<T> {
   readonly maxParallelism = 1;
   readonly #items: Item<T>[] = [];
   #read = 0;
+  #watermark = -Infinity;
   #ended = false;
   #drained = false;
 
@@ -69,6 +73,32 @@ export class TestSource<T> implements Source<T> {
     this.#items.push({ value, timestamp });
   }
 
+  /**
+   * Appends watermark `timestamp`: once the records pushed before it are read,
+   * event time downstream advances to it, so event-time windows and timers at
+   * or before it fire, and records pushed after it with a timestamp at or
+   * below it are late. As in Flink, an `assignTimestampsAndWatermarks`
+   * downstream drops it (its strategy owns event time there; only the end of
+   * input passes). It needs the source added with `env.addSource` (under
+   * `env.fromSource` the strategy's generators own event time: the job fails
+   * when the reader reaches the watermark). NaN, a non-number, or a watermark
+   * below one pushed before is a `ConfigError`; after `end`, a `StateError`.
+   */
+  pushWatermark(timestamp: number): void {
+    this.#checkOpen();
+    checkEventTime(timestamp, "TestSource.pushWatermark");
+    if (timestamp < this.#watermark) {
+      // Event time never goes back: downstream would ignore it, and the test would
+      // expect what the job never does.
+      throw new ConfigError(
+        `TestSource "${this.name}": pushWatermark(${timestamp}) goes back from the watermark ` +
+          `${this.#watermark} pushed before: watermarks must not decrease`,
+      );
+    }
+    this.#watermark = timestamp;
+    this.#items.push({ watermark: timestamp });
+  }
+
   /** Ends the input once what was pushed is read; idempotent. */
   end(): void {
     this.#ended = true;
@@ -84,7 +114,7 @@ export class TestSource<T> implements Source<T> {
     return this.#drained;
   }
 
-  /** Records pushed but not yet read by the job. */
+  /** Records and watermarks pushed but not yet read by the job. */
   get pending(): number {
     return this.#items.length - this.#read;
   }
@@ -97,12 +127,25 @@ export class TestSource<T> implements Source<T> {
   createReader(_ctx: SourceContext): SourceReader<T> {
     const items = this.#items;
     return {
-      poll: (out: SourceOutput<T>, max: number): PollStatus => {
+      poll: (out: SourceOutput<T> & WatermarkCarrier, max: number): PollStatus => {
         let n = 0;
         while (n < max && this.#read < items.length) {
-          const it = items[this.#read++]!;
-          if (it.timestamp === undefined) out.collect(it.value);
-          else out.collect(it.value, it.timestamp);
+          const it = items[this.#read]!;
+          if (it.watermark !== undefined) {
+            const emit = out[EMIT_WATERMARK];
+            if (emit === undefined) {
+              throw new ConfigError(
+                `TestSource "${this.name}": pushWatermark needs the source added with ` +
+                  `env.addSource; under env.fromSource its WatermarkStrategy makes the watermarks`,
+              );
+            }
+            this.#read++;
+            emit(it.watermark);
+          } else {
+            this.#read++;
+            if (it.timestamp === undefined) out.collect(it.value);
+            else out.collect(it.value, it.timestamp);
+          }
           n++;
         }
         if (this.#read < items.length) return "more";
