@@ -74,6 +74,11 @@ export class WatermarkedSource<T> implements Source<T> {
     this.#readers = readers;
   }
 
+  /** The source it wraps (the job test driver finds a `TestSource` through it). */
+  get inner(): Source<T> {
+    return this.#inner;
+  }
+
   /** The wrapped source's check. */
   check(): void {
     this.#inner.check?.();

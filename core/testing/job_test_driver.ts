@@ -10,6 +10,7 @@ import { ManualClock } from "../runtime/clock.ts";
 import type { Job, JobResult } from "../runtime/job.ts";
 import type { Task } from "../runtime/task.ts";
 import { TestSource } from "./test_source.ts";
+import { WatermarkedSource } from "../connectors/_watermarked_source.ts";
 
 /**
  * Options of {@linkcode JobTestDriver.start}.
@@ -109,7 +110,10 @@ export class JobTestDriver {
     this.#maxTurns = maxTurns;
     for (const task of this.job.tasks) {
       const placed = this.job.placed.find((p) => p.operator === task.operators[0]);
-      const source = placed?.node.source;
+      let source = placed?.node.source;
+      // `env.fromSource` wraps the source its reader reads: a TestSource there is fed and
+      // ended by the test as well (settle would not wait for it, close would never end it).
+      if (source instanceof WatermarkedSource) source = source.inner;
       if (source instanceof TestSource) this.#sources.push({ source, task });
     }
     client.done.then(

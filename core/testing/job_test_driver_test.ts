@@ -308,3 +308,46 @@ Deno.test("TestSource.pushWatermark refuses NaN, a watermark going back, and one
     /pushWatermark needs the source added with env\.addSource/,
   );
 });
+
+Deno.test("job driver: a TestSource read through env.fromSource is waited for and ended", async () => {
+  const env = StreamEnvironment.create({ parallelism: 2, clock: new ManualClock(0) });
+  const clicks = new TestSource<string>("clicks");
+  const counts = new CollectSink<string>();
+  env.fromSource(clicks, WatermarkStrategy.forMonotonousTimestamps<string>(), "clicks")
+    .keyBy((u) => u)
+    .window(TumblingEventTimeWindows.of(1_000))
+    .process<string>({
+      process: (u, ctx, e, out) => out.collect(`${u}@${ctx.window.start}=${e.length}`),
+    })
+    .addSink(counts);
+  const driver = await JobTestDriver.start(env);
+  clicks.pushWithTimestamp("ann", 100);
+  clicks.pushWithTimestamp("bob", 1_500);
+  await driver.settle();
+  assert.equal(clicks.pending, 0, "settle waited for the source to be read");
+  assert.deepEqual(counts.values, []);
+  // The strategy's periodic watermark (every 200 ms of processing time) passes 999.
+  await driver.advanceProcessingTime(200);
+  assert.deepEqual(counts.values, ["ann@0=1"]);
+  // A pushed watermark has no place there: the strategy makes them.
+  clicks.pushWatermark(5_000);
+  await assert.rejects(
+    () => driver.settle(),
+    /pushWatermark needs the source added with env\.addSource/,
+  );
+
+  const env2 = StreamEnvironment.create({ parallelism: 1, clock: new ManualClock(0) });
+  const input = new TestSource<number>();
+  const out = new CollectSink<number>();
+  env2.fromSource(input, WatermarkStrategy.noWatermarks<number>(), "input").addSink(out);
+  const driver2 = await JobTestDriver.start(env2);
+  input.pushWithTimestamp(1, 1);
+  input.pushWithTimestamp(2, 2);
+  await driver2.settle();
+  assert.deepEqual(out.values, [1, 2]);
+  assert.equal(
+    (await driver2.close()).cancelled,
+    false,
+    "close ended the source: the job finished",
+  );
+});
