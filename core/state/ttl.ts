@@ -16,6 +16,7 @@
  * @module
  */
 import { ConfigError, SerializationError } from "../errors.ts";
+import { shownValue } from "../_options.ts";
 import type { ByteReader, ByteWriter } from "./bytes.ts";
 import type { Serializer } from "./serializer.ts";
 import {
@@ -174,7 +175,9 @@ export class StateTtlConfig {
     // Timestamps are whole ms (Flink's TTL is a Duration in ms): a fraction would silently round
     // the expiry up to the next ms.
     if (!Number.isInteger(ttlMs) || ttlMs <= 0) {
-      throw new ConfigError(`State TTL must be a positive whole number of ms, got ${ttlMs}`);
+      throw new ConfigError(
+        `State TTL must be a positive whole number of ms, got ${shownValue(ttlMs)}`,
+      );
     }
     if (updateType !== "OnCreateAndWrite" && updateType !== "OnReadAndWrite") {
       throw new ConfigError(

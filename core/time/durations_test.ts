@@ -2,7 +2,13 @@ import assert from "node:assert/strict";
 import { ConfigError } from "../errors.ts";
 import { StreamEnvironment } from "../dataflow/environment.ts";
 import { TimeEvictor } from "./evictors.ts";
-import { ContinuousEventTimeTrigger, ContinuousProcessingTimeTrigger } from "./triggers.ts";
+import { StateTtlConfig } from "../state/ttl.ts";
+import {
+  ContinuousEventTimeTrigger,
+  ContinuousProcessingTimeTrigger,
+  CountTrigger,
+  ProcessingTimeoutTrigger,
+} from "./triggers.ts";
 import { WatermarkStrategy } from "./watermark_strategy.ts";
 import {
   EventTimeSessionWindows,
@@ -171,6 +177,36 @@ Deno.test('a duration given as a string ("10" from an argument) is a ConfigError
     [
       () => TumblingEventTimeWindows.of(20, ten),
       'Window offset must be a whole number of ms, got "10"',
+    ],
+  ];
+  for (const [make, message] of cases) {
+    assert.throws(make, (e) => e instanceof ConfigError && e.message === message, message);
+  }
+});
+
+Deno.test("a trigger interval or timeout, a state TTL or an interval join bound given as a string is a ConfigError that shows it quoted, as the window durations", () => {
+  const ten = "10" as unknown as number;
+  const keyed = () => StreamEnvironment.create().fromElements(1).keyBy((n: number) => n);
+  const cases: [() => unknown, string][] = [
+    [
+      () => ContinuousEventTimeTrigger.of(ten),
+      'ContinuousEventTimeTrigger needs an interval > 0 ms, got "10"',
+    ],
+    [
+      () => ContinuousProcessingTimeTrigger.of(ten),
+      'ContinuousProcessingTimeTrigger needs an interval > 0 ms, got "10"',
+    ],
+    [
+      () => ProcessingTimeoutTrigger.of(CountTrigger.of(2), ten),
+      'ProcessingTimeoutTrigger needs a timeout >= 0 ms, got "10"',
+    ],
+    [
+      () => StateTtlConfig.newBuilder(ten).build(),
+      'State TTL must be a positive whole number of ms, got "10"',
+    ],
+    [
+      () => keyed().intervalJoin(keyed()).between(ten, 20),
+      'Interval join bounds must be finite ms with lower <= upper, got ["10", 20]',
     ],
   ];
   for (const [make, message] of cases) {

@@ -14,7 +14,7 @@ import {
   OPERATOR_OPTIONS,
   type OperatorOptions,
 } from "../dataflow/data_stream.ts";
-import { checkOptionNames } from "../_options.ts";
+import { checkOptionNames, shownValue } from "../_options.ts";
 import type { KeySelector } from "../runtime/operators.ts";
 import type { OutputTag } from "../runtime/output_tag.ts";
 import type { Serializer } from "../state/serializer.ts";
@@ -112,7 +112,9 @@ export class IntervalJoined<L, R, K> {
   constructor(left: KeyedStream<L, K>, right: KeyedStream<R, K>, lower: number, upper: number) {
     if (!Number.isFinite(lower) || !Number.isFinite(upper) || lower > upper) {
       throw new ConfigError(
-        `Interval join bounds must be finite ms with lower <= upper, got [${lower}, ${upper}]`,
+        `Interval join bounds must be finite ms with lower <= upper, got [${shownValue(lower)}, ${
+          shownValue(upper)
+        }]`,
       );
     }
     checkWholeMs("Interval join lower bound", lower);

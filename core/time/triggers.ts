@@ -6,6 +6,7 @@
  * @module
  */
 import { ConfigError } from "../errors.ts";
+import { shownValue } from "../_options.ts";
 import { checkWholeMs } from "./_event_time_value.ts";
 import type { StateFor } from "../state/backend.ts";
 import {
@@ -395,7 +396,9 @@ export class ProcessingTimeoutTrigger<T, W extends Window> implements Trigger<T,
   readonly #timeout = new ValueStateDescriptor<number>("timeout", Serializers.f64);
   private constructor(inner: Trigger<T, W>, timeout: number, reset: boolean, clear: boolean) {
     if (!Number.isFinite(timeout) || timeout < 0) {
-      throw new ConfigError(`ProcessingTimeoutTrigger needs a timeout >= 0 ms, got ${timeout}`);
+      throw new ConfigError(
+        `ProcessingTimeoutTrigger needs a timeout >= 0 ms, got ${shownValue(timeout)}`,
+      );
     }
     checkWholeMs("ProcessingTimeoutTrigger timeout", timeout);
     this.#inner = inner;
@@ -517,7 +520,7 @@ const earliest = (a: number, b: number) => Math.min(a, b);
 
 function checkInterval(name: string, interval: number): number {
   if (!Number.isFinite(interval) || interval <= 0) {
-    throw new ConfigError(`${name} needs an interval > 0 ms, got ${interval}`);
+    throw new ConfigError(`${name} needs an interval > 0 ms, got ${shownValue(interval)}`);
   }
   checkWholeMs(`${name} interval`, interval);
   return interval;
