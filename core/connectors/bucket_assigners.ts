@@ -75,18 +75,21 @@ type Token = string | { field: Field; width: number };
 /** Compiles the `DateTimeFormatter` pattern letters the assigner supports; others are a `ConfigError`. */
 function compile(format: string): Token[] {
   const tokens: Token[] = [];
-  const re = /'([^']*)'|([A-Za-z])\2*|[^'A-Za-z]+|'/g;
+  // As Java's DateTimeFormatter: '' is a quote, inside quoted text too ('o''clock').
+  const re = /'((?:[^']|'')*)'|([A-Za-z])\2*|[^'A-Za-z]+|'/g;
   for (let m = re.exec(format); m !== null; m = re.exec(format)) {
-    if (m[1] !== undefined) tokens.push(m[1] === "" ? "'" : m[1]);
+    if (m[1] !== undefined) tokens.push(m[1] === "" ? "'" : m[1].replaceAll("''", "'"));
     else if (m[2] !== undefined) {
       const letter = m[2];
       const width = m[0].length;
-      if (!"yMdHmsS".includes(letter) || (letter === "M" && width > 2)) {
+      // Java refuses more letters than a field has ("Too many pattern letters: d").
+      const most = letter === "y" ? Infinity : letter === "S" ? 9 : 2;
+      if (!"yMdHmsS".includes(letter) || width > most) {
         throw new ConfigError(
           `DateTimeBucketAssigner: the format "${format}" has "${m[0]}", which weir does not ` +
             "support; the pattern letters are y (year), M or MM (month), d, H, m, s (day, " +
-            "hour 0-23, minute, second, each 1 or 2 letters), S (fraction of a second) and " +
-            "text in single quotes",
+            "hour 0-23, minute, second, each 1 or 2 letters), S (fraction of a second, 1 to 9 " +
+            "letters) and text in single quotes",
         );
       }
       tokens.push({ field: letter as Field, width });
@@ -101,7 +104,8 @@ function compile(format: string): Token[] {
  * Buckets records by the processing time of their arrival at the sink, formatted with a
  * `java.time.DateTimeFormatter` pattern (Flink's `DateTimeBucketAssigner`), by default
  * `"yyyy-MM-dd--HH"`: one folder an hour, as `2024-05-01--13`. The pattern letters supported are
- * `y`, `M`/`MM`, `d`, `H`, `m`, `s`, `S` and quoted text (`"'dt='yyyy-MM-dd"`); others are a
+ * `y`, `M`/`MM`, `d`, `H`, `m`, `s` (one or two letters each), `S` and quoted text
+ * (`"'dt='yyyy-MM-dd"`, `''` a quote); others, or more letters than Java's takes, are a
  * `ConfigError`. Times are in `timeZone`, an IANA name or offset, by default UTC (Flink's
  * default is the JVM's zone; give `Intl.DateTimeFormat().resolvedOptions().timeZone` for the
  * machine's).

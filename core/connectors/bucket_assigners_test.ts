@@ -12,6 +12,15 @@ Deno.test("DateTimeBucketAssigner: Flink's default format yyyy-MM-dd--HH over pr
     "2024/01/02/03/04/05.067",
   );
   assert.equal(new DateTimeBucketAssigner("'dt='yy-M-d").getBucketId("x", at(t)), "dt=24-1-2");
+  // '' is a quote, in quoted text too, as Java's DateTimeFormatter.
+  assert.equal(
+    new DateTimeBucketAssigner("HH 'o''clock' ''yy''").getBucketId("x", at(t)),
+    "03 o'clock '24'",
+  );
+  assert.equal(
+    new DateTimeBucketAssigner("ss.SSSSSSSSS").getBucketId("x", at(t)),
+    "05.067000000",
+  );
   assert.equal(
     new DateTimeBucketAssigner("yyyy-MM-dd--HH", "Asia/Kolkata").getBucketId("x", at(t)),
     "2024-01-02--08",
@@ -37,6 +46,12 @@ Deno.test("DateTimeBucketAssigner: a pattern letter weir does not format, an unc
       [["yyyy-MMM-dd"], /"MMM", which weir does not support/],
       [["EEE HH"], /"EEE", which weir does not support/],
       [["'dt=yyyy"], /unclosed quote/],
+      // Java: "Too many pattern letters"; weir wrote a folder such as 001.
+      [["yyyy-MM-ddd"], /"ddd", which weir does not support/],
+      [["HHH"], /"HHH", which weir does not support/],
+      [["mmm"], /"mmm", which weir does not support/],
+      [["sss"], /"sss", which weir does not support/],
+      [["SSSSSSSSSS"], /"SSSSSSSSSS", which weir does not support/],
       [["yyyy", "Mars/Base"], /unknown time zone "Mars\/Base"/],
       [[""], /format must be a non-empty string/],
     ] as const
