@@ -311,7 +311,10 @@ function serialize<T>(
     !(Number.isFinite(r.timestamp) && r.timestamp >= 0)
   ) {
     throw new ConfigError(
-      `Kafka sink: the serializer gave the timestamp ${r.timestamp}; ` +
+      // A string ("1000") shown as one: bare, it would look valid.
+      `Kafka sink: the serializer gave the timestamp ${
+        typeof r.timestamp === "number" ? r.timestamp : described(r.timestamp)
+      }; ` +
         `Kafka's are ms ≥ 0 (null: the send time)`,
     );
   }

@@ -367,6 +367,28 @@ Deno.test("KafkaSink: a record Kafka cannot take from the serializer (a string f
   }
 });
 
+Deno.test('KafkaSink: a timestamp the serializer gives as a string ("1000") is a ConfigError that shows it quoted, not "gave the timestamp 1000"', () => {
+  for (const guarantee of ["none", "at-least-once", "exactly-once"] as const) {
+    const sink = new KafkaSink<number>({
+      bootstrapServers: "127.0.0.1:9",
+      topic: "out",
+      deliveryGuarantee: guarantee,
+      transactionalIdPrefix: "str",
+      serializer: () => ({ value: new Uint8Array([1]), timestamp: "1000" as unknown as number }),
+    });
+    const s = Object.create(sink) as typeof sink;
+    s.initializeState({ operatorStateStore: new OperatorStateStore("sink"), isRestored: false });
+    // Refused before anything is sent or buffered: no broker is needed.
+    assert.throws(
+      () => s.invoke(1, 1_000),
+      (e) =>
+        e instanceof ConfigError &&
+        e.message.startsWith('Kafka sink: the serializer gave the timestamp string "1000";'),
+      guarantee,
+    );
+  }
+});
+
 Deno.test("KafkaSink: a negative element timestamp is written as none, and a negative one from the serializer is refused, as Flink and Kafka's producer do", async () => {
   const kafka = await MockKafka.start(1);
   try {
