@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { ConfigError } from "../errors.ts";
 import { StreamEnvironment } from "../dataflow/environment.ts";
-import { TimeEvictor } from "./evictors.ts";
+import { CountEvictor, TimeEvictor } from "./evictors.ts";
 import { StateTtlConfig } from "../state/ttl.ts";
 import {
   ContinuousEventTimeTrigger,
@@ -208,6 +208,17 @@ Deno.test("a trigger interval or timeout, a state TTL or an interval join bound 
       () => keyed().intervalJoin(keyed()).between(ten, 20),
       'Interval join bounds must be finite ms with lower <= upper, got ["10", 20]',
     ],
+  ];
+  for (const [make, message] of cases) {
+    assert.throws(make, (e) => e instanceof ConfigError && e.message === message, message);
+  }
+});
+
+Deno.test('a CountTrigger or CountEvictor count given as a string ("2" from an argument) is a ConfigError that shows it quoted, not "got 2"', () => {
+  const two = "2" as unknown as number;
+  const cases: [() => unknown, string][] = [
+    [() => CountTrigger.of(two), 'CountTrigger needs a count >= 1, got "2"'],
+    [() => CountEvictor.of(two), 'CountEvictor needs a count >= 0, got "2"'],
   ];
   for (const [make, message] of cases) {
     assert.throws(make, (e) => e instanceof ConfigError && e.message === message, message);

@@ -6,6 +6,7 @@
  * @module
  */
 import { ConfigError } from "../errors.ts";
+import { shownValue } from "../_options.ts";
 import { checkWholeMs } from "./_event_time_value.ts";
 import type { DeltaFunction } from "./triggers.ts";
 import type { Window } from "./window.ts";
@@ -123,7 +124,7 @@ export class CountEvictor<T = unknown> implements Evictor<T, Window> {
   readonly #after: boolean;
   private constructor(max: number, after: boolean) {
     if (!Number.isInteger(max) || max < 0) {
-      throw new ConfigError(`CountEvictor needs a count >= 0, got ${max}`);
+      throw new ConfigError(`CountEvictor needs a count >= 0, got ${shownValue(max)}`);
     }
     this.#max = max;
     this.#after = after;

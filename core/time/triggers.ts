@@ -264,7 +264,7 @@ export class CountTrigger<T = unknown> implements Trigger<T, Window> {
 
   private constructor(count: number) {
     if (!Number.isInteger(count) || count < 1) {
-      throw new ConfigError(`CountTrigger needs a count >= 1, got ${count}`);
+      throw new ConfigError(`CountTrigger needs a count >= 1, got ${shownValue(count)}`);
     }
     this.count = count;
   }
