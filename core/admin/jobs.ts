@@ -467,7 +467,7 @@ export function jobsRoutes(runtime: AdminRuntime): Hono {
       },
     });
   });
-  // Flink's (1.17+) job status alone, which its REST client polls.
+  // Flink's job status alone, which its REST client polls.
   app.get("/jobs/:jobid/status", (c) => c.json({ status: jobParam(c, runtime).status() }));
   // Flink's accumulators: weir has none (no user accumulators), so the lists a Flink job without
   // them gives.
