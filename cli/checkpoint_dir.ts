@@ -13,8 +13,8 @@ import {
   parseCheckpointDirName,
   SAVEPOINTS_DIR,
 } from "../core/checkpoint/paths.ts";
-import { type LoadedManifest, loadManifest, verifyManifest } from "../core/checkpoint/storage.ts";
-import { vanishedCheckpoints, vanishedReason } from "../core/checkpoint/history.ts";
+import { type LoadedManifest, loadManifest } from "../core/checkpoint/storage.ts";
+import { readHistory, vanishedCheckpoints, vanishedReason } from "../core/checkpoint/history.ts";
 import { readSegment } from "../statestore-as/lsm_store.ts";
 
 /** One snapshot folder found on disk, readable or not. */
@@ -52,7 +52,8 @@ function message(e: unknown): string {
 
 /**
  * Checks one snapshot folder: the manifest parses, every segment exists with
- * its recorded size and, with `deep`, every segment reads back (checksums).
+ * its recorded size and, with `deep`, every segment reads back (checksums;
+ * those in `verified` are not read again; see `checkSegments`).
  *
  * @example
  * ```ts
@@ -72,6 +73,7 @@ export function examineSnapshot(
   kind: "checkpoint" | "savepoint",
   id: number | undefined,
   deep: boolean,
+  verified: Set<string> = new Set(),
 ): FoundSnapshot {
   if (fs.size(`${dir}/${METADATA_FILE}`) === undefined) {
     return {
@@ -98,8 +100,7 @@ export function examineSnapshot(
       problems: [message(e)],
     };
   }
-  const problems = verifyManifest(fs, loaded);
-  if (deep && problems.length === 0) problems.push(...readBackSegments(fs, loaded));
+  const problems = checkSegments(fs, loaded, deep, verified);
   return {
     kind: loaded.manifest.kind === "savepoint" ? "savepoint" : kind,
     dir,
@@ -112,8 +113,62 @@ export function examineSnapshot(
 }
 
 /**
+ * Checks that every segment of a snapshot is there with its recorded size and, with `deep`, reads
+ * back (`readBackSegments`); one problem per segment, naming it. Each segment is opened as it is
+ * checked and read through that descriptor: a running job deleting the snapshot meanwhile (a
+ * newer one subsumed it) does not cut the read short, and one it deleted before (the manifest is
+ * gone too, as the job deletes the folder first) shows as missing.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DenoCheckpointFs } from "../core/checkpoint/checkpoint_fs.ts";
+ * import { checkSegments } from "./checkpoint_dir.ts";
+ * const manifest = { segments: { "a.seg": { size: 1 } } } as never;
+ * const problems = checkSegments(new DenoCheckpointFs(), {
+ *   manifest,
+ *   dir: "/nonexistent",
+ *   segmentPath: (n) => `/nonexistent/${n}`,
+ * }, true);
+ * assert.deepEqual(problems, ["segment a.seg is missing"]);
+ * ```
+ */
+export function checkSegments(
+  fs: CheckpointFs,
+  loaded: LoadedManifest,
+  deep: boolean,
+  verified: Set<string> = new Set(),
+): string[] {
+  const problems: string[] = [];
+  const sizes = new Map<string, number>();
+  for (const [name, { size }] of Object.entries(loaded.manifest.segments)) {
+    const path = loaded.segmentPath(name);
+    const actual = fs.size(path);
+    try {
+      if (actual === undefined) throw new Deno.errors.NotFound(path);
+      fs.readAt(path, 0, new Uint8Array(0)); // opens it: the descriptor stays cached in fs
+    } catch {
+      problems.push(`segment ${name} is missing`);
+      continue;
+    }
+    sizes.set(path, actual);
+    if (actual !== size) {
+      problems.push(`segment ${name} has ${actual} bytes, the manifest says ${size}`);
+    }
+  }
+  if (!deep || problems.length > 0) return problems;
+  // Made from fs, whose descriptors it reads through; sizes as they were when opened.
+  const pinned = Object.create(fs) as CheckpointFs;
+  pinned.size = (path: string) => sizes.get(path) ?? fs.size(path);
+  return readBackSegments(pinned, loaded, verified);
+}
+
+/**
  * Reads every segment of a snapshot back (checking each block's checksum);
- * one problem per segment that does not read, naming it.
+ * one problem per segment that does not read, naming it. Segments are
+ * immutable: paths in `verified` are not read again, and each that reads is
+ * added (a snapshot read again after a newer one replaced it reads only
+ * what is new).
  *
  * @example
  * ```ts
@@ -129,11 +184,18 @@ export function examineSnapshot(
  * assert.match(problems[0]!, /^segment a\.seg does not read back/);
  * ```
  */
-export function readBackSegments(fs: CheckpointFs, loaded: LoadedManifest): string[] {
+export function readBackSegments(
+  fs: CheckpointFs,
+  loaded: LoadedManifest,
+  verified: Set<string> = new Set(),
+): string[] {
   const problems: string[] = [];
   for (const seg of Object.keys(loaded.manifest.segments)) {
+    const path = loaded.segmentPath(seg);
+    if (verified.has(path)) continue;
     try {
-      for (const _ of readSegment(fs, loaded.segmentPath(seg))) { /* reading checks checksums */ }
+      for (const _ of readSegment(fs, path)) { /* reading checks checksums */ }
+      verified.add(path);
     } catch (e) {
       problems.push(`segment ${seg} does not read back: ${message(e)}`);
     }
@@ -145,7 +207,9 @@ export function readBackSegments(fs: CheckpointFs, loaded: LoadedManifest): stri
  * Every checkpoint (`chk-<id>`, by id) and savepoint (`savepoints/*`, and
  * `savepoints/<target>/*` of a relative `target-directory`) folder of a
  * checkpoint directory; throws a `CheckpointError` when `root` does
- * not exist.
+ * not exist. Beside a running job, a checkpoint the job deletes while it is
+ * read (a newer one subsumed it) is left out, not reported damaged, and its
+ * name added to `deleted`; the folder is listed again for the newer one.
  *
  * @example
  * ```ts
@@ -158,6 +222,7 @@ export function findSnapshots(
   root: string,
   deep: boolean,
   fs: CheckpointFs = new DenoCheckpointFs(),
+  deleted: string[] = [],
 ): FoundSnapshot[] {
   const paths = checkpointPaths(root);
   if (!exists(paths.root)) {
@@ -166,28 +231,42 @@ export function findSnapshots(
   if (!Deno.statSync(paths.root).isDirectory) {
     throw new CheckpointError(`${paths.root} is a file, not a checkpoint directory`);
   }
-  const out: FoundSnapshot[] = [];
-  const ids = fs.list(paths.root).map(parseCheckpointDirName).filter((i) => i !== undefined);
-  const completed = ids.filter((id) => fs.size(paths.metadata(id)) !== undefined);
-  // Completed once (the history says so) but without a manifest now: damaged, as restore sees it.
-  const vanished = new Set(vanishedCheckpoints(paths.root, completed));
-  for (const id of [...new Set([...ids, ...vanished])].sort((a, b) => a - b)) {
-    if (vanished.has(id)) {
-      const why = vanishedReason(paths.root, id);
-      out.push({
-        kind: "checkpoint",
-        dir: paths.checkpoint(id),
-        name: `chk-${id}`,
-        id,
-        loaded: undefined,
-        status: `damaged: ${why}`,
-        problems: [why],
-        vanished: true,
-      });
-    } else {
-      out.push(examineSnapshot(fs, paths.checkpoint(id), `chk-${id}`, "checkpoint", id, deep));
+  const byId = new Map<number, FoundSnapshot>();
+  const gone = new Set<number>();
+  const verified = new Set<string>();
+  // A running job deletes the checkpoints a newer one subsumes, also while they are read: one
+  // that fails to read and whose _metadata is gone since was deleted, not damaged. Left out, and
+  // the folder listed again for the newer one (a few rounds: a job may checkpoint faster).
+  for (let round = 0; round < 20; round++) {
+    const fresh = listIds(fs, paths.root).filter((id) => !byId.has(id) && !gone.has(id));
+    let deletedNow = false;
+    for (const id of fresh) {
+      const dir = paths.checkpoint(id);
+      const s = examineSnapshot(fs, dir, `chk-${id}`, "checkpoint", id, deep, verified);
+      if (s.status !== "completed" && deletedMeanwhile(fs, dir, s)) {
+        gone.add(id);
+        deletedNow = true;
+      } else byId.set(id, s);
     }
+    if (!deletedNow) break;
   }
+  deleted.push(...[...gone].sort((a, b) => a - b).map((id) => `chk-${id}`));
+  // Completed once (the history says so) but without a manifest now: damaged, as restore sees it.
+  const vanished = vanishedNow(fs, paths.root);
+  for (const id of vanished) {
+    const why = vanishedReason(paths.root, id);
+    byId.set(id, {
+      kind: "checkpoint",
+      dir: paths.checkpoint(id),
+      name: `chk-${id}`,
+      id,
+      loaded: undefined,
+      status: `damaged: ${why}`,
+      problems: [why],
+      vanished: true,
+    });
+  }
+  const out = [...byId.keys()].sort((a, b) => a - b).map((id) => byId.get(id)!);
   const savepoints = (rel: string): void => {
     for (const name of fs.list(`${paths.root}/${rel}`)) {
       if (name.startsWith(".")) continue;
@@ -201,6 +280,38 @@ export function findSnapshots(
   };
   savepoints(SAVEPOINTS_DIR);
   return out;
+}
+
+function listIds(fs: CheckpointFs, root: string): number[] {
+  return fs.list(root).map(parseCheckpointDirName).filter((i) => i !== undefined)
+    .sort((a, b) => a - b);
+}
+
+/**
+ * Whether snapshot `s` at `dir`, which did not read as completed, was deleted while it was read:
+ * its manifest read but is gone now, or its folder is.
+ */
+function deletedMeanwhile(fs: CheckpointFs, dir: string, s: FoundSnapshot): boolean {
+  return fs.size(`${dir}/${METADATA_FILE}`) === undefined &&
+    (s.status.startsWith("damaged") || !exists(dir));
+}
+
+/**
+ * The checkpoints the history records as completed whose `_metadata` is gone. The history is read
+ * first (a job writes a checkpoint's manifest before its history entry), and the folder listed
+ * again after the manifests were looked for: a checkpoint completing meanwhile deletes the one it
+ * subsumes, which would otherwise look vanished with nothing newer listed to compare it with.
+ */
+function vanishedNow(fs: CheckpointFs, root: string): number[] {
+  const paths = checkpointPaths(root);
+  for (let attempt = 1;; attempt++) {
+    const history = readHistory(root);
+    const ids = listIds(fs, root);
+    const completed = ids.filter((id) => fs.size(paths.metadata(id)) !== undefined);
+    if (attempt === 5 || listIds(fs, root).join() === ids.join()) {
+      return vanishedCheckpoints(root, completed, history);
+    }
+  }
 }
 
 /** Whether `dir` is a folder with a folder in it (a savepoint's own folder holds only files). */
@@ -235,16 +346,30 @@ export function resolveSnapshot(
     ? clean.slice(0, -METADATA_FILE.length - 1) || "."
     : clean;
   if (fs.size(`${dir}/${METADATA_FILE}`) !== undefined) return loadManifest(fs, dir, false);
-  const ids = fs.list(dir).map(parseCheckpointDirName).filter((i) => i !== undefined)
-    .sort((a, b) => b - a);
+  let ids = listIds(fs, dir);
   if (ids.length === 0) {
     throw new CheckpointError(
       `${clean} is not a checkpoint, a savepoint or a checkpoint directory (no ${METADATA_FILE}, no chk-* folders)`,
     );
   }
-  for (const id of ids) {
-    const chk = checkpointPaths(dir).checkpoint(id);
-    if (fs.size(`${chk}/${METADATA_FILE}`) !== undefined) return loadManifest(fs, chk, false);
+  // A running job deletes a checkpoint once a newer one completed, maybe after this listing:
+  // one found gone is passed over and, when none is left, the folder listed again.
+  for (let attempt = 1;; attempt++) {
+    for (const id of ids.toReversed()) {
+      const chk = checkpointPaths(dir).checkpoint(id);
+      if (fs.size(`${chk}/${METADATA_FILE}`) === undefined) continue;
+      try {
+        return loadManifest(fs, chk, false);
+      } catch (e) {
+        if (fs.size(`${chk}/${METADATA_FILE}`) !== undefined) throw e;
+      }
+    }
+    const again = listIds(fs, dir);
+    if (attempt === 5 || again.join() === ids.join()) {
+      throw new CheckpointError(
+        `${clean} holds no completed checkpoint (no chk-*/${METADATA_FILE})`,
+      );
+    }
+    ids = again;
   }
-  throw new CheckpointError(`${clean} holds no completed checkpoint (no chk-*/${METADATA_FILE})`);
 }

@@ -1414,3 +1414,79 @@ for (const backend of ["heap", "lsm"] as const) {
     }
   });
 }
+
+function existsSync(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+Deno.test("checkpoints list --verify, inspect and gc beside a running job checkpointing every 20 ms: a checkpoint it replaces meanwhile is not damaged", async () => {
+  const ck = Deno.makeTempDirSync({ prefix: "weir-cli-running-" });
+  const job = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      new URL("../tests/_helpers/admin_job.ts", import.meta.url).pathname,
+      "--checkpoint-dir",
+      ck,
+      "--checkpoint-interval",
+      "20",
+      "--retained-checkpoints",
+      "1",
+      "--state-backend",
+      "lsm",
+      "--parallelism",
+      "2",
+      "--rate",
+      "100000",
+    ],
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  try {
+    const newest = () =>
+      Math.max(
+        -1,
+        ...[...Deno.readDirSync(ck)].map((e) => /^chk-(\d+)$/.exec(e.name)?.[1])
+          .filter((id) => id !== undefined && existsSync(`${ck}/chk-${id}/_metadata`))
+          .map(Number),
+      );
+    await waitFor(() => newest() >= 0, "the job's first checkpoint", 30_000);
+    const first = newest();
+    const failures: string[] = [];
+    // Until the job has replaced its checkpoint 40 times while the commands read it.
+    while (newest() < first + 40) {
+      for (
+        const args of [
+          ["checkpoints", "list", ck, "--verify", "--json"],
+          ["checkpoints", "inspect", ck, "--json"],
+          ["checkpoints", "gc", ck, "--delete", "--min-age", "0", "--json"],
+        ]
+      ) {
+        const r = await cli(...args);
+        const noise = r.err.filter((l) => !/^note: chk-\d+.* deleted while read/.test(l));
+        if (r.code !== 0 || noise.length > 0) {
+          failures.push(`${args[1]}: ${r.code} ${r.out.join("")} ${noise}`);
+        } else if (args[1] === "list") {
+          const rows = JSON.parse(r.out.join("\n"));
+          assert.ok(
+            rows.some((s: { status: string }) => s.status === "completed"),
+            r.out.join("\n"),
+          );
+        }
+      }
+    }
+    assert.deepEqual(failures, []);
+  } finally {
+    job.kill("SIGKILL");
+    await job.status;
+  }
+  // gc --delete beside it left every checkpoint whole: the job resumes from the latest.
+  const list = await cli("checkpoints", "list", ck, "--verify");
+  assert.equal(list.code, 0, list.out.join("\n"));
+  Deno.removeSync(ck, { recursive: true });
+});

@@ -7,13 +7,13 @@
 import { DenoCheckpointFs } from "../../core/checkpoint/checkpoint_fs.ts";
 import { type LockAttempt, tryLockDirectory } from "../../core/checkpoint/dir_lock.ts";
 import { describeOwner } from "../../core/_process_owner.ts";
-import { checkpointPaths } from "../../core/checkpoint/paths.ts";
+import { checkpointPaths, METADATA_FILE } from "../../core/checkpoint/paths.ts";
 import { planRetention } from "../../core/checkpoint/retention.ts";
-import { verifyManifest } from "../../core/checkpoint/storage.ts";
+import type { LoadedManifest } from "../../core/checkpoint/storage.ts";
 import { CheckpointError } from "../../core/errors.ts";
 import { schemaVersions } from "../../core/state/serializer_schema.ts";
 import { numberFlag, parseCommand } from "../args.ts";
-import { findSnapshots, readBackSegments, resolveSnapshot } from "../checkpoint_dir.ts";
+import { checkSegments, findSnapshots, resolveSnapshot } from "../checkpoint_dir.ts";
 import type { CliIo, Command } from "../command.ts";
 import { gcDatabase } from "../database_gc.ts";
 import { isDatabaseUrl } from "../database_snapshots.ts";
@@ -29,7 +29,9 @@ checkpoint directory DIR: id, completion time, state size, incremental size
 recorded size, "damaged: <reason>" otherwise, "incomplete" without _metadata
 (a checkpoint the directory's _history.jsonl records as completed is
 "damaged" without it, as restore counts it). Exits 1 when a checkpoint or
-savepoint is damaged.
+savepoint is damaged. A checkpoint a running job deletes while it is read
+(a newer one subsumed it) is not damaged: it is left out, with a note on
+stderr, and DIR listed again for the newer one.
 
 Options:
   --json      one JSON array
@@ -47,7 +49,14 @@ export const checkpointsList: Command = {
       verify: { type: "boolean" },
     }, ["DIR"]);
     if (p.help) return help(io, LIST_HELP);
-    const found = findSnapshots(p.positionals[0]!, p.values.verify === true);
+    const deleted: string[] = [];
+    const found = findSnapshots(p.positionals[0]!, p.values.verify === true, undefined, deleted);
+    if (deleted.length > 0) {
+      io.err(
+        `note: ${deleted.join(", ")} ${deleted.length === 1 ? "was" : "were"} deleted while ` +
+          `read (a running job keeps only its newest checkpoints): not listed`,
+      );
+    }
     const code = found.some((s) => s.status.startsWith("damaged")) ? 1 : 0;
     if (p.values.json) {
       io.out(JSON.stringify(
@@ -101,7 +110,9 @@ their types and schema versions, each subtask's key-group range, operator state 
 and every segment with its size and status. PATH is a chk-<id> or
 savepoint folder, its _metadata file, or a checkpoint directory (its latest
 completed checkpoint). Every segment is read back (checksums); exits 1 when
-the snapshot is damaged.
+the snapshot is damaged. When a running job deletes the checkpoint meanwhile
+(a newer one subsumed it), a checkpoint directory's new latest is checked
+instead; a named checkpoint fails saying it was deleted.
 
 Options:
   --json      the manifest with its path and status, as JSON
@@ -116,10 +127,8 @@ export const checkpointsInspect: Command = {
     const p = parseCommand(args, this.name, { json: { type: "boolean" } }, ["PATH"]);
     if (p.help) return help(io, INSPECT_HELP);
     const fs = new DenoCheckpointFs();
-    const loaded = resolveSnapshot(p.positionals[0]!, fs);
+    const { loaded, problems } = checkSnapshot(p.positionals[0]!, fs);
     const m = loaded.manifest;
-    const problems = verifyManifest(fs, loaded);
-    if (problems.length === 0) problems.push(...readBackSegments(fs, loaded));
     const status = problems.length === 0 ? "completed" : `damaged: ${problems.join("; ")}`;
     const code = problems.length === 0 ? 0 : 1;
     if (p.values.json) {
@@ -215,14 +224,16 @@ export const checkpointsInspect: Command = {
     if (segs.length === 0) io.out("  (none)");
     else {
       const rows = segs.map(([name, { size }]) => {
-        const actual = fs.size(loaded.segmentPath(name));
-        const st = actual === undefined
+        // As checked above: a segment the job deletes since is no damage of this snapshot.
+        const problem = problems.find((x) => x.startsWith(`segment ${name} `));
+        const wrongSize = problem?.match(/ has (\d+) bytes, the manifest says /);
+        const st = problem === undefined
+          ? "ok"
+          : problem.endsWith(" is missing")
           ? "missing"
-          : actual !== size
-          ? `size ${actual}, expected ${size}`
-          : problems.some((x) => x.startsWith(`segment ${name} `))
-          ? "damaged"
-          : "ok";
+          : wrongSize
+          ? `size ${wrongSize[1]}, expected ${size}`
+          : "damaged";
         return [name, String(size), st, (usedBy.get(name) ?? []).join(", ")];
       });
       for (const l of table(["NAME", "BYTES", "STATUS", "USED BY"], rows)) io.out(`  ${l}`);
@@ -230,6 +241,34 @@ export const checkpointsInspect: Command = {
     return Promise.resolve(code);
   },
 };
+
+/**
+ * Loads the snapshot `path` names and checks it (every segment there with its size, and read
+ * back, each held open from when it is checked). A running job may delete it before (a newer
+ * checkpoint subsumed it): that is no damage. A checkpoint directory's latest is then checked again (only its segments not read yet);
+ * a named checkpoint fails saying it was deleted.
+ */
+function checkSnapshot(
+  path: string,
+  fs: DenoCheckpointFs,
+): { loaded: LoadedManifest; problems: string[] } {
+  const verified = new Set<string>();
+  for (let attempt = 1;; attempt++) {
+    const loaded = resolveSnapshot(path, fs);
+    const problems = checkSegments(fs, loaded, true, verified);
+    if (problems.length === 0 || fs.size(`${loaded.dir}/${METADATA_FILE}`) !== undefined) {
+      return { loaded, problems };
+    }
+    // A checkpoint directory resolves to a folder inside it: its latest, read again.
+    const named = (path.replace(/\/+$/, "") || "/").replace(new RegExp(`/?${METADATA_FILE}$`), "");
+    if (loaded.dir !== (named || ".") && attempt < 10) continue;
+    const m = loaded.manifest;
+    throw new CheckpointError(
+      `${m.kind} ${m.checkpointId} at ${loaded.dir} was deleted while it was read (a running ` +
+        `job keeps only its newest checkpoints): inspect it again, or a savepoint`,
+    );
+  }
+}
 
 const GC_HELP =
   `Usage: weir checkpoints gc DIR|URL [--delete] [--keep N] [--min-age SECONDS] [--json]

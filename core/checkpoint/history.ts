@@ -407,6 +407,8 @@ export class HistoryReader {
  * not remove: it removes the oldest first, so those newer than the oldest one
  * on disk (with none on disk, the newest one). Their output may have been
  * committed: restore and `weir checkpoints list` count them as damaged.
+ * `history` is the history read before `completed` was looked for (by
+ * default, read now), so that a checkpoint completing meanwhile is not one.
  *
  * @example
  * ```ts
@@ -415,10 +417,14 @@ export class HistoryReader {
  * assert.deepEqual(vanishedCheckpoints("/nonexistent/checkpoints", []), []);
  * ```
  */
-export function vanishedCheckpoints(root: string, completed: readonly number[]): number[] {
+export function vanishedCheckpoints(
+  root: string,
+  completed: readonly number[],
+  history: readonly HistoryEntry[] = readHistory(root),
+): number[] {
   const present = new Set(completed);
   const ids = new Set<number>();
-  for (const e of readHistory(root)) {
+  for (const e of history) {
     if (e.kind === "checkpoint" && e.status === "COMPLETED" && !e.is_savepoint) ids.add(e.id);
   }
   const gone = [...ids].filter((id) => !present.has(id));
