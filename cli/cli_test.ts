@@ -1490,3 +1490,56 @@ Deno.test("checkpoints list --verify, inspect and gc beside a running job checkp
   assert.equal(list.code, 0, list.out.join("\n"));
   Deno.removeSync(ck, { recursive: true });
 });
+
+Deno.test('state get prints the string "1" apart from the number 1 (a string that reads as JSON, or not as itself, prints as JSON)', async () => {
+  const dir = Deno.makeTempDirSync({ prefix: "weir-cli-get-text-" });
+  try {
+    class Keep implements KeyedProcessFunction<string, [string, unknown, unknown], string> {
+      value!: ValueState<unknown>;
+      map!: MapState<unknown, unknown>;
+      open(ctx: RuntimeContext): void {
+        this.value = ctx.getState(new ValueStateDescriptor("value", Serializers.key));
+        this.map = ctx.getMapState(new MapStateDescriptor("map", Serializers.key, Serializers.key));
+      }
+      processElement([, k, v]: [string, unknown, unknown]): void {
+        this.value.update(v);
+        this.map.put(k, v);
+      }
+    }
+    const env = StreamEnvironment.create({ parallelism: 1, checkpoint: { dir } });
+    const input: [string, unknown, unknown][] = [
+      ["n", 1, 1],
+      ["n", "1", "1"],
+      ["n", "plain", "two\nlines"],
+      ["n", " pad", ""],
+      ["s", "x", "1"],
+      ["t", "x", "true"],
+      ["p", "x", "plain"],
+    ];
+    env.fromCollection(input).uid("in").keyBy(([k]) => k).process(new Keep()).uid("keep")
+      .addSink(new CollectSink<string>(), { uid: "sink" });
+    await env.execute("get text");
+    const get = (state: string, key: string) =>
+      cli("state", "get", dir, "--operator", "keep", "--state", state, "--key", key);
+    const one = async (key: string) => {
+      const r = await get("value", key);
+      assert.equal(r.code, 0, r.err.join("\n"));
+      return r.out;
+    };
+    assert.deepEqual(await one("s"), ['"1"']);
+    assert.deepEqual(await one("t"), ['"true"']);
+    assert.deepEqual(await one("p"), ["plain"]);
+    const map = await get("map", "n");
+    assert.equal(map.code, 0, map.err.join("\n"));
+    assert.deepEqual(map.out[0]!.split(/ {2,}/), ["MAP KEY", "VALUE"]);
+    const rows = map.out.slice(1).map((l) => l.split(/ {2,}/)).sort();
+    assert.deepEqual(rows, [
+      ['" pad"', '""'],
+      ['"1"', '"1"'],
+      ["1", "1"],
+      ["plain", '"two\\nlines"'],
+    ]);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});

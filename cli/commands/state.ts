@@ -35,7 +35,9 @@ Prints the value of keyed state NAME of operator UID for key K, read from
 the checkpoint or savepoint at PATH (a chk-<id> or savepoint folder, its
 _metadata file, or a checkpoint directory: its latest completed checkpoint).
 Map state prints every map entry of the key; state with namespaces (windows)
-every namespace. A state with a TTL prints each value as stored, with its
+every namespace. Values print as JSON, except a string that reads as nothing
+else, which prints as it is: the number 1 is 1, the string "1" is "1" (quoted);
+--json tells every type apart. A state with a TTL prints each value as stored, with its
 last write (or read) time: {"v": value, "ts": ms}, expired values not yet
 cleaned up included, marked "expired": true (the TTL as of now; checkpoints
 that do not record the TTL leave them unmarked). Exits 1 when the key has no
@@ -198,9 +200,18 @@ function entryJson(e: StateEntry, view: StateView): Record<string, unknown> {
   return o;
 }
 
+/**
+ * A value as `state get` prints it for people: a string as it is, unless it would read as another
+ * value or not as itself (it reads as JSON, is empty, has surrounding whitespace or a control
+ * character such as a line break): then, as any other value, as JSON. So the key 1 prints `1` and
+ * the string "1" prints `"1"`, as `state dump --format csv` tells them apart.
+ */
 function text(v: unknown): string {
   const j = toJsonValue(v);
-  return typeof j === "string" ? j : JSON.stringify(j);
+  return typeof j === "string" && !readsAsJson(j) && j.trim() === j && j !== "" &&
+      !/\p{Cc}/u.test(j)
+    ? j
+    : JSON.stringify(j);
 }
 
 /** `weir state get PATH --operator UID --state NAME --key K`. */
