@@ -334,6 +334,9 @@ function hasSubfolder(dir: string): boolean {
  * import assert from "node:assert/strict";
  * import { resolveSnapshot } from "./checkpoint_dir.ts";
  * assert.throws(() => resolveSnapshot("/nonexistent/chk-3"), /does not exist/);
+ * const file = Deno.makeTempFileSync();
+ * assert.throws(() => resolveSnapshot(file), /is a file, not a checkpoint/);
+ * Deno.removeSync(file);
  * ```
  */
 export function resolveSnapshot(
@@ -345,6 +348,12 @@ export function resolveSnapshot(
   const dir = clean.endsWith(`/${METADATA_FILE}`) || clean === METADATA_FILE
     ? clean.slice(0, -METADATA_FILE.length - 1) || "."
     : clean;
+  if (!Deno.statSync(dir).isDirectory) {
+    // Else the look for dir/_metadata fails with the system's "Not a directory".
+    throw new CheckpointError(
+      `${clean} is a file, not a checkpoint, a savepoint, their ${METADATA_FILE} or a checkpoint directory`,
+    );
+  }
   if (fs.size(`${dir}/${METADATA_FILE}`) !== undefined) return loadManifest(fs, dir, false);
   let ids = listIds(fs, dir);
   if (ids.length === 0) {

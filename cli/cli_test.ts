@@ -665,6 +665,31 @@ Deno.test("damaged and missing checkpoints give readable errors", async () => {
     assert.deepEqual([file.code, file.err], [1, [
       `weir: ${dir}/chk-2/_metadata is a file, not a checkpoint directory`,
     ]]);
+    // A file that is no _metadata, where a snapshot is read: named, not the system's error.
+    Deno.writeTextFileSync(`${dir}/notes.txt`, "x");
+    for (
+      const args of [
+        ["checkpoints", "inspect", `${dir}/notes.txt`],
+        [
+          "state",
+          "get",
+          `${dir}/notes.txt`,
+          "--operator",
+          "track",
+          "--state",
+          "count",
+          "--key",
+          "u0",
+        ],
+        ["state", "dump", `${dir}/notes.txt`, "--operator", "track", "--state", "count"],
+      ]
+    ) {
+      const r = await cli(...args);
+      assert.deepEqual([r.code, r.err], [1, [
+        `weir: ${dir}/notes.txt is a file, not a checkpoint, a savepoint, their _metadata or a ` +
+        `checkpoint directory`,
+      ]], args.join(" "));
+    }
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }
