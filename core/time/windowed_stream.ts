@@ -218,7 +218,9 @@ export class WindowedStream<T, K, W extends Window> {
   ): DataStream<O | T> {
     checkUserFunction("window reduce", fn, [], true);
     const process = secondFunction<T, O, K, W>(processOrOpts);
-    const opts = (process ? maybeOpts : processOrOpts) as WindowStateOptions<T> | undefined;
+    const opts = (process ? maybeOpts : processOrOpts ?? maybeOpts) as
+      | WindowStateOptions<T>
+      | undefined;
     const serializer = opts?.serializer ??
       plainStateSerializer<T>(stateOwner(opts, "Window(Reduce)"), ".reduce(fn, { serializer })");
     return this.#build<O | T>(
@@ -252,7 +254,9 @@ export class WindowedStream<T, K, W extends Window> {
   ): DataStream<O | R> {
     checkUserFunction("window aggregate", fn, ["createAccumulator", "add", "getResult"], false);
     const process = secondFunction<R, O, K, W>(processOrOpts);
-    const opts = (process ? maybeOpts : processOrOpts) as WindowStateOptions<ACC> | undefined;
+    const opts = (process ? maybeOpts : processOrOpts ?? maybeOpts) as
+      | WindowStateOptions<ACC>
+      | undefined;
     const accumulatorSerializer = opts?.serializer ??
       plainStateSerializer<ACC>(
         stateOwner(opts, "Window(Aggregate)"),
@@ -610,7 +614,10 @@ export class AllWindowedStream<T, W extends Window> {
         maybeOpts,
       );
     }
-    return this.#inner.reduce(fn, processOrOpts as WindowStateOptions<T> | undefined);
+    return this.#inner.reduce(
+      fn,
+      (processOrOpts ?? maybeOpts) as WindowStateOptions<T> | undefined,
+    );
   }
 
   /**
@@ -649,7 +656,10 @@ export class AllWindowedStream<T, W extends Window> {
         maybeOpts,
       );
     }
-    return this.#inner.aggregate(fn, processOrOpts as WindowStateOptions<ACC> | undefined);
+    return this.#inner.aggregate(
+      fn,
+      (processOrOpts ?? maybeOpts) as WindowStateOptions<ACC> | undefined,
+    );
   }
 
   /** Sums `field` per window, as `WindowedStream.sum`. */

@@ -360,3 +360,31 @@ Deno.test('a custom trigger that returns no TriggerResult (a missing return, "fi
     .executeAndCollect();
   assert.deepEqual(sums, [1, 2, 3]);
 });
+
+Deno.test("window reduce and aggregate given undefined for the window function take the options after it, where they were ignored (uid, serializer)", () => {
+  const env = StreamEnvironment.create({ executor: "inline" });
+  const timed = env.fromCollection(visits).assignTimestampsAndWatermarks(heldBack);
+  const count = {
+    createAccumulator: () => 0,
+    add: (_v: Visit, n: number) => n + 1,
+    getResult: (n: number) => n,
+    merge: (a: number, b: number) => a + b,
+  };
+  const sum = (a: Visit, b: Visit): Visit => [a[0], a[1], a[2] + b[2]];
+  const keyed = () => timed.keyBy((v) => v[0]).window(EventTimeSessionWindows.withGap<Visit>(3));
+  const all = () => timed.windowAll(EventTimeSessionWindows.withGap<Visit>(3));
+  // A JavaScript caller (or a typed one passing an optional function) may give undefined there.
+  const none = undefined as never;
+  const streams = [
+    keyed().aggregate(count, none, { uid: "keyed-agg" }),
+    keyed().reduce(sum, none, { uid: "keyed-reduce" }),
+    all().aggregate(count, none, { uid: "all-agg" }),
+    all().reduce(sum, none, { uid: "all-reduce" }),
+  ];
+  assert.deepEqual(streams.map((s) => s.node.uid), [
+    "keyed-agg",
+    "keyed-reduce",
+    "all-agg",
+    "all-reduce",
+  ]);
+});
