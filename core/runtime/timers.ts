@@ -15,13 +15,15 @@
  * The entry's value is the timer's registration sequence number: timers with
  * the same timestamp fire in registration order, after a restore too.
  *
- * On the heap backend (`takeRawEntries`) the service owns its entries: a
+ * On the heap backend (`takeRawEntries`) the service owns its entries: a full
  * snapshot's synchronous part copies the queues' bucket arrays (references
  * only: a queued timer never changes but for being marked removed, with the
- * snapshot epoch it left in), and its asynchronous part serializes them, all
- * of them or, for a delta, the timers registered since the last snapshot
- * with deletes of the snapshotted ones that left. As in Flink's heap
- * priority queue snapshot, the task stops for a copy, not for serialization.
+ * snapshot epoch it left in), and its asynchronous part serializes them. A
+ * delta's synchronous part takes the list of timers registered since the
+ * last snapshot instead (its cost follows the interval's registrations, not
+ * the queues' size), and its asynchronous part serializes those still queued,
+ * with deletes of the snapshotted ones that left. As in Flink's heap priority
+ * queue snapshot, the task stops for a copy, not for serialization.
  * A restore decodes the entries and bulk-loads the queues: buckets
  * unindexed, the heap of buckets built at once.
  *
@@ -479,6 +481,15 @@ export class InternalTimerService<N = undefined> {
   #pending: (QueuedTimer<N> | undefined)[] = [];
   #pendingEvent: boolean[] = [];
   #pendingHead = 0;
+  /**
+   * `takeRawEntries` backends: the timers queued since the last capture (fired and deleted ones
+   * too), so that a delta's capture takes these rather than copying every queued timer;
+   * undefined once they outnumber the queues (the capture then copies those).
+   */
+  #freshEvent: QueuedTimer<N>[] | undefined = [];
+  #freshProcessing: QueuedTimer<N>[] | undefined = [];
+  /** Timers the last capture copied (references). */
+  #capturedCount = 0;
   /** Timers a snapshot held that fired or were deleted since the last capture: a delta deletes them. */
   #removedEvent: QueuedTimer<N>[] = [];
   #removedProcessing: QueuedTimer<N>[] = [];
@@ -703,7 +714,8 @@ export class InternalTimerService<N = undefined> {
 
   /**
    * A snapshot's synchronous part (see `RawSnapshotSource`): copies the
-   * queues' slots (references, without reading the timers) and takes the
+   * queues' slots (references, without reading the timers), or for a delta
+   * takes the timers listed since the last capture, and takes the
    * timers a snapshot held that left since the last capture. The returned
    * asynchronous part serializes every timer queued at the capture (`full`)
    * or those registered since the last one, and deletes of the ones that
@@ -713,7 +725,17 @@ export class InternalTimerService<N = undefined> {
   #capture(full: boolean): (out: SegmentBatch) => void {
     const epoch = this.#epoch++;
     this.#unwritten = 0;
-    const event = this.#event.slots(), processing = this.#processing.slots();
+    // A delta needs only the timers queued since the last capture: when listed, those, not
+    // every queued timer (a delta of a few new timers among millions stays small).
+    const fresh = !full && this.#freshEvent !== undefined && this.#freshProcessing !== undefined;
+    const event = fresh ? [this.#freshEvent!] : this.#event.slots();
+    const processing = fresh ? [this.#freshProcessing!] : this.#processing.slots();
+    this.#freshEvent = [];
+    this.#freshProcessing = [];
+    let copied = 0;
+    for (const b of event) copied += b.length;
+    for (const b of processing) copied += b.length;
+    this.#capturedCount = copied;
     const removedEvent = full ? [] : this.#removedEvent;
     const removedProcessing = full ? [] : this.#removedProcessing;
     this.#removedEvent = [];
@@ -795,7 +817,34 @@ export class InternalTimerService<N = undefined> {
       return;
     }
     this.#unwritten++;
-    if (!this.#captured) this.#addPending(t, event);
+    if (this.#captured) this.#addFresh(t, event);
+    else this.#addPending(t, event);
+  }
+
+  /**
+   * Lists a timer queued on a `takeRawEntries` backend for the next delta. The lists keep
+   * fired timers too: past twice the queued timers (a job that takes no snapshot, or whose
+   * timers fire soon) they are dropped until the next capture, which copies the queues.
+   */
+  #addFresh(t: QueuedTimer<N>, event: boolean): void {
+    const list = event ? this.#freshEvent : this.#freshProcessing;
+    if (list === undefined) return;
+    list.push(t);
+    const listed = this.#freshEvent!.length + this.#freshProcessing!.length;
+    if (
+      listed > MAX_UNWRITTEN_TIMERS && listed > 2 * (this.#event.size + this.#processing.size)
+    ) {
+      this.#freshEvent = this.#freshProcessing = undefined;
+    }
+  }
+
+  /**
+   * @internal How many timers (references) the last snapshot's synchronous part copied on a
+   * `takeRawEntries` backend: every queued one for a full snapshot, those queued since the
+   * last snapshot for a delta.
+   */
+  get capturedTimers(): number {
+    return this.#capturedCount;
   }
 
   #delete(queue: TimerQueue<N>, stateId: number, ns: N, ts: number): void {

@@ -173,6 +173,55 @@ Deno.test("timers (heap): a snapshot's synchronous part serializes no timer; its
   }
 });
 
+Deno.test("timers (heap): a delta's synchronous part copies the timers registered since the last snapshot, not every queued one", async () => {
+  const shared = new Shared();
+  try {
+    const a = keyed(new HeapStateBackend());
+    const s = service(a, []);
+    const w = new TimeWindow(0, 10);
+    const reg = (key: string, ts: number) => {
+      a.setCurrentKey(key);
+      s.registerProcessingTimeTimer(w, ts);
+    };
+    const n = 20_000;
+    for (let i = 0; i < n; i++) reg(`k${i}`, 1_000_000 + i);
+    const h1 = await a.snapshot(1, shared.storage());
+    assert.equal(s.capturedTimers, n, "a full snapshot copies every queued timer");
+    // A few changes: new timers (one fires, one is deleted), a snapshotted one deleted.
+    for (let i = 0; i < 10; i++) reg(`new${i}`, i === 0 ? 10 : 500_000 + i);
+    a.setCurrentKey("new1");
+    s.deleteProcessingTimeTimer(w, 500_001);
+    a.setCurrentKey("k0");
+    s.deleteProcessingTimeTimer(w, 1_000_000);
+    s.fireProcessingTimers(10); // new0
+    const h2 = await a.snapshot(2, shared.storage());
+    assert.deepEqual(h2.segments.slice(1), h1.segments, "not a delta");
+    assert.equal(s.capturedTimers, 10, "a delta copied more than the new timers");
+    // Many timers that fire before the next snapshot: their list is dropped, the queues copied.
+    for (let i = 0; i < 3 * n; i++) reg(`short${i}`, 100 + i);
+    s.fireProcessingTimers(100 + 3 * n);
+    reg("last", 50);
+    const h3 = await a.snapshot(3, shared.storage());
+    assert.deepEqual(h3.segments.slice(2), h1.segments, "not a delta");
+    // The queues' slots (deleted timers not yet dropped from their buckets too), not the 3n.
+    const queued = s.size("processing-time");
+    assert.ok(s.capturedTimers >= queued && s.capturedTimers < queued + 10, `${s.capturedTimers}`);
+    const b = keyed(new HeapStateBackend(), shared.restore([h3]));
+    const restored = service(b, []).pending("processing-time").map((t) =>
+      `${t.key}@${t.timestamp}`
+    );
+    assert.deepEqual(restored, [
+      "last@50",
+      ...[2, 3, 4, 5, 6, 7, 8, 9].map((i) => `new${i}@${500_000 + i}`),
+      ...Array.from({ length: n - 1 }, (_, i) => `k${i + 1}@${1_000_001 + i}`),
+    ]);
+    a.dispose();
+    b.dispose();
+  } finally {
+    shared.close();
+  }
+});
+
 Deno.test("timers (lsm): a snapshot's synchronous part writes at most MAX_UNWRITTEN_TIMERS timers; older ones were written before, short-lived ones never", async () => {
   const shared = new Shared();
   try {
