@@ -19,6 +19,7 @@
 import { type Context, Hono } from "./_hono.ts";
 import { murmur3 } from "../state/key_group.ts";
 import { checkHexId, fail, jobParam } from "./http.ts";
+import { ATTEMPTS_KEPT } from "../runtime/job_runner.ts";
 import type {
   AdminJob,
   AdminRuntime,
@@ -652,7 +653,7 @@ export function jobsRoutes(runtime: AdminRuntime): Hono {
       fail(
         404,
         `Attempt ${attempt} not found for subtask ${s.index}: the current attempt is ` +
-          `${current}, and weir keeps the ${ATTEMPTS_SHOWN} before it`,
+          `${current}, and weir keeps the ${ATTEMPTS_KEPT} before it`,
       );
     }
     return c.json(subtaskJson(job, earlier, new Map(), Date.now(), { attempt, attemptInfo }));
@@ -699,9 +700,6 @@ export function jobsRoutes(runtime: AdminRuntime): Hono {
   });
   return app;
 }
-
-/** Earlier attempts a job keeps: Flink's `jobmanager.execution.attempts-history-size`. */
-const ATTEMPTS_SHOWN = 16;
 
 /** Flink's location of an execution that has none (not deployed). */
 const UNASSIGNED = "(unassigned)";
